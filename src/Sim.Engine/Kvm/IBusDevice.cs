@@ -1,0 +1,14 @@
+namespace Sim.Engine.Kvm;
+
+/// <summary>
+/// A device region on the MMIO or PIO bus, as QEMU's MemoryRegionOps see it: the bus hands it the
+/// offset inside the registered range and the access's bytes (1, 2, 4 or 8; little-endian as in
+/// kvm_run). A read must fill all of <c>data</c> (all-ones for unimplemented registers, as on real
+/// hardware); a write with no effect is ignored. Accesses are guest-controlled: never throw.
+/// </summary>
+public interface IBusDevice
+{
+    void Read(BusKind bus, ulong offset, Span<byte> data);
+
+    void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data);
+}

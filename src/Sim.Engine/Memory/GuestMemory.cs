@@ -1,0 +1,366 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace Sim.Engine.Memory;
+
+/// <summary>
+/// Byte-exact guest-physical memory made of non-overlapping regions. Every accessor is a
+/// <c>Try</c> method: a guest-controlled address or length can never raise a host exception, and
+/// the range check cannot overflow (<c>len &lt;= size &amp;&amp; offset &lt;= size - len</c>).
+/// An access must lie inside one region (as a single iovec must in QEMU's address_space_map);
+/// callers that need to cross regions split the access themselves.
+/// All multi-byte values are little-endian (VIRTIO 1.2 §1.4: legacy and modern rings on x86).
+/// </summary>
+public sealed class GuestMemory
+{
+    /// <summary>Dirty-tracking granule (x86 page size; also the unit of trace memory diffs).</summary>
+    public const int PageSize = 4096;
+
+    private readonly MemoryRegion[] _regions;
+    private readonly ulong[][] _dirty;
+    private int _lastRegion;
+
+    private GuestMemory(MemoryRegion[] regions)
+    {
+        _regions = regions;
+        _dirty = new ulong[regions.Length][];
+        for (int i = 0; i < regions.Length; i++)
+        {
+            ulong pages = (regions[i].Size + PageSize - 1) / PageSize;
+            _dirty[i] = new ulong[(pages + 63) / 64];
+        }
+    }
+
+    /// <summary>Regions in ascending address order.</summary>
+    public IReadOnlyList<MemoryRegion> Regions => _regions;
+
+    /// <summary>Total bytes across all regions.</summary>
+    public ulong TotalSize
+    {
+        get
+        {
+            ulong total = 0;
+            foreach (MemoryRegion r in _regions) total += r.Size;
+            return total;
+        }
+    }
+
+    /// <summary>Attached observer (trace recorder, fuzz checker), or null.</summary>
+    public IMemoryObserver? Observer { get; set; }
+
+    /// <summary>Who the next accesses are attributed to. Guest drivers switch this to
+    /// <see cref="MemoryActor.Guest"/> with <see cref="As"/> while they run.</summary>
+    public MemoryActor Actor { get; set; } = MemoryActor.Device;
+
+    /// <summary>Single region of <paramref name="size"/> bytes at address 0.</summary>
+    public static GuestMemory CreateFlat(ulong size)
+    {
+        if (!TryCreate(MemoryLayout.Single(size), out GuestMemory? memory, out string? error))
+        {
+            throw new ArgumentException(error, nameof(size));
+        }
+        return memory;
+    }
+
+    /// <summary>Builds memory for <paramref name="layout"/>, or says why the layout is invalid
+    /// (overlap, empty or oversized region, too many regions). Layouts come from traces and users,
+    /// so this does not throw.</summary>
+    public static bool TryCreate(MemoryLayout layout, [NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out string? error)
+    {
+        memory = null;
+        IReadOnlyList<RegionSpec> specs = layout.Regions;
+        if (specs.Count == 0) { error = "memory layout has no regions"; return false; }
+        if (specs.Count > MemoryLayout.RegionsMax) { error = $"memory layout has {specs.Count} regions; at most {MemoryLayout.RegionsMax} are allowed"; return false; }
+        var sorted = specs.OrderBy(s => s.Base).ToArray();
+        ulong total = 0;
+        for (int i = 0; i < sorted.Length; i++)
+        {
+            RegionSpec s = sorted[i];
+            if (s.Size == 0) { error = $"region at 0x{s.Base:x} is empty"; return false; }
+            if (s.Size > MemoryLayout.RegionSizeMax) { error = $"region at 0x{s.Base:x} has size 0x{s.Size:x}; the most is 0x{MemoryLayout.RegionSizeMax:x}"; return false; }
+            if (s.Base > ulong.MaxValue - s.Size) { error = $"region at 0x{s.Base:x} of size 0x{s.Size:x} wraps past 2^64"; return false; }
+            if (i > 0 && sorted[i - 1].Base + sorted[i - 1].Size > s.Base) { error = $"region at 0x{s.Base:x} overlaps the region at 0x{sorted[i - 1].Base:x}"; return false; }
+            total += s.Size;
+            if (total > MemoryLayout.TotalSizeMax) { error = $"memory layout totals more than 0x{MemoryLayout.TotalSizeMax:x} bytes"; return false; }
+        }
+        var regions = new MemoryRegion[sorted.Length];
+        for (int i = 0; i < sorted.Length; i++) regions[i] = new MemoryRegion(sorted[i].Base, new byte[sorted[i].Size]);
+        memory = new GuestMemory(regions);
+        error = null;
+        return true;
+    }
+
+    /// <summary>The layout this memory was created with.</summary>
+    public MemoryLayout Layout => new(_regions.Select(r => new RegionSpec(r.Base, r.Size)).ToArray());
+
+    /// <summary>Attributes accesses to <paramref name="actor"/> until the returned scope is disposed.</summary>
+    public ActorScope As(MemoryActor actor)
+    {
+        var scope = new ActorScope(this, Actor);
+        Actor = actor;
+        return scope;
+    }
+
+    /// <summary>Restores the previous <see cref="Actor"/> on dispose. A struct: no allocation.</summary>
+    public readonly struct ActorScope : IDisposable
+    {
+        private readonly GuestMemory _memory;
+        private readonly MemoryActor _previous;
+
+        internal ActorScope(GuestMemory memory, MemoryActor previous)
+        {
+            _memory = memory;
+            _previous = previous;
+        }
+
+        public void Dispose() => _memory.Actor = _previous;
+    }
+
+    /// <summary>True when [address, address+length) lies inside one region. Overflow-safe.</summary>
+    public bool IsValidRange(GuestAddress address, ulong length) => TryLocate(address.Value, length, out _, out _);
+
+    /// <summary>Finds the region holding [address, address+length). The check is written so that it
+    /// cannot overflow for any inputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryLocate(ulong address, ulong length, out int region, out int offset)
+    {
+        MemoryRegion[] regions = _regions;
+        int last = _lastRegion;
+        MemoryRegion r = regions[last];
+        if (address >= r.Base)
+        {
+            ulong off = address - r.Base;
+            ulong size = (ulong)r.Bytes.Length;
+            if (length <= size && off <= size - length)
+            {
+                region = last;
+                offset = (int)off;
+                return true;
+            }
+        }
+        return TryLocateSlow(address, length, out region, out offset);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryLocateSlow(ulong address, ulong length, out int region, out int offset)
+    {
+        MemoryRegion[] regions = _regions;
+        for (int i = 0; i < regions.Length; i++)
+        {
+            MemoryRegion r = regions[i];
+            if (address < r.Base) break;
+            ulong off = address - r.Base;
+            ulong size = (ulong)r.Bytes.Length;
+            if (length <= size && off <= size - length)
+            {
+                _lastRegion = i;
+                region = i;
+                offset = (int)off;
+                return true;
+            }
+        }
+        region = 0;
+        offset = 0;
+        return false;
+    }
+
+    /// <summary>A writable span over [address, address+length), inside one region. Writes through the
+    /// span bypass the observer and dirty tracking: use it only for host-side bulk work, and call
+    /// <see cref="MarkDirty"/> if the guest-visible bytes change.</summary>
+    public bool TryGetSpan(GuestAddress address, ulong length, out Span<byte> span)
+    {
+        if (length > int.MaxValue || !TryLocate(address.Value, length, out int region, out int offset))
+        {
+            span = default;
+            return false;
+        }
+        span = _regions[region].Bytes.AsSpan(offset, (int)length);
+        return true;
+    }
+
+    /// <summary>Copies guest bytes at <paramref name="address"/> into <paramref name="destination"/>.</summary>
+    public bool TryRead(GuestAddress address, Span<byte> destination)
+    {
+        if (!TryLocate(address.Value, (ulong)destination.Length, out int region, out int offset)) return false;
+        ReadOnlySpan<byte> src = _regions[region].Bytes.AsSpan(offset, destination.Length);
+        src.CopyTo(destination);
+        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, src);
+        return true;
+    }
+
+    /// <summary>Copies <paramref name="source"/> into guest memory at <paramref name="address"/>.</summary>
+    public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
+    {
+        if (!TryLocate(address.Value, (ulong)source.Length, out int region, out int offset)) return false;
+        Span<byte> dst = _regions[region].Bytes.AsSpan(offset, source.Length);
+        source.CopyTo(dst);
+        MarkDirtyIn(region, offset, source.Length);
+        if (Observer is { } o && Actor != MemoryActor.Host) o.OnWrite(Actor, address, dst);
+        return true;
+    }
+
+    public bool TryReadUInt8(GuestAddress address, out byte value)
+    {
+        if (!TryLocate(address.Value, 1, out int region, out int offset)) { value = 0; return false; }
+        value = _regions[region].Bytes[offset];
+        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, _regions[region].Bytes.AsSpan(offset, 1));
+        return true;
+    }
+
+    public bool TryReadUInt16(GuestAddress address, out ushort value)
+    {
+        if (!TryLocate(address.Value, 2, out int region, out int offset)) { value = 0; return false; }
+        ReadOnlySpan<byte> s = _regions[region].Bytes.AsSpan(offset, 2);
+        value = BinaryPrimitives.ReadUInt16LittleEndian(s);
+        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, s);
+        return true;
+    }
+
+    public bool TryReadUInt32(GuestAddress address, out uint value)
+    {
+        if (!TryLocate(address.Value, 4, out int region, out int offset)) { value = 0; return false; }
+        ReadOnlySpan<byte> s = _regions[region].Bytes.AsSpan(offset, 4);
+        value = BinaryPrimitives.ReadUInt32LittleEndian(s);
+        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, s);
+        return true;
+    }
+
+    public bool TryReadUInt64(GuestAddress address, out ulong value)
+    {
+        if (!TryLocate(address.Value, 8, out int region, out int offset)) { value = 0; return false; }
+        ReadOnlySpan<byte> s = _regions[region].Bytes.AsSpan(offset, 8);
+        value = BinaryPrimitives.ReadUInt64LittleEndian(s);
+        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, s);
+        return true;
+    }
+
+    public bool TryWriteUInt8(GuestAddress address, byte value)
+    {
+        if (!TryLocate(address.Value, 1, out int region, out int offset)) return false;
+        _regions[region].Bytes[offset] = value;
+        AfterWrite(address, region, offset, 1);
+        return true;
+    }
+
+    public bool TryWriteUInt16(GuestAddress address, ushort value)
+    {
+        if (!TryLocate(address.Value, 2, out int region, out int offset)) return false;
+        BinaryPrimitives.WriteUInt16LittleEndian(_regions[region].Bytes.AsSpan(offset, 2), value);
+        AfterWrite(address, region, offset, 2);
+        return true;
+    }
+
+    public bool TryWriteUInt32(GuestAddress address, uint value)
+    {
+        if (!TryLocate(address.Value, 4, out int region, out int offset)) return false;
+        BinaryPrimitives.WriteUInt32LittleEndian(_regions[region].Bytes.AsSpan(offset, 4), value);
+        AfterWrite(address, region, offset, 4);
+        return true;
+    }
+
+    public bool TryWriteUInt64(GuestAddress address, ulong value)
+    {
+        if (!TryLocate(address.Value, 8, out int region, out int offset)) return false;
+        BinaryPrimitives.WriteUInt64LittleEndian(_regions[region].Bytes.AsSpan(offset, 8), value);
+        AfterWrite(address, region, offset, 8);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AfterWrite(GuestAddress address, int region, int offset, int length)
+    {
+        MarkDirtyIn(region, offset, length);
+        if (Observer is { } o && Actor != MemoryActor.Host) o.OnWrite(Actor, address, _regions[region].Bytes.AsSpan(offset, length));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkDirtyIn(int region, int offset, int length)
+    {
+        if (length == 0) return;
+        int first = offset / PageSize;
+        int last = (offset + length - 1) / PageSize;
+        ulong[] bits = _dirty[region];
+        for (int p = first; p <= last; p++) bits[p >> 6] |= 1UL << (p & 63);
+    }
+
+    /// <summary>Marks [address, address+length) dirty after a write through <see cref="TryGetSpan"/>.
+    /// Returns false if the range is not inside one region.</summary>
+    public bool MarkDirty(GuestAddress address, ulong length)
+    {
+        if (!TryLocate(address.Value, length, out int region, out int offset)) return false;
+        MarkDirtyIn(region, offset, (int)length);
+        return true;
+    }
+
+    /// <summary>Forgets all dirty marks: the next <see cref="DirtyPages"/> reports only pages written after this call.</summary>
+    public void ClearDirty()
+    {
+        foreach (ulong[] bits in _dirty) Array.Clear(bits);
+    }
+
+    /// <summary>Guest-physical addresses of pages written since the last <see cref="ClearDirty"/>,
+    /// in ascending address order (deterministic).</summary>
+    public IEnumerable<GuestAddress> DirtyPages()
+    {
+        for (int r = 0; r < _regions.Length; r++)
+        {
+            ulong[] bits = _dirty[r];
+            for (int w = 0; w < bits.Length; w++)
+            {
+                ulong word = bits[w];
+                while (word != 0)
+                {
+                    int bit = System.Numerics.BitOperations.TrailingZeroCount(word);
+                    word &= word - 1;
+                    yield return new GuestAddress(_regions[r].Base + ((ulong)((w << 6) + bit) * PageSize));
+                }
+            }
+        }
+    }
+
+    /// <summary>Copies all regions. Restoring the snapshot returns memory to exactly these bytes.</summary>
+    public MemorySnapshot Snapshot()
+    {
+        var copies = new byte[_regions.Length][];
+        for (int i = 0; i < _regions.Length; i++) copies[i] = (byte[])_regions[i].Bytes.Clone();
+        return new MemorySnapshot(Layout, copies);
+    }
+
+    /// <summary>Restores a snapshot taken from memory of the same layout. Marks every page dirty.</summary>
+    public void Restore(MemorySnapshot snapshot)
+    {
+        if (snapshot.Contents.Count != _regions.Length) throw new ArgumentException("snapshot layout differs from this memory's layout", nameof(snapshot));
+        for (int i = 0; i < _regions.Length; i++)
+        {
+            byte[] src = snapshot.Contents[i];
+            if (src.Length != _regions[i].Bytes.Length) throw new ArgumentException("snapshot layout differs from this memory's layout", nameof(snapshot));
+            src.CopyTo(_regions[i].Bytes, 0);
+            Array.Fill(_dirty[i], ulong.MaxValue);
+        }
+    }
+
+    /// <summary>Zeroes every byte (a fresh guest). Marks every page dirty.</summary>
+    public void Clear()
+    {
+        for (int i = 0; i < _regions.Length; i++)
+        {
+            Array.Clear(_regions[i].Bytes);
+            Array.Fill(_dirty[i], ulong.MaxValue);
+        }
+    }
+
+    /// <summary>A 64-bit content hash over the layout and every byte: stable across runs, processes
+    /// and machines (no per-process seeding), so traces can carry it.</summary>
+    public ulong ContentHash()
+    {
+        var hasher = new StableHash64();
+        foreach (MemoryRegion r in _regions)
+        {
+            hasher.AddUInt64(r.Base);
+            hasher.AddUInt64(r.Size);
+            hasher.Add(r.Bytes);
+        }
+        return hasher.Finish();
+    }
+}

@@ -1,0 +1,67 @@
+using System.Buffers.Binary;
+
+namespace Sim.Engine.Memory;
+
+/// <summary>
+/// A fixed, seedless 64-bit hash (multiply-xorshift over little-endian 8-byte words, with a
+/// SplitMix64 finaliser). Unlike <c>HashCode</c> and <c>string.GetHashCode</c> it is the same in every
+/// process and on every machine, so traces can carry it. Not cryptographic.
+/// </summary>
+public struct StableHash64
+{
+    private const ulong Prime1 = 0x9E3779B185EBCA87UL;
+    private const ulong Prime2 = 0xC2B2AE3D27D4EB4FUL;
+    private ulong _state;
+    private ulong _length;
+
+    public StableHash64()
+    {
+        _state = 0x27D4EB2F165667C5UL;
+        _length = 0;
+    }
+
+    public void AddUInt64(ulong value)
+    {
+        unchecked
+        {
+            _state ^= value * Prime2;
+            _state = System.Numerics.BitOperations.RotateLeft(_state, 31) * Prime1;
+            _length += 8;
+        }
+    }
+
+    public void Add(ReadOnlySpan<byte> bytes)
+    {
+        unchecked
+        {
+            ulong state = _state;
+            int i = 0;
+            for (; i + 8 <= bytes.Length; i += 8)
+            {
+                ulong v = BinaryPrimitives.ReadUInt64LittleEndian(bytes.Slice(i, 8));
+                state ^= v * Prime2;
+                state = System.Numerics.BitOperations.RotateLeft(state, 31) * Prime1;
+            }
+            if (i < bytes.Length)
+            {
+                ulong tail = 0;
+                for (int k = bytes.Length - 1; k >= i; k--) tail = (tail << 8) | bytes[k];
+                state ^= (tail * Prime2) ^ (ulong)(bytes.Length - i);
+                state = System.Numerics.BitOperations.RotateLeft(state, 31) * Prime1;
+            }
+            _state = state;
+            _length += (ulong)bytes.Length;
+        }
+    }
+
+    public readonly ulong Finish()
+    {
+        unchecked
+        {
+            ulong z = _state ^ _length;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+    }
+}
