@@ -35,11 +35,12 @@ public sealed class InterruptController
 
     internal InterruptController(KvmModel kvm) => _kvm = kvm;
 
-    /// <summary>The vCPU's RFLAGS.IF. Set by the guest (STI/CLI through <see cref="GuestContext"/>).</summary>
+    /// <summary>The vCPU's RFLAGS.IF. The guest sets it (STI/CLI through <see cref="GuestContext"/>,
+    /// STI;HLT, interrupt entry and IRET); device models must leave it alone.</summary>
     public bool InterruptsEnabled
     {
         get => _interruptsEnabled;
-        internal set
+        set
         {
             _interruptsEnabled = value;
             if (value && DeliverableMask != 0) _kvm.OnInterruptDeliverable();

@@ -3,7 +3,7 @@ using Sim.Engine.Time;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Sim.Engine.Tests.Simulation;
+namespace Sim.Engine.Tests.SimulationTests;
 
 public sealed class PingScenarioTests
 {
