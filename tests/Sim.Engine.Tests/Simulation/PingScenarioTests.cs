@@ -73,6 +73,21 @@ public sealed class PingScenarioTests
         Assert.Equal(a.Simulation.Output[^1].Split(' ')[2], b.Simulation.Output[^1].Split(' ')[2]);
     }
 
+    /// <summary>For any seed, two runs agree event for event and every request completes.</summary>
+    [Fact]
+    public void Property_AnySeed_RunsTwiceIdentically()
+    {
+        SeededProperty.Check(_output, 0x9146, FsCheck.Fluent.Arb.From(SeededProperty.UInt64), seed =>
+        {
+            ScenarioRun a = new PingScenario().Create(new ScenarioOptions(seed).With("requests", "6"));
+            ScenarioRun b = new PingScenario().Create(new ScenarioOptions(seed).With("requests", "6"));
+            a.Run();
+            b.Run();
+            return a.Simulation.GuestExited && a.Simulation.EventHash == b.Simulation.EventHash &&
+                a.ReportLines().SequenceEqual(b.ReportLines()) && a.Simulation.Output[^1].Contains("completed=6", StringComparison.Ordinal);
+        }, maxTest: 20);
+    }
+
     [Fact]
     public void Options_AreValidated()
     {
