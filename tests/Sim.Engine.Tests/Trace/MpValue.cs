@@ -106,13 +106,17 @@ internal abstract record MpValue
         }
     }
 
-    private static readonly Gen<string> Strings = Gen.OneOf(
-        Gen.Elements("", "a", "virtsim", "é", "日本語", "😀", new string('s', 31), new string('s', 32), new string('s', 255), new string('s', 256), new string('s', 70000)),
-        Gen.Choose(0, 40).SelectMany(n => Gen.ArrayOf(Gen.Choose(0x20, 0x7e).Select(c => (char)c), n)).Select(cs => new string(cs)));
+    private static readonly Gen<string> Strings = Gen.Frequency(
+        (1, Gen.Elements("", "a", "virtsim", "é", "日本語", "😀", new string('s', 31), new string('s', 32), new string('s', 255), new string('s', 256))),
+        (1, Gen.Elements(new string('s', 65535), new string('s', 70000))),
+        (40, Gen.Choose(0, 40).SelectMany(n => Gen.ArrayOf(Gen.Choose(0x20, 0x7e).Select(c => (char)c), n)).Select(cs => new string(cs))));
 
-    private static readonly Gen<byte[]> BinBytes = Gen.OneOf(
-        PropertyCheck.Bytes(40),
-        Gen.Elements(0, 255, 256, 65535, 65536, 70000).Select(n => Enumerable.Range(0, n).Select(i => (byte)i).ToArray()));
+    private static readonly Gen<byte[]> BinBytes = Gen.Frequency(
+        (40, PropertyCheck.Bytes(40)),
+        (1, Gen.Elements(0, 255, 256).Select(Counting)),
+        (1, Gen.Elements(65535, 65536, 70000).Select(Counting)));
+
+    private static byte[] Counting(int n) => Enumerable.Range(0, n).Select(i => (byte)i).ToArray();
 
     private static readonly Gen<MpValue> Scalar = Gen.OneOf(
         Gen.Constant<MpValue>(new Nil()),
@@ -122,7 +126,10 @@ internal abstract record MpValue
         PropertyCheck.UInt64().Select(v => (MpValue)new F64(BitConverter.Int64BitsToDouble(unchecked((long)v)))),
         Strings.Select(s => (MpValue)new Str(s)),
         BinBytes.Select(b => (MpValue)new Bin(b)),
-        Gen.Choose(-128, 127).SelectMany(t => Gen.Elements(0, 1, 2, 3, 4, 8, 16, 17, 255, 256, 70000).Select(n => (MpValue)new Ext((sbyte)t, new byte[n]))));
+        Gen.Choose(-128, 127).SelectMany(t => Gen.Frequency((10, Gen.Elements(0, 1, 2, 3, 4, 8, 16, 17, 255, 256)), (1, Gen.Constant(65536))).Select(n => (MpValue)new Ext((sbyte)t, new byte[n]))));
+
+    /// <summary>Mostly small; sometimes just past the fixarray/fixmap limit of 15.</summary>
+    private static readonly Gen<int> ContainerCount = Gen.Frequency((5, Gen.Choose(0, 5)), (1, Gen.Choose(14, 17)));
 
     public static Gen<MpValue> Any() => Gen.Sized(size => Sized(Math.Min(size, 20)));
 
@@ -130,6 +137,6 @@ internal abstract record MpValue
         ? Scalar
         : Gen.Frequency(
             (3, Scalar),
-            (1, Gen.Choose(0, 18).SelectMany(n => Gen.ArrayOf(Sized(size / 3), n)).Select(items => (MpValue)new Arr(items))),
-            (1, Gen.Choose(0, 18).SelectMany(n => Gen.ArrayOf(Gen.Zip(Sized(size / 3), Sized(size / 3)), n)).Select(es => (MpValue)new Map(es))));
+            (1, ContainerCount.SelectMany(n => Gen.ArrayOf(Sized(size / 3), n)).Select(items => (MpValue)new Arr(items))),
+            (1, ContainerCount.SelectMany(n => Gen.ArrayOf(Gen.Zip(Sized(size / 3), Sized(size / 3)), n)).Select(es => (MpValue)new Map(es))));
 }
