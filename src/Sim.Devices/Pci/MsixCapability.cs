@@ -164,7 +164,7 @@ public sealed class MsixCapability : IBusDevice
         ulong address = offset;
         while (!data.IsEmpty)
         {
-            int piece = PieceSize(address, data.Length);
+            int piece = QemuAccessSplit.PieceSize(address, data.Length, 8);
             Span<byte> part = data[..piece];
             if (piece < 4)
             {
@@ -187,7 +187,7 @@ public sealed class MsixCapability : IBusDevice
         ulong address = offset;
         while (!data.IsEmpty)
         {
-            int piece = PieceSize(address, data.Length);
+            int piece = QemuAccessSplit.PieceSize(address, data.Length, 8);
             if (piece >= 4)
             {
                 for (int i = 0; i < piece; i += 4)
@@ -234,17 +234,5 @@ public sealed class MsixCapability : IBusDevice
     private void MaskAll()
     {
         for (int v = 0; v < VectorCount; v++) _table[(v * EntrySize) + EntryVectorControl] = 1;
-    }
-
-    /// <summary>QEMU memory_access_size with valid.max_access_size 8: bounded by alignment, power of two.</summary>
-    private static int PieceSize(ulong address, int remaining)
-    {
-        int max = 8;
-        if (address != 0)
-        {
-            int tz = BitOperations.TrailingZeroCount(address);
-            if (tz < 3) max = 1 << tz;
-        }
-        return 1 << BitOperations.Log2((uint)Math.Min(remaining, max));
     }
 }
