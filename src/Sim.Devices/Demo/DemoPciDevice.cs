@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
 
@@ -55,9 +54,6 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
     /// <summary>The only access size that reaches <c>buff</c>.</summary>
     public const int BuffSize = 4;
 
-    /// <summary>QEMU memory_access_size: regions without valid.max_access_size take at most 4 bytes per call.</summary>
-    private const int QemuDefaultAccessSizeMax = 4;
-
     /// <summary>Identity: vendor 0x1234, device 0xDE00, class "other", QEMU default subsystem, no INTx.</summary>
     public static readonly PciDeviceIds DemoIds = new(VendorIdQemu, DeviceIdDemo, PciDeviceIds.ClassOther);
 
@@ -88,7 +84,7 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
         ulong address = offset;
         while (!data.IsEmpty)
         {
-            int piece = QemuPieceSize(address, data.Length);
+            int piece = QemuAccessSplit.PieceSize(address, data.Length);
             Span<byte> part = data[..piece];
             // seed demo_mmio_read: val = ~0; only (addr 0, size 4) returns buff. The memory core keeps
             // the low 'size' bytes of the returned uint64.
@@ -110,7 +106,7 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
         ulong address = offset;
         while (!data.IsEmpty)
         {
-            int piece = QemuPieceSize(address, data.Length);
+            int piece = QemuAccessSplit.PieceSize(address, data.Length);
             // seed demo_mmio_write: only (addr 0, size 4) stores, buff = val.
             if (address == BuffOffset && piece == BuffSize) Buff = BinaryPrimitives.ReadUInt32LittleEndian(data);
             data = data[piece..];
@@ -122,19 +118,5 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
     protected override void OnReset()
     {
         if (Flavour == Flavour.Robust) Buff = 0;
-    }
-
-    /// <summary>QEMU memory_access_size: at most 4 bytes, bounded by the address's alignment, rounded
-    /// down to a power of two.</summary>
-    private static int QemuPieceSize(ulong address, int remaining)
-    {
-        int max = QemuDefaultAccessSizeMax;
-        if (address != 0)
-        {
-            int tz = BitOperations.TrailingZeroCount(address);
-            if (tz < 2) max = 1 << tz;
-        }
-        int size = Math.Min(remaining, max);
-        return 1 << BitOperations.Log2((uint)size);
     }
 }

@@ -88,6 +88,9 @@ public abstract class PciDevice
     /// <summary>The command register.</summary>
     public ushort Command => Config.GetUInt16(R.Command);
 
+    /// <summary>The MSI-X capability, once added with <see cref="AddMsix"/>.</summary>
+    public MsixCapability? Msix { get; private set; }
+
     /// <summary>The INTx# level the device drives (request and not interrupt-disabled).</summary>
     public bool IntxAsserted => _intxLevel;
 
@@ -117,6 +120,7 @@ public abstract class PciDevice
             UpdateMappings();
         }
         if (Touches(offset, data.Length, R.Command + 1, 1)) UpdateIntx();
+        if (Msix != null && Touches(offset, data.Length, Msix.CapabilityOffset + MsixCapability.ControlOffset, 2)) Msix.OnControlWritten();
     }
 
     /// <summary>PCI reset (system reset, QEMU pci_device_reset): the device's own <see cref="OnReset"/>
@@ -125,6 +129,7 @@ public abstract class PciDevice
     public void Reset()
     {
         OnReset();
+        Msix?.Reset();
         SetIntxRequest(false);
         Config.SetUInt16(R.Command, 0);
         Config.SetUInt16(R.Status, (ushort)(Config.GetUInt16(R.Status) & ~R.StatusWriteOneToClear));
@@ -208,6 +213,22 @@ public abstract class PciDevice
         return offset;
     }
 
+    /// <summary>
+    /// Adds an MSI-X capability with <paramref name="vectors"/> table entries whose table and PBA live
+    /// in BAR <paramref name="barIndex"/> (QEMU msix_init_exclusive_bar): registers that BAR as a
+    /// 32-bit memory BAR of <see cref="MsixCapability.BarSize"/> bytes served by the capability.
+    /// Message control's enable and function-mask bits become guest-writable.
+    /// </summary>
+    protected MsixCapability AddMsix(int vectors, int barIndex, IMsixDelivery delivery)
+    {
+        if (Msix != null) throw new InvalidOperationException("the device already has an MSI-X capability");
+        int offset = AddCapability(R.CapabilityIdMsix, MsixCapability.CapabilityLength);
+        var msix = new MsixCapability(Config, offset, vectors, barIndex, delivery);
+        RegisterBar(barIndex, PciBarKind.Memory32, msix.BarSize, msix);
+        Msix = msix;
+        return msix;
+    }
+
     /// <summary>Sets the device's interrupt request (QEMU pci_set_irq): the status register's
     /// interrupt bit follows it, and INTx# is driven unless interrupt disable is set.</summary>
     protected void SetIntxRequest(bool request)
@@ -236,10 +257,19 @@ public abstract class PciDevice
             if (bar == null) continue;
             ulong address = DecodedAddress(bar);
             if (address == bar.MappedAddress) continue;
-            if (bar.IsMapped) _barHost?.UnmapBar(new PciBarMapping(this, bar.Index, bar.Bus, bar.MappedAddress, bar.Size, bar.Region));
+            ulong old = bar.MappedAddress;
+            if (bar.IsMapped) _barHost?.UnmapBar(new PciBarMapping(this, bar.Index, bar.Bus, old, bar.Size, bar.Region));
             bar.MappedAddress = address;
             if (bar.IsMapped) _barHost?.MapBar(new PciBarMapping(this, bar.Index, bar.Bus, address, bar.Size, bar.Region));
+            OnBarMoved(bar, old);
         }
+    }
+
+    /// <summary>Called after <paramref name="bar"/> was unmapped from <paramref name="oldAddress"/>
+    /// (or <see cref="PciBar.Unmapped"/>) and mapped at its new <see cref="PciBar.MappedAddress"/>
+    /// (QEMU: the memory listener re-adding a region's ioeventfds at its new address).</summary>
+    protected virtual void OnBarMoved(PciBar bar, ulong oldAddress)
+    {
     }
 
     /// <summary>

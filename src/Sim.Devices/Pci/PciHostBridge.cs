@@ -43,14 +43,20 @@ public sealed class PciHostBridge : IBusDevice
 
     private readonly PciDevice?[] _slots = new PciDevice?[SlotCount];
     private readonly IPciBarHost _barHost;
+    private readonly PciIntxRouter? _intx;
     private uint _configAddress;
 
     /// <param name="barHost">Where attached devices' BARs are mapped.</param>
-    public PciHostBridge(IPciBarHost barHost)
+    /// <param name="intx">Where attached devices' INTx# pins are wired (null: nowhere).</param>
+    public PciHostBridge(IPciBarHost barHost, PciIntxRouter? intx = null)
     {
         ArgumentNullException.ThrowIfNull(barHost);
         _barHost = barHost;
+        _intx = intx;
     }
+
+    /// <summary>The INTx router given at construction, if any.</summary>
+    public PciIntxRouter? Intx => _intx;
 
     /// <summary>The latched CONFIG_ADDRESS register.</summary>
     public uint ConfigAddress => _configAddress;
@@ -67,6 +73,11 @@ public sealed class PciHostBridge : IBusDevice
         if (_slots[slot] != null) throw new InvalidOperationException($"slot {slot} is occupied");
         device.Connect(_barHost);
         _slots[slot] = device;
+        if (_intx != null)
+        {
+            _intx.Register(slot, device);
+            device.IntxSink = _intx;
+        }
     }
 
     /// <summary>Resets every attached device (system reset), in slot order.</summary>
