@@ -586,12 +586,14 @@ public sealed class TraceReader : IDisposable
         counts = null;
         MsgPackReader r = _reader;
         long start = r.Offset;
-        if (!r.TryReadMapHeader(out int n)) return false;
+        if (!r.TryReadArrayHeader(out int n)) return false;
         if (n > TraceFormat.KindsMax) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.KindsMax} kinds", $"{n}", "footer events_by_kind");
         var result = new SortedDictionary<TraceEventKind, ulong>();
         for (int i = 0; i < n; i++)
         {
             long at = r.Offset;
+            if (!r.TryReadArrayHeader(out int items)) return false;
+            if (items != 2) return Fail(TraceErrorKind.Malformed, at, "[kind, count] pair", $"array of {items} items", "footer events_by_kind");
             if (!r.TryReadUInt64(out ulong kind) || !r.TryReadUInt64(out ulong count)) return false;
             if (kind >= TraceFormat.KindsMax) return Fail(TraceErrorKind.Malformed, at, "event kind in [0, 255]", $"{kind}", "footer events_by_kind");
             if (!result.TryAdd((TraceEventKind)kind, count)) return Fail(TraceErrorKind.Malformed, at, "each kind once", $"kind {kind} again", "footer events_by_kind");

@@ -163,7 +163,7 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
             w.Write(10); w.Write(5); w.Write(0); w.Write(0); w.Write(1); w.Write(ReadOnlySpan<byte>.Empty);
             w.WriteMapHeader(5);
             w.Write("events"); w.Write(2);
-            w.Write("events_by_kind"); w.WriteMapHeader(1); w.Write(10); w.Write(2);
+            w.Write("events_by_kind"); w.WriteArrayHeader(1); w.WriteArrayHeader(2); w.Write(10); w.Write(2);
             w.Write("memory_hash"); w.Write(0);
             w.Write("event_hash"); w.Write(0);
             w.Write("end_time"); w.Write(5);
