@@ -319,9 +319,21 @@ public sealed class TraceReader : IDisposable
     }
 
     /// <summary>Guest memory with the header's layout (all zero), or why the layout is unusable.
-    /// Allocation is bounded by <see cref="MemoryLayout.TotalSizeMax"/>.</summary>
-    public bool TryCreateMemory([NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out TraceError? error)
+    /// Allocation is bounded by <paramref name="totalBytesMax"/> (at most
+    /// <see cref="MemoryLayout.TotalSizeMax"/>): tools that only inspect a trace pass a smaller cap.</summary>
+    public bool TryCreateMemory([NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out TraceError? error, ulong totalBytesMax = MemoryLayout.TotalSizeMax)
     {
+        ulong total = 0;
+        foreach (RegionSpec region in Header.MemoryLayout.Regions)
+        {
+            if (region.Size > totalBytesMax - total)
+            {
+                memory = null;
+                error = new TraceError(TraceErrorKind.LimitExceeded, 0, $"byte 0: expected a memory layout of at most {totalBytesMax} bytes, found a larger one (in header key \"memory_layout\")");
+                return false;
+            }
+            total += region.Size;
+        }
         if (GuestMemory.TryCreate(Header.MemoryLayout, out memory, out string? why))
         {
             error = null;
