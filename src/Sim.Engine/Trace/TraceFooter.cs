@@ -24,7 +24,7 @@ public sealed class TraceFooter
     /// <summary>Events in the trace ("events").</summary>
     public ulong EventCount { get; }
 
-    /// <summary>Non-zero event counts by kind, ascending ("events_by_kind").</summary>
+    /// <summary>Non-zero event counts by kind, ascending ("events_by_kind": array of [kind, count] pairs).</summary>
     public IReadOnlyDictionary<TraceEventKind, ulong> CountsByKind { get; }
 
     /// <summary><see cref="Memory.GuestMemory.ContentHash"/> of guest memory at the end ("memory_hash").</summary>

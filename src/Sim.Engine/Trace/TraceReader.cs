@@ -319,9 +319,21 @@ public sealed class TraceReader : IDisposable
     }
 
     /// <summary>Guest memory with the header's layout (all zero), or why the layout is unusable.
-    /// Allocation is bounded by <see cref="MemoryLayout.TotalSizeMax"/>.</summary>
-    public bool TryCreateMemory([NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out TraceError? error)
+    /// Allocation is bounded by <paramref name="totalBytesMax"/> (at most
+    /// <see cref="MemoryLayout.TotalSizeMax"/>): tools that only inspect a trace pass a smaller cap.</summary>
+    public bool TryCreateMemory([NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out TraceError? error, ulong totalBytesMax = MemoryLayout.TotalSizeMax)
     {
+        ulong total = 0;
+        foreach (RegionSpec region in Header.MemoryLayout.Regions)
+        {
+            if (region.Size > totalBytesMax - total)
+            {
+                memory = null;
+                error = new TraceError(TraceErrorKind.LimitExceeded, 0, $"byte 0: expected a memory layout of at most {totalBytesMax} bytes, found a larger one (in header key \"memory_layout\")");
+                return false;
+            }
+            total += region.Size;
+        }
         if (GuestMemory.TryCreate(Header.MemoryLayout, out memory, out string? why))
         {
             error = null;
@@ -586,12 +598,14 @@ public sealed class TraceReader : IDisposable
         counts = null;
         MsgPackReader r = _reader;
         long start = r.Offset;
-        if (!r.TryReadMapHeader(out int n)) return false;
+        if (!r.TryReadArrayHeader(out int n)) return false;
         if (n > TraceFormat.KindsMax) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.KindsMax} kinds", $"{n}", "footer events_by_kind");
         var result = new SortedDictionary<TraceEventKind, ulong>();
         for (int i = 0; i < n; i++)
         {
             long at = r.Offset;
+            if (!r.TryReadArrayHeader(out int items)) return false;
+            if (items != 2) return Fail(TraceErrorKind.Malformed, at, "[kind, count] pair", $"array of {items} items", "footer events_by_kind");
             if (!r.TryReadUInt64(out ulong kind) || !r.TryReadUInt64(out ulong count)) return false;
             if (kind >= TraceFormat.KindsMax) return Fail(TraceErrorKind.Malformed, at, "event kind in [0, 255]", $"{kind}", "footer events_by_kind");
             if (!result.TryAdd((TraceEventKind)kind, count)) return Fail(TraceErrorKind.Malformed, at, "each kind once", $"kind {kind} again", "footer events_by_kind");

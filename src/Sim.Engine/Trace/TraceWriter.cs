@@ -119,9 +119,12 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyEvents);
         w.Write(footer.EventCount);
         w.Write(TraceFormat.KeyEventsByKind);
-        w.WriteMapHeader((uint)footer.CountsByKind.Count);
+        // An array of [kind, count] pairs, not a map with integer keys: msgpack-python's Unpacker
+        // rejects non-string map keys by default (strict_map_key=True).
+        w.WriteArrayHeader((uint)footer.CountsByKind.Count);
         foreach (KeyValuePair<TraceEventKind, ulong> kv in footer.CountsByKind)
         {
+            w.WriteArrayHeader(2);
             w.Write((ulong)kv.Key);
             w.Write(kv.Value);
         }

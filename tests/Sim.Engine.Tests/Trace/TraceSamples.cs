@@ -79,6 +79,8 @@ internal static class TraceSamples
         return stream.ToArray();
     }
 
+    public const ulong TestMemoryBytesMax = 16 << 20;
+
     public static byte[] Sample(int events = 50, bool complete = true) => Write(Header(), Memory(), Events(events), complete);
 
     /// <summary>Reads everything; returns the events, and the footer or the error. Never more than
@@ -89,7 +91,8 @@ internal static class TraceSamples
         if (!TraceReader.TryOpen(new MemoryStream(bytes), out TraceReader? reader, out TraceError? error)) return (events, null, error, null);
         if (loadMemory)
         {
-            if (!reader.TryCreateMemory(out GuestMemory? memory, out error)) return (events, null, error, reader);
+            // Mutated layouts could ask for up to 4 GiB; tests cap what they allocate.
+            if (!reader.TryCreateMemory(out GuestMemory? memory, out error, TestMemoryBytesMax)) return (events, null, error, reader);
             if (!reader.TryReadInitialMemory(memory, out error)) return (events, null, error, reader);
         }
         while (reader.TryReadNext(out TraceEvent ev, out error))
