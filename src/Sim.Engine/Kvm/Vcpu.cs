@@ -90,9 +90,11 @@ public sealed class Vcpu : IEventHandler
                 }
                 sim.Emit(TraceEventKind.Halt, 0, 0, 0, default);
             }
+            // The program's body starts on the first step, so accesses in its prologue are charged to it.
+            _iterator ??= _program!.Run(context);
             DeliverInterrupts(context, chip);
             Steps++;
-            if (!_iterator!.MoveNext())
+            if (!_iterator.MoveNext())
             {
                 Exit();
                 return;
@@ -107,11 +109,6 @@ public sealed class Vcpu : IEventHandler
 
     private void DeliverInterrupts(GuestContext context, InterruptController chip)
     {
-        if (_iterator is null)
-        {
-            // First step: the program's body starts here, so accesses in its prologue are charged to it.
-            _iterator = _program!.Run(context);
-        }
         for (int i = 0; i < InterruptsPerStepMax && chip.TryAcknowledge(out uint gsi); i++)
         {
             _kvm.Counters.InterruptsDelivered++;
