@@ -6,7 +6,7 @@ using R = Sim.Devices.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Transport;
 
-public sealed class VirtioPciIdentityTests
+public sealed class VirtioPciIdentityTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void Spec_4_1_2_ModernOnlyIdsAndRevision()
@@ -86,7 +86,9 @@ public sealed class VirtioPciIdentityTests
         // nothing the guest does may raise a host exception.
         var rig = new VirtioRig(new VirtioPciOptions { MsixVectors = 3 });
         rig.Enumerate();
-        var prng = new Sim.Engine.Random.Prng(0xF022);
+        const ulong seed = 0xF022;
+        output.WriteLine($"Prng seed 0x{seed:x} (reproduce: same seed)");
+        var prng = new Sim.Engine.Random.Prng(seed);
         int[] sizes = [1, 2, 4, 8];
         for (int i = 0; i < 20_000; i++)
         {
