@@ -324,8 +324,9 @@ public abstract class VirtioDevice
     }
 
     /// <summary>QEMU virtio_reset: status 0 (set_status hook), features 0, ISR 0, vectors none, not
-    /// broken, every queue reset (rings and in-use elements forgotten), then <see cref="OnReset"/>.</summary>
-    public void Reset()
+    /// broken, every queue reset (rings and in-use elements forgotten), then <see cref="OnReset"/>.
+    /// Host code resets through the transport (status 0, or a PCI reset), which also stops ioeventfds.</summary>
+    internal void Reset()
     {
         VirtioStatus old = Status;
         ResetState();
