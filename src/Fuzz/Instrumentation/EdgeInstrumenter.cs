@@ -65,7 +65,11 @@ public static class EdgeInstrumenter
         var mark = new CustomAttribute(probe.MarkConstructor);
         mark.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.Int32, blocks));
         module.Assembly.CustomAttributes.Add(mark);
-        module.Write(output, new WriterParameters { DeterministicMvid = true });
+        // Cecil reads the image back to hash it for the deterministic MVID: write to memory, then copy out.
+        using var image = new MemoryStream();
+        module.Write(image, new WriterParameters { DeterministicMvid = true });
+        image.Position = 0;
+        image.CopyTo(output);
         return new InstrumentationResult(module.Assembly.Name.Name, methods, blocks);
     }
 
