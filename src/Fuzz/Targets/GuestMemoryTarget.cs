@@ -90,8 +90,8 @@ public sealed class GuestMemoryTarget : IFuzzTarget
                         int length = reader.ReadChoice(AccessLengthMax + 1);
                         bool ok = _memory.TryRead(new GuestAddress(address), _scratch.AsSpan(0, length));
                         bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
-                        if (!context.Check(ok == expect, Oracle, "guest-memory/read-span-validity", $"TryRead(0x{address:x}, {length}) = {ok}, model says {expect}")) return FuzzOutcome.Completed;
-                        if (ok && !context.Check(_scratch.AsSpan(0, length).SequenceEqual(_shadow[r].AsSpan(off, length)), Oracle, "guest-memory/read-span-value", $"TryRead(0x{address:x}, {length}) returned bytes differing from the model")) return FuzzOutcome.Completed;
+                        if (ok != expect) return Fail(context, "guest-memory/read-span-validity", $"TryRead(0x{address:x}, {length}) = {ok}, model says {expect}", FuzzOutcome.Completed);
+                        if (ok && !(_scratch.AsSpan(0, length).SequenceEqual(_shadow[r].AsSpan(off, length)))) return Fail(context, "guest-memory/read-span-value", $"TryRead(0x{address:x}, {length}) returned bytes differing from the model", FuzzOutcome.Completed);
                         break;
                     }
                 case 9:
@@ -101,7 +101,7 @@ public sealed class GuestMemoryTarget : IFuzzTarget
                         reader.ReadBytes(_scratch.AsSpan(0, length));
                         bool ok = _memory.TryWrite(new GuestAddress(address), _scratch.AsSpan(0, length));
                         bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
-                        if (!context.Check(ok == expect, Oracle, "guest-memory/write-span-validity", $"TryWrite(0x{address:x}, {length}) = {ok}, model says {expect}")) return FuzzOutcome.Completed;
+                        if (ok != expect) return Fail(context, "guest-memory/write-span-validity", $"TryWrite(0x{address:x}, {length}) = {ok}, model says {expect}", FuzzOutcome.Completed);
                         if (ok) ModelWrite(r, off, _scratch.AsSpan(0, length));
                         break;
                     }
@@ -111,11 +111,11 @@ public sealed class GuestMemoryTarget : IFuzzTarget
                         ulong length = reader.ReadBool() ? reader.ReadU64() : (ulong)reader.ReadChoice(AccessLengthMax + 1);
                         bool ok = _memory.TryGetSpan(new GuestAddress(address), length, out Span<byte> span);
                         bool expect = length <= int.MaxValue && ModelLocate(address, length, out int r, out int off);
-                        if (!context.Check(ok == expect, Oracle, "guest-memory/get-span-validity", $"TryGetSpan(0x{address:x}, {length}) = {ok}, model says {expect}")) return FuzzOutcome.Completed;
+                        if (ok != expect) return Fail(context, "guest-memory/get-span-validity", $"TryGetSpan(0x{address:x}, {length}) = {ok}, model says {expect}", FuzzOutcome.Completed);
                         if (ok)
                         {
                             ModelLocate(address, length, out r, out off);
-                            if (!context.Check(span.Length == (int)length && span.SequenceEqual(_shadow[r].AsSpan(off, (int)length)), Oracle, "guest-memory/get-span-value", $"TryGetSpan(0x{address:x}, {length}) span differs from the model")) return FuzzOutcome.Completed;
+                            if (!(span.Length == (int)length && span.SequenceEqual(_shadow[r].AsSpan(off, (int)length)))) return Fail(context, "guest-memory/get-span-value", $"TryGetSpan(0x{address:x}, {length}) span differs from the model", FuzzOutcome.Completed);
                         }
                         break;
                     }
@@ -125,7 +125,7 @@ public sealed class GuestMemoryTarget : IFuzzTarget
                         ulong length = reader.ReadU64();
                         bool ok = _memory.IsValidRange(new GuestAddress(address), length);
                         bool expect = ModelLocate(address, length, out _, out _);
-                        if (!context.Check(ok == expect, Oracle, "guest-memory/valid-range", $"IsValidRange(0x{address:x}, 0x{length:x}) = {ok}, model says {expect}")) return FuzzOutcome.Completed;
+                        if (ok != expect) return Fail(context, "guest-memory/valid-range", $"IsValidRange(0x{address:x}, 0x{length:x}) = {ok}, model says {expect}", FuzzOutcome.Completed);
                         break;
                     }
                 case 12:
@@ -152,6 +152,14 @@ public sealed class GuestMemoryTarget : IFuzzTarget
             }
         }
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>Reports a model divergence. Messages are formatted only here, on failure, so the common path
+    /// allocates nothing.</summary>
+    private static T Fail<T>(FuzzContext context, string site, string message, T result)
+    {
+        context.Report(Oracle, site, message);
+        return result;
     }
 
     private void Reset()
@@ -199,14 +207,14 @@ public sealed class GuestMemoryTarget : IFuzzTarget
             default: ok = _memory.TryReadUInt64(a, out ulong v64); value = v64; break;
         }
         bool expect = ModelLocate(address, (ulong)width, out int r, out int off);
-        if (!context.Check(ok == expect, Oracle, $"guest-memory/read-u{width * 8}-validity", $"TryReadUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}")) return false;
+        if (ok != expect) return Fail(context, $"guest-memory/read-u{width * 8}-validity", $"TryReadUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}", false);
         if (ok)
         {
             ulong model = 0;
             for (int i = width - 1; i >= 0; i--) model = (model << 8) | _shadow[r][off + i];
-            if (!context.Check(value == model, Oracle, $"guest-memory/read-u{width * 8}-value", $"TryReadUInt{width * 8}(0x{address:x}) = 0x{value:x}, model says 0x{model:x}")) return false;
+            if (value != model) return Fail(context, $"guest-memory/read-u{width * 8}-value", $"TryReadUInt{width * 8}(0x{address:x}) = 0x{value:x}, model says 0x{model:x}", false);
         }
-        else if (!context.Check(value == 0, Oracle, $"guest-memory/read-u{width * 8}-failed-value", $"failed TryReadUInt{width * 8}(0x{address:x}) left 0x{value:x} in its output")) return false;
+        else if (value != 0) return Fail(context, $"guest-memory/read-u{width * 8}-failed-value", $"failed TryReadUInt{width * 8}(0x{address:x}) left 0x{value:x} in its output", false);
         return true;
     }
 
@@ -223,7 +231,7 @@ public sealed class GuestMemoryTarget : IFuzzTarget
             _ => _memory.TryWriteUInt64(a, value),
         };
         bool expect = ModelLocate(address, (ulong)width, out int r, out int off);
-        if (!context.Check(ok == expect, Oracle, $"guest-memory/write-u{width * 8}-validity", $"TryWriteUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}")) return false;
+        if (ok != expect) return Fail(context, $"guest-memory/write-u{width * 8}-validity", $"TryWriteUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}", false);
         if (ok)
         {
             Span<byte> bytes = _scratch2.AsSpan(0, width);
@@ -244,7 +252,8 @@ public sealed class GuestMemoryTarget : IFuzzTarget
             }
         }
         ulong[] actual = _memory.DirtyPages().Select(g => g.Value).ToArray();
-        return context.Check(actual.SequenceEqual(expected), Oracle, "guest-memory/dirty-pages", $"DirtyPages() = [{string.Join(", ", actual.Select(x => $"0x{x:x}"))}], model says [{string.Join(", ", expected.Select(x => $"0x{x:x}"))}]");
+        if (actual.AsSpan().SequenceEqual(expected.ToArray())) return true;
+        return Fail(context, "guest-memory/dirty-pages", $"DirtyPages() = [{string.Join(", ", actual.Select(x => $"0x{x:x}"))}], model says [{string.Join(", ", expected.Select(x => $"0x{x:x}"))}]", false);
     }
 
     private void ModelWrite(int region, int offset, ReadOnlySpan<byte> bytes)
