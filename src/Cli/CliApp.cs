@@ -1,0 +1,69 @@
+using System.CommandLine;
+using Cli.Commands;
+
+namespace Cli;
+
+/// <summary>
+/// The <c>virtsim</c> command tree. Output goes to the given writers so tests can run the command
+/// in-process. Exit codes: <see cref="ExitCodes"/> (0 ok, 1 finding or divergence, 2 usage or input
+/// error); a parse error prints what was wrong and the subcommand's usage hint, and exits 2.
+/// </summary>
+public sealed class CliApp
+{
+    public CliApp(TextWriter output, TextWriter error)
+    {
+        Out = output;
+        Err = error;
+    }
+
+    public TextWriter Out { get; }
+
+    public TextWriter Err { get; }
+
+    public RootCommand BuildRoot()
+    {
+        var root = new RootCommand(
+            "virtsim: a deterministic record-replay simulator and fuzzer for virtual I/O (virtio, vhost, KVM exits).\n" +
+            "Exit codes: 0 ok, 1 finding or replay divergence, 2 usage or input error.");
+        root.Add(RunCommand.Build(this));
+        root.Add(ShowCommand.Build(this));
+        root.Add(ReplayCommand.Build(this));
+        root.Add(BenchCommand.Build(this));
+        root.Add(RecordCommand.Build(this));
+        foreach (Command extra in ExtraCommands.Build(this)) root.Add(extra);
+        return root;
+    }
+
+    public int Run(string[] args)
+    {
+        RootCommand root = BuildRoot();
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) Err.WriteLine($"virtsim: {e.Message}");
+            string path = string.Join(' ', CommandPath(parsed.CommandResult));
+            Err.WriteLine($"usage: see 'virtsim {path}{(path.Length > 0 ? " " : "")}--help'");
+            return ExitCodes.UsageOrInput;
+        }
+        var config = new InvocationConfiguration { Output = Out, Error = Err };
+        try
+        {
+            return parsed.Invoke(config);
+        }
+        catch (CliInputException ex)
+        {
+            Err.WriteLine($"virtsim: {ex.Message}");
+            return ExitCodes.UsageOrInput;
+        }
+    }
+
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
+    {
+        var names = new Stack<string>();
+        for (var r = result; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            if (r.Command is not RootCommand) names.Push(r.Command.Name);
+        }
+        return names;
+    }
+}

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Sim.Guest.Bench;
+
+namespace Cli.Commands;
+
+/// <summary><c>virtsim bench ring</c>: N requests through the driver-side and device-side split-ring code
+/// in one thread, B chains per kick; prints one line ending in <c>ns_per_request=&lt;value&gt;</c>.</summary>
+internal static class BenchCommand
+{
+    public static Command Build(CliApp app)
+    {
+        var requests = new Option<long>("--requests", "-n") { Description = "Requests to run (after a warm-up)", DefaultValueFactory = _ => 10_000_000 };
+        var batch = new Option<int>("--batch", "-b") { Description = "Chains the driver publishes per kick", DefaultValueFactory = _ => 32 };
+        var queueSize = new Option<int>("--queue-size") { Description = "Queue size (power of two)", DefaultValueFactory = _ => 256 };
+        var eventIdx = new Option<bool>("--event-idx") { Description = "Negotiate VIRTIO_F_EVENT_IDX" };
+        var ring = new Command("ring", "Split-ring throughput: 2-descriptor requests (8-byte readable, 8-byte writable)") { requests, batch, queueSize, eventIdx };
+        ring.SetAction(pr =>
+        {
+            long n = pr.GetValue(requests);
+            int b = pr.GetValue(batch);
+            int q = pr.GetValue(queueSize);
+            if (n <= 0 || n > RingBenchmark.RequestsMax) throw new CliInputException($"--requests must lie in [1, {RingBenchmark.RequestsMax}]");
+            if (q < 2 || q > 32768 || (q & (q - 1)) != 0) throw new CliInputException("--queue-size must be a power of two in [2, 32768]");
+            if (b < 1 || b > q / 2) throw new CliInputException($"--batch must lie in [1, {q / 2}] (half the queue: each request takes 2 descriptors)");
+            RingBenchmarkResult r = RingBenchmark.Run(n, b, Stopwatch.GetTimestamp, Stopwatch.Frequency, q, pr.GetValue(eventIdx));
+            app.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"bench ring: requests={r.Requests} batch={b} queue_size={q} event_idx={pr.GetValue(eventIdx).ToString().ToLowerInvariant()} kicks={r.Kicks} alloc_bytes_per_request={r.AllocatedBytesPerRequest:F3} ns_per_request={r.NsPerRequest:F2}"));
+            return ExitCodes.Ok;
+        });
+        var bench = new Command("bench", "Built-in benchmarks (BenchmarkDotNet suites live in bench/)") { ring };
+        return bench;
+    }
+}

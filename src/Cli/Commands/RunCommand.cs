@@ -1,0 +1,73 @@
+using System.CommandLine;
+using Cli.Replay;
+using Sim.Engine.Scenarios;
+using Sim.Engine.Time;
+using Sim.Guest.Scenarios;
+
+namespace Cli.Commands;
+
+/// <summary><c>virtsim run &lt;scenario&gt;</c>: runs a built-in scenario and prints what the guest printed
+/// and the run's counters; <c>--trace</c> writes a trace that <c>virtsim replay</c> verifies.</summary>
+internal static class RunCommand
+{
+    public static Command Build(CliApp app)
+    {
+        var scenario = new Argument<string?>("scenario") { Description = "Scenario to run (see --list)", Arity = ArgumentArity.ZeroOrOne };
+        var seed = new Option<ulong>("--seed") { Description = "Root seed: one seed reproduces a run", DefaultValueFactory = _ => 1 };
+        var trace = new Option<string?>("--trace", "-t") { Description = "Write the run's trace to this file (MessagePack, see traces/README.md)" };
+        var force = new Option<bool>("--force") { Description = "Replace an existing --trace file" };
+        var opt = new Option<string[]>("--opt", "-O") { Description = "Scenario option key=value (repeatable), e.g. --opt requests=64", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
+        var list = new Option<bool>("--list") { Description = "List the scenarios, one per line, name first" };
+        var cmd = new Command("run", "Run a built-in scenario: a simulated guest driver against a device model") { scenario, seed, trace, force, opt, list };
+        cmd.SetAction(pr =>
+        {
+            if (pr.GetValue(list))
+            {
+                foreach (IScenario s in ScenarioCatalog.All) app.Out.WriteLine($"{s.Name,-12} {s.Description}");
+                return ExitCodes.Ok;
+            }
+            string? name = pr.GetValue(scenario);
+            if (name is null) throw new CliInputException($"name a scenario: {ScenarioCatalog.Names} (virtsim run --list)");
+            IScenario sc = ScenarioCatalog.Find(name) ?? throw new CliInputException($"unknown scenario '{name}'; known: {ScenarioCatalog.Names}");
+            ScenarioOptions options = ScenarioOptionParser.Parse(pr.GetValue(seed), pr.GetValue(opt) ?? []);
+            return Execute(app, sc, options, pr.GetValue(trace), pr.GetValue(force));
+        });
+        return cmd;
+    }
+
+    private static int Execute(CliApp app, IScenario scenario, ScenarioOptions options, string? tracePath, bool force)
+    {
+        ScenarioRun run;
+        try
+        {
+            run = scenario.Create(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliInputException($"{scenario.Name}: {ex.Message}");
+        }
+        app.Out.WriteLine($"scenario={scenario.Name} seed={options.Seed}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}");
+        StopReason stop = StopReason.Idle;
+        if (tracePath is null)
+        {
+            stop = run.Run();
+        }
+        else
+        {
+            string? error = SafeFile.Write(tracePath, force, stream =>
+            {
+                stop = ScenarioRecorder.RunWithTrace(scenario, options, run, stream);
+                return null;
+            });
+            if (error is not null) throw new CliInputException(error);
+        }
+        foreach (string line in run.ReportLines()) app.Out.WriteLine(line);
+        if (tracePath is not null) app.Out.WriteLine($"trace: {tracePath} ({new FileInfo(tracePath).Length} bytes, {run.Simulation.EventCount} events)");
+        if (stop is StopReason.EventLimit or StopReason.TimeLimit)
+        {
+            app.Err.WriteLine($"virtsim: the run hit its {(stop == StopReason.EventLimit ? "event" : "time")} limit before the guest finished (livelock?); reproduce: virtsim run {scenario.Name} --seed {options.Seed}");
+            return ExitCodes.Finding;
+        }
+        return ExitCodes.Ok;
+    }
+}

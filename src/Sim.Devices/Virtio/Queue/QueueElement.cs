@@ -1,0 +1,171 @@
+using System.Runtime.CompilerServices;
+using Sim.Engine.Memory;
+
+namespace Sim.Devices.Virtio.Queue;
+
+/// <summary>
+/// A popped request (QEMU's VirtQueueElement): the head index, the device-readable iovecs (out, first) and the
+/// device-writable iovecs (in, after them). One instance is reused across pops without allocation: its iovec
+/// array is fixed at <see cref="QueueLimits.IovecsMax"/> entries, and readable-before-writable ordering (enforced
+/// at pop) lets both lists share it as in QEMU.
+/// </summary>
+public sealed class QueueElement
+{
+    private readonly Iovec[] _iovecs = new Iovec[QueueLimits.IovecsMax];
+
+    /// <summary>The descriptor index that heads the chain: the id to put in the used ring.</summary>
+    public ushort Head { get; private set; }
+
+    /// <summary>Number of device-readable iovecs.</summary>
+    public int OutCount { get; private set; }
+
+    /// <summary>Number of device-writable iovecs.</summary>
+    public int InCount { get; private set; }
+
+    /// <summary>Total bytes the device may read.</summary>
+    public ulong OutBytes { get; private set; }
+
+    /// <summary>Total bytes the device may write: the largest honest used.len.</summary>
+    public ulong InBytes { get; private set; }
+
+    /// <summary>Descriptors the chain used (the indirect head not counted).</summary>
+    public int DescriptorCount { get; private set; }
+
+    /// <summary>True when the chain came from an indirect table.</summary>
+    public bool Indirect { get; private set; }
+
+    /// <summary>Device-readable buffers (VIRTIO 1.2 §2.7.4: the driver's out buffers).</summary>
+    public ReadOnlySpan<Iovec> Out => _iovecs.AsSpan(0, OutCount);
+
+    /// <summary>Device-writable buffers.</summary>
+    public ReadOnlySpan<Iovec> In => _iovecs.AsSpan(OutCount, InCount);
+
+    internal void Reset(ushort head)
+    {
+        Head = head;
+        OutCount = 0;
+        InCount = 0;
+        OutBytes = 0;
+        InBytes = 0;
+        DescriptorCount = 0;
+        Indirect = false;
+    }
+
+    internal void Finish(int descriptors, bool indirect)
+    {
+        DescriptorCount = descriptors;
+        Indirect = indirect;
+    }
+
+    /// <summary>Appends a validated descriptor's buffer as one iovec, or one per guest region it spans
+    /// (QEMU virtqueue_map_desc).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryAppend(GuestMemory memory, in Descriptor d, out QueueError error)
+    {
+        int used = OutCount + InCount;
+        if (used < _iovecs.Length && memory.IsValidRange(d.Addr, d.Len))
+        {
+            _iovecs[used] = new Iovec(d.Addr, d.Len);
+            Count(d.IsWriteOnly, 1, d.Len);
+            error = QueueError.None;
+            return true;
+        }
+        return TryAppendSlow(memory, d, out error);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAppendSlow(GuestMemory memory, in Descriptor d, out QueueError error)
+    {
+        int pieces = GuestRanges.CountPieces(memory, d.Addr, d.Len);
+        if (pieces == 0)
+        {
+            error = QueueError.BufferOutsideMemory;
+            return false;
+        }
+        int used = OutCount + InCount;
+        if (pieces > _iovecs.Length - used)
+        {
+            error = QueueError.TooManyIovecs;
+            return false;
+        }
+        GuestAddress at = d.Addr;
+        ulong left = d.Len;
+        for (int i = 0; i < pieces; i++)
+        {
+            ulong chunk = GuestRanges.FirstPiece(memory, at, left);
+            Assert(chunk > 0 && chunk <= left, "validated buffer piece vanished");
+            _iovecs[used + i] = new Iovec(at, (uint)chunk);
+            left -= chunk;
+            if (left > 0 && !at.TryAdd(chunk, out at)) Assert(false, "validated buffer wraps");
+        }
+        Assert(left == 0, "validated buffer not fully mapped");
+        Count(d.IsWriteOnly, pieces, d.Len);
+        error = QueueError.None;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(bool writable, int pieces, uint len)
+    {
+        if (writable)
+        {
+            InCount += pieces;
+            InBytes += len;
+        }
+        else
+        {
+            OutCount += pieces;
+            OutBytes += len;
+        }
+    }
+
+    /// <summary>Copies device-readable bytes starting <paramref name="offset"/> bytes into the out buffers to
+    /// <paramref name="destination"/> (QEMU iov_to_buf). Returns the number of bytes copied: fewer than asked when
+    /// the buffers are shorter.</summary>
+    public int ReadOut(GuestMemory memory, ulong offset, Span<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        return Copy(memory, _iovecs.AsSpan(0, OutCount), offset, destination, default, write: false);
+    }
+
+    /// <summary>Copies <paramref name="source"/> into the device-writable buffers starting <paramref name="offset"/>
+    /// bytes in (QEMU iov_from_buf). Returns the number of bytes written, which is what an honest device reports as
+    /// used.len.</summary>
+    public int WriteIn(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        return Copy(memory, _iovecs.AsSpan(OutCount, InCount), offset, default, source, write: true);
+    }
+
+    private static int Copy(GuestMemory memory, ReadOnlySpan<Iovec> iovecs, ulong offset, Span<byte> destination, ReadOnlySpan<byte> source, bool write)
+    {
+        int total = write ? source.Length : destination.Length;
+        int done = 0;
+        for (int i = 0; i < iovecs.Length && done < total; i++)
+        {
+            Iovec v = iovecs[i];
+            if (offset >= v.Len)
+            {
+                offset -= v.Len;
+                continue;
+            }
+            int chunk = (int)Math.Min(v.Len - offset, (ulong)(total - done));
+            GuestAddress at = new(v.Addr.Value + offset);
+            bool ok = write
+                ? memory.TryWrite(at, source.Slice(done, chunk))
+                : memory.TryRead(at, destination.Slice(done, chunk));
+            Assert(ok, "validated iovec not accessible");
+            done += chunk;
+            offset = 0;
+        }
+        return done;
+    }
+
+    private static void Assert(bool condition, string what)
+    {
+        if (!condition) Fail(what);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Fail(string what) => throw new InvalidOperationException("QueueElement invariant: " + what);
+}

@@ -1,0 +1,486 @@
+using System.Runtime.CompilerServices;
+using Sim.Engine.Memory;
+
+namespace Sim.Devices.Virtio.Queue;
+
+/// <summary>
+/// Device side of a split virtqueue (VIRTIO 1.2 §2.7) with QEMU hw/virtio/virtio.c semantics: pop
+/// (virtqueue_split_pop), fill/flush/push, notification suppression (virtio_should_notify,
+/// virtio_queue_set_notification) and unpop/rewind/detach. The queue holds only its configuration and indices;
+/// every operation takes the <see cref="GuestMemory"/> it works on (STYLE item 1). Guest data never raises an
+/// exception: bad rings yield a <see cref="QueueError"/> that the device layer turns into NEEDS_RESET.
+/// Exceptions mean host misuse (completing more than was popped, configuring a running queue).
+/// Not thread-safe; the simulation is single-threaded.
+/// </summary>
+public sealed class SplitQueue
+{
+    private int _size;
+    private GuestAddress _descTable;
+    private GuestAddress _availRing;
+    private GuestAddress _usedRing;
+
+    // Ring field addresses, computed once at enable (all validated to lie in guest memory then).
+    private GuestAddress _availIdxAddr;
+    private GuestAddress _availRingAddr;
+    private GuestAddress _usedEventAddr;
+    private GuestAddress _usedIdxAddr;
+    private GuestAddress _usedRingAddr;
+    private GuestAddress _availEventAddr;
+
+    /// <summary>A queue whose size the driver may set up to <paramref name="maxSize"/> (QEMU virtio_add_queue's
+    /// queue_size, also the size after reset).</summary>
+    public SplitQueue(int maxSize)
+    {
+        if (!VirtioSpec.IsValidQueueSize(maxSize)) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "queue size must be a power of two from 1 to 32768");
+        MaxSize = maxSize;
+        Reset();
+    }
+
+    /// <summary>Largest size the driver may choose (VIRTIO 1.2 §4.1.4.3 queue_size as read after reset).</summary>
+    public int MaxSize { get; }
+
+    /// <summary>Current queue size (a power of two).</summary>
+    public int Size => _size;
+
+    /// <summary>Guest address of the descriptor table. Set while the queue is not ready.</summary>
+    public GuestAddress DescTable
+    {
+        get => _descTable;
+        set { ThrowIfReady(); _descTable = value; }
+    }
+
+    /// <summary>Guest address of the available (driver) ring. Set while the queue is not ready.</summary>
+    public GuestAddress AvailRing
+    {
+        get => _availRing;
+        set { ThrowIfReady(); _availRing = value; }
+    }
+
+    /// <summary>Guest address of the used (device) ring. Set while the queue is not ready.</summary>
+    public GuestAddress UsedRing
+    {
+        get => _usedRing;
+        set { ThrowIfReady(); _usedRing = value; }
+    }
+
+    /// <summary>True after a successful <see cref="TryEnable"/> (queue_enable / legacy PFN write).</summary>
+    public bool Ready { get; private set; }
+
+    /// <summary>VIRTIO_F_EVENT_IDX was negotiated: used_event / avail_event instead of the flags (§2.7.10).</summary>
+    public bool EventIdx { get; set; }
+
+    /// <summary>VIRTIO_F_NOTIFY_ON_EMPTY was negotiated (legacy): always notify when the queue runs empty.</summary>
+    public bool NotifyOnEmpty { get; set; }
+
+    /// <summary>QEMU last_avail_idx: the next available-ring index the device will pop.</summary>
+    public RingIndex NextAvail { get; private set; }
+
+    /// <summary>QEMU shadow_avail_idx: the avail.idx last read from the guest (and found sane).</summary>
+    public RingIndex ShadowAvail { get; private set; }
+
+    /// <summary>QEMU used_idx: the used.idx the device last published.</summary>
+    public RingIndex UsedIdx { get; private set; }
+
+    /// <summary>QEMU inuse: elements popped and not yet flushed, detached or rewound.</summary>
+    public int InUse { get; private set; }
+
+    /// <summary>QEMU signalled_used: used.idx at the last notification decision (EVENT_IDX).</summary>
+    public RingIndex SignalledUsed { get; private set; }
+
+    /// <summary>QEMU signalled_used_valid: false until the first decision, and after a flush overtook
+    /// <see cref="SignalledUsed"/>; then the next <see cref="ShouldNotify"/> notifies unconditionally.</summary>
+    public bool SignalledUsedValid { get; private set; }
+
+    /// <summary>QEMU vq->notification: false while the device has kicks suppressed.</summary>
+    public bool NotificationEnabled { get; private set; }
+
+    /// <summary>Back to the reset state (QEMU virtio_reset / virtio_queue_reset): size to the maximum, rings at
+    /// 0, all indices 0, notification enabled, not ready.</summary>
+    public void Reset()
+    {
+        Ready = false;
+        _size = MaxSize;
+        _descTable = default;
+        _availRing = default;
+        _usedRing = default;
+        EventIdx = false;
+        NotifyOnEmpty = false;
+        NextAvail = default;
+        ShadowAvail = default;
+        UsedIdx = default;
+        InUse = 0;
+        SignalledUsed = default;
+        SignalledUsedValid = false;
+        NotificationEnabled = true;
+    }
+
+    /// <summary>Sets the queue size (queue_size register, VIRTIO 1.2 §4.1.4.3): a power of two no larger than
+    /// <see cref="MaxSize"/>. Refused while ready.</summary>
+    public bool TrySetSize(int size, out QueueConfigError error)
+    {
+        ThrowIfReady();
+        if (!VirtioSpec.IsValidQueueSize(size) || size > MaxSize)
+        {
+            error = QueueConfigError.BadSize;
+            return false;
+        }
+        _size = size;
+        error = QueueConfigError.None;
+        return true;
+    }
+
+    /// <summary>Makes the queue live (queue_enable = 1). Checks the §2.7 alignments and that each ring lies in one
+    /// guest memory region, which every later ring access then relies on. QEMU does not check either (a bad ring
+    /// reads as all-ones); the transport decides what a refusal means for the guest.</summary>
+    public bool TryEnable(GuestMemory memory, out QueueConfigError error)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ThrowIfReady();
+        error = Validate(memory, _size, _descTable, _availRing, _usedRing);
+        if (error != QueueConfigError.None) return false;
+        ComputeAddresses();
+        Ready = true;
+        AssertInvariants();
+        return true;
+    }
+
+    /// <summary>Stops using the rings (queue_enable = 0 on a legacy PFN of 0, or queue reset); indices are kept
+    /// (QEMU keeps them until reset).</summary>
+    public void Disable() => Ready = false;
+
+    private static QueueConfigError Validate(GuestMemory memory, int size, GuestAddress desc, GuestAddress avail, GuestAddress used)
+    {
+        if (!VirtioSpec.IsValidQueueSize(size)) return QueueConfigError.BadSize;
+        if (desc.Value % VirtioSpec.DescAlign != 0) return QueueConfigError.DescTableMisaligned;
+        if (avail.Value % VirtioSpec.AvailAlign != 0) return QueueConfigError.AvailRingMisaligned;
+        if (used.Value % VirtioSpec.UsedAlign != 0) return QueueConfigError.UsedRingMisaligned;
+        if (!memory.IsValidRange(desc, VirtioSpec.DescTableSize(size))) return QueueConfigError.DescTableOutsideMemory;
+        if (!memory.IsValidRange(avail, VirtioSpec.AvailRingSize(size))) return QueueConfigError.AvailRingOutsideMemory;
+        if (!memory.IsValidRange(used, VirtioSpec.UsedRingSize(size))) return QueueConfigError.UsedRingOutsideMemory;
+        return QueueConfigError.None;
+    }
+
+    private void ComputeAddresses()
+    {
+        // Validated ranges: none of these additions can overflow.
+        _availIdxAddr = new GuestAddress(_availRing.Value + VirtioSpec.AvailIdxOffset);
+        _availRingAddr = new GuestAddress(_availRing.Value + VirtioSpec.AvailRingOffset);
+        _usedEventAddr = new GuestAddress(_availRing.Value + VirtioSpec.AvailUsedEventOffset(_size));
+        _usedIdxAddr = new GuestAddress(_usedRing.Value + VirtioSpec.UsedIdxOffset);
+        _usedRingAddr = new GuestAddress(_usedRing.Value + VirtioSpec.UsedRingOffset);
+        _availEventAddr = new GuestAddress(_usedRing.Value + VirtioSpec.UsedAvailEventOffset(_size));
+    }
+
+    /// <summary>The configuration and indices, for snapshots and traces.</summary>
+    public SplitQueueState Capture() => new(
+        _size, _descTable, _availRing, _usedRing, Ready, EventIdx, NotifyOnEmpty,
+        NextAvail, ShadowAvail, UsedIdx, InUse, SignalledUsed, SignalledUsedValid, NotificationEnabled);
+
+    /// <summary>Restores a captured state (states come from trace files, so this validates instead of throwing).</summary>
+    public bool TryRestore(GuestMemory memory, in SplitQueueState state, out QueueConfigError error)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (!VirtioSpec.IsValidQueueSize(state.Size) || state.Size > MaxSize)
+        {
+            error = QueueConfigError.BadSize;
+            return false;
+        }
+        if (state.InUse < 0 || state.InUse > state.Size || RingIndex.Distance(state.NextAvail, state.ShadowAvail) > state.Size)
+        {
+            error = QueueConfigError.BadState;
+            return false;
+        }
+        if (state.Ready)
+        {
+            error = Validate(memory, state.Size, state.DescTable, state.AvailRing, state.UsedRing);
+            if (error != QueueConfigError.None) return false;
+        }
+        Ready = false;
+        _size = state.Size;
+        _descTable = state.DescTable;
+        _availRing = state.AvailRing;
+        _usedRing = state.UsedRing;
+        EventIdx = state.EventIdx;
+        NotifyOnEmpty = state.NotifyOnEmpty;
+        NextAvail = state.NextAvail;
+        ShadowAvail = state.ShadowAvail;
+        UsedIdx = state.UsedIdx;
+        InUse = state.InUse;
+        SignalledUsed = state.SignalledUsed;
+        SignalledUsedValid = state.SignalledUsedValid;
+        NotificationEnabled = state.NotificationEnabled;
+        if (state.Ready)
+        {
+            ComputeAddresses();
+            Ready = true;
+        }
+        AssertInvariants();
+        error = QueueConfigError.None;
+        return true;
+    }
+
+    // ---------------------------------------------------------------- driver → device
+
+    /// <summary>QEMU virtio_queue_empty: true when no new head is available. Re-reads avail.idx only when the
+    /// shadow copy is used up. A not-ready queue is empty. A bogus avail.idx reads as "not empty" so that the next
+    /// <see cref="TryPop"/> reports it.</summary>
+    public bool IsEmpty(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (!Ready) return true;
+        if (ShadowAvail != NextAvail) return false;
+        RingIndex avail = ReadAvailIdx(memory);
+        if (RingIndex.Distance(NextAvail, avail) <= _size) ShadowAvail = avail;
+        return avail == NextAvail;
+    }
+
+    /// <summary>
+    /// Pops the next available chain into <paramref name="element"/> (QEMU virtqueue_split_pop). Returns false with
+    /// <see cref="QueueError.None"/> when the queue is empty or not ready, false with an error when the guest broke
+    /// a rule (the device should then enter NEEDS_RESET), true with the element filled otherwise.
+    /// As in QEMU, once a head has been taken from the ring, last_avail_idx stays advanced even if its chain turns
+    /// out bad, and with EVENT_IDX avail_event is published before the chain is walked.
+    /// Linux vhost_get_vq_desc differs: it checks the avail distance on every call ("Guest moved used index"), does
+    /// not count in-use elements, and leaves last_avail_idx for the caller to advance.
+    /// </summary>
+    public bool TryPop(GuestMemory memory, QueueElement element, out QueueError error)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ArgumentNullException.ThrowIfNull(element);
+        AssertInvariants();
+        error = QueueError.None;
+        if (!Ready) return false;
+        if (ShadowAvail == NextAvail)
+        {
+            RingIndex avail = ReadAvailIdx(memory);
+            // QEMU virtqueue_num_heads: "Guest moved used index from %u to %u".
+            if (RingIndex.Distance(NextAvail, avail) > _size)
+            {
+                error = QueueError.AvailIndexTooFar;
+                return false;
+            }
+            ShadowAvail = avail;
+            if (avail == NextAvail) return false;
+        }
+        if (InUse >= _size)
+        {
+            error = QueueError.SizeExceeded;
+            return false;
+        }
+
+        // QEMU virtqueue_get_head(vq, vq->last_avail_idx++, &head): the index advances before the head is checked.
+        ushort head = ReadAvailEntry(memory, NextAvail);
+        NextAvail = NextAvail.Next;
+        if (head >= _size)
+        {
+            error = QueueError.HeadOutOfRange;
+            AssertInvariants();
+            return false;
+        }
+        if (EventIdx && NotificationEnabled) WriteAvailEvent(memory, NextAvail);
+
+        element.Reset(head);
+        DescriptorChain chain = DescriptorChain.Start(memory, _descTable, _size, head);
+        while (chain.TryNext(out Descriptor d))
+        {
+            if (!element.TryAppend(memory, d, out error))
+            {
+                AssertInvariants();
+                return false;
+            }
+        }
+        if (chain.Error != QueueError.None)
+        {
+            error = chain.Error;
+            AssertInvariants();
+            return false;
+        }
+        element.Finish(chain.Count, chain.IsIndirect);
+        InUse++;
+        AssertInvariants();
+        return true;
+    }
+
+    /// <summary>QEMU virtqueue_unpop: gives back the most recently popped element so the next pop returns it again.</summary>
+    public void Unpop()
+    {
+        if (InUse == 0) throw new InvalidOperationException("Unpop with no element in use");
+        NextAvail = NextAvail.Previous;
+        InUse--;
+        AssertInvariants();
+    }
+
+    /// <summary>QEMU virtqueue_rewind: un-pops the last <paramref name="count"/> elements; false (and no change)
+    /// when fewer are in use.</summary>
+    public bool Rewind(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count > InUse) return false;
+        NextAvail = NextAvail.Subtract(count);
+        InUse -= count;
+        AssertInvariants();
+        return true;
+    }
+
+    /// <summary>QEMU virtqueue_detach_element: the device drops an element without completing it (it will never
+    /// appear in the used ring; the driver learns of it only by reset).</summary>
+    public void Detach()
+    {
+        if (InUse == 0) throw new InvalidOperationException("Detach with no element in use");
+        InUse--;
+        AssertInvariants();
+    }
+
+    // ---------------------------------------------------------------- device → driver
+
+    /// <summary>QEMU virtqueue_fill: writes used entry {id = <paramref name="head"/>, len = <paramref name="len"/>}
+    /// at used_idx + <paramref name="idx"/>, not yet visible (see <see cref="Flush"/>). <paramref name="len"/> is
+    /// the number of bytes the device wrote to the chain's writable buffers (VIRTIO 1.2 §2.7.8.1).</summary>
+    public void Fill(GuestMemory memory, ushort head, uint len, int idx)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ThrowIfNotReady();
+        if (head >= _size) throw new ArgumentOutOfRangeException(nameof(head), head, "head is not a descriptor index of this queue");
+        if ((uint)idx >= (uint)InUse) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
+        int slot = UsedIdx.Add(idx).Slot(_size);
+        // id (le32) + len (le32) as one little-endian 8-byte store.
+        ulong entry = head | ((ulong)len << 32);
+        bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + ((ulong)slot * VirtioSpec.UsedElemSize)), entry);
+        Assert(ok, "used ring validated at enable is not writable");
+    }
+
+    /// <summary>QEMU virtqueue_split_flush: publishes <paramref name="count"/> filled entries by advancing used.idx
+    /// (after the entries: the write barrier of §2.7.8.2 is program order here), and invalidates signalled_used if
+    /// the new window overtook it.</summary>
+    public void Flush(GuestMemory memory, int count)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ThrowIfNotReady();
+        if ((uint)count > (uint)InUse) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
+        AssertInvariants();
+        RingIndex old = UsedIdx;
+        RingIndex updated = old.Add(count);
+        bool ok = memory.TryWriteUInt16(_usedIdxAddr, updated.Value);
+        Assert(ok, "used ring validated at enable is not writable");
+        UsedIdx = updated;
+        InUse -= count;
+        if (RingIndex.MarkOvertaken(SignalledUsed, updated, old)) SignalledUsedValid = false;
+        AssertInvariants();
+    }
+
+    /// <summary>QEMU virtqueue_push: <see cref="Fill"/> at 0 then <see cref="Flush"/> of 1.</summary>
+    public void Push(GuestMemory memory, ushort head, uint len)
+    {
+        Fill(memory, head, len, 0);
+        Flush(memory, 1);
+    }
+
+    /// <summary>
+    /// QEMU virtio_split_should_notify (VIRTIO 1.2 §2.7.7.2, §2.7.10): whether the device must interrupt the driver
+    /// now. With NOTIFY_ON_EMPTY, always when nothing is in use and the queue is empty. Without EVENT_IDX: unless the
+    /// driver set VIRTQ_AVAIL_F_NO_INTERRUPT. With EVENT_IDX: when used.idx moved past used_event since the last
+    /// decision (vring_need_event), or unconditionally when that last decision is not valid.
+    /// Records the decision point (signalled_used) as QEMU does, so call it once per notification opportunity.
+    /// </summary>
+    public bool ShouldNotify(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ThrowIfNotReady();
+        if (NotifyOnEmpty && InUse == 0 && IsEmpty(memory)) return true;
+        if (!EventIdx)
+        {
+            return (ReadU16(memory, _availRing) & VirtioSpec.AvailFNoInterrupt) == 0;
+        }
+        bool valid = SignalledUsedValid;
+        SignalledUsedValid = true;
+        RingIndex old = SignalledUsed;
+        SignalledUsed = UsedIdx;
+        RingIndex usedEvent = new(ReadU16(memory, _usedEventAddr));
+        return !valid || RingIndex.NeedEvent(usedEvent, UsedIdx, old);
+    }
+
+    /// <summary>
+    /// QEMU virtio_queue_set_notification: asks the driver to kick (enable) or not (disable). Without EVENT_IDX it
+    /// sets or clears VIRTQ_USED_F_NO_NOTIFY; with EVENT_IDX, enabling writes avail_event = the current avail.idx and
+    /// disabling writes nothing but stops <see cref="TryPop"/> from advancing avail_event (vring_set_avail_event
+    /// returns early while notification is off). After enabling, the device must re-check <see cref="IsEmpty"/> to
+    /// close the race with a driver that published just before (§2.7.10).
+    /// </summary>
+    public void SetNotification(GuestMemory memory, bool enable)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ThrowIfNotReady();
+        NotificationEnabled = enable;
+        if (EventIdx)
+        {
+            RingIndex avail = ReadAvailIdx(memory);
+            if (RingIndex.Distance(NextAvail, avail) <= _size) ShadowAvail = avail;
+            if (enable) WriteAvailEvent(memory, avail);
+            return;
+        }
+        ushort flags = ReadU16(memory, _usedRing);
+        flags = enable ? (ushort)(flags & ~VirtioSpec.UsedFNoNotify) : (ushort)(flags | VirtioSpec.UsedFNoNotify);
+        bool ok = memory.TryWriteUInt16(_usedRing, flags);
+        Assert(ok, "used ring validated at enable is not writable");
+    }
+
+    // ---------------------------------------------------------------- checks
+
+    /// <summary>Always-on host-side invariants (STYLE item 11). Guest data cannot break these; a failure is a bug
+    /// in the device or in this class.</summary>
+    public void AssertInvariants()
+    {
+        Assert(VirtioSpec.IsValidQueueSize(_size), "size is a power of two up to 32768");
+        Assert(_size <= MaxSize, "size within the device maximum");
+        Assert(InUse >= 0, "in-use count is not negative");
+        Assert(InUse <= _size, "in-use count within the queue size");
+        Assert(RingIndex.Distance(NextAvail, ShadowAvail) <= _size, "shadow avail idx within one queue of last_avail_idx");
+    }
+
+    // ---------------------------------------------------------------- ring access
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private RingIndex ReadAvailIdx(GuestMemory memory) => new(ReadU16(memory, _availIdxAddr));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort ReadAvailEntry(GuestMemory memory, RingIndex index) =>
+        ReadU16(memory, new GuestAddress(_availRingAddr.Value + ((ulong)index.Slot(_size) * VirtioSpec.AvailElemSize)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteAvailEvent(GuestMemory memory, RingIndex value)
+    {
+        bool ok = memory.TryWriteUInt16(_availEventAddr, value.Value);
+        Assert(ok, "used ring validated at enable is not writable");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort ReadU16(GuestMemory memory, GuestAddress address)
+    {
+        bool ok = memory.TryReadUInt16(address, out ushort value);
+        Assert(ok, "ring validated at enable is not readable");
+        return value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Assert(bool condition, string what)
+    {
+        if (!condition) Fail(what);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Fail(string what) => throw new InvalidOperationException("SplitQueue invariant: " + what);
+
+    private void ThrowIfReady()
+    {
+        if (Ready) throw new InvalidOperationException("the queue is ready: disable or reset it before reconfiguring");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfNotReady()
+    {
+        if (!Ready) ThrowNotReady();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotReady() => throw new InvalidOperationException("the queue is not ready");
+}

@@ -1,0 +1,12 @@
+namespace Sim.Engine.Kvm;
+
+/// <summary>
+/// Woken synchronously when an <see cref="EventFd"/> is signalled, as a wait-queue callback is by
+/// Linux's eventfd_signal (vhost_poll_wakeup, irqfd_wakeup, a poll loop). A listener must not do its
+/// work inline: it schedules its own follow-up event with the appropriate latency (worker wake-up,
+/// irqfd injection), so that every actor acts through the event loop.
+/// </summary>
+public interface IEventFdListener
+{
+    void OnSignalled(EventFd fd);
+}

@@ -1,0 +1,276 @@
+using System.Buffers.Binary;
+using Sim.Engine.Memory;
+using Sim.Engine.Trace;
+
+namespace Sim.Engine.Kvm;
+
+/// <summary>
+/// The guest/host boundary as KVM presents it: the MMIO and PIO buses of userspace device models,
+/// ioeventfds and irqfds (KVM_IOEVENTFD, KVM_IRQFD), the in-kernel irqchip, one vCPU, the latency
+/// model and the run's counters. Owned by a <see cref="Simulation"/>.
+/// <para>
+/// A guest write first meets the ioeventfds (KVM's in-kernel io bus is searched before exiting);
+/// one that matches signals its eventfd without leaving KVM. Every other access exits to userspace:
+/// it is traced, counted, costs <see cref="LatencyModel.UserspaceExitNs"/> and goes to the bus
+/// device synchronously (QEMU runs MMIO handlers on the vCPU thread), attributed to
+/// <see cref="MemoryActor.Device"/>.
+/// </para>
+/// </summary>
+public sealed class KvmModel
+{
+    /// <summary>Most ioeventfds per bus (KVM_IO_BUS_MAX_DEVS is 1000; ENOSPC beyond).</summary>
+    public const int IoEventFdsMax = 1000;
+
+    /// <summary>Most irqfds.</summary>
+    public const int IrqFdsMax = 1024;
+
+    private readonly List<IoEventFdBinding> _ioEventFds = new();
+    private readonly List<IrqFdBinding> _irqFds = new();
+    private uint _nextIrqFdId;
+
+    internal KvmModel(Simulation simulation, LatencyModel latency)
+    {
+        Simulation = simulation;
+        Latency = latency;
+        Mmio = new IoBus(BusKind.Mmio);
+        Pio = new IoBus(BusKind.Pio);
+        Irqchip = new InterruptController(this);
+        Vcpu = new Vcpu(this);
+    }
+
+    public Simulation Simulation { get; }
+
+    public LatencyModel Latency { get; }
+
+    public RunCounters Counters => Simulation.Counters;
+
+    public IoBus Mmio { get; }
+
+    public IoBus Pio { get; }
+
+    public InterruptController Irqchip { get; }
+
+    public Vcpu Vcpu { get; }
+
+    public IoBus Bus(BusKind bus) => bus == BusKind.Mmio ? Mmio : Pio;
+
+    public int IoEventFdCount => _ioEventFds.Count;
+
+    public int IrqFdCount => _irqFds.Count;
+
+    /// <summary>KVM_IOEVENTFD assign. <paramref name="length"/> 0 (any write to the exact address), 1,
+    /// 2, 4 or 8; <paramref name="dataMatch"/> null is a wildcard, otherwise only writes whose value
+    /// (zero-extended to 64 bits) equals it match. Errors as KVM's: EINVAL for a bad length, a range
+    /// past 2^64 (or past the 16-bit port space), or DATAMATCH with length 0; EEXIST on collision;
+    /// ENOSPC when full.</summary>
+    public bool TryRegisterIoEventFd(BusKind bus, ulong address, int length, ulong? dataMatch, EventFd fd, out KvmError error)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (length is not (0 or 1 or 2 or 4 or 8)) { error = KvmError.InvalidArgument; return false; }
+        if (length == 0 && dataMatch.HasValue) { error = KvmError.InvalidArgument; return false; }
+        if (address > ulong.MaxValue - (ulong)length) { error = KvmError.InvalidArgument; return false; }
+        if (bus == BusKind.Pio && address + (ulong)length > IoBus.PioSpaceSize) { error = KvmError.InvalidArgument; return false; }
+        var binding = new IoEventFdBinding(bus, address, length, !dataMatch.HasValue, dataMatch ?? 0, fd);
+        int onBus = 0;
+        foreach (IoEventFdBinding existing in _ioEventFds)
+        {
+            if (existing.CollidesWith(binding)) { error = KvmError.AlreadyExists; return false; }
+            if (existing.Bus == bus) onBus++;
+        }
+        if (onBus >= IoEventFdsMax) { error = KvmError.NoSpace; return false; }
+        // Keep the list sorted by (bus, address), registration order among equals: lookups scan a
+        // short run of equal keys, and matching never depends on anything but registration order.
+        int index = UpperBound(bus, address);
+        _ioEventFds.Insert(index, binding);
+        error = KvmError.None;
+        return true;
+    }
+
+    /// <summary>KVM_IOEVENTFD deassign: removes the registration with exactly these bus, address,
+    /// length, datamatch and eventfd. False (ENOENT) when none matches.</summary>
+    public bool UnregisterIoEventFd(BusKind bus, ulong address, int length, ulong? dataMatch, EventFd fd)
+    {
+        for (int i = 0; i < _ioEventFds.Count; i++)
+        {
+            IoEventFdBinding b = _ioEventFds[i];
+            if (b.Bus == bus && b.Address == address && b.Length == length && ReferenceEquals(b.Fd, fd) &&
+                b.Wildcard == !dataMatch.HasValue && (b.Wildcard || b.DataMatch == dataMatch!.Value))
+            {
+                _ioEventFds.RemoveAt(i);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>KVM_IRQFD assign: signalling <paramref name="fd"/> injects <paramref name="gsi"/>
+    /// after <see cref="LatencyModel.IrqFdInjectNs"/>. With <paramref name="resample"/> the GSI becomes
+    /// level-triggered and stays asserted until the guest's EOI, which lowers it and signals the
+    /// resample fd. EINVAL for a GSI out of range, EBUSY when the eventfd already backs an irqfd,
+    /// ENOSPC when full. A signal already pending on the fd is injected at once (as kvm_irqfd_assign
+    /// polls the eventfd).</summary>
+    public bool TryRegisterIrqFd(EventFd fd, uint gsi, EventFd? resample, out KvmError error)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (!InterruptController.IsValidGsi(gsi)) { error = KvmError.InvalidArgument; return false; }
+        foreach (IrqFdBinding existing in _irqFds)
+        {
+            if (ReferenceEquals(existing.Fd, fd)) { error = KvmError.Busy; return false; }
+        }
+        if (_irqFds.Count >= IrqFdsMax) { error = KvmError.NoSpace; return false; }
+        var binding = new IrqFdBinding(this, _nextIrqFdId++, fd, gsi, resample);
+        _irqFds.Add(binding);
+        if (resample is not null) Irqchip.SetLevelTriggered(gsi, true);
+        fd.AddListener(binding);
+        if (fd.IsReadable) binding.OnSignalled(fd);
+        error = KvmError.None;
+        return true;
+    }
+
+    /// <summary>KVM_IRQFD deassign (KVM_IRQFD_FLAG_DEASSIGN) by eventfd and GSI. A resampling irqfd
+    /// lowers its line on the way out. False when none matches.</summary>
+    public bool UnregisterIrqFd(EventFd fd, uint gsi)
+    {
+        for (int i = 0; i < _irqFds.Count; i++)
+        {
+            IrqFdBinding b = _irqFds[i];
+            if (!ReferenceEquals(b.Fd, fd) || b.Gsi != gsi) continue;
+            b.Active = false;
+            fd.RemoveListener(b);
+            _irqFds.RemoveAt(i);
+            if (b.Resample is not null) Irqchip.Lower(gsi);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Starts the guest program on the vCPU.</summary>
+    public void Start(GuestProgram program, long delay = 0) => Vcpu.Start(program, delay);
+
+    internal void OnInterruptDeliverable() => Vcpu.OnInterruptDeliverable();
+
+    /// <summary>irqfd_resampler_ack: for a GSI with resampling irqfds, lower the line once and signal
+    /// every resample fd.</summary>
+    internal void OnEoi(uint gsi)
+    {
+        bool lowered = false;
+        for (int i = 0; i < _irqFds.Count; i++)
+        {
+            IrqFdBinding b = _irqFds[i];
+            if (b.Gsi != gsi || b.Resample is null) continue;
+            if (!lowered)
+            {
+                Irqchip.Lower(gsi);
+                lowered = true;
+            }
+            using (Simulation.Memory.As(MemoryActor.Device)) b.Resample.Signal();
+        }
+    }
+
+    internal ulong GuestRead(GuestContext context, BusKind bus, ulong address, int size)
+    {
+        CheckSize(size);
+        Span<byte> data = stackalloc byte[8];
+        data = data[..size];
+        if (bus == BusKind.Mmio) Counters.MmioReadExits++;
+        else Counters.PioInExits++;
+        context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
+        bool claimed;
+        using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Read(address, data);
+        if (!claimed) Counters.UnmappedAccesses++;
+        Simulation.Emit(bus == BusKind.Mmio ? TraceEventKind.MmioRead : TraceEventKind.PioIn, 0, address, (ulong)size, data);
+        Span<byte> wide = stackalloc byte[8];
+        wide.Clear();
+        data.CopyTo(wide);
+        return BinaryPrimitives.ReadUInt64LittleEndian(wide);
+    }
+
+    internal void GuestWrite(GuestContext context, BusKind bus, ulong address, int size, ulong value)
+    {
+        CheckSize(size);
+        if (size < 8 && (value >> (size * 8)) != 0) throw new ArgumentOutOfRangeException(nameof(value), value, $"value does not fit in {size} bytes");
+        Span<byte> data = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(data, value);
+        data = data[..size];
+        if (TryMatchIoEventFd(bus, address, size, value, out EventFd? fd))
+        {
+            Counters.IoEventFdSignals++;
+            context.Cost = checked(context.Cost + Latency.IoEventFdNs);
+            Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, (ulong)size, data);
+            using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+            return;
+        }
+        context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
+        if (bus == BusKind.Mmio)
+        {
+            Counters.MmioWriteExits++;
+            Simulation.Emit(TraceEventKind.MmioWrite, 0, address, (ulong)size, data);
+        }
+        else if (address == GuestContext.DebugPort)
+        {
+            Counters.PioOutExits++;
+            Simulation.Emit(TraceEventKind.DebugPort, 0, address, value, default);
+            Simulation.RecordDebugValue(value);
+            return;
+        }
+        else
+        {
+            Counters.PioOutExits++;
+            Simulation.Emit(TraceEventKind.PioOut, 0, address, (ulong)size, data);
+        }
+        bool claimed;
+        using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Write(address, data);
+        if (!claimed) Counters.UnmappedAccesses++;
+    }
+
+    private bool TryMatchIoEventFd(BusKind bus, ulong address, int size, ulong value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd)
+    {
+        List<IoEventFdBinding> list = _ioEventFds;
+        for (int i = LowerBound(bus, address); i < list.Count; i++)
+        {
+            IoEventFdBinding b = list[i];
+            if (b.Bus != bus || b.Address != address) break;
+            if (b.Matches(address, size, value))
+            {
+                fd = b.Fd;
+                return true;
+            }
+        }
+        fd = null;
+        return false;
+    }
+
+    private static int Compare(IoEventFdBinding b, BusKind bus, ulong address) =>
+        b.Bus != bus ? b.Bus.CompareTo(bus) : b.Address.CompareTo(address);
+
+    /// <summary>First index whose key is &gt;= (bus, address).</summary>
+    private int LowerBound(BusKind bus, ulong address)
+    {
+        int lo = 0, hi = _ioEventFds.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (Compare(_ioEventFds[mid], bus, address) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>First index whose key is &gt; (bus, address).</summary>
+    private int UpperBound(BusKind bus, ulong address)
+    {
+        int lo = 0, hi = _ioEventFds.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (Compare(_ioEventFds[mid], bus, address) <= 0) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    private static void CheckSize(int size)
+    {
+        if (size is not (1 or 2 or 4 or 8)) throw new ArgumentOutOfRangeException(nameof(size), size, "access size must be 1, 2, 4 or 8 bytes");
+    }
+}

@@ -1,0 +1,67 @@
+namespace Sim.Engine.Kvm;
+
+/// <summary>
+/// What each boundary crossing costs in virtual nanoseconds. Defaults, with their source:
+/// <list type="bullet">
+/// <item><see cref="UserspaceExitNs"/> 5400: measured on the project's real KVM host
+///   (shared/KVM-HOST.md: "A KVM_EXIT_IO round trip ... costs about 5.4 µs").</item>
+/// <item><see cref="IoEventFdNs"/> 1000: an exit that KVM handles itself (VM exit, io-bus lookup,
+///   eventfd_signal, VM entry) skips the return to userspace, the ioctl return/re-entry and
+///   QEMU's dispatch; a bare VM exit/entry round trip is a few hundred ns on current x86, so
+///   about a fifth of the userspace round trip.</item>
+/// <item><see cref="EoiNs"/> 1000: an EOI write to the in-kernel irqchip is the same kind of
+///   in-kernel exit as an ioeventfd hit.</item>
+/// <item><see cref="IrqFdInjectNs"/> 2000: irqfd_wakeup schedules irqfd_inject on a kernel
+///   workqueue (a worker wake-up) before kvm_set_irq and the vCPU kick.</item>
+/// <item><see cref="ContextSwitchNs"/> 2000: a Linux thread switch including its cache cost
+///   (lmbench lat_ctx-class numbers: 1 to 3 µs).</item>
+/// <item><see cref="WorkerWakeupNs"/> 4000: wake_up_process of a sleeping host thread (vhost
+///   worker, QEMU iothread) until it runs: scheduler latency plus a context switch.</item>
+/// <item><see cref="HaltWakeupNs"/> 2000: kvm_vcpu_kick of a vCPU blocked in HLT: a thread wake-up
+///   plus VM entry.</item>
+/// <item><see cref="InterruptDeliveryNs"/> 500: the guest's interrupt entry and IRET around a handler.</item>
+/// <item><see cref="GuestStepNs"/> 100: guest instructions between two program steps (added to
+///   every step on top of an explicit Compute).</item>
+/// </list>
+/// </summary>
+public sealed record LatencyModel
+{
+    public static LatencyModel Default { get; } = new();
+
+    public long UserspaceExitNs { get; init; } = 5400;
+
+    public long IoEventFdNs { get; init; } = 1000;
+
+    public long EoiNs { get; init; } = 1000;
+
+    public long IrqFdInjectNs { get; init; } = 2000;
+
+    public long ContextSwitchNs { get; init; } = 2000;
+
+    public long WorkerWakeupNs { get; init; } = 4000;
+
+    public long HaltWakeupNs { get; init; } = 2000;
+
+    public long InterruptDeliveryNs { get; init; } = 500;
+
+    public long GuestStepNs { get; init; } = 100;
+
+    /// <summary>Throws if any latency is negative (a configuration error).</summary>
+    public void Validate()
+    {
+        Check(UserspaceExitNs, nameof(UserspaceExitNs));
+        Check(IoEventFdNs, nameof(IoEventFdNs));
+        Check(EoiNs, nameof(EoiNs));
+        Check(IrqFdInjectNs, nameof(IrqFdInjectNs));
+        Check(ContextSwitchNs, nameof(ContextSwitchNs));
+        Check(WorkerWakeupNs, nameof(WorkerWakeupNs));
+        Check(HaltWakeupNs, nameof(HaltWakeupNs));
+        Check(InterruptDeliveryNs, nameof(InterruptDeliveryNs));
+        Check(GuestStepNs, nameof(GuestStepNs));
+    }
+
+    private static void Check(long value, string name)
+    {
+        if (value < 0) throw new ArgumentOutOfRangeException(name, value, "latency must not be negative");
+    }
+}

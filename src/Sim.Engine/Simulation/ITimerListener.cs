@@ -1,0 +1,8 @@
+namespace Sim.Engine;
+
+/// <summary>Called when a <see cref="VirtualTimer"/> expires (after it has re-armed itself if
+/// periodic, so the listener may cancel or restart it).</summary>
+public interface ITimerListener
+{
+    void OnTimer(VirtualTimer timer);
+}

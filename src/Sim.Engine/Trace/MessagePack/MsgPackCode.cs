@@ -1,0 +1,87 @@
+namespace Sim.Engine.Trace.MessagePack;
+
+/// <summary>
+/// The first-byte codes of the MessagePack format (msgpack spec.md, "Formats" overview table).
+/// Multi-byte lengths and values that follow a code are big-endian. Fixed-size families carry
+/// their value or length in the code's low bits.
+/// </summary>
+public static class MsgPackCode
+{
+    /// <summary>positive fixint 0xxxxxxx: 0x00 - 0x7f, values 0..127.</summary>
+    public const byte PositiveFixIntMax = 0x7f;
+
+    /// <summary>fixmap 1000xxxx: 0x80 - 0x8f, up to 15 entries.</summary>
+    public const byte FixMapMin = 0x80;
+    public const byte FixMapMax = 0x8f;
+
+    /// <summary>fixarray 1001xxxx: 0x90 - 0x9f, up to 15 items.</summary>
+    public const byte FixArrayMin = 0x90;
+    public const byte FixArrayMax = 0x9f;
+
+    /// <summary>fixstr 101xxxxx: 0xa0 - 0xbf, up to 31 bytes.</summary>
+    public const byte FixStrMin = 0xa0;
+    public const byte FixStrMax = 0xbf;
+
+    public const byte Nil = 0xc0;
+
+    /// <summary>"(never used)": a decoder must reject it.</summary>
+    public const byte NeverUsed = 0xc1;
+
+    public const byte False = 0xc2;
+    public const byte True = 0xc3;
+
+    /// <summary>bin 8/16/32: length (u8/u16/u32) then bytes.</summary>
+    public const byte Bin8 = 0xc4;
+    public const byte Bin16 = 0xc5;
+    public const byte Bin32 = 0xc6;
+
+    /// <summary>ext 8/16/32: length (u8/u16/u32), type (i8), then data.</summary>
+    public const byte Ext8 = 0xc7;
+    public const byte Ext16 = 0xc8;
+    public const byte Ext32 = 0xc9;
+
+    /// <summary>float 32/64: IEEE 754 single/double, big-endian.</summary>
+    public const byte Float32 = 0xca;
+    public const byte Float64 = 0xcb;
+
+    public const byte UInt8 = 0xcc;
+    public const byte UInt16 = 0xcd;
+    public const byte UInt32 = 0xce;
+    public const byte UInt64 = 0xcf;
+
+    public const byte Int8 = 0xd0;
+    public const byte Int16 = 0xd1;
+    public const byte Int32 = 0xd2;
+    public const byte Int64 = 0xd3;
+
+    /// <summary>fixext 1/2/4/8/16: type (i8) then exactly 1/2/4/8/16 data bytes.</summary>
+    public const byte FixExt1 = 0xd4;
+    public const byte FixExt2 = 0xd5;
+    public const byte FixExt4 = 0xd6;
+    public const byte FixExt8 = 0xd7;
+    public const byte FixExt16 = 0xd8;
+
+    /// <summary>str 8/16/32: length (u8/u16/u32) then UTF-8 bytes.</summary>
+    public const byte Str8 = 0xd9;
+    public const byte Str16 = 0xda;
+    public const byte Str32 = 0xdb;
+
+    /// <summary>array 16/32: item count (u16/u32) then the items.</summary>
+    public const byte Array16 = 0xdc;
+    public const byte Array32 = 0xdd;
+
+    /// <summary>map 16/32: entry count (u16/u32) then key, value, key, value...</summary>
+    public const byte Map16 = 0xde;
+    public const byte Map32 = 0xdf;
+
+    /// <summary>negative fixint 111xxxxx: 0xe0 - 0xff, values -32..-1.</summary>
+    public const byte NegativeFixIntMin = 0xe0;
+
+    /// <summary>Smallest value a negative fixint holds.</summary>
+    public const int NegativeFixIntValueMin = -32;
+
+    /// <summary>Most items a fixarray holds, entries a fixmap holds (15), bytes a fixstr holds (31).</summary>
+    public const int FixArrayItemsMax = 15;
+    public const int FixMapEntriesMax = 15;
+    public const int FixStrBytesMax = 31;
+}

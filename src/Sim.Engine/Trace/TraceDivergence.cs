@@ -1,0 +1,43 @@
+namespace Sim.Engine.Trace;
+
+/// <summary>
+/// The first place a live run differs from its trace: which event (0-based index), at what time and
+/// of what kind (the expected event's when there is one), which field, and both values as text.
+/// For data, <see cref="DataDiff"/> holds a hex window around the first differing byte.
+/// </summary>
+public sealed class TraceDivergence
+{
+    public TraceDivergence(ulong eventIndex, long time, TraceEventKind kind, TraceField field, string expected, string actual, string? dataDiff)
+    {
+        EventIndex = eventIndex;
+        Time = time;
+        Kind = kind;
+        Field = field;
+        Expected = expected;
+        Actual = actual;
+        DataDiff = dataDiff;
+    }
+
+    public ulong EventIndex { get; }
+
+    /// <summary>The expected event's time (the live event's when the trace had none).</summary>
+    public long Time { get; }
+
+    /// <summary>The expected event's kind (the live event's when the trace had none).</summary>
+    public TraceEventKind Kind { get; }
+
+    public TraceField Field { get; }
+
+    public string Expected { get; }
+
+    public string Actual { get; }
+
+    /// <summary>Hex window of both data payloads around the first differing byte, or null.</summary>
+    public string? DataDiff { get; }
+
+    public override string ToString()
+    {
+        string head = $"event {EventIndex} (t={Time}, {Kind}): {Field} differs: expected {Expected}, actual {Actual}";
+        return DataDiff is null ? head : head + Environment.NewLine + DataDiff;
+    }
+}

@@ -1,0 +1,40 @@
+using Sim.Engine.Trace.MessagePack;
+
+namespace Sim.Engine.Trace;
+
+/// <summary>Why reading a trace stopped: where (absolute byte offset) and what was expected there.
+/// Created only on failure.</summary>
+public sealed class TraceError
+{
+    public TraceError(TraceErrorKind kind, long offset, string message)
+    {
+        Kind = kind;
+        Offset = offset;
+        Message = message;
+    }
+
+    public TraceErrorKind Kind { get; }
+
+    /// <summary>Absolute offset in the trace file of the value at fault.</summary>
+    public long Offset { get; }
+
+    /// <summary>"byte 1234: expected event array of 6 items, found map (0x85)".</summary>
+    public string Message { get; }
+
+    /// <summary>Translates a codec failure; end of stream becomes <see cref="TraceErrorKind.Truncated"/>.</summary>
+    public static TraceError FromCodec(MsgPackError error, string context)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        TraceErrorKind kind = error.Kind switch
+        {
+            MsgPackErrorKind.Truncated => TraceErrorKind.Truncated,
+            MsgPackErrorKind.LimitExceeded => TraceErrorKind.LimitExceeded,
+            MsgPackErrorKind.Io => TraceErrorKind.Io,
+            _ => TraceErrorKind.Malformed,
+        };
+        string suffix = kind == TraceErrorKind.Truncated ? "; the trace is truncated (no footer)" : "";
+        return new TraceError(kind, error.Offset, $"{error.Message} (in {context}){suffix}");
+    }
+
+    public override string ToString() => Message;
+}

@@ -1,0 +1,91 @@
+using Sim.Engine.Memory;
+
+namespace Sim.Engine.Trace;
+
+/// <summary>
+/// Constants of the virtsim trace file format, version 1 (traces/README.md documents every field).
+/// A trace is a concatenation of MessagePack objects: header map, memory map, memory chunk arrays,
+/// event arrays, footer map.
+/// </summary>
+public static class TraceFormat
+{
+    /// <summary>Value of the header's "format" key.</summary>
+    public const string FormatName = "virtsim-trace";
+
+    /// <summary>Value of the header's "format_version" key. Bump on any incompatible change.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Value of the memory map's "compression" key: each chunk is one zlib stream (RFC 1950),
+    /// readable by .NET's ZLibStream and Python's zlib.decompress.</summary>
+    public const string CompressionZlib = "zlib";
+
+    /// <summary>Items of an event array: [kind, time delta, source, address, value, data].</summary>
+    public const int EventFields = 6;
+
+    /// <summary>Items of a memory chunk array: [address, length, zlib bin].</summary>
+    public const int ChunkFields = 3;
+
+    /// <summary>Longest event payload (<see cref="TraceEvent.Data"/>) a trace may carry.</summary>
+    public const int EventDataBytesMax = 1 << 20;
+
+    /// <summary>Largest encoded header (all keys and values).</summary>
+    public const int HeaderBytesMax = 1 << 20;
+
+    /// <summary>Longest string in the header (versions, names, option values).</summary>
+    public const int HeaderStringBytesMax = 64 * 1024;
+
+    /// <summary>Most keys in the header, memory and footer maps.</summary>
+    public const int HeaderKeysMax = 64;
+
+    /// <summary>Most entries in the header's "options" and "devices" maps.</summary>
+    public const int OptionsMax = 1024;
+
+    /// <summary>Uncompressed bytes in one memory chunk: at most 16 pages, so decompression works in
+    /// small bounded steps.</summary>
+    public const int ChunkBytesMax = 16 * GuestMemory.PageSize;
+
+    /// <summary>Compressed bytes in one memory chunk: zlib's worst-case expansion of incompressible
+    /// data is a few bytes per 16 KiB stored block plus 6 bytes of framing, far below this.</summary>
+    public const int ChunkCompressedBytesMax = ChunkBytesMax + 4096;
+
+    /// <summary>Most memory chunks: one per page of the largest layout.</summary>
+    public const long ChunksMax = (long)(MemoryLayout.TotalSizeMax / GuestMemory.PageSize);
+
+    /// <summary>Event kinds are one byte; counts per kind are indexed by it.</summary>
+    public const int KindsMax = 256;
+
+    // Header keys (snake_case, written in this order).
+    public const string KeyFormat = "format";
+    public const string KeyFormatVersion = "format_version";
+    public const string KeyVirtsimVersion = "virtsim_version";
+    public const string KeyGitCommit = "git_commit";
+    public const string KeySeed = "seed";
+    public const string KeyScenario = "scenario";
+    public const string KeyOptions = "options";
+    public const string KeyOrigin = "origin";
+    public const string KeyHost = "host";
+    public const string KeyDevices = "devices";
+    public const string KeyMemoryLayout = "memory_layout";
+    public const string KeyCheckpointInterval = "checkpoint_interval_ns";
+
+    // Host map keys.
+    public const string KeyKernelRelease = "kernel_release";
+    public const string KeyKvmApiVersion = "kvm_api_version";
+    public const string KeyKvmFlavour = "kvm_flavour";
+
+    // Memory map keys.
+    public const string KeyCompression = "compression";
+    public const string KeyPageSize = "page_size";
+    public const string KeyChunks = "chunks";
+    public const string KeyContentHash = "content_hash";
+
+    // Footer keys.
+    public const string KeyEvents = "events";
+    public const string KeyEventsByKind = "events_by_kind";
+    public const string KeyMemoryHash = "memory_hash";
+    public const string KeyEventHash = "event_hash";
+    public const string KeyEndTime = "end_time";
+
+    public const string OriginSimulated = "simulated";
+    public const string OriginKvm = "kvm";
+}

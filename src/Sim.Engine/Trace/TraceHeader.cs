@@ -1,0 +1,40 @@
+using Sim.Engine.Memory;
+
+namespace Sim.Engine.Trace;
+
+/// <summary>
+/// The first object of a trace: what produced it and how to reproduce it (STYLE.md item 10: seed,
+/// commit and every option). The format name and version are implied (<see cref="TraceFormat"/>).
+/// Maps are sorted by key (ordinal) so the same run always writes the same bytes.
+/// </summary>
+public sealed class TraceHeader
+{
+    /// <summary>virtsim's version string.</summary>
+    public required string VirtsimVersion { get; init; }
+
+    /// <summary>Git commit the recording binary was built from ("unknown" if not known).</summary>
+    public required string GitCommit { get; init; }
+
+    /// <summary>Root seed of the run (0 for KVM recordings, which have none).</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Scenario name, as given to <c>virtsim run</c>.</summary>
+    public required string Scenario { get; init; }
+
+    /// <summary>Every option of the run, by name.</summary>
+    public SortedDictionary<string, string> Options { get; init; } = new(StringComparer.Ordinal);
+
+    public TraceOrigin Origin { get; init; }
+
+    /// <summary>The KVM host; null for simulated traces.</summary>
+    public TraceHost? Host { get; init; }
+
+    /// <summary>Device configuration (device model, queue sizes, features...), by name.</summary>
+    public SortedDictionary<string, string> Devices { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>Guest-physical layout; must equal the initial memory's layout.</summary>
+    public required MemoryLayout MemoryLayout { get; init; }
+
+    /// <summary>Virtual nanoseconds between Checkpoint events; 0 when the run writes none.</summary>
+    public long CheckpointIntervalNs { get; init; }
+}

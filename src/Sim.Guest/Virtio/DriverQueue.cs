@@ -1,0 +1,430 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Queue;
+using Sim.Engine.Memory;
+
+namespace Sim.Guest.Virtio;
+
+/// <summary>
+/// Driver side of a split virtqueue, modelled on Linux drivers/virtio/virtio_ring.c (split ring): a host-side free
+/// descriptor list (desc_extra), adding chains of readable then writable buffers (optionally through an indirect
+/// table), publishing them, deciding whether to kick (virtqueue_kick_prepare), reaping used entries
+/// (virtqueue_get_buf), enabling and disabling callbacks, and detaching unused buffers. Every access goes through
+/// the <see cref="GuestMemory"/> passed in; the caller attributes it to the guest (<see cref="GuestMemoryExtensions.AsGuest"/>).
+/// A device that writes nonsense into the used ring marks the queue <see cref="Broken"/> (Linux BAD_RING), never an
+/// exception. Exceptions mean misuse by the (host-side) caller.
+/// </summary>
+public sealed class DriverQueue
+{
+    private readonly SplitRingLayout _layout;
+    private readonly int _size;
+    private readonly ushort[] _next;        // desc_extra[i].next: free-list and chain links
+    private readonly ushort[] _flags;       // desc_extra[i].flags as written
+    private readonly bool[] _headInUse;     // desc_state[head].data != NULL
+    private readonly uint[] _writableBytes; // bytes the device may write, per outstanding head
+    private int _freeHead;
+    private int _numFree;
+    private RingIndex _availShadow;   // avail_idx_shadow
+    private RingIndex _published;     // avail.idx as last written
+    private int _numAdded;            // added since the last kick decision
+    private RingIndex _lastUsed;      // last_used_idx
+    private RingIndex _usedShadow;    // used.idx as last read
+    private ushort _availFlagsShadow; // avail_flags_shadow
+
+    /// <summary>A driver for the ring at <paramref name="layout"/>. <paramref name="eventIdx"/>: VIRTIO_F_EVENT_IDX
+    /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
+    public DriverQueue(SplitRingLayout layout, bool eventIdx)
+    {
+        if (!VirtioSpec.IsValidQueueSize(layout.Size)) throw new ArgumentOutOfRangeException(nameof(layout), layout.Size, "queue size must be a power of two up to 32768");
+        _layout = layout;
+        _size = layout.Size;
+        EventIdx = eventIdx;
+        _next = new ushort[_size];
+        _flags = new ushort[_size];
+        _headInUse = new bool[_size];
+        _writableBytes = new uint[_size];
+        ResetState();
+    }
+
+    /// <summary>Ring addresses and size.</summary>
+    public SplitRingLayout Layout => _layout;
+
+    /// <summary>Queue size.</summary>
+    public int Size => _size;
+
+    /// <summary>VIRTIO_F_EVENT_IDX negotiated.</summary>
+    public bool EventIdx { get; }
+
+    /// <summary>Free descriptors (num_free).</summary>
+    public int FreeCount => _numFree;
+
+    /// <summary>Chains added and not yet reaped or detached.</summary>
+    public int Outstanding { get; private set; }
+
+    /// <summary>avail_idx_shadow: the avail index after the last added chain.</summary>
+    public RingIndex AvailIdx => _availShadow;
+
+    /// <summary>last_used_idx: the next used entry to reap.</summary>
+    public RingIndex LastUsed => _lastUsed;
+
+    /// <summary>Callbacks (interrupts) currently requested: VIRTQ_AVAIL_F_NO_INTERRUPT clear in the shadow flags.</summary>
+    public bool CallbacksEnabled => (_availFlagsShadow & VirtioSpec.AvailFNoInterrupt) == 0;
+
+    /// <summary>True after the device corrupted the used ring (Linux vq->broken); cleared by <see cref="Initialize"/>.</summary>
+    public bool Broken => Error != DriverQueueError.None;
+
+    /// <summary>Why the queue is broken.</summary>
+    public DriverQueueError Error { get; private set; }
+
+    /// <summary>Zeroes the three ring parts and resets the driver state (Linux vring_create_virtqueue: rings
+    /// allocated zeroed, callbacks enabled). Throws if the layout is not in guest memory (caller misuse).</summary>
+    public void Initialize(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        Zero(memory, _layout.DescTable, VirtioSpec.DescTableSize(_size));
+        Zero(memory, _layout.AvailRing, VirtioSpec.AvailRingSize(_size));
+        Zero(memory, _layout.UsedRing, VirtioSpec.UsedRingSize(_size));
+        ResetState();
+    }
+
+    private static void Zero(GuestMemory memory, GuestAddress at, ulong length)
+    {
+        if (!memory.TryGetSpan(at, length, out Span<byte> span)) throw new ArgumentException($"ring part at {at} (+{length}) is not in guest memory");
+        span.Clear();
+        memory.MarkDirty(at, length);
+    }
+
+    private void ResetState()
+    {
+        for (int i = 0; i < _size; i++)
+        {
+            _next[i] = (ushort)((i + 1) & (_size - 1));
+            _flags[i] = 0;
+            _headInUse[i] = false;
+            _writableBytes[i] = 0;
+        }
+        _freeHead = 0;
+        _numFree = _size;
+        Outstanding = 0;
+        _availShadow = default;
+        _published = default;
+        _numAdded = 0;
+        _lastUsed = default;
+        _usedShadow = default;
+        _availFlagsShadow = 0;
+        Error = DriverQueueError.None;
+    }
+
+    // ---------------------------------------------------------------- adding buffers
+
+    /// <summary>
+    /// Linux virtqueue_add (split, direct): takes readable.Length + writable.Length free descriptors, writes them as
+    /// one chain (readable first, NEXT on all but the last, WRITE on the writable ones), and puts the head in the
+    /// next available-ring slot. The chain is not visible to the device until <see cref="Publish"/>.
+    /// False (nothing written) when there are not enough free descriptors (ENOSPC) or the queue is broken.
+    /// Buffer values are not checked, so tests can offer zero-length or wild buffers.
+    /// </summary>
+    public bool TryAdd(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, out ushort head)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        int total = readable.Length + writable.Length;
+        if (total == 0) throw new ArgumentException("a chain needs at least one buffer");
+        head = 0;
+        if (Broken || total > _numFree) return false;
+
+        int first = _freeHead;
+        int i = first;
+        uint writableBytes = 0;
+        for (int k = 0; k < total; k++)
+        {
+            bool isWritable = k >= readable.Length;
+            GuestBuffer b = isWritable ? writable[k - readable.Length] : readable[k];
+            ushort flags = (ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0));
+            if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
+            ushort next = _next[i];
+            WriteDescriptor(memory, _layout.DescTable, i, b.Addr.Value, b.Len, flags, next);
+            _flags[i] = flags;
+            i = next;
+        }
+        _freeHead = i;
+        _numFree -= total;
+        head = (ushort)first;
+        Commit(memory, head, writableBytes);
+        return true;
+    }
+
+    /// <summary>
+    /// Linux virtqueue_add with an indirect table (VIRTIO 1.2 §2.7.5.3): writes the chain into the caller-provided
+    /// table at <paramref name="table"/> (readable.Length + writable.Length descriptors of 16 bytes, next = i + 1) and
+    /// takes a single ring descriptor flagged INDIRECT. The caller owns the table memory until the chain is reaped.
+    /// </summary>
+    public bool TryAddIndirect(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, GuestAddress table, out ushort head)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        int total = readable.Length + writable.Length;
+        if (total == 0) throw new ArgumentException("a chain needs at least one buffer");
+        if (total > QueueLimits.IndirectDescriptorsMax) throw new ArgumentException("indirect table too large");
+        head = 0;
+        if (Broken || _numFree < 1) return false;
+        uint writableBytes = 0;
+        for (int k = 0; k < total; k++)
+        {
+            bool isWritable = k >= readable.Length;
+            GuestBuffer b = isWritable ? writable[k - readable.Length] : readable[k];
+            ushort flags = (ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0));
+            if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
+            WriteDescriptor(memory, table, k, b.Addr.Value, b.Len, flags, (ushort)(k + 1 < total ? k + 1 : 0));
+        }
+        int i = _freeHead;
+        ushort tableFlags = VirtioSpec.DescFIndirect;
+        WriteDescriptor(memory, _layout.DescTable, i, table.Value, (uint)(total * VirtioSpec.DescSize), tableFlags, _next[i]);
+        _flags[i] = tableFlags;
+        _freeHead = _next[i];
+        _numFree--;
+        head = (ushort)i;
+        Commit(memory, head, writableBytes);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Commit(GuestMemory memory, ushort head, uint writableBytes)
+    {
+        _headInUse[head] = true;
+        _writableBytes[head] = writableBytes;
+        Outstanding++;
+        // avail->ring[avail_idx_shadow & (num - 1)] = head; the index itself is written by Publish.
+        bool ok = memory.TryWriteUInt16(_layout.AvailEntry(_availShadow.Slot(_size)), head);
+        Assert(ok, "available ring not in guest memory");
+        _availShadow = _availShadow.Next;
+        _numAdded++;
+    }
+
+    /// <summary>Makes every added chain visible: writes avail.idx (after the ring entries, the write barrier of
+    /// VIRTIO 1.2 §2.7.13.2 being program order here). Linux writes avail.idx on every add; calling this after each
+    /// <see cref="TryAdd"/> reproduces that.</summary>
+    public void Publish(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (_published == _availShadow) return;
+        bool ok = memory.TryWriteUInt16(_layout.AvailIdx, _availShadow.Value);
+        Assert(ok, "available ring not in guest memory");
+        _published = _availShadow;
+    }
+
+    /// <summary>
+    /// Linux virtqueue_kick_prepare_split (VIRTIO 1.2 §2.7.13.3/§2.7.10): publishes pending chains, then says whether
+    /// the device wants a notification for the chains added since the last call: with EVENT_IDX when avail.idx moved
+    /// past avail_event (vring_need_event), otherwise unless the device set VIRTQ_USED_F_NO_NOTIFY.
+    /// </summary>
+    public bool NeedsNotify(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        Publish(memory);
+        RingIndex newIdx = _availShadow;
+        RingIndex oldIdx = _availShadow.Subtract(_numAdded);
+        _numAdded = 0;
+        if (EventIdx)
+        {
+            bool ok = memory.TryReadUInt16(_layout.AvailEvent, out ushort availEvent);
+            Assert(ok, "used ring not in guest memory");
+            return RingIndex.NeedEvent(new RingIndex(availEvent), newIdx, oldIdx);
+        }
+        bool read = memory.TryReadUInt16(_layout.UsedRing, out ushort usedFlags);
+        Assert(read, "used ring not in guest memory");
+        return (usedFlags & VirtioSpec.UsedFNoNotify) == 0;
+    }
+
+    // ---------------------------------------------------------------- reaping
+
+    /// <summary>Linux more_used_split: true when the device has published used entries not yet reaped.</summary>
+    public bool HasUsed(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (Broken) return false;
+        if (_lastUsed != _usedShadow) return true;
+        return RefreshUsedIdx(memory) && _lastUsed != _usedShadow;
+    }
+
+    /// <summary>
+    /// Linux virtqueue_get_buf (split): reaps the next used entry, returning its head <paramref name="id"/> and the
+    /// device-reported <paramref name="len"/>, and returns its descriptors to the free list. While callbacks are
+    /// enabled it writes used_event = last_used_idx (as Linux does, also without EVENT_IDX). False when nothing is
+    /// used or the queue is broken; a corrupt entry breaks the queue (<see cref="Error"/>).
+    /// </summary>
+    public bool TryGetUsed(GuestMemory memory, out ushort id, out uint len)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        id = 0;
+        len = 0;
+        if (Broken) return false;
+        if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow)) return false;
+
+        bool ok = memory.TryReadUInt64(_layout.UsedEntry(_lastUsed.Slot(_size)), out ulong raw);
+        Assert(ok, "used ring not in guest memory");
+        uint rawId = (uint)(raw & uint.MaxValue);
+        if (rawId >= (uint)_size) return Break(DriverQueueError.UsedIdOutOfRange);
+        if (!_headInUse[rawId]) return Break(DriverQueueError.UsedIdNotHead);
+        id = (ushort)rawId;
+        len = (uint)(raw >> 32);
+        DetachChain(id);
+        _lastUsed = _lastUsed.Next;
+        if (CallbacksEnabled)
+        {
+            bool wrote = memory.TryWriteUInt16(_layout.UsedEvent, _lastUsed.Value);
+            Assert(wrote, "available ring not in guest memory");
+        }
+        return true;
+    }
+
+    /// <summary>Bytes of writable buffers the chain headed by <paramref name="head"/> offered (an honest device's
+    /// used.len never exceeds it). 0 for a head not outstanding.</summary>
+    public uint WritableBytes(ushort head) => head < _size && _headInUse[head] ? _writableBytes[head] : 0;
+
+    /// <summary>True when <paramref name="head"/> heads a chain the device has not returned yet.</summary>
+    public bool IsOutstanding(ushort head) => head < _size && _headInUse[head];
+
+    private bool RefreshUsedIdx(GuestMemory memory)
+    {
+        bool ok = memory.TryReadUInt16(_layout.UsedIdx, out ushort raw);
+        Assert(ok, "used ring not in guest memory");
+        var usedIdx = new RingIndex(raw);
+        if (RingIndex.Distance(_lastUsed, usedIdx) > Outstanding) return Break(DriverQueueError.UsedIdxTooFar);
+        _usedShadow = usedIdx;
+        return true;
+    }
+
+    /// <summary>Linux detach_buf_split: returns the chain's descriptors to the head of the free list.</summary>
+    private void DetachChain(ushort head)
+    {
+        _headInUse[head] = false;
+        _writableBytes[head] = 0;
+        int i = head;
+        int count = 1;
+        // Bounded by the queue size: chains were built by this class from the free list.
+        while ((_flags[i] & VirtioSpec.DescFNext) != 0)
+        {
+            Assert(count < _size, "chain longer than the queue");
+            i = _next[i];
+            count++;
+        }
+        _next[i] = (ushort)_freeHead;
+        _freeHead = head;
+        _numFree += count;
+        Outstanding--;
+    }
+
+    private bool Break(DriverQueueError error)
+    {
+        Error = error;
+        return false;
+    }
+
+    // ---------------------------------------------------------------- callbacks
+
+    /// <summary>Linux virtqueue_disable_cb_split: asks the device not to interrupt. Without EVENT_IDX sets
+    /// VIRTQ_AVAIL_F_NO_INTERRUPT; with EVENT_IDX writes used_event = 0 as Linux does ("this is a hack"), which
+    /// still lets an interrupt through when used.idx crosses 0 — VIRTIO 1.2 §2.7.10 makes suppression best-effort.</summary>
+    public void DisableCallbacks(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (!CallbacksEnabled) return;
+        _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
+        bool ok = EventIdx
+            ? memory.TryWriteUInt16(_layout.UsedEvent, 0)
+            : memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
+        Assert(ok, "available ring not in guest memory");
+    }
+
+    /// <summary>
+    /// Linux virtqueue_enable_cb (prepare + poll): re-enables interrupts (clears NO_INTERRUPT; writes used_event =
+    /// last_used_idx) and then re-checks used.idx to close the race with a device that completed in between.
+    /// Returns true when nothing new is used (safe to wait for an interrupt), false when the caller must reap again.
+    /// </summary>
+    public bool EnableCallbacks(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ClearNoInterrupt(memory);
+        bool ok = memory.TryWriteUInt16(_layout.UsedEvent, _lastUsed.Value);
+        Assert(ok, "available ring not in guest memory");
+        return !HasUsed(memory);
+    }
+
+    /// <summary>Linux virtqueue_enable_cb_delayed: like <see cref="EnableCallbacks"/> but asks for the interrupt only
+    /// after three quarters of the outstanding buffers are used (used_event = last_used + 3/4 × pending).</summary>
+    public bool EnableCallbacksDelayed(GuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ClearNoInterrupt(memory);
+        int bufs = RingIndex.Distance(_lastUsed, _availShadow) * 3 / 4;
+        bool ok = memory.TryWriteUInt16(_layout.UsedEvent, _lastUsed.Add(bufs).Value);
+        Assert(ok, "available ring not in guest memory");
+        if (Broken) return true;
+        bool read = memory.TryReadUInt16(_layout.UsedIdx, out ushort usedIdx);
+        Assert(read, "used ring not in guest memory");
+        return RingIndex.Distance(_lastUsed, new RingIndex(usedIdx)) <= bufs;
+    }
+
+    private void ClearNoInterrupt(GuestMemory memory)
+    {
+        if (CallbacksEnabled) return;
+        _availFlagsShadow = (ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt);
+        if (!EventIdx)
+        {
+            bool ok = memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
+            Assert(ok, "available ring not in guest memory");
+        }
+    }
+
+    // ---------------------------------------------------------------- teardown
+
+    /// <summary>Linux virtqueue_detach_unused_buf_split: takes back one outstanding chain (lowest head first) that
+    /// the device never returned, decrementing avail.idx. Use only with the device stopped (after reset).</summary>
+    public bool TryDetachUnused(GuestMemory memory, out ushort head)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        for (int i = 0; i < _size; i++)
+        {
+            if (!_headInUse[i]) continue;
+            DetachChain((ushort)i);
+            _availShadow = _availShadow.Previous;
+            bool ok = memory.TryWriteUInt16(_layout.AvailIdx, _availShadow.Value);
+            Assert(ok, "available ring not in guest memory");
+            _published = _availShadow;
+            head = (ushort)i;
+            return true;
+        }
+        head = 0;
+        return false;
+    }
+
+    /// <summary>Always-on host-side invariants: free + in-chain descriptors account for the whole table.</summary>
+    public void AssertInvariants()
+    {
+        Assert(_numFree >= 0 && _numFree <= _size, "free count within the queue size");
+        Assert(Outstanding >= 0 && Outstanding <= _size, "outstanding chains within the queue size");
+        Assert(_numFree + Outstanding <= _size, "each outstanding chain holds at least one descriptor");
+    }
+
+    private static void WriteDescriptor(GuestMemory memory, GuestAddress table, int index, ulong addr, uint len, ushort flags, ushort next)
+    {
+        Span<byte> raw = stackalloc byte[VirtioSpec.DescSize];
+        BinaryPrimitives.WriteUInt64LittleEndian(raw, addr);
+        BinaryPrimitives.WriteUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..], len);
+        BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..], flags);
+        BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..], next);
+        bool ok = table.TryAdd((ulong)index * VirtioSpec.DescSize, out GuestAddress at) && memory.TryWrite(at, raw);
+        if (!ok) throw new ArgumentException($"descriptor {index} of the table at {table} is not in guest memory");
+    }
+
+    private static uint SaturatingAdd(uint a, uint b) => a > uint.MaxValue - b ? uint.MaxValue : a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Assert(bool condition, string what)
+    {
+        if (!condition) Fail(what);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Fail(string what) => throw new InvalidOperationException("DriverQueue invariant: " + what);
+}
