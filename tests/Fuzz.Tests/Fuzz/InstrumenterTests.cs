@@ -124,6 +124,58 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void BackendAssemblies_Instrumented_JitEveryMethod()
+    {
+        // Every rewritten method body must still be valid IL: force the JIT over all of them.
+        string dir = Directory.CreateTempSubdirectory("virtsim-instr-").FullName;
+        string[] names = ["Sim.Engine", "Sim.Devices", "Sim.Guest"];
+        var context = new DirectoryContext(dir);
+        try
+        {
+            foreach (string name in names)
+            {
+                string source = Path.Combine(Path.GetDirectoryName(typeof(InstrumenterTests).Assembly.Location)!, name + ".dll");
+                using var stream = File.Create(Path.Combine(dir, name + ".dll"));
+                InstrumentationResult r = EdgeInstrumenter.Instrument(source, stream);
+                output.WriteLine($"{name}: {r.Methods} methods, {r.Blocks} blocks");
+            }
+            int jitted = 0;
+            foreach (string name in names)
+            {
+                Assembly assembly = context.LoadFromAssemblyName(new AssemblyName(name));
+                Assert.NotNull(assembly.GetCustomAttribute<EdgeInstrumentedAttribute>());
+                foreach (Type type in assembly.GetTypes())
+                {
+                    if (type.ContainsGenericParameters) continue;
+                    foreach (MethodBase m in type.GetMethods(BindingFlags.DeclaredOnly | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static).Cast<MethodBase>()
+                        .Concat(type.GetConstructors(BindingFlags.DeclaredOnly | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static)))
+                    {
+                        if (m.IsAbstract || m.ContainsGenericParameters || m.GetMethodBody() is null) continue;
+                        System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle);
+                        jitted++;
+                    }
+                }
+            }
+            output.WriteLine($"jitted {jitted} instrumented methods");
+            Assert.True(jitted > 100);
+        }
+        finally
+        {
+            context.Unload();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class DirectoryContext(string directory) : AssemblyLoadContext("instrumented-dir", isCollectible: true)
+    {
+        protected override Assembly? Load(AssemblyName assemblyName)
+        {
+            string path = Path.Combine(directory, assemblyName.Name + ".dll");
+            return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+        }
+    }
+
+    [Fact]
     public void BlockIds_AreStableAndInRange()
     {
         int a = EdgeInstrumenter.BlockId("Sim.Devices.dll"u8, 0x06000001, 0);
