@@ -336,7 +336,7 @@ public sealed class GuestMemory
             byte[] src = snapshot.Contents[i];
             if (src.Length != _regions[i].Bytes.Length) throw new ArgumentException("snapshot layout differs from this memory's layout", nameof(snapshot));
             src.CopyTo(_regions[i].Bytes, 0);
-            Array.Fill(_dirty[i], ulong.MaxValue);
+            MarkAllDirtyIn(i);
         }
     }
 
@@ -346,8 +346,20 @@ public sealed class GuestMemory
         for (int i = 0; i < _regions.Length; i++)
         {
             Array.Clear(_regions[i].Bytes);
-            Array.Fill(_dirty[i], ulong.MaxValue);
+            MarkAllDirtyIn(i);
         }
+    }
+
+    /// <summary>Marks every page of region <paramref name="region"/> dirty — and only those: the bits past the
+    /// region's last page in the final word stay clear, or <see cref="DirtyPages"/> would report pages beyond the
+    /// region (and wrap past 2^64 for a region at the top of the address space).</summary>
+    private void MarkAllDirtyIn(int region)
+    {
+        ulong[] bits = _dirty[region];
+        Array.Fill(bits, ulong.MaxValue);
+        ulong pages = (_regions[region].Size + PageSize - 1) / PageSize;
+        int tail = (int)(pages % 64);
+        if (tail != 0) bits[^1] = (1UL << tail) - 1;
     }
 
     /// <summary>A 64-bit content hash over the layout and every byte: stable across runs, processes

@@ -1,0 +1,22 @@
+namespace Fuzz.Coverage;
+
+/// <summary>
+/// The seam between the engine and whatever records coverage: our Cecil edge instrumentation
+/// (<see cref="EdgeCoverage"/>), nothing (<see cref="NullCoverage"/>), or later SharpFuzz's trace bits.
+/// The engine calls <see cref="Begin"/> immediately before an execution and reads <see cref="Map"/>
+/// immediately after; work between executions (mutation) is outside the window.
+/// </summary>
+public interface ICoverage
+{
+    /// <summary>True when executions actually record edges.</summary>
+    bool IsAvailable { get; }
+
+    /// <summary>One line for logs: what records coverage, or why none is available.</summary>
+    string Description { get; }
+
+    /// <summary>Clears the map and the previous-block state.</summary>
+    void Begin();
+
+    /// <summary>AFL-style hit-count map of the last execution (empty when unavailable).</summary>
+    ReadOnlySpan<byte> Map { get; }
+}

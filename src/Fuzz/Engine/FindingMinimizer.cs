@@ -1,0 +1,112 @@
+using Fuzz.Targets;
+
+namespace Fuzz.Engine;
+
+/// <summary>
+/// Shrinks an input while a predicate (the same oracle and site still fire) holds: the target's typed
+/// candidates first, then delta debugging on bytes (remove chunks of halving size, ddmin-style), then value
+/// simplification (bytes to zero). Repeats until a whole round changes nothing or the execution budget is
+/// spent. Deterministic: no randomness.
+/// </summary>
+public static class FindingMinimizer
+{
+    /// <summary>Default execution budget for one minimisation.</summary>
+    public const int DefaultExecutionsMax = 20_000;
+
+    public static byte[] Minimize(byte[] input, Func<byte[], bool> stillFires, IInputMinimizer? typed, int executionsMax, out int executions)
+    {
+        var run = new Run(stillFires, executionsMax);
+        byte[] current = input;
+        bool changed = true;
+        while (changed && !run.Exhausted)
+        {
+            changed = false;
+            if (typed is not null) changed |= TypedPass(ref current, typed, run);
+            changed |= ChunkPass(ref current, run);
+            changed |= ZeroPass(ref current, run);
+        }
+        executions = run.Executions;
+        return current;
+    }
+
+    /// <summary>True when <paramref name="a"/> is strictly simpler: shorter, or as long and lexicographically smaller.</summary>
+    public static bool IsSimpler(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length < b.Length || (a.Length == b.Length && a.SequenceCompareTo(b) < 0);
+
+    private static bool TypedPass(ref byte[] current, IInputMinimizer typed, Run run)
+    {
+        bool any = false;
+        bool kept = true;
+        while (kept && !run.Exhausted)
+        {
+            kept = false;
+            foreach (byte[] candidate in typed.Candidates(current))
+            {
+                if (run.Exhausted) break;
+                if (!IsSimpler(candidate, current)) continue;
+                if (run.Fires(candidate))
+                {
+                    current = candidate;
+                    kept = any = true;
+                    break;
+                }
+            }
+        }
+        return any;
+    }
+
+    private static bool ChunkPass(ref byte[] current, Run run)
+    {
+        bool any = false;
+        for (int chunk = Math.Max(1, current.Length / 2); chunk >= 1 && !run.Exhausted; chunk /= 2)
+        {
+            int at = 0;
+            while (at < current.Length && !run.Exhausted)
+            {
+                int n = Math.Min(chunk, current.Length - at);
+                byte[] candidate = new byte[current.Length - n];
+                current.AsSpan(0, at).CopyTo(candidate);
+                current.AsSpan(at + n).CopyTo(candidate.AsSpan(at));
+                if (run.Fires(candidate))
+                {
+                    current = candidate;
+                    any = true;
+                }
+                else
+                {
+                    at += n;
+                }
+            }
+        }
+        return any;
+    }
+
+    private static bool ZeroPass(ref byte[] current, Run run)
+    {
+        bool any = false;
+        for (int i = 0; i < current.Length && !run.Exhausted; i++)
+        {
+            if (current[i] == 0) continue;
+            byte[] candidate = (byte[])current.Clone();
+            candidate[i] = 0;
+            if (run.Fires(candidate))
+            {
+                current = candidate;
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    private sealed class Run(Func<byte[], bool> stillFires, int executionsMax)
+    {
+        public int Executions { get; private set; }
+
+        public bool Exhausted => Executions >= executionsMax;
+
+        public bool Fires(byte[] candidate)
+        {
+            Executions++;
+            return stillFires(candidate);
+        }
+    }
+}

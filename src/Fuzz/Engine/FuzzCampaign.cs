@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using Fuzz.Coverage;
+using Fuzz.Mutation;
+using Fuzz.Oracles;
+using Fuzz.Targets;
+using Sim.Engine.Random;
+
+namespace Fuzz.Engine;
+
+/// <summary>
+/// A coverage-guided campaign on one target: run the corpus directory and the target's seeds, then loop
+/// pick a corpus entry → mutate (havoc with splicing, or the target's structure mutator) → execute → keep the
+/// input when it shows a new edge or hit-count bucket; deduplicate findings by (oracle, site), minimise and
+/// save each new one. Given the same seed, run count, corpus directory contents and a deterministic target,
+/// it produces the same corpus and findings. Wall-clock time only drives the status line and the caller's
+/// stop predicate; the loop itself allocates nothing per execution.
+/// </summary>
+public sealed class FuzzCampaign
+{
+    /// <summary>Subsystem id for the mutation PRNG stream (see <see cref="Prng.DeriveSeed"/>).</summary>
+    private const ulong MutationStream = 1;
+
+    private readonly IFuzzTarget _target;
+    private readonly CampaignOptions _options;
+    private readonly ICoverage _coverage;
+    private readonly FuzzExecutor _executor;
+    private readonly CoverageTracker _tracker = new();
+    private readonly HavocMutator _havoc = new();
+    private readonly List<byte[]> _corpus = [];
+    private readonly HashSet<string> _corpusNames = new(StringComparer.Ordinal);
+    private readonly List<Finding> _findings = [];
+    private readonly Dictionary<(string, string), Finding> _findingsByKey = [];
+    private long _executions;
+    private long _minimizeExecutions;
+
+    public FuzzCampaign(IFuzzTarget target, CampaignOptions options, ICoverage coverage)
+    {
+        if (options.InputLengthMax <= 0) throw new ArgumentOutOfRangeException(nameof(options), "InputLengthMax must be positive");
+        if (options.StructureMutationPeriod <= 0) throw new ArgumentOutOfRangeException(nameof(options), "StructureMutationPeriod must be positive");
+        _target = target;
+        _options = options;
+        _coverage = coverage;
+        _executor = new FuzzExecutor(target, coverage, options.Limits);
+    }
+
+    /// <summary>Where new findings and warnings are narrated as they happen, or null.</summary>
+    public TextWriter? Log { get; set; }
+
+    /// <summary>Runs until <see cref="CampaignOptions.RunsMax"/> executions or until <paramref name="shouldStop"/>
+    /// says so (checked every execution). <paramref name="onStatus"/> gets a snapshot about once per
+    /// <see cref="CampaignOptions.StatusIntervalSeconds"/>.</summary>
+    public CampaignResult Run(Func<bool>? shouldStop = null, Action<CampaignStatus>? onStatus = null)
+    {
+        if (_options.RunsMax <= 0 && shouldStop is null) throw new ArgumentException("a campaign needs RunsMax or a stop predicate", nameof(shouldStop));
+        var clock = Stopwatch.StartNew();
+        long statusEvery = Math.Max(1, (long)(_options.StatusIntervalSeconds * Stopwatch.Frequency));
+        long nextStatus = statusEvery;
+        var prng = new Prng(Prng.DeriveSeed(_options.Seed, MutationStream));
+
+        RunInitialInputs(shouldStop);
+
+        byte[] work = new byte[_options.InputLengthMax];
+        IMutator? structure = _target.StructureMutator;
+        long runsMax = _options.RunsMax <= 0 ? long.MaxValue : _options.RunsMax;
+        while (_executions < runsMax && shouldStop?.Invoke() != true)
+        {
+            byte[] parent = _corpus[prng.IntLessThan(_corpus.Count)];
+            int length = Math.Min(parent.Length, work.Length);
+            parent.AsSpan(0, length).CopyTo(work);
+            if (structure is not null && prng.IntLessThan(_options.StructureMutationPeriod) == 0)
+            {
+                length = structure.Mutate(work, length, prng);
+                if ((uint)length > (uint)work.Length) throw new InvalidOperationException($"structure mutator of '{_target.Name}' returned length {length} outside [0, {work.Length}]");
+            }
+            else
+            {
+                byte[] partner = _corpus[prng.IntLessThan(_corpus.Count)];
+                length = _havoc.Mutate(work, length, prng, partner);
+            }
+            RunOne(work.AsSpan(0, length));
+
+            if (onStatus is not null && clock.ElapsedTicks >= nextStatus)
+            {
+                nextStatus = clock.ElapsedTicks + statusEvery;
+                onStatus(Status(clock.Elapsed));
+            }
+        }
+        clock.Stop();
+        return new CampaignResult(_executions, _minimizeExecutions, clock.Elapsed, _tracker.Edges, _coverage.IsAvailable, _corpus.ToArray(), _findings.ToArray());
+    }
+
+    /// <summary>The current status (also what the callback receives).</summary>
+    public CampaignStatus Status(TimeSpan elapsed)
+    {
+        long perSecond = elapsed.TotalSeconds > 0 ? (long)(_executions / elapsed.TotalSeconds) : 0;
+        var byOracle = _findings.GroupBy(f => f.Oracle, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new KeyValuePair<string, int>(g.Key, g.Count()))
+            .ToArray();
+        return new CampaignStatus(_executions, perSecond, _tracker.Edges, _coverage.IsAvailable, _corpus.Count, byOracle, elapsed);
+    }
+
+    private void RunInitialInputs(Func<bool>? shouldStop)
+    {
+        var initial = new List<byte[]>();
+        if (_options.CorpusDirectory is { } dir)
+        {
+            foreach (byte[] input in CorpusDirectory.Load(dir, _options.InputLengthMax, Log))
+            {
+                _corpusNames.Add(CorpusDirectory.ContentName(input));
+                initial.Add(input);
+            }
+        }
+        foreach (byte[] seed in _target.SeedCorpus())
+        {
+            initial.Add(seed.Length > _options.InputLengthMax ? seed.AsSpan(0, _options.InputLengthMax).ToArray() : seed);
+        }
+        foreach (byte[] input in initial)
+        {
+            if (shouldStop?.Invoke() == true) break;
+            // Without coverage every initial input is kept: blind mutation needs the seeds' structure.
+            RunOne(input, keepRegardless: !_coverage.IsAvailable);
+        }
+        if (_corpus.Count == 0) _corpus.Add([]);
+    }
+
+    private void RunOne(ReadOnlySpan<byte> input, bool keepRegardless = false)
+    {
+        _executions++;
+        ExecutionResult result = _executor.Execute(input);
+        if (result.Finding is { } report)
+        {
+            OnFinding(report, input);
+            return;
+        }
+        if (result.Outcome != FuzzOutcome.Completed) return;
+        bool novel = _coverage.IsAvailable && _tracker.Merge(_coverage.Map);
+        if (novel || keepRegardless) AddToCorpus(input.ToArray());
+    }
+
+    private void AddToCorpus(byte[] input)
+    {
+        _corpus.Add(input);
+        if (_options.CorpusDirectory is { } dir && _corpusNames.Add(CorpusDirectory.ContentName(input)))
+        {
+            CorpusDirectory.Save(dir, input);
+        }
+    }
+
+    private void OnFinding(FindingReport report, ReadOnlySpan<byte> input)
+    {
+        if (_findingsByKey.TryGetValue(report.Key, out Finding? known))
+        {
+            known.Hits++;
+            return;
+        }
+        byte[] original = input.ToArray();
+        var finding = new Finding(_target.Name, report, original, _executions) { OriginalLength = original.Length };
+        _findingsByKey.Add(report.Key, finding);
+        _findings.Add(finding);
+        if (_options.Minimize)
+        {
+            finding.Input = FindingMinimizer.Minimize(original, c => _executor.Execute(c).Finding?.Key == report.Key, _target.Minimizer, _options.MinimizeExecutionsMax, out int spent);
+            _minimizeExecutions += spent;
+        }
+        if (_options.FindingsDirectory is { } dir)
+        {
+            finding.SavedDirectory = FindingWriter.Save(dir, finding, _target.InputVersion, _options.Seed);
+        }
+        string saved = finding.SavedDirectory is null ? (_options.FindingsDirectory is null ? "" : " (already saved earlier)") : $" -> {finding.SavedDirectory}";
+        Log?.WriteLine($"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}");
+    }
+}

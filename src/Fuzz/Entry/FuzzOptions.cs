@@ -1,0 +1,165 @@
+using System.Globalization;
+
+namespace Fuzz.Entry;
+
+/// <summary>Options of <c>virtsim fuzz</c>, parsed by Virtsim.Fuzz itself so that only a <c>string[]</c> crosses
+/// into the instrumented load context. Accepts <c>--name value</c> and <c>--name=value</c>.</summary>
+public sealed record FuzzOptions
+{
+    public const string Usage = """
+        usage: virtsim fuzz --list
+               virtsim fuzz --target <name> [--seed N] [--runs N | --time <duration>] [--corpus <dir>] [--findings <dir>]
+                            [--max-len N] [--steps-max N] [--alloc-max BYTES] [--no-minimize] [--no-coverage] [--instrument-cache <dir>]
+               virtsim fuzz --target <name> --reproduce <file>
+               virtsim fuzz --target <name> --emit-test <file> [--expect-fires] [--out <file.cs>]
+        durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
+        """;
+
+    public bool Help { get; init; }
+
+    public bool List { get; init; }
+
+    public string? Target { get; init; }
+
+    /// <summary>Root seed; null means "pick one and print it".</summary>
+    public ulong? Seed { get; init; }
+
+    public long Runs { get; init; }
+
+    public TimeSpan? Time { get; init; }
+
+    public string? Corpus { get; init; }
+
+    public string Findings { get; init; } = "findings";
+
+    public string? Reproduce { get; init; }
+
+    public string? EmitTest { get; init; }
+
+    public bool ExpectFires { get; init; }
+
+    public string? Out { get; init; }
+
+    public int MaxLength { get; init; } = 4096;
+
+    public long? StepsMax { get; init; }
+
+    public long? AllocMax { get; init; }
+
+    public bool NoMinimize { get; init; }
+
+    public bool NoCoverage { get; init; }
+
+    public string? InstrumentCache { get; init; }
+
+    public static bool TryParse(IReadOnlyList<string> args, out FuzzOptions options, out string? error)
+    {
+        options = new FuzzOptions();
+        error = null;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string arg = args[i];
+            string name = arg;
+            string? inline = null;
+            int eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            {
+                name = arg[..eq];
+                inline = arg[(eq + 1)..];
+            }
+            string? Value()
+            {
+                if (inline is not null) return inline;
+                if (i + 1 < args.Count) return args[++i];
+                return null;
+            }
+            switch (name)
+            {
+                case "fuzz" when i == 0:
+                    break;
+                case "-h" or "--help":
+                    options = options with { Help = true };
+                    break;
+                case "--list":
+                    options = options with { List = true };
+                    break;
+                case "--expect-fires":
+                    options = options with { ExpectFires = true };
+                    break;
+                case "--no-minimize":
+                    options = options with { NoMinimize = true };
+                    break;
+                case "--no-coverage":
+                    options = options with { NoCoverage = true };
+                    break;
+                case "--target" or "--corpus" or "--findings" or "--reproduce" or "--emit-test" or "--out" or "--instrument-cache":
+                    {
+                        string? v = Value();
+                        if (string.IsNullOrEmpty(v)) { error = $"{name} needs a value"; return false; }
+                        options = name switch
+                        {
+                            "--target" => options with { Target = v },
+                            "--corpus" => options with { Corpus = v },
+                            "--findings" => options with { Findings = v },
+                            "--reproduce" => options with { Reproduce = v },
+                            "--emit-test" => options with { EmitTest = v },
+                            "--out" => options with { Out = v },
+                            _ => options with { InstrumentCache = v },
+                        };
+                        break;
+                    }
+                case "--seed":
+                    {
+                        string? v = Value();
+                        if (!ulong.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out ulong seed)) { error = $"--seed needs an unsigned integer, got '{v}'"; return false; }
+                        options = options with { Seed = seed };
+                        break;
+                    }
+                case "--runs" or "--steps-max" or "--alloc-max" or "--max-len":
+                    {
+                        string? v = Value();
+                        if (!long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out long n) || n <= 0) { error = $"{name} needs a positive integer, got '{v}'"; return false; }
+                        if (name == "--max-len" && n > 1 << 20) { error = "--max-len is at most 1048576"; return false; }
+                        options = name switch
+                        {
+                            "--runs" => options with { Runs = n },
+                            "--steps-max" => options with { StepsMax = n },
+                            "--alloc-max" => options with { AllocMax = n },
+                            _ => options with { MaxLength = (int)n },
+                        };
+                        break;
+                    }
+                case "--time":
+                    {
+                        string? v = Value();
+                        if (!TryParseDuration(v, out TimeSpan t)) { error = $"--time needs a duration such as 90s, 5m, 2h; got '{v}'"; return false; }
+                        options = options with { Time = t };
+                        break;
+                    }
+                default:
+                    error = $"unknown option '{arg}'";
+                    return false;
+            }
+        }
+        if (options.Reproduce is not null && options.EmitTest is not null) { error = "--reproduce and --emit-test are exclusive"; return false; }
+        return true;
+    }
+
+    /// <summary>Parses 90, 90s, 1500ms, 5m, 2h (positive).</summary>
+    public static bool TryParseDuration(string? text, out TimeSpan duration)
+    {
+        duration = default;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        (string number, double scale) = text switch
+        {
+            _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 0.001),
+            _ when text.EndsWith('s') => (text[..^1], 1.0),
+            _ when text.EndsWith('m') => (text[..^1], 60.0),
+            _ when text.EndsWith('h') => (text[..^1], 3600.0),
+            _ => (text, 1.0),
+        };
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) || value <= 0 || value * scale > TimeSpan.MaxValue.TotalSeconds / 2) return false;
+        duration = TimeSpan.FromSeconds(value * scale);
+        return true;
+    }
+}

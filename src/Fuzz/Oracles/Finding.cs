@@ -1,0 +1,46 @@
+namespace Fuzz.Oracles;
+
+/// <summary>A deduplicated finding of a campaign: the first report for its (oracle, site), the (minimised)
+/// input that reproduces it, how often it fired, and where it was saved.</summary>
+public sealed class Finding
+{
+    public Finding(string targetName, FindingReport report, byte[] input, long firstExecution)
+    {
+        TargetName = targetName;
+        Report = report;
+        Input = input;
+        FirstExecution = firstExecution;
+        Hits = 1;
+    }
+
+    public string TargetName { get; }
+
+    public FindingReport Report { get; }
+
+    public string Oracle => Report.Oracle;
+
+    public string Site => Report.Site;
+
+    public string Message => Report.Message;
+
+    /// <summary>The reproducing input (minimised when minimisation is on).</summary>
+    public byte[] Input { get; internal set; }
+
+    /// <summary>Length of the input as first found, before minimisation.</summary>
+    public int OriginalLength { get; internal set; }
+
+    /// <summary>Campaign execution number that first hit it.</summary>
+    public long FirstExecution { get; }
+
+    /// <summary>Executions that hit this (oracle, site).</summary>
+    public long Hits { get; internal set; }
+
+    /// <summary>Directory it was saved to, or null (not saved, or an earlier campaign already saved it).</summary>
+    public string? SavedDirectory { get; internal set; }
+
+    /// <summary>16 hex digits of a stable hash of the site (names the findings directory).</summary>
+    public string SiteHash => FindingSite.Hash(Site);
+
+    /// <summary>Directory name: <c>&lt;oracle&gt;-&lt;site-hash&gt;</c>.</summary>
+    public string DirectoryName => $"{Oracle}-{SiteHash}";
+}

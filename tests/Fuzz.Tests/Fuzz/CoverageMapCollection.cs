@@ -1,0 +1,8 @@
+namespace Fuzz.Tests;
+
+/// <summary>Tests that read or write the process-wide <see cref="global::Fuzz.Coverage.CoverageMap"/> run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class CoverageMapCollection
+{
+    public const string Name = "coverage-map";
+}
