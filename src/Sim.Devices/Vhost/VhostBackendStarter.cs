@@ -1,4 +1,3 @@
-using Sim.Engine.Memory;
 
 namespace Sim.Devices.Vhost;
 
