@@ -36,6 +36,8 @@ public sealed class CliApp
 
     public int Run(string[] args)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Length > 0 && args[0] == ExtraCommands.FuzzName) return ExtraCommands.RunFuzz(this, args[1..]);
         RootCommand root = BuildRoot();
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
