@@ -10,6 +10,9 @@ public static class ScenarioCatalog
     public static IReadOnlyList<IScenario> All { get; } =
     [
         new PingScenario(),
+        new DemoScenario(),
+        new VirtioDemoScenario(),
+        new FactorialScenario(),
     ];
 
     /// <summary>The scenario named <paramref name="name"/> (ordinal match), or null.</summary>
