@@ -10,6 +10,7 @@ public static class ScenarioCatalog
     public static IReadOnlyList<IScenario> All { get; } =
     [
         new PingScenario(),
+        new CounterScenario(),
     ];
 
     /// <summary>The scenario named <paramref name="name"/> (ordinal match), or null.</summary>
