@@ -11,6 +11,7 @@ public static class ScenarioCatalog
     [
         new PingScenario(),
         new CounterScenario(),
+        new BlkScenario(),
     ];
 
     /// <summary>The scenario named <paramref name="name"/> (ordinal match), or null.</summary>
