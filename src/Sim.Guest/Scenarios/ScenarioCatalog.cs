@@ -13,6 +13,8 @@ public static class ScenarioCatalog
         new DemoScenario(),
         new VirtioDemoScenario(),
         new FactorialScenario(),
+        new CounterScenario(),
+        new BlkScenario(),
     ];
 
     /// <summary>The scenario named <paramref name="name"/> (ordinal match), or null.</summary>
