@@ -514,13 +514,26 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             MsiDropped++;
             return;
         }
-        KvmModel kvm = _simulation.Kvm;
         if (!_options.UseIrqFd)
         {
-            kvm.Irqchip.Pulse(gsi);
+            _simulation.Kvm.Irqchip.Pulse(gsi);
             return;
         }
-        EventFd? fd = _vectorFds[vector];
+        if (!TryBindVectorIrqFd(vector, gsi, out EventFd? fd))
+        {
+            MsiDropped++;
+            return;
+        }
+        using (_simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+    }
+
+    /// <summary>The irqfd of <paramref name="vector"/>, created on first use and (re)bound to
+    /// <paramref name="gsi"/> (QEMU kvm_irqchip_add_msi_route / update_msi_route + irqfd). False when KVM
+    /// refuses the binding.</summary>
+    private bool TryBindVectorIrqFd(int vector, uint gsi, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd)
+    {
+        KvmModel kvm = _simulation.Kvm;
+        fd = _vectorFds[vector];
         if (fd == null)
         {
             fd = _simulation.CreateEventFd(false, "virtio-msix-irqfd");
@@ -531,14 +544,33 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         {
             if (_vectorGsis[vector] != uint.MaxValue) kvm.UnregisterIrqFd(fd, _vectorGsis[vector]);
             _vectorGsis[vector] = uint.MaxValue;
-            if (!kvm.TryRegisterIrqFd(fd, gsi, null, out _))
-            {
-                MsiDropped++;
-                return;
-            }
+            if (!kvm.TryRegisterIrqFd(fd, gsi, null, out _)) return false;
             _vectorGsis[vector] = gsi;
         }
-        using (_simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+        return true;
+    }
+
+    /// <summary>
+    /// QEMU kvm_virtio_pci_vector_use for a vhost call fd: the irqfd of <paramref name="vector"/>, bound now to
+    /// the GSI of the vector's current MSI-X message. Null (the caller falls back to a userspace handler) without
+    /// irqfds, without MSI-X or with it disabled or function-masked, for no vector, a masked vector or a message
+    /// that names no GSI. The binding follows the table as of this call: a later reprogramming or masking of the
+    /// entry is not seen by a backend signalling the eventfd directly (QEMU re-routes through its MSI-X vector
+    /// notifiers; the model does not).
+    /// </summary>
+    public EventFd? UseVectorIrqFd(ushort vector)
+    {
+        if (!_options.UseIrqFd || Msix is not { Enabled: true } msix || msix.FunctionMasked) return null;
+        if (vector >= (uint)_vectorFds.Length || msix.IsMasked(vector)) return null;
+        if (!msix.GetMessage(vector).TryGetGsi(out uint gsi)) return null;
+        return TryBindVectorIrqFd(vector, gsi, out EventFd? fd) ? fd : null;
+    }
+
+    /// <summary>QEMU virtio_queue_set_host_notifier_fd_handler: attach or detach the main-loop handler of
+    /// <paramref name="queueIndex"/>'s host notifier (no-op without ioeventfd or for an absent queue).</summary>
+    public void SetHostNotifierHandler(int queueIndex, bool attached)
+    {
+        if ((uint)queueIndex < (uint)_notifiers.Length) _notifiers[queueIndex].HandlerAttached = attached;
     }
 
     /// <summary>QEMU msix_vector_use: a vector the table does not have is recorded as none.</summary>
