@@ -46,9 +46,10 @@ public abstract class PciDevice
         c.SetUInt16(R.VendorId, ids.VendorId);
         c.SetUInt16(R.DeviceId, ids.DeviceId);
         c.SetByte(R.RevisionId, ids.RevisionId);
-        c.SetByte(R.ClassCode, (byte)ids.ClassCode);
-        c.SetByte(R.ClassCode + 1, (byte)(ids.ClassCode >> 8));
-        c.SetByte(R.ClassCode + 2, (byte)(ids.ClassCode >> 16));
+        // Byte extraction truncates on purpose (checked arithmetic is on in this project).
+        c.SetByte(R.ClassCode, unchecked((byte)ids.ClassCode));
+        c.SetByte(R.ClassCode + 1, unchecked((byte)(ids.ClassCode >> 8)));
+        c.SetByte(R.ClassCode + 2, unchecked((byte)(ids.ClassCode >> 16)));
         c.SetUInt16(R.SubsystemVendorId, ids.SubsystemVendorId);
         c.SetUInt16(R.SubsystemId, ids.SubsystemId);
         c.SetByte(R.InterruptPin, ids.InterruptPin);
@@ -175,7 +176,7 @@ public abstract class PciDevice
         _bars[index] = bar;
         ulong mask = ~(size - 1);
         Config.SetUInt32(bar.RegisterOffset, bar.TypeBits);
-        Config.SetWriteMask32(bar.RegisterOffset, (uint)mask);
+        Config.SetWriteMask32(bar.RegisterOffset, unchecked((uint)mask)); // low half of the size mask
         if (kind == PciBarKind.Memory64)
         {
             Config.SetUInt32(bar.RegisterOffset + 4, 0);

@@ -52,12 +52,12 @@ public static class PciEnumerator
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(windows);
         uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
-        var fn = new GuestPciFunction(guest, slot, (ushort)id, (ushort)(id >> 16))
+        var fn = new GuestPciFunction(guest, slot, unchecked((ushort)id), (ushort)(id >> 16))
         {
             Revision = (byte)PciConfigPorts.Read(guest, slot, R.RevisionId, 1),
         };
         uint subsystem = PciConfigPorts.Read(guest, slot, R.SubsystemVendorId, 4);
-        fn.SubsystemVendorId = (ushort)subsystem;
+        fn.SubsystemVendorId = unchecked((ushort)subsystem);
         fn.SubsystemId = (ushort)(subsystem >> 16);
         fn.InterruptPin = (byte)PciConfigPorts.Read(guest, slot, R.InterruptPin, 1);
         byte line = 0xFF;
@@ -97,7 +97,7 @@ public static class PciEnumerator
             }
             if (windows.TryAllocate(io, size, out ulong address))
             {
-                PciConfigPorts.Write(guest, slot, reg, 4, (uint)address | (io ? R.BarSpaceIo : 0));
+                PciConfigPorts.Write(guest, slot, reg, 4, unchecked((uint)address) | (io ? R.BarSpaceIo : 0));
                 if (is64) PciConfigPorts.Write(guest, slot, reg + 4, 4, (uint)(address >> 32));
                 PciBarKind kind = io ? PciBarKind.Io : is64 ? PciBarKind.Memory64 : PciBarKind.Memory32;
                 fn.SetBar(new PciBarAssignment(i, kind, address, size, !io && (probe & R.BarMemoryPrefetchable) != 0));

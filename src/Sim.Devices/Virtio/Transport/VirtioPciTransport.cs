@@ -206,7 +206,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         VirtioDevice d = Device;
         int q = _queueSelect;
         bool hasQueue = q < d.QueueCount;
-        return offset switch
+        // unchecked: the 64-bit registers are read as their low and high halves (deliberate truncation).
+        return unchecked(offset switch
         {
             L.CommonDeviceFeatureSelect => _deviceFeatureSelect,
             L.CommonDeviceFeature => _deviceFeatureSelect <= 1 ? (uint)((d.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures) >> (32 * (int)_deviceFeatureSelect)) : 0,
@@ -228,7 +229,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             L.CommonQueueDevice => hasQueue ? (uint)_queueDevice[q] : 0,
             L.CommonQueueDevice + 4 => hasQueue ? (uint)(_queueDevice[q] >> 32) : 0,
             _ => 0,
-        };
+        });
     }
 
     /// <summary>QEMU virtio_pci_common_write: the register at exactly <paramref name="offset"/>; others are ignored.</summary>
@@ -256,7 +257,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 d.ConfigVector = UsableVector(value);
                 break;
             case L.CommonDeviceStatus:
-                WriteStatus((byte)value, legacy: false);
+                WriteStatus(unchecked((byte)value), legacy: false); // device_status is 8 bits
                 break;
             case L.CommonQueueSelect:
                 if (value < QueueSelectMax) _queueSelect = (ushort)value;
@@ -327,9 +328,9 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         bool msix = Msix is { Enabled: true };
         return offset switch
         {
-            L.LegacyHostFeatures => (uint)d.HostFeatures,
-            L.LegacyGuestFeatures => (uint)d.DriverFeatures,
-            L.LegacyQueuePfn => hasQueue ? (uint)(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift) : 0,
+            L.LegacyHostFeatures => unchecked((uint)d.HostFeatures), // legacy: features 0..31 only
+            L.LegacyGuestFeatures => unchecked((uint)d.DriverFeatures),
+            L.LegacyQueuePfn => hasQueue ? unchecked((uint)(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift)) : 0,
             L.LegacyQueueNum => hasQueue ? (uint)d.GetQueue(q).Size : 0,
             L.LegacyQueueSel => _queueSelect,
             L.LegacyStatus => (uint)d.Status,
@@ -363,7 +364,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 if (value < QueueSelectMax) NotifyFromGuest((int)value);
                 break;
             case L.LegacyStatus:
-                WriteStatus((byte)value, legacy: true);
+                WriteStatus(unchecked((byte)value), legacy: true); // VIRTIO_PCI_STATUS is 8 bits
                 break;
             case L.LegacyConfigVector when msix:
                 d.ConfigVector = UsableVector(value & 0xFFFF);
