@@ -170,7 +170,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             uint value = BinaryPrimitives.ReadUInt32LittleEndian(word); // virtio_ldl_p: little-endian on x86 and VERSION_1
             NumbersReceived++;
             if (_received.Count < _options.LogLinesMax) _received.Add(value);
-            AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{(int)value}"));
+            AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{unchecked((int)value)}"));
             SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultNumber, value, default);
         }
         // Seed: virtqueue_push(vq, elem, offset) reports the bytes read. Robust: nothing was written (VIRTIO 1.2 §2.7.8.1).
