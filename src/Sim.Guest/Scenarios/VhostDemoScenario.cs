@@ -40,7 +40,7 @@ public sealed class VhostDemoScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown("flavour", "requests", "transport", "irq", "dmesg", "device_log");
         Flavour flavour = ScenarioChoices.GetFlavour(options);
-        int rounds = (int)options.GetInt64("requests", 1, 1, RoundsMax);
+        int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
         VirtioDriverTransport transport = ScenarioChoices.GetTransport(options);
         VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options);
         bool dmesg = options.GetBool("dmesg", false);

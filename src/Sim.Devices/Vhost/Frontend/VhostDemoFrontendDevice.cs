@@ -202,7 +202,7 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         {
             r = VhostBackendStarter.Start(Backend, acked, ringArray, out step);
         }
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStart, r == VhostResult.Ok ? 0 : ((ulong)step << 32) | (ulong)r, default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStart, r == VhostResult.Ok ? 0 : (unchecked((ulong)step) << 32) | unchecked((ulong)r), default);
         if (r != VhostResult.Ok)
         {
             LastStartResult = r;
@@ -226,10 +226,10 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         using (new BackendContext(this))
         {
             r = VhostBackendStarter.Stop(Backend, _lastAvail, out step);
-            for (int q = 0; q < QueueCount; q++) Backend.Device.SetVringCall((uint)q, null);
+            for (int q = 0; q < QueueCount; q++) Backend.Device.SetVringCall(unchecked((uint)q), null);
         }
         Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStop,
-            r == VhostResult.Ok ? _lastAvail[0] : (1UL << 63) | ((ulong)step << 32) | (ulong)r, default);
+            r == VhostResult.Ok ? _lastAvail[0] : (1UL << 63) | (unchecked((ulong)step) << 32) | unchecked((ulong)r), default);
         if (r == VhostResult.Ok)
         {
             for (int q = 0; q < QueueCount; q++) RestoreQueue(q, _lastAvail[q]);
@@ -266,8 +266,8 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         Backend.SetRunning(false);
         for (int q = 0; q < QueueCount; q++)
         {
-            Backend.Device.SetVringKick((uint)q, null);
-            Backend.Device.SetVringCall((uint)q, null);
+            Backend.Device.SetVringKick(unchecked((uint)q), null);
+            Backend.Device.SetVringCall(unchecked((uint)q), null);
         }
     }
 

@@ -65,7 +65,7 @@ internal sealed class VhostGuestNotifier : IEventFdListener, IEventHandler
     {
         _wakeScheduled = false;
         if (!_listening || !Fd.IsReadable) return;
-        _simulation.RecordContextSwitch(_traceId, (ulong)QueueIndex);
+        _simulation.RecordContextSwitch(_traceId, unchecked((ulong)QueueIndex));
         if (Fd.TryRead(out _)) Raise();
     }
 
