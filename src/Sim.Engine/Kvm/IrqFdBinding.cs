@@ -5,7 +5,7 @@ namespace Sim.Engine.Kvm;
 /// <summary>
 /// One KVM_IRQFD registration. Like Linux's irqfd_wakeup it consumes the eventfd's counter as soon
 /// as it is signalled (several signals coalesce into one injection) and schedules the injection
-/// <see cref="LatencyModel.IrqFdInjectNs"/> later (irqfd_inject runs from a workqueue). Without a
+/// <see cref="LatencyModel.IrqFdInjectNs"/> later (the MSI-route cost: see LatencyModel). Without a
 /// resample fd the injection is an edge (kvm_set_irq 1 then 0); with one, the line is raised and
 /// stays asserted until the guest's EOI, when KVM lowers it and signals the resample fd
 /// (irqfd_resampler_ack).

@@ -11,8 +11,12 @@ namespace Sim.Engine.Kvm;
 ///   about a fifth of the userspace round trip.</item>
 /// <item><see cref="EoiNs"/> 1000: an EOI write to the in-kernel irqchip is the same kind of
 ///   in-kernel exit as an ioeventfd hit.</item>
-/// <item><see cref="IrqFdInjectNs"/> 2000: irqfd_wakeup schedules irqfd_inject on a kernel
-///   workqueue (a worker wake-up) before kvm_set_irq and the vCPU kick.</item>
+/// <item><see cref="IrqFdInjectNs"/> 500: for an MSI route, irqfd_wakeup injects inline
+///   (kvm_arch_set_irq_inatomic: eventfd wake-up, APIC delivery, vCPU kick) without a thread hop;
+///   only pin routes fall back to the irqfd_inject workqueue. virtio-pci with MSI-X uses MSI routes.</item>
+/// <item><see cref="UserspaceMsiNs"/> 1000: a userspace device model (QEMU's msix_notify →
+///   kvm_send_msi) injects with the KVM_SIGNAL_MSI ioctl from its own thread: a syscall round trip
+///   plus the same APIC delivery.</item>
 /// <item><see cref="ContextSwitchNs"/> 2000: a Linux thread switch including its cache cost
 ///   (lmbench lat_ctx-class numbers: 1 to 3 µs).</item>
 /// <item><see cref="WorkerWakeupNs"/> 4000: wake_up_process of a sleeping host thread (vhost
@@ -34,7 +38,9 @@ public sealed record LatencyModel
 
     public long EoiNs { get; init; } = 1000;
 
-    public long IrqFdInjectNs { get; init; } = 2000;
+    public long IrqFdInjectNs { get; init; } = 500;
+
+    public long UserspaceMsiNs { get; init; } = 1000;
 
     public long ContextSwitchNs { get; init; } = 2000;
 
@@ -53,6 +59,7 @@ public sealed record LatencyModel
         Check(IoEventFdNs, nameof(IoEventFdNs));
         Check(EoiNs, nameof(EoiNs));
         Check(IrqFdInjectNs, nameof(IrqFdInjectNs));
+        Check(UserspaceMsiNs, nameof(UserspaceMsiNs));
         Check(ContextSwitchNs, nameof(ContextSwitchNs));
         Check(WorkerWakeupNs, nameof(WorkerWakeupNs));
         Check(HaltWakeupNs, nameof(HaltWakeupNs));

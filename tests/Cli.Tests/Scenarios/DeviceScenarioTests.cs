@@ -53,7 +53,7 @@ public sealed class DeviceScenarioTests
     {
         var (fast, _) = RunScenario("virtio-demo", 1, ("notify", "ioeventfd"));
         var (slow, _) = RunScenario("virtio-demo", 1, ("notify", "exit"));
-        Assert.Contains("per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 interrupts=1.00 ctx_switches=1.00 latency_ns=6250", fast);
+        Assert.Contains("per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 interrupts=1.00 ctx_switches=1.00 latency_ns=7250", fast);
         Assert.Contains("per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=7000", slow);
     }
 

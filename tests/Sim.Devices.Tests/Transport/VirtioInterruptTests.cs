@@ -122,10 +122,13 @@ public sealed class VirtioInterruptTests
         rig.Post(dq, 1, 2);
         Kick(rig);
         InterruptController irq = rig.Sim.Kvm.Irqchip;
+        Assert.False(irq.IsPending(QueueGsi)); // QEMU's KVM_SIGNAL_MSI lands after its ioctl cost
+        rig.Sim.Loop.Run();
         Assert.True(irq.IsPending(QueueGsi));
         Assert.False(irq.IsPending(ConfigGsi));
         Assert.False(rig.Transport.IntxAsserted);
         rig.Device.ChangeConfig();
+        rig.Sim.Loop.Run();
         Assert.True(irq.IsPending(ConfigGsi));
         Assert.Equal(2, rig.Trace.Count(TraceEventKind.IrqInject));
     }
@@ -142,6 +145,7 @@ public sealed class VirtioInterruptTests
         Assert.True(rig.Transport.Msix!.IsPending(0));
         Assert.Equal(1ul, rig.Read(BusKind.Mmio, VirtioRig.MsixBase + rig.Transport.Msix.PbaOffset, 4) & 1);
         rig.Write(BusKind.Mmio, VirtioRig.MsixBase + 12, 4, 0); // unmask
+        rig.Sim.Loop.Run();
         Assert.True(irq.IsPending(QueueGsi));
         Assert.False(rig.Transport.Msix.IsPending(0));
     }

@@ -3,6 +3,7 @@ using Sim.Devices.Pci;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine;
 using Sim.Engine.Kvm;
+using Sim.Engine.Time;
 using Sim.Engine.Memory;
 using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
 using R = Sim.Devices.Pci.PciConfigRegisters;
@@ -17,7 +18,7 @@ namespace Sim.Devices.Virtio.Transport;
 /// <see cref="VirtioPciOptions.UseIoEventFd"/>) or as userspace exits; interrupts leave as MSI-X
 /// messages (direct or through irqfds) or as INTx driven by the ISR.
 /// </summary>
-public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDelivery
+public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDelivery, IEventHandler
 {
     /// <summary>Highest queue index the registers accept (QEMU VIRTIO_QUEUE_MAX); queues beyond the
     /// device's count read as absent.</summary>
@@ -508,6 +509,14 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// <summary>Sends an unmasked MSI-X message: through the vector's irqfd (its KVM route follows the
     /// table entry, re-bound when the guest reprograms it), or injected directly (QEMU msix_notify →
     /// kvm_send_msi). A message that names no GSI is dropped and counted.</summary>
+    private const int UserspaceMsiEvent = 1;
+
+    /// <summary>A userspace MSI injection reaching the irqchip (scheduled by DeliverMsix).</summary>
+    void IEventHandler.Handle(EventLoop loop, in ScheduledEvent ev)
+    {
+        if (ev.Kind == UserspaceMsiEvent) _simulation.Kvm.Irqchip.Pulse(unchecked((uint)ev.Argument));
+    }
+
     void IMsixDelivery.DeliverMsix(int vector, MsiMessage message)
     {
         if (!message.TryGetGsi(out uint gsi))
@@ -517,7 +526,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         }
         if (!_options.UseIrqFd)
         {
-            _simulation.Kvm.Irqchip.Pulse(gsi);
+            // QEMU's userspace injection (KVM_SIGNAL_MSI) lands after the ioctl's cost.
+            _simulation.Loop.Schedule(_simulation.Kvm.Latency.UserspaceMsiNs, this, UserspaceMsiEvent, gsi);
             return;
         }
         if (!TryBindVectorIrqFd(vector, gsi, out EventFd? fd))
