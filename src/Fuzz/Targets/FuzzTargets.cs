@@ -10,6 +10,7 @@ public static class FuzzTargets
     private static readonly Func<IFuzzTarget>[] Factories =
     [
         () => new GuestMemoryTarget(),
+        () => new SplitVirtqueueTarget(),
     ];
 
     /// <summary>Fresh instances of every target, ordered by name.</summary>
