@@ -10,6 +10,11 @@ public static class ScenarioCatalog
     public static IReadOnlyList<IScenario> All { get; } =
     [
         new PingScenario(),
+        new DemoScenario(),
+        new VirtioDemoScenario(),
+        new FactorialScenario(),
+        new CounterScenario(),
+        new BlkScenario(),
     ];
 
     /// <summary>The scenario named <paramref name="name"/> (ordinal match), or null.</summary>

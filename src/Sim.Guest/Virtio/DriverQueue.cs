@@ -32,6 +32,14 @@ public sealed class DriverQueue
     private RingIndex _usedShadow;    // used.idx as last read
     private ushort _availFlagsShadow; // avail_flags_shadow
 
+    // Field addresses, computed once (the layout is fixed for the queue's life).
+    private readonly ulong _availEntries;
+    private readonly ulong _usedEntries;
+    private readonly GuestAddress _availIdx;
+    private readonly GuestAddress _usedIdx;
+    private readonly GuestAddress _usedEvent;
+    private readonly GuestAddress _availEvent;
+
     /// <summary>A driver for the ring at <paramref name="layout"/>. <paramref name="eventIdx"/>: VIRTIO_F_EVENT_IDX
     /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
     public DriverQueue(SplitRingLayout layout, bool eventIdx)
@@ -44,6 +52,12 @@ public sealed class DriverQueue
         _flags = new ushort[_size];
         _headInUse = new bool[_size];
         _writableBytes = new uint[_size];
+        _availEntries = layout.AvailEntry(0).Value;
+        _usedEntries = layout.UsedEntry(0).Value;
+        _availIdx = layout.AvailIdx;
+        _usedIdx = layout.UsedIdx;
+        _usedEvent = layout.UsedEvent;
+        _availEvent = layout.AvailEvent;
         ResetState();
     }
 
@@ -194,7 +208,7 @@ public sealed class DriverQueue
         _writableBytes[head] = writableBytes;
         Outstanding++;
         // avail->ring[avail_idx_shadow & (num - 1)] = head; the index itself is written by Publish.
-        bool ok = memory.TryWriteUInt16(_layout.AvailEntry(_availShadow.Slot(_size)), head);
+        bool ok = memory.TryWriteUInt16(new GuestAddress(_availEntries + ((ulong)_availShadow.Slot(_size) * VirtioSpec.AvailElemSize)), head);
         Assert(ok, "available ring not in guest memory");
         _availShadow = _availShadow.Next;
         _numAdded++;
@@ -207,7 +221,7 @@ public sealed class DriverQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (_published == _availShadow) return;
-        bool ok = memory.TryWriteUInt16(_layout.AvailIdx, _availShadow.Value);
+        bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
         Assert(ok, "available ring not in guest memory");
         _published = _availShadow;
     }
@@ -226,7 +240,7 @@ public sealed class DriverQueue
         _numAdded = 0;
         if (EventIdx)
         {
-            bool ok = memory.TryReadUInt16(_layout.AvailEvent, out ushort availEvent);
+            bool ok = memory.TryReadUInt16(_availEvent, out ushort availEvent);
             Assert(ok, "used ring not in guest memory");
             return RingIndex.NeedEvent(new RingIndex(availEvent), newIdx, oldIdx);
         }
@@ -260,7 +274,7 @@ public sealed class DriverQueue
         if (Broken) return false;
         if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow)) return false;
 
-        bool ok = memory.TryReadUInt64(_layout.UsedEntry(_lastUsed.Slot(_size)), out ulong raw);
+        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + ((ulong)_lastUsed.Slot(_size) * VirtioSpec.UsedElemSize)), out ulong raw);
         Assert(ok, "used ring not in guest memory");
         uint rawId = (uint)(raw & uint.MaxValue);
         if (rawId >= (uint)_size) return Break(DriverQueueError.UsedIdOutOfRange);
@@ -271,7 +285,7 @@ public sealed class DriverQueue
         _lastUsed = _lastUsed.Next;
         if (CallbacksEnabled)
         {
-            bool wrote = memory.TryWriteUInt16(_layout.UsedEvent, _lastUsed.Value);
+            bool wrote = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
             Assert(wrote, "available ring not in guest memory");
         }
         return true;
@@ -286,7 +300,7 @@ public sealed class DriverQueue
 
     private bool RefreshUsedIdx(GuestMemory memory)
     {
-        bool ok = memory.TryReadUInt16(_layout.UsedIdx, out ushort raw);
+        bool ok = memory.TryReadUInt16(_usedIdx, out ushort raw);
         Assert(ok, "used ring not in guest memory");
         var usedIdx = new RingIndex(raw);
         if (RingIndex.Distance(_lastUsed, usedIdx) > Outstanding) return Break(DriverQueueError.UsedIdxTooFar);
@@ -331,7 +345,7 @@ public sealed class DriverQueue
         if (!CallbacksEnabled) return;
         _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
         bool ok = EventIdx
-            ? memory.TryWriteUInt16(_layout.UsedEvent, 0)
+            ? memory.TryWriteUInt16(_usedEvent, 0)
             : memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
         Assert(ok, "available ring not in guest memory");
     }
@@ -345,7 +359,7 @@ public sealed class DriverQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ClearNoInterrupt(memory);
-        bool ok = memory.TryWriteUInt16(_layout.UsedEvent, _lastUsed.Value);
+        bool ok = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
         Assert(ok, "available ring not in guest memory");
         return !HasUsed(memory);
     }
@@ -357,10 +371,10 @@ public sealed class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         ClearNoInterrupt(memory);
         int bufs = RingIndex.Distance(_lastUsed, _availShadow) * 3 / 4;
-        bool ok = memory.TryWriteUInt16(_layout.UsedEvent, _lastUsed.Add(bufs).Value);
+        bool ok = memory.TryWriteUInt16(_usedEvent, _lastUsed.Add(bufs).Value);
         Assert(ok, "available ring not in guest memory");
         if (Broken) return true;
-        bool read = memory.TryReadUInt16(_layout.UsedIdx, out ushort usedIdx);
+        bool read = memory.TryReadUInt16(_usedIdx, out ushort usedIdx);
         Assert(read, "used ring not in guest memory");
         return RingIndex.Distance(_lastUsed, new RingIndex(usedIdx)) <= bufs;
     }
@@ -388,7 +402,7 @@ public sealed class DriverQueue
             if (!_headInUse[i]) continue;
             DetachChain((ushort)i);
             _availShadow = _availShadow.Previous;
-            bool ok = memory.TryWriteUInt16(_layout.AvailIdx, _availShadow.Value);
+            bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
             Assert(ok, "available ring not in guest memory");
             _published = _availShadow;
             head = (ushort)i;

@@ -29,6 +29,7 @@ public ref struct DescriptorChain
     private bool _inIndirect;
     private bool _sawWritable;
     private bool _stopped;
+    private bool _oneRegion;
     private QueueError _error;
 
     private DescriptorChain(GuestMemory memory, GuestAddress descTable, int queueSize, int head)
@@ -54,6 +55,9 @@ public ref struct DescriptorChain
 
     /// <summary>True once the walk switched to the head's indirect table.</summary>
     public readonly bool IsIndirect => _inIndirect;
+
+    /// <summary>True when the descriptor last yielded lies inside one guest region (one iovec).</summary>
+    public readonly bool LastInOneRegion => _oneRegion;
 
     /// <summary>Descriptors yielded so far (the INDIRECT head itself is not yielded).</summary>
     public readonly int Count => _yielded;
@@ -95,7 +99,8 @@ public ref struct DescriptorChain
         }
         if (d.Len == 0) return Stop(QueueError.ZeroLengthBuffer);
         if (!d.Addr.TryAdd(d.Len, out _)) return Stop(QueueError.BufferAddressOverflow);
-        if (!_memory.IsValidRange(d.Addr, d.Len) && !GuestRanges.IsBacked(_memory, d.Addr, d.Len))
+        _oneRegion = _memory.IsValidRange(d.Addr, d.Len);
+        if (!_oneRegion && !GuestRanges.IsBacked(_memory, d.Addr, d.Len))
         {
             return Stop(QueueError.BufferOutsideMemory);
         }

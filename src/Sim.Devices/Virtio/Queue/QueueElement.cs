@@ -60,10 +60,10 @@ public sealed class QueueElement
     /// <summary>Appends a validated descriptor's buffer as one iovec, or one per guest region it spans
     /// (QEMU virtqueue_map_desc).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TryAppend(GuestMemory memory, in Descriptor d, out QueueError error)
+    internal bool TryAppend(GuestMemory memory, in Descriptor d, bool inOneRegion, out QueueError error)
     {
         int used = OutCount + InCount;
-        if (used < _iovecs.Length && memory.IsValidRange(d.Addr, d.Len))
+        if (inOneRegion && (uint)used < (uint)_iovecs.Length)
         {
             _iovecs[used] = new Iovec(d.Addr, d.Len);
             Count(d.IsWriteOnly, 1, d.Len);
@@ -139,6 +139,15 @@ public sealed class QueueElement
 
     private static int Copy(GuestMemory memory, ReadOnlySpan<Iovec> iovecs, ulong offset, Span<byte> destination, ReadOnlySpan<byte> source, bool write)
     {
+        // Fast path: the whole copy lies inside the first iovec (the common small request / response).
+        int want = write ? source.Length : destination.Length;
+        if (iovecs.Length != 0 && offset == 0 && (uint)want <= iovecs[0].Len)
+        {
+            bool done0 = write ? memory.TryWrite(iovecs[0].Addr, source) : memory.TryRead(iovecs[0].Addr, destination);
+            Assert(done0, "validated iovec not accessible");
+            return want;
+        }
+
         int total = write ? source.Length : destination.Length;
         int done = 0;
         for (int i = 0; i < iovecs.Length && done < total; i++)

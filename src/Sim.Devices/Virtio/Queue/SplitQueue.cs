@@ -283,7 +283,7 @@ public sealed class SplitQueue
         DescriptorChain chain = DescriptorChain.Start(memory, _descTable, _size, head);
         while (chain.TryNext(out Descriptor d))
         {
-            if (!element.TryAppend(memory, d, out error))
+            if (!element.TryAppend(memory, d, chain.LastInOneRegion, out error))
             {
                 AssertInvariants();
                 return false;
