@@ -33,4 +33,24 @@ public static class RingSeeds
         yield return new RingScenarioBuilder(3, eventIdx: true)
             .Op(RingInput.OpSuppression, flags: 1, next: 5).AddChain(1, 1).Op(Pop).Op(Complete, len: 8).Op(ShouldNotify).Build();
     }
+
+    /// <summary>Seeds for device backends (ops 8 kick, 9 run, 10..14 resets and control-plane edits): demo-sized
+    /// requests {8-byte out, 8-byte in}, batches, indirect chains, short buffers, a reset in flight.</summary>
+    public static IEnumerable<byte[]> Backend()
+    {
+        const int Kick = 8;
+        const int Run = 9;
+        const int Reset = 10;
+        yield return new RingScenarioBuilder(4).AddChain(1, 1, 8).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(4, eventIdx: true)
+            .AddChain(1, 1, 8).AddChain(2, 1, 4).AddChain(1, 2, 8, indirect: true, table: 2).Op(Kick).Op(Run, index: 2)
+            .AddChain(1, 1, 8).Op(Kick).Op(Run).Build();
+        // Short buffers: a 4-byte response buffer (used.len must not exceed what is written).
+        yield return new RingScenarioBuilder(3).AddChain(1, 1, 4).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3).AddChain(1, 1, 40).AddChain(2, 2, 16).Op(Kick).Op(Run).Build();
+        // A reset with a feature change while a request is in flight.
+        yield return new RingScenarioBuilder(3).AddChain(1, 1, 8).Op(Kick).Op(Reset, flags: 1, index: 3).AddChain(1, 1, 8).Op(Kick).Op(Run).Build();
+        // The guest stops submitting; the device must still drain (weights, re-checks).
+        yield return new RingScenarioBuilder(5).AddChain(1, 1, 8).AddChain(1, 1, 8).AddChain(1, 1, 8).AddChain(1, 1, 8).Op(Kick).Build();
+    }
 }
