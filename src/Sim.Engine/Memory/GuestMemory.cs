@@ -131,11 +131,11 @@ public sealed class GuestMemory
         if (address >= r.Base)
         {
             ulong off = address - r.Base;
-            ulong size = (ulong)r.Bytes.Length;
+            ulong size = unchecked((ulong)r.Bytes.Length);
             if (length <= size && off <= size - length)
             {
                 region = last;
-                offset = (int)off;
+                offset = unchecked((int)off);
                 return true;
             }
         }
@@ -151,12 +151,12 @@ public sealed class GuestMemory
             MemoryRegion r = regions[i];
             if (address < r.Base) break;
             ulong off = address - r.Base;
-            ulong size = (ulong)r.Bytes.Length;
+            ulong size = unchecked((ulong)r.Bytes.Length);
             if (length <= size && off <= size - length)
             {
                 _lastRegion = i;
                 region = i;
-                offset = (int)off;
+                offset = unchecked((int)off);
                 return true;
             }
         }
@@ -175,14 +175,14 @@ public sealed class GuestMemory
             span = default;
             return false;
         }
-        span = _regions[region].Bytes.AsSpan(offset, (int)length);
+        span = _regions[region].Bytes.AsSpan(offset, unchecked((int)length));
         return true;
     }
 
     /// <summary>Copies guest bytes at <paramref name="address"/> into <paramref name="destination"/>.</summary>
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
-        if (!TryLocate(address.Value, (ulong)destination.Length, out int region, out int offset)) return false;
+        if (!TryLocate(address.Value, unchecked((ulong)destination.Length), out int region, out int offset)) return false;
         ReadOnlySpan<byte> src = _regions[region].Bytes.AsSpan(offset, destination.Length);
         src.CopyTo(destination);
         if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, src);
@@ -192,7 +192,7 @@ public sealed class GuestMemory
     /// <summary>Copies <paramref name="source"/> into guest memory at <paramref name="address"/>.</summary>
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
-        if (!TryLocate(address.Value, (ulong)source.Length, out int region, out int offset)) return false;
+        if (!TryLocate(address.Value, unchecked((ulong)source.Length), out int region, out int offset)) return false;
         Span<byte> dst = _regions[region].Bytes.AsSpan(offset, source.Length);
         source.CopyTo(dst);
         MarkDirtyIn(region, offset, source.Length);
@@ -289,7 +289,7 @@ public sealed class GuestMemory
     public bool MarkDirty(GuestAddress address, ulong length)
     {
         if (!TryLocate(address.Value, length, out int region, out int offset)) return false;
-        MarkDirtyIn(region, offset, (int)length);
+        MarkDirtyIn(region, offset, unchecked((int)length));
         return true;
     }
 
@@ -313,7 +313,7 @@ public sealed class GuestMemory
                 {
                     int bit = System.Numerics.BitOperations.TrailingZeroCount(word);
                     word &= word - 1;
-                    yield return new GuestAddress(_regions[r].Base + ((ulong)((w << 6) + bit) * PageSize));
+                    yield return new GuestAddress(_regions[r].Base + (unchecked((ulong)((w << 6) + bit)) * PageSize));
                 }
             }
         }
@@ -358,7 +358,7 @@ public sealed class GuestMemory
         ulong[] bits = _dirty[region];
         Array.Fill(bits, ulong.MaxValue);
         ulong pages = (_regions[region].Size + PageSize - 1) / PageSize;
-        int tail = (int)(pages % 64);
+        int tail = unchecked((int)(pages % 64));
         if (tail != 0) bits[^1] = (1UL << tail) - 1;
     }
 
