@@ -33,4 +33,12 @@ public sealed class RangeList
         }
         return false;
     }
+
+    /// <summary>Sum of the lengths (saturating).</summary>
+    public ulong TotalLength()
+    {
+        ulong total = 0;
+        for (int i = 0; i < Count; i++) total = _items[i].Length > ulong.MaxValue - total ? ulong.MaxValue : total + _items[i].Length;
+        return total;
+    }
 }

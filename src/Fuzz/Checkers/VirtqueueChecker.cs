@@ -71,6 +71,9 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>True between <see cref="Configure"/> and <see cref="Deactivate"/>.</summary>
     public bool Active { get; private set; }
 
+    /// <summary>What bounds used.len (default: the bytes written, as the spec says).</summary>
+    public UsedLenRule UsedLenRule { get; set; }
+
     /// <summary>The used.idx the checker has seen the device publish.</summary>
     public ushort UsedIdx => _usedIdx;
 
@@ -230,7 +233,12 @@ public sealed class VirtqueueChecker : IMemoryObserver
                 Report(UsedRingOracle, "used-ring/id-not-in-flight", $"used entry {unchecked((ushort)(_usedIdx + k))} has id {id}, which is not a head the device fetched and has not completed (VIRTIO 1.2 §2.7.8: id is the head of a used descriptor chain)");
                 continue;
             }
-            if (len > _written[id])
+            if (UsedLenRule == UsedLenRule.Offered)
+            {
+                ulong offered = _chains[id].Writable.TotalLength();
+                if (len > offered) Report(UsedRingOracle, "used-ring/len-exceeds-offered", $"used entry for head {id} says len {len} but its chain offers only {offered} writable bytes (VIRTIO 1.2 §2.7.8.2)");
+            }
+            else if (len > _written[id])
             {
                 Report(UsedRingOracle, "used-ring/len-exceeds-written", $"used entry for head {id} says len {len} but the device wrote {_written[id]} bytes into its writable buffers (VIRTIO 1.2 §2.7.8.2: the device MUST write at least len bytes)");
             }

@@ -48,8 +48,9 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private SplitQueueState _synced;
     private bool _syncedReady;
 
-    public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory)
+    public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
     {
+        _checker.UsedLenRule = usedLenRule;
         ArgumentNullException.ThrowIfNull(factory);
         Device = device;
         Flavour = flavour;
