@@ -12,7 +12,7 @@ public sealed record FuzzOptions
                             [--max-len N] [--steps-max N] [--alloc-max BYTES] [--no-minimize] [--no-coverage] [--instrument-cache <dir>]
                virtsim fuzz --target <name> --reproduce <file>
                virtsim fuzz --target <name> --emit-test <file> [--expect-fires] [--out <file.cs>]
-        targets: device targets are named <device>:<backend>:<flavour> (virtio-demo:vhost:seed); --target virtio-demo
+        targets: device targets are named <device>-<backend>-<flavour> (virtio-demo-vhost-seed); --target virtio-demo
                  --backend vhost --flavour seed means the same; a part left out defaults to the device's first backend
                  (qemu) and flavour robust. Engine targets (split-virtqueue, guest-memory) have plain names. See --list.
         durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
@@ -163,7 +163,7 @@ public sealed record FuzzOptions
         if (options.Backend is not null || options.Flavour is not null)
         {
             if (options.Target is null) { error = "--backend and --flavour qualify --target"; return false; }
-            // Fold them into the target name (device:backend:flavour), which the registry resolves.
+            // Fold them into the target name (device-backend-flavour), which the registry resolves.
             string composed = options.Target;
             if (options.Backend is { } b) composed += Targets.FuzzTargetName.Separator + b;
             if (options.Flavour is { } f) composed += Targets.FuzzTargetName.Separator + f;

@@ -3,9 +3,10 @@ using Sim.Devices;
 namespace Fuzz.Targets;
 
 /// <summary>
-/// Target naming: device targets are called <c>&lt;device&gt;:&lt;backend&gt;:&lt;flavour&gt;</c>
-/// (<c>virtio-demo:qemu:robust</c>, <c>virtio-demo:vhost:seed</c>); engine-level targets have a plain name
-/// (<c>split-virtqueue</c>). On the command line <c>--target virtio-demo --backend vhost --flavour seed</c> means the
+/// Target naming: device targets are called <c>&lt;device&gt;-&lt;backend&gt;-&lt;flavour&gt;</c>
+/// (<c>virtio-demo-qemu-robust</c>, <c>virtio-demo-vhost-seed</c>; names stay <c>[a-z0-9-]</c>, safe for paths and
+/// test class names); engine-level targets have a plain name (<c>split-virtqueue</c>). The backend and flavour are
+/// recognised from the end of the name (they are a closed set). On the command line <c>--target virtio-demo --backend vhost --flavour seed</c> means the
 /// same, and a part left out takes its default: the device's first backend (qemu where there is one), flavour robust.
 /// </summary>
 public static class FuzzTargetName
@@ -13,7 +14,7 @@ public static class FuzzTargetName
     public const string BackendQemu = "qemu";
     public const string BackendVhost = "vhost";
 
-    public const char Separator = ':';
+    public const char Separator = '-';
 
     public static string Compose(string device, string backend, Flavour flavour) =>
         $"{device}{Separator}{backend}{Separator}{FlavourName(flavour)}";
@@ -37,19 +38,26 @@ public static class FuzzTargetName
         }
     }
 
-    /// <summary>Splits <c>device[:backend][:flavour]</c>: a part that names a flavour is the flavour, another is the
-    /// backend. Null parts were not given.</summary>
+    /// <summary>Splits <c>device[-backend][-flavour]</c> from the end: a trailing <c>robust</c>/<c>seed</c> is the
+    /// flavour, a trailing <c>qemu</c>/<c>vhost</c> the backend. Null parts were not given.</summary>
     public static (string Device, string? Backend, Flavour? Flavour) Split(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        string[] parts = name.Split(Separator);
-        string? backend = null;
+        string rest = name;
         Flavour? flavour = null;
-        for (int i = 1; i < parts.Length; i++)
+        string? backend = null;
+        int dash = rest.LastIndexOf(Separator);
+        if (dash > 0 && TryParseFlavour(rest[(dash + 1)..], out Flavour f))
         {
-            if (TryParseFlavour(parts[i], out Flavour f)) flavour = f;
-            else backend = parts[i];
+            flavour = f;
+            rest = rest[..dash];
+            dash = rest.LastIndexOf(Separator);
         }
-        return (parts[0], backend, flavour);
+        if (dash > 0 && rest[(dash + 1)..] is BackendQemu or BackendVhost)
+        {
+            backend = rest[(dash + 1)..];
+            rest = rest[..dash];
+        }
+        return (rest, backend, flavour);
     }
 }

@@ -7,7 +7,7 @@ using Sim.Devices.Virtio.Factorial;
 namespace Fuzz.Targets;
 
 /// <summary>
-/// The registry of fuzz targets, by name (see <see cref="FuzzTargetName"/> for the <c>device:backend:flavour</c>
+/// The registry of fuzz targets, by name (see <see cref="FuzzTargetName"/> for the <c>device-backend-flavour</c>
 /// scheme). To add one: implement <see cref="IFuzzTarget"/> in <c>src/Fuzz/Targets/</c> and add its constructor to
 /// <see cref="Factories"/>. Each call creates fresh target instances (targets hold reusable per-execution state).
 /// </summary>
@@ -35,7 +35,7 @@ public static class FuzzTargets
     public static IReadOnlyList<IFuzzTarget> All => Factories.Select(f => f()).OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
 
     /// <summary>A fresh instance of the target called <paramref name="name"/> — a full name, or
-    /// <c>device[:backend][:flavour]</c> with defaults filled in (first registered backend, robust) — or null.</summary>
+    /// <c>device[-backend][-flavour]</c> with defaults filled in (first registered backend, robust) — or null.</summary>
     public static IFuzzTarget? Create(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
