@@ -47,7 +47,7 @@ public sealed class CliApp
             Err.WriteLine($"usage: see 'virtsim {path}{(path.Length > 0 ? " " : "")}--help'");
             return ExitCodes.UsageOrInput;
         }
-        var config = new InvocationConfiguration { Output = Out, Error = Err };
+        var config = new InvocationConfiguration { Output = Out, Error = Err, EnableDefaultExceptionHandler = false };
         try
         {
             return parsed.Invoke(config);

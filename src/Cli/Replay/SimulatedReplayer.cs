@@ -47,7 +47,11 @@ public static class SimulatedReplayer
         run.Run();
         if (!comparer.Finish())
         {
-            return new ReplayOutcome(ReplayVerdict.Diverged, origin, comparer.EventsSeen, comparer.Divergence!.ToString());
+            TraceDivergence d = comparer.Divergence!;
+            // A recording that cannot be read further (truncated, corrupt) is bad input, not a divergence.
+            return d.Field == TraceField.TraceUnreadable
+                ? new ReplayOutcome(ReplayVerdict.Error, origin, reader.EventsRead, d.Expected)
+                : new ReplayOutcome(ReplayVerdict.Diverged, origin, comparer.EventsSeen, d.ToString());
         }
         if (reader.Footer is not { } footer)
         {

@@ -221,7 +221,7 @@ public sealed class MsixCapability : IBusDevice
     private void SendIfPendingAndUnmasked(int vector)
     {
         if (!IsPending(vector) || IsMasked(vector)) return;
-        _pba[vector / 8] &= unchecked((byte)~(1 << (vector % 8)));
+        _pba[vector / 8] &= unchecked((byte)~(1 << (vector % 8))); // clear one bit
         Send(vector);
     }
 

@@ -45,7 +45,7 @@ public sealed class PciConfigSpace
         for (int i = 0; i < data.Length; i++)
         {
             long a = unchecked((long)offset) + i;
-            if (unchecked((ulong)a) >= PciConfigRegisters.SpaceSize) continue;
+            if (unchecked((ulong)a) >= PciConfigRegisters.SpaceSize) continue; // a negative offset wraps high: out of range
             byte wm = _writeMask[a];
             byte w1c = _writeOneToClearMask[a];
             byte v = data[i];

@@ -46,7 +46,7 @@ public abstract class PciDevice
         c.SetUInt16(R.VendorId, ids.VendorId);
         c.SetUInt16(R.DeviceId, ids.DeviceId);
         c.SetByte(R.RevisionId, ids.RevisionId);
-        // The class code is 24 bits (PCI 3.0 §6.2.1): take its three bytes (deliberate truncation).
+        // Byte extraction truncates on purpose (checked arithmetic is on in this project).
         c.SetByte(R.ClassCode, unchecked((byte)ids.ClassCode));
         c.SetByte(R.ClassCode + 1, unchecked((byte)(ids.ClassCode >> 8)));
         c.SetByte(R.ClassCode + 2, unchecked((byte)(ids.ClassCode >> 16)));
@@ -176,7 +176,7 @@ public abstract class PciDevice
         _bars[index] = bar;
         ulong mask = ~(size - 1);
         Config.SetUInt32(bar.RegisterOffset, bar.TypeBits);
-        Config.SetWriteMask32(bar.RegisterOffset, unchecked((uint)mask));
+        Config.SetWriteMask32(bar.RegisterOffset, unchecked((uint)mask)); // low half of the size mask
         if (kind == PciBarKind.Memory64)
         {
             Config.SetUInt32(bar.RegisterOffset + 4, 0);

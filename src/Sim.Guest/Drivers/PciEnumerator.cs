@@ -26,7 +26,7 @@ public static class PciEnumerator
         for (slot = 0; slot < PciHostBridge.SlotCount; slot++)
         {
             uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
-            vendorId = unchecked((ushort)id);
+            vendorId = unchecked((ushort)id); // low half: vendor id
             deviceId = unchecked((ushort)(id >> 16));
             if (vendorId != NoVendor && match(vendorId, deviceId)) return true;
         }

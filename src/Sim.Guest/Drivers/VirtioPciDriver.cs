@@ -121,7 +121,7 @@ public sealed class VirtioPciDriver
         for (int start = 0; start < PciHostBridge.SlotCount; start++)
         {
             uint id = PciConfigPorts.Read(guest, start, R.VendorId, 4);
-            if (!IsVirtioPci(unchecked((ushort)id), unchecked((ushort)(id >> 16)))) continue;
+            if (!IsVirtioPci(unchecked((ushort)id), unchecked((ushort)(id >> 16)))) continue; // low half: vendor id
             ushort device = unchecked((ushort)(id >> 16));
             ushort virtioId = device >= L.ModernDeviceIdBase ? unchecked((ushort)(device - L.ModernDeviceIdBase)) : unchecked((ushort)(PciConfigPorts.Read(guest, start, R.SubsystemId, 2)));
             if (virtioId == virtioDeviceId) return PciEnumerator.Setup(guest, start, windows, intxGsi);
@@ -245,11 +245,11 @@ public sealed class VirtioPciDriver
     {
         if (Transport == VirtioDriverTransport.Legacy)
         {
-            LegacyWrite(L.LegacyGuestFeatures, 4, unchecked((uint)features));
+            LegacyWrite(L.LegacyGuestFeatures, 4, unchecked((uint)features)); // legacy: bits 0..31
             return;
         }
         CommonWrite(L.CommonDriverFeatureSelect, 4, 0);
-        CommonWrite(L.CommonDriverFeature, 4, unchecked((uint)features));
+        CommonWrite(L.CommonDriverFeature, 4, unchecked((uint)features)); // low dword
         CommonWrite(L.CommonDriverFeatureSelect, 4, 1);
         CommonWrite(L.CommonDriverFeature, 4, features >> 32);
     }
@@ -467,7 +467,7 @@ public sealed class VirtioPciDriver
     /// <summary>Linux vp_iowrite64_twopart: low dword, then high dword.</summary>
     private void WriteTwoPart(int offset, ulong value)
     {
-        CommonWrite(offset, 4, unchecked((uint)value));
+        CommonWrite(offset, 4, unchecked((uint)value)); // low dword
         CommonWrite(offset + 4, 4, value >> 32);
     }
 

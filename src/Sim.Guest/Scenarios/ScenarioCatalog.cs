@@ -12,6 +12,7 @@ public static class ScenarioCatalog
         new PingScenario(),
         new DemoScenario(),
         new VirtioDemoScenario(),
+        new VhostDemoScenario(),
         new FactorialScenario(),
         new CounterScenario(),
         new BlkScenario(),

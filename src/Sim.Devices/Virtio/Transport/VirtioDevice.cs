@@ -231,6 +231,18 @@ public abstract class VirtioDevice
         _transport!.NotifyVector(_queueVectors[queueIndex]);
     }
 
+    /// <summary>QEMU virtio_irq: sets ISR bit 0 and raises queue <paramref name="queueIndex"/>'s vector without
+    /// consulting the suppression rules (whoever signalled already did: a vhost backend's call eventfd read by
+    /// the userspace guest-notifier handler, virtio_queue_guest_notifier_read).</summary>
+    protected void RaiseQueueInterrupt(int queueIndex)
+    {
+        Isr |= VirtioPciLayout.IsrQueue;
+        _transport!.NotifyVector(_queueVectors[queueIndex]);
+    }
+
+    /// <summary>The transport this device is plugged into. Throws before attach.</summary>
+    protected IVirtioTransport Transport => _transport ?? throw new InvalidOperationException("the device is not attached to a transport");
+
     /// <summary>
     /// QEMU virtio_notify_config: the configuration changed. Seed flavour is QEMU: nothing at all before
     /// DRIVER_OK; otherwise ISR |= 3 (QEMU sets the queue bit too), generation + 1, config vector.

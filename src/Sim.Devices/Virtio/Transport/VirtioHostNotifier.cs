@@ -35,9 +35,13 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
     /// <summary>Port of the PIO (legacy QUEUE_NOTIFY) ioeventfd registered for this queue, or <see cref="Pci.PciBar.Unmapped"/>.</summary>
     public ulong LegacyAddress { get; set; } = Pci.PciBar.Unmapped;
 
+    /// <summary>False while a vhost backend owns the eventfd (QEMU detaches its fd handler in
+    /// vhost_dev_enable_notifiers): signals then wake nothing here and nothing reads the eventfd.</summary>
+    public bool HandlerAttached { get; set; } = true;
+
     public void OnSignalled(EventFd fd)
     {
-        if (_wakeScheduled) return;
+        if (_wakeScheduled || !HandlerAttached) return;
         _wakeScheduled = true;
         _simulation.Loop.Schedule(_simulation.Kvm.Latency.WorkerWakeupNs, this);
     }
@@ -45,7 +49,7 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
     public void Handle(EventLoop loop, in ScheduledEvent ev)
     {
         _wakeScheduled = false;
-        if (!Fd.IsReadable) return; // drained when ioeventfd was stopped
+        if (!HandlerAttached || !Fd.IsReadable) return; // drained when ioeventfd was stopped
         _simulation.RecordContextSwitch(_device.TraceId, unchecked((ulong)QueueIndex));
         Drain();
     }
@@ -53,6 +57,6 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
     /// <summary>virtio_queue_host_notifier_read: if the eventfd holds kicks, consume them and run the handler once.</summary>
     public void Drain()
     {
-        if (Fd.TryRead(out _)) _device.DispatchQueueNotify(QueueIndex);
+        if (HandlerAttached && Fd.TryRead(out _)) _device.DispatchQueueNotify(QueueIndex);
     }
 }

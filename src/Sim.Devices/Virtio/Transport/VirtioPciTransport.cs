@@ -206,29 +206,30 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         VirtioDevice d = Device;
         int q = _queueSelect;
         bool hasQueue = q < d.QueueCount;
-        return offset switch
+        // unchecked: the 64-bit registers are read as their low and high halves (deliberate truncation).
+        return unchecked(offset switch
         {
             L.CommonDeviceFeatureSelect => _deviceFeatureSelect,
-            L.CommonDeviceFeature => _deviceFeatureSelect <= 1 ? unchecked((uint)((d.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures) >> (32 * (int)_deviceFeatureSelect))) : 0,
+            L.CommonDeviceFeature => _deviceFeatureSelect <= 1 ? (uint)((d.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures) >> (32 * (int)_deviceFeatureSelect)) : 0,
             L.CommonDriverFeatureSelect => _driverFeatureSelect,
             L.CommonDriverFeature => _driverFeatureSelect <= 1 ? _driverFeatureWords[_driverFeatureSelect] : 0,
             L.CommonConfigMsixVector => d.ConfigVector,
-            L.CommonNumQueues => unchecked((uint)d.QueueCount),
-            L.CommonDeviceStatus => unchecked((uint)d.Status),
+            L.CommonNumQueues => (uint)d.QueueCount,
+            L.CommonDeviceStatus => (uint)d.Status,
             L.CommonConfigGeneration => d.ConfigGeneration,
             L.CommonQueueSelect => _queueSelect,
-            L.CommonQueueSize => hasQueue ? unchecked((uint)d.GetQueue(q).Size) : 0,
+            L.CommonQueueSize => hasQueue ? (uint)d.GetQueue(q).Size : 0,
             L.CommonQueueMsixVector => hasQueue ? d.GetQueueVector(q) : L.NoVector,
             L.CommonQueueEnable => hasQueue && _queueEnabled[q] ? 1u : 0,
             L.CommonQueueNotifyOff => _queueSelect,
-            L.CommonQueueDesc => hasQueue ? unchecked((uint)_queueDesc[q]) : 0,
-            L.CommonQueueDesc + 4 => hasQueue ? unchecked((uint)(_queueDesc[q] >> 32)) : 0,
-            L.CommonQueueDriver => hasQueue ? unchecked((uint)_queueDriver[q]) : 0,
-            L.CommonQueueDriver + 4 => hasQueue ? unchecked((uint)(_queueDriver[q] >> 32)) : 0,
-            L.CommonQueueDevice => hasQueue ? unchecked((uint)_queueDevice[q]) : 0,
-            L.CommonQueueDevice + 4 => hasQueue ? unchecked((uint)(_queueDevice[q] >> 32)) : 0,
+            L.CommonQueueDesc => hasQueue ? (uint)_queueDesc[q] : 0,
+            L.CommonQueueDesc + 4 => hasQueue ? (uint)(_queueDesc[q] >> 32) : 0,
+            L.CommonQueueDriver => hasQueue ? (uint)_queueDriver[q] : 0,
+            L.CommonQueueDriver + 4 => hasQueue ? (uint)(_queueDriver[q] >> 32) : 0,
+            L.CommonQueueDevice => hasQueue ? (uint)_queueDevice[q] : 0,
+            L.CommonQueueDevice + 4 => hasQueue ? (uint)(_queueDevice[q] >> 32) : 0,
             _ => 0,
-        };
+        });
     }
 
     /// <summary>QEMU virtio_pci_common_write: the register at exactly <paramref name="offset"/>; others are ignored.</summary>
@@ -256,7 +257,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 d.ConfigVector = UsableVector(value);
                 break;
             case L.CommonDeviceStatus:
-                WriteStatus(unchecked((byte)value), legacy: false);
+                WriteStatus(unchecked((byte)value), legacy: false); // device_status is 8 bits
                 break;
             case L.CommonQueueSelect:
                 if (value < QueueSelectMax) _queueSelect = unchecked((ushort)value);
@@ -327,7 +328,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         bool msix = Msix is { Enabled: true };
         return offset switch
         {
-            L.LegacyHostFeatures => unchecked((uint)d.HostFeatures),
+            L.LegacyHostFeatures => unchecked((uint)d.HostFeatures), // legacy: features 0..31 only
             L.LegacyGuestFeatures => unchecked((uint)d.DriverFeatures),
             L.LegacyQueuePfn => hasQueue ? unchecked((uint)(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift)) : 0,
             L.LegacyQueueNum => hasQueue ? unchecked((uint)d.GetQueue(q).Size) : 0,
@@ -363,7 +364,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 if (value < QueueSelectMax) NotifyFromGuest(unchecked((int)value));
                 break;
             case L.LegacyStatus:
-                WriteStatus(unchecked((byte)value), legacy: true);
+                WriteStatus(unchecked((byte)value), legacy: true); // VIRTIO_PCI_STATUS is 8 bits
                 break;
             case L.LegacyConfigVector when msix:
                 d.ConfigVector = UsableVector(value & 0xFFFF);
@@ -514,13 +515,26 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             MsiDropped++;
             return;
         }
-        KvmModel kvm = _simulation.Kvm;
         if (!_options.UseIrqFd)
         {
-            kvm.Irqchip.Pulse(gsi);
+            _simulation.Kvm.Irqchip.Pulse(gsi);
             return;
         }
-        EventFd? fd = _vectorFds[vector];
+        if (!TryBindVectorIrqFd(vector, gsi, out EventFd? fd))
+        {
+            MsiDropped++;
+            return;
+        }
+        using (_simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+    }
+
+    /// <summary>The irqfd of <paramref name="vector"/>, created on first use and (re)bound to
+    /// <paramref name="gsi"/> (QEMU kvm_irqchip_add_msi_route / update_msi_route + irqfd). False when KVM
+    /// refuses the binding.</summary>
+    private bool TryBindVectorIrqFd(int vector, uint gsi, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd)
+    {
+        KvmModel kvm = _simulation.Kvm;
+        fd = _vectorFds[vector];
         if (fd == null)
         {
             fd = _simulation.CreateEventFd(false, "virtio-msix-irqfd");
@@ -531,14 +545,33 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         {
             if (_vectorGsis[vector] != uint.MaxValue) kvm.UnregisterIrqFd(fd, _vectorGsis[vector]);
             _vectorGsis[vector] = uint.MaxValue;
-            if (!kvm.TryRegisterIrqFd(fd, gsi, null, out _))
-            {
-                MsiDropped++;
-                return;
-            }
+            if (!kvm.TryRegisterIrqFd(fd, gsi, null, out _)) return false;
             _vectorGsis[vector] = gsi;
         }
-        using (_simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+        return true;
+    }
+
+    /// <summary>
+    /// QEMU kvm_virtio_pci_vector_use for a vhost call fd: the irqfd of <paramref name="vector"/>, bound now to
+    /// the GSI of the vector's current MSI-X message. Null (the caller falls back to a userspace handler) without
+    /// irqfds, without MSI-X or with it disabled or function-masked, for no vector, a masked vector or a message
+    /// that names no GSI. The binding follows the table as of this call: a later reprogramming or masking of the
+    /// entry is not seen by a backend signalling the eventfd directly (QEMU re-routes through its MSI-X vector
+    /// notifiers; the model does not).
+    /// </summary>
+    public EventFd? UseVectorIrqFd(ushort vector)
+    {
+        if (!_options.UseIrqFd || Msix is not { Enabled: true } msix || msix.FunctionMasked) return null;
+        if (vector >= unchecked((uint)_vectorFds.Length) || msix.IsMasked(vector)) return null;
+        if (!msix.GetMessage(vector).TryGetGsi(out uint gsi)) return null;
+        return TryBindVectorIrqFd(vector, gsi, out EventFd? fd) ? fd : null;
+    }
+
+    /// <summary>QEMU virtio_queue_set_host_notifier_fd_handler: attach or detach the main-loop handler of
+    /// <paramref name="queueIndex"/>'s host notifier (no-op without ioeventfd or for an absent queue).</summary>
+    public void SetHostNotifierHandler(int queueIndex, bool attached)
+    {
+        if (unchecked((uint)queueIndex) < unchecked((uint)_notifiers.Length)) _notifiers[queueIndex].HandlerAttached = attached;
     }
 
     /// <summary>QEMU msix_vector_use: a vector the table does not have is recorded as none.</summary>
