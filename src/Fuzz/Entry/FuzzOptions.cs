@@ -8,10 +8,13 @@ public sealed record FuzzOptions
 {
     public const string Usage = """
         usage: virtsim fuzz --list
-               virtsim fuzz --target <name> [--seed N] [--runs N | --time <duration>] [--corpus <dir>] [--findings <dir>]
+               virtsim fuzz --target <name> [--backend qemu|vhost] [--flavour robust|seed] [--seed N] [--runs N | --time <duration>] [--corpus <dir>] [--findings <dir>]
                             [--max-len N] [--steps-max N] [--alloc-max BYTES] [--no-minimize] [--no-coverage] [--instrument-cache <dir>]
                virtsim fuzz --target <name> --reproduce <file>
                virtsim fuzz --target <name> --emit-test <file> [--expect-fires] [--out <file.cs>]
+        targets: device targets are named <device>-<backend>-<flavour> (virtio-demo-vhost-seed); --target virtio-demo
+                 --backend vhost --flavour seed means the same; a part left out defaults to the device's first backend
+                 (qemu) and flavour robust. Engine targets (split-virtqueue, guest-memory) have plain names. See --list.
         durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
         """;
 
@@ -20,6 +23,12 @@ public sealed record FuzzOptions
     public bool List { get; init; }
 
     public string? Target { get; init; }
+
+    /// <summary>Backend part of a device target's name (qemu, vhost), or null for the default.</summary>
+    public string? Backend { get; init; }
+
+    /// <summary>Flavour part of a device target's name (robust, seed), or null for the default.</summary>
+    public string? Flavour { get; init; }
 
     /// <summary>Root seed; null means "pick one and print it".</summary>
     public ulong? Seed { get; init; }
@@ -92,6 +101,15 @@ public sealed record FuzzOptions
                 case "--no-coverage":
                     options = options with { NoCoverage = true };
                     break;
+                case "--backend" or "--flavour":
+                    {
+                        string? v = Value();
+                        if (string.IsNullOrEmpty(v)) { error = $"{name} needs a value"; return false; }
+                        if (name == "--flavour" && !Targets.FuzzTargetName.TryParseFlavour(v, out _)) { error = $"--flavour is robust or seed, got '{v}'"; return false; }
+                        if (name == "--backend" && v is not (Targets.FuzzTargetName.BackendQemu or Targets.FuzzTargetName.BackendVhost)) { error = $"--backend is qemu or vhost, got '{v}'"; return false; }
+                        options = name == "--backend" ? options with { Backend = v } : options with { Flavour = v };
+                        break;
+                    }
                 case "--target" or "--corpus" or "--findings" or "--reproduce" or "--emit-test" or "--out" or "--instrument-cache":
                     {
                         string? v = Value();
@@ -142,6 +160,15 @@ public sealed record FuzzOptions
             }
         }
         if (options.Reproduce is not null && options.EmitTest is not null) { error = "--reproduce and --emit-test are exclusive"; return false; }
+        if (options.Backend is not null || options.Flavour is not null)
+        {
+            if (options.Target is null) { error = "--backend and --flavour qualify --target"; return false; }
+            // Fold them into the target name (device-backend-flavour), which the registry resolves.
+            string composed = options.Target;
+            if (options.Backend is { } b) composed += Targets.FuzzTargetName.Separator + b;
+            if (options.Flavour is { } f) composed += Targets.FuzzTargetName.Separator + f;
+            options = options with { Target = composed };
+        }
         return true;
     }
 

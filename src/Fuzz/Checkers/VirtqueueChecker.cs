@@ -1,0 +1,359 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Fuzz.Targets;
+using Sim.Engine.Memory;
+
+namespace Fuzz.Checkers;
+
+/// <summary>
+/// Oracles 3 and 4 for one split virtqueue, as an <see cref="IMemoryObserver"/> outside device code (STYLE item 12):
+/// it sees only the device's guest-memory accesses (<see cref="MemoryActor.Device"/>) and judges them.
+/// <list type="bullet">
+/// <item><b>permission</b>: the device reads only the rings, the readable buffers and indirect tables of chains it has
+/// fetched and not yet completed, and writes only the used ring (incl. avail_event) and the writable buffers of those
+/// chains (VIRTIO 1.2 §2.7.4: "device-writable" vs "device-readable"; §2.7.8 the used ring is the device's). Nothing
+/// of a chain is touched once its id is in the used ring (§2.7.8.2: the buffer belongs to the driver again).</item>
+/// <item><b>used-ring</b>: every used id was a fetched head still in flight; each completes once per fetch; used.len
+/// does not exceed the bytes the device wrote to that chain's writable buffers (§2.7.8.2 "The device MUST write at
+/// least len bytes to descriptor"); used.idx only moves forward, by at most the chains in flight.</item>
+/// </list>
+/// A head counts as fetched when the device reads its available-ring entry. The checker then walks the chain itself,
+/// permissively (the union of what QEMU virtqueue_split_pop and Linux vhost_get_vq_desc would use: NEXT on an indirect
+/// head is followed, a nested indirect descriptor is both a buffer and a table), so only accesses no backend could
+/// justify are reported. It allocates only while growing its range arrays and when reporting.
+/// </summary>
+public sealed class VirtqueueChecker : IMemoryObserver
+{
+    /// <summary>Oracle name for access-permission violations.</summary>
+    public const string PermissionOracle = "permission";
+
+    /// <summary>Oracle name for used-ring invariant violations.</summary>
+    public const string UsedRingOracle = "used-ring";
+
+    /// <summary>Most descriptors the checker walks in one table (bounds its own loop over guest data).</summary>
+    public const int TableDescriptorsMax = 65536;
+
+    private const int DescSize = 16;
+    private const ushort FlagNext = 1;
+    private const ushort FlagWrite = 2;
+    private const ushort FlagIndirect = 4;
+
+    private readonly int _sizeMax;
+    private readonly int[] _fetched;      // per head: fetches not yet completed
+    private readonly ulong[] _written;    // per head: bytes the device wrote into its writable buffers
+    private readonly Chain[] _chains;
+    private readonly int[] _live;         // heads with _fetched > 0
+    private int _liveCount;
+    private int _inFlight;
+
+    private GuestMemory? _memory;
+    private int _size;
+    private GuestRange _descTable;
+    private GuestRange _availRing;
+    private GuestRange _usedRing;
+    private ulong _usedIdxAddr;
+    private ushort _usedIdx;
+
+    public VirtqueueChecker(int sizeMax)
+    {
+        if (sizeMax <= 0 || sizeMax > 32768) throw new ArgumentOutOfRangeException(nameof(sizeMax), "queue size must be in 1..32768");
+        _sizeMax = sizeMax;
+        _fetched = new int[sizeMax];
+        _written = new ulong[sizeMax];
+        _chains = new Chain[sizeMax];
+        for (int i = 0; i < sizeMax; i++) _chains[i] = new Chain();
+        _live = new int[sizeMax];
+    }
+
+    /// <summary>Where violations are reported; null disables reporting (the state is still tracked).</summary>
+    public FuzzContext? Context { get; set; }
+
+    /// <summary>True between <see cref="Configure"/> and <see cref="Deactivate"/>.</summary>
+    public bool Active { get; private set; }
+
+    /// <summary>What bounds used.len (default: the bytes written, as the spec says).</summary>
+    public UsedLenRule UsedLenRule { get; set; }
+
+    /// <summary>The used.idx the checker has seen the device publish.</summary>
+    public ushort UsedIdx => _usedIdx;
+
+    /// <summary>Chains fetched and not yet completed.</summary>
+    public int InFlight => _inFlight;
+
+    /// <summary>Violations seen since <see cref="Configure"/> (also when <see cref="Context"/> is null).</summary>
+    public int Violations { get; private set; }
+
+    /// <summary>Starts checking a live queue (queue enable / DRIVER_OK): forgets every chain in flight.
+    /// <paramref name="usedIdx"/> is the used.idx the device starts from (0 after reset, or a restored base).</summary>
+    public void Configure(GuestMemory memory, ulong descTable, ulong availRing, ulong usedRing, int size, ushort usedIdx = 0)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (size <= 0 || size > _sizeMax || (size & (size - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(size), "queue size must be a power of two within the checker's maximum");
+        Clear();
+        _memory = memory;
+        _size = size;
+        _descTable = new GuestRange(descTable, (ulong)size * DescSize);
+        _availRing = new GuestRange(availRing, 6 + (2UL * (ulong)size));
+        _usedRing = new GuestRange(usedRing, 6 + (8UL * (ulong)size));
+        _usedIdxAddr = usedRing + 2;
+        _usedIdx = usedIdx;
+        Violations = 0;
+        Active = true;
+    }
+
+    /// <summary>Stops checking (device reset, queue disabled): accesses are ignored until the next <see cref="Configure"/>.</summary>
+    public void Deactivate()
+    {
+        Active = false;
+        Clear();
+    }
+
+    private void Clear()
+    {
+        for (int i = 0; i < _liveCount; i++)
+        {
+            int h = _live[i];
+            _fetched[h] = 0;
+            _written[h] = 0;
+            _chains[h].Clear();
+        }
+        _liveCount = 0;
+        _inFlight = 0;
+    }
+
+    /// <summary>True when [address, address + length) lies inside one buffer of an in-flight chain headed by
+    /// <paramref name="head"/> with the given direction (lets a target check a popped element against the chain).</summary>
+    public bool Covers(int head, ulong address, ulong length, bool writable)
+    {
+        if ((uint)head >= (uint)_size || _fetched[head] == 0) return false;
+        Chain c = _chains[head];
+        return writable ? c.Writable.AnyContains(address, length) : c.Readable.AnyContains(address, length);
+    }
+
+    /// <summary>How many times <paramref name="head"/> is in flight.</summary>
+    public int FetchCount(int head) => (uint)head < (uint)_size ? _fetched[head] : 0;
+
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
+    {
+        if (actor != MemoryActor.Device || !Active) return;
+        ulong a = address.Value;
+        ulong len = (ulong)data.Length;
+        if (_availRing.Contains(a, len))
+        {
+            // An available-ring entry read is the device taking a head (QEMU virtqueue_get_head, vhost get_user(head)).
+            ulong off = a - _availRing.Start;
+            if (len == 2 && off >= 4 && off < 4 + (2UL * (ulong)_size)) Fetch(BinaryPrimitives.ReadUInt16LittleEndian(data));
+            return;
+        }
+        if (_descTable.Contains(a, len) || _usedRing.Contains(a, len)) return;
+        for (int i = 0; i < _liveCount; i++)
+        {
+            Chain c = _chains[_live[i]];
+            if (c.Readable.AnyContains(a, len) || c.Tables.AnyContains(a, len)) return;
+        }
+        ReportRead(a, len);
+    }
+
+    public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
+    {
+        if (actor != MemoryActor.Device || !Active) return;
+        ulong a = address.Value;
+        ulong len = (ulong)data.Length;
+        bool allowed = _usedRing.Contains(a, len);
+        for (int i = 0; i < _liveCount; i++)
+        {
+            int h = _live[i];
+            Chain c = _chains[h];
+            if (c.Writable.AnyContains(a, len))
+            {
+                allowed = true;
+                _written[h] = Math.Min(_written[h] + len, uint.MaxValue + 1UL);
+            }
+        }
+        if (!allowed) ReportWrite(a, len);
+        // A device store into a descriptor table (rings that overlap) changes chains the device may walk next: the
+        // walk it does after its own avail_event store must be judged on what it then reads, so walk again (union).
+        if (_descTable.Overlap(a, len) > 0 || TablesOverlap(a, len)) RewalkLive();
+        // used.idx published: a le16 store to the field (QEMU virtqueue_split_flush, vhost's put_user(used->idx)). A
+        // wider store over it is a writable buffer that overlaps the used ring: the guest's doing, not a publication.
+        if (a == _usedIdxAddr && len == 2) Publish(BinaryPrimitives.ReadUInt16LittleEndian(data));
+    }
+
+    private bool TablesOverlap(ulong a, ulong len)
+    {
+        for (int i = 0; i < _liveCount; i++)
+        {
+            RangeList tables = _chains[_live[i]].Tables;
+            for (int t = 0; t < tables.Count; t++)
+            {
+                if (tables[t].Overlap(a, len) > 0) return true;
+            }
+        }
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RewalkLive()
+    {
+        for (int i = 0; i < _liveCount; i++) Walk(_chains[_live[i]], _live[i]);
+    }
+
+    private void Fetch(ushort head)
+    {
+        if (head >= _size) return; // the device will refuse it (QEMU "Guest says index %u is available")
+        if (_fetched[head]++ == 0)
+        {
+            _live[_liveCount++] = head;
+            _written[head] = 0;
+            _chains[head].Clear();
+        }
+        // A head fetched again while in flight (re-published, or unpopped) may have been rewritten: keep the union.
+        Walk(_chains[head], head);
+        _inFlight++;
+    }
+
+    private void Publish(ushort newIdx)
+    {
+        int distance = unchecked((ushort)(newIdx - _usedIdx));
+        if (distance == 0) return;
+        if (distance > _inFlight)
+        {
+            Report(UsedRingOracle, "used-ring/idx-beyond-completions", $"used.idx moved from {_usedIdx} to {newIdx} ({distance} entries) with {_inFlight} chains in flight (VIRTIO 1.2 §2.7.8: used.idx advances by the entries added)");
+            _usedIdx = newIdx;
+            return;
+        }
+        for (int k = 0; k < distance; k++)
+        {
+            int slot = unchecked((ushort)(_usedIdx + k)) & (_size - 1);
+            if (!_memory!.TryGetSpan(new GuestAddress(_usedRing.Start + 4 + (8UL * (ulong)slot)), 8, out Span<byte> entry)) continue;
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(entry);
+            uint len = BinaryPrimitives.ReadUInt32LittleEndian(entry[4..]);
+            if (id >= (uint)_size || _fetched[id] == 0)
+            {
+                Report(UsedRingOracle, "used-ring/id-not-in-flight", $"used entry {unchecked((ushort)(_usedIdx + k))} has id {id}, which is not a head the device fetched and has not completed (VIRTIO 1.2 §2.7.8: id is the head of a used descriptor chain)");
+                continue;
+            }
+            if (UsedLenRule == UsedLenRule.Offered)
+            {
+                ulong offered = _chains[id].Writable.TotalLength();
+                if (len > offered) Report(UsedRingOracle, "used-ring/len-exceeds-offered", $"used entry for head {id} says len {len} but its chain offers only {offered} writable bytes (VIRTIO 1.2 §2.7.8.2)");
+            }
+            else if (len > _written[id])
+            {
+                Report(UsedRingOracle, "used-ring/len-exceeds-written", $"used entry for head {id} says len {len} but the device wrote {_written[id]} bytes into its writable buffers (VIRTIO 1.2 §2.7.8.2: the device MUST write at least len bytes)");
+            }
+            Complete((int)id);
+        }
+        _usedIdx = newIdx;
+    }
+
+    private void Complete(int head)
+    {
+        _inFlight--;
+        if (--_fetched[head] > 0) return;
+        _written[head] = 0;
+        _chains[head].Clear();
+        for (int i = 0; i < _liveCount; i++)
+        {
+            if (_live[i] != head) continue;
+            _live[i] = _live[--_liveCount];
+            break;
+        }
+    }
+
+    /// <summary>Walks the chain of <paramref name="head"/> in the descriptor table, and one level of indirect tables,
+    /// recording readable buffers, writable buffers and indirect tables. Bounded by the table sizes.</summary>
+    private void Walk(Chain chain, int head)
+    {
+        int i = head;
+        for (int n = 0; n < _size && (uint)i < (uint)_size; n++)
+        {
+            if (!ReadDesc(_descTable.Start + ((ulong)i * DescSize), out ulong addr, out uint len, out ushort flags, out ushort next)) return;
+            if ((flags & FlagIndirect) != 0)
+            {
+                chain.Tables.Add(new GuestRange(addr, len));
+                WalkIndirect(chain, addr, len);
+            }
+            else
+            {
+                AddBuffer(chain, addr, len, flags);
+            }
+            if ((flags & FlagNext) == 0) return;
+            i = next;
+        }
+    }
+
+    private void WalkIndirect(Chain chain, ulong table, uint len)
+    {
+        int entries = (int)Math.Min(len / DescSize, (uint)TableDescriptorsMax);
+        int i = 0;
+        for (int n = 0; n < entries && i < entries; n++)
+        {
+            if (table > ulong.MaxValue - ((ulong)i * DescSize)) return;
+            if (!ReadDesc(table + ((ulong)i * DescSize), out ulong addr, out uint blen, out ushort flags, out ushort next)) return;
+            AddBuffer(chain, addr, blen, flags);
+            // Nested indirect (VIRTIO 1.2 §2.7.5.3.1 MUST NOT): QEMU maps it as a buffer, vhost refuses; allow reading it.
+            if ((flags & FlagIndirect) != 0) chain.Tables.Add(new GuestRange(addr, blen));
+            if ((flags & FlagNext) == 0) return;
+            i = next;
+        }
+    }
+
+    private static void AddBuffer(Chain chain, ulong addr, uint len, ushort flags)
+    {
+        if ((flags & FlagWrite) != 0) chain.Writable.Add(new GuestRange(addr, len));
+        else chain.Readable.Add(new GuestRange(addr, len));
+    }
+
+    private bool ReadDesc(ulong at, out ulong addr, out uint len, out ushort flags, out ushort next)
+    {
+        // Unobserved host read: the checker's own look must not count as a device access.
+        if (!_memory!.TryGetSpan(new GuestAddress(at), DescSize, out Span<byte> raw))
+        {
+            addr = 0; len = 0; flags = 0; next = 0;
+            return false;
+        }
+        addr = BinaryPrimitives.ReadUInt64LittleEndian(raw);
+        len = BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]);
+        flags = BinaryPrimitives.ReadUInt16LittleEndian(raw[12..]);
+        next = BinaryPrimitives.ReadUInt16LittleEndian(raw[14..]);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportRead(ulong a, ulong len)
+    {
+        bool writable = false;
+        for (int i = 0; i < _liveCount; i++) writable |= _chains[_live[i]].Writable.AnyContains(a, len);
+        if (writable) Report(PermissionOracle, "permission/read-of-writable-buffer", $"device read {len} bytes at 0x{a:x}, inside a device-writable buffer (VIRTIO 1.2 §2.7.4: write-only for the device)");
+        else Report(PermissionOracle, "permission/read-outside-chain", $"device read {len} bytes at 0x{a:x}, outside the rings and the readable buffers of every chain in flight ({_inFlight})");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportWrite(ulong a, ulong len) =>
+        Report(PermissionOracle, "permission/write-outside-writable-buffers", $"device wrote {len} bytes at 0x{a:x}, outside the used ring and the writable buffers of every chain in flight ({_inFlight}) (VIRTIO 1.2 §2.7.4, §2.7.8.2)");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Report(string oracle, string site, string message)
+    {
+        Violations++;
+        Context?.Report(oracle, site, message);
+    }
+
+    /// <summary>A chain's ranges, reused across fetches.</summary>
+    private sealed class Chain
+    {
+        public RangeList Readable { get; } = new();
+
+        public RangeList Writable { get; } = new();
+
+        public RangeList Tables { get; } = new();
+
+        public void Clear()
+        {
+            Readable.Clear();
+            Writable.Clear();
+            Tables.Clear();
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System.Buffers.Binary;
+using Sim.Engine.Memory;
+
+namespace Fuzz.Targets.Rings;
+
+/// <summary>
+/// The hostile guest of the virtqueue targets: carries out <see cref="RingInput"/>'s guest operations 0..7 on a ring
+/// with raw stores (Sim.Guest's <c>RawRing</c> semantics, attributed to <see cref="MemoryActor.Guest"/> so the checkers
+/// ignore them). Besides raw descriptor, index and flag writes it can add a well-formed chain (direct or indirect) so
+/// that valid paths are reached quickly. One instance is reused; <see cref="Reset"/> per execution.
+/// </summary>
+public sealed class GuestActor
+{
+    private readonly byte[] _desc = new byte[16];
+    private GuestMemory? _memory;
+    private ulong _descTable;
+    private ulong _availRing;
+    private int _size;
+    private int _nextFree;
+    private ulong _nextBuffer;
+
+    /// <summary>Guest's copy of avail.idx (what it last stored).</summary>
+    public ushort AvailIdx { get; private set; }
+
+    /// <summary>Chains the guest published through <see cref="RingInput.OpAddChain"/> or <see cref="RingInput.OpPublish"/>.</summary>
+    public int Published { get; private set; }
+
+    public void Reset(GuestMemory memory, ulong descTable, ulong availRing, int size)
+    {
+        _memory = memory;
+        _descTable = descTable;
+        _availRing = availRing;
+        _size = size;
+        _nextFree = 0;
+        _nextBuffer = RingInput.BufferBase;
+        AvailIdx = 0;
+        Published = 0;
+    }
+
+    /// <summary>A <c>next</c> value: in range for a table of <paramref name="tableSize"/> unless its top bit asks for a raw one.</summary>
+    public static ushort NextIndex(ushort raw, int tableSize) => (raw & 0x8000) != 0 ? (ushort)(raw & 0x7fff) : (ushort)(raw % tableSize);
+
+    /// <summary>Runs guest operation <paramref name="op"/> (codes 0..7).</summary>
+    public void Apply(in RingInput.Op op)
+    {
+        GuestMemory memory = _memory!;
+        using GuestMemory.ActorScope scope = memory.As(MemoryActor.Guest);
+        switch (op.Code)
+        {
+            case RingInput.OpWriteDesc:
+                WriteDesc(_descTable + (16UL * (ulong)(op.Index % _size)), op.Addr, op.Len, op.Flags, NextIndex(op.Next, _size));
+                break;
+            case RingInput.OpWriteIndirectDesc:
+                WriteDesc(RingInput.IndirectTable(op.Index >> 5) + (16UL * (ulong)(op.Index & 31)), op.Addr, op.Len, op.Flags, NextIndex(op.Next, 32));
+                break;
+            case RingInput.OpAddChain:
+                AddChain(op);
+                break;
+            case RingInput.OpPublish:
+                Publish(NextIndex(op.Next, _size));
+                break;
+            case RingInput.OpSetAvailIdx:
+                // Small forward steps mostly; a wild jump when asked (QEMU "Guest moved used index").
+                AvailIdx = (op.Flags & 1) != 0 ? op.Next : unchecked((ushort)(AvailIdx + (op.Next % ((2 * _size) + 2))));
+                memory.TryWriteUInt16(new GuestAddress(_availRing + 2), AvailIdx);
+                break;
+            case RingInput.OpSuppression:
+                memory.TryWriteUInt16(new GuestAddress(_availRing), (ushort)(op.Flags & 1));
+                memory.TryWriteUInt16(new GuestAddress(_availRing + 4 + (2UL * (ulong)_size)), op.Next);
+                break;
+            case RingInput.OpGuestWrite:
+                memory.TryWriteUInt32(new GuestAddress(op.Addr), op.RawLen);
+                break;
+            default:
+                break;
+        }
+    }
+
+    /// <summary>Publishes <paramref name="head"/> at avail[avail.idx] and bumps avail.idx (VIRTIO 1.2 §2.7.13).</summary>
+    public void Publish(ushort head)
+    {
+        GuestMemory memory = _memory!;
+        using GuestMemory.ActorScope scope = memory.As(MemoryActor.Guest);
+        memory.TryWriteUInt16(new GuestAddress(_availRing + 4 + (2UL * (ulong)(AvailIdx & (_size - 1)))), head);
+        AvailIdx = unchecked((ushort)(AvailIdx + 1));
+        memory.TryWriteUInt16(new GuestAddress(_availRing + 2), AvailIdx);
+        Published++;
+    }
+
+    /// <summary>A well-formed chain of 1..4 buffers (readable first), direct or through an indirect table
+    /// (flags bit 2), with buffers from the data area, then published.</summary>
+    private void AddChain(in RingInput.Op op)
+    {
+        int shape = op.Index & 0xf;
+        int outs = shape % 3;
+        int ins = (shape / 3) % 3;
+        if (outs + ins == 0) ins = 1;
+        uint len = 1 + (op.RawLen % 64);
+        bool indirect = (op.Flags & 4) != 0;
+        int n = outs + ins;
+        ushort head = (ushort)(_nextFree % _size);
+        if (indirect)
+        {
+            ulong table = RingInput.IndirectTable(op.Index >> 4);
+            for (int i = 0; i < n; i++)
+            {
+                ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
+                WriteDesc(table + (16UL * (ulong)i), Buffer(len), len, flags, (ushort)(i + 1));
+            }
+            WriteDesc(_descTable + (16UL * head), table, (uint)(16 * n), 4, 0);
+            _nextFree++;
+        }
+        else
+        {
+            if (n > _size) n = _size;
+            for (int i = 0; i < n; i++)
+            {
+                int index = (_nextFree + i) % _size;
+                ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
+                WriteDesc(_descTable + (16UL * (ulong)index), Buffer(len), len, flags, (ushort)((index + 1) % _size));
+            }
+            _nextFree += n;
+        }
+        Publish(head);
+    }
+
+    private ulong Buffer(uint len)
+    {
+        if (_nextBuffer + len > RingInput.BufferBase + RingInput.BufferAreaSize) _nextBuffer = RingInput.BufferBase;
+        ulong at = _nextBuffer;
+        _nextBuffer += (len + 7) & ~7UL;
+        return at;
+    }
+
+    private void WriteDesc(ulong at, ulong addr, uint len, ushort flags, ushort next)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(_desc, addr);
+        BinaryPrimitives.WriteUInt32LittleEndian(_desc.AsSpan(8), len);
+        BinaryPrimitives.WriteUInt16LittleEndian(_desc.AsSpan(12), flags);
+        BinaryPrimitives.WriteUInt16LittleEndian(_desc.AsSpan(14), next);
+        _memory!.TryWrite(new GuestAddress(at), _desc);
+    }
+}
