@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
@@ -422,11 +423,17 @@ public sealed class DriverQueue
 
     private static void WriteDescriptor(GuestMemory memory, GuestAddress table, int index, ulong addr, uint len, ushort flags, ushort next)
     {
+        // addr (le64), then len (le32) | flags (le16) | next (le16) as one le64: the 16 bytes are built in a
+        // register and stored at once, so the 16-byte copy into guest memory reads them back without a store-
+        // forwarding stall (four narrow stores read by one wide load stall for ~15 cycles on x86).
         Span<byte> raw = stackalloc byte[VirtioSpec.DescSize];
-        BinaryPrimitives.WriteUInt64LittleEndian(raw, addr);
-        BinaryPrimitives.WriteUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..], len);
-        BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..], flags);
-        BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..], next);
+        ulong high = len | ((ulong)flags << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | ((ulong)next << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
+        if (!BitConverter.IsLittleEndian)
+        {
+            addr = BinaryPrimitives.ReverseEndianness(addr);
+            high = BinaryPrimitives.ReverseEndianness(high);
+        }
+        Vector128.Create(addr, high).AsByte().CopyTo(raw);
         bool ok = table.TryAdd((ulong)index * VirtioSpec.DescSize, out GuestAddress at) && memory.TryWrite(at, raw);
         if (!ok) throw new ArgumentException($"descriptor {index} of the table at {table} is not in guest memory");
     }
