@@ -66,8 +66,8 @@ public sealed class MsixCapability : IBusDevice
         _table = new byte[vectors * EntrySize];
         _pba = new byte[((vectors + 63) / 64) * 8];
 
-        ulong tableSize = (ulong)_table.Length;
-        ulong pbaSize = (ulong)_pba.Length;
+        ulong tableSize = unchecked((ulong)_table.Length);
+        ulong pbaSize = unchecked((ulong)_pba.Length);
         ulong barSize = BarSizeMin;
         ulong pbaOffset = barSize / 2;
         if (pbaOffset + pbaSize > BarSizeMin) pbaOffset = tableSize;
@@ -75,9 +75,9 @@ public sealed class MsixCapability : IBusDevice
         PbaOffset = pbaOffset;
         BarSize = barSize;
 
-        config.SetUInt16(capabilityOffset + ControlOffset, (ushort)(vectors - 1));
-        config.SetUInt32(capabilityOffset + TableOffsetOffset, (uint)barIndex);
-        config.SetUInt32(capabilityOffset + PbaOffsetOffset, (uint)pbaOffset | (uint)barIndex);
+        config.SetUInt16(capabilityOffset + ControlOffset, unchecked((ushort)(vectors - 1)));
+        config.SetUInt32(capabilityOffset + TableOffsetOffset, unchecked((uint)barIndex));
+        config.SetUInt32(capabilityOffset + PbaOffsetOffset, unchecked((uint)pbaOffset) | unchecked((uint)barIndex));
         config.SetWriteMask16(capabilityOffset + ControlOffset, ControlEnable | ControlFunctionMask);
         MaskAll();
     }
@@ -114,17 +114,17 @@ public sealed class MsixCapability : IBusDevice
     /// function masked, or its own mask bit set).</summary>
     public bool IsMasked(int vector)
     {
-        if ((uint)vector >= (uint)VectorCount) return true;
+        if (unchecked((uint)vector) >= unchecked((uint)VectorCount)) return true;
         return !Enabled || FunctionMasked || (_table[(vector * EntrySize) + EntryVectorControl] & 1) != 0;
     }
 
     /// <summary>The vector's pending bit.</summary>
-    public bool IsPending(int vector) => (uint)vector < (uint)VectorCount && (_pba[vector / 8] & (1 << (vector % 8))) != 0;
+    public bool IsPending(int vector) => unchecked((uint)vector) < unchecked((uint)VectorCount) && (_pba[vector / 8] & (1 << (vector % 8))) != 0;
 
     /// <summary>The message currently programmed for <paramref name="vector"/>.</summary>
     public MsiMessage GetMessage(int vector)
     {
-        if ((uint)vector >= (uint)VectorCount) return default;
+        if (unchecked((uint)vector) >= unchecked((uint)VectorCount)) return default;
         ReadOnlySpan<byte> e = _table.AsSpan(vector * EntrySize, EntrySize);
         ulong address = BinaryPrimitives.ReadUInt64LittleEndian(e);
         return new MsiMessage(address, BinaryPrimitives.ReadUInt32LittleEndian(e[8..]));
@@ -134,10 +134,10 @@ public sealed class MsixCapability : IBusDevice
     /// outside the table is ignored.</summary>
     public void Notify(int vector)
     {
-        if ((uint)vector >= (uint)VectorCount) return;
+        if (unchecked((uint)vector) >= unchecked((uint)VectorCount)) return;
         if (IsMasked(vector))
         {
-            _pba[vector / 8] |= (byte)(1 << (vector % 8));
+            _pba[vector / 8] |= unchecked((byte)(1 << (vector % 8)));
             return;
         }
         Send(vector);
@@ -147,7 +147,7 @@ public sealed class MsixCapability : IBusDevice
     /// masked, nothing pending.</summary>
     public void Reset()
     {
-        _config.SetUInt16(CapabilityOffset + ControlOffset, (ushort)(VectorCount - 1));
+        _config.SetUInt16(CapabilityOffset + ControlOffset, unchecked((ushort)(VectorCount - 1)));
         Array.Clear(_table);
         Array.Clear(_pba);
         MaskAll();
@@ -174,7 +174,7 @@ public sealed class MsixCapability : IBusDevice
             {
                 for (int i = 0; i < piece; i += 4)
                 {
-                    BinaryPrimitives.WriteUInt32LittleEndian(part[i..], ReadDword(address + (ulong)i));
+                    BinaryPrimitives.WriteUInt32LittleEndian(part[i..], ReadDword(address + unchecked((ulong)i)));
                 }
             }
             data = data[piece..];
@@ -192,7 +192,7 @@ public sealed class MsixCapability : IBusDevice
             {
                 for (int i = 0; i < piece; i += 4)
                 {
-                    WriteDword(address + (ulong)i, BinaryPrimitives.ReadUInt32LittleEndian(data[i..]));
+                    WriteDword(address + unchecked((ulong)i), BinaryPrimitives.ReadUInt32LittleEndian(data[i..]));
                 }
             }
             data = data[piece..];
@@ -202,26 +202,26 @@ public sealed class MsixCapability : IBusDevice
 
     private uint ReadDword(ulong offset)
     {
-        if (offset <= (ulong)_table.Length - 4) return BinaryPrimitives.ReadUInt32LittleEndian(_table.AsSpan((int)offset));
-        if (offset >= PbaOffset && offset - PbaOffset <= (ulong)_pba.Length - 4)
+        if (offset <= unchecked((ulong)_table.Length) - 4) return BinaryPrimitives.ReadUInt32LittleEndian(_table.AsSpan(unchecked((int)offset)));
+        if (offset >= PbaOffset && offset - PbaOffset <= unchecked((ulong)_pba.Length) - 4)
         {
-            return BinaryPrimitives.ReadUInt32LittleEndian(_pba.AsSpan((int)(offset - PbaOffset)));
+            return BinaryPrimitives.ReadUInt32LittleEndian(_pba.AsSpan(unchecked((int)(offset - PbaOffset))));
         }
         return 0;
     }
 
     private void WriteDword(ulong offset, uint value)
     {
-        if (offset > (ulong)_table.Length - 4) return; // PBA and the gap are read-only
-        BinaryPrimitives.WriteUInt32LittleEndian(_table.AsSpan((int)offset), value);
+        if (offset > unchecked((ulong)_table.Length) - 4) return; // PBA and the gap are read-only
+        BinaryPrimitives.WriteUInt32LittleEndian(_table.AsSpan(unchecked((int)offset)), value);
         // QEMU msix_table_mmio_write → msix_handle_mask_update: unmasking a pending vector sends it.
-        SendIfPendingAndUnmasked((int)(offset / EntrySize));
+        SendIfPendingAndUnmasked(unchecked((int)(offset / EntrySize)));
     }
 
     private void SendIfPendingAndUnmasked(int vector)
     {
         if (!IsPending(vector) || IsMasked(vector)) return;
-        _pba[vector / 8] &= (byte)~(1 << (vector % 8));
+        _pba[vector / 8] &= unchecked((byte)~(1 << (vector % 8)));
         Send(vector);
     }
 

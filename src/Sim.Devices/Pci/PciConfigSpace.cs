@@ -24,15 +24,15 @@ public sealed class PciConfigSpace
     {
         for (int i = 0; i < data.Length; i++)
         {
-            long a = (long)offset + i;
-            data[i] = (ulong)a < PciConfigRegisters.SpaceSize ? _config[a] : (byte)0xFF;
+            long a = unchecked((long)offset) + i;
+            data[i] = unchecked((ulong)a) < PciConfigRegisters.SpaceSize ? _config[a] : (byte)0xFF;
         }
     }
 
     /// <summary>Guest read of 1 to 4 bytes as a little-endian integer (other sizes read all-ones).</summary>
     public uint Read(int offset, int size)
     {
-        if ((uint)(size - 1) >= 4u) return uint.MaxValue;
+        if (unchecked((uint)(size - 1)) >= 4u) return uint.MaxValue;
         Span<byte> b = stackalloc byte[4];
         b.Clear();
         Read(offset, b[..size]);
@@ -44,19 +44,19 @@ public sealed class PciConfigSpace
     {
         for (int i = 0; i < data.Length; i++)
         {
-            long a = (long)offset + i;
-            if ((ulong)a >= PciConfigRegisters.SpaceSize) continue;
+            long a = unchecked((long)offset) + i;
+            if (unchecked((ulong)a) >= PciConfigRegisters.SpaceSize) continue;
             byte wm = _writeMask[a];
             byte w1c = _writeOneToClearMask[a];
             byte v = data[i];
-            _config[a] = (byte)(((_config[a] & ~wm) | (v & wm)) & ~(v & w1c));
+            _config[a] = unchecked((byte)(((_config[a] & ~wm) | (v & wm)) & ~(v & w1c)));
         }
     }
 
     /// <summary>Guest write of the low <paramref name="size"/> (1..4) bytes of <paramref name="value"/>.</summary>
     public void Write(int offset, int size, uint value)
     {
-        if ((uint)(size - 1) >= 4u) return;
+        if (unchecked((uint)(size - 1)) >= 4u) return;
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         Write(offset, b[..size]);

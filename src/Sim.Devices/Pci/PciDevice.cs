@@ -46,9 +46,10 @@ public abstract class PciDevice
         c.SetUInt16(R.VendorId, ids.VendorId);
         c.SetUInt16(R.DeviceId, ids.DeviceId);
         c.SetByte(R.RevisionId, ids.RevisionId);
-        c.SetByte(R.ClassCode, (byte)ids.ClassCode);
-        c.SetByte(R.ClassCode + 1, (byte)(ids.ClassCode >> 8));
-        c.SetByte(R.ClassCode + 2, (byte)(ids.ClassCode >> 16));
+        // The class code is 24 bits (PCI 3.0 §6.2.1): take its three bytes (deliberate truncation).
+        c.SetByte(R.ClassCode, unchecked((byte)ids.ClassCode));
+        c.SetByte(R.ClassCode + 1, unchecked((byte)(ids.ClassCode >> 8)));
+        c.SetByte(R.ClassCode + 2, unchecked((byte)(ids.ClassCode >> 16)));
         c.SetUInt16(R.SubsystemVendorId, ids.SubsystemVendorId);
         c.SetUInt16(R.SubsystemId, ids.SubsystemId);
         c.SetByte(R.InterruptPin, ids.InterruptPin);
@@ -95,7 +96,7 @@ public abstract class PciDevice
     public bool IntxAsserted => _intxLevel;
 
     /// <summary>The BAR registered in <paramref name="index"/>, or null.</summary>
-    public PciBar? GetBar(int index) => (uint)index < R.BarCount ? _bars[index] : null;
+    public PciBar? GetBar(int index) => unchecked((uint)index) < R.BarCount ? _bars[index] : null;
 
     /// <summary>Attaches the device to the address spaces its BARs will be mapped into. Once only.</summary>
     public void Connect(IPciBarHost barHost)
@@ -132,7 +133,7 @@ public abstract class PciDevice
         Msix?.Reset();
         SetIntxRequest(false);
         Config.SetUInt16(R.Command, 0);
-        Config.SetUInt16(R.Status, (ushort)(Config.GetUInt16(R.Status) & ~R.StatusWriteOneToClear));
+        Config.SetUInt16(R.Status, unchecked((ushort)(Config.GetUInt16(R.Status) & ~R.StatusWriteOneToClear)));
         Config.SetByte(R.CacheLineSize, 0);
         Config.SetByte(R.InterruptLine, 0);
         foreach (PciBar? bar in _bars)
@@ -158,7 +159,7 @@ public abstract class PciDevice
     protected PciBar RegisterBar(int index, PciBarKind kind, ulong size, IBusDevice region, bool prefetchable = false)
     {
         ArgumentNullException.ThrowIfNull(region);
-        if ((uint)index >= R.BarCount) throw new ArgumentOutOfRangeException(nameof(index), "BAR index must be 0..5");
+        if (unchecked((uint)index) >= R.BarCount) throw new ArgumentOutOfRangeException(nameof(index), "BAR index must be 0..5");
         if (kind == PciBarKind.Memory64 && index == R.BarCount - 1) throw new ArgumentOutOfRangeException(nameof(index), "a 64-bit BAR needs two slots");
         if (kind == PciBarKind.Io && prefetchable) throw new ArgumentException("I/O BARs cannot be prefetchable", nameof(prefetchable));
         if (size == 0 || (size & (size - 1)) != 0) throw new ArgumentException($"BAR size 0x{size:x} is not a power of two", nameof(size));
@@ -175,11 +176,11 @@ public abstract class PciDevice
         _bars[index] = bar;
         ulong mask = ~(size - 1);
         Config.SetUInt32(bar.RegisterOffset, bar.TypeBits);
-        Config.SetWriteMask32(bar.RegisterOffset, (uint)mask);
+        Config.SetWriteMask32(bar.RegisterOffset, unchecked((uint)mask));
         if (kind == PciBarKind.Memory64)
         {
             Config.SetUInt32(bar.RegisterOffset + 4, 0);
-            Config.SetWriteMask32(bar.RegisterOffset + 4, (uint)(mask >> 32));
+            Config.SetWriteMask32(bar.RegisterOffset + 4, unchecked((uint)(mask >> 32)));
         }
         return bar;
     }
@@ -207,8 +208,8 @@ public abstract class PciDevice
 
         Config.SetByte(offset, id);
         Config.SetByte(offset + R.CapabilityNext, Config.GetByte(R.CapabilitiesPointer));
-        Config.SetByte(R.CapabilitiesPointer, (byte)offset);
-        Config.SetUInt16(R.Status, (ushort)(Config.GetUInt16(R.Status) | R.StatusCapabilitiesList));
+        Config.SetByte(R.CapabilitiesPointer, unchecked((byte)offset));
+        Config.SetUInt16(R.Status, unchecked((ushort)(Config.GetUInt16(R.Status) | R.StatusCapabilitiesList)));
         Config.FillWriteMask(offset, length, 0);
         return offset;
     }
@@ -235,7 +236,7 @@ public abstract class PciDevice
     {
         _intxRequest = request;
         ushort status = Config.GetUInt16(R.Status);
-        status = request ? (ushort)(status | R.StatusInterrupt) : (ushort)(status & ~R.StatusInterrupt);
+        status = request ? unchecked((ushort)(status | R.StatusInterrupt)) : unchecked((ushort)(status & ~R.StatusInterrupt));
         Config.SetUInt16(R.Status, status);
         UpdateIntx();
     }
@@ -294,7 +295,7 @@ public abstract class PciDevice
             if ((command & R.CommandMemorySpace) == 0) return PciBar.Unmapped;
             if (bar.Kind == PciBarKind.Memory64)
             {
-                raw |= (ulong)Config.GetUInt32(bar.RegisterOffset + 4) << 32;
+                raw |= unchecked((ulong)Config.GetUInt32(bar.RegisterOffset + 4)) << 32;
                 limit = ulong.MaxValue - 1;
             }
             else
@@ -327,7 +328,7 @@ public abstract class PciDevice
 
     private static bool Touches(int offset, int length, int start, int count)
     {
-        long end = (long)offset + length;
+        long end = unchecked((long)offset) + length;
         return offset < start + count && end > start;
     }
 }

@@ -26,6 +26,6 @@ public static class QemuAccessSplit
             int tz = BitOperations.TrailingZeroCount(address);
             if (tz < 31 && (1 << tz) < max) max = 1 << tz;
         }
-        return 1 << BitOperations.Log2((uint)Math.Min(remaining, max));
+        return 1 << BitOperations.Log2(unchecked((uint)Math.Min(remaining, max)));
     }
 }

@@ -45,13 +45,13 @@ public static class VhostBackendStarter
         for (int i = 0; i < rings.Length; i++)
         {
             VhostRingStart ring = rings[i];
-            uint index = (uint)i;
-            r = dev.SetVringNum(index, (uint)ring.Num);
+            uint index = unchecked((uint)i);
+            r = dev.SetVringNum(index, unchecked((uint)ring.Num));
             if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringNum, r, out failedAt);
             r = dev.SetVringBase(index, ring.LastAvailIdx);
             if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringBase, r, out failedAt);
-            uint num = (uint)ring.Num;
-            if (!vmm.TryMapRange(ring.DescTable, (ulong)num * Virtio.VirtioSpec.DescSize, out ulong desc) ||
+            uint num = unchecked((uint)ring.Num);
+            if (!vmm.TryMapRange(ring.DescTable, unchecked((ulong)num) * Virtio.VirtioSpec.DescSize, out ulong desc) ||
                 !vmm.TryMapRange(ring.AvailRing, VhostRings.AvailSize(num, eventIdx), out ulong avail) ||
                 !vmm.TryMapRange(ring.UsedRing, VhostRings.UsedSize(num, eventIdx), out ulong used))
             {
@@ -82,10 +82,10 @@ public static class VhostBackendStarter
         if (r != VhostResult.Ok) return Failed(VhostStartStep.SetRunning, r, out failedAt);
         for (int i = 0; i < lastAvailIdx.Length; i++)
         {
-            r = dev.GetVringBase((uint)i, out uint num);
+            r = dev.GetVringBase(unchecked((uint)i), out uint num);
             if (r != VhostResult.Ok) return Failed(VhostStartStep.GetVringBase, r, out failedAt);
-            lastAvailIdx[i] = (ushort)num;
-            r = dev.SetVringKick((uint)i, null);
+            lastAvailIdx[i] = unchecked((ushort)num);
+            r = dev.SetVringKick(unchecked((uint)i), null);
             if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringKick, r, out failedAt);
         }
         failedAt = VhostStartStep.None;

@@ -107,7 +107,7 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             int head = vq.GetVqDesc(out int outN, out int inN);
             if (head < 0) break;
             // Nothing new? Wait for eventfd to tell us they refilled.
-            if (head == (int)vq.Num)
+            if (head == unchecked((int)vq.Num))
             {
                 if (vq.EnableNotify())
                 {
@@ -125,7 +125,7 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             // copy_to_iter(&demo->v3, 8, ...): v3 then v4, as many bytes as the in buffers hold.
             vq.CopyToIov(outN, inN, _seedState.AsSpan(8, 8));
             Requests++;
-            vq.AddUsedAndSignal((uint)head, 0);
+            vq.AddUsedAndSignal(unchecked((uint)head), 0);
             totalLen = unchecked(totalLen + outLen + inLen);
             // size_t total_len passed to vhost_exceeds_weight's int parameter: truncated modulo 2^32.
             if (vq.ExceedsWeight(0, unchecked((int)(uint)totalLen))) break;
@@ -150,7 +150,7 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             if (!CountIteration(ref iterations)) break;
             int head = vq.GetVqDesc(out int outN, out int inN);
             if (head < 0) break;
-            if (head == (int)vq.Num)
+            if (head == unchecked((int)vq.Num))
             {
                 if (vq.EnableNotify())
                 {
@@ -189,11 +189,11 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             {
                 ShortRequests++;
             }
-            vq.AddUsedAndSignal((uint)head, written);
+            vq.AddUsedAndSignal(unchecked((uint)head), written);
             pkts++;
             ulong add = outLen > ulong.MaxValue - inLen ? ulong.MaxValue : outLen + inLen;
             totalLen = totalLen > ulong.MaxValue - add ? ulong.MaxValue : totalLen + add;
-            if (vq.ExceedsWeight(pkts, (int)Math.Min(totalLen, int.MaxValue))) break;
+            if (vq.ExceedsWeight(pkts, unchecked((int)Math.Min(totalLen, int.MaxValue)))) break;
         }
         vq.Unlock();
     }
@@ -202,7 +202,7 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
     {
         if (++iterations <= Device.Options.HandlerIterationsMax) return true;
         IterationBoundHits++;
-        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, VhostTraceCode.HandlerIterationsExhausted, (ulong)iterations, default);
+        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, VhostTraceCode.HandlerIterationsExhausted, unchecked((ulong)iterations), default);
         return false;
     }
 }

@@ -177,7 +177,7 @@ public sealed class VhostDevice
         if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
         if (vq.HasBackend) return VhostResult.Busy;
         if (num > 0xffff) return VhostResult.Invalid;
-        vq.SetBase((ushort)num);
+        vq.SetBase(unchecked((ushort)num));
         return VhostResult.Ok;
     }
 
@@ -263,7 +263,7 @@ public sealed class VhostDevice
             result = VhostResult.NotPermitted;
             return false;
         }
-        if (index >= (uint)_vqs.Length)
+        if (index >= unchecked((uint)_vqs.Length))
         {
             result = VhostResult.NoBuffers;
             return false;

@@ -188,7 +188,7 @@ public sealed class VhostVirtqueue
 
     /// <summary>vq_access_ok (no IOTLB): the three rings pass access_ok for <paramref name="num"/>.</summary>
     internal bool RingsAccessOk(uint num, ulong desc, ulong avail, ulong used) =>
-        VhostLimits.AccessOk(desc, (ulong)num * VirtioSpec.DescSize) &&
+        VhostLimits.AccessOk(desc, unchecked((ulong)num) * VirtioSpec.DescSize) &&
         VhostLimits.AccessOk(avail, AvailSize(num)) &&
         VhostLimits.AccessOk(used, UsedSize(num));
 
@@ -234,14 +234,14 @@ public sealed class VhostVirtqueue
             }
             // Stored before the check, as Linux does: a later call then skips the check (see the class remarks).
             AvailIdx = availIdx;
-            if ((uint)RingIndex.Distance(new RingIndex(lastAvail), new RingIndex(availIdx)) > Num)
+            if (unchecked((uint)RingIndex.Distance(new RingIndex(lastAvail), new RingIndex(availIdx))) > Num)
             {
-                return Fail(VqErrorCode.GuestMovedUsedIndex, ((ulong)lastAvail << 16) | availIdx, VhostResult.Fault);
+                return Fail(VqErrorCode.GuestMovedUsedIndex, (unchecked((ulong)lastAvail) << 16) | availIdx, VhostResult.Fault);
             }
-            if (availIdx == lastAvail) return (int)Num;
+            if (availIdx == lastAvail) return unchecked((int)Num);
         }
 
-        ulong slot = (ulong)(lastAvail & (Num - 1));
+        ulong slot = unchecked((ulong)(lastAvail & (Num - 1)));
         if (!Vmm.TryReadUInt16(At(Avail, VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize)), out ushort head))
         {
             return Fail(VqErrorCode.HeadRead, lastAvail, VhostResult.Fault);
@@ -256,9 +256,9 @@ public sealed class VhostVirtqueue
         // Bounded by found <= num (at most 32768 descriptors, each indirect table by its own count).
         while (true)
         {
-            if (i >= Num) return Fail(VqErrorCode.DescIndexOutOfRange, ((ulong)i << 16) | head, VhostResult.Invalid);
-            if (++found > Num) return Fail(VqErrorCode.LoopDetected, ((ulong)i << 16) | head, VhostResult.Invalid);
-            if (Vmm.Read(At(Desc, (ulong)i * VirtioSpec.DescSize), raw) != VirtioSpec.DescSize)
+            if (i >= Num) return Fail(VqErrorCode.DescIndexOutOfRange, (unchecked((ulong)i) << 16) | head, VhostResult.Invalid);
+            if (++found > Num) return Fail(VqErrorCode.LoopDetected, (unchecked((ulong)i) << 16) | head, VhostResult.Invalid);
+            if (Vmm.Read(At(Desc, unchecked((ulong)i) * VirtioSpec.DescSize), raw) != VirtioSpec.DescSize)
             {
                 return Fail(VqErrorCode.DescRead, i, VhostResult.Fault);
             }
@@ -274,7 +274,7 @@ public sealed class VhostVirtqueue
                 int iovCount = outN + inN;
                 if (!Device.Translate(desc.Addr, desc.Len, _iov.AsSpan(iovCount), out int n, out VhostResult terr))
                 {
-                    return Fail(VqErrorCode.Translation, ((ulong)terr << 32) | i, terr);
+                    return Fail(VqErrorCode.Translation, (unchecked((ulong)terr) << 32) | i, terr);
                 }
                 if (writable)
                 {
@@ -308,7 +308,7 @@ public sealed class VhostVirtqueue
         }
         if (!Device.Translate(indirect.Addr, len, _indirect, out int tableIovs, out VhostResult terr))
         {
-            VqErr(VqErrorCode.IndirectTranslation, (ulong)terr);
+            VqErr(VqErrorCode.IndirectTranslation, unchecked((ulong)terr));
             return FailIndirect(terr);
         }
         uint count = len / VirtioSpec.DescSize;
@@ -327,7 +327,7 @@ public sealed class VhostVirtqueue
         {
             if (++found > count)
             {
-                VqErr(VqErrorCode.IndirectLoopDetected, ((ulong)i << 32) | count);
+                VqErr(VqErrorCode.IndirectLoopDetected, (unchecked((ulong)i) << 32) | count);
                 return FailIndirect();
             }
             if (!CopyFullFromIndirect(ref cursor, raw))
@@ -345,7 +345,7 @@ public sealed class VhostVirtqueue
             int iovCount = outN + inN;
             if (!Device.Translate(desc.Addr, desc.Len, _iov.AsSpan(iovCount), out int n, out VhostResult berr))
             {
-                VqErr(VqErrorCode.IndirectBufferTranslation, ((ulong)berr << 32) | i);
+                VqErr(VqErrorCode.IndirectBufferTranslation, (unchecked((ulong)berr) << 32) | i);
                 return FailIndirect(berr);
             }
             if (writable)
@@ -369,7 +369,7 @@ public sealed class VhostVirtqueue
 
     /// <summary>get_indirect's failure return (-errno); vhost_get_vq_desc then adds its own vq_err
     /// (<see cref="VqErrorCode.IndirectFailure"/>), so the error eventfd is signalled twice, as on Linux.</summary>
-    private static int FailIndirect(VhostResult result = VhostResult.Invalid) => -(int)result;
+    private static int FailIndirect(VhostResult result = VhostResult.Invalid) => -unchecked((int)result);
 
     private struct IovCursor(int count)
     {
@@ -386,11 +386,11 @@ public sealed class VhostVirtqueue
         {
             UserIovec v = _indirect[cursor.Index];
             ulong left = v.Len - cursor.Offset;
-            int chunk = (int)Math.Min(left, (ulong)(destination.Length - done));
+            int chunk = unchecked((int)Math.Min(left, (ulong)(destination.Length - done)));
             if (!TryUserAdd(v.Base, cursor.Offset, out ulong at)) return false;
             if (Vmm.Read(at, destination.Slice(done, chunk)) != chunk) return false;
             done += chunk;
-            cursor.Offset += (ulong)chunk;
+            cursor.Offset += unchecked((ulong)chunk);
             if (cursor.Offset == v.Len)
             {
                 cursor.Index++;
@@ -432,7 +432,7 @@ public sealed class VhostVirtqueue
         for (int k = start; k < start + count && done < destination.Length; k++)
         {
             UserIovec v = _iov[k];
-            int chunk = (int)Math.Min(v.Len, (ulong)(destination.Length - done));
+            int chunk = unchecked((int)Math.Min(v.Len, (ulong)(destination.Length - done)));
             int got = Vmm.Read(v.Base, destination.Slice(done, chunk));
             done += got;
             if (got != chunk) break;
@@ -448,7 +448,7 @@ public sealed class VhostVirtqueue
         for (int k = start; k < start + count && done < source.Length; k++)
         {
             UserIovec v = _iov[k];
-            int chunk = (int)Math.Min(v.Len, (ulong)(source.Length - done));
+            int chunk = unchecked((int)Math.Min(v.Len, (ulong)(source.Length - done)));
             int put = Vmm.Write(v.Base, source.Slice(done, chunk));
             done += put;
             if (put != chunk) break;
@@ -474,8 +474,8 @@ public sealed class VhostVirtqueue
     /// used-&gt;idx. 0, or -EFAULT after a vq_err.</summary>
     public int AddUsedN(ReadOnlySpan<VringUsedElem> heads)
     {
-        int start = LastUsedIdx & (int)(Num - 1);
-        int n = (int)Num - start;
+        int start = LastUsedIdx & unchecked((int)(Num - 1));
+        int n = unchecked((int)Num) - start;
         int r;
         if (n < heads.Length)
         {
@@ -493,15 +493,15 @@ public sealed class VhostVirtqueue
 
     private int AddUsedPart(ReadOnlySpan<VringUsedElem> heads)
     {
-        int start = LastUsedIdx & (int)(Num - 1);
+        int start = LastUsedIdx & unchecked((int)(Num - 1));
         Span<byte> entry = stackalloc byte[VirtioSpec.UsedElemSize];
-        ulong at = At(Used, VirtioSpec.UsedRingOffset + ((ulong)start * VirtioSpec.UsedElemSize));
+        ulong at = At(Used, VirtioSpec.UsedRingOffset + (unchecked((ulong)start) * VirtioSpec.UsedElemSize));
         for (int k = 0; k < heads.Length; k++)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(entry, heads[k].Id);
             BinaryPrimitives.WriteUInt32LittleEndian(entry[VirtioSpec.UsedElemLenOffset..], heads[k].Len);
             // vhost_copy_to_user of the whole part: a fault anywhere fails it (bytes before the fault stay written).
-            if (Vmm.Write(At(at, (ulong)k * VirtioSpec.UsedElemSize), entry) != VirtioSpec.UsedElemSize)
+            if (Vmm.Write(At(at, unchecked((ulong)k) * VirtioSpec.UsedElemSize), entry) != VirtioSpec.UsedElemSize)
             {
                 return Fail(VqErrorCode.UsedWrite, Used, VhostResult.Fault);
             }
@@ -588,7 +588,7 @@ public sealed class VhostVirtqueue
     public bool EnableNotify()
     {
         if ((UsedFlags & VirtioSpec.UsedFNoNotify) == 0) return false;
-        UsedFlags = (ushort)(UsedFlags & ~VirtioSpec.UsedFNoNotify);
+        UsedFlags = unchecked((ushort)(UsedFlags & ~VirtioSpec.UsedFNoNotify));
         if (!EventIdx)
         {
             if (!Vmm.TryWriteUInt16(At(Used, VirtioSpec.UsedFlagsOffset), UsedFlags))
@@ -652,14 +652,14 @@ public sealed class VhostVirtqueue
     {
         VqErrors++;
         LastError = code;
-        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, (ulong)code, detail, default);
+        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, unchecked((ulong)code), detail, default);
         Err?.Signal();
     }
 
     private int Fail(VqErrorCode code, ulong detail, VhostResult result)
     {
         VqErr(code, detail);
-        return -(int)result;
+        return -unchecked((int)result);
     }
 
     /// <summary>User pointer arithmetic: wraps as in C; a wrapped address lands below the mappings and faults.</summary>

@@ -174,7 +174,7 @@ public sealed class VhostWorker : IEventHandler
                 if (_idleStreak == _device.Options.IdleRequeuesMax)
                 {
                     LivelocksDetected++;
-                    sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.LivelockSuspected, (ulong)HandlerRuns, default);
+                    sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.LivelockSuspected, unchecked((ulong)HandlerRuns), default);
                 }
             }
             else
@@ -190,7 +190,7 @@ public sealed class VhostWorker : IEventHandler
         if (HandlerRuns >= _device.Options.HandlerRunsMax && !BudgetExhausted)
         {
             BudgetExhausted = true;
-            sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.HandlerBudgetExhausted, (ulong)HandlerRuns, default);
+            sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.HandlerBudgetExhausted, unchecked((ulong)HandlerRuns), default);
         }
     }
 }

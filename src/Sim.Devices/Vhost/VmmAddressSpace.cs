@@ -41,7 +41,7 @@ public sealed class VmmAddressSpace
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _regions.Length);
-        return HostBase + ((ulong)index * RegionStride);
+        return HostBase + (unchecked((ulong)index) * RegionStride);
     }
 
     /// <summary>QEMU's host pointer for a guest-physical address (memory_region_get_ram_ptr + offset); false when
@@ -86,7 +86,7 @@ public sealed class VmmAddressSpace
         if (userAddress < HostBase) return false;
         ulong rel = userAddress - HostBase;
         ulong index = rel / RegionStride;
-        if (index >= (ulong)_regions.Length) return false;
+        if (index >= unchecked((ulong)_regions.Length)) return false;
         ulong offset = rel % RegionStride;
         MemoryRegion r = _regions[index];
         if (offset >= r.Size) return false;
@@ -105,7 +105,7 @@ public sealed class VmmAddressSpace
         while (done < destination.Length)
         {
             if (!Resolve(userAddress, out GuestAddress gpa, out ulong available)) break;
-            int chunk = (int)Math.Min(available, (ulong)(destination.Length - done));
+            int chunk = unchecked((int)Math.Min(available, (ulong)(destination.Length - done)));
             bool ok = Memory.TryRead(gpa, destination.Slice(done, chunk));
             if (!ok) throw new InvalidOperationException("VmmAddressSpace: resolved range not readable");
             done += chunk;
@@ -121,7 +121,7 @@ public sealed class VmmAddressSpace
         while (done < source.Length)
         {
             if (!Resolve(userAddress, out GuestAddress gpa, out ulong available)) break;
-            int chunk = (int)Math.Min(available, (ulong)(source.Length - done));
+            int chunk = unchecked((int)Math.Min(available, (ulong)(source.Length - done)));
             bool ok = Memory.TryWrite(gpa, source.Slice(done, chunk));
             if (!ok) throw new InvalidOperationException("VmmAddressSpace: resolved range not writable");
             done += chunk;
@@ -151,8 +151,8 @@ public sealed class VmmAddressSpace
 
     private static bool TryAdvance(ref ulong userAddress, int chunk)
     {
-        if ((ulong)chunk > ulong.MaxValue - userAddress) return false;
-        userAddress += (ulong)chunk;
+        if (unchecked((ulong)chunk) > ulong.MaxValue - userAddress) return false;
+        userAddress += unchecked((ulong)chunk);
         return true;
     }
 }

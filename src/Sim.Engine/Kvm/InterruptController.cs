@@ -146,8 +146,8 @@ public sealed class InterruptController
             gsi = 0;
             return false;
         }
-        gsi = (uint)BitOperations.TrailingZeroCount(deliverable);
-        ulong bit = 1UL << (int)gsi;
+        gsi = unchecked((uint)BitOperations.TrailingZeroCount(deliverable));
+        ulong bit = 1UL << unchecked((int)gsi);
         _pending &= ~bit;
         _inService |= bit;
         return true;
@@ -160,7 +160,7 @@ public sealed class InterruptController
     public bool Eoi(uint gsi)
     {
         if (!IsValidGsi(gsi)) return false;
-        ulong bit = 1UL << (int)gsi;
+        ulong bit = 1UL << unchecked((int)gsi);
         if ((_inService & bit) == 0) return false;
         _inService &= ~bit;
         _kvm.Counters.Eois++;
@@ -180,6 +180,6 @@ public sealed class InterruptController
     private static ulong Bit(uint gsi)
     {
         if (gsi >= GsiMax) throw new ArgumentOutOfRangeException(nameof(gsi), gsi, $"GSI must be below {GsiMax}");
-        return 1UL << (int)gsi;
+        return 1UL << unchecked((int)gsi);
     }
 }

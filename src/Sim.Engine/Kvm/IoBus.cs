@@ -77,7 +77,7 @@ public sealed class IoBus
         if (index >= 0 && length > 0)
         {
             IoBusRange r = _ranges[index];
-            if (r.Contains(address, (ulong)length))
+            if (r.Contains(address, unchecked((ulong)length)))
             {
                 device = r.Device;
                 offset = address - r.Base;

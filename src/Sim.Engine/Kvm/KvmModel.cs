@@ -68,8 +68,8 @@ public sealed class KvmModel
         ArgumentNullException.ThrowIfNull(fd);
         if (length is not (0 or 1 or 2 or 4 or 8)) { error = KvmError.InvalidArgument; return false; }
         if (length == 0 && dataMatch.HasValue) { error = KvmError.InvalidArgument; return false; }
-        if (address > ulong.MaxValue - (ulong)length) { error = KvmError.InvalidArgument; return false; }
-        if (bus == BusKind.Pio && address + (ulong)length > IoBus.PioSpaceSize) { error = KvmError.InvalidArgument; return false; }
+        if (address > ulong.MaxValue - unchecked((ulong)length)) { error = KvmError.InvalidArgument; return false; }
+        if (bus == BusKind.Pio && address + unchecked((ulong)length) > IoBus.PioSpaceSize) { error = KvmError.InvalidArgument; return false; }
         var binding = new IoEventFdBinding(bus, address, length, !dataMatch.HasValue, dataMatch ?? 0, fd);
         int onBus = 0;
         foreach (IoEventFdBinding existing in _ioEventFds)
@@ -178,7 +178,7 @@ public sealed class KvmModel
         bool claimed;
         using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Read(address, data);
         if (!claimed) Counters.UnmappedAccesses++;
-        Simulation.Emit(bus == BusKind.Mmio ? TraceEventKind.MmioRead : TraceEventKind.PioIn, 0, address, (ulong)size, data);
+        Simulation.Emit(bus == BusKind.Mmio ? TraceEventKind.MmioRead : TraceEventKind.PioIn, 0, address, unchecked((ulong)size), data);
         Span<byte> wide = stackalloc byte[8];
         wide.Clear();
         data.CopyTo(wide);
@@ -196,7 +196,7 @@ public sealed class KvmModel
         {
             Counters.IoEventFdSignals++;
             context.Cost = checked(context.Cost + Latency.IoEventFdNs);
-            Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, (ulong)size, data);
+            Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, unchecked((ulong)size), data);
             using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
             return;
         }
@@ -204,7 +204,7 @@ public sealed class KvmModel
         if (bus == BusKind.Mmio)
         {
             Counters.MmioWriteExits++;
-            Simulation.Emit(TraceEventKind.MmioWrite, 0, address, (ulong)size, data);
+            Simulation.Emit(TraceEventKind.MmioWrite, 0, address, unchecked((ulong)size), data);
         }
         else if (address == GuestContext.DebugPort)
         {
@@ -216,7 +216,7 @@ public sealed class KvmModel
         else
         {
             Counters.PioOutExits++;
-            Simulation.Emit(TraceEventKind.PioOut, 0, address, (ulong)size, data);
+            Simulation.Emit(TraceEventKind.PioOut, 0, address, unchecked((ulong)size), data);
         }
         bool claimed;
         using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Write(address, data);

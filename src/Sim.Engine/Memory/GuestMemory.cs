@@ -187,7 +187,7 @@ public sealed class GuestMemory
                 _hotDirty = _dirty[i];
                 _hotBase = r.Base;
                 _hotSize = size;
-                offset = (int)off;
+                offset = unchecked((int)off);
                 return true;
             }
         }
@@ -205,7 +205,7 @@ public sealed class GuestMemory
             span = default;
             return false;
         }
-        span = _hotBytes.AsSpan(offset, (int)length);
+        span = _hotBytes.AsSpan(offset, unchecked((int)length));
         return true;
     }
 
@@ -215,7 +215,7 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadInPlace(GuestAddress address, int length, out ReadOnlySpan<byte> data)
     {
-        if (length < 0 || !TryLocate(address.Value, (ulong)length, out int offset))
+        if (length < 0 || !TryLocate(address.Value, unchecked((ulong)length), out int offset))
         {
             data = default;
             return false;
@@ -228,7 +228,7 @@ public sealed class GuestMemory
     /// <summary>Copies guest bytes at <paramref name="address"/> into <paramref name="destination"/>.</summary>
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
-        if (!TryLocate(address.Value, (ulong)destination.Length, out int offset)) return false;
+        if (!TryLocate(address.Value, unchecked((ulong)destination.Length), out int offset)) return false;
         ReadOnlySpan<byte> src = new(_hotBytes, offset, destination.Length);
         Copy(src, destination);
         if (_watcher is not null) NotifyRead(address, src);
@@ -238,7 +238,7 @@ public sealed class GuestMemory
     /// <summary>Copies <paramref name="source"/> into guest memory at <paramref name="address"/>.</summary>
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
-        if (!TryLocate(address.Value, (ulong)source.Length, out int offset)) return false;
+        if (!TryLocate(address.Value, unchecked((ulong)source.Length), out int offset)) return false;
         Span<byte> dst = new(_hotBytes, offset, source.Length);
         Copy(source, dst);
         if (source.Length != 0) MarkDirtyHot(offset, source.Length);
@@ -366,7 +366,7 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MarkPages(ulong[] bits, uint first, uint last)
     {
-        for (uint p = first; p <= last; p++) bits[p >> 6] |= 1UL << (int)(p & 63);
+        for (uint p = first; p <= last; p++) bits[p >> 6] |= 1UL << unchecked((int)(p & 63));
     }
 
     /// <summary>Marks [address, address+length) dirty after a write through <see cref="TryGetSpan"/>.
@@ -374,7 +374,7 @@ public sealed class GuestMemory
     public bool MarkDirty(GuestAddress address, ulong length)
     {
         if (!TryLocate(address.Value, length, out int offset)) return false;
-        if (length != 0) MarkDirtyHot(offset, (int)length);
+        if (length != 0) MarkDirtyHot(offset, unchecked((int)length));
         return true;
     }
 
@@ -398,7 +398,7 @@ public sealed class GuestMemory
                 {
                     int bit = System.Numerics.BitOperations.TrailingZeroCount(word);
                     word &= word - 1;
-                    yield return new GuestAddress(_regions[r].Base + ((ulong)((w << 6) + bit) * PageSize));
+                    yield return new GuestAddress(_regions[r].Base + (unchecked((ulong)((w << 6) + bit)) * PageSize));
                 }
             }
         }
@@ -443,7 +443,7 @@ public sealed class GuestMemory
         ulong[] bits = _dirty[region];
         Array.Fill(bits, ulong.MaxValue);
         ulong pages = (_regions[region].Size + PageSize - 1) / PageSize;
-        int tail = (int)(pages % 64);
+        int tail = unchecked((int)(pages % 64));
         if (tail != 0) bits[^1] = (1UL << tail) - 1;
     }
 

@@ -67,9 +67,9 @@ public sealed class Prng
         }
     }
 
-    public uint NextUInt32() => (uint)(NextUInt64() >> 32);
+    public uint NextUInt32() => unchecked((uint)(NextUInt64() >> 32));
 
-    public byte NextByte() => (byte)(NextUInt64() >> 56);
+    public byte NextByte() => unchecked((byte)(NextUInt64() >> 56));
 
     public bool NextBool() => (NextUInt64() >> 63) != 0;
 
@@ -100,7 +100,7 @@ public sealed class Prng
     public int IntLessThan(int bound)
     {
         if (bound <= 0) throw new ArgumentOutOfRangeException(nameof(bound), "bound must be positive");
-        return (int)UInt64LessThan((ulong)bound);
+        return unchecked((int)UInt64LessThan((ulong)bound));
     }
 
     /// <summary>Uniform in [<paramref name="min"/>, <paramref name="max"/>] inclusive.</summary>

@@ -39,7 +39,7 @@ internal sealed class PingGuest : GuestProgram
             }
             issued += batch;
             while (_completed < _posted) yield return VcpuStep.Halt;
-            yield return VcpuStep.Compute((long)guest.Prng.UInt64LessThan(2000));
+            yield return VcpuStep.Compute(unchecked((long)guest.Prng.UInt64LessThan(2000)));
         }
         ulong slow = guest.MmioRead(PingLayout.DoorbellAddress, 4);
         guest.Print(string.Create(CultureInfo.InvariantCulture,

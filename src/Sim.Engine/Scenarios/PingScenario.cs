@@ -25,7 +25,7 @@ public sealed class PingScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown("requests", "tick_ns");
-        int requests = (int)options.GetInt64("requests", RequestsDefault, 1, 1_000_000);
+        int requests = unchecked((int)options.GetInt64("requests", RequestsDefault, 1, 1_000_000));
         long tickNs = options.GetInt64("tick_ns", TickNsDefault, 1_000, 1_000_000_000);
 
         var sim = new Simulation(options.ToSimulationOptions(Name) with { MemoryLayout = Memory.MemoryLayout.Single(1UL << 20) });

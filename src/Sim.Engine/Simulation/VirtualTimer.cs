@@ -84,7 +84,7 @@ public sealed class VirtualTimer : IEventHandler
         if (ev.Argument != _generation || !IsArmed) return;
         Fires++;
         _simulation.Counters.TimerFirings++;
-        _simulation.Emit(TraceEventKind.TimerFire, Id, 0, (ulong)Fires, default);
+        _simulation.Emit(TraceEventKind.TimerFire, Id, 0, unchecked((ulong)Fires), default);
         if (PeriodNs > 0 && Fires < TicksMax) Arm(checked(NextExpiry + PeriodNs));
         else IsArmed = false;
         _listener?.OnTimer(this);

@@ -257,7 +257,7 @@ public sealed class TraceReader : IDisposable
         {
             return Fail(TraceErrorKind.Malformed, start, "host map with kernel_release, kvm_api_version (int32), kvm_flavour", "a host map without them", ctx);
         }
-        host = new TraceHost(kernel, (int)api.Value, flavour);
+        host = new TraceHost(kernel, unchecked((int)api.Value), flavour);
         return true;
     }
 
@@ -310,8 +310,8 @@ public sealed class TraceReader : IDisposable
         if (compression != TraceFormat.CompressionZlib) return Fail(TraceErrorKind.Unsupported, start, $"compression {Quote(TraceFormat.CompressionZlib)}", compression is null ? "none" : Quote(compression), Ctx);
         if (pageSize != GuestMemory.PageSize) return Fail(TraceErrorKind.Unsupported, start, $"page size {GuestMemory.PageSize}", pageSize is null ? "none" : $"{pageSize}", Ctx);
         if (chunks is null || hash is null) return Fail(TraceErrorKind.Malformed, start, "memory map with chunks and content_hash", "a map without them", Ctx);
-        if (chunks > (ulong)TraceFormat.ChunksMax) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.ChunksMax} chunks", $"{chunks}", Ctx);
-        _chunksLeft = (long)chunks.Value;
+        if (chunks > unchecked((ulong)TraceFormat.ChunksMax)) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.ChunksMax} chunks", $"{chunks}", Ctx);
+        _chunksLeft = unchecked((long)chunks.Value);
         MemoryChunks = _chunksLeft;
         InitialMemoryHash = hash.Value;
         _stage = Stage.Memory;

@@ -58,7 +58,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     public long BytesWritten => _writer.BytesWritten;
 
     /// <summary>Events written so far of <paramref name="kind"/>.</summary>
-    public ulong CountOf(TraceEventKind kind) => _counts[(byte)kind];
+    public ulong CountOf(TraceEventKind kind) => _counts[unchecked((byte)kind)];
 
     /// <summary>Appends [kind, time delta, source, address, value, data]. The delta is taken modulo
     /// 2^64 (two's complement) so any sequence of times round-trips exactly.</summary>
@@ -71,14 +71,14 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         }
         MsgPackWriter w = _writer;
         w.WriteArrayHeader(TraceFormat.EventFields);
-        w.Write((ulong)ev.Kind);
+        w.Write(unchecked((ulong)ev.Kind));
         w.Write(unchecked(ev.Time - _lastTime));
-        w.Write((ulong)ev.Source);
+        w.Write(unchecked((ulong)ev.Source));
         w.Write(ev.Address);
         w.Write(ev.Value);
         w.Write(ev.Data);
         _lastTime = ev.Time;
-        _counts[(byte)ev.Kind]++;
+        _counts[unchecked((byte)ev.Kind)]++;
         EventCount++;
         _hash.Add(ev);
     }
@@ -112,7 +112,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             footer.CountsByKind.TryGetValue((TraceEventKind)k, out ulong stated);
             if (stated != _counts[k]) throw new ArgumentException($"footer says {stated} events of kind {k}; {_counts[k]} were written", nameof(footer));
         }
-        if (footer.CountsByKind.Keys.Any(k => (int)k >= _counts.Length)) throw new ArgumentException("footer counts a kind that does not fit a byte", nameof(footer));
+        if (footer.CountsByKind.Keys.Any(k => unchecked((int)k) >= _counts.Length)) throw new ArgumentException("footer counts a kind that does not fit a byte", nameof(footer));
 
         MsgPackWriter w = _writer;
         w.WriteMapHeader(5);
@@ -121,11 +121,11 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyEventsByKind);
         // An array of [kind, count] pairs, not a map with integer keys: msgpack-python's Unpacker
         // rejects non-string map keys by default (strict_map_key=True).
-        w.WriteArrayHeader((uint)footer.CountsByKind.Count);
+        w.WriteArrayHeader(unchecked((uint)footer.CountsByKind.Count));
         foreach (KeyValuePair<TraceEventKind, ulong> kv in footer.CountsByKind)
         {
             w.WriteArrayHeader(2);
-            w.Write((ulong)kv.Key);
+            w.Write(unchecked((ulong)kv.Key));
             w.Write(kv.Value);
         }
         w.Write(TraceFormat.KeyMemoryHash);
@@ -204,7 +204,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyDevices);
         WriteStringMap(h.Devices);
         w.Write(TraceFormat.KeyMemoryLayout);
-        w.WriteArrayHeader((uint)h.MemoryLayout.Regions.Count);
+        w.WriteArrayHeader(unchecked((uint)h.MemoryLayout.Regions.Count));
         foreach (RegionSpec r in h.MemoryLayout.Regions.OrderBy(r => r.Base))
         {
             w.WriteArrayHeader(2);
@@ -222,7 +222,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         // Sorted ordinally regardless of the dictionary's comparer: the same options, the same bytes.
         string[] keys = map.Keys.ToArray();
         Array.Sort(keys, StringComparer.Ordinal);
-        _writer.WriteMapHeader((uint)keys.Length);
+        _writer.WriteMapHeader(unchecked((uint)keys.Length));
         foreach (string key in keys)
         {
             _writer.Write(key);
@@ -261,7 +261,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyPageSize);
         w.Write(GuestMemory.PageSize);
         w.Write(TraceFormat.KeyChunks);
-        w.Write((ulong)chunks.Count);
+        w.Write(unchecked((ulong)chunks.Count));
         w.Write(TraceFormat.KeyContentHash);
         w.Write(memory.ContentHash());
 
@@ -274,9 +274,9 @@ public sealed class TraceWriter : ITraceSink, IDisposable
                 z.Write(regions[region].Contents.Slice(offset, length));
             }
             w.WriteArrayHeader(TraceFormat.ChunkFields);
-            w.Write(regions[region].Base + (ulong)offset);
-            w.Write((ulong)length);
-            w.Write(compressed.GetBuffer().AsSpan(0, (int)compressed.Length));
+            w.Write(regions[region].Base + unchecked((ulong)offset));
+            w.Write(unchecked((ulong)length));
+            w.Write(compressed.GetBuffer().AsSpan(0, unchecked((int)compressed.Length)));
         }
     }
 }

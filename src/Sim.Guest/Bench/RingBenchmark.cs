@@ -128,16 +128,16 @@ public sealed class RingBenchmark
 
     private void AddRequest(GuestMemory memory)
     {
-        int slot = (int)(_sequence & (_slots - 1));
-        ulong request = (ulong)_sequence;
+        int slot = unchecked((int)(_sequence & (_slots - 1)));
+        ulong request = unchecked((ulong)_sequence);
         _sequence++;
-        var reqAddr = new GuestAddress(BufferBase + ((ulong)slot * 16));
-        var respAddr = new GuestAddress(BufferBase + ((ulong)slot * 16) + 8);
+        var reqAddr = new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16));
+        var respAddr = new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16) + 8);
         if (!memory.TryWriteUInt64(reqAddr, request)) throw new InvalidOperationException("request buffer outside memory");
         _readable[0] = new GuestBuffer(reqAddr, 8);
         _writable[0] = new GuestBuffer(respAddr, 8);
         if (!_driver.TryAdd(memory, _readable, _writable, out ushort head)) throw new InvalidOperationException("ring full");
-        _slotOfHead[head] = (ushort)slot;
+        _slotOfHead[head] = unchecked((ushort)slot);
         _expected[slot] = request ^ ResponseMagic;
     }
 
@@ -157,7 +157,7 @@ public sealed class RingBenchmark
             ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(buffer);
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(buffer, request ^ ResponseMagic);
             int written = read == 8 ? element.WriteIn(memory, 0, buffer) : 0;
-            device.Fill(memory, element.Head, (uint)written, filled++);
+            device.Fill(memory, element.Head, unchecked((uint)written), filled++);
         }
         device.Flush(memory, filled);
         if (error != QueueError.None) throw new InvalidOperationException($"device queue error: {error}");
@@ -184,7 +184,7 @@ public sealed class RingBenchmark
         while (_driver.TryGetUsed(memory, out ushort id, out uint len))
         {
             int slot = _slotOfHead[id];
-            bool ok = memory.TryReadUInt64(new GuestAddress(BufferBase + ((ulong)slot * 16) + 8), out ulong response);
+            bool ok = memory.TryReadUInt64(new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16) + 8), out ulong response);
             if (!ok || len != 8 || response != _expected[slot]) _mismatches++;
             reaped++;
         }

@@ -12,7 +12,7 @@ public static class PciConfigPorts
 {
     /// <summary>CONFIG_ADDRESS for bus 0, <paramref name="slot"/>, function 0, the dword holding <paramref name="register"/>.</summary>
     public static uint Address(int slot, int register) =>
-        PciHostBridge.ConfigAddressEnable | ((uint)slot << 11) | (uint)(register & 0xFC);
+        PciHostBridge.ConfigAddressEnable | (unchecked((uint)slot) << 11) | unchecked((uint)(register & 0xFC));
 
     /// <summary>Reads 1, 2 or 4 bytes of configuration space of bus 0, <paramref name="slot"/>, function 0.</summary>
     public static uint Read(GuestContext guest, int slot, int register, int size)
@@ -20,7 +20,7 @@ public static class PciConfigPorts
         ArgumentNullException.ThrowIfNull(guest);
         Check(slot, register, size);
         guest.PioOut(PciHostBridge.ConfigAddressPort, 4, Address(slot, register));
-        return (uint)guest.PioIn((ushort)(PciHostBridge.ConfigDataPort + (register & 3)), size);
+        return unchecked((uint)guest.PioIn((ushort)(PciHostBridge.ConfigDataPort + (register & 3)), size));
     }
 
     /// <summary>Writes 1, 2 or 4 bytes of configuration space.</summary>
@@ -30,14 +30,14 @@ public static class PciConfigPorts
         Check(slot, register, size);
         guest.PioOut(PciHostBridge.ConfigAddressPort, 4, Address(slot, register));
         ulong masked = size == 4 ? value : value & ((1UL << (8 * size)) - 1);
-        guest.PioOut((ushort)(PciHostBridge.ConfigDataPort + (register & 3)), size, masked);
+        guest.PioOut(unchecked((ushort)(PciHostBridge.ConfigDataPort + (register & 3))), size, masked);
     }
 
     private static void Check(int slot, int register, int size)
     {
-        if ((uint)slot >= PciHostBridge.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
+        if (unchecked((uint)slot) >= PciHostBridge.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
         if (size is not (1 or 2 or 4)) throw new ArgumentOutOfRangeException(nameof(size), "1, 2 or 4 bytes");
-        if ((uint)register > PciConfigRegisters.SpaceSize - (uint)size || (register & (size - 1)) != 0)
+        if (unchecked((uint)register) > PciConfigRegisters.SpaceSize - unchecked((uint)size) || (register & (size - 1)) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(register), "naturally aligned, inside the 256-byte space");
         }

@@ -26,8 +26,8 @@ public static class PciEnumerator
         for (slot = 0; slot < PciHostBridge.SlotCount; slot++)
         {
             uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
-            vendorId = (ushort)id;
-            deviceId = (ushort)(id >> 16);
+            vendorId = unchecked((ushort)id);
+            deviceId = unchecked((ushort)(id >> 16));
             if (vendorId != NoVendor && match(vendorId, deviceId)) return true;
         }
         slot = -1;
@@ -52,22 +52,22 @@ public static class PciEnumerator
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(windows);
         uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
-        var fn = new GuestPciFunction(guest, slot, (ushort)id, (ushort)(id >> 16))
+        var fn = new GuestPciFunction(guest, slot, unchecked((ushort)id), unchecked((ushort)(id >> 16)))
         {
-            Revision = (byte)PciConfigPorts.Read(guest, slot, R.RevisionId, 1),
+            Revision = unchecked((byte)PciConfigPorts.Read(guest, slot, R.RevisionId, 1)),
         };
         uint subsystem = PciConfigPorts.Read(guest, slot, R.SubsystemVendorId, 4);
-        fn.SubsystemVendorId = (ushort)subsystem;
-        fn.SubsystemId = (ushort)(subsystem >> 16);
-        fn.InterruptPin = (byte)PciConfigPorts.Read(guest, slot, R.InterruptPin, 1);
+        fn.SubsystemVendorId = unchecked((ushort)subsystem);
+        fn.SubsystemId = unchecked((ushort)(subsystem >> 16));
+        fn.InterruptPin = unchecked((byte)PciConfigPorts.Read(guest, slot, R.InterruptPin, 1));
         byte line = 0xFF;
-        if (fn.InterruptPin is >= 1 and <= 4 && intxGsi != null) line = (byte)intxGsi(slot, fn.InterruptPin);
+        if (fn.InterruptPin is >= 1 and <= 4 && intxGsi != null) line = unchecked((byte)intxGsi(slot, fn.InterruptPin));
         PciConfigPorts.Write(guest, slot, R.InterruptLine, 1, line);
         fn.InterruptLine = line;
 
         // Sizing with decoding off, as Linux does (pci_read_bases with PCI_COMMAND_MEMORY/IO cleared).
-        ushort command = (ushort)PciConfigPorts.Read(guest, slot, R.Command, 2);
-        PciConfigPorts.Write(guest, slot, R.Command, 2, (uint)(command & ~(R.CommandIoSpace | R.CommandMemorySpace)));
+        ushort command = unchecked((ushort)PciConfigPorts.Read(guest, slot, R.Command, 2));
+        PciConfigPorts.Write(guest, slot, R.Command, 2, unchecked((uint)(command & ~(R.CommandIoSpace | R.CommandMemorySpace))));
         for (int i = 0; i < R.BarCount; i++)
         {
             int reg = R.Bar0 + (4 * i);
@@ -86,7 +86,7 @@ public static class PciEnumerator
                 PciConfigPorts.Write(guest, slot, high, 4, uint.MaxValue);
                 uint probeHigh = PciConfigPorts.Read(guest, slot, high, 4);
                 PciConfigPorts.Write(guest, slot, high, 4, originalHigh);
-                bits |= (ulong)probeHigh << 32;
+                bits |= unchecked((ulong)probeHigh) << 32;
             }
             // Linux pci_size: the size is the lowest writable address bit.
             ulong size = bits & unchecked(~bits + 1);
@@ -97,8 +97,8 @@ public static class PciEnumerator
             }
             if (windows.TryAllocate(io, size, out ulong address))
             {
-                PciConfigPorts.Write(guest, slot, reg, 4, (uint)address | (io ? R.BarSpaceIo : 0));
-                if (is64) PciConfigPorts.Write(guest, slot, reg + 4, 4, (uint)(address >> 32));
+                PciConfigPorts.Write(guest, slot, reg, 4, unchecked((uint)address) | (io ? R.BarSpaceIo : 0));
+                if (is64) PciConfigPorts.Write(guest, slot, reg + 4, 4, unchecked((uint)(address >> 32)));
                 PciBarKind kind = io ? PciBarKind.Io : is64 ? PciBarKind.Memory64 : PciBarKind.Memory32;
                 fn.SetBar(new PciBarAssignment(i, kind, address, size, !io && (probe & R.BarMemoryPrefetchable) != 0));
             }

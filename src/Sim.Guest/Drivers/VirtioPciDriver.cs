@@ -121,16 +121,16 @@ public sealed class VirtioPciDriver
         for (int start = 0; start < PciHostBridge.SlotCount; start++)
         {
             uint id = PciConfigPorts.Read(guest, start, R.VendorId, 4);
-            if (!IsVirtioPci((ushort)id, (ushort)(id >> 16))) continue;
-            ushort device = (ushort)(id >> 16);
-            ushort virtioId = device >= L.ModernDeviceIdBase ? (ushort)(device - L.ModernDeviceIdBase) : (ushort)(PciConfigPorts.Read(guest, start, R.SubsystemId, 2));
+            if (!IsVirtioPci(unchecked((ushort)id), unchecked((ushort)(id >> 16)))) continue;
+            ushort device = unchecked((ushort)(id >> 16));
+            ushort virtioId = device >= L.ModernDeviceIdBase ? unchecked((ushort)(device - L.ModernDeviceIdBase)) : unchecked((ushort)(PciConfigPorts.Read(guest, start, R.SubsystemId, 2)));
             if (virtioId == virtioDeviceId) return PciEnumerator.Setup(guest, start, windows, intxGsi);
         }
         return null;
     }
 
     private static ushort VirtioIdOf(GuestPciFunction pci) =>
-        pci.DeviceId >= L.ModernDeviceIdBase ? (ushort)(pci.DeviceId - L.ModernDeviceIdBase) : pci.SubsystemId;
+        pci.DeviceId >= L.ModernDeviceIdBase ? unchecked((ushort)(pci.DeviceId - L.ModernDeviceIdBase)) : pci.SubsystemId;
 
     /// <summary>
     /// Linux virtio_pci_probe: enables the function (decoding and bus mastering), then locates the
@@ -151,8 +151,8 @@ public sealed class VirtioPciDriver
             bool haveCommon = false, haveIsr = false, haveDevice = false, haveNotify = false;
             for (int cap = pci.FindCapability(R.CapabilityIdVendor); cap != 0; cap = pci.FindCapability(R.CapabilityIdVendor, cap))
             {
-                byte type = (byte)pci.ReadConfig(cap + L.CapCfgTypeOffset, 1);
-                int bar = (int)pci.ReadConfig(cap + L.CapBarOffset, 1);
+                byte type = unchecked((byte)pci.ReadConfig(cap + L.CapCfgTypeOffset, 1));
+                int bar = unchecked((int)pci.ReadConfig(cap + L.CapBarOffset, 1));
                 uint offset = pci.ReadConfig(cap + L.CapOffsetOffset, 4);
                 if (pci.GetBar(bar) is not { IsIo: false } b) continue;
                 ulong at = b.Address + offset;
@@ -174,7 +174,7 @@ public sealed class VirtioPciDriver
         else
         {
             if (pci.GetBar(L.LegacyBar) is not { IsIo: true } io) return null;
-            ioBase = (ushort)io.Address;
+            ioBase = unchecked((ushort)io.Address);
         }
         int msixCap = 0;
         ulong table = 0;
@@ -184,9 +184,9 @@ public sealed class VirtioPciDriver
             msixCap = pci.FindCapability(R.CapabilityIdMsix);
             if (msixCap != 0)
             {
-                tableSize = (int)(pci.ReadConfig(msixCap + MsixCapability.ControlOffset, 2) & 0x7FF) + 1;
+                tableSize = unchecked((int)(pci.ReadConfig(msixCap + MsixCapability.ControlOffset, 2) & 0x7FF)) + 1;
                 uint tableReg = pci.ReadConfig(msixCap + MsixCapability.TableOffsetOffset, 4);
-                if (pci.GetBar((int)(tableReg & 7)) is { IsIo: false } tb) table = tb.Address + (tableReg & ~7u);
+                if (pci.GetBar(unchecked((int)(tableReg & 7))) is { IsIo: false } tb) table = tb.Address + (tableReg & ~7u);
                 else msixCap = 0;
             }
             // Linux vp_find_vqs: fewer than two vectors (config + a shared queue vector) → INTx.
@@ -197,13 +197,13 @@ public sealed class VirtioPciDriver
 
     // ------------------------------------------------------------------ registers
 
-    private ulong CommonRead(int offset, int size) => Guest.MmioRead(_commonBase + (ulong)offset, size);
+    private ulong CommonRead(int offset, int size) => Guest.MmioRead(_commonBase + unchecked((ulong)offset), size);
 
-    private void CommonWrite(int offset, int size, ulong value) => Guest.MmioWrite(_commonBase + (ulong)offset, size, value);
+    private void CommonWrite(int offset, int size, ulong value) => Guest.MmioWrite(_commonBase + unchecked((ulong)offset), size, value);
 
-    private ulong LegacyRead(int offset, int size) => Guest.PioIn((ushort)(_ioBase + offset), size);
+    private ulong LegacyRead(int offset, int size) => Guest.PioIn(unchecked((ushort)(_ioBase + offset)), size);
 
-    private void LegacyWrite(int offset, int size, ulong value) => Guest.PioOut((ushort)(_ioBase + offset), size, value);
+    private void LegacyWrite(int offset, int size, ulong value) => Guest.PioOut(unchecked((ushort)(_ioBase + offset)), size, value);
 
     /// <summary>The device status register.</summary>
     public VirtioStatus GetStatus() => (VirtioStatus)(Transport == VirtioDriverTransport.Modern
@@ -212,8 +212,8 @@ public sealed class VirtioPciDriver
 
     public void SetStatus(VirtioStatus status)
     {
-        if (Transport == VirtioDriverTransport.Modern) CommonWrite(L.CommonDeviceStatus, 1, (byte)status);
-        else LegacyWrite(L.LegacyStatus, 1, (byte)status);
+        if (Transport == VirtioDriverTransport.Modern) CommonWrite(L.CommonDeviceStatus, 1, unchecked((byte)status));
+        else LegacyWrite(L.LegacyStatus, 1, unchecked((byte)status));
     }
 
     /// <summary>Linux virtio_add_status: read, OR, write.</summary>
@@ -245,11 +245,11 @@ public sealed class VirtioPciDriver
     {
         if (Transport == VirtioDriverTransport.Legacy)
         {
-            LegacyWrite(L.LegacyGuestFeatures, 4, (uint)features);
+            LegacyWrite(L.LegacyGuestFeatures, 4, unchecked((uint)features));
             return;
         }
         CommonWrite(L.CommonDriverFeatureSelect, 4, 0);
-        CommonWrite(L.CommonDriverFeature, 4, (uint)features);
+        CommonWrite(L.CommonDriverFeature, 4, unchecked((uint)features));
         CommonWrite(L.CommonDriverFeatureSelect, 4, 1);
         CommonWrite(L.CommonDriverFeature, 4, features >> 32);
     }
@@ -297,7 +297,7 @@ public sealed class VirtioPciDriver
     }
 
     /// <summary>True when feature <paramref name="bit"/> was negotiated.</summary>
-    public bool HasFeature(int bit) => (uint)bit < 64 && (NegotiatedFeatures & (1UL << bit)) != 0;
+    public bool HasFeature(int bit) => unchecked((uint)bit) < 64 && (NegotiatedFeatures & (1UL << bit)) != 0;
 
     /// <summary>DRIVER_OK (Linux virtio_device_ready).</summary>
     public void DriverOk() => AddStatus(VirtioStatus.DriverOk);
@@ -317,18 +317,18 @@ public sealed class VirtioPciDriver
         _msixVectorsUsed = Math.Min(Math.Min(_msixTableSize, 1 + queueCount), MsixVectorsUsedMax);
         if (_msixVectorsUsed < 2) _msixVectorsUsed = 2;
         int control = _msixCap + MsixCapability.ControlOffset;
-        ushort ctl = (ushort)Pci.ReadConfig(control, 2);
-        Pci.WriteConfig(control, 2, (uint)(ctl | MsixCapability.ControlEnable | MsixCapability.ControlFunctionMask));
+        ushort ctl = unchecked((ushort)Pci.ReadConfig(control, 2));
+        Pci.WriteConfig(control, 2, unchecked((uint)(ctl | MsixCapability.ControlEnable | MsixCapability.ControlFunctionMask)));
         for (int v = 0; v < _msixVectorsUsed; v++)
         {
-            MsiMessage message = MsiMessage.ForGsi(_msixGsiBase + (uint)v);
-            ulong entry = _msixTable + ((ulong)v * MsixCapability.EntrySize);
-            Guest.MmioWrite(entry, 4, (uint)message.Address);
+            MsiMessage message = MsiMessage.ForGsi(_msixGsiBase + unchecked((uint)v));
+            ulong entry = _msixTable + (unchecked((ulong)v) * MsixCapability.EntrySize);
+            Guest.MmioWrite(entry, 4, unchecked((uint)message.Address));
             Guest.MmioWrite(entry + 4, 4, message.Address >> 32);
             Guest.MmioWrite(entry + 8, 4, message.Data);
             Guest.MmioWrite(entry + MsixCapability.EntryVectorControl, 4, 0);
         }
-        Pci.WriteConfig(control, 2, (uint)((ctl | MsixCapability.ControlEnable) & ~MsixCapability.ControlFunctionMask));
+        Pci.WriteConfig(control, 2, unchecked((uint)((ctl | MsixCapability.ControlEnable) & ~MsixCapability.ControlFunctionMask)));
         _msixEnabled = true;
         if (WriteConfigVector(0) == L.NoVector) DisableMsix();
     }
@@ -338,17 +338,17 @@ public sealed class VirtioPciDriver
         if (Transport == VirtioDriverTransport.Modern)
         {
             CommonWrite(L.CommonConfigMsixVector, 2, vector);
-            return (ushort)CommonRead(L.CommonConfigMsixVector, 2);
+            return unchecked((ushort)CommonRead(L.CommonConfigMsixVector, 2));
         }
         LegacyWrite(L.LegacyConfigVector, 2, vector);
-        return (ushort)LegacyRead(L.LegacyConfigVector, 2);
+        return unchecked((ushort)LegacyRead(L.LegacyConfigVector, 2));
     }
 
     private void DisableMsix()
     {
         int control = _msixCap + MsixCapability.ControlOffset;
-        ushort ctl = (ushort)Pci.ReadConfig(control, 2);
-        Pci.WriteConfig(control, 2, (uint)(ctl & ~MsixCapability.ControlEnable));
+        ushort ctl = unchecked((ushort)Pci.ReadConfig(control, 2));
+        Pci.WriteConfig(control, 2, unchecked((uint)(ctl & ~MsixCapability.ControlEnable)));
         _msixEnabled = false;
         InterruptMode = VirtioInterruptMode.Intx;
     }
@@ -368,8 +368,8 @@ public sealed class VirtioPciDriver
         bool mine = false;
         if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled)
         {
-            if (gsi < _msixGsiBase || gsi >= _msixGsiBase + (uint)_msixVectorsUsed) return false;
-            ushort vector = (ushort)(gsi - _msixGsiBase);
+            if (gsi < _msixGsiBase || gsi >= _msixGsiBase + unchecked((uint)_msixVectorsUsed)) return false;
+            ushort vector = unchecked((ushort)(gsi - _msixGsiBase));
             if (vector == 0)
             {
                 mine = true;
@@ -398,7 +398,7 @@ public sealed class VirtioPciDriver
     }
 
     /// <summary>Reads (and so clears) the ISR status byte.</summary>
-    public byte ReadIsr() => (byte)(Transport == VirtioDriverTransport.Modern ? Guest.MmioRead(_isrBase, 1) : LegacyRead(L.LegacyIsr, 1));
+    public byte ReadIsr() => unchecked((byte)(Transport == VirtioDriverTransport.Modern ? Guest.MmioRead(_isrBase, 1) : LegacyRead(L.LegacyIsr, 1)));
 
     // ------------------------------------------------------------------ queues
 
@@ -412,20 +412,20 @@ public sealed class VirtioPciDriver
     public VirtioDriverQueue? SetupQueue(int index, GuestDmaAllocator dma, int sizeMax = 0)
     {
         ArgumentNullException.ThrowIfNull(dma);
-        if ((uint)index >= QueuesMax) throw new ArgumentOutOfRangeException(nameof(index));
+        if (unchecked((uint)index) >= QueuesMax) throw new ArgumentOutOfRangeException(nameof(index));
         ushort vector = L.NoVector;
-        if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled) vector = (ushort)Math.Min(1 + _queues.Count, _msixVectorsUsed - 1);
+        if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled) vector = unchecked((ushort)Math.Min(1 + _queues.Count, _msixVectorsUsed - 1));
         bool eventIdx = HasFeature(VirtioSpec.FEventIdx);
         VirtioDriverQueue queue;
         if (Transport == VirtioDriverTransport.Modern)
         {
-            CommonWrite(L.CommonQueueSelect, 2, (uint)index);
-            int size = (int)CommonRead(L.CommonQueueSize, 2);
+            CommonWrite(L.CommonQueueSelect, 2, unchecked((uint)index));
+            int size = unchecked((int)CommonRead(L.CommonQueueSize, 2));
             if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || CommonRead(L.CommonQueueEnable, 2) != 0) return null;
             if (sizeMax > 0 && sizeMax < size && VirtioSpec.IsValidQueueSize(sizeMax))
             {
                 size = sizeMax;
-                CommonWrite(L.CommonQueueSize, 2, (uint)size);
+                CommonWrite(L.CommonQueueSize, 2, unchecked((uint)size));
             }
             var layout = SplitRingLayout.Modern(dma.Allocate(SplitRingLayout.Modern(default, size).TotalBytes + VirtioSpec.DescAlign, VirtioSpec.DescAlign), size);
             var ring = new DriverQueue(layout, eventIdx);
@@ -444,8 +444,8 @@ public sealed class VirtioPciDriver
         }
         else
         {
-            LegacyWrite(L.LegacyQueueSel, 2, (uint)index);
-            int size = (int)LegacyRead(L.LegacyQueueNum, 2);
+            LegacyWrite(L.LegacyQueueSel, 2, unchecked((uint)index));
+            int size = unchecked((int)LegacyRead(L.LegacyQueueNum, 2));
             if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || LegacyRead(L.LegacyQueuePfn, 4) != 0) return null;
             var probe = SplitRingLayout.Legacy(default, size);
             GuestAddress start = dma.Allocate(probe.TotalBytes, VirtioSpec.LegacyQueueAlign);
@@ -458,7 +458,7 @@ public sealed class VirtioPciDriver
                 LegacyWrite(L.LegacyQueueVector, 2, vector);
                 if (LegacyRead(L.LegacyQueueVector, 2) == L.NoVector) return null;
             }
-            queue = new VirtioDriverQueue(this, index, ring, (ulong)_ioBase + L.LegacyQueueNotify, vector);
+            queue = new VirtioDriverQueue(this, index, ring, unchecked((ulong)_ioBase) + L.LegacyQueueNotify, vector);
         }
         _queues.Add(queue);
         return queue;
@@ -467,14 +467,14 @@ public sealed class VirtioPciDriver
     /// <summary>Linux vp_iowrite64_twopart: low dword, then high dword.</summary>
     private void WriteTwoPart(int offset, ulong value)
     {
-        CommonWrite(offset, 4, (uint)value);
+        CommonWrite(offset, 4, unchecked((uint)value));
         CommonWrite(offset + 4, 4, value >> 32);
     }
 
     internal void NotifyQueue(VirtioDriverQueue queue)
     {
-        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(queue.NotifyAddress, 2, (uint)queue.Index);
-        else Guest.PioOut((ushort)queue.NotifyAddress, 2, (uint)queue.Index);
+        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(queue.NotifyAddress, 2, unchecked((uint)queue.Index));
+        else Guest.PioOut(unchecked((ushort)queue.NotifyAddress), 2, unchecked((uint)queue.Index));
     }
 
     // ------------------------------------------------------------------ device configuration
@@ -483,18 +483,18 @@ public sealed class VirtioPciDriver
     /// (modern: the device cfg region; legacy: after the 20- or 24-byte header).</summary>
     public ulong ReadDeviceConfig(int offset, int size)
     {
-        if (Transport == VirtioDriverTransport.Modern) return Guest.MmioRead(_deviceBase + (ulong)offset, size);
+        if (Transport == VirtioDriverTransport.Modern) return Guest.MmioRead(_deviceBase + unchecked((ulong)offset), size);
         return LegacyRead(LegacyConfigOffset + offset, size);
     }
 
     public void WriteDeviceConfig(int offset, int size, ulong value)
     {
-        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(_deviceBase + (ulong)offset, size, value);
+        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(_deviceBase + unchecked((ulong)offset), size, value);
         else LegacyWrite(LegacyConfigOffset + offset, size, value);
     }
 
     /// <summary>config_generation (modern; legacy has none and reads 0).</summary>
-    public byte ReadConfigGeneration() => Transport == VirtioDriverTransport.Modern ? (byte)CommonRead(L.CommonConfigGeneration, 1) : (byte)0;
+    public byte ReadConfigGeneration() => Transport == VirtioDriverTransport.Modern ? unchecked((byte)CommonRead(L.CommonConfigGeneration, 1)) : (byte)0;
 
     private int LegacyConfigOffset => _msixEnabled ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
 }

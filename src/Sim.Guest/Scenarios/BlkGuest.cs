@@ -68,7 +68,7 @@ internal sealed class BlkGuest : GuestProgram
 
         var written = new byte[bytes];
         var back = new byte[bytes];
-        ulong span = capacity >= (ulong)_sectorsPerRequest ? capacity - (ulong)_sectorsPerRequest + 1 : 1;
+        ulong span = capacity >= unchecked((ulong)_sectorsPerRequest) ? capacity - unchecked((ulong)_sectorsPerRequest) + 1 : 1;
         for (int i = 0; i < _writes; i++)
         {
             ulong sector = guest.Prng.UInt64LessThan(span);

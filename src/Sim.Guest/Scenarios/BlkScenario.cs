@@ -35,9 +35,9 @@ public sealed class BlkScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown("writes", "sectors", "size", "image", "flavour", "transport", "irq", "notify");
-        int writes = (int)options.GetInt64("writes", 4, 0, WritesMax);
-        int sectors = (int)options.GetInt64("sectors", 2, 1, Drivers.Blk.VirtioBlkDriver.DataBytesMax / BlkSpec.SectorSize);
-        long size = options.GetInt64("size", SizeDefault, BlkSpec.SectorSize, (long)MemoryBlockBackend.SizeBytesMax);
+        int writes = unchecked((int)options.GetInt64("writes", 4, 0, WritesMax));
+        int sectors = unchecked((int)options.GetInt64("sectors", 2, 1, Drivers.Blk.VirtioBlkDriver.DataBytesMax / BlkSpec.SectorSize));
+        long size = options.GetInt64("size", SizeDefault, BlkSpec.SectorSize, unchecked((long)MemoryBlockBackend.SizeBytesMax));
         if (size % BlkSpec.SectorSize != 0) throw new ArgumentException($"option 'size' must be a multiple of {BlkSpec.SectorSize}");
         string image = options.GetString("image", "");
         Flavour flavour = CounterScenarioChoices.GetFlavour(options);
@@ -45,7 +45,7 @@ public sealed class BlkScenario : IScenario
         VirtioInterruptMode irq = CounterScenarioChoices.GetInterruptMode(options, "intx");
         bool ioeventfd = CounterScenarioChoices.GetUseIoEventFd(options);
 
-        IBlockBackend disk = image.Length > 0 ? StreamBlockBackend.Open(image) : new MemoryBlockBackend((ulong)size);
+        IBlockBackend disk = image.Length > 0 ? StreamBlockBackend.Open(image) : new MemoryBlockBackend(unchecked((ulong)size));
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         Simulation sim = machine.Simulation;
         var device = new VirtioBlkDevice(disk, new BlkDeviceOptions { Flavour = flavour });

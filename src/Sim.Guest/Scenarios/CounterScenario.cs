@@ -34,7 +34,7 @@ public sealed class CounterScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown("ticks", "period_ns", "first_delay_ns", "flavour", "transport", "irq", "notify");
-        int ticks = (int)options.GetInt64("ticks", 5, 1, TicksMax);
+        int ticks = unchecked((int)options.GetInt64("ticks", 5, 1, TicksMax));
         long period = options.GetInt64("period_ns", CounterSpec.SeedPeriodNs, 1_000, 60_000_000_000);
         long firstDelay = options.GetInt64("first_delay_ns", CounterSpec.SeedFirstDelayNs, 0, 600_000_000_000);
         Flavour flavour = CounterScenarioChoices.GetFlavour(options);

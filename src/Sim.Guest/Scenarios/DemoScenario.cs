@@ -27,7 +27,7 @@ public sealed class DemoScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown("flavour", "requests", "dmesg");
         var flavour = ScenarioChoices.GetFlavour(options);
-        int rounds = (int)options.GetInt64("requests", 1, 1, RoundsMax);
+        int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
         bool dmesg = options.GetBool("dmesg", false);
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new DemoPciDevice(flavour);

@@ -35,7 +35,7 @@ public sealed class FactorialScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown("n", "requests", "flavour", "transport", "notify", "irq", "dmesg", "device_log");
         uint[] args = ParseArguments(options.GetString("n", ArgumentsDefault));
-        int requests = (int)options.GetInt64("requests", args.Length, 1, RequestsMax);
+        int requests = unchecked((int)options.GetInt64("requests", args.Length, 1, RequestsMax));
         var flavour = ScenarioChoices.GetFlavour(options);
         VirtioDriverTransport transport = ScenarioChoices.GetTransport(options);
         bool ioeventfd = ScenarioChoices.GetUseIoEventFd(options);

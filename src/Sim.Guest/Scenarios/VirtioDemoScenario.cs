@@ -31,7 +31,7 @@ public sealed class VirtioDemoScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown("flavour", "requests", "transport", "notify", "irq", "dmesg", "device_log");
         var flavour = ScenarioChoices.GetFlavour(options);
-        int rounds = (int)options.GetInt64("requests", 1, 1, RoundsMax);
+        int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
         VirtioDriverTransport transport = ScenarioChoices.GetTransport(options);
         bool ioeventfd = ScenarioChoices.GetUseIoEventFd(options);
         VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options);

@@ -114,7 +114,7 @@ public sealed class DriverQueue
     {
         for (int i = 0; i < _size; i++)
         {
-            _next[i] = (ushort)((i + 1) & (_size - 1));
+            _next[i] = unchecked((ushort)((i + 1) & (_size - 1)));
             _flags[i] = 0;
             _headInUse[i] = false;
             _writableBytes[i] = 0;
@@ -155,7 +155,7 @@ public sealed class DriverQueue
         {
             bool isWritable = k >= readable.Length;
             GuestBuffer b = isWritable ? writable[k - readable.Length] : readable[k];
-            ushort flags = (ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0));
+            ushort flags = unchecked((ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0)));
             if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
             ushort next = _next[i];
             WriteDescriptor(memory, _layout.DescTable, i, b.Addr.Value, b.Len, flags, next);
@@ -164,7 +164,7 @@ public sealed class DriverQueue
         }
         _freeHead = i;
         _numFree -= total;
-        head = (ushort)first;
+        head = unchecked((ushort)first);
         Commit(memory, head, writableBytes);
         return true;
     }
@@ -187,17 +187,17 @@ public sealed class DriverQueue
         {
             bool isWritable = k >= readable.Length;
             GuestBuffer b = isWritable ? writable[k - readable.Length] : readable[k];
-            ushort flags = (ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0));
+            ushort flags = unchecked((ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0)));
             if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
-            WriteDescriptor(memory, table, k, b.Addr.Value, b.Len, flags, (ushort)(k + 1 < total ? k + 1 : 0));
+            WriteDescriptor(memory, table, k, b.Addr.Value, b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0)));
         }
         int i = _freeHead;
         ushort tableFlags = VirtioSpec.DescFIndirect;
-        WriteDescriptor(memory, _layout.DescTable, i, table.Value, (uint)(total * VirtioSpec.DescSize), tableFlags, _next[i]);
+        WriteDescriptor(memory, _layout.DescTable, i, table.Value, unchecked((uint)(total * VirtioSpec.DescSize)), tableFlags, _next[i]);
         _flags[i] = tableFlags;
         _freeHead = _next[i];
         _numFree--;
-        head = (ushort)i;
+        head = unchecked((ushort)i);
         Commit(memory, head, writableBytes);
         return true;
     }
@@ -209,7 +209,7 @@ public sealed class DriverQueue
         _writableBytes[head] = writableBytes;
         Outstanding++;
         // avail->ring[avail_idx_shadow & (num - 1)] = head; the index itself is written by Publish.
-        bool ok = memory.TryWriteUInt16(new GuestAddress(_availEntries + ((ulong)_availShadow.Slot(_size) * VirtioSpec.AvailElemSize)), head);
+        bool ok = memory.TryWriteUInt16(new GuestAddress(_availEntries + (unchecked((ulong)_availShadow.Slot(_size)) * VirtioSpec.AvailElemSize)), head);
         Assert(ok, "available ring not in guest memory");
         _availShadow = _availShadow.Next;
         _numAdded++;
@@ -275,13 +275,13 @@ public sealed class DriverQueue
         if (Broken) return false;
         if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow)) return false;
 
-        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + ((ulong)_lastUsed.Slot(_size) * VirtioSpec.UsedElemSize)), out ulong raw);
+        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)_lastUsed.Slot(_size)) * VirtioSpec.UsedElemSize)), out ulong raw);
         Assert(ok, "used ring not in guest memory");
-        uint rawId = (uint)(raw & uint.MaxValue);
-        if (rawId >= (uint)_size) return Break(DriverQueueError.UsedIdOutOfRange);
+        uint rawId = unchecked((uint)(raw & uint.MaxValue));
+        if (rawId >= unchecked((uint)_size)) return Break(DriverQueueError.UsedIdOutOfRange);
         if (!_headInUse[rawId]) return Break(DriverQueueError.UsedIdNotHead);
-        id = (ushort)rawId;
-        len = (uint)(raw >> 32);
+        id = unchecked((ushort)rawId);
+        len = unchecked((uint)(raw >> 32));
         DetachChain(id);
         _lastUsed = _lastUsed.Next;
         if (CallbacksEnabled)
@@ -323,7 +323,7 @@ public sealed class DriverQueue
             i = _next[i];
             count++;
         }
-        _next[i] = (ushort)_freeHead;
+        _next[i] = unchecked((ushort)_freeHead);
         _freeHead = head;
         _numFree += count;
         Outstanding--;
@@ -383,7 +383,7 @@ public sealed class DriverQueue
     private void ClearNoInterrupt(GuestMemory memory)
     {
         if (CallbacksEnabled) return;
-        _availFlagsShadow = (ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt);
+        _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
         if (!EventIdx)
         {
             bool ok = memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
@@ -401,12 +401,12 @@ public sealed class DriverQueue
         for (int i = 0; i < _size; i++)
         {
             if (!_headInUse[i]) continue;
-            DetachChain((ushort)i);
+            DetachChain(unchecked((ushort)i));
             _availShadow = _availShadow.Previous;
             bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
             Assert(ok, "available ring not in guest memory");
             _published = _availShadow;
-            head = (ushort)i;
+            head = unchecked((ushort)i);
             return true;
         }
         head = 0;
@@ -427,14 +427,14 @@ public sealed class DriverQueue
         // register and stored at once, so the 16-byte copy into guest memory reads them back without a store-
         // forwarding stall (four narrow stores read by one wide load stall for ~15 cycles on x86).
         Span<byte> raw = stackalloc byte[VirtioSpec.DescSize];
-        ulong high = len | ((ulong)flags << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | ((ulong)next << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
+        ulong high = len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
         if (!BitConverter.IsLittleEndian)
         {
             addr = BinaryPrimitives.ReverseEndianness(addr);
             high = BinaryPrimitives.ReverseEndianness(high);
         }
         Vector128.Create(addr, high).AsByte().CopyTo(raw);
-        bool ok = table.TryAdd((ulong)index * VirtioSpec.DescSize, out GuestAddress at) && memory.TryWrite(at, raw);
+        bool ok = table.TryAdd(unchecked((ulong)index) * VirtioSpec.DescSize, out GuestAddress at) && memory.TryWrite(at, raw);
         if (!ok) throw new ArgumentException($"descriptor {index} of the table at {table} is not in guest memory");
     }
 

@@ -21,7 +21,7 @@ public static class RawRing
         BinaryPrimitives.WriteUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..], len);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..], flags);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..], next);
-        if ((uint)index > int.MaxValue / VirtioSpec.DescSize || !table.TryAdd((ulong)index * VirtioSpec.DescSize, out GuestAddress at)) return false;
+        if (unchecked((uint)index) > int.MaxValue / VirtioSpec.DescSize || !table.TryAdd(unchecked((ulong)index) * VirtioSpec.DescSize, out GuestAddress at)) return false;
         return memory.TryWrite(at, raw);
     }
 
@@ -83,8 +83,8 @@ public static class RawRing
     {
         ArgumentNullException.ThrowIfNull(memory);
         bool ok = memory.TryReadUInt64(layout.UsedEntry(slot & (layout.Size - 1)), out ulong raw);
-        id = (uint)(raw & uint.MaxValue);
-        len = (uint)(raw >> 32);
+        id = unchecked((uint)(raw & uint.MaxValue));
+        len = unchecked((uint)(raw >> 32));
         return ok;
     }
 }

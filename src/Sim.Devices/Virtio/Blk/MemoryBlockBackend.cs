@@ -21,12 +21,12 @@ public sealed class MemoryBlockBackend : IBlockBackend
 
     /// <summary>A disk holding a copy of <paramref name="image"/> (its length a positive multiple of 512).</summary>
     public MemoryBlockBackend(ReadOnlySpan<byte> image, bool readOnly = false)
-        : this((ulong)image.Length, readOnly)
+        : this(unchecked((ulong)image.Length), readOnly)
     {
         image.CopyTo(_data);
     }
 
-    public ulong SizeBytes => (ulong)_data.Length;
+    public ulong SizeBytes => unchecked((ulong)_data.Length);
 
     public bool IsReadOnly { get; }
 
@@ -39,14 +39,14 @@ public sealed class MemoryBlockBackend : IBlockBackend
     public bool TryRead(ulong offset, Span<byte> data)
     {
         if (!InRange(offset, data.Length)) return false;
-        _data.AsSpan((int)offset, data.Length).CopyTo(data);
+        _data.AsSpan(unchecked((int)offset), data.Length).CopyTo(data);
         return true;
     }
 
     public bool TryWrite(ulong offset, ReadOnlySpan<byte> data)
     {
         if (IsReadOnly || !InRange(offset, data.Length)) return false;
-        data.CopyTo(_data.AsSpan((int)offset));
+        data.CopyTo(_data.AsSpan(unchecked((int)offset)));
         return true;
     }
 
@@ -56,5 +56,5 @@ public sealed class MemoryBlockBackend : IBlockBackend
         return true;
     }
 
-    private bool InRange(ulong offset, int length) => (ulong)length <= SizeBytes && offset <= SizeBytes - (ulong)length;
+    private bool InRange(ulong offset, int length) => unchecked((ulong)length) <= SizeBytes && offset <= SizeBytes - unchecked((ulong)length);
 }

@@ -21,7 +21,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         ArgumentNullException.ThrowIfNull(stream);
         if (!stream.CanRead || !stream.CanSeek) throw new ArgumentException("the stream must be readable and seekable", nameof(stream));
         if (!readOnly && !stream.CanWrite) throw new ArgumentException("a writable disk needs a writable stream", nameof(stream));
-        ulong length = (ulong)stream.Length;
+        ulong length = unchecked((ulong)stream.Length);
         SizeBytes = Math.Min(length, SizeBytesMax) / BlkSpec.SectorSize * BlkSpec.SectorSize;
         if (SizeBytes == 0) throw new ArgumentException($"the image holds no whole {BlkSpec.SectorSize}-byte sector", nameof(stream));
         _stream = stream;
@@ -54,7 +54,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         if (!InRange(offset, data.Length)) return false;
         try
         {
-            _stream.Position = (long)offset;
+            _stream.Position = unchecked((long)offset);
             _stream.ReadExactly(data);
             return true;
         }
@@ -69,7 +69,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         if (IsReadOnly || !InRange(offset, data.Length)) return false;
         try
         {
-            _stream.Position = (long)offset;
+            _stream.Position = unchecked((long)offset);
             _stream.Write(data);
             return true;
         }
@@ -97,5 +97,5 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         if (_ownsStream) _stream.Dispose();
     }
 
-    private bool InRange(ulong offset, int length) => (ulong)length <= SizeBytes && offset <= SizeBytes - (ulong)length;
+    private bool InRange(ulong offset, int length) => unchecked((ulong)length) <= SizeBytes && offset <= SizeBytes - unchecked((ulong)length);
 }

@@ -149,11 +149,11 @@ public sealed class VirtioBlkDevice : VirtioDevice
             case BlkSpec.TypeGetId:
             {
                 // QEMU: size = MIN(strlen(serial) + 1, MIN(iov_size(in_iov), VIRTIO_BLK_ID_BYTES)), serial NUL-terminated.
-                ulong size = Math.Min((ulong)_serial.Length + 1, Math.Min(statusOffset, BlkSpec.IdBytes));
+                ulong size = Math.Min(unchecked((ulong)_serial.Length) + 1, Math.Min(statusOffset, BlkSpec.IdBytes));
                 Span<byte> id = stackalloc byte[BlkSpec.IdBytes + 1];
                 id.Clear();
                 _serial.CopyTo(id);
-                e.WriteIn(Memory, 0, id[..(int)size]);
+                e.WriteIn(Memory, 0, id[..unchecked((int)size)]);
                 Stats.GetIds++;
                 status = BlkSpec.StatusOk;
                 break;
@@ -248,13 +248,13 @@ public sealed class VirtioBlkDevice : VirtioDevice
         ulong done = 0;
         while (done < size)
         {
-            int chunk = (int)Math.Min((ulong)_scratch.Length, size - done);
+            int chunk = unchecked((int)Math.Min((ulong)_scratch.Length, size - done));
             Span<byte> buf = _scratch.AsSpan(0, chunk);
             if (!_backend.TryRead(offset + done, buf)) return BlkSpec.StatusIoErr;
             int wrote = _element.WriteIn(Memory, inOffset + done, buf);
             if (wrote != chunk) throw new InvalidOperationException("writable buffers shorter than computed");
             Stats.BytesRead += chunk;
-            done += (ulong)chunk;
+            done += unchecked((ulong)chunk);
         }
         return BlkSpec.StatusOk;
     }
@@ -265,13 +265,13 @@ public sealed class VirtioBlkDevice : VirtioDevice
         ulong done = 0;
         while (done < size)
         {
-            int chunk = (int)Math.Min((ulong)_scratch.Length, size - done);
+            int chunk = unchecked((int)Math.Min((ulong)_scratch.Length, size - done));
             Span<byte> buf = _scratch.AsSpan(0, chunk);
             int read = _element.ReadOut(Memory, outOffset + done, buf);
             if (read != chunk) throw new InvalidOperationException("readable buffers shorter than computed");
             if (!_backend.TryWrite(offset + done, buf)) return BlkSpec.StatusIoErr;
             Stats.BytesWritten += chunk;
-            done += (ulong)chunk;
+            done += unchecked((ulong)chunk);
         }
         return BlkSpec.StatusOk;
     }
@@ -290,7 +290,7 @@ public sealed class VirtioBlkDevice : VirtioDevice
         else if (status == BlkSpec.StatusUnsupp) Stats.Unsupported++;
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, sector);
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, ((ulong)type << 32) | status, Simulation.IsTracing ? data : default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, (unchecked((ulong)type) << 32) | status, Simulation.IsTracing ? data : default);
         // used.len is 32 bits; QEMU truncates in_len, a guest offering more than 4 GiB of writable buffers gets its low bits.
         TryPush(queueIndex, _element, unchecked((uint)len));
         NotifyQueue(queueIndex);

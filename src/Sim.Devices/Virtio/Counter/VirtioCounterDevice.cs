@@ -118,7 +118,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     {
         uint n = _setConfig;
         _setConfig = unchecked(_setConfig + 1);
-        AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{(int)n}"));
+        AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{unchecked((int)n)}"));
         SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultTick, n, default);
         if (!DriverOk || IsBroken)
         {
@@ -159,7 +159,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         }
         // Seed: while (iov_to_buf(..., offset, &pfn, 4) == 4) — stops at a ragged tail without complaint.
         if (numbers > CounterDeviceOptions.NumbersPerRequestMax) numbers = CounterDeviceOptions.NumbersPerRequestMax;
-        else TailBytesIgnored += (long)tail;
+        else TailBytesIgnored += unchecked((long)tail);
         Span<byte> word = stackalloc byte[CounterSpec.NumberSize];
         ulong offset = 0;
         for (ulong k = 0; k < numbers; k++)
@@ -170,11 +170,11 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             uint value = BinaryPrimitives.ReadUInt32LittleEndian(word); // virtio_ldl_p: little-endian on x86 and VERSION_1
             NumbersReceived++;
             if (_received.Count < _options.LogLinesMax) _received.Add(value);
-            AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{(int)value}"));
+            AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{unchecked((int)value)}"));
             SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultNumber, value, default);
         }
         // Seed: virtqueue_push(vq, elem, offset) reports the bytes read. Robust: nothing was written (VIRTIO 1.2 §2.7.8.1).
-        uint len = _options.Flavour == Flavour.Seed ? (uint)offset : 0;
+        uint len = _options.Flavour == Flavour.Seed ? unchecked((uint)offset) : 0;
         Requests++;
         SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, len, default);
         TryPush(queueIndex, _element, len);

@@ -191,7 +191,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
                 }
                 BinaryPrimitives.WriteUInt32LittleEndian(response, opt);
                 BinaryPrimitives.WriteUInt32LittleEndian(response[4..], answer);
-                written = (uint)_element.WriteIn(Memory, 0, response);
+                written = unchecked((uint)_element.WriteIn(Memory, 0, response));
                 Requests++;
                 if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={Buff:x}"));
                 EmitResult(ResultRequest, opt, answer);
@@ -221,7 +221,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
     private void UpdateConfig() => BinaryPrimitives.WriteUInt32LittleEndian(Config, Buff);
 
     private void EmitResult(ulong code, uint opt, uint buff) =>
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, code, ((ulong)opt << 32) | buff, default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, code, (unchecked((ulong)opt) << 32) | buff, default);
 
     private static string Hex(string prefix, uint value) => prefix + value.ToString("x", CultureInfo.InvariantCulture);
 }

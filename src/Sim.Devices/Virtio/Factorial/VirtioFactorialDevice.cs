@@ -194,7 +194,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
                     Log.Add(string.Create(CultureInfo.InvariantCulture, $"request arg1={arg1} arg2=\"{CString(request.Slice(4, Arg2Size), out _)}\" -> ret={ret}"));
                 }
                 BinaryPrimitives.WriteUInt32LittleEndian(res, ret);
-                written = (uint)_element.WriteIn(Memory, 0, res);
+                written = unchecked((uint)_element.WriteIn(Memory, 0, res));
                 Requests++;
                 EmitResult(arg1, ret);
             }
@@ -238,7 +238,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
     }
 
     private void EmitResult(uint arg1, uint ret) =>
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, ((ulong)arg1 << 32) | ret, default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, (unchecked((ulong)arg1) << 32) | ret, default);
 
     /// <summary>The bytes up to the first NUL (at most the span), non-printable bytes escaped.</summary>
     private static string CString(ReadOnlySpan<byte> bytes, out bool terminated)
@@ -249,7 +249,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
         var sb = new StringBuilder(end);
         foreach (byte b in bytes[..end])
         {
-            if (b is >= 0x20 and < 0x7F) sb.Append((char)b);
+            if (b is >= 0x20 and < 0x7F) sb.Append(unchecked((char)b));
             else sb.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
         }
         return sb.ToString();

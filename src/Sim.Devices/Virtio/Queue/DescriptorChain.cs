@@ -68,7 +68,7 @@ public ref struct DescriptorChain
         descriptor = default;
         if (_stopped) return false;
         if (!_hasMore) return Stop(QueueError.None);
-        if ((uint)_nextIndex >= (uint)_tableSize)
+        if (unchecked((uint)_nextIndex) >= unchecked((uint)_tableSize))
         {
             // The head is range-checked by the caller (virtqueue_get_head) but checked here too so the
             // iterator is safe on its own.
@@ -126,7 +126,7 @@ public ref struct DescriptorChain
         if (count > QueueLimits.IndirectDescriptorsMax) return Stop(QueueError.IndirectTooLarge);
         if (!_memory.IsValidRange(head.Addr, head.Len)) return Stop(QueueError.IndirectTableOutsideMemory);
         _table = head.Addr;
-        _tableSize = (int)count;
+        _tableSize = unchecked((int)count);
         _inIndirect = true;
         _nextIndex = 0;
         if (!TryRead(_table, 0, out first)) return Stop(QueueError.IndirectTableOutsideMemory);
@@ -139,7 +139,7 @@ public ref struct DescriptorChain
         // index < table size <= 32768, so the offset cannot overflow; the address add can (indirect tables
         // are range-checked before use, the main table at queue enable), hence TryAdd. One 16-byte read, decoded
         // in place.
-        if (!table.TryAdd((ulong)index * VirtioSpec.DescSize, out GuestAddress at) || !_memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        if (!table.TryAdd(unchecked((ulong)index) * VirtioSpec.DescSize, out GuestAddress at) || !_memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
         {
             descriptor = default;
             return false;

@@ -63,7 +63,7 @@ public sealed class QueueElement
     internal bool TryAppend(GuestMemory memory, in Descriptor d, bool inOneRegion, out QueueError error)
     {
         int used = OutCount + InCount;
-        if (inOneRegion && (uint)used < (uint)_iovecs.Length)
+        if (inOneRegion && unchecked((uint)used) < unchecked((uint)_iovecs.Length))
         {
             _iovecs[used] = new Iovec(d.Addr, d.Len);
             Count(d.IsWriteOnly, 1, d.Len);
@@ -94,7 +94,7 @@ public sealed class QueueElement
         {
             ulong chunk = GuestRanges.FirstPiece(memory, at, left);
             Assert(chunk > 0 && chunk <= left, "validated buffer piece vanished");
-            _iovecs[used + i] = new Iovec(at, (uint)chunk);
+            _iovecs[used + i] = new Iovec(at, unchecked((uint)chunk));
             left -= chunk;
             if (left > 0 && !at.TryAdd(chunk, out at)) Assert(false, "validated buffer wraps");
         }
@@ -126,7 +126,7 @@ public sealed class QueueElement
     {
         ArgumentNullException.ThrowIfNull(memory);
         // Fast path: the whole copy lies inside the first out iovec (the common small request).
-        if (OutCount != 0 && offset == 0 && (uint)destination.Length <= _iovecs[0].Len)
+        if (OutCount != 0 && offset == 0 && unchecked((uint)destination.Length) <= _iovecs[0].Len)
         {
             bool ok = memory.TryRead(_iovecs[0].Addr, destination);
             Assert(ok, "validated iovec not accessible");
@@ -143,7 +143,7 @@ public sealed class QueueElement
         ArgumentNullException.ThrowIfNull(memory);
         // Fast path: the whole copy lies inside the first in iovec (the common small response).
         int first = OutCount;
-        if (InCount != 0 && offset == 0 && (uint)first < (uint)_iovecs.Length && (uint)source.Length <= _iovecs[first].Len)
+        if (InCount != 0 && offset == 0 && unchecked((uint)first) < unchecked((uint)_iovecs.Length) && unchecked((uint)source.Length) <= _iovecs[first].Len)
         {
             bool ok = memory.TryWrite(_iovecs[first].Addr, source);
             Assert(ok, "validated iovec not accessible");
@@ -156,7 +156,7 @@ public sealed class QueueElement
     {
         // Fast path: the whole copy lies inside the first iovec (the common small request / response).
         int want = write ? source.Length : destination.Length;
-        if (iovecs.Length != 0 && offset == 0 && (uint)want <= iovecs[0].Len)
+        if (iovecs.Length != 0 && offset == 0 && unchecked((uint)want) <= iovecs[0].Len)
         {
             bool done0 = write ? memory.TryWrite(iovecs[0].Addr, source) : memory.TryRead(iovecs[0].Addr, destination);
             Assert(done0, "validated iovec not accessible");
@@ -173,7 +173,7 @@ public sealed class QueueElement
                 offset -= v.Len;
                 continue;
             }
-            int chunk = (int)Math.Min(v.Len - offset, (ulong)(total - done));
+            int chunk = unchecked((int)Math.Min(v.Len - offset, (ulong)(total - done)));
             GuestAddress at = new(v.Addr.Value + offset);
             bool ok = write
                 ? memory.TryWrite(at, source.Slice(done, chunk))

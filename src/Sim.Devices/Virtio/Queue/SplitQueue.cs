@@ -341,11 +341,11 @@ public sealed class SplitQueue
         ArgumentNullException.ThrowIfNull(memory);
         ThrowIfNotReady();
         if (head >= _size) throw new ArgumentOutOfRangeException(nameof(head), head, "head is not a descriptor index of this queue");
-        if ((uint)idx >= (uint)InUse) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
+        if (unchecked((uint)idx) >= unchecked((uint)InUse)) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
         int slot = UsedIdx.Add(idx).Slot(_size);
         // id (le32) + len (le32) as one little-endian 8-byte store.
-        ulong entry = head | ((ulong)len << 32);
-        bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + ((ulong)slot * VirtioSpec.UsedElemSize)), entry);
+        ulong entry = head | (unchecked((ulong)len) << 32);
+        bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + (unchecked((ulong)slot) * VirtioSpec.UsedElemSize)), entry);
         Assert(ok, "used ring validated at enable is not writable");
     }
 
@@ -356,7 +356,7 @@ public sealed class SplitQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ThrowIfNotReady();
-        if ((uint)count > (uint)InUse) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
+        if (unchecked((uint)count) > unchecked((uint)InUse)) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
         AssertInvariants();
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(count);
@@ -419,7 +419,7 @@ public sealed class SplitQueue
             return;
         }
         ushort flags = ReadU16(memory, _usedRing);
-        flags = enable ? (ushort)(flags & ~VirtioSpec.UsedFNoNotify) : (ushort)(flags | VirtioSpec.UsedFNoNotify);
+        flags = enable ? unchecked((ushort)(flags & ~VirtioSpec.UsedFNoNotify)) : unchecked((ushort)(flags | VirtioSpec.UsedFNoNotify));
         bool ok = memory.TryWriteUInt16(_usedRing, flags);
         Assert(ok, "used ring validated at enable is not writable");
     }
@@ -444,7 +444,7 @@ public sealed class SplitQueue
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort ReadAvailEntry(GuestMemory memory, RingIndex index) =>
-        ReadU16(memory, new GuestAddress(_availRingAddr.Value + ((ulong)index.Slot(_size) * VirtioSpec.AvailElemSize)));
+        ReadU16(memory, new GuestAddress(_availRingAddr.Value + (unchecked((ulong)index.Slot(_size)) * VirtioSpec.AvailElemSize)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteAvailEvent(GuestMemory memory, RingIndex value)

@@ -59,7 +59,7 @@ public abstract class VirtioDevice
     {
         ArgumentNullException.ThrowIfNull(queueMaxSizes);
         if (queueMaxSizes.Length == 0 || queueMaxSizes.Length > QueuesMax) throw new ArgumentOutOfRangeException(nameof(queueMaxSizes), $"1..{QueuesMax} queues");
-        if ((uint)configSize > ConfigSizeMax) throw new ArgumentOutOfRangeException(nameof(configSize), $"0..{ConfigSizeMax} bytes");
+        if (unchecked((uint)configSize) > ConfigSizeMax) throw new ArgumentOutOfRangeException(nameof(configSize), $"0..{ConfigSizeMax} bytes");
         DeviceId = deviceId;
         DeviceFeatures = deviceFeatures;
         TraceId = traceId;
@@ -138,7 +138,7 @@ public abstract class VirtioDevice
     public ushort GetQueueVector(int index) => _queueVectors[index];
 
     /// <summary>True when feature <paramref name="bit"/> was negotiated (QEMU virtio_vdev_has_feature).</summary>
-    public bool HasFeature(int bit) => (uint)bit < 64 && (DriverFeatures & (1UL << bit)) != 0;
+    public bool HasFeature(int bit) => unchecked((uint)bit) < 64 && (DriverFeatures & (1UL << bit)) != 0;
 
     /// <summary>Plugs the device into its transport (QEMU virtio_bus_device_plugged). Once only.</summary>
     public void Attach(IVirtioTransport transport, Simulation simulation, ulong hostFeatures, Flavour coreFlavour)
@@ -273,7 +273,7 @@ public abstract class VirtioDevice
         BrokenReason = reason;
         Simulation sim = Simulation;
         ReadOnlySpan<byte> text = sim.IsTracing ? Encoding.UTF8.GetBytes(reason) : default;
-        sim.Emit(TraceEventKind.DeviceResult, TraceId, ResultBroken, (ulong)error, text);
+        sim.Emit(TraceEventKind.DeviceResult, TraceId, ResultBroken, unchecked((ulong)error), text);
         if (HasFeature(VirtioSpec.FVersion1))
         {
             VirtioStatus old = Status;
@@ -363,7 +363,7 @@ public abstract class VirtioDevice
     /// <summary>QEMU virtio_queue_notify on a ready queue of a device that is not broken.</summary>
     internal void DispatchQueueNotify(int queueIndex)
     {
-        if ((uint)queueIndex >= (uint)_queues.Length || IsBroken || !_queues[queueIndex].Ready) return;
+        if (unchecked((uint)queueIndex) >= unchecked((uint)_queues.Length) || IsBroken || !_queues[queueIndex].Ready) return;
         Simulation sim = Simulation;
         uint previous = sim.MemoryTraceSource;
         sim.MemoryTraceSource = TraceId;

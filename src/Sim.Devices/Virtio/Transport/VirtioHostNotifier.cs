@@ -46,7 +46,7 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
     {
         _wakeScheduled = false;
         if (!Fd.IsReadable) return; // drained when ioeventfd was stopped
-        _simulation.RecordContextSwitch(_device.TraceId, (ulong)QueueIndex);
+        _simulation.RecordContextSwitch(_device.TraceId, unchecked((ulong)QueueIndex));
         Drain();
     }
 

@@ -24,8 +24,8 @@ internal sealed class VirtioPciLegacyRegion : IBusDevice
             int piece = QemuAccessSplit.PieceSize(address, data.Length);
             Span<byte> part = data[..piece];
             int configOffset = _transport.LegacyConfigOffset;
-            if (address < (ulong)configOffset) VirtioPciModernRegion.Store(part, _transport.ReadLegacy((int)address));
-            else if (address - (ulong)configOffset < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigRead((int)(address - (ulong)configOffset), part);
+            if (address < unchecked((ulong)configOffset)) VirtioPciModernRegion.Store(part, _transport.ReadLegacy(unchecked((int)address)));
+            else if (address - unchecked((ulong)configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigRead(unchecked((int)(address - (ulong)configOffset)), part);
             else part.Fill(0xFF);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
@@ -40,8 +40,8 @@ internal sealed class VirtioPciLegacyRegion : IBusDevice
             int piece = QemuAccessSplit.PieceSize(address, data.Length);
             ReadOnlySpan<byte> part = data[..piece];
             int configOffset = _transport.LegacyConfigOffset;
-            if (address < (ulong)configOffset) _transport.WriteLegacy((int)address, VirtioPciModernRegion.Load(part));
-            else if (address - (ulong)configOffset < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigWrite((int)(address - (ulong)configOffset), part);
+            if (address < unchecked((ulong)configOffset)) _transport.WriteLegacy(unchecked((int)address), VirtioPciModernRegion.Load(part));
+            else if (address - unchecked((ulong)configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigWrite(unchecked((int)(address - (ulong)configOffset)), part);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
         }

@@ -48,8 +48,8 @@ internal sealed class VirtioPciModernRegion : IBusDevice
             part.Fill(0xFF);
             return;
         }
-        int within = (int)(address % L.ModernRegionSize);
-        switch ((int)address - within)
+        int within = unchecked((int)(address % L.ModernRegionSize));
+        switch (unchecked((int)address) - within)
         {
             case L.ModernCommonOffset:
                 Store(part, _transport.ReadCommon(within));
@@ -69,8 +69,8 @@ internal sealed class VirtioPciModernRegion : IBusDevice
     private void WritePiece(ulong address, ReadOnlySpan<byte> part)
     {
         if (address >= L.ModernBarSize) return;
-        int within = (int)(address % L.ModernRegionSize);
-        switch ((int)address - within)
+        int within = unchecked((int)(address % L.ModernRegionSize));
+        switch (unchecked((int)address) - within)
         {
             case L.ModernCommonOffset:
                 _transport.WriteCommon(within, Load(part));

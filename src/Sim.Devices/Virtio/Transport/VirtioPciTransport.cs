@@ -65,8 +65,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         if (_legacy)
         {
             int header = options.MsixVectors > 0 ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
-            ulong size = BitOperations.RoundUpToPowerOf2((ulong)(header + device.ConfigSize));
-            if (size > IoBarSizeMax) throw new ArgumentException($"a legacy I/O BAR holds at most {IoBarSizeMax - (ulong)header} config bytes", nameof(device));
+            ulong size = BitOperations.RoundUpToPowerOf2(unchecked((ulong)(header + device.ConfigSize)));
+            if (size > IoBarSizeMax) throw new ArgumentException($"a legacy I/O BAR holds at most {IoBarSizeMax - unchecked((ulong)header)} config bytes", nameof(device));
             RegisterBar(L.LegacyBar, PciBarKind.Io, size, new VirtioPciLegacyRegion(this));
         }
         if (_modern)
@@ -112,10 +112,10 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
 
     /// <summary>The host notifier eventfd of <paramref name="queueIndex"/> (null without ioeventfd):
     /// what KVM_IOEVENTFD signals, and what a vhost backend would poll.</summary>
-    public EventFd? GetHostNotifier(int queueIndex) => (uint)queueIndex < (uint)_notifiers.Length ? _notifiers[queueIndex].Fd : null;
+    public EventFd? GetHostNotifier(int queueIndex) => unchecked((uint)queueIndex) < unchecked((uint)_notifiers.Length) ? _notifiers[queueIndex].Fd : null;
 
     /// <summary>The irqfd eventfd of MSI-X <paramref name="vector"/> once it has been used (irqfd mode).</summary>
-    public EventFd? GetVectorEventFd(int vector) => (uint)vector < (uint)_vectorFds.Length ? _vectorFds[vector] : null;
+    public EventFd? GetVectorEventFd(int vector) => unchecked((uint)vector) < unchecked((uint)_vectorFds.Length) ? _vectorFds[vector] : null;
 
     bool IVirtioTransport.DmaEnabled => BusMasterEnabled;
 
@@ -135,16 +135,16 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             : options.LegacyPciDeviceId != 0 ? options.LegacyPciDeviceId : checked((ushort)(0x1000 + device.DeviceId - 1));
         // QEMU virtio_pci_device_plugged: subsystem vendor = vendor, subsystem id = virtio id, pin INTA#,
         // revision 1 for modern-only devices, 0 otherwise.
-        return new PciDeviceIds(L.VendorId, pciDevice, options.ClassCode, (byte)(modernOnly ? 1 : 0), L.VendorId, device.DeviceId, 1);
+        return new PciDeviceIds(L.VendorId, pciDevice, options.ClassCode, unchecked((byte)(modernOnly ? 1 : 0)), L.VendorId, device.DeviceId, 1);
     }
 
     private int AddVirtioCapability(byte cfgType, int length, int barOffset)
     {
         int cap = AddCapability(R.CapabilityIdVendor, length);
-        Config.SetByte(cap + L.CapLenOffset, (byte)length);
+        Config.SetByte(cap + L.CapLenOffset, unchecked((byte)length));
         Config.SetByte(cap + L.CapCfgTypeOffset, cfgType);
         Config.SetByte(cap + L.CapBarOffset, L.ModernBar);
-        Config.SetUInt32(cap + L.CapOffsetOffset, (uint)barOffset);
+        Config.SetUInt32(cap + L.CapOffsetOffset, unchecked((uint)barOffset));
         Config.SetUInt32(cap + L.CapLengthOffset, L.ModernRegionSize);
         return cap;
     }
@@ -158,8 +158,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         if (_modern && Overlaps(offset, data.Length, _pciCfgCap + L.CapPciCfgDataOffset, 4))
         {
             uint off = Config.GetUInt32(_pciCfgCap + L.CapOffsetOffset);
-            int len = (int)Math.Min(Config.GetUInt32(_pciCfgCap + L.CapLengthOffset), 8u);
-            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - (ulong)len)
+            int len = unchecked((int)Math.Min(Config.GetUInt32(_pciCfgCap + L.CapLengthOffset), 8u));
+            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - unchecked((ulong)len))
             {
                 Span<byte> window = stackalloc byte[4];
                 window.Clear();
@@ -178,8 +178,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         if (_modern && Overlaps(offset, data.Length, _pciCfgCap + L.CapPciCfgDataOffset, 4))
         {
             uint off = Config.GetUInt32(_pciCfgCap + L.CapOffsetOffset);
-            int len = (int)Math.Min(Config.GetUInt32(_pciCfgCap + L.CapLengthOffset), 8u);
-            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - (ulong)len)
+            int len = unchecked((int)Math.Min(Config.GetUInt32(_pciCfgCap + L.CapLengthOffset), 8u));
+            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - unchecked((ulong)len))
             {
                 Span<byte> window = stackalloc byte[4];
                 for (int i = 0; i < 4; i++) window[i] = Config.GetByte(_pciCfgCap + L.CapPciCfgDataOffset + i);
@@ -209,24 +209,24 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         return offset switch
         {
             L.CommonDeviceFeatureSelect => _deviceFeatureSelect,
-            L.CommonDeviceFeature => _deviceFeatureSelect <= 1 ? (uint)((d.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures) >> (32 * (int)_deviceFeatureSelect)) : 0,
+            L.CommonDeviceFeature => _deviceFeatureSelect <= 1 ? unchecked((uint)((d.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures) >> (32 * (int)_deviceFeatureSelect))) : 0,
             L.CommonDriverFeatureSelect => _driverFeatureSelect,
             L.CommonDriverFeature => _driverFeatureSelect <= 1 ? _driverFeatureWords[_driverFeatureSelect] : 0,
             L.CommonConfigMsixVector => d.ConfigVector,
-            L.CommonNumQueues => (uint)d.QueueCount,
-            L.CommonDeviceStatus => (uint)d.Status,
+            L.CommonNumQueues => unchecked((uint)d.QueueCount),
+            L.CommonDeviceStatus => unchecked((uint)d.Status),
             L.CommonConfigGeneration => d.ConfigGeneration,
             L.CommonQueueSelect => _queueSelect,
-            L.CommonQueueSize => hasQueue ? (uint)d.GetQueue(q).Size : 0,
+            L.CommonQueueSize => hasQueue ? unchecked((uint)d.GetQueue(q).Size) : 0,
             L.CommonQueueMsixVector => hasQueue ? d.GetQueueVector(q) : L.NoVector,
             L.CommonQueueEnable => hasQueue && _queueEnabled[q] ? 1u : 0,
             L.CommonQueueNotifyOff => _queueSelect,
-            L.CommonQueueDesc => hasQueue ? (uint)_queueDesc[q] : 0,
-            L.CommonQueueDesc + 4 => hasQueue ? (uint)(_queueDesc[q] >> 32) : 0,
-            L.CommonQueueDriver => hasQueue ? (uint)_queueDriver[q] : 0,
-            L.CommonQueueDriver + 4 => hasQueue ? (uint)(_queueDriver[q] >> 32) : 0,
-            L.CommonQueueDevice => hasQueue ? (uint)_queueDevice[q] : 0,
-            L.CommonQueueDevice + 4 => hasQueue ? (uint)(_queueDevice[q] >> 32) : 0,
+            L.CommonQueueDesc => hasQueue ? unchecked((uint)_queueDesc[q]) : 0,
+            L.CommonQueueDesc + 4 => hasQueue ? unchecked((uint)(_queueDesc[q] >> 32)) : 0,
+            L.CommonQueueDriver => hasQueue ? unchecked((uint)_queueDriver[q]) : 0,
+            L.CommonQueueDriver + 4 => hasQueue ? unchecked((uint)(_queueDriver[q] >> 32)) : 0,
+            L.CommonQueueDevice => hasQueue ? unchecked((uint)_queueDevice[q]) : 0,
+            L.CommonQueueDevice + 4 => hasQueue ? unchecked((uint)(_queueDevice[q] >> 32)) : 0,
             _ => 0,
         };
     }
@@ -249,21 +249,21 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 if (_driverFeatureSelect <= 1 && (d.Status & VirtioStatus.FeaturesOk) == 0)
                 {
                     _driverFeatureWords[_driverFeatureSelect] = value;
-                    d.TrySetDriverFeatures(((ulong)_driverFeatureWords[1] << 32) | _driverFeatureWords[0]);
+                    d.TrySetDriverFeatures((unchecked((ulong)_driverFeatureWords[1]) << 32) | _driverFeatureWords[0]);
                 }
                 break;
             case L.CommonConfigMsixVector:
                 d.ConfigVector = UsableVector(value);
                 break;
             case L.CommonDeviceStatus:
-                WriteStatus((byte)value, legacy: false);
+                WriteStatus(unchecked((byte)value), legacy: false);
                 break;
             case L.CommonQueueSelect:
-                if (value < QueueSelectMax) _queueSelect = (ushort)value;
+                if (value < QueueSelectMax) _queueSelect = unchecked((ushort)value);
                 break;
             case L.CommonQueueSize:
                 // A ready queue keeps its size (QEMU would resize a live ring; the spec forbids the write).
-                if (hasQueue && !d.GetQueue(q).Ready) d.GetQueue(q).TrySetSize((int)(value & 0xFFFF), out _);
+                if (hasQueue && !d.GetQueue(q).Ready) d.GetQueue(q).TrySetSize(unchecked((int)(value & 0xFFFF)), out _);
                 break;
             case L.CommonQueueMsixVector:
                 if (hasQueue) d.SetQueueVector(q, UsableVector(value));
@@ -327,12 +327,12 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         bool msix = Msix is { Enabled: true };
         return offset switch
         {
-            L.LegacyHostFeatures => (uint)d.HostFeatures,
-            L.LegacyGuestFeatures => (uint)d.DriverFeatures,
-            L.LegacyQueuePfn => hasQueue ? (uint)(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift) : 0,
-            L.LegacyQueueNum => hasQueue ? (uint)d.GetQueue(q).Size : 0,
+            L.LegacyHostFeatures => unchecked((uint)d.HostFeatures),
+            L.LegacyGuestFeatures => unchecked((uint)d.DriverFeatures),
+            L.LegacyQueuePfn => hasQueue ? unchecked((uint)(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift)) : 0,
+            L.LegacyQueueNum => hasQueue ? unchecked((uint)d.GetQueue(q).Size) : 0,
             L.LegacyQueueSel => _queueSelect,
-            L.LegacyStatus => (uint)d.Status,
+            L.LegacyStatus => unchecked((uint)d.Status),
             L.LegacyIsr => ReadAndClearIsr(),
             L.LegacyConfigVector when msix => d.ConfigVector,
             L.LegacyQueueVector when msix => hasQueue ? d.GetQueueVector(q) : L.NoVector,
@@ -354,16 +354,16 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 break;
             case L.LegacyQueuePfn:
                 if (value == 0) ResetTransport(); // QEMU: a PFN of 0 resets the whole device
-                else if (hasQueue) EnableLegacyQueue(q, (ulong)value << L.LegacyQueueAddressShift);
+                else if (hasQueue) EnableLegacyQueue(q, unchecked((ulong)value) << L.LegacyQueueAddressShift);
                 break;
             case L.LegacyQueueSel:
-                if (value < QueueSelectMax) _queueSelect = (ushort)value;
+                if (value < QueueSelectMax) _queueSelect = unchecked((ushort)value);
                 break;
             case L.LegacyQueueNotify:
-                if (value < QueueSelectMax) NotifyFromGuest((int)value);
+                if (value < QueueSelectMax) NotifyFromGuest(unchecked((int)value));
                 break;
             case L.LegacyStatus:
-                WriteStatus((byte)value, legacy: true);
+                WriteStatus(unchecked((byte)value), legacy: true);
                 break;
             case L.LegacyConfigVector when msix:
                 d.ConfigVector = UsableVector(value & 0xFFFF);
@@ -383,8 +383,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         SplitQueue queue = Device.GetQueue(q);
         if (queue.Ready) queue.Disable();
         ulong avail = address + VirtioSpec.DescTableSize(queue.Size);
-        ulong availEnd = avail + VirtioSpec.AvailRingOffset + ((ulong)queue.Size * VirtioSpec.AvailElemSize);
-        ulong used = (availEnd + VirtioSpec.LegacyQueueAlign - 1) & ~((ulong)VirtioSpec.LegacyQueueAlign - 1);
+        ulong availEnd = avail + VirtioSpec.AvailRingOffset + (unchecked((ulong)queue.Size) * VirtioSpec.AvailElemSize);
+        ulong used = (availEnd + VirtioSpec.LegacyQueueAlign - 1) & ~(unchecked((ulong)VirtioSpec.LegacyQueueAlign) - 1);
         queue.DescTable = new GuestAddress(address);
         queue.AvailRing = new GuestAddress(avail);
         queue.UsedRing = new GuestAddress(used);
@@ -405,7 +405,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         if (Device.Status == VirtioStatus.None) ResetTransport();
         if (legacy && status == (VirtioStatus.Acknowledge | VirtioStatus.Driver) && !BusMasterEnabled)
         {
-            ConfigWrite(R.Command, [(byte)(Config.GetByte(R.Command) | R.CommandBusMaster)]);
+            ConfigWrite(R.Command, [unchecked((byte)(Config.GetByte(R.Command) | R.CommandBusMaster))]);
         }
     }
 
@@ -433,7 +433,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     internal void NotifyFromGuest(int queueIndex)
     {
         VirtioDevice d = Device;
-        if ((uint)queueIndex >= (uint)d.QueueCount || d.IsBroken || !d.GetQueue(queueIndex).Ready) return;
+        if (unchecked((uint)queueIndex) >= unchecked((uint)d.QueueCount) || d.IsBroken || !d.GetQueue(queueIndex).Ready) return;
         NotifyExits++;
         if (_ioEventFdStarted && queueIndex < _notifiers.Length) _notifiers[queueIndex].Fd.Signal();
         else d.DispatchQueueNotify(queueIndex);
@@ -471,7 +471,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         foreach (VirtioHostNotifier n in _notifiers)
         {
             ulong modern = _ioEventFdStarted && modernBar is { IsMapped: true }
-                ? modernBar.MappedAddress + L.ModernNotifyOffset + ((ulong)n.QueueIndex * L.NotifyOffMultiplier)
+                ? modernBar.MappedAddress + L.ModernNotifyOffset + (unchecked((ulong)n.QueueIndex) * L.NotifyOffMultiplier)
                 : PciBar.Unmapped;
             ulong legacy = _ioEventFdStarted && legacyBar is { IsMapped: true } ? legacyBar.MappedAddress + L.LegacyQueueNotify : PciBar.Unmapped;
             if (n.ModernAddress != modern)
@@ -481,8 +481,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             }
             if (n.LegacyAddress != legacy)
             {
-                if (n.LegacyAddress != PciBar.Unmapped) kvm.UnregisterIoEventFd(BusKind.Pio, n.LegacyAddress, 2, (ulong)n.QueueIndex, n.Fd);
-                n.LegacyAddress = legacy != PciBar.Unmapped && kvm.TryRegisterIoEventFd(BusKind.Pio, legacy, 2, (ulong)n.QueueIndex, n.Fd, out _) ? legacy : PciBar.Unmapped;
+                if (n.LegacyAddress != PciBar.Unmapped) kvm.UnregisterIoEventFd(BusKind.Pio, n.LegacyAddress, 2, unchecked((ulong)n.QueueIndex), n.Fd);
+                n.LegacyAddress = legacy != PciBar.Unmapped && kvm.TryRegisterIoEventFd(BusKind.Pio, legacy, 2, unchecked((ulong)n.QueueIndex), n.Fd, out _) ? legacy : PciBar.Unmapped;
             }
         }
     }
@@ -542,11 +542,11 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     }
 
     /// <summary>QEMU msix_vector_use: a vector the table does not have is recorded as none.</summary>
-    private ushort UsableVector(uint value) => value < (uint)_options.MsixVectors ? (ushort)value : L.NoVector;
+    private ushort UsableVector(uint value) => value < unchecked((uint)_options.MsixVectors) ? unchecked((ushort)value) : L.NoVector;
 
     private static ulong Low(ulong current, uint value) => (current & 0xFFFF_FFFF_0000_0000) | value;
 
-    private static ulong High(ulong current, uint value) => (current & 0xFFFF_FFFF) | ((ulong)value << 32);
+    private static ulong High(ulong current, uint value) => (current & 0xFFFF_FFFF) | (unchecked((ulong)value) << 32);
 
-    private static bool Overlaps(int offset, int length, int start, int count) => offset < start + count && (long)offset + length > start;
+    private static bool Overlaps(int offset, int length, int start, int count) => offset < start + count && unchecked((long)offset) + length > start;
 }

@@ -114,7 +114,7 @@ public sealed class MsgPackReader
             if (_endOfStream) return false;
             if (_end == _buffer.Length)
             {
-                int grown = (int)Math.Min(Math.Max((long)_buffer.Length * 2, 1), Math.Max(count, _buffer.Length + 1));
+                int grown = unchecked((int)Math.Min(Math.Max((long)_buffer.Length * 2, 1), Math.Max(count, _buffer.Length + 1)));
                 Array.Resize(ref _buffer, grown);
             }
             int read;
@@ -332,7 +332,7 @@ public sealed class MsgPackReader
         long start = Offset;
         if (!TryReadIntegerCore("uint32", out ulong bits, out bool negative)) return false;
         if (negative || bits > uint.MaxValue) return SetError(MsgPackErrorKind.OutOfRange, start, "integer in [0, 2^32)", negative ? $"integer {unchecked((long)bits)}" : $"integer {bits}");
-        value = (uint)bits;
+        value = unchecked((uint)bits);
         return true;
     }
 
@@ -399,7 +399,7 @@ public sealed class MsgPackReader
         uint length;
         if (code is >= MsgPackCode.FixStrMin and <= MsgPackCode.FixStrMax)
         {
-            length = (uint)(code & 0x1f);
+            length = unchecked((uint)(code & 0x1f));
             _position++;
         }
         else
@@ -408,8 +408,8 @@ public sealed class MsgPackReader
             if (size == 0) return FailAtCode("str");
             if (!TryReadLength(size, "str", out length)) return false;
         }
-        if (length > (uint)StringBytesMax) return FailLimit(start, "str", "bytes", length, StringBytesMax);
-        byteCount = (int)length;
+        if (length > unchecked((uint)StringBytesMax)) return FailLimit(start, "str", "bytes", length, StringBytesMax);
+        byteCount = unchecked((int)length);
         return true;
     }
 
@@ -446,8 +446,8 @@ public sealed class MsgPackReader
         int size = _buffer[_position] switch { MsgPackCode.Bin8 => 1, MsgPackCode.Bin16 => 2, MsgPackCode.Bin32 => 4, _ => 0 };
         if (size == 0) return FailAtCode("bin");
         if (!TryReadLength(size, "bin", out uint declared)) return false;
-        if (declared > (uint)BinBytesMax) return FailLimit(start, "bin", "bytes", declared, BinBytesMax);
-        length = (int)declared;
+        if (declared > unchecked((uint)BinBytesMax)) return FailLimit(start, "bin", "bytes", declared, BinBytesMax);
+        length = unchecked((int)declared);
         return true;
     }
 
@@ -468,7 +468,7 @@ public sealed class MsgPackReader
         uint declared;
         if (code is >= MsgPackCode.FixArrayMin and <= MsgPackCode.FixArrayMax)
         {
-            declared = (uint)(code & 0x0f);
+            declared = unchecked((uint)(code & 0x0f));
             _position++;
         }
         else
@@ -477,8 +477,8 @@ public sealed class MsgPackReader
             if (size == 0) return FailAtCode("array");
             if (!TryReadLength(size, "array", out declared)) return false;
         }
-        if (declared > (uint)ArrayItemsMax) return FailLimit(start, "array", "items", declared, ArrayItemsMax);
-        count = (int)declared;
+        if (declared > unchecked((uint)ArrayItemsMax)) return FailLimit(start, "array", "items", declared, ArrayItemsMax);
+        count = unchecked((int)declared);
         return true;
     }
 
@@ -492,7 +492,7 @@ public sealed class MsgPackReader
         uint declared;
         if (code is >= MsgPackCode.FixMapMin and <= MsgPackCode.FixMapMax)
         {
-            declared = (uint)(code & 0x0f);
+            declared = unchecked((uint)(code & 0x0f));
             _position++;
         }
         else
@@ -501,8 +501,8 @@ public sealed class MsgPackReader
             if (size == 0) return FailAtCode("map");
             if (!TryReadLength(size, "map", out declared)) return false;
         }
-        if (declared > (uint)MapEntriesMax) return FailLimit(start, "map", "entries", declared, MapEntriesMax);
-        count = (int)declared;
+        if (declared > unchecked((uint)MapEntriesMax)) return FailLimit(start, "map", "entries", declared, MapEntriesMax);
+        count = unchecked((int)declared);
         return true;
     }
 
@@ -527,7 +527,7 @@ public sealed class MsgPackReader
         if (fixLength != 0)
         {
             if (!Ensure(2)) return FailTruncated(start, "fixext", 2);
-            declared = (uint)fixLength;
+            declared = unchecked((uint)fixLength);
             type = unchecked((sbyte)_buffer[_position + 1]);
             _position += 2;
         }
@@ -540,8 +540,8 @@ public sealed class MsgPackReader
             type = unchecked((sbyte)_buffer[_position]);
             _position++;
         }
-        if (declared > (uint)ExtBytesMax) return FailLimit(start, "ext", "bytes", declared, ExtBytesMax);
-        length = (int)declared;
+        if (declared > unchecked((uint)ExtBytesMax)) return FailLimit(start, "ext", "bytes", declared, ExtBytesMax);
+        length = unchecked((int)declared);
         return true;
     }
 
@@ -590,8 +590,8 @@ public sealed class MsgPackReader
         long left = length;
         while (left > 0)
         {
-            if (!Ensure(1)) return FailTruncated(start, $"{length} raw bytes", (int)Math.Min(length, int.MaxValue));
-            int n = (int)Math.Min(_end - _position, left);
+            if (!Ensure(1)) return FailTruncated(start, $"{length} raw bytes", unchecked((int)Math.Min(length, int.MaxValue)));
+            int n = unchecked((int)Math.Min(_end - _position, left));
             _position += n;
             left -= n;
         }

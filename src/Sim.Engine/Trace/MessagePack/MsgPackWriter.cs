@@ -68,28 +68,28 @@ public sealed class MsgPackWriter
     {
         if (value <= MsgPackCode.PositiveFixIntMax)
         {
-            Reserve(1)[0] = (byte)value;
+            Reserve(1)[0] = unchecked((byte)value);
             _used += 1;
         }
         else if (value <= byte.MaxValue)
         {
             Span<byte> s = Reserve(2);
             s[0] = MsgPackCode.UInt8;
-            s[1] = (byte)value;
+            s[1] = unchecked((byte)value);
             _used += 2;
         }
         else if (value <= ushort.MaxValue)
         {
             Span<byte> s = Reserve(3);
             s[0] = MsgPackCode.UInt16;
-            BinaryPrimitives.WriteUInt16BigEndian(s[1..], (ushort)value);
+            BinaryPrimitives.WriteUInt16BigEndian(s[1..], unchecked((ushort)value));
             _used += 3;
         }
         else if (value <= uint.MaxValue)
         {
             Span<byte> s = Reserve(5);
             s[0] = MsgPackCode.UInt32;
-            BinaryPrimitives.WriteUInt32BigEndian(s[1..], (uint)value);
+            BinaryPrimitives.WriteUInt32BigEndian(s[1..], unchecked((uint)value));
             _used += 5;
         }
         else
@@ -107,7 +107,7 @@ public sealed class MsgPackWriter
     {
         if (value >= 0)
         {
-            Write((ulong)value);
+            Write(unchecked((ulong)value));
         }
         else if (value >= MsgPackCode.NegativeFixIntValueMin)
         {
@@ -125,14 +125,14 @@ public sealed class MsgPackWriter
         {
             Span<byte> s = Reserve(3);
             s[0] = MsgPackCode.Int16;
-            BinaryPrimitives.WriteInt16BigEndian(s[1..], (short)value);
+            BinaryPrimitives.WriteInt16BigEndian(s[1..], unchecked((short)value));
             _used += 3;
         }
         else if (value >= int.MinValue)
         {
             Span<byte> s = Reserve(5);
             s[0] = MsgPackCode.Int32;
-            BinaryPrimitives.WriteInt32BigEndian(s[1..], (int)value);
+            BinaryPrimitives.WriteInt32BigEndian(s[1..], unchecked((int)value));
             _used += 5;
         }
         else
@@ -144,9 +144,9 @@ public sealed class MsgPackWriter
         }
     }
 
-    public void Write(uint value) => Write((ulong)value);
+    public void Write(uint value) => Write(unchecked((ulong)value));
 
-    public void Write(int value) => Write((long)value);
+    public void Write(int value) => Write(unchecked((long)value));
 
     /// <summary>float 64 (0xcb), big-endian IEEE 754.</summary>
     public void Write(double value)
@@ -171,7 +171,7 @@ public sealed class MsgPackWriter
     public void Write(ReadOnlySpan<char> value)
     {
         int byteCount = Utf8.GetByteCount(value);
-        WriteStringHeader((uint)byteCount);
+        WriteStringHeader(unchecked((uint)byteCount));
         if (byteCount == 0) return;
         int written = Utf8.GetBytes(value, Reserve(byteCount));
         _used += written;
@@ -186,7 +186,7 @@ public sealed class MsgPackWriter
     /// <summary>A str from bytes that are already UTF-8 (not validated: the caller's responsibility).</summary>
     public void WriteString(ReadOnlySpan<byte> utf8)
     {
-        WriteStringHeader((uint)utf8.Length);
+        WriteStringHeader(unchecked((uint)utf8.Length));
         WriteRaw(utf8);
     }
 
@@ -195,7 +195,7 @@ public sealed class MsgPackWriter
     {
         if (byteCount <= MsgPackCode.FixStrBytesMax)
         {
-            Reserve(1)[0] = (byte)(MsgPackCode.FixStrMin | byteCount);
+            Reserve(1)[0] = unchecked((byte)(MsgPackCode.FixStrMin | byteCount));
             _used += 1;
         }
         else
@@ -207,7 +207,7 @@ public sealed class MsgPackWriter
     /// <summary>A bin (bin 8/16/32 by length) holding <paramref name="bytes"/>.</summary>
     public void Write(ReadOnlySpan<byte> bytes)
     {
-        WriteBinHeader((uint)bytes.Length);
+        WriteBinHeader(unchecked((uint)bytes.Length));
         WriteRaw(bytes);
     }
 
@@ -223,20 +223,20 @@ public sealed class MsgPackWriter
         {
             Span<byte> s = Reserve(2);
             s[0] = code8;
-            s[1] = (byte)length;
+            s[1] = unchecked((byte)length);
             _used += 2;
         }
         else if (length <= ushort.MaxValue)
         {
             Span<byte> s = Reserve(3);
-            s[0] = (byte)(code8 + 1);
-            BinaryPrimitives.WriteUInt16BigEndian(s[1..], (ushort)length);
+            s[0] = unchecked((byte)(code8 + 1));
+            BinaryPrimitives.WriteUInt16BigEndian(s[1..], unchecked((ushort)length));
             _used += 3;
         }
         else
         {
             Span<byte> s = Reserve(5);
-            s[0] = (byte)(code8 + 2);
+            s[0] = unchecked((byte)(code8 + 2));
             BinaryPrimitives.WriteUInt32BigEndian(s[1..], length);
             _used += 5;
         }
@@ -247,7 +247,7 @@ public sealed class MsgPackWriter
     {
         if (count <= MsgPackCode.FixArrayItemsMax)
         {
-            Reserve(1)[0] = (byte)(MsgPackCode.FixArrayMin | count);
+            Reserve(1)[0] = unchecked((byte)(MsgPackCode.FixArrayMin | count));
             _used += 1;
         }
         else
@@ -261,7 +261,7 @@ public sealed class MsgPackWriter
     {
         if (count <= MsgPackCode.FixMapEntriesMax)
         {
-            Reserve(1)[0] = (byte)(MsgPackCode.FixMapMin | count);
+            Reserve(1)[0] = unchecked((byte)(MsgPackCode.FixMapMin | count));
             _used += 1;
         }
         else
@@ -276,13 +276,13 @@ public sealed class MsgPackWriter
         {
             Span<byte> s = Reserve(3);
             s[0] = code16;
-            BinaryPrimitives.WriteUInt16BigEndian(s[1..], (ushort)count);
+            BinaryPrimitives.WriteUInt16BigEndian(s[1..], unchecked((ushort)count));
             _used += 3;
         }
         else
         {
             Span<byte> s = Reserve(5);
-            s[0] = (byte)(code16 + 1);
+            s[0] = unchecked((byte)(code16 + 1));
             BinaryPrimitives.WriteUInt32BigEndian(s[1..], count);
             _used += 5;
         }
@@ -316,7 +316,7 @@ public sealed class MsgPackWriter
 
     public void WriteExtensionFormat(sbyte type, ReadOnlySpan<byte> data)
     {
-        WriteExtensionFormatHeader(type, (uint)data.Length);
+        WriteExtensionFormatHeader(type, unchecked((uint)data.Length));
         WriteRaw(data);
     }
 

@@ -29,7 +29,7 @@ public sealed class StreamBufferWriter : IBufferWriter<byte>
 
     public void Advance(int count)
     {
-        if ((uint)count > (uint)(_buffer.Length - _count)) throw new ArgumentOutOfRangeException(nameof(count), "advanced past the buffer that was handed out");
+        if (unchecked((uint)count) > unchecked((uint)(_buffer.Length - _count))) throw new ArgumentOutOfRangeException(nameof(count), "advanced past the buffer that was handed out");
         _count += count;
     }
 

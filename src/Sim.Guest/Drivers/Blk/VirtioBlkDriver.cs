@@ -92,7 +92,7 @@ public sealed class VirtioBlkDriver
     public IEnumerable<VcpuStep> Submit(uint type, ulong sector, int dataBytes)
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the blk driver is not probed");
-        if ((uint)dataBytes > DataBytesMax) throw new ArgumentOutOfRangeException(nameof(dataBytes));
+        if (unchecked((uint)dataBytes) > DataBytesMax) throw new ArgumentOutOfRangeException(nameof(dataBytes));
         GuestMemory memory = _guest.Memory;
         Span<byte> header = stackalloc byte[BlkSpec.OutHeaderSize];
         BinaryPrimitives.WriteUInt32LittleEndian(header[BlkSpec.OutHeaderTypeOffset..], type);
@@ -102,7 +102,7 @@ public sealed class VirtioBlkDriver
         memory.TryWriteUInt8(_status, 0xFF); // so a device that never writes the status shows
         var hdr = new GuestBuffer(_header, BlkSpec.OutHeaderSize);
         var st = new GuestBuffer(_status, BlkSpec.InHeaderSize);
-        var data = new GuestBuffer(_data, (uint)dataBytes);
+        var data = new GuestBuffer(_data, unchecked((uint)dataBytes));
         bool added = dataBytes == 0
             ? vq.Ring.TryAdd(memory, [hdr], [st], out ushort head)
             : type == BlkSpec.TypeOut

@@ -47,7 +47,7 @@ public sealed class DemoPciDriver
     }
 
     /// <summary>demo_read: readl(bar0).</summary>
-    public uint Read() => (uint)_guest.MmioRead(RequireBar(), 4);
+    public uint Read() => unchecked((uint)_guest.MmioRead(RequireBar(), 4));
 
     /// <summary>demo_write: writel(val, bar0).</summary>
     public void Write(uint value) => _guest.MmioWrite(RequireBar(), 4, value);
