@@ -226,6 +226,7 @@ public sealed class GuestMemory
     }
 
     /// <summary>Copies guest bytes at <paramref name="address"/> into <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
         if (!TryLocate(address.Value, unchecked((ulong)destination.Length), out int offset)) return false;
@@ -236,6 +237,7 @@ public sealed class GuestMemory
     }
 
     /// <summary>Copies <paramref name="source"/> into guest memory at <paramref name="address"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
         if (!TryLocate(address.Value, unchecked((ulong)source.Length), out int offset)) return false;

@@ -63,6 +63,7 @@ public ref struct DescriptorChain
     public readonly int Count => _yielded;
 
     /// <summary>Yields the next validated buffer descriptor, or returns false and sets <see cref="Error"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryNext(out Descriptor descriptor)
     {
         descriptor = default;
@@ -139,7 +140,8 @@ public ref struct DescriptorChain
         // index < table size <= 32768, so the offset cannot overflow; the address add can (indirect tables
         // are range-checked before use, the main table at queue enable), hence TryAdd. One 16-byte read, decoded
         // in place.
-        if (!table.TryAdd(unchecked((ulong)index) * VirtioSpec.DescSize, out GuestAddress at) || !_memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        // unchecked: 0 <= index < table size <= 32768, so the product is below 2^20.
+        if (!table.TryAdd(unchecked((ulong)index * VirtioSpec.DescSize), out GuestAddress at) || !_memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
         {
             descriptor = default;
             return false;

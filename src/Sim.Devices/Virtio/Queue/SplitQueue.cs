@@ -428,6 +428,7 @@ public sealed class SplitQueue
 
     /// <summary>Always-on host-side invariants (STYLE item 11). Guest data cannot break these; a failure is a bug
     /// in the device or in this class.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AssertInvariants()
     {
         Assert(VirtioSpec.IsValidQueueSize(_size), "size is a power of two up to 32768");
