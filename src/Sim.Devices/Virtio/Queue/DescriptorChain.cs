@@ -43,12 +43,17 @@ public ref struct DescriptorChain
 
     /// <summary>Starts a walk at descriptor <paramref name="head"/> of the table at <paramref name="descTable"/>
     /// holding <paramref name="queueSize"/> descriptors. Nothing is read until <see cref="TryNext"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DescriptorChain Start(GuestMemory memory, GuestAddress descTable, int queueSize, ushort head)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (!VirtioSpec.IsValidQueueSize(queueSize)) throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "queue size must be a power of two up to 32768");
+        if (!VirtioSpec.IsValidQueueSize(queueSize)) ThrowBadQueueSize(queueSize);
         return new DescriptorChain(memory, descTable, queueSize, head);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadQueueSize(int queueSize) =>
+        throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "queue size must be a power of two up to 32768");
 
     /// <summary>Why the walk stopped: <see cref="QueueError.None"/> for the normal end (or while still walking).</summary>
     public readonly QueueError Error => _error;

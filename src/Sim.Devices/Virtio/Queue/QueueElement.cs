@@ -40,6 +40,7 @@ public sealed class QueueElement
     /// <summary>Device-writable buffers.</summary>
     public ReadOnlySpan<Iovec> In => _iovecs.AsSpan(OutCount, InCount);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Reset(ushort head)
     {
         Head = head;
@@ -51,6 +52,7 @@ public sealed class QueueElement
         Indirect = false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Finish(int descriptors, bool indirect)
     {
         DescriptorCount = descriptors;
