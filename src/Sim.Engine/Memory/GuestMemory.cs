@@ -158,8 +158,8 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryLocate(ulong address, ulong length, out int offset)
     {
-        // unchecked: an address below the hot base wraps to at least 2^64 - base, which is at least the region's
-        // size (base + size <= 2^64 is checked at creation), so the size test rejects it like any offset past the
+        // unchecked: an address below the hot base wraps to at least 2^64 - base, which exceeds the region's
+        // size (base + size < 2^64 is checked at creation), so the size test rejects it like any offset past the
         // end; size - length is only computed when length <= size.
         ulong off = unchecked(address - _hotBase);
         ulong size = _hotSize;
