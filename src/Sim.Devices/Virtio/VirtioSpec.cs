@@ -127,5 +127,6 @@ public static class VirtioSpec
     public static ulong UsedAvailEventOffset(int queueSize) => checked(UsedRingOffset + ((ulong)queueSize * UsedElemSize));
 
     /// <summary>True for a valid split queue size: a power of two from 1 to <see cref="QueueSizeMax"/> (§2.7).</summary>
-    public static bool IsValidQueueSize(int queueSize) => queueSize > 0 && queueSize <= QueueSizeMax && (queueSize & (queueSize - 1)) == 0;
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static bool IsValidQueueSize(int queueSize) => queueSize <= QueueSizeMax && System.Numerics.BitOperations.IsPow2(queueSize);
 }

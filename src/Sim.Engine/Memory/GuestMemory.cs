@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Sim.Engine.Memory;
 
@@ -19,7 +20,18 @@ public sealed class GuestMemory
 
     private readonly MemoryRegion[] _regions;
     private readonly ulong[][] _dirty;
-    private int _lastRegion;
+
+    // The hot region: the one the last access hit (nearly every access in a run lands in the region that holds
+    // the rings and buffers). Every accessor tests it inline; a miss searches all regions and makes the hit hot.
+    private byte[] _hotBytes;
+    private ulong[] _hotDirty;
+    private ulong _hotBase;
+    private ulong _hotSize;
+
+    // Observer to call, or null when none is attached or the actor is Host: one test on the fast path.
+    private IMemoryObserver? _watcher;
+    private IMemoryObserver? _observer;
+    private MemoryActor _actor = MemoryActor.Device;
 
     private GuestMemory(MemoryRegion[] regions)
     {
@@ -30,6 +42,10 @@ public sealed class GuestMemory
             ulong pages = (regions[i].Size + PageSize - 1) / PageSize;
             _dirty[i] = new ulong[(pages + 63) / 64];
         }
+        _hotBytes = regions[0].Bytes;
+        _hotDirty = _dirty[0];
+        _hotBase = regions[0].Base;
+        _hotSize = regions[0].Size;
     }
 
     /// <summary>Regions in ascending address order.</summary>
@@ -47,11 +63,27 @@ public sealed class GuestMemory
     }
 
     /// <summary>Attached observer (trace recorder, fuzz checker), or null.</summary>
-    public IMemoryObserver? Observer { get; set; }
+    public IMemoryObserver? Observer
+    {
+        get => _observer;
+        set
+        {
+            _observer = value;
+            _watcher = _actor == MemoryActor.Host ? null : value;
+        }
+    }
 
     /// <summary>Who the next accesses are attributed to. Guest drivers switch this to
     /// <see cref="MemoryActor.Guest"/> with <see cref="As"/> while they run.</summary>
-    public MemoryActor Actor { get; set; } = MemoryActor.Device;
+    public MemoryActor Actor
+    {
+        get => _actor;
+        set
+        {
+            _actor = value;
+            _watcher = value == MemoryActor.Host ? null : _observer;
+        }
+    }
 
     /// <summary>Single region of <paramref name="size"/> bytes at address 0.</summary>
     public static GuestMemory CreateFlat(ulong size)
@@ -118,32 +150,29 @@ public sealed class GuestMemory
     }
 
     /// <summary>True when [address, address+length) lies inside one region. Overflow-safe.</summary>
-    public bool IsValidRange(GuestAddress address, ulong length) => TryLocate(address.Value, length, out _, out _);
-
-    /// <summary>Finds the region holding [address, address+length). The check is written so that it
-    /// cannot overflow for any inputs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryLocate(ulong address, ulong length, out int region, out int offset)
+    public bool IsValidRange(GuestAddress address, ulong length) => TryLocate(address.Value, length, out _);
+
+    /// <summary>Makes the region holding [address, address+length) hot and gives the offset into it. The check is
+    /// written so that it cannot overflow for any inputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryLocate(ulong address, ulong length, out int offset)
     {
-        MemoryRegion[] regions = _regions;
-        int last = _lastRegion;
-        MemoryRegion r = regions[last];
-        if (address >= r.Base)
+        // unchecked: an address below the hot base wraps to at least 2^64 - base, which exceeds the region's
+        // size (base + size < 2^64 is checked at creation), so the size test rejects it like any offset past the
+        // end; size - length is only computed when length <= size.
+        ulong off = unchecked(address - _hotBase);
+        ulong size = _hotSize;
+        if (length <= size && off <= unchecked(size - length))
         {
-            ulong off = address - r.Base;
-            ulong size = unchecked((ulong)r.Bytes.Length);
-            if (length <= size && off <= size - length)
-            {
-                region = last;
-                offset = unchecked((int)off);
-                return true;
-            }
+            offset = unchecked((int)off); // off <= size <= RegionSizeMax (2^30)
+            return true;
         }
-        return TryLocateSlow(address, length, out region, out offset);
+        return TryLocateSlow(address, length, out offset);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryLocateSlow(ulong address, ulong length, out int region, out int offset)
+    private bool TryLocateSlow(ulong address, ulong length, out int offset)
     {
         MemoryRegion[] regions = _regions;
         for (int i = 0; i < regions.Length; i++)
@@ -151,16 +180,17 @@ public sealed class GuestMemory
             MemoryRegion r = regions[i];
             if (address < r.Base) break;
             ulong off = address - r.Base;
-            ulong size = unchecked((ulong)r.Bytes.Length);
+            ulong size = r.Size;
             if (length <= size && off <= size - length)
             {
-                _lastRegion = i;
-                region = i;
+                _hotBytes = r.Bytes;
+                _hotDirty = _dirty[i];
+                _hotBase = r.Base;
+                _hotSize = size;
                 offset = unchecked((int)off);
                 return true;
             }
         }
-        region = 0;
         offset = 0;
         return false;
     }
@@ -170,126 +200,183 @@ public sealed class GuestMemory
     /// <see cref="MarkDirty"/> if the guest-visible bytes change.</summary>
     public bool TryGetSpan(GuestAddress address, ulong length, out Span<byte> span)
     {
-        if (length > int.MaxValue || !TryLocate(address.Value, length, out int region, out int offset))
+        if (length > int.MaxValue || !TryLocate(address.Value, length, out int offset))
         {
             span = default;
             return false;
         }
-        span = _regions[region].Bytes.AsSpan(offset, unchecked((int)length));
+        span = _hotBytes.AsSpan(offset, unchecked((int)length));
+        return true;
+    }
+
+    /// <summary>A read-only view of the <paramref name="length"/> guest bytes at <paramref name="address"/>, counted
+    /// as one read of them (the observer sees it as it sees <see cref="TryRead"/>), without copying. Decode it at
+    /// once: the view shows later writes too.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReadInPlace(GuestAddress address, int length, out ReadOnlySpan<byte> data)
+    {
+        if (length < 0 || !TryLocate(address.Value, unchecked((ulong)length), out int offset))
+        {
+            data = default;
+            return false;
+        }
+        data = new ReadOnlySpan<byte>(_hotBytes, offset, length);
+        if (_watcher is not null) NotifyRead(address, data);
         return true;
     }
 
     /// <summary>Copies guest bytes at <paramref name="address"/> into <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
-        if (!TryLocate(address.Value, unchecked((ulong)destination.Length), out int region, out int offset)) return false;
-        ReadOnlySpan<byte> src = _regions[region].Bytes.AsSpan(offset, destination.Length);
-        src.CopyTo(destination);
-        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, src);
+        if (!TryLocate(address.Value, unchecked((ulong)destination.Length), out int offset)) return false;
+        ReadOnlySpan<byte> src = new(_hotBytes, offset, destination.Length);
+        Copy(src, destination);
+        if (_watcher is not null) NotifyRead(address, src);
         return true;
     }
 
     /// <summary>Copies <paramref name="source"/> into guest memory at <paramref name="address"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
-        if (!TryLocate(address.Value, unchecked((ulong)source.Length), out int region, out int offset)) return false;
-        Span<byte> dst = _regions[region].Bytes.AsSpan(offset, source.Length);
-        source.CopyTo(dst);
-        MarkDirtyIn(region, offset, source.Length);
-        if (Observer is { } o && Actor != MemoryActor.Host) o.OnWrite(Actor, address, dst);
+        if (!TryLocate(address.Value, unchecked((ulong)source.Length), out int offset)) return false;
+        Span<byte> dst = new(_hotBytes, offset, source.Length);
+        Copy(source, dst);
+        if (source.Length != 0) MarkDirtyHot(offset, source.Length);
+        if (_watcher is not null) NotifyWrite(address, dst);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt8(GuestAddress address, out byte value)
     {
-        if (!TryLocate(address.Value, 1, out int region, out int offset)) { value = 0; return false; }
-        value = _regions[region].Bytes[offset];
-        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, _regions[region].Bytes.AsSpan(offset, 1));
+        if (!TryLocate(address.Value, 1, out int offset)) { value = 0; return false; }
+        ReadOnlySpan<byte> s = new(_hotBytes, offset, 1);
+        value = s[0];
+        if (_watcher is not null) NotifyRead(address, s);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt16(GuestAddress address, out ushort value)
     {
-        if (!TryLocate(address.Value, 2, out int region, out int offset)) { value = 0; return false; }
-        ReadOnlySpan<byte> s = _regions[region].Bytes.AsSpan(offset, 2);
+        if (!TryLocate(address.Value, 2, out int offset)) { value = 0; return false; }
+        ReadOnlySpan<byte> s = new(_hotBytes, offset, 2);
         value = BinaryPrimitives.ReadUInt16LittleEndian(s);
-        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, s);
+        if (_watcher is not null) NotifyRead(address, s);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt32(GuestAddress address, out uint value)
     {
-        if (!TryLocate(address.Value, 4, out int region, out int offset)) { value = 0; return false; }
-        ReadOnlySpan<byte> s = _regions[region].Bytes.AsSpan(offset, 4);
+        if (!TryLocate(address.Value, 4, out int offset)) { value = 0; return false; }
+        ReadOnlySpan<byte> s = new(_hotBytes, offset, 4);
         value = BinaryPrimitives.ReadUInt32LittleEndian(s);
-        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, s);
+        if (_watcher is not null) NotifyRead(address, s);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt64(GuestAddress address, out ulong value)
     {
-        if (!TryLocate(address.Value, 8, out int region, out int offset)) { value = 0; return false; }
-        ReadOnlySpan<byte> s = _regions[region].Bytes.AsSpan(offset, 8);
+        if (!TryLocate(address.Value, 8, out int offset)) { value = 0; return false; }
+        ReadOnlySpan<byte> s = new(_hotBytes, offset, 8);
         value = BinaryPrimitives.ReadUInt64LittleEndian(s);
-        if (Observer is { } o && Actor != MemoryActor.Host) o.OnRead(Actor, address, s);
+        if (_watcher is not null) NotifyRead(address, s);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt8(GuestAddress address, byte value)
     {
-        if (!TryLocate(address.Value, 1, out int region, out int offset)) return false;
-        _regions[region].Bytes[offset] = value;
-        AfterWrite(address, region, offset, 1);
+        if (!TryLocate(address.Value, 1, out int offset)) return false;
+        Span<byte> d = new(_hotBytes, offset, 1);
+        d[0] = value;
+        AfterWrite(address, offset, d);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt16(GuestAddress address, ushort value)
     {
-        if (!TryLocate(address.Value, 2, out int region, out int offset)) return false;
-        BinaryPrimitives.WriteUInt16LittleEndian(_regions[region].Bytes.AsSpan(offset, 2), value);
-        AfterWrite(address, region, offset, 2);
+        if (!TryLocate(address.Value, 2, out int offset)) return false;
+        Span<byte> d = new(_hotBytes, offset, 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(d, value);
+        AfterWrite(address, offset, d);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt32(GuestAddress address, uint value)
     {
-        if (!TryLocate(address.Value, 4, out int region, out int offset)) return false;
-        BinaryPrimitives.WriteUInt32LittleEndian(_regions[region].Bytes.AsSpan(offset, 4), value);
-        AfterWrite(address, region, offset, 4);
+        if (!TryLocate(address.Value, 4, out int offset)) return false;
+        Span<byte> d = new(_hotBytes, offset, 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(d, value);
+        AfterWrite(address, offset, d);
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt64(GuestAddress address, ulong value)
     {
-        if (!TryLocate(address.Value, 8, out int region, out int offset)) return false;
-        BinaryPrimitives.WriteUInt64LittleEndian(_regions[region].Bytes.AsSpan(offset, 8), value);
-        AfterWrite(address, region, offset, 8);
+        if (!TryLocate(address.Value, 8, out int offset)) return false;
+        Span<byte> d = new(_hotBytes, offset, 8);
+        BinaryPrimitives.WriteUInt64LittleEndian(d, value);
+        AfterWrite(address, offset, d);
         return true;
     }
 
+    /// <summary>Dirty marks and the observer after a write of <paramref name="written"/> (not empty) at
+    /// <paramref name="offset"/> in the hot region.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void AfterWrite(GuestAddress address, int region, int offset, int length)
+    private void AfterWrite(GuestAddress address, int offset, Span<byte> written)
     {
-        MarkDirtyIn(region, offset, length);
-        if (Observer is { } o && Actor != MemoryActor.Host) o.OnWrite(Actor, address, _regions[region].Bytes.AsSpan(offset, length));
+        MarkDirtyHot(offset, written.Length);
+        if (_watcher is not null) NotifyWrite(address, written);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void NotifyRead(GuestAddress address, ReadOnlySpan<byte> data) => _watcher?.OnRead(_actor, address, data);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void NotifyWrite(GuestAddress address, ReadOnlySpan<byte> data) => _watcher?.OnWrite(_actor, address, data);
+
+    /// <summary>Copies a guest access of any size; the 8- and 16-byte ones (descriptors, requests) without a call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void MarkDirtyIn(int region, int offset, int length)
+    private static void Copy(ReadOnlySpan<byte> source, Span<byte> destination)
     {
-        if (length == 0) return;
-        int first = offset / PageSize;
-        int last = (offset + length - 1) / PageSize;
-        ulong[] bits = _dirty[region];
-        for (int p = first; p <= last; p++) bits[p >> 6] |= 1UL << (p & 63);
+        if (source.Length == 16) Vector128.Create(source).CopyTo(destination);
+        else if (source.Length == 8) BinaryPrimitives.WriteUInt64LittleEndian(destination, BinaryPrimitives.ReadUInt64LittleEndian(source));
+        else source.CopyTo(destination);
+    }
+
+    /// <summary>Marks the pages of [offset, offset+length) in the hot region dirty; <paramref name="length"/> &gt; 0.
+    /// The first page is marked inline (small accesses rarely cross a page).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkDirtyHot(int offset, int length)
+    {
+        // unchecked: offset + length <= region size <= RegionSizeMax (2^30) and length >= 1.
+        uint first = unchecked((uint)offset / PageSize);
+        uint last = unchecked((uint)(offset + length - 1) / PageSize);
+        ulong[] bits = _hotDirty;
+        bits[first >> 6] |= 1UL << unchecked((int)first);
+        if (last != first) MarkPages(bits, first + 1, last);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MarkPages(ulong[] bits, uint first, uint last)
+    {
+        for (uint p = first; p <= last; p++) bits[p >> 6] |= 1UL << unchecked((int)(p & 63));
     }
 
     /// <summary>Marks [address, address+length) dirty after a write through <see cref="TryGetSpan"/>.
     /// Returns false if the range is not inside one region.</summary>
     public bool MarkDirty(GuestAddress address, ulong length)
     {
-        if (!TryLocate(address.Value, length, out int region, out int offset)) return false;
-        MarkDirtyIn(region, offset, unchecked((int)length));
+        if (!TryLocate(address.Value, length, out int offset)) return false;
+        if (length != 0) MarkDirtyHot(offset, unchecked((int)length));
         return true;
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
@@ -23,6 +24,7 @@ public sealed class DriverQueue
     private readonly ushort[] _flags;       // desc_extra[i].flags as written
     private readonly bool[] _headInUse;     // desc_state[head].data != NULL
     private readonly uint[] _writableBytes; // bytes the device may write, per outstanding head
+    private readonly byte[] _descScratch = new byte[VirtioSpec.DescSize]; // one descriptor being written
     private int _freeHead;
     private int _numFree;
     private RingIndex _availShadow;   // avail_idx_shadow
@@ -420,16 +422,29 @@ public sealed class DriverQueue
         Assert(_numFree + Outstanding <= _size, "each outstanding chain holds at least one descriptor");
     }
 
-    private static void WriteDescriptor(GuestMemory memory, GuestAddress table, int index, ulong addr, uint len, ushort flags, ushort next)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteDescriptor(GuestMemory memory, GuestAddress table, int index, ulong addr, uint len, ushort flags, ushort next)
     {
-        Span<byte> raw = stackalloc byte[VirtioSpec.DescSize];
-        BinaryPrimitives.WriteUInt64LittleEndian(raw, addr);
-        BinaryPrimitives.WriteUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..], len);
-        BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..], flags);
-        BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..], next);
-        bool ok = table.TryAdd(unchecked((ulong)index) * VirtioSpec.DescSize, out GuestAddress at) && memory.TryWrite(at, raw);
-        if (!ok) throw new ArgumentException($"descriptor {index} of the table at {table} is not in guest memory");
+        // addr (le64), then len (le32) | flags (le16) | next (le16) as one le64: the 16 bytes are built in a
+        // register and stored at once, so the 16-byte copy into guest memory reads them back without a store-
+        // forwarding stall (four narrow stores read by one wide load stall for ~15 cycles on x86). A scratch
+        // array rather than stackalloc, which would keep this method from being inlined.
+        byte[] raw = _descScratch;
+        ulong high = len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
+        if (!BitConverter.IsLittleEndian)
+        {
+            addr = BinaryPrimitives.ReverseEndianness(addr);
+            high = BinaryPrimitives.ReverseEndianness(high);
+        }
+        Vector128.Create(addr, high).AsByte().CopyTo(raw);
+        // unchecked: 0 <= index < table size <= 32768, so the product is below 2^20.
+        bool ok = table.TryAdd(unchecked((ulong)index * VirtioSpec.DescSize), out GuestAddress at) && memory.TryWrite(at, raw);
+        if (!ok) ThrowDescriptorOutside(table, index);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowDescriptorOutside(GuestAddress table, int index) =>
+        throw new ArgumentException($"descriptor {index} of the table at {table} is not in guest memory");
 
     private static uint SaturatingAdd(uint a, uint b) => a > uint.MaxValue - b ? uint.MaxValue : a + b;
 

@@ -40,6 +40,7 @@ public sealed class QueueElement
     /// <summary>Device-writable buffers.</summary>
     public ReadOnlySpan<Iovec> In => _iovecs.AsSpan(OutCount, InCount);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Reset(ushort head)
     {
         Head = head;
@@ -51,6 +52,7 @@ public sealed class QueueElement
         Indirect = false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Finish(int descriptors, bool indirect)
     {
         DescriptorCount = descriptors;
@@ -125,6 +127,13 @@ public sealed class QueueElement
     public int ReadOut(GuestMemory memory, ulong offset, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        // Fast path: the whole copy lies inside the first out iovec (the common small request).
+        if (OutCount != 0 && offset == 0 && unchecked((uint)destination.Length) <= _iovecs[0].Len)
+        {
+            bool ok = memory.TryRead(_iovecs[0].Addr, destination);
+            Assert(ok, "validated iovec not accessible");
+            return destination.Length;
+        }
         return Copy(memory, _iovecs.AsSpan(0, OutCount), offset, destination, default, write: false);
     }
 
@@ -134,6 +143,14 @@ public sealed class QueueElement
     public int WriteIn(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        // Fast path: the whole copy lies inside the first in iovec (the common small response).
+        int first = OutCount;
+        if (InCount != 0 && offset == 0 && unchecked((uint)first) < unchecked((uint)_iovecs.Length) && unchecked((uint)source.Length) <= _iovecs[first].Len)
+        {
+            bool ok = memory.TryWrite(_iovecs[first].Addr, source);
+            Assert(ok, "validated iovec not accessible");
+            return source.Length;
+        }
         return Copy(memory, _iovecs.AsSpan(OutCount, InCount), offset, default, source, write: true);
     }
 
@@ -170,6 +187,7 @@ public sealed class QueueElement
         return done;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Assert(bool condition, string what)
     {
         if (!condition) Fail(what);
