@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using Sim.Engine;
 using Sim.Engine.Trace;
 
+using Sim.Devices.Virtio.Demo;
+
 namespace Sim.Devices.Vhost;
 
 /// <summary>
@@ -164,24 +166,9 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             int written = 0;
             if (outLen >= RequestSize && inLen >= ResponseSize && vq.CopyFromIov(0, outN, request) == RequestSize)
             {
-                uint opt = BinaryPrimitives.ReadUInt32LittleEndian(request);
-                uint buff = BinaryPrimitives.ReadUInt32LittleEndian(request[4..]);
-                uint answer;
-                switch (opt)
-                {
-                    case 0:
-                        answer = Buff;
-                        break;
-                    case 1:
-                        Buff = buff;
-                        answer = buff;
-                        break;
-                    default:
-                        answer = buff;
-                        break;
-                }
-                BinaryPrimitives.WriteUInt32LittleEndian(response, opt);
-                BinaryPrimitives.WriteUInt32LittleEndian(response[4..], answer);
+                uint state = Buff;
+                DemoProtocol.Apply(ref state, request, response, out _, out _);
+                Buff = state;
                 written = vq.CopyToIov(outN, inN, response);
                 Requests++;
             }

@@ -40,10 +40,10 @@ public sealed class BlkScenario : IScenario
         long size = options.GetInt64("size", SizeDefault, BlkSpec.SectorSize, unchecked((long)MemoryBlockBackend.SizeBytesMax));
         if (size % BlkSpec.SectorSize != 0) throw new ArgumentException($"option 'size' must be a multiple of {BlkSpec.SectorSize}");
         string image = options.GetString("image", "");
-        Flavour flavour = CounterScenarioChoices.GetFlavour(options);
-        VirtioDriverTransport transport = CounterScenarioChoices.GetTransport(options, "legacy");
-        VirtioInterruptMode irq = CounterScenarioChoices.GetInterruptMode(options, "intx");
-        bool ioeventfd = CounterScenarioChoices.GetUseIoEventFd(options);
+        Flavour flavour = ScenarioChoices.GetFlavour(options);
+        VirtioDriverTransport transport = ScenarioChoices.GetTransport(options, "legacy");
+        VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options, "intx");
+        bool ioeventfd = ScenarioChoices.GetUseIoEventFd(options);
 
         IBlockBackend disk = image.Length > 0 ? StreamBlockBackend.Open(image) : new MemoryBlockBackend(unchecked((ulong)size));
         var machine = new PciMachine(options.ToSimulationOptions(Name));
@@ -64,7 +64,7 @@ public sealed class BlkScenario : IScenario
         return new ScenarioRun(sim, () =>
         [
             string.Create(CultureInfo.InvariantCulture,
-                $"device: flavour={CounterScenarioChoices.Name(flavour)} capacity={device.CapacitySectors} {device.Stats} broken={(device.IsBroken ? 1 : 0)}"),
+                $"device: flavour={ScenarioChoices.Name(flavour)} capacity={device.CapacitySectors} {device.Stats} broken={(device.IsBroken ? 1 : 0)}"),
             report.Line(),
         ]);
     }

@@ -37,10 +37,10 @@ public sealed class CounterScenario : IScenario
         int ticks = unchecked((int)options.GetInt64("ticks", 5, 1, TicksMax));
         long period = options.GetInt64("period_ns", CounterSpec.SeedPeriodNs, 1_000, 60_000_000_000);
         long firstDelay = options.GetInt64("first_delay_ns", CounterSpec.SeedFirstDelayNs, 0, 600_000_000_000);
-        Flavour flavour = CounterScenarioChoices.GetFlavour(options);
-        VirtioDriverTransport transport = CounterScenarioChoices.GetTransport(options, "modern");
-        VirtioInterruptMode irq = CounterScenarioChoices.GetInterruptMode(options, "msix");
-        bool ioeventfd = CounterScenarioChoices.GetUseIoEventFd(options);
+        Flavour flavour = ScenarioChoices.GetFlavour(options);
+        VirtioDriverTransport transport = ScenarioChoices.GetTransport(options, "modern");
+        VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options, "msix");
+        bool ioeventfd = ScenarioChoices.GetUseIoEventFd(options);
 
         // Virtual time is free: give the run room for the first delay and every tick, with slack for lost ones.
         long timeMax = checked(firstDelay + ((ticks + 8L) * period) + 1_000_000_000);
@@ -69,7 +69,7 @@ public sealed class CounterScenario : IScenario
         return new ScenarioRun(sim, () =>
         [
             string.Create(CultureInfo.InvariantCulture,
-                $"device: flavour={CounterScenarioChoices.Name(flavour)} ticks={device.Ticks} config_irqs={device.ConfigInterrupts} ticks_lost={device.TicksLost} requests={device.Requests} numbers={device.NumbersReceived} last_used_len={guest.Driver?.LastUsedLen ?? 0} broken={(device.IsBroken ? 1 : 0)}"),
+                $"device: flavour={ScenarioChoices.Name(flavour)} ticks={device.Ticks} config_irqs={device.ConfigInterrupts} ticks_lost={device.TicksLost} requests={device.Requests} numbers={device.NumbersReceived} last_used_len={guest.Driver?.LastUsedLen ?? 0} broken={(device.IsBroken ? 1 : 0)}"),
             string.Create(CultureInfo.InvariantCulture,
                 $"driver: counter={guest.Driver?.Counter ?? 0} config_changes={guest.Driver?.ConfigChanges ?? 0} sent={guest.Driver?.Sent ?? 0} acks={guest.Driver?.Acks ?? 0} add_failures={guest.Driver?.AddFailures ?? 0}"),
             report.Line(),

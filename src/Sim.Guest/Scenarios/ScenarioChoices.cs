@@ -11,16 +11,19 @@ public static class ScenarioChoices
     /// <summary><c>flavour=robust|seed</c> (default robust).</summary>
     public static Flavour GetFlavour(ScenarioOptions options) => Pick(options, "flavour", "robust", ("robust", Flavour.Robust), ("seed", Flavour.Seed));
 
-    /// <summary><c>transport=modern|legacy</c> (default modern).</summary>
-    public static VirtioDriverTransport GetTransport(ScenarioOptions options) =>
-        Pick(options, "transport", "modern", ("modern", VirtioDriverTransport.Modern), ("legacy", VirtioDriverTransport.Legacy));
+    /// <summary><c>transport=modern|legacy</c> (default <paramref name="fallback"/>: modern, or legacy for blk as in seed 003).</summary>
+    public static VirtioDriverTransport GetTransport(ScenarioOptions options, string fallback = "modern") =>
+        Pick(options, "transport", fallback, ("modern", VirtioDriverTransport.Modern), ("legacy", VirtioDriverTransport.Legacy));
 
     /// <summary><c>notify=ioeventfd|exit</c> (default ioeventfd): true for ioeventfd.</summary>
     public static bool GetUseIoEventFd(ScenarioOptions options) => Pick(options, "notify", "ioeventfd", ("ioeventfd", true), ("exit", false));
 
-    /// <summary><c>irq=msix|intx</c> (default msix).</summary>
-    public static VirtioInterruptMode GetInterruptMode(ScenarioOptions options) =>
-        Pick(options, "irq", "msix", ("msix", VirtioInterruptMode.Msix), ("intx", VirtioInterruptMode.Intx));
+    /// <summary><c>irq=msix|intx</c> (default <paramref name="fallback"/>: msix, or intx for blk).</summary>
+    public static VirtioInterruptMode GetInterruptMode(ScenarioOptions options, string fallback = "msix") =>
+        Pick(options, "irq", fallback, ("msix", VirtioInterruptMode.Msix), ("intx", VirtioInterruptMode.Intx));
+
+    /// <summary>The option value naming <paramref name="flavour"/>, for report lines.</summary>
+    public static string Name(Flavour flavour) => flavour == Flavour.Seed ? "seed" : "robust";
 
     private static T Pick<T>(ScenarioOptions options, string name, string fallback, params (string Name, T Value)[] choices)
     {

@@ -171,26 +171,15 @@ public sealed class VirtioDemoDevice : VirtioDevice
             uint written = 0;
             if (_element.OutBytes >= RequestSize && _element.InBytes >= ResponseSize && _element.ReadOut(Memory, 0, request) == RequestSize)
             {
-                uint opt = BinaryPrimitives.ReadUInt32LittleEndian(request);
+                uint state = Buff;
+                uint opt = DemoProtocol.Apply(ref state, request, response, out uint answer, out bool known);
                 uint buff = BinaryPrimitives.ReadUInt32LittleEndian(request[4..]);
-                uint answer;
-                switch (opt)
+                if (opt == 1)
                 {
-                    case 0:
-                        answer = Buff;
-                        break;
-                    case 1:
-                        Buff = buff;
-                        UpdateConfig();
-                        answer = buff;
-                        break;
-                    default:
-                        UnknownOpts++;
-                        answer = buff;
-                        break;
+                    Buff = state;
+                    UpdateConfig();
                 }
-                BinaryPrimitives.WriteUInt32LittleEndian(response, opt);
-                BinaryPrimitives.WriteUInt32LittleEndian(response[4..], answer);
+                if (!known) UnknownOpts++;
                 written = unchecked((uint)_element.WriteIn(Memory, 0, response));
                 Requests++;
                 if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={Buff:x}"));
