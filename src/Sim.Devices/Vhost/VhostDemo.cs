@@ -42,10 +42,10 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
     public const int QueueCount = 1;
 
     /// <summary>Request size: {opt le32, buff le32}.</summary>
-    public const int RequestSize = 8;
+    public const int RequestSize = DemoProtocol.RequestSize;
 
     /// <summary>Response size: {opt le32, buff le32}.</summary>
-    public const int ResponseSize = 8;
+    public const int ResponseSize = DemoProtocol.ResponseSize;
 
     /// <summary>Robust flavour's initial state (the value the demo device's guest test writes first).</summary>
     public const uint InitialBuff = 0x1333;

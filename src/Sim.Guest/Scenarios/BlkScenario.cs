@@ -24,8 +24,6 @@ public sealed class BlkScenario : IScenario
 
     public const long SizeDefault = 1 << 20;
 
-    /// <summary>Config + one queue.</summary>
-    public const int MsixVectors = 2;
 
     public string Name => "blk";
 
@@ -49,11 +47,9 @@ public sealed class BlkScenario : IScenario
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         Simulation sim = machine.Simulation;
         var device = new VirtioBlkDevice(disk, new BlkDeviceOptions { Flavour = flavour });
-        var pci = new VirtioPciTransport(sim, device, new VirtioPciOptions
+        var pci = new VirtioPciTransport(sim, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd) with
         {
             Mode = VirtioPciMode.Transitional,
-            MsixVectors = irq == VirtioInterruptMode.Msix ? MsixVectors : 0,
-            UseIoEventFd = ioeventfd,
             ClassCode = BlkSpec.PciClassStorageScsi,
             Flavour = flavour,
         });

@@ -23,8 +23,6 @@ public sealed class CounterScenario : IScenario
 
     public const long TicksMax = 100_000;
 
-    /// <summary>QEMU's vectors for a one-queue device: config + queue.</summary>
-    public const int MsixVectors = 2;
 
     public string Name => "counter";
 
@@ -54,11 +52,9 @@ public sealed class CounterScenario : IScenario
             TicksMax = ticks + 1_000L,
             EchoLog = true,
         });
-        var pci = new VirtioPciTransport(sim, device, new VirtioPciOptions
+        var pci = new VirtioPciTransport(sim, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd) with
         {
             Mode = VirtioPciMode.Transitional,
-            MsixVectors = irq == VirtioInterruptMode.Msix ? MsixVectors : 0,
-            UseIoEventFd = ioeventfd,
             LegacyPciDeviceId = CounterSpec.LegacyPciDeviceId,
             Flavour = flavour,
         });

@@ -24,7 +24,6 @@ public sealed class FactorialScenario : IScenario
 
     public const long RequestsMax = 100_000;
 
-    public const int MsixVectors = 2;
 
     public string Name => "factorial";
 
@@ -46,12 +45,7 @@ public sealed class FactorialScenario : IScenario
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new VirtioFactorialDevice(flavour);
         device.Log.Enabled = deviceLog;
-        var pci = new VirtioPciTransport(machine.Simulation, device, new VirtioPciOptions
-        {
-            Mode = transport == VirtioDriverTransport.Modern ? VirtioPciMode.Modern : VirtioPciMode.Legacy,
-            MsixVectors = irq == VirtioInterruptMode.Msix ? MsixVectors : 0,
-            UseIoEventFd = ioeventfd,
-        });
+        var pci = new VirtioPciTransport(machine.Simulation, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd));
         machine.Attach(Slot, pci);
         var report = new PerRequestReport(machine.Simulation.Counters);
         machine.Simulation.Kvm.Start(new FactorialGuest(args, requests, dmesg, report, transport, irq, machine.IntxGsi));

@@ -1,4 +1,5 @@
 using Sim.Devices;
+using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Scenarios;
 using Sim.Guest.Drivers;
 
@@ -24,6 +25,19 @@ public static class ScenarioChoices
 
     /// <summary>The option value naming <paramref name="flavour"/>, for report lines.</summary>
     public static string Name(Flavour flavour) => flavour == Flavour.Seed ? "seed" : "robust";
+
+    /// <summary>MSI-X vectors for a one-queue device: the config vector plus one queue vector
+    /// (QEMU's default for such a device).</summary>
+    public const int MsixVectorsOneQueue = 2;
+
+    /// <summary>The transport options the chosen transport, irq and notify path ask for. Scenarios add
+    /// their device-specific settings with <c>with { ... }</c>.</summary>
+    public static VirtioPciOptions TransportOptions(VirtioDriverTransport transport, VirtioInterruptMode irq, bool ioeventfd) => new()
+    {
+        Mode = transport == VirtioDriverTransport.Modern ? VirtioPciMode.Modern : VirtioPciMode.Legacy,
+        MsixVectors = irq == VirtioInterruptMode.Msix ? MsixVectorsOneQueue : 0,
+        UseIoEventFd = ioeventfd,
+    };
 
     private static T Pick<T>(ScenarioOptions options, string name, string fallback, params (string Name, T Value)[] choices)
     {

@@ -23,8 +23,6 @@ public sealed class VhostDemoScenario : IScenario
 
     public const long RoundsMax = 100_000;
 
-    /// <summary>MSI-X vectors of the transport (config + queue).</summary>
-    public const int MsixVectors = 2;
 
     /// <summary>Events the run may take: the seed backend's worker spins one event per handler run for as long as
     /// the guest runs, so the cap stays far above a normal run (a few dozen events per request) and ends a run the
@@ -49,13 +47,7 @@ public sealed class VhostDemoScenario : IScenario
         var machine = new PciMachine(options.ToSimulationOptions(Name) with { EventsMax = EventsMax });
         var device = new VhostDemoFrontendDevice(machine.Simulation, flavour);
         device.Log.Enabled = deviceLog;
-        var pci = new VirtioPciTransport(machine.Simulation, device, new VirtioPciOptions
-        {
-            Mode = transport == VirtioDriverTransport.Modern ? VirtioPciMode.Modern : VirtioPciMode.Legacy,
-            MsixVectors = irq == VirtioInterruptMode.Msix ? MsixVectors : 0,
-            UseIoEventFd = true,
-            UseIrqFd = true,
-        });
+        var pci = new VirtioPciTransport(machine.Simulation, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd: true) with { UseIrqFd = true });
         machine.Attach(Slot, pci);
         var report = new PerRequestReport(machine.Simulation.Counters);
         machine.Simulation.Kvm.Start(new VirtioDemoGuest(rounds, dmesg, report, transport, irq, machine.IntxGsi));

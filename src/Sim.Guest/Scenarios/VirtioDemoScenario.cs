@@ -19,8 +19,6 @@ public sealed class VirtioDemoScenario : IScenario
 
     public const long RoundsMax = 100_000;
 
-    /// <summary>MSI-X vectors of the transport (QEMU's default for a one-queue device: config + queue).</summary>
-    public const int MsixVectors = 2;
 
     public string Name => "virtio-demo";
 
@@ -41,12 +39,7 @@ public sealed class VirtioDemoScenario : IScenario
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new VirtioDemoDevice(flavour);
         device.Log.Enabled = deviceLog;
-        var pci = new VirtioPciTransport(machine.Simulation, device, new VirtioPciOptions
-        {
-            Mode = transport == VirtioDriverTransport.Modern ? VirtioPciMode.Modern : VirtioPciMode.Legacy,
-            MsixVectors = irq == VirtioInterruptMode.Msix ? MsixVectors : 0,
-            UseIoEventFd = ioeventfd,
-        });
+        var pci = new VirtioPciTransport(machine.Simulation, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd));
         machine.Attach(Slot, pci);
         var report = new PerRequestReport(machine.Simulation.Counters);
         machine.Simulation.Kvm.Start(new VirtioDemoGuest(rounds, dmesg, report, transport, irq, machine.IntxGsi));

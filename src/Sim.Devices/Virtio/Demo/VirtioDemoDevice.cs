@@ -45,10 +45,10 @@ public sealed class VirtioDemoDevice : VirtioDevice
     public const int QueueSize = 128;
 
     /// <summary>Request {opt le32, buff le32}.</summary>
-    public const int RequestSize = 8;
+    public const int RequestSize = DemoProtocol.RequestSize;
 
     /// <summary>Response {opt le32, buff le32}.</summary>
-    public const int ResponseSize = 8;
+    public const int ResponseSize = DemoProtocol.ResponseSize;
 
     /// <summary>Seed: s-&gt;buff = 0x1333 in realize.</summary>
     public const uint InitialBuff = 0x1333;
