@@ -54,7 +54,7 @@ public static class OracleRules
             "a device that is notified must consume what the driver made available, or fail visibly: QEMU marks the device broken (virtio_error → NEEDS_RESET), vhost signals vq_err; silently stopping starves the driver forever",
             "VIRTIO 1.2 §2.7.13 Supplying Buffers to The Device (§2.7.13.4 notifying the device), §2.1.2 DEVICE_NEEDS_RESET; QEMU virtio_error, Linux vhost vq_err"),
         new("liveness/chain-never-completed",
-            "After the driver stopped, kicked and let the device run, a chain the device had taken from the available ring was never returned through the used ring, and the device had not reported an error. Typical cause: an element dropped on an error path (seed 001 factorial: a chain without readable bytes is detached, "iov_to_buf function failed").",
+            "After the driver stopped, kicked and let the device run, a chain the device had taken from the available ring was never returned through the used ring, and the device had not reported an error. Typical cause: an element dropped on an error path (seed 001 factorial: a chain without readable bytes is detached after \"iov_to_buf function failed\").",
             "every buffer the device consumes is eventually returned in the used ring; dropping an element (QEMU virtqueue_detach_element without virtqueue_push) leaks the driver's descriptors until reset",
             "VIRTIO 1.2 §2.7.14 Receiving Used Buffers From The Device, §2.7.8; QEMU virtqueue_detach_element, Linux vhost_discard_vq_desc (only before completion, then re-fetched)"),
 
