@@ -45,7 +45,8 @@ public static class GlueEntry
             {
                 ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
                 error.WriteLine($"afl: target={target.Name} input={input!.Description} map={map!.Size} coverage: {coverage.Description}");
-                var server = new AflForkServer(new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)), control!, status!, input, map, Environment.ProcessId) { Log = error };
+                IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
+                var server = new AflForkServer(glue, control!, status!, input, map, Environment.ProcessId) { Log = error };
                 bool ok = server.Serve(out string? problem);
                 error.WriteLine($"afl: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
                 return ok ? 0 : 2;
@@ -71,12 +72,23 @@ public static class GlueEntry
             {
                 ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
                 error.WriteLine($"libfuzzer: target={target.Name} map={map!.Size} coverage: {coverage.Description}");
-                var server = new LibFuzzerPipeServer(new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)), control!, status!, map) { Log = error };
+                IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
+                var server = new LibFuzzerPipeServer(glue, control!, status!, map) { Log = error };
                 bool ok = server.Serve(out string? problem);
                 error.WriteLine($"libfuzzer: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
                 return ok ? 0 : 2;
             }
         }
+    }
+
+    /// <summary>Runs the target's seed corpus once, unreported, before the handshake: first executions run static
+    /// constructors and fill lazy caches, whose one-off edges would otherwise show up as AFL "variable bytes"
+    /// (stability below 100%) and as spurious libFuzzer features.</summary>
+    public static IGlueTarget WarmedUp(IFuzzTarget target, IGlueTarget glue)
+    {
+        foreach (byte[] seed in target.SeedCorpus()) _ = glue.Run(seed);
+        _ = glue.Run([]);
+        return glue;
     }
 
     /// <summary>AFL_MAP_SIZE, or 64 KiB when unset.</summary>
