@@ -14,6 +14,9 @@ public static class FuzzTargetName
     public const string BackendQemu = "qemu";
     public const string BackendVhost = "vhost";
 
+    /// <summary>Not a backend: the differential targets that run one input on both (oracle 7).</summary>
+    public const string BackendDiff = "diff";
+
     public const char Separator = '-';
 
     public static string Compose(string device, string backend, Flavour flavour) =>
@@ -53,7 +56,7 @@ public static class FuzzTargetName
             rest = rest[..dash];
             dash = rest.LastIndexOf(Separator);
         }
-        if (dash > 0 && rest[(dash + 1)..] is BackendQemu or BackendVhost)
+        if (dash > 0 && rest[(dash + 1)..] is BackendQemu or BackendVhost or BackendDiff)
         {
             backend = rest[(dash + 1)..];
             rest = rest[..dash];

@@ -24,6 +24,7 @@ public static class FuzzTargets
         () => new DemoPciTarget(Flavour.Seed),
         .. Both(f => new VirtioBackendTarget("virtio-demo", f, "seed 000 virtio-demo (QEMU-style) under hostile rings and register sequences", (_, fl) => new VirtioDemoDevice(fl))),
         .. Both(f => new VhostDemoTarget(f)),
+        .. Both(f => new DemoDiffTarget(f)),
         .. Both(f => new VirtioBackendTarget("virtio-factorial", f, "seed 001 virtio factorial (QEMU-style) under hostile rings and register sequences", (_, fl) => new VirtioFactorialDevice(fl))),
         .. Both(f => new VirtioBackendTarget("virtio-counter", f, "seed 002 virtio counter (QEMU-style, device timer) under hostile rings and register sequences", (sim, fl) => new VirtioCounterDevice(sim, new CounterDeviceOptions { Flavour = fl }))),
         .. Both(f => new VirtioBackendTarget("virtio-blk", f, "seed 003 virtio-blk (QEMU-style, 64 KiB memory disk) under hostile rings and register sequences", (_, fl) => new VirtioBlkDevice(new MemoryBlockBackend(BlkDiskBytes), new BlkDeviceOptions { Flavour = fl }), Checkers.UsedLenRule.Offered)),

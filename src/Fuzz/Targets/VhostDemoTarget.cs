@@ -24,31 +24,17 @@ namespace Fuzz.Targets;
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) while the control plane keeps the identity
 /// mapping — after a memory-table or vring-address edit the device legitimately touches other guest addresses, so
 /// from then on only the other oracles judge; hang (the worker's livelock report, or the event budget); liveness (after
-/// the guest stops and kicks, every available chain is completed unless a vq_err was raised); exceptions, assertions.
+/// the guest stops and kicks, every available chain is completed unless a vq_err was raised); missed interrupt
+/// (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals); exceptions, assertions.
+/// The simulation, backend and scheduler loop are <see cref="VhostBackendRig"/>'s.
 /// </summary>
 public sealed class VhostDemoTarget : IFuzzTarget
 {
     public const int OperationsMax = 128;
 
-    public const long RunWindowNs = 100_000;
-
-    public const long EventsMax = 20_000;
-
-    private const int SlicesPerWindow = 10;
-
-    /// <summary>Handler runs per execution beyond which the worker counts as never sleeping (a guest makes at most
-    /// <see cref="OperationsMax"/> moves; an honest worker runs about once per kick plus weight requeues).</summary>
-    private const long HandlerRunsMax = 2_000;
-
-    /// <summary>Idle self-requeues before the worker reports a livelock: small, so a hang is found in a few runs.</summary>
-    public const int IdleRequeuesMax = 16;
-
-    private const uint Gsi = 5;
-
-    private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * RingInput.SizeMax };
-
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
+    private readonly MissedInterruptOracle _interrupts = new();
     private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
     private bool _identity;
 
@@ -62,7 +48,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
 
     public string Name { get; }
 
-    public string Description => "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; oracles permission, used-ring, hang, liveness";
+    public string Description => "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; oracles permission, used-ring, hang, liveness, missed-interrupt";
 
     public int InputVersion => 1;
 
@@ -78,23 +64,23 @@ public sealed class VhostDemoTarget : IFuzzTarget
     {
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
-        var sim = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
-        var vmm = new VmmAddressSpace(sim.Memory);
-        var demo = new VhostDemo(sim, vmm, Flavour, Options);
-        EventFd kick = sim.CreateEventFd(name: "kick");
-        EventFd call = sim.CreateEventFd(name: "call");
-        EventFd err = sim.CreateEventFd(name: "err");
-        if (!sim.Kvm.TryRegisterIrqFd(call, Gsi, null, out KvmError kerr)) throw new InvalidOperationException(kerr.ToString());
+        var sim = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = VhostBackendRig.EventsMax, StopOnGuestExit = false });
+        var rig = new VhostBackendRig(sim, Flavour);
+        VmmAddressSpace vmm = rig.Vmm;
+        VhostDemo demo = rig.Demo;
         sim.AddMemoryObserver(_checker);
         _checker.Context = context;
         _checker.Deactivate();
+        _interrupts.Context = context;
+        _interrupts.Deactivate();
         _identity = true;
         int size = header.Size;
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
         _guest.Reset(sim.Memory, desc, avail, size);
         bool eventIdx = header.EventIdx;
-        if (!Start(demo, err, size, desc, avail, used, 0, kick, call, eventIdx)) return FuzzOutcome.Rejected;
+        if (!rig.Start(size, desc, avail, used, 0, eventIdx)) return FuzzOutcome.Rejected;
         _checker.Configure(sim.Memory, desc, avail, used, size);
+        _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
@@ -102,16 +88,17 @@ public sealed class VhostDemoTarget : IFuzzTarget
             if (op.Code < 8)
             {
                 _guest.Apply(op);
+                _interrupts.AfterGuest();
                 continue;
             }
             VhostDevice dev = demo.Device;
             switch (op.Code)
             {
                 case 8:
-                    kick.Signal();
+                    rig.Kick.Signal();
                     break;
                 case 9:
-                    if (!Run(sim, demo, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
+                    if (!Run(rig, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
                     break;
                 case 10:
                     EditMemTable(dev, vmm, op);
@@ -151,6 +138,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
                             dev.SetVringBase(0, num);
                         }
                         demo.SetRunning(true);
+                        if (_identity) _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
                         break;
                     }
                 case 13:
@@ -161,8 +149,12 @@ public sealed class VhostDemoTarget : IFuzzTarget
                         sim.Memory.TryGetSpan(new GuestAddress(used + 2), 2, out Span<byte> raw);
                         ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
                         ushort lastAvail = _identity ? _checker.UsedIdx : (ushort)0;
-                        if (!Start(demo, err, size, desc, avail, used, lastAvail, kick, call, eventIdx)) return FuzzOutcome.Completed;
-                        if (_identity) _checker.Configure(sim.Memory, desc, avail, used, size, usedIdx);
+                        if (!rig.Start(size, desc, avail, used, lastAvail, eventIdx)) return FuzzOutcome.Completed;
+                        if (_identity)
+                        {
+                            _checker.Configure(sim.Memory, desc, avail, used, size, usedIdx);
+                            _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
+                        }
                         break;
                     }
                 case 14:
@@ -170,13 +162,15 @@ public sealed class VhostDemoTarget : IFuzzTarget
                         ulong features = VhostFeatures.Default & ((1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx) | (1UL << VirtioSpec.FIndirectDesc));
                         if ((op.Flags & 1) == 0) features &= ~(1UL << VirtioSpec.FEventIdx);
                         dev.SetFeatures(features);
+                        eventIdx = (op.Flags & 1) != 0;
+                        if (_identity) _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
                         break;
                     }
                 default:
                     break;
             }
         }
-        if (context.Finding is null) Liveness(sim, demo, kick, context);
+        if (context.Finding is null) Liveness(rig, context);
         return FuzzOutcome.Completed;
     }
 
@@ -185,6 +179,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
     {
         _identity = false;
         _checker.Deactivate();
+        _interrupts.Deactivate();
     }
 
     private void EditMemTable(VhostDevice dev, VmmAddressSpace vmm, in RingInput.Op op)
@@ -212,47 +207,26 @@ public sealed class VhostDemoTarget : IFuzzTarget
         }
     }
 
-    private static bool Start(VhostDemo demo, EventFd err, int size, ulong desc, ulong avail, ulong used, ushort lastAvail, EventFd kick, EventFd call, bool eventIdx)
+    private bool Run(VhostBackendRig rig, FuzzContext context, int windows)
     {
-        if (VhostBackendStarter.Init(demo, out _, out _) != VhostResult.Ok) return false;
-        demo.Device.SetVringErr(0, err);
-        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0);
-        var ring = new VhostRingStart(size, new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), lastAvail, kick, call);
-        return VhostBackendStarter.Start(demo, features, [ring], out _) == VhostResult.Ok;
-    }
-
-    private static bool Run(Simulation sim, VhostDemo demo, FuzzContext context, int windows)
-    {
-        // Small slices, so a livelock is reported soon after the worker notices it.
-        StopReason reason = StopReason.Idle;
-        for (int i = 0; i < windows * SlicesPerWindow && reason != StopReason.EventLimit; i++)
-        {
-            reason = sim.Loop.Run(sim.Now + (RunWindowNs / SlicesPerWindow));
-            if (demo.Device.Worker is { LivelocksDetected: > 0 } worker)
-            {
-                context.ReportHang("hang/vhost-worker-livelock", $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything (seed handle_demo_kick's unconditional vhost_poll_queue)");
-                return false;
-            }
-            // A worker that keeps making progress (a ring overlapping itself feeds new heads as the device completes
-            // old ones, and weight-limited runs requeue) is busy, not hung: Linux behaves the same. End the execution
-            // there, without a finding; the idle-requeue livelock above is the hang oracle.
-            if (demo.Device.Worker is { HandlerRuns: > HandlerRunsMax }) return false;
-            if (reason == StopReason.Idle && sim.Loop.Pending == 0) break;
-        }
-        if (reason != StopReason.EventLimit) return true;
-        context.ReportHang("hang/event-budget", $"the simulation used its {EventsMax} events without the guest acting");
-        return false;
+        long calls = rig.Call.Signals;
+        bool ran = rig.Run(context, windows) == VhostBackendRig.RunEnd.Ran;
+        // The call eventfd is routed by irqfd to the guest's GSI: each signal is an interrupt delivered.
+        _interrupts.AfterDevice(rig.Call.Signals != calls);
+        return ran;
     }
 
     /// <summary>Oracle 5: the guest stops and kicks; after the worker ran, every available chain is completed, unless
-    /// the vring raised a vq_err (vhost's "broken").</summary>
-    private void Liveness(Simulation sim, VhostDemo demo, EventFd kick, FuzzContext context)
+    /// the vring raised a vq_err (vhost's "broken"); and the interrupt the driver's suppression state asks for was
+    /// delivered (<see cref="MissedInterruptOracle"/>).</summary>
+    private void Liveness(VhostBackendRig rig, FuzzContext context)
     {
-        kick.Signal();
-        if (!Run(sim, demo, context, 16)) return;
-        VhostVirtqueue vq = demo.Device.Vqs[0];
+        Simulation sim = rig.Simulation;
+        rig.Kick.Signal();
+        if (!Run(rig, context, 16)) return;
+        VhostVirtqueue vq = rig.Vq;
         if (!_identity || vq.VqErrors > 0 || !vq.HasBackend || context.Finding is not null) return;
-        if (!sim.Memory.TryGetSpan(new GuestAddress(_checker.Active ? AvailIdxAddress(vq, demo) : 0), 2, out Span<byte> raw) || !_checker.Active) return;
+        if (!_checker.Active || !rig.TryAvailIdxAddress(out ulong availIdxAt) || !sim.Memory.TryGetSpan(new GuestAddress(availIdxAt), 2, out Span<byte> raw)) return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         int pending = unchecked((ushort)(availIdx - vq.LastAvailIdx));
         if (pending != 0 && pending <= (int)vq.Num)
@@ -263,8 +237,9 @@ public sealed class VhostDemoTarget : IFuzzTarget
         {
             context.Report("liveness", "liveness/chain-never-completed", $"after the guest stopped and kicked, {_checker.InFlight} fetched chains were never completed and no vq_err was raised");
         }
+        else
+        {
+            _interrupts.Final();
+        }
     }
-
-    private static ulong AvailIdxAddress(VhostVirtqueue vq, VhostDemo demo) =>
-        demo.Device.Vmm.Resolve(vq.Avail + 2, out GuestAddress gpa, out _) ? gpa.Value : 0;
 }

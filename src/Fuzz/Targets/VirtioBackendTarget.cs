@@ -26,6 +26,7 @@ namespace Fuzz.Targets;
 /// enable, status, feature words), 12 read/write device-specific config, 13 reap the used ring, 14 kick + run, 15 idle.
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event budget);
 /// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
+/// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
 /// exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no checkpoints).
 /// </summary>
 public sealed class VirtioBackendTarget : IFuzzTarget
@@ -38,12 +39,10 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>Events per execution before the run counts as a hang.</summary>
     public const long EventsMax = 200_000;
 
-    private const ulong ModernBase = 0xFE00_0000;
-    private const int Slot = 3;
-
     private readonly Func<Simulation, Flavour, VirtioDevice> _factory;
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
+    private readonly MissedInterruptOracle _interrupts = new();
     private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
     private SplitQueueState _synced;
     private bool _syncedReady;
@@ -56,7 +55,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         Flavour = flavour;
         _factory = factory;
         Name = FuzzTargetName.Compose(device, FuzzTargetName.BackendQemu, flavour);
-        Description = description + "; oracles permission, used-ring, hang, liveness";
+        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt";
     }
 
     /// <summary>The device part of the name (<c>virtio-demo</c>).</summary>
@@ -83,21 +82,17 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         var sim = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
-        var bridge = new PciHostBridge(new KvmBarHost(sim.Kvm), new PciIntxRouter(sim.Kvm.Irqchip));
         VirtioDevice device = _factory(sim, Flavour);
-        var transport = new VirtioPciTransport(sim, device, new VirtioPciOptions { Mode = VirtioPciMode.Modern });
-        bridge.Attach(Slot, transport);
+        var rig = new QemuBackendRig(sim, device);
         sim.AddMemoryObserver(_checker);
         _checker.Context = context;
         _checker.Deactivate();
+        _interrupts.Context = context;
+        _interrupts.Deactivate();
         _syncedReady = false;
-        var rig = new Rig(sim, bridge);
-        rig.ConfigWrite(R.Bar0 + 16, 4, (uint)ModernBase);
-        rig.ConfigWrite(R.Bar0 + 20, 4, 0);
-        rig.ConfigWrite(R.Command, 2, R.CommandMemorySpace | R.CommandBusMaster);
         int size = Math.Min(header.Size, device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
-        Initialize(rig, header.EventIdx, header.IndirectDesc, size, desc, avail, used);
+        rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         Sync(device, sim.Memory);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
@@ -106,6 +101,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             if (op.Code < 8)
             {
                 _guest.Apply(op);
+                _interrupts.AfterGuest();
                 continue;
             }
             switch (op.Code)
@@ -114,15 +110,16 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                     rig.Kick();
                     break;
                 case 9:
-                    if (!Run(sim, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
+                    if (!Run(rig, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
                     break;
                 case 10:
                     {
                         _checker.Deactivate();
+                        _interrupts.Deactivate();
                         _syncedReady = false;
                         int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), device.GetQueue(0).MaxSize);
                         (desc, avail, used) = RingInput.Place(op.Next, s, op.RawAddr);
-                        Initialize(rig, (op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
+                        rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
                         break;
                     }
                 case 11:
@@ -136,12 +133,13 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                     break;
                 case 14:
                     rig.Kick();
-                    if (!Run(sim, context, 1)) return FuzzOutcome.Completed;
+                    if (!Run(rig, context, 1)) return FuzzOutcome.Completed;
                     break;
                 default:
                     break;
             }
             Sync(device, sim.Memory);
+            if (op.Code is 11 or 12) _interrupts.AfterGuest();
         }
         if (context.Finding is null) Liveness(rig, sim, device, context);
         return FuzzOutcome.Completed;
@@ -155,6 +153,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         if (!ready)
         {
             if (_syncedReady) _checker.Deactivate();
+            _interrupts.Deactivate();
             _syncedReady = false;
             return;
         }
@@ -162,27 +161,33 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _checker.Configure(memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size, state.UsedIdx.Value);
         _guest.Reset(memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
+        _interrupts.Configure(memory, state.AvailRing.Value, state.UsedRing.Value, state.Size, device.HasFeature(VirtioSpec.FEventIdx));
         _synced = state;
         _syncedReady = true;
     }
 
-    private static bool Run(Simulation sim, FuzzContext context, int windows)
+    private bool Run(QemuBackendRig rig, FuzzContext context, int windows)
     {
+        Simulation sim = rig.Simulation;
         StopReason reason = sim.Loop.Run(sim.Now + (windows * RunWindowNs));
+        _interrupts.AfterDevice(rig.TakeQueueInterrupt());
         if (reason != StopReason.EventLimit) return true;
         context.ReportHang("hang/event-budget", $"the simulation used its {EventsMax} events without the guest acting (a device loop that never yields)");
         return false;
     }
 
     /// <summary>Oracle 5: the guest stops submitting and kicks once; after the device has run, every available chain
-    /// is consumed and every fetched one completed, or the device is broken (NEEDS_RESET).</summary>
-    private void Liveness(Rig rig, Simulation sim, VirtioDevice device, FuzzContext context)
+    /// is consumed and every fetched one completed, or the device is broken (NEEDS_RESET); and the interrupt the
+    /// driver's suppression state asks for was delivered (<see cref="MissedInterruptOracle"/>).</summary>
+    private void Liveness(QemuBackendRig rig, Simulation sim, VirtioDevice device, FuzzContext context)
     {
         if (!_syncedReady) return;
         rig.Kick();
-        if (!Run(sim, context, 8)) return;
+        if (!Run(rig, context, 8)) return;
         Sync(device, sim.Memory);
         if (device.IsBroken || !_syncedReady || context.Finding is not null) return;
+        _interrupts.Final();
+        if (context.Finding is not null) return;
         SplitQueue q = device.GetQueue(0);
         if (!sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw)) return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
@@ -193,66 +198,6 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         else if (q.InUse != 0 || _checker.InFlight != 0)
         {
             context.Report("liveness", "liveness/chain-never-completed", $"after the guest stopped and kicked, {Math.Max(q.InUse, _checker.InFlight)} fetched chains were never completed and the device is not broken");
-        }
-    }
-
-    /// <summary>The driver's initialisation (VIRTIO 1.2 §3.1.1) with the given ring and features.</summary>
-    private static void Initialize(Rig rig, bool eventIdx, bool indirect, int size, ulong desc, ulong avail, ulong used)
-    {
-        rig.Common(L.CommonDeviceStatus, 1, 0);
-        rig.Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver));
-        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
-        rig.Common(L.CommonDriverFeatureSelect, 4, 0);
-        rig.Common(L.CommonDriverFeature, 4, (uint)features);
-        rig.Common(L.CommonDriverFeatureSelect, 4, 1);
-        rig.Common(L.CommonDriverFeature, 4, features >> 32);
-        rig.Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk));
-        rig.Common(L.CommonQueueSelect, 2, 0);
-        rig.Common(L.CommonQueueSize, 2, (ulong)size);
-        rig.Common(L.CommonQueueDesc, 8, desc);
-        rig.Common(L.CommonQueueDriver, 8, avail);
-        rig.Common(L.CommonQueueDevice, 8, used);
-        rig.Common(L.CommonQueueEnable, 2, 1);
-        rig.Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk));
-    }
-
-    /// <summary>The guest's register accesses (config mechanism #1 and MMIO through the KVM model).</summary>
-    private sealed class Rig(Simulation sim, PciHostBridge bridge)
-    {
-        public void ConfigWrite(int register, int size, uint value)
-        {
-            Span<byte> b = stackalloc byte[4];
-            BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
-            bridge.Write(BusKind.Pio, 0, b);
-            BinaryPrimitives.WriteUInt32LittleEndian(b, value);
-            bridge.Write(BusKind.Pio, (ulong)(4 + (register & 3)), b[..size]);
-        }
-
-        public void Common(int offset, int size, ulong value)
-        {
-            Span<byte> b = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(b, value);
-            sim.Kvm.Mmio.Write(ModernBase + L.ModernCommonOffset + (ulong)offset, b[..size]);
-        }
-
-        public void DeviceConfigWrite(int offset, int size, uint value)
-        {
-            Span<byte> b = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(b, value);
-            sim.Kvm.Mmio.Write(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
-        }
-
-        public void DeviceConfigRead(int offset, int size)
-        {
-            Span<byte> b = stackalloc byte[8];
-            sim.Kvm.Mmio.Read(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
-        }
-
-        public void Kick()
-        {
-            Span<byte> b = stackalloc byte[2];
-            b.Clear();
-            sim.Kvm.Mmio.Write(ModernBase + L.ModernNotifyOffset, b);
         }
     }
 }

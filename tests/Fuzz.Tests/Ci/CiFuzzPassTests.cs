@@ -35,6 +35,7 @@ public sealed class CiFuzzPassTests
     [InlineData("demo-pci-qemu-seed", "model", "demo-pci/mmio-read")]
     [InlineData("virtio-demo-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-demo-vhost-seed", "hang", "hang/vhost-worker-livelock")]
+    [InlineData("virtio-demo-diff-seed", "hang", "hang/vhost-worker-livelock")] // the seed vhost worker livelocks before the sides can be compared
     [InlineData("virtio-factorial-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-counter-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-blk-qemu-seed", "permission", "permission/read-outside-chain")]
@@ -48,7 +49,7 @@ public sealed class CiFuzzPassTests
     public void EverySeedFlavour_HasAKnownFlawCase()
     {
         string[] seeds = [.. FuzzTargets.All.Select(t => t.Name).Where(n => n.EndsWith("-seed", StringComparison.Ordinal))];
-        Assert.Equal(6, seeds.Length);
+        Assert.Equal(7, seeds.Length);
     }
 
     private CampaignResult Run(string name)

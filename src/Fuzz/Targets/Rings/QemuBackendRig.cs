@@ -1,0 +1,112 @@
+using System.Buffers.Binary;
+using Sim.Devices.Pci;
+using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
+using Sim.Engine.Kvm;
+using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+using R = Sim.Devices.Pci.PciConfigRegisters;
+
+namespace Fuzz.Targets.Rings;
+
+/// <summary>
+/// The QEMU-style side of the virtqueue targets, built once per execution: a <see cref="VirtioDevice"/> behind the
+/// modern <see cref="VirtioPciTransport"/> on a PCI host bridge (slot <see cref="Slot"/>, BAR at
+/// <see cref="ModernBase"/>, memory space and bus mastering on), on the KVM model, and the guest's register accesses
+/// to it (config mechanism #1, MMIO). Shared by <see cref="VirtioBackendTarget"/> and <see cref="DemoDiffTarget"/>.
+/// </summary>
+public sealed class QemuBackendRig
+{
+    public const ulong ModernBase = 0xFE00_0000;
+
+    public const int Slot = 3;
+
+    private readonly PciHostBridge _bridge;
+
+    public QemuBackendRig(Simulation simulation, VirtioDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(simulation);
+        ArgumentNullException.ThrowIfNull(device);
+        Simulation = simulation;
+        Device = device;
+        _bridge = new PciHostBridge(new KvmBarHost(simulation.Kvm), new PciIntxRouter(simulation.Kvm.Irqchip));
+        Transport = new VirtioPciTransport(simulation, device, new VirtioPciOptions { Mode = VirtioPciMode.Modern });
+        _bridge.Attach(Slot, Transport);
+        ConfigWrite(R.Bar0 + 16, 4, (uint)ModernBase);
+        ConfigWrite(R.Bar0 + 20, 4, 0);
+        ConfigWrite(R.Command, 2, R.CommandMemorySpace | R.CommandBusMaster);
+    }
+
+    public Simulation Simulation { get; }
+
+    public VirtioDevice Device { get; }
+
+    public VirtioPciTransport Transport { get; }
+
+    /// <summary>The driver's initialisation (VIRTIO 1.2 §3.1.1) of queue 0 with the given ring and features.</summary>
+    public void Initialize(bool eventIdx, bool indirect, int size, ulong desc, ulong avail, ulong used)
+    {
+        Common(L.CommonDeviceStatus, 1, 0);
+        Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver));
+        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
+        Common(L.CommonDriverFeatureSelect, 4, 0);
+        Common(L.CommonDriverFeature, 4, (uint)features);
+        Common(L.CommonDriverFeatureSelect, 4, 1);
+        Common(L.CommonDriverFeature, 4, features >> 32);
+        Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk));
+        Common(L.CommonQueueSelect, 2, 0);
+        Common(L.CommonQueueSize, 2, (ulong)size);
+        Common(L.CommonQueueDesc, 8, desc);
+        Common(L.CommonQueueDriver, 8, avail);
+        Common(L.CommonQueueDevice, 8, used);
+        Common(L.CommonQueueEnable, 2, 1);
+        Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk));
+    }
+
+    public void ConfigWrite(int register, int size, uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
+        _bridge.Write(BusKind.Pio, 0, b);
+        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+        _bridge.Write(BusKind.Pio, (ulong)(4 + (register & 3)), b[..size]);
+    }
+
+    public void Common(int offset, int size, ulong value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        Simulation.Kvm.Mmio.Write(ModernBase + L.ModernCommonOffset + (ulong)offset, b[..size]);
+    }
+
+    public void DeviceConfigWrite(int offset, int size, uint value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        Simulation.Kvm.Mmio.Write(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
+    }
+
+    public void DeviceConfigRead(int offset, int size)
+    {
+        Span<byte> b = stackalloc byte[8];
+        Simulation.Kvm.Mmio.Read(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
+    }
+
+    /// <summary>Queue 0's notify register.</summary>
+    public void Kick()
+    {
+        Span<byte> b = stackalloc byte[2];
+        b.Clear();
+        Simulation.Kvm.Mmio.Write(ModernBase + L.ModernNotifyOffset, b);
+    }
+
+    /// <summary>The guest's interrupt handler: reads (and so clears, VIRTIO 1.2 §4.1.4.5.1) the ISR; true when the
+    /// queue bit was set, i.e. a used-buffer interrupt was delivered (INTx; no MSI-X vector is programmed).</summary>
+    public bool TakeQueueInterrupt()
+    {
+        if ((Device.Isr & L.IsrQueue) == 0) return false;
+        Span<byte> b = stackalloc byte[1];
+        Simulation.Kvm.Mmio.Read(ModernBase + L.ModernIsrOffset, b);
+        return (b[0] & L.IsrQueue) != 0;
+    }
+}

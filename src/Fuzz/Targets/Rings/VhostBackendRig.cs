@@ -1,0 +1,133 @@
+using Sim.Devices;
+using Sim.Devices.Vhost;
+using Sim.Devices.Virtio;
+using Sim.Engine;
+using Sim.Engine.Kvm;
+using Sim.Engine.Memory;
+using Sim.Engine.Time;
+
+namespace Fuzz.Targets.Rings;
+
+/// <summary>
+/// The vhost side of the virtqueue targets, built once per execution: <see cref="VhostDemo"/> on the vhost core, started
+/// through <see cref="VhostBackendStarter"/> as QEMU does on DRIVER_OK, with kick, call (routed by irqfd to
+/// <see cref="Gsi"/>) and error eventfds, and the scheduler loop that lets its <see cref="VhostWorker"/> run while the
+/// guest is still. Shared by <see cref="VhostDemoTarget"/> and <see cref="DemoDiffTarget"/>.
+/// </summary>
+public sealed class VhostBackendRig
+{
+    /// <summary>Simulated nanoseconds one "run" window lets pass.</summary>
+    public const long RunWindowNs = 100_000;
+
+    /// <summary>Events per execution before the run counts as a hang.</summary>
+    public const long EventsMax = 20_000;
+
+    /// <summary>Handler runs per execution beyond which the worker counts as never sleeping (a guest makes at most
+    /// a few hundred moves; an honest worker runs about once per kick plus weight requeues).</summary>
+    public const long HandlerRunsMax = 2_000;
+
+    /// <summary>Idle self-requeues before the worker reports a livelock: small, so a hang is found in a few runs.</summary>
+    public const int IdleRequeuesMax = 16;
+
+    /// <summary>VHOST_NET_PKT_WEIGHT-style packet weight for fuzzing: small, so weight requeues happen often and a ring
+    /// that feeds itself (see <see cref="Run"/>) is noticed after a few dozen completions, not thousands. Robust and
+    /// seed handlers yield at the weight either way; only where they yield moves.</summary>
+    public const int PacketWeight = 16;
+
+    public const uint Gsi = 5;
+
+    private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, PacketWeight = PacketWeight, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * RingInput.SizeMax };
+
+    public VhostBackendRig(Simulation simulation, Flavour flavour)
+    {
+        ArgumentNullException.ThrowIfNull(simulation);
+        Simulation = simulation;
+        Vmm = new VmmAddressSpace(simulation.Memory);
+        Demo = new VhostDemo(simulation, Vmm, flavour, Options);
+        Kick = simulation.CreateEventFd(name: "kick");
+        Call = simulation.CreateEventFd(name: "call");
+        Err = simulation.CreateEventFd(name: "err");
+        if (!simulation.Kvm.TryRegisterIrqFd(Call, Gsi, null, out KvmError kerr)) throw new InvalidOperationException(kerr.ToString());
+    }
+
+    /// <summary>How a <see cref="Run"/> ended.</summary>
+    public enum RunEnd
+    {
+        /// <summary>The time passed (or everything went idle).</summary>
+        Ran,
+
+        /// <summary>The worker keeps completing work the guest did not offer (a ring its own writes feed) or used its
+        /// handler-run budget: busy, not hung (Linux behaves the same). The execution should end without a finding.</summary>
+        Busy,
+
+        /// <summary>A hang was reported to the context.</summary>
+        Hang,
+    }
+
+    public Simulation Simulation { get; }
+
+    public VmmAddressSpace Vmm { get; }
+
+    public VhostDemo Demo { get; }
+
+    public EventFd Kick { get; }
+
+    public EventFd Call { get; }
+
+    public EventFd Err { get; }
+
+    public VhostVirtqueue Vq => Demo.Device.Vqs[0];
+
+    /// <summary>Init (SET_OWNER, GET_FEATURES), the error fd, then start queue 0 with VERSION_1 and optionally
+    /// EVENT_IDX / INDIRECT_DESC (QEMU's vhost_dev_start order).</summary>
+    public bool Start(int size, ulong desc, ulong avail, ulong used, ushort lastAvail, bool eventIdx, bool indirect = false)
+    {
+        if (VhostBackendStarter.Init(Demo, out _, out _) != VhostResult.Ok) return false;
+        Demo.Device.SetVringErr(0, Err);
+        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
+        var ring = new VhostRingStart(size, new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), lastAvail, Kick, Call);
+        return VhostBackendStarter.Start(Demo, features, [ring], out _) == VhostResult.Ok;
+    }
+
+    /// <summary>Lets <paramref name="windows"/> × <see cref="RunWindowNs"/> pass, one event time at a time, so a livelock
+    /// or a busy ring is noticed right after the handler run that shows it.</summary>
+    public RunEnd Run(FuzzContext context, int windows)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        EventLoop loop = Simulation.Loop;
+        long end = Simulation.Now + (windows * RunWindowNs);
+        long eventsAtStart = loop.EventsExecuted;
+        long usedAtStart = Vq.UsedAdded;
+        while (loop.TryPeekTime(out long next) && next <= end)
+        {
+            StopReason reason = loop.Run(next);
+            if (Demo.Device.Worker is { LivelocksDetected: > 0 } worker)
+            {
+                context.ReportHang("hang/vhost-worker-livelock", $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything (seed handle_demo_kick's unconditional vhost_poll_queue)");
+                return RunEnd.Hang;
+            }
+            if (reason == StopReason.EventLimit || loop.EventsExecuted - eventsAtStart > EventsMax)
+            {
+                context.ReportHang("hang/event-budget", $"the simulation used its {EventsMax} events without the guest acting");
+                return RunEnd.Hang;
+            }
+            // A worker that keeps making progress (a ring overlapping itself feeds new heads as the device completes
+            // old ones, and weight-limited runs requeue) is busy, not hung: Linux behaves the same. While the guest is
+            // still, an honest device completes at most what avail.idx offered — at most Num beyond last_avail_idx
+            // (vhost_get_vq_desc's "Guest moved used index" check) plus what it had fetched; more means its own
+            // used-ring writes feed it. End there, without a finding; the idle-requeue livelock above is the hang oracle.
+            if (Demo.Device.Worker is { HandlerRuns: > HandlerRunsMax }) return RunEnd.Busy;
+            if (Vq.UsedAdded - usedAtStart > 2L * Vq.Num) return RunEnd.Busy;
+        }
+        return RunEnd.Ran;
+    }
+
+    /// <summary>The guest-physical address of avail.idx as vhost translates it, or false.</summary>
+    public bool TryAvailIdxAddress(out ulong gpa)
+    {
+        gpa = 0;
+        if (!Demo.Device.Vmm.Resolve(Vq.Avail + 2, out GuestAddress a, out _)) return false;
+        gpa = a.Value;
+        return true;
+    }
+}
