@@ -21,7 +21,10 @@ namespace Fuzz.Instrumentation;
 public static class EdgeInstrumenter
 {
     /// <summary>Bumped whenever the rewriting changes, so cached instrumented assemblies are rebuilt.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>Most IL instructions in a method left uninstrumented as a trivial leaf (see <see cref="IsTrivialLeaf"/>).</summary>
+    public const int TrivialLeafInstructionsMax = 8;
 
     /// <summary>Name of the assembly that holds <see cref="CoverageMap"/>.</summary>
     public static readonly string CoverageAssemblyName = typeof(CoverageMap).Assembly.GetName().Name!;
@@ -56,7 +59,7 @@ public static class EdgeInstrumenter
             if (includeType is not null && !includeType(type.FullName)) continue;
             foreach (MethodDefinition method in type.Methods)
             {
-                if (!method.HasBody || method.Body.Instructions.Count == 0) continue;
+                if (!method.HasBody || method.Body.Instructions.Count == 0 || IsTrivialLeaf(method.Body)) continue;
                 blocks += InstrumentMethod(method, probe, moduleName);
                 methods++;
             }
@@ -81,6 +84,24 @@ public static class EdgeInstrumenter
         h.AddUInt64(methodToken);
         h.AddUInt64((ulong)ilOffset);
         return (int)(h.Finish() & (CoverageMap.Size - 1));
+    }
+
+    /// <summary>
+    /// True for a method of one basic block that calls nothing (field getters and setters, <c>RingIndex.Value</c>):
+    /// its only edge repeats the caller's path, and a probe would make it too large for the JIT to inline, which
+    /// costs the fuzzer far more than the edge is worth. AFL instruments optimised code, where such leaves are
+    /// already inlined into their callers; this keeps the instrumented build the same shape.
+    /// </summary>
+    public static bool IsTrivialLeaf(MethodBody body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (body.HasExceptionHandlers || body.Instructions.Count > TrivialLeafInstructionsMax) return false;
+        foreach (Instruction ins in body.Instructions)
+        {
+            // Branches, calls (and newobj), throws: more than one block, or not a leaf.
+            if (ins.OpCode.FlowControl is not (FlowControl.Next or FlowControl.Return)) return false;
+        }
+        return true;
     }
 
     private static int InstrumentMethod(MethodDefinition method, ProbeReferences probe, byte[] moduleName)

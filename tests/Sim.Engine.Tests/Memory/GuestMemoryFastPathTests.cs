@@ -86,4 +86,27 @@ public sealed class GuestMemoryFastPathTests
         Assert.True(m.TryWrite(new GuestAddress(0x2000), ReadOnlySpan<byte>.Empty)); // empty write marks nothing
         Assert.Equal(new ulong[] { 0x0, 0x1000, 0x10_0000, 0x10_1000 }, m.DirtyPages().Select(p => p.Value).ToArray());
     }
+    [Fact]
+    public void WriteVector128IsOneObservedSixteenByteWriteThatMarksItsPages()
+    {
+        GuestMemory m = TwoRegions();
+        var rec = new Recorder();
+        m.ClearDirty();
+        m.Observer = rec;
+        var bytes = new byte[16];
+        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)(i + 1);
+        // Straddles the page boundary at 0x10_1000 of region 1.
+        Assert.True(m.TryWriteVector128(new GuestAddress(0x10_0FF8), System.Runtime.Intrinsics.Vector128.Create(bytes)));
+        var only = Assert.Single(rec.Seen);
+        Assert.True(only.Write);
+        Assert.Equal(0x10_0FF8UL, only.Address);
+        Assert.Equal(bytes, only.Data);
+        Assert.True(m.TryReadUInt64(new GuestAddress(0x10_0FF8), out ulong low));
+        Assert.Equal(0x0807_0605_0403_0201UL, low);
+        Assert.Equal(new[] { new GuestAddress(0x10_0000), new GuestAddress(0x10_1000) }, m.DirtyPages().ToArray());
+        rec.Seen.Clear();
+        Assert.False(m.TryWriteVector128(new GuestAddress(0x2FF8), default));   // straddles the end of region 0
+        Assert.False(m.TryWriteVector128(new GuestAddress(ulong.MaxValue - 7), default));
+        Assert.Empty(rec.Seen);
+    }
 }

@@ -80,14 +80,22 @@ public ref struct DescriptorChain
             // iterator is safe on its own.
             return Stop(_yielded == 0 && !_inIndirect ? QueueError.HeadOutOfRange : QueueError.NextOutOfRange);
         }
-        if (!TryRead(_table, _nextIndex, out Descriptor d))
+        if (!TryRead(_memory, _table, _nextIndex, out Descriptor d))
         {
             return Stop(_inIndirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory);
         }
 
         if (d.IsIndirect && _yielded == 0 && !_inIndirect)
         {
-            if (!TryEnterIndirect(d, out d)) return false;
+            // Static helper with plain outputs: calling an instance method of this struct would pin all of its
+            // fields in memory for the whole walk (the JIT then cannot keep them in registers).
+            QueueError entered = EnterIndirect(_memory, d, out GuestAddress table, out int tableSize, out Descriptor first);
+            if (entered != QueueError.None) return Stop(entered);
+            _table = table;
+            _tableSize = tableSize;
+            _inIndirect = true;
+            _nextIndex = 0;
+            d = first;
         }
         if (d.IsIndirect)
         {
@@ -109,8 +117,8 @@ public ref struct DescriptorChain
         _oneRegion = _memory.IsValidRange(d.Addr, d.Len);
         if (!_oneRegion)
         {
-            if (!d.Addr.TryAdd(d.Len, out _)) return Stop(QueueError.BufferAddressOverflow);
-            if (!GuestRanges.IsBacked(_memory, d.Addr, d.Len)) return Stop(QueueError.BufferOutsideMemory);
+            QueueError mapped = CheckAcrossRegions(_memory, d.Addr, d.Len);
+            if (mapped != QueueError.None) return Stop(mapped);
         }
 
         // QEMU: "If we've got too many, that implies a descriptor loop" (++elem_entries > max).
@@ -123,30 +131,41 @@ public ref struct DescriptorChain
         return true;
     }
 
-    private bool TryEnterIndirect(Descriptor head, out Descriptor first)
+    /// <summary>Checks an INDIRECT head (VIRTIO 1.2 §2.7.5.3.1) and reads the first descriptor of its table.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
     {
+        table = default;
+        tableSize = 0;
         first = default;
-        if (head.HasNext) return Stop(QueueError.IndirectWithNext);
-        if (head.Len == 0 || head.Len % VirtioSpec.DescSize != 0) return Stop(QueueError.IndirectBadLength);
+        if (head.HasNext) return QueueError.IndirectWithNext;
+        if (head.Len == 0 || head.Len % VirtioSpec.DescSize != 0) return QueueError.IndirectBadLength;
         uint count = head.Len / VirtioSpec.DescSize;
-        if (count > QueueLimits.IndirectDescriptorsMax) return Stop(QueueError.IndirectTooLarge);
-        if (!_memory.IsValidRange(head.Addr, head.Len)) return Stop(QueueError.IndirectTableOutsideMemory);
-        _table = head.Addr;
-        _tableSize = unchecked((int)count);
-        _inIndirect = true;
-        _nextIndex = 0;
-        if (!TryRead(_table, 0, out first)) return Stop(QueueError.IndirectTableOutsideMemory);
-        return true;
+        if (count > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
+        if (!memory.IsValidRange(head.Addr, head.Len)) return QueueError.IndirectTableOutsideMemory;
+        table = head.Addr;
+        tableSize = unchecked((int)count);
+        if (!TryRead(memory, table, 0, out first)) return QueueError.IndirectTableOutsideMemory;
+        return QueueError.None;
+    }
+
+    /// <summary>A buffer that is not inside one region: it must not wrap and every byte must be backed.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
+    {
+        if (!addr.TryAdd(len, out _)) return QueueError.BufferAddressOverflow;
+        if (!GuestRanges.IsBacked(memory, addr, len)) return QueueError.BufferOutsideMemory;
+        return QueueError.None;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private readonly bool TryRead(GuestAddress table, int index, out Descriptor descriptor)
+    private static bool TryRead(GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
     {
         // index < table size <= 32768, so the offset cannot overflow; the address add can (indirect tables
         // are range-checked before use, the main table at queue enable), hence TryAdd. One 16-byte read, decoded
         // in place.
         // unchecked: 0 <= index < table size <= 32768, so the product is below 2^20.
-        if (!table.TryAdd(unchecked((ulong)index * VirtioSpec.DescSize), out GuestAddress at) || !_memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        if (!table.TryAdd(unchecked((ulong)index * VirtioSpec.DescSize), out GuestAddress at) || !memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
         {
             descriptor = default;
             return false;
@@ -159,6 +178,7 @@ public ref struct DescriptorChain
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Stop(QueueError error)
     {
         _stopped = true;

@@ -76,7 +76,7 @@ public sealed class QueueElement
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryAppendSlow(GuestMemory memory, in Descriptor d, out QueueError error)
+    private bool TryAppendSlow(GuestMemory memory, Descriptor d, out QueueError error)
     {
         int pieces = GuestRanges.CountPieces(memory, d.Addr, d.Len);
         if (pieces == 0)
