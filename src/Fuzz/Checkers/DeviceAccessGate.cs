@@ -31,9 +31,14 @@ public sealed class DeviceAccessGate : IMemoryObserver
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Judge(actor, address, data.Length, "write");
 
+    /// <summary>Device accesses seen so far (open or not): lets a caller tell whether the device ran during a step.</summary>
+    public long DeviceAccesses { get; private set; }
+
     private void Judge(MemoryActor actor, GuestAddress address, int length, string what)
     {
-        if (actor != MemoryActor.Device || Probe is null) return;
+        if (actor != MemoryActor.Device) return;
+        DeviceAccesses++;
+        if (Probe is null) return;
         string? closed = Probe();
         if (closed is null) return;
         Violations++;

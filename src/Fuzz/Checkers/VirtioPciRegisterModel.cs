@@ -63,8 +63,13 @@ public sealed class VirtioPciRegisterModel
 
     public int MsixVectors { get; }
 
-    /// <summary>The driver features the driver wrote through driver_feature (both words).</summary>
-    public ulong DriverFeatures => ((ulong)_driverWords[1] << 32) | _driverWords[0];
+    /// <summary>The features the driver accepted last: both driver_feature words, or the legacy GUEST_FEATURES when
+    /// that was written after them (a transitional device has one feature set behind both interfaces; QEMU
+    /// virtio_set_features).</summary>
+    public ulong DriverFeatures => _featuresFromLegacy ? _legacyFeatures : ((ulong)_driverWords[1] << 32) | _driverWords[0];
+
+    private uint _legacyFeatures;
+    private bool _featuresFromLegacy;
 
     /// <summary>The queue the driver selected (common queue_select or legacy QUEUE_SEL; one register behind both).</summary>
     public ushort QueueSelect => _queueSelect;
@@ -79,6 +84,8 @@ public sealed class VirtioPciRegisterModel
         _deviceFeatureSelect = 0;
         _driverFeatureSelect = 0;
         Array.Clear(_driverWords);
+        _legacyFeatures = 0;
+        _featuresFromLegacy = false;
         _queueSelect = 0;
         _configVector = L.NoVector;
         Array.Fill(_queueVectors, L.NoVector);
@@ -103,7 +110,11 @@ public sealed class VirtioPciRegisterModel
             case L.CommonDeviceFeatureSelect: _deviceFeatureSelect = value; break;
             case L.CommonDriverFeatureSelect: _driverFeatureSelect = value; break;
             case L.CommonDriverFeature:
-                if (_driverFeatureSelect <= 1 && (status & VirtioStatus.FeaturesOk) == 0) _driverWords[_driverFeatureSelect] = value;
+                if (_driverFeatureSelect <= 1 && (status & VirtioStatus.FeaturesOk) == 0)
+                {
+                    _driverWords[_driverFeatureSelect] = value;
+                    _featuresFromLegacy = false;
+                }
                 break;
             case L.CommonConfigMsixVector: _configVector = Usable(value); break;
             case L.CommonQueueSelect:
@@ -159,10 +170,17 @@ public sealed class VirtioPciRegisterModel
 
     /// <summary>A write piece to the legacy registers below the device-config offset (QEMU virtio_ioport_write). Resets
     /// (status 0, QUEUE_PFN 0) are reported by the target through <see cref="Reset"/>.</summary>
-    public void LegacyWrite(int offset, uint value, bool msixEnabled)
+    public void LegacyWrite(int offset, uint value, bool msixEnabled, VirtioStatus status)
     {
         switch (offset)
         {
+            case L.LegacyGuestFeatures:
+                if ((status & VirtioStatus.FeaturesOk) == 0)
+                {
+                    _legacyFeatures = value;
+                    _featuresFromLegacy = true;
+                }
+                break;
             case L.LegacyQueueSel:
                 if (value < VirtioPciTransport.QueueSelectMax) _queueSelect = (ushort)value;
                 break;
@@ -206,17 +224,19 @@ public sealed class VirtioPciRegisterModel
     /// The status rules around one driver write of <paramref name="written"/>, given the status read just before
     /// (<paramref name="before"/>) and just after (<paramref name="after"/>), with nothing else happening in between:
     /// 0 resets (reads 0, §2.4); FEATURES_OK newly set with VERSION_1 and a bit the device did not offer reads back clear
-    /// (§3.1.1 step 6, §2.2.2); DEVICE_NEEDS_RESET is never taken from the driver (§2.1.1: "set by the device");
+    /// (§3.1.1 step 6, §2.2.2); DEVICE_NEEDS_RESET is never taken from the driver (§2.1.1: "set by the device") —
+    /// judged only when the device did not run during the write (<paramref name="deviceRan"/>: stopping ioeventfd
+    /// processes pending kicks, QEMU virtio_device_stop_ioeventfd_impl, and that may break the device);
     /// otherwise the other bits are what the driver wrote.
     /// </summary>
-    public bool StatusWrite(VirtioStatus before, VirtioStatus written, VirtioStatus after)
+    public bool StatusWrite(VirtioStatus before, VirtioStatus written, VirtioStatus after, bool deviceRan = false)
     {
         const VirtioStatus nr = VirtioStatus.DeviceNeedsReset;
         if (written == VirtioStatus.None)
         {
             return Check(after == VirtioStatus.None, "transport/reset-status", $"status reads 0x{(byte)after:x2} after the driver wrote 0 (VIRTIO 1.2 §2.4: reset)");
         }
-        if ((after & nr) != 0 && (before & nr) == 0)
+        if ((after & nr) != 0 && (before & nr) == 0 && !deviceRan)
         {
             return Check(false, "transport/needs-reset-from-driver", $"status reads 0x{(byte)after:x2} (DEVICE_NEEDS_RESET) right after the driver wrote 0x{(byte)written:x2} over 0x{(byte)before:x2}: only the device sets it (VIRTIO 1.2 §2.1.1)");
         }

@@ -68,6 +68,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
     private SplitQueueState _synced;
     private bool _syncedReady;
     private bool _guestReady;
+    private bool _resync;
+    private long _resetCount;
     private ulong _guestDesc;
     private ulong _guestAvailRing;
     private int _guestSize;
@@ -113,6 +115,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
         _gate.Context = context;
         _syncedReady = false;
         _guestReady = false;
+        _resync = false;
+        _resetCount = _device.ResetCount;
         _sim.AddMemoryObserver(_checker);
         _sim.AddMemoryObserver(_gate);
         Enumerate();
@@ -188,7 +192,11 @@ public sealed class VirtioPciTarget : IFuzzTarget
                 Reset(op.A % 4);
                 break;
             default:
-                if ((op.A & 1) != 0) _transport.Reset();
+                if ((op.A & 1) != 0)
+                {
+                    _transport.Reset();
+                    AfterReset();
+                }
                 Enumerate();
                 break;
         }
@@ -266,6 +274,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
             }
             else
             {
+                if (o == L.CommonQueueEnable) _resync = true; // a re-enable restarts the ring's indices
                 _model.CommonWrite(o, part, PeekStatus());
                 BarWrite(L.ModernBar, L.ModernCommonOffset + at, piece, part);
             }
@@ -313,7 +322,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
             }
             else
             {
-                if (o < configOffset) _model.LegacyWrite(o, part, MsixEnabled);
+                if (o == L.LegacyQueuePfn) _resync = true;
+                if (o < configOffset) _model.LegacyWrite(o, part, MsixEnabled, PeekStatus());
                 else _model.ForgetConfig();
                 BarWrite(L.LegacyBar, at, piece, part);
             }
@@ -345,9 +355,10 @@ public sealed class VirtioPciTarget : IFuzzTarget
     private void StatusWrite(Func<bool> write, VirtioStatus written)
     {
         VirtioStatus before = PeekStatus();
+        long accesses = _gate.DeviceAccesses;
         write();
         VirtioStatus after = PeekStatus();
-        if (_modelValid) _model.StatusWrite(before, written, after);
+        if (_modelValid) _model.StatusWrite(before, written, after, _gate.DeviceAccesses != accesses);
         if (written == VirtioStatus.None) AfterReset();
     }
 
@@ -395,11 +406,10 @@ public sealed class VirtioPciTarget : IFuzzTarget
         _model.ConfigSnapshot((byte)g1, config, (byte)g2);
     }
 
-    private void Notify(bool legacy, int queue)
-    {
-        if (legacy) BarWrite(L.LegacyBar, L.LegacyQueueNotify, 2, (ulong)queue);
-        else BarWrite(L.ModernBar, L.ModernNotifyOffset + ((ulong)queue * L.NotifyOffMultiplier), 2, 0);
-    }
+    /// <summary>A queue kick; false when the driver cannot reach the register (BAR unmapped or shadowed).</summary>
+    private bool Notify(bool legacy, int queue) => legacy
+        ? BarWrite(L.LegacyBar, L.LegacyQueueNotify, 2, (ulong)queue)
+        : BarWrite(L.ModernBar, L.ModernNotifyOffset + ((ulong)queue * L.NotifyOffMultiplier), 2, 0);
 
     // ------------------------------------------------------------------ PCI configuration space
 
@@ -613,7 +623,10 @@ public sealed class VirtioPciTarget : IFuzzTarget
             return;
         }
         SplitQueueState state = q.Capture();
-        if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
+        bool restarted = _resync || _resetCount != _device.ResetCount;
+        _resync = false;
+        _resetCount = _device.ResetCount;
+        if (_syncedReady && !restarted && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _checker.Configure(_sim.Memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size, state.UsedIdx.Value);
         _synced = state;
         _syncedReady = true;
@@ -624,8 +637,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
     private void Liveness()
     {
         if (!_syncedReady || !_transport.BusMasterEnabled) return;
-        Notify(false, Queue);
-        Notify(true, Queue);
+        bool kicked = Notify(false, Queue) | Notify(true, Queue);
+        if (!kicked) return; // the driver cannot reach a notify register: nothing is owed
         if (!Run(8)) return;
         Sync();
         if (_device.IsBroken || !_syncedReady || _context.Finding is not null || !_transport.BusMasterEnabled) return;
