@@ -5,7 +5,7 @@ namespace Fuzz.Mutation;
 
 /// <summary>
 /// Structure-aware mutations for inputs made of a fixed header and fixed-size operations whose first byte is the
-/// operation code (<see cref="VirtioPciInput"/>, the vhost-core input): insert a random operation, delete,
+/// operation code (<see cref="VirtioPciInput"/>, <see cref="VhostCoreInput"/>): insert a random operation, delete,
 /// duplicate or swap whole operations, change an operation's code, set one operand byte to an interesting value, flip
 /// a header bit. The framing stays aligned; in place, no allocation, all randomness from the caller's
 /// <see cref="Prng"/>.

@@ -34,7 +34,8 @@ namespace Fuzz.Targets;
 /// </summary>
 public sealed class VirtioPciTarget : IFuzzTarget
 {
-    public const string TargetName = "virtio-pci";
+    /// <summary>The device part of the name (<c>virtio-pci-qemu-robust</c>).</summary>
+    public const string DeviceName = "virtio-pci";
 
     public const int OperationsMax = 160;
 
@@ -74,9 +75,20 @@ public sealed class VirtioPciTarget : IFuzzTarget
     private ulong _guestAvailRing;
     private int _guestSize;
 
-    public VirtioPciTarget() => _gate.Probe = GateProbe;
+    /// <param name="flavour">The transport's and virtio core's flavour (<see cref="VirtioPciOptions.Flavour"/>): robust
+    /// must run clean; seed is QEMU's letter, which the spec oracles catch (a queue processed before DRIVER_OK, a
+    /// driver-written DEVICE_NEEDS_RESET kept, legacy-only feature bits accepted by a modern driver). The demo device
+    /// behind it is robust in both.</param>
+    public VirtioPciTarget(Flavour flavour)
+    {
+        Flavour = flavour;
+        Name = FuzzTargetName.Compose(DeviceName, FuzzTargetName.BackendQemu, flavour);
+        _gate.Probe = GateProbe;
+    }
 
-    public string Name => TargetName;
+    public Flavour Flavour { get; }
+
+    public string Name { get; }
 
     public string Description => "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport (register model, status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, liveness";
 
@@ -104,7 +116,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
         _sim = CreateSimulation();
         _bridge = new PciHostBridge(new KvmBarHost(_sim.Kvm), new PciIntxRouter(_sim.Kvm.Irqchip));
         _device = new VirtioDemoDevice(Flavour.Robust);
-        _transport = new VirtioPciTransport(_sim, _device, new VirtioPciOptions { Mode = VirtioPciMode.Transitional, MsixVectors = msixVectors, UseIoEventFd = ioEventFd });
+        _transport = new VirtioPciTransport(_sim, _device, new VirtioPciOptions { Mode = VirtioPciMode.Transitional, MsixVectors = msixVectors, UseIoEventFd = ioEventFd, Flavour = Flavour });
         _bridge.Attach(Slot, _transport);
         _context = context;
         _model = new VirtioPciRegisterModel([_device.GetQueue(Queue).MaxSize], _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures, unchecked((uint)_device.HostFeatures), msixVectors) { Context = context };
