@@ -49,7 +49,10 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     private readonly GuestActor _guest = new();
     private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
-    private readonly VhostMemoryRegion[] _regions = new VhostMemoryRegion[MemRegionsMax + 1];
+    /// <summary>Regions one SET_MEM_TABLE op can carry: 0..6, or <see cref="MemRegionsMax"/> + 1 (E2BIG).</summary>
+    private const int RegionsPerOpMax = 7;
+
+    private readonly VhostMemoryRegion[] _regions = new VhostMemoryRegion[Math.Max(RegionsPerOpMax, MemRegionsMax + 1)];
 
     // Per execution.
     private Simulation _sim = null!;

@@ -42,7 +42,7 @@ public sealed class VirtioPciOracleTests
         m.CommonWrite(L.CommonConfigMsixVector, 5, S.None);
         Assert.True(m.CommonRead(L.CommonDriverFeature, 4, 7));
         Assert.True(m.CommonRead(L.CommonConfigMsixVector, 2, L.NoVector));
-        Assert.True(m.CommonRead(L.CommonDeviceFeature, 4, (uint)Offered));
+        Assert.True(m.CommonRead(L.CommonDeviceFeature, 4, unchecked((uint)Offered)));
         Assert.Null(c.Finding);
         Assert.False(m.CommonRead(L.CommonDriverFeature, 4, 9));
     }
