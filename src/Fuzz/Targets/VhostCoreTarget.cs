@@ -41,11 +41,14 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     private const int SlicesPerWindow = 10;
 
+    /// <summary>The guest ring's largest size (header bits 0..2).</summary>
+    private const int GuestRingSizeMax = 128;
+
     /// <summary>Handler runs per execution beyond which the execution ends (a busy worker on a self-feeding ring is
     /// busy, not hung; Linux behaves the same).</summary>
-    private const long HandlerRunsMax = 2_000;
+    private const long HandlerRunsMax = 256;
 
-    private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * RingInput.SizeMax, MemRegionsMax = MemRegionsMax };
+    private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * GuestRingSizeMax, MemRegionsMax = MemRegionsMax };
 
     private readonly GuestActor _guest = new();
     private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);

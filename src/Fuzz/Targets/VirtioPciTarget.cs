@@ -282,7 +282,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
             int o = (int)at;
             if (o == L.CommonDeviceStatus)
             {
-                StatusWrite(() => BarWrite(L.ModernBar, L.ModernCommonOffset + (ulong)o, piece, part), (VirtioStatus)(byte)part);
+                StatusWrite(L.ModernBar, L.ModernCommonOffset + at, piece, part);
             }
             else
             {
@@ -324,7 +324,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
             int configOffset = MsixEnabled ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
             if (o == L.LegacyStatus)
             {
-                StatusWrite(() => BarWrite(L.LegacyBar, (ulong)o, piece, part), (VirtioStatus)(byte)part);
+                StatusWrite(L.LegacyBar, at, piece, part);
             }
             else if (o == L.LegacyQueuePfn && part == 0)
             {
@@ -364,11 +364,12 @@ public sealed class VirtioPciTarget : IFuzzTarget
 
     /// <summary>One driver write of device_status (modern or legacy) judged by the status rules: the status is read
     /// just before and just after, with nothing else running in between.</summary>
-    private void StatusWrite(Func<bool> write, VirtioStatus written)
+    private void StatusWrite(int bar, ulong offset, int size, uint value)
     {
+        var written = (VirtioStatus)(byte)value; // device_status / VIRTIO_PCI_STATUS is 8 bits
         VirtioStatus before = PeekStatus();
         long accesses = _gate.DeviceAccesses;
-        write();
+        BarWrite(bar, offset, size, value);
         VirtioStatus after = PeekStatus();
         if (_modelValid) _model.StatusWrite(before, written, after, _gate.DeviceAccesses != accesses);
         if (written == VirtioStatus.None) AfterReset();
