@@ -20,6 +20,8 @@ public static class FuzzTargets
     [
         () => new GuestMemoryTarget(),
         () => new SplitVirtqueueTarget(),
+        .. Both(f => new VirtioPciTarget(f)),
+        () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),
         () => new DemoPciTarget(Flavour.Seed),
         .. Both(f => new VirtioBackendTarget("virtio-demo", f, "seed 000 virtio-demo (QEMU-style) under hostile rings and register sequences", (_, fl) => new VirtioDemoDevice(fl))),

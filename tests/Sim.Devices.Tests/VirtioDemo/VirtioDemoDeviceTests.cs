@@ -34,6 +34,17 @@ public sealed class VirtioDemoDeviceTests
         return (head, len, BinaryPrimitives.ReadUInt32LittleEndian(r), BinaryPrimitives.ReadUInt32LittleEndian(r.AsSpan(4)));
     }
 
+    [Fact]
+    public void Spec_4_1_4_3_1_Robust_AStoreThatChangesTheConfig_AdvancesTheGeneration()
+    {
+        var (rig, dev) = Make(Flavour.Robust);
+        byte generation = dev.ConfigGeneration;
+        Request(rig, 0, 0);
+        Assert.Equal(generation, dev.ConfigGeneration);
+        Request(rig, 1, 0x2333); // the configuration mirrors buff
+        Assert.NotEqual(generation, dev.ConfigGeneration);
+    }
+
     [Theory]
     [InlineData(Flavour.Robust)]
     [InlineData(Flavour.Seed)]

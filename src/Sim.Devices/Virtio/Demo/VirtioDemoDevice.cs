@@ -178,6 +178,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
                 {
                     Buff = state;
                     UpdateConfig();
+                    AdvanceConfigGeneration(); // the configuration mirrors buff (VIRTIO 1.2 §4.1.4.3.1)
                 }
                 if (!known) UnknownOpts++;
                 written = unchecked((uint)_element.WriteIn(Memory, 0, response));

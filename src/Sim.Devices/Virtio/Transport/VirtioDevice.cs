@@ -266,6 +266,16 @@ public abstract class VirtioDevice
     }
 
     /// <summary>
+    /// The configuration changed as a side effect of a request the driver itself made (virtio-demo's opt 1 stores
+    /// buff, which the configuration mirrors): the driver is owed a new config_generation (VIRTIO 1.2 §4.1.4.3.1: "the
+    /// device MUST present a changed config_generation after the driver has read a device-configuration field if any
+    /// part of the device configuration space has changed since the last read") but no configuration change
+    /// interrupt, which would announce a change the driver did not cause. QEMU has no such call (seed devices just
+    /// change the bytes).
+    /// </summary>
+    protected void AdvanceConfigGeneration() => ConfigGeneration = unchecked((byte)(ConfigGeneration + 1));
+
+    /// <summary>
     /// QEMU virtio_error: the device cannot go on. With VERSION_1 negotiated, DEVICE_NEEDS_RESET is set
     /// and a configuration interrupt raised (VIRTIO 1.2 §2.1.2); in every case queue processing stops
     /// (kicks are ignored, pops return nothing) until the driver resets the device. Emits a DeviceResult
@@ -316,18 +326,24 @@ public abstract class VirtioDevice
 
     /// <summary>
     /// QEMU virtio_set_status. Setting FEATURES_OK on a VERSION_1 negotiation validates the features:
-    /// robust flavour refuses bits the device did not offer, both flavours ask
+    /// robust flavour refuses bits the device did not offer (through device_feature, so legacy-only bits
+    /// too), both flavours ask
     /// <see cref="ValidateFeatures"/>; on refusal the status is left unchanged (so the driver reads
     /// FEATURES_OK back as clear) and false is returned. Writing 0 is a reset (the transport calls
-    /// <see cref="Reset"/>).
+    /// <see cref="Reset"/>). DEVICE_NEEDS_RESET belongs to the device (VIRTIO 1.2 §2.1.1, §2.1.2): the
+    /// robust flavour keeps its own bit whatever the driver writes there; QEMU stores the driver's byte as
+    /// it is (seed), so a driver can set or clear it.
     /// </summary>
     internal bool TrySetStatus(VirtioStatus value)
     {
         VirtioStatus old = Status;
+        if (CoreFlavour == Flavour.Robust && value != VirtioStatus.None) value = (value & ~VirtioStatus.DeviceNeedsReset) | (old & VirtioStatus.DeviceNeedsReset);
         bool settingFeaturesOk = (old & VirtioStatus.FeaturesOk) == 0 && (value & VirtioStatus.FeaturesOk) != 0;
         if (settingFeaturesOk && HasFeature(VirtioSpec.FVersion1))
         {
-            bool subset = (DriverFeatures & ~HostFeatures) == 0;
+            // A VERSION_1 driver saw device_feature, which hides the legacy-only bits (QEMU
+            // VIRTIO_LEGACY_FEATURES): accepting one of them is accepting a bit that was never offered.
+            bool subset = (DriverFeatures & ~(HostFeatures & ~LegacyOnlyFeatures)) == 0;
             if ((CoreFlavour == Flavour.Robust && !subset) || !ValidateFeatures(DriverFeatures)) return false;
         }
         Status = value;

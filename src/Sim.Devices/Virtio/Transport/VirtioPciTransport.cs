@@ -404,7 +404,9 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         if ((status & VirtioStatus.DriverOk) == 0) StopIoEventFd();
         Device.TrySetStatus(status);
         if (Device.DriverOk) StartIoEventFd();
-        if (Device.Status == VirtioStatus.None) ResetTransport();
+        // QEMU resets when the status it ended up with is 0 (seed); robust resets on a written 0 only, so that a
+        // refused FEATURES_OK or a driver's lone NEEDS_RESET bit (both leaving status 0) is not a reset.
+        if (_options.Flavour == Flavour.Seed ? Device.Status == VirtioStatus.None : status == VirtioStatus.None) ResetTransport();
         if (legacy && status == (VirtioStatus.Acknowledge | VirtioStatus.Driver) && !BusMasterEnabled)
         {
             ConfigWrite(R.Command, [unchecked((byte)(Config.GetByte(R.Command) | R.CommandBusMaster))]);
@@ -431,11 +433,16 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
 
     /// <summary>QEMU virtio_queue_notify from a userspace exit: ignored for an absent or not-ready queue
     /// or a broken device; with the host notifier set up the kick is forwarded to its eventfd (processed
-    /// later on the main loop); otherwise the handler runs now, on the vCPU.</summary>
+    /// later on the main loop); otherwise the handler runs now, on the vCPU. Robust flavour also ignores a
+    /// kick before DRIVER_OK (VIRTIO 1.2 §3.1.2: "The device MUST NOT consume buffers ... before
+    /// DRIVER_OK"); QEMU's core runs the handler for any queue with a descriptor table, so a modern driver
+    /// that enables a queue and kicks before DRIVER_OK gets its buffers consumed (seed flavour). Buffers
+    /// posted early are found at DRIVER_OK by the ioeventfd start kick, or by the driver's next kick.</summary>
     internal void NotifyFromGuest(int queueIndex)
     {
         VirtioDevice d = Device;
         if (unchecked((uint)queueIndex) >= unchecked((uint)d.QueueCount) || d.IsBroken || !d.GetQueue(queueIndex).Ready) return;
+        if (_options.Flavour == Flavour.Robust && !d.DriverOk) return;
         NotifyExits++;
         if (_ioEventFdStarted && queueIndex < _notifiers.Length) _notifiers[queueIndex].Fd.Signal();
         else d.DispatchQueueNotify(queueIndex);

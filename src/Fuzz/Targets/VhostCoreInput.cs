@@ -1,0 +1,98 @@
+using System.Buffers.Binary;
+using Fuzz.Input;
+
+namespace Fuzz.Targets;
+
+/// <summary>
+/// Input format v1 of <see cref="VhostCoreTarget"/>: a one-byte header (bits 0..2: the guest ring's size log, 1..128
+/// entries; bit 3: the guest sets used_event/avail flags for EVENT_IDX) and fixed 20-byte operations
+/// <c>code(1) a(1) b(1) c(1) x(le64) y(le64)</c>: <c>a</c> picks a variant, <c>b</c> a small number, <c>c</c> the
+/// vring index (0 mostly, sometimes out of range), <c>x</c> and <c>y</c> raw values.
+/// </summary>
+public static class VhostCoreInput
+{
+    public const int HeaderLength = 1;
+    public const int OpLength = 20;
+    public const int OpCount = 16;
+
+    public const int OpSetOwner = 0;
+    public const int OpResetOwner = 1;
+    public const int OpGetFeatures = 2;
+    public const int OpSetFeatures = 3;
+    public const int OpSetMemTable = 4;
+    public const int OpSetVringNum = 5;
+    public const int OpSetVringAddr = 6;
+    public const int OpSetVringBase = 7;
+    public const int OpGetVringBase = 8;
+    public const int OpSetVringKick = 9;
+    public const int OpSetVringCall = 10;
+    public const int OpSetVringErr = 11;
+    public const int OpBackend = 12;
+    public const int OpKick = 13;
+    public const int OpRun = 14;
+    public const int OpGuest = 15;
+
+    public readonly record struct Op(int Code, byte A, byte B, byte C, ulong X, ulong Y)
+    {
+        /// <summary>The vring index: 0 unless <see cref="C"/> asks for another (1 is past vhost-demo's only vring; raw
+        /// values reach the 32-bit index range).</summary>
+        public uint Index => (C & 0xF0) == 0xF0 ? (uint)(Y >> 32) : (C & 0x0F) == 0x0F ? 1u : 0u;
+    }
+
+    public static Op ReadOp(ref FuzzInputReader reader)
+    {
+        int code = reader.ReadByte() % OpCount;
+        byte a = reader.ReadByte();
+        byte b = reader.ReadByte();
+        byte c = reader.ReadByte();
+        ulong x = reader.ReadU64();
+        ulong y = reader.ReadU64();
+        return new Op(code, a, b, c, x, y);
+    }
+
+    public static byte[] Encode(int code, byte a = 0, byte b = 0, byte c = 0, ulong x = 0, ulong y = 0)
+    {
+        var bytes = new byte[OpLength];
+        bytes[0] = (byte)code;
+        bytes[1] = a;
+        bytes[2] = b;
+        bytes[3] = c;
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(4), x);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(12), y);
+        return bytes;
+    }
+
+    private static byte[] Seed(byte header, params byte[][] ops) => [header, .. ops.SelectMany(o => o)];
+
+    /// <summary>QEMU's vhost_dev_start order with identity memory and rings (VhostBackendStarter), then requests.</summary>
+    private static byte[][] Start(byte sizeLog) =>
+    [
+        Encode(OpSetOwner),
+        Encode(OpGetFeatures),
+        Encode(OpSetFeatures, 0, 0, 0, ulong.MaxValue),
+        Encode(OpSetMemTable, 2, 0, 0, 0x10),
+        Encode(OpSetVringNum, 0, (byte)sizeLog),
+        Encode(OpSetVringBase),
+        Encode(OpSetVringAddr),
+        Encode(OpSetVringKick),
+        Encode(OpSetVringCall),
+        Encode(OpSetVringErr),
+        Encode(OpBackend, 1),
+    ];
+
+    private static readonly byte[] Request = Encode(OpGuest, 8, 0, 0, 1, 0x2333);
+    private static readonly byte[] Kick = Encode(OpKick);
+    private static readonly byte[] Run = Encode(OpRun, 1);
+
+    public static IEnumerable<byte[]> Seeds()
+    {
+        // 1. A clean start, requests, GET_VRING_BASE after stopping (migration's order).
+        yield return Seed(4, [.. Start(4), Request, Request, Kick, Run, Encode(OpBackend, 0), Encode(OpGetVringBase), Encode(OpSetVringBase, 0, 2), Encode(OpBackend, 1), Request, Kick, Run]);
+        // 2. Control-plane edits on a running vring: EBUSY resize/rebase, table swaps, ring moves, then a reset.
+        yield return Seed(3, [.. Start(3), Request, Kick, Encode(OpSetVringNum, 0, 2), Encode(OpSetVringBase, 0, 1), Encode(OpSetMemTable, 1, 0, 0, 0x0), Encode(OpSetMemTable, 3, 0, 0, 0xB8A), Encode(OpSetVringAddr, 1, 8), Run, Encode(OpSetVringAddr, 4), Encode(OpResetOwner), Encode(OpGetVringBase), Encode(OpSetOwner), Request, Kick, Run]);
+        // 3. Hostile values before and without an owner, odd indices, bad sizes, flags and padding.
+        yield return Seed(2, [Encode(OpSetVringNum, 0, 4), Encode(OpSetMemTable, 2), Encode(OpSetOwner), Encode(OpSetOwner), Encode(OpSetVringNum, 1), Encode(OpSetVringNum, 2, 3), Encode(OpSetVringNum, 3, 0, 0, 0, 0x10000), Encode(OpSetVringAddr, 2), Encode(OpSetVringAddr, 3), Encode(OpSetVringAddr, 7, 2, 0, 0, 5), Encode(OpSetMemTable, 7), Encode(OpSetMemTable, 2 | 8, 0, 0, 0x10, 1), Encode(OpSetMemTable, 1, 0, 0, 0x8), Encode(OpSetMemTable, 1, 0, 0, 0x6), Encode(OpSetMemTable, 1, 0, 0, 0x7), Encode(OpSetFeatures, 1, 0, 0, 1UL << 26), Encode(OpSetVringBase, 1, 0, 0, 0, 0x10000), Encode(OpSetVringKick, 0, 0, 0x0F), Encode(OpGetVringBase, 0, 0, 0xF0, 0, 7UL << 32), Encode(OpBackend, 1)]);
+        // 4. A table that lets the rings run but maps buffers elsewhere (shifted, overlapping, huge), then requests.
+        yield return Seed(4, [.. Start(4), Encode(OpBackend, 0), Encode(OpSetMemTable, 3, 0, 0, 0xA9E, 0x100), Encode(OpBackend, 1), Request, Request, Kick, Run, Encode(OpSetMemTable, 2, 0, 0, 0xD0), Request, Kick, Run]);
+    }
+}

@@ -1,0 +1,306 @@
+using System.Buffers.Binary;
+using Fuzz.Checkers;
+using Fuzz.Input;
+using Fuzz.Mutation;
+using Fuzz.Targets.Rings;
+using Sim.Devices;
+using Sim.Devices.Vhost;
+using Sim.Devices.Virtio.Demo;
+using Sim.Engine;
+using Sim.Engine.Kvm;
+using Sim.Engine.Memory;
+using Sim.Engine.Time;
+
+namespace Fuzz.Targets;
+
+/// <summary>
+/// The vhost control plane itself (<see cref="VhostDevice"/>'s ioctls, with robust vhost-demo's kick handler behind
+/// vring 0): raw ioctl sequences (<see cref="VhostCoreInput"/>) — SET_OWNER, GET/SET_FEATURES, SET_MEM_TABLE with
+/// arbitrary regions (overlapping, empty, wrapping, huge, outside the user range, unmapped), SET_VRING_NUM / ADDR / BASE
+/// / KICK / CALL / ERR with hostile values, GET_VRING_BASE, backend start/stop, RESET_OWNER — interleaved with kicks,
+/// worker runs and guest ring edits. Oracles: <see cref="VhostIoctlModel"/> (every ioctl returns Linux's errno, GET
+/// values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
+/// userspace ranges), hang (the worker's idle-requeue livelock report, the event budget), host exceptions and
+/// assertions. Each execution builds a fresh simulation in <see cref="CreateSimulation"/>.
+/// </summary>
+public sealed class VhostCoreTarget : IFuzzTarget
+{
+    public const string TargetName = "vhost-core";
+
+    public const int OperationsMax = 128;
+
+    public const long RunWindowNs = 100_000;
+
+    public const long EventsMax = 20_000;
+
+    /// <summary>max_mem_regions for this target: small, so E2BIG is one byte away.</summary>
+    public const int MemRegionsMax = 4;
+
+    /// <summary>Idle self-requeues before the worker reports a livelock.</summary>
+    public const int IdleRequeuesMax = 16;
+
+    private const int SlicesPerWindow = 10;
+
+    /// <summary>The guest ring's largest size (header bits 0..2).</summary>
+    private const int GuestRingSizeMax = 128;
+
+    /// <summary>Handler runs per execution beyond which the execution ends (a busy worker on a self-feeding ring is
+    /// busy, not hung; Linux behaves the same).</summary>
+    private const long HandlerRunsMax = 256;
+
+    private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * GuestRingSizeMax, MemRegionsMax = MemRegionsMax };
+
+    private readonly GuestActor _guest = new();
+    private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
+    /// <summary>Regions one SET_MEM_TABLE op can carry: 0..6, or <see cref="MemRegionsMax"/> + 1 (E2BIG).</summary>
+    private const int RegionsPerOpMax = 7;
+
+    private readonly VhostMemoryRegion[] _regions = new VhostMemoryRegion[Math.Max(RegionsPerOpMax, MemRegionsMax + 1)];
+
+    // Per execution.
+    private Simulation _sim = null!;
+    private VmmAddressSpace _vmm = null!;
+    private VhostDemo _demo = null!;
+    private VhostIoctlModel _model = null!;
+    private FuzzContext _context = null!;
+    private EventFd _kick = null!;
+    private EventFd _call = null!;
+    private EventFd _err = null!;
+    private int _size;
+    private ulong _desc;
+    private ulong _avail;
+    private ulong _used;
+
+    public string Name => TargetName;
+
+    public string Description => "vhost control plane: raw ioctl sequences (owner, features, memory tables, vring num/addr/base/fds, backend, reset) with kicks, worker runs and guest ring edits; oracles errno (Linux's return values), permission (table and rings only), hang";
+
+    public int InputVersion => 1;
+
+    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Devices"];
+
+    public IMutator? StructureMutator { get; } = new FixedOpMutator(VhostCoreInput.HeaderLength, VhostCoreInput.OpLength, VhostCoreInput.OpCount);
+
+    public IInputMinimizer? Minimizer => null;
+
+    public IEnumerable<byte[]> SeedCorpus() => VhostCoreInput.Seeds();
+
+    /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
+    private Simulation CreateSimulation() =>
+        new(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
+
+    public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var reader = new FuzzInputReader(input);
+        byte header = reader.ReadByte();
+        _sim = CreateSimulation();
+        _vmm = new VmmAddressSpace(_sim.Memory);
+        _demo = new VhostDemo(_sim, _vmm, Flavour.Robust, Options);
+        _kick = _sim.CreateEventFd(name: "kick");
+        _call = _sim.CreateEventFd(name: "call");
+        _err = _sim.CreateEventFd(name: "err");
+        _context = context;
+        _model = new VhostIoctlModel(_vmm, _demo.Device.Vqs.Count, _demo.Device.OfferedFeatures, MemRegionsMax) { Context = context };
+        _sim.AddMemoryObserver(new VhostAccessChecker(_vmm, _model) { Context = context });
+        _size = 1 << (header & 7);
+        (_desc, _avail, _used) = RingInput.Place(0, _size, 0);
+        _guest.Reset(_sim.Memory, _desc, _avail, _size);
+        for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
+        {
+            context.Step();
+            VhostCoreInput.Op op = VhostCoreInput.ReadOp(ref reader);
+            if (!Apply(op)) break;
+        }
+        return FuzzOutcome.Completed;
+    }
+
+    private bool Apply(in VhostCoreInput.Op op)
+    {
+        VhostDevice dev = _demo.Device;
+        switch (op.Code)
+        {
+            case VhostCoreInput.OpSetOwner:
+                _model.SetOwner(dev.SetOwner());
+                break;
+            case VhostCoreInput.OpResetOwner:
+                _model.ResetOwner(dev.ResetOwner());
+                break;
+            case VhostCoreInput.OpGetFeatures:
+                {
+                    VhostResult r = dev.GetFeatures(out ulong features);
+                    _model.GetFeatures(r, features);
+                    break;
+                }
+            case VhostCoreInput.OpSetFeatures:
+                {
+                    ulong features = (op.A & 1) != 0 ? op.X : dev.OfferedFeatures & op.X;
+                    _model.SetFeatures(features, dev.SetFeatures(features));
+                    break;
+                }
+            case VhostCoreInput.OpSetMemTable:
+                {
+                    int count = op.A & 7;
+                    if (count == 7) count = MemRegionsMax + 1;
+                    for (int i = 0; i < count; i++) _regions[i] = Region(i, (int)((op.X >> (4 * (i % 16))) & 15), op.Y);
+                    uint padding = (op.A & 8) != 0 ? (uint)op.Y | 1 : 0;
+                    ReadOnlySpan<VhostMemoryRegion> table = _regions.AsSpan(0, count);
+                    _model.SetMemTable(table, padding, dev.SetMemTable(table, padding));
+                    break;
+                }
+            case VhostCoreInput.OpSetVringNum:
+                {
+                    uint num = (op.A & 3) switch
+                    {
+                        0 => 1u << (op.B % 17),
+                        1 => 0,
+                        2 => op.B,
+                        _ => (uint)op.Y,
+                    };
+                    _model.SetVringNum(op.Index, num, dev.SetVringNum(op.Index, num));
+                    break;
+                }
+            case VhostCoreInput.OpSetVringAddr:
+                {
+                    VhostVringAddr addr = Addr(op);
+                    _model.SetVringAddr(op.Index, addr, dev.SetVringAddr(op.Index, addr));
+                    break;
+                }
+            case VhostCoreInput.OpSetVringBase:
+                {
+                    uint num = (op.A & 1) != 0 ? (uint)op.Y : op.B;
+                    _model.SetVringBase(op.Index, num, dev.SetVringBase(op.Index, num));
+                    break;
+                }
+            case VhostCoreInput.OpGetVringBase:
+                {
+                    VhostResult r = dev.GetVringBase(op.Index, out uint num);
+                    _model.GetVringBase(op.Index, r, num);
+                    break;
+                }
+            case VhostCoreInput.OpSetVringKick:
+                _model.SetVringFd("SET_VRING_KICK", op.Index, dev.SetVringKick(op.Index, (op.A % 3) switch { 0 => _kick, 1 => null, _ => _call }));
+                break;
+            case VhostCoreInput.OpSetVringCall:
+                _model.SetVringFd("SET_VRING_CALL", op.Index, dev.SetVringCall(op.Index, (op.A & 1) == 0 ? _call : null));
+                break;
+            case VhostCoreInput.OpSetVringErr:
+                _model.SetVringFd("SET_VRING_ERR", op.Index, dev.SetVringErr(op.Index, (op.A & 1) == 0 ? _err : null));
+                break;
+            case VhostCoreInput.OpBackend:
+                if ((op.A & 1) != 0)
+                {
+                    _model.Starting = 0;
+                    VhostResult r = _demo.SetRunning(true);
+                    _model.Starting = -1;
+                    _model.Start(0, r);
+                }
+                else
+                {
+                    _model.Stop(0, _demo.SetRunning(false));
+                }
+                break;
+            case VhostCoreInput.OpKick:
+                using (_sim.Memory.As(MemoryActor.Guest)) _kick.Signal();
+                break;
+            case VhostCoreInput.OpRun:
+                _model.WorkerMayHaveRun();
+                return Run(1 + (op.A % 8));
+            default:
+                Guest(op);
+                break;
+        }
+        return true;
+    }
+
+    /// <summary>Userspace address of guest-physical <paramref name="gpa"/> (QEMU's host pointer).</summary>
+    private ulong User(ulong gpa) => _vmm.TryGetUserAddress(new GuestAddress(gpa), out ulong user) ? user : 0;
+
+    /// <summary>One SET_MEM_TABLE region of the given kind: identity, shifted, truncated, overlapping, empty, the whole
+    /// space, wrapping, huge, outside the user range, unmapped, overflowing, high, or raw.</summary>
+    private VhostMemoryRegion Region(int i, int kind, ulong y)
+    {
+        ulong size = RingInput.RegionSize;
+        ulong u0 = _vmm.RegionUserAddress(0);
+        ulong u1 = _vmm.RegionUserAddress(1);
+        return kind switch
+        {
+            0 => new(0, size, u0),
+            1 => new(size, size, u1),
+            2 => (i & 1) == 0 ? new(0, size, u0) : new(size, size, u1),
+            3 => new(0, size, u0 + (y & 0xFF0)),
+            4 => new(0, 1 + (y % size), u0),
+            5 => new(0x100, 0x1000, u1),
+            6 => new(0x1000, 0, u0),
+            7 => new(0, 0, u0),
+            8 => new(ulong.MaxValue - 0xFFF, 0x2000, u0),
+            9 => new(0, 1UL << 40, u0),
+            10 => new(0, size, VhostLimits.UserAddressLimit),
+            11 => new(0, size, _vmm.HostBase + (8 * VmmAddressSpace.RegionStride)),
+            12 => new(0, 0x1000, ulong.MaxValue - 0xFF),
+            13 => new(1UL << 40, 0x1000, u0),
+            14 => new(0x800, size, u0),
+            _ => new(y & ~0xFFFUL, (y & 0xFFF) + 1, u0 + ((y >> 12) & 0xFFF0)),
+        };
+    }
+
+    /// <summary>SET_VRING_ADDR values: the guest's rings (identity), one ring moved, misaligned avail/used, near the top
+    /// of the user range, unmapped, raw, or with flags and a log address.</summary>
+    private VhostVringAddr Addr(in VhostCoreInput.Op op)
+    {
+        ulong d = User(_desc), a = User(_avail), u = User(_used);
+        ulong shift = 8UL * (1 + (ulong)(op.B >> 2));
+        return (op.A & 7) switch
+        {
+            0 => new(d, a, u),
+            1 => (op.B % 3) switch { 0 => new(d + shift, a, u), 1 => new(d, a + shift, u), _ => new(d, a, u + shift) },
+            2 => new(d, a + 1, u),
+            3 => new(d, a, u + 2),
+            4 => new(VhostLimits.UserAddressLimit - 0x100, VhostLimits.UserAddressLimit - (16UL * (1 + (ulong)op.B)) & ~3UL, VhostLimits.UserAddressLimit - 0x20),
+            5 => new(_vmm.HostBase + (8 * VmmAddressSpace.RegionStride), a, u),
+            6 => new(op.X, op.Y & ~1UL, (op.X ^ op.Y) & ~3UL),
+            _ => new(d, a, u, op.B, op.Y),
+        };
+    }
+
+    /// <summary>The guest: a well-formed demo request (8-byte out {opt, buff}, 8-byte in) or a raw ring edit
+    /// (<see cref="GuestActor"/>'s operations on its ring at GPA 0).</summary>
+    private void Guest(in VhostCoreInput.Op op)
+    {
+        if ((op.A & 8) != 0)
+        {
+            _guest.Apply(new RingInput.Op(RingInput.OpAddChain, 0, 0, 0, 0, 4, 0, DemoProtocol.RequestSize - 1));
+            GuestMemory memory = _sim.Memory;
+            using GuestMemory.ActorScope scope = memory.As(MemoryActor.Guest);
+            ushort idx = _guest.AvailIdx;
+            if (!memory.TryReadUInt16(new GuestAddress(_avail + 4 + (2UL * (ulong)((idx - 1) & (_size - 1)))), out ushort head)) return;
+            if (!memory.TryReadUInt64(new GuestAddress(_desc + (16UL * (ulong)(head % _size))), out ulong at)) return;
+            Span<byte> request = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt32LittleEndian(request, (uint)(op.X & 1));
+            BinaryPrimitives.WriteUInt32LittleEndian(request[4..], (uint)op.Y);
+            memory.TryWrite(new GuestAddress(at), request);
+            return;
+        }
+        _guest.Apply(new RingInput.Op(op.A & 7, RingInput.Address(op.B, op.X), RingInput.Length(op.C, (uint)op.Y), (ushort)(op.B >> 5), (ushort)(op.Y >> 32), (byte)(op.Y >> 48), op.X, (uint)op.Y));
+    }
+
+    private bool Run(int windows)
+    {
+        // Small slices, so a livelock is reported soon after the worker notices it.
+        StopReason reason = StopReason.Idle;
+        for (int i = 0; i < windows * SlicesPerWindow && reason != StopReason.EventLimit; i++)
+        {
+            reason = _sim.Loop.Run(_sim.Now + (RunWindowNs / SlicesPerWindow));
+            if (_demo.Device.Worker is { LivelocksDetected: > 0 } worker)
+            {
+                _context.ReportHang("hang/vhost-worker-livelock", $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything");
+                return false;
+            }
+            if (_demo.Device.Worker is { HandlerRuns: > HandlerRunsMax }) return false;
+            if (reason == StopReason.Idle && _sim.Loop.Pending == 0) break;
+        }
+        if (reason != StopReason.EventLimit) return true;
+        _context.ReportHang("hang/event-budget", $"the simulation used its {EventsMax} events without the guest acting");
+        return false;
+    }
+}

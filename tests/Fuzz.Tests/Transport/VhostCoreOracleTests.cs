@@ -1,0 +1,133 @@
+using Fuzz.Checkers;
+using Fuzz.Targets;
+using Sim.Devices.Vhost;
+using Sim.Engine.Memory;
+using Xunit;
+
+namespace Fuzz.Tests.Transport;
+
+/// <summary>The vhost-core oracles fire on deliberately wrong results (a device that would answer as these fakes do
+/// is caught), and the target's seeds run clean.</summary>
+public sealed class VhostCoreOracleTests
+{
+    private const ulong Offered = VhostFeatures.Default;
+
+    private static (VhostIoctlModel Model, VmmAddressSpace Vmm, FuzzContext Context) Make()
+    {
+        GuestMemory memory = GuestMemory.CreateFlat(0x8000);
+        var vmm = new VmmAddressSpace(memory);
+        var context = new FuzzContext();
+        return (new VhostIoctlModel(vmm, 1, Offered, 4) { Context = context }, vmm, context);
+    }
+
+    [Fact]
+    public void Linux_SetOwnerTwice_IsEbusy_AnOkIsCaught()
+    {
+        (VhostIoctlModel m, _, FuzzContext c) = Make();
+        m.SetOwner(VhostResult.Ok);
+        m.SetOwner(VhostResult.Busy);
+        Assert.Null(c.Finding);
+        m.SetOwner(VhostResult.Ok);
+        Assert.Equal("errno/set-owner", c.Finding?.Site);
+    }
+
+    [Fact]
+    public void Linux_VringIoctlsWithoutOwner_AreEperm_BeforeTheIndexCheck()
+    {
+        (VhostIoctlModel m, _, FuzzContext c) = Make();
+        m.SetVringNum(7, 3, VhostResult.NotPermitted);
+        Assert.Null(c.Finding);
+        m.SetVringNum(7, 3, VhostResult.NoBuffers);
+        Assert.Equal("errno/set-vring-num", c.Finding?.Site);
+    }
+
+    [Theory]
+    [InlineData(0x1000UL, 0UL, VhostResult.Fault)]                    // empty region away from GPA 0
+    [InlineData(0UL, 0UL, VhostResult.Ok)]                            // the whole space: Linux splits it
+    [InlineData(ulong.MaxValue - 0xFFF, 0x2000UL, VhostResult.Fault)] // wraps past 2^64
+    [InlineData(0UL, 1UL << 40, VhostResult.Ok)]                      // huge but not wrapping
+    public void Linux_SetMemTable_RegionRules(ulong gpa, ulong size, VhostResult linux)
+    {
+        (VhostIoctlModel m, VmmAddressSpace vmm, FuzzContext c) = Make();
+        m.SetOwner(VhostResult.Ok);
+        VhostMemoryRegion[] table = [new(gpa, size, vmm.RegionUserAddress(0))];
+        m.SetMemTable(table, 0, linux);
+        Assert.Null(c.Finding);
+        m.SetMemTable(table, 0, linux == VhostResult.Ok ? VhostResult.Fault : VhostResult.Ok);
+        Assert.Equal("errno/set-mem-table", c.Finding?.Site);
+    }
+
+    [Fact]
+    public void Linux_TooManyRegionsAndPadding()
+    {
+        (VhostIoctlModel m, VmmAddressSpace vmm, FuzzContext c) = Make();
+        m.SetOwner(VhostResult.Ok);
+        var five = Enumerable.Repeat(new VhostMemoryRegion(0, 0x1000, vmm.RegionUserAddress(0)), 5).ToArray();
+        m.SetMemTable(five, 0, VhostResult.TooBig);
+        m.SetMemTable(five.AsSpan(0, 1), 1, VhostResult.NotSupported);
+        Assert.Null(c.Finding);
+        m.SetMemTable(five.AsSpan(0, 1), 1, VhostResult.Ok);
+        Assert.NotNull(c.Finding);
+    }
+
+    [Fact]
+    public void Linux_GetVringBase_ReturnsWhatWasSet_UntilTheWorkerRuns()
+    {
+        (VhostIoctlModel m, _, FuzzContext c) = Make();
+        m.SetOwner(VhostResult.Ok);
+        m.SetVringBase(0, 9, VhostResult.Ok);
+        m.GetVringBase(0, VhostResult.Ok, 9);
+        m.WorkerMayHaveRun();
+        m.GetVringBase(0, VhostResult.Ok, 12);
+        Assert.Null(c.Finding);
+        m.SetVringBase(0, 3, VhostResult.Ok);
+        m.GetVringBase(0, VhostResult.Ok, 4);
+        Assert.Equal("errno/get-vring-base-value", c.Finding?.Site);
+    }
+
+    [Fact]
+    public void Linux_BackendStart_NeedsATableAndMappedRings()
+    {
+        (VhostIoctlModel m, VmmAddressSpace vmm, FuzzContext c) = Make();
+        m.SetOwner(VhostResult.Ok);
+        m.Start(0, VhostResult.Fault); // no memory table
+        m.SetMemTable([new(0, 0x8000, vmm.RegionUserAddress(0))], 0, VhostResult.Ok);
+        ulong u = vmm.RegionUserAddress(0);
+        m.SetVringAddr(0, new VhostVringAddr(u, u + 0x100, u + 0x200), VhostResult.Ok);
+        m.Start(0, VhostResult.Ok);
+        m.SetVringNum(0, 4, VhostResult.Busy);
+        Assert.Null(c.Finding);
+        m.SetVringBase(0, 1, VhostResult.Ok);
+        Assert.Equal("errno/set-vring-base", c.Finding?.Site);
+    }
+
+    [Fact]
+    public void Permission_DeviceAccessOutsideTheTableAndRings_IsCaught()
+    {
+        GuestMemory memory = GuestMemory.CreateFlat(0x8000);
+        var vmm = new VmmAddressSpace(memory);
+        var context = new FuzzContext();
+        var m = new VhostIoctlModel(vmm, 1, Offered, 4) { Context = context };
+        var checker = new VhostAccessChecker(vmm, m) { Context = context };
+        memory.Observer = checker;
+        m.SetOwner(VhostResult.Ok);
+        m.SetMemTable([new(0, 0x1000, vmm.RegionUserAddress(0) + 0x4000)], 0, VhostResult.Ok); // GPA 0.. lives at 0x4000..
+        memory.TryReadUInt32(new GuestAddress(0x4010), out _);
+        using (memory.As(MemoryActor.Guest)) memory.TryReadUInt32(new GuestAddress(0x10), out _);
+        Assert.Null(context.Finding);
+        memory.TryReadUInt32(new GuestAddress(0x10), out _); // GPA 0x10 itself is not where the table points
+        Assert.Equal("permission/vhost-outside-table", context.Finding?.Site);
+    }
+
+    [Fact]
+    public void Target_RunsItsSeedsClean()
+    {
+        var target = new VhostCoreTarget();
+        foreach (byte[] seed in target.SeedCorpus())
+        {
+            var context = new FuzzContext();
+            target.Execute(seed, context);
+            Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
+        }
+    }
+}
