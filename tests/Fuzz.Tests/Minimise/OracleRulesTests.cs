@@ -26,7 +26,7 @@ public sealed partial class OracleRulesTests
         {
             foreach (string line in File.ReadLines(file))
             {
-                if (!(line.Contains("Report", StringComparison.Ordinal) || line.Contains("Fail(", StringComparison.Ordinal) || line.Contains("OnDecision(", StringComparison.Ordinal))) continue;
+                if (!(line.Contains("Report", StringComparison.Ordinal) || line.Contains("Fail(", StringComparison.Ordinal) || line.Contains("OnDecision(", StringComparison.Ordinal) || line.Contains("Check(", StringComparison.Ordinal))) continue;
                 if (line.TrimStart().StartsWith("///", StringComparison.Ordinal) || line.TrimStart().StartsWith("//", StringComparison.Ordinal)) continue;
                 foreach (Match m in SiteLiteral().Matches(line))
                 {
