@@ -86,6 +86,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
         EventFd err = sim.CreateEventFd(name: "err");
         if (!sim.Kvm.TryRegisterIrqFd(call, Gsi, null, out KvmError kerr)) throw new InvalidOperationException(kerr.ToString());
         sim.AddMemoryObserver(_checker);
+        context.Attach(sim);
         _checker.Context = context;
         _checker.Deactivate();
         _identity = true;

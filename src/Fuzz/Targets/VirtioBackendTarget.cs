@@ -88,6 +88,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         var transport = new VirtioPciTransport(sim, device, new VirtioPciOptions { Mode = VirtioPciMode.Modern });
         bridge.Attach(Slot, transport);
         sim.AddMemoryObserver(_checker);
+        context.Attach(sim);
         _checker.Context = context;
         _checker.Deactivate();
         _syncedReady = false;
