@@ -163,15 +163,16 @@ public static class FindingTrace
             error = $"finding trace without the '{OptionTarget}' option";
             return false;
         }
-        if (header.Scenario != ScenarioPrefix + name)
-        {
-            error = $"scenario '{header.Scenario}' does not name the target '{name}' of its options";
-            return false;
-        }
         target = FuzzTargets.Create(name);
         if (target is null || target.Name != name)
         {
             error = $"unknown fuzz target '{name}' (this virtsim knows: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))})";
+            target = null;
+            return false;
+        }
+        if (header.Scenario != ScenarioPrefix + name)
+        {
+            error = $"scenario '{header.Scenario}' does not name the target '{name}' of its options";
             target = null;
             return false;
         }
