@@ -15,6 +15,7 @@ public sealed record FuzzOptions
         targets: device targets are named <device>-<backend>-<flavour> (virtio-demo-vhost-seed); --target virtio-demo
                  --backend vhost --flavour seed means the same; a part left out defaults to the device's first backend
                  (qemu) and flavour robust. Engine targets (split-virtqueue, guest-memory) have plain names. See --list.
+        findings: <findings>/<oracle>-<site-hash>/ holds input.bin, trace.vtrace (replay it: virtsim replay <findings>) and summary.txt.
         durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
         """;
 
