@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Fuzz.Coverage;
 using Fuzz.Targets;
 using Sim.Engine.Trace;
 
@@ -32,6 +33,20 @@ public static class FindingNarrative
         "model" => "the device must behave as the reference model says",
         _ => "see the oracle's checker",
     };
+
+    /// <summary>What <paramref name="target"/> narrates to <see cref="FuzzContext.Log"/> while running
+    /// <paramref name="input"/> (its decoded operations), at most <see cref="LinesMax"/> lines plus a count of the rest;
+    /// empty when the target narrates nothing.</summary>
+    public static IReadOnlyList<string> DecodedOperations(IFuzzTarget target, ReadOnlySpan<byte> input, ExecutionLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        using var log = new StringWriter(CultureInfo.InvariantCulture);
+        var executor = new FuzzExecutor(target, new NullCoverage("narrate"), limits) { Log = log };
+        executor.Execute(input);
+        string[] lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length <= LinesMax) return lines;
+        return [.. lines.Take(LinesMax), $"... ({lines.Length - LinesMax} more)"];
+    }
 
     /// <summary>Appends the narrative of the trace in <paramref name="trace"/> (nothing when it cannot be read).</summary>
     public static void Append(StringBuilder s, byte[] trace)

@@ -33,11 +33,12 @@ public static class FindingWriter
         FindingTraceRecording? recording = target is not null && finding.Input.Length <= FindingTrace.InputBytesMax
             ? FindingTrace.Record(target, finding.Input, limits, seed)
             : null;
+        IReadOnlyList<string> decoded = target is null ? [] : FindingNarrative.DecodedOperations(target, finding.Input, limits);
         bool created = AtomicFile.TryCreateDirectory(path, temp =>
         {
             File.WriteAllBytes(Path.Combine(temp, InputFileName), finding.Input);
             if (recording is not null) File.WriteAllBytes(Path.Combine(temp, FindingTrace.FileName), recording.Trace);
-            File.WriteAllText(Path.Combine(temp, SummaryFileName), Summary(finding, inputVersion, seed, inputPath, recording));
+            File.WriteAllText(Path.Combine(temp, SummaryFileName), Summary(finding, inputVersion, seed, inputPath, recording, decoded));
         });
         return created ? path : null;
     }
@@ -48,7 +49,7 @@ public static class FindingWriter
     /// <summary>The command that replays and verifies a finding's trace.</summary>
     public static string ReplayCommand(string tracePath) => $"virtsim replay {Quote(tracePath)}";
 
-    public static string Summary(Finding finding, int inputVersion, ulong seed, string inputPath, FindingTraceRecording? recording = null)
+    public static string Summary(Finding finding, int inputVersion, ulong seed, string inputPath, FindingTraceRecording? recording = null, IReadOnlyList<string>? decoded = null)
     {
         ArgumentNullException.ThrowIfNull(finding);
         var s = new StringBuilder();
@@ -74,6 +75,11 @@ public static class FindingWriter
         s.Append("regression test: virtsim fuzz --target ").Append(finding.TargetName).Append(" --emit-test ").AppendLine(Quote(inputPath));
         s.Append("input hex: ").AppendLine(Convert.ToHexString(finding.Input.AsSpan(0, Math.Min(finding.Input.Length, 256))).ToLowerInvariant()
             + (finding.Input.Length > 256 ? "..." : ""));
+        if (decoded is { Count: > 0 })
+        {
+            s.AppendLine("decoded operations:");
+            foreach (string line in decoded) s.Append("  ").AppendLine(line);
+        }
         if (recording is not null) FindingNarrative.Append(s, recording.Trace);
         if (finding.Report.Stack is { } stack)
         {
