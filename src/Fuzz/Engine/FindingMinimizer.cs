@@ -4,9 +4,11 @@ namespace Fuzz.Engine;
 
 /// <summary>
 /// Shrinks an input while a predicate (the same oracle and site still fire) holds: the target's typed
-/// candidates first, then delta debugging on bytes (remove chunks of halving size, ddmin-style), then value
-/// simplification (bytes to zero). Repeats until a whole round changes nothing or the execution budget is
-/// spent. Deterministic: no randomness.
+/// candidates first (<see cref="IInputMinimizer"/>: drop operations, simplify fields and header), then delta
+/// debugging on bytes (remove chunks of halving size, ddmin-style), then value simplification (bytes to zero).
+/// Repeats until a whole round changes nothing or the execution budget is spent. Every kept candidate is strictly
+/// simpler in the typed minimiser's order (<see cref="IInputMinimizer.IsSimpler"/>; shorter, then lexicographic,
+/// without one), so it terminates. Deterministic: no randomness.
 /// </summary>
 public static class FindingMinimizer
 {
@@ -15,7 +17,9 @@ public static class FindingMinimizer
 
     public static byte[] Minimize(byte[] input, Func<byte[], bool> stillFires, IInputMinimizer? typed, int executionsMax, out int executions)
     {
-        var run = new Run(stillFires, executionsMax);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(stillFires);
+        var run = new Run(stillFires, executionsMax, typed is null ? IsSimpler : typed.IsSimpler);
         byte[] current = input;
         bool changed = true;
         while (changed && !run.Exhausted)
@@ -32,24 +36,37 @@ public static class FindingMinimizer
     /// <summary>True when <paramref name="a"/> is strictly simpler: shorter, or as long and lexicographically smaller.</summary>
     public static bool IsSimpler(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length < b.Length || (a.Length == b.Length && a.SequenceCompareTo(b) < 0);
 
+    /// <summary>Tries the typed candidates in order. After a kept candidate it resumes at the same position in the new
+    /// input's list (ddmin's "stay at this granularity": earlier candidates already failed once); when the tail yields
+    /// nothing, one full round from the top confirms the fixpoint.</summary>
     private static bool TypedPass(ref byte[] current, IInputMinimizer typed, Run run)
     {
         bool any = false;
-        bool kept = true;
-        while (kept && !run.Exhausted)
+        int start = 0;
+        while (!run.Exhausted)
         {
-            kept = false;
+            int index = 0;
+            int kept = -1;
             foreach (byte[] candidate in typed.Candidates(current))
             {
                 if (run.Exhausted) break;
-                if (!IsSimpler(candidate, current)) continue;
+                if (index++ < start) continue;
+                if (!typed.IsSimpler(candidate, current)) continue;
                 if (run.Fires(candidate))
                 {
                     current = candidate;
-                    kept = any = true;
+                    kept = index - 1;
                     break;
                 }
             }
+            if (kept >= 0)
+            {
+                any = true;
+                start = kept;
+                continue;
+            }
+            if (start == 0) break;
+            start = 0;
         }
         return any;
     }
@@ -66,7 +83,7 @@ public static class FindingMinimizer
                 byte[] candidate = new byte[current.Length - n];
                 current.AsSpan(0, at).CopyTo(candidate);
                 current.AsSpan(at + n).CopyTo(candidate.AsSpan(at));
-                if (run.Fires(candidate))
+                if (run.IsSimpler(candidate, current) && run.Fires(candidate))
                 {
                     current = candidate;
                     any = true;
@@ -88,7 +105,7 @@ public static class FindingMinimizer
             if (current[i] == 0) continue;
             byte[] candidate = (byte[])current.Clone();
             candidate[i] = 0;
-            if (run.Fires(candidate))
+            if (run.IsSimpler(candidate, current) && run.Fires(candidate))
             {
                 current = candidate;
                 any = true;
@@ -97,8 +114,12 @@ public static class FindingMinimizer
         return any;
     }
 
-    private sealed class Run(Func<byte[], bool> stillFires, int executionsMax)
+    private delegate bool Order(ReadOnlySpan<byte> candidate, ReadOnlySpan<byte> current);
+
+    private sealed class Run(Func<byte[], bool> stillFires, int executionsMax, Order isSimpler)
     {
+        public bool IsSimpler(byte[] candidate, byte[] current) => isSimpler(candidate, current);
+
         public int Executions { get; private set; }
 
         public bool Exhausted => Executions >= executionsMax;

@@ -19,21 +19,6 @@ public static class FindingNarrative
     /// <summary>Data bytes shown per line.</summary>
     public const int DataBytesShownMax = 16;
 
-    /// <summary>What each oracle checks (the rule a finding broke), by oracle name.</summary>
-    public static string Rule(string oracle) => oracle switch
-    {
-        Oracles.FuzzOracle.Exception => "guest input must never raise a host exception (a defined device behaviour instead: QEMU's NEEDS_RESET, vhost's vq_err)",
-        Oracles.FuzzOracle.Assert => "an always-on invariant of the device or queue core must hold",
-        Oracles.FuzzOracle.Hang => "every execution must end within its budget (no livelock, no unbounded loop over guest data)",
-        Oracles.FuzzOracle.Resource => "no host allocation may be sized by a guest value",
-        "permission" => "the device may read only device-readable and write only device-writable buffers of chains the driver made available (VIRTIO 1.2 §2.7.4, §2.7.5)",
-        "used-ring" => "used-ring entries must name chains in flight, once each, with a len within the chain's writable bytes (VIRTIO 1.2 §2.7.8)",
-        "notify" => "the device must notify when the driver's suppression (flags or used_event) asks for it (VIRTIO 1.2 §2.7.7, §2.7.10)",
-        "liveness" => "every chain made available must be consumed, or the device must report an error (VIRTIO 1.2 §2.7.13)",
-        "model" => "the device must behave as the reference model says",
-        _ => "see the oracle's checker",
-    };
-
     /// <summary>What <paramref name="target"/> narrates to <see cref="FuzzContext.Log"/> while running
     /// <paramref name="input"/> (its decoded operations), at most <see cref="LinesMax"/> lines plus a count of the rest;
     /// empty when the target narrates nothing.</summary>

@@ -57,7 +57,7 @@ public static class FindingWriter
         s.Append("oracle: ").AppendLine(finding.Oracle);
         s.Append("site: ").AppendLine(finding.Site);
         s.Append("message: ").AppendLine(finding.Message);
-        s.Append("rule: ").AppendLine(FindingNarrative.Rule(finding.Oracle));
+        s.Append("rule: ").AppendLine(OracleRules.Describe(finding.Oracle, finding.Site));
         s.Append("input: ").Append(InputFileName).Append(" (").Append(finding.Input.Length).Append(" bytes");
         if (finding.OriginalLength != finding.Input.Length) s.Append(", minimised from ").Append(finding.OriginalLength);
         s.AppendLine(")");

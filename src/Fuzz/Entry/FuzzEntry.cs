@@ -44,6 +44,8 @@ public static class FuzzEntry
         var limits = new ExecutionLimits(options.StepsMax ?? FuzzContext.DefaultStepsMax, options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax);
         if (options.Reproduce is { } reproduce) return Reproduce(target, reproduce, limits, output, error);
         if (options.EmitTest is { } emit) return EmitTest(target, emit, options, limits, output, error);
+        if (options.Afl) return Glue.GlueEntry.RunAfl(target, limits, options.NoCoverage, options.AflInput, error);
+        if (options.LibFuzzerDriver) return Glue.GlueEntry.RunLibFuzzer(target, limits, options.NoCoverage, error);
         return Campaign(target, options, limits, output, error);
     }
 

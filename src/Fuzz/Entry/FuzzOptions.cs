@@ -12,10 +12,17 @@ public sealed record FuzzOptions
                             [--max-len N] [--steps-max N] [--alloc-max BYTES] [--no-minimize] [--no-coverage] [--instrument-cache <dir>]
                virtsim fuzz --target <name> --reproduce <file>
                virtsim fuzz --target <name> --emit-test <file> [--expect-fires] [--out <file.cs>]
+               virtsim fuzz --target <name> --afl [--afl-input <file>]     (started by afl-fuzz)
+               virtsim fuzz --target <name> --libfuzzer-driver             (started by tools/libfuzzer-driver)
         targets: device targets are named <device>-<backend>-<flavour> (virtio-demo-vhost-seed); --target virtio-demo
                  --backend vhost --flavour seed means the same; a part left out defaults to the device's first backend
                  (qemu) and flavour robust. Engine targets (split-virtqueue, guest-memory) have plain names. See --list.
         findings: <findings>/<oracle>-<site-hash>/ holds input.bin, trace.vtrace (replay it: virtsim replay <findings>) and summary.txt.
+        external engines: --afl serves AFL++'s fork-server protocol in-process (fds 198/199, map __AFL_SHM_ID,
+                 AFL_MAP_SIZE), reading each test case from stdin (afl's .cur_input) or from --afl-input @@;
+                 --libfuzzer-driver serves our libFuzzer driver (fds 200/201, map VIRTSIM_LIBFUZZER_SHM_ID).
+                 A finding answers SIGABRT (a hang SIGALRM), so the engine saves a crash; replay it with
+                 --reproduce. Outside its engine either flag exits 2. README: "Driving virtsim with AFL++ / libFuzzer".
         durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
         """;
 
@@ -62,6 +69,15 @@ public sealed record FuzzOptions
 
     public string? InstrumentCache { get; init; }
 
+    /// <summary>Serve afl-fuzz's fork-server protocol instead of running our own engine.</summary>
+    public bool Afl { get; init; }
+
+    /// <summary>With <see cref="Afl"/>: the file afl-fuzz names with <c>@@</c>; null reads stdin.</summary>
+    public string? AflInput { get; init; }
+
+    /// <summary>Serve tools/libfuzzer-driver's pipe protocol instead of running our own engine.</summary>
+    public bool LibFuzzerDriver { get; init; }
+
     public static bool TryParse(IReadOnlyList<string> args, out FuzzOptions options, out string? error)
     {
         options = new FuzzOptions();
@@ -102,6 +118,12 @@ public sealed record FuzzOptions
                 case "--no-coverage":
                     options = options with { NoCoverage = true };
                     break;
+                case "--afl":
+                    options = options with { Afl = true };
+                    break;
+                case "--libfuzzer-driver":
+                    options = options with { LibFuzzerDriver = true };
+                    break;
                 case "--backend" or "--flavour":
                     {
                         string? v = Value();
@@ -111,7 +133,7 @@ public sealed record FuzzOptions
                         options = name == "--backend" ? options with { Backend = v } : options with { Flavour = v };
                         break;
                     }
-                case "--target" or "--corpus" or "--findings" or "--reproduce" or "--emit-test" or "--out" or "--instrument-cache":
+                case "--target" or "--corpus" or "--findings" or "--reproduce" or "--emit-test" or "--out" or "--instrument-cache" or "--afl-input":
                     {
                         string? v = Value();
                         if (string.IsNullOrEmpty(v)) { error = $"{name} needs a value"; return false; }
@@ -123,6 +145,7 @@ public sealed record FuzzOptions
                             "--reproduce" => options with { Reproduce = v },
                             "--emit-test" => options with { EmitTest = v },
                             "--out" => options with { Out = v },
+                            "--afl-input" => options with { AflInput = v },
                             _ => options with { InstrumentCache = v },
                         };
                         break;
@@ -161,6 +184,9 @@ public sealed record FuzzOptions
             }
         }
         if (options.Reproduce is not null && options.EmitTest is not null) { error = "--reproduce and --emit-test are exclusive"; return false; }
+        if ((options.Afl || options.LibFuzzerDriver) && (options.Reproduce ?? options.EmitTest) is not null) { error = "--afl and --libfuzzer-driver serve an external engine; they exclude --reproduce and --emit-test"; return false; }
+        if (options.Afl && options.LibFuzzerDriver) { error = "--afl and --libfuzzer-driver are exclusive"; return false; }
+        if (options.AflInput is not null && !options.Afl) { error = "--afl-input qualifies --afl"; return false; }
         if (options.Backend is not null || options.Flavour is not null)
         {
             if (options.Target is null) { error = "--backend and --flavour qualify --target"; return false; }

@@ -21,6 +21,9 @@ public sealed class DemoPciTarget : IFuzzTarget
 {
     public const int OperationsMax = 256;
 
+    /// <summary>Bytes per operation: op (1), offset kind (1), offset (4), size choice (1), value (8).</summary>
+    public const int OpLength = 15;
+
     private const string Oracle = "model";
 
     private readonly byte[] _data = new byte[8];
@@ -44,7 +47,15 @@ public sealed class DemoPciTarget : IFuzzTarget
 
     public IMutator? StructureMutator => null;
 
-    public IInputMinimizer? Minimizer => null;
+    /// <summary>Typed minimiser over the 15-byte operations: op (mod 5), offset kind, offset, size choice (mod 4), value.</summary>
+    public IInputMinimizer? Minimizer { get; } = new Minimizing.FramedInputMinimizer(0, OpLength, OperationsMax, [],
+    [
+        new(0, 1, Minimizing.FrameFieldKind.Code, 5),
+        new(1, 1, Minimizing.FrameFieldKind.Choice, 8),
+        new(2, 4, Minimizing.FrameFieldKind.Value),
+        new(6, 1, Minimizing.FrameFieldKind.Small, 4),
+        new(7, 8, Minimizing.FrameFieldKind.Value),
+    ]);
 
     public IEnumerable<byte[]> SeedCorpus()
     {
@@ -59,7 +70,7 @@ public sealed class DemoPciTarget : IFuzzTarget
     /// <summary>One encoded operation: op, offset kind, raw offset, size choice (0..3 → 1..8 bytes), value.</summary>
     public static byte[] Op(byte op, byte offsetKind, uint offset, byte sizeChoice, ulong value)
     {
-        var b = new byte[15];
+        var b = new byte[OpLength];
         b[0] = op;
         b[1] = offsetKind;
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(2), offset);

@@ -66,7 +66,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     public IMutator? StructureMutator { get; } = new ScenarioMutator();
 
-    public IInputMinimizer? Minimizer => null;
+    public IInputMinimizer? Minimizer { get; } = Rings.RingInputMinimizer.Create(OperationsMax);
 
     public IEnumerable<byte[]> SeedCorpus() => RingSeeds.SplitVirtqueue();
 

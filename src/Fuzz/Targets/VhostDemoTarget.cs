@@ -70,7 +70,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
 
     public IMutator? StructureMutator { get; } = new ScenarioMutator();
 
-    public IInputMinimizer? Minimizer => null;
+    public IInputMinimizer? Minimizer { get; } = Rings.RingInputMinimizer.Create(OperationsMax);
 
     public IEnumerable<byte[]> SeedCorpus() => RingSeeds.Backend();
 

@@ -28,7 +28,7 @@ public sealed class FindingSummaryTests : IDisposable
         Finding f = Assert.Single(result.Findings);
         string summary = File.ReadAllText(Path.Combine(f.SavedDirectory!, FindingWriter.SummaryFileName));
         Assert.Contains("decoded operations:\n  op 3\n", summary.ReplaceLineEndings("\n"), StringComparison.Ordinal);
-        Assert.Contains("rule: " + FindingNarrative.Rule("model"), summary, StringComparison.Ordinal);
+        Assert.Contains("rule: " + OracleRules.Describe("model", "toy/three"), summary, StringComparison.Ordinal);
         Assert.Contains("replay: virtsim replay " + Path.Combine(f.SavedDirectory!, FindingTrace.FileName), summary, StringComparison.Ordinal);
         Assert.Contains("guest MMIO write of 1 bytes at 0x10: 03", summary, StringComparison.Ordinal);
         byte[] trace = File.ReadAllBytes(Path.Combine(f.SavedDirectory!, FindingTrace.FileName));

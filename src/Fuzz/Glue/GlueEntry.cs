@@ -1,0 +1,138 @@
+using System.Globalization;
+using Fuzz.Coverage;
+using Fuzz.Engine;
+using Fuzz.Targets;
+using Microsoft.Win32.SafeHandles;
+
+namespace Fuzz.Glue;
+
+/// <summary>
+/// <c>virtsim fuzz --target t --afl</c> and <c>--libfuzzer-driver</c>: attaches the engine's shared map, opens its
+/// pipes and serves runs of <paramref name="target"/> through our own executor. Runs inside the instrumented load
+/// context (via <see cref="Entry.FuzzHost"/>) so the map holds the target's edges. Exit codes: 0 the engine hung
+/// up, 2 not run under the engine (no segment id, no pipes) or a protocol error.
+/// </summary>
+public static class GlueEntry
+{
+    public static int RunAfl(IFuzzTarget target, ExecutionLimits limits, bool noCoverage, string? inputPath, TextWriter error)
+    {
+        string? id = Environment.GetEnvironmentVariable(AflForkServer.ShmIdVariable);
+        if (string.IsNullOrEmpty(id))
+        {
+            error.WriteLine($"error: --afl serves afl-fuzz's fork-server protocol and must be started by afl-fuzz ({AflForkServer.ShmIdVariable} is not set); e.g.");
+            error.WriteLine($"  AFL_SKIP_BIN_CHECK=1 afl-fuzz -i corpus/{target.Name} -o out -t 5000 -- dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --afl");
+            error.WriteLine("  (README.md, \"Driving virtsim with AFL++ / libFuzzer\"); use --runs/--time for virtsim's own engine");
+            return 2;
+        }
+        if (!TryMapSize(Environment.GetEnvironmentVariable(AflForkServer.MapSizeVariable), out int mapSize))
+        {
+            error.WriteLine($"error: {AflForkServer.MapSizeVariable} must be a positive integer");
+            return 2;
+        }
+        AflInput? input;
+        if (inputPath is not null) input = AflInput.FromPath(inputPath);
+        else if (!AflInput.TryFromStdin(out input))
+        {
+            error.WriteLine("error: --afl reads each test case from stdin, which must be afl-fuzz's .cur_input file (not a pipe); or pass --afl-input @@");
+            return 2;
+        }
+        if (!TryAttach(AflForkServer.ShmIdVariable, id, Math.Min(mapSize, CoverageMap.Size), error, out SharedMemoryMap? map)) return 2;
+        using (map)
+        {
+            if (!TryOpenPipes(AflForkServer.ControlFd, AflForkServer.StatusFd, "afl-fuzz's fork-server pipes (is AFL_NO_FORKSRV set?)", error, out FileStream? control, out FileStream? status)) return 2;
+            using (control)
+            using (status)
+            {
+                ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
+                error.WriteLine($"afl: target={target.Name} input={input!.Description} map={map!.Size} coverage: {coverage.Description}");
+                IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
+                var server = new AflForkServer(glue, control!, status!, input, map, Environment.ProcessId) { Log = error };
+                bool ok = server.Serve(out string? problem);
+                error.WriteLine($"afl: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
+                return ok ? 0 : 2;
+            }
+        }
+    }
+
+    public static int RunLibFuzzer(IFuzzTarget target, ExecutionLimits limits, bool noCoverage, TextWriter error)
+    {
+        string? id = Environment.GetEnvironmentVariable(LibFuzzerPipeServer.ShmIdVariable);
+        if (string.IsNullOrEmpty(id))
+        {
+            error.WriteLine($"error: --libfuzzer-driver is started by the libFuzzer driver ({LibFuzzerPipeServer.ShmIdVariable} is not set); e.g.");
+            error.WriteLine($"  tools/libfuzzer-driver/build.sh && .build/libfuzzer-driver/virtsim-libfuzzer --virtsim='dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --libfuzzer-driver' corpus/{target.Name}");
+            return 2;
+        }
+        if (!TryAttach(LibFuzzerPipeServer.ShmIdVariable, id, CoverageMap.Size, error, out SharedMemoryMap? map)) return 2;
+        using (map)
+        {
+            if (!TryOpenPipes(LibFuzzerPipeServer.ControlFd, LibFuzzerPipeServer.StatusFd, "the driver's pipes", error, out FileStream? control, out FileStream? status)) return 2;
+            using (control)
+            using (status)
+            {
+                ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
+                error.WriteLine($"libfuzzer: target={target.Name} map={map!.Size} coverage: {coverage.Description}");
+                IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
+                var server = new LibFuzzerPipeServer(glue, control!, status!, map) { Log = error };
+                bool ok = server.Serve(out string? problem);
+                error.WriteLine($"libfuzzer: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
+                return ok ? 0 : 2;
+            }
+        }
+    }
+
+    /// <summary>Runs the target's seed corpus once, unreported, before the handshake: first executions run static
+    /// constructors and fill lazy caches, whose one-off edges would otherwise show up as AFL "variable bytes"
+    /// (stability below 100%) and as spurious libFuzzer features.</summary>
+    public static IGlueTarget WarmedUp(IFuzzTarget target, IGlueTarget glue)
+    {
+        foreach (byte[] seed in target.SeedCorpus()) _ = glue.Run(seed);
+        _ = glue.Run([]);
+        return glue;
+    }
+
+    /// <summary>AFL_MAP_SIZE, or 64 KiB when unset.</summary>
+    public static bool TryMapSize(string? text, out int size)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            size = AflForkServer.DefaultMapSize;
+            return true;
+        }
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out size) && size > 0;
+    }
+
+    private static bool TryAttach(string variable, string id, int size, TextWriter error, out SharedMemoryMap? map)
+    {
+        map = null;
+        if (!SharedMemoryMap.TryParseId(id, out int shmId))
+        {
+            error.WriteLine($"error: {variable}='{id}' is not a shared-memory id");
+            return false;
+        }
+        if (!SharedMemoryMap.TryAttach(shmId, size, out map, out string? problem))
+        {
+            error.WriteLine($"error: cannot attach the coverage map ({variable}={id}): {problem}");
+            return false;
+        }
+        return true;
+    }
+
+    private static bool TryOpenPipes(int controlFd, int statusFd, string what, TextWriter error, out FileStream? control, out FileStream? status)
+    {
+        control = null;
+        status = null;
+        try
+        {
+            control = new FileStream(new SafeFileHandle(controlFd, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+            status = new FileStream(new SafeFileHandle(statusFd, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            control?.Dispose();
+            error.WriteLine($"error: fds {controlFd}/{statusFd} are not open: expected {what} ({e.Message})");
+            return false;
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+
+namespace Fuzz.Glue;
+
+/// <summary>System V shared memory (<c>shmget</c>/<c>shmat</c>/<c>shmdt</c>/<c>shmctl</c>, glibc), the segment kind
+/// afl-fuzz creates for its coverage map (<c>__AFL_SHM_ID</c>) and our libFuzzer driver creates for the same
+/// purpose. Blittable signatures only, so no marshalling code (and no <c>unsafe</c>) is needed.</summary>
+internal static class SharedMemoryNative
+{
+    public const int IpcPrivate = 0;
+
+    /// <summary><c>IPC_CREAT | IPC_EXCL | 0600</c>: a fresh segment only its owner may attach.</summary>
+    public const int CreateExclusiveOwnerOnly = 0x200 | 0x400 | 0x180;
+
+    public const int IpcRemove = 0;
+
+#pragma warning disable SYSLIB1054 // DllImport with blittable arguments needs no generated marshalling (and LibraryImport would need AllowUnsafeBlocks)
+    [DllImport("libc", EntryPoint = "shmget", SetLastError = true)]
+    public static extern int ShmGet(int key, nuint size, int flags);
+
+    [DllImport("libc", EntryPoint = "shmat", SetLastError = true)]
+    public static extern nint ShmAt(int id, nint address, int flags);
+
+    [DllImport("libc", EntryPoint = "shmdt", SetLastError = true)]
+    public static extern int ShmDt(nint address);
+
+    [DllImport("libc", EntryPoint = "shmctl", SetLastError = true)]
+    public static extern int ShmCtl(int id, int command, nint buffer);
+#pragma warning restore SYSLIB1054
+}

@@ -1,0 +1,157 @@
+namespace Fuzz.Oracles;
+
+/// <summary>
+/// The rules behind every oracle site, in one table: each finding's summary says what the device did wrong, which
+/// rule that breaks, and cites it (VIRTIO 1.2 clause, QEMU or Linux vhost behaviour). Lookup is exact site, else the
+/// longest family prefix (<c>guest-memory/</c>, <c>step-budget@</c>), else the oracle-wide rule. A checker or target
+/// that reports a new site adds its entry here (a test scans the sources for sites without one).
+/// </summary>
+public static class OracleRules
+{
+    private static readonly OracleRule[] Table =
+    [
+        // ---- used-ring (VirtqueueChecker)
+        new("used-ring/len-exceeds-written",
+            "The device published a used entry whose len is larger than the bytes it actually wrote into that chain's device-writable buffers.",
+            "used.len is the number of bytes written into the buffer: the device MUST write at least len bytes, starting at the first device-writable buffer, before it updates used.idx; a driver trusts len and reads stale or uninitialised bytes past what was written",
+            "VIRTIO 1.2 §2.7.8.2 Device Requirements: The Virtqueue Used Ring; QEMU virtqueue_push(vq, elem, len) takes len from the device, which must count what it wrote"),
+        new("used-ring/len-exceeds-offered",
+            "The device published a used entry whose len is larger than all the device-writable bytes the chain offers.",
+            "used.len can never exceed the writable buffers' total length (QEMU virtio-blk's req->in_len is the accepted upper bound for that device)",
+            "VIRTIO 1.2 §2.7.8.2; QEMU hw/block/virtio-blk.c virtio_blk_req_complete pushes req->in_len"),
+        new("used-ring/id-not-in-flight",
+            "The device put an id in the used ring that is not the head of a chain it took from the available ring and has not completed yet.",
+            "used.id is the head index of a descriptor chain the device consumed; each available chain is returned exactly once",
+            "VIRTIO 1.2 §2.7.8 The Virtqueue Used Ring; QEMU virtqueue_fill writes elem->index of a popped element; Linux vhost_add_used(vq, head, len) with head from vhost_get_vq_desc"),
+        new("used-ring/idx-beyond-completions",
+            "The device moved used.idx further than the number of chains it had in flight.",
+            "used.idx advances by exactly the number of used entries added; it can only cover chains taken from the available ring",
+            "VIRTIO 1.2 §2.7.8; QEMU virtqueue_flush adds vq->inuse-bounded counts; Linux vhost_add_used_n"),
+
+        // ---- permission (VirtqueueChecker)
+        new("permission/write-outside-writable-buffers",
+            "The device stored into guest memory outside the used ring and the device-writable buffers of the chains it holds.",
+            "a device writes only the used ring and device-writable buffers of chains it has fetched and not yet returned; a device MUST NOT write to a device-readable buffer",
+            "VIRTIO 1.2 §2.7.5.1 (descriptor table, device requirements), §2.7.8.2; QEMU virtqueue_map_desc maps in_sg write-only, Linux vhost translate_desc refuses writes to read-only descriptors"),
+        new("permission/read-of-writable-buffer",
+            "The device read a device-writable (driver-receives) buffer.",
+            "a device SHOULD NOT read a device-writable buffer: its contents belong to the driver's previous use (information leak, TOCTOU on its own output)",
+            "VIRTIO 1.2 §2.7.5.1; QEMU virtqueue_map_desc gives such buffers only as in_sg"),
+        new("permission/read-outside-chain",
+            "The device read guest memory that is neither a ring nor a readable buffer or indirect table of a chain in flight.",
+            "a device reads only the rings and the descriptors/buffers the driver made available; a read past a descriptor's length or at a guessed address uses memory the driver never offered",
+            "VIRTIO 1.2 §2.7.4 Message Framing, §2.7.5 (addr/len define the buffer); QEMU virtqueue_pop maps exactly [addr, addr+len) per descriptor, Linux vhost_get_vq_desc/translate_desc likewise"),
+
+        // ---- notify (NotificationChecker)
+        new("notify/",
+            "The device completed buffers and decided not to interrupt although the driver's suppression state required an interrupt.",
+            "without VIRTIO_F_EVENT_IDX the device must notify unless avail.flags has VIRTQ_AVAIL_F_NO_INTERRUPT; with it, it must notify when used.idx passes used_event (vring_need_event); suppression may only drop unneeded interrupts, spurious ones are allowed",
+            "VIRTIO 1.2 §2.7.7.2 Device Requirements: Used Buffer Notification Suppression, §2.7.10; QEMU virtio_split_should_notify, Linux vhost_notify/vring_need_event"),
+
+        // ---- liveness (targets)
+        new("liveness/available-chain-not-consumed",
+            "After the driver stopped, kicked and let the device run, chains were still waiting in the available ring, yet the device had not reported an error (not NEEDS_RESET, no vq_err). Typical cause: a handler that never returned and now serves nothing (seed 001 factorial: for (i = 1; i <= n; i++) never ends for arg1 = 0xFFFFFFFF).",
+            "a device that is notified must consume what the driver made available, or fail visibly: QEMU marks the device broken (virtio_error → NEEDS_RESET), vhost signals vq_err; silently stopping starves the driver forever",
+            "VIRTIO 1.2 §2.7.13 Supplying Buffers to The Device (§2.7.13.4 notifying the device), §2.1.2 DEVICE_NEEDS_RESET; QEMU virtio_error, Linux vhost vq_err"),
+        new("liveness/chain-never-completed",
+            "After the driver stopped, kicked and let the device run, a chain the device had taken from the available ring was never returned through the used ring, and the device had not reported an error. Typical cause: an element dropped on an error path (seed 001 factorial: a chain without readable bytes is detached after \"iov_to_buf function failed\").",
+            "every buffer the device consumes is eventually returned in the used ring; dropping an element (QEMU virtqueue_detach_element without virtqueue_push) leaks the driver's descriptors until reset",
+            "VIRTIO 1.2 §2.7.14 Receiving Used Buffers From The Device, §2.7.8; QEMU virtqueue_detach_element, Linux vhost_discard_vq_desc (only before completion, then re-fetched)"),
+
+        // ---- hang (targets' own budgets)
+        new("hang/event-budget",
+            "The simulation spent its whole event budget without the guest getting to act: the device kept scheduling work for itself.",
+            "a device handler must yield after bounded work; one notification serves at most a bounded batch",
+            "Linux vhost VHOST_NET_WEIGHT / vhost_exceeds_weight, QEMU's bounded virtqueue_pop loops; STYLE.md item 7 (a limit on everything)"),
+        new("hang/vhost-worker-livelock",
+            "The vhost worker ran its handler again and again, each run requeueing itself without consuming or completing anything.",
+            "a vhost handler requeues itself (vhost_poll_queue) only when it stopped early with work left (weight exceeded); otherwise it re-enables notification and waits for the next kick",
+            "Linux drivers/vhost: handle_tx/handle_rx requeue only on vhost_exceeds_weight, vhost_enable_notify + recheck otherwise"),
+
+        // ---- model (targets comparing with a reference model)
+        new("split-virtqueue/iovec-outside-chain",
+            "A popped element's iovec is not inside a descriptor of its chain with the same direction.",
+            "a popped element maps exactly the chain's descriptors: readable ones as out_sg, writable ones as in_sg",
+            "QEMU virtqueue_split_pop / virtqueue_map_desc; VIRTIO 1.2 §2.7.5"),
+        new("demo-pci/mmio-read",
+            "A BAR0 read returned something other than what the seed's own specification says.",
+            "only a 4-byte access at offset 0 reaches buff; other reads return all-ones; a reset clears buff",
+            "seed 000 lab 1 (demo PCI device, its guest test); QEMU flatview_read/write_continue + memory_access_size split an 8-byte access into 4-byte calls when the ops declare no .valid/.impl sizes, and a device without dc->reset keeps its state across reset"),
+        new("demo-pci/id-registers-changed",
+            "A config-space write changed the read-only vendor/device id registers.",
+            "vendor id and device id are read-only",
+            "PCI Local Bus 3.0 §6.2.1; QEMU pci_default_write_config honours the wmask (0 for the id registers)"),
+        new("guest-memory/",
+            "GuestMemory disagreed with the shadow model (validity of a range, the bytes read, or the dirty pages).",
+            "an access succeeds exactly when [addr, addr+len) lies inside one region, computed without overflow; a failed access changes nothing; dirty pages are exactly the pages written",
+            "STYLE.md item 2 (overflow-safe Try accessors); QEMU address_space_access_valid / memory_region dirty log"),
+
+        // ---- oracle-wide fallbacks (engine oracles and exception sites "Type@Frame")
+        new("step-budget@",
+            "A loop ran past the execution's step budget (livelock, or a loop over guest data without a bound).",
+            "every loop over guest-controlled data names its bound; a device never waits forever on the guest",
+            "STYLE.md item 7; QEMU virtqueue_pop's max-descriptor checks, Linux vhost's weights"),
+        new(FuzzOracle.Hang,
+            "The execution did not finish within its budget.",
+            "guest input must never make the device loop forever",
+            "STYLE.md item 7"),
+        new(FuzzOracle.Exception,
+            "A host exception escaped device code on guest input.",
+            "guest misbehaviour is data: it yields a defined device state (QEMU virtio_error → NEEDS_RESET, Linux vhost vq_err), never a host exception",
+            "STYLE.md item 4; VIRTIO 1.2 §2.1.2 DEVICE_NEEDS_RESET"),
+        new(FuzzOracle.Assert,
+            "An always-on assertion (a device invariant) failed.",
+            "device invariants hold for every guest input",
+            "STYLE.md item 11"),
+        new(FuzzOracle.Resource,
+            "One execution allocated more host memory than its bound.",
+            "no host allocation is sized by a guest value",
+            "STYLE.md non-negotiables; QEMU VIRTQUEUE_MAX_SIZE and vhost's iov limits bound per-request allocation"),
+        new("used-ring",
+            "The device broke a used-ring invariant.",
+            "the used ring holds each consumed chain once, with a truthful len",
+            "VIRTIO 1.2 §2.7.8"),
+        new("permission",
+            "The device accessed guest memory the driver did not give it.",
+            "devices touch only the rings and the buffers of chains in flight, in their direction",
+            "VIRTIO 1.2 §2.7.5.1"),
+        new("liveness",
+            "The device stopped making progress without reporting an error.",
+            "a notified device consumes and completes available buffers or fails visibly",
+            "VIRTIO 1.2 §2.7.13, §2.7.14, §2.1.2"),
+        new("model",
+            "The implementation disagreed with its reference model.",
+            "the implementation matches its reference model",
+            "the target's model (see its description)"),
+    ];
+
+    /// <summary>Every entry (exact sites, families, oracle-wide fallbacks).</summary>
+    public static IReadOnlyList<OracleRule> All => Table;
+
+    /// <summary>The rule for <paramref name="site"/>: its exact entry, else the longest family prefix (an entry
+    /// ending in <c>/</c> or <c>@</c>), else null.</summary>
+    public static OracleRule? ForSite(string site)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        OracleRule? best = null;
+        foreach (OracleRule r in Table)
+        {
+            if (string.Equals(r.Site, site, StringComparison.Ordinal)) return r;
+            bool family = r.Site.EndsWith('/') || r.Site.EndsWith('@');
+            if (family && site.StartsWith(r.Site, StringComparison.Ordinal) && (best is null || r.Site.Length > best.Site.Length)) best = r;
+        }
+        return best;
+    }
+
+    /// <summary>The rule for a finding: by site (<see cref="ForSite"/>), else the oracle-wide entry, else null.</summary>
+    public static OracleRule? For(string oracle, string site)
+    {
+        ArgumentNullException.ThrowIfNull(oracle);
+        if (ForSite(site) is { } r) return r;
+        return Array.Find(Table, e => string.Equals(e.Site, oracle, StringComparison.Ordinal));
+    }
+
+    /// <summary>The summary's <c>rule:</c> text for a finding (never empty).</summary>
+    public static string Describe(string oracle, string site) =>
+        For(oracle, site)?.ToString() ?? $"No rule is recorded for oracle '{oracle}' at '{site}' (add it to {nameof(OracleRules)}).";
+}

@@ -1,0 +1,129 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Fuzz.Engine;
+using Fuzz.Entry;
+using Fuzz.Glue;
+using Fuzz.Targets;
+using Microsoft.Win32.SafeHandles;
+using Xunit.Abstractions;
+
+namespace Fuzz.Tests.Glue;
+
+/// <summary>
+/// The whole <c>virtsim fuzz --target t --afl</c> path as afl-fuzz drives it: a fake afl-fuzz in this process
+/// creates the map segment, exports <c>__AFL_SHM_ID</c>, puts its pipes on fds 198/199 (dup2) and runs
+/// <see cref="FuzzHost"/>, which instruments the target and serves the protocol inside the instrumented load
+/// context; edges from the instrumented code must reach the shared map. Process-wide state (the environment,
+/// fds 198/199, the coverage map): runs in the non-parallel coverage-map collection.
+/// </summary>
+[Collection(CoverageMapCollection.Name)]
+public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("virtsim-glue-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+#pragma warning disable SYSLIB1054 // test-only P/Invoke with blittable arguments
+    [DllImport("libc", EntryPoint = "pipe", SetLastError = true)]
+    private static extern int Pipe([Out] int[] fds);
+
+    [DllImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static extern int Dup2(int from, int to);
+
+    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static extern int Close(int fd);
+#pragma warning restore SYSLIB1054
+
+    [Fact]
+    public void Afl_OutsideAflFuzz_ExplainsAndExits2()
+    {
+        Assert.Null(Environment.GetEnvironmentVariable(AflForkServer.ShmIdVariable));
+        var o = new StringWriter();
+        var e = new StringWriter();
+        Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl"], o, e));
+        Assert.Contains("must be started by afl-fuzz (__AFL_SHM_ID is not set)", e.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--libfuzzer-driver"], o, e));
+        Assert.Contains("VIRTSIM_LIBFUZZER_SHM_ID is not set", e.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl-input", "x"], o, e));
+        Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl", "--libfuzzer-driver"], o, e));
+        output.WriteLine(e.ToString());
+    }
+
+    [Fact]
+    public void ExecutorGlueTarget_SeedFlaw_AnswersSigabrt_RobustAnswersZero()
+    {
+        IFuzzTarget seed = FuzzTargets.Create("virtio-demo-qemu-seed")!;
+        IFuzzTarget robust = FuzzTargets.Create("virtio-demo-qemu-robust")!;
+        int fired = 0;
+        foreach (byte[] input in seed.SeedCorpus())
+        {
+            var executor = new FuzzExecutor(seed, new global::Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+            GlueVerdict verdict = new ExecutorGlueTarget(executor).Run(input);
+            bool fires = FuzzReplay.Run(seed, input).Fired;
+            Assert.Equal(fires ? GlueVerdict.SignalAbort : 0, verdict.WaitStatus);
+            if (fires) fired++;
+            var robustExecutor = new FuzzExecutor(robust, new global::Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+            Assert.Equal(0, new ExecutorGlueTarget(robustExecutor).Run(input).WaitStatus);
+        }
+        output.WriteLine($"{fired} seed inputs fire on {seed.Name}");
+        Assert.True(fired > 0, "the seed corpus carries the flaw's regression inputs");
+    }
+
+    [Fact]
+    public async Task Afl_ThroughFuzzHost_InstrumentedEdgesReachTheSharedMap()
+    {
+        const int ControlFd = AflForkServer.ControlFd;
+        const int StatusFd = AflForkServer.StatusFd;
+        var control = new int[2];
+        var status = new int[2];
+        Assert.Equal(0, Pipe(control));
+        Assert.Equal(0, Pipe(status));
+        Assert.True(Dup2(control[0], ControlFd) == ControlFd && Dup2(status[1], StatusFd) == StatusFd);
+        Close(control[0]);
+        Close(status[1]);
+        using SharedMemoryMap map = SharedMemoryMap.Create(AflForkServer.DefaultMapSize);
+        using var toServer = new FileStream(new SafeFileHandle(control[1], ownsHandle: true), FileAccess.Write, 0);
+        using var fromServer = new FileStream(new SafeFileHandle(status[0], ownsHandle: true), FileAccess.Read, 0);
+        string input = Path.Combine(_dir, "cur");
+        Environment.SetEnvironmentVariable(AflForkServer.ShmIdVariable, map.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var err = new StringWriter();
+        Task<int> host;
+        try
+        {
+            host = Task.Run(() => FuzzHost.Run(["--target", "guest-memory", "--afl", "--afl-input", input, "--instrument-cache", Path.Combine(_dir, "cache")], TextWriter.Null, err));
+            int ReadWord()
+            {
+                var word = new byte[4];
+                fromServer.ReadExactly(word);
+                return BinaryPrimitives.ReadInt32LittleEndian(word);
+            }
+            Assert.Equal(0, ReadWord());
+            IFuzzTarget target = FuzzTargets.Create("guest-memory")!;
+            var shared = new byte[map.Size];
+            int runs = 0;
+            foreach (byte[] seed in target.SeedCorpus().Take(3))
+            {
+                File.WriteAllBytes(input, seed);
+                map.Clear();
+                toServer.Write([0, 0, 0, 0]);
+                Assert.Equal(Environment.ProcessId, ReadWord());
+                Assert.Equal(0, ReadWord());
+                map.Read(shared);
+                int edges = shared.Count(b => b != 0);
+                output.WriteLine($"run {++runs}: {seed.Length} bytes -> {edges} edges in the shared map");
+                Assert.True(edges > 10, $"edges={edges}");
+            }
+            toServer.Dispose();
+            Assert.Equal(0, await host.WaitAsync(TimeSpan.FromMinutes(2)));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(AflForkServer.ShmIdVariable, null);
+            Close(ControlFd);
+            Close(StatusFd);
+            output.WriteLine(err.ToString());
+        }
+        Assert.Contains("afl: 3 runs, 0 crashes", err.ToString(), StringComparison.Ordinal);
+        Assert.Contains("coverage: edges", err.ToString(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,84 @@
+using System.Text.RegularExpressions;
+using Fuzz.Checkers;
+using Fuzz.Engine;
+using Fuzz.Oracles;
+
+namespace Fuzz.Tests;
+
+public sealed partial class OracleRulesTests
+{
+    /// <summary>A site literal (<c>"family/name"</c>, possibly interpolated) on a line that reports a finding.</summary>
+    [GeneratedRegex(@"\$?""((?:[a-z0-9]+-)*[a-z0-9]+/[a-z0-9{}* -]+)""")]
+    private static partial Regex SiteLiteral();
+
+    private static string RepositoryRoot()
+    {
+        string? dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx"))) dir = Path.GetDirectoryName(dir);
+        return dir ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found above the test binaries");
+    }
+
+    /// <summary>Every site literal in src/Fuzz that a checker or target reports (interpolated parts cut off).</summary>
+    private static SortedSet<string> ReportedSites()
+    {
+        var sites = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(RepositoryRoot(), "src", "Fuzz"), "*.cs", SearchOption.AllDirectories))
+        {
+            foreach (string line in File.ReadLines(file))
+            {
+                if (!(line.Contains("Report", StringComparison.Ordinal) || line.Contains("Fail(", StringComparison.Ordinal) || line.Contains("OnDecision(", StringComparison.Ordinal))) continue;
+                if (line.TrimStart().StartsWith("///", StringComparison.Ordinal) || line.TrimStart().StartsWith("//", StringComparison.Ordinal)) continue;
+                foreach (Match m in SiteLiteral().Matches(line))
+                {
+                    if (!m.Groups[1].Success) continue;
+                    string site = m.Groups[1].Value;
+                    int brace = site.IndexOf('{', StringComparison.Ordinal);
+                    sites.Add(brace >= 0 ? site[..brace] : site);
+                }
+            }
+        }
+        return sites;
+    }
+
+    [Fact]
+    public void EverySiteACheckerOrTargetReports_HasARuleWithACitation()
+    {
+        SortedSet<string> sites = ReportedSites();
+        // The scan must see the checkers' sites, or it is scanning nothing.
+        Assert.Contains("used-ring/len-exceeds-written", sites);
+        Assert.Contains("permission/write-outside-writable-buffers", sites);
+        Assert.Contains("liveness/chain-never-completed", sites);
+        Assert.Contains("notify/missed-interrupt", sites);
+        Assert.Contains("guest-memory/read-u", sites);
+        string[] missing = sites.Where(s => OracleRules.ForSite(s) is null).ToArray();
+        Assert.True(missing.Length == 0, "sites without an entry in OracleRules: " + string.Join(", ", missing));
+        Assert.All(OracleRules.All, r =>
+        {
+            Assert.False(string.IsNullOrWhiteSpace(r.Wrong), r.Site);
+            Assert.False(string.IsNullOrWhiteSpace(r.Rule), r.Site);
+            Assert.False(string.IsNullOrWhiteSpace(r.Citation), r.Site);
+        });
+    }
+
+    [Fact]
+    public void EngineOracles_AndExceptionSites_FallBackToTheOracleWideRule()
+    {
+        Assert.Contains("STYLE.md item 4", OracleRules.For(FuzzOracle.Exception, "InvalidOperationException@Sim.Devices.X.Y")!.Citation, StringComparison.Ordinal);
+        Assert.Contains("STYLE.md item 11", OracleRules.For(FuzzOracle.Assert, "InvariantViolationException@Sim.X.Y")!.Citation, StringComparison.Ordinal);
+        Assert.Equal("step-budget@", OracleRules.For(FuzzOracle.Hang, "step-budget@Fuzz.Tests.Looper.Forever")!.Site);
+        Assert.Equal(FuzzOracle.Resource, OracleRules.For(FuzzOracle.Resource, "allocation")!.Site);
+        Assert.Equal("notify/", OracleRules.For(NotificationChecker.Oracle, "notify/missed-interrupt-after-drain")!.Site);
+        Assert.Contains("add it to OracleRules", OracleRules.Describe("novel", "novel/site"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Spec_2_7_8_2_UsedLenFinding_SummaryNamesTheRuleAndCitesIt()
+    {
+        var report = new FindingReport(VirtqueueChecker.UsedRingOracle, "used-ring/len-exceeds-written", "used entry for head 0 says len 8 but the device wrote 4 bytes", null);
+        var finding = new Finding("virtio-demo-qemu-seed", report, [0, 0, 0, 0, 2], 1);
+        string summary = FindingWriter.Summary(finding, 1, 1, "f/input.bin");
+        string rule = summary.Split('\n').Single(l => l.StartsWith("rule: ", StringComparison.Ordinal));
+        Assert.Contains("VIRTIO 1.2 §2.7.8.2", rule, StringComparison.Ordinal);
+        Assert.Contains("at least len bytes", rule, StringComparison.Ordinal);
+    }
+}
