@@ -29,14 +29,20 @@ public abstract class ExecutionTrace : ITraceSink
     /// <summary>Verdict event Address when nothing fired.</summary>
     public const ulong VerdictClean = 0;
 
+    /// <summary>Events kept one by one; later ones are folded into one hash (a finding trace stays small even when the
+    /// execution livelocks through millions of events).</summary>
+    public const ulong EventsKeptMax = 100_000;
+
     /// <summary>The memory used when a target attaches none: one zero page at 0.</summary>
     public static readonly MemoryLayout PlaceholderLayout = MemoryLayout.Single(GuestMemory.PageSize);
 
     private GuestMemory? _memory;
     private bool _begun;
     private long _lastTime;
+    private TraceEventHash _folded = new();
+    private ulong _foldedCount;
 
-    /// <summary>Events seen so far (the verdict included once written).</summary>
+    /// <summary>Events handed on one by one so far (the fold checkpoint and the verdict included once written).</summary>
     public ulong Events { get; private set; }
 
     /// <summary>Time of the last event (0 before any).</summary>
@@ -53,8 +59,16 @@ public abstract class ExecutionTrace : ITraceSink
         long before = GC.GetAllocatedBytesForCurrentThread();
         if (!_begun) Begin(null);
         _lastTime = ev.Time;
-        Events++;
-        OnEvent(ev);
+        if (Events < EventsKeptMax)
+        {
+            Events++;
+            OnEvent(ev);
+        }
+        else
+        {
+            _foldedCount++;
+            _folded.Add(ev);
+        }
         AllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
@@ -78,14 +92,21 @@ public abstract class ExecutionTrace : ITraceSink
     internal void Emit(TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data, long time) =>
         Write(new TraceEvent(kind, time, source, address, value, data));
 
-    /// <summary>Ends the execution: writes the verdict event (DeviceResult from <see cref="VerdictSource"/>; Address
+    /// <summary>Ends the execution: past <see cref="EventsKeptMax"/> events, one Checkpoint from
+    /// <see cref="VerdictSource"/> (Address = events folded, Value = their <see cref="TraceEventHash"/>); then the verdict event (DeviceResult from <see cref="VerdictSource"/>; Address
     /// <see cref="VerdictFired"/> or <see cref="VerdictClean"/>; Value the outcome; Data "oracle\nsite") at the last
     /// event's time, then lets the subclass finish.</summary>
     public void Finish(FindingReport? finding, FuzzOutcome outcome)
     {
         if (!_begun) Begin(null);
+        if (_foldedCount > 0)
+        {
+            OnEvent(new TraceEvent(TraceEventKind.Checkpoint, _lastTime, VerdictSource, _foldedCount, _folded.Value, default));
+            Events++;
+        }
         byte[] data = finding is null ? [] : Encoding.UTF8.GetBytes(finding.Oracle + "\n" + finding.Site);
-        Write(new TraceEvent(TraceEventKind.DeviceResult, _lastTime, VerdictSource, finding is null ? VerdictClean : VerdictFired, unchecked((ulong)outcome), data));
+        OnEvent(new TraceEvent(TraceEventKind.DeviceResult, _lastTime, VerdictSource, finding is null ? VerdictClean : VerdictFired, unchecked((ulong)outcome), data));
+        Events++;
         OnFinish(_memory!.ContentHash(), _lastTime);
     }
 
