@@ -2,18 +2,21 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Cli.Replay;
+using Fuzz.Engine;
 using Sim.Engine.Trace;
 
 namespace Cli.Commands;
 
 /// <summary><c>virtsim replay &lt;trace|dir&gt;...</c>: replays each trace and verifies it byte for byte;
-/// prints one line per trace and a total; exits 1 on any divergence, 2 if a trace is unreadable.</summary>
+/// prints one line per trace and a total; exits 1 on any divergence, 2 if a trace is unreadable. A fuzz finding
+/// trace (scenario <c>fuzz/&lt;target&gt;</c>) re-runs its input on the target and must fire the same oracle at the
+/// same site again; its line says so ("finding reproduced: ...").</summary>
 internal static class ReplayCommand
 {
     public static Command Build(CliApp app)
     {
         var paths = new Argument<string[]>("traces") { Description = "Trace files or directories (every *.vtrace below them)", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("replay", "Replay traces and verify every event, checkpoint and the final memory hash") { paths };
+        var cmd = new Command("replay", "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and that the finding fires again)") { paths };
         cmd.SetAction(pr => Execute(app, pr.GetValue(paths)!));
         return cmd;
     }
@@ -39,7 +42,10 @@ internal static class ReplayCommand
             app.Out.WriteLine($"{file.PadRight(width)}  {outcome.Origin,-9}  {outcome.Events,9}  {result,-8}  {rate,10}");
             switch (outcome.Verdict)
             {
-                case ReplayVerdict.Match: matched++; break;
+                case ReplayVerdict.Match:
+                    matched++;
+                    if (outcome.Note is { } note) details.Add($"{file}: {note}");
+                    break;
                 case ReplayVerdict.Diverged: diverged++; details.Add($"{file}: {outcome.Detail}"); break;
                 default: errors++; details.Add($"{file}: {outcome.Detail}"); break;
             }
@@ -71,9 +77,11 @@ internal static class ReplayCommand
             }
             using (reader)
             {
-                return reader.Header.Origin == TraceOrigin.Simulated
-                    ? SimulatedReplayer.Replay(reader)
-                    : new ReplayOutcome(ReplayVerdict.Error, "kvm", 0, "replaying KVM-recorded traces is not implemented in this build (see README: Recording)");
+                if (reader.Header.Origin != TraceOrigin.Simulated)
+                {
+                    return new ReplayOutcome(ReplayVerdict.Error, "kvm", 0, "replaying KVM-recorded traces is not implemented in this build (see README: Recording)");
+                }
+                return FindingTrace.IsFindingTrace(reader.Header) ? FindingTraceReplayer.Replay(reader) : SimulatedReplayer.Replay(reader);
             }
         }
     }

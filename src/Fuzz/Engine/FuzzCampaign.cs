@@ -165,7 +165,7 @@ public sealed class FuzzCampaign
         }
         if (_options.FindingsDirectory is { } dir)
         {
-            finding.SavedDirectory = FindingWriter.Save(dir, finding, _target.InputVersion, _options.Seed);
+            finding.SavedDirectory = FindingWriter.Save(dir, finding, _target.InputVersion, _options.Seed, _target, _options.Limits);
         }
         string saved = finding.SavedDirectory is null ? (_options.FindingsDirectory is null ? "" : " (already saved earlier)") : $" -> {finding.SavedDirectory}";
         Log?.WriteLine($"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}");

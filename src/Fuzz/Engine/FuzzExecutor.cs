@@ -36,6 +36,13 @@ public sealed class FuzzExecutor
         set => _context.Log = value;
     }
 
+    /// <summary>Where the next executions' events go (a finding trace being recorded or checked), or null.</summary>
+    public ExecutionTrace? Trace
+    {
+        get => _context.Trace;
+        set => _context.Trace = value;
+    }
+
     public ExecutionResult Execute(ReadOnlySpan<byte> input)
     {
         FuzzContext context = _context;
@@ -54,7 +61,8 @@ public sealed class FuzzExecutor
             context.SetFinding(FindingSite.FromException(e));
             outcome = FuzzOutcome.Completed;
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // A finding trace's own allocations (recording, comparing) are not the target's.
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before - (context.Trace?.AllocatedBytes ?? 0);
         if (context.Finding is null && context.Steps > Limits.StepsMax)
         {
             // The target swallowed the hang exception; the count still tells.

@@ -17,6 +17,7 @@ public sealed record FuzzOptions
         targets: device targets are named <device>-<backend>-<flavour> (virtio-demo-vhost-seed); --target virtio-demo
                  --backend vhost --flavour seed means the same; a part left out defaults to the device's first backend
                  (qemu) and flavour robust. Engine targets (split-virtqueue, guest-memory) have plain names. See --list.
+        findings: <findings>/<oracle>-<site-hash>/ holds input.bin, trace.vtrace (replay it: virtsim replay <findings>) and summary.txt.
         external engines: --afl serves AFL++'s fork-server protocol in-process (fds 198/199, map __AFL_SHM_ID,
                  AFL_MAP_SIZE), reading each test case from stdin (afl's .cur_input) or from --afl-input @@;
                  --libfuzzer-driver serves our libFuzzer driver (fds 200/201, map VIRTSIM_LIBFUZZER_SHM_ID).

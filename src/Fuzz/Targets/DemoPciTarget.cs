@@ -3,6 +3,7 @@ using Fuzz.Input;
 using Sim.Devices;
 using Sim.Devices.Demo;
 using Sim.Engine.Kvm;
+using Sim.Engine.Trace;
 
 namespace Fuzz.Targets;
 
@@ -13,6 +14,8 @@ namespace Fuzz.Targets;
 /// and every other write is ignored, a reset clears <c>buff</c>, the vendor/device id registers are read-only.
 /// The seed flavour breaks it where QEMU's access splitting and the missing reset handler make it differ.
 /// Input v1: operations <c>op(1) offset-kind(1) offset(4) size(1) value(8)</c>.
+/// Finding traces (<see cref="FuzzContext.Emit"/>): BAR0 accesses as MmioWrite/MmioRead at the BAR offset, config-space
+/// accesses as PioOut/PioIn at the register (source 1), resets as DeviceResult (address 0).
 /// </summary>
 public sealed class DemoPciTarget : IFuzzTarget
 {
@@ -103,10 +106,12 @@ public sealed class DemoPciTarget : IFuzzTarget
                 case 1:
                     BinaryPrimitives.WriteUInt64LittleEndian(_data, value);
                     device.Write(BusKind.Mmio, offset, data);
+                    context.Emit(TraceEventKind.MmioWrite, 0, offset, (ulong)size, data);
                     if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize) buff = (uint)value;
                     break;
                 case 2:
                     device.Read(BusKind.Mmio, offset, data);
+                    context.Emit(TraceEventKind.MmioRead, 0, offset, (ulong)size, data);
                     Span<byte> expect = _expect.AsSpan(0, size);
                     if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize) BinaryPrimitives.WriteUInt32LittleEndian(expect, buff);
                     else expect.Fill(0xFF);
@@ -114,6 +119,7 @@ public sealed class DemoPciTarget : IFuzzTarget
                     break;
                 case 3:
                     device.Reset();
+                    context.Emit(TraceEventKind.DeviceResult, 0, 0, 0, default);
                     buff = 0;
                     break;
                 default:
@@ -125,9 +131,11 @@ public sealed class DemoPciTarget : IFuzzTarget
                         {
                             BinaryPrimitives.WriteUInt64LittleEndian(_data, value);
                             device.ConfigWrite(reg, _data.AsSpan(0, width));
+                            context.Emit(TraceEventKind.PioOut, 1, (ulong)reg, (ulong)width, _data.AsSpan(0, width));
                         }
                         Span<byte> id = _expect.AsSpan(0, 4);
                         device.ConfigRead(0, id);
+                        context.Emit(TraceEventKind.PioIn, 1, 0, 4, id);
                         if (BinaryPrimitives.ReadUInt32LittleEndian(id) != ((uint)DemoPciDevice.DeviceIdDemo << 16 | DemoPciDevice.VendorIdQemu))
                         {
                             return Fail(context, "demo-pci/id-registers-changed", $"config write of {width} bytes at 0x{reg:x2} changed the read-only vendor/device id to 0x{BinaryPrimitives.ReadUInt32LittleEndian(id):x8} (PCI 3.0 §6.2.1)");

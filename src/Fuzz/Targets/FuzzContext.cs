@@ -1,5 +1,8 @@
 using System.Runtime.CompilerServices;
 using Fuzz.Oracles;
+using Sim.Engine;
+using Sim.Engine.Memory;
+using Sim.Engine.Trace;
 
 namespace Fuzz.Targets;
 
@@ -33,6 +36,33 @@ public sealed class FuzzContext
 
     /// <summary>Where targets may narrate what they decode (set when reproducing a single input), else null.</summary>
     public TextWriter? Log { get; set; }
+
+    /// <summary>Where the execution's events go while a finding's trace is recorded or replayed
+    /// (<see cref="Engine.FindingTrace"/>), else null: campaigns never set it, so the hooks below cost one null test.</summary>
+    public ExecutionTrace? Trace { get; set; }
+
+    /// <summary>Hook for targets that build a <see cref="Simulation"/>: call once, before running it, so a recorded
+    /// or replayed finding trace sees its events (MMIO, kicks, device reads and writes of guest memory, interrupts).
+    /// Does nothing unless <see cref="Trace"/> is set.</summary>
+    public void Attach(Simulation simulation)
+    {
+        ArgumentNullException.ThrowIfNull(simulation);
+        Trace?.Attach(simulation);
+    }
+
+    /// <summary>Hook for targets that drive bare <see cref="GuestMemory"/>: the observer to install
+    /// (<c>memory.Observer = context.Observe(memory, checker)</c>). Returns <paramref name="inner"/> itself unless
+    /// <see cref="Trace"/> is set; then a wrapper that also records device reads and writes and guest writes.</summary>
+    public IMemoryObserver? Observe(GuestMemory memory, IMemoryObserver? inner)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        return Trace is { } trace ? trace.Observe(memory, inner, this) : inner;
+    }
+
+    /// <summary>Hook for targets without a simulation or memory (a device driven directly): records one event, stamped
+    /// with the step count as its time. Does nothing unless <see cref="Trace"/> is set.</summary>
+    public void Emit(TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data) =>
+        Trace?.Emit(kind, source, address, value, data, _steps);
 
     /// <summary>Counts one step of a loop; throws <see cref="FuzzHangException"/> past <see cref="StepsMax"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

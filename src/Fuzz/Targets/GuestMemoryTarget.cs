@@ -70,6 +70,7 @@ public sealed class GuestMemoryTarget : IFuzzTarget
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
         Reset();
+        _memory.Observer = context.Observe(_memory, null);
         var reader = new FuzzInputReader(input);
         MemorySnapshot? snapshot = null;
         for (int n = 0; n < OperationsMax && !reader.IsExhausted; n++)

@@ -52,7 +52,6 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         var layout = new MemoryLayout([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
         if (!GuestMemory.TryCreate(layout, out GuestMemory? memory, out string? error)) throw new InvalidOperationException(error);
         _memory = memory;
-        _memory.Observer = _checker;
         for (int i = 0; i < _elements.Length; i++) _elements[i] = new QueueElement();
         for (int i = 0; i < _data.Length; i++) _data[i] = (byte)(0xA0 + i);
     }
@@ -78,6 +77,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         _checker.Context = context;
         _notify.Context = context;
         _memory.Clear();
+        _memory.Observer = context.Observe(_memory, _checker);
         if (!Configure(header.Size, header.EventIdx, header.NotifyOnEmpty, header.Placement)) return FuzzOutcome.Rejected;
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {

@@ -69,6 +69,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
         VmmAddressSpace vmm = rig.Vmm;
         VhostDemo demo = rig.Demo;
         sim.AddMemoryObserver(_checker);
+        context.Attach(sim);
         _checker.Context = context;
         _checker.Deactivate();
         _interrupts.Context = context;

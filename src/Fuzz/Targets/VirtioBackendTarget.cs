@@ -85,6 +85,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         VirtioDevice device = _factory(sim, Flavour);
         var rig = new QemuBackendRig(sim, device);
         sim.AddMemoryObserver(_checker);
+        context.Attach(sim);
         _checker.Context = context;
         _checker.Deactivate();
         _interrupts.Context = context;

@@ -1,0 +1,8 @@
+using Fuzz.Oracles;
+using Fuzz.Targets;
+
+namespace Fuzz.Engine;
+
+/// <summary>A recorded finding trace: its bytes, what fired while recording, and whether the recording execution agreed
+/// with the plain one (false means the target is not a deterministic function of its input, a harness bug).</summary>
+public sealed record FindingTraceRecording(byte[] Trace, FindingReport? Finding, FuzzOutcome Outcome, bool Consistent);
