@@ -237,8 +237,18 @@ public sealed class VhostIoctlModel
 
     private bool Mapped(ulong user, ulong length) => _vmm.Resolve(user, out _, out ulong available) && available >= length;
 
+    /// <summary>Source id of the control-plane events a finding trace records (one per ioctl: Address = the result as
+    /// a negative errno or 0, Data = the ioctl's name in ASCII), so a vhost-core trace shows what the VMM asked.</summary>
+    public const uint ControlPlaneSource = 0xC0;
+
     private bool Judge(string ioctl, VhostResult expect, VhostResult actual)
     {
+        if (Context?.Trace is not null && ioctl.Length <= 64)
+        {
+            Span<byte> name = stackalloc byte[64];
+            int n = System.Text.Encoding.ASCII.GetBytes(ioctl, name);
+            Context.Emit(Sim.Engine.Trace.TraceEventKind.DeviceResult, ControlPlaneSource, unchecked((ulong)-(long)(int)actual), 0, name[..n]);
+        }
         if (expect == actual) return true;
         Context?.Report(Oracle, "errno/" + ioctl.ToLowerInvariant().Replace('_', '-').Replace("(-1)", "-stop", StringComparison.Ordinal), $"VHOST_{ioctl} returned {Errno(actual)}, Linux returns {Errno(expect)} here");
         return false;

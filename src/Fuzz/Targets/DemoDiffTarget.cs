@@ -84,6 +84,9 @@ public sealed class DemoDiffTarget : IFuzzTarget
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         var simQemu = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
         var simVhost = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = VhostBackendRig.EventsMax, StopOnGuestExit = false });
+        // A finding trace records both sides, QEMU-style first (its memory is the trace's initial memory).
+        context.Attach(simQemu);
+        context.Attach(simVhost);
         var device = new VirtioDemoDevice(Flavour);
         var qemu = new QemuBackendRig(simQemu, device);
         var vhost = new VhostBackendRig(simVhost, Flavour);

@@ -95,6 +95,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
         var reader = new FuzzInputReader(input);
         byte header = reader.ReadByte();
         _sim = CreateSimulation();
+        context.Attach(_sim);
         _vmm = new VmmAddressSpace(_sim.Memory);
         _demo = new VhostDemo(_sim, _vmm, Flavour.Robust, Options);
         _kick = _sim.CreateEventFd(name: "kick");

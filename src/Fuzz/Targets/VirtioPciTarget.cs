@@ -114,6 +114,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
         int msixVectors = (options & 1) != 0 ? 2 : 0;
         bool ioEventFd = (options & 2) == 0;
         _sim = CreateSimulation();
+        context.Attach(_sim);
         _bridge = new PciHostBridge(new KvmBarHost(_sim.Kvm), new PciIntxRouter(_sim.Kvm.Irqchip));
         _device = new VirtioDemoDevice(Flavour.Robust);
         _transport = new VirtioPciTransport(_sim, _device, new VirtioPciOptions { Mode = VirtioPciMode.Transitional, MsixVectors = msixVectors, UseIoEventFd = ioEventFd, Flavour = Flavour });
