@@ -74,7 +74,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
 
     public IMutator? StructureMutator { get; } = new ScenarioMutator();
 
-    public IInputMinimizer? Minimizer => null;
+    public IInputMinimizer? Minimizer { get; } = Rings.RingInputMinimizer.Create(OperationsMax);
 
     public IEnumerable<byte[]> SeedCorpus() => RingSeeds.Backend();
 
