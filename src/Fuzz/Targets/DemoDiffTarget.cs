@@ -59,10 +59,18 @@ public sealed class DemoDiffTarget : IFuzzTarget
     private ulong _used;
     private int _size;
 
-    public DemoDiffTarget(Flavour flavour)
+    private readonly Action<VhostBackendRig>? _afterVhostStart;
+    private readonly Action<VhostBackendRig>? _afterVhostRun;
+
+    /// <summary>The target; <paramref name="afterVhostStart"/> (once the vring runs) and <paramref name="afterVhostRun"/>
+    /// (after every vhost run, before the comparison) let a test turn the vhost side into a deliberately divergent
+    /// backend — unbind its call eventfd, alter what it wrote — to prove the oracles fire. Campaigns pass neither.</summary>
+    public DemoDiffTarget(Flavour flavour, Action<VhostBackendRig>? afterVhostStart = null, Action<VhostBackendRig>? afterVhostRun = null)
     {
         Flavour = flavour;
         Name = FuzzTargetName.Compose("virtio-demo", FuzzTargetName.BackendDiff, flavour);
+        _afterVhostStart = afterVhostStart;
+        _afterVhostRun = afterVhostRun;
     }
 
     public Flavour Flavour { get; }
@@ -102,6 +110,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
         // without a kick. With vhost that notifier becomes the kick fd vhost polls (vhost_dev_enable_notifiers), so the
         // worker sees the same pending kick: give the bare vhost rig that kick too.
         vhost.Kick.Signal();
+        _afterVhostStart?.Invoke(vhost);
         _desc = desc;
         _used = used;
         _size = size;
@@ -173,6 +182,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
         long calls = vhost.Call.Signals;
         VhostBackendRig.RunEnd end = vhost.Run(context, windows);
         if (end == VhostBackendRig.RunEnd.Hang) return false;
+        _afterVhostRun?.Invoke(vhost);
         _interruptsVhost.AfterDevice(vhost.Call.Signals != calls);
         bool invalid = end == VhostBackendRig.RunEnd.Busy || qemu.Device.IsBroken || vhost.Vq.VqErrors > 0;
         Compare(qemu, vhost, context, invalid);
