@@ -19,8 +19,9 @@ namespace Fuzz.Checkers;
 /// </list>
 /// A head counts as fetched when the device reads its available-ring entry. The checker then walks the chain itself,
 /// permissively (the union of what QEMU virtqueue_split_pop and Linux vhost_get_vq_desc would use: NEXT on an indirect
-/// head is followed, a nested indirect descriptor is both a buffer and a table), so only accesses no backend could
-/// justify are reported. It allocates only while growing its range arrays and when reporting.
+/// head is followed, an indirect table is walked both by next and in order, a nested indirect descriptor is both a
+/// buffer and a table), so only accesses no backend could justify are reported. It allocates only while growing its
+/// range arrays and when reporting.
 /// </summary>
 public sealed class VirtqueueChecker : IMemoryObserver
 {
