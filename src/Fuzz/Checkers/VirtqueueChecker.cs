@@ -19,8 +19,9 @@ namespace Fuzz.Checkers;
 /// </list>
 /// A head counts as fetched when the device reads its available-ring entry. The checker then walks the chain itself,
 /// permissively (the union of what QEMU virtqueue_split_pop and Linux vhost_get_vq_desc would use: NEXT on an indirect
-/// head is followed, a nested indirect descriptor is both a buffer and a table), so only accesses no backend could
-/// justify are reported. It allocates only while growing its range arrays and when reporting.
+/// head is followed, an indirect table is walked both by next and in order, a nested indirect descriptor is both a
+/// buffer and a table), so only accesses no backend could justify are reported. It allocates only while growing its
+/// range arrays and when reporting.
 /// </summary>
 public sealed class VirtqueueChecker : IMemoryObserver
 {
@@ -99,6 +100,17 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _usedIdx = usedIdx;
         Violations = 0;
         Active = true;
+    }
+
+    /// <summary>The device (re)started the queue and took used.idx from guest memory: its next publication continues
+    /// from the value now stored there, which the guest may have changed meanwhile (a direct store, or — with the used
+    /// ring on top of the available ring — its own avail.idx stores). Linux vhost_vq_init_access sets last_used_idx
+    /// from used-&gt;idx whenever a backend is attached (VHOST_SET_VRING_BASE restores only last_avail_idx); QEMU
+    /// virtio_queue_update_used_idx / virtio_load do the same. Chains in flight stay in flight.</summary>
+    public void RebaseUsedIdx()
+    {
+        if (!Active || !_memory!.TryGetSpan(new GuestAddress(_usedIdxAddr), 2, out Span<byte> raw)) return;
+        _usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
     }
 
     /// <summary>Stops checking (device reset, queue disabled): accesses are ignored until the next <see cref="Configure"/>.</summary>
@@ -283,9 +295,19 @@ public sealed class VirtqueueChecker : IMemoryObserver
         }
     }
 
+    /// <summary>Walks an indirect table twice, for the union of what the backends use: following <c>next</c> (VIRTIO
+    /// 1.2 §2.7.5.3.1 "chained by next"; QEMU virtqueue_split_pop's virtqueue_split_read_next_desc) and sequentially
+    /// (Linux get_indirect reads the table in order through copy_from_iter and uses desc.next only to tell whether the
+    /// chain goes on: a table whose entry 0 says NEXT → 0 still gives vhost entries 0, 1, 2, ...).</summary>
     private void WalkIndirect(Chain chain, ulong table, uint len)
     {
         int entries = (int)Math.Min(len / DescSize, (uint)TableDescriptorsMax);
+        WalkIndirect(chain, table, entries, sequential: false);
+        WalkIndirect(chain, table, entries, sequential: true);
+    }
+
+    private void WalkIndirect(Chain chain, ulong table, int entries, bool sequential)
+    {
         int i = 0;
         for (int n = 0; n < entries && i < entries; n++)
         {
@@ -295,7 +317,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
             // Nested indirect (VIRTIO 1.2 §2.7.5.3.1 MUST NOT): QEMU maps it as a buffer, vhost refuses; allow reading it.
             if ((flags & FlagIndirect) != 0) chain.Tables.Add(new GuestRange(addr, blen));
             if ((flags & FlagNext) == 0) return;
-            i = next;
+            i = sequential ? i + 1 : next;
         }
     }
 

@@ -48,6 +48,29 @@ public static class OracleRules
             "without VIRTIO_F_EVENT_IDX the device must notify unless avail.flags has VIRTQ_AVAIL_F_NO_INTERRUPT; with it, it must notify when used.idx passes used_event (vring_need_event); suppression may only drop unneeded interrupts, spurious ones are allowed",
             "VIRTIO 1.2 §2.7.7.2 Device Requirements: Used Buffer Notification Suppression, §2.7.10; QEMU virtio_split_should_notify, Linux vhost_notify/vring_need_event"),
 
+        // ---- differential (DemoDiffTarget: QEMU-style vs vhost on the same rings)
+        new("differential/used-idx",
+            "The QEMU-style device and the vhost device, given the same guest moves and run time on a valid ring, published different used.idx values.",
+            "the same device semantics on the same valid ring complete the same chains: how many buffers are used does not depend on the backend (QEMU userspace or vhost in the kernel)",
+            "VIRTIO 1.2 §2.7.8 The Virtqueue Used Ring, §2.7.13 Supplying Buffers to The Device; QEMU virtqueue_pop/virtqueue_push vs Linux vhost_get_vq_desc/vhost_add_used_and_signal"),
+        new("differential/used-element",
+            "The two backends put different (id, len) used elements in the same position of the used ring, before either saw an invalid ring.",
+            "used elements come in the order the device completes them, id the chain head, len the bytes written: identical request semantics give identical elements",
+            "VIRTIO 1.2 §2.7.8, §2.7.8.2 (len is the bytes written); QEMU virtqueue_fill, Linux vhost_add_used"),
+        new("differential/buff",
+            "The two backends ended in different device states (the demo device's buff) after the same requests.",
+            "the device's state is a function of the requests it completed; the backend must not change what a request does",
+            "seed 000 lab 2/3 (virtio-demo and vhost-demo share the request protocol {opt, buff}); VIRTIO 1.2 §2.7.13"),
+        new("differential/guest-memory",
+            "Guest memory differs between the two backends (response bytes or ring contents), apart from the device-owned suppression words.",
+            "a device writes the same response bytes into the device-writable buffers and the same used ring; only used.flags and avail_event are written at implementation-defined times",
+            "VIRTIO 1.2 §2.7.8.2 (the device writes len bytes to the writable buffers), §2.7.7 / §2.7.10 (used.flags, avail_event are hints)"),
+
+        // ---- missed interrupt (MissedInterruptOracle: whole devices, the interrupt seen as an irqfd/MSI-X/INTx delivery)
+        MissedAfterDrain("notify/missed-interrupt-after-drain", "the device"),
+        MissedAfterDrain("notify/missed-interrupt-after-drain-qemu", "the QEMU-style device"),
+        MissedAfterDrain("notify/missed-interrupt-after-drain-vhost", "the vhost device (call eventfd → irqfd)"),
+
         // ---- liveness (targets)
         new("liveness/available-chain-not-consumed",
             "After the driver stopped, kicked and let the device run, chains were still waiting in the available ring, yet the device had not reported an error (not NEEDS_RESET, no vq_err). Typical cause: a handler that never returned and now serves nothing (seed 001 factorial: for (i = 1; i <= n; i++) never ends for arg1 = 0xFFFFFFFF).",
@@ -172,6 +195,12 @@ public static class OracleRules
             "the implementation matches its reference model",
             "the target's model (see its description)"),
     ];
+
+    private static OracleRule MissedAfterDrain(string site, string who) =>
+        new(site,
+            $"After the guest stopped, kicked and {who} drained the ring, used entries had been added since the last interrupt delivered, the driver's suppression state required one, and none was delivered.",
+            "without VIRTIO_F_EVENT_IDX the device must interrupt after adding used entries unless avail.flags has VIRTQ_AVAIL_F_NO_INTERRUPT; with it, it must interrupt when used.idx moves past used_event (vring_need_event(used_event, new, old)); a driver that suppressed nothing sleeps forever on a missed interrupt",
+            "VIRTIO 1.2 §2.7.7.2 Device Requirements: Used Buffer Notification Suppression, §2.7.10 Available Buffer Notification Suppression (used_event); QEMU virtio_split_should_notify + virtio_notify_irqfd, Linux vhost_notify + vhost_signal (eventfd_signal on the call fd)");
 
     /// <summary>Every entry (exact sites, families, oracle-wide fallbacks).</summary>
     public static IReadOnlyList<OracleRule> All => Table;

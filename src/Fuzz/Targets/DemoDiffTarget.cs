@@ -55,11 +55,22 @@ public sealed class DemoDiffTarget : IFuzzTarget
     private readonly Side _qemu = new();
     private readonly Side _vhost = new();
     private bool _diverged;
+    private ulong _desc;
+    private ulong _used;
+    private int _size;
 
-    public DemoDiffTarget(Flavour flavour)
+    private readonly Action<VhostBackendRig>? _afterVhostStart;
+    private readonly Action<VhostBackendRig>? _afterVhostRun;
+
+    /// <summary>The target; <paramref name="afterVhostStart"/> (once the vring runs) and <paramref name="afterVhostRun"/>
+    /// (after every vhost run, before the comparison) let a test turn the vhost side into a deliberately divergent
+    /// backend — unbind its call eventfd, alter what it wrote — to prove the oracles fire. Campaigns pass neither.</summary>
+    public DemoDiffTarget(Flavour flavour, Action<VhostBackendRig>? afterVhostStart = null, Action<VhostBackendRig>? afterVhostRun = null)
     {
         Flavour = flavour;
         Name = FuzzTargetName.Compose("virtio-demo", FuzzTargetName.BackendDiff, flavour);
+        _afterVhostStart = afterVhostStart;
+        _afterVhostRun = afterVhostRun;
     }
 
     public Flavour Flavour { get; }
@@ -74,7 +85,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
 
     public IMutator? StructureMutator { get; } = new ScenarioMutator();
 
-    public IInputMinimizer? Minimizer => null;
+    public IInputMinimizer? Minimizer { get; } = Rings.RingInputMinimizer.Create(OperationsMax);
 
     public IEnumerable<byte[]> SeedCorpus() => RingSeeds.Backend();
 
@@ -102,6 +113,10 @@ public sealed class DemoDiffTarget : IFuzzTarget
         // without a kick. With vhost that notifier becomes the kick fd vhost polls (vhost_dev_enable_notifiers), so the
         // worker sees the same pending kick: give the bare vhost rig that kick too.
         vhost.Kick.Signal();
+        _afterVhostStart?.Invoke(vhost);
+        _desc = desc;
+        _used = used;
+        _size = size;
         _guestQemu.Reset(simQemu.Memory, desc, avail, size);
         _guestVhost.Reset(simVhost.Memory, desc, avail, size);
         _qemu.Reset(simQemu.Memory, used, size);
@@ -170,6 +185,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
         long calls = vhost.Call.Signals;
         VhostBackendRig.RunEnd end = vhost.Run(context, windows);
         if (end == VhostBackendRig.RunEnd.Hang) return false;
+        _afterVhostRun?.Invoke(vhost);
         _interruptsVhost.AfterDevice(vhost.Call.Signals != calls);
         bool invalid = end == VhostBackendRig.RunEnd.Busy || qemu.Device.IsBroken || vhost.Vq.VqErrors > 0;
         Compare(qemu, vhost, context, invalid);
@@ -220,7 +236,42 @@ public sealed class DemoDiffTarget : IFuzzTarget
 
     private static bool Overlap(ulong a, ulong aLen, ulong b, ulong bLen) => a < b + bLen && b < a + aLen;
 
-    private static void Report(FuzzContext context, string site, string message) => context.Report("differential", site, message);
+    private void Report(FuzzContext context, string site, string message)
+    {
+        // Checked only on the report path (rare): the layout may make the divergence legitimate after all.
+        if (SuppressionWordsInDriverData(_qemu) || SuppressionWordsInDriverData(_vhost))
+        {
+            _diverged = true;
+            return;
+        }
+        context.Report("differential", site, message);
+    }
+
+    /// <summary>
+    /// True when a device-owned suppression word — used.flags or avail_event — lies inside something the driver
+    /// offers the device to read: an indirect table of the input format's area, or a buffer of a descriptor in the
+    /// descriptor table or those indirect tables. The devices write these words at implementation-defined times
+    /// (VIRTIO 1.2 §2.7.7, §2.7.10: QEMU virtqueue_split_pop writes avail_event before walking each chain, Linux vhost
+    /// only in vhost_enable_notify when the ring is empty), so what each then reads there differs: an invalid layout
+    /// (the used ring is the device's, VIRTIO 1.2 §2.7), like rings that overlap one another. Bounded: the queue's
+    /// descriptors plus <see cref="RingInput.IndirectTables"/> × 32 indirect entries.
+    /// </summary>
+    private bool SuppressionWordsInDriverData(Side side)
+    {
+        ulong usedFlags = _used;
+        ulong availEvent = _used + 4 + (8UL * (ulong)_size);
+        ulong indirectBytes = RingInput.IndirectTables * RingInput.IndirectTableStride;
+        if (Overlap(usedFlags, 2, RingInput.IndirectBase, indirectBytes) || Overlap(availEvent, 2, RingInput.IndirectBase, indirectBytes)) return true;
+        for (int i = 0; i < _size; i++)
+        {
+            if (side.DescriptorCovers(_desc + (16UL * (ulong)i), usedFlags, availEvent)) return true;
+        }
+        for (int i = 0; i < RingInput.IndirectTables * 32; i++)
+        {
+            if (side.DescriptorCovers(RingInput.IndirectBase + (16UL * (ulong)i), usedFlags, availEvent)) return true;
+        }
+        return false;
+    }
 
     /// <summary>One side's guest-visible history: the used elements in completion order and its memory.</summary>
     private sealed class Side
@@ -262,6 +313,18 @@ public sealed class DemoDiffTarget : IFuzzTarget
             }
             _seen = UsedIdx;
             return true;
+        }
+
+        /// <summary>True when the descriptor at <paramref name="at"/> describes a buffer that overlaps the 2-byte word
+        /// at <paramref name="a"/> or at <paramref name="b"/> (computed without overflow).</summary>
+        public bool DescriptorCovers(ulong at, ulong a, ulong b)
+        {
+            if (!_memory!.TryGetSpan(new GuestAddress(at), 16, out Span<byte> d)) return false;
+            ulong addr = BinaryPrimitives.ReadUInt64LittleEndian(d);
+            ulong len = BinaryPrimitives.ReadUInt32LittleEndian(d[8..]);
+            return Inside(a) || Inside(b);
+
+            bool Inside(ulong word) => len != 0 && addr < word + 2 && (addr >= word || word - addr < len);
         }
 
         public byte Byte(ulong at) => _memory!.TryGetSpan(new GuestAddress(at), 1, out Span<byte> b) ? b[0] : (byte)0;

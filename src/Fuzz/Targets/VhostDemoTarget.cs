@@ -139,6 +139,8 @@ public sealed class VhostDemoTarget : IFuzzTarget
                             dev.SetVringBase(0, num);
                         }
                         demo.SetRunning(true);
+                        // vhost_vq_init_access re-reads last_used_idx from used->idx on the restart.
+                        _checker.RebaseUsedIdx();
                         if (_identity) _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
                         break;
                     }

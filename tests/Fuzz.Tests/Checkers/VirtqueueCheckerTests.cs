@@ -134,4 +134,56 @@ public sealed class VirtqueueCheckerTests
         n.OnDecision(6, notified: false);
         Assert.Equal("notify/missed-interrupt", ctx.Finding?.Site);
     }
+
+    [Fact]
+    public void RestartedQueue_AdoptsUsedIdxFromMemory_LikeVhostVqInitAccess()
+    {
+        // Regression (virtio-demo-vhost-robust, used ring on top of the available ring, then GET/SET_VRING_BASE): the
+        // guest's avail.idx store is a used.idx store; vhost_vq_init_access re-reads it on the restart, so the device
+        // continues from 5, not from the 0 it last published.
+        var (m, c, ctx) = Make();
+        using (m.As(MemoryActor.Guest)) m.TryWriteUInt16(new GuestAddress(Used + 2), 5);
+        c.RebaseUsedIdx();
+        Fetch(m);
+        m.TryWrite(new GuestAddress(0x2000), new byte[8]);
+        Complete(m, 0, 8, 6);
+        Assert.Null(ctx.Finding);
+        Assert.Equal(6, c.UsedIdx);
+        Assert.Equal(0, c.InFlight);
+    }
+
+    [Fact]
+    public void WithoutRestart_AGuestStoredUsedIdx_StillDoesNotExcuseAJump()
+    {
+        var (m, _, ctx) = Make();
+        using (m.As(MemoryActor.Guest)) m.TryWriteUInt16(new GuestAddress(Used + 2), 5);
+        Fetch(m);
+        m.TryWrite(new GuestAddress(0x2000), new byte[8]);
+        Complete(m, 0, 8, 6);
+        Assert.Equal("used-ring/idx-beyond-completions", ctx.Finding?.Site);
+    }
+
+    [Fact]
+    public void Spec_2_7_5_3_IndirectTable_ReadInOrder_AsLinuxGetIndirect_IsAllowed()
+    {
+        // Regression (virtio-demo-vhost-robust): entry 0 says NEXT → 0 (a loop by next); Linux get_indirect reads the
+        // table sequentially and uses next only as "more follows", so vhost's chain is entries 0, 1, 2.
+        var (m, _, ctx) = Make();
+        const ulong table = 0x3000;
+        using (m.As(MemoryActor.Guest))
+        {
+            WriteDesc(m, 0, table, 48, 4, 0);
+            WriteDesc(m, unchecked((int)(table / 16)), 0x1000, 8, 1, 0);
+            WriteDesc(m, unchecked((int)(table / 16)) + 1, 0x1100, 8, 1, 2);
+            WriteDesc(m, unchecked((int)(table / 16)) + 2, 0x2000, 8, 2, 0);
+        }
+        Fetch(m);
+        m.TryRead(new GuestAddress(table), new byte[48]);
+        m.TryRead(new GuestAddress(0x1000), new byte[8]);
+        m.TryRead(new GuestAddress(0x1100), new byte[8]);
+        m.TryWrite(new GuestAddress(0x2000), new byte[8]);
+        Assert.Null(ctx.Finding);
+        m.TryRead(new GuestAddress(0x1200), new byte[8]);
+        Assert.Equal("permission/read-outside-chain", ctx.Finding?.Site);
+    }
 }

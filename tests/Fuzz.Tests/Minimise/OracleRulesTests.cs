@@ -67,7 +67,8 @@ public sealed partial class OracleRulesTests
         Assert.Contains("STYLE.md item 11", OracleRules.For(FuzzOracle.Assert, "InvariantViolationException@Sim.X.Y")!.Citation, StringComparison.Ordinal);
         Assert.Equal("step-budget@", OracleRules.For(FuzzOracle.Hang, "step-budget@Fuzz.Tests.Looper.Forever")!.Site);
         Assert.Equal(FuzzOracle.Resource, OracleRules.For(FuzzOracle.Resource, "allocation")!.Site);
-        Assert.Equal("notify/", OracleRules.For(NotificationChecker.Oracle, "notify/missed-interrupt-after-drain")!.Site);
+        Assert.Equal("notify/", OracleRules.For(NotificationChecker.Oracle, "notify/missed-interrupt")!.Site);
+        Assert.Contains("§2.7.10", OracleRules.For(NotificationChecker.Oracle, "notify/missed-interrupt-after-drain-vhost")!.Citation, StringComparison.Ordinal);
         Assert.Contains("add it to OracleRules", OracleRules.Describe("novel", "novel/site"), StringComparison.Ordinal);
     }
 

@@ -1,0 +1,116 @@
+using Fuzz.Checkers;
+using Fuzz.Targets;
+using Sim.Engine.Memory;
+using Xunit;
+
+namespace Fuzz.Tests.Oracles;
+
+/// <summary>
+/// <see cref="MissedInterruptOracle"/> on hand-made memory states: a 4-entry queue, available ring at 0x40 (flags,
+/// idx, ring[4], used_event), used ring at 0x80. The "device" adds used entries by storing used.idx; whether it
+/// interrupted is what the test says to <see cref="MissedInterruptOracle.AfterDevice"/>.
+/// </summary>
+public sealed class MissedInterruptOracleTests
+{
+    private const ulong Avail = 0x40;
+    private const ulong Used = 0x80;
+    private const int Size = 4;
+
+    private static (GuestMemory Memory, MissedInterruptOracle Oracle, FuzzContext Context) Make(bool eventIdx, ushort availFlags = 0, ushort usedEvent = 0)
+    {
+        GuestMemory memory = GuestMemory.CreateFlat(0x1000);
+        memory.TryWriteUInt16(new GuestAddress(Avail), availFlags);
+        memory.TryWriteUInt16(new GuestAddress(Avail + 4 + (2 * Size)), usedEvent);
+        var oracle = new MissedInterruptOracle();
+        var context = new FuzzContext();
+        oracle.Context = context;
+        oracle.Configure(memory, Avail, Used, Size, eventIdx);
+        return (memory, oracle, context);
+    }
+
+    private static void DeviceCompletes(GuestMemory m, MissedInterruptOracle o, ushort usedIdx, bool interrupted)
+    {
+        m.TryWriteUInt16(new GuestAddress(Used + 2), usedIdx);
+        o.AfterDevice(interrupted);
+    }
+
+    [Fact]
+    public void Spec_2_7_7_2_CompletionWithoutInterrupt_FlagsClear_IsReported()
+    {
+        var (m, o, ctx) = Make(eventIdx: false);
+        DeviceCompletes(m, o, 1, interrupted: false);
+        o.Final();
+        Assert.Equal(("notify", "notify/missed-interrupt-after-drain"), ctx.Finding?.Key);
+        Assert.Equal(1, o.Missed);
+    }
+
+    [Fact]
+    public void Spec_2_7_7_2_CompletionWithInterrupt_IsClean()
+    {
+        var (m, o, ctx) = Make(eventIdx: false);
+        DeviceCompletes(m, o, 1, interrupted: true);
+        o.Final();
+        Assert.Null(ctx.Finding);
+    }
+
+    [Fact]
+    public void Spec_2_7_7_2_NoInterruptFlag_SuppressesTheRequirement()
+    {
+        var (m, o, ctx) = Make(eventIdx: false, availFlags: 1);
+        DeviceCompletes(m, o, 3, interrupted: false);
+        o.Final();
+        Assert.Null(ctx.Finding);
+    }
+
+    [Fact]
+    public void Spec_2_7_7_2_InterruptThenMoreSilentCompletions_IsReported()
+    {
+        // The interrupt covers entries up to used.idx 1 only; entry 2 needed its own.
+        var (m, o, ctx) = Make(eventIdx: false);
+        DeviceCompletes(m, o, 1, interrupted: true);
+        DeviceCompletes(m, o, 2, interrupted: false);
+        o.Final();
+        Assert.Equal("notify/missed-interrupt-after-drain", ctx.Finding?.Site);
+    }
+
+    [Fact]
+    public void Spec_2_7_10_UsedEventNotPassed_IsClean()
+    {
+        // vring_need_event(used_event 2, new 2, old 0): used.idx reached used_event but did not pass it.
+        var (m, o, ctx) = Make(eventIdx: true, usedEvent: 2);
+        DeviceCompletes(m, o, 2, interrupted: false);
+        o.Final();
+        Assert.Null(ctx.Finding);
+    }
+
+    [Fact]
+    public void Spec_2_7_10_UsedEventPassed_WithoutInterrupt_IsReported()
+    {
+        var (m, o, ctx) = Make(eventIdx: true, usedEvent: 2);
+        DeviceCompletes(m, o, 3, interrupted: false);
+        o.Final();
+        Assert.Equal("notify/missed-interrupt-after-drain", ctx.Finding?.Site);
+    }
+
+    [Fact]
+    public void Spec_2_7_10_EventIdx_IgnoresTheNoInterruptFlag()
+    {
+        // With EVENT_IDX the driver's flags are not the suppression mechanism; used_event 0 is passed by 0 → 1.
+        var (m, o, ctx) = Make(eventIdx: true, availFlags: 1, usedEvent: 0);
+        DeviceCompletes(m, o, 1, interrupted: false);
+        o.Final();
+        Assert.Equal("notify/missed-interrupt-after-drain", ctx.Finding?.Site);
+    }
+
+    [Fact]
+    public void GuestChangingSuppression_ReAnchors_ForgivingWhatCameBefore()
+    {
+        // The device decided under the old state; the guest then moved used_event: only later completions are judged.
+        var (m, o, ctx) = Make(eventIdx: true, usedEvent: 0);
+        DeviceCompletes(m, o, 1, interrupted: false);
+        m.TryWriteUInt16(new GuestAddress(Avail + 4 + (2 * Size)), 5);
+        o.AfterGuest();
+        o.Final();
+        Assert.Null(ctx.Finding);
+    }
+}

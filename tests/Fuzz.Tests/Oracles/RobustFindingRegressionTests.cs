@@ -1,0 +1,48 @@
+using Fuzz.Entry;
+using Xunit;
+
+namespace Fuzz.Tests.Oracles;
+
+/// <summary>
+/// Inputs on which robust targets reported findings that were checker misjudgements, not device bugs. Each asserts
+/// that no oracle fires on the bytes any more (the checkers' own tests pin the rule that changed).
+/// </summary>
+public sealed class RobustFindingRegressionTests
+{
+    /// <summary><c>used-ring/idx-beyond-completions</c>: queue size 1, used ring on top of the available ring (placement
+    /// 6), one chain (the guest's avail.idx store = 1 is a used.idx store), then op 12 (GET/SET_VRING_BASE, stop and
+    /// start). vhost_vq_init_access re-reads last_used_idx from used-&gt;idx on the restart, as Linux does; the checker
+    /// kept the 0 it had last seen published.</summary>
+    private static readonly byte[] UsedIdxAdoptedOnRestart = Convert.FromHexString("00040600020000000000000000000000000000000000000c");
+
+    /// <summary><c>permission/read-outside-chain</c>: an indirect chain (3 entries at 0x4000), then entry 0 rewritten
+    /// to NEXT → 0. Linux get_indirect reads the table in order (next only says "more follows"), so vhost uses entry 1's
+    /// buffer at 0x6040; the checker followed next only.</summary>
+    private static readonly byte[] IndirectTableReadInOrder = Convert.FromHexString("000400000200000000000000000000ff0000000400000501000000000000000000000000000001");
+
+    /// <summary><c>differential/used-element</c>: placement 7 puts avail_event (EVENT_IDX) inside the indirect table at
+    /// 0x4000, on the descriptor's len. QEMU writes avail_event before walking the chain, vhost only when the ring is
+    /// empty, so they read different lengths: an invalid layout, not a divergence.</summary>
+    private static readonly byte[] AvailEventInsideIndirectTable = Convert.FromHexString("0305ff0002000000000000000000000700000004000004");
+
+    [Fact]
+    public void VhostRobust_UsedRingOnAvailRing_VringRestart_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-vhost-robust", 1, UsedIdxAdoptedOnRestart);
+        Assert.False(result.Fired, result.Describe());
+    }
+
+    [Fact]
+    public void VhostRobust_IndirectEntryNextPointsBack_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-vhost-robust", 1, IndirectTableReadInOrder);
+        Assert.False(result.Fired, result.Describe());
+    }
+
+    [Fact]
+    public void DiffRobust_AvailEventInsideIndirectTable_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-diff-robust", 1, AvailEventInsideIndirectTable);
+        Assert.False(result.Fired, result.Describe());
+    }
+}
