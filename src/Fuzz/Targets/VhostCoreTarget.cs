@@ -81,7 +81,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     public IMutator? StructureMutator { get; } = new FixedOpMutator(VhostCoreInput.HeaderLength, VhostCoreInput.OpLength, VhostCoreInput.OpCount);
 
-    public IInputMinimizer? Minimizer => null;
+    public IInputMinimizer? Minimizer { get; } = VhostCoreInputMinimizer.Create(OperationsMax);
 
     public IEnumerable<byte[]> SeedCorpus() => VhostCoreInput.Seeds();
 

@@ -98,7 +98,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
 
     public IMutator? StructureMutator { get; } = new FixedOpMutator(VirtioPciInput.HeaderLength, VirtioPciInput.OpLength, VirtioPciInput.OpCount);
 
-    public IInputMinimizer? Minimizer => null;
+    public IInputMinimizer? Minimizer { get; } = VirtioPciInputMinimizer.Create(OperationsMax);
 
     public IEnumerable<byte[]> SeedCorpus() => VirtioPciInput.Seeds();
 
