@@ -59,6 +59,20 @@ public sealed class QueueElement
         Indirect = indirect;
     }
 
+    /// <summary>The iovec array, for <see cref="SplitQueue"/>'s chain walk, which appends single-region buffers
+    /// itself with the counts kept in registers and stores them once with <see cref="SetCounts"/>.</summary>
+    internal Iovec[] Iovecs => _iovecs;
+
+    /// <summary>Stores the counts a chain walk kept in locals (see <see cref="Iovecs"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetCounts(int outCount, int inCount, ulong outBytes, ulong inBytes)
+    {
+        OutCount = outCount;
+        InCount = inCount;
+        OutBytes = outBytes;
+        InBytes = inBytes;
+    }
+
     /// <summary>Appends a validated descriptor's buffer as one iovec, or one per guest region it spans
     /// (QEMU virtqueue_map_desc).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -112,6 +112,7 @@ public sealed class SplitQueue
         SignalledUsed = default;
         SignalledUsedValid = false;
         NotificationEnabled = true;
+        AssertInvariants();
     }
 
     /// <summary>Sets the queue size (queue_size register, VIRTIO 1.2 §4.1.4.3): a power of two no larger than
@@ -125,6 +126,7 @@ public sealed class SplitQueue
             return false;
         }
         _size = size;
+        AssertInvariants();
         error = QueueConfigError.None;
         return true;
     }
@@ -247,7 +249,7 @@ public sealed class SplitQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(element);
-        AssertInvariants();
+        AssertIndexInvariants();
         error = QueueError.None;
         if (!Ready) return false;
         if (ShadowAvail == NextAvail)
@@ -274,35 +276,167 @@ public sealed class SplitQueue
         if (head >= _size)
         {
             error = QueueError.HeadOutOfRange;
-            AssertInvariants();
+            AssertIndexInvariants();
             return false;
         }
         if (EventIdx && NotificationEnabled) WriteAvailEvent(memory, NextAvail);
 
         if (!TryWalkChain(memory, element, head, out error))
         {
-            AssertInvariants();
+            AssertIndexInvariants();
             return false;
         }
-        InUse++;
-        AssertInvariants();
+        InUse = unchecked(InUse + 1); // unchecked: InUse < _size <= 32768 was checked above
+        AssertIndexInvariants();
         return true;
     }
 
-    /// <summary>Walks the chain headed by <paramref name="head"/> into <paramref name="element"/> (the
-    /// virtqueue_split_pop loop). Its own method so that the JIT inlines the descriptor walk here and the ring
-    /// reads into <see cref="TryPop"/> (one method holding both exceeds the inliner's budget).</summary>
+    /// <summary>
+    /// Walks the chain headed by <paramref name="head"/> into <paramref name="element"/> (the virtqueue_split_pop
+    /// loop). The same checks, in the same order and with the same guest reads, as <see cref="DescriptorChain"/>
+    /// followed by <see cref="QueueElement.TryAppend"/> (a property test holds the two to the same results), fused
+    /// into one loop whose state stays in registers: the iterator struct and the element's counters would otherwise
+    /// be spilled and reloaded around every descriptor. Bound: at most <see cref="QueueLimits.ChainDescriptorsMax"/>
+    /// + 1 descriptor reads (the loop check stops a walk one descriptor past its table's size).
+    /// </summary>
     private bool TryWalkChain(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
     {
         element.Reset(head);
-        DescriptorChain chain = DescriptorChain.Start(memory, _descTable, _size, head);
-        while (chain.TryNext(out Descriptor d))
+        Iovec[] iovecs = element.Iovecs;
+        GuestAddress table = _descTable;
+        int tableSize = _size;
+        int next = head;
+        int yielded = 0;
+        bool inIndirect = false;
+        bool sawWritable = false;
+        int outCount = 0;
+        int inCount = 0;
+        ulong outBytes = 0;
+        ulong inBytes = 0;
+        while (true)
         {
-            if (!element.TryAppend(memory, d, chain.LastInOneRegion, out error)) return false;
+            if (unchecked((uint)next) >= unchecked((uint)tableSize))
+            {
+                // The head is range-checked by TryPop (virtqueue_get_head); this is a NEXT link.
+                error = QueueError.NextOutOfRange;
+                break;
+            }
+            if (!TryReadDescriptor(memory, table, next, out Descriptor d))
+            {
+                error = inIndirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;
+                break;
+            }
+            if (d.IsIndirect)
+            {
+                if (yielded != 0 || inIndirect)
+                {
+                    error = inIndirect ? QueueError.NestedIndirect : QueueError.IndirectNotAtHead;
+                    break;
+                }
+                // Separate outputs: taking the address of the loop's own locals would keep them out of registers.
+                error = DescriptorChain.EnterIndirect(memory, d, out GuestAddress indirectTable, out int indirectSize, out Descriptor first);
+                if (error != QueueError.None) break;
+                table = indirectTable;
+                tableSize = indirectSize;
+                d = first;
+                inIndirect = true;
+                if (d.IsIndirect)
+                {
+                    error = QueueError.NestedIndirect;
+                    break;
+                }
+            }
+
+            // QEMU virtqueue_split_pop: the order check comes before mapping the buffer.
+            bool writable = d.IsWriteOnly;
+            if (writable)
+            {
+                sawWritable = true;
+            }
+            else if (sawWritable)
+            {
+                error = QueueError.ReadableAfterWritable;
+                break;
+            }
+            if (d.Len == 0)
+            {
+                error = QueueError.ZeroLengthBuffer;
+                break;
+            }
+            // Inside one region a buffer cannot wrap (regions end below 2^64): the overflow test is for the rest.
+            bool oneRegion = memory.IsValidRange(d.Addr, d.Len);
+            if (!oneRegion)
+            {
+                error = DescriptorChain.CheckAcrossRegions(memory, d.Addr, d.Len);
+                if (error != QueueError.None) break;
+            }
+
+            // QEMU: "If we've got too many, that implies a descriptor loop" (++elem_entries > max).
+            // unchecked: yielded <= tableSize <= IndirectDescriptorsMax before the increment.
+            yielded = unchecked(yielded + 1);
+            if (yielded > tableSize)
+            {
+                error = QueueError.LoopedChain;
+                break;
+            }
+
+            // unchecked: outCount + inCount <= iovecs.Length (1024), and each byte total is a sum of at most
+            // ChainDescriptorsMax 32-bit lengths, far below 2^64.
+            int used = unchecked(outCount + inCount);
+            if (oneRegion && unchecked((uint)used) < unchecked((uint)iovecs.Length))
+            {
+                iovecs[used] = new Iovec(d.Addr, d.Len);
+                if (writable)
+                {
+                    inCount = unchecked(inCount + 1);
+                    inBytes = unchecked(inBytes + d.Len);
+                }
+                else
+                {
+                    outCount = unchecked(outCount + 1);
+                    outBytes = unchecked(outBytes + d.Len);
+                }
+            }
+            else
+            {
+                // A buffer across regions (one iovec per region) or no iovec left: the element's own slow path.
+                element.SetCounts(outCount, inCount, outBytes, inBytes);
+                if (!element.TryAppend(memory, d, oneRegion, out error)) return false;
+                outCount = element.OutCount;
+                inCount = element.InCount;
+                outBytes = element.OutBytes;
+                inBytes = element.InBytes;
+            }
+
+            if (!d.HasNext)
+            {
+                element.SetCounts(outCount, inCount, outBytes, inBytes);
+                element.Finish(yielded, inIndirect);
+                error = QueueError.None;
+                return true;
+            }
+            next = d.Next;
         }
-        error = chain.Error;
-        if (error != QueueError.None) return false;
-        element.Finish(chain.Count, chain.IsIndirect);
+        element.SetCounts(outCount, inCount, outBytes, inBytes);
+        return false;
+    }
+
+    /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryReadDescriptor(GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
+    {
+        // unchecked: 0 <= index < the table's size, and the whole table was checked to lie in one region (the main
+        // table at enable, an indirect one in EnterIndirect), so table + 16 * index cannot wrap.
+        if (!memory.TryReadInPlace(new GuestAddress(unchecked(table.Value + (unchecked((ulong)index) * VirtioSpec.DescSize))), VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        {
+            descriptor = default;
+            return false;
+        }
+        descriptor = new Descriptor(
+            new GuestAddress(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(raw)),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..]));
         return true;
     }
 
@@ -312,7 +446,7 @@ public sealed class SplitQueue
         if (InUse == 0) throw new InvalidOperationException("Unpop with no element in use");
         NextAvail = NextAvail.Previous;
         InUse--;
-        AssertInvariants();
+        AssertIndexInvariants();
     }
 
     /// <summary>QEMU virtqueue_rewind: un-pops the last <paramref name="count"/> elements; false (and no change)
@@ -323,7 +457,7 @@ public sealed class SplitQueue
         if (count > InUse) return false;
         NextAvail = NextAvail.Subtract(count);
         InUse -= count;
-        AssertInvariants();
+        AssertIndexInvariants();
         return true;
     }
 
@@ -333,7 +467,7 @@ public sealed class SplitQueue
     {
         if (InUse == 0) throw new InvalidOperationException("Detach with no element in use");
         InUse--;
-        AssertInvariants();
+        AssertIndexInvariants();
     }
 
     // ---------------------------------------------------------------- device → driver
@@ -362,7 +496,7 @@ public sealed class SplitQueue
         ArgumentNullException.ThrowIfNull(memory);
         ThrowIfNotReady();
         if (unchecked((uint)count) > unchecked((uint)InUse)) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
-        AssertInvariants();
+        AssertIndexInvariants();
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(count);
         bool ok = memory.TryWriteUInt16(_usedIdxAddr, updated.Value);
@@ -370,7 +504,7 @@ public sealed class SplitQueue
         UsedIdx = updated;
         InUse -= count;
         if (RingIndex.MarkOvertaken(SignalledUsed, updated, old)) SignalledUsedValid = false;
-        AssertInvariants();
+        AssertIndexInvariants();
     }
 
     /// <summary>QEMU virtqueue_push: <see cref="Fill"/> at 0 then <see cref="Flush"/> of 1.</summary>
@@ -433,13 +567,20 @@ public sealed class SplitQueue
 
     /// <summary>Always-on host-side invariants (STYLE item 11). Guest data cannot break these; a failure is a bug
     /// in the device or in this class.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AssertInvariants()
     {
         Assert(VirtioSpec.IsValidQueueSize(_size), "size is a power of two up to 32768");
         Assert(_size <= MaxSize, "size within the device maximum");
-        Assert(InUse >= 0, "in-use count is not negative");
-        Assert(InUse <= _size, "in-use count within the queue size");
+        AssertIndexInvariants();
+    }
+
+    /// <summary>The invariants the hot operations (pop, fill, flush, unpop) can break: two compares, no loop. The
+    /// size invariants are checked where the size changes (<see cref="Reset"/>, <see cref="TrySetSize"/>,
+    /// <see cref="TryEnable"/>, <see cref="TryRestore"/>), the only places that assign it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AssertIndexInvariants()
+    {
+        Assert(unchecked((uint)InUse) <= unchecked((uint)_size), "in-use count within 0 .. queue size");
         Assert(RingIndex.Distance(NextAvail, ShadowAvail) <= _size, "shadow avail idx within one queue of last_avail_idx");
     }
 
