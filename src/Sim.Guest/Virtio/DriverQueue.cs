@@ -331,6 +331,7 @@ public sealed class DriverQueue
     /// last descriptor and length were recorded when it was added, so this is O(1) where Linux walks the NEXT flags
     /// (the chain's descriptors are still linked in order in <see cref="_next"/>: they were taken from the free list
     /// in its order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void DetachChain(ushort head)
     {
         HeadState state = _heads[head];

@@ -299,6 +299,7 @@ public sealed class SplitQueue
     /// be spilled and reloaded around every descriptor. Bound: at most <see cref="QueueLimits.ChainDescriptorsMax"/>
     /// + 1 descriptor reads (the loop check stops a walk one descriptor past its table's size).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryWalkChain(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
     {
         element.Reset(head);
@@ -475,6 +476,7 @@ public sealed class SplitQueue
     /// <summary>QEMU virtqueue_fill: writes used entry {id = <paramref name="head"/>, len = <paramref name="len"/>}
     /// at used_idx + <paramref name="idx"/>, not yet visible (see <see cref="Flush"/>). <paramref name="len"/> is
     /// the number of bytes the device wrote to the chain's writable buffers (VIRTIO 1.2 §2.7.8.1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Fill(GuestMemory memory, ushort head, uint len, int idx)
     {
         ArgumentNullException.ThrowIfNull(memory);
