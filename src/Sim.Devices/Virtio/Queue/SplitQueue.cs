@@ -296,65 +296,68 @@ public sealed class SplitQueue
     /// loop). The same checks, in the same order and with the same guest reads, as <see cref="DescriptorChain"/>
     /// followed by <see cref="QueueElement.TryAppend"/> (a property test holds the two to the same results), fused
     /// into one loop whose state stays in registers: the iterator struct and the element's counters would otherwise
-    /// be spilled and reloaded around every descriptor. Bound: at most <see cref="QueueLimits.ChainDescriptorsMax"/>
-    /// + 1 descriptor reads (the loop check stops a walk one descriptor past its table's size).
+    /// be spilled and reloaded around every descriptor. An INDIRECT head leaves the inlined path for
+    /// <see cref="TryWalkIndirect"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryWalkChain(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
     {
         element.Reset(head);
+        // head < _size was checked by TryPop (virtqueue_get_head).
+        if (!TryReadDescriptor(memory, _descTable, head, out Descriptor d))
+        {
+            error = QueueError.DescTableOutsideMemory;
+            return false;
+        }
+        if (d.IsIndirect) return TryWalkIndirect(memory, element, d, out error);
+        return TryWalkTable(memory, element, _descTable, _size, d, indirect: false, out error);
+    }
+
+    /// <summary>An INDIRECT head (VIRTIO 1.2 §2.7.5.3.1): checks it, reads the table's first descriptor and walks
+    /// the table.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool TryWalkIndirect(GuestMemory memory, QueueElement element, Descriptor head, out QueueError error)
+    {
+        error = DescriptorChain.EnterIndirect(memory, head, out GuestAddress table, out int tableSize, out Descriptor first);
+        if (error != QueueError.None) return false;
+        return TryWalkTable(memory, element, table, tableSize, first, indirect: true, out error);
+    }
+
+    /// <summary>
+    /// Walks one table from its already-read descriptor <paramref name="d"/>, following NEXT links. Bound: at most
+    /// <paramref name="tableSize"/> + 1 descriptors (the loop check stops a walk one past its table's size).
+    /// State kept small for the registers: <c>used</c> iovecs and <c>bytes</c> in all, and where the writable part
+    /// starts (<c>outCount</c>, -1 until the first writable buffer, which also says whether one was seen).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryWalkTable(GuestMemory memory, QueueElement element, GuestAddress table, int tableSize, Descriptor d, bool indirect, out QueueError error)
+    {
         Iovec[] iovecs = element.Iovecs;
-        GuestAddress table = _descTable;
-        int tableSize = _size;
-        int next = head;
         int yielded = 0;
-        bool inIndirect = false;
-        bool sawWritable = false;
-        int outCount = 0;
-        int inCount = 0;
+        int used = 0;
+        int outCount = -1;
+        ulong bytes = 0;
         ulong outBytes = 0;
-        ulong inBytes = 0;
         while (true)
         {
-            if (unchecked((uint)next) >= unchecked((uint)tableSize))
-            {
-                // The head is range-checked by TryPop (virtqueue_get_head); this is a NEXT link.
-                error = QueueError.NextOutOfRange;
-                break;
-            }
-            if (!TryReadDescriptor(memory, table, next, out Descriptor d))
-            {
-                error = inIndirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;
-                break;
-            }
             if (d.IsIndirect)
             {
-                if (yielded != 0 || inIndirect)
-                {
-                    error = inIndirect ? QueueError.NestedIndirect : QueueError.IndirectNotAtHead;
-                    break;
-                }
-                // Separate outputs: taking the address of the loop's own locals would keep them out of registers.
-                error = DescriptorChain.EnterIndirect(memory, d, out GuestAddress indirectTable, out int indirectSize, out Descriptor first);
-                if (error != QueueError.None) break;
-                table = indirectTable;
-                tableSize = indirectSize;
-                d = first;
-                inIndirect = true;
-                if (d.IsIndirect)
-                {
-                    error = QueueError.NestedIndirect;
-                    break;
-                }
+                // Only a direct table's head may be INDIRECT (§2.7.5.3.1), and that one never reaches this loop.
+                error = indirect ? QueueError.NestedIndirect : QueueError.IndirectNotAtHead;
+                break;
             }
 
             // QEMU virtqueue_split_pop: the order check comes before mapping the buffer.
             bool writable = d.IsWriteOnly;
             if (writable)
             {
-                sawWritable = true;
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
             }
-            else if (sawWritable)
+            else if (outCount >= 0)
             {
                 error = QueueError.ReadableAfterWritable;
                 break;
@@ -381,45 +384,57 @@ public sealed class SplitQueue
                 break;
             }
 
-            // unchecked: outCount + inCount <= iovecs.Length (1024), and each byte total is a sum of at most
-            // ChainDescriptorsMax 32-bit lengths, far below 2^64.
-            int used = unchecked(outCount + inCount);
+            // unchecked: used <= iovecs.Length (1024), and bytes is a sum of at most ChainDescriptorsMax 32-bit
+            // lengths, far below 2^64.
             if (oneRegion && unchecked((uint)used) < unchecked((uint)iovecs.Length))
             {
                 iovecs[used] = new Iovec(d.Addr, d.Len);
-                if (writable)
-                {
-                    inCount = unchecked(inCount + 1);
-                    inBytes = unchecked(inBytes + d.Len);
-                }
-                else
-                {
-                    outCount = unchecked(outCount + 1);
-                    outBytes = unchecked(outBytes + d.Len);
-                }
+                used = unchecked(used + 1);
+                bytes = unchecked(bytes + d.Len);
             }
             else
             {
                 // A buffer across regions (one iovec per region) or no iovec left: the element's own slow path.
-                element.SetCounts(outCount, inCount, outBytes, inBytes);
+                StoreCounts(element, used, outCount, bytes, outBytes);
                 if (!element.TryAppend(memory, d, oneRegion, out error)) return false;
-                outCount = element.OutCount;
-                inCount = element.InCount;
-                outBytes = element.OutBytes;
-                inBytes = element.InBytes;
+                used = unchecked(element.OutCount + element.InCount);
+                bytes = unchecked(element.OutBytes + element.InBytes);
             }
 
             if (!d.HasNext)
             {
-                element.SetCounts(outCount, inCount, outBytes, inBytes);
-                element.Finish(yielded, inIndirect);
+                StoreCounts(element, used, outCount, bytes, outBytes);
+                element.Finish(yielded, indirect);
                 error = QueueError.None;
                 return true;
             }
-            next = d.Next;
+            int next = d.Next;
+            if (unchecked((uint)next) >= unchecked((uint)tableSize))
+            {
+                error = QueueError.NextOutOfRange;
+                break;
+            }
+            if (!TryReadDescriptor(memory, table, next, out d))
+            {
+                error = indirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;
+                break;
+            }
         }
-        element.SetCounts(outCount, inCount, outBytes, inBytes);
+        StoreCounts(element, used, outCount, bytes, outBytes);
         return false;
+    }
+
+    /// <summary>Stores a walk's compact counts in the element as out/in counts and byte totals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreCounts(QueueElement element, int used, int outCount, ulong bytes, ulong outBytes)
+    {
+        if (outCount < 0)
+        {
+            outCount = used;
+            outBytes = bytes;
+        }
+        // unchecked: outCount <= used and outBytes <= bytes (snapshots taken when the first writable buffer came).
+        element.SetCounts(outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes));
     }
 
     /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in place.</summary>
