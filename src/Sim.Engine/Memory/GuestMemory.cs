@@ -169,7 +169,10 @@ public sealed class GuestMemory
             offset = unchecked((int)off); // off <= size <= RegionSizeMax (2^30)
             return true;
         }
-        return TryLocateSlow(address, length, out offset);
+        // The slow search returns the offset rather than writing through an out parameter: taking the address of
+        // the caller's offset would keep it in memory on every access, fast path included.
+        offset = LocateSlow(address, length);
+        return offset >= 0;
     }
 
     /// <summary>The hot region's byte at <paramref name="offset"/>, without a bounds check: only for an offset that
@@ -178,8 +181,10 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref byte At(int offset) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_hotBytes), offset);
 
+    /// <summary>Searches every region for [address, address+length); makes the one found hot and returns the offset
+    /// into it, or -1 when no single region holds the range.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryLocateSlow(ulong address, ulong length, out int offset)
+    private int LocateSlow(ulong address, ulong length)
     {
         MemoryRegion[] regions = _regions;
         for (int i = 0; i < regions.Length; i++)
@@ -194,12 +199,10 @@ public sealed class GuestMemory
                 _hotDirty = _dirty[i];
                 _hotBase = r.Base;
                 _hotSize = size;
-                offset = unchecked((int)off);
-                return true;
+                return unchecked((int)off); // off <= size <= RegionSizeMax (2^30)
             }
         }
-        offset = 0;
-        return false;
+        return -1;
     }
 
     /// <summary>A writable span over [address, address+length), inside one region. Writes through the

@@ -21,9 +21,7 @@ public sealed class DriverQueue
     private readonly SplitRingLayout _layout;
     private readonly int _size;
     private readonly ushort[] _next;        // desc_extra[i].next: free-list and chain links
-    private readonly ushort[] _flags;       // desc_extra[i].flags as written
-    private readonly bool[] _headInUse;     // desc_state[head].data != NULL
-    private readonly uint[] _writableBytes; // bytes the device may write, per outstanding head
+    private readonly HeadState[] _heads;    // desc_state[head], per outstanding head
     private int _freeHead;
     private int _numFree;
     private RingIndex _availShadow;   // avail_idx_shadow
@@ -33,7 +31,9 @@ public sealed class DriverQueue
     private RingIndex _usedShadow;    // used.idx as last read
     private ushort _availFlagsShadow; // avail_flags_shadow
 
-    // Field addresses, computed once (the layout is fixed for the queue's life).
+    // Field addresses, computed once (the layout is fixed for the queue's life; the constructor checks that no
+    // ring part wraps past 2^64, so adding an in-range offset to these cannot overflow).
+    private readonly ulong _descEntries;
     private readonly ulong _availEntries;
     private readonly ulong _usedEntries;
     private readonly GuestAddress _availIdx;
@@ -50,9 +50,12 @@ public sealed class DriverQueue
         _size = layout.Size;
         EventIdx = eventIdx;
         _next = new ushort[_size];
-        _flags = new ushort[_size];
-        _headInUse = new bool[_size];
-        _writableBytes = new uint[_size];
+        _heads = new HeadState[_size];
+        // checked: a layout whose ring parts wrap past 2^64 is refused here, once.
+        _ = checked(layout.DescTable.Value + VirtioSpec.DescTableSize(_size));
+        _ = checked(layout.AvailRing.Value + VirtioSpec.AvailRingSize(_size));
+        _ = checked(layout.UsedRing.Value + VirtioSpec.UsedRingSize(_size));
+        _descEntries = layout.DescTable.Value;
         _availEntries = layout.AvailEntry(0).Value;
         _usedEntries = layout.UsedEntry(0).Value;
         _availIdx = layout.AvailIdx;
@@ -115,9 +118,7 @@ public sealed class DriverQueue
         for (int i = 0; i < _size; i++)
         {
             _next[i] = unchecked((ushort)((i + 1) & (_size - 1)));
-            _flags[i] = 0;
-            _headInUse[i] = false;
-            _writableBytes[i] = 0;
+            _heads[i] = default;
         }
         _freeHead = 0;
         _numFree = _size;
@@ -148,24 +149,34 @@ public sealed class DriverQueue
         head = 0;
         if (Broken || total > _numFree) return false;
 
+        // From here total <= _numFree <= _size <= 32768, so no count below can overflow.
+        ushort[] links = _next;
         int first = _freeHead;
         int i = first;
-        uint writableBytes = 0;
-        for (int k = 0; k < total; k++)
+        int last = first;
+        int k = 0;
+        foreach (GuestBuffer b in readable)
         {
-            bool isWritable = k >= readable.Length;
-            GuestBuffer b = isWritable ? writable[k - readable.Length] : readable[k];
-            ushort flags = unchecked((ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0)));
-            if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
-            ushort next = _next[i];
-            WriteDescriptor(memory, _layout.DescTable, i, b.Addr.Value, b.Len, flags, next);
-            _flags[i] = flags;
+            k = unchecked(k + 1);
+            ushort next = links[i];
+            WriteDescriptor(memory, DescAddress(i), b.Addr.Value, b.Len, k < total ? VirtioSpec.DescFNext : (ushort)0, next);
+            last = i;
+            i = next;
+        }
+        uint writableBytes = 0;
+        foreach (GuestBuffer b in writable)
+        {
+            k = unchecked(k + 1);
+            writableBytes = SaturatingAdd(writableBytes, b.Len);
+            ushort next = links[i];
+            WriteDescriptor(memory, DescAddress(i), b.Addr.Value, b.Len, k < total ? WriteNext : VirtioSpec.DescFWrite, next);
+            last = i;
             i = next;
         }
         _freeHead = i;
-        _numFree -= total;
+        _numFree = unchecked(_numFree - total);
         head = unchecked((ushort)first);
-        Commit(memory, head, writableBytes);
+        Commit(memory, head, new HeadState(writableBytes, unchecked((ushort)last), unchecked((ushort)total)));
         return true;
     }
 
@@ -189,31 +200,38 @@ public sealed class DriverQueue
             GuestBuffer b = isWritable ? writable[k - readable.Length] : readable[k];
             ushort flags = unchecked((ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0)));
             if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
-            WriteDescriptor(memory, table, k, b.Addr.Value, b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0)));
+            // unchecked: k < IndirectDescriptorsMax (32768), so 16 * k is far below 2^64.
+            if (!table.TryAdd(unchecked((ulong)k * VirtioSpec.DescSize), out GuestAddress at)) ThrowDescriptorOutside(table, k);
+            WriteDescriptor(memory, at.Value, b.Addr.Value, b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0)));
         }
         int i = _freeHead;
-        ushort tableFlags = VirtioSpec.DescFIndirect;
-        WriteDescriptor(memory, _layout.DescTable, i, table.Value, unchecked((uint)(total * VirtioSpec.DescSize)), tableFlags, _next[i]);
-        _flags[i] = tableFlags;
+        WriteDescriptor(memory, DescAddress(i), table.Value, unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i]);
         _freeHead = _next[i];
         _numFree--;
         head = unchecked((ushort)i);
-        Commit(memory, head, writableBytes);
+        Commit(memory, head, new HeadState(writableBytes, head, 1));
         return true;
     }
 
+    /// <summary>Records the chain's head state and puts the head in the next available-ring slot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Commit(GuestMemory memory, ushort head, uint writableBytes)
+    private void Commit(GuestMemory memory, ushort head, HeadState state)
     {
-        _headInUse[head] = true;
-        _writableBytes[head] = writableBytes;
-        Outstanding++;
+        _heads[head] = state;
+        Outstanding = unchecked(Outstanding + 1); // unchecked: at most one chain per descriptor, so below 32768
         // avail->ring[avail_idx_shadow & (num - 1)] = head; the index itself is written by Publish.
-        bool ok = memory.TryWriteUInt16(new GuestAddress(_availEntries + (unchecked((ulong)_availShadow.Slot(_size)) * VirtioSpec.AvailElemSize)), head);
+        // unchecked: slot < size, inside the available ring, which the constructor checked does not wrap.
+        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)_availShadow.Slot(_size)) * VirtioSpec.AvailElemSize))), head);
         Assert(ok, "available ring not in guest memory");
         _availShadow = _availShadow.Next;
         _numAdded++;
     }
+
+    /// <summary>Address of descriptor <paramref name="index"/> (0 &lt;= index &lt; size) of the ring's table.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong DescAddress(int index) =>
+        // unchecked: index < size, inside the table, which the constructor checked does not wrap.
+        unchecked(_descEntries + (unchecked((ulong)index) * VirtioSpec.DescSize));
 
     /// <summary>Makes every added chain visible: writes avail.idx (after the ring entries, the write barrier of
     /// VIRTIO 1.2 §2.7.13.2 being program order here). Linux writes avail.idx on every add; calling this after each
@@ -279,7 +297,7 @@ public sealed class DriverQueue
         Assert(ok, "used ring not in guest memory");
         uint rawId = unchecked((uint)(raw & uint.MaxValue));
         if (rawId >= unchecked((uint)_size)) return Break(DriverQueueError.UsedIdOutOfRange);
-        if (!_headInUse[rawId]) return Break(DriverQueueError.UsedIdNotHead);
+        if (_heads[rawId].Length == 0) return Break(DriverQueueError.UsedIdNotHead);
         id = unchecked((ushort)rawId);
         len = unchecked((uint)(raw >> 32));
         DetachChain(id);
@@ -294,10 +312,10 @@ public sealed class DriverQueue
 
     /// <summary>Bytes of writable buffers the chain headed by <paramref name="head"/> offered (an honest device's
     /// used.len never exceeds it). 0 for a head not outstanding.</summary>
-    public uint WritableBytes(ushort head) => head < _size && _headInUse[head] ? _writableBytes[head] : 0;
+    public uint WritableBytes(ushort head) => head < _size ? _heads[head].WritableBytes : 0;
 
     /// <summary>True when <paramref name="head"/> heads a chain the device has not returned yet.</summary>
-    public bool IsOutstanding(ushort head) => head < _size && _headInUse[head];
+    public bool IsOutstanding(ushort head) => head < _size && _heads[head].Length != 0;
 
     private bool RefreshUsedIdx(GuestMemory memory)
     {
@@ -309,24 +327,22 @@ public sealed class DriverQueue
         return true;
     }
 
-    /// <summary>Linux detach_buf_split: returns the chain's descriptors to the head of the free list.</summary>
+    /// <summary>Linux detach_buf_split: returns the chain's descriptors to the head of the free list. The chain's
+    /// last descriptor and length were recorded when it was added, so this is O(1) where Linux walks the NEXT flags
+    /// (the chain's descriptors are still linked in order in <see cref="_next"/>: they were taken from the free list
+    /// in its order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void DetachChain(ushort head)
     {
-        _headInUse[head] = false;
-        _writableBytes[head] = 0;
-        int i = head;
-        int count = 1;
-        // Bounded by the queue size: chains were built by this class from the free list.
-        while ((_flags[i] & VirtioSpec.DescFNext) != 0)
-        {
-            Assert(count < _size, "chain longer than the queue");
-            i = _next[i];
-            count++;
-        }
-        _next[i] = unchecked((ushort)_freeHead);
+        HeadState state = _heads[head];
+        Assert(state.Length != 0, "detaching a head that is not outstanding");
+        _heads[head] = default;
+        _next[state.Last] = unchecked((ushort)_freeHead);
         _freeHead = head;
-        _numFree += count;
-        Outstanding--;
+        // unchecked: the chain's descriptors came from the free list, so the sum stays <= size.
+        _numFree = unchecked(_numFree + state.Length);
+        Assert(_numFree <= _size, "free count within the queue size");
+        Outstanding = unchecked(Outstanding - 1); // unchecked: this head was outstanding
     }
 
     private bool Break(DriverQueueError error)
@@ -400,7 +416,7 @@ public sealed class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         for (int i = 0; i < _size; i++)
         {
-            if (!_headInUse[i]) continue;
+            if (_heads[i].Length == 0) continue;
             DetachChain(unchecked((ushort)i));
             _availShadow = _availShadow.Previous;
             bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
@@ -421,8 +437,11 @@ public sealed class DriverQueue
         Assert(_numFree + Outstanding <= _size, "each outstanding chain holds at least one descriptor");
     }
 
+    /// <summary>VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT.</summary>
+    private const ushort WriteNext = VirtioSpec.DescFWrite | VirtioSpec.DescFNext;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteDescriptor(GuestMemory memory, GuestAddress table, int index, ulong addr, uint len, ushort flags, ushort next)
+    private static void WriteDescriptor(GuestMemory memory, ulong at, ulong addr, uint len, ushort flags, ushort next)
     {
         // addr (le64), then len (le32) | flags (le16) | next (le16) as one le64: the 16 bytes are built in a
         // register and stored at once (one 16-byte write, as the observer has always seen it), with no staging
@@ -433,16 +452,22 @@ public sealed class DriverQueue
             addr = BinaryPrimitives.ReverseEndianness(addr);
             high = BinaryPrimitives.ReverseEndianness(high);
         }
-        // unchecked: 0 <= index < table size <= 32768, so the product is below 2^20.
-        bool ok = table.TryAdd(unchecked((ulong)index * VirtioSpec.DescSize), out GuestAddress at) && memory.TryWriteVector128(at, Vector128.Create(addr, high).AsByte());
-        if (!ok) ThrowDescriptorOutside(table, index);
+        if (!memory.TryWriteVector128(new GuestAddress(at), Vector128.Create(addr, high).AsByte())) ThrowDescriptorAt(at);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowDescriptorAt(ulong at) =>
+        throw new ArgumentException($"descriptor at 0x{at:x} is not in guest memory");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowDescriptorOutside(GuestAddress table, int index) =>
         throw new ArgumentException($"descriptor {index} of the table at {table} is not in guest memory");
 
     private static uint SaturatingAdd(uint a, uint b) => a > uint.MaxValue - b ? uint.MaxValue : a + b;
+
+    /// <summary>desc_state of an outstanding head: what the device may write, and the chain's last descriptor and
+    /// length for an O(1) detach. <see cref="Length"/> 0 means the head is not outstanding.</summary>
+    private readonly record struct HeadState(uint WritableBytes, ushort Last, ushort Length);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Assert(bool condition, string what)

@@ -133,7 +133,7 @@ public ref struct DescriptorChain
 
     /// <summary>Checks an INDIRECT head (VIRTIO 1.2 §2.7.5.3.1) and reads the first descriptor of its table.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
+    internal static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
     {
         table = default;
         tableSize = 0;
@@ -151,7 +151,7 @@ public ref struct DescriptorChain
 
     /// <summary>A buffer that is not inside one region: it must not wrap and every byte must be backed.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
+    internal static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
     {
         if (!addr.TryAdd(len, out _)) return QueueError.BufferAddressOverflow;
         if (!GuestRanges.IsBacked(memory, addr, len)) return QueueError.BufferOutsideMemory;

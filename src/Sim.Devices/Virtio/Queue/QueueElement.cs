@@ -59,6 +59,20 @@ public sealed class QueueElement
         Indirect = indirect;
     }
 
+    /// <summary>The iovec array, for <see cref="SplitQueue"/>'s chain walk, which appends single-region buffers
+    /// itself with the counts kept in registers and stores them once with <see cref="SetCounts"/>.</summary>
+    internal Iovec[] Iovecs => _iovecs;
+
+    /// <summary>Stores the counts a chain walk kept in locals (see <see cref="Iovecs"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetCounts(int outCount, int inCount, ulong outBytes, ulong inBytes)
+    {
+        OutCount = outCount;
+        InCount = inCount;
+        OutBytes = outBytes;
+        InBytes = inBytes;
+    }
+
     /// <summary>Appends a validated descriptor's buffer as one iovec, or one per guest region it spans
     /// (QEMU virtqueue_map_desc).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -124,35 +138,47 @@ public sealed class QueueElement
     /// <summary>Copies device-readable bytes starting <paramref name="offset"/> bytes into the out buffers to
     /// <paramref name="destination"/> (QEMU iov_to_buf). Returns the number of bytes copied: fewer than asked when
     /// the buffers are shorter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int ReadOut(GuestMemory memory, ulong offset, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        // Fast path: the whole copy lies inside the first out iovec (the common small request).
-        if (OutCount != 0 && offset == 0 && unchecked((uint)destination.Length) <= _iovecs[0].Len)
+        // Fast path, inlined into the device: the whole copy lies inside the first out iovec (the common small request).
+        Iovec[] iovecs = _iovecs;
+        if (OutCount != 0 && offset == 0 && unchecked((uint)destination.Length) <= iovecs[0].Len)
         {
-            bool ok = memory.TryRead(_iovecs[0].Addr, destination);
+            bool ok = memory.TryRead(iovecs[0].Addr, destination);
             Assert(ok, "validated iovec not accessible");
             return destination.Length;
         }
-        return Copy(memory, _iovecs.AsSpan(0, OutCount), offset, destination, default, write: false);
+        return ReadOutSlow(memory, offset, destination);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int ReadOutSlow(GuestMemory memory, ulong offset, Span<byte> destination) =>
+        Copy(memory, _iovecs.AsSpan(0, OutCount), offset, destination, default, write: false);
 
     /// <summary>Copies <paramref name="source"/> into the device-writable buffers starting <paramref name="offset"/>
     /// bytes in (QEMU iov_from_buf). Returns the number of bytes written, which is what an honest device reports as
     /// used.len.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int WriteIn(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        // Fast path: the whole copy lies inside the first in iovec (the common small response).
+        // Fast path, inlined into the device: the whole copy lies inside the first in iovec (the common small response).
+        Iovec[] iovecs = _iovecs;
         int first = OutCount;
-        if (InCount != 0 && offset == 0 && unchecked((uint)first) < unchecked((uint)_iovecs.Length) && unchecked((uint)source.Length) <= _iovecs[first].Len)
+        if (InCount != 0 && offset == 0 && unchecked((uint)first) < unchecked((uint)iovecs.Length) && unchecked((uint)source.Length) <= iovecs[first].Len)
         {
-            bool ok = memory.TryWrite(_iovecs[first].Addr, source);
+            bool ok = memory.TryWrite(iovecs[first].Addr, source);
             Assert(ok, "validated iovec not accessible");
             return source.Length;
         }
-        return Copy(memory, _iovecs.AsSpan(OutCount, InCount), offset, default, source, write: true);
+        return WriteInSlow(memory, offset, source);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int WriteInSlow(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source) =>
+        Copy(memory, _iovecs.AsSpan(OutCount, InCount), offset, default, source, write: true);
 
     private static int Copy(GuestMemory memory, ReadOnlySpan<Iovec> iovecs, ulong offset, Span<byte> destination, ReadOnlySpan<byte> source, bool write)
     {

@@ -112,6 +112,7 @@ public sealed class SplitQueue
         SignalledUsed = default;
         SignalledUsedValid = false;
         NotificationEnabled = true;
+        AssertInvariants();
     }
 
     /// <summary>Sets the queue size (queue_size register, VIRTIO 1.2 §4.1.4.3): a power of two no larger than
@@ -125,6 +126,7 @@ public sealed class SplitQueue
             return false;
         }
         _size = size;
+        AssertInvariants();
         error = QueueConfigError.None;
         return true;
     }
@@ -247,7 +249,7 @@ public sealed class SplitQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(element);
-        AssertInvariants();
+        AssertIndexInvariants();
         error = QueueError.None;
         if (!Ready) return false;
         if (ShadowAvail == NextAvail)
@@ -274,35 +276,183 @@ public sealed class SplitQueue
         if (head >= _size)
         {
             error = QueueError.HeadOutOfRange;
-            AssertInvariants();
+            AssertIndexInvariants();
             return false;
         }
         if (EventIdx && NotificationEnabled) WriteAvailEvent(memory, NextAvail);
 
         if (!TryWalkChain(memory, element, head, out error))
         {
-            AssertInvariants();
+            AssertIndexInvariants();
             return false;
         }
-        InUse++;
-        AssertInvariants();
+        InUse = unchecked(InUse + 1); // unchecked: InUse < _size <= 32768 was checked above
+        AssertIndexInvariants();
         return true;
     }
 
-    /// <summary>Walks the chain headed by <paramref name="head"/> into <paramref name="element"/> (the
-    /// virtqueue_split_pop loop). Its own method so that the JIT inlines the descriptor walk here and the ring
-    /// reads into <see cref="TryPop"/> (one method holding both exceeds the inliner's budget).</summary>
+    /// <summary>
+    /// Walks the chain headed by <paramref name="head"/> into <paramref name="element"/> (the virtqueue_split_pop
+    /// loop). The same checks, in the same order and with the same guest reads, as <see cref="DescriptorChain"/>
+    /// followed by <see cref="QueueElement.TryAppend"/> (a property test holds the two to the same results), fused
+    /// into one loop whose state stays in registers: the iterator struct and the element's counters would otherwise
+    /// be spilled and reloaded around every descriptor. An INDIRECT head leaves the inlined path for
+    /// <see cref="TryWalkIndirect"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryWalkChain(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
     {
         element.Reset(head);
-        DescriptorChain chain = DescriptorChain.Start(memory, _descTable, _size, head);
-        while (chain.TryNext(out Descriptor d))
+        // head < _size was checked by TryPop (virtqueue_get_head).
+        if (!TryReadDescriptor(memory, _descTable, head, out Descriptor d))
         {
-            if (!element.TryAppend(memory, d, chain.LastInOneRegion, out error)) return false;
+            error = QueueError.DescTableOutsideMemory;
+            return false;
         }
-        error = chain.Error;
+        if (d.IsIndirect) return TryWalkIndirect(memory, element, d, out error);
+        return TryWalkTable(memory, element, _descTable, _size, d, indirect: false, out error);
+    }
+
+    /// <summary>An INDIRECT head (VIRTIO 1.2 §2.7.5.3.1): checks it, reads the table's first descriptor and walks
+    /// the table.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool TryWalkIndirect(GuestMemory memory, QueueElement element, Descriptor head, out QueueError error)
+    {
+        error = DescriptorChain.EnterIndirect(memory, head, out GuestAddress table, out int tableSize, out Descriptor first);
         if (error != QueueError.None) return false;
-        element.Finish(chain.Count, chain.IsIndirect);
+        return TryWalkTable(memory, element, table, tableSize, first, indirect: true, out error);
+    }
+
+    /// <summary>
+    /// Walks one table from its already-read descriptor <paramref name="d"/>, following NEXT links. Bound: at most
+    /// <paramref name="tableSize"/> + 1 descriptors (the loop check stops a walk one past its table's size).
+    /// State kept small for the registers: <c>used</c> iovecs and <c>bytes</c> in all, and where the writable part
+    /// starts (<c>outCount</c>, -1 until the first writable buffer, which also says whether one was seen).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryWalkTable(GuestMemory memory, QueueElement element, GuestAddress table, int tableSize, Descriptor d, bool indirect, out QueueError error)
+    {
+        Iovec[] iovecs = element.Iovecs;
+        int yielded = 0;
+        int used = 0;
+        int outCount = -1;
+        ulong bytes = 0;
+        ulong outBytes = 0;
+        while (true)
+        {
+            if (d.IsIndirect)
+            {
+                // Only a direct table's head may be INDIRECT (§2.7.5.3.1), and that one never reaches this loop.
+                error = indirect ? QueueError.NestedIndirect : QueueError.IndirectNotAtHead;
+                break;
+            }
+
+            // QEMU virtqueue_split_pop: the order check comes before mapping the buffer.
+            bool writable = d.IsWriteOnly;
+            if (writable)
+            {
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
+            }
+            else if (outCount >= 0)
+            {
+                error = QueueError.ReadableAfterWritable;
+                break;
+            }
+            if (d.Len == 0)
+            {
+                error = QueueError.ZeroLengthBuffer;
+                break;
+            }
+            // Inside one region a buffer cannot wrap (regions end below 2^64): the overflow test is for the rest.
+            bool oneRegion = memory.IsValidRange(d.Addr, d.Len);
+            if (!oneRegion)
+            {
+                error = DescriptorChain.CheckAcrossRegions(memory, d.Addr, d.Len);
+                if (error != QueueError.None) break;
+            }
+
+            // QEMU: "If we've got too many, that implies a descriptor loop" (++elem_entries > max).
+            // unchecked: yielded <= tableSize <= IndirectDescriptorsMax before the increment.
+            yielded = unchecked(yielded + 1);
+            if (yielded > tableSize)
+            {
+                error = QueueError.LoopedChain;
+                break;
+            }
+
+            // unchecked: used <= iovecs.Length (1024), and bytes is a sum of at most ChainDescriptorsMax 32-bit
+            // lengths, far below 2^64.
+            if (oneRegion && unchecked((uint)used) < unchecked((uint)iovecs.Length))
+            {
+                iovecs[used] = new Iovec(d.Addr, d.Len);
+                used = unchecked(used + 1);
+                bytes = unchecked(bytes + d.Len);
+            }
+            else
+            {
+                // A buffer across regions (one iovec per region) or no iovec left: the element's own slow path.
+                StoreCounts(element, used, outCount, bytes, outBytes);
+                if (!element.TryAppend(memory, d, oneRegion, out error)) return false;
+                used = unchecked(element.OutCount + element.InCount);
+                bytes = unchecked(element.OutBytes + element.InBytes);
+            }
+
+            if (!d.HasNext)
+            {
+                StoreCounts(element, used, outCount, bytes, outBytes);
+                element.Finish(yielded, indirect);
+                error = QueueError.None;
+                return true;
+            }
+            int next = d.Next;
+            if (unchecked((uint)next) >= unchecked((uint)tableSize))
+            {
+                error = QueueError.NextOutOfRange;
+                break;
+            }
+            if (!TryReadDescriptor(memory, table, next, out d))
+            {
+                error = indirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;
+                break;
+            }
+        }
+        StoreCounts(element, used, outCount, bytes, outBytes);
+        return false;
+    }
+
+    /// <summary>Stores a walk's compact counts in the element as out/in counts and byte totals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreCounts(QueueElement element, int used, int outCount, ulong bytes, ulong outBytes)
+    {
+        if (outCount < 0)
+        {
+            outCount = used;
+            outBytes = bytes;
+        }
+        // unchecked: outCount <= used and outBytes <= bytes (snapshots taken when the first writable buffer came).
+        element.SetCounts(outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes));
+    }
+
+    /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryReadDescriptor(GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
+    {
+        // unchecked: 0 <= index < the table's size, and the whole table was checked to lie in one region (the main
+        // table at enable, an indirect one in EnterIndirect), so table + 16 * index cannot wrap.
+        if (!memory.TryReadInPlace(new GuestAddress(unchecked(table.Value + (unchecked((ulong)index) * VirtioSpec.DescSize))), VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        {
+            descriptor = default;
+            return false;
+        }
+        descriptor = new Descriptor(
+            new GuestAddress(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(raw)),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..]));
         return true;
     }
 
@@ -312,7 +462,7 @@ public sealed class SplitQueue
         if (InUse == 0) throw new InvalidOperationException("Unpop with no element in use");
         NextAvail = NextAvail.Previous;
         InUse--;
-        AssertInvariants();
+        AssertIndexInvariants();
     }
 
     /// <summary>QEMU virtqueue_rewind: un-pops the last <paramref name="count"/> elements; false (and no change)
@@ -323,7 +473,7 @@ public sealed class SplitQueue
         if (count > InUse) return false;
         NextAvail = NextAvail.Subtract(count);
         InUse -= count;
-        AssertInvariants();
+        AssertIndexInvariants();
         return true;
     }
 
@@ -333,7 +483,7 @@ public sealed class SplitQueue
     {
         if (InUse == 0) throw new InvalidOperationException("Detach with no element in use");
         InUse--;
-        AssertInvariants();
+        AssertIndexInvariants();
     }
 
     // ---------------------------------------------------------------- device → driver
@@ -341,6 +491,7 @@ public sealed class SplitQueue
     /// <summary>QEMU virtqueue_fill: writes used entry {id = <paramref name="head"/>, len = <paramref name="len"/>}
     /// at used_idx + <paramref name="idx"/>, not yet visible (see <see cref="Flush"/>). <paramref name="len"/> is
     /// the number of bytes the device wrote to the chain's writable buffers (VIRTIO 1.2 §2.7.8.1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Fill(GuestMemory memory, ushort head, uint len, int idx)
     {
         ArgumentNullException.ThrowIfNull(memory);
@@ -362,7 +513,7 @@ public sealed class SplitQueue
         ArgumentNullException.ThrowIfNull(memory);
         ThrowIfNotReady();
         if (unchecked((uint)count) > unchecked((uint)InUse)) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
-        AssertInvariants();
+        AssertIndexInvariants();
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(count);
         bool ok = memory.TryWriteUInt16(_usedIdxAddr, updated.Value);
@@ -370,7 +521,7 @@ public sealed class SplitQueue
         UsedIdx = updated;
         InUse -= count;
         if (RingIndex.MarkOvertaken(SignalledUsed, updated, old)) SignalledUsedValid = false;
-        AssertInvariants();
+        AssertIndexInvariants();
     }
 
     /// <summary>QEMU virtqueue_push: <see cref="Fill"/> at 0 then <see cref="Flush"/> of 1.</summary>
@@ -433,13 +584,20 @@ public sealed class SplitQueue
 
     /// <summary>Always-on host-side invariants (STYLE item 11). Guest data cannot break these; a failure is a bug
     /// in the device or in this class.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AssertInvariants()
     {
         Assert(VirtioSpec.IsValidQueueSize(_size), "size is a power of two up to 32768");
         Assert(_size <= MaxSize, "size within the device maximum");
-        Assert(InUse >= 0, "in-use count is not negative");
-        Assert(InUse <= _size, "in-use count within the queue size");
+        AssertIndexInvariants();
+    }
+
+    /// <summary>The invariants the hot operations (pop, fill, flush, unpop) can break: two compares, no loop. The
+    /// size invariants are checked where the size changes (<see cref="Reset"/>, <see cref="TrySetSize"/>,
+    /// <see cref="TryEnable"/>, <see cref="TryRestore"/>), the only places that assign it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AssertIndexInvariants()
+    {
+        Assert(unchecked((uint)InUse) <= unchecked((uint)_size), "in-use count within 0 .. queue size");
         Assert(RingIndex.Distance(NextAvail, ShadowAvail) <= _size, "shadow avail idx within one queue of last_avail_idx");
     }
 

@@ -1,0 +1,147 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Queue;
+using Sim.Engine.Memory;
+using Sim.Guest.Virtio;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Sim.Devices.Tests.Queue;
+
+/// <summary>
+/// <see cref="SplitQueue.TryPop"/> walks chains with its own fused loop (for speed); <see cref="DescriptorChain"/>
+/// is the reference iterator. Over hostile rings, both must end with the same error, the same iovecs, counts and byte
+/// totals, and the same sequence of guest reads (what a trace records).
+/// </summary>
+public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
+{
+    private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a => ArbMap.Default.ArbFor<int[]>().Shrinker(a));
+
+    private const ulong IndirectTable = 0x3000;
+    private static readonly ulong[] Addresses = [0x4000, 0x7ff8, 0x7ffc, 0x2_0000, 0x2_0ff8, 0x1_0000, IndirectTable, 0x1000, ulong.MaxValue - 4, 0];
+    private static readonly uint[] Lengths = [0, 1, 8, 16, 32, 48, 0x100, 0x1_0000, 0xffff_fff0];
+    private static readonly ushort[] Flags = [0, 1, 2, 3, 1, 3, 4, 5, 6, 7];
+
+    [Fact]
+    public void Property_FusedPopWalk_MatchesDescriptorChainReference()
+    {
+        var outcomes = new SortedDictionary<string, int>();
+        PropertyRunner.Check(output, nameof(Property_FusedPopWalk_MatchesDescriptorChainReference), 0x5EED_00D1UL, 1500, Words, words =>
+        {
+            int at = 0;
+            ulong mix = unchecked((ulong)words.Length * 0x9E3779B97F4A7C15UL);
+            uint Next()
+            {
+                if (at < words.Length) return unchecked((uint)words[at++]);
+                unchecked
+                {
+                    ulong z = mix += 0x9E3779B97F4A7C15UL;
+                    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+                    z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+                    return (uint)(z ^ (z >> 31));
+                }
+            }
+            int Below(int n) => (int)(Next() % (uint)n);
+
+            // Regions: [0, 0x8000) and [0x8000, 0x10000) adjacent (buffers across them take two iovecs), then a gap.
+            Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000), new RegionSpec(0x2_0000, 0x1000)]), out GuestMemory? memory, out _));
+            int size = 1 << Below(5); // 1..16
+            SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
+            void Write(GuestAddress table, int index, int range)
+            {
+                ushort flags = Flags[Below(Flags.Length)];
+                uint len = (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0 ? 16u * (uint)(1 + Below(8)) : Lengths[Below(Lengths.Length)];
+                ulong addr = (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0 ? IndirectTable : Addresses[Below(Addresses.Length)] + (ulong)Below(4);
+                Assert.True(RawRing.WriteDescriptor(memory, table, index, addr, len, flags, (ushort)Below(range)));
+            }
+            for (int i = 0; i < size; i++) Write(layout.DescTable, i, size + 1);
+            for (int i = 0; i < 8; i++) Write(new GuestAddress(IndirectTable), i, 9);
+            var heads = new ushort[size];
+            for (int i = 0; i < size; i++)
+            {
+                heads[i] = (ushort)Below(size);
+                Assert.True(RawRing.WriteAvailEntry(memory, layout, i, heads[i]));
+            }
+            Assert.True(RawRing.WriteAvailIdx(memory, layout, (ushort)size));
+
+            var queue = new SplitQueue(size) { DescTable = layout.DescTable, AvailRing = layout.AvailRing, UsedRing = layout.UsedRing };
+            Assert.True(queue.TryEnable(memory, out _));
+            var observer = new RecordingObserver();
+            memory.Observer = observer;
+            var element = new QueueElement();
+            for (int pop = 0; pop < size; pop++)
+            {
+                ushort head = heads[pop];
+                int before = observer.Accesses.Count;
+                Reference expected = Walk(memory, layout.DescTable, size, head);
+                var expectedReads = observer.Accesses.Skip(before).ToList();
+
+                before = observer.Accesses.Count;
+                bool ok = queue.TryPop(memory, element, out QueueError error);
+                // The pop also reads avail.idx (first pop) and the avail entry: compare only descriptor-table reads.
+                var actualReads = observer.Accesses.Skip(before).Where(a => a.Length == VirtioSpec.DescSize || !IsRingAccess(layout, a)).ToList();
+                Assert.Equal(expectedReads, actualReads);
+                Assert.Equal(expected.Error, error);
+                Assert.Equal(expected.Error == QueueError.None, ok);
+                Assert.Equal(expected.Out, element.Out.ToArray());
+                Assert.Equal(expected.In, element.In.ToArray());
+                Assert.Equal(expected.OutBytes, element.OutBytes);
+                Assert.Equal(expected.InBytes, element.InBytes);
+                if (ok)
+                {
+                    Assert.Equal(expected.Descriptors, element.DescriptorCount);
+                    Assert.Equal(expected.Indirect, element.Indirect);
+                    queue.Push(memory, element.Head, 0);
+                }
+                string key = error.ToString();
+                outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
+                if (!ok) break;
+            }
+            return true;
+        });
+        foreach ((string outcome, int count) in outcomes) output.WriteLine($"{count,5} x {outcome}");
+        Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop errors");
+    }
+
+    private static bool IsRingAccess(SplitRingLayout layout, RecordingObserver.Access a) =>
+        a.Address >= layout.AvailRing.Value && a.Address < layout.End.Value;
+
+    private sealed record Reference(QueueError Error, Iovec[] Out, Iovec[] In, ulong OutBytes, ulong InBytes, int Descriptors, bool Indirect);
+
+    /// <summary>The reference: <see cref="DescriptorChain"/> and QEMU virtqueue_map_desc's split into one iovec per
+    /// region, stopping at the first error as the pop does.</summary>
+    private static Reference Walk(GuestMemory memory, GuestAddress table, int size, ushort head)
+    {
+        var outs = new List<Iovec>();
+        var ins = new List<Iovec>();
+        ulong outBytes = 0;
+        ulong inBytes = 0;
+        DescriptorChain chain = DescriptorChain.Start(memory, table, size, head);
+        QueueError error = QueueError.None;
+        while (chain.TryNext(out Descriptor d))
+        {
+            int pieces = GuestRanges.CountPieces(memory, d.Addr, d.Len);
+            Assert.True(pieces > 0);
+            if (outs.Count + ins.Count + pieces > QueueLimits.IovecsMax)
+            {
+                error = QueueError.TooManyIovecs;
+                break;
+            }
+            List<Iovec> list = d.IsWriteOnly ? ins : outs;
+            GuestAddress a = d.Addr;
+            ulong left = d.Len;
+            while (left > 0)
+            {
+                ulong chunk = GuestRanges.FirstPiece(memory, a, left);
+                list.Add(new Iovec(a, (uint)chunk));
+                left -= chunk;
+                a = new GuestAddress(a.Value + chunk);
+            }
+            if (d.IsWriteOnly) inBytes += d.Len;
+            else outBytes += d.Len;
+        }
+        if (error == QueueError.None) error = chain.Error;
+        return new Reference(error, [.. outs], [.. ins], outBytes, inBytes, chain.Count, chain.IsIndirect);
+    }
+}
