@@ -8,7 +8,7 @@ public sealed record FuzzOptions
 {
     public const string Usage = """
         usage: virtsim fuzz --list
-               virtsim fuzz --target <name> [--backend qemu|vhost] [--flavour robust|seed] [--seed N] [--runs N | --time <duration>] [--corpus <dir>] [--findings <dir>]
+               virtsim fuzz --target <name> [--backend qemu|vhost|diff] [--flavour robust|seed] [--seed N] [--runs N | --time <duration>] [--corpus <dir>] [--findings <dir>]
                             [--max-len N] [--steps-max N] [--alloc-max BYTES] [--no-minimize] [--no-coverage] [--instrument-cache <dir>]
                virtsim fuzz --target <name> --reproduce <file>
                virtsim fuzz --target <name> --emit-test <file> [--expect-fires] [--out <file.cs>]
@@ -129,7 +129,7 @@ public sealed record FuzzOptions
                         string? v = Value();
                         if (string.IsNullOrEmpty(v)) { error = $"{name} needs a value"; return false; }
                         if (name == "--flavour" && !Targets.FuzzTargetName.TryParseFlavour(v, out _)) { error = $"--flavour is robust or seed, got '{v}'"; return false; }
-                        if (name == "--backend" && v is not (Targets.FuzzTargetName.BackendQemu or Targets.FuzzTargetName.BackendVhost)) { error = $"--backend is qemu or vhost, got '{v}'"; return false; }
+                        if (name == "--backend" && v is not (Targets.FuzzTargetName.BackendQemu or Targets.FuzzTargetName.BackendVhost or Targets.FuzzTargetName.BackendDiff)) { error = $"--backend is qemu, vhost or diff, got '{v}'"; return false; }
                         options = name == "--backend" ? options with { Backend = v } : options with { Flavour = v };
                         break;
                     }

@@ -25,6 +25,10 @@ public sealed class TargetNamingTests
         Assert.False(FuzzOptions.TryParse(["--target", "x", "--flavour", "evil"], out _, out string? error));
         Assert.Contains("robust or seed", error, StringComparison.Ordinal);
         Assert.False(FuzzOptions.TryParse(["--flavour", "seed"], out _, out _));
+        Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "diff"], out FuzzOptions d, out _));
+        Assert.Equal("virtio-demo-diff-robust", FuzzTargets.Create(d.Target!)?.Name);
+        Assert.False(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "kvm"], out _, out string? backendError));
+        Assert.Contains("qemu, vhost or diff", backendError, StringComparison.Ordinal);
     }
 
     [Fact]
