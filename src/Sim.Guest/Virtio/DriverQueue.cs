@@ -41,6 +41,14 @@ public sealed class DriverQueue
     private readonly GuestAddress _usedEvent;
     private readonly GuestAddress _availEvent;
 
+    // Windows on the three rings of the memory given to Initialize, used instead of its accessors while no observer
+    // watches it (see Direct): each ring access is then a bounds check and an array access.
+    private GuestMemory? _windowMemory;
+    private GuestWindow _descWindow;
+    private GuestWindow _availWindow;
+    private GuestWindow _usedWindow;
+    private readonly int _usedEventOffset;
+
     /// <summary>A driver for the ring at <paramref name="layout"/>. <paramref name="eventIdx"/>: VIRTIO_F_EVENT_IDX
     /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
     public DriverQueue(SplitRingLayout layout, bool eventIdx)
@@ -62,6 +70,7 @@ public sealed class DriverQueue
         _usedIdx = layout.UsedIdx;
         _usedEvent = layout.UsedEvent;
         _availEvent = layout.AvailEvent;
+        _usedEventOffset = unchecked((int)VirtioSpec.AvailUsedEventOffset(_size)); // at most 4 + 2 * 32768
         ResetState();
     }
 
@@ -103,6 +112,12 @@ public sealed class DriverQueue
         Zero(memory, _layout.DescTable, VirtioSpec.DescTableSize(_size));
         Zero(memory, _layout.AvailRing, VirtioSpec.AvailRingSize(_size));
         Zero(memory, _layout.UsedRing, VirtioSpec.UsedRingSize(_size));
+        // Zero just checked each part lies in one region; sizes are at most 16 * 32768 bytes.
+        bool windows = memory.TryGetWindow(_layout.DescTable, unchecked((int)VirtioSpec.DescTableSize(_size)), out _descWindow)
+            & memory.TryGetWindow(_layout.AvailRing, unchecked((int)VirtioSpec.AvailRingSize(_size)), out _availWindow)
+            & memory.TryGetWindow(_layout.UsedRing, unchecked((int)VirtioSpec.UsedRingSize(_size)), out _usedWindow);
+        Assert(windows, "ring parts in guest memory have windows");
+        _windowMemory = memory;
         ResetState();
     }
 
@@ -155,11 +170,16 @@ public sealed class DriverQueue
         int i = first;
         int last = first;
         int k = 0;
+        bool direct = Direct(memory);
+        GuestWindow window = _descWindow;
         foreach (GuestBuffer b in readable)
         {
             k = unchecked(k + 1);
             ushort next = links[i];
-            WriteDescriptor(memory, DescAddress(i), b.Addr.Value, b.Len, k < total ? VirtioSpec.DescFNext : (ushort)0, next);
+            ulong high = DescriptorHigh(b.Len, k < total ? VirtioSpec.DescFNext : (ushort)0, next);
+            // unchecked: i < size, inside the table window.
+            if (direct) window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
+            else WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
             last = i;
             i = next;
         }
@@ -169,7 +189,10 @@ public sealed class DriverQueue
             k = unchecked(k + 1);
             writableBytes = SaturatingAdd(writableBytes, b.Len);
             ushort next = links[i];
-            WriteDescriptor(memory, DescAddress(i), b.Addr.Value, b.Len, k < total ? WriteNext : VirtioSpec.DescFWrite, next);
+            ulong high = DescriptorHigh(b.Len, k < total ? WriteNext : VirtioSpec.DescFWrite, next);
+            // unchecked: i < size, inside the table window.
+            if (direct) window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
+            else WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
             last = i;
             i = next;
         }
@@ -177,6 +200,42 @@ public sealed class DriverQueue
         _numFree = unchecked(_numFree - total);
         head = unchecked((ushort)first);
         Commit(memory, head, new HeadState(writableBytes, unchecked((ushort)last), unchecked((ushort)total)));
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryAdd(GuestMemory, ReadOnlySpan{GuestBuffer}, ReadOnlySpan{GuestBuffer}, out ushort)"/> for the
+    /// commonest chain shape, one readable buffer (the request) then one writable buffer (the response): the same
+    /// descriptors, ring entry and state, written straight-line.
+    /// </summary>
+    public bool TryAdd(GuestMemory memory, GuestBuffer readable, GuestBuffer writable, out ushort head)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        head = 0;
+        if (Broken || _numFree < 2) return false;
+        ushort[] links = _next;
+        int first = _freeHead;
+        int second = links[first];
+        int rest = links[second];
+        // The first descriptor links to the second (the free list's order), as the general TryAdd writes them.
+        ulong readHigh = DescriptorHigh(readable.Len, VirtioSpec.DescFNext, unchecked((ushort)second));
+        ulong writeHigh = DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest));
+        if (Direct(memory))
+        {
+            GuestWindow table = _descWindow;
+            // unchecked: both indices < size, inside the table window.
+            table.Write128(unchecked(first * VirtioSpec.DescSize), readable.Addr.Value, readHigh);
+            table.Write128(unchecked(second * VirtioSpec.DescSize), writable.Addr.Value, writeHigh);
+        }
+        else
+        {
+            WriteDescriptor(memory, DescAddress(first), readable.Addr.Value, readHigh);
+            WriteDescriptor(memory, DescAddress(second), writable.Addr.Value, writeHigh);
+        }
+        _freeHead = rest;
+        _numFree = unchecked(_numFree - 2); // _numFree >= 2 checked above
+        head = unchecked((ushort)first);
+        Commit(memory, head, new HeadState(writable.Len, unchecked((ushort)second), 2));
         return true;
     }
 
@@ -202,10 +261,10 @@ public sealed class DriverQueue
             if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
             // unchecked: k < IndirectDescriptorsMax (32768), so 16 * k is far below 2^64.
             if (!table.TryAdd(unchecked((ulong)k * VirtioSpec.DescSize), out GuestAddress at)) ThrowDescriptorOutside(table, k);
-            WriteDescriptor(memory, at.Value, b.Addr.Value, b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0)));
+            WriteDescriptor(memory, at.Value, b.Addr.Value, DescriptorHigh(b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0))));
         }
         int i = _freeHead;
-        WriteDescriptor(memory, DescAddress(i), table.Value, unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i]);
+        WriteDescriptor(memory, DescAddress(i), table.Value, DescriptorHigh(unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i]));
         _freeHead = _next[i];
         _numFree--;
         head = unchecked((ushort)i);
@@ -221,8 +280,16 @@ public sealed class DriverQueue
         Outstanding = unchecked(Outstanding + 1); // unchecked: at most one chain per descriptor, so below 32768
         // avail->ring[avail_idx_shadow & (num - 1)] = head; the index itself is written by Publish.
         // unchecked: slot < size, inside the available ring, which the constructor checked does not wrap.
-        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)_availShadow.Slot(_size)) * VirtioSpec.AvailElemSize))), head);
-        Assert(ok, "available ring not in guest memory");
+        if (Direct(memory))
+        {
+            // unchecked: slot < size, inside the available-ring window.
+            _availWindow.WriteUInt16(unchecked(VirtioSpec.AvailRingOffset + (_availShadow.Slot(_size) * VirtioSpec.AvailElemSize)), head);
+        }
+        else
+        {
+            bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)_availShadow.Slot(_size)) * VirtioSpec.AvailElemSize))), head);
+            Assert(ok, "available ring not in guest memory");
+        }
         _availShadow = _availShadow.Next;
         _numAdded++;
     }
@@ -240,8 +307,15 @@ public sealed class DriverQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (_published == _availShadow) return;
-        bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
-        Assert(ok, "available ring not in guest memory");
+        if (Direct(memory))
+        {
+            _availWindow.WriteUInt16(VirtioSpec.AvailIdxOffset, _availShadow.Value);
+        }
+        else
+        {
+            bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
+            Assert(ok, "available ring not in guest memory");
+        }
         _published = _availShadow;
     }
 
@@ -293,8 +367,18 @@ public sealed class DriverQueue
         if (Broken) return false;
         if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow)) return false;
 
-        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)_lastUsed.Slot(_size)) * VirtioSpec.UsedElemSize)), out ulong raw);
-        Assert(ok, "used ring not in guest memory");
+        bool direct = Direct(memory);
+        ulong raw;
+        if (direct)
+        {
+            // unchecked: slot < size, inside the used-ring window.
+            raw = _usedWindow.ReadUInt64(unchecked(VirtioSpec.UsedRingOffset + (_lastUsed.Slot(_size) * VirtioSpec.UsedElemSize)));
+        }
+        else
+        {
+            bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)_lastUsed.Slot(_size)) * VirtioSpec.UsedElemSize)), out raw);
+            Assert(ok, "used ring not in guest memory");
+        }
         uint rawId = unchecked((uint)(raw & uint.MaxValue));
         if (rawId >= unchecked((uint)_size)) return Break(DriverQueueError.UsedIdOutOfRange);
         if (_heads[rawId].Length == 0) return Break(DriverQueueError.UsedIdNotHead);
@@ -304,8 +388,15 @@ public sealed class DriverQueue
         _lastUsed = _lastUsed.Next;
         if (CallbacksEnabled)
         {
-            bool wrote = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
-            Assert(wrote, "available ring not in guest memory");
+            if (direct)
+            {
+                _availWindow.WriteUInt16(_usedEventOffset, _lastUsed.Value);
+            }
+            else
+            {
+                bool wrote = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
+                Assert(wrote, "available ring not in guest memory");
+            }
         }
         return true;
     }
@@ -319,8 +410,16 @@ public sealed class DriverQueue
 
     private bool RefreshUsedIdx(GuestMemory memory)
     {
-        bool ok = memory.TryReadUInt16(_usedIdx, out ushort raw);
-        Assert(ok, "used ring not in guest memory");
+        ushort raw;
+        if (Direct(memory))
+        {
+            raw = _usedWindow.ReadUInt16(VirtioSpec.UsedIdxOffset);
+        }
+        else
+        {
+            bool ok = memory.TryReadUInt16(_usedIdx, out raw);
+            Assert(ok, "used ring not in guest memory");
+        }
         var usedIdx = new RingIndex(raw);
         if (RingIndex.Distance(_lastUsed, usedIdx) > Outstanding) return Break(DriverQueueError.UsedIdxTooFar);
         _usedShadow = usedIdx;
@@ -441,12 +540,11 @@ public sealed class DriverQueue
     private const ushort WriteNext = VirtioSpec.DescFWrite | VirtioSpec.DescFNext;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteDescriptor(GuestMemory memory, ulong at, ulong addr, uint len, ushort flags, ushort next)
+    private static void WriteDescriptor(GuestMemory memory, ulong at, ulong addr, ulong high)
     {
-        // addr (le64), then len (le32) | flags (le16) | next (le16) as one le64: the 16 bytes are built in a
+        // addr (le64), then len | flags | next (DescriptorHigh) as one le64: the 16 bytes are built in a
         // register and stored at once (one 16-byte write, as the observer has always seen it), with no staging
         // buffer for a wide load to read back (narrow stores read by one wide load stall for ~15 cycles on x86).
-        ulong high = len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
         if (!BitConverter.IsLittleEndian)
         {
             addr = BinaryPrimitives.ReverseEndianness(addr);
@@ -454,6 +552,16 @@ public sealed class DriverQueue
         }
         if (!memory.TryWriteVector128(new GuestAddress(at), Vector128.Create(addr, high).AsByte())) ThrowDescriptorAt(at);
     }
+
+    /// <summary>A descriptor's bytes 8..15 as one value: len (le32) | flags (le16) | next (le16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong DescriptorHigh(uint len, ushort flags, ushort next) =>
+        len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
+
+    /// <summary>True when ring accesses may go through the windows: <paramref name="memory"/> is the memory given to
+    /// <see cref="Initialize"/> and no observer watches it (an observer must see every ring access as before).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Direct(GuestMemory memory) => ReferenceEquals(memory, _windowMemory) && !memory.IsObserved;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowDescriptorAt(ulong at) =>
