@@ -117,9 +117,11 @@ public readonly struct GuestWindow
         // unchecked: the access lies inside the region (At checked it), whose size is at most 2^30.
         uint first = unchecked((uint)(_offset + at) / GuestMemory.PageSize);
         uint last = unchecked((uint)(_offset + at + size - 1) / GuestMemory.PageSize);
-        ulong[] bits = _dirty!;
-        bits[first >> 6] |= 1UL << unchecked((int)first);
-        bits[last >> 6] |= 1UL << unchecked((int)last);
+        // No bounds check: both pages are pages of the region (the access lies inside it), and the region's bitmap
+        // has a bit for each of its pages (as GuestMemory.MarkDirtyHot relies on).
+        ref ulong bits = ref MemoryMarshal.GetArrayDataReference(_dirty!);
+        Unsafe.Add(ref bits, first >> 6) |= 1UL << unchecked((int)first);
+        Unsafe.Add(ref bits, last >> 6) |= 1UL << unchecked((int)last);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

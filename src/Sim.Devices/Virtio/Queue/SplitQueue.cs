@@ -37,6 +37,10 @@ public sealed class SplitQueue
     private int _usedEventOffset;
     private int _availEventOffset;
 
+    // The region holding the descriptor table (where buffers usually are too), for TryWalkDirectFast's range test.
+    private ulong _tableRegionBase;
+    private ulong _tableRegionSize;
+
     /// <summary>A queue whose size the driver may set up to <paramref name="maxSize"/> (QEMU virtio_add_queue's
     /// queue_size, also the size after reset).</summary>
     public SplitQueue(int maxSize)
@@ -181,6 +185,15 @@ public sealed class SplitQueue
             & memory.TryGetWindow(_usedRing, unchecked((int)VirtioSpec.UsedRingSize(_size)), out _usedWindow);
         Assert(windows, "rings validated at enable have windows");
         _windowMemory = memory;
+        foreach (MemoryRegion region in memory.Regions)
+        {
+            // Regions do not overlap: at most one holds the table (Validate checked that one does).
+            if (_descTable.Value >= region.Base && _descTable.Value - region.Base < region.Size)
+            {
+                _tableRegionBase = region.Base;
+                _tableRegionSize = region.Size;
+            }
+        }
         _usedEventOffset = unchecked((int)VirtioSpec.AvailUsedEventOffset(_size));
         _availEventOffset = unchecked((int)VirtioSpec.UsedAvailEventOffset(_size));
         // Validated ranges: none of these additions can overflow.
@@ -332,6 +345,14 @@ public sealed class SplitQueue
     private bool TryWalkChain<TRing>(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
         where TRing : struct, IRingAccess
     {
+        // Unobserved, the common chain (direct, every buffer in the table's region) takes a walk without calls; any
+        // other chain (or error) is walked again from its head by the general loop, which re-reads its descriptors:
+        // harmless, as reads change nothing and nobody watches them.
+        if (typeof(TRing) == typeof(WindowRing) && TryWalkDirectFast(element, head))
+        {
+            error = QueueError.None;
+            return true;
+        }
         element.Reset(head);
         // head < _size was checked by TryPop (virtqueue_get_head).
         if (!TRing.TryReadDescriptor(this, memory, _descTable, head, out Descriptor d))
@@ -341,6 +362,66 @@ public sealed class SplitQueue
         }
         if (d.IsIndirect) return TryWalkIndirect(memory, element, d, out error);
         return TryWalkTable<TRing>(this, memory, element, _descTable, _size, d, indirect: false, out error);
+    }
+
+    /// <summary>
+    /// <see cref="TryWalkTable"/> of a direct chain for the case where it succeeds with every buffer inside the region
+    /// that holds the descriptor table, reading descriptors through the table's window. The same checks in the same
+    /// order, each answered only when it passes: false (element unspecified) at the first one that does not, or for
+    /// a buffer elsewhere, and the caller then walks the chain with the general loop, which gives the answer. With
+    /// no call in the loop its state stays in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryWalkDirectFast(QueueElement element, int head)
+    {
+        GuestWindow table = _descWindow;
+        int size = _size;
+        ulong regionBase = _tableRegionBase;
+        ulong regionSize = _tableRegionSize;
+        Iovec[] iovecs = element.Iovecs;
+        int index = head;
+        int used = 0;
+        int outCount = -1;
+        ulong bytes = 0;
+        ulong outBytes = 0;
+        while (true)
+        {
+            // 0 <= index < size: inside the table window.
+            table.Read128(unchecked(index * VirtioSpec.DescSize), out ulong addr, out ulong high);
+            uint len = unchecked((uint)high);
+            int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
+            if ((flags & VirtioSpec.DescFIndirect) != 0) return false;
+            if ((flags & VirtioSpec.DescFWrite) != 0)
+            {
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
+            }
+            else if (outCount >= 0)
+            {
+                return false;
+            }
+            if (len == 0) return false;
+            // Inside the table's region (so IsValidRange holds, one iovec). unchecked: written not to overflow, as in
+            // GuestMemory.TryLocate.
+            if (len > regionSize || unchecked(addr - regionBase) > unchecked(regionSize - len)) return false;
+            // The loop check (yielded > table size) with yielded = used + 1: one iovec per descriptor here.
+            if (used >= size || unchecked((uint)used) >= unchecked((uint)iovecs.Length)) return false;
+            iovecs[used] = new Iovec(new GuestAddress(addr), len);
+            used = unchecked(used + 1); // < size <= 32768
+            bytes = unchecked(bytes + len); // at most 32768 32-bit lengths
+            if ((flags & VirtioSpec.DescFNext) == 0)
+            {
+                element.Reset(unchecked((ushort)head));
+                StoreCounts(element, used, outCount, bytes, outBytes);
+                element.Finish(used, indirect: false);
+                return true;
+            }
+            index = unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)));
+            if (index >= size) return false;
+        }
     }
 
     /// <summary>An INDIRECT head (VIRTIO 1.2 §2.7.5.3.1): checks it, reads the table's first descriptor and walks
