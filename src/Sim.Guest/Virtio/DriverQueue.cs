@@ -48,6 +48,7 @@ public sealed class DriverQueue
     private GuestWindow _availWindow;
     private GuestWindow _usedWindow;
     private readonly int _usedEventOffset;
+    private readonly int _availEventOffset;
 
     /// <summary>A driver for the ring at <paramref name="layout"/>. <paramref name="eventIdx"/>: VIRTIO_F_EVENT_IDX
     /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
@@ -71,6 +72,7 @@ public sealed class DriverQueue
         _usedEvent = layout.UsedEvent;
         _availEvent = layout.AvailEvent;
         _usedEventOffset = unchecked((int)VirtioSpec.AvailUsedEventOffset(_size)); // at most 4 + 2 * 32768
+        _availEventOffset = unchecked((int)VirtioSpec.UsedAvailEventOffset(_size)); // at most 4 + 8 * 32768
         ResetState();
     }
 
@@ -333,12 +335,10 @@ public sealed class DriverQueue
         _numAdded = 0;
         if (EventIdx)
         {
-            bool ok = memory.TryReadUInt16(_availEvent, out ushort availEvent);
-            Assert(ok, "used ring not in guest memory");
+            ushort availEvent = ReadU16(memory, _usedWindow, _availEventOffset, _availEvent);
             return RingIndex.NeedEvent(new RingIndex(availEvent), newIdx, oldIdx);
         }
-        bool read = memory.TryReadUInt16(_layout.UsedRing, out ushort usedFlags);
-        Assert(read, "used ring not in guest memory");
+        ushort usedFlags = ReadU16(memory, _usedWindow, VirtioSpec.UsedFlagsOffset, _layout.UsedRing);
         return (usedFlags & VirtioSpec.UsedFNoNotify) == 0;
     }
 
@@ -460,10 +460,8 @@ public sealed class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         if (!CallbacksEnabled) return;
         _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
-        bool ok = EventIdx
-            ? memory.TryWriteUInt16(_usedEvent, 0)
-            : memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
-        Assert(ok, "available ring not in guest memory");
+        if (EventIdx) WriteU16(memory, _availWindow, _usedEventOffset, _usedEvent, 0);
+        else WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
     }
 
     /// <summary>
@@ -475,8 +473,7 @@ public sealed class DriverQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ClearNoInterrupt(memory);
-        bool ok = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
-        Assert(ok, "available ring not in guest memory");
+        WriteU16(memory, _availWindow, _usedEventOffset, _usedEvent, _lastUsed.Value);
         return !HasUsed(memory);
     }
 
@@ -499,11 +496,7 @@ public sealed class DriverQueue
     {
         if (CallbacksEnabled) return;
         _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
-        if (!EventIdx)
-        {
-            bool ok = memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
-            Assert(ok, "available ring not in guest memory");
-        }
+        if (!EventIdx) WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
     }
 
     // ---------------------------------------------------------------- teardown
@@ -562,6 +555,31 @@ public sealed class DriverQueue
     /// <see cref="Initialize"/> and no observer watches it (an observer must see every ring access as before).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Direct(GuestMemory memory) => ReferenceEquals(memory, _windowMemory) && !memory.IsObserved;
+
+    /// <summary>Reads the ring field at <paramref name="address"/>, which is <paramref name="offset"/> bytes into
+    /// <paramref name="window"/>: through the window when <see cref="Direct"/>, else through the memory's accessor.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort ReadU16(GuestMemory memory, GuestWindow window, int offset, GuestAddress address)
+    {
+        if (Direct(memory)) return window.ReadUInt16(offset);
+        bool ok = memory.TryReadUInt16(address, out ushort value);
+        Assert(ok, "ring not in guest memory");
+        return value;
+    }
+
+    /// <summary>Writes the ring field at <paramref name="address"/> (<paramref name="offset"/> bytes into
+    /// <paramref name="window"/>), as <see cref="ReadU16"/> reads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteU16(GuestMemory memory, GuestWindow window, int offset, GuestAddress address, ushort value)
+    {
+        if (Direct(memory))
+        {
+            window.WriteUInt16(offset, value);
+            return;
+        }
+        bool ok = memory.TryWriteUInt16(address, value);
+        Assert(ok, "ring not in guest memory");
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowDescriptorAt(ulong at) =>
