@@ -231,8 +231,7 @@ public sealed class DriverQueue
         }
         else
         {
-            WriteDescriptor(memory, DescAddress(first), readable.Addr.Value, readHigh);
-            WriteDescriptor(memory, DescAddress(second), writable.Addr.Value, writeHigh);
+            WriteDescriptorPair(memory, first, readable.Addr.Value, readHigh, second, writable.Addr.Value, writeHigh);
         }
         _freeHead = rest;
         _numFree = unchecked(_numFree - 2); // _numFree >= 2 checked above
@@ -289,8 +288,7 @@ public sealed class DriverQueue
         }
         else
         {
-            bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)_availShadow.Slot(_size)) * VirtioSpec.AvailElemSize))), head);
-            Assert(ok, "available ring not in guest memory");
+            WriteAvailEntry(memory, _availShadow.Slot(_size), head);
         }
         _availShadow = _availShadow.Next;
         _numAdded++;
@@ -376,8 +374,7 @@ public sealed class DriverQueue
         }
         else
         {
-            bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)_lastUsed.Slot(_size)) * VirtioSpec.UsedElemSize)), out raw);
-            Assert(ok, "used ring not in guest memory");
+            raw = ReadUsedEntry(memory, _lastUsed.Slot(_size));
         }
         uint rawId = unchecked((uint)(raw & uint.MaxValue));
         if (rawId >= unchecked((uint)_size)) return Break(DriverQueueError.UsedIdOutOfRange);
@@ -544,6 +541,31 @@ public sealed class DriverQueue
             high = BinaryPrimitives.ReverseEndianness(high);
         }
         if (!memory.TryWriteVector128(new GuestAddress(at), Vector128.Create(addr, high).AsByte())) ThrowDescriptorAt(at);
+    }
+
+    /// <summary>The accessor path of the two-buffer TryAdd, out of line so the window path keeps its registers.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteDescriptorPair(GuestMemory memory, int first, ulong firstAddr, ulong firstHigh, int second, ulong secondAddr, ulong secondHigh)
+    {
+        WriteDescriptor(memory, DescAddress(first), firstAddr, firstHigh);
+        WriteDescriptor(memory, DescAddress(second), secondAddr, secondHigh);
+    }
+
+    /// <summary>The accessor path of <see cref="Commit"/>'s available-ring store.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteAvailEntry(GuestMemory memory, int slot, ushort head)
+    {
+        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)slot) * VirtioSpec.AvailElemSize))), head);
+        Assert(ok, "available ring not in guest memory");
+    }
+
+    /// <summary>The accessor path of TryGetUsed's used-entry read: id (le32) | len (le32) as one le64.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadUsedEntry(GuestMemory memory, int slot)
+    {
+        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)slot) * VirtioSpec.UsedElemSize)), out ulong raw);
+        Assert(ok, "used ring not in guest memory");
+        return raw;
     }
 
     /// <summary>A descriptor's bytes 8..15 as one value: len (le32) | flags (le16) | next (le16).</summary>

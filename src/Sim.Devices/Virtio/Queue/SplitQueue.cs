@@ -678,11 +678,14 @@ public sealed class SplitQueue
         int slot = UsedIdx.Add(idx).Slot(_size);
         // id (le32) + len (le32) as one little-endian 8-byte store.
         ulong entry = head | (unchecked((ulong)len) << 32);
-        if (Direct(memory))
-        {
-            _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
-            return;
-        }
+        if (Direct(memory)) _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
+        else WriteUsedEntry(memory, slot, entry);
+    }
+
+    /// <summary>The accessor path of <see cref="Fill"/>'s used-entry store, out of line (Fill is inlined into devices).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteUsedEntry(GuestMemory memory, int slot, ulong entry)
+    {
         bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + (unchecked((ulong)slot) * VirtioSpec.UsedElemSize)), entry);
         Assert(ok, "used ring validated at enable is not writable");
     }
