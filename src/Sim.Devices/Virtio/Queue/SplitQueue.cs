@@ -353,6 +353,15 @@ public sealed class SplitQueue
             error = QueueError.None;
             return true;
         }
+        return TryWalkChainGeneral<TRing>(memory, element, head, out error);
+    }
+
+    /// <summary>The general walk of <see cref="TryWalkChain"/>, out of line so that the pop keeps few registers live
+    /// around the speculative walk.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryWalkChainGeneral<TRing>(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
+        where TRing : struct, IRingAccess
+    {
         element.Reset(head);
         // head < _size was checked by TryPop (virtqueue_get_head).
         if (!TRing.TryReadDescriptor(this, memory, _descTable, head, out Descriptor d))
