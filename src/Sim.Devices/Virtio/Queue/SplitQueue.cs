@@ -423,9 +423,13 @@ public sealed class SplitQueue
             bytes = unchecked(bytes + len); // at most 32768 32-bit lengths
             if ((flags & VirtioSpec.DescFNext) == 0)
             {
-                element.Reset(unchecked((ushort)head));
-                StoreCounts(element, used, outCount, bytes, outBytes);
-                element.Finish(used, indirect: false);
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
+                // unchecked: outCount <= used and outBytes <= bytes (taken when the first writable buffer came).
+                element.Set(unchecked((ushort)head), outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes), used, indirect: false);
                 return true;
             }
             index = unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)));
