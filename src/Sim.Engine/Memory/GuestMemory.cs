@@ -219,6 +219,28 @@ public sealed class GuestMemory
         return true;
     }
 
+    /// <summary>True while an observer sees accesses (one is attached and the actor is not
+    /// <see cref="MemoryActor.Host"/>). <see cref="GuestWindow"/> accesses bypass the observer, so code using a
+    /// window tests this first and uses the accessors below while it is true.</summary>
+    public bool IsObserved
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _watcher is not null;
+    }
+
+    /// <summary>A window on [address, address+length) inside one region (see <see cref="GuestWindow"/>), located
+    /// once; false when no single region holds the range.</summary>
+    public bool TryGetWindow(GuestAddress address, int length, out GuestWindow window)
+    {
+        if (length < 0 || !TryLocate(address.Value, unchecked((ulong)length), out int offset))
+        {
+            window = default;
+            return false;
+        }
+        window = new GuestWindow(_hotBytes, _hotDirty, offset, length, address);
+        return true;
+    }
+
     /// <summary>A read-only view of the <paramref name="length"/> guest bytes at <paramref name="address"/>, counted
     /// as one read of them (the observer sees it as it sees <see cref="TryRead"/>), without copying. Decode it at
     /// once: the view shows later writes too.</summary>

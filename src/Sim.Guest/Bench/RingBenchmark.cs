@@ -32,8 +32,6 @@ public sealed class RingBenchmark
     private readonly int _slots;
     private readonly ushort[] _slotOfHead;
     private readonly ulong[] _expected;
-    private readonly GuestBuffer[] _readable = new GuestBuffer[1];
-    private readonly GuestBuffer[] _writable = new GuestBuffer[1];
     private long _sequence;
     private long _kicks;
     private long _notifications;
@@ -134,9 +132,7 @@ public sealed class RingBenchmark
         var reqAddr = new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16));
         var respAddr = new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16) + 8);
         if (!memory.TryWriteUInt64(reqAddr, request)) throw new InvalidOperationException("request buffer outside memory");
-        _readable[0] = new GuestBuffer(reqAddr, 8);
-        _writable[0] = new GuestBuffer(respAddr, 8);
-        if (!_driver.TryAdd(memory, _readable, _writable, out ushort head)) throw new InvalidOperationException("ring full");
+        if (!_driver.TryAdd(memory, new GuestBuffer(reqAddr, 8), new GuestBuffer(respAddr, 8), out ushort head)) throw new InvalidOperationException("ring full");
         _slotOfHead[head] = unchecked((ushort)slot);
         _expected[slot] = request ^ ResponseMagic;
     }

@@ -41,6 +41,15 @@ public sealed class DriverQueue
     private readonly GuestAddress _usedEvent;
     private readonly GuestAddress _availEvent;
 
+    // Windows on the three rings of the memory given to Initialize, used instead of its accessors while no observer
+    // watches it (see Direct): each ring access is then a bounds check and an array access.
+    private GuestMemory? _windowMemory;
+    private GuestWindow _descWindow;
+    private GuestWindow _availWindow;
+    private GuestWindow _usedWindow;
+    private readonly int _usedEventOffset;
+    private readonly int _availEventOffset;
+
     /// <summary>A driver for the ring at <paramref name="layout"/>. <paramref name="eventIdx"/>: VIRTIO_F_EVENT_IDX
     /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
     public DriverQueue(SplitRingLayout layout, bool eventIdx)
@@ -62,6 +71,8 @@ public sealed class DriverQueue
         _usedIdx = layout.UsedIdx;
         _usedEvent = layout.UsedEvent;
         _availEvent = layout.AvailEvent;
+        _usedEventOffset = unchecked((int)VirtioSpec.AvailUsedEventOffset(_size)); // at most 4 + 2 * 32768
+        _availEventOffset = unchecked((int)VirtioSpec.UsedAvailEventOffset(_size)); // at most 4 + 8 * 32768
         ResetState();
     }
 
@@ -103,6 +114,12 @@ public sealed class DriverQueue
         Zero(memory, _layout.DescTable, VirtioSpec.DescTableSize(_size));
         Zero(memory, _layout.AvailRing, VirtioSpec.AvailRingSize(_size));
         Zero(memory, _layout.UsedRing, VirtioSpec.UsedRingSize(_size));
+        // Zero just checked each part lies in one region; sizes are at most 16 * 32768 bytes.
+        bool windows = memory.TryGetWindow(_layout.DescTable, unchecked((int)VirtioSpec.DescTableSize(_size)), out _descWindow)
+            & memory.TryGetWindow(_layout.AvailRing, unchecked((int)VirtioSpec.AvailRingSize(_size)), out _availWindow)
+            & memory.TryGetWindow(_layout.UsedRing, unchecked((int)VirtioSpec.UsedRingSize(_size)), out _usedWindow);
+        Assert(windows, "ring parts in guest memory have windows");
+        _windowMemory = memory;
         ResetState();
     }
 
@@ -155,11 +172,16 @@ public sealed class DriverQueue
         int i = first;
         int last = first;
         int k = 0;
+        bool direct = Direct(memory);
+        GuestWindow window = _descWindow;
         foreach (GuestBuffer b in readable)
         {
             k = unchecked(k + 1);
             ushort next = links[i];
-            WriteDescriptor(memory, DescAddress(i), b.Addr.Value, b.Len, k < total ? VirtioSpec.DescFNext : (ushort)0, next);
+            ulong high = DescriptorHigh(b.Len, k < total ? VirtioSpec.DescFNext : (ushort)0, next);
+            // unchecked: i < size, inside the table window.
+            if (direct) window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
+            else WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
             last = i;
             i = next;
         }
@@ -169,7 +191,10 @@ public sealed class DriverQueue
             k = unchecked(k + 1);
             writableBytes = SaturatingAdd(writableBytes, b.Len);
             ushort next = links[i];
-            WriteDescriptor(memory, DescAddress(i), b.Addr.Value, b.Len, k < total ? WriteNext : VirtioSpec.DescFWrite, next);
+            ulong high = DescriptorHigh(b.Len, k < total ? WriteNext : VirtioSpec.DescFWrite, next);
+            // unchecked: i < size, inside the table window.
+            if (direct) window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
+            else WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
             last = i;
             i = next;
         }
@@ -177,6 +202,41 @@ public sealed class DriverQueue
         _numFree = unchecked(_numFree - total);
         head = unchecked((ushort)first);
         Commit(memory, head, new HeadState(writableBytes, unchecked((ushort)last), unchecked((ushort)total)));
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryAdd(GuestMemory, ReadOnlySpan{GuestBuffer}, ReadOnlySpan{GuestBuffer}, out ushort)"/> for the
+    /// commonest chain shape, one readable buffer (the request) then one writable buffer (the response): the same
+    /// descriptors, ring entry and state, written straight-line.
+    /// </summary>
+    public bool TryAdd(GuestMemory memory, GuestBuffer readable, GuestBuffer writable, out ushort head)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        head = 0;
+        if (Broken || _numFree < 2) return false;
+        ushort[] links = _next;
+        int first = _freeHead;
+        int second = links[first];
+        int rest = links[second];
+        // The first descriptor links to the second (the free list's order), as the general TryAdd writes them.
+        ulong readHigh = DescriptorHigh(readable.Len, VirtioSpec.DescFNext, unchecked((ushort)second));
+        ulong writeHigh = DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest));
+        if (Direct(memory))
+        {
+            GuestWindow table = _descWindow;
+            // unchecked: both indices < size, inside the table window.
+            table.Write128(unchecked(first * VirtioSpec.DescSize), readable.Addr.Value, readHigh);
+            table.Write128(unchecked(second * VirtioSpec.DescSize), writable.Addr.Value, writeHigh);
+        }
+        else
+        {
+            WriteDescriptorPair(memory, first, readable.Addr.Value, readHigh, second, writable.Addr.Value, writeHigh);
+        }
+        _freeHead = rest;
+        _numFree = unchecked(_numFree - 2); // _numFree >= 2 checked above
+        head = unchecked((ushort)first);
+        Commit(memory, head, new HeadState(writable.Len, unchecked((ushort)second), 2));
         return true;
     }
 
@@ -202,10 +262,10 @@ public sealed class DriverQueue
             if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
             // unchecked: k < IndirectDescriptorsMax (32768), so 16 * k is far below 2^64.
             if (!table.TryAdd(unchecked((ulong)k * VirtioSpec.DescSize), out GuestAddress at)) ThrowDescriptorOutside(table, k);
-            WriteDescriptor(memory, at.Value, b.Addr.Value, b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0)));
+            WriteDescriptor(memory, at.Value, b.Addr.Value, DescriptorHigh(b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0))));
         }
         int i = _freeHead;
-        WriteDescriptor(memory, DescAddress(i), table.Value, unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i]);
+        WriteDescriptor(memory, DescAddress(i), table.Value, DescriptorHigh(unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i]));
         _freeHead = _next[i];
         _numFree--;
         head = unchecked((ushort)i);
@@ -221,8 +281,15 @@ public sealed class DriverQueue
         Outstanding = unchecked(Outstanding + 1); // unchecked: at most one chain per descriptor, so below 32768
         // avail->ring[avail_idx_shadow & (num - 1)] = head; the index itself is written by Publish.
         // unchecked: slot < size, inside the available ring, which the constructor checked does not wrap.
-        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)_availShadow.Slot(_size)) * VirtioSpec.AvailElemSize))), head);
-        Assert(ok, "available ring not in guest memory");
+        if (Direct(memory))
+        {
+            // unchecked: slot < size, inside the available-ring window.
+            _availWindow.WriteUInt16(unchecked(VirtioSpec.AvailRingOffset + (_availShadow.Slot(_size) * VirtioSpec.AvailElemSize)), head);
+        }
+        else
+        {
+            WriteAvailEntry(memory, _availShadow.Slot(_size), head);
+        }
         _availShadow = _availShadow.Next;
         _numAdded++;
     }
@@ -240,8 +307,15 @@ public sealed class DriverQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (_published == _availShadow) return;
-        bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
-        Assert(ok, "available ring not in guest memory");
+        if (Direct(memory))
+        {
+            _availWindow.WriteUInt16(VirtioSpec.AvailIdxOffset, _availShadow.Value);
+        }
+        else
+        {
+            bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
+            Assert(ok, "available ring not in guest memory");
+        }
         _published = _availShadow;
     }
 
@@ -259,12 +333,10 @@ public sealed class DriverQueue
         _numAdded = 0;
         if (EventIdx)
         {
-            bool ok = memory.TryReadUInt16(_availEvent, out ushort availEvent);
-            Assert(ok, "used ring not in guest memory");
+            ushort availEvent = ReadU16(memory, _usedWindow, _availEventOffset, _availEvent);
             return RingIndex.NeedEvent(new RingIndex(availEvent), newIdx, oldIdx);
         }
-        bool read = memory.TryReadUInt16(_layout.UsedRing, out ushort usedFlags);
-        Assert(read, "used ring not in guest memory");
+        ushort usedFlags = ReadU16(memory, _usedWindow, VirtioSpec.UsedFlagsOffset, _layout.UsedRing);
         return (usedFlags & VirtioSpec.UsedFNoNotify) == 0;
     }
 
@@ -293,8 +365,17 @@ public sealed class DriverQueue
         if (Broken) return false;
         if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow)) return false;
 
-        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)_lastUsed.Slot(_size)) * VirtioSpec.UsedElemSize)), out ulong raw);
-        Assert(ok, "used ring not in guest memory");
+        bool direct = Direct(memory);
+        ulong raw;
+        if (direct)
+        {
+            // unchecked: slot < size, inside the used-ring window.
+            raw = _usedWindow.ReadUInt64(unchecked(VirtioSpec.UsedRingOffset + (_lastUsed.Slot(_size) * VirtioSpec.UsedElemSize)));
+        }
+        else
+        {
+            raw = ReadUsedEntry(memory, _lastUsed.Slot(_size));
+        }
         uint rawId = unchecked((uint)(raw & uint.MaxValue));
         if (rawId >= unchecked((uint)_size)) return Break(DriverQueueError.UsedIdOutOfRange);
         if (_heads[rawId].Length == 0) return Break(DriverQueueError.UsedIdNotHead);
@@ -304,8 +385,15 @@ public sealed class DriverQueue
         _lastUsed = _lastUsed.Next;
         if (CallbacksEnabled)
         {
-            bool wrote = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
-            Assert(wrote, "available ring not in guest memory");
+            if (direct)
+            {
+                _availWindow.WriteUInt16(_usedEventOffset, _lastUsed.Value);
+            }
+            else
+            {
+                bool wrote = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
+                Assert(wrote, "available ring not in guest memory");
+            }
         }
         return true;
     }
@@ -319,8 +407,16 @@ public sealed class DriverQueue
 
     private bool RefreshUsedIdx(GuestMemory memory)
     {
-        bool ok = memory.TryReadUInt16(_usedIdx, out ushort raw);
-        Assert(ok, "used ring not in guest memory");
+        ushort raw;
+        if (Direct(memory))
+        {
+            raw = _usedWindow.ReadUInt16(VirtioSpec.UsedIdxOffset);
+        }
+        else
+        {
+            bool ok = memory.TryReadUInt16(_usedIdx, out raw);
+            Assert(ok, "used ring not in guest memory");
+        }
         var usedIdx = new RingIndex(raw);
         if (RingIndex.Distance(_lastUsed, usedIdx) > Outstanding) return Break(DriverQueueError.UsedIdxTooFar);
         _usedShadow = usedIdx;
@@ -361,10 +457,8 @@ public sealed class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         if (!CallbacksEnabled) return;
         _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
-        bool ok = EventIdx
-            ? memory.TryWriteUInt16(_usedEvent, 0)
-            : memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
-        Assert(ok, "available ring not in guest memory");
+        if (EventIdx) WriteU16(memory, _availWindow, _usedEventOffset, _usedEvent, 0);
+        else WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
     }
 
     /// <summary>
@@ -376,8 +470,7 @@ public sealed class DriverQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ClearNoInterrupt(memory);
-        bool ok = memory.TryWriteUInt16(_usedEvent, _lastUsed.Value);
-        Assert(ok, "available ring not in guest memory");
+        WriteU16(memory, _availWindow, _usedEventOffset, _usedEvent, _lastUsed.Value);
         return !HasUsed(memory);
     }
 
@@ -400,11 +493,7 @@ public sealed class DriverQueue
     {
         if (CallbacksEnabled) return;
         _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
-        if (!EventIdx)
-        {
-            bool ok = memory.TryWriteUInt16(_layout.AvailRing, _availFlagsShadow);
-            Assert(ok, "available ring not in guest memory");
-        }
+        if (!EventIdx) WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
     }
 
     // ---------------------------------------------------------------- teardown
@@ -441,18 +530,77 @@ public sealed class DriverQueue
     private const ushort WriteNext = VirtioSpec.DescFWrite | VirtioSpec.DescFNext;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteDescriptor(GuestMemory memory, ulong at, ulong addr, uint len, ushort flags, ushort next)
+    private static void WriteDescriptor(GuestMemory memory, ulong at, ulong addr, ulong high)
     {
-        // addr (le64), then len (le32) | flags (le16) | next (le16) as one le64: the 16 bytes are built in a
+        // addr (le64), then len | flags | next (DescriptorHigh) as one le64: the 16 bytes are built in a
         // register and stored at once (one 16-byte write, as the observer has always seen it), with no staging
         // buffer for a wide load to read back (narrow stores read by one wide load stall for ~15 cycles on x86).
-        ulong high = len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
         if (!BitConverter.IsLittleEndian)
         {
             addr = BinaryPrimitives.ReverseEndianness(addr);
             high = BinaryPrimitives.ReverseEndianness(high);
         }
         if (!memory.TryWriteVector128(new GuestAddress(at), Vector128.Create(addr, high).AsByte())) ThrowDescriptorAt(at);
+    }
+
+    /// <summary>The accessor path of the two-buffer TryAdd, out of line so the window path keeps its registers.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteDescriptorPair(GuestMemory memory, int first, ulong firstAddr, ulong firstHigh, int second, ulong secondAddr, ulong secondHigh)
+    {
+        WriteDescriptor(memory, DescAddress(first), firstAddr, firstHigh);
+        WriteDescriptor(memory, DescAddress(second), secondAddr, secondHigh);
+    }
+
+    /// <summary>The accessor path of <see cref="Commit"/>'s available-ring store.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteAvailEntry(GuestMemory memory, int slot, ushort head)
+    {
+        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)slot) * VirtioSpec.AvailElemSize))), head);
+        Assert(ok, "available ring not in guest memory");
+    }
+
+    /// <summary>The accessor path of TryGetUsed's used-entry read: id (le32) | len (le32) as one le64.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadUsedEntry(GuestMemory memory, int slot)
+    {
+        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)slot) * VirtioSpec.UsedElemSize)), out ulong raw);
+        Assert(ok, "used ring not in guest memory");
+        return raw;
+    }
+
+    /// <summary>A descriptor's bytes 8..15 as one value: len (le32) | flags (le16) | next (le16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong DescriptorHigh(uint len, ushort flags, ushort next) =>
+        len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
+
+    /// <summary>True when ring accesses may go through the windows: <paramref name="memory"/> is the memory given to
+    /// <see cref="Initialize"/> and no observer watches it (an observer must see every ring access as before).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Direct(GuestMemory memory) => ReferenceEquals(memory, _windowMemory) && !memory.IsObserved;
+
+    /// <summary>Reads the ring field at <paramref name="address"/>, which is <paramref name="offset"/> bytes into
+    /// <paramref name="window"/>: through the window when <see cref="Direct"/>, else through the memory's accessor.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort ReadU16(GuestMemory memory, GuestWindow window, int offset, GuestAddress address)
+    {
+        if (Direct(memory)) return window.ReadUInt16(offset);
+        bool ok = memory.TryReadUInt16(address, out ushort value);
+        Assert(ok, "ring not in guest memory");
+        return value;
+    }
+
+    /// <summary>Writes the ring field at <paramref name="address"/> (<paramref name="offset"/> bytes into
+    /// <paramref name="window"/>), as <see cref="ReadU16"/> reads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteU16(GuestMemory memory, GuestWindow window, int offset, GuestAddress address, ushort value)
+    {
+        if (Direct(memory))
+        {
+            window.WriteUInt16(offset, value);
+            return;
+        }
+        bool ok = memory.TryWriteUInt16(address, value);
+        Assert(ok, "ring not in guest memory");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -67,6 +67,15 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
 
             var queue = new SplitQueue(size) { DescTable = layout.DescTable, AvailRing = layout.AvailRing, UsedRing = layout.UsedRing };
             Assert.True(queue.TryEnable(memory, out _));
+            // The same ring in an unobserved twin: its pops take the ring-window path and must give the same results,
+            // bytes and dirty pages as the observed (accessor) path.
+            Assert.True(GuestMemory.TryCreate(memory.Layout, out GuestMemory? twin, out _));
+            twin.Restore(memory.Snapshot());
+            var twinQueue = new SplitQueue(size) { DescTable = layout.DescTable, AvailRing = layout.AvailRing, UsedRing = layout.UsedRing };
+            Assert.True(twinQueue.TryEnable(twin, out _));
+            var twinElement = new QueueElement();
+            memory.ClearDirty();
+            twin.ClearDirty();
             var observer = new RecordingObserver();
             memory.Observer = observer;
             var element = new QueueElement();
@@ -79,6 +88,12 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
 
                 before = observer.Accesses.Count;
                 bool ok = queue.TryPop(memory, element, out QueueError error);
+                Assert.False(twin.IsObserved);
+                bool twinOk = twinQueue.TryPop(twin, twinElement, out QueueError twinError);
+                Assert.Equal((ok, error), (twinOk, twinError));
+                Assert.Equal(element.Out.ToArray(), twinElement.Out.ToArray());
+                Assert.Equal(element.In.ToArray(), twinElement.In.ToArray());
+                Assert.Equal((element.OutBytes, element.InBytes, element.DescriptorCount, element.Indirect), (twinElement.OutBytes, twinElement.InBytes, twinElement.DescriptorCount, twinElement.Indirect));
                 // The pop also reads avail.idx (first pop) and the avail entry: compare only descriptor-table reads.
                 var actualReads = observer.Accesses.Skip(before).Where(a => a.Length == VirtioSpec.DescSize || !IsRingAccess(layout, a)).ToList();
                 Assert.Equal(expectedReads, actualReads);
@@ -93,7 +108,11 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
                     Assert.Equal(expected.Descriptors, element.DescriptorCount);
                     Assert.Equal(expected.Indirect, element.Indirect);
                     queue.Push(memory, element.Head, 0);
+                    twinQueue.Push(twin, twinElement.Head, 0);
+                    Assert.Equal(queue.ShouldNotify(memory), twinQueue.ShouldNotify(twin));
                 }
+                Assert.Equal(memory.ContentHash(), twin.ContentHash());
+                Assert.Equal(memory.DirtyPages(), twin.DirtyPages());
                 string key = error.ToString();
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                 if (!ok) break;

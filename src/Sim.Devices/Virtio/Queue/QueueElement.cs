@@ -73,6 +73,20 @@ public sealed class QueueElement
         InBytes = inBytes;
     }
 
+    /// <summary>Sets every field at once, for a walk that filled <see cref="Iovecs"/> itself and kept the rest in
+    /// locals (what <see cref="Reset"/>, <see cref="SetCounts"/> and <see cref="Finish"/> do together).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Set(ushort head, int outCount, int inCount, ulong outBytes, ulong inBytes, int descriptors, bool indirect)
+    {
+        Head = head;
+        OutCount = outCount;
+        InCount = inCount;
+        OutBytes = outBytes;
+        InBytes = inBytes;
+        DescriptorCount = descriptors;
+        Indirect = indirect;
+    }
+
     /// <summary>Appends a validated descriptor's buffer as one iovec, or one per guest region it spans
     /// (QEMU virtqueue_map_desc).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -27,6 +27,20 @@ public sealed class SplitQueue
     private GuestAddress _usedRingAddr;
     private GuestAddress _availEventAddr;
 
+    // Windows on the three rings of the memory the queue was enabled on (located once at enable), used instead of
+    // that memory's accessors while no observer watches it (see Direct): each ring access is then a bounds check and
+    // an array access. Offsets into them: the ring field offsets, and the precomputed used_event / avail_event ones.
+    private GuestMemory? _windowMemory;
+    private GuestWindow _descWindow;
+    private GuestWindow _availWindow;
+    private GuestWindow _usedWindow;
+    private int _usedEventOffset;
+    private int _availEventOffset;
+
+    // The region holding the descriptor table (where buffers usually are too), for TryWalkDirectFast's range test.
+    private ulong _tableRegionBase;
+    private ulong _tableRegionSize;
+
     /// <summary>A queue whose size the driver may set up to <paramref name="maxSize"/> (QEMU virtio_add_queue's
     /// queue_size, also the size after reset).</summary>
     public SplitQueue(int maxSize)
@@ -140,7 +154,7 @@ public sealed class SplitQueue
         ThrowIfReady();
         error = Validate(memory, _size, _descTable, _availRing, _usedRing);
         if (error != QueueConfigError.None) return false;
-        ComputeAddresses();
+        ComputeAddresses(memory);
         Ready = true;
         AssertInvariants();
         return true;
@@ -162,8 +176,26 @@ public sealed class SplitQueue
         return QueueConfigError.None;
     }
 
-    private void ComputeAddresses()
+    private void ComputeAddresses(GuestMemory memory)
     {
+        // Validate checked each ring lies in one region of this memory, so the windows exist; sizes are at most
+        // 16 * 32768 bytes.
+        bool windows = memory.TryGetWindow(_descTable, unchecked((int)VirtioSpec.DescTableSize(_size)), out _descWindow)
+            & memory.TryGetWindow(_availRing, unchecked((int)VirtioSpec.AvailRingSize(_size)), out _availWindow)
+            & memory.TryGetWindow(_usedRing, unchecked((int)VirtioSpec.UsedRingSize(_size)), out _usedWindow);
+        Assert(windows, "rings validated at enable have windows");
+        _windowMemory = memory;
+        foreach (MemoryRegion region in memory.Regions)
+        {
+            // Regions do not overlap: at most one holds the table (Validate checked that one does).
+            if (_descTable.Value >= region.Base && _descTable.Value - region.Base < region.Size)
+            {
+                _tableRegionBase = region.Base;
+                _tableRegionSize = region.Size;
+            }
+        }
+        _usedEventOffset = unchecked((int)VirtioSpec.AvailUsedEventOffset(_size));
+        _availEventOffset = unchecked((int)VirtioSpec.UsedAvailEventOffset(_size));
         // Validated ranges: none of these additions can overflow.
         _availIdxAddr = new GuestAddress(_availRing.Value + VirtioSpec.AvailIdxOffset);
         _availRingAddr = new GuestAddress(_availRing.Value + VirtioSpec.AvailRingOffset);
@@ -213,7 +245,7 @@ public sealed class SplitQueue
         NotificationEnabled = state.NotificationEnabled;
         if (state.Ready)
         {
-            ComputeAddresses();
+            ComputeAddresses(memory);
             Ready = true;
         }
         AssertInvariants();
@@ -249,12 +281,22 @@ public sealed class SplitQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(element);
+        // Two compiled bodies of one algorithm: ring accesses through the windows, or through the memory's
+        // accessors when an observer must see them (or the memory is not the one the queue was enabled on).
+        return Direct(memory)
+            ? TryPop<WindowRing>(memory, element, out error)
+            : TryPop<MemoryRing>(memory, element, out error);
+    }
+
+    private bool TryPop<TRing>(GuestMemory memory, QueueElement element, out QueueError error)
+        where TRing : struct, IRingAccess
+    {
         AssertIndexInvariants();
         error = QueueError.None;
         if (!Ready) return false;
         if (ShadowAvail == NextAvail)
         {
-            RingIndex avail = ReadAvailIdx(memory);
+            RingIndex avail = new(TRing.ReadAvailIdx(this, memory));
             // QEMU virtqueue_num_heads: "Guest moved used index from %u to %u".
             if (RingIndex.Distance(NextAvail, avail) > _size)
             {
@@ -271,7 +313,7 @@ public sealed class SplitQueue
         }
 
         // QEMU virtqueue_get_head(vq, vq->last_avail_idx++, &head): the index advances before the head is checked.
-        ushort head = ReadAvailEntry(memory, NextAvail);
+        ushort head = TRing.ReadAvailEntry(this, memory, NextAvail.Slot(_size));
         NextAvail = NextAvail.Next;
         if (head >= _size)
         {
@@ -279,9 +321,9 @@ public sealed class SplitQueue
             AssertIndexInvariants();
             return false;
         }
-        if (EventIdx && NotificationEnabled) WriteAvailEvent(memory, NextAvail);
+        if (EventIdx && NotificationEnabled) TRing.WriteAvailEvent(this, memory, NextAvail.Value);
 
-        if (!TryWalkChain(memory, element, head, out error))
+        if (!TryWalkChain<TRing>(memory, element, head, out error))
         {
             AssertIndexInvariants();
             return false;
@@ -300,17 +342,99 @@ public sealed class SplitQueue
     /// <see cref="TryWalkIndirect"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryWalkChain(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
+    private bool TryWalkChain<TRing>(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
+        where TRing : struct, IRingAccess
+    {
+        // Unobserved, the common chain (direct, every buffer in the table's region) takes a walk without calls; any
+        // other chain (or error) is walked again from its head by the general loop, which re-reads its descriptors:
+        // harmless, as reads change nothing and nobody watches them.
+        if (typeof(TRing) == typeof(WindowRing) && TryWalkDirectFast(element, head))
+        {
+            error = QueueError.None;
+            return true;
+        }
+        return TryWalkChainGeneral<TRing>(memory, element, head, out error);
+    }
+
+    /// <summary>The general walk of <see cref="TryWalkChain"/>, out of line so that the pop keeps few registers live
+    /// around the speculative walk.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryWalkChainGeneral<TRing>(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
+        where TRing : struct, IRingAccess
     {
         element.Reset(head);
         // head < _size was checked by TryPop (virtqueue_get_head).
-        if (!TryReadDescriptor(memory, _descTable, head, out Descriptor d))
+        if (!TRing.TryReadDescriptor(this, memory, _descTable, head, out Descriptor d))
         {
             error = QueueError.DescTableOutsideMemory;
             return false;
         }
         if (d.IsIndirect) return TryWalkIndirect(memory, element, d, out error);
-        return TryWalkTable(memory, element, _descTable, _size, d, indirect: false, out error);
+        return TryWalkTable<TRing>(this, memory, element, _descTable, _size, d, indirect: false, out error);
+    }
+
+    /// <summary>
+    /// <see cref="TryWalkTable"/> of a direct chain for the case where it succeeds with every buffer inside the region
+    /// that holds the descriptor table, reading descriptors through the table's window. The same checks in the same
+    /// order, each answered only when it passes: false (element unspecified) at the first one that does not, or for
+    /// a buffer elsewhere, and the caller then walks the chain with the general loop, which gives the answer. With
+    /// no call in the loop its state stays in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryWalkDirectFast(QueueElement element, int head)
+    {
+        GuestWindow table = _descWindow;
+        int size = _size;
+        ulong regionBase = _tableRegionBase;
+        ulong regionSize = _tableRegionSize;
+        Iovec[] iovecs = element.Iovecs;
+        int index = head;
+        int used = 0;
+        int outCount = -1;
+        ulong bytes = 0;
+        ulong outBytes = 0;
+        while (true)
+        {
+            // 0 <= index < size: inside the table window.
+            table.Read128(unchecked(index * VirtioSpec.DescSize), out ulong addr, out ulong high);
+            uint len = unchecked((uint)high);
+            int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
+            if ((flags & VirtioSpec.DescFIndirect) != 0) return false;
+            if ((flags & VirtioSpec.DescFWrite) != 0)
+            {
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
+            }
+            else if (outCount >= 0)
+            {
+                return false;
+            }
+            if (len == 0) return false;
+            // Inside the table's region (so IsValidRange holds, one iovec). unchecked: written not to overflow, as in
+            // GuestMemory.TryLocate.
+            if (len > regionSize || unchecked(addr - regionBase) > unchecked(regionSize - len)) return false;
+            // The loop check (yielded > table size) with yielded = used + 1: one iovec per descriptor here.
+            if (used >= size || unchecked((uint)used) >= unchecked((uint)iovecs.Length)) return false;
+            iovecs[used] = new Iovec(new GuestAddress(addr), len);
+            used = unchecked(used + 1); // < size <= 32768
+            bytes = unchecked(bytes + len); // at most 32768 32-bit lengths
+            if ((flags & VirtioSpec.DescFNext) == 0)
+            {
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
+                // unchecked: outCount <= used and outBytes <= bytes (taken when the first writable buffer came).
+                element.Set(unchecked((ushort)head), outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes), used, indirect: false);
+                return true;
+            }
+            index = unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)));
+            if (index >= size) return false;
+        }
     }
 
     /// <summary>An INDIRECT head (VIRTIO 1.2 §2.7.5.3.1): checks it, reads the table's first descriptor and walks
@@ -320,7 +444,7 @@ public sealed class SplitQueue
     {
         error = DescriptorChain.EnterIndirect(memory, head, out GuestAddress table, out int tableSize, out Descriptor first);
         if (error != QueueError.None) return false;
-        return TryWalkTable(memory, element, table, tableSize, first, indirect: true, out error);
+        return TryWalkTable<MemoryRing>(null, memory, element, table, tableSize, first, indirect: true, out error);
     }
 
     /// <summary>
@@ -330,7 +454,8 @@ public sealed class SplitQueue
     /// starts (<c>outCount</c>, -1 until the first writable buffer, which also says whether one was seen).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryWalkTable(GuestMemory memory, QueueElement element, GuestAddress table, int tableSize, Descriptor d, bool indirect, out QueueError error)
+    private static bool TryWalkTable<TRing>(SplitQueue? queue, GuestMemory memory, QueueElement element, GuestAddress table, int tableSize, Descriptor d, bool indirect, out QueueError error)
+        where TRing : struct, IRingAccess
     {
         Iovec[] iovecs = element.Iovecs;
         int yielded = 0;
@@ -414,7 +539,7 @@ public sealed class SplitQueue
                 error = QueueError.NextOutOfRange;
                 break;
             }
-            if (!TryReadDescriptor(memory, table, next, out d))
+            if (!TRing.TryReadDescriptor(queue, memory, table, next, out d))
             {
                 error = indirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;
                 break;
@@ -435,6 +560,71 @@ public sealed class SplitQueue
         }
         // unchecked: outCount <= used and outBytes <= bytes (snapshots taken when the first writable buffer came).
         element.SetCounts(outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes));
+    }
+
+    /// <summary>The ring accesses of a pop, as static members of two structs so that the JIT compiles one body of
+    /// <see cref="TryPop(GuestMemory, QueueElement, out QueueError)"/> for each, with no per-access test of which.</summary>
+    private interface IRingAccess
+    {
+        /// <summary>avail.idx.</summary>
+        static abstract ushort ReadAvailIdx(SplitQueue queue, GuestMemory memory);
+
+        /// <summary>avail.ring[<paramref name="slot"/>], slot &lt; size.</summary>
+        static abstract ushort ReadAvailEntry(SplitQueue queue, GuestMemory memory, int slot);
+
+        /// <summary>Stores avail_event (§2.7.10).</summary>
+        static abstract void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value);
+
+        /// <summary>Descriptor <paramref name="index"/> (&lt; the table's size) of <paramref name="table"/>;
+        /// <paramref name="queue"/> is null for an indirect table.</summary>
+        static abstract bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor);
+    }
+
+    /// <summary>Ring accesses through the memory's accessors (what an observer sees).</summary>
+    private readonly struct MemoryRing : IRingAccess
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ushort ReadAvailIdx(SplitQueue queue, GuestMemory memory) => queue.ReadAvailIdx(memory).Value;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ushort ReadAvailEntry(SplitQueue queue, GuestMemory memory, int slot) =>
+            ReadU16(memory, new GuestAddress(queue._availRingAddr.Value + (unchecked((ulong)slot) * VirtioSpec.AvailElemSize)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) => queue.WriteAvailEvent(memory, new RingIndex(value));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor) =>
+            SplitQueue.TryReadDescriptor(memory, table, index, out descriptor);
+    }
+
+    /// <summary>Ring accesses through the queue's windows (no observer watching). Descriptors come from the main
+    /// table's window: only the direct walk uses this (an indirect walk reads through <see cref="MemoryRing"/>).</summary>
+    private readonly struct WindowRing : IRingAccess
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ushort ReadAvailIdx(SplitQueue queue, GuestMemory memory) => queue._availWindow.ReadUInt16(VirtioSpec.AvailIdxOffset);
+
+        // unchecked: slot < size, inside the window.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ushort ReadAvailEntry(SplitQueue queue, GuestMemory memory, int slot) =>
+            queue._availWindow.ReadUInt16(unchecked(VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) => queue._usedWindow.WriteUInt16(queue._availEventOffset, value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
+        {
+            // 0 <= index < the queue size: inside the window (the whole main table).
+            queue!._descWindow.Read128(unchecked(index * VirtioSpec.DescSize), out ulong low, out ulong high);
+            descriptor = new Descriptor(
+                new GuestAddress(low),
+                unchecked((uint)high),
+                unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8))),
+                unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8))));
+            return true;
+        }
     }
 
     /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in place.</summary>
@@ -501,6 +691,14 @@ public sealed class SplitQueue
         int slot = UsedIdx.Add(idx).Slot(_size);
         // id (le32) + len (le32) as one little-endian 8-byte store.
         ulong entry = head | (unchecked((ulong)len) << 32);
+        if (Direct(memory)) _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
+        else WriteUsedEntry(memory, slot, entry);
+    }
+
+    /// <summary>The accessor path of <see cref="Fill"/>'s used-entry store, out of line (Fill is inlined into devices).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteUsedEntry(GuestMemory memory, int slot, ulong entry)
+    {
         bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + (unchecked((ulong)slot) * VirtioSpec.UsedElemSize)), entry);
         Assert(ok, "used ring validated at enable is not writable");
     }
@@ -516,8 +714,15 @@ public sealed class SplitQueue
         AssertIndexInvariants();
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(count);
-        bool ok = memory.TryWriteUInt16(_usedIdxAddr, updated.Value);
-        Assert(ok, "used ring validated at enable is not writable");
+        if (Direct(memory))
+        {
+            _usedWindow.WriteUInt16(VirtioSpec.UsedIdxOffset, updated.Value);
+        }
+        else
+        {
+            bool ok = memory.TryWriteUInt16(_usedIdxAddr, updated.Value);
+            Assert(ok, "used ring validated at enable is not writable");
+        }
         UsedIdx = updated;
         InUse -= count;
         if (RingIndex.MarkOvertaken(SignalledUsed, updated, old)) SignalledUsedValid = false;
@@ -545,13 +750,14 @@ public sealed class SplitQueue
         if (NotifyOnEmpty && InUse == 0 && IsEmpty(memory)) return true;
         if (!EventIdx)
         {
-            return (ReadU16(memory, _availRing) & VirtioSpec.AvailFNoInterrupt) == 0;
+            ushort flags = Direct(memory) ? _availWindow.ReadUInt16(VirtioSpec.AvailFlagsOffset) : ReadU16(memory, _availRing);
+            return (flags & VirtioSpec.AvailFNoInterrupt) == 0;
         }
         bool valid = SignalledUsedValid;
         SignalledUsedValid = true;
         RingIndex old = SignalledUsed;
         SignalledUsed = UsedIdx;
-        RingIndex usedEvent = new(ReadU16(memory, _usedEventAddr));
+        RingIndex usedEvent = new(Direct(memory) ? _availWindow.ReadUInt16(_usedEventOffset) : ReadU16(memory, _usedEventAddr));
         return !valid || RingIndex.NeedEvent(usedEvent, UsedIdx, old);
     }
 
@@ -602,6 +808,11 @@ public sealed class SplitQueue
     }
 
     // ---------------------------------------------------------------- ring access
+
+    /// <summary>True when ring accesses may go through the windows: <paramref name="memory"/> is the memory the
+    /// queue was enabled on and no observer watches it (an observer must see every ring access as before).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Direct(GuestMemory memory) => ReferenceEquals(memory, _windowMemory) && !memory.IsObserved;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private RingIndex ReadAvailIdx(GuestMemory memory) => new(ReadU16(memory, _availIdxAddr));

@@ -1,0 +1,130 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Sim.Engine.Memory;
+
+/// <summary>
+/// A validated view of [<see cref="Address"/>, +<see cref="Length"/>) inside one region of a <see cref="GuestMemory"/>
+/// (<see cref="GuestMemory.TryGetWindow"/>), for code that makes many small accesses to one fixed guest structure
+/// (a ring's descriptor table, available or used ring): the range is located once, and each access after that is a
+/// bounds check against the window and an array access. Writes mark their pages dirty like the memory's own
+/// accessors. The observer does NOT see window accesses: use a window only while <see cref="GuestMemory.IsObserved"/>
+/// is false (test it before each batch of accesses; it changes only when the observer or actor is set), and the
+/// memory's own accessors otherwise, so that what an observer sees is unchanged.
+/// A region's byte array is fixed for the memory's life (snapshots restore into it), so a window stays valid.
+/// </summary>
+public readonly struct GuestWindow
+{
+    private readonly byte[]? _bytes;
+    private readonly ulong[]? _dirty;
+    private readonly int _offset;
+    private readonly int _length;
+
+    internal GuestWindow(byte[] bytes, ulong[] dirty, int offset, int length, GuestAddress address)
+    {
+        _bytes = bytes;
+        _dirty = dirty;
+        _offset = offset;
+        _length = length;
+        Address = address;
+    }
+
+    /// <summary>Guest address of the window's first byte.</summary>
+    public GuestAddress Address { get; }
+
+    /// <summary>Bytes in the window.</summary>
+    public int Length => _length;
+
+    /// <summary>True for the default (no) window.</summary>
+    public bool IsEmpty => _bytes is null;
+
+    /// <summary>The little-endian u16 at byte <paramref name="at"/> of the window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ushort ReadUInt16(int at)
+    {
+        ushort v = Unsafe.ReadUnaligned<ushort>(ref At(at, 2));
+        return BitConverter.IsLittleEndian ? v : BinaryPrimitives.ReverseEndianness(v);
+    }
+
+    /// <summary>The little-endian u64 at byte <paramref name="at"/> of the window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong ReadUInt64(int at)
+    {
+        ulong v = Unsafe.ReadUnaligned<ulong>(ref At(at, 8));
+        return BitConverter.IsLittleEndian ? v : BinaryPrimitives.ReverseEndianness(v);
+    }
+
+    /// <summary>The 16 bytes at byte <paramref name="at"/> as two little-endian u64 (low = bytes 0..7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Read128(int at, out ulong low, out ulong high)
+    {
+        ref byte p = ref At(at, 16);
+        low = Unsafe.ReadUnaligned<ulong>(ref p);
+        high = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, 8));
+        if (!BitConverter.IsLittleEndian)
+        {
+            low = BinaryPrimitives.ReverseEndianness(low);
+            high = BinaryPrimitives.ReverseEndianness(high);
+        }
+    }
+
+    /// <summary>Stores a little-endian u16 at byte <paramref name="at"/> and marks its page dirty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void WriteUInt16(int at, ushort value)
+    {
+        Unsafe.WriteUnaligned(ref At(at, 2), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+        MarkDirty(at, 2);
+    }
+
+    /// <summary>Stores a little-endian u64 at byte <paramref name="at"/> and marks its pages dirty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void WriteUInt64(int at, ulong value)
+    {
+        Unsafe.WriteUnaligned(ref At(at, 8), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+        MarkDirty(at, 8);
+    }
+
+    /// <summary>Stores 16 bytes (two little-endian u64, low first) at byte <paramref name="at"/> in one access and
+    /// marks their pages dirty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write128(int at, ulong low, ulong high)
+    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            low = BinaryPrimitives.ReverseEndianness(low);
+            high = BinaryPrimitives.ReverseEndianness(high);
+        }
+        Unsafe.WriteUnaligned(ref At(at, 16), System.Runtime.Intrinsics.Vector128.Create(low, high));
+        MarkDirty(at, 16);
+    }
+
+    /// <summary>The array byte for [at, at+size) of the window, after the one bounds check every access makes
+    /// (a host bug, not guest input, fails it: window offsets come from validated ring indices).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref byte At(int at, int size)
+    {
+        // unchecked: at is widened, so at + size cannot wrap; the window lies inside its region's array.
+        if (unchecked((ulong)(uint)at + (uint)size) > unchecked((uint)_length)) ThrowOutside(at, size);
+        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bytes!), unchecked(_offset + at));
+    }
+
+    /// <summary>Marks the (at most two) pages of a small access dirty; both bits are set unconditionally (the same
+    /// bit twice when the access stays in one page).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkDirty(int at, int size)
+    {
+        // unchecked: the access lies inside the region (At checked it), whose size is at most 2^30.
+        uint first = unchecked((uint)(_offset + at) / GuestMemory.PageSize);
+        uint last = unchecked((uint)(_offset + at + size - 1) / GuestMemory.PageSize);
+        // No bounds check: both pages are pages of the region (the access lies inside it), and the region's bitmap
+        // has a bit for each of its pages (as GuestMemory.MarkDirtyHot relies on).
+        ref ulong bits = ref MemoryMarshal.GetArrayDataReference(_dirty!);
+        Unsafe.Add(ref bits, first >> 6) |= 1UL << unchecked((int)first);
+        Unsafe.Add(ref bits, last >> 6) |= 1UL << unchecked((int)last);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowOutside(int at, int size) =>
+        throw new ArgumentOutOfRangeException(nameof(at), at, $"a {size}-byte access is outside the guest window");
+}
