@@ -99,7 +99,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
         context.Attach(simQemu);
         context.Attach(simVhost);
         var device = new VirtioDemoDevice(Flavour);
-        var qemu = new QemuBackendRig(simQemu, device);
+        var qemu = new QemuBackendRig(simQemu, device, context);
         var vhost = new VhostBackendRig(simVhost, Flavour);
         int size = Math.Min(header.Size, VirtioDemoDevice.QueueSize);
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));

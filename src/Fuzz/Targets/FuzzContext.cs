@@ -64,6 +64,15 @@ public sealed class FuzzContext
     public void Emit(TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data) =>
         Trace?.Emit(kind, source, address, value, data, _steps);
 
+    /// <summary>Like <see cref="Emit(TraceEventKind, uint, ulong, ulong, ReadOnlySpan{byte})"/> for a target whose device
+    /// runs on a <see cref="Simulation"/>: the event is stamped with the simulation's virtual time, so it sorts with the
+    /// simulation's own events (register accesses a target makes straight on the bus, which no vCPU exit records).</summary>
+    public void Emit(Simulation simulation, TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data)
+    {
+        ArgumentNullException.ThrowIfNull(simulation);
+        Trace?.Emit(kind, source, address, value, data, simulation.Now);
+    }
+
     /// <summary>Counts one step of a loop; throws <see cref="FuzzHangException"/> past <see cref="StepsMax"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Step()

@@ -82,10 +82,10 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         var sim = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
+        context.Attach(sim); // before the rig: its register accesses are recorded too
         VirtioDevice device = _factory(sim, Flavour);
-        var rig = new QemuBackendRig(sim, device);
+        var rig = new QemuBackendRig(sim, device, context);
         sim.AddMemoryObserver(_checker);
-        context.Attach(sim);
         _checker.Context = context;
         _checker.Deactivate();
         _interrupts.Context = context;

@@ -260,7 +260,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
     {
         if (_context.Trace is null) return;
         TraceEventKind k = kind == BusKind.Mmio ? (write ? TraceEventKind.MmioWrite : TraceEventKind.MmioRead) : (write ? TraceEventKind.PioOut : TraceEventKind.PioIn);
-        _context.Emit(k, 0, address, (ulong)data.Length, data);
+        _context.Emit(_sim, k, 0, address, (ulong)data.Length, data);
     }
 
     /// <summary>The device status as the driver would read it, without going through the bus (the gate and the status
