@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Fuzz.Glue;
 
 /// <summary>
@@ -34,30 +32,25 @@ public sealed class AflForkServer
 
     public const int DefaultMapSize = 1 << 16;
 
-    private readonly IGlueTarget _target;
-    private readonly Stream _control;
-    private readonly Stream _status;
+    private readonly GlueWordPipe _pipe;
+    private readonly GlueRunCounter _runs;
     private readonly AflInput _input;
-    private readonly SharedMemoryMap _map;
     private readonly int _pid;
-    private readonly byte[] _word = new byte[4];
 
     public AflForkServer(IGlueTarget target, Stream control, Stream status, AflInput input, SharedMemoryMap map, int pid)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pid);
-        _target = target;
-        _control = control;
-        _status = status;
+        _pipe = new GlueWordPipe(control, status);
+        _runs = new GlueRunCounter(target, map, "afl");
         _input = input;
-        _map = map;
         _pid = pid;
     }
 
     /// <summary>Executions served so far.</summary>
-    public long Runs { get; private set; }
+    public long Runs => _runs.Runs;
 
     /// <summary>Executions that answered a crash status.</summary>
-    public long Crashes { get; private set; }
+    public long Crashes => _runs.Crashes;
 
     /// <summary>Where findings and protocol trouble are narrated (afl-fuzz discards it unless AFL_DEBUG_CHILD=1).</summary>
     public TextWriter? Log { get; init; }
@@ -66,48 +59,15 @@ public sealed class AflForkServer
     /// (false, <paramref name="error"/> says how).</summary>
     public bool Serve(out string? error)
     {
-        if (!TryWrite(0, out error)) return false;
+        if (!_pipe.TryWrite(0, out error)) return false;
         while (true)
         {
-            int got = _control.ReadAtLeast(_word, 4, throwOnEndOfStream: false);
-            if (got == 0)
-            {
-                error = null;
-                return true;
-            }
-            if (got < 4)
-            {
-                error = $"control pipe closed mid-message ({got} of 4 bytes)";
-                return false;
-            }
-            if (!TryWrite(_pid, out error)) return false;
+            // The word itself ("the previous run timed out") needs no answer beyond the usual one.
+            if (!_pipe.TryReadWord("message", out _, out error)) return error == null;
+            if (!_pipe.TryWrite(unchecked((uint)_pid), out error)) return false;
             if (!_input.TryRead(out ReadOnlyMemory<byte> input, out error)) return false;
-            GlueVerdict verdict = _target.Run(input.Span);
-            _map.Write(_target.Map);
-            Runs++;
-            if (verdict.Crashed)
-            {
-                Crashes++;
-                Log?.WriteLine($"afl: run {Runs}: {verdict.Finding} -> signal {verdict.WaitStatus}");
-            }
-            if (!TryWrite(verdict.WaitStatus, out error)) return false;
-        }
-    }
-
-    private bool TryWrite(int value, out string? error)
-    {
-        BinaryPrimitives.WriteInt32LittleEndian(_word, value);
-        try
-        {
-            _status.Write(_word);
-            _status.Flush();
-            error = null;
-            return true;
-        }
-        catch (IOException e)
-        {
-            error = "status pipe closed: " + e.Message;
-            return false;
+            GlueVerdict verdict = _runs.Run(input.Span, Log);
+            if (!_pipe.TryWrite(unchecked((uint)verdict.WaitStatus), out error)) return false;
         }
     }
 }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Fuzz.Glue;
 
 /// <summary>
@@ -27,24 +25,21 @@ public sealed class LibFuzzerPipeServer
     /// <summary>Hello word: "VSL" in the high bytes, the protocol version (1) in the low byte.</summary>
     public const uint Magic = 0x4C53_5601;
 
-    private readonly IGlueTarget _target;
-    private readonly Stream _control;
-    private readonly Stream _status;
+    private readonly GlueWordPipe _pipe;
+    private readonly GlueRunCounter _runs;
     private readonly SharedMemoryMap _map;
-    private readonly byte[] _word = new byte[4];
     private readonly byte[] _input = new byte[AflInput.InputBytesMax];
 
     public LibFuzzerPipeServer(IGlueTarget target, Stream control, Stream status, SharedMemoryMap map)
     {
-        _target = target;
-        _control = control;
-        _status = status;
+        _pipe = new GlueWordPipe(control, status);
+        _runs = new GlueRunCounter(target, map, "libfuzzer");
         _map = map;
     }
 
-    public long Runs { get; private set; }
+    public long Runs => _runs.Runs;
 
-    public long Crashes { get; private set; }
+    public long Crashes => _runs.Crashes;
 
     public TextWriter? Log { get; init; }
 
@@ -52,58 +47,23 @@ public sealed class LibFuzzerPipeServer
     /// breaks (false, with <paramref name="error"/>).</summary>
     public bool Serve(out string? error)
     {
-        if (!TryWrite(Magic, out error) || !TryWrite((uint)_map.Size, out error)) return false;
+        if (!_pipe.TryWrite(Magic, out error) || !_pipe.TryWrite((uint)_map.Size, out error)) return false;
         while (true)
         {
-            int got = _control.ReadAtLeast(_word, 4, throwOnEndOfStream: false);
-            if (got == 0)
-            {
-                error = null;
-                return true;
-            }
-            if (got < 4)
-            {
-                error = $"control pipe closed mid-length ({got} of 4 bytes)";
-                return false;
-            }
-            uint length = BinaryPrimitives.ReadUInt32LittleEndian(_word);
+            if (!_pipe.TryReadWord("length", out uint length, out error)) return error == null;
             if (length > (uint)_input.Length)
             {
                 error = $"input of {length} bytes exceeds {_input.Length} (InputBytesMax)";
                 return false;
             }
             Span<byte> input = _input.AsSpan(0, (int)length);
-            if (_control.ReadAtLeast(input, input.Length, throwOnEndOfStream: false) < input.Length)
+            if (_pipe.Control.ReadAtLeast(input, input.Length, throwOnEndOfStream: false) < input.Length)
             {
                 error = "control pipe closed mid-input";
                 return false;
             }
-            GlueVerdict verdict = _target.Run(input);
-            _map.Write(_target.Map);
-            Runs++;
-            if (verdict.Crashed)
-            {
-                Crashes++;
-                Log?.WriteLine($"libfuzzer: run {Runs}: {verdict.Finding} -> signal {verdict.WaitStatus}");
-            }
-            if (!TryWrite((uint)verdict.WaitStatus, out error)) return false;
-        }
-    }
-
-    private bool TryWrite(uint value, out string? error)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(_word, value);
-        try
-        {
-            _status.Write(_word);
-            _status.Flush();
-            error = null;
-            return true;
-        }
-        catch (IOException e)
-        {
-            error = "status pipe closed: " + e.Message;
-            return false;
+            GlueVerdict verdict = _runs.Run(input, Log);
+            if (!_pipe.TryWrite((uint)verdict.WaitStatus, out error)) return false;
         }
     }
 }

@@ -13,28 +13,18 @@ namespace Sim.Guest.Scenarios;
 /// at random sectors, each read back and compared, FLUSH, and a read one sector past the end that must fail with
 /// IOERR. Prints one line per step, like a test program would.
 /// </summary>
-internal sealed class BlkGuest : GuestProgram
+internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
 {
-    public const ulong DmaBase = 0x10_0000;
-
-    public const ulong DmaBytes = 0x10_0000;
-
     private readonly int _writes;
     private readonly int _sectorsPerRequest;
     private readonly PerRequestReport _report;
-    private readonly VirtioDriverTransport _transport;
-    private readonly VirtioInterruptMode _irq;
-    private readonly Func<int, int, uint> _intxGsi;
-    private VirtioBlkDriver? _driver;
 
     public BlkGuest(int writes, int sectorsPerRequest, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+        : base(transport, irq, intxGsi)
     {
         _writes = writes;
         _sectorsPerRequest = sectorsPerRequest;
         _report = report;
-        _transport = transport;
-        _irq = irq;
-        _intxGsi = intxGsi;
     }
 
     /// <summary>Read-backs that did not match what was written.</summary>
@@ -46,13 +36,7 @@ internal sealed class BlkGuest : GuestProgram
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioBlkDriver(guest);
-        var dma = new GuestDmaAllocator(new GuestAddress(DmaBase), DmaBytes);
-        if (!driver.Probe(new PciResourceWindows(), dma, _transport, _irq, _intxGsi))
-        {
-            guest.Print("blk: probe failed");
-            yield break;
-        }
-        _driver = driver;
+        if (!TryProbe(guest, driver, "blk: probe failed")) yield break;
         ulong capacity = driver.CapacitySectors;
         guest.Print(F($"blk: capacity {capacity} sectors ({capacity * BlkSpec.SectorSize} bytes){(driver.ReadOnly ? " read-only" : "")}"));
         GuestMemory memory = guest.Memory;
@@ -101,12 +85,6 @@ internal sealed class BlkGuest : GuestProgram
         _report.Requests = requests;
         _report.Stop(guest.Now);
         guest.Print(F($"blk: done, {requests} requests, {Mismatches} mismatches, {Failures} failures"));
-    }
-
-    public override void OnInterrupt(GuestContext guest, uint gsi)
-    {
-        _driver?.HandleInterrupt(gsi);
-        guest.Eoi(gsi);
     }
 
     private static string StatusName(byte status) => status switch

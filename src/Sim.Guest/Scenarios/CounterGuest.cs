@@ -1,5 +1,4 @@
 using Sim.Engine.Kvm;
-using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Counter;
 
@@ -8,40 +7,22 @@ namespace Sim.Guest.Scenarios;
 /// <summary>The guest of "counter": virttest_probe, then the kernel idles (STI;HLT) and runs the driver's queued
 /// work after each config-change interrupt, until <c>ticks</c> requests were acknowledged. The driver's printk
 /// lines are printed with a "kernel: " prefix.</summary>
-internal sealed class CounterGuest : GuestProgram
+internal sealed class CounterGuest : VirtioGuestProgram<VirtioCounterDriver>
 {
-    public const ulong DmaBase = 0x10_0000;
-
-    public const ulong DmaBytes = 0x10_0000;
-
     private readonly int _ticks;
     private readonly PerRequestReport _report;
-    private readonly VirtioDriverTransport _transport;
-    private readonly VirtioInterruptMode _irq;
-    private readonly Func<int, int, uint> _intxGsi;
-    private VirtioCounterDriver? _driver;
 
     public CounterGuest(int ticks, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+        : base(transport, irq, intxGsi)
     {
         _ticks = ticks;
         _report = report;
-        _transport = transport;
-        _irq = irq;
-        _intxGsi = intxGsi;
     }
-
-    public VirtioCounterDriver? Driver => _driver;
 
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioCounterDriver(guest, line => guest.Print("kernel: " + line));
-        var dma = new GuestDmaAllocator(new GuestAddress(DmaBase), DmaBytes);
-        if (!driver.Probe(new PciResourceWindows(), dma, _transport, _irq, _intxGsi))
-        {
-            guest.Print("kernel: virttest probe failed");
-            yield break;
-        }
-        _driver = driver;
+        if (!TryProbe(guest, driver, "kernel: virttest probe failed")) yield break;
         _report.Start(guest.Now);
         while (driver.Acks < _ticks)
         {
@@ -54,11 +35,5 @@ internal sealed class CounterGuest : GuestProgram
         }
         _report.Requests = driver.Acks;
         _report.Stop(guest.Now);
-    }
-
-    public override void OnInterrupt(GuestContext guest, uint gsi)
-    {
-        _driver?.HandleInterrupt(gsi);
-        guest.Eoi(gsi);
     }
 }

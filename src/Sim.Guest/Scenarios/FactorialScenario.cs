@@ -1,6 +1,5 @@
 using System.Globalization;
 using Sim.Devices.Virtio.Factorial;
-using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Scenarios;
 using Sim.Guest.Drivers;
 
@@ -36,28 +35,14 @@ public sealed class FactorialScenario : IScenario
         uint[] args = ParseArguments(options.GetString("n", ArgumentsDefault));
         int requests = unchecked((int)options.GetInt64("requests", args.Length, 1, RequestsMax));
         var flavour = ScenarioChoices.GetFlavour(options);
-        VirtioDriverTransport transport = ScenarioChoices.GetTransport(options);
-        bool ioeventfd = ScenarioChoices.GetUseIoEventFd(options);
-        VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options);
-        bool dmesg = options.GetBool("dmesg", false);
-        bool deviceLog = options.GetBool("device_log", false);
+        var shared = VirtioLoggedScenario.Read(options);
 
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new VirtioFactorialDevice(flavour);
-        device.Log.Enabled = deviceLog;
-        var pci = new VirtioPciTransport(machine.Simulation, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd));
-        machine.Attach(Slot, pci);
-        var report = new PerRequestReport(machine.Simulation.Counters);
-        machine.Simulation.Kvm.Start(new FactorialGuest(args, requests, dmesg, report, transport, irq, machine.IntxGsi));
-        return new ScenarioRun(machine.Simulation, () =>
-        {
-            var lines = new List<string>();
-            if (deviceLog) lines.AddRange(device.Log.Lines.Select(l => "qemu: " + l));
-            lines.Add(string.Create(CultureInfo.InvariantCulture,
+        return shared.Start(machine, Slot, device, device.Log,
+            report => new FactorialGuest(args, requests, shared.Dmesg, report, shared.Transport, shared.Irq, machine.IntxGsi),
+            () => string.Create(CultureInfo.InvariantCulture,
                 $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} detached={device.Detached} hung={(device.Hung ? 1 : 0)} broken={(device.IsBroken ? 1 : 0)}"));
-            lines.Add(report.Line());
-            return lines;
-        });
     }
 
     /// <summary>Parses "5,10,13" (u32 values, at most <see cref="ArgumentsMax"/>).</summary>

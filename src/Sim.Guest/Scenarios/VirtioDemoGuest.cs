@@ -1,6 +1,5 @@
 using System.Globalization;
 using Sim.Engine.Kvm;
-using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Demo;
 
@@ -8,43 +7,26 @@ namespace Sim.Guest.Scenarios;
 
 /// <summary>The guest of "virtio-demo": virtdemo_probe, then the test program of lab 1 run through
 /// /dev/virtio_demo (write = send_kick(1, val), read = send_kick(0, 0) then val).</summary>
-internal sealed class VirtioDemoGuest : GuestProgram
+internal sealed class VirtioDemoGuest : VirtioGuestProgram<VirtioDemoDriver>
 {
-    /// <summary>Guest RAM the driver allocates rings and buffers from.</summary>
-    public const ulong DmaBase = 0x10_0000;
-
-    public const ulong DmaBytes = 0x10_0000;
-
     private static readonly uint[] Values = [0x1333, 0x2333, 0x3333];
 
     private readonly int _rounds;
     private readonly bool _dmesg;
     private readonly PerRequestReport _report;
-    private readonly VirtioDriverTransport _transport;
-    private readonly VirtioInterruptMode _irq;
-    private readonly Func<int, int, uint> _intxGsi;
-    private VirtioDemoDriver? _driver;
 
     public VirtioDemoGuest(int rounds, bool dmesg, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+        : base(transport, irq, intxGsi)
     {
         _rounds = rounds;
         _dmesg = dmesg;
         _report = report;
-        _transport = transport;
-        _irq = irq;
-        _intxGsi = intxGsi;
     }
 
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioDemoDriver(guest, _dmesg ? line => guest.Print("kernel: " + line) : null);
-        var dma = new GuestDmaAllocator(new GuestAddress(DmaBase), DmaBytes);
-        if (!driver.Probe(new PciResourceWindows(), dma, _transport, _irq, _intxGsi))
-        {
-            guest.Print("open /dev/virtio_demo error.");
-            yield break;
-        }
-        _driver = driver;
+        if (!TryProbe(guest, driver, "open /dev/virtio_demo error.")) yield break;
         yield return VcpuStep.Yield;
         guest.Print("open /dev/virtio_demo success..");
         _report.Start(guest.Now);
@@ -61,11 +43,5 @@ internal sealed class VirtioDemoGuest : GuestProgram
             }
         }
         _report.Stop(guest.Now);
-    }
-
-    public override void OnInterrupt(GuestContext guest, uint gsi)
-    {
-        _driver?.HandleInterrupt(gsi);
-        guest.Eoi(gsi);
     }
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Sim.Devices.Virtio.Demo;
-using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Scenarios;
 using Sim.Guest.Drivers;
 
@@ -30,27 +29,13 @@ public sealed class VirtioDemoScenario : IScenario
         options.RequireKnown("flavour", "requests", "transport", "notify", "irq", "dmesg", "device_log");
         var flavour = ScenarioChoices.GetFlavour(options);
         int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
-        VirtioDriverTransport transport = ScenarioChoices.GetTransport(options);
-        bool ioeventfd = ScenarioChoices.GetUseIoEventFd(options);
-        VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options);
-        bool dmesg = options.GetBool("dmesg", false);
-        bool deviceLog = options.GetBool("device_log", false);
+        var shared = VirtioLoggedScenario.Read(options);
 
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new VirtioDemoDevice(flavour);
-        device.Log.Enabled = deviceLog;
-        var pci = new VirtioPciTransport(machine.Simulation, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd));
-        machine.Attach(Slot, pci);
-        var report = new PerRequestReport(machine.Simulation.Counters);
-        machine.Simulation.Kvm.Start(new VirtioDemoGuest(rounds, dmesg, report, transport, irq, machine.IntxGsi));
-        return new ScenarioRun(machine.Simulation, () =>
-        {
-            var lines = new List<string>();
-            if (deviceLog) lines.AddRange(device.Log.Lines.Select(l => "qemu: " + l));
-            lines.Add(string.Create(CultureInfo.InvariantCulture,
+        return shared.Start(machine, Slot, device, device.Log,
+            report => new VirtioDemoGuest(rounds, shared.Dmesg, report, shared.Transport, shared.Irq, machine.IntxGsi),
+            () => string.Create(CultureInfo.InvariantCulture,
                 $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} unknown_opt={device.UnknownOpts} buff={device.Buff:x} broken={(device.IsBroken ? 1 : 0)}"));
-            lines.Add(report.Line());
-            return lines;
-        });
     }
 }

@@ -13,7 +13,7 @@ namespace Sim.Guest.Drivers.Blk;
 /// the data buffer (readable for OUT, writable for IN and GET_ID), the 1-byte status (writable, last) —
 /// virtblk_add_req's layout — then kick and STI;HLT until virtblk_done has reaped it.
 /// </summary>
-public sealed class VirtioBlkDriver
+public sealed class VirtioBlkDriver : IVirtioGuestDriver
 {
     /// <summary>Largest data buffer one request carries (host-side bound of this driver's DMA buffer).</summary>
     public const int DataBytesMax = 64 * 1024;

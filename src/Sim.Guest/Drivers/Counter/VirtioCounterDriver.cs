@@ -15,7 +15,7 @@ namespace Sim.Guest.Drivers.Counter;
 /// interrupt. The work runs in process context, i.e. from the guest program's loop (<see cref="RunPendingWork"/>),
 /// and queue_work on a pending work item coalesces, as Linux's does.
 /// </summary>
-public sealed class VirtioCounterDriver
+public sealed class VirtioCounterDriver : IVirtioGuestDriver
 {
     private readonly GuestContext _guest;
     private readonly Action<string> _printk;

@@ -15,7 +15,7 @@ namespace Sim.Guest.Drivers.Demo;
 /// loop (the seed calls virtqueue_get_buf once, which would miss a second completion under one
 /// interrupt; with one request in flight the two agree). The same driver serves the vhost-demo backend.
 /// </summary>
-public sealed class VirtioDemoDriver
+public sealed class VirtioDemoDriver : IVirtioGuestDriver
 {
     /// <summary>struct virtio_demo's u32 opt, buff, opt2, buff2: 16 bytes.</summary>
     public const int StateBytes = 16;

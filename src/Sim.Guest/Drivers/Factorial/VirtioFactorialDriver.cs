@@ -17,7 +17,7 @@ namespace Sim.Guest.Drivers.Factorial;
 /// pair for every request, so a second submit before the first completes overwrites it: callers wait for
 /// <see cref="Completed"/> to move before submitting again.
 /// </summary>
-public sealed class VirtioFactorialDriver
+public sealed class VirtioFactorialDriver : IVirtioGuestDriver
 {
     /// <summary>struct virtio_test's req (36 bytes) then res (4 bytes).</summary>
     public const int StateBytes = VirtioFactorialDevice.RequestSize + VirtioFactorialDevice.ResponseSize;
