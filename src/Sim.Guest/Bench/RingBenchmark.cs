@@ -205,8 +205,10 @@ public sealed class RingBenchmark
     private int ReapAll(GuestMemory memory)
     {
         int reaped = 0;
-        while (_driver.TryGetUsedBatch(memory, _usedIds, _usedLens, out int count))
+        int count;
+        do
         {
+            _driver.TryGetUsedBatch(memory, _usedIds, _usedLens, out count);
             for (int k = 0; k < count; k++)
             {
                 int slot = _slotOfHead[_usedIds[k]];
@@ -215,6 +217,7 @@ public sealed class RingBenchmark
             }
             reaped += count;
         }
+        while (count == _usedIds.Length); // a short batch stopped where nothing more was used (or the queue broke)
         if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
         return reaped;
     }

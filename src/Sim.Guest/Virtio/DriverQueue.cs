@@ -253,7 +253,8 @@ public sealed class DriverQueue
         if (writable.Length != readable.Length) throw new ArgumentException("one writable buffer per readable buffer", nameof(writable));
         if (heads.Length < readable.Length) throw new ArgumentException("room for one head per pair", nameof(heads));
         added = 0;
-        if (!Direct(memory))
+        // One pair (or an observer watching): the sequential call itself, which has less to set up.
+        if (readable.Length <= 1 || !Direct(memory))
         {
             while (added < readable.Length && TryAdd(memory, readable[added], writable[added], out heads[added])) added++;
             return added == readable.Length;
