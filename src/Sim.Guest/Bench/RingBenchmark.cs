@@ -28,7 +28,12 @@ public sealed class RingBenchmark
     private readonly GuestMemory _memory;
     private readonly DriverQueue _driver;
     private readonly SplitQueue _device;
-    private readonly QueueElement _element = new();
+    private readonly QueueElement[] _elements;
+    private readonly GuestBuffer[] _requests;   // slot k and k + slots: request buffer of slot k (wrapping slices)
+    private readonly GuestBuffer[] _responses;
+    private readonly ushort[] _heads;
+    private readonly ushort[] _usedIds;
+    private readonly uint[] _usedLens;
     private readonly int _slots;
     private readonly ushort[] _slotOfHead;
     private readonly ulong[] _expected;
@@ -54,6 +59,19 @@ public sealed class RingBenchmark
         _slots = queueSize / 2;
         _slotOfHead = new ushort[queueSize];
         _expected = new ulong[_slots];
+        _elements = new QueueElement[_slots];
+        for (int i = 0; i < _slots; i++) _elements[i] = new QueueElement();
+        _requests = new GuestBuffer[2 * _slots];
+        _responses = new GuestBuffer[2 * _slots];
+        for (int i = 0; i < 2 * _slots; i++)
+        {
+            ulong at = BufferBase + (unchecked((ulong)(i & (_slots - 1))) * 16);
+            _requests[i] = new GuestBuffer(new GuestAddress(at), 8);
+            _responses[i] = new GuestBuffer(new GuestAddress(at + 8), 8);
+        }
+        _heads = new ushort[_slots];
+        _usedIds = new ushort[_slots];
+        _usedLens = new uint[_slots];
     }
 
     /// <summary>
@@ -116,7 +134,7 @@ public sealed class RingBenchmark
             long n = Math.Min(Math.Min(batch, requests - done), _slots);
             using (memory.AsGuest())
             {
-                for (long k = 0; k < n; k++) AddRequest(memory);
+                AddRequests(memory, unchecked((int)n));
                 if (_driver.NeedsNotify(memory)) _kicks++;
             }
             ServeKick(memory);
@@ -124,17 +142,21 @@ public sealed class RingBenchmark
         }
     }
 
-    private void AddRequest(GuestMemory memory)
+    /// <summary>Writes <paramref name="n"/> (at most the slot count) requests and adds their chains with one batch
+    /// call (<see cref="DriverQueue.TryAddBatch"/>).</summary>
+    private void AddRequests(GuestMemory memory, int n)
     {
-        int slot = unchecked((int)(_sequence & (_slots - 1)));
-        ulong request = unchecked((ulong)_sequence);
-        _sequence++;
-        var reqAddr = new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16));
-        var respAddr = new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16) + 8);
-        if (!memory.TryWriteUInt64(reqAddr, request)) throw new InvalidOperationException("request buffer outside memory");
-        if (!_driver.TryAdd(memory, new GuestBuffer(reqAddr, 8), new GuestBuffer(respAddr, 8), out ushort head)) throw new InvalidOperationException("ring full");
-        _slotOfHead[head] = unchecked((ushort)slot);
-        _expected[slot] = request ^ ResponseMagic;
+        int start = unchecked((int)(_sequence & (_slots - 1)));
+        for (int k = 0; k < n; k++)
+        {
+            ulong request = unchecked((ulong)(_sequence + k));
+            if (!memory.TryWriteUInt64(_requests[start + k].Addr, request)) throw new InvalidOperationException("request buffer outside memory");
+            _expected[(start + k) & (_slots - 1)] = request ^ ResponseMagic;
+        }
+        Span<ushort> heads = _heads.AsSpan(0, n);
+        if (!_driver.TryAddBatch(memory, _requests.AsSpan(start, n), _responses.AsSpan(start, n), heads, out _)) throw new InvalidOperationException("ring full");
+        for (int k = 0; k < n; k++) _slotOfHead[heads[k]] = unchecked((ushort)((start + k) & (_slots - 1)));
+        _sequence += n;
     }
 
     /// <summary>The device's kick handler: pop every chain, read the 8-byte request, write the 8-byte response and
@@ -143,18 +165,24 @@ public sealed class RingBenchmark
     private void ServeKick(GuestMemory memory)
     {
         SplitQueue device = _device;
-        QueueElement element = _element;
         Span<byte> buffer = stackalloc byte[8];
-        QueueError error;
+        QueueError error = QueueError.None;
         int filled = 0;
-        while (device.TryPop(memory, element, out error))
+        int popped;
+        do
         {
-            int read = element.ReadOut(memory, 0, buffer);
-            ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(buffer);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(buffer, request ^ ResponseMagic);
-            int written = read == 8 ? element.WriteIn(memory, 0, buffer) : 0;
-            device.Fill(memory, element.Head, unchecked((uint)written), filled++);
+            device.TryPopBatch(memory, _elements, out popped, out error);
+            for (int k = 0; k < popped; k++)
+            {
+                QueueElement element = _elements[k];
+                int read = element.ReadOut(memory, 0, buffer);
+                ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(buffer);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(buffer, request ^ ResponseMagic);
+                int written = read == 8 ? element.WriteIn(memory, 0, buffer) : 0;
+                device.Fill(memory, element.Head, unchecked((uint)written), filled++);
+            }
         }
+        while (popped == _elements.Length && error == QueueError.None);
         device.Flush(memory, filled);
         if (error != QueueError.None) throw new InvalidOperationException($"device queue error: {error}");
         if (device.ShouldNotify(memory)) _notifications++;
@@ -177,13 +205,19 @@ public sealed class RingBenchmark
     private int ReapAll(GuestMemory memory)
     {
         int reaped = 0;
-        while (_driver.TryGetUsed(memory, out ushort id, out uint len))
+        int count;
+        do
         {
-            int slot = _slotOfHead[id];
-            bool ok = memory.TryReadUInt64(new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16) + 8), out ulong response);
-            if (!ok || len != 8 || response != _expected[slot]) _mismatches++;
-            reaped++;
+            _driver.TryGetUsedBatch(memory, _usedIds, _usedLens, out count);
+            for (int k = 0; k < count; k++)
+            {
+                int slot = _slotOfHead[_usedIds[k]];
+                bool ok = memory.TryReadUInt64(new GuestAddress(BufferBase + (unchecked((ulong)slot) * 16) + 8), out ulong response);
+                if (!ok || _usedLens[k] != 8 || response != _expected[slot]) _mismatches++;
+            }
+            reaped += count;
         }
+        while (count == _usedIds.Length); // a short batch stopped where nothing more was used (or the queue broke)
         if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
         return reaped;
     }

@@ -241,6 +241,62 @@ public sealed class DriverQueue
     }
 
     /// <summary>
+    /// <see cref="TryAdd(GuestMemory, GuestBuffer, GuestBuffer, out ushort)"/> repeated for the pairs
+    /// (<paramref name="readable"/>[k], <paramref name="writable"/>[k]): adds them in order until one does not fit
+    /// (or the queue is broken), their heads in <paramref name="heads"/>[0..<paramref name="added"/>). Returns true
+    /// when every pair was added. The same descriptors, ring entries and state as the sequential adds; unobserved,
+    /// the free-list and ring-index fields live in locals across the batch; observed, it is a loop of TryAdd.
+    /// </summary>
+    public bool TryAddBatch(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, Span<ushort> heads, out int added)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (writable.Length != readable.Length) throw new ArgumentException("one writable buffer per readable buffer", nameof(writable));
+        if (heads.Length < readable.Length) throw new ArgumentException("room for one head per pair", nameof(heads));
+        added = 0;
+        // One pair (or an observer watching): the sequential call itself, which has less to set up.
+        if (readable.Length <= 1 || !Direct(memory))
+        {
+            while (added < readable.Length && TryAdd(memory, readable[added], writable[added], out heads[added])) added++;
+            return added == readable.Length;
+        }
+        if (Broken) return readable.Length == 0;
+        int n = Math.Min(readable.Length, _numFree / 2);
+        ushort[] links = _next;
+        HeadState[] states = _heads;
+        GuestWindow table = _descWindow;
+        GuestWindow avail = _availWindow;
+        int size = _size;
+        int free = _freeHead;
+        RingIndex shadow = _availShadow;
+        for (int k = 0; k < n; k++)
+        {
+            // The steps of the pair TryAdd and Commit, in the same order.
+            int first = free;
+            int second = links[first];
+            int rest = links[second];
+            GuestBuffer r = readable[k];
+            GuestBuffer w = writable[k];
+            // unchecked: both indices < size, inside the table window.
+            table.Write128(unchecked(first * VirtioSpec.DescSize), r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
+            table.Write128(unchecked(second * VirtioSpec.DescSize), w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
+            free = rest;
+            ushort head = unchecked((ushort)first);
+            states[head] = new HeadState(w.Len, unchecked((ushort)second), 2);
+            // unchecked: slot < size, inside the available-ring window.
+            avail.WriteUInt16(unchecked(VirtioSpec.AvailRingOffset + (shadow.Slot(size) * VirtioSpec.AvailElemSize)), head);
+            shadow = shadow.Next;
+            heads[k] = head;
+        }
+        _freeHead = free;
+        _numFree -= 2 * n; // n <= _numFree / 2
+        Outstanding += n;
+        _availShadow = shadow;
+        _numAdded += n;
+        added = n;
+        return n == readable.Length;
+    }
+
+    /// <summary>
     /// Linux virtqueue_add with an indirect table (VIRTIO 1.2 §2.7.5.3): writes the chain into the caller-provided
     /// table at <paramref name="table"/> (readable.Length + writable.Length descriptors of 16 bytes, next = i + 1) and
     /// takes a single ring descriptor flagged INDIRECT. The caller owns the table memory until the chain is reaped.
@@ -360,12 +416,98 @@ public sealed class DriverQueue
     public bool TryGetUsed(GuestMemory memory, out ushort id, out uint len)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        return TryGetUsed(memory, Direct(memory), out id, out len);
+    }
+
+    /// <summary>
+    /// <see cref="TryGetUsed(GuestMemory, out ushort, out uint)"/> repeated: reaps up to <paramref name="ids"/>.Length
+    /// used entries into <paramref name="ids"/> and <paramref name="lens"/>[0..<paramref name="count"/>), stopping
+    /// where the sequential calls would (nothing used, or the queue broke: see <see cref="Error"/>). The window or
+    /// accessor choice is made once per batch; observed, the accesses are those of the sequential calls. True when
+    /// at least one entry was reaped.
+    /// </summary>
+    public bool TryGetUsedBatch(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (lens.Length < ids.Length) throw new ArgumentException("room for one length per id", nameof(lens));
+        count = 0;
+        if (!Direct(memory))
+        {
+            while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count])) count++;
+            return count > 0;
+        }
+        if (Broken) return false;
+        // The steps of TryGetUsed (RefreshUsedIdx, the entry checks, DetachChain, used_event) in the same order, with
+        // the indices and free list in locals across the batch, stored back at the end.
+        int size = _size;
+        ushort[] links = _next;
+        HeadState[] states = _heads;
+        GuestWindow usedWindow = _usedWindow;
+        bool callbacks = CallbacksEnabled;
+        RingIndex last = _lastUsed;
+        RingIndex shadow = _usedShadow;
+        int outstanding = Outstanding;
+        int free = _freeHead;
+        int numFree = _numFree;
+        DriverQueueError error = DriverQueueError.None;
+        while (count < ids.Length)
+        {
+            if (last == shadow)
+            {
+                var usedIdx = new RingIndex(usedWindow.ReadUInt16(VirtioSpec.UsedIdxOffset));
+                if (RingIndex.Distance(last, usedIdx) > outstanding)
+                {
+                    error = DriverQueueError.UsedIdxTooFar;
+                    break;
+                }
+                shadow = usedIdx;
+                if (last == shadow) break;
+            }
+            // unchecked: slot < size, inside the used-ring window.
+            ulong raw = usedWindow.ReadUInt64(unchecked(VirtioSpec.UsedRingOffset + (last.Slot(size) * VirtioSpec.UsedElemSize)));
+            uint rawId = unchecked((uint)(raw & uint.MaxValue));
+            if (rawId >= unchecked((uint)size))
+            {
+                error = DriverQueueError.UsedIdOutOfRange;
+                break;
+            }
+            HeadState state = states[rawId];
+            if (state.Length == 0)
+            {
+                error = DriverQueueError.UsedIdNotHead;
+                break;
+            }
+            ushort id = unchecked((ushort)rawId);
+            // DetachChain.
+            states[id] = default;
+            links[state.Last] = unchecked((ushort)free);
+            free = id;
+            numFree = unchecked(numFree + state.Length); // the chain's descriptors came from the free list
+            Assert(numFree <= size, "free count within the queue size");
+            outstanding = unchecked(outstanding - 1); // this head was outstanding
+            last = last.Next;
+            if (callbacks) _availWindow.WriteUInt16(_usedEventOffset, last.Value);
+            ids[count] = id;
+            lens[count] = unchecked((uint)(raw >> 32));
+            count++;
+        }
+        _lastUsed = last;
+        _usedShadow = shadow;
+        Outstanding = outstanding;
+        _freeHead = free;
+        _numFree = numFree;
+        if (error != DriverQueueError.None) Break(error);
+        return count > 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryGetUsed(GuestMemory memory, bool direct, out ushort id, out uint len)
+    {
         id = 0;
         len = 0;
         if (Broken) return false;
         if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow)) return false;
 
-        bool direct = Direct(memory);
         ulong raw;
         if (direct)
         {
