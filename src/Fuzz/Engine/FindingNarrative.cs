@@ -28,7 +28,15 @@ public static class FindingNarrative
         using var log = new StringWriter(CultureInfo.InvariantCulture);
         var executor = new FuzzExecutor(target, new NullCoverage("narrate"), limits) { Log = log };
         executor.Execute(input);
-        string[] lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return DecodedOperations(log.ToString());
+    }
+
+    /// <summary>The narration a target wrote (<see cref="FuzzContext.Log"/>), as at most <see cref="LinesMax"/> lines
+    /// plus a count of the rest.</summary>
+    public static IReadOnlyList<string> DecodedOperations(string narration)
+    {
+        ArgumentNullException.ThrowIfNull(narration);
+        string[] lines = narration.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (lines.Length <= LinesMax) return lines;
         return [.. lines.Take(LinesMax), $"... ({lines.Length - LinesMax} more)"];
     }

@@ -52,13 +52,15 @@ public static class FindingTrace
 
     /// <summary>Runs <paramref name="input"/> on <paramref name="target"/> as the campaign does, then again with a
     /// recorder attached, and returns the trace. Executions are deterministic, so both see the same thing; when they do
-    /// not, <see cref="FindingTraceRecording.Consistent"/> says so.</summary>
-    public static FindingTraceRecording Record(IFuzzTarget target, ReadOnlySpan<byte> input, ExecutionLimits limits, ulong seed)
+    /// not, <see cref="FindingTraceRecording.Consistent"/> says so. What the target narrates during the first run goes to
+    /// <paramref name="narrative"/> when given (<see cref="FuzzContext.Log"/>).</summary>
+    public static FindingTraceRecording Record(IFuzzTarget target, ReadOnlySpan<byte> input, ExecutionLimits limits, ulong seed, TextWriter? narrative = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         if (input.Length > InputBytesMax) throw new ArgumentException($"inputs of more than {InputBytesMax} bytes do not fit a trace header", nameof(input));
-        var executor = new FuzzExecutor(target, new NullCoverage("finding trace"), limits);
+        var executor = new FuzzExecutor(target, new NullCoverage("finding trace"), limits) { Log = narrative };
         ExecutionResult plain = executor.Execute(input);
+        executor.Log = null;
 
         var header = new TraceHeader
         {

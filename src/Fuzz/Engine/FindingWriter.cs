@@ -15,10 +15,6 @@ public static class FindingWriter
     public const string InputFileName = "input.bin";
     public const string SummaryFileName = "summary.txt";
 
-    /// <summary>Writes the finding; returns its directory, or null when that directory already existed.</summary>
-    public static string? Save(string findingsDirectory, Finding finding, int inputVersion, ulong seed) =>
-        Save(findingsDirectory, finding, inputVersion, seed, null, ExecutionLimits.Default);
-
     /// <summary>Writes the finding and, given its <paramref name="target"/>, its trace (<see cref="FindingTrace"/>:
     /// <c>trace.vtrace</c>, what <c>virtsim replay</c> reproduces) recorded by re-running the input under
     /// <paramref name="limits"/>; the summary then tells what the guest and the device did. Returns the directory, or
@@ -30,10 +26,19 @@ public static class FindingWriter
         string path = Path.Combine(findingsDirectory, finding.DirectoryName);
         if (Directory.Exists(path) || File.Exists(path)) return null;
         string inputPath = Path.Combine(path, InputFileName);
-        FindingTraceRecording? recording = target is not null && finding.Input.Length <= FindingTrace.InputBytesMax
-            ? FindingTrace.Record(target, finding.Input, limits, seed)
-            : null;
-        IReadOnlyList<string> decoded = target is null ? [] : FindingNarrative.DecodedOperations(target, finding.Input, limits);
+        FindingTraceRecording? recording = null;
+        IReadOnlyList<string> decoded = [];
+        if (target is not null && finding.Input.Length <= FindingTrace.InputBytesMax)
+        {
+            // The recording's first (plain) run also collects what the target narrates: no extra execution.
+            using var narration = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+            recording = FindingTrace.Record(target, finding.Input, limits, seed, narration);
+            decoded = FindingNarrative.DecodedOperations(narration.ToString());
+        }
+        else if (target is not null)
+        {
+            decoded = FindingNarrative.DecodedOperations(target, finding.Input, limits);
+        }
         bool created = AtomicFile.TryCreateDirectory(path, temp =>
         {
             File.WriteAllBytes(Path.Combine(temp, InputFileName), finding.Input);

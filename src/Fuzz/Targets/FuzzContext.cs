@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Fuzz.Oracles;
 using Sim.Engine;
+using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
@@ -71,6 +72,15 @@ public sealed class FuzzContext
     {
         ArgumentNullException.ThrowIfNull(simulation);
         Trace?.Emit(kind, source, address, value, data, simulation.Now);
+    }
+
+    /// <summary>Records a driver register access a target made straight on a bus as the exit it stands for (MMIO or
+    /// port I/O, Value = size, Data = the bytes written or returned), at the simulation's time.</summary>
+    public void EmitBusAccess(Simulation simulation, BusKind bus, bool write, ulong address, ReadOnlySpan<byte> data)
+    {
+        if (Trace is null) return;
+        TraceEventKind kind = bus == BusKind.Mmio ? (write ? TraceEventKind.MmioWrite : TraceEventKind.MmioRead) : (write ? TraceEventKind.PioOut : TraceEventKind.PioIn);
+        Emit(simulation, kind, 0, address, (ulong)data.Length, data);
     }
 
     /// <summary>Counts one step of a loop; throws <see cref="FuzzHangException"/> past <see cref="StepsMax"/>.</summary>

@@ -12,7 +12,6 @@ using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
-using Sim.Engine.Trace;
 using Sim.Engine.Time;
 using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
 using R = Sim.Devices.Pci.PciConfigRegisters;
@@ -238,7 +237,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
         if (!Reach(bar, offset, size, out IoBus bus, out ulong address)) return false;
         BinaryPrimitives.WriteUInt64LittleEndian(_buffer, value);
         bus.Write(address, _buffer.AsSpan(0, size));
-        EmitAccess(bus.Kind, write: true, address, _buffer.AsSpan(0, size));
+        _context.EmitBusAccess(_sim, bus.Kind, write: true, address, _buffer.AsSpan(0, size));
         return true;
     }
 
@@ -249,18 +248,9 @@ public sealed class VirtioPciTarget : IFuzzTarget
         Span<byte> b = _buffer.AsSpan(0, 8);
         b.Clear();
         bus.Read(address, b[..size]);
-        EmitAccess(bus.Kind, write: false, address, b[..size]);
+        _context.EmitBusAccess(_sim, bus.Kind, write: false, address, b[..size]);
         value = BinaryPrimitives.ReadUInt32LittleEndian(b);
         return true;
-    }
-
-    /// <summary>A finding trace shows the driver's register accesses as the exits they would be (MMIO or port I/O, with
-    /// the bytes written or returned); the target calls the bus directly, so no vCPU exit records them otherwise.</summary>
-    private void EmitAccess(BusKind kind, bool write, ulong address, ReadOnlySpan<byte> data)
-    {
-        if (_context.Trace is null) return;
-        TraceEventKind k = kind == BusKind.Mmio ? (write ? TraceEventKind.MmioWrite : TraceEventKind.MmioRead) : (write ? TraceEventKind.PioOut : TraceEventKind.PioIn);
-        _context.Emit(_sim, k, 0, address, (ulong)data.Length, data);
     }
 
     /// <summary>The device status as the driver would read it, without going through the bus (the gate and the status
@@ -482,17 +472,17 @@ public sealed class VirtioPciTarget : IFuzzTarget
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
         _bridge.Write(BusKind.Pio, 0, b);
-        EmitAccess(BusKind.Pio, write: true, PciHostBridge.ConfigAddressPort, b);
+        _context.EmitBusAccess(_sim, BusKind.Pio, write: true, PciHostBridge.ConfigAddressPort, b);
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         if (write)
         {
             _bridge.Write(BusKind.Pio, (ulong)(4 + (register & 3)), b[..width]);
-            EmitAccess(BusKind.Pio, write: true, PciHostBridge.ConfigAddressPort + 4 + (ulong)(register & 3), b[..width]);
+            _context.EmitBusAccess(_sim, BusKind.Pio, write: true, PciHostBridge.ConfigDataPort + (ulong)(register & 3), b[..width]);
             return 0;
         }
         b.Clear();
         _bridge.Read(BusKind.Pio, (ulong)(4 + (register & 3)), b[..width]);
-        EmitAccess(BusKind.Pio, write: false, PciHostBridge.ConfigAddressPort + 4 + (ulong)(register & 3), b[..width]);
+        _context.EmitBusAccess(_sim, BusKind.Pio, write: false, PciHostBridge.ConfigDataPort + (ulong)(register & 3), b[..width]);
         return BinaryPrimitives.ReadUInt32LittleEndian(b);
     }
 

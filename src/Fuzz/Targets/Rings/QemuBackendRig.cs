@@ -4,7 +4,6 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Kvm;
-using Sim.Engine.Trace;
 using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
 using R = Sim.Devices.Pci.PciConfigRegisters;
 
@@ -74,10 +73,10 @@ public sealed class QemuBackendRig
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
         _bridge.Write(BusKind.Pio, 0, b);
-        Record(TraceEventKind.PioOut, PciHostBridge.ConfigAddressPort, b);
+        _context?.EmitBusAccess(Simulation, BusKind.Pio, write: true, PciHostBridge.ConfigAddressPort, b);
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         _bridge.Write(BusKind.Pio, (ulong)(4 + (register & 3)), b[..size]);
-        Record(TraceEventKind.PioOut, PciHostBridge.ConfigDataPort + (ulong)(register & 3), b[..size]);
+        _context?.EmitBusAccess(Simulation, BusKind.Pio, write: true, PciHostBridge.ConfigDataPort + (ulong)(register & 3), b[..size]);
     }
 
     public void Common(int offset, int size, ulong value)
@@ -85,7 +84,7 @@ public sealed class QemuBackendRig
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         Simulation.Kvm.Mmio.Write(ModernBase + L.ModernCommonOffset + (ulong)offset, b[..size]);
-        Record(TraceEventKind.MmioWrite, ModernBase + L.ModernCommonOffset + (ulong)offset, b[..size]);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: true, ModernBase + L.ModernCommonOffset + (ulong)offset, b[..size]);
     }
 
     public void DeviceConfigWrite(int offset, int size, uint value)
@@ -93,14 +92,14 @@ public sealed class QemuBackendRig
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         Simulation.Kvm.Mmio.Write(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
-        Record(TraceEventKind.MmioWrite, ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: true, ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
     }
 
     public void DeviceConfigRead(int offset, int size)
     {
         Span<byte> b = stackalloc byte[8];
         Simulation.Kvm.Mmio.Read(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
-        Record(TraceEventKind.MmioRead, ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
     }
 
     /// <summary>Queue 0's notify register.</summary>
@@ -118,14 +117,7 @@ public sealed class QemuBackendRig
         if ((Device.Isr & L.IsrQueue) == 0) return false;
         Span<byte> b = stackalloc byte[1];
         Simulation.Kvm.Mmio.Read(ModernBase + L.ModernIsrOffset, b);
-        Record(TraceEventKind.MmioRead, ModernBase + L.ModernIsrOffset, b);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, ModernBase + L.ModernIsrOffset, b);
         return (b[0] & L.IsrQueue) != 0;
-    }
-
-    /// <summary>One register access for a recorded finding trace (no cost in campaigns: no trace is set).</summary>
-    private void Record(TraceEventKind kind, ulong address, ReadOnlySpan<byte> data)
-    {
-        if (_context?.Trace is null) return;
-        _context.Emit(Simulation, kind, 0, address, (ulong)data.Length, data);
     }
 }
