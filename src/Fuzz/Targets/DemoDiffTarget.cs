@@ -47,7 +47,6 @@ public sealed class DemoDiffTarget : IFuzzTarget
     /// <see cref="OperationsMax"/> moves cannot honestly get this many completions).</summary>
     public const int UsedLogMax = 4096;
 
-    private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
     private readonly GuestActor _guestQemu = new();
     private readonly GuestActor _guestVhost = new();
     private readonly MissedInterruptOracle _interruptsQemu = new();
@@ -93,8 +92,8 @@ public sealed class DemoDiffTarget : IFuzzTarget
     {
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
-        var simQemu = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
-        var simVhost = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = VhostBackendRig.EventsMax, StopOnGuestExit = false });
+        var simQemu = RingSimulation.Create(EventsMax);
+        var simVhost = RingSimulation.Create(VhostBackendRig.EventsMax);
         // A finding trace records both sides, QEMU-style first (its memory is the trace's initial memory).
         context.Attach(simQemu);
         context.Attach(simVhost);

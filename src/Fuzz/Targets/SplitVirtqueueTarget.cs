@@ -49,7 +49,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     public SplitVirtqueueTarget()
     {
-        var layout = new MemoryLayout([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
+        MemoryLayout layout = RingSimulation.Layout;
         if (!GuestMemory.TryCreate(layout, out GuestMemory? memory, out string? error)) throw new InvalidOperationException(error);
         _memory = memory;
         for (int i = 0; i < _elements.Length; i++) _elements[i] = new QueueElement();

@@ -51,7 +51,6 @@ public sealed class VhostCoreTarget : IFuzzTarget
     private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * GuestRingSizeMax, MemRegionsMax = MemRegionsMax };
 
     private readonly GuestActor _guest = new();
-    private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
     /// <summary>Regions one SET_MEM_TABLE op can carry: 0..6, or <see cref="MemRegionsMax"/> + 1 (E2BIG).</summary>
     private const int RegionsPerOpMax = 7;
 
@@ -87,7 +86,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
     private Simulation CreateSimulation() =>
-        new(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
+        RingSimulation.Create(EventsMax);
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {

@@ -35,7 +35,6 @@ public sealed class VhostDemoTarget : IFuzzTarget
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
-    private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
     private bool _identity;
 
     public VhostDemoTarget(Flavour flavour)
@@ -64,7 +63,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
     {
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
-        var sim = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = VhostBackendRig.EventsMax, StopOnGuestExit = false });
+        var sim = RingSimulation.Create(VhostBackendRig.EventsMax);
         var rig = new VhostBackendRig(sim, Flavour);
         VmmAddressSpace vmm = rig.Vmm;
         VhostDemo demo = rig.Demo;

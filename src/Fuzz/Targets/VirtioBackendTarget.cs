@@ -43,7 +43,6 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
-    private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
     private SplitQueueState _synced;
     private bool _syncedReady;
 
@@ -81,7 +80,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     {
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
-        var sim = new Simulation(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
+        var sim = RingSimulation.Create(EventsMax);
         context.Attach(sim); // before the rig: its register accesses are recorded too
         VirtioDevice device = _factory(sim, Flavour);
         var rig = new QemuBackendRig(sim, device, context);

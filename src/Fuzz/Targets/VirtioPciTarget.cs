@@ -54,7 +54,6 @@ public sealed class VirtioPciTarget : IFuzzTarget
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly DeviceAccessGate _gate = new();
-    private readonly MemoryLayout _layout = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
     private readonly byte[] _buffer = new byte[8];
 
     // Per execution.
@@ -104,7 +103,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
     private Simulation CreateSimulation() =>
-        new(new SimulationOptions { Seed = 1, MemoryLayout = _layout, CheckpointInterval = 0, EventsMax = EventsMax, StopOnGuestExit = false });
+        RingSimulation.Create(EventsMax);
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
