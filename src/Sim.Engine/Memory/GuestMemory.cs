@@ -421,8 +421,21 @@ public sealed class GuestMemory
         ulong[] bits = _hotDirty;
         // No bounds check: first < the region's page count, and the bitmap has a bit for every page of the region
         // (_hotDirty always belongs to the same region as _hotBytes).
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(bits), first >> 6) |= 1UL << unchecked((int)first);
+        SetDirtyBit(ref MemoryMarshal.GetArrayDataReference(bits), first);
         if (last != first) MarkPages(bits, first + 1, last);
+    }
+
+    /// <summary>Sets page <paramref name="page"/>'s bit in the bitmap at <paramref name="bits"/> (no bounds check: the
+    /// caller knows the page is the region's). The word is stored only when the bit is clear: a run writes the same
+    /// few ring and buffer pages over and over, and an unconditional read-modify-write of one word would chain every
+    /// write of a request on the previous one's store (store-to-load forwarding), where a load and a well-predicted
+    /// branch do not.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void SetDirtyBit(ref ulong bits, uint page)
+    {
+        ref ulong word = ref Unsafe.Add(ref bits, page >> 6);
+        ulong mask = 1UL << unchecked((int)page);
+        if ((word & mask) == 0) word |= mask;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -39,6 +39,64 @@ public readonly struct GuestWindow
     /// <summary>True for the default (no) window.</summary>
     public bool IsEmpty => _bytes is null;
 
+    /// <summary>The window's bytes, read-only, for batch code (the split-ring batch calls) that validates its offsets
+    /// once and then decodes with <see cref="BinaryPrimitives"/>-style little-endian reads. Reads need no tracking;
+    /// like every window access they bypass the observer.</summary>
+    public ReadOnlySpan<byte> Bytes => _bytes is null ? default : new ReadOnlySpan<byte>(_bytes, _offset, _length);
+
+    /// <summary>The window's bytes, writable, for batch code. Writes through the span are not tracked: the caller
+    /// reports each write with <see cref="MarkWritten"/> before the memory's dirty pages are next read (as
+    /// <see cref="GuestMemory.TryGetSpan"/> asks of <see cref="GuestMemory.MarkDirty"/>).</summary>
+    public Span<byte> WritableBytes => _bytes is null ? default : new Span<byte>(_bytes, _offset, _length);
+
+    /// <summary>Marks the pages of [<paramref name="at"/>, +<paramref name="length"/>) of the window dirty, after
+    /// writes through <see cref="WritableBytes"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void MarkWritten(int at, int length)
+    {
+        if (length <= 0) return;
+        _ = At(at, length);
+        if (length <= GuestMemory.PageSize) MarkDirty(at, length);
+        else MarkDirtyLong(at, length);
+    }
+
+    /// <summary>Bytes from the start of the window's first page to the window's first byte: byte <c>at</c> of the
+    /// window lies in page <c>(PageSkew + at) / PageSize</c> counted from that first page. Batch code that writes
+    /// many small pieces of a window of at most <see cref="PageMaskPages"/> pages collects their pages in one mask
+    /// this way and reports them once with <see cref="MarkPagesWritten"/>.</summary>
+    public int PageSkew => _offset & (GuestMemory.PageSize - 1);
+
+    /// <summary>Pages a mask of <see cref="MarkPagesWritten"/> can name.</summary>
+    public const int PageMaskPages = 64;
+
+    /// <summary>True when every byte of the window lies in its first <see cref="PageMaskPages"/> pages.</summary>
+    public bool FitsPageMask => unchecked((ulong)(uint)PageSkew + (uint)_length) <= unchecked((ulong)PageMaskPages * GuestMemory.PageSize);
+
+    /// <summary>Marks dirty each page whose bit is set in <paramref name="pages"/> (bit i: page i counted from the
+    /// window's first page, see <see cref="PageSkew"/>); only for a window that <see cref="FitsPageMask"/>, and only
+    /// pages that hold window bytes.</summary>
+    public void MarkPagesWritten(ulong pages)
+    {
+        if (pages == 0) return;
+        if (!FitsPageMask) ThrowOutside(0, _length);
+        int windowPages = unchecked((int)(((uint)PageSkew + (uint)_length + GuestMemory.PageSize - 1) / GuestMemory.PageSize));
+        if (windowPages < PageMaskPages && (pages >> windowPages) != 0) ThrowOutside(windowPages * GuestMemory.PageSize, 1);
+        uint firstPage = unchecked((uint)_offset / GuestMemory.PageSize);
+        ref ulong bits = ref MemoryMarshal.GetArrayDataReference(_dirty!);
+        while (pages != 0)
+        {
+            int bit = System.Numerics.BitOperations.TrailingZeroCount(pages);
+            pages &= pages - 1;
+            GuestMemory.SetDirtyBit(ref bits, unchecked(firstPage + (uint)bit));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkDirtyLong(int at, int length)
+    {
+        for (int done = 0; done < length; done += GuestMemory.PageSize) MarkDirty(at + done, Math.Min(GuestMemory.PageSize, length - done));
+    }
+
     /// <summary>The little-endian u16 at byte <paramref name="at"/> of the window.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort ReadUInt16(int at)
@@ -109,8 +167,7 @@ public readonly struct GuestWindow
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bytes!), unchecked(_offset + at));
     }
 
-    /// <summary>Marks the (at most two) pages of a small access dirty; both bits are set unconditionally (the same
-    /// bit twice when the access stays in one page).</summary>
+    /// <summary>Marks the (at most two) pages of an access of at most a page dirty.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MarkDirty(int at, int size)
     {
@@ -120,8 +177,8 @@ public readonly struct GuestWindow
         // No bounds check: both pages are pages of the region (the access lies inside it), and the region's bitmap
         // has a bit for each of its pages (as GuestMemory.MarkDirtyHot relies on).
         ref ulong bits = ref MemoryMarshal.GetArrayDataReference(_dirty!);
-        Unsafe.Add(ref bits, first >> 6) |= 1UL << unchecked((int)first);
-        Unsafe.Add(ref bits, last >> 6) |= 1UL << unchecked((int)last);
+        GuestMemory.SetDirtyBit(ref bits, first);
+        if (last != first) GuestMemory.SetDirtyBit(ref bits, last);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

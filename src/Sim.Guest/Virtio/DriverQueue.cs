@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
@@ -261,14 +262,29 @@ public sealed class DriverQueue
         }
         if (Broken) return readable.Length == 0;
         int n = Math.Min(readable.Length, _numFree / 2);
+        int size = _size;
         ushort[] links = _next;
         HeadState[] states = _heads;
-        GuestWindow table = _descWindow;
-        GuestWindow avail = _availWindow;
-        int size = _size;
+        Span<byte> tableBytes = _descWindow.WritableBytes;
+        Span<byte> availBytes = _availWindow.WritableBytes;
+        // The windows were taken at Initialize for this size; the free-list links are descriptor indices below the
+        // size (each is checked as an index into links, whose length is the size), so every store below lies inside
+        // them and needs no per-access bounds check.
+        Assert(unchecked((ulong)tableBytes.Length) == VirtioSpec.DescTableSize(size) && links.Length == size, "descriptor-table window covers the table");
+        Assert(unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size), "available-ring window covers the ring");
+        ref byte table = ref MemoryMarshal.GetReference(tableBytes);
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
+        int mask = unchecked(size - 1);
         int free = _freeHead;
-        RingIndex shadow = _availShadow;
-        for (int k = 0; k < n; k++)
+        ushort shadow = _availShadow.Value;
+        ushort firstSlot = shadow;
+        // The descriptors' pages, collected in one mask (bit i: page i of the table's window) and marked dirty once at
+        // the end; a table too large for a mask marks each descriptor as it goes.
+        GuestWindow descWindow = _descWindow;
+        bool pageMask = descWindow.FitsPageMask;
+        int skew = descWindow.PageSkew;
+        ulong pages = 0;
+        for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n
         {
             // The steps of the pair TryAdd and Commit, in the same order.
             int first = free;
@@ -276,24 +292,84 @@ public sealed class DriverQueue
             int rest = links[second];
             GuestBuffer r = readable[k];
             GuestBuffer w = writable[k];
-            // unchecked: both indices < size, inside the table window.
-            table.Write128(unchecked(first * VirtioSpec.DescSize), r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
-            table.Write128(unchecked(second * VirtioSpec.DescSize), w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
+            // unchecked: first, second < size (indices of links), so both descriptors lie inside the table.
+            int firstAt = unchecked(first * VirtioSpec.DescSize);
+            int secondAt = unchecked(second * VirtioSpec.DescSize);
+            StoreDescriptor(ref table, firstAt, r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
+            StoreDescriptor(ref table, secondAt, w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
+            if (pageMask)
+            {
+                // unchecked: skew + at + 15 < 64 pages (FitsPageMask); a descriptor spans at most two pages.
+                pages |= (1UL << unchecked((skew + firstAt) / GuestMemory.PageSize)) | (1UL << unchecked((skew + firstAt + VirtioSpec.DescSize - 1) / GuestMemory.PageSize));
+                pages |= (1UL << unchecked((skew + secondAt) / GuestMemory.PageSize)) | (1UL << unchecked((skew + secondAt + VirtioSpec.DescSize - 1) / GuestMemory.PageSize));
+            }
+            else
+            {
+                descWindow.MarkWritten(firstAt, VirtioSpec.DescSize);
+                descWindow.MarkWritten(secondAt, VirtioSpec.DescSize);
+            }
             free = rest;
             ushort head = unchecked((ushort)first);
             states[head] = new HeadState(w.Len, unchecked((ushort)second), 2);
-            // unchecked: slot < size, inside the available-ring window.
-            avail.WriteUInt16(unchecked(VirtioSpec.AvailRingOffset + (shadow.Slot(size) * VirtioSpec.AvailElemSize)), head);
-            shadow = shadow.Next;
+            // unchecked: the slot is masked to the size, inside the available ring.
+            StoreLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)), head);
+            shadow = unchecked((ushort)(shadow + 1));
             heads[k] = head;
         }
+        if (pageMask) descWindow.MarkPagesWritten(pages);
+        MarkAvailEntries(firstSlot, n);
         _freeHead = free;
         _numFree -= 2 * n; // n <= _numFree / 2
         Outstanding += n;
-        _availShadow = shadow;
+        _availShadow = new RingIndex(shadow);
         _numAdded += n;
         added = n;
         return n == readable.Length;
+    }
+
+    /// <summary>Marks the available-ring entries of <paramref name="count"/> (at most the size) slots from index
+    /// <paramref name="first"/> written: one range, or two where they wrap past the ring's end.</summary>
+    private void MarkAvailEntries(ushort first, int count)
+    {
+        if (count == 0) return;
+        int slot = first & (_size - 1);
+        int head = Math.Min(count, _size - slot);
+        _availWindow.MarkWritten(VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize), head * VirtioSpec.AvailElemSize);
+        if (count > head) _availWindow.MarkWritten(VirtioSpec.AvailRingOffset, (count - head) * VirtioSpec.AvailElemSize);
+    }
+
+    /// <summary>Stores a descriptor (addr le64, then <paramref name="high"/> = len | flags | next as le64) as one
+    /// 16-byte store at byte <paramref name="at"/> of a table span the caller has checked holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreDescriptor(ref byte table, int at, ulong addr, ulong high)
+    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            addr = BinaryPrimitives.ReverseEndianness(addr);
+            high = BinaryPrimitives.ReverseEndianness(high);
+        }
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref table, at), Vector128.Create(addr, high));
+    }
+
+    /// <summary>Stores a little-endian u16 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreLe16(ref byte ring, int at, ushort value) =>
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref ring, at), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+
+    /// <summary>The little-endian u64 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ReadLe64(ref byte ring, int at)
+    {
+        ulong v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref ring, at));
+        return BitConverter.IsLittleEndian ? v : BinaryPrimitives.ReverseEndianness(v);
+    }
+
+    /// <summary>The little-endian u16 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort ReadLe16(ref byte ring, int at)
+    {
+        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref ring, at));
+        return BitConverter.IsLittleEndian ? v : BinaryPrimitives.ReverseEndianness(v);
     }
 
     /// <summary>
@@ -437,25 +513,38 @@ public sealed class DriverQueue
             return count > 0;
         }
         if (Broken) return false;
-        // The steps of TryGetUsed (RefreshUsedIdx, the entry checks, DetachChain, used_event) in the same order, with
-        // the indices and free list in locals across the batch, stored back at the end.
+        return TryGetUsedBatchDirect(ids, lens, out count);
+    }
+
+    /// <summary>
+    /// The unobserved body of <see cref="TryGetUsedBatch"/>: the steps of TryGetUsed (RefreshUsedIdx, the entry checks,
+    /// DetachChain, used_event) in the same order, with the indices and free list in locals across the batch (stored
+    /// back at the end), and the used ring read through a span over its window, whose length is checked once here:
+    /// the slots are masked to the size, so every read lies inside it.
+    /// </summary>
+    private bool TryGetUsedBatchDirect(Span<ushort> ids, Span<uint> lens, out int reaped)
+    {
         int size = _size;
+        int mask = unchecked(size - 1);
         ushort[] links = _next;
         HeadState[] states = _heads;
-        GuestWindow usedWindow = _usedWindow;
+        ReadOnlySpan<byte> usedBytes = _usedWindow.Bytes;
+        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        ref byte used = ref MemoryMarshal.GetReference(usedBytes);
         bool callbacks = CallbacksEnabled;
-        RingIndex last = _lastUsed;
-        RingIndex shadow = _usedShadow;
+        ushort last = _lastUsed.Value;
+        ushort shadow = _usedShadow.Value;
         int outstanding = Outstanding;
         int free = _freeHead;
         int numFree = _numFree;
+        int count = 0;
         DriverQueueError error = DriverQueueError.None;
-        while (count < ids.Length)
+        for (; count < ids.Length; count = unchecked(count + 1)) // unchecked: count < ids.Length
         {
             if (last == shadow)
             {
-                var usedIdx = new RingIndex(usedWindow.ReadUInt16(VirtioSpec.UsedIdxOffset));
-                if (RingIndex.Distance(last, usedIdx) > outstanding)
+                ushort usedIdx = ReadLe16(ref used, VirtioSpec.UsedIdxOffset);
+                if (unchecked((ushort)(usedIdx - last)) > outstanding)
                 {
                     error = DriverQueueError.UsedIdxTooFar;
                     break;
@@ -463,9 +552,9 @@ public sealed class DriverQueue
                 shadow = usedIdx;
                 if (last == shadow) break;
             }
-            // unchecked: slot < size, inside the used-ring window.
-            ulong raw = usedWindow.ReadUInt64(unchecked(VirtioSpec.UsedRingOffset + (last.Slot(size) * VirtioSpec.UsedElemSize)));
-            uint rawId = unchecked((uint)(raw & uint.MaxValue));
+            // id (le32) | len (le32). unchecked: the slot is masked to the size, inside the used ring.
+            ulong raw = ReadLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + ((last & mask) * VirtioSpec.UsedElemSize)));
+            uint rawId = unchecked((uint)raw);
             if (rawId >= unchecked((uint)size))
             {
                 error = DriverQueueError.UsedIdOutOfRange;
@@ -477,25 +566,24 @@ public sealed class DriverQueue
                 error = DriverQueueError.UsedIdNotHead;
                 break;
             }
-            ushort id = unchecked((ushort)rawId);
             // DetachChain.
-            states[id] = default;
+            states[rawId] = default;
             links[state.Last] = unchecked((ushort)free);
-            free = id;
+            free = unchecked((int)rawId);
             numFree = unchecked(numFree + state.Length); // the chain's descriptors came from the free list
             Assert(numFree <= size, "free count within the queue size");
             outstanding = unchecked(outstanding - 1); // this head was outstanding
-            last = last.Next;
-            if (callbacks) _availWindow.WriteUInt16(_usedEventOffset, last.Value);
-            ids[count] = id;
+            last = unchecked((ushort)(last + 1));
+            if (callbacks) _availWindow.WriteUInt16(_usedEventOffset, last);
+            ids[count] = unchecked((ushort)rawId);
             lens[count] = unchecked((uint)(raw >> 32));
-            count++;
         }
-        _lastUsed = last;
-        _usedShadow = shadow;
+        _lastUsed = new RingIndex(last);
+        _usedShadow = new RingIndex(shadow);
         Outstanding = outstanding;
         _freeHead = free;
         _numFree = numFree;
+        reaped = count;
         if (error != DriverQueueError.None) Break(error);
         return count > 0;
     }

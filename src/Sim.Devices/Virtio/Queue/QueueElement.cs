@@ -167,6 +167,62 @@ public sealed class QueueElement
         return ReadOutSlow(memory, offset, destination);
     }
 
+    /// <summary>Reads the first 8 device-readable bytes as a little-endian u64 (<see cref="ReadOut"/> of 8 bytes at
+    /// offset 0 without a staging buffer: an 8-byte request such as virtio-demo's {opt, buff}). False (and 0) when the
+    /// out buffers hold fewer than 8 bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReadOutUInt64(GuestMemory memory, out ulong value)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        Iovec[] iovecs = _iovecs;
+        if (OutCount != 0 && iovecs[0].Len >= sizeof(ulong))
+        {
+            bool ok = memory.TryReadUInt64(iovecs[0].Addr, out value);
+            Assert(ok, "validated iovec not accessible");
+            return true;
+        }
+        return TryReadOutUInt64Slow(memory, out value);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryReadOutUInt64Slow(GuestMemory memory, out ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
+        if (ReadOutSlow(memory, 0, bytes) != sizeof(ulong))
+        {
+            value = 0;
+            return false;
+        }
+        value = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        return true;
+    }
+
+    /// <summary>Writes <paramref name="value"/> as 8 little-endian bytes at the start of the device-writable buffers
+    /// (<see cref="WriteIn"/> of 8 bytes at offset 0 without a staging buffer). Returns the number of bytes written:
+    /// fewer than 8 when the in buffers are shorter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int WriteInUInt64(GuestMemory memory, ulong value)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        Iovec[] iovecs = _iovecs;
+        int first = OutCount;
+        if (InCount != 0 && unchecked((uint)first) < unchecked((uint)iovecs.Length) && iovecs[first].Len >= sizeof(ulong))
+        {
+            bool ok = memory.TryWriteUInt64(iovecs[first].Addr, value);
+            Assert(ok, "validated iovec not accessible");
+            return sizeof(ulong);
+        }
+        return WriteInUInt64Slow(memory, value);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int WriteInUInt64Slow(GuestMemory memory, ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+        return WriteInSlow(memory, 0, bytes);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int ReadOutSlow(GuestMemory memory, ulong offset, Span<byte> destination) =>
         Copy(memory, _iovecs.AsSpan(0, OutCount), offset, destination, default, write: false);

@@ -39,7 +39,7 @@ public readonly record struct RingIndex(ushort Value)
     /// <summary>The ring slot this index addresses in a queue of power-of-two <paramref name="queueSize"/>
     /// (QEMU uses <c>idx % num</c>; equal for powers of two).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Slot(int queueSize) => Value & (queueSize - 1);
+    public int Slot(int queueSize) => Value & unchecked(queueSize - 1); // unchecked: a queue size is at least 1
 
     /// <summary>
     /// VIRTIO 1.2 §2.7.10 <c>vring_need_event(event_idx, new_idx, old_idx)</c>: true when moving an index

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Sim.Engine.Memory;
 
 namespace Sim.Devices.Virtio.Queue;
@@ -308,58 +309,97 @@ public sealed class SplitQueue
         }
         AssertIndexInvariants();
         if (!Ready || elements.Length == 0) return true;
-        // The steps of TryPop<WindowRing>, in the same order, with the indices in locals across the batch; they are
-        // stored back before a chain needs the general walk and at the end.
+        bool ok = TryPopBatchDirect(memory, elements, out count, out error);
+        AssertIndexInvariants();
+        return ok;
+    }
+
+    /// <summary>
+    /// The unobserved body of <see cref="TryPopBatch"/>: the steps of TryPop&lt;WindowRing&gt;, in the same order, with
+    /// the indices in locals across the batch (stored back before a chain needs the general walk, and at the end) and
+    /// the rings read through spans over their windows, whose lengths are checked once here: every offset below is
+    /// then inside them by construction (slots are masked to the size, heads and next links are checked against it),
+    /// so the reads need no per-access bounds check.
+    /// </summary>
+    private bool TryPopBatchDirect(GuestMemory memory, ReadOnlySpan<QueueElement> elements, out int popped, out QueueError error)
+    {
         int size = _size;
+        ReadOnlySpan<byte> availBytes = _availWindow.Bytes;
+        ReadOnlySpan<byte> descBytes = _descWindow.Bytes;
+        // The windows were taken at enable for this size (ComputeAddresses).
+        Assert(unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size), "available-ring window covers the ring");
+        Assert(unchecked((ulong)descBytes.Length) == VirtioSpec.DescTableSize(size), "descriptor-table window covers the table");
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
+        ref byte table = ref MemoryMarshal.GetReference(descBytes);
+        int mask = unchecked(size - 1);
         bool writeAvailEvent = EventIdx && NotificationEnabled;
-        RingIndex next = NextAvail;
-        RingIndex shadow = ShadowAvail;
+        ulong regionBase = _tableRegionBase;
+        ulong regionSize = _tableRegionSize;
+        ushort next = NextAvail.Value;
+        ushort shadow = ShadowAvail.Value;
         int inUse = InUse;
-        while (count < elements.Length)
+        int count = 0;
+        error = QueueError.None;
+        for (; count < elements.Length; count = unchecked(count + 1)) // unchecked: count < elements.Length
         {
             QueueElement element = elements[count];
             ArgumentNullException.ThrowIfNull(element, nameof(elements));
             if (shadow == next)
             {
-                RingIndex avail = new(_availWindow.ReadUInt16(VirtioSpec.AvailIdxOffset));
+                ushort availIdx = ReadLe16(ref avail, VirtioSpec.AvailIdxOffset);
                 // QEMU virtqueue_num_heads: "Guest moved used index from %u to %u".
-                if (RingIndex.Distance(next, avail) > size)
+                if (unchecked((ushort)(availIdx - next)) > size)
                 {
                     error = QueueError.AvailIndexTooFar;
                     break;
                 }
-                shadow = avail;
-                if (avail == next) break;
+                shadow = availIdx;
+                if (availIdx == next) break;
             }
             if (inUse >= size)
             {
                 error = QueueError.SizeExceeded;
                 break;
             }
-            // unchecked: slot < size, inside the window. QEMU virtqueue_get_head: the index advances first.
-            ushort head = _availWindow.ReadUInt16(unchecked(VirtioSpec.AvailRingOffset + (next.Slot(size) * VirtioSpec.AvailElemSize)));
-            next = next.Next;
+            // QEMU virtqueue_get_head: the index advances first. unchecked: the slot is masked to the size.
+            int head = ReadLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((next & mask) * VirtioSpec.AvailElemSize)));
+            next = unchecked((ushort)(next + 1));
             if (head >= size)
             {
                 error = QueueError.HeadOutOfRange;
                 break;
             }
-            if (writeAvailEvent) _usedWindow.WriteUInt16(_availEventOffset, next.Value);
-            if (!TryWalkDirectFast(element, head))
+            if (writeAvailEvent) _usedWindow.WriteUInt16(_availEventOffset, next);
+            if (!TryWalkDirectFast(ref table, size, regionBase, regionSize, element, head))
             {
-                NextAvail = next;
-                ShadowAvail = shadow;
+                NextAvail = new RingIndex(next);
+                ShadowAvail = new RingIndex(shadow);
                 InUse = inUse;
-                if (!TryWalkChainGeneral<WindowRing>(memory, element, head, out error)) break;
+                if (!TryWalkChainGeneral<WindowRing>(memory, element, unchecked((ushort)head), out error)) break;
             }
             inUse = unchecked(inUse + 1); // unchecked: inUse < size <= 32768 was checked above
-            count++;
         }
-        NextAvail = next;
-        ShadowAvail = shadow;
+        NextAvail = new RingIndex(next);
+        ShadowAvail = new RingIndex(shadow);
         InUse = inUse;
-        AssertIndexInvariants();
+        popped = count;
         return error == QueueError.None;
+    }
+
+    /// <summary>The little-endian u16 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort ReadLe16(ref byte ring, int at)
+    {
+        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref ring, at));
+        return BitConverter.IsLittleEndian ? v : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
+    }
+
+    /// <summary>The little-endian u64 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ReadLe64(ref byte ring, int at)
+    {
+        ulong v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref ring, at));
+        return BitConverter.IsLittleEndian ? v : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
     }
 
     private bool TryPop<TRing>(GuestMemory memory, QueueElement element, out QueueError error)
@@ -422,7 +462,8 @@ public sealed class SplitQueue
         // Unobserved, the common chain (direct, every buffer in the table's region) takes a walk without calls; any
         // other chain (or error) is walked again from its head by the general loop, which re-reads its descriptors:
         // harmless, as reads change nothing and nobody watches them.
-        if (typeof(TRing) == typeof(WindowRing) && TryWalkDirectFast(element, head))
+        if (typeof(TRing) == typeof(WindowRing)
+            && TryWalkDirectFast(ref MemoryMarshal.GetReference(_descWindow.Bytes), _size, _tableRegionBase, _tableRegionSize, element, head))
         {
             error = QueueError.None;
             return true;
@@ -455,12 +496,9 @@ public sealed class SplitQueue
     /// no call in the loop its state stays in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryWalkDirectFast(QueueElement element, int head)
+    private static bool TryWalkDirectFast(ref byte table, int size, ulong regionBase, ulong regionSize, QueueElement element, int head)
     {
-        GuestWindow table = _descWindow;
-        int size = _size;
-        ulong regionBase = _tableRegionBase;
-        ulong regionSize = _tableRegionSize;
+        // table: the descriptor table's window (16 * size bytes; the callers take it from _descWindow).
         Iovec[] iovecs = element.Iovecs;
         int index = head;
         int used = 0;
@@ -469,8 +507,9 @@ public sealed class SplitQueue
         ulong outBytes = 0;
         while (true)
         {
-            // 0 <= index < size: inside the table window.
-            table.Read128(unchecked(index * VirtioSpec.DescSize), out ulong addr, out ulong high);
+            // 0 <= index < size: inside the table. unchecked: index * 16 < 2^19.
+            ulong addr = ReadLe64(ref table, unchecked(index * VirtioSpec.DescSize));
+            ulong high = ReadLe64(ref table, unchecked((index * VirtioSpec.DescSize) + VirtioSpec.DescLenOffset));
             uint len = unchecked((uint)high);
             int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
             if ((flags & VirtioSpec.DescFIndirect) != 0) return false;
@@ -767,6 +806,48 @@ public sealed class SplitQueue
         ulong entry = head | (unchecked((ulong)len) << 32);
         if (Direct(memory)) _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
         else WriteUsedEntry(memory, slot, entry);
+    }
+
+    /// <summary>
+    /// <see cref="Fill"/> repeated for <paramref name="elements"/>[k] with used.len <paramref name="lens"/>[k] at
+    /// used_idx + <paramref name="idx"/> + k (Linux vhost_add_used_n: an array of used elements written in one go,
+    /// split where it wraps past the ring's end). The same checks and the same entries as the sequential fills; with
+    /// an observer watching it is exactly that loop (the same accesses, so the same trace), and unobserved the entries
+    /// are stored through a span over the used ring's window and their pages marked dirty once per contiguous run.
+    /// </summary>
+    public void FillBatch(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens, int idx)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (lens.Length < elements.Length) throw new ArgumentException("one used.len per element", nameof(lens));
+        int n = elements.Length;
+        if (!Direct(memory))
+        {
+            for (int k = 0; k < n; k++) Fill(memory, elements[k].Head, lens[k], checked(idx + k));
+            return;
+        }
+        ThrowIfNotReady();
+        if (n == 0) return;
+        // Fill's index check for the last entry covers the others (idx >= 0 and idx + n - 1 < InUse <= size).
+        if (idx < 0 || idx > InUse - n) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
+        int size = _size;
+        int mask = unchecked(size - 1);
+        Span<byte> usedBytes = _usedWindow.WritableBytes;
+        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        ref byte used = ref MemoryMarshal.GetReference(usedBytes);
+        int first = UsedIdx.Add(idx).Slot(size);
+        for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n
+        {
+            ushort head = elements[k].Head;
+            if (head >= size) throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
+            // id (le32) + len (le32) as one little-endian 8-byte store. unchecked: the slot is masked to the size.
+            ulong entry = head | (unchecked((ulong)lens[k]) << 32);
+            if (!BitConverter.IsLittleEndian) entry = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(entry);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize))), entry);
+        }
+        // unchecked: n <= InUse <= size, so the runs lie inside the ring.
+        int run = Math.Min(n, unchecked(size - first));
+        _usedWindow.MarkWritten(unchecked(VirtioSpec.UsedRingOffset + (first * VirtioSpec.UsedElemSize)), unchecked(run * VirtioSpec.UsedElemSize));
+        if (n > run) _usedWindow.MarkWritten(VirtioSpec.UsedRingOffset, unchecked((n - run) * VirtioSpec.UsedElemSize));
     }
 
     /// <summary>The accessor path of <see cref="Fill"/>'s used-entry store, out of line (Fill is inlined into devices).</summary>
