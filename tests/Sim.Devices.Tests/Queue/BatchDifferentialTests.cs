@@ -10,8 +10,8 @@ using Xunit.Abstractions;
 namespace Sim.Devices.Tests.Queue;
 
 /// <summary>
-/// The batch ring calls (<see cref="SplitQueue.TryPopBatch"/>, <see cref="DriverQueue.TryAddBatch"/>,
-/// <see cref="DriverQueue.TryGetUsedBatch"/>) must equal the sequential calls they stand for, over hostile rings: the
+/// The batch ring calls (<see cref="SplitQueue.TryPopBatch"/>, <see cref="SplitQueue.FillBatch"/>,
+/// <see cref="DriverQueue.TryAddBatch"/>, <see cref="DriverQueue.TryGetUsedBatch"/>) must equal the sequential calls they stand for, over hostile rings: the
 /// same results and errors, queue state, memory bytes and dirty pages, and, with an observer attached, the same
 /// sequence of guest accesses (what a trace records). Four twins of one memory: batch and sequential, each unobserved
 /// (ring windows) and observed (accessors).
@@ -154,12 +154,16 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 string key = $"{errors[0]}{(counts[0] == max ? " (span full)" : "")}";
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                 if (errors[0] != QueueError.None) break;
-                // Complete what was popped (virtqueue_fill + flush), so later rounds pop again.
+                // Complete what was popped (virtqueue_fill + flush; the batch twins with FillBatch, vhost_add_used_n),
+                // so later rounds pop again; the used entries must come out the same.
                 for (int t = 0; t < 4; t++)
                 {
-                    for (int k = 0; k < counts[t]; k++) queues[t].Fill(mems[t], elements[t][k].Head, (uint)k, k);
+                    if (t % 2 == 0) queues[t].FillBatch(mems[t], elements[t].AsSpan(0, counts[t]), Enumerable.Range(0, counts[t]).Select(k => (uint)k).ToArray(), 0);
+                    else for (int k = 0; k < counts[t]; k++) queues[t].Fill(mems[t], elements[t][k].Head, (uint)k, k);
                     queues[t].Flush(mems[t], counts[t]);
                 }
+                Assert.Equal(observers[1].Accesses, observers[0].Accesses);
+                AssertSameMemory(mems);
             }
             return true;
         });
@@ -299,5 +303,72 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
         });
         foreach ((string outcome, int count) in outcomes) output.WriteLine($"{count,5} x {outcome}");
         Assert.True(outcomes.Count >= 6, "the hostile used rings should reach the reap errors and full rings");
+    }
+    [Theory]
+    [InlineData(256, 0x1000UL)]     // the table in one page: descriptor pages collected in one mask
+    [InlineData(512, 0x1ff0UL)]     // a table starting 16 bytes before a page boundary: three pages, one mask
+    [InlineData(32768, 0x10UL)]     // a 512 KiB table (129 pages): too large for a mask, each descriptor marked
+    public void AddBatch_MarksTheDescriptorPagesTheSequentialAddsMark(int size, ulong ringBase)
+    {
+        SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(ringBase), size);
+        GuestMemory[] mems = Twins(GuestMemory.CreateFlat(0x20_0000), 2);
+        var drivers = new DriverQueue[2];
+        for (int t = 0; t < 2; t++)
+        {
+            drivers[t] = new DriverQueue(layout, eventIdx: false);
+            using (mems[t].AsGuest()) drivers[t].Initialize(mems[t]);
+        }
+        // Rounds of adds and out-of-order completions scatter the free list across the table's pages.
+        int pairs = Math.Min(size / 2, 96);
+        var readable = Enumerable.Range(0, pairs).Select(k => new GuestBuffer(new GuestAddress(0x18_0000 + ((ulong)k * 16)), 8)).ToArray();
+        var writable = Enumerable.Range(0, pairs).Select(k => new GuestBuffer(new GuestAddress(0x18_0008 + ((ulong)k * 16)), 8)).ToArray();
+        ushort usedIdx = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            var heads = new ushort[2][];
+            for (int t = 0; t < 2; t++)
+            {
+                mems[t].ClearDirty();
+                heads[t] = new ushort[pairs];
+                using (mems[t].AsGuest())
+                {
+                    if (t == 0)
+                    {
+                        Assert.True(drivers[t].TryAddBatch(mems[t], readable, writable, heads[t], out int added));
+                        Assert.Equal(pairs, added);
+                    }
+                    else
+                    {
+                        for (int k = 0; k < pairs; k++) Assert.True(drivers[t].TryAdd(mems[t], readable[k], writable[k], out heads[t][k]));
+                    }
+                    drivers[t].Publish(mems[t]);
+                }
+            }
+            Assert.Equal(heads[1], heads[0]);
+            AssertSameMemory(mems);
+            Assert.NotEmpty(mems[0].DirtyPages());
+            // Complete every other chain first, then the rest (out of order), and reap them all.
+            ushort[] order = heads[0].Where((_, k) => k % 2 == 0).Concat(heads[0].Where((_, k) => k % 2 == 1)).ToArray();
+            for (int j = 0; j < order.Length; j++)
+            {
+                foreach (GuestMemory m in mems)
+                {
+                    Assert.True(m.TryWriteUInt32(layout.UsedEntry((usedIdx + j) % size), order[j]));
+                    Assert.True(m.TryWriteUInt32(new GuestAddress(layout.UsedEntry((usedIdx + j) % size).Value + 4), 8));
+                }
+            }
+            usedIdx = unchecked((ushort)(usedIdx + order.Length));
+            foreach (GuestMemory m in mems) Assert.True(m.TryWriteUInt16(layout.UsedIdx, usedIdx));
+            for (int t = 0; t < 2; t++)
+            {
+                using (mems[t].AsGuest())
+                {
+                    var ids = new ushort[pairs];
+                    var lens = new uint[pairs];
+                    Assert.True(drivers[t].TryGetUsedBatch(mems[t], ids, lens, out int reaped));
+                    Assert.Equal(order, ids.Take(reaped));
+                }
+            }
+        }
     }
 }
