@@ -278,45 +278,30 @@ public sealed class DriverQueue
         int free = _freeHead;
         ushort shadow = _availShadow.Value;
         ushort firstSlot = shadow;
-        // The descriptors' pages, collected in one mask (bit i: page i of the table's window) and marked dirty once at
-        // the end; a table too large for a mask marks each descriptor as it goes.
-        GuestWindow descWindow = _descWindow;
-        bool pageMask = descWindow.FitsPageMask;
-        int skew = descWindow.PageSkew;
-        ulong pages = 0;
-        for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n
+        // Sliced to n, so the loop bound is each span's own length (no bounds checks inside).
+        int wanted = readable.Length;
+        readable = readable[..n];
+        writable = writable[..n];
+        Span<ushort> headsAdded = heads[..n];
+        for (int k = 0; k < readable.Length; k = unchecked(k + 1)) // unchecked: k < n
         {
             // The steps of the pair TryAdd and Commit, in the same order.
             int first = free;
             int second = links[first];
             int rest = links[second];
-            GuestBuffer r = readable[k];
-            GuestBuffer w = writable[k];
+            ref readonly GuestBuffer r = ref readable[k];
+            ref readonly GuestBuffer w = ref writable[k];
             // unchecked: first, second < size (indices of links), so both descriptors lie inside the table.
-            int firstAt = unchecked(first * VirtioSpec.DescSize);
-            int secondAt = unchecked(second * VirtioSpec.DescSize);
-            StoreDescriptor(ref table, firstAt, r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
-            StoreDescriptor(ref table, secondAt, w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
-            if (pageMask)
-            {
-                // unchecked: skew + at + 15 < 64 pages (FitsPageMask); a descriptor spans at most two pages.
-                pages |= (1UL << unchecked((skew + firstAt) / GuestMemory.PageSize)) | (1UL << unchecked((skew + firstAt + VirtioSpec.DescSize - 1) / GuestMemory.PageSize));
-                pages |= (1UL << unchecked((skew + secondAt) / GuestMemory.PageSize)) | (1UL << unchecked((skew + secondAt + VirtioSpec.DescSize - 1) / GuestMemory.PageSize));
-            }
-            else
-            {
-                descWindow.MarkWritten(firstAt, VirtioSpec.DescSize);
-                descWindow.MarkWritten(secondAt, VirtioSpec.DescSize);
-            }
+            StoreDescriptor(ref table, unchecked(first * VirtioSpec.DescSize), r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
+            StoreDescriptor(ref table, unchecked(second * VirtioSpec.DescSize), w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
             free = rest;
-            ushort head = unchecked((ushort)first);
-            states[head] = new HeadState(w.Len, unchecked((ushort)second), 2);
+            states[first] = new HeadState(w.Len, unchecked((ushort)second), 2);
             // unchecked: the slot is masked to the size, inside the available ring.
-            StoreLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)), head);
+            StoreLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)), unchecked((ushort)first));
             shadow = unchecked((ushort)(shadow + 1));
-            heads[k] = head;
+            headsAdded[k] = unchecked((ushort)first);
         }
-        if (pageMask) descWindow.MarkPagesWritten(pages);
+        MarkDescriptorsWritten(headsAdded);
         MarkAvailEntries(firstSlot, n);
         _freeHead = free;
         _numFree -= 2 * n; // n <= _numFree / 2
@@ -324,7 +309,49 @@ public sealed class DriverQueue
         _availShadow = new RingIndex(shadow);
         _numAdded += n;
         added = n;
-        return n == readable.Length;
+        return n == wanted;
+    }
+
+    /// <summary>Marks the pages of the two descriptors of each chain just added at <paramref name="heads"/> (head, then
+    /// the head's link: the chain's second descriptor) dirty: collected in one mask (bit i: page i of the table's
+    /// window) when the table's window is small enough, else one descriptor at a time.</summary>
+    private void MarkDescriptorsWritten(ReadOnlySpan<ushort> heads)
+    {
+        GuestWindow table = _descWindow;
+        ushort[] links = _next;
+        if (!table.FitsPageMask)
+        {
+            foreach (ushort head in heads)
+            {
+                table.MarkWritten(head * VirtioSpec.DescSize, VirtioSpec.DescSize);
+                table.MarkWritten(links[head] * VirtioSpec.DescSize, VirtioSpec.DescSize);
+            }
+            return;
+        }
+        uint skew = unchecked((uint)table.PageSkew);
+        ulong pages = 0;
+        if ((skew % VirtioSpec.DescSize) == 0)
+        {
+            // A table 16-aligned within its page (as VIRTIO 1.2 §2.7 asks): a descriptor never crosses a page.
+            foreach (ushort head in heads)
+            {
+                // unchecked: skew + at lies inside the window's first 64 pages (FitsPageMask).
+                pages |= 1UL << unchecked((int)((skew + (head * (uint)VirtioSpec.DescSize)) / GuestMemory.PageSize));
+                pages |= 1UL << unchecked((int)((skew + (links[head] * (uint)VirtioSpec.DescSize)) / GuestMemory.PageSize));
+            }
+        }
+        else
+        {
+            foreach (ushort head in heads)
+            {
+                // Both ends of each descriptor: it may cross a page.
+                uint first = unchecked(skew + (head * (uint)VirtioSpec.DescSize));
+                uint second = unchecked(skew + (links[head] * (uint)VirtioSpec.DescSize));
+                pages |= (1UL << unchecked((int)(first / GuestMemory.PageSize))) | (1UL << unchecked((int)((first + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
+                pages |= (1UL << unchecked((int)(second / GuestMemory.PageSize))) | (1UL << unchecked((int)((second + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
+            }
+        }
+        table.MarkPagesWritten(pages);
     }
 
     /// <summary>Marks the available-ring entries of <paramref name="count"/> (at most the size) slots from index
