@@ -309,7 +309,10 @@ public sealed class SplitQueue
         }
         AssertIndexInvariants();
         if (!Ready || elements.Length == 0) return true;
-        bool ok = TryPopBatchDirect(memory, elements, out count, out error);
+        // Two compiled bodies: with EVENT_IDX and notifications on each pop publishes avail_event; otherwise none does.
+        bool ok = EventIdx && NotificationEnabled
+            ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
+            : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
         AssertIndexInvariants();
         return ok;
     }
@@ -321,7 +324,8 @@ public sealed class SplitQueue
     /// then inside them by construction (slots are masked to the size, heads and next links are checked against it),
     /// so the reads need no per-access bounds check.
     /// </summary>
-    private bool TryPopBatchDirect(GuestMemory memory, ReadOnlySpan<QueueElement> elements, out int popped, out QueueError error)
+    private bool TryPopBatchDirect<TAvailEvent>(GuestMemory memory, ReadOnlySpan<QueueElement> elements, out int popped, out QueueError error)
+        where TAvailEvent : struct, IAvailEventPolicy
     {
         int size = _size;
         ReadOnlySpan<byte> availBytes = _availWindow.Bytes;
@@ -332,7 +336,10 @@ public sealed class SplitQueue
         ref byte avail = ref MemoryMarshal.GetReference(availBytes);
         ref byte table = ref MemoryMarshal.GetReference(descBytes);
         int mask = unchecked(size - 1);
-        bool writeAvailEvent = EventIdx && NotificationEnabled;
+        Span<byte> usedBytes = _usedWindow.WritableBytes;
+        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        ref byte availEvent = ref Unsafe.Add(ref MemoryMarshal.GetReference(usedBytes), _availEventOffset); // avail_event: inside the ring
+        bool wroteAvailEvent = false;
         ulong regionBase = _tableRegionBase;
         ulong regionSize = _tableRegionSize;
         ushort next = NextAvail.Value;
@@ -369,7 +376,13 @@ public sealed class SplitQueue
                 error = QueueError.HeadOutOfRange;
                 break;
             }
-            if (writeAvailEvent) _usedWindow.WriteUInt16(_availEventOffset, next);
+            if (TAvailEvent.Publish)
+            {
+                // QEMU vring_set_avail_event, stored at once (the walk may read it where the rings overlap); its page is
+                // marked dirty after the loop.
+                Unsafe.WriteUnaligned(ref availEvent, BitConverter.IsLittleEndian ? next : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(next));
+                wroteAvailEvent = true;
+            }
             if (!TryWalkDirectFast(ref table, size, regionBase, regionSize, element, head))
             {
                 NextAvail = new RingIndex(next);
@@ -379,11 +392,31 @@ public sealed class SplitQueue
             }
             inUse = unchecked(inUse + 1); // unchecked: inUse < size <= 32768 was checked above
         }
+        if (wroteAvailEvent) _usedWindow.MarkWritten(_availEventOffset, VirtioSpec.UsedAvailEventSize);
         NextAvail = new RingIndex(next);
         ShadowAvail = new RingIndex(shadow);
         InUse = inUse;
         popped = count;
         return error == QueueError.None;
+    }
+
+    /// <summary>Whether each pop of a batch publishes avail_event (a constant per compiled body of
+    /// <see cref="TryPopBatchDirect"/>).</summary>
+    private interface IAvailEventPolicy
+    {
+        static abstract bool Publish { get; }
+    }
+
+    /// <summary>EVENT_IDX negotiated and notifications on (§2.7.10).</summary>
+    private readonly struct PublishAvailEvent : IAvailEventPolicy
+    {
+        public static bool Publish => true;
+    }
+
+    /// <summary>No avail_event stores.</summary>
+    private readonly struct NoAvailEvent : IAvailEventPolicy
+    {
+        public static bool Publish => false;
     }
 
     /// <summary>The little-endian u16 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
