@@ -371,4 +371,47 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
             }
         }
     }
+    [Fact]
+    public void Spec_2_7_10_PopBatch_AvailEventInsideADescriptor_IsSeenByTheWalkAsInSequentialPops()
+    {
+        // A hostile layout: the used ring overlaps the descriptor table so that avail_event (used + 4 + 8 * size) is
+        // the low half of descriptor 1's len. Each pop stores avail_event before walking its chain (QEMU
+        // virtqueue_pop), so the walk of a chain through descriptor 1 sees the new value.
+        const int size = 4;
+        var desc = new GuestAddress(0x1000);
+        var avail = new GuestAddress(0x1040);
+        var used = new GuestAddress(0x1018 - (ulong)VirtioSpec.UsedAvailEventOffset(size));
+        GuestMemory memory = GuestMemory.CreateFlat(0x2_0000);
+        Assert.True(RawRing.WriteDescriptor(memory, desc, 0, 0x4000, 8, VirtioSpec.DescFNext, 1));
+        Assert.True(RawRing.WriteDescriptor(memory, desc, 1, 0x5000, 0x1_0000, VirtioSpec.DescFWrite, 0));
+        Assert.True(RawRing.WriteDescriptor(memory, desc, 2, 0x4100, 8, VirtioSpec.DescFNext, 1));
+        Assert.True(RawRing.WriteDescriptor(memory, desc, 3, 0x4200, 8, 0, 0));
+        ushort[] heads = [0, 2, 3];
+        for (int i = 0; i < heads.Length; i++) Assert.True(memory.TryWriteUInt16(new GuestAddress(avail.Value + 4 + (ulong)(2 * i)), heads[i]));
+        Assert.True(memory.TryWriteUInt16(new GuestAddress(avail.Value + 2), (ushort)heads.Length));
+        GuestMemory[] mems = Twins(memory, 2);
+        var elements = new QueueElement[2][];
+        var counts = new int[2];
+        for (int t = 0; t < 2; t++)
+        {
+            var queue = new SplitQueue(size) { DescTable = desc, AvailRing = avail, UsedRing = used, EventIdx = true };
+            Assert.True(queue.TryEnable(mems[t], out QueueConfigError config), config.ToString());
+            elements[t] = [new QueueElement(), new QueueElement(), new QueueElement(), new QueueElement()];
+            if (t == 0)
+            {
+                Assert.True(queue.TryPopBatch(mems[t], elements[t], out counts[t], out QueueError error), error.ToString());
+            }
+            else
+            {
+                while (queue.TryPop(mems[t], elements[t][counts[t]], out QueueError error)) counts[t]++;
+            }
+        }
+        Assert.Equal(3, counts[0]);
+        Assert.Equal(counts[1], counts[0]);
+        for (int k = 0; k < counts[0]; k++) AssertSameElement(elements[1][k], elements[0][k]);
+        AssertSameMemory(mems);
+        // Head 0's walk saw avail_event = 1 in descriptor 1's len, head 2's saw 2.
+        Assert.Equal(0x1_0001u, elements[0][0].In[0].Len);
+        Assert.Equal(0x1_0002u, elements[0][1].In[0].Len);
+    }
 }
