@@ -13,6 +13,9 @@ namespace Sim.Engine.Memory;
 /// is false (test it before each batch of accesses; it changes only when the observer or actor is set), and the
 /// memory's own accessors otherwise, so that what an observer sees is unchanged.
 /// A region's byte array is fixed for the memory's life (snapshots restore into it), so a window stays valid.
+/// Batch code (the split-ring batch calls) may instead take the window's bytes as a span (<see cref="Bytes"/>,
+/// <see cref="WritableBytes"/>), check its offsets once per batch, and report what it wrote with
+/// <see cref="MarkWritten"/> or <see cref="MarkPagesWritten"/>.
 /// </summary>
 public readonly struct GuestWindow
 {
