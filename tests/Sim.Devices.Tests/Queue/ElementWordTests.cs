@@ -13,15 +13,23 @@ public sealed class ElementWordTests
 {
     private static readonly byte[] Request = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
 
+    /// <summary>A ring whose element holds the chain 0 → 1 of an <paramref name="outLen"/>-byte readable buffer at
+    /// the buffer base and an <paramref name="inLen"/>-byte writable one 64 bytes on.</summary>
+    private static RingFixture PoppedPair(uint outLen, uint inLen)
+    {
+        var r = new RingFixture();
+        r.Desc(0, BufferBase, outLen, Next, 1);
+        r.Desc(1, BufferBase + 64, inLen, Write);
+        r.Offer(0, 0);
+        Assert.True(r.Pop(out QueueError error), error.ToString());
+        return r;
+    }
+
     [Fact]
     public void OneBuffer_ReadsAndWritesLittleEndianWord()
     {
-        var r = new RingFixture();
+        RingFixture r = PoppedPair(8, 8);
         Assert.True(r.Memory.TryWrite(Buf(0), Request));
-        r.Desc(0, BufferBase, 8, Next, 1);
-        r.Desc(1, BufferBase + 64, 8, Write);
-        r.Offer(0, 0);
-        Assert.True(r.Pop(out _));
         Assert.True(r.Element.TryReadOutUInt64(r.Memory, out ulong value));
         Assert.Equal(0x8877_6655_4433_2211UL, value);
         Assert.Equal(8, r.Element.WriteInUInt64(r.Memory, 0x0102_0304_0506_0708UL));
@@ -58,11 +66,7 @@ public sealed class ElementWordTests
     [Fact]
     public void ShortBuffers_ReadFailsAndWriteSaysHowManyBytes()
     {
-        var r = new RingFixture();
-        r.Desc(0, BufferBase, 7, Next, 1);
-        r.Desc(1, BufferBase + 64, 5, Write);
-        r.Offer(0, 0);
-        Assert.True(r.Pop(out _));
+        RingFixture r = PoppedPair(7, 5);
         Assert.False(r.Element.TryReadOutUInt64(r.Memory, out ulong value));
         Assert.Equal(0UL, value);
         Assert.Equal(5, r.Element.WriteInUInt64(r.Memory, ulong.MaxValue));
@@ -88,11 +92,7 @@ public sealed class ElementWordTests
     [Fact]
     public void ObservedAccesses_AreOneReadAndOneWriteOfEightBytes()
     {
-        var r = new RingFixture();
-        r.Desc(0, BufferBase, 8, Next, 1);
-        r.Desc(1, BufferBase + 64, 8, Write);
-        r.Offer(0, 0);
-        Assert.True(r.Pop(out _));
+        RingFixture r = PoppedPair(8, 8);
         var observer = new RecordingObserver();
         r.Memory.Observer = observer;
         Assert.True(r.Element.TryReadOutUInt64(r.Memory, out _));
