@@ -173,8 +173,9 @@ public sealed class RingBenchmark
     }
 
     /// <summary>The device's kick handler: pop every chain, read the 8-byte request, write the 8-byte response and
-    /// fill its used entry (QEMU virtqueue_fill), then publish them all with one flush and make one interrupt
-    /// decision (virtqueue_flush + virtio_notify, as QEMU's batching devices do).</summary>
+    /// fill the used entries (QEMU virtqueue_fill for a single chain; for a batch, all of its entries with one
+    /// <see cref="SplitQueue.FillBatch"/>, as Linux vhost_add_used_n writes them), then publish them all with one
+    /// flush and make one interrupt decision (virtqueue_flush + virtio_notify, as QEMU's batching devices do).</summary>
     private void ServeKick(GuestMemory memory, bool single)
     {
         SplitQueue device = _device;
