@@ -244,9 +244,9 @@ public sealed class RingBenchmark
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private void Check(ReadOnlySpan<byte> buffers, ushort id, uint len)
     {
-        int slot = _slotOfHead[id] * 16;
-        ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(buffers.Slice(slot, 8));
-        ulong response = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(buffers.Slice(slot + 8, 8));
+        ReadOnlySpan<byte> pair = buffers.Slice(_slotOfHead[id] * 16, 16);
+        ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair);
+        ulong response = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair[8..]);
         if (((response ^ request ^ ResponseMagic) | (len ^ 8)) != 0) _mismatches++;
     }
 

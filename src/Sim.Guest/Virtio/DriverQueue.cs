@@ -598,13 +598,14 @@ public sealed class DriverQueue
             links[state.Last] = unchecked((ushort)free);
             free = unchecked((int)rawId);
             numFree = unchecked(numFree + state.Length); // the chain's descriptors came from the free list
-            Assert(numFree <= size, "free count within the queue size");
             outstanding = unchecked(outstanding - 1); // this head was outstanding
             last = unchecked((ushort)(last + 1));
             if (callbacks) _availWindow.WriteUInt16(_usedEventOffset, last);
             ids[count] = unchecked((ushort)rawId);
             lens[count] = unchecked((uint)(raw >> 32));
         }
+        // The free count only grows in the loop, so its last value bounds every one before it.
+        Assert(numFree <= size, "free count within the queue size");
         _lastUsed = new RingIndex(last);
         _usedShadow = new RingIndex(shadow);
         Outstanding = outstanding;
