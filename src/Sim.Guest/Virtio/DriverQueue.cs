@@ -278,7 +278,7 @@ public sealed class DriverQueue
         int free = _freeHead;
         ushort shadow = _availShadow.Value;
         ushort firstSlot = shadow;
-        // Sliced to n, so the loop bound is each span's own length (no bounds checks inside).
+        // Sliced to n: the loop bound is the spans' common length.
         int wanted = readable.Length;
         readable = readable[..n];
         writable = writable[..n];
@@ -292,12 +292,12 @@ public sealed class DriverQueue
             ref readonly GuestBuffer r = ref readable[k];
             ref readonly GuestBuffer w = ref writable[k];
             // unchecked: first, second < size (indices of links), so both descriptors lie inside the table.
-            StoreDescriptor(ref table, unchecked(first * VirtioSpec.DescSize), r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
-            StoreDescriptor(ref table, unchecked(second * VirtioSpec.DescSize), w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
+            RingBytes.WriteDescriptor(ref table, unchecked(first * VirtioSpec.DescSize), r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
+            RingBytes.WriteDescriptor(ref table, unchecked(second * VirtioSpec.DescSize), w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
             free = rest;
             states[first] = new HeadState(w.Len, unchecked((ushort)second), 2);
             // unchecked: the slot is masked to the size, inside the available ring.
-            StoreLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)), unchecked((ushort)first));
+            RingBytes.WriteLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)), unchecked((ushort)first));
             shadow = unchecked((ushort)(shadow + 1));
             headsAdded[k] = unchecked((ushort)first);
         }
@@ -363,40 +363,6 @@ public sealed class DriverQueue
         int head = Math.Min(count, _size - slot);
         _availWindow.MarkWritten(VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize), head * VirtioSpec.AvailElemSize);
         if (count > head) _availWindow.MarkWritten(VirtioSpec.AvailRingOffset, (count - head) * VirtioSpec.AvailElemSize);
-    }
-
-    /// <summary>Stores a descriptor (addr le64, then <paramref name="high"/> = len | flags | next as le64) as one
-    /// 16-byte store at byte <paramref name="at"/> of a table span the caller has checked holds it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreDescriptor(ref byte table, int at, ulong addr, ulong high)
-    {
-        if (!BitConverter.IsLittleEndian)
-        {
-            addr = BinaryPrimitives.ReverseEndianness(addr);
-            high = BinaryPrimitives.ReverseEndianness(high);
-        }
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref table, at), Vector128.Create(addr, high));
-    }
-
-    /// <summary>Stores a little-endian u16 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreLe16(ref byte ring, int at, ushort value) =>
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref ring, at), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
-
-    /// <summary>The little-endian u64 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong ReadLe64(ref byte ring, int at)
-    {
-        ulong v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref ring, at));
-        return BitConverter.IsLittleEndian ? v : BinaryPrimitives.ReverseEndianness(v);
-    }
-
-    /// <summary>The little-endian u16 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ushort ReadLe16(ref byte ring, int at)
-    {
-        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref ring, at));
-        return BitConverter.IsLittleEndian ? v : BinaryPrimitives.ReverseEndianness(v);
     }
 
     /// <summary>
@@ -570,7 +536,7 @@ public sealed class DriverQueue
         {
             if (last == shadow)
             {
-                ushort usedIdx = ReadLe16(ref used, VirtioSpec.UsedIdxOffset);
+                ushort usedIdx = RingBytes.ReadLe16(ref used, VirtioSpec.UsedIdxOffset);
                 if (unchecked((ushort)(usedIdx - last)) > outstanding)
                 {
                     error = DriverQueueError.UsedIdxTooFar;
@@ -580,7 +546,7 @@ public sealed class DriverQueue
                 if (last == shadow) break;
             }
             // id (le32) | len (le32). unchecked: the slot is masked to the size, inside the used ring.
-            ulong raw = ReadLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + ((last & mask) * VirtioSpec.UsedElemSize)));
+            ulong raw = RingBytes.ReadLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + ((last & mask) * VirtioSpec.UsedElemSize)));
             uint rawId = unchecked((uint)raw);
             if (rawId >= unchecked((uint)size))
             {

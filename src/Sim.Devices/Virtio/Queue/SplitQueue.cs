@@ -353,7 +353,7 @@ public sealed class SplitQueue
             ArgumentNullException.ThrowIfNull(element, nameof(elements));
             if (shadow == next)
             {
-                ushort availIdx = ReadLe16(ref avail, VirtioSpec.AvailIdxOffset);
+                ushort availIdx = RingBytes.ReadLe16(ref avail, VirtioSpec.AvailIdxOffset);
                 // QEMU virtqueue_num_heads: "Guest moved used index from %u to %u".
                 if (unchecked((ushort)(availIdx - next)) > size)
                 {
@@ -369,7 +369,7 @@ public sealed class SplitQueue
                 break;
             }
             // QEMU virtqueue_get_head: the index advances first. unchecked: the slot is masked to the size.
-            int head = ReadLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((next & mask) * VirtioSpec.AvailElemSize)));
+            int head = RingBytes.ReadLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((next & mask) * VirtioSpec.AvailElemSize)));
             next = unchecked((ushort)(next + 1));
             if (head >= size)
             {
@@ -380,7 +380,7 @@ public sealed class SplitQueue
             {
                 // QEMU vring_set_avail_event, stored at once (the walk may read it where the rings overlap); its page is
                 // marked dirty after the loop.
-                Unsafe.WriteUnaligned(ref availEvent, BitConverter.IsLittleEndian ? next : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(next));
+                RingBytes.WriteLe16(ref availEvent, 0, next);
                 wroteAvailEvent = true;
             }
             if (!TryWalkDirectFast(ref table, size, regionBase, regionSize, element, head))
@@ -417,22 +417,6 @@ public sealed class SplitQueue
     private readonly struct NoAvailEvent : IAvailEventPolicy
     {
         public static bool Publish => false;
-    }
-
-    /// <summary>The little-endian u16 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ushort ReadLe16(ref byte ring, int at)
-    {
-        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref ring, at));
-        return BitConverter.IsLittleEndian ? v : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
-    }
-
-    /// <summary>The little-endian u64 at byte <paramref name="at"/> of a ring span the caller has checked holds it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong ReadLe64(ref byte ring, int at)
-    {
-        ulong v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref ring, at));
-        return BitConverter.IsLittleEndian ? v : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
     }
 
     private bool TryPop<TRing>(GuestMemory memory, QueueElement element, out QueueError error)
@@ -541,8 +525,8 @@ public sealed class SplitQueue
         while (true)
         {
             // 0 <= index < size: inside the table. unchecked: index * 16 < 2^19.
-            ulong addr = ReadLe64(ref table, unchecked(index * VirtioSpec.DescSize));
-            ulong high = ReadLe64(ref table, unchecked((index * VirtioSpec.DescSize) + VirtioSpec.DescLenOffset));
+            ulong addr = RingBytes.ReadLe64(ref table, unchecked(index * VirtioSpec.DescSize));
+            ulong high = RingBytes.ReadLe64(ref table, unchecked((index * VirtioSpec.DescSize) + VirtioSpec.DescLenOffset));
             uint len = unchecked((uint)high);
             int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
             if ((flags & VirtioSpec.DescFIndirect) != 0) return false;
@@ -873,9 +857,7 @@ public sealed class SplitQueue
             ushort head = elements[k].Head;
             if (head >= size) throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
             // id (le32) + len (le32) as one little-endian 8-byte store. unchecked: the slot is masked to the size.
-            ulong entry = head | (unchecked((ulong)lens[k]) << 32);
-            if (!BitConverter.IsLittleEndian) entry = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(entry);
-            Unsafe.WriteUnaligned(ref Unsafe.Add(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize))), entry);
+            RingBytes.WriteLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize)), head | (unchecked((ulong)lens[k]) << 32));
         }
         // unchecked: n <= InUse <= size, so the runs lie inside the ring.
         int run = Math.Min(n, unchecked(size - first));
