@@ -115,6 +115,9 @@ public sealed class RingBenchmark
     /// <summary>Interrupts the device decided to raise so far.</summary>
     public long Notifications => _notifications;
 
+    /// <summary>The guest memory holding the rings and buffers (for tests: its hash, an observer).</summary>
+    public GuestMemory Memory => _memory;
+
     /// <summary>Responses (or used lengths) that did not match so far: always 0 unless the ring code is broken.</summary>
     public long Mismatches => _mismatches;
 
