@@ -410,17 +410,21 @@ public sealed class GuestMemory
         else source.CopyTo(destination);
     }
 
-    /// <summary>Marks the pages of [offset, offset+length) in the hot region dirty; <paramref name="length"/> &gt; 0.
-    /// The first page is marked inline (small accesses rarely cross a page).</summary>
+    /// <summary>Marks the pages of [offset, offset+length) in the hot region dirty; <paramref name="length"/> &gt; 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void MarkDirtyHot(int offset, int length)
+    private void MarkDirtyHot(int offset, int length) => MarkRange(_hotDirty, offset, length);
+
+    /// <summary>Marks the pages of [offset, offset+length) of a region dirty in its bitmap <paramref name="bits"/>;
+    /// <paramref name="length"/> &gt; 0 and the range lies inside the region (the memory's accessors and
+    /// <see cref="GuestWindow"/> check that first). The first page is marked inline (small accesses rarely cross a
+    /// page).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void MarkRange(ulong[] bits, int offset, int length)
     {
         // unchecked: offset + length <= region size <= RegionSizeMax (2^30) and length >= 1.
         uint first = unchecked((uint)offset / PageSize);
         uint last = unchecked((uint)(offset + length - 1) / PageSize);
-        ulong[] bits = _hotDirty;
-        // No bounds check: first < the region's page count, and the bitmap has a bit for every page of the region
-        // (_hotDirty always belongs to the same region as _hotBytes).
+        // No bounds check: first < the region's page count, and the bitmap has a bit for every page of the region.
         SetDirtyBit(ref MemoryMarshal.GetArrayDataReference(bits), first);
         if (last != first) MarkPages(bits, first + 1, last);
     }

@@ -59,8 +59,7 @@ public readonly struct GuestWindow
     {
         if (length <= 0) return;
         _ = At(at, length);
-        if (length <= GuestMemory.PageSize) MarkDirty(at, length);
-        else MarkDirtyLong(at, length);
+        MarkDirty(at, length);
     }
 
     /// <summary>Bytes from the start of the window's first page to the window's first byte: byte <c>at</c> of the
@@ -92,12 +91,6 @@ public readonly struct GuestWindow
             pages &= pages - 1;
             GuestMemory.SetDirtyBit(ref bits, unchecked(firstPage + (uint)bit));
         }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void MarkDirtyLong(int at, int length)
-    {
-        for (int done = 0; done < length; done += GuestMemory.PageSize) MarkDirty(at + done, Math.Min(GuestMemory.PageSize, length - done));
     }
 
     /// <summary>The little-endian u16 at byte <paramref name="at"/> of the window.</summary>
@@ -170,19 +163,10 @@ public readonly struct GuestWindow
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bytes!), unchecked(_offset + at));
     }
 
-    /// <summary>Marks the (at most two) pages of an access of at most a page dirty.</summary>
+    /// <summary>Marks the pages of [at, at+size) of the window dirty: an access <see cref="At"/> has checked, so it
+    /// lies inside the window's region (as <see cref="GuestMemory.MarkRange"/> requires).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void MarkDirty(int at, int size)
-    {
-        // unchecked: the access lies inside the region (At checked it), whose size is at most 2^30.
-        uint first = unchecked((uint)(_offset + at) / GuestMemory.PageSize);
-        uint last = unchecked((uint)(_offset + at + size - 1) / GuestMemory.PageSize);
-        // No bounds check: both pages are pages of the region (the access lies inside it), and the region's bitmap
-        // has a bit for each of its pages (as GuestMemory.MarkDirtyHot relies on).
-        ref ulong bits = ref MemoryMarshal.GetArrayDataReference(_dirty!);
-        GuestMemory.SetDirtyBit(ref bits, first);
-        if (last != first) GuestMemory.SetDirtyBit(ref bits, last);
-    }
+    private void MarkDirty(int at, int size) => GuestMemory.MarkRange(_dirty!, unchecked(_offset + at), size);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowOutside(int at, int size) =>
