@@ -302,7 +302,7 @@ public sealed class DriverQueue
             headsAdded[k] = unchecked((ushort)first);
         }
         MarkDescriptorsWritten(headsAdded);
-        MarkAvailEntries(firstSlot, n);
+        RingBytes.MarkEntriesWritten(_availWindow, VirtioSpec.AvailRingOffset, VirtioSpec.AvailElemSize, size, firstSlot & mask, n);
         _freeHead = free;
         _numFree -= 2 * n; // n <= _numFree / 2
         Outstanding += n;
@@ -352,17 +352,6 @@ public sealed class DriverQueue
             }
         }
         table.MarkPagesWritten(pages);
-    }
-
-    /// <summary>Marks the available-ring entries of <paramref name="count"/> (at most the size) slots from index
-    /// <paramref name="first"/> written: one range, or two where they wrap past the ring's end.</summary>
-    private void MarkAvailEntries(ushort first, int count)
-    {
-        if (count == 0) return;
-        int slot = first & (_size - 1);
-        int head = Math.Min(count, _size - slot);
-        _availWindow.MarkWritten(VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize), head * VirtioSpec.AvailElemSize);
-        if (count > head) _availWindow.MarkWritten(VirtioSpec.AvailRingOffset, (count - head) * VirtioSpec.AvailElemSize);
     }
 
     /// <summary>

@@ -98,6 +98,22 @@ public sealed class FillBatchTests
     }
 
     [Fact]
+    public void FillBatch_AHeadOutOfRange_StopsWhereSequentialFillsStop()
+    {
+        // An element of a larger queue (head 4) handed to a 4-entry queue: Fill refuses it after the entry before it.
+        (RingFixture _, QueueElement[] foreign) = Popped(8, 0, 3);
+        Assert.Equal(4, foreign[2].Head);
+        (RingFixture batch, QueueElement[] batchElements) = Popped(4, 0, 2);
+        (RingFixture seq, QueueElement[] seqElements) = Popped(4, 0, 2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Device.FillBatch(batch.Memory, new[] { batchElements[0], foreign[2] }, new uint[] { 8, 8 }, 0));
+        seq.Device.Fill(seq.Memory, seqElements[0].Head, 8, 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => seq.Device.Fill(seq.Memory, foreign[2].Head, 8, 1));
+        Assert.Equal(seq.Memory.ContentHash(), batch.Memory.ContentHash());
+        Assert.Equal(seq.Memory.DirtyPages(), batch.Memory.DirtyPages());
+        Assert.NotEmpty(batch.Memory.DirtyPages());
+    }
+
+    [Fact]
     public void FillBatch_OnAQueueNotReady_Throws()
     {
         (RingFixture r, QueueElement[] elements) = Popped(8, 0, 2);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Sim.Engine.Memory;
 
 namespace Sim.Devices.Virtio.Queue;
 
@@ -51,5 +52,17 @@ public static class RingBytes
             high = BinaryPrimitives.ReverseEndianness(high);
         }
         Unsafe.WriteUnaligned(ref Unsafe.Add(ref table, at), Vector128.Create(addr, high));
+    }
+
+    /// <summary>After stores to <paramref name="count"/> (at most <paramref name="size"/>) consecutive entries of
+    /// <paramref name="entrySize"/> bytes from slot <paramref name="firstSlot"/> of the entry array at byte
+    /// <paramref name="ringOffset"/> of a ring's <paramref name="window"/>, marks them dirty: one run, or two where
+    /// they wrap past the ring's end (as vhost_add_used_n splits its copy).</summary>
+    public static void MarkEntriesWritten(GuestWindow window, int ringOffset, int entrySize, int size, int firstSlot, int count)
+    {
+        if (count <= 0) return;
+        int run = Math.Min(count, size - firstSlot);
+        window.MarkWritten(ringOffset + (firstSlot * entrySize), run * entrySize);
+        if (count > run) window.MarkWritten(ringOffset, (count - run) * entrySize);
     }
 }

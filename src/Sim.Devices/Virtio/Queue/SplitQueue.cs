@@ -855,14 +855,16 @@ public sealed class SplitQueue
         for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n
         {
             ushort head = elements[k].Head;
-            if (head >= size) throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
+            if (head >= size)
+            {
+                // Fill refuses this entry with the earlier ones written: they are marked as the sequential fills mark them.
+                RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
+                throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
+            }
             // id (le32) + len (le32) as one little-endian 8-byte store. unchecked: the slot is masked to the size.
             RingBytes.WriteLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize)), head | (unchecked((ulong)lens[k]) << 32));
         }
-        // unchecked: n <= InUse <= size, so the runs lie inside the ring.
-        int run = Math.Min(n, unchecked(size - first));
-        _usedWindow.MarkWritten(unchecked(VirtioSpec.UsedRingOffset + (first * VirtioSpec.UsedElemSize)), unchecked(run * VirtioSpec.UsedElemSize));
-        if (n > run) _usedWindow.MarkWritten(VirtioSpec.UsedRingOffset, unchecked((n - run) * VirtioSpec.UsedElemSize));
+        RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n); // n <= InUse <= size
     }
 
     /// <summary>The accessor path of <see cref="Fill"/>'s used-entry store, out of line (Fill is inlined into devices).</summary>
