@@ -1,7 +1,8 @@
 /* Entry of every guest image (docs/recording.md §2): the VMM enters the first byte in 32-bit protected mode with
  * flat segments, paging and interrupts off. The image also carries a Multiboot 1 header with the address fields
  * (Multiboot 0.6.96 §3.1.3, flag 16), so `qemu-system-i386 -kernel guest.bin` boots it the same way for
- * testing without KVM. crt0 loads its own GDT (0x08 code, 0x10 data) and stack, zeroes .bss and calls rt_start. */
+ * testing without KVM. crt0 loads its own GDT (0x08 code, 0x10 data), moves to its own stack, zeroes .bss and calls
+ * rt_start. */
 #define MB_MAGIC 0x1BADB002
 #define MB_FLAGS 0x00010000
 
@@ -31,7 +32,9 @@ mb_header:
     movw %ax, %fs
     movw %ax, %gs
     movw %ax, %ss
-    movl $0x100000, %esp   /* below the image, as the VMM's entry state */
+    /* Its own stack in .bss, so the guest needs no memory below the image but the parameter block (under QEMU
+     * 0xA0000-0xFFFFF is VGA and BIOS ROM, where the VMM's entry stack would not be writable). */
+    movl $rt_stack_top, %esp
     cld
     movl $__bss_start, %edi
     movl $__bss_end, %ecx
@@ -42,6 +45,12 @@ mb_header:
 3:  cli                    /* rt_start ends the run through port 0xF4; never returns */
     hlt
     jmp 3b
+
+    .section .bss
+    .p2align 4
+rt_stack:
+    .skip 16384
+rt_stack_top:
 
     .section .rodata
     .p2align 3
