@@ -71,11 +71,7 @@ static void send_kick(u32 v1, u32 v2)
     u16 head;
     if (!virtq_add(&vq.ring, &out, 1, &in, 1, &head)) return; /* ring full or broken: the seed ignores it too */
     vq_kick(&vq);
-    cli();
-    while (semaphore == 0) {
-        sti_hlt();
-        cli();
-    }
+    rt_wait_until(&semaphore); /* down_interruptible(&demo_io_sem) */
     semaphore--;
     if (dmesg) {
         rt_printf("kernel: demo_io_sem down\n");
