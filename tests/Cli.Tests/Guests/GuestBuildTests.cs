@@ -15,7 +15,7 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
     /// <summary>Guests that are not scenarios: the stress guest (virtio-demo) and the runtime's self-test.</summary>
     private static readonly string[] ExtraGuests = ["stress", "selftest"];
 
-    private const int BuildTimeoutMs = 300_000;
+    private const int BuildTimeoutMs = 300_000; // the unknown-name run
     private const uint LoadAddress = 0x10_0000;
     private const uint MultibootMagic = 0x1BAD_B002;
     private const int ImageBytesMax = 64 * 1024;
@@ -24,20 +24,12 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Build(string outDir, params string[] names)
-    {
-        var (code, stdout, stderr) = GuestTools.Run(Path.Combine(GuestTools.RepoRoot, "guest", "build"), names,
-            new Dictionary<string, string> { ["GUEST_OUT"] = outDir }, BuildTimeoutMs, output);
-        Assert.True(code == 0, "guest/build failed:\n" + stdout + stderr);
-        return stdout;
-    }
-
     [GuestBuildFact]
     public void Build_MakesOneImagePerSeedScenario_AndTheSameBytesTwice()
     {
-        string first = Path.Combine(_dir, "a"), second = Path.Combine(_dir, "b");
-        string log = Build(first);
-        Build(second);
+        string first = GuestTools.BuiltDir, second = Path.Combine(_dir, "b");
+        string log = GuestTools.BuiltLog;
+        GuestTools.Build(second, output);
         string[] expected = [.. ScenarioCatalog.All.Select(s => s.Name).Except(ScenariosWithoutGuest), .. ExtraGuests];
         string[] built = [.. Directory.GetFiles(first).Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
         Assert.Equal(expected.Select(n => n + ".bin").Order(StringComparer.Ordinal), built);
@@ -56,9 +48,7 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
     [GuestBuildFact]
     public void Images_AreEnteredAtTheirFirstByte_AndCarryTheirLoadAddresses()
     {
-        string dir = Path.Combine(_dir, "h");
-        Build(dir);
-        foreach (string path in Directory.GetFiles(dir))
+        foreach (string path in Directory.GetFiles(GuestTools.BuiltDir))
         {
             byte[] image = File.ReadAllBytes(path);
             string name = Path.GetFileName(path);

@@ -15,7 +15,6 @@ namespace Cli.Tests.Guests;
 /// </summary>
 public sealed class GuestQemuTests(ITestOutputHelper output) : IDisposable
 {
-    private const int BuildTimeoutMs = 300_000;
     private const int QemuTimeoutMs = 240_000;
     private const int DiskBytes = 1 << 20; // the blk scenario's default size
     private const string Serial = "virtsim-blk0"; // BlkDeviceOptions.Serial: what GET_ID returns in the simulation
@@ -24,14 +23,7 @@ public sealed class GuestQemuTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Image(string name)
-    {
-        string outDir = Path.Combine(_dir, "out");
-        var (code, stdout, stderr) = GuestTools.Run(Path.Combine(GuestTools.RepoRoot, "guest", "build"), [name],
-            new Dictionary<string, string> { ["GUEST_OUT"] = outDir }, BuildTimeoutMs, output);
-        Assert.True(code == 0, "guest/build failed:\n" + stdout + stderr);
-        return Path.Combine(outDir, name + ".bin");
-    }
+    private static string Image(string name) => Path.Combine(GuestTools.BuiltDir, name + ".bin");
 
     /// <summary>rt/rt.h struct rt_params: magic, version, transport, irq, requests, flags, seed, arg[8].</summary>
     private string Params(uint transport = uint.MaxValue, uint irq = uint.MaxValue, uint requests = 0, ulong seed = 0, params uint[] args)

@@ -44,6 +44,31 @@ internal static class GuestTools
         }
     });
 
+    private const int BuildTimeoutMs = 300_000;
+
+    private static readonly Lazy<(string Dir, string Log)> Built = new(() =>
+    {
+        string dir = Directory.CreateTempSubdirectory("virtsim-guests-built-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, recursive: true);
+        return (dir, Build(dir, null));
+    });
+
+    /// <summary>Every guest, built once per test run into a folder removed at exit.</summary>
+    public static string BuiltDir => Built.Value.Dir;
+
+    /// <summary>What that build printed.</summary>
+    public static string BuiltLog => Built.Value.Log;
+
+    /// <summary>Runs guest/build into <paramref name="outDir"/> (all guests, or <paramref name="names"/>) and fails the
+    /// test when it fails; returns what it printed.</summary>
+    public static string Build(string outDir, ITestOutputHelper? output, params string[] names)
+    {
+        var (code, stdout, stderr) = Run(Path.Combine(RepoRoot, "guest", "build"), names,
+            new Dictionary<string, string> { ["GUEST_OUT"] = outDir }, BuildTimeoutMs, output);
+        Assert.True(code == 0, "guest/build failed:\n" + stdout + stderr);
+        return stdout;
+    }
+
     /// <summary>Why guest/build cannot run here, or null.</summary>
     public static string? BuildUnavailable => GccMissing.Value;
 
