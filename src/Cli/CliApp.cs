@@ -28,6 +28,7 @@ public sealed class CliApp
         root.Add(RunCommand.Build(this));
         root.Add(ShowCommand.Build(this));
         root.Add(ReplayCommand.Build(this));
+        root.Add(ExportCommand.Build(this));
         root.Add(BenchCommand.Build(this));
         root.Add(RecordCommand.Build(this));
         foreach (Command extra in ExtraCommands.Build(this)) root.Add(extra);
