@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Cli.Commands;
+using Sim.Engine.Scenarios;
+using Sim.Guest.Scenarios;
 
 namespace Cli;
 
@@ -41,6 +43,10 @@ public sealed class CliApp
         if (args.Length > 0 && args[0] == ExtraCommands.FuzzName) return ExtraCommands.RunFuzz(this, args[1..]);
         RootCommand root = BuildRoot();
         ParseResult parsed = root.Parse(args);
+        // run <scenario> --help: the command's help, then the scenario's own --opt options and their defaults.
+        IScenario? helpScenario = args.Length >= 2 && args[0] == "run" && args.Skip(1).Any(a => a is "--help" or "-h" or "-?")
+            ? ScenarioCatalog.Find(args[1])
+            : null;
         if (parsed.Errors.Count > 0)
         {
             foreach (var e in parsed.Errors) Err.WriteLine($"virtsim: {e.Message}");
@@ -51,7 +57,9 @@ public sealed class CliApp
         var config = new InvocationConfiguration { Output = Out, Error = Err, EnableDefaultExceptionHandler = false };
         try
         {
-            return parsed.Invoke(config);
+            int code = parsed.Invoke(config);
+            if (helpScenario is not null) RunCommand.WriteScenarioHelp(Out, helpScenario);
+            return code;
         }
         catch (CliInputException ex)
         {
