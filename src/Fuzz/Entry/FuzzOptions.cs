@@ -106,7 +106,7 @@ public sealed record FuzzOptions
             {
                 case "fuzz" when i == 0:
                     break;
-                case "-h" or "--help":
+                case "-h" or "-?" or "--help":
                     options = options with { Help = true };
                     break;
                 case "--list":
