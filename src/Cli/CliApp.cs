@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Cli.Commands;
+using Sim.Engine.Scenarios;
+using Sim.Guest.Scenarios;
 
 namespace Cli;
 
@@ -16,6 +18,9 @@ public sealed class CliApp
         Err = error;
     }
 
+    /// <summary><c>virtsim help [command]</c>: the same as <c>virtsim [command] --help</c>.</summary>
+    public const string HelpName = "help";
+
     public TextWriter Out { get; }
 
     public TextWriter Err { get; }
@@ -28,18 +33,38 @@ public sealed class CliApp
         root.Add(RunCommand.Build(this));
         root.Add(ShowCommand.Build(this));
         root.Add(ReplayCommand.Build(this));
+        root.Add(ExportCommand.Build(this));
         root.Add(BenchCommand.Build(this));
         root.Add(RecordCommand.Build(this));
         foreach (Command extra in ExtraCommands.Build(this)) root.Add(extra);
+        // Listed for the help text only: Run turns "help X" into "X --help" before parsing.
+        root.Add(new Command(HelpName, "Show a command's help: virtsim help <command> is virtsim <command> --help")
+        {
+            new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore, Description = "The command (and, for run, a scenario)" },
+        });
         return root;
     }
 
     public int Run(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
+        // virtsim help [command [scenario]] is the command's --help.
+        if (args.Length > 0 && args[0] == HelpName)
+        {
+            if (args.Length > 1 && !BuildRoot().Subcommands.Any(c => c.Name == args[1]))
+            {
+                Err.WriteLine($"virtsim: no command named '{args[1]}'; see 'virtsim --help'");
+                return ExitCodes.UsageOrInput;
+            }
+            args = [.. args[1..], "--help"];
+        }
         if (args.Length > 0 && args[0] == ExtraCommands.FuzzName) return ExtraCommands.RunFuzz(this, args[1..]);
         RootCommand root = BuildRoot();
         ParseResult parsed = root.Parse(args);
+        // run <scenario> --help: the command's help, then the scenario's own --opt options and their defaults.
+        IScenario? helpScenario = args.Length >= 2 && args[0] == "run" && args.Skip(1).Any(a => a is "--help" or "-h" or "-?")
+            ? ScenarioCatalog.Find(args[1])
+            : null;
         if (parsed.Errors.Count > 0)
         {
             foreach (var e in parsed.Errors) Err.WriteLine($"virtsim: {e.Message}");
@@ -50,7 +75,9 @@ public sealed class CliApp
         var config = new InvocationConfiguration { Output = Out, Error = Err, EnableDefaultExceptionHandler = false };
         try
         {
-            return parsed.Invoke(config);
+            int code = parsed.Invoke(config);
+            if (helpScenario is not null) RunCommand.WriteScenarioHelp(Out, helpScenario);
+            return code;
         }
         catch (CliInputException ex)
         {

@@ -12,8 +12,9 @@ public static class SafeFile
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full)) return $"'{path}' is a directory";
         if (File.Exists(full) && !overwrite) return $"'{path}' exists; pass --force to replace it";
+        // A missing directory is refused, not created: a typo in the path must not leave directories behind.
         string? dir = Path.GetDirectoryName(full);
-        if (dir is not null) Directory.CreateDirectory(dir);
+        if (dir is not null && !Directory.Exists(dir)) return $"cannot write '{path}': directory '{dir}' does not exist";
         string temp = full + $".tmp-{Environment.ProcessId}";
         string? error;
         try

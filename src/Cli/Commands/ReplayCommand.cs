@@ -23,7 +23,9 @@ internal static class ReplayCommand
 
     private static int Execute(CliApp app, string[] paths)
     {
-        var files = paths.SelectMany(TraceFiles.Expand).ToList();
+        var skipped = new List<string>();
+        var files = paths.SelectMany(p => TraceFiles.Expand(p, skipped)).ToList();
+        foreach (string note in skipped) app.Err.WriteLine($"virtsim: {note}");
         if (files.Count == 0) throw new CliInputException($"no {TraceFiles.Extension} files under {string.Join(", ", paths)}");
         int width = Math.Max(5, files.Max(f => f.Length));
         app.Out.WriteLine($"{"trace".PadRight(width)}  {"origin",-9}  {"events",9}  {"result",-8}  {"events/s",10}");

@@ -16,14 +16,18 @@ internal static class RunCommand
         var seed = new Option<ulong>("--seed") { Description = "Root seed: one seed reproduces a run", DefaultValueFactory = _ => 1 };
         var trace = new Option<string?>("--trace", "-t") { Description = "Write the run's trace to this file (MessagePack, see traces/README.md)" };
         var force = new Option<bool>("--force") { Description = "Replace an existing --trace file" };
-        var opt = new Option<string[]>("--opt", "-O") { Description = "Scenario option key=value (repeatable), e.g. --opt requests=64", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
-        var list = new Option<bool>("--list") { Description = "List the scenarios, one per line, name first" };
+        var opt = new Option<string[]>("--opt", "-O") { Description = "Scenario option key=value (repeatable), e.g. --opt requests=64; each scenario's options: run <scenario> --help or run --list", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
+        var list = new Option<bool>("--list") { Description = "List the scenarios, one per line, name first, each followed by its --opt options (default, allowed values)" };
         var cmd = new Command("run", "Run a built-in scenario: a simulated guest driver against a device model") { scenario, seed, trace, force, opt, list };
         cmd.SetAction(pr =>
         {
             if (pr.GetValue(list))
             {
-                foreach (IScenario s in ScenarioCatalog.All) app.Out.WriteLine($"{s.Name,-12} {s.Description}");
+                foreach (IScenario s in ScenarioCatalog.All)
+                {
+                    app.Out.WriteLine($"{s.Name,-12} {s.Description}");
+                    foreach (ScenarioOption o in s.Options) app.Out.WriteLine($"    --opt {o}");
+                }
                 return ExitCodes.Ok;
             }
             string? name = pr.GetValue(scenario);
@@ -33,6 +37,21 @@ internal static class RunCommand
             return Execute(app, sc, options, pr.GetValue(trace), pr.GetValue(force));
         });
         return cmd;
+    }
+
+    /// <summary>The options section <c>run &lt;scenario&gt; --help</c> adds after the command's help.</summary>
+    public static void WriteScenarioHelp(TextWriter output, IScenario scenario)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(scenario);
+        output.WriteLine($"Scenario {scenario.Name}: {scenario.Description}");
+        if (scenario.Options.Count == 0)
+        {
+            output.WriteLine("  (no --opt options)");
+            return;
+        }
+        output.WriteLine("Scenario options (--opt name=value; name=default, allowed values in parentheses):");
+        foreach (ScenarioOption o in scenario.Options) output.WriteLine($"  {o}");
     }
 
     private static int Execute(CliApp app, IScenario scenario, ScenarioOptions options, string? tracePath, bool force)

@@ -26,8 +26,8 @@ public sealed record CampaignResult(
         yield return $"corpus: {Corpus.Count} inputs";
         foreach (Finding f in Findings)
         {
-            string where = f.SavedDirectory is null ? "" : $" -> {f.SavedDirectory}";
-            yield return $"finding: {f.Oracle} at {f.Site} ({f.Hits} hits, {f.Input.Length} bytes){where}: {f.Message}";
+            string where = f.SavedDirectory is not null ? $" -> {f.SavedDirectory}" : f.EarlierDirectory is not null ? $" (known, saved earlier in {f.EarlierDirectory})" : "";
+            yield return $"{(f.EarlierDirectory is null ? "finding" : "known finding")}: {f.Oracle} at {f.Site} ({f.Hits} hits, {f.Input.Length} bytes){where}: {f.Message}";
         }
         yield return SummaryLine;
     }

@@ -30,6 +30,7 @@ public sealed class FuzzCampaign
     private readonly HashSet<string> _corpusNames = new(StringComparer.Ordinal);
     private readonly List<Finding> _findings = [];
     private readonly Dictionary<(string, string), Finding> _findingsByKey = [];
+    private readonly HashSet<string> _earlierFindings = new(StringComparer.Ordinal);
     private long _executions;
     private long _minimizeExecutions;
 
@@ -103,6 +104,8 @@ public sealed class FuzzCampaign
     private void RunInitialInputs(Func<bool>? shouldStop)
     {
         var initial = new List<byte[]>();
+        RemoveStaleTemporaries(_options.CorpusDirectory);
+        RemoveStaleTemporaries(_options.FindingsDirectory);
         if (_options.CorpusDirectory is { } dir)
         {
             foreach (byte[] input in CorpusDirectory.Load(dir, _options.InputLengthMax, Log))
@@ -110,6 +113,18 @@ public sealed class FuzzCampaign
                 _corpusNames.Add(CorpusDirectory.ContentName(input));
                 initial.Add(input);
             }
+        }
+        if (_options.FindingsDirectory is { } findings && Directory.Exists(findings))
+        {
+            foreach (string d in Directory.EnumerateDirectories(findings))
+            {
+                string name = Path.GetFileName(d);
+                if (!name.StartsWith('.')) _earlierFindings.Add(name);
+            }
+        }
+        if (initial.Count > 0 || _earlierFindings.Count > 0)
+        {
+            Log?.WriteLine($"resuming: {initial.Count} corpus entries, {_earlierFindings.Count} findings loaded");
         }
         foreach (byte[] seed in _target.SeedCorpus())
         {
@@ -138,6 +153,13 @@ public sealed class FuzzCampaign
         if (novel || keepRegardless) AddToCorpus(input.ToArray());
     }
 
+    private void RemoveStaleTemporaries(string? directory)
+    {
+        if (directory is null) return;
+        int removed = AtomicFile.RemoveStale(directory);
+        if (removed > 0) Log?.WriteLine($"removed {removed} temporary file(s) a killed campaign left in {directory}");
+    }
+
     private void AddToCorpus(byte[] input)
     {
         _corpus.Add(input);
@@ -158,16 +180,38 @@ public sealed class FuzzCampaign
         var finding = new Finding(_target.Name, report, original, _executions) { OriginalLength = original.Length };
         _findingsByKey.Add(report.Key, finding);
         _findings.Add(finding);
+        if (_options.FindingsDirectory is { } earlierDir && _earlierFindings.Contains(finding.DirectoryName))
+        {
+            // An earlier campaign saved it: known, not new; its saved input and trace stay as they are.
+            finding.EarlierDirectory = Path.Combine(earlierDir, finding.DirectoryName);
+            Log?.WriteLine($"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved earlier in {finding.EarlierDirectory})");
+            return;
+        }
         if (_options.Minimize)
         {
             finding.Input = FindingMinimizer.Minimize(original, c => _executor.Execute(c).Finding?.Key == report.Key, _target.Minimizer, _options.MinimizeExecutionsMax, out int spent);
             _minimizeExecutions += spent;
+            // The summary, the log and --reproduce must all describe the saved input: take its own report.
+            if (finding.Input.Length != original.Length || !finding.Input.AsSpan().SequenceEqual(original))
+            {
+                _minimizeExecutions++;
+                if (_executor.Execute(finding.Input).Finding is { } minimised && minimised.Key == report.Key) finding.Report = minimised;
+            }
         }
+        string saved = "";
         if (_options.FindingsDirectory is { } dir)
         {
-            finding.SavedDirectory = FindingWriter.Save(dir, finding, _target.InputVersion, _options.Seed, _target, _options.Limits);
+            try
+            {
+                finding.SavedDirectory = FindingWriter.Save(dir, finding, _target.InputVersion, _options.Seed, _target, _options.Limits);
+                saved = finding.SavedDirectory is null ? $" (not saved: {Path.Combine(dir, finding.DirectoryName)} appeared during the campaign)" : $" -> {finding.SavedDirectory}";
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Never lose a finding: the log then holds the input itself.
+                saved = $" (NOT SAVED: {e.Message}; input hex {Convert.ToHexString(finding.Input).ToLowerInvariant()})";
+            }
         }
-        string saved = finding.SavedDirectory is null ? (_options.FindingsDirectory is null ? "" : " (already saved earlier)") : $" -> {finding.SavedDirectory}";
-        Log?.WriteLine($"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}");
+        Log?.WriteLine($"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {finding.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}");
     }
 }

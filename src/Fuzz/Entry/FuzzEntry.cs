@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Fuzz.Coverage;
 using Fuzz.Engine;
 using Fuzz.Targets;
@@ -16,7 +17,7 @@ public static class FuzzEntry
     {
         if (!FuzzOptions.TryParse(args, out FuzzOptions options, out string? parseError))
         {
-            error.WriteLine("error: " + parseError);
+            error.WriteLine("virtsim: " + parseError);
             error.WriteLine(FuzzOptions.Usage);
             return 2;
         }
@@ -32,13 +33,18 @@ public static class FuzzEntry
         }
         if (options.Target is null)
         {
-            error.WriteLine("error: --target is required (see --list)");
+            error.WriteLine("virtsim: --target is required (see --list)");
             return 2;
         }
         IFuzzTarget? target = FuzzTargets.Create(options.Target);
         if (target is null)
         {
-            error.WriteLine($"error: no fuzz target named '{options.Target}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
+            error.WriteLine($"virtsim: no fuzz target named '{options.Target}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
+            return 2;
+        }
+        if (CheckWritePaths(options) is { } pathError)
+        {
+            error.WriteLine("virtsim: " + pathError);
             return 2;
         }
         var limits = new ExecutionLimits(options.StepsMax ?? FuzzContext.DefaultStepsMax, options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax);
@@ -64,7 +70,7 @@ public static class FuzzEntry
         FuzzReplayResult result = FuzzReplay.Run(target, input, limits);
         if (options.ExpectFires && !result.Fired)
         {
-            error.WriteLine($"error: --expect-fires, but no oracle fires on {path}");
+            error.WriteLine($"virtsim: --expect-fires, but no oracle fires on {path}");
             return 2;
         }
         if (!result.Fired) error.WriteLine($"note: no oracle fires on {path} now; the test asserts it stays that way");
@@ -73,12 +79,22 @@ public static class FuzzEntry
         {
             if (File.Exists(outPath))
             {
-                error.WriteLine($"error: {outPath} exists; not overwriting it");
+                error.WriteLine($"virtsim: {outPath} exists; not overwriting it");
                 return 2;
             }
-            if (!AtomicFile.TryCreate(outPath, System.Text.Encoding.UTF8.GetBytes(source)))
+            bool created;
+            try
             {
-                error.WriteLine($"error: {outPath} exists; not overwriting it");
+                created = AtomicFile.TryCreate(outPath, System.Text.Encoding.UTF8.GetBytes(source));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"virtsim: cannot write --out '{outPath}': {e.Message}");
+                return 2;
+            }
+            if (!created)
+            {
+                error.WriteLine($"virtsim: {outPath} exists; not overwriting it");
                 return 2;
             }
             output.WriteLine($"wrote {outPath} ({RegressionTestEmitter.ClassName(target.Name, result.Finding, input)})");
@@ -94,7 +110,7 @@ public static class FuzzEntry
     {
         if (options.Runs <= 0 && options.Time is null)
         {
-            error.WriteLine("error: give --runs N or --time <duration>");
+            error.WriteLine("virtsim: give --runs N or --time <duration>");
             return 2;
         }
         ulong seed = options.Seed ?? Prng64(Stopwatch.GetTimestamp() ^ Environment.ProcessId);
@@ -114,15 +130,51 @@ public static class FuzzEntry
         output.WriteLine($"coverage: {coverage.Description}");
         output.WriteLine($"repeat: virtsim fuzz --target {target.Name} --seed {seed}{(options.Runs > 0 ? $" --runs {options.Runs}" : "")}");
         var campaign = new FuzzCampaign(target, campaignOptions, coverage) { Log = output };
-        Func<bool>? shouldStop = null;
+        // Ctrl-C and SIGTERM end the campaign after the current execution, so the final statistics are printed and
+        // every finding is saved; a second signal is not cancelled and ends the process at once.
+        int signalled = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            if (Interlocked.Exchange(ref signalled, 1) != 0) return;
+            context.Cancel = true;
+            error.WriteLine($"virtsim: {context.Signal} received; stopping after the current execution (again to stop at once)");
+        }
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        Func<bool> shouldStop = () => Volatile.Read(ref signalled) != 0;
         if (options.Time is { } time)
         {
-            long deadline = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
-            shouldStop = () => Stopwatch.GetTimestamp() >= deadline;
+            // FuzzOptions bounds --time (TimeMax), so the deadline fits a long; saturate anyway.
+            double ticks = time.TotalSeconds * Stopwatch.Frequency;
+            long now = Stopwatch.GetTimestamp();
+            long deadline = ticks >= long.MaxValue - (double)now ? long.MaxValue : now + (long)ticks;
+            shouldStop = () => Volatile.Read(ref signalled) != 0 || Stopwatch.GetTimestamp() >= deadline;
         }
         CampaignResult result = campaign.Run(shouldStop, status => output.WriteLine(status.ToStatusLine()));
+        if (signalled != 0) output.WriteLine("stopped by signal");
         foreach (string line in result.SummaryLines()) output.WriteLine(line);
         return result.Findings.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>Checks, before anything runs, every directory the chosen mode writes: a campaign's corpus and
+    /// findings, the instrumentation cache, the directory of an <c>--emit-test --out</c> file. Null when all can be
+    /// written; otherwise the first problem.</summary>
+    public static string? CheckWritePaths(FuzzOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.List || options.Help || options.Target is null) return null;
+        if (options.InstrumentCache is { } cache && !options.NoCoverage && WritableDirectory.Check(cache, "--instrument-cache") is { } c) return c;
+        if (options.EmitTest is not null)
+        {
+            if (options.Out is not { } outPath) return null;
+            if (Directory.Exists(outPath)) return $"--out '{outPath}' is a directory; name the .cs file to write";
+            string? dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
+            if (dir is not null && !Directory.Exists(dir)) return $"--out '{outPath}': directory '{dir}' does not exist";
+            return dir is null ? null : WritableDirectory.Check(dir, "--out");
+        }
+        if (options.Reproduce is not null || options.Afl || options.LibFuzzerDriver) return null;
+        if (options.Corpus is { } corpus && WritableDirectory.Check(corpus, "--corpus") is { } e) return e;
+        return WritableDirectory.Check(options.Findings, "--findings");
     }
 
     private static bool TryReadInput(string path, TextWriter error, out byte[] input)
@@ -135,7 +187,7 @@ public static class FuzzEntry
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"error: cannot read {file}: {e.Message}");
+            error.WriteLine($"virtsim: cannot read {file}: {e.Message}");
             input = [];
             return false;
         }

@@ -24,6 +24,12 @@ public static class FuzzHost
         }
         IFuzzTarget? target = FuzzTargets.Create(options.Target);
         if (target is null || target.InstrumentedAssemblies.Count == 0) return FuzzEntry.Run(args, output, error);
+        // Refuse unwritable paths before the (slow) instrumentation, as FuzzEntry does before a campaign.
+        if (FuzzEntry.CheckWritePaths(options) is { } pathError)
+        {
+            error.WriteLine("virtsim: " + pathError);
+            return 2;
+        }
 
         string baseDirectory = Path.GetDirectoryName(typeof(FuzzHost).Assembly.Location) ?? "";
         var paths = target.InstrumentedAssemblies.Select(n => Path.Combine(baseDirectory, n + ".dll")).ToArray();

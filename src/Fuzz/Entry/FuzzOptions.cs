@@ -26,6 +26,9 @@ public sealed record FuzzOptions
         durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
         """;
 
+    /// <summary>Longest <c>--time</c>: a year and a day. Far longer values overflowed the deadline and ran nothing.</summary>
+    public static readonly TimeSpan TimeMax = TimeSpan.FromDays(366);
+
     public bool Help { get; init; }
 
     public bool List { get; init; }
@@ -103,7 +106,7 @@ public sealed record FuzzOptions
             {
                 case "fuzz" when i == 0:
                     break;
-                case "-h" or "--help":
+                case "-h" or "-?" or "--help":
                     options = options with { Help = true };
                     break;
                 case "--list":
@@ -175,6 +178,7 @@ public sealed record FuzzOptions
                     {
                         string? v = Value();
                         if (!TryParseDuration(v, out TimeSpan t)) { error = $"--time needs a duration such as 90s, 5m, 2h; got '{v}'"; return false; }
+                        if (t > TimeMax) { error = $"--time is at most {TimeMax.TotalHours:F0}h (366 days); got '{v}'"; return false; }
                         options = options with { Time = t };
                         break;
                     }

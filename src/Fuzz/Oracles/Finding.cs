@@ -15,7 +15,9 @@ public sealed class Finding
 
     public string TargetName { get; }
 
-    public FindingReport Report { get; }
+    /// <summary>The report of <see cref="Input"/>: after minimisation, the minimised input's own report (same oracle
+    /// and site, but its message describes the saved input, not the one first found).</summary>
+    public FindingReport Report { get; internal set; }
 
     public string Oracle => Report.Oracle;
 
@@ -37,6 +39,10 @@ public sealed class Finding
 
     /// <summary>Directory it was saved to, or null (not saved, or an earlier campaign already saved it).</summary>
     public string? SavedDirectory { get; internal set; }
+
+    /// <summary>The directory an earlier campaign saved this (oracle, site) to, when the findings directory already
+    /// held it at the start: a known finding, reported as such and neither minimised nor saved again.</summary>
+    public string? EarlierDirectory { get; internal set; }
 
     /// <summary>16 hex digits of a stable hash of the site (names the findings directory).</summary>
     public string SiteHash => FindingSite.Hash(Site);

@@ -11,6 +11,9 @@ public interface IScenario
     /// <summary>One line saying what the scenario exercises.</summary>
     string Description { get; }
 
+    /// <summary>The <c>--opt</c> options it accepts, with their defaults and allowed values (empty: none).</summary>
+    IReadOnlyList<ScenarioOption> Options => [];
+
     /// <summary>Builds the run. Throws <see cref="ArgumentException"/> for unknown or malformed options.</summary>
     ScenarioRun Create(ScenarioOptions options);
 }

@@ -21,10 +21,16 @@ public sealed class PingScenario : IScenario
 
     public string Description => "ioeventfd kicks, a vhost-like worker, irqfd completions and a host timer (no device model)";
 
+    public IReadOnlyList<ScenarioOption> Options { get; } =
+    [
+        ScenarioOption.Int("requests", RequestsDefault, 1, 1_000_000, "doorbell round trips the guest makes"),
+        ScenarioOption.Int("tick_ns", TickNsDefault, 1_000, 1_000_000_000, "period of the host tick timer, in ns"),
+    ];
+
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.RequireKnown("requests", "tick_ns");
+        options.RequireKnown(Options);
         int requests = unchecked((int)options.GetInt64("requests", RequestsDefault, 1, 1_000_000));
         long tickNs = options.GetInt64("tick_ns", TickNsDefault, 1_000, 1_000_000_000);
 

@@ -38,6 +38,13 @@ public sealed record ScenarioOptions
         }
     }
 
+    /// <summary>Throws if an option is not one of the <paramref name="declared"/> ones (catches typos).</summary>
+    public void RequireKnown(IReadOnlyList<ScenarioOption> declared)
+    {
+        ArgumentNullException.ThrowIfNull(declared);
+        RequireKnown(declared.Select(o => o.Name).ToArray());
+    }
+
     /// <summary>Option <paramref name="name"/> as an integer in [<paramref name="min"/>,
     /// <paramref name="max"/>], or <paramref name="fallback"/> when absent.</summary>
     public long GetInt64(string name, long fallback, long min, long max)

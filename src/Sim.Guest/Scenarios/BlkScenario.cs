@@ -29,10 +29,22 @@ public sealed class BlkScenario : IScenario
 
     public string Description => "seed 003: virtio-blk over the legacy I/O BAR, write/read-back, GET_ID, FLUSH, out-of-range IOERR";
 
+    public IReadOnlyList<ScenarioOption> Options { get; } =
+    [
+        ScenarioOption.Int("writes", 4, 0, WritesMax, "write/read-back rounds"),
+        ScenarioOption.Int("sectors", 2, 1, Drivers.Blk.VirtioBlkDriver.DataBytesMax / BlkSpec.SectorSize, "sectors per request"),
+        new ScenarioOption("size", SizeDefault.ToString(System.Globalization.CultureInfo.InvariantCulture), $"a multiple of {BlkSpec.SectorSize} in {BlkSpec.SectorSize}..{MemoryBlockBackend.SizeBytesMax}", "disk size in bytes (in-memory disk)"),
+        new ScenarioOption("image", ScenarioOption.DerivedDefault + "none: an in-memory disk", "a file path", "back the disk by this image file instead"),
+        ScenarioOption.Flavour,
+        ScenarioChoices.TransportOption("legacy"),
+        ScenarioChoices.IrqOption("intx"),
+        ScenarioChoices.NotifyOption,
+    ];
+
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.RequireKnown("writes", "sectors", "size", "image", "flavour", "transport", "irq", "notify");
+        options.RequireKnown(Options);
         int writes = unchecked((int)options.GetInt64("writes", 4, 0, WritesMax));
         int sectors = unchecked((int)options.GetInt64("sectors", 2, 1, Drivers.Blk.VirtioBlkDriver.DataBytesMax / BlkSpec.SectorSize));
         long size = options.GetInt64("size", SizeDefault, BlkSpec.SectorSize, unchecked((long)MemoryBlockBackend.SizeBytesMax));

@@ -28,10 +28,21 @@ public sealed class CounterScenario : IScenario
 
     public string Description => "seed 002: virtio counter device, timer config-change interrupts, driver sends its counter";
 
+    public IReadOnlyList<ScenarioOption> Options { get; } =
+    [
+        ScenarioOption.Int("ticks", 5, 1, TicksMax, "timer ticks the guest waits for"),
+        ScenarioOption.Int("period_ns", CounterSpec.SeedPeriodNs, 1_000, 60_000_000_000, "the device timer's period, in ns"),
+        ScenarioOption.Int("first_delay_ns", CounterSpec.SeedFirstDelayNs, 0, 600_000_000_000, "delay before the first tick, in ns"),
+        ScenarioOption.Flavour,
+        ScenarioChoices.TransportOption(),
+        ScenarioChoices.IrqOption(),
+        ScenarioChoices.NotifyOption,
+    ];
+
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.RequireKnown("ticks", "period_ns", "first_delay_ns", "flavour", "transport", "irq", "notify");
+        options.RequireKnown(Options);
         int ticks = unchecked((int)options.GetInt64("ticks", 5, 1, TicksMax));
         long period = options.GetInt64("period_ns", CounterSpec.SeedPeriodNs, 1_000, 60_000_000_000);
         long firstDelay = options.GetInt64("first_delay_ns", CounterSpec.SeedFirstDelayNs, 0, 600_000_000_000);

@@ -22,10 +22,17 @@ public sealed class DemoScenario : IScenario
 
     public string Description => "seed 000 lab 1: demo PCI device, BAR0 MMIO write/read (full emulation)";
 
+    public IReadOnlyList<ScenarioOption> Options { get; } =
+    [
+        ScenarioOption.Flavour,
+        ScenarioOption.Int("requests", 1, 1, RoundsMax, "times the test program runs"),
+        ScenarioChoices.DmesgOption,
+    ];
+
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.RequireKnown("flavour", "requests", "dmesg");
+        options.RequireKnown(Options);
         var flavour = ScenarioChoices.GetFlavour(options);
         int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
         bool dmesg = options.GetBool("dmesg", false);

@@ -28,10 +28,22 @@ public sealed class FactorialScenario : IScenario
 
     public string Description => "seed 001: virtio factorial device, callback drain with disable_cb/enable_cb";
 
+    public IReadOnlyList<ScenarioOption> Options { get; } =
+    [
+        new ScenarioOption("n", ArgumentsDefault, $"comma-separated u32 values, at most {ArgumentsMax}", "the arguments whose factorials the guest asks for"),
+        new ScenarioOption("requests", ScenarioOption.DerivedDefault + "one per n value", $"1..{RequestsMax}", "requests to send, cycling through n"),
+        ScenarioOption.Flavour,
+        ScenarioChoices.TransportOption(),
+        ScenarioChoices.NotifyOption,
+        ScenarioChoices.IrqOption(),
+        ScenarioChoices.DmesgOption,
+        ScenarioChoices.DeviceLogOption,
+    ];
+
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.RequireKnown("n", "requests", "flavour", "transport", "notify", "irq", "dmesg", "device_log");
+        options.RequireKnown(Options);
         uint[] args = ParseArguments(options.GetString("n", ArgumentsDefault));
         int requests = unchecked((int)options.GetInt64("requests", args.Length, 1, RequestsMax));
         var flavour = ScenarioChoices.GetFlavour(options);

@@ -23,6 +23,24 @@ public static class ScenarioChoices
     public static VirtioInterruptMode GetInterruptMode(ScenarioOptions options, string fallback = "msix") =>
         Pick(options, "irq", fallback, ("msix", VirtioInterruptMode.Msix), ("intx", VirtioInterruptMode.Intx));
 
+    /// <summary>Declaration of <c>transport</c> (<see cref="GetTransport"/>).</summary>
+    public static ScenarioOption TransportOption(string fallback = "modern") =>
+        ScenarioOption.Choice("transport", fallback, "virtio-pci transport: modern (capabilities, BAR MMIO) or legacy (I/O BAR)", "modern", "legacy");
+
+    /// <summary>Declaration of <c>notify</c> (<see cref="GetUseIoEventFd"/>).</summary>
+    public static ScenarioOption NotifyOption { get; } =
+        ScenarioOption.Choice("notify", "ioeventfd", "kick path: ioeventfd to the device's host thread, or a userspace exit", "ioeventfd", "exit");
+
+    /// <summary>Declaration of <c>irq</c> (<see cref="GetInterruptMode"/>).</summary>
+    public static ScenarioOption IrqOption(string fallback = "msix") =>
+        ScenarioOption.Choice("irq", fallback, "interrupt path: MSI-X (irqfd) or INTx + ISR", "msix", "intx");
+
+    /// <summary>Declaration of <c>dmesg</c>.</summary>
+    public static ScenarioOption DmesgOption { get; } = ScenarioOption.Bool("dmesg", false, "the guest prints its driver's printk lines");
+
+    /// <summary>Declaration of <c>device_log</c>.</summary>
+    public static ScenarioOption DeviceLogOption { get; } = ScenarioOption.Bool("device_log", false, "the summary starts with the device's printf lines");
+
     /// <summary>The option value naming <paramref name="flavour"/>, for report lines.</summary>
     public static string Name(Flavour flavour) => flavour == Flavour.Seed ? "seed" : "robust";
 

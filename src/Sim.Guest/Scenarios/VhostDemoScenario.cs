@@ -33,10 +33,20 @@ public sealed class VhostDemoScenario : IScenario
 
     public string Description => "seed 000 lab 3: virtio-demo driver on a vhost backend (ioeventfd kick, irqfd call)";
 
+    public IReadOnlyList<ScenarioOption> Options { get; } =
+    [
+        ScenarioOption.Flavour,
+        ScenarioOption.Int("requests", 1, 1, RoundsMax, "times the test program runs (3 requests each)"),
+        ScenarioChoices.TransportOption(),
+        ScenarioChoices.IrqOption(),
+        ScenarioChoices.DmesgOption,
+        ScenarioChoices.DeviceLogOption,
+    ];
+
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.RequireKnown("flavour", "requests", "transport", "irq", "dmesg", "device_log");
+        options.RequireKnown(Options);
         Flavour flavour = ScenarioChoices.GetFlavour(options);
         int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
         VirtioDriverTransport transport = ScenarioChoices.GetTransport(options);

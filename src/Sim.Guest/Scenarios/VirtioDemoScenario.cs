@@ -23,10 +23,21 @@ public sealed class VirtioDemoScenario : IScenario
 
     public string Description => "seed 000 lab 2: virtio-demo device, send_kick/semaphore driver, ioeventfd or exit notify";
 
+    public IReadOnlyList<ScenarioOption> Options { get; } =
+    [
+        ScenarioOption.Flavour,
+        ScenarioOption.Int("requests", 1, 1, RoundsMax, "times the test program runs (3 requests each)"),
+        ScenarioChoices.TransportOption(),
+        ScenarioChoices.NotifyOption,
+        ScenarioChoices.IrqOption(),
+        ScenarioChoices.DmesgOption,
+        ScenarioChoices.DeviceLogOption,
+    ];
+
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.RequireKnown("flavour", "requests", "transport", "notify", "irq", "dmesg", "device_log");
+        options.RequireKnown(Options);
         var flavour = ScenarioChoices.GetFlavour(options);
         int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
         var shared = VirtioLoggedScenario.Read(options);

@@ -83,6 +83,24 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void BenchRing_ReportsProcessCpuTimeBesideWallTime()
+    {
+        // Enough requests for the CPU clock (10 ms ticks on some kernels) to move.
+        var (code, output, _) = CliRunner.Run("bench", "ring", "--requests", "2000000", "--batch", "32");
+        Assert.Equal(ExitCodes.Ok, code);
+        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(output,
+            @"wall_s=(?<wall>[0-9.]+) cpu_s=(?<cpu>[0-9.]+) cpu_ns_per_req=(?<per>[0-9.]+) ns_per_request=[0-9.]+\s*$");
+        Assert.True(m.Success, output);
+        double wall = double.Parse(m.Groups["wall"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        double cpu = double.Parse(m.Groups["cpu"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        double per = double.Parse(m.Groups["per"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(cpu > 0, output);
+        Assert.True(wall > 0, output);
+        // cpu_s is printed to the millisecond: half a millisecond over 2,000,000 requests is 0.25 ns each.
+        Assert.Equal(cpu * 1e9 / 2_000_000, per, 0.26);
+    }
+
+    [Fact]
     public void FuzzList_NamesTargets()
     {
         var (code, output, _) = CliRunner.Run("fuzz", "--list");
