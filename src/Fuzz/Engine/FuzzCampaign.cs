@@ -29,7 +29,7 @@ public sealed class FuzzCampaign
     private readonly List<byte[]> _corpus = [];
     private readonly HashSet<string> _corpusNames = new(StringComparer.Ordinal);
     private readonly List<Finding> _findings = [];
-    private readonly Dictionary<(string, string), Finding> _findingsByKey = [];
+    private readonly Dictionary<(string, string, string), Finding> _findingsByKey = [];
     private long _executions;
     private long _minimizeExecutions;
 
@@ -42,6 +42,9 @@ public sealed class FuzzCampaign
         _coverage = coverage;
         _executor = new FuzzExecutor(target, coverage, options.Limits);
     }
+
+    /// <summary>Distinct findings so far (a stop predicate may end the campaign at the first).</summary>
+    public int FindingCount => _findings.Count;
 
     /// <summary>Where new findings and warnings are narrated as they happen, or null.</summary>
     public TextWriter? Log { get; set; }
@@ -149,18 +152,18 @@ public sealed class FuzzCampaign
 
     private void OnFinding(FindingReport report, ReadOnlySpan<byte> input)
     {
-        if (_findingsByKey.TryGetValue(report.Key, out Finding? known))
+        if (_findingsByKey.TryGetValue(report.DedupKey, out Finding? known))
         {
             known.Hits++;
             return;
         }
         byte[] original = input.ToArray();
         var finding = new Finding(_target.Name, report, original, _executions) { OriginalLength = original.Length };
-        _findingsByKey.Add(report.Key, finding);
+        _findingsByKey.Add(report.DedupKey, finding);
         _findings.Add(finding);
         if (_options.Minimize)
         {
-            finding.Input = FindingMinimizer.Minimize(original, c => _executor.Execute(c).Finding?.Key == report.Key, _target.Minimizer, _options.MinimizeExecutionsMax, out int spent);
+            finding.Input = FindingMinimizer.Minimize(original, c => _executor.Execute(c).Finding?.DedupKey == report.DedupKey, _target.Minimizer, _options.MinimizeExecutionsMax, out int spent);
             _minimizeExecutions += spent;
         }
         if (_options.FindingsDirectory is { } dir)
