@@ -38,6 +38,7 @@ public sealed class CliApp
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.Length > 0 && args[0] == ExtraCommands.FuzzName) return ExtraCommands.RunFuzz(this, args[1..]);
+        if (args.Length > 0 && args[0] == ExtraCommands.MutantsName) return Fuzz.Mutants.MutantHost.Run(args[1..], Out, Err);
         RootCommand root = BuildRoot();
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
