@@ -9,7 +9,8 @@ namespace Fuzz.Mutants;
 /// (module type order, method order, IL order), and writes a copy of the assembly with exactly one of them applied.
 /// Working on IL rather than source means a mutant costs a rewrite (milliseconds), not a build (minutes), so a
 /// score over hundreds of mutants fits in a fuzzing budget. Compiler-generated types and methods (lambdas, iterators,
-/// property backing) are skipped, as are the always-on assertion helpers (mutating an assertion only weakens it).
+/// property backing) are skipped, as are the always-on assertion helpers (mutating an assertion only weakens it) and the
+/// seed flavours' handlers (methods named *Seed*: their flaws are deliberate, robust targets never run them).
 /// </summary>
 public static class IlMutator
 {
@@ -121,6 +122,8 @@ public static class IlMutator
             {
                 if (!method.HasBody || method.Name.Contains('<', StringComparison.Ordinal) || method.CustomAttributes.Any(IsGenerated)) continue;
                 if (method.Name.StartsWith("Assert", StringComparison.Ordinal) || method.Name is "ToString" or "GetHashCode" or "Equals") continue;
+                // The seed flavours' handlers hold the seed flaws on purpose; the score is about the robust code.
+                if (method.Name.Contains("Seed", StringComparison.Ordinal)) continue;
                 yield return (method, area);
             }
         }

@@ -87,7 +87,7 @@ public sealed class FastPathDifferentialTests
     [Fact]
     public void SplitVirtqueueSeeds_RunCleanThroughBothLanes()
     {
-        var target = new SplitVirtqueueTarget();
+        var target = new SplitVirtqueueTarget { FastPathPeriod = 1 };
         var executor = new FuzzExecutor(target, new Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
         int n = 0;
         foreach (byte[] seed in target.SeedCorpus())
