@@ -35,6 +35,10 @@ public sealed class FastPathDifferential
         _current = _lanes[0];
     }
 
+    /// <summary>False while nothing is to be compared (an execution the twin will not run for): every recording call
+    /// then returns at once, so lane 0 costs nothing on those executions.</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>Starts recording lane <paramref name="lane"/> (0 observed, 1 unobserved).</summary>
     public void Begin(int lane)
     {
@@ -47,6 +51,7 @@ public sealed class FastPathDifferential
     /// <summary>Starts a new step called <paramref name="label"/> (a constant: it becomes the finding's site).</summary>
     public void Step(string label)
     {
+        if (!Enabled) return;
         Lane l = _current;
         if (l.Steps < StepsMax) l.Steps++;
         int s = l.Steps - 1;
@@ -57,6 +62,7 @@ public sealed class FastPathDifferential
     /// <summary>Mixes <paramref name="value"/> into the current step's digest.</summary>
     public void Add(ulong value)
     {
+        if (!Enabled) return;
         Lane l = _current;
         if (l.Steps == 0) Step("start");
         ref ulong d = ref l.Digests[l.Steps - 1];
@@ -72,6 +78,7 @@ public sealed class FastPathDifferential
     public void Finish(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        if (!Enabled) return;
         Lane l = _current;
         int at = 0;
         foreach (MemoryRegion r in memory.Regions)

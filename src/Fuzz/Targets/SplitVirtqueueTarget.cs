@@ -60,6 +60,12 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         if (!GuestMemory.TryCreate(layout, out GuestMemory? memory, out string? error)) throw new InvalidOperationException(error);
         _memory = memory;
         for (int i = 0; i < _elements.Length; i++) _elements[i] = new QueueElement();
+        FillData();
+    }
+
+    /// <summary>The bytes the honest device writes: a fixed pattern at the start of every run (reads overwrite it).</summary>
+    private void FillData()
+    {
         for (int i = 0; i < _data.Length; i++) _data[i] = (byte)(0xA0 + i);
     }
 
@@ -88,9 +94,11 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
+        // Decided before the observed run, which records its lane only when the twin will follow.
+        bool twin = FastPathPeriod == 1 || (FastPathPeriod > 1 && InputHash(input) % (ulong)FastPathPeriod == 0);
+        _diff.Enabled = twin;
         FuzzOutcome outcome = Run(input, context, observed: true);
-        if (FastPathPeriod <= 0 || outcome == FuzzOutcome.Rejected || context.Finding is not null) return outcome;
-        if (FastPathPeriod > 1 && InputHash(input) % (ulong)FastPathPeriod != 0) return outcome;
+        if (!twin || outcome == FuzzOutcome.Rejected || context.Finding is not null) return outcome;
         // The twin: the same input with nobody watching the memory, so every queue call takes its window path.
         Run(input, context, observed: false);
         if (context.Finding is null) _diff.Compare(context);
@@ -110,6 +118,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         _observed = observed;
         _pops = 0;
+        FillData();
         _diff.Begin(observed ? 0 : 1);
         _checker.Context = context;
         _notify.Context = context;
@@ -145,6 +154,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// <summary>What the guest and the device can see of the queue after a step (its indices and the harness's view).</summary>
     private void RecordState()
     {
+        if (!_diff.Enabled) return;
         SplitQueueState q = _queue.Capture();
         _diff.Add(((ulong)q.NextAvail.Value << 48) | ((ulong)q.ShadowAvail.Value << 32) | ((ulong)q.UsedIdx.Value << 16) | q.SignalledUsed.Value);
         _diff.Add(((ulong)(uint)q.InUse << 32) | ((ulong)(uint)_held << 8) | (q.SignalledUsedValid ? 4UL : 0) | (q.NotificationEnabled ? 2UL : 0) | (_broken ? 1UL : 0));
@@ -153,6 +163,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// <summary>A popped element as the device sees it: head, shape and every iovec.</summary>
     private void RecordElement(QueueElement e)
     {
+        if (!_diff.Enabled) return;
         _diff.Add(((ulong)e.Head << 48) | ((ulong)(uint)e.OutCount << 24) | (uint)e.InCount);
         _diff.Add(e.OutBytes);
         _diff.Add(e.InBytes);
@@ -223,7 +234,9 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
             default:
                 if (_held > 0 && (op.Flags & 1) != 0)
                 {
-                    Span<byte> got = _data.AsSpan(_data.Length - 16);
+                    // Read into the data the harness writes later (as before the twin); each lane starts from the same
+                    // data (FillData), so bytes a short read leaves are equal in both.
+                    Span<byte> got = _data.AsSpan(0, 16);
                     int n = _elements[op.Index % _held].ReadOut(_memory, op.RawLen % 16, got);
                     _diff.Add((ulong)n);
                     _diff.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(got));

@@ -84,6 +84,18 @@ public sealed class FastPathDifferentialTests
         Assert.Equal("fast-path/dirty-pages", ctx.Finding?.Site);
     }
 
+    /// <summary>Inputs that fired <c>fast-path/poll</c> on a sound queue: a short ReadOut left bytes of the previous
+    /// lane's data in the harness's buffer (the twin started from the observed run's leftovers). Each lane now starts
+    /// from the same data.</summary>
+    [Theory]
+    [InlineData("034000000200000000000000001600070000000000000408000200000000000000000000000000000e0006000000080000000000000000000000000000ffd4d8791cffffffffffffff7fbde8730200000800000000000000000000000000000000000008000000000000000000000000000000a9fc3f53d45016924ac4f10100000000000000a38f6c80fe8090b5af3e6f14381cedd8bacac7598c28f678e65cf81c9340d1abd2cc12ac79b6ba3ffd100f57e00e26c78e7f7f7f047f7f7f7f7f7f7f7f7fffffffff0000000900000000ffff0000000060000000000000000b000000018000000000000000000000000000")]
+    [InlineData("040110000200000000000000000000070000000000000402000000000000000000000700000004000015060000000000000000000027000000000000060800000000000000230000000000000008000000000000000000000000000000000000080000000000000001de7a0000007f7f7f7f7f7f7f7f7f7f7f00007f7f7f7f7f0408007f000b00000000000000000000010000000400000000ffe2087f00000000100000ffff000000007f7f7f7f7f7f7fffffffff0000000900000000ffff0000000060000000000000000b000000018000000000")]
+    public void SplitVirtqueue_ShortReadOut_LanesStartFromTheSameData(string hex)
+    {
+        Fuzz.Entry.FuzzReplayResult result = Fuzz.Entry.FuzzReplay.Run("split-virtqueue", 1, Convert.FromHexString(hex));
+        Assert.False(result.Fired, result.Describe());
+    }
+
     [Fact]
     public void SplitVirtqueueSeeds_RunCleanThroughBothLanes()
     {
