@@ -12,6 +12,9 @@ internal static class ExtraCommands
 {
     public const string FuzzName = "fuzz";
 
+    /// <summary><c>virtsim mutants</c>: mutation testing of the fuzzer (<see cref="Fuzz.Mutants.MutantHost"/>).</summary>
+    public const string MutantsName = "mutants";
+
     public static IEnumerable<Command> Build(CliApp app)
     {
         _ = app;
@@ -20,6 +23,10 @@ internal static class ExtraCommands
             TreatUnmatchedTokensAsErrors = false,
         };
         yield return fuzz;
+        yield return new Command(MutantsName, "Mutation testing of the fuzzer: mutants of Sim.Devices, each fuzzed until caught (virtsim mutants --list | --run ID; scripts/mutation-score)")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
     }
 
     /// <summary>Runs the fuzzer with the arguments after <c>fuzz</c>.</summary>

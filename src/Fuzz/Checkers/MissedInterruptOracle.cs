@@ -13,9 +13,14 @@ namespace Fuzz.Checkers;
 /// the used.idx seen when the target noticed it, never earlier, so the judged range (anchor, final] is always covered
 /// by the device's own decisions (each decision covers (previous, new]).
 /// <para>The anchor also moves, forgiving what came before, whenever the state the device decided on may differ from
-/// the final one: the driver's suppression words (avail.flags, used_event) or used.idx changed other than by the device
-/// completing (a guest store, or device writes landing on the avail ring through overlapping rings or buffers), or the
-/// queue was reconfigured. Spurious interrupts are allowed (§2.7.7.2: suppression is only an optimisation).</para>
+/// the final one: the driver's suppression words (avail.flags, used_event) changed other than by the device completing
+/// (a guest store, or device writes landing on the avail ring through overlapping rings or buffers), or the queue was
+/// reconfigured. Spurious interrupts are allowed (§2.7.7.2: suppression is only an optimisation).</para>
+/// <para>used.idx is judged as the device knows it, not as memory shows it: a guest store to used.idx (or one landing
+/// there through overlapping rings) changes neither the device's shadow index nor its last signalled point (QEMU
+/// virtqueue_flush computes new = vq-&gt;used_idx + count and virtio_should_notify compares it with signalled_used;
+/// vhost keeps last_used_idx and signalled_used likewise). So the oracle adopts a used.idx only when the device wrote
+/// it (it changed across a device run), and every anchor is a device value.</para>
 /// Reads the ring with unobserved host accesses.
 /// </summary>
 public sealed class MissedInterruptOracle
@@ -29,6 +34,7 @@ public sealed class MissedInterruptOracle
     private ushort _flags;
     private ushort _usedEvent;
     private ushort _usedIdx;
+    private ushort _memoryUsedIdx;
 
     /// <summary>Where a missed interrupt is reported.</summary>
     public FuzzContext? Context
@@ -53,13 +59,15 @@ public sealed class MissedInterruptOracle
         _size = size;
         _eventIdx = eventIdx;
         Active = Read(out _flags, out _usedEvent, out _usedIdx);
+        _memoryUsedIdx = _usedIdx;
         if (Active) _rule.Configure(memory, availRing, size, eventIdx, _usedIdx);
     }
 
     /// <summary>Stops judging (the queue's addresses no longer mean what they did, or it is gone).</summary>
     public void Deactivate() => Active = false;
 
-    /// <summary>Call after the guest acted: a change of the suppression words or of used.idx re-anchors.</summary>
+    /// <summary>Call after the guest acted: a change of the suppression words re-anchors at the device's used.idx; a
+    /// guest store to used.idx is remembered as the guest's, never adopted as the device's.</summary>
     public void AfterGuest()
     {
         if (!Active) return;
@@ -68,7 +76,8 @@ public sealed class MissedInterruptOracle
             Active = false;
             return;
         }
-        if (flags != _flags || usedEvent != _usedEvent || usedIdx != _usedIdx) Anchor(flags, usedEvent, usedIdx);
+        _memoryUsedIdx = usedIdx;
+        if (flags != _flags || usedEvent != _usedEvent) Anchor(flags, usedEvent, _usedIdx);
     }
 
     /// <summary>Call after the device ran; <paramref name="interrupted"/>: an interrupt for this queue was delivered
@@ -81,12 +90,10 @@ public sealed class MissedInterruptOracle
             Active = false;
             return;
         }
-        if (interrupted || flags != _flags || usedEvent != _usedEvent)
-        {
-            Anchor(flags, usedEvent, usedIdx);
-            return;
-        }
-        _usedIdx = usedIdx;
+        // A used.idx that changed across the device's run is the device's; one the guest left there is not.
+        if (usedIdx != _memoryUsedIdx) _usedIdx = usedIdx;
+        _memoryUsedIdx = usedIdx;
+        if (interrupted || flags != _flags || usedEvent != _usedEvent) Anchor(flags, usedEvent, _usedIdx);
     }
 
     /// <summary>The guest stopped and the device drained (call <see cref="AfterDevice"/> first): reports a missed

@@ -222,6 +222,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
         // A head fetched again while in flight (re-published, or unpopped) may have been rewritten: keep the union.
         Walk(_chains[head], head);
         _inFlight++;
+        Context?.NoteRequest(_chains[head].Readable.TotalLength(), _chains[head].Writable.TotalLength());
     }
 
     private void Publish(ushort newIdx)

@@ -61,6 +61,7 @@ public static class FindingWriter
         s.Append("target: ").Append(finding.TargetName).Append(" (input format v").Append(inputVersion).AppendLine(")");
         s.Append("oracle: ").AppendLine(finding.Oracle);
         s.Append("site: ").AppendLine(finding.Site);
+        if (finding.Shape.Length > 0) s.Append("shape: ").AppendLine(finding.Shape);
         s.Append("message: ").AppendLine(finding.Message);
         s.Append("rule: ").AppendLine(OracleRules.Describe(finding.Oracle, finding.Site));
         s.Append("input: ").Append(InputFileName).Append(" (").Append(finding.Input.Length).Append(" bytes");

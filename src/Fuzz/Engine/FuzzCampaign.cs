@@ -29,7 +29,7 @@ public sealed class FuzzCampaign
     private readonly List<byte[]> _corpus = [];
     private readonly HashSet<string> _corpusNames = new(StringComparer.Ordinal);
     private readonly List<Finding> _findings = [];
-    private readonly Dictionary<(string, string), Finding> _findingsByKey = [];
+    private readonly Dictionary<(string, string, string), Finding> _findingsByKey = [];
     private readonly HashSet<string> _earlierFindings = new(StringComparer.Ordinal);
     private long _executions;
     private long _minimizeExecutions;
@@ -43,6 +43,9 @@ public sealed class FuzzCampaign
         _coverage = coverage;
         _executor = new FuzzExecutor(target, coverage, options.Limits);
     }
+
+    /// <summary>Distinct findings so far (a stop predicate may end the campaign at the first).</summary>
+    public int FindingCount => _findings.Count;
 
     /// <summary>Where new findings and warnings are narrated as they happen, or null.</summary>
     public TextWriter? Log { get; set; }
@@ -171,14 +174,14 @@ public sealed class FuzzCampaign
 
     private void OnFinding(FindingReport report, ReadOnlySpan<byte> input)
     {
-        if (_findingsByKey.TryGetValue(report.Key, out Finding? known))
+        if (_findingsByKey.TryGetValue(report.DedupKey, out Finding? known))
         {
             known.Hits++;
             return;
         }
         byte[] original = input.ToArray();
         var finding = new Finding(_target.Name, report, original, _executions) { OriginalLength = original.Length };
-        _findingsByKey.Add(report.Key, finding);
+        _findingsByKey.Add(report.DedupKey, finding);
         _findings.Add(finding);
         if (_options.FindingsDirectory is { } earlierDir && _earlierFindings.Contains(finding.DirectoryName))
         {
@@ -189,13 +192,13 @@ public sealed class FuzzCampaign
         }
         if (_options.Minimize)
         {
-            finding.Input = FindingMinimizer.Minimize(original, c => _executor.Execute(c).Finding?.Key == report.Key, _target.Minimizer, _options.MinimizeExecutionsMax, out int spent);
+            finding.Input = FindingMinimizer.Minimize(original, c => _executor.Execute(c).Finding?.DedupKey == report.DedupKey, _target.Minimizer, _options.MinimizeExecutionsMax, out int spent);
             _minimizeExecutions += spent;
             // The summary, the log and --reproduce must all describe the saved input: take its own report.
             if (finding.Input.Length != original.Length || !finding.Input.AsSpan().SequenceEqual(original))
             {
                 _minimizeExecutions++;
-                if (_executor.Execute(finding.Input).Finding is { } minimised && minimised.Key == report.Key) finding.Report = minimised;
+                if (_executor.Execute(finding.Input).Finding is { } minimised && minimised.DedupKey == report.DedupKey) finding.Report = minimised;
             }
         }
         string saved = "";

@@ -1,6 +1,6 @@
 namespace Fuzz.Oracles;
 
-/// <summary>A deduplicated finding of a campaign: the first report for its (oracle, site), the (minimised)
+/// <summary>A deduplicated finding of a campaign: the first report for its (oracle, site, shape), the (minimised)
 /// input that reproduces it, how often it fired, and where it was saved.</summary>
 public sealed class Finding
 {
@@ -34,7 +34,10 @@ public sealed class Finding
     /// <summary>Campaign execution number that first hit it.</summary>
     public long FirstExecution { get; }
 
-    /// <summary>Executions that hit this (oracle, site).</summary>
+    /// <summary>The input shape that reached the site (<see cref="FindingReport.Shape"/>).</summary>
+    public string Shape => Report.Shape;
+
+    /// <summary>Executions that hit this (oracle, site, shape).</summary>
     public long Hits { get; internal set; }
 
     /// <summary>Directory it was saved to, or null (not saved, or an earlier campaign already saved it).</summary>
@@ -47,6 +50,12 @@ public sealed class Finding
     /// <summary>16 hex digits of a stable hash of the site (names the findings directory).</summary>
     public string SiteHash => FindingSite.Hash(Site);
 
-    /// <summary>Directory name: <c>&lt;oracle&gt;-&lt;site-hash&gt;</c>.</summary>
-    public string DirectoryName => $"{Oracle}-{SiteHash}";
+    /// <summary>16 hex digits of a stable hash of (target, site, shape): a findings directory shared by several
+    /// targets keeps each target's findings, and distinct shapes at one site stay distinct.</summary>
+    public string KeyHash => FindingSite.Hash(TargetName + "\n" + Site + "\n" + Shape);
+
+    /// <summary>Directory name: <c>&lt;oracle&gt;-&lt;key-hash&gt;</c>. Directories written before the key held the
+    /// target and shape (<c>&lt;oracle&gt;-&lt;site-hash&gt;</c>) stay as they are and readable: nothing is renamed or
+    /// overwritten, a new finding only ever adds a directory.</summary>
+    public string DirectoryName => $"{Oracle}-{KeyHash}";
 }

@@ -19,6 +19,7 @@ public sealed class FuzzContext
     public const long DefaultStepsMax = 10_000_000;
 
     private long _steps;
+    private int _shape;
 
     public FuzzContext(long stepsMax = DefaultStepsMax)
     {
@@ -107,8 +108,12 @@ public sealed class FuzzContext
     public void Report(string oracle, string site, string message)
     {
         if (Finding is not null) return;
-        Finding = new FindingReport(FuzzOracle.Sanitize(oracle), site, message, null);
+        Finding = new FindingReport(FuzzOracle.Sanitize(oracle), site, message, null) { Shape = FindingShape.Name(_shape) };
     }
+
+    /// <summary>Checkers call this when the device takes a request (a chain fetched from the available ring): its
+    /// readable and writable byte totals become the shape of any finding reported after it (<see cref="FindingShape"/>).</summary>
+    public void NoteRequest(ulong readableBytes, ulong writableBytes) => _shape = FindingShape.Code(readableBytes, writableBytes);
 
     /// <summary>Reports when <paramref name="condition"/> is false. Returns <paramref name="condition"/>.</summary>
     public bool Check(bool condition, string oracle, string site, string message)
@@ -123,8 +128,9 @@ public sealed class FuzzContext
     internal void Reset()
     {
         _steps = 0;
+        _shape = 0;
         Finding = null;
     }
 
-    internal void SetFinding(FindingReport report) => Finding = report;
+    internal void SetFinding(FindingReport report) => Finding = report with { Shape = FindingShape.Name(_shape) };
 }

@@ -15,7 +15,10 @@ namespace Fuzz.Targets;
 /// unpop/rewind/detach, reset with a feature change while elements are in flight. At the end the device drains.
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; popped iovecs must lie in
 /// the chain the checker walked (model); <see cref="NotificationChecker"/> (notify); liveness: after the drain every
-/// available chain is consumed unless the queue reported an error (QEMU's broken state); exceptions and assertions.
+/// available chain is consumed unless the queue reported an error (QEMU's broken state); exceptions and assertions;
+/// fast path (<see cref="FastPathDifferential"/>): each input that ran clean runs again with no observer on the memory,
+/// so the queue takes its window paths (<c>TryWalkDirectFast</c>, <c>TryPopBatchDirect</c>, the window path of
+/// <c>FillBatch</c>), and everything the guest can see must equal the observed run's.
 /// </summary>
 public sealed class SplitVirtqueueTarget : IFuzzTarget
 {
@@ -42,7 +45,11 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly NotificationChecker _notify = new();
     private readonly byte[] _data = new byte[128];
+    private readonly uint[] _lens = new uint[ElementsMax];
+    private readonly FastPathDifferential _diff = new((int)RingInput.MemorySize);
     private int _held;
+    private bool _observed;
+    private int _pops;
     private int _detached;
     private bool _broken;
     private bool _canGiveBack;
@@ -53,12 +60,27 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         if (!GuestMemory.TryCreate(layout, out GuestMemory? memory, out string? error)) throw new InvalidOperationException(error);
         _memory = memory;
         for (int i = 0; i < _elements.Length; i++) _elements[i] = new QueueElement();
+        FillData();
+    }
+
+    /// <summary>The bytes the honest device writes: a fixed pattern at the start of every run (reads overwrite it).</summary>
+    private void FillData()
+    {
         for (int i = 0; i < _data.Length; i++) _data[i] = (byte)(0xA0 + i);
     }
 
     public string Name => "split-virtqueue";
 
-    public string Description => "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, notify, liveness";
+    public string Description => "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, notify, liveness, fast-path";
+
+    /// <summary>Which clean executions run a second time unobserved (<see cref="FastPathDifferential"/>): one in
+    /// <c>FastPathPeriod</c>, chosen by a hash of the input so that a reproduction decides the same; 1 means every one,
+    /// 0 none. The default 4 keeps the twin's cost near a third of an execution (it costs about 1.2 observed runs)
+    /// while a broken fast path is still caught within seconds (docs/fuzzing-oracles.md).</summary>
+    public int FastPathPeriod { get; init; } = DefaultFastPathPeriod;
+
+    /// <summary>The default <see cref="FastPathPeriod"/>.</summary>
+    public const int DefaultFastPathPeriod = 4;
 
     public int InputVersion => 1;
 
@@ -72,24 +94,89 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
+        // Decided before the observed run, which records its lane only when the twin will follow.
+        bool twin = FastPathPeriod == 1 || (FastPathPeriod > 1 && InputHash(input) % (ulong)FastPathPeriod == 0);
+        _diff.Enabled = twin;
+        FuzzOutcome outcome = Run(input, context, observed: true);
+        if (!twin || outcome == FuzzOutcome.Rejected || context.Finding is not null) return outcome;
+        // The twin: the same input with nobody watching the memory, so every queue call takes its window path.
+        Run(input, context, observed: false);
+        if (context.Finding is null) _diff.Compare(context);
+        return outcome;
+    }
+
+    private static ulong InputHash(ReadOnlySpan<byte> input)
+    {
+        var h = new StableHash64();
+        h.Add(input);
+        return h.Finish();
+    }
+
+    private FuzzOutcome Run(ReadOnlySpan<byte> input, FuzzContext context, bool observed)
+    {
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
+        _observed = observed;
+        _pops = 0;
+        FillData();
+        _diff.Begin(observed ? 0 : 1);
         _checker.Context = context;
         _notify.Context = context;
+        _memory.Observer = null;
         _memory.Clear();
-        _memory.Observer = context.Observe(_memory, _checker);
+        _memory.ClearDirty();
+        if (observed) _memory.Observer = context.Observe(_memory, _checker);
         if (!Configure(header.Size, header.EventIdx, header.NotifyOnEmpty, header.Placement)) return FuzzOutcome.Rejected;
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
             RingInput.Op op = RingInput.ReadOp(ref reader);
             bool gaveBackable = false;
+            _diff.Step(StepLabels[op.Code]);
             if (op.Code < 8) _guest.Apply(op);
             else if (_queue.Ready) gaveBackable = DeviceOp(op, context);
             _canGiveBack = gaveBackable;
+            RecordState();
         }
         if (context.Finding is null && _queue.Ready) Drain(context);
+        _diff.Finish(_memory);
+        _memory.Observer = null;
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>Differential step names, per op code (constants: they become finding sites).</summary>
+    private static readonly string[] StepLabels =
+    [
+        "guest-desc", "guest-indirect-desc", "guest-add-chain", "guest-publish", "guest-avail-idx", "guest-suppression", "guest-store", "guest-idle",
+        "pop", "complete", "complete-batch", "should-notify", "set-notification", "give-back", "reset", "poll",
+    ];
+
+    /// <summary>What the guest and the device can see of the queue after a step (its indices and the harness's view).</summary>
+    private void RecordState()
+    {
+        if (!_diff.Enabled) return;
+        SplitQueueState q = _queue.Capture();
+        _diff.Add(((ulong)q.NextAvail.Value << 48) | ((ulong)q.ShadowAvail.Value << 32) | ((ulong)q.UsedIdx.Value << 16) | q.SignalledUsed.Value);
+        _diff.Add(((ulong)(uint)q.InUse << 32) | ((ulong)(uint)_held << 8) | (q.SignalledUsedValid ? 4UL : 0) | (q.NotificationEnabled ? 2UL : 0) | (_broken ? 1UL : 0));
+    }
+
+    /// <summary>A popped element as the device sees it: head, shape and every iovec.</summary>
+    private void RecordElement(QueueElement e)
+    {
+        if (!_diff.Enabled) return;
+        _diff.Add(((ulong)e.Head << 48) | ((ulong)(uint)e.OutCount << 24) | (uint)e.InCount);
+        _diff.Add(e.OutBytes);
+        _diff.Add(e.InBytes);
+        foreach (Iovec v in e.Out)
+        {
+            _diff.Add(v.Addr.Value);
+            _diff.Add(v.Len);
+        }
+        foreach (Iovec v in e.In)
+        {
+            _diff.Add(v.Addr.Value);
+            _diff.Add(v.Len);
+        }
     }
 
     private bool Configure(int size, bool eventIdx, bool notifyOnEmpty, int placement)
@@ -128,8 +215,12 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
                 if (_held > 0) CompleteBatch(1 + (op.Index % _held), op.RawLen);
                 break;
             case OpShouldNotify:
-                _notify.OnDecision(_queue.UsedIdx.Value, _queue.ShouldNotify(_memory));
-                break;
+                {
+                    bool notify = _queue.ShouldNotify(_memory);
+                    _diff.Add(notify ? 1UL : 0);
+                    if (_observed) _notify.OnDecision(_queue.UsedIdx.Value, notify);
+                    break;
+                }
             case OpSetNotification:
                 _queue.SetNotification(_memory, (op.Flags & 1) != 0);
                 break;
@@ -141,8 +232,20 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
                 Configure(1 << (op.Index % (RingInput.SizeLogMax + 1)), (op.Flags & 1) != 0, (op.Flags & 2) != 0, op.Next);
                 break;
             default:
-                if (_held > 0 && (op.Flags & 1) != 0) _elements[op.Index % _held].ReadOut(_memory, op.RawLen % 16, _data.AsSpan(0, 16));
-                else _queue.IsEmpty(_memory);
+                if (_held > 0 && (op.Flags & 1) != 0)
+                {
+                    // Read into the data the harness writes later (as before the twin); each lane starts from the same
+                    // data (FillData), so bytes a short read leaves are equal in both.
+                    Span<byte> got = _data.AsSpan(0, 16);
+                    int n = _elements[op.Index % _held].ReadOut(_memory, op.RawLen % 16, got);
+                    _diff.Add((ulong)n);
+                    _diff.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(got));
+                    _diff.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(got[8..]));
+                }
+                else
+                {
+                    _diff.Add(_queue.IsEmpty(_memory) ? 1UL : 0);
+                }
                 break;
         }
         return false;
@@ -152,15 +255,53 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     {
         if (_broken || _held == ElementsMax) return false;
         QueueElement element = _elements[_held];
-        if (!_queue.TryPop(_memory, element, out QueueError error))
+        // Unobserved, every other pop goes through the batch call (TryPopBatchDirect); observed both are TryPop.
+        bool popped;
+        QueueError error;
+        if (!_observed && (_pops++ & 1) != 0)
+        {
+            _queue.TryPopBatch(_memory, _elements.AsSpan(_held, 1), out int count, out error);
+            popped = count == 1;
+        }
+        else
+        {
+            popped = _queue.TryPop(_memory, element, out error);
+        }
+        _diff.Add(((ulong)error << 1) | (popped ? 1UL : 0));
+        if (!popped)
         {
             // QEMU virtio_error: the device is broken until reset and pops nothing more.
             if (error != QueueError.None) _broken = true;
             return false;
         }
         _held++;
-        CheckElement(element, context);
+        RecordElement(element);
+        if (_observed) CheckElement(element, context);
         return true;
+    }
+
+    /// <summary>Pops until the harness holds <see cref="ElementsMax"/>, the queue is empty or it broke; returns how many.
+    /// Unobserved it is one <see cref="SplitQueue.TryPopBatch"/> (the batch body keeps its indices in locals across
+    /// elements); observed, TryPopBatch is the TryPop loop it must equal.</summary>
+    private int PopMany(FuzzContext context)
+    {
+        if (_broken || _held == ElementsMax) return 0;
+        if (_observed)
+        {
+            int n = 0;
+            while (Pop(context)) n++;
+            return n;
+        }
+        _queue.TryPopBatch(_memory, _elements.AsSpan(_held, ElementsMax - _held), out int count, out QueueError error);
+        for (int i = 0; i < count; i++)
+        {
+            _diff.Add(1);
+            RecordElement(_elements[_held + i]);
+        }
+        _held += count;
+        if (_held < ElementsMax || error != QueueError.None) _diff.Add((ulong)error << 1);
+        if (error != QueueError.None) _broken = true;
+        return count;
     }
 
     /// <summary>Model: every iovec of the popped element lies in one buffer of the chain, with its direction.</summary>
@@ -189,13 +330,12 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         Remove(k);
     }
 
+    /// <summary>Writes each of the first <paramref name="count"/> held elements, then fills them in one
+    /// <see cref="SplitQueue.FillBatch"/> (observed: the Fill loop; unobserved: the used ring's window) and flushes.</summary>
     private void CompleteBatch(int count, uint want)
     {
-        for (int i = 0; i < count; i++)
-        {
-            QueueElement e = _elements[i];
-            _queue.Fill(_memory, e.Head, Write(e, want + (uint)i), i);
-        }
+        for (int i = 0; i < count; i++) _lens[i] = Write(_elements[i], want + (uint)i);
+        _queue.FillBatch(_memory, _elements.AsSpan(0, count), _lens.AsSpan(0, count), 0);
         _queue.Flush(_memory, count);
         for (int i = 0; i < count; i++) Remove(0);
     }
@@ -244,19 +384,27 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         for (int i = 0; i < (4 * RingInput.SizeMax) + ElementsMax && context.Finding is null && !_broken; i++)
         {
             context.Step();
+            _diff.Step("drain");
             if (_held == ElementsMax) CompleteOne(0, 64);
-            if (Pop(context)) continue;
+            int popped = PopMany(context);
+            RecordState();
+            if (popped > 0) continue;
             if (_held == 0) break;
             while (_held > 0) CompleteOne(0, 64);
         }
         if (context.Finding is not null || _broken) return;
         _memory.TryGetSpan(new GuestAddress(_queue.AvailRing.Value + 2), 2, out Span<byte> raw);
         ushort avail = (ushort)(raw[0] | (raw[1] << 8));
+        bool notify = _queue.ShouldNotify(_memory);
+        _diff.Step("drain-end");
+        _diff.Add(((ulong)avail << 1) | (notify ? 1UL : 0));
+        RecordState();
+        if (!_observed) return;
         if (_queue.NextAvail.Value != avail)
         {
             context.Report("liveness", "liveness/available-chain-not-consumed", $"after the drain avail.idx is {avail} but the device stopped at {_queue.NextAvail.Value} without reporting an error");
             return;
         }
-        _notify.OnDecision(_queue.UsedIdx.Value, _queue.ShouldNotify(_memory), "notify/missed-interrupt-after-drain");
+        _notify.OnDecision(_queue.UsedIdx.Value, notify, "notify/missed-interrupt-after-drain");
     }
 }

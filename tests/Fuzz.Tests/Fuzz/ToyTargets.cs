@@ -29,7 +29,10 @@ internal sealed class MagicTarget(ToyContext.SpanCheck check) : IFuzzTarget
 /// <summary>A target whose behaviour each test scripts with a delegate.</summary>
 internal sealed class ScriptedTarget(Func<byte[], FuzzContext, FuzzOutcome> run, params byte[][] seeds) : IFuzzTarget
 {
-    public string Name => "toy-scripted";
+    public string Name => NameOverride ?? "toy-scripted";
+
+    /// <summary>Another name, for tests that run two targets into one findings directory.</summary>
+    public string? NameOverride { get; init; }
 
     public string Description => "scripted by a test";
 

@@ -113,4 +113,44 @@ public sealed class MissedInterruptOracleTests
         o.Final();
         Assert.Null(ctx.Finding);
     }
+
+    [Fact]
+    public void Spec_2_7_10_GuestStoreToUsedIdx_IsNotTheDevicesReferencePoint()
+    {
+        // The device interrupted at used.idx 1 (used_event 0 crossed); the guest then stored 0 over used.idx. The device
+        // keeps its shadow (QEMU vq->used_idx, signalled_used = 1) and completes one more at 2: vring_need_event(0, 2, 1)
+        // is false, so no interrupt is owed. Judging (0, 2] from the guest's store would call it missed.
+        var (m, o, ctx) = Make(eventIdx: true, usedEvent: 0);
+        DeviceCompletes(m, o, 1, interrupted: true);
+        m.TryWriteUInt16(new GuestAddress(Used + 2), 0);
+        o.AfterGuest();
+        DeviceCompletes(m, o, 2, interrupted: false);
+        o.Final();
+        Assert.Null(ctx.Finding);
+    }
+
+    [Fact]
+    public void Spec_2_7_7_2_GuestStoreToUsedIdx_DoesNotForgiveALaterSilentCompletion()
+    {
+        // Without EVENT_IDX every completion after the last interrupt needs one: the guest's store does not excuse it.
+        var (m, o, ctx) = Make(eventIdx: false);
+        DeviceCompletes(m, o, 1, interrupted: true);
+        m.TryWriteUInt16(new GuestAddress(Used + 2), 7);
+        o.AfterGuest();
+        DeviceCompletes(m, o, 2, interrupted: false);
+        o.Final();
+        Assert.Equal("notify/missed-interrupt-after-drain", ctx.Finding?.Site);
+    }
+
+    [Fact]
+    public void GuestStoreToUsedIdx_WithoutDeviceProgress_IsNotACompletion()
+    {
+        // The guest moves used.idx itself; the device completes nothing: nothing is owed.
+        var (m, o, ctx) = Make(eventIdx: false);
+        m.TryWriteUInt16(new GuestAddress(Used + 2), 3);
+        o.AfterGuest();
+        o.AfterDevice(interrupted: false);
+        o.Final();
+        Assert.Null(ctx.Finding);
+    }
 }

@@ -25,6 +25,20 @@ public sealed class RobustFindingRegressionTests
     /// empty, so they read different lengths: an invalid layout, not a divergence.</summary>
     private static readonly byte[] AvailEventInsideIndirectTable = Convert.FromHexString("0305ff0002000000000000000000000700000004000004");
 
+    /// <summary><c>notify/missed-interrupt-after-drain</c> (issue 12 item 7): a reset re-initialises a 2-entry queue
+    /// with EVENT_IDX and the used ring on the descriptor table (placement 7), so used.idx is bytes 2..3 of descriptor
+    /// 0's address. The device completes one chain and interrupts at used.idx 1 (used_event 0 crossed); the guest's next
+    /// descriptor store writes 0 over used.idx; the device completes a second chain at its shadow index 2 and rightly
+    /// stays silent (vring_need_event(0, 2, 1) is false). The oracle had re-anchored at the guest's 0 and judged (0, 2].</summary>
+    private static readonly byte[] GuestStoreOverUsedIdx = Convert.FromHexString("000400000a000000004000000000000000000001ff007f02000000000000000000000000000000000000090000000000000000000000000000000000000000000000000000000000000000000000000003");
+
+    [Fact]
+    public void QemuRobust_GuestStoreOverUsedIdx_AfterInterrupt_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-qemu-robust", 1, GuestStoreOverUsedIdx);
+        Assert.False(result.Fired, result.Describe());
+    }
+
     [Fact]
     public void VhostRobust_UsedRingOnAvailRing_VringRestart_DoesNotFire()
     {

@@ -1,0 +1,212 @@
+using Mono.Cecil;
+using Mono.Cecil.Cil;
+
+namespace Fuzz.Mutants;
+
+/// <summary>
+/// Mutation operators over a compiled device assembly (Mono.Cecil, as the edge instrumenter): enumerates every site
+/// where an operator of <see cref="MutationOperator"/> applies in the types an area selects, in a deterministic order
+/// (module type order, method order, IL order), and writes a copy of the assembly with exactly one of them applied.
+/// Working on IL rather than source means a mutant costs a rewrite (milliseconds), not a build (minutes), so a
+/// score over hundreds of mutants fits in a fuzzing budget. Compiler-generated types and methods (lambdas, iterators,
+/// property backing) are skipped, as are the always-on assertion helpers (mutating an assertion only weakens it) and the
+/// seed flavours' handlers (methods named *Seed*: their flaws are deliberate, robust targets never run them).
+/// </summary>
+public static class IlMutator
+{
+    /// <summary>The areas and the type-name prefixes that belong to each (Sim.Devices namespaces).</summary>
+    public static IReadOnlyList<(string Area, string Prefix)> Areas { get; } =
+    [
+        ("ring", "Sim.Devices.Virtio.Queue."),
+        ("device", "Sim.Devices.Virtio.Demo."),
+        ("device", "Sim.Devices.Virtio.Factorial."),
+        ("device", "Sim.Devices.Virtio.Counter."),
+        ("device", "Sim.Devices.Virtio.Blk."),
+        ("vhost", "Sim.Devices.Vhost."),
+    ];
+
+    /// <summary>The area of type <paramref name="fullName"/>, or null when no area holds it.</summary>
+    public static string? AreaOf(string fullName)
+    {
+        foreach ((string area, string prefix) in Areas)
+        {
+            if (fullName.StartsWith(prefix, StringComparison.Ordinal)) return area;
+        }
+        return null;
+    }
+
+    /// <summary>Every mutant of <paramref name="assemblyPath"/>, numbered in a deterministic order.</summary>
+    public static IReadOnlyList<IlMutant> Enumerate(string assemblyPath)
+    {
+        using ModuleDefinition module = Read(assemblyPath);
+        var mutants = new List<IlMutant>();
+        foreach ((MethodDefinition method, string area) in Methods(module))
+        {
+            IList<Instruction> code = method.Body.Instructions;
+            for (int i = 0; i < code.Count; i++)
+            {
+                foreach ((MutationOperator op, string what) in Applicable(code[i]))
+                {
+                    mutants.Add(new IlMutant(mutants.Count, area, Name(method), code[i].Offset, op, what));
+                }
+            }
+        }
+        return mutants;
+    }
+
+    /// <summary>Writes <paramref name="assemblyPath"/> with <paramref name="mutant"/> applied to <paramref name="output"/>.</summary>
+    public static void Apply(string assemblyPath, IlMutant mutant, Stream output)
+    {
+        ArgumentNullException.ThrowIfNull(mutant);
+        using ModuleDefinition module = Read(assemblyPath);
+        MethodDefinition method = Methods(module).Select(m => m.Method).FirstOrDefault(m => Name(m) == mutant.Method)
+            ?? throw new InvalidOperationException($"mutant {mutant.Id}: method {mutant.Method} not found (another build of the assembly?)");
+        Instruction at = method.Body.Instructions.FirstOrDefault(x => x.Offset == mutant.Offset)
+            ?? throw new InvalidOperationException($"mutant {mutant.Id}: no instruction at IL_{mutant.Offset:x4}");
+        ILProcessor il = method.Body.GetILProcessor();
+        switch (mutant.Operator)
+        {
+            case MutationOperator.NegateBranch:
+                at.OpCode = Negated(at.OpCode) ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a conditional branch");
+                break;
+            case MutationOperator.BoundaryShift:
+                at.OpCode = Shifted(at.OpCode) ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a bound comparison");
+                break;
+            case MutationOperator.ConstantPlusOne:
+                {
+                    int value = SmallConstant(at) ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a small constant");
+                    at.OpCode = OpCodes.Ldc_I4;
+                    at.Operand = value + 1;
+                    break;
+                }
+            case MutationOperator.RemoveVoidCall:
+                {
+                    var callee = (MethodReference)at.Operand;
+                    int pops = callee.Parameters.Count + (callee.HasThis ? 1 : 0);
+                    // The call becomes pops of its arguments; the first reuses the instruction so branch targets stay.
+                    if (pops == 0)
+                    {
+                        at.OpCode = OpCodes.Nop;
+                        at.Operand = null;
+                        break;
+                    }
+                    at.OpCode = OpCodes.Pop;
+                    at.Operand = null;
+                    for (int k = 1; k < pops; k++) il.InsertAfter(at, il.Create(OpCodes.Pop));
+                    break;
+                }
+            default:
+                throw new InvalidOperationException($"mutant {mutant.Id}: unknown operator");
+        }
+        using var image = new MemoryStream();
+        module.Write(image, new WriterParameters { DeterministicMvid = true });
+        image.Position = 0;
+        image.CopyTo(output);
+    }
+
+    private static ModuleDefinition Read(string assemblyPath)
+    {
+        var resolver = new DefaultAssemblyResolver();
+        resolver.AddSearchDirectory(Path.GetDirectoryName(Path.GetFullPath(assemblyPath))!);
+        return ModuleDefinition.ReadModule(assemblyPath, new ReaderParameters { AssemblyResolver = resolver, ReadSymbols = false, InMemory = true });
+    }
+
+    private static IEnumerable<(MethodDefinition Method, string Area)> Methods(ModuleDefinition module)
+    {
+        foreach (TypeDefinition type in module.GetTypes())
+        {
+            if (type.Name.Contains('<', StringComparison.Ordinal) || type.CustomAttributes.Any(IsGenerated)) continue;
+            string? area = AreaOf(type.FullName);
+            if (area is null) continue;
+            foreach (MethodDefinition method in type.Methods)
+            {
+                if (!method.HasBody || method.Name.Contains('<', StringComparison.Ordinal) || method.CustomAttributes.Any(IsGenerated)) continue;
+                if (method.Name.StartsWith("Assert", StringComparison.Ordinal) || method.Name is "ToString" or "GetHashCode" or "Equals") continue;
+                // The seed flavours' handlers hold the seed flaws on purpose; the score is about the robust code.
+                if (method.Name.Contains("Seed", StringComparison.Ordinal)) continue;
+                yield return (method, area);
+            }
+        }
+    }
+
+    private static bool IsGenerated(CustomAttribute a) => a.AttributeType.Name == "CompilerGeneratedAttribute";
+
+    private static string Name(MethodDefinition method) => method.DeclaringType.FullName + "::" + method.Name + "(" + string.Join(",", method.Parameters.Select(p => p.ParameterType.Name)) + ")";
+
+    private static IEnumerable<(MutationOperator, string)> Applicable(Instruction x)
+    {
+        if (Negated(x.OpCode) is { } n) yield return (MutationOperator.NegateBranch, $"{x.OpCode.Name} → {n.Name}");
+        if (Shifted(x.OpCode) is { } s) yield return (MutationOperator.BoundaryShift, $"{x.OpCode.Name} → {s.Name}");
+        if (SmallConstant(x) is { } c && x.Next?.OpCode.Code is not (Code.Newarr or Code.Switch)) yield return (MutationOperator.ConstantPlusOne, $"{c} → {c + 1}");
+        if (x.OpCode.Code is Code.Call or Code.Callvirt && x.Operand is MethodReference m && m.ReturnType.MetadataType == MetadataType.Void
+            && !m.Name.StartsWith("Assert", StringComparison.Ordinal) && m.Name != ".ctor" && !m.DeclaringType.FullName.StartsWith("System.", StringComparison.Ordinal))
+        {
+            yield return (MutationOperator.RemoveVoidCall, $"call {m.DeclaringType.Name}.{m.Name} removed");
+        }
+    }
+
+    private static OpCode? Negated(OpCode op) => op.Code switch
+    {
+        Code.Brtrue => OpCodes.Brfalse,
+        Code.Brtrue_S => OpCodes.Brfalse_S,
+        Code.Brfalse => OpCodes.Brtrue,
+        Code.Brfalse_S => OpCodes.Brtrue_S,
+        Code.Beq => OpCodes.Bne_Un,
+        Code.Beq_S => OpCodes.Bne_Un_S,
+        Code.Bne_Un => OpCodes.Beq,
+        Code.Bne_Un_S => OpCodes.Beq_S,
+        Code.Blt => OpCodes.Bge,
+        Code.Blt_S => OpCodes.Bge_S,
+        Code.Bge => OpCodes.Blt,
+        Code.Bge_S => OpCodes.Blt_S,
+        Code.Bgt => OpCodes.Ble,
+        Code.Bgt_S => OpCodes.Ble_S,
+        Code.Ble => OpCodes.Bgt,
+        Code.Ble_S => OpCodes.Bgt_S,
+        Code.Blt_Un => OpCodes.Bge_Un,
+        Code.Blt_Un_S => OpCodes.Bge_Un_S,
+        Code.Bge_Un => OpCodes.Blt_Un,
+        Code.Bge_Un_S => OpCodes.Blt_Un_S,
+        Code.Bgt_Un => OpCodes.Ble_Un,
+        Code.Bgt_Un_S => OpCodes.Ble_Un_S,
+        Code.Ble_Un => OpCodes.Bgt_Un,
+        Code.Ble_Un_S => OpCodes.Bgt_Un_S,
+        _ => null,
+    };
+
+    private static OpCode? Shifted(OpCode op) => op.Code switch
+    {
+        Code.Blt => OpCodes.Ble,
+        Code.Blt_S => OpCodes.Ble_S,
+        Code.Ble => OpCodes.Blt,
+        Code.Ble_S => OpCodes.Blt_S,
+        Code.Bgt => OpCodes.Bge,
+        Code.Bgt_S => OpCodes.Bge_S,
+        Code.Bge => OpCodes.Bgt,
+        Code.Bge_S => OpCodes.Bgt_S,
+        Code.Blt_Un => OpCodes.Ble_Un,
+        Code.Blt_Un_S => OpCodes.Ble_Un_S,
+        Code.Ble_Un => OpCodes.Blt_Un,
+        Code.Ble_Un_S => OpCodes.Blt_Un_S,
+        Code.Bgt_Un => OpCodes.Bge_Un,
+        Code.Bgt_Un_S => OpCodes.Bge_Un_S,
+        Code.Bge_Un => OpCodes.Bgt_Un,
+        Code.Bge_Un_S => OpCodes.Bgt_Un_S,
+        _ => null,
+    };
+
+    private static int? SmallConstant(Instruction x) => x.OpCode.Code switch
+    {
+        Code.Ldc_I4_0 => 0,
+        Code.Ldc_I4_1 => 1,
+        Code.Ldc_I4_2 => 2,
+        Code.Ldc_I4_3 => 3,
+        Code.Ldc_I4_4 => 4,
+        Code.Ldc_I4_5 => 5,
+        Code.Ldc_I4_6 => 6,
+        Code.Ldc_I4_7 => 7,
+        Code.Ldc_I4_8 => 8,
+        Code.Ldc_I4_S when x.Operand is sbyte v && v is >= 9 and <= 16 => v,
+        _ => null,
+    };
+}
