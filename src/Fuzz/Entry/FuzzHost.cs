@@ -17,13 +17,18 @@ public static class FuzzHost
 {
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        if (!FuzzOptions.TryParse(args, out FuzzOptions options, out _)
+        // A campaign worker (--worker, started by the supervisor) runs Campaign.WorkerEntry instead of FuzzEntry.
+        bool worker = Campaign.CampaignArgs.TryParse(args, out Campaign.CampaignArgs campaign, out _) && campaign.Worker is not null;
+        Func<string[], TextWriter, TextWriter, int> direct = worker ? Campaign.WorkerEntry.Run : FuzzEntry.Run;
+        Type entryType = worker ? typeof(Campaign.WorkerEntry) : typeof(FuzzEntry);
+        string[] fuzzArgs = worker ? [.. campaign.Rest] : args;
+        if (!FuzzOptions.TryParse(fuzzArgs, out FuzzOptions options, out _)
             || options.Help || options.List || options.EmitTest is not null || options.NoCoverage || options.Target is null)
         {
-            return FuzzEntry.Run(args, output, error);
+            return direct(args, output, error);
         }
         IFuzzTarget? target = FuzzTargets.Create(options.Target);
-        if (target is null || target.InstrumentedAssemblies.Count == 0) return FuzzEntry.Run(args, output, error);
+        if (target is null || target.InstrumentedAssemblies.Count == 0) return direct(args, output, error);
 
         string baseDirectory = Path.GetDirectoryName(typeof(FuzzHost).Assembly.Location) ?? "";
         var paths = target.InstrumentedAssemblies.Select(n => Path.Combine(baseDirectory, n + ".dll")).ToArray();
@@ -31,7 +36,7 @@ public static class FuzzHost
         if (missing is not null)
         {
             error.WriteLine($"warning: cannot instrument ({missing} not found); running without coverage");
-            return FuzzEntry.Run(args, output, error);
+            return direct(args, output, error);
         }
         string cacheRoot = options.InstrumentCache ?? Path.Combine(Path.GetTempPath(), "virtsim-instrumented");
         string directory = InstrumentedAssemblyCache.Prepare(cacheRoot, paths, error);
@@ -39,7 +44,7 @@ public static class FuzzHost
         try
         {
             Assembly fuzz = context.LoadFromAssemblyName(typeof(FuzzHost).Assembly.GetName());
-            MethodInfo entry = fuzz.GetType(typeof(FuzzEntry).FullName!, throwOnError: true)!
+            MethodInfo entry = fuzz.GetType(entryType.FullName!, throwOnError: true)!
                 .GetMethod(nameof(FuzzEntry.Run), [typeof(string[]), typeof(TextWriter), typeof(TextWriter)])!;
             try
             {
