@@ -58,7 +58,7 @@ public sealed class CampaignWorker : ICampaignHooks
         _settings = settings;
         _log = log;
         _options = options with { CorpusDirectory = null, FindingsDirectory = layout.Findings(target.Name) };
-        _sync = new SyncImporter(layout, settings.Name, target.Name, name => FuzzTargets.Create(name)?.Name);
+        _sync = new SyncImporter(layout, settings.Name, target.Name, name => FuzzTargets.Create(name)?.Name ?? name);
     }
 
     /// <summary>Asks the worker to stop after the current execution (signal handlers call it).</summary>
@@ -116,7 +116,7 @@ public sealed class CampaignWorker : ICampaignHooks
             .ToList();
         if (entries.Count == 0 && _priorExecs == 0)
         {
-            _log.WriteLine($"new campaign directory {_layout.Worker(_settings.Name)}");
+            _log.WriteLine($"new campaign directory {_layout.Worker(_settings.Name)} ({_knownFindings} known findings)");
             return;
         }
         _resuming = true;
