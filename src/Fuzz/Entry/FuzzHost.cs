@@ -18,10 +18,14 @@ public static class FuzzHost
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         // A campaign worker (--worker, started by the supervisor) runs Campaign.WorkerEntry instead of FuzzEntry.
-        bool worker = Campaign.CampaignArgs.TryParse(args, out Campaign.CampaignArgs campaign, out _) && campaign.Worker is not null;
-        Func<string[], TextWriter, TextWriter, int> direct = worker ? Campaign.WorkerEntry.Run : FuzzEntry.Run;
-        Type entryType = worker ? typeof(Campaign.WorkerEntry) : typeof(FuzzEntry);
-        string[] fuzzArgs = worker ? [.. campaign.Rest] : args;
+        // cmin and triage (Campaign.CorpusToolsEntry) run there too; only their --target decides the instrumenting.
+        bool tool = args.Length > 0 && args[0] is "cmin" or "triage";
+        Campaign.CampaignArgs? campaign = null;
+        if (!tool && Campaign.CampaignArgs.TryParse(args, out Campaign.CampaignArgs parsed, out _) && parsed.Worker is not null) campaign = parsed;
+        bool worker = campaign is not null;
+        Func<string[], TextWriter, TextWriter, int> direct = tool ? Campaign.CorpusToolsEntry.Run : worker ? Campaign.WorkerEntry.Run : FuzzEntry.Run;
+        Type entryType = tool ? typeof(Campaign.CorpusToolsEntry) : worker ? typeof(Campaign.WorkerEntry) : typeof(FuzzEntry);
+        string[] fuzzArgs = tool ? ToolTargetArgs(args) : worker ? [.. campaign!.Rest] : args;
         if (!FuzzOptions.TryParse(fuzzArgs, out FuzzOptions options, out _)
             || options.Help || options.List || options.EmitTest is not null || options.NoCoverage || options.Target is null)
         {
@@ -60,5 +64,17 @@ public static class FuzzHost
         {
             context.Unload();
         }
+    }
+
+    /// <summary>The <c>--target</c> and <c>--no-coverage</c> of a cmin/triage command line, as FuzzOptions reads them.</summary>
+    private static string[] ToolTargetArgs(string[] args)
+    {
+        var kept = new List<string>();
+        for (int i = 1; i < args.Length; i++)
+        {
+            if (args[i] == "--target" && i + 1 < args.Length) kept.AddRange([args[i], args[++i]]);
+            else if (args[i].StartsWith("--target=", StringComparison.Ordinal) || args[i] == "--no-coverage") kept.Add(args[i]);
+        }
+        return [.. kept];
     }
 }
