@@ -28,6 +28,12 @@ public sealed class CampaignSupervisor
     private readonly (string File, string[] Leading) _command;
     private readonly List<(WorkerPlan Plan, Process Process)> _running = [];
     private volatile bool _stopRequested;
+    private TargetScheduler? _scheduler;
+    private readonly Dictionary<Process, long> _sliceStartUnix = [];
+    private readonly HashSet<Process> _accounted = [];
+    private Stopwatch? _clock;
+    private CampaignLayout? _layout;
+    private int _slots;
 
     public CampaignSupervisor(CampaignArgs campaign, FuzzOptions options, (string File, string[] Leading) command, TextWriter output, TextWriter error)
     {
@@ -49,17 +55,19 @@ public sealed class CampaignSupervisor
 
     /// <summary>The workers for <paramref name="targets"/> and <paramref name="jobs"/>: worker k fuzzes target
     /// k mod count, named <c>&lt;target&gt;-w&lt;k&gt;</c>; the first worker of each target is AFL++'s main node.</summary>
-    public static IReadOnlyList<WorkerPlan> Plan(IReadOnlyList<string> targets, int jobs, ulong seed)
+    public static IReadOnlyList<WorkerPlan> Plan(IReadOnlyList<string> targets, int jobs, ulong seed, string machine = "")
     {
         var plans = new List<WorkerPlan>();
         int n = Math.Max(jobs, targets.Count);
         for (int k = 0; k < n; k++)
         {
             string target = targets[k % targets.Count];
-            plans.Add(new WorkerPlan($"{target}-w{k}", target, Prng.DeriveSeed(seed, WorkerStream + (ulong)k), k < targets.Count));
+            plans.Add(new WorkerPlan($"{Prefix(machine)}{target}-w{k}", target, Prng.DeriveSeed(seed, WorkerStream + (ulong)k), k < targets.Count));
         }
         return plans;
     }
+
+    private static string Prefix(string machine) => machine.Length == 0 ? "" : machine + "-";
 
     public int Run()
     {
@@ -82,16 +90,40 @@ public sealed class CampaignSupervisor
         }
         ulong seed = _options.Seed ?? (ulong)Stopwatch.GetTimestamp() % (1UL << 62);
         int jobs = Math.Max(1, _campaign.Jobs);
-        IReadOnlyList<WorkerPlan> plans = Plan(targets, jobs, seed);
+        bool rotate = targets.Count > jobs;
+        if (rotate && _options.Time is null)
+        {
+            _err.WriteLine("virtsim: more targets than --jobs: the workers take turns, which needs --time <duration>");
+            return 2;
+        }
+        IReadOnlyList<WorkerPlan> plans = rotate ? [] : Plan(targets, jobs, seed, _campaign.Machine);
+        _seed = seed;
+        if (_campaign.Machine.Length > 0)
+        {
+            // Machines of one campaign share its seed; their workers must not repeat each other's mutations.
+            ulong h = 14695981039346656037UL;
+            foreach (char c in _campaign.Machine) h = unchecked((h ^ c) * 1099511628211UL);
+            _seed = Prng.DeriveSeed(seed, h);
+            plans = rotate ? [] : Plan(targets, jobs, _seed, _campaign.Machine);
+        }
         AnnounceResume(layout);
-        _out.WriteLine($"fuzz campaign: dir={layout.Root} targets={string.Join(',', targets)} jobs={plans.Count} seed={seed} time={(_options.Time is { } t ? t.ToString() : "unlimited")}");
-        _out.WriteLine($"repeat: virtsim fuzz -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}");
+        _out.WriteLine($"fuzz campaign: dir={layout.Root} targets={string.Join(',', targets)} jobs={(rotate ? jobs : plans.Count)} seed={seed} time={(_options.Time is { } t ? t.ToString() : "unlimited")}"
+            + (rotate ? $" (workers take turns over {targets.Count} targets in slices of up to {_campaign.SliceSeconds:0}s, favouring targets still finding edges)" : ""));
+        _out.WriteLine($"repeat: virtsim fuzz -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}{(_campaign.Machine.Length > 0 ? " --machine " + _campaign.Machine : "")}");
 
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Stop("SIGINT"); });
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Stop("SIGTERM"); });
         foreach (WorkerPlan plan in plans) Start(plan, layout);
 
         var clock = Stopwatch.StartNew();
+        _clock = clock;
+        _layout = layout;
+        if (rotate)
+        {
+            _scheduler = new TargetScheduler(targets);
+            _slots = jobs;
+            Rotate();
+        }
         if (Screen) RunScreen(layout, clock);
         else RunPlain(layout, clock);
 
@@ -150,9 +182,9 @@ public sealed class CampaignSupervisor
         _out.WriteLine($"resuming campaign in {layout.Root}: {existing.Count} worker directories, {entries} queue entries, {findings} saved findings");
     }
 
-    private void Start(WorkerPlan plan, CampaignLayout layout)
+    private void Start(WorkerPlan plan, CampaignLayout layout, double? sliceSeconds = null)
     {
-        var args = new List<string>(StripSeedAndTarget(_campaign.Rest))
+        var args = new List<string>(StripSeedAndTarget(_campaign.Rest, sliceSeconds is not null))
         {
             "--target", plan.Target,
             "--seed", plan.Seed.ToString(CultureInfo.InvariantCulture),
@@ -162,6 +194,7 @@ public sealed class CampaignSupervisor
             "--sync-every", _campaign.SyncEverySeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s",
         };
         if (plan.Main) args.Add("--main");
+        if (sliceSeconds is { } slice) args.AddRange(["--time", slice.ToString("0.###", CultureInfo.InvariantCulture) + "s"]);
         var p = new Process { StartInfo = WorkerLauncher.StartInfo(_command, args) };
         // Workers log to their worker.log; their pipes are drained so they never block on a full pipe.
         p.OutputDataReceived += (_, _) => { };
@@ -172,14 +205,14 @@ public sealed class CampaignSupervisor
         _running.Add((plan, p));
     }
 
-    private static List<string> StripSeedAndTarget(IReadOnlyList<string> rest)
+    private static List<string> StripSeedAndTarget(IReadOnlyList<string> rest, bool stripTime)
     {
         var kept = new List<string>();
         for (int i = 0; i < rest.Count; i++)
         {
             string a = rest[i];
-            if (a is "--seed" or "--target") { i++; continue; }
-            if (a.StartsWith("--seed=", StringComparison.Ordinal) || a.StartsWith("--target=", StringComparison.Ordinal) || (i == 0 && a == "fuzz")) continue;
+            if (a is "--seed" or "--target" || (stripTime && a == "--time")) { i++; continue; }
+            if (a.StartsWith("--seed=", StringComparison.Ordinal) || a.StartsWith("--target=", StringComparison.Ordinal) || (stripTime && a.StartsWith("--time=", StringComparison.Ordinal)) || (i == 0 && a == "fuzz")) continue;
             kept.Add(a);
         }
         return kept;
@@ -196,7 +229,45 @@ public sealed class CampaignSupervisor
         }
     }
 
-    private bool AllExited() => _running.All(r => r.Process.HasExited);
+    private ulong _seed;
+
+    /// <summary>Minimum slice worth starting (a worker spends seconds instrumenting and starting).</summary>
+    private const double SliceSecondsMin = 5;
+
+    private bool AllExited()
+    {
+        Rotate();
+        return _running.All(r => r.Process.HasExited) && (_scheduler is null || _stopRequested || RemainingSeconds() < SliceSecondsMin);
+    }
+
+    private double RemainingSeconds() => (_options.Time?.TotalSeconds ?? 0) - (_clock?.Elapsed.TotalSeconds ?? 0);
+
+    /// <summary>With more targets than jobs: accounts finished slices and starts the next target on each free slot.</summary>
+    private void Rotate()
+    {
+        if (_scheduler is null || _layout is null) return;
+        foreach ((WorkerPlan plan, Process p) in _running)
+        {
+            if (!p.HasExited || !_accounted.Add(p)) continue;
+            long start = _sliceStartUnix[p];
+            long lastNewEdge = (long)StatsFile.Number(StatsFile.Read(_layout.VirtsimStats(plan.Name)), "last_new_edge");
+            _scheduler.Finished(plan.Target, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - start, lastNewEdge >= start);
+        }
+        if (_stopRequested) return;
+        var busy = new HashSet<int>(_running.Where(r => !r.Process.HasExited).Select(r => int.Parse(r.Plan.Name[(r.Plan.Name.LastIndexOf("-w", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture)));
+        var runningTargets = new HashSet<string>(_running.Where(r => !r.Process.HasExited).Select(r => r.Plan.Target), StringComparer.Ordinal);
+        for (int slot = 0; slot < _slots; slot++)
+        {
+            double remaining = RemainingSeconds();
+            if (busy.Contains(slot) || remaining < SliceSecondsMin) continue;
+            if (_scheduler.Next(runningTargets) is not { } target) return;
+            var plan = new WorkerPlan($"{Prefix(_campaign.Machine)}{target}-w{slot}", target, Prng.DeriveSeed(_seed, WorkerStream + (ulong)(_running.Count + slot)), slot == 0);
+            Start(plan, _layout, Math.Min(_campaign.SliceSeconds, remaining));
+            _sliceStartUnix[_running[^1].Process] = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            runningTargets.Add(target);
+            busy.Add(slot);
+        }
+    }
 
     private void RunPlain(CampaignLayout layout, Stopwatch clock)
     {

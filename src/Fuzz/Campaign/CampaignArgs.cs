@@ -18,6 +18,10 @@ public sealed record CampaignArgs
 
     public string? Worker { get; init; }
 
+    /// <summary>Prefix of this machine's worker names (<c>--machine</c>), so campaign directories synced between
+    /// machines never mix two workers of one name; empty on a single machine.</summary>
+    public string Machine { get; init; } = "";
+
     public bool Main { get; init; }
 
     public int ParentPid { get; init; }
@@ -25,6 +29,9 @@ public sealed record CampaignArgs
     public double SyncEverySeconds { get; init; } = 5;
 
     public string Status { get; init; } = "auto";
+
+    /// <summary>With more targets than jobs: seconds one worker runs one target before the scheduler picks again.</summary>
+    public double SliceSeconds { get; init; } = 300;
 
     /// <summary>The arguments that are not campaign options, in order.</summary>
     public IReadOnlyList<string> Rest { get; init; } = [];
@@ -58,11 +65,11 @@ public sealed record CampaignArgs
                         parsed = parsed with { Output = v };
                         break;
                     }
-                case "--worker":
+                case "--worker" or "--machine":
                     {
                         string? v = Value();
-                        if (v is null || !WorkerSettings.IsValidName(v)) { error = $"--worker needs a name of letters, digits, '-', '_' (got '{v}')"; return false; }
-                        parsed = parsed with { Worker = v };
+                        if (v is null || !WorkerSettings.IsValidName(v)) { error = $"{name} needs a name of letters, digits, '-', '_' (got '{v}')"; return false; }
+                        parsed = name == "--worker" ? parsed with { Worker = v } : parsed with { Machine = v };
                         break;
                     }
                 case "--main":
@@ -76,11 +83,11 @@ public sealed record CampaignArgs
                         parsed = name == "--jobs" ? parsed with { Jobs = n } : parsed with { ParentPid = n };
                         break;
                     }
-                case "--sync-every":
+                case "--sync-every" or "--slice":
                     {
                         string? v = Value();
-                        if (!Entry.FuzzOptions.TryParseDuration(v, out TimeSpan t)) { error = $"--sync-every needs a duration such as 5s, got '{v}'"; return false; }
-                        parsed = parsed with { SyncEverySeconds = t.TotalSeconds };
+                        if (!Entry.FuzzOptions.TryParseDuration(v, out TimeSpan t)) { error = $"{name} needs a duration such as 5s, got '{v}'"; return false; }
+                        parsed = name == "--slice" ? parsed with { SliceSeconds = t.TotalSeconds } : parsed with { SyncEverySeconds = t.TotalSeconds };
                         break;
                     }
                 case "--status":

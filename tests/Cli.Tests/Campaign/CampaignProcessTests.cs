@@ -105,6 +105,21 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         Assert.Empty(Directory.EnumerateFileSystemEntries(root, ".*.tmp-*", SearchOption.AllDirectories));   // no temporary file survives
     }
 
+    [Fact]
+    public void MoreTargetsThanJobs_WorkersTakeTurns_EachTargetGetsASlice()
+    {
+        using TempDir dir = CliRunner.TempDir();
+        string root = dir.File("c");
+        using var run = new CampaignProcess("fuzz", "--target", "split-virtqueue,guest-memory", "-o", root, "--jobs", "1", "--time", "100s", "--slice", "10s", "--seed", "2", "--status", "plain");
+        Assert.True(run.WaitForExit(TimeSpan.FromSeconds(240)), run.Output);
+        output.WriteLine(run.Output);
+        Assert.Equal(0, run.Process.ExitCode);
+        Assert.Contains("workers take turns over 2 targets", run.Output, StringComparison.Ordinal);
+        var layout = new CampaignLayout(root);
+        Assert.Equal(["guest-memory-w0", "split-virtqueue-w0"], layout.Workers());
+        Assert.All(layout.Workers(), w => Assert.True(StatsFile.Number(StatsFile.Read(layout.FuzzerStats(w)), "execs_done") > 0, w));
+    }
+
     private static bool Running(CampaignLayout layout, string worker) =>
         StatsFile.Read(layout.VirtsimStats(worker)).GetValueOrDefault("state") == "running" && Directory.GetFiles(layout.Queue(worker)).Length > 0;
 
