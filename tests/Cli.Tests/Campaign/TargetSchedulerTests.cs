@@ -1,6 +1,7 @@
 using Fuzz.Campaign;
+using Xunit;
 
-namespace Fuzz.Tests.Campaign;
+namespace Cli.Tests.Campaign;
 
 public sealed class TargetSchedulerTests
 {
