@@ -30,5 +30,6 @@ internal static class ExtraCommands
     }
 
     /// <summary>Runs the fuzzer with the arguments after <c>fuzz</c>.</summary>
-    public static int RunFuzz(CliApp app, string[] args) => Fuzz.Entry.FuzzHost.Run(args, app.Out, app.Err);
+    public static int RunFuzz(CliApp app, string[] args) =>
+        Fuzz.Campaign.CampaignCommand.TryRun(args, app.Out, app.Err) ?? Fuzz.Entry.FuzzHost.Run(args, app.Out, app.Err);
 }

@@ -31,6 +31,7 @@ public sealed class FuzzCampaign
     private readonly List<Finding> _findings = [];
     private readonly Dictionary<(string, string, string), Finding> _findingsByKey = [];
     private readonly HashSet<string> _earlierFindings = new(StringComparer.Ordinal);
+    private readonly HashSet<(string, string)> _knownKeys = [];
     private long _executions;
     private long _minimizeExecutions;
 
@@ -49,6 +50,36 @@ public sealed class FuzzCampaign
 
     /// <summary>Where new findings and warnings are narrated as they happen, or null.</summary>
     public TextWriter? Log { get; set; }
+
+    /// <summary>Hooks of a campaign worker (src/Fuzz/Campaign): told of each corpus addition and new finding, and
+    /// asked between executions; null for a plain campaign.</summary>
+    public ICampaignHooks? Hooks { get; set; }
+
+    /// <summary>Executions so far (seeds, imports and mutations; minimisation not counted).</summary>
+    public long Executions => _executions;
+
+    /// <summary>Distinct edges seen so far.</summary>
+    public int Edges => _tracker.Edges;
+
+    /// <summary>Inputs in the in-memory corpus.</summary>
+    public int CorpusCount => _corpus.Count;
+
+    /// <summary>New findings of this run, in discovery order.</summary>
+    public IReadOnlyList<Finding> Findings => _findings;
+
+    /// <summary>Marks (<paramref name="oracle"/>, <paramref name="site"/>) as found by an earlier run or another
+    /// worker: when it fires again it is counted, not minimised or saved again.</summary>
+    public bool AddKnownFinding(string oracle, string site) => _knownKeys.Add((oracle, site));
+
+    /// <summary>Runs an input from outside the mutation loop (a resumed queue, another worker's entry) and keeps it
+    /// when it shows new coverage, or always with <paramref name="keepRegardless"/>. True when kept.</summary>
+    public bool Offer(ReadOnlySpan<byte> input, bool keepRegardless = false)
+    {
+        if (input.Length > _options.InputLengthMax) input = input[.._options.InputLengthMax];
+        int before = _corpus.Count;
+        RunOne(input, keepRegardless);
+        return _corpus.Count > before;
+    }
 
     /// <summary>Runs until <see cref="CampaignOptions.RunsMax"/> executions or until <paramref name="shouldStop"/>
     /// says so (checked every execution). <paramref name="onStatus"/> gets a snapshot about once per
@@ -82,6 +113,7 @@ public sealed class FuzzCampaign
                 length = _havoc.Mutate(work, length, prng, partner);
             }
             RunOne(work.AsSpan(0, length));
+            if (Hooks is not null && !Hooks.BetweenExecutions(this)) break;
 
             if (onStatus is not null && clock.ElapsedTicks >= nextStatus)
             {
@@ -152,8 +184,10 @@ public sealed class FuzzCampaign
             return;
         }
         if (result.Outcome != FuzzOutcome.Completed) return;
+        int edgesBefore = _tracker.Edges;
         bool novel = _coverage.IsAvailable && _tracker.Merge(_coverage.Map);
-        if (novel || keepRegardless) AddToCorpus(input.ToArray());
+        if (novel && Hooks is not null) Hooks.CheckStability(_executor, input, _coverage.Map);
+        if (novel || keepRegardless) AddToCorpus(input.ToArray(), _tracker.Edges > edgesBefore);
     }
 
     private void RemoveStaleTemporaries(string? directory)
@@ -163,9 +197,10 @@ public sealed class FuzzCampaign
         if (removed > 0) Log?.WriteLine($"removed {removed} temporary file(s) a killed campaign left in {directory}");
     }
 
-    private void AddToCorpus(byte[] input)
+    private void AddToCorpus(byte[] input, bool newEdges = false)
     {
         _corpus.Add(input);
+        Hooks?.CorpusAdded(input, newEdges);
         if (_options.CorpusDirectory is { } dir && _corpusNames.Add(CorpusDirectory.ContentName(input)))
         {
             CorpusDirectory.Save(dir, input);
@@ -182,6 +217,13 @@ public sealed class FuzzCampaign
         byte[] original = input.ToArray();
         var finding = new Finding(_target.Name, report, original, _executions) { OriginalLength = original.Length };
         _findingsByKey.Add(report.DedupKey, finding);
+        if (_knownKeys.Contains((report.Oracle, report.Site)))
+        {
+            // An earlier run or another worker saved it already: counted here, not minimised or saved again.
+            Log?.WriteLine($"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved by an earlier run or another worker)");
+            Hooks?.FindingAdded(finding, original, known: true);
+            return;
+        }
         _findings.Add(finding);
         if (_options.FindingsDirectory is { } earlierDir && _earlierFindings.Contains(finding.DirectoryName))
         {
@@ -215,6 +257,7 @@ public sealed class FuzzCampaign
                 saved = $" (NOT SAVED: {e.Message}; input hex {Convert.ToHexString(finding.Input).ToLowerInvariant()})";
             }
         }
+        Hooks?.FindingAdded(finding, original, known: false);
         Log?.WriteLine($"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {finding.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}");
     }
 }

@@ -17,13 +17,22 @@ public static class FuzzHost
 {
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        if (!FuzzOptions.TryParse(args, out FuzzOptions options, out _)
+        // A campaign worker (--worker, started by the supervisor) runs Campaign.WorkerEntry instead of FuzzEntry.
+        // cmin and triage (Campaign.CorpusToolsEntry) run there too; only their --target decides the instrumenting.
+        bool tool = args.Length > 0 && args[0] is "cmin" or "triage";
+        Campaign.CampaignArgs? campaign = null;
+        if (!tool && Campaign.CampaignArgs.TryParse(args, out Campaign.CampaignArgs parsed, out _) && parsed.Worker is not null) campaign = parsed;
+        bool worker = campaign is not null;
+        Func<string[], TextWriter, TextWriter, int> direct = tool ? Campaign.CorpusToolsEntry.Run : worker ? Campaign.WorkerEntry.Run : FuzzEntry.Run;
+        Type entryType = tool ? typeof(Campaign.CorpusToolsEntry) : worker ? typeof(Campaign.WorkerEntry) : typeof(FuzzEntry);
+        string[] fuzzArgs = tool ? ToolTargetArgs(args) : worker ? [.. campaign!.Rest] : args;
+        if (!FuzzOptions.TryParse(fuzzArgs, out FuzzOptions options, out _)
             || options.Help || options.List || options.EmitTest is not null || options.NoCoverage || options.Target is null)
         {
-            return FuzzEntry.Run(args, output, error);
+            return direct(args, output, error);
         }
         IFuzzTarget? target = FuzzTargets.Create(options.Target);
-        if (target is null || target.InstrumentedAssemblies.Count == 0) return FuzzEntry.Run(args, output, error);
+        if (target is null || target.InstrumentedAssemblies.Count == 0) return direct(args, output, error);
         // Refuse unwritable paths before the (slow) instrumentation, as FuzzEntry does before a campaign.
         if (FuzzEntry.CheckWritePaths(options) is { } pathError)
         {
@@ -37,7 +46,7 @@ public static class FuzzHost
         if (missing is not null)
         {
             error.WriteLine($"warning: cannot instrument ({missing} not found); running without coverage");
-            return FuzzEntry.Run(args, output, error);
+            return direct(args, output, error);
         }
         string cacheRoot = options.InstrumentCache ?? Path.Combine(Path.GetTempPath(), "virtsim-instrumented");
         string directory = InstrumentedAssemblyCache.Prepare(cacheRoot, paths, error);
@@ -45,7 +54,7 @@ public static class FuzzHost
         try
         {
             Assembly fuzz = context.LoadFromAssemblyName(typeof(FuzzHost).Assembly.GetName());
-            MethodInfo entry = fuzz.GetType(typeof(FuzzEntry).FullName!, throwOnError: true)!
+            MethodInfo entry = fuzz.GetType(entryType.FullName!, throwOnError: true)!
                 .GetMethod(nameof(FuzzEntry.Run), [typeof(string[]), typeof(TextWriter), typeof(TextWriter)])!;
             try
             {
@@ -61,5 +70,17 @@ public static class FuzzHost
         {
             context.Unload();
         }
+    }
+
+    /// <summary>The <c>--target</c> and <c>--no-coverage</c> of a cmin/triage command line, as FuzzOptions reads them.</summary>
+    private static string[] ToolTargetArgs(string[] args)
+    {
+        var kept = new List<string>();
+        for (int i = 1; i < args.Length; i++)
+        {
+            if (args[i] == "--target" && i + 1 < args.Length) kept.AddRange([args[i], args[++i]]);
+            else if (args[i].StartsWith("--target=", StringComparison.Ordinal) || args[i] == "--no-coverage") kept.Add(args[i]);
+        }
+        return [.. kept];
     }
 }

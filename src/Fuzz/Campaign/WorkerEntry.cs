@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Fuzz.Coverage;
+using Fuzz.Engine;
+using Fuzz.Entry;
+using Fuzz.Targets;
+
+namespace Fuzz.Campaign;
+
+/// <summary>
+/// <c>virtsim fuzz --target T -o DIR --worker NAME [...]</c>: one worker of a campaign, as the supervisor starts it
+/// (or a user by hand, on another machine sharing DIR). Runs inside the instrumented load context like
+/// <see cref="FuzzEntry"/> (only BCL types cross). Logs to <c>DIR/NAME/worker.log</c> and stdout; SIGINT and
+/// SIGTERM stop it after the current execution with final stats written. Exit codes as <see cref="FuzzEntry"/>.
+/// </summary>
+public static class WorkerEntry
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        if (!CampaignArgs.TryParse(args, out CampaignArgs campaign, out string? campaignError) || campaign.Worker is null || campaign.Output is null)
+        {
+            error.WriteLine("virtsim: " + (campaignError ?? "a worker needs -o <dir> and --worker <name>"));
+            return 2;
+        }
+        if (!FuzzOptions.TryParse(campaign.Rest, out FuzzOptions options, out string? parseError))
+        {
+            error.WriteLine("virtsim: " + parseError);
+            return 2;
+        }
+        if (options.Target is null || FuzzTargets.Create(options.Target) is not { } target)
+        {
+            error.WriteLine($"virtsim: --target names no fuzz target ('{options.Target}'); see --list");
+            return 2;
+        }
+        var layout = new CampaignLayout(campaign.Output);
+        try
+        {
+            Directory.CreateDirectory(layout.Worker(campaign.Worker));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"virtsim: cannot create the campaign directory {layout.Worker(campaign.Worker)}: {e.Message}");
+            return 2;
+        }
+        using var logFile = new StreamWriter(new FileStream(layout.Log(campaign.Worker), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        TextWriter log = TextWriter.Synchronized(new TeeWriter(logFile, output));
+        ulong seed = options.Seed ?? 0;
+        var limits = new ExecutionLimits(options.StepsMax ?? FuzzContext.DefaultStepsMax, options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax);
+        ICoverage coverage = options.NoCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
+        var campaignOptions = new CampaignOptions
+        {
+            Seed = seed,
+            RunsMax = options.Runs,
+            InputLengthMax = options.MaxLength,
+            Limits = limits,
+            Minimize = !options.NoMinimize,
+        };
+        var settings = new WorkerSettings
+        {
+            Name = campaign.Worker,
+            Main = campaign.Main,
+            ParentPid = campaign.ParentPid,
+            SyncEverySeconds = campaign.SyncEverySeconds,
+            CommandLine = "virtsim fuzz " + string.Join(' ', args),
+        };
+        log.WriteLine($"worker {campaign.Worker}: target={target.Name} seed={seed} pid={Environment.ProcessId} dir={layout.Root}");
+        log.WriteLine($"coverage: {coverage.Description}");
+        var worker = new CampaignWorker(target, campaignOptions, coverage, layout, settings, log);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; worker.RequestStop("SIGINT"); });
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; worker.RequestStop("SIGTERM"); });
+        Func<bool>? shouldStop = null;
+        if (options.Time is { } time)
+        {
+            long deadline = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
+            shouldStop = () => Stopwatch.GetTimestamp() >= deadline;
+        }
+        if (options.Runs <= 0 && shouldStop is null) shouldStop = () => false;
+        CampaignResult result = worker.Run(shouldStop);
+        foreach (string line in result.SummaryLines()) log.WriteLine(line);
+        return result.Findings.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>Writes to two writers (the log file and the process's output).</summary>
+    private sealed class TeeWriter(TextWriter a, TextWriter b) : TextWriter
+    {
+        public override System.Text.Encoding Encoding => a.Encoding;
+
+        public override void Write(char value)
+        {
+            a.Write(value);
+            b.Write(value);
+        }
+
+        public override void Write(string? value)
+        {
+            a.Write(value);
+            b.Write(value);
+        }
+
+        public override void WriteLine(string? value)
+        {
+            a.WriteLine(value);
+            b.WriteLine(value);
+        }
+
+        public override void Flush()
+        {
+            a.Flush();
+            b.Flush();
+        }
+    }
+}
