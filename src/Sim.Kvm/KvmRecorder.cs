@@ -64,7 +64,7 @@ public sealed class KvmRecorder : IDisposable
         _machine = machine;
         _ram = new GuestRam(MemorySize);
         _vm = kvm.CreateVm();
-        _vm.SetTssAddress(0xFFFB_D000);
+        _vm.TrySetTssAddress(0xFFFB_D000);
         _vm.CreateIrqchip();
         _vm.SetMemoryRegion(Slot, 0, _ram, logDirty: true);
         _vcpu = _vm.CreateVcpu(0);

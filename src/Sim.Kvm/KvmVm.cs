@@ -39,8 +39,9 @@ public sealed unsafe class KvmVm : IDisposable
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetUserMemoryRegion, (nint)(&region)), "KVM_SET_USER_MEMORY_REGION");
     }
 
-    /// <summary>KVM_SET_TSS_ADDR: three pages KVM needs below 4 GiB on Intel hosts (ignored elsewhere).</summary>
-    public void SetTssAddress(uint address) => Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetTssAddr, unchecked((nint)address)), "KVM_SET_TSS_ADDR");
+    /// <summary>KVM_SET_TSS_ADDR: three pages VMX needs below 4 GiB for real-mode emulation (other flavours ignore or
+    /// refuse it; a protected-mode guest does not need it, so a refusal is returned, not thrown).</summary>
+    public bool TrySetTssAddress(uint address) => LibC.Ioctl(_fd.Fd, KvmIoctl.SetTssAddr, unchecked((nint)address)) == 0;
 
     /// <summary>KVM_CREATE_IRQCHIP: the in-kernel 8259 pair, IOAPIC and per-vCPU LAPIC.</summary>
     public void CreateIrqchip() => Check(LibC.Ioctl(_fd.Fd, KvmIoctl.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
