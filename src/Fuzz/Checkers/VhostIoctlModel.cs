@@ -210,9 +210,15 @@ public sealed class VhostIoctlModel
         if (Judge("SET_BACKEND", expect, actual) && expect == VhostResult.Ok) v.Running = true;
     }
 
+    /// <summary>The backend detach: vhost_net_set_backend checks vhost_vq_access_ok before it looks at the fd, so a
+    /// detach faults exactly where an attach's first check would (drivers/vhost/net.c; found by the KVM lab's
+    /// real-kernel oracle run).</summary>
     public void Stop(int index, VhostResult actual)
     {
-        VhostResult expect = HasOwner ? VhostResult.Ok : VhostResult.NotPermitted;
+        Vring v = _vrings[index];
+        VhostResult expect = !HasOwner ? VhostResult.NotPermitted :
+            !HasTable || !UserRangesOk(Table) || !v.RingsOk(v.Num, v.Desc, v.Avail, v.Used) ? VhostResult.Fault :
+            VhostResult.Ok;
         if (Judge("SET_BACKEND(-1)", expect, actual) && expect == VhostResult.Ok) _vrings[index].Running = false;
     }
 
