@@ -1,31 +1,134 @@
 using System.CommandLine;
+using System.Globalization;
+using Sim.Engine.Scenarios;
+using Sim.Guest.Recording;
+using Sim.Kvm;
 
 namespace Cli.Commands;
 
-/// <summary><c>virtsim record</c>: records a trace from a real KVM run. Needs /dev/kvm; says so plainly
-/// and exits 2 where it is absent.</summary>
+/// <summary><c>virtsim record</c>: runs a real guest program on the machine's /dev/kvm against a device model and
+/// writes the trace (docs/recording.md). Prints the guest's console and a summary. Needs /dev/kvm; says so plainly
+/// and exits 2 where it is missing or unusable.</summary>
 internal static class RecordCommand
 {
-    public const string KvmDevice = "/dev/kvm";
+    public const string KvmDevice = KvmSystem.DevicePath;
+
+    /// <summary>The device node the lab's kernel vhost-demo module creates.</summary>
+    public const string KernelVhostDevice = "/dev/vhost-demo";
 
     public static Command Build(CliApp app)
     {
-        var guest = new Option<string>("--guest") { Description = "Guest program (flat 32-bit binary built by guest/build)", Required = true };
-        var device = new Option<string>("--device") { Description = "Device model serving the guest's exits", Required = true };
-        var backend = new Option<string>("--backend") { Description = "virtio (userspace) or vhost", DefaultValueFactory = _ => "virtio" };
-        backend.AcceptOnlyFromAmong("virtio", "vhost");
+        var guest = new Option<string>("--guest") { Description = "Guest program: a name (guest/out/<name>.bin, built by guest/build) or a path to a flat binary", Required = true };
+        var device = new Option<string>("--device") { Description = "Device model serving the guest's exits: demo, virtio-demo, factorial, counter, blk (vhost-demo = virtio-demo --backend vhost)", Required = true };
+        var backend = new Option<string>("--backend") { Description = "virtio (userspace device), vhost (vhost worker in this process) or kernel-vhost (the lab's kernel module)", DefaultValueFactory = _ => "virtio" };
+        backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
+        var opt = new Option<string[]>("--opt", "-O") { Description = "Scenario option key=value (repeatable): transport, irq, notify, flavour, requests, ...; also written to the guest's parameter block", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
         var output = new Option<string>("--output", "-o") { Description = "Trace file to write", Required = true };
-        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, output };
-        cmd.SetAction(pr =>
+        var force = new Option<bool>("--force") { Description = "Replace an existing output file" };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds the guest may run before the recording is abandoned", DefaultValueFactory = _ => 120 };
+        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, force, timeout };
+        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!, pr.GetValue(opt) ?? [], pr.GetValue(output)!, pr.GetValue(force), pr.GetValue(timeout)));
+        return cmd;
+    }
+
+    /// <summary>The scenario a device and backend name: the vhost backend of the virtio-demo device is the
+    /// vhost-demo scenario.</summary>
+    public static string ScenarioFor(string device, string backend)
+    {
+        if (backend == "virtio") return device;
+        if (device is "virtio-demo" or "vhost-demo") return "vhost-demo";
+        throw new CliInputException($"--backend {backend} serves only the virtio-demo device, not '{device}'");
+    }
+
+    /// <summary>A guest name resolves to guest/out/&lt;name&gt;.bin in the current directory or one above it, or
+    /// above virtsim's own binaries; anything with a slash or a .bin suffix is a path.</summary>
+    public static string ResolveGuest(string guest)
+    {
+        if (guest.Contains('/', StringComparison.Ordinal) || guest.EndsWith(".bin", StringComparison.Ordinal))
         {
-            if (!File.Exists(KvmDevice))
+            return File.Exists(guest) ? guest : throw new CliInputException($"guest image '{guest}' does not exist");
+        }
+        string relative = Path.Combine("guest", "out", guest + ".bin");
+        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
             {
-                app.Err.WriteLine($"virtsim record: {KvmDevice} is not present on this machine; recording needs a host with KVM. Replaying works anywhere: virtsim replay <trace>");
+                string candidate = Path.Combine(d.FullName, relative);
+                if (File.Exists(candidate)) return candidate;
+            }
+        }
+        throw new CliInputException($"no guest named '{guest}': {relative} not found (build the guests with guest/build, or pass a path)");
+    }
+
+    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs, string output, bool force, int timeoutSeconds)
+    {
+        if (timeoutSeconds is < 1 or > 3600) throw new CliInputException("--timeout must lie in [1, 3600] seconds");
+        string scenario = ScenarioFor(device, backend);
+        ScenarioOptions options = ScenarioOptionParser.Parse(0, pairs);
+        foreach (string key in ExternalMachine.RecorderOptionKeys)
+        {
+            if (options.Named.ContainsKey(key)) throw new CliInputException($"option '{key}' is set by the recorder");
+        }
+        string guestPath = ResolveGuest(guestArg);
+        string guestName = Path.GetFileNameWithoutExtension(guestPath);
+        byte[] image = File.ReadAllBytes(guestPath);
+        if (File.Exists(output) && !force) throw new CliInputException($"'{output}' exists; pass --force to replace it");
+        if (backend == "kernel-vhost")
+        {
+            app.Err.WriteLine(File.Exists(KernelVhostDevice)
+                ? $"virtsim record: the kernel-vhost backend is not part of this build ({KernelVhostDevice} exists; its driver lives in src/Sim.Kvm/KernelVhost)"
+                : $"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: it exists in the KVM lab, scripts/kvm-lab)");
+            return ExitCodes.UsageOrInput;
+        }
+        if (!KvmSystem.TryOpen(out KvmSystem? kvm, out string reason))
+        {
+            app.Err.WriteLine($"virtsim record: {reason}");
+            return ExitCodes.UsageOrInput;
+        }
+        using (kvm)
+        {
+            var request = new RecordRequest(scenario, options.Named, guestName, image, backend, BuildInfo.Version, BuildInfo.Commit)
+            {
+                Timeout = TimeSpan.FromSeconds(timeoutSeconds),
+            };
+            RecordResult? result = null;
+            string? error = SafeFile.Write(output, force, stream =>
+            {
+                try
+                {
+                    result = KvmRecorder.Record(kvm!, request, stream);
+                    return null;
+                }
+                catch (KvmException ex)
+                {
+                    return "KVM: " + ex.Message;
+                }
+                catch (ArgumentException ex)
+                {
+                    return $"{scenario}: {ex.Message}";
+                }
+            });
+            if (error is not null)
+            {
+                app.Err.WriteLine($"virtsim record: {error}");
                 return ExitCodes.UsageOrInput;
             }
-            app.Err.WriteLine("virtsim record: the KVM recorder is not part of this build yet (see README: Recording)");
-            return ExitCodes.UsageOrInput;
-        });
-        return cmd;
+            Print(app, scenario, guestName, backend, output, result!, options);
+            return result!.GuestStatus == 0 ? ExitCodes.Ok : ExitCodes.Finding;
+        }
+    }
+
+    private static void Print(CliApp app, string scenario, string guest, string backend, string output, RecordResult r, ScenarioOptions options)
+    {
+        app.Out.WriteLine($"record: guest={guest} scenario={scenario} backend={backend}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}");
+        foreach (string line in r.Report) app.Out.WriteLine(line);
+        var inv = CultureInfo.InvariantCulture;
+        app.Out.WriteLine(string.Create(inv, $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} guest_stores={r.GuestStores} pages_compared={r.PagesCompared} ioeventfds_refused={r.IoEventFdsRefused}"));
+        string countKey = scenario switch { "counter" => "ticks", "blk" => "writes", _ => "requests" };
+        string perRequest = options.Named.TryGetValue(countKey, out string? n) && long.TryParse(n, NumberStyles.Integer, inv, out long requests) && requests > 0
+            ? string.Create(inv, $" requests={requests} us_per_request={r.GuestNs / 1000.0 / requests:F2}")
+            : "";
+        app.Out.WriteLine(string.Create(inv, $"time: wall_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2}{perRequest}"));
+        app.Out.WriteLine(string.Create(inv, $"trace: {output} ({r.TraceBytes} bytes, {r.Events} events, {(r.Events == 0 ? 0 : (double)r.TraceBytes / r.Events):F1} bytes/event)"));
     }
 }

@@ -16,12 +16,14 @@ internal static class ReplayCommand
     public static Command Build(CliApp app)
     {
         var paths = new Argument<string[]>("traces") { Description = "Trace files or directories (every *.vtrace below them)", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("replay", "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and that the finding fires again)") { paths };
-        cmd.SetAction(pr => Execute(app, pr.GetValue(paths)!));
+        var backend = new Option<string?>("--backend") { Description = "KVM recordings only: replay against this backend's machine instead (virtio or vhost; a differential check of what the guest sees)" };
+        backend.AcceptOnlyFromAmong("virtio", "vhost");
+        var cmd = new Command("replay", "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and that the finding fires again)") { paths, backend };
+        cmd.SetAction(pr => Execute(app, pr.GetValue(paths)!, pr.GetValue(backend)));
         return cmd;
     }
 
-    private static int Execute(CliApp app, string[] paths)
+    private static int Execute(CliApp app, string[] paths, string? backend)
     {
         var files = paths.SelectMany(TraceFiles.Expand).ToList();
         if (files.Count == 0) throw new CliInputException($"no {TraceFiles.Extension} files under {string.Join(", ", paths)}");
@@ -34,7 +36,7 @@ internal static class ReplayCommand
         foreach (string file in files)
         {
             var watch = Stopwatch.StartNew();
-            ReplayOutcome outcome = ReplayOne(file);
+            ReplayOutcome outcome = ReplayOne(file, backend);
             watch.Stop();
             totalEvents += outcome.Events;
             string rate = outcome.Events == 0 ? "-" : (outcome.Events / Math.Max(watch.Elapsed.TotalSeconds, 1e-9)).ToString("N0", CultureInfo.InvariantCulture);
@@ -58,8 +60,10 @@ internal static class ReplayCommand
         return diverged > 0 ? ExitCodes.Finding : ExitCodes.Ok;
     }
 
-    private static ReplayOutcome ReplayOne(string file)
+    private static ReplayOutcome ReplayOne(string file, string? backend)
     {
+        ReplayOutcome? kvm = KvmReplayer.TryReplay(file, backend);
+        if (kvm is not null) return kvm;
         FileStream stream;
         try
         {
@@ -77,10 +81,6 @@ internal static class ReplayCommand
             }
             using (reader)
             {
-                if (reader.Header.Origin != TraceOrigin.Simulated)
-                {
-                    return new ReplayOutcome(ReplayVerdict.Error, "kvm", 0, "replaying KVM-recorded traces is not implemented in this build (see README: Recording)");
-                }
                 return FindingTrace.IsFindingTrace(reader.Header) ? FindingTraceReplayer.Replay(reader) : SimulatedReplayer.Replay(reader);
             }
         }

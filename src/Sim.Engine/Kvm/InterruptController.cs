@@ -33,7 +33,20 @@ public sealed class InterruptController
     private ulong _level;
     private bool _interruptsEnabled;
 
-    internal InterruptController(KvmModel kvm) => _kvm = kvm;
+    private readonly bool _externalMode;
+
+    internal InterruptController(KvmModel kvm)
+    {
+        _kvm = kvm;
+        _externalMode = kvm.Simulation.Options.ExternalVcpu;
+    }
+
+    /// <summary>Where line changes and MSIs go when the vCPU is external
+    /// (<see cref="SimulationOptions.ExternalVcpu"/>): the real irqchip of the KVM recorder, or null (replay,
+    /// which only compares the IrqInject events). In that mode this controller keeps only the line states:
+    /// a rising line or a pulse emits IrqInject and is forwarded; pending, in-service and EOI are the real
+    /// irqchip's business (the guest's EOIs never leave the kernel).</summary>
+    public IExternalIrqChip? External { get; set; }
 
     /// <summary>The vCPU's RFLAGS.IF. The guest sets it (STI/CLI through <see cref="GuestContext"/>,
     /// STI;HLT, interrupt entry and IRET); device models must leave it alone.</summary>
@@ -97,13 +110,28 @@ public sealed class InterruptController
             return false;
         }
         _asserted |= bit;
+        if (_externalMode) return ForwardRaise(gsi, source);
         return Request(gsi, bit, source);
+    }
+
+    private bool ForwardRaise(uint gsi, uint source)
+    {
+        _kvm.Counters.InterruptsInjected++;
+        _kvm.Simulation.Emit(TraceEventKind.IrqInject, source, gsi, VectorOf(gsi), default);
+        External?.SetLine(gsi, true);
+        return true;
     }
 
     /// <summary>Drives the line low. On a level GSI an undelivered request is withdrawn.</summary>
     public void Lower(uint gsi)
     {
         ulong bit = Bit(gsi);
+        if (_externalMode)
+        {
+            if ((_asserted & bit) != 0) External?.SetLine(gsi, false);
+            _asserted &= ~bit;
+            return;
+        }
         _asserted &= ~bit;
         if ((_level & bit) != 0) _pending &= ~bit;
     }
@@ -112,6 +140,14 @@ public sealed class InterruptController
     /// new request was latched.</summary>
     public bool Pulse(uint gsi, uint source = 0)
     {
+        if (_externalMode)
+        {
+            Bit(gsi); // range check
+            _kvm.Counters.InterruptsInjected++;
+            _kvm.Simulation.Emit(TraceEventKind.IrqInject, source, gsi, VectorOf(gsi), default);
+            External?.Pulse(gsi, VectorOf(gsi));
+            return true;
+        }
         bool latched = Raise(gsi, source);
         Lower(gsi);
         if (IsLevelTriggered(gsi) && latched)

@@ -54,6 +54,16 @@ public sealed class KvmModel
 
     public IoBus Bus(BusKind bus) => bus == BusKind.Mmio ? Mmio : Pio;
 
+    /// <summary>Told of every ioeventfd registration that succeeds or is removed, so a real KVM can mirror
+    /// it (the recorder registers a real KVM_IOEVENTFD for each). Null in simulated runs.</summary>
+    public IIoEventFdMirror? IoEventFdMirror { get; set; }
+
+    /// <summary>Guest console characters (1-byte OUTs to the debug port) since the last newline.</summary>
+    private readonly System.Text.StringBuilder _consoleLine = new();
+
+    /// <summary>Longest console line kept; longer ones are cut (a guest that never prints a newline).</summary>
+    public const int ConsoleLineMax = 4096;
+
     public int IoEventFdCount => _ioEventFds.Count;
 
     public int IrqFdCount => _irqFds.Count;
@@ -82,6 +92,7 @@ public sealed class KvmModel
         // short run of equal keys, and matching never depends on anything but registration order.
         int index = UpperBound(bus, address);
         _ioEventFds.Insert(index, binding);
+        IoEventFdMirror?.OnRegistered(bus, address, length, dataMatch, fd);
         error = KvmError.None;
         return true;
     }
@@ -97,6 +108,7 @@ public sealed class KvmModel
                 b.Wildcard == !dataMatch.HasValue && (b.Wildcard || b.DataMatch == dataMatch!.Value))
             {
                 _ioEventFds.RemoveAt(i);
+                IoEventFdMirror?.OnUnregistered(bus, address, length, dataMatch, fd);
                 return true;
             }
         }
@@ -144,8 +156,37 @@ public sealed class KvmModel
         return false;
     }
 
-    /// <summary>Starts the guest program on the vCPU.</summary>
-    public void Start(GuestProgram program, long delay = 0) => Vcpu.Start(program, delay);
+    /// <summary>Starts the guest program on the vCPU; with <see cref="SimulationOptions.ExternalVcpu"/> a real
+    /// vCPU runs the guest instead, and the program is not started.</summary>
+    public void Start(GuestProgram program, long delay = 0)
+    {
+        if (Simulation.Options.ExternalVcpu) return;
+        Vcpu.Start(program, delay);
+    }
+
+    /// <summary>A read exit of an externally driven vCPU (KVM_EXIT_MMIO / KVM_EXIT_IO in): the same dispatch,
+    /// counters and trace event as a simulated guest's read. Returns the value for the vCPU.</summary>
+    public ulong ExitRead(BusKind bus, ulong address, int size) => GuestRead(null, bus, address, size);
+
+    /// <summary>A write exit of an externally driven vCPU: the same dispatch, counters and trace events as a
+    /// simulated guest's write (a write that matches an ioeventfd signals it, as KVM would have).</summary>
+    public void ExitWrite(BusKind bus, ulong address, int size, ulong value) => GuestWrite(null, bus, address, size, value);
+
+    /// <summary>A real ioeventfd fired (KVM absorbed a guest write matching the registration (bus, address,
+    /// size, value)): emits the IoEventFd event and signals the registered eventfd once, however many writes
+    /// the real eventfd's counter coalesced (one wake-up, as one read of the counter). False, changing
+    /// nothing, when no registration matches (the guest's driver removed it meanwhile).</summary>
+    public bool SignalIoEventFd(BusKind bus, ulong address, int size, ulong value)
+    {
+        CheckSize(size);
+        if (!TryMatchIoEventFd(bus, address, size, value, out EventFd? fd)) return false;
+        Span<byte> data = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(data, value);
+        Counters.IoEventFdSignals++;
+        Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, unchecked((ulong)size), data[..size]);
+        using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+        return true;
+    }
 
     internal void OnInterruptDeliverable() => Vcpu.OnInterruptDeliverable();
 
@@ -167,14 +208,14 @@ public sealed class KvmModel
         }
     }
 
-    internal ulong GuestRead(GuestContext context, BusKind bus, ulong address, int size)
+    internal ulong GuestRead(GuestContext? context, BusKind bus, ulong address, int size)
     {
         CheckSize(size);
         Span<byte> data = stackalloc byte[8];
         data = data[..size];
         if (bus == BusKind.Mmio) Counters.MmioReadExits++;
         else Counters.PioInExits++;
-        context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
+        if (context is not null) context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
         bool claimed;
         using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Read(address, data);
         if (!claimed) Counters.UnmappedAccesses++;
@@ -185,7 +226,7 @@ public sealed class KvmModel
         return BinaryPrimitives.ReadUInt64LittleEndian(wide);
     }
 
-    internal void GuestWrite(GuestContext context, BusKind bus, ulong address, int size, ulong value)
+    internal void GuestWrite(GuestContext? context, BusKind bus, ulong address, int size, ulong value)
     {
         CheckSize(size);
         if (size < 8 && (value >> (size * 8)) != 0) throw new ArgumentOutOfRangeException(nameof(value), value, $"value does not fit in {size} bytes");
@@ -195,12 +236,12 @@ public sealed class KvmModel
         if (TryMatchIoEventFd(bus, address, size, value, out EventFd? fd))
         {
             Counters.IoEventFdSignals++;
-            context.Cost = checked(context.Cost + Latency.IoEventFdNs);
+            if (context is not null) context.Cost = checked(context.Cost + Latency.IoEventFdNs);
             Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, unchecked((ulong)size), data);
             using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
             return;
         }
-        context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
+        if (context is not null) context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
         if (bus == BusKind.Mmio)
         {
             Counters.MmioWriteExits++;
@@ -209,8 +250,11 @@ public sealed class KvmModel
         else if (address == GuestContext.DebugPort)
         {
             Counters.PioOutExits++;
-            Simulation.Emit(TraceEventKind.DebugPort, 0, address, value, default);
-            Simulation.RecordDebugValue(value);
+            // Source 0: a 4-byte debug value (DebugWrite); otherwise the access size: a 1-byte OUT is a console
+            // character of a real guest (docs/recording.md §2), collected into console lines.
+            Simulation.Emit(TraceEventKind.DebugPort, size == 4 ? 0u : unchecked((uint)size), address, value, default);
+            if (size == 4) Simulation.RecordDebugValue(value);
+            else if (size == 1) ConsoleByte(unchecked((byte)value));
             return;
         }
         else
@@ -221,6 +265,27 @@ public sealed class KvmModel
         bool claimed;
         using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Write(address, data);
         if (!claimed) Counters.UnmappedAccesses++;
+    }
+
+    private void ConsoleByte(byte b)
+    {
+        if (b == (byte)'\n')
+        {
+            Simulation.Print(_consoleLine.ToString());
+            _consoleLine.Clear();
+        }
+        else if (b != (byte)'\r' && _consoleLine.Length < ConsoleLineMax)
+        {
+            _consoleLine.Append(b is >= 0x20 and < 0x7f ? (char)b : '?');
+        }
+    }
+
+    /// <summary>Ends a console line the guest left open (at the end of a run).</summary>
+    public void FlushConsole()
+    {
+        if (_consoleLine.Length == 0) return;
+        Simulation.Print(_consoleLine.ToString());
+        _consoleLine.Clear();
     }
 
     private bool TryMatchIoEventFd(BusKind bus, ulong address, int size, ulong value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd)

@@ -32,6 +32,14 @@ public sealed record LatencyModel
 {
     public static LatencyModel Default { get; } = new();
 
+    /// <summary>Every crossing free: the model of a machine whose vCPU is real (the KVM recorder and the
+    /// replay of its traces), where time is the host's own clock read at each guest input.</summary>
+    public static LatencyModel Zero { get; } = new()
+    {
+        UserspaceExitNs = 0, IoEventFdNs = 0, EoiNs = 0, IrqFdInjectNs = 0, UserspaceMsiNs = 0,
+        ContextSwitchNs = 0, WorkerWakeupNs = 0, HaltWakeupNs = 0, InterruptDeliveryNs = 0, GuestStepNs = 0,
+    };
+
     public long UserspaceExitNs { get; init; } = 5400;
 
     public long IoEventFdNs { get; init; } = 1000;

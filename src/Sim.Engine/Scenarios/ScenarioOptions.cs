@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using Sim.Engine.Kvm;
 
 namespace Sim.Engine.Scenarios;
 
@@ -65,10 +66,23 @@ public sealed record ScenarioOptions
 
     public string GetString(string name, string fallback) => Named.TryGetValue(name, out string? text) ? text : fallback;
 
+    /// <summary>Build the machine for a real vCPU (<see cref="SimulationOptions.ExternalVcpu"/>, with
+    /// <see cref="LatencyModel.Zero"/>): the KVM recorder and the replay of its traces set it; the scenario's
+    /// guest program is then not started. Not a named option: it never reaches a trace header.</summary>
+    public bool ExternalVcpu { get; init; }
+
     /// <summary>Simulation options carrying this seed and these named options (plus "scenario").</summary>
-    public SimulationOptions ToSimulationOptions(string scenarioName) => new()
-    {
-        Seed = Seed,
-        Named = Named.SetItem("scenario", scenarioName),
-    };
+    public SimulationOptions ToSimulationOptions(string scenarioName) => ExternalVcpu
+        ? new()
+        {
+            Seed = Seed,
+            Named = Named.SetItem("scenario", scenarioName),
+            ExternalVcpu = true,
+            Latency = LatencyModel.Zero,
+        }
+        : new()
+        {
+            Seed = Seed,
+            Named = Named.SetItem("scenario", scenarioName),
+        };
 }

@@ -38,6 +38,12 @@ public sealed record SimulationOptions
     /// run on until TimeMax).</summary>
     public bool StopOnGuestExit { get; init; } = true;
 
+    /// <summary>A real vCPU drives the machine from outside (the KVM recorder, or the replay of its trace):
+    /// <see cref="Kvm.KvmModel.Start"/> starts no guest program, and the irqchip forwards line changes and
+    /// MSIs to <see cref="Kvm.InterruptController.External"/> instead of delivering them itself
+    /// (docs/recording.md §1).</summary>
+    public bool ExternalVcpu { get; init; }
+
     /// <summary>Scenario options, ordinal-sorted, recorded in trace headers.</summary>
     public ImmutableSortedDictionary<string, string> Named { get; init; } = ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
 

@@ -121,6 +121,16 @@ public sealed class EventLoop
         return StopReason.Idle;
     }
 
+    /// <summary>Runs every event due at or before <paramref name="time"/> (as <see cref="Run"/>), then moves the
+    /// clock to <paramref name="time"/> when the run reached it (idle or past the limit). The externally driven
+    /// machine (KVM recorder, KVM-trace replay) calls it with the host time of each guest input.</summary>
+    public StopReason RunUntil(long time)
+    {
+        StopReason reason = Run(time);
+        if (reason is StopReason.Idle or StopReason.TimeLimit && Now < time) Now = time;
+        return reason;
+    }
+
     /// <summary>Runs exactly the next event, if any. Returns false when the queue is empty.</summary>
     public bool Step()
     {

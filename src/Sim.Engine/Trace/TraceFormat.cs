@@ -73,6 +73,9 @@ public static class TraceFormat
     public const string KeyKvmApiVersion = "kvm_api_version";
     public const string KeyKvmFlavour = "kvm_flavour";
 
+    /// <summary>Host map key: the CPU model (optional).</summary>
+    public const string KeyCpuModel = "cpu_model";
+
     // Memory map keys.
     public const string KeyCompression = "compression";
     public const string KeyPageSize = "page_size";

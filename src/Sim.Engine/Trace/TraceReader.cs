@@ -239,7 +239,7 @@ public sealed class TraceReader : IDisposable
         long start = r.Offset;
         if (!r.TryReadMapHeader(out int count)) return false;
         if (count > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"host map of at most {TraceFormat.HeaderKeysMax} keys", $"{count} keys", ctx);
-        string? kernel = null, flavour = null;
+        string? kernel = null, flavour = null, cpu = null;
         long? api = null;
         for (int i = 0; i < count; i++)
         {
@@ -249,6 +249,7 @@ public sealed class TraceReader : IDisposable
                 TraceFormat.KeyKernelRelease => r.TryReadString(out kernel),
                 TraceFormat.KeyKvmApiVersion => TryReadInt64(out api),
                 TraceFormat.KeyKvmFlavour => r.TryReadString(out flavour),
+                TraceFormat.KeyCpuModel => r.TryReadString(out cpu),
                 _ => r.TrySkip(),
             };
             if (!ok) return false;
@@ -257,7 +258,7 @@ public sealed class TraceReader : IDisposable
         {
             return Fail(TraceErrorKind.Malformed, start, "host map with kernel_release, kvm_api_version (int32), kvm_flavour", "a host map without them", ctx);
         }
-        host = new TraceHost(kernel, unchecked((int)api.Value), flavour);
+        host = new TraceHost(kernel, unchecked((int)api.Value), flavour, cpu ?? "");
         return true;
     }
 

@@ -189,13 +189,18 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyHost);
         if (h.Host is { } host)
         {
-            w.WriteMapHeader(3);
+            w.WriteMapHeader(host.CpuModel.Length == 0 ? 3u : 4u);
             w.Write(TraceFormat.KeyKernelRelease);
             w.Write(host.KernelRelease);
             w.Write(TraceFormat.KeyKvmApiVersion);
             w.Write(host.KvmApiVersion);
             w.Write(TraceFormat.KeyKvmFlavour);
             w.Write(host.KvmFlavour);
+            if (host.CpuModel.Length != 0)
+            {
+                w.Write(TraceFormat.KeyCpuModel);
+                w.Write(host.CpuModel);
+            }
         }
         else
         {

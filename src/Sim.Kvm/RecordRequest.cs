@@ -1,0 +1,19 @@
+namespace Sim.Kvm;
+
+/// <summary>What to record: the scenario whose machine serves the guest, its options (scenario options and the
+/// guest's parameters), the guest image, and the header's provenance.</summary>
+/// <param name="Scenario">Scenario name (demo, virtio-demo, vhost-demo, factorial, counter, blk).</param>
+/// <param name="Options">Scenario options (also the source of the guest's parameter block).</param>
+/// <param name="GuestName">Guest name for the header (e.g. "demo").</param>
+/// <param name="Image">The flat guest binary, loaded at 0x100000.</param>
+/// <param name="Backend">virtio, vhost or kernel-vhost (header option "backend").</param>
+/// <param name="VirtsimVersion">virtsim's version for the header.</param>
+/// <param name="GitCommit">The build's commit for the header.</param>
+public sealed record RecordRequest(string Scenario, IReadOnlyDictionary<string, string> Options, string GuestName, byte[] Image, string Backend, string VirtsimVersion, string GitCommit)
+{
+    /// <summary>Wall-clock limit of the guest's run (a guest that never reaches its exit port).</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Most exits served (a guest looping on exits forever).</summary>
+    public long ExitsMax { get; init; } = 50_000_000;
+}

@@ -1,0 +1,39 @@
+namespace Sim.Kvm;
+
+/// <summary>How a recording went: the guest's exit status, what crossed the boundary, and what it cost.</summary>
+public sealed record RecordResult
+{
+    /// <summary>The value of the guest's 4-byte OUT to port 0xF4 (0 = success).</summary>
+    public required uint GuestStatus { get; init; }
+
+    /// <summary>Userspace exits served (MMIO and PIO, debug port included).</summary>
+    public required long Exits { get; init; }
+
+    /// <summary>Real ioeventfd wake-ups turned into kicks.</summary>
+    public required long Kicks { get; init; }
+
+    /// <summary>Interrupts sent to the real irqchip (line raises and MSIs).</summary>
+    public required long Interrupts { get; init; }
+
+    /// <summary>GuestWrite events from the dirty-log page diffs, and pages compared.</summary>
+    public required long GuestStores { get; init; }
+
+    public required long PagesCompared { get; init; }
+
+    /// <summary>Ioeventfds KVM refused (their writes exit to userspace instead).</summary>
+    public required int IoEventFdsRefused { get; init; }
+
+    /// <summary>Trace events written and the trace's size.</summary>
+    public required ulong Events { get; init; }
+
+    public required long TraceBytes { get; init; }
+
+    /// <summary>Host time from the first KVM_RUN to the guest's exit, in ns (the trace's clock).</summary>
+    public required long GuestNs { get; init; }
+
+    /// <summary>Process CPU time over the run, in ns (all threads).</summary>
+    public required long CpuNs { get; init; }
+
+    /// <summary>The guest's console lines, the scenario's device summary and the counters.</summary>
+    public required IReadOnlyList<string> Report { get; init; }
+}
