@@ -7,7 +7,8 @@ namespace LabAgent;
 /// <summary>
 /// virtsim-lab: what runs inside the KVM lab. Commands:
 /// <c>hello</c> (start-time probe), <c>vhost-oracle --device PATH [--corpus DIR] [--inputs N] [--seed S] [--out FILE]
-/// [--save-inputs DIR]</c> (the real kernel vhost core against our control-plane model).
+/// [--save-inputs DIR]</c> (the real kernel vhost core against our control-plane model), <c>record</c> and
+/// <c>replay</c> (<see cref="LabRecord"/>).
 /// Exit codes: 0 ok, 1 disagreement, 2 usage or environment.
 /// </summary>
 internal static class Program
@@ -21,6 +22,8 @@ internal static class Program
             {
                 "hello" => Hello(),
                 "vhost-oracle" => VhostOracle(args[1..]),
+                "record" => LabRecord.Record(args[1..], Version, Environment.GetEnvironmentVariable("VIRTSIM_COMMIT") ?? "unknown"),
+                "replay" => LabRecord.Replay(args[1..]),
                 _ => Usage($"unknown command {args[0]}"),
             };
         }
@@ -31,9 +34,12 @@ internal static class Program
         }
     }
 
+    private static string Version =>
+        typeof(Program).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+
     private static int Usage(string why)
     {
-        Console.Error.WriteLine($"virtsim-lab: {why}; usage: virtsim-lab hello | vhost-oracle --device PATH [--corpus DIR] [--inputs N] [--seed S] [--out FILE]");
+        Console.Error.WriteLine($"virtsim-lab: {why}; usage: virtsim-lab hello | vhost-oracle --device PATH [--corpus DIR] [--inputs N] [--seed S] [--out FILE] | record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...] | replay TRACE...");
         return 2;
     }
 
