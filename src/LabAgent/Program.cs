@@ -24,6 +24,7 @@ internal static class Program
                 "vhost-oracle" => VhostOracle(args[1..]),
                 "record" => LabRecord.Record(args[1..], Version, Environment.GetEnvironmentVariable("VIRTSIM_COMMIT") ?? "unknown"),
                 "replay" => LabRecord.Replay(args[1..]),
+                "vhost-demo-smoke" => args.Length == 3 && args[1] == "--device" ? VhostDemoSmoke.Run(args[2]) : Usage("vhost-demo-smoke --device PATH"),
                 _ => Usage($"unknown command {args[0]}"),
             };
         }
