@@ -64,6 +64,13 @@ internal static class RecordCommand
     {
         if (timeoutSeconds is < 1 or > 3600) throw new CliInputException("--timeout must lie in [1, 3600] seconds");
         string scenario = ScenarioFor(device, backend);
+        // KVM first: without it nothing else matters (and the message says so plainly).
+        if (!KvmSystem.TryOpen(out KvmSystem? kvm, out string reason))
+        {
+            app.Err.WriteLine($"virtsim record: {reason}");
+            return ExitCodes.UsageOrInput;
+        }
+        using KvmSystem kvmSystem = kvm!;
         ScenarioOptions options = ScenarioOptionParser.Parse(0, pairs);
         foreach (string key in ExternalMachine.RecorderOptionKeys)
         {
@@ -80,12 +87,6 @@ internal static class RecordCommand
                 : $"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: it exists in the KVM lab, scripts/kvm-lab)");
             return ExitCodes.UsageOrInput;
         }
-        if (!KvmSystem.TryOpen(out KvmSystem? kvm, out string reason))
-        {
-            app.Err.WriteLine($"virtsim record: {reason}");
-            return ExitCodes.UsageOrInput;
-        }
-        using (kvm)
         {
             var request = new RecordRequest(scenario, options.Named, guestName, image, backend, BuildInfo.Version, BuildInfo.Commit)
             {
@@ -96,7 +97,7 @@ internal static class RecordCommand
             {
                 try
                 {
-                    result = KvmRecorder.Record(kvm!, request, stream);
+                    result = KvmRecorder.Record(kvmSystem, request, stream);
                     return null;
                 }
                 catch (KvmException ex)
