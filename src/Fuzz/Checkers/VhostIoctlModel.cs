@@ -40,6 +40,9 @@ public sealed class VhostIoctlModel
     /// <summary>Where findings go.</summary>
     public FuzzContext? Context { get; set; }
 
+    /// <summary>Told every judgement, agreeing or not (the KVM lab tallies the real kernel's agreement).</summary>
+    public Action<VhostModelVerdict>? Verdict { get; set; }
+
     public ulong OfferedFeatures { get; }
 
     public int MemRegionsMax { get; }
@@ -89,6 +92,7 @@ public sealed class VhostIoctlModel
     public void GetFeatures(VhostResult actual, ulong features)
     {
         if (!Judge("GET_FEATURES", VhostResult.Ok, actual)) return;
+        Verdict?.Invoke(new VhostModelVerdict("GET_FEATURES(value)", $"0x{OfferedFeatures:x}", $"0x{features:x}", features == OfferedFeatures));
         Check(features == OfferedFeatures, "errno/get-features-value", $"VHOST_GET_FEATURES returned 0x{features:x16}, the device offers 0x{OfferedFeatures:x16}");
     }
 
@@ -183,6 +187,7 @@ public sealed class VhostIoctlModel
     {
         if (!TryVq("GET_VRING_BASE", index, actual, out Vring? v)) return;
         if (!Judge("GET_VRING_BASE", VhostResult.Ok, actual) || !v!.BaseKnown) return;
+        Verdict?.Invoke(new VhostModelVerdict("GET_VRING_BASE(value)", v.Base.ToString(System.Globalization.CultureInfo.InvariantCulture), num.ToString(System.Globalization.CultureInfo.InvariantCulture), num == v.Base));
         Check(num == v.Base, "errno/get-vring-base-value", $"VHOST_GET_VRING_BASE returned {num}, but the last SET_VRING_BASE (or reset) set {v.Base} and the worker has not run since");
     }
 
@@ -205,9 +210,15 @@ public sealed class VhostIoctlModel
         if (Judge("SET_BACKEND", expect, actual) && expect == VhostResult.Ok) v.Running = true;
     }
 
+    /// <summary>The backend detach: vhost_net_set_backend checks vhost_vq_access_ok before it looks at the fd, so a
+    /// detach faults exactly where an attach's first check would (drivers/vhost/net.c; found by the KVM lab's
+    /// real-kernel oracle run).</summary>
     public void Stop(int index, VhostResult actual)
     {
-        VhostResult expect = HasOwner ? VhostResult.Ok : VhostResult.NotPermitted;
+        Vring v = _vrings[index];
+        VhostResult expect = !HasOwner ? VhostResult.NotPermitted :
+            !HasTable || !UserRangesOk(Table) || !v.RingsOk(v.Num, v.Desc, v.Avail, v.Used) ? VhostResult.Fault :
+            VhostResult.Ok;
         if (Judge("SET_BACKEND(-1)", expect, actual) && expect == VhostResult.Ok) _vrings[index].Running = false;
     }
 
@@ -249,6 +260,7 @@ public sealed class VhostIoctlModel
             int n = System.Text.Encoding.ASCII.GetBytes(ioctl, name);
             Context.Emit(Sim.Engine.Trace.TraceEventKind.DeviceResult, ControlPlaneSource, unchecked((ulong)-(long)(int)actual), 0, name[..n]);
         }
+        Verdict?.Invoke(new VhostModelVerdict(ioctl, Errno(expect), Errno(actual), expect == actual));
         if (expect == actual) return true;
         Context?.Report(Oracle, "errno/" + ioctl.ToLowerInvariant().Replace('_', '-').Replace("(-1)", "-stop", StringComparison.Ordinal), $"VHOST_{ioctl} returned {Errno(actual)}, Linux returns {Errno(expect)} here");
         return false;

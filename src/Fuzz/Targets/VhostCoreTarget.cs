@@ -65,6 +65,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
     private EventFd _kick = null!;
     private EventFd _call = null!;
     private EventFd _err = null!;
+    private VhostIoctlModel? _mirrorModel;
     private int _size;
     private ulong _desc;
     private ulong _avail;
@@ -83,6 +84,13 @@ public sealed class VhostCoreTarget : IFuzzTarget
     public IInputMinimizer? Minimizer { get; } = VhostCoreInputMinimizer.Create(OperationsMax);
 
     public IEnumerable<byte[]> SeedCorpus() => VhostCoreInput.Seeds();
+
+    /// <summary>A second device every control-plane operation also goes to (the KVM lab's real kernel vhost), judged
+    /// by its own <see cref="VhostIoctlModel"/> whose verdicts go to <see cref="MirrorVerdict"/>; null in fuzzing.</summary>
+    public IVhostCoreMirror? Mirror { get; set; }
+
+    /// <summary>Told each verdict of the mirror's model.</summary>
+    public Action<VhostModelVerdict>? MirrorVerdict { get; set; }
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
     private Simulation CreateSimulation() =>
@@ -106,11 +114,24 @@ public sealed class VhostCoreTarget : IFuzzTarget
         _size = 1 << (header & 7);
         (_desc, _avail, _used) = RingInput.Place(0, _size, 0);
         _guest.Reset(_sim.Memory, _desc, _avail, _size);
-        for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
+        _mirrorModel = null;
+        if (Mirror is not null)
         {
-            context.Step();
-            VhostCoreInput.Op op = VhostCoreInput.ReadOp(ref reader);
-            if (!Apply(op)) break;
+            Mirror.Begin(_vmm);
+            _mirrorModel = new VhostIoctlModel(_vmm, _demo.Device.Vqs.Count, _demo.Device.OfferedFeatures, MemRegionsMax) { Verdict = MirrorVerdict };
+        }
+        try
+        {
+            for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
+            {
+                context.Step();
+                VhostCoreInput.Op op = VhostCoreInput.ReadOp(ref reader);
+                if (!Apply(op)) break;
+            }
+        }
+        finally
+        {
+            Mirror?.End();
         }
         return FuzzOutcome.Completed;
     }
@@ -122,20 +143,28 @@ public sealed class VhostCoreTarget : IFuzzTarget
         {
             case VhostCoreInput.OpSetOwner:
                 _model.SetOwner(dev.SetOwner());
+                if (Mirror is not null) _mirrorModel!.SetOwner(Mirror.SetOwner());
                 break;
             case VhostCoreInput.OpResetOwner:
                 _model.ResetOwner(dev.ResetOwner());
+                if (Mirror is not null) _mirrorModel!.ResetOwner(Mirror.ResetOwner());
                 break;
             case VhostCoreInput.OpGetFeatures:
                 {
                     VhostResult r = dev.GetFeatures(out ulong features);
                     _model.GetFeatures(r, features);
+                    if (Mirror is not null)
+                    {
+                        r = Mirror.GetFeatures(out features);
+                        _mirrorModel!.GetFeatures(r, features);
+                    }
                     break;
                 }
             case VhostCoreInput.OpSetFeatures:
                 {
                     ulong features = (op.A & 1) != 0 ? op.X : dev.OfferedFeatures & op.X;
                     _model.SetFeatures(features, dev.SetFeatures(features));
+                    if (Mirror is not null) _mirrorModel!.SetFeatures(features, Mirror.SetFeatures(features));
                     break;
                 }
             case VhostCoreInput.OpSetMemTable:
@@ -146,6 +175,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
                     uint padding = (op.A & 8) != 0 ? (uint)op.Y | 1 : 0;
                     ReadOnlySpan<VhostMemoryRegion> table = _regions.AsSpan(0, count);
                     _model.SetMemTable(table, padding, dev.SetMemTable(table, padding));
+                    if (Mirror is not null) _mirrorModel!.SetMemTable(table, padding, Mirror.SetMemTable(table, padding));
                     break;
                 }
             case VhostCoreInput.OpSetVringNum:
@@ -158,34 +188,45 @@ public sealed class VhostCoreTarget : IFuzzTarget
                         _ => (uint)op.Y,
                     };
                     _model.SetVringNum(op.Index, num, dev.SetVringNum(op.Index, num));
+                    if (Mirror is not null) _mirrorModel!.SetVringNum(op.Index, num, Mirror.SetVringNum(op.Index, num));
                     break;
                 }
             case VhostCoreInput.OpSetVringAddr:
                 {
                     VhostVringAddr addr = Addr(op);
                     _model.SetVringAddr(op.Index, addr, dev.SetVringAddr(op.Index, addr));
+                    if (Mirror is not null) _mirrorModel!.SetVringAddr(op.Index, addr, Mirror.SetVringAddr(op.Index, addr));
                     break;
                 }
             case VhostCoreInput.OpSetVringBase:
                 {
                     uint num = (op.A & 1) != 0 ? (uint)op.Y : op.B;
                     _model.SetVringBase(op.Index, num, dev.SetVringBase(op.Index, num));
+                    if (Mirror is not null) _mirrorModel!.SetVringBase(op.Index, num, Mirror.SetVringBase(op.Index, num));
                     break;
                 }
             case VhostCoreInput.OpGetVringBase:
                 {
                     VhostResult r = dev.GetVringBase(op.Index, out uint num);
                     _model.GetVringBase(op.Index, r, num);
+                    if (Mirror is not null)
+                    {
+                        r = Mirror.GetVringBase(op.Index, out num);
+                        _mirrorModel!.GetVringBase(op.Index, r, num);
+                    }
                     break;
                 }
             case VhostCoreInput.OpSetVringKick:
                 _model.SetVringFd("SET_VRING_KICK", op.Index, dev.SetVringKick(op.Index, (op.A % 3) switch { 0 => _kick, 1 => null, _ => _call }));
+                if (Mirror is not null) _mirrorModel!.SetVringFd("SET_VRING_KICK", op.Index, Mirror.SetVringFd(VhostFdIoctl.Kick, op.Index, (op.A % 3) switch { 0 => VhostMirrorFd.Kick, 1 => VhostMirrorFd.None, _ => VhostMirrorFd.Call }));
                 break;
             case VhostCoreInput.OpSetVringCall:
                 _model.SetVringFd("SET_VRING_CALL", op.Index, dev.SetVringCall(op.Index, (op.A & 1) == 0 ? _call : null));
+                if (Mirror is not null) _mirrorModel!.SetVringFd("SET_VRING_CALL", op.Index, Mirror.SetVringFd(VhostFdIoctl.Call, op.Index, (op.A & 1) == 0 ? VhostMirrorFd.Call : VhostMirrorFd.None));
                 break;
             case VhostCoreInput.OpSetVringErr:
                 _model.SetVringFd("SET_VRING_ERR", op.Index, dev.SetVringErr(op.Index, (op.A & 1) == 0 ? _err : null));
+                if (Mirror is not null) _mirrorModel!.SetVringFd("SET_VRING_ERR", op.Index, Mirror.SetVringFd(VhostFdIoctl.Err, op.Index, (op.A & 1) == 0 ? VhostMirrorFd.Err : VhostMirrorFd.None));
                 break;
             case VhostCoreInput.OpBackend:
                 if ((op.A & 1) != 0)
@@ -194,17 +235,26 @@ public sealed class VhostCoreTarget : IFuzzTarget
                     VhostResult r = _demo.SetRunning(true);
                     _model.Starting = -1;
                     _model.Start(0, r);
+                    if (Mirror is not null) _mirrorModel!.Start(0, Mirror.SetBackend(true));
                 }
                 else
                 {
                     _model.Stop(0, _demo.SetRunning(false));
+                    if (Mirror is not null) _mirrorModel!.Stop(0, Mirror.SetBackend(false));
                 }
                 break;
             case VhostCoreInput.OpKick:
                 using (_sim.Memory.As(MemoryActor.Guest)) _kick.Signal();
+                if (Mirror is not null)
+                {
+                    // The real worker runs as soon as it is kicked, not at the next OpRun.
+                    using (_sim.Memory.As(MemoryActor.Guest)) Mirror.Kick(_sim.Memory);
+                    _mirrorModel!.WorkerMayHaveRun();
+                }
                 break;
             case VhostCoreInput.OpRun:
                 _model.WorkerMayHaveRun();
+                Mirror?.Flush();
                 return Run(1 + (op.A % 8));
             default:
                 Guest(op);

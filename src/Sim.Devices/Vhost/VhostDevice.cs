@@ -242,10 +242,14 @@ public sealed class VhostDevice
     }
 
     /// <summary>Detaches vring <paramref name="index"/>'s backend (private_data = NULL); a queued work then finds no
-    /// backend.</summary>
+    /// backend. vhost-net's SET_BACKEND with fd -1 (drivers/vhost/net.c vhost_net_set_backend: "Verify that ring has
+    /// been setup correctly") and vhost-test's RUN 0 check vhost_vq_access_ok before they look at the fd, so a detach
+    /// fails with EFAULT where an attach would (no memory table, bad table ranges, rings outside the user range);
+    /// the KVM lab's real-kernel oracle run found this (docs/kvm-lab.md).</summary>
     public VhostResult StopVring(int index)
     {
         if (!HasOwner) return VhostResult.NotPermitted;
+        if (!_vqs[index].AccessOk()) return VhostResult.Fault;
         _vqs[index].HasBackend = false;
         return VhostResult.Ok;
     }

@@ -21,6 +21,19 @@ public sealed class VhostCoreOracleTests
     }
 
     [Fact]
+    public void Linux_BackendDetach_ChecksTheRingsLikeAnAttach()
+    {
+        // drivers/vhost/net.c vhost_net_set_backend: vhost_vq_access_ok before get_socket(fd), fd -1 included.
+        (VhostIoctlModel m, _, FuzzContext c) = Make();
+        m.Stop(0, VhostResult.NotPermitted);
+        m.SetOwner(VhostResult.Ok);
+        m.Stop(0, VhostResult.Fault); // owner, but no memory table yet
+        Assert.Null(c.Finding);
+        m.Stop(0, VhostResult.Ok);
+        Assert.Equal("errno/set-backend-stop", c.Finding?.Site);
+    }
+
+    [Fact]
     public void Linux_SetOwnerTwice_IsEbusy_AnOkIsCaught()
     {
         (VhostIoctlModel m, _, FuzzContext c) = Make();

@@ -80,6 +80,20 @@ public sealed class VhostDemoTests
     }
 
     [Fact]
+    public void BackendDetach_FaultsWithoutAMemoryTable_AsVhostNetSetBackend()
+    {
+        // vhost_net_set_backend checks vhost_vq_access_ok before the fd: a detach on a device with an owner but no
+        // memory table is EFAULT on Linux (the KVM lab's lab/vhost-demo said so), and EPERM without an owner.
+        var kit = new VhostKit(Flavour.Robust);
+        Assert.Equal(VhostResult.Ok, kit.Dev.ResetOwner());
+        Assert.Equal(VhostResult.NotPermitted, kit.Demo.SetRunning(false));
+        Assert.Equal(VhostResult.Ok, kit.Dev.SetOwner());
+        Assert.Equal(VhostResult.Ok, kit.Demo.SetRunning(false)); // RESET_OWNER leaves an empty table: access ok
+        Assert.Equal(VhostResult.Ok, kit.Dev.SetVringAddr(0, new VhostVringAddr(VhostLimits.UserAddressLimit, 0, 0)));
+        Assert.Equal(VhostResult.Fault, kit.Demo.SetRunning(false));
+    }
+
+    [Fact]
     public void Robust_NotRunning_KickDoesNothing()
     {
         var kit = new VhostKit(Flavour.Robust);

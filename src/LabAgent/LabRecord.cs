@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Globalization;
+using Sim.Guest.Recording;
+using Sim.Kvm;
+
+namespace LabAgent;
+
+/// <summary>
+/// <c>record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...]</c>: records a guest program on this machine's
+/// /dev/kvm through <see cref="KvmRecorder"/> (the same code path as <c>virtsim record</c> and tools/record-aot), and
+/// <c>replay TRACE...</c>: replays KVM traces with <see cref="KvmTraceReplay"/> (no KVM needed), so the lab's
+/// traces can be checked on the host by this same binary.
+/// </summary>
+internal static class LabRecord
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Record(string[] args, string version, string commit)
+    {
+        if (args.Length < 4)
+        {
+            Console.Error.WriteLine("virtsim-lab: usage: record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...]");
+            return 2;
+        }
+        var options = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in args.Skip(4))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine($"virtsim-lab: '{pair}' is not key=value");
+                return 2;
+            }
+            options[pair[..eq]] = pair[(eq + 1)..];
+        }
+        if (!File.Exists(args[0]))
+        {
+            Console.Error.WriteLine($"virtsim-lab: guest image '{args[0]}' does not exist");
+            return 2;
+        }
+        if (!KvmSystem.TryOpen(out KvmSystem? kvm, out string reason))
+        {
+            Console.Error.WriteLine("virtsim-lab: " + reason);
+            return 2;
+        }
+        byte[] image = File.ReadAllBytes(args[0]);
+        var request = new RecordRequest(args[1], options, Path.GetFileNameWithoutExtension(args[0]), image, args[2], version, commit) { Timeout = TimeSpan.FromSeconds(600) };
+        RecordResult r;
+        using (kvm)
+        using (var stream = new FileStream(args[3], FileMode.Create, FileAccess.Write))
+        {
+            try
+            {
+                r = KvmRecorder.Record(kvm!, request, stream);
+            }
+            catch (Exception ex) when (ex is KvmException or ArgumentException)
+            {
+                Console.Error.WriteLine("virtsim-lab: " + ex.Message);
+                return 1;
+            }
+        }
+        foreach (string line in r.Report) Console.WriteLine(line);
+        Console.WriteLine(string.Create(Inv, $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} guest_stores={r.GuestStores} pages_compared={r.PagesCompared}"));
+        Console.WriteLine(string.Create(Inv, $"time: guest_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2} events={r.Events} bytes={r.TraceBytes}"));
+        return r.GuestStatus == 0 ? 0 : 1;
+    }
+
+    public static int Replay(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine("virtsim-lab: usage: replay TRACE...");
+            return 2;
+        }
+        int worst = 0;
+        foreach (string file in args)
+        {
+            if (!File.Exists(file))
+            {
+                Console.Error.WriteLine($"virtsim-lab: trace '{file}' does not exist");
+                return 2;
+            }
+            long t0 = Stopwatch.GetTimestamp();
+            KvmReplayResult r = KvmTraceReplay.Replay(() => File.OpenRead(file));
+            double seconds = Math.Max(Stopwatch.GetElapsedTime(t0).TotalSeconds, 1e-9);
+            Console.WriteLine(string.Create(Inv, $"replay {file}: {r.Verdict} events={r.Events} replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={r.RecordedNs / 1e9 / seconds:F1}x {r.Detail}"));
+            worst = Math.Max(worst, r.Verdict == KvmReplayVerdict.Match ? 0 : r.Verdict == KvmReplayVerdict.Diverged ? 1 : 2);
+        }
+        return worst;
+    }
+}
