@@ -81,7 +81,8 @@ internal static class ReplayCommand
                 {
                     return new ReplayOutcome(ReplayVerdict.Error, "kvm", 0, "replaying KVM-recorded traces is not implemented in this build (see README: Recording)");
                 }
-                return FindingTrace.IsFindingTrace(reader.Header) ? FindingTraceReplayer.Replay(reader) : SimulatedReplayer.Replay(reader);
+                ReplayOutcome outcome = FindingTrace.IsFindingTrace(reader.Header) ? FindingTraceReplayer.Replay(reader) : SimulatedReplayer.Replay(reader);
+                return ReplayIntegrity.Check(outcome, reader);
             }
         }
     }

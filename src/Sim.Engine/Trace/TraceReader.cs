@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.IO.Compression;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace.MessagePack;
 
@@ -28,7 +27,18 @@ public sealed class TraceReader : IDisposable
     private long _chunksLeft;
     private ulong _nextChunkAddress;
     private long _lastTime;
+    private long _checkpointEvery;
+    private long _sinceCheckpoint;
     private byte[]? _compressed;
+    private byte[]? _scratch;
+    private RegionSpec[] _regions = [];
+    private StableHash64 _memoryHash = new();
+    private int _hashRegion;
+    private ulong _hashedTo;
+    private bool _hashRegionStarted;
+
+    /// <summary>Zero pages between chunks are hashed from this.</summary>
+    private static readonly byte[] ZeroBlock = new byte[TraceFormat.ChunkBytesMax];
 
     private TraceReader(Stream stream, bool leaveOpen)
     {
@@ -129,7 +139,8 @@ public sealed class TraceReader : IDisposable
 
         string? format = null, virtsimVersion = null, gitCommit = null, scenario = null, origin = null;
         ulong? formatVersion = null, seed = null;
-        long? checkpoint = null;
+        ulong? checkpoint = null;
+        long checkpointAt = 0;
         SortedDictionary<string, string>? options = null, devices = null;
         TraceHost? host = null;
         bool hostSeen = false;
@@ -156,7 +167,7 @@ public sealed class TraceReader : IDisposable
                 TraceFormat.KeyHost => hostSeen = TryReadHost(ctx, out host),
                 TraceFormat.KeyDevices => TryReadStringMap(ctx, out devices),
                 TraceFormat.KeyMemoryLayout => TryReadLayout(ctx, out layout),
-                TraceFormat.KeyCheckpointInterval => TryReadInt64(out checkpoint),
+                TraceFormat.KeyCheckpointInterval or TraceFormat.KeyCheckpointIntervalLegacy => TryReadCheckpointInterval(ctx, valueAt, ref checkpoint, ref checkpointAt),
                 _ => r.TrySkip(), // a newer writer's key: ignored (forward compatible)
             };
             if (!ok) return Error is not null ? false : FailCodec(ctx);
@@ -177,6 +188,7 @@ public sealed class TraceReader : IDisposable
             origin is null ? TraceFormat.KeyOrigin :
             layout is null ? TraceFormat.KeyMemoryLayout :
             checkpoint is null ? TraceFormat.KeyCheckpointInterval : null;
+        _ = checkpointAt;
         if (missing is not null) return Fail(TraceErrorKind.Malformed, start, $"header key {Quote(missing)}", "a header without it", Ctx);
         TraceOrigin traceOrigin = origin == TraceFormat.OriginKvm ? TraceOrigin.Kvm : TraceOrigin.Simulated;
         if (traceOrigin == TraceOrigin.Kvm && host is null) return Fail(TraceErrorKind.Inconsistent, start, "a host map for origin \"kvm\"", hostSeen ? "nil" : "no host key", Ctx);
@@ -192,7 +204,7 @@ public sealed class TraceReader : IDisposable
             Host = host,
             Devices = devices ?? new SortedDictionary<string, string>(StringComparer.Ordinal),
             MemoryLayout = new MemoryLayout(layout!),
-            CheckpointIntervalNs = checkpoint!.Value,
+            CheckpointIntervalEvents = unchecked((long)checkpoint!.Value),
         };
         return true;
     }
@@ -204,6 +216,18 @@ public sealed class TraceReader : IDisposable
         bool ok = _reader.TryReadUInt64(out ulong v);
         value = ok ? v : null;
         return ok;
+    }
+
+    /// <summary>"checkpoint_interval_events" or its old name: an event count, so unsigned and at most
+    /// <see cref="long.MaxValue"/>; only one of the two keys.</summary>
+    private bool TryReadCheckpointInterval(string ctx, long at, ref ulong? interval, ref long intervalAt)
+    {
+        if (interval is not null) return Fail(TraceErrorKind.Malformed, at, $"one of {Quote(TraceFormat.KeyCheckpointInterval)} and {Quote(TraceFormat.KeyCheckpointIntervalLegacy)}", "both", ctx);
+        if (!_reader.TryReadInt64(out long v)) return false;
+        if (v < 0) return Fail(TraceErrorKind.Malformed, at, "checkpoint interval as a non-negative event count", $"{v}", ctx);
+        interval = unchecked((ulong)v);
+        intervalAt = at;
+        return true;
     }
 
     private bool TryReadInt64(out long? value)
@@ -312,6 +336,8 @@ public sealed class TraceReader : IDisposable
         if (chunks is null || hash is null) return Fail(TraceErrorKind.Malformed, start, "memory map with chunks and content_hash", "a map without them", Ctx);
         if (chunks > unchecked((ulong)TraceFormat.ChunksMax)) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.ChunksMax} chunks", $"{chunks}", Ctx);
         _chunksLeft = unchecked((long)chunks.Value);
+        _regions = [.. Header.MemoryLayout.Regions.OrderBy(s => s.Base)];
+        _checkpointEvery = Header.CheckpointIntervalEvents;
         MemoryChunks = _chunksLeft;
         InitialMemoryHash = hash.Value;
         _stage = Stage.Memory;
@@ -361,19 +387,16 @@ public sealed class TraceReader : IDisposable
             error = Error!;
             return false;
         }
-        ulong actual = target.ContentHash();
-        if (actual != InitialMemoryHash)
-        {
-            Fail(TraceErrorKind.Inconsistent, Offset, $"initial memory with content hash 0x{InitialMemoryHash:x16}", $"0x{actual:x16}", "memory chunks");
-            error = Error!;
-            return false;
-        }
         target.ClearDirty();
         error = null;
         return true;
     }
 
-    /// <summary>Reads the remaining chunks into <paramref name="target"/>, or validates and skips them when null.</summary>
+    /// <summary>Reads the remaining chunks into <paramref name="target"/>, or, when it is null, inflates each
+    /// into a scratch page run: either way every chunk is checked (inside one region, page-aligned there,
+    /// ascending, one complete zlib stream of exactly its length) and the content hash is computed as the
+    /// chunks stream past (zero pages in between), so a corrupt image is an error for every reader of the
+    /// trace, not only for one that loads the memory.</summary>
     private bool TryReadChunks(GuestMemory? target)
     {
         MsgPackReader r = _reader;
@@ -390,60 +413,98 @@ public sealed class TraceReader : IDisposable
             if (!r.TryReadUInt64(out ulong length)) return FailCodec(ctx + " length");
             if (length == 0 || length > TraceFormat.ChunkBytesMax) return Fail(TraceErrorKind.LimitExceeded, lengthAt, $"chunk length in [1, {TraceFormat.ChunkBytesMax}]", $"{length}", ctx);
             if (address < _nextChunkAddress || address > ulong.MaxValue - length) return Fail(TraceErrorKind.Inconsistent, start, $"chunk at or after 0x{_nextChunkAddress:x} (ascending, not overlapping)", $"chunk at 0x{address:x}", ctx);
+            if (!TryLocateChunk(address, length, out int region))
+            {
+                return Fail(TraceErrorKind.Inconsistent, start, "chunk inside the memory layout, starting on a page of its region and ending on one or at the region's end", $"chunk at 0x{address:x} of {length} bytes", ctx);
+            }
             long binAt = r.Offset;
             if (!r.TryReadBinHeader(out int compressedLength)) return FailCodec(ctx + " data");
             if (compressedLength > TraceFormat.ChunkCompressedBytesMax) return Fail(TraceErrorKind.LimitExceeded, binAt, $"compressed chunk of at most {TraceFormat.ChunkCompressedBytesMax} bytes", $"{compressedLength} bytes", ctx);
+            long dataAt = r.Offset;
+            Span<byte> destination;
             if (target is null)
             {
-                if (!r.TrySkipRaw(compressedLength)) return FailCodec(ctx + " data");
+                _scratch ??= new byte[TraceFormat.ChunkBytesMax];
+                destination = _scratch.AsSpan(0, unchecked((int)length));
             }
-            else
+            else if (!target.TryGetSpan(new GuestAddress(address), length, out destination))
             {
-                if (!target.TryGetSpan(new GuestAddress(address), length, out Span<byte> destination))
-                {
-                    return Fail(TraceErrorKind.Inconsistent, start, "chunk inside the memory layout", $"chunk at 0x{address:x} of {length} bytes", ctx);
-                }
-                _compressed ??= new byte[TraceFormat.ChunkCompressedBytesMax];
-                if (!r.TryReadRaw(_compressed.AsSpan(0, compressedLength))) return FailCodec(ctx + " data");
-                if (!TryInflate(_compressed, compressedLength, destination, binAt, ctx)) return false;
+                return Fail(TraceErrorKind.Inconsistent, start, "chunk inside the memory layout", $"chunk at 0x{address:x} of {length} bytes", ctx);
             }
+            _compressed ??= new byte[TraceFormat.ChunkCompressedBytesMax];
+            if (!r.TryReadRaw(_compressed.AsSpan(0, compressedLength))) return FailCodec(ctx + " data");
+            if (!ZlibChunkInflater.TryInflate(_compressed.AsMemory(0, compressedLength), destination, out string expected, out string found, out int at))
+            {
+                return Fail(TraceErrorKind.Malformed, dataAt + at, expected, found, ctx);
+            }
+            HashZerosUpTo(region, address - _regions[region].Base);
+            _memoryHash.Add(destination);
+            _hashedTo += length;
             _nextChunkAddress = address + length;
             _chunksLeft--;
+        }
+        HashZerosUpTo(_regions.Length, 0);
+        ulong actual = _memoryHash.Finish();
+        if (actual != InitialMemoryHash)
+        {
+            return Fail(TraceErrorKind.Inconsistent, r.Offset, $"initial memory with content hash 0x{InitialMemoryHash:x16} (the memory map's content_hash)", $"0x{actual:x16}", "memory chunks");
         }
         return true;
     }
 
-    /// <summary>Inflates one zlib stream into exactly <paramref name="destination"/>: fewer bytes,
-    /// more bytes or bad zlib data are errors. The output never exceeds the destination.</summary>
-    private bool TryInflate(byte[] compressed, int compressedLength, Span<byte> destination, long at, string ctx)
+    /// <summary>The region holding all of [address, address + length), with the chunk starting on a page
+    /// boundary of the region and ending on one or at the region's end (traces/README.md §2).</summary>
+    private bool TryLocateChunk(ulong address, ulong length, out int region)
     {
-        int got = 0;
-        bool longer;
-        try
+        for (region = 0; region < _regions.Length; region++)
         {
-            using var source = new MemoryStream(compressed, 0, compressedLength, writable: false);
-            using var z = new ZLibStream(source, CompressionMode.Decompress);
-            // Each Read returns at least one byte or 0 at the end: at most destination.Length rounds.
-            while (got < destination.Length)
-            {
-                int n = z.Read(destination[got..]);
-                if (n <= 0) break;
-                got += n;
-            }
-            Span<byte> probe = stackalloc byte[1];
-            longer = got == destination.Length && z.Read(probe) > 0;
+            RegionSpec s = _regions[region];
+            if (address < s.Base || address - s.Base >= s.Size) continue;
+            ulong offset = address - s.Base;
+            return length <= s.Size - offset
+                && offset % GuestMemory.PageSize == 0
+                && (length % GuestMemory.PageSize == 0 || length == s.Size - offset);
         }
-        catch (InvalidDataException e)
+        return false;
+    }
+
+    /// <summary>Feeds <see cref="GuestMemory.ContentHash"/>'s words and zero bytes up to
+    /// <paramref name="offset"/> in <paramref name="region"/> (<see cref="_regions"/>.Length: to the end).</summary>
+    private void HashZerosUpTo(int region, ulong offset)
+    {
+        while (_hashRegion < region)
         {
-            return Fail(TraceErrorKind.Malformed, at, "zlib data", $"invalid data ({e.Message})", ctx);
+            StartHashRegion();
+            HashZeros(_regions[_hashRegion].Size - _hashedTo);
+            _hashRegion++;
+            _hashedTo = 0;
+            _hashRegionStarted = false;
         }
-        catch (IOException e)
+        if (region < _regions.Length)
         {
-            return Fail(TraceErrorKind.Malformed, at, "zlib data", $"invalid data ({e.Message})", ctx);
+            StartHashRegion();
+            HashZeros(offset - _hashedTo);
+            _hashedTo = offset;
         }
-        if (got < destination.Length) return Fail(TraceErrorKind.Malformed, at, $"{destination.Length} bytes after decompression", $"{got} bytes", ctx);
-        if (longer) return Fail(TraceErrorKind.Malformed, at, $"{destination.Length} bytes after decompression", "more bytes", ctx);
-        return true;
+    }
+
+    private void StartHashRegion()
+    {
+        if (_hashRegionStarted) return;
+        _memoryHash.AddUInt64(_regions[_hashRegion].Base);
+        _memoryHash.AddUInt64(_regions[_hashRegion].Size);
+        _hashRegionStarted = true;
+    }
+
+    /// <summary>Zero bytes in blocks of a multiple of 8, so the hash's word boundaries stay those of one long span.</summary>
+    private void HashZeros(ulong count)
+    {
+        while (count > 0)
+        {
+            int n = unchecked((int)Math.Min(count, (ulong)ZeroBlock.Length));
+            _memoryHash.Add(ZeroBlock.AsSpan(0, n));
+            count -= (ulong)n;
+        }
     }
 
     // ---------------------------------------------------------------- events
@@ -477,6 +538,7 @@ public sealed class TraceReader : IDisposable
             {
                 if (kind >= TraceFormat.KindsMax) return FailEvent(TraceErrorKind.Malformed, start, "event kind in [0, 255]", $"{kind}", out error);
                 if (dataLength > TraceFormat.EventDataBytesMax) return FailEvent(TraceErrorKind.LimitExceeded, start, $"event data of at most {TraceFormat.EventDataBytesMax} bytes", $"{dataLength} bytes", out error);
+                if (_checkpointEvery != 0 && !TryPlaceCheckpoint(kind, source, start, out error)) return false;
                 if (r.TryReadRawSpan(dataLength, out ReadOnlySpan<byte> data))
                 {
                     long time = unchecked(_lastTime + delta);
@@ -494,6 +556,43 @@ public sealed class TraceReader : IDisposable
             return false;
         }
         return TryReadNextSlow(out error);
+    }
+
+    /// <summary>Periodic checkpoints (<see cref="TraceHeader.CheckpointIntervalEvents"/> = N &gt; 0): a
+    /// Checkpoint of source <see cref="TraceFormat.CheckpointSourcePeriodic"/> follows every N other events,
+    /// exactly there (the simulation emits it right after the Nth event), and nowhere else.</summary>
+    private bool TryPlaceCheckpoint(ulong kind, uint source, long start, out TraceError? error)
+    {
+        error = null;
+        if (kind == (ulong)TraceEventKind.Checkpoint && source == TraceFormat.CheckpointSourcePeriodic)
+        {
+            if (_sinceCheckpoint != _checkpointEvery)
+            {
+                return FailEvent(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint only after every {_checkpointEvery} events (header checkpoint interval)", $"one after {_sinceCheckpoint} events", out error);
+            }
+            _sinceCheckpoint = 0;
+            return true;
+        }
+        if (_sinceCheckpoint == _checkpointEvery)
+        {
+            return FailEvent(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint (kind 17, source 0) after {_checkpointEvery} events (header checkpoint interval)", $"event kind {kind}, source {source}", out error);
+        }
+        _sinceCheckpoint++;
+        return true;
+    }
+
+    /// <summary>Reads the rest of the trace to its verified footer without returning the events: after a
+    /// replay has diverged, this tells a recording that contradicts itself (corrupt: footer counts or hash
+    /// that disagree with the events, a truncated file) from one the live run merely differs from.
+    /// Each call consumes at least one byte, so the trace's length bounds the loop.</summary>
+    public bool TryVerifyRest([NotNullWhen(false)] out TraceError? error)
+    {
+        while (TryReadNext(out _, out error))
+        {
+        }
+        if (error is null && Footer is not null) return true;
+        error ??= Error ?? new TraceError(TraceErrorKind.Truncated, Offset, $"byte {Offset}: expected the footer, found nothing more");
+        return false;
     }
 
     private bool FailEvent(TraceErrorKind kind, long offset, string expected, string found, out TraceError? error)
@@ -582,6 +681,11 @@ public sealed class TraceReader : IDisposable
             if (stated != _counts[k]) return Fail(TraceErrorKind.Inconsistent, start, $"footer count {_counts[k]} for event kind {(TraceEventKind)k}", $"{stated}", Ctx);
         }
         if (eventHash != EventHash) return Fail(TraceErrorKind.Inconsistent, start, $"footer event hash 0x{EventHash:x16} (events read)", $"0x{eventHash:x16}", Ctx);
+        if (endTime < _lastTime) return Fail(TraceErrorKind.Inconsistent, start, $"footer end time at or after the last event's time {_lastTime}", $"{endTime}", Ctx);
+        if (_checkpointEvery != 0 && _sinceCheckpoint == _checkpointEvery)
+        {
+            return Fail(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint after the last {_checkpointEvery} events (header checkpoint interval)", "the footer", Ctx);
+        }
         long endAt = r.Offset;
         if (!r.IsAtEnd())
         {

@@ -32,6 +32,10 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         {
             throw new ArgumentException("the header's memory layout differs from the initial memory's layout", nameof(header));
         }
+        if (header.CheckpointIntervalEvents < 0)
+        {
+            throw new ArgumentException("the checkpoint interval is an event count and cannot be negative", nameof(header));
+        }
         if (header.Origin == TraceOrigin.Kvm && header.Host is null)
         {
             throw new ArgumentException("a KVM trace needs its host", nameof(header));
@@ -212,7 +216,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             w.Write(r.Size);
         }
         w.Write(TraceFormat.KeyCheckpointInterval);
-        w.Write(h.CheckpointIntervalNs);
+        w.Write(unchecked((ulong)h.CheckpointIntervalEvents));
         if (w.BytesWritten > TraceFormat.HeaderBytesMax) throw new ArgumentException($"the header encodes to more than {TraceFormat.HeaderBytesMax} bytes", nameof(h));
     }
 

@@ -27,7 +27,7 @@ public sealed class TraceRoundTripTests(ITestOutputHelper output)
             Assert.Equal(h.Host, back.Host);
             Assert.Equal(h.Devices, back.Devices);
             Assert.Equal(h.MemoryLayout.Regions, back.MemoryLayout.Regions);
-            Assert.Equal(h.CheckpointIntervalNs, back.CheckpointIntervalNs);
+            Assert.Equal(h.CheckpointIntervalEvents, back.CheckpointIntervalEvents);
         }
     }
 
