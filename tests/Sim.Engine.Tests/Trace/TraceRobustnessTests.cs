@@ -4,7 +4,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
-using Sim.Engine.Trace.MessagePack;
+using Sim.Engine.Trace.Codec;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -17,7 +17,7 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     private static readonly MemoryLayout SmallLayout = new([new RegionSpec(0x10000, 8 * 4096)]);
 
     /// <summary>Header (and an empty memory map, cut off) of a trace over <see cref="SmallLayout"/>, then whatever <paramref name="rest"/> writes.</summary>
-    private static byte[] HandMade(Action<MsgPackWriter> rest)
+    private static byte[] HandMade(Action<Packer> rest)
     {
         Assert.True(GuestMemory.TryCreate(SmallLayout, out GuestMemory? zero, out _));
         byte[] prefix = TraceSamples.Write(TraceSamples.Header(SmallLayout), zero, [], complete: false);
@@ -26,16 +26,16 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         return [.. prefix.AsSpan(0, prefix.Length - emptyMap.Length), .. Encode(rest)];
     }
 
-    private static byte[] Encode(Action<MsgPackWriter> write)
+    private static byte[] Encode(Action<Packer> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        var w = new MsgPackWriter(buffer);
+        var w = new Packer(buffer);
         write(w);
-        w.Flush();
+        Packer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void WriteMemoryMap(MsgPackWriter w, ulong chunks, ulong hash)
+    private static void WriteMemoryMap(Packer w, ulong chunks, ulong hash)
     {
         w.WriteMapHeader(4);
         w.Write("compression"); w.Write("zlib");
@@ -51,7 +51,7 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         return ms.ToArray();
     }
 
-    private static void WriteChunk(MsgPackWriter w, ulong address, ulong length, byte[] compressed)
+    private static void WriteChunk(Packer w, ulong address, ulong length, byte[] compressed)
     {
         w.WriteArrayHeader(3);
         w.Write(address);
@@ -123,7 +123,7 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
             WriteMemoryMap(w, 0, ZeroHash());
             w.WriteArrayHeader(6);
             w.Write(1); w.Write(0); w.Write(0); w.Write(0); w.Write(0);
-            w.WriteBinHeader(uint.MaxValue);
+            w.WriteRaw([0xc6, 0xff, 0xff, 0xff, 0xff]); // bin 32 of 4 GiB - 1
         });
         long before = GC.GetAllocatedBytesForCurrentThread();
         TraceError e = ReadError(bytes);
