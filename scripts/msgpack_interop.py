@@ -24,8 +24,10 @@ M64 = (1 << 64) - 1
 HEADER_KEYS = {
     "format": str, "format_version": int, "virtsim_version": str, "git_commit": str, "seed": int,
     "scenario": str, "options": dict, "origin": str, "host": (dict, type(None)), "devices": dict,
-    "memory_layout": list, "checkpoint_interval_ns": int,
+    "memory_layout": list, "checkpoint_interval_events": int,
 }
+# Traces written before 2026-12 name the checkpoint interval (always an event count) by this key.
+LEGACY_CHECKPOINT_KEY = "checkpoint_interval_ns"
 FOOTER_KEYS = {"events": int, "events_by_kind": list, "memory_hash": int, "event_hash": int, "end_time": int}
 
 
@@ -111,6 +113,9 @@ def check_str_map(name, m):
 
 def check_header(h):
     expect(isinstance(h, dict), f"header: expected map, found {type(h).__name__}")
+    if LEGACY_CHECKPOINT_KEY in h:
+        expect("checkpoint_interval_events" not in h, "header: both checkpoint interval keys")
+        h = {("checkpoint_interval_events" if k == LEGACY_CHECKPOINT_KEY else k): v for k, v in h.items()}
     for key, typ in HEADER_KEYS.items():
         expect(key in h, f"header: missing key {key!r}")
         expect(isinstance(h[key], typ) and not isinstance(h[key], bool), f"header {key}: expected {typ}, found {type(h[key]).__name__}")
@@ -119,7 +124,8 @@ def check_header(h):
     expect(h["format"] == "virtsim-trace", f"header format: {h['format']!r}")
     expect(h["format_version"] == 1, f"header format_version: {h['format_version']}")
     expect(is_u64(h["seed"]), "header seed: not a uint64")
-    expect(is_i64(h["checkpoint_interval_ns"]), "header checkpoint_interval_ns: not an int64")
+    expect(is_i64(h["checkpoint_interval_events"]) and h["checkpoint_interval_events"] >= 0,
+           "header checkpoint_interval_events: not a non-negative int64")
     check_str_map("options", h["options"])
     check_str_map("devices", h["devices"])
     expect(h["origin"] in ("simulated", "kvm"), f"header origin: {h['origin']!r}")
@@ -159,7 +165,10 @@ def check(path):
             expect(is_u64(address) and is_u64(length) and isinstance(data, bytes), f"memory chunk {i}: wrong types")
             expect(0 < length <= CHUNK_BYTES_MAX, f"memory chunk {i}: length {length}")
             expect(address >= next_address, f"memory chunk {i}: not ascending")
-            raw = zlib.decompress(data)
+            d = zlib.decompressobj()
+            raw = d.decompress(data, length + 1)
+            expect(d.eof and not d.unused_data and not d.unconsumed_tail,
+                   f"memory chunk {i}: not exactly one complete zlib stream")
             expect(len(raw) == length, f"memory chunk {i}: inflates to {len(raw)} bytes, declares {length}")
             expect(any(raw), f"memory chunk {i}: all zero (only non-zero pages are stored)")
             region = [k for k, (base, size) in enumerate(layout) if base <= address and address + length <= base + size]
@@ -238,7 +247,7 @@ def write_sample(path):
             "host": {"kernel_release": "6.8.0-test", "kvm_api_version": 12, "kvm_flavour": "kvm-intel"},
             "devices": {"blk0": "virtio-blk"},
             "memory_layout": [list(r) for r in SAMPLE_LAYOUT],
-            "checkpoint_interval_ns": 0,
+            "checkpoint_interval_events": 0,
             "unknown_future_key": {"nested": [1, None, 2.5]},
         }))
         f.write(packer.pack({"compression": "zlib", "page_size": PAGE_SIZE, "chunks": len(chunks),

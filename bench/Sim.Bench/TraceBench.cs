@@ -16,7 +16,7 @@ namespace Sim.Bench;
 [MemoryDiagnoser]
 public class TraceBench
 {
-    private const int Events = 200_000;
+    public const int Events = 200_000;
 
     private TraceRecord[] _events = [];
     private byte[] _trace = [];

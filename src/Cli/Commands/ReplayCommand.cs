@@ -83,7 +83,8 @@ internal static class ReplayCommand
             }
             using (reader)
             {
-                return FindingTrace.IsFindingTrace(reader.Header) ? FindingTraceReplayer.Replay(reader) : SimulatedReplayer.Replay(reader);
+                ReplayOutcome outcome = FindingTrace.IsFindingTrace(reader.Header) ? FindingTraceReplayer.Replay(reader) : SimulatedReplayer.Replay(reader);
+                return ReplayIntegrity.Check(outcome, reader);
             }
         }
     }

@@ -20,7 +20,7 @@ public static class ScenarioRecorder
             Scenario = scenario.Name,
             Origin = TraceOrigin.Simulated,
             MemoryLayout = run.Simulation.Memory.Layout,
-            CheckpointIntervalNs = run.Simulation.Options.CheckpointInterval,
+            CheckpointIntervalEvents = run.Simulation.Options.CheckpointInterval,
         };
         foreach (var (k, v) in options.Named) header.Options[k] = v;
         return header;

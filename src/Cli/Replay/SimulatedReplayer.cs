@@ -9,7 +9,9 @@ namespace Cli.Replay;
 /// Replays a trace of origin <c>simulated</c>: re-creates the run from the header's scenario, seed
 /// and options, checks the initial memory, then compares the live run with the recording event by
 /// event (checkpoints carry the running hashes) and finally the footer's memory and event hashes.
-/// The first difference is reported precisely (event index, time, kind, field, expected vs actual).
+/// The first difference is reported precisely (event index, time, kind, field, expected vs actual);
+/// then the footer's end time. The header's checkpoint interval must be the run's: the periodic
+/// checkpoints (placed by the reader, compared event by event here) verify the running hashes.
 /// </summary>
 public static class SimulatedReplayer
 {
@@ -35,6 +37,11 @@ public static class SimulatedReplayer
         if (!reader.TryCreateMemory(out GuestMemory? recorded, out TraceError? error) || !reader.TryReadInitialMemory(recorded, out error))
         {
             return new ReplayOutcome(ReplayVerdict.Error, origin, 0, error.Message);
+        }
+        long liveInterval = run.Simulation.Options.CheckpointInterval;
+        if (header.CheckpointIntervalEvents != liveInterval)
+        {
+            return new ReplayOutcome(ReplayVerdict.Diverged, origin, 0, $"checkpoint interval differs: the trace has a checkpoint every {header.CheckpointIntervalEvents} events, the run every {liveInterval}");
         }
         ulong liveInitial = run.Simulation.Memory.ContentHash();
         ulong recordedInitial = recorded.ContentHash();
@@ -62,9 +69,10 @@ public static class SimulatedReplayer
         {
             return new ReplayOutcome(ReplayVerdict.Diverged, origin, comparer.EventsSeen, $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{memoryHash:x16}");
         }
-        if (footer.EventCount != comparer.EventsSeen)
+        long endTime = run.Simulation.Now;
+        if (footer.EndTime != endTime)
         {
-            return new ReplayOutcome(ReplayVerdict.Diverged, origin, comparer.EventsSeen, $"footer counts {footer.EventCount} events, replay saw {comparer.EventsSeen}");
+            return new ReplayOutcome(ReplayVerdict.Diverged, origin, comparer.EventsSeen, $"end time differs: expected {footer.EndTime} ns (footer end_time), actual {endTime} ns");
         }
         return new ReplayOutcome(ReplayVerdict.Match, origin, comparer.EventsSeen, $"memory_hash=0x{memoryHash:x16}");
     }

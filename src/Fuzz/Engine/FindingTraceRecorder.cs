@@ -34,7 +34,7 @@ public sealed class FindingTraceRecorder : ExecutionTrace, IDisposable
             Origin = TraceOrigin.Simulated,
             Devices = _header.Devices,
             MemoryLayout = initial.Layout,
-            CheckpointIntervalNs = 0,
+            CheckpointIntervalEvents = 0,
         };
         _writer = new TraceWriter(_stream, header, initial, leaveOpen: true);
     }

@@ -36,4 +36,7 @@ internal static class PingLayout
 
     /// <summary>PRNG stream of the scenario's host side.</summary>
     public const ulong HostPrngStream = 16;
+
+    /// <summary>PRNG stream of the stale bytes the <c>stale</c> option puts in the responses page.</summary>
+    public const ulong StalePrngStream = 17;
 }

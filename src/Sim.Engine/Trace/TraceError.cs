@@ -1,5 +1,3 @@
-using Sim.Engine.Trace.MessagePack;
-
 namespace Sim.Engine.Trace;
 
 /// <summary>Why reading a trace stopped: where (absolute byte offset) and what was expected there.
@@ -20,21 +18,6 @@ public sealed class TraceError
 
     /// <summary>"byte 1234: expected event array of 6 items, found map (0x85)".</summary>
     public string Message { get; }
-
-    /// <summary>Translates a codec failure; end of stream becomes <see cref="TraceErrorKind.Truncated"/>.</summary>
-    public static TraceError FromCodec(MsgPackError error, string context)
-    {
-        ArgumentNullException.ThrowIfNull(error);
-        TraceErrorKind kind = error.Kind switch
-        {
-            MsgPackErrorKind.Truncated => TraceErrorKind.Truncated,
-            MsgPackErrorKind.LimitExceeded => TraceErrorKind.LimitExceeded,
-            MsgPackErrorKind.Io => TraceErrorKind.Io,
-            _ => TraceErrorKind.Malformed,
-        };
-        string suffix = kind == TraceErrorKind.Truncated ? "; the trace is truncated (no footer)" : "";
-        return new TraceError(kind, error.Offset, $"{error.Message} (in {context}){suffix}");
-    }
 
     public override string ToString() => Message;
 }

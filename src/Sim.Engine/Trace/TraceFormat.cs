@@ -66,7 +66,16 @@ public static class TraceFormat
     public const string KeyHost = "host";
     public const string KeyDevices = "devices";
     public const string KeyMemoryLayout = "memory_layout";
-    public const string KeyCheckpointInterval = "checkpoint_interval_ns";
+    public const string KeyCheckpointInterval = "checkpoint_interval_events";
+
+    /// <summary>The checkpoint interval's key in traces written before it was named for what it holds:
+    /// it always held an event count, never nanoseconds. Read as <see cref="KeyCheckpointInterval"/>; never written.</summary>
+    public const string KeyCheckpointIntervalLegacy = "checkpoint_interval_ns";
+
+    /// <summary>Source of the Checkpoint events a simulation emits every
+    /// <see cref="TraceHeader.CheckpointIntervalEvents"/> events ("periodic checkpoints"); other sources
+    /// (a fuzz finding's folded events) are ordinary events.</summary>
+    public const uint CheckpointSourcePeriodic = 0;
 
     // Host map keys.
     public const string KeyKernelRelease = "kernel_release";

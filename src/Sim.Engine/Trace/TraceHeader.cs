@@ -35,6 +35,9 @@ public sealed class TraceHeader
     /// <summary>Guest-physical layout; must equal the initial memory's layout.</summary>
     public required MemoryLayout MemoryLayout { get; init; }
 
-    /// <summary>Virtual nanoseconds between Checkpoint events; 0 when the run writes none.</summary>
-    public long CheckpointIntervalNs { get; init; }
+    /// <summary>Events between periodic Checkpoint events ("checkpoint_interval_events"; traces before
+    /// 2026-12 call it "checkpoint_interval_ns" although it always counted events): after every this many
+    /// other events a Checkpoint of source <see cref="TraceFormat.CheckpointSourcePeriodic"/> follows.
+    /// 0 when the run writes none. Never negative.</summary>
+    public long CheckpointIntervalEvents { get; init; }
 }

@@ -1,47 +1,59 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
-using System.IO.Compression;
-using Sim.Engine.Memory;
-using Sim.Engine.Trace.MessagePack;
+using System.Text;
+using MessagePack;
+using Sim.Engine.Trace.Codec;
 
 namespace Sim.Engine.Trace;
 
 /// <summary>
 /// Reads a trace (traces/README.md) as a stream: <see cref="TryOpen"/> decodes the header, then
 /// <see cref="TryReadInitialMemory"/> (optional) loads the initial pages, then
-/// <see cref="TryReadNext"/> pulls one event at a time until the footer. The bytes are untrusted:
-/// every failure is a <see cref="TraceError"/> with the byte offset, never an exception, and memory
-/// stays bounded (named limits in <see cref="TraceFormat"/>; decompression writes only into the
-/// caller's memory, never beyond the declared, capped layout). Reading an event allocates nothing:
-/// <see cref="TraceEvent.Data"/> points into the reader's buffer until the next call.
-/// The footer's counts and event hash are checked against the events actually read.
+/// <see cref="TryReadNext"/> pulls one event at a time until the footer. Decoding is MessagePack-CSharp's
+/// low-level <see cref="MessagePackReader"/> over a window of the stream (<see cref="TraceInput"/>): an
+/// object that ends beyond the window is decoded again once more bytes arrived, up to a named cap. The
+/// bytes are untrusted: every failure, including the library's exceptions, becomes a
+/// <see cref="TraceError"/> with the byte offset and what was expected there; lengths, counts and
+/// nesting depth are capped here (<see cref="TraceFormat"/>, <see cref="DepthMax"/>), and decompression
+/// writes only into the caller's memory or one scratch chunk. Reading an event allocates nothing:
+/// <see cref="TraceEvent.Data"/> points into the window until the next call.
 /// </summary>
-public sealed class TraceReader : IDisposable
+public sealed partial class TraceReader : IDisposable
 {
     private enum Stage : byte { Memory, Events, Complete, Failed }
 
+    /// <summary>Deepest nesting of arrays and maps skipped in an unknown header key's value.</summary>
+    public const int DepthMax = 64;
+
+    /// <summary>Longest event array before its data: fixarray + five integers of at most 9 bytes each
+    /// (uint 64 or int 64, whatever the field's range) + bin 32 header (5).</summary>
+    private const int EventHeadBytesMax = 1 + (5 * 9) + 5;
+
+    private const byte EventArrayCode = MsgPackCode.FixArrayMin + TraceFormat.EventFields;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
-    private readonly MsgPackReader _reader;
+    private readonly TraceInput _input;
     private readonly ulong[] _counts = new ulong[TraceFormat.KindsMax];
     private TraceEventHash _hash = new();
     private Stage _stage;
-    private long _chunksLeft;
-    private ulong _nextChunkAddress;
     private long _lastTime;
-    private byte[]? _compressed;
+    private long _checkpointEvery;
+    private long _sinceCheckpoint;
+
+    /// <summary>Where (relative to the object being decoded) and what the value being read is: the
+    /// library's exceptions are translated with them.</summary>
+    private long _markAt;
+    private string _markWhat = "";
 
     private TraceReader(Stream stream, bool leaveOpen)
     {
         _stream = stream;
         _leaveOpen = leaveOpen;
-        _reader = new MsgPackReader(stream)
-        {
-            StringBytesMax = TraceFormat.HeaderStringBytesMax,
-            BinBytesMax = Math.Max(TraceFormat.EventDataBytesMax, TraceFormat.ChunkCompressedBytesMax),
-            ExtBytesMax = TraceFormat.HeaderStringBytesMax,
-            MapEntriesMax = TraceFormat.OptionsMax,
-            ArrayItemsMax = TraceFormat.OptionsMax,
-        };
+        _input = new TraceInput(stream);
         Header = null!;
     }
 
@@ -67,7 +79,7 @@ public sealed class TraceReader : IDisposable
     public ulong EventHash => _hash.Value;
 
     /// <summary>Absolute byte offset of the next unread byte.</summary>
-    public long Offset => _reader.Offset;
+    public long Offset => _input.Offset;
 
     /// <summary>True once the footer was read and verified.</summary>
     [MemberNotNullWhen(true, nameof(Footer))]
@@ -79,7 +91,7 @@ public sealed class TraceReader : IDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         var r = new TraceReader(stream, leaveOpen);
-        if (r.TryReadHeader() && r.TryReadMemoryMap())
+        if (r.TryDecode(r.DecodeHeader, TraceFormat.HeaderBytesMax, "header") && r.TryDecode(r.DecodeMemoryMap, TraceFormat.HeaderBytesMax, "memory map"))
         {
             reader = r;
             error = null;
@@ -96,354 +108,169 @@ public sealed class TraceReader : IDisposable
         if (!_leaveOpen) _stream.Dispose();
     }
 
-    // ---------------------------------------------------------------- errors
+    // ---------------------------------------------------------------- decoding and errors
+
+    private delegate bool Decoder(ref MessagePackReader r);
+
+    /// <summary>Decodes one object with <paramref name="decode"/> over the window and consumes it. An
+    /// object that runs past the window is decoded again with more bytes, up to
+    /// <paramref name="bytesMax"/>; the library's exceptions become errors at the marked value.</summary>
+    private bool TryDecode(Decoder decode, int bytesMax, string context)
+    {
+        if (_stage == Stage.Failed) return false;
+        long start = _input.Offset;
+        int want = Math.Min(bytesMax, TraceInput.BufferBytesInitial);
+        while (true)
+        {
+            _input.Fill(want);
+            if (_input.IoError is { } io) return Fail(TraceErrorKind.Io, _input.Offset + _input.Available, "readable bytes", "I/O error: " + io, context);
+            if (_input.Available == 0) return Fail(TraceErrorKind.Truncated, start, context, "end of stream", context);
+            var r = new MessagePackReader(_input.Window);
+            (_markAt, _markWhat) = (0, context);
+            try
+            {
+                if (!decode(ref r)) return false;
+                _input.Advance(r.Consumed);
+                return true;
+            }
+            catch (EndOfStreamException)
+            {
+                if (_input.EndOfStream) return Fail(TraceErrorKind.Truncated, start + _markAt, _markWhat, $"end of stream ({_input.Available - _markAt} bytes left)", context);
+                if (_input.Available >= bytesMax) return Fail(TraceErrorKind.LimitExceeded, start, $"{context} of at most {bytesMax} bytes", "a longer one", context);
+                want = (int)Math.Min(bytesMax, Math.Max(want * 2L, _input.Available + 1L));
+            }
+            catch (Exception e) when (e is MessagePackSerializationException or OverflowException or ArgumentException or InvalidOperationException)
+            {
+                return FailFound(start + _markAt, _markWhat, context, e);
+            }
+        }
+    }
+
+    /// <summary>Notes the value about to be read (for error messages).</summary>
+    private void Mark(ref MessagePackReader r, string what) => (_markAt, _markWhat) = (r.Consumed, what);
 
     private bool Fail(TraceErrorKind kind, long offset, string expected, string found, string context)
     {
-        Error ??= new TraceError(kind, offset, $"byte {offset}: expected {expected}, found {found} (in {context})");
+        string suffix = kind == TraceErrorKind.Truncated ? "; the trace is truncated" + (_stage is Stage.Events ? " (no footer)" : "") : "";
+        Error ??= new TraceError(kind, offset, $"byte {offset}: expected {expected}, found {found} (in {context}){suffix}");
         _stage = Stage.Failed;
         return false;
     }
 
-    private bool FailCodec(string context)
+    /// <summary>A value of the wrong type or range: names the code byte found there and the library's reason.</summary>
+    private bool FailFound(long offset, string expected, string context, Exception e)
     {
-        MsgPackError codec = _reader.Error ?? new MsgPackError(MsgPackErrorKind.Truncated, _reader.Offset, "a value", "nothing");
-        Error ??= TraceError.FromCodec(codec, context);
-        _stage = Stage.Failed;
-        return false;
+        long rel = offset - _input.Offset;
+        string found = rel >= 0 && rel < _input.Available ? Describe(_input.Span[(int)rel]) : "a bad value";
+        if (found.StartsWith("reserved", StringComparison.Ordinal)) found = "reserved byte 0xc1";
+        return Fail(TraceErrorKind.Malformed, offset, expected, $"{found} ({e.Message.TrimEnd('.')})", context);
     }
 
     private static string Quote(string s) => s.Length <= 64 ? $"\"{s}\"" : $"\"{s[..64]}...\"";
 
-    // ---------------------------------------------------------------- header
+    /// <summary>"map (0x81)", "uint (0xce)": names a code byte for error messages.</summary>
+    public static string Describe(byte code) => MsgPackCode.Describe(code);
 
-    private bool TryReadHeader()
+    // ---------------------------------------------------------------- typed reads (marked)
+
+    private ulong ReadUInt64(ref MessagePackReader r, string what)
     {
-        const string Ctx = "header";
-        MsgPackReader r = _reader;
-        long start = r.Offset;
-        if (!r.TryPeekType(out MsgPackType type)) return FailCodec(Ctx);
-        if (type != MsgPackType.Map) return Fail(TraceErrorKind.Malformed, start, "header map (a virtsim trace starts with one)", MsgPackReader.Describe(PeekCodeOrZero()), Ctx);
-        if (!r.TryReadMapHeader(out int keys)) return FailCodec(Ctx);
-        if (keys > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"header of at most {TraceFormat.HeaderKeysMax} keys", $"{keys} keys", Ctx);
+        Mark(ref r, what);
+        return r.ReadUInt64();
+    }
 
-        string? format = null, virtsimVersion = null, gitCommit = null, scenario = null, origin = null;
-        ulong? formatVersion = null, seed = null;
-        long? checkpoint = null;
-        SortedDictionary<string, string>? options = null, devices = null;
-        TraceHost? host = null;
-        bool hostSeen = false;
-        List<RegionSpec>? layout = null;
-        var seen = new SortedSet<string>(StringComparer.Ordinal);
+    private long ReadInt64(ref MessagePackReader r, string what)
+    {
+        Mark(ref r, what);
+        return r.ReadInt64();
+    }
 
-        for (int i = 0; i < keys; i++)
+    private int ReadArrayHeader(ref MessagePackReader r, string what)
+    {
+        Mark(ref r, what);
+        int n = r.ReadArrayHeader();
+        // MessagePack-CSharp 2.5 turns an array 32 count of 2^31 or more into a negative int.
+        return n >= 0 ? n : throw new MessagePackSerializationException($"a count of {unchecked((uint)n)}");
+    }
+
+    private int ReadMapHeader(ref MessagePackReader r, string what)
+    {
+        Mark(ref r, what);
+        int n = r.ReadMapHeader();
+        return n >= 0 ? n : throw new MessagePackSerializationException($"a count of {unchecked((uint)n)}");
+    }
+
+    /// <summary>The length a str, bin or ext header at <paramref name="at"/> (relative to the window)
+    /// declares, read here rather than by the library (MessagePack-CSharp 2.5 turns 32-bit lengths of 2^31
+    /// or more negative and then fails with an ArgumentOutOfRangeException); -1 for other codes or a cut header.</summary>
+    private long DeclaredLength(long at)
+    {
+        ReadOnlySpan<byte> w = _input.Span;
+        if (at >= w.Length) return -1;
+        int i = (int)at;
+        byte code = w[i];
+        int size = code switch
         {
-            long keyAt = r.Offset;
-            if (!r.TryReadString(out string? key)) return FailCodec(Ctx + " key");
-            if (!seen.Add(key)) return Fail(TraceErrorKind.Malformed, keyAt, "each header key once", $"key {Quote(key)} again", Ctx);
-            string ctx = $"header key {Quote(key)}";
-            long valueAt = r.Offset;
-            bool ok = key switch
-            {
-                TraceFormat.KeyFormat => r.TryReadString(out format),
-                TraceFormat.KeyFormatVersion => TryReadUInt64(out formatVersion),
-                TraceFormat.KeyVirtsimVersion => r.TryReadString(out virtsimVersion),
-                TraceFormat.KeyGitCommit => r.TryReadString(out gitCommit),
-                TraceFormat.KeySeed => TryReadUInt64(out seed),
-                TraceFormat.KeyScenario => r.TryReadString(out scenario),
-                TraceFormat.KeyOptions => TryReadStringMap(ctx, out options),
-                TraceFormat.KeyOrigin => r.TryReadString(out origin),
-                TraceFormat.KeyHost => hostSeen = TryReadHost(ctx, out host),
-                TraceFormat.KeyDevices => TryReadStringMap(ctx, out devices),
-                TraceFormat.KeyMemoryLayout => TryReadLayout(ctx, out layout),
-                TraceFormat.KeyCheckpointInterval => TryReadInt64(out checkpoint),
-                _ => r.TrySkip(), // a newer writer's key: ignored (forward compatible)
-            };
-            if (!ok) return Error is not null ? false : FailCodec(ctx);
-            if (r.Offset - start > TraceFormat.HeaderBytesMax) return Fail(TraceErrorKind.LimitExceeded, start, $"header of at most {TraceFormat.HeaderBytesMax} bytes", $"{r.Offset - start} bytes so far", Ctx);
-            if (key == TraceFormat.KeyFormat && format != TraceFormat.FormatName) return Fail(TraceErrorKind.Malformed, valueAt, $"format {Quote(TraceFormat.FormatName)}", Quote(format!), ctx);
-            if (key == TraceFormat.KeyFormatVersion && formatVersion != TraceFormat.FormatVersion) return Fail(TraceErrorKind.Unsupported, valueAt, $"format version {TraceFormat.FormatVersion}", $"version {formatVersion}", ctx);
-            if (key == TraceFormat.KeyOrigin && origin is not (TraceFormat.OriginSimulated or TraceFormat.OriginKvm)) return Fail(TraceErrorKind.Malformed, valueAt, "origin \"simulated\" or \"kvm\"", Quote(origin!), ctx);
-        }
-        long end = r.Offset;
-        string? missing =
-            format is null ? TraceFormat.KeyFormat :
-            formatVersion is null ? TraceFormat.KeyFormatVersion :
-            virtsimVersion is null ? TraceFormat.KeyVirtsimVersion :
-            gitCommit is null ? TraceFormat.KeyGitCommit :
-            seed is null ? TraceFormat.KeySeed :
-            scenario is null ? TraceFormat.KeyScenario :
-            options is null ? TraceFormat.KeyOptions :
-            origin is null ? TraceFormat.KeyOrigin :
-            layout is null ? TraceFormat.KeyMemoryLayout :
-            checkpoint is null ? TraceFormat.KeyCheckpointInterval : null;
-        if (missing is not null) return Fail(TraceErrorKind.Malformed, start, $"header key {Quote(missing)}", "a header without it", Ctx);
-        TraceOrigin traceOrigin = origin == TraceFormat.OriginKvm ? TraceOrigin.Kvm : TraceOrigin.Simulated;
-        if (traceOrigin == TraceOrigin.Kvm && host is null) return Fail(TraceErrorKind.Inconsistent, start, "a host map for origin \"kvm\"", hostSeen ? "nil" : "no host key", Ctx);
-        _ = end;
-        Header = new TraceHeader
-        {
-            VirtsimVersion = virtsimVersion!,
-            GitCommit = gitCommit!,
-            Seed = seed!.Value,
-            Scenario = scenario!,
-            Options = options!,
-            Origin = traceOrigin,
-            Host = host,
-            Devices = devices ?? new SortedDictionary<string, string>(StringComparer.Ordinal),
-            MemoryLayout = new MemoryLayout(layout!),
-            CheckpointIntervalNs = checkpoint!.Value,
+            >= MsgPackCode.FixStrMin and <= MsgPackCode.FixStrMax => 0,
+            MsgPackCode.Str8 or MsgPackCode.Bin8 or MsgPackCode.Ext8 => 1,
+            MsgPackCode.Str16 or MsgPackCode.Bin16 or MsgPackCode.Ext16 => 2,
+            MsgPackCode.Str32 or MsgPackCode.Bin32 or MsgPackCode.Ext32 => 4,
+            _ => -1,
         };
-        return true;
-    }
-
-    private byte PeekCodeOrZero() => _reader.TryPeekCode(out byte c) ? c : (byte)0;
-
-    private bool TryReadUInt64(out ulong? value)
-    {
-        bool ok = _reader.TryReadUInt64(out ulong v);
-        value = ok ? v : null;
-        return ok;
-    }
-
-    private bool TryReadInt64(out long? value)
-    {
-        bool ok = _reader.TryReadInt64(out long v);
-        value = ok ? v : null;
-        return ok;
-    }
-
-    private bool TryReadStringMap(string ctx, out SortedDictionary<string, string>? map)
-    {
-        map = null;
-        MsgPackReader r = _reader;
-        if (!r.TryReadMapHeader(out int count)) return false; // limit: MapEntriesMax = OptionsMax
-        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < count; i++)
+        if (size < 0 || i + 1 + size > w.Length) return -1;
+        return size switch
         {
-            long at = r.Offset;
-            if (!r.TryReadString(out string? key) || !r.TryReadString(out string? value)) return false;
-            if (!result.TryAdd(key, value)) return Fail(TraceErrorKind.Malformed, at, "each key once", $"key {Quote(key)} again", ctx);
+            0 => code & 0x1f,
+            1 => w[i + 1],
+            2 => BinaryPrimitives.ReadUInt16BigEndian(w[(i + 1)..]),
+            _ => BinaryPrimitives.ReadUInt32BigEndian(w[(i + 1)..]),
+        };
+    }
+
+    /// <summary>A str of at most <see cref="TraceFormat.HeaderStringBytesMax"/> bytes of valid UTF-8.</summary>
+    private string? ReadString(ref MessagePackReader r, string what, string context)
+    {
+        Mark(ref r, what);
+        if (r.NextMessagePackType != MessagePackType.String) throw new MessagePackSerializationException("not a str");
+        long at = r.Consumed;
+        long declared = DeclaredLength(at);
+        if (declared > TraceFormat.HeaderStringBytesMax)
+        {
+            Fail(TraceErrorKind.LimitExceeded, _input.Offset + at, $"str of at most {TraceFormat.HeaderStringBytesMax} bytes", $"{declared} bytes", context);
+            return null;
         }
-        map = result;
-        return true;
+        if (!r.TryReadStringSpan(out ReadOnlySpan<byte> utf8))
+        {
+            ReadOnlySequence<byte>? sequence = r.ReadStringSequence();
+            utf8 = sequence.HasValue ? sequence.Value.FirstSpan : default;
+        }
+        if (utf8.Length > TraceFormat.HeaderStringBytesMax)
+        {
+            Fail(TraceErrorKind.LimitExceeded, _input.Offset + at, $"str of at most {TraceFormat.HeaderStringBytesMax} bytes", $"{utf8.Length} bytes", context);
+            return null;
+        }
+        return StrictUtf8.GetString(utf8);
     }
 
-    /// <summary>nil (simulated) or the host map. Returns true when a value was read.</summary>
-    private bool TryReadHost(string ctx, out TraceHost? host)
+    /// <summary>Skips any value, walking nested arrays and maps itself so that their depth is capped.</summary>
+    private bool TrySkip(ref MessagePackReader r, string context, int depth = 1)
     {
-        host = null;
-        MsgPackReader r = _reader;
-        if (!r.TryPeekType(out MsgPackType type)) return false;
-        if (type == MsgPackType.Nil) return r.TryReadNil();
-        long start = r.Offset;
-        if (!r.TryReadMapHeader(out int count)) return false;
-        if (count > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"host map of at most {TraceFormat.HeaderKeysMax} keys", $"{count} keys", ctx);
-        string? kernel = null, flavour = null, cpu = null;
-        long? api = null;
-        for (int i = 0; i < count; i++)
+        MessagePackType type = r.NextMessagePackType;
+        if (type is not (MessagePackType.Array or MessagePackType.Map))
         {
-            if (!r.TryReadString(out string? key)) return false;
-            bool ok = key switch
-            {
-                TraceFormat.KeyKernelRelease => r.TryReadString(out kernel),
-                TraceFormat.KeyKvmApiVersion => TryReadInt64(out api),
-                TraceFormat.KeyKvmFlavour => r.TryReadString(out flavour),
-                TraceFormat.KeyCpuModel => r.TryReadString(out cpu),
-                _ => r.TrySkip(),
-            };
-            if (!ok) return false;
-        }
-        if (kernel is null || flavour is null || api is null || api < int.MinValue || api > int.MaxValue)
-        {
-            return Fail(TraceErrorKind.Malformed, start, "host map with kernel_release, kvm_api_version (int32), kvm_flavour", "a host map without them", ctx);
-        }
-        host = new TraceHost(kernel, unchecked((int)api.Value), flavour, cpu ?? "");
-        return true;
-    }
-
-    private bool TryReadLayout(string ctx, out List<RegionSpec>? layout)
-    {
-        layout = null;
-        MsgPackReader r = _reader;
-        long start = r.Offset;
-        if (!r.TryReadArrayHeader(out int count)) return false;
-        if (count > MemoryLayout.RegionsMax) return Fail(TraceErrorKind.LimitExceeded, start, $"memory layout of at most {MemoryLayout.RegionsMax} regions", $"{count} regions", ctx);
-        var regions = new List<RegionSpec>(count);
-        for (int i = 0; i < count; i++)
-        {
-            long at = r.Offset;
-            if (!r.TryReadArrayHeader(out int items)) return false;
-            if (items != 2) return Fail(TraceErrorKind.Malformed, at, "region array [base, size]", $"array of {items} items", ctx);
-            if (!r.TryReadUInt64(out ulong baseAddress) || !r.TryReadUInt64(out ulong size)) return false;
-            regions.Add(new RegionSpec(baseAddress, size));
-        }
-        layout = regions;
-        return true;
-    }
-
-    // ---------------------------------------------------------------- memory
-
-    private bool TryReadMemoryMap()
-    {
-        const string Ctx = "memory map";
-        MsgPackReader r = _reader;
-        long start = r.Offset;
-        if (!r.TryPeekType(out MsgPackType type)) return FailCodec(Ctx);
-        if (type != MsgPackType.Map) return Fail(TraceErrorKind.Malformed, start, "memory map after the header", MsgPackReader.Describe(PeekCodeOrZero()), Ctx);
-        if (!r.TryReadMapHeader(out int keys)) return FailCodec(Ctx);
-        if (keys > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"memory map of at most {TraceFormat.HeaderKeysMax} keys", $"{keys} keys", Ctx);
-        string? compression = null;
-        ulong? pageSize = null, chunks = null, hash = null;
-        for (int i = 0; i < keys; i++)
-        {
-            if (!r.TryReadString(out string? key)) return FailCodec(Ctx);
-            bool ok = key switch
-            {
-                TraceFormat.KeyCompression => r.TryReadString(out compression),
-                TraceFormat.KeyPageSize => TryReadUInt64(out pageSize),
-                TraceFormat.KeyChunks => TryReadUInt64(out chunks),
-                TraceFormat.KeyContentHash => TryReadUInt64(out hash),
-                _ => r.TrySkip(),
-            };
-            if (!ok) return FailCodec($"memory map key {Quote(key)}");
-        }
-        if (compression != TraceFormat.CompressionZlib) return Fail(TraceErrorKind.Unsupported, start, $"compression {Quote(TraceFormat.CompressionZlib)}", compression is null ? "none" : Quote(compression), Ctx);
-        if (pageSize != GuestMemory.PageSize) return Fail(TraceErrorKind.Unsupported, start, $"page size {GuestMemory.PageSize}", pageSize is null ? "none" : $"{pageSize}", Ctx);
-        if (chunks is null || hash is null) return Fail(TraceErrorKind.Malformed, start, "memory map with chunks and content_hash", "a map without them", Ctx);
-        if (chunks > unchecked((ulong)TraceFormat.ChunksMax)) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.ChunksMax} chunks", $"{chunks}", Ctx);
-        _chunksLeft = unchecked((long)chunks.Value);
-        MemoryChunks = _chunksLeft;
-        InitialMemoryHash = hash.Value;
-        _stage = Stage.Memory;
-        return true;
-    }
-
-    /// <summary>Guest memory with the header's layout (all zero), or why the layout is unusable.
-    /// Allocation is bounded by <paramref name="totalBytesMax"/> (at most
-    /// <see cref="MemoryLayout.TotalSizeMax"/>): tools that only inspect a trace pass a smaller cap.</summary>
-    public bool TryCreateMemory([NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out TraceError? error, ulong totalBytesMax = MemoryLayout.TotalSizeMax)
-    {
-        ulong total = 0;
-        foreach (RegionSpec region in Header.MemoryLayout.Regions)
-        {
-            if (region.Size > totalBytesMax - total)
-            {
-                memory = null;
-                error = new TraceError(TraceErrorKind.LimitExceeded, 0, $"byte 0: expected a memory layout of at most {totalBytesMax} bytes, found a larger one (in header key \"memory_layout\")");
-                return false;
-            }
-            total += region.Size;
-        }
-        if (GuestMemory.TryCreate(Header.MemoryLayout, out memory, out string? why))
-        {
-            error = null;
+            Mark(ref r, "a value");
+            long declared = DeclaredLength(r.Consumed);
+            if (declared > TraceFormat.HeaderBytesMax) return Fail(TraceErrorKind.LimitExceeded, _input.Offset + r.Consumed, $"a value of at most {TraceFormat.HeaderBytesMax} bytes", $"{declared} bytes", context);
+            r.Skip();
             return true;
         }
-        error = new TraceError(TraceErrorKind.Unsupported, 0, $"byte 0: expected a usable memory layout, found {why} (in header key \"memory_layout\")");
-        return false;
-    }
-
-    /// <summary>Zeroes <paramref name="target"/> and decompresses the initial pages into it, then
-    /// checks the stated content hash and clears its dirty marks. <paramref name="target"/> must have
-    /// the header's layout (see <see cref="TryCreateMemory"/>). Call before <see cref="TryReadNext"/>.</summary>
-    public bool TryReadInitialMemory(GuestMemory target, [NotNullWhen(false)] out TraceError? error)
-    {
-        ArgumentNullException.ThrowIfNull(target);
-        if (_stage == Stage.Failed) { error = Error!; return false; }
-        if (_stage != Stage.Memory || _chunksLeft != MemoryChunks) throw new InvalidOperationException("the initial memory can be read once, before the first event");
-        if (!target.Layout.Regions.SequenceEqual(Header.MemoryLayout.Regions.OrderBy(s => s.Base)))
+        long at = r.Consumed;
+        if (depth > DepthMax) return Fail(TraceErrorKind.LimitExceeded, _input.Offset + at, $"nesting of at most {DepthMax} arrays and maps", "deeper nesting", context);
+        long items = type == MessagePackType.Array ? ReadArrayHeader(ref r, "array") : 2L * ReadMapHeader(ref r, "map");
+        for (long i = 0; i < items; i++)
         {
-            throw new ArgumentException("target memory's layout differs from the trace's layout", nameof(target));
+            if (!TrySkip(ref r, context, depth + 1)) return false;
         }
-        target.Clear();
-        if (!TryReadChunks(target))
-        {
-            error = Error!;
-            return false;
-        }
-        ulong actual = target.ContentHash();
-        if (actual != InitialMemoryHash)
-        {
-            Fail(TraceErrorKind.Inconsistent, Offset, $"initial memory with content hash 0x{InitialMemoryHash:x16}", $"0x{actual:x16}", "memory chunks");
-            error = Error!;
-            return false;
-        }
-        target.ClearDirty();
-        error = null;
-        return true;
-    }
-
-    /// <summary>Reads the remaining chunks into <paramref name="target"/>, or validates and skips them when null.</summary>
-    private bool TryReadChunks(GuestMemory? target)
-    {
-        MsgPackReader r = _reader;
-        while (_chunksLeft > 0)
-        {
-            string ctx = $"memory chunk {MemoryChunks - _chunksLeft}";
-            long start = r.Offset;
-            if (!r.TryPeekType(out MsgPackType type)) return FailCodec(ctx);
-            if (type != MsgPackType.Array) return Fail(TraceErrorKind.Malformed, start, $"memory chunk array of {TraceFormat.ChunkFields} items", MsgPackReader.Describe(PeekCodeOrZero()), ctx);
-            if (!r.TryReadArrayHeader(out int items)) return FailCodec(ctx);
-            if (items != TraceFormat.ChunkFields) return Fail(TraceErrorKind.Malformed, start, $"memory chunk array of {TraceFormat.ChunkFields} items", $"array of {items} items", ctx);
-            if (!r.TryReadUInt64(out ulong address)) return FailCodec(ctx + " address");
-            long lengthAt = r.Offset;
-            if (!r.TryReadUInt64(out ulong length)) return FailCodec(ctx + " length");
-            if (length == 0 || length > TraceFormat.ChunkBytesMax) return Fail(TraceErrorKind.LimitExceeded, lengthAt, $"chunk length in [1, {TraceFormat.ChunkBytesMax}]", $"{length}", ctx);
-            if (address < _nextChunkAddress || address > ulong.MaxValue - length) return Fail(TraceErrorKind.Inconsistent, start, $"chunk at or after 0x{_nextChunkAddress:x} (ascending, not overlapping)", $"chunk at 0x{address:x}", ctx);
-            long binAt = r.Offset;
-            if (!r.TryReadBinHeader(out int compressedLength)) return FailCodec(ctx + " data");
-            if (compressedLength > TraceFormat.ChunkCompressedBytesMax) return Fail(TraceErrorKind.LimitExceeded, binAt, $"compressed chunk of at most {TraceFormat.ChunkCompressedBytesMax} bytes", $"{compressedLength} bytes", ctx);
-            if (target is null)
-            {
-                if (!r.TrySkipRaw(compressedLength)) return FailCodec(ctx + " data");
-            }
-            else
-            {
-                if (!target.TryGetSpan(new GuestAddress(address), length, out Span<byte> destination))
-                {
-                    return Fail(TraceErrorKind.Inconsistent, start, "chunk inside the memory layout", $"chunk at 0x{address:x} of {length} bytes", ctx);
-                }
-                _compressed ??= new byte[TraceFormat.ChunkCompressedBytesMax];
-                if (!r.TryReadRaw(_compressed.AsSpan(0, compressedLength))) return FailCodec(ctx + " data");
-                if (!TryInflate(_compressed, compressedLength, destination, binAt, ctx)) return false;
-            }
-            _nextChunkAddress = address + length;
-            _chunksLeft--;
-        }
-        return true;
-    }
-
-    /// <summary>Inflates one zlib stream into exactly <paramref name="destination"/>: fewer bytes,
-    /// more bytes or bad zlib data are errors. The output never exceeds the destination.</summary>
-    private bool TryInflate(byte[] compressed, int compressedLength, Span<byte> destination, long at, string ctx)
-    {
-        int got = 0;
-        bool longer;
-        try
-        {
-            using var source = new MemoryStream(compressed, 0, compressedLength, writable: false);
-            using var z = new ZLibStream(source, CompressionMode.Decompress);
-            // Each Read returns at least one byte or 0 at the end: at most destination.Length rounds.
-            while (got < destination.Length)
-            {
-                int n = z.Read(destination[got..]);
-                if (n <= 0) break;
-                got += n;
-            }
-            Span<byte> probe = stackalloc byte[1];
-            longer = got == destination.Length && z.Read(probe) > 0;
-        }
-        catch (InvalidDataException e)
-        {
-            return Fail(TraceErrorKind.Malformed, at, "zlib data", $"invalid data ({e.Message})", ctx);
-        }
-        catch (IOException e)
-        {
-            return Fail(TraceErrorKind.Malformed, at, "zlib data", $"invalid data ({e.Message})", ctx);
-        }
-        if (got < destination.Length) return Fail(TraceErrorKind.Malformed, at, $"{destination.Length} bytes after decompression", $"{got} bytes", ctx);
-        if (longer) return Fail(TraceErrorKind.Malformed, at, $"{destination.Length} bytes after decompression", "more bytes", ctx);
         return true;
     }
 
@@ -454,7 +281,7 @@ public sealed class TraceReader : IDisposable
     /// False with <paramref name="error"/> null when the footer was reached and verified
     /// (<see cref="Footer"/>); false with <paramref name="error"/> set on failure — including
     /// <see cref="TraceErrorKind.Truncated"/> for a trace that ends without a footer.
-    /// Skips the initial memory if <see cref="TryReadInitialMemory"/> was not called.
+    /// Checks (and skips) the initial memory if <see cref="TryReadInitialMemory"/> was not called.
     /// </summary>
     public bool TryReadNext(out TraceEvent ev, out TraceError? error)
     {
@@ -464,37 +291,125 @@ public sealed class TraceReader : IDisposable
             error = Error;
             return false;
         }
-        MsgPackReader r = _reader;
-        if (r.TryPeekCode(out byte code) && code == MsgPackCode.FixArrayMin + TraceFormat.EventFields)
+        int want = EventHeadBytesMax;
+        while (true)
         {
-            long start = r.Offset;
-            if (r.TryReadArrayHeader(out _)
-                && r.TryReadUInt64(out ulong kind)
-                && r.TryReadInt64(out long delta)
-                && r.TryReadUInt32(out uint source)
-                && r.TryReadUInt64(out ulong address)
-                && r.TryReadUInt64(out ulong value)
-                && r.TryReadBinHeader(out int dataLength))
+            _input.Fill(want);
+            ReadOnlySpan<byte> window = _input.Span;
+            if (window.Length == 0 || window[0] != EventArrayCode) return TryReadNextSlow(out error);
+            var r = new MessagePackReader(_input.Window);
+            long at = 0;
+            string what = "event array";
+            try
             {
-                if (kind >= TraceFormat.KindsMax) return FailEvent(TraceErrorKind.Malformed, start, "event kind in [0, 255]", $"{kind}", out error);
-                if (dataLength > TraceFormat.EventDataBytesMax) return FailEvent(TraceErrorKind.LimitExceeded, start, $"event data of at most {TraceFormat.EventDataBytesMax} bytes", $"{dataLength} bytes", out error);
-                if (r.TryReadRawSpan(dataLength, out ReadOnlySpan<byte> data))
+                r.ReadArrayHeader();
+                (at, what) = (r.Consumed, "event kind (uint 0..255)");
+                ulong kind = r.ReadUInt64();
+                (at, what) = (r.Consumed, "event time delta (int 64)");
+                long delta = r.ReadInt64();
+                (at, what) = (r.Consumed, "event source (uint 32)");
+                uint source = r.ReadUInt32();
+                (at, what) = (r.Consumed, "event address (uint 64)");
+                ulong address = r.ReadUInt64();
+                (at, what) = (r.Consumed, "event value (uint 64)");
+                ulong value = r.ReadUInt64();
+                (at, what) = (r.Consumed, "event data (bin)");
+                if (kind >= TraceFormat.KindsMax) return FailEvent(TraceErrorKind.Malformed, _input.Offset, "event kind in [0, 255]", $"{kind}", out error);
+                long dataLength = BinLength(window, (int)at, out int headerBytes);
+                if (dataLength > TraceFormat.EventDataBytesMax) return FailEvent(TraceErrorKind.LimitExceeded, _input.Offset, $"event data of at most {TraceFormat.EventDataBytesMax} bytes", $"{dataLength} bytes", out error);
+                if (dataLength == NotBin) throw new MessagePackSerializationException("not a bin");
+                long needed = at + headerBytes + dataLength;
+                if ((dataLength == BinHeaderCut || needed > window.Length) && !_input.EndOfStream)
                 {
-                    long time = unchecked(_lastTime + delta);
-                    ev = new TraceEvent((TraceEventKind)kind, time, source, address, value, data);
-                    _lastTime = time;
-                    _counts[kind]++;
-                    _hash.Add(ev);
-                    EventsRead++;
-                    error = null;
-                    return true;
+                    // The event runs past the window: read on (at most the capped data length more) and decode it again.
+                    want = (int)Math.Max(needed, window.Length + 1L);
+                    continue;
                 }
+                ReadOnlySequence<byte> data = r.ReadBytes() ?? throw new MessagePackSerializationException("nil, not a bin");
+                if (_checkpointEvery != 0 && !TryPlaceCheckpoint(kind, source, _input.Offset, out error)) return false;
+                long time = unchecked(_lastTime + delta);
+                ev = new TraceEvent((TraceEventKind)kind, time, source, address, value, data.FirstSpan);
+                _input.Advance(r.Consumed);
+                _lastTime = time;
+                _counts[kind]++;
+                _hash.Add(ev);
+                EventsRead++;
+                error = null;
+                return true;
             }
-            FailCodec($"event {EventsRead}");
-            error = Error;
-            return false;
+            catch (EndOfStreamException)
+            {
+                // The window held EventHeadBytesMax bytes, or all that was left: the stream ended inside the event.
+                long offset = _input.Offset + at;
+                Error ??= new TraceError(TraceErrorKind.Truncated, offset, $"byte {offset}: expected {what}, found end of stream (in event {EventsRead}); the trace is truncated (no footer)");
+                _stage = Stage.Failed;
+                error = Error;
+                return false;
+            }
+            catch (Exception e) when (e is MessagePackSerializationException or OverflowException)
+            {
+                FailFound(_input.Offset + at, what, $"event {EventsRead}", e);
+                error = Error;
+                return false;
+            }
         }
-        return TryReadNextSlow(out error);
+    }
+
+    private const long NotBin = -1;
+    private const long BinHeaderCut = -2;
+
+    /// <summary>Length of the bin whose header starts at <paramref name="at"/>; <see cref="NotBin"/>, or
+    /// <see cref="BinHeaderCut"/> when the header runs past the window.</summary>
+    private static long BinLength(ReadOnlySpan<byte> window, int at, out int headerBytes)
+    {
+        headerBytes = 0;
+        if (at >= window.Length) return BinHeaderCut;
+        headerBytes = window[at] switch { MsgPackCode.Bin8 => 2, MsgPackCode.Bin16 => 3, MsgPackCode.Bin32 => 5, _ => 0 };
+        if (headerBytes == 0) return NotBin;
+        if (at + headerBytes > window.Length) return BinHeaderCut;
+        return headerBytes switch
+        {
+            2 => window[at + 1],
+            3 => BinaryPrimitives.ReadUInt16BigEndian(window[(at + 1)..]),
+            _ => BinaryPrimitives.ReadUInt32BigEndian(window[(at + 1)..]),
+        };
+    }
+
+    /// <summary>Periodic checkpoints (<see cref="TraceHeader.CheckpointIntervalEvents"/> = N &gt; 0): a
+    /// Checkpoint of source <see cref="TraceFormat.CheckpointSourcePeriodic"/> follows every N other events,
+    /// exactly there (the simulation emits it right after the Nth event), and nowhere else.</summary>
+    private bool TryPlaceCheckpoint(ulong kind, uint source, long start, out TraceError? error)
+    {
+        error = null;
+        if (kind == (ulong)TraceEventKind.Checkpoint && source == TraceFormat.CheckpointSourcePeriodic)
+        {
+            if (_sinceCheckpoint != _checkpointEvery)
+            {
+                return FailEvent(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint only after every {_checkpointEvery} events (header checkpoint interval)", $"one after {_sinceCheckpoint} events", out error);
+            }
+            _sinceCheckpoint = 0;
+            return true;
+        }
+        if (_sinceCheckpoint == _checkpointEvery)
+        {
+            return FailEvent(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint (kind 17, source 0) after {_checkpointEvery} events (header checkpoint interval)", $"event kind {kind}, source {source}", out error);
+        }
+        _sinceCheckpoint++;
+        return true;
+    }
+
+    /// <summary>Reads the rest of the trace to its verified footer without returning the events: after a
+    /// replay has diverged, this tells a recording that contradicts itself (corrupt: footer counts or hash
+    /// that disagree with the events, a truncated file) from one the live run merely differs from.
+    /// Each call consumes at least one byte, so the trace's length bounds the loop.</summary>
+    public bool TryVerifyRest([NotNullWhen(false)] out TraceError? error)
+    {
+        while (TryReadNext(out _, out error))
+        {
+        }
+        if (error is null && Footer is not null) return true;
+        error ??= Error ?? new TraceError(TraceErrorKind.Truncated, Offset, $"byte {Offset}: expected the footer, found nothing more");
+        return false;
     }
 
     private bool FailEvent(TraceErrorKind kind, long offset, string expected, string found, out TraceError? error)
@@ -515,103 +430,51 @@ public sealed class TraceReader : IDisposable
         return false; // Complete (Error null) or Failed (Error set)
     }
 
-    /// <summary>Not a 6-item fixarray: the footer, end of stream, or garbage.</summary>
+    /// <summary>Not a 6-item event array: the footer, end of stream, or garbage.</summary>
     private bool TryReadNextSlow(out TraceError? error)
     {
-        MsgPackReader r = _reader;
-        long start = r.Offset;
         string ctx = $"event {EventsRead}";
         error = null;
-        if (r.IsAtEnd())
+        _input.Fill(1);
+        long start = _input.Offset;
+        if (_input.IoError is { } io)
+        {
+            Fail(TraceErrorKind.Io, start, "readable bytes", "I/O error: " + io, ctx);
+        }
+        else if (_input.Available == 0)
         {
             Error = new TraceError(TraceErrorKind.Truncated, start, $"byte {start}: expected event array or footer map, found end of stream (after {EventsRead} events); the trace is truncated (no footer)");
             _stage = Stage.Failed;
         }
-        else if (!r.TryPeekType(out MsgPackType type))
-        {
-            FailCodec(ctx);
-        }
-        else if (type == MsgPackType.Array)
-        {
-            if (r.TryReadArrayHeader(out int items)) Fail(TraceErrorKind.Malformed, start, $"event array of {TraceFormat.EventFields} items", $"array of {items} items", ctx);
-            else FailCodec(ctx);
-        }
-        else if (type == MsgPackType.Map)
-        {
-            if (TryReadFooter()) return false;
-        }
         else
         {
-            Fail(TraceErrorKind.Malformed, start, "event array or footer map", MsgPackReader.Describe(PeekCodeOrZero()), ctx);
+            byte code = _input.Span[0];
+            if (code is >= MsgPackCode.FixMapMin and <= MsgPackCode.FixMapMax or MsgPackCode.Map16 or MsgPackCode.Map32)
+            {
+                if (TryDecode(DecodeFooter, TraceFormat.HeaderBytesMax, "footer") && TryCompleteAfterFooter()) return false;
+            }
+            else if (code is >= MsgPackCode.FixArrayMin and <= MsgPackCode.FixArrayMax or MsgPackCode.Array16 or MsgPackCode.Array32)
+            {
+                // The count is read here: the library refuses a count larger than the bytes left before saying it.
+                int size = code switch { MsgPackCode.Array16 => 2, MsgPackCode.Array32 => 4, _ => 0 };
+                _input.Fill(1 + size);
+                ReadOnlySpan<byte> w = _input.Span;
+                if (w.Length < 1 + size)
+                {
+                    Fail(TraceErrorKind.Truncated, start, $"event array of {TraceFormat.EventFields} items", "end of stream", ctx);
+                }
+                else
+                {
+                    long items = size switch { 0 => code & 0x0f, 2 => BinaryPrimitives.ReadUInt16BigEndian(w[1..]), _ => BinaryPrimitives.ReadUInt32BigEndian(w[1..]) };
+                    Fail(TraceErrorKind.Malformed, start, $"event array of {TraceFormat.EventFields} items", $"array of {items} items", ctx);
+                }
+            }
+            else
+            {
+                Fail(TraceErrorKind.Malformed, start, "event array or footer map", Describe(code), ctx);
+            }
         }
         error = Error;
         return false;
-    }
-
-    private bool TryReadFooter()
-    {
-        const string Ctx = "footer";
-        MsgPackReader r = _reader;
-        long start = r.Offset;
-        if (!r.TryReadMapHeader(out int keys)) return FailCodec(Ctx);
-        if (keys > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"footer of at most {TraceFormat.HeaderKeysMax} keys", $"{keys} keys", Ctx);
-        ulong? events = null, memoryHash = null, eventHash = null;
-        long? endTime = null;
-        SortedDictionary<TraceEventKind, ulong>? byKind = null;
-        for (int i = 0; i < keys; i++)
-        {
-            if (!r.TryReadString(out string? key)) return FailCodec(Ctx);
-            bool ok = key switch
-            {
-                TraceFormat.KeyEvents => TryReadUInt64(out events),
-                TraceFormat.KeyEventsByKind => TryReadCounts(out byKind),
-                TraceFormat.KeyMemoryHash => TryReadUInt64(out memoryHash),
-                TraceFormat.KeyEventHash => TryReadUInt64(out eventHash),
-                TraceFormat.KeyEndTime => TryReadInt64(out endTime),
-                _ => r.TrySkip(),
-            };
-            if (!ok) return Error is not null ? false : FailCodec($"footer key {Quote(key)}");
-        }
-        if (events is null || byKind is null || memoryHash is null || eventHash is null || endTime is null)
-        {
-            return Fail(TraceErrorKind.Malformed, start, "footer with events, events_by_kind, memory_hash, event_hash, end_time", "a footer without them", Ctx);
-        }
-        if (events != EventsRead) return Fail(TraceErrorKind.Inconsistent, start, $"footer event count {EventsRead} (events read)", $"{events}", Ctx);
-        for (int k = 0; k < _counts.Length; k++)
-        {
-            byKind.TryGetValue((TraceEventKind)k, out ulong stated);
-            if (stated != _counts[k]) return Fail(TraceErrorKind.Inconsistent, start, $"footer count {_counts[k]} for event kind {(TraceEventKind)k}", $"{stated}", Ctx);
-        }
-        if (eventHash != EventHash) return Fail(TraceErrorKind.Inconsistent, start, $"footer event hash 0x{EventHash:x16} (events read)", $"0x{eventHash:x16}", Ctx);
-        long endAt = r.Offset;
-        if (!r.IsAtEnd())
-        {
-            if (r.IsFaulted) return FailCodec("end of trace");
-            return Fail(TraceErrorKind.Malformed, endAt, "end of stream after the footer", MsgPackReader.Describe(PeekCodeOrZero()), "end of trace");
-        }
-        Footer = new TraceFooter(events.Value, byKind, memoryHash.Value, eventHash.Value, endTime.Value);
-        _stage = Stage.Complete;
-        return true;
-    }
-
-    private bool TryReadCounts(out SortedDictionary<TraceEventKind, ulong>? counts)
-    {
-        counts = null;
-        MsgPackReader r = _reader;
-        long start = r.Offset;
-        if (!r.TryReadArrayHeader(out int n)) return false;
-        if (n > TraceFormat.KindsMax) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.KindsMax} kinds", $"{n}", "footer events_by_kind");
-        var result = new SortedDictionary<TraceEventKind, ulong>();
-        for (int i = 0; i < n; i++)
-        {
-            long at = r.Offset;
-            if (!r.TryReadArrayHeader(out int items)) return false;
-            if (items != 2) return Fail(TraceErrorKind.Malformed, at, "[kind, count] pair", $"array of {items} items", "footer events_by_kind");
-            if (!r.TryReadUInt64(out ulong kind) || !r.TryReadUInt64(out ulong count)) return false;
-            if (kind >= TraceFormat.KindsMax) return Fail(TraceErrorKind.Malformed, at, "event kind in [0, 255]", $"{kind}", "footer events_by_kind");
-            if (!result.TryAdd((TraceEventKind)kind, count)) return Fail(TraceErrorKind.Malformed, at, "each kind once", $"kind {kind} again", "footer events_by_kind");
-        }
-        counts = result;
-        return true;
     }
 }

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using Sim.Engine.Memory;
-using Sim.Engine.Trace.MessagePack;
+using MessagePack;
+using Sim.Engine.Trace.Codec;
 
 namespace Sim.Engine.Trace;
 
@@ -16,7 +17,6 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private readonly StreamBufferWriter _buffer;
-    private readonly MsgPackWriter _writer;
     private readonly ulong[] _counts = new ulong[TraceFormat.KindsMax];
     private TraceEventHash _hash = new();
     private long _lastTime;
@@ -32,6 +32,10 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         {
             throw new ArgumentException("the header's memory layout differs from the initial memory's layout", nameof(header));
         }
+        if (header.CheckpointIntervalEvents < 0)
+        {
+            throw new ArgumentException("the checkpoint interval is an event count and cannot be negative", nameof(header));
+        }
         if (header.Origin == TraceOrigin.Kvm && header.Host is null)
         {
             throw new ArgumentException("a KVM trace needs its host", nameof(header));
@@ -39,7 +43,6 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         _stream = stream;
         _leaveOpen = leaveOpen;
         _buffer = new StreamBufferWriter(stream);
-        _writer = new MsgPackWriter(_buffer);
         WriteHeader(header);
         WriteMemory(initialMemory);
         FlushToStream();
@@ -55,7 +58,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     public long LastTime => _lastTime;
 
     /// <summary>Bytes of trace produced so far (including any still buffered).</summary>
-    public long BytesWritten => _writer.BytesWritten;
+    public long BytesWritten => _buffer.BytesWritten;
 
     /// <summary>Events written so far of <paramref name="kind"/>.</summary>
     public ulong CountOf(TraceEventKind kind) => _counts[unchecked((byte)kind)];
@@ -69,7 +72,8 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         {
             throw new ArgumentException($"event data of {ev.Data.Length} bytes exceeds {TraceFormat.EventDataBytesMax}; split the access", nameof(ev));
         }
-        MsgPackWriter w = _writer;
+        // MessagePack-CSharp's writer is a ref struct over the buffer: made per event, flushed (no copy) at the end.
+        var w = new MessagePackWriter(_buffer);
         w.WriteArrayHeader(TraceFormat.EventFields);
         w.Write(unchecked((ulong)ev.Kind));
         w.Write(unchecked(ev.Time - _lastTime));
@@ -77,6 +81,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(ev.Address);
         w.Write(ev.Value);
         w.Write(ev.Data);
+        w.Flush();
         _lastTime = ev.Time;
         _counts[unchecked((byte)ev.Kind)]++;
         EventCount++;
@@ -114,7 +119,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         }
         if (footer.CountsByKind.Keys.Any(k => unchecked((int)k) >= _counts.Length)) throw new ArgumentException("footer counts a kind that does not fit a byte", nameof(footer));
 
-        MsgPackWriter w = _writer;
+        var w = new MessagePackWriter(_buffer);
         w.WriteMapHeader(5);
         w.Write(TraceFormat.KeyEvents);
         w.Write(footer.EventCount);
@@ -134,6 +139,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(footer.EventHash);
         w.Write(TraceFormat.KeyEndTime);
         w.Write(footer.EndTime);
+        w.Flush();
         _completed = true;
         FlushToStream();
     }
@@ -147,7 +153,6 @@ public sealed class TraceWriter : ITraceSink, IDisposable
 
     private void FlushToStream()
     {
-        _writer.Flush();
         _buffer.Flush();
         _stream.Flush();
     }
@@ -168,7 +173,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
 
     private void WriteHeader(TraceHeader h)
     {
-        MsgPackWriter w = _writer;
+        var w = new MessagePackWriter(_buffer);
         w.WriteMapHeader(12);
         w.Write(TraceFormat.KeyFormat);
         w.Write(TraceFormat.FormatName);
@@ -183,7 +188,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyScenario);
         w.Write(h.Scenario);
         w.Write(TraceFormat.KeyOptions);
-        WriteStringMap(h.Options);
+        WriteStringMap(ref w, h.Options);
         w.Write(TraceFormat.KeyOrigin);
         w.Write(h.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated);
         w.Write(TraceFormat.KeyHost);
@@ -207,7 +212,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             w.WriteNil();
         }
         w.Write(TraceFormat.KeyDevices);
-        WriteStringMap(h.Devices);
+        WriteStringMap(ref w, h.Devices);
         w.Write(TraceFormat.KeyMemoryLayout);
         w.WriteArrayHeader(unchecked((uint)h.MemoryLayout.Regions.Count));
         foreach (RegionSpec r in h.MemoryLayout.Regions.OrderBy(r => r.Base))
@@ -217,21 +222,22 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             w.Write(r.Size);
         }
         w.Write(TraceFormat.KeyCheckpointInterval);
-        w.Write(h.CheckpointIntervalNs);
-        if (w.BytesWritten > TraceFormat.HeaderBytesMax) throw new ArgumentException($"the header encodes to more than {TraceFormat.HeaderBytesMax} bytes", nameof(h));
+        w.Write(unchecked((ulong)h.CheckpointIntervalEvents));
+        w.Flush();
+        if (_buffer.BytesWritten > TraceFormat.HeaderBytesMax) throw new ArgumentException($"the header encodes to more than {TraceFormat.HeaderBytesMax} bytes", nameof(h));
     }
 
-    private void WriteStringMap(SortedDictionary<string, string> map)
+    private static void WriteStringMap(ref MessagePackWriter w, SortedDictionary<string, string> map)
     {
         if (map.Count > TraceFormat.OptionsMax) throw new ArgumentException($"more than {TraceFormat.OptionsMax} entries in a header map", nameof(map));
         // Sorted ordinally regardless of the dictionary's comparer: the same options, the same bytes.
         string[] keys = map.Keys.ToArray();
         Array.Sort(keys, StringComparer.Ordinal);
-        _writer.WriteMapHeader(unchecked((uint)keys.Length));
+        w.WriteMapHeader(unchecked((uint)keys.Length));
         foreach (string key in keys)
         {
-            _writer.Write(key);
-            _writer.Write(map[key]);
+            w.Write(key);
+            w.Write(map[key]);
         }
     }
 
@@ -259,7 +265,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             if (runStart >= 0) chunks.Add((r, runStart, bytes.Length - runStart));
         }
 
-        MsgPackWriter w = _writer;
+        var w = new MessagePackWriter(_buffer);
         w.WriteMapHeader(4);
         w.Write(TraceFormat.KeyCompression);
         w.Write(TraceFormat.CompressionZlib);
@@ -283,5 +289,6 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             w.Write(unchecked((ulong)length));
             w.Write(compressed.GetBuffer().AsSpan(0, unchecked((int)compressed.Length)));
         }
+        w.Flush();
     }
 }

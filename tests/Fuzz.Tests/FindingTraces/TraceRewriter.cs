@@ -30,7 +30,7 @@ internal static class TraceRewriter
                 Origin = h.Origin,
                 Devices = h.Devices,
                 MemoryLayout = h.MemoryLayout,
-                CheckpointIntervalNs = h.CheckpointIntervalNs,
+                CheckpointIntervalEvents = h.CheckpointIntervalEvents,
             };
             using var output = new MemoryStream();
             using (var writer = new TraceWriter(output, header, memory, leaveOpen: true))

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Sim.Engine.Trace.MessagePack;
+using MessagePack;
+using Sim.Engine.Trace.Codec;
 
 namespace Sim.Engine.Tests.Trace;
 
@@ -42,7 +43,7 @@ internal abstract record MpValue
         public override string ToString() => $"Ext({Type}, {Convert.ToHexString(Data)})";
     }
 
-    public static void Encode(MsgPackWriter w, MpValue v)
+    public static void Encode(Packer w, MpValue v)
     {
         switch (v)
         {
@@ -66,43 +67,44 @@ internal abstract record MpValue
         }
     }
 
-    /// <summary>Decodes one value; null with the reader's error on failure.</summary>
-    public static MpValue? Decode(MsgPackReader r)
+    /// <summary>Decodes one value with MessagePack-CSharp's reader (which throws on bad input).</summary>
+    public static MpValue Decode(ref MessagePackReader r)
     {
-        if (!r.TryPeekType(out MsgPackType type)) return null;
-        switch (type)
+        switch (r.NextMessagePackType)
         {
-            case MsgPackType.Nil: return r.TryReadNil() ? new Nil() : null;
-            case MsgPackType.Boolean: return r.TryReadBoolean(out bool b) ? new Bool(b) : null;
-            case MsgPackType.Integer: return r.TryReadInteger(out Int128 i) ? new Int(i) : null;
-            case MsgPackType.Float: return r.TryReadDouble(out double d) ? new F64(d) : null;
-            case MsgPackType.String: return r.TryReadString(out string? s) ? new Str(s) : null;
-            case MsgPackType.Binary: return r.TryReadBinSpan(out ReadOnlySpan<byte> bin) ? new Bin(bin.ToArray()) : null;
-            case MsgPackType.Extension:
-                if (!r.TryReadExtensionFormatHeader(out sbyte et, out int el)) return null;
-                return r.TryReadRawSpan(el, out ReadOnlySpan<byte> ed) ? new Ext(et, ed.ToArray()) : null;
-            case MsgPackType.Array:
+            case MessagePackType.Nil: r.ReadNil(); return new Nil();
+            case MessagePackType.Boolean: return new Bool(r.ReadBoolean());
+            case MessagePackType.Integer:
+                return r.NextCode is MsgPackCode.UInt64 or MsgPackCode.UInt32 or MsgPackCode.UInt16 or MsgPackCode.UInt8 or <= MsgPackCode.PositiveFixIntMax
+                    ? new Int(r.ReadUInt64())
+                    : new Int(r.ReadInt64());
+            case MessagePackType.Float: return new F64(r.ReadDouble());
+            case MessagePackType.String: return new Str(r.ReadString()!);
+            case MessagePackType.Binary: return new Bin(System.Buffers.BuffersExtensions.ToArray(r.ReadBytes()!.Value));
+            case MessagePackType.Extension:
                 {
-                    if (!r.TryReadArrayHeader(out int n)) return null;
+                    ExtensionResult e = r.ReadExtensionFormat();
+                    return new Ext(e.TypeCode, System.Buffers.BuffersExtensions.ToArray(e.Data));
+                }
+            case MessagePackType.Array:
+                {
+                    int n = r.ReadArrayHeader();
                     var items = new MpValue[n];
-                    for (int k = 0; k < n; k++) { MpValue? item = Decode(r); if (item is null) return null; items[k] = item; }
+                    for (int k = 0; k < n; k++) items[k] = Decode(ref r);
                     return new Arr(items);
                 }
-            case MsgPackType.Map:
+            case MessagePackType.Map:
                 {
-                    if (!r.TryReadMapHeader(out int n)) return null;
+                    int n = r.ReadMapHeader();
                     var entries = new (MpValue, MpValue)[n];
                     for (int k = 0; k < n; k++)
                     {
-                        MpValue? key = Decode(r);
-                        if (key is null) return null;
-                        MpValue? value = Decode(r);
-                        if (value is null) return null;
-                        entries[k] = (key, value);
+                        MpValue key = Decode(ref r);
+                        entries[k] = (key, Decode(ref r));
                     }
                     return new Map(entries);
                 }
-            default: return null;
+            default: throw new MessagePackSerializationException($"code 0x{r.NextCode:x2}");
         }
     }
 

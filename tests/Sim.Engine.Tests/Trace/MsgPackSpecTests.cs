@@ -1,5 +1,5 @@
 using System.Buffers;
-using Sim.Engine.Trace.MessagePack;
+using Sim.Engine.Trace.Codec;
 using Xunit;
 
 namespace Sim.Engine.Tests.Trace;
@@ -7,12 +7,12 @@ namespace Sim.Engine.Tests.Trace;
 /// <summary>Canonical encodings checked byte for byte against msgpack spec.md's format table.</summary>
 public sealed class MsgPackSpecTests
 {
-    private static byte[] Encode(Action<MsgPackWriter> write)
+    private static byte[] Encode(Action<Packer> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        var w = new MsgPackWriter(buffer);
+        var w = new Packer(buffer);
         write(w);
-        w.Flush();
+        Packer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -127,124 +127,5 @@ public sealed class MsgPackSpecTests
     {
         // msgpack spec.md "Timestamp extension type": timestamp 32 is fixext 4 with type -1.
         Assert.Equal(Hex("d6 ff 00 00 00 01"), Encode(w => w.WriteExtensionFormat(-1, [0, 0, 0, 1])));
-    }
-
-    [Fact]
-    public void Spec_Reader_DecodesEveryFormInBothDirections()
-    {
-        byte[] bytes = Hex("c0 c3 c2 7f cc 80 cd 01 00 ce 00 01 00 00 cf ff ff ff ff ff ff ff ff e0 d0 df d1 80 00 d2 80 00 00 00 d3 80 00 00 00 00 00 00 00 ca 3f c0 00 00 cb 3f f8 00 00 00 00 00 00 a2 68 69 d9 01 61 c4 01 07 c7 01 03 09 d4 fe 08 92 01 02 81 a1 6b c0");
-        var r = new MsgPackReader(new MemoryStream(bytes));
-        Assert.True(r.TryReadNil());
-        Assert.True(r.TryReadBoolean(out bool t) && t);
-        Assert.True(r.TryReadBoolean(out bool f) && !f);
-        Assert.True(r.TryReadUInt64(out ulong a) && a == 127);
-        Assert.True(r.TryReadUInt64(out ulong b) && b == 128);
-        Assert.True(r.TryReadUInt32(out uint c) && c == 256);
-        Assert.True(r.TryReadInt64(out long d) && d == 65536);
-        Assert.True(r.TryReadUInt64(out ulong e) && e == ulong.MaxValue);
-        Assert.True(r.TryReadInt64(out long g) && g == -32);
-        Assert.True(r.TryReadInt64(out long h) && h == -33);
-        Assert.True(r.TryReadInt64(out long i) && i == -32768);
-        Assert.True(r.TryReadInteger(out Int128 j) && j == int.MinValue);
-        Assert.True(r.TryReadInt64(out long k) && k == long.MinValue);
-        Assert.True(r.TryReadDouble(out double l) && l == 1.5);
-        Assert.True(r.TryReadDouble(out double m) && m == 1.5);
-        Assert.True(r.TryReadString(out string? n) && n == "hi");
-        Assert.True(r.TryReadString(out string? o) && o == "a");
-        Assert.True(r.TryReadBinSpan(out ReadOnlySpan<byte> p) && p.Length == 1 && p[0] == 7);
-        Assert.True(r.TryReadExtensionFormatHeader(out sbyte q, out int ql) && q == 3 && ql == 1 && r.TryReadRawSpan(1, out ReadOnlySpan<byte> qb) && qb[0] == 9);
-        Assert.True(r.TryReadExtensionFormatHeader(out sbyte s, out int sl) && s == -2 && sl == 1 && r.TryReadRawSpan(1, out _));
-        Assert.True(r.TrySkip()); // [1, 2]
-        Assert.True(r.TrySkip()); // {"k": nil}
-        Assert.True(r.IsAtEnd());
-        Assert.Null(r.Error);
-    }
-
-    [Fact]
-    public void Spec_Reader_ReservedByte0xC1_IsAnErrorWithOffset()
-    {
-        var r = new MsgPackReader(new MemoryStream(Hex("01 c1")));
-        Assert.True(r.TryReadUInt64(out _));
-        Assert.False(r.TryReadUInt64(out _));
-        Assert.Equal(MsgPackErrorKind.ReservedByte, r.Error!.Kind);
-        Assert.Equal(1, r.Error.Offset);
-        Assert.Equal("byte 1: expected unsigned integer, found reserved byte 0xc1", r.Error.Message);
-    }
-
-    [Fact]
-    public void Reader_WrongType_SaysExpectedAndFound()
-    {
-        var r = new MsgPackReader(new MemoryStream(Hex("81 a1 6b c0")));
-        Assert.False(r.TryReadArrayHeader(out _));
-        Assert.Equal("byte 0: expected array, found fixmap (0x81)", r.Error!.Message);
-        Assert.False(r.TryReadMapHeader(out _)); // faulted: sticky
-    }
-
-    [Fact]
-    public void Reader_NegativeIntoUnsigned_IsOutOfRange()
-    {
-        var r = new MsgPackReader(new MemoryStream(Hex("d0 80")));
-        Assert.False(r.TryReadUInt64(out _));
-        Assert.Equal(MsgPackErrorKind.OutOfRange, r.Error!.Kind);
-        var r2 = new MsgPackReader(new MemoryStream(Hex("cf ff ff ff ff ff ff ff ff")));
-        Assert.False(r2.TryReadInt64(out _));
-        Assert.Equal(MsgPackErrorKind.OutOfRange, r2.Error!.Kind);
-    }
-
-    [Fact]
-    public void Reader_Bin32Of4GiBInTenBytes_FailsCleanlyWithoutAllocating()
-    {
-        byte[] bytes = Hex("c6 ff ff ff ff 01 02 03 04 05");
-        var r = new MsgPackReader(new MemoryStream(bytes)) { BinBytesMax = int.MaxValue };
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Assert.False(r.TryReadBinSpan(out _));
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(MsgPackErrorKind.LimitExceeded, r.Error!.Kind); // 2^32-1 > int.MaxValue
-        Assert.True(allocated < 64 * 1024, $"allocated {allocated} bytes");
-
-        var r2 = new MsgPackReader(new MemoryStream(Hex("c6 7f ff ff ff 01 02 03 04 05"))) { BinBytesMax = int.MaxValue };
-        before = GC.GetAllocatedBytesForCurrentThread();
-        Assert.False(r2.TryReadBinSpan(out _));
-        allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(MsgPackErrorKind.Truncated, r2.Error!.Kind);
-        Assert.True(allocated < 64 * 1024, $"allocated {allocated} bytes");
-    }
-
-    [Fact]
-    public void Reader_LimitsAreNamedInTheError()
-    {
-        var r = new MsgPackReader(new MemoryStream(Hex("dd 00 10 00 00"))) { ArrayItemsMax = 100 };
-        Assert.False(r.TryReadArrayHeader(out _));
-        Assert.Equal("byte 0: expected array of at most 100 items, found 1048576 items", r.Error!.Message);
-    }
-
-    [Fact]
-    public void Reader_SkipBeyondDepthMax_Fails()
-    {
-        byte[] nested = Enumerable.Repeat((byte)0x91, 100).Append((byte)0xc0).ToArray();
-        var r = new MsgPackReader(new MemoryStream(nested)) { DepthMax = 64 };
-        Assert.False(r.TrySkip());
-        Assert.Equal(MsgPackErrorKind.LimitExceeded, r.Error!.Kind);
-        var ok = new MsgPackReader(new MemoryStream(nested)) { DepthMax = 100 };
-        Assert.True(ok.TrySkip());
-        Assert.True(ok.IsAtEnd());
-    }
-
-    [Fact]
-    public void Reader_Truncated_ReportsValueOffset()
-    {
-        var r = new MsgPackReader(new MemoryStream(Hex("01 cd 01")));
-        Assert.True(r.TryReadUInt64(out _));
-        Assert.False(r.TryReadUInt64(out _));
-        Assert.Equal(MsgPackErrorKind.Truncated, r.Error!.Kind);
-        Assert.Equal(1, r.Error.Offset);
-    }
-
-    [Fact]
-    public void Reader_InvalidUtf8_IsAnError()
-    {
-        var r = new MsgPackReader(new MemoryStream(Hex("a2 c3 28")));
-        Assert.False(r.TryReadString(out _));
-        Assert.Equal(MsgPackErrorKind.InvalidUtf8, r.Error!.Kind);
     }
 }

@@ -1,25 +1,13 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Xunit.Abstractions;
 
 namespace Sim.Engine.Tests.Trace;
 
-/// <summary>Runs an FsCheck property inside an xunit fact with a fixed, logged seed, so a failure
-/// reproduces exactly (BRIEF: properties with logged, fixed seeds).</summary>
+/// <summary>Generators shared by the trace codec's properties. The properties themselves are FsCheck.Xunit
+/// [Property] tests whose Replay pins the seed (the gamma is FsCheck's default, 0x9E3779B97F4A7C15): the run
+/// is the same every time, and a failure prints the "(seed,gamma,size)" that replays it.</summary>
 internal static class PropertyCheck
 {
-    private const ulong Gamma = 0x9E3779B97F4A7C15UL | 1;
-
-    public static void Run<T>(ITestOutputHelper output, string name, ulong seed, int cases, Gen<T> gen, Func<T, bool> property)
-    {
-        output.WriteLine($"property {name}: seed {seed}, {cases} cases (reproduce: same seed in the test source)");
-        Config config = Config.QuickThrowOnFailure
-            .WithReplay(new Replay(new Rnd(seed, Gamma), null))
-            .WithMaxTest(cases)
-            .WithQuietOnSuccess(true);
-        Prop.ForAll(Arb.From(gen), property).Check(config);
-    }
-
     /// <summary>Any 64 bits, with the boundaries of every MessagePack integer form over-represented.</summary>
     public static Gen<ulong> UInt64() => Gen.OneOf(
         Gen.Elements(0UL, 1UL, 0x7fUL, 0x80UL, 0xffUL, 0x100UL, 0xffffUL, 0x10000UL, 0xffffffffUL, 0x100000000UL, (ulong)long.MaxValue, (ulong)long.MaxValue + 1, ulong.MaxValue),

@@ -4,7 +4,8 @@ using FsCheck;
 using FsCheck.Fluent;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
-using Sim.Engine.Trace.MessagePack;
+using Sim.Engine.Trace.Codec;
+using FsCheck.Xunit;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -17,7 +18,7 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     private static readonly MemoryLayout SmallLayout = new([new RegionSpec(0x10000, 8 * 4096)]);
 
     /// <summary>Header (and an empty memory map, cut off) of a trace over <see cref="SmallLayout"/>, then whatever <paramref name="rest"/> writes.</summary>
-    private static byte[] HandMade(Action<MsgPackWriter> rest)
+    private static byte[] HandMade(Action<Packer> rest)
     {
         Assert.True(GuestMemory.TryCreate(SmallLayout, out GuestMemory? zero, out _));
         byte[] prefix = TraceSamples.Write(TraceSamples.Header(SmallLayout), zero, [], complete: false);
@@ -26,16 +27,16 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         return [.. prefix.AsSpan(0, prefix.Length - emptyMap.Length), .. Encode(rest)];
     }
 
-    private static byte[] Encode(Action<MsgPackWriter> write)
+    private static byte[] Encode(Action<Packer> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        var w = new MsgPackWriter(buffer);
+        var w = new Packer(buffer);
         write(w);
-        w.Flush();
+        Packer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void WriteMemoryMap(MsgPackWriter w, ulong chunks, ulong hash)
+    private static void WriteMemoryMap(Packer w, ulong chunks, ulong hash)
     {
         w.WriteMapHeader(4);
         w.Write("compression"); w.Write("zlib");
@@ -51,7 +52,7 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         return ms.ToArray();
     }
 
-    private static void WriteChunk(MsgPackWriter w, ulong address, ulong length, byte[] compressed)
+    private static void WriteChunk(Packer w, ulong address, ulong length, byte[] compressed)
     {
         w.WriteArrayHeader(3);
         w.Write(address);
@@ -123,7 +124,7 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
             WriteMemoryMap(w, 0, ZeroHash());
             w.WriteArrayHeader(6);
             w.Write(1); w.Write(0); w.Write(0); w.Write(0); w.Write(0);
-            w.WriteBinHeader(uint.MaxValue);
+            w.WriteRaw([0xc6, 0xff, 0xff, 0xff, 0xff]); // bin 32 of 4 GiB - 1
         });
         long before = GC.GetAllocatedBytesForCurrentThread();
         TraceError e = ReadError(bytes);
@@ -221,6 +222,123 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         Assert.Contains("expected zlib data", garbage.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>One page of <see cref="SmallLayout"/>'s first page with a few non-zero bytes, and the content hash of the memory holding it.</summary>
+    private static (byte[] Page, ulong Hash) OnePage()
+    {
+        byte[] page = new byte[4096];
+        for (int i = 0; i < page.Length; i += 7) page[i] = (byte)(i * 13 + 1);
+        Assert.True(GuestMemory.TryCreate(SmallLayout, out GuestMemory? m, out _));
+        using (m.As(MemoryActor.Host)) Assert.True(m.TryWrite(new GuestAddress(0x10000), page));
+        return (page, m.ContentHash());
+    }
+
+    /// <summary>A memory image whose one chunk is corrupted as named; the expected message part.</summary>
+    public static TheoryData<string, string> CorruptImages => new()
+    {
+        { "bad-zlib", "expected zlib data" },
+        { "bad-zlib-header", "RFC 1950 header" },
+        { "bomb", "found more bytes (a decompression bomb)" },
+        { "short-stream", "found 4096 bytes (a short stream)" },
+        { "cut-stream", "a cut-short stream" },
+        { "trailing-bytes", "found 3 trailing bytes" },
+        { "bad-adler", "expected zlib data" },
+        { "outside-layout", "chunk inside the memory layout" },
+        { "unaligned", "starting on a page of its region" },
+        { "wrong-hash", "initial memory with content hash" },
+    };
+
+    private static byte[] CorruptImage(string corruption)
+    {
+        (byte[] page, ulong hash) = OnePage();
+        byte[] z = Zlib(page);
+        (ulong address, ulong length, byte[] data, ulong stated) = corruption switch
+        {
+            "bad-zlib" => (0x10000UL, 4096UL, [.. z[..2], .. Enumerable.Repeat((byte)0xff, 40)], hash),
+            "bad-zlib-header" => (0x10000UL, 4096UL, [0x78, 0x9d, .. z[2..]], hash),
+            "bomb" => (0x10000UL, 4096UL, Zlib([.. page, .. page]), hash),
+            "short-stream" => (0x10000UL, 8192UL, z, hash),
+            "cut-stream" => (0x10000UL, 4096UL, z[..^2], hash),
+            "trailing-bytes" => (0x10000UL, 4096UL, [.. z, 0, 0, 0], hash),
+            "bad-adler" => (0x10000UL, 4096UL, [.. z[..^1], (byte)(z[^1] ^ 1)], hash),
+            "outside-layout" => (0x10000UL + (8 * 4096), 4096UL, z, hash),
+            "unaligned" => (0x10010UL, 4096UL, z, hash),
+            "wrong-hash" => (0x10000UL, 4096UL, z, hash ^ 1),
+            _ => throw new ArgumentException(corruption, nameof(corruption)),
+        };
+        return HandMade(w => { WriteMemoryMap(w, 1, stated); WriteChunk(w, address, length, data); });
+    }
+
+    /// <summary>Every reader rejects a corrupt memory image, whether it loads the memory (replay) or only
+    /// passes over it (show): same kind, same offset, same message.</summary>
+    [Theory]
+    [MemberData(nameof(CorruptImages))]
+    public void CorruptMemoryImage_IsAnError_WhetherLoadedOrSkipped(string corruption, string says)
+    {
+        byte[] bytes = CorruptImage(corruption);
+        TraceError loaded = ReadError(bytes);
+        var (_, footer, skipped, _) = TraceSamples.ReadAll(bytes, loadMemory: false);
+        Assert.Null(footer);
+        Assert.NotNull(skipped);
+        output.WriteLine($"{corruption}: {loaded.Message}");
+        Assert.Contains(says, loaded.Message, StringComparison.Ordinal);
+        Assert.Equal(loaded.Kind, skipped.Kind);
+        Assert.Equal(loaded.Offset, skipped.Offset);
+        Assert.Equal(loaded.Message, skipped.Message);
+        Assert.NotEqual(TraceErrorKind.Truncated, loaded.Kind);
+    }
+
+    [Fact]
+    public void TheUncorruptedImage_Loads_AndIsVerifiedWhenSkipped()
+    {
+        (byte[] page, ulong hash) = OnePage();
+        byte[] bytes = HandMade(w =>
+        {
+            WriteMemoryMap(w, 1, hash);
+            WriteChunk(w, 0x10000, 4096, Zlib(page));
+            w.WriteMapHeader(5);
+            w.Write("events"); w.Write(0);
+            w.Write("events_by_kind"); w.WriteArrayHeader(0);
+            w.Write("memory_hash"); w.Write(hash);
+            w.Write("event_hash"); w.Write(new TraceEventHash().Value);
+            w.Write("end_time"); w.Write(0);
+        });
+        Assert.NotNull(TraceSamples.ReadAll(bytes).Footer);
+        Assert.NotNull(TraceSamples.ReadAll(bytes, loadMemory: false).Footer);
+    }
+
+    [Fact]
+    public void TrailingBytesInAChunk_AreReportedAtTheirOffset()
+    {
+        (byte[] page, ulong hash) = OnePage();
+        byte[] z = Zlib(page);
+        byte[] bytes = HandMade(w => { WriteMemoryMap(w, 1, hash); WriteChunk(w, 0x10000, 4096, [.. z, 0xAA]); });
+        TraceError e = ReadError(bytes);
+        // The trailing byte is the file's last byte.
+        Assert.Equal(bytes.Length - 1, e.Offset);
+    }
+
+    [Fact]
+    public void FooterEndTimeBeforeTheLastEvent_IsInconsistent()
+    {
+        byte[] bytes = HandMade(w =>
+        {
+            WriteMemoryMap(w, 0, ZeroHash());
+            w.WriteArrayHeader(6);
+            w.Write(10); w.Write(500); w.Write(0); w.Write(0); w.Write(1); w.Write(ReadOnlySpan<byte>.Empty);
+            var hash = new TraceEventHash();
+            hash.Add(new TraceEvent((TraceEventKind)10, 500, 0, 0, 1, default));
+            w.WriteMapHeader(5);
+            w.Write("events"); w.Write(1);
+            w.Write("events_by_kind"); w.WriteArrayHeader(1); w.WriteArrayHeader(2); w.Write(10); w.Write(1);
+            w.Write("memory_hash"); w.Write(0);
+            w.Write("event_hash"); w.Write(hash.Value);
+            w.Write("end_time"); w.Write(499);
+        });
+        TraceError e = ReadError(bytes);
+        Assert.Equal(TraceErrorKind.Inconsistent, e.Kind);
+        Assert.Contains("footer end time at or after the last event's time 500, found 499", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void HugeChunkCount_IsALimitError()
     {
@@ -291,29 +409,24 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
 
     /// <summary>Mutated valid traces (byte flips, insertions, deletions, 0xff runs that make huge
     /// lengths): a complete read or a TraceError, nothing else, in bounded steps.</summary>
-    [Fact]
-    public void MutatedTraces_OnlyEverYieldTraceErrors()
+    [Property(MaxTest = 2000, Replay = "(2060320770,11400714819323198485)")]
+    public Property MutatedTraces_OnlyEverYieldTraceErrors()
     {
         byte[] sample = TraceSamples.Sample(12);
-        int completes = 0, errors = 0;
-        PropertyCheck.Run(output, nameof(MutatedTraces_OnlyEverYieldTraceErrors), seed: 0x7ace_0002, cases: 2000, Mutations, mutations =>
+        return Prop.ForAll(Arb.From(Mutations), mutations =>
         {
             byte[] bytes = Mutate(sample, mutations);
-            var (events, footer, error, _) = TraceSamples.ReadAll(bytes, eventsMax: bytes.Length);
-            if (footer is not null) completes++;
-            else errors++;
+            var (_, footer, error, _) = TraceSamples.ReadAll(bytes, eventsMax: bytes.Length);
             return (footer is null) != (error is null) && (error is null || (error.Offset >= 0 && error.Offset <= bytes.Length));
         });
-        output.WriteLine($"complete: {completes}, errors: {errors}");
-        Assert.True(errors > completes);
     }
 
     /// <summary>A valid header and memory followed by arbitrary bytes, and wholly arbitrary bytes.</summary>
-    [Fact]
-    public void ArbitraryBytes_OnlyEverYieldTraceErrors()
+    [Property(MaxTest = 2000, Replay = "(2060320771,11400714819323198485)")]
+    public Property ArbitraryBytes_OnlyEverYieldTraceErrors()
     {
         byte[] prefix = TraceSamples.Sample(0, complete: false);
-        PropertyCheck.Run(output, nameof(ArbitraryBytes_OnlyEverYieldTraceErrors), seed: 0x7ace_0003, cases: 2000, Gen.Zip(Gen.Elements(true, false), PropertyCheck.Bytes(200)), t =>
+        return Prop.ForAll(Arb.From(Gen.Zip(Gen.Elements(true, false), PropertyCheck.Bytes(200))), t =>
         {
             byte[] bytes = t.Item1 ? [.. prefix, .. t.Item2] : t.Item2;
             var (_, footer, error, _) = TraceSamples.ReadAll(bytes, loadMemory: !t.Item1, eventsMax: bytes.Length);

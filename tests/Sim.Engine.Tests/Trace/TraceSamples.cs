@@ -8,7 +8,7 @@ internal static class TraceSamples
 {
     public static readonly MemoryLayout Layout = new([new RegionSpec(0, 64 * 1024), new RegionSpec(0x100000, 3 * 4096 + 100)]);
 
-    public static TraceHeader Header(MemoryLayout? layout = null, TraceOrigin origin = TraceOrigin.Simulated) => new()
+    public static TraceHeader Header(MemoryLayout? layout = null, TraceOrigin origin = TraceOrigin.Simulated, long checkpointIntervalEvents = 0) => new()
     {
         VirtsimVersion = "0.1.0-test",
         GitCommit = "0123456789abcdef0123456789abcdef01234567",
@@ -19,7 +19,7 @@ internal static class TraceSamples
         Host = origin == TraceOrigin.Kvm ? new TraceHost("6.8.0-45-generic", 12, "kvm-intel") : null,
         Devices = new(StringComparer.Ordinal) { ["net0"] = "virtio-net-pci,mq=off" },
         MemoryLayout = layout ?? Layout,
-        CheckpointIntervalNs = 1_000_000,
+        CheckpointIntervalEvents = checkpointIntervalEvents,
     };
 
     /// <summary>Memory with a few non-zero pages: a run longer than one chunk, an isolated page,

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Trace.MessagePack;
+namespace Sim.Engine.Trace.Codec;
 
 /// <summary>
 /// The first-byte codes of the MessagePack format (msgpack spec.md, "Formats" overview table).
@@ -84,4 +84,30 @@ public static class MsgPackCode
     public const int FixArrayItemsMax = 15;
     public const int FixMapEntriesMax = 15;
     public const int FixStrBytesMax = 31;
+
+    /// <summary>"map (0x81)", "uint (0xce)": names a code byte for error messages.</summary>
+    public static string Describe(byte code)
+    {
+        string name = code switch
+        {
+            <= PositiveFixIntMax => "positive fixint",
+            <= FixMapMax => "fixmap",
+            <= FixArrayMax => "fixarray",
+            <= FixStrMax => "fixstr",
+            Nil => "nil",
+            NeverUsed => "reserved byte",
+            False or True => "bool",
+            >= Bin8 and <= Bin32 => "bin",
+            >= Ext8 and <= Ext32 => "ext",
+            >= Float32 and <= Float64 => "float",
+            >= UInt8 and <= UInt64 => "uint",
+            >= Int8 and <= Int64 => "int",
+            >= FixExt1 and <= FixExt16 => "fixext",
+            >= Str8 and <= Str32 => "str",
+            >= Array16 and <= Array32 => "array",
+            >= Map16 and <= Map32 => "map",
+            _ => "negative fixint",
+        };
+        return $"{name} (0x{code:x2})";
+    }
 }

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Sim.Engine.Trace.MessagePack;
+namespace Sim.Engine.Trace.Codec;
 
 /// <summary>
 /// An <see cref="IBufferWriter{T}"/> that collects bytes in one reused buffer and writes them to a
@@ -26,6 +26,9 @@ public sealed class StreamBufferWriter : IBufferWriter<byte>
 
     /// <summary>Bytes handed to the stream so far (not counting the ones still buffered).</summary>
     public long BytesFlushed { get; private set; }
+
+    /// <summary>Bytes written so far, buffered or not.</summary>
+    public long BytesWritten => BytesFlushed + _count;
 
     public void Advance(int count)
     {
