@@ -22,9 +22,13 @@ public sealed class ModelBlkRig
     public const int Slot = 3;
 
     private readonly PciHostBridge _bridge;
+    private readonly Targets.FuzzContext? _context;
 
-    public ModelBlkRig(Simulation simulation, ReadOnlySpan<byte> disk, string serial)
+    /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits they
+    /// would be (the rig calls the buses directly, so nothing else records them).</param>
+    public ModelBlkRig(Simulation simulation, ReadOnlySpan<byte> disk, string serial, Targets.FuzzContext? context = null)
     {
+        _context = context;
         Simulation = simulation;
         Backend = new MemoryBlockBackend(disk);
         Device = new VirtioBlkDevice(Backend, new BlkDeviceOptions { Flavour = Flavour.Robust, Serial = serial });
@@ -49,8 +53,10 @@ public sealed class ModelBlkRig
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
         _bridge.Write(BusKind.Pio, 0, b);
+        _context?.EmitBusAccess(Simulation, BusKind.Pio, write: true, PciHostBridge.ConfigAddressPort, b);
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         _bridge.Write(BusKind.Pio, 4, b);
+        _context?.EmitBusAccess(Simulation, BusKind.Pio, write: true, PciHostBridge.ConfigDataPort, b);
     }
 
     public void Common(int offset, int size, ulong value) => Mmio(L.ModernCommonOffset + offset, size, value);
@@ -71,6 +77,7 @@ public sealed class ModelBlkRig
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         Simulation.Kvm.Mmio.Write(ModernBase + (ulong)offset, b[..size]);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: true, ModernBase + (ulong)offset, b[..size]);
     }
 
     private ulong MmioRead(int offset, int size)
@@ -78,6 +85,7 @@ public sealed class ModelBlkRig
         Span<byte> b = stackalloc byte[8];
         b.Clear();
         Simulation.Kvm.Mmio.Read(ModernBase + (ulong)offset, b[..size]);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, ModernBase + (ulong)offset, b[..size]);
         return BinaryPrimitives.ReadUInt64LittleEndian(b);
     }
 }

@@ -93,13 +93,14 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     }
 
     /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
-    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu)
+    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null)
     {
         QemuMachine q = _qemu!;
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         Simulation sim = RingSimulation.Create(EventsMax);
-        var rig = new ModelBlkRig(sim, disk, serial);
+        context?.Attach(sim); // before the rig: its register accesses are recorded too
+        var rig = new ModelBlkRig(sim, disk, serial, context);
         Model = rig;
         sim.AddMemoryObserver(this);
         _syncedReady = false;
@@ -112,6 +113,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         Sync(rig);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted; n++)
         {
+            context?.Step();
             RingInput.Op op = RingInput.ReadOp(ref reader);
             if (op.Code < 8)
             {
@@ -168,7 +170,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         }
         q.Qtest.Sync();
         ModelEverBroken |= rig.Device.IsBroken;
-        bool audit = AsyncSeen || _guestTouchedStatusOrFeatures || (++_runs % AuditEvery) == 0;
+        bool audit = AsyncSeen || _guestTouchedStatusOrFeatures || (++_runs % AuditEvery) == 0 || !UsedIdxAgree(q, rig);
         if (audit)
         {
             QmpDrains++;
@@ -235,14 +237,20 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private void Settle(QemuMachine q, ModelBlkRig rig)
     {
         QueueDrains++;
-        if (!AsyncSeen)
-        {
-            q.Qtest.Sync();
-            return;
-        }
+        if (!AsyncSeen && UsedIdxAgree(q, rig)) return;
+        // QEMU's count differs from the model's (a difference, or I/O still in flight): make sure nothing is in flight.
         QmpDrains++;
-        Drain(q);
+        if (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
+        {
+            AsyncSeen = true;
+            Drain(q);
+        }
     }
+
+    /// <summary>One qtest read: QEMU's used.idx at the model's used ring equals the model's (so QEMU completed what the
+    /// model did, and the model, which pops every available request, has none in flight).</summary>
+    private static bool UsedIdxAgree(QemuMachine q, ModelBlkRig rig) =>
+        ModelUsedIdx(rig) is { } expected && q.Qtest.Read(rig.Device.GetQueue(0).UsedRing.Value + 2, 2) == expected;
 
     /// <summary>Every how many inputs the end-of-input QMP audit (<c>inuse == 0</c>, <c>broken</c>) runs regardless.</summary>
     public const int AuditEvery = 16;

@@ -92,7 +92,7 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
             {
                 machine = _machine ??= StartMachine(program);
                 Lockstep.ResetQemu(Disk);
-                Lockstep.Run(input, Disk, Serial, _model, _qemu);
+                Lockstep.Run(input, Disk, Serial, _model, _qemu, context);
             }
             catch (QemuDiedException e)
             {

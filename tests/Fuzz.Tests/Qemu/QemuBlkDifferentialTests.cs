@@ -43,6 +43,27 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Seeds_TwiceEach_SameVerdict()
+    {
+        if (Skipped()) return;
+        var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
+        var verdicts = new List<string>();
+        for (int round = 0; round < 2; round++)
+        {
+            int n = 0;
+            foreach (byte[] seed in target.SeedCorpus())
+            {
+                var context = new FuzzContext();
+                target.Execute(seed, context);
+                string v = $"seed {n++}: {context.Finding?.Site ?? "no finding"} after {context.Steps} steps";
+                if (round == 0) verdicts.Add(v);
+                else Assert.Equal(verdicts[n - 1], v);
+            }
+        }
+        output.WriteLine(string.Join('\n', verdicts));
+    }
+
+    [Fact]
     public void BoundedDifferentialPass_FixedSeed_NoUnexplainedDifference()
     {
         if (Skipped()) return;
