@@ -4,7 +4,7 @@ namespace Fuzz.Qemu;
 
 /// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
 /// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some point.</summary>
-public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken)
+public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false)
 {
     public bool Has(string kind) => Differences.Any(d => d.Kind == kind);
 
@@ -31,15 +31,35 @@ public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, I
         return a.AsSpan().SequenceEqual(b) && m[(4 + (8 * entries))..^2].SequenceEqual(q[(4 + (8 * entries))..^2]);
     }
 
-    /// <summary>The used rings agree but for avail_event (the trailing le16).</summary>
-    public bool UsedRingDiffersOnlyInAvailEvent()
+    /// <summary>The used rings agree but for the notification-suppression fields: flags (le16 first) and
+    /// avail_event (le16 last).</summary>
+    public bool UsedRingDiffersOnlyInSuppression()
     {
         if (UsedRing is not { } u) return false;
         ulong end = u.Address + 4 + (8UL * (ulong)u.Size) + 2;
         if (end > (ulong)Model.Memory.Length) return false;
         int length = (int)(end - u.Address);
-        return Model.Memory.AsSpan((int)u.Address, length - 2).SequenceEqual(Qemu.Memory.AsSpan((int)u.Address, length - 2));
+        return Model.Memory.AsSpan((int)u.Address + 2, length - 4).SequenceEqual(Qemu.Memory.AsSpan((int)u.Address + 2, length - 4));
     }
+
+    /// <summary>Both broken, and QEMU's used entries are a proper prefix of the model's (same idx field order): QEMU
+    /// dropped the completions of requests still in flight when it broke.</summary>
+    public bool QemuUsedIsPrefixOfModel()
+    {
+        if (UsedRing is not { } u || !Model.Broken || !Qemu.Broken) return false;
+        ulong end = u.Address + 4 + (8UL * (ulong)u.Size) + 2;
+        if (end > (ulong)Model.Memory.Length) return false;
+        int start = (int)u.Address;
+        ushort m = BinaryPrimitives.ReadUInt16LittleEndian(Model.Memory.AsSpan(start + 2));
+        ushort q = BinaryPrimitives.ReadUInt16LittleEndian(Qemu.Memory.AsSpan(start + 2));
+        if (q >= m || m > u.Size) return false;
+        return Model.Memory.AsSpan(start + 4, 8 * q).SequenceEqual(Qemu.Memory.AsSpan(start + 4, 8 * q));
+    }
+
+    /// <summary>Every differing byte of <paramref name="d"/> is a status byte UNSUPP (model) against IOERR (QEMU), or a
+    /// byte QEMU set to 0xff (the <c>errors = 255</c> of virtio_blk_handle_scsi_req).</summary>
+    public bool OnlyScsiStatusBytes(BlkDifference d) =>
+        d.Offsets is { Count: > 0 } offsets && offsets.All(o => (Model.Memory[o] == 2 && Qemu.Memory[o] == 1) || Qemu.Memory[o] == 0xff);
 
     /// <summary>Every offset of <paramref name="d"/> is the avail_event field (le16 after the entries) of a used ring
     /// the model's queue had during the run.</summary>

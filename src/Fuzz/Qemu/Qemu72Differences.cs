@@ -38,13 +38,59 @@ public static class Qemu72Differences
             "virtio_blk_handle_vq / virtio_blk_rw_complete (hw/block/virtio-blk.c)",
             (c, d) => d.Kind == BlkComparison.UsedRing && c.UsedEntriesArePermutation()),
         new(
-            "avail-event-after-break",
-            "With EVENT_IDX, after a malformed request breaks the device, QEMU's avail_event (the used ring's last field) is avail.idx; the model's is the index after the popped request.",
+            "suppression-after-break",
+            "After a malformed request breaks the device, QEMU has re-enabled notifications: avail_event (EVENT_IDX) is avail.idx and used.flags has no NO_NOTIFY; the model leaves them as its pop left them.",
             "virtio_blk_handle_vq leaves its pop loop on the error and re-enables notifications "
             + "(virtio_queue_set_notification(vq, 1) → vring_set_avail_event(vq, vring_avail_idx(vq))) before it sees the "
             + "device broken; the model stops at the pop. The device needs a reset, so the driver may not rely on the field.",
             "virtio_blk_handle_vq (hw/block/virtio-blk.c), virtio_queue_split_set_notification (hw/virtio/virtio.c)",
-            (c, d) => c.ModelEverBroken && ((d.Kind == BlkComparison.UsedRing && c.UsedRingDiffersOnlyInAvailEvent()) || (d.Kind == BlkComparison.GuestMemory && c.OnlyAvailEventFields(d)))),
+            (c, d) => c.ModelEverBroken && ((d.Kind == BlkComparison.UsedRing && c.UsedRingDiffersOnlyInSuppression()) || (d.Kind == BlkComparison.GuestMemory && c.OnlyAvailEventFields(d)))),
+        new(
+            "completions-dropped-after-break",
+            "Both broken; QEMU's used ring holds a prefix of the model's entries: requests popped before the malformed one were done (data and status written) but never made used.",
+            "QEMU batches reads and writes (MultiReqBuffer) and submits them after its pop loop, which the malformed request "
+            + "ended; when they complete the device is broken and virtqueue_push drops the entry (virtqueue_fill/flush on a "
+            + "disabled device). The model completes each request before popping the next. The driver must reset anyway.",
+            "virtio_blk_handle_vq / virtio_blk_submit_multireq (hw/block/virtio-blk.c), virtqueue_flush (hw/virtio/virtio.c)",
+            (c, d) => d.Kind == BlkComparison.UsedRing && c.QemuUsedIsPrefixOfModel()),
+        new(
+            "unaligned-register-write",
+            "The input wrote a common-config register at an offset that is not a multiple of the access size: QEMU ignores it, the model applies it; the states differ from there.",
+            "QEMU's memory core refuses an unaligned access to a region whose ops do not allow it (virtio-pci's common region "
+            + "sets no .valid.unaligned) before virtio_pci_common_write sees it; VIRTIO 1.2 §4.1.3.1 requires natural accesses "
+            + "of the driver and leaves the device's answer open. Model deviation, kept: the model's transport is shared.",
+            "memory_region_access_valid (softmmu/memory.c), virtio_pci_common_write (hw/virtio/virtio-pci.c)",
+            (c, _) => c.UnalignedRegisterWrite),
+        new(
+            "kick-before-driver-ok",
+            "The input kicked before DRIVER_OK: QEMU ran the queue handler, the robust model ignored the kick.",
+            "QEMU's virtio_queue_notify runs the handler for any queue with a descriptor table; the robust transport follows "
+            + "VIRTIO 1.2 §3.1.2 (no buffers used before DRIVER_OK); the seed flavour does QEMU's.",
+            "virtio_queue_notify (hw/virtio/virtio.c)",
+            (c, _) => c.KickBeforeDriverOk),
+        new(
+            "indirect-flag-in-chain",
+            "A descriptor after the head of a chain has VIRTQ_DESC_F_INDIRECT: the model breaks the device, QEMU 7.2 treats it as a plain buffer.",
+            "virtqueue_split_pop looks at the INDIRECT flag of the head only; the chain walk (virtqueue_split_read_next_desc) "
+            + "maps later descriptors by address and length whatever their flags. VIRTIO 1.2 §2.7.5.3.1 forbids the driver "
+            + "this; the model refuses it. Everything after differs.",
+            "virtqueue_split_pop / virtqueue_split_read_next_desc (hw/virtio/virtio.c)",
+            (c, _) => c.Model.Broken && !c.Qemu.Broken && c.Model.BrokenReason == "IndirectNotAtHead"),
+        new(
+            "descriptor-address-wrap",
+            "A buffer whose address + length passes 2^64: the model breaks the device, QEMU 7.2 maps it (the part outside RAM through its one bounce buffer) and goes on.",
+            "virtqueue_map_desc maps with dma_memory_map piece by piece; for addresses outside RAM address_space_map hands "
+            + "out the bounce buffer instead of failing, and the address wraps. The model refuses the range. Kept as a model "
+            + "deviation (stricter); whether QEMU touches memory outside the described buffer here is not settled (docs).",
+            "virtqueue_map_desc (hw/virtio/virtio.c), address_space_map (softmmu/physmem.c)",
+            (c, _) => c.Model.Broken && !c.Qemu.Broken && c.Model.BrokenReason == "BufferAddressOverflow"),
+        new(
+            "scsi-cmd-segments",
+            "A SCSI_CMD request: the model answers UNSUPP; QEMU 7.2 answers IOERR when it has fewer than 2 readable or 3 writable buffers, and writes errors = 255 into the virtio_scsi_inhdr buffer otherwise.",
+            "QEMU 7.2 still has virtio_blk_handle_scsi_req, whose segment check comes before its UNSUPP (scsi=off); the model "
+            + "follows current QEMU, where SCSI passthrough is gone and SCSI_CMD is UNSUPP.",
+            "virtio_blk_handle_scsi_req (hw/block/virtio-blk.c)",
+            (c, d) => d.Kind == BlkComparison.GuestMemory && c.OnlyScsiStatusBytes(d)),
         new(
             "pop-without-avail-distance-check",
             "The model breaks the device when avail.idx is more than a queue's size ahead of the next index it pops; QEMU 7.2 goes on popping.",

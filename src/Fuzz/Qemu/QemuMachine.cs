@@ -55,7 +55,16 @@ public sealed class QemuMachine : IDisposable
         };
         _process.BeginErrorReadLine();
         Qtest = new QtestClient(_process.StandardInput.BaseStream, _process.StandardOutput.BaseStream, timeout);
-        Qmp = QmpClient.Connect(qmp, timeout, () => !_process.HasExited);
+        try
+        {
+            Qmp = QmpClient.Connect(qmp, timeout, () => !_process.HasExited);
+        }
+        catch (Exception e) when (e is QemuDiedException or QemuHangException)
+        {
+            string why = $"{e.Message}; {ExitDescription}; stderr:\n{Stderr}";
+            Dispose();
+            throw new QemuDiedException(why, e);
+        }
     }
 
     /// <summary>Starts a machine whose disk holds <paramref name="disk"/>.</summary>
@@ -78,7 +87,7 @@ public sealed class QemuMachine : IDisposable
 
     public QtestClient Qtest { get; }
 
-    public QmpClient Qmp { get; }
+    public QmpClient Qmp { get; } = null!;
 
     public bool HasExited => _process.HasExited;
 
@@ -128,7 +137,7 @@ public sealed class QemuMachine : IDisposable
         {
             // Already gone.
         }
-        Qmp.Dispose();
+        Qmp?.Dispose();
         _process.Dispose();
         try
         {

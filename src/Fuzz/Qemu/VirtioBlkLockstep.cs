@@ -46,6 +46,13 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// <summary>Every used ring (address, size) the model's queue was given during the last run.</summary>
     public List<(ulong Address, int Size)> UsedRingsSeen { get; } = [];
 
+    /// <summary>The last run wrote a common-config register at an offset that is not a multiple of the access size
+    /// (QEMU's memory core drops such an access before the device sees it: memory_region_access_valid).</summary>
+    public bool UnalignedRegisterWrite { get; private set; }
+
+    /// <summary>The last run kicked while the model's status lacked DRIVER_OK (QEMU runs the handler anyway).</summary>
+    public bool KickBeforeDriverOk { get; private set; }
+
     /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared it).</summary>
     public bool ModelEverBroken { get; private set; }
 
@@ -107,6 +114,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         UsedRingsSeen.Clear();
         ModelEverBroken = false;
         _guestTouchedStatusOrFeatures = false;
+        UnalignedRegisterWrite = false;
+        KickBeforeDriverOk = false;
         int size = Math.Min(header.Size, rig.Device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)));
         Initialize(rig, header.EventIdx, header.IndirectDesc, size, desc, avail, used);
@@ -145,6 +154,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
                         // A driver-written status or feature word can fake NEEDS_RESET or drop VERSION_1: then only QMP
                         // tells whether QEMU is broken.
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
+                        UnalignedRegisterWrite |= offset % width != 0;
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }
@@ -224,6 +234,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
 
     private void Kick(ModelBlkRig rig)
     {
+        KickBeforeDriverOk |= !rig.Device.DriverOk && !rig.Device.IsBroken;
         rig.Kick();
         QemuMachine q = _qemu!;
         q.Qtest.Write(_notify, 2, 0);
