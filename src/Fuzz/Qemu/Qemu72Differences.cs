@@ -70,12 +70,12 @@ public static class Qemu72Differences
             (c, _) => c.KickBeforeDriverOk),
         new(
             "indirect-flag-in-chain",
-            "A descriptor after the head of a chain has VIRTQ_DESC_F_INDIRECT: the model breaks the device, QEMU 7.2 treats it as a plain buffer.",
+            "A descriptor after the head of a chain, or inside an indirect table, has VIRTQ_DESC_F_INDIRECT (or an indirect head also has NEXT): the model breaks the device, QEMU 7.2 treats the descriptor as a plain buffer (and ignores the head's NEXT).",
             "virtqueue_split_pop looks at the INDIRECT flag of the head only; the chain walk (virtqueue_split_read_next_desc) "
             + "maps later descriptors by address and length whatever their flags. VIRTIO 1.2 §2.7.5.3.1 forbids the driver "
             + "this; the model refuses it. Everything after differs.",
             "virtqueue_split_pop / virtqueue_split_read_next_desc (hw/virtio/virtio.c)",
-            (c, _) => c.Model.Broken && !c.Qemu.Broken && c.Model.BrokenReason == "IndirectNotAtHead"),
+            (c, _) => c.Model.Broken && !c.Qemu.Broken && c.Model.BrokenReason is "IndirectNotAtHead" or "NestedIndirect" or "IndirectWithNext"),
         new(
             "descriptor-address-wrap",
             "A buffer whose address + length passes 2^64: the model breaks the device, QEMU 7.2 maps it (the part outside RAM through its one bounce buffer) and goes on.",

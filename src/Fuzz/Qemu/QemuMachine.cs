@@ -91,6 +91,16 @@ public sealed class QemuMachine : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>CPU time QEMU has used so far (user + system), for the exec/s report.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>The exit code or signal, when it exited.</summary>
     public string ExitDescription => !_process.HasExited ? "running" : _process.ExitCode > 128 ? $"killed by signal {_process.ExitCode - 128}" : $"exit code {_process.ExitCode}";
 

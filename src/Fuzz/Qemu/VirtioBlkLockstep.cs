@@ -25,8 +25,6 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     public const int OperationsMax = 128;
     public const int MemoryBytes = (int)RingInput.MemorySize;
 
-    /// <summary>A run of zeros that ends a span to clear (shorter gaps are cleared with their neighbours).</summary>
-    private static readonly byte[] ZeroRun = new byte[64];
 
     /// <summary>How long a drain may wait for QEMU's block I/O before QEMU counts as hung.</summary>
     public static readonly TimeSpan DrainMax = TimeSpan.FromSeconds(5);
@@ -72,27 +70,10 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     {
         QemuMachine q = _qemu!;
         Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
-        if (!_qemuMemoryKnown)
-        {
-            q.Qtest.Memset(0, RingInput.MemorySize, 0);
-        }
-        else
-        {
-            // Only what the last input left non-zero (QEMU's RAM as last read back): a few spans, not 64 KiB.
-            ReadOnlySpan<byte> m = _qemuMemory;
-            int i = 0;
-            while (i < m.Length)
-            {
-                int start = m[i..].IndexOfAnyExcept((byte)0);
-                if (start < 0) break;
-                start += i;
-                int end = m[start..].IndexOf(ZeroRun);
-                end = end < 0 ? m.Length : start + end;
-                q.Qtest.Memset((ulong)start, (ulong)(end - start), 0);
-                i = end;
-            }
-        }
-        _qemuMemoryKnown = false;
+        // The reset above drains QEMU's in-flight I/O (virtio_blk_reset → blk_drain) before this memset runs, so data
+        // a dropped completion lands late cannot leak into the next input: clear all of [0, 64 KiB), not only what the
+        // last read-back showed.
+        q.Qtest.Memset(0, RingInput.MemorySize, 0);
         q.Qtest.Sync();
         q.Qtest.TakeFailures();
         q.WriteDisk(disk);
@@ -347,15 +328,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         q.ReadDisk(o.Disk);
         o.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : (o.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         o.BrokenReason = o.Broken ? LastLine(q.Stderr) : null;
-        _qemuMemoryKnown = true;
-        o.Memory.CopyTo(_qemuMemory, 0);
     }
 
-    private readonly byte[] _qemuMemory = new byte[MemoryBytes];
-    private bool _qemuMemoryKnown;
-
-    /// <summary>Forget what QEMU's RAM holds (after a restart or a failed run): the next reset clears all of it.</summary>
-    public void ForgetQemuMemory() => _qemuMemoryKnown = false;
 
     private static string? LastLine(string text)
     {

@@ -169,6 +169,15 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         _machine = null;
     }
 
+    /// <summary>CPU time of the shared QEMU so far (zero when none runs).</summary>
+    public static TimeSpan QemuCpuTime
+    {
+        get
+        {
+            lock (Gate) return _machine?.CpuTime ?? TimeSpan.Zero;
+        }
+    }
+
     /// <summary>Stops the shared QEMU (tests call it; the process exit does it anyway).</summary>
     public static void Shutdown()
     {
