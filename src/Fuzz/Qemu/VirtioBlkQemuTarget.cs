@@ -48,8 +48,8 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
     public IInputMinimizer? Minimizer { get; } = RingInputMinimizer.Create(VirtioBlkLockstep.OperationsMax);
 
     /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>): <c>$VIRTSIM_QEMU_REPRODUCERS</c>,
-    /// else <c>qemu-reproducers</c> in the current directory; null writes none.</summary>
-    public string? ReproducerDirectory { get; set; } = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d ? d : "qemu-reproducers";
+    /// else <c>findings/qemu-reproducers</c> under the current directory; null writes none.</summary>
+    public string? ReproducerDirectory { get; set; } = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d ? d : Path.Combine("findings", "qemu-reproducers");
 
     /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure).</summary>
     public int DistinctOutcomes => _outcomes.Count;
