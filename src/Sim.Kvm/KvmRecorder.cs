@@ -179,7 +179,7 @@ public sealed class KvmRecorder : IDisposable
             Origin = TraceOrigin.Kvm,
             Host = HostInfo.Describe(_kvm.ApiVersion),
             MemoryLayout = _machine.Simulation.Memory.Layout,
-            CheckpointIntervalNs = _machine.Simulation.Options.CheckpointInterval,
+            CheckpointIntervalEvents = _machine.Simulation.Options.CheckpointInterval,
         };
         foreach (var (k, v) in _request.Options) header.Options[k] = v;
         header.Options["guest"] = _request.GuestName;

@@ -90,7 +90,7 @@ internal sealed class SyntheticRecording
         Origin = TraceOrigin.Kvm,
         Host = new TraceHost("synthetic", 12, "none", "test cpu"),
         MemoryLayout = machine.Simulation.Memory.Layout,
-        CheckpointIntervalNs = machine.Simulation.Options.CheckpointInterval,
+        CheckpointIntervalEvents = machine.Simulation.Options.CheckpointInterval,
         Options = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["guest"] = "synthetic-demo", ["guest_sha256"] = "00", ["backend"] = "virtio" },
     };
 

@@ -10,6 +10,19 @@ public static class OracleRules
 {
     private static readonly OracleRule[] Table =
     [
+        // ---- real QEMU (Qemu.VirtioBlkQemuTarget, docs/qemu-backend.md)
+        new("qemu/died",
+            "The real QEMU process exited or closed its pipes while running the input (abort, failed assertion, signal, exit).",
+            "a device model must answer any guest input with defined behaviour (an error state such as NEEDS_RESET), never by taking the VMM down",
+            "VIRTIO 1.2 §2.1.2 (DEVICE_NEEDS_RESET for unrecoverable errors); QEMU virtio_error sets broken instead of exiting"),
+        new("qemu/no-answer",
+            "The real QEMU stopped answering qtest or QMP, or kept requests in flight, past the bound.",
+            "a notified device completes or fails requests in bounded time; the VMM's main loop must keep serving its monitor",
+            "VIRTIO 1.2 §2.7.14; QEMU main loop (qtest and QMP are served there)"),
+        new("qemu72/",
+            "Real QEMU 7.2 and our robust model did different things on the same input, and no row of the QEMU 7.2 difference table explains it.",
+            "the model is the oracle of QEMU's observable behaviour (used entries, status bytes, data, disk, broken); a difference is a model deviation or a QEMU bug",
+            "docs/qemu-backend.md (Qemu72Differences, QEMU 7.2 hw/virtio/virtio.c and hw/block/virtio-blk.c)"),
         // ---- used-ring (VirtqueueChecker)
         new("used-ring/len-exceeds-written",
             "The device published a used entry whose len is larger than the bytes it actually wrote into that chain's device-writable buffers.",

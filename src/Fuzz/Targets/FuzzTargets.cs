@@ -29,6 +29,7 @@ public static class FuzzTargets
         .. Both(f => new DemoDiffTarget(f)),
         .. Both(f => new VirtioBackendTarget("virtio-factorial", f, "seed 001 virtio factorial (QEMU-style) under hostile rings and register sequences", (_, fl) => new VirtioFactorialDevice(fl))),
         .. Both(f => new VirtioBackendTarget("virtio-counter", f, "seed 002 virtio counter (QEMU-style, device timer) under hostile rings and register sequences", (sim, fl) => new VirtioCounterDevice(sim, new CounterDeviceOptions { Flavour = fl }))),
+        () => new Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
         .. Both(f => new VirtioBackendTarget("virtio-blk", f, "seed 003 virtio-blk (QEMU-style, 64 KiB memory disk) under hostile rings and register sequences", (_, fl) => new VirtioBlkDevice(new MemoryBlockBackend(BlkDiskBytes), new BlkDeviceOptions { Flavour = fl }), Checkers.UsedLenRule.Offered)),
     ];
 

@@ -1,0 +1,68 @@
+using System.Buffers.Binary;
+
+namespace Fuzz.Qemu;
+
+/// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
+/// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some point.</summary>
+public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false)
+{
+    public bool Has(string kind) => Differences.Any(d => d.Kind == kind);
+
+    /// <summary>Same used.idx, flags and avail_event, and the same multiset of (id, len) entries in another order.</summary>
+    public bool UsedEntriesArePermutation()
+    {
+        if (UsedRing is not { } u) return false;
+        ulong end = u.Address + 4 + (8UL * (ulong)u.Size) + 2;
+        if (end > (ulong)Model.Memory.Length) return false;
+        int start = (int)u.Address;
+        ReadOnlySpan<byte> m = Model.Memory.AsSpan(start, (int)(end - u.Address));
+        ReadOnlySpan<byte> q = Qemu.Memory.AsSpan(start, (int)(end - u.Address));
+        if (!m[..4].SequenceEqual(q[..4]) || !m[^2..].SequenceEqual(q[^2..])) return false;
+        int entries = Math.Min(BinaryPrimitives.ReadUInt16LittleEndian(m[2..]), u.Size);
+        ulong[] a = new ulong[entries];
+        ulong[] b = new ulong[entries];
+        for (int i = 0; i < entries; i++)
+        {
+            a[i] = BinaryPrimitives.ReadUInt64LittleEndian(m[(4 + (8 * i))..]);
+            b[i] = BinaryPrimitives.ReadUInt64LittleEndian(q[(4 + (8 * i))..]);
+        }
+        Array.Sort(a);
+        Array.Sort(b);
+        return a.AsSpan().SequenceEqual(b) && m[(4 + (8 * entries))..^2].SequenceEqual(q[(4 + (8 * entries))..^2]);
+    }
+
+    /// <summary>The used rings agree but for the notification-suppression fields: flags (le16 first) and
+    /// avail_event (le16 last).</summary>
+    public bool UsedRingDiffersOnlyInSuppression()
+    {
+        if (UsedRing is not { } u) return false;
+        ulong end = u.Address + 4 + (8UL * (ulong)u.Size) + 2;
+        if (end > (ulong)Model.Memory.Length) return false;
+        int length = (int)(end - u.Address);
+        return Model.Memory.AsSpan((int)u.Address + 2, length - 4).SequenceEqual(Qemu.Memory.AsSpan((int)u.Address + 2, length - 4));
+    }
+
+    /// <summary>Both broken, and QEMU's used entries are a proper prefix of the model's (same idx field order): QEMU
+    /// dropped the completions of requests still in flight when it broke.</summary>
+    public bool QemuUsedIsPrefixOfModel()
+    {
+        if (UsedRing is not { } u || !Model.Broken || !Qemu.Broken) return false;
+        ulong end = u.Address + 4 + (8UL * (ulong)u.Size) + 2;
+        if (end > (ulong)Model.Memory.Length) return false;
+        int start = (int)u.Address;
+        ushort m = BinaryPrimitives.ReadUInt16LittleEndian(Model.Memory.AsSpan(start + 2));
+        ushort q = BinaryPrimitives.ReadUInt16LittleEndian(Qemu.Memory.AsSpan(start + 2));
+        if (q >= m || m > u.Size) return false;
+        return Model.Memory.AsSpan(start + 4, 8 * q).SequenceEqual(Qemu.Memory.AsSpan(start + 4, 8 * q));
+    }
+
+    /// <summary>Every differing byte of <paramref name="d"/> is a status byte UNSUPP (model) against IOERR (QEMU), or a
+    /// byte QEMU set to 0xff (the <c>errors = 255</c> of virtio_blk_handle_scsi_req).</summary>
+    public bool OnlyScsiStatusBytes(BlkDifference d) =>
+        d.Offsets is { Count: > 0 } offsets && offsets.All(o => (Model.Memory[o] == 2 && Qemu.Memory[o] == 1) || Qemu.Memory[o] == 0xff);
+
+    /// <summary>Every offset of <paramref name="d"/> is the avail_event field (le16 after the entries) of a used ring
+    /// the model's queue had during the run.</summary>
+    public bool OnlyAvailEventFields(BlkDifference d) =>
+        d.Offsets is { Count: > 0 } offsets && offsets.All(o => UsedRingsSeen.Any(r => (ulong)o >= r.Address + 4 + (8UL * (ulong)r.Size) && (ulong)o < r.Address + 6 + (8UL * (ulong)r.Size)));
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+
+namespace Fuzz.Qemu;
+
+/// <summary>
+/// The QEMU command line of the real-QEMU backend, in one place so the process the fuzzer starts and the standalone
+/// reproducer it writes are the same machine: a PC with TCG, 128 MiB of RAM, no default devices, a halting
+/// <see cref="HaltingBios"/>, qtest on stdin/stdout (log to /dev/null), QMP on a Unix socket, and one
+/// <c>virtio-blk-pci</c> (modern only, ioeventfd off so a kick is handled inside the qtest write, as the model's
+/// synchronous notify) whose device features are set to the model's: no discard, no write-zeroes, the model's serial.
+/// </summary>
+public static class QemuCommandLine
+{
+    /// <summary>QOM id of the device (QMP paths name it: <c>/machine/peripheral/vblk0/virtio-backend</c>).</summary>
+    public const string DeviceId = "vblk0";
+
+    public const string VirtioBackendPath = "/machine/peripheral/" + DeviceId + "/virtio-backend";
+
+    public const int RamMiB = 128;
+
+    /// <summary>Arguments (without the program) for a machine with the given disk image and QMP socket
+    /// (<paramref name="qmpSocket"/> null: no QMP, as in a reproducer).</summary>
+    public static IReadOnlyList<string> Arguments(string biosPath, string diskPath, string? qmpSocket, string serial)
+    {
+        var args = new List<string>
+        {
+            "-machine", "pc", "-accel", "tcg", "-m", RamMiB.ToString(CultureInfo.InvariantCulture) + "M",
+            "-display", "none", "-nodefaults", "-no-user-config",
+            "-qtest", "stdio", "-qtest-log", "/dev/null",
+            "-bios", biosPath,
+            // One thread-pool worker: a kick's requests do their I/O in submission order (QEMU 7.1+ main-loop object).
+            "-object", "main-loop,id=ml0,thread-pool-max=1",
+        };
+        if (qmpSocket is not null)
+        {
+            args.Add("-qmp");
+            args.Add($"unix:{qmpSocket},server=on,wait=off");
+        }
+        args.Add("-drive");
+        // io_uring on tmpfs completes a request inside the submission (checked per input by VirtioBlkLockstep's audit):
+        // the kick's qtest write returns with the I/O done, so no wait is needed between guest steps.
+        args.Add($"if=none,id=d0,file={diskPath},format=raw,aio=io_uring");
+        args.Add("-device");
+        args.Add($"virtio-blk-pci,id={DeviceId},drive=d0,disable-legacy=on,ioeventfd=off,discard=off,write-zeroes=off,num-queues=1,queue-size=256,serial={serial}");
+        return args;
+    }
+
+    /// <summary>A shell line (single-quoted arguments) for a reproducer.</summary>
+    public static string ShellLine(string program, IReadOnlyList<string> arguments) =>
+        program + " " + string.Join(' ', arguments.Select(a => a.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '/' or '.' or ',' or '=' or ':') ? a : "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+}

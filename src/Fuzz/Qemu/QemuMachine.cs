@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Fuzz.Qemu;
+
+/// <summary>
+/// One running QEMU that our side owns (<see cref="QemuCommandLine"/>): its scratch directory (firmware, disk image,
+/// QMP socket; under /dev/shm when there is one), the process, its qtest pipes, its QMP socket and the tail of its
+/// stderr. Started once and reused across inputs; <see cref="Dispose"/> kills it and removes the directory. Every
+/// machine still running when the host process exits is killed (QEMU does not exit when its qtest pipe closes).
+/// </summary>
+public sealed class QemuMachine : IDisposable
+{
+    /// <summary>Bytes of stderr kept (the tail: a crash's message is at the end).</summary>
+    public const int StderrKeptMax = 16 * 1024;
+
+    private static readonly List<QemuMachine> Running = [];
+    private static int _instances;
+    private readonly Process _process;
+    private readonly StringBuilder _stderr = new();
+    private readonly string _directory;
+    private bool _disposed;
+
+    static QemuMachine() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
+
+    private QemuMachine(string program, string directory, string serial, byte[] disk, TimeSpan timeout)
+    {
+        _directory = directory;
+        Program = program;
+        BiosPath = Path.Combine(directory, "bios.bin");
+        DiskPath = Path.Combine(directory, "disk.img");
+        string qmp = Path.Combine(directory, "qmp.sock");
+        File.WriteAllBytes(BiosPath, HaltingBios.Image());
+        File.WriteAllBytes(DiskPath, disk);
+        Arguments = QemuCommandLine.Arguments(BiosPath, DiskPath, qmp, serial);
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in Arguments) start.ArgumentList.Add(a);
+        _process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
+        lock (Running) Running.Add(this);
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (_stderr)
+            {
+                _stderr.Append(e.Data).Append('\n');
+                if (_stderr.Length > StderrKeptMax) _stderr.Remove(0, _stderr.Length - StderrKeptMax);
+            }
+        };
+        _process.BeginErrorReadLine();
+        Qtest = new QtestClient(_process.StandardInput.BaseStream, _process.StandardOutput.BaseStream, timeout);
+        try
+        {
+            Qmp = QmpClient.Connect(qmp, timeout, () => !_process.HasExited);
+        }
+        catch (Exception e) when (e is QemuDiedException or QemuHangException)
+        {
+            string why = $"{e.Message}; {ExitDescription}; stderr:\n{Stderr}";
+            Dispose();
+            throw new QemuDiedException(why, e);
+        }
+    }
+
+    /// <summary>Starts a machine whose disk holds <paramref name="disk"/>.</summary>
+    public static QemuMachine Start(string program, string serial, byte[] disk, TimeSpan timeout)
+    {
+        string root = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
+        int n = Interlocked.Increment(ref _instances);
+        string directory = Path.Combine(root, string.Create(CultureInfo.InvariantCulture, $"virtsim-qemu-{Environment.ProcessId}-{n}"));
+        Directory.CreateDirectory(directory);
+        return new QemuMachine(program, directory, serial, disk, timeout);
+    }
+
+    public string Program { get; }
+
+    public IReadOnlyList<string> Arguments { get; }
+
+    public string BiosPath { get; }
+
+    public string DiskPath { get; }
+
+    public QtestClient Qtest { get; }
+
+    public QmpClient Qmp { get; } = null!;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>CPU time QEMU has used so far (user + system), for the exec/s report.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
+    /// <summary>The exit code or signal, when it exited.</summary>
+    public string ExitDescription => !_process.HasExited ? "running" : _process.ExitCode > 128 ? $"killed by signal {_process.ExitCode - 128}" : $"exit code {_process.ExitCode}";
+
+    /// <summary>The tail of QEMU's stderr so far (waits briefly for the pipe to drain when QEMU exited).</summary>
+    public string Stderr
+    {
+        get
+        {
+            if (_process.HasExited) _process.WaitForExit(500);
+            lock (_stderr) return _stderr.ToString();
+        }
+    }
+
+    /// <summary>Forgets the stderr seen so far (per input, so a finding keeps only its own).</summary>
+    public void ClearStderr()
+    {
+        lock (_stderr) _stderr.Clear();
+    }
+
+    /// <summary>Overwrites the disk image (between inputs; no request is in flight then).</summary>
+    public void WriteDisk(ReadOnlySpan<byte> image)
+    {
+        using Microsoft.Win32.SafeHandles.SafeFileHandle h = File.OpenHandle(DiskPath, FileMode.Open, FileAccess.Write);
+        RandomAccess.Write(h, image, 0);
+    }
+
+    public void ReadDisk(Span<byte> image)
+    {
+        using Microsoft.Win32.SafeHandles.SafeFileHandle h = File.OpenHandle(DiskPath, FileMode.Open, FileAccess.Read);
+        RandomAccess.Read(h, image, 0);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        lock (Running) Running.Remove(this);
+        try
+        {
+            if (!_process.HasExited) _process.Kill();
+            _process.WaitForExit(2000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+        Qmp?.Dispose();
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A scratch directory left in /dev/shm is harmless.
+        }
+    }
+
+    private static void KillAll()
+    {
+        QemuMachine[] all;
+        lock (Running) all = [.. Running];
+        foreach (QemuMachine m in all) m.Dispose();
+    }
+}

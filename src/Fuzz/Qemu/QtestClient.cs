@@ -1,0 +1,213 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+
+namespace Fuzz.Qemu;
+
+/// <summary>
+/// QEMU's qtest protocol (softmmu/qtest.c) over the process's stdin/stdout: one command per line, one answer line
+/// per command (<c>OK</c>, <c>OK value</c>, or <c>FAIL …</c>/<c>ERR …</c>). Commands are batched: <see cref="Queue"/>
+/// appends, and the answers are read only when a value is needed (<see cref="Query"/>) or at <see cref="Sync"/>, so a
+/// run of writes costs one pipe write. An answer that does not come within <see cref="Timeout"/> is a hang
+/// (<see cref="QemuHangException"/>); end of stream is a dead QEMU (<see cref="QemuDiedException"/>).
+/// Every command sent is also appended to <see cref="Script"/> while it is set: the reproducer's qtest script.
+/// </summary>
+public sealed class QtestClient
+{
+    private readonly Stream _toQemu;
+    private readonly Stream _fromQemu;
+    private readonly StringBuilder _batch = new();
+    private byte[] _receive = new byte[256 * 1024];
+    private int _start;
+    private int _end;
+    private int _pending;
+
+    public QtestClient(Stream toQemu, Stream fromQemu, TimeSpan timeout)
+    {
+        _toQemu = toQemu;
+        _fromQemu = fromQemu;
+        Timeout = timeout;
+    }
+
+    /// <summary>How long one answer may take before QEMU counts as hung.</summary>
+    public TimeSpan Timeout { get; }
+
+    /// <summary>When set, every command is appended here (one per line).</summary>
+    public StringBuilder? Script { get; set; }
+
+    /// <summary>Answers that were not <c>OK</c>, since the last <see cref="TakeFailures"/> (qtest refusing a command
+    /// is data: an address it cannot access).</summary>
+    public int Failures { get; private set; }
+
+    public int TakeFailures()
+    {
+        int f = Failures;
+        Failures = 0;
+        return f;
+    }
+
+    /// <summary>Appends a command whose answer is only checked for <c>OK</c>.</summary>
+    public void Queue(string command)
+    {
+        _batch.Append(command).Append('\n');
+        Script?.Append(command).Append('\n');
+        _pending++;
+    }
+
+    public void Outl(ushort port, uint value) => Queue(string.Create(CultureInfo.InvariantCulture, $"outl 0x{port:x} 0x{value:x}"));
+
+    public void Write(ulong address, int size, ulong value)
+    {
+        string op = size switch { 1 => "writeb", 2 => "writew", 4 => "writel", _ => "writeq" };
+        Queue(string.Create(CultureInfo.InvariantCulture, $"{op} 0x{address:x} 0x{value:x}"));
+    }
+
+    /// <summary>Guest-memory bytes (<c>write ADDR SIZE 0xHEX</c>).</summary>
+    public void WriteBytes(ulong address, ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty) return;
+        Queue(string.Create(CultureInfo.InvariantCulture, $"write 0x{address:x} 0x{data.Length:x} 0x{Convert.ToHexStringLower(data)}"));
+    }
+
+    public void Memset(ulong address, ulong size, byte value) =>
+        Queue(string.Create(CultureInfo.InvariantCulture, $"memset 0x{address:x} 0x{size:x} 0x{value:x}"));
+
+    /// <summary>Sends the batch and reads every outstanding answer.</summary>
+    public void Sync()
+    {
+        Send();
+        while (_pending > 0)
+        {
+            ReadOnlySpan<byte> line = ReadLine();
+            _pending--;
+            if (!line.StartsWith("OK"u8)) Failures++;
+        }
+    }
+
+    /// <summary>Runs a command that answers <c>OK 0xVALUE</c> (inb/inw/inl, readb/w/l/q) and returns the value;
+    /// a refused one reads as all ones (what a bus with nothing there returns).</summary>
+    public ulong Query(string command)
+    {
+        Queue(command);
+        Send();
+        while (_pending > 1)
+        {
+            if (!ReadLine().StartsWith("OK"u8)) Failures++;
+            _pending--;
+        }
+        ReadOnlySpan<byte> answer = ReadLine();
+        _pending--;
+        if (!answer.StartsWith("OK 0x"u8) || !ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong value))
+        {
+            Failures++;
+            return ulong.MaxValue;
+        }
+        return value;
+    }
+
+    /// <summary>Several value commands in one round trip (after whatever is batched); a refused one reads as all ones.</summary>
+    public ulong[] QueryAll(params string[] commands)
+    {
+        foreach (string c in commands) Queue(c);
+        Send();
+        while (_pending > commands.Length)
+        {
+            if (!ReadLine().StartsWith("OK"u8)) Failures++;
+            _pending--;
+        }
+        ulong[] values = new ulong[commands.Length];
+        for (int i = 0; i < commands.Length; i++)
+        {
+            ReadOnlySpan<byte> answer = ReadLine();
+            _pending--;
+            if (!answer.StartsWith("OK 0x"u8) || !ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out values[i]))
+            {
+                Failures++;
+                values[i] = ulong.MaxValue;
+            }
+        }
+        return values;
+    }
+
+    public uint Inl(ushort port) => unchecked((uint)Query(string.Create(CultureInfo.InvariantCulture, $"inl 0x{port:x}")));
+
+    public ulong Read(ulong address, int size)
+    {
+        string op = size switch { 1 => "readb", 2 => "readw", 4 => "readl", _ => "readq" };
+        return Query(string.Create(CultureInfo.InvariantCulture, $"{op} 0x{address:x}"));
+    }
+
+    /// <summary>Guest-memory bytes through <c>b64read</c>; false when qtest refused.</summary>
+    public bool ReadBytes(ulong address, Span<byte> destination)
+    {
+        Queue(string.Create(CultureInfo.InvariantCulture, $"b64read 0x{address:x} 0x{destination.Length:x}"));
+        Send();
+        while (_pending > 1)
+        {
+            if (!ReadLine().StartsWith("OK"u8)) Failures++;
+            _pending--;
+        }
+        ReadOnlySpan<byte> answer = ReadLine();
+        _pending--;
+        if (!answer.StartsWith("OK "u8)) return false;
+        OperationStatus s = Base64.DecodeFromUtf8(answer[3..], destination, out _, out int written);
+        return s == OperationStatus.Done && written == destination.Length;
+    }
+
+    private void Send()
+    {
+        if (_batch.Length == 0) return;
+        byte[] bytes = Encoding.ASCII.GetBytes(_batch.ToString());
+        _batch.Clear();
+        try
+        {
+            _toQemu.Write(bytes);
+            _toQemu.Flush();
+        }
+        catch (IOException e)
+        {
+            throw new QemuDiedException("QEMU closed its qtest input: " + e.Message);
+        }
+    }
+
+    /// <summary>The next answer line (without the newline); valid until the next read.</summary>
+    private ReadOnlySpan<byte> ReadLine()
+    {
+        while (true)
+        {
+            int newline = _receive.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                ReadOnlySpan<byte> line = _receive.AsSpan(_start, newline);
+                _start += newline + 1;
+                return line;
+            }
+            Fill();
+        }
+    }
+
+    private void Fill()
+    {
+        if (_start > 0)
+        {
+            _receive.AsSpan(_start, _end - _start).CopyTo(_receive);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_end == _receive.Length) Array.Resize(ref _receive, _receive.Length * 2);
+        Task<int> read = _fromQemu.ReadAsync(_receive, _end, _receive.Length - _end);
+        bool done;
+        try
+        {
+            done = read.Wait(Timeout);
+        }
+        catch (AggregateException e)
+        {
+            throw new QemuDiedException("reading QEMU's qtest output failed: " + e.InnerException?.Message);
+        }
+        if (!done) throw new QemuHangException($"QEMU did not answer a qtest command within {Timeout.TotalMilliseconds:0} ms");
+        if (read.Result == 0) throw new QemuDiedException("QEMU closed its qtest output (it exited)");
+        _end += read.Result;
+    }
+}

@@ -1,0 +1,375 @@
+using System.Buffers.Binary;
+using Fuzz.Input;
+using Fuzz.Targets.Rings;
+using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Queue;
+using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
+using Sim.Engine.Memory;
+using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+
+namespace Fuzz.Qemu;
+
+/// <summary>
+/// Runs one <see cref="RingInput"/> v1 input — the byte format of <c>virtio-blk-qemu-robust</c>, decoded with the same
+/// rules as <see cref="Targets.VirtioBackendTarget"/> — on our robust blk model and on a real QEMU in lockstep. One
+/// <see cref="GuestActor"/> plays the guest on the model's memory; every byte it stores is mirrored into QEMU's RAM as
+/// a qtest <c>write</c> (batched with the register writes that follow). Device ops: 8 kick, 9 run, 10 reset and
+/// re-initialise, 11 common-config write, 12 device-config access, 13/15 nothing, 14 kick + run. QEMU handles a kick
+/// inside the notify write (ioeventfd off) but its block I/O is asynchronous, so every kick is followed by a drain
+/// (QMP <c>inuse == 0</c>); the model completes synchronously. A kick therefore means "the device acts until idle" on
+/// both sides, which keeps QEMU deterministic (no guest store races an in-flight request).
+/// </summary>
+public sealed class VirtioBlkLockstep : IMemoryObserver
+{
+    public const int OperationsMax = 128;
+    public const int MemoryBytes = (int)RingInput.MemorySize;
+
+
+    /// <summary>How long a drain may wait for QEMU's block I/O before QEMU counts as hung.</summary>
+    public static readonly TimeSpan DrainMax = TimeSpan.FromSeconds(5);
+
+    private readonly GuestActor _guest = new();
+    private QemuMachine? _qemu;
+    private QemuVirtioPci? _pci;
+    private ulong _notify;
+    private SplitQueueState _synced;
+    private bool _syncedReady;
+
+    /// <summary>Model simulation events per execution before the model counts as hung.</summary>
+    public const long EventsMax = 200_000;
+
+    public ModelBlkRig? Model { get; private set; }
+
+    /// <summary>Every used ring (address, size) the model's queue was given during the last run.</summary>
+    public List<(ulong Address, int Size)> UsedRingsSeen { get; } = [];
+
+    /// <summary>The last run wrote a common-config register at an offset that is not a multiple of the access size
+    /// (QEMU's memory core drops such an access before the device sees it: memory_region_access_valid).</summary>
+    public bool UnalignedRegisterWrite { get; private set; }
+
+    /// <summary>The last run kicked while the model's status lacked DRIVER_OK (QEMU runs the handler anyway).</summary>
+    public bool KickBeforeDriverOk { get; private set; }
+
+    /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared it).</summary>
+    public bool ModelEverBroken { get; private set; }
+
+    /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's doorbell.</summary>
+    public void Attach(QemuMachine qemu)
+    {
+        _qemu = qemu;
+        _pci = QemuVirtioPci.Discover(qemu.Qtest, Sim.Devices.Virtio.Blk.BlkSpec.DeviceId);
+        _pci.CommonWrite(L.CommonQueueSelect, 2, 0);
+        _notify = _pci.NotifyAddress(unchecked((ushort)_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
+    }
+
+    public QemuVirtioPci Pci => _pci ?? throw new InvalidOperationException("not attached");
+
+    /// <summary>Puts QEMU back to the state every input starts from: device reset, RAM [0, 64 KiB) zero, disk image.</summary>
+    public void ResetQemu(ReadOnlySpan<byte> disk)
+    {
+        QemuMachine q = _qemu!;
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
+        // The reset above drains QEMU's in-flight I/O (virtio_blk_reset → blk_drain) before this memset runs, so data
+        // a dropped completion lands late cannot leak into the next input: clear all of [0, 64 KiB), not only what the
+        // last read-back showed.
+        q.Qtest.Memset(0, RingInput.MemorySize, 0);
+        q.Qtest.Sync();
+        q.Qtest.TakeFailures();
+        q.WriteDisk(disk);
+        q.ClearStderr();
+    }
+
+    /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
+    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null)
+    {
+        QemuMachine q = _qemu!;
+        var reader = new FuzzInputReader(input);
+        RingInput.Header header = RingInput.ReadHeader(ref reader);
+        Simulation sim = RingSimulation.Create(EventsMax);
+        context?.Attach(sim); // before the rig: its register accesses are recorded too
+        var rig = new ModelBlkRig(sim, disk, serial, context);
+        Model = rig;
+        sim.AddMemoryObserver(this);
+        _syncedReady = false;
+        UsedRingsSeen.Clear();
+        ModelEverBroken = false;
+        _guestTouchedStatusOrFeatures = false;
+        UnalignedRegisterWrite = false;
+        KickBeforeDriverOk = false;
+        int size = Math.Min(header.Size, rig.Device.GetQueue(0).MaxSize);
+        (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)));
+        Initialize(rig, header.EventIdx, header.IndirectDesc, size, desc, avail, used);
+        Sync(rig);
+        for (int n = 0; n < OperationsMax && !reader.IsExhausted; n++)
+        {
+            context?.Step();
+            RingInput.Op op = RingInput.ReadOp(ref reader);
+            if (op.Code < 8)
+            {
+                _guest.Apply(op);
+                continue;
+            }
+            switch (op.Code)
+            {
+                case 8:
+                case 14:
+                    Kick(rig);
+                    if (op.Code == 14) sim.Loop.Run(sim.Now + Targets.VirtioBackendTarget.RunWindowNs);
+                    break;
+                case 9:
+                    sim.Loop.Run(sim.Now + ((1 + (op.Index % 8)) * Targets.VirtioBackendTarget.RunWindowNs));
+                    break;
+                case 10:
+                    {
+                        _syncedReady = false;
+                        int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), rig.Device.GetQueue(0).MaxSize);
+                        (desc, avail, used) = Relocate(RingInput.Place(op.Next, s, op.RawAddr));
+                        Initialize(rig, (op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
+                        break;
+                    }
+                case 11:
+                    {
+                        int offset = op.Index % 0x38;
+                        int width = 1 << (op.Flags & 3);
+                        // A driver-written status or feature word can fake NEEDS_RESET or drop VERSION_1: then only QMP
+                        // tells whether QEMU is broken.
+                        _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
+                        UnalignedRegisterWrite |= offset % width != 0;
+                        Common(rig, offset, width, op.RawAddr);
+                        break;
+                    }
+                case 12:
+                    {
+                        int width = 1 << ((op.Flags >> 1) & 3);
+                        if ((op.Flags & 1) != 0)
+                        {
+                            rig.DeviceConfigWrite(op.Index, width, op.RawLen);
+                            q.Qtest.Write(Pci.DeviceAddress + op.Index, width, op.RawLen);
+                        }
+                        else
+                        {
+                            rig.DeviceConfigRead(op.Index, width);
+                            q.Qtest.Read(Pci.DeviceAddress + op.Index, width);
+                        }
+                        break;
+                    }
+                default:
+                    break;
+            }
+            Sync(rig);
+        }
+        q.Qtest.Sync();
+        ModelEverBroken |= rig.Device.IsBroken;
+        bool audit = AsyncSeen || _guestTouchedStatusOrFeatures || (++_runs % AuditEvery) == 0 || !UsedIdxAgree(q, rig);
+        if (audit)
+        {
+            QmpDrains++;
+            if (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
+            {
+                AsyncSeen = true;
+                Drain(q);
+            }
+        }
+        Observe(rig, model);
+        ObserveQemu(q, qemu, askQmp: audit);
+    }
+
+    /// <summary>The one decoding rule that differs from <c>virtio-blk-qemu-robust</c>: rings the format packs at guest
+    /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for
+    /// "no ring" (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>), so at 0 nothing would ever run.</summary>
+    public static (ulong Desc, ulong Avail, ulong Used) Relocate((ulong Desc, ulong Avail, ulong Used) rings) =>
+        rings.Desc == 0 ? (RingShift, rings.Avail + RingShift, rings.Used + RingShift) : rings;
+
+    /// <summary>Where relocated rings start: after the rings' default area, before the indirect tables
+    /// (<see cref="RingInput.IndirectBase"/>); a 256-entry queue's three rings end below 0x3C10.</summary>
+    public const ulong RingShift = 0x2000;
+
+    private void Initialize(ModelBlkRig rig, bool eventIdx, bool indirect, int size, ulong desc, ulong avail, ulong used)
+    {
+        byte s0 = (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver);
+        byte s1 = (byte)(s0 | (byte)VirtioStatus.FeaturesOk);
+        byte s2 = (byte)(s1 | (byte)VirtioStatus.DriverOk);
+        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
+        Common(rig, L.CommonDeviceStatus, 1, 0);
+        Common(rig, L.CommonDeviceStatus, 1, s0);
+        Common(rig, L.CommonDriverFeatureSelect, 4, 0);
+        Common(rig, L.CommonDriverFeature, 4, unchecked((uint)features));
+        Common(rig, L.CommonDriverFeatureSelect, 4, 1);
+        Common(rig, L.CommonDriverFeature, 4, features >> 32);
+        Common(rig, L.CommonDeviceStatus, 1, s1);
+        Common(rig, L.CommonQueueSelect, 2, 0);
+        Common(rig, L.CommonQueueSize, 2, unchecked((ulong)size));
+        Common(rig, L.CommonQueueDesc, 8, desc);
+        Common(rig, L.CommonQueueDriver, 8, avail);
+        Common(rig, L.CommonQueueDevice, 8, used);
+        Common(rig, L.CommonQueueEnable, 2, 1);
+        Common(rig, L.CommonDeviceStatus, 1, s2);
+    }
+
+    private void Common(ModelBlkRig rig, int offset, int size, ulong value)
+    {
+        rig.Common(offset, size, value);
+        Pci.CommonWrite(offset, size, value);
+    }
+
+    private void Kick(ModelBlkRig rig)
+    {
+        KickBeforeDriverOk |= !rig.Device.DriverOk && !rig.Device.IsBroken;
+        rig.Kick();
+        QemuMachine q = _qemu!;
+        q.Qtest.Write(_notify, 2, 0);
+        Settle(q, rig);
+    }
+
+    /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on tmpfs,
+    /// completes the I/O at the handler's unplug, so nothing is in flight once the write is answered. The audit at the
+    /// end of inputs (<see cref="AuditEvery"/>) checks that with QMP; once it ever finds a request in flight, every
+    /// kick waits for QMP's <c>inuse == 0</c> from then on.</summary>
+    private void Settle(QemuMachine q, ModelBlkRig rig)
+    {
+        QueueDrains++;
+        if (!AsyncSeen && UsedIdxAgree(q, rig)) return;
+        // QEMU's count differs from the model's (a difference, or I/O still in flight): make sure nothing is in flight.
+        QmpDrains++;
+        if (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
+        {
+            AsyncSeen = true;
+            Drain(q);
+        }
+    }
+
+    /// <summary>One qtest read: QEMU's used.idx at the model's used ring equals the model's (so QEMU completed what the
+    /// model did, and the model, which pops every available request, has none in flight).</summary>
+    private static bool UsedIdxAgree(QemuMachine q, ModelBlkRig rig) =>
+        ModelUsedIdx(rig) is { } expected && q.Qtest.Read(rig.Device.GetQueue(0).UsedRing.Value + 2, 2) == expected;
+
+    /// <summary>Every how many inputs the end-of-input QMP audit (<c>inuse == 0</c>, <c>broken</c>) runs regardless.</summary>
+    public const int AuditEvery = 16;
+
+    /// <summary>True once an audit found QEMU's I/O asynchronous (then every kick drains through QMP).</summary>
+    public bool AsyncSeen { get; private set; }
+
+    private long _runs;
+    private bool _guestTouchedStatusOrFeatures;
+
+    /// <summary>Settles so far, and how many needed QMP (the slow path).</summary>
+    public long QueueDrains { get; private set; }
+
+    public long QmpDrains { get; private set; }
+
+    private static ushort? ModelUsedIdx(ModelBlkRig rig)
+    {
+        SplitQueue queue = rig.Device.GetQueue(0);
+        if (!queue.Ready) return null;
+        GuestMemory memory = rig.Simulation.Memory;
+        using (memory.As(MemoryActor.Host))
+        {
+            return memory.TryReadUInt16(new GuestAddress(queue.UsedRing.Value + 2), out ushort idx) ? idx : null;
+        }
+    }
+
+    /// <summary>Sends what is batched and waits until QEMU has no request in flight (QMP <c>inuse == 0</c>).</summary>
+    private static void Drain(QemuMachine q)
+    {
+        q.Qtest.Sync();
+        DateTime deadline = DateTime.UtcNow + DrainMax;
+        while (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
+        {
+            if (DateTime.UtcNow > deadline) throw new QemuHangException($"QEMU still had requests in flight after {DrainMax.TotalSeconds:0} s");
+            Thread.Yield();
+        }
+    }
+
+    /// <summary>Follows the queue the model has: the guest writes the rings the model's device uses
+    /// (as <see cref="Targets.VirtioBackendTarget"/> does).</summary>
+    private void Sync(ModelBlkRig rig)
+    {
+        SplitQueue queue = rig.Device.GetQueue(0);
+        ModelEverBroken |= rig.Device.IsBroken;
+        bool ready = queue.Ready && rig.Device.DriverOk && !rig.Device.IsBroken;
+        if (!ready)
+        {
+            _syncedReady = false;
+            return;
+        }
+        SplitQueueState state = queue.Capture();
+        if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
+        _guest.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
+        if (!UsedRingsSeen.Contains((state.UsedRing.Value, state.Size))) UsedRingsSeen.Add((state.UsedRing.Value, state.Size));
+        _synced = state;
+        _syncedReady = true;
+    }
+
+    private static void Observe(ModelBlkRig rig, BlkObservation o)
+    {
+        GuestMemory memory = rig.Simulation.Memory;
+        using (memory.As(MemoryActor.Host))
+        {
+            memory.TryRead(new GuestAddress(0), o.Memory.AsSpan(0, (int)RingInput.RegionSize));
+            memory.TryRead(new GuestAddress(RingInput.RegionSize), o.Memory.AsSpan((int)RingInput.RegionSize));
+        }
+        rig.Backend.Contents.CopyTo(o.Disk);
+        o.Broken = rig.Device.IsBroken;
+        o.BrokenReason = rig.Device.BrokenReason;
+        o.DeviceStatus = unchecked((byte)rig.CommonRead(L.CommonDeviceStatus, 1));
+        o.Isr = rig.ReadIsr();
+    }
+
+    /// <summary>QEMU's side. Broken: QMP's <c>broken</c> when <paramref name="askQmp"/>, else the NEEDS_RESET status bit
+    /// (virtio_error sets it on a VERSION_1 device; the rig always negotiates VERSION_1, and inputs that write the
+    /// status or feature registers themselves are always asked through QMP).</summary>
+    private void ObserveQemu(QemuMachine q, BlkObservation o, bool askQmp)
+    {
+        ulong[] values = q.Qtest.QueryAll(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}"));
+        o.DeviceStatus = unchecked((byte)values[0]);
+        o.Isr = unchecked((byte)values[1]);
+        if (!q.Qtest.ReadBytes(0, o.Memory)) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
+        q.ReadDisk(o.Disk);
+        o.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : (o.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
+        o.BrokenReason = o.Broken ? LastLine(q.Stderr) : null;
+    }
+
+
+    private static string? LastLine(string text)
+    {
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return lines.Length == 0 ? null : lines[^1];
+    }
+
+    /// <summary>Guest stores (only: the device's own accesses are what is compared) go to QEMU too.</summary>
+    public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
+    {
+        if (actor == MemoryActor.Guest) _qemu!.Qtest.WriteBytes(address.Value, data);
+    }
+
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
+    {
+    }
+
+    /// <summary>The used ring the model's queue points at (address, size), for messages; null when not set up.</summary>
+    public (ulong Address, int Size)? ModelUsedRing()
+    {
+        if (Model is null) return null;
+        SplitQueue queue = Model.Device.GetQueue(0);
+        return queue.Size == 0 ? null : (queue.UsedRing.Value, queue.Size);
+    }
+
+    /// <summary>Reads used.idx and the entries (id, len) from a memory image (for messages).</summary>
+    public static string DescribeUsed(ReadOnlySpan<byte> memory, ulong used, int size)
+    {
+        if (used + 4 > (ulong)memory.Length) return "(used ring outside the compared memory)";
+        ushort idx = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)(used + 2)..]);
+        var parts = new List<string>();
+        for (int i = 0; i < Math.Min((int)idx, Math.Min(size, 8)); i++)
+        {
+            ulong at = used + 4 + (8UL * (ulong)i);
+            if (at + 8 > (ulong)memory.Length) break;
+            parts.Add($"({BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)at..])},{BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)(at + 4)..])})");
+        }
+        ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)used..]);
+        ulong eventAt = used + 4 + (8UL * (ulong)size);
+        string availEvent = eventAt + 2 <= (ulong)memory.Length ? BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)eventAt..]).ToString(System.Globalization.CultureInfo.InvariantCulture) : "-";
+        return $"flags={flags} idx={idx} [{string.Join(' ', parts)}] avail_event={availEvent}";
+    }
+}

@@ -1,0 +1,198 @@
+using System.Text;
+using Fuzz.Coverage;
+using Fuzz.Mutation;
+using Fuzz.Targets;
+using Fuzz.Targets.Rings;
+
+namespace Fuzz.Qemu;
+
+/// <summary>
+/// <c>virtio-blk-qemu-real</c>: the real QEMU's virtio-blk-pci (qemu-system-x86_64, driven through qtest) against our
+/// robust blk model on the same input, in the byte format of <c>virtio-blk-qemu-robust</c> (<see cref="RingInput"/>
+/// v1: corpora and findings move between the two unchanged). Oracles: <c>qemu-crash</c> (QEMU exited: abort,
+/// assertion, signal, exit(1); its stderr is kept), <c>qemu-hang</c> (no qtest/QMP answer, or requests still in
+/// flight, within the bound) and <c>qemu-diff</c> (the observations differ and no row of
+/// <see cref="Qemu72Differences"/> explains it). Guidance: the model's IL edges (Sim.Devices is instrumented) plus one
+/// synthetic edge per new QEMU outcome (used lengths, status bytes, broken and QEMU's message, device status, ISR).
+/// One QEMU per process, shared by every instance (a lock serialises them), started on the first input and restarted
+/// only after it died or hung. Where QEMU is not installed every input is rejected (and <see cref="Available"/> says why).
+/// </summary>
+public sealed class VirtioBlkQemuTarget : IFuzzTarget
+{
+    public const string TargetName = "virtio-blk-qemu-real";
+    public const string Serial = "virtsim-blk0";
+    public const string OracleCrash = "qemu-crash";
+    public const string OracleHang = "qemu-hang";
+    public const string OracleDiff = "qemu-diff";
+
+    /// <summary>Bound on one qtest or QMP answer.</summary>
+    public static readonly TimeSpan AnswerMax = TimeSpan.FromSeconds(5);
+
+    private static readonly object Gate = new();
+    private static QemuMachine? _machine;
+    private static readonly VirtioBlkLockstep Lockstep = new();
+    private readonly BlkObservation _model = new(VirtioBlkLockstep.MemoryBytes, (int)FuzzTargets.BlkDiskBytes);
+    private readonly BlkObservation _qemu = new(VirtioBlkLockstep.MemoryBytes, (int)FuzzTargets.BlkDiskBytes);
+    private readonly HashSet<ulong> _outcomes = [];
+
+    public string Name => TargetName;
+
+    public string Description => "real QEMU virtio-blk-pci (qemu-system-x86_64 via qtest) differential against the robust blk model, input format of virtio-blk-qemu-robust; oracles qemu-crash, qemu-hang, qemu-diff (QEMU 7.2 table)";
+
+    public int InputVersion => 1;
+
+    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Devices"];
+
+    public IMutator? StructureMutator { get; } = new ScenarioMutator();
+
+    public IInputMinimizer? Minimizer { get; } = RingInputMinimizer.Create(VirtioBlkLockstep.OperationsMax);
+
+    /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>): <c>$VIRTSIM_QEMU_REPRODUCERS</c>,
+    /// else <c>findings/qemu-reproducers</c> under the current directory; null writes none.</summary>
+    public string? ReproducerDirectory { get; set; } = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d ? d : Path.Combine("findings", "qemu-reproducers");
+
+    /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure).</summary>
+    public int DistinctOutcomes => _outcomes.Count;
+
+    /// <summary>Kicks settled, and how many of them needed the QMP drain (the slow path), over this process.</summary>
+    public static (long Settles, long QmpDrains) DrainCounts => (Lockstep.QueueDrains, Lockstep.QmpDrains);
+
+    /// <summary>Differences the table explained, by row id (this instance).</summary>
+    public Dictionary<string, int> Explained { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Null when QEMU can run here, else why not.</summary>
+    public static string? Available => QemuBinary.Find() is null ? QemuBinary.MissingReason : null;
+
+    /// <summary>The disk image every input starts from: each byte names its sector and offset, so a read of the
+    /// wrong sector or a write to the wrong place shows.</summary>
+    public static byte[] DiskImage()
+    {
+        byte[] disk = new byte[FuzzTargets.BlkDiskBytes];
+        for (int i = 0; i < disk.Length; i++) disk[i] = unchecked((byte)((i >> 9) * 37 + i));
+        return disk;
+    }
+
+    private static readonly byte[] Disk = DiskImage();
+
+    public IEnumerable<byte[]> SeedCorpus() => RingSeeds.Backend().Concat(BlkSeeds.All());
+
+    public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        string? program = QemuBinary.Find();
+        if (program is null)
+        {
+            context.Log?.WriteLine("virtio-blk-qemu-real: " + QemuBinary.MissingReason);
+            return FuzzOutcome.Rejected;
+        }
+        lock (Gate)
+        {
+            QemuMachine machine;
+            try
+            {
+                machine = _machine ??= StartMachine(program);
+                Lockstep.ResetQemu(Disk);
+                Lockstep.Run(input, Disk, Serial, _model, _qemu, context);
+            }
+            catch (QemuDiedException e)
+            {
+                string stderr = _machine?.Stderr ?? "";
+                string exit = _machine?.ExitDescription ?? "not started";
+                Restart();
+                context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{Tail(stderr)}{Reproducer(program, input, e.Message)}");
+                return FuzzOutcome.Completed;
+            }
+            catch (QemuHangException e)
+            {
+                Restart();
+                context.Report(OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message));
+                return FuzzOutcome.Completed;
+            }
+            if (Judge(context) is { } diff) context.Report(OracleDiff, diff.Site, diff.Message + Reproducer(program, input, diff.Message));
+        }
+        return FuzzOutcome.Completed;
+    }
+
+    /// <summary>Compares the halves; returns the finding's site and message, or null when they agree or the table
+    /// explains how they differ.</summary>
+    private (string Site, string Message)? Judge(FuzzContext context)
+    {
+        List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
+        MarkOutcome(diffs);
+        if (diffs.Count == 0) return null;
+        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk);
+        IReadOnlyList<QemuDifferenceEntry>? rows = Qemu72Differences.Explain(c, out _);
+        if (rows is not null)
+        {
+            foreach (QemuDifferenceEntry row in rows) Explained[row.Id] = Explained.GetValueOrDefault(row.Id) + 1;
+            context.Log?.WriteLine($"explained by QEMU {Qemu72Differences.QemuVersion} table rows {string.Join(", ", rows.Select(r => r.Id))}: {string.Join("; ", diffs.Select(d => d.Kind + ": " + d.Detail))}");
+            return null;
+        }
+        string kinds = string.Join('+', diffs.Select(d => d.Kind));
+        var message = new StringBuilder($"model and QEMU {Qemu72Differences.QemuVersion} differ and no table row explains it (classify: model deviation or QEMU bug, see docs/qemu-backend.md):");
+        foreach (BlkDifference d in diffs) message.Append("\n  ").Append(d.Kind).Append(": ").Append(d.Detail);
+        return ("qemu72/" + kinds, message.ToString());
+    }
+
+    /// <summary>QEMU's observable outcome (used entries and lengths, broken and its message, device status, ISR, and
+    /// which differences showed) as synthetic coverage: a new outcome sets a new edge, so the input is kept.</summary>
+    private void MarkOutcome(List<BlkDifference> diffs)
+    {
+        var text = new StringBuilder();
+        text.Append(_qemu.Broken).Append('|').Append(_qemu.DeviceStatus).Append('|').Append(_qemu.Isr).Append('|');
+        if (_qemu.BrokenReason is { } r) text.Append(r.Where(ch => !char.IsAsciiDigit(ch)).ToArray());
+        if (Lockstep.ModelUsedRing() is { } used) text.Append('|').Append(VirtioBlkLockstep.DescribeUsed(_qemu.Memory, used.Address, used.Size));
+        foreach (BlkDifference d in diffs) text.Append('|').Append(d.Kind);
+        ulong h = Fnv1a(text.ToString());
+        _outcomes.Add(h);
+        CoverageMap.Edges[(int)(h % CoverageMap.Size)]++;
+    }
+
+    /// <summary>FNV-1a, 64-bit: stable across processes (string.GetHashCode is not).</summary>
+    private static ulong Fnv1a(string text)
+    {
+        ulong h = 0xCBF2_9CE4_8422_2325;
+        foreach (char ch in text) h = unchecked((h ^ ch) * 0x0000_0100_0000_01B3);
+        return h;
+    }
+
+    private static QemuMachine StartMachine(string program)
+    {
+        QemuMachine m = QemuMachine.Start(program, Serial, Disk, AnswerMax);
+        Lockstep.Attach(m);
+        return m;
+    }
+
+    private static void Restart()
+    {
+        _machine?.Dispose();
+        _machine = null;
+    }
+
+    /// <summary>CPU time of the shared QEMU so far (zero when none runs).</summary>
+    public static TimeSpan QemuCpuTime
+    {
+        get
+        {
+            lock (Gate) return _machine?.CpuTime ?? TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>Stops the shared QEMU (tests call it; the process exit does it anyway).</summary>
+    public static void Shutdown()
+    {
+        lock (Gate) Restart();
+    }
+
+    /// <summary>Writes the standalone reproducer (see <see cref="QemuReproducer"/>) and returns a line naming it.</summary>
+    private string Reproducer(string program, ReadOnlySpan<byte> input, string note)
+    {
+        if (ReproducerDirectory is null) return "";
+        string dir = Path.Combine(ReproducerDirectory, Engine.CorpusDirectory.ContentName(input));
+        if (Directory.Exists(dir)) return $"\nstandalone reproducer: {dir}/run.sh";
+        QemuReproducer.Write(program, input, dir, note);
+        return $"\nstandalone reproducer: {dir}/run.sh (QEMU command line + qtest script, no virtsim needed)";
+    }
+
+    private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
+}
