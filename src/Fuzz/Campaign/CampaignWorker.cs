@@ -159,13 +159,13 @@ public sealed class CampaignWorker : ICampaignHooks
         }
     }
 
-    /// <summary>Findings saved by earlier runs or other workers: (oracle, site) from each summary.</summary>
+    /// <summary>Findings saved by earlier runs or other workers: (oracle, site, shape) from each summary.</summary>
     private int LoadKnownFindings(FuzzCampaign campaign)
     {
         int added = 0;
-        foreach ((string oracle, string site) in FindingRegistry.Load(_options.FindingsDirectory!, _target.Name))
+        foreach ((string oracle, string site, string shape) in FindingRegistry.Load(_options.FindingsDirectory!, _target.Name))
         {
-            if (campaign.AddKnownFinding(oracle, site)) added++;
+            if (campaign.AddKnownFinding(oracle, site, shape)) added++;
         }
         return added;
     }
@@ -260,7 +260,7 @@ public sealed class CampaignWorker : ICampaignHooks
 
     private void SyncNow(FuzzCampaign campaign)
     {
-        foreach ((string oracle, string site) in FindingRegistry.Load(_options.FindingsDirectory!, _target.Name)) campaign.AddKnownFinding(oracle, site);
+        foreach ((string oracle, string site, string shape) in FindingRegistry.Load(_options.FindingsDirectory!, _target.Name)) campaign.AddKnownFinding(oracle, site, shape);
         (int read, int kept) = _sync.Sync((from, name, data) =>
         {
             _importFrom = from;

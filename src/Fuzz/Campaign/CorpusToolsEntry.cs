@@ -147,8 +147,8 @@ public static class CorpusToolsEntry
             .Where(f => !Path.GetFileName(f).StartsWith('.') && Path.GetFileName(f) is not ("README.txt" or FindingWriter.SummaryFileName) && !f.EndsWith(".vtrace", StringComparison.Ordinal)
                 && !Path.GetFullPath(f).StartsWith(Path.GetFullPath(findingsDirectory) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             .Order(StringComparer.Ordinal).ToList();
-        var known = new HashSet<(string, string)>(FindingRegistry.Load(findingsDirectory, target.Name));
-        var seen = new Dictionary<(string, string), int>();
+        var known = new HashSet<(string, string, string)>(FindingRegistry.Load(findingsDirectory, target.Name));
+        var seen = new Dictionary<(string, string, string), int>();
         var quiet = new List<string>();
         int saved = 0, alreadyKnown = 0;
         foreach (string file in files)
@@ -169,26 +169,26 @@ public static class CorpusToolsEntry
                 quiet.Add(file);
                 continue;
             }
-            if (seen.TryGetValue(report.Key, out int n))
+            if (seen.TryGetValue(report.DedupKey, out int n))
             {
-                seen[report.Key] = n + 1;
+                seen[report.DedupKey] = n + 1;
                 continue;
             }
-            seen[report.Key] = 1;
-            if (known.Contains(report.Key))
+            seen[report.DedupKey] = 1;
+            if (known.Contains(report.DedupKey))
             {
                 alreadyKnown++;
                 stdout.WriteLine($"known: {report.Oracle} at {report.Site} ({file})");
                 continue;
             }
             var finding = new Finding(target.Name, report, data, 0) { OriginalLength = data.Length };
-            finding.Input = FindingMinimizer.Minimize(data, c => executor.Execute(c).Finding?.Key == report.Key, target.Minimizer, FindingMinimizer.DefaultExecutionsMax, out _);
+            finding.Input = FindingMinimizer.Minimize(data, c => executor.Execute(c).Finding?.DedupKey == report.DedupKey, target.Minimizer, FindingMinimizer.DefaultExecutionsMax, out _);
             string? path = FindingWriter.Save(findingsDirectory, finding, target.InputVersion, 0, target, executor.Limits);
             if (path is not null) saved++;
             stdout.WriteLine($"finding: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, from {data.Length}] {(path is null ? "(already saved)" : "-> " + path)} (first: {file})");
         }
         foreach (string file in quiet) stdout.WriteLine($"no oracle fires now: {file}");
-        stdout.WriteLine($"triage: {files.Count} files, {files.Count - quiet.Count} fire, {seen.Count} distinct (oracle, site), {saved} saved to {findingsDirectory}, {alreadyKnown} known before, {quiet.Count} fire nothing");
+        stdout.WriteLine($"triage: {files.Count} files, {files.Count - quiet.Count} fire, {seen.Count} distinct (oracle, site, shape), {saved} saved to {findingsDirectory}, {alreadyKnown} known before, {quiet.Count} fire nothing");
         return seen.Count > 0 ? 1 : 0;
     }
 

@@ -7,13 +7,13 @@ namespace Fuzz.Campaign;
 /// </summary>
 public static class FindingRegistry
 {
-    /// <summary>(oracle, site) of every saved finding of <paramref name="target"/> under <paramref name="directory"/>.</summary>
-    public static List<(string Oracle, string Site)> Load(string directory, string target)
+    /// <summary>(oracle, site, shape) — the campaign's finding key, <see cref="Oracles.FindingReport.DedupKey"/> — of every saved finding of <paramref name="target"/> under <paramref name="directory"/>.</summary>
+    public static List<(string Oracle, string Site, string Shape)> Load(string directory, string target)
     {
-        var keys = new List<(string, string)>();
+        var keys = new List<(string, string, string)>();
         foreach (FindingRecord r in Records(directory))
         {
-            if (r.Target == target) keys.Add((r.Oracle, r.Site));
+            if (r.Target == target) keys.Add((r.Oracle, r.Site, r.Shape));
         }
         return keys;
     }
@@ -46,7 +46,7 @@ public static class FindingRegistry
             int paren = target.IndexOf(" (", StringComparison.Ordinal);
             if (paren > 0) target = target[..paren];
             records.Add(new FindingRecord(target, oracle, site, fields.GetValueOrDefault("rule") ?? "", fields.GetValueOrDefault("message") ?? "",
-                Path.GetDirectoryName(path)!, File.GetLastWriteTimeUtc(path), fields.GetValueOrDefault("reproduce") ?? "", fields.GetValueOrDefault("replay") ?? ""));
+                Path.GetDirectoryName(path)!, File.GetLastWriteTimeUtc(path), fields.GetValueOrDefault("reproduce") ?? "", fields.GetValueOrDefault("replay") ?? "", fields.GetValueOrDefault("shape") ?? ""));
         }
         return records;
     }

@@ -31,7 +31,7 @@ public sealed class FuzzCampaign
     private readonly List<Finding> _findings = [];
     private readonly Dictionary<(string, string, string), Finding> _findingsByKey = [];
     private readonly HashSet<string> _earlierFindings = new(StringComparer.Ordinal);
-    private readonly HashSet<(string, string)> _knownKeys = [];
+    private readonly HashSet<(string, string, string)> _knownKeys = [];
     private long _executions;
     private long _minimizeExecutions;
 
@@ -69,7 +69,7 @@ public sealed class FuzzCampaign
 
     /// <summary>Marks (<paramref name="oracle"/>, <paramref name="site"/>) as found by an earlier run or another
     /// worker: when it fires again it is counted, not minimised or saved again.</summary>
-    public bool AddKnownFinding(string oracle, string site) => _knownKeys.Add((oracle, site));
+    public bool AddKnownFinding(string oracle, string site, string shape) => _knownKeys.Add((oracle, site, shape));
 
     /// <summary>Runs an input from outside the mutation loop (a resumed queue, another worker's entry) and keeps it
     /// when it shows new coverage, or always with <paramref name="keepRegardless"/>. True when kept.</summary>
@@ -217,7 +217,7 @@ public sealed class FuzzCampaign
         byte[] original = input.ToArray();
         var finding = new Finding(_target.Name, report, original, _executions) { OriginalLength = original.Length };
         _findingsByKey.Add(report.DedupKey, finding);
-        if (_knownKeys.Contains((report.Oracle, report.Site)))
+        if (_knownKeys.Contains(report.DedupKey))
         {
             // An earlier run or another worker saved it already: counted here, not minimised or saved again.
             Log?.WriteLine($"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved by an earlier run or another worker)");

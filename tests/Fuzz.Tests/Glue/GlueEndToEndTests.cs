@@ -32,6 +32,26 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
 
     [DllImport("libc", EntryPoint = "close", SetLastError = true)]
     private static extern int Close(int fd);
+
+    [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static extern int Fcntl(int fd, int command, int argument);
+
+    /// <summary>F_DUPFD_CLOEXEC: the lowest free fd at or above the argument.</summary>
+    private const int FcntlDupFdCloexec = 1030;
+
+    /// <summary>Moves both ends of a pipe to fds at or above 256, so that neither is one of the fork server's fixed
+    /// fds (198, 199): a test process with about 200 fds open gets those numbers from pipe(2), and the dup2 onto
+    /// them would then replace the pipe's own other end.</summary>
+    private static void MoveAbove(int[] fds)
+    {
+        for (int i = 0; i < fds.Length; i++)
+        {
+            int moved = Fcntl(fds[i], FcntlDupFdCloexec, 256);
+            Assert.True(moved >= 256, $"fcntl(F_DUPFD_CLOEXEC) failed: {Marshal.GetLastPInvokeError()}");
+            Close(fds[i]);
+            fds[i] = moved;
+        }
+    }
 #pragma warning restore SYSLIB1054
 
     [Fact]
@@ -78,6 +98,8 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         var status = new int[2];
         Assert.Equal(0, Pipe(control));
         Assert.Equal(0, Pipe(status));
+        MoveAbove(control);
+        MoveAbove(status);
         Assert.True(Dup2(control[0], ControlFd) == ControlFd && Dup2(status[1], StatusFd) == StatusFd);
         Close(control[0]);
         Close(status[1]);
