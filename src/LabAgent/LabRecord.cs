@@ -7,7 +7,7 @@ namespace LabAgent;
 
 /// <summary>
 /// <c>record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...]</c>: records a guest program on this machine's
-/// /dev/kvm through <see cref="KvmRecorder"/> (the same code path as <c>virtsim record</c> and tools/record-aot), and
+/// /dev/kvm through <see cref="KvmRecorder"/> (the same code path as <c>virtsim record</c>), and
 /// <c>replay TRACE...</c>: replays KVM traces with <see cref="KvmTraceReplay"/> (no KVM needed), so the lab's
 /// traces can be checked on the host by this same binary.
 /// </summary>
