@@ -43,6 +43,9 @@ public sealed class ResponseOracle : ICompletionObserver
     /// <summary>Chains judged since <see cref="Begin"/>.</summary>
     public int Judged { get; private set; }
 
+    /// <summary>Chains judged since construction (all executions).</summary>
+    public long JudgedTotal { get; private set; }
+
     /// <summary>True when <paramref name="device"/> of <paramref name="flavour"/> has a reference model here (robust
     /// demo, factorial, counter, and blk on a memory disk).</summary>
     public static bool HasModel(VirtioDevice device, Flavour flavour) =>
@@ -91,6 +94,7 @@ public sealed class ResponseOracle : ICompletionObserver
             _ => null,
         };
         Judged++;
+        JudgedTotal++;
         if (m is { } bad) _context?.Report(Oracle, bad.Site, $"head {head}: {bad.Message}");
     }
 

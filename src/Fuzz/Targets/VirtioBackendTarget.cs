@@ -65,6 +65,9 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     public Flavour Flavour { get; }
 
+    /// <summary>Requests the response oracle judged over all executions (0 for flavours without a model).</summary>
+    public long ResponsesJudged => _responses.JudgedTotal;
+
     public string Name { get; }
 
     public string Description { get; }
