@@ -75,6 +75,9 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>What bounds used.len (default: the bytes written, as the spec says).</summary>
     public UsedLenRule UsedLenRule { get; set; }
 
+    /// <summary>Told of each used entry before its chain is forgotten (the response oracle); null: nobody.</summary>
+    public ICompletionObserver? CompletionObserver { get; set; }
+
     /// <summary>The used.idx the checker has seen the device publish.</summary>
     public ushort UsedIdx => _usedIdx;
 
@@ -255,9 +258,28 @@ public sealed class VirtqueueChecker : IMemoryObserver
             {
                 Report(UsedRingOracle, "used-ring/len-exceeds-written", $"used entry for head {id} says len {len} but the device wrote {_written[id]} bytes into its writable buffers (VIRTIO 1.2 §2.7.8.2: the device MUST write at least len bytes)");
             }
+            CompletionObserver?.OnCompleted((int)id, len, _chains[id].Readable, _chains[id].Writable, IsPlain((int)id));
             Complete((int)id);
         }
         _usedIdx = newIdx;
+    }
+
+    /// <summary>See <see cref="ICompletionObserver"/>: fetched once, no indirect table, no buffer over a ring.</summary>
+    private bool IsPlain(int head)
+    {
+        Chain c = _chains[head];
+        if (_fetched[head] != 1 || c.Tables.Count != 0) return false;
+        return !OverlapsRings(c.Readable) && !OverlapsRings(c.Writable);
+    }
+
+    private bool OverlapsRings(RangeList list)
+    {
+        for (int i = 0; i < list.Count; i++)
+        {
+            GuestRange r = list[i];
+            if (_descTable.Overlap(r.Start, r.Length) > 0 || _availRing.Overlap(r.Start, r.Length) > 0 || _usedRing.Overlap(r.Start, r.Length) > 0) return true;
+        }
+        return false;
     }
 
     private void Complete(int head)

@@ -27,7 +27,8 @@ namespace Fuzz.Targets;
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event budget);
 /// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
 /// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
-/// exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no checkpoints).
+/// response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's reference
+/// model); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no checkpoints).
 /// </summary>
 public sealed class VirtioBackendTarget : IFuzzTarget
 {
@@ -43,24 +44,29 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
+    private readonly ResponseOracle _responses = new();
     private SplitQueueState _synced;
     private bool _syncedReady;
 
     public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
     {
         _checker.UsedLenRule = usedLenRule;
+        _checker.CompletionObserver = _responses;
         ArgumentNullException.ThrowIfNull(factory);
         Device = device;
         Flavour = flavour;
         _factory = factory;
         Name = FuzzTargetName.Compose(device, FuzzTargetName.BackendQemu, flavour);
-        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt";
+        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt" + (flavour == Flavour.Robust ? ", response" : "");
     }
 
     /// <summary>The device part of the name (<c>virtio-demo</c>).</summary>
     public string Device { get; }
 
     public Flavour Flavour { get; }
+
+    /// <summary>Requests the response oracle judged over all executions (0 for flavours without a model).</summary>
+    public long ResponsesJudged => _responses.JudgedTotal;
 
     public string Name { get; }
 
@@ -87,6 +93,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         sim.AddMemoryObserver(_checker);
         _checker.Context = context;
         _checker.Deactivate();
+        _responses.Begin(device, Flavour, sim.Memory, context);
         _interrupts.Context = context;
         _interrupts.Deactivate();
         _syncedReady = false;

@@ -47,6 +47,8 @@ public sealed class MutationSampleTests
     [InlineData("SplitQueue::TryWalkDirectFast", MutationOperator.NegateBranch, "ble.un.s → bgt.un.s", 0)] // the region check: fast-path
     [InlineData("SplitQueue::Flush", MutationOperator.RemoveVoidCall, "GuestWindow.WriteUInt16", 0)] // used.idx never stored unobserved
     [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "NotifyQueue", 0)] // the interrupt skipped
+    [InlineData("DemoProtocol::Apply", MutationOperator.NegateBranch, "brfalse.s → brtrue.s", 0)] // wrong answer: response/demo
+    [InlineData("VirtioCounterDevice::TryHandle", MutationOperator.RemoveVoidCall, "AddLog", 0)] // number not logged: response/counter-log
     public void SampleMutant_IsKilled(string method, MutationOperator op, string description, int nth)
     {
         IlMutant mutant = Find(method, op, description, nth);

@@ -1,0 +1,145 @@
+using Fuzz.Targets;
+using Sim.Devices;
+using Sim.Devices.Virtio.Blk;
+using Sim.Devices.Virtio.Counter;
+using Sim.Devices.Virtio.Demo;
+using Sim.Devices.Virtio.Factorial;
+using Sim.Devices.Virtio.Transport;
+using Sim.Engine.Memory;
+
+namespace Fuzz.Checkers;
+
+/// <summary>
+/// The response oracle (issue 12 item 2): on every used entry <see cref="VirtqueueChecker"/> sees published, it
+/// gathers the chain's readable bytes (the request the guest offered) and writable bytes (what the device answered)
+/// and judges them, with used.len and the device log, against <see cref="DeviceReferenceModels"/>. Scoped to the
+/// robust flavours (the seed flavours' answers are the seed flaws, which other oracles report). Chains whose walk is
+/// not certainly the device's view (<see cref="ICompletionObserver"/>: not plain), whose buffers overlap one another
+/// or are empty, or that lie outside guest memory are skipped: for them the bytes after completion need not be the
+/// bytes offered and answered.
+/// </summary>
+public sealed class ResponseOracle : ICompletionObserver
+{
+    /// <summary>Oracle name.</summary>
+    public const string Oracle = "response";
+
+    /// <summary>Most buffers of a chain judged (the overlap check is quadratic).</summary>
+    public const int BuffersMax = 64;
+
+    /// <summary>Most bytes gathered per direction.</summary>
+    public const int BytesMax = 1 << 20;
+
+    private byte[] _readable = new byte[256];
+    private byte[] _writable = new byte[256];
+    private byte[] _shadow = [];
+    private readonly List<string> _newLines = new();
+    private VirtioDevice? _device;
+    private GuestMemory? _memory;
+    private FuzzContext? _context;
+    private uint _demoState;
+    private long _resets;
+    private int _counterLogSeen;
+
+    /// <summary>Chains judged since <see cref="Begin"/>.</summary>
+    public int Judged { get; private set; }
+
+    /// <summary>Chains judged since construction (all executions).</summary>
+    public long JudgedTotal { get; private set; }
+
+    /// <summary>True when <paramref name="device"/> of <paramref name="flavour"/> has a reference model here (robust
+    /// demo, factorial, counter, and blk on a memory disk).</summary>
+    public static bool HasModel(VirtioDevice device, Flavour flavour) =>
+        flavour == Flavour.Robust && device is VirtioDemoDevice or VirtioFactorialDevice or VirtioCounterDevice or VirtioBlkDevice { Backend: MemoryBlockBackend };
+
+    /// <summary>Starts judging a fresh <paramref name="device"/> (one execution); a device without a model is ignored.</summary>
+    public void Begin(VirtioDevice? device, Flavour flavour, GuestMemory memory, FuzzContext? context)
+    {
+        _device = device is not null && HasModel(device, flavour) ? device : null;
+        _memory = memory;
+        _context = context;
+        _demoState = DeviceReferenceModels.DemoInitialState;
+        _resets = device?.ResetCount ?? 0;
+        _counterLogSeen = 0;
+        Judged = 0;
+        if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk })
+        {
+            if (_shadow.Length != disk.Contents.Length) _shadow = new byte[disk.Contents.Length];
+            disk.Contents.CopyTo(_shadow); // the disk image the run starts from
+        }
+    }
+
+    public void OnCompleted(int head, uint usedLen, RangeList readable, RangeList writable, bool plain)
+    {
+        if (_device is null) return;
+        if (!plain)
+        {
+            if (_device is VirtioCounterDevice skipped) _counterLogSeen = skipped.Log.Count;
+            return;
+        }
+        if (_device.ResetCount != _resets)
+        {
+            _resets = _device.ResetCount;
+            _demoState = DeviceReferenceModels.DemoInitialState; // robust OnReset restores s->buff
+        }
+        if (!Disjoint(readable, writable)) return;
+        if (!Gather(readable, ref _readable, out int rlen) || !Gather(writable, ref _writable, out int wlen)) return;
+        ReadOnlySpan<byte> r = _readable.AsSpan(0, rlen);
+        ReadOnlySpan<byte> w = _writable.AsSpan(0, wlen);
+        ResponseMismatch? m = _device switch
+        {
+            VirtioDemoDevice => DeviceReferenceModels.Demo(ref _demoState, r, w, usedLen),
+            VirtioFactorialDevice => DeviceReferenceModels.Factorial(r, w, usedLen),
+            VirtioCounterDevice c => JudgeCounter(c, r, usedLen),
+            VirtioBlkDevice { Backend: MemoryBlockBackend disk } => DeviceReferenceModels.Blk(r, w, usedLen, _shadow, disk.Contents),
+            _ => null,
+        };
+        Judged++;
+        JudgedTotal++;
+        if (m is { } bad) _context?.Report(Oracle, bad.Site, $"head {head}: {bad.Message}");
+    }
+
+    private ResponseMismatch? JudgeCounter(VirtioCounterDevice c, ReadOnlySpan<byte> r, uint usedLen)
+    {
+        IReadOnlyList<string> log = c.Log;
+        if (c.LogLinesDropped != 0 || _counterLogSeen > log.Count) return null; // the bounded log is full: lines are gone
+        _newLines.Clear();
+        for (int i = _counterLogSeen; i < log.Count; i++) _newLines.Add(log[i]);
+        _counterLogSeen = log.Count;
+        return DeviceReferenceModels.Counter(r, usedLen, _newLines);
+    }
+
+    /// <summary>True when no buffer is empty and no two buffers of the chain share a byte.</summary>
+    private static bool Disjoint(RangeList readable, RangeList writable)
+    {
+        int n = readable.Count + writable.Count;
+        if (n > BuffersMax) return false;
+        for (int i = 0; i < n; i++)
+        {
+            GuestRange a = i < readable.Count ? readable[i] : writable[i - readable.Count];
+            if (a.Length == 0) return false;
+            for (int j = i + 1; j < n; j++)
+            {
+                GuestRange b = j < readable.Count ? readable[j] : writable[j - readable.Count];
+                if (a.Overlap(b.Start, b.Length) > 0) return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Concatenates the buffers' current bytes (unobserved host reads); false when one is outside memory.</summary>
+    private bool Gather(RangeList list, ref byte[] into, out int length)
+    {
+        length = 0;
+        ulong total = list.TotalLength();
+        if (total > BytesMax) return false;
+        if ((ulong)into.Length < total) into = new byte[Math.Max((int)total, into.Length * 2)];
+        for (int i = 0; i < list.Count; i++)
+        {
+            GuestRange g = list[i];
+            if (!_memory!.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes)) return false;
+            bytes.CopyTo(into.AsSpan(length));
+            length += bytes.Length;
+        }
+        return true;
+    }
+}
