@@ -154,6 +154,20 @@ public static class OracleRules
             "a vhost handler requeues itself (vhost_poll_queue) only when it stopped early with work left (weight exceeded); otherwise it re-enables notification and waits for the next kick",
             "Linux drivers/vhost: handle_tx/handle_rx requeue only on vhost_exceeds_weight, vhost_enable_notify + recheck otherwise"),
 
+        // ---- weight (Checkers.VhostWeightOracle, issue 12 item 4)
+        new("weight/chain-past-packet-weight",
+            "One run of a vhost handler fetched more chains than its packet weight: it did not yield when vhost_exceeds_weight said so (or never asked, e.g. passing pkts 0).",
+            "a vhost handler calls vhost_exceeds_weight after every request, counting every chain it fetched whatever path the request took, and returns once pkts reaches dev->weight, so one guest cannot monopolise the worker",
+            "Linux drivers/vhost/vhost.c vhost_exceeds_weight; drivers/vhost/net.c handle_tx_copy (VHOST_NET_PKT_WEIGHT), handle_rx"),
+        new("weight/chain-past-byte-weight",
+            "One run of a vhost handler fetched another chain after the chains before it already totalled its byte weight.",
+            "vhost_exceeds_weight stops a run once total_len reaches dev->byte_weight (total_len counted without truncation)",
+            "Linux drivers/vhost/vhost.c vhost_exceeds_weight; drivers/vhost/net.c (VHOST_NET_WEIGHT 0x80000)"),
+        new("weight/no-requeue-at-weight",
+            "A vhost handler reached its packet or byte weight and returned without requeueing its work, and no vq_err was raised.",
+            "when vhost_exceeds_weight is true it queues the vring's poll work again (vhost_poll_queue): the handler stopped with work possibly left and the driver will not kick for buffers it already made available",
+            "Linux drivers/vhost/vhost.c vhost_exceeds_weight (vhost_poll_queue(&vq->poll)); VIRTIO 1.2 §2.7.13.4 (the driver notifies only on new buffers)"),
+
         // ---- model (targets comparing with a reference model)
         new("fast-path/",
             "The queue's unobserved paths (TryWalkDirectFast, TryPopBatchDirect, the window path of FillBatch) gave a different result than its observed accessor paths for the same input: another element, error, index, notification decision, guest memory byte or dirty page.",

@@ -110,6 +110,13 @@ public sealed class VhostVirtqueue
     /// <summary>Chains returned by <see cref="GetVqDesc"/>.</summary>
     public long HeadsFetched { get; private set; }
 
+    /// <summary>Bytes of the chain <see cref="GetVqDesc"/> returned last (iov_length over all its iovecs, saturating).</summary>
+    public ulong LastChainBytes { get; private set; }
+
+    /// <summary>Sum of <see cref="LastChainBytes"/> over every fetched chain (saturating): with
+    /// <see cref="HeadsFetched"/>, what an observer outside the handler needs to judge vhost_exceeds_weight.</summary>
+    public ulong ChainBytesFetched { get; private set; }
+
     /// <summary>Used entries published.</summary>
     public long UsedAdded { get; private set; }
 
@@ -292,6 +299,8 @@ public sealed class VhostVirtqueue
 
         LastAvailIdx = unchecked((ushort)(LastAvailIdx + 1));
         HeadsFetched++;
+        LastChainBytes = IovLength(0, outN + inN);
+        ChainBytesFetched = SaturatingAdd(ChainBytesFetched, LastChainBytes);
         outCount = outN;
         inCount = inN;
         return head;

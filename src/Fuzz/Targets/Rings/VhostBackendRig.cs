@@ -1,3 +1,4 @@
+using Fuzz.Checkers;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
@@ -44,6 +45,7 @@ public sealed class VhostBackendRig
         Simulation = simulation;
         Vmm = new VmmAddressSpace(simulation.Memory);
         Demo = new VhostDemo(simulation, Vmm, flavour, Options);
+        Weight = VhostWeightOracle.Install(Demo.Device, 0, Demo);
         Kick = simulation.CreateEventFd(name: "kick");
         Call = simulation.CreateEventFd(name: "call");
         Err = simulation.CreateEventFd(name: "err");
@@ -70,6 +72,9 @@ public sealed class VhostBackendRig
 
     public VhostDemo Demo { get; }
 
+    /// <summary>The weight oracle wrapped around the demo's handle_kick (reports through the context of <see cref="Run"/>).</summary>
+    public VhostWeightOracle Weight { get; }
+
     public EventFd Kick { get; }
 
     public EventFd Call { get; }
@@ -94,6 +99,7 @@ public sealed class VhostBackendRig
     public RunEnd Run(FuzzContext context, int windows)
     {
         ArgumentNullException.ThrowIfNull(context);
+        Weight.Context = context;
         EventLoop loop = Simulation.Loop;
         long end = Simulation.Now + (windows * RunWindowNs);
         long eventsAtStart = loop.EventsExecuted;
@@ -101,6 +107,7 @@ public sealed class VhostBackendRig
         while (loop.TryPeekTime(out long next) && next <= end)
         {
             StopReason reason = loop.Run(next);
+            if (context.Finding is not null) return RunEnd.Ran;
             if (Demo.Device.Worker is { LivelocksDetected: > 0 } worker)
             {
                 context.ReportHang("hang/vhost-worker-livelock", $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything (seed handle_demo_kick's unconditional vhost_poll_queue)");
