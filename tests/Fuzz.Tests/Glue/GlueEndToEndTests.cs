@@ -36,8 +36,43 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
     [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static extern int Fcntl(int fd, int command, int argument);
 
+    [DllImport("libc", EntryPoint = "dup3", SetLastError = true)]
+    private static extern int Dup3(int from, int to, int flags);
+
     /// <summary>F_DUPFD_CLOEXEC: the lowest free fd at or above the argument.</summary>
     private const int FcntlDupFdCloexec = 1030;
+
+    /// <summary>F_GETFD: the fd's flags (FD_CLOEXEC = 1), or -1 when it is not open.</summary>
+    private const int FcntlGetFd = 1;
+
+    /// <summary>O_CLOEXEC for dup3.</summary>
+    private const int OpenCloexec = 0x80000;
+
+    /// <summary>The test process may already use the fork server's fixed fd number (it holds about 200 fds: the
+    /// runtime's, loaded assemblies', other tests'); dup2 onto it would close that owner's fd behind its back, and the
+    /// owner would later close or use whatever file then got the number. So a copy of the occupant is kept and put back.</summary>
+    private readonly record struct SavedFd(int Fd, int Copy, int Flags)
+    {
+        public static SavedFd Take(int fd)
+        {
+            int flags = Fcntl(fd, FcntlGetFd, 0);
+            if (flags < 0) return new SavedFd(fd, -1, 0);
+            int copy = Fcntl(fd, FcntlDupFdCloexec, 256);
+            Assert.True(copy >= 256, $"fcntl(F_DUPFD_CLOEXEC) of fd {fd} failed: {Marshal.GetLastPInvokeError()}");
+            return new SavedFd(fd, copy, flags);
+        }
+
+        public void Restore()
+        {
+            if (Copy < 0)
+            {
+                Close(Fd);
+                return;
+            }
+            Dup3(Copy, Fd, (Flags & 1) != 0 ? OpenCloexec : 0);
+            Close(Copy);
+        }
+    }
 
     /// <summary>Moves both ends of a pipe to fds at or above 256, so that neither is one of the fork server's fixed
     /// fds (198, 199): a test process with about 200 fds open gets those numbers from pipe(2), and the dup2 onto
@@ -100,6 +135,8 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, Pipe(status));
         MoveAbove(control);
         MoveAbove(status);
+        SavedFd savedControl = SavedFd.Take(ControlFd);
+        SavedFd savedStatus = SavedFd.Take(StatusFd);
         Assert.True(Dup2(control[0], ControlFd) == ControlFd && Dup2(status[1], StatusFd) == StatusFd);
         Close(control[0]);
         Close(status[1]);
@@ -141,8 +178,8 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         finally
         {
             Environment.SetEnvironmentVariable(AflForkServer.ShmIdVariable, null);
-            Close(ControlFd);
-            Close(StatusFd);
+            savedControl.Restore();
+            savedStatus.Restore();
             output.WriteLine(err.ToString());
         }
         Assert.Contains("afl: 3 runs, 0 crashes", err.ToString(), StringComparison.Ordinal);
