@@ -91,4 +91,17 @@ rt_trap_common:
     addl $4, %esp
     popal
     addl $8, %esp                    /* vector and error code */
-    iret
+    /* Return without IRET: the machine's own KVM (the PVM flavour) runs the guest's privileged instructions through
+     * KVM's instruction emulator, whose IRET handles real mode only (arch/x86/kvm/emulate.c, em_iret ->
+     * emulate_iret_real; protected mode gives KVM_EXIT_INTERNAL_ERROR). Same privilege level and code segment, so
+     * IRET's work is: restore EFLAGS, pop EIP, drop CS and EFLAGS. IF is restored last through STI, whose
+     * one-instruction shadow (SDM vol. 2B, STI) lets the RET complete first, as IRET would. */
+    btrl $9, 8(%esp)                 /* CF = the interrupted code's IF; the copy now has IF clear */
+    jnc 4f
+    pushl 8(%esp)                    /* the address is taken before the push: the saved EFLAGS */
+    popfl
+    sti
+    ret $8                           /* EIP, then drop CS and EFLAGS */
+4:  pushl 8(%esp)
+    popfl
+    ret $8

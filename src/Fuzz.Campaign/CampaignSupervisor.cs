@@ -28,6 +28,7 @@ public sealed class CampaignSupervisor
     private readonly (string File, string[] Leading) _command;
     private readonly List<(WorkerPlan Plan, Process Process)> _running = [];
     private volatile bool _stopRequested;
+    private int _stopClaimed;
     private TargetScheduler? _scheduler;
     private readonly Dictionary<Process, long> _sliceStartUnix = [];
     private readonly HashSet<Process> _accounted = [];
@@ -220,9 +221,11 @@ public sealed class CampaignSupervisor
 
     private void Stop(string reason)
     {
-        if (_stopRequested) return;
-        _stopRequested = true;
+        // Claimed first, flag raised after the message: the main loop may finish as soon as it sees the flag.
+        if (Interlocked.Exchange(ref _stopClaimed, 1) != 0) return;
         _err.WriteLine($"virtsim: {reason}: stopping the workers (final statistics follow)");
+        _err.Flush();
+        _stopRequested = true;
         foreach ((_, Process p) in _running)
         {
             if (!p.HasExited) _ = Kill(p.Id, SIGTERM);

@@ -132,12 +132,16 @@ public static class FuzzEntry
         var campaign = new FuzzCampaign(target, campaignOptions, coverage) { Log = output };
         // Ctrl-C and SIGTERM end the campaign after the current execution, so the final statistics are printed and
         // every finding is saved; a second signal is not cancelled and ends the process at once.
-        int signalled = 0;
+        // The message is written before the stop flag is raised: the main thread may return from Main as soon as it
+        // sees the flag, and a handler thread still writing then loses its line (a flaky CI run showed it).
+        int claimed = 0, signalled = 0;
         void OnSignal(PosixSignalContext context)
         {
-            if (Interlocked.Exchange(ref signalled, 1) != 0) return;
+            if (Interlocked.Exchange(ref claimed, 1) != 0) return;
             context.Cancel = true;
             error.WriteLine($"virtsim: {context.Signal} received; stopping after the current execution (again to stop at once)");
+            error.Flush();
+            Volatile.Write(ref signalled, 1);
         }
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
