@@ -28,7 +28,7 @@ namespace Sim.Devices.Vhost;
 /// detected". A zero-length indirect table is a loop too (count 0). QEMU follows <c>next</c> and rejects len 0 as
 /// "Invalid size for indirect buffer table".</item>
 /// <item>INDIRECT is honoured anywhere in a direct chain, with NEXT followed after the table, and whether or not
-/// VIRTIO_F_INDIRECT_DESC was acked; the main <see cref="DescriptorChain"/> rejects INDIRECT after the head and
+/// VIRTIO_F_INDIRECT_DESC was acked; the main <see cref="SplitQueue"/> walk rejects INDIRECT after the head and
 /// INDIRECT with NEXT.</item>
 /// <item>No in-use count ("Virtqueue size exceeded" does not exist); no avail_event update while popping
 /// (vhost assumes notifications are disabled while it pops: the BUG_ON in vhost_get_vq_desc).</item>

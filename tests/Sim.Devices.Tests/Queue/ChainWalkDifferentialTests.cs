@@ -10,9 +10,10 @@ using Xunit.Abstractions;
 namespace Sim.Devices.Tests.Queue;
 
 /// <summary>
-/// <see cref="SplitQueue.TryPop"/> walks chains with its own fused loop (for speed); <see cref="DescriptorChain"/>
-/// is the reference iterator. Over hostile rings, both must end with the same error, the same iovecs, counts and byte
-/// totals, and the same sequence of guest reads (what a trace records).
+/// <see cref="SplitQueue.TryPop"/> walks chains with its reference walk (TryWalkTable, observed) and its fast walk
+/// (TryWalkDirectFast, unobserved; SplitQueue.Fast.cs); <see cref="ChainModel"/> is the tests' spec model of the chain
+/// rules. Over hostile rings, all three must end with the same error, the same iovecs, counts and byte totals, the
+/// same memory and dirty pages, and the observed walk with the model's sequence of guest reads (what a trace records).
 /// </summary>
 public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
 {
@@ -24,10 +25,10 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
     private static readonly ushort[] Flags = [0, 1, 2, 3, 1, 3, 4, 5, 6, 7];
 
     [Fact]
-    public void Property_FusedPopWalk_MatchesDescriptorChainReference()
+    public void Property_FusedPopWalk_MatchesChainModel()
     {
         var outcomes = new SortedDictionary<string, int>();
-        PropertyRunner.Check(output, nameof(Property_FusedPopWalk_MatchesDescriptorChainReference), 0x5EED_00D1UL, 1500, Words, words =>
+        PropertyRunner.Check(output, nameof(Property_FusedPopWalk_MatchesChainModel), 0x5EED_00D1UL, 1500, Words, words =>
         {
             int at = 0;
             ulong mix = unchecked((ulong)words.Length * 0x9E3779B97F4A7C15UL);
@@ -128,7 +129,7 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
 
     private sealed record Reference(QueueError Error, Iovec[] Out, Iovec[] In, ulong OutBytes, ulong InBytes, int Descriptors, bool Indirect);
 
-    /// <summary>The reference: <see cref="DescriptorChain"/> and QEMU virtqueue_map_desc's split into one iovec per
+    /// <summary>The reference: <see cref="ChainModel"/> and QEMU virtqueue_map_desc's split into one iovec per
     /// region, stopping at the first error as the pop does.</summary>
     private static Reference Walk(GuestMemory memory, GuestAddress table, int size, ushort head)
     {
@@ -136,7 +137,7 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
         var ins = new List<Iovec>();
         ulong outBytes = 0;
         ulong inBytes = 0;
-        DescriptorChain chain = DescriptorChain.Start(memory, table, size, head);
+        ChainModel chain = ChainModel.Start(memory, table, size, head);
         QueueError error = QueueError.None;
         while (chain.TryNext(out Descriptor d))
         {

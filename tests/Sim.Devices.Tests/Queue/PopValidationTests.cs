@@ -356,12 +356,12 @@ public sealed class PopValidationTests
     }
 
     [Fact]
-    public void DescriptorChain_StandaloneWalk_SaysWhyItStopped()
+    public void ChainModel_StandaloneWalk_SaysWhyItStopped()
     {
         var r = new RingFixture();
         r.Desc(1, BufferBase, 8, Next, 2);
         r.Desc(2, BufferBase + 64, 8, Write);
-        DescriptorChain chain = DescriptorChain.Start(r.Memory, r.Layout.DescTable, 4, 1);
+        ChainModel chain = ChainModel.Start(r.Memory, r.Layout.DescTable, 4, 1);
         Assert.True(chain.TryNext(out Descriptor a));
         Assert.True(chain.TryNext(out Descriptor b));
         Assert.False(chain.TryNext(out _));
@@ -371,7 +371,7 @@ public sealed class PopValidationTests
         Assert.True(b.IsWriteOnly);
         Assert.False(chain.TryNext(out _));
 
-        DescriptorChain bad = DescriptorChain.Start(r.Memory, r.Layout.DescTable, 4, 7);
+        ChainModel bad = ChainModel.Start(r.Memory, r.Layout.DescTable, 4, 7);
         Assert.False(bad.TryNext(out _));
         Assert.Equal(QueueError.HeadOutOfRange, bad.Error);
     }

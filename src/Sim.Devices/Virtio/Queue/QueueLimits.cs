@@ -12,7 +12,7 @@ public static class QueueLimits
     /// more than 65536 entries ("Indirect buffer length too big").</summary>
     public const int IndirectDescriptorsMax = Virtio.VirtioSpec.QueueSizeMax;
 
-    /// <summary>Most descriptors a <see cref="DescriptorChain"/> reads before it stops: the head plus every entry
-    /// of the largest table it may walk (a chain never visits more entries than its table holds, else it is a loop).</summary>
+    /// <summary>Most descriptors a chain walk (SplitQueue's TryWalkTable) reads before it stops: the head plus every
+    /// entry of the largest table it may walk (a chain never visits more entries than its table holds, else it is a loop).</summary>
     public const int ChainDescriptorsMax = 1 + IndirectDescriptorsMax;
 }

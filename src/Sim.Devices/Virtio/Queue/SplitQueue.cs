@@ -13,7 +13,7 @@ namespace Sim.Devices.Virtio.Queue;
 /// Exceptions mean host misuse (completing more than was popped, configuring a running queue).
 /// Not thread-safe; the simulation is single-threaded.
 /// </summary>
-public sealed class SplitQueue
+public sealed partial class SplitQueue
 {
     private int _size;
     private GuestAddress _descTable;
@@ -317,108 +317,6 @@ public sealed class SplitQueue
         return ok;
     }
 
-    /// <summary>
-    /// The unobserved body of <see cref="TryPopBatch"/>: the steps of TryPop&lt;WindowRing&gt;, in the same order, with
-    /// the indices in locals across the batch (stored back before a chain needs the general walk, and at the end) and
-    /// the rings read through spans over their windows, whose lengths are checked once here: every offset below is
-    /// then inside them by construction (slots are masked to the size, heads and next links are checked against it),
-    /// so the reads need no per-access bounds check.
-    /// </summary>
-    private bool TryPopBatchDirect<TAvailEvent>(GuestMemory memory, ReadOnlySpan<QueueElement> elements, out int popped, out QueueError error)
-        where TAvailEvent : struct, IAvailEventPolicy
-    {
-        int size = _size;
-        ReadOnlySpan<byte> availBytes = _availWindow.Bytes;
-        ReadOnlySpan<byte> descBytes = _descWindow.Bytes;
-        // The windows were taken at enable for this size (ComputeAddresses).
-        Assert(unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size), "available-ring window covers the ring");
-        Assert(unchecked((ulong)descBytes.Length) == VirtioSpec.DescTableSize(size), "descriptor-table window covers the table");
-        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
-        ref byte table = ref MemoryMarshal.GetReference(descBytes);
-        int mask = unchecked(size - 1);
-        Span<byte> usedBytes = _usedWindow.WritableBytes;
-        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
-        ref byte availEvent = ref Unsafe.Add(ref MemoryMarshal.GetReference(usedBytes), _availEventOffset); // avail_event: inside the ring
-        bool wroteAvailEvent = false;
-        ulong regionBase = _tableRegionBase;
-        ulong regionSize = _tableRegionSize;
-        ushort next = NextAvail.Value;
-        ushort shadow = ShadowAvail.Value;
-        int inUse = InUse;
-        int count = 0;
-        error = QueueError.None;
-        for (; count < elements.Length; count = unchecked(count + 1)) // unchecked: count < elements.Length
-        {
-            QueueElement element = elements[count];
-            ArgumentNullException.ThrowIfNull(element, nameof(elements));
-            if (shadow == next)
-            {
-                ushort availIdx = RingBytes.ReadLe16(ref avail, VirtioSpec.AvailIdxOffset);
-                // QEMU virtqueue_num_heads: "Guest moved used index from %u to %u".
-                if (unchecked((ushort)(availIdx - next)) > size)
-                {
-                    error = QueueError.AvailIndexTooFar;
-                    break;
-                }
-                shadow = availIdx;
-                if (availIdx == next) break;
-            }
-            if (inUse >= size)
-            {
-                error = QueueError.SizeExceeded;
-                break;
-            }
-            // QEMU virtqueue_get_head: the index advances first. unchecked: the slot is masked to the size.
-            int head = RingBytes.ReadLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((next & mask) * VirtioSpec.AvailElemSize)));
-            next = unchecked((ushort)(next + 1));
-            if (head >= size)
-            {
-                error = QueueError.HeadOutOfRange;
-                break;
-            }
-            if (TAvailEvent.Publish)
-            {
-                // QEMU vring_set_avail_event, stored at once (the walk may read it where the rings overlap); its page is
-                // marked dirty after the loop.
-                RingBytes.WriteLe16(ref availEvent, 0, next);
-                wroteAvailEvent = true;
-            }
-            if (!TryWalkDirectFast(ref table, size, regionBase, regionSize, element, head))
-            {
-                NextAvail = new RingIndex(next);
-                ShadowAvail = new RingIndex(shadow);
-                InUse = inUse;
-                if (!TryWalkChainGeneral<WindowRing>(memory, element, unchecked((ushort)head), out error)) break;
-            }
-            inUse = unchecked(inUse + 1); // unchecked: inUse < size <= 32768 was checked above
-        }
-        if (wroteAvailEvent) _usedWindow.MarkWritten(_availEventOffset, VirtioSpec.UsedAvailEventSize);
-        NextAvail = new RingIndex(next);
-        ShadowAvail = new RingIndex(shadow);
-        InUse = inUse;
-        popped = count;
-        return error == QueueError.None;
-    }
-
-    /// <summary>Whether each pop of a batch publishes avail_event (a constant per compiled body of
-    /// <see cref="TryPopBatchDirect"/>).</summary>
-    private interface IAvailEventPolicy
-    {
-        static abstract bool Publish { get; }
-    }
-
-    /// <summary>EVENT_IDX negotiated and notifications on (§2.7.10).</summary>
-    private readonly struct PublishAvailEvent : IAvailEventPolicy
-    {
-        public static bool Publish => true;
-    }
-
-    /// <summary>No avail_event stores.</summary>
-    private readonly struct NoAvailEvent : IAvailEventPolicy
-    {
-        public static bool Publish => false;
-    }
-
     private bool TryPop<TRing>(GuestMemory memory, QueueElement element, out QueueError error)
         where TRing : struct, IRingAccess
     {
@@ -466,11 +364,8 @@ public sealed class SplitQueue
 
     /// <summary>
     /// Walks the chain headed by <paramref name="head"/> into <paramref name="element"/> (the virtqueue_split_pop
-    /// loop). The same checks, in the same order and with the same guest reads, as <see cref="DescriptorChain"/>
-    /// followed by <see cref="QueueElement.TryAppend"/> (a property test holds the two to the same results), fused
-    /// into one loop whose state stays in registers: the iterator struct and the element's counters would otherwise
-    /// be spilled and reloaded around every descriptor. An INDIRECT head leaves the inlined path for
-    /// <see cref="TryWalkIndirect"/>.
+    /// loop). Unobserved, the fast walk <see cref="TryWalkDirectFast"/> (SplitQueue.Fast.cs) answers the common chain;
+    /// everything else goes to <see cref="TryWalkChainGeneral"/> and the reference walk <see cref="TryWalkTable"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryWalkChain<TRing>(GuestMemory memory, QueueElement element, ushort head, out QueueError error)
@@ -505,79 +400,23 @@ public sealed class SplitQueue
         return TryWalkTable<TRing>(this, memory, element, _descTable, _size, d, indirect: false, out error);
     }
 
-    /// <summary>
-    /// <see cref="TryWalkTable"/> of a direct chain for the case where it succeeds with every buffer inside the region
-    /// that holds the descriptor table, reading descriptors through the table's window. The same checks in the same
-    /// order, each answered only when it passes: false (element unspecified) at the first one that does not, or for
-    /// a buffer elsewhere, and the caller then walks the chain with the general loop, which gives the answer. With
-    /// no call in the loop its state stays in registers.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryWalkDirectFast(ref byte table, int size, ulong regionBase, ulong regionSize, QueueElement element, int head)
-    {
-        // table: the descriptor table's window (16 * size bytes; the callers take it from _descWindow).
-        Iovec[] iovecs = element.Iovecs;
-        int index = head;
-        int used = 0;
-        int outCount = -1;
-        ulong bytes = 0;
-        ulong outBytes = 0;
-        while (true)
-        {
-            // 0 <= index < size: inside the table. unchecked: index * 16 < 2^19.
-            ulong addr = RingBytes.ReadLe64(ref table, unchecked(index * VirtioSpec.DescSize));
-            ulong high = RingBytes.ReadLe64(ref table, unchecked((index * VirtioSpec.DescSize) + VirtioSpec.DescLenOffset));
-            uint len = unchecked((uint)high);
-            int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
-            if ((flags & VirtioSpec.DescFIndirect) != 0) return false;
-            if ((flags & VirtioSpec.DescFWrite) != 0)
-            {
-                if (outCount < 0)
-                {
-                    outCount = used;
-                    outBytes = bytes;
-                }
-            }
-            else if (outCount >= 0)
-            {
-                return false;
-            }
-            if (len == 0) return false;
-            // Inside the table's region (so IsValidRange holds, one iovec). unchecked: written not to overflow, as in
-            // GuestMemory.TryLocate.
-            if (len > regionSize || unchecked(addr - regionBase) > unchecked(regionSize - len)) return false;
-            // The loop check (yielded > table size) with yielded = used + 1: one iovec per descriptor here.
-            if (used >= size || unchecked((uint)used) >= unchecked((uint)iovecs.Length)) return false;
-            iovecs[used] = new Iovec(new GuestAddress(addr), len);
-            used = unchecked(used + 1); // < size <= 32768
-            bytes = unchecked(bytes + len); // at most 32768 32-bit lengths
-            if ((flags & VirtioSpec.DescFNext) == 0)
-            {
-                if (outCount < 0)
-                {
-                    outCount = used;
-                    outBytes = bytes;
-                }
-                // unchecked: outCount <= used and outBytes <= bytes (taken when the first writable buffer came).
-                element.Set(unchecked((ushort)head), outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes), used, indirect: false);
-                return true;
-            }
-            index = unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)));
-            if (index >= size) return false;
-        }
-    }
-
     /// <summary>An INDIRECT head (VIRTIO 1.2 §2.7.5.3.1): checks it, reads the table's first descriptor and walks
     /// the table.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool TryWalkIndirect(GuestMemory memory, QueueElement element, Descriptor head, out QueueError error)
     {
-        error = DescriptorChain.EnterIndirect(memory, head, out GuestAddress table, out int tableSize, out Descriptor first);
+        error = EnterIndirect(memory, head, out GuestAddress table, out int tableSize, out Descriptor first);
         if (error != QueueError.None) return false;
         return TryWalkTable<MemoryRing>(null, memory, element, table, tableSize, first, indirect: true, out error);
     }
 
     /// <summary>
+    /// The reference chain walk (issue 11 section 3: the queue keeps one): the checks of QEMU virtqueue_split_pop /
+    /// virtqueue_split_read_next_desc / virtqueue_map_desc in their order (order, zero length and mapping before the
+    /// loop count; the next index when it is followed), with the element's iovecs built as it goes, fused into one
+    /// loop whose state stays in registers. Stricter than QEMU on three spec "MUST NOT"s (nested indirect, INDIRECT
+    /// with NEXT, INDIRECT after the head), which QEMU maps as data. The fast walk
+    /// (<see cref="TryWalkDirectFast"/>) must equal it; ChainWalkDifferentialTests holds it to the tests' spec model.
     /// Walks one table from its already-read descriptor <paramref name="d"/>, following NEXT links. Bound: at most
     /// <paramref name="tableSize"/> + 1 descriptors (the loop check stops a walk one past its table's size).
     /// State kept small for the registers: <c>used</c> iovecs and <c>bytes</c> in all, and where the writable part
@@ -626,7 +465,7 @@ public sealed class SplitQueue
             bool oneRegion = memory.IsValidRange(d.Addr, d.Len);
             if (!oneRegion)
             {
-                error = DescriptorChain.CheckAcrossRegions(memory, d.Addr, d.Len);
+                error = CheckAcrossRegions(memory, d.Addr, d.Len);
                 if (error != QueueError.None) break;
             }
 
@@ -679,6 +518,35 @@ public sealed class SplitQueue
         return false;
     }
 
+    /// <summary>Checks an INDIRECT head (VIRTIO 1.2 §2.7.5.3.1: no NEXT, a whole number of descriptors, at most
+    /// <see cref="QueueLimits.IndirectDescriptorsMax"/>, the table in guest memory) and reads its first descriptor.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
+    {
+        table = default;
+        tableSize = 0;
+        first = default;
+        if (head.HasNext) return QueueError.IndirectWithNext;
+        if (head.Len == 0 || head.Len % VirtioSpec.DescSize != 0) return QueueError.IndirectBadLength;
+        uint count = head.Len / VirtioSpec.DescSize;
+        if (count > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
+        if (!memory.IsValidRange(head.Addr, head.Len)) return QueueError.IndirectTableOutsideMemory;
+        table = head.Addr;
+        tableSize = unchecked((int)count); // at most IndirectDescriptorsMax
+        if (!TryReadDescriptor(memory, table, 0, out first)) return QueueError.IndirectTableOutsideMemory;
+        return QueueError.None;
+    }
+
+    /// <summary>A buffer that is not inside one region: it must not wrap and every byte must be backed (QEMU
+    /// virtqueue_map_desc maps it piece by piece).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
+    {
+        if (!addr.TryAdd(len, out _)) return QueueError.BufferAddressOverflow;
+        if (!GuestRanges.IsBacked(memory, addr, len)) return QueueError.BufferOutsideMemory;
+        return QueueError.None;
+    }
+
     /// <summary>Stores a walk's compact counts in the element as out/in counts and byte totals.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreCounts(QueueElement element, int used, int outCount, ulong bytes, ulong outBytes)
@@ -726,35 +594,6 @@ public sealed class SplitQueue
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor) =>
             SplitQueue.TryReadDescriptor(memory, table, index, out descriptor);
-    }
-
-    /// <summary>Ring accesses through the queue's windows (no observer watching). Descriptors come from the main
-    /// table's window: only the direct walk uses this (an indirect walk reads through <see cref="MemoryRing"/>).</summary>
-    private readonly struct WindowRing : IRingAccess
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ushort ReadAvailIdx(SplitQueue queue, GuestMemory memory) => queue._availWindow.ReadUInt16(VirtioSpec.AvailIdxOffset);
-
-        // unchecked: slot < size, inside the window.
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ushort ReadAvailEntry(SplitQueue queue, GuestMemory memory, int slot) =>
-            queue._availWindow.ReadUInt16(unchecked(VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize)));
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) => queue._usedWindow.WriteUInt16(queue._availEventOffset, value);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
-        {
-            // 0 <= index < the queue size: inside the window (the whole main table).
-            queue!._descWindow.Read128(unchecked(index * VirtioSpec.DescSize), out ulong low, out ulong high);
-            descriptor = new Descriptor(
-                new GuestAddress(low),
-                unchecked((uint)high),
-                unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8))),
-                unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8))));
-            return true;
-        }
     }
 
     /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in place.</summary>
@@ -842,29 +681,7 @@ public sealed class SplitQueue
             for (int k = 0; k < n; k++) Fill(memory, elements[k].Head, lens[k], checked(idx + k));
             return;
         }
-        ThrowIfNotReady();
-        if (n == 0) return;
-        // Fill's index check for the last entry covers the others (idx >= 0 and idx + n - 1 < InUse <= size).
-        if (idx < 0 || idx > InUse - n) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
-        int size = _size;
-        int mask = unchecked(size - 1);
-        Span<byte> usedBytes = _usedWindow.WritableBytes;
-        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
-        ref byte used = ref MemoryMarshal.GetReference(usedBytes);
-        int first = UsedIdx.Add(idx).Slot(size);
-        for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n
-        {
-            ushort head = elements[k].Head;
-            if (head >= size)
-            {
-                // Fill refuses this entry with the earlier ones written: they are marked as the sequential fills mark them.
-                RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
-                throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
-            }
-            // id (le32) + len (le32) as one little-endian 8-byte store. unchecked: the slot is masked to the size.
-            RingBytes.WriteLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize)), head | (unchecked((ulong)lens[k]) << 32));
-        }
-        RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n); // n <= InUse <= size
+        FillBatchDirect(elements, lens, idx);
     }
 
     /// <summary>The accessor path of <see cref="Fill"/>'s used-entry store, out of line (Fill is inlined into devices).</summary>

@@ -2,9 +2,15 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Sim.Engine.Memory;
 
-namespace Sim.Devices.Virtio.Queue;
+using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Queue;
+
+namespace Sim.Devices.Tests.Queue;
 
 /// <summary>
+/// The tests' model of the chain rules: an iterator written from the spec, independent of the queue's walks, against
+/// which ChainWalkDifferentialTests holds <see cref="SplitQueue"/>'s reference walk (TryWalkTable) and, through it,
+/// its fast walk. (It was the production <c>DescriptorChain</c> until issue 11 section 3 kept one walk in the queue.)
 /// Walks one descriptor chain of a split queue (VIRTIO 1.2 §2.7.5), following NEXT links and a head INDIRECT
 /// table (§2.7.5.3), and validates each descriptor before yielding it. A bounded iterator that says why it stopped
 /// (STYLE item 5): <see cref="TryNext"/> returns false with <see cref="Error"/> = <see cref="QueueError.None"/> at
@@ -18,7 +24,7 @@ namespace Sim.Devices.Virtio.Queue;
 /// its NEXT afterwards), counts the loop bound over the whole chain (head table + indirect table) rather than per
 /// table, and allows zero-length buffers.
 /// </summary>
-public ref struct DescriptorChain
+internal ref struct ChainModel
 {
     private readonly GuestMemory _memory;
     private GuestAddress _table;
@@ -32,7 +38,7 @@ public ref struct DescriptorChain
     private bool _oneRegion;
     private QueueError _error;
 
-    private DescriptorChain(GuestMemory memory, GuestAddress descTable, int queueSize, int head)
+    private ChainModel(GuestMemory memory, GuestAddress descTable, int queueSize, int head)
     {
         _memory = memory;
         _table = descTable;
@@ -44,11 +50,11 @@ public ref struct DescriptorChain
     /// <summary>Starts a walk at descriptor <paramref name="head"/> of the table at <paramref name="descTable"/>
     /// holding <paramref name="queueSize"/> descriptors. Nothing is read until <see cref="TryNext"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static DescriptorChain Start(GuestMemory memory, GuestAddress descTable, int queueSize, ushort head)
+    public static ChainModel Start(GuestMemory memory, GuestAddress descTable, int queueSize, ushort head)
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (!VirtioSpec.IsValidQueueSize(queueSize)) ThrowBadQueueSize(queueSize);
-        return new DescriptorChain(memory, descTable, queueSize, head);
+        return new ChainModel(memory, descTable, queueSize, head);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -133,7 +139,7 @@ public ref struct DescriptorChain
 
     /// <summary>Checks an INDIRECT head (VIRTIO 1.2 §2.7.5.3.1) and reads the first descriptor of its table.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
+    private static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
     {
         table = default;
         tableSize = 0;
@@ -151,7 +157,7 @@ public ref struct DescriptorChain
 
     /// <summary>A buffer that is not inside one region: it must not wrap and every byte must be backed.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
+    private static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
     {
         if (!addr.TryAdd(len, out _)) return QueueError.BufferAddressOverflow;
         if (!GuestRanges.IsBacked(memory, addr, len)) return QueueError.BufferOutsideMemory;

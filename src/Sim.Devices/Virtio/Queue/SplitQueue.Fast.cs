@@ -1,0 +1,250 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Sim.Engine.Memory;
+
+namespace Sim.Devices.Virtio.Queue;
+
+// The fast paths of SplitQueue (issue 11 section 3, STYLE item 19: a fast path names its reference and the test that
+// proves it equal). Each runs only while no observer watches the memory the queue was enabled on (Direct), and must
+// give exactly its reference's results, errors, queue indices, guest memory bytes and dirty pages. Observed runs
+// (trace recording, the fuzzer's checkers) always take the references, and the fuzzer's FastPathDifferential oracle
+// (src/Fuzz/Checkers) runs each clean input again unobserved, through these, and compares everything the guest sees.
+//
+// The reference chain walk is TryWalkTable (SplitQueue.cs): the one general walk, which every observed pop, every
+// indirect chain and every chain the fast walk declines goes through.
+//
+// - TryPopBatchDirect (the unobserved TryPopBatch) must equal a loop of TryPop<MemoryRing>.
+//   Proved by BatchDifferentialTests.Property_PopBatch_MatchesSequentialPops (and its avail_event Spec_2_7_10 case).
+// - TryWalkDirectFast must equal TryWalkTable on every chain it accepts (a direct chain whose buffers all lie in the
+//   descriptor table's region); it declines every other chain, which the caller then walks with TryWalkTable.
+//   Proved by ChainWalkDifferentialTests.Property_FusedPopWalk_MatchesChainModel and BatchDifferentialTests.
+// - WindowRing (the ring accesses of TryPop<WindowRing>) must equal MemoryRing (SplitQueue.cs).
+//   Proved by RingWindowPathTests.WindowPath_MatchesObservedAccessorPath and ChainWalkDifferentialTests.
+// - FillBatchDirect (the unobserved FillBatch) must equal a loop of Fill.
+//   Proved by FillBatchTests and BatchDifferentialTests.
+//
+// Change a reference and its fast path together; a new fast path gets an entry here and a differential test.
+public sealed partial class SplitQueue
+{
+    /// <summary>
+    /// The unobserved body of <see cref="TryPopBatch"/>: the steps of TryPop&lt;WindowRing&gt;, in the same order, with
+    /// the indices in locals across the batch (stored back before a chain needs the general walk, and at the end) and
+    /// the rings read through spans over their windows, whose lengths are checked once here: every offset below is
+    /// then inside them by construction (slots are masked to the size, heads and next links are checked against it),
+    /// so the reads need no per-access bounds check.
+    /// </summary>
+    private bool TryPopBatchDirect<TAvailEvent>(GuestMemory memory, ReadOnlySpan<QueueElement> elements, out int popped, out QueueError error)
+        where TAvailEvent : struct, IAvailEventPolicy
+    {
+        int size = _size;
+        ReadOnlySpan<byte> availBytes = _availWindow.Bytes;
+        ReadOnlySpan<byte> descBytes = _descWindow.Bytes;
+        // The windows were taken at enable for this size (ComputeAddresses).
+        Assert(unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size), "available-ring window covers the ring");
+        Assert(unchecked((ulong)descBytes.Length) == VirtioSpec.DescTableSize(size), "descriptor-table window covers the table");
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
+        ref byte table = ref MemoryMarshal.GetReference(descBytes);
+        int mask = unchecked(size - 1);
+        Span<byte> usedBytes = _usedWindow.WritableBytes;
+        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        ref byte availEvent = ref Unsafe.Add(ref MemoryMarshal.GetReference(usedBytes), _availEventOffset); // avail_event: inside the ring
+        bool wroteAvailEvent = false;
+        ulong regionBase = _tableRegionBase;
+        ulong regionSize = _tableRegionSize;
+        ushort next = NextAvail.Value;
+        ushort shadow = ShadowAvail.Value;
+        int inUse = InUse;
+        int count = 0;
+        error = QueueError.None;
+        for (; count < elements.Length; count = unchecked(count + 1)) // unchecked: count < elements.Length
+        {
+            QueueElement element = elements[count];
+            ArgumentNullException.ThrowIfNull(element, nameof(elements));
+            if (shadow == next)
+            {
+                ushort availIdx = RingBytes.ReadLe16(ref avail, VirtioSpec.AvailIdxOffset);
+                // QEMU virtqueue_num_heads: "Guest moved used index from %u to %u".
+                if (unchecked((ushort)(availIdx - next)) > size)
+                {
+                    error = QueueError.AvailIndexTooFar;
+                    break;
+                }
+                shadow = availIdx;
+                if (availIdx == next) break;
+            }
+            if (inUse >= size)
+            {
+                error = QueueError.SizeExceeded;
+                break;
+            }
+            // QEMU virtqueue_get_head: the index advances first. unchecked: the slot is masked to the size.
+            int head = RingBytes.ReadLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((next & mask) * VirtioSpec.AvailElemSize)));
+            next = unchecked((ushort)(next + 1));
+            if (head >= size)
+            {
+                error = QueueError.HeadOutOfRange;
+                break;
+            }
+            if (TAvailEvent.Publish)
+            {
+                // QEMU vring_set_avail_event, stored at once (the walk may read it where the rings overlap); its page is
+                // marked dirty after the loop.
+                RingBytes.WriteLe16(ref availEvent, 0, next);
+                wroteAvailEvent = true;
+            }
+            if (!TryWalkDirectFast(ref table, size, regionBase, regionSize, element, head))
+            {
+                NextAvail = new RingIndex(next);
+                ShadowAvail = new RingIndex(shadow);
+                InUse = inUse;
+                if (!TryWalkChainGeneral<WindowRing>(memory, element, unchecked((ushort)head), out error)) break;
+            }
+            inUse = unchecked(inUse + 1); // unchecked: inUse < size <= 32768 was checked above
+        }
+        if (wroteAvailEvent) _usedWindow.MarkWritten(_availEventOffset, VirtioSpec.UsedAvailEventSize);
+        NextAvail = new RingIndex(next);
+        ShadowAvail = new RingIndex(shadow);
+        InUse = inUse;
+        popped = count;
+        return error == QueueError.None;
+    }
+
+    /// <summary>Whether each pop of a batch publishes avail_event (a constant per compiled body of
+    /// <see cref="TryPopBatchDirect"/>).</summary>
+    private interface IAvailEventPolicy
+    {
+        static abstract bool Publish { get; }
+    }
+
+    /// <summary>EVENT_IDX negotiated and notifications on (§2.7.10).</summary>
+    private readonly struct PublishAvailEvent : IAvailEventPolicy
+    {
+        public static bool Publish => true;
+    }
+
+    /// <summary>No avail_event stores.</summary>
+    private readonly struct NoAvailEvent : IAvailEventPolicy
+    {
+        public static bool Publish => false;
+    }
+
+    /// <summary>
+    /// <see cref="TryWalkTable"/> of a direct chain for the case where it succeeds with every buffer inside the region
+    /// that holds the descriptor table, reading descriptors through the table's window. The same checks in the same
+    /// order, each answered only when it passes: false (element unspecified) at the first one that does not, or for
+    /// a buffer elsewhere, and the caller then walks the chain with the general loop, which gives the answer. With
+    /// no call in the loop its state stays in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryWalkDirectFast(ref byte table, int size, ulong regionBase, ulong regionSize, QueueElement element, int head)
+    {
+        // table: the descriptor table's window (16 * size bytes; the callers take it from _descWindow).
+        Iovec[] iovecs = element.Iovecs;
+        int index = head;
+        int used = 0;
+        int outCount = -1;
+        ulong bytes = 0;
+        ulong outBytes = 0;
+        while (true)
+        {
+            // 0 <= index < size: inside the table. unchecked: index * 16 < 2^19.
+            ulong addr = RingBytes.ReadLe64(ref table, unchecked(index * VirtioSpec.DescSize));
+            ulong high = RingBytes.ReadLe64(ref table, unchecked((index * VirtioSpec.DescSize) + VirtioSpec.DescLenOffset));
+            uint len = unchecked((uint)high);
+            int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
+            if ((flags & VirtioSpec.DescFIndirect) != 0) return false;
+            if ((flags & VirtioSpec.DescFWrite) != 0)
+            {
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
+            }
+            else if (outCount >= 0)
+            {
+                return false;
+            }
+            if (len == 0) return false;
+            // Inside the table's region (so IsValidRange holds, one iovec). unchecked: written not to overflow, as in
+            // GuestMemory.TryLocate.
+            if (len > regionSize || unchecked(addr - regionBase) > unchecked(regionSize - len)) return false;
+            // The loop check (yielded > table size) with yielded = used + 1: one iovec per descriptor here.
+            if (used >= size || unchecked((uint)used) >= unchecked((uint)iovecs.Length)) return false;
+            iovecs[used] = new Iovec(new GuestAddress(addr), len);
+            used = unchecked(used + 1); // < size <= 32768
+            bytes = unchecked(bytes + len); // at most 32768 32-bit lengths
+            if ((flags & VirtioSpec.DescFNext) == 0)
+            {
+                if (outCount < 0)
+                {
+                    outCount = used;
+                    outBytes = bytes;
+                }
+                // unchecked: outCount <= used and outBytes <= bytes (taken when the first writable buffer came).
+                element.Set(unchecked((ushort)head), outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes), used, indirect: false);
+                return true;
+            }
+            index = unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)));
+            if (index >= size) return false;
+        }
+    }
+
+    /// <summary>Ring accesses through the queue's windows (no observer watching). Descriptors come from the main
+    /// table's window: only the direct walk uses this (an indirect walk reads through <see cref="MemoryRing"/>).</summary>
+    private readonly struct WindowRing : IRingAccess
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ushort ReadAvailIdx(SplitQueue queue, GuestMemory memory) => queue._availWindow.ReadUInt16(VirtioSpec.AvailIdxOffset);
+
+        // unchecked: slot < size, inside the window.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ushort ReadAvailEntry(SplitQueue queue, GuestMemory memory, int slot) =>
+            queue._availWindow.ReadUInt16(unchecked(VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) => queue._usedWindow.WriteUInt16(queue._availEventOffset, value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
+        {
+            // 0 <= index < the queue size: inside the window (the whole main table).
+            queue!._descWindow.Read128(unchecked(index * VirtioSpec.DescSize), out ulong low, out ulong high);
+            descriptor = new Descriptor(
+                new GuestAddress(low),
+                unchecked((uint)high),
+                unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8))),
+                unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8))));
+            return true;
+        }
+    }
+
+    /// <summary>The unobserved body of <see cref="FillBatch"/>: the entries stored through a span over the used ring's
+    /// window, their pages marked dirty once per contiguous run.</summary>
+    private void FillBatchDirect(ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens, int idx)
+    {
+        int n = elements.Length;
+        ThrowIfNotReady();
+        if (n == 0) return;
+        // Fill's index check for the last entry covers the others (idx >= 0 and idx + n - 1 < InUse <= size).
+        if (idx < 0 || idx > InUse - n) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
+        int size = _size;
+        int mask = unchecked(size - 1);
+        Span<byte> usedBytes = _usedWindow.WritableBytes;
+        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        ref byte used = ref MemoryMarshal.GetReference(usedBytes);
+        int first = UsedIdx.Add(idx).Slot(size);
+        for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n
+        {
+            ushort head = elements[k].Head;
+            if (head >= size)
+            {
+                // Fill refuses this entry with the earlier ones written: they are marked as the sequential fills mark them.
+                RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
+                throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
+            }
+            // id (le32) + len (le32) as one little-endian 8-byte store. unchecked: the slot is masked to the size.
+            RingBytes.WriteLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize)), head | (unchecked((ulong)lens[k]) << 32));
+        }
+        RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n); // n <= InUse <= size
+    }}

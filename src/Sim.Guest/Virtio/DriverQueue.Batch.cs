@@ -1,0 +1,231 @@
+using System.Runtime.InteropServices;
+using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Queue;
+using Sim.Engine.Memory;
+
+namespace Sim.Guest.Virtio;
+
+// The batch calls of DriverQueue, the driver's fast paths (issue 11 section 3, STYLE item 19: a fast path names its
+// reference and the test that proves it equal). Each is, by definition, its sequential call repeated; with an observer
+// watching the memory (trace recording, the fuzzer's checkers) it is literally that loop, and unobserved it keeps the
+// free list and ring indices in locals and writes the rings through spans over their windows. It must give exactly the
+// reference's results, ring bytes, driver state and dirty pages.
+//
+// - TryAddBatch must equal a loop of TryAdd(memory, readable, writable, out head) (DriverQueue.cs; that two-buffer
+//   form must itself equal the general span TryAdd: RingWindowPathTests.TwoBufferTryAdd_WritesTheSameChainAsTheSpanForm).
+//   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps and
+//   BatchDifferentialTests.AddBatch_MarksTheDescriptorPagesTheSequentialAddsMark.
+// - TryGetUsedBatch / TryGetUsedBatchDirect must equal a loop of TryGetUsed (DriverQueue.cs).
+//   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
+//
+// (tests/Sim.Devices.Tests/Queue.) Change a reference and its batch form together; a new fast path gets an entry
+// here and a differential test.
+public sealed partial class DriverQueue
+{
+    /// <summary>
+    /// <see cref="TryAdd(GuestMemory, GuestBuffer, GuestBuffer, out ushort)"/> repeated for the pairs
+    /// (<paramref name="readable"/>[k], <paramref name="writable"/>[k]): adds them in order until one does not fit
+    /// (or the queue is broken), their heads in <paramref name="heads"/>[0..<paramref name="added"/>). Returns true
+    /// when every pair was added. The same descriptors, ring entries and state as the sequential adds; unobserved,
+    /// the free-list and ring-index fields live in locals across the batch; observed, it is a loop of TryAdd.
+    /// </summary>
+    public bool TryAddBatch(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, Span<ushort> heads, out int added)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (writable.Length != readable.Length) throw new ArgumentException("one writable buffer per readable buffer", nameof(writable));
+        if (heads.Length < readable.Length) throw new ArgumentException("room for one head per pair", nameof(heads));
+        added = 0;
+        // One pair (or an observer watching): the sequential call itself, which has less to set up.
+        if (readable.Length <= 1 || !Direct(memory))
+        {
+            while (added < readable.Length && TryAdd(memory, readable[added], writable[added], out heads[added])) added++;
+            return added == readable.Length;
+        }
+        if (Broken) return readable.Length == 0;
+        int n = Math.Min(readable.Length, _numFree / 2);
+        int size = _size;
+        ushort[] links = _next;
+        HeadState[] states = _heads;
+        Span<byte> tableBytes = _descWindow.WritableBytes;
+        Span<byte> availBytes = _availWindow.WritableBytes;
+        // The windows were taken at Initialize for this size; the free-list links are descriptor indices below the
+        // size (each is checked as an index into links, whose length is the size), so every store below lies inside
+        // them and needs no per-access bounds check.
+        Assert(unchecked((ulong)tableBytes.Length) == VirtioSpec.DescTableSize(size) && links.Length == size, "descriptor-table window covers the table");
+        Assert(unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size), "available-ring window covers the ring");
+        ref byte table = ref MemoryMarshal.GetReference(tableBytes);
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
+        int mask = unchecked(size - 1);
+        int free = _freeHead;
+        ushort shadow = _availShadow.Value;
+        ushort firstSlot = shadow;
+        // Sliced to n: the loop bound is the spans' common length.
+        int wanted = readable.Length;
+        readable = readable[..n];
+        writable = writable[..n];
+        Span<ushort> headsAdded = heads[..n];
+        for (int k = 0; k < readable.Length; k = unchecked(k + 1)) // unchecked: k < n
+        {
+            // The steps of the pair TryAdd and Commit, in the same order.
+            int first = free;
+            int second = links[first];
+            int rest = links[second];
+            ref readonly GuestBuffer r = ref readable[k];
+            ref readonly GuestBuffer w = ref writable[k];
+            // unchecked: first, second < size (indices of links), so both descriptors lie inside the table.
+            RingBytes.WriteDescriptor(ref table, unchecked(first * VirtioSpec.DescSize), r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
+            RingBytes.WriteDescriptor(ref table, unchecked(second * VirtioSpec.DescSize), w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
+            free = rest;
+            states[first] = new HeadState(w.Len, unchecked((ushort)second), 2);
+            // unchecked: the slot is masked to the size, inside the available ring.
+            RingBytes.WriteLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)), unchecked((ushort)first));
+            shadow = unchecked((ushort)(shadow + 1));
+            headsAdded[k] = unchecked((ushort)first);
+        }
+        MarkDescriptorsWritten(headsAdded);
+        RingBytes.MarkEntriesWritten(_availWindow, VirtioSpec.AvailRingOffset, VirtioSpec.AvailElemSize, size, firstSlot & mask, n);
+        _freeHead = free;
+        _numFree -= 2 * n; // n <= _numFree / 2
+        Outstanding += n;
+        _availShadow = new RingIndex(shadow);
+        _numAdded += n;
+        added = n;
+        return n == wanted;
+    }
+
+    /// <summary>Marks the pages of the two descriptors of each chain just added at <paramref name="heads"/> (head, then
+    /// the head's link: the chain's second descriptor) dirty: collected in one mask (bit i: page i of the table's
+    /// window) when the table's window is small enough, else one descriptor at a time.</summary>
+    private void MarkDescriptorsWritten(ReadOnlySpan<ushort> heads)
+    {
+        GuestWindow table = _descWindow;
+        ushort[] links = _next;
+        if (!table.FitsPageMask)
+        {
+            foreach (ushort head in heads)
+            {
+                table.MarkWritten(head * VirtioSpec.DescSize, VirtioSpec.DescSize);
+                table.MarkWritten(links[head] * VirtioSpec.DescSize, VirtioSpec.DescSize);
+            }
+            return;
+        }
+        uint skew = unchecked((uint)table.PageSkew);
+        ulong pages = 0;
+        if ((skew % VirtioSpec.DescSize) == 0)
+        {
+            // A table 16-aligned within its page (as VIRTIO 1.2 §2.7 asks): a descriptor never crosses a page.
+            foreach (ushort head in heads)
+            {
+                // unchecked: skew + at lies inside the window's first 64 pages (FitsPageMask).
+                pages |= 1UL << unchecked((int)((skew + (head * (uint)VirtioSpec.DescSize)) / GuestMemory.PageSize));
+                pages |= 1UL << unchecked((int)((skew + (links[head] * (uint)VirtioSpec.DescSize)) / GuestMemory.PageSize));
+            }
+        }
+        else
+        {
+            foreach (ushort head in heads)
+            {
+                // Both ends of each descriptor: it may cross a page.
+                uint first = unchecked(skew + (head * (uint)VirtioSpec.DescSize));
+                uint second = unchecked(skew + (links[head] * (uint)VirtioSpec.DescSize));
+                pages |= (1UL << unchecked((int)(first / GuestMemory.PageSize))) | (1UL << unchecked((int)((first + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
+                pages |= (1UL << unchecked((int)(second / GuestMemory.PageSize))) | (1UL << unchecked((int)((second + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
+            }
+        }
+        table.MarkPagesWritten(pages);
+    }
+
+    /// <summary>
+    /// <see cref="TryGetUsed(GuestMemory, out ushort, out uint)"/> repeated: reaps up to <paramref name="ids"/>.Length
+    /// used entries into <paramref name="ids"/> and <paramref name="lens"/>[0..<paramref name="count"/>), stopping
+    /// where the sequential calls would (nothing used, or the queue broke: see <see cref="Error"/>). The window or
+    /// accessor choice is made once per batch; observed, the accesses are those of the sequential calls. True when
+    /// at least one entry was reaped.
+    /// </summary>
+    public bool TryGetUsedBatch(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (lens.Length < ids.Length) throw new ArgumentException("room for one length per id", nameof(lens));
+        count = 0;
+        if (!Direct(memory))
+        {
+            while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count])) count++;
+            return count > 0;
+        }
+        if (Broken) return false;
+        return TryGetUsedBatchDirect(ids, lens, out count);
+    }
+
+    /// <summary>
+    /// The unobserved body of <see cref="TryGetUsedBatch"/>: the steps of TryGetUsed (RefreshUsedIdx, the entry checks,
+    /// DetachChain, used_event) in the same order, with the indices and free list in locals across the batch (stored
+    /// back at the end), and the used ring read through a span over its window, whose length is checked once here:
+    /// the slots are masked to the size, so every read lies inside it.
+    /// </summary>
+    private bool TryGetUsedBatchDirect(Span<ushort> ids, Span<uint> lens, out int reaped)
+    {
+        int size = _size;
+        int mask = unchecked(size - 1);
+        ushort[] links = _next;
+        HeadState[] states = _heads;
+        ReadOnlySpan<byte> usedBytes = _usedWindow.Bytes;
+        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        ref byte used = ref MemoryMarshal.GetReference(usedBytes);
+        bool callbacks = CallbacksEnabled;
+        ushort last = _lastUsed.Value;
+        ushort shadow = _usedShadow.Value;
+        int outstanding = Outstanding;
+        int free = _freeHead;
+        int numFree = _numFree;
+        int count = 0;
+        DriverQueueError error = DriverQueueError.None;
+        for (; count < ids.Length; count = unchecked(count + 1)) // unchecked: count < ids.Length
+        {
+            if (last == shadow)
+            {
+                ushort usedIdx = RingBytes.ReadLe16(ref used, VirtioSpec.UsedIdxOffset);
+                if (unchecked((ushort)(usedIdx - last)) > outstanding)
+                {
+                    error = DriverQueueError.UsedIdxTooFar;
+                    break;
+                }
+                shadow = usedIdx;
+                if (last == shadow) break;
+            }
+            // id (le32) | len (le32). unchecked: the slot is masked to the size, inside the used ring.
+            ulong raw = RingBytes.ReadLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + ((last & mask) * VirtioSpec.UsedElemSize)));
+            uint rawId = unchecked((uint)raw);
+            if (rawId >= unchecked((uint)size))
+            {
+                error = DriverQueueError.UsedIdOutOfRange;
+                break;
+            }
+            HeadState state = states[rawId];
+            if (state.Length == 0)
+            {
+                error = DriverQueueError.UsedIdNotHead;
+                break;
+            }
+            // DetachChain.
+            states[rawId] = default;
+            links[state.Last] = unchecked((ushort)free);
+            free = unchecked((int)rawId);
+            numFree = unchecked(numFree + state.Length); // the chain's descriptors came from the free list
+            outstanding = unchecked(outstanding - 1); // this head was outstanding
+            last = unchecked((ushort)(last + 1));
+            if (callbacks) _availWindow.WriteUInt16(_usedEventOffset, last);
+            ids[count] = unchecked((ushort)rawId);
+            lens[count] = unchecked((uint)(raw >> 32));
+        }
+        // The free count only grows in the loop, so its last value bounds every one before it.
+        Assert(numFree <= size, "free count within the queue size");
+        _lastUsed = new RingIndex(last);
+        _usedShadow = new RingIndex(shadow);
+        Outstanding = outstanding;
+        _freeHead = free;
+        _numFree = numFree;
+        reaped = count;
+        if (error != DriverQueueError.None) Break(error);
+        return count > 0;
+    }
+}
