@@ -15,7 +15,7 @@ public class RingBench
     private const int RequestsPerInvoke = 65_536;
     private RingBenchmark _ring = null!;
 
-    [Params(1, 32)]
+    [Params(1, 2, 4, 8, 16, 32, 64, 128)]
     public int Batch { get; set; }
 
     [Params(false, true)]

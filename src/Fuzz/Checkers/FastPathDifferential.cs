@@ -7,7 +7,8 @@ namespace Fuzz.Checkers;
 /// The differential oracle between a queue's observed and unobserved paths (issue 12 item 1; STYLE.md item 19: a fast
 /// path names its reference, and the fuzzer runs it). A target runs each input twice on the same memory object: lane 0
 /// with the checkers' observer attached (so <c>SplitQueue</c> takes its accessor paths, the reference), lane 1 with
-/// none (so it takes <c>TryWalkDirectFast</c>, <c>TryPopBatchDirect</c> and the window path of <c>FillBatch</c>). Each
+/// none (so it takes <c>TryWalkDirectFast</c>, <c>TryPopBatchDirect</c> and the window paths of <c>FillBatch</c> and
+/// <c>AddUsedAndSignal</c>). Each
 /// lane records, per step (an input operation or a drain round), a digest of everything the guest or the device can
 /// see afterwards (pop results and their iovecs, queue indices, notification decisions), and at the end an image of
 /// guest memory and its dirty pages. Any difference is a finding at <c>fast-path/&lt;step&gt;</c> naming the first

@@ -170,7 +170,7 @@ public static class OracleRules
 
         // ---- model (targets comparing with a reference model)
         new("fast-path/",
-            "The queue's unobserved paths (TryWalkDirectFast, TryPopBatchDirect, the window path of FillBatch) gave a different result than its observed accessor paths for the same input: another element, error, index, notification decision, guest memory byte or dirty page.",
+            "The queue's unobserved paths (TryWalkDirectFast, TryPopBatchDirect, the window paths of FillBatch and AddUsedAndSignal) gave a different result than its observed accessor paths for the same input: another element, error, index, notification decision, guest memory byte or dirty page.",
             "a fast path is a near-copy kept for speed and must equal the reference it names (STYLE.md item 19): what the guest sees may not depend on whether anybody watches the memory",
             "QEMU virtqueue_split_pop / virtqueue_fill / virtqueue_flush (one semantics); VIRTIO 1.2 §2.7.5, §2.7.8; tests/Sim.Devices.Tests/Queue/BatchDifferentialTests.cs"),
         new("split-virtqueue/iovec-outside-chain",

@@ -17,8 +17,8 @@ namespace Fuzz.Targets;
 /// the chain the checker walked (model); <see cref="NotificationChecker"/> (notify); liveness: after the drain every
 /// available chain is consumed unless the queue reported an error (QEMU's broken state); exceptions and assertions;
 /// fast path (<see cref="FastPathDifferential"/>): each input that ran clean runs again with no observer on the memory,
-/// so the queue takes its window paths (<c>TryWalkDirectFast</c>, <c>TryPopBatchDirect</c>, the window path of
-/// <c>FillBatch</c>), and everything the guest can see must equal the observed run's.
+/// so the queue takes its window paths (<c>TryWalkDirectFast</c>, <c>TryPopBatchDirect</c>, the window paths of
+/// <c>FillBatch</c> and <c>AddUsedAndSignal</c>), and everything the guest can see must equal the observed run's.
 /// </summary>
 public sealed class SplitVirtqueueTarget : IFuzzTarget
 {
@@ -212,7 +212,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
                 if (_held > 0) CompleteOne(op.Index % _held, op.RawLen);
                 break;
             case OpCompleteBatch:
-                if (_held > 0) CompleteBatch(1 + (op.Index % _held), op.RawLen);
+                if (_held > 0) CompleteBatch(1 + (op.Index % _held), op.RawLen, signal: (op.Flags & 1) != 0);
                 break;
             case OpShouldNotify:
                 {
@@ -331,12 +331,23 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     }
 
     /// <summary>Writes each of the first <paramref name="count"/> held elements, then fills them in one
-    /// <see cref="SplitQueue.FillBatch"/> (observed: the Fill loop; unobserved: the used ring's window) and flushes.</summary>
-    private void CompleteBatch(int count, uint want)
+    /// <see cref="SplitQueue.FillBatch"/> (observed: the Fill loop; unobserved: the used ring's window) and flushes;
+    /// with <paramref name="signal"/>, all three in one <see cref="SplitQueue.AddUsedAndSignal"/> (observed: FillBatch,
+    /// Flush and ShouldNotify; unobserved: its window body), whose decision is judged as ShouldNotify's.</summary>
+    private void CompleteBatch(int count, uint want, bool signal)
     {
         for (int i = 0; i < count; i++) _lens[i] = Write(_elements[i], want + (uint)i);
-        _queue.FillBatch(_memory, _elements.AsSpan(0, count), _lens.AsSpan(0, count), 0);
-        _queue.Flush(_memory, count);
+        if (signal)
+        {
+            bool notify = _queue.AddUsedAndSignal(_memory, _elements.AsSpan(0, count), _lens.AsSpan(0, count));
+            _diff.Add(notify ? 1UL : 0);
+            if (_observed) _notify.OnDecision(_queue.UsedIdx.Value, notify);
+        }
+        else
+        {
+            _queue.FillBatch(_memory, _elements.AsSpan(0, count), _lens.AsSpan(0, count), 0);
+            _queue.Flush(_memory, count);
+        }
         for (int i = 0; i < count; i++) Remove(0);
     }
 

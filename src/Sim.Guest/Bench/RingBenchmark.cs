@@ -142,11 +142,8 @@ public sealed class RingBenchmark
                 AddRequests(memory, unchecked((int)n));
                 if (_driver.NeedsNotify(memory)) _kicks++;
             }
-            // One chain per kick goes through the single-chain calls: the batch calls' set-up only pays off with
-            // several chains (a real driver and device would choose the same way).
-            bool single = n == 1;
-            ServeKick(memory, single);
-            using (memory.AsGuest()) done += Reap(memory, single);
+            ServeKick(memory, single: n == 1);
+            using (memory.AsGuest()) done += Reap(memory);
         }
     }
 
@@ -175,38 +172,32 @@ public sealed class RingBenchmark
         _sequence += n;
     }
 
-    /// <summary>The device's kick handler: pop every chain, read the 8-byte request, write the 8-byte response and
-    /// fill the used entries (QEMU virtqueue_fill for a single chain; for a batch, all of its entries with one
-    /// <see cref="SplitQueue.FillBatch"/>, as Linux vhost_add_used_n writes them), then publish them all with one
-    /// flush and make one interrupt decision (virtqueue_flush + virtio_notify, as QEMU's batching devices do).</summary>
+    /// <summary>The device's kick handler: pop every chain (with one <see cref="SplitQueue.TryPopBatch"/>, or
+    /// <see cref="SplitQueue.TryPop"/> for a single chain; the pops stop at the empty queue, as QEMU's handlers'
+    /// virtqueue_pop loops do), read each 8-byte request and write its 8-byte
+    /// response, then complete them all with one <see cref="SplitQueue.AddUsedAndSignal"/> (Linux
+    /// vhost_add_used_and_signal_n: the used entries, one used.idx flush and one interrupt decision).</summary>
     private void ServeKick(GuestMemory memory, bool single)
     {
         SplitQueue device = _device;
+        QueueElement[] elements = _elements;
+        uint[] lens = _servedLens;
+        int popped;
         QueueError error = QueueError.None;
-        int filled = 0;
         if (single)
         {
-            QueueElement element = _elements[0];
-            while (device.TryPop(memory, element, out error)) device.Fill(memory, element.Head, Serve(memory, element), filled++);
+            // One chain per kick: the single-chain pops (the batch call's set-up only pays off with several chains).
+            popped = 0;
+            while (popped < elements.Length && device.TryPop(memory, elements[popped], out error)) popped = unchecked(popped + 1); // unchecked: < elements.Length
         }
         else
         {
-            int popped;
-            do
-            {
-                device.TryPopBatch(memory, _elements, out popped, out error);
-                // Serve every popped chain, then write their used entries in one go (vhost_add_used_n).
-                QueueElement[] elements = _elements;
-                uint[] lens = _servedLens;
-                for (int k = 0; k < popped; k = unchecked(k + 1)) lens[k] = Serve(memory, elements[k]); // unchecked: popped <= the slot count
-                device.FillBatch(memory, elements.AsSpan(0, popped), lens.AsSpan(0, popped), filled);
-                filled = unchecked(filled + popped);
-            }
-            while (popped == _elements.Length && error == QueueError.None);
+            // A kick offers at most the slot count (= elements.Length) chains, so one batch pops them all.
+            device.TryPopBatch(memory, elements, out popped, out error);
         }
-        device.Flush(memory, filled);
         if (error != QueueError.None) throw new InvalidOperationException($"device queue error: {error}");
-        if (device.ShouldNotify(memory)) _notifications++;
+        for (int k = 0; k < popped; k = unchecked(k + 1)) lens[k] = Serve(memory, elements[k]); // unchecked: popped <= the slot count
+        if (device.AddUsedAndSignal(memory, elements.AsSpan(0, popped), lens.AsSpan(0, popped))) _notifications++;
     }
 
     /// <summary>One request: read the 8-byte request, write the response; returns the used.len (bytes written).</summary>
@@ -214,30 +205,21 @@ public sealed class RingBenchmark
     private static uint Serve(GuestMemory memory, QueueElement element) =>
         unchecked((uint)(element.TryReadOutUInt64(memory, out ulong request) ? element.WriteInUInt64(memory, request ^ ResponseMagic) : 0));
 
-    /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): callbacks off, reap every used
-    /// entry, callbacks back on with the "more used since?" re-check.</summary>
-    private int Reap(GuestMemory memory, bool single)
+    /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): <see cref="DriverQueue.ReapAll"/>
+    /// turns callbacks off, reaps every used entry and turns them back on with the "more used since?" re-check.</summary>
+    private int Reap(GuestMemory memory)
     {
         int reaped = 0;
-        _driver.DisableCallbacks(memory);
+        bool done;
         do
         {
-            reaped += single ? ReapEach(memory) : ReapAll(memory);
+            done = _driver.ReapAll(memory, _usedIds, _usedLens, out int count);
+            ReadOnlySpan<byte> buffers = _buffers.Bytes;
+            for (int k = 0; k < count; k = unchecked(k + 1)) Check(buffers, _usedIds[k], _usedLens[k]); // unchecked: k < count
+            reaped += count;
+            if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
         }
-        while (!_driver.EnableCallbacks(memory));
-        return reaped;
-    }
-
-    /// <summary>Reaps with the single-entry call (one chain per kick).</summary>
-    private int ReapEach(GuestMemory memory)
-    {
-        int reaped = 0;
-        while (_driver.TryGetUsed(memory, out ushort id, out uint len))
-        {
-            Check(_buffers.Bytes, id, len);
-            reaped++;
-        }
-        if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
+        while (!done); // not done: the ids filled up (callbacks still off)
         return reaped;
     }
 
@@ -251,21 +233,5 @@ public sealed class RingBenchmark
         ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair);
         ulong response = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair[8..]);
         if (((response ^ request ^ ResponseMagic) | (len ^ 8)) != 0) _mismatches++;
-    }
-
-    private int ReapAll(GuestMemory memory)
-    {
-        int reaped = 0;
-        int count;
-        do
-        {
-            _driver.TryGetUsedBatch(memory, _usedIds, _usedLens, out count);
-            ReadOnlySpan<byte> buffers = _buffers.Bytes;
-            for (int k = 0; k < count; k = unchecked(k + 1)) Check(buffers, _usedIds[k], _usedLens[k]); // unchecked: k < count
-            reaped += count;
-        }
-        while (count == _usedIds.Length); // a short batch stopped where nothing more was used (or the queue broke)
-        if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
-        return reaped;
     }
 }

@@ -17,6 +17,9 @@ namespace Sim.Guest.Virtio;
 //   BatchDifferentialTests.AddBatch_MarksTheDescriptorPagesTheSequentialAddsMark.
 // - TryGetUsedBatch / TryGetUsedBatchDirect must equal a loop of TryGetUsed (DriverQueue.cs).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
+// - ReapAll / ReapAllDirect must equal Linux's interrupt-handler loop over DriverQueue.cs's calls: DisableCallbacks,
+//   TryGetUsed until nothing is used, EnableCallbacks, again while that re-check finds more.
+//   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps (its ReapAll rounds).
 //
 // (tests/Sim.Devices.Tests/Queue.) Change a reference and its batch form together; a new fast path gets an entry
 // here and a differential test.
@@ -227,5 +230,75 @@ public sealed partial class DriverQueue
         reaped = count;
         if (error != DriverQueueError.None) Break(error);
         return count > 0;
+    }
+
+    /// <summary>
+    /// A driver's interrupt handler in one call, as Linux virtblk_done / virtnet_poll write it:
+    /// <c>do { virtqueue_disable_cb; while (virtqueue_get_buf) ...; if broken, stop; } while (!virtqueue_enable_cb)</c>.
+    /// Reaps into <paramref name="ids"/> and <paramref name="lens"/>[0..<paramref name="count"/>). Returns true when
+    /// it ended as that loop ends (callbacks enabled, and the re-check found nothing more used), false when it stopped
+    /// first: the spans are full (call again: callbacks are still off) or the queue broke (see <see cref="Error"/>).
+    /// Exactly <see cref="DisableCallbacks"/>, <see cref="TryGetUsed(GuestMemory, out ushort, out uint)"/> and
+    /// <see cref="EnableCallbacks"/> in that loop (an observer sees their accesses); unobserved, one window choice
+    /// and the reaping of <see cref="TryGetUsedBatchDirect"/>.
+    /// </summary>
+    public bool ReapAll(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (lens.Length < ids.Length) throw new ArgumentException("room for one length per id", nameof(lens));
+        count = 0;
+        if (Direct(memory)) return ReapAllDirect(ids, lens, out count);
+        while (true)
+        {
+            DisableCallbacks(memory);
+            while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count])) count++;
+            if (count == ids.Length || Broken) return false;
+            if (EnableCallbacks(memory)) return true;
+        }
+    }
+
+    /// <summary>
+    /// The unobserved body of <see cref="ReapAll"/>: the loop's steps in the same order through the ring windows.
+    /// DisableCallbacks and EnableCallbacks inline (their window stores); the reaping is TryGetUsedBatchDirect's. The
+    /// loop is bounded: each pass after the first follows a re-check that found an entry, which the next pass reaps or
+    /// breaks the queue on, and at most <paramref name="ids"/>.Length entries are reaped.
+    /// </summary>
+    private bool ReapAllDirect(Span<ushort> ids, Span<uint> lens, out int count)
+    {
+        count = 0;
+        while (true)
+        {
+            // DisableCallbacks.
+            if (CallbacksEnabled)
+            {
+                _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
+                if (EventIdx) _availWindow.WriteUInt16(_usedEventOffset, 0);
+                else _availWindow.WriteUInt16(VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+            }
+            // The TryGetUsed loop (TryGetUsedBatch's body: a broken queue reaps nothing).
+            if (count < ids.Length && !Broken)
+            {
+                TryGetUsedBatchDirect(ids[count..], lens[count..], out int reaped);
+                count += reaped;
+            }
+            if (count == ids.Length || Broken) return false;
+            // EnableCallbacks: ClearNoInterrupt, used_event = last_used_idx, then !HasUsed.
+            if (!CallbacksEnabled)
+            {
+                _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
+                if (!EventIdx) _availWindow.WriteUInt16(VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+            }
+            _availWindow.WriteUInt16(_usedEventOffset, _lastUsed.Value);
+            if (_lastUsed != _usedShadow) continue;
+            ushort usedIdx = _usedWindow.ReadUInt16(VirtioSpec.UsedIdxOffset);
+            // RefreshUsedIdx: a used.idx too far breaks the queue, and HasUsed is then false (EnableCallbacks true).
+            if (RingIndex.Distance(_lastUsed, new RingIndex(usedIdx)) > Outstanding)
+            {
+                Break(DriverQueueError.UsedIdxTooFar);
+                return true;
+            }
+            _usedShadow = new RingIndex(usedIdx);
+            if (_lastUsed == _usedShadow) return true;
+        }
     }
 }

@@ -11,7 +11,8 @@ namespace Sim.Devices.Tests.Queue;
 
 /// <summary>
 /// The batch ring calls (<see cref="SplitQueue.TryPopBatch"/>, <see cref="SplitQueue.FillBatch"/>,
-/// <see cref="DriverQueue.TryAddBatch"/>, <see cref="DriverQueue.TryGetUsedBatch"/>) must equal the sequential calls they stand for, over hostile rings: the
+/// <see cref="SplitQueue.AddUsedAndSignal"/>, <see cref="DriverQueue.TryAddBatch"/>, <see cref="DriverQueue.TryGetUsedBatch"/>,
+/// <see cref="DriverQueue.ReapAll"/>) must equal the sequential calls they stand for, over hostile rings: the
 /// same results and errors, queue state, memory bytes and dirty pages, and, with an observer attached, the same
 /// sequence of guest accesses (what a trace records). Four twins of one memory: batch and sequential, each unobserved
 /// (ring windows) and observed (accessors).
@@ -154,13 +155,28 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 string key = $"{errors[0]}{(counts[0] == max ? " (span full)" : "")}";
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                 if (errors[0] != QueueError.None) break;
-                // Complete what was popped (virtqueue_fill + flush; the batch twins with FillBatch, vhost_add_used_n),
-                // so later rounds pop again; the used entries must come out the same.
+                // Complete what was popped (virtqueue_fill + flush; the batch twins with FillBatch, vhost_add_used_n,
+                // or with AddUsedAndSignal, vhost_add_used_and_signal_n, against Fill, Flush and ShouldNotify), so later
+                // rounds pop again; the used entries and the interrupt decisions must come out the same.
+                bool signal = c.Below(2) == 0;
+                var notifies = new bool[4];
                 for (int t = 0; t < 4; t++)
                 {
-                    if (t % 2 == 0) queues[t].FillBatch(mems[t], elements[t].AsSpan(0, counts[t]), Enumerable.Range(0, counts[t]).Select(k => (uint)k).ToArray(), 0);
-                    else for (int k = 0; k < counts[t]; k++) queues[t].Fill(mems[t], elements[t][k].Head, (uint)k, k);
+                    uint[] lens = Enumerable.Range(0, counts[t]).Select(k => (uint)k).ToArray();
+                    if (t % 2 == 0 && signal)
+                    {
+                        notifies[t] = queues[t].AddUsedAndSignal(mems[t], elements[t].AsSpan(0, counts[t]), lens);
+                        continue;
+                    }
+                    if (t % 2 == 0) queues[t].FillBatch(mems[t], elements[t].AsSpan(0, counts[t]), lens, 0);
+                    else for (int k = 0; k < counts[t]; k++) queues[t].Fill(mems[t], elements[t][k].Head, lens[k], k);
                     queues[t].Flush(mems[t], counts[t]);
+                    if (signal) notifies[t] = queues[t].ShouldNotify(mems[t]);
+                }
+                for (int t = 1; t < 4; t++)
+                {
+                    Assert.Equal(notifies[0], notifies[t]);
+                    Assert.Equal(queues[0].Capture(), queues[t].Capture());
                 }
                 Assert.Equal(observers[1].Accesses, observers[0].Accesses);
                 AssertSameMemory(mems);
@@ -264,12 +280,15 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 usedIdx = c.Below(10) == 0 ? (ushort)c.Next() : unchecked((ushort)(usedIdx + used));
                 foreach (GuestMemory m in mems) Assert.True(m.TryWriteUInt16(layout.UsedIdx, usedIdx));
                 bool disable = c.Below(3) == 0;
+                // Half the rounds reap with ReapAll (the interrupt handler's loop in one call) against that loop.
+                bool handler = c.Below(2) == 0;
 
                 // Driver: reap into a span of random length.
                 int max = c.Below(size + 2);
                 var counts = new int[4];
                 var ids = new ushort[4][];
                 var lens = new uint[4][];
+                var done = new bool[4];
                 for (int t = 0; t < 4; t++)
                 {
                     ids[t] = new ushort[max];
@@ -277,7 +296,26 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                     using (mems[t].AsGuest())
                     {
                         if (disable) drivers[t].DisableCallbacks(mems[t]);
-                        if (t % 2 == 0)
+                        if (handler && t % 2 == 0)
+                        {
+                            done[t] = drivers[t].ReapAll(mems[t], ids[t], lens[t], out counts[t]);
+                        }
+                        else if (handler)
+                        {
+                            // Linux virtblk_done: do { disable_cb; get_buf...; if broken, stop } while (!enable_cb).
+                            while (true)
+                            {
+                                drivers[t].DisableCallbacks(mems[t]);
+                                while (counts[t] < max && drivers[t].TryGetUsed(mems[t], out ids[t][counts[t]], out lens[t][counts[t]])) counts[t]++;
+                                if (counts[t] == max || drivers[t].Broken) break;
+                                if (drivers[t].EnableCallbacks(mems[t]))
+                                {
+                                    done[t] = true;
+                                    break;
+                                }
+                            }
+                        }
+                        else if (t % 2 == 0)
                         {
                             bool any = drivers[t].TryGetUsedBatch(mems[t], ids[t], lens[t], out counts[t]);
                             Assert.Equal(counts[t] > 0, any);
@@ -290,13 +328,14 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 }
                 for (int t = 1; t < 4; t++)
                 {
+                    Assert.Equal(done[0], done[t]);
                     Assert.Equal(counts[0], counts[t]);
                     Assert.Equal(ids[0], ids[t]);
                     Assert.Equal(lens[0], lens[t]);
                 }
                 Compare();
                 foreach (ushort id in ids[0].Take(counts[0])) added.Remove(id);
-                string key = $"{drivers[0].Error}{(counts[0] == max && max > 0 ? " (span full)" : "")}{(addOk[0] ? "" : " (ring full)")}";
+                string key = $"{drivers[0].Error}{(counts[0] == max && max > 0 ? " (span full)" : "")}{(addOk[0] ? "" : " (ring full)")}{(handler ? (done[0] ? " (handler done)" : " (handler stopped)") : "")}";
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
             }
             return true;

@@ -22,6 +22,9 @@ namespace Sim.Devices.Virtio.Queue;
 //   Proved by RingWindowPathTests.WindowPath_MatchesObservedAccessorPath and ChainWalkDifferentialTests.
 // - FillBatchDirect (the unobserved FillBatch) must equal a loop of Fill.
 //   Proved by FillBatchTests and BatchDifferentialTests.
+// - AddUsedAndSignalDirect (the unobserved AddUsedAndSignal) must equal FillBatch, Flush, ShouldNotify in turn.
+//   Proved by BatchDifferentialTests.Property_PopBatch_MatchesSequentialPops (its completions) and fuzzed by the
+//   split-virtqueue target's batch completions.
 //
 // Change a reference and its fast path together; a new fast path gets an entry here and a differential test.
 public sealed partial class SplitQueue
@@ -247,4 +250,25 @@ public sealed partial class SplitQueue
             RingBytes.WriteLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize)), head | (unchecked((ulong)lens[k]) << 32));
         }
         RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n); // n <= InUse <= size
-    }}
+    }
+
+    /// <summary>The unobserved body of <see cref="AddUsedAndSignal"/>: the bodies of FillBatch, Flush and ShouldNotify
+    /// (<see cref="FillBatchDirect"/>, <see cref="FlushCore"/>, <see cref="ShouldNotifyCore"/>) in turn, after one
+    /// argument check and one window choice instead of three.</summary>
+    private bool AddUsedAndSignalDirect(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens)
+    {
+        if (lens.Length < elements.Length) throw new ArgumentException("one used.len per element", nameof(lens));
+        if (elements.Length == 1)
+        {
+            // One chain (a latency-bound guest's kick): Fill's own window store, which costs less than the batch
+            // body's set-up (its checks, entry and dirty page are the same).
+            Fill(memory, elements[0].Head, lens[0], 0);
+        }
+        else
+        {
+            FillBatchDirect(elements, lens, 0);
+        }
+        FlushCore(memory, elements.Length, direct: true);
+        return ShouldNotifyCore(memory, direct: true);
+    }
+}

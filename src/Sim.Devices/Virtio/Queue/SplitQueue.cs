@@ -698,12 +698,19 @@ public sealed partial class SplitQueue
     public void Flush(GuestMemory memory, int count)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        FlushCore(memory, count, Direct(memory));
+    }
+
+    /// <summary><see cref="Flush"/> after its argument check, the window choice made by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FlushCore(GuestMemory memory, int count, bool direct)
+    {
         ThrowIfNotReady();
         if (unchecked((uint)count) > unchecked((uint)InUse)) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
         AssertIndexInvariants();
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(count);
-        if (Direct(memory))
+        if (direct)
         {
             _usedWindow.WriteUInt16(VirtioSpec.UsedIdxOffset, updated.Value);
         }
@@ -735,19 +742,45 @@ public sealed partial class SplitQueue
     public bool ShouldNotify(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        return ShouldNotifyCore(memory, Direct(memory));
+    }
+
+    /// <summary><see cref="ShouldNotify"/> after its argument check, the window choice made by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ShouldNotifyCore(GuestMemory memory, bool direct)
+    {
         ThrowIfNotReady();
         if (NotifyOnEmpty && InUse == 0 && IsEmpty(memory)) return true;
         if (!EventIdx)
         {
-            ushort flags = Direct(memory) ? _availWindow.ReadUInt16(VirtioSpec.AvailFlagsOffset) : ReadU16(memory, _availRing);
+            ushort flags = direct ? _availWindow.ReadUInt16(VirtioSpec.AvailFlagsOffset) : ReadU16(memory, _availRing);
             return (flags & VirtioSpec.AvailFNoInterrupt) == 0;
         }
         bool valid = SignalledUsedValid;
         SignalledUsedValid = true;
         RingIndex old = SignalledUsed;
         SignalledUsed = UsedIdx;
-        RingIndex usedEvent = new(Direct(memory) ? _availWindow.ReadUInt16(_usedEventOffset) : ReadU16(memory, _usedEventAddr));
+        RingIndex usedEvent = new(direct ? _availWindow.ReadUInt16(_usedEventOffset) : ReadU16(memory, _usedEventAddr));
         return !valid || RingIndex.NeedEvent(usedEvent, UsedIdx, old);
+    }
+
+    /// <summary>
+    /// The completion of a kick in one call, as Linux vhost_add_used_and_signal_n: <see cref="FillBatch"/> of
+    /// <paramref name="elements"/> at used_idx + 0.. with used.len <paramref name="lens"/>, <see cref="Flush"/> of
+    /// them all, then <see cref="ShouldNotify"/>, whose answer it returns (QEMU's batching devices: virtqueue_fill
+    /// each, virtqueue_flush, virtio_notify). Exactly those three calls (an observer sees their accesses); the
+    /// argument checks and the window choice are made once (SplitQueue.Fast.cs names the reference and its test).
+    /// </summary>
+    public bool AddUsedAndSignal(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (!Direct(memory))
+        {
+            FillBatch(memory, elements, lens, 0);
+            Flush(memory, elements.Length);
+            return ShouldNotify(memory);
+        }
+        return AddUsedAndSignalDirect(memory, elements, lens);
     }
 
     /// <summary>
