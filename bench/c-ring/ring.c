@@ -10,8 +10,10 @@
  *     bound; read the request, write the response, fill the used entry; flush used.idx; interrupt decision;
  *   driver interrupt handler: callbacks off, reap every used entry (used.idx distance, id range, id outstanding,
  *     free-list return, used_event), check response and used.len, callbacks on with the "more used?" re-check.
- * No dirty-page tracking (the simulator's rings also mark the pages they write dirty): a strict baseline.
- * Build: cc -O2 -o ring bench/c-ring/ring.c   Run: ./ring [requests] [event_idx 0|1] [batch]
+ * Dirty pages: the simulator marks every page its ring code writes dirty (snapshots and traces need them). With
+ * dirty = 1 this loop does too (a bitmap bit per 4 KiB page, stored only when clear, as GuestMemory.SetDirtyBit);
+ * with dirty = 0 (the default) it does not: the strict baseline.
+ * Build: cc -O2 -o ring bench/c-ring/ring.c   Run: ./ring [requests] [event_idx 0|1] [batch, 0 = all] [dirty 0|1]
  * Prints one line per batch size (1..128, or the one given) with wall and CPU (CLOCK_PROCESS_CPUTIME_ID) ns per
  * request, in the format of `virtsim bench ring`.
  */
@@ -44,6 +46,18 @@ static struct desc *desc_table;
 static uint16_t *avail; /* flags, idx, ring[QSIZE], used_event */
 static uint8_t *used;   /* flags, idx, ring[QSIZE] of {id, len}, avail_event */
 static int event_idx;
+static int dirty_tracking;
+static uint64_t dirty_bits[MEM_BYTES / 4096 / 64];
+
+/* Marks the pages of a guest write dirty (the simulator's GuestMemory.MarkRange). */
+static inline void mark(const void *p, unsigned len) {
+	if (!dirty_tracking) return;
+	size_t at = (size_t)((const uint8_t *)p - mem);
+	for (size_t page = at / 4096; page <= (at + len - 1) / 4096; page++) {
+		uint64_t bit = 1ull << (page & 63);
+		if (!(dirty_bits[page >> 6] & bit)) dirty_bits[page >> 6] |= bit;
+	}
+}
 
 static inline uint16_t *used_flags(void) { return (uint16_t *)used; }
 static inline uint16_t *used_idx(void) { return (uint16_t *)(used + 2); }
@@ -68,15 +82,19 @@ static NOINLINE void driver_add(int n) {
 		unsigned slot = (unsigned)((sequence + k) & (SLOTS - 1));
 		uint64_t at = BUF_BASE + 16ull * slot;
 		*(uint64_t *)(mem + at) = sequence + k;
+		mark(mem + at, 8);
 		if (num_free < 2) abort();
 		unsigned first = free_head, second = next_link[first], rest = next_link[second];
 		desc_table[first] = (struct desc){ at, 8, F_NEXT, (uint16_t)second };
 		desc_table[second] = (struct desc){ at + 8, 8, F_WRITE, (uint16_t)rest };
+		mark(&desc_table[first], 16);
+		mark(&desc_table[second], 16);
 		free_head = rest;
 		num_free -= 2;
 		head_state[first].wlen = 8; head_state[first].last = (uint16_t)second; head_state[first].count = 2;
 		outstanding++;
 		avail[2 + (avail_shadow & (QSIZE - 1))] = (uint16_t)first;
+		mark(&avail[2 + (avail_shadow & (QSIZE - 1))], 2);
 		avail_shadow++;
 		num_added++;
 		slot_of_head[first] = (uint16_t)slot;
@@ -86,6 +104,7 @@ static NOINLINE void driver_add(int n) {
 
 static NOINLINE int driver_kick_prepare(void) {
 	avail[1] = avail_shadow; /* publish avail.idx */
+	mark(&avail[1], 2);
 	uint16_t new_idx = avail_shadow, old = (uint16_t)(avail_shadow - num_added);
 	num_added = 0;
 	if (event_idx) return need_event(*avail_event(), new_idx, old);
@@ -108,7 +127,7 @@ static inline int device_pop(uint64_t *oaddr, uint32_t *olen, uint64_t *iaddr, u
 	uint16_t head = avail[2 + (last_avail & (QSIZE - 1))];
 	last_avail++;
 	if (head >= QSIZE) return -1;
-	if (event_idx) *avail_event() = last_avail;
+	if (event_idx) { *avail_event() = last_avail; mark(avail_event(), 2); }
 	unsigned idx = head, n = 0, outs = 0, ins = 0;
 	int saw_write = 0;
 	for (;;) {
@@ -138,9 +157,11 @@ static NOINLINE void device_kick(void) {
 		if (ol >= 8 && il >= 8) {
 			uint64_t request = *(uint64_t *)(mem + oa);
 			*(uint64_t *)(mem + ia) = request ^ MAGIC;
+			mark(mem + ia, 8);
 			written = 8;
 		}
 		*used_elem((uint16_t)(dev_used_idx + filled) & (QSIZE - 1)) = head | ((uint64_t)written << 32);
+		mark(used_elem((uint16_t)(dev_used_idx + filled) & (QSIZE - 1)), 8);
 		filled++;
 	}
 	if (r < 0) abort();
@@ -148,6 +169,7 @@ static NOINLINE void device_kick(void) {
 	uint16_t old = dev_used_idx;
 	dev_used_idx = (uint16_t)(dev_used_idx + filled);
 	*used_idx() = dev_used_idx;
+	mark(used_idx(), 2);
 	in_use -= filled;
 	if ((uint16_t)(dev_used_idx - signalled_used) < (uint16_t)(dev_used_idx - old)) signalled_valid = 0;
 	/* should notify */
@@ -183,7 +205,7 @@ static inline int driver_get_used(void) {
 	head_state[id].count = 0;
 	outstanding--;
 	last_used++;
-	if (!(avail_flags_shadow & AVAIL_F_NO_INTERRUPT)) *used_event() = last_used;
+	if (!(avail_flags_shadow & AVAIL_F_NO_INTERRUPT)) { *used_event() = last_used; mark(used_event(), 2); }
 	const uint8_t *pair = mem + BUF_BASE + 16u * slot_of_head[id];
 	uint64_t request = *(const uint64_t *)pair, response = *(const uint64_t *)(pair + 8);
 	mismatches += ((response ^ request ^ MAGIC) | (len ^ 8)) != 0;
@@ -195,16 +217,17 @@ static NOINLINE int driver_interrupt(void) {
 	/* virtqueue_disable_cb */
 	if (!(avail_flags_shadow & AVAIL_F_NO_INTERRUPT)) {
 		avail_flags_shadow |= AVAIL_F_NO_INTERRUPT;
-		if (event_idx) *used_event() = 0; else avail[0] = avail_flags_shadow;
+		if (event_idx) { *used_event() = 0; mark(used_event(), 2); } else { avail[0] = avail_flags_shadow; mark(&avail[0], 2); }
 	}
 	for (;;) {
 		while (driver_get_used()) reaped++;
 		/* virtqueue_enable_cb: clear NO_INTERRUPT, used_event = last_used, re-check used.idx */
 		if (avail_flags_shadow & AVAIL_F_NO_INTERRUPT) {
 			avail_flags_shadow &= (uint16_t)~AVAIL_F_NO_INTERRUPT;
-			if (!event_idx) avail[0] = avail_flags_shadow;
+			if (!event_idx) { avail[0] = avail_flags_shadow; mark(&avail[0], 2); }
 		}
 		*used_event() = last_used;
+		mark(used_event(), 2);
 		BARRIER();
 		if (last_used == *used_idx()) break;
 	}
@@ -248,14 +271,15 @@ int main(int argc, char **argv) {
 	setup();
 	static const int batches[] = { 1, 2, 4, 8, 16, 32, 64, 128 };
 	int only = argc > 3 ? atoi(argv[3]) : 0;
+	dirty_tracking = argc > 4 ? atoi(argv[4]) : 0;
 	for (unsigned b = 0; b < sizeof batches / sizeof batches[0]; b++) {
 		if (only > 0 && batches[b] != only) continue;
 		run(200000, batches[b]);
 		double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
 		run(requests, batches[b]);
 		double w1 = now(CLOCK_MONOTONIC), c1 = now(CLOCK_PROCESS_CPUTIME_ID);
-		printf("c-ring: requests=%ld batch=%d event_idx=%d mismatches=%ld cpu_ns_per_req=%.2f ns_per_request=%.2f\n",
-		       requests, batches[b], event_idx, mismatches, (c1 - c0) / requests, (w1 - w0) / requests);
+		printf("c-ring: requests=%ld batch=%d event_idx=%d dirty=%d mismatches=%ld cpu_ns_per_req=%.2f ns_per_request=%.2f\n",
+		       requests, batches[b], event_idx, dirty_tracking, mismatches, (c1 - c0) / requests, (w1 - w0) / requests);
 	}
 	return mismatches != 0;
 }
