@@ -101,7 +101,7 @@ public sealed class FuzzCommandLineTests
     [InlineData("run --target guest-memory -o camp --status loud --runs 1", "--status is auto, screen or plain")]
     [InlineData("run --runs 1", "Option '--target' is required")]
     [InlineData("run --target guest-memory --runs 1 --bogus", "unknown option '--bogus' for 'fuzz run'")]
-    [InlineData("reproduce --target guest-memory", "Required argument missing")]
+    [InlineData("reproduce --target guest-memory", "Required argument 'input' missing")]
     [InlineData("no-such-mode", "no-such-mode")]
     [InlineData("", "Required command was not provided")]
     public void UsageErrors_ArePrefixedAndExit2(string line, string expected)
@@ -147,7 +147,9 @@ public sealed class FuzzCommandLineTests
         Assert.Contains($"reproduce: target=guest-memory input={input} (3 bytes)", o, StringComparison.Ordinal);
         var (code2, o2, _) = CliRunner.Run("fuzz", "--target", "guest-memory", "--reproduce", input);
         Assert.Equal(code, code2);
-        Assert.Equal(o, o2);
+        // The same verdict line (the allocation count in it varies with what the JIT has already done).
+        static string Verdict(string s) => System.Text.RegularExpressions.Regex.Replace(s, @"\d+ bytes allocated", "N bytes allocated");
+        Assert.Equal(Verdict(o), Verdict(o2));
     }
 
     [Fact]
