@@ -27,7 +27,7 @@ public sealed class TargetNamingTests
         Assert.False(FuzzOptions.TryParse(["--flavour", "seed"], out _, out _));
         Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "diff", "--runs", "1"], out FuzzOptions d, out _));
         Assert.Equal("virtio-demo-diff-robust", FuzzTargets.Create(d.Target!)?.Name);
-        Assert.False(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "kvm"], out _, out string? backendError));
+        Assert.False(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "kvm", "--runs", "1"], out _, out string? backendError));
         Assert.Contains("qemu, vhost or diff", backendError, StringComparison.Ordinal);
     }
 
