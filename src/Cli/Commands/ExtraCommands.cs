@@ -13,16 +13,13 @@ internal static class ExtraCommands
     public const string FuzzName = Fuzz.Entry.FuzzCommandLine.Name;
 
     /// <summary><c>virtsim mutants</c>: mutation testing of the fuzzer (<see cref="Fuzz.Mutants.MutantHost"/>).</summary>
-    public const string MutantsName = "mutants";
+    public const string MutantsName = Fuzz.Mutants.MutantHost.Name;
 
     public static IEnumerable<Command> Build(CliApp app)
     {
         _ = app;
         yield return Fuzz.Entry.FuzzCommandLine.Build();
-        yield return new Command(MutantsName, "Mutation testing of the fuzzer: mutants of Sim.Devices, each fuzzed until caught (virtsim mutants --list | --run ID; scripts/mutation-score)")
-        {
-            TreatUnmatchedTokensAsErrors = false,
-        };
+        yield return Fuzz.Mutants.MutantHost.BuildCommand();
     }
 
     /// <summary>Runs the fuzzer with the arguments after <c>fuzz</c>.</summary>

@@ -119,7 +119,8 @@ public static class FuzzCommandLine
 
     private static Argument<string> Input(string description) => new("input") { Description = description };
 
-    private static void RejectRepeatedOptions(CommandResult command)
+    /// <summary>A command validator: an option given twice is an error (also used by <c>virtsim mutants</c>).</summary>
+    internal static void RejectRepeatedOptions(CommandResult command)
     {
         foreach (OptionResult o in command.Children.OfType<OptionResult>())
         {
