@@ -3,40 +3,27 @@ using Fuzz.Entry;
 namespace Fuzz.Campaign;
 
 /// <summary>
-/// The campaign forms of <c>virtsim fuzz</c>, tried before the single-process ones: <c>fuzz report &lt;dir&gt;</c>,
-/// and <c>fuzz -o &lt;dir&gt; ...</c> (the supervisor; its workers carry <c>--worker</c> and go to
-/// <see cref="FuzzHost"/>). Returns null for everything else.
+/// <c>virtsim fuzz ...</c> as the CLI runs it: parses the command line once (<see cref="FuzzCommandLine"/>), prints
+/// help or errors, runs <c>fuzz report</c> and the campaign supervisor (<c>fuzz run -o DIR</c>) here, and hands
+/// every other mode to <see cref="FuzzHost"/> (which instruments and runs it in its load context).
 /// </summary>
 public static class CampaignCommand
 {
-    public static int? TryRun(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(args);
-        if (args.Length > 0 && args[0] == "report") return ReportCommand.Run(args[1..], output, error);
-        if (args.Length > 0 && args[0] is "cmin" or "triage") return null; // FuzzHost runs them instrumented
-        if (!CampaignArgs.TryParse(args, out CampaignArgs campaign, out string? campaignError))
-        {
-            error.WriteLine("virtsim: " + campaignError);
-            return 2;
-        }
-        if (!campaign.IsCampaign || campaign.Worker is not null) return null;
-        if (!FuzzOptions.TryParse(campaign.Rest, out FuzzOptions options, out string? parseError))
-        {
-            error.WriteLine("virtsim: " + parseError);
-            return 2;
-        }
-        if (options.Help || options.List) return null;
-        if (options.Reproduce is not null || options.EmitTest is not null || options.Afl || options.LibFuzzerDriver)
-        {
-            error.WriteLine("virtsim: -o/--jobs run a campaign; they exclude --reproduce, --emit-test, --afl and --libfuzzer-driver");
-            return 2;
-        }
+        FuzzParse parse = FuzzCommandLine.Parse(args);
+        if (parse.Handle(output, error) is { } code) return code;
+        FuzzInvocation invocation = parse.Invocation!;
+        if (invocation.Mode == FuzzMode.Report) return ReportCommand.Run(invocation.Options.Input!, invocation.Options.Out, output, error);
+        if (!invocation.IsSupervisor) return FuzzHost.Run(invocation, output, error);
         if (WorkerLauncher.Self() is not { } command)
         {
             error.WriteLine("virtsim: cannot tell how to start worker processes (run virtsim through ./virtsim or dotnet virtsim.dll)");
             return 2;
         }
+        CampaignArgs campaign = invocation.Campaign;
         bool screen = campaign.Status == "screen" || (campaign.Status == "auto" && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out));
-        return new CampaignSupervisor(campaign, options, command, output, error) { Screen = screen }.Run();
+        return new CampaignSupervisor(campaign, invocation.Options, command, output, error) { Screen = screen }.Run();
     }
 }

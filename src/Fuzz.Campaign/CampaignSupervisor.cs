@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace Fuzz.Campaign;
 
 /// <summary>
-/// <c>virtsim fuzz -o DIR --target T --jobs N</c>: starts N worker processes (<see cref="WorkerEntry"/>) on one
+/// <c>virtsim fuzz run -o DIR --target T --jobs N</c>: starts N worker processes (<see cref="WorkerEntry"/>) on one
 /// campaign directory, each with its own seed derived from the campaign seed and its own coverage map, shows their
 /// status (a live table on a terminal, plain lines otherwise) until they stop, then prints the final statistics.
 /// SIGINT and SIGTERM are passed on to the workers, which stop gracefully; if this process is killed, the workers
@@ -110,7 +110,7 @@ public sealed class CampaignSupervisor
         AnnounceResume(layout);
         _out.WriteLine($"fuzz campaign: dir={layout.Root} targets={string.Join(',', targets)} jobs={(rotate ? jobs : plans.Count)} seed={seed} time={(_options.Time is { } t ? t.ToString() : "unlimited")}"
             + (rotate ? $" (workers take turns over {targets.Count} targets in slices of up to {_campaign.SliceSeconds:0}s, favouring targets still finding edges)" : ""));
-        _out.WriteLine($"repeat: virtsim fuzz -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}{(_campaign.Machine.Length > 0 ? " --machine " + _campaign.Machine : "")}");
+        _out.WriteLine($"repeat: virtsim fuzz run -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}{(_campaign.Machine.Length > 0 ? " --machine " + _campaign.Machine : "")}{string.Concat(_options.EngineArguments(withTime: true).Select(a => " " + a))}");
 
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Stop("SIGINT"); });
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Stop("SIGTERM"); });
@@ -185,16 +185,18 @@ public sealed class CampaignSupervisor
 
     private void Start(WorkerPlan plan, CampaignLayout layout, double? sliceSeconds = null)
     {
-        var args = new List<string>(StripSeedAndTarget(_campaign.Rest, sliceSeconds is not null))
+        var args = new List<string>
         {
+            "worker",
             "--target", plan.Target,
             "--seed", plan.Seed.ToString(CultureInfo.InvariantCulture),
             "-o", layout.Root,
-            "--worker", plan.Name,
+            "--name", plan.Name,
             "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
             "--sync-every", _campaign.SyncEverySeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s",
         };
         if (plan.Main) args.Add("--main");
+        args.AddRange(_options.EngineArguments(withTime: sliceSeconds is null));
         if (sliceSeconds is { } slice) args.AddRange(["--time", slice.ToString("0.###", CultureInfo.InvariantCulture) + "s"]);
         var p = new Process { StartInfo = WorkerLauncher.StartInfo(_command, args) };
         // Workers log to their worker.log; their pipes are drained so they never block on a full pipe.
@@ -204,19 +206,6 @@ public sealed class CampaignSupervisor
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         _running.Add((plan, p));
-    }
-
-    private static List<string> StripSeedAndTarget(IReadOnlyList<string> rest, bool stripTime)
-    {
-        var kept = new List<string>();
-        for (int i = 0; i < rest.Count; i++)
-        {
-            string a = rest[i];
-            if (a is "--seed" or "--target" || (stripTime && a == "--time")) { i++; continue; }
-            if (a.StartsWith("--seed=", StringComparison.Ordinal) || a.StartsWith("--target=", StringComparison.Ordinal) || (stripTime && a.StartsWith("--time=", StringComparison.Ordinal)) || (i == 0 && a == "fuzz")) continue;
-            kept.Add(a);
-        }
-        return kept;
     }
 
     private void Stop(string reason)

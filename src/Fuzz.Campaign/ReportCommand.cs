@@ -5,40 +5,25 @@ using System.Text;
 namespace Fuzz.Campaign;
 
 /// <summary>
-/// <c>virtsim fuzz report &lt;dir&gt; [--output FILE]</c>: one self-contained HTML file (inline SVG plots, no
+/// <c>virtsim fuzz report &lt;dir&gt; [-o/--output FILE]</c>: one self-contained HTML file (inline SVG plots, no
 /// scripts, no external references) describing a campaign directory — per target, edges, exec/s, corpus and
 /// findings over time for each worker (from <c>plot_data</c>, ScottPlot), the workers' final statistics, and the
 /// findings table with the commands that reproduce and replay each one. Default output: <c>&lt;dir&gt;/report.html</c>.
 /// </summary>
 public static class ReportCommand
 {
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string dir, string? file, TextWriter output, TextWriter error)
     {
-        string? dir = null, file = null;
-        for (int i = 0; i < args.Length; i++)
+        ArgumentNullException.ThrowIfNull(dir);
+        if (!Directory.Exists(dir))
         {
-            if (args[i] is "--output" or "-o" && i + 1 < args.Length) file = args[++i];
-            else if (args[i].StartsWith('-'))
-            {
-                error.WriteLine($"virtsim: fuzz report: unknown option '{args[i]}'; usage: virtsim fuzz report <campaign dir> [--output report.html]");
-                return 2;
-            }
-            else if (dir is null) dir = args[i];
-            else
-            {
-                error.WriteLine("virtsim: fuzz report takes one campaign directory");
-                return 2;
-            }
-        }
-        if (dir is null || !Directory.Exists(dir))
-        {
-            error.WriteLine($"virtsim: fuzz report needs an existing campaign directory{(dir is null ? "" : $" ('{dir}' does not exist)")}; usage: virtsim fuzz report <dir> [--output report.html]");
+            error.WriteLine($"virtsim: fuzz report needs an existing campaign directory ('{dir}' does not exist)");
             return 2;
         }
         var layout = new CampaignLayout(dir);
         if (layout.Workers().Count == 0)
         {
-            error.WriteLine($"virtsim: {layout.Root} holds no worker directories (<worker>/queue); is it a campaign directory (virtsim fuzz -o)?");
+            error.WriteLine($"virtsim: {layout.Root} holds no worker directories (<worker>/queue); is it a campaign directory (virtsim fuzz run -o)?");
             return 2;
         }
         file ??= Path.Combine(layout.Root, "report.html");

@@ -8,7 +8,8 @@ namespace Fuzz.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz cmin --target T &lt;in&gt; &lt;out&gt;</c> and <c>virtsim fuzz triage --target T &lt;dir&gt; [&lt;findings&gt;]</c>,
-/// run inside the instrumented load context (<see cref="FuzzHost"/>) like <see cref="FuzzEntry"/>.
+/// run inside the instrumented load context (<see cref="FuzzHost"/>) like <see cref="FuzzEntry"/>; the command line
+/// is parsed by <see cref="FuzzCommandLine"/>.
 /// <para>cmin keeps, for every (edge, hit-count bucket) any input shows, the smallest input showing it — afl-cmin's
 /// rule, so the kept set covers every edge and bucket of the whole corpus. Input: a directory of files, or a
 /// campaign directory (the queues of the target's workers). Inputs that fire an oracle are left out (they belong
@@ -19,44 +20,26 @@ namespace Fuzz.Campaign;
 /// </summary>
 public static class CorpusToolsEntry
 {
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
     {
-        if (args.Length == 0 || args[0] is not ("cmin" or "triage"))
+        ArgumentNullException.ThrowIfNull(invocation);
+        FuzzOptions options = invocation.Options;
+        string tool = options.Mode == FuzzMode.Cmin ? "cmin" : "triage";
+        if (FuzzTargets.Create(options.Target ?? "") is not { } target)
         {
-            error.WriteLine("virtsim: usage: virtsim fuzz cmin --target T <in> <out> | virtsim fuzz triage --target T <dir> [<findings dir>]");
+            error.WriteLine($"virtsim: fuzz {tool}: no fuzz target named '{options.Target}'; see virtsim fuzz list");
             return 2;
         }
-        string tool = args[0];
-        string? targetName = null;
-        bool noCoverage = false;
-        var paths = new List<string>();
-        for (int i = 1; i < args.Length; i++)
+        if (options.Input is not { } input || !Directory.Exists(input))
         {
-            if (args[i] == "--target" && i + 1 < args.Length) targetName = args[++i];
-            else if (args[i].StartsWith("--target=", StringComparison.Ordinal)) targetName = args[i]["--target=".Length..];
-            else if (args[i] == "--no-coverage") noCoverage = true;
-            else if (args[i].StartsWith('-'))
-            {
-                error.WriteLine($"virtsim: fuzz {tool}: unknown option '{args[i]}'");
-                return 2;
-            }
-            else paths.Add(args[i]);
-        }
-        if (targetName is null || FuzzTargets.Create(targetName) is not { } target)
-        {
-            error.WriteLine($"virtsim: fuzz {tool} needs --target <name> naming a fuzz target (got '{targetName}'); see virtsim fuzz --list");
+            error.WriteLine($"virtsim: fuzz {tool}: '{options.Input}' is not a directory");
             return 2;
         }
-        if (paths.Count < 1 || !Directory.Exists(paths[0]) || (tool == "cmin" && paths.Count != 2) || paths.Count > 2)
-        {
-            error.WriteLine(tool == "cmin"
-                ? "virtsim: usage: virtsim fuzz cmin --target T <input dir or campaign dir> <output dir>"
-                : "virtsim: usage: virtsim fuzz triage --target T <dir with crash files> [<findings dir>]");
-            return 2;
-        }
-        ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
-        var executor = new FuzzExecutor(target, coverage, ExecutionLimits.Default);
-        return tool == "cmin" ? Cmin(target, executor, paths[0], paths[1], output, error) : Triage(target, executor, paths[0], paths.Count > 1 ? paths[1] : Path.Combine(paths[0], CampaignLayout.FindingsName), output, error);
+        ICoverage coverage = options.NoCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
+        var executor = new FuzzExecutor(target, coverage, FuzzEntry.Limits(options));
+        return options.Mode == FuzzMode.Cmin
+            ? Cmin(target, executor, input, options.SecondPath!, output, error)
+            : Triage(target, executor, input, options.SecondPath ?? Path.Combine(input, CampaignLayout.FindingsName), output, error);
     }
 
     /// <summary>Input files of <paramref name="directory"/>: the target's queues when it is a campaign directory,
@@ -163,7 +146,7 @@ public static class CorpusToolsEntry
                 error.WriteLine($"warning: {file} is unreadable, skipped: {e.Message}");
                 continue;
             }
-            if (data.Length > FuzzOptionsDefaults.InputLengthMax) data = data.AsSpan(0, FuzzOptionsDefaults.InputLengthMax).ToArray();
+            if (data.Length > FuzzOptions.MaxLengthDefault) data = data.AsSpan(0, FuzzOptions.MaxLengthDefault).ToArray();
             if (executor.Execute(data).Finding is not { } report)
             {
                 quiet.Add(file);
@@ -192,9 +175,4 @@ public static class CorpusToolsEntry
         return seen.Count > 0 ? 1 : 0;
     }
 
-    /// <summary>The campaign's default input bound (<see cref="FuzzOptions.MaxLength"/>).</summary>
-    private static class FuzzOptionsDefaults
-    {
-        public const int InputLengthMax = 4096;
-    }
 }

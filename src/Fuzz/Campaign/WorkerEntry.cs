@@ -8,28 +8,25 @@ using Fuzz.Targets;
 namespace Fuzz.Campaign;
 
 /// <summary>
-/// <c>virtsim fuzz --target T -o DIR --worker NAME [...]</c>: one worker of a campaign, as the supervisor starts it
+/// <c>virtsim fuzz worker --target T -o DIR --name NAME [...]</c>: one worker of a campaign, as the supervisor starts it
 /// (or a user by hand, on another machine sharing DIR). Runs inside the instrumented load context like
 /// <see cref="FuzzEntry"/> (only BCL types cross). Logs to <c>DIR/NAME/worker.log</c> and stdout; SIGINT and
 /// SIGTERM stop it after the current execution with final stats written. Exit codes as <see cref="FuzzEntry"/>.
 /// </summary>
 public static class WorkerEntry
 {
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
     {
-        if (!CampaignArgs.TryParse(args, out CampaignArgs campaign, out string? campaignError) || campaign.Worker is null || campaign.Output is null)
+        ArgumentNullException.ThrowIfNull(invocation);
+        (FuzzOptions options, CampaignArgs campaign) = (invocation.Options, invocation.Campaign);
+        if (campaign.Worker is null || campaign.Output is null)
         {
-            error.WriteLine("virtsim: " + (campaignError ?? "a worker needs -o <dir> and --worker <name>"));
-            return 2;
-        }
-        if (!FuzzOptions.TryParse(campaign.Rest, out FuzzOptions options, out string? parseError))
-        {
-            error.WriteLine("virtsim: " + parseError);
+            error.WriteLine("virtsim: a worker needs -o <dir> and --name <name>");
             return 2;
         }
         if (options.Target is null || FuzzTargets.Create(options.Target) is not { } target)
         {
-            error.WriteLine($"virtsim: --target names no fuzz target ('{options.Target}'); see --list");
+            error.WriteLine($"virtsim: --target names no fuzz target ('{options.Target}'); see virtsim fuzz list");
             return 2;
         }
         var layout = new CampaignLayout(campaign.Output);
@@ -45,7 +42,7 @@ public static class WorkerEntry
         using var logFile = new StreamWriter(new FileStream(layout.Log(campaign.Worker), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         TextWriter log = TextWriter.Synchronized(new TeeWriter(logFile, output));
         ulong seed = options.Seed ?? 0;
-        var limits = new ExecutionLimits(options.StepsMax ?? FuzzContext.DefaultStepsMax, options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax);
+        ExecutionLimits limits = FuzzEntry.Limits(options);
         ICoverage coverage = options.NoCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
         var campaignOptions = new CampaignOptions
         {
@@ -61,7 +58,7 @@ public static class WorkerEntry
             Main = campaign.Main,
             ParentPid = campaign.ParentPid,
             SyncEverySeconds = campaign.SyncEverySeconds,
-            CommandLine = "virtsim fuzz " + string.Join(' ', args),
+            CommandLine = "virtsim fuzz " + string.Join(' ', options.CommandLine),
         };
         log.WriteLine($"worker {campaign.Worker}: target={target.Name} seed={seed} pid={Environment.ProcessId} dir={layout.Root}");
         log.WriteLine($"coverage: {coverage.Description}");

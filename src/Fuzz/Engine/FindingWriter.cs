@@ -49,7 +49,7 @@ public static class FindingWriter
     }
 
     /// <summary>The command that replays <paramref name="inputPath"/> on the target.</summary>
-    public static string ReproduceCommand(string targetName, string inputPath) => $"virtsim fuzz --target {targetName} --reproduce {Quote(inputPath)}";
+    public static string ReproduceCommand(string targetName, string inputPath) => $"virtsim fuzz reproduce --target {targetName} {Quote(inputPath)}";
 
     /// <summary>The command that replays and verifies a finding's trace.</summary>
     public static string ReplayCommand(string tracePath) => $"virtsim replay {Quote(tracePath)}";
@@ -78,7 +78,7 @@ public static class FindingWriter
                     .AppendLine("; the target is not a deterministic function of its input, so the trace will not replay");
             }
         }
-        s.Append("regression test: virtsim fuzz --target ").Append(finding.TargetName).Append(" --emit-test ").AppendLine(Quote(inputPath));
+        s.Append("regression test: virtsim fuzz emit-test --target ").Append(finding.TargetName).Append(' ').AppendLine(Quote(inputPath));
         s.Append("input hex: ").AppendLine(Convert.ToHexString(finding.Input.AsSpan(0, Math.Min(finding.Input.Length, 256))).ToLowerInvariant()
             + (finding.Input.Length > 256 ? "..." : ""));
         if (decoded is { Count: > 0 })

@@ -7,36 +7,45 @@ using Fuzz.Targets;
 namespace Fuzz.Entry;
 
 /// <summary>
-/// <c>virtsim fuzz</c> inside whatever load context it runs in: list targets, run a campaign, reproduce one input
-/// or emit a regression test. Only BCL types in its signature, so <see cref="FuzzHost"/> can call it by reflection
-/// inside the instrumented load context. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
+/// <c>virtsim fuzz</c> inside whatever load context it runs in: list targets, run a campaign, reproduce one input,
+/// emit a regression test, serve an external engine, run a campaign worker, cmin or triage.
+/// <see cref="FuzzHost"/> calls <see cref="RunTransferred"/> by reflection inside the instrumented load context
+/// (only BCL types cross). Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
 /// </summary>
 public static class FuzzEntry
 {
+    /// <summary>Parses the words after <c>fuzz</c> and runs them in this load context (no instrumentation).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        if (!FuzzOptions.TryParse(args, out FuzzOptions options, out string? parseError))
+        FuzzParse parse = FuzzCommandLine.Parse(args);
+        return parse.Handle(output, error) ?? Run(parse.Invocation!, output, error);
+    }
+
+    /// <summary>The entry <see cref="FuzzHost"/> invokes inside the instrumented load context.</summary>
+    public static int RunTransferred(IReadOnlyDictionary<string, object?> invocation, TextWriter output, TextWriter error) =>
+        Run(LoadContextTransfer.Import(invocation), output, error);
+
+    public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(invocation);
+        FuzzOptions options = invocation.Options;
+        switch (options.Mode)
         {
-            error.WriteLine("virtsim: " + parseError);
-            error.WriteLine(FuzzOptions.Usage);
-            return 2;
+            case FuzzMode.List:
+                foreach (string line in FuzzTargets.ListLines()) output.WriteLine(line);
+                return 0;
+            case FuzzMode.Worker:
+                return Fuzz.Campaign.WorkerEntry.Run(invocation, output, error);
+            case FuzzMode.Cmin or FuzzMode.Triage:
+                return Fuzz.Campaign.CorpusToolsEntry.Run(invocation, output, error);
+            case FuzzMode.Report:
+                error.WriteLine("virtsim: fuzz report runs in the virtsim command (Virtsim.Fuzz.Campaign)");
+                return 2;
+            case FuzzMode.Run when invocation.IsSupervisor:
+                error.WriteLine("virtsim: a campaign (fuzz run -o) runs in the virtsim command (Virtsim.Fuzz.Campaign)");
+                return 2;
         }
-        if (options.Help)
-        {
-            output.WriteLine(FuzzOptions.Usage);
-            return 0;
-        }
-        if (options.List)
-        {
-            foreach (string line in FuzzTargets.ListLines()) output.WriteLine(line);
-            return 0;
-        }
-        if (options.Target is null)
-        {
-            error.WriteLine("virtsim: --target is required (see --list)");
-            return 2;
-        }
-        IFuzzTarget? target = FuzzTargets.Create(options.Target);
+        IFuzzTarget? target = FuzzTargets.Create(options.Target ?? "");
         if (target is null)
         {
             error.WriteLine($"virtsim: no fuzz target named '{options.Target}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
@@ -47,12 +56,22 @@ public static class FuzzEntry
             error.WriteLine("virtsim: " + pathError);
             return 2;
         }
-        var limits = new ExecutionLimits(options.StepsMax ?? FuzzContext.DefaultStepsMax, options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax);
-        if (options.Reproduce is { } reproduce) return Reproduce(target, reproduce, limits, output, error);
-        if (options.EmitTest is { } emit) return EmitTest(target, emit, options, limits, output, error);
-        if (options.Afl) return Glue.GlueEntry.RunAfl(target, limits, options.NoCoverage, options.AflInput, error);
-        if (options.LibFuzzerDriver) return Glue.GlueEntry.RunLibFuzzer(target, limits, options.NoCoverage, error);
-        return Campaign(target, options, limits, output, error);
+        ExecutionLimits limits = Limits(options);
+        return options.Mode switch
+        {
+            FuzzMode.Reproduce => Reproduce(target, options.Input!, limits, output, error),
+            FuzzMode.EmitTest => EmitTest(target, options.Input!, options, limits, output, error),
+            FuzzMode.Afl => Glue.GlueEntry.RunAfl(target, limits, options.NoCoverage, options.AflInput, error),
+            FuzzMode.LibFuzzer => Glue.GlueEntry.RunLibFuzzer(target, limits, options.NoCoverage, error),
+            _ => Campaign(target, options, limits, output, error),
+        };
+    }
+
+    /// <summary>The per-execution limits <c>--steps-max</c> and <c>--alloc-max</c> ask for.</summary>
+    public static ExecutionLimits Limits(FuzzOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new ExecutionLimits(options.StepsMax ?? FuzzContext.DefaultStepsMax, options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax);
     }
 
     private static int Reproduce(IFuzzTarget target, string path, ExecutionLimits limits, TextWriter output, TextWriter error)
@@ -108,11 +127,6 @@ public static class FuzzEntry
 
     private static int Campaign(IFuzzTarget target, FuzzOptions options, ExecutionLimits limits, TextWriter output, TextWriter error)
     {
-        if (options.Runs <= 0 && options.Time is null)
-        {
-            error.WriteLine("virtsim: give --runs N or --time <duration>");
-            return 2;
-        }
         ulong seed = options.Seed ?? Prng64(Stopwatch.GetTimestamp() ^ Environment.ProcessId);
         ICoverage coverage = options.NoCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
         var campaignOptions = new CampaignOptions
@@ -128,7 +142,7 @@ public static class FuzzEntry
         // The seed comes first, so any run can be repeated (STYLE.md item 10).
         output.WriteLine($"fuzz: target={target.Name} seed={seed} runs={(options.Runs > 0 ? options.Runs.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unlimited")} time={(options.Time is { } t ? t.ToString() : "unlimited")}");
         output.WriteLine($"coverage: {coverage.Description}");
-        output.WriteLine($"repeat: virtsim fuzz --target {target.Name} --seed {seed}{(options.Runs > 0 ? $" --runs {options.Runs}" : "")}");
+        output.WriteLine($"repeat: virtsim fuzz run --target {target.Name} --seed {seed}{(options.Runs > 0 ? $" --runs {options.Runs}" : "")}{(options.Time is { } d ? $" --time {new Duration(d)}" : "")}");
         var campaign = new FuzzCampaign(target, campaignOptions, coverage) { Log = output };
         // Ctrl-C and SIGTERM end the campaign after the current execution, so the final statistics are printed and
         // every finding is saved; a second signal is not cancelled and ends the process at once.
@@ -148,7 +162,7 @@ public static class FuzzEntry
         Func<bool> shouldStop = () => Volatile.Read(ref signalled) != 0;
         if (options.Time is { } time)
         {
-            // FuzzOptions bounds --time (TimeMax), so the deadline fits a long; saturate anyway.
+            // The parser bounds --time (FuzzOptions.TimeMax), so the deadline fits a long; saturate anyway.
             double ticks = time.TotalSeconds * Stopwatch.Frequency;
             long now = Stopwatch.GetTimestamp();
             long deadline = ticks >= long.MaxValue - (double)now ? long.MaxValue : now + (long)ticks;
@@ -160,15 +174,15 @@ public static class FuzzEntry
         return result.Findings.Count > 0 ? 1 : 0;
     }
 
-    /// <summary>Checks, before anything runs, every directory the chosen mode writes: a campaign's corpus and
-    /// findings, the instrumentation cache, the directory of an <c>--emit-test --out</c> file. Null when all can be
-    /// written; otherwise the first problem.</summary>
+    /// <summary>Checks, before anything runs, every directory the chosen mode writes: a run's corpus and findings,
+    /// the instrumentation cache, the directory of an <c>emit-test --out</c> file. Null when all can be written;
+    /// otherwise the first problem.</summary>
     public static string? CheckWritePaths(FuzzOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.List || options.Help || options.Target is null) return null;
+        if (!options.RunsTarget) return null;
         if (options.InstrumentCache is { } cache && !options.NoCoverage && WritableDirectory.Check(cache, "--instrument-cache") is { } c) return c;
-        if (options.EmitTest is not null)
+        if (options.Mode == FuzzMode.EmitTest)
         {
             if (options.Out is not { } outPath) return null;
             if (Directory.Exists(outPath)) return $"--out '{outPath}' is a directory; name the .cs file to write";
@@ -176,7 +190,7 @@ public static class FuzzEntry
             if (dir is not null && !Directory.Exists(dir)) return $"--out '{outPath}': directory '{dir}' does not exist";
             return dir is null ? null : WritableDirectory.Check(dir, "--out");
         }
-        if (options.Reproduce is not null || options.Afl || options.LibFuzzerDriver) return null;
+        if (options.Mode != FuzzMode.Run) return null;
         if (options.Corpus is { } corpus && WritableDirectory.Check(corpus, "--corpus") is { } e) return e;
         return WritableDirectory.Check(options.Findings, "--findings");
     }

@@ -6,33 +6,30 @@ using Fuzz.Targets;
 namespace Fuzz.Entry;
 
 /// <summary>
-/// What <c>virtsim fuzz</c> calls: for a campaign or a reproduction with coverage, instruments the target's
-/// backend assemblies (cached), loads them with Virtsim.Fuzz and the other project assemblies into an
-/// <see cref="InstrumentedLoadContext"/>, and runs <see cref="FuzzEntry.Run"/> there by reflection (only
-/// <c>string[]</c> and <see cref="TextWriter"/> cross). Everything else (list, emit-test, --no-coverage) runs
+/// What <c>virtsim fuzz</c> calls once the command line is parsed: for a mode that runs a target with coverage
+/// (run, reproduce, afl, libfuzzer, worker, cmin, triage), instruments the target's backend assemblies (cached),
+/// loads them with Virtsim.Fuzz and the other project assemblies into an <see cref="InstrumentedLoadContext"/>, and
+/// runs <see cref="FuzzEntry.RunTransferred"/> there by reflection with the parsed invocation
+/// (<see cref="LoadContextTransfer"/>; only BCL types cross). Everything else (list, emit-test, --no-coverage) runs
 /// in-process. Run the host with tiered compilation off (<c>TieredCompilation=false</c>) for stable finding
 /// sites and full speed from the first execution.
 /// </summary>
 public static class FuzzHost
 {
+    /// <summary>Parses the words after <c>fuzz</c> and runs them (tests; the CLI goes through Virtsim.Fuzz.Campaign).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        // A campaign worker (--worker, started by the supervisor) runs Campaign.WorkerEntry instead of FuzzEntry.
-        // cmin and triage (Campaign.CorpusToolsEntry) run there too; only their --target decides the instrumenting.
-        bool tool = args.Length > 0 && args[0] is "cmin" or "triage";
-        Campaign.CampaignArgs? campaign = null;
-        if (!tool && Campaign.CampaignArgs.TryParse(args, out Campaign.CampaignArgs parsed, out _) && parsed.Worker is not null) campaign = parsed;
-        bool worker = campaign is not null;
-        Func<string[], TextWriter, TextWriter, int> direct = tool ? Campaign.CorpusToolsEntry.Run : worker ? Campaign.WorkerEntry.Run : FuzzEntry.Run;
-        Type entryType = tool ? typeof(Campaign.CorpusToolsEntry) : worker ? typeof(Campaign.WorkerEntry) : typeof(FuzzEntry);
-        string[] fuzzArgs = tool ? ToolTargetArgs(args) : worker ? [.. campaign!.Rest] : args;
-        if (!FuzzOptions.TryParse(fuzzArgs, out FuzzOptions options, out _)
-            || options.Help || options.List || options.EmitTest is not null || options.NoCoverage || options.Target is null)
-        {
-            return direct(args, output, error);
-        }
-        IFuzzTarget? target = FuzzTargets.Create(options.Target);
-        if (target is null || target.InstrumentedAssemblies.Count == 0) return direct(args, output, error);
+        FuzzParse parse = FuzzCommandLine.Parse(args);
+        return parse.Handle(output, error) ?? Run(parse.Invocation!, output, error);
+    }
+
+    public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(invocation);
+        FuzzOptions options = invocation.Options;
+        if (!options.RunsTarget || options.Mode == FuzzMode.EmitTest || options.NoCoverage || invocation.IsSupervisor) return FuzzEntry.Run(invocation, output, error);
+        IFuzzTarget? target = FuzzTargets.Create(options.Target ?? "");
+        if (target is null || target.InstrumentedAssemblies.Count == 0) return FuzzEntry.Run(invocation, output, error);
         // Refuse unwritable paths before the (slow) instrumentation, as FuzzEntry does before a campaign.
         if (FuzzEntry.CheckWritePaths(options) is { } pathError)
         {
@@ -46,7 +43,7 @@ public static class FuzzHost
         if (missing is not null)
         {
             error.WriteLine($"warning: cannot instrument ({missing} not found); running without coverage");
-            return direct(args, output, error);
+            return FuzzEntry.Run(invocation, output, error);
         }
         string cacheRoot = options.InstrumentCache ?? Path.Combine(Path.GetTempPath(), "virtsim-instrumented");
         string directory = InstrumentedAssemblyCache.Prepare(cacheRoot, paths, error);
@@ -54,11 +51,11 @@ public static class FuzzHost
         try
         {
             Assembly fuzz = context.LoadFromAssemblyName(typeof(FuzzHost).Assembly.GetName());
-            MethodInfo entry = fuzz.GetType(entryType.FullName!, throwOnError: true)!
-                .GetMethod(nameof(FuzzEntry.Run), [typeof(string[]), typeof(TextWriter), typeof(TextWriter)])!;
+            MethodInfo entry = fuzz.GetType(typeof(FuzzEntry).FullName!, throwOnError: true)!
+                .GetMethod(nameof(FuzzEntry.RunTransferred), [typeof(IReadOnlyDictionary<string, object?>), typeof(TextWriter), typeof(TextWriter)])!;
             try
             {
-                return (int)entry.Invoke(null, [args, output, error])!;
+                return (int)entry.Invoke(null, [LoadContextTransfer.Export(invocation), output, error])!;
             }
             catch (TargetInvocationException e) when (e.InnerException is not null)
             {
@@ -70,17 +67,5 @@ public static class FuzzHost
         {
             context.Unload();
         }
-    }
-
-    /// <summary>The <c>--target</c> and <c>--no-coverage</c> of a cmin/triage command line, as FuzzOptions reads them.</summary>
-    private static string[] ToolTargetArgs(string[] args)
-    {
-        var kept = new List<string>();
-        for (int i = 1; i < args.Length; i++)
-        {
-            if (args[i] == "--target" && i + 1 < args.Length) kept.AddRange([args[i], args[++i]]);
-            else if (args[i].StartsWith("--target=", StringComparison.Ordinal) || args[i] == "--no-coverage") kept.Add(args[i]);
-        }
-        return [.. kept];
     }
 }

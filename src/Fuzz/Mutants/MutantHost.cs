@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
@@ -16,13 +18,51 @@ namespace Fuzz.Mutants;
 /// </summary>
 public static class MutantHost
 {
-    public const string Usage = "usage: virtsim mutants --list | --run ID [--time SECONDS] [--seed N] [--targets a,b]";
+    public const string Name = "mutants";
+
+    public const string Description = "Mutation testing of the fuzzer: mutants of Sim.Devices, each fuzzed until caught (virtsim mutants --list | --run ID; scripts/mutation-score)";
+
+    /// <summary>The <c>mutants</c> command (a fresh instance each call): the CLI lists it in <c>virtsim --help</c>,
+    /// <see cref="Run"/> parses with it.</summary>
+    public static Command BuildCommand()
+    {
+        var command = new Command(Name, Description)
+        {
+            new Option<bool>("--list") { Description = "Print every mutant of Sim.Devices, one per line (#ID [area] ...)", Arity = ArgumentArity.Zero },
+            new Option<int?>("--run") { Description = "Write mutant ID, instrument it and fuzz the robust targets of its area until a finding or --time", HelpName = "ID", CustomParser = r => NonNegative(r) },
+            new Option<double>("--time") { Description = "With --run: seconds of fuzzing before the mutant counts as survived", HelpName = "SECONDS", DefaultValueFactory = _ => 60, CustomParser = r => PositiveSeconds(r) },
+            new Option<ulong>("--seed") { Description = "With --run: the fuzzing seed", HelpName = "N", DefaultValueFactory = _ => 1 },
+            new Option<string?>("--targets") { Description = "With --run: comma list of fuzz targets (default: the robust targets of the mutant's area)", HelpName = "a,b" },
+        };
+        command.Validators.Add(Entry.FuzzCommandLine.RejectRepeatedOptions);
+        command.Validators.Add(r =>
+        {
+            var given = r.Children.OfType<OptionResult>().Where(o => !o.Implicit).Select(o => o.Option.Name).ToHashSet(StringComparer.Ordinal);
+            if (given.Contains("--list") == given.Contains("--run")) r.AddError("give --list or --run ID");
+            else if (given.Contains("--list") && given.FirstOrDefault(n => n is "--time" or "--seed" or "--targets") is { } extra) r.AddError($"{extra} applies to --run");
+        });
+        return command;
+    }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
+        Command command = BuildCommand();
+        var root = new Command("virtsim") { new System.CommandLine.Help.HelpOption { Recursive = true }, command };
+        ParseResult parsed = root.Parse([Name, .. args], new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parsed.Action is System.CommandLine.Help.HelpAction)
+        {
+            parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            return 0;
+        }
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (string e in parsed.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal)) error.WriteLine("virtsim: mutants: " + e);
+            error.WriteLine("usage: see 'virtsim mutants --help'");
+            return 2;
+        }
         string baseDirectory = Path.GetDirectoryName(typeof(MutantHost).Assembly.Location) ?? "";
         string devices = Path.Combine(baseDirectory, "Sim.Devices.dll");
         if (!File.Exists(devices))
@@ -30,39 +70,20 @@ public static class MutantHost
             error.WriteLine($"virtsim: {devices} not found");
             return 2;
         }
-        if (args is ["--list"])
+        if (parsed.GetValue<bool>("--list"))
         {
             foreach (IlMutant m in IlMutator.Enumerate(devices)) output.WriteLine(m.ToString());
             return 0;
         }
-        int id = -1;
-        double seconds = 60;
-        ulong seed = 1;
-        string[]? targets = null;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string? value = i + 1 < args.Length ? args[i + 1] : null;
-            bool ok = args[i] switch
-            {
-                "--run" => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out id),
-                "--time" => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out seconds) && seconds > 0,
-                "--seed" => ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out seed),
-                "--targets" => (targets = value?.Split(',', StringSplitOptions.RemoveEmptyEntries)) is { Length: > 0 },
-                _ => false,
-            };
-            if (!ok)
-            {
-                error.WriteLine($"virtsim: mutants: bad argument '{args[i]}'{(value is null ? "" : $" '{value}'")}");
-                error.WriteLine(Usage);
-                return 2;
-            }
-            i++;
-        }
+        int id = parsed.GetValue<int?>("--run") ?? -1;
+        double seconds = parsed.GetValue<double>("--time");
+        ulong seed = parsed.GetValue<ulong>("--seed");
+        string[]? targets = parsed.GetValue<string?>("--targets")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (targets is { Length: 0 }) targets = null;
         IReadOnlyList<IlMutant> all = IlMutator.Enumerate(devices);
         if (id < 0 || id >= all.Count)
         {
             error.WriteLine($"virtsim: mutants: --run needs a mutant id in [0, {all.Count})");
-            error.WriteLine(Usage);
             return 2;
         }
         IlMutant mutant = all[id];
@@ -122,5 +143,21 @@ public static class MutantHost
         if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal)) return ["virtio-blk-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal)) return ["virtio-demo-vhost-robust", "vhost-core"];
         return ["virtio-demo-qemu-robust", "virtio-demo-diff-robust"];
+    }
+
+    private static int? NonNegative(ArgumentResult r)
+    {
+        string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n)) return n;
+        r.AddError($"--run needs a mutant id (a non-negative integer), got '{text}'");
+        return null;
+    }
+
+    private static double PositiveSeconds(ArgumentResult r)
+    {
+        string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0 && double.IsFinite(s)) return s;
+        r.AddError($"--time needs a positive number of seconds, got '{text}'");
+        return 0;
     }
 }

@@ -48,6 +48,12 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private SplitQueueState _synced;
     private bool _syncedReady;
 
+    /// <summary>True once this execution has pointed <see cref="_guest"/> at a ready queue's rings. Until then guest
+    /// ring operations are skipped: the actor still held the previous execution's memory and rings (a cross-execution
+    /// leak that made an input's behaviour depend on the one before), or none at all (a host NullReferenceException
+    /// on a fresh target, found by GeneratorPropertyTests).</summary>
+    private bool _guestBound;
+
     public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
     {
         _checker.UsedLenRule = usedLenRule;
@@ -97,6 +103,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         _interrupts.Context = context;
         _interrupts.Deactivate();
         _syncedReady = false;
+        _guestBound = false;
         int size = Math.Min(header.Size, device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
@@ -107,6 +114,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             RingInput.Op op = RingInput.ReadOp(ref reader);
             if (op.Code < 8)
             {
+                if (!_guestBound) continue;
                 _guest.Apply(op);
                 _interrupts.AfterGuest();
                 continue;
@@ -168,6 +176,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _checker.Configure(memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size, state.UsedIdx.Value);
         _guest.Reset(memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
+        _guestBound = true;
         _interrupts.Configure(memory, state.AvailRing.Value, state.UsedRing.Value, state.Size, device.HasFeature(VirtioSpec.FEventIdx));
         _synced = state;
         _syncedReady = true;

@@ -36,7 +36,8 @@ public sealed class HelpCommandTests
     {
         var (code, o, _) = CliRunner.Run("help", "fuzz");
         Assert.Equal(ExitCodes.Ok, code);
-        Assert.Contains("usage: virtsim fuzz", o, StringComparison.Ordinal);
+        Assert.Contains("virtsim fuzz [command] [options]", o, StringComparison.Ordinal);
+        Assert.Contains("virtsim fuzz run [options]", o, StringComparison.Ordinal);
         Assert.Equal(o, CliRunner.Run("fuzz", "-?").Out);
     }
 

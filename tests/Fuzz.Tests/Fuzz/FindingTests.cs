@@ -45,7 +45,7 @@ public sealed class FindingTests : IDisposable
         string summary = File.ReadAllText(Path.Combine(f.SavedDirectory, FindingWriter.SummaryFileName));
         Assert.Contains("oracle: exception", summary, StringComparison.Ordinal);
         Assert.Contains("site: " + f.Site, summary, StringComparison.Ordinal);
-        Assert.Contains("virtsim fuzz --target toy-scripted --reproduce " + Path.Combine(f.SavedDirectory, "input.bin"), summary, StringComparison.Ordinal);
+        Assert.Contains("virtsim fuzz reproduce --target toy-scripted " + Path.Combine(f.SavedDirectory, "input.bin"), summary, StringComparison.Ordinal);
         Assert.Contains("stack:", summary, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(_dir, ".*"));
     }

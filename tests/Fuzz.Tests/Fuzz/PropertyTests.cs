@@ -1,30 +1,24 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Fuzz.Input;
 using Fuzz.Mutation;
-using Microsoft.FSharp.Core;
 using Sim.Engine.Random;
-using Xunit.Abstractions;
 
 namespace Fuzz.Tests;
 
-/// <summary>FsCheck properties with a fixed, logged seed (a failure reproduces exactly).</summary>
-public sealed class PropertyTests(ITestOutputHelper output)
+/// <summary>FsCheck.Xunit properties, each with its seed pinned in Replay (a failure prints the seed and size that
+/// reproduce it; README "Property tests").</summary>
+public sealed class PropertyTests
 {
-    private Config Seeded(ulong seed, int maxTest = 300)
-    {
-        output.WriteLine($"FsCheck seed: {seed} (replay: Rnd({seed}, 1)), max tests {maxTest}");
-        return Config.QuickThrowOnFailure.WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(seed, 1), FSharpOption<int>.None))).WithMaxTest(maxTest);
-    }
-
     private static readonly Arbitrary<byte[]> Bytes = Gen.Choose(0, 255).Select(i => (byte)i).ArrayOf().ToArbitrary();
 
     private static readonly Arbitrary<int[]> Ops = Gen.Choose(0, 9).ArrayOf().ToArbitrary();
 
-    [Fact]
-    public void InputReader_NeverThrows_AndReturnsZerosWhenExhausted()
+    [Property(MaxTest = 300, Replay = "(4028760065,1)")]
+    public Property InputReader_NeverThrows_AndReturnsZerosWhenExhausted()
     {
-        Prop.ForAll(Bytes, Ops, (data, ops) =>
+        return Prop.ForAll(Bytes, Ops, (data, ops) =>
         {
             var reader = new FuzzInputReader(data);
             foreach (int op in ops)
@@ -47,7 +41,7 @@ public sealed class PropertyTests(ITestOutputHelper output)
                 if (reader.Position > data.Length || reader.Remaining < 0) return false;
             }
             return true;
-        }).Check(Seeded(0xF022_0001));
+        });
     }
 
     [Fact]
@@ -62,11 +56,11 @@ public sealed class PropertyTests(ITestOutputHelper output)
         Assert.Throws<ArgumentOutOfRangeException>(() => new FuzzInputReader([]).ReadChoice(0));
     }
 
-    [Fact]
-    public void Havoc_StaysWithinTheBuffer_ForAnyInputAndSeed()
+    [Property(MaxTest = 300, Replay = "(4028760066,1)")]
+    public Property Havoc_StaysWithinTheBuffer_ForAnyInputAndSeed()
     {
         var havoc = new HavocMutator();
-        Prop.ForAll(Bytes, Bytes, Gen.Choose(int.MinValue, int.MaxValue).ToArbitrary(), (data, partner, seed) =>
+        return Prop.ForAll(Bytes, Bytes, Gen.Choose(int.MinValue, int.MaxValue).ToArbitrary(), (data, partner, seed) =>
         {
             int capacity = (int)((uint)seed % 301);
             byte[] buffer = new byte[capacity];
@@ -79,7 +73,7 @@ public sealed class PropertyTests(ITestOutputHelper output)
                 if (length < 0 || length > capacity) return false;
             }
             return true;
-        }).Check(Seeded(0xF022_0002));
+        });
     }
 
     [Fact]

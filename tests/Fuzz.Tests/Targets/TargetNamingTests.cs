@@ -20,14 +20,14 @@ public sealed class TargetNamingTests
     [Fact]
     public void Options_BackendAndFlavour_FoldIntoTheTargetName()
     {
-        Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "vhost", "--flavour", "seed"], out FuzzOptions o, out _));
+        Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "vhost", "--flavour", "seed", "--runs", "1"], out FuzzOptions o, out _));
         Assert.Equal("virtio-demo-vhost-seed", o.Target);
-        Assert.False(FuzzOptions.TryParse(["--target", "x", "--flavour", "evil"], out _, out string? error));
+        Assert.False(FuzzOptions.TryParse(["--target", "x", "--flavour", "evil", "--runs", "1"], out _, out string? error));
         Assert.Contains("robust or seed", error, StringComparison.Ordinal);
         Assert.False(FuzzOptions.TryParse(["--flavour", "seed"], out _, out _));
-        Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "diff"], out FuzzOptions d, out _));
+        Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "diff", "--runs", "1"], out FuzzOptions d, out _));
         Assert.Equal("virtio-demo-diff-robust", FuzzTargets.Create(d.Target!)?.Name);
-        Assert.False(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "kvm"], out _, out string? backendError));
+        Assert.False(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "kvm", "--runs", "1"], out _, out string? backendError));
         Assert.Contains("qemu, vhost or diff", backendError, StringComparison.Ordinal);
     }
 

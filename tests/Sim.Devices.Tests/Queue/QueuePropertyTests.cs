@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
@@ -9,10 +10,18 @@ using Xunit.Abstractions;
 
 namespace Sim.Devices.Tests.Queue;
 
-/// <summary>FsCheck properties over arbitrary rings and memory contents, run with fixed logged seeds.
+/// <summary>FsCheck.Xunit properties over arbitrary rings and memory contents, each with its seed pinned in Replay.
 /// Cases are decoded from an arbitrary int array, so FsCheck's shrinking of the array shrinks the ring.</summary>
-public sealed class QueuePropertyTests(ITestOutputHelper output)
+public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
 {
+    /// <summary>How the hostile-ring cases ended, logged when the test ends (the property runs every case first).</summary>
+    private readonly SortedDictionary<string, int> _outcomes = new(StringComparer.Ordinal);
+
+    public void Dispose()
+    {
+        foreach ((string outcome, int count) in _outcomes) output.WriteLine($"{count,5} x {outcome}");
+    }
+
     private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a => ArbMap.Default.ArbFor<int[]>().Shrinker(a));
 
     /// <summary>Reads successive words of a case; past the end it continues with a SplitMix64 stream keyed by
@@ -70,11 +79,11 @@ public sealed class QueuePropertyTests(ITestOutputHelper output)
         Assert.True(RawRing.WriteDescriptor(memory, table, index, addr, len, flags, next));
     }
 
-    [Fact]
-    public void Property_HostileRing_PopNeverThrows_StaysInMemory_Terminates()
+    [Property(MaxTest = 1000, Replay = "(1592590337,11400714819323198485)")]
+    public Property Property_HostileRing_PopNeverThrows_StaysInMemory_Terminates()
     {
-        var outcomes = new SortedDictionary<string, int>();
-        PropertyRunner.Check(output, nameof(Property_HostileRing_PopNeverThrows_StaysInMemory_Terminates), 0x5EED_0001UL, 1000, Words, words =>
+        SortedDictionary<string, int> outcomes = _outcomes;
+        return Prop.ForAll(Words, words =>
         {
             var c = new Cursor(words);
             GuestMemory memory = HostileMemory();
@@ -131,13 +140,12 @@ public sealed class QueuePropertyTests(ITestOutputHelper output)
             }
             return true;
         });
-        foreach ((string outcome, int count) in outcomes) output.WriteLine($"{count,5} x {outcome}");
     }
 
-    [Fact]
-    public void Property_PopAllPushAll_EveryHeadCompletedExactlyOnce_LenNeverExceedsWritten()
+    [Property(MaxTest = 200, Replay = "(1592590338,11400714819323198485)")]
+    public Property Property_PopAllPushAll_EveryHeadCompletedExactlyOnce_LenNeverExceedsWritten()
     {
-        PropertyRunner.Check(output, nameof(Property_PopAllPushAll_EveryHeadCompletedExactlyOnce_LenNeverExceedsWritten), 0x5EED_0002UL, 200, Words, words =>
+        return Prop.ForAll(Words, words =>
         {
             var c = new Cursor(words);
             int size = 1 << (1 + c.Below(4)); // 2..16

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Sim.Devices.Tests.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
@@ -54,10 +55,10 @@ public sealed class VhostFrontendDifferentialTests
         return seen;
     }
 
-    [Fact]
-    public void Robust_QemuAndVhostBackends_GiveTheGuestIdenticalResults()
+    [Property(MaxTest = 40, Replay = "(1592651789,11400714819323198485)")]
+    public Property Robust_QemuAndVhostBackends_GiveTheGuestIdenticalResults()
     {
-        PropertyCheck.Run(_output, 0x5EED_F00D, Sequence.ToArbitrary(), s =>
+        return Prop.ForAll(Sequence.ToArbitrary(), s =>
         {
             FrontendRig qemu = FrontendRig.Qemu();
             FrontendRig vhost = FrontendRig.Vhost();
@@ -69,7 +70,7 @@ public sealed class VhostFrontendDifferentialTests
                 vhost.Frontend.QemuHandlerRuns == 0 && vhost.Vq.VqErrors == 0;
             if (!ok) _output.WriteLine($"qemu={string.Join(",", a)} vhost={string.Join(",", b)}");
             return ok;
-        }, maxTest: 40);
+        });
     }
 
     [Fact]
