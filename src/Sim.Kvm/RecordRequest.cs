@@ -14,6 +14,11 @@ public sealed record RecordRequest(string Scenario, IReadOnlyDictionary<string, 
     /// <summary>Wall-clock limit of the guest's run (a guest that never reaches its exit port).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>False: the recorder is off. The same guest, machine, threads and memory sync run, but no trace
+    /// sink is attached and nothing is written (the output stream is not touched): the baseline that recording
+    /// overhead is measured against.</summary>
+    public bool Trace { get; init; } = true;
+
     /// <summary>Most exits served (a guest looping on exits forever).</summary>
     public long ExitsMax { get; init; } = 50_000_000;
 }
