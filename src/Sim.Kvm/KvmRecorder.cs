@@ -102,6 +102,11 @@ public sealed class KvmRecorder : IDisposable
         if (request.Image.Length == 0 || (ulong)request.Image.Length > MemorySize - ExternalMachine.ImageAddress) throw new ArgumentException($"guest image of {request.Image.Length} bytes does not fit between 0x{ExternalMachine.ImageAddress:x} and the end of the {MemorySize >> 20} MiB of RAM");
         var scenarioOptions = new ScenarioOptions(0, request.Options);
         byte[] parameters = GuestParams.Build(request.Scenario, scenarioOptions);
+        if (request.GuestArgs is { } args)
+        {
+            if (args.Count > GuestParams.ArgCount) throw new ArgumentException($"at most {GuestParams.ArgCount} guest arguments");
+            for (int i = 0; i < args.Count; i++) BinaryPrimitives.WriteUInt32LittleEndian(parameters.AsSpan(GuestParams.ArgOffset + (4 * i)), args[i]);
+        }
         if (!ExternalMachine.TryCreate(request.Scenario, request.Options, out ExternalMachine? machine, out string error)) throw new ArgumentException(error);
         using var recorder = new KvmRecorder(kvm, request, machine!);
         return recorder.Run(output, parameters);

@@ -19,6 +19,10 @@ public sealed record RecordRequest(string Scenario, IReadOnlyDictionary<string, 
     /// overhead is measured against.</summary>
     public bool Trace { get; init; } = true;
 
+    /// <summary>Overrides arg[0..] of the guest's parameter block (guest-specific, docs/recording.md §2: the stress
+    /// guest's queue size, requests in flight, no EVENT_IDX/INDIRECT); null: what the options give.</summary>
+    public IReadOnlyList<uint>? GuestArgs { get; init; }
+
     /// <summary>Most exits served (a guest looping on exits forever).</summary>
     public long ExitsMax { get; init; } = 50_000_000;
 }
