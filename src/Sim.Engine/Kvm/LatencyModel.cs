@@ -29,7 +29,7 @@ namespace Sim.Engine.Kvm;
 /// </list>
 /// Measured beside these on 2026-12-07 (<c>virtsim bench kvm</c>, docs/recording.md §7.1), process CPU time per
 /// crossing on the build machines' own /dev/kvm (PVM flavour, kernel 6.18.44, AMD EPYC, loaded): userspace PIO or
-/// MMIO exit 7.3–8.0 µs, ioeventfd-absorbed write 1.06–1.35 µs, one guest instruction 0.44–0.60 µs (PVM emulates
+/// MMIO exit 7.3–8.9 µs, ioeventfd-absorbed write 1.06–1.51 µs, one guest instruction 0.44–0.66 µs (PVM emulates
 /// every guest instruction there). The ioeventfd figure agrees with <see cref="IoEventFdNs"/>; the exit figure is an
 /// upper bound (an emulating, nested host), so the defaults stay until a hardware KVM host is measured. Kernel
 /// vhost in the KVM lab (kvm_amd under TCG): slot for the lab's figures (docs/kvm-lab.md), not filled here.
