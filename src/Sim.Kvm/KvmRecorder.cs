@@ -17,7 +17,10 @@ namespace Sim.Kvm;
 /// and one vCPU in 32-bit protected mode at the image's entry, then runs two threads: the vCPU thread (KVM_RUN;
 /// each exit is served by the machine's bus dispatch) and the host thread (epoll on the mirrored ioeventfds and a
 /// timerfd at the machine's next deadline: kicks, vhost workers and device timers run there while the guest runs
-/// on). One lock serialises every touch of the machine, as QEMU's BQL does. Before each device activation the
+/// on). With the vhost backend a third thread, the vhost worker (Linux vhost_worker), waits in its own epoll on the
+/// kick eventfds (the real ioeventfds of the queue notify addresses) and runs the backend when one fires; its call
+/// eventfd reaches the guest through a real KVM_IRQFD (<see cref="KvmIrqForwarder"/>). One lock serialises every
+/// touch of the machine, as QEMU's BQL does. Before each device activation the
 /// dirty log brings the machine's memory up to date (GuestWrite events); device writes are copied to the real
 /// RAM; the trace's clock is host monotonic time since the first KVM_RUN. The run ends at the guest's 4-byte OUT
 /// to port 0xF4.
@@ -43,6 +46,7 @@ public sealed class KvmRecorder : IDisposable
     private readonly KvmVcpu _vcpu;
     private readonly ExternalMachine _machine;
     private readonly HostPoller _poller;
+    private readonly HostPoller? _vhostPoller;
     private readonly HostEventFd _stop;
     private readonly IoEventFdMirror _mirror;
     private readonly KvmIrqForwarder _irq;
@@ -56,6 +60,7 @@ public sealed class KvmRecorder : IDisposable
     private long _exits;
     private long _kicks;
     private bool _abandoned;
+    private long _syncTicks;
 
     private KvmRecorder(KvmSystem kvm, RecordRequest request, ExternalMachine machine)
     {
@@ -71,7 +76,14 @@ public sealed class KvmRecorder : IDisposable
         _poller = new HostPoller();
         _stop = new HostEventFd();
         _poller.Add(_stop, StopToken);
-        _mirror = new IoEventFdMirror(_vm, _poller);
+        if (request.Backend == "vhost")
+        {
+            // The vhost worker polls the kick eventfds: vhost-demo's only ioeventfds are its queue notifies, which
+            // the backend polls once DRIVER_OK started it (vhost_poll_start on the kick file).
+            _vhostPoller = new HostPoller();
+            _vhostPoller.Add(_stop, StopToken);
+        }
+        _mirror = new IoEventFdMirror(_vm, _vhostPoller ?? _poller);
         _irq = new KvmIrqForwarder(_vm);
         _dirtyBitmap = new ulong[MemorySize / GuestMemory.PageSize / 64];
         machine.Kvm.IoEventFdMirror = _mirror;
@@ -90,6 +102,11 @@ public sealed class KvmRecorder : IDisposable
         if (request.Image.Length == 0 || (ulong)request.Image.Length > MemorySize - ExternalMachine.ImageAddress) throw new ArgumentException($"guest image of {request.Image.Length} bytes does not fit between 0x{ExternalMachine.ImageAddress:x} and the end of the {MemorySize >> 20} MiB of RAM");
         var scenarioOptions = new ScenarioOptions(0, request.Options);
         byte[] parameters = GuestParams.Build(request.Scenario, scenarioOptions);
+        if (request.GuestArgs is { } args)
+        {
+            if (args.Count > GuestParams.ArgCount) throw new ArgumentException($"at most {GuestParams.ArgCount} guest arguments");
+            for (int i = 0; i < args.Count; i++) BinaryPrimitives.WriteUInt32LittleEndian(parameters.AsSpan(GuestParams.ArgOffset + (4 * i)), args[i]);
+        }
         if (!ExternalMachine.TryCreate(request.Scenario, request.Options, out ExternalMachine? machine, out string error)) throw new ArgumentException(error);
         using var recorder = new KvmRecorder(kvm, request, machine!);
         return recorder.Run(output, parameters);
@@ -106,20 +123,24 @@ public sealed class KvmRecorder : IDisposable
         _vm.GetDirtyLog(Slot, _dirtyBitmap); // start the log clean
 
         Simulation sim = _machine.Simulation;
-        using var writer = new TraceWriter(output, Header(), sim.Memory, leaveOpen: true);
-        sim.AddSink(writer);
+        // Recorder off (RecordRequest.Trace false): the same machine and threads, no trace sink.
+        using TraceWriter? writer = _request.Trace ? new TraceWriter(output, Header(), sim.Memory, leaveOpen: true) : null;
+        if (writer is not null) sim.AddSink(writer);
 
         var cpu = Process.GetCurrentProcess();
         TimeSpan cpuStart = cpu.TotalProcessorTime;
         _t0 = LibC.MonotonicNs();
-        var host = new Thread(HostLoop) { IsBackground = true, Name = "virtsim-host" };
+        var host = new Thread(() => PollLoop(_poller, timers: true)) { IsBackground = true, Name = "virtsim-host" };
+        var vhost = _vhostPoller is null ? null : new Thread(() => PollLoop(_vhostPoller, timers: false)) { IsBackground = true, Name = "virtsim-vhost" };
         var vcpu = new Thread(VcpuLoop) { IsBackground = true, Name = "virtsim-vcpu0" };
         host.Start();
+        vhost?.Start();
         vcpu.Start();
         bool ended = vcpu.Join(_request.Timeout);
         _stopping = true;
         _stop.Signal();
         host.Join();
+        vhost?.Join();
         if (!ended)
         {
             // The vCPU thread is still inside KVM_RUN: its VM, kvm_run page and RAM must outlive it (the process
@@ -137,19 +158,22 @@ public sealed class KvmRecorder : IDisposable
         }
         cpu.Refresh();
         long cpuNs = (long)((cpu.TotalProcessorTime - cpuStart).TotalMilliseconds * 1e6);
-        writer.Complete(sim.Memory.ContentHash(), sim.Loop.Now);
-        RunCounters c = sim.Counters;
+        writer?.Complete(sim.Memory.ContentHash(), sim.Loop.Now);
         return new RecordResult
         {
             GuestStatus = _guestStatus,
             Exits = _exits,
             Kicks = _kicks,
             Interrupts = _irq.Sent,
+            IrqFdSignals = _irq.IrqFdSignals,
+            IrqFdsAssigned = _irq.IrqFdsAssigned,
             GuestStores = _diff.StoresEmitted,
             PagesCompared = _diff.PagesCompared,
             IoEventFdsRefused = _mirror.Refused,
-            Events = writer.EventCount,
-            TraceBytes = writer.BytesWritten,
+            Events = writer?.EventCount ?? unchecked((ulong)sim.EventCount),
+            TraceBytes = writer?.BytesWritten ?? 0,
+            Traced = writer is not null,
+            MemorySyncNs = (long)(_syncTicks * (1e9 / Stopwatch.Frequency)),
             GuestNs = end,
             CpuNs = cpuNs,
             Report = _machine.Run.ReportLines(),
@@ -194,8 +218,10 @@ public sealed class KvmRecorder : IDisposable
     /// <summary>KVM_GET_DIRTY_LOG, then the page diff into the machine's memory (GuestWrite events).</summary>
     private void SyncGuestMemory()
     {
+        long start = Stopwatch.GetTimestamp();
         _vm.GetDirtyLog(Slot, _dirtyBitmap);
         _diff.Apply(_dirtyBitmap, _machine, (page, destination) => _ram.Slice(page * GuestMemory.PageSize, GuestMemory.PageSize).CopyTo(destination));
+        _syncTicks += Stopwatch.GetTimestamp() - start;
     }
 
     // ------------------------------------------------------------------ vCPU thread
@@ -290,20 +316,26 @@ public sealed class KvmRecorder : IDisposable
         return now;
     }
 
-    // ------------------------------------------------------------------ host thread
+    // ------------------------------------------------------------------ host thread and vhost worker thread
 
-    private void HostLoop()
+    /// <summary>The host thread (<paramref name="timers"/>: it also keeps the timerfd at the machine's next
+    /// deadline) or the vhost worker thread: waits on its poller, then under the lock turns each fired ioeventfd
+    /// into a kick and runs what is due.</summary>
+    private void PollLoop(HostPoller poller, bool timers)
     {
         try
         {
             Span<ulong> tokens = stackalloc ulong[HostPoller.EventsPerWaitMax];
             while (!_stopping)
             {
-                lock (_gate)
+                if (timers)
                 {
-                    _poller.SetDeadline(_machine.Simulation.Loop.TryPeekTime(out long next) ? checked(_t0 + next) : null);
+                    lock (_gate)
+                    {
+                        poller.SetDeadline(_machine.Simulation.Loop.TryPeekTime(out long next) ? checked(_t0 + next) : null);
+                    }
                 }
-                int n = _poller.Wait(tokens, 1000);
+                int n = poller.Wait(tokens, 1000);
                 if (_stopping) break;
                 lock (_gate)
                 {
@@ -332,8 +364,10 @@ public sealed class KvmRecorder : IDisposable
     {
         if (_abandoned) return;
         _mirror.Dispose();
+        _irq.Dispose();
         _stop.Dispose();
         _poller.Dispose();
+        _vhostPoller?.Dispose();
         _vcpu.Dispose();
         _vm.Dispose();
         _ram.Dispose();

@@ -86,12 +86,28 @@ public sealed unsafe class KvmVm : IDisposable
         return true;
     }
 
-    /// <summary>KVM_IRQFD assign/deassign: signalling <paramref name="fd"/> injects <paramref name="gsi"/>.</summary>
+    /// <summary>KVM_IRQFD assign/deassign: signalling <paramref name="fd"/> injects <paramref name="gsi"/> through its
+    /// route (the irqchip's default pin routes, or what <see cref="SetGsiRouting"/> installed).</summary>
     public void IrqFd(HostEventFd fd, uint gsi, bool deassign)
     {
         ArgumentNullException.ThrowIfNull(fd);
         var req = new KvmIrqFd { Fd = unchecked((uint)fd.Fd), Gsi = gsi, Flags = deassign ? KvmIoctl.IrqFdFlagDeassign : 0 };
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.IrqFd, (nint)(&req)), "KVM_IRQFD");
+    }
+
+    /// <summary>KVM_SET_GSI_ROUTING: replaces the whole GSI routing table with <paramref name="routes"/> (struct
+    /// kvm_irq_routing: nr, flags, then the entries).</summary>
+    public void SetGsiRouting(ReadOnlySpan<GsiRoute> routes)
+    {
+        int size = 8 + routes.Length * sizeof(KvmIrqRoutingEntry);
+        byte[] storage = new byte[size];
+        fixed (byte* table = storage)
+        {
+            *(uint*)table = unchecked((uint)routes.Length);
+            var entries = (KvmIrqRoutingEntry*)(table + 8);
+            for (int i = 0; i < routes.Length; i++) entries[i] = routes[i].ToEntry();
+            Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetGsiRouting, (nint)table), "KVM_SET_GSI_ROUTING");
+        }
     }
 
     /// <summary>KVM_GET_DIRTY_LOG: fills <paramref name="bitmap"/> (one bit per page of the slot, 64-bit words)

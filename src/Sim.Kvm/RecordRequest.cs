@@ -14,6 +14,15 @@ public sealed record RecordRequest(string Scenario, IReadOnlyDictionary<string, 
     /// <summary>Wall-clock limit of the guest's run (a guest that never reaches its exit port).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>False: the recorder is off. The same guest, machine, threads and memory sync run, but no trace
+    /// sink is attached and nothing is written (the output stream is not touched): the baseline that recording
+    /// overhead is measured against.</summary>
+    public bool Trace { get; init; } = true;
+
+    /// <summary>Overrides arg[0..] of the guest's parameter block (guest-specific, docs/recording.md §2: the stress
+    /// guest's queue size, requests in flight, no EVENT_IDX/INDIRECT); null: what the options give.</summary>
+    public IReadOnlyList<uint>? GuestArgs { get; init; }
+
     /// <summary>Most exits served (a guest looping on exits forever).</summary>
     public long ExitsMax { get; init; } = 50_000_000;
 }

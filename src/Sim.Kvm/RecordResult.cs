@@ -15,6 +15,12 @@ public sealed record RecordResult
     /// <summary>Interrupts sent to the real irqchip (line raises and MSIs).</summary>
     public required long Interrupts { get; init; }
 
+    /// <summary>Injections written to a real KVM_IRQFD eventfd (the vhost call, irqfd-mode MSI-X), and the real
+    /// irqfds assigned.</summary>
+    public long IrqFdSignals { get; init; }
+
+    public int IrqFdsAssigned { get; init; }
+
     /// <summary>GuestWrite events from the dirty-log page diffs, and pages compared.</summary>
     public required long GuestStores { get; init; }
 
@@ -27,6 +33,13 @@ public sealed record RecordResult
     public required ulong Events { get; init; }
 
     public required long TraceBytes { get; init; }
+
+    /// <summary>False when the recorder was off (<see cref="RecordRequest.Trace"/>): no trace was written and
+    /// <see cref="Events"/> counts the machine's events.</summary>
+    public bool Traced { get; init; } = true;
+
+    /// <summary>Time spent bringing the machine's memory up to date (dirty log + page diff), in ns.</summary>
+    public long MemorySyncNs { get; init; }
 
     /// <summary>Host time from the first KVM_RUN to the guest's exit, in ns (the trace's clock).</summary>
     public required long GuestNs { get; init; }

@@ -22,13 +22,13 @@ public class KvmRecorderTests
         0xF4, 0xEB, 0xFD,
     ];
 
-    private static (RecordResult Result, byte[] Trace) Record(string scenario, byte[] image, string guest, Dictionary<string, string>? options = null)
+    private static (RecordResult Result, byte[] Trace) Record(string scenario, byte[] image, string guest, Dictionary<string, string>? options = null, string backend = "virtio", bool trace = true)
     {
         Assert.True(KvmSystem.TryOpen(out KvmSystem? kvm, out string reason), reason);
         using (kvm)
         using (var stream = new MemoryStream())
         {
-            var request = new RecordRequest(scenario, options ?? new Dictionary<string, string>(), guest, image, "virtio", "test", "test") { Timeout = TimeSpan.FromSeconds(60) };
+            var request = new RecordRequest(scenario, options ?? new Dictionary<string, string>(), guest, image, backend, "test", "test") { Timeout = TimeSpan.FromSeconds(60), Trace = trace };
             RecordResult r = KvmRecorder.Record(kvm!, request, stream);
             return (r, stream.ToArray());
         }
@@ -76,6 +76,52 @@ public class KvmRecorderTests
             KvmReplayResult replay = KvmTraceReplay.Replay(() => new MemoryStream(trace));
             Assert.True(replay.Verdict == KvmReplayVerdict.Match, $"{guest}: {replay.Detail}");
         }
+    }
+
+    [KvmFact]
+    public void RecorderOff_RunsTheGuestAndWritesNothing()
+    {
+        (RecordResult r, byte[] trace) = Record("demo", TinyGuest, "tiny", trace: false);
+        Assert.Equal(0u, r.GuestStatus);
+        Assert.Contains("K", r.Report);
+        Assert.False(r.Traced);
+        Assert.Empty(trace);
+        Assert.Equal(0, r.TraceBytes);
+        Assert.True(r.Events > 0, "the machine still emits its events (to no sink)");
+        Assert.Equal(6, r.Exits); // 2 console OUTs, 2 PCI accesses, the debug value, the exit port
+    }
+
+    /// <summary>The vhost backend's call eventfd reaches the guest through a real KVM_IRQFD on an MSI route: every
+    /// completion interrupt of the recording is a write to the real irqfd (none goes through KVM_SIGNAL_MSI), the
+    /// guest takes them (status 0) and the trace replays byte-exact.</summary>
+    [KvmFact]
+    public void VhostBackend_CallsThroughARealIrqFd_AndReplays()
+    {
+        string? dir = FindGuestOut();
+        if (dir is null)
+        {
+            Console.WriteLine("VhostBackend_CallsThroughARealIrqFd_AndReplays: guest/out not built (guest/build): nothing to record");
+            return;
+        }
+        var options = new Dictionary<string, string> { ["requests"] = "2" };
+        (RecordResult r, byte[] trace) = Record("vhost-demo", File.ReadAllBytes(Path.Combine(dir, "vhost-demo.bin")), "vhost-demo", options, backend: "vhost");
+        Assert.True(r.GuestStatus == 0, string.Join(" | ", r.Report));
+        Assert.Equal(1, r.IrqFdsAssigned);
+        Assert.Equal(12, r.IrqFdSignals); // 2 rounds of the test program, 6 kicked requests each, one completion interrupt each
+        Assert.Equal(r.IrqFdSignals, r.Interrupts);
+        Assert.Equal(12, r.Kicks);
+        Assert.True(TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error), error?.Message);
+        int irqfdInjections = 0;
+        using (reader)
+        {
+            while (reader!.TryReadNext(out TraceEvent ev, out _))
+            {
+                if (ev.Kind == TraceEventKind.IrqInject && ev.Source != 0) irqfdInjections++;
+            }
+        }
+        Assert.Equal(12, irqfdInjections);
+        KvmReplayResult replay = KvmTraceReplay.Replay(() => new MemoryStream(trace));
+        Assert.True(replay.Verdict == KvmReplayVerdict.Match, replay.Detail);
     }
 
     private static string? FindGuestOut()

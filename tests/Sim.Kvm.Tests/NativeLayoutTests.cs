@@ -15,6 +15,7 @@ public class NativeLayoutTests
         Assert.Equal(8, Unsafe.SizeOf<KvmIrqLevel>());
         Assert.Equal(32, Unsafe.SizeOf<KvmMsi>());
         Assert.Equal(32, Unsafe.SizeOf<KvmIrqFd>());
+        Assert.Equal(48, Unsafe.SizeOf<KvmIrqRoutingEntry>());
         Assert.Equal(64, Unsafe.SizeOf<KvmIoEventFd>());
         Assert.Equal(144, Unsafe.SizeOf<KvmRegs>());
         Assert.Equal(24, Unsafe.SizeOf<KvmSegment>());
@@ -29,6 +30,7 @@ public class NativeLayoutTests
     [InlineData(nameof(KvmIoctl.SetUserMemoryRegion), 1u, 0x46u, 32)]
     [InlineData(nameof(KvmIoctl.IrqLine), 1u, 0x61u, 8)]
     [InlineData(nameof(KvmIoctl.IrqFd), 1u, 0x76u, 32)]
+    [InlineData(nameof(KvmIoctl.SetGsiRouting), 1u, 0x6Au, 8)]
     [InlineData(nameof(KvmIoctl.IoEventFd), 1u, 0x79u, 64)]
     [InlineData(nameof(KvmIoctl.SignalMsi), 1u, 0xA5u, 32)]
     [InlineData(nameof(KvmIoctl.GetRegs), 2u, 0x81u, 144)]

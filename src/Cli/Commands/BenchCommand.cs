@@ -34,7 +34,7 @@ internal static class BenchCommand
                 $"bench ring: requests={r.Requests} batch={b} queue_size={q} event_idx={pr.GetValue(eventIdx).ToString().ToLowerInvariant()} kicks={r.Kicks} alloc_bytes_per_request={r.AllocatedBytesPerRequest:F3} wall_s={r.ElapsedTimestamps / (double)Stopwatch.Frequency:F3} cpu_s={cpu.Elapsed.TotalSeconds:F3} cpu_ns_per_req={cpuNsPerRequest:F2} ns_per_request={r.NsPerRequest:F2}"));
             return ExitCodes.Ok;
         });
-        var bench = new Command("bench", "Built-in benchmarks (BenchmarkDotNet suites live in bench/)") { ring };
+        var bench = new Command("bench", "Built-in benchmarks (BenchmarkDotNet suites live in bench/)") { ring, BenchKvmCommand.Build(app), BenchReplayCommand.Build(app) };
         return bench;
     }
 }

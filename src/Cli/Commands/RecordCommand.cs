@@ -23,11 +23,12 @@ internal static class RecordCommand
         var backend = new Option<string>("--backend") { Description = "virtio (userspace device), vhost (vhost worker in this process) or kernel-vhost (the lab's kernel module)", DefaultValueFactory = _ => "virtio" };
         backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
         var opt = new Option<string[]>("--opt", "-O") { Description = "Scenario option key=value (repeatable): transport, irq, notify, flavour, requests, ...; also written to the guest's parameter block", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
-        var output = new Option<string>("--output", "-o") { Description = "Trace file to write", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Trace file to write (required unless --no-trace)" };
+        var noTrace = new Option<bool>("--no-trace") { Description = "Recorder off: run the same guest on the same machine (device models, threads, memory sync) but write no trace; the baseline for measuring recording overhead" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output file" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds the guest may run before the recording is abandoned", DefaultValueFactory = _ => 120 };
-        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, force, timeout };
-        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!, pr.GetValue(opt) ?? [], pr.GetValue(output)!, pr.GetValue(force), pr.GetValue(timeout)));
+        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, noTrace, force, timeout };
+        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!, pr.GetValue(opt) ?? [], pr.GetValue(output), pr.GetValue(noTrace), pr.GetValue(force), pr.GetValue(timeout)));
         return cmd;
     }
 
@@ -60,9 +61,11 @@ internal static class RecordCommand
         throw new CliInputException($"no guest named '{guest}': {relative} not found (build the guests with guest/build, or pass a path)");
     }
 
-    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs, string output, bool force, int timeoutSeconds)
+    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs, string? output, bool noTrace, bool force, int timeoutSeconds)
     {
         if (timeoutSeconds is < 1 or > 3600) throw new CliInputException("--timeout must lie in [1, 3600] seconds");
+        if (noTrace && output is not null) throw new CliInputException("--no-trace writes no trace: leave out --output");
+        if (!noTrace && string.IsNullOrEmpty(output)) throw new CliInputException("--output is required (or --no-trace to run without recording)");
         string scenario = ScenarioFor(device, backend);
         // KVM first: without it nothing else matters (and the message says so plainly).
         if (!KvmSystem.TryOpen(out KvmSystem? kvm, out string reason))
@@ -79,7 +82,7 @@ internal static class RecordCommand
         string guestPath = ResolveGuest(guestArg);
         string guestName = Path.GetFileNameWithoutExtension(guestPath);
         byte[] image = File.ReadAllBytes(guestPath);
-        if (File.Exists(output) && !force) throw new CliInputException($"'{output}' exists; pass --force to replace it");
+        if (output is not null && File.Exists(output) && !force) throw new CliInputException($"'{output}' exists; pass --force to replace it");
         if (backend == "kernel-vhost")
         {
             app.Err.WriteLine(File.Exists(KernelVhostDevice)
@@ -91,9 +94,10 @@ internal static class RecordCommand
             var request = new RecordRequest(scenario, options.Named, guestName, image, backend, BuildInfo.Version, BuildInfo.Commit)
             {
                 Timeout = TimeSpan.FromSeconds(timeoutSeconds),
+                Trace = !noTrace,
             };
             RecordResult? result = null;
-            string? error = SafeFile.Write(output, force, stream =>
+            string? Record(Stream stream)
             {
                 try
                 {
@@ -108,7 +112,8 @@ internal static class RecordCommand
                 {
                     return $"{scenario}: {ex.Message}";
                 }
-            });
+            }
+            string? error = noTrace ? Record(Stream.Null) : SafeFile.Write(output!, force, Record);
             if (error is not null)
             {
                 app.Err.WriteLine($"virtsim record: {error}");
@@ -119,17 +124,19 @@ internal static class RecordCommand
         }
     }
 
-    private static void Print(CliApp app, string scenario, string guest, string backend, string output, RecordResult r, ScenarioOptions options)
+    private static void Print(CliApp app, string scenario, string guest, string backend, string? output, RecordResult r, ScenarioOptions options)
     {
         app.Out.WriteLine($"record: guest={guest} scenario={scenario} backend={backend}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}");
         foreach (string line in r.Report) app.Out.WriteLine(line);
         var inv = CultureInfo.InvariantCulture;
-        app.Out.WriteLine(string.Create(inv, $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} guest_stores={r.GuestStores} pages_compared={r.PagesCompared} ioeventfds_refused={r.IoEventFdsRefused}"));
+        app.Out.WriteLine(string.Create(inv, $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} irqfds={r.IrqFdsAssigned} irqfd_signals={r.IrqFdSignals} guest_stores={r.GuestStores} pages_compared={r.PagesCompared} ioeventfds_refused={r.IoEventFdsRefused}"));
         string countKey = scenario switch { "counter" => "ticks", "blk" => "writes", _ => "requests" };
         string perRequest = options.Named.TryGetValue(countKey, out string? n) && long.TryParse(n, NumberStyles.Integer, inv, out long requests) && requests > 0
             ? string.Create(inv, $" requests={requests} us_per_request={r.GuestNs / 1000.0 / requests:F2}")
             : "";
-        app.Out.WriteLine(string.Create(inv, $"time: wall_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2}{perRequest}"));
-        app.Out.WriteLine(string.Create(inv, $"trace: {output} ({r.TraceBytes} bytes, {r.Events} events, {(r.Events == 0 ? 0 : (double)r.TraceBytes / r.Events):F1} bytes/event)"));
+        app.Out.WriteLine(string.Create(inv, $"time: wall_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} memory_sync_ms={r.MemorySyncNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2}{perRequest}"));
+        app.Out.WriteLine(r.Traced
+            ? string.Create(inv, $"trace: {output} ({r.TraceBytes} bytes, {r.Events} events, {(r.Events == 0 ? 0 : (double)r.TraceBytes / r.Events):F1} bytes/event)")
+            : string.Create(inv, $"trace: none (recorder off: --no-trace; the machine emitted {r.Events} events)"));
     }
 }

@@ -62,7 +62,7 @@ internal static class ReplayCommand
         return diverged > 0 ? ExitCodes.Finding : ExitCodes.Ok;
     }
 
-    private static ReplayOutcome ReplayOne(string file, string? backend)
+    internal static ReplayOutcome ReplayOne(string file, string? backend)
     {
         ReplayOutcome? kvm = KvmReplayer.TryReplay(file, backend);
         if (kvm is not null) return kvm;

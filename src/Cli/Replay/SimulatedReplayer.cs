@@ -44,7 +44,9 @@ public static class SimulatedReplayer
             return new ReplayOutcome(ReplayVerdict.Diverged, origin, 0, $"checkpoint interval differs: the trace has a checkpoint every {header.CheckpointIntervalEvents} events, the run every {liveInterval}");
         }
         ulong liveInitial = run.Simulation.Memory.ContentHash();
-        ulong recordedInitial = recorded.ContentHash();
+        // The reader checked the image it loaded against this hash (TryReadInitialMemory fails otherwise): hashing
+        // the loaded copy again would cost a pass over the whole memory for the same value.
+        ulong recordedInitial = reader.InitialMemoryHash;
         if (liveInitial != recordedInitial)
         {
             return new ReplayOutcome(ReplayVerdict.Diverged, origin, 0, $"initial guest memory differs: expected hash 0x{recordedInitial:x16}, actual 0x{liveInitial:x16}");

@@ -145,7 +145,9 @@ public sealed class InterruptController
             Bit(gsi); // range check
             _kvm.Counters.InterruptsInjected++;
             _kvm.Simulation.Emit(TraceEventKind.IrqInject, source, gsi, VectorOf(gsi), default);
-            External?.Pulse(gsi, VectorOf(gsi));
+            // Source = irqfd id + 1 (IrqFdBinding): the real irqchip may inject through its own irqfd.
+            if (source != 0) External?.IrqFdInject(source - 1, gsi, VectorOf(gsi));
+            else External?.Pulse(gsi, VectorOf(gsi));
             return true;
         }
         bool latched = Raise(gsi, source);

@@ -132,6 +132,7 @@ public sealed class KvmModel
         if (_irqFds.Count >= IrqFdsMax) { error = KvmError.NoSpace; return false; }
         var binding = new IrqFdBinding(this, _nextIrqFdId++, fd, gsi, resample);
         _irqFds.Add(binding);
+        Irqchip.External?.IrqFdRegistered(binding.Id, gsi, resample is not null);
         if (resample is not null) Irqchip.SetLevelTriggered(gsi, true);
         fd.AddListener(binding);
         if (fd.IsReadable) binding.OnSignalled(fd);
@@ -150,6 +151,7 @@ public sealed class KvmModel
             b.Active = false;
             fd.RemoveListener(b);
             _irqFds.RemoveAt(i);
+            Irqchip.External?.IrqFdUnregistered(b.Id);
             if (b.Resample is not null) Irqchip.Lower(gsi);
             return true;
         }

@@ -27,6 +27,12 @@ namespace Sim.Engine.Kvm;
 /// <item><see cref="GuestStepNs"/> 100: guest instructions between two program steps (added to
 ///   every step on top of an explicit Compute).</item>
 /// </list>
+/// Measured beside these on 2026-12-07 (<c>virtsim bench kvm</c>, docs/recording.md §7.1), process CPU time per
+/// crossing on the build machines' own /dev/kvm (PVM flavour, kernel 6.18.44, AMD EPYC, loaded): userspace PIO or
+/// MMIO exit 7.3–8.9 µs, ioeventfd-absorbed write 1.06–1.51 µs, one guest instruction 0.44–0.66 µs (PVM emulates
+/// every guest instruction there). The ioeventfd figure agrees with <see cref="IoEventFdNs"/>; the exit figure is an
+/// upper bound (an emulating, nested host), so the defaults stay until a hardware KVM host is measured. Kernel
+/// vhost in the KVM lab (kvm_amd under TCG): slot for the lab's figures (docs/kvm-lab.md), not filled here.
 /// </summary>
 public sealed record LatencyModel
 {

@@ -17,6 +17,11 @@ public static class GuestParams
 
     public const uint Default = 0xFFFF_FFFF;
 
+    /// <summary>Byte offset of arg[0] and the number of args.</summary>
+    public const int ArgOffset = 8 * 4;
+
+    public const int ArgCount = 8;
+
     /// <summary>Bytes of the block: 8 words then arg[8].</summary>
     public const int Size = 16 * 4;
 

@@ -14,6 +14,7 @@ internal static class KvmIoctl
     public const nuint SetTssAddr = 0xAE47;             // _IO(KVMIO, 0x47)
     public const nuint CreateIrqchip = 0xAE60;          // _IO(KVMIO, 0x60)
     public const nuint IrqLine = 0x4008AE61;            // _IOW(KVMIO, 0x61, struct kvm_irq_level) 8
+    public const nuint SetGsiRouting = 0x4008AE6A;      // _IOW(KVMIO, 0x6a, struct kvm_irq_routing) 8 (+ entries)
     public const nuint IrqFd = 0x4020AE76;              // _IOW(KVMIO, 0x76, struct kvm_irqfd) 32
     public const nuint IoEventFd = 0x4040AE79;          // _IOW(KVMIO, 0x79, struct kvm_ioeventfd) 64
     public const nuint SignalMsi = 0x4020AEA5;          // _IOW(KVMIO, 0xa5, struct kvm_msi) 32
@@ -38,6 +39,13 @@ internal static class KvmIoctl
     public const uint IoEventFdFlagDeassign = 1 << 2;
 
     public const uint IrqFdFlagDeassign = 1 << 0;
+
+    // struct kvm_irq_routing_entry.type and the irqchip ids of its irqchip routes
+    public const uint IrqRoutingIrqchip = 1;
+    public const uint IrqRoutingMsi = 2;
+    public const uint IrqchipPicMaster = 0;
+    public const uint IrqchipPicSlave = 1;
+    public const uint IrqchipIoapic = 2;
 
     // kvm_run.exit_reason
     public const uint ExitUnknown = 0;

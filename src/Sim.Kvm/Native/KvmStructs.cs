@@ -53,6 +53,20 @@ internal struct KvmIrqFd
     public uint ResampleFd;
 }
 
+/// <summary>struct kvm_irq_routing_entry (48 bytes): gsi, type, flags, pad, then a 32-byte union of which the
+/// irqchip route uses (irqchip, pin) and the MSI route (address_lo, address_hi, data).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 48)]
+internal struct KvmIrqRoutingEntry
+{
+    public uint Gsi;
+    public uint Type;
+    public uint Flags;
+    public uint Pad;
+    public uint U0; // irqchip.irqchip or msi.address_lo
+    public uint U1; // irqchip.pin or msi.address_hi
+    public uint U2; // msi.data
+}
+
 /// <summary>struct kvm_ioeventfd (64 bytes): datamatch, addr, len, fd, flags, 36 bytes of padding.</summary>
 [StructLayout(LayoutKind.Sequential, Size = 64)]
 internal struct KvmIoEventFd

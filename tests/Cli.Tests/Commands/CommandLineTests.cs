@@ -72,6 +72,41 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void Record_NoTraceAndOutput_AreExclusive_AndOneIsRequired()
+    {
+        var (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo", "--no-trace", "-o", "t.vtrace");
+        Assert.Equal(ExitCodes.UsageOrInput, code);
+        Assert.Contains("--no-trace writes no trace", err, StringComparison.Ordinal);
+        (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo");
+        Assert.Equal(ExitCodes.UsageOrInput, code);
+        Assert.Contains("--output is required (or --no-trace", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchReplay_ReportsEventsPerSecondAndBytesPerEvent()
+    {
+        using TempDir dir = CliRunner.TempDir();
+        string t = dir.File("t.vtrace");
+        Assert.Equal(0, CliRunner.Run("run", "virtio-demo", "--trace", t).Code);
+        var (code, output, _) = CliRunner.Run("bench", "replay", t, "--repeat", "1");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Matches(@"origin=simulated events=[1-9][0-9]* bytes_per_event=[0-9.]+ replay_wall_ms=[0-9.]+ replay_cpu_ms=[0-9.]+ events_per_s_wall=[0-9]+ events_per_s_cpu=([0-9]+|∞)", output);
+        Assert.DoesNotContain("speedup", output, StringComparison.Ordinal); // only KVM recordings have a real run to compare with
+    }
+
+    [Fact]
+    public void BenchKvm_MeasuresEveryPath_WhereThereIsKvm()
+    {
+        if (!File.Exists("/dev/kvm")) return; // nothing to measure: BenchKvm needs the machine's KVM
+        var (code, output, err) = CliRunner.Run("bench", "kvm", "--operations", "200", "--requests", "4");
+        if (code == ExitCodes.UsageOrInput && err.Contains("no guest named", StringComparison.Ordinal)) return; // guest/build not run
+        Assert.True(code == ExitCodes.Ok, err);
+        Assert.Equal(8, System.Text.RegularExpressions.Regex.Count(output, @"^bare: .* ops=200 wall_ns_per_op=[0-9]+ cpu_ns_per_op=[0-9]+$", System.Text.RegularExpressions.RegexOptions.Multiline));
+        Assert.Equal(6, System.Text.RegularExpressions.Regex.Count(output, @"^machine: .*: recorder=(on|off) requests=4 interrupts=4 ", System.Text.RegularExpressions.RegexOptions.Multiline));
+        Assert.Contains("model: userspace_exit_ns=", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BenchRing_PrintsOneLineEndingInNsPerRequest()
     {
         var (code, output, _) = CliRunner.Run("bench", "ring", "--requests", "1000", "--batch", "8");
