@@ -13,7 +13,7 @@ public static class CampaignCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.Length > 0 && args[0] == "report") return ReportCommand.Run(args[1..], output, error);
-        if (args.Length > 0 && args[0] is "cmin" or "triage") return null; // FuzzHost runs them instrumented
+        if (args.Length > 0 && args[0] is "cmin" or "triage" or BlockTraceEntry.Command) return null; // FuzzHost runs them instrumented
         if (!CampaignArgs.TryParse(args, out CampaignArgs campaign, out string? campaignError))
         {
             error.WriteLine("virtsim: " + campaignError);

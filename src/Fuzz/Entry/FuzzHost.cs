@@ -18,13 +18,15 @@ public static class FuzzHost
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         // A campaign worker (--worker, started by the supervisor) runs Campaign.WorkerEntry instead of FuzzEntry.
-        // cmin and triage (Campaign.CorpusToolsEntry) run there too; only their --target decides the instrumenting.
-        bool tool = args.Length > 0 && args[0] is "cmin" or "triage";
+        // cmin and triage (Campaign.CorpusToolsEntry) and blocks (Campaign.BlockTraceEntry, for fuzz report) run
+        // there too; only their --target decides the instrumenting.
+        bool blocks = args.Length > 0 && args[0] == Campaign.BlockTraceEntry.Command;
+        bool tool = blocks || (args.Length > 0 && args[0] is "cmin" or "triage");
         Campaign.CampaignArgs? campaign = null;
         if (!tool && Campaign.CampaignArgs.TryParse(args, out Campaign.CampaignArgs parsed, out _) && parsed.Worker is not null) campaign = parsed;
         bool worker = campaign is not null;
-        Func<string[], TextWriter, TextWriter, int> direct = tool ? Campaign.CorpusToolsEntry.Run : worker ? Campaign.WorkerEntry.Run : FuzzEntry.Run;
-        Type entryType = tool ? typeof(Campaign.CorpusToolsEntry) : worker ? typeof(Campaign.WorkerEntry) : typeof(FuzzEntry);
+        Func<string[], TextWriter, TextWriter, int> direct = blocks ? Campaign.BlockTraceEntry.Run : tool ? Campaign.CorpusToolsEntry.Run : worker ? Campaign.WorkerEntry.Run : FuzzEntry.Run;
+        Type entryType = blocks ? typeof(Campaign.BlockTraceEntry) : tool ? typeof(Campaign.CorpusToolsEntry) : worker ? typeof(Campaign.WorkerEntry) : typeof(FuzzEntry);
         string[] fuzzArgs = tool ? ToolTargetArgs(args) : worker ? [.. campaign!.Rest] : args;
         if (!FuzzOptions.TryParse(fuzzArgs, out FuzzOptions options, out _)
             || options.Help || options.List || options.EmitTest is not null || options.NoCoverage || options.Target is null)
