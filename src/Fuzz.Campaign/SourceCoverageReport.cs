@@ -92,14 +92,16 @@ public static class SourceCoverageReport
         h.Append(CultureInfo.InvariantCulture, $"<p>The queue ({result.Inputs} inputs) replayed once: of {total} source lines with code in the instrumented assemblies, {hit} hit, {partial} partly hit, {missed} never hit ({Percent(hit + partial, total)} reached). ")
             .Append("<span class=\"key\"><span class=\"h\" style=\"background:#d8f5d8\">hit</span><span style=\"background:#fff1b8\">partly hit (some of its blocks never ran)</span><span style=\"background:#fbd3d3\">never hit</span></span></p>");
         string prefix = CommonDirectory(result.Files.Select(f => f.Document).ToList());
+        // Files the target reached first (path order within each group): the rest is code it never runs at all.
+        FileCoverage[] files = result.Files.OrderBy(f => f.Count(LineState.Hit) + f.Count(LineState.Partial) == 0).ThenBy(f => f.Document, StringComparer.Ordinal).ToArray();
         h.Append("<table class=\"cov\"><tr><th>file</th><th>hit</th><th>partly</th><th>never</th><th>reached</th></tr>");
-        foreach (FileCoverage f in result.Files)
+        foreach (FileCoverage f in files)
         {
             int fh = f.Count(LineState.Hit), fp = f.Count(LineState.Partial), fm = f.Count(LineState.Missed);
             h.Append(CultureInfo.InvariantCulture, $"<tr><td><code>{E(f.Document[prefix.Length..])}</code></td><td class=\"n\">{fh}</td><td class=\"n\">{fp}</td><td class=\"n\">{fm}</td><td class=\"n\">{Percent(fh + fp, fh + fp + fm)}</td></tr>");
         }
         h.Append("</table>");
-        foreach (FileCoverage f in result.Files)
+        foreach (FileCoverage f in files)
         {
             h.Append("<details><summary><code>").Append(E(f.Document[prefix.Length..])).Append("</code></summary><pre class=\"src\">");
             string[] text = File.Exists(f.Document) ? File.ReadAllLines(f.Document) : [];
