@@ -63,11 +63,11 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         }
         string source = File.ReadAllText(withSource);
         Assert.Contains("<h3>Source coverage</h3>", source, StringComparison.Ordinal);
-        int queue = Directory.GetFiles(layout.Queue($"{Target}-w0")).Length + Directory.GetFiles(layout.Queue($"{Target}-w1")).Length;
-        Assert.Contains($"The queue ({queue} inputs) replayed once", source, StringComparison.Ordinal);
-        int file = source.IndexOf("<summary><code>Virtio/Queue/SplitQueue.cs</code></summary>", StringComparison.Ordinal);
-        Assert.True(file > 0, "SplitQueue.cs is rendered");
-        string listing = source[file..source.IndexOf("</details>", file, StringComparison.Ordinal)];
+        int queued = Directory.GetFiles(layout.Queue($"{Target}-w0")).Length + Directory.GetFiles(layout.Queue($"{Target}-w1")).Length;
+        Assert.Contains($"The queue ({queued} inputs) replayed once", source, StringComparison.Ordinal);
+        int at = source.IndexOf("<summary><code>Virtio/Queue/SplitQueue.cs</code></summary>", StringComparison.Ordinal);
+        Assert.True(at > 0, "SplitQueue.cs is rendered");
+        string listing = source[at..source.IndexOf("</details>", at, StringComparison.Ordinal)];
         Assert.Contains("<span class=\"h\">", listing, StringComparison.Ordinal);
         Assert.Contains("<span class=\"m\">", listing, StringComparison.Ordinal);
         Assert.DoesNotContain("<script", source, StringComparison.Ordinal);
