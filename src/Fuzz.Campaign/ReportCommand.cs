@@ -8,7 +8,9 @@ namespace Fuzz.Campaign;
 /// <c>virtsim fuzz report &lt;dir&gt; [-o/--output FILE]</c>: one self-contained HTML file (inline SVG plots, no
 /// scripts, no external references) describing a campaign directory — per target, edges, exec/s, corpus and
 /// findings over time for each worker (from <c>plot_data</c>, ScottPlot), the workers' final statistics, and the
-/// findings table with the commands that reproduce and replay each one. Default output: <c>&lt;dir&gt;/report.html</c>.
+/// findings table with the commands that reproduce and replay each one, and per target the source coverage of its
+/// instrumented assemblies (<see cref="SourceCoverageReport"/>: every source file, its lines hit and never hit).
+/// Default output: <c>&lt;dir&gt;/report.html</c>.
 /// </summary>
 public static class ReportCommand
 {
@@ -27,7 +29,14 @@ public static class ReportCommand
             return 2;
         }
         file ??= Path.Combine(layout.Root, "report.html");
-        string html = Render(layout);
+        var coverage = new Dictionary<string, SourceCoverageReport.Result>(StringComparer.Ordinal);
+        foreach (string target in WorkerStatus.ReadAll(layout).Select(w => w.Target).Distinct().Order(StringComparer.Ordinal))
+        {
+            SourceCoverageReport.Result result = SourceCoverageReport.Collect(layout, target, WorkerLauncher.Self(), TimeSpan.FromMinutes(10));
+            coverage[target] = result;
+            output.WriteLine(result.Problem is null ? $"{target}: source coverage from {result.Inputs} queue inputs, {result.Files.Count} files" : $"{target}: no source coverage: {result.Problem}");
+        }
+        string html = Render(layout, coverage);
         string temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, $".{Path.GetFileName(file)}.tmp-{Environment.ProcessId}");
         File.WriteAllText(temp, html);
         File.Move(temp, file, overwrite: true);
@@ -35,7 +44,7 @@ public static class ReportCommand
         return 0;
     }
 
-    public static string Render(CampaignLayout layout)
+    public static string Render(CampaignLayout layout, IReadOnlyDictionary<string, SourceCoverageReport.Result>? coverage = null)
     {
         IReadOnlyList<WorkerStatus> workers = WorkerStatus.ReadAll(layout);
         List<FindingRecord> findings = FindingRegistry.Records(Path.Combine(layout.Root, CampaignLayout.FindingsName));
@@ -43,6 +52,7 @@ public static class ReportCommand
         h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>virtsim campaign ").Append(E(layout.Root)).Append("</title><style>")
             .Append("body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}")
             .Append("th{background:#eee}.plots{display:flex;flex-wrap:wrap;gap:8px}.plots div{border:1px solid #ddd}code{font-size:12px}")
+            .Append(SourceCoverageReport.Css)
             .Append("</style></head><body>");
         h.Append("<h1>virtsim fuzz campaign</h1><p>Directory <code>").Append(E(layout.Root)).Append("</code>, ")
             .Append(workers.Count).Append(" workers, ").Append(findings.Count).Append(" findings. Generated ")
@@ -52,18 +62,27 @@ public static class ReportCommand
             h.Append("<h2>").Append(E(target.Key)).Append("</h2>");
             AppendWorkerTable(h, target.ToList());
             var series = target.Select(w => (w.Name, Rows: PlotDataFile.Read(layout.PlotData(w.Name)))).Where(s => s.Rows.Count > 0).ToList();
-            if (series.Count == 0)
-            {
-                h.Append("<p>No plot_data rows yet.</p>");
-                continue;
-            }
-            h.Append("<div class=\"plots\">");
-            h.Append(CampaignPlots.Svg("edges", series, PlotDataFile.EdgesFound));
-            h.Append(CampaignPlots.Svg("exec/s", series, PlotDataFile.ExecsPerSec));
-            h.Append(CampaignPlots.Svg("corpus", series, PlotDataFile.CorpusCount));
-            h.Append(CampaignPlots.Svg("crashes + hangs", series, PlotDataFile.SavedCrashes, PlotDataFile.SavedHangs));
-            h.Append("</div>");
+            if (series.Count == 0) h.Append("<p>No plot_data rows yet.</p>");
+            else AppendPlots(h, series);
+            if (coverage is not null && coverage.TryGetValue(target.Key, out SourceCoverageReport.Result? source)) SourceCoverageReport.AppendHtml(h, source);
         }
+        AppendFindings(h, findings);
+        h.Append("</body></html>\n");
+        return h.ToString();
+    }
+
+    private static void AppendPlots(StringBuilder h, List<(string Name, List<double[]> Rows)> series)
+    {
+        h.Append("<div class=\"plots\">");
+        h.Append(CampaignPlots.Svg("edges", series, PlotDataFile.EdgesFound));
+        h.Append(CampaignPlots.Svg("exec/s", series, PlotDataFile.ExecsPerSec));
+        h.Append(CampaignPlots.Svg("corpus", series, PlotDataFile.CorpusCount));
+        h.Append(CampaignPlots.Svg("crashes + hangs", series, PlotDataFile.SavedCrashes, PlotDataFile.SavedHangs));
+        h.Append("</div>");
+    }
+
+    private static void AppendFindings(StringBuilder h, List<FindingRecord> findings)
+    {
         h.Append("<h2>Findings</h2>");
         if (findings.Count == 0) h.Append("<p>None.</p>");
         else
@@ -79,8 +98,6 @@ public static class ReportCommand
             }
             h.Append("</table>");
         }
-        h.Append("</body></html>\n");
-        return h.ToString();
     }
 
     private static void AppendWorkerTable(StringBuilder h, IReadOnlyList<WorkerStatus> workers)

@@ -4,8 +4,8 @@ using Fuzz.Targets;
 
 namespace Fuzz.Coverage;
 
-/// <summary>Coverage from <see cref="CoverageMap"/>, written by assemblies the
-/// <see cref="Instrumentation.EdgeInstrumenter"/> rewrote.</summary>
+/// <summary>Coverage from <see cref="CoverageMap"/>, written by assemblies SharpFuzz instrumented
+/// (<see cref="Instrumentation.SharpFuzzInstrumenter"/>).</summary>
 public sealed class EdgeCoverage : ICoverage
 {
     public EdgeCoverage(string description) => Description = description;
@@ -18,8 +18,9 @@ public sealed class EdgeCoverage : ICoverage
 
     public ReadOnlySpan<byte> Map => CoverageMap.Edges;
 
-    /// <summary>Edge coverage when the target's assemblies, as loaded beside this copy of Virtsim.Fuzz, carry the
-    /// instrumenter's mark; otherwise <see cref="NullCoverage"/> saying why. Loads those assemblies.</summary>
+    /// <summary>Edge coverage when the target's assemblies, as loaded beside this copy of Virtsim.Fuzz, reference
+    /// SharpFuzz.Common (which only its instrumentation adds; SharpFuzz itself refuses an assembly that already does);
+    /// otherwise <see cref="NullCoverage"/> saying why. Loads those assemblies.</summary>
     public static ICoverage Detect(IFuzzTarget target)
     {
         if (target.InstrumentedAssemblies.Count == 0) return new NullCoverage($"target '{target.Name}' names no assemblies to instrument");
@@ -36,10 +37,14 @@ public sealed class EdgeCoverage : ICoverage
             {
                 return new NullCoverage($"assembly {name} cannot be loaded: {e.Message}");
             }
-            EdgeInstrumentedAttribute? mark = assembly.GetCustomAttribute<EdgeInstrumentedAttribute>();
-            if (mark is null) return new NullCoverage($"{name} is not instrumented (run through the instrumenting host: virtsim fuzz)");
-            parts.Add($"{name} ({mark.Blocks} blocks)");
+            if (!IsInstrumented(assembly)) return new NullCoverage($"{name} is not instrumented (run through the instrumenting host: virtsim fuzz)");
+            string blocks = assembly.Location + Instrumentation.BlockMap.FileSuffix;
+            parts.Add(File.Exists(blocks) ? $"{name} ({File.ReadLines(blocks).Count()} blocks)" : name);
         }
-        return new EdgeCoverage($"edges, {CoverageMap.Size / 1024} KiB map: " + string.Join(", ", parts));
+        return new EdgeCoverage($"edges (SharpFuzz), {CoverageMap.Size / 1024} KiB map: " + string.Join(", ", parts));
     }
+
+    /// <summary>True when SharpFuzz instrumented <paramref name="assembly"/>.</summary>
+    public static bool IsInstrumented(Assembly assembly) =>
+        assembly.GetReferencedAssemblies().Any(r => r.Name == typeof(SharpFuzz.Common.Trace).Assembly.GetName().Name);
 }

@@ -1,8 +1,8 @@
 namespace Fuzz.Coverage;
 
 /// <summary>
-/// The seam between the engine and whatever records coverage: our Cecil edge instrumentation
-/// (<see cref="EdgeCoverage"/>), nothing (<see cref="NullCoverage"/>), or later SharpFuzz's trace bits.
+/// The seam between the engine and whatever records coverage: SharpFuzz's edge instrumentation
+/// (<see cref="EdgeCoverage"/>) or nothing (<see cref="NullCoverage"/>).
 /// The engine calls <see cref="Begin"/> immediately before an execution and reads <see cref="Map"/>
 /// immediately after; work between executions (mutation) is outside the window.
 /// </summary>

@@ -51,6 +51,11 @@ public static class FuzzCommandLine
                 new Argument<string>("dir") { Description = "A directory holding crash files (searched recursively)" },
                 new Argument<string?>("findings") { Description = "Where findings are saved (default: <dir>/findings)", Arity = ArgumentArity.ZeroOrOne },
             }, campaign: false, S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
+            WithTarget(Hidden(new Command(BlockTraceEntry.Command, "Replay a corpus with SharpFuzz's branch callback and write the blocks reached (fuzz report runs it)")
+            {
+                new Argument<string>("input") { Description = "A campaign directory or a directory of inputs" },
+                new Argument<string>("output") { Description = "The file to write" },
+            }), campaign: false, S.StepsMax(), S.AllocMax(), S.InstrumentCache()),
             WithTarget(new Command("worker", "One worker of a campaign (the supervisor of fuzz run -o starts these)") { Hidden = true }, campaign: false,
                 S.WorkerOutput(), S.WorkerName(), S.Main(), S.ParentPid(), S.SyncEvery(""),
                 S.Seed(), S.Runs(), S.Time(), S.MaxLength(), S.NoMinimize(), S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
@@ -114,6 +119,12 @@ public static class FuzzCommandLine
         command.Add(S.Backend());
         command.Add(S.Flavour());
         foreach (Option o in options) command.Add(o);
+        return command;
+    }
+
+    private static Command Hidden(Command command)
+    {
+        command.Hidden = true;
         return command;
     }
 
@@ -192,6 +203,7 @@ public static class FuzzCommandLine
             "worker" => FuzzMode.Worker,
             "report" => FuzzMode.Report,
             "cmin" => FuzzMode.Cmin,
+            BlockTraceEntry.Command => FuzzMode.Blocks,
             _ => FuzzMode.Triage,
         };
         T? Get<T>(string name) => command.Options.Any(o => o.Name == name) || command.Arguments.Any(a => a.Name == name) ? r.GetValue<T>(name) : default;
@@ -213,7 +225,7 @@ public static class FuzzCommandLine
             Corpus = Get<string?>("--corpus"),
             Findings = Get<string>("--findings") ?? FuzzOptions.FindingsDefault,
             Input = mode is FuzzMode.Report or FuzzMode.Triage ? Get<string>("dir") : Get<string>("input"),
-            SecondPath = mode == FuzzMode.Cmin ? Get<string>("output") : Get<string?>("findings"),
+            SecondPath = mode is FuzzMode.Cmin or FuzzMode.Blocks ? Get<string>("output") : Get<string?>("findings"),
             ExpectFires = Get<bool>("--expect-fires"),
             Out = mode == FuzzMode.Report ? Get<string?>("--output") : Get<string?>("--out"),
             MaxLength = command.Options.Any(o => o.Name == "--max-len") ? r.GetValue<int>("--max-len") : FuzzOptions.MaxLengthDefault,

@@ -38,6 +38,8 @@ public static class FuzzEntry
                 return Fuzz.Campaign.WorkerEntry.Run(invocation, output, error);
             case FuzzMode.Cmin or FuzzMode.Triage:
                 return Fuzz.Campaign.CorpusToolsEntry.Run(invocation, output, error);
+            case FuzzMode.Blocks:
+                return Fuzz.Campaign.BlockTraceEntry.Run(invocation, output, error);
             case FuzzMode.Report:
                 error.WriteLine("virtsim: fuzz report runs in the virtsim command (Virtsim.Fuzz.Campaign)");
                 return 2;

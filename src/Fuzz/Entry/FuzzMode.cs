@@ -32,4 +32,8 @@ public enum FuzzMode
 
     /// <summary><c>fuzz triage</c>: crash files of external engines to findings.</summary>
     Triage,
+
+    /// <summary><c>fuzz blocks</c> (hidden): replays a corpus with SharpFuzz's branch callback and writes the blocks
+    /// reached, for <c>fuzz report</c>'s source coverage (<see cref="Campaign.BlockTraceEntry"/>).</summary>
+    Blocks,
 }

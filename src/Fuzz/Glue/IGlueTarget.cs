@@ -2,9 +2,10 @@ namespace Fuzz.Glue;
 
 /// <summary>
 /// The narrow seam between byte-level engine glue (<see cref="AflForkServer"/>, <see cref="LibFuzzerPipeServer"/>)
-/// and virtsim: run one input, then show the edge map it left. A real SharpFuzz could replace the glue above this
-/// seam (its <c>Fuzzer.Run</c>/<c>LibFuzzer.Run</c> would call <see cref="Run"/> and throw on a crash verdict)
-/// or the map below it (its own trace bits), without touching targets or oracles.
+/// and virtsim: run one input, then show the edge map it left (SharpFuzz's probes, in the engine-owned
+/// <see cref="Coverage.CoverageMap"/>). The glue is ours, not SharpFuzz's <c>Fuzzer.Run</c>/<c>LibFuzzer.Run</c>:
+/// those answer every failure with one status (no hang/crash distinction) and speak libfuzzer-dotnet's protocol;
+/// docs/fuzzing.md, "Engine glue".
 /// </summary>
 public interface IGlueTarget
 {

@@ -50,6 +50,27 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/", "", StringComparison.Ordinal), StringComparison.Ordinal);
         output.WriteLine(stdout);
+
+        // Run as a program, the report also replays the queues (a child `virtsim fuzz blocks`) for source coverage:
+        // split-virtqueue's SplitQueue.cs has lines the campaign reached and lines it never did.
+        string withSource = Path.Combine(root, "report-source.html");
+        using (var report = new CampaignProcess("fuzz", "report", root, "--output", withSource))
+        {
+            Assert.True(report.WaitForExit(Startup), report.Output);
+            output.WriteLine(report.Output);
+            Assert.Equal(0, report.Process.ExitCode);
+            Assert.Contains($"{Target}: source coverage from ", report.Output, StringComparison.Ordinal);
+        }
+        string source = File.ReadAllText(withSource);
+        Assert.Contains("<h3>Source coverage</h3>", source, StringComparison.Ordinal);
+        int queued = Directory.GetFiles(layout.Queue($"{Target}-w0")).Length + Directory.GetFiles(layout.Queue($"{Target}-w1")).Length;
+        Assert.Contains($"The queue ({queued} inputs) replayed once", source, StringComparison.Ordinal);
+        int at = source.IndexOf("<summary><code>Virtio/Queue/SplitQueue.cs</code></summary>", StringComparison.Ordinal);
+        Assert.True(at > 0, "SplitQueue.cs is rendered");
+        string listing = source[at..source.IndexOf("</details>", at, StringComparison.Ordinal)];
+        Assert.Contains("<span class=\"h\">", listing, StringComparison.Ordinal);
+        Assert.Contains("<span class=\"m\">", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", source, StringComparison.Ordinal);
     }
 
     [Fact]

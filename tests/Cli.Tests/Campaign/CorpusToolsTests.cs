@@ -7,6 +7,7 @@ namespace Cli.Tests.Campaign;
 
 /// <summary><c>virtsim fuzz cmin</c> keeps every (edge, bucket) tuple of a campaign's queue in fewer inputs;
 /// <c>virtsim fuzz triage</c> turns a pile of crash files into one saved finding per (oracle, site).</summary>
+[Collection(TraceMapCollection.Name)]
 public sealed class CorpusToolsTests(ITestOutputHelper output)
 {
     [Fact]

@@ -3,6 +3,7 @@ using Xunit;
 namespace Cli.Tests.Commands;
 
 /// <summary>Usage errors, user files and the small commands.</summary>
+[Collection(TraceMapCollection.Name)]
 public sealed class CommandLineTests
 {
     [Fact]

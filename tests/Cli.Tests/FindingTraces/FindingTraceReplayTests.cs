@@ -8,6 +8,7 @@ namespace Cli.Tests.FindingTraces;
 
 /// <summary><c>virtsim fuzz --findings</c> saves a trace per finding; <c>virtsim replay</c> on the findings directory
 /// reproduces each and says which oracle fired where.</summary>
+[Collection(TraceMapCollection.Name)]
 public sealed class FindingTraceReplayTests
 {
     private static string Fuzz(TempDir dir, string target = "demo-pci-qemu-seed")

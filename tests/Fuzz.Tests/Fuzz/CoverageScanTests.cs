@@ -1,12 +1,9 @@
 using Fuzz.Coverage;
-using Fuzz.Instrumentation;
-using Mono.Cecil;
-using Mono.Cecil.Cil;
 
 namespace Fuzz.Tests;
 
 /// <summary>The block scan of <see cref="CoverageTracker"/> (every non-zero byte found once, whatever the map length
-/// and wherever the hits lie) and the instrumenter's trivial-leaf rule.</summary>
+/// and wherever the hits lie).</summary>
 public sealed class CoverageScanTests
 {
     [Fact]
@@ -42,25 +39,5 @@ public sealed class CoverageScanTests
         map[32] = 2;                                 // a new bucket of a known edge: novel, no new edge
         Assert.True(tracker.Merge(map));
         Assert.Equal(3, tracker.Edges);
-    }
-
-    [Fact]
-    public void TrivialLeaf_IsOneBlockWithoutCalls()
-    {
-        var module = ModuleDefinition.CreateModule("leaf", ModuleKind.Dll);
-        MethodBody Body(params Instruction[] code)
-        {
-            var m = new MethodDefinition("m", MethodAttributes.Static, module.TypeSystem.Int32);
-            foreach (Instruction i in code) m.Body.Instructions.Add(i);
-            return m.Body;
-        }
-        Assert.True(EdgeInstrumenter.IsTrivialLeaf(Body(Instruction.Create(OpCodes.Ldc_I4_1), Instruction.Create(OpCodes.Ret))));
-        Instruction ret = Instruction.Create(OpCodes.Ret);
-        Assert.False(EdgeInstrumenter.IsTrivialLeaf(Body(Instruction.Create(OpCodes.Ldc_I4_1), Instruction.Create(OpCodes.Brtrue, ret), Instruction.Create(OpCodes.Ldc_I4_0), ret)));
-        Assert.False(EdgeInstrumenter.IsTrivialLeaf(Body(Instruction.Create(OpCodes.Call, module.ImportReference(typeof(Environment).GetProperty(nameof(Environment.ProcessorCount))!.GetMethod!)), Instruction.Create(OpCodes.Ret))));
-        Instruction[] longer = new Instruction[EdgeInstrumenter.TrivialLeafInstructionsMax + 1];
-        for (int i = 0; i < longer.Length - 1; i++) longer[i] = Instruction.Create(OpCodes.Nop);
-        longer[^1] = Instruction.Create(OpCodes.Ret);
-        Assert.False(EdgeInstrumenter.IsTrivialLeaf(Body(longer)));
     }
 }

@@ -5,6 +5,7 @@ namespace Fuzz.Tests;
 
 /// <summary>The whole instrumented path: <see cref="FuzzHost"/> instruments Sim.Engine into a cache, loads it with
 /// Virtsim.Fuzz into its own load context and runs the guest-memory campaign there with edge coverage.</summary>
+[Collection(CoverageMapCollection.Name)]
 public sealed class HostTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("virtsim-host-").FullName;

@@ -34,7 +34,7 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
         {
             CoverageMap.Reset();
             classify(x);
-            return (byte[])CoverageMap.Edges.Clone();
+            return CoverageMap.Edges.ToArray();
         }
         byte[] loop = Map(1000);
         byte[] caught = Map(5);
@@ -65,14 +65,14 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void InstrumentedAssembly_CarriesTheMark()
+    public void InstrumentedAssembly_IsRecognised_AndItsBlocksAreMapped()
     {
         using ToyContext toy = ToyContext.Create();
-        EdgeInstrumentedAttribute? mark = toy.Assembly.GetCustomAttribute<EdgeInstrumentedAttribute>();
-        Assert.NotNull(mark);
-        Assert.True(mark.Blocks > 10);
-        Assert.Equal(ToyContext.LastResult.Blocks, mark.Blocks);
-        Assert.Null(typeof(InstrumenterTests).Assembly.GetCustomAttribute<EdgeInstrumentedAttribute>());
+        Assert.True(EdgeCoverage.IsInstrumented(toy.Assembly));
+        Assert.False(EdgeCoverage.IsInstrumented(typeof(InstrumenterTests).Assembly));
+        Assert.True(ToyContext.LastResult.Blocks > 10);
+        Assert.Equal(ToyContext.LastResult.Blocks, ToyContext.Blocks.Count);
+        Assert.All(ToyContext.Blocks, b => Assert.InRange(b.Id, 0, CoverageMap.Size - 1));
     }
 
     [Fact]
@@ -82,13 +82,9 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
         try
         {
             string source = typeof(Sim.Engine.Random.Prng).Assembly.Location;
-            InstrumentationResult result;
-            using (var stream = File.Create(Path.Combine(dir, "Sim.Engine.dll")))
-            {
-                result = EdgeInstrumenter.Instrument(source, stream);
-            }
-            output.WriteLine($"Sim.Engine: {result.Methods} methods, {result.Blocks} blocks");
-            Assert.True(result.Blocks > result.Methods);
+            InstrumentationResult result = SharpFuzzInstrumenter.Instrument(source, Path.Combine(dir, "Sim.Engine.dll"));
+            output.WriteLine($"Sim.Engine: {result.Types} types, {result.Blocks} blocks");
+            Assert.True(result.Blocks > result.Types);
 
             var context = new AssemblyLoadContext("sim-engine-instrumented", isCollectible: true);
             try
@@ -135,15 +131,14 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
             foreach (string name in names)
             {
                 string source = Path.Combine(Path.GetDirectoryName(typeof(InstrumenterTests).Assembly.Location)!, name + ".dll");
-                using var stream = File.Create(Path.Combine(dir, name + ".dll"));
-                InstrumentationResult r = EdgeInstrumenter.Instrument(source, stream);
-                output.WriteLine($"{name}: {r.Methods} methods, {r.Blocks} blocks");
+                InstrumentationResult r = SharpFuzzInstrumenter.Instrument(source, Path.Combine(dir, name + ".dll"));
+                output.WriteLine($"{name}: {r.Types} types, {r.Blocks} blocks");
             }
             int jitted = 0;
             foreach (string name in names)
             {
                 Assembly assembly = context.LoadFromAssemblyName(new AssemblyName(name));
-                Assert.NotNull(assembly.GetCustomAttribute<EdgeInstrumentedAttribute>());
+                Assert.True(EdgeCoverage.IsInstrumented(assembly));
                 foreach (Type type in assembly.GetTypes())
                 {
                     if (type.ContainsGenericParameters) continue;
@@ -176,29 +171,14 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void BlockIds_AreStableAndInRange()
-    {
-        int a = EdgeInstrumenter.BlockId("Sim.Devices.dll"u8, 0x06000001, 0);
-        Assert.Equal(a, EdgeInstrumenter.BlockId("Sim.Devices.dll"u8, 0x06000001, 0));
-        Assert.NotEqual(a, EdgeInstrumenter.BlockId("Sim.Devices.dll"u8, 0x06000001, 4));
-        for (int off = 0; off < 1000; off++)
-        {
-            int id = EdgeInstrumenter.BlockId("x"u8, 0x06000002, off);
-            Assert.InRange(id, 0, CoverageMap.Size - 1);
-        }
-    }
-
-    [Fact]
     public void AlreadyInstrumented_IsRefused()
     {
         string dir = Directory.CreateTempSubdirectory("virtsim-instr-").FullName;
         try
         {
             string once = Path.Combine(dir, "Sim.Engine.dll");
-            using (var stream = File.Create(once)) EdgeInstrumenter.Instrument(typeof(Sim.Engine.Random.Prng).Assembly.Location, stream);
-            using var again = new MemoryStream();
-            Assert.Throws<InvalidOperationException>(() => EdgeInstrumenter.Instrument(once, again));
-            Assert.Throws<InvalidOperationException>(() => EdgeInstrumenter.Instrument(typeof(CoverageMap).Assembly.Location, again));
+            SharpFuzzInstrumenter.Instrument(typeof(Sim.Engine.Random.Prng).Assembly.Location, once);
+            Assert.Throws<InvalidOperationException>(() => SharpFuzzInstrumenter.Instrument(once, Path.Combine(dir, "again.dll")));
         }
         finally
         {

@@ -4,9 +4,9 @@ using Fuzz.Instrumentation;
 
 namespace Fuzz.Tests;
 
-/// <summary>Instruments the <c>Fuzz.Tests.Toy</c> namespace of a copy of this test assembly and loads it in
-/// its own collectible context. Its reference to Virtsim.Fuzz resolves to the default context, so the toy writes
-/// the very <see cref="global::Fuzz.Coverage.CoverageMap"/> the tests read.</summary>
+/// <summary>Instruments (SharpFuzz) the <c>Fuzz.Tests.Toy</c> namespace of a copy of this test assembly and loads
+/// it in its own collectible context. Its reference to SharpFuzz.Common resolves to the default context, so the toy
+/// writes the very map <see cref="global::Fuzz.Coverage.CoverageMap"/> owns and the tests read.</summary>
 internal sealed class ToyContext : AssemblyLoadContext, IDisposable
 {
     private static readonly Lazy<byte[]> InstrumentedImage = new(Build);
@@ -24,6 +24,9 @@ internal sealed class ToyContext : AssemblyLoadContext, IDisposable
 
     public static InstrumentationResult LastResult { get; private set; }
 
+    /// <summary>The block map written beside the instrumented toy.</summary>
+    public static IReadOnlyList<BlockSite> Blocks { get; private set; } = [];
+
     public static ToyContext Create() => new();
 
     public SpanCheck MagicCheck() => Assembly.GetType("Fuzz.Tests.Toy.MagicBytes", true)!.GetMethod("Check")!.CreateDelegate<SpanCheck>();
@@ -37,8 +40,17 @@ internal sealed class ToyContext : AssemblyLoadContext, IDisposable
     private static byte[] Build()
     {
         string source = typeof(ToyContext).Assembly.Location;
-        using var output = new MemoryStream();
-        LastResult = EdgeInstrumenter.Instrument(source, output, type => type.StartsWith("Fuzz.Tests.Toy.", StringComparison.Ordinal));
-        return output.ToArray();
+        string dir = Directory.CreateTempSubdirectory("virtsim-toy-").FullName;
+        try
+        {
+            string output = Path.Combine(dir, Path.GetFileName(source));
+            LastResult = SharpFuzzInstrumenter.Instrument(source, output, type => type.StartsWith("Fuzz.Tests.Toy.", StringComparison.Ordinal));
+            Blocks = BlockMap.Read(output + BlockMap.FileSuffix);
+            return File.ReadAllBytes(output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }

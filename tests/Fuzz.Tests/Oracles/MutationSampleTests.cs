@@ -9,6 +9,7 @@ namespace Fuzz.Tests.Oracles;
 /// fuzzer within a short budget, so the oracles cannot silently weaken. Each runs the way
 /// <c>virtsim mutants --run</c> does (instrumented copy in its own load context, coverage on, seed 1).
 /// </summary>
+[Collection(CoverageMapCollection.Name)]
 public sealed class MutationSampleTests
 {
     private const double BudgetSeconds = 20;
