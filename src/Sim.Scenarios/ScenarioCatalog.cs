@@ -1,5 +1,4 @@
 using Sim.Engine.Scenarios;
-using Sim.Scenarios.Ping;
 
 namespace Sim.Scenarios;
 
@@ -7,17 +6,9 @@ namespace Sim.Scenarios;
 /// Replay finds a simulated trace's scenario here by the name in its header.</summary>
 public static class ScenarioCatalog
 {
-    /// <summary>All scenarios, each created once (they are stateless factories).</summary>
-    public static IReadOnlyList<IScenario> All { get; } =
-    [
-        new PingScenario(),
-        new DemoScenario(),
-        new VirtioDemoScenario(),
-        new VhostDemoScenario(),
-        new FactorialScenario(),
-        new CounterScenario(),
-        new BlkScenario(),
-    ];
+    /// <summary>All scenarios, each created once (they are stateless factories): the engine's, then each device's
+    /// from <see cref="DeviceCatalog"/>.</summary>
+    public static IReadOnlyList<IScenario> All { get; } = [.. DeviceCatalog.EngineScenarios, .. DeviceCatalog.All.SelectMany(d => d.Scenarios)];
 
     /// <summary>The scenario named <paramref name="name"/> (ordinal match), or null.</summary>
     public static IScenario? Find(string name) => All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.Ordinal));

@@ -13,17 +13,20 @@ namespace Sim.Devices.Virtio.Rng;
 /// entropy is the simulation's: a <see cref="Prng"/> stream the scenario forks from the seeded root, so a run's
 /// "random" bytes are the same on every replay.
 /// <para>What the flavours do, and why they differ. No seed document describes an entropy device, so the
-/// <see cref="Flavour.Seed"/> flavour reproduces QEMU's own model, which the seeds' QEMU ships:</para>
+/// <see cref="Flavour.Seed"/> flavour is the device as the seeds write theirs: seed 001's virtio_test_handle_output
+/// template applied to entropy — a fixed block <c>uint8_t buf[64]</c> filled with random bytes, copied with
+/// <c>iov_from_buf(elem-&gt;in_sg, elem-&gt;in_num, 0, buf, 64)</c> and pushed with <c>virtqueue_push(vq, elem, 64)</c>
+/// whatever the guest offered (seed 001 pushes len 4 the same way):</para>
 /// <list type="bullet">
-/// <item><b>Seed</b> is QEMU chr_read: each popped element gets <c>iov_from_buf(elem-&gt;in_sg, ...)</c> — its
-/// device-writable buffers are filled and any driver-readable buffers are ignored, although VIRTIO 1.2 §5.4.6.1
-/// forbids the driver to place them.</item>
-/// <item><b>Robust</b> (default) refuses a chain that holds driver-readable buffers (§5.4.6.1): it completes
-/// with used.len 0 and nothing written, and the log says why.</item>
+/// <item><b>Seed</b> writes at most <see cref="SeedBlockBytes"/> bytes into the device-writable buffers and reports
+/// used.len <see cref="SeedBlockBytes"/> even when the buffers hold fewer (VIRTIO 1.2 §2.7.8.2: the device MUST
+/// NOT report more than it wrote); driver-readable buffers are ignored, as QEMU's iov_from_buf on in_sg does.</item>
+/// <item><b>Robust</b> (default, QEMU hw/virtio/virtio-rng.c chr_read) fills the device-writable buffers and reports
+/// the bytes written. It refuses a chain that holds driver-readable buffers (§5.4.6.1: the driver MUST NOT place
+/// them): used.len 0, nothing written, and the log says why.</item>
 /// <item>Both fill at most <see cref="BytesPerRequestMax"/> bytes of one element (§5.4.7.1: the device MAY use
-/// less than the entire buffer; QEMU's backends deliver in bounded chunks too), a ring error while popping
-/// breaks the device (QEMU virtio_error), and one handler run pops at most <see cref="ElementsPerNotifyMax"/>
-/// elements.</item>
+/// less than the entire buffer), a ring error while popping breaks the device (QEMU virtio_error), and one handler
+/// run pops at most <see cref="ElementsPerNotifyMax"/> elements.</item>
 /// </list>
 /// Each completed element emits a DeviceResult trace event (Address = <see cref="ResultRequest"/>, Value = bytes
 /// written).
@@ -35,6 +38,9 @@ public sealed class VirtioRngDevice : VirtioDevice
 
     /// <summary>Most bytes one element receives (the device MAY use less than the buffer, VIRTIO 1.2 §5.4.7.1).</summary>
     public const int BytesPerRequestMax = 64 * 1024;
+
+    /// <summary>Seed: the fixed entropy block each request gets and the used.len it reports.</summary>
+    public const int SeedBlockBytes = 64;
 
     /// <summary>Elements one handler run pops at most.</summary>
     public const int ElementsPerNotifyMax = 8 * RngSpec.QueueSize;
@@ -93,21 +99,23 @@ public sealed class VirtioRngDevice : VirtioDevice
             }
             else
             {
-                written = Fill();
+                written = Fill(Flavour == Flavour.Seed ? SeedBlockBytes : BytesPerRequestMax);
                 Requests++;
                 BytesWritten += written;
                 Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, written, default);
             }
-            TryPush(queueIndex, _element, written);
+            // Seed: virtqueue_push(vq, elem, 64) whatever iov_from_buf managed to write.
+            uint len = Flavour == Flavour.Seed ? SeedBlockBytes : written;
+            TryPush(queueIndex, _element, len);
             NotifyQueue(queueIndex);
         }
     }
 
-    /// <summary>QEMU chr_read's iov_from_buf: entropy into the element's device-writable buffers, in order, up to
-    /// <see cref="BytesPerRequestMax"/>. Returns the bytes written (a buffer outside guest memory ends the fill).</summary>
-    private uint Fill()
+    /// <summary>iov_from_buf: entropy into the element's device-writable buffers, in order, up to
+    /// <paramref name="limit"/> bytes. Returns the bytes written.</summary>
+    private uint Fill(int limit)
     {
-        ulong want = Math.Min(_element.InBytes, BytesPerRequestMax);
+        ulong want = Math.Min(_element.InBytes, unchecked((ulong)limit));
         ulong offset = 0;
         while (offset < want)
         {

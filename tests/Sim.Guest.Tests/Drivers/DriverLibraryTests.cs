@@ -1,6 +1,7 @@
 using Sim.Devices.Demo;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
+using Sim.Devices.Tests.Drivers;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Kvm;
@@ -11,7 +12,7 @@ using Sim.Scenarios;
 using Xunit;
 using Sim.Spec.Virtio;
 
-namespace Sim.Devices.Tests.Drivers;
+namespace Sim.Guest.Tests.Drivers;
 
 public sealed class DriverLibraryTests
 {
