@@ -95,7 +95,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
 
     public int InputVersion => 1;
 
-    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Devices"];
+    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Spec", "Sim.Devices"];
 
     public IMutator? StructureMutator { get; } = new FixedOpMutator(VirtioPciInput.HeaderLength, VirtioPciInput.OpLength, VirtioPciInput.OpCount);
 
