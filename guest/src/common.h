@@ -1,4 +1,4 @@
-/* What the virtio guests share (src/Sim.Guest/Scenarios/VirtioGuestProgram.cs): transport and interrupt choices
+/* What the virtio guests share (src/Sim.Scenarios/VirtioGuestProgram.cs): transport and interrupt choices
  * from the parameter block, the DMA window, and an interrupt hook that hands the GSI to the probed driver (the
  * runtime EOIs). */
 #ifndef GUEST_COMMON_H

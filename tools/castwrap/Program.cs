@@ -1,4 +1,4 @@
-// tools/castwrap: usage `dotnet run --project tools/castwrap -- src/Sim.Engine src/Sim.Devices src/Sim.Guest`.
+// tools/castwrap: usage `dotnet run --project tools/castwrap -- src/Sim.Engine src/Sim.Machine src/Sim.Spec src/Sim.Devices src/Sim.Guest src/Sim.Scenarios`.
 // The simulation projects compile with CheckForOverflowUnderflow (arithmetic overflow throws), but an
 // explicit integral cast means truncation there, as Rust's `as` does in rust-vmm: the bounds idiom
 // `(uint)i < (uint)length` and byte-lane extraction rely on it. This wraps such casts in unchecked(...).

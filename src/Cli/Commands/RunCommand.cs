@@ -2,7 +2,7 @@ using System.CommandLine;
 using Cli.Replay;
 using Sim.Engine.Scenarios;
 using Sim.Engine.Time;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 
 namespace Cli.Commands;
 
@@ -18,9 +18,15 @@ internal static class RunCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing --trace file" };
         var opt = new Option<string[]>("--opt", "-O") { Description = "Scenario option key=value (repeatable), e.g. --opt requests=64; each scenario's options: run <scenario> --help or run --list", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
         var list = new Option<bool>("--list") { Description = "List the scenarios, one per line, name first, each followed by its --opt options (default, allowed values)" };
-        var cmd = new Command("run", "Run a built-in scenario: a simulated guest driver against a device model") { scenario, seed, trace, force, opt, list };
+        var listTraces = new Option<bool>("--list-traces") { Description = "List the committed simulated traces, one per line: name|run arguments (what scripts/regen-traces makes)" };
+        var cmd = new Command("run", "Run a built-in scenario: a simulated guest driver against a device model") { scenario, seed, trace, force, opt, list, listTraces };
         cmd.SetAction(pr =>
         {
+            if (pr.GetValue(listTraces))
+            {
+                foreach (TraceRecipe t in DeviceCatalog.AllTraces) app.Out.WriteLine($"{t.Name}|{t.Arguments}");
+                return ExitCodes.Ok;
+            }
             if (pr.GetValue(list))
             {
                 foreach (IScenario s in ScenarioCatalog.All)

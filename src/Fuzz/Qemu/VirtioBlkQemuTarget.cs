@@ -41,7 +41,7 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
 
     public int InputVersion => 1;
 
-    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Devices"];
+    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Spec", "Sim.Devices"];
 
     public IMutator? StructureMutator { get; } = new ScenarioMutator();
 

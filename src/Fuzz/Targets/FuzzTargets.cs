@@ -1,20 +1,19 @@
 using Sim.Devices;
-using Sim.Devices.Virtio.Blk;
-using Sim.Devices.Virtio.Counter;
-using Sim.Devices.Virtio.Demo;
-using Sim.Devices.Virtio.Factorial;
+using Sim.Scenarios;
 
 namespace Fuzz.Targets;
 
 /// <summary>
 /// The registry of fuzz targets, by name (see <see cref="FuzzTargetName"/> for the <c>device-backend-flavour</c>
-/// scheme). To add one: implement <see cref="IFuzzTarget"/> in <c>src/Fuzz/Targets/</c> and add its constructor to
-/// <see cref="Factories"/>. Each call creates fresh target instances (targets hold reusable per-execution state).
+/// scheme). A device's QEMU-style backend target comes from its <see cref="DeviceCatalog"/> entry
+/// (<see cref="DeviceEntry.CreateVirtio"/>; docs/adding-a-device.md); other targets implement <see cref="IFuzzTarget"/>
+/// in <c>src/Fuzz/Targets/</c> and add their constructor to <see cref="Factories"/>. Each call creates fresh target
+/// instances (targets hold reusable per-execution state).
 /// </summary>
 public static class FuzzTargets
 {
     /// <summary>Blk backing store for fuzzing: 64 KiB (128 sectors) so reads and writes at any sector stay cheap.</summary>
-    public const ulong BlkDiskBytes = 64 * 1024;
+    public const ulong BlkDiskBytes = DeviceCatalog.BlkFuzzDiskBytes;
 
     private static readonly Func<IFuzzTarget>[] Factories =
     [
@@ -24,13 +23,10 @@ public static class FuzzTargets
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),
         () => new DemoPciTarget(Flavour.Seed),
-        .. Both(f => new VirtioBackendTarget("virtio-demo", f, "seed 000 virtio-demo (QEMU-style) under hostile rings and register sequences", (_, fl) => new VirtioDemoDevice(fl))),
+        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Checkers.UsedLenRule.Offered : Checkers.UsedLenRule.Written))),
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
-        .. Both(f => new VirtioBackendTarget("virtio-factorial", f, "seed 001 virtio factorial (QEMU-style) under hostile rings and register sequences", (_, fl) => new VirtioFactorialDevice(fl))),
-        .. Both(f => new VirtioBackendTarget("virtio-counter", f, "seed 002 virtio counter (QEMU-style, device timer) under hostile rings and register sequences", (sim, fl) => new VirtioCounterDevice(sim, new CounterDeviceOptions { Flavour = fl }))),
         () => new Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
-        .. Both(f => new VirtioBackendTarget("virtio-blk", f, "seed 003 virtio-blk (QEMU-style, 64 KiB memory disk) under hostile rings and register sequences", (_, fl) => new VirtioBlkDevice(new MemoryBlockBackend(BlkDiskBytes), new BlkDeviceOptions { Flavour = fl }), Checkers.UsedLenRule.Offered)),
     ];
 
     private static Func<IFuzzTarget>[] Both(Func<Flavour, IFuzzTarget> make) => [() => make(Flavour.Robust), () => make(Flavour.Seed)];

@@ -77,7 +77,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     public int InputVersion => 1;
 
-    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Devices"];
+    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Spec", "Sim.Devices"];
 
     public IMutator? StructureMutator { get; } = new FixedOpMutator(VhostCoreInput.HeaderLength, VhostCoreInput.OpLength, VhostCoreInput.OpCount);
 

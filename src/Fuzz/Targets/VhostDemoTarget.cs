@@ -10,6 +10,7 @@ using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Spec.Virtio;
 
 namespace Fuzz.Targets;
 
@@ -51,7 +52,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
 
     public int InputVersion => 1;
 
-    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Devices"];
+    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Spec", "Sim.Devices"];
 
     public IMutator? StructureMutator { get; } = new ScenarioMutator();
 

@@ -12,8 +12,10 @@ using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Fuzz.Targets;
 
@@ -80,7 +82,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     public int InputVersion => 1;
 
-    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Devices"];
+    public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Spec", "Sim.Devices"];
 
     public IMutator? StructureMutator { get; } = new ScenarioMutator();
 

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using Sim.Devices.Virtio;
-using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Guest.Virtio;
 

@@ -33,7 +33,7 @@ public sealed class CommandLineTests
     {
         var (code, output, _) = CliRunner.Run("run", "--list");
         Assert.Equal(ExitCodes.Ok, code);
-        foreach (string name in new[] { "ping", "demo", "virtio-demo", "factorial", "counter", "blk" })
+        foreach (string name in Sim.Scenarios.ScenarioCatalog.All.Select(s => s.Name))
         {
             Assert.Contains(name + " ", output, StringComparison.Ordinal);
         }

@@ -82,7 +82,8 @@ public sealed class EntryTests(ITestOutputHelper output) : IDisposable
         var finding = new FindingReport("used-ring", "used-ring/len-exceeds-writable", "len 9 > 8 \"writable\"", null);
         string source = RegressionTestEmitter.Emit("split-virtqueue", 3, finding, [0x00, 0x01, 0xff], expectFires: false);
         output.WriteLine(source);
-        Assert.Contains("public sealed class Regression_SplitVirtqueue_UsedRing_" + FindingSite.Hash(finding.Site), source, StringComparison.Ordinal);
+        Assert.Contains("public sealed class Regression_SplitVirtqueue_UsedRingLenExceedsWritable", source, StringComparison.Ordinal);
+        Assert.Contains("public void SplitVirtqueue_UsedRingLenExceedsWritable_DoesNotFire()", source, StringComparison.Ordinal);
         Assert.Contains("[Fact]", source, StringComparison.Ordinal);
         Assert.Contains("0x00, 0x01, 0xff,", source, StringComparison.Ordinal);
         Assert.Contains("FuzzReplay.Run(\"split-virtqueue\", 3, Input)", source, StringComparison.Ordinal);

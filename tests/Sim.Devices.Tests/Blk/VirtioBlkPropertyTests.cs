@@ -2,6 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Sim.Devices.Virtio.Blk;
+using Sim.Spec.Blk;
 
 namespace Sim.Devices.Tests.Blk;
 
