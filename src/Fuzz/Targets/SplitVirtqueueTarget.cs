@@ -1,6 +1,7 @@
 using Fuzz.Checkers;
 using Fuzz.Input;
 using Fuzz.Mutation;
+using Fuzz.Oracles;
 using Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
@@ -16,7 +17,8 @@ namespace Fuzz.Targets;
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; popped iovecs must lie in
 /// the chain the checker walked (model); <see cref="NotificationChecker"/> (notify); liveness: after the drain every
 /// available chain is consumed unless the queue reported an error (QEMU's broken state); exceptions and assertions;
-/// fast path (<see cref="FastPathDifferential"/>): each input that ran clean runs again with no observer on the memory,
+/// chain (<see cref="PopOracle"/>): every observed pop's answer, error kind, element and descriptor reads match the
+/// ring model's walk (<see cref="ChainReference"/>); fast path (<see cref="FastPathDifferential"/>): each input that ran clean runs again with no observer on the memory,
 /// so the queue takes its window paths (<c>TryWalkDirectFast</c>, <c>TryPopBatchDirect</c>, the window path of
 /// <c>FillBatch</c>), and everything the guest can see must equal the observed run's.
 /// </summary>
@@ -47,6 +49,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     private readonly byte[] _data = new byte[128];
     private readonly uint[] _lens = new uint[ElementsMax];
     private readonly FastPathDifferential _diff = new((int)RingInput.MemorySize);
+    private readonly PopOracle _popOracle = new();
     private int _held;
     private bool _observed;
     private int _pops;
@@ -71,13 +74,16 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     public string Name => "split-virtqueue";
 
-    public string Description => "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, notify, liveness, fast-path";
+    public string Description => "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, chain, notify, liveness, fast-path";
 
     /// <summary>Which clean executions run a second time unobserved (<see cref="FastPathDifferential"/>): one in
     /// <c>FastPathPeriod</c>, chosen by a hash of the input so that a reproduction decides the same; 1 means every one,
     /// 0 none. The default 4 keeps the twin's cost near a third of an execution (it costs about 1.2 observed runs)
     /// while a broken fast path is still caught within seconds (docs/fuzzing-oracles.md).</summary>
     public int FastPathPeriod { get; init; } = DefaultFastPathPeriod;
+
+    /// <summary>Chains the chain oracle judged (<see cref="PopOracle.Judged"/>), for tests.</summary>
+    public long ChainsJudged => _popOracle.Judged;
 
     /// <summary>The default <see cref="FastPathPeriod"/>.</summary>
     public const int DefaultFastPathPeriod = 4;
@@ -262,6 +268,15 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         {
             _queue.TryPopBatch(_memory, _elements.AsSpan(_held, 1), out int count, out error);
             popped = count == 1;
+        }
+        else if (_observed)
+        {
+            // Chain oracle (issue 12 item 5): the answer, its error kind and the descriptors read, against the ring model.
+            _popOracle.Before(_queue, _memory);
+            long reads = _checker.DescriptorSizedReads;
+            popped = _queue.TryPop(_memory, element, out error);
+            _popOracle.After(_memory, popped, error, element, _checker.DescriptorSizedReads - reads, context);
+            if (context.Finding is not null) return false;
         }
         else
         {
