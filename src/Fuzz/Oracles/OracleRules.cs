@@ -165,6 +165,10 @@ public static class OracleRules
         MissedAfterDrain("notify/missed-interrupt-after-drain-vhost", "the vhost device (call eventfd → irqfd)"),
 
         // ---- liveness (targets)
+        new("liveness/stranded-under-suppression",
+            "A chain stayed available and unconsumed although the device's suppression state (used.flags NO_NOTIFY, or avail_event) told the guest it need not kick: a lost wakeup.",
+            "a device that suppresses notifications promises to look at the ring by itself; before it sleeps it re-enables notifications and re-checks avail.idx, so a chain published while it suppressed kicks is found",
+            "VIRTIO 1.2 §2.7.7.2, §2.7.10; Linux vhost_enable_notify (re-reads avail->idx, the caller loops), virtqueue_kick_prepare_split; QEMU virtio_queue_set_notification + virtio_queue_empty re-check (virtio_blk_handle_vq)"),
         new("liveness/available-chain-not-consumed",
             "After the driver stopped, kicked and let the device run, chains were still waiting in the available ring, yet the device had not reported an error (not NEEDS_RESET, no vq_err). Typical cause: a handler that never returned and now serves nothing (seed 001 factorial: for (i = 1; i <= n; i++) never ends for arg1 = 0xFFFFFFFF).",
             "a device that is notified must consume what the driver made available, or fail visibly: QEMU marks the device broken (virtio_error → NEEDS_RESET), vhost signals vq_err; silently stopping starves the driver forever",
