@@ -52,6 +52,15 @@ public sealed class VhostDemoTarget : IFuzzTarget
 
     public string Name { get; }
 
+    /// <summary>Interleaving slots that ran in the last execution (tests).</summary>
+    public int SlotsRun => _scheduler.SlotsRun;
+
+    /// <summary>Kick decisions of the last execution that said "no kick" for published chains (tests).</summary>
+    public int KicksWithheld => _kicks.Withheld;
+
+    /// <summary>Requests the last execution's device answered in full (tests).</summary>
+    public long Requests { get; private set; }
+
     public string Description => "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; oracles permission, used-ring, hang, liveness, missed-interrupt";
 
     public int InputVersion => 1;
@@ -192,6 +201,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
             }
         }
         if (context.Finding is null) Liveness(rig, context);
+        Requests = demo.Requests;
         return FuzzOutcome.Completed;
     }
 
