@@ -56,6 +56,10 @@ public static class OracleRules
             "VIRTIO 1.2 §2.7.4 Message Framing, §2.7.5 (addr/len define the buffer); QEMU virtqueue_pop maps exactly [addr, addr+len) per descriptor, Linux vhost_get_vq_desc/translate_desc likewise"),
 
         // ---- notify (NotificationChecker)
+        new("notify/suppression-not-published",
+            "The queue changed its notification state but the suppression word the guest reads (avail_event with EVENT_IDX, used.flags NO_NOTIFY without) does not say so.",
+            "enabling notifications with EVENT_IDX stores avail_event = the avail.idx just read, so the driver kicks for anything it publishes later; without EVENT_IDX NO_NOTIFY is cleared or set and the other flag bits stay",
+            "VIRTIO 1.2 §2.7.7.1, §2.7.10; QEMU virtio_queue_split_set_notification (vring_set_avail_event, vring_used_flags_set_bit / unset_bit)"),
         new("notify/",
             "The device completed buffers and decided not to interrupt although the driver's suppression state required an interrupt.",
             "without VIRTIO_F_EVENT_IDX the device must notify unless avail.flags has VIRTQ_AVAIL_F_NO_INTERRUPT; with it, it must notify when used.idx passes used_event (vring_need_event); suppression may only drop unneeded interrupts, spurious ones are allowed",

@@ -228,7 +228,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
                     break;
                 }
             case OpSetNotification:
-                _queue.SetNotification(_memory, (op.Flags & 1) != 0);
+                SetNotification((op.Flags & 1) != 0, context);
                 break;
             case OpGiveBack:
                 GiveBack(op.Index % 3, op.Index % Math.Max(1, _held));
@@ -256,6 +256,34 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         }
         return false;
     }
+
+    /// <summary>QEMU virtio_queue_split_set_notification, judged (observed lane): with EVENT_IDX, enabling publishes
+    /// avail_event = the avail.idx it reads (vring_set_avail_event(vq, vring_avail_idx(vq))), so a guest that publishes
+    /// after it kicks (VIRTIO 1.2 §2.7.10); without it, used.flags' NO_NOTIFY is cleared or set and nothing else changes
+    /// (§2.7.7.1). A stale avail_event or flag is a lost wakeup the drain (which pops without kicks) never shows.</summary>
+    private void SetNotification(bool enable, FuzzContext context)
+    {
+        ulong used = _queue.UsedRing.Value;
+        ulong availEventAt = used + 4 + (8UL * (ulong)_queue.Size);
+        ushort availIdx = ReadGuestU16(_queue.AvailRing.Value + 2);
+        ushort flagsBefore = ReadGuestU16(used);
+        bool eventIdx = _queue.EventIdx;
+        _queue.SetNotification(_memory, enable);
+        if (!_observed) return;
+        if (eventIdx)
+        {
+            if (enable && ReadGuestU16(availEventAt) != availIdx)
+                context.Report("notify", "notify/suppression-not-published", $"notifications enabled with EVENT_IDX but avail_event is {ReadGuestU16(availEventAt)}, not the avail.idx {availIdx} the device read (QEMU vring_set_avail_event)");
+            return;
+        }
+        ushort want = enable ? (ushort)(flagsBefore & ~1) : (ushort)(flagsBefore | 1);
+        ushort flags = ReadGuestU16(used);
+        if (flags != want)
+            context.Report("notify", "notify/suppression-not-published", $"notifications {(enable ? "enabled" : "disabled")} but used.flags is 0x{flags:x}, expected 0x{want:x} (VRING_USED_F_NO_NOTIFY {(enable ? "cleared" : "set")}, QEMU vring_used_flags_(un)set_bit)");
+    }
+
+    private ushort ReadGuestU16(ulong at) =>
+        _memory.TryGetSpan(new GuestAddress(at), 2, out Span<byte> raw) ? (ushort)(raw[0] | (raw[1] << 8)) : (ushort)0;
 
     private bool Pop(FuzzContext context)
     {
