@@ -52,20 +52,5 @@ public static class RingSeeds
         yield return new RingScenarioBuilder(3).AddChain(1, 1, 8).Op(Kick).Op(Reset, flags: 1, index: 3).AddChain(1, 1, 8).Op(Kick).Op(Run).Build();
         // The guest stops submitting; the device must still drain (weights, re-checks).
         yield return new RingScenarioBuilder(5).AddChain(1, 1, 8).AddChain(1, 1, 8).AddChain(1, 1, 8).AddChain(1, 1, 8).Op(Kick).Build();
-        // virtio-blk whole-sector transfers (QEMU virtio_blk_handle_request; AddChain's equal short buffers never make
-        // one): a one-sector VIRTIO_BLK_T_OUT of sector 1 {header 16, data 512, status 1}, then a VIRTIO_BLK_T_IN of the
-        // same sector back, so the data offsets of both directions meet the response oracle's disk model.
-        const byte Raw = 7;
-        const byte Next = 1, Write = 2;
-        yield return new RingScenarioBuilder(3)
-            .Op(RingInput.OpGuestWrite, addr: 0x000, len: 1)          // header.type = OUT
-            .Op(RingInput.OpGuestWrite, addr: 0x008, len: 1)          // header.sector = 1
-            .Op(RingInput.OpGuestWrite, addr: 0x200, len: 0xA5C3_5A3C) // data, first and last words
-            .Op(RingInput.OpGuestWrite, addr: 0x3fc, len: 0x1234_5678)
-            .Desc(0, 0, 0x000, Raw, 16, Next, 1).Desc(1, 0, 0x200, Raw, 512, Next, 2).Desc(2, 0, 0x400, Raw, 1, Write, 0)
-            .Publish(0).Op(Kick).Op(Run)
-            .Op(RingInput.OpGuestWrite, addr: 0x608, len: 1)          // header.type = IN (0), sector 1
-            .Desc(3, 0, 0x600, Raw, 16, Next, 4).Desc(4, 0, 0x800, Raw, 512, Write | Next, 5).Desc(5, 0, 0xa00, Raw, 1, Write, 0)
-            .Publish(3).Op(Kick).Op(Run).Build();
     }
 }
