@@ -73,7 +73,7 @@ public sealed class ResponseOracle : ICompletionObserver
         if (_device is null) return;
         if (!plain)
         {
-            if (_device is VirtioCounterDevice skipped) _counterLogSeen = skipped.Log.Count;
+            Skip();
             return;
         }
         if (_device.ResetCount != _resets)
@@ -81,8 +81,11 @@ public sealed class ResponseOracle : ICompletionObserver
             _resets = _device.ResetCount;
             _demoState = DeviceReferenceModels.DemoInitialState; // robust OnReset restores s->buff
         }
-        if (!Disjoint(readable, writable)) return;
-        if (!Gather(readable, ref _readable, out int rlen) || !Gather(writable, ref _writable, out int wlen)) return;
+        if (!Disjoint(readable, writable) || !Gather(readable, ref _readable, out int rlen) || !Gather(writable, ref _writable, out int wlen))
+        {
+            Skip();
+            return;
+        }
         ReadOnlySpan<byte> r = _readable.AsSpan(0, rlen);
         ReadOnlySpan<byte> w = _writable.AsSpan(0, wlen);
         ResponseMismatch? m = _device switch
@@ -96,6 +99,15 @@ public sealed class ResponseOracle : ICompletionObserver
         Judged++;
         JudgedTotal++;
         if (m is { } bad) _context?.Report(Oracle, bad.Site, $"head {head}: {bad.Message}");
+    }
+
+    /// <summary>A request the oracle cannot judge: the counter's log lines so far are its; a blk write may have changed
+    /// the disk in a way the model cannot know, so the model's disk follows the device's (a later read is judged
+    /// against what the disk then holds).</summary>
+    private void Skip()
+    {
+        if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
+        if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk } && _shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
     }
 
     private ResponseMismatch? JudgeCounter(VirtioCounterDevice c, ReadOnlySpan<byte> r, uint usedLen)

@@ -84,6 +84,10 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>Chains fetched and not yet completed.</summary>
     public int InFlight => _inFlight;
 
+    /// <summary>Device reads of one descriptor's size (16 bytes) seen while active: a pop reads nothing else that wide, so
+    /// the difference across a pop is the descriptors it read (<see cref="Oracles.PopOracle"/>'s bound).</summary>
+    public long DescriptorSizedReads { get; private set; }
+
     /// <summary>Violations seen since <see cref="Configure"/> (also when <see cref="Context"/> is null).</summary>
     public int Violations { get; private set; }
 
@@ -153,6 +157,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
         if (actor != MemoryActor.Device || !Active) return;
         ulong a = address.Value;
         ulong len = (ulong)data.Length;
+        if (len == DescSize) DescriptorSizedReads++;
         if (_availRing.Contains(a, len))
         {
             // An available-ring entry read is the device taking a head (QEMU virtqueue_get_head, vhost get_user(head)).

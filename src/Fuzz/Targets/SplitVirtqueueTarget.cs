@@ -1,6 +1,7 @@
 using Fuzz.Checkers;
 using Fuzz.Input;
 using Fuzz.Mutation;
+using Fuzz.Oracles;
 using Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
@@ -16,9 +17,11 @@ namespace Fuzz.Targets;
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; popped iovecs must lie in
 /// the chain the checker walked (model); <see cref="NotificationChecker"/> (notify); liveness: after the drain every
 /// available chain is consumed unless the queue reported an error (QEMU's broken state); exceptions and assertions;
-/// fast path (<see cref="FastPathDifferential"/>): each input that ran clean runs again with no observer on the memory,
-/// so the queue takes its window paths (<c>TryWalkDirectFast</c>, <c>TryPopBatchDirect</c>, the window paths of
-/// <c>FillBatch</c> and <c>AddUsedAndSignal</c>), and everything the guest can see must equal the observed run's.
+/// chain (<see cref="PopOracle"/>): every observed pop's answer, error kind, element and descriptor reads match the
+/// ring model's walk (<see cref="ChainReference"/>); fast path (<see cref="FastPathDifferential"/>): each input that
+/// ran clean runs again with no observer on the memory, so the queue takes its window paths (<c>TryWalkDirectFast</c>,
+/// <c>TryPopBatchDirect</c>, the window paths of <c>FillBatch</c> and <c>AddUsedAndSignal</c>), and everything the
+/// guest can see must equal the observed run's.
 /// </summary>
 public sealed class SplitVirtqueueTarget : IFuzzTarget
 {
@@ -47,6 +50,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     private readonly byte[] _data = new byte[128];
     private readonly uint[] _lens = new uint[ElementsMax];
     private readonly FastPathDifferential _diff = new((int)RingInput.MemorySize);
+    private readonly PopOracle _popOracle = new();
     private int _held;
     private bool _observed;
     private int _pops;
@@ -71,13 +75,16 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     public string Name => "split-virtqueue";
 
-    public string Description => "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, notify, liveness, fast-path";
+    public string Description => "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, chain, notify, liveness, fast-path";
 
     /// <summary>Which clean executions run a second time unobserved (<see cref="FastPathDifferential"/>): one in
     /// <c>FastPathPeriod</c>, chosen by a hash of the input so that a reproduction decides the same; 1 means every one,
     /// 0 none. The default 4 keeps the twin's cost near a third of an execution (it costs about 1.2 observed runs)
     /// while a broken fast path is still caught within seconds (docs/fuzzing-oracles.md).</summary>
     public int FastPathPeriod { get; init; } = DefaultFastPathPeriod;
+
+    /// <summary>Chains the chain oracle judged (<see cref="PopOracle.Judged"/>), for tests.</summary>
+    public long ChainsJudged => _popOracle.Judged;
 
     /// <summary>The default <see cref="FastPathPeriod"/>.</summary>
     public const int DefaultFastPathPeriod = 4;
@@ -222,7 +229,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
                     break;
                 }
             case OpSetNotification:
-                _queue.SetNotification(_memory, (op.Flags & 1) != 0);
+                SetNotification((op.Flags & 1) != 0, context);
                 break;
             case OpGiveBack:
                 GiveBack(op.Index % 3, op.Index % Math.Max(1, _held));
@@ -251,6 +258,34 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         return false;
     }
 
+    /// <summary>QEMU virtio_queue_split_set_notification, judged (observed lane): with EVENT_IDX, enabling publishes
+    /// avail_event = the avail.idx it reads (vring_set_avail_event(vq, vring_avail_idx(vq))), so a guest that publishes
+    /// after it kicks (VIRTIO 1.2 §2.7.10); without it, used.flags' NO_NOTIFY is cleared or set and nothing else changes
+    /// (§2.7.7.1). A stale avail_event or flag is a lost wakeup the drain (which pops without kicks) never shows.</summary>
+    private void SetNotification(bool enable, FuzzContext context)
+    {
+        ulong used = _queue.UsedRing.Value;
+        ulong availEventAt = used + 4 + (8UL * (ulong)_queue.Size);
+        ushort availIdx = ReadGuestU16(_queue.AvailRing.Value + 2);
+        ushort flagsBefore = ReadGuestU16(used);
+        bool eventIdx = _queue.EventIdx;
+        _queue.SetNotification(_memory, enable);
+        if (!_observed) return;
+        if (eventIdx)
+        {
+            if (enable && ReadGuestU16(availEventAt) != availIdx)
+                context.Report("notify", "notify/suppression-not-published", $"notifications enabled with EVENT_IDX but avail_event is {ReadGuestU16(availEventAt)}, not the avail.idx {availIdx} the device read (QEMU vring_set_avail_event)");
+            return;
+        }
+        ushort want = enable ? (ushort)(flagsBefore & ~1) : (ushort)(flagsBefore | 1);
+        ushort flags = ReadGuestU16(used);
+        if (flags != want)
+            context.Report("notify", "notify/suppression-not-published", $"notifications {(enable ? "enabled" : "disabled")} but used.flags is 0x{flags:x}, expected 0x{want:x} (VRING_USED_F_NO_NOTIFY {(enable ? "cleared" : "set")}, QEMU vring_used_flags_(un)set_bit)");
+    }
+
+    private ushort ReadGuestU16(ulong at) =>
+        _memory.TryGetSpan(new GuestAddress(at), 2, out Span<byte> raw) ? (ushort)(raw[0] | (raw[1] << 8)) : (ushort)0;
+
     private bool Pop(FuzzContext context)
     {
         if (_broken || _held == ElementsMax) return false;
@@ -262,6 +297,15 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         {
             _queue.TryPopBatch(_memory, _elements.AsSpan(_held, 1), out int count, out error);
             popped = count == 1;
+        }
+        else if (_observed)
+        {
+            // Chain oracle (issue 12 item 5): the answer, its error kind and the descriptors read, against the ring model.
+            _popOracle.Before(_queue, _memory);
+            long reads = _checker.DescriptorSizedReads;
+            popped = _queue.TryPop(_memory, element, out error);
+            _popOracle.After(_memory, popped, error, element, _checker.DescriptorSizedReads - reads, context);
+            if (context.Finding is not null) return false;
         }
         else
         {

@@ -21,11 +21,14 @@ namespace Fuzz.Targets;
 /// ops: 8 kick, 9 run (the scheduler's choice of how long the worker runs before the guest's next step), 10
 /// VHOST_SET_MEM_TABLE edit (drop, shrink or shift a region), 11 VHOST_SET_VRING_ADDR edit (stop, move a ring,
 /// start), 12 backend stop/start (GET/SET_VRING_BASE), 13 owner reset and full restart with a feature change,
-/// 14 VHOST_SET_FEATURES toggling EVENT_IDX, 15 idle.
+/// 14 VHOST_SET_FEATURES toggling EVENT_IDX, 15 interleave (<see cref="HandlerScheduler"/>: the guest ops that follow run
+/// inside the handler at the point the op names: before enable-notify's re-check, between fill and flush, or before
+/// the interrupt decision).
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) while the control plane keeps the identity
 /// mapping — after a memory-table or vring-address edit the device legitimately touches other guest addresses, so
 /// from then on only the other oracles judge; hang (the worker's livelock report, or the event budget); liveness (after
-/// the guest stops and kicks, every available chain is completed unless a vq_err was raised); missed interrupt
+/// the guest stops and makes its honest kick decision, <see cref="GuestKickDecision"/> — no kick where NO_NOTIFY or
+/// avail_event say the device will look by itself — every available chain is completed unless a vq_err was raised); missed interrupt
 /// (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals); exceptions, assertions.
 /// The simulation, backend and scheduler loop are <see cref="VhostBackendRig"/>'s.
 /// </summary>
@@ -36,6 +39,8 @@ public sealed class VhostDemoTarget : IFuzzTarget
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
+    private readonly GuestKickDecision _kicks = new();
+    private readonly HandlerScheduler _scheduler = new();
     private bool _identity;
 
     public VhostDemoTarget(Flavour flavour)
@@ -47,6 +52,15 @@ public sealed class VhostDemoTarget : IFuzzTarget
     public Flavour Flavour { get; }
 
     public string Name { get; }
+
+    /// <summary>Interleaving slots that ran in the last execution (tests).</summary>
+    public int SlotsRun => _scheduler.SlotsRun;
+
+    /// <summary>Kick decisions of the last execution that said "no kick" for published chains (tests).</summary>
+    public int KicksWithheld => _kicks.Withheld;
+
+    /// <summary>Requests the last execution's device answered in full (tests).</summary>
+    public long Requests { get; private set; }
 
     public string Description => "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; oracles permission, used-ring, hang, liveness, missed-interrupt";
 
@@ -69,6 +83,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
         VmmAddressSpace vmm = rig.Vmm;
         VhostDemo demo = rig.Demo;
         sim.AddMemoryObserver(_checker);
+        sim.AddMemoryObserver(_kicks);
         context.Attach(sim);
         _checker.Context = context;
         _checker.Deactivate();
@@ -81,6 +96,9 @@ public sealed class VhostDemoTarget : IFuzzTarget
         bool eventIdx = header.EventIdx;
         if (!rig.Start(size, desc, avail, used, 0, eventIdx)) return FuzzOutcome.Rejected;
         _checker.Configure(sim.Memory, desc, avail, used, size);
+        _kicks.Configure(sim.Memory, avail, used, size, eventIdx);
+        _scheduler.Reset(_guest, _kicks, () => rig.Kick.Signal(), () => _interrupts.AfterDevice(false), _interrupts.AfterGuest);
+        rig.Vq.Interleaving = _scheduler;
         _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
@@ -93,10 +111,13 @@ public sealed class VhostDemoTarget : IFuzzTarget
                 continue;
             }
             VhostDevice dev = demo.Device;
+            // Control-plane ops (10..14) rewrite what the suppression words mean.
+            if (op.Code is >= 10 and <= 14) _kicks.Unsure();
             switch (op.Code)
             {
                 case 8:
                     rig.Kick.Signal();
+                    _kicks.Kicked();
                     break;
                 case 9:
                     if (!Run(rig, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
@@ -153,10 +174,13 @@ public sealed class VhostDemoTarget : IFuzzTarget
                         ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
                         ushort lastAvail = _identity ? _checker.UsedIdx : (ushort)0;
                         if (!rig.Start(size, desc, avail, used, lastAvail, eventIdx)) return FuzzOutcome.Completed;
+                        rig.Vq.Interleaving = _scheduler;
                         if (_identity)
                         {
                             _checker.Configure(sim.Memory, desc, avail, used, size, usedIdx);
                             _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
+                            // The guest's kick decisions are its own: a device restart does not move them.
+                            _kicks.SetEventIdx(eventIdx);
                         }
                         break;
                     }
@@ -166,14 +190,19 @@ public sealed class VhostDemoTarget : IFuzzTarget
                         if ((op.Flags & 1) == 0) features &= ~(1UL << VirtioSpec.FEventIdx);
                         dev.SetFeatures(features);
                         eventIdx = (op.Flags & 1) != 0;
+                        _kicks.SetEventIdx(eventIdx);
                         if (_identity) _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
                         break;
                     }
+                case 15:
+                    _scheduler.Arm(op, ref reader);
+                    break;
                 default:
                     break;
             }
         }
         if (context.Finding is null) Liveness(rig, context);
+        Requests = demo.Requests;
         return FuzzOutcome.Completed;
     }
 
@@ -183,6 +212,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
         _identity = false;
         _checker.Deactivate();
         _interrupts.Deactivate();
+        _kicks.Deactivate();
     }
 
     private void EditMemTable(VhostDevice dev, VmmAddressSpace vmm, in RingInput.Op op)
@@ -225,16 +255,22 @@ public sealed class VhostDemoTarget : IFuzzTarget
     private void Liveness(VhostBackendRig rig, FuzzContext context)
     {
         Simulation sim = rig.Simulation;
-        rig.Kick.Signal();
+        // The guest's last kick is the honest driver's decision (suppression honoured), never an extra one.
+        bool kicked = _kicks.Decide();
+        if (kicked) rig.Kick.Signal();
         if (!Run(rig, context, 16)) return;
         VhostVirtqueue vq = rig.Vq;
         if (!_identity || vq.VqErrors > 0 || !vq.HasBackend || context.Finding is not null) return;
+        // A run that gave up at the model's iteration bound (no Linux counterpart) leaves NO_NOTIFY set and nothing
+        // requeued; only an extra kick would restart it, so chains left then are not judged.
+        if (!kicked && rig.Demo.IterationBoundHits > 0) return;
         if (!_checker.Active || !rig.TryAvailIdxAddress(out ulong availIdxAt) || !sim.Memory.TryGetSpan(new GuestAddress(availIdxAt), 2, out Span<byte> raw)) return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         int pending = unchecked((ushort)(availIdx - vq.LastAvailIdx));
         if (pending != 0 && pending <= (int)vq.Num)
         {
-            context.Report("liveness", "liveness/available-chain-not-consumed", $"after the guest stopped and kicked, avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err");
+            if (kicked) context.Report("liveness", "liveness/available-chain-not-consumed", $"after the guest stopped and kicked, avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err");
+            else context.Report("liveness", "liveness/stranded-under-suppression", $"avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err, and its suppression state ({(vq.EventIdx ? "avail_event" : "used.flags NO_NOTIFY")}) told the guest not to kick: a lost wakeup (vhost_enable_notify's re-check)");
         }
         else if (_checker.InFlight != 0)
         {

@@ -494,6 +494,7 @@ public sealed class VhostVirtqueue
             heads = heads[n..];
         }
         r = AddUsedPart(heads);
+        Interleaving?.At(HandlerPoint.BetweenFillAndFlush);
         if (!Vmm.TryWriteUInt16(At(Used, VirtioSpec.UsedIdxOffset), LastUsedIdx))
         {
             return Fail(VqErrorCode.UsedIdxWrite, Used, VhostResult.Fault);
@@ -555,12 +556,17 @@ public sealed class VhostVirtqueue
     /// <summary>vhost_signal: signals the call eventfd when one is set and <c>vhost_notify</c> says so.</summary>
     public void Signal()
     {
+        Interleaving?.At(HandlerPoint.BeforeInterruptDecision);
         if (Call is { } call && Notify())
         {
             CallSignals++;
             call.Signal();
         }
     }
+
+    /// <summary>Told at the points inside this vring's handler where the guest may act (a fuzz target's scheduler);
+    /// null: nobody.</summary>
+    public IHandlerInterleaving? Interleaving { get; set; }
 
     /// <summary>vhost_add_used_and_signal.</summary>
     public void AddUsedAndSignal(uint head, int len)
@@ -598,6 +604,7 @@ public sealed class VhostVirtqueue
     public bool EnableNotify()
     {
         if ((UsedFlags & VirtioSpec.UsedFNoNotify) == 0) return false;
+        Interleaving?.At(HandlerPoint.BeforeEnableNotify);
         UsedFlags = unchecked((ushort)(UsedFlags & ~VirtioSpec.UsedFNoNotify));
         if (!EventIdx)
         {

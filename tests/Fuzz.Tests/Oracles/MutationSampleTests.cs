@@ -50,6 +50,8 @@ public sealed class MutationSampleTests
     [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "NotifyQueue", 0)] // the interrupt skipped
     [InlineData("DemoProtocol::Apply", MutationOperator.NegateBranch, "brfalse.s → brtrue.s", 0)] // wrong answer: response/demo
     [InlineData("VirtioCounterDevice::TryHandle", MutationOperator.RemoveVoidCall, "AddLog", 0)] // number not logged: response/counter-log
+    [InlineData("SplitQueue::TryWalkTable", MutationOperator.ConstantPlusOne, "6 → 7", 0)] // a loop reported as a bad indirect length: chain/wrong-error-kind
+    [InlineData("VhostVirtqueue::EnableNotify", MutationOperator.RemoveVoidCall, "set_AvailIdx", 0)] // the re-check's store dropped: a lost wakeup, reachable only by interleaving
     public void SampleMutant_IsKilled(string method, MutationOperator op, string description, int nth)
     {
         IlMutant mutant = Find(method, op, description, nth);

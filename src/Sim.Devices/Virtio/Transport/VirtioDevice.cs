@@ -217,9 +217,21 @@ public abstract class VirtioDevice
         ArgumentNullException.ThrowIfNull(element);
         SplitQueue q = _queues[queueIndex];
         if (!q.Ready || q.InUse == 0 || element.Head >= q.Size) return false;
-        q.Push(Memory, element.Head, len);
+        if (Interleaving is not { } interleaving)
+        {
+            q.Push(Memory, element.Head, len);
+            return true;
+        }
+        // virtqueue_push is virtqueue_fill then virtqueue_flush: the guest may act between the two.
+        q.Fill(Memory, element.Head, len, 0);
+        interleaving.At(HandlerPoint.BetweenFillAndFlush);
+        if (q.Ready) q.Flush(Memory, 1);
         return true;
     }
+
+    /// <summary>Told at the points inside this device's handlers where the guest may act (a fuzz target's scheduler);
+    /// null: nobody.</summary>
+    public IHandlerInterleaving? Interleaving { get; set; }
 
     /// <summary>QEMU virtio_notify: interrupts the driver for queue <paramref name="queueIndex"/> if the
     /// suppression rules allow (<see cref="SplitQueue.ShouldNotify"/>): sets ISR bit 0 and raises the
@@ -227,6 +239,7 @@ public abstract class VirtioDevice
     public void NotifyQueue(int queueIndex)
     {
         SplitQueue q = _queues[queueIndex];
+        Interleaving?.At(HandlerPoint.BeforeInterruptDecision);
         if (!q.Ready || !q.ShouldNotify(Memory)) return;
         Isr |= VirtioPciLayout.IsrQueue;
         _transport!.NotifyVector(_queueVectors[queueIndex]);
