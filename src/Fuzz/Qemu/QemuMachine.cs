@@ -54,7 +54,7 @@ public sealed class QemuMachine : IDisposable
             }
         };
         _process.BeginErrorReadLine();
-        Qtest = new QtestClient(_process.StandardInput.BaseStream, _process.StandardOutput.BaseStream, timeout);
+        Qtest = new QtestClient(_process.StandardInput.BaseStream, _process.StandardOutput.BaseStream, timeout, Kill);
         try
         {
             Qmp = QmpClient.Connect(qmp, timeout, () => !_process.HasExited);
@@ -147,6 +147,7 @@ public sealed class QemuMachine : IDisposable
         {
             // Already gone.
         }
+        Qtest.Dispose();
         Qmp?.Dispose();
         _process.Dispose();
         try
@@ -156,6 +157,19 @@ public sealed class QemuMachine : IDisposable
         catch (IOException)
         {
             // A scratch directory left in /dev/shm is harmless.
+        }
+    }
+
+    /// <summary>Ends QEMU (the qtest watchdog's stop action: a read blocked on its pipe then returns).</summary>
+    private void Kill()
+    {
+        try
+        {
+            _process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
         }
     }
 

@@ -59,30 +59,62 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     {
         _qemu = qemu;
         _pci = QemuVirtioPci.Discover(qemu.Qtest, Sim.Devices.Virtio.Blk.BlkSpec.DeviceId);
+        _observeCommands = null;
+        _diskDirty = true;
         _pci.CommonWrite(L.CommonQueueSelect, 2, 0);
         _notify = _pci.NotifyAddress(unchecked((ushort)_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
     }
 
     public QemuVirtioPci Pci => _pci ?? throw new InvalidOperationException("not attached");
 
-    /// <summary>Puts QEMU back to the state every input starts from: device reset, RAM [0, 64 KiB) zero, disk image.</summary>
+    /// <summary>Puts QEMU back to the state every input starts from: device reset, RAM [0, 64 KiB) zero, disk image.
+    /// Waits for QEMU's answers (the careful path, and after a (re)start).</summary>
     public void ResetQemu(ReadOnlySpan<byte> disk)
     {
         QemuMachine q = _qemu!;
-        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
-        // The reset above drains QEMU's in-flight I/O (virtio_blk_reset → blk_drain) before this memset runs, so data
-        // a dropped completion lands late cannot leak into the next input: clear all of [0, 64 KiB), not only what the
-        // last read-back showed.
-        q.Qtest.Memset(0, RingInput.MemorySize, 0);
+        QueueReset(q);
         q.Qtest.Sync();
         q.Qtest.TakeFailures();
         q.WriteDisk(disk);
+        _diskDirty = false;
         q.ClearStderr();
     }
 
-    /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
-    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null)
+    /// <summary>The fast reset between inputs: the device reset and memset were queued at the end of the last input
+    /// (<see cref="QueueReset"/>) and go out with this input's first batch, so they cost no round trip. Only when the
+    /// last input left QEMU's disk different from the image does this wait for the reset's answer (the reset drains
+    /// QEMU's in-flight I/O, virtio_blk_reset → blk_drain) before rewriting the image file.</summary>
+    public void PrepareFast(ReadOnlySpan<byte> disk)
     {
+        QemuMachine q = _qemu!;
+        if (_diskDirty)
+        {
+            q.Qtest.Sync();
+            q.WriteDisk(disk);
+            _diskDirty = false;
+        }
+        q.ClearStderr();
+    }
+
+    /// <summary>Queues (sends nothing) the device reset (status 0) and the clearing of RAM [0, 64 KiB). The reset
+    /// drains QEMU's in-flight I/O before the memset runs, so data a dropped completion lands late cannot leak into
+    /// the next input.</summary>
+    private void QueueReset(QemuMachine q)
+    {
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
+        q.Qtest.Memset(0, RingInput.MemorySize, 0);
+    }
+
+    private bool _diskDirty = true;
+
+    /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
+    /// <param name="careful">The careful path: after every kick one qtest read checks QEMU's used.idx against the
+    /// model's (QMP <c>inuse</c> when they differ), and the end of the input always asks QMP. The fast path sends the
+    /// whole input as one batch and reads once at the end (<see cref="VirtioBlkQemuTarget"/> re-runs an input carefully
+    /// before it reports a difference, so the fast path's shortcuts cannot produce a finding).</param>
+    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null, bool careful = true)
+    {
+        _careful = careful;
         QemuMachine q = _qemu!;
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
@@ -159,21 +191,35 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
             }
             Sync(rig);
         }
-        q.Qtest.Sync();
         ModelEverBroken |= rig.Device.IsBroken;
-        bool audit = AsyncSeen || _guestTouchedStatusOrFeatures || (++_runs % AuditEvery) == 0 || !UsedIdxAgree(q, rig);
-        if (audit)
+        Observe(rig, model);
+        if (careful)
         {
+            q.Qtest.Sync();
             QmpDrains++;
             if (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
             {
-                AsyncSeen = true;
+                AsyncSeen++;
                 Drain(q);
             }
         }
-        Observe(rig, model);
-        ObserveQemu(q, qemu, askQmp: audit);
+        ObserveQemu(q, qemu);
+        _diskDirty = !qemu.Disk.AsSpan().SequenceEqual(disk);
+        // Broken: the NEEDS_RESET status bit (virtio_error sets it on a VERSION_1 device, which the rig negotiates)
+        // unless the input wrote the status or feature registers itself (it can set, clear or prevent the bit): then
+        // QMP's `broken`, on the careful path always, on the fast path when anything hints at a break or a difference.
+        bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
+        bool askQmp = _guestTouchedStatusOrFeatures
+            && (careful || ModelEverBroken || bit || (model.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0 || !Agree(model, qemu));
+        if (askQmp) QmpDrains++;
+        qemu.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : bit;
+        qemu.BrokenReason = qemu.Broken ? LastLine(q.Stderr) : null;
+        QueueReset(q);
     }
+
+    /// <summary>The cheap part of the comparison (memory, disk, status, ISR; not broken), for deciding whether QMP is worth asking.</summary>
+    private static bool Agree(BlkObservation model, BlkObservation qemu) =>
+        model.Memory.AsSpan().SequenceEqual(qemu.Memory) && model.Disk.AsSpan().SequenceEqual(qemu.Disk) && model.DeviceStatus == qemu.DeviceStatus && model.Isr == qemu.Isr;
 
     /// <summary>The one decoding rule that differs from <c>virtio-blk-qemu-robust</c>: rings the format packs at guest
     /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for
@@ -223,18 +269,25 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     }
 
     /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on tmpfs,
-    /// completes the I/O at the handler's unplug, so nothing is in flight once the write is answered. The audit at the
-    /// end of inputs (<see cref="AuditEvery"/>) checks that with QMP; once it ever finds a request in flight, every
-    /// kick waits for QMP's <c>inuse == 0</c> from then on.</summary>
+    /// completes read/write I/O at the handler's unplug. A request that finishes without waiting (a flush with nothing
+    /// to flush, a zero-length transfer) completes in a bottom half instead (blk_aio_prwv: <c>ret != NOT_DONE</c> when
+    /// the coroutine returns → replay_bh_schedule_oneshot_event(blk_aio_complete_bh)), and a bottom half runs only when
+    /// QEMU's main loop turns, which it does after answering the qtest chunk it is reading. So every kick ends a
+    /// batch: waiting for the answers (one round trip) lets the main loop run before the next command, on both paths.
+    /// The careful path also reads QEMU's used.idx (and asks QMP when it differs from the model's); once QMP ever finds
+    /// a request in flight, every kick waits for QMP's <c>inuse == 0</c> from then on.</summary>
     private void Settle(QemuMachine q, ModelBlkRig rig)
     {
+        q.Qtest.Sync();
+        if (!_careful) return;
         QueueDrains++;
-        if (!AsyncSeen && UsedIdxAgree(q, rig)) return;
-        // QEMU's count differs from the model's (a difference, or I/O still in flight): make sure nothing is in flight.
+        if (UsedIdxAgree(q, rig)) return;
+        // QEMU's count differs from the model's (a difference, or I/O still in flight: io_uring hands a request that
+        // would block to a worker, whose completion comes through the main loop): wait until nothing is in flight.
         QmpDrains++;
         if (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
         {
-            AsyncSeen = true;
+            AsyncSeen++;
             Drain(q);
         }
     }
@@ -244,13 +297,10 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private static bool UsedIdxAgree(QemuMachine q, ModelBlkRig rig) =>
         ModelUsedIdx(rig) is { } expected && q.Qtest.Read(rig.Device.GetQueue(0).UsedRing.Value + 2, 2) == expected;
 
-    /// <summary>Every how many inputs the end-of-input QMP audit (<c>inuse == 0</c>, <c>broken</c>) runs regardless.</summary>
-    public const int AuditEvery = 16;
+    /// <summary>Times the careful path found QEMU's I/O still in flight and waited for it through QMP.</summary>
+    public long AsyncSeen { get; private set; }
 
-    /// <summary>True once an audit found QEMU's I/O asynchronous (then every kick drains through QMP).</summary>
-    public bool AsyncSeen { get; private set; }
-
-    private long _runs;
+    private bool _careful = true;
     private bool _guestTouchedStatusOrFeatures;
 
     /// <summary>Settles so far, and how many needed QMP (the slow path).</summary>
@@ -316,20 +366,18 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         o.Isr = rig.ReadIsr();
     }
 
-    /// <summary>QEMU's side. Broken: QMP's <c>broken</c> when <paramref name="askQmp"/>, else the NEEDS_RESET status bit
-    /// (virtio_error sets it on a VERSION_1 device; the rig always negotiates VERSION_1, and inputs that write the
-    /// status or feature registers themselves are always asked through QMP).</summary>
-    private void ObserveQemu(QemuMachine q, BlkObservation o, bool askQmp)
+    /// <summary>QEMU's side, in one round trip: status, ISR, RAM [0, 64 KiB); then the disk image file. Broken is
+    /// decided by the caller.</summary>
+    private void ObserveQemu(QemuMachine q, BlkObservation o)
     {
-        ulong[] values = q.Qtest.QueryAll(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}"));
+        ulong[] values = q.Qtest.QueryAllThenBytes(_observeCommands ??= [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}")], 0, o.Memory, out bool memoryRead);
         o.DeviceStatus = unchecked((byte)values[0]);
         o.Isr = unchecked((byte)values[1]);
-        if (!q.Qtest.ReadBytes(0, o.Memory)) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
+        if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
         q.ReadDisk(o.Disk);
-        o.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : (o.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
-        o.BrokenReason = o.Broken ? LastLine(q.Stderr) : null;
     }
 
+    private string[]? _observeCommands;
 
     private static string? LastLine(string text)
     {

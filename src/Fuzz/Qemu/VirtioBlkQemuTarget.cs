@@ -57,6 +57,24 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
     /// <summary>Kicks settled, and how many of them needed the QMP drain (the slow path), over this process.</summary>
     public static (long Settles, long QmpDrains) DrainCounts => (Lockstep.QueueDrains, Lockstep.QmpDrains);
 
+    /// <summary>Inputs whose fast run showed a difference no table row explains, run again on the careful path.</summary>
+    public static long CarefulReruns { get; private set; }
+
+    /// <summary>qtest round trips and commands over this process (the shared QEMU's client; zero before it starts).</summary>
+    public static (long RoundTrips, long Commands) QtestCounts
+    {
+        get
+        {
+            lock (Gate) return (_roundTrips + (_machine?.Qtest.RoundTrips ?? 0), _commands + (_machine?.Qtest.Commands ?? 0));
+        }
+    }
+
+    /// <summary>Differences the fast path showed that the careful re-run did not, by site (should stay rare: each costs a re-run).</summary>
+    public static Dictionary<string, int> FastOnly { get; } = new(StringComparer.Ordinal);
+
+    private static long _roundTrips;
+    private static long _commands;
+
     /// <summary>Differences the table explained, by row id (this instance).</summary>
     public Dictionary<string, int> Explained { get; } = new(StringComparer.Ordinal);
 
@@ -87,12 +105,32 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         }
         lock (Gate)
         {
-            QemuMachine machine;
+            (string Site, string Message)? diff;
             try
             {
-                machine = _machine ??= StartMachine(program);
-                Lockstep.ResetQemu(Disk);
-                Lockstep.Run(input, Disk, Serial, _model, _qemu, context);
+                if (_machine is null)
+                {
+                    _machine = StartMachine(program);
+                    Lockstep.ResetQemu(Disk);
+                }
+                else
+                {
+                    Lockstep.PrepareFast(Disk);
+                }
+                Lockstep.Run(input, Disk, Serial, _model, _qemu, context, careful: false);
+                diff = Judge(context, markOutcome: true);
+                if (diff is not null)
+                {
+                    // The fast path's shortcuts (no per-kick check, reset queued behind the last input, broken from the
+                    // status bit) never make a finding: the input runs again on the careful path and only a difference
+                    // that remains is reported.
+                    CarefulReruns++;
+                    string fastSite = diff.Value.Site;
+                    Lockstep.ResetQemu(Disk);
+                    Lockstep.Run(input, Disk, Serial, _model, _qemu, context: null, careful: true);
+                    diff = Judge(context, markOutcome: false);
+                    if (diff is null) lock (FastOnly) FastOnly[fastSite] = FastOnly.GetValueOrDefault(fastSite) + 1;
+                }
             }
             catch (QemuDiedException e)
             {
@@ -108,17 +146,17 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
                 context.Report(OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message));
                 return FuzzOutcome.Completed;
             }
-            if (Judge(context) is { } diff) context.Report(OracleDiff, diff.Site, diff.Message + Reproducer(program, input, diff.Message));
+            if (diff is { } d) context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message));
         }
         return FuzzOutcome.Completed;
     }
 
     /// <summary>Compares the halves; returns the finding's site and message, or null when they agree or the table
     /// explains how they differ.</summary>
-    private (string Site, string Message)? Judge(FuzzContext context)
+    private (string Site, string Message)? Judge(FuzzContext context, bool markOutcome)
     {
         List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
-        MarkOutcome(diffs);
+        if (markOutcome) MarkOutcome(diffs);
         if (diffs.Count == 0) return null;
         var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk);
         IReadOnlyList<QemuDifferenceEntry>? rows = Qemu72Differences.Explain(c, out _);
@@ -165,6 +203,8 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
 
     private static void Restart()
     {
+        _roundTrips += _machine?.Qtest.RoundTrips ?? 0;
+        _commands += _machine?.Qtest.Commands ?? 0;
         _machine?.Dispose();
         _machine = null;
     }
