@@ -4,7 +4,7 @@ namespace Fuzz.Qemu;
 
 /// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
 /// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some point.</summary>
-public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false)
+public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false, bool DriverWroteStatus = false, bool RingsOverlap = false, bool BuffersOverlapInKick = false)
 {
     public bool Has(string kind) => Differences.Any(d => d.Kind == kind);
 

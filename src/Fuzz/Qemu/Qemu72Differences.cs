@@ -15,11 +15,11 @@ public static class Qemu72Differences
     [
         new(
             "memory-horizon",
-            "The model breaks the device (a ring, descriptor table or buffer outside guest memory) where QEMU goes on.",
+            "The model breaks the device (a ring, descriptor table or buffer outside guest memory) where QEMU goes on (and may break later on something else).",
             "The model's guest has 64 KiB in two 32 KiB regions; QEMU's has 128 MiB of RAM in one region, so an address in "
             + "[64 KiB, 128 MiB) or a ring straddling 0x8000 is valid memory there. Everything after the break differs.",
             "virtqueue_map_desc / address_space_cache_init (hw/virtio/virtio.c)",
-            (c, _) => c.Model.Broken && !c.Qemu.Broken && c.Model.BrokenReason is { } r && r.Contains("OutsideMemory", StringComparison.Ordinal)),
+            (c, _) => c.Model.Broken && c.Model.BrokenReason is { } r && r.Contains("OutsideMemory", StringComparison.Ordinal)),
         new(
             "isr-config-both-bits",
             "After the device breaks, QEMU's ISR reads 0x3 where the model's reads 0x2.",
@@ -70,20 +70,20 @@ public static class Qemu72Differences
             (c, _) => c.KickBeforeDriverOk),
         new(
             "indirect-flag-in-chain",
-            "A descriptor after the head of a chain, or inside an indirect table, has VIRTQ_DESC_F_INDIRECT (or an indirect head also has NEXT): the model breaks the device, QEMU 7.2 treats the descriptor as a plain buffer (and ignores the head's NEXT).",
+            "A descriptor after the head of a chain, or inside an indirect table, has VIRTQ_DESC_F_INDIRECT (or an indirect head also has NEXT): the model breaks the device, QEMU 7.2 treats the descriptor as a plain buffer (and ignores the head's NEXT), goes on, and may break later on something else.",
             "virtqueue_split_pop looks at the INDIRECT flag of the head only; the chain walk (virtqueue_split_read_next_desc) "
             + "maps later descriptors by address and length whatever their flags. VIRTIO 1.2 §2.7.5.3.1 forbids the driver "
             + "this; the model refuses it. Everything after differs.",
             "virtqueue_split_pop / virtqueue_split_read_next_desc (hw/virtio/virtio.c)",
-            (c, _) => c.Model.Broken && !c.Qemu.Broken && c.Model.BrokenReason is "IndirectNotAtHead" or "NestedIndirect" or "IndirectWithNext"),
+            (c, _) => c.Model.Broken && c.Model.BrokenReason is "IndirectNotAtHead" or "NestedIndirect" or "IndirectWithNext"),
         new(
             "descriptor-address-wrap",
-            "A buffer whose address + length passes 2^64: the model breaks the device, QEMU 7.2 maps it (the part outside RAM through its one bounce buffer) and goes on.",
+            "A buffer whose address + length passes 2^64: the model breaks the device, QEMU 7.2 maps it (the part outside RAM through its one bounce buffer) and goes on (and may break later on something else).",
             "virtqueue_map_desc maps with dma_memory_map piece by piece; for addresses outside RAM address_space_map hands "
             + "out the bounce buffer instead of failing, and the address wraps. The model refuses the range. Kept as a model "
             + "deviation (stricter); whether QEMU touches memory outside the described buffer here is not settled (docs).",
             "virtqueue_map_desc (hw/virtio/virtio.c), address_space_map (softmmu/physmem.c)",
-            (c, _) => c.Model.Broken && !c.Qemu.Broken && c.Model.BrokenReason == "BufferAddressOverflow"),
+            (c, _) => c.Model.Broken && c.Model.BrokenReason == "BufferAddressOverflow"),
         new(
             "scsi-cmd-segments",
             "A SCSI_CMD request: the model answers UNSUPP; QEMU 7.2 answers IOERR when it has fewer than 2 readable or 3 writable buffers, and writes errors = 255 into the virtio_scsi_inhdr buffer otherwise.",
@@ -100,6 +100,33 @@ public static class Qemu72Differences
             + "at the pop, as virtqueue_num_heads does for QEMU's other callers (\"Guest moved used index\"). Everything after differs.",
             "virtqueue_split_pop / virtqueue_num_heads (hw/virtio/virtio.c)",
             (c, _) => c.Model.Broken && c.Model.BrokenReason == "AvailIndexTooFar"),
+        new(
+            "driver-status-needs-reset",
+            "The input wrote the device status register itself: the status bytes differ in DEVICE_NEEDS_RESET (0x40) only.",
+            "QEMU stores the driver's status byte as written (virtio_pci_common_write → virtio_set_status: vdev->status = "
+            + "val), so a driver can set or clear NEEDS_RESET; VIRTIO 1.2 §2.1.1/§2.1.2 give the bit to the device, and the "
+            + "robust flavour keeps its own bit whatever the driver writes (the seed flavour does QEMU's). Deliberate robust choice.",
+            "virtio_pci_common_write / virtio_set_status (hw/virtio/virtio-pci.c, hw/virtio/virtio.c)",
+            (c, d) => d.Kind == BlkComparison.DeviceStatus && c.DriverWroteStatus && (c.Model.DeviceStatus ^ c.Qemu.DeviceStatus) == (byte)Sim.Devices.Virtio.Transport.VirtioStatus.DeviceNeedsReset),
+        new(
+            "overlapping-rings",
+            "The input placed the descriptor table, available ring and used ring so that they overlap (e.g. avail and used at one address).",
+            "The device's own used-ring writes (used.flags NO_NOTIFY, used.idx, entries, avail_event) then rewrite what it "
+            + "reads as avail.flags, avail.idx, ring entries or descriptors, and each implementation reads those at its own "
+            + "moments: QEMU sets NO_NOTIFY around its pop loop and checks avail.flags at each completion, the model at "
+            + "others. VIRTIO 1.2 §2.7 lays the three parts out as separate areas; overlapping them is a driver error with "
+            + "no defined outcome. Everything after the overlap may differ.",
+            "virtio_blk_handle_vq (hw/block/virtio-blk.c), virtio_queue_split_set_notification / virtio_should_notify (hw/virtio/virtio.c)",
+            (c, _) => c.RingsOverlap),
+        new(
+            "buffers-overlap-in-kick",
+            "At a kick, a buffer the device writes (data-in or status) overlapped a buffer of another request made available for the same kick, or a ring: the outcome depends on the order the device handles them.",
+            "QEMU 7.2 pops every request of a kick first (reading each header and mapping each buffer) and submits the "
+            + "batched reads/writes after its loop (MultiReqBuffer), so a status or data-in write lands after the other "
+            + "request was read; the model completes each request before popping the next. VIRTIO 1.2 §2.7.14 lets a device "
+            + "use available buffers in any order, so a driver that shares memory between in-flight requests gets either.",
+            "virtio_blk_handle_vq / virtio_blk_submit_multireq (hw/block/virtio-blk.c)",
+            (c, _) => c.BuffersOverlapInKick),
     ];
 
     /// <summary>The row explaining each difference of <paramref name="c"/>; null when some difference has none (a

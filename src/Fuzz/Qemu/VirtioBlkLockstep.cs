@@ -51,6 +51,17 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// <summary>The last run kicked while the model's status lacked DRIVER_OK (QEMU runs the handler anyway).</summary>
     public bool KickBeforeDriverOk { get; private set; }
 
+    /// <summary>The last run wrote the device status register itself (op 11): the driver's byte, NEEDS_RESET included, is
+    /// what QEMU stores.</summary>
+    public bool DriverWroteStatus { get; private set; }
+
+    /// <summary>The last run gave the queue rings that overlap each other (<see cref="KickOverlap.RingsOverlap"/>).</summary>
+    public bool RingsOverlap { get; private set; }
+
+    /// <summary>At some kick of the last run a buffer the device writes overlapped another available request's buffer
+    /// or the rings (<see cref="KickOverlap.WritableOverlapsOther"/>).</summary>
+    public bool BuffersOverlapInKick { get; private set; }
+
     /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared it).</summary>
     public bool ModelEverBroken { get; private set; }
 
@@ -129,6 +140,9 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         _guestTouchedStatusOrFeatures = false;
         UnalignedRegisterWrite = false;
         KickBeforeDriverOk = false;
+        DriverWroteStatus = false;
+        RingsOverlap = false;
+        BuffersOverlapInKick = false;
         int size = Math.Min(header.Size, rig.Device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)));
         Initialize(rig, header.EventIdx, header.IndirectDesc, size, desc, avail, used);
@@ -168,6 +182,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
                         // tells whether QEMU is broken.
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
                         UnalignedRegisterWrite |= offset % width != 0;
+                        DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }
@@ -236,6 +251,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         byte s0 = (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver);
         byte s1 = (byte)(s0 | (byte)VirtioStatus.FeaturesOk);
         byte s2 = (byte)(s1 | (byte)VirtioStatus.DriverOk);
+        _indirect = indirect;
         ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
         Common(rig, L.CommonDeviceStatus, 1, 0);
         Common(rig, L.CommonDeviceStatus, 1, s0);
@@ -262,6 +278,10 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private void Kick(ModelBlkRig rig)
     {
         KickBeforeDriverOk |= !rig.Device.DriverOk && !rig.Device.IsBroken;
+        if (!BuffersOverlapInKick && rig.Device.DriverOk && !rig.Device.IsBroken)
+        {
+            BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, rig.Device.GetQueue(0), _indirect);
+        }
         rig.Kick();
         QemuMachine q = _qemu!;
         q.Qtest.Write(_notify, 2, 0);
@@ -301,6 +321,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     public long AsyncSeen { get; private set; }
 
     private bool _careful = true;
+    private bool _indirect;
     private bool _guestTouchedStatusOrFeatures;
 
     /// <summary>Settles so far, and how many needed QMP (the slow path).</summary>
@@ -347,6 +368,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _guest.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
         if (!UsedRingsSeen.Contains((state.UsedRing.Value, state.Size))) UsedRingsSeen.Add((state.UsedRing.Value, state.Size));
+        RingsOverlap |= KickOverlap.RingsOverlap(state);
         _synced = state;
         _syncedReady = true;
     }
@@ -402,6 +424,17 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         SplitQueue queue = Model.Device.GetQueue(0);
         return queue.Size == 0 ? null : (queue.UsedRing.Value, queue.Size);
     }
+
+    /// <summary>The model queue's descriptor table, used ring and size at the end of the run; null when not set up.</summary>
+    public (ulong Desc, ulong Used, int Size)? ModelRing()
+    {
+        if (Model is null) return null;
+        SplitQueue queue = Model.Device.GetQueue(0);
+        return queue.Size == 0 ? null : (queue.DescTable.Value, queue.UsedRing.Value, queue.Size);
+    }
+
+    /// <summary>Whether the last initialisation of the run negotiated INDIRECT_DESC.</summary>
+    public bool Indirect => _indirect;
 
     /// <summary>Reads used.idx and the entries (id, len) from a memory image (for messages).</summary>
     public static string DescribeUsed(ReadOnlySpan<byte> memory, ulong used, int size)

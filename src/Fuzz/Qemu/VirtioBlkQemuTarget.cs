@@ -158,7 +158,7 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
         if (markOutcome) MarkOutcome(diffs);
         if (diffs.Count == 0) return null;
-        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk);
+        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk, Lockstep.DriverWroteStatus, Lockstep.RingsOverlap, Lockstep.BuffersOverlapInKick);
         IReadOnlyList<QemuDifferenceEntry>? rows = Qemu72Differences.Explain(c, out _);
         if (rows is not null)
         {
@@ -172,26 +172,13 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         return ("qemu72/" + kinds, message.ToString());
     }
 
-    /// <summary>QEMU's observable outcome (used entries and lengths, broken and its message, device status, ISR, and
-    /// which differences showed) as synthetic coverage: a new outcome sets a new edge, so the input is kept.</summary>
+    /// <summary>QEMU's coarse observable outcome (<see cref="QemuOutcome"/>) as synthetic coverage: a new outcome sets
+    /// a new edge, so the input is kept even when the model's edges are old.</summary>
     private void MarkOutcome(List<BlkDifference> diffs)
     {
-        var text = new StringBuilder();
-        text.Append(_qemu.Broken).Append('|').Append(_qemu.DeviceStatus).Append('|').Append(_qemu.Isr).Append('|');
-        if (_qemu.BrokenReason is { } r) text.Append(r.Where(ch => !char.IsAsciiDigit(ch)).ToArray());
-        if (Lockstep.ModelUsedRing() is { } used) text.Append('|').Append(VirtioBlkLockstep.DescribeUsed(_qemu.Memory, used.Address, used.Size));
-        foreach (BlkDifference d in diffs) text.Append('|').Append(d.Kind);
-        ulong h = Fnv1a(text.ToString());
+        ulong h = QemuOutcome.Hash(QemuOutcome.Describe(_qemu, Lockstep.ModelRing(), Lockstep.Indirect, diffs.Select(d => d.Kind)));
         _outcomes.Add(h);
         CoverageMap.Edges[(int)(h % CoverageMap.Size)]++;
-    }
-
-    /// <summary>FNV-1a, 64-bit: stable across processes (string.GetHashCode is not).</summary>
-    private static ulong Fnv1a(string text)
-    {
-        ulong h = 0xCBF2_9CE4_8422_2325;
-        foreach (char ch in text) h = unchecked((h ^ ch) * 0x0000_0100_0000_01B3);
-        return h;
     }
 
     private static QemuMachine StartMachine(string program)

@@ -67,8 +67,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
     public void BoundedDifferentialPass_FixedSeed_NoUnexplainedDifference()
     {
         if (Skipped()) return;
-        const ulong Seed = 15;
-        output.WriteLine($"seed {Seed} (reproduce: this test, fixed seed)");
+        ulong Seed = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps ? ulong.Parse(ps, System.Globalization.CultureInfo.InvariantCulture) : 15;
+        output.WriteLine($"seed {Seed} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it for a measurement)");
         var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
         var mutator = new ScenarioMutator();
         var prng = new Prng(Seed);
@@ -146,8 +146,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
         string? corpus = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_OUTCOME_CORPUS");
         if (Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPLAY_HEX") is { } hexFile)
         {
-            // Triage: one hex input per line; prints each one's verdict.
-            var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
+            // Triage: one hex input per line; prints each one's verdict (reproducers go to $VIRTSIM_QEMU_REPRODUCERS).
+            var target = new VirtioBlkQemuTarget();
             foreach (string line in File.ReadAllLines(hexFile).Where(l => l.Length > 0).Distinct())
             {
                 var context = new FuzzContext { Log = new StringWriter() };
