@@ -47,12 +47,12 @@ public static class Qemu72Differences
             (c, d) => c.ModelEverBroken && ((d.Kind == BlkComparison.UsedRing && c.UsedRingDiffersOnlyInSuppression()) || (d.Kind == BlkComparison.GuestMemory && c.OnlyAvailEventFields(d)))),
         new(
             "completions-dropped-after-break",
-            "Both broken; QEMU's used ring holds a prefix of the model's entries: requests popped before the malformed one were done (data and status written) but never made used.",
+            "Both broken; QEMU's used ring holds a prefix of the model's entries: requests popped before the malformed one were done (data and status written) but never made used. Also in an earlier used ring when a re-initialisation later reset the broken device.",
             "QEMU batches reads and writes (MultiReqBuffer) and submits them after its pop loop, which the malformed request "
             + "ended; when they complete the device is broken and virtqueue_push drops the entry (virtqueue_fill/flush on a "
             + "disabled device). The model completes each request before popping the next. The driver must reset anyway.",
             "virtio_blk_handle_vq / virtio_blk_submit_multireq (hw/block/virtio-blk.c), virtqueue_flush (hw/virtio/virtio.c)",
-            (c, d) => d.Kind == BlkComparison.UsedRing && c.QemuUsedIsPrefixOfModel()),
+            (c, d) => (d.Kind == BlkComparison.UsedRing && c.QemuUsedIsPrefixOfModel()) || (d.Kind == BlkComparison.GuestMemory && c.OnlyDroppedCompletionsInOldUsedRings(d))),
         new(
             "unaligned-register-write",
             "The input wrote a common-config register at an offset that is not a multiple of the access size: QEMU ignores it, the model applies it; the states differ from there.",
@@ -127,6 +127,15 @@ public static class Qemu72Differences
             + "use available buffers in any order, so a driver that shares memory between in-flight requests gets either.",
             "virtio_blk_handle_vq / virtio_blk_submit_multireq (hw/block/virtio-blk.c)",
             (c, _) => c.BuffersOverlapInKick),
+        new(
+            "no-notify-left-by-driver",
+            "used.flags has NO_NOTIFY in the model's memory and not in QEMU's, all else equal: the bit was there before the device ran (the driver placed the used ring over memory it had written, e.g. old descriptors after a re-initialisation).",
+            "Without EVENT_IDX QEMU sets NO_NOTIFY when virtio_blk_handle_vq starts its pop loop and clears it when the loop "
+            + "ends, on every kick, so it clears whatever the driver left there; the model handles a kick synchronously and "
+            + "never writes used.flags. The bit is advisory (VIRTIO 1.2 §2.7.7: the driver must not rely on it). Model "
+            + "deviation in a field the driver initialised wrongly; tabled.",
+            "virtio_blk_handle_vq (hw/block/virtio-blk.c), virtio_queue_split_set_notification / vring_used_flags_unset_bit (hw/virtio/virtio.c)",
+            (c, d) => (d.Kind == BlkComparison.UsedRing && c.UsedRingDiffersOnlyInNoNotifyKeptByModel()) || (d.Kind == BlkComparison.GuestMemory && c.OnlyNoNotifyBitsKeptByModel(d))),
     ];
 
     /// <summary>The row explaining each difference of <paramref name="c"/>; null when some difference has none (a
