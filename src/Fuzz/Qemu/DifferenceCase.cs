@@ -4,8 +4,15 @@ namespace Fuzz.Qemu;
 
 /// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
 /// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some point.</summary>
-public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false, bool DriverWroteStatus = false, bool RingsOverlap = false, bool BuffersOverlapInKick = false)
+public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false, bool DriverWroteStatus = false, bool RingsOverlap = false, bool BuffersOverlapInKick = false, IReadOnlyList<string>? ModelBrokenReasons = null, bool QueueSizeRewritten = false)
 {
+    /// <summary>The model's device broke during the run (now, or before a reset hid it) for a reason <paramref name="match"/> accepts.</summary>
+    public bool ModelBrokeWith(Func<string, bool> match)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        return (Model.Broken && Model.BrokenReason is { } r && match(r)) || (ModelBrokenReasons?.Any(match) ?? false);
+    }
+
     public bool Has(string kind) => Differences.Any(d => d.Kind == kind);
 
     /// <summary>Same used.idx, flags and avail_event, and the same multiset of (id, len) entries in another order.</summary>

@@ -19,7 +19,7 @@ public static class Qemu72Differences
             "The model's guest has 64 KiB in two 32 KiB regions; QEMU's has 128 MiB of RAM in one region, so an address in "
             + "[64 KiB, 128 MiB) or a ring straddling 0x8000 is valid memory there. Everything after the break differs.",
             "virtqueue_map_desc / address_space_cache_init (hw/virtio/virtio.c)",
-            (c, _) => c.Model.Broken && c.Model.BrokenReason is { } r && r.Contains("OutsideMemory", StringComparison.Ordinal)),
+            (c, _) => c.ModelBrokeWith(r => r.Contains("OutsideMemory", StringComparison.Ordinal))),
         new(
             "isr-config-both-bits",
             "After the device breaks, QEMU's ISR reads 0x3 where the model's reads 0x2.",
@@ -75,7 +75,7 @@ public static class Qemu72Differences
             + "maps later descriptors by address and length whatever their flags. VIRTIO 1.2 §2.7.5.3.1 forbids the driver "
             + "this; the model refuses it. Everything after differs.",
             "virtqueue_split_pop / virtqueue_split_read_next_desc (hw/virtio/virtio.c)",
-            (c, _) => c.Model.Broken && c.Model.BrokenReason is "IndirectNotAtHead" or "NestedIndirect" or "IndirectWithNext"),
+            (c, _) => c.ModelBrokeWith(r => r is "IndirectNotAtHead" or "NestedIndirect" or "IndirectWithNext")),
         new(
             "descriptor-address-wrap",
             "A buffer whose address + length passes 2^64: the model breaks the device, QEMU 7.2 maps it (the part outside RAM through its one bounce buffer) and goes on (and may break later on something else).",
@@ -83,7 +83,7 @@ public static class Qemu72Differences
             + "out the bounce buffer instead of failing, and the address wraps. The model refuses the range. Kept as a model "
             + "deviation (stricter); whether QEMU touches memory outside the described buffer here is not settled (docs).",
             "virtqueue_map_desc (hw/virtio/virtio.c), address_space_map (softmmu/physmem.c)",
-            (c, _) => c.Model.Broken && c.Model.BrokenReason == "BufferAddressOverflow"),
+            (c, _) => c.ModelBrokeWith(r => r == "BufferAddressOverflow")),
         new(
             "scsi-cmd-segments",
             "A SCSI_CMD request: the model answers UNSUPP; QEMU 7.2 answers IOERR when it has fewer than 2 readable or 3 writable buffers, and writes errors = 255 into the virtio_scsi_inhdr buffer otherwise.",
@@ -99,7 +99,16 @@ public static class Qemu72Differences
             + "in guest memory even when their completion is dropped because the device broke). Our robust model refuses "
             + "at the pop, as virtqueue_num_heads does for QEMU's other callers (\"Guest moved used index\"). Everything after differs.",
             "virtqueue_split_pop / virtqueue_num_heads (hw/virtio/virtio.c)",
-            (c, _) => c.Model.Broken && c.Model.BrokenReason == "AvailIndexTooFar"),
+            (c, _) => c.ModelBrokeWith(r => r == "AvailIndexTooFar")),
+        new(
+            "queue-size-rewritten",
+            "The input wrote queue_size after set-up (the queue enabled) with another value: QEMU 7.2 takes the new size, the model keeps its queue; QEMU then breaks (\"Cannot map descriptor ring\" and the like: the rings were mapped for the old size) or walks a ring of another size.",
+            "virtio_pci_common_write → virtio_queue_set_num accepts any size up to 1024 on an enabled queue (it refuses only "
+            + "a change between zero and non-zero) and does not re-map the rings; VIRTIO 1.2 §4.1.4.3.2 has the driver set "
+            + "queue_size before queue_enable, and §2.7 requires a power of two. The robust model ignores such a write. "
+            + "Not a crash: QEMU fails safe (virtio_error). Everything after differs.",
+            "virtio_queue_set_num (hw/virtio/virtio.c), virtio_pci_common_write (hw/virtio/virtio-pci.c)",
+            (c, _) => c.QueueSizeRewritten),
         new(
             "driver-status-needs-reset",
             "The input wrote the device status register itself: the status bytes differ in DEVICE_NEEDS_RESET (0x40) only.",

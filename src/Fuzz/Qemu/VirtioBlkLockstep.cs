@@ -65,6 +65,19 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared it).</summary>
     public bool ModelEverBroken { get; private set; }
 
+    /// <summary>Why the model's device broke, each time it broke during the last run (a later reset may have hidden it).</summary>
+    public List<string> ModelBrokenReasons { get; } = [];
+
+    /// <summary>The last run wrote queue_size (op 11) with a value other than the queue's size: QEMU 7.2 takes it even
+    /// on an enabled queue (virtio_queue_set_num), the robust model does not.</summary>
+    public bool QueueSizeRewritten { get; private set; }
+
+    private void NoteBroken(ModelBlkRig rig)
+    {
+        ModelEverBroken |= rig.Device.IsBroken;
+        if (rig.Device.IsBroken && rig.Device.BrokenReason is { } r && !ModelBrokenReasons.Contains(r)) ModelBrokenReasons.Add(r);
+    }
+
     /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's doorbell.</summary>
     public void Attach(QemuMachine qemu)
     {
@@ -137,6 +150,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         _syncedReady = false;
         UsedRingsSeen.Clear();
         ModelEverBroken = false;
+        ModelBrokenReasons.Clear();
+        QueueSizeRewritten = false;
         _guestTouchedStatusOrFeatures = false;
         UnalignedRegisterWrite = false;
         KickBeforeDriverOk = false;
@@ -183,6 +198,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
                         UnalignedRegisterWrite |= offset % width != 0;
                         DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
+                        QueueSizeRewritten |= offset == L.CommonQueueSize && width >= 2 && (ushort)op.RawAddr != rig.Device.GetQueue(0).Size;
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }
@@ -206,7 +222,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
             }
             Sync(rig);
         }
-        ModelEverBroken |= rig.Device.IsBroken;
+        NoteBroken(rig);
         Observe(rig, model);
         if (careful)
         {
@@ -251,6 +267,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         byte s0 = (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver);
         byte s1 = (byte)(s0 | (byte)VirtioStatus.FeaturesOk);
         byte s2 = (byte)(s1 | (byte)VirtioStatus.DriverOk);
+        NoteBroken(rig);
         _indirect = indirect;
         ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
         Common(rig, L.CommonDeviceStatus, 1, 0);
@@ -283,6 +300,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
             BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, rig.Device.GetQueue(0), _indirect);
         }
         rig.Kick();
+        NoteBroken(rig);
         QemuMachine q = _qemu!;
         q.Qtest.Write(_notify, 2, 0);
         Settle(q, rig);
@@ -357,7 +375,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private void Sync(ModelBlkRig rig)
     {
         SplitQueue queue = rig.Device.GetQueue(0);
-        ModelEverBroken |= rig.Device.IsBroken;
+        NoteBroken(rig);
         bool ready = queue.Ready && rig.Device.DriverOk && !rig.Device.IsBroken;
         if (!ready)
         {
