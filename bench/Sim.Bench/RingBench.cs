@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Sim.Guest.Bench;
+using Sim.Scenarios.Bench;
 
 namespace Sim.Bench;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Cli.Commands;
 using Sim.Engine.Scenarios;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 
 namespace Cli;
 

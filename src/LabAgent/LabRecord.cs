@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Sim.Guest.Recording;
+using Sim.Scenarios.Recording;
 using Sim.Kvm;
 
 namespace LabAgent;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio.Demo;
 using Sim.Kvm.KernelVhost;
+using Sim.Spec.Virtio;
 
 namespace LabAgent;
 
@@ -30,7 +31,7 @@ internal static class VhostDemoSmoke
         Span<byte> m = mem.Bytes;
         Expect("SET_OWNER", dev.SetOwner());
         Expect("GET_FEATURES", dev.GetFeatures(out ulong features));
-        Expect("SET_FEATURES", dev.SetFeatures(features & (1UL << Sim.Devices.Virtio.VirtioSpec.FVersion1))); // VERSION_1 only: no EVENT_IDX
+        Expect("SET_FEATURES", dev.SetFeatures(features & (1UL << Sim.Spec.Virtio.VirtioSpec.FVersion1))); // VERSION_1 only: no EVENT_IDX
         Expect("SET_MEM_TABLE", dev.SetMemTable([new VhostMemoryRegion(0, Size, Base)], 0));
         Expect("SET_VRING_NUM", dev.SetVringNum(0, QueueSize));
         Expect("SET_VRING_BASE", dev.SetVringBase(0, 0));

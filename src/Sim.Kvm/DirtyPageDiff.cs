@@ -1,5 +1,5 @@
 using Sim.Engine.Memory;
-using Sim.Guest.Recording;
+using Sim.Scenarios.Recording;
 
 namespace Sim.Kvm;
 

@@ -6,7 +6,7 @@ using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Scenarios;
 using Sim.Engine.Trace;
-using Sim.Guest.Recording;
+using Sim.Scenarios.Recording;
 using Sim.Kvm.Native;
 
 namespace Sim.Kvm;

@@ -1,5 +1,5 @@
 using Sim.Engine.Trace;
-using Sim.Guest.Recording;
+using Sim.Scenarios.Recording;
 
 namespace Sim.Kvm.Tests;
 

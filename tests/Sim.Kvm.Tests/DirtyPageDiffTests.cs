@@ -1,6 +1,6 @@
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
-using Sim.Guest.Recording;
+using Sim.Scenarios.Recording;
 
 namespace Sim.Kvm.Tests;
 

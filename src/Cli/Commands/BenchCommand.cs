@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using Sim.Guest.Bench;
+using Sim.Scenarios.Bench;
 
 namespace Cli.Commands;
 

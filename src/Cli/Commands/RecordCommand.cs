@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Sim.Engine.Scenarios;
-using Sim.Guest.Recording;
+using Sim.Scenarios.Recording;
 using Sim.Kvm;
 
 namespace Cli.Commands;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Cli.Replay;
 using Sim.Engine.Scenarios;
 using Sim.Engine.Time;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 
 namespace Cli.Commands;
 

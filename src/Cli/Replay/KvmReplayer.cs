@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Cli.Commands;
 using Sim.Engine.Trace;
-using Sim.Guest.Recording;
+using Sim.Scenarios.Recording;
 
 namespace Cli.Replay;
 

@@ -1,7 +1,7 @@
 using Sim.Engine.Memory;
 using Sim.Engine.Scenarios;
 using Sim.Engine.Trace;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 
 namespace Cli.Replay;
 

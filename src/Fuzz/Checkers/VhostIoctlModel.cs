@@ -1,6 +1,7 @@
 using Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
+using Sim.Spec.Virtio;
 
 namespace Fuzz.Checkers;
 

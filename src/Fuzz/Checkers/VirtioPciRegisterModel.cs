@@ -1,7 +1,8 @@
 using System.Numerics;
 using Fuzz.Targets;
 using Sim.Devices.Virtio.Transport;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Fuzz.Checkers;
 

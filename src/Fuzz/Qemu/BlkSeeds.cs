@@ -1,5 +1,6 @@
 using Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Blk;
+using Sim.Spec.Blk;
 
 namespace Fuzz.Qemu;
 

@@ -1,4 +1,4 @@
-using Sim.Devices.Virtio;
+using Sim.Spec.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine;
 using Sim.Engine.Memory;

@@ -5,8 +5,11 @@ using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Kvm;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Blk;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Fuzz.Qemu;
 

@@ -116,7 +116,7 @@ public static class Qemu72Differences
             + "val), so a driver can set or clear NEEDS_RESET; VIRTIO 1.2 §2.1.1/§2.1.2 give the bit to the device, and the "
             + "robust flavour keeps its own bit whatever the driver writes (the seed flavour does QEMU's). Deliberate robust choice.",
             "virtio_pci_common_write / virtio_set_status (hw/virtio/virtio-pci.c, hw/virtio/virtio.c)",
-            (c, d) => d.Kind == BlkComparison.DeviceStatus && c.DriverWroteStatus && (c.Model.DeviceStatus ^ c.Qemu.DeviceStatus) == (byte)Sim.Devices.Virtio.Transport.VirtioStatus.DeviceNeedsReset),
+            (c, d) => d.Kind == BlkComparison.DeviceStatus && c.DriverWroteStatus && (c.Model.DeviceStatus ^ c.Qemu.DeviceStatus) == (byte)Sim.Spec.Virtio.VirtioStatus.DeviceNeedsReset),
         new(
             "overlapping-rings",
             "The input placed the descriptor table, available ring and used ring so that they overlap (e.g. avail and used at one address).",

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Sim.Devices.Virtio;
+using Sim.Spec.Virtio;
 
 namespace Fuzz.Qemu;
 

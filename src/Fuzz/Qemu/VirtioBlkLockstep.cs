@@ -6,7 +6,9 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Memory;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+using Sim.Spec.Blk;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Fuzz.Qemu;
 
@@ -82,7 +84,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     public void Attach(QemuMachine qemu)
     {
         _qemu = qemu;
-        _pci = QemuVirtioPci.Discover(qemu.Qtest, Sim.Devices.Virtio.Blk.BlkSpec.DeviceId);
+        _pci = QemuVirtioPci.Discover(qemu.Qtest, Sim.Spec.Blk.BlkSpec.DeviceId);
         _observeCommands = null;
         _diskDirty = true;
         _pci.CommonWrite(L.CommonQueueSelect, 2, 0);

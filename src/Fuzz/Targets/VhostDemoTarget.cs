@@ -10,6 +10,7 @@ using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Spec.Virtio;
 
 namespace Fuzz.Targets;
 

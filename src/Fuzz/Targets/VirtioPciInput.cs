@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Fuzz.Input;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Fuzz.Targets;
 

@@ -13,8 +13,10 @@ using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Fuzz.Targets;
 

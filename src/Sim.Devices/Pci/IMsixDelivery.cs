@@ -1,3 +1,5 @@
+using Sim.Spec.Pci;
+
 namespace Sim.Devices.Pci;
 
 /// <summary>Sends an unmasked MSI-X message (QEMU msix_notify → msi_send_message, or an irqfd bound to

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using Sim.Engine.Kvm;
+using Sim.Spec.Pci;
 
 namespace Sim.Devices.Pci;
 
@@ -23,25 +24,25 @@ public sealed class MsixCapability : IBusDevice
     public const int CapabilityLength = 12;
 
     /// <summary>Offset of message control in the capability.</summary>
-    public const int ControlOffset = 2;
+    public const int ControlOffset = MsixSpec.ControlOffset;
 
     /// <summary>Offset of the table offset/BIR dword in the capability.</summary>
-    public const int TableOffsetOffset = 4;
+    public const int TableOffsetOffset = MsixSpec.TableOffsetOffset;
 
     /// <summary>Offset of the PBA offset/BIR dword in the capability.</summary>
     public const int PbaOffsetOffset = 8;
 
     /// <summary>Message control bit 15: MSI-X enable.</summary>
-    public const ushort ControlEnable = 1 << 15;
+    public const ushort ControlEnable = MsixSpec.ControlEnable;
 
     /// <summary>Message control bit 14: function mask.</summary>
-    public const ushort ControlFunctionMask = 1 << 14;
+    public const ushort ControlFunctionMask = MsixSpec.ControlFunctionMask;
 
     /// <summary>One table entry: address low (le32) + address high (le32) + data (le32) + vector control (le32).</summary>
-    public const int EntrySize = 16;
+    public const int EntrySize = MsixSpec.EntrySize;
 
     /// <summary>Offset of vector control in an entry; bit 0 is the per-vector mask.</summary>
-    public const int EntryVectorControl = 12;
+    public const int EntryVectorControl = MsixSpec.EntryVectorControl;
 
     /// <summary>Most vectors (PCI 3.0: table size field is 11 bits, N-1 encoded).</summary>
     public const int VectorsMax = 2048;

@@ -1,4 +1,5 @@
 using Sim.Engine.Kvm;
+using Sim.Spec.Pci;
 
 namespace Sim.Devices.Pci;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Sim.Spec.Pci;
 
 namespace Sim.Devices.Pci;
 

@@ -1,5 +1,6 @@
 using Sim.Engine.Kvm;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Pci;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sim.Engine.Kvm;
+using Sim.Spec.Pci;
 
 namespace Sim.Devices.Pci;
 
@@ -24,19 +25,19 @@ namespace Sim.Devices.Pci;
 public sealed class PciHostBridge : IBusDevice
 {
     /// <summary>First port of CONFIG_ADDRESS.</summary>
-    public const ushort ConfigAddressPort = 0xCF8;
+    public const ushort ConfigAddressPort = PciConfigMechanism.ConfigAddressPort;
 
     /// <summary>First port of CONFIG_DATA.</summary>
-    public const ushort ConfigDataPort = 0xCFC;
+    public const ushort ConfigDataPort = PciConfigMechanism.ConfigDataPort;
 
     /// <summary>Ports the bridge decodes starting at <see cref="ConfigAddressPort"/>.</summary>
     public const int PortCount = 8;
 
     /// <summary>Device numbers on bus 0 (5 bits).</summary>
-    public const int SlotCount = 32;
+    public const int SlotCount = PciConfigMechanism.SlotCount;
 
     /// <summary>CONFIG_ADDRESS bit 31: configuration cycles enabled.</summary>
-    public const uint ConfigAddressEnable = 1u << 31;
+    public const uint ConfigAddressEnable = PciConfigMechanism.ConfigAddressEnable;
 
     /// <summary>CONFIG_ADDRESS bits that hold state (enable, bus, device, function, register); the rest read 0.</summary>
     public const uint ConfigAddressWritable = ConfigAddressEnable | 0x00FF_FFFCu;

@@ -1,3 +1,4 @@
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost;
 
@@ -41,7 +42,7 @@ public static class VhostBackendStarter
         r = dev.SetMemTable(vmm.MemoryTable());
         if (r != VhostResult.Ok) return Failed(VhostStartStep.SetMemTable, r, out failedAt);
 
-        bool eventIdx = VhostFeatures.Has(ackedFeatures, Virtio.VirtioSpec.FEventIdx);
+        bool eventIdx = VhostFeatures.Has(ackedFeatures, VirtioSpec.FEventIdx);
         for (int i = 0; i < rings.Length; i++)
         {
             VhostRingStart ring = rings[i];
@@ -51,7 +52,7 @@ public static class VhostBackendStarter
             r = dev.SetVringBase(index, ring.LastAvailIdx);
             if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringBase, r, out failedAt);
             uint num = unchecked((uint)ring.Num);
-            if (!vmm.TryMapRange(ring.DescTable, unchecked((ulong)num) * Virtio.VirtioSpec.DescSize, out ulong desc) ||
+            if (!vmm.TryMapRange(ring.DescTable, unchecked((ulong)num) * VirtioSpec.DescSize, out ulong desc) ||
                 !vmm.TryMapRange(ring.AvailRing, VhostRings.AvailSize(num, eventIdx), out ulong avail) ||
                 !vmm.TryMapRange(ring.UsedRing, VhostRings.UsedSize(num, eventIdx), out ulong used))
             {

@@ -1,4 +1,5 @@
 using Sim.Devices.Virtio;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost;
 

@@ -4,6 +4,7 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Kvm;
 using Sim.Engine.Trace;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost;
 

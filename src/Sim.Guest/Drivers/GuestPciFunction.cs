@@ -1,6 +1,6 @@
-using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Guest.Drivers;
 

@@ -1,4 +1,5 @@
-using Sim.Devices.Pci;
+using Sim.Spec.Pci;
+
 
 namespace Sim.Guest.Drivers;
 

@@ -1,5 +1,5 @@
-using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
+using Sim.Spec.Pci;
 
 namespace Sim.Guest.Drivers;
 
@@ -12,15 +12,15 @@ public static class PciConfigPorts
 {
     /// <summary>CONFIG_ADDRESS for bus 0, <paramref name="slot"/>, function 0, the dword holding <paramref name="register"/>.</summary>
     public static uint Address(int slot, int register) =>
-        PciHostBridge.ConfigAddressEnable | (unchecked((uint)slot) << 11) | unchecked((uint)(register & 0xFC));
+        PciConfigMechanism.ConfigAddressEnable | (unchecked((uint)slot) << 11) | unchecked((uint)(register & 0xFC));
 
     /// <summary>Reads 1, 2 or 4 bytes of configuration space of bus 0, <paramref name="slot"/>, function 0.</summary>
     public static uint Read(GuestContext guest, int slot, int register, int size)
     {
         ArgumentNullException.ThrowIfNull(guest);
         Check(slot, register, size);
-        guest.PioOut(PciHostBridge.ConfigAddressPort, 4, Address(slot, register));
-        return unchecked((uint)guest.PioIn((ushort)(PciHostBridge.ConfigDataPort + (register & 3)), size));
+        guest.PioOut(PciConfigMechanism.ConfigAddressPort, 4, Address(slot, register));
+        return unchecked((uint)guest.PioIn((ushort)(PciConfigMechanism.ConfigDataPort + (register & 3)), size));
     }
 
     /// <summary>Writes 1, 2 or 4 bytes of configuration space.</summary>
@@ -28,14 +28,14 @@ public static class PciConfigPorts
     {
         ArgumentNullException.ThrowIfNull(guest);
         Check(slot, register, size);
-        guest.PioOut(PciHostBridge.ConfigAddressPort, 4, Address(slot, register));
+        guest.PioOut(PciConfigMechanism.ConfigAddressPort, 4, Address(slot, register));
         ulong masked = size == 4 ? value : value & ((1UL << (8 * size)) - 1);
-        guest.PioOut(unchecked((ushort)(PciHostBridge.ConfigDataPort + (register & 3))), size, masked);
+        guest.PioOut(unchecked((ushort)(PciConfigMechanism.ConfigDataPort + (register & 3))), size, masked);
     }
 
     private static void Check(int slot, int register, int size)
     {
-        if (unchecked((uint)slot) >= PciHostBridge.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
+        if (unchecked((uint)slot) >= PciConfigMechanism.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
         if (size is not (1 or 2 or 4)) throw new ArgumentOutOfRangeException(nameof(size), "1, 2 or 4 bytes");
         if (unchecked((uint)register) > PciConfigRegisters.SpaceSize - unchecked((uint)size) || (register & (size - 1)) != 0)
         {

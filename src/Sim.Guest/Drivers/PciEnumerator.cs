@@ -1,6 +1,6 @@
-using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Guest.Drivers;
 
@@ -23,7 +23,7 @@ public static class PciEnumerator
     {
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(match);
-        for (slot = 0; slot < PciHostBridge.SlotCount; slot++)
+        for (slot = 0; slot < PciConfigMechanism.SlotCount; slot++)
         {
             uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
             vendorId = unchecked((ushort)id); // low half: vendor id

@@ -1,11 +1,10 @@
-using Sim.Devices.Pci;
-using Sim.Devices.Virtio;
-using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Guest.Drivers;
 
@@ -118,7 +117,7 @@ public sealed class VirtioPciDriver
     public static GuestPciFunction? FindDevice(GuestContext guest, ushort virtioDeviceId, PciResourceWindows windows, Func<int, int, uint>? intxGsi = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
-        for (int start = 0; start < PciHostBridge.SlotCount; start++)
+        for (int start = 0; start < PciConfigMechanism.SlotCount; start++)
         {
             uint id = PciConfigPorts.Read(guest, start, R.VendorId, 4);
             if (!IsVirtioPci(unchecked((ushort)id), unchecked((ushort)(id >> 16)))) continue; // low half: vendor id
@@ -184,8 +183,8 @@ public sealed class VirtioPciDriver
             msixCap = pci.FindCapability(R.CapabilityIdMsix);
             if (msixCap != 0)
             {
-                tableSize = unchecked((int)(pci.ReadConfig(msixCap + MsixCapability.ControlOffset, 2) & 0x7FF)) + 1;
-                uint tableReg = pci.ReadConfig(msixCap + MsixCapability.TableOffsetOffset, 4);
+                tableSize = unchecked((int)(pci.ReadConfig(msixCap + MsixSpec.ControlOffset, 2) & 0x7FF)) + 1;
+                uint tableReg = pci.ReadConfig(msixCap + MsixSpec.TableOffsetOffset, 4);
                 if (pci.GetBar(unchecked((int)(tableReg & 7))) is { IsIo: false } tb) table = tb.Address + (tableReg & ~7u);
                 else msixCap = 0;
             }
@@ -316,19 +315,19 @@ public sealed class VirtioPciDriver
         if (InterruptMode != VirtioInterruptMode.Msix) return;
         _msixVectorsUsed = Math.Min(Math.Min(_msixTableSize, 1 + queueCount), MsixVectorsUsedMax);
         if (_msixVectorsUsed < 2) _msixVectorsUsed = 2;
-        int control = _msixCap + MsixCapability.ControlOffset;
+        int control = _msixCap + MsixSpec.ControlOffset;
         ushort ctl = unchecked((ushort)Pci.ReadConfig(control, 2));
-        Pci.WriteConfig(control, 2, unchecked((uint)(ctl | MsixCapability.ControlEnable | MsixCapability.ControlFunctionMask)));
+        Pci.WriteConfig(control, 2, unchecked((uint)(ctl | MsixSpec.ControlEnable | MsixSpec.ControlFunctionMask)));
         for (int v = 0; v < _msixVectorsUsed; v++)
         {
             MsiMessage message = MsiMessage.ForGsi(_msixGsiBase + unchecked((uint)v));
-            ulong entry = _msixTable + (unchecked((ulong)v) * MsixCapability.EntrySize);
+            ulong entry = _msixTable + (unchecked((ulong)v) * MsixSpec.EntrySize);
             Guest.MmioWrite(entry, 4, unchecked((uint)message.Address));
             Guest.MmioWrite(entry + 4, 4, message.Address >> 32);
             Guest.MmioWrite(entry + 8, 4, message.Data);
-            Guest.MmioWrite(entry + MsixCapability.EntryVectorControl, 4, 0);
+            Guest.MmioWrite(entry + MsixSpec.EntryVectorControl, 4, 0);
         }
-        Pci.WriteConfig(control, 2, unchecked((uint)((ctl | MsixCapability.ControlEnable) & ~MsixCapability.ControlFunctionMask)));
+        Pci.WriteConfig(control, 2, unchecked((uint)((ctl | MsixSpec.ControlEnable) & ~MsixSpec.ControlFunctionMask)));
         _msixEnabled = true;
         if (WriteConfigVector(0) == L.NoVector) DisableMsix();
     }
@@ -346,9 +345,9 @@ public sealed class VirtioPciDriver
 
     private void DisableMsix()
     {
-        int control = _msixCap + MsixCapability.ControlOffset;
+        int control = _msixCap + MsixSpec.ControlOffset;
         ushort ctl = unchecked((ushort)Pci.ReadConfig(control, 2));
-        Pci.WriteConfig(control, 2, unchecked((uint)(ctl & ~MsixCapability.ControlEnable)));
+        Pci.WriteConfig(control, 2, unchecked((uint)(ctl & ~MsixSpec.ControlEnable)));
         _msixEnabled = false;
         InterruptMode = VirtioInterruptMode.Intx;
     }

@@ -2,9 +2,8 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using Sim.Devices.Virtio;
-using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Guest.Virtio;
 
@@ -364,7 +363,7 @@ public sealed class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         int total = readable.Length + writable.Length;
         if (total == 0) throw new ArgumentException("a chain needs at least one buffer");
-        if (total > QueueLimits.IndirectDescriptorsMax) throw new ArgumentException("indirect table too large");
+        if (total > VirtioSpec.QueueSizeMax) throw new ArgumentException("indirect table too large");
         head = 0;
         if (Broken || _numFree < 1) return false;
         uint writableBytes = 0;

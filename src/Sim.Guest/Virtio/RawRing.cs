@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Sim.Devices.Virtio;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Guest.Virtio;
 

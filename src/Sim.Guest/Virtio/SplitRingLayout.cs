@@ -1,5 +1,5 @@
-using Sim.Devices.Virtio;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Guest.Virtio;
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 using Xunit;
 using Xunit.Abstractions;
 

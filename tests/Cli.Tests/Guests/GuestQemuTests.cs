@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Sim.Engine.Scenarios;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Cli.Tests.Commands;
 using Sim.Engine.Scenarios;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 using Xunit;
 
 namespace Cli.Tests.Scenarios;

@@ -1,6 +1,6 @@
 using Cli;
 using Sim.Engine.Scenarios;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 using Xunit;
 
 namespace Cli.Tests.Scenarios;

@@ -128,7 +128,7 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
     {
         // Every rewritten method body must still be valid IL: force the JIT over all of them.
         string dir = Directory.CreateTempSubdirectory("virtsim-instr-").FullName;
-        string[] names = ["Sim.Engine", "Sim.Devices", "Sim.Guest"];
+        string[] names = ["Sim.Engine", "Sim.Machine", "Sim.Spec", "Sim.Devices", "Sim.Guest"];
         var context = new DirectoryContext(dir);
         try
         {

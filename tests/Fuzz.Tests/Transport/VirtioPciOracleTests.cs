@@ -4,8 +4,9 @@ using Sim.Devices;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using S = Sim.Devices.Virtio.Transport.VirtioStatus;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Fuzz.Tests.Transport;
 

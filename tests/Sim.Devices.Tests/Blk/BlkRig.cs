@@ -3,6 +3,7 @@ using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Blk;
 
 namespace Sim.Devices.Tests.Blk;
 

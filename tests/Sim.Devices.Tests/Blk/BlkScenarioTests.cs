@@ -1,5 +1,5 @@
 using Sim.Engine.Scenarios;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 using Xunit;
 
 namespace Sim.Devices.Tests.Blk;

@@ -4,7 +4,9 @@ using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+using Sim.Spec.Blk;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Sim.Devices.Tests.Blk;
 

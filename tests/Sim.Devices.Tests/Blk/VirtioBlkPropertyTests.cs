@@ -4,6 +4,7 @@ using Sim.Devices.Tests.Pci;
 using Sim.Devices.Virtio.Blk;
 using Xunit;
 using Xunit.Abstractions;
+using Sim.Spec.Blk;
 
 namespace Sim.Devices.Tests.Blk;
 

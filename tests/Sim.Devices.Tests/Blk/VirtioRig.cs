@@ -6,7 +6,9 @@ using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Sim.Devices.Tests.Blk;
 

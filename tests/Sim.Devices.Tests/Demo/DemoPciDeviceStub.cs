@@ -1,5 +1,6 @@
 using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
+using Sim.Spec.Pci;
 
 namespace Sim.Devices.Tests.Demo;
 

@@ -5,7 +5,8 @@ using Sim.Devices.Tests.Pci;
 using Sim.Engine.Kvm;
 using Xunit;
 using static Sim.Devices.Tests.Pci.ConfigMechanism1;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Demo;
 

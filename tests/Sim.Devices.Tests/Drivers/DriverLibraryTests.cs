@@ -7,8 +7,9 @@ using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Demo;
-using Sim.Guest.Scenarios;
+using Sim.Scenarios;
 using Xunit;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Drivers;
 

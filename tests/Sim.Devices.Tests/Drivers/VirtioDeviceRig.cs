@@ -7,8 +7,10 @@ using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Drivers;
 

@@ -7,6 +7,7 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Xunit;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Factorial;
 
@@ -207,10 +208,10 @@ public sealed class VirtioFactorialDeviceTests
         var (rig, dev) = Make(Flavour.Robust);
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, 0x1234);
-        rig.Sim.Kvm.Mmio.Write(VirtioDeviceRig.ModernBase + Sim.Devices.Virtio.Transport.VirtioPciLayout.ModernDeviceOffset + VirtioFactorialDevice.ConfigActualOffset, b);
+        rig.Sim.Kvm.Mmio.Write(VirtioDeviceRig.ModernBase + Sim.Spec.Virtio.VirtioPciLayout.ModernDeviceOffset + VirtioFactorialDevice.ConfigActualOffset, b);
         Assert.Equal(0x1234u, dev.Actual);
         b.Clear();
-        rig.Sim.Kvm.Mmio.Read(VirtioDeviceRig.ModernBase + Sim.Devices.Virtio.Transport.VirtioPciLayout.ModernDeviceOffset + VirtioFactorialDevice.ConfigActualOffset, b);
+        rig.Sim.Kvm.Mmio.Read(VirtioDeviceRig.ModernBase + Sim.Spec.Virtio.VirtioPciLayout.ModernDeviceOffset + VirtioFactorialDevice.ConfigActualOffset, b);
         Assert.Equal(0x1234u, BinaryPrimitives.ReadUInt32LittleEndian(b));
     }
 }

@@ -1,7 +1,8 @@
 using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
 using Xunit;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;
 

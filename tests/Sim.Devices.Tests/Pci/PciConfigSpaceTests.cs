@@ -3,7 +3,8 @@ using FsCheck;
 using FsCheck.Fluent;
 using Sim.Devices.Pci;
 using Xunit.Abstractions;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;
 

@@ -2,7 +2,8 @@ using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
 using Xunit;
 using static Sim.Devices.Tests.Pci.ConfigMechanism1;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;
 

@@ -6,6 +6,7 @@ using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Xunit;
 using Xunit.Abstractions;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 

@@ -3,6 +3,7 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Xunit;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 

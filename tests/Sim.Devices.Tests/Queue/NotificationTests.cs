@@ -2,6 +2,7 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Guest.Virtio;
 using Xunit;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 

@@ -4,6 +4,7 @@ using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Xunit;
 using static Sim.Devices.Tests.Queue.RingFixture;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 

@@ -1,4 +1,4 @@
-using Sim.Guest.Bench;
+using Sim.Scenarios.Bench;
 using Xunit;
 
 namespace Sim.Devices.Tests.Queue;

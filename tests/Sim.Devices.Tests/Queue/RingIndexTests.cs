@@ -1,5 +1,6 @@
 using Xunit;
 using Sim.Devices.Virtio.Queue;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 

@@ -1,6 +1,7 @@
 using Xunit;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 

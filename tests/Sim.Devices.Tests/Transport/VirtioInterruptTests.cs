@@ -5,8 +5,10 @@ using Sim.Engine.Kvm;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using S = Sim.Devices.Virtio.Transport.VirtioStatus;
+using Sim.Spec.Virtio;
+using Sim.Spec.Pci;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Sim.Devices.Tests.Transport;
 

@@ -3,8 +3,10 @@ using Sim.Engine.Kvm;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using S = Sim.Devices.Virtio.Transport.VirtioStatus;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Sim.Devices.Tests.Transport;
 
@@ -132,7 +134,7 @@ public sealed class VirtioNotifyPathTests
     {
         (VirtioRig rig, _) = Ready(ioeventfd: true);
         const ulong moved = 0xFD00_0000;
-        rig.WriteConfig(Sim.Devices.Pci.PciConfigRegisters.Bar0 + 16, 4, (uint)moved);
+        rig.WriteConfig(Sim.Spec.Pci.PciConfigRegisters.Bar0 + 16, 4, (uint)moved);
         Assert.Equal(2, rig.Sim.Kvm.IoEventFdCount);
         Assert.False(rig.Sim.Kvm.UnregisterIoEventFd(BusKind.Mmio, Notify0, 0, null, rig.Transport.GetHostNotifier(0)!));
         Assert.True(rig.Sim.Kvm.UnregisterIoEventFd(BusKind.Mmio, moved + L.ModernNotifyOffset, 0, null, rig.Transport.GetHostNotifier(0)!));

@@ -1,8 +1,10 @@
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio.Transport;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Transport;
 

@@ -5,8 +5,10 @@ using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using S = Sim.Devices.Virtio.Transport.VirtioStatus;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Sim.Devices.Tests.Transport;
 
@@ -195,7 +197,7 @@ public sealed class VirtioStatusTests
     {
         VirtioRig rig = Modern();
         rig.ModernInit(VirtioRig.Version1);
-        rig.WriteConfig(Sim.Devices.Pci.PciConfigRegisters.Command, 2, Sim.Devices.Pci.PciConfigRegisters.CommandMemorySpace);
+        rig.WriteConfig(Sim.Spec.Pci.PciConfigRegisters.Command, 2, Sim.Spec.Pci.PciConfigRegisters.CommandMemorySpace);
         Assert.Equal(S.None, rig.Status & S.DriverOk);
         Assert.Equal(S.FeaturesOk, rig.Status & S.FeaturesOk);
     }

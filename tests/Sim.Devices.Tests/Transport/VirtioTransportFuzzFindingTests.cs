@@ -3,8 +3,9 @@ using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Kvm;
 using Sim.Guest.Virtio;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using S = Sim.Devices.Virtio.Transport.VirtioStatus;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Sim.Devices.Tests.Transport;
 

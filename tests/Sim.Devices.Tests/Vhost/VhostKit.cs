@@ -6,6 +6,7 @@ using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Vhost;
 

@@ -3,6 +3,7 @@ using Sim.Devices.Virtio;
 using Sim.Engine.Time;
 using Sim.Guest.Virtio;
 using Xunit;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Vhost;
 

@@ -11,9 +11,11 @@ using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Xunit;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
-using S = Sim.Devices.Virtio.Transport.VirtioStatus;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
+using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Sim.Devices.Tests.VhostFrontend;
 

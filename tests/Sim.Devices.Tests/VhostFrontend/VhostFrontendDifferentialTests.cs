@@ -6,6 +6,7 @@ using Sim.Devices.Virtio.Demo;
 using Sim.Engine.Memory;
 using Xunit;
 using Xunit.Abstractions;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.VhostFrontend;
 

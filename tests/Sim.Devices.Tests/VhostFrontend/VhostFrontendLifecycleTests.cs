@@ -3,7 +3,8 @@ using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Xunit;
-using S = Sim.Devices.Virtio.Transport.VirtioStatus;
+using Sim.Spec.Virtio;
+using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Sim.Devices.Tests.VhostFrontend;
 

@@ -6,6 +6,7 @@ using Sim.Engine.Time;
 using Sim.Engine.Trace;
 using Xunit;
 using Xunit.Abstractions;
+using Sim.Scenarios.Ping;
 
 namespace Sim.Engine.Tests.SimulationTests;
 

@@ -4,8 +4,10 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Kvm;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Fuzz.Targets.Rings;
 

@@ -7,6 +7,7 @@ using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost.Frontend;
 

@@ -1,3 +1,5 @@
+using Sim.Spec.Blk;
+
 namespace Sim.Devices.Virtio.Blk;
 
 /// <summary>How a <see cref="VirtioBlkDevice"/> is built (QEMU virtio-blk properties).</summary>

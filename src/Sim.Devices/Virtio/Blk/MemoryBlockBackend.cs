@@ -1,3 +1,5 @@
+using Sim.Spec.Blk;
+
 namespace Sim.Devices.Virtio.Blk;
 
 /// <summary>A disk image held in host memory (QEMU's null-co/ram-like backend), zero-filled or copied from an image.</summary>

@@ -1,3 +1,5 @@
+using Sim.Spec.Blk;
+
 namespace Sim.Devices.Virtio.Blk;
 
 /// <summary>

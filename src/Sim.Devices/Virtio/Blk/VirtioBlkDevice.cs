@@ -4,6 +4,7 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Spec.Blk;
 
 namespace Sim.Devices.Virtio.Blk;
 

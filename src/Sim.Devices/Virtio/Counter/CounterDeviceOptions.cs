@@ -1,3 +1,5 @@
+using Sim.Spec.Counter;
+
 namespace Sim.Devices.Virtio.Counter;
 
 /// <summary>How a <see cref="VirtioCounterDevice"/> is built.</summary>

@@ -4,6 +4,8 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Trace;
+using Sim.Spec.Counter;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Counter;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Trace;
+using Sim.Spec.Demo;
 
 namespace Sim.Devices.Virtio.Demo;
 
@@ -39,7 +40,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
 {
     /// <summary>VIRTIO_ID_DEMO: the seed does not show its value; 44 is unused by the virtio spec's list
     /// next to the seed 001 "test" device's 45.</summary>
-    public const ushort VirtioIdDemo = 44;
+    public const ushort VirtioIdDemo = DemoSpec.VirtioIdDemo;
 
     /// <summary>Seed: virtio_add_queue(vdev, 128, virtio_demo_handle).</summary>
     public const int QueueSize = 128;

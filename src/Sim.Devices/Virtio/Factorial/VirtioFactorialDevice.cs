@@ -5,6 +5,7 @@ using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Trace;
+using Sim.Spec.Factorial;
 
 namespace Sim.Devices.Virtio.Factorial;
 
@@ -43,22 +44,22 @@ namespace Sim.Devices.Virtio.Factorial;
 public sealed class VirtioFactorialDevice : VirtioDevice
 {
     /// <summary>VIRTIO_ID_TEST (seed: include/uapi/linux/virtio_ids.h).</summary>
-    public const ushort VirtioIdTest = 45;
+    public const ushort VirtioIdTest = FactorialSpec.VirtioIdTest;
 
     /// <summary>Seed: static uint32_t Queue_Size = 128.</summary>
     public const int QueueSize = 128;
 
     /// <summary>VIRTIO_TEST_F_CAN_PRINT.</summary>
-    public const int FeatureCanPrint = 0;
+    public const int FeatureCanPrint = FactorialSpec.FeatureCanPrint;
 
     /// <summary>struct test_request: arg1 (le32) + arg2 (char[32]) = 36 bytes.</summary>
-    public const int RequestSize = 4 + Arg2Size;
+    public const int RequestSize = FactorialSpec.RequestSize;
 
     /// <summary>Size of arg2.</summary>
-    public const int Arg2Size = 32;
+    public const int Arg2Size = FactorialSpec.Arg2Size;
 
     /// <summary>struct test_response: ret (le32).</summary>
-    public const int ResponseSize = 4;
+    public const int ResponseSize = FactorialSpec.ResponseSize;
 
     /// <summary>struct virtio_test_config (QEMU side): num_pages, actual, event (le32 each) = 12 bytes.</summary>
     public const int ConfigBytes = 12;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Queue;
 

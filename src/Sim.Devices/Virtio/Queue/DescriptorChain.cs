@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Queue;
 

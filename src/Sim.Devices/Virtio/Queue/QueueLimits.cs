@@ -1,3 +1,5 @@
+using Sim.Spec.Virtio;
+
 namespace Sim.Devices.Virtio.Queue;
 
 /// <summary>Host-side limits of the queue code (STYLE item 7): every loop over guest data is bounded by one of these.</summary>
@@ -10,7 +12,7 @@ public static class QueueLimits
     /// <summary>Most descriptors an indirect table may hold. VIRTIO 1.2 §2.7.5.3.1 bounds a chain by the queue
     /// size; QEMU has no separate bound (its walk stops at <see cref="IovecsMax"/>), Linux vhost rejects tables of
     /// more than 65536 entries ("Indirect buffer length too big").</summary>
-    public const int IndirectDescriptorsMax = Virtio.VirtioSpec.QueueSizeMax;
+    public const int IndirectDescriptorsMax = VirtioSpec.QueueSizeMax;
 
     /// <summary>Most descriptors a <see cref="DescriptorChain"/> reads before it stops: the head plus every entry
     /// of the largest table it may walk (a chain never visits more entries than its table holds, else it is a loop).</summary>

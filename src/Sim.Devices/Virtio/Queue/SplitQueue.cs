@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Queue;
 

@@ -1,4 +1,5 @@
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Queue;
 

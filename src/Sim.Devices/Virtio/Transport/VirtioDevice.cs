@@ -3,6 +3,7 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Transport;
 

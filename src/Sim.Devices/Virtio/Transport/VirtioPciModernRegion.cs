@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Engine.Kvm;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Sim.Devices.Virtio.Transport;
 

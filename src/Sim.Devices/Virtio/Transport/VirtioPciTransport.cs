@@ -5,8 +5,10 @@ using Sim.Engine;
 using Sim.Engine.Kvm;
 using Sim.Engine.Time;
 using Sim.Engine.Memory;
-using L = Sim.Devices.Virtio.Transport.VirtioPciLayout;
-using R = Sim.Devices.Pci.PciConfigRegisters;
+using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Virtio.Transport;
 

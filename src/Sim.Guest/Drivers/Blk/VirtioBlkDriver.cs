@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using Sim.Devices.Virtio.Blk;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Blk;
 
 namespace Sim.Guest.Drivers.Blk;
 

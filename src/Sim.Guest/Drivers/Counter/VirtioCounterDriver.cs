@@ -1,7 +1,7 @@
-using Sim.Devices.Virtio.Counter;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Counter;
 
 namespace Sim.Guest.Drivers.Counter;
 

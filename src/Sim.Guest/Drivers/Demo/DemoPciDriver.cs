@@ -1,5 +1,5 @@
-using Sim.Devices.Demo;
 using Sim.Engine.Kvm;
+using Sim.Spec.Demo;
 
 namespace Sim.Guest.Drivers.Demo;
 
@@ -31,7 +31,7 @@ public sealed class DemoPciDriver
     public bool Probe(PciResourceWindows windows)
     {
         ArgumentNullException.ThrowIfNull(windows);
-        GuestPciFunction? pci = PciEnumerator.Find(_guest, DemoPciDevice.VendorIdQemu, DemoPciDevice.DeviceIdDemo, windows);
+        GuestPciFunction? pci = PciEnumerator.Find(_guest, DemoSpec.VendorIdQemu, DemoSpec.DeviceIdDemo, windows);
         if (pci == null) return false;
         _dmesg?.Invoke("demo_probe() begin");
         pci.Enable(busMaster: false);

@@ -1,8 +1,8 @@
 using System.Globalization;
-using Sim.Devices.Virtio.Demo;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Demo;
 
 namespace Sim.Guest.Drivers.Demo;
 
@@ -50,7 +50,7 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
     public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
     {
         ArgumentNullException.ThrowIfNull(dma);
-        GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, VirtioDemoDevice.VirtioIdDemo, windows, intxGsi);
+        GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, DemoSpec.VirtioIdDemo, windows, intxGsi);
         if (pci == null) return false;
         _dmesg?.Invoke("virtdemo_probe() begin");
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);

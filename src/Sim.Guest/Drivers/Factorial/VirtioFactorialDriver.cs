@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
-using Sim.Devices.Virtio.Factorial;
 using Sim.Engine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Factorial;
 
 namespace Sim.Guest.Drivers.Factorial;
 
@@ -20,7 +20,7 @@ namespace Sim.Guest.Drivers.Factorial;
 public sealed class VirtioFactorialDriver : IVirtioGuestDriver
 {
     /// <summary>struct virtio_test's req (36 bytes) then res (4 bytes).</summary>
-    public const int StateBytes = VirtioFactorialDevice.RequestSize + VirtioFactorialDevice.ResponseSize;
+    public const int StateBytes = FactorialSpec.RequestSize + FactorialSpec.ResponseSize;
 
     /// <summary>The string build_test_request copies into arg2.</summary>
     public const string Greeting = "hello back end!";
@@ -54,11 +54,11 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
     public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
     {
         ArgumentNullException.ThrowIfNull(dma);
-        GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, VirtioFactorialDevice.VirtioIdTest, windows, intxGsi);
+        GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, FactorialSpec.VirtioIdTest, windows, intxGsi);
         if (pci == null) return false;
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);
-        if (drv == null || !drv.TryNegotiate(1UL << VirtioFactorialDevice.FeatureCanPrint)) return false;
-        if (!drv.HasFeature(VirtioFactorialDevice.FeatureCanPrint)) return false;
+        if (drv == null || !drv.TryNegotiate(1UL << FactorialSpec.FeatureCanPrint)) return false;
+        if (!drv.HasFeature(FactorialSpec.FeatureCanPrint)) return false;
         drv.SetupInterrupts(1);
         VirtioDriverQueue? vq = drv.SetupQueue(0, dma);
         if (vq == null) return false;
@@ -78,13 +78,13 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the factorial driver is not probed");
         GuestMemory memory = _guest.Memory;
-        Span<byte> req = stackalloc byte[VirtioFactorialDevice.RequestSize];
+        Span<byte> req = stackalloc byte[FactorialSpec.RequestSize];
         req.Clear();
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(req, num);
         Encoding.ASCII.GetBytes(Greeting, req[4..]); // strncpy pads the rest of arg2 with NULs
         memory.TryWrite(_state, req);
-        GuestBuffer[] outSg = [new GuestBuffer(_state, VirtioFactorialDevice.RequestSize)];
-        GuestBuffer[] inSg = [new GuestBuffer(new GuestAddress(_state.Value + VirtioFactorialDevice.RequestSize), VirtioFactorialDevice.ResponseSize)];
+        GuestBuffer[] outSg = [new GuestBuffer(_state, FactorialSpec.RequestSize)];
+        GuestBuffer[] inSg = [new GuestBuffer(new GuestAddress(_state.Value + FactorialSpec.RequestSize), FactorialSpec.ResponseSize)];
         if (!vq.Ring.TryAdd(memory, outSg, inSg, out _)) return false;
         vq.Kick();
         return true;
@@ -96,7 +96,7 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
         _dmesg?.Invoke(" test_request_done called, line: 63 ");
         vq.DrainUsed((_, len) =>
         {
-            _guest.Memory.TryReadUInt32(new GuestAddress(_state.Value + VirtioFactorialDevice.RequestSize), out uint ret);
+            _guest.Memory.TryReadUInt32(new GuestAddress(_state.Value + FactorialSpec.RequestSize), out uint ret);
             LastRet = ret;
             LastUsedLen = len;
             Completed++;

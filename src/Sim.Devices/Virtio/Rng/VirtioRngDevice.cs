@@ -1,0 +1,123 @@
+using System.Globalization;
+using Sim.Devices.Virtio.Queue;
+using Sim.Devices.Virtio.Transport;
+using Sim.Engine.Random;
+using Sim.Engine.Trace;
+using Sim.Spec.Rng;
+
+namespace Sim.Devices.Virtio.Rng;
+
+/// <summary>
+/// The virtio entropy device (VIRTIO 1.2 §5.4; QEMU hw/virtio/virtio-rng.c): the driver places device-writable
+/// buffers on requestq, the device fills them with entropy and returns them with used.len = the bytes written. The
+/// entropy is the simulation's: a <see cref="Prng"/> stream the scenario forks from the seeded root, so a run's
+/// "random" bytes are the same on every replay.
+/// <para>What the flavours do, and why they differ. No seed document describes an entropy device, so the
+/// <see cref="Flavour.Seed"/> flavour reproduces QEMU's own model, which the seeds' QEMU ships:</para>
+/// <list type="bullet">
+/// <item><b>Seed</b> is QEMU chr_read: each popped element gets <c>iov_from_buf(elem-&gt;in_sg, ...)</c> — its
+/// device-writable buffers are filled and any driver-readable buffers are ignored, although VIRTIO 1.2 §5.4.6.1
+/// forbids the driver to place them.</item>
+/// <item><b>Robust</b> (default) refuses a chain that holds driver-readable buffers (§5.4.6.1): it completes
+/// with used.len 0 and nothing written, and the log says why.</item>
+/// <item>Both fill at most <see cref="BytesPerRequestMax"/> bytes of one element (§5.4.7.1: the device MAY use
+/// less than the entire buffer; QEMU's backends deliver in bounded chunks too), a ring error while popping
+/// breaks the device (QEMU virtio_error), and one handler run pops at most <see cref="ElementsPerNotifyMax"/>
+/// elements.</item>
+/// </list>
+/// Each completed element emits a DeviceResult trace event (Address = <see cref="ResultRequest"/>, Value = bytes
+/// written).
+/// </summary>
+public sealed class VirtioRngDevice : VirtioDevice
+{
+    /// <summary>PRNG stream (<see cref="Prng.Fork"/> id) scenarios give the device for its entropy.</summary>
+    public const ulong EntropyPrngStream = 0x20;
+
+    /// <summary>Most bytes one element receives (the device MAY use less than the buffer, VIRTIO 1.2 §5.4.7.1).</summary>
+    public const int BytesPerRequestMax = 64 * 1024;
+
+    /// <summary>Elements one handler run pops at most.</summary>
+    public const int ElementsPerNotifyMax = 8 * RngSpec.QueueSize;
+
+    /// <summary>DeviceResult code of a completed request (Value = bytes written).</summary>
+    public const ulong ResultRequest = 2;
+
+    /// <summary>DeviceResult code of a request refused because it held driver-readable buffers (robust).</summary>
+    public const ulong ResultReadableRefused = 3;
+
+    /// <summary>Default trace source id.</summary>
+    public const uint TraceIdDefault = 0x04;
+
+    private const int ChunkBytes = 256;
+
+    private readonly QueueElement _element = new();
+    private readonly byte[] _chunk = new byte[ChunkBytes];
+    private readonly Prng _entropy;
+
+    /// <param name="entropy">Where the bytes come from: a stream forked from the simulation's root PRNG.</param>
+    /// <param name="flavour">Device behaviour.</param>
+    /// <param name="traceId">Trace source id.</param>
+    public VirtioRngDevice(Prng entropy, Flavour flavour = Flavour.Robust, uint traceId = TraceIdDefault)
+        : base(RngSpec.DeviceId, [RngSpec.QueueSize], 0, 0, traceId)
+    {
+        ArgumentNullException.ThrowIfNull(entropy);
+        _entropy = entropy;
+        Flavour = flavour;
+    }
+
+    public Flavour Flavour { get; }
+
+    /// <summary>The device's log (QEMU's error_report lines).</summary>
+    public DeviceLog Log { get; } = new();
+
+    /// <summary>Requests completed with entropy.</summary>
+    public long Requests { get; private set; }
+
+    /// <summary>Entropy bytes written into guest buffers.</summary>
+    public long BytesWritten { get; private set; }
+
+    /// <summary>Robust: requests refused because they held driver-readable buffers.</summary>
+    public long Refused { get; private set; }
+
+    protected override void HandleQueueNotify(int queueIndex)
+    {
+        for (int n = 0; n < ElementsPerNotifyMax; n++)
+        {
+            if (!TryPop(queueIndex, _element)) return;
+            uint written = 0;
+            if (Flavour == Flavour.Robust && _element.OutCount > 0)
+            {
+                Refused++;
+                if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"request with {_element.OutCount} driver-readable buffers refused, completed with len 0"));
+                Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReadableRefused, _element.Head, default);
+            }
+            else
+            {
+                written = Fill();
+                Requests++;
+                BytesWritten += written;
+                Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, written, default);
+            }
+            TryPush(queueIndex, _element, written);
+            NotifyQueue(queueIndex);
+        }
+    }
+
+    /// <summary>QEMU chr_read's iov_from_buf: entropy into the element's device-writable buffers, in order, up to
+    /// <see cref="BytesPerRequestMax"/>. Returns the bytes written (a buffer outside guest memory ends the fill).</summary>
+    private uint Fill()
+    {
+        ulong want = Math.Min(_element.InBytes, BytesPerRequestMax);
+        ulong offset = 0;
+        while (offset < want)
+        {
+            int n = unchecked((int)Math.Min(want - offset, ChunkBytes));
+            Span<byte> chunk = _chunk.AsSpan(0, n);
+            _entropy.NextBytes(chunk);
+            int done = _element.WriteIn(Memory, offset, chunk);
+            offset += unchecked((ulong)done);
+            if (done < n) break;
+        }
+        return unchecked((uint)offset);
+    }
+}

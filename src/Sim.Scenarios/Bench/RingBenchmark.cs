@@ -1,0 +1,272 @@
+using Sim.Devices.Virtio.Queue;
+using Sim.Engine.Memory;
+using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
+
+namespace Sim.Scenarios.Bench;
+
+/// <summary>
+/// <c>virtsim bench ring</c>: pushes requests through the driver-side (<see cref="DriverQueue"/>) and device-side
+/// (<see cref="SplitQueue"/>) split-ring code in one thread. Each request is a 2-descriptor chain: an 8-byte
+/// readable request and an 8-byte writable response. The driver adds <c>batch</c> chains and kicks (when
+/// <see cref="DriverQueue.NeedsNotify"/> says so), the device pops each chain, reads the request, writes the
+/// 8-byte response and pushes it, decides on an interrupt, and the driver reaps every used entry and checks the
+/// response bytes and used.len. Simulation code cannot read a clock, so the caller passes one in.
+/// </summary>
+public sealed class RingBenchmark
+{
+    /// <summary>Requests run before timing starts, so the JIT reaches its optimised tier.</summary>
+    public const long WarmupRequests = 200_000;
+
+    /// <summary>Most requests one run may do (bounded work).</summary>
+    public const long RequestsMax = 1L << 40;
+
+    private const ulong ResponseMagic = 0x5a5a_0000_0000_0001UL;
+    private const ulong RingBase = 0x1000;
+    private const ulong BufferBase = 0x10_0000;
+    private const ulong MemoryBytes = 0x20_0000;
+
+    private readonly GuestMemory _memory;
+    private readonly DriverQueue _driver;
+    private readonly SplitQueue _device;
+    private readonly QueueElement[] _elements;
+    private readonly GuestBuffer[] _requests;   // slot k and k + slots: request buffer of slot k (wrapping slices)
+    private readonly GuestBuffer[] _responses;
+    private readonly ushort[] _heads;
+    private readonly ushort[] _usedIds;
+    private readonly uint[] _usedLens;
+    private readonly uint[] _servedLens;        // the device's used.len per popped chain, for its FillBatch
+    private readonly int _slots;
+    private readonly ushort[] _slotOfHead;
+    private readonly GuestWindow _buffers;      // every slot's request and response, for the driver's check
+    private long _sequence;
+    private long _kicks;
+    private long _notifications;
+    private long _mismatches;
+
+    private RingBenchmark(int queueSize, bool eventIdx)
+    {
+        _memory = GuestMemory.CreateFlat(MemoryBytes);
+        SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(RingBase), queueSize);
+        _driver = new DriverQueue(layout, eventIdx);
+        using (_memory.AsGuest()) _driver.Initialize(_memory);
+        _device = new SplitQueue(queueSize)
+        {
+            DescTable = layout.DescTable,
+            AvailRing = layout.AvailRing,
+            UsedRing = layout.UsedRing,
+            EventIdx = eventIdx,
+        };
+        if (!_device.TryEnable(_memory, out QueueConfigError error)) throw new InvalidOperationException($"benchmark ring refused: {error}");
+        _slots = queueSize / 2;
+        _slotOfHead = new ushort[queueSize];
+        if (!_memory.TryGetWindow(new GuestAddress(BufferBase), _slots * 16, out _buffers)) throw new InvalidOperationException("buffer area outside memory");
+        _elements = new QueueElement[_slots];
+        for (int i = 0; i < _slots; i++) _elements[i] = new QueueElement();
+        _requests = new GuestBuffer[2 * _slots];
+        _responses = new GuestBuffer[2 * _slots];
+        for (int i = 0; i < 2 * _slots; i++)
+        {
+            ulong at = BufferBase + (unchecked((ulong)(i & (_slots - 1))) * 16);
+            _requests[i] = new GuestBuffer(new GuestAddress(at), 8);
+            _responses[i] = new GuestBuffer(new GuestAddress(at + 8), 8);
+        }
+        _heads = new ushort[_slots];
+        _usedIds = new ushort[_slots];
+        _usedLens = new uint[_slots];
+        _servedLens = new uint[_slots];
+    }
+
+    /// <summary>
+    /// Runs <paramref name="requests"/> requests, <paramref name="batch"/> per kick, on a queue of
+    /// <paramref name="queueSize"/> entries (at most queueSize / 2 chains are outstanding), after
+    /// <see cref="WarmupRequests"/> untimed ones. <paramref name="readTimestamp"/> is called once before and once
+    /// after the timed part; <paramref name="timestampFrequency"/> is its ticks per second.
+    /// </summary>
+    public static RingBenchmarkResult Run(long requests, int batch, Func<long> readTimestamp, long timestampFrequency, int queueSize = 256, bool eventIdx = false)
+    {
+        ArgumentNullException.ThrowIfNull(readTimestamp);
+        ArgumentOutOfRangeException.ThrowIfNegative(requests);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(requests, RequestsMax);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        RingBenchmark bench = Create(queueSize, eventIdx);
+        bench.Execute(WarmupRequests, batch);
+        bench._kicks = 0;
+        bench._notifications = 0;
+        bench._mismatches = 0;
+
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        long start = readTimestamp();
+        bench.Execute(requests, batch);
+        long end = readTimestamp();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        return new RingBenchmarkResult(requests, batch, queueSize, bench._kicks, bench._notifications, end - start, timestampFrequency, allocated, bench._mismatches);
+    }
+
+    /// <summary>A reusable ring pair (for BenchmarkDotNet, which times <see cref="Execute"/> itself).</summary>
+    public static RingBenchmark Create(int queueSize = 256, bool eventIdx = false)
+    {
+        if (queueSize < 2 || !Sim.Spec.Virtio.VirtioSpec.IsValidQueueSize(queueSize)) throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "a power of two from 2 to 32768");
+        return new RingBenchmark(queueSize, eventIdx);
+    }
+
+    /// <summary>Kicks the driver made so far.</summary>
+    public long Kicks => _kicks;
+
+    /// <summary>Interrupts the device decided to raise so far.</summary>
+    public long Notifications => _notifications;
+
+    /// <summary>The guest memory holding the rings and buffers (for tests: its hash, an observer).</summary>
+    public GuestMemory Memory => _memory;
+
+    /// <summary>Responses (or used lengths) that did not match so far: always 0 unless the ring code is broken.</summary>
+    public long Mismatches => _mismatches;
+
+    /// <summary>Runs <paramref name="requests"/> more requests, <paramref name="batch"/> per kick. Allocates nothing.</summary>
+    public void Execute(long requests, int batch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(requests);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(requests, RequestsMax);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        Loop(requests, batch);
+    }
+
+    private void Loop(long requests, int batch)
+    {
+        GuestMemory memory = _memory;
+        long done = 0;
+        while (done < requests)
+        {
+            long n = Math.Min(Math.Min(batch, requests - done), _slots);
+            using (memory.AsGuest())
+            {
+                AddRequests(memory, unchecked((int)n));
+                if (_driver.NeedsNotify(memory)) _kicks++;
+            }
+            // One chain per kick goes through the single-chain calls: the batch calls' set-up only pays off with
+            // several chains (a real driver and device would choose the same way).
+            bool single = n == 1;
+            ServeKick(memory, single);
+            using (memory.AsGuest()) done += Reap(memory, single);
+        }
+    }
+
+    /// <summary>Writes <paramref name="n"/> (at most the slot count) requests and adds their chains with one batch
+    /// call (<see cref="DriverQueue.TryAddBatch"/>).</summary>
+    private void AddRequests(GuestMemory memory, int n)
+    {
+        int slots = _slots;
+        int start = unchecked((int)(_sequence & (slots - 1)));
+        // The driver fills its request buffers with plain stores (through the window on them: the benchmark runs
+        // unobserved) and reports the written bytes dirty once per contiguous run of slots.
+        Span<byte> buffers = _buffers.WritableBytes;
+        ulong sequence = unchecked((ulong)_sequence);
+        for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n <= slots
+        {
+            int slot = unchecked((start + k) & (slots - 1));
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(buffers.Slice(slot * 16, 8), unchecked(sequence + (ulong)k));
+        }
+        int run = Math.Min(n, slots - start);
+        _buffers.MarkWritten(start * 16, (run * 16) - 8);
+        if (n > run) _buffers.MarkWritten(0, ((n - run) * 16) - 8);
+        Span<ushort> heads = _heads.AsSpan(0, n);
+        if (!_driver.TryAddBatch(memory, _requests.AsSpan(start, n), _responses.AsSpan(start, n), heads, out _)) throw new InvalidOperationException("ring full");
+        ushort[] slotOfHead = _slotOfHead;
+        for (int k = 0; k < heads.Length; k = unchecked(k + 1)) slotOfHead[heads[k]] = unchecked((ushort)((start + k) & (slots - 1))); // unchecked: k < n
+        _sequence += n;
+    }
+
+    /// <summary>The device's kick handler: pop every chain, read the 8-byte request, write the 8-byte response and
+    /// fill the used entries (QEMU virtqueue_fill for a single chain; for a batch, all of its entries with one
+    /// <see cref="SplitQueue.FillBatch"/>, as Linux vhost_add_used_n writes them), then publish them all with one
+    /// flush and make one interrupt decision (virtqueue_flush + virtio_notify, as QEMU's batching devices do).</summary>
+    private void ServeKick(GuestMemory memory, bool single)
+    {
+        SplitQueue device = _device;
+        QueueError error = QueueError.None;
+        int filled = 0;
+        if (single)
+        {
+            QueueElement element = _elements[0];
+            while (device.TryPop(memory, element, out error)) device.Fill(memory, element.Head, Serve(memory, element), filled++);
+        }
+        else
+        {
+            int popped;
+            do
+            {
+                device.TryPopBatch(memory, _elements, out popped, out error);
+                // Serve every popped chain, then write their used entries in one go (vhost_add_used_n).
+                QueueElement[] elements = _elements;
+                uint[] lens = _servedLens;
+                for (int k = 0; k < popped; k = unchecked(k + 1)) lens[k] = Serve(memory, elements[k]); // unchecked: popped <= the slot count
+                device.FillBatch(memory, elements.AsSpan(0, popped), lens.AsSpan(0, popped), filled);
+                filled = unchecked(filled + popped);
+            }
+            while (popped == _elements.Length && error == QueueError.None);
+        }
+        device.Flush(memory, filled);
+        if (error != QueueError.None) throw new InvalidOperationException($"device queue error: {error}");
+        if (device.ShouldNotify(memory)) _notifications++;
+    }
+
+    /// <summary>One request: read the 8-byte request, write the response; returns the used.len (bytes written).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static uint Serve(GuestMemory memory, QueueElement element) =>
+        unchecked((uint)(element.TryReadOutUInt64(memory, out ulong request) ? element.WriteInUInt64(memory, request ^ ResponseMagic) : 0));
+
+    /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): callbacks off, reap every used
+    /// entry, callbacks back on with the "more used since?" re-check.</summary>
+    private int Reap(GuestMemory memory, bool single)
+    {
+        int reaped = 0;
+        _driver.DisableCallbacks(memory);
+        do
+        {
+            reaped += single ? ReapEach(memory) : ReapAll(memory);
+        }
+        while (!_driver.EnableCallbacks(memory));
+        return reaped;
+    }
+
+    /// <summary>Reaps with the single-entry call (one chain per kick).</summary>
+    private int ReapEach(GuestMemory memory)
+    {
+        int reaped = 0;
+        while (_driver.TryGetUsed(memory, out ushort id, out uint len))
+        {
+            Check(_buffers.Bytes, id, len);
+            reaped++;
+        }
+        if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
+        return reaped;
+    }
+
+    /// <summary>Checks one used entry: the response of its slot holds the request of that slot (which the device only
+    /// reads) xor the magic, and its len says 8 bytes. The driver reads its own buffers through a window on them
+    /// (the benchmark runs unobserved).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void Check(ReadOnlySpan<byte> buffers, ushort id, uint len)
+    {
+        ReadOnlySpan<byte> pair = buffers.Slice(_slotOfHead[id] * 16, 16);
+        ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair);
+        ulong response = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair[8..]);
+        if (((response ^ request ^ ResponseMagic) | (len ^ 8)) != 0) _mismatches++;
+    }
+
+    private int ReapAll(GuestMemory memory)
+    {
+        int reaped = 0;
+        int count;
+        do
+        {
+            _driver.TryGetUsedBatch(memory, _usedIds, _usedLens, out count);
+            ReadOnlySpan<byte> buffers = _buffers.Bytes;
+            for (int k = 0; k < count; k = unchecked(k + 1)) Check(buffers, _usedIds[k], _usedLens[k]); // unchecked: k < count
+            reaped += count;
+        }
+        while (count == _usedIds.Length); // a short batch stopped where nothing more was used (or the queue broke)
+        if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
+        return reaped;
+    }
+}

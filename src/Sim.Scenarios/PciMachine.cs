@@ -1,0 +1,42 @@
+using Sim.Devices.Pci;
+using Sim.Engine;
+
+namespace Sim.Scenarios;
+
+/// <summary>
+/// The host side of a scenario with PCI devices (what QEMU's pc machine wires up): a
+/// <see cref="Simulation"/>, the mechanism #1 host bridge on ports 0xCF8-0xCFF, the BAR host
+/// mapping BARs onto the KVM buses, and the PIIX INTx router. Scenarios attach devices, start a
+/// guest program, and hand <see cref="IntxGsi"/> to the guest's enumeration (the firmware's
+/// PIRQ routing table).
+/// </summary>
+public sealed class PciMachine
+{
+    public PciMachine(SimulationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Simulation = new Simulation(options);
+        BarHost = new KvmBarHost(Simulation.Kvm);
+        Intx = new PciIntxRouter(Simulation.Kvm.Irqchip);
+        Bridge = new PciHostBridge(BarHost, Intx);
+        if (!Simulation.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, Bridge, "pci-host"))
+        {
+            throw new InvalidOperationException("PCI host bridge ports overlap");
+        }
+    }
+
+    public Simulation Simulation { get; }
+
+    public KvmBarHost BarHost { get; }
+
+    public PciIntxRouter Intx { get; }
+
+    public PciHostBridge Bridge { get; }
+
+    /// <summary>Plugs <paramref name="device"/> into bus 0 <paramref name="slot"/>.</summary>
+    public void Attach(int slot, PciDevice device) => Bridge.Attach(slot, device);
+
+    /// <summary>The GSI INTx <paramref name="pin"/> of <paramref name="slot"/> reaches (pass as the
+    /// enumerator's intxGsi callback).</summary>
+    public uint IntxGsi(int slot, int pin) => Intx.GsiFor(slot, pin);
+}
