@@ -4,7 +4,7 @@ namespace Fuzz.Qemu;
 
 /// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
 /// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some point.</summary>
-public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false, bool DriverWroteStatus = false, bool RingsOverlap = false, bool BuffersOverlapInKick = false, IReadOnlyList<string>? ModelBrokenReasons = null, bool QueueSizeRewritten = false)
+public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false, bool DriverWroteStatus = false, bool RingsOverlap = false, bool BuffersOverlapInKick = false, IReadOnlyList<string>? ModelBrokenReasons = null, bool QueueSizeRewritten = false, ushort? AvailIdx = null)
 {
     /// <summary>The model's device broke during the run (now, or before a reset hid it) for a reason <paramref name="match"/> accepts.</summary>
     public bool ModelBrokeWith(Func<string, bool> match)
@@ -105,5 +105,18 @@ public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, I
         ushort m = BinaryPrimitives.ReadUInt16LittleEndian(Model.Memory.AsSpan(start + 2));
         ushort q = BinaryPrimitives.ReadUInt16LittleEndian(Qemu.Memory.AsSpan(start + 2));
         return q < m && start + 4 + (8 * q) <= Model.Memory.Length && Model.Memory.AsSpan(start + 4, 8 * q).SequenceEqual(Qemu.Memory.AsSpan(start + 4, 8 * q));
+    }
+
+    /// <summary>The used rings agree but for avail_event (le16 after the entries), and QEMU's avail_event is avail.idx
+    /// (<see cref="AvailIdx"/>, read from the model's available ring at the end).</summary>
+    public bool UsedRingDiffersOnlyInAvailEventSetToAvailIdx()
+    {
+        if (UsedRing is not { } u || AvailIdx is not { } availIdx) return false;
+        ulong end = u.Address + 4 + (8UL * (ulong)u.Size) + 2;
+        if (end > (ulong)Model.Memory.Length) return false;
+        int start = (int)u.Address;
+        int length = (int)(end - u.Address);
+        return Model.Memory.AsSpan(start, length - 2).SequenceEqual(Qemu.Memory.AsSpan(start, length - 2))
+            && BinaryPrimitives.ReadUInt16LittleEndian(Qemu.Memory.AsSpan(start + length - 2)) == availIdx;
     }
 }

@@ -158,7 +158,7 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
         if (markOutcome) MarkOutcome(diffs);
         if (diffs.Count == 0) return null;
-        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk, Lockstep.DriverWroteStatus, Lockstep.RingsOverlap, Lockstep.BuffersOverlapInKick, Lockstep.ModelBrokenReasons, Lockstep.QueueSizeRewritten);
+        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk, Lockstep.DriverWroteStatus, Lockstep.RingsOverlap, Lockstep.BuffersOverlapInKick, Lockstep.ModelBrokenReasons, Lockstep.QueueSizeRewritten, Lockstep.ModelAvailIdx(_model));
         IReadOnlyList<QemuDifferenceEntry>? rows = Qemu72Differences.Explain(c, out _);
         if (rows is not null)
         {
