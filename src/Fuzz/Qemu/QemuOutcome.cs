@@ -25,7 +25,7 @@ public static class QemuOutcome
         if (qemu.BrokenReason is { } r) text.Append(Normalise(r));
         text.Append("|status=").Append(qemu.DeviceStatus.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
         text.Append("|isr=").Append(qemu.Isr);
-        if (ring is { } q && q.Used + 4 + (8UL * (ulong)q.Size) <= (ulong)qemu.Memory.Length && q.Size > 0)
+        if (ring is { } q && q.Size > 0 && q.Used <= (ulong)qemu.Memory.Length && 4 + (8UL * (ulong)q.Size) <= (ulong)qemu.Memory.Length - q.Used)
         {
             ReadOnlySpan<byte> m = qemu.Memory;
             int idx = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(q.Used + 2)..]);
@@ -92,7 +92,7 @@ public static class QemuOutcome
         for (int step = 0; step < KickOverlap.ChainStepsMax; step++)
         {
             ulong at = table + (16UL * (ulong)index);
-            if (at + 16 > (ulong)m.Length) return "?";
+            if (table > (ulong)m.Length || at < table || at > (ulong)m.Length - 16) return "?"; // the sum may wrap
             ulong address = BinaryPrimitives.ReadUInt64LittleEndian(m[(int)at..]);
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(m[(int)(at + 8)..]);
             ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(at + 12)..]);
@@ -105,7 +105,7 @@ public static class QemuOutcome
                 if (limit == 0) return "?";
                 continue;
             }
-            if ((flags & VirtioSpec.DescFWrite) != 0 && length > 0) lastWritableEnd = address + length;
+            if ((flags & VirtioSpec.DescFWrite) != 0 && length > 0) lastWritableEnd = address <= (ulong)m.Length && length <= (ulong)m.Length - address ? address + length : ulong.MaxValue;
             if ((flags & VirtioSpec.DescFNext) == 0 || next >= limit) break;
             index = next;
         }

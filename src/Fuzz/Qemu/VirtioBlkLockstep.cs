@@ -442,15 +442,20 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     {
         if (Model is null) return null;
         SplitQueue queue = Model.Device.GetQueue(0);
-        return queue.Size == 0 ? null : (queue.UsedRing.Value, queue.Size);
+        return InMemory(queue) ? (queue.UsedRing.Value, queue.Size) : null;
     }
+
+    /// <summary>The queue has a size and its used ring lies inside the compared memory (the register may hold any
+    /// address the input wrote; sums below must not wrap).</summary>
+    private static bool InMemory(SplitQueue queue) =>
+        queue.Size > 0 && queue.UsedRing.Value <= (ulong)MemoryBytes && 6 + (8UL * (ulong)queue.Size) <= (ulong)MemoryBytes - queue.UsedRing.Value;
 
     /// <summary>The model queue's descriptor table, used ring and size at the end of the run; null when not set up.</summary>
     public (ulong Desc, ulong Used, int Size)? ModelRing()
     {
         if (Model is null) return null;
         SplitQueue queue = Model.Device.GetQueue(0);
-        return queue.Size == 0 ? null : (queue.DescTable.Value, queue.UsedRing.Value, queue.Size);
+        return InMemory(queue) ? (queue.DescTable.Value, queue.UsedRing.Value, queue.Size) : null;
     }
 
     /// <summary>avail.idx at the model queue's available ring in <paramref name="model"/>'s memory; null when not set up
@@ -470,7 +475,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// <summary>Reads used.idx and the entries (id, len) from a memory image (for messages).</summary>
     public static string DescribeUsed(ReadOnlySpan<byte> memory, ulong used, int size)
     {
-        if (used + 4 > (ulong)memory.Length) return "(used ring outside the compared memory)";
+        if (used > (ulong)memory.Length - 4) return "(used ring outside the compared memory)";
         ushort idx = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)(used + 2)..]);
         var parts = new List<string>();
         for (int i = 0; i < Math.Min((int)idx, Math.Min(size, 8)); i++)
