@@ -61,7 +61,7 @@ public sealed class QemuMachine : IDisposable
         }
         catch (Exception e) when (e is QemuDiedException or QemuHangException)
         {
-            string why = $"{e.Message}; {ExitDescription}; stderr:\n{Stderr}";
+            string why = $"{e.Message}; {ExitDescription}; stderr:\n{StderrAfterExit()}";
             Dispose();
             throw new QemuDiedException(why, e);
         }
@@ -104,15 +104,26 @@ public sealed class QemuMachine : IDisposable
     /// <summary>The exit code or signal, when it exited.</summary>
     public string ExitDescription => !_process.HasExited ? "running" : _process.ExitCode > 128 ? $"killed by signal {_process.ExitCode - 128}" : $"exit code {_process.ExitCode}";
 
-    /// <summary>The tail of QEMU's stderr so far (waits briefly for the pipe to drain when QEMU exited).</summary>
+    /// <summary>The tail of QEMU's stderr so far (while it runs: what the pipe has delivered).</summary>
     public string Stderr
     {
         get
         {
-            if (_process.HasExited) _process.WaitForExit(500);
             lock (_stderr) return _stderr.ToString();
         }
     }
+
+    /// <summary>The tail of QEMU's stderr once it died: waits (bounded) for the exit, then for the stderr pipe to
+    /// reach its end, so an assertion's message is not lost to the race between the closed qtest pipe and the
+    /// asynchronous stderr reader.</summary>
+    public string StderrAfterExit()
+    {
+        if (_process.WaitForExit(DeathWaitMax)) _process.WaitForExit(); // the parameterless wait drains the async readers
+        return Stderr;
+    }
+
+    /// <summary>How long <see cref="StderrAfterExit"/> waits for a dying QEMU to exit.</summary>
+    public static readonly TimeSpan DeathWaitMax = TimeSpan.FromSeconds(2);
 
     /// <summary>Forgets the stderr seen so far (per input, so a finding keeps only its own).</summary>
     public void ClearStderr()

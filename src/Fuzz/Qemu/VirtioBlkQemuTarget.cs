@@ -134,7 +134,7 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
             }
             catch (QemuDiedException e)
             {
-                string stderr = _machine?.Stderr ?? "";
+                string stderr = _machine?.StderrAfterExit() ?? "";
                 string exit = _machine?.ExitDescription ?? "not started";
                 Restart();
                 context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{Tail(stderr)}{Reproducer(program, input, e.Message)}");
