@@ -55,11 +55,13 @@ public static class Qemu72Differences
             (c, d) => (d.Kind == BlkComparison.UsedRing && c.QemuUsedIsPrefixOfModel()) || (d.Kind == BlkComparison.GuestMemory && c.OnlyDroppedCompletionsInOldUsedRings(d))),
         new(
             "unaligned-register-write",
-            "The input wrote a common-config register at an offset that is not a multiple of the access size: QEMU ignores it, the model applies it; the states differ from there.",
-            "QEMU's memory core refuses an unaligned access to a region whose ops do not allow it (virtio-pci's common region "
-            + "sets no .valid.unaligned) before virtio_pci_common_write sees it; VIRTIO 1.2 §4.1.3.1 requires natural accesses "
+            "The input wrote a common-config register at an offset that is not a multiple of the access size: QEMU applies it as narrower aligned pieces, each at its own offset; the model applies it as one access; the states differ from there.",
+            "QEMU's memory core splits an access the region does not take unaligned (virtio-pci's common region sets no "
+            + ".impl.unaligned) into naturally aligned pieces (flatview_write_continue → memory_access_size), and "
+            + "virtio_pci_common_write sees each piece as a write of its own size at its own offset (a piece may land on "
+            + "queue_size: see the queue-size crash in docs/qemu-backend.md). VIRTIO 1.2 §4.1.3.1 requires natural accesses "
             + "of the driver and leaves the device's answer open. Model deviation, kept: the model's transport is shared.",
-            "memory_region_access_valid (softmmu/memory.c), virtio_pci_common_write (hw/virtio/virtio-pci.c)",
+            "flatview_write_continue / memory_access_size (softmmu/physmem.c), virtio_pci_common_write (hw/virtio/virtio-pci.c)",
             (c, _) => c.UnalignedRegisterWrite),
         new(
             "kick-before-driver-ok",
