@@ -18,9 +18,11 @@ namespace Fuzz.Qemu;
 /// <see cref="GuestActor"/> plays the guest on the model's memory; every byte it stores is mirrored into QEMU's RAM as
 /// a qtest <c>write</c> (batched with the register writes that follow). Device ops: 8 kick, 9 run, 10 reset and
 /// re-initialise, 11 common-config write, 12 device-config access, 13/15 nothing, 14 kick + run. QEMU handles a kick
-/// inside the notify write (ioeventfd off) but its block I/O is asynchronous, so every kick is followed by a drain
-/// (QMP <c>inuse == 0</c>); the model completes synchronously. A kick therefore means "the device acts until idle" on
-/// both sides, which keeps QEMU deterministic (no guest store races an in-flight request).
+/// inside the notify write (ioeventfd off); every kick ends a qtest batch so QEMU's main loop runs the bottom-half
+/// completions before the next command (<see cref="Settle"/>). The careful path also checks used.idx after each kick
+/// and waits through QMP (<c>inuse == 0</c>) when they disagree; the model completes synchronously. A kick therefore
+/// means "the device acts until idle" on both sides, which keeps QEMU deterministic (no guest store races an
+/// in-flight request).
 /// </summary>
 public sealed class VirtioBlkLockstep : IMemoryObserver
 {
