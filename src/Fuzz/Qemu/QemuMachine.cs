@@ -54,14 +54,14 @@ public sealed class QemuMachine : IDisposable
             }
         };
         _process.BeginErrorReadLine();
-        Qtest = new QtestClient(_process.StandardInput.BaseStream, _process.StandardOutput.BaseStream, timeout);
+        Qtest = new QtestClient(_process.StandardInput.BaseStream, _process.StandardOutput.BaseStream, timeout, Kill);
         try
         {
             Qmp = QmpClient.Connect(qmp, timeout, () => !_process.HasExited);
         }
         catch (Exception e) when (e is QemuDiedException or QemuHangException)
         {
-            string why = $"{e.Message}; {ExitDescription}; stderr:\n{Stderr}";
+            string why = $"{e.Message}; {ExitDescription}; stderr:\n{StderrAfterExit()}";
             Dispose();
             throw new QemuDiedException(why, e);
         }
@@ -104,15 +104,26 @@ public sealed class QemuMachine : IDisposable
     /// <summary>The exit code or signal, when it exited.</summary>
     public string ExitDescription => !_process.HasExited ? "running" : _process.ExitCode > 128 ? $"killed by signal {_process.ExitCode - 128}" : $"exit code {_process.ExitCode}";
 
-    /// <summary>The tail of QEMU's stderr so far (waits briefly for the pipe to drain when QEMU exited).</summary>
+    /// <summary>The tail of QEMU's stderr so far (while it runs: what the pipe has delivered).</summary>
     public string Stderr
     {
         get
         {
-            if (_process.HasExited) _process.WaitForExit(500);
             lock (_stderr) return _stderr.ToString();
         }
     }
+
+    /// <summary>The tail of QEMU's stderr once it died: waits (bounded) for the exit, then for the stderr pipe to
+    /// reach its end, so an assertion's message is not lost to the race between the closed qtest pipe and the
+    /// asynchronous stderr reader.</summary>
+    public string StderrAfterExit()
+    {
+        if (_process.WaitForExit(DeathWaitMax)) _process.WaitForExit(); // the parameterless wait drains the async readers
+        return Stderr;
+    }
+
+    /// <summary>How long <see cref="StderrAfterExit"/> waits for a dying QEMU to exit.</summary>
+    public static readonly TimeSpan DeathWaitMax = TimeSpan.FromSeconds(2);
 
     /// <summary>Forgets the stderr seen so far (per input, so a finding keeps only its own).</summary>
     public void ClearStderr()
@@ -147,6 +158,7 @@ public sealed class QemuMachine : IDisposable
         {
             // Already gone.
         }
+        Qtest.Dispose();
         Qmp?.Dispose();
         _process.Dispose();
         try
@@ -156,6 +168,19 @@ public sealed class QemuMachine : IDisposable
         catch (IOException)
         {
             // A scratch directory left in /dev/shm is harmless.
+        }
+    }
+
+    /// <summary>Ends QEMU (the qtest watchdog's stop action: a read blocked on its pipe then returns).</summary>
+    private void Kill()
+    {
+        try
+        {
+            _process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
         }
     }
 

@@ -39,7 +39,8 @@ public static class QemuReproducer
             }
             catch (Exception e) when (e is QemuDiedException or QemuHangException)
             {
-                outcome = $"{e.Message} ({machine.ExitDescription})\nstderr:\n{machine.Stderr}";
+                string stderr = machine.StderrAfterExit();
+                outcome = $"{e.Message} ({machine.ExitDescription})\nstderr:\n{stderr}";
             }
         }
         File.WriteAllBytes(Path.Combine(directory, "bios.bin"), HaltingBios.Image());

@@ -10,11 +10,21 @@ namespace Fuzz.Qemu;
 /// per command (<c>OK</c>, <c>OK value</c>, or <c>FAIL …</c>/<c>ERR …</c>). Commands are batched: <see cref="Queue"/>
 /// appends, and the answers are read only when a value is needed (<see cref="Query"/>) or at <see cref="Sync"/>, so a
 /// run of writes costs one pipe write. An answer that does not come within <see cref="Timeout"/> is a hang
-/// (<see cref="QemuHangException"/>); end of stream is a dead QEMU (<see cref="QemuDiedException"/>).
+/// (<see cref="QemuHangException"/>); end of stream is a dead QEMU (<see cref="QemuDiedException"/>). Answers are read
+/// synchronously on the calling thread (a thread-pool hop per round trip cost more than the round trip itself); a
+/// watchdog timer checks the wait every <see cref="WatchdogPeriod"/> and, past <see cref="Timeout"/>, calls the
+/// owner's stop action (which kills QEMU, so the blocked read returns).
 /// Every command sent is also appended to <see cref="Script"/> while it is set: the reproducer's qtest script.
 /// </summary>
-public sealed class QtestClient
+public sealed class QtestClient : IDisposable
 {
+    /// <summary>How often the watchdog looks at a pending read.</summary>
+    public static readonly TimeSpan WatchdogPeriod = TimeSpan.FromMilliseconds(250);
+
+    private readonly Action _stop;
+    private readonly Timer _watchdog;
+    private long _waitingSince;
+    private volatile bool _timedOut;
     private readonly Stream _toQemu;
     private readonly Stream _fromQemu;
     private readonly StringBuilder _batch = new();
@@ -23,12 +33,25 @@ public sealed class QtestClient
     private int _end;
     private int _pending;
 
-    public QtestClient(Stream toQemu, Stream fromQemu, TimeSpan timeout)
+    /// <param name="stop">Called (on a timer thread) when an answer is overdue: must end QEMU so the read returns.</param>
+    public QtestClient(Stream toQemu, Stream fromQemu, TimeSpan timeout, Action stop)
     {
         _toQemu = toQemu;
         _fromQemu = fromQemu;
         Timeout = timeout;
+        _stop = stop;
+        _watchdog = new Timer(_ => Watch(), null, WatchdogPeriod, WatchdogPeriod);
     }
+
+    private void Watch()
+    {
+        long since = Interlocked.Read(ref _waitingSince);
+        if (since == 0 || _timedOut || Environment.TickCount64 - since <= (long)Timeout.TotalMilliseconds) return;
+        _timedOut = true;
+        _stop();
+    }
+
+    public void Dispose() => _watchdog.Dispose();
 
     /// <summary>How long one answer may take before QEMU counts as hung.</summary>
     public TimeSpan Timeout { get; }
@@ -39,6 +62,13 @@ public sealed class QtestClient
     /// <summary>Answers that were not <c>OK</c>, since the last <see cref="TakeFailures"/> (qtest refusing a command
     /// is data: an address it cannot access).</summary>
     public int Failures { get; private set; }
+
+    /// <summary>Times this client waited for QEMU's answers (one per <see cref="Sync"/> or query with answers
+    /// outstanding): the cost that dominates on a loaded machine, for the exec/s report.</summary>
+    public long RoundTrips { get; private set; }
+
+    /// <summary>Commands sent so far.</summary>
+    public long Commands { get; private set; }
 
     public int TakeFailures()
     {
@@ -53,6 +83,7 @@ public sealed class QtestClient
         _batch.Append(command).Append('\n');
         Script?.Append(command).Append('\n');
         _pending++;
+        Commands++;
     }
 
     public void Outl(ushort port, uint value) => Queue(string.Create(CultureInfo.InvariantCulture, $"outl 0x{port:x} 0x{value:x}"));
@@ -138,6 +169,36 @@ public sealed class QtestClient
         return Query(string.Create(CultureInfo.InvariantCulture, $"{op} 0x{address:x}"));
     }
 
+    /// <summary><see cref="QueryAll"/> and <see cref="ReadBytes"/> in one round trip: the values of
+    /// <paramref name="commands"/>, then guest memory through <c>b64read</c> (<paramref name="bytesRead"/> false when
+    /// qtest refused).</summary>
+    public ulong[] QueryAllThenBytes(string[] commands, ulong address, Span<byte> destination, out bool bytesRead)
+    {
+        foreach (string c in commands) Queue(c);
+        Queue(string.Create(CultureInfo.InvariantCulture, $"b64read 0x{address:x} 0x{destination.Length:x}"));
+        Send();
+        while (_pending > commands.Length + 1)
+        {
+            if (!ReadLine().StartsWith("OK"u8)) Failures++;
+            _pending--;
+        }
+        ulong[] values = new ulong[commands.Length];
+        for (int i = 0; i < commands.Length; i++)
+        {
+            ReadOnlySpan<byte> answer = ReadLine();
+            _pending--;
+            if (!answer.StartsWith("OK 0x"u8) || !ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out values[i]))
+            {
+                Failures++;
+                values[i] = ulong.MaxValue;
+            }
+        }
+        ReadOnlySpan<byte> bytes = ReadLine();
+        _pending--;
+        bytesRead = bytes.StartsWith("OK "u8) && Base64.DecodeFromUtf8(bytes[3..], destination, out _, out int written) == OperationStatus.Done && written == destination.Length;
+        return values;
+    }
+
     /// <summary>Guest-memory bytes through <c>b64read</c>; false when qtest refused.</summary>
     public bool ReadBytes(ulong address, Span<byte> destination)
     {
@@ -157,6 +218,7 @@ public sealed class QtestClient
 
     private void Send()
     {
+        if (_pending > 0) RoundTrips++;
         if (_batch.Length == 0) return;
         byte[] bytes = Encoding.ASCII.GetBytes(_batch.ToString());
         _batch.Clear();
@@ -196,18 +258,22 @@ public sealed class QtestClient
             _start = 0;
         }
         if (_end == _receive.Length) Array.Resize(ref _receive, _receive.Length * 2);
-        Task<int> read = _fromQemu.ReadAsync(_receive, _end, _receive.Length - _end);
-        bool done;
+        int n;
+        Interlocked.Exchange(ref _waitingSince, Environment.TickCount64);
         try
         {
-            done = read.Wait(Timeout);
+            n = _fromQemu.Read(_receive, _end, _receive.Length - _end);
         }
-        catch (AggregateException e)
+        catch (IOException e)
         {
-            throw new QemuDiedException("reading QEMU's qtest output failed: " + e.InnerException?.Message);
+            n = _timedOut ? 0 : throw new QemuDiedException("reading QEMU's qtest output failed: " + e.Message);
         }
-        if (!done) throw new QemuHangException($"QEMU did not answer a qtest command within {Timeout.TotalMilliseconds:0} ms");
-        if (read.Result == 0) throw new QemuDiedException("QEMU closed its qtest output (it exited)");
-        _end += read.Result;
+        finally
+        {
+            Interlocked.Exchange(ref _waitingSince, 0);
+        }
+        if (_timedOut) throw new QemuHangException($"QEMU did not answer a qtest command within {Timeout.TotalMilliseconds:0} ms");
+        if (n == 0) throw new QemuDiedException("QEMU closed its qtest output (it exited)");
+        _end += n;
     }
 }

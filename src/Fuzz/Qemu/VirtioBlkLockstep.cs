@@ -18,9 +18,11 @@ namespace Fuzz.Qemu;
 /// <see cref="GuestActor"/> plays the guest on the model's memory; every byte it stores is mirrored into QEMU's RAM as
 /// a qtest <c>write</c> (batched with the register writes that follow). Device ops: 8 kick, 9 run, 10 reset and
 /// re-initialise, 11 common-config write, 12 device-config access, 13/15 nothing, 14 kick + run. QEMU handles a kick
-/// inside the notify write (ioeventfd off) but its block I/O is asynchronous, so every kick is followed by a drain
-/// (QMP <c>inuse == 0</c>); the model completes synchronously. A kick therefore means "the device acts until idle" on
-/// both sides, which keeps QEMU deterministic (no guest store races an in-flight request).
+/// inside the notify write (ioeventfd off); every kick ends a qtest batch so QEMU's main loop runs the bottom-half
+/// completions before the next command (<see cref="Settle"/>). The careful path also checks used.idx after each kick
+/// and waits through QMP (<c>inuse == 0</c>) when they disagree; the model completes synchronously. A kick therefore
+/// means "the device acts until idle" on both sides, which keeps QEMU deterministic (no guest store races an
+/// in-flight request).
 /// </summary>
 public sealed class VirtioBlkLockstep : IMemoryObserver
 {
@@ -53,38 +55,94 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// <summary>The last run kicked while the model's status lacked DRIVER_OK (QEMU runs the handler anyway).</summary>
     public bool KickBeforeDriverOk { get; private set; }
 
+    /// <summary>The last run wrote the device status register itself (op 11): the driver's byte, NEEDS_RESET included, is
+    /// what QEMU stores.</summary>
+    public bool DriverWroteStatus { get; private set; }
+
+    /// <summary>The last run gave the queue rings that overlap each other (<see cref="KickOverlap.RingsOverlap"/>).</summary>
+    public bool RingsOverlap { get; private set; }
+
+    /// <summary>At some kick of the last run a buffer the device writes overlapped another available request's buffer
+    /// or the rings (<see cref="KickOverlap.WritableOverlapsOther"/>).</summary>
+    public bool BuffersOverlapInKick { get; private set; }
+
     /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared it).</summary>
     public bool ModelEverBroken { get; private set; }
+
+    /// <summary>Why the model's device broke, each time it broke during the last run (a later reset may have hidden it).</summary>
+    public List<string> ModelBrokenReasons { get; } = [];
+
+    /// <summary>The last run wrote queue_size (op 11) with a value other than the queue's size: QEMU 7.2 takes it even
+    /// on an enabled queue (virtio_queue_set_num), the robust model does not.</summary>
+    public bool QueueSizeRewritten { get; private set; }
+
+    private void NoteBroken(ModelBlkRig rig)
+    {
+        ModelEverBroken |= rig.Device.IsBroken;
+        if (rig.Device.IsBroken && rig.Device.BrokenReason is { } r && !ModelBrokenReasons.Contains(r)) ModelBrokenReasons.Add(r);
+    }
 
     /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's doorbell.</summary>
     public void Attach(QemuMachine qemu)
     {
         _qemu = qemu;
         _pci = QemuVirtioPci.Discover(qemu.Qtest, Sim.Spec.Blk.BlkSpec.DeviceId);
+        _observeCommands = null;
+        _diskDirty = true;
         _pci.CommonWrite(L.CommonQueueSelect, 2, 0);
         _notify = _pci.NotifyAddress(unchecked((ushort)_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
     }
 
     public QemuVirtioPci Pci => _pci ?? throw new InvalidOperationException("not attached");
 
-    /// <summary>Puts QEMU back to the state every input starts from: device reset, RAM [0, 64 KiB) zero, disk image.</summary>
+    /// <summary>Puts QEMU back to the state every input starts from: device reset, RAM [0, 64 KiB) zero, disk image.
+    /// Waits for QEMU's answers (the careful path, and after a (re)start).</summary>
     public void ResetQemu(ReadOnlySpan<byte> disk)
     {
         QemuMachine q = _qemu!;
-        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
-        // The reset above drains QEMU's in-flight I/O (virtio_blk_reset → blk_drain) before this memset runs, so data
-        // a dropped completion lands late cannot leak into the next input: clear all of [0, 64 KiB), not only what the
-        // last read-back showed.
-        q.Qtest.Memset(0, RingInput.MemorySize, 0);
+        QueueReset(q);
         q.Qtest.Sync();
         q.Qtest.TakeFailures();
         q.WriteDisk(disk);
+        _diskDirty = false;
         q.ClearStderr();
     }
 
-    /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
-    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null)
+    /// <summary>The fast reset between inputs: the device reset and memset were queued at the end of the last input
+    /// (<see cref="QueueReset"/>) and go out with this input's first batch, so they cost no round trip. Only when the
+    /// last input left QEMU's disk different from the image does this wait for the reset's answer (the reset drains
+    /// QEMU's in-flight I/O, virtio_blk_reset → blk_drain) before rewriting the image file.</summary>
+    public void PrepareFast(ReadOnlySpan<byte> disk)
     {
+        QemuMachine q = _qemu!;
+        if (_diskDirty)
+        {
+            q.Qtest.Sync();
+            q.WriteDisk(disk);
+            _diskDirty = false;
+        }
+        q.ClearStderr();
+    }
+
+    /// <summary>Queues (sends nothing) the device reset (status 0) and the clearing of RAM [0, 64 KiB). The reset
+    /// drains QEMU's in-flight I/O before the memset runs, so data a dropped completion lands late cannot leak into
+    /// the next input.</summary>
+    private void QueueReset(QemuMachine q)
+    {
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
+        q.Qtest.Memset(0, RingInput.MemorySize, 0);
+    }
+
+    private bool _diskDirty = true;
+
+    /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
+    /// <param name="careful">The careful path: after every kick one qtest read checks QEMU's used.idx against the
+    /// model's (QMP <c>inuse</c> when they differ), and the end of the input always asks QMP. The fast path sends the
+    /// whole input as one batch and reads once at the end (<see cref="VirtioBlkQemuTarget"/> re-runs an input carefully
+    /// before it reports a difference, so the fast path's shortcuts cannot produce a finding).</param>
+    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null, bool careful = true)
+    {
+        _careful = careful;
         QemuMachine q = _qemu!;
         var reader = new FuzzInputReader(input);
         RingInput.Header header = RingInput.ReadHeader(ref reader);
@@ -96,9 +154,14 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         _syncedReady = false;
         UsedRingsSeen.Clear();
         ModelEverBroken = false;
+        ModelBrokenReasons.Clear();
+        QueueSizeRewritten = false;
         _guestTouchedStatusOrFeatures = false;
         UnalignedRegisterWrite = false;
         KickBeforeDriverOk = false;
+        DriverWroteStatus = false;
+        RingsOverlap = false;
+        BuffersOverlapInKick = false;
         int size = Math.Min(header.Size, rig.Device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)));
         Initialize(rig, header.EventIdx, header.IndirectDesc, size, desc, avail, used);
@@ -138,6 +201,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
                         // tells whether QEMU is broken.
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
                         UnalignedRegisterWrite |= offset % width != 0;
+                        DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
+                        QueueSizeRewritten |= offset == L.CommonQueueSize && width >= 2 && (ushort)op.RawAddr != rig.Device.GetQueue(0).Size;
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }
@@ -161,21 +226,35 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
             }
             Sync(rig);
         }
-        q.Qtest.Sync();
-        ModelEverBroken |= rig.Device.IsBroken;
-        bool audit = AsyncSeen || _guestTouchedStatusOrFeatures || (++_runs % AuditEvery) == 0 || !UsedIdxAgree(q, rig);
-        if (audit)
+        NoteBroken(rig);
+        Observe(rig, model);
+        if (careful)
         {
+            q.Qtest.Sync();
             QmpDrains++;
             if (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
             {
-                AsyncSeen = true;
+                AsyncSeen++;
                 Drain(q);
             }
         }
-        Observe(rig, model);
-        ObserveQemu(q, qemu, askQmp: audit);
+        ObserveQemu(q, qemu);
+        _diskDirty = !qemu.Disk.AsSpan().SequenceEqual(disk);
+        // Broken: the NEEDS_RESET status bit (virtio_error sets it on a VERSION_1 device, which the rig negotiates)
+        // unless the input wrote the status or feature registers itself (it can set, clear or prevent the bit): then
+        // QMP's `broken`, on the careful path always, on the fast path when anything hints at a break or a difference.
+        bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
+        bool askQmp = _guestTouchedStatusOrFeatures
+            && (careful || ModelEverBroken || bit || (model.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0 || !Agree(model, qemu));
+        if (askQmp) QmpDrains++;
+        qemu.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : bit;
+        qemu.BrokenReason = qemu.Broken ? LastLine(q.Stderr) : null;
+        QueueReset(q);
     }
+
+    /// <summary>The cheap part of the comparison (memory, disk, status, ISR; not broken), for deciding whether QMP is worth asking.</summary>
+    private static bool Agree(BlkObservation model, BlkObservation qemu) =>
+        model.Memory.AsSpan().SequenceEqual(qemu.Memory) && model.Disk.AsSpan().SequenceEqual(qemu.Disk) && model.DeviceStatus == qemu.DeviceStatus && model.Isr == qemu.Isr;
 
     /// <summary>The one decoding rule that differs from <c>virtio-blk-qemu-robust</c>: rings the format packs at guest
     /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for
@@ -192,6 +271,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         byte s0 = (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver);
         byte s1 = (byte)(s0 | (byte)VirtioStatus.FeaturesOk);
         byte s2 = (byte)(s1 | (byte)VirtioStatus.DriverOk);
+        NoteBroken(rig);
+        _indirect = indirect;
         ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
         Common(rig, L.CommonDeviceStatus, 1, 0);
         Common(rig, L.CommonDeviceStatus, 1, s0);
@@ -218,25 +299,37 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private void Kick(ModelBlkRig rig)
     {
         KickBeforeDriverOk |= !rig.Device.DriverOk && !rig.Device.IsBroken;
+        if (!BuffersOverlapInKick && rig.Device.DriverOk && !rig.Device.IsBroken)
+        {
+            BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, rig.Device.GetQueue(0), _indirect);
+        }
         rig.Kick();
+        NoteBroken(rig);
         QemuMachine q = _qemu!;
         q.Qtest.Write(_notify, 2, 0);
         Settle(q, rig);
     }
 
     /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on tmpfs,
-    /// completes the I/O at the handler's unplug, so nothing is in flight once the write is answered. The audit at the
-    /// end of inputs (<see cref="AuditEvery"/>) checks that with QMP; once it ever finds a request in flight, every
-    /// kick waits for QMP's <c>inuse == 0</c> from then on.</summary>
+    /// completes read/write I/O at the handler's unplug. A request that finishes without waiting (a flush with nothing
+    /// to flush, a zero-length transfer) completes in a bottom half instead (blk_aio_prwv: <c>ret != NOT_DONE</c> when
+    /// the coroutine returns → replay_bh_schedule_oneshot_event(blk_aio_complete_bh)), and a bottom half runs only when
+    /// QEMU's main loop turns, which it does after answering the qtest chunk it is reading. So every kick ends a
+    /// batch: waiting for the answers (one round trip) lets the main loop run before the next command, on both paths.
+    /// The careful path also reads QEMU's used.idx (and asks QMP when it differs from the model's); once QMP ever finds
+    /// a request in flight, every kick waits for QMP's <c>inuse == 0</c> from then on.</summary>
     private void Settle(QemuMachine q, ModelBlkRig rig)
     {
+        q.Qtest.Sync();
+        if (!_careful) return;
         QueueDrains++;
-        if (!AsyncSeen && UsedIdxAgree(q, rig)) return;
-        // QEMU's count differs from the model's (a difference, or I/O still in flight): make sure nothing is in flight.
+        if (UsedIdxAgree(q, rig)) return;
+        // QEMU's count differs from the model's (a difference, or I/O still in flight: io_uring hands a request that
+        // would block to a worker, whose completion comes through the main loop): wait until nothing is in flight.
         QmpDrains++;
         if (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
         {
-            AsyncSeen = true;
+            AsyncSeen++;
             Drain(q);
         }
     }
@@ -246,13 +339,11 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private static bool UsedIdxAgree(QemuMachine q, ModelBlkRig rig) =>
         ModelUsedIdx(rig) is { } expected && q.Qtest.Read(rig.Device.GetQueue(0).UsedRing.Value + 2, 2) == expected;
 
-    /// <summary>Every how many inputs the end-of-input QMP audit (<c>inuse == 0</c>, <c>broken</c>) runs regardless.</summary>
-    public const int AuditEvery = 16;
+    /// <summary>Times the careful path found QEMU's I/O still in flight and waited for it through QMP.</summary>
+    public long AsyncSeen { get; private set; }
 
-    /// <summary>True once an audit found QEMU's I/O asynchronous (then every kick drains through QMP).</summary>
-    public bool AsyncSeen { get; private set; }
-
-    private long _runs;
+    private bool _careful = true;
+    private bool _indirect;
     private bool _guestTouchedStatusOrFeatures;
 
     /// <summary>Settles so far, and how many needed QMP (the slow path).</summary>
@@ -288,7 +379,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private void Sync(ModelBlkRig rig)
     {
         SplitQueue queue = rig.Device.GetQueue(0);
-        ModelEverBroken |= rig.Device.IsBroken;
+        NoteBroken(rig);
         bool ready = queue.Ready && rig.Device.DriverOk && !rig.Device.IsBroken;
         if (!ready)
         {
@@ -299,6 +390,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _guest.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
         if (!UsedRingsSeen.Contains((state.UsedRing.Value, state.Size))) UsedRingsSeen.Add((state.UsedRing.Value, state.Size));
+        RingsOverlap |= KickOverlap.RingsOverlap(state);
         _synced = state;
         _syncedReady = true;
     }
@@ -318,20 +410,18 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         o.Isr = rig.ReadIsr();
     }
 
-    /// <summary>QEMU's side. Broken: QMP's <c>broken</c> when <paramref name="askQmp"/>, else the NEEDS_RESET status bit
-    /// (virtio_error sets it on a VERSION_1 device; the rig always negotiates VERSION_1, and inputs that write the
-    /// status or feature registers themselves are always asked through QMP).</summary>
-    private void ObserveQemu(QemuMachine q, BlkObservation o, bool askQmp)
+    /// <summary>QEMU's side, in one round trip: status, ISR, RAM [0, 64 KiB); then the disk image file. Broken is
+    /// decided by the caller.</summary>
+    private void ObserveQemu(QemuMachine q, BlkObservation o)
     {
-        ulong[] values = q.Qtest.QueryAll(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}"));
+        ulong[] values = q.Qtest.QueryAllThenBytes(_observeCommands ??= [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}")], 0, o.Memory, out bool memoryRead);
         o.DeviceStatus = unchecked((byte)values[0]);
         o.Isr = unchecked((byte)values[1]);
-        if (!q.Qtest.ReadBytes(0, o.Memory)) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
+        if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
         q.ReadDisk(o.Disk);
-        o.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : (o.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
-        o.BrokenReason = o.Broken ? LastLine(q.Stderr) : null;
     }
 
+    private string[]? _observeCommands;
 
     private static string? LastLine(string text)
     {
@@ -354,13 +444,40 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     {
         if (Model is null) return null;
         SplitQueue queue = Model.Device.GetQueue(0);
-        return queue.Size == 0 ? null : (queue.UsedRing.Value, queue.Size);
+        return InMemory(queue) ? (queue.UsedRing.Value, queue.Size) : null;
     }
+
+    /// <summary>The queue has a size and its used ring lies inside the compared memory (the register may hold any
+    /// address the input wrote; sums below must not wrap).</summary>
+    private static bool InMemory(SplitQueue queue) =>
+        queue.Size > 0 && queue.UsedRing.Value <= (ulong)MemoryBytes && 6 + (8UL * (ulong)queue.Size) <= (ulong)MemoryBytes - queue.UsedRing.Value;
+
+    /// <summary>The model queue's descriptor table, used ring and size at the end of the run; null when not set up.</summary>
+    public (ulong Desc, ulong Used, int Size)? ModelRing()
+    {
+        if (Model is null) return null;
+        SplitQueue queue = Model.Device.GetQueue(0);
+        return InMemory(queue) ? (queue.DescTable.Value, queue.UsedRing.Value, queue.Size) : null;
+    }
+
+    /// <summary>avail.idx at the model queue's available ring in <paramref name="model"/>'s memory; null when not set up
+    /// or outside the compared memory.</summary>
+    public ushort? ModelAvailIdx(BlkObservation model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (Model is null) return null;
+        SplitQueue queue = Model.Device.GetQueue(0);
+        ulong at = queue.AvailRing.Value + 2;
+        return queue.Size == 0 || at + 2 > (ulong)model.Memory.Length ? null : BinaryPrimitives.ReadUInt16LittleEndian(model.Memory.AsSpan((int)at));
+    }
+
+    /// <summary>Whether the last initialisation of the run negotiated INDIRECT_DESC.</summary>
+    public bool Indirect => _indirect;
 
     /// <summary>Reads used.idx and the entries (id, len) from a memory image (for messages).</summary>
     public static string DescribeUsed(ReadOnlySpan<byte> memory, ulong used, int size)
     {
-        if (used + 4 > (ulong)memory.Length) return "(used ring outside the compared memory)";
+        if (used > (ulong)memory.Length - 4) return "(used ring outside the compared memory)";
         ushort idx = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)(used + 2)..]);
         var parts = new List<string>();
         for (int i = 0; i < Math.Min((int)idx, Math.Min(size, 8)); i++)

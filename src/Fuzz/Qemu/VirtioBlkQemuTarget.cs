@@ -57,6 +57,24 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
     /// <summary>Kicks settled, and how many of them needed the QMP drain (the slow path), over this process.</summary>
     public static (long Settles, long QmpDrains) DrainCounts => (Lockstep.QueueDrains, Lockstep.QmpDrains);
 
+    /// <summary>Inputs whose fast run showed a difference no table row explains, run again on the careful path.</summary>
+    public static long CarefulReruns { get; private set; }
+
+    /// <summary>qtest round trips and commands over this process (the shared QEMU's client; zero before it starts).</summary>
+    public static (long RoundTrips, long Commands) QtestCounts
+    {
+        get
+        {
+            lock (Gate) return (_roundTrips + (_machine?.Qtest.RoundTrips ?? 0), _commands + (_machine?.Qtest.Commands ?? 0));
+        }
+    }
+
+    /// <summary>Differences the fast path showed that the careful re-run did not, by site (should stay rare: each costs a re-run).</summary>
+    public static Dictionary<string, int> FastOnly { get; } = new(StringComparer.Ordinal);
+
+    private static long _roundTrips;
+    private static long _commands;
+
     /// <summary>Differences the table explained, by row id (this instance).</summary>
     public Dictionary<string, int> Explained { get; } = new(StringComparer.Ordinal);
 
@@ -87,16 +105,36 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         }
         lock (Gate)
         {
-            QemuMachine machine;
+            (string Site, string Message)? diff;
             try
             {
-                machine = _machine ??= StartMachine(program);
-                Lockstep.ResetQemu(Disk);
-                Lockstep.Run(input, Disk, Serial, _model, _qemu, context);
+                if (_machine is null)
+                {
+                    _machine = StartMachine(program);
+                    Lockstep.ResetQemu(Disk);
+                }
+                else
+                {
+                    Lockstep.PrepareFast(Disk);
+                }
+                Lockstep.Run(input, Disk, Serial, _model, _qemu, context, careful: false);
+                diff = Judge(context, markOutcome: true);
+                if (diff is not null)
+                {
+                    // The fast path's shortcuts (no per-kick check, reset queued behind the last input, broken from the
+                    // status bit) never make a finding: the input runs again on the careful path and only a difference
+                    // that remains is reported.
+                    CarefulReruns++;
+                    string fastSite = diff.Value.Site;
+                    Lockstep.ResetQemu(Disk);
+                    Lockstep.Run(input, Disk, Serial, _model, _qemu, context: null, careful: true);
+                    diff = Judge(context, markOutcome: false);
+                    if (diff is null) lock (FastOnly) FastOnly[fastSite] = FastOnly.GetValueOrDefault(fastSite) + 1;
+                }
             }
             catch (QemuDiedException e)
             {
-                string stderr = _machine?.Stderr ?? "";
+                string stderr = _machine?.StderrAfterExit() ?? "";
                 string exit = _machine?.ExitDescription ?? "not started";
                 Restart();
                 context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{Tail(stderr)}{Reproducer(program, input, e.Message)}");
@@ -108,19 +146,19 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
                 context.Report(OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message));
                 return FuzzOutcome.Completed;
             }
-            if (Judge(context) is { } diff) context.Report(OracleDiff, diff.Site, diff.Message + Reproducer(program, input, diff.Message));
+            if (diff is { } d) context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message));
         }
         return FuzzOutcome.Completed;
     }
 
     /// <summary>Compares the halves; returns the finding's site and message, or null when they agree or the table
     /// explains how they differ.</summary>
-    private (string Site, string Message)? Judge(FuzzContext context)
+    private (string Site, string Message)? Judge(FuzzContext context, bool markOutcome)
     {
         List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
-        MarkOutcome(diffs);
+        if (markOutcome) MarkOutcome(diffs);
         if (diffs.Count == 0) return null;
-        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk);
+        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk, Lockstep.DriverWroteStatus, Lockstep.RingsOverlap, Lockstep.BuffersOverlapInKick, Lockstep.ModelBrokenReasons, Lockstep.QueueSizeRewritten, Lockstep.ModelAvailIdx(_model));
         IReadOnlyList<QemuDifferenceEntry>? rows = Qemu72Differences.Explain(c, out _);
         if (rows is not null)
         {
@@ -134,26 +172,13 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         return ("qemu72/" + kinds, message.ToString());
     }
 
-    /// <summary>QEMU's observable outcome (used entries and lengths, broken and its message, device status, ISR, and
-    /// which differences showed) as synthetic coverage: a new outcome sets a new edge, so the input is kept.</summary>
+    /// <summary>QEMU's coarse observable outcome (<see cref="QemuOutcome"/>) as synthetic coverage: a new outcome sets
+    /// a new edge, so the input is kept even when the model's edges are old.</summary>
     private void MarkOutcome(List<BlkDifference> diffs)
     {
-        var text = new StringBuilder();
-        text.Append(_qemu.Broken).Append('|').Append(_qemu.DeviceStatus).Append('|').Append(_qemu.Isr).Append('|');
-        if (_qemu.BrokenReason is { } r) text.Append(r.Where(ch => !char.IsAsciiDigit(ch)).ToArray());
-        if (Lockstep.ModelUsedRing() is { } used) text.Append('|').Append(VirtioBlkLockstep.DescribeUsed(_qemu.Memory, used.Address, used.Size));
-        foreach (BlkDifference d in diffs) text.Append('|').Append(d.Kind);
-        ulong h = Fnv1a(text.ToString());
+        ulong h = QemuOutcome.Hash(QemuOutcome.Describe(_qemu, Lockstep.ModelRing(), Lockstep.Indirect, diffs.Select(d => d.Kind)));
         _outcomes.Add(h);
         CoverageMap.Edges[(int)(h % CoverageMap.Size)]++;
-    }
-
-    /// <summary>FNV-1a, 64-bit: stable across processes (string.GetHashCode is not).</summary>
-    private static ulong Fnv1a(string text)
-    {
-        ulong h = 0xCBF2_9CE4_8422_2325;
-        foreach (char ch in text) h = unchecked((h ^ ch) * 0x0000_0100_0000_01B3);
-        return h;
     }
 
     private static QemuMachine StartMachine(string program)
@@ -165,6 +190,8 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
 
     private static void Restart()
     {
+        _roundTrips += _machine?.Qtest.RoundTrips ?? 0;
+        _commands += _machine?.Qtest.Commands ?? 0;
         _machine?.Dispose();
         _machine = null;
     }
