@@ -80,11 +80,9 @@ internal static class RecordCommand
         string guestName = Path.GetFileNameWithoutExtension(guestPath);
         byte[] image = File.ReadAllBytes(guestPath);
         if (File.Exists(output) && !force) throw new CliInputException($"'{output}' exists; pass --force to replace it");
-        if (backend == "kernel-vhost")
+        if (backend == "kernel-vhost" && !File.Exists(KernelVhostDevice))
         {
-            app.Err.WriteLine(File.Exists(KernelVhostDevice)
-                ? $"virtsim record: the kernel-vhost backend is not part of this build ({KernelVhostDevice} exists; its driver lives in src/Sim.Kvm/KernelVhost)"
-                : $"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: it exists in the KVM lab, scripts/kvm-lab)");
+            app.Err.WriteLine($"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)");
             return ExitCodes.UsageOrInput;
         }
         {
