@@ -67,8 +67,10 @@ public static class KvmTraceReplay
                 if (error is not null) return KvmReplayResult.Error(input.EventsRead, error.Message);
                 if (input.Footer is { } f) machine.Finish(f.EndTime);
                 ulong events = exact?.EventsSeen ?? visible!.EventsSeen;
-                if (visible is not null && input.Footer is null) return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
-                bool finished = exact is not null ? exact.Finish() : visible!.Finish(input.Footer!.MemoryHash);
+                // The differential's last check needs the footer (the recording's final memory); a divergence found
+                // before the end stopped the reading short of it.
+                if (visible is { HasDiverged: false } && input.Footer is null) return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
+                bool finished = exact is not null ? exact.Finish() : visible!.Finish(input.Footer?.MemoryHash ?? 0);
                 if (!finished)
                 {
                     TraceDivergence d = exact?.Divergence ?? visible!.Divergence!;
