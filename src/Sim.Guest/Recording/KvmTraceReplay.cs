@@ -42,7 +42,7 @@ public static class KvmTraceReplay
             // checked against the model on what the guest sees.
             bool kernelRecording = header.Options.TryGetValue("backend", out string? recordedBackend) && recordedBackend == KernelVhostBackend;
             bool differential = kernelRecording || (scenarioOverride is not null && scenarioOverride != header.Scenario);
-            string scenario = differential ? scenarioOverride! : header.Scenario;
+            string scenario = scenarioOverride ?? header.Scenario;
             // notify= is a virtio-demo option the vhost scenario (always ioeventfd) does not take.
             var options = header.Options.Where(kv => !differential || kv.Key != "notify");
             if (!ExternalMachine.TryCreate(scenario, options, out ExternalMachine? machine, out string buildError)) return KvmReplayResult.Error(0, $"the header does not build a machine: {buildError}");
