@@ -71,6 +71,12 @@ internal static class RecordCommand
             return ExitCodes.UsageOrInput;
         }
         using KvmSystem kvmSystem = kvm!;
+        // The host's devices next: a missing one makes every other argument moot.
+        if (backend == "kernel-vhost" && !File.Exists(KernelVhostDevice))
+        {
+            app.Err.WriteLine($"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)");
+            return ExitCodes.UsageOrInput;
+        }
         ScenarioOptions options = ScenarioOptionParser.Parse(0, pairs);
         foreach (string key in ExternalMachine.RecorderOptionKeys)
         {
@@ -80,11 +86,6 @@ internal static class RecordCommand
         string guestName = Path.GetFileNameWithoutExtension(guestPath);
         byte[] image = File.ReadAllBytes(guestPath);
         if (File.Exists(output) && !force) throw new CliInputException($"'{output}' exists; pass --force to replace it");
-        if (backend == "kernel-vhost" && !File.Exists(KernelVhostDevice))
-        {
-            app.Err.WriteLine($"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)");
-            return ExitCodes.UsageOrInput;
-        }
         {
             var request = new RecordRequest(scenario, options.Named, guestName, image, backend, BuildInfo.Version, BuildInfo.Commit)
             {
