@@ -9,13 +9,17 @@ internal sealed class DeviceWriteCopier(GuestRam ram) : IMemoryObserver
 {
     public long BytesCopied { get; private set; }
 
+    /// <summary>While true, device writes are not copied: the kernel-vhost path stores into the machine the bytes it
+    /// read from the real RAM (<see cref="KernelVhostDataPath"/>), which must not be written back over the guest's.</summary>
+    public bool Suspended { get; set; }
+
     public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
     }
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor != MemoryActor.Device) return;
+        if (actor != MemoryActor.Device || Suspended) return;
         // GuestMemory's region is the slot's [0, size): the same offsets.
         data.CopyTo(ram.Slice(address.Value, data.Length));
         BytesCopied += data.Length;

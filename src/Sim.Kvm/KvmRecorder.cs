@@ -38,6 +38,8 @@ public sealed class KvmRecorder : IDisposable
 
     private const ulong StopToken = ulong.MaxValue - 1;
 
+    private const ulong KernelCallToken = ulong.MaxValue - 2;
+
     private readonly Lock _gate = new();
     private readonly RecordRequest _request;
     private readonly KvmSystem _kvm;
@@ -50,6 +52,7 @@ public sealed class KvmRecorder : IDisposable
     private readonly HostEventFd _stop;
     private readonly IoEventFdMirror _mirror;
     private readonly KvmIrqForwarder _irq;
+    private readonly KernelVhostDataPath? _kernel;
     private readonly DirtyPageDiff _diff = new();
     private readonly ulong[] _dirtyBitmap;
     private long _t0;
@@ -88,8 +91,14 @@ public sealed class KvmRecorder : IDisposable
         _dirtyBitmap = new ulong[MemorySize / GuestMemory.PageSize / 64];
         machine.Kvm.IoEventFdMirror = _mirror;
         machine.Kvm.Irqchip.External = _irq;
-        machine.Simulation.AddMemoryObserver(new DeviceWriteCopier(_ram));
+        var copier = new DeviceWriteCopier(_ram);
+        machine.Simulation.AddMemoryObserver(copier);
+        if (request.Backend == KvmTraceReplay.KernelVhostBackend) _kernel = new KernelVhostDataPath(request.KernelVhostDevice, _ram, machine, copier, _poller, KernelCallToken);
     }
+
+    /// <summary>The kernel-vhost path's counters (null for the other backends).</summary>
+    private string KernelReport() => _kernel is null ? "" :
+        $"kernel-vhost: features=0x{_kernel.KernelFeatures:x} started={_kernel.Started} kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}";
 
     /// <summary>Records <paramref name="request"/> into <paramref name="output"/>. Throws
     /// <see cref="KvmException"/> when KVM fails and <see cref="ArgumentException"/> for a bad scenario, options or
@@ -153,6 +162,7 @@ public sealed class KvmRecorder : IDisposable
         lock (_gate)
         {
             end = Clock();
+            _kernel?.SyncDevice();
             SyncGuestMemory();
             _machine.Finish(end);
         }
@@ -176,7 +186,7 @@ public sealed class KvmRecorder : IDisposable
             MemorySyncNs = (long)(_syncTicks * (1e9 / Stopwatch.Frequency)),
             GuestNs = end,
             CpuNs = cpuNs,
-            Report = _machine.Run.ReportLines(),
+            Report = _kernel is null ? _machine.Run.ReportLines() : [.. _machine.Run.ReportLines(), KernelReport()],
         };
     }
 
@@ -281,6 +291,7 @@ public sealed class KvmRecorder : IDisposable
                     BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
                     bytes[..size].CopyTo(data);
                 }
+                _kernel?.Follow();
                 _machine.AdvanceTo(now);
             }
         }
@@ -304,6 +315,7 @@ public sealed class KvmRecorder : IDisposable
                 ulong value = _machine.Read(now, BusKind.Mmio, address, length);
                 BinaryPrimitives.WriteUInt64LittleEndian(data, value);
             }
+            _kernel?.Follow();
             _machine.AdvanceTo(now);
         }
     }
@@ -312,6 +324,7 @@ public sealed class KvmRecorder : IDisposable
     private long Activate()
     {
         long now = Clock();
+        _kernel?.SyncDevice();
         SyncGuestMemory();
         return now;
     }
@@ -343,10 +356,16 @@ public sealed class KvmRecorder : IDisposable
                     _machine.AdvanceTo(now); // device timers due by now
                     for (int i = 0; i < n; i++)
                     {
+                        if (tokens[i] == KernelCallToken)
+                        {
+                            _kernel?.OnCall();
+                            continue;
+                        }
                         if (_mirror.Find(tokens[i]) is not { Active: true } r) continue;
                         if (r.Real.Drain() == 0) continue;
                         _kicks++;
                         _machine.Kick(now, r.Bus, r.Address, r.KickSize, r.KickValue);
+                        if (_kernel is not null && _kernel.IsKick(r.SimFd)) _kernel.Relay();
                     }
                     _machine.AdvanceTo(now);
                 }
@@ -363,6 +382,7 @@ public sealed class KvmRecorder : IDisposable
     public void Dispose()
     {
         if (_abandoned) return;
+        _kernel?.Dispose();
         _mirror.Dispose();
         _irq.Dispose();
         _stop.Dispose();

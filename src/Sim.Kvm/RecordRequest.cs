@@ -25,4 +25,7 @@ public sealed record RecordRequest(string Scenario, IReadOnlyDictionary<string, 
 
     /// <summary>Most exits served (a guest looping on exits forever).</summary>
     public long ExitsMax { get; init; } = 50_000_000;
+
+    /// <summary>The kernel vhost-demo device the kernel-vhost backend drives.</summary>
+    public string KernelVhostDevice { get; init; } = KernelVhostDataPath.DevicePathDefault;
 }

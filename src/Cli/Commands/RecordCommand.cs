@@ -74,6 +74,12 @@ internal static class RecordCommand
             return ExitCodes.UsageOrInput;
         }
         using KvmSystem kvmSystem = kvm!;
+        // The host's devices next: a missing one makes every other argument moot.
+        if (backend == "kernel-vhost" && !File.Exists(KernelVhostDevice))
+        {
+            app.Err.WriteLine($"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)");
+            return ExitCodes.UsageOrInput;
+        }
         ScenarioOptions options = ScenarioOptionParser.Parse(0, pairs);
         foreach (string key in ExternalMachine.RecorderOptionKeys)
         {
@@ -83,13 +89,6 @@ internal static class RecordCommand
         string guestName = Path.GetFileNameWithoutExtension(guestPath);
         byte[] image = File.ReadAllBytes(guestPath);
         if (output is not null && File.Exists(output) && !force) throw new CliInputException($"'{output}' exists; pass --force to replace it");
-        if (backend == "kernel-vhost")
-        {
-            app.Err.WriteLine(File.Exists(KernelVhostDevice)
-                ? $"virtsim record: the kernel-vhost backend is not part of this build ({KernelVhostDevice} exists; its driver lives in src/Sim.Kvm/KernelVhost)"
-                : $"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: it exists in the KVM lab, scripts/kvm-lab)");
-            return ExitCodes.UsageOrInput;
-        }
         {
             var request = new RecordRequest(scenario, options.Named, guestName, image, backend, BuildInfo.Version, BuildInfo.Commit)
             {

@@ -16,8 +16,8 @@ internal static class ReplayCommand
     public static Command Build(CliApp app)
     {
         var paths = new Argument<string[]>("traces") { Description = "Trace files or directories (every *.vtrace below them)", Arity = ArgumentArity.OneOrMore };
-        var backend = new Option<string?>("--backend") { Description = "KVM recordings only: replay against this backend's machine instead (virtio or vhost; a differential check of what the guest sees)" };
-        backend.AcceptOnlyFromAmong("virtio", "vhost");
+        var backend = new Option<string?>("--backend") { Description = "KVM recordings only: replay against this backend's machine instead (virtio, vhost or kernel-vhost, the last two both our vhost-demo model; a differential check of what the guest sees)" };
+        backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
         var cmd = new Command("replay", "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and that the finding fires again)") { paths, backend };
         cmd.SetAction(pr => Execute(app, pr.GetValue(paths)!, pr.GetValue(backend)));
         return cmd;

@@ -25,7 +25,7 @@ public static class KvmReplayer
             string? scenario = backend switch
             {
                 null => null,
-                "vhost" when header.Scenario is "virtio-demo" => "vhost-demo",
+                "vhost" or "kernel-vhost" when header.Scenario is "virtio-demo" => "vhost-demo",
                 "virtio" when header.Scenario is "vhost-demo" => "virtio-demo",
                 _ => header.Scenario,
             };
@@ -33,7 +33,8 @@ public static class KvmReplayer
             KvmReplayResult r = KvmTraceReplay.Replay(() => TraceFiles.OpenRead(file), scenario);
             watch.Stop();
             ReplayVerdict verdict = r.Verdict switch { KvmReplayVerdict.Match => ReplayVerdict.Match, KvmReplayVerdict.Diverged => ReplayVerdict.Diverged, _ => ReplayVerdict.Error };
-            string against = scenario is not null && scenario != header.Scenario ? $" against {scenario} (guest-visible events compared)" : "";
+            bool kernel = header.Options.TryGetValue("backend", out string? recorded) && recorded == KvmTraceReplay.KernelVhostBackend;
+            string against = (scenario is not null && scenario != header.Scenario) || kernel ? $" against {scenario ?? header.Scenario} (guest-visible events compared)" : "";
             double seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
             string speed = string.Create(CultureInfo.InvariantCulture, $" replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={(r.RecordedNs / 1e9) / seconds:F1}x");
             string origin = "kvm/" + (header.Host?.KvmFlavour ?? "?");

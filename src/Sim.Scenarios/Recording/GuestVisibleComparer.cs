@@ -1,19 +1,57 @@
+using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
 namespace Sim.Scenarios.Recording;
 
 /// <summary>
-/// The differential replay's checker (<see cref="KvmTraceReplay"/> with another backend): compares only what the
-/// guest could observe, ignoring times, sources and every host-side event (eventfds, worker switches, device
-/// reads), which differ between backends by design. The guest synchronises with the device only at its reads and
-/// at interrupts, so the comparison is by segments: the device writes (address, bytes) between two such points
-/// are compared as a multiset (a vhost worker and QEMU's handler may write the used ring and the buffer in either
-/// order), then the point itself: MmioRead/PioIn (address, returned bytes) or IrqInject (GSI).
+/// The differential replay's checker (<see cref="KvmTraceReplay"/> with another backend, or a kernel-vhost
+/// recording against our vhost model): compares only what the guest could observe, and only where backends may not
+/// legitimately differ. Ignored, by design: times, sources and every host-side event (eventfds, worker switches,
+/// device reads, results); how a device splits and orders its memory writes (Linux vhost <c>vhost_add_used_n</c>
+/// writes the used elements and then <c>used-&gt;idx</c>; QEMU <c>virtqueue_fill</c> / <c>virtqueue_flush</c> the same
+/// bytes in other pieces; a write of the bytes already there is no change); and the notification-suppression
+/// fields (<see cref="NotificationFields"/>).
+/// <para>
+/// The guest synchronises with the device only at its reads and at interrupts, so those are the comparison points:
+/// MmioRead/PioIn (address, returned bytes) and IrqInject (GSI), in order. At each point, every byte a device wrote
+/// since the previous point (on either side) must hold the same value in the replay's memory as in the recording's,
+/// which is rebuilt from its initial memory and its GuestWrite and DeviceWrite events (a shadow). At the end, the
+/// whole memory must match the shadow outside the notification fields, and the shadow must hash to the recording's
+/// footer (else the recording's events do not explain its own final memory: an error, not a divergence).
+/// </para>
 /// </summary>
-public sealed class GuestVisibleComparer(TraceReader expected) : ITraceSink
+public sealed class GuestVisibleComparer : ITraceSink
 {
-    private readonly List<string> _actualWrites = new();
+    /// <summary>Bytes shown on each side of a memory difference.</summary>
+    public const int DiffContextBytes = 16;
+
+    private readonly TraceReader _expected;
+    private readonly GuestMemory _actual;
+    private readonly GuestMemory _shadow;
+    private readonly NotificationFields _fields;
+    private readonly Action<NotificationFields> _learn;
+    private readonly List<(ulong Address, int Length)> _touched = new();
     private ulong _segments;
+
+    /// <param name="expected">The recording, positioned after its initial memory.</param>
+    /// <param name="actual">The replay machine's memory, holding the recording's initial memory now.</param>
+    /// <param name="learn">Called at each point to add the notification fields the replay machine knows now.</param>
+    public GuestVisibleComparer(TraceReader expected, GuestMemory actual, Action<NotificationFields> learn)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(actual);
+        ArgumentNullException.ThrowIfNull(learn);
+        _expected = expected;
+        _actual = actual;
+        _learn = learn;
+        _fields = new NotificationFields();
+        if (!GuestMemory.TryCreate(actual.Layout, out GuestMemory? shadow, out string? error)) throw new ArgumentException(error, nameof(actual));
+        _shadow = shadow;
+        foreach (MemoryRegion r in actual.Regions)
+        {
+            if (actual.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> from) && _shadow.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> to)) from.CopyTo(to);
+        }
+    }
 
     public ulong EventsSeen { get; private set; }
 
@@ -21,24 +59,30 @@ public sealed class GuestVisibleComparer(TraceReader expected) : ITraceSink
 
     public bool HasDiverged => Divergence is not null;
 
-    public static bool IsVisible(TraceEventKind kind) => kind is TraceEventKind.MmioRead or TraceEventKind.PioIn or TraceEventKind.DeviceWrite or TraceEventKind.IrqInject;
+    /// <summary>Memory bytes compared at points, and bytes skipped as notification fields (at points and at the end).</summary>
+    public long BytesCompared { get; private set; }
+
+    public long NotificationBytesSkipped { get; private set; }
+
+    public static bool IsPoint(TraceEventKind kind) => kind is TraceEventKind.MmioRead or TraceEventKind.PioIn or TraceEventKind.IrqInject;
 
     public void Write(in TraceEvent actual)
     {
         EventsSeen++;
-        if (Divergence is not null || !IsVisible(actual.Kind)) return;
+        if (Divergence is not null) return;
         if (actual.Kind == TraceEventKind.DeviceWrite)
         {
-            _actualWrites.Add(Describe(actual));
+            Touch(actual.Address, actual.Data.Length);
             return;
         }
+        if (!IsPoint(actual.Kind)) return;
         ulong segment = _segments++;
-        if (!TryNextSegment(out List<string> expectedWrites, out bool hasPoint, out TraceEvent point, out TraceError? error))
+        if (!TryNextSegment(out bool hasPoint, out TraceEvent point, out TraceError? error))
         {
             Divergence = new TraceDivergence(segment, actual.Time, actual.Kind, TraceField.TraceUnreadable, error!.Message, "a guest-visible event", null);
             return;
         }
-        if (!CompareWrites(segment, actual.Time, expectedWrites)) return;
+        if (!CompareTouched(segment, actual.Time)) return;
         if (!hasPoint)
         {
             Divergence = new TraceDivergence(segment, actual.Time, actual.Kind, TraceField.Presence, "end of the recording's guest-visible events", "a guest-visible event: " + TraceTextFormatter.FormatEvent(segment, actual), null);
@@ -60,54 +104,128 @@ public sealed class GuestVisibleComparer(TraceReader expected) : ITraceSink
         Divergence = new TraceDivergence(segment, point.Time, point.Kind, field, "(guest-visible) " + exp, act, diff);
     }
 
-    /// <summary>The live run ended: its trailing device writes must be the recording's, and nothing guest-visible
-    /// may be left in the recording.</summary>
-    public bool Finish()
+    /// <summary>The live run ended: the trailing device writes must match, nothing guest-visible may be left in the
+    /// recording, the whole memory must match outside the notification fields, and the recording's events must
+    /// rebuild its final memory (<paramref name="recordedMemoryHash"/>, the footer's).</summary>
+    public bool Finish(ulong recordedMemoryHash)
     {
         if (Divergence is not null) return false;
-        if (!TryNextSegment(out List<string> expectedWrites, out bool hasPoint, out TraceEvent point, out TraceError? error))
+        if (!TryNextSegment(out bool hasPoint, out TraceEvent point, out TraceError? error))
         {
             Divergence = new TraceDivergence(_segments, 0, 0, TraceField.TraceUnreadable, error!.Message, "end of the live run", null);
             return false;
         }
-        if (!CompareWrites(_segments, 0, expectedWrites)) return false;
+        if (!CompareTouched(_segments, 0)) return false;
         if (hasPoint)
         {
             Divergence = new TraceDivergence(_segments, point.Time, point.Kind, TraceField.Presence, "a guest-visible event: " + TraceTextFormatter.FormatEvent(_segments, point), "end of the live run", null);
             return false;
         }
+        ulong shadowHash = _shadow.ContentHash();
+        if (shadowHash != recordedMemoryHash)
+        {
+            Divergence = new TraceDivergence(_segments, 0, 0, TraceField.TraceUnreadable,
+                $"the recording's events rebuild a final memory with hash 0x{shadowHash:x16}, its footer says 0x{recordedMemoryHash:x16}", "", null);
+            return false;
+        }
+        foreach (MemoryRegion r in _actual.Regions)
+        {
+            if (!_actual.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> a) || !_shadow.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> s)) continue;
+            int i = 0;
+            while (i < a.Length)
+            {
+                int same = a[i..].CommonPrefixLength(s[i..]);
+                i += same;
+                if (i >= a.Length) break;
+                ulong address = r.Base + unchecked((ulong)i);
+                if (_fields.Contains(address))
+                {
+                    NotificationBytesSkipped++;
+                    i++;
+                    continue;
+                }
+                Divergence = MemoryDivergence(_segments, 0, address, "final guest memory");
+                return false;
+            }
+        }
         return true;
     }
 
-    private bool CompareWrites(ulong segment, long time, List<string> expectedWrites)
+    private void Touch(ulong address, int length)
     {
-        _actualWrites.Sort(StringComparer.Ordinal);
-        expectedWrites.Sort(StringComparer.Ordinal);
-        bool same = _actualWrites.SequenceEqual(expectedWrites, StringComparer.Ordinal);
-        if (!same)
-        {
-            string missing = string.Join(", ", expectedWrites.Except(_actualWrites, StringComparer.Ordinal).Take(3));
-            string extra = string.Join(", ", _actualWrites.Except(expectedWrites, StringComparer.Ordinal).Take(3));
-            Divergence = new TraceDivergence(segment, time, TraceEventKind.DeviceWrite, TraceField.Data,
-                $"(guest-visible) {expectedWrites.Count} device writes before this point; missing from the replay: [{missing}]",
-                $"{_actualWrites.Count} device writes; not in the recording: [{extra}]", null);
-        }
-        _actualWrites.Clear();
-        return same;
+        if (length > 0) _touched.Add((address, length));
     }
 
-    /// <summary>The recording's device writes up to its next read or interrupt (the point, when there is one).</summary>
-    private bool TryNextSegment(out List<string> writes, out bool hasPoint, out TraceEvent point, out TraceError? error)
+    /// <summary>Every byte a device wrote in this segment, on either side: the replay's value against the recording's.</summary>
+    private bool CompareTouched(ulong segment, long time)
     {
-        writes = new List<string>();
-        while (expected.TryReadNext(out TraceEvent ev, out error))
+        _learn(_fields);
+        foreach (var (address, length) in _touched)
         {
-            if (!IsVisible(ev.Kind)) continue;
-            if (ev.Kind == TraceEventKind.DeviceWrite)
+            for (int k = 0; k < length; k++)
             {
-                writes.Add(Describe(ev));
+                ulong at = address + unchecked((ulong)k);
+                bool haveActual = TryPeek(_actual, at, out byte a);
+                bool haveShadow = TryPeek(_shadow, at, out byte s);
+                if (!haveActual && !haveShadow) continue; // outside memory on both sides: nothing to see
+                if (haveActual && haveShadow && a == s)
+                {
+                    BytesCompared++;
+                    continue;
+                }
+                if (_fields.Contains(at))
+                {
+                    NotificationBytesSkipped++;
+                    continue;
+                }
+                _touched.Clear();
+                Divergence = MemoryDivergence(segment, time, at, "device-written guest memory before this guest-visible point");
+                return false;
+            }
+        }
+        _touched.Clear();
+        return true;
+    }
+
+    private TraceDivergence MemoryDivergence(ulong segment, long time, ulong address, string what)
+    {
+        ulong start = address >= DiffContextBytes ? address - DiffContextBytes : 0;
+        byte[] e = new byte[2 * DiffContextBytes];
+        byte[] a = new byte[2 * DiffContextBytes];
+        int n = 0;
+        for (; n < e.Length; n++)
+        {
+            ulong g = start + unchecked((ulong)n);
+            if (!TryPeek(_shadow, g, out e[n]) || !TryPeek(_actual, g, out a[n])) break;
+        }
+        int at = unchecked((int)(address - start));
+        return new TraceDivergence(segment, time, TraceEventKind.DeviceWrite, TraceField.Data,
+            $"(guest-visible) {what}: recording has 0x{(at < n ? e[at] : 0):x2} at 0x{address:x}",
+            $"replay has 0x{(at < n ? a[at] : 0):x2}", TraceComparer.HexDiff(e.AsSpan(0, n), a.AsSpan(0, n), Math.Min(at, n)));
+    }
+
+    /// <summary>One byte, read past the memory's observer (the comparer's look must not become a trace event).</summary>
+    private static bool TryPeek(GuestMemory memory, ulong address, out byte value)
+    {
+        bool ok = memory.TryGetSpan(new GuestAddress(address), 1, out Span<byte> b);
+        value = ok ? b[0] : (byte)0;
+        return ok;
+    }
+
+    /// <summary>Reads the recording up to its next read or interrupt (the point, when there is one), applying its
+    /// guest and device writes to the shadow and noting the device's.</summary>
+    private bool TryNextSegment(out bool hasPoint, out TraceEvent point, out TraceError? error)
+    {
+        while (_expected.TryReadNext(out TraceEvent ev, out error))
+        {
+            if (ev.Kind is TraceEventKind.GuestWrite or TraceEventKind.DeviceWrite)
+            {
+                // Outside memory the recording's write changed nothing there either.
+                using (_shadow.As(MemoryActor.Host)) _shadow.TryWrite(new GuestAddress(ev.Address), ev.Data);
+                if (ev.Kind == TraceEventKind.DeviceWrite) Touch(ev.Address, ev.Data.Length);
                 continue;
             }
+            if (!IsPoint(ev.Kind)) continue;
             hasPoint = true;
             point = ev;
             return true;
@@ -116,6 +234,4 @@ public sealed class GuestVisibleComparer(TraceReader expected) : ITraceSink
         point = default;
         return error is null;
     }
-
-    private static string Describe(in TraceEvent ev) => $"0x{ev.Address:x}={Convert.ToHexString(ev.Data)}";
 }

@@ -108,6 +108,15 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void RecordKernelVhost_WithoutTheLabModule_SaysSoAndExits2()
+    {
+        if (!File.Exists("/dev/kvm") || File.Exists("/dev/vhost-demo")) return; // needs KVM and no lab module: the lab checks the other case
+        var (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo", "--backend", "kernel-vhost", "-o", "t.vtrace");
+        Assert.Equal(ExitCodes.UsageOrInput, code);
+        Assert.Contains("/dev/vhost-demo is missing", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BenchRing_PrintsOneLineEndingInNsPerRequest()
     {
         var (code, output, _) = CliRunner.Run("bench", "ring", "--requests", "1000", "--batch", "8");
