@@ -146,7 +146,11 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                     break;
             }
             Sync(device, sim.Memory);
-            if (op.Code is 11 or 12) _interrupts.AfterGuest();
+            // Device-side ops store nothing in guest memory, but a register write (a kick before ioeventfd, a status
+            // or queue_enable write, a config access) can make the device process the queue synchronously and raise
+            // its interrupt (QEMU virtio_queue_notify from the MMIO handler): a used.idx change here is the device's,
+            // and the interrupt is delivered now, not at the next run (where it would be credited to a stale anchor).
+            _interrupts.AfterDevice(rig.TakeQueueInterrupt());
         }
         if (context.Finding is null) Liveness(rig, sim, device, context);
         return FuzzOutcome.Completed;

@@ -38,6 +38,18 @@ public sealed class RobustFindingRegressionTests
     /// initial 0x1333 while the device rightly answered 0. The state is now unknown after an unjudged completion.</summary>
     private static readonly byte[] IndirectStoreThenLoad = Convert.FromHexString("02040000020000000000000000000053000000040000e402000000000000000000000700000000000004060000000000000000000001");
 
+    /// <summary><c>notify/missed-interrupt-after-drain</c> (campaign camp1h, four findings of one shape): with EVENT_IDX
+    /// and used_event 0, a common-config write (op 11) makes the device process the queue synchronously and interrupt
+    /// at used.idx 1; the target treated the change as the guest's and credited the interrupt at the next run with the
+    /// stale anchor 0, so the device's rightful silence for 1 → 2 was judged over (0, 2].</summary>
+    private static readonly byte[][] RegisterOpProcessesQueue =
+    [
+        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e0000000000000000000000000000000000000200000000000000000000bc"),
+        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e00000000000000000000000000000000000002"),
+        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a0000000000000000000002000082000000000000000000000008000000020000000900000000000000000000000000000000000003"),
+        Convert.FromHexString("01050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820900000000000000000000000000000000000002000000000000000000000b00000000000002"),
+    ];
+
     [Fact]
     public void QemuRobust_GuestStoreOverUsedIdx_AfterInterrupt_DoesNotFire()
     {
@@ -71,5 +83,15 @@ public sealed class RobustFindingRegressionTests
     {
         FuzzReplayResult result = FuzzReplay.Run("virtio-demo-qemu-robust", 1, IndirectStoreThenLoad);
         Assert.False(result.Fired, result.Describe());
+    }
+
+    [Fact]
+    public void QemuRobust_RegisterOpProcessesQueue_InterruptNotCreditedLate_DoesNotFire()
+    {
+        foreach (byte[] input in RegisterOpProcessesQueue)
+        {
+            FuzzReplayResult result = FuzzReplay.Run("virtio-demo-qemu-robust", 1, input);
+            Assert.False(result.Fired, result.Describe());
+        }
     }
 }
