@@ -50,6 +50,11 @@ public sealed class RobustFindingRegressionTests
         Convert.FromHexString("01050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820900000000000000000000000000000000000002000000000000000000000b00000000000002"),
     ];
 
+    /// <summary><c>resource/allocated-bytes</c> (campaign camp1h): resets re-run a ring of long counter requests, the
+    /// robust device reads hundreds of thousands of numbers, and formatted a log line for each even once the bounded
+    /// log was full (70 MB in one execution).</summary>
+    private static readonly byte[] CounterNumbersPastFullLog = Convert.FromHexString("000400000000000000000000000007002a0000000000000a0000000000000000000000000000000000720400000000000000000000000000000000fa000a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a000000000000000000000000000000000000020000000000000000000032");
+
     [Fact]
     public void QemuRobust_GuestStoreOverUsedIdx_AfterInterrupt_DoesNotFire()
     {
@@ -93,5 +98,14 @@ public sealed class RobustFindingRegressionTests
             FuzzReplayResult result = FuzzReplay.Run("virtio-demo-qemu-robust", 1, input);
             Assert.False(result.Fired, result.Describe());
         }
+    }
+
+    [Fact]
+    public void CounterRobust_NumbersPastFullLog_StayWithinAllocationBound()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-counter-qemu-robust", 1, CounterNumbersPastFullLog);
+        Assert.False(result.Fired, result.Describe());
+        // Far below the 64 MiB bound: what is left is the bounded log and the simulation itself.
+        Assert.True(result.AllocatedBytes < 16L << 20, result.Describe());
     }
 }
