@@ -1,4 +1,5 @@
 using Fuzz.Entry;
+using Fuzz.Targets;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -55,6 +56,11 @@ public sealed class RobustFindingRegressionTests
     /// log was full (70 MB in one execution).</summary>
     private static readonly byte[] CounterNumbersPastFullLog = Convert.FromHexString("000400000000000000000000000007002a0000000000000a0000000000000000000000000000000000720400000000000000000000000000000000fa000a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a000000000000000000000000000000000000020000000000000000000032");
 
+    /// <summary><c>exception</c> NullReferenceException in GuestActor.Apply (found on virtio-blk-qemu-real, the same hole
+    /// in the QEMU-style target): the initial rings are rejected, so the queue never becomes ready and the guest actor
+    /// was never pointed at this execution's memory (null on a fresh target, a previous execution's otherwise).</summary>
+    public static readonly byte[] GuestOpsOnRejectedRings = Convert.FromHexString("08046700000000000000000000000000000000000000000a");
+
     [Fact]
     public void QemuRobust_GuestStoreOverUsedIdx_AfterInterrupt_DoesNotFire()
     {
@@ -107,5 +113,19 @@ public sealed class RobustFindingRegressionTests
         Assert.False(result.Fired, result.Describe());
         // Far below the 64 MiB bound: what is left is the bounded log and the simulation itself.
         Assert.True(result.AllocatedBytes < 16L << 20, result.Describe());
+    }
+
+    [Theory]
+    [InlineData("virtio-blk-qemu-robust")]
+    [InlineData("virtio-demo-qemu-robust")]
+    public void QemuRobust_GuestOpsOnRejectedRings_DoNotThrow(string target)
+    {
+        // Twice on one target: the second execution must not write into the first one's memory either.
+        IFuzzTarget t = FuzzTargets.Create(target)!;
+        for (int round = 0; round < 2; round++)
+        {
+            FuzzReplayResult result = FuzzReplay.Run(t, GuestOpsOnRejectedRings);
+            Assert.False(result.Fired, $"round {round}: {result.Describe()}");
+        }
     }
 }
