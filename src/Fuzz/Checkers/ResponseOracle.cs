@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Blk;
@@ -37,6 +38,7 @@ public sealed class ResponseOracle : ICompletionObserver
     private GuestMemory? _memory;
     private FuzzContext? _context;
     private uint _demoState;
+    private bool _demoKnown;
     private long _resets;
     private int _counterLogSeen;
 
@@ -58,6 +60,7 @@ public sealed class ResponseOracle : ICompletionObserver
         _memory = memory;
         _context = context;
         _demoState = DeviceReferenceModels.DemoInitialState;
+        _demoKnown = true;
         _resets = device?.ResetCount ?? 0;
         _counterLogSeen = 0;
         Judged = 0;
@@ -71,15 +74,16 @@ public sealed class ResponseOracle : ICompletionObserver
     public void OnCompleted(int head, uint usedLen, RangeList readable, RangeList writable, bool plain)
     {
         if (_device is null) return;
-        if (!plain)
-        {
-            Skip();
-            return;
-        }
         if (_device.ResetCount != _resets)
         {
             _resets = _device.ResetCount;
             _demoState = DeviceReferenceModels.DemoInitialState; // robust OnReset restores s->buff
+            _demoKnown = true;
+        }
+        if (!plain)
+        {
+            Skip();
+            return;
         }
         if (!Disjoint(readable, writable) || !Gather(readable, ref _readable, out int rlen) || !Gather(writable, ref _writable, out int wlen))
         {
@@ -90,7 +94,7 @@ public sealed class ResponseOracle : ICompletionObserver
         ReadOnlySpan<byte> w = _writable.AsSpan(0, wlen);
         ResponseMismatch? m = _device switch
         {
-            VirtioDemoDevice => DeviceReferenceModels.Demo(ref _demoState, r, w, usedLen),
+            VirtioDemoDevice => JudgeDemo(r, w, usedLen),
             VirtioFactorialDevice => DeviceReferenceModels.Factorial(r, w, usedLen),
             VirtioCounterDevice c => JudgeCounter(c, r, usedLen),
             VirtioBlkDevice { Backend: MemoryBlockBackend disk } => DeviceReferenceModels.Blk(r, w, usedLen, _shadow, disk.Contents),
@@ -103,11 +107,32 @@ public sealed class ResponseOracle : ICompletionObserver
 
     /// <summary>A request the oracle cannot judge: the counter's log lines so far are its; a blk write may have changed
     /// the disk in a way the model cannot know, so the model's disk follows the device's (a later read is judged
-    /// against what the disk then holds).</summary>
+    /// against what the disk then holds); the demo state becomes unknown.</summary>
     private void Skip()
     {
+        _demoKnown = false; // the skipped request may have been an opt-1 store
         if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
         if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk } && _shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
+    }
+
+    /// <summary>The demo state is what the last store left; after a completion the oracle could not judge (it may
+    /// have been a store) it is unknown until a judged opt-1 store or a reset makes it known again. While unknown an
+    /// opt-0 answer's state is not judged (its opt and used.len still are); the device's own state is never read, so
+    /// the oracle stays independent of it.</summary>
+    private ResponseMismatch? JudgeDemo(ReadOnlySpan<byte> r, ReadOnlySpan<byte> w, uint usedLen)
+    {
+        if (_demoKnown) return DeviceReferenceModels.Demo(ref _demoState, r, w, usedLen);
+        bool full = r.Length >= 8 && w.Length >= 8;
+        uint opt = full ? BinaryPrimitives.ReadUInt32LittleEndian(r) : 0;
+        // Unknown: assume the state the device answered with (only an opt-0 answer depends on it).
+        uint state = full ? BinaryPrimitives.ReadUInt32LittleEndian(w[4..]) : 0;
+        ResponseMismatch? m = DeviceReferenceModels.Demo(ref state, r, w, usedLen);
+        if (full && opt == 1)
+        {
+            _demoState = state; // the store's buff
+            _demoKnown = true;
+        }
+        return m;
     }
 
     private ResponseMismatch? JudgeCounter(VirtioCounterDevice c, ReadOnlySpan<byte> r, uint usedLen)

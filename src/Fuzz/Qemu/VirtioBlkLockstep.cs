@@ -164,6 +164,9 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         BuffersOverlapInKick = false;
         int size = Math.Min(header.Size, rig.Device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)));
+        // The guest writes its rings where it placed them even when the device rejects them (the queue never becomes
+        // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
+        _guest.Reset(sim.Memory, desc, avail, size);
         Initialize(rig, header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         Sync(rig);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted; n++)

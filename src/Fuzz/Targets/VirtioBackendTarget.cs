@@ -108,6 +108,9 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         _guestBound = false;
         int size = Math.Min(header.Size, device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
+        // The guest writes its rings where it placed them even when the device rejects them (the queue never becomes
+        // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
+        _guest.Reset(sim.Memory, desc, avail, size);
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         Sync(device, sim.Memory);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
@@ -156,7 +159,11 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                     break;
             }
             Sync(device, sim.Memory);
-            if (op.Code is 11 or 12) _interrupts.AfterGuest();
+            // Device-side ops store nothing in guest memory, but a register write (a kick before ioeventfd, a status
+            // or queue_enable write, a config access) can make the device process the queue synchronously and raise
+            // its interrupt (QEMU virtio_queue_notify from the MMIO handler): a used.idx change here is the device's,
+            // and the interrupt is delivered now, not at the next run (where it would be credited to a stale anchor).
+            _interrupts.AfterDevice(rig.TakeQueueInterrupt());
         }
         if (context.Finding is null) Liveness(rig, sim, device, context);
         return FuzzOutcome.Completed;

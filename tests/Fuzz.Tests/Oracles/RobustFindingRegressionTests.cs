@@ -1,11 +1,13 @@
 using Fuzz.Entry;
+using Fuzz.Targets;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
 
 /// <summary>
-/// Inputs on which robust targets reported findings that were checker misjudgements, not device bugs. Each asserts
-/// that no oracle fires on the bytes any more (the checkers' own tests pin the rule that changed).
+/// Inputs on which robust targets reported findings that were checker or harness misjudgements, or host costs a guest
+/// could inflate. Each asserts that no oracle fires on the bytes any more (the checkers' own tests pin the rule that
+/// changed).
 /// </summary>
 public sealed class RobustFindingRegressionTests
 {
@@ -31,6 +33,33 @@ public sealed class RobustFindingRegressionTests
     /// descriptor store writes 0 over used.idx; the device completes a second chain at its shadow index 2 and rightly
     /// stays silent (vring_need_event(0, 2, 1) is false). The oracle had re-anchored at the guest's 0 and judged (0, 2].</summary>
     private static readonly byte[] GuestStoreOverUsedIdx = Convert.FromHexString("000400000a000000004000000000000000000001ff007f02000000000000000000000000000000000000090000000000000000000000000000000000000000000000000000000000000000000000000003");
+
+    /// <summary><c>response/demo</c> (campaign camp1h): the first request, {opt 1, buff 0}, is an INDIRECT chain, which
+    /// the response oracle does not judge, so it missed the store; the next {opt 0} request was judged against the
+    /// initial 0x1333 while the device rightly answered 0. The state is now unknown after an unjudged completion.</summary>
+    private static readonly byte[] IndirectStoreThenLoad = Convert.FromHexString("02040000020000000000000000000053000000040000e402000000000000000000000700000000000004060000000000000000000001");
+
+    /// <summary><c>notify/missed-interrupt-after-drain</c> (campaign camp1h, four findings of one shape): with EVENT_IDX
+    /// and used_event 0, a common-config write (op 11) makes the device process the queue synchronously and interrupt
+    /// at used.idx 1; the target treated the change as the guest's and credited the interrupt at the next run with the
+    /// stale anchor 0, so the device's rightful silence for 1 → 2 was judged over (0, 2].</summary>
+    private static readonly byte[][] RegisterOpProcessesQueue =
+    [
+        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e0000000000000000000000000000000000000200000000000000000000bc"),
+        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e00000000000000000000000000000000000002"),
+        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a0000000000000000000002000082000000000000000000000008000000020000000900000000000000000000000000000000000003"),
+        Convert.FromHexString("01050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820900000000000000000000000000000000000002000000000000000000000b00000000000002"),
+    ];
+
+    /// <summary><c>resource/allocated-bytes</c> (campaign camp1h): resets re-run a ring of long counter requests, the
+    /// robust device reads hundreds of thousands of numbers, and formatted a log line for each even once the bounded
+    /// log was full (70 MB in one execution).</summary>
+    private static readonly byte[] CounterNumbersPastFullLog = Convert.FromHexString("000400000000000000000000000007002a0000000000000a0000000000000000000000000000000000720400000000000000000000000000000000fa000a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a000000000000000000000000000000000000020000000000000000000032");
+
+    /// <summary><c>exception</c> NullReferenceException in GuestActor.Apply (found on virtio-blk-qemu-real, the same hole
+    /// in the QEMU-style target): the initial rings are rejected, so the queue never becomes ready and the guest actor
+    /// was never pointed at this execution's memory (null on a fresh target, a previous execution's otherwise).</summary>
+    public static readonly byte[] GuestOpsOnRejectedRings = Convert.FromHexString("08046700000000000000000000000000000000000000000a");
 
     [Fact]
     public void QemuRobust_GuestStoreOverUsedIdx_AfterInterrupt_DoesNotFire()
@@ -58,5 +87,45 @@ public sealed class RobustFindingRegressionTests
     {
         FuzzReplayResult result = FuzzReplay.Run("virtio-demo-diff-robust", 1, AvailEventInsideIndirectTable);
         Assert.False(result.Fired, result.Describe());
+    }
+
+    [Fact]
+    public void QemuRobust_IndirectStoreThenLoad_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-qemu-robust", 1, IndirectStoreThenLoad);
+        Assert.False(result.Fired, result.Describe());
+    }
+
+    [Fact]
+    public void QemuRobust_RegisterOpProcessesQueue_InterruptNotCreditedLate_DoesNotFire()
+    {
+        foreach (byte[] input in RegisterOpProcessesQueue)
+        {
+            FuzzReplayResult result = FuzzReplay.Run("virtio-demo-qemu-robust", 1, input);
+            Assert.False(result.Fired, result.Describe());
+        }
+    }
+
+    [Fact]
+    public void CounterRobust_NumbersPastFullLog_StayWithinAllocationBound()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-counter-qemu-robust", 1, CounterNumbersPastFullLog);
+        Assert.False(result.Fired, result.Describe());
+        // Far below the 64 MiB bound: what is left is the bounded log and the simulation itself.
+        Assert.True(result.AllocatedBytes < 16L << 20, result.Describe());
+    }
+
+    [Theory]
+    [InlineData("virtio-blk-qemu-robust")]
+    [InlineData("virtio-demo-qemu-robust")]
+    public void QemuRobust_GuestOpsOnRejectedRings_DoNotThrow(string target)
+    {
+        // Twice on one target: the second execution must not write into the first one's memory either.
+        IFuzzTarget t = FuzzTargets.Create(target)!;
+        for (int round = 0; round < 2; round++)
+        {
+            FuzzReplayResult result = FuzzReplay.Run(t, GuestOpsOnRejectedRings);
+            Assert.False(result.Fired, $"round {round}: {result.Describe()}");
+        }
     }
 }

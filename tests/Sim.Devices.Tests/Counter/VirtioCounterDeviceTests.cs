@@ -159,6 +159,29 @@ public sealed class VirtioCounterDeviceTests
     }
 
     [Fact]
+    public void Robust_NumbersPastTheFullLog_AreCountedAsDropped_WithoutAllocatingALineEach()
+    {
+        VirtioCounterDevice? device = null;
+        var options = new CounterDeviceOptions { Flavour = Flavour.Robust, FirstDelayNs = First, PeriodNs = Period, LogLinesMax = 2 };
+        VirtioRig rig = VirtioRig.Create(sim => device = new VirtioCounterDevice(sim, options), VirtioPciMode.Legacy, Flavour.Robust, legacyPciId: CounterSpec.LegacyPciDeviceId);
+        VirtioCounterDevice d = device!;
+        rig.Init();
+        Send(rig, 1, 2, 3, 4, 5);
+        Assert.Equal(["=========get virtio num:1", "=========get virtio num:2"], d.Log);
+        Assert.Equal(3, d.LogLinesDropped);
+        Assert.Equal(5, d.NumbersReceived);
+        // A guest streaming numbers into a full log (camp1h resource finding: 70 MB in one fuzz execution): a
+        // formatted line is at least 70 bytes, so 2048 of them would be over 140 KB; the request itself is far less.
+        uint[] many = new uint[2048];
+        Send(rig, many); // warm up the path
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Send(rig, many);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(3 + (2 * 2048), d.LogLinesDropped);
+        Assert.True(allocated < 2048 * 16, $"{allocated} bytes allocated for 2048 numbers past the full log");
+    }
+
+    [Fact]
     public void Seed_RaggedTailIsIgnored()
     {
         (VirtioRig rig, VirtioCounterDevice d) = Create(Flavour.Seed);

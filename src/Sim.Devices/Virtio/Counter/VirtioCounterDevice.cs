@@ -120,7 +120,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     {
         uint n = _setConfig;
         _setConfig = unchecked(_setConfig + 1);
-        AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{unchecked((int)n)}"));
+        if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{unchecked((int)n)}"));
+        else LogLinesDropped++;
         SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultTick, n, default);
         if (!DriverOk || IsBroken)
         {
@@ -172,7 +173,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             uint value = BinaryPrimitives.ReadUInt32LittleEndian(word); // virtio_ldl_p: little-endian on x86 and VERSION_1
             NumbersReceived++;
             if (_received.Count < _options.LogLinesMax) _received.Add(value);
-            AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{unchecked((int)value)}"));
+            if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{unchecked((int)value)}"));
+            else LogLinesDropped++;
             SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultNumber, value, default);
         }
         // Seed: virtqueue_push(vq, elem, offset) reports the bytes read. Robust: nothing was written (VIRTIO 1.2 §2.7.8.1).
@@ -224,6 +226,10 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         uint numPages = _options.Flavour == Flavour.Seed ? SeedUninitialisedNumPages : 0;
         BinaryPrimitives.WriteUInt32LittleEndian(Config[CounterSpec.ConfigNumPagesOffset..], numPages);
     }
+
+    /// <summary>False when a line would be neither kept nor echoed: the caller counts it as dropped without formatting
+    /// it, so a guest that streams numbers past the full log costs no host allocation per number.</summary>
+    private bool LogWanted() => _log.Count < _options.LogLinesMax || _options.EchoLog;
 
     private void AddLog(string line)
     {
