@@ -3,7 +3,7 @@
 # Usage: scripts/external-fuzz.sh afl|libfuzzer <target> <seconds> <out-dir> [extra engine flags...]
 #   afl:       afl-fuzz (apt-get install afl++) with seeds corpus/<target>, output in <out-dir>
 #   libfuzzer: tools/libfuzzer-driver (built on demand), new inputs in <out-dir>/corpus, crashes in <out-dir>/
-# README.md, "Driving virtsim with AFL++ / libFuzzer", explains each setting.
+# docs/fuzzing.md, "Driving virtsim with AFL++ / libFuzzer", explains each setting.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 engine="${1:?afl or libfuzzer}"; target="${2:?target (virtsim fuzz --list)}"; seconds="${3:?seconds}"; out="${4:?out dir}"

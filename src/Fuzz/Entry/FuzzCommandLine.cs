@@ -108,7 +108,7 @@ public static class FuzzCommandLine
         Findings: <findings>/<oracle>-<site-hash>/ holds input.bin, trace.vtrace (virtsim replay <findings>) and
           summary.txt; a campaign keeps them in <dir>/findings.
         External engines: afl and libfuzzer answer a finding with SIGABRT (a hang with SIGALRM), so the engine saves a
-          crash; replay it with fuzz reproduce. Outside its engine either exits 2. README: "Driving virtsim with AFL++ / libFuzzer".
+          crash; replay it with fuzz reproduce. Outside its engine either exits 2. docs/fuzzing.md: "Driving virtsim with AFL++ / libFuzzer".
         Durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
         Old forms still work: --list, --target T --runs N, --reproduce F, --emit-test F, --afl, --libfuzzer-driver.
         """;

@@ -21,7 +21,7 @@ public static class GlueEntry
         {
             error.WriteLine($"error: --afl serves afl-fuzz's fork-server protocol and must be started by afl-fuzz ({AflForkServer.ShmIdVariable} is not set); e.g.");
             error.WriteLine($"  AFL_SKIP_BIN_CHECK=1 afl-fuzz -i corpus/{target.Name} -o out -t 5000 -- dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --afl");
-            error.WriteLine("  (README.md, \"Driving virtsim with AFL++ / libFuzzer\"); use --runs/--time for virtsim's own engine");
+            error.WriteLine("  (docs/fuzzing.md, \"Driving virtsim with AFL++ / libFuzzer\"); use --runs/--time for virtsim's own engine");
             return 2;
         }
         if (!TryMapSize(Environment.GetEnvironmentVariable(AflForkServer.MapSizeVariable), out int mapSize))

@@ -8,7 +8,7 @@ using Sim.Engine.Random;
 namespace Fuzz.Tests;
 
 /// <summary>FsCheck.Xunit properties, each with its seed pinned in Replay (a failure prints the seed and size that
-/// reproduce it; README "Property tests").</summary>
+/// reproduce it; docs/architecture.md "Property tests").</summary>
 public sealed class PropertyTests
 {
     private static readonly Arbitrary<byte[]> Bytes = Gen.Choose(0, 255).Select(i => (byte)i).ArrayOf().ToArbitrary();
