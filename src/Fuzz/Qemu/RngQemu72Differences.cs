@@ -30,7 +30,7 @@ public static class RngQemu72Differences
             "A chain held driver-readable buffers: the model completed it with used.len 0 and wrote nothing; QEMU filled its device-writable buffers (used.len = bytes written), or left it available when no chain of the queue had writable bytes.",
             "QEMU's chr_read copies with iov_from_buf into elem->in_sg only and ignores out_sg; get_request_size asks the backend for the available in-bytes only. The robust model refuses such a chain (VIRTIO 1.2 §5.4.6.1: the driver MUST NOT place driver-readable buffers).",
             "chr_read, get_request_size (hw/virtio/virtio-rng.c)",
-            (c, d) => c.Facts.Refused > 0 && d.Kind is not RngComparison.Status),
+            (c, d) => c.Facts.Refused > 0 && d.Kind is RngComparison.UsedRing or RngComparison.Memory or RngComparison.Isr),
         new(
             "no-writable-bytes-left-available",
             "The model completed a chain with used.len 0 (its writable buffers have length 0); QEMU left it available (and did not notify).",
@@ -38,11 +38,23 @@ public static class RngQemu72Differences
             "virtio_rng_process, get_request_size (hw/virtio/virtio-rng.c)",
             (c, d) => c.ModelHasZeroLengthEntry && d.Kind is RngComparison.UsedRing or RngComparison.Isr),
         new(
+            "stale-avail-at-driver-ok",
+            "A re-initialisation left avail.idx non-zero in memory (the rings of the previous set-up): QEMU completed a chain with fewer bytes than the model, or completed other chains.",
+            "Writing DRIVER_OK runs virtio_rng_process, which sizes an entropy request from the available chains memory shows then (the stale ones); the backend answers in a bottom half and chr_read pops whatever chain the driver has placed by then, filling only the stale size. The model looks at the queue at kicks only; VIRTIO 1.2 §2.7.13 has the driver make buffers available after DRIVER_OK only through avail.idx it wrote.",
+            "virtio_rng_set_status → virtio_rng_process, chr_read (hw/virtio/virtio-rng.c)",
+            (c, d) => c.Facts.StaleAvailAtDriverOk && d.Kind is RngComparison.UsedRing or RngComparison.Memory or RngComparison.Isr),
+        new(
             "model-broke-qemu-went-on",
             "The model broke the device (a ring, table or buffer outside its 64 KiB, or a chain it is stricter about) where QEMU did not; everything after differs.",
             "The model's guest has 64 KiB in two regions, QEMU's 128 MiB in one; 7.2 also accepts INDIRECT on a non-head descriptor and avail.idx more than a queue ahead (the blk table's memory-horizon, indirect-flag-in-chain and pop-without-avail-distance-check rows).",
             "virtqueue_map_desc, virtqueue_split_pop (hw/virtio/virtio.c)",
             (c, _) => c.Facts.ModelEverBroken && !c.Qemu.Broken),
+        new(
+            "zero-sized-buffer",
+            "QEMU broke with \"virtio: zero sized buffers are not allowed\" where the model did not.",
+            "7.2's virtqueue_map_desc refuses a descriptor of length 0 (virtio_error); the robust model maps it as an empty buffer (VIRTIO 1.2 §2.7.5 does not forbid a zero-length descriptor).",
+            "virtqueue_map_desc (hw/virtio/virtio.c)",
+            (c, _) => c.Qemu.Broken && !c.Facts.ModelEverBroken && (c.Qemu.BrokenReason?.Contains("zero sized buffers are not allowed", StringComparison.Ordinal) ?? false)),
         new(
             "both-broken",
             "Both broke; the used rings, ISR or untouched bytes differ (input-level: both broke).",

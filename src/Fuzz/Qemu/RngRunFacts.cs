@@ -22,6 +22,9 @@ public sealed class RngRunFacts
 
     public bool BuffersOverlapInKick { get; set; }
 
+    /// <summary>At a DRIVER_OK write the available ring already held a non-zero idx (left by an earlier initialisation).</summary>
+    public bool StaleAvailAtDriverOk { get; set; }
+
     public void Clear()
     {
         ModelEverBroken = false;
@@ -33,5 +36,6 @@ public sealed class RngRunFacts
         KickBeforeDriverOk = false;
         RingsOverlap = false;
         BuffersOverlapInKick = false;
+        StaleAvailAtDriverOk = false;
     }
 }

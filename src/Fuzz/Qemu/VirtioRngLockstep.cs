@@ -204,6 +204,13 @@ public sealed class VirtioRngLockstep : IMemoryObserver
         Common(rig, L.CommonQueueDriver, 8, avail);
         Common(rig, L.CommonQueueDevice, 8, used);
         Common(rig, L.CommonQueueEnable, 2, 1);
+        // QEMU 7.2 looks at the queue when DRIVER_OK is written (virtio_rng_set_status → virtio_rng_process): an avail.idx
+        // the memory still holds from an earlier initialisation sizes an entropy request then; the model waits for a kick.
+        GuestMemory memory = rig.Simulation.Memory;
+        using (memory.As(MemoryActor.Host))
+        {
+            Facts.StaleAvailAtDriverOk |= memory.TryReadUInt16(new GuestAddress(avail + 2), out ushort idx) && idx != 0;
+        }
         Common(rig, L.CommonDeviceStatus, 1, s2);
     }
 

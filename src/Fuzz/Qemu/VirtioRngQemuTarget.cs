@@ -51,7 +51,7 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
     /// <summary>Null when QEMU can run here, else why not.</summary>
     public static string? Available => VirtioBlkQemuTarget.Available;
 
-    public IEnumerable<byte[]> SeedCorpus() => RingSeeds.Backend();
+    public IEnumerable<byte[]> SeedCorpus() => RngSeeds.All().Concat(RingSeeds.Backend());
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
