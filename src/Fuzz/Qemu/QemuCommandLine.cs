@@ -22,6 +22,43 @@ public static class QemuCommandLine
     /// (<paramref name="qmpSocket"/> null: no QMP, as in a reproducer).</summary>
     public static IReadOnlyList<string> Arguments(string biosPath, string diskPath, string? qmpSocket, string serial)
     {
+        List<string> args = Machine(biosPath, qmpSocket);
+        args.Add("-drive");
+        // io_uring on tmpfs completes a request inside the submission (checked per input by VirtioBlkLockstep's audit):
+        // the kick's qtest write returns with the I/O done, so no wait is needed between guest steps.
+        args.Add($"if=none,id=d0,file={diskPath},format=raw,aio=io_uring");
+        args.Add("-device");
+        args.Add($"virtio-blk-pci,id={DeviceId},drive=d0,disable-legacy=on,ioeventfd=off,discard=off,write-zeroes=off,num-queues=1,queue-size=256,serial={serial}");
+        return args;
+    }
+
+    /// <summary>QOM id of the virtio-rng-pci device of <see cref="RngArguments"/>.</summary>
+    public const string RngDeviceId = "vrng0";
+
+    public const string RngVirtioBackendPath = "/machine/peripheral/" + RngDeviceId + "/virtio-backend";
+
+    /// <summary>The rate limiter of <see cref="RngArguments"/>: QEMU's virtio_rng_process serves at most
+    /// <c>max-bytes</c> per <c>period</c> ms (check_rate_limit refills the quota). The default (INT64_MAX bytes per
+    /// 65 536 ms) would let one descriptor chain of 100 MiB make the rng-builtin backend allocate and fill 100 MiB
+    /// (rng_backend_request_entropy: <c>g_malloc(size)</c>); 1 MiB per 1 ms bounds that, and no input whose buffers lie
+    /// in the compared 64 KiB can exhaust it.</summary>
+    public const int RngMaxBytes = 1 << 20;
+
+    /// <summary>Arguments for the rng machine: the same PC, QMP, and one modern-only <c>virtio-rng-pci</c> fed by the
+    /// <c>rng-builtin</c> backend (qemu_guest_getrandom, completed in a bottom half), ioeventfd off.</summary>
+    public static IReadOnlyList<string> RngArguments(string biosPath, string? qmpSocket)
+    {
+        List<string> args = Machine(biosPath, qmpSocket);
+        args.Add("-object");
+        args.Add("rng-builtin,id=r0");
+        args.Add("-device");
+        args.Add(string.Create(CultureInfo.InvariantCulture, $"virtio-rng-pci,id={RngDeviceId},rng=r0,disable-legacy=on,ioeventfd=off,max-bytes={RngMaxBytes},period=1"));
+        return args;
+    }
+
+    /// <summary>The machine without devices: PC, TCG, RAM, qtest on stdio, halting firmware, QMP when given.</summary>
+    private static List<string> Machine(string biosPath, string? qmpSocket)
+    {
         var args = new List<string>
         {
             "-machine", "pc", "-accel", "tcg", "-m", RamMiB.ToString(CultureInfo.InvariantCulture) + "M",
@@ -36,12 +73,6 @@ public static class QemuCommandLine
             args.Add("-qmp");
             args.Add($"unix:{qmpSocket},server=on,wait=off");
         }
-        args.Add("-drive");
-        // io_uring on tmpfs completes a request inside the submission (checked per input by VirtioBlkLockstep's audit):
-        // the kick's qtest write returns with the I/O done, so no wait is needed between guest steps.
-        args.Add($"if=none,id=d0,file={diskPath},format=raw,aio=io_uring");
-        args.Add("-device");
-        args.Add($"virtio-blk-pci,id={DeviceId},drive=d0,disable-legacy=on,ioeventfd=off,discard=off,write-zeroes=off,num-queues=1,queue-size=256,serial={serial}");
         return args;
     }
 

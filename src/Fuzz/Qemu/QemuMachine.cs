@@ -24,7 +24,7 @@ public sealed class QemuMachine : IDisposable
 
     static QemuMachine() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
 
-    private QemuMachine(string program, string directory, string serial, byte[] disk, TimeSpan timeout)
+    private QemuMachine(string program, string directory, byte[] disk, Func<string, string, string, IReadOnlyList<string>> arguments, TimeSpan timeout)
     {
         _directory = directory;
         Program = program;
@@ -33,7 +33,7 @@ public sealed class QemuMachine : IDisposable
         string qmp = Path.Combine(directory, "qmp.sock");
         File.WriteAllBytes(BiosPath, HaltingBios.Image());
         File.WriteAllBytes(DiskPath, disk);
-        Arguments = QemuCommandLine.Arguments(BiosPath, DiskPath, qmp, serial);
+        Arguments = arguments(BiosPath, DiskPath, qmp);
         var start = new ProcessStartInfo(program)
         {
             RedirectStandardInput = true,
@@ -68,13 +68,22 @@ public sealed class QemuMachine : IDisposable
     }
 
     /// <summary>Starts a machine whose disk holds <paramref name="disk"/>.</summary>
-    public static QemuMachine Start(string program, string serial, byte[] disk, TimeSpan timeout)
+    public static QemuMachine Start(string program, string serial, byte[] disk, TimeSpan timeout) =>
+        Start(program, disk, (bios, diskPath, qmp) => QemuCommandLine.Arguments(bios, diskPath, qmp, serial), timeout);
+
+    /// <summary>Starts a machine with the virtio-rng-pci device (<see cref="QemuCommandLine.RngArguments"/>; no disk).</summary>
+    public static QemuMachine StartRng(string program, TimeSpan timeout) =>
+        Start(program, [], (bios, _, qmp) => QemuCommandLine.RngArguments(bios, qmp), timeout);
+
+    /// <summary>Starts a machine whose command line <paramref name="arguments"/> builds from the firmware, disk image and
+    /// QMP socket paths of its scratch directory.</summary>
+    public static QemuMachine Start(string program, byte[] disk, Func<string, string, string, IReadOnlyList<string>> arguments, TimeSpan timeout)
     {
         string root = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
         int n = Interlocked.Increment(ref _instances);
         string directory = Path.Combine(root, string.Create(CultureInfo.InvariantCulture, $"virtsim-qemu-{Environment.ProcessId}-{n}"));
         Directory.CreateDirectory(directory);
-        return new QemuMachine(program, directory, serial, disk, timeout);
+        return new QemuMachine(program, directory, disk, arguments, timeout);
     }
 
     public string Program { get; }

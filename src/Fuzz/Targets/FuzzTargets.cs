@@ -27,6 +27,7 @@ public static class FuzzTargets
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
         () => new Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
+        () => new Fuzz.Qemu.VirtioRngQemuTarget(), // real QEMU virtio-rng-pci, same plumbing (docs/qemu-backend.md)
     ];
 
     private static Func<IFuzzTarget>[] Both(Func<Flavour, IFuzzTarget> make) => [() => make(Flavour.Robust), () => make(Flavour.Seed)];

@@ -22,7 +22,7 @@ public sealed class CiFuzzPassTests
 
     public static TheoryData<string> CleanTargets() =>
         [.. FuzzTargets.All.Select(t => t.Name).Where(n => !n.EndsWith("-seed", StringComparison.Ordinal))
-            .Where(n => n != Fuzz.Qemu.VirtioBlkQemuTarget.TargetName)]; // real QEMU: its own bounded pass (QemuBlkDifferentialTests)
+            .Where(n => n != Fuzz.Qemu.VirtioBlkQemuTarget.TargetName && n != Fuzz.Qemu.VirtioRngQemuTarget.TargetName)]; // real QEMU: own bounded passes (QemuBlkDifferentialTests, QemuRngDifferentialTests)
 
     [Theory]
     [MemberData(nameof(CleanTargets))]
