@@ -95,6 +95,16 @@ public static class OracleRules
             "a pop reads the head, an indirect table's first entry and one descriptor per NEXT followed, and stops at the first broken rule; a looping chain is read at most the table's size + 1 times",
             "QEMU virtqueue_split_pop (++elem_entries > max), virtqueue_split_read_next_desc; Linux vhost_get_vq_desc (++found > vq->num)"),
 
+        // ---- taint (Checkers.TaintOracle: the devices' reused host buffers poisoned before each request; robust flavours)
+        new("taint/guest-memory",
+            "A device wrote host bytes it never set for the request (its poisoned scratch, header or response buffer) into the guest's writable buffers.",
+            "every byte a device answers is computed from the request the guest offered and the device's state; a request field never copied (a short readable buffer) or a previous request's bytes must not reach the guest",
+            "QEMU virtio_blk_handle_request (iov_to_buf of the out header, checked against sizeof), seed 001 virtio_test_handle_output (uninitialised stack req); VIRTIO 1.2 §2.7.8.2"),
+        new("taint/device-log",
+            "A device logged host bytes it never set for the request (its poisoned request buffer).",
+            "a device's log prints values read from the request the guest offered, never bytes of a buffer the request did not fill",
+            "seed 001 virtio_test_handle_output (qemu_log of req.arg1 / req.arg2 after a short iov_to_buf)"),
+
         // ---- response (Checkers.ResponseOracle against Checkers.DeviceReferenceModels; robust flavours)
         new("response/demo",
             "The robust virtio-demo device answered a full request with bytes or a used.len other than the reference model's.",

@@ -30,7 +30,8 @@ namespace Fuzz.Targets;
 /// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
 /// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
 /// response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's reference
-/// model); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no checkpoints).
+/// model; <see cref="TaintOracle"/>, the device's reused host buffers poisoned before each request and every answer
+/// and log line searched for the poison); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no checkpoints).
 /// </summary>
 public sealed class VirtioBackendTarget : IFuzzTarget
 {
@@ -47,6 +48,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
     private readonly ResponseOracle _responses = new();
+    private readonly TaintOracle _taint;
     private SplitQueueState _synced;
     private bool _syncedReady;
 
@@ -59,13 +61,14 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
     {
         _checker.UsedLenRule = usedLenRule;
-        _checker.CompletionObserver = _responses;
+        _taint = new TaintOracle(_responses);
+        _checker.CompletionObserver = flavour == Flavour.Robust ? _taint : _responses;
         ArgumentNullException.ThrowIfNull(factory);
         Device = device;
         Flavour = flavour;
         _factory = factory;
         Name = FuzzTargetName.Compose(device, FuzzTargetName.BackendQemu, flavour);
-        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt" + (flavour == Flavour.Robust ? ", response" : "");
+        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt" + (flavour == Flavour.Robust ? ", response, taint" : "");
     }
 
     /// <summary>The device part of the name (<c>virtio-demo</c>).</summary>
@@ -75,6 +78,9 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     /// <summary>Requests the response oracle judged over all executions (0 for flavours without a model).</summary>
     public long ResponsesJudged => _responses.JudgedTotal;
+
+    /// <summary>Completed chains the taint oracle searched over all executions (0 for the seed flavours).</summary>
+    public long TaintSearched => _taint.SearchedTotal;
 
     public string Name { get; }
 
@@ -102,6 +108,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         _checker.Context = context;
         _checker.Deactivate();
         _responses.Begin(device, Flavour, sim.Memory, context);
+        if (Flavour == Flavour.Robust) _taint.Begin(device, input, sim.Memory, context);
         _interrupts.Context = context;
         _interrupts.Deactivate();
         _syncedReady = false;

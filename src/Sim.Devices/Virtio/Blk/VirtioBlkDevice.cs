@@ -49,6 +49,11 @@ public sealed class VirtioBlkDevice : VirtioDevice
     private readonly IBlockBackend _backend;
     private readonly QueueElement _element = new();
     private readonly byte[] _scratch = new byte[ScratchBytes];
+
+    // Per-request host state reused across requests (QEMU's VirtIOBlockReq out header and the GET_ID buffer): kept in
+    // fields so a test build's poison (IHostPoison) can show a request answered from bytes this request never set.
+    private readonly byte[] _header = new byte[BlkSpec.OutHeaderSize];
+    private readonly byte[] _id = new byte[BlkSpec.IdBytes + 1];
     private readonly byte[] _serial;
 
     public VirtioBlkDevice(IBlockBackend backend, BlkDeviceOptions? options = null)
@@ -104,6 +109,12 @@ public sealed class VirtioBlkDevice : VirtioDevice
         for (int i = 0; i < max; i++)
         {
             if (!TryPop(queueIndex, _element)) return;
+            if (Poison is { } poison)
+            {
+                poison.Fill(_header);
+                poison.Fill(_id);
+                poison.Fill(_scratch);
+            }
             bool ok = _options.Flavour == Flavour.Seed ? TryHandleSeed(queueIndex) : TryHandleRobust(queueIndex);
             if (!ok) return;
         }
@@ -115,7 +126,7 @@ public sealed class VirtioBlkDevice : VirtioDevice
     {
         QueueElement e = _element;
         if (e.OutCount < 1 || e.InCount < 1) return Malformed("virtio-blk missing headers");
-        Span<byte> header = stackalloc byte[BlkSpec.OutHeaderSize];
+        Span<byte> header = _header;
         if (e.ReadOut(Memory, 0, header) != BlkSpec.OutHeaderSize) return Malformed("virtio-blk request outhdr too short");
         if (e.In[e.InCount - 1].Len < BlkSpec.InHeaderSize) return Malformed("virtio-blk request inhdr too short");
         ulong statusOffset = e.InBytes - BlkSpec.InHeaderSize; // "We always touch the last byte"
@@ -151,7 +162,7 @@ public sealed class VirtioBlkDevice : VirtioDevice
             {
                 // QEMU: size = MIN(strlen(serial) + 1, MIN(iov_size(in_iov), VIRTIO_BLK_ID_BYTES)), serial NUL-terminated.
                 ulong size = Math.Min(unchecked((ulong)_serial.Length) + 1, Math.Min(statusOffset, BlkSpec.IdBytes));
-                Span<byte> id = stackalloc byte[BlkSpec.IdBytes + 1];
+                Span<byte> id = _id;
                 id.Clear();
                 _serial.CopyTo(id);
                 e.WriteIn(Memory, 0, id[..unchecked((int)size)]);

@@ -54,6 +54,9 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     private readonly QueueElement _element = new();
     private readonly List<string> _log = new();
     private readonly List<uint> _received = new();
+
+    // The number being read, reused across numbers and requests (a test build poisons it, IHostPoison).
+    private readonly byte[] _word = new byte[CounterSpec.NumberSize];
     private uint _setConfig;
 
     public VirtioCounterDevice(Simulation simulation, CounterDeviceOptions? options = null)
@@ -163,10 +166,11 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         // Seed: while (iov_to_buf(..., offset, &pfn, 4) == 4) — stops at a ragged tail without complaint.
         if (numbers > CounterDeviceOptions.NumbersPerRequestMax) numbers = CounterDeviceOptions.NumbersPerRequestMax;
         else TailBytesIgnored += unchecked((long)tail);
-        Span<byte> word = stackalloc byte[CounterSpec.NumberSize];
+        Span<byte> word = _word;
         ulong offset = 0;
         for (ulong k = 0; k < numbers; k++)
         {
+            Poison?.Fill(word);
             int got = _element.ReadOut(Memory, offset, word);
             if (got != CounterSpec.NumberSize) break;
             offset += CounterSpec.NumberSize;

@@ -71,6 +71,10 @@ public sealed class VirtioDemoDevice : VirtioDevice
 
     private readonly QueueElement _element = new();
 
+    // The robust handler's request and response, reused across requests (a test build poisons them, IHostPoison).
+    private readonly byte[] _request = new byte[RequestSize];
+    private readonly byte[] _response = new byte[ResponseSize];
+
     public VirtioDemoDevice(Flavour flavour = Flavour.Robust, uint traceId = TraceIdDefault)
         : base(VirtioIdDemo, [QueueSize], 0, ConfigBytes, traceId)
     {
@@ -164,11 +168,16 @@ public sealed class VirtioDemoDevice : VirtioDevice
     /// <summary>The robust handler (rules shared with the robust vhost-demo backend).</summary>
     private void HandleRobust(int queueIndex)
     {
-        Span<byte> request = stackalloc byte[RequestSize];
-        Span<byte> response = stackalloc byte[ResponseSize];
+        Span<byte> request = _request;
+        Span<byte> response = _response;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
             if (!TryPop(queueIndex, _element)) return;
+            if (Poison is { } poison)
+            {
+                poison.Fill(request);
+                poison.Fill(response);
+            }
             uint written = 0;
             if (_element.OutBytes >= RequestSize && _element.InBytes >= ResponseSize && _element.ReadOut(Memory, 0, request) == RequestSize)
             {

@@ -96,6 +96,10 @@ public sealed class VirtioFactorialDevice : VirtioDevice
     // Seed: the handler's stack variable req, whose bytes persist between requests in the model.
     private readonly byte[] _seedRequest = new byte[RequestSize];
 
+    // The robust handler's request and response, reused across requests (a test build poisons them, IHostPoison).
+    private readonly byte[] _request = new byte[RequestSize];
+    private readonly byte[] _response = new byte[ResponseSize];
+
     public VirtioFactorialDevice(Flavour flavour = Flavour.Robust, uint traceId = TraceIdDefault)
         : base(VirtioIdTest, [QueueSize], 1UL << FeatureCanPrint, ConfigBytes, traceId)
     {
@@ -180,11 +184,16 @@ public sealed class VirtioFactorialDevice : VirtioDevice
     /// <summary>The robust handler: lengths validated, bounded arithmetic, used.len = bytes written.</summary>
     private void HandleRobust(int queueIndex)
     {
-        Span<byte> request = stackalloc byte[RequestSize];
-        Span<byte> res = stackalloc byte[ResponseSize];
+        Span<byte> request = _request;
+        Span<byte> res = _response;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
             if (!TryPop(queueIndex, _element)) return;
+            if (Poison is { } poison)
+            {
+                poison.Fill(request);
+                poison.Fill(res);
+            }
             uint written = 0;
             if (_element.OutBytes >= RequestSize && _element.InBytes >= ResponseSize && _element.ReadOut(Memory, 0, request) == RequestSize)
             {

@@ -233,6 +233,10 @@ public abstract class VirtioDevice
     /// null: nobody.</summary>
     public IHandlerInterleaving? Interleaving { get; set; }
 
+    /// <summary>Poisons the host buffers this device reuses across requests before each request (a fuzz target's
+    /// taint oracle); null: nobody, the buffers keep what the device left.</summary>
+    public IHostPoison? Poison { get; set; }
+
     /// <summary>QEMU virtio_notify: interrupts the driver for queue <paramref name="queueIndex"/> if the
     /// suppression rules allow (<see cref="SplitQueue.ShouldNotify"/>): sets ISR bit 0 and raises the
     /// queue's vector.</summary>

@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Fuzz.Checkers;
+using Fuzz.Coverage;
+using Fuzz.Engine;
+using Fuzz.Targets;
+using Sim.Devices;
+using Sim.Devices.Virtio.Demo;
+using Sim.Devices.Virtio.Queue;
+using Sim.Devices.Virtio.Transport;
+using Sim.Engine.Memory;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Fuzz.Tests.Oracles;
+
+/// <summary>The taint oracle (issue 12 item 2): poisoned host buffers reaching guest memory or the device log.</summary>
+public sealed class TaintOracleTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public TaintOracleTests(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public void Pattern_HasHighBytes_IsFoundInAFilledBuffer_AndAvoidsTheInput()
+    {
+        var oracle = new TaintOracle();
+        var memory = GuestMemory.CreateFlat(0x1000);
+        byte[] input = Enumerable.Range(0, 4096).Select(i => unchecked((byte)(i * 131 + 7))).ToArray();
+        oracle.Begin(null, input, memory, null);
+        Assert.All(oracle.Pattern.ToArray(), b => Assert.True(b >= 0x80));
+        Assert.Equal(-1, oracle.Find(input));
+        byte[] buffer = new byte[13];
+        oracle.Fill(buffer);
+        Assert.Equal(0, oracle.Find(buffer));
+        Assert.Equal(oracle.Pattern[4], buffer[12]);
+        // Three poisoned bytes are not a window; the fourth makes one.
+        byte[] partial = [0, 0, buffer[0], buffer[1], buffer[2], 0];
+        Assert.Equal(-1, oracle.Find(partial));
+        partial[5] = buffer[3];
+        Assert.Equal(2, oracle.Find(partial));
+    }
+
+    [Fact]
+    public void PoisonedWordInTheLog_Fires_DeviceLog()
+    {
+        var oracle = new TaintOracle();
+        var device = new VirtioDemoDevice(Flavour.Robust);
+        var context = new FuzzContext();
+        oracle.Begin(device, [1, 2, 3], GuestMemory.CreateFlat(0x1000), context);
+        Assert.Same(oracle, device.Poison);
+        device.Log.Add("request opt=1 buff=7 -> response {1, 7} state=7");
+        oracle.OnCompleted(0, 0, new RangeList(), new RangeList(), plain: true);
+        Assert.Null(context.Finding);
+        byte[] word = new byte[8];
+        oracle.Fill(word);
+        device.Log.Add(string.Create(CultureInfo.InvariantCulture, $"request opt=0 buff={BinaryPrimitives.ReadUInt32LittleEndian(word.AsSpan(2)):x}"));
+        oracle.OnCompleted(1, 0, new RangeList(), new RangeList(), plain: true);
+        Assert.Equal("taint/device-log", context.Finding?.Site);
+    }
+
+    /// <summary>The four robust devices fill their reused buffers with the poison and never answer with it.</summary>
+    [Theory]
+    [InlineData("virtio-demo-qemu-robust")]
+    [InlineData("virtio-factorial-qemu-robust")]
+    [InlineData("virtio-counter-qemu-robust")]
+    [InlineData("virtio-blk-qemu-robust")]
+    public void RobustTarget_Campaign_SearchesAnswers_AndStaysClean(string name)
+    {
+        var target = (VirtioBackendTarget)FuzzTargets.Create(name)!;
+        const int seed = 13;
+        _output.WriteLine($"seed {seed}, 3000 runs of {name}");
+        CampaignResult r = new FuzzCampaign(target, new CampaignOptions { Seed = seed, RunsMax = 3000 }, new NullCoverage("test")).Run();
+        _output.WriteLine($"{r.SummaryLine}; chains searched {target.TaintSearched}");
+        Assert.Empty(r.Findings);
+        Assert.True(target.TaintSearched > 100, $"only {target.TaintSearched} chains searched");
+    }
+
+    /// <summary>The mutant: a device that copies its 16-byte request header from the readable buffer without checking
+    /// the length, and answers the header's second half (a "sector" echo). With a short readable buffer the answer is
+    /// bytes the request never set: zeros in production (C# zero-initialises, and no reference model knows this
+    /// device, so no other oracle can tell), the poison under the taint oracle.</summary>
+    [Fact]
+    public void HeaderCopiedFromAShortBuffer_IsFoundOnlyByTheTaintOracle()
+    {
+        const int seed = 5;
+        _output.WriteLine($"seed {seed}");
+        CampaignResult Campaign(Flavour flavour, bool checkLength) =>
+            new FuzzCampaign(
+                new VirtioBackendTarget("leaky-echo", flavour, "test mutant", (_, _) => new LeakyEchoDevice(checkLength)),
+                new CampaignOptions { Seed = seed, RunsMax = 5000, Minimize = false },
+                new NullCoverage("test")).Run();
+
+        CampaignResult leaky = Campaign(Flavour.Robust, checkLength: false);
+        _output.WriteLine("taint on, length unchecked: " + leaky.SummaryLine);
+        Assert.NotEmpty(leaky.Findings);
+        Assert.All(leaky.Findings, f => Assert.Equal("taint/guest-memory", f.Site));
+
+        CampaignResult unpoisoned = Campaign(Flavour.Seed, checkLength: false);
+        _output.WriteLine("taint off, length unchecked: " + unpoisoned.SummaryLine);
+        Assert.Empty(unpoisoned.Findings);
+
+        CampaignResult fixedDevice = Campaign(Flavour.Robust, checkLength: true);
+        _output.WriteLine("taint on, length checked: " + fixedDevice.SummaryLine);
+        Assert.Empty(fixedDevice.Findings);
+    }
+
+    private sealed class LeakyEchoDevice : VirtioDevice
+    {
+        private readonly bool _checkLength;
+        private readonly QueueElement _element = new();
+        private readonly byte[] _header = new byte[16];
+
+        public LeakyEchoDevice(bool checkLength)
+            : base(0x7E, [64], 0, 4, 0x7E) => _checkLength = checkLength;
+
+        protected override void HandleQueueNotify(int queueIndex)
+        {
+            for (int n = 0; n < 64 && TryPop(queueIndex, _element); n++)
+            {
+                Poison?.Fill(_header);
+                uint written = 0;
+                bool whole = _element.OutBytes >= 16;
+                if ((whole || !_checkLength) && _element.InBytes >= 8)
+                {
+                    _element.ReadOut(Memory, 0, _header); // the mutant: a short read leaves the rest of the header stale
+                    written = unchecked((uint)_element.WriteIn(Memory, 0, _header.AsSpan(8, 8)));
+                }
+                TryPush(queueIndex, _element, written);
+                NotifyQueue(queueIndex);
+            }
+        }
+    }
+}
