@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Cli.Commands;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 
 namespace Cli;

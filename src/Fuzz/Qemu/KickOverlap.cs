@@ -1,6 +1,6 @@
 using Sim.Spec.Virtio;
 using Sim.Devices.Virtio.Queue;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 
 namespace Fuzz.Qemu;

@@ -4,7 +4,7 @@ using Fuzz.Targets.Rings;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Spec.Blk;
 using Sim.Spec.Virtio;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Fuzz.Input;
 using Sim.Devices;
 using Sim.Devices.Demo;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 
 namespace Fuzz.Targets;

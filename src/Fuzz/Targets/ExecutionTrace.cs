@@ -1,6 +1,6 @@
 using System.Text;
 using Fuzz.Oracles;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Fuzz.Oracles;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 

@@ -5,7 +5,7 @@ using Fuzz.Targets;
 using Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Xunit;
 

@@ -3,8 +3,8 @@ using Fuzz.Targets;
 using Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Xunit;
 

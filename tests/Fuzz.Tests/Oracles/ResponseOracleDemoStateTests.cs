@@ -4,7 +4,7 @@ using Fuzz.Targets;
 using Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Virtio.Demo;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Xunit;
 

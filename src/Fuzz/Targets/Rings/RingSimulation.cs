@@ -1,4 +1,4 @@
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 
 namespace Fuzz.Targets.Rings;
