@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The rules behind every oracle site, in one table: each finding's summary says what the device did wrong, which

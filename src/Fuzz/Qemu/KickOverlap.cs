@@ -3,7 +3,7 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// Before a kick: does a buffer the device will write overlap something the device reads while handling the same

@@ -11,7 +11,7 @@ using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The model half of the differential pair: our robust <see cref="VirtioBlkDevice"/> (64 KiB memory disk) behind the

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Fuzz.Input;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
@@ -10,7 +10,7 @@ using Sim.Spec.Blk;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// Runs one <see cref="RingInput"/> v1 input — the byte format of <c>virtio-blk-qemu-robust</c>, decoded with the same

@@ -1,7 +1,7 @@
 using Sim.Devices;
 using Sim.Scenarios;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The registry of fuzz targets, by name (see <see cref="FuzzTargetName"/> for the <c>device-backend-flavour</c>
@@ -26,7 +26,7 @@ public static class FuzzTargets
         .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Checkers.UsedLenRule.Offered : Checkers.UsedLenRule.Written))),
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
-        () => new Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
+        () => new Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
     ];
 
     private static Func<IFuzzTarget>[] Both(Func<Flavour, IFuzzTarget> make) => [() => make(Flavour.Robust), () => make(Flavour.Seed)];

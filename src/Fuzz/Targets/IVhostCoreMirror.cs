@@ -1,7 +1,7 @@
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>The fds a vhost-core input wires to a vring (the target's kick, call and error eventfds, or none).</summary>
 public enum VhostMirrorFd

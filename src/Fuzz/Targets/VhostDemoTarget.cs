@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Input;
-using Fuzz.Mutation;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
@@ -12,7 +12,7 @@ using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Spec.Virtio;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// vhost-demo (seed 000 lab 3) on the vhost core: <see cref="VhostDemo"/> started through

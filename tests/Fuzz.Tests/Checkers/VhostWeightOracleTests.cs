@@ -1,8 +1,8 @@
-using Fuzz.Checkers;
-using Fuzz.Entry;
-using Fuzz.Oracles;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Machine.Simulation;

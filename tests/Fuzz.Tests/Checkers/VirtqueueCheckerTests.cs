@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Xunit;
 

@@ -1,7 +1,7 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -22,7 +22,7 @@ public sealed class CiFuzzPassTests
 
     public static TheoryData<string> CleanTargets() =>
         [.. FuzzTargets.All.Select(t => t.Name).Where(n => !n.EndsWith("-seed", StringComparison.Ordinal))
-            .Where(n => n != Fuzz.Qemu.VirtioBlkQemuTarget.TargetName)]; // real QEMU: its own bounded pass (QemuBlkDifferentialTests)
+            .Where(n => n != Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName)]; // real QEMU: its own bounded pass (QemuBlkDifferentialTests)
 
     [Theory]
     [MemberData(nameof(CleanTargets))]

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
-using Fuzz.Checkers;
-using Fuzz.Engine;
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
 
 namespace Fuzz.Tests;
 

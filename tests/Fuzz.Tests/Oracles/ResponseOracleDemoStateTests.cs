@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Virtio.Demo;
 using Sim.Machine.Simulation;

@@ -1,6 +1,7 @@
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 
 namespace Sim.Engine.Tests.Kvm;
 

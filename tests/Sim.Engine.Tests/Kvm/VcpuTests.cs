@@ -2,6 +2,7 @@ using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 using Xunit;
 
 namespace Sim.Engine.Tests.Kvm;

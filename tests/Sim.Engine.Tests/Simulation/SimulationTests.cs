@@ -1,6 +1,7 @@
 using Sim.Engine.Memory;
 using Sim.Engine.Tests.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 using Xunit;
 
 namespace Sim.Engine.Tests.SimulationTests;

@@ -1,4 +1,4 @@
-using Fuzz.Checkers;
+using Virtsim.Fuzz.Checkers;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
@@ -8,7 +8,7 @@ using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Spec.Virtio;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The vhost side of the virtqueue targets, built once per execution: <see cref="VhostDemo"/> on the vhost core, started
