@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 

@@ -23,7 +23,7 @@ public static class FuzzTargets
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),
         () => new DemoPciTarget(Flavour.Seed),
-        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Checkers.UsedLenRule.Offered : Checkers.UsedLenRule.Written))),
+        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written))),
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
         () => new Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)

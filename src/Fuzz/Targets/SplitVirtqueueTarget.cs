@@ -1,7 +1,6 @@
-using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Input;
 using Virtsim.Fuzz.Mutation;
-using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;

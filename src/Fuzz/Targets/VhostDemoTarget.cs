@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Input;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Targets.Rings;

@@ -1,4 +1,4 @@
-using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
-using Virtsim.Fuzz.Checkers;
-using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Engine;
 
 namespace Fuzz.Tests;
 

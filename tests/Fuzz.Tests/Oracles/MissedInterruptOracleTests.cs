@@ -1,4 +1,4 @@
-using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Xunit;

@@ -1,4 +1,3 @@
-using Virtsim.Fuzz.Checkers;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Sim.Devices.Virtio;

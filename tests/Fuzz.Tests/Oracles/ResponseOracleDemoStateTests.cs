@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;

@@ -1,4 +1,4 @@
-using Virtsim.Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;

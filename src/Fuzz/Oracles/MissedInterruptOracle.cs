@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Virtsim.Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Oracle 5's interrupt half for whole-device targets, where the device's notification decisions are not visible,

@@ -2,7 +2,7 @@ using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 
-namespace Virtsim.Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// vhost's reach into guest memory, judged outside the device (STYLE item 12): every device access, mapped back to

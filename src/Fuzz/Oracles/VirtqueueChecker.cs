@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Virtsim.Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Oracles 3 and 4 for one split virtqueue, as an <see cref="IMemoryObserver"/> outside device code (STYLE item 12):

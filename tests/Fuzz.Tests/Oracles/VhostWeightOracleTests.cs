@@ -1,6 +1,5 @@
-using Virtsim.Fuzz.Checkers;
-using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
@@ -9,7 +8,7 @@ using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Xunit;
 
-namespace Fuzz.Tests.Checkers;
+namespace Fuzz.Tests.Oracles;
 
 /// <summary>
 /// Issue 12 item 4: <see cref="VhostWeightOracle"/> judges each handler run by the chains and bytes the vring fetched.

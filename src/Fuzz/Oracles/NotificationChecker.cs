@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Virtsim.Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Oracle 5's interrupt half: at each point where the device decides whether to interrupt the driver, decides
