@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 
 namespace Sim.Bench;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Cli.Commands;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 
 namespace Cli;
@@ -59,7 +59,7 @@ public sealed class CliApp
             args = [.. args[1..], "--help"];
         }
         if (args.Length > 0 && args[0] == ExtraCommands.FuzzName) return ExtraCommands.RunFuzz(this, args[1..]);
-        if (args.Length > 0 && args[0] == ExtraCommands.MutantsName) return Fuzz.Mutants.MutantHost.Run(args[1..], Out, Err);
+        if (args.Length > 0 && args[0] == ExtraCommands.MutantsName) return Virtsim.Fuzz.Mutants.MutantHost.Run(args[1..], Out, Err);
         RootCommand root = BuildRoot();
         ParseResult parsed = root.Parse(args);
         // run <scenario> --help: the command's help, then the scenario's own --opt options and their defaults.

@@ -1,6 +1,6 @@
-using Fuzz.Entry;
+using Virtsim.Fuzz.Entry;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz ...</c> as the CLI runs it: parses the command line once (<see cref="FuzzCommandLine"/>), prints

@@ -1,4 +1,4 @@
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>The report's plots: one ScottPlot line per worker of a <c>plot_data</c> column against run time,
 /// rendered to inline SVG.</summary>

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Fuzz.Entry;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 using Spectre.Console;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz run -o DIR --target T --jobs N</c>: starts N worker processes (<see cref="WorkerEntry"/>) on one

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz report &lt;dir&gt; [-o/--output FILE]</c>: one self-contained HTML file (inline SVG plots, no

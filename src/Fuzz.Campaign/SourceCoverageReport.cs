@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Fuzz.Instrumentation;
+using Virtsim.Fuzz.Instrumentation;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// The source-coverage part of <c>virtsim fuzz report</c>: replays a target's queues in a child

@@ -3,7 +3,7 @@ using System.Text;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// What a running campaign shows: on a terminal a live table (Spectre.Console) with a row per target (totals) and

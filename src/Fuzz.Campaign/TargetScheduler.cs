@@ -1,4 +1,4 @@
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// Time shares for <c>--target all</c> (or a list) with fewer workers than targets: workers run one target for a

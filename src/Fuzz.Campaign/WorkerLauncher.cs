@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>How the supervisor starts a worker: this same program with <c>fuzz</c> and the worker's arguments
 /// (<c>dotnet virtsim.dll fuzz ...</c> when run through the dotnet host). Tests substitute the built CLI.</summary>

@@ -1,4 +1,4 @@
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>One worker's state as its <c>fuzzer_stats</c> and <c>virtsim_stats</c> tell it (what the status screen,
 /// the plain log lines and the final statistics show). AFL++ instances in the same directory appear too, with

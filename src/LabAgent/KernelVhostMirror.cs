@@ -1,4 +1,4 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 using Sim.Kvm.KernelVhost;

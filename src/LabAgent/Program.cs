@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 
 namespace LabAgent;
 

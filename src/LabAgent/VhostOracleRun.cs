@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Fuzz.Checkers;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 
 namespace LabAgent;

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Engine.Trace;
 using Sim.Scenarios.Recording;
 using Sim.Kvm.Native;

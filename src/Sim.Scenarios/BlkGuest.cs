@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Sim.Devices.Virtio.Blk;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Blk;

@@ -2,8 +2,8 @@ using System.Globalization;
 using Sim.Devices;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Simulation;
+using Sim.Machine.Scenarios;
 using Sim.Guest.Drivers;
 using Sim.Spec.Counter;
 

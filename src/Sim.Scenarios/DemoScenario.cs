@@ -1,6 +1,6 @@
 using System.Globalization;
 using Sim.Devices.Demo;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Guest.Drivers;
 
 namespace Sim.Scenarios;

@@ -4,7 +4,7 @@ using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Rng;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios.Ping;
 
 namespace Sim.Scenarios;

@@ -1,7 +1,7 @@
 using Sim.Devices;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Simulation;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios;
 

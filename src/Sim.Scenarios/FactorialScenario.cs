@@ -1,6 +1,6 @@
 using System.Globalization;
 using Sim.Devices.Virtio.Factorial;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Guest.Drivers;
 
 namespace Sim.Scenarios;

@@ -1,5 +1,5 @@
 using Sim.Devices.Pci;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios;
 

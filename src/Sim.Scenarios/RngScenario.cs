@@ -1,6 +1,6 @@
 using System.Globalization;
 using Sim.Devices.Virtio.Rng;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Guest.Drivers.Rng;
 using Sim.Spec.Rng;
 

@@ -1,4 +1,4 @@
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios;
 

@@ -1,6 +1,6 @@
 using Sim.Devices;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Guest.Drivers;
 
 namespace Sim.Scenarios;

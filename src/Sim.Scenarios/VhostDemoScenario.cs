@@ -3,7 +3,7 @@ using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Guest.Drivers;
 
 namespace Sim.Scenarios;

@@ -1,4 +1,4 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
 

@@ -1,7 +1,7 @@
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine.Kvm;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Kvm;
+using Sim.Machine.Scenarios;
 using Sim.Guest.Drivers;
 using Sim.Devices;
 

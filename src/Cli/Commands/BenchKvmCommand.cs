@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Kvm;
 
 namespace Cli.Commands;

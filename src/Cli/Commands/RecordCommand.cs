@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios.Recording;
 using Sim.Kvm;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Cli.Replay;
-using Fuzz.Engine;
+using Virtsim.Fuzz.Engine;
 using Sim.Engine.Trace;
 
 namespace Cli.Commands;

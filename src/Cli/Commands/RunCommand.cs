@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Cli.Replay;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Engine.Time;
 using Sim.Scenarios;
 

@@ -1,4 +1,4 @@
-using Fuzz.Engine;
+using Virtsim.Fuzz.Engine;
 using Sim.Engine.Trace;
 
 namespace Cli.Replay;

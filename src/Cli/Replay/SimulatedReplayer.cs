@@ -1,5 +1,5 @@
 using Sim.Engine.Memory;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Engine.Trace;
 using Sim.Scenarios;
 

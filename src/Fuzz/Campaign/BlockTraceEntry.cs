@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Instrumentation;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Instrumentation;
+using Virtsim.Fuzz.Targets;
 using SharpFuzz.Common;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz blocks --target T &lt;campaign or input dir&gt; &lt;out file&gt;</c>, run inside the instrumented

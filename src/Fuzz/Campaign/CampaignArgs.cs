@@ -1,4 +1,4 @@
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// The campaign options of <c>virtsim fuzz run</c> (<c>-o/--output DIR</c>, <c>--jobs N</c>, <c>--status</c>,

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// One worker process of a campaign: a <see cref="FuzzCampaign"/> plus AFL++'s on-disk contract. Every corpus

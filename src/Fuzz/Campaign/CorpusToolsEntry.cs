@@ -1,10 +1,10 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Entry;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz cmin --target T &lt;in&gt; &lt;out&gt;</c> and <c>virtsim fuzz triage --target T &lt;dir&gt; [&lt;findings&gt;]</c>,

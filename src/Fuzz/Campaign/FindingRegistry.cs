@@ -1,4 +1,4 @@
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// The findings a campaign directory already holds, read back from each finding's <c>summary.txt</c> (its

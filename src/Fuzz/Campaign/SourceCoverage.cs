@@ -1,6 +1,6 @@
-using Fuzz.Instrumentation;
+using Virtsim.Fuzz.Instrumentation;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>How a source line fared in a campaign, as llvm-cov colours it.</summary>
 public enum LineState

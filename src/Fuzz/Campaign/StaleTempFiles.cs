@@ -1,4 +1,4 @@
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// Removes what a killed process (<c>kill -9</c>, power loss) left half-written: our temporary files are

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// Imports other instances' queue entries as AFL++ does (afl-fuzz-run.c <c>sync_fuzzers</c>): for each other worker

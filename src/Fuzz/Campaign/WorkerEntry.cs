@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Entry;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz worker --target T -o DIR --name NAME [...]</c>: one worker of a campaign, as the supervisor starts it

@@ -1,4 +1,4 @@
-namespace Fuzz.Campaign;
+namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>What makes one worker of a campaign different from the others.</summary>
 public sealed record WorkerSettings

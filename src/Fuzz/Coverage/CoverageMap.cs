@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SharpFuzz.Common;
 
-namespace Fuzz.Coverage;
+namespace Virtsim.Fuzz.Coverage;
 
 /// <summary>
 /// The AFL edge map that SharpFuzz-instrumented code writes: at each basic-block entry it runs

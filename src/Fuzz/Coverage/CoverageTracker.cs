@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Fuzz.Coverage;
+namespace Virtsim.Fuzz.Coverage;
 
 /// <summary>
 /// Decides whether an execution's map shows something new, AFL-style: hit counts are bucketed

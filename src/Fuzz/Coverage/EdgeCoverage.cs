@@ -1,8 +1,8 @@
 using System.Reflection;
 using System.Runtime.Loader;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Coverage;
+namespace Virtsim.Fuzz.Coverage;
 
 /// <summary>Coverage from <see cref="CoverageMap"/>, written by assemblies SharpFuzz instrumented
 /// (<see cref="Instrumentation.SharpFuzzInstrumenter"/>).</summary>

@@ -1,4 +1,4 @@
-namespace Fuzz.Coverage;
+namespace Virtsim.Fuzz.Coverage;
 
 /// <summary>
 /// The seam between the engine and whatever records coverage: SharpFuzz's edge instrumentation

@@ -1,4 +1,4 @@
-namespace Fuzz.Coverage;
+namespace Virtsim.Fuzz.Coverage;
 
 /// <summary>No coverage: the engine degrades to blind mutation of the seed corpus (unit tests, CI runs of
 /// uninstrumented code).</summary>

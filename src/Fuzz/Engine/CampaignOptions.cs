@@ -1,4 +1,4 @@
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Settings of one campaign. The wall-clock limit is not here: the caller passes a stop predicate.</summary>
 public sealed record CampaignOptions

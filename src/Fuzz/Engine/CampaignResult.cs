@@ -1,6 +1,6 @@
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Oracles;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>The outcome of a campaign: counts, the in-memory corpus and the deduplicated findings, both in
 /// discovery order (deterministic for a seed and run count).</summary>

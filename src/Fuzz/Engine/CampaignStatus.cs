@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>A live snapshot of a campaign, for the status line.</summary>
 public sealed record CampaignStatus(long Executions, long ExecutionsPerSecond, int Edges, bool CoverageAvailable, int CorpusSize, IReadOnlyList<KeyValuePair<string, int>> FindingsByOracle, TimeSpan Elapsed)

@@ -1,6 +1,6 @@
 using Sim.Engine.Memory;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// A corpus directory: every readable file is an input (unreadable ones are skipped with a warning); new

@@ -1,4 +1,4 @@
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Per-execution bounds the engine enforces around every target run.</summary>
 /// <param name="StepsMax">Fallback hang budget: steps counted through <see cref="Targets.FuzzContext.Step()"/>.</param>

@@ -1,7 +1,7 @@
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Result of one execution: the target's outcome and what fired, if anything.</summary>
 public readonly record struct ExecutionResult(FuzzOutcome Outcome, FindingReport? Finding, long AllocatedBytes, long Steps);

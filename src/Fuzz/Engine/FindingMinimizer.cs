@@ -1,6 +1,6 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// Shrinks an input while a predicate (the same oracle and site still fire) holds: the target's typed

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
-using Fuzz.Coverage;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Trace;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// The readable part of a finding's summary, read back from its trace: what the guest did (its stores, register

@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Reflection;
-using Fuzz.Coverage;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// A finding as an ordinary virtsim trace (traces/README.md, "Fuzz finding traces") that <c>virtsim replay</c>

@@ -1,8 +1,8 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Compares one execution's events with a recorded finding trace (<see cref="FindingTrace"/>): the initial
 /// memory (layout and content hash), every event (<see cref="TraceComparer"/>: the first divergence, precisely), the

@@ -1,8 +1,8 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Writes one execution's events as a trace (<see cref="FindingTrace"/>): the header is completed with the
 /// layout of the first memory the target attaches, whose contents become the initial memory.</summary>

@@ -1,7 +1,7 @@
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>A recorded finding trace: its bytes, what fired while recording, and whether the recording execution agreed
 /// with the plain one (false means the target is not a deterministic function of its input, a harness bug).</summary>

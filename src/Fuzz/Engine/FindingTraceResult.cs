@@ -1,6 +1,6 @@
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Oracles;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>The result of replaying a finding trace: the verdict, the target, events compared, what fired live and a
 /// one-paragraph detail ("finding reproduced: oracle X at site Y", or the first divergence).</summary>

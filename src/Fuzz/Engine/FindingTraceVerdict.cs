@@ -1,4 +1,4 @@
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>How replaying a finding trace ended (mirrors <c>virtsim replay</c>'s verdicts).</summary>
 public enum FindingTraceVerdict

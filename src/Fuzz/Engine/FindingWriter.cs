@@ -1,8 +1,8 @@
 using System.Text;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// Saves a finding as <c>&lt;findings&gt;/&lt;oracle&gt;-&lt;site-hash&gt;/</c> holding <c>input.bin</c>, <c>trace.vtrace</c>

@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using Fuzz.Coverage;
-using Fuzz.Mutation;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// A coverage-guided campaign on one target: run the corpus directory and the target's seeds, then loop

@@ -1,8 +1,8 @@
-using Fuzz.Coverage;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// Runs one input through a target with every engine oracle armed: host exceptions and assertion failures

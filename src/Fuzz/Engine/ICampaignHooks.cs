@@ -1,6 +1,6 @@
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Oracles;
 
-namespace Fuzz.Engine;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>What a campaign worker (<see cref="Campaign.CampaignWorker"/>) adds to <see cref="FuzzCampaign"/>: the
 /// queue, crash and stats files of AFL++'s sync layout, imports from other workers, and a stop on signal.</summary>

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using Fuzz.Campaign;
-using Fuzz.Targets;
-using S = Fuzz.Entry.FuzzOptionSymbols;
+using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Targets;
+using S = Virtsim.Fuzz.Entry.FuzzOptionSymbols;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// <c>virtsim fuzz</c> on System.CommandLine, defined and parsed here in the fuzzer (the <c>virtsim</c> CLI hands

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// <c>virtsim fuzz</c> inside whatever load context it runs in: list targets, run a campaign, reproduce one input,
@@ -35,11 +35,11 @@ public static class FuzzEntry
                 foreach (string line in FuzzTargets.ListLines()) output.WriteLine(line);
                 return 0;
             case FuzzMode.Worker:
-                return Fuzz.Campaign.WorkerEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Campaign.WorkerEntry.Run(invocation, output, error);
             case FuzzMode.Cmin or FuzzMode.Triage:
-                return Fuzz.Campaign.CorpusToolsEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Campaign.CorpusToolsEntry.Run(invocation, output, error);
             case FuzzMode.Blocks:
-                return Fuzz.Campaign.BlockTraceEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Campaign.BlockTraceEntry.Run(invocation, output, error);
             case FuzzMode.Report:
                 error.WriteLine("virtsim: fuzz report runs in the virtsim command (Virtsim.Fuzz.Campaign)");
                 return 2;

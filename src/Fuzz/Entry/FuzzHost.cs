@@ -1,9 +1,9 @@
 using System.Reflection;
 using System.Runtime.ExceptionServices;
-using Fuzz.Instrumentation;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Instrumentation;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// What <c>virtsim fuzz</c> calls once the command line is parsed: for a mode that runs a target with coverage

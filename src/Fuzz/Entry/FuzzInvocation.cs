@@ -1,6 +1,6 @@
-using Fuzz.Campaign;
+using Virtsim.Fuzz.Campaign;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>A parsed <c>virtsim fuzz</c> command: the mode and its options, and the campaign options of
 /// <c>run -o</c> and <c>worker</c>.</summary>

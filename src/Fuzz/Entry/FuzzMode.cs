@@ -1,4 +1,4 @@
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>The subcommands of <c>virtsim fuzz</c> (<see cref="FuzzCommandLine"/>).</summary>
 public enum FuzzMode

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using Fuzz.Campaign;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// The options of <c>virtsim fuzz</c>'s subcommands, one factory per option (System.CommandLine gives each

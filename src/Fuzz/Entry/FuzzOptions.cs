@@ -1,4 +1,4 @@
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// What a <c>virtsim fuzz</c> command line asked for, as <see cref="FuzzCommandLine"/> parsed it: the mode

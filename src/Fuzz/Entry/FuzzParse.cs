@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// The outcome of parsing a <c>virtsim fuzz</c> command line: a command to run (<see cref="Invocation"/>), a help

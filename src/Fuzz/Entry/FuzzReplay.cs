@@ -1,8 +1,8 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>Replays one input on a target with every oracle armed (what <c>--reproduce</c> and emitted regression
 /// tests call).</summary>

@@ -1,8 +1,8 @@
 using System.Text;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>Result of replaying one input: what fired (or nothing), for reproduce and regression tests.</summary>
 public sealed record FuzzReplayResult(string TargetName, FuzzOutcome Outcome, FindingReport? Finding, long AllocatedBytes, long Steps)

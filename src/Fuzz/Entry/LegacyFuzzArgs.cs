@@ -1,4 +1,4 @@
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// The flag forms <c>virtsim fuzz</c> had before its modes were subcommands, kept as aliases because scripts, docs

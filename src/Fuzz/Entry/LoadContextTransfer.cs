@@ -1,7 +1,7 @@
 using System.Reflection;
-using Fuzz.Campaign;
+using Virtsim.Fuzz.Campaign;
 
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// Carries a parsed <see cref="FuzzInvocation"/> into the instrumented load context, where Virtsim.Fuzz is loaded a

@@ -1,4 +1,4 @@
-namespace Fuzz.Entry;
+namespace Virtsim.Fuzz.Entry;
 
 /// <summary>
 /// Checks, before a campaign starts, that a directory the fuzzer will write into (corpus, findings, the

@@ -1,8 +1,8 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Targets.Rings;
 
-namespace Fuzz.Generators;
+namespace Virtsim.Fuzz.Generators;
 
 /// <summary>
 /// Public FsCheck generators for descriptor chains and whole virtqueue scenarios in the <see cref="RingInput"/> format,

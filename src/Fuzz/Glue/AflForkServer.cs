@@ -1,4 +1,4 @@
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// AFL++'s fork-server protocol, served without forking (persistent in-process execution, as SharpFuzz does for

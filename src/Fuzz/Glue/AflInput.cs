@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// Where afl-fuzz leaves each test case for a target that does not fork. Without <c>@@</c> on the command line

@@ -1,6 +1,6 @@
-using Fuzz.Engine;
+using Virtsim.Fuzz.Engine;
 
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>An <see cref="IGlueTarget"/> over our own <see cref="FuzzExecutor"/> (its oracles, limits and
 /// coverage): the same execution a <c>virtsim fuzz</c> campaign performs, so a crash an external engine files

@@ -1,10 +1,10 @@
 using System.Globalization;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 using Microsoft.Win32.SafeHandles;
 
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// <c>virtsim fuzz --target t --afl</c> and <c>--libfuzzer-driver</c>: attaches the engine's shared map, opens its

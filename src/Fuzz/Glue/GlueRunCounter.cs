@@ -1,4 +1,4 @@
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// One served execution, the same for every bridge: run the input on the target, copy its edge map into the

@@ -1,6 +1,6 @@
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Oracles;
 
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// What an external engine learns from one input: a wait status in the <c>waitpid</c> encoding both engines

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// The 4-byte word exchange both fuzzer bridges speak (AFL++'s fork-server pipes, our libFuzzer driver's pipes):

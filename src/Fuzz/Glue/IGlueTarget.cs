@@ -1,4 +1,4 @@
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// The narrow seam between byte-level engine glue (<see cref="AflForkServer"/>, <see cref="LibFuzzerPipeServer"/>)

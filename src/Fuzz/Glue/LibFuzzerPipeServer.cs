@@ -1,4 +1,4 @@
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// The .NET half of our libFuzzer bridge (tools/libfuzzer-driver): libFuzzer runs in a small C driver built with

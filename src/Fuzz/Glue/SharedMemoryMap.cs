@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// A System V shared-memory segment attached into this process, seen as a <see cref="SafeBuffer"/> so it can be

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Fuzz.Glue;
+namespace Virtsim.Fuzz.Glue;
 
 /// <summary>System V shared memory (<c>shmget</c>/<c>shmat</c>/<c>shmdt</c>/<c>shmctl</c>, glibc), the segment kind
 /// afl-fuzz creates for its coverage map (<c>__AFL_SHM_ID</c>) and our libFuzzer driver creates for the same

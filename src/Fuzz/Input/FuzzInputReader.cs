@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Fuzz.Input;
+namespace Virtsim.Fuzz.Input;
 
 /// <summary>
 /// Consumes fuzz input bytes front to back and hands out typed values. It never throws on any

@@ -4,7 +4,7 @@ using Mono.Cecil;
 using Mono.Cecil.Cil;
 using Mono.Cecil.Rocks;
 
-namespace Fuzz.Instrumentation;
+namespace Virtsim.Fuzz.Instrumentation;
 
 /// <summary>
 /// Which IL location, and so which source lines, each SharpFuzz probe of an instrumented assembly guards: the

@@ -1,4 +1,4 @@
-namespace Fuzz.Instrumentation;
+namespace Virtsim.Fuzz.Instrumentation;
 
 /// <summary>
 /// One SharpFuzz probe, traced back to source: its block id (what it XORs into the edge map and passes to

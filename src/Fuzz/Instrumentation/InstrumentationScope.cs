@@ -1,7 +1,7 @@
 using Mono.Cecil;
 using Mono.Cecil.Cil;
 
-namespace Fuzz.Instrumentation;
+namespace Virtsim.Fuzz.Instrumentation;
 
 /// <summary>
 /// Which types of a target's assembly get SharpFuzz probes (SharpFuzz's matcher decides per type). Left out: types

@@ -1,7 +1,7 @@
-using Fuzz.Engine;
+using Virtsim.Fuzz.Engine;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Instrumentation;
+namespace Virtsim.Fuzz.Instrumentation;
 
 /// <summary>
 /// Instrumented copies of assemblies, cached under <c>&lt;root&gt;/&lt;key&gt;/</c> where the key hashes the

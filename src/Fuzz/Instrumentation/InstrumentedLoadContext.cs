@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.Loader;
 
-namespace Fuzz.Instrumentation;
+namespace Virtsim.Fuzz.Instrumentation;
 
 /// <summary>
 /// A collectible load context that takes instrumented assemblies from the cache directory and the project's own

@@ -1,6 +1,6 @@
 using SharpFuzz;
 
-namespace Fuzz.Instrumentation;
+namespace Virtsim.Fuzz.Instrumentation;
 
 /// <summary>
 /// Edge instrumentation by SharpFuzz (<see cref="Fuzzer.Instrument"/>): at every basic-block leader (method

@@ -1,4 +1,4 @@
-namespace Fuzz.Mutants;
+namespace Virtsim.Fuzz.Mutants;
 
 /// <summary>
 /// One mutant of a device assembly: a single IL edit at (<see cref="Method"/>, <see cref="Offset"/>) by

@@ -1,7 +1,7 @@
 using Mono.Cecil;
 using Mono.Cecil.Cil;
 
-namespace Fuzz.Mutants;
+namespace Virtsim.Fuzz.Mutants;
 
 /// <summary>
 /// Mutation operators over a compiled device assembly (Mono.Cecil, as the edge instrumenter): enumerates every site

@@ -3,9 +3,9 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
-using Fuzz.Instrumentation;
+using Virtsim.Fuzz.Instrumentation;
 
-namespace Fuzz.Mutants;
+namespace Virtsim.Fuzz.Mutants;
 
 /// <summary>
 /// <c>virtsim mutants</c>: measures the fuzzer's power by mutation testing (issue 12). <c>--list</c> prints every

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 
-namespace Fuzz.Mutants;
+namespace Virtsim.Fuzz.Mutants;
 
 /// <summary>
 /// Runs inside the load context that holds a mutant of Sim.Devices (<see cref="MutantHost"/>): fuzzes each target in

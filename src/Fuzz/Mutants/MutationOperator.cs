@@ -1,4 +1,4 @@
-namespace Fuzz.Mutants;
+namespace Virtsim.Fuzz.Mutants;
 
 /// <summary>The IL mutation operators (the bug classes a reviewer injects by hand, issue 12).</summary>
 public enum MutationOperator

@@ -1,7 +1,7 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 
-namespace Fuzz.Mutation;
+namespace Virtsim.Fuzz.Mutation;
 
 /// <summary>
 /// Structure-aware mutations for inputs made of a fixed header and fixed-size operations whose first byte is the

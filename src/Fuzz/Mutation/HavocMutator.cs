@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Sim.Engine.Random;
 
-namespace Fuzz.Mutation;
+namespace Virtsim.Fuzz.Mutation;
 
 /// <summary>
 /// AFL-style byte-level havoc: a stack of 1, 2, 4 or 8 random edits — bit flips, interesting values

@@ -1,4 +1,4 @@
-namespace Fuzz.Mutation;
+namespace Virtsim.Fuzz.Mutation;
 
 /// <summary>Boundary values that trip off-by-one and overflow checks (AFL's lists plus ring and address edges).</summary>
 public static class InterestingValues

@@ -1,8 +1,8 @@
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Engine.Random;
 
-namespace Fuzz.Mutation;
+namespace Virtsim.Fuzz.Mutation;
 
 /// <summary>
 /// Structure-aware mutations for <see cref="RingInput"/> inputs (fixed-size operations after a header): insert,

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The ring model's classification of one descriptor chain (issue 12 item 5), written from the rules and not from

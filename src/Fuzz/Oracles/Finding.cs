@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>A deduplicated finding of a campaign: the first report for its (oracle, site, shape), the (minimised)
 /// input that reproduces it, how often it fired, and where it was saved.</summary>

@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>What fired during one execution: the oracle, the site (where, for deduplication), a message and,
 /// for exceptions, the stack. Allocated only when something fires.</summary>

@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The input shape a finding is keyed by besides its site (issue 12 item 6): the byte classes of the readable and the

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Classifies an exception into (oracle, site). The site is the exception type plus the first stack frame

@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>Thrown by <see cref="Targets.FuzzContext.Step()"/> when an execution exceeds its step budget, to
 /// unwind a livelocked target without threads or timers. The engine turns it into a

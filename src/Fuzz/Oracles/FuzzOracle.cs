@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>Names of the engine's built-in oracles. Targets may report their own (checker names such as
 /// <c>used-ring</c>); every name is reduced to <c>[a-z0-9-]</c> because it names a findings directory.</summary>

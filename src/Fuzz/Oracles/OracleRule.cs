@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>The rule a finding's site broke: what the device did wrong, the rule, and where the rule is written.</summary>
 /// <param name="Site">An exact site (<c>used-ring/len-exceeds-written</c>), a site family ending in <c>/</c> or

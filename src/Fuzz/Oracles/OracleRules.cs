@@ -1,4 +1,4 @@
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The rules behind every oracle site, in one table: each finding's summary says what the device did wrong, which
@@ -95,7 +95,7 @@ public static class OracleRules
             "a pop reads the head, an indirect table's first entry and one descriptor per NEXT followed, and stops at the first broken rule; a looping chain is read at most the table's size + 1 times",
             "QEMU virtqueue_split_pop (++elem_entries > max), virtqueue_split_read_next_desc; Linux vhost_get_vq_desc (++found > vq->num)"),
 
-        // ---- taint (Checkers.TaintOracle: the devices' reused host buffers poisoned before each request; robust flavours)
+        // ---- taint (Oracles.TaintOracle: the devices' reused host buffers poisoned before each request; robust flavours)
         new("taint/guest-memory",
             "A device wrote host bytes it never set for the request (its poisoned scratch, header or response buffer) into the guest's writable buffers.",
             "every byte a device answers is computed from the request the guest offered and the device's state; a request field never copied (a short readable buffer) or a previous request's bytes must not reach the guest",
@@ -105,7 +105,7 @@ public static class OracleRules
             "a device's log prints values read from the request the guest offered, never bytes of a buffer the request did not fill",
             "seed 001 virtio_test_handle_output (qemu_log of req.arg1 / req.arg2 after a short iov_to_buf)"),
 
-        // ---- response (Checkers.ResponseOracle against Checkers.DeviceReferenceModels; robust flavours)
+        // ---- response (Oracles.ResponseOracle against Oracles.DeviceReferenceModels; robust flavours)
         new("response/demo",
             "The robust virtio-demo device answered a full request with bytes or a used.len other than the reference model's.",
             "the response is {opt, state} for opt 0, {1, buff} for opt 1 (which stores buff), {opt, buff} otherwise, computed from the 8 request bytes the guest offered and the state left by earlier stores; used.len is the 8 bytes written",
@@ -202,7 +202,7 @@ public static class OracleRules
             "a vhost handler requeues itself (vhost_poll_queue) only when it stopped early with work left (weight exceeded); otherwise it re-enables notification and waits for the next kick",
             "Linux drivers/vhost: handle_tx/handle_rx requeue only on vhost_exceeds_weight, vhost_enable_notify + recheck otherwise"),
 
-        // ---- weight (Checkers.VhostWeightOracle, issue 12 item 4)
+        // ---- weight (Oracles.VhostWeightOracle, issue 12 item 4)
         new("weight/chain-past-packet-weight",
             "One run of a vhost handler fetched more chains than its packet weight: it did not yield when vhost_exceeds_weight said so (or never asked, e.g. passing pkts 0).",
             "a vhost handler calls vhost_exceeds_weight after every request, counting every chain it fetched whatever path the request took, and returns once pkts reaches dev->weight, so one guest cannot monopolise the worker",
@@ -318,7 +318,7 @@ public static class OracleRules
         new("response",
             "The device's answer to a request (response bytes, used.len, status, log, disk) differs from its reference model.",
             "a device's answer is a function of the request bytes the guest offered and the state earlier requests left",
-            "src/Fuzz/Checkers/DeviceReferenceModels.cs (seed 000-003 handlers, QEMU virtio_blk_handle_request)"),
+            "src/Fuzz/Oracles/DeviceReferenceModels.cs (seed 000-003 handlers, QEMU virtio_blk_handle_request)"),
         new("liveness",
             "The device stopped making progress without reporting an error.",
             "a notified device consumes and completes available buffers or fails visibly",

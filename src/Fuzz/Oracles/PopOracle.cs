@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Oracles;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Judges every split-queue pop against the ring model (issue 12 item 5): the answer (nothing available, an element,

@@ -1,7 +1,7 @@
 using System.Globalization;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Targets.Rings;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// Compares the two halves' <see cref="BlkObservation"/>s: broken or not, the used ring (used.idx and the (id, len)

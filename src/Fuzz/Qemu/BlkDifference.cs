@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One way the model's and QEMU's observations of the same input differ. <see cref="Kind"/> is one of
 /// <see cref="BlkComparison"/>'s constants (a stable name: finding sites are built from it); <see cref="Offsets"/> lists

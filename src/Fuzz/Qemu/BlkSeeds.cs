@@ -1,8 +1,8 @@
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Blk;
 using Sim.Spec.Blk;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// virtio-blk requests in <see cref="RingInput"/> v1 (the model target's format): a header, data and a status

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
 /// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some point.</summary>

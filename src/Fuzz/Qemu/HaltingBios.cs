@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The firmware image the machine boots: 64 KiB, mapped by QEMU just below 4 GiB, whose reset vector (the last 16

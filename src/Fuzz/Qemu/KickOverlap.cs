@@ -1,9 +1,9 @@
 using Sim.Spec.Virtio;
 using Sim.Devices.Virtio.Queue;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// Before a kick: does a buffer the device will write overlap something the device reads while handling the same

@@ -1,9 +1,9 @@
 using Sim.Devices;
 using Sim.Devices.Virtio.Blk;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Spec.Blk;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The blk model half: our robust <see cref="VirtioBlkDevice"/> on a 64 KiB memory disk, behind the shared

@@ -1,8 +1,8 @@
 using Sim.Devices;
 using Sim.Devices.Virtio.Rng;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The rng model half: our robust <see cref="VirtioRngDevice"/> (entropy from the simulation's forked PRNG stream, as

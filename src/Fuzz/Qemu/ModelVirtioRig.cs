@@ -3,13 +3,13 @@ using Sim.Devices;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The model half of a differential pair against real QEMU: one of our virtio devices behind the modern

@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The versioned table of legitimate differences between our robust virtio-blk model and QEMU 7.2 (Debian 12's

@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// Finds the QEMU this backend drives: <c>$VIRTSIM_QEMU</c> when set, else <c>qemu-system-x86_64</c> on <c>PATH</c>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The QEMU command line of the real-QEMU backend, in one place so the process the fuzzer starts and the standalone

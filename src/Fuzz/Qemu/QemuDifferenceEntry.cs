@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// One row of <see cref="Qemu72Differences"/>: a difference between our robust model and QEMU that is QEMU's

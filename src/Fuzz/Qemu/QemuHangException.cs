@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>QEMU stopped answering (qtest or QMP) within the bound: the hang oracle. Thrown by the clients and caught
 /// by <see cref="VirtioBlkQemuTarget"/>, which reports it as a finding and restarts QEMU.</summary>

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// One running QEMU that our side owns (<see cref="QemuCommandLine"/>): its scratch directory (firmware, disk image,

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Sim.Spec.Virtio;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// QEMU's observable outcome of one input, coarsened for guidance (docs/qemu-backend.md, "Guidance"): broken or not

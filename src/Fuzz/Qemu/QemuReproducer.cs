@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// A standalone reproducer of one input on real QEMU, needing no virtsim: the firmware and disk image, the qtest

@@ -4,7 +4,7 @@ using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The driver's view of a modern virtio-pci function inside QEMU, through qtest: PCI enumeration with configuration

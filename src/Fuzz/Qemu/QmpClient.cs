@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// A minimal QMP client (QEMU Machine Protocol: one JSON object per line) on the machine's Unix socket: the greeting,

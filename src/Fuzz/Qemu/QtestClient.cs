@@ -3,7 +3,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// QEMU's qtest protocol (softmmu/qtest.c) over the process's stdin/stdout: one command per line, one answer line

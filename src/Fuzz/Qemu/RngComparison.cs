@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One way the rng halves differ: <see cref="Kind"/> is one of the <see cref="RngComparison"/> constants.</summary>
 public sealed record RngDifference(string Kind, string Detail);

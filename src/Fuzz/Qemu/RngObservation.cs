@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// What one side of the rng differential pair shows after an input: the guest's 64 KiB (rings, used entries (id, len),

@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One row of <see cref="RngQemu72Differences"/>: a legitimate difference, why, and the QEMU function.</summary>
 public sealed record RngDifferenceRow(string Id, string What, string Why, string QemuFunction, Func<RngCase, RngDifference, bool> Explains);

@@ -1,4 +1,4 @@
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>What the rng lockstep saw during one input, for the rows of <see cref="RngQemu72Differences"/>.</summary>
 public sealed class RngRunFacts

@@ -1,6 +1,6 @@
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Targets.Rings;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// Entropy requests for the rng targets (valid <see cref="RingInput"/> v1 inputs for <c>virtio-rng-qemu-robust</c>

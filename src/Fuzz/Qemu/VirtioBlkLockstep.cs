@@ -1,16 +1,16 @@
 using System.Buffers.Binary;
-using Fuzz.Input;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Spec.Blk;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// Runs one <see cref="RingInput"/> v1 input — the byte format of <c>virtio-blk-qemu-robust</c>, decoded with the same

@@ -1,10 +1,10 @@
 using System.Text;
-using Fuzz.Coverage;
-using Fuzz.Mutation;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// <c>virtio-blk-qemu-real</c>: the real QEMU's virtio-blk-pci (qemu-system-x86_64, driven through qtest) against our

@@ -1,9 +1,9 @@
 using System.Text;
-using Fuzz.Mutation;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 
-namespace Fuzz.Qemu;
+namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// <c>virtio-rng-qemu-real</c>: the real QEMU's virtio-rng-pci (qemu-system-x86_64 with the rng-builtin backend, driven

@@ -1,17 +1,17 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Input;
-using Fuzz.Mutation;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// Oracle 7, differential: the same decoded <see cref="RingInput"/> (v1) drives the QEMU-style virtio-demo

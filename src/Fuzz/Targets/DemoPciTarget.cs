@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
-using Fuzz.Input;
+using Virtsim.Fuzz.Input;
 using Sim.Devices;
 using Sim.Devices.Demo;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The demo PCI device of seed 000 lab 1 (<see cref="DemoPciDevice"/>): arbitrary BAR0 MMIO reads and writes (offset

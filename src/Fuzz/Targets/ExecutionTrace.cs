@@ -1,10 +1,10 @@
 using System.Text;
-using Fuzz.Oracles;
-using Sim.Engine;
+using Virtsim.Fuzz.Oracles;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The events of one execution, as a finding trace sees them (<see cref="Engine.FindingTrace"/>): the simulation's

@@ -1,11 +1,11 @@
 using System.Runtime.CompilerServices;
-using Fuzz.Oracles;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Virtsim.Fuzz.Oracles;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// Per-execution services for a target: checkers report findings here, and loops count steps against the

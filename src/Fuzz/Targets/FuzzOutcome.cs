@@ -1,4 +1,4 @@
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>What a target says about one execution (findings go through <see cref="FuzzContext"/>).</summary>
 public enum FuzzOutcome

@@ -1,6 +1,6 @@
 using Sim.Devices;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// Target naming: device targets are called <c>&lt;device&gt;-&lt;backend&gt;-&lt;flavour&gt;</c>

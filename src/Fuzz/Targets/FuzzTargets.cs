@@ -1,7 +1,7 @@
 using Sim.Devices;
 using Sim.Scenarios;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The registry of fuzz targets, by name (see <see cref="FuzzTargetName"/> for the <c>device-backend-flavour</c>
@@ -23,11 +23,11 @@ public static class FuzzTargets
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),
         () => new DemoPciTarget(Flavour.Seed),
-        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Checkers.UsedLenRule.Offered : Checkers.UsedLenRule.Written))),
+        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written))),
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
-        () => new Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
-        () => new Fuzz.Qemu.VirtioRngQemuTarget(), // real QEMU virtio-rng-pci, same plumbing (docs/qemu-backend.md)
+        () => new Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
+        () => new Virtsim.Fuzz.Qemu.VirtioRngQemuTarget(), // real QEMU virtio-rng-pci, same plumbing (docs/qemu-backend.md)
     ];
 
     private static Func<IFuzzTarget>[] Both(Func<Flavour, IFuzzTarget> make) => [() => make(Flavour.Robust), () => make(Flavour.Seed)];

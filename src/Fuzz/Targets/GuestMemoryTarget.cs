@@ -1,7 +1,7 @@
-using Fuzz.Input;
+using Virtsim.Fuzz.Input;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// Fuzzes <see cref="GuestMemory"/>'s accessors against a shadow model: three regions (one ending at the top of

@@ -1,4 +1,4 @@
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// One fuzz target: a thin, replayable harness that decodes bytes (with <see cref="Input.FuzzInputReader"/>)

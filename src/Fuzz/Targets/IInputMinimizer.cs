@@ -1,4 +1,4 @@
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>A typed minimiser hook: proposes smaller or simpler versions of an input in the target's own
 /// terms (drop one operation, zero a field), tried before byte-level delta debugging. The engine keeps a

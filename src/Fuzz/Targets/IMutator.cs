@@ -1,6 +1,6 @@
 using Sim.Engine.Random;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>A structure-aware mutator a target supplies (it knows the input format: it can insert a
 /// whole operation, change a field while keeping the framing). The engine interleaves it with byte-level

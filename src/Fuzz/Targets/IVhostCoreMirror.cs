@@ -1,7 +1,7 @@
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>The fds a vhost-core input wires to a vring (the target's kick, call and error eventfds, or none).</summary>
 public enum VhostMirrorFd
@@ -24,7 +24,7 @@ public enum VhostFdIoctl
 /// A second vhost device that receives every control-plane operation of a <see cref="VhostCoreTarget"/> execution with
 /// the same arguments (same userspace addresses, same memory tables), alongside the simulated one: the KVM lab puts the
 /// real kernel's vhost core behind it (lab/vhost-demo through real ioctls) and judges its results with a second,
-/// independent <see cref="Checkers.VhostIoctlModel"/>. Results are 0 or the errno.
+/// independent <see cref="Oracles.VhostIoctlModel"/>. Results are 0 or the errno.
 /// </summary>
 public interface IVhostCoreMirror
 {

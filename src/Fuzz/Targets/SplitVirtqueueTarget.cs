@@ -1,12 +1,11 @@
-using Fuzz.Checkers;
-using Fuzz.Input;
-using Fuzz.Mutation;
-using Fuzz.Oracles;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The split-virtqueue core on its own (<see cref="SplitQueue"/>, QEMU hw/virtio/virtio.c semantics) under arbitrary

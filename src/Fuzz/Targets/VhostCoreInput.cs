@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using Fuzz.Input;
+using Virtsim.Fuzz.Input;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// Input format v1 of <see cref="VhostCoreTarget"/>: a one-byte header (bits 0..2: the guest ring's size log, 1..128

@@ -1,17 +1,17 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Input;
-using Fuzz.Mutation;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio.Demo;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The vhost control plane itself (<see cref="VhostDevice"/>'s ioctls, with robust vhost-demo's kick handler behind

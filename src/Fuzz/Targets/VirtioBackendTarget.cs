@@ -1,15 +1,15 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Input;
-using Fuzz.Mutation;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Spec.Pci;
@@ -17,7 +17,7 @@ using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// A QEMU-style virtio backend (a <see cref="VirtioDevice"/> behind the modern <see cref="VirtioPciTransport"/> on a

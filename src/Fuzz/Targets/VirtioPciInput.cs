@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using Fuzz.Input;
+using Virtsim.Fuzz.Input;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// Input format v1 of <see cref="VirtioPciTarget"/>: a one-byte header (bit 0: two MSI-X vectors; bit 1: no ioeventfd)

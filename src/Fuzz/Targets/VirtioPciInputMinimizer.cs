@@ -1,6 +1,6 @@
-using Fuzz.Targets.Minimizing;
+using Virtsim.Fuzz.Targets.Minimizing;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The typed minimiser for <see cref="VirtioPciInput"/> v1: a <see cref="FramedInputMinimizer"/> over the one-byte

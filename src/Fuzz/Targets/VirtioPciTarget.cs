@@ -1,16 +1,16 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Input;
-using Fuzz.Mutation;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Spec.Pci;
@@ -18,7 +18,7 @@ using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
-namespace Fuzz.Targets;
+namespace Virtsim.Fuzz.Targets;
 
 /// <summary>
 /// The virtio PCI transport itself (<see cref="VirtioPciTransport"/>, transitional: legacy I/O BAR 0, MSI-X BAR 1,

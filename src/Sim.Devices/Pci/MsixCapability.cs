@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 
 namespace Sim.Devices.Pci;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 
 namespace Sim.Devices.Pci;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Trace;
 
 using Sim.Devices.Virtio.Demo;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Sim.Spec.Virtio;
 

@@ -1,4 +1,4 @@
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
@@ -8,7 +8,7 @@ namespace Sim.Devices.Vhost;
 /// <summary>
 /// The vhost worker thread (vhost_worker / vhost_task, created by VHOST_SET_OWNER) as an actor on the event loop.
 /// vhost_work_queue adds a work to the list unless already queued and wakes the thread; a sleeping worker starts
-/// <see cref="Sim.Engine.Kvm.LatencyModel.WorkerWakeupNs"/> later (a context switch, counted and traced). Once
+/// <see cref="Sim.Machine.Kvm.LatencyModel.WorkerWakeupNs"/> later (a context switch, counted and traced). Once
 /// running it takes the whole list (llist_del_all, FIFO after llist_reverse_order), runs each work in order —
 /// clearing VHOST_WORK_QUEUED first, so a work can requeue itself — one work per
 /// <see cref="VhostOptions.WorkRunNs"/>, and takes the list again; it sleeps only when the list is empty. A work

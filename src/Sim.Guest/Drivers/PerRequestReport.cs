@@ -1,5 +1,5 @@
 using System.Globalization;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 
 namespace Sim.Guest.Drivers;
 

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>The two x86 address spaces a vCPU exit can target.</summary>
 public enum BusKind : byte

@@ -1,6 +1,9 @@
 using Sim.Engine.Trace;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
+
+// Scoped inside the namespace: from Sim.Machine.*, a file-level using would lose to the sibling namespace Simulation.
+using Sim.Machine.Simulation;
 
 /// <summary>
 /// A Linux eventfd(2): a 64-bit counter. <see cref="Signal"/> adds to it (write(2)) and wakes the

@@ -1,7 +1,7 @@
 using Sim.Engine.Memory;
 using Sim.Engine.Random;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// The guest's view of the machine, handed to <see cref="GuestProgram"/>. Memory accesses made

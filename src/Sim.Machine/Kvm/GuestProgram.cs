@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// The code running in the guest: a driver plus its test program, written as a C# iterator so it

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// A device region on the MMIO or PIO bus, as QEMU's MemoryRegionOps see it: the bus hands it the

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// Woken synchronously when an <see cref="EventFd"/> is signalled, as a wait-queue callback is by

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>A real in-kernel irqchip the simulated one forwards to when the vCPU is external
 /// (<see cref="SimulationOptions.ExternalVcpu"/>): level changes of a pin GSI (KVM_IRQ_LINE) and edges,

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>Sees the machine's ioeventfd registrations change, so a real KVM can hold the same ones
 /// (KVM_IOEVENTFD assign and deassign). Called under the caller's machine lock, in registration order.</summary>

@@ -1,7 +1,7 @@
 using System.Numerics;
 using Sim.Engine.Trace;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// A small in-kernel irqchip (KVM_CREATE_IRQCHIP) in one place: <see cref="GsiMax"/> GSIs, each

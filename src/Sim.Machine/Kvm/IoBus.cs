@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// The MMIO or PIO address space as the vCPU's userspace exits see it: non-overlapping device ranges

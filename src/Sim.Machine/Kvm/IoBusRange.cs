@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>One device range registered on an <see cref="IoBus"/>: [Base, Base + Size).</summary>
 public readonly record struct IoBusRange(ulong Base, ulong Size, IBusDevice Device, string Name)

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>One KVM_IOEVENTFD registration: a guest write to (Bus, Address) of Length bytes (0 =
 /// any length) whose value equals DataMatch (unless Wildcard) signals Fd inside KVM.</summary>

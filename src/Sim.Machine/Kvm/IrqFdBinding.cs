@@ -1,6 +1,6 @@
 using Sim.Engine.Time;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// One KVM_IRQFD registration. Like Linux's irqfd_wakeup it consumes the eventfd's counter as soon

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>Why a KVM ioctl-style registration failed (the errno KVM would return).</summary>
 public enum KvmError : byte

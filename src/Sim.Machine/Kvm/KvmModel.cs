@@ -2,7 +2,10 @@ using System.Buffers.Binary;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
+
+// Scoped inside the namespace: from Sim.Machine.*, a file-level using would lose to the sibling namespace Simulation.
+using Sim.Machine.Simulation;
 
 /// <summary>
 /// The guest/host boundary as KVM presents it: the MMIO and PIO buses of userspace device models,

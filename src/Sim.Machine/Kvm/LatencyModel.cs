@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>
 /// What each boundary crossing costs in virtual nanoseconds. Defaults, with their source:

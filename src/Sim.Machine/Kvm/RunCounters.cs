@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>What happened in a run, counted. Part of every report, and two runs with the same seed
 /// must produce equal counters. Device models increment the host-side ones

@@ -2,7 +2,10 @@ using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
 
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
+
+// Scoped inside the namespace: from Sim.Machine.*, a file-level using would lose to the sibling namespace Simulation.
+using Sim.Machine.Simulation;
 
 /// <summary>
 /// The vCPU actor. Each of its events runs one step of the guest program: first a pending HLT is

@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>One step of a guest program, yielded by <see cref="GuestProgram.Run"/>: everything the
 /// program did since its previous yield (memory accesses, exits) is charged to the vCPU, then the

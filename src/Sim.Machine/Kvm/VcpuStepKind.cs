@@ -1,4 +1,4 @@
-namespace Sim.Engine.Kvm;
+namespace Sim.Machine.Kvm;
 
 /// <summary>What a guest program asks the vCPU to do after a step.</summary>
 public enum VcpuStepKind : byte

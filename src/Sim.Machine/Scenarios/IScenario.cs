@@ -1,4 +1,4 @@
-namespace Sim.Engine.Scenarios;
+namespace Sim.Machine.Scenarios;
 
 /// <summary>A runnable scenario: builds a configured <see cref="Simulation"/> (devices, guest
 /// program) from a seed and named options. Creating it twice with equal options must give runs that

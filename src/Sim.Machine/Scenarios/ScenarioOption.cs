@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Sim.Engine.Scenarios;
+namespace Sim.Machine.Scenarios;
 
 /// <summary>One <c>--opt name=value</c> a scenario accepts: its default and allowed values as the user types them.
 /// Each scenario declares its options once (<see cref="IScenario.Options"/>); <see cref="ScenarioOptions.RequireKnown(IReadOnlyList{ScenarioOption})"/>

@@ -1,8 +1,11 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 
-namespace Sim.Engine.Scenarios;
+namespace Sim.Machine.Scenarios;
+
+// Scoped inside the namespace: from Sim.Machine.*, a file-level using would lose to the sibling namespace Simulation.
+using Sim.Machine.Simulation;
 
 /// <summary>The seed and the named options of a scenario run (ordinal-sorted, so their order in a
 /// trace header or report is stable).</summary>

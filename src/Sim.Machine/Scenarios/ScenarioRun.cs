@@ -1,7 +1,10 @@
 using System.Globalization;
 using Sim.Engine.Time;
 
-namespace Sim.Engine.Scenarios;
+namespace Sim.Machine.Scenarios;
+
+// Scoped inside the namespace: from Sim.Machine.*, a file-level using would lose to the sibling namespace Simulation.
+using Sim.Machine.Simulation;
 
 /// <summary>A configured simulation ready to run, and how to report it. The report is the guest's
 /// console output, the scenario's own summary lines, then the counters and hashes — all

@@ -1,4 +1,4 @@
-namespace Sim.Engine;
+namespace Sim.Machine.Simulation;
 
 /// <summary>Called when a <see cref="VirtualTimer"/> expires (after it has re-armed itself if
 /// periodic, so the listener may cancel or restart it).</summary>

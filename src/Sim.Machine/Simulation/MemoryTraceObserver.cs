@@ -1,7 +1,7 @@
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
-namespace Sim.Engine;
+namespace Sim.Machine.Simulation;
 
 /// <summary>Turns guest-memory accesses into trace events: device reads and writes (the side whose
 /// accesses replay verifies) and guest writes (so a replay can reproduce the guest's stores); guest

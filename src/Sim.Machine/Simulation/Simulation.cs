@@ -1,10 +1,10 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Random;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
 
-namespace Sim.Engine;
+namespace Sim.Machine.Simulation;
 
 /// <summary>
 /// One simulated machine and its run: the event loop, the root PRNG, guest memory, the KVM model,

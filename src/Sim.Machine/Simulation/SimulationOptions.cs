@@ -1,9 +1,9 @@
 using System.Collections.Immutable;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 
-namespace Sim.Engine;
+namespace Sim.Machine.Simulation;
 
 /// <summary>Everything a run depends on besides the scenario: a run is a pure function of
 /// (scenario, these options). <see cref="Named"/> holds the scenario's named options in ordinal

@@ -1,7 +1,7 @@
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
 
-namespace Sim.Engine;
+namespace Sim.Machine.Simulation;
 
 /// <summary>
 /// A device or host timer on virtual time (a QEMU timer, a host hrtimer): one-shot or periodic.

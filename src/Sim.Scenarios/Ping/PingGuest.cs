@@ -1,6 +1,6 @@
 using System.Globalization;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 
 namespace Sim.Scenarios.Ping;

@@ -1,8 +1,8 @@
 using System.Globalization;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios.Ping;
 

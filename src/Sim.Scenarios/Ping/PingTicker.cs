@@ -1,4 +1,4 @@
-using Sim.Engine;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios.Ping;
 

@@ -1,7 +1,7 @@
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Engine.Time;
 using Sim.Scenarios;
 

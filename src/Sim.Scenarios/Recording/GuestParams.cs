@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios.Recording;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 

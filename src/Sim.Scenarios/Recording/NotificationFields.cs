@@ -2,7 +2,7 @@ using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
 
 namespace Sim.Scenarios.Recording;

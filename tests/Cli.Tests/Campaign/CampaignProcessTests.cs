@@ -1,5 +1,5 @@
 using Cli.Tests.Commands;
-using Fuzz.Campaign;
+using Virtsim.Fuzz.Campaign;
 using Xunit;
 using Xunit.Abstractions;
 

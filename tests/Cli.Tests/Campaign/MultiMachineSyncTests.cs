@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Cli.Tests.Commands;
-using Fuzz.Campaign;
+using Virtsim.Fuzz.Campaign;
 using Xunit;
 using Xunit.Abstractions;
 

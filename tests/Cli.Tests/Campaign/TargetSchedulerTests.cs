@@ -1,4 +1,4 @@
-using Fuzz.Campaign;
+using Virtsim.Fuzz.Campaign;
 using Xunit;
 
 namespace Cli.Tests.Campaign;

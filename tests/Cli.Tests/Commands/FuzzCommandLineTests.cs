@@ -155,18 +155,18 @@ public sealed class FuzzCommandLineTests
     [Fact]
     public void TheFuzzerParsesItsOwnCommandLine_AndCarriesItIntoTheLoadContextUnchanged()
     {
-        Fuzz.Entry.FuzzParse parse = Fuzz.Entry.FuzzCommandLine.Parse(["run", "--target", "virtio-demo", "--backend", "vhost", "--flavour", "seed", "--seed", "9", "--time", "90s", "-o", "camp", "-j", "2", "--machine", "m1", "--max-len", "64", "--no-minimize"]);
-        Fuzz.Entry.FuzzInvocation invocation = Assert.IsType<Fuzz.Entry.FuzzInvocation>(parse.Invocation);
+        Virtsim.Fuzz.Entry.FuzzParse parse = Virtsim.Fuzz.Entry.FuzzCommandLine.Parse(["run", "--target", "virtio-demo", "--backend", "vhost", "--flavour", "seed", "--seed", "9", "--time", "90s", "-o", "camp", "-j", "2", "--machine", "m1", "--max-len", "64", "--no-minimize"]);
+        Virtsim.Fuzz.Entry.FuzzInvocation invocation = Assert.IsType<Virtsim.Fuzz.Entry.FuzzInvocation>(parse.Invocation);
         Assert.Equal("virtio-demo-vhost-seed", invocation.Options.Target);
         Assert.Equal(TimeSpan.FromSeconds(90), invocation.Options.Time);
         Assert.Equal(2, invocation.Campaign.Jobs);
         Assert.True(invocation.IsSupervisor);
-        Fuzz.Entry.FuzzInvocation carried = Fuzz.Entry.LoadContextTransfer.Import(Fuzz.Entry.LoadContextTransfer.Export(invocation));
+        Virtsim.Fuzz.Entry.FuzzInvocation carried = Virtsim.Fuzz.Entry.LoadContextTransfer.Import(Virtsim.Fuzz.Entry.LoadContextTransfer.Export(invocation));
         Assert.Equal(invocation.Campaign, carried.Campaign);
         Assert.Equal(invocation.Options with { CommandLine = [] }, carried.Options with { CommandLine = [] });
         Assert.Equal(invocation.Options.CommandLine, carried.Options.CommandLine);
         // What a campaign hands each worker parses back to the same engine options.
-        Fuzz.Entry.FuzzParse worker = Fuzz.Entry.FuzzCommandLine.Parse(["worker", "--target", "virtio-demo-vhost-seed", "-o", "camp", "--name", "w0", .. invocation.Options.EngineArguments(withTime: true)]);
+        Virtsim.Fuzz.Entry.FuzzParse worker = Virtsim.Fuzz.Entry.FuzzCommandLine.Parse(["worker", "--target", "virtio-demo-vhost-seed", "-o", "camp", "--name", "w0", .. invocation.Options.EngineArguments(withTime: true)]);
         Assert.Empty(worker.Errors);
         Assert.Equal(64, worker.Invocation!.Options.MaxLength);
         Assert.True(worker.Invocation.Options.NoMinimize);

@@ -1,5 +1,5 @@
 using Cli.Tests.Commands;
-using Fuzz.Engine;
+using Virtsim.Fuzz.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Xunit;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,4 +1,4 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Scenarios;
 using Xunit;
@@ -13,7 +13,7 @@ namespace Cli.Tests.Scenarios;
 public sealed class DeviceCatalogTests
 {
     /// <summary>Fuzz targets that are not a device's backend: the engine's own targets and the transport.</summary>
-    private static readonly string[] NonDeviceTargets = ["guest-memory", "split-virtqueue", "vhost-core", "virtio-pci", Fuzz.Qemu.VirtioBlkQemuTarget.TargetName, Fuzz.Qemu.VirtioRngQemuTarget.TargetName];
+    private static readonly string[] NonDeviceTargets = ["guest-memory", "split-virtqueue", "vhost-core", "virtio-pci", Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName];
 
     public static TheoryData<string> Devices() => [.. DeviceCatalog.All.Select(d => d.Name)];
 

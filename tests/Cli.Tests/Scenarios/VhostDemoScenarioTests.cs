@@ -1,5 +1,5 @@
 using Cli;
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 using Xunit;
 

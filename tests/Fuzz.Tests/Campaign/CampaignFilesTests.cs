@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Fuzz.Campaign;
+using Virtsim.Fuzz.Campaign;
 
 namespace Fuzz.Tests.Campaign;
 

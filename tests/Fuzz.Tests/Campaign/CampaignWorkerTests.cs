@@ -1,7 +1,7 @@
-using Fuzz.Campaign;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 
 namespace Fuzz.Tests.Campaign;
 

@@ -1,7 +1,7 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -22,7 +22,7 @@ public sealed class CiFuzzPassTests
 
     public static TheoryData<string> CleanTargets() =>
         [.. FuzzTargets.All.Select(t => t.Name).Where(n => !n.EndsWith("-seed", StringComparison.Ordinal))
-            .Where(n => n != Fuzz.Qemu.VirtioBlkQemuTarget.TargetName && n != Fuzz.Qemu.VirtioRngQemuTarget.TargetName)]; // real QEMU: own bounded passes (QemuBlkDifferentialTests, QemuRngDifferentialTests)
+            .Where(n => n != Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName && n != Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName)]; // real QEMU: own bounded passes (QemuBlkDifferentialTests, QemuRngDifferentialTests)
 
     [Theory]
     [MemberData(nameof(CleanTargets))]

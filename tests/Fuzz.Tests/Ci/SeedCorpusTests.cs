@@ -1,5 +1,5 @@
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 
 namespace Fuzz.Tests.Ci;

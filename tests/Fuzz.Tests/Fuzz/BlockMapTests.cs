@@ -1,6 +1,6 @@
-using Fuzz.Campaign;
-using Fuzz.Coverage;
-using Fuzz.Instrumentation;
+using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Instrumentation;
 using Xunit.Abstractions;
 using Sim.Spec.Virtio;
 

@@ -1,6 +1,6 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests;

@@ -1,6 +1,6 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 
 namespace Fuzz.Tests;

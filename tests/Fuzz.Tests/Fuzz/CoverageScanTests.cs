@@ -1,4 +1,4 @@
-using Fuzz.Coverage;
+using Virtsim.Fuzz.Coverage;
 
 namespace Fuzz.Tests;
 

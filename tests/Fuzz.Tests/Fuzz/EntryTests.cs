@@ -1,6 +1,6 @@
-using Fuzz.Entry;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests;

@@ -1,4 +1,4 @@
-using Fuzz.Entry;
+using Virtsim.Fuzz.Entry;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests;

@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.Loader;
-using Fuzz.Coverage;
-using Fuzz.Instrumentation;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Instrumentation;
 using Fuzz.Tests.Toy;
 using Xunit.Abstractions;
 

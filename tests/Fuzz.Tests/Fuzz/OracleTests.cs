@@ -1,7 +1,7 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 
 namespace Fuzz.Tests;
 

@@ -1,8 +1,8 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Fuzz.Input;
-using Fuzz.Mutation;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
 using Sim.Engine.Random;
 
 namespace Fuzz.Tests;

@@ -1,12 +1,12 @@
 using System.Reflection;
 using System.Runtime.Loader;
-using Fuzz.Instrumentation;
+using Virtsim.Fuzz.Instrumentation;
 
 namespace Fuzz.Tests;
 
 /// <summary>Instruments (SharpFuzz) the <c>Fuzz.Tests.Toy</c> namespace of a copy of this test assembly and loads
 /// it in its own collectible context. Its reference to SharpFuzz.Common resolves to the default context, so the toy
-/// writes the very map <see cref="global::Fuzz.Coverage.CoverageMap"/> owns and the tests read.</summary>
+/// writes the very map <see cref="global::Virtsim.Fuzz.Coverage.CoverageMap"/> owns and the tests read.</summary>
 internal sealed class ToyContext : AssemblyLoadContext, IDisposable
 {
     private static readonly Lazy<byte[]> InstrumentedImage = new(Build);

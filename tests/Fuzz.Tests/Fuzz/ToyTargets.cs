@@ -1,4 +1,4 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 
 namespace Fuzz.Tests;
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Fuzz.Glue;
+using Virtsim.Fuzz.Glue;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests.Glue;

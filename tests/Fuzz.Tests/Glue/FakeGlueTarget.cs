@@ -1,5 +1,5 @@
-using Fuzz.Glue;
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Glue;
+using Virtsim.Fuzz.Oracles;
 
 namespace Fuzz.Tests.Glue;
 

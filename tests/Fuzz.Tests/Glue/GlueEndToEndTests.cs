@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Fuzz.Engine;
-using Fuzz.Entry;
-using Fuzz.Glue;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Glue;
+using Virtsim.Fuzz.Targets;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
 
@@ -112,12 +112,12 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         int fired = 0;
         foreach (byte[] input in seed.SeedCorpus())
         {
-            var executor = new FuzzExecutor(seed, new global::Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+            var executor = new FuzzExecutor(seed, new global::Virtsim.Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
             GlueVerdict verdict = new ExecutorGlueTarget(executor).Run(input);
             bool fires = FuzzReplay.Run(seed, input).Fired;
             Assert.Equal(fires ? GlueVerdict.SignalAbort : 0, verdict.WaitStatus);
             if (fires) fired++;
-            var robustExecutor = new FuzzExecutor(robust, new global::Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+            var robustExecutor = new FuzzExecutor(robust, new global::Virtsim.Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
             Assert.Equal(0, new ExecutorGlueTarget(robustExecutor).Run(input).WaitStatus);
         }
         output.WriteLine($"{fired} seed inputs fire on {seed.Name}");

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Fuzz.Glue;
+using Virtsim.Fuzz.Glue;
 
 namespace Fuzz.Tests.Glue;
 

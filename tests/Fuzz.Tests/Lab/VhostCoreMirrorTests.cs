@@ -1,10 +1,10 @@
-using Fuzz.Checkers;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Xunit;
 

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
-using Fuzz.Checkers;
-using Fuzz.Engine;
-using Fuzz.Oracles;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Engine;
 
 namespace Fuzz.Tests;
 

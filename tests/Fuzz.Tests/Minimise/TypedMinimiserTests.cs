@@ -1,9 +1,9 @@
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Oracles;
-using Fuzz.Targets;
-using Fuzz.Targets.Minimizing;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Minimizing;
+using Virtsim.Fuzz.Targets.Rings;
 
 namespace Fuzz.Tests;
 
@@ -15,7 +15,7 @@ public sealed class TypedMinimiserTests
     /// followed, later, by a kick (8). Everything else is irrelevant.</summary>
     private static bool PublishThenKick(byte[] input)
     {
-        var reader = new Input.FuzzInputReader(input);
+        var reader = new Virtsim.Fuzz.Input.FuzzInputReader(input);
         RingInput.ReadHeader(ref reader);
         bool published = false;
         for (int n = 0; n < 128 && !reader.IsExhausted; n++)

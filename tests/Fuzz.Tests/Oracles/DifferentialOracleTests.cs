@@ -1,7 +1,7 @@
-using Fuzz.Entry;
-using Fuzz.Oracles;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Engine.Memory;
 using Xunit;

@@ -1,6 +1,6 @@
-using Fuzz.Checkers;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Xunit;
 
@@ -92,7 +92,7 @@ public sealed class FastPathDifferentialTests
     [InlineData("040110000200000000000000000000070000000000000402000000000000000000000700000004000015060000000000000000000027000000000000060800000000000000230000000000000008000000000000000000000000000000000000080000000000000001de7a0000007f7f7f7f7f7f7f7f7f7f7f00007f7f7f7f7f0408007f000b00000000000000000000010000000400000000ffe2087f00000000100000ffff000000007f7f7f7f7f7f7fffffffff0000000900000000ffff0000000060000000000000000b000000018000000000")]
     public void SplitVirtqueue_ShortReadOut_LanesStartFromTheSameData(string hex)
     {
-        Fuzz.Entry.FuzzReplayResult result = Fuzz.Entry.FuzzReplay.Run("split-virtqueue", 1, Convert.FromHexString(hex));
+        Virtsim.Fuzz.Entry.FuzzReplayResult result = Virtsim.Fuzz.Entry.FuzzReplay.Run("split-virtqueue", 1, Convert.FromHexString(hex));
         Assert.False(result.Fired, result.Describe());
     }
 
@@ -100,7 +100,7 @@ public sealed class FastPathDifferentialTests
     public void SplitVirtqueueSeeds_RunCleanThroughBothLanes()
     {
         var target = new SplitVirtqueueTarget { FastPathPeriod = 1 };
-        var executor = new FuzzExecutor(target, new Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+        var executor = new FuzzExecutor(target, new Virtsim.Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
         int n = 0;
         foreach (byte[] seed in target.SeedCorpus())
         {

@@ -1,4 +1,4 @@
-using Fuzz.Mutants;
+using Virtsim.Fuzz.Mutants;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;

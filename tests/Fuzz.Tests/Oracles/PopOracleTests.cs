@@ -1,12 +1,11 @@
-using Fuzz.Checkers;
-using Fuzz.Oracles;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Fuzz.Coverage;
-using Fuzz.Engine;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
 using Xunit;
 using Xunit.Abstractions;
 using Sim.Spec.Virtio;

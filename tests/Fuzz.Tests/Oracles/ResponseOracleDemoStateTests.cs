@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Virtio.Demo;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Xunit;
 

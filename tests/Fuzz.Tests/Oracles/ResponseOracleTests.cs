@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 using Xunit.Abstractions;
 

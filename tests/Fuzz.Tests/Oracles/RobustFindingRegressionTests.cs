@@ -1,5 +1,5 @@
-using Fuzz.Entry;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using Fuzz.Checkers;
-using Fuzz.Coverage;
-using Fuzz.Engine;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;

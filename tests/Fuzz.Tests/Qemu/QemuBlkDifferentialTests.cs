@@ -1,6 +1,6 @@
-using Fuzz.Mutation;
-using Fuzz.Qemu;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Qemu;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 using Xunit;
 using Xunit.Abstractions;
@@ -171,7 +171,7 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             {
                 // Pure random: a header and 1..24 operations of random bytes (the framing the format decodes).
                 int ops = 1 + prng.IntLessThan(24);
-                byte[] input = new byte[Fuzz.Targets.Rings.RingInput.HeaderLength + (ops * Fuzz.Targets.Rings.RingInput.OpLength)];
+                byte[] input = new byte[Virtsim.Fuzz.Targets.Rings.RingInput.HeaderLength + (ops * Virtsim.Fuzz.Targets.Rings.RingInput.OpLength)];
                 prng.NextBytes(input);
                 target.Execute(input, new FuzzContext());
                 runs++;

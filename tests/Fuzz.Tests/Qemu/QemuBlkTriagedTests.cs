@@ -1,5 +1,5 @@
-using Fuzz.Qemu;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Qemu;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 using Xunit.Abstractions;
 

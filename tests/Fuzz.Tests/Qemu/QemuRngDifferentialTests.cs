@@ -1,6 +1,6 @@
-using Fuzz.Mutation;
-using Fuzz.Qemu;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Qemu;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,7 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Fuzz.Generators;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Generators;
+using Virtsim.Fuzz.Targets;
 using FsCheck.Xunit;
 
 namespace Fuzz.Tests.Targets;

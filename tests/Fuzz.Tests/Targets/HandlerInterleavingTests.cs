@@ -1,5 +1,5 @@
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Engine.Memory;
 using Xunit;

@@ -1,7 +1,7 @@
-using Fuzz.Entry;
-using Fuzz.Mutation;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Engine.Random;
 using Xunit;
 

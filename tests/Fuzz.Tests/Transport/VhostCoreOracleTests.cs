@@ -1,5 +1,5 @@
-using Fuzz.Checkers;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 using Xunit;

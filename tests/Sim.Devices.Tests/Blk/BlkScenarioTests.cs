@@ -1,4 +1,4 @@
-using Sim.Engine.Scenarios;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 using Xunit;
 

@@ -1,5 +1,5 @@
 using Sim.Devices.Pci;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 
 namespace Sim.Devices.Tests.Demo;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Sim.Devices.Demo;
 using Sim.Devices.Pci;
 using Sim.Devices.Tests.Pci;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Xunit;
 using static Sim.Devices.Tests.Pci.ConfigMechanism1;
 using Sim.Spec.Pci;
@@ -159,7 +159,7 @@ public sealed class DemoOnKvmTests
     public void Seed000_Lab1_TestProgramThroughMmioExits(Flavour flavour)
     {
         const ulong bar0 = 0xFEB0_0000;
-        var sim = new Sim.Engine.Simulation(new Sim.Engine.SimulationOptions { CheckpointInterval = 0 });
+        var sim = new Sim.Machine.Simulation.Simulation(new Sim.Machine.Simulation.SimulationOptions { CheckpointInterval = 0 });
         var events = new List<(Sim.Engine.Trace.TraceEventKind Kind, ulong Address, byte[] Data)>();
         sim.AddSink(new Sink(events));
         var bridge = new PciHostBridge(new KvmBarHost(sim.Kvm));

@@ -1,6 +1,6 @@
 using Sim.Devices.Pci;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Xunit;
 using Sim.Spec.Pci;
 using R = Sim.Spec.Pci.PciConfigRegisters;

@@ -1,5 +1,5 @@
 using Sim.Devices.Pci;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Xunit;
 using Sim.Spec.Pci;
 using R = Sim.Spec.Pci.PciConfigRegisters;

@@ -1,5 +1,5 @@
 using Sim.Devices.Pci;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Xunit;
 using static Sim.Devices.Tests.Pci.ConfigMechanism1;
 using Sim.Spec.Pci;

@@ -1,6 +1,6 @@
 using Xunit;
 using Sim.Devices.Pci;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 
 namespace Sim.Devices.Tests.Pci;
 

@@ -1,7 +1,7 @@
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
 using Xunit;

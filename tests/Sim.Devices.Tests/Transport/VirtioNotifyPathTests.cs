@@ -1,5 +1,5 @@
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
 using Xunit;

@@ -108,18 +108,18 @@ public sealed class VirtioPciIdentityTests
             {
                 case 0:
                     ulong m = VirtioRig.ModernBase + (ulong)offset;
-                    if (read) rig.Read(Sim.Engine.Kvm.BusKind.Mmio, m, size);
-                    else rig.Write(Sim.Engine.Kvm.BusKind.Mmio, m, size, value);
+                    if (read) rig.Read(Sim.Machine.Kvm.BusKind.Mmio, m, size);
+                    else rig.Write(Sim.Machine.Kvm.BusKind.Mmio, m, size, value);
                     break;
                 case 1:
                     ulong p = VirtioRig.LegacyPort + (ulong)(offset % 64);
-                    if (read) rig.Read(Sim.Engine.Kvm.BusKind.Pio, p, Math.Min(size, 4));
-                    else rig.Write(Sim.Engine.Kvm.BusKind.Pio, p, Math.Min(size, 4), value & 0xFFFF_FFFF);
+                    if (read) rig.Read(Sim.Machine.Kvm.BusKind.Pio, p, Math.Min(size, 4));
+                    else rig.Write(Sim.Machine.Kvm.BusKind.Pio, p, Math.Min(size, 4), value & 0xFFFF_FFFF);
                     break;
                 case 2:
                     ulong x = VirtioRig.MsixBase + (ulong)(offset % 0x1000);
-                    if (read) rig.Read(Sim.Engine.Kvm.BusKind.Mmio, x, size);
-                    else rig.Write(Sim.Engine.Kvm.BusKind.Mmio, x, size, value);
+                    if (read) rig.Read(Sim.Machine.Kvm.BusKind.Mmio, x, size);
+                    else rig.Write(Sim.Machine.Kvm.BusKind.Mmio, x, size, value);
                     break;
                 default:
                     int reg = 0x40 + (offset % 0xC0);

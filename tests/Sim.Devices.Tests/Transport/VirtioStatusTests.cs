@@ -110,7 +110,7 @@ public sealed class VirtioStatusTests
         rig.Device.Hold = true;
         DriverQueue dq = rig.ModernInit(VirtioRig.Version1);
         rig.Post(dq, 1, 0x1333);
-        rig.Write(Sim.Engine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
+        rig.Write(Sim.Machine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
         Assert.Equal(1, rig.Device.Held);
         Assert.Equal(1, rig.Device.GetQueue(0).InUse);
         long resets = rig.Device.ResetCount;
@@ -125,7 +125,7 @@ public sealed class VirtioStatusTests
         rig.Device.Hold = false;
         DriverQueue fresh = rig.ModernInit(VirtioRig.Version1);
         rig.Post(fresh, 7, 9);
-        rig.Write(Sim.Engine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
+        rig.Write(Sim.Machine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
         Assert.True(fresh.TryGetUsed(rig.Memory, out _, out uint len));
         Assert.Equal(8u, len);
         Assert.Equal(1, rig.Device.GetQueue(0).UsedIdx.Value);
@@ -139,13 +139,13 @@ public sealed class VirtioStatusTests
         DriverQueue dq = rig.ModernInit(VirtioRig.Version1);
         // avail.idx 100 ahead of a 16-entry ring: QEMU "Guest moved used index".
         Assert.True(rig.Memory.TryWriteUInt16(dq.Layout.AvailIdx, 100));
-        rig.Write(Sim.Engine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
+        rig.Write(Sim.Machine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
         Assert.True(rig.Device.IsBroken);
         Assert.Equal(S.DeviceNeedsReset, rig.Status & S.DeviceNeedsReset);
         Assert.Equal(L.IsrConfig, rig.Device.Isr & L.IsrConfig);
         Assert.Contains(rig.Trace.Events, e => e.Kind == TraceEventKind.DeviceResult && e.Address == VirtioDevice.ResultBroken && e.Value == (ulong)QueueError.AvailIndexTooFar);
         int handled = rig.Device.Handled;
-        rig.Write(Sim.Engine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
+        rig.Write(Sim.Machine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
         Assert.Equal(handled, rig.Device.Handled);
         rig.SetStatus(S.None);
         Assert.False(rig.Device.IsBroken);
@@ -208,11 +208,11 @@ public sealed class VirtioStatusTests
         VirtioRig rig = Modern();
         rig.Enumerate();
         ulong cfg = VirtioRig.ModernBase + L.ModernDeviceOffset;
-        Assert.Equal(0x1234_5678ul, rig.Read(Sim.Engine.Kvm.BusKind.Mmio, cfg, 4));
-        Assert.Equal(0x34ul, rig.Read(Sim.Engine.Kvm.BusKind.Mmio, cfg + 2, 1));
-        Assert.Equal(0xFFFF_FFFFul, rig.Read(Sim.Engine.Kvm.BusKind.Mmio, cfg + 8, 4)); // past the 8 config bytes
-        rig.Write(Sim.Engine.Kvm.BusKind.Mmio, cfg + 4, 4, 0xCAFE);
-        Assert.Equal(0xCAFEul, rig.Read(Sim.Engine.Kvm.BusKind.Mmio, cfg + 4, 4)); // QEMU stores config writes
+        Assert.Equal(0x1234_5678ul, rig.Read(Sim.Machine.Kvm.BusKind.Mmio, cfg, 4));
+        Assert.Equal(0x34ul, rig.Read(Sim.Machine.Kvm.BusKind.Mmio, cfg + 2, 1));
+        Assert.Equal(0xFFFF_FFFFul, rig.Read(Sim.Machine.Kvm.BusKind.Mmio, cfg + 8, 4)); // past the 8 config bytes
+        rig.Write(Sim.Machine.Kvm.BusKind.Mmio, cfg + 4, 4, 0xCAFE);
+        Assert.Equal(0xCAFEul, rig.Read(Sim.Machine.Kvm.BusKind.Mmio, cfg + 4, 4)); // QEMU stores config writes
     }
 
     [Fact]

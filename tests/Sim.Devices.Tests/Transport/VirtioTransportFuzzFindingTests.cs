@@ -1,6 +1,6 @@
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Guest.Virtio;
 using Xunit;
 using Sim.Spec.Virtio;

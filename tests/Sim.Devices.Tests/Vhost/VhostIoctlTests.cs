@@ -1,5 +1,5 @@
 using Sim.Devices.Vhost;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Xunit;
 
@@ -219,7 +219,7 @@ public sealed class VhostIoctlTests
         Assert.Equal(0, fd2.ListenerCount);
     }
 
-    private static void EventFd2(VhostKit kit, out Sim.Engine.Kvm.EventFd fd) => fd = kit.Sim.CreateEventFd(name: "kick2");
+    private static void EventFd2(VhostKit kit, out Sim.Machine.Kvm.EventFd fd) => fd = kit.Sim.CreateEventFd(name: "kick2");
 
     [Fact]
     public void ResetOwner_ResetsVrings_DropsWorker_EmptyTable()

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;

@@ -1,4 +1,4 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Xunit;
 
@@ -9,7 +9,7 @@ public sealed class EventFdTests
     [Fact]
     public void Signals_CoalesceIntoOneRead()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         Assert.True(fd.Signal());
         Assert.True(fd.Signal(2));
@@ -25,7 +25,7 @@ public sealed class EventFdTests
     [Fact]
     public void Semaphore_ReadsOneAtATime()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd(semaphore: true);
         fd.Signal(3);
         for (int i = 0; i < 3; i++)
@@ -39,7 +39,7 @@ public sealed class EventFdTests
     [Fact]
     public void Signal_RefusesToReachAllOnes()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         Assert.False(fd.Signal(ulong.MaxValue)); // EINVAL
         Assert.True(fd.Signal(EventFd.CounterMax));
@@ -53,7 +53,7 @@ public sealed class EventFdTests
     [Fact]
     public void Listeners_WokenOnEverySignal_IdsInCreationOrder()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd a = sim.CreateEventFd();
         EventFd b = sim.CreateEventFd();
         Assert.Equal(0u, a.Id);
@@ -72,7 +72,7 @@ public sealed class EventFdTests
     [Fact]
     public void Trace_RecordsSignalAndRead()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         RecordingSink sink = sim.Record();
         EventFd fd = sim.CreateEventFd();
         fd.Signal(5);

@@ -1,4 +1,4 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Xunit;
 
@@ -6,7 +6,7 @@ namespace Sim.Engine.Tests.Kvm;
 
 public sealed class InterruptControllerTests
 {
-    private static InterruptController Chip(out Sim.Engine.Simulation sim)
+    private static InterruptController Chip(out Sim.Machine.Simulation.Simulation sim)
     {
         sim = KvmTestKit.NewSimulation();
         return sim.Kvm.Irqchip;
@@ -15,7 +15,7 @@ public sealed class InterruptControllerTests
     [Fact]
     public void Acknowledge_NeedsIF_AndTakesLowestGsiFirst()
     {
-        InterruptController chip = Chip(out Sim.Engine.Simulation sim);
+        InterruptController chip = Chip(out Sim.Machine.Simulation.Simulation sim);
         RecordingSink sink = sim.Record();
         Assert.True(chip.Pulse(7));
         Assert.True(chip.Pulse(3));
@@ -45,7 +45,7 @@ public sealed class InterruptControllerTests
     [Fact]
     public void InService_BlocksSameGsiUntilEoi_SpuriousEoiIgnored()
     {
-        InterruptController chip = Chip(out Sim.Engine.Simulation sim);
+        InterruptController chip = Chip(out Sim.Machine.Simulation.Simulation sim);
         chip.InterruptsEnabled = true;
         Assert.False(chip.Eoi(2)); // nothing in service
         Assert.False(chip.Eoi(1000));
@@ -62,7 +62,7 @@ public sealed class InterruptControllerTests
     [Fact]
     public void Edge_RaiseOfAHighLineIsNoNewEdge()
     {
-        InterruptController chip = Chip(out Sim.Engine.Simulation sim);
+        InterruptController chip = Chip(out Sim.Machine.Simulation.Simulation sim);
         Assert.True(chip.Raise(9));
         Assert.False(chip.Raise(9));
         chip.Lower(9);

@@ -1,7 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Tests.SimulationTests;
 using Xunit;
 

@@ -1,4 +1,4 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Xunit;
 
@@ -10,16 +10,16 @@ public sealed class IoEventFdTests
 {
     private const ulong Doorbell = 0xFEB0_0000;
 
-    private static (Sim.Engine.Simulation Sim, EventFd Fd, ArrayDevice Dev) Setup()
+    private static (Sim.Machine.Simulation.Simulation Sim, EventFd Fd, ArrayDevice Dev) Setup()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         var dev = new ArrayDevice(0x1000);
         Assert.True(sim.Kvm.Mmio.TryRegister(Doorbell, 0x1000, dev, "doorbell"));
         return (sim, fd, dev);
     }
 
-    private static void RunGuest(Sim.Engine.Simulation sim, Func<GuestContext, IEnumerable<VcpuStep>> body)
+    private static void RunGuest(Sim.Machine.Simulation.Simulation sim, Func<GuestContext, IEnumerable<VcpuStep>> body)
     {
         sim.Kvm.Start(new ScriptProgram(body));
         sim.Run();
@@ -29,7 +29,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void Length_MustBe0_1_2_4_8()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, _) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, _) = Setup();
         foreach (int bad in new[] { -1, 3, 5, 6, 7, 9, 16 })
         {
             Assert.False(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, bad, null, fd, out KvmError e));
@@ -45,7 +45,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void DataMatch_WithLengthZero_IsInvalid_AndOverflowIsInvalid()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, _) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, _) = Setup();
         Assert.False(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 0, 5, fd, out KvmError e));
         Assert.Equal(KvmError.InvalidArgument, e);
         Assert.False(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, ulong.MaxValue - 2, 4, null, fd, out e));
@@ -57,7 +57,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void Duplicates_AreEEXIST_DistinctDataMatchesCoexist()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, _) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, _) = Setup();
         EventFd other = sim.CreateEventFd();
         KvmModel kvm = sim.Kvm;
         Assert.True(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, fd, out _));
@@ -82,7 +82,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void MatchingWrite_SignalsInKernel_NoUserspaceExit()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, ArrayDevice dev) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, ArrayDevice dev) = Setup();
         RecordingSink sink = sim.Record();
         Assert.True(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 7, fd, out _));
         long cost = -1;
@@ -106,7 +106,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void WrongValueOrWidth_ExitsToUserspace_AndReachesTheDevice()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, ArrayDevice dev) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, ArrayDevice dev) = Setup();
         RecordingSink sink = sim.Record();
         Assert.True(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 7, fd, out _));
         long cost = -1;
@@ -131,7 +131,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void DataMatch_ComparesTheZeroExtendedValue()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, _) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, _) = Setup();
         // A 1-byte ioeventfd whose datamatch has high bits can never match (ioeventfd_in_range
         // compares the zero-extended u8 with the u64 datamatch).
         Assert.True(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 1, 0x1FF, fd, out _));
@@ -152,7 +152,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void LengthZero_MatchesAnyWidthAtTheExactAddress()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, _) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, _) = Setup();
         Assert.True(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 0, null, fd, out _));
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
@@ -169,7 +169,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void Pio_IoEventFd_AbsorbsOut_ButNotIn()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         var dev = new ArrayDevice(0x20);
         Assert.True(sim.Kvm.Pio.TryRegister(0xC000, 0x20, dev, "legacy virtio"));
@@ -190,7 +190,7 @@ public sealed class IoEventFdTests
     [Fact]
     public void Unregistered_IoEventFd_NoLongerAbsorbs()
     {
-        (Sim.Engine.Simulation sim, EventFd fd, ArrayDevice dev) = Setup();
+        (Sim.Machine.Simulation.Simulation sim, EventFd fd, ArrayDevice dev) = Setup();
         Assert.True(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, null, fd, out _));
         Assert.True(sim.Kvm.UnregisterIoEventFd(BusKind.Mmio, Doorbell, 4, null, fd));
         IEnumerable<VcpuStep> Body(GuestContext g)

@@ -1,4 +1,4 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Xunit;
 
@@ -15,7 +15,7 @@ public sealed class IrqFdTests
     [Fact]
     public void Edge_SignalInjectsAfterLatency_AndWakesTheHaltedVcpu()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         RecordingSink sink = sim.Record();
         EventFd fd = sim.CreateEventFd();
         Assert.True(sim.Kvm.TryRegisterIrqFd(fd, 5, null, out _));
@@ -39,7 +39,7 @@ public sealed class IrqFdTests
     [Fact]
     public void Edge_SignalsBeforeInjection_Coalesce()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         Assert.True(sim.Kvm.TryRegisterIrqFd(fd, 5, null, out _));
         var program = new ScriptProgram(HaltOnce);
@@ -56,7 +56,7 @@ public sealed class IrqFdTests
     [Fact]
     public void Level_WithResample_StaysAssertedUntilEoi_ThenSignalsResampleFd()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         EventFd resample = sim.CreateEventFd();
         Assert.True(sim.Kvm.TryRegisterIrqFd(fd, 10, resample, out _));
@@ -80,7 +80,7 @@ public sealed class IrqFdTests
     [Fact]
     public void Register_Errors()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         Assert.False(sim.Kvm.TryRegisterIrqFd(fd, InterruptController.GsiMax, null, out KvmError e));
         Assert.Equal(KvmError.InvalidArgument, e);
@@ -98,7 +98,7 @@ public sealed class IrqFdTests
     [Fact]
     public void Register_WithPendingCount_InjectsAtOnce()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         EventFd fd = sim.CreateEventFd();
         fd.Signal();
         Assert.True(sim.Kvm.TryRegisterIrqFd(fd, 5, null, out _));

@@ -1,6 +1,7 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 
 namespace Sim.Engine.Tests.Kvm;
 
@@ -77,10 +78,10 @@ internal sealed class CountingListener : IEventFdListener
 
 internal static class KvmTestKit
 {
-    public static Sim.Engine.Simulation NewSimulation(ulong seed = 1, long checkpointInterval = 0) =>
+    public static Sim.Machine.Simulation.Simulation NewSimulation(ulong seed = 1, long checkpointInterval = 0) =>
         new(new SimulationOptions { Seed = seed, MemoryLayout = MemoryLayout.Single(64 * 1024), CheckpointInterval = checkpointInterval });
 
-    public static RecordingSink Record(this Sim.Engine.Simulation sim)
+    public static RecordingSink Record(this Sim.Machine.Simulation.Simulation sim)
     {
         var sink = new RecordingSink();
         sim.AddSink(sink);

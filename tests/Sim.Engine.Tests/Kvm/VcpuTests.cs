@@ -1,7 +1,8 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 using Xunit;
 
 namespace Sim.Engine.Tests.Kvm;
@@ -10,10 +11,10 @@ public sealed class VcpuTests
 {
     private sealed class PulseOnTimer : ITimerListener
     {
-        private readonly Sim.Engine.Simulation _sim;
+        private readonly Sim.Machine.Simulation.Simulation _sim;
         private readonly uint _gsi;
 
-        public PulseOnTimer(Sim.Engine.Simulation sim, uint gsi)
+        public PulseOnTimer(Sim.Machine.Simulation.Simulation sim, uint gsi)
         {
             _sim = sim;
             _gsi = gsi;
@@ -25,7 +26,7 @@ public sealed class VcpuTests
     [Fact]
     public void Halt_WithNoInterruptSource_BlocksForever()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         RecordingSink sink = sim.Record();
         bool after = false;
         IEnumerable<VcpuStep> Body(GuestContext g)
@@ -44,7 +45,7 @@ public sealed class VcpuTests
     [Fact]
     public void Halt_BlocksUntilTimerInterrupt_ThenHandlerRunsBeforeTheProgramContinues()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         var order = new List<string>();
         long resumedAt = -1;
         IEnumerable<VcpuStep> Body(GuestContext g)
@@ -72,7 +73,7 @@ public sealed class VcpuTests
     [Fact]
     public void Halt_WithInterruptAlreadyPending_DoesNotBlock()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         RecordingSink sink = sim.Record();
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
@@ -90,7 +91,7 @@ public sealed class VcpuTests
     [Fact]
     public void InterruptsDisabled_DeferDeliveryUntilSti()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         var log = new List<string>();
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
@@ -115,7 +116,7 @@ public sealed class VcpuTests
     [Fact]
     public void Steps_AreChargedTheirCosts()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         var times = new List<long>();
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
@@ -134,7 +135,7 @@ public sealed class VcpuTests
     [Fact]
     public void Exits_ReturnDeviceBytes_AndAreTraced()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         RecordingSink sink = sim.Record();
         var dev = new ArrayDevice(0x10);
         dev.Bytes[4] = 0x78;
@@ -171,7 +172,7 @@ public sealed class VcpuTests
     [Fact]
     public void BadAccessSizeOrValue_IsAHostBug()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
             Assert.Throws<ArgumentOutOfRangeException>(() => g.MmioRead(0, 3));
@@ -197,7 +198,7 @@ public sealed class VcpuTests
     [Fact]
     public void MemoryAccesses_AttributedToGuestOrDevice()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         RecordingSink sink = sim.Record();
         Assert.True(sim.Kvm.Mmio.TryRegister(0xE000_0000, 0x10, new DmaDevice(sim.Memory), "dma"));
         IEnumerable<VcpuStep> Body(GuestContext g)

@@ -1,6 +1,7 @@
 using Sim.Engine.Memory;
 using Sim.Engine.Tests.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 using Xunit;
 
 namespace Sim.Engine.Tests.SimulationTests;
@@ -23,7 +24,7 @@ public sealed class SimulationTests
     [Fact]
     public void Timer_OneShotAndPeriodic()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         RecordingSink sink = sim.Record();
         var l = new Counting();
         VirtualTimer once = sim.CreateTimer(l, "once");
@@ -41,7 +42,7 @@ public sealed class SimulationTests
     [Fact]
     public void Timer_CancelAndRestartDropQueuedExpiries()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation();
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation();
         var l = new Counting();
         VirtualTimer t = sim.CreateTimer(l);
         l.Then = timer =>
@@ -58,7 +59,7 @@ public sealed class SimulationTests
     [Fact]
     public void Checkpoints_EveryIntervalEvents_CarryEventAndMemoryHashes()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation(checkpointInterval: 3);
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation(checkpointInterval: 3);
         RecordingSink sink = sim.Record();
         ulong hashAfterThree = 0;
         for (int i = 0; i < 7; i++)
@@ -77,9 +78,9 @@ public sealed class SimulationTests
     [Fact]
     public void Hash_DependsOnEveryField()
     {
-        ulong Hash(Action<Sim.Engine.Simulation> emit)
+        ulong Hash(Action<Sim.Machine.Simulation.Simulation> emit)
         {
-            Sim.Engine.Simulation s = KvmTestKit.NewSimulation(checkpointInterval: 1000);
+            Sim.Machine.Simulation.Simulation s = KvmTestKit.NewSimulation(checkpointInterval: 1000);
             emit(s);
             return s.EventHash;
         }
@@ -99,7 +100,7 @@ public sealed class SimulationTests
     [Fact]
     public void NoSinkNoCheckpoints_EventsOnlyCounted()
     {
-        Sim.Engine.Simulation sim = KvmTestKit.NewSimulation(checkpointInterval: 0);
+        Sim.Machine.Simulation.Simulation sim = KvmTestKit.NewSimulation(checkpointInterval: 0);
         ulong empty = sim.EventHash;
         Assert.False(sim.IsTracing);
         sim.Emit(TraceEventKind.DeviceResult, 1, 2, 3, default);
@@ -110,15 +111,15 @@ public sealed class SimulationTests
     [Fact]
     public void InvalidOptions_Throw()
     {
-        Assert.Throws<ArgumentException>(() => new Sim.Engine.Simulation(new SimulationOptions { MemoryLayout = new MemoryLayout([]) }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sim.Engine.Simulation(new SimulationOptions { EventsMax = 0 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sim.Engine.Simulation(new SimulationOptions { Latency = new Sim.Engine.Kvm.LatencyModel() with { IoEventFdNs = -1 } }));
+        Assert.Throws<ArgumentException>(() => new Sim.Machine.Simulation.Simulation(new SimulationOptions { MemoryLayout = new MemoryLayout([]) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Sim.Machine.Simulation.Simulation(new SimulationOptions { EventsMax = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Sim.Machine.Simulation.Simulation(new SimulationOptions { Latency = new Sim.Machine.Kvm.LatencyModel() with { IoEventFdNs = -1 } }));
     }
 
     [Fact]
     public void Counters_PrintOnOneLineInAFixedOrder()
     {
-        var c = new Sim.Engine.Kvm.RunCounters { TimeNs = 5, Halts = 2 };
+        var c = new Sim.Machine.Kvm.RunCounters { TimeNs = 5, Halts = 2 };
         Assert.Equal(
             "time_ns=5 mmio_read=0 mmio_write=0 pio_in=0 pio_out=0 unmapped=0 ioeventfd=0 eventfd_signal=0 eventfd_read=0 irq_injected=0 irq_coalesced=0 irq_delivered=0 eoi=0 halt=2 ctx_switch=0 timer=0",
             c.ToString());

@@ -1,4 +1,4 @@
-namespace Fuzz.Targets.Minimizing;
+namespace Virtsim.Fuzz.Targets.Minimizing;
 
 /// <summary>One little-endian field of a header or an operation in a fixed-frame input.</summary>
 /// <param name="Offset">Byte offset within the header or the operation.</param>

@@ -1,4 +1,4 @@
-namespace Fuzz.Targets.Minimizing;
+namespace Virtsim.Fuzz.Targets.Minimizing;
 
 /// <summary>How <see cref="FramedInputMinimizer"/> simplifies one field of a fixed-frame input.</summary>
 public enum FrameFieldKind : byte

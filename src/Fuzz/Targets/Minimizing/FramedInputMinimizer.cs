@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Fuzz.Targets.Minimizing;
+namespace Virtsim.Fuzz.Targets.Minimizing;
 
 /// <summary>
 /// A typed minimiser for inputs framed as a fixed-length header followed by fixed-length operations (the

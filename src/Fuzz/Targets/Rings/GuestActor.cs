@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The hostile guest of the virtqueue targets: carries out <see cref="RingInput"/>'s guest operations 0..7 on a ring

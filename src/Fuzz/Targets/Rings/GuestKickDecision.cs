@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The honest driver's kick decision (Linux virtqueue_kick_prepare_split), so that liveness honours notification

@@ -1,6 +1,6 @@
 using Sim.Devices;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The scheduler's interleaving choices inside a handler (issue 12 item 3), taken from the input: an "interleave" op
@@ -51,7 +51,7 @@ public sealed class HandlerScheduler : IHandlerInterleaving
 
     /// <summary>Decodes an interleave op: point = Index % 3, hits let pass = Flags % 4, then reads its slot's ops
     /// (Next % <see cref="SlotOpsMax"/> + 1 of them) from <paramref name="reader"/>. Replaces any slot still armed.</summary>
-    public void Arm(in RingInput.Op op, ref Fuzz.Input.FuzzInputReader reader)
+    public void Arm(in RingInput.Op op, ref Virtsim.Fuzz.Input.FuzzInputReader reader)
     {
         _point = (HandlerPoint)(op.Index % 3);
         _skip = op.Flags % 4;

@@ -2,14 +2,14 @@ using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The QEMU-style side of the virtqueue targets, built once per execution: a <see cref="VirtioDevice"/> behind the

@@ -1,6 +1,6 @@
-using Fuzz.Input;
+using Virtsim.Fuzz.Input;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The byte format shared by the virtqueue targets (input format v1): a <see cref="HeaderLength"/>-byte header

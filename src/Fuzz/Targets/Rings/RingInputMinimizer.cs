@@ -1,6 +1,6 @@
-using Fuzz.Targets.Minimizing;
+using Virtsim.Fuzz.Targets.Minimizing;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The typed minimiser for <see cref="RingInput"/> v1 (split-virtqueue, the QEMU-style backends, vhost): a

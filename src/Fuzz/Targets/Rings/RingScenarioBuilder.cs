@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>Writes <see cref="RingInput"/> bytes from typed operations: seed corpora, FsCheck generators and
 /// regression tests build scenarios with it instead of hand-counting bytes.</summary>

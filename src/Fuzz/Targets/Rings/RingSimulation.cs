@@ -1,7 +1,7 @@
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The simulation every ring-driven device target builds per execution: the two 32 KiB regions of

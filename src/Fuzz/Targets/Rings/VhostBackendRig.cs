@@ -1,14 +1,14 @@
-using Fuzz.Checkers;
+using Virtsim.Fuzz.Oracles;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Spec.Virtio;
 
-namespace Fuzz.Targets.Rings;
+namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
 /// The vhost side of the virtqueue targets, built once per execution: <see cref="VhostDemo"/> on the vhost core, started

@@ -1,5 +1,5 @@
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Time;
 
 namespace Sim.Devices.Vhost.Frontend;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Trace;
 using Sim.Spec.Counter;
 using Sim.Spec.Virtio;

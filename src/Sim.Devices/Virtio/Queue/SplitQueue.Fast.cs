@@ -9,7 +9,7 @@ namespace Sim.Devices.Virtio.Queue;
 // proves it equal). Each runs only while no observer watches the memory the queue was enabled on (Direct), and must
 // give exactly its reference's results, errors, queue indices, guest memory bytes and dirty pages. Observed runs
 // (trace recording, the fuzzer's checkers) always take the references, and the fuzzer's FastPathDifferential oracle
-// (src/Fuzz/Checkers) runs each clean input again unobserved, through these, and compares everything the guest sees.
+// (src/Fuzz/Oracles) runs each clean input again unobserved, through these, and compares everything the guest sees.
 //
 // The reference chain walk is TryWalkTable (SplitQueue.cs): the one general walk, which every observed pop, every
 // indirect chain and every chain the fast walk declines goes through.

@@ -1,4 +1,4 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 
 namespace Sim.Devices.Virtio.Transport;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Sim.Devices.Virtio.Queue;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Spec.Virtio;

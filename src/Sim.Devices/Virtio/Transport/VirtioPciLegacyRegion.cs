@@ -1,5 +1,5 @@
 using Sim.Devices.Pci;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 
 namespace Sim.Devices.Virtio.Transport;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 

@@ -1,8 +1,8 @@
 using System.Numerics;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio.Queue;
-using Sim.Engine;
-using Sim.Engine.Kvm;
+using Sim.Machine.Simulation;
+using Sim.Machine.Kvm;
 using Sim.Engine.Time;
 using Sim.Engine.Memory;
 using Sim.Spec.Pci;

@@ -1,4 +1,4 @@
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Spec.Demo;
 
 namespace Sim.Guest.Drivers.Demo;

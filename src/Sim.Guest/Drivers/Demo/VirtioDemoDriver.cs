@@ -1,5 +1,5 @@
 using System.Globalization;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Sim.Spec.Demo;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Sim.Engine.Kvm;
+using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Sim.Spec.Factorial;

@@ -1,7 +1,7 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Issue 12 item 4: a vhost handler yields once it passes its weight. Linux vhost_exceeds_weight(vq, pkts, total_len)

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Counter;
@@ -8,7 +8,7 @@ using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The response oracle (issue 12 item 2): on every used entry <see cref="VirtqueueChecker"/> sees published, it

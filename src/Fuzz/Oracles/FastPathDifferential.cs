@@ -1,7 +1,7 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The differential oracle between a queue's observed and unobserved paths (issue 12 item 1; STYLE.md item 19: a fast

@@ -1,7 +1,7 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Guest-memory access gate for a virtio device, outside device code (STYLE item 12): the device may touch guest

@@ -1,10 +1,10 @@
 using System.Numerics;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Virtio.Transport;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The driver's view of the virtio PCI registers, kept outside the transport (STYLE item 12): a shadow of what each

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
@@ -9,7 +9,7 @@ using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// The taint oracle (issue 12 item 2, uninitialised host bytes): C# zero-initialises, so a device that answers from

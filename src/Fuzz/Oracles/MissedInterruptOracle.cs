@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Oracle 5's interrupt half for whole-device targets, where the device's notification decisions are not visible,

@@ -1,8 +1,8 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// vhost's reach into guest memory, judged outside the device (STYLE item 12): every device access, mapped back to

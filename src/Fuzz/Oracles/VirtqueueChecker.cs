@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Oracles 3 and 4 for one split virtqueue, as an <see cref="IMemoryObserver"/> outside device code (STYLE item 12):

@@ -1,4 +1,4 @@
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>A growable list of <see cref="GuestRange"/>s that keeps its array across <see cref="Clear"/> (no allocation
 /// once warm). Membership is a linear scan: lists hold one chain's buffers.</summary>

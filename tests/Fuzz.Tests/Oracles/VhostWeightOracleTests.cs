@@ -1,15 +1,14 @@
-using Fuzz.Checkers;
-using Fuzz.Entry;
-using Fuzz.Oracles;
-using Fuzz.Targets;
-using Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
-using Sim.Engine;
+using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Xunit;
 
-namespace Fuzz.Tests.Checkers;
+namespace Fuzz.Tests.Oracles;
 
 /// <summary>
 /// Issue 12 item 4: <see cref="VhostWeightOracle"/> judges each handler run by the chains and bytes the vring fetched.

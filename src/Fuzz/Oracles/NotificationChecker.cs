@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Oracle 5's interrupt half: at each point where the device decides whether to interrupt the driver, decides

@@ -1,4 +1,4 @@
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// Told by <see cref="VirtqueueChecker"/> of each used entry the device publishes, before the chain is forgotten: the

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
-using Fuzz.Checkers;
-using Fuzz.Targets;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Xunit;
 
-namespace Fuzz.Tests.Checkers;
+namespace Fuzz.Tests.Oracles;
 
 /// <summary>The checker on hand-made device accesses: one 4-entry ring at 0, descriptor 0 readable at 0x1000 (8 bytes)
 /// → descriptor 1 writable at 0x2000 (8 bytes).</summary>

@@ -1,4 +1,4 @@
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>A guest-physical byte range [<see cref="Start"/>, <see cref="Start"/> + <see cref="Length"/>) as a checker
 /// records it; <see cref="End"/> saturates at 2^64 so a hostile addr + len never wraps.</summary>

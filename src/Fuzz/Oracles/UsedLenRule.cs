@@ -1,4 +1,4 @@
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>What bounds used.len in <see cref="VirtqueueChecker"/>.</summary>
 public enum UsedLenRule : byte

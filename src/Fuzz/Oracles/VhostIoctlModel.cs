@@ -1,9 +1,9 @@
-using Fuzz.Targets;
+using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
 using Sim.Spec.Virtio;
 
-namespace Fuzz.Checkers;
+namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// An independent model of Linux vhost's control plane (drivers/vhost/vhost.c vhost_dev_ioctl / vhost_vring_ioctl /
