@@ -12,7 +12,8 @@ internal static class ExtraCommands
 {
     public const string FuzzName = Fuzz.Entry.FuzzCommandLine.Name;
 
-    /// <summary><c>virtsim mutants</c>: mutation testing of the fuzzer (<see cref="Fuzz.Mutants.MutantHost"/>).</summary>
+    /// <summary><c>virtsim mutants</c>: mutation testing of the fuzzer
+    /// (<see cref="Fuzz.Mutants.MutantHost"/>).</summary>
     public const string MutantsName = Fuzz.Mutants.MutantHost.Name;
 
     public static IEnumerable<Command> Build(CliApp app)

@@ -27,8 +27,8 @@ public sealed class ModelBlkRig
     private readonly PciHostBridge _bridge;
     private readonly Targets.FuzzContext? _context;
 
-    /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits they
-    /// would be (the rig calls the buses directly, so nothing else records them).</param>
+    /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits
+    /// they would be (the rig calls the buses directly, so nothing else records them).</param>
     public ModelBlkRig(Simulation simulation, ReadOnlySpan<byte> disk, string serial, Targets.FuzzContext? context = null)
     {
         _context = context;

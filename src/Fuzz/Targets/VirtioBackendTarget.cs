@@ -30,7 +30,8 @@ namespace Fuzz.Targets;
 /// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
 /// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
 /// response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's reference
-/// model); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no checkpoints).
+/// model); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no
+/// checkpoints).
 /// </summary>
 public sealed class VirtioBackendTarget : IFuzzTarget
 {
@@ -169,7 +170,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         return FuzzOutcome.Completed;
     }
 
-    /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually uses.</summary>
+    /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually
+    /// uses.</summary>
     private void Sync(VirtioDevice device, GuestMemory memory)
     {
         SplitQueue q = device.GetQueue(0);
