@@ -55,7 +55,8 @@ public sealed class CampaignSupervisor
     public sealed record WorkerPlan(string Name, string Target, ulong Seed, bool Main);
 
     /// <summary>The workers for <paramref name="targets"/> and <paramref name="jobs"/>: worker k fuzzes target
-    /// k mod count, named <c>&lt;target&gt;-w&lt;k&gt;</c>; the first worker of each target is AFL++'s main node.</summary>
+    /// k mod count, named <c>&lt;target&gt;-w&lt;k&gt;</c>; the first worker of each target is AFL++'s main
+    /// node.</summary>
     public static IReadOnlyList<WorkerPlan> Plan(IReadOnlyList<string> targets, int jobs, ulong seed, string machine = "")
     {
         var plans = new List<WorkerPlan>();
@@ -234,7 +235,8 @@ public sealed class CampaignSupervisor
 
     private double RemainingSeconds() => (_options.Time?.TotalSeconds ?? 0) - (_clock?.Elapsed.TotalSeconds ?? 0);
 
-    /// <summary>With more targets than jobs: accounts finished slices and starts the next target on each free slot.</summary>
+    /// <summary>With more targets than jobs: accounts finished slices and starts the next target on each free
+    /// slot.</summary>
     private void Rotate()
     {
         if (_scheduler is null || _layout is null) return;

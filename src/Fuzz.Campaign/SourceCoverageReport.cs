@@ -118,7 +118,8 @@ public static class SourceCoverageReport
 
     private static string Percent(int part, int whole) => whole == 0 ? "-" : (100.0 * part / whole).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
-    /// <summary>The directory prefix (with its trailing separator) every path shares, so the table shows short names.</summary>
+    /// <summary>The directory prefix (with its trailing separator) every path shares, so the table shows short
+    /// names.</summary>
     private static string CommonDirectory(IReadOnlyList<string> paths)
     {
         if (paths.Count == 0) return "";

@@ -85,7 +85,8 @@ internal sealed class KernelVhostMirror : IVhostCoreMirror, IDisposable
         return Device.SetVringFd(request, index, number);
     }
 
-    /// <summary>lab/vhost-demo's VHOST_DEMO_SET_BACKEND: any fd but -1 attaches (the kick eventfd's number serves).</summary>
+    /// <summary>lab/vhost-demo's VHOST_DEMO_SET_BACKEND: any fd but -1 attaches (the kick eventfd's number
+    /// serves).</summary>
     public VhostResult SetBackend(bool running) => Device.SetBackend(0, running ? _kick.Fd : -1);
 
     public void Kick(GuestMemory memory)

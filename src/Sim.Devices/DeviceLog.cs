@@ -12,7 +12,8 @@ public sealed class DeviceLog
 
     private readonly List<string> _lines = new();
 
-    /// <summary>True to record lines (off: lines are counted only, no strings built by callers that check it).</summary>
+    /// <summary>True to record lines (off: lines are counted only, no strings built by callers that check
+    /// it).</summary>
     public bool Enabled { get; set; } = true;
 
     public IReadOnlyList<string> Lines => _lines;

@@ -10,7 +10,8 @@ internal sealed class DeviceWriteCopier(GuestRam ram) : IMemoryObserver
     public long BytesCopied { get; private set; }
 
     /// <summary>While true, device writes are not copied: the kernel-vhost path stores into the machine the bytes it
-    /// read from the real RAM (<see cref="KernelVhostDataPath"/>), which must not be written back over the guest's.</summary>
+    /// read from the real RAM (<see cref="KernelVhostDataPath"/>), which must not be written back over the
+    /// guest's.</summary>
     public bool Suspended { get; set; }
 
     public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)

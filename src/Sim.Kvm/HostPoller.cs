@@ -18,7 +18,8 @@ public sealed unsafe class HostPoller : IDisposable
 
     public HostPoller() => Add(_timer.Fd, TimerToken);
 
-    /// <summary>Watches <paramref name="fd"/> for readability; <paramref name="token"/> comes back from <see cref="Wait"/>.</summary>
+    /// <summary>Watches <paramref name="fd"/> for readability; <paramref name="token"/> comes back from
+    /// <see cref="Wait"/>.</summary>
     public void Add(HostEventFd fd, ulong token) => Add(fd.Fd, token);
 
     public void Remove(HostEventFd fd)

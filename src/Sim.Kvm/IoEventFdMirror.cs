@@ -85,7 +85,8 @@ internal sealed class IoEventFdMirror : IIoEventFdMirror, IDisposable
         public bool Active { get; set; } = true;
 
         /// <summary>The access the kick stands for: a length-0 registration is a virtio notify, whose write is the
-        /// 16-bit queue index (VIRTIO 1.2 §4.1.4.4), so it is recorded as a 2-byte write of the datamatch (or 0).</summary>
+        /// 16-bit queue index (VIRTIO 1.2 §4.1.4.4), so it is recorded as a 2-byte write of the datamatch (or
+        /// 0).</summary>
         public int KickSize => Length == 0 ? 2 : Length;
 
         public ulong KickValue => DataMatch ?? 0;

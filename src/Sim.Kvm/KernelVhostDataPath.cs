@@ -120,7 +120,8 @@ internal sealed class KernelVhostDataPath : IDisposable
     }
 
     /// <summary>The host thread woke on the kernel's call eventfd (the device's writes are in the machine by now:
-    /// the caller synced first): raise the interrupt the model's vhost_signal would, through the same eventfd.</summary>
+    /// the caller synced first): raise the interrupt the model's vhost_signal would, through the same
+    /// eventfd.</summary>
     public void OnCall()
     {
         if (_call.Drain() == 0 || _simCall is null) return;

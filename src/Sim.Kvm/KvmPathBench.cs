@@ -74,7 +74,8 @@ public static class KvmPathBench
         0x66, 0xBA, (byte)EndPort, 0x00, 0xEF, 0xF4,
     ];
 
-    /// <summary>mov ecx,n; L: loop L; mov dx,0xF4; out dx,eax; hlt: guest instructions that never leave the guest.</summary>
+    /// <summary>mov ecx,n; L: loop L; mov dx,0xF4; out dx,eax; hlt: guest instructions that never leave the
+    /// guest.</summary>
     private static byte[] SpinLoop(int n) =>
     [
         0xB9, (byte)n, (byte)(n >> 8), (byte)(n >> 16), (byte)(n >> 24),

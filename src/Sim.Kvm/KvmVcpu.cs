@@ -116,7 +116,8 @@ public sealed unsafe class KvmVcpu : IDisposable
     public (bool Out, int Size, ushort Port, uint Count) IoExit =>
         (_run[KvmRunLayout.IoDirection] == KvmIoctl.ExitIoOut, _run[KvmRunLayout.IoSize], *(ushort*)(_run + KvmRunLayout.IoPort), *(uint*)(_run + KvmRunLayout.IoCount));
 
-    /// <summary>The data of element <paramref name="index"/> of a KVM_EXIT_IO (bounds-checked against the kvm_run mapping).</summary>
+    /// <summary>The data of element <paramref name="index"/> of a KVM_EXIT_IO (bounds-checked against the kvm_run
+    /// mapping).</summary>
     public Span<byte> IoData(int size, uint index)
     {
         ulong offset = *(ulong*)(_run + KvmRunLayout.IoDataOffset);

@@ -16,7 +16,8 @@ namespace Sim.Scenarios;
 /// device and per-request summaries. Options: <c>ticks=N</c> (acknowledged requests before the guest stops,
 /// default 5), <c>period_ns</c> (default 1 s, the seed's), <c>first_delay_ns</c> (seed flavour: realize to the
 /// first tick, default 30 s, the seed's), <c>flavour=robust|seed</c>, <c>transport=modern|legacy</c> (default
-/// modern, as Linux picks for a transitional device), <c>irq=msix|intx</c> (default msix), <c>notify=ioeventfd|exit</c>.
+/// modern, as Linux picks for a transitional device), <c>irq=msix|intx</c> (default msix),
+/// <c>notify=ioeventfd|exit</c>.
 /// </summary>
 public sealed class CounterScenario : IScenario
 {

@@ -15,7 +15,8 @@ namespace Sim.Scenarios;
 /// </summary>
 public static class DeviceCatalog
 {
-    /// <summary>Blk backing store for fuzzing: 64 KiB (128 sectors) so reads and writes at any sector stay cheap.</summary>
+    /// <summary>Blk backing store for fuzzing: 64 KiB (128 sectors) so reads and writes at any sector stay
+    /// cheap.</summary>
     public const ulong BlkFuzzDiskBytes = 64 * 1024;
 
     /// <summary>Every device, in <c>virtsim run --list</c> order.</summary>
@@ -89,7 +90,8 @@ public static class DeviceCatalog
         new("ping-stale", "ping --seed 2 --opt requests=16 --opt stale=1"),
     ];
 
-    /// <summary>Every committed simulated trace, engine scenarios first (what <c>scripts/regen-traces</c> makes).</summary>
+    /// <summary>Every committed simulated trace, engine scenarios first (what <c>scripts/regen-traces</c>
+    /// makes).</summary>
     public static IEnumerable<TraceRecipe> AllTraces => EngineTraces.Concat(All.SelectMany(d => d.Traces));
 
     /// <summary>The scenarios that drive no device.</summary>

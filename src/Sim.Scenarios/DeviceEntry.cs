@@ -28,10 +28,12 @@ public sealed record DeviceEntry
     public IReadOnlyList<Flavour> Flavours { get; init; } = [Flavour.Robust, Flavour.Seed];
 
     /// <summary>Builds the virtio device for the generic QEMU-style fuzz backend (hostile rings and register
-    /// sequences on the modern transport), or null when the device is not a virtio device or needs its own target.</summary>
+    /// sequences on the modern transport), or null when the device is not a virtio device or needs its own
+    /// target.</summary>
     public Func<Simulation, Flavour, VirtioDevice>? CreateVirtio { get; init; }
 
-    /// <summary>What its QEMU-style fuzz target says in <c>virtsim fuzz --list</c> (the oracles are appended).</summary>
+    /// <summary>What its QEMU-style fuzz target says in <c>virtsim fuzz --list</c> (the oracles are
+    /// appended).</summary>
     public string FuzzDescription { get; init; } = "";
 
     /// <summary>True when the device reports the bytes it was offered as used.len rather than the bytes it wrote

@@ -6,7 +6,8 @@ using Sim.Guest.Drivers.Rng;
 namespace Sim.Scenarios;
 
 /// <summary>The guest of "rng": probe, then for each request the hwrng read of <c>bytes</c> bytes (submit + kick),
-/// waiting in STI;HLT for random_recv_done, then a line with the length the device filled and the first bytes.</summary>
+/// waiting in STI;HLT for random_recv_done, then a line with the length the device filled and the first
+/// bytes.</summary>
 internal sealed class RngGuest : VirtioGuestProgram<VirtioRngDriver>
 {
     /// <summary>Bytes of each answer the guest prints.</summary>

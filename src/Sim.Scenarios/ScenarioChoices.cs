@@ -12,7 +12,8 @@ public static class ScenarioChoices
     /// <summary><c>flavour=robust|seed</c> (default robust).</summary>
     public static Flavour GetFlavour(ScenarioOptions options) => Pick(options, "flavour", "robust", ("robust", Flavour.Robust), ("seed", Flavour.Seed));
 
-    /// <summary><c>transport=modern|legacy</c> (default <paramref name="fallback"/>: modern, or legacy for blk as in seed 003).</summary>
+    /// <summary><c>transport=modern|legacy</c> (default <paramref name="fallback"/>: modern, or legacy for blk as in
+    /// seed 003).</summary>
     public static VirtioDriverTransport GetTransport(ScenarioOptions options, string fallback = "modern") =>
         Pick(options, "transport", fallback, ("modern", VirtioDriverTransport.Modern), ("legacy", VirtioDriverTransport.Legacy));
 

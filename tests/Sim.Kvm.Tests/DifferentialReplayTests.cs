@@ -21,7 +21,8 @@ public class DifferentialReplayTests
         throw new InvalidOperationException("traces/ not found above the test binaries");
     }
 
-    /// <summary>Every committed KVM recording of the virtio-demo queue, and the scenario of the other backend.</summary>
+    /// <summary>Every committed KVM recording of the virtio-demo queue, and the scenario of the other
+    /// backend.</summary>
     public static TheoryData<string, string> QueueRecordings => new()
     {
         { "kvm/virtio-demo.vtrace", "vhost-demo" },

@@ -2,7 +2,8 @@ using Sim.Kvm;
 
 namespace Sim.Kvm.Tests;
 
-/// <summary>A fact that needs a usable /dev/kvm: skipped, with the reason KvmSystem gives, where there is none.</summary>
+/// <summary>A fact that needs a usable /dev/kvm: skipped, with the reason KvmSystem gives, where there is
+/// none.</summary>
 public sealed class KvmFactAttribute : FactAttribute
 {
     public KvmFactAttribute()

@@ -7,7 +7,8 @@ namespace Cli.Commands;
 
 /// <summary><c>virtsim bench ring</c>: N requests through the driver-side and device-side split-ring code
 /// in one thread, B chains per kick; prints one line with the wall and process CPU time of the timed part
-/// (<c>wall_s</c>, <c>cpu_s</c>, <c>cpu_ns_per_req</c>), ending in the wall-clock <c>ns_per_request=&lt;value&gt;</c>.</summary>
+/// (<c>wall_s</c>, <c>cpu_s</c>, <c>cpu_ns_per_req</c>), ending in the wall-clock
+/// <c>ns_per_request=&lt;value&gt;</c>.</summary>
 internal static class BenchCommand
 {
     public static Command Build(CliApp app)

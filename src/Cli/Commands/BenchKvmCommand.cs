@@ -8,10 +8,11 @@ namespace Cli.Commands;
 /// <summary><c>virtsim bench kvm</c>: the real per-crossing and per-request costs on this machine's /dev/kvm
 /// (docs/recording.md §7), printed beside the latency model's figures. First the bare paths
 /// (<see cref="KvmPathBench"/>: userspace PIO and MMIO exits, ioeventfd-absorbed writes, no device model), then the
-/// stress guest (one request in flight) against the virtio-demo device through the recorder's machine on three notify paths (a userspace exit per notify, an
-/// ioeventfd to the userspace device, the vhost worker thread in this process with its real irqfd), each with the
-/// recorder off (<c>--no-trace</c>) and on (a trace written to a temporary file): the recording overhead. Every line
-/// gives wall and process CPU time; on a loaded host trust the CPU figures.</summary>
+/// stress guest (one request in flight) against the virtio-demo device through the recorder's machine on three notify
+/// paths (a userspace exit per notify, an ioeventfd to the userspace device, the vhost worker thread in this process
+/// with its real irqfd), each with the recorder off (<c>--no-trace</c>) and on (a trace written to a temporary file):
+/// the recording overhead. Every line gives wall and process CPU time; on a loaded host trust the CPU
+/// figures.</summary>
 internal static class BenchKvmCommand
 {
     public static Command Build(CliApp app)

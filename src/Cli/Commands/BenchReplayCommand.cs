@@ -6,11 +6,11 @@ using Sim.Engine.Trace;
 
 namespace Cli.Commands;
 
-/// <summary><c>virtsim bench replay &lt;trace|dir&gt;...</c>: replay speed (docs/recording.md §7). Each trace is replayed
-/// once to warm up (the CLI runs without tiered compilation, so the first replay of a process pays for compiling
-/// the machine), then <c>--repeat</c> times measured: events per second of wall and of process CPU time, trace bytes
-/// per event, and for recordings of a real KVM (origin kvm, whose clock is the host's) the ratio of the recorded
-/// run's duration to one replay's CPU time. Exits 1 when a replay does not match.</summary>
+/// <summary><c>virtsim bench replay &lt;trace|dir&gt;...</c>: replay speed (docs/recording.md §7). Each trace is
+/// replayed once to warm up (the CLI runs without tiered compilation, so the first replay of a process pays for
+/// compiling the machine), then <c>--repeat</c> times measured: events per second of wall and of process CPU time,
+/// trace bytes per event, and for recordings of a real KVM (origin kvm, whose clock is the host's) the ratio of the
+/// recorded run's duration to one replay's CPU time. Exits 1 when a replay does not match.</summary>
 internal static class BenchReplayCommand
 {
     public static Command Build(CliApp app)
@@ -61,7 +61,8 @@ internal static class BenchReplayCommand
         return allMatched ? ExitCodes.Ok : ExitCodes.Finding;
     }
 
-    /// <summary>The header's origin and the footer's end time (the recorded run's duration for a KVM recording).</summary>
+    /// <summary>The header's origin and the footer's end time (the recorded run's duration for a KVM
+    /// recording).</summary>
     private static (TraceOrigin Origin, long EndTime) OriginAndEnd(string file)
     {
         using FileStream stream = TraceFiles.OpenRead(file);

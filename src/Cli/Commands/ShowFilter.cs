@@ -42,7 +42,8 @@ internal sealed class ShowFilter
         return new ShowFilter(set, lo, hi);
     }
 
-    /// <summary>True when event <paramref name="index"/> at <paramref name="time"/> of <paramref name="kind"/> is listed.</summary>
+    /// <summary>True when event <paramref name="index"/> at <paramref name="time"/> of <paramref name="kind"/> is
+    /// listed.</summary>
     public bool Matches(ulong index, long time, TraceEventKind kind)
     {
         if (_kinds is not null && !_kinds.Contains(kind)) return false;

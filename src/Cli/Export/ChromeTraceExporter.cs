@@ -11,15 +11,16 @@ namespace Cli.Export;
 /// <list type="bullet">
 /// <item>Tracks: the vCPU (exits, kicks, guest stores, HLT, interrupts and their EOI), each host actor by its trace
 /// source (the QEMU main loop or device host thread, the vhost worker: ContextSwitch, DeviceRead/Write, DeviceResult),
-/// each device timer (TimerFire). eventfd signals and reads belong to whoever ran just before them (the vCPU's ioeventfd
-/// write, the actor that woke up and read its eventfd). Checkpoints are global instants.</item>
+/// each device timer (TimerFire). eventfd signals and reads belong to whoever ran just before them (the vCPU's
+/// ioeventfd write, the actor that woke up and read its eventfd). Checkpoints are global instants.</item>
 /// <item>Time: <c>ts</c> is virtual time in µs. Events at the same virtual time are laid out 1 ns apart in trace
 /// (causal) order, so no slices overlap and flows point forward; <c>args.t_ns</c> keeps the exact time and
 /// <c>args.i</c> the event index.</item>
 /// <item>Flows: a kick is an ioeventfd write (<see cref="TraceEventKind.IoEventFd"/>) or, for a device run
 /// synchronously on an exit, the last exit write before a completion that no kick explains. Its flow steps through the
 /// first host actor's wake-up (the actor that pops the chain) and every completion
-/// (<see cref="TraceEventKind.DeviceResult"/>), and ends at the next interrupt injected; the next kick ends it too.</item>
+/// (<see cref="TraceEventKind.DeviceResult"/>), and ends at the next interrupt injected; the next kick ends it
+/// too.</item>
 /// </list>
 /// Output is deterministic: the same trace gives the same bytes.
 /// </summary>
@@ -40,8 +41,8 @@ public static class ChromeTraceExporter
     /// <summary>Device timers' tracks: this plus the timer id.</summary>
     public const int TimerTidBase = 0x20000;
 
-    /// <summary>Reads every event of <paramref name="reader"/> and writes the JSON document. Returns the read error of a
-    /// corrupt or truncated trace (nothing useful was written then), or null.</summary>
+    /// <summary>Reads every event of <paramref name="reader"/> and writes the JSON document. Returns the read error of
+    /// a corrupt or truncated trace (nothing useful was written then), or null.</summary>
     public static TraceError? Export(TraceReader reader, Stream output)
     {
         ArgumentNullException.ThrowIfNull(reader);

@@ -3,9 +3,9 @@ using Sim.Engine.Trace;
 
 namespace Cli.Replay;
 
-/// <summary>Replays a fuzz finding trace (scenario <c>fuzz/&lt;target&gt;</c>, see <see cref="FindingTrace"/>): rebuilds
-/// the target, re-runs the input with every event compared, and matches only when the same oracle fires at the same
-/// site again (or, for a trace recorded without a finding, nothing fires).</summary>
+/// <summary>Replays a fuzz finding trace (scenario <c>fuzz/&lt;target&gt;</c>, see <see cref="FindingTrace"/>):
+/// rebuilds the target, re-runs the input with every event compared, and matches only when the same oracle fires at the
+/// same site again (or, for a trace recorded without a finding, nothing fires).</summary>
 public static class FindingTraceReplayer
 {
     public static ReplayOutcome Replay(TraceReader reader)

@@ -16,6 +16,7 @@ public enum ReplayVerdict
 /// <summary>The result of replaying one trace.</summary>
 public sealed record ReplayOutcome(ReplayVerdict Verdict, string Origin, ulong Events, string Detail)
 {
-    /// <summary>A line worth printing even on a match (a fuzz finding trace: "finding reproduced: ..."), or null.</summary>
+    /// <summary>A line worth printing even on a match (a fuzz finding trace: "finding reproduced: ..."), or
+    /// null.</summary>
     public string? Note { get; init; }
 }

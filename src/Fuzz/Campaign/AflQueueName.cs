@@ -6,8 +6,8 @@ namespace Virtsim.Fuzz.Campaign;
 /// <summary>
 /// AFL++'s queue and crash file names: <c>id:NNNNNN</c> (six digits, more past 999999) followed by comma-separated
 /// <c>key:value</c> parts — <c>orig:&lt;seed&gt;</c>, <c>src:NNNNNN</c>, <c>sync:&lt;instance&gt;</c>, <c>time:ms</c>,
-/// <c>execs:N</c>, <c>op:havoc</c>, <c>sig:06</c>, <c>+cov</c> (AFL++ afl-fuzz-bitmap.c <c>describe_op</c>). Only the id
-/// is parsed back; the rest is for people.
+/// <c>execs:N</c>, <c>op:havoc</c>, <c>sig:06</c>, <c>+cov</c> (AFL++ afl-fuzz-bitmap.c <c>describe_op</c>). Only the
+/// id is parsed back; the rest is for people.
 /// </summary>
 public static class AflQueueName
 {

@@ -28,9 +28,11 @@ public sealed record CampaignArgs
 
     public string Status { get; init; } = "auto";
 
-    /// <summary>With more targets than jobs: seconds one worker runs one target before the scheduler picks again.</summary>
+    /// <summary>With more targets than jobs: seconds one worker runs one target before the scheduler picks
+    /// again.</summary>
     public double SliceSeconds { get; init; } = 300;
 
-    /// <summary>True when these arguments ask for a campaign in a directory (a supervisor or one of its workers).</summary>
+    /// <summary>True when these arguments ask for a campaign in a directory (a supervisor or one of its
+    /// workers).</summary>
     public bool IsCampaign => Output is not null;
 }

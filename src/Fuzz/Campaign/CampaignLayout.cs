@@ -21,7 +21,8 @@ public sealed class CampaignLayout(string root)
     public const string LogName = "worker.log";
 
     /// <summary>AFL++ secondaries (-S) import only from directories holding this file (afl-fuzz-run.c
-    /// <c>sync_fuzzers</c>: "a secondary only syncs from main"); a campaign's first worker per target writes it.</summary>
+    /// <c>sync_fuzzers</c>: "a secondary only syncs from main"); a campaign's first worker per target writes
+    /// it.</summary>
     public const string MainNodeName = "is_main_node";
 
     public string Root { get; } = Path.GetFullPath(root);

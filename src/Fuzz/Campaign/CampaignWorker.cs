@@ -68,7 +68,8 @@ public sealed class CampaignWorker : ICampaignHooks
         _stopRequested = true;
     }
 
-    /// <summary>Runs until the run count, <paramref name="shouldStop"/>, a stop request or the parent's death.</summary>
+    /// <summary>Runs until the run count, <paramref name="shouldStop"/>, a stop request or the parent's
+    /// death.</summary>
     public CampaignResult Run(Func<bool>? shouldStop = null)
     {
         string me = _settings.Name;

@@ -7,9 +7,9 @@ using Virtsim.Fuzz.Targets;
 namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
-/// <c>virtsim fuzz cmin --target T &lt;in&gt; &lt;out&gt;</c> and <c>virtsim fuzz triage --target T &lt;dir&gt; [&lt;findings&gt;]</c>,
-/// run inside the instrumented load context (<see cref="FuzzHost"/>) like <see cref="FuzzEntry"/>; the command line
-/// is parsed by <see cref="FuzzCommandLine"/>.
+/// <c>virtsim fuzz cmin --target T &lt;in&gt; &lt;out&gt;</c> and <c>virtsim fuzz triage --target T &lt;dir&gt;
+/// [&lt;findings&gt;]</c>, run inside the instrumented load context (<see cref="FuzzHost"/>) like
+/// <see cref="FuzzEntry"/>; the command line is parsed by <see cref="FuzzCommandLine"/>.
 /// <para>cmin keeps, for every (edge, hit-count bucket) any input shows, the smallest input showing it — afl-cmin's
 /// rule, so the kept set covers every edge and bucket of the whole corpus. Input: a directory of files, or a
 /// campaign directory (the queues of the target's workers). Inputs that fire an oracle are left out (they belong
@@ -101,7 +101,8 @@ public static class CorpusToolsEntry
         return 0;
     }
 
-    /// <summary>(edge index &lt;&lt; 8) | bucket bit for every edge of <paramref name="map"/> (AFL's buckets).</summary>
+    /// <summary>(edge index &lt;&lt; 8) | bucket bit for every edge of <paramref name="map"/> (AFL's
+    /// buckets).</summary>
     public static IEnumerable<int> Tuples(ReadOnlySpan<byte> map)
     {
         var tuples = new List<int>();

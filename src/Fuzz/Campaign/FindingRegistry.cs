@@ -7,7 +7,8 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class FindingRegistry
 {
-    /// <summary>(oracle, site, shape) — the campaign's finding key, <see cref="Oracles.FindingReport.DedupKey"/> — of every saved finding of <paramref name="target"/> under <paramref name="directory"/>.</summary>
+    /// <summary>(oracle, site, shape) — the campaign's finding key, <see cref="Oracles.FindingReport.DedupKey"/> — of
+    /// every saved finding of <paramref name="target"/> under <paramref name="directory"/>.</summary>
     public static List<(string Oracle, string Site, string Shape)> Load(string directory, string target)
     {
         var keys = new List<(string, string, string)>();
@@ -18,7 +19,8 @@ public static class FindingRegistry
         return keys;
     }
 
-    /// <summary>Every finding directory below <paramref name="directory"/> (one level or two: <c>findings/&lt;target&gt;/…</c>).</summary>
+    /// <summary>Every finding directory below <paramref name="directory"/> (one level or two:
+    /// <c>findings/&lt;target&gt;/…</c>).</summary>
     public static List<FindingRecord> Records(string directory)
     {
         var records = new List<FindingRecord>();

@@ -37,7 +37,8 @@ public static class PlotDataFile
         File.AppendAllText(path, row);
     }
 
-    /// <summary>The rows of a plot_data file as numbers (a trailing % dropped); torn or foreign rows are skipped.</summary>
+    /// <summary>The rows of a plot_data file as numbers (a trailing % dropped); torn or foreign rows are
+    /// skipped.</summary>
     public static List<double[]> Read(string path)
     {
         var rows = new List<double[]>();

@@ -5,7 +5,8 @@ namespace Virtsim.Fuzz.Campaign;
 /// <summary>How a source line fared in a campaign, as llvm-cov colours it.</summary>
 public enum LineState
 {
-    /// <summary>No probe's block holds a sequence point on this line (comments, declarations, uninstrumented code).</summary>
+    /// <summary>No probe's block holds a sequence point on this line (comments, declarations, uninstrumented
+    /// code).</summary>
     None,
 
     /// <summary>Every block with code on this line was reached.</summary>

@@ -8,8 +8,8 @@ using Virtsim.Fuzz.Targets;
 namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>
-/// <c>virtsim fuzz worker --target T -o DIR --name NAME [...]</c>: one worker of a campaign, as the supervisor starts it
-/// (or a user by hand, on another machine sharing DIR). Runs inside the instrumented load context like
+/// <c>virtsim fuzz worker --target T -o DIR --name NAME [...]</c>: one worker of a campaign, as the supervisor starts
+/// it (or a user by hand, on another machine sharing DIR). Runs inside the instrumented load context like
 /// <see cref="FuzzEntry"/> (only BCL types cross). Logs to <c>DIR/NAME/worker.log</c> and stdout; SIGINT and
 /// SIGTERM stop it after the current execution with final stats written. Exit codes as <see cref="FuzzEntry"/>.
 /// </summary>

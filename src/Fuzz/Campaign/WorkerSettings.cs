@@ -6,7 +6,8 @@ public sealed record WorkerSettings
     /// <summary>Directory name under the campaign root (AFL++'s <c>-S</c> name): letters, digits, '-', '_'.</summary>
     public required string Name { get; init; }
 
-    /// <summary>Writes <see cref="CampaignLayout.MainNodeName"/>, so AFL++ secondaries import this worker's queue.</summary>
+    /// <summary>Writes <see cref="CampaignLayout.MainNodeName"/>, so AFL++ secondaries import this worker's
+    /// queue.</summary>
     public bool Main { get; init; }
 
     /// <summary>The supervising process; the worker stops gracefully when it is gone (0: none).</summary>

@@ -9,8 +9,9 @@ namespace Virtsim.Fuzz.Coverage;
 /// <c>Trace.SharedMem[id ^ Trace.PrevLocation]++; Trace.PrevLocation = id &gt;&gt; 1</c> (SharpFuzz.Common's
 /// <see cref="Trace"/>, a static <c>byte*</c> with no bounds check). The engine owns the memory: a 64 KiB native
 /// buffer allocated once per process, which <see cref="Reset"/> points <see cref="Trace.SharedMem"/> back at, so
-/// the engine's map is the map even when another copy of this class (another load context) pointed it elsewhere. SharpFuzz.Common loads once, in the
-/// default context, so every instrumented assembly shares one <see cref="Trace"/>. Not thread-safe, by design:
+/// the engine's map is the map even when another copy of this class (another load context) pointed it elsewhere.
+/// SharpFuzz.Common loads once, in the default context, so every instrumented assembly shares one <see cref="Trace"/>.
+/// Not thread-safe, by design:
 /// one execution at a time per process.
 /// </summary>
 public static unsafe class CoverageMap

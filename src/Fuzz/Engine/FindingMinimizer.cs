@@ -33,7 +33,8 @@ public static class FindingMinimizer
         return current;
     }
 
-    /// <summary>True when <paramref name="a"/> is strictly simpler: shorter, or as long and lexicographically smaller.</summary>
+    /// <summary>True when <paramref name="a"/> is strictly simpler: shorter, or as long and lexicographically
+    /// smaller.</summary>
     public static bool IsSimpler(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length < b.Length || (a.Length == b.Length && a.SequenceCompareTo(b) < 0);
 
     /// <summary>Tries the typed candidates in order. After a kept candidate it resumes at the same position in the new

@@ -20,8 +20,8 @@ public static class FindingNarrative
     public const int DataBytesShownMax = 16;
 
     /// <summary>What <paramref name="target"/> narrates to <see cref="FuzzContext.Log"/> while running
-    /// <paramref name="input"/> (its decoded operations), at most <see cref="LinesMax"/> lines plus a count of the rest;
-    /// empty when the target narrates nothing.</summary>
+    /// <paramref name="input"/> (its decoded operations), at most <see cref="LinesMax"/> lines plus a count of the
+    /// rest; empty when the target narrates nothing.</summary>
     public static IReadOnlyList<string> DecodedOperations(IFuzzTarget target, ReadOnlySpan<byte> input, ExecutionLimits limits)
     {
         ArgumentNullException.ThrowIfNull(target);
@@ -41,7 +41,8 @@ public static class FindingNarrative
         return [.. lines.Take(LinesMax), $"... ({lines.Length - LinesMax} more)"];
     }
 
-    /// <summary>Appends the narrative of the trace in <paramref name="trace"/> (nothing when it cannot be read).</summary>
+    /// <summary>Appends the narrative of the trace in <paramref name="trace"/> (nothing when it cannot be
+    /// read).</summary>
     public static void Append(StringBuilder s, byte[] trace)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -82,7 +83,8 @@ public static class FindingNarrative
         }
     }
 
-    /// <summary>One line for an event, or null for the verdict; <paramref name="byGuest"/> says whose action it was.</summary>
+    /// <summary>One line for an event, or null for the verdict; <paramref name="byGuest"/> says whose action it
+    /// was.</summary>
     public static string? Describe(ulong index, in TraceEvent ev, out bool byGuest)
     {
         byGuest = ev.Kind is TraceEventKind.GuestWrite or TraceEventKind.MmioWrite or TraceEventKind.MmioRead or TraceEventKind.PioOut

@@ -10,12 +10,13 @@ namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
 /// A finding as an ordinary virtsim trace (traces/README.md, "Fuzz finding traces") that <c>virtsim replay</c>
-/// reproduces on any machine. Origin <c>simulated</c>; scenario <c>fuzz/&lt;target&gt;</c>; the options hold the target,
-/// its input format version, the input (hex), the execution limits and the verdict expected (oracle and site, or
+/// reproduces on any machine. Origin <c>simulated</c>; scenario <c>fuzz/&lt;target&gt;</c>; the options hold the
+/// target, its input format version, the input (hex), the execution limits and the verdict expected (oracle and site,
+/// or
 /// <c>none</c>). The events are what the execution did as the target's simulation or memory hooks saw it (guest writes,
 /// MMIO and kicks, device reads and writes of guest memory, interrupts, device results), then one verdict event
-/// (<see cref="ExecutionTrace.Finish"/>). Replaying re-runs the input on a fresh target and matches only when every event,
-/// the final memory and the verdict match.
+/// (<see cref="ExecutionTrace.Finish"/>). Replaying re-runs the input on a fresh target and matches only when every
+/// event, the final memory and the verdict match.
 /// </summary>
 public static class FindingTrace
 {
@@ -37,7 +38,8 @@ public static class FindingTrace
     /// <summary>The oracle and site options when nothing fired.</summary>
     public const string NoFinding = "none";
 
-    /// <summary>Largest input a trace holds: its hex must fit a header string (<see cref="TraceFormat.HeaderStringBytesMax"/>).</summary>
+    /// <summary>Largest input a trace holds: its hex must fit a header string
+    /// (<see cref="TraceFormat.HeaderStringBytesMax"/>).</summary>
     public const int InputBytesMax = TraceFormat.HeaderStringBytesMax / 2;
 
     /// <summary>Characters of the message kept in the header (informational; not compared).</summary>
@@ -52,7 +54,8 @@ public static class FindingTrace
 
     /// <summary>Runs <paramref name="input"/> on <paramref name="target"/> as the campaign does, then again with a
     /// recorder attached, and returns the trace. Executions are deterministic, so both see the same thing; when they do
-    /// not, <see cref="FindingTraceRecording.Consistent"/> says so. What the target narrates during the first run goes to
+    /// not, <see cref="FindingTraceRecording.Consistent"/> says so. What the target narrates during the first run goes
+    /// to
     /// <paramref name="narrative"/> when given (<see cref="FuzzContext.Log"/>).</summary>
     public static FindingTraceRecording Record(IFuzzTarget target, ReadOnlySpan<byte> input, ExecutionLimits limits, ulong seed, TextWriter? narrative = null)
     {

@@ -5,10 +5,10 @@ using Virtsim.Fuzz.Targets;
 namespace Virtsim.Fuzz.Engine;
 
 /// <summary>
-/// Saves a finding as <c>&lt;findings&gt;/&lt;oracle&gt;-&lt;site-hash&gt;/</c> holding <c>input.bin</c>, <c>trace.vtrace</c>
-/// (<see cref="FindingTrace"/>: replayable with <c>virtsim replay</c>) and <c>summary.txt</c> (what fired, the rule it
-/// broke, what the guest and the device did, message, stack, how to reproduce and replay). Written atomically; a directory that
-/// already exists (an earlier campaign's, or the user's) is left untouched.
+/// Saves a finding as <c>&lt;findings&gt;/&lt;oracle&gt;-&lt;site-hash&gt;/</c> holding <c>input.bin</c>,
+/// <c>trace.vtrace</c> (<see cref="FindingTrace"/>: replayable with <c>virtsim replay</c>) and <c>summary.txt</c> (what
+/// fired, the rule it broke, what the guest and the device did, message, stack, how to reproduce and replay). Written
+/// atomically; a directory that already exists (an earlier campaign's, or the user's) is left untouched.
 /// </summary>
 public static class FindingWriter
 {

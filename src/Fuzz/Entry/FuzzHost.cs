@@ -16,7 +16,8 @@ namespace Virtsim.Fuzz.Entry;
 /// </summary>
 public static class FuzzHost
 {
-    /// <summary>Parses the words after <c>fuzz</c> and runs them (tests; the CLI goes through Virtsim.Fuzz.Campaign).</summary>
+    /// <summary>Parses the words after <c>fuzz</c> and runs them (tests; the CLI goes through
+    /// Virtsim.Fuzz.Campaign).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         FuzzParse parse = FuzzCommandLine.Parse(args);

@@ -8,6 +8,7 @@ public sealed record FuzzInvocation(FuzzOptions Options, CampaignArgs Campaign)
 {
     public FuzzMode Mode => Options.Mode;
 
-    /// <summary>True for <c>fuzz run -o DIR</c>: the supervisor of a campaign (Virtsim.Fuzz.Campaign runs it).</summary>
+    /// <summary>True for <c>fuzz run -o DIR</c>: the supervisor of a campaign (Virtsim.Fuzz.Campaign runs
+    /// it).</summary>
     public bool IsSupervisor => Mode == FuzzMode.Run && Campaign.Output is not null;
 }

@@ -7,7 +7,8 @@ namespace Virtsim.Fuzz.Entry;
 /// </summary>
 public sealed record FuzzOptions
 {
-    /// <summary>Longest <c>--time</c>: a year and a day. Far longer values overflowed the deadline and ran nothing.</summary>
+    /// <summary>Longest <c>--time</c>: a year and a day. Far longer values overflowed the deadline and ran
+    /// nothing.</summary>
     public static readonly TimeSpan TimeMax = TimeSpan.FromDays(366);
 
     /// <summary>Default <c>--max-len</c>.</summary>
@@ -68,7 +69,8 @@ public sealed record FuzzOptions
     public bool RunsTarget => Mode is not (FuzzMode.List or FuzzMode.Report);
 
     /// <summary>Parses a <c>virtsim fuzz</c> command line (the words after <c>fuzz</c>, old flag forms included)
-    /// without running it; <paramref name="error"/> holds every problem, joined by "; ". Help requests are errors here.</summary>
+    /// without running it; <paramref name="error"/> holds every problem, joined by "; ". Help requests are errors
+    /// here.</summary>
     public static bool TryParse(IReadOnlyList<string> args, out FuzzOptions options, out string? error)
     {
         ArgumentNullException.ThrowIfNull(args);

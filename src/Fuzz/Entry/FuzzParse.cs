@@ -28,7 +28,8 @@ public sealed class FuzzParse
 
     internal ParseResult? Help { get; }
 
-    /// <summary>Prints help or errors and returns the exit code, or null when <see cref="Invocation"/> is to run.</summary>
+    /// <summary>Prints help or errors and returns the exit code, or null when <see cref="Invocation"/> is to
+    /// run.</summary>
     public int? Handle(TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(output);

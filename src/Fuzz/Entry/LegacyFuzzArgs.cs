@@ -5,11 +5,13 @@ namespace Virtsim.Fuzz.Entry;
 /// and saved findings use them: <c>--list</c> is <c>list</c>, <c>--reproduce F</c> is <c>reproduce F</c>,
 /// <c>--emit-test F</c> is <c>emit-test F</c>, <c>--afl</c> is <c>afl</c>, <c>--libfuzzer-driver</c> is
 /// <c>libfuzzer</c>, <c>--worker N</c> is <c>worker --name N</c>, and anything else (<c>--target T --runs N</c>,
-/// <c>-o DIR --jobs N</c>) is <c>run</c>. A command line that starts with a word that is not an option (a subcommand) is left alone.
+/// <c>-o DIR --jobs N</c>) is <c>run</c>. A command line that starts with a word that is not an option (a subcommand)
+/// is left alone.
 /// </summary>
 public static class LegacyFuzzArgs
 {
-    /// <summary>The old mode flags and the subcommands they name; the bool says whether the flag takes a value.</summary>
+    /// <summary>The old mode flags and the subcommands they name; the bool says whether the flag takes a
+    /// value.</summary>
     private static readonly (string Flag, string Command, bool Value)[] Modes =
     [
         ("--list", "list", false),

@@ -11,9 +11,9 @@ namespace Virtsim.Fuzz.Entry;
 /// </summary>
 public static class RegressionTestEmitter
 {
-    /// <summary>The test's class name: the target and the site it guards (<c>Regression_SplitVirtqueue_UsedRingLenExceedsWritable</c>),
-    /// so the name says what breaks when it fails (issue 11). An input on which nothing fires has no site: its name
-    /// ends in the input's content hash.</summary>
+    /// <summary>The test's class name: the target and the site it guards
+    /// (<c>Regression_SplitVirtqueue_UsedRingLenExceedsWritable</c>), so the name says what breaks when it fails (issue
+    /// 11). An input on which nothing fires has no site: its name ends in the input's content hash.</summary>
     public static string ClassName(string targetName, FindingReport? finding, ReadOnlySpan<byte> input)
     {
         string what = finding is null ? "Input_" + Engine.CorpusDirectory.ContentName(input) : Pascal(finding.Site);

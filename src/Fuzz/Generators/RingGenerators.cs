@@ -14,10 +14,12 @@ namespace Virtsim.Fuzz.Generators;
 /// </summary>
 public static class RingGenerators
 {
-    /// <summary>One descriptor: (addr kind, addr, len kind, len, flags, next), the fields of <see cref="RingInput.Op"/>.</summary>
+    /// <summary>One descriptor: (addr kind, addr, len kind, len, flags, next), the fields of
+    /// <see cref="RingInput.Op"/>.</summary>
     public readonly record struct DescriptorSpec(byte AddrKind, ulong Addr, byte LenKind, uint Len, byte Flags, ushort Next);
 
-    /// <summary>A well-formed chain: (readable count 0..2, writable count 0..2, buffer length 1..64, indirect).</summary>
+    /// <summary>A well-formed chain: (readable count 0..2, writable count 0..2, buffer length 1..64,
+    /// indirect).</summary>
     public readonly record struct ChainSpec(int Outs, int Ins, uint BufferLength, bool Indirect, int Table);
 
     public static Gen<ChainSpec> Chain() =>

@@ -52,7 +52,8 @@ public sealed class AflForkServer
     /// <summary>Executions that answered a crash status.</summary>
     public long Crashes => _runs.Crashes;
 
-    /// <summary>Where findings and protocol trouble are narrated (afl-fuzz discards it unless AFL_DEBUG_CHILD=1).</summary>
+    /// <summary>Where findings and protocol trouble are narrated (afl-fuzz discards it unless
+    /// AFL_DEBUG_CHILD=1).</summary>
     public TextWriter? Log { get; init; }
 
     /// <summary>Says hello and serves runs until afl-fuzz closes the control pipe (true) or the protocol breaks

@@ -22,11 +22,13 @@ internal sealed class GlueWordPipe
         _status = status;
     }
 
-    /// <summary>The control stream, for protocols that read more than words from it (libFuzzer's input bytes).</summary>
+    /// <summary>The control stream, for protocols that read more than words from it (libFuzzer's input
+    /// bytes).</summary>
     public Stream Control => _control;
 
     /// <summary>Reads one control word. False ends the serve loop: with <paramref name="error"/> null when the peer
-    /// closed the pipe between words (the fuzzer is done), else with <c>control pipe closed mid-</c><paramref name="part"/>.</summary>
+    /// closed the pipe between words (the fuzzer is done), else with <c>control pipe closed
+    /// mid-</c><paramref name="part"/>.</summary>
     public bool TryReadWord(string part, out uint word, out string? error)
     {
         int got = _control.ReadAtLeast(_word, WordBytes, throwOnEndOfStream: false);

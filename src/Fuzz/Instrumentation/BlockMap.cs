@@ -14,8 +14,8 @@ namespace Virtsim.Fuzz.Instrumentation;
 /// keeps every original instruction in order (only short and long branch forms may change), so removing the probes
 /// from an instrumented method leaves the original instruction list. Each probe therefore guards the original
 /// instruction with the same ordinal, whose IL offset the original assembly's portable PDB maps to sequence
-/// points. Methods are paired by type and position and the remaining opcodes are compared one by one; any mismatch throws
-/// (a SharpFuzz that changed its rewriting must not produce a silently wrong report).</para>
+/// points. Methods are paired by type and position and the remaining opcodes are compared one by one; any mismatch
+/// throws (a SharpFuzz that changed its rewriting must not produce a silently wrong report).</para>
 /// </summary>
 public static class BlockMap
 {

@@ -13,7 +13,8 @@ namespace Virtsim.Fuzz.Instrumentation;
 /// </summary>
 public static class SharpFuzzInstrumenter
 {
-    /// <summary>Bumped whenever what we ask of SharpFuzz changes, so cached instrumented assemblies are rebuilt.</summary>
+    /// <summary>Bumped whenever what we ask of SharpFuzz changes, so cached instrumented assemblies are
+    /// rebuilt.</summary>
     public const int Version = 3;
 
     /// <summary>SharpFuzz's switch for <c>Trace.OnBranch</c> probes (read once per process, by SharpFuzz).</summary>

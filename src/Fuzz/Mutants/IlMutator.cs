@@ -9,8 +9,8 @@ namespace Virtsim.Fuzz.Mutants;
 /// (module type order, method order, IL order), and writes a copy of the assembly with exactly one of them applied.
 /// Working on IL rather than source means a mutant costs a rewrite (milliseconds), not a build (minutes), so a
 /// score over hundreds of mutants fits in a fuzzing budget. Compiler-generated types and methods (lambdas, iterators,
-/// property backing) are skipped, as are the always-on assertion helpers (mutating an assertion only weakens it) and the
-/// seed flavours' handlers (methods named *Seed*: their flaws are deliberate, robust targets never run them).
+/// property backing) are skipped, as are the always-on assertion helpers (mutating an assertion only weakens it) and
+/// the seed flavours' handlers (methods named *Seed*: their flaws are deliberate, robust targets never run them).
 /// </summary>
 public static class IlMutator
 {
@@ -54,7 +54,8 @@ public static class IlMutator
         return mutants;
     }
 
-    /// <summary>Writes <paramref name="assemblyPath"/> with <paramref name="mutant"/> applied to <paramref name="output"/>.</summary>
+    /// <summary>Writes <paramref name="assemblyPath"/> with <paramref name="mutant"/> applied to
+    /// <paramref name="output"/>.</summary>
     public static void Apply(string assemblyPath, IlMutant mutant, Stream output)
     {
         ArgumentNullException.ThrowIfNull(mutant);

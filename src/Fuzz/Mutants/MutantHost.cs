@@ -126,7 +126,8 @@ public static class MutantHost
             }
             catch (IOException)
             {
-                // The unloaded context may still hold the file on some systems; the temp directory is the OS's to clean.
+                // The unloaded context may still hold the file on some systems; the temp directory is the OS's to
+                // clean.
             }
         }
         return 0;

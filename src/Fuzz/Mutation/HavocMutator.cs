@@ -174,7 +174,8 @@ public sealed class HavocMutator
         return prng.NextBool() ? d : -d;
     }
 
-    /// <summary>Mostly short blocks (fields), sometimes long ones (whole records), at most <paramref name="limit"/>.</summary>
+    /// <summary>Mostly short blocks (fields), sometimes long ones (whole records), at most
+    /// <paramref name="limit"/>.</summary>
     private static int BlockLength(Prng prng, int limit)
     {
         int cap = prng.IntLessThan(3) switch

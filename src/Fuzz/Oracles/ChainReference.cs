@@ -24,7 +24,8 @@ namespace Virtsim.Fuzz.Oracles;
 /// <para>Descriptor reads: the walk reads the head, the first entry of an indirect table, and one descriptor per NEXT
 /// it follows; it stops at the first rule broken. So a pop reads at most <see cref="Reads"/> descriptors, which is at
 /// most the table's size + 1 (a loop is read once round plus the descriptor that proves it) and + 1 for an indirect
-/// head. Linux vhost_get_vq_desc checks <c>++found &gt; vq-&gt;num</c> before its read instead (docs/fuzzing-oracles.md).</para>
+/// head. Linux vhost_get_vq_desc checks <c>++found &gt; vq-&gt;num</c> before its read instead
+/// (docs/fuzzing-oracles.md).</para>
 /// Reads guest memory through <see cref="GuestMemory.TryGetSpan"/>, which no observer sees. Allocates only when built.
 /// </summary>
 public sealed class ChainReference
@@ -40,7 +41,8 @@ public sealed class ChainReference
     /// <summary>The classification: <see cref="QueueError.None"/> for a valid chain.</summary>
     public QueueError Error { get; private set; }
 
-    /// <summary>Descriptors the walk read (head, indirect entries, each NEXT followed), up to the rule it stopped at.</summary>
+    /// <summary>Descriptors the walk read (head, indirect entries, each NEXT followed), up to the rule it stopped
+    /// at.</summary>
     public int Reads { get; private set; }
 
     /// <summary>Descriptors the chain holds (valid chains; the INDIRECT head not counted).</summary>
@@ -55,7 +57,8 @@ public sealed class ChainReference
     /// <summary>The device-writable iovecs of a valid chain.</summary>
     public IReadOnlyList<Iovec> In => _in;
 
-    /// <summary>Classifies the chain at <paramref name="head"/> (&lt; <paramref name="size"/>) of the descriptor table at
+    /// <summary>Classifies the chain at <paramref name="head"/> (&lt; <paramref name="size"/>) of the descriptor table
+    /// at
     /// <paramref name="table"/> as guest memory holds it now.</summary>
     public QueueError Classify(GuestMemory memory, ulong table, int size, ushort head)
     {
@@ -130,7 +133,8 @@ public sealed class ChainReference
         return true;
     }
 
-    /// <summary>Regions [addr, addr + len) spans (dma_memory_map maps piece by piece), or 0 when a byte is not backed.</summary>
+    /// <summary>Regions [addr, addr + len) spans (dma_memory_map maps piece by piece), or 0 when a byte is not
+    /// backed.</summary>
     private static int Pieces(GuestMemory memory, ulong addr, ulong len)
     {
         int pieces = 0;

@@ -31,7 +31,8 @@ public sealed class DeviceAccessGate : IMemoryObserver
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Judge(actor, address, data.Length, "write");
 
-    /// <summary>Device accesses seen so far (open or not): lets a caller tell whether the device ran during a step.</summary>
+    /// <summary>Device accesses seen so far (open or not): lets a caller tell whether the device ran during a
+    /// step.</summary>
     public long DeviceAccesses { get; private set; }
 
     private void Judge(MemoryActor actor, GuestAddress address, int length, string what)

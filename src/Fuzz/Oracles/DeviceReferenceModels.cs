@@ -47,7 +47,8 @@ public static class DeviceReferenceModels
     }
 
     /// <summary>factorial robust (seed 001 virtio_test_handle_output, lengths checked): struct test_request {arg1 u32,
-    /// arg2 char[32]} needs 36 readable bytes and 4 writable, else used.len 0; ret = arg1! in u32 arithmetic, used.len 4.</summary>
+    /// arg2 char[32]} needs 36 readable bytes and 4 writable, else used.len 0; ret = arg1! in u32 arithmetic, used.len
+    /// 4.</summary>
     public static ResponseMismatch? Factorial(ReadOnlySpan<byte> readable, ReadOnlySpan<byte> writable, uint usedLen)
     {
         if (readable.Length < 36 || writable.Length < 4)
@@ -70,7 +71,8 @@ public static class DeviceReferenceModels
     /// <summary>counter robust (seed 002 virtio_test_handle_output: qemu_log("=========get virtio num:%d") per
     /// 4-byte number, little-endian): a request must be 1..4096 whole numbers (else the device breaks, NEEDS_RESET,
     /// and completes nothing); each number is logged in order and used.len is 0 (nothing written, VIRTIO 1.2 §2.7.8.1).
-    /// <paramref name="newLines"/> are the log lines added since the previous completion the oracle saw (timer lines, and
+    /// <paramref name="newLines"/> are the log lines added since the previous completion the oracle saw (timer lines,
+    /// and
 /// lines of requests it did not judge, may be among them).</summary>
     public static ResponseMismatch? Counter(ReadOnlySpan<byte> readable, uint usedLen, IReadOnlyList<string> newLines)
     {
@@ -103,7 +105,8 @@ public static class DeviceReferenceModels
     /// req-&gt;in_len). type &amp; ~(OUT | BARRIER) == IN: a read of writable − 1 bytes, or (OUT bit) a write of
     /// readable − 16 bytes, at sector·512: whole sectors inside the disk (virtio_blk_sect_range_ok) → data = disk
     /// contents / disk = data and status OK, else IOERR. FLUSH and GET_ID → OK; anything else → UNSUPP.
-    /// <paramref name="shadow"/> is the model's disk, updated by writes; <paramref name="disk"/> the device's.</summary>
+    /// <paramref name="shadow"/> is the model's disk, updated by writes; <paramref name="disk"/> the
+    /// device's.</summary>
     public static ResponseMismatch? Blk(ReadOnlySpan<byte> readable, ReadOnlySpan<byte> writable, uint usedLen, Span<byte> shadow, ReadOnlySpan<byte> disk)
     {
         if (readable.Length < 16 || writable.Length < 1) return new("response/blk-malformed-completed", $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs a 16-byte header and a status byte) was completed; the device must break instead");

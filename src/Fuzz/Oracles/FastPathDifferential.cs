@@ -49,7 +49,8 @@ public sealed class FastPathDifferential
         _current.DirtyCount = 0;
     }
 
-    /// <summary>Starts a new step called <paramref name="label"/> (a constant: it becomes the finding's site).</summary>
+    /// <summary>Starts a new step called <paramref name="label"/> (a constant: it becomes the finding's
+    /// site).</summary>
     public void Step(string label)
     {
         if (!Enabled) return;

@@ -14,7 +14,8 @@ public static class FuzzOracle
     /// <summary>The execution exceeded its step budget (livelock, unbounded loop over guest data).</summary>
     public const string Hang = "hang";
 
-    /// <summary>The execution allocated more host memory than its bound (an allocation sized by a guest value).</summary>
+    /// <summary>The execution allocated more host memory than its bound (an allocation sized by a guest
+    /// value).</summary>
     public const string Resource = "resource";
 
     /// <summary>Lower-case, <c>[a-z0-9-]</c> only, at most 40 characters; "oracle" if nothing is left.</summary>

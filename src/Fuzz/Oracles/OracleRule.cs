@@ -1,6 +1,7 @@
 namespace Virtsim.Fuzz.Oracles;
 
-/// <summary>The rule a finding's site broke: what the device did wrong, the rule, and where the rule is written.</summary>
+/// <summary>The rule a finding's site broke: what the device did wrong, the rule, and where the rule is
+/// written.</summary>
 /// <param name="Site">An exact site (<c>used-ring/len-exceeds-written</c>), a site family ending in <c>/</c> or
 /// <c>@</c> (<c>guest-memory/</c>), or an oracle name for the oracle-wide fallback.</param>
 /// <param name="Wrong">What the device (or model) did, in one sentence.</param>

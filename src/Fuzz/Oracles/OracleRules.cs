@@ -173,7 +173,8 @@ public static class OracleRules
             "a device writes the same response bytes into the device-writable buffers and the same used ring; only used.flags and avail_event are written at implementation-defined times",
             "VIRTIO 1.2 §2.7.8.2 (the device writes len bytes to the writable buffers), §2.7.7 / §2.7.10 (used.flags, avail_event are hints)"),
 
-        // ---- missed interrupt (MissedInterruptOracle: whole devices, the interrupt seen as an irqfd/MSI-X/INTx delivery)
+        // ---- missed interrupt (MissedInterruptOracle: whole devices, the interrupt seen as an irqfd/MSI-X/INTx
+        // delivery)
         MissedAfterDrain("notify/missed-interrupt-after-drain", "the device"),
         MissedAfterDrain("notify/missed-interrupt-after-drain-qemu", "the QEMU-style device"),
         MissedAfterDrain("notify/missed-interrupt-after-drain-vhost", "the vhost device (call eventfd → irqfd)"),
@@ -353,7 +354,8 @@ public static class OracleRules
         return best;
     }
 
-    /// <summary>The rule for a finding: by site (<see cref="ForSite"/>), else the oracle-wide entry, else null.</summary>
+    /// <summary>The rule for a finding: by site (<see cref="ForSite"/>), else the oracle-wide entry, else
+    /// null.</summary>
     public static OracleRule? For(string oracle, string site)
     {
         ArgumentNullException.ThrowIfNull(oracle);

@@ -1,4 +1,5 @@
 namespace Virtsim.Fuzz.Oracles;
 
-/// <summary>What <see cref="DeviceReferenceModels"/> found wrong in one completed request: the oracle site and why.</summary>
+/// <summary>What <see cref="DeviceReferenceModels"/> found wrong in one completed request: the oracle site and
+/// why.</summary>
 public readonly record struct ResponseMismatch(string Site, string Message);

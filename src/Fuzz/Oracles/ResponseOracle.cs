@@ -53,7 +53,8 @@ public sealed class ResponseOracle : ICompletionObserver
     public static bool HasModel(VirtioDevice device, Flavour flavour) =>
         flavour == Flavour.Robust && device is VirtioDemoDevice or VirtioFactorialDevice or VirtioCounterDevice or VirtioBlkDevice { Backend: MemoryBlockBackend };
 
-    /// <summary>Starts judging a fresh <paramref name="device"/> (one execution); a device without a model is ignored.</summary>
+    /// <summary>Starts judging a fresh <paramref name="device"/> (one execution); a device without a model is
+    /// ignored.</summary>
     public void Begin(VirtioDevice? device, Flavour flavour, GuestMemory memory, FuzzContext? context)
     {
         _device = device is not null && HasModel(device, flavour) ? device : null;
@@ -163,7 +164,8 @@ public sealed class ResponseOracle : ICompletionObserver
         return true;
     }
 
-    /// <summary>Concatenates the buffers' current bytes (unobserved host reads); false when one is outside memory.</summary>
+    /// <summary>Concatenates the buffers' current bytes (unobserved host reads); false when one is outside
+    /// memory.</summary>
     private bool Gather(RangeList list, ref byte[] into, out int length)
     {
         length = 0;

@@ -3,7 +3,8 @@ namespace Virtsim.Fuzz.Oracles;
 /// <summary>What bounds used.len in <see cref="VirtqueueChecker"/>.</summary>
 public enum UsedLenRule : byte
 {
-    /// <summary>VIRTIO 1.2 §2.7.8.2: used.len ≤ the bytes the device actually wrote into the chain's writable buffers.</summary>
+    /// <summary>VIRTIO 1.2 §2.7.8.2: used.len ≤ the bytes the device actually wrote into the chain's writable
+    /// buffers.</summary>
     Written = 0,
 
     /// <summary>used.len ≤ the writable bytes the chain offers. QEMU virtio-blk completes with req-&gt;in_len (every

@@ -65,7 +65,8 @@ public sealed class VhostIoctlModel
     /// attach returns), or -1.</summary>
     public int Starting { get; set; } = -1;
 
-    /// <summary>Forgets the vring bases once the worker may have run (last_avail_idx moves with the data path).</summary>
+    /// <summary>Forgets the vring bases once the worker may have run (last_avail_idx moves with the data
+    /// path).</summary>
     public void WorkerMayHaveRun()
     {
         foreach (Vring v in _vrings) v.BaseKnown = false;
@@ -120,7 +121,8 @@ public sealed class VhostIoctlModel
         if (regions.Length > MemRegionsMax) return VhostResult.TooBig;
         foreach (VhostMemoryRegion r in regions)
         {
-            // vhost_iotlb_add_range: last = gpa + size - 1 must not be below gpa (size 0 only from GPA 0: the whole space).
+            // vhost_iotlb_add_range: last = gpa + size - 1 must not be below gpa (size 0 only from GPA 0: the whole
+            // space).
             if (r.MemorySize == 0 && r.GuestPhysAddr != 0) return VhostResult.Fault;
             if (r.MemorySize != 0 && r.GuestPhysAddr > ulong.MaxValue - (r.MemorySize - 1)) return VhostResult.Fault;
         }
@@ -131,7 +133,8 @@ public sealed class VhostIoctlModel
         return VhostResult.Ok;
     }
 
-    /// <summary>vq_memory_access_ok: every region's [uaddr, uaddr + size) passes access_ok (size 0 is the whole space).</summary>
+    /// <summary>vq_memory_access_ok: every region's [uaddr, uaddr + size) passes access_ok (size 0 is the whole
+    /// space).</summary>
     private static bool UserRangesOk(ReadOnlySpan<VhostMemoryRegion> regions)
     {
         foreach (VhostMemoryRegion r in regions)
@@ -250,7 +253,8 @@ public sealed class VhostIoctlModel
     private bool Mapped(ulong user, ulong length) => _vmm.Resolve(user, out _, out ulong available) && available >= length;
 
     /// <summary>Source id of the control-plane events a finding trace records (one per ioctl: Address = the result as
-    /// a negative errno or 0, Data = the ioctl's name in ASCII), so a vhost-core trace shows what the VMM asked.</summary>
+    /// a negative errno or 0, Data = the ioctl's name in ASCII), so a vhost-core trace shows what the VMM
+    /// asked.</summary>
     public const uint ControlPlaneSource = 0xC0;
 
     private bool Judge(string ioctl, VhostResult expect, VhostResult actual)

@@ -11,7 +11,8 @@ namespace Virtsim.Fuzz.Oracles;
 /// <para>The oracle wraps the vring's handle_kick (outside device code, STYLE item 12) and judges each run by what the
 /// vring counted, whatever path each request took (full, short, failed copy — every fetched chain is a packet):</para>
 /// <list type="bullet">
-/// <item><c>weight/chain-past-packet-weight</c>: the run fetched more than <see cref="VhostOptions.PacketWeight"/> chains;</item>
+/// <item><c>weight/chain-past-packet-weight</c>: the run fetched more than <see cref="VhostOptions.PacketWeight"/>
+/// chains;</item>
 /// <item><c>weight/chain-past-byte-weight</c>: it fetched another chain after the chains before it already totalled
 /// <see cref="VhostOptions.ByteWeight"/> bytes (iov_length of every iovec, out and in);</item>
 /// <item><c>weight/no-requeue-at-weight</c>: it reached a weight and returned without requeueing itself (work left
@@ -44,7 +45,8 @@ public sealed class VhostWeightOracle : IVhostKickHandler
     /// <summary>The last violation's site, or null.</summary>
     public string? LastSite { get; private set; }
 
-    /// <summary>Wraps vring <paramref name="index"/>'s handler <paramref name="inner"/> on <paramref name="device"/>.</summary>
+    /// <summary>Wraps vring <paramref name="index"/>'s handler <paramref name="inner"/> on
+    /// <paramref name="device"/>.</summary>
     public static VhostWeightOracle Install(VhostDevice device, int index, IVhostKickHandler inner)
     {
         ArgumentNullException.ThrowIfNull(device);

@@ -72,10 +72,12 @@ public sealed class VirtioPciRegisterModel
     private uint _legacyFeatures;
     private bool _featuresFromLegacy;
 
-    /// <summary>The queue the driver selected (common queue_select or legacy QUEUE_SEL; one register behind both).</summary>
+    /// <summary>The queue the driver selected (common queue_select or legacy QUEUE_SEL; one register behind
+    /// both).</summary>
     public ushort QueueSelect => _queueSelect;
 
-    /// <summary>True when the driver wrote queue_enable = 1 for <paramref name="queue"/> since the last reset.</summary>
+    /// <summary>True when the driver wrote queue_enable = 1 for <paramref name="queue"/> since the last
+    /// reset.</summary>
     public bool Enabled(int queue) => (uint)queue < (uint)_enabled.Length && _enabled[queue];
 
     /// <summary>Device reset (status 0, legacy QUEUE_PFN 0, PCI reset): every register back to its reset value
@@ -100,8 +102,9 @@ public sealed class VirtioPciRegisterModel
 
     private ushort Usable(uint value) => value < (uint)MsixVectors ? (ushort)value : L.NoVector;
 
-    /// <summary>A write piece to the common configuration at <paramref name="offset"/>; <paramref name="status"/> is the
-    /// device status at the time (driver_feature is read-only once FEATURES_OK is set, QEMU virtio_set_features).</summary>
+    /// <summary>A write piece to the common configuration at <paramref name="offset"/>; <paramref name="status"/> is
+    /// the device status at the time (driver_feature is read-only once FEATURES_OK is set, QEMU
+    /// virtio_set_features).</summary>
     public void CommonWrite(int offset, uint value, VirtioStatus status)
     {
         int q = _queueSelect;
@@ -216,7 +219,8 @@ public sealed class VirtioPciRegisterModel
         return Check(e == value, "transport/legacy-readback", $"legacy register read of {size} bytes at {offset} returned 0x{value:x}, the driver's writes say 0x{e:x} (VIRTIO 1.2 §4.1.4.8)");
     }
 
-    /// <summary>§4.1.4.3.2 / §2.7: a present queue's size is a power of two (split ring) and at most its maximum.</summary>
+    /// <summary>§4.1.4.3.2 / §2.7: a present queue's size is a power of two (split ring) and at most its
+    /// maximum.</summary>
     private bool CheckQueueSize(string register, ushort value, int queue) =>
         Check(value != 0 && BitOperations.IsPow2(value) && value <= _queueMaxSizes[queue], "transport/queue-size",
             $"{register} of queue {queue} reads {value}: not a power of two in 1..{_queueMaxSizes[queue]} (VIRTIO 1.2 §2.7, §4.1.4.3)");
@@ -224,11 +228,11 @@ public sealed class VirtioPciRegisterModel
     /// <summary>
     /// The status rules around one driver write of <paramref name="written"/>, given the status read just before
     /// (<paramref name="before"/>) and just after (<paramref name="after"/>), with nothing else happening in between:
-    /// 0 resets (reads 0, §2.4); FEATURES_OK newly set with VERSION_1 and a bit the device did not offer reads back clear
-    /// (§3.1.1 step 6, §2.2.2); DEVICE_NEEDS_RESET is never taken from the driver (§2.1.1: "set by the device") —
+    /// 0 resets (reads 0, §2.4); FEATURES_OK newly set with VERSION_1 and a bit the device did not offer reads back
+    /// clear (§3.1.1 step 6, §2.2.2); DEVICE_NEEDS_RESET is never taken from the driver (§2.1.1: "set by the device") —
     /// judged only when the device did not run during the write (<paramref name="deviceRan"/>: stopping ioeventfd
-    /// processes pending kicks, QEMU virtio_device_stop_ioeventfd_impl, and that may break the device);
-    /// otherwise the other bits are what the driver wrote.
+    /// processes pending kicks, QEMU virtio_device_stop_ioeventfd_impl, and that may break the device); otherwise the
+    /// other bits are what the driver wrote.
     /// </summary>
     public bool StatusWrite(VirtioStatus before, VirtioStatus written, VirtioStatus after, bool deviceRan = false)
     {

@@ -84,8 +84,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>Chains fetched and not yet completed.</summary>
     public int InFlight => _inFlight;
 
-    /// <summary>Device reads of one descriptor's size (16 bytes) seen while active: a pop reads nothing else that wide, so
-    /// the difference across a pop is the descriptors it read (<see cref="Oracles.PopOracle"/>'s bound).</summary>
+    /// <summary>Device reads of one descriptor's size (16 bytes) seen while active: a pop reads nothing else that wide,
+    /// so the difference across a pop is the descriptors it read (<see cref="Oracles.PopOracle"/>'s bound).</summary>
     public long DescriptorSizedReads { get; private set; }
 
     /// <summary>Violations seen since <see cref="Configure"/> (also when <see cref="Context"/> is null).</summary>
@@ -120,7 +120,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
     }
 
-    /// <summary>Stops checking (device reset, queue disabled): accesses are ignored until the next <see cref="Configure"/>.</summary>
+    /// <summary>Stops checking (device reset, queue disabled): accesses are ignored until the next
+    /// <see cref="Configure"/>.</summary>
     public void Deactivate()
     {
         Active = false;
@@ -141,7 +142,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     }
 
     /// <summary>True when [address, address + length) lies inside one buffer of an in-flight chain headed by
-    /// <paramref name="head"/> with the given direction (lets a target check a popped element against the chain).</summary>
+    /// <paramref name="head"/> with the given direction (lets a target check a popped element against the
+    /// chain).</summary>
     public bool Covers(int head, ulong address, ulong length, bool writable)
     {
         if ((uint)head >= (uint)_size || _fetched[head] == 0) return false;
@@ -269,7 +271,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _usedIdx = newIdx;
     }
 
-    /// <summary>See <see cref="ICompletionObserver"/>: fetched once, no indirect table, no buffer over a ring.</summary>
+    /// <summary>See <see cref="ICompletionObserver"/>: fetched once, no indirect table, no buffer over a
+    /// ring.</summary>
     private bool IsPlain(int head)
     {
         Chain c = _chains[head];
@@ -342,7 +345,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
             if (table > ulong.MaxValue - ((ulong)i * DescSize)) return;
             if (!ReadDesc(table + ((ulong)i * DescSize), out ulong addr, out uint blen, out ushort flags, out ushort next)) return;
             AddBuffer(chain, addr, blen, flags);
-            // Nested indirect (VIRTIO 1.2 §2.7.5.3.1 MUST NOT): QEMU maps it as a buffer, vhost refuses; allow reading it.
+            // Nested indirect (VIRTIO 1.2 §2.7.5.3.1 MUST NOT): QEMU maps it as a buffer, vhost refuses; allow reading
+            // it.
             if ((flags & FlagIndirect) != 0) chain.Tables.Add(new GuestRange(addr, blen));
             if ((flags & FlagNext) == 0) return;
             i = sequential ? i + 1 : next;

@@ -3,10 +3,12 @@ using System.Buffers.Binary;
 namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
-/// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some point.</summary>
+/// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some
+/// point.</summary>
 public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, IReadOnlyList<BlkDifference> Differences, (ulong Address, int Size)? UsedRing, IReadOnlyList<(ulong Address, int Size)> UsedRingsSeen, bool ModelEverBroken, bool UnalignedRegisterWrite = false, bool KickBeforeDriverOk = false, bool DriverWroteStatus = false, bool RingsOverlap = false, bool BuffersOverlapInKick = false, IReadOnlyList<string>? ModelBrokenReasons = null, bool QueueSizeRewritten = false, ushort? AvailIdx = null)
 {
-    /// <summary>The model's device broke during the run (now, or before a reset hid it) for a reason <paramref name="match"/> accepts.</summary>
+    /// <summary>The model's device broke during the run (now, or before a reset hid it) for a reason
+    /// <paramref name="match"/> accepts.</summary>
     public bool ModelBrokeWith(Func<string, bool> match)
     {
         ArgumentNullException.ThrowIfNull(match);
@@ -15,7 +17,8 @@ public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, I
 
     public bool Has(string kind) => Differences.Any(d => d.Kind == kind);
 
-    /// <summary>Same used.idx, flags and avail_event, and the same multiset of (id, len) entries in another order.</summary>
+    /// <summary>Same used.idx, flags and avail_event, and the same multiset of (id, len) entries in another
+    /// order.</summary>
     public bool UsedEntriesArePermutation()
     {
         if (UsedRing is not { } u) return false;
@@ -89,9 +92,10 @@ public sealed record DifferenceCase(BlkObservation Model, BlkObservation Qemu, I
     public bool OnlyNoNotifyBitsKeptByModel(BlkDifference d) =>
         d.Offsets is { Count: > 0 } offsets && offsets.All(o => UsedRingsSeen.Any(r => (ulong)o == r.Address) && (Model.Memory[o] ^ Qemu.Memory[o]) == 1 && (Model.Memory[o] & 1) == 1);
 
-    /// <summary>The model broke during the run, and every offset of <paramref name="d"/> lies in used.idx or the entries
-    /// of a used ring the model's queue had (not the last one: a re-initialisation replaced it), where QEMU's entries
-    /// are a proper prefix of the model's: QEMU dropped completions after breaking, and a later reset hid the break.</summary>
+    /// <summary>The model broke during the run, and every offset of <paramref name="d"/> lies in used.idx or the
+    /// entries of a used ring the model's queue had (not the last one: a re-initialisation replaced it), where QEMU's
+    /// entries are a proper prefix of the model's: QEMU dropped completions after breaking, and a later reset hid the
+    /// break.</summary>
     public bool OnlyDroppedCompletionsInOldUsedRings(BlkDifference d)
     {
         if (!ModelEverBroken || d.Offsets is not { Count: > 0 } offsets) return false;

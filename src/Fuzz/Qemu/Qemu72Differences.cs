@@ -8,7 +8,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// </summary>
 public static class Qemu72Differences
 {
-    /// <summary>The QEMU release line the table is written for (compared with <c>qemu-system-x86_64 --version</c>).</summary>
+    /// <summary>The QEMU release line the table is written for (compared with <c>qemu-system-x86_64
+    /// --version</c>).</summary>
     public const string QemuVersion = "7.2";
 
     public static IReadOnlyList<QemuDifferenceEntry> Entries { get; } =

@@ -16,8 +16,9 @@ public static class QemuReproducer
     public const string RunFileName = "run.sh";
     public const string NotesFileName = "README.txt";
 
-    /// <summary>Writes the reproducer of <paramref name="input"/> into <paramref name="directory"/> (created) and returns
-    /// the observations of the recorded run (model, QEMU), or throws what the run threw (QEMU died or hung).</summary>
+    /// <summary>Writes the reproducer of <paramref name="input"/> into <paramref name="directory"/> (created) and
+    /// returns the observations of the recorded run (model, QEMU), or throws what the run threw (QEMU died or
+    /// hung).</summary>
     public static void Write(string program, ReadOnlySpan<byte> input, string directory, string note)
     {
         Directory.CreateDirectory(directory);

@@ -43,7 +43,8 @@ public sealed class QemuVirtioPci
 
     public ulong DeviceAddress { get; private set; }
 
-    /// <summary>Finds virtio device <paramref name="virtioId"/> (modern PCI id 0x1040 + id) on bus 0 and maps it.</summary>
+    /// <summary>Finds virtio device <paramref name="virtioId"/> (modern PCI id 0x1040 + id) on bus 0 and maps
+    /// it.</summary>
     public static QemuVirtioPci Discover(QtestClient qtest, ushort virtioId)
     {
         uint wanted = ((uint)(L.ModernDeviceIdBase + virtioId) << 16) | L.VendorId;

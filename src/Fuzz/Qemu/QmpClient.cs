@@ -25,7 +25,8 @@ public sealed class QmpClient : IDisposable
         _timeout = timeout;
     }
 
-    /// <summary>Connects (retrying while QEMU creates the socket, up to <paramref name="timeout"/>) and negotiates.</summary>
+    /// <summary>Connects (retrying while QEMU creates the socket, up to <paramref name="timeout"/>) and
+    /// negotiates.</summary>
     public static QmpClient Connect(string path, TimeSpan timeout, Func<bool> qemuAlive)
     {
         DateTime deadline = DateTime.UtcNow + timeout;

@@ -33,7 +33,8 @@ public sealed class QtestClient : IDisposable
     private int _end;
     private int _pending;
 
-    /// <param name="stop">Called (on a timer thread) when an answer is overdue: must end QEMU so the read returns.</param>
+    /// <param name="stop">Called (on a timer thread) when an answer is overdue: must end QEMU so the read
+    /// returns.</param>
     public QtestClient(Stream toQemu, Stream fromQemu, TimeSpan timeout, Action stop)
     {
         _toQemu = toQemu;
@@ -137,7 +138,8 @@ public sealed class QtestClient : IDisposable
         return value;
     }
 
-    /// <summary>Several value commands in one round trip (after whatever is batched); a refused one reads as all ones.</summary>
+    /// <summary>Several value commands in one round trip (after whatever is batched); a refused one reads as all
+    /// ones.</summary>
     public ulong[] QueryAll(params string[] commands)
     {
         foreach (string c in commands) Queue(c);

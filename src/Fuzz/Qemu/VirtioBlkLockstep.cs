@@ -55,21 +55,24 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// <summary>The last run kicked while the model's status lacked DRIVER_OK (QEMU runs the handler anyway).</summary>
     public bool KickBeforeDriverOk { get; private set; }
 
-    /// <summary>The last run wrote the device status register itself (op 11): the driver's byte, NEEDS_RESET included, is
-    /// what QEMU stores.</summary>
+    /// <summary>The last run wrote the device status register itself (op 11): the driver's byte, NEEDS_RESET included,
+    /// is what QEMU stores.</summary>
     public bool DriverWroteStatus { get; private set; }
 
-    /// <summary>The last run gave the queue rings that overlap each other (<see cref="KickOverlap.RingsOverlap"/>).</summary>
+    /// <summary>The last run gave the queue rings that overlap each other
+    /// (<see cref="KickOverlap.RingsOverlap"/>).</summary>
     public bool RingsOverlap { get; private set; }
 
     /// <summary>At some kick of the last run a buffer the device writes overlapped another available request's buffer
     /// or the rings (<see cref="KickOverlap.WritableOverlapsOther"/>).</summary>
     public bool BuffersOverlapInKick { get; private set; }
 
-    /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared it).</summary>
+    /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared
+    /// it).</summary>
     public bool ModelEverBroken { get; private set; }
 
-    /// <summary>Why the model's device broke, each time it broke during the last run (a later reset may have hidden it).</summary>
+    /// <summary>Why the model's device broke, each time it broke during the last run (a later reset may have hidden
+    /// it).</summary>
     public List<string> ModelBrokenReasons { get; } = [];
 
     /// <summary>The last run wrote queue_size (op 11) with a value other than the queue's size: QEMU 7.2 takes it even
@@ -82,7 +85,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         if (rig.Device.IsBroken && rig.Device.BrokenReason is { } r && !ModelBrokenReasons.Contains(r)) ModelBrokenReasons.Add(r);
     }
 
-    /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's doorbell.</summary>
+    /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's
+    /// doorbell.</summary>
     public void Attach(QemuMachine qemu)
     {
         _qemu = qemu;
@@ -255,13 +259,15 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         QueueReset(q);
     }
 
-    /// <summary>The cheap part of the comparison (memory, disk, status, ISR; not broken), for deciding whether QMP is worth asking.</summary>
+    /// <summary>The cheap part of the comparison (memory, disk, status, ISR; not broken), for deciding whether QMP is
+    /// worth asking.</summary>
     private static bool Agree(BlkObservation model, BlkObservation qemu) =>
         model.Memory.AsSpan().SequenceEqual(qemu.Memory) && model.Disk.AsSpan().SequenceEqual(qemu.Disk) && model.DeviceStatus == qemu.DeviceStatus && model.Isr == qemu.Isr;
 
     /// <summary>The one decoding rule that differs from <c>virtio-blk-qemu-robust</c>: rings the format packs at guest
     /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for
-    /// "no ring" (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>), so at 0 nothing would ever run.</summary>
+    /// "no ring" (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>), so at 0 nothing would ever
+    /// run.</summary>
     public static (ulong Desc, ulong Avail, ulong Used) Relocate((ulong Desc, ulong Avail, ulong Used) rings) =>
         rings.Desc == 0 ? (RingShift, rings.Avail + RingShift, rings.Used + RingShift) : rings;
 
@@ -313,14 +319,15 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         Settle(q, rig);
     }
 
-    /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on tmpfs,
-    /// completes read/write I/O at the handler's unplug. A request that finishes without waiting (a flush with nothing
-    /// to flush, a zero-length transfer) completes in a bottom half instead (blk_aio_prwv: <c>ret != NOT_DONE</c> when
-    /// the coroutine returns → replay_bh_schedule_oneshot_event(blk_aio_complete_bh)), and a bottom half runs only when
-    /// QEMU's main loop turns, which it does after answering the qtest chunk it is reading. So every kick ends a
-    /// batch: waiting for the answers (one round trip) lets the main loop run before the next command, on both paths.
-    /// The careful path also reads QEMU's used.idx (and asks QMP when it differs from the model's); once QMP ever finds
-    /// a request in flight, every kick waits for QMP's <c>inuse == 0</c> from then on.</summary>
+    /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on
+    /// tmpfs, completes read/write I/O at the handler's unplug. A request that finishes without waiting (a flush with
+    /// nothing to flush, a zero-length transfer) completes in a bottom half instead (blk_aio_prwv: <c>ret !=
+    /// NOT_DONE</c> when the coroutine returns → replay_bh_schedule_oneshot_event(blk_aio_complete_bh)), and a bottom
+    /// half runs only when QEMU's main loop turns, which it does after answering the qtest chunk it is reading. So
+    /// every kick ends a batch: waiting for the answers (one round trip) lets the main loop run before the next
+    /// command, on both paths. The careful path also reads QEMU's used.idx (and asks QMP when it differs from the
+    /// model's); once QMP ever finds a request in flight, every kick waits for QMP's <c>inuse == 0</c> from then
+    /// on.</summary>
     private void Settle(QemuMachine q, ModelBlkRig rig)
     {
         q.Qtest.Sync();
@@ -442,7 +449,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     {
     }
 
-    /// <summary>The used ring the model's queue points at (address, size), for messages; null when not set up.</summary>
+    /// <summary>The used ring the model's queue points at (address, size), for messages; null when not set
+    /// up.</summary>
     public (ulong Address, int Size)? ModelUsedRing()
     {
         if (Model is null) return null;
@@ -455,7 +463,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private static bool InMemory(SplitQueue queue) =>
         queue.Size > 0 && queue.UsedRing.Value <= (ulong)MemoryBytes && 6 + (8UL * (ulong)queue.Size) <= (ulong)MemoryBytes - queue.UsedRing.Value;
 
-    /// <summary>The model queue's descriptor table, used ring and size at the end of the run; null when not set up.</summary>
+    /// <summary>The model queue's descriptor table, used ring and size at the end of the run; null when not set
+    /// up.</summary>
     public (ulong Desc, ulong Used, int Size)? ModelRing()
     {
         if (Model is null) return null;
@@ -463,8 +472,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         return InMemory(queue) ? (queue.DescTable.Value, queue.UsedRing.Value, queue.Size) : null;
     }
 
-    /// <summary>avail.idx at the model queue's available ring in <paramref name="model"/>'s memory; null when not set up
-    /// or outside the compared memory.</summary>
+    /// <summary>avail.idx at the model queue's available ring in <paramref name="model"/>'s memory; null when not set
+    /// up or outside the compared memory.</summary>
     public ushort? ModelAvailIdx(BlkObservation model)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -15,7 +15,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// <see cref="Qemu72Differences"/> explains it). Guidance: the model's IL edges (Sim.Devices is instrumented) plus one
 /// synthetic edge per new QEMU outcome (used lengths, status bytes, broken and QEMU's message, device status, ISR).
 /// One QEMU per process, shared by every instance (a lock serialises them), started on the first input and restarted
-/// only after it died or hung. Where QEMU is not installed every input is rejected (and <see cref="Available"/> says why).
+/// only after it died or hung. Where QEMU is not installed every input is rejected (and <see cref="Available"/> says
+/// why).
 /// </summary>
 public sealed class VirtioBlkQemuTarget : IFuzzTarget
 {
@@ -47,8 +48,9 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
 
     public IInputMinimizer? Minimizer { get; } = RingInputMinimizer.Create(VirtioBlkLockstep.OperationsMax);
 
-    /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>): <c>$VIRTSIM_QEMU_REPRODUCERS</c>,
-    /// else <c>findings/qemu-reproducers</c> under the current directory; null writes none.</summary>
+    /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>):
+    /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>findings/qemu-reproducers</c> under the current directory; null writes
+    /// none.</summary>
     public string? ReproducerDirectory { get; set; } = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d ? d : Path.Combine("findings", "qemu-reproducers");
 
     /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure).</summary>
@@ -57,10 +59,12 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
     /// <summary>Kicks settled, and how many of them needed the QMP drain (the slow path), over this process.</summary>
     public static (long Settles, long QmpDrains) DrainCounts => (Lockstep.QueueDrains, Lockstep.QmpDrains);
 
-    /// <summary>Inputs whose fast run showed a difference no table row explains, run again on the careful path.</summary>
+    /// <summary>Inputs whose fast run showed a difference no table row explains, run again on the careful
+    /// path.</summary>
     public static long CarefulReruns { get; private set; }
 
-    /// <summary>qtest round trips and commands over this process (the shared QEMU's client; zero before it starts).</summary>
+    /// <summary>qtest round trips and commands over this process (the shared QEMU's client; zero before it
+    /// starts).</summary>
     public static (long RoundTrips, long Commands) QtestCounts
     {
         get
@@ -69,7 +73,8 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         }
     }
 
-    /// <summary>Differences the fast path showed that the careful re-run did not, by site (should stay rare: each costs a re-run).</summary>
+    /// <summary>Differences the fast path showed that the careful re-run did not, by site (should stay rare: each costs
+    /// a re-run).</summary>
     public static Dictionary<string, int> FastOnly { get; } = new(StringComparer.Ordinal);
 
     private static long _roundTrips;
@@ -211,7 +216,8 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         lock (Gate) Restart();
     }
 
-    /// <summary>Writes the standalone reproducer (see <see cref="QemuReproducer"/>) and returns a line naming it.</summary>
+    /// <summary>Writes the standalone reproducer (see <see cref="QemuReproducer"/>) and returns a line naming
+    /// it.</summary>
     private string Reproducer(string program, ReadOnlySpan<byte> input, string note)
     {
         if (ReproducerDirectory is null) return "";

@@ -31,7 +31,8 @@ namespace Virtsim.Fuzz.Targets;
 /// and their validations differ (e.g. Linux vhost_get_vq_desc accepts a zero-length indirect table entry count that
 /// QEMU's virtqueue_pop rejects; see the notes in src/Sim.Devices/Vhost/VhostVirtqueue.cs). INDIRECT_DESC is always
 /// negotiated on both sides: Linux vhost_get_vq_desc follows VRING_DESC_F_INDIRECT whether or not the feature was
-/// acked, the QEMU-style queue does not, a documented validation difference the header bit would otherwise expose.</para>
+/// acked, the QEMU-style queue does not, a documented validation difference the header bit would otherwise
+/// expose.</para>
 /// </summary>
 public sealed class DemoDiffTarget : IFuzzTarget
 {
@@ -61,9 +62,10 @@ public sealed class DemoDiffTarget : IFuzzTarget
     private readonly Action<VhostBackendRig>? _afterVhostStart;
     private readonly Action<VhostBackendRig>? _afterVhostRun;
 
-    /// <summary>The target; <paramref name="afterVhostStart"/> (once the vring runs) and <paramref name="afterVhostRun"/>
-    /// (after every vhost run, before the comparison) let a test turn the vhost side into a deliberately divergent
-    /// backend — unbind its call eventfd, alter what it wrote — to prove the oracles fire. Campaigns pass neither.</summary>
+    /// <summary>The target; <paramref name="afterVhostStart"/> (once the vring runs) and
+    /// <paramref name="afterVhostRun"/> (after every vhost run, before the comparison) let a test turn the vhost side
+    /// into a deliberately divergent backend — unbind its call eventfd, alter what it wrote — to prove the oracles
+    /// fire. Campaigns pass neither.</summary>
     public DemoDiffTarget(Flavour flavour, Action<VhostBackendRig>? afterVhostStart = null, Action<VhostBackendRig>? afterVhostRun = null)
     {
         Flavour = flavour;
@@ -328,7 +330,8 @@ public sealed class DemoDiffTarget : IFuzzTarget
 
         public byte Byte(ulong at) => _memory!.TryGetSpan(new GuestAddress(at), 1, out Span<byte> b) ? b[0] : (byte)0;
 
-        /// <summary>The first guest address where the two memories differ, skipping used.flags and avail_event.</summary>
+        /// <summary>The first guest address where the two memories differ, skipping used.flags and
+        /// avail_event.</summary>
         public ulong? FirstMemoryDifference(Side other)
         {
             ulong availEvent = _used + 4 + (8UL * (ulong)_size);

@@ -47,7 +47,8 @@ public sealed class DemoPciTarget : IFuzzTarget
 
     public IMutator? StructureMutator => null;
 
-    /// <summary>Typed minimiser over the 15-byte operations: op (mod 5), offset kind, offset, size choice (mod 4), value.</summary>
+    /// <summary>Typed minimiser over the 15-byte operations: op (mod 5), offset kind, offset, size choice (mod 4),
+    /// value.</summary>
     public IInputMinimizer? Minimizer { get; } = new Minimizing.FramedInputMinimizer(0, OpLength, OperationsMax, [],
     [
         new(0, 1, Minimizing.FrameFieldKind.Code, 5),

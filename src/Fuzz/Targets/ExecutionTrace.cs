@@ -9,8 +9,8 @@ namespace Virtsim.Fuzz.Targets;
 /// <summary>
 /// The events of one execution, as a finding trace sees them (<see cref="Engine.FindingTrace"/>): the simulation's
 /// sinks (<see cref="FuzzContext.Attach"/>), the accesses to bare guest memory (<see cref="FuzzContext.Observe"/>) and
-/// directly emitted device accesses (<see cref="FuzzContext.Emit"/>), then one verdict event. The recorder writes them to
-/// a trace file; the checker compares them with one. Single use: one instance per execution.
+/// directly emitted device accesses (<see cref="FuzzContext.Emit"/>), then one verdict event. The recorder writes them
+/// to a trace file; the checker compares them with one. Single use: one instance per execution.
 /// <para>
 /// The first memory attached is the trace's initial memory (its layout goes into the header, its contents at that
 /// moment into the memory section); the last one attached gives the footer's memory hash. A target that attaches no
@@ -42,7 +42,8 @@ public abstract class ExecutionTrace : ITraceSink
     private TraceEventHash _folded = new();
     private ulong _foldedCount;
 
-    /// <summary>Events handed on one by one so far (the fold checkpoint and the verdict included once written).</summary>
+    /// <summary>Events handed on one by one so far (the fold checkpoint and the verdict included once
+    /// written).</summary>
     public ulong Events { get; private set; }
 
     /// <summary>Time of the last event (0 before any).</summary>
@@ -93,7 +94,8 @@ public abstract class ExecutionTrace : ITraceSink
         Write(new TraceEvent(kind, time, source, address, value, data));
 
     /// <summary>Ends the execution: past <see cref="EventsKeptMax"/> events, one Checkpoint from
-    /// <see cref="VerdictSource"/> (Address = events folded, Value = their <see cref="TraceEventHash"/>); then the verdict event (DeviceResult from <see cref="VerdictSource"/>; Address
+    /// <see cref="VerdictSource"/> (Address = events folded, Value = their <see cref="TraceEventHash"/>); then the
+    /// verdict event (DeviceResult from <see cref="VerdictSource"/>; Address
     /// <see cref="VerdictFired"/> or <see cref="VerdictClean"/>; Value the outcome; Data "oracle\nsite") at the last
     /// event's time, then lets the subclass finish.</summary>
     public void Finish(FindingReport? finding, FuzzOutcome outcome)
@@ -132,7 +134,8 @@ public abstract class ExecutionTrace : ITraceSink
     }
 
     /// <summary>Records accesses to bare guest memory as the simulation's trace observer does (device reads and
-    /// writes, guest writes; guest reads change nothing), stamped with the step count, then forwards to the checker.</summary>
+    /// writes, guest writes; guest reads change nothing), stamped with the step count, then forwards to the
+    /// checker.</summary>
     private sealed class Observer(ExecutionTrace trace, IMemoryObserver? inner, FuzzContext context) : IMemoryObserver
     {
         public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)

@@ -40,7 +40,8 @@ public sealed class FuzzContext
     public TextWriter? Log { get; set; }
 
     /// <summary>Where the execution's events go while a finding's trace is recorded or replayed
-    /// (<see cref="Engine.FindingTrace"/>), else null: campaigns never set it, so the hooks below cost one null test.</summary>
+    /// (<see cref="Engine.FindingTrace"/>), else null: campaigns never set it, so the hooks below cost one null
+    /// test.</summary>
     public ExecutionTrace? Trace { get; set; }
 
     /// <summary>Hook for targets that build a <see cref="Simulation"/>: call once, before running it, so a recorded
@@ -66,9 +67,10 @@ public sealed class FuzzContext
     public void Emit(TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data) =>
         Trace?.Emit(kind, source, address, value, data, _steps);
 
-    /// <summary>Like <see cref="Emit(TraceEventKind, uint, ulong, ulong, ReadOnlySpan{byte})"/> for a target whose device
-    /// runs on a <see cref="Simulation"/>: the event is stamped with the simulation's virtual time, so it sorts with the
-    /// simulation's own events (register accesses a target makes straight on the bus, which no vCPU exit records).</summary>
+    /// <summary>Like <see cref="Emit(TraceEventKind, uint, ulong, ulong, ReadOnlySpan{byte})"/> for a target whose
+    /// device runs on a <see cref="Simulation"/>: the event is stamped with the simulation's virtual time, so it sorts
+    /// with the simulation's own events (register accesses a target makes straight on the bus, which no vCPU exit
+    /// records).</summary>
     public void Emit(Simulation simulation, TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data)
     {
         ArgumentNullException.ThrowIfNull(simulation);
@@ -84,7 +86,8 @@ public sealed class FuzzContext
         Emit(simulation, kind, 0, address, (ulong)data.Length, data);
     }
 
-    /// <summary>Counts one step of a loop; throws <see cref="FuzzHangException"/> past <see cref="StepsMax"/>.</summary>
+    /// <summary>Counts one step of a loop; throws <see cref="FuzzHangException"/> past
+    /// <see cref="StepsMax"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Step()
     {
@@ -112,7 +115,8 @@ public sealed class FuzzContext
     }
 
     /// <summary>Checkers call this when the device takes a request (a chain fetched from the available ring): its
-    /// readable and writable byte totals become the shape of any finding reported after it (<see cref="FindingShape"/>).</summary>
+    /// readable and writable byte totals become the shape of any finding reported after it
+    /// (<see cref="FindingShape"/>).</summary>
     public void NoteRequest(ulong readableBytes, ulong writableBytes) => _shape = FindingShape.Code(readableBytes, writableBytes);
 
     /// <summary>Reports when <paramref name="condition"/> is false. Returns <paramref name="condition"/>.</summary>
@@ -122,7 +126,8 @@ public sealed class FuzzContext
         return condition;
     }
 
-    /// <summary>Reports a hang detected by the target's own budget (e.g. its event loop stopped on a tick limit).</summary>
+    /// <summary>Reports a hang detected by the target's own budget (e.g. its event loop stopped on a tick
+    /// limit).</summary>
     public void ReportHang(string site, string message) => Report(FuzzOracle.Hang, site, message);
 
     internal void Reset()

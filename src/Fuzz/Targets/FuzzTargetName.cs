@@ -6,8 +6,9 @@ namespace Virtsim.Fuzz.Targets;
 /// Target naming: device targets are called <c>&lt;device&gt;-&lt;backend&gt;-&lt;flavour&gt;</c>
 /// (<c>virtio-demo-qemu-robust</c>, <c>virtio-demo-vhost-seed</c>; names stay <c>[a-z0-9-]</c>, safe for paths and
 /// test class names); engine-level targets have a plain name (<c>split-virtqueue</c>). The backend and flavour are
-/// recognised from the end of the name (they are a closed set). On the command line <c>--target virtio-demo --backend vhost --flavour seed</c> means the
-/// same, and a part left out takes its default: the device's first backend (qemu where there is one), flavour robust.
+/// recognised from the end of the name (they are a closed set). On the command line <c>--target virtio-demo --backend
+/// vhost --flavour seed</c> means the same, and a part left out takes its default: the device's first backend (qemu
+/// where there is one), flavour robust.
 /// </summary>
 public static class FuzzTargetName
 {

@@ -12,7 +12,8 @@ namespace Virtsim.Fuzz.Targets;
 /// </summary>
 public static class FuzzTargets
 {
-    /// <summary>Blk backing store for fuzzing: 64 KiB (128 sectors) so reads and writes at any sector stay cheap.</summary>
+    /// <summary>Blk backing store for fuzzing: 64 KiB (128 sectors) so reads and writes at any sector stay
+    /// cheap.</summary>
     public const ulong BlkDiskBytes = DeviceCatalog.BlkFuzzDiskBytes;
 
     private static readonly Func<IFuzzTarget>[] Factories =
@@ -36,7 +37,8 @@ public static class FuzzTargets
     public static IReadOnlyList<IFuzzTarget> All => Factories.Select(f => f()).OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
 
     /// <summary>A fresh instance of the target called <paramref name="name"/> — a full name, or
-    /// <c>device[-backend][-flavour]</c> with defaults filled in (first registered backend, robust) — or null.</summary>
+    /// <c>device[-backend][-flavour]</c> with defaults filled in (first registered backend, robust) — or
+    /// null.</summary>
     public static IFuzzTarget? Create(string name)
     {
         ArgumentNullException.ThrowIfNull(name);

@@ -61,7 +61,8 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         yield return [4, 0, 0, 0x10, 0x00, 0x5a, 0, 0, 0, 0x10, 0x00];
         // op 7 (write u64) at the end of region 2 minus 8, then op 3 (read u64) there, then op 11 (range check).
         yield return [7, 1, 2, 8, 1, 2, 3, 4, 5, 6, 7, 8, 3, 1, 2, 8, 11, 1, 2, 0, 8, 0, 0, 0, 0, 0, 0, 0];
-        // op 9 (write span) of 16 bytes crossing region 1's end, op 10 (get span), op 14 (clear dirty), op 15 (dirty pages).
+        // op 9 (write span) of 16 bytes crossing region 1's end, op 10 (get span), op 14 (clear dirty), op 15 (dirty
+        // pages).
         yield return [9, 1, 1, 4, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 10, 0, 1, 0x20, 0, 8, 0, 0, 0, 0, 0, 0, 0, 14, 15];
         // op 12 (snapshot), op 5 (write u16), op 13 (restore), op 1 (read u16).
         yield return [12, 5, 0, 0, 0, 0, 0xff, 0xff, 13, 1, 0, 0, 0, 0];
@@ -264,7 +265,8 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         for (int p = offset / GuestMemory.PageSize; p <= (offset + bytes.Length - 1) / GuestMemory.PageSize; p++) _shadowDirty[region][p] = true;
     }
 
-    /// <summary>The model: [address, address+length) inside one region, computed in 128 bits so nothing wraps.</summary>
+    /// <summary>The model: [address, address+length) inside one region, computed in 128 bits so nothing
+    /// wraps.</summary>
     private static bool ModelLocate(ulong address, ulong length, out int region, out int offset)
     {
         for (int i = 0; i < Regions.Length; i++)

@@ -3,7 +3,8 @@ using Sim.Engine.Memory;
 
 namespace Virtsim.Fuzz.Targets;
 
-/// <summary>The fds a vhost-core input wires to a vring (the target's kick, call and error eventfds, or none).</summary>
+/// <summary>The fds a vhost-core input wires to a vring (the target's kick, call and error eventfds, or
+/// none).</summary>
 public enum VhostMirrorFd
 {
     None,
@@ -62,6 +63,7 @@ public interface IVhostCoreMirror
     /// <paramref name="memory"/>, then signals the kick eventfd.</summary>
     void Kick(GuestMemory memory);
 
-    /// <summary>Waits until the device's worker has finished what was queued (the simulated target's worker run).</summary>
+    /// <summary>Waits until the device's worker has finished what was queued (the simulated target's worker
+    /// run).</summary>
     void Flush();
 }

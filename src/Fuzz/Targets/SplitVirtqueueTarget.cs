@@ -66,7 +66,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         FillData();
     }
 
-    /// <summary>The bytes the honest device writes: a fixed pattern at the start of every run (reads overwrite it).</summary>
+    /// <summary>The bytes the honest device writes: a fixed pattern at the start of every run (reads overwrite
+    /// it).</summary>
     private void FillData()
     {
         for (int i = 0; i < _data.Length; i++) _data[i] = (byte)(0xA0 + i);
@@ -157,7 +158,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         "pop", "complete", "complete-batch", "should-notify", "set-notification", "give-back", "reset", "poll",
     ];
 
-    /// <summary>What the guest and the device can see of the queue after a step (its indices and the harness's view).</summary>
+    /// <summary>What the guest and the device can see of the queue after a step (its indices and the harness's
+    /// view).</summary>
     private void RecordState()
     {
         if (!_diff.Enabled) return;
@@ -207,7 +209,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         return true;
     }
 
-    /// <summary>Runs device operation <paramref name="op"/>; returns true when it popped (so a give-back may follow).</summary>
+    /// <summary>Runs device operation <paramref name="op"/>; returns true when it popped (so a give-back may
+    /// follow).</summary>
     private bool DeviceOp(in RingInput.Op op, FuzzContext context)
     {
         switch (op.Code)
@@ -259,8 +262,9 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     /// <summary>QEMU virtio_queue_split_set_notification, judged (observed lane): with EVENT_IDX, enabling publishes
     /// avail_event = the avail.idx it reads (vring_set_avail_event(vq, vring_avail_idx(vq))), so a guest that publishes
-    /// after it kicks (VIRTIO 1.2 §2.7.10); without it, used.flags' NO_NOTIFY is cleared or set and nothing else changes
-    /// (§2.7.7.1). A stale avail_event or flag is a lost wakeup the drain (which pops without kicks) never shows.</summary>
+    /// after it kicks (VIRTIO 1.2 §2.7.10); without it, used.flags' NO_NOTIFY is cleared or set and nothing else
+    /// changes (§2.7.7.1). A stale avail_event or flag is a lost wakeup the drain (which pops without kicks) never
+    /// shows.</summary>
     private void SetNotification(bool enable, FuzzContext context)
     {
         ulong used = _queue.UsedRing.Value;
@@ -299,7 +303,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         }
         else if (_observed)
         {
-            // Chain oracle (issue 12 item 5): the answer, its error kind and the descriptors read, against the ring model.
+            // Chain oracle (issue 12 item 5): the answer, its error kind and the descriptors read, against the ring
+            // model.
             _popOracle.Before(_queue, _memory);
             long reads = _checker.DescriptorSizedReads;
             popped = _queue.TryPop(_memory, element, out error);
@@ -323,9 +328,9 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         return true;
     }
 
-    /// <summary>Pops until the harness holds <see cref="ElementsMax"/>, the queue is empty or it broke; returns how many.
-    /// Unobserved it is one <see cref="SplitQueue.TryPopBatch"/> (the batch body keeps its indices in locals across
-    /// elements); observed, TryPopBatch is the TryPop loop it must equal.</summary>
+    /// <summary>Pops until the harness holds <see cref="ElementsMax"/>, the queue is empty or it broke; returns how
+    /// many. Unobserved it is one <see cref="SplitQueue.TryPopBatch"/> (the batch body keeps its indices in locals
+    /// across elements); observed, TryPopBatch is the TryPop loop it must equal.</summary>
     private int PopMany(FuzzContext context)
     {
         if (_broken || _held == ElementsMax) return 0;
@@ -420,7 +425,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         _held--;
     }
 
-    /// <summary>Drops held element <paramref name="k"/>, keeping the others in pop order (its object goes to the free end).</summary>
+    /// <summary>Drops held element <paramref name="k"/>, keeping the others in pop order (its object goes to the free
+    /// end).</summary>
     private void Remove(int k)
     {
         QueueElement e = _elements[k];
@@ -429,8 +435,9 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         _held--;
     }
 
-    /// <summary>Liveness (oracle 5): the guest stops; the device pops and completes until the ring is empty or it broke.
-    /// Every available chain must then be consumed and every fetched chain completed (except detached ones).</summary>
+    /// <summary>Liveness (oracle 5): the guest stops; the device pops and completes until the ring is empty or it
+    /// broke. Every available chain must then be consumed and every fetched chain completed (except detached
+    /// ones).</summary>
     private void Drain(FuzzContext context)
     {
         // Completing can change what the device sees next (rings that overlap), so pop again until a pop finds

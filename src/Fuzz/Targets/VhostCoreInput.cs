@@ -64,7 +64,8 @@ public static class VhostCoreInput
 
     private static byte[] Seed(byte header, params byte[][] ops) => [header, .. ops.SelectMany(o => o)];
 
-    /// <summary>QEMU's vhost_dev_start order with identity memory and rings (VhostBackendStarter), then requests.</summary>
+    /// <summary>QEMU's vhost_dev_start order with identity memory and rings (VhostBackendStarter), then
+    /// requests.</summary>
     private static byte[][] Start(byte sizeLog) =>
     [
         Encode(OpSetOwner),

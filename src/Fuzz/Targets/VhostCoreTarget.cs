@@ -16,10 +16,10 @@ namespace Virtsim.Fuzz.Targets;
 /// <summary>
 /// The vhost control plane itself (<see cref="VhostDevice"/>'s ioctls, with robust vhost-demo's kick handler behind
 /// vring 0): raw ioctl sequences (<see cref="VhostCoreInput"/>) — SET_OWNER, GET/SET_FEATURES, SET_MEM_TABLE with
-/// arbitrary regions (overlapping, empty, wrapping, huge, outside the user range, unmapped), SET_VRING_NUM / ADDR / BASE
-/// / KICK / CALL / ERR with hostile values, GET_VRING_BASE, backend start/stop, RESET_OWNER — interleaved with kicks,
-/// worker runs and guest ring edits. Oracles: <see cref="VhostIoctlModel"/> (every ioctl returns Linux's errno, GET
-/// values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
+/// arbitrary regions (overlapping, empty, wrapping, huge, outside the user range, unmapped), SET_VRING_NUM / ADDR /
+/// BASE / KICK / CALL / ERR with hostile values, GET_VRING_BASE, backend start/stop, RESET_OWNER — interleaved with
+/// kicks, worker runs and guest ring edits. Oracles: <see cref="VhostIoctlModel"/> (every ioctl returns Linux's errno,
+/// GET values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
 /// userspace ranges), hang (the worker's idle-requeue livelock report, the event budget), host exceptions and
 /// assertions. Each execution builds a fresh simulation in <see cref="CreateSimulation"/>.
 /// </summary>
@@ -86,7 +86,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
     public IEnumerable<byte[]> SeedCorpus() => VhostCoreInput.Seeds();
 
     /// <summary>A second device every control-plane operation also goes to (the KVM lab's real kernel vhost), judged
-    /// by its own <see cref="VhostIoctlModel"/> whose verdicts go to <see cref="MirrorVerdict"/>; null in fuzzing.</summary>
+    /// by its own <see cref="VhostIoctlModel"/> whose verdicts go to <see cref="MirrorVerdict"/>; null in
+    /// fuzzing.</summary>
     public IVhostCoreMirror? Mirror { get; set; }
 
     /// <summary>Told each verdict of the mirror's model.</summary>
@@ -294,8 +295,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
         };
     }
 
-    /// <summary>SET_VRING_ADDR values: the guest's rings (identity), one ring moved, misaligned avail/used, near the top
-    /// of the user range, unmapped, raw, or with flags and a log address.</summary>
+    /// <summary>SET_VRING_ADDR values: the guest's rings (identity), one ring moved, misaligned avail/used, near the
+    /// top of the user range, unmapped, raw, or with flags and a log address.</summary>
     private VhostVringAddr Addr(in VhostCoreInput.Op op)
     {
         ulong d = User(_desc), a = User(_avail), u = User(_used);

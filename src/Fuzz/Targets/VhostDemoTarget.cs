@@ -21,16 +21,15 @@ namespace Virtsim.Fuzz.Targets;
 /// ops: 8 kick, 9 run (the scheduler's choice of how long the worker runs before the guest's next step), 10
 /// VHOST_SET_MEM_TABLE edit (drop, shrink or shift a region), 11 VHOST_SET_VRING_ADDR edit (stop, move a ring,
 /// start), 12 backend stop/start (GET/SET_VRING_BASE), 13 owner reset and full restart with a feature change,
-/// 14 VHOST_SET_FEATURES toggling EVENT_IDX, 15 interleave (<see cref="HandlerScheduler"/>: the guest ops that follow run
-/// inside the handler at the point the op names: before enable-notify's re-check, between fill and flush, or before
-/// the interrupt decision).
-/// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) while the control plane keeps the identity
-/// mapping — after a memory-table or vring-address edit the device legitimately touches other guest addresses, so
-/// from then on only the other oracles judge; hang (the worker's livelock report, or the event budget); liveness (after
-/// the guest stops and makes its honest kick decision, <see cref="GuestKickDecision"/> — no kick where NO_NOTIFY or
-/// avail_event say the device will look by itself — every available chain is completed unless a vq_err was raised); missed interrupt
-/// (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals); exceptions, assertions.
-/// The simulation, backend and scheduler loop are <see cref="VhostBackendRig"/>'s.
+/// 14 VHOST_SET_FEATURES toggling EVENT_IDX, 15 interleave (<see cref="HandlerScheduler"/>: the guest ops that follow
+/// run inside the handler at the point the op names: before enable-notify's re-check, between fill and flush, or before
+/// the interrupt decision). Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) while the control plane
+/// keeps the identity mapping — after a memory-table or vring-address edit the device legitimately touches other guest
+/// addresses, so from then on only the other oracles judge; hang (the worker's livelock report, or the event budget);
+/// liveness (after the guest stops and makes its honest kick decision, <see cref="GuestKickDecision"/> — no kick where
+/// NO_NOTIFY or avail_event say the device will look by itself — every available chain is completed unless a vq_err was
+/// raised); missed interrupt (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals);
+/// exceptions, assertions. The simulation, backend and scheduler loop are <see cref="VhostBackendRig"/>'s.
 /// </summary>
 public sealed class VhostDemoTarget : IFuzzTarget
 {
@@ -206,7 +205,8 @@ public sealed class VhostDemoTarget : IFuzzTarget
         return FuzzOutcome.Completed;
     }
 
-    /// <summary>The control plane changed what the device's addresses mean: stop judging accesses by guest address.</summary>
+    /// <summary>The control plane changed what the device's addresses mean: stop judging accesses by guest
+    /// address.</summary>
     private void Blind()
     {
         _identity = false;

@@ -66,8 +66,8 @@ public static class VirtioPciInput
     /// 64 bytes (misaligned and in-between offsets included).</summary>
     public static int CommonOffset(byte a, ushort reg) => (a & 4) != 0 ? CommonRegisters[reg % CommonRegisters.Length] : reg % 0x40;
 
-    /// <summary>A legacy offset: a register start when <paramref name="a"/> bit 2 is set, else any of the first 32 bytes
-    /// (device config from 20 or 24 on).</summary>
+    /// <summary>A legacy offset: a register start when <paramref name="a"/> bit 2 is set, else any of the first 32
+    /// bytes (device config from 20 or 24 on).</summary>
     public static int LegacyOffset(byte a, ushort reg) => (a & 4) != 0 ? LegacyRegisters[reg % LegacyRegisters.Length] : reg % 32;
 
     public static byte[] Encode(int code, byte a, ushort reg, ulong value)
@@ -80,7 +80,8 @@ public static class VirtioPciInput
         return b;
     }
 
-    /// <summary>Reads every common register at its start (4-byte accesses; the 16-bit ones too, as QEMU allows).</summary>
+    /// <summary>Reads every common register at its start (4-byte accesses; the 16-bit ones too, as QEMU
+    /// allows).</summary>
     private static IEnumerable<byte[]> ReadAllCommon()
     {
         for (ushort i = 0; i < CommonRegisters.Length; i++) yield return Encode(OpCommonRead, 4 | 1, i, 0);
@@ -115,7 +116,8 @@ public static class VirtioPciInput
         yield return Seed(1, Ops(Encode(OpPciConfigWrite, 0x30 | 2, 0, 1), Encode(OpModernInit, 0, 4, ulong.MaxValue), Encode(OpMsixWrite, 2, 0, 0xFEE0_0000), Encode(OpMsixWrite, 2, 8, 0x30), Encode(OpMsixWrite, 2, 12, 0), post1, run, Encode(OpCommonWrite, 4 | 1, 4, 7), Encode(OpCommonRead, 4 | 1, 4, 0), Encode(OpLegacyWrite, 4 | 1, 8, 1), Encode(OpLegacyRead, 4 | 1, 8, 0), Encode(OpPciConfigWrite, 0x30 | 2, 0, 2), post0, run));
         // 6. BAR sizing and moves, bus mastering off under DRIVER_OK, and the PCI configuration access window.
         yield return Seed(0, Ops(Encode(OpModernInit, 0, 4, ulong.MaxValue), post1, Encode(OpPciConfigWrite, 0x20 | 1, 0, 0x3), run, Encode(OpCommonRead, 4, 6, 0), Encode(OpPciConfigWrite, 0x10 | 2, 4, 0), Encode(OpPciConfigWrite, 0x10 | 2, 0, 0), Encode(OpEnumerate, 0, 0, 0), Encode(OpModernInit, 0, 4, ulong.MaxValue), post0, run, Encode(OpPciConfigRead, 2, 0x10, 0)));
-        // 7. Odd writes: queue_size while enabled, queue_enable 0, selects out of range, misaligned and 8-byte accesses.
+        // 7. Odd writes: queue_size while enabled, queue_enable 0, selects out of range, misaligned and 8-byte
+        // accesses.
         yield return Seed(0, Ops(Encode(OpModernInit, 0, 4, ulong.MaxValue), Encode(OpCommonWrite, 4 | 1, 9, 3), Encode(OpCommonRead, 4 | 1, 9, 0), Encode(OpCommonWrite, 4 | 1, 8, 5000), Encode(OpCommonRead, 4 | 1, 8, 0), Encode(OpCommonWrite, 4 | 2, 2, 7), Encode(OpCommonRead, 4 | 2, 3, 0), Encode(OpCommonWrite, 3, 0x20, 0x1122_3344_5566_7788), Encode(OpCommonRead, 3, 0x20, 0), Encode(OpCommonWrite, 0, 0x17, 1), Encode(OpCommonWrite, 4 | 1, 11, 0), post1, run, Encode(OpCommonRead, 2, 0x14, 0)));
     }
 }

@@ -379,7 +379,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
         if (written == VirtioStatus.None) AfterReset();
     }
 
-    /// <summary>A reset happened: the model forgets everything, and the reset values are checked (VIRTIO 1.2 §2.4).</summary>
+    /// <summary>A reset happened: the model forgets everything, and the reset values are checked (VIRTIO 1.2
+    /// §2.4).</summary>
     private void AfterReset()
     {
         _model.Reset();
@@ -463,7 +464,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
 
     private uint PciConfigRead(int register, int width)
     {
-        // A read of the access window performs the BAR read it describes (an ISR read clears it): harmless to the model.
+        // A read of the access window performs the BAR read it describes (an ISR read clears it): harmless to the
+        // model.
         return ConfigAccess(register, width, 0, write: false);
     }
 
@@ -510,8 +512,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
 
     // ------------------------------------------------------------------ driver sequences and the guest
 
-    /// <summary>VIRTIO 1.2 §3.1.1 through the modern interface, with a feature choice (sometimes unoffered bits, sometimes
-    /// no VERSION_1) and a ring placement.</summary>
+    /// <summary>VIRTIO 1.2 §3.1.1 through the modern interface, with a feature choice (sometimes unoffered bits,
+    /// sometimes no VERSION_1) and a ring placement.</summary>
     private void ModernInit(in VirtioPciInput.Op op)
     {
         const VirtioStatus ad = VirtioStatus.Acknowledge | VirtioStatus.Driver;
@@ -543,7 +545,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
     }
 
     /// <summary>A legacy driver (VIRTIO 1.2 §4.1.5.1.3 legacy, QEMU virtio_ioport_write): status, 32 feature bits,
-    /// QUEUE_PFN of a 4 KiB-aligned ring (descriptors, available ring, used ring at the next 4 KiB), DRIVER_OK.</summary>
+    /// QUEUE_PFN of a 4 KiB-aligned ring (descriptors, available ring, used ring at the next 4 KiB),
+    /// DRIVER_OK.</summary>
     private void LegacyInit(in VirtioPciInput.Op op)
     {
         const VirtioStatus ad = VirtioStatus.Acknowledge | VirtioStatus.Driver;
@@ -587,7 +590,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
         if ((op.A & 2) != 0) Notify((op.A & 4) != 0, Queue);
     }
 
-    /// <summary>Writes {opt, buff} into the out buffer of the chain just published (its head's first descriptor).</summary>
+    /// <summary>Writes {opt, buff} into the out buffer of the chain just published (its head's first
+    /// descriptor).</summary>
     private void WriteRequest(uint opt, uint buff)
     {
         GuestMemory memory = _sim.Memory;

@@ -10,7 +10,8 @@ namespace Sim.Devices.Pci;
 /// </summary>
 public interface IPciBarHost
 {
-    /// <summary>Makes <see cref="PciBarMapping.Region"/> visible at [Address, Address + Size) on <see cref="PciBarMapping.Bus"/>.</summary>
+    /// <summary>Makes <see cref="PciBarMapping.Region"/> visible at [Address, Address + Size) on
+    /// <see cref="PciBarMapping.Bus"/>.</summary>
     void MapBar(in PciBarMapping mapping);
 
     /// <summary>Removes a mapping previously passed to <see cref="MapBar"/>.</summary>

@@ -38,7 +38,8 @@ public sealed class MsixCapability : IBusDevice
     /// <summary>Message control bit 14: function mask.</summary>
     public const ushort ControlFunctionMask = MsixSpec.ControlFunctionMask;
 
-    /// <summary>One table entry: address low (le32) + address high (le32) + data (le32) + vector control (le32).</summary>
+    /// <summary>One table entry: address low (le32) + address high (le32) + data (le32) + vector control
+    /// (le32).</summary>
     public const int EntrySize = MsixSpec.EntrySize;
 
     /// <summary>Offset of vector control in an entry; bit 0 is the per-vector mask.</summary>

@@ -2,7 +2,8 @@ using Sim.Machine.Kvm;
 
 namespace Sim.Devices.Pci;
 
-/// <summary>One BAR placed on a bus: the region receives accesses at offsets relative to <see cref="Address"/>.</summary>
+/// <summary>One BAR placed on a bus: the region receives accesses at offsets relative to
+/// <see cref="Address"/>.</summary>
 /// <param name="Device">The device that owns the BAR.</param>
 /// <param name="BarIndex">The BAR slot (0..5; for a 64-bit BAR the lower slot).</param>
 /// <param name="Bus">MMIO for memory BARs, PIO for I/O BARs.</param>

@@ -39,7 +39,8 @@ public sealed class PciHostBridge : IBusDevice
     /// <summary>CONFIG_ADDRESS bit 31: configuration cycles enabled.</summary>
     public const uint ConfigAddressEnable = PciConfigMechanism.ConfigAddressEnable;
 
-    /// <summary>CONFIG_ADDRESS bits that hold state (enable, bus, device, function, register); the rest read 0.</summary>
+    /// <summary>CONFIG_ADDRESS bits that hold state (enable, bus, device, function, register); the rest read
+    /// 0.</summary>
     public const uint ConfigAddressWritable = ConfigAddressEnable | 0x00FF_FFFCu;
 
     private readonly PciDevice?[] _slots = new PciDevice?[SlotCount];

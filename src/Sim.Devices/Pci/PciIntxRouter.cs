@@ -40,7 +40,8 @@ public sealed class PciIntxRouter : IPciIntxSink
         return _pirqGsis[(slot + pin - 1) & 3];
     }
 
-    /// <summary>Records which slot <paramref name="device"/> occupies (done by <see cref="PciHostBridge.Attach"/>).</summary>
+    /// <summary>Records which slot <paramref name="device"/> occupies (done by
+    /// <see cref="PciHostBridge.Attach"/>).</summary>
     internal void Register(int slot, PciDevice device)
     {
         _devices[slot] = device;

@@ -19,7 +19,7 @@ public static class QemuAccessSplit
     /// <paramref name="remaining"/> (&gt; 0) bytes left.</summary>
     public static int PieceSize(ulong address, int remaining, int maxAccessSize = DefaultMaxAccessSize)
     {
-        if (remaining <= 0) throw new ArgumentOutOfRangeException(nameof(remaining));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(remaining);
         int max = maxAccessSize;
         if (address != 0)
         {

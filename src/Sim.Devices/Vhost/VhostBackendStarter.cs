@@ -73,7 +73,8 @@ public static class VhostBackendStarter
     }
 
     /// <summary>Backend stop, then GET_VRING_BASE for each vring into <paramref name="lastAvailIdx"/> (what QEMU stores
-    /// with virtio_queue_set_last_avail_idx), then unbinds the kick eventfds so the transport can take them back.</summary>
+    /// with virtio_queue_set_last_avail_idx), then unbinds the kick eventfds so the transport can take them
+    /// back.</summary>
     public static VhostResult Stop(IVhostBackend backend, Span<ushort> lastAvailIdx, out VhostStartStep failedAt)
     {
         ArgumentNullException.ThrowIfNull(backend);

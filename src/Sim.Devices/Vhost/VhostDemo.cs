@@ -87,7 +87,8 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
     public long IterationBoundHits { get; private set; }
 
     /// <summary>The demo's "run" ioctl (vhost-test's VHOST_TEST_RUN): attaches or detaches the backend of the vring.
-    /// EPERM without an owner; EFAULT when the vring is not set up (see <see cref="VhostDevice.StartVring"/>).</summary>
+    /// EPERM without an owner; EFAULT when the vring is not set up (see
+    /// <see cref="VhostDevice.StartVring"/>).</summary>
     public VhostResult SetRunning(bool running) => running ? Device.StartVring(0) : Device.StopVring(0);
 
     void IVhostKickHandler.HandleKick(VhostVirtqueue vq)

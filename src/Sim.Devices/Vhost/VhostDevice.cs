@@ -135,7 +135,8 @@ public sealed class VhostDevice
         if (regions.Length > Options.MemRegionsMax) return VhostResult.TooBig;
         VhostResult r = VhostIotlb.TryBuild(regions, out VhostIotlb table);
         if (r != VhostResult.Ok) return r;
-        // memory_access_ok: only vrings with a backend are checked ("If ring is inactive, will check when it's enabled").
+        // memory_access_ok: only vrings with a backend are checked ("If ring is inactive, will check when it's
+        // enabled").
         foreach (VhostVirtqueue vq in _vqs)
         {
             if (vq.HasBackend && !table.UserRangesOk()) return VhostResult.Fault;
@@ -146,7 +147,8 @@ public sealed class VhostDevice
 
     // ---------------------------------------------------------------- vring ioctls
 
-    /// <summary>VHOST_SET_VRING_NUM: EBUSY with a backend; EINVAL for 0, more than 0xffff or not a power of two.</summary>
+    /// <summary>VHOST_SET_VRING_NUM: EBUSY with a backend; EINVAL for 0, more than 0xffff or not a power of
+    /// two.</summary>
     public VhostResult SetVringNum(uint index, uint num)
     {
         if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
@@ -171,7 +173,8 @@ public sealed class VhostDevice
         return VhostResult.Ok;
     }
 
-    /// <summary>VHOST_SET_VRING_BASE: last_avail_idx (and the avail cache). EBUSY with a backend; EINVAL above 0xffff.</summary>
+    /// <summary>VHOST_SET_VRING_BASE: last_avail_idx (and the avail cache). EBUSY with a backend; EINVAL above
+    /// 0xffff.</summary>
     public VhostResult SetVringBase(uint index, uint num)
     {
         if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
@@ -190,8 +193,8 @@ public sealed class VhostDevice
         return VhostResult.Ok;
     }
 
-    /// <summary>VHOST_SET_VRING_KICK: <paramref name="fd"/> null is VHOST_FILE_UNBIND. A different eventfd stops the old
-    /// poll and starts polling the new one, which queues the work at once if it is already readable.</summary>
+    /// <summary>VHOST_SET_VRING_KICK: <paramref name="fd"/> null is VHOST_FILE_UNBIND. A different eventfd stops the
+    /// old poll and starts polling the new one, which queues the work at once if it is already readable.</summary>
     public VhostResult SetVringKick(uint index, EventFd? fd)
     {
         if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
@@ -225,9 +228,9 @@ public sealed class VhostDevice
     /// <summary>
     /// Attaches a backend to vring <paramref name="index"/> as vhost-net's SET_BACKEND / vhost-test's RUN do:
     /// EPERM without an owner, EFAULT when vhost_vq_access_ok fails (no memory table, a table whose userspace ranges
-    /// fail access_ok, or rings outside the user address range), then vhost_vq_init_access (writes used-&gt;flags, reads
-    /// last_used_idx; EFAULT when the used ring is not mapped), restoring the detached state on failure as vhost-net
-    /// does. Attaching twice is a no-op.
+    /// fail access_ok, or rings outside the user address range), then vhost_vq_init_access (writes used-&gt;flags,
+    /// reads last_used_idx; EFAULT when the used ring is not mapped), restoring the detached state on failure as
+    /// vhost-net does. Attaching twice is a no-op.
     /// </summary>
     public VhostResult StartVring(int index)
     {

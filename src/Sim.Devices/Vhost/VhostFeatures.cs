@@ -9,7 +9,8 @@ public static class VhostFeatures
     /// <summary>VIRTIO_F_ANY_LAYOUT (bit 27).</summary>
     public const int FAnyLayout = 27;
 
-    /// <summary>VHOST_F_LOG_ALL (bit 26): dirty logging for migration. Not offered: the model has no dirty log.</summary>
+    /// <summary>VHOST_F_LOG_ALL (bit 26): dirty logging for migration. Not offered: the model has no dirty
+    /// log.</summary>
     public const int FLogAll = 26;
 
     /// <summary>

@@ -103,7 +103,8 @@ public sealed class VhostIotlb
     }
 
     /// <summary>vhost_iotlb_itree_first: the overlapping map with the lowest start (first added among equals).
-    /// Overlap is <c>map.Start &lt;= last &amp;&amp; map.Last &gt;= start</c>, evaluated literally even when last wrapped.</summary>
+    /// Overlap is <c>map.Start &lt;= last &amp;&amp; map.Last &gt;= start</c>, evaluated literally even when last
+    /// wrapped.</summary>
     private bool TryFirst(ulong start, ulong last, out VhostIotlbMap map)
     {
         foreach (VhostIotlbMap m in _maps)

@@ -12,7 +12,8 @@ public static class VhostLimits
     /// (USHRT_MAX + 1); more is E2BIG "Indirect buffer length too big".</summary>
     public const uint IndirectDescriptorsMax = 65536;
 
-    /// <summary>vhost_vring_set_num: num must be non-zero, a power of two and at most 0xffff, so 32768 at most.</summary>
+    /// <summary>vhost_vring_set_num: num must be non-zero, a power of two and at most 0xffff, so 32768 at
+    /// most.</summary>
     public const uint VringNumMax = 0xffff;
 
     /// <summary>Default max_mem_regions module parameter (64): SET_MEM_TABLE with more regions is E2BIG.</summary>

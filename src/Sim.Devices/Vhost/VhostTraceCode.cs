@@ -9,7 +9,8 @@ public static class VhostTraceCode
     /// spin forever; the model keeps running so the simulation's EventsMax/TimeMax stops it.</summary>
     public const ulong LivelockSuspected = 0x1000;
 
-    /// <summary>The worker reached <see cref="VhostOptions.HandlerRunsMax"/> handler runs and stopped running works.</summary>
+    /// <summary>The worker reached <see cref="VhostOptions.HandlerRunsMax"/> handler runs and stopped running
+    /// works.</summary>
     public const ulong HandlerBudgetExhausted = 0x1001;
 
     /// <summary>One handler run looped <see cref="VhostOptions.HandlerIterationsMax"/> times (Linux would soft-lock

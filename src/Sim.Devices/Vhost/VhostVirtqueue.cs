@@ -111,7 +111,8 @@ public sealed class VhostVirtqueue
     /// <summary>Chains returned by <see cref="GetVqDesc"/>.</summary>
     public long HeadsFetched { get; private set; }
 
-    /// <summary>Bytes of the chain <see cref="GetVqDesc"/> returned last (iov_length over all its iovecs, saturating).</summary>
+    /// <summary>Bytes of the chain <see cref="GetVqDesc"/> returned last (iov_length over all its iovecs,
+    /// saturating).</summary>
     public ulong LastChainBytes { get; private set; }
 
     /// <summary>Sum of <see cref="LastChainBytes"/> over every fetched chain (saturating): with
@@ -175,7 +176,8 @@ public sealed class VhostVirtqueue
         AvailIdx = num;
     }
 
-    /// <summary>mutex_lock(&amp;vq-&gt;mutex). The simulation is single-threaded: a second lock is a host bug.</summary>
+    /// <summary>mutex_lock(&amp;vq-&gt;mutex). The simulation is single-threaded: a second lock is a host
+    /// bug.</summary>
     public void Lock()
     {
         if (MutexHeld) throw new InvalidOperationException($"vq {Index} mutex already held");
@@ -307,7 +309,8 @@ public sealed class VhostVirtqueue
         return head;
     }
 
-    /// <summary>get_indirect: walks the table <paramref name="indirect"/> points at, appending its buffers' iovecs.</summary>
+    /// <summary>get_indirect: walks the table <paramref name="indirect"/> points at, appending its buffers'
+    /// iovecs.</summary>
     private int GetIndirect(in RawDesc indirect, ref int outN, ref int inN)
     {
         uint len = indirect.Len;
@@ -679,7 +682,8 @@ public sealed class VhostVirtqueue
         return -unchecked((int)result);
     }
 
-    /// <summary>User pointer arithmetic: wraps as in C; a wrapped address lands below the mappings and faults.</summary>
+    /// <summary>User pointer arithmetic: wraps as in C; a wrapped address lands below the mappings and
+    /// faults.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong At(ulong userAddress, ulong offset) => unchecked(userAddress + offset);
 

@@ -66,7 +66,8 @@ public sealed class VhostWorker : IEventHandler
     /// <summary>Livelock reports (<see cref="VhostTraceCode.LivelockSuspected"/>), one per streak.</summary>
     public long LivelocksDetected { get; private set; }
 
-    /// <summary>True once <see cref="VhostOptions.HandlerRunsMax"/> runs happened; the worker runs nothing more.</summary>
+    /// <summary>True once <see cref="VhostOptions.HandlerRunsMax"/> runs happened; the worker runs nothing
+    /// more.</summary>
     public bool BudgetExhausted { get; private set; }
 
     /// <summary>vhost_work_queue: adds <paramref name="work"/> unless already queued and wakes the worker. False when

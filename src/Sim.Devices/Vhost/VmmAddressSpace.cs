@@ -69,7 +69,8 @@ public sealed class VmmAddressSpace
         return Resolve(userAddress, out _, out ulong available) && length <= available;
     }
 
-    /// <summary>What QEMU's vhost memory listener passes to VHOST_SET_MEM_TABLE: one region per guest RAM region.</summary>
+    /// <summary>What QEMU's vhost memory listener passes to VHOST_SET_MEM_TABLE: one region per guest RAM
+    /// region.</summary>
     public VhostMemoryRegion[] MemoryTable()
     {
         var table = new VhostMemoryRegion[_regions.Length];
@@ -114,7 +115,8 @@ public sealed class VmmAddressSpace
         return done;
     }
 
-    /// <summary>copy_to_user: copies as much of <paramref name="source"/> as is mapped; returns the bytes copied.</summary>
+    /// <summary>copy_to_user: copies as much of <paramref name="source"/> as is mapped; returns the bytes
+    /// copied.</summary>
     public int Write(ulong userAddress, ReadOnlySpan<byte> source)
     {
         int done = 0;

@@ -15,7 +15,8 @@ public enum VqErrorCode
     /// <summary>"Failed to access avail idx at %p" (EFAULT).</summary>
     AvailIdxAccess = 1,
 
-    /// <summary>"Guest moved used index from %u to %u": avail idx more than num ahead of last_avail_idx (EFAULT).</summary>
+    /// <summary>"Guest moved used index from %u to %u": avail idx more than num ahead of last_avail_idx
+    /// (EFAULT).</summary>
     GuestMovedUsedIndex = 2,
 
     /// <summary>"Failed to read head: idx %d address %p" (EFAULT).</summary>
@@ -36,7 +37,8 @@ public enum VqErrorCode
     /// <summary>"Invalid length in indirect descriptor: len 0x%llx not multiple of 0x%zx" (EINVAL).</summary>
     IndirectBadLength = 8,
 
-    /// <summary>"Translation failure %d in indirect.": the table is not mapped (EFAULT) or needs too many iovecs.</summary>
+    /// <summary>"Translation failure %d in indirect.": the table is not mapped (EFAULT) or needs too many
+    /// iovecs.</summary>
     IndirectTranslation = 9,
 
     /// <summary>"Indirect buffer length too big: %d": more than 65536 entries (E2BIG).</summary>

@@ -18,5 +18,11 @@ public readonly record struct GuestAddress(ulong Value) : IComparable<GuestAddre
 
     public int CompareTo(GuestAddress other) => Value.CompareTo(other.Value);
 
+    // Ordering operators to match CompareTo (CA1036).
+    public static bool operator <(GuestAddress left, GuestAddress right) => left.Value < right.Value;
+    public static bool operator <=(GuestAddress left, GuestAddress right) => left.Value <= right.Value;
+    public static bool operator >(GuestAddress left, GuestAddress right) => left.Value > right.Value;
+    public static bool operator >=(GuestAddress left, GuestAddress right) => left.Value >= right.Value;
+
     public override string ToString() => $"0x{Value:x}";
 }

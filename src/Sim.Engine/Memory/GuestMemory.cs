@@ -397,7 +397,8 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void NotifyWrite(GuestAddress address, ReadOnlySpan<byte> data) => _watcher?.OnWrite(_actor, address, data);
 
-    /// <summary>Copies a guest access of any size; the 8- and 16-byte ones (descriptors, requests) without a call.</summary>
+    /// <summary>Copies a guest access of any size; the 8- and 16-byte ones (descriptors, requests) without a
+    /// call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Copy(ReadOnlySpan<byte> source, Span<byte> destination)
     {
@@ -410,7 +411,8 @@ public sealed class GuestMemory
         else source.CopyTo(destination);
     }
 
-    /// <summary>Marks the pages of [offset, offset+length) in the hot region dirty; <paramref name="length"/> &gt; 0.</summary>
+    /// <summary>Marks the pages of [offset, offset+length) in the hot region dirty; <paramref name="length"/> &gt;
+    /// 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MarkDirtyHot(int offset, int length) => MarkRange(_hotDirty, offset, length);
 
@@ -457,7 +459,8 @@ public sealed class GuestMemory
         return true;
     }
 
-    /// <summary>Forgets all dirty marks: the next <see cref="DirtyPages"/> reports only pages written after this call.</summary>
+    /// <summary>Forgets all dirty marks: the next <see cref="DirtyPages"/> reports only pages written after this
+    /// call.</summary>
     public void ClearDirty()
     {
         foreach (ulong[] bits in _dirty) Array.Clear(bits);

@@ -49,7 +49,8 @@ public sealed class EventLoop
     /// <summary>Events waiting to run.</summary>
     public int Pending => _count;
 
-    /// <summary>Most events a single <see cref="Run"/> call executes before returning <see cref="StopReason.EventLimit"/>.</summary>
+    /// <summary>Most events a single <see cref="Run"/> call executes before returning
+    /// <see cref="StopReason.EventLimit"/>.</summary>
     public long EventsMax { get; set; } = EventsMaxDefault;
 
     /// <summary>Schedules <paramref name="handler"/> <paramref name="delay"/> ns from now.</summary>
@@ -59,7 +60,8 @@ public sealed class EventLoop
         ScheduleAt(checked(Now + delay), handler, kind, argument);
     }
 
-    /// <summary>Schedules <paramref name="handler"/> at absolute time <paramref name="time"/> (not before now).</summary>
+    /// <summary>Schedules <paramref name="handler"/> at absolute time <paramref name="time"/> (not before
+    /// now).</summary>
     public void ScheduleAt(long time, IEventHandler handler, int kind = 0, long argument = 0)
     {
         ArgumentNullException.ThrowIfNull(handler);

@@ -9,7 +9,8 @@ public enum TraceErrorKind : byte
     /// <summary>Bytes that are not a virtsim trace of this version (bad MessagePack, wrong shape, bad zlib).</summary>
     Malformed,
 
-    /// <summary>A length or count above a named limit (<see cref="TraceFormat"/>, the reader's nesting depth).</summary>
+    /// <summary>A length or count above a named limit (<see cref="TraceFormat"/>, the reader's nesting
+    /// depth).</summary>
     LimitExceeded,
 
     /// <summary>Well-formed but self-contradictory: footer counts or hashes that disagree with the

@@ -7,10 +7,12 @@ namespace Sim.Engine.Trace;
 /// </summary>
 public enum TraceEventKind : byte
 {
-    /// <summary>vCPU MMIO read exit. Address = GPA, Value = size in bytes, Data = the bytes the device returned (little-endian).</summary>
+    /// <summary>vCPU MMIO read exit. Address = GPA, Value = size in bytes, Data = the bytes the device returned
+    /// (little-endian).</summary>
     MmioRead = 1,
 
-    /// <summary>vCPU MMIO write exit to userspace. Address = GPA, Value = size, Data = bytes written by the guest.</summary>
+    /// <summary>vCPU MMIO write exit to userspace. Address = GPA, Value = size, Data = bytes written by the
+    /// guest.</summary>
     MmioWrite = 2,
 
     /// <summary>vCPU port-I/O IN exit. Address = port, Value = size, Data = bytes the device returned.</summary>
@@ -61,6 +63,7 @@ public enum TraceEventKind : byte
     /// <summary>Periodic checkpoint. Value = running event-stream hash, Address = guest-memory content hash.</summary>
     Checkpoint = 17,
 
-    /// <summary>A host actor (QEMU main loop, vhost worker) was woken / switched to. Source = actor id, Value = reason.</summary>
+    /// <summary>A host actor (QEMU main loop, vhost worker) was woken / switched to. Source = actor id, Value =
+    /// reason.</summary>
     ContextSwitch = 18,
 }

@@ -13,6 +13,7 @@ public enum TraceField : byte
     /// <summary>One side has an event where the other has none (the trace ended, or the live run did).</summary>
     Presence,
 
-    /// <summary>The expected trace could not be read at this point (<see cref="TraceDivergence.Expected"/> holds the error).</summary>
+    /// <summary>The expected trace could not be read at this point (<see cref="TraceDivergence.Expected"/> holds the
+    /// error).</summary>
     TraceUnreadable,
 }

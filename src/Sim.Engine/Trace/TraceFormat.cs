@@ -69,7 +69,8 @@ public static class TraceFormat
     public const string KeyCheckpointInterval = "checkpoint_interval_events";
 
     /// <summary>The checkpoint interval's key in traces written before it was named for what it holds:
-    /// it always held an event count, never nanoseconds. Read as <see cref="KeyCheckpointInterval"/>; never written.</summary>
+    /// it always held an event count, never nanoseconds. Read as <see cref="KeyCheckpointInterval"/>; never
+    /// written.</summary>
     public const string KeyCheckpointIntervalLegacy = "checkpoint_interval_ns";
 
     /// <summary>Source of the Checkpoint events a simulation emits every

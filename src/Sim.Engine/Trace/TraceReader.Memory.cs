@@ -217,7 +217,8 @@ public sealed partial class TraceReader
         _hashRegionStarted = true;
     }
 
-    /// <summary>Zero bytes in blocks of a multiple of 8, so the hash's word boundaries stay those of one long span.</summary>
+    /// <summary>Zero bytes in blocks of a multiple of 8, so the hash's word boundaries stay those of one long
+    /// span.</summary>
     private void HashZeros(ulong count)
     {
         while (count > 0)

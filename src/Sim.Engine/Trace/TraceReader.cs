@@ -202,7 +202,8 @@ public sealed partial class TraceReader : IDisposable
 
     /// <summary>The length a str, bin or ext header at <paramref name="at"/> (relative to the window)
     /// declares, read here rather than by the library (MessagePack-CSharp 2.5 turns 32-bit lengths of 2^31
-    /// or more negative and then fails with an ArgumentOutOfRangeException); -1 for other codes or a cut header.</summary>
+    /// or more negative and then fails with an ArgumentOutOfRangeException); -1 for other codes or a cut
+    /// header.</summary>
     private long DeclaredLength(long at)
     {
         ReadOnlySpan<byte> w = _input.Span;
@@ -321,7 +322,8 @@ public sealed partial class TraceReader : IDisposable
                 long needed = at + headerBytes + dataLength;
                 if ((dataLength == BinHeaderCut || needed > window.Length) && !_input.EndOfStream)
                 {
-                    // The event runs past the window: read on (at most the capped data length more) and decode it again.
+                    // The event runs past the window: read on (at most the capped data length more) and decode it
+                    // again.
                     want = (int)Math.Max(needed, window.Length + 1L);
                     continue;
                 }

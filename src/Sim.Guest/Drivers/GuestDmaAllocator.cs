@@ -25,7 +25,8 @@ public sealed class GuestDmaAllocator
     /// <summary>Bytes still available.</summary>
     public ulong Remaining => _end - Next;
 
-    /// <summary>Allocates <paramref name="length"/> bytes aligned to <paramref name="align"/> (a power of two).</summary>
+    /// <summary>Allocates <paramref name="length"/> bytes aligned to <paramref name="align"/> (a power of
+    /// two).</summary>
     public GuestAddress Allocate(ulong length, ulong align = 16)
     {
         if (align == 0 || (align & (align - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(align), "a power of two");

@@ -51,7 +51,8 @@ public sealed class GuestPciFunction
 
     public void WriteConfig(int register, int size, uint value) => PciConfigPorts.Write(Guest, Slot, register, size, value);
 
-    /// <summary>Linux pci_enable_device + pci_set_master: sets the command bits for the BAR kinds present (and bus mastering).</summary>
+    /// <summary>Linux pci_enable_device + pci_set_master: sets the command bits for the BAR kinds present (and bus
+    /// mastering).</summary>
     public void Enable(bool busMaster)
     {
         ushort command = unchecked((ushort)ReadConfig(R.Command, 2));

@@ -10,7 +10,8 @@ namespace Sim.Guest.Drivers;
 /// </summary>
 public static class PciConfigPorts
 {
-    /// <summary>CONFIG_ADDRESS for bus 0, <paramref name="slot"/>, function 0, the dword holding <paramref name="register"/>.</summary>
+    /// <summary>CONFIG_ADDRESS for bus 0, <paramref name="slot"/>, function 0, the dword holding
+    /// <paramref name="register"/>.</summary>
     public static uint Address(int slot, int register) =>
         PciConfigMechanism.ConfigAddressEnable | (unchecked((uint)slot) << 11) | unchecked((uint)(register & 0xFC));
 

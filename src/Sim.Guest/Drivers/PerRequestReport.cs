@@ -10,9 +10,9 @@ namespace Sim.Guest.Drivers;
 /// the QEMU main loop). The guest program calls <see cref="Start"/> when its test begins (after
 /// probe, so enumeration and setup are not counted) and <see cref="Stop"/> when it ends; the
 /// scenario prints <see cref="Line"/> after the guest output. One stable format:
-/// <c>per_request: requests=6 exits=2.00 (mmio=1.00 pio=1.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=12400</c>
-/// (exits = userspace exits of all four kinds; interrupts = handler runs; latency = measured
-/// simulated time / requests, rounded down).
+/// <c>per_request: requests=6 exits=2.00 (mmio=1.00 pio=1.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00
+/// ctx_switches=0.00 latency_ns=12400</c> (exits = userspace exits of all four kinds; interrupts = handler runs;
+/// latency = measured simulated time / requests, rounded down).
 /// </summary>
 public sealed class PerRequestReport
 {

@@ -32,7 +32,8 @@ public sealed class VirtioPciDriver
     /// <summary>Queues one driver sets up at most.</summary>
     public const int QueuesMax = 16;
 
-    /// <summary>First GSI the guest gives MSI-X vectors (above the 24 IOAPIC pins, as Linux's vector domain does).</summary>
+    /// <summary>First GSI the guest gives MSI-X vectors (above the 24 IOAPIC pins, as Linux's vector domain
+    /// does).</summary>
     public const uint MsixGsiBaseDefault = 24;
 
     /// <summary>Most MSI-X vectors programmed (config + queues).</summary>
@@ -109,7 +110,8 @@ public sealed class VirtioPciDriver
 
     public IReadOnlyList<VirtioDriverQueue> Queues => _queues;
 
-    /// <summary>True when <paramref name="vendorId"/>:<paramref name="deviceId"/> is a virtio-pci function (Linux virtio_pci_id_table).</summary>
+    /// <summary>True when <paramref name="vendorId"/>:<paramref name="deviceId"/> is a virtio-pci function (Linux
+    /// virtio_pci_id_table).</summary>
     public static bool IsVirtioPci(ushort vendorId, ushort deviceId) => vendorId == L.VendorId && deviceId is >= PciDeviceIdFirst and <= PciDeviceIdLast;
 
     /// <summary>Scans bus 0 for the virtio device with <paramref name="virtioDeviceId"/> (modern id
@@ -229,7 +231,8 @@ public sealed class VirtioPciDriver
         _queues.Clear();
     }
 
-    /// <summary>Device features: modern reads both 32-bit halves through device_feature_select; legacy has 32 bits.</summary>
+    /// <summary>Device features: modern reads both 32-bit halves through device_feature_select; legacy has 32
+    /// bits.</summary>
     public ulong ReadDeviceFeatures()
     {
         if (Transport == VirtioDriverTransport.Legacy) return LegacyRead(L.LegacyHostFeatures, 4);

@@ -233,11 +233,12 @@ public sealed partial class DriverQueue
 
     /// <summary>
     /// A driver's interrupt handler in one call, as Linux virtblk_done / virtnet_poll write it:
-    /// <c>do { virtqueue_disable_cb; while (virtqueue_get_buf) ...; if broken, stop; } while (!virtqueue_enable_cb)</c>.
-    /// Reaps into <paramref name="ids"/> and <paramref name="lens"/>[0..<paramref name="count"/>). Returns true when
-    /// it ended as that loop ends (callbacks enabled, and the re-check found nothing more used), false when it stopped
-    /// first: the spans are full (call again: callbacks are still off) or the queue broke (see <see cref="Error"/>).
-    /// Exactly <see cref="DisableCallbacks"/>, <see cref="TryGetUsed(GuestMemory, out ushort, out uint)"/> and
+    /// <c>do { virtqueue_disable_cb; while (virtqueue_get_buf) ...; if broken, stop; } while
+    /// (!virtqueue_enable_cb)</c>. Reaps into <paramref name="ids"/> and
+    /// <paramref name="lens"/>[0..<paramref name="count"/>). Returns true when it ended as that loop ends (callbacks
+    /// enabled, and the re-check found nothing more used), false when it stopped first: the spans are full (call again:
+    /// callbacks are still off) or the queue broke (see <see cref="Error"/>). Exactly <see cref="DisableCallbacks"/>,
+    /// <see cref="TryGetUsed(GuestMemory, out ushort, out uint)"/> and
     /// <see cref="EnableCallbacks"/> in that loop (an observer sees their accesses); unobserved, one window choice
     /// and the reaping of <see cref="TryGetUsedBatchDirect"/>.
     /// </summary>

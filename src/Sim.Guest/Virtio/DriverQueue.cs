@@ -11,9 +11,9 @@ namespace Sim.Guest.Virtio;
 /// descriptor list (desc_extra), adding chains of readable then writable buffers (optionally through an indirect
 /// table), publishing them, deciding whether to kick (virtqueue_kick_prepare), reaping used entries
 /// (virtqueue_get_buf), enabling and disabling callbacks, and detaching unused buffers. Every access goes through
-/// the <see cref="GuestMemory"/> passed in; the caller attributes it to the guest (<see cref="GuestMemoryExtensions.AsGuest"/>).
-/// A device that writes nonsense into the used ring marks the queue <see cref="Broken"/> (Linux BAD_RING), never an
-/// exception. Exceptions mean misuse by the (host-side) caller.
+/// the <see cref="GuestMemory"/> passed in; the caller attributes it to the guest
+/// (<see cref="GuestMemoryExtensions.AsGuest"/>). A device that writes nonsense into the used ring marks the queue
+/// <see cref="Broken"/> (Linux BAD_RING), never an exception. Exceptions mean misuse by the (host-side) caller.
 /// </summary>
 public sealed partial class DriverQueue
 {
@@ -96,10 +96,12 @@ public sealed partial class DriverQueue
     /// <summary>last_used_idx: the next used entry to reap.</summary>
     public RingIndex LastUsed => _lastUsed;
 
-    /// <summary>Callbacks (interrupts) currently requested: VIRTQ_AVAIL_F_NO_INTERRUPT clear in the shadow flags.</summary>
+    /// <summary>Callbacks (interrupts) currently requested: VIRTQ_AVAIL_F_NO_INTERRUPT clear in the shadow
+    /// flags.</summary>
     public bool CallbacksEnabled => (_availFlagsShadow & VirtioSpec.AvailFNoInterrupt) == 0;
 
-    /// <summary>True after the device corrupted the used ring (Linux vq->broken); cleared by <see cref="Initialize"/>.</summary>
+    /// <summary>True after the device corrupted the used ring (Linux vq->broken); cleared by
+    /// <see cref="Initialize"/>.</summary>
     public bool Broken => Error != DriverQueueError.None;
 
     /// <summary>Why the queue is broken.</summary>
@@ -455,7 +457,8 @@ public sealed partial class DriverQueue
 
     /// <summary>Linux virtqueue_disable_cb_split: asks the device not to interrupt. Without EVENT_IDX sets
     /// VIRTQ_AVAIL_F_NO_INTERRUPT; with EVENT_IDX writes used_event = 0 as Linux does ("this is a hack"), which
-    /// still lets an interrupt through when used.idx crosses 0 — VIRTIO 1.2 §2.7.10 makes suppression best-effort.</summary>
+    /// still lets an interrupt through when used.idx crosses 0 — VIRTIO 1.2 §2.7.10 makes suppression
+    /// best-effort.</summary>
     public void DisableCallbacks(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
@@ -547,7 +550,8 @@ public sealed partial class DriverQueue
         if (!memory.TryWriteVector128(new GuestAddress(at), Vector128.Create(addr, high).AsByte())) ThrowDescriptorAt(at);
     }
 
-    /// <summary>The accessor path of the two-buffer TryAdd, out of line so the window path keeps its registers.</summary>
+    /// <summary>The accessor path of the two-buffer TryAdd, out of line so the window path keeps its
+    /// registers.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteDescriptorPair(GuestMemory memory, int first, ulong firstAddr, ulong firstHigh, int second, ulong secondAddr, ulong secondHigh)
     {
@@ -578,12 +582,14 @@ public sealed partial class DriverQueue
         len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
 
     /// <summary>True when ring accesses may go through the windows: <paramref name="memory"/> is the memory given to
-    /// <see cref="Initialize"/> and no observer watches it (an observer must see every ring access as before).</summary>
+    /// <see cref="Initialize"/> and no observer watches it (an observer must see every ring access as
+    /// before).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Direct(GuestMemory memory) => ReferenceEquals(memory, _windowMemory) && !memory.IsObserved;
 
     /// <summary>Reads the ring field at <paramref name="address"/>, which is <paramref name="offset"/> bytes into
-    /// <paramref name="window"/>: through the window when <see cref="Direct"/>, else through the memory's accessor.</summary>
+    /// <paramref name="window"/>: through the window when <see cref="Direct"/>, else through the memory's
+    /// accessor.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort ReadU16(GuestMemory memory, GuestWindow window, int offset, GuestAddress address)
     {

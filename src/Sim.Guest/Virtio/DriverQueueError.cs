@@ -10,7 +10,8 @@ public enum DriverQueueError : byte
     /// <summary>A used entry's id is &gt;= the queue size: Linux "id %u out of range".</summary>
     UsedIdOutOfRange,
 
-    /// <summary>A used entry's id is not the head of a chain the driver has outstanding: Linux "id %u is not a head!".</summary>
+    /// <summary>A used entry's id is not the head of a chain the driver has outstanding: Linux "id %u is not a
+    /// head!".</summary>
     UsedIdNotHead,
 
     /// <summary>used.idx moved more than the queue size past the driver's last seen index (the device published

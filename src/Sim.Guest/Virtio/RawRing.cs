@@ -29,7 +29,8 @@ public static class RawRing
     public static bool WriteDescriptor(GuestMemory memory, in SplitRingLayout layout, int index, ulong addr, uint len, ushort flags, ushort next) =>
         WriteDescriptor(memory, layout.DescTable, index, addr, len, flags, next);
 
-    /// <summary>Writes avail.ring[<paramref name="slot"/>] = <paramref name="head"/> (slot taken modulo the size).</summary>
+    /// <summary>Writes avail.ring[<paramref name="slot"/>] = <paramref name="head"/> (slot taken modulo the
+    /// size).</summary>
     public static bool WriteAvailEntry(GuestMemory memory, in SplitRingLayout layout, int slot, ushort head)
     {
         ArgumentNullException.ThrowIfNull(memory);
@@ -78,7 +79,8 @@ public static class RawRing
         return memory.TryReadUInt16(layout.AvailEvent, out value);
     }
 
-    /// <summary>Reads used.ring[<paramref name="slot"/>] (slot taken modulo the size): id (le32) + len (le32).</summary>
+    /// <summary>Reads used.ring[<paramref name="slot"/>] (slot taken modulo the size): id (le32) + len
+    /// (le32).</summary>
     public static bool TryReadUsedEntry(GuestMemory memory, in SplitRingLayout layout, int slot, out uint id, out uint len)
     {
         ArgumentNullException.ThrowIfNull(memory);

@@ -32,7 +32,8 @@ public static class VhostIoctl
     public static readonly nuint SetVringCall = Ioc(DirWrite, 0x21, 8);
     public static readonly nuint SetVringErr = Ioc(DirWrite, 0x22, 8);
 
-    /// <summary>VHOST_NET_SET_BACKEND's number and argument; lab/vhost-demo's VHOST_DEMO_SET_BACKEND uses the same.</summary>
+    /// <summary>VHOST_NET_SET_BACKEND's number and argument; lab/vhost-demo's VHOST_DEMO_SET_BACKEND uses the
+    /// same.</summary>
     public static readonly nuint SetBackend = Ioc(DirWrite, 0x30, 8);
 
     /// <summary>struct vhost_vring_state.</summary>
@@ -63,7 +64,8 @@ public static class VhostIoctl
         public ulong LogGuestAddr;
     }
 
-    /// <summary>struct vhost_memory_region (the table's entries follow the 8-byte {nregions, padding} header).</summary>
+    /// <summary>struct vhost_memory_region (the table's entries follow the 8-byte {nregions, padding}
+    /// header).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct MemoryRegion
     {

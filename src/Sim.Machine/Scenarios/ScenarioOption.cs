@@ -3,9 +3,10 @@ using System.Globalization;
 namespace Sim.Machine.Scenarios;
 
 /// <summary>One <c>--opt name=value</c> a scenario accepts: its default and allowed values as the user types them.
-/// Each scenario declares its options once (<see cref="IScenario.Options"/>); <see cref="ScenarioOptions.RequireKnown(IReadOnlyList{ScenarioOption})"/>
-/// and the CLI's <c>run --list</c> / <c>run &lt;scenario&gt; --help</c> read that declaration, and a test runs every
-/// scenario with each declared default spelled out to prove it is the value the scenario really uses.</summary>
+/// Each scenario declares its options once (<see cref="IScenario.Options"/>);
+/// <see cref="ScenarioOptions.RequireKnown(IReadOnlyList{ScenarioOption})"/> and the CLI's <c>run --list</c> / <c>run
+/// &lt;scenario&gt; --help</c> read that declaration, and a test runs every scenario with each declared default spelled
+/// out to prove it is the value the scenario really uses.</summary>
 public sealed record ScenarioOption(string Name, string Default, string Allowed, string Description)
 {
     /// <summary>Prefix of a <see cref="Default"/> that is a description, not a value (a default that depends on other

@@ -119,10 +119,12 @@ public sealed class RingBenchmark
     /// <summary>The guest memory holding the rings and buffers (for tests: its hash, an observer).</summary>
     public GuestMemory Memory => _memory;
 
-    /// <summary>Responses (or used lengths) that did not match so far: always 0 unless the ring code is broken.</summary>
+    /// <summary>Responses (or used lengths) that did not match so far: always 0 unless the ring code is
+    /// broken.</summary>
     public long Mismatches => _mismatches;
 
-    /// <summary>Runs <paramref name="requests"/> more requests, <paramref name="batch"/> per kick. Allocates nothing.</summary>
+    /// <summary>Runs <paramref name="requests"/> more requests, <paramref name="batch"/> per kick. Allocates
+    /// nothing.</summary>
     public void Execute(long requests, int batch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(requests);
@@ -201,13 +203,15 @@ public sealed class RingBenchmark
         if (device.AddUsedAndSignal(memory, elements.AsSpan(0, popped), lens.AsSpan(0, popped))) _notifications++;
     }
 
-    /// <summary>One request: read the 8-byte request, write the response; returns the used.len (bytes written).</summary>
+    /// <summary>One request: read the 8-byte request, write the response; returns the used.len (bytes
+    /// written).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static uint Serve(GuestMemory memory, QueueElement element) =>
         unchecked((uint)(element.TryReadOutUInt64(memory, out ulong request) ? element.WriteInUInt64(memory, request ^ ResponseMagic) : 0));
 
     /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): <see cref="DriverQueue.ReapAll"/>
-    /// turns callbacks off, reaps every used entry and turns them back on with the "more used since?" re-check.</summary>
+    /// turns callbacks off, reaps every used entry and turns them back on with the "more used since?"
+    /// re-check.</summary>
     private int Reap(GuestMemory memory)
     {
         int reaped = 0;

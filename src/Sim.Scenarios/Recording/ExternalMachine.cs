@@ -77,7 +77,8 @@ public sealed class ExternalMachine
         loop.RunUntil(Math.Max(time, loop.Now));
     }
 
-    /// <summary>A read exit (KVM_EXIT_MMIO read, KVM_EXIT_IO in) at <paramref name="time"/>: the value for the vCPU.</summary>
+    /// <summary>A read exit (KVM_EXIT_MMIO read, KVM_EXIT_IO in) at <paramref name="time"/>: the value for the
+    /// vCPU.</summary>
     public ulong Read(long time, BusKind bus, ulong address, int size)
     {
         AdvanceTo(time);
@@ -120,7 +121,8 @@ public sealed class ExternalMachine
         return ok;
     }
 
-    /// <summary>The end of the run at <paramref name="time"/>: runs what is due and closes an open console line.</summary>
+    /// <summary>The end of the run at <paramref name="time"/>: runs what is due and closes an open console
+    /// line.</summary>
     public void Finish(long time)
     {
         AdvanceTo(time);

@@ -27,7 +27,8 @@ public static class GuestParams
 
     /// <summary>The block for <paramref name="scenario"/> with <paramref name="options"/> (scenario option names:
     /// transport, irq, requests/ticks/writes, dmesg, n for factorial, sectors for blk,
-    /// the stress guest keeps its own defaults for the rest). Throws <see cref="ArgumentException"/> for a malformed value.</summary>
+    /// the stress guest keeps its own defaults for the rest). Throws <see cref="ArgumentException"/> for a malformed
+    /// value.</summary>
     public static byte[] Build(string scenario, ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

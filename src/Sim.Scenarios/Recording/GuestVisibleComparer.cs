@@ -59,7 +59,8 @@ public sealed class GuestVisibleComparer : ITraceSink
 
     public bool HasDiverged => Divergence is not null;
 
-    /// <summary>Memory bytes compared at points, and bytes skipped as notification fields (at points and at the end).</summary>
+    /// <summary>Memory bytes compared at points, and bytes skipped as notification fields (at points and at the
+    /// end).</summary>
     public long BytesCompared { get; private set; }
 
     public long NotificationBytesSkipped { get; private set; }
@@ -156,7 +157,8 @@ public sealed class GuestVisibleComparer : ITraceSink
         if (length > 0) _touched.Add((address, length));
     }
 
-    /// <summary>Every byte a device wrote in this segment, on either side: the replay's value against the recording's.</summary>
+    /// <summary>Every byte a device wrote in this segment, on either side: the replay's value against the
+    /// recording's.</summary>
     private bool CompareTouched(ulong segment, long time)
     {
         _learn(_fields);
@@ -204,7 +206,8 @@ public sealed class GuestVisibleComparer : ITraceSink
             $"replay has 0x{(at < n ? a[at] : 0):x2}", TraceComparer.HexDiff(e.AsSpan(0, n), a.AsSpan(0, n), Math.Min(at, n)));
     }
 
-    /// <summary>One byte, read past the memory's observer (the comparer's look must not become a trace event).</summary>
+    /// <summary>One byte, read past the memory's observer (the comparer's look must not become a trace
+    /// event).</summary>
     private static bool TryPeek(GuestMemory memory, ulong address, out byte value)
     {
         bool ok = memory.TryGetSpan(new GuestAddress(address), 1, out Span<byte> b);

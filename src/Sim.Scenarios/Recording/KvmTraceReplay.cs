@@ -24,11 +24,13 @@ namespace Sim.Scenarios.Recording;
 /// </summary>
 public static class KvmTraceReplay
 {
-    /// <summary>The header's <c>backend</c> of a recording whose device was the lab's kernel vhost-demo module.</summary>
+    /// <summary>The header's <c>backend</c> of a recording whose device was the lab's kernel vhost-demo
+    /// module.</summary>
     public const string KernelVhostBackend = "kernel-vhost";
 
     /// <summary>Replays the trace <paramref name="open"/> opens (called twice: one reader feeds the inputs, one the
-    /// comparer). <paramref name="scenarioOverride"/>: replay against that scenario's machine instead (differential).</summary>
+    /// comparer). <paramref name="scenarioOverride"/>: replay against that scenario's machine instead
+    /// (differential).</summary>
     public static KvmReplayResult Replay(Func<Stream> open, string? scenarioOverride = null)
     {
         ArgumentNullException.ThrowIfNull(open);

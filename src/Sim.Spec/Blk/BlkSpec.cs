@@ -16,7 +16,8 @@ public static class BlkSpec
     /// <summary>PCI class of QEMU's virtio-blk-pci: mass storage, SCSI (PCI_CLASS_STORAGE_SCSI).</summary>
     public const uint PciClassStorageScsi = 0x010000;
 
-    /// <summary>Bytes of a sector: the unit of <c>sector</c> and of capacity, whatever blk_size says (§5.2.6).</summary>
+    /// <summary>Bytes of a sector: the unit of <c>sector</c> and of capacity, whatever blk_size says
+    /// (§5.2.6).</summary>
     public const int SectorSize = 512;
 
     /// <summary>log2 of <see cref="SectorSize"/>.</summary>

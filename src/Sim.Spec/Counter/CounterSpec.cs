@@ -13,7 +13,8 @@ public static class CounterSpec
     /// <summary>Transitional PCI device id (seed: PCI_DEVICE_ID_VIRTIO_TEST; a legacy id below 0x1040).</summary>
     public const ushort LegacyPciDeviceId = 0x1013;
 
-    /// <summary>Feature bit VIRTIO_TEST_F_CAN_PRINT: the driver creates its "print" queue only when negotiated.</summary>
+    /// <summary>Feature bit VIRTIO_TEST_F_CAN_PRINT: the driver creates its "print" queue only when
+    /// negotiated.</summary>
     public const int FCanPrint = 0;
 
     /// <summary>Size of the one queue (seed: virtio_add_queue(vdev, 128, ...)).</summary>
@@ -22,7 +23,8 @@ public static class CounterSpec
     /// <summary>Index of the print queue.</summary>
     public const int PrintQueue = 0;
 
-    /// <summary>Bytes of one number in a request's out buffer (seed: iov_to_buf(..., &amp;pfn, 4), virtio_ldl_p).</summary>
+    /// <summary>Bytes of one number in a request's out buffer (seed: iov_to_buf(..., &amp;pfn, 4),
+    /// virtio_ldl_p).</summary>
     public const int NumberSize = 4;
 
     /// <summary>QEMU's struct virtio_test_config: num_pages (le32) + actual (le32) + event (le32). The seed's Linux
@@ -39,7 +41,8 @@ public static class CounterSpec
     /// <summary>Offset of event (le32).</summary>
     public const int ConfigEventOffset = 8;
 
-    /// <summary>Seed: the timer is first armed at realize, 30 s of virtual time ahead (test_stats_change_timer(s, 30)).</summary>
+    /// <summary>Seed: the timer is first armed at realize, 30 s of virtual time ahead (test_stats_change_timer(s,
+    /// 30)).</summary>
     public const long SeedFirstDelayNs = 30_000_000_000;
 
     /// <summary>Seed: the callback re-arms it 1 s ahead (test_stats_change_timer(s, 1)).</summary>

@@ -1,6 +1,7 @@
 namespace Sim.Spec.Demo;
 
-/// <summary>Identity of the seed-000 demo devices (the PCI demo and the virtio demo), shared by the device models and their drivers.</summary>
+/// <summary>Identity of the seed-000 demo devices (the PCI demo and the virtio demo), shared by the device models and
+/// their drivers.</summary>
 public static class DemoSpec
 {
     /// <summary>PCI_VENDOR_ID_QEMU.</summary>

@@ -18,7 +18,8 @@ public static class MsixSpec
     /// <summary>Message control bit 14: function mask.</summary>
     public const ushort ControlFunctionMask = 1 << 14;
 
-    /// <summary>One table entry: address low (le32) + address high (le32) + data (le32) + vector control (le32).</summary>
+    /// <summary>One table entry: address low (le32) + address high (le32) + data (le32) + vector control
+    /// (le32).</summary>
     public const int EntrySize = 16;
 
     /// <summary>Offset of vector control in an entry; bit 0 is the per-vector mask.</summary>

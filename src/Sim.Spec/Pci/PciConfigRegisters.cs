@@ -55,7 +55,8 @@ public static class PciConfigRegisters
     /// <summary>Expansion ROM base address (le32); unimplemented (reads 0, read-only).</summary>
     public const int ExpansionRom = 0x30;
 
-    /// <summary>Capabilities pointer (u8), valid when <see cref="StatusCapabilitiesList"/> is set (PCI 3.0 §6.7).</summary>
+    /// <summary>Capabilities pointer (u8), valid when <see cref="StatusCapabilitiesList"/> is set (PCI 3.0
+    /// §6.7).</summary>
     public const int CapabilitiesPointer = 0x34;
 
     /// <summary>Interrupt line (u8, read/write scratch for the OS).</summary>
@@ -79,10 +80,12 @@ public static class PciConfigRegisters
     /// <summary>Command: interrupt disable (bit 10): INTx# is not asserted while set (PCI 3.0 §6.2.2).</summary>
     public const ushort CommandIntxDisable = 1 << 10;
 
-    /// <summary>Command bits the guest may change (QEMU pci_init_wmask: IO, MEMORY, MASTER, SERR, INTX_DISABLE).</summary>
+    /// <summary>Command bits the guest may change (QEMU pci_init_wmask: IO, MEMORY, MASTER, SERR,
+    /// INTX_DISABLE).</summary>
     public const ushort CommandWritable = CommandIoSpace | CommandMemorySpace | CommandBusMaster | CommandSerr | CommandIntxDisable;
 
-    /// <summary>Status: interrupt status (bit 3, read-only): the device's INTx# request, regardless of <see cref="CommandIntxDisable"/>.</summary>
+    /// <summary>Status: interrupt status (bit 3, read-only): the device's INTx# request, regardless of
+    /// <see cref="CommandIntxDisable"/>.</summary>
     public const ushort StatusInterrupt = 1 << 3;
 
     /// <summary>Status: capabilities list (bit 4, read-only): <see cref="CapabilitiesPointer"/> is valid.</summary>

@@ -3,7 +3,8 @@ namespace Sim.Spec.Pci;
 /// <summary>The read-only identity a function presents in its configuration header.</summary>
 /// <param name="VendorId">Vendor ID (0xFFFF is invalid: it means "no device").</param>
 /// <param name="DeviceId">Device ID.</param>
-/// <param name="ClassCode">24-bit class code: base class &lt;&lt; 16 | sub-class &lt;&lt; 8 | programming interface.</param>
+/// <param name="ClassCode">24-bit class code: base class &lt;&lt; 16 | sub-class &lt;&lt; 8 | programming
+/// interface.</param>
 /// <param name="RevisionId">Revision ID.</param>
 /// <param name="SubsystemVendorId">Subsystem vendor ID.</param>
 /// <param name="SubsystemId">Subsystem ID.</param>

@@ -41,8 +41,8 @@ public static class RingBytes
     public static void WriteLe64(ref byte ring, int at, ulong value) =>
         Unsafe.WriteUnaligned(ref Unsafe.Add(ref ring, at), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
 
-    /// <summary>Stores a whole descriptor (addr, then <paramref name="high"/> = len | flags &lt;&lt; 32 | next &lt;&lt; 48) as
-    /// one 16-byte store at byte <paramref name="at"/>.</summary>
+    /// <summary>Stores a whole descriptor (addr, then <paramref name="high"/> = len | flags &lt;&lt; 32 | next &lt;&lt;
+    /// 48) as one 16-byte store at byte <paramref name="at"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WriteDescriptor(ref byte table, int at, ulong addr, ulong high)
     {

@@ -195,6 +195,7 @@ public static class VirtioPciLayout
 
     // ---- Features the transport adds, §6 ----
 
-    /// <summary>VIRTIO_F_ANY_LAYOUT (27, legacy only): QEMU offers it to legacy drivers and hides it from modern ones.</summary>
+    /// <summary>VIRTIO_F_ANY_LAYOUT (27, legacy only): QEMU offers it to legacy drivers and hides it from modern
+    /// ones.</summary>
     public const int FAnyLayout = 27;
 }

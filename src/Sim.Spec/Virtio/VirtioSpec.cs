@@ -53,7 +53,8 @@ public static class VirtioSpec
     /// <summary>Size of <c>used_event</c> (le16), which follows <c>ring[queue size]</c> (§2.7.10).</summary>
     public const int AvailUsedEventSize = 2;
 
-    /// <summary>VIRTQ_AVAIL_F_NO_INTERRUPT: the driver asks not to be interrupted (§2.7.7, without EVENT_IDX).</summary>
+    /// <summary>VIRTQ_AVAIL_F_NO_INTERRUPT: the driver asks not to be interrupted (§2.7.7, without
+    /// EVENT_IDX).</summary>
     public const ushort AvailFNoInterrupt = 1;
 
     /// <summary>Available ring alignment (§2.7).</summary>
@@ -114,10 +115,12 @@ public static class VirtioSpec
     /// <summary>Bytes of a descriptor table: 16 × queue size (§2.7).</summary>
     public static ulong DescTableSize(int queueSize) => checked((ulong)queueSize * DescSize);
 
-    /// <summary>Bytes of an available ring: flags + idx + ring[queue size] + used_event = 6 + 2 × queue size (§2.7).</summary>
+    /// <summary>Bytes of an available ring: flags + idx + ring[queue size] + used_event = 6 + 2 × queue size
+    /// (§2.7).</summary>
     public static ulong AvailRingSize(int queueSize) => checked(AvailRingOffset + ((ulong)queueSize * AvailElemSize) + AvailUsedEventSize);
 
-    /// <summary>Bytes of a used ring: flags + idx + ring[queue size] + avail_event = 6 + 8 × queue size (§2.7).</summary>
+    /// <summary>Bytes of a used ring: flags + idx + ring[queue size] + avail_event = 6 + 8 × queue size
+    /// (§2.7).</summary>
     public static ulong UsedRingSize(int queueSize) => checked(UsedRingOffset + ((ulong)queueSize * UsedElemSize) + UsedAvailEventSize);
 
     /// <summary>Offset of <c>used_event</c> in the available ring: after ring[queue size] (§2.7.10).</summary>
@@ -126,7 +129,8 @@ public static class VirtioSpec
     /// <summary>Offset of <c>avail_event</c> in the used ring: after ring[queue size] (§2.7.10).</summary>
     public static ulong UsedAvailEventOffset(int queueSize) => checked(UsedRingOffset + ((ulong)queueSize * UsedElemSize));
 
-    /// <summary>True for a valid split queue size: a power of two from 1 to <see cref="QueueSizeMax"/> (§2.7).</summary>
+    /// <summary>True for a valid split queue size: a power of two from 1 to <see cref="QueueSizeMax"/>
+    /// (§2.7).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static bool IsValidQueueSize(int queueSize) => queueSize <= QueueSizeMax && System.Numerics.BitOperations.IsPow2(queueSize);
 }

@@ -16,7 +16,8 @@ public enum VirtioStatus : byte
     /// <summary>DRIVER_OK (4): the driver is set up and ready to drive the device.</summary>
     DriverOk = 4,
 
-    /// <summary>FEATURES_OK (8): the driver has acknowledged the features it understands; negotiation is complete.</summary>
+    /// <summary>FEATURES_OK (8): the driver has acknowledged the features it understands; negotiation is
+    /// complete.</summary>
     FeaturesOk = 8,
 
     /// <summary>DEVICE_NEEDS_RESET (64): the device has hit an error it cannot recover from.</summary>

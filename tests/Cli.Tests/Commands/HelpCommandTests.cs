@@ -2,7 +2,8 @@ using Xunit;
 
 namespace Cli.Tests.Commands;
 
-/// <summary><c>virtsim help &lt;command&gt;</c> is <c>virtsim &lt;command&gt; --help</c>; <c>-?</c> works everywhere.</summary>
+/// <summary><c>virtsim help &lt;command&gt;</c> is <c>virtsim &lt;command&gt; --help</c>; <c>-?</c> works
+/// everywhere.</summary>
 public sealed class HelpCommandTests
 {
     [Theory]

@@ -8,7 +8,8 @@ namespace Cli.Tests.Commands;
 /// `ping --opt stale=1`, whose responses page starts non-zero.</summary>
 public sealed class TraceIntegrityCliTests
 {
-    /// <summary>The chunk of the stale responses page: fixarray 3, address uint16 0x2000, length uint16 0x1000.</summary>
+    /// <summary>The chunk of the stale responses page: fixarray 3, address uint16 0x2000, length uint16
+    /// 0x1000.</summary>
     private static readonly byte[] ChunkStart = [0x93, 0xcd, 0x20, 0x00, 0xcd, 0x10, 0x00];
 
     private static byte[] RecordStale(TempDir dir)

@@ -56,7 +56,8 @@ public sealed class FindingTraceReplayTests
         Assert.Contains("unknown fuzz target 'gone'", output, StringComparison.Ordinal);
     }
 
-    /// <summary>Re-encodes a trace (valid footer) with changed options or the first event's first data byte flipped.</summary>
+    /// <summary>Re-encodes a trace (valid footer) with changed options or the first event's first data byte
+    /// flipped.</summary>
     private static byte[] Rewrite(byte[] trace, Action<SortedDictionary<string, string>>? options, bool flipFirstData)
     {
         using var input = new MemoryStream(trace);

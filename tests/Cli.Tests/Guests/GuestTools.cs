@@ -88,8 +88,8 @@ internal static class GuestTools
         }
     }
 
-    /// <summary>Runs <paramref name="file"/> with <paramref name="args"/>, extra environment <paramref name="env"/>, and
-    /// fails the test when it does not end within <paramref name="timeoutMs"/>.</summary>
+    /// <summary>Runs <paramref name="file"/> with <paramref name="args"/>, extra environment <paramref name="env"/>,
+    /// and fails the test when it does not end within <paramref name="timeoutMs"/>.</summary>
     public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env, int timeoutMs, ITestOutputHelper? output = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };

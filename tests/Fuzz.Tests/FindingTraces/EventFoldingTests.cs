@@ -5,8 +5,8 @@ using Sim.Engine.Trace;
 
 namespace Fuzz.Tests.FindingTraces;
 
-/// <summary>Past <see cref="ExecutionTrace.EventsKeptMax"/> events a finding trace folds the rest into one checkpoint hash,
-/// so a livelocked execution makes a small trace that still verifies every event.</summary>
+/// <summary>Past <see cref="ExecutionTrace.EventsKeptMax"/> events a finding trace folds the rest into one checkpoint
+/// hash, so a livelocked execution makes a small trace that still verifies every event.</summary>
 public sealed class EventFoldingTests
 {
     private const int Extra = 10;

@@ -6,7 +6,8 @@ using Sim.Engine.Trace;
 
 namespace Fuzz.Tests.FindingTraces;
 
-/// <summary>The summary of a saved finding: decoded operations (what the target narrates), the trace, the rule.</summary>
+/// <summary>The summary of a saved finding: decoded operations (what the target narrates), the trace, the
+/// rule.</summary>
 public sealed class FindingSummaryTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("virtsim-finding-summary-").FullName;

@@ -109,7 +109,8 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void SeedFlavourTargets_FindAndReplayFindings()
     {
-        // The seed flavours carry the seeds' bugs; a short blind campaign finds each (see the theory above for the rest).
+        // The seed flavours carry the seeds' bugs; a short blind campaign finds each (see the theory above for the
+        // rest).
         foreach (string name in new[] { "demo-pci-qemu-seed", "virtio-factorial-qemu-seed", "virtio-counter-qemu-seed" })
         {
             var options = new CampaignOptions { Seed = 1, RunsMax = 300, FindingsDirectory = Path.Combine(_dir, name), MinimizeExecutionsMax = 200 };

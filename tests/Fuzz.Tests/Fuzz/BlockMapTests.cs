@@ -100,7 +100,8 @@ public sealed class BlockMapTests(ITestOutputHelper output)
 
     /// <summary>The blocks of <c>Check</c> the last run reached, followed from the entry: a block b follows a
     /// reached block p (or the start, right after <see cref="CoverageMap.Reset"/>: 0) when the map holds
-    /// <c>b ^ (p &gt;&gt; 1)</c>. Check calls no other instrumented code, so its path is a chain of its own blocks.</summary>
+    /// <c>b ^ (p &gt;&gt; 1)</c>. Check calls no other instrumented code, so its path is a chain of its own
+    /// blocks.</summary>
     private static HashSet<(int, string)> ReachedBlocks(ReadOnlySpan<byte> map)
     {
         BlockSite[] blocks = ToyContext.Blocks.Where(b => b.Method.Contains("::Check(", StringComparison.Ordinal)).ToArray();

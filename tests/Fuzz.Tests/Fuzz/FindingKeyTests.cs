@@ -44,7 +44,8 @@ public sealed class FindingKeyTests : IDisposable
         Assert.Equal("r8-15.w1-7", context.Finding?.Shape);
     }
 
-    /// <summary>One fault site, reached by a short request (3 readable bytes) or a full one (8): two findings.</summary>
+    /// <summary>One fault site, reached by a short request (3 readable bytes) or a full one (8): two
+    /// findings.</summary>
     private static ScriptedTarget OneSiteTwoShapes(string name) => new((d, c) =>
     {
         if (d.Length < 2) return FuzzOutcome.Completed;

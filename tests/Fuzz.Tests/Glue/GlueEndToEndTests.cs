@@ -50,7 +50,8 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>The test process may already use the fork server's fixed fd number (it holds about 200 fds: the
     /// runtime's, loaded assemblies', other tests'); dup2 onto it would close that owner's fd behind its back, and the
-    /// owner would later close or use whatever file then got the number. So a copy of the occupant is kept and put back.</summary>
+    /// owner would later close or use whatever file then got the number. So a copy of the occupant is kept and put
+    /// back.</summary>
     private readonly record struct SavedFd(int Fd, int Copy, int Flags)
     {
         public static SavedFd Take(int fd)

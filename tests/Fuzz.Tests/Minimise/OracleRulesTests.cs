@@ -6,7 +6,8 @@ namespace Fuzz.Tests;
 
 public sealed partial class OracleRulesTests
 {
-    /// <summary>A site literal (<c>"family/name"</c>, possibly interpolated) on a line that reports a finding.</summary>
+    /// <summary>A site literal (<c>"family/name"</c>, possibly interpolated) on a line that reports a
+    /// finding.</summary>
     [GeneratedRegex(@"\$?""((?:[a-z0-9]+-)*[a-z0-9]+/[a-z0-9{}* -]+)""")]
     private static partial Regex SiteLiteral();
 

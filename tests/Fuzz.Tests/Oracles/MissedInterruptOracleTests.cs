@@ -117,9 +117,10 @@ public sealed class MissedInterruptOracleTests
     [Fact]
     public void Spec_2_7_10_GuestStoreToUsedIdx_IsNotTheDevicesReferencePoint()
     {
-        // The device interrupted at used.idx 1 (used_event 0 crossed); the guest then stored 0 over used.idx. The device
-        // keeps its shadow (QEMU vq->used_idx, signalled_used = 1) and completes one more at 2: vring_need_event(0, 2, 1)
-        // is false, so no interrupt is owed. Judging (0, 2] from the guest's store would call it missed.
+        // The device interrupted at used.idx 1 (used_event 0 crossed); the guest then stored 0 over used.idx. The
+        // device keeps its shadow (QEMU vq->used_idx, signalled_used = 1) and completes one more at 2:
+        // vring_need_event(0, 2, 1) is false, so no interrupt is owed. Judging (0, 2] from the guest's store would call
+        // it missed.
         var (m, o, ctx) = Make(eventIdx: true, usedEvent: 0);
         DeviceCompletes(m, o, 1, interrupted: true);
         m.TryWriteUInt16(new GuestAddress(Used + 2), 0);

@@ -14,9 +14,9 @@ namespace Fuzz.Tests.Oracles;
 
 /// <summary>
 /// The chain oracle (issue 12 item 5), one test per rule: the real <see cref="SplitQueue"/> pops a hand-made chain and
-/// the oracle agrees; a wrong answer for the same chain (another error kind, an accepted invalid chain, a rejected valid
-/// one, a wrong iovec, extra descriptor reads) fires its site. Memory: two adjacent 32 KiB regions (as the fuzz targets),
-/// a ring of 8 at 0, indirect table at 0x4000, buffers at 0x6000.
+/// the oracle agrees; a wrong answer for the same chain (another error kind, an accepted invalid chain, a rejected
+/// valid one, a wrong iovec, extra descriptor reads) fires its site. Memory: two adjacent 32 KiB regions (as the fuzz
+/// targets), a ring of 8 at 0, indirect table at 0x4000, buffers at 0x6000.
 /// </summary>
 public sealed class PopOracleTests(ITestOutputHelper output)
 {
@@ -66,7 +66,8 @@ public sealed class PopOracleTests(ITestOutputHelper output)
             Assert.True(RawRing.WriteAvailIdx(Memory, Layout, ++_avail));
         }
 
-        /// <summary>Pops for real and judges the real answer; returns it for the tests that then judge a wrong one.</summary>
+        /// <summary>Pops for real and judges the real answer; returns it for the tests that then judge a wrong
+        /// one.</summary>
         public (bool Popped, QueueError Error, long Reads) PopJudged()
         {
             Oracle.Before(Queue, Memory);

@@ -11,15 +11,15 @@ namespace Fuzz.Tests.Oracles;
 /// </summary>
 public sealed class RobustFindingRegressionTests
 {
-    /// <summary><c>used-ring/idx-beyond-completions</c>: queue size 1, used ring on top of the available ring (placement
-    /// 6), one chain (the guest's avail.idx store = 1 is a used.idx store), then op 12 (GET/SET_VRING_BASE, stop and
-    /// start). vhost_vq_init_access re-reads last_used_idx from used-&gt;idx on the restart, as Linux does; the checker
-    /// kept the 0 it had last seen published.</summary>
+    /// <summary><c>used-ring/idx-beyond-completions</c>: queue size 1, used ring on top of the available ring
+    /// (placement 6), one chain (the guest's avail.idx store = 1 is a used.idx store), then op 12 (GET/SET_VRING_BASE,
+    /// stop and start). vhost_vq_init_access re-reads last_used_idx from used-&gt;idx on the restart, as Linux does;
+    /// the checker kept the 0 it had last seen published.</summary>
     private static readonly byte[] UsedIdxAdoptedOnRestart = Convert.FromHexString("00040600020000000000000000000000000000000000000c");
 
     /// <summary><c>permission/read-outside-chain</c>: an indirect chain (3 entries at 0x4000), then entry 0 rewritten
-    /// to NEXT → 0. Linux get_indirect reads the table in order (next only says "more follows"), so vhost uses entry 1's
-    /// buffer at 0x6040; the checker followed next only.</summary>
+    /// to NEXT → 0. Linux get_indirect reads the table in order (next only says "more follows"), so vhost uses entry
+    /// 1's buffer at 0x6040; the checker followed next only.</summary>
     private static readonly byte[] IndirectTableReadInOrder = Convert.FromHexString("000400000200000000000000000000ff0000000400000501000000000000000000000000000001");
 
     /// <summary><c>differential/used-element</c>: placement 7 puts avail_event (EVENT_IDX) inside the indirect table at
@@ -29,20 +29,22 @@ public sealed class RobustFindingRegressionTests
 
     /// <summary><c>notify/missed-interrupt-after-drain</c> (issue 12 item 7): a reset re-initialises a 2-entry queue
     /// with EVENT_IDX and the used ring on the descriptor table (placement 7), so used.idx is bytes 2..3 of descriptor
-    /// 0's address. The device completes one chain and interrupts at used.idx 1 (used_event 0 crossed); the guest's next
-    /// descriptor store writes 0 over used.idx; the device completes a second chain at its shadow index 2 and rightly
-    /// stays silent (vring_need_event(0, 2, 1) is false). The oracle had re-anchored at the guest's 0 and judged (0, 2].</summary>
+    /// 0's address. The device completes one chain and interrupts at used.idx 1 (used_event 0 crossed); the guest's
+    /// next descriptor store writes 0 over used.idx; the device completes a second chain at its shadow index 2 and
+    /// rightly stays silent (vring_need_event(0, 2, 1) is false). The oracle had re-anchored at the guest's 0 and
+    /// judged (0, 2].</summary>
     private static readonly byte[] GuestStoreOverUsedIdx = Convert.FromHexString("000400000a000000004000000000000000000001ff007f02000000000000000000000000000000000000090000000000000000000000000000000000000000000000000000000000000000000000000003");
 
     /// <summary><c>response/demo</c> (campaign camp1h): the first request, {opt 1, buff 0}, is an INDIRECT chain, which
     /// the response oracle does not judge, so it missed the store; the next {opt 0} request was judged against the
-    /// initial 0x1333 while the device rightly answered 0. The state is now unknown after an unjudged completion.</summary>
+    /// initial 0x1333 while the device rightly answered 0. The state is now unknown after an unjudged
+    /// completion.</summary>
     private static readonly byte[] IndirectStoreThenLoad = Convert.FromHexString("02040000020000000000000000000053000000040000e402000000000000000000000700000000000004060000000000000000000001");
 
-    /// <summary><c>notify/missed-interrupt-after-drain</c> (campaign camp1h, four findings of one shape): with EVENT_IDX
-    /// and used_event 0, a common-config write (op 11) makes the device process the queue synchronously and interrupt
-    /// at used.idx 1; the target treated the change as the guest's and credited the interrupt at the next run with the
-    /// stale anchor 0, so the device's rightful silence for 1 → 2 was judged over (0, 2].</summary>
+    /// <summary><c>notify/missed-interrupt-after-drain</c> (campaign camp1h, four findings of one shape): with
+    /// EVENT_IDX and used_event 0, a common-config write (op 11) makes the device process the queue synchronously and
+    /// interrupt at used.idx 1; the target treated the change as the guest's and credited the interrupt at the next run
+    /// with the stale anchor 0, so the device's rightful silence for 1 → 2 was judged over (0, 2].</summary>
     private static readonly byte[][] RegisterOpProcessesQueue =
     [
         Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e0000000000000000000000000000000000000200000000000000000000bc"),
@@ -56,9 +58,10 @@ public sealed class RobustFindingRegressionTests
     /// log was full (70 MB in one execution).</summary>
     private static readonly byte[] CounterNumbersPastFullLog = Convert.FromHexString("000400000000000000000000000007002a0000000000000a0000000000000000000000000000000000720400000000000000000000000000000000fa000a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a000000000000000000000000000000000000020000000000000000000032");
 
-    /// <summary><c>exception</c> NullReferenceException in GuestActor.Apply (found on virtio-blk-qemu-real, the same hole
-    /// in the QEMU-style target): the initial rings are rejected, so the queue never becomes ready and the guest actor
-    /// was never pointed at this execution's memory (null on a fresh target, a previous execution's otherwise).</summary>
+    /// <summary><c>exception</c> NullReferenceException in GuestActor.Apply (found on virtio-blk-qemu-real, the same
+    /// hole in the QEMU-style target): the initial rings are rejected, so the queue never becomes ready and the guest
+    /// actor was never pointed at this execution's memory (null on a fresh target, a previous execution's
+    /// otherwise).</summary>
     public static readonly byte[] GuestOpsOnRejectedRings = Convert.FromHexString("08046700000000000000000000000000000000000000000a");
 
     [Fact]

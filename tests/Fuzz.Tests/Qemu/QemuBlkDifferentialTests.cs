@@ -137,7 +137,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
 
     /// <summary>The guidance measure (docs/qemu-backend.md): distinct QEMU outcomes of pure random inputs for
     /// <c>$VIRTSIM_QEMU_RANDOM_SECONDS</c>, and of a guided campaign's corpus (<c>$VIRTSIM_QEMU_OUTCOME_CORPUS</c>,
-    /// written by <c>virtsim fuzz --target virtio-blk-qemu-real --corpus DIR</c>). Opt-in: a measurement, not a check.</summary>
+    /// written by <c>virtsim fuzz --target virtio-blk-qemu-real --corpus DIR</c>). Opt-in: a measurement, not a
+    /// check.</summary>
     [Fact]
     public void OutcomeDiversity_Measurement()
     {

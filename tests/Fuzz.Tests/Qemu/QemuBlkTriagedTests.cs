@@ -53,8 +53,8 @@ public sealed class QemuBlkTriagedTests(ITestOutputHelper output)
     }
 
     /// <summary>The guided campaign's QEMU 7.2 crash: an unaligned 8-byte write at common-config offset 0x11 is split
-    /// by the memory core into aligned pieces, the last a 1-byte write of 0x3d to queue_size; virtio_queue_set_num takes
-    /// 61 on the enabled 1-entry queue without re-mapping the rings, and the kick's avail_event store trips
+    /// by the memory core into aligned pieces, the last a 1-byte write of 0x3d to queue_size; virtio_queue_set_num
+    /// takes 61 on the enabled 1-entry queue without re-mapping the rings, and the kick's avail_event store trips
     /// address_space_stw_le_cached's bounds assertion. Fixed upstream by "virtio: refresh vring region cache after
     /// updating a virtqueue size" (QEMU 8.0); a QEMU with that fix answers without crashing.</summary>
     [Fact]

@@ -7,7 +7,8 @@ using Sim.Spec.Blk;
 
 namespace Sim.Devices.Tests.Blk;
 
-/// <summary>A virtio-blk device on a 64-sector in-memory disk behind a <see cref="VirtioRig"/>, with request builders.</summary>
+/// <summary>A virtio-blk device on a 64-sector in-memory disk behind a <see cref="VirtioRig"/>, with request
+/// builders.</summary>
 internal sealed class BlkRig
 {
     public const ulong CapacitySectors = 64;

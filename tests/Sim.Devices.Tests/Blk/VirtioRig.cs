@@ -55,7 +55,8 @@ internal sealed class VirtioRig
     }
 
     /// <summary>VIRTIO 1.2 §3.1.1 initialisation: ACK, DRIVER, features (<paramref name="features"/>, or all
-    /// offered when null), FEATURES_OK (modern), queue 0, then DRIVER_OK unless <paramref name="driverOk"/> is false.</summary>
+    /// offered when null), FEATURES_OK (modern), queue 0, then DRIVER_OK unless <paramref name="driverOk"/> is
+    /// false.</summary>
     public void Init(ulong? features = null, bool driverOk = true)
     {
         SetStatus(VirtioStatus.Acknowledge);
@@ -129,7 +130,8 @@ internal sealed class VirtioRig
         else WriteLegacy(L.LegacyQueueNotify, 2, (uint)queue);
     }
 
-    /// <summary>A fresh guest buffer of <paramref name="len"/> bytes (16-byte aligned bump allocation), optionally filled.</summary>
+    /// <summary>A fresh guest buffer of <paramref name="len"/> bytes (16-byte aligned bump allocation), optionally
+    /// filled.</summary>
     public GuestAddress Alloc(ulong len, byte fill = 0)
     {
         ulong at = _next;

@@ -14,7 +14,8 @@ public sealed class DemoPciDeviceTests
 {
     private const ulong Bar0Address = 0xFEB0_0000;
 
-    /// <summary>What the guest kernel does before demo_probe's pci_iomap: size BAR0, place it, enable memory decoding.</summary>
+    /// <summary>What the guest kernel does before demo_probe's pci_iomap: size BAR0, place it, enable memory
+    /// decoding.</summary>
     private static (DemoPciDevice Device, RecordingBarHost Host) Boot(Flavour flavour)
     {
         var host = new RecordingBarHost();

@@ -12,7 +12,8 @@ namespace Sim.Devices.Tests.Queue;
 
 /// <summary>
 /// The batch ring calls (<see cref="SplitQueue.TryPopBatch"/>, <see cref="SplitQueue.FillBatch"/>,
-/// <see cref="SplitQueue.AddUsedAndSignal"/>, <see cref="DriverQueue.TryAddBatch"/>, <see cref="DriverQueue.TryGetUsedBatch"/>,
+/// <see cref="SplitQueue.AddUsedAndSignal"/>, <see cref="DriverQueue.TryAddBatch"/>,
+/// <see cref="DriverQueue.TryGetUsedBatch"/>,
 /// <see cref="DriverQueue.ReapAll"/>) must equal the sequential calls they stand for, over hostile rings: the
 /// same results and errors, queue state, memory bytes and dirty pages, and, with an observer attached, the same
 /// sequence of guest accesses (what a trace records). Four twins of one memory: batch and sequential, each unobserved
@@ -157,8 +158,8 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                 if (errors[0] != QueueError.None) break;
                 // Complete what was popped (virtqueue_fill + flush; the batch twins with FillBatch, vhost_add_used_n,
-                // or with AddUsedAndSignal, vhost_add_used_and_signal_n, against Fill, Flush and ShouldNotify), so later
-                // rounds pop again; the used entries and the interrupt decisions must come out the same.
+                // or with AddUsedAndSignal, vhost_add_used_and_signal_n, against Fill, Flush and ShouldNotify), so
+                // later rounds pop again; the used entries and the interrupt decisions must come out the same.
                 bool signal = c.Below(2) == 0;
                 var notifies = new bool[4];
                 for (int t = 0; t < 4; t++)

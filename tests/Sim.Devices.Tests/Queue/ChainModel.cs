@@ -62,7 +62,8 @@ internal ref struct ChainModel
     private static void ThrowBadQueueSize(int queueSize) =>
         throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "queue size must be a power of two up to 32768");
 
-    /// <summary>Why the walk stopped: <see cref="QueueError.None"/> for the normal end (or while still walking).</summary>
+    /// <summary>Why the walk stopped: <see cref="QueueError.None"/> for the normal end (or while still
+    /// walking).</summary>
     public readonly QueueError Error => _error;
 
     /// <summary>True once the walk switched to the head's indirect table.</summary>

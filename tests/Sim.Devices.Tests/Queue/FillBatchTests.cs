@@ -13,7 +13,8 @@ namespace Sim.Devices.Tests.Queue;
 public sealed class FillBatchTests
 {
     /// <summary>A ring of <paramref name="size"/> whose device has popped <paramref name="popped"/> chains after
-    /// <paramref name="completed"/> earlier ones were completed (so used.idx starts at <paramref name="completed"/>).</summary>
+    /// <paramref name="completed"/> earlier ones were completed (so used.idx starts at
+    /// <paramref name="completed"/>).</summary>
     private static (RingFixture Ring, QueueElement[] Elements) Popped(int size, int completed, int popped)
     {
         var r = new RingFixture(size);

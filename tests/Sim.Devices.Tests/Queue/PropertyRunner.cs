@@ -6,7 +6,8 @@ using Xunit.Abstractions;
 
 namespace Sim.Devices.Tests.Queue;
 
-/// <summary>Runs an FsCheck property inside an xunit [Fact] with a fixed, logged seed, so a failure reproduces.</summary>
+/// <summary>Runs an FsCheck property inside an xunit [Fact] with a fixed, logged seed, so a failure
+/// reproduces.</summary>
 internal static class PropertyRunner
 {
     public static void Check<T>(ITestOutputHelper output, string name, ulong seed, int maxTest, Arbitrary<T> arbitrary, Func<T, bool> property)

@@ -15,7 +15,8 @@ namespace Sim.Devices.Tests.Queue;
 /// Cases are decoded from an arbitrary int array, so FsCheck's shrinking of the array shrinks the ring.</summary>
 public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
 {
-    /// <summary>How the hostile-ring cases ended, logged when the test ends (the property runs every case first).</summary>
+    /// <summary>How the hostile-ring cases ended, logged when the test ends (the property runs every case
+    /// first).</summary>
     private readonly SortedDictionary<string, int> _outcomes = new(StringComparer.Ordinal);
 
     public void Dispose()

@@ -48,7 +48,8 @@ internal sealed class RingFixture
     public void TableDesc(GuestAddress table, int index, ulong addr, uint len, int flags = 0, int next = 0) =>
         Assert.True(RawRing.WriteDescriptor(Memory, table, index, addr, len, (ushort)flags, (ushort)next));
 
-    /// <summary>Raw: makes <paramref name="heads"/> available starting at avail index <paramref name="from"/>.</summary>
+    /// <summary>Raw: makes <paramref name="heads"/> available starting at avail index
+    /// <paramref name="from"/>.</summary>
     public void Offer(ushort from, params ushort[] heads)
     {
         for (int i = 0; i < heads.Length; i++) Assert.True(RawRing.WriteAvailEntry(Memory, Layout, from + i, heads[i]));

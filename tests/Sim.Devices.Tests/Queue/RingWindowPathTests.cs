@@ -23,7 +23,8 @@ public sealed class RingWindowPathTests
         public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Writes++;
     }
 
-    /// <summary>Runs rounds of add (both TryAdd forms) / pop / fill / flush / notify / reap and returns a log.</summary>
+    /// <summary>Runs rounds of add (both TryAdd forms) / pop / fill / flush / notify / reap and returns a
+    /// log.</summary>
     private static List<string> Run(RingFixture r, bool eventIdx)
     {
         var log = new List<string>();

@@ -85,7 +85,8 @@ public sealed class VirtioPciIdentityTests
     }
 
     /// <summary>One guest access: which window (0 modern BAR, 1 legacy ports, 2 MSI-X table, 3 config space), the
-    /// offset in it, read or write, the width and the value; and the rare side events (config change, re-enumeration).</summary>
+    /// offset in it, read or write, the width and the value; and the rare side events (config change,
+    /// re-enumeration).</summary>
     private static readonly Gen<(int Window, int Offset, bool Read, int Size, ulong Value, int Event)> Access =
         from window in Gen.Choose(0, 3)
         from offset in Gen.Choose(0, 0x3fff)

@@ -137,7 +137,8 @@ internal sealed class VirtioRig
         return driver;
     }
 
-    /// <summary>Linux virtio_pci_modern probe order: reset, ACK, DRIVER, features, FEATURES_OK, queues, DRIVER_OK.</summary>
+    /// <summary>Linux virtio_pci_modern probe order: reset, ACK, DRIVER, features, FEATURES_OK, queues,
+    /// DRIVER_OK.</summary>
     public DriverQueue ModernInit(ulong features, bool eventIdx = false)
     {
         Enumerate();

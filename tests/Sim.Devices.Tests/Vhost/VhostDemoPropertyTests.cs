@@ -12,7 +12,8 @@ namespace Sim.Devices.Tests.Vhost;
 /// vhost_get_vq_desc → used ring → call eventfd.</summary>
 public sealed class VhostDemoPropertyTests
 {
-    /// <summary>A request: opt (biased to 0 and 1) and buff; batches of requests are published before one kick.</summary>
+    /// <summary>A request: opt (biased to 0 and 1) and buff; batches of requests are published before one
+    /// kick.</summary>
     private static readonly Gen<(uint Opt, uint Buff)> Request =
         Gen.Zip(Gen.Frequency((4, Gen.Constant(0u)), (4, Gen.Constant(1u)), (1, Gen.Choose(2, int.MaxValue).Select(i => (uint)i))),
                 Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((uint)i)));

@@ -30,7 +30,8 @@ public sealed class VhostFrontendDifferentialTests
         Gen.Zip(Gen.Frequency((3, Gen.Constant(0u)), (3, Gen.Constant(1u)), (1, Gen.Choose(2, int.MaxValue).Select(i => (uint)i))),
                 Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((uint)i)));
 
-    /// <summary>Batches of up to 8 requests, each published before one kick; up to 6 batches; EVENT_IDX or not.</summary>
+    /// <summary>Batches of up to 8 requests, each published before one kick; up to 6 batches; EVENT_IDX or
+    /// not.</summary>
     private static readonly Gen<(bool EventIdx, (uint Opt, uint Buff)[][] Batches)> Sequence =
         Gen.Zip(Gen.Elements(false, true), Request.ArrayOf().Select(a => a.Take(8).ToArray()).ArrayOf().Select(b => b.Take(6).ToArray()));
 

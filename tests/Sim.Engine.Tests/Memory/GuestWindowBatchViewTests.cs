@@ -5,7 +5,8 @@ namespace Sim.Engine.Tests.Memory;
 
 /// <summary>The batch views of <see cref="GuestWindow"/>: <see cref="GuestWindow.Bytes"/> and
 /// <see cref="GuestWindow.WritableBytes"/> are the window's own guest bytes, and <see cref="GuestWindow.MarkWritten"/>
-/// / <see cref="GuestWindow.MarkPagesWritten"/> mark exactly the pages named, never a page outside the window.</summary>
+/// / <see cref="GuestWindow.MarkPagesWritten"/> mark exactly the pages named, never a page outside the
+/// window.</summary>
 public sealed class GuestWindowBatchViewTests
 {
     private static GuestWindow Window(GuestMemory m, ulong at, int length)

@@ -79,7 +79,8 @@ public sealed class TraceCheckpointTests
     private static readonly byte[] NewKey = [0xba, .. Encoding.ASCII.GetBytes("checkpoint_interval_events")];
     private static readonly byte[] OldKey = [0xb6, .. Encoding.ASCII.GetBytes("checkpoint_interval_ns")];
 
-    /// <summary><paramref name="bytes"/> with the header's checkpoint entry (key and one-byte value) replaced.</summary>
+    /// <summary><paramref name="bytes"/> with the header's checkpoint entry (key and one-byte value)
+    /// replaced.</summary>
     private static byte[] PatchEntry(byte[] bytes, byte[] entry)
     {
         int at = bytes.AsSpan().IndexOf(NewKey);

@@ -17,7 +17,8 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
 {
     private static readonly MemoryLayout SmallLayout = new([new RegionSpec(0x10000, 8 * 4096)]);
 
-    /// <summary>Header (and an empty memory map, cut off) of a trace over <see cref="SmallLayout"/>, then whatever <paramref name="rest"/> writes.</summary>
+    /// <summary>Header (and an empty memory map, cut off) of a trace over <see cref="SmallLayout"/>, then whatever
+    /// <paramref name="rest"/> writes.</summary>
     private static byte[] HandMade(Action<Packer> rest)
     {
         Assert.True(GuestMemory.TryCreate(SmallLayout, out GuestMemory? zero, out _));
@@ -222,7 +223,8 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         Assert.Contains("expected zlib data", garbage.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>One page of <see cref="SmallLayout"/>'s first page with a few non-zero bytes, and the content hash of the memory holding it.</summary>
+    /// <summary>One page of <see cref="SmallLayout"/>'s first page with a few non-zero bytes, and the content hash of
+    /// the memory holding it.</summary>
     private static (byte[] Page, ulong Hash) OnePage()
     {
         byte[] page = new byte[4096];

@@ -16,7 +16,8 @@ namespace Sim.Guest.Tests.Drivers;
 
 public sealed class DriverLibraryTests
 {
-    /// <summary>Runs <paramref name="body"/> as the guest program; interrupts go to <paramref name="onIrq"/> then EOI.</summary>
+    /// <summary>Runs <paramref name="body"/> as the guest program; interrupts go to <paramref name="onIrq"/> then
+    /// EOI.</summary>
     private sealed class Program(Func<GuestContext, IEnumerable<VcpuStep>> body, Action<uint>? onIrq = null) : GuestProgram
     {
         public override IEnumerator<VcpuStep> Run(GuestContext guest) => body(guest).GetEnumerator();

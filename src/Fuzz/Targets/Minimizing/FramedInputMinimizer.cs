@@ -94,8 +94,8 @@ public sealed class FramedInputMinimizer : IInputMinimizer
         }
     }
 
-    /// <summary>The first chunk size for <paramref name="n"/> operations: the largest power of two below n (1 for n = 1,
-    /// 0 for none).</summary>
+    /// <summary>The first chunk size for <paramref name="n"/> operations: the largest power of two below n (1 for n =
+    /// 1, 0 for none).</summary>
     private static int HighestPowerOfTwoBelow(int n)
     {
         if (n <= 1) return n;

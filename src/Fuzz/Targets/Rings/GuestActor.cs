@@ -22,7 +22,8 @@ public sealed class GuestActor
     /// <summary>Guest's copy of avail.idx (what it last stored).</summary>
     public ushort AvailIdx { get; private set; }
 
-    /// <summary>Chains the guest published through <see cref="RingInput.OpAddChain"/> or <see cref="RingInput.OpPublish"/>.</summary>
+    /// <summary>Chains the guest published through <see cref="RingInput.OpAddChain"/> or
+    /// <see cref="RingInput.OpPublish"/>.</summary>
     public int Published { get; private set; }
 
     public void Reset(GuestMemory memory, ulong descTable, ulong availRing, int size)
@@ -37,7 +38,8 @@ public sealed class GuestActor
         Published = 0;
     }
 
-    /// <summary>A <c>next</c> value: in range for a table of <paramref name="tableSize"/> unless its top bit asks for a raw one.</summary>
+    /// <summary>A <c>next</c> value: in range for a table of <paramref name="tableSize"/> unless its top bit asks for a
+    /// raw one.</summary>
     public static ushort NextIndex(ushort raw, int tableSize) => (raw & 0x8000) != 0 ? (ushort)(raw & 0x7fff) : (ushort)(raw % tableSize);
 
     /// <summary>Runs guest operation <paramref name="op"/> (codes 0..7).</summary>
@@ -76,7 +78,8 @@ public sealed class GuestActor
         }
     }
 
-    /// <summary>Publishes <paramref name="head"/> at avail[avail.idx] and bumps avail.idx (VIRTIO 1.2 §2.7.13).</summary>
+    /// <summary>Publishes <paramref name="head"/> at avail[avail.idx] and bumps avail.idx (VIRTIO 1.2
+    /// §2.7.13).</summary>
     public void Publish(ushort head)
     {
         GuestMemory memory = _memory!;

@@ -65,7 +65,8 @@ public sealed class GuestKickDecision : IMemoryObserver
         if (Active) _lastDecision = AvailIdx();
     }
 
-    /// <summary>virtqueue_kick_prepare: true when the guest must kick for what it published since its last decision.</summary>
+    /// <summary>virtqueue_kick_prepare: true when the guest must kick for what it published since its last
+    /// decision.</summary>
     public bool Decide()
     {
         if (!Active) return true;

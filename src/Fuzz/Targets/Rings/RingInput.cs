@@ -113,7 +113,8 @@ public static class RingInput
     public static ulong IndirectTable(int table) => IndirectBase + ((ulong)(table % IndirectTables) * IndirectTableStride);
 
     /// <summary>Ring addresses for <paramref name="placement"/>: mostly the packed modern layout at 0; sometimes at the
-    /// region boundary (rings straddling regions are refused at enable), near the end of memory, or overlapping.</summary>
+    /// region boundary (rings straddling regions are refused at enable), near the end of memory, or
+    /// overlapping.</summary>
     public static (ulong Desc, ulong Avail, ulong Used) Place(int placement, int size, ulong raw)
     {
         ulong descBytes = 16UL * (ulong)size;

@@ -8,8 +8,8 @@ public sealed class RingScenarioBuilder
 {
     private readonly List<byte> _bytes = [];
 
-    /// <summary>Starts a scenario: queue size 2^<paramref name="sizeLog"/>; feature bits (1 EVENT_IDX, 2 NOTIFY_ON_EMPTY);
-    /// ring placement (0 packed at 0); a target-specific byte.</summary>
+    /// <summary>Starts a scenario: queue size 2^<paramref name="sizeLog"/>; feature bits (1 EVENT_IDX, 2
+    /// NOTIFY_ON_EMPTY); ring placement (0 packed at 0); a target-specific byte.</summary>
     public RingScenarioBuilder(int sizeLog, bool eventIdx = false, bool notifyOnEmpty = false, byte placement = 0, byte extra = 0)
     {
         if (sizeLog < 0 || sizeLog > RingInput.SizeLogMax) throw new ArgumentOutOfRangeException(nameof(sizeLog));

@@ -13,7 +13,8 @@ public static class RingSimulation
     /// <summary>Two regions of <see cref="RingInput.RegionSize"/> bytes, back to back from 0.</summary>
     public static MemoryLayout Layout { get; } = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
 
-    /// <summary>A fresh simulation on <see cref="Layout"/> stopping after <paramref name="eventsMax"/> events.</summary>
+    /// <summary>A fresh simulation on <see cref="Layout"/> stopping after <paramref name="eventsMax"/>
+    /// events.</summary>
     public static Simulation Create(long eventsMax) =>
         new(new SimulationOptions { Seed = 1, MemoryLayout = Layout, CheckpointInterval = 0, EventsMax = eventsMax, StopOnGuestExit = false });
 }

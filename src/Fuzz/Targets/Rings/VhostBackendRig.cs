@@ -11,8 +11,8 @@ using Sim.Spec.Virtio;
 namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>
-/// The vhost side of the virtqueue targets, built once per execution: <see cref="VhostDemo"/> on the vhost core, started
-/// through <see cref="VhostBackendStarter"/> as QEMU does on DRIVER_OK, with kick, call (routed by irqfd to
+/// The vhost side of the virtqueue targets, built once per execution: <see cref="VhostDemo"/> on the vhost core,
+/// started through <see cref="VhostBackendStarter"/> as QEMU does on DRIVER_OK, with kick, call (routed by irqfd to
 /// <see cref="Gsi"/>) and error eventfds, and the scheduler loop that lets its <see cref="VhostWorker"/> run while the
 /// guest is still. Shared by <see cref="VhostDemoTarget"/> and <see cref="DemoDiffTarget"/>.
 /// </summary>
@@ -28,7 +28,8 @@ public sealed class VhostBackendRig
     /// a few hundred moves; an honest worker runs about once per kick plus weight requeues).</summary>
     public const long HandlerRunsMax = 2_000;
 
-    /// <summary>Idle self-requeues before the worker reports a livelock: small, so a hang is found in a few runs.</summary>
+    /// <summary>Idle self-requeues before the worker reports a livelock: small, so a hang is found in a few
+    /// runs.</summary>
     public const int IdleRequeuesMax = 16;
 
     /// <summary>VHOST_NET_PKT_WEIGHT-style packet weight for fuzzing: small, so weight requeues happen often and a ring
@@ -60,7 +61,8 @@ public sealed class VhostBackendRig
         Ran,
 
         /// <summary>The worker keeps completing work the guest did not offer (a ring its own writes feed) or used its
-        /// handler-run budget: busy, not hung (Linux behaves the same). The execution should end without a finding.</summary>
+        /// handler-run budget: busy, not hung (Linux behaves the same). The execution should end without a
+        /// finding.</summary>
         Busy,
 
         /// <summary>A hang was reported to the context.</summary>
@@ -73,7 +75,8 @@ public sealed class VhostBackendRig
 
     public VhostDemo Demo { get; }
 
-    /// <summary>The weight oracle wrapped around the demo's handle_kick (reports through the context of <see cref="Run"/>).</summary>
+    /// <summary>The weight oracle wrapped around the demo's handle_kick (reports through the context of
+    /// <see cref="Run"/>).</summary>
     public VhostWeightOracle Weight { get; }
 
     public EventFd Kick { get; }
@@ -95,8 +98,8 @@ public sealed class VhostBackendRig
         return VhostBackendStarter.Start(Demo, features, [ring], out _) == VhostResult.Ok;
     }
 
-    /// <summary>Lets <paramref name="windows"/> × <see cref="RunWindowNs"/> pass, one event time at a time, so a livelock
-    /// or a busy ring is noticed right after the handler run that shows it.</summary>
+    /// <summary>Lets <paramref name="windows"/> × <see cref="RunWindowNs"/> pass, one event time at a time, so a
+    /// livelock or a busy ring is noticed right after the handler run that shows it.</summary>
     public RunEnd Run(FuzzContext context, int windows)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -123,7 +126,8 @@ public sealed class VhostBackendRig
             // old ones, and weight-limited runs requeue) is busy, not hung: Linux behaves the same. While the guest is
             // still, an honest device completes at most what avail.idx offered — at most Num beyond last_avail_idx
             // (vhost_get_vq_desc's "Guest moved used index" check) plus what it had fetched; more means its own
-            // used-ring writes feed it. End there, without a finding; the idle-requeue livelock above is the hang oracle.
+            // used-ring writes feed it. End there, without a finding; the idle-requeue livelock above is the hang
+            // oracle.
             if (Demo.Device.Worker is { HandlerRuns: > HandlerRunsMax }) return RunEnd.Busy;
             if (Vq.UsedAdded - usedAtStart > 2L * Vq.Num) return RunEnd.Busy;
         }

@@ -13,10 +13,12 @@ public interface IBlockBackend
     /// <summary>True when writes are refused (VIRTIO_BLK_F_RO).</summary>
     bool IsReadOnly { get; }
 
-    /// <summary>Reads <paramref name="data"/>.Length bytes at <paramref name="offset"/>; false when out of range or failed.</summary>
+    /// <summary>Reads <paramref name="data"/>.Length bytes at <paramref name="offset"/>; false when out of range or
+    /// failed.</summary>
     bool TryRead(ulong offset, Span<byte> data);
 
-    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>; false when out of range, read-only or failed.</summary>
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>; false when out of range, read-only or
+    /// failed.</summary>
     bool TryWrite(ulong offset, ReadOnlySpan<byte> data);
 
     /// <summary>Makes written data durable; false on failure.</summary>

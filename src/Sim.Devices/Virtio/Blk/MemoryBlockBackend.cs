@@ -2,7 +2,8 @@ using Sim.Spec.Blk;
 
 namespace Sim.Devices.Virtio.Blk;
 
-/// <summary>A disk image held in host memory (QEMU's null-co/ram-like backend), zero-filled or copied from an image.</summary>
+/// <summary>A disk image held in host memory (QEMU's null-co/ram-like backend), zero-filled or copied from an
+/// image.</summary>
 public sealed class MemoryBlockBackend : IBlockBackend
 {
     /// <summary>Largest in-memory image (a host-side bound; the size is a host option, never a guest value).</summary>
@@ -10,7 +11,8 @@ public sealed class MemoryBlockBackend : IBlockBackend
 
     private readonly byte[] _data;
 
-    /// <summary>A zeroed disk of <paramref name="sizeBytes"/> (a positive multiple of 512, at most <see cref="SizeBytesMax"/>).</summary>
+    /// <summary>A zeroed disk of <paramref name="sizeBytes"/> (a positive multiple of 512, at most
+    /// <see cref="SizeBytesMax"/>).</summary>
     public MemoryBlockBackend(ulong sizeBytes, bool readOnly = false)
     {
         if (sizeBytes == 0 || sizeBytes > SizeBytesMax || sizeBytes % BlkSpec.SectorSize != 0)

@@ -36,13 +36,15 @@ namespace Sim.Devices.Virtio.Blk;
 /// </summary>
 public sealed class VirtioBlkDevice : VirtioDevice
 {
-    /// <summary>DeviceResult code of a completed request: Value = (type &lt;&lt; 32) | status, Data = sector (le64).</summary>
+    /// <summary>DeviceResult code of a completed request: Value = (type &lt;&lt; 32) | status, Data = sector
+    /// (le64).</summary>
     public const ulong ResultRequest = 2;
 
     /// <summary>Bytes moved between guest memory and the backend per step (host scratch buffer).</summary>
     public const int ScratchBytes = 64 * 1024;
 
-    /// <summary>QEMU BDRV_REQUEST_MAX_SECTORS (INT_MAX &gt;&gt; 9 rounded to the request alignment): larger requests are IOERR.</summary>
+    /// <summary>QEMU BDRV_REQUEST_MAX_SECTORS (INT_MAX &gt;&gt; 9 rounded to the request alignment): larger requests
+    /// are IOERR.</summary>
     public const ulong RequestSectorsMax = int.MaxValue >> BlkSpec.SectorShift;
 
     private readonly BlkDeviceOptions _options;
@@ -96,7 +98,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
         return f;
     }
 
-    /// <summary>QEMU virtio_blk_set_config stores only writeback (not offered here); the capacity is read-only.</summary>
+    /// <summary>QEMU virtio_blk_set_config stores only writeback (not offered here); the capacity is
+    /// read-only.</summary>
     protected override void WriteConfig(int offset, ReadOnlySpan<byte> data)
     {
     }
@@ -160,7 +163,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
                 break;
             case BlkSpec.TypeGetId:
             {
-                // QEMU: size = MIN(strlen(serial) + 1, MIN(iov_size(in_iov), VIRTIO_BLK_ID_BYTES)), serial NUL-terminated.
+                // QEMU: size = MIN(strlen(serial) + 1, MIN(iov_size(in_iov), VIRTIO_BLK_ID_BYTES)), serial
+                // NUL-terminated.
                 ulong size = Math.Min(unchecked((ulong)_serial.Length) + 1, Math.Min(statusOffset, BlkSpec.IdBytes));
                 Span<byte> id = _id;
                 id.Clear();
@@ -224,7 +228,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
         }
         else
         {
-            // qemu_iovec_init_external(&req->qiov, &req->elem.in_sg[0], in_num - 1): GET_ID and unknown types land here.
+            // qemu_iovec_init_external(&req->qiov, &req->elem.in_sg[0], in_num - 1): GET_ID and unknown types land
+            // here.
             dataBytes = e.InBytes - statusBuffer.Len;
             status = SeedRangeOk(sector, dataBytes, out ulong offset) ? CopyToGuest(0, offset, dataBytes) : BlkSpec.StatusIoErr;
             if (status == BlkSpec.StatusOk) Stats.Reads++;
@@ -236,7 +241,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
         return true;
     }
 
-    /// <summary>Seed: bdrv_check_byte_request's offset + size &gt; length with offset = sector * 512, both wrapping.</summary>
+    /// <summary>Seed: bdrv_check_byte_request's offset + size &gt; length with offset = sector * 512, both
+    /// wrapping.</summary>
     private bool SeedRangeOk(ulong sector, ulong size, out ulong offset)
     {
         offset = unchecked(sector * BlkSpec.SectorSize);
@@ -271,7 +277,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
         return BlkSpec.StatusOk;
     }
 
-    /// <summary>Guest → disk: <paramref name="size"/> readable bytes from <paramref name="outOffset"/> to disk <paramref name="offset"/>.</summary>
+    /// <summary>Guest → disk: <paramref name="size"/> readable bytes from <paramref name="outOffset"/> to disk
+    /// <paramref name="offset"/>.</summary>
     private byte CopyToDisk(ulong outOffset, ulong offset, ulong size)
     {
         ulong done = 0;
@@ -303,7 +310,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, sector);
         Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, (unchecked((ulong)type) << 32) | status, Simulation.IsTracing ? data : default);
-        // used.len is 32 bits; QEMU truncates in_len, a guest offering more than 4 GiB of writable buffers gets its low bits.
+        // used.len is 32 bits; QEMU truncates in_len, a guest offering more than 4 GiB of writable buffers gets its low
+        // bits.
         TryPush(queueIndex, _element, unchecked((uint)len));
         NotifyQueue(queueIndex);
     }

@@ -6,7 +6,8 @@ namespace Sim.Devices.Virtio.Counter;
 public sealed record CounterDeviceOptions
 {
     /// <summary>Most numbers one request may carry (robust: more breaks the device; seed: the rest are not read).
-    /// The seed loops over the whole out buffer; a bound keeps a hostile 4 GiB buffer from logging a billion lines.</summary>
+    /// The seed loops over the whole out buffer; a bound keeps a hostile 4 GiB buffer from logging a billion
+    /// lines.</summary>
     public const int NumbersPerRequestMax = 4096;
 
     /// <summary>Device behaviour (see <see cref="VirtioCounterDevice"/> for the differences).</summary>

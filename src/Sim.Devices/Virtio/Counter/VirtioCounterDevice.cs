@@ -29,7 +29,8 @@ namespace Sim.Devices.Virtio.Counter;
 /// numbers and breaks the device otherwise (QEMU virtio_error style, VIRTIO 1.2 §2.1.2 NEEDS_RESET).</item>
 /// <item>Configuration. Seed virtio_test_get_config leaves num_pages uninitialised (stack garbage): it reads as
 /// <see cref="SeedUninitialisedNumPages"/>. Robust reads 0 and ignores writes to it. Both keep actual and event from
-/// driver writes (virtio_test_set_config); robust clears them on reset, seed keeps them (QEMU keeps vdev-&gt;config).</item>
+/// driver writes (virtio_test_set_config); robust clears them on reset, seed keeps them (QEMU keeps
+/// vdev-&gt;config).</item>
 /// </list>
 /// Both flavours bound the numbers read per request (the seed's loop is bounded only by the chain) and the log.
 /// </para>
@@ -94,7 +95,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     /// <summary>Numbers read from requests.</summary>
     public long NumbersReceived { get; private set; }
 
-    /// <summary>Bytes of a request's out buffer left unread because they did not make a whole number (seed only).</summary>
+    /// <summary>Bytes of a request's out buffer left unread because they did not make a whole number (seed
+    /// only).</summary>
     public long TailBytesIgnored { get; private set; }
 
     /// <summary>The numbers received, in order (at most <see cref="CounterDeviceOptions.LogLinesMax"/>).</summary>
@@ -141,10 +143,12 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
 
     // ------------------------------------------------------------------ queue
 
-    /// <summary>Seed virtio_test_handle_output: pop every request, read its 4-byte numbers, log each, push, notify.</summary>
+    /// <summary>Seed virtio_test_handle_output: pop every request, read its 4-byte numbers, log each, push,
+    /// notify.</summary>
     protected override void HandleQueueNotify(int queueIndex)
     {
-        // Each pop consumes one available entry and the guest cannot add while the device runs: at most a queue's worth.
+        // Each pop consumes one available entry and the guest cannot add while the device runs: at most a queue's
+        // worth.
         for (int i = 0; i < CounterSpec.QueueSize; i++)
         {
             if (!TryPop(queueIndex, _element)) return;
@@ -181,7 +185,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             else LogLinesDropped++;
             SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultNumber, value, default);
         }
-        // Seed: virtqueue_push(vq, elem, offset) reports the bytes read. Robust: nothing was written (VIRTIO 1.2 §2.7.8.1).
+        // Seed: virtqueue_push(vq, elem, offset) reports the bytes read. Robust: nothing was written (VIRTIO 1.2
+        // §2.7.8.1).
         uint len = _options.Flavour == Flavour.Seed ? unchecked((uint)offset) : 0;
         Requests++;
         SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, len, default);
@@ -224,7 +229,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         RefreshConfig();
     }
 
-    /// <summary>Seed virtio_test_get_config: num_pages uninitialised, actual and event as stored. Robust: num_pages 0.</summary>
+    /// <summary>Seed virtio_test_get_config: num_pages uninitialised, actual and event as stored. Robust: num_pages
+    /// 0.</summary>
     private void RefreshConfig()
     {
         uint numPages = _options.Flavour == Flavour.Seed ? SeedUninitialisedNumPages : 0;

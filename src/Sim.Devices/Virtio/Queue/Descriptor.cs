@@ -4,7 +4,8 @@ using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Queue;
 
-/// <summary>One decoded descriptor (VIRTIO 1.2 §2.7.5: addr, len, flags, next), read as 16 little-endian bytes.</summary>
+/// <summary>One decoded descriptor (VIRTIO 1.2 §2.7.5: addr, len, flags, next), read as 16 little-endian
+/// bytes.</summary>
 public readonly record struct Descriptor(GuestAddress Addr, uint Len, ushort Flags, ushort Next)
 {
     /// <summary>VIRTQ_DESC_F_NEXT.</summary>

@@ -20,7 +20,8 @@ public enum QueueConfigError : byte
     /// <summary>The used ring is not 4-byte aligned (VIRTIO 1.2 §2.7).</summary>
     UsedRingMisaligned,
 
-    /// <summary>The descriptor table does not lie inside one guest memory region (QEMU's vring cache fails to map).</summary>
+    /// <summary>The descriptor table does not lie inside one guest memory region (QEMU's vring cache fails to
+    /// map).</summary>
     DescTableOutsideMemory,
 
     /// <summary>The available ring (including used_event) does not lie inside one guest memory region.</summary>
@@ -29,6 +30,7 @@ public enum QueueConfigError : byte
     /// <summary>The used ring (including avail_event) does not lie inside one guest memory region.</summary>
     UsedRingOutsideMemory,
 
-    /// <summary>A restored state is inconsistent (in-use count above the queue size, or indices that cannot occur).</summary>
+    /// <summary>A restored state is inconsistent (in-use count above the queue size, or indices that cannot
+    /// occur).</summary>
     BadState,
 }

@@ -156,7 +156,8 @@ public sealed class QueueElement
     public int ReadOut(GuestMemory memory, ulong offset, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        // Fast path, inlined into the device: the whole copy lies inside the first out iovec (the common small request).
+        // Fast path, inlined into the device: the whole copy lies inside the first out iovec (the common small
+        // request).
         Iovec[] iovecs = _iovecs;
         if (OutCount != 0 && offset == 0 && unchecked((uint)destination.Length) <= iovecs[0].Len)
         {
@@ -234,7 +235,8 @@ public sealed class QueueElement
     public int WriteIn(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        // Fast path, inlined into the device: the whole copy lies inside the first in iovec (the common small response).
+        // Fast path, inlined into the device: the whole copy lies inside the first in iovec (the common small
+        // response).
         Iovec[] iovecs = _iovecs;
         int first = OutCount;
         if (InCount != 0 && offset == 0 && unchecked((uint)first) < unchecked((uint)iovecs.Length) && unchecked((uint)source.Length) <= iovecs[first].Len)

@@ -2,7 +2,8 @@ using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Queue;
 
-/// <summary>Host-side limits of the queue code (STYLE item 7): every loop over guest data is bounded by one of these.</summary>
+/// <summary>Host-side limits of the queue code (STYLE item 7): every loop over guest data is bounded by one of
+/// these.</summary>
 public static class QueueLimits
 {
     /// <summary>Most iovecs (readable + writable) one popped element may hold: QEMU's VIRTQUEUE_MAX_SIZE (1024).
@@ -15,6 +16,7 @@ public static class QueueLimits
     public const int IndirectDescriptorsMax = VirtioSpec.QueueSizeMax;
 
     /// <summary>Most descriptors a chain walk (SplitQueue's TryWalkTable) reads before it stops: the head plus every
-    /// entry of the largest table it may walk (a chain never visits more entries than its table holds, else it is a loop).</summary>
+    /// entry of the largest table it may walk (a chain never visits more entries than its table holds, else it is a
+    /// loop).</summary>
     public const int ChainDescriptorsMax = 1 + IndirectDescriptorsMax;
 }

@@ -91,8 +91,8 @@ public sealed partial class SplitQueue
             }
             if (TAvailEvent.Publish)
             {
-                // QEMU vring_set_avail_event, stored at once (the walk may read it where the rings overlap); its page is
-                // marked dirty after the loop.
+                // QEMU vring_set_avail_event, stored at once (the walk may read it where the rings overlap); its page
+                // is marked dirty after the loop.
                 RingBytes.WriteLe16(ref availEvent, 0, next);
                 wroteAvailEvent = true;
             }
@@ -195,7 +195,8 @@ public sealed partial class SplitQueue
     }
 
     /// <summary>Ring accesses through the queue's windows (no observer watching). Descriptors come from the main
-    /// table's window: only the direct walk uses this (an indirect walk reads through <see cref="MemoryRing"/>).</summary>
+    /// table's window: only the direct walk uses this (an indirect walk reads through
+    /// <see cref="MemoryRing"/>).</summary>
     private readonly struct WindowRing : IRingAccess
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -243,7 +244,8 @@ public sealed partial class SplitQueue
             ushort head = elements[k].Head;
             if (head >= size)
             {
-                // Fill refuses this entry with the earlier ones written: they are marked as the sequential fills mark them.
+                // Fill refuses this entry with the earlier ones written: they are marked as the sequential fills mark
+                // them.
                 RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
                 throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
             }

@@ -212,7 +212,8 @@ public sealed partial class SplitQueue
         _size, _descTable, _availRing, _usedRing, Ready, EventIdx, NotifyOnEmpty,
         NextAvail, ShadowAvail, UsedIdx, InUse, SignalledUsed, SignalledUsedValid, NotificationEnabled);
 
-    /// <summary>Restores a captured state (states come from trace files, so this validates instead of throwing).</summary>
+    /// <summary>Restores a captured state (states come from trace files, so this validates instead of
+    /// throwing).</summary>
     public bool TryRestore(GuestMemory memory, in SplitQueueState state, out QueueConfigError error)
     {
         ArgumentNullException.ThrowIfNull(memory);
@@ -520,7 +521,8 @@ public sealed partial class SplitQueue
     }
 
     /// <summary>Checks an INDIRECT head (VIRTIO 1.2 §2.7.5.3.1: no NEXT, a whole number of descriptors, at most
-    /// <see cref="QueueLimits.IndirectDescriptorsMax"/>, the table in guest memory) and reads its first descriptor.</summary>
+    /// <see cref="QueueLimits.IndirectDescriptorsMax"/>, the table in guest memory) and reads its first
+    /// descriptor.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
     {
@@ -562,7 +564,8 @@ public sealed partial class SplitQueue
     }
 
     /// <summary>The ring accesses of a pop, as static members of two structs so that the JIT compiles one body of
-    /// <see cref="TryPop(GuestMemory, QueueElement, out QueueError)"/> for each, with no per-access test of which.</summary>
+    /// <see cref="TryPop(GuestMemory, QueueElement, out QueueError)"/> for each, with no per-access test of
+    /// which.</summary>
     private interface IRingAccess
     {
         /// <summary>avail.idx.</summary>
@@ -597,7 +600,8 @@ public sealed partial class SplitQueue
             SplitQueue.TryReadDescriptor(memory, table, index, out descriptor);
     }
 
-    /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in place.</summary>
+    /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in
+    /// place.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryReadDescriptor(GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
     {
@@ -616,7 +620,8 @@ public sealed partial class SplitQueue
         return true;
     }
 
-    /// <summary>QEMU virtqueue_unpop: gives back the most recently popped element so the next pop returns it again.</summary>
+    /// <summary>QEMU virtqueue_unpop: gives back the most recently popped element so the next pop returns it
+    /// again.</summary>
     public void Unpop()
     {
         if (InUse == 0) throw new InvalidOperationException("Unpop with no element in use");
@@ -685,7 +690,8 @@ public sealed partial class SplitQueue
         FillBatchDirect(elements, lens, idx);
     }
 
-    /// <summary>The accessor path of <see cref="Fill"/>'s used-entry store, out of line (Fill is inlined into devices).</summary>
+    /// <summary>The accessor path of <see cref="Fill"/>'s used-entry store, out of line (Fill is inlined into
+    /// devices).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteUsedEntry(GuestMemory memory, int slot, ulong entry)
     {

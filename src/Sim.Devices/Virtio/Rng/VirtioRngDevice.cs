@@ -36,7 +36,8 @@ public sealed class VirtioRngDevice : VirtioDevice
     /// <summary>PRNG stream (<see cref="Prng.Fork"/> id) scenarios give the device for its entropy.</summary>
     public const ulong EntropyPrngStream = 0x20;
 
-    /// <summary>Most bytes one element receives (the device MAY use less than the buffer, VIRTIO 1.2 §5.4.7.1).</summary>
+    /// <summary>Most bytes one element receives (the device MAY use less than the buffer, VIRTIO 1.2
+    /// §5.4.7.1).</summary>
     public const int BytesPerRequestMax = 64 * 1024;
 
     /// <summary>Seed: the fixed entropy block each request gets and the used.len it reports.</summary>

@@ -32,7 +32,8 @@ public abstract class VirtioDevice
     /// <summary>Largest device-specific configuration (one 4 KiB modern region).</summary>
     public const int ConfigSizeMax = 0x1000;
 
-    /// <summary>DeviceResult code emitted when the device becomes broken (Value = the <see cref="QueueError"/>, if any).</summary>
+    /// <summary>DeviceResult code emitted when the device becomes broken (Value = the <see cref="QueueError"/>, if
+    /// any).</summary>
     public const ulong ResultBroken = 1;
 
     /// <summary>Features every device offers through the transport (QEMU DEFINE_VIRTIO_COMMON_FEATURES):
@@ -41,7 +42,8 @@ public abstract class VirtioDevice
         (1UL << VirtioSpec.FIndirectDesc) | (1UL << VirtioSpec.FEventIdx) |
         (1UL << VirtioSpec.FNotifyOnEmpty) | (1UL << VirtioPciLayout.FAnyLayout);
 
-    /// <summary>Feature bits only a legacy driver sees (QEMU VIRTIO_LEGACY_FEATURES; hidden from device_feature).</summary>
+    /// <summary>Feature bits only a legacy driver sees (QEMU VIRTIO_LEGACY_FEATURES; hidden from
+    /// device_feature).</summary>
     public const ulong LegacyOnlyFeatures = (1UL << VirtioSpec.FNotifyOnEmpty) | (1UL << VirtioPciLayout.FAnyLayout);
 
     private readonly SplitQueue[] _queues;

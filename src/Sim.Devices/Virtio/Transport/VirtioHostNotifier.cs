@@ -29,10 +29,12 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
 
     public EventFd Fd { get; }
 
-    /// <summary>Address of the MMIO (modern) ioeventfd registered for this queue, or <see cref="Pci.PciBar.Unmapped"/>.</summary>
+    /// <summary>Address of the MMIO (modern) ioeventfd registered for this queue, or
+    /// <see cref="Pci.PciBar.Unmapped"/>.</summary>
     public ulong ModernAddress { get; set; } = Pci.PciBar.Unmapped;
 
-    /// <summary>Port of the PIO (legacy QUEUE_NOTIFY) ioeventfd registered for this queue, or <see cref="Pci.PciBar.Unmapped"/>.</summary>
+    /// <summary>Port of the PIO (legacy QUEUE_NOTIFY) ioeventfd registered for this queue, or
+    /// <see cref="Pci.PciBar.Unmapped"/>.</summary>
     public ulong LegacyAddress { get; set; } = Pci.PciBar.Unmapped;
 
     /// <summary>False while a vhost backend owns the eventfd (QEMU detaches its fd handler in
@@ -54,7 +56,8 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
         Drain();
     }
 
-    /// <summary>virtio_queue_host_notifier_read: if the eventfd holds kicks, consume them and run the handler once.</summary>
+    /// <summary>virtio_queue_host_notifier_read: if the eventfd holds kicks, consume them and run the handler
+    /// once.</summary>
     public void Drain()
     {
         if (HandlerAttached && Fd.TryRead(out _)) _device.DispatchQueueNotify(QueueIndex);

@@ -203,7 +203,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
 
     // ------------------------------------------------------------------ common configuration (§4.1.4.3)
 
-    /// <summary>QEMU virtio_pci_common_read: the register at exactly <paramref name="offset"/>; others read 0.</summary>
+    /// <summary>QEMU virtio_pci_common_read: the register at exactly <paramref name="offset"/>; others read
+    /// 0.</summary>
     internal uint ReadCommon(int offset)
     {
         VirtioDevice d = Device;
@@ -235,7 +236,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         });
     }
 
-    /// <summary>QEMU virtio_pci_common_write: the register at exactly <paramref name="offset"/>; others are ignored.</summary>
+    /// <summary>QEMU virtio_pci_common_write: the register at exactly <paramref name="offset"/>; others are
+    /// ignored.</summary>
     internal void WriteCommon(int offset, uint value)
     {
         VirtioDevice d = Device;
@@ -322,7 +324,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
 
     // ------------------------------------------------------------------ legacy registers (§4.1.4.8)
 
-    /// <summary>QEMU virtio_ioport_read: the register at exactly <paramref name="offset"/>, all-ones elsewhere.</summary>
+    /// <summary>QEMU virtio_ioport_read: the register at exactly <paramref name="offset"/>, all-ones
+    /// elsewhere.</summary>
     internal uint ReadLegacy(int offset)
     {
         VirtioDevice d = Device;

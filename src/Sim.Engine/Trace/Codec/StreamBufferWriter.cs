@@ -9,7 +9,8 @@ namespace Sim.Engine.Trace.Codec;
 /// </summary>
 public sealed class StreamBufferWriter : IBufferWriter<byte>
 {
-    /// <summary>Default buffer size: large enough that stream writes are rare, small enough to stay out of the LOH.</summary>
+    /// <summary>Default buffer size: large enough that stream writes are rare, small enough to stay out of the
+    /// LOH.</summary>
     public const int BufferBytesDefault = 64 * 1024;
 
     private readonly Stream _stream;

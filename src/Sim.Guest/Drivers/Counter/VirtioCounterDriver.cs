@@ -87,7 +87,8 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
     /// <summary>The interrupt handler's part for this device (true when it was ours). The program EOIs.</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
-    /// <summary>Runs print_val_func if a config change queued it (the system_freezable_wq worker). True when it ran.</summary>
+    /// <summary>Runs print_val_func if a config change queued it (the system_freezable_wq worker). True when it
+    /// ran.</summary>
     public bool RunPendingWork()
     {
         if (!_workPending) return false;

@@ -27,7 +27,8 @@ public sealed class DemoPciDriver
 
     public bool IsProbed { get; private set; }
 
-    /// <summary>demo_probe: enumerate, map BAR0, enable memory decoding. False when no demo device is present.</summary>
+    /// <summary>demo_probe: enumerate, map BAR0, enable memory decoding. False when no demo device is
+    /// present.</summary>
     public bool Probe(PciResourceWindows windows)
     {
         ArgumentNullException.ThrowIfNull(windows);

@@ -7,7 +7,8 @@ using Sim.Spec.Rng;
 namespace Sim.Guest.Drivers.Rng;
 
 /// <summary>
-/// The guest's virtio entropy driver (Linux drivers/char/hw_random/virtio-rng.c) on top of <see cref="VirtioPciDriver"/>:
+/// The guest's virtio entropy driver (Linux drivers/char/hw_random/virtio-rng.c) on top of
+/// <see cref="VirtioPciDriver"/>:
 /// probe_common (no features to negotiate, VIRTIO 1.2 §5.4.3; one queue "input"), virtio_read → register_buffer (one
 /// device-writable buffer, virtqueue_add_inbuf; the driver places no driver-readable buffer, §5.4.6.1) and kick, and
 /// random_recv_done, the callback that takes the used buffer and its length (§5.4.7.1: the device may fill less than

@@ -1,0 +1,44 @@
+using Xunit;
+
+namespace Tidy.Tests;
+
+/// <summary>The repository's tidy ratchets: each count is pinned in tidy-baseline.txt and may only go
+/// down. A failure lists what to fix (or, when the count fell, asks for the baseline to be lowered).</summary>
+public class TidyTests
+{
+    static readonly IReadOnlyDictionary<string, int> Baseline =
+        Ratchet.ParseBaseline(SourceTree.Read(Ratchet.BaselineFile));
+
+    static List<string> Scan(Func<string, string, IEnumerable<string>> scanner) =>
+        SourceTree.CSharpFiles().SelectMany(f => scanner(f, SourceTree.Read(f))).ToList();
+
+    static void AssertRatchet(string name, List<string> offenders, string fix)
+    {
+        Assert.True(Baseline.ContainsKey(name), $"tidy: '{name}' missing from {Ratchet.BaselineFile}");
+        var failure = Ratchet.Check(name, Baseline[name], offenders, fix);
+        Assert.True(failure is null, failure);
+    }
+
+    [Fact]
+    public void Sources_are_found()
+    {
+        var files = SourceTree.CSharpFiles();
+        Assert.Contains("tests/Tidy.Tests/TidyTests.cs", files);
+        Assert.DoesNotContain(files, f => f.Contains("/obj/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Lines_over_120_columns_only_go_down() =>
+        AssertRatchet("long-lines", Scan(Scanners.LongLines),
+            $"Wrap these lines to at most {Scanners.MaxColumns} columns.");
+
+    [Fact]
+    public void Methods_over_70_lines_only_go_down() =>
+        AssertRatchet("long-methods", Scan(Scanners.LongMethods),
+            $"Split these methods to at most {Scanners.MaxMethodLines} lines (name the steps).");
+
+    [Fact]
+    public void Unchecked_outside_ring_helpers_only_goes_down() =>
+        AssertRatchet("unchecked", Scan(Scanners.Unchecked),
+            "Use RingIndex/RingBytes, or a named narrowing helper, instead of a new unchecked.");
+}
