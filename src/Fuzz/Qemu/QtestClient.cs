@@ -144,13 +144,21 @@ public sealed class QtestClient : IDisposable
     {
         foreach (string c in commands) Queue(c);
         Send();
-        while (_pending > commands.Length)
+        return ReadValues(commands.Length, trailing: 0);
+    }
+
+    /// <summary>Reads the answers of the batch sent: those of earlier queued commands (an OK each, a refusal
+    /// counted), then <paramref name="count"/> value answers (a refused one reads as all ones), leaving
+    /// <paramref name="trailing"/> answers after them unread.</summary>
+    private ulong[] ReadValues(int count, int trailing)
+    {
+        while (_pending > count + trailing)
         {
             if (!ReadLine().StartsWith("OK"u8)) Failures++;
             _pending--;
         }
-        ulong[] values = new ulong[commands.Length];
-        for (int i = 0; i < commands.Length; i++)
+        ulong[] values = new ulong[count];
+        for (int i = 0; i < count; i++)
         {
             ReadOnlySpan<byte> answer = ReadLine();
             _pending--;
@@ -179,22 +187,7 @@ public sealed class QtestClient : IDisposable
         foreach (string c in commands) Queue(c);
         Queue(string.Create(CultureInfo.InvariantCulture, $"b64read 0x{address:x} 0x{destination.Length:x}"));
         Send();
-        while (_pending > commands.Length + 1)
-        {
-            if (!ReadLine().StartsWith("OK"u8)) Failures++;
-            _pending--;
-        }
-        ulong[] values = new ulong[commands.Length];
-        for (int i = 0; i < commands.Length; i++)
-        {
-            ReadOnlySpan<byte> answer = ReadLine();
-            _pending--;
-            if (!answer.StartsWith("OK 0x"u8) || !ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out values[i]))
-            {
-                Failures++;
-                values[i] = ulong.MaxValue;
-            }
-        }
+        ulong[] values = ReadValues(commands.Length, trailing: 1);
         ReadOnlySpan<byte> bytes = ReadLine();
         _pending--;
         bytesRead = bytes.StartsWith("OK "u8) && Base64.DecodeFromUtf8(bytes[3..], destination, out _, out int written) == OperationStatus.Done && written == destination.Length;

@@ -433,7 +433,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
 
     private string[]? _observeCommands;
 
-    private static string? LastLine(string text)
+    /// <summary>The last non-empty line of QEMU's stderr (its error message), shared with the rng lockstep.</summary>
+    internal static string? LastLine(string text)
     {
         string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         return lines.Length == 0 ? null : lines[^1];
