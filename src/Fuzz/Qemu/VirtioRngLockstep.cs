@@ -173,7 +173,7 @@ public sealed class VirtioRngLockstep : IMemoryObserver
         ObserveQemu(q, qemu);
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         qemu.Broken = _guestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.RngVirtioBackendPath) : bit;
-        qemu.BrokenReason = qemu.Broken ? LastLine(q.Stderr) : null;
+        qemu.BrokenReason = qemu.Broken ? VirtioBlkLockstep.LastLine(q.Stderr) : null;
         ResetQemu(wait: false);
     }
 
@@ -298,12 +298,6 @@ public sealed class VirtioRngLockstep : IMemoryObserver
         o.DeviceStatus = unchecked((byte)values[0]);
         o.Isr = unchecked((byte)values[1]);
         if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
-    }
-
-    private static string? LastLine(string text)
-    {
-        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        return lines.Length == 0 ? null : lines[^1];
     }
 
     /// <summary>Guest stores go to QEMU too; the device's stores mark entropy bytes (used rings are unmarked at the end).</summary>
