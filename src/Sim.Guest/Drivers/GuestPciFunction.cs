@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using R = Sim.Spec.Pci.PciConfigRegisters;
@@ -43,7 +44,7 @@ public sealed class GuestPciFunction
 
     /// <summary>BAR <paramref name="index"/> as programmed, or null when absent (unimplemented or the
     /// high half of a 64-bit BAR).</summary>
-    public PciBarAssignment? GetBar(int index) => unchecked((uint)index) < unchecked((uint)_bars.Length) ? _bars[index] : null;
+    public PciBarAssignment? GetBar(int index) => Narrow.AsUInt32Bits(index) < Narrow.AsUInt32Bits(_bars.Length) ? _bars[index] : null;
 
     internal void SetBar(PciBarAssignment bar) => _bars[bar.Index] = bar;
 
@@ -55,7 +56,7 @@ public sealed class GuestPciFunction
     /// mastering).</summary>
     public void Enable(bool busMaster)
     {
-        ushort command = unchecked((ushort)ReadConfig(R.Command, 2));
+        ushort command = Narrow.LowUInt16(ReadConfig(R.Command, 2));
         for (int i = 0; i < _bars.Length; i++)
         {
             if (_bars[i] is not { } bar) continue;
@@ -71,7 +72,7 @@ public sealed class GuestPciFunction
     public int FindCapability(byte id, int after = 0)
     {
         if ((ReadConfig(R.Status, 2) & R.StatusCapabilitiesList) == 0) return 0;
-        int pos = after == 0 ? unchecked((int)ReadConfig(R.CapabilitiesPointer, 1)) : unchecked((int)ReadConfig(after + R.CapabilityNext, 1));
+        int pos = after == 0 ? Narrow.AsInt32Bits(ReadConfig(R.CapabilitiesPointer, 1)) : unchecked((int)ReadConfig(after + R.CapabilityNext, 1));
         for (int ttl = 0; ttl < R.CapabilityWalkMax && pos >= R.HeaderSize; ttl++)
         {
             pos &= ~3;
@@ -79,7 +80,7 @@ public sealed class GuestPciFunction
             uint header = ReadConfig(pos, 2);
             if ((header & 0xFF) == 0xFF) return 0;
             if ((header & 0xFF) == id) return pos;
-            pos = unchecked((int)(header >> 8));
+            pos = Narrow.AsInt32Bits(header >> 8);
         }
         return 0;
     }

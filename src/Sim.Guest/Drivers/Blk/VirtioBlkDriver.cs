@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
@@ -92,7 +93,7 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     public IEnumerable<VcpuStep> Submit(uint type, ulong sector, int dataBytes)
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the blk driver is not probed");
-        if (unchecked((uint)dataBytes) > DataBytesMax) throw new ArgumentOutOfRangeException(nameof(dataBytes));
+        if (Narrow.AsUInt32Bits(dataBytes) > DataBytesMax) throw new ArgumentOutOfRangeException(nameof(dataBytes));
         GuestMemory memory = _guest.Memory;
         Span<byte> header = stackalloc byte[BlkSpec.OutHeaderSize];
         BinaryPrimitives.WriteUInt32LittleEndian(header[BlkSpec.OutHeaderTypeOffset..], type);
@@ -102,7 +103,7 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
         memory.TryWriteUInt8(_status, 0xFF); // so a device that never writes the status shows
         var hdr = new GuestBuffer(_header, BlkSpec.OutHeaderSize);
         var st = new GuestBuffer(_status, BlkSpec.InHeaderSize);
-        var data = new GuestBuffer(_data, unchecked((uint)dataBytes));
+        var data = new GuestBuffer(_data, Narrow.AsUInt32Bits(dataBytes));
         bool added = dataBytes == 0
             ? vq.Ring.TryAdd(memory, [hdr], [st], out ushort head)
             : type == BlkSpec.TypeOut

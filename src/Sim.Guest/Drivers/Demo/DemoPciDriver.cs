@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Demo;
 
@@ -48,7 +49,7 @@ public sealed class DemoPciDriver
     }
 
     /// <summary>demo_read: readl(bar0).</summary>
-    public uint Read() => unchecked((uint)_guest.MmioRead(RequireBar(), 4));
+    public uint Read() => Narrow.LowUInt32(_guest.MmioRead(RequireBar(), 4));
 
     /// <summary>demo_write: writel(val, bar0).</summary>
     public void Write(uint value) => _guest.MmioWrite(RequireBar(), 4, value);

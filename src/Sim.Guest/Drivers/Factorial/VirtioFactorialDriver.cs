@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using System.Text;
 using Sim.Machine.Kvm;
@@ -100,7 +101,7 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
             LastRet = ret;
             LastUsedLen = len;
             Completed++;
-            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio response ret is {unchecked((int)ret)}"));
+            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio response ret is {Narrow.AsInt32Bits(ret)}"));
         });
     }
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
@@ -71,7 +72,7 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the rng driver is not probed");
         if (bytes < 1 || bytes > BufferBytesMax) throw new ArgumentOutOfRangeException(nameof(bytes), $"1..{BufferBytesMax}");
-        GuestBuffer[] inSg = [new GuestBuffer(_buffer, unchecked((uint)bytes))];
+        GuestBuffer[] inSg = [new GuestBuffer(_buffer, Narrow.AsUInt32Bits(bytes))];
         if (!vq.Ring.TryAdd(_guest.Memory, [], inSg, out _)) return false;
         vq.Kick();
         return true;
