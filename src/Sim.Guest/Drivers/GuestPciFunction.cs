@@ -22,18 +22,26 @@ public sealed class GuestPciFunction
         DeviceId = deviceId;
     }
 
+    /// <summary>The guest that reaches this function through configuration mechanism #1 ports.</summary>
     public GuestContext Guest { get; }
 
+    /// <summary>The device number on bus 0 (0..31).</summary>
     public int Slot { get; }
 
+    /// <summary>Configuration register 0x00, as read at enumeration.</summary>
     public ushort VendorId { get; }
 
+    /// <summary>Configuration register 0x02, as read at enumeration.</summary>
     public ushort DeviceId { get; }
 
+    /// <summary>Configuration register 0x08 (virtio: 1 for a modern-only device, VIRTIO 1.2 §4.1.2.1).</summary>
     public byte Revision { get; internal set; }
 
+    /// <summary>Configuration register 0x2C.</summary>
     public ushort SubsystemVendorId { get; internal set; }
 
+    /// <summary>Configuration register 0x2E (a transitional virtio device keeps its device type here, VIRTIO 1.2
+    /// §4.1.2).</summary>
     public ushort SubsystemId { get; internal set; }
 
     /// <summary>Interrupt pin (1 = INTA#; 0 = none).</summary>
@@ -48,8 +56,10 @@ public sealed class GuestPciFunction
 
     internal void SetBar(PciBarAssignment bar) => _bars[bar.Index] = bar;
 
+    /// <summary>Reads 1, 2 or 4 bytes of this function's configuration space.</summary>
     public uint ReadConfig(int register, int size) => PciConfigPorts.Read(Guest, Slot, register, size);
 
+    /// <summary>Writes 1, 2 or 4 bytes of this function's configuration space.</summary>
     public void WriteConfig(int register, int size, uint value) => PciConfigPorts.Write(Guest, Slot, register, size, value);
 
     /// <summary>Linux pci_enable_device + pci_set_master: sets the command bits for the BAR kinds present (and bus

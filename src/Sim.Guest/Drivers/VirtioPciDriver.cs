@@ -46,6 +46,7 @@ public sealed class VirtioPciDriver
     /// <summary>VIRTIO 1.2 §4.1.2: transitional devices are 0x1000..0x103F, modern 0x1040..0x107F.</summary>
     public const ushort PciDeviceIdFirst = 0x1000;
 
+    /// <summary>The last virtio-pci device id (VIRTIO 1.2 §4.1.2: modern ids end at 0x1040 + 63).</summary>
     public const ushort PciDeviceIdLast = 0x107F;
 
     private readonly List<VirtioDriverQueue> _queues = new();
@@ -82,10 +83,14 @@ public sealed class VirtioPciDriver
         VirtioDeviceId = VirtioIdOf(pci);
     }
 
+    /// <summary>The guest whose port and MMIO accesses this driver makes.</summary>
     public GuestContext Guest => Pci.Guest;
 
+    /// <summary>The PCI function this driver was probed on.</summary>
     public GuestPciFunction Pci { get; }
 
+    /// <summary>Modern (capabilities in a memory BAR) or legacy (I/O BAR registers), as probed (VIRTIO 1.2 §4.1.4,
+    /// §4.1.5).</summary>
     public VirtioDriverTransport Transport { get; }
 
     /// <summary>MSI-X or INTx (INTx when MSI-X was asked for but the function has no usable MSI-X).</summary>
@@ -109,6 +114,7 @@ public sealed class VirtioPciDriver
     /// <summary>Interrupts this driver claimed in <see cref="HandleInterrupt"/>.</summary>
     public long InterruptsHandled { get; private set; }
 
+    /// <summary>The virtqueues set up so far, in queue-index order.</summary>
     public IReadOnlyList<VirtioDriverQueue> Queues => _queues;
 
     /// <summary>True when <paramref name="vendorId"/>:<paramref name="deviceId"/> is a virtio-pci function (Linux
@@ -212,6 +218,7 @@ public sealed class VirtioPciDriver
         ? CommonRead(L.CommonDeviceStatus, 1)
         : LegacyRead(L.LegacyStatus, 1));
 
+    /// <summary>Writes device_status (VIRTIO 1.2 §2.1; §3.1.1 gives the order of the bits a driver sets).</summary>
     public void SetStatus(VirtioStatus status)
     {
         if (Transport == VirtioDriverTransport.Modern) CommonWrite(L.CommonDeviceStatus, 1, (byte)status);
@@ -244,6 +251,8 @@ public sealed class VirtioPciDriver
         return low | (high << 32);
     }
 
+    /// <summary>Writes the features the driver accepts (VIRTIO 1.2 §3.1.1 step 5): both 32-bit halves on modern, the
+    /// low half on legacy.</summary>
     public void WriteDriverFeatures(ulong features)
     {
         if (Transport == VirtioDriverTransport.Legacy)
@@ -491,6 +500,8 @@ public sealed class VirtioPciDriver
         return LegacyRead(LegacyConfigOffset + offset, size);
     }
 
+    /// <summary>Writes <paramref name="size"/> bytes of the device-specific configuration at <paramref name="offset"/>
+    /// (VIRTIO 1.2 §4.1.4.6).</summary>
     public void WriteDeviceConfig(int offset, int size, ulong value)
     {
         if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(_deviceBase + Narrow.AsUInt64Bits(offset), size, value);

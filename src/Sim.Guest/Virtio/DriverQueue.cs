@@ -304,7 +304,7 @@ public sealed partial class DriverQueue
 
     /// <summary>Makes every added chain visible: writes avail.idx (after the ring entries, the write barrier of
     /// VIRTIO 1.2 §2.7.13.2 being program order here). Linux writes avail.idx on every add; calling this after each
-    /// <see cref="TryAdd"/> reproduces that.</summary>
+    /// <c>TryAdd</c> reproduces that.</summary>
     public void Publish(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);

@@ -27,14 +27,17 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     private bool _inflight;
     private bool _completed;
 
+    /// <summary>A virtio-blk driver for <paramref name="guest"/>; it does nothing until probed.</summary>
     public VirtioBlkDriver(GuestContext guest)
     {
         ArgumentNullException.ThrowIfNull(guest);
         _guest = guest;
     }
 
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
+    /// <summary>The request virtqueue once set up (null before).</summary>
     public VirtioDriverQueue? Queue { get; private set; }
 
     /// <summary>Capacity in 512-byte sectors, read at probe.</summary>
@@ -83,6 +86,8 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     }
 
     /// <summary>The interrupt handler's part for this device (true when it was ours). The program EOIs.</summary>
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>

@@ -15,6 +15,7 @@ public sealed class DemoPciDriver
     private readonly Action<string>? _dmesg;
     private ulong _bar0;
 
+    /// <param name="guest">The guest the driver runs in.</param>
     /// <param name="dmesg">Where the driver's printk lines go (null: dropped).</param>
     public DemoPciDriver(GuestContext guest, Action<string>? dmesg = null)
     {
@@ -26,6 +27,7 @@ public sealed class DemoPciDriver
     /// <summary>BAR0 address once probed.</summary>
     public ulong Bar0 => _bar0;
 
+    /// <summary>True once demo_probe found the device and mapped BAR0.</summary>
     public bool IsProbed { get; private set; }
 
     /// <summary>demo_probe: enumerate, map BAR0, enable memory decoding. False when no demo device is

@@ -25,6 +25,7 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
     private readonly Action<string>? _dmesg;
     private GuestAddress _buffer;
 
+    /// <summary>A virtio-rng driver for <paramref name="guest"/>; it does nothing until probed.</summary>
     public VirtioRngDriver(GuestContext guest, Action<string>? dmesg = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
@@ -32,8 +33,10 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
         _dmesg = dmesg;
     }
 
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
+    /// <summary>The request virtqueue once set up (null before).</summary>
     public VirtioDriverQueue? Queue { get; private set; }
 
     /// <summary>The driver's buffer (valid after <see cref="Probe"/>).</summary>
@@ -65,6 +68,8 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
         return true;
     }
 
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>register_buffer(vi, buf, <paramref name="bytes"/>) and kick. False when the ring refused it.</summary>
