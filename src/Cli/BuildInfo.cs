@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Cli;
+namespace Virtsim.Cli;
 
 /// <summary>The version and git commit this build came from (the SDK stamps the commit into the
 /// informational version as "1.0.0+&lt;sha&gt;").</summary>

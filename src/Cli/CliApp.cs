@@ -1,9 +1,9 @@
 using System.CommandLine;
-using Cli.Commands;
+using Virtsim.Cli.Commands;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 
-namespace Cli;
+namespace Virtsim.Cli;
 
 /// <summary>
 /// The <c>virtsim</c> command tree. Output goes to the given writers so tests can run the command

@@ -1,4 +1,4 @@
-namespace Cli;
+namespace Virtsim.Cli;
 
 /// <summary>Bad user input found while running a command (a missing file, a malformed option
 /// value): printed as one line and turned into exit code 2.</summary>

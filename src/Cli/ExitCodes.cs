@@ -1,4 +1,4 @@
-namespace Cli;
+namespace Virtsim.Cli;
 
 /// <summary>The command's exit codes (conventional: 0 ok, 1 finding, 2 usage or input error).</summary>
 public static class ExitCodes

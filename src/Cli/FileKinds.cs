@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Cli;
+namespace Virtsim.Cli;
 
 /// <summary>What kind of file system object a path names.</summary>
 internal enum FileKind

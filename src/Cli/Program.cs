@@ -1,4 +1,4 @@
-namespace Cli;
+namespace Virtsim.Cli;
 
 /// <summary>Entry point of the <c>virtsim</c> command.</summary>
 public static class Program

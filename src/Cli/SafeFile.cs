@@ -1,4 +1,4 @@
-namespace Cli;
+namespace Virtsim.Cli;
 
 /// <summary>Writes user-facing output files without ever destroying what a user made: the data goes
 /// to a temporary file beside the target and is renamed into place only when complete; an existing

@@ -3,7 +3,7 @@ using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 using Sim.Kvm.KernelVhost;
 
-namespace LabAgent;
+namespace Virtsim.LabAgent;
 
 /// <summary>
 /// <see cref="IVhostCoreMirror"/> on a real kernel vhost device: one open of the device per execution (released at

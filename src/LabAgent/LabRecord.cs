@@ -3,7 +3,7 @@ using System.Globalization;
 using Sim.Scenarios.Recording;
 using Sim.Kvm;
 
-namespace LabAgent;
+namespace Virtsim.LabAgent;
 
 /// <summary>
 /// <c>record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...]</c>: records a guest program on this machine's

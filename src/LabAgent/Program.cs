@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Virtsim.Fuzz.Targets;
 
-namespace LabAgent;
+namespace Virtsim.LabAgent;
 
 /// <summary>
 /// virtsim-lab: what runs inside the KVM lab. Commands:

@@ -5,7 +5,7 @@ using Sim.Devices.Virtio.Demo;
 using Sim.Kvm.KernelVhost;
 using Sim.Spec.Virtio;
 
-namespace LabAgent;
+namespace Virtsim.LabAgent;
 
 /// <summary>
 /// <c>vhost-demo-smoke --device /dev/vhost-demo</c>: lab/vhost-demo's data path through the real vhost ioctls and

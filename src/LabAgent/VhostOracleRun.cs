@@ -4,7 +4,7 @@ using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 
-namespace LabAgent;
+namespace Virtsim.LabAgent;
 
 /// <summary>
 /// The real kernel's vhost core as the oracle of our vhost control-plane model: runs a bounded corpus of vhost-core

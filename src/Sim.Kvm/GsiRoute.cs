@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Kvm.Native;
 
 namespace Sim.Kvm;
@@ -33,7 +34,7 @@ public readonly record struct GsiRoute
     /// <summary>GSIs the in-kernel irqchip routes by default: 24 IOAPIC pins, the first 16 also on the 8259s.</summary>
     public const uint DefaultPinGsis = 24;
 
-    public static GsiRoute Msi(uint gsi, ulong address, uint data) => new(gsi, KvmIoctl.IrqRoutingMsi, unchecked((uint)address), unchecked((uint)(address >> 32)), data);
+    public static GsiRoute Msi(uint gsi, ulong address, uint data) => new(gsi, KvmIoctl.IrqRoutingMsi, Narrow.LowUInt32(address), Narrow.LowUInt32(address >> 32), data);
 
     private static GsiRoute Pin(uint gsi, uint chip, uint pin) => new(gsi, KvmIoctl.IrqRoutingIrqchip, chip, pin, 0);
 

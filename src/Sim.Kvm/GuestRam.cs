@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Runtime.InteropServices;
 using Sim.Kvm.Native;
 
@@ -27,7 +28,7 @@ public sealed unsafe class GuestRam : SafeHandle
     /// <summary>The bytes of [offset, offset+length) (bounds-checked). The guest may change them at any time.</summary>
     public Span<byte> Slice(ulong offset, int length)
     {
-        if (length < 0 || offset > Size || unchecked((ulong)length) > Size - offset) throw new ArgumentOutOfRangeException(nameof(offset));
+        if (length < 0 || offset > Size || Narrow.AsUInt64Bits(length) > Size - offset) throw new ArgumentOutOfRangeException(nameof(offset));
         return new Span<byte>((byte*)handle + offset, length);
     }
 

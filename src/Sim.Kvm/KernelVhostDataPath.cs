@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Devices.Vhost;
@@ -176,7 +177,7 @@ internal sealed class KernelVhostDataPath : IDisposable
         Check(_dev.SetFeatures(acked), "VHOST_SET_FEATURES");
         // QEMU's vhost memory listener: the guest RAM region at the VMM's own mapping of it.
         Check(_dev.SetMemTable([new VhostMemoryRegion(0, _ram.Size, ramBase)], 0), "VHOST_SET_MEM_TABLE");
-        Check(_dev.SetVringNum(0, unchecked((uint)q.Size)), "VHOST_SET_VRING_NUM");
+        Check(_dev.SetVringNum(0, Narrow.AsUInt32Bits(q.Size)), "VHOST_SET_VRING_NUM");
         Check(_dev.SetVringBase(0, q.NextAvail.Value), "VHOST_SET_VRING_BASE");
         Check(_dev.SetVringAddr(0, new VhostVringAddr(ramBase + q.DescTable.Value, ramBase + q.AvailRing.Value, ramBase + q.UsedRing.Value)), "VHOST_SET_VRING_ADDR");
         Check(_dev.SetVringFd(VhostIoctl.SetVringKick, 0, _kick.Fd), "VHOST_SET_VRING_KICK");
@@ -188,7 +189,7 @@ internal sealed class KernelVhostDataPath : IDisposable
         _simCall = model.Vqs[0].Call;
         model.SetVringKick(0, null);
         // The ring's place is kept: a reset clears the queue's registers before Stop looks a last time.
-        (_descGpa, _usedGpa, _num, _live) = (q.DescTable.Value, q.UsedRing.Value, unchecked((uint)q.Size), true);
+        (_descGpa, _usedGpa, _num, _live) = (q.DescTable.Value, q.UsedRing.Value, Narrow.AsUInt32Bits(q.Size), true);
         _lastUsedIdx = TryRealUInt16(q.UsedRing.Value + VirtioSpec.UsedIdxOffset, out ushort idx) ? idx : (ushort)0;
         Started = true;
     }
@@ -241,7 +242,7 @@ internal sealed class KernelVhostDataPath : IDisposable
         {
             ulong pageEnd = (gpa / GuestMemory.PageSize + 1) * GuestMemory.PageSize;
             int n = unchecked((int)(Math.Min(end, pageEnd) - gpa));
-            if (!memory.TryGetSpan(new GuestAddress(gpa), unchecked((ulong)n), out Span<byte> known)) return;
+            if (!memory.TryGetSpan(new GuestAddress(gpa), Narrow.AsUInt64Bits(n), out Span<byte> known)) return;
             Span<byte> real = _page.AsSpan(0, n);
             _ram.Slice(gpa, n).CopyTo(real);
             int i = 0;
@@ -254,7 +255,7 @@ internal sealed class KernelVhostDataPath : IDisposable
                 using (memory.As(MemoryActor.Device)) memory.TryWrite(new GuestAddress(gpa + (ulong)start), real[start..i]);
                 DeviceStores++;
             }
-            gpa += unchecked((ulong)n);
+            gpa += Narrow.AsUInt64Bits(n);
         }
     }
 

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
@@ -128,7 +129,7 @@ public sealed class KvmRecorder : IDisposable
         _machine.Load(ExternalMachine.ParamsAddress, parameters);
         _request.Image.CopyTo(_ram.Slice(ExternalMachine.ImageAddress, _request.Image.Length));
         parameters.CopyTo(_ram.Slice(ExternalMachine.ParamsAddress, parameters.Length));
-        _vcpu.SetProtectedMode32(unchecked((uint)ExternalMachine.ImageAddress));
+        _vcpu.SetProtectedMode32((uint)ExternalMachine.ImageAddress);
         _vm.GetDirtyLog(Slot, _dirtyBitmap); // start the log clean
 
         Simulation sim = _machine.Simulation;
@@ -180,7 +181,7 @@ public sealed class KvmRecorder : IDisposable
             GuestStores = _diff.StoresEmitted,
             PagesCompared = _diff.PagesCompared,
             IoEventFdsRefused = _mirror.Refused,
-            Events = writer?.EventCount ?? unchecked((ulong)sim.EventCount),
+            Events = writer?.EventCount ?? Narrow.AsUInt64Bits(sim.EventCount),
             TraceBytes = writer?.BytesWritten ?? 0,
             Traced = writer is not null,
             MemorySyncNs = (long)(_syncTicks * (1e9 / Stopwatch.Frequency)),
@@ -281,7 +282,7 @@ public sealed class KvmRecorder : IDisposable
                     _machine.Write(now, BusKind.Pio, port, size, value);
                     if (port == ExitPort && size == 4)
                     {
-                        _guestStatus = unchecked((uint)value);
+                        _guestStatus = Narrow.LowUInt32(value);
                         _guestExited = true;
                     }
                 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Sim.Kvm.Native;
@@ -121,14 +122,14 @@ public sealed unsafe class KvmVcpu : IDisposable
     public Span<byte> IoData(int size, uint index)
     {
         ulong offset = *(ulong*)(_run + KvmRunLayout.IoDataOffset);
-        ulong at = checked(offset + (index * unchecked((ulong)size)));
-        if (size is < 1 or > 8 || at > unchecked((ulong)_runSize) || unchecked((ulong)size) > unchecked((ulong)_runSize) - at) throw new KvmException($"KVM_EXIT_IO data outside kvm_run (offset {offset})");
+        ulong at = checked(offset + (index * Narrow.AsUInt64Bits(size)));
+        if (size is < 1 or > 8 || at > Narrow.AsUInt64Bits(_runSize) || Narrow.AsUInt64Bits(size) > Narrow.AsUInt64Bits(_runSize) - at) throw new KvmException($"KVM_EXIT_IO data outside kvm_run (offset {offset})");
         return new Span<byte>(_run + at, size);
     }
 
     /// <summary>KVM_EXIT_MMIO: address, length (1..8), direction.</summary>
     public (ulong Address, int Length, bool IsWrite) MmioExit =>
-        (*(ulong*)(_run + KvmRunLayout.MmioPhysAddr), unchecked((int)Math.Min(8u, *(uint*)(_run + KvmRunLayout.MmioLen))), _run[KvmRunLayout.MmioIsWrite] != 0);
+        (*(ulong*)(_run + KvmRunLayout.MmioPhysAddr), Narrow.AsInt32Bits(Math.Min(8u, *(uint*)(_run + KvmRunLayout.MmioLen))), _run[KvmRunLayout.MmioIsWrite] != 0);
 
     /// <summary>The 8-byte data of a KVM_EXIT_MMIO (written by the guest, or to be filled for a read).</summary>
     public Span<byte> MmioData => new(_run + KvmRunLayout.MmioData, 8);

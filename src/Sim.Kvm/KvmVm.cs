@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Runtime.InteropServices;
 using Sim.Kvm.Native;
 
@@ -57,7 +58,7 @@ public sealed unsafe class KvmVm : IDisposable
     /// Returns KVM's result: &gt;0 delivered, 0 blocked by the guest (masked/filtered).</summary>
     public int SignalMsi(ulong address, uint data)
     {
-        var msi = new KvmMsi { AddressLo = unchecked((uint)address), AddressHi = unchecked((uint)(address >> 32)), Data = data };
+        var msi = new KvmMsi { AddressLo = Narrow.LowUInt32(address), AddressHi = Narrow.LowUInt32(address >> 32), Data = data };
         int r = LibC.Ioctl(_fd.Fd, KvmIoctl.SignalMsi, (nint)(&msi));
         Check(r, "KVM_SIGNAL_MSI");
         return r;
@@ -72,7 +73,7 @@ public sealed unsafe class KvmVm : IDisposable
         var req = new KvmIoEventFd
         {
             Addr = address,
-            Len = unchecked((uint)length),
+            Len = Narrow.AsUInt32Bits(length),
             Fd = fd.Fd,
             DataMatch = dataMatch ?? 0,
             Flags = (pio ? KvmIoctl.IoEventFdFlagPio : 0) | (dataMatch.HasValue ? KvmIoctl.IoEventFdFlagDataMatch : 0) | (deassign ? KvmIoctl.IoEventFdFlagDeassign : 0),
@@ -91,7 +92,7 @@ public sealed unsafe class KvmVm : IDisposable
     public void IrqFd(HostEventFd fd, uint gsi, bool deassign)
     {
         ArgumentNullException.ThrowIfNull(fd);
-        var req = new KvmIrqFd { Fd = unchecked((uint)fd.Fd), Gsi = gsi, Flags = deassign ? KvmIoctl.IrqFdFlagDeassign : 0 };
+        var req = new KvmIrqFd { Fd = Narrow.AsUInt32Bits(fd.Fd), Gsi = gsi, Flags = deassign ? KvmIoctl.IrqFdFlagDeassign : 0 };
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.IrqFd, (nint)(&req)), "KVM_IRQFD");
     }
 
@@ -103,7 +104,7 @@ public sealed unsafe class KvmVm : IDisposable
         byte[] storage = new byte[size];
         fixed (byte* table = storage)
         {
-            *(uint*)table = unchecked((uint)routes.Length);
+            *(uint*)table = Narrow.AsUInt32Bits(routes.Length);
             var entries = (KvmIrqRoutingEntry*)(table + 8);
             for (int i = 0; i < routes.Length; i++) entries[i] = routes[i].ToEntry();
             Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetGsiRouting, (nint)table), "KVM_SET_GSI_ROUTING");

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using System.Text;
 using Sim.Devices.Virtio.Blk;
@@ -53,7 +54,7 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
 
         var written = new byte[bytes];
         var back = new byte[bytes];
-        ulong span = capacity >= unchecked((ulong)_sectorsPerRequest) ? capacity - unchecked((ulong)_sectorsPerRequest) + 1 : 1;
+        ulong span = capacity >= Narrow.AsUInt64Bits(_sectorsPerRequest) ? capacity - Narrow.AsUInt64Bits(_sectorsPerRequest) + 1 : 1;
         for (int i = 0; i < _writes; i++)
         {
             ulong sector = guest.Prng.UInt64LessThan(span);

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices;
 using Sim.Devices.Virtio.Blk;
@@ -47,9 +48,9 @@ public sealed class BlkScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
-        int writes = unchecked((int)options.GetInt64("writes", 4, 0, WritesMax));
-        int sectors = unchecked((int)options.GetInt64("sectors", 2, 1, VirtioBlkDriver.DataBytesMax / BlkSpec.SectorSize));
-        long size = options.GetInt64("size", SizeDefault, BlkSpec.SectorSize, unchecked((long)MemoryBlockBackend.SizeBytesMax));
+        int writes = Narrow.LowInt32(options.GetInt64("writes", 4, 0, WritesMax));
+        int sectors = Narrow.LowInt32(options.GetInt64("sectors", 2, 1, VirtioBlkDriver.DataBytesMax / BlkSpec.SectorSize));
+        long size = options.GetInt64("size", SizeDefault, BlkSpec.SectorSize, (long)MemoryBlockBackend.SizeBytesMax);
         if (size % BlkSpec.SectorSize != 0) throw new ArgumentException($"option 'size' must be a multiple of {BlkSpec.SectorSize}");
         string image = options.GetString("image", "");
         Flavour flavour = ScenarioChoices.GetFlavour(options);
@@ -57,7 +58,7 @@ public sealed class BlkScenario : IScenario
         VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options, "intx");
         bool ioeventfd = ScenarioChoices.GetUseIoEventFd(options);
 
-        IBlockBackend disk = image.Length > 0 ? StreamBlockBackend.Open(image) : new MemoryBlockBackend(unchecked((ulong)size));
+        IBlockBackend disk = image.Length > 0 ? StreamBlockBackend.Open(image) : new MemoryBlockBackend(Narrow.AsUInt64Bits(size));
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         Simulation sim = machine.Simulation;
         var device = new VirtioBlkDevice(disk, new BlkDeviceOptions { Flavour = flavour });

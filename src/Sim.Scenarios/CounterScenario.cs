@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices;
 using Sim.Devices.Virtio.Counter;
@@ -45,7 +46,7 @@ public sealed class CounterScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
-        int ticks = unchecked((int)options.GetInt64("ticks", 5, 1, TicksMax));
+        int ticks = Narrow.LowInt32(options.GetInt64("ticks", 5, 1, TicksMax));
         long period = options.GetInt64("period_ns", CounterSpec.SeedPeriodNs, 1_000, 60_000_000_000);
         long firstDelay = options.GetInt64("first_delay_ns", CounterSpec.SeedFirstDelayNs, 0, 600_000_000_000);
         Flavour flavour = ScenarioChoices.GetFlavour(options);

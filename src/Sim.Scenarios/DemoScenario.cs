@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Demo;
 using Sim.Machine.Scenarios;
@@ -34,7 +35,7 @@ public sealed class DemoScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
         var flavour = ScenarioChoices.GetFlavour(options);
-        int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
+        int rounds = Narrow.LowInt32(options.GetInt64("requests", 1, 1, RoundsMax));
         bool dmesg = options.GetBool("dmesg", false);
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new DemoPciDevice(flavour);

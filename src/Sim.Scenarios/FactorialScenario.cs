@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Factorial;
 using Sim.Machine.Scenarios;
@@ -45,7 +46,7 @@ public sealed class FactorialScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
         uint[] args = ParseArguments(options.GetString("n", ArgumentsDefault));
-        int requests = unchecked((int)options.GetInt64("requests", args.Length, 1, RequestsMax));
+        int requests = Narrow.LowInt32(options.GetInt64("requests", args.Length, 1, RequestsMax));
         var flavour = ScenarioChoices.GetFlavour(options);
         var shared = VirtioLoggedScenario.Read(options);
 

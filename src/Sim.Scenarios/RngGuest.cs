@@ -43,7 +43,7 @@ internal sealed class RngGuest : VirtioGuestProgram<VirtioRngDriver>
                 break;
             }
             while (driver.Completed == before) yield return VcpuStep.Halt;
-            int shown = (int)Math.Min(driver.LastUsedLen, PrintBytesMax);
+            int shown = checked((int)Math.Min(driver.LastUsedLen, PrintBytesMax));
             guest.Memory.TryRead(driver.Buffer, head.AsSpan(0, shown));
             guest.Print(string.Create(CultureInfo.InvariantCulture, $"rng: {driver.LastUsedLen} bytes {Convert.ToHexStringLower(head, 0, shown)}"));
             _report.Requests++;

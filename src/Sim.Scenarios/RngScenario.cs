@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Rng;
 using Sim.Machine.Scenarios;
@@ -39,8 +40,8 @@ public sealed class RngScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
-        int requests = unchecked((int)options.GetInt64("requests", 8, 1, RequestsMax));
-        int bytes = unchecked((int)options.GetInt64("bytes", 64, 1, VirtioRngDriver.BufferBytesMax));
+        int requests = Narrow.LowInt32(options.GetInt64("requests", 8, 1, RequestsMax));
+        int bytes = Narrow.LowInt32(options.GetInt64("bytes", 64, 1, VirtioRngDriver.BufferBytesMax));
         var flavour = ScenarioChoices.GetFlavour(options);
         var shared = VirtioLoggedScenario.Read(options);
 

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices;
 using Sim.Devices.Vhost;
@@ -48,7 +49,7 @@ public sealed class VhostDemoScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
         Flavour flavour = ScenarioChoices.GetFlavour(options);
-        int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
+        int rounds = Narrow.LowInt32(options.GetInt64("requests", 1, 1, RoundsMax));
         VirtioDriverTransport transport = ScenarioChoices.GetTransport(options);
         VirtioInterruptMode irq = ScenarioChoices.GetInterruptMode(options);
         bool dmesg = options.GetBool("dmesg", false);

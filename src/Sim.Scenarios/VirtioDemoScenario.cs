@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Demo;
 using Sim.Machine.Scenarios;
@@ -39,7 +40,7 @@ public sealed class VirtioDemoScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
         var flavour = ScenarioChoices.GetFlavour(options);
-        int rounds = unchecked((int)options.GetInt64("requests", 1, 1, RoundsMax));
+        int rounds = Narrow.LowInt32(options.GetInt64("requests", 1, 1, RoundsMax));
         var shared = VirtioLoggedScenario.Read(options);
 
         var machine = new PciMachine(options.ToSimulationOptions(Name));

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Cli.Tests;
+namespace Virtsim.Cli.Tests;
 
 /// <summary>Tests that run instrumented fuzzing in this process (<c>CliRunner.Run("fuzz", ...)</c>) run one at a time:
 /// SharpFuzz's trace map (<c>Trace.SharedMem</c>, <c>Trace.PrevLocation</c>) is one per process, so two in-process

@@ -15,6 +15,7 @@ public static class Scanners
     /// helpers (free-running 16-bit indices, VIRTIO 1.2 §2.7.13.5) and the measured fast paths.</summary>
     public static readonly string[] UncheckedHomes =
     [
+        "src/Sim.Engine/Narrow.cs",
         "src/Sim.Spec/Virtio/RingIndex.cs",
         "src/Sim.Spec/Virtio/RingBytes.cs",
         "src/Sim.Devices/Virtio/Queue/SplitQueue.Fast.cs",

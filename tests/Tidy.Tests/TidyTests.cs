@@ -41,4 +41,19 @@ public class TidyTests
     public void Unchecked_outside_ring_helpers_only_goes_down() =>
         AssertRatchet("unchecked", Scan(Scanners.Unchecked),
             "Use RingIndex/RingBytes, or a named narrowing helper, instead of a new unchecked.");
+
+    [Fact]
+    public void Simulation_projects_have_no_bare_narrowing_cast()
+    {
+        // No integral cast in a checked project that can throw on a value that does not fit, unless it
+        // says which it means: Narrow.* (truncate on purpose) or checked((T)x) (must fit).
+        var files = SourceTree.CSharpFiles()
+            .Where(f => NarrowingCasts.CheckedProjects.Any(p => f.StartsWith($"src/{p}/", StringComparison.Ordinal)))
+            .ToList();
+        Assert.NotEmpty(files);
+        var offenders = NarrowingCasts.Offenders(files, SourceTree.Read);
+        Assert.True(offenders.Count == 0,
+            "tidy: bare narrowing casts in checked code: use a Sim.Engine.Narrow helper that says why "
+            + "truncation is right, or checked((T)x) where the value must fit:\n" + string.Join('\n', offenders));
+    }
 }

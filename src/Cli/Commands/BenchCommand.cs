@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Sim.Scenarios.Bench;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim bench ring</c>: N requests through the driver-side and device-side split-ring code
 /// in one thread, B chains per kick; prints one line with the wall and process CPU time of the timed part

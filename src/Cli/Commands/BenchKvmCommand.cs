@@ -3,7 +3,7 @@ using System.Globalization;
 using Sim.Machine.Kvm;
 using Sim.Kvm;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim bench kvm</c>: the real per-crossing and per-request costs on this machine's /dev/kvm
 /// (docs/recording.md §7), printed beside the latency model's figures. First the bare paths

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using Cli.Replay;
+using Virtsim.Cli.Replay;
 using Sim.Engine.Trace;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim bench replay &lt;trace|dir&gt;...</c>: replay speed (docs/recording.md §7). Each trace is
 /// replayed once to warm up (the CLI runs without tiered compilation, so the first replay of a process pays for

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary>Process CPU time (user + system, all threads) between the first and the last call of
 /// <see cref="ReadWallAndMarkCpu"/>, which returns the wall clock (<see cref="Stopwatch.GetTimestamp"/>) so it can be

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using Cli.Export;
+using Virtsim.Cli.Export;
 using Sim.Engine.Trace;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim export &lt;trace&gt; --format chrome-json -o out.json</c>: the trace in the Trace Event Format,
 /// for Perfetto's UI (ui.perfetto.dev) or chrome://tracing (<see cref="ChromeTraceExporter"/>).</summary>

@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary>
 /// <c>virtsim fuzz</c>: the fuzzer defines its own System.CommandLine tree (<see cref="Virtsim.Fuzz.Entry.FuzzCommandLine"/>)

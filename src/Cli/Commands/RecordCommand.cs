@@ -4,7 +4,7 @@ using Sim.Machine.Scenarios;
 using Sim.Scenarios.Recording;
 using Sim.Kvm;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim record</c>: runs a real guest program on the machine's /dev/kvm against a device model and
 /// writes the trace (docs/recording.md). Prints the guest's console and a summary. Needs /dev/kvm; says so plainly

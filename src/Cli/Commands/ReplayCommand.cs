@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using Cli.Replay;
+using Virtsim.Cli.Replay;
 using Virtsim.Fuzz.Engine;
 using Sim.Engine.Trace;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim replay &lt;trace|dir&gt;...</c>: replays each trace and verifies it byte for byte;
 /// prints one line per trace and a total; exits 1 on any divergence, 2 if a trace is unreadable. A fuzz finding

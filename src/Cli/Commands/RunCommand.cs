@@ -1,10 +1,10 @@
 using System.CommandLine;
-using Cli.Replay;
+using Virtsim.Cli.Replay;
 using Sim.Machine.Scenarios;
 using Sim.Engine.Time;
 using Sim.Scenarios;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim run &lt;scenario&gt;</c>: runs a built-in scenario and prints what the guest printed
 /// and the run's counters; <c>--trace</c> writes a trace that <c>virtsim replay</c> verifies.</summary>

@@ -1,6 +1,6 @@
 using Sim.Machine.Scenarios;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary>Turns repeated <c>--opt key=value</c> arguments into <see cref="ScenarioOptions"/>.</summary>
 internal static class ScenarioOptionParser

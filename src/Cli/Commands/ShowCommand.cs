@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Sim.Engine.Trace;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary><c>virtsim show &lt;trace&gt;</c>: header summary, one line per event, footer counts; <c>--kind</c>,
 /// <c>--from</c>/<c>--to</c> pick events (<see cref="ShowFilter"/>), <c>--json</c> prints one JSON object per event

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Sim.Engine.Trace;
 
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary>Which events <c>virtsim show</c> lists: <c>--kind</c> (any of the named kinds), <c>--from</c>/<c>--to</c>
 /// (inclusive bounds, each an event index such as <c>120</c> or a virtual time with a unit such as <c>1.5ms</c>,

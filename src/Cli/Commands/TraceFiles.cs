@@ -1,4 +1,4 @@
-namespace Cli.Commands;
+namespace Virtsim.Cli.Commands;
 
 /// <summary>Opening and finding trace files, with user-facing errors. Only regular files are read (a FIFO named
 /// <c>*.vtrace</c> would block the reader forever), and a directory walk never follows a link to a directory (a

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Sim.Devices.Vhost.Frontend;
 
-namespace Cli.Export;
+namespace Virtsim.Cli.Export;
 
 /// <summary>Track names for a trace's host actors. A trace names actors only by their trace source, so the role comes
 /// from the scenario and the devices' own trace ids: in a vhost scenario the vhost worker's id

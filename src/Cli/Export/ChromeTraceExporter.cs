@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Sim.Engine.Trace;
 
-namespace Cli.Export;
+namespace Virtsim.Cli.Export;
 
 /// <summary>
 /// Writes a trace in the Trace Event Format (the JSON that Perfetto's UI and chrome://tracing open): one process, one

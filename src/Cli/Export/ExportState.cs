@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Sim.Engine.Trace;
 
-namespace Cli.Export;
+namespace Virtsim.Cli.Export;
 
 /// <summary>The running state of one <see cref="ChromeTraceExporter.Export"/>: which track each event goes to, the
 /// last time laid out, and the kick flow being followed (see the exporter's doc for the rules).</summary>

@@ -1,7 +1,7 @@
 using Virtsim.Fuzz.Engine;
 using Sim.Engine.Trace;
 
-namespace Cli.Replay;
+namespace Virtsim.Cli.Replay;
 
 /// <summary>Replays a fuzz finding trace (scenario <c>fuzz/&lt;target&gt;</c>, see <see cref="FindingTrace"/>):
 /// rebuilds the target, re-runs the input with every event compared, and matches only when the same oracle fires at the

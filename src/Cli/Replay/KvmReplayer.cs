@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using Cli.Commands;
+using Virtsim.Cli.Commands;
 using Sim.Engine.Trace;
 using Sim.Scenarios.Recording;
 
-namespace Cli.Replay;
+namespace Virtsim.Cli.Replay;
 
 /// <summary>Replays a trace of origin <c>kvm</c> (<see cref="KvmTraceReplay"/>), optionally against another backend
 /// (<c>--backend</c>), and says how fast: events per second and the ratio of the recorded run's duration to the

@@ -1,6 +1,6 @@
 using Sim.Engine.Trace;
 
-namespace Cli.Replay;
+namespace Virtsim.Cli.Replay;
 
 /// <summary>A divergence is only a divergence if the recording agrees with itself: a trace whose footer
 /// (event count, counts by kind, event hash, end time) contradicts its own events, or that is cut short,

@@ -1,4 +1,4 @@
-namespace Cli.Replay;
+namespace Virtsim.Cli.Replay;
 
 /// <summary>How one trace's replay ended.</summary>
 public enum ReplayVerdict

@@ -3,7 +3,7 @@ using Sim.Machine.Scenarios;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
 
-namespace Cli.Replay;
+namespace Virtsim.Cli.Replay;
 
 /// <summary>Runs a scenario, optionally writing its trace: header (seed, commit, every option),
 /// initial memory, every event, footer with the final hashes.</summary>

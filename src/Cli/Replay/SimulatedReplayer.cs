@@ -3,7 +3,7 @@ using Sim.Machine.Scenarios;
 using Sim.Engine.Trace;
 using Sim.Scenarios;
 
-namespace Cli.Replay;
+namespace Virtsim.Cli.Replay;
 
 /// <summary>
 /// Replays a trace of origin <c>simulated</c>: re-creates the run from the header's scenario, seed

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Virtsim.Fuzz.Coverage;
@@ -215,7 +216,7 @@ public static class FuzzEntry
 
     private static ulong Prng64(long entropy)
     {
-        ulong x = unchecked((ulong)entropy);
+        ulong x = Narrow.AsUInt64Bits(entropy);
         return Sim.Engine.Random.Prng.SplitMix64(ref x) >> 1;
     }
 }

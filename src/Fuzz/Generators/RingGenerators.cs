@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using Sim.Engine;
 using Virtsim.Fuzz.Targets.Rings;
 
 namespace Virtsim.Fuzz.Generators;
@@ -35,7 +36,7 @@ public static class RingGenerators
         from addrKind in Gen.Choose(0, 7)
         from addr in Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((ulong)(uint)i * 0x9E37_79B9UL))
         from lenKind in Gen.Choose(0, 7)
-        from len in Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((uint)i))
+        from len in Gen.Choose(int.MinValue, int.MaxValue).Select(i => Narrow.AsUInt32Bits(i))
         from flags in Gen.Choose(0, 7)
         from next in Gen.Frequency((4, Gen.Choose(0, 15)), (1, Gen.Choose(0, 0xffff)))
         select new DescriptorSpec((byte)addrKind, addr, (byte)lenKind, len, (byte)flags, (ushort)next);
@@ -57,7 +58,7 @@ public static class RingGenerators
             from flags in Gen.Choose(0, 7)
             from next in Gen.Choose(0, 0xffff)
             from len in Gen.Choose(int.MinValue, int.MaxValue)
-            select (Action<RingScenarioBuilder>)(b => b.Op(code, len: unchecked((uint)len), flags: (byte)flags, next: (ushort)next));
+            select (Action<RingScenarioBuilder>)(b => b.Op(code, len: Narrow.AsUInt32Bits(len), flags: (byte)flags, next: (ushort)next));
         Gen<Action<RingScenarioBuilder>> device = deviceOps == 0 ? guest :
             from code in Gen.Choose(8, 7 + deviceOps)
             from flags in Gen.Choose(0, 7)

@@ -1,3 +1,5 @@
+using Sim.Engine;
+
 namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
@@ -65,10 +67,10 @@ public sealed class AflForkServer
         {
             // The word itself ("the previous run timed out") needs no answer beyond the usual one.
             if (!_pipe.TryReadWord("message", out _, out error)) return error == null;
-            if (!_pipe.TryWrite(unchecked((uint)_pid), out error)) return false;
+            if (!_pipe.TryWrite(Narrow.AsUInt32Bits(_pid), out error)) return false;
             if (!_input.TryRead(out ReadOnlyMemory<byte> input, out error)) return false;
             GlueVerdict verdict = _runs.Run(input.Span, Log);
-            if (!_pipe.TryWrite(unchecked((uint)verdict.WaitStatus), out error)) return false;
+            if (!_pipe.TryWrite(Narrow.AsUInt32Bits(verdict.WaitStatus), out error)) return false;
         }
     }
 }

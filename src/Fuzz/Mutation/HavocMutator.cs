@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Engine.Random;
 
@@ -81,7 +82,7 @@ public sealed class HavocMutator
                     Span<byte> at = buf[prng.IntLessThan(len - 3)..];
                     bool little = prng.NextBool();
                     uint v = little ? BinaryPrimitives.ReadUInt32LittleEndian(at) : BinaryPrimitives.ReadUInt32BigEndian(at);
-                    WriteU32(at, unchecked((uint)(v + Delta(prng))), little);
+                    WriteU32(at, Narrow.ToUInt32Wrapping(v + Delta(prng)), little);
                 }
                 return len;
             case 8:

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
@@ -50,7 +51,7 @@ public sealed class NotificationChecker
         if (!_eventIdx) return (BinaryPrimitives.ReadUInt16LittleEndian(avail) & 1) == 0;
         ushort usedEvent = BinaryPrimitives.ReadUInt16LittleEndian(avail[(4 + (2 * _size))..]);
         // vring_need_event: (u16)(new - event - 1) < (u16)(new - old).
-        return unchecked((ushort)(usedIdx - usedEvent - 1)) < unchecked((ushort)(usedIdx - _lastSignalled));
+        return Narrow.ToUInt16Wrapping(usedIdx - usedEvent - 1) < Narrow.ToUInt16Wrapping(usedIdx - _lastSignalled);
     }
 
     /// <summary>The device decided (<paramref name="notified"/>) at used.idx <paramref name="usedIdx"/>; reports a

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Virtsim.Fuzz.Targets;
 using Sim.Devices.Virtio.Queue;
@@ -48,7 +49,7 @@ public sealed class PopOracle
         {
             ushort idx = ReadLe16(memory, avail + 2);
             // "Guest moved used index from %u to %u": more than the queue size ahead.
-            if (unchecked((ushort)(idx - next)) > _size)
+            if (Narrow.ToUInt16Wrapping(idx - next) > _size)
             {
                 _ringError = QueueError.AvailIndexTooFar;
                 return;

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -154,7 +155,7 @@ public sealed class TaintOracle : IHostPoison, ICompletionObserver
         {
             uint w = _windows[r];
             _logTokens[4 * r] = w.ToString(CultureInfo.InvariantCulture);
-            _logTokens[4 * r + 1] = unchecked((int)w).ToString(CultureInfo.InvariantCulture);
+            _logTokens[4 * r + 1] = Narrow.AsInt32Bits(w).ToString(CultureInfo.InvariantCulture);
             _logTokens[4 * r + 2] = w.ToString("x8", CultureInfo.InvariantCulture);
             _logTokens[4 * r + 3] = string.Create(CultureInfo.InvariantCulture, $"\\x{_pattern[r]:x2}\\x{_pattern[(r + 1) & 7]:x2}\\x{_pattern[(r + 2) & 7]:x2}\\x{_pattern[(r + 3) & 7]:x2}");
         }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
@@ -263,7 +264,7 @@ public sealed class VhostIoctlModel
         {
             Span<byte> name = stackalloc byte[64];
             int n = System.Text.Encoding.ASCII.GetBytes(ioctl, name);
-            Context.Emit(Sim.Engine.Trace.TraceEventKind.DeviceResult, ControlPlaneSource, unchecked((ulong)-(long)(int)actual), 0, name[..n]);
+            Context.Emit(Sim.Engine.Trace.TraceEventKind.DeviceResult, ControlPlaneSource, Narrow.AsUInt64Bits(-(long)(int)actual), 0, name[..n]);
         }
         Verdict?.Invoke(new VhostModelVerdict(ioctl, Errno(expect), Errno(actual), expect == actual));
         if (expect == actual) return true;

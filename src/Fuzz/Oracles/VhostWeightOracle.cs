@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 
@@ -65,7 +66,7 @@ public sealed class VhostWeightOracle : IVhostKickHandler
         if (chains == 0) return;
         ulong bytes = vq.ChainBytesFetched - bytesBefore;
         ulong bytesBeforeLast = bytes - vq.LastChainBytes;
-        ulong byteWeight = unchecked((ulong)_options.ByteWeight);
+        ulong byteWeight = Narrow.AsUInt64Bits(_options.ByteWeight);
         bool byteLimited = _options.ByteWeight != 0;
         if (chains > _options.PacketWeight)
         {

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Virtsim.Fuzz.Targets;
@@ -237,7 +238,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
 
     private void Publish(ushort newIdx)
     {
-        int distance = unchecked((ushort)(newIdx - _usedIdx));
+        int distance = Narrow.ToUInt16Wrapping(newIdx - _usedIdx);
         if (distance == 0) return;
         if (distance > _inFlight)
         {

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Devices;
 using Sim.Devices.Pci;
@@ -70,7 +71,7 @@ public class ModelVirtioRig
     public void Kick() => Mmio(L.ModernNotifyOffset, 2, 0);
 
     /// <summary>Reads (and so clears, VIRTIO 1.2 §4.1.4.5.1) the ISR.</summary>
-    public byte ReadIsr() => unchecked((byte)MmioRead(L.ModernIsrOffset, 1));
+    public byte ReadIsr() => Narrow.LowByte(MmioRead(L.ModernIsrOffset, 1));
 
     private void Mmio(int offset, int size, ulong value)
     {

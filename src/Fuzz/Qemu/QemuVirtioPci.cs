@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
@@ -80,7 +81,7 @@ public sealed class QemuVirtioPci
         for (int n = 0; cap != 0 && n < CapabilitiesMax; n++)
         {
             uint head = ConfigRead(cap);
-            byte type = unchecked((byte)(head >> 24));
+            byte type = Narrow.LowByte(head >> 24);
             if ((head & 0xFF) == CapVendorSpecific && type is >= L.CapCommonCfg and <= L.CapDeviceCfg)
             {
                 regionBar[type] = ConfigRead(cap + L.CapBarOffset) & 0xFF;
@@ -90,8 +91,8 @@ public sealed class QemuVirtioPci
             cap = (int)((head >> 8) & 0xFC);
         }
         int bar = (int)regionBar[L.CapCommonCfg];
-        ConfigWrite(R.Bar0 + (4 * bar), unchecked((uint)BarAddress));
-        ConfigWrite(R.Bar0 + (4 * bar) + 4, unchecked((uint)(BarAddress >> 32)));
+        ConfigWrite(R.Bar0 + (4 * bar), (uint)BarAddress);
+        ConfigWrite(R.Bar0 + (4 * bar) + 4, (uint)(BarAddress >> 32));
         ConfigWrite(R.Command, R.CommandMemorySpace | R.CommandBusMaster);
         _qtest.Sync();
         CommonAddress = BarAddress + regionOffset[L.CapCommonCfg];

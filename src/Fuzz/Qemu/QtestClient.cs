@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
@@ -171,7 +172,7 @@ public sealed class QtestClient : IDisposable
         return values;
     }
 
-    public uint Inl(ushort port) => unchecked((uint)Query(string.Create(CultureInfo.InvariantCulture, $"inl 0x{port:x}")));
+    public uint Inl(ushort port) => Narrow.LowUInt32(Query(string.Create(CultureInfo.InvariantCulture, $"inl 0x{port:x}")));
 
     public ulong Read(ulong address, int size)
     {

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Virtsim.Fuzz.Input;
 using Virtsim.Fuzz.Targets.Rings;
@@ -94,7 +95,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         _observeCommands = null;
         _diskDirty = true;
         _pci.CommonWrite(L.CommonQueueSelect, 2, 0);
-        _notify = _pci.NotifyAddress(unchecked((ushort)_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
+        _notify = _pci.NotifyAddress(Narrow.LowUInt16(_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
     }
 
     public QemuVirtioPci Pci => _pci ?? throw new InvalidOperationException("not attached");
@@ -286,12 +287,12 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         Common(rig, L.CommonDeviceStatus, 1, 0);
         Common(rig, L.CommonDeviceStatus, 1, s0);
         Common(rig, L.CommonDriverFeatureSelect, 4, 0);
-        Common(rig, L.CommonDriverFeature, 4, unchecked((uint)features));
+        Common(rig, L.CommonDriverFeature, 4, Narrow.LowUInt32(features));
         Common(rig, L.CommonDriverFeatureSelect, 4, 1);
         Common(rig, L.CommonDriverFeature, 4, features >> 32);
         Common(rig, L.CommonDeviceStatus, 1, s1);
         Common(rig, L.CommonQueueSelect, 2, 0);
-        Common(rig, L.CommonQueueSize, 2, unchecked((ulong)size));
+        Common(rig, L.CommonQueueSize, 2, Narrow.AsUInt64Bits(size));
         Common(rig, L.CommonQueueDesc, 8, desc);
         Common(rig, L.CommonQueueDriver, 8, avail);
         Common(rig, L.CommonQueueDevice, 8, used);
@@ -416,7 +417,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         rig.Backend.Contents.CopyTo(o.Disk);
         o.Broken = rig.Device.IsBroken;
         o.BrokenReason = rig.Device.BrokenReason;
-        o.DeviceStatus = unchecked((byte)rig.CommonRead(L.CommonDeviceStatus, 1));
+        o.DeviceStatus = Narrow.LowByte(rig.CommonRead(L.CommonDeviceStatus, 1));
         o.Isr = rig.ReadIsr();
     }
 
@@ -425,8 +426,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private void ObserveQemu(QemuMachine q, BlkObservation o)
     {
         ulong[] values = q.Qtest.QueryAllThenBytes(_observeCommands ??= [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}")], 0, o.Memory, out bool memoryRead);
-        o.DeviceStatus = unchecked((byte)values[0]);
-        o.Isr = unchecked((byte)values[1]);
+        o.DeviceStatus = Narrow.LowByte(values[0]);
+        o.Isr = Narrow.LowByte(values[1]);
         if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
         q.ReadDisk(o.Disk);
     }

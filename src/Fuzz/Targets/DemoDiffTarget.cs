@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Input;
@@ -304,7 +305,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
             GuestMemory memory = _memory!;
             if (!memory.TryGetSpan(new GuestAddress(_used + 2), 2, out Span<byte> raw)) return false;
             UsedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
-            int added = unchecked((ushort)(UsedIdx - _seen));
+            int added = Narrow.ToUInt16Wrapping(UsedIdx - _seen);
             if (added > _size || Count + added > UsedLogMax) return false;
             for (int i = 0; i < added; i++)
             {

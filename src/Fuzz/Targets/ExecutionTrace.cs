@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Text;
 using Virtsim.Fuzz.Oracles;
 using Sim.Machine.Simulation;
@@ -107,7 +108,7 @@ public abstract class ExecutionTrace : ITraceSink
             Events++;
         }
         byte[] data = finding is null ? [] : Encoding.UTF8.GetBytes(finding.Oracle + "\n" + finding.Site);
-        OnEvent(new TraceEvent(TraceEventKind.DeviceResult, _lastTime, VerdictSource, finding is null ? VerdictClean : VerdictFired, unchecked((ulong)outcome), data));
+        OnEvent(new TraceEvent(TraceEventKind.DeviceResult, _lastTime, VerdictSource, finding is null ? VerdictClean : VerdictFired, Narrow.AsUInt64Bits((int)outcome), data));
         Events++;
         OnFinish(_memory!.ContentHash(), _lastTime);
     }

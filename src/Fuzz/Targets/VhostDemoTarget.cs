@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Input;
@@ -266,7 +267,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
         if (!kicked && rig.Demo.IterationBoundHits > 0) return;
         if (!_checker.Active || !rig.TryAvailIdxAddress(out ulong availIdxAt) || !sim.Memory.TryGetSpan(new GuestAddress(availIdxAt), 2, out Span<byte> raw)) return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
-        int pending = unchecked((ushort)(availIdx - vq.LastAvailIdx));
+        int pending = Narrow.ToUInt16Wrapping(availIdx - vq.LastAvailIdx);
         if (pending != 0 && pending <= (int)vq.Num)
         {
             if (kicked) context.Report("liveness", "liveness/available-chain-not-consumed", $"after the guest stopped and kicked, avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err");

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Input;
@@ -121,7 +122,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
         _transport = new VirtioPciTransport(_sim, _device, new VirtioPciOptions { Mode = VirtioPciMode.Transitional, MsixVectors = msixVectors, UseIoEventFd = ioEventFd, Flavour = Flavour });
         _bridge.Attach(Slot, _transport);
         _context = context;
-        _model = new VirtioPciRegisterModel([_device.GetQueue(Queue).MaxSize], _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures, unchecked((uint)_device.HostFeatures), msixVectors) { Context = context };
+        _model = new VirtioPciRegisterModel([_device.GetQueue(Queue).MaxSize], _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures, Narrow.LowUInt32(_device.HostFeatures), msixVectors) { Context = context };
         _modelValid = true;
         _pciCfgCap = FindPciCfgCap();
         _checker.Context = context;

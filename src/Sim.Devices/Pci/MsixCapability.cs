@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Numerics;
 using Sim.Machine.Kvm;
@@ -68,8 +69,8 @@ public sealed class MsixCapability : IBusDevice
         _table = new byte[vectors * EntrySize];
         _pba = new byte[((vectors + 63) / 64) * 8];
 
-        ulong tableSize = unchecked((ulong)_table.Length);
-        ulong pbaSize = unchecked((ulong)_pba.Length);
+        ulong tableSize = Narrow.AsUInt64Bits(_table.Length);
+        ulong pbaSize = Narrow.AsUInt64Bits(_pba.Length);
         ulong barSize = BarSizeMin;
         ulong pbaOffset = barSize / 2;
         if (pbaOffset + pbaSize > BarSizeMin) pbaOffset = tableSize;
@@ -78,8 +79,9 @@ public sealed class MsixCapability : IBusDevice
         BarSize = barSize;
 
         config.SetUInt16(capabilityOffset + ControlOffset, unchecked((ushort)(vectors - 1)));
-        config.SetUInt32(capabilityOffset + TableOffsetOffset, unchecked((uint)barIndex));
-        config.SetUInt32(capabilityOffset + PbaOffsetOffset, unchecked((uint)pbaOffset) | unchecked((uint)barIndex));
+        config.SetUInt32(capabilityOffset + TableOffsetOffset, Narrow.AsUInt32Bits(barIndex));
+        config.SetUInt32(
+            capabilityOffset + PbaOffsetOffset, Narrow.LowUInt32(pbaOffset) | Narrow.AsUInt32Bits(barIndex));
         config.SetWriteMask16(capabilityOffset + ControlOffset, ControlEnable | ControlFunctionMask);
         MaskAll();
     }
@@ -116,17 +118,17 @@ public sealed class MsixCapability : IBusDevice
     /// function masked, or its own mask bit set).</summary>
     public bool IsMasked(int vector)
     {
-        if (unchecked((uint)vector) >= unchecked((uint)VectorCount)) return true;
+        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount)) return true;
         return !Enabled || FunctionMasked || (_table[(vector * EntrySize) + EntryVectorControl] & 1) != 0;
     }
 
     /// <summary>The vector's pending bit.</summary>
-    public bool IsPending(int vector) => unchecked((uint)vector) < unchecked((uint)VectorCount) && (_pba[vector / 8] & (1 << (vector % 8))) != 0;
+    public bool IsPending(int vector) => Narrow.AsUInt32Bits(vector) < Narrow.AsUInt32Bits(VectorCount) && (_pba[vector / 8] & (1 << (vector % 8))) != 0;
 
     /// <summary>The message currently programmed for <paramref name="vector"/>.</summary>
     public MsiMessage GetMessage(int vector)
     {
-        if (unchecked((uint)vector) >= unchecked((uint)VectorCount)) return default;
+        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount)) return default;
         ReadOnlySpan<byte> e = _table.AsSpan(vector * EntrySize, EntrySize);
         ulong address = BinaryPrimitives.ReadUInt64LittleEndian(e);
         return new MsiMessage(address, BinaryPrimitives.ReadUInt32LittleEndian(e[8..]));
@@ -136,10 +138,10 @@ public sealed class MsixCapability : IBusDevice
     /// outside the table is ignored.</summary>
     public void Notify(int vector)
     {
-        if (unchecked((uint)vector) >= unchecked((uint)VectorCount)) return;
+        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount)) return;
         if (IsMasked(vector))
         {
-            _pba[vector / 8] |= unchecked((byte)(1 << (vector % 8)));
+            _pba[vector / 8] |= Narrow.LowByte(1 << (vector % 8));
             return;
         }
         Send(vector);
@@ -176,7 +178,7 @@ public sealed class MsixCapability : IBusDevice
             {
                 for (int i = 0; i < piece; i += 4)
                 {
-                    BinaryPrimitives.WriteUInt32LittleEndian(part[i..], ReadDword(address + unchecked((ulong)i)));
+                    BinaryPrimitives.WriteUInt32LittleEndian(part[i..], ReadDword(address + Narrow.AsUInt64Bits(i)));
                 }
             }
             data = data[piece..];
@@ -194,7 +196,7 @@ public sealed class MsixCapability : IBusDevice
             {
                 for (int i = 0; i < piece; i += 4)
                 {
-                    WriteDword(address + unchecked((ulong)i), BinaryPrimitives.ReadUInt32LittleEndian(data[i..]));
+                    WriteDword(address + Narrow.AsUInt64Bits(i), BinaryPrimitives.ReadUInt32LittleEndian(data[i..]));
                 }
             }
             data = data[piece..];
@@ -204,8 +206,8 @@ public sealed class MsixCapability : IBusDevice
 
     private uint ReadDword(ulong offset)
     {
-        if (offset <= unchecked((ulong)_table.Length) - 4) return BinaryPrimitives.ReadUInt32LittleEndian(_table.AsSpan(unchecked((int)offset)));
-        if (offset >= PbaOffset && offset - PbaOffset <= unchecked((ulong)_pba.Length) - 4)
+        if (offset <= Narrow.AsUInt64Bits(_table.Length) - 4) return BinaryPrimitives.ReadUInt32LittleEndian(_table.AsSpan(Narrow.LowInt32(offset)));
+        if (offset >= PbaOffset && offset - PbaOffset <= Narrow.AsUInt64Bits(_pba.Length) - 4)
         {
             return BinaryPrimitives.ReadUInt32LittleEndian(_pba.AsSpan(unchecked((int)(offset - PbaOffset))));
         }
@@ -214,16 +216,16 @@ public sealed class MsixCapability : IBusDevice
 
     private void WriteDword(ulong offset, uint value)
     {
-        if (offset > unchecked((ulong)_table.Length) - 4) return; // PBA and the gap are read-only
-        BinaryPrimitives.WriteUInt32LittleEndian(_table.AsSpan(unchecked((int)offset)), value);
+        if (offset > Narrow.AsUInt64Bits(_table.Length) - 4) return; // PBA and the gap are read-only
+        BinaryPrimitives.WriteUInt32LittleEndian(_table.AsSpan(Narrow.LowInt32(offset)), value);
         // QEMU msix_table_mmio_write → msix_handle_mask_update: unmasking a pending vector sends it.
-        SendIfPendingAndUnmasked(unchecked((int)(offset / EntrySize)));
+        SendIfPendingAndUnmasked(Narrow.LowInt32(offset / EntrySize));
     }
 
     private void SendIfPendingAndUnmasked(int vector)
     {
         if (!IsPending(vector) || IsMasked(vector)) return;
-        _pba[vector / 8] &= unchecked((byte)~(1 << (vector % 8))); // clear one bit
+        _pba[vector / 8] &= Narrow.LowByte(~(1 << (vector % 8))); // clear one bit
         Send(vector);
     }
 

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Spec.Pci;
 
@@ -25,8 +26,8 @@ public sealed class PciConfigSpace
     {
         for (int i = 0; i < data.Length; i++)
         {
-            long a = unchecked((long)offset) + i;
-            data[i] = unchecked((ulong)a) < PciConfigRegisters.SpaceSize ? _config[a] : (byte)0xFF;
+            long a = (long)offset + i;
+            data[i] = Narrow.AsUInt64Bits(a) < PciConfigRegisters.SpaceSize ? _config[a] : (byte)0xFF;
         }
     }
 
@@ -45,12 +46,12 @@ public sealed class PciConfigSpace
     {
         for (int i = 0; i < data.Length; i++)
         {
-            long a = unchecked((long)offset) + i;
-            if (unchecked((ulong)a) >= PciConfigRegisters.SpaceSize) continue; // a negative offset wraps high: out of range
+            long a = (long)offset + i;
+            if (Narrow.AsUInt64Bits(a) >= PciConfigRegisters.SpaceSize) continue; // a negative offset wraps high: out of range
             byte wm = _writeMask[a];
             byte w1c = _writeOneToClearMask[a];
             byte v = data[i];
-            _config[a] = unchecked((byte)(((_config[a] & ~wm) | (v & wm)) & ~(v & w1c)));
+            _config[a] = Narrow.LowByte(((_config[a] & ~wm) | (v & wm)) & ~(v & w1c));
         }
     }
 

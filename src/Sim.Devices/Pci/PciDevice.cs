@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using R = Sim.Spec.Pci.PciConfigRegisters;
@@ -48,9 +49,9 @@ public abstract class PciDevice
         c.SetUInt16(R.DeviceId, ids.DeviceId);
         c.SetByte(R.RevisionId, ids.RevisionId);
         // Byte extraction truncates on purpose (checked arithmetic is on in this project).
-        c.SetByte(R.ClassCode, unchecked((byte)ids.ClassCode));
-        c.SetByte(R.ClassCode + 1, unchecked((byte)(ids.ClassCode >> 8)));
-        c.SetByte(R.ClassCode + 2, unchecked((byte)(ids.ClassCode >> 16)));
+        c.SetByte(R.ClassCode, Narrow.LowByte(ids.ClassCode));
+        c.SetByte(R.ClassCode + 1, Narrow.LowByte(ids.ClassCode >> 8));
+        c.SetByte(R.ClassCode + 2, Narrow.LowByte(ids.ClassCode >> 16));
         c.SetUInt16(R.SubsystemVendorId, ids.SubsystemVendorId);
         c.SetUInt16(R.SubsystemId, ids.SubsystemId);
         c.SetByte(R.InterruptPin, ids.InterruptPin);
@@ -97,7 +98,7 @@ public abstract class PciDevice
     public bool IntxAsserted => _intxLevel;
 
     /// <summary>The BAR registered in <paramref name="index"/>, or null.</summary>
-    public PciBar? GetBar(int index) => unchecked((uint)index) < R.BarCount ? _bars[index] : null;
+    public PciBar? GetBar(int index) => Narrow.AsUInt32Bits(index) < R.BarCount ? _bars[index] : null;
 
     /// <summary>Attaches the device to the address spaces its BARs will be mapped into. Once only.</summary>
     public void Connect(IPciBarHost barHost)
@@ -134,7 +135,7 @@ public abstract class PciDevice
         Msix?.Reset();
         SetIntxRequest(false);
         Config.SetUInt16(R.Command, 0);
-        Config.SetUInt16(R.Status, unchecked((ushort)(Config.GetUInt16(R.Status) & ~R.StatusWriteOneToClear)));
+        Config.SetUInt16(R.Status, Narrow.LowUInt16(Config.GetUInt16(R.Status) & ~R.StatusWriteOneToClear));
         Config.SetByte(R.CacheLineSize, 0);
         Config.SetByte(R.InterruptLine, 0);
         foreach (PciBar? bar in _bars)
@@ -160,7 +161,7 @@ public abstract class PciDevice
     protected PciBar RegisterBar(int index, PciBarKind kind, ulong size, IBusDevice region, bool prefetchable = false)
     {
         ArgumentNullException.ThrowIfNull(region);
-        if (unchecked((uint)index) >= R.BarCount) throw new ArgumentOutOfRangeException(nameof(index), "BAR index must be 0..5");
+        if (Narrow.AsUInt32Bits(index) >= R.BarCount) throw new ArgumentOutOfRangeException(nameof(index), "BAR index must be 0..5");
         if (kind == PciBarKind.Memory64 && index == R.BarCount - 1) throw new ArgumentOutOfRangeException(nameof(index), "a 64-bit BAR needs two slots");
         if (kind == PciBarKind.Io && prefetchable) throw new ArgumentException("I/O BARs cannot be prefetchable", nameof(prefetchable));
         if (size == 0 || (size & (size - 1)) != 0) throw new ArgumentException($"BAR size 0x{size:x} is not a power of two", nameof(size));
@@ -177,11 +178,11 @@ public abstract class PciDevice
         _bars[index] = bar;
         ulong mask = ~(size - 1);
         Config.SetUInt32(bar.RegisterOffset, bar.TypeBits);
-        Config.SetWriteMask32(bar.RegisterOffset, unchecked((uint)mask)); // low half of the size mask
+        Config.SetWriteMask32(bar.RegisterOffset, Narrow.LowUInt32(mask)); // low half of the size mask
         if (kind == PciBarKind.Memory64)
         {
             Config.SetUInt32(bar.RegisterOffset + 4, 0);
-            Config.SetWriteMask32(bar.RegisterOffset + 4, unchecked((uint)(mask >> 32)));
+            Config.SetWriteMask32(bar.RegisterOffset + 4, Narrow.LowUInt32(mask >> 32));
         }
         return bar;
     }
@@ -209,8 +210,8 @@ public abstract class PciDevice
 
         Config.SetByte(offset, id);
         Config.SetByte(offset + R.CapabilityNext, Config.GetByte(R.CapabilitiesPointer));
-        Config.SetByte(R.CapabilitiesPointer, unchecked((byte)offset));
-        Config.SetUInt16(R.Status, unchecked((ushort)(Config.GetUInt16(R.Status) | R.StatusCapabilitiesList)));
+        Config.SetByte(R.CapabilitiesPointer, Narrow.LowByte(offset));
+        Config.SetUInt16(R.Status, Narrow.LowUInt16(Config.GetUInt16(R.Status) | R.StatusCapabilitiesList));
         Config.FillWriteMask(offset, length, 0);
         return offset;
     }
@@ -237,7 +238,7 @@ public abstract class PciDevice
     {
         _intxRequest = request;
         ushort status = Config.GetUInt16(R.Status);
-        status = request ? unchecked((ushort)(status | R.StatusInterrupt)) : unchecked((ushort)(status & ~R.StatusInterrupt));
+        status = request ? Narrow.LowUInt16(status | R.StatusInterrupt) : Narrow.LowUInt16(status & ~R.StatusInterrupt);
         Config.SetUInt16(R.Status, status);
         UpdateIntx();
     }
@@ -329,7 +330,7 @@ public abstract class PciDevice
 
     private static bool Touches(int offset, int length, int start, int count)
     {
-        long end = unchecked((long)offset) + length;
+        long end = (long)offset + length;
         return offset < start + count && end > start;
     }
 }

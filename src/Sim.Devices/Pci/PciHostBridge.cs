@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
@@ -64,14 +65,15 @@ public sealed class PciHostBridge : IBusDevice
     public uint ConfigAddress => _configAddress;
 
     /// <summary>The device in <paramref name="slot"/> (function 0), or null.</summary>
-    public PciDevice? GetDevice(int slot) => unchecked((uint)slot) < SlotCount ? _slots[slot] : null;
+    public PciDevice? GetDevice(int slot) => Narrow.AsUInt32Bits(slot) < SlotCount ? _slots[slot] : null;
 
     /// <summary>Plugs <paramref name="device"/> into bus 0 slot <paramref name="slot"/> function 0
     /// and connects its BARs to the bridge's address spaces.</summary>
     public void Attach(int slot, PciDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        if (unchecked((uint)slot) >= SlotCount) throw new ArgumentOutOfRangeException(nameof(slot), "slot must be 0..31");
+        if (Narrow.AsUInt32Bits(slot) >= SlotCount)
+            throw new ArgumentOutOfRangeException(nameof(slot), "slot must be 0..31");
         if (_slots[slot] != null) throw new InvalidOperationException($"slot {slot} is occupied");
         device.Connect(_barHost);
         _slots[slot] = device;
@@ -102,7 +104,7 @@ public sealed class PciHostBridge : IBusDevice
             else data.Fill(0xFF);
             return;
         }
-        int lane = unchecked((int)offset) - 4;
+        int lane = Narrow.LowInt32(offset) - 4;
         data.Fill(0xFF);
         int inLane = Math.Min(data.Length, 4 - lane);
         if (inLane <= 0 || !TrySelect(out PciDevice? device, out int register)) return;
@@ -117,7 +119,7 @@ public sealed class PciHostBridge : IBusDevice
             if (offset == 0 && data.Length == 4) _configAddress = BinaryPrimitives.ReadUInt32LittleEndian(data) & ConfigAddressWritable;
             return;
         }
-        int lane = unchecked((int)offset) - 4;
+        int lane = Narrow.LowInt32(offset) - 4;
         int inLane = Math.Min(data.Length, 4 - lane);
         if (inLane <= 0 || !TrySelect(out PciDevice? device, out int register)) return;
         device.ConfigWrite(register + lane, data[..inLane]);
@@ -126,7 +128,7 @@ public sealed class PciHostBridge : IBusDevice
     private bool TrySelect([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PciDevice? device, out int register)
     {
         uint a = _configAddress;
-        register = unchecked((int)(a & 0xFC));
+        register = Narrow.AsInt32Bits(a & 0xFC);
         device = null;
         if ((a & ConfigAddressEnable) == 0) return false;
         uint busNumber = (a >> 16) & 0xFF;

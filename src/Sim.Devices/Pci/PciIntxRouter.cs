@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 
 namespace Sim.Devices.Pci;
@@ -35,7 +36,7 @@ public sealed class PciIntxRouter : IPciIntxSink
     /// <summary>The GSI that <paramref name="pin"/> (1..4) of the device in <paramref name="slot"/> reaches.</summary>
     public uint GsiFor(int slot, int pin)
     {
-        if (unchecked((uint)slot) >= PciHostBridge.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
+        if (Narrow.AsUInt32Bits(slot) >= PciHostBridge.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
         if (pin is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(pin), "INTA#..INTD# are pins 1..4");
         return _pirqGsis[(slot + pin - 1) & 3];
     }

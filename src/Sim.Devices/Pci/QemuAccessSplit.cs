@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Numerics;
 
 namespace Sim.Devices.Pci;
@@ -26,6 +27,6 @@ public static class QemuAccessSplit
             int tz = BitOperations.TrailingZeroCount(address);
             if (tz < 31 && (1 << tz) < max) max = 1 << tz;
         }
-        return 1 << BitOperations.Log2(unchecked((uint)Math.Min(remaining, max)));
+        return 1 << BitOperations.Log2(Narrow.AsUInt32Bits(Math.Min(remaining, max)));
     }
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost;
@@ -46,13 +47,13 @@ public static class VhostBackendStarter
         for (int i = 0; i < rings.Length; i++)
         {
             VhostRingStart ring = rings[i];
-            uint index = unchecked((uint)i);
-            r = dev.SetVringNum(index, unchecked((uint)ring.Num));
+            uint index = Narrow.AsUInt32Bits(i);
+            r = dev.SetVringNum(index, Narrow.AsUInt32Bits(ring.Num));
             if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringNum, r, out failedAt);
             r = dev.SetVringBase(index, ring.LastAvailIdx);
             if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringBase, r, out failedAt);
-            uint num = unchecked((uint)ring.Num);
-            if (!vmm.TryMapRange(ring.DescTable, unchecked((ulong)num) * VirtioSpec.DescSize, out ulong desc) ||
+            uint num = Narrow.AsUInt32Bits(ring.Num);
+            if (!vmm.TryMapRange(ring.DescTable, (ulong)num * VirtioSpec.DescSize, out ulong desc) ||
                 !vmm.TryMapRange(ring.AvailRing, VhostRings.AvailSize(num, eventIdx), out ulong avail) ||
                 !vmm.TryMapRange(ring.UsedRing, VhostRings.UsedSize(num, eventIdx), out ulong used))
             {
@@ -84,10 +85,10 @@ public static class VhostBackendStarter
         if (r != VhostResult.Ok) return Failed(VhostStartStep.SetRunning, r, out failedAt);
         for (int i = 0; i < lastAvailIdx.Length; i++)
         {
-            r = dev.GetVringBase(unchecked((uint)i), out uint num);
+            r = dev.GetVringBase(Narrow.AsUInt32Bits(i), out uint num);
             if (r != VhostResult.Ok) return Failed(VhostStartStep.GetVringBase, r, out failedAt);
-            lastAvailIdx[i] = unchecked((ushort)num);
-            r = dev.SetVringKick(unchecked((uint)i), null);
+            lastAvailIdx[i] = Narrow.LowUInt16(num);
+            r = dev.SetVringKick(Narrow.AsUInt32Bits(i), null);
             if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringKick, r, out failedAt);
         }
         failedAt = VhostStartStep.None;

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Machine.Simulation;
 using Sim.Engine.Trace;
@@ -110,7 +111,7 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             int head = vq.GetVqDesc(out int outN, out int inN);
             if (head < 0) break;
             // Nothing new? Wait for eventfd to tell us they refilled.
-            if (head == unchecked((int)vq.Num))
+            if (head == Narrow.AsInt32Bits(vq.Num))
             {
                 if (vq.EnableNotify())
                 {
@@ -128,10 +129,10 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             // copy_to_iter(&demo->v3, 8, ...): v3 then v4, as many bytes as the in buffers hold.
             vq.CopyToIov(outN, inN, _seedState.AsSpan(8, 8));
             Requests++;
-            vq.AddUsedAndSignal(unchecked((uint)head), 0);
+            vq.AddUsedAndSignal(Narrow.AsUInt32Bits(head), 0);
             totalLen = unchecked(totalLen + outLen + inLen);
             // size_t total_len passed to vhost_exceeds_weight's int parameter: truncated modulo 2^32.
-            if (vq.ExceedsWeight(0, unchecked((int)(uint)totalLen))) break;
+            if (vq.ExceedsWeight(0, Narrow.AsInt32Bits(Narrow.LowUInt32(totalLen)))) break;
         }
         vq.Unlock();
         vq.PollQueue();
@@ -153,7 +154,7 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             if (!CountIteration(ref iterations)) break;
             int head = vq.GetVqDesc(out int outN, out int inN);
             if (head < 0) break;
-            if (head == unchecked((int)vq.Num))
+            if (head == Narrow.AsInt32Bits(vq.Num))
             {
                 if (vq.EnableNotify())
                 {
@@ -177,11 +178,11 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             {
                 ShortRequests++;
             }
-            vq.AddUsedAndSignal(unchecked((uint)head), written);
+            vq.AddUsedAndSignal(Narrow.AsUInt32Bits(head), written);
             pkts++;
             ulong add = outLen > ulong.MaxValue - inLen ? ulong.MaxValue : outLen + inLen;
             totalLen = totalLen > ulong.MaxValue - add ? ulong.MaxValue : totalLen + add;
-            if (vq.ExceedsWeight(pkts, unchecked((int)Math.Min(totalLen, int.MaxValue)))) break;
+            if (vq.ExceedsWeight(pkts, Narrow.LowInt32(Math.Min(totalLen, int.MaxValue)))) break;
         }
         vq.Unlock();
     }
@@ -190,7 +191,7 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
     {
         if (++iterations <= Device.Options.HandlerIterationsMax) return true;
         IterationBoundHits++;
-        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, VhostTraceCode.HandlerIterationsExhausted, unchecked((ulong)iterations), default);
+        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, VhostTraceCode.HandlerIterationsExhausted, Narrow.AsUInt64Bits(iterations), default);
         return false;
     }
 }

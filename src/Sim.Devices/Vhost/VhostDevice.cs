@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
 
@@ -180,7 +181,7 @@ public sealed class VhostDevice
         if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
         if (vq.HasBackend) return VhostResult.Busy;
         if (num > 0xffff) return VhostResult.Invalid;
-        vq.SetBase(unchecked((ushort)num));
+        vq.SetBase(Narrow.LowUInt16(num));
         return VhostResult.Ok;
     }
 
@@ -270,7 +271,7 @@ public sealed class VhostDevice
             result = VhostResult.NotPermitted;
             return false;
         }
-        if (index >= unchecked((uint)_vqs.Length))
+        if (index >= Narrow.AsUInt32Bits(_vqs.Length))
         {
             result = VhostResult.NoBuffers;
             return false;

@@ -1,4 +1,5 @@
 using Sim.Devices.Virtio;
+using Sim.Engine;
 using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost;
@@ -26,5 +27,5 @@ public static class VhostFeatures
         (1UL << VirtioSpec.FVersion1);
 
     /// <summary>True when <paramref name="features"/> has bit <paramref name="bit"/>.</summary>
-    public static bool Has(ulong features, int bit) => unchecked((uint)bit) < 64 && (features & (1UL << bit)) != 0;
+    public static bool Has(ulong features, int bit) => Narrow.AsUInt32Bits(bit) < 64 && (features & (1UL << bit)) != 0;
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Sim.Devices.Virtio;
@@ -198,7 +199,7 @@ public sealed class VhostVirtqueue
 
     /// <summary>vq_access_ok (no IOTLB): the three rings pass access_ok for <paramref name="num"/>.</summary>
     internal bool RingsAccessOk(uint num, ulong desc, ulong avail, ulong used) =>
-        VhostLimits.AccessOk(desc, unchecked((ulong)num) * VirtioSpec.DescSize) &&
+        VhostLimits.AccessOk(desc, (ulong)num * VirtioSpec.DescSize) &&
         VhostLimits.AccessOk(avail, AvailSize(num)) &&
         VhostLimits.AccessOk(used, UsedSize(num));
 
@@ -244,11 +245,11 @@ public sealed class VhostVirtqueue
             }
             // Stored before the check, as Linux does: a later call then skips the check (see the class remarks).
             AvailIdx = availIdx;
-            if (unchecked((uint)RingIndex.Distance(new RingIndex(lastAvail), new RingIndex(availIdx))) > Num)
+            if (Narrow.AsUInt32Bits(RingIndex.Distance(new RingIndex(lastAvail), new RingIndex(availIdx))) > Num)
             {
-                return Fail(VqErrorCode.GuestMovedUsedIndex, (unchecked((ulong)lastAvail) << 16) | availIdx, VhostResult.Fault);
+                return Fail(VqErrorCode.GuestMovedUsedIndex, ((ulong)lastAvail << 16) | availIdx, VhostResult.Fault);
             }
-            if (availIdx == lastAvail) return unchecked((int)Num);
+            if (availIdx == lastAvail) return Narrow.AsInt32Bits(Num);
         }
 
         ulong slot = unchecked((ulong)(lastAvail & (Num - 1)));
@@ -266,9 +267,9 @@ public sealed class VhostVirtqueue
         // Bounded by found <= num (at most 32768 descriptors, each indirect table by its own count).
         while (true)
         {
-            if (i >= Num) return Fail(VqErrorCode.DescIndexOutOfRange, (unchecked((ulong)i) << 16) | head, VhostResult.Invalid);
-            if (++found > Num) return Fail(VqErrorCode.LoopDetected, (unchecked((ulong)i) << 16) | head, VhostResult.Invalid);
-            if (Vmm.Read(At(Desc, unchecked((ulong)i) * VirtioSpec.DescSize), raw) != VirtioSpec.DescSize)
+            if (i >= Num) return Fail(VqErrorCode.DescIndexOutOfRange, ((ulong)i << 16) | head, VhostResult.Invalid);
+            if (++found > Num) return Fail(VqErrorCode.LoopDetected, ((ulong)i << 16) | head, VhostResult.Invalid);
+            if (Vmm.Read(At(Desc, (ulong)i * VirtioSpec.DescSize), raw) != VirtioSpec.DescSize)
             {
                 return Fail(VqErrorCode.DescRead, i, VhostResult.Fault);
             }
@@ -284,7 +285,7 @@ public sealed class VhostVirtqueue
                 int iovCount = outN + inN;
                 if (!Device.Translate(desc.Addr, desc.Len, _iov.AsSpan(iovCount), out int n, out VhostResult terr))
                 {
-                    return Fail(VqErrorCode.Translation, (unchecked((ulong)terr) << 32) | i, terr);
+                    return Fail(VqErrorCode.Translation, (Narrow.AsUInt64Bits((int)terr) << 32) | i, terr);
                 }
                 if (writable)
                 {
@@ -300,7 +301,7 @@ public sealed class VhostVirtqueue
             i = desc.Next;
         }
 
-        LastAvailIdx = unchecked((ushort)(LastAvailIdx + 1));
+        LastAvailIdx = Narrow.ToUInt16Wrapping(LastAvailIdx + 1);
         HeadsFetched++;
         LastChainBytes = IovLength(0, outN + inN);
         ChainBytesFetched = SaturatingAdd(ChainBytesFetched, LastChainBytes);
@@ -321,7 +322,7 @@ public sealed class VhostVirtqueue
         }
         if (!Device.Translate(indirect.Addr, len, _indirect, out int tableIovs, out VhostResult terr))
         {
-            VqErr(VqErrorCode.IndirectTranslation, unchecked((ulong)terr));
+            VqErr(VqErrorCode.IndirectTranslation, Narrow.AsUInt64Bits((int)terr));
             return FailIndirect(terr);
         }
         uint count = len / VirtioSpec.DescSize;
@@ -340,7 +341,7 @@ public sealed class VhostVirtqueue
         {
             if (++found > count)
             {
-                VqErr(VqErrorCode.IndirectLoopDetected, (unchecked((ulong)i) << 32) | count);
+                VqErr(VqErrorCode.IndirectLoopDetected, ((ulong)i << 32) | count);
                 return FailIndirect();
             }
             if (!CopyFullFromIndirect(ref cursor, raw))
@@ -358,7 +359,7 @@ public sealed class VhostVirtqueue
             int iovCount = outN + inN;
             if (!Device.Translate(desc.Addr, desc.Len, _iov.AsSpan(iovCount), out int n, out VhostResult berr))
             {
-                VqErr(VqErrorCode.IndirectBufferTranslation, (unchecked((ulong)berr) << 32) | i);
+                VqErr(VqErrorCode.IndirectBufferTranslation, (Narrow.AsUInt64Bits((int)berr) << 32) | i);
                 return FailIndirect(berr);
             }
             if (writable)
@@ -382,7 +383,7 @@ public sealed class VhostVirtqueue
 
     /// <summary>get_indirect's failure return (-errno); vhost_get_vq_desc then adds its own vq_err
     /// (<see cref="VqErrorCode.IndirectFailure"/>), so the error eventfd is signalled twice, as on Linux.</summary>
-    private static int FailIndirect(VhostResult result = VhostResult.Invalid) => -unchecked((int)result);
+    private static int FailIndirect(VhostResult result = VhostResult.Invalid) => -(int)result;
 
     private struct IovCursor(int count)
     {
@@ -403,7 +404,7 @@ public sealed class VhostVirtqueue
             if (!TryUserAdd(v.Base, cursor.Offset, out ulong at)) return false;
             if (Vmm.Read(at, destination.Slice(done, chunk)) != chunk) return false;
             done += chunk;
-            cursor.Offset += unchecked((ulong)chunk);
+            cursor.Offset += Narrow.AsUInt64Bits(chunk);
             if (cursor.Offset == v.Len)
             {
                 cursor.Index++;
@@ -479,7 +480,7 @@ public sealed class VhostVirtqueue
     /// <summary>vhost_add_used: one used entry {head, len}. 0, or -EFAULT after a vq_err.</summary>
     public int AddUsed(uint head, int len)
     {
-        Span<VringUsedElem> one = [new VringUsedElem(head, unchecked((uint)len))];
+        Span<VringUsedElem> one = [new VringUsedElem(head, Narrow.AsUInt32Bits(len))];
         return AddUsedN(one);
     }
 
@@ -488,7 +489,7 @@ public sealed class VhostVirtqueue
     public int AddUsedN(ReadOnlySpan<VringUsedElem> heads)
     {
         int start = LastUsedIdx & unchecked((int)(Num - 1));
-        int n = unchecked((int)Num) - start;
+        int n = Narrow.AsInt32Bits(Num) - start;
         int r;
         if (n < heads.Length)
         {
@@ -509,13 +510,13 @@ public sealed class VhostVirtqueue
     {
         int start = LastUsedIdx & unchecked((int)(Num - 1));
         Span<byte> entry = stackalloc byte[VirtioSpec.UsedElemSize];
-        ulong at = At(Used, VirtioSpec.UsedRingOffset + (unchecked((ulong)start) * VirtioSpec.UsedElemSize));
+        ulong at = At(Used, VirtioSpec.UsedRingOffset + (Narrow.AsUInt64Bits(start) * VirtioSpec.UsedElemSize));
         for (int k = 0; k < heads.Length; k++)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(entry, heads[k].Id);
             BinaryPrimitives.WriteUInt32LittleEndian(entry[VirtioSpec.UsedElemLenOffset..], heads[k].Len);
             // vhost_copy_to_user of the whole part: a fault anywhere fails it (bytes before the fault stay written).
-            if (Vmm.Write(At(at, unchecked((ulong)k) * VirtioSpec.UsedElemSize), entry) != VirtioSpec.UsedElemSize)
+            if (Vmm.Write(At(at, Narrow.AsUInt64Bits(k) * VirtioSpec.UsedElemSize), entry) != VirtioSpec.UsedElemSize)
             {
                 return Fail(VqErrorCode.UsedWrite, Used, VhostResult.Fault);
             }
@@ -525,7 +526,7 @@ public sealed class VhostVirtqueue
         LastUsedIdx = updated;
         UsedAdded += heads.Length;
         // Linux compares unsigned; QEMU's virtqueue_split_flush uses (int16_t).
-        if (unchecked((ushort)(updated - SignalledUsed)) < unchecked((ushort)(updated - old))) SignalledUsedValid = false;
+        if (Narrow.ToUInt16Wrapping(updated - SignalledUsed) < Narrow.ToUInt16Wrapping(updated - old)) SignalledUsedValid = false;
         return 0;
     }
 
@@ -608,7 +609,7 @@ public sealed class VhostVirtqueue
     {
         if ((UsedFlags & VirtioSpec.UsedFNoNotify) == 0) return false;
         Interleaving?.At(HandlerPoint.BeforeEnableNotify);
-        UsedFlags = unchecked((ushort)(UsedFlags & ~VirtioSpec.UsedFNoNotify));
+        UsedFlags = Narrow.LowUInt16(UsedFlags & ~VirtioSpec.UsedFNoNotify);
         if (!EventIdx)
         {
             if (!Vmm.TryWriteUInt16(At(Used, VirtioSpec.UsedFlagsOffset), UsedFlags))
@@ -672,14 +673,14 @@ public sealed class VhostVirtqueue
     {
         VqErrors++;
         LastError = code;
-        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, unchecked((ulong)code), detail, default);
+        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, Narrow.AsUInt64Bits((int)code), detail, default);
         Err?.Signal();
     }
 
     private int Fail(VqErrorCode code, ulong detail, VhostResult result)
     {
         VqErr(code, detail);
-        return -unchecked((int)result);
+        return -(int)result;
     }
 
     /// <summary>User pointer arithmetic: wraps as in C; a wrapped address lands below the mappings and

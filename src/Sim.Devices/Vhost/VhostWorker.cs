@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
@@ -175,7 +176,7 @@ public sealed class VhostWorker : IEventHandler
                 if (_idleStreak == _device.Options.IdleRequeuesMax)
                 {
                     LivelocksDetected++;
-                    sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.LivelockSuspected, unchecked((ulong)HandlerRuns), default);
+                    sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.LivelockSuspected, Narrow.AsUInt64Bits(HandlerRuns), default);
                 }
             }
             else
@@ -191,7 +192,7 @@ public sealed class VhostWorker : IEventHandler
         if (HandlerRuns >= _device.Options.HandlerRunsMax && !BudgetExhausted)
         {
             BudgetExhausted = true;
-            sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.HandlerBudgetExhausted, unchecked((ulong)HandlerRuns), default);
+            sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.HandlerBudgetExhausted, Narrow.AsUInt64Bits(HandlerRuns), default);
         }
     }
 }

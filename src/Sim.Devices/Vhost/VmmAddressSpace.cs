@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
 
@@ -41,7 +42,7 @@ public sealed class VmmAddressSpace
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _regions.Length);
-        return HostBase + (unchecked((ulong)index) * RegionStride);
+        return HostBase + (Narrow.AsUInt64Bits(index) * RegionStride);
     }
 
     /// <summary>QEMU's host pointer for a guest-physical address (memory_region_get_ram_ptr + offset); false when
@@ -87,7 +88,7 @@ public sealed class VmmAddressSpace
         if (userAddress < HostBase) return false;
         ulong rel = userAddress - HostBase;
         ulong index = rel / RegionStride;
-        if (index >= unchecked((ulong)_regions.Length)) return false;
+        if (index >= Narrow.AsUInt64Bits(_regions.Length)) return false;
         ulong offset = rel % RegionStride;
         MemoryRegion r = _regions[index];
         if (offset >= r.Size) return false;
@@ -153,8 +154,8 @@ public sealed class VmmAddressSpace
 
     private static bool TryAdvance(ref ulong userAddress, int chunk)
     {
-        if (unchecked((ulong)chunk) > ulong.MaxValue - userAddress) return false;
-        userAddress += unchecked((ulong)chunk);
+        if (Narrow.AsUInt64Bits(chunk) > ulong.MaxValue - userAddress) return false;
+        userAddress += Narrow.AsUInt64Bits(chunk);
         return true;
     }
 }

@@ -166,7 +166,7 @@ public sealed class GuestMemory
         ulong size = _hotSize;
         if (length <= size && off <= unchecked(size - length))
         {
-            offset = unchecked((int)off); // off <= size <= RegionSizeMax (2^30)
+            offset = Narrow.LowInt32(off); // off <= size <= RegionSizeMax (2^30)
             return true;
         }
         // The slow search returns the offset rather than writing through an out parameter: taking the address of
@@ -199,7 +199,7 @@ public sealed class GuestMemory
                 _hotDirty = _dirty[i];
                 _hotBase = r.Base;
                 _hotSize = size;
-                return unchecked((int)off); // off <= size <= RegionSizeMax (2^30)
+                return Narrow.LowInt32(off); // off <= size <= RegionSizeMax (2^30)
             }
         }
         return -1;
@@ -215,7 +215,7 @@ public sealed class GuestMemory
             span = default;
             return false;
         }
-        span = _hotBytes.AsSpan(offset, unchecked((int)length));
+        span = _hotBytes.AsSpan(offset, Narrow.LowInt32(length));
         return true;
     }
 
@@ -232,7 +232,7 @@ public sealed class GuestMemory
     /// once; false when no single region holds the range.</summary>
     public bool TryGetWindow(GuestAddress address, int length, out GuestWindow window)
     {
-        if (length < 0 || !TryLocate(address.Value, unchecked((ulong)length), out int offset))
+        if (length < 0 || !TryLocate(address.Value, Narrow.AsUInt64Bits(length), out int offset))
         {
             window = default;
             return false;
@@ -247,7 +247,7 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadInPlace(GuestAddress address, int length, out ReadOnlySpan<byte> data)
     {
-        if (length < 0 || !TryLocate(address.Value, unchecked((ulong)length), out int offset))
+        if (length < 0 || !TryLocate(address.Value, Narrow.AsUInt64Bits(length), out int offset))
         {
             data = default;
             return false;
@@ -261,7 +261,7 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
-        if (!TryLocate(address.Value, unchecked((ulong)destination.Length), out int offset)) return false;
+        if (!TryLocate(address.Value, Narrow.AsUInt64Bits(destination.Length), out int offset)) return false;
         ReadOnlySpan<byte> src = MemoryMarshal.CreateReadOnlySpan(ref At(offset), destination.Length);
         Copy(src, destination);
         if (_watcher is not null) NotifyRead(address, src);
@@ -272,7 +272,7 @@ public sealed class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
-        if (!TryLocate(address.Value, unchecked((ulong)source.Length), out int offset)) return false;
+        if (!TryLocate(address.Value, Narrow.AsUInt64Bits(source.Length), out int offset)) return false;
         Span<byte> dst = MemoryMarshal.CreateSpan(ref At(offset), source.Length);
         Copy(source, dst);
         if (source.Length != 0) MarkDirtyHot(offset, source.Length);
@@ -440,14 +440,14 @@ public sealed class GuestMemory
     internal static void SetDirtyBit(ref ulong bits, uint page)
     {
         ref ulong word = ref Unsafe.Add(ref bits, page >> 6);
-        ulong mask = 1UL << unchecked((int)page);
+        ulong mask = 1UL << Narrow.AsInt32Bits(page);
         if ((word & mask) == 0) word |= mask;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MarkPages(ulong[] bits, uint first, uint last)
     {
-        for (uint p = first; p <= last; p++) bits[p >> 6] |= 1UL << unchecked((int)(p & 63));
+        for (uint p = first; p <= last; p++) bits[p >> 6] |= 1UL << Narrow.AsInt32Bits(p & 63);
     }
 
     /// <summary>Marks [address, address+length) dirty after a write through <see cref="TryGetSpan"/>.
@@ -455,7 +455,7 @@ public sealed class GuestMemory
     public bool MarkDirty(GuestAddress address, ulong length)
     {
         if (!TryLocate(address.Value, length, out int offset)) return false;
-        if (length != 0) MarkDirtyHot(offset, unchecked((int)length));
+        if (length != 0) MarkDirtyHot(offset, Narrow.LowInt32(length));
         return true;
     }
 
@@ -525,7 +525,7 @@ public sealed class GuestMemory
         ulong[] bits = _dirty[region];
         Array.Fill(bits, ulong.MaxValue);
         ulong pages = (_regions[region].Size + PageSize - 1) / PageSize;
-        int tail = unchecked((int)(pages % 64));
+        int tail = Narrow.LowInt32(pages % 64);
         if (tail != 0) bits[^1] = (1UL << tail) - 1;
     }
 

@@ -159,7 +159,7 @@ public readonly struct GuestWindow
     private ref byte At(int at, int size)
     {
         // unchecked: at is widened, so at + size cannot wrap; the window lies inside its region's array.
-        if (unchecked((ulong)(uint)at + (uint)size) > unchecked((uint)_length)) ThrowOutside(at, size);
+        if (unchecked((ulong)(uint)at + (uint)size) > Narrow.AsUInt32Bits(_length)) ThrowOutside(at, size);
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bytes!), unchecked(_offset + at));
     }
 

@@ -13,7 +13,7 @@ public sealed class MemoryRegion
     public ulong Base { get; }
 
     /// <summary>Size in bytes.</summary>
-    public ulong Size => unchecked((ulong)Bytes.Length);
+    public ulong Size => Narrow.AsUInt64Bits(Bytes.Length);
 
     /// <summary>The bytes. Exposed to the engine (snapshot, hash, trace) only.</summary>
     internal byte[] Bytes { get; }

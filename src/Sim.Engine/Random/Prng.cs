@@ -67,9 +67,9 @@ public sealed class Prng
         }
     }
 
-    public uint NextUInt32() => unchecked((uint)(NextUInt64() >> 32));
+    public uint NextUInt32() => Narrow.LowUInt32(NextUInt64() >> 32);
 
-    public byte NextByte() => unchecked((byte)(NextUInt64() >> 56));
+    public byte NextByte() => Narrow.LowByte(NextUInt64() >> 56);
 
     public bool NextBool() => (NextUInt64() >> 63) != 0;
 
@@ -100,7 +100,7 @@ public sealed class Prng
     public int IntLessThan(int bound)
     {
         if (bound <= 0) throw new ArgumentOutOfRangeException(nameof(bound), "bound must be positive");
-        return unchecked((int)UInt64LessThan((ulong)bound));
+        return Narrow.LowInt32(UInt64LessThan(Narrow.AsUInt64Bits(bound)));
     }
 
     /// <summary>Uniform in [<paramref name="min"/>, <paramref name="max"/>] inclusive.</summary>

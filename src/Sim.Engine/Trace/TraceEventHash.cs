@@ -19,12 +19,12 @@ public struct TraceEventHash
 
     public void Add(in TraceEvent ev)
     {
-        _hash.AddUInt64(unchecked((ulong)ev.Kind));
-        _hash.AddUInt64(unchecked((ulong)ev.Time));
+        _hash.AddUInt64((ulong)ev.Kind);
+        _hash.AddUInt64(Narrow.AsUInt64Bits(ev.Time));
         _hash.AddUInt64(ev.Source);
         _hash.AddUInt64(ev.Address);
         _hash.AddUInt64(ev.Value);
-        _hash.AddUInt64(unchecked((ulong)ev.Data.Length));
+        _hash.AddUInt64(Narrow.AsUInt64Bits(ev.Data.Length));
         _hash.Add(ev.Data);
     }
 }

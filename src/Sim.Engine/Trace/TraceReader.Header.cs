@@ -138,7 +138,7 @@ public sealed partial class TraceReader
         {
             return Fail(TraceErrorKind.Malformed, start, "host map with kernel_release, kvm_api_version (int32), kvm_flavour", "a host map without them", ctx);
         }
-        host = new TraceHost(kernel, unchecked((int)api.Value), flavour, cpu ?? "");
+        host = new TraceHost(kernel, Narrow.LowInt32(api.Value), flavour, cpu ?? "");
         return true;
     }
 

@@ -46,8 +46,8 @@ public sealed partial class TraceReader
         if (compression != TraceFormat.CompressionZlib) return Fail(TraceErrorKind.Unsupported, start, $"compression {Quote(TraceFormat.CompressionZlib)}", compression is null ? "none" : Quote(compression), Ctx);
         if (pageSize != GuestMemory.PageSize) return Fail(TraceErrorKind.Unsupported, start, $"page size {GuestMemory.PageSize}", pageSize is null ? "none" : $"{pageSize}", Ctx);
         if (chunks is null || hash is null) return Fail(TraceErrorKind.Malformed, start, "memory map with chunks and content_hash", "a map without them", Ctx);
-        if (chunks > unchecked((ulong)TraceFormat.ChunksMax)) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.ChunksMax} chunks", $"{chunks}", Ctx);
-        _chunksLeft = unchecked((long)chunks.Value);
+        if (chunks > (ulong)TraceFormat.ChunksMax) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.ChunksMax} chunks", $"{chunks}", Ctx);
+        _chunksLeft = Narrow.AsInt64Bits(chunks.Value);
         _regions = [.. Header.MemoryLayout.Regions.OrderBy(s => s.Base)];
         _checkpointEvery = Header.CheckpointIntervalEvents;
         MemoryChunks = _chunksLeft;
@@ -155,7 +155,7 @@ public sealed partial class TraceReader
         if (_chunkTarget is null)
         {
             _scratch ??= new byte[TraceFormat.ChunkBytesMax];
-            destination = _scratch.AsSpan(0, unchecked((int)length));
+            destination = _scratch.AsSpan(0, Narrow.LowInt32(length));
         }
         else if (!_chunkTarget.TryGetSpan(new GuestAddress(address), length, out destination))
         {
@@ -223,9 +223,9 @@ public sealed partial class TraceReader
     {
         while (count > 0)
         {
-            int n = unchecked((int)Math.Min(count, (ulong)ZeroBlock.Length));
+            int n = Narrow.LowInt32(Math.Min(count, Narrow.AsUInt64Bits(ZeroBlock.Length)));
             _memoryHash.Add(ZeroBlock.AsSpan(0, n));
-            count -= (ulong)n;
+            count -= checked((ulong)n);
         }
     }
 }

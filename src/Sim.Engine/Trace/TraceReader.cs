@@ -137,7 +137,7 @@ public sealed partial class TraceReader : IDisposable
             {
                 if (_input.EndOfStream) return Fail(TraceErrorKind.Truncated, start + _markAt, _markWhat, $"end of stream ({_input.Available - _markAt} bytes left)", context);
                 if (_input.Available >= bytesMax) return Fail(TraceErrorKind.LimitExceeded, start, $"{context} of at most {bytesMax} bytes", "a longer one", context);
-                want = (int)Math.Min(bytesMax, Math.Max(want * 2L, _input.Available + 1L));
+                want = checked((int)Math.Min(bytesMax, Math.Max(want * 2L, _input.Available + 1L)));
             }
             catch (Exception e) when (e is MessagePackSerializationException or OverflowException or ArgumentException or InvalidOperationException)
             {
@@ -161,7 +161,7 @@ public sealed partial class TraceReader : IDisposable
     private bool FailFound(long offset, string expected, string context, Exception e)
     {
         long rel = offset - _input.Offset;
-        string found = rel >= 0 && rel < _input.Available ? Describe(_input.Span[(int)rel]) : "a bad value";
+        string found = rel >= 0 && rel < _input.Available ? Describe(_input.Span[checked((int)rel)]) : "a bad value";
         if (found.StartsWith("reserved", StringComparison.Ordinal)) found = "reserved byte 0xc1";
         return Fail(TraceErrorKind.Malformed, offset, expected, $"{found} ({e.Message.TrimEnd('.')})", context);
     }
@@ -190,14 +190,14 @@ public sealed partial class TraceReader : IDisposable
         Mark(ref r, what);
         int n = r.ReadArrayHeader();
         // MessagePack-CSharp 2.5 turns an array 32 count of 2^31 or more into a negative int.
-        return n >= 0 ? n : throw new MessagePackSerializationException($"a count of {unchecked((uint)n)}");
+        return n >= 0 ? n : throw new MessagePackSerializationException($"a count of {Narrow.AsUInt32Bits(n)}");
     }
 
     private int ReadMapHeader(ref MessagePackReader r, string what)
     {
         Mark(ref r, what);
         int n = r.ReadMapHeader();
-        return n >= 0 ? n : throw new MessagePackSerializationException($"a count of {unchecked((uint)n)}");
+        return n >= 0 ? n : throw new MessagePackSerializationException($"a count of {Narrow.AsUInt32Bits(n)}");
     }
 
     /// <summary>The length a str, bin or ext header at <paramref name="at"/> (relative to the window)
@@ -208,7 +208,7 @@ public sealed partial class TraceReader : IDisposable
     {
         ReadOnlySpan<byte> w = _input.Span;
         if (at >= w.Length) return -1;
-        int i = (int)at;
+        int i = checked((int)at);
         byte code = w[i];
         int size = code switch
         {
@@ -316,7 +316,7 @@ public sealed partial class TraceReader : IDisposable
                 ulong value = r.ReadUInt64();
                 (at, what) = (r.Consumed, "event data (bin)");
                 if (kind >= TraceFormat.KindsMax) return FailEvent(TraceErrorKind.Malformed, _input.Offset, "event kind in [0, 255]", $"{kind}", out error);
-                long dataLength = BinLength(window, (int)at, out int headerBytes);
+                long dataLength = BinLength(window, checked((int)at), out int headerBytes);
                 if (dataLength > TraceFormat.EventDataBytesMax) return FailEvent(TraceErrorKind.LimitExceeded, _input.Offset, $"event data of at most {TraceFormat.EventDataBytesMax} bytes", $"{dataLength} bytes", out error);
                 if (dataLength == NotBin) throw new MessagePackSerializationException("not a bin");
                 long needed = at + headerBytes + dataLength;
@@ -324,7 +324,7 @@ public sealed partial class TraceReader : IDisposable
                 {
                     // The event runs past the window: read on (at most the capped data length more) and decode it
                     // again.
-                    want = (int)Math.Max(needed, window.Length + 1L);
+                    want = checked((int)Math.Max(needed, window.Length + 1L));
                     continue;
                 }
                 ReadOnlySequence<byte> data = r.ReadBytes() ?? throw new MessagePackSerializationException("nil, not a bin");

@@ -61,7 +61,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     public long BytesWritten => _buffer.BytesWritten;
 
     /// <summary>Events written so far of <paramref name="kind"/>.</summary>
-    public ulong CountOf(TraceEventKind kind) => _counts[unchecked((byte)kind)];
+    public ulong CountOf(TraceEventKind kind) => _counts[(byte)kind];
 
     /// <summary>Appends [kind, time delta, source, address, value, data]. The delta is taken modulo
     /// 2^64 (two's complement) so any sequence of times round-trips exactly.</summary>
@@ -75,15 +75,15 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         // MessagePack-CSharp's writer is a ref struct over the buffer: made per event, flushed (no copy) at the end.
         var w = new MessagePackWriter(_buffer);
         w.WriteArrayHeader(TraceFormat.EventFields);
-        w.Write(unchecked((ulong)ev.Kind));
+        w.Write((ulong)ev.Kind);
         w.Write(unchecked(ev.Time - _lastTime));
-        w.Write(unchecked((ulong)ev.Source));
+        w.Write((ulong)ev.Source);
         w.Write(ev.Address);
         w.Write(ev.Value);
         w.Write(ev.Data);
         w.Flush();
         _lastTime = ev.Time;
-        _counts[unchecked((byte)ev.Kind)]++;
+        _counts[(byte)ev.Kind]++;
         EventCount++;
         _hash.Add(ev);
     }
@@ -117,7 +117,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             footer.CountsByKind.TryGetValue((TraceEventKind)k, out ulong stated);
             if (stated != _counts[k]) throw new ArgumentException($"footer says {stated} events of kind {k}; {_counts[k]} were written", nameof(footer));
         }
-        if (footer.CountsByKind.Keys.Any(k => unchecked((int)k) >= _counts.Length)) throw new ArgumentException("footer counts a kind that does not fit a byte", nameof(footer));
+        if (footer.CountsByKind.Keys.Any(k => (int)k >= _counts.Length)) throw new ArgumentException("footer counts a kind that does not fit a byte", nameof(footer));
 
         var w = new MessagePackWriter(_buffer);
         w.WriteMapHeader(5);
@@ -126,11 +126,11 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyEventsByKind);
         // An array of [kind, count] pairs, not a map with integer keys: msgpack-python's Unpacker
         // rejects non-string map keys by default (strict_map_key=True).
-        w.WriteArrayHeader(unchecked((uint)footer.CountsByKind.Count));
+        w.WriteArrayHeader(Narrow.AsUInt32Bits(footer.CountsByKind.Count));
         foreach (KeyValuePair<TraceEventKind, ulong> kv in footer.CountsByKind)
         {
             w.WriteArrayHeader(2);
-            w.Write(unchecked((ulong)kv.Key));
+            w.Write((ulong)kv.Key);
             w.Write(kv.Value);
         }
         w.Write(TraceFormat.KeyMemoryHash);
@@ -214,7 +214,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyDevices);
         WriteStringMap(ref w, h.Devices);
         w.Write(TraceFormat.KeyMemoryLayout);
-        w.WriteArrayHeader(unchecked((uint)h.MemoryLayout.Regions.Count));
+        w.WriteArrayHeader(Narrow.AsUInt32Bits(h.MemoryLayout.Regions.Count));
         foreach (RegionSpec r in h.MemoryLayout.Regions.OrderBy(r => r.Base))
         {
             w.WriteArrayHeader(2);
@@ -222,7 +222,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             w.Write(r.Size);
         }
         w.Write(TraceFormat.KeyCheckpointInterval);
-        w.Write(unchecked((ulong)h.CheckpointIntervalEvents));
+        w.Write(Narrow.AsUInt64Bits(h.CheckpointIntervalEvents));
         w.Flush();
         if (_buffer.BytesWritten > TraceFormat.HeaderBytesMax) throw new ArgumentException($"the header encodes to more than {TraceFormat.HeaderBytesMax} bytes", nameof(h));
     }
@@ -233,7 +233,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         // Sorted ordinally regardless of the dictionary's comparer: the same options, the same bytes.
         string[] keys = map.Keys.ToArray();
         Array.Sort(keys, StringComparer.Ordinal);
-        w.WriteMapHeader(unchecked((uint)keys.Length));
+        w.WriteMapHeader(Narrow.AsUInt32Bits(keys.Length));
         foreach (string key in keys)
         {
             w.Write(key);
@@ -272,7 +272,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyPageSize);
         w.Write(GuestMemory.PageSize);
         w.Write(TraceFormat.KeyChunks);
-        w.Write(unchecked((ulong)chunks.Count));
+        w.Write(Narrow.AsUInt64Bits(chunks.Count));
         w.Write(TraceFormat.KeyContentHash);
         w.Write(memory.ContentHash());
 
@@ -285,9 +285,9 @@ public sealed class TraceWriter : ITraceSink, IDisposable
                 z.Write(regions[region].Contents.Slice(offset, length));
             }
             w.WriteArrayHeader(TraceFormat.ChunkFields);
-            w.Write(regions[region].Base + unchecked((ulong)offset));
-            w.Write(unchecked((ulong)length));
-            w.Write(compressed.GetBuffer().AsSpan(0, unchecked((int)compressed.Length)));
+            w.Write(regions[region].Base + Narrow.AsUInt64Bits(offset));
+            w.Write(Narrow.AsUInt64Bits(length));
+            w.Write(compressed.GetBuffer().AsSpan(0, Narrow.LowInt32(compressed.Length)));
         }
         w.Flush();
     }

@@ -12,6 +12,8 @@ public sealed class GuestDmaAllocator
 {
     private readonly ulong _end;
 
+    /// <summary>An allocator over the guest-physical window [start, start + length), which the guest reserved for DMA
+    /// buffers and rings.</summary>
     public GuestDmaAllocator(GuestAddress start, ulong length)
     {
         if (!start.TryAdd(length, out GuestAddress end)) throw new ArgumentOutOfRangeException(nameof(length));

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 
@@ -13,7 +14,8 @@ public static class PciConfigPorts
     /// <summary>CONFIG_ADDRESS for bus 0, <paramref name="slot"/>, function 0, the dword holding
     /// <paramref name="register"/>.</summary>
     public static uint Address(int slot, int register) =>
-        PciConfigMechanism.ConfigAddressEnable | (unchecked((uint)slot) << 11) | unchecked((uint)(register & 0xFC));
+        PciConfigMechanism.ConfigAddressEnable | (Narrow.AsUInt32Bits(slot) << 11)
+        | Narrow.AsUInt32Bits(register & 0xFC);
 
     /// <summary>Reads 1, 2 or 4 bytes of configuration space of bus 0, <paramref name="slot"/>, function 0.</summary>
     public static uint Read(GuestContext guest, int slot, int register, int size)
@@ -21,7 +23,8 @@ public static class PciConfigPorts
         ArgumentNullException.ThrowIfNull(guest);
         Check(slot, register, size);
         guest.PioOut(PciConfigMechanism.ConfigAddressPort, 4, Address(slot, register));
-        return unchecked((uint)guest.PioIn((ushort)(PciConfigMechanism.ConfigDataPort + (register & 3)), size));
+        ushort port = Narrow.ToUInt16Wrapping(PciConfigMechanism.ConfigDataPort + (register & 3));
+        return Narrow.LowUInt32(guest.PioIn(port, size));
     }
 
     /// <summary>Writes 1, 2 or 4 bytes of configuration space.</summary>
@@ -31,14 +34,15 @@ public static class PciConfigPorts
         Check(slot, register, size);
         guest.PioOut(PciConfigMechanism.ConfigAddressPort, 4, Address(slot, register));
         ulong masked = size == 4 ? value : value & ((1UL << (8 * size)) - 1);
-        guest.PioOut(unchecked((ushort)(PciConfigMechanism.ConfigDataPort + (register & 3))), size, masked);
+        guest.PioOut(Narrow.ToUInt16Wrapping(PciConfigMechanism.ConfigDataPort + (register & 3)), size, masked);
     }
 
     private static void Check(int slot, int register, int size)
     {
-        if (unchecked((uint)slot) >= PciConfigMechanism.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
+        if (Narrow.AsUInt32Bits(slot) >= PciConfigMechanism.SlotCount)
+            throw new ArgumentOutOfRangeException(nameof(slot));
         if (size is not (1 or 2 or 4)) throw new ArgumentOutOfRangeException(nameof(size), "1, 2 or 4 bytes");
-        if (unchecked((uint)register) > PciConfigRegisters.SpaceSize - unchecked((uint)size) || (register & (size - 1)) != 0)
+        if (Narrow.AsUInt32Bits(register) > PciConfigRegisters.SpaceSize - Narrow.AsUInt32Bits(size) || (register & (size - 1)) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(register), "naturally aligned, inside the 256-byte space");
         }

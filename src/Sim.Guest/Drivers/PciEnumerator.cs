@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using R = Sim.Spec.Pci.PciConfigRegisters;
@@ -26,8 +27,8 @@ public static class PciEnumerator
         for (slot = 0; slot < PciConfigMechanism.SlotCount; slot++)
         {
             uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
-            vendorId = unchecked((ushort)id); // low half: vendor id
-            deviceId = unchecked((ushort)(id >> 16));
+            vendorId = Narrow.LowUInt16(id); // low half: vendor id
+            deviceId = Narrow.LowUInt16(id >> 16);
             if (vendorId != NoVendor && match(vendorId, deviceId)) return true;
         }
         slot = -1;
@@ -52,22 +53,22 @@ public static class PciEnumerator
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(windows);
         uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
-        var fn = new GuestPciFunction(guest, slot, unchecked((ushort)id), unchecked((ushort)(id >> 16)))
+        var fn = new GuestPciFunction(guest, slot, Narrow.LowUInt16(id), Narrow.LowUInt16(id >> 16))
         {
-            Revision = unchecked((byte)PciConfigPorts.Read(guest, slot, R.RevisionId, 1)),
+            Revision = Narrow.LowByte(PciConfigPorts.Read(guest, slot, R.RevisionId, 1)),
         };
         uint subsystem = PciConfigPorts.Read(guest, slot, R.SubsystemVendorId, 4);
-        fn.SubsystemVendorId = unchecked((ushort)subsystem);
-        fn.SubsystemId = unchecked((ushort)(subsystem >> 16));
-        fn.InterruptPin = unchecked((byte)PciConfigPorts.Read(guest, slot, R.InterruptPin, 1));
+        fn.SubsystemVendorId = Narrow.LowUInt16(subsystem);
+        fn.SubsystemId = Narrow.LowUInt16(subsystem >> 16);
+        fn.InterruptPin = Narrow.LowByte(PciConfigPorts.Read(guest, slot, R.InterruptPin, 1));
         byte line = 0xFF;
-        if (fn.InterruptPin is >= 1 and <= 4 && intxGsi != null) line = unchecked((byte)intxGsi(slot, fn.InterruptPin));
+        if (fn.InterruptPin is >= 1 and <= 4 && intxGsi != null) line = Narrow.LowByte(intxGsi(slot, fn.InterruptPin));
         PciConfigPorts.Write(guest, slot, R.InterruptLine, 1, line);
         fn.InterruptLine = line;
 
         // Sizing with decoding off, as Linux does (pci_read_bases with PCI_COMMAND_MEMORY/IO cleared).
-        ushort command = unchecked((ushort)PciConfigPorts.Read(guest, slot, R.Command, 2));
-        PciConfigPorts.Write(guest, slot, R.Command, 2, unchecked((uint)(command & ~(R.CommandIoSpace | R.CommandMemorySpace))));
+        ushort command = Narrow.LowUInt16(PciConfigPorts.Read(guest, slot, R.Command, 2));
+        PciConfigPorts.Write(guest, slot, R.Command, 2, Narrow.AsUInt32Bits(command & ~(R.CommandIoSpace | R.CommandMemorySpace)));
         for (int i = 0; i < R.BarCount; i++)
         {
             int reg = R.Bar0 + (4 * i);
@@ -86,7 +87,7 @@ public static class PciEnumerator
                 PciConfigPorts.Write(guest, slot, high, 4, uint.MaxValue);
                 uint probeHigh = PciConfigPorts.Read(guest, slot, high, 4);
                 PciConfigPorts.Write(guest, slot, high, 4, originalHigh);
-                bits |= unchecked((ulong)probeHigh) << 32;
+                bits |= (ulong)probeHigh << 32;
             }
             // Linux pci_size: the size is the lowest writable address bit.
             ulong size = bits & unchecked(~bits + 1);
@@ -97,8 +98,8 @@ public static class PciEnumerator
             }
             if (windows.TryAllocate(io, size, out ulong address))
             {
-                PciConfigPorts.Write(guest, slot, reg, 4, unchecked((uint)address) | (io ? R.BarSpaceIo : 0));
-                if (is64) PciConfigPorts.Write(guest, slot, reg + 4, 4, unchecked((uint)(address >> 32)));
+                PciConfigPorts.Write(guest, slot, reg, 4, Narrow.LowUInt32(address) | (io ? R.BarSpaceIo : 0));
+                if (is64) PciConfigPorts.Write(guest, slot, reg + 4, 4, Narrow.LowUInt32(address >> 32));
                 PciBarKind kind = io ? PciBarKind.Io : is64 ? PciBarKind.Memory64 : PciBarKind.Memory32;
                 fn.SetBar(new PciBarAssignment(i, kind, address, size, !io && (probe & R.BarMemoryPrefetchable) != 0));
             }

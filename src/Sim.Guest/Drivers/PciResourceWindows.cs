@@ -22,6 +22,8 @@ public sealed class PciResourceWindows
     private readonly ulong _mmioLimit;
     private readonly ulong _ioLimit;
 
+    /// <summary>The MMIO and I/O windows BARs are assigned from (Linux pci_assign_unassigned_resources does the same
+    /// from the host bridge windows).</summary>
     public PciResourceWindows(ulong mmioBase = MmioBaseDefault, ulong mmioLimit = MmioLimitDefault, ulong ioBase = IoBaseDefault, ulong ioLimit = IoLimitDefault)
     {
         if (mmioBase > mmioLimit || ioBase > ioLimit || ioLimit > IoLimitDefault) throw new ArgumentException("empty or invalid window");

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
@@ -45,6 +46,7 @@ public sealed class VirtioPciDriver
     /// <summary>VIRTIO 1.2 §4.1.2: transitional devices are 0x1000..0x103F, modern 0x1040..0x107F.</summary>
     public const ushort PciDeviceIdFirst = 0x1000;
 
+    /// <summary>The last virtio-pci device id (VIRTIO 1.2 §4.1.2: modern ids end at 0x1040 + 63).</summary>
     public const ushort PciDeviceIdLast = 0x107F;
 
     private readonly List<VirtioDriverQueue> _queues = new();
@@ -81,10 +83,14 @@ public sealed class VirtioPciDriver
         VirtioDeviceId = VirtioIdOf(pci);
     }
 
+    /// <summary>The guest whose port and MMIO accesses this driver makes.</summary>
     public GuestContext Guest => Pci.Guest;
 
+    /// <summary>The PCI function this driver was probed on.</summary>
     public GuestPciFunction Pci { get; }
 
+    /// <summary>Modern (capabilities in a memory BAR) or legacy (I/O BAR registers), as probed (VIRTIO 1.2 §4.1.4,
+    /// §4.1.5).</summary>
     public VirtioDriverTransport Transport { get; }
 
     /// <summary>MSI-X or INTx (INTx when MSI-X was asked for but the function has no usable MSI-X).</summary>
@@ -108,6 +114,7 @@ public sealed class VirtioPciDriver
     /// <summary>Interrupts this driver claimed in <see cref="HandleInterrupt"/>.</summary>
     public long InterruptsHandled { get; private set; }
 
+    /// <summary>The virtqueues set up so far, in queue-index order.</summary>
     public IReadOnlyList<VirtioDriverQueue> Queues => _queues;
 
     /// <summary>True when <paramref name="vendorId"/>:<paramref name="deviceId"/> is a virtio-pci function (Linux
@@ -122,16 +129,16 @@ public sealed class VirtioPciDriver
         for (int start = 0; start < PciConfigMechanism.SlotCount; start++)
         {
             uint id = PciConfigPorts.Read(guest, start, R.VendorId, 4);
-            if (!IsVirtioPci(unchecked((ushort)id), unchecked((ushort)(id >> 16)))) continue; // low half: vendor id
-            ushort device = unchecked((ushort)(id >> 16));
-            ushort virtioId = device >= L.ModernDeviceIdBase ? unchecked((ushort)(device - L.ModernDeviceIdBase)) : unchecked((ushort)(PciConfigPorts.Read(guest, start, R.SubsystemId, 2)));
+            if (!IsVirtioPci(Narrow.LowUInt16(id), Narrow.LowUInt16(id >> 16))) continue; // low half: vendor id
+            ushort device = Narrow.LowUInt16(id >> 16);
+            ushort virtioId = device >= L.ModernDeviceIdBase ? Narrow.ToUInt16Wrapping(device - L.ModernDeviceIdBase) : Narrow.LowUInt16(PciConfigPorts.Read(guest, start, R.SubsystemId, 2));
             if (virtioId == virtioDeviceId) return PciEnumerator.Setup(guest, start, windows, intxGsi);
         }
         return null;
     }
 
     private static ushort VirtioIdOf(GuestPciFunction pci) =>
-        pci.DeviceId >= L.ModernDeviceIdBase ? unchecked((ushort)(pci.DeviceId - L.ModernDeviceIdBase)) : pci.SubsystemId;
+        pci.DeviceId >= L.ModernDeviceIdBase ? Narrow.ToUInt16Wrapping(pci.DeviceId - L.ModernDeviceIdBase) : pci.SubsystemId;
 
     /// <summary>
     /// Linux virtio_pci_probe: enables the function (decoding and bus mastering), then locates the
@@ -175,7 +182,7 @@ public sealed class VirtioPciDriver
         else
         {
             if (pci.GetBar(L.LegacyBar) is not { IsIo: true } io) return null;
-            ioBase = unchecked((ushort)io.Address);
+            ioBase = Narrow.LowUInt16(io.Address);
         }
         int msixCap = 0;
         ulong table = 0;
@@ -187,7 +194,7 @@ public sealed class VirtioPciDriver
             {
                 tableSize = unchecked((int)(pci.ReadConfig(msixCap + MsixSpec.ControlOffset, 2) & 0x7FF)) + 1;
                 uint tableReg = pci.ReadConfig(msixCap + MsixSpec.TableOffsetOffset, 4);
-                if (pci.GetBar(unchecked((int)(tableReg & 7))) is { IsIo: false } tb) table = tb.Address + (tableReg & ~7u);
+                if (pci.GetBar(Narrow.AsInt32Bits(tableReg & 7)) is { IsIo: false } tb) table = tb.Address + (tableReg & ~7u);
                 else msixCap = 0;
             }
             // Linux vp_find_vqs: fewer than two vectors (config + a shared queue vector) → INTx.
@@ -198,9 +205,9 @@ public sealed class VirtioPciDriver
 
     // ------------------------------------------------------------------ registers
 
-    private ulong CommonRead(int offset, int size) => Guest.MmioRead(_commonBase + unchecked((ulong)offset), size);
+    private ulong CommonRead(int offset, int size) => Guest.MmioRead(_commonBase + Narrow.AsUInt64Bits(offset), size);
 
-    private void CommonWrite(int offset, int size, ulong value) => Guest.MmioWrite(_commonBase + unchecked((ulong)offset), size, value);
+    private void CommonWrite(int offset, int size, ulong value) => Guest.MmioWrite(_commonBase + Narrow.AsUInt64Bits(offset), size, value);
 
     private ulong LegacyRead(int offset, int size) => Guest.PioIn(unchecked((ushort)(_ioBase + offset)), size);
 
@@ -211,10 +218,11 @@ public sealed class VirtioPciDriver
         ? CommonRead(L.CommonDeviceStatus, 1)
         : LegacyRead(L.LegacyStatus, 1));
 
+    /// <summary>Writes device_status (VIRTIO 1.2 §2.1; §3.1.1 gives the order of the bits a driver sets).</summary>
     public void SetStatus(VirtioStatus status)
     {
-        if (Transport == VirtioDriverTransport.Modern) CommonWrite(L.CommonDeviceStatus, 1, unchecked((byte)status));
-        else LegacyWrite(L.LegacyStatus, 1, unchecked((byte)status));
+        if (Transport == VirtioDriverTransport.Modern) CommonWrite(L.CommonDeviceStatus, 1, (byte)status);
+        else LegacyWrite(L.LegacyStatus, 1, (byte)status);
     }
 
     /// <summary>Linux virtio_add_status: read, OR, write.</summary>
@@ -243,15 +251,17 @@ public sealed class VirtioPciDriver
         return low | (high << 32);
     }
 
+    /// <summary>Writes the features the driver accepts (VIRTIO 1.2 §3.1.1 step 5): both 32-bit halves on modern, the
+    /// low half on legacy.</summary>
     public void WriteDriverFeatures(ulong features)
     {
         if (Transport == VirtioDriverTransport.Legacy)
         {
-            LegacyWrite(L.LegacyGuestFeatures, 4, unchecked((uint)features)); // legacy: bits 0..31
+            LegacyWrite(L.LegacyGuestFeatures, 4, Narrow.LowUInt32(features)); // legacy: bits 0..31
             return;
         }
         CommonWrite(L.CommonDriverFeatureSelect, 4, 0);
-        CommonWrite(L.CommonDriverFeature, 4, unchecked((uint)features)); // low dword
+        CommonWrite(L.CommonDriverFeature, 4, Narrow.LowUInt32(features)); // low dword
         CommonWrite(L.CommonDriverFeatureSelect, 4, 1);
         CommonWrite(L.CommonDriverFeature, 4, features >> 32);
     }
@@ -299,7 +309,7 @@ public sealed class VirtioPciDriver
     }
 
     /// <summary>True when feature <paramref name="bit"/> was negotiated.</summary>
-    public bool HasFeature(int bit) => unchecked((uint)bit) < 64 && (NegotiatedFeatures & (1UL << bit)) != 0;
+    public bool HasFeature(int bit) => Narrow.AsUInt32Bits(bit) < 64 && (NegotiatedFeatures & (1UL << bit)) != 0;
 
     /// <summary>DRIVER_OK (Linux virtio_device_ready).</summary>
     public void DriverOk() => AddStatus(VirtioStatus.DriverOk);
@@ -319,18 +329,19 @@ public sealed class VirtioPciDriver
         _msixVectorsUsed = Math.Min(Math.Min(_msixTableSize, 1 + queueCount), MsixVectorsUsedMax);
         if (_msixVectorsUsed < 2) _msixVectorsUsed = 2;
         int control = _msixCap + MsixSpec.ControlOffset;
-        ushort ctl = unchecked((ushort)Pci.ReadConfig(control, 2));
-        Pci.WriteConfig(control, 2, unchecked((uint)(ctl | MsixSpec.ControlEnable | MsixSpec.ControlFunctionMask)));
+        ushort ctl = Narrow.LowUInt16(Pci.ReadConfig(control, 2));
+        Pci.WriteConfig(control, 2, Narrow.AsUInt32Bits(ctl | MsixSpec.ControlEnable | MsixSpec.ControlFunctionMask));
         for (int v = 0; v < _msixVectorsUsed; v++)
         {
-            MsiMessage message = MsiMessage.ForGsi(_msixGsiBase + unchecked((uint)v));
-            ulong entry = _msixTable + (unchecked((ulong)v) * MsixSpec.EntrySize);
-            Guest.MmioWrite(entry, 4, unchecked((uint)message.Address));
+            MsiMessage message = MsiMessage.ForGsi(_msixGsiBase + Narrow.AsUInt32Bits(v));
+            ulong entry = _msixTable + (Narrow.AsUInt64Bits(v) * MsixSpec.EntrySize);
+            Guest.MmioWrite(entry, 4, Narrow.LowUInt32(message.Address));
             Guest.MmioWrite(entry + 4, 4, message.Address >> 32);
             Guest.MmioWrite(entry + 8, 4, message.Data);
             Guest.MmioWrite(entry + MsixSpec.EntryVectorControl, 4, 0);
         }
-        Pci.WriteConfig(control, 2, unchecked((uint)((ctl | MsixSpec.ControlEnable) & ~MsixSpec.ControlFunctionMask)));
+        int enabled = (ctl | MsixSpec.ControlEnable) & ~MsixSpec.ControlFunctionMask;
+        Pci.WriteConfig(control, 2, Narrow.AsUInt32Bits(enabled));
         _msixEnabled = true;
         if (WriteConfigVector(0) == L.NoVector) DisableMsix();
     }
@@ -340,17 +351,17 @@ public sealed class VirtioPciDriver
         if (Transport == VirtioDriverTransport.Modern)
         {
             CommonWrite(L.CommonConfigMsixVector, 2, vector);
-            return unchecked((ushort)CommonRead(L.CommonConfigMsixVector, 2));
+            return Narrow.LowUInt16(CommonRead(L.CommonConfigMsixVector, 2));
         }
         LegacyWrite(L.LegacyConfigVector, 2, vector);
-        return unchecked((ushort)LegacyRead(L.LegacyConfigVector, 2));
+        return Narrow.LowUInt16(LegacyRead(L.LegacyConfigVector, 2));
     }
 
     private void DisableMsix()
     {
         int control = _msixCap + MsixSpec.ControlOffset;
-        ushort ctl = unchecked((ushort)Pci.ReadConfig(control, 2));
-        Pci.WriteConfig(control, 2, unchecked((uint)(ctl & ~MsixSpec.ControlEnable)));
+        ushort ctl = Narrow.LowUInt16(Pci.ReadConfig(control, 2));
+        Pci.WriteConfig(control, 2, Narrow.AsUInt32Bits(ctl & ~MsixSpec.ControlEnable));
         _msixEnabled = false;
         InterruptMode = VirtioInterruptMode.Intx;
     }
@@ -370,7 +381,7 @@ public sealed class VirtioPciDriver
         bool mine = false;
         if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled)
         {
-            if (gsi < _msixGsiBase || gsi >= _msixGsiBase + unchecked((uint)_msixVectorsUsed)) return false;
+            if (gsi < _msixGsiBase || gsi >= _msixGsiBase + Narrow.AsUInt32Bits(_msixVectorsUsed)) return false;
             ushort vector = unchecked((ushort)(gsi - _msixGsiBase));
             if (vector == 0)
             {
@@ -400,7 +411,7 @@ public sealed class VirtioPciDriver
     }
 
     /// <summary>Reads (and so clears) the ISR status byte.</summary>
-    public byte ReadIsr() => unchecked((byte)(Transport == VirtioDriverTransport.Modern ? Guest.MmioRead(_isrBase, 1) : LegacyRead(L.LegacyIsr, 1)));
+    public byte ReadIsr() => Narrow.LowByte(Transport == VirtioDriverTransport.Modern ? Guest.MmioRead(_isrBase, 1) : LegacyRead(L.LegacyIsr, 1));
 
     // ------------------------------------------------------------------ queues
 
@@ -414,20 +425,20 @@ public sealed class VirtioPciDriver
     public VirtioDriverQueue? SetupQueue(int index, GuestDmaAllocator dma, int sizeMax = 0)
     {
         ArgumentNullException.ThrowIfNull(dma);
-        if (unchecked((uint)index) >= QueuesMax) throw new ArgumentOutOfRangeException(nameof(index));
+        if (Narrow.AsUInt32Bits(index) >= QueuesMax) throw new ArgumentOutOfRangeException(nameof(index));
         ushort vector = L.NoVector;
         if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled) vector = unchecked((ushort)Math.Min(1 + _queues.Count, _msixVectorsUsed - 1));
         bool eventIdx = HasFeature(VirtioSpec.FEventIdx);
         VirtioDriverQueue queue;
         if (Transport == VirtioDriverTransport.Modern)
         {
-            CommonWrite(L.CommonQueueSelect, 2, unchecked((uint)index));
-            int size = unchecked((int)CommonRead(L.CommonQueueSize, 2));
+            CommonWrite(L.CommonQueueSelect, 2, Narrow.AsUInt32Bits(index));
+            int size = Narrow.LowInt32(CommonRead(L.CommonQueueSize, 2));
             if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || CommonRead(L.CommonQueueEnable, 2) != 0) return null;
             if (sizeMax > 0 && sizeMax < size && VirtioSpec.IsValidQueueSize(sizeMax))
             {
                 size = sizeMax;
-                CommonWrite(L.CommonQueueSize, 2, unchecked((uint)size));
+                CommonWrite(L.CommonQueueSize, 2, Narrow.AsUInt32Bits(size));
             }
             var layout = SplitRingLayout.Modern(dma.Allocate(SplitRingLayout.Modern(default, size).TotalBytes + VirtioSpec.DescAlign, VirtioSpec.DescAlign), size);
             var ring = new DriverQueue(layout, eventIdx);
@@ -446,8 +457,8 @@ public sealed class VirtioPciDriver
         }
         else
         {
-            LegacyWrite(L.LegacyQueueSel, 2, unchecked((uint)index));
-            int size = unchecked((int)LegacyRead(L.LegacyQueueNum, 2));
+            LegacyWrite(L.LegacyQueueSel, 2, Narrow.AsUInt32Bits(index));
+            int size = Narrow.LowInt32(LegacyRead(L.LegacyQueueNum, 2));
             if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || LegacyRead(L.LegacyQueuePfn, 4) != 0) return null;
             var probe = SplitRingLayout.Legacy(default, size);
             GuestAddress start = dma.Allocate(probe.TotalBytes, VirtioSpec.LegacyQueueAlign);
@@ -460,7 +471,7 @@ public sealed class VirtioPciDriver
                 LegacyWrite(L.LegacyQueueVector, 2, vector);
                 if (LegacyRead(L.LegacyQueueVector, 2) == L.NoVector) return null;
             }
-            queue = new VirtioDriverQueue(this, index, ring, unchecked((ulong)_ioBase) + L.LegacyQueueNotify, vector);
+            queue = new VirtioDriverQueue(this, index, ring, (ulong)_ioBase + L.LegacyQueueNotify, vector);
         }
         _queues.Add(queue);
         return queue;
@@ -469,14 +480,14 @@ public sealed class VirtioPciDriver
     /// <summary>Linux vp_iowrite64_twopart: low dword, then high dword.</summary>
     private void WriteTwoPart(int offset, ulong value)
     {
-        CommonWrite(offset, 4, unchecked((uint)value)); // low dword
+        CommonWrite(offset, 4, Narrow.LowUInt32(value)); // low dword
         CommonWrite(offset + 4, 4, value >> 32);
     }
 
     internal void NotifyQueue(VirtioDriverQueue queue)
     {
-        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(queue.NotifyAddress, 2, unchecked((uint)queue.Index));
-        else Guest.PioOut(unchecked((ushort)queue.NotifyAddress), 2, unchecked((uint)queue.Index));
+        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(queue.NotifyAddress, 2, Narrow.AsUInt32Bits(queue.Index));
+        else Guest.PioOut(Narrow.LowUInt16(queue.NotifyAddress), 2, Narrow.AsUInt32Bits(queue.Index));
     }
 
     // ------------------------------------------------------------------ device configuration
@@ -485,18 +496,20 @@ public sealed class VirtioPciDriver
     /// (modern: the device cfg region; legacy: after the 20- or 24-byte header).</summary>
     public ulong ReadDeviceConfig(int offset, int size)
     {
-        if (Transport == VirtioDriverTransport.Modern) return Guest.MmioRead(_deviceBase + unchecked((ulong)offset), size);
+        if (Transport == VirtioDriverTransport.Modern) return Guest.MmioRead(_deviceBase + Narrow.AsUInt64Bits(offset), size);
         return LegacyRead(LegacyConfigOffset + offset, size);
     }
 
+    /// <summary>Writes <paramref name="size"/> bytes of the device-specific configuration at <paramref name="offset"/>
+    /// (VIRTIO 1.2 §4.1.4.6).</summary>
     public void WriteDeviceConfig(int offset, int size, ulong value)
     {
-        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(_deviceBase + unchecked((ulong)offset), size, value);
+        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(_deviceBase + Narrow.AsUInt64Bits(offset), size, value);
         else LegacyWrite(LegacyConfigOffset + offset, size, value);
     }
 
     /// <summary>config_generation (modern; legacy has none and reads 0).</summary>
-    public byte ReadConfigGeneration() => Transport == VirtioDriverTransport.Modern ? unchecked((byte)CommonRead(L.CommonConfigGeneration, 1)) : (byte)0;
+    public byte ReadConfigGeneration() => Transport == VirtioDriverTransport.Modern ? Narrow.LowByte(CommonRead(L.CommonConfigGeneration, 1)) : (byte)0;
 
     private int LegacyConfigOffset => _msixEnabled ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -70,8 +71,8 @@ public sealed partial class DriverQueue
         _usedIdx = layout.UsedIdx;
         _usedEvent = layout.UsedEvent;
         _availEvent = layout.AvailEvent;
-        _usedEventOffset = unchecked((int)VirtioSpec.AvailUsedEventOffset(_size)); // at most 4 + 2 * 32768
-        _availEventOffset = unchecked((int)VirtioSpec.UsedAvailEventOffset(_size)); // at most 4 + 8 * 32768
+        _usedEventOffset = Narrow.LowInt32(VirtioSpec.AvailUsedEventOffset(_size)); // at most 4 + 2 * 32768
+        _availEventOffset = Narrow.LowInt32(VirtioSpec.UsedAvailEventOffset(_size)); // at most 4 + 8 * 32768
         ResetState();
     }
 
@@ -116,9 +117,9 @@ public sealed partial class DriverQueue
         Zero(memory, _layout.AvailRing, VirtioSpec.AvailRingSize(_size));
         Zero(memory, _layout.UsedRing, VirtioSpec.UsedRingSize(_size));
         // Zero just checked each part lies in one region; sizes are at most 16 * 32768 bytes.
-        bool windows = memory.TryGetWindow(_layout.DescTable, unchecked((int)VirtioSpec.DescTableSize(_size)), out _descWindow)
-            & memory.TryGetWindow(_layout.AvailRing, unchecked((int)VirtioSpec.AvailRingSize(_size)), out _availWindow)
-            & memory.TryGetWindow(_layout.UsedRing, unchecked((int)VirtioSpec.UsedRingSize(_size)), out _usedWindow);
+        bool windows = memory.TryGetWindow(_layout.DescTable, Narrow.LowInt32(VirtioSpec.DescTableSize(_size)), out _descWindow)
+            & memory.TryGetWindow(_layout.AvailRing, Narrow.LowInt32(VirtioSpec.AvailRingSize(_size)), out _availWindow)
+            & memory.TryGetWindow(_layout.UsedRing, Narrow.LowInt32(VirtioSpec.UsedRingSize(_size)), out _usedWindow);
         Assert(windows, "ring parts in guest memory have windows");
         _windowMemory = memory;
         ResetState();
@@ -201,8 +202,8 @@ public sealed partial class DriverQueue
         }
         _freeHead = i;
         _numFree = unchecked(_numFree - total);
-        head = unchecked((ushort)first);
-        Commit(memory, head, new HeadState(writableBytes, unchecked((ushort)last), unchecked((ushort)total)));
+        head = Narrow.LowUInt16(first);
+        Commit(memory, head, new HeadState(writableBytes, Narrow.LowUInt16(last), Narrow.LowUInt16(total)));
         return true;
     }
 
@@ -221,8 +222,8 @@ public sealed partial class DriverQueue
         int second = links[first];
         int rest = links[second];
         // The first descriptor links to the second (the free list's order), as the general TryAdd writes them.
-        ulong readHigh = DescriptorHigh(readable.Len, VirtioSpec.DescFNext, unchecked((ushort)second));
-        ulong writeHigh = DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest));
+        ulong readHigh = DescriptorHigh(readable.Len, VirtioSpec.DescFNext, Narrow.LowUInt16(second));
+        ulong writeHigh = DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, Narrow.LowUInt16(rest));
         if (Direct(memory))
         {
             GuestWindow table = _descWindow;
@@ -236,8 +237,8 @@ public sealed partial class DriverQueue
         }
         _freeHead = rest;
         _numFree = unchecked(_numFree - 2); // _numFree >= 2 checked above
-        head = unchecked((ushort)first);
-        Commit(memory, head, new HeadState(writable.Len, unchecked((ushort)second), 2));
+        head = Narrow.LowUInt16(first);
+        Commit(memory, head, new HeadState(writable.Len, Narrow.LowUInt16(second), 2));
         return true;
     }
 
@@ -269,7 +270,7 @@ public sealed partial class DriverQueue
         WriteDescriptor(memory, DescAddress(i), table.Value, DescriptorHigh(unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i]));
         _freeHead = _next[i];
         _numFree--;
-        head = unchecked((ushort)i);
+        head = Narrow.LowUInt16(i);
         Commit(memory, head, new HeadState(writableBytes, head, 1));
         return true;
     }
@@ -299,11 +300,11 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong DescAddress(int index) =>
         // unchecked: index < size, inside the table, which the constructor checked does not wrap.
-        unchecked(_descEntries + (unchecked((ulong)index) * VirtioSpec.DescSize));
+        unchecked(_descEntries + (Narrow.AsUInt64Bits(index) * VirtioSpec.DescSize));
 
     /// <summary>Makes every added chain visible: writes avail.idx (after the ring entries, the write barrier of
     /// VIRTIO 1.2 §2.7.13.2 being program order here). Linux writes avail.idx on every add; calling this after each
-    /// <see cref="TryAdd"/> reproduces that.</summary>
+    /// <c>TryAdd</c> reproduces that.</summary>
     public void Publish(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
@@ -382,11 +383,11 @@ public sealed partial class DriverQueue
         {
             raw = ReadUsedEntry(memory, _lastUsed.Slot(_size));
         }
-        uint rawId = unchecked((uint)(raw & uint.MaxValue));
-        if (rawId >= unchecked((uint)_size)) return Break(DriverQueueError.UsedIdOutOfRange);
+        uint rawId = Narrow.LowUInt32(raw & uint.MaxValue);
+        if (rawId >= Narrow.AsUInt32Bits(_size)) return Break(DriverQueueError.UsedIdOutOfRange);
         if (_heads[rawId].Length == 0) return Break(DriverQueueError.UsedIdNotHead);
-        id = unchecked((ushort)rawId);
-        len = unchecked((uint)(raw >> 32));
+        id = Narrow.LowUInt16(rawId);
+        len = Narrow.LowUInt32(raw >> 32);
         DetachChain(id);
         _lastUsed = _lastUsed.Next;
         if (CallbacksEnabled)
@@ -439,7 +440,7 @@ public sealed partial class DriverQueue
         HeadState state = _heads[head];
         Assert(state.Length != 0, "detaching a head that is not outstanding");
         _heads[head] = default;
-        _next[state.Last] = unchecked((ushort)_freeHead);
+        _next[state.Last] = Narrow.LowUInt16(_freeHead);
         _freeHead = head;
         // unchecked: the chain's descriptors came from the free list, so the sum stays <= size.
         _numFree = unchecked(_numFree + state.Length);
@@ -499,7 +500,7 @@ public sealed partial class DriverQueue
     private void ClearNoInterrupt(GuestMemory memory)
     {
         if (CallbacksEnabled) return;
-        _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
+        _availFlagsShadow = Narrow.LowUInt16(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt);
         if (!EventIdx) WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
     }
 
@@ -513,12 +514,12 @@ public sealed partial class DriverQueue
         for (int i = 0; i < _size; i++)
         {
             if (_heads[i].Length == 0) continue;
-            DetachChain(unchecked((ushort)i));
+            DetachChain(Narrow.LowUInt16(i));
             _availShadow = _availShadow.Previous;
             bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
             Assert(ok, "available ring not in guest memory");
             _published = _availShadow;
-            head = unchecked((ushort)i);
+            head = Narrow.LowUInt16(i);
             return true;
         }
         head = 0;
@@ -563,7 +564,7 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteAvailEntry(GuestMemory memory, int slot, ushort head)
     {
-        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (unchecked((ulong)slot) * VirtioSpec.AvailElemSize))), head);
+        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (Narrow.AsUInt64Bits(slot) * VirtioSpec.AvailElemSize))), head);
         Assert(ok, "available ring not in guest memory");
     }
 
@@ -571,7 +572,7 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong ReadUsedEntry(GuestMemory memory, int slot)
     {
-        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (unchecked((ulong)slot) * VirtioSpec.UsedElemSize)), out ulong raw);
+        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (Narrow.AsUInt64Bits(slot) * VirtioSpec.UsedElemSize)), out ulong raw);
         Assert(ok, "used ring not in guest memory");
         return raw;
     }
@@ -579,7 +580,7 @@ public sealed partial class DriverQueue
     /// <summary>A descriptor's bytes 8..15 as one value: len (le32) | flags (le16) | next (le16).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong DescriptorHigh(uint len, ushort flags, ushort next) =>
-        len | (unchecked((ulong)flags) << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | (unchecked((ulong)next) << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
+        len | ((ulong)flags << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | ((ulong)next << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
 
     /// <summary>True when ring accesses may go through the windows: <paramref name="memory"/> is the memory given to
     /// <see cref="Initialize"/> and no observer watches it (an observer must see every ring access as

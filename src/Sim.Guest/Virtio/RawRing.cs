@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
@@ -21,7 +22,7 @@ public static class RawRing
         BinaryPrimitives.WriteUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..], len);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..], flags);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..], next);
-        if (unchecked((uint)index) > int.MaxValue / VirtioSpec.DescSize || !table.TryAdd(unchecked((ulong)index) * VirtioSpec.DescSize, out GuestAddress at)) return false;
+        if (Narrow.AsUInt32Bits(index) > int.MaxValue / VirtioSpec.DescSize || !table.TryAdd(Narrow.AsUInt64Bits(index) * VirtioSpec.DescSize, out GuestAddress at)) return false;
         return memory.TryWrite(at, raw);
     }
 
@@ -85,8 +86,8 @@ public static class RawRing
     {
         ArgumentNullException.ThrowIfNull(memory);
         bool ok = memory.TryReadUInt64(layout.UsedEntry(slot & (layout.Size - 1)), out ulong raw);
-        id = unchecked((uint)(raw & uint.MaxValue));
-        len = unchecked((uint)(raw >> 32));
+        id = Narrow.LowUInt32(raw & uint.MaxValue);
+        len = Narrow.LowUInt32(raw >> 32);
         return ok;
     }
 }

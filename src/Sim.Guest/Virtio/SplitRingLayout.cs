@@ -1,4 +1,5 @@
 using Sim.Engine.Memory;
+using Sim.Engine;
 using Sim.Spec.Virtio;
 
 namespace Sim.Guest.Virtio;
@@ -28,9 +29,9 @@ public readonly record struct SplitRingLayout(GuestAddress DescTable, GuestAddre
     {
         RequireSize(size);
         if (queueAlign <= 0 || (queueAlign & (queueAlign - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(queueAlign), queueAlign, "alignment must be a power of two");
-        if (start.Value % unchecked((ulong)queueAlign) != 0) throw new ArgumentException("legacy rings start on a QUEUE_ALIGN boundary", nameof(start));
+        if (start.Value % Narrow.AsUInt64Bits(queueAlign) != 0) throw new ArgumentException("legacy rings start on a QUEUE_ALIGN boundary", nameof(start));
         ulong avail = checked(start.Value + VirtioSpec.DescTableSize(size));
-        ulong used = AlignUp(checked(avail + VirtioSpec.AvailRingSize(size)), unchecked((ulong)queueAlign));
+        ulong used = AlignUp(checked(avail + VirtioSpec.AvailRingSize(size)), Narrow.AsUInt64Bits(queueAlign));
         return new SplitRingLayout(start, new GuestAddress(avail), new GuestAddress(used), size);
     }
 

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Runtime.InteropServices;
 
 namespace Sim.Kvm.Native;
@@ -12,7 +13,7 @@ internal sealed class SafeFd : SafeHandle
     public override bool IsInvalid => handle.ToInt64() < 0;
 
     /// <summary>The raw descriptor, for the syscalls (valid while this handle is alive).</summary>
-    public int Fd => unchecked((int)handle.ToInt64());
+    public int Fd => Narrow.LowInt32(handle.ToInt64());
 
     protected override bool ReleaseHandle() => LibC.Close(Fd) == 0;
 

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Numerics;
 using Sim.Engine.Trace;
 
@@ -184,8 +185,8 @@ public sealed class InterruptController
             gsi = 0;
             return false;
         }
-        gsi = unchecked((uint)BitOperations.TrailingZeroCount(deliverable));
-        ulong bit = 1UL << unchecked((int)gsi);
+        gsi = Narrow.AsUInt32Bits(BitOperations.TrailingZeroCount(deliverable));
+        ulong bit = 1UL << Narrow.AsInt32Bits(gsi);
         _pending &= ~bit;
         _inService |= bit;
         return true;
@@ -198,7 +199,7 @@ public sealed class InterruptController
     public bool Eoi(uint gsi)
     {
         if (!IsValidGsi(gsi)) return false;
-        ulong bit = 1UL << unchecked((int)gsi);
+        ulong bit = 1UL << Narrow.AsInt32Bits(gsi);
         if ((_inService & bit) == 0) return false;
         _inService &= ~bit;
         _kvm.Counters.Eois++;
@@ -218,6 +219,6 @@ public sealed class InterruptController
     private static ulong Bit(uint gsi)
     {
         if (gsi >= GsiMax) throw new ArgumentOutOfRangeException(nameof(gsi), gsi, $"GSI must be below {GsiMax}");
-        return 1UL << unchecked((int)gsi);
+        return 1UL << Narrow.AsInt32Bits(gsi);
     }
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Diagnostics.CodeAnalysis;
 
 namespace Sim.Machine.Kvm;
@@ -77,7 +78,7 @@ public sealed class IoBus
         if (index >= 0 && length > 0)
         {
             IoBusRange r = _ranges[index];
-            if (r.Contains(address, unchecked((ulong)length)))
+            if (r.Contains(address, Narrow.AsUInt64Bits(length)))
             {
                 device = r.Device;
                 offset = address - r.Base;

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
@@ -81,8 +82,8 @@ public sealed class KvmModel
         ArgumentNullException.ThrowIfNull(fd);
         if (length is not (0 or 1 or 2 or 4 or 8)) { error = KvmError.InvalidArgument; return false; }
         if (length == 0 && dataMatch.HasValue) { error = KvmError.InvalidArgument; return false; }
-        if (address > ulong.MaxValue - unchecked((ulong)length)) { error = KvmError.InvalidArgument; return false; }
-        if (bus == BusKind.Pio && address + unchecked((ulong)length) > IoBus.PioSpaceSize) { error = KvmError.InvalidArgument; return false; }
+        if (address > ulong.MaxValue - Narrow.AsUInt64Bits(length)) { error = KvmError.InvalidArgument; return false; }
+        if (bus == BusKind.Pio && address + Narrow.AsUInt64Bits(length) > IoBus.PioSpaceSize) { error = KvmError.InvalidArgument; return false; }
         var binding = new IoEventFdBinding(bus, address, length, !dataMatch.HasValue, dataMatch ?? 0, fd);
         int onBus = 0;
         foreach (IoEventFdBinding existing in _ioEventFds)
@@ -188,7 +189,7 @@ public sealed class KvmModel
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, value);
         Counters.IoEventFdSignals++;
-        Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, unchecked((ulong)size), data[..size]);
+        Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, Narrow.AsUInt64Bits(size), data[..size]);
         using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
         return true;
     }
@@ -224,7 +225,7 @@ public sealed class KvmModel
         bool claimed;
         using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Read(address, data);
         if (!claimed) Counters.UnmappedAccesses++;
-        Simulation.Emit(bus == BusKind.Mmio ? TraceEventKind.MmioRead : TraceEventKind.PioIn, 0, address, unchecked((ulong)size), data);
+        Simulation.Emit(bus == BusKind.Mmio ? TraceEventKind.MmioRead : TraceEventKind.PioIn, 0, address, Narrow.AsUInt64Bits(size), data);
         Span<byte> wide = stackalloc byte[8];
         wide.Clear();
         data.CopyTo(wide);
@@ -242,7 +243,7 @@ public sealed class KvmModel
         {
             Counters.IoEventFdSignals++;
             if (context is not null) context.Cost = checked(context.Cost + Latency.IoEventFdNs);
-            Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, unchecked((ulong)size), data);
+            Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, Narrow.AsUInt64Bits(size), data);
             using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
             return;
         }
@@ -250,22 +251,23 @@ public sealed class KvmModel
         if (bus == BusKind.Mmio)
         {
             Counters.MmioWriteExits++;
-            Simulation.Emit(TraceEventKind.MmioWrite, 0, address, unchecked((ulong)size), data);
+            Simulation.Emit(TraceEventKind.MmioWrite, 0, address, Narrow.AsUInt64Bits(size), data);
         }
         else if (address == GuestContext.DebugPort)
         {
             Counters.PioOutExits++;
             // Source 0: a 4-byte debug value (DebugWrite); otherwise the access size: a 1-byte OUT is a console
             // character of a real guest (docs/recording.md §2), collected into console lines.
-            Simulation.Emit(TraceEventKind.DebugPort, size == 4 ? 0u : unchecked((uint)size), address, value, default);
+            uint width = size == 4 ? 0u : Narrow.AsUInt32Bits(size);
+            Simulation.Emit(TraceEventKind.DebugPort, width, address, value, default);
             if (size == 4) Simulation.RecordDebugValue(value);
-            else if (size == 1) ConsoleByte(unchecked((byte)value));
+            else if (size == 1) ConsoleByte(Narrow.LowByte(value));
             return;
         }
         else
         {
             Counters.PioOutExits++;
-            Simulation.Emit(TraceEventKind.PioOut, 0, address, unchecked((ulong)size), data);
+            Simulation.Emit(TraceEventKind.PioOut, 0, address, Narrow.AsUInt64Bits(size), data);
         }
         bool claimed;
         using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Write(address, data);

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Random;
@@ -141,11 +142,11 @@ public sealed class Simulation
         var ev = new TraceEvent(kind, Loop.Now, source, address, value, data);
         ITraceSink[] sinks = _sinks;
         for (int i = 0; i < sinks.Length; i++) sinks[i].Write(in ev);
-        _hash.AddUInt64(unchecked((ulong)kind) | (unchecked((ulong)source) << 32));
-        _hash.AddUInt64(unchecked((ulong)ev.Time));
+        _hash.AddUInt64((ulong)kind | ((ulong)source << 32));
+        _hash.AddUInt64(Narrow.AsUInt64Bits(ev.Time));
         _hash.AddUInt64(address);
         _hash.AddUInt64(value);
-        _hash.AddUInt64(unchecked((ulong)data.Length));
+        _hash.AddUInt64(Narrow.AsUInt64Bits(data.Length));
         _hash.Add(data);
         if (Options.CheckpointInterval > 0 && EventCount >= _nextCheckpoint)
         {
@@ -176,7 +177,7 @@ public sealed class Simulation
     public EventFd CreateEventFd(bool semaphore = false, string name = "")
     {
         if (_eventFds.Count >= EventFdsMax) throw new InvalidOperationException($"more than {EventFdsMax} eventfds");
-        var fd = new EventFd(this, unchecked((uint)_eventFds.Count), semaphore, name);
+        var fd = new EventFd(this, Narrow.AsUInt32Bits(_eventFds.Count), semaphore, name);
         _eventFds.Add(fd);
         return fd;
     }
@@ -187,7 +188,7 @@ public sealed class Simulation
     {
         if (ticksMax <= 0) throw new ArgumentOutOfRangeException(nameof(ticksMax), "must be positive");
         if (_timers.Count >= TimersMax) throw new InvalidOperationException($"more than {TimersMax} timers");
-        var timer = new VirtualTimer(this, unchecked((uint)_timers.Count), name, listener, ticksMax);
+        var timer = new VirtualTimer(this, Narrow.AsUInt32Bits(_timers.Count), name, listener, ticksMax);
         _timers.Add(timer);
         return timer;
     }

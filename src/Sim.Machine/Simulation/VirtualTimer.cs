@@ -1,5 +1,6 @@
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Engine;
 
 namespace Sim.Machine.Simulation;
 
@@ -84,7 +85,7 @@ public sealed class VirtualTimer : IEventHandler
         if (ev.Argument != _generation || !IsArmed) return;
         Fires++;
         _simulation.Counters.TimerFirings++;
-        _simulation.Emit(TraceEventKind.TimerFire, Id, 0, unchecked((ulong)Fires), default);
+        _simulation.Emit(TraceEventKind.TimerFire, Id, 0, Narrow.AsUInt64Bits(Fires), default);
         if (PeriodNs > 0 && Fires < TicksMax) Arm(checked(NextExpiry + PeriodNs));
         else IsArmed = false;
         _listener?.OnTimer(this);

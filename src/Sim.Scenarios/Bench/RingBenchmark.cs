@@ -1,5 +1,6 @@
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
+using Sim.Engine;
 using Sim.Guest.Virtio;
 using Sim.Spec.Virtio;
 
@@ -142,7 +143,7 @@ public sealed class RingBenchmark
             long n = Math.Min(Math.Min(batch, requests - done), _slots);
             using (memory.AsGuest())
             {
-                AddRequests(memory, unchecked((int)n));
+                AddRequests(memory, Narrow.LowInt32(n));
                 if (_driver.NeedsNotify(memory)) _kicks++;
             }
             ServeKick(memory, single: n == 1);
@@ -159,7 +160,7 @@ public sealed class RingBenchmark
         // The driver fills its request buffers with plain stores (through the window on them: the benchmark runs
         // unobserved) and reports the written bytes dirty once per contiguous run of slots.
         Span<byte> buffers = _buffers.WritableBytes;
-        ulong sequence = unchecked((ulong)_sequence);
+        ulong sequence = Narrow.AsUInt64Bits(_sequence);
         for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n <= slots
         {
             int slot = unchecked((start + k) & (slots - 1));
@@ -207,7 +208,7 @@ public sealed class RingBenchmark
     /// written).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static uint Serve(GuestMemory memory, QueueElement element) =>
-        unchecked((uint)(element.TryReadOutUInt64(memory, out ulong request) ? element.WriteInUInt64(memory, request ^ ResponseMagic) : 0));
+        Narrow.AsUInt32Bits(element.TryReadOutUInt64(memory, out ulong request) ? element.WriteInUInt64(memory, request ^ ResponseMagic) : 0);
 
     /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): <see cref="DriverQueue.ReapAll"/>
     /// turns callbacks off, reaps every used entry and turns them back on with the "more used since?"

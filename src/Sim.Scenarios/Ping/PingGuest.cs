@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
@@ -40,7 +41,7 @@ internal sealed class PingGuest : GuestProgram
             }
             issued += batch;
             while (_completed < _posted) yield return VcpuStep.Halt;
-            yield return VcpuStep.Compute(unchecked((long)guest.Prng.UInt64LessThan(2000)));
+            yield return VcpuStep.Compute(Narrow.AsInt64Bits(guest.Prng.UInt64LessThan(2000)));
         }
         ulong slow = guest.MmioRead(PingLayout.DoorbellAddress, 4);
         guest.Print(string.Create(CultureInfo.InvariantCulture,

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
@@ -37,7 +38,7 @@ public sealed class PingScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
-        int requests = unchecked((int)options.GetInt64("requests", RequestsDefault, 1, 1_000_000));
+        int requests = Narrow.LowInt32(options.GetInt64("requests", RequestsDefault, 1, 1_000_000));
         long tickNs = options.GetInt64("tick_ns", TickNsDefault, 1_000, 1_000_000_000);
         bool stale = options.GetBool("stale", false);
 

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Machine.Scenarios;
 
@@ -39,20 +40,20 @@ public static class GuestParams
         words[2] = options.GetString("transport", "") switch { "modern" => 0, "legacy" => 1, "" => Default, var t => throw new ArgumentException($"option 'transport' must be modern or legacy, not '{t}'") };
         words[3] = options.GetString("irq", "") switch { "msix" => 0, "intx" => 1, "" => Default, var t => throw new ArgumentException($"option 'irq' must be msix or intx, not '{t}'") };
         string countKey = scenario switch { "counter" => "ticks", "blk" => "writes", _ => "requests" };
-        words[4] = unchecked((uint)options.GetInt64(countKey, 0, 0, uint.MaxValue - 1L));
+        words[4] = Narrow.LowUInt32(options.GetInt64(countKey, 0, 0, uint.MaxValue - 1L));
         words[5] = options.GetBool("dmesg", false) ? 1u : 0u;
-        words[6] = unchecked((uint)options.Seed);
-        words[7] = unchecked((uint)(options.Seed >> 32));
+        words[6] = Narrow.LowUInt32(options.Seed);
+        words[7] = Narrow.LowUInt32(options.Seed >> 32);
         switch (scenario)
         {
             case "factorial" when options.Named.ContainsKey("n"):
                 uint[] n = Scenarios.FactorialScenario.ParseArguments(options.GetString("n", ""));
                 if (n.Length > 7) throw new ArgumentException("option 'n': a real guest takes at most 7 values");
-                words[8] = unchecked((uint)n.Length);
+                words[8] = Narrow.AsUInt32Bits(n.Length);
                 n.CopyTo(words, 9);
                 break;
             case "blk":
-                if (options.Named.ContainsKey("sectors")) words[8] = unchecked((uint)options.GetInt64("sectors", 2, 1, 128));
+                if (options.Named.ContainsKey("sectors")) words[8] = Narrow.LowUInt32(options.GetInt64("sectors", 2, 1, 128));
                 break;
         }
         var bytes = new byte[Size];

@@ -1,5 +1,6 @@
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Engine;
 
 namespace Sim.Scenarios.Recording;
 
@@ -138,7 +139,7 @@ public sealed class GuestVisibleComparer : ITraceSink
                 int same = a[i..].CommonPrefixLength(s[i..]);
                 i += same;
                 if (i >= a.Length) break;
-                ulong address = r.Base + unchecked((ulong)i);
+                ulong address = r.Base + Narrow.AsUInt64Bits(i);
                 if (_fields.Contains(address))
                 {
                     NotificationBytesSkipped++;
@@ -166,7 +167,7 @@ public sealed class GuestVisibleComparer : ITraceSink
         {
             for (int k = 0; k < length; k++)
             {
-                ulong at = address + unchecked((ulong)k);
+                ulong at = address + Narrow.AsUInt64Bits(k);
                 bool haveActual = TryPeek(_actual, at, out byte a);
                 bool haveShadow = TryPeek(_shadow, at, out byte s);
                 if (!haveActual && !haveShadow) continue; // outside memory on both sides: nothing to see
@@ -197,7 +198,7 @@ public sealed class GuestVisibleComparer : ITraceSink
         int n = 0;
         for (; n < e.Length; n++)
         {
-            ulong g = start + unchecked((ulong)n);
+            ulong g = start + Narrow.AsUInt64Bits(n);
             if (!TryPeek(_shadow, g, out e[n]) || !TryPeek(_actual, g, out a[n])) break;
         }
         int at = unchecked((int)(address - start));

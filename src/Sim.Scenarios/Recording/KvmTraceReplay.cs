@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
@@ -110,8 +111,8 @@ public static class KvmTraceReplay
                 m.Write(t, ev.Kind == TraceEventKind.MmioWrite ? BusKind.Mmio : BusKind.Pio, ev.Address, writeSize, LittleEndian(ev.Data));
                 return true;
             case TraceEventKind.DebugPort:
-                int debugSize = ev.Source == 0 ? 4 : unchecked((int)Math.Min(ev.Source, 16u));
-                if (!TrySize(unchecked((ulong)debugSize), out debugSize, out error)) return false;
+                int debugSize = ev.Source == 0 ? 4 : Narrow.AsInt32Bits(Math.Min(ev.Source, 16u));
+                if (!TrySize(Narrow.AsUInt64Bits(debugSize), out debugSize, out error)) return false;
                 if (debugSize < 8 && (ev.Value >> (debugSize * 8)) != 0) { error = $"debug-port value 0x{ev.Value:x} wider than {debugSize} bytes"; return false; }
                 m.Write(t, BusKind.Pio, ev.Address, debugSize, ev.Value);
                 return true;
@@ -135,7 +136,7 @@ public static class KvmTraceReplay
     {
         if (size is 1 or 2 or 4 or 8)
         {
-            result = unchecked((int)size);
+            result = Narrow.LowInt32(size);
             error = null;
             return true;
         }

@@ -2,6 +2,7 @@ using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
 
@@ -52,7 +53,7 @@ public sealed class NotificationFields
         if (!queue.Ready) return;
         ulong used = queue.UsedRing.Value;
         Add(used + VirtioSpec.UsedFlagsOffset, 2);
-        if (queue.EventIdx) Add(used + VirtioSpec.UsedRingOffset + (unchecked((ulong)queue.Size) * VirtioSpec.UsedElemSize), VirtioSpec.UsedAvailEventSize);
+        if (queue.EventIdx) Add(used + VirtioSpec.UsedRingOffset + (Narrow.AsUInt64Bits(queue.Size) * VirtioSpec.UsedElemSize), VirtioSpec.UsedAvailEventSize);
     }
 
     /// <summary>Adds [address, address + length) (tests, and callers that know a ring without a machine).</summary>

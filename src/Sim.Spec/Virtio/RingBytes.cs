@@ -7,7 +7,7 @@ namespace Sim.Spec.Virtio;
 
 /// <summary>
 /// Little-endian loads and stores (VIRTIO 1.2 §1.4) at byte <c>at</c> of a ring's bytes, for the batch ring calls of
-/// <see cref="SplitQueue"/> and the driver side: they take a ring's window as a span once per batch, check its length
+/// <c>SplitQueue</c> and the driver side: they take a ring's window as a span once per batch, check its length
 /// against the ring's size there, and then address only fields that lie inside it by construction (slots masked to
 /// the size, descriptor indices checked against it). These helpers therefore do not check <c>at</c> again: a caller
 /// must hold that guarantee for every offset it passes.

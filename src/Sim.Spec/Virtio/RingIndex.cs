@@ -60,5 +60,6 @@ public readonly record struct RingIndex(ushort Value)
     public static bool MarkOvertaken(RingIndex mark, RingIndex newIdx, RingIndex oldIdx) =>
         unchecked((short)(newIdx.Value - mark.Value) < (ushort)(newIdx.Value - oldIdx.Value));
 
+    /// <summary>The index as a decimal number (invariant culture), as traces and messages print it.</summary>
     public override string ToString() => Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -80,12 +80,16 @@ public static class VirtioPciLayout
     /// 0x1000, 0x2000, 0x3000).</summary>
     public const int ModernRegionSize = 0x1000;
 
+    /// <summary>The common configuration structure (VIRTIO 1.2 §4.1.4.3) at the start of the modern BAR.</summary>
     public const int ModernCommonOffset = 0x0000;
 
+    /// <summary>The ISR status byte (VIRTIO 1.2 §4.1.4.5), in the second region.</summary>
     public const int ModernIsrOffset = 0x1000;
 
+    /// <summary>The device-specific configuration (VIRTIO 1.2 §4.1.4.6), in the third region.</summary>
     public const int ModernDeviceOffset = 0x2000;
 
+    /// <summary>The notification area (VIRTIO 1.2 §4.1.4.4), in the fourth region.</summary>
     public const int ModernNotifyOffset = 0x3000;
 
     /// <summary>QEMU's modern BAR: four 4 KiB regions.</summary>

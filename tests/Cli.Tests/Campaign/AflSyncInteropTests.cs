@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using Cli.Tests.Commands;
+using Virtsim.Cli.Tests.Commands;
 using Virtsim.Fuzz.Campaign;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Campaign;
+namespace Virtsim.Cli.Tests.Campaign;
 
 /// <summary>
 /// A campaign directory shared with Debian's <c>afl-fuzz</c> (4.04c): an <c>afl-fuzz -S</c> instance driving the

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Cli.Tests.Campaign;
+namespace Virtsim.Cli.Tests.Campaign;
 
 /// <summary>Runs the built <c>virtsim</c> (beside the tests) as a separate process, as a user's shell would, with
 /// its output collected.</summary>

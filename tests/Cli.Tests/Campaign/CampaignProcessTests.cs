@@ -1,9 +1,9 @@
-using Cli.Tests.Commands;
+using Virtsim.Cli.Tests.Commands;
 using Virtsim.Fuzz.Campaign;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Campaign;
+namespace Virtsim.Cli.Tests.Campaign;
 
 /// <summary>
 /// <c>virtsim fuzz -o DIR --jobs 2</c> as real processes: two workers sharing one AFL++-layout directory and importing

@@ -1,9 +1,9 @@
-using Cli.Tests.Commands;
+using Virtsim.Cli.Tests.Commands;
 using Virtsim.Fuzz.Campaign;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Campaign;
+namespace Virtsim.Cli.Tests.Campaign;
 
 /// <summary><c>virtsim fuzz cmin</c> keeps every (edge, bucket) tuple of a campaign's queue in fewer inputs;
 /// <c>virtsim fuzz triage</c> turns a pile of crash files into one saved finding per (oracle, site).</summary>

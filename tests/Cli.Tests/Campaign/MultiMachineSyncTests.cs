@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using Cli.Tests.Commands;
+using Virtsim.Cli.Tests.Commands;
 using Virtsim.Fuzz.Campaign;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Campaign;
+namespace Virtsim.Cli.Tests.Campaign;
 
 /// <summary>
 /// A campaign over two machines, each with its own campaign directory, kept in step by scripts/sync-campaigns.sh

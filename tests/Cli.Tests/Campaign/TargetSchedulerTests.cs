@@ -1,7 +1,7 @@
 using Virtsim.Fuzz.Campaign;
 using Xunit;
 
-namespace Cli.Tests.Campaign;
+namespace Virtsim.Cli.Tests.Campaign;
 
 public sealed class TargetSchedulerTests
 {

@@ -1,4 +1,4 @@
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>Runs the virtsim command in-process and captures its output.</summary>
 internal static class CliRunner

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>Usage errors, user files and the small commands.</summary>
 [Collection(TraceMapCollection.Name)]

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>
 /// <c>virtsim fuzz</c> on System.CommandLine (issue 13 §2): modes are subcommands, <c>--help</c> lists every option

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>Ctrl-C (SIGINT) and SIGTERM end a fuzz campaign gracefully: the final statistics are printed and the exit
 /// code is the campaign's, instead of the process dying at once. Runs the built <c>virtsim.dll</c> as a child process,

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary><c>virtsim help &lt;command&gt;</c> is <c>virtsim &lt;command&gt; --help</c>; <c>-?</c> works
 /// everywhere.</summary>

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary><c>virtsim mutants</c> on System.CommandLine, with the same rules as <c>fuzz</c>.</summary>
 public sealed class MutantsCommandLineTests

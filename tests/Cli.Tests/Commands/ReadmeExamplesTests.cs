@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>README.md's example outputs are what real runs print: <c>scripts/readme-examples --check</c> re-runs every
 /// marked example with this build and compares, timings and coverage counts normalised. When it fails, the README is

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>`virtsim replay`: matches, divergences (exit 1) and unreadable traces (exit 2).</summary>
 public sealed class ReplayCommandTests

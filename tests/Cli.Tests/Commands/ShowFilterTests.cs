@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary><c>virtsim show --kind/--from/--to/--json</c>.</summary>
 public sealed class ShowFilterTests

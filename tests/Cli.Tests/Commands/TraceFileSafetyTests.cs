@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>Paths the trace commands are given: a missing output directory is refused (not created), directory links
 /// are not followed, and a FIFO is refused instead of blocking the reader.</summary>

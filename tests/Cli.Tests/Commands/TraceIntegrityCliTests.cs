@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>`show` and `replay` on traces that are corrupt (exit 2 from both, with the byte offset and what
 /// was expected) and on sound traces the run differs from (replay: exit 1). The memory image comes from

@@ -2,7 +2,7 @@ using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Xunit;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>Writes a recorded trace again through <see cref="TraceWriter"/> with its header's checkpoint
 /// interval, one event or the footer's end time changed: a well-formed trace whose footer agrees with its

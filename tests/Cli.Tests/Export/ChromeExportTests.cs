@@ -1,9 +1,9 @@
 using System.Text.Json;
-using Cli.Tests.Commands;
+using Virtsim.Cli.Tests.Commands;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Export;
+namespace Virtsim.Cli.Tests.Export;
 
 /// <summary><c>virtsim export --format chrome-json</c>: valid Trace Event Format, one track per actor, flows from kicks
 /// to what they caused, byte-identical to a golden file for a committed trace.</summary>

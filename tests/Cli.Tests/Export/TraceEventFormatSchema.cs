@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Cli.Tests.Export;
+namespace Virtsim.Cli.Tests.Export;
 
 /// <summary>A small check of the Trace Event Format's required fields (the JSON Object Format of Google's "Trace Event
 /// Format" document, as Perfetto and chrome://tracing read it), plus the rules flows need to be drawn: every flow

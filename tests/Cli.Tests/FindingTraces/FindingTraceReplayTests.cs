@@ -1,10 +1,10 @@
-using Cli.Tests.Commands;
+using Virtsim.Cli.Tests.Commands;
 using Virtsim.Fuzz.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Xunit;
 
-namespace Cli.Tests.FindingTraces;
+namespace Virtsim.Cli.Tests.FindingTraces;
 
 /// <summary><c>virtsim fuzz --findings</c> saves a trace per finding; <c>virtsim replay</c> on the findings directory
 /// reproduces each and says which oracle fired where.</summary>

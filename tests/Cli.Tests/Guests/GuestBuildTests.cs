@@ -3,7 +3,7 @@ using Sim.Scenarios;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Guests;
+namespace Virtsim.Cli.Tests.Guests;
 
 /// <summary>guest/build (docs/recording.md §2): one flat image per seed scenario plus stress and selftest, loadable at
 /// 0x100000 and entered at its first byte, the same bytes on every build.</summary>

@@ -4,7 +4,7 @@ using Sim.Scenarios;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Guests;
+namespace Virtsim.Cli.Tests.Guests;
 
 /// <summary>
 /// The guest programs on QEMU's software CPU (qemu-system-i386 -kernel boots the images through their Multiboot

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Guests;
+namespace Virtsim.Cli.Tests.Guests;
 
 /// <summary>The tools the guest tests drive: <c>guest/build</c> (gcc with -m32), QEMU's software CPU for running a
 /// guest against QEMU's own virtio devices, and the repository they live in. Each probe says why a tool is unusable

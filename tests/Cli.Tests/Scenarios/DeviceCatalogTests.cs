@@ -3,7 +3,7 @@ using Sim.Devices;
 using Sim.Scenarios;
 using Xunit;
 
-namespace Cli.Tests.Scenarios;
+namespace Virtsim.Cli.Tests.Scenarios;
 
 /// <summary>
 /// The device catalogue (src/Sim.Scenarios/DeviceCatalog.cs) is the one list of devices: the scenario list is built

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Cli.Tests.Scenarios;
+namespace Virtsim.Cli.Tests.Scenarios;
 
 public sealed class DeviceScenarioCliTests
 {

@@ -2,7 +2,7 @@ using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 using Xunit;
 
-namespace Cli.Tests.Scenarios;
+namespace Virtsim.Cli.Tests.Scenarios;
 
 public sealed class DeviceScenarioTests
 {

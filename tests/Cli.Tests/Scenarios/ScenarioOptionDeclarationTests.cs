@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Cli.Tests.Commands;
+using Virtsim.Cli.Tests.Commands;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 using Xunit;
 
-namespace Cli.Tests.Scenarios;
+namespace Virtsim.Cli.Tests.Scenarios;
 
 /// <summary>Each scenario's declared <c>--opt</c> options (<see cref="IScenario.Options"/>) are the ones it accepts,
 /// with the defaults it really uses and the values it really allows; <c>run --list</c> and <c>run &lt;scenario&gt;

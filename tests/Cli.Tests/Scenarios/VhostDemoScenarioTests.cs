@@ -1,9 +1,9 @@
-using Cli;
+using Virtsim.Cli;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 using Xunit;
 
-namespace Cli.Tests.Scenarios;
+namespace Virtsim.Cli.Tests.Scenarios;
 
 /// <summary>The "vhost-demo" scenario: lab 2's guest driver and test on the lab 3 vhost backend.</summary>
 public sealed class VhostDemoScenarioTests

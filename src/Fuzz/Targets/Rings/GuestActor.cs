@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
 
@@ -85,7 +86,7 @@ public sealed class GuestActor
         GuestMemory memory = _memory!;
         using GuestMemory.ActorScope scope = memory.As(MemoryActor.Guest);
         memory.TryWriteUInt16(new GuestAddress(_availRing + 4 + (2UL * (ulong)(AvailIdx & (_size - 1)))), head);
-        AvailIdx = unchecked((ushort)(AvailIdx + 1));
+        AvailIdx = Narrow.ToUInt16Wrapping(AvailIdx + 1);
         memory.TryWriteUInt16(new GuestAddress(_availRing + 2), AvailIdx);
         Published++;
     }

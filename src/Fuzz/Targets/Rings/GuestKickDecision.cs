@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
 
@@ -80,7 +81,7 @@ public sealed class GuestKickDecision : IMemoryObserver
         {
             ushort availEvent = Read(_usedRing + 4 + (8UL * (ulong)_size));
             // vring_need_event(event_idx, new_idx, old_idx).
-            kick = unchecked((ushort)(now - availEvent - 1)) < unchecked((ushort)(now - old));
+            kick = Narrow.ToUInt16Wrapping(now - availEvent - 1) < Narrow.ToUInt16Wrapping(now - old);
         }
         else
         {

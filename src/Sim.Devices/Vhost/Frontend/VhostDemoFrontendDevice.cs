@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
@@ -203,7 +204,7 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         {
             r = VhostBackendStarter.Start(Backend, acked, ringArray, out step);
         }
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStart, r == VhostResult.Ok ? 0 : (unchecked((ulong)step) << 32) | unchecked((ulong)r), default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStart, r == VhostResult.Ok ? 0 : (Narrow.AsUInt64Bits((int)step) << 32) | Narrow.AsUInt64Bits((int)r), default);
         if (r != VhostResult.Ok)
         {
             LastStartResult = r;
@@ -227,10 +228,10 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         using (new BackendContext(this))
         {
             r = VhostBackendStarter.Stop(Backend, _lastAvail, out step);
-            for (int q = 0; q < QueueCount; q++) Backend.Device.SetVringCall(unchecked((uint)q), null);
+            for (int q = 0; q < QueueCount; q++) Backend.Device.SetVringCall(Narrow.AsUInt32Bits(q), null);
         }
         Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStop,
-            r == VhostResult.Ok ? _lastAvail[0] : (1UL << 63) | (unchecked((ulong)step) << 32) | unchecked((ulong)r), default);
+            r == VhostResult.Ok ? _lastAvail[0] : (1UL << 63) | (Narrow.AsUInt64Bits((int)step) << 32) | Narrow.AsUInt64Bits((int)r), default);
         if (r == VhostResult.Ok)
         {
             for (int q = 0; q < QueueCount; q++) RestoreQueue(q, _lastAvail[q]);
@@ -267,8 +268,8 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         Backend.SetRunning(false);
         for (int q = 0; q < QueueCount; q++)
         {
-            Backend.Device.SetVringKick(unchecked((uint)q), null);
-            Backend.Device.SetVringCall(unchecked((uint)q), null);
+            Backend.Device.SetVringKick(Narrow.AsUInt32Bits(q), null);
+            Backend.Device.SetVringCall(Narrow.AsUInt32Bits(q), null);
         }
     }
 

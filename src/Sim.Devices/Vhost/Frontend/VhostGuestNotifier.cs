@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
 using Sim.Engine.Time;
@@ -65,7 +66,7 @@ internal sealed class VhostGuestNotifier : IEventFdListener, IEventHandler
     {
         _wakeScheduled = false;
         if (!_listening || !Fd.IsReadable) return;
-        _simulation.RecordContextSwitch(_traceId, unchecked((ulong)QueueIndex));
+        _simulation.RecordContextSwitch(_traceId, Narrow.AsUInt64Bits(QueueIndex));
         if (Fd.TryRead(out _)) Raise();
     }
 

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Spec.Blk;
 
 namespace Sim.Devices.Virtio.Blk;
@@ -25,12 +26,12 @@ public sealed class MemoryBlockBackend : IBlockBackend
 
     /// <summary>A disk holding a copy of <paramref name="image"/> (its length a positive multiple of 512).</summary>
     public MemoryBlockBackend(ReadOnlySpan<byte> image, bool readOnly = false)
-        : this(unchecked((ulong)image.Length), readOnly)
+        : this(Narrow.AsUInt64Bits(image.Length), readOnly)
     {
         image.CopyTo(_data);
     }
 
-    public ulong SizeBytes => unchecked((ulong)_data.Length);
+    public ulong SizeBytes => Narrow.AsUInt64Bits(_data.Length);
 
     public bool IsReadOnly { get; }
 
@@ -43,14 +44,14 @@ public sealed class MemoryBlockBackend : IBlockBackend
     public bool TryRead(ulong offset, Span<byte> data)
     {
         if (!InRange(offset, data.Length)) return false;
-        _data.AsSpan(unchecked((int)offset), data.Length).CopyTo(data);
+        _data.AsSpan(Narrow.LowInt32(offset), data.Length).CopyTo(data);
         return true;
     }
 
     public bool TryWrite(ulong offset, ReadOnlySpan<byte> data)
     {
         if (IsReadOnly || !InRange(offset, data.Length)) return false;
-        data.CopyTo(_data.AsSpan(unchecked((int)offset)));
+        data.CopyTo(_data.AsSpan(Narrow.LowInt32(offset)));
         return true;
     }
 
@@ -60,5 +61,5 @@ public sealed class MemoryBlockBackend : IBlockBackend
         return true;
     }
 
-    private bool InRange(ulong offset, int length) => unchecked((ulong)length) <= SizeBytes && offset <= SizeBytes - unchecked((ulong)length);
+    private bool InRange(ulong offset, int length) => Narrow.AsUInt64Bits(length) <= SizeBytes && offset <= SizeBytes - Narrow.AsUInt64Bits(length);
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Spec.Blk;
 
 namespace Sim.Devices.Virtio.Blk;
@@ -23,7 +24,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         ArgumentNullException.ThrowIfNull(stream);
         if (!stream.CanRead || !stream.CanSeek) throw new ArgumentException("the stream must be readable and seekable", nameof(stream));
         if (!readOnly && !stream.CanWrite) throw new ArgumentException("a writable disk needs a writable stream", nameof(stream));
-        ulong length = unchecked((ulong)stream.Length);
+        ulong length = Narrow.AsUInt64Bits(stream.Length);
         SizeBytes = Math.Min(length, SizeBytesMax) / BlkSpec.SectorSize * BlkSpec.SectorSize;
         if (SizeBytes == 0) throw new ArgumentException($"the image holds no whole {BlkSpec.SectorSize}-byte sector", nameof(stream));
         _stream = stream;
@@ -56,7 +57,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         if (!InRange(offset, data.Length)) return false;
         try
         {
-            _stream.Position = unchecked((long)offset);
+            _stream.Position = Narrow.AsInt64Bits(offset);
             _stream.ReadExactly(data);
             return true;
         }
@@ -71,7 +72,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         if (IsReadOnly || !InRange(offset, data.Length)) return false;
         try
         {
-            _stream.Position = unchecked((long)offset);
+            _stream.Position = Narrow.AsInt64Bits(offset);
             _stream.Write(data);
             return true;
         }
@@ -99,5 +100,5 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         if (_ownsStream) _stream.Dispose();
     }
 
-    private bool InRange(ulong offset, int length) => unchecked((ulong)length) <= SizeBytes && offset <= SizeBytes - unchecked((ulong)length);
+    private bool InRange(ulong offset, int length) => Narrow.AsUInt64Bits(length) <= SizeBytes && offset <= SizeBytes - Narrow.AsUInt64Bits(length);
 }

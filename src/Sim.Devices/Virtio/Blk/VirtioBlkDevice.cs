@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Text;
 using Sim.Devices.Virtio.Queue;
@@ -165,11 +166,11 @@ public sealed class VirtioBlkDevice : VirtioDevice
             {
                 // QEMU: size = MIN(strlen(serial) + 1, MIN(iov_size(in_iov), VIRTIO_BLK_ID_BYTES)), serial
                 // NUL-terminated.
-                ulong size = Math.Min(unchecked((ulong)_serial.Length) + 1, Math.Min(statusOffset, BlkSpec.IdBytes));
+                ulong size = Math.Min(Narrow.AsUInt64Bits(_serial.Length) + 1, Math.Min(statusOffset, BlkSpec.IdBytes));
                 Span<byte> id = _id;
                 id.Clear();
                 _serial.CopyTo(id);
-                e.WriteIn(Memory, 0, id[..unchecked((int)size)]);
+                e.WriteIn(Memory, 0, id[..Narrow.LowInt32(size)]);
                 Stats.GetIds++;
                 status = BlkSpec.StatusOk;
                 break;
@@ -272,7 +273,7 @@ public sealed class VirtioBlkDevice : VirtioDevice
             int wrote = _element.WriteIn(Memory, inOffset + done, buf);
             if (wrote != chunk) throw new InvalidOperationException("writable buffers shorter than computed");
             Stats.BytesRead += chunk;
-            done += unchecked((ulong)chunk);
+            done += Narrow.AsUInt64Bits(chunk);
         }
         return BlkSpec.StatusOk;
     }
@@ -290,7 +291,7 @@ public sealed class VirtioBlkDevice : VirtioDevice
             if (read != chunk) throw new InvalidOperationException("readable buffers shorter than computed");
             if (!_backend.TryWrite(offset + done, buf)) return BlkSpec.StatusIoErr;
             Stats.BytesWritten += chunk;
-            done += unchecked((ulong)chunk);
+            done += Narrow.AsUInt64Bits(chunk);
         }
         return BlkSpec.StatusOk;
     }
@@ -309,10 +310,10 @@ public sealed class VirtioBlkDevice : VirtioDevice
         else if (status == BlkSpec.StatusUnsupp) Stats.Unsupported++;
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, sector);
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, (unchecked((ulong)type) << 32) | status, Simulation.IsTracing ? data : default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, ((ulong)type << 32) | status, Simulation.IsTracing ? data : default);
         // used.len is 32 bits; QEMU truncates in_len, a guest offering more than 4 GiB of writable buffers gets its low
         // bits.
-        TryPush(queueIndex, _element, unchecked((uint)len));
+        TryPush(queueIndex, _element, Narrow.LowUInt32(len));
         NotifyQueue(queueIndex);
     }
 }

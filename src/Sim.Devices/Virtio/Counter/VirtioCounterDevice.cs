@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
@@ -125,7 +126,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     {
         uint n = _setConfig;
         _setConfig = unchecked(_setConfig + 1);
-        if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{unchecked((int)n)}"));
+        if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{Narrow.AsInt32Bits(n)}"));
         else LogLinesDropped++;
         SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultTick, n, default);
         if (!DriverOk || IsBroken)
@@ -169,7 +170,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         }
         // Seed: while (iov_to_buf(..., offset, &pfn, 4) == 4) — stops at a ragged tail without complaint.
         if (numbers > CounterDeviceOptions.NumbersPerRequestMax) numbers = CounterDeviceOptions.NumbersPerRequestMax;
-        else TailBytesIgnored += unchecked((long)tail);
+        else TailBytesIgnored += Narrow.AsInt64Bits(tail);
         Span<byte> word = _word;
         ulong offset = 0;
         for (ulong k = 0; k < numbers; k++)
@@ -181,13 +182,13 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             uint value = BinaryPrimitives.ReadUInt32LittleEndian(word); // virtio_ldl_p: little-endian on x86 and VERSION_1
             NumbersReceived++;
             if (_received.Count < _options.LogLinesMax) _received.Add(value);
-            if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{unchecked((int)value)}"));
+            if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{Narrow.AsInt32Bits(value)}"));
             else LogLinesDropped++;
             SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultNumber, value, default);
         }
         // Seed: virtqueue_push(vq, elem, offset) reports the bytes read. Robust: nothing was written (VIRTIO 1.2
         // §2.7.8.1).
-        uint len = _options.Flavour == Flavour.Seed ? unchecked((uint)offset) : 0;
+        uint len = _options.Flavour == Flavour.Seed ? Narrow.LowUInt32(offset) : 0;
         Requests++;
         SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, len, default);
         TryPush(queueIndex, _element, len);

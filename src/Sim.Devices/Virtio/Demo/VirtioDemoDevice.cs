@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
@@ -191,7 +192,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
                     AdvanceConfigGeneration(); // the configuration mirrors buff (VIRTIO 1.2 §4.1.4.3.1)
                 }
                 if (!known) UnknownOpts++;
-                written = unchecked((uint)_element.WriteIn(Memory, 0, response));
+                written = Narrow.AsUInt32Bits(_element.WriteIn(Memory, 0, response));
                 Requests++;
                 if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={Buff:x}"));
                 EmitResult(ResultRequest, opt, answer);
@@ -221,7 +222,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
     private void UpdateConfig() => BinaryPrimitives.WriteUInt32LittleEndian(Config, Buff);
 
     private void EmitResult(ulong code, uint opt, uint buff) =>
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, code, (unchecked((ulong)opt) << 32) | buff, default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, code, ((ulong)opt << 32) | buff, default);
 
     private static string Hex(string prefix, uint value) => prefix + value.ToString("x", CultureInfo.InvariantCulture);
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
@@ -162,7 +163,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
                 continue;
             }
             uint arg1 = BinaryPrimitives.ReadUInt32LittleEndian(_seedRequest);
-            Log.Add(string.Create(CultureInfo.InvariantCulture, $"QEMU: >>> get arg1 [ {unchecked((int)arg1)} ] form the front end <<<"));
+            Log.Add(string.Create(CultureInfo.InvariantCulture, $"QEMU: >>> get arg1 [ {Narrow.AsInt32Bits(arg1)} ] form the front end <<<"));
             Log.Add("QEMU: >>> get arg2 [ " + CString(_seedRequest.AsSpan(4, Arg2Size), out bool terminated) + (terminated ? "" : "<no NUL: %s reads past arg2>") + " ] form the front end <<<");
             if (arg1 == uint.MaxValue)
             {
@@ -204,7 +205,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
                     Log.Add(string.Create(CultureInfo.InvariantCulture, $"request arg1={arg1} arg2=\"{CString(request.Slice(4, Arg2Size), out _)}\" -> ret={ret}"));
                 }
                 BinaryPrimitives.WriteUInt32LittleEndian(res, ret);
-                written = unchecked((uint)_element.WriteIn(Memory, 0, res));
+                written = Narrow.AsUInt32Bits(_element.WriteIn(Memory, 0, res));
                 Requests++;
                 EmitResult(arg1, ret);
             }
@@ -248,7 +249,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
     }
 
     private void EmitResult(uint arg1, uint ret) =>
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, (unchecked((ulong)arg1) << 32) | ret, default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, ((ulong)arg1 << 32) | ret, default);
 
     /// <summary>The bytes up to the first NUL (at most the span), non-printable bytes escaped.</summary>
     private static string CString(ReadOnlySpan<byte> bytes, out bool terminated)
@@ -259,7 +260,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
         var sb = new StringBuilder(end);
         foreach (byte b in bytes[..end])
         {
-            if (b is >= 0x20 and < 0x7F) sb.Append(unchecked((char)b));
+            if (b is >= 0x20 and < 0x7F) sb.Append((char)b);
             else sb.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
         }
         return sb.ToString();

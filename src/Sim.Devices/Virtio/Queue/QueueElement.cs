@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Runtime.CompilerServices;
 using Sim.Engine.Memory;
 
@@ -93,7 +94,7 @@ public sealed class QueueElement
     internal bool TryAppend(GuestMemory memory, in Descriptor d, bool inOneRegion, out QueueError error)
     {
         int used = OutCount + InCount;
-        if (inOneRegion && unchecked((uint)used) < unchecked((uint)_iovecs.Length))
+        if (inOneRegion && Narrow.AsUInt32Bits(used) < Narrow.AsUInt32Bits(_iovecs.Length))
         {
             _iovecs[used] = new Iovec(d.Addr, d.Len);
             Count(d.IsWriteOnly, 1, d.Len);
@@ -124,7 +125,7 @@ public sealed class QueueElement
         {
             ulong chunk = GuestRanges.FirstPiece(memory, at, left);
             Assert(chunk > 0 && chunk <= left, "validated buffer piece vanished");
-            _iovecs[used + i] = new Iovec(at, unchecked((uint)chunk));
+            _iovecs[used + i] = new Iovec(at, Narrow.LowUInt32(chunk));
             left -= chunk;
             if (left > 0 && !at.TryAdd(chunk, out at)) Assert(false, "validated buffer wraps");
         }
@@ -159,7 +160,7 @@ public sealed class QueueElement
         // Fast path, inlined into the device: the whole copy lies inside the first out iovec (the common small
         // request).
         Iovec[] iovecs = _iovecs;
-        if (OutCount != 0 && offset == 0 && unchecked((uint)destination.Length) <= iovecs[0].Len)
+        if (OutCount != 0 && offset == 0 && Narrow.AsUInt32Bits(destination.Length) <= iovecs[0].Len)
         {
             bool ok = memory.TryRead(iovecs[0].Addr, destination);
             Assert(ok, "validated iovec not accessible");
@@ -207,7 +208,7 @@ public sealed class QueueElement
         ArgumentNullException.ThrowIfNull(memory);
         Iovec[] iovecs = _iovecs;
         int first = OutCount;
-        if (InCount != 0 && unchecked((uint)first) < unchecked((uint)iovecs.Length) && iovecs[first].Len >= sizeof(ulong))
+        if (InCount != 0 && Narrow.AsUInt32Bits(first) < Narrow.AsUInt32Bits(iovecs.Length) && iovecs[first].Len >= sizeof(ulong))
         {
             bool ok = memory.TryWriteUInt64(iovecs[first].Addr, value);
             Assert(ok, "validated iovec not accessible");
@@ -239,7 +240,7 @@ public sealed class QueueElement
         // response).
         Iovec[] iovecs = _iovecs;
         int first = OutCount;
-        if (InCount != 0 && offset == 0 && unchecked((uint)first) < unchecked((uint)iovecs.Length) && unchecked((uint)source.Length) <= iovecs[first].Len)
+        if (InCount != 0 && offset == 0 && Narrow.AsUInt32Bits(first) < Narrow.AsUInt32Bits(iovecs.Length) && Narrow.AsUInt32Bits(source.Length) <= iovecs[first].Len)
         {
             bool ok = memory.TryWrite(iovecs[first].Addr, source);
             Assert(ok, "validated iovec not accessible");
@@ -256,7 +257,7 @@ public sealed class QueueElement
     {
         // Fast path: the whole copy lies inside the first iovec (the common small request / response).
         int want = write ? source.Length : destination.Length;
-        if (iovecs.Length != 0 && offset == 0 && unchecked((uint)want) <= iovecs[0].Len)
+        if (iovecs.Length != 0 && offset == 0 && Narrow.AsUInt32Bits(want) <= iovecs[0].Len)
         {
             bool done0 = write ? memory.TryWrite(iovecs[0].Addr, source) : memory.TryRead(iovecs[0].Addr, destination);
             Assert(done0, "validated iovec not accessible");

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Sim.Engine.Memory;
@@ -182,9 +183,10 @@ public sealed partial class SplitQueue
     {
         // Validate checked each ring lies in one region of this memory, so the windows exist; sizes are at most
         // 16 * 32768 bytes.
-        bool windows = memory.TryGetWindow(_descTable, unchecked((int)VirtioSpec.DescTableSize(_size)), out _descWindow)
-            & memory.TryGetWindow(_availRing, unchecked((int)VirtioSpec.AvailRingSize(_size)), out _availWindow)
-            & memory.TryGetWindow(_usedRing, unchecked((int)VirtioSpec.UsedRingSize(_size)), out _usedWindow);
+        bool windows =
+            memory.TryGetWindow(_descTable, Narrow.LowInt32(VirtioSpec.DescTableSize(_size)), out _descWindow)
+            & memory.TryGetWindow(_availRing, Narrow.LowInt32(VirtioSpec.AvailRingSize(_size)), out _availWindow)
+            & memory.TryGetWindow(_usedRing, Narrow.LowInt32(VirtioSpec.UsedRingSize(_size)), out _usedWindow);
         Assert(windows, "rings validated at enable have windows");
         _windowMemory = memory;
         foreach (MemoryRegion region in memory.Regions)
@@ -196,8 +198,8 @@ public sealed partial class SplitQueue
                 _tableRegionSize = region.Size;
             }
         }
-        _usedEventOffset = unchecked((int)VirtioSpec.AvailUsedEventOffset(_size));
-        _availEventOffset = unchecked((int)VirtioSpec.UsedAvailEventOffset(_size));
+        _usedEventOffset = Narrow.LowInt32(VirtioSpec.AvailUsedEventOffset(_size));
+        _availEventOffset = Narrow.LowInt32(VirtioSpec.UsedAvailEventOffset(_size));
         // Validated ranges: none of these additions can overflow.
         _availIdxAddr = new GuestAddress(_availRing.Value + VirtioSpec.AvailIdxOffset);
         _availRingAddr = new GuestAddress(_availRing.Value + VirtioSpec.AvailRingOffset);
@@ -482,7 +484,7 @@ public sealed partial class SplitQueue
 
             // unchecked: used <= iovecs.Length (1024), and bytes is a sum of at most ChainDescriptorsMax 32-bit
             // lengths, far below 2^64.
-            if (oneRegion && unchecked((uint)used) < unchecked((uint)iovecs.Length))
+            if (oneRegion && Narrow.AsUInt32Bits(used) < Narrow.AsUInt32Bits(iovecs.Length))
             {
                 iovecs[used] = new Iovec(d.Addr, d.Len);
                 used = unchecked(used + 1);
@@ -505,7 +507,7 @@ public sealed partial class SplitQueue
                 return true;
             }
             int next = d.Next;
-            if (unchecked((uint)next) >= unchecked((uint)tableSize))
+            if (Narrow.AsUInt32Bits(next) >= Narrow.AsUInt32Bits(tableSize))
             {
                 error = QueueError.NextOutOfRange;
                 break;
@@ -535,7 +537,7 @@ public sealed partial class SplitQueue
         if (count > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
         if (!memory.IsValidRange(head.Addr, head.Len)) return QueueError.IndirectTableOutsideMemory;
         table = head.Addr;
-        tableSize = unchecked((int)count); // at most IndirectDescriptorsMax
+        tableSize = Narrow.AsInt32Bits(count); // at most IndirectDescriptorsMax
         if (!TryReadDescriptor(memory, table, 0, out first)) return QueueError.IndirectTableOutsideMemory;
         return QueueError.None;
     }
@@ -590,7 +592,7 @@ public sealed partial class SplitQueue
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ushort ReadAvailEntry(SplitQueue queue, GuestMemory memory, int slot) =>
-            ReadU16(memory, new GuestAddress(queue._availRingAddr.Value + (unchecked((ulong)slot) * VirtioSpec.AvailElemSize)));
+            ReadU16(memory, new GuestAddress(queue._availRingAddr.Value + (Narrow.AsUInt64Bits(slot) * VirtioSpec.AvailElemSize)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) => queue.WriteAvailEvent(memory, new RingIndex(value));
@@ -607,7 +609,7 @@ public sealed partial class SplitQueue
     {
         // unchecked: 0 <= index < the table's size, and the whole table was checked to lie in one region (the main
         // table at enable, an indirect one in EnterIndirect), so table + 16 * index cannot wrap.
-        if (!memory.TryReadInPlace(new GuestAddress(unchecked(table.Value + (unchecked((ulong)index) * VirtioSpec.DescSize))), VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        if (!memory.TryReadInPlace(new GuestAddress(unchecked(table.Value + (Narrow.AsUInt64Bits(index) * VirtioSpec.DescSize))), VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
         {
             descriptor = default;
             return false;
@@ -662,10 +664,10 @@ public sealed partial class SplitQueue
         ArgumentNullException.ThrowIfNull(memory);
         ThrowIfNotReady();
         if (head >= _size) throw new ArgumentOutOfRangeException(nameof(head), head, "head is not a descriptor index of this queue");
-        if (unchecked((uint)idx) >= unchecked((uint)InUse)) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
+        if (Narrow.AsUInt32Bits(idx) >= Narrow.AsUInt32Bits(InUse)) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
         int slot = UsedIdx.Add(idx).Slot(_size);
         // id (le32) + len (le32) as one little-endian 8-byte store.
-        ulong entry = head | (unchecked((ulong)len) << 32);
+        ulong entry = head | ((ulong)len << 32);
         if (Direct(memory)) _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
         else WriteUsedEntry(memory, slot, entry);
     }
@@ -695,7 +697,7 @@ public sealed partial class SplitQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteUsedEntry(GuestMemory memory, int slot, ulong entry)
     {
-        bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + (unchecked((ulong)slot) * VirtioSpec.UsedElemSize)), entry);
+        bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + (Narrow.AsUInt64Bits(slot) * VirtioSpec.UsedElemSize)), entry);
         Assert(ok, "used ring validated at enable is not writable");
     }
 
@@ -713,7 +715,7 @@ public sealed partial class SplitQueue
     private void FlushCore(GuestMemory memory, int count, bool direct)
     {
         ThrowIfNotReady();
-        if (unchecked((uint)count) > unchecked((uint)InUse)) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
+        if (Narrow.AsUInt32Bits(count) > Narrow.AsUInt32Bits(InUse)) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
         AssertIndexInvariants();
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(count);
@@ -810,7 +812,7 @@ public sealed partial class SplitQueue
             return;
         }
         ushort flags = ReadU16(memory, _usedRing);
-        flags = enable ? unchecked((ushort)(flags & ~VirtioSpec.UsedFNoNotify)) : unchecked((ushort)(flags | VirtioSpec.UsedFNoNotify));
+        flags = enable ? Narrow.LowUInt16(flags & ~VirtioSpec.UsedFNoNotify) : Narrow.LowUInt16(flags | VirtioSpec.UsedFNoNotify);
         bool ok = memory.TryWriteUInt16(_usedRing, flags);
         Assert(ok, "used ring validated at enable is not writable");
     }
@@ -832,7 +834,7 @@ public sealed partial class SplitQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AssertIndexInvariants()
     {
-        Assert(unchecked((uint)InUse) <= unchecked((uint)_size), "in-use count within 0 .. queue size");
+        Assert(Narrow.AsUInt32Bits(InUse) <= Narrow.AsUInt32Bits(_size), "in-use count within 0 .. queue size");
         Assert(RingIndex.Distance(NextAvail, ShadowAvail) <= _size, "shadow avail idx within one queue of last_avail_idx");
     }
 
@@ -848,7 +850,7 @@ public sealed partial class SplitQueue
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort ReadAvailEntry(GuestMemory memory, RingIndex index) =>
-        ReadU16(memory, new GuestAddress(_availRingAddr.Value + (unchecked((ulong)index.Slot(_size)) * VirtioSpec.AvailElemSize)));
+        ReadU16(memory, new GuestAddress(_availRingAddr.Value + (Narrow.AsUInt64Bits(index.Slot(_size)) * VirtioSpec.AvailElemSize)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteAvailEvent(GuestMemory memory, RingIndex value)

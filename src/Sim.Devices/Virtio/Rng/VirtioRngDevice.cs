@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
@@ -116,7 +117,7 @@ public sealed class VirtioRngDevice : VirtioDevice
     /// <paramref name="limit"/> bytes. Returns the bytes written.</summary>
     private uint Fill(int limit)
     {
-        ulong want = Math.Min(_element.InBytes, unchecked((ulong)limit));
+        ulong want = Math.Min(_element.InBytes, Narrow.AsUInt64Bits(limit));
         ulong offset = 0;
         while (offset < want)
         {
@@ -124,9 +125,9 @@ public sealed class VirtioRngDevice : VirtioDevice
             Span<byte> chunk = _chunk.AsSpan(0, n);
             _entropy.NextBytes(chunk);
             int done = _element.WriteIn(Memory, offset, chunk);
-            offset += unchecked((ulong)done);
+            offset += Narrow.AsUInt64Bits(done);
             if (done < n) break;
         }
-        return unchecked((uint)offset);
+        return Narrow.LowUInt32(offset);
     }
 }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Text;
 using Sim.Devices.Virtio.Queue;
 using Sim.Machine.Simulation;
@@ -62,7 +63,7 @@ public abstract class VirtioDevice
     {
         ArgumentNullException.ThrowIfNull(queueMaxSizes);
         if (queueMaxSizes.Length == 0 || queueMaxSizes.Length > QueuesMax) throw new ArgumentOutOfRangeException(nameof(queueMaxSizes), $"1..{QueuesMax} queues");
-        if (unchecked((uint)configSize) > ConfigSizeMax) throw new ArgumentOutOfRangeException(nameof(configSize), $"0..{ConfigSizeMax} bytes");
+        if (Narrow.AsUInt32Bits(configSize) > ConfigSizeMax) throw new ArgumentOutOfRangeException(nameof(configSize), $"0..{ConfigSizeMax} bytes");
         DeviceId = deviceId;
         DeviceFeatures = deviceFeatures;
         TraceId = traceId;
@@ -141,7 +142,7 @@ public abstract class VirtioDevice
     public ushort GetQueueVector(int index) => _queueVectors[index];
 
     /// <summary>True when feature <paramref name="bit"/> was negotiated (QEMU virtio_vdev_has_feature).</summary>
-    public bool HasFeature(int bit) => unchecked((uint)bit) < 64 && (DriverFeatures & (1UL << bit)) != 0;
+    public bool HasFeature(int bit) => Narrow.AsUInt32Bits(bit) < 64 && (DriverFeatures & (1UL << bit)) != 0;
 
     /// <summary>Plugs the device into its transport (QEMU virtio_bus_device_plugged). Once only.</summary>
     public void Attach(IVirtioTransport transport, Simulation simulation, ulong hostFeatures, Flavour coreFlavour)
@@ -271,12 +272,12 @@ public abstract class VirtioDevice
     /// </summary>
     public void NotifyConfigChanged()
     {
-        if (CoreFlavour == Flavour.Robust) ConfigGeneration = unchecked((byte)(ConfigGeneration + 1));
+        if (CoreFlavour == Flavour.Robust) ConfigGeneration = Narrow.ToByteWrapping(ConfigGeneration + 1);
         if (!DriverOk) return;
         if (CoreFlavour == Flavour.Seed)
         {
             Isr |= VirtioPciLayout.IsrQueue | VirtioPciLayout.IsrConfig;
-            ConfigGeneration = unchecked((byte)(ConfigGeneration + 1));
+            ConfigGeneration = Narrow.ToByteWrapping(ConfigGeneration + 1);
         }
         else
         {
@@ -293,7 +294,7 @@ public abstract class VirtioDevice
     /// interrupt, which would announce a change the driver did not cause. QEMU has no such call (seed devices just
     /// change the bytes).
     /// </summary>
-    protected void AdvanceConfigGeneration() => ConfigGeneration = unchecked((byte)(ConfigGeneration + 1));
+    protected void AdvanceConfigGeneration() => ConfigGeneration = Narrow.ToByteWrapping(ConfigGeneration + 1);
 
     /// <summary>
     /// QEMU virtio_error: the device cannot go on. With VERSION_1 negotiated, DEVICE_NEEDS_RESET is set
@@ -315,7 +316,7 @@ public abstract class VirtioDevice
         BrokenReason = reason;
         Simulation sim = Simulation;
         ReadOnlySpan<byte> text = sim.IsTracing ? Encoding.UTF8.GetBytes(reason) : default;
-        sim.Emit(TraceEventKind.DeviceResult, TraceId, ResultBroken, unchecked((ulong)error), text);
+        sim.Emit(TraceEventKind.DeviceResult, TraceId, ResultBroken, (ulong)error, text);
         if (HasFeature(VirtioSpec.FVersion1))
         {
             VirtioStatus old = Status;
@@ -411,7 +412,7 @@ public abstract class VirtioDevice
     /// <summary>QEMU virtio_queue_notify on a ready queue of a device that is not broken.</summary>
     internal void DispatchQueueNotify(int queueIndex)
     {
-        if (unchecked((uint)queueIndex) >= unchecked((uint)_queues.Length) || IsBroken || !_queues[queueIndex].Ready) return;
+        if (Narrow.AsUInt32Bits(queueIndex) >= Narrow.AsUInt32Bits(_queues.Length) || IsBroken || !_queues[queueIndex].Ready) return;
         Simulation sim = Simulation;
         uint previous = sim.MemoryTraceSource;
         sim.MemoryTraceSource = TraceId;

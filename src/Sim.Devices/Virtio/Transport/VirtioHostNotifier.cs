@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
 using Sim.Engine.Time;
@@ -52,7 +53,7 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
     {
         _wakeScheduled = false;
         if (!HandlerAttached || !Fd.IsReadable) return; // drained when ioeventfd was stopped
-        _simulation.RecordContextSwitch(_device.TraceId, unchecked((ulong)QueueIndex));
+        _simulation.RecordContextSwitch(_device.TraceId, Narrow.AsUInt64Bits(QueueIndex));
         Drain();
     }
 

@@ -1,4 +1,5 @@
 using Sim.Devices.Pci;
+using Sim.Engine;
 using Sim.Machine.Kvm;
 
 namespace Sim.Devices.Virtio.Transport;
@@ -24,8 +25,8 @@ internal sealed class VirtioPciLegacyRegion : IBusDevice
             int piece = QemuAccessSplit.PieceSize(address, data.Length);
             Span<byte> part = data[..piece];
             int configOffset = _transport.LegacyConfigOffset;
-            if (address < unchecked((ulong)configOffset)) VirtioPciModernRegion.Store(part, _transport.ReadLegacy(unchecked((int)address)));
-            else if (address - unchecked((ulong)configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigRead(unchecked((int)(address - (ulong)configOffset)), part);
+            if (address < Narrow.AsUInt64Bits(configOffset)) VirtioPciModernRegion.Store(part, _transport.ReadLegacy(Narrow.LowInt32(address)));
+            else if (address - Narrow.AsUInt64Bits(configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigRead(unchecked((int)(address - (ulong)configOffset)), part);
             else part.Fill(0xFF);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
@@ -40,8 +41,8 @@ internal sealed class VirtioPciLegacyRegion : IBusDevice
             int piece = QemuAccessSplit.PieceSize(address, data.Length);
             ReadOnlySpan<byte> part = data[..piece];
             int configOffset = _transport.LegacyConfigOffset;
-            if (address < unchecked((ulong)configOffset)) _transport.WriteLegacy(unchecked((int)address), VirtioPciModernRegion.Load(part));
-            else if (address - unchecked((ulong)configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigWrite(unchecked((int)(address - (ulong)configOffset)), part);
+            if (address < Narrow.AsUInt64Bits(configOffset)) _transport.WriteLegacy(Narrow.LowInt32(address), VirtioPciModernRegion.Load(part));
+            else if (address - Narrow.AsUInt64Bits(configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigWrite(unchecked((int)(address - (ulong)configOffset)), part);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
         }

@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Machine.Kvm;
@@ -49,8 +50,8 @@ internal sealed class VirtioPciModernRegion : IBusDevice
             part.Fill(0xFF);
             return;
         }
-        int within = unchecked((int)(address % L.ModernRegionSize));
-        switch (unchecked((int)address) - within)
+        int within = Narrow.LowInt32(address % L.ModernRegionSize);
+        switch (Narrow.LowInt32(address) - within)
         {
             case L.ModernCommonOffset:
                 Store(part, _transport.ReadCommon(within));
@@ -70,8 +71,8 @@ internal sealed class VirtioPciModernRegion : IBusDevice
     private void WritePiece(ulong address, ReadOnlySpan<byte> part)
     {
         if (address >= L.ModernBarSize) return;
-        int within = unchecked((int)(address % L.ModernRegionSize));
-        switch (unchecked((int)address) - within)
+        int within = Narrow.LowInt32(address % L.ModernRegionSize);
+        switch (Narrow.LowInt32(address) - within)
         {
             case L.ModernCommonOffset:
                 _transport.WriteCommon(within, Load(part));

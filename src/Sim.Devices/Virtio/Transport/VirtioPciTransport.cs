@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Numerics;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio.Queue;
@@ -69,7 +70,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         {
             int header = options.MsixVectors > 0 ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
             ulong size = BitOperations.RoundUpToPowerOf2(unchecked((ulong)(header + device.ConfigSize)));
-            if (size > IoBarSizeMax) throw new ArgumentException($"a legacy I/O BAR holds at most {IoBarSizeMax - unchecked((ulong)header)} config bytes", nameof(device));
+            if (size > IoBarSizeMax) throw new ArgumentException($"a legacy I/O BAR holds at most {IoBarSizeMax - Narrow.AsUInt64Bits(header)} config bytes", nameof(device));
             RegisterBar(L.LegacyBar, PciBarKind.Io, size, new VirtioPciLegacyRegion(this));
         }
         if (_modern)
@@ -115,10 +116,10 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
 
     /// <summary>The host notifier eventfd of <paramref name="queueIndex"/> (null without ioeventfd):
     /// what KVM_IOEVENTFD signals, and what a vhost backend would poll.</summary>
-    public EventFd? GetHostNotifier(int queueIndex) => unchecked((uint)queueIndex) < unchecked((uint)_notifiers.Length) ? _notifiers[queueIndex].Fd : null;
+    public EventFd? GetHostNotifier(int queueIndex) => Narrow.AsUInt32Bits(queueIndex) < Narrow.AsUInt32Bits(_notifiers.Length) ? _notifiers[queueIndex].Fd : null;
 
     /// <summary>The irqfd eventfd of MSI-X <paramref name="vector"/> once it has been used (irqfd mode).</summary>
-    public EventFd? GetVectorEventFd(int vector) => unchecked((uint)vector) < unchecked((uint)_vectorFds.Length) ? _vectorFds[vector] : null;
+    public EventFd? GetVectorEventFd(int vector) => Narrow.AsUInt32Bits(vector) < Narrow.AsUInt32Bits(_vectorFds.Length) ? _vectorFds[vector] : null;
 
     bool IVirtioTransport.DmaEnabled => BusMasterEnabled;
 
@@ -138,16 +139,16 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             : options.LegacyPciDeviceId != 0 ? options.LegacyPciDeviceId : checked((ushort)(0x1000 + device.DeviceId - 1));
         // QEMU virtio_pci_device_plugged: subsystem vendor = vendor, subsystem id = virtio id, pin INTA#,
         // revision 1 for modern-only devices, 0 otherwise.
-        return new PciDeviceIds(L.VendorId, pciDevice, options.ClassCode, unchecked((byte)(modernOnly ? 1 : 0)), L.VendorId, device.DeviceId, 1);
+        return new PciDeviceIds(L.VendorId, pciDevice, options.ClassCode, Narrow.LowByte(modernOnly ? 1 : 0), L.VendorId, device.DeviceId, 1);
     }
 
     private int AddVirtioCapability(byte cfgType, int length, int barOffset)
     {
         int cap = AddCapability(R.CapabilityIdVendor, length);
-        Config.SetByte(cap + L.CapLenOffset, unchecked((byte)length));
+        Config.SetByte(cap + L.CapLenOffset, Narrow.LowByte(length));
         Config.SetByte(cap + L.CapCfgTypeOffset, cfgType);
         Config.SetByte(cap + L.CapBarOffset, L.ModernBar);
-        Config.SetUInt32(cap + L.CapOffsetOffset, unchecked((uint)barOffset));
+        Config.SetUInt32(cap + L.CapOffsetOffset, Narrow.AsUInt32Bits(barOffset));
         Config.SetUInt32(cap + L.CapLengthOffset, L.ModernRegionSize);
         return cap;
     }
@@ -162,7 +163,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         {
             uint off = Config.GetUInt32(_pciCfgCap + L.CapOffsetOffset);
             int len = unchecked((int)Math.Min(Config.GetUInt32(_pciCfgCap + L.CapLengthOffset), 8u));
-            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - unchecked((ulong)len))
+            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - Narrow.AsUInt64Bits(len))
             {
                 Span<byte> window = stackalloc byte[4];
                 window.Clear();
@@ -182,7 +183,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         {
             uint off = Config.GetUInt32(_pciCfgCap + L.CapOffsetOffset);
             int len = unchecked((int)Math.Min(Config.GetUInt32(_pciCfgCap + L.CapLengthOffset), 8u));
-            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - unchecked((ulong)len))
+            if (len is 1 or 2 or 4 && off <= L.ModernBarSize - Narrow.AsUInt64Bits(len))
             {
                 Span<byte> window = stackalloc byte[4];
                 for (int i = 0; i < 4; i++) window[i] = Config.GetByte(_pciCfgCap + L.CapPciCfgDataOffset + i);
@@ -255,21 +256,22 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 if (_driverFeatureSelect <= 1 && (d.Status & VirtioStatus.FeaturesOk) == 0)
                 {
                     _driverFeatureWords[_driverFeatureSelect] = value;
-                    d.TrySetDriverFeatures((unchecked((ulong)_driverFeatureWords[1]) << 32) | _driverFeatureWords[0]);
+                    d.TrySetDriverFeatures(((ulong)_driverFeatureWords[1] << 32) | _driverFeatureWords[0]);
                 }
                 break;
             case L.CommonConfigMsixVector:
                 d.ConfigVector = UsableVector(value);
                 break;
             case L.CommonDeviceStatus:
-                WriteStatus(unchecked((byte)value), legacy: false); // device_status is 8 bits
+                WriteStatus(Narrow.LowByte(value), legacy: false); // device_status is 8 bits
                 break;
             case L.CommonQueueSelect:
-                if (value < QueueSelectMax) _queueSelect = unchecked((ushort)value);
+                if (value < QueueSelectMax) _queueSelect = Narrow.LowUInt16(value);
                 break;
             case L.CommonQueueSize:
                 // A ready queue keeps its size (QEMU would resize a live ring; the spec forbids the write).
-                if (hasQueue && !d.GetQueue(q).Ready) d.GetQueue(q).TrySetSize(unchecked((int)(value & 0xFFFF)), out _);
+                if (hasQueue && !d.GetQueue(q).Ready)
+                    d.GetQueue(q).TrySetSize(Narrow.AsInt32Bits(value & 0xFFFF), out _);
                 break;
             case L.CommonQueueMsixVector:
                 if (hasQueue) d.SetQueueVector(q, UsableVector(value));
@@ -334,12 +336,12 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         bool msix = Msix is { Enabled: true };
         return offset switch
         {
-            L.LegacyHostFeatures => unchecked((uint)d.HostFeatures), // legacy: features 0..31 only
-            L.LegacyGuestFeatures => unchecked((uint)d.DriverFeatures),
-            L.LegacyQueuePfn => hasQueue ? unchecked((uint)(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift)) : 0,
-            L.LegacyQueueNum => hasQueue ? unchecked((uint)d.GetQueue(q).Size) : 0,
+            L.LegacyHostFeatures => Narrow.LowUInt32(d.HostFeatures), // legacy: features 0..31 only
+            L.LegacyGuestFeatures => Narrow.LowUInt32(d.DriverFeatures),
+            L.LegacyQueuePfn => hasQueue ? Narrow.LowUInt32(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift) : 0,
+            L.LegacyQueueNum => hasQueue ? Narrow.AsUInt32Bits(d.GetQueue(q).Size) : 0,
             L.LegacyQueueSel => _queueSelect,
-            L.LegacyStatus => unchecked((uint)d.Status),
+            L.LegacyStatus => (uint)d.Status,
             L.LegacyIsr => ReadAndClearIsr(),
             L.LegacyConfigVector when msix => d.ConfigVector,
             L.LegacyQueueVector when msix => hasQueue ? d.GetQueueVector(q) : L.NoVector,
@@ -361,16 +363,16 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 break;
             case L.LegacyQueuePfn:
                 if (value == 0) ResetTransport(); // QEMU: a PFN of 0 resets the whole device
-                else if (hasQueue) EnableLegacyQueue(q, unchecked((ulong)value) << L.LegacyQueueAddressShift);
+                else if (hasQueue) EnableLegacyQueue(q, (ulong)value << L.LegacyQueueAddressShift);
                 break;
             case L.LegacyQueueSel:
-                if (value < QueueSelectMax) _queueSelect = unchecked((ushort)value);
+                if (value < QueueSelectMax) _queueSelect = Narrow.LowUInt16(value);
                 break;
             case L.LegacyQueueNotify:
-                if (value < QueueSelectMax) NotifyFromGuest(unchecked((int)value));
+                if (value < QueueSelectMax) NotifyFromGuest(Narrow.AsInt32Bits(value));
                 break;
             case L.LegacyStatus:
-                WriteStatus(unchecked((byte)value), legacy: true); // VIRTIO_PCI_STATUS is 8 bits
+                WriteStatus(Narrow.LowByte(value), legacy: true); // VIRTIO_PCI_STATUS is 8 bits
                 break;
             case L.LegacyConfigVector when msix:
                 d.ConfigVector = UsableVector(value & 0xFFFF);
@@ -390,8 +392,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         SplitQueue queue = Device.GetQueue(q);
         if (queue.Ready) queue.Disable();
         ulong avail = address + VirtioSpec.DescTableSize(queue.Size);
-        ulong availEnd = avail + VirtioSpec.AvailRingOffset + (unchecked((ulong)queue.Size) * VirtioSpec.AvailElemSize);
-        ulong used = (availEnd + VirtioSpec.LegacyQueueAlign - 1) & ~(unchecked((ulong)VirtioSpec.LegacyQueueAlign) - 1);
+        ulong availEnd = avail + VirtioSpec.AvailRingOffset + (Narrow.AsUInt64Bits(queue.Size) * VirtioSpec.AvailElemSize);
+        ulong used = (availEnd + VirtioSpec.LegacyQueueAlign - 1) & ~((ulong)VirtioSpec.LegacyQueueAlign - 1);
         queue.DescTable = new GuestAddress(address);
         queue.AvailRing = new GuestAddress(avail);
         queue.UsedRing = new GuestAddress(used);
@@ -414,7 +416,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         if (_options.Flavour == Flavour.Seed ? Device.Status == VirtioStatus.None : status == VirtioStatus.None) ResetTransport();
         if (legacy && status == (VirtioStatus.Acknowledge | VirtioStatus.Driver) && !BusMasterEnabled)
         {
-            ConfigWrite(R.Command, [unchecked((byte)(Config.GetByte(R.Command) | R.CommandBusMaster))]);
+            ConfigWrite(R.Command, [Narrow.LowByte(Config.GetByte(R.Command) | R.CommandBusMaster)]);
         }
     }
 
@@ -446,7 +448,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     internal void NotifyFromGuest(int queueIndex)
     {
         VirtioDevice d = Device;
-        if (unchecked((uint)queueIndex) >= unchecked((uint)d.QueueCount) || d.IsBroken || !d.GetQueue(queueIndex).Ready) return;
+        if (Narrow.AsUInt32Bits(queueIndex) >= Narrow.AsUInt32Bits(d.QueueCount) || d.IsBroken || !d.GetQueue(queueIndex).Ready) return;
         if (_options.Flavour == Flavour.Robust && !d.DriverOk) return;
         NotifyExits++;
         if (_ioEventFdStarted && queueIndex < _notifiers.Length) _notifiers[queueIndex].Fd.Signal();
@@ -485,7 +487,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         foreach (VirtioHostNotifier n in _notifiers)
         {
             ulong modern = _ioEventFdStarted && modernBar is { IsMapped: true }
-                ? modernBar.MappedAddress + L.ModernNotifyOffset + (unchecked((ulong)n.QueueIndex) * L.NotifyOffMultiplier)
+                ? modernBar.MappedAddress + L.ModernNotifyOffset + (Narrow.AsUInt64Bits(n.QueueIndex) * L.NotifyOffMultiplier)
                 : PciBar.Unmapped;
             ulong legacy = _ioEventFdStarted && legacyBar is { IsMapped: true } ? legacyBar.MappedAddress + L.LegacyQueueNotify : PciBar.Unmapped;
             if (n.ModernAddress != modern)
@@ -495,8 +497,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             }
             if (n.LegacyAddress != legacy)
             {
-                if (n.LegacyAddress != PciBar.Unmapped) kvm.UnregisterIoEventFd(BusKind.Pio, n.LegacyAddress, 2, unchecked((ulong)n.QueueIndex), n.Fd);
-                n.LegacyAddress = legacy != PciBar.Unmapped && kvm.TryRegisterIoEventFd(BusKind.Pio, legacy, 2, unchecked((ulong)n.QueueIndex), n.Fd, out _) ? legacy : PciBar.Unmapped;
+                if (n.LegacyAddress != PciBar.Unmapped) kvm.UnregisterIoEventFd(BusKind.Pio, n.LegacyAddress, 2, Narrow.AsUInt64Bits(n.QueueIndex), n.Fd);
+                n.LegacyAddress = legacy != PciBar.Unmapped && kvm.TryRegisterIoEventFd(BusKind.Pio, legacy, 2, Narrow.AsUInt64Bits(n.QueueIndex), n.Fd, out _) ? legacy : PciBar.Unmapped;
             }
         }
     }
@@ -526,7 +528,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// <summary>A userspace MSI injection reaching the irqchip (scheduled by DeliverMsix).</summary>
     void IEventHandler.Handle(EventLoop loop, in ScheduledEvent ev)
     {
-        if (ev.Kind == UserspaceMsiEvent) _simulation.Kvm.Irqchip.Pulse(unchecked((uint)ev.Argument));
+        if (ev.Kind == UserspaceMsiEvent) _simulation.Kvm.Irqchip.Pulse(Narrow.LowUInt32(ev.Argument));
     }
 
     void IMsixDelivery.DeliverMsix(int vector, MsiMessage message)
@@ -584,7 +586,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     public EventFd? UseVectorIrqFd(ushort vector)
     {
         if (!_options.UseIrqFd || Msix is not { Enabled: true } msix || msix.FunctionMasked) return null;
-        if (vector >= unchecked((uint)_vectorFds.Length) || msix.IsMasked(vector)) return null;
+        if (vector >= Narrow.AsUInt32Bits(_vectorFds.Length) || msix.IsMasked(vector)) return null;
         if (!msix.GetMessage(vector).TryGetGsi(out uint gsi)) return null;
         return TryBindVectorIrqFd(vector, gsi, out EventFd? fd) ? fd : null;
     }
@@ -593,15 +595,15 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// <paramref name="queueIndex"/>'s host notifier (no-op without ioeventfd or for an absent queue).</summary>
     public void SetHostNotifierHandler(int queueIndex, bool attached)
     {
-        if (unchecked((uint)queueIndex) < unchecked((uint)_notifiers.Length)) _notifiers[queueIndex].HandlerAttached = attached;
+        if (Narrow.AsUInt32Bits(queueIndex) < Narrow.AsUInt32Bits(_notifiers.Length)) _notifiers[queueIndex].HandlerAttached = attached;
     }
 
     /// <summary>QEMU msix_vector_use: a vector the table does not have is recorded as none.</summary>
-    private ushort UsableVector(uint value) => value < unchecked((uint)_options.MsixVectors) ? unchecked((ushort)value) : L.NoVector;
+    private ushort UsableVector(uint value) => value < Narrow.AsUInt32Bits(_options.MsixVectors) ? Narrow.LowUInt16(value) : L.NoVector;
 
     private static ulong Low(ulong current, uint value) => (current & 0xFFFF_FFFF_0000_0000) | value;
 
-    private static ulong High(ulong current, uint value) => (current & 0xFFFF_FFFF) | (unchecked((ulong)value) << 32);
+    private static ulong High(ulong current, uint value) => (current & 0xFFFF_FFFF) | ((ulong)value << 32);
 
-    private static bool Overlaps(int offset, int length, int start, int count) => offset < start + count && unchecked((long)offset) + length > start;
+    private static bool Overlaps(int offset, int length, int start, int count) => offset < start + count && (long)offset + length > start;
 }

@@ -33,7 +33,7 @@ public sealed class StreamBufferWriter : IBufferWriter<byte>
 
     public void Advance(int count)
     {
-        if (unchecked((uint)count) > unchecked((uint)(_buffer.Length - _count))) throw new ArgumentOutOfRangeException(nameof(count), "advanced past the buffer that was handed out");
+        if (Narrow.AsUInt32Bits(count) > unchecked((uint)(_buffer.Length - _count))) throw new ArgumentOutOfRangeException(nameof(count), "advanced past the buffer that was handed out");
         _count += count;
     }
 

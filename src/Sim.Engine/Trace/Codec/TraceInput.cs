@@ -58,7 +58,7 @@ internal sealed class TraceInput
         while (_end < count)
         {
             if (EndOfStream) return false;
-            if (_end == _buffer.Length) Array.Resize(ref _buffer, (int)Math.Min(Math.Max(_buffer.Length * 2L, count), int.MaxValue - 64));
+            if (_end == _buffer.Length) Array.Resize(ref _buffer, checked((int)Math.Min(Math.Max(_buffer.Length * 2L, count), int.MaxValue - 64)));
             int read;
             try
             {

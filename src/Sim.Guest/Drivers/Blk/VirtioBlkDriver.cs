@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
@@ -26,14 +27,17 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     private bool _inflight;
     private bool _completed;
 
+    /// <summary>A virtio-blk driver for <paramref name="guest"/>; it does nothing until probed.</summary>
     public VirtioBlkDriver(GuestContext guest)
     {
         ArgumentNullException.ThrowIfNull(guest);
         _guest = guest;
     }
 
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
+    /// <summary>The request virtqueue once set up (null before).</summary>
     public VirtioDriverQueue? Queue { get; private set; }
 
     /// <summary>Capacity in 512-byte sectors, read at probe.</summary>
@@ -82,6 +86,8 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     }
 
     /// <summary>The interrupt handler's part for this device (true when it was ours). The program EOIs.</summary>
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>
@@ -92,7 +98,7 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     public IEnumerable<VcpuStep> Submit(uint type, ulong sector, int dataBytes)
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the blk driver is not probed");
-        if (unchecked((uint)dataBytes) > DataBytesMax) throw new ArgumentOutOfRangeException(nameof(dataBytes));
+        if (Narrow.AsUInt32Bits(dataBytes) > DataBytesMax) throw new ArgumentOutOfRangeException(nameof(dataBytes));
         GuestMemory memory = _guest.Memory;
         Span<byte> header = stackalloc byte[BlkSpec.OutHeaderSize];
         BinaryPrimitives.WriteUInt32LittleEndian(header[BlkSpec.OutHeaderTypeOffset..], type);
@@ -102,7 +108,7 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
         memory.TryWriteUInt8(_status, 0xFF); // so a device that never writes the status shows
         var hdr = new GuestBuffer(_header, BlkSpec.OutHeaderSize);
         var st = new GuestBuffer(_status, BlkSpec.InHeaderSize);
-        var data = new GuestBuffer(_data, unchecked((uint)dataBytes));
+        var data = new GuestBuffer(_data, Narrow.AsUInt32Bits(dataBytes));
         bool added = dataBytes == 0
             ? vq.Ring.TryAdd(memory, [hdr], [st], out ushort head)
             : type == BlkSpec.TypeOut

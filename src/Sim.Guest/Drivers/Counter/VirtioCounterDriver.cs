@@ -22,6 +22,7 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
     private GuestAddress _num;
     private bool _workPending;
 
+    /// <param name="guest">The guest the driver runs in.</param>
     /// <param name="printk">Where the driver's printk lines go.</param>
     public VirtioCounterDriver(GuestContext guest, Action<string> printk)
     {
@@ -31,6 +32,7 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
         _printk = printk;
     }
 
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
     /// <summary>The print queue (vb-&gt;print_vq).</summary>
@@ -85,6 +87,8 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
     }
 
     /// <summary>The interrupt handler's part for this device (true when it was ours). The program EOIs.</summary>
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>Runs print_val_func if a config change queued it (the system_freezable_wq worker). True when it

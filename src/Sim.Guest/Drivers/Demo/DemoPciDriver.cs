@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Demo;
 
@@ -14,6 +15,7 @@ public sealed class DemoPciDriver
     private readonly Action<string>? _dmesg;
     private ulong _bar0;
 
+    /// <param name="guest">The guest the driver runs in.</param>
     /// <param name="dmesg">Where the driver's printk lines go (null: dropped).</param>
     public DemoPciDriver(GuestContext guest, Action<string>? dmesg = null)
     {
@@ -25,6 +27,7 @@ public sealed class DemoPciDriver
     /// <summary>BAR0 address once probed.</summary>
     public ulong Bar0 => _bar0;
 
+    /// <summary>True once demo_probe found the device and mapped BAR0.</summary>
     public bool IsProbed { get; private set; }
 
     /// <summary>demo_probe: enumerate, map BAR0, enable memory decoding. False when no demo device is
@@ -48,7 +51,7 @@ public sealed class DemoPciDriver
     }
 
     /// <summary>demo_read: readl(bar0).</summary>
-    public uint Read() => unchecked((uint)_guest.MmioRead(RequireBar(), 4));
+    public uint Read() => Narrow.LowUInt32(_guest.MmioRead(RequireBar(), 4));
 
     /// <summary>demo_write: writel(val, bar0).</summary>
     public void Write(uint value) => _guest.MmioWrite(RequireBar(), 4, value);

@@ -25,6 +25,7 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
     private GuestAddress _state;
     private int _semaphore;
 
+    /// <summary>A virtio-demo driver for <paramref name="guest"/>; it does nothing until probed.</summary>
     public VirtioDemoDriver(GuestContext guest, Action<string>? dmesg = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
@@ -33,8 +34,10 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
     }
 
     /// <summary>The transport driver (null before probe).</summary>
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
+    /// <summary>The request virtqueue once set up (null before).</summary>
     public VirtioDriverQueue? Queue { get; private set; }
 
     /// <summary>The seed's global val: buff2 of the last response.</summary>
@@ -68,6 +71,8 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
     }
 
     /// <summary>The interrupt handler's part for this device (true when it was ours). The program EOIs.</summary>
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>

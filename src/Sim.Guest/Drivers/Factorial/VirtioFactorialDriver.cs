@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using System.Text;
 using Sim.Machine.Kvm;
@@ -29,6 +30,7 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
     private readonly Action<string>? _dmesg;
     private GuestAddress _state;
 
+    /// <summary>A virtio-factorial driver for <paramref name="guest"/>; it does nothing until probed.</summary>
     public VirtioFactorialDriver(GuestContext guest, Action<string>? dmesg = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
@@ -36,8 +38,10 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
         _dmesg = dmesg;
     }
 
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
+    /// <summary>The request virtqueue once set up (null before).</summary>
     public VirtioDriverQueue? Queue { get; private set; }
 
     /// <summary>res.ret of the last completion.</summary>
@@ -71,6 +75,8 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
         return true;
     }
 
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>virtio_test_submit_request(num). False when the ring refused the buffers.</summary>
@@ -100,7 +106,7 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
             LastRet = ret;
             LastUsedLen = len;
             Completed++;
-            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio response ret is {unchecked((int)ret)}"));
+            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio response ret is {Narrow.AsInt32Bits(ret)}"));
         });
     }
 }

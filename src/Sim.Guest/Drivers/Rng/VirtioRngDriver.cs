@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
@@ -24,6 +25,7 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
     private readonly Action<string>? _dmesg;
     private GuestAddress _buffer;
 
+    /// <summary>A virtio-rng driver for <paramref name="guest"/>; it does nothing until probed.</summary>
     public VirtioRngDriver(GuestContext guest, Action<string>? dmesg = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
@@ -31,8 +33,10 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
         _dmesg = dmesg;
     }
 
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
+    /// <summary>The request virtqueue once set up (null before).</summary>
     public VirtioDriverQueue? Queue { get; private set; }
 
     /// <summary>The driver's buffer (valid after <see cref="Probe"/>).</summary>
@@ -64,6 +68,8 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
         return true;
     }
 
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>register_buffer(vi, buf, <paramref name="bytes"/>) and kick. False when the ring refused it.</summary>
@@ -71,7 +77,7 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the rng driver is not probed");
         if (bytes < 1 || bytes > BufferBytesMax) throw new ArgumentOutOfRangeException(nameof(bytes), $"1..{BufferBytesMax}");
-        GuestBuffer[] inSg = [new GuestBuffer(_buffer, unchecked((uint)bytes))];
+        GuestBuffer[] inSg = [new GuestBuffer(_buffer, Narrow.AsUInt32Bits(bytes))];
         if (!vq.Ring.TryAdd(_guest.Memory, [], inSg, out _)) return false;
         vq.Kick();
         return true;
