@@ -61,8 +61,8 @@ public sealed partial class TraceReader
             if (key == TraceFormat.KeyFormatVersion
                 && formatVersion is not (>= TraceFormat.FormatVersionOldest and <= TraceFormat.FormatVersion))
             {
-                return Fail(TraceErrorKind.Unsupported, valueAt,
-                    $"format version {TraceFormat.FormatVersionOldest} to {TraceFormat.FormatVersion}", $"version {formatVersion}", ctx);
+                string expected = $"format version {TraceFormat.FormatVersionOldest} to {TraceFormat.FormatVersion}";
+                return Fail(TraceErrorKind.Unsupported, valueAt, expected, $"version {formatVersion}", ctx);
             }
             if (key == TraceFormat.KeyOrigin && origin is not (TraceFormat.OriginSimulated or TraceFormat.OriginKvm)) return Fail(TraceErrorKind.Malformed, valueAt, "origin \"simulated\" or \"kvm\"", Quote(origin!), ctx);
         }

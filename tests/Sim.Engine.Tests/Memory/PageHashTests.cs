@@ -81,7 +81,8 @@ public class PageHashTests(ITestOutputHelper output)
         var seen = new HashSet<ulong> { m.ContentHash() };
         foreach (RegionSpec s in Specs)
         {
-            foreach (ulong off in new ulong[] { 0, 1, 7, 8, 0xfff, 0x1000, s.Size - 1 }.Where(o => o < s.Size).Distinct())
+            ulong[] offsets = [0, 1, 7, 8, 0xfff, 0x1000, s.Size - 1];
+            foreach (ulong off in offsets.Where(o => o < s.Size).Distinct())
             {
                 var a = new GuestAddress(s.Base + off);
                 m.TryWriteUInt8(a, 1);
