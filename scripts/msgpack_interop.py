@@ -18,6 +18,7 @@ except ImportError:
     sys.exit(2)
 
 PAGE_SIZE = 4096
+FORMAT_VERSION = 2  # written by write-sample; check reads 1 (linear memory hashes) and 2 (page-wise)
 CHUNK_BYTES_MAX = 16 * PAGE_SIZE
 EVENT_DATA_BYTES_MAX = 1 << 20
 M64 = (1 << 64) - 1
@@ -79,14 +80,44 @@ def event_hash_add(h, kind, time, source, address, value, data):
     h.add(data)
 
 
-def memory_hash(layout, contents):
-    """GuestMemory.ContentHash: base, size and bytes of each region in ascending order."""
+def memory_hash_linear(layout, contents):
+    """Format 1 (GuestMemory.ContentHash, MemoryHashScheme.Linear): base, size and bytes of each region in
+    ascending order, one chain."""
     h = StableHash64()
     for (base, size), data in zip(layout, contents):
         h.add_u64(base)
         h.add_u64(size)
         h.add(bytes(data))
     return h.finish()
+
+
+def page_hash(address, page):
+    """PageHash.OfPage: 0 for an all-zero page, else the hash of its guest-physical address and bytes."""
+    if not any(page):
+        return 0
+    h = StableHash64()
+    h.add_u64(address)
+    h.add(bytes(page))
+    return h.finish()
+
+
+def memory_hash_page_wise(layout, contents):
+    """Format 2 (MemoryHashScheme.PageWise): each region's base and size in ascending order, then the xor of
+    every page's page_hash (a region's last page may be short)."""
+    h = StableHash64()
+    xor = 0
+    for (base, size), data in zip(layout, contents):
+        h.add_u64(base)
+        h.add_u64(size)
+        for off in range(0, size, PAGE_SIZE):
+            xor ^= page_hash(base + off, data[off:off + PAGE_SIZE])
+    h.add_u64(xor)
+    return h.finish()
+
+
+def memory_hash(layout, contents, version=FORMAT_VERSION):
+    """The memory hash of a trace of format version `version`."""
+    return memory_hash_linear(layout, contents) if version == 1 else memory_hash_page_wise(layout, contents)
 
 
 # --------------------------------------------------------------------------- check
@@ -122,7 +153,7 @@ def check_header(h):
     known = [k for k in h.keys() if k in HEADER_KEYS]  # unknown keys are allowed (forward compatible)
     expect(known == list(HEADER_KEYS.keys()), f"header: keys {known} not in documented order")
     expect(h["format"] == "virtsim-trace", f"header format: {h['format']!r}")
-    expect(h["format_version"] == 1, f"header format_version: {h['format_version']}")
+    expect(h["format_version"] in (1, 2), f"header format_version: {h['format_version']}")
     expect(is_u64(h["seed"]), "header seed: not a uint64")
     expect(is_i64(h["checkpoint_interval_events"]) and h["checkpoint_interval_events"] >= 0,
            "header checkpoint_interval_events: not a non-negative int64")
@@ -178,7 +209,8 @@ def check(path):
                 contents[region[0]][address - base:address - base + length] = raw
             next_address = address + length
         if contents is not None:
-            expect(memory_hash(layout, contents) == mem["content_hash"], "memory content_hash does not match the chunks")
+            expect(memory_hash(layout, contents, header["format_version"]) == mem["content_hash"],
+                   "memory content_hash does not match the chunks")
 
         counts = {}
         h = StableHash64()
@@ -241,7 +273,7 @@ def write_sample(path):
     packer = msgpack.Packer(use_bin_type=True)
     with open(path, "wb") as f:
         f.write(packer.pack({
-            "format": "virtsim-trace", "format_version": 1, "virtsim_version": "python-sample",
+            "format": "virtsim-trace", "format_version": FORMAT_VERSION, "virtsim_version": "python-sample",
             "git_commit": "unknown", "seed": M64, "scenario": "interop",
             "options": {"a": "1", "b": "é"}, "origin": "kvm",
             "host": {"kernel_release": "6.8.0-test", "kvm_api_version": 12, "kvm_flavour": "kvm-intel"},

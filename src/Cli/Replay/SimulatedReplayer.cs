@@ -38,6 +38,8 @@ public static class SimulatedReplayer
         {
             return new ReplayOutcome(ReplayVerdict.Error, origin, 0, error.Message);
         }
+        // The live memory hashes as the recording did (format 1: linear; format 2: page-wise), checkpoints included.
+        run.Simulation.Memory.HashScheme = header.MemoryHashScheme;
         long liveInterval = run.Simulation.Options.CheckpointInterval;
         if (header.CheckpointIntervalEvents != liveInterval)
         {

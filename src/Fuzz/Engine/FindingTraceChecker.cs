@@ -32,6 +32,9 @@ public sealed class FindingTraceChecker : ExecutionTrace
     /// <summary>Content hash of the live memory at the end (after <see cref="ExecutionTrace.Finish"/>).</summary>
     public ulong FinalMemoryHash { get; private set; }
 
+    /// <summary>The finding trace's scheme (format 1: linear), for the initial and the final memory hash.</summary>
+    protected override MemoryHashScheme HashScheme => _reader.Header.MemoryHashScheme;
+
     protected override void OnBegin(GuestMemory initial)
     {
         if (!initial.Layout.Regions.SequenceEqual(_reader.Header.MemoryLayout.Regions))
@@ -39,7 +42,7 @@ public sealed class FindingTraceChecker : ExecutionTrace
             InitialMemoryMismatch = "the target's memory layout differs from the trace's: " + Describe(_reader.Header.MemoryLayout) + " recorded, " + Describe(initial.Layout) + " now";
             return;
         }
-        ulong live = initial.ContentHash();
+        ulong live = initial.ContentHash(HashScheme);
         if (live != _reader.InitialMemoryHash) InitialMemoryMismatch = $"initial guest memory differs: expected hash 0x{_reader.InitialMemoryHash:x16}, actual 0x{live:x16}";
     }
 

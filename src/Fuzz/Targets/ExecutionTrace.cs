@@ -110,8 +110,12 @@ public abstract class ExecutionTrace : ITraceSink
         byte[] data = finding is null ? [] : Encoding.UTF8.GetBytes(finding.Oracle + "\n" + finding.Site);
         OnEvent(new TraceEvent(TraceEventKind.DeviceResult, _lastTime, VerdictSource, finding is null ? VerdictClean : VerdictFired, Narrow.AsUInt64Bits((int)outcome), data));
         Events++;
-        OnFinish(_memory!.ContentHash(), _lastTime);
+        OnFinish(_memory!.ContentHash(HashScheme), _lastTime);
     }
+
+    /// <summary>How the final memory is hashed: the current trace format's scheme; a checker of an older trace
+    /// uses that trace's.</summary>
+    protected virtual MemoryHashScheme HashScheme => MemoryHashScheme.PageWise;
 
     /// <summary>The trace starts: <paramref name="initial"/> is the initial memory (layout and contents).</summary>
     protected abstract void OnBegin(GuestMemory initial);

@@ -14,7 +14,7 @@ namespace Sim.Engine.Memory;
 /// callers that need to cross regions split the access themselves.
 /// All multi-byte values are little-endian (VIRTIO 1.2 §1.4: legacy and modern rings on x86).
 /// </summary>
-public sealed class GuestMemory
+public sealed partial class GuestMemory
 {
     /// <summary>Dirty-tracking granule (x86 page size; also the unit of trace memory diffs).</summary>
     public const int PageSize = 4096;
@@ -463,7 +463,12 @@ public sealed class GuestMemory
     /// call.</summary>
     public void ClearDirty()
     {
-        foreach (ulong[] bits in _dirty) Array.Clear(bits);
+        for (int i = 0; i < _dirty.Length; i++)
+        {
+            ulong[] bits = _dirty[i];
+            SaveStalePages(i, bits);
+            Array.Clear(bits);
+        }
     }
 
     /// <summary>Guest-physical addresses of pages written since the last <see cref="ClearDirty"/>,
@@ -527,19 +532,5 @@ public sealed class GuestMemory
         ulong pages = (_regions[region].Size + PageSize - 1) / PageSize;
         int tail = Narrow.LowInt32(pages % 64);
         if (tail != 0) bits[^1] = (1UL << tail) - 1;
-    }
-
-    /// <summary>A 64-bit content hash over the layout and every byte: stable across runs, processes
-    /// and machines (no per-process seeding), so traces can carry it.</summary>
-    public ulong ContentHash()
-    {
-        var hasher = new StableHash64();
-        foreach (MemoryRegion r in _regions)
-        {
-            hasher.AddUInt64(r.Base);
-            hasher.AddUInt64(r.Size);
-            hasher.Add(r.Bytes);
-        }
-        return hasher.Finish();
     }
 }

@@ -3,7 +3,8 @@ using Sim.Engine.Memory;
 namespace Sim.Engine.Trace;
 
 /// <summary>
-/// Constants of the virtsim trace file format, version 1 (traces/README.md documents every field).
+/// Constants of the virtsim trace file format, version 2 (traces/README.md documents every field; version 1 is
+/// still read).
 /// A trace is a concatenation of MessagePack objects: header map, memory map, memory chunk arrays,
 /// event arrays, footer map.
 /// </summary>
@@ -12,8 +13,20 @@ public static class TraceFormat
     /// <summary>Value of the header's "format" key.</summary>
     public const string FormatName = "virtsim-trace";
 
-    /// <summary>Value of the header's "format_version" key. Bump on any incompatible change.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>Value of the header's "format_version" key written now. Bump on any incompatible change.
+    /// Version 2 (2026-12-07) changed only the memory hashes (the memory map's content_hash, each checkpoint's and
+    /// the footer's) from the linear hash to the page-wise one (<see cref="MemoryHashScheme"/>), which a
+    /// checkpoint can update from the pages written since the previous one.</summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>The oldest format version read: version 1 traces (the committed KVM recordings among them) carry
+    /// linear memory hashes and are otherwise laid out as version 2.</summary>
+    public const int FormatVersionOldest = 1;
+
+    /// <summary>The memory hash scheme of traces of format <paramref name="version"/>
+    /// (<see cref="FormatVersionOldest"/> to <see cref="FormatVersion"/>).</summary>
+    public static MemoryHashScheme HashSchemeOf(int version) =>
+        version < 2 ? MemoryHashScheme.Linear : MemoryHashScheme.PageWise;
 
     /// <summary>Value of the memory map's "compression" key: each chunk is one zlib stream (RFC 1950),
     /// readable by .NET's ZLibStream and Python's zlib.decompress.</summary>

@@ -4,11 +4,19 @@ namespace Sim.Engine.Trace;
 
 /// <summary>
 /// The first object of a trace: what produced it and how to reproduce it (STYLE.md item 10: seed,
-/// commit and every option). The format name and version are implied (<see cref="TraceFormat"/>).
+/// commit and every option). The format name is implied (<see cref="TraceFormat"/>); a writer always writes the
+/// current version, a reader gives the trace's.
 /// Maps are sorted by key (ordinal) so the same run always writes the same bytes.
 /// </summary>
 public sealed class TraceHeader
 {
+    /// <summary>The trace's "format_version" (a reader's; a writer writes <see cref="TraceFormat.FormatVersion"/>
+    /// whatever this says).</summary>
+    public int FormatVersion { get; init; } = TraceFormat.FormatVersion;
+
+    /// <summary>How the trace's memory hashes are computed (by <see cref="FormatVersion"/>).</summary>
+    public MemoryHashScheme MemoryHashScheme => TraceFormat.HashSchemeOf(FormatVersion);
+
     /// <summary>virtsim's version string.</summary>
     public required string VirtsimVersion { get; init; }
 

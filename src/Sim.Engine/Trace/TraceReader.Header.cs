@@ -58,7 +58,12 @@ public sealed partial class TraceReader
             }
             if (!ok) return false;
             if (key == TraceFormat.KeyFormat && format != TraceFormat.FormatName) return Fail(TraceErrorKind.Malformed, valueAt, $"format {Quote(TraceFormat.FormatName)}", Quote(format!), ctx);
-            if (key == TraceFormat.KeyFormatVersion && formatVersion != TraceFormat.FormatVersion) return Fail(TraceErrorKind.Unsupported, valueAt, $"format version {TraceFormat.FormatVersion}", $"version {formatVersion}", ctx);
+            if (key == TraceFormat.KeyFormatVersion
+                && formatVersion is not (>= TraceFormat.FormatVersionOldest and <= TraceFormat.FormatVersion))
+            {
+                string expected = $"format version {TraceFormat.FormatVersionOldest} to {TraceFormat.FormatVersion}";
+                return Fail(TraceErrorKind.Unsupported, valueAt, expected, $"version {formatVersion}", ctx);
+            }
             if (key == TraceFormat.KeyOrigin && origin is not (TraceFormat.OriginSimulated or TraceFormat.OriginKvm)) return Fail(TraceErrorKind.Malformed, valueAt, "origin \"simulated\" or \"kvm\"", Quote(origin!), ctx);
         }
         string? missing =
@@ -77,6 +82,7 @@ public sealed partial class TraceReader
         if (traceOrigin == TraceOrigin.Kvm && host is null) return Fail(TraceErrorKind.Inconsistent, start, "a host map for origin \"kvm\"", hostSeen ? "nil" : "no host key", Ctx);
         Header = new TraceHeader
         {
+            FormatVersion = (int)formatVersion!.Value,
             VirtsimVersion = virtsimVersion!,
             GitCommit = gitCommit!,
             Seed = seed!.Value,

@@ -17,6 +17,9 @@ public sealed partial class TraceReader
     private ulong _hashedTo;
     private bool _hashRegionStarted;
 
+    // Format 2's page-wise hash of the chunks so far: zero pages contribute nothing, so only the chunks count.
+    private ulong _pageHashXor;
+
     /// <summary>Zero pages between chunks are hashed from this.</summary>
     private static readonly byte[] ZeroBlock = new byte[TraceFormat.ChunkBytesMax];
 
@@ -56,7 +59,8 @@ public sealed partial class TraceReader
         return true;
     }
 
-    /// <summary>Guest memory with the header's layout (all zero), or why the layout is unusable.
+    /// <summary>Guest memory with the header's layout (all zero) hashing in the trace's scheme, or why the layout is
+    /// unusable.
     /// Allocation is bounded by <paramref name="totalBytesMax"/> (at most
     /// <see cref="MemoryLayout.TotalSizeMax"/>): tools that only inspect a trace pass a smaller cap.</summary>
     public bool TryCreateMemory([NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out TraceError? error, ulong totalBytesMax = MemoryLayout.TotalSizeMax)
@@ -74,6 +78,7 @@ public sealed partial class TraceReader
         }
         if (GuestMemory.TryCreate(Header.MemoryLayout, out memory, out string? why))
         {
+            memory.HashScheme = Header.MemoryHashScheme;
             error = null;
             return true;
         }
@@ -116,8 +121,16 @@ public sealed partial class TraceReader
         {
             if (!TryDecode(DecodeChunk, TraceFormat.ChunkCompressedBytesMax + 64, $"memory chunk {MemoryChunks - _chunksLeft}")) return false;
         }
-        HashZerosUpTo(_regions.Length, 0);
-        ulong actual = _memoryHash.Finish();
+        ulong actual;
+        if (Header.MemoryHashScheme == MemoryHashScheme.PageWise)
+        {
+            actual = PageHash.Combine(_regions, _pageHashXor);
+        }
+        else
+        {
+            HashZerosUpTo(_regions.Length, 0);
+            actual = _memoryHash.Finish();
+        }
         if (actual != InitialMemoryHash)
         {
             return Fail(TraceErrorKind.Inconsistent, _input.Offset, $"initial memory with content hash 0x{InitialMemoryHash:x16} (the memory map's content_hash)", $"0x{actual:x16}", "memory chunks");
@@ -165,9 +178,17 @@ public sealed partial class TraceReader
         {
             return Fail(TraceErrorKind.Malformed, dataAt + at, expected, found, ctx);
         }
-        HashZerosUpTo(region, address - _regions[region].Base);
-        _memoryHash.Add(destination);
-        _hashedTo += length;
+        if (Header.MemoryHashScheme == MemoryHashScheme.PageWise)
+        {
+            // A chunk starts on a page of its region (TryLocateChunk), so its pages are the memory's pages.
+            _pageHashXor ^= PageHash.XorOfPages(address, destination);
+        }
+        else
+        {
+            HashZerosUpTo(region, address - _regions[region].Base);
+            _memoryHash.Add(destination);
+            _hashedTo += length;
+        }
         _nextChunkAddress = address + length;
         _chunksLeft--;
         return true;
@@ -189,7 +210,7 @@ public sealed partial class TraceReader
         return false;
     }
 
-    /// <summary>Feeds <see cref="GuestMemory.ContentHash"/>'s words and zero bytes up to
+    /// <summary>Format 1: feeds the linear <see cref="GuestMemory.ContentHash()"/>'s words and zero bytes up to
     /// <paramref name="offset"/> in <paramref name="region"/> (<see cref="_regions"/>.Length: to the end).</summary>
     private void HashZerosUpTo(int region, ulong offset)
     {

@@ -297,6 +297,14 @@ public sealed partial class TraceReader : IDisposable
         {
             _input.Fill(want);
             ReadOnlySpan<byte> window = _input.Span;
+            // The common case, decoded straight from the window's bytes; anything else (an event running past the
+            // window, an unusual encoding, an error) goes the MessagePack-CSharp way below.
+            if (EventArrayDecoder.TryDecode(window, out DecodedEvent decoded, out int eventBytes))
+            {
+                ReadOnlySpan<byte> eventData = window.Slice(decoded.DataAt, decoded.DataLength);
+                return Accept((ulong)decoded.Kind, decoded.Source, decoded.Delta, decoded.Address, decoded.Value,
+                    eventData, eventBytes, out ev, out error);
+            }
             if (window.Length == 0 || window[0] != EventArrayCode) return TryReadNextSlow(out error);
             var r = new MessagePackReader(_input.Window);
             long at = 0;
@@ -328,16 +336,7 @@ public sealed partial class TraceReader : IDisposable
                     continue;
                 }
                 ReadOnlySequence<byte> data = r.ReadBytes() ?? throw new MessagePackSerializationException("nil, not a bin");
-                if (_checkpointEvery != 0 && !TryPlaceCheckpoint(kind, source, _input.Offset, out error)) return false;
-                long time = unchecked(_lastTime + delta);
-                ev = new TraceEvent((TraceEventKind)kind, time, source, address, value, data.FirstSpan);
-                _input.Advance(r.Consumed);
-                _lastTime = time;
-                _counts[kind]++;
-                _hash.Add(ev);
-                EventsRead++;
-                error = null;
-                return true;
+                return Accept(kind, source, delta, address, value, data.FirstSpan, r.Consumed, out ev, out error);
             }
             catch (EndOfStreamException)
             {
@@ -355,6 +354,24 @@ public sealed partial class TraceReader : IDisposable
                 return false;
             }
         }
+    }
+
+    /// <summary>Takes the decoded event of <paramref name="consumed"/> bytes at the window's start: checks its place
+    /// against the periodic checkpoints, then advances, counts and hashes it.</summary>
+    private bool Accept(ulong kind, uint source, long delta, ulong address, ulong value, ReadOnlySpan<byte> data,
+        long consumed, out TraceEvent ev, out TraceError? error)
+    {
+        ev = default;
+        if (_checkpointEvery != 0 && !TryPlaceCheckpoint(kind, source, _input.Offset, out error)) return false;
+        long time = unchecked(_lastTime + delta);
+        ev = new TraceEvent((TraceEventKind)kind, time, source, address, value, data);
+        _input.Advance(consumed);
+        _lastTime = time;
+        _counts[kind]++;
+        _hash.Add(ev);
+        EventsRead++;
+        error = null;
+        return true;
     }
 
     private const long NotBin = -1;

@@ -16,7 +16,7 @@ public static class TraceTextFormatter
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(header);
-        output.WriteLine($"# {TraceFormat.FormatName} v{TraceFormat.FormatVersion}: scenario {header.Scenario}, seed {header.Seed}, origin {(header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated)}");
+        output.WriteLine($"# {TraceFormat.FormatName} v{header.FormatVersion}: scenario {header.Scenario}, seed {header.Seed}, origin {(header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated)}");
         output.WriteLine($"# virtsim {header.VirtsimVersion} (commit {header.GitCommit}), checkpoint every {header.CheckpointIntervalEvents} events");
         if (header.Host is { } host) output.WriteLine($"# host: kernel {host.KernelRelease}, KVM API {host.KvmApiVersion}, {host.KvmFlavour}");
         output.WriteLine("# memory: " + string.Join(", ", header.MemoryLayout.Regions.Select(r => $"[0x{r.Base:x}, +0x{r.Size:x})")));

@@ -274,7 +274,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyChunks);
         w.Write(Narrow.AsUInt64Bits(chunks.Count));
         w.Write(TraceFormat.KeyContentHash);
-        w.Write(memory.ContentHash());
+        w.Write(memory.ContentHash(MemoryHashScheme.PageWise)); // format 2's scheme, whatever the memory's
 
         using var compressed = new MemoryStream();
         foreach ((int region, int offset, int length) in chunks)

@@ -3,14 +3,20 @@ namespace Sim.Machine.Kvm;
 /// <summary>
 /// What each boundary crossing costs in virtual nanoseconds. Defaults, with their source:
 /// <list type="bullet">
-/// <item><see cref="UserspaceExitNs"/> 5400: measured on the project's real KVM host
-///   (shared/KVM-HOST.md: "A KVM_EXIT_IO round trip ... costs about 5.4 µs").</item>
-/// <item><see cref="IoEventFdNs"/> 1000: an exit that KVM handles itself (VM exit, io-bus lookup,
-///   eventfd_signal, VM entry) skips the return to userspace, the ioctl return/re-entry and
-///   QEMU's dispatch; a bare VM exit/entry round trip is a few hundred ns on current x86, so
-///   about a fifth of the userspace round trip.</item>
+/// <item><see cref="UserspaceExitNs"/> 7500: measured (recalibrated 2026-12-07; before, 5400 from
+///   shared/KVM-HOST.md's "A KVM_EXIT_IO round trip ... costs about 5.4 µs"). <c>virtsim bench kvm</c>, process CPU
+///   per bare round trip of a 32-bit protected-mode guest (as our guests run) on the build machines' own /dev/kvm:
+///   host kernel 6.18.44-fc-v1300, KVM flavour <c>pvm</c> (API 12), AMD EPYC, 2 CPUs, loaded; two runs that day:
+///   KVM_EXIT_IO 7.3–7.7 µs, KVM_EXIT_MMIO 7.5–7.8 µs; one figure serves both, the middle of the range. PVM
+///   emulates guest instructions and is itself a guest, so on a hardware KVM host an exit costs less: this is an
+///   upper bound, the only exit figure measured on a host we have.</item>
+/// <item><see cref="IoEventFdNs"/> 1060: measured on the same host the same day (<c>bench kvm</c>): an
+///   ioeventfd-absorbed PIO write, 1.06 µs of CPU in both runs. KVM handles the exit itself (VM exit, io-bus
+///   lookup, eventfd_signal, VM entry) without the return to userspace, the ioctl return/re-entry and the VMM's
+///   dispatch: about a seventh of the userspace round trip there. Like the exit, an upper bound for hardware
+///   KVM.</item>
 /// <item><see cref="EoiNs"/> 1000: an EOI write to the in-kernel irqchip is the same kind of
-///   in-kernel exit as an ioeventfd hit.</item>
+///   in-kernel exit as an ioeventfd hit (not measured on its own; left at its estimate).</item>
 /// <item><see cref="IrqFdInjectNs"/> 500: for an MSI route, irqfd_wakeup injects inline
 ///   (kvm_arch_set_irq_inatomic: eventfd wake-up, APIC delivery, vCPU kick) without a thread hop;
 ///   only pin routes fall back to the irqfd_inject workqueue. virtio-pci with MSI-X uses MSI routes.</item>
@@ -27,12 +33,10 @@ namespace Sim.Machine.Kvm;
 /// <item><see cref="GuestStepNs"/> 100: guest instructions between two program steps (added to
 ///   every step on top of an explicit Compute).</item>
 /// </list>
-/// Measured beside these on 2026-12-07 (<c>virtsim bench kvm</c>, docs/recording.md §7.1), process CPU time per
-/// crossing on the build machines' own /dev/kvm (PVM flavour, kernel 6.18.44, AMD EPYC, loaded): userspace PIO or
-/// MMIO exit 7.3–8.9 µs, ioeventfd-absorbed write 1.06–1.51 µs, one guest instruction 0.44–0.66 µs (PVM emulates
-/// every guest instruction there). The ioeventfd figure agrees with <see cref="IoEventFdNs"/>; the exit figure is an
-/// upper bound (an emulating, nested host), so the defaults stay until a hardware KVM host is measured. Kernel
-/// vhost in the KVM lab (kvm_amd under TCG): slot for the lab's figures (docs/kvm-lab.md), not filled here.
+/// The other figures are estimates: the same host's guest instruction (0.44 µs of CPU for one LOOP, emulated) says
+/// nothing about a hardware vCPU's, and the KVM lab's kvm_amd runs under TCG, two to three orders of magnitude
+/// slower than hardware (docs/recording.md §7), so neither recalibrates a default. A figure from a hardware KVM
+/// host would replace the PVM ones above.
 /// </summary>
 public sealed record LatencyModel
 {
@@ -46,9 +50,9 @@ public sealed record LatencyModel
         ContextSwitchNs = 0, WorkerWakeupNs = 0, HaltWakeupNs = 0, InterruptDeliveryNs = 0, GuestStepNs = 0,
     };
 
-    public long UserspaceExitNs { get; init; } = 5400;
+    public long UserspaceExitNs { get; init; } = 7500;
 
-    public long IoEventFdNs { get; init; } = 1000;
+    public long IoEventFdNs { get; init; } = 1060;
 
     public long EoiNs { get; init; } = 1000;
 

@@ -159,7 +159,7 @@ public sealed class Simulation
     /// sinks. Not counted or hashed.</summary>
     public void EmitCheckpoint()
     {
-        var ev = new TraceEvent(TraceEventKind.Checkpoint, Loop.Now, 0, Memory.ContentHash(), EventHash, default);
+        var ev = new TraceEvent(TraceEventKind.Checkpoint, Loop.Now, 0, Memory.CheckpointHash(), EventHash, default);
         ITraceSink[] sinks = _sinks;
         for (int i = 0; i < sinks.Length; i++) sinks[i].Write(in ev);
     }

@@ -48,6 +48,7 @@ public sealed class GuestVisibleComparer : ITraceSink
         _fields = new NotificationFields();
         if (!GuestMemory.TryCreate(actual.Layout, out GuestMemory? shadow, out string? error)) throw new ArgumentException(error, nameof(actual));
         _shadow = shadow;
+        _shadow.HashScheme = actual.HashScheme; // the recording's scheme: its footer hash is checked against this
         foreach (MemoryRegion r in actual.Regions)
         {
             if (actual.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> from) && _shadow.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> to)) from.CopyTo(to);

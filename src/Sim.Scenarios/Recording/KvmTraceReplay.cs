@@ -50,6 +50,8 @@ public static class KvmTraceReplay
             var options = header.Options.Where(kv => !differential || kv.Key != "notify");
             if (!ExternalMachine.TryCreate(scenario, options, out ExternalMachine? machine, out string buildError)) return KvmReplayResult.Error(0, $"the header does not build a machine: {buildError}");
             Simulation sim = machine!.Simulation;
+            // Hash as the recording did: the committed PVM and lab recordings are format 1 (linear hashes).
+            sim.Memory.HashScheme = header.MemoryHashScheme;
             if (!sim.Memory.Layout.Regions.SequenceEqual(header.MemoryLayout.Regions.OrderBy(r => r.Base))) return KvmReplayResult.Error(0, "the trace's memory layout is not the scenario's");
             if (!input.TryReadInitialMemory(sim.Memory, out error)) return KvmReplayResult.Error(0, error.Message);
 

@@ -31,9 +31,9 @@ public sealed class ShowFilterTests
     {
         var (_, o, _) = CliRunner.Run("show", Trace(), "--from", "10", "--to", "12");
         Assert.Equal(["#10 ", "#11 ", "#12 "], EventLines(o).Select(l => l[..4]));
-        var (_, byTime, _) = CliRunner.Run("show", Trace(), "--from", "1151900ns", "--to", "1.1519ms", "--kind", "IoEventFd");
-        Assert.Equal(["#247 t=1151900 IoEventFd src=0 addr=0xfe007000 val=0x2 data=0000"], EventLines(byTime));
-        Assert.Equal(EventLines(byTime), EventLines(CliRunner.Run("show", Trace(), "--from", "1151.9us", "--to", "1151900ns", "--kind", "IoEventFd").Out));
+        var (_, byTime, _) = CliRunner.Run("show", Trace(), "--from", "1597100ns", "--to", "1.5971ms", "--kind", "IoEventFd");
+        Assert.Equal(["#247 t=1597100 IoEventFd src=0 addr=0xfe007000 val=0x2 data=0000"], EventLines(byTime));
+        Assert.Equal(EventLines(byTime), EventLines(CliRunner.Run("show", Trace(), "--from", "1597.1us", "--to", "1597100ns", "--kind", "IoEventFd").Out));
     }
 
     [Fact]
@@ -45,7 +45,7 @@ public sealed class ShowFilterTests
         Assert.Equal(2, lines.Length);
         using JsonDocument kick = JsonDocument.Parse(lines[0]);
         Assert.Equal(247, kick.RootElement.GetProperty("i").GetInt32());
-        Assert.Equal(1151900, kick.RootElement.GetProperty("t_ns").GetInt64());
+        Assert.Equal(1597100, kick.RootElement.GetProperty("t_ns").GetInt64());
         Assert.Equal("IoEventFd", kick.RootElement.GetProperty("kind").GetString());
         Assert.Equal(0xfe007000UL, kick.RootElement.GetProperty("addr").GetUInt64());
         Assert.Equal(2UL, kick.RootElement.GetProperty("value").GetUInt64());

@@ -34,7 +34,7 @@ public sealed class TraceLogAndTextTests
         var text = new StringWriter();
         Assert.Null(TraceTextFormatter.WriteAll(reader, text));
         string[] lines = text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.StartsWith("# virtsim-trace v1: scenario virtio-net-echo, seed 42, origin simulated", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("# virtsim-trace v2: scenario virtio-net-echo, seed 42, origin simulated", lines[0], StringComparison.Ordinal);
         Assert.Equal(5, lines.Count(l => l.StartsWith('#') && char.IsDigit(l[1])));
         Assert.Contains(lines, l => l.StartsWith("# end: 5 events", StringComparison.Ordinal));
 

@@ -363,9 +363,12 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     {
         byte[] notOurs = Encode(w => { w.WriteMapHeader(1); w.Write("format"); w.Write("something-else"); });
         Assert.Contains("expected format \"virtsim-trace\", found \"something-else\"", ReadError(notOurs).Message, StringComparison.Ordinal);
-        byte[] v2 = Encode(w => { w.WriteMapHeader(2); w.Write("format"); w.Write("virtsim-trace"); w.Write("format_version"); w.Write(2); });
-        Assert.Equal(TraceErrorKind.Unsupported, ReadError(v2).Kind);
-        byte[] missing = Encode(w => { w.WriteMapHeader(2); w.Write("format"); w.Write("virtsim-trace"); w.Write("format_version"); w.Write(1); });
+        foreach (int unknown in new[] { 0, 3 })
+        {
+            byte[] other = Encode(w => { w.WriteMapHeader(2); w.Write("format"); w.Write("virtsim-trace"); w.Write("format_version"); w.Write(unknown); });
+            Assert.Equal(TraceErrorKind.Unsupported, ReadError(other).Kind);
+        }
+        byte[] missing = Encode(w => { w.WriteMapHeader(2); w.Write("format"); w.Write("virtsim-trace"); w.Write("format_version"); w.Write(2); });
         Assert.Contains("expected header key \"virtsim_version\"", ReadError(missing).Message, StringComparison.Ordinal);
     }
 
