@@ -163,7 +163,8 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
         if (markOutcome) MarkOutcome(diffs);
         if (diffs.Count == 0) return null;
-        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk, Lockstep.DriverWroteStatus, Lockstep.RingsOverlap, Lockstep.BuffersOverlapInKick, Lockstep.ModelBrokenReasons, Lockstep.QueueSizeRewritten, Lockstep.ModelAvailIdx(_model));
+        LockstepFacts f = Lockstep.Facts;
+        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, f.ModelEverBroken, f.UnalignedRegisterWrite, f.KickBeforeDriverOk, f.DriverWroteStatus, f.RingsOverlap, f.BuffersOverlapInKick, f.ModelBrokenReasons, f.QueueSizeRewritten, Lockstep.ModelAvailIdx(_model));
         IReadOnlyList<QemuDifferenceEntry>? rows = Qemu72Differences.Explain(c, out _);
         if (rows is not null)
         {
