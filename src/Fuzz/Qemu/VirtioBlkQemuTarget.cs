@@ -51,7 +51,7 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
     /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>):
     /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>findings/qemu-reproducers</c> under the current directory; null writes
     /// none.</summary>
-    public string? ReproducerDirectory { get; set; } = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d ? d : Path.Combine("findings", "qemu-reproducers");
+    public string? ReproducerDirectory { get; set; } = QemuReproducer.DefaultDirectory;
 
     /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure).</summary>
     public int DistinctOutcomes => _outcomes.Count;

@@ -23,7 +23,8 @@ namespace Sim.Devices.Virtio.Rng;
 /// NOT report more than it wrote); driver-readable buffers are ignored, as QEMU's iov_from_buf on in_sg does.</item>
 /// <item><b>Robust</b> (default, QEMU hw/virtio/virtio-rng.c chr_read) fills the device-writable buffers and reports
 /// the bytes written. It refuses a chain that holds driver-readable buffers (§5.4.6.1: the driver MUST NOT place
-/// them): used.len 0, nothing written, and the log says why.</item>
+/// them): used.len 0, nothing written, and the log says why. Before popping it walks every available chain as QEMU's
+/// get_request_size does (<see cref="VirtioDevice.TryGetAvailBytes"/>), and breaks where that walk would.</item>
 /// <item>Both fill at most <see cref="BytesPerRequestMax"/> bytes of one element (§5.4.7.1: the device MAY use
 /// less than the entire buffer), a ring error while popping breaks the device (QEMU virtio_error), and one handler
 /// run pops at most <see cref="ElementsPerNotifyMax"/> elements.</item>
@@ -86,8 +87,17 @@ public sealed class VirtioRngDevice : VirtioDevice
     /// <summary>Robust: requests refused because they held driver-readable buffers.</summary>
     public long Refused { get; private set; }
 
+    /// <summary>Robust: the most bytes one request sizes (QEMU virtio_rng_process's quota; the differential rig runs
+    /// QEMU with <c>max-bytes</c> 1 MiB per period). Bounds <see cref="SplitQueue.GetAvailBytes"/>'s walk as QEMU's
+    /// quota bounds get_request_size's.</summary>
+    public const uint RequestBytesMax = 1 << 20;
+
     protected override void HandleQueueNotify(int queueIndex)
     {
+        // Robust, as QEMU (virtio_rng_process → get_request_size → virtqueue_get_avail_bytes): every available chain
+        // is walked before any is popped, and that walk's checks break the device where a pop's would not (a
+        // descriptor listed in two chains: "Looped descriptor"; avail.idx a queue ahead: "Guest moved used index").
+        if (Flavour == Flavour.Robust && !TryGetAvailBytes(queueIndex, RequestBytesMax, out _)) return;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
             if (!TryPop(queueIndex, _element)) return;
