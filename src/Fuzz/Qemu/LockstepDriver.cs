@@ -104,6 +104,7 @@ public sealed class LockstepDriver : IMemoryObserver
         {
             context?.Step();
             RingInput.Op op = RingInput.ReadOp(ref reader);
+            Facts.ChainsWaitedUnkicked |= op.Code is not (8 or 14) && ChainsWaiting();
             if (op.Code < 8)
             {
                 _guest.Apply(op);
@@ -113,6 +114,21 @@ public sealed class LockstepDriver : IMemoryObserver
             Sync();
         }
         NoteBroken();
+        Facts.ChainsWaitedUnkicked |= ChainsWaiting();
+    }
+
+    /// <summary>The model's queue is live and avail.idx in memory is ahead of what it took: chains wait for a
+    /// kick.</summary>
+    private bool ChainsWaiting()
+    {
+        VirtioDevice device = _rig!.VirtioDevice;
+        SplitQueue queue = device.GetQueue(0);
+        if (!queue.Ready || !device.DriverOk || device.IsBroken) return false;
+        GuestMemory memory = _rig.Simulation.Memory;
+        using (memory.As(MemoryActor.Host))
+        {
+            return memory.TryReadUInt16(new GuestAddress(queue.AvailRing.Value + 2), out ushort idx) && idx != queue.NextAvail.Value;
+        }
     }
 
     private void Apply(RingInput.Op op)

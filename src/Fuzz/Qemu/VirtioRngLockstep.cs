@@ -91,9 +91,27 @@ public sealed class VirtioRngLockstep : ILockstepDevice
         ObserveQemu(q, qemu);
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         qemu.Broken = Facts.GuestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.RngVirtioBackendPath) : bit;
-        qemu.BrokenReason = qemu.Broken ? VirtioBlkLockstep.LastLine(q.Stderr) : null;
+        qemu.BrokenReason = qemu.Broken ? BrokenMessage(q) : null;
         ResetQemu(wait: false);
     }
+
+    /// <summary>QEMU's last stderr line once it broke: virtio_error's message comes through the stderr pipe, read
+    /// asynchronously, so it can trail the qtest answer that showed the break; waits for it up to
+    /// <see cref="StderrWaitMax"/>.</summary>
+    private static string? BrokenMessage(QemuMachine q)
+    {
+        long deadline = Environment.TickCount64 + (long)StderrWaitMax.TotalMilliseconds;
+        string? line = VirtioBlkLockstep.LastLine(q.Stderr);
+        while (line is null && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(1);
+            line = VirtioBlkLockstep.LastLine(q.Stderr);
+        }
+        return line;
+    }
+
+    /// <summary>How long a broken QEMU's message may trail the observation.</summary>
+    public static readonly TimeSpan StderrWaitMax = TimeSpan.FromMilliseconds(200);
 
     /// <summary>QEMU 7.2 looks at the queue when DRIVER_OK is written (virtio_rng_set_status → virtio_rng_process): an
     /// avail.idx the memory still holds from an earlier initialisation sizes an entropy request then; the model waits

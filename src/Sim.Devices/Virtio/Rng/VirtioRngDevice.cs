@@ -1,9 +1,11 @@
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine.Memory;
 using Sim.Engine.Random;
 using Sim.Engine.Trace;
 using Sim.Spec.Rng;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Rng;
 
@@ -91,6 +93,17 @@ public sealed class VirtioRngDevice : VirtioDevice
     /// QEMU with <c>max-bytes</c> 1 MiB per period). Bounds <see cref="SplitQueue.GetAvailBytes"/>'s walk as QEMU's
     /// quota bounds get_request_size's.</summary>
     public const uint RequestBytesMax = 1 << 20;
+
+    /// <summary>Robust, as QEMU's virtio_rng_set_status → virtio_rng_process: every status the driver writes while the
+    /// queue is ready and DRIVER_OK is set walks the available chains (get_request_size), so a malformed ring left in
+    /// memory (a re-initialisation over an old avail.idx) breaks the device at DRIVER_OK, before any kick. The fill
+    /// QEMU may then request is not modelled: the model serves chains at kicks only.</summary>
+    protected override void OnStatusChanged(VirtioStatus oldStatus, VirtioStatus newStatus)
+    {
+        if (Flavour != Flavour.Robust || IsBroken || (newStatus & VirtioStatus.DriverOk) == 0) return;
+        if (!GetQueue(0).Ready) return;
+        using (Memory.As(MemoryActor.Device)) TryGetAvailBytes(0, RequestBytesMax, out _);
+    }
 
     protected override void HandleQueueNotify(int queueIndex)
     {
