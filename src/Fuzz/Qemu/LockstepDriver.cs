@@ -127,7 +127,8 @@ public sealed class LockstepDriver : IMemoryObserver
         GuestMemory memory = _rig.Simulation.Memory;
         using (memory.As(MemoryActor.Host))
         {
-            return memory.TryReadUInt16(new GuestAddress(queue.AvailRing.Value + 2), out ushort idx) && idx != queue.NextAvail.Value;
+            return memory.TryReadUInt16(new GuestAddress(queue.AvailRing.Value + 2), out ushort idx)
+                && idx != queue.NextAvail.Value;
         }
     }
 
@@ -173,7 +174,8 @@ public sealed class LockstepDriver : IMemoryObserver
         int offset = op.Index % 0x38;
         int width = 1 << (op.Flags & 3);
         LockstepFacts f = Facts;
-        f.GuestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
+        f.GuestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1
+            && offset + width > L.CommonDriverFeatureSelect;
         f.UnalignedRegisterWrite |= offset % width != 0;
         f.DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
         f.QueueSizeRewritten |= offset == L.CommonQueueSize && width >= 2
@@ -248,7 +250,8 @@ public sealed class LockstepDriver : IMemoryObserver
         Facts.KickBeforeDriverOk |= !device.DriverOk && !device.IsBroken;
         if (!Facts.BuffersOverlapInKick && device.DriverOk && !device.IsBroken)
         {
-            Facts.BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, device.GetQueue(0), Indirect);
+            Facts.BuffersOverlapInKick =
+                KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, device.GetQueue(0), Indirect);
         }
         rig.Kick();
         NoteBroken();
@@ -285,7 +288,8 @@ public sealed class LockstepDriver : IMemoryObserver
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable
             && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _guest.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
-        if (!UsedRingsSeen.Contains((state.UsedRing.Value, state.Size))) UsedRingsSeen.Add((state.UsedRing.Value, state.Size));
+        (ulong, int) ring = (state.UsedRing.Value, state.Size);
+        if (!UsedRingsSeen.Contains(ring)) UsedRingsSeen.Add(ring);
         Facts.RingsOverlap |= KickOverlap.RingsOverlap(state);
         _synced = state;
         _syncedReady = true;

@@ -39,9 +39,9 @@ public class LockstepFacts
     /// NEEDS_RESET bit, so only QMP's <c>x-query-virtio-status</c> tells whether QEMU is broken.</summary>
     public bool GuestTouchedStatusOrFeatures { get; set; }
 
-    /// <summary>Chains the model had not taken were available while the input did something other than kick (or
-    /// when it ended): a QEMU device that looks at its queue outside kicks (virtio-rng's rate-limit timer,
-    /// check_rate_limit → virtio_rng_process) may have served or walked them at a moment the model cannot know.</summary>
+    /// <summary>Chains the model had not taken were available while the input did something other than kick (or when it
+    /// ended): a QEMU device that looks at its queue outside kicks (virtio-rng's rate-limit timer, check_rate_limit →
+    /// virtio_rng_process) may have served or walked them at a moment the model cannot know.</summary>
     public bool ChainsWaitedUnkicked { get; set; }
 
     public virtual void Clear()

@@ -17,7 +17,8 @@ public static class ParentBoundProcess
 {
     public const string SetprivPath = "/usr/bin/setpriv";
 
-    private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Done)> Requests = [];
+    private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Done)> Requests =
+        [];
 
     private static readonly Lazy<Thread> Spawner = new(() =>
     {
@@ -67,7 +68,9 @@ public static class ParentBoundProcess
         {
             try
             {
-                done.SetResult(Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start"));
+                Process started = Process.Start(start)
+                    ?? throw new InvalidOperationException($"{start.FileName} did not start");
+                done.SetResult(started);
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
             {

@@ -13,7 +13,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// </summary>
 public static class RngOutcome
 {
-    public static string Describe(RngObservation qemu, (ulong Address, int Size)? used, IEnumerable<string> differenceKinds)
+    public static string Describe(
+        RngObservation qemu, (ulong Address, int Size)? used, IEnumerable<string> differenceKinds)
     {
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(differenceKinds);
@@ -23,7 +24,8 @@ public static class RngOutcome
         text.Append("|status=").Append(qemu.DeviceStatus.ToString("x2", CultureInfo.InvariantCulture));
         text.Append("|isr=").Append(qemu.Isr);
         ReadOnlySpan<byte> m = qemu.Memory;
-        if (used is { } q && q.Size > 0 && q.Address <= (ulong)m.Length && 4 + (8UL * (ulong)q.Size) <= (ulong)m.Length - q.Address)
+        if (used is { } q && q.Size > 0 && q.Address <= (ulong)m.Length
+            && 4 + (8UL * (ulong)q.Size) <= (ulong)m.Length - q.Address)
         {
             int idx = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(q.Address + 2)..]);
             text.Append("|used=").Append(QemuOutcome.CountClass(idx));
@@ -35,7 +37,10 @@ public static class RngOutcome
             }
             text.Append('[').AppendJoin(',', classes).Append(']');
         }
-        foreach (string kind in differenceKinds.Distinct().Order(StringComparer.Ordinal)) text.Append("|diff:").Append(kind);
+        foreach (string kind in differenceKinds.Distinct().Order(StringComparer.Ordinal))
+        {
+            text.Append("|diff:").Append(kind);
+        }
         return text.ToString();
     }
 

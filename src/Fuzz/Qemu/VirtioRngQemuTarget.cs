@@ -53,6 +53,9 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
     /// <summary>Differences the re-run did not confirm, by kinds (should stay rare).</summary>
     public static Dictionary<string, int> FirstRunOnly { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The facts of the last input run (process-wide, for tests and triage).</summary>
+    public static RngRunFacts LastFacts => Lockstep.Facts;
+
     /// <summary>Kicks whose used.idx agreed only after more than one read (QEMU's backend answering late).</summary>
     public static long LateSettles => Lockstep.LateSettles;
 

@@ -19,12 +19,15 @@ public sealed class QemuParentDeathTests(ITestOutputHelper output)
     {
         if (VirtioRngQemuTarget.Available is { } why || !ParentBoundProcess.Bound)
         {
-            output.WriteLine("SKIPPED: " + (VirtioRngQemuTarget.Available ?? ParentBoundProcess.SetprivPath + " not found"));
+            string reason = VirtioRngQemuTarget.Available ?? ParentBoundProcess.SetprivPath + " not found";
+            output.WriteLine("SKIPPED: " + reason);
             return;
         }
         using TempDir dir = CliRunner.TempDir();
         string dll = Path.Combine(AppContext.BaseDirectory, "virtsim.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, "fuzz", "run", "--target", VirtioRngQemuTarget.TargetName, "--no-coverage", "--seed", "1", "--time", "300s", "--findings", dir.File("f")])
+        string[] args = [dll, "fuzz", "run", "--target", VirtioRngQemuTarget.TargetName, "--no-coverage", "--seed", "1",
+            "--time", "300s", "--findings", dir.File("f")];
+        var start = new ProcessStartInfo("dotnet", args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -60,16 +63,21 @@ public sealed class QemuParentDeathTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The pid of <paramref name="parent"/>'s qemu-system-x86_64 child (its /proc children lists), or 0.</summary>
+    /// <summary>The pid of <paramref name="parent"/>'s qemu-system-x86_64 child (its /proc children lists), or
+    /// 0.</summary>
     private static int QemuChild(int parent)
     {
         foreach (string task in Directory.GetDirectories($"/proc/{parent}/task"))
         {
-            string children = File.Exists(Path.Combine(task, "children")) ? File.ReadAllText(Path.Combine(task, "children")) : "";
+            string list = Path.Combine(task, "children");
+            string children = File.Exists(list) ? File.ReadAllText(list) : "";
             foreach (string pid in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {
                 string comm = File.Exists($"/proc/{pid}/comm") ? File.ReadAllText($"/proc/{pid}/comm").Trim() : "";
-                if (comm.StartsWith("qemu-system", StringComparison.Ordinal)) return int.Parse(pid, CultureInfo.InvariantCulture);
+                if (comm.StartsWith("qemu-system", StringComparison.Ordinal))
+                {
+                    return int.Parse(pid, CultureInfo.InvariantCulture);
+                }
             }
         }
         return 0;

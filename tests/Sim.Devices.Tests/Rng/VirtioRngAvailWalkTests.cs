@@ -33,7 +33,8 @@ public sealed class VirtioRngAvailWalkTests
     public void Robust_ChainListedTwice_BreaksWithLoopedDescriptor_BeforeAnyFill()
     {
         VirtioDeviceRig rig = Rig(Flavour.Robust, out VirtioRngDevice device);
-        Assert.True(rig.Queue.TryAdd(rig.Memory, [], [new GuestBuffer(VirtioDeviceRig.Buf(0), 8), new GuestBuffer(VirtioDeviceRig.Buf(8), 8)], out ushort head));
+        GuestBuffer[] two = [new GuestBuffer(VirtioDeviceRig.Buf(0), 8), new GuestBuffer(VirtioDeviceRig.Buf(8), 8)];
+        Assert.True(rig.Queue.TryAdd(rig.Memory, [], two, out ushort head));
         WriteAvail(rig, slot: 0, head, idx: 0);
         WriteAvail(rig, slot: 1, head, idx: 2);
         rig.Kick();
@@ -49,7 +50,8 @@ public sealed class VirtioRngAvailWalkTests
     public void Seed_ChainListedTwice_ServedTwice()
     {
         VirtioDeviceRig rig = Rig(Flavour.Seed, out VirtioRngDevice device);
-        Assert.True(rig.Queue.TryAdd(rig.Memory, [], [new GuestBuffer(VirtioDeviceRig.Buf(0), 8), new GuestBuffer(VirtioDeviceRig.Buf(8), 8)], out ushort head));
+        GuestBuffer[] two = [new GuestBuffer(VirtioDeviceRig.Buf(0), 8), new GuestBuffer(VirtioDeviceRig.Buf(8), 8)];
+        Assert.True(rig.Queue.TryAdd(rig.Memory, [], two, out ushort head));
         WriteAvail(rig, slot: 0, head, idx: 0);
         WriteAvail(rig, slot: 1, head, idx: 2);
         rig.Kick();
@@ -85,7 +87,8 @@ public sealed class VirtioRngAvailWalkTests
         Assert.Equal(nameof(QueueError.AvailIndexTooFar), device.BrokenReason);
     }
 
-    /// <summary>Writes avail.ring[<paramref name="slot"/>] and avail.idx (the driver's layout: flags, idx, ring).</summary>
+    /// <summary>Writes avail.ring[<paramref name="slot"/>] and avail.idx (the driver's layout: flags, idx,
+    /// ring).</summary>
     private static void WriteAvail(VirtioDeviceRig rig, int slot, ushort head, ushort idx)
     {
         ulong avail = SplitRingLayout.Modern(new GuestAddress(VirtioDeviceRig.RingBase), QueueSize).AvailRing.Value;

@@ -36,7 +36,8 @@ public sealed partial class SplitQueue
             ushort head = MemoryRing.ReadAvailEntry(this, memory, idx.Slot(_size));
             idx = idx.Next;
             if (head >= _size) return QueueError.HeadOutOfRange;
-            QueueError error = SumChain(memory, head, ref totalBufs, ref inTotal, ref outTotal, inBytesMax, out bool done);
+            QueueError error =
+                SumChain(memory, head, ref totalBufs, ref inTotal, ref outTotal, inBytesMax, out bool done);
             if (error != QueueError.None) return error;
             if (done) break;
         }
@@ -48,7 +49,9 @@ public sealed partial class SplitQueue
     /// <summary>One chain of <see cref="GetAvailBytes"/>: adds its lengths (32-bit sums, as QEMU's unsigned int) and
     /// its descriptors to <paramref name="totalBufs"/> (a direct chain's count carries over to the next chain, an
     /// indirect chain counts as one); <paramref name="done"/> when <paramref name="inBytesMax"/> was reached.</summary>
-    private QueueError SumChain(GuestMemory memory, ushort head, ref int totalBufs, ref uint inTotal, ref uint outTotal, uint inBytesMax, out bool done)
+    private QueueError SumChain(
+        GuestMemory memory, ushort head, ref int totalBufs, ref uint inTotal, ref uint outTotal, uint inBytesMax,
+        out bool done)
     {
         done = false;
         if (!TryReadDescriptor(memory, _descTable, head, out Descriptor d)) return QueueError.DescTableOutsideMemory;
