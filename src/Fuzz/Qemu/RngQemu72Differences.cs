@@ -68,10 +68,10 @@ public static class RngQemu72Differences
             (c, d) => c.Facts.ModelEverBroken && c.Qemu.Broken && d.Kind is not RngComparison.Broken),
         new(
             "timer-served-unkicked-chains",
-            "The input left chains available while it did something other than kick, or at its end (input-level): QEMU completed chains the model did not, or broke (a walk's or a pop's message) where the model did not.",
+            "The input left chains available while it did something other than kick, or at its end (input-level): QEMU completed chains the model did not, or broke (a walk's or a pop's message) where the model is not broken at the end (it may have broken earlier and been reset).",
             "QEMU's rate limiter re-arms a timer on QEMU_CLOCK_VIRTUAL, which runs in real time under TCG; every period (1 ms here) check_rate_limit refills the quota and calls virtio_rng_process, which walks the available chains (virtqueue_get_avail_bytes: \"Looped descriptor\", \"Guest moved used index\", \"Invalid size for indirect buffer table\", \"Guest says index … is available\") and requests entropy for them; chr_read pops them (virtqueue_map_desc: \"bogus descriptor\"). So chains no kick announced may be served or break QEMU at a moment of wall time the model cannot know; the model acts at kicks (VIRTIO 1.2 §2.7.13: the device MAY look at the ring at any time).",
             "check_rate_limit → virtio_rng_process → get_request_size, chr_read (hw/virtio/virtio-rng.c)",
-            (c, d) => c.Facts.ChainsWaitedUnkicked && !c.Facts.ModelEverBroken),
+            (c, d) => c.Facts.ChainsWaitedUnkicked && !c.Model.Broken),
         new(
             "driver-wrote-register",
             "The input wrote common-config registers itself unaligned, wrote the status register, or rewrote queue_size on the enabled queue (input-level).",

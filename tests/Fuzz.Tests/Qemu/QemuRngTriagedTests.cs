@@ -54,6 +54,16 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
             "timer: timer-served-unkicked-chains",
             "01040000020000000000000000000000000000000000040b00000000000000000000000000000000"
             + "00410800000000000000000000000000000000000003000000000000000000000000000000ffff" },
+        // The 10-minute run's one finding: the model broke, a re-initialisation reset it, QEMU's timer then walked the
+        // chains left waiting ("Looped descriptor") while the model, reset, did not.
+        {
+            "timer: timer-served-unkicked-chains",
+            "00040000000000000000000000000000000000000000000200000000000000000000000000000000"
+            + "0000020000000000000000000000000000000000000a000000000000000000000000000000000003"
+            + "02000000000000000000000000000000000000000000000000000000000000000000010000000200"
+            + "00000000000000000000000000000000000800000000000000000000000000000000000000000000"
+            + "0000000000000000000000000000000a000000000000000000000000000000000003000000000000"
+            + "000000000000000000010000000c" },
     };
 
     private bool Skipped()
@@ -81,7 +91,8 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
         {
             // The timer fires on wall time: the difference shows on some runs. When it shows, only its row explains it.
             string row = resolution["timer: ".Length..];
-            string[] allowed = [row, "stale-avail-at-driver-ok", "readable-buffers-refused"];
+            string[] allowed = [row, "stale-avail-at-driver-ok", "readable-buffers-refused", "both-broken",
+                "no-writable-bytes-left-available", "entropy-over-rings-or-buffers"];
             Assert.True(target.Explained.Keys.All(allowed.Contains), string.Join(", ", target.Explained.Keys));
             Assert.True(VirtioRngQemuTarget.LastFacts.ChainsWaitedUnkicked);
         }
