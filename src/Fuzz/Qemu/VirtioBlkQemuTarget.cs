@@ -142,16 +142,16 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
                 string stderr = _machine?.StderrAfterExit() ?? "";
                 string exit = _machine?.ExitDescription ?? "not started";
                 Restart();
-                context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{Tail(stderr)}{Reproducer(program, input, e.Message)}");
+                context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{Tail(stderr)}{Reproducer(program, input, e.Message, "qemu/died")}");
                 return FuzzOutcome.Completed;
             }
             catch (QemuHangException e)
             {
                 Restart();
-                context.Report(OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message));
+                context.Report(OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message, "qemu/no-answer"));
                 return FuzzOutcome.Completed;
             }
-            if (diff is { } d) context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message));
+            if (diff is { } d) context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message, d.Site));
         }
         return FuzzOutcome.Completed;
     }
@@ -219,14 +219,20 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
 
     /// <summary>Writes the standalone reproducer (see <see cref="QemuReproducer"/>) and returns a line naming
     /// it.</summary>
-    private string Reproducer(string program, ReadOnlySpan<byte> input, string note)
+    private string Reproducer(string program, ReadOnlySpan<byte> input, string note, string site)
     {
         if (ReproducerDirectory is null) return "";
+        // One reproducer per site and process: a campaign's minimiser re-runs the finding's input hundreds of times,
+        // and each reproducer costs a fresh QEMU; the first input that fired at the site is the one recorded.
+        if (_reproducers.TryGetValue(site, out string? written)) return $"\nstandalone reproducer: {written}/run.sh (of the first input that fired here)";
         string dir = Path.Combine(ReproducerDirectory, Engine.CorpusDirectory.ContentName(input));
+        _reproducers[site] = dir;
         if (Directory.Exists(dir)) return $"\nstandalone reproducer: {dir}/run.sh";
         QemuReproducer.Write(program, input, dir, note);
         return $"\nstandalone reproducer: {dir}/run.sh (QEMU command line + qtest script, no virtsim needed)";
     }
+
+    private readonly Dictionary<string, string> _reproducers = new(StringComparer.Ordinal);
 
     private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
 }
