@@ -154,20 +154,10 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
 
     /// <summary>Writes the standalone reproducer (<see cref="QemuReproducer.WriteRng"/>) on a fresh QEMU and returns a
     /// line naming it.</summary>
-    private string Reproducer(string program, ReadOnlySpan<byte> input, string note, string site)
-    {
-        if (ReproducerDirectory is null) return "";
-        // One reproducer per site and process: a campaign's minimiser re-runs the finding's input hundreds of times,
-        // and each reproducer costs a fresh QEMU; the first input that fired at the site is the one recorded.
-        if (_reproducers.TryGetValue(site, out string? written)) return $"\nstandalone reproducer: {written}/run.sh (of the first input that fired here)";
-        string dir = Path.Combine(ReproducerDirectory, Engine.CorpusDirectory.ContentName(input));
-        _reproducers[site] = dir;
-        if (Directory.Exists(dir)) return $"\nstandalone reproducer: {dir}/run.sh";
-        QemuReproducer.WriteRng(program, input, dir, note);
-        return $"\nstandalone reproducer: {dir}/run.sh (QEMU command line + qtest script, no virtsim needed)";
-    }
+    private string Reproducer(string program, ReadOnlySpan<byte> input, string note, string site) =>
+        _reproducers.Line(ReproducerDirectory, site, input, (bytes, dir) => QemuReproducer.WriteRng(program, bytes, dir, note));
 
-    private readonly Dictionary<string, string> _reproducers = new(StringComparer.Ordinal);
+    private readonly ReproducerSites _reproducers = new();
 
     private static void Restart()
     {
