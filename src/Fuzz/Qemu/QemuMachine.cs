@@ -7,8 +7,9 @@ namespace Virtsim.Fuzz.Qemu;
 /// <summary>
 /// One running QEMU that our side owns (<see cref="QemuCommandLine"/>): its scratch directory (firmware, disk image,
 /// QMP socket; under /dev/shm when there is one), the process, its qtest pipes, its QMP socket and the tail of its
-/// stderr. Started once and reused across inputs; <see cref="Dispose"/> kills it and removes the directory. Every
-/// machine still running when the host process exits is killed (QEMU does not exit when its qtest pipe closes).
+/// stderr. Started once and reused across inputs; <see cref="Dispose"/> kills it and removes the directory. QEMU does
+/// not exit when its qtest pipe closes: every machine still running when the host process exits is killed, and a host
+/// killed outright takes QEMU with it (<see cref="ParentBoundProcess"/>: setpriv's parent-death signal).
 /// </summary>
 public sealed class QemuMachine : IDisposable
 {
@@ -42,7 +43,7 @@ public sealed class QemuMachine : IDisposable
             UseShellExecute = false,
         };
         foreach (string a in Arguments) start.ArgumentList.Add(a);
-        _process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
+        _process = ParentBoundProcess.Start(start);
         lock (Running) Running.Add(this);
         _process.ErrorDataReceived += (_, e) =>
         {

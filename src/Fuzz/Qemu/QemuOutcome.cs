@@ -70,7 +70,7 @@ public static class QemuOutcome
         return b.ToString().TrimEnd();
     }
 
-    private static string CountClass(int n) => n switch { 0 => "0", 1 => "1", 2 => "2", <= 4 => "3-4", <= 8 => "5-8", _ => "9+" };
+    internal static string CountClass(int n) => n switch { 0 => "0", 1 => "1", 2 => "2", <= 4 => "3-4", <= 8 => "5-8", _ => "9+" };
 
     /// <summary>0; 1 (status only); 2..512; one sector + status; whole sectors + status; other.</summary>
     private static string LengthClass(uint len) => len switch

@@ -110,12 +110,7 @@ public sealed class QtestClient : IDisposable
     public void Sync()
     {
         Send();
-        while (_pending > 0)
-        {
-            ReadOnlySpan<byte> line = ReadLine();
-            _pending--;
-            if (!line.StartsWith("OK"u8)) Failures++;
-        }
+        SkipAnswersBefore(0);
     }
 
     /// <summary>Runs a command that answers <c>OK 0xVALUE</c> (inb/inw/inl, readb/w/l/q) and returns the value;
@@ -124,19 +119,8 @@ public sealed class QtestClient : IDisposable
     {
         Queue(command);
         Send();
-        while (_pending > 1)
-        {
-            if (!ReadLine().StartsWith("OK"u8)) Failures++;
-            _pending--;
-        }
-        ReadOnlySpan<byte> answer = ReadLine();
-        _pending--;
-        if (!answer.StartsWith("OK 0x"u8) || !ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong value))
-        {
-            Failures++;
-            return ulong.MaxValue;
-        }
-        return value;
+        SkipAnswersBefore(1);
+        return ReadValue();
     }
 
     /// <summary>Several value commands in one round trip (after whatever is batched); a refused one reads as all
@@ -153,23 +137,47 @@ public sealed class QtestClient : IDisposable
     /// <paramref name="trailing"/> answers after them unread.</summary>
     private ulong[] ReadValues(int count, int trailing)
     {
-        while (_pending > count + trailing)
+        SkipAnswersBefore(count + trailing);
+        ulong[] values = new ulong[count];
+        for (int i = 0; i < count; i++) values[i] = ReadValue();
+        return values;
+    }
+
+    /// <summary>Reads the <c>OK</c> answers of queued commands until <paramref name="keep"/> are left unread (a
+    /// refusal counted).</summary>
+    private void SkipAnswersBefore(int keep)
+    {
+        while (_pending > keep)
         {
             if (!ReadLine().StartsWith("OK"u8)) Failures++;
             _pending--;
         }
-        ulong[] values = new ulong[count];
-        for (int i = 0; i < count; i++)
+    }
+
+    /// <summary>One <c>OK 0xVALUE</c> answer; a refused one reads as all ones (what a bus with nothing there
+    /// returns).</summary>
+    private ulong ReadValue()
+    {
+        ReadOnlySpan<byte> answer = ReadLine();
+        _pending--;
+        if (answer.StartsWith("OK 0x"u8)
+            && ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong value))
         {
-            ReadOnlySpan<byte> answer = ReadLine();
-            _pending--;
-            if (!answer.StartsWith("OK 0x"u8) || !ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out values[i]))
-            {
-                Failures++;
-                values[i] = ulong.MaxValue;
-            }
+            return value;
         }
-        return values;
+        Failures++;
+        return ulong.MaxValue;
+    }
+
+    /// <summary>One <c>b64read</c> answer decoded into <paramref name="destination"/>; false when qtest refused or the
+    /// length differs.</summary>
+    private bool ReadBytesAnswer(Span<byte> destination)
+    {
+        ReadOnlySpan<byte> answer = ReadLine();
+        _pending--;
+        return answer.StartsWith("OK "u8)
+            && Base64.DecodeFromUtf8(answer[3..], destination, out _, out int written) == OperationStatus.Done
+            && written == destination.Length;
     }
 
     public uint Inl(ushort port) => Narrow.LowUInt32(Query(string.Create(CultureInfo.InvariantCulture, $"inl 0x{port:x}")));
@@ -185,31 +193,20 @@ public sealed class QtestClient : IDisposable
     /// qtest refused).</summary>
     public ulong[] QueryAllThenBytes(string[] commands, ulong address, Span<byte> destination, out bool bytesRead)
     {
+        ArgumentNullException.ThrowIfNull(commands);
         foreach (string c in commands) Queue(c);
         Queue(string.Create(CultureInfo.InvariantCulture, $"b64read 0x{address:x} 0x{destination.Length:x}"));
         Send();
         ulong[] values = ReadValues(commands.Length, trailing: 1);
-        ReadOnlySpan<byte> bytes = ReadLine();
-        _pending--;
-        bytesRead = bytes.StartsWith("OK "u8) && Base64.DecodeFromUtf8(bytes[3..], destination, out _, out int written) == OperationStatus.Done && written == destination.Length;
+        bytesRead = ReadBytesAnswer(destination);
         return values;
     }
 
     /// <summary>Guest-memory bytes through <c>b64read</c>; false when qtest refused.</summary>
     public bool ReadBytes(ulong address, Span<byte> destination)
     {
-        Queue(string.Create(CultureInfo.InvariantCulture, $"b64read 0x{address:x} 0x{destination.Length:x}"));
-        Send();
-        while (_pending > 1)
-        {
-            if (!ReadLine().StartsWith("OK"u8)) Failures++;
-            _pending--;
-        }
-        ReadOnlySpan<byte> answer = ReadLine();
-        _pending--;
-        if (!answer.StartsWith("OK "u8)) return false;
-        OperationStatus s = Base64.DecodeFromUtf8(answer[3..], destination, out _, out int written);
-        return s == OperationStatus.Done && written == destination.Length;
+        QueryAllThenBytes([], address, destination, out bool read);
+        return read;
     }
 
     private void Send()

@@ -1,110 +1,63 @@
 using Sim.Engine;
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Input;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
-using Sim.Devices.Virtio.Transport;
 using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
-using Sim.Spec.Blk;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
-/// Runs one <see cref="RingInput"/> v1 input — the byte format of <c>virtio-blk-qemu-robust</c>, decoded with the same
-/// rules as <see cref="Targets.VirtioBackendTarget"/> — on our robust blk model and on a real QEMU in lockstep. One
-/// <see cref="GuestActor"/> plays the guest on the model's memory; every byte it stores is mirrored into QEMU's RAM as
-/// a qtest <c>write</c> (batched with the register writes that follow). Device ops: 8 kick, 9 run, 10 reset and
-/// re-initialise, 11 common-config write, 12 device-config access, 13/15 nothing, 14 kick + run. QEMU handles a kick
-/// inside the notify write (ioeventfd off); every kick ends a qtest batch so QEMU's main loop runs the bottom-half
-/// completions before the next command (<see cref="Settle"/>). The careful path also checks used.idx after each kick
-/// and waits through QMP (<c>inuse == 0</c>) when they disagree; the model completes synchronously. A kick therefore
-/// means "the device acts until idle" on both sides, which keeps QEMU deterministic (no guest store races an
-/// in-flight request).
+/// Runs one <see cref="RingInput"/> v1 input — the byte format of <c>virtio-blk-qemu-robust</c> — on our robust blk
+/// model and on a real QEMU in lockstep; the shared <see cref="LockstepDriver"/> performs the operations (guest stores
+/// mirrored as qtest writes, register writes, kicks), this class adds the blk's kick settling, the disk and the careful
+/// path. QEMU handles a kick inside the notify write (ioeventfd off); every kick ends a qtest batch so QEMU's main loop
+/// runs the bottom-half completions before the next command (<see cref="Settle"/>). The careful path also checks
+/// used.idx after each kick and waits through QMP (<c>inuse == 0</c>) when they disagree; the model completes
+/// synchronously. A kick therefore means "the device acts until idle" on both sides, which keeps QEMU deterministic
+/// (no guest store races an in-flight request).
 /// </summary>
-public sealed class VirtioBlkLockstep : IMemoryObserver
+public sealed class VirtioBlkLockstep : ILockstepDevice
 {
-    public const int OperationsMax = 128;
+    public const int OperationsMax = LockstepDriver.OperationsMax;
     public const int MemoryBytes = (int)RingInput.MemorySize;
-
 
     /// <summary>How long a drain may wait for QEMU's block I/O before QEMU counts as hung.</summary>
     public static readonly TimeSpan DrainMax = TimeSpan.FromSeconds(5);
 
-    private readonly GuestActor _guest = new();
-    private QemuMachine? _qemu;
-    private QemuVirtioPci? _pci;
-    private ulong _notify;
-    private SplitQueueState _synced;
-    private bool _syncedReady;
-
     /// <summary>Model simulation events per execution before the model counts as hung.</summary>
     public const long EventsMax = 200_000;
 
+    private readonly LockstepDriver _driver;
+
+    public VirtioBlkLockstep() => _driver = new LockstepDriver(this, Facts);
+
     public ModelBlkRig? Model { get; private set; }
 
+    /// <summary>The facts of the last run that rows of <see cref="Qemu72Differences"/> rest on.</summary>
+    public LockstepFacts Facts { get; } = new();
+
     /// <summary>Every used ring (address, size) the model's queue was given during the last run.</summary>
-    public List<(ulong Address, int Size)> UsedRingsSeen { get; } = [];
-
-    /// <summary>The last run wrote a common-config register at an offset that is not a multiple of the access size
-    /// (QEMU's memory core drops such an access before the device sees it: memory_region_access_valid).</summary>
-    public bool UnalignedRegisterWrite { get; private set; }
-
-    /// <summary>The last run kicked while the model's status lacked DRIVER_OK (QEMU runs the handler anyway).</summary>
-    public bool KickBeforeDriverOk { get; private set; }
-
-    /// <summary>The last run wrote the device status register itself (op 11): the driver's byte, NEEDS_RESET included,
-    /// is what QEMU stores.</summary>
-    public bool DriverWroteStatus { get; private set; }
-
-    /// <summary>The last run gave the queue rings that overlap each other
-    /// (<see cref="KickOverlap.RingsOverlap"/>).</summary>
-    public bool RingsOverlap { get; private set; }
-
-    /// <summary>At some kick of the last run a buffer the device writes overlapped another available request's buffer
-    /// or the rings (<see cref="KickOverlap.WritableOverlapsOther"/>).</summary>
-    public bool BuffersOverlapInKick { get; private set; }
-
-    /// <summary>Whether the model's device was broken at some point of the last run (a reset may have cleared
-    /// it).</summary>
-    public bool ModelEverBroken { get; private set; }
-
-    /// <summary>Why the model's device broke, each time it broke during the last run (a later reset may have hidden
-    /// it).</summary>
-    public List<string> ModelBrokenReasons { get; } = [];
-
-    /// <summary>The last run wrote queue_size (op 11) with a value other than the queue's size: QEMU 7.2 takes it even
-    /// on an enabled queue (virtio_queue_set_num), the robust model does not.</summary>
-    public bool QueueSizeRewritten { get; private set; }
-
-    private void NoteBroken(ModelBlkRig rig)
-    {
-        ModelEverBroken |= rig.Device.IsBroken;
-        if (rig.Device.IsBroken && rig.Device.BrokenReason is { } r && !ModelBrokenReasons.Contains(r)) ModelBrokenReasons.Add(r);
-    }
+    public List<(ulong Address, int Size)> UsedRingsSeen => _driver.UsedRingsSeen;
 
     /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's
     /// doorbell.</summary>
     public void Attach(QemuMachine qemu)
     {
-        _qemu = qemu;
-        _pci = QemuVirtioPci.Discover(qemu.Qtest, Sim.Spec.Blk.BlkSpec.DeviceId);
+        _driver.Attach(qemu, Sim.Spec.Blk.BlkSpec.DeviceId);
         _observeCommands = null;
         _diskDirty = true;
-        _pci.CommonWrite(L.CommonQueueSelect, 2, 0);
-        _notify = _pci.NotifyAddress(Narrow.LowUInt16(_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
     }
 
-    public QemuVirtioPci Pci => _pci ?? throw new InvalidOperationException("not attached");
+    public QemuVirtioPci Pci => _driver.Pci;
 
     /// <summary>Puts QEMU back to the state every input starts from: device reset, RAM [0, 64 KiB) zero, disk image.
     /// Waits for QEMU's answers (the careful path, and after a (re)start).</summary>
     public void ResetQemu(ReadOnlySpan<byte> disk)
     {
-        QemuMachine q = _qemu!;
+        QemuMachine q = _driver.Qemu;
         QueueReset(q);
         q.Qtest.Sync();
         q.Qtest.TakeFailures();
@@ -119,7 +72,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// QEMU's in-flight I/O, virtio_blk_reset → blk_drain) before rewriting the image file.</summary>
     public void PrepareFast(ReadOnlySpan<byte> disk)
     {
-        QemuMachine q = _qemu!;
+        QemuMachine q = _driver.Qemu;
         if (_diskDirty)
         {
             q.Qtest.Sync();
@@ -147,94 +100,15 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// before it reports a difference, so the fast path's shortcuts cannot produce a finding).</param>
     public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null, bool careful = true)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(qemu);
         _careful = careful;
-        QemuMachine q = _qemu!;
-        var reader = new FuzzInputReader(input);
-        RingInput.Header header = RingInput.ReadHeader(ref reader);
+        QemuMachine q = _driver.Qemu;
         Simulation sim = RingSimulation.Create(EventsMax);
         context?.Attach(sim); // before the rig: its register accesses are recorded too
         var rig = new ModelBlkRig(sim, disk, serial, context);
         Model = rig;
-        sim.AddMemoryObserver(this);
-        _syncedReady = false;
-        UsedRingsSeen.Clear();
-        ModelEverBroken = false;
-        ModelBrokenReasons.Clear();
-        QueueSizeRewritten = false;
-        _guestTouchedStatusOrFeatures = false;
-        UnalignedRegisterWrite = false;
-        KickBeforeDriverOk = false;
-        DriverWroteStatus = false;
-        RingsOverlap = false;
-        BuffersOverlapInKick = false;
-        int size = Math.Min(header.Size, rig.Device.GetQueue(0).MaxSize);
-        (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)));
-        // The guest writes its rings where it placed them even when the device rejects them (the queue never becomes
-        // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
-        _guest.Reset(sim.Memory, desc, avail, size);
-        Initialize(rig, header.EventIdx, header.IndirectDesc, size, desc, avail, used);
-        Sync(rig);
-        for (int n = 0; n < OperationsMax && !reader.IsExhausted; n++)
-        {
-            context?.Step();
-            RingInput.Op op = RingInput.ReadOp(ref reader);
-            if (op.Code < 8)
-            {
-                _guest.Apply(op);
-                continue;
-            }
-            switch (op.Code)
-            {
-                case 8:
-                case 14:
-                    Kick(rig);
-                    if (op.Code == 14) sim.Loop.Run(sim.Now + Targets.VirtioBackendTarget.RunWindowNs);
-                    break;
-                case 9:
-                    sim.Loop.Run(sim.Now + ((1 + (op.Index % 8)) * Targets.VirtioBackendTarget.RunWindowNs));
-                    break;
-                case 10:
-                    {
-                        _syncedReady = false;
-                        int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), rig.Device.GetQueue(0).MaxSize);
-                        (desc, avail, used) = Relocate(RingInput.Place(op.Next, s, op.RawAddr));
-                        Initialize(rig, (op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
-                        break;
-                    }
-                case 11:
-                    {
-                        int offset = op.Index % 0x38;
-                        int width = 1 << (op.Flags & 3);
-                        // A driver-written status or feature word can fake NEEDS_RESET or drop VERSION_1: then only QMP
-                        // tells whether QEMU is broken.
-                        _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
-                        UnalignedRegisterWrite |= offset % width != 0;
-                        DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
-                        QueueSizeRewritten |= offset == L.CommonQueueSize && width >= 2 && (ushort)op.RawAddr != rig.Device.GetQueue(0).Size;
-                        Common(rig, offset, width, op.RawAddr);
-                        break;
-                    }
-                case 12:
-                    {
-                        int width = 1 << ((op.Flags >> 1) & 3);
-                        if ((op.Flags & 1) != 0)
-                        {
-                            rig.DeviceConfigWrite(op.Index, width, op.RawLen);
-                            q.Qtest.Write(Pci.DeviceAddress + op.Index, width, op.RawLen);
-                        }
-                        else
-                        {
-                            rig.DeviceConfigRead(op.Index, width);
-                            q.Qtest.Read(Pci.DeviceAddress + op.Index, width);
-                        }
-                        break;
-                    }
-                default:
-                    break;
-            }
-            Sync(rig);
-        }
-        NoteBroken(rig);
+        _driver.Run(input, rig, context);
         Observe(rig, model);
         if (careful)
         {
@@ -252,8 +126,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         // unless the input wrote the status or feature registers itself (it can set, clear or prevent the bit): then
         // QMP's `broken`, on the careful path always, on the fast path when anything hints at a break or a difference.
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
-        bool askQmp = _guestTouchedStatusOrFeatures
-            && (careful || ModelEverBroken || bit || (model.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0 || !Agree(model, qemu));
+        bool modelBit = (model.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
+        bool askQmp = Facts.GuestTouchedStatusOrFeatures && (careful || Facts.ModelEverBroken || bit || modelBit || !Agree(model, qemu));
         if (askQmp) QmpDrains++;
         qemu.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : bit;
         qemu.BrokenReason = qemu.Broken ? LastLine(q.Stderr) : null;
@@ -265,60 +139,9 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     private static bool Agree(BlkObservation model, BlkObservation qemu) =>
         model.Memory.AsSpan().SequenceEqual(qemu.Memory) && model.Disk.AsSpan().SequenceEqual(qemu.Disk) && model.DeviceStatus == qemu.DeviceStatus && model.Isr == qemu.Isr;
 
-    /// <summary>The one decoding rule that differs from <c>virtio-blk-qemu-robust</c>: rings the format packs at guest
-    /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for
-    /// "no ring" (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>), so at 0 nothing would ever
-    /// run.</summary>
+    /// <summary>The ring relocation of <see cref="LockstepDriver.Relocate"/> (kept here for callers).</summary>
     public static (ulong Desc, ulong Avail, ulong Used) Relocate((ulong Desc, ulong Avail, ulong Used) rings) =>
-        rings.Desc == 0 ? (RingShift, rings.Avail + RingShift, rings.Used + RingShift) : rings;
-
-    /// <summary>Where relocated rings start: after the rings' default area, before the indirect tables
-    /// (<see cref="RingInput.IndirectBase"/>); a 256-entry queue's three rings end below 0x3C10.</summary>
-    public const ulong RingShift = 0x2000;
-
-    private void Initialize(ModelBlkRig rig, bool eventIdx, bool indirect, int size, ulong desc, ulong avail, ulong used)
-    {
-        byte s0 = (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver);
-        byte s1 = (byte)(s0 | (byte)VirtioStatus.FeaturesOk);
-        byte s2 = (byte)(s1 | (byte)VirtioStatus.DriverOk);
-        NoteBroken(rig);
-        _indirect = indirect;
-        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
-        Common(rig, L.CommonDeviceStatus, 1, 0);
-        Common(rig, L.CommonDeviceStatus, 1, s0);
-        Common(rig, L.CommonDriverFeatureSelect, 4, 0);
-        Common(rig, L.CommonDriverFeature, 4, Narrow.LowUInt32(features));
-        Common(rig, L.CommonDriverFeatureSelect, 4, 1);
-        Common(rig, L.CommonDriverFeature, 4, features >> 32);
-        Common(rig, L.CommonDeviceStatus, 1, s1);
-        Common(rig, L.CommonQueueSelect, 2, 0);
-        Common(rig, L.CommonQueueSize, 2, Narrow.AsUInt64Bits(size));
-        Common(rig, L.CommonQueueDesc, 8, desc);
-        Common(rig, L.CommonQueueDriver, 8, avail);
-        Common(rig, L.CommonQueueDevice, 8, used);
-        Common(rig, L.CommonQueueEnable, 2, 1);
-        Common(rig, L.CommonDeviceStatus, 1, s2);
-    }
-
-    private void Common(ModelBlkRig rig, int offset, int size, ulong value)
-    {
-        rig.Common(offset, size, value);
-        Pci.CommonWrite(offset, size, value);
-    }
-
-    private void Kick(ModelBlkRig rig)
-    {
-        KickBeforeDriverOk |= !rig.Device.DriverOk && !rig.Device.IsBroken;
-        if (!BuffersOverlapInKick && rig.Device.DriverOk && !rig.Device.IsBroken)
-        {
-            BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, rig.Device.GetQueue(0), _indirect);
-        }
-        rig.Kick();
-        NoteBroken(rig);
-        QemuMachine q = _qemu!;
-        q.Qtest.Write(_notify, 2, 0);
-        Settle(q, rig);
-    }
+        LockstepDriver.Relocate(rings);
 
     /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on
     /// tmpfs, completes read/write I/O at the handler's unplug. A request that finishes without waiting (a flush with
@@ -329,8 +152,10 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// command, on both paths. The careful path also reads QEMU's used.idx (and asks QMP when it differs from the
     /// model's); once QMP ever finds a request in flight, every kick waits for QMP's <c>inuse == 0</c> from then
     /// on.</summary>
-    private void Settle(QemuMachine q, ModelBlkRig rig)
+    public void Settle(QemuMachine qemu, ModelVirtioRig rig)
     {
+        ArgumentNullException.ThrowIfNull(qemu);
+        QemuMachine q = qemu;
         q.Qtest.Sync();
         if (!_careful) return;
         QueueDrains++;
@@ -347,31 +172,19 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
 
     /// <summary>One qtest read: QEMU's used.idx at the model's used ring equals the model's (so QEMU completed what the
     /// model did, and the model, which pops every available request, has none in flight).</summary>
-    private static bool UsedIdxAgree(QemuMachine q, ModelBlkRig rig) =>
-        ModelUsedIdx(rig) is { } expected && q.Qtest.Read(rig.Device.GetQueue(0).UsedRing.Value + 2, 2) == expected;
+    private static bool UsedIdxAgree(QemuMachine q, ModelVirtioRig rig) =>
+        LockstepDriver.ModelUsedIdx(rig) is { } expected
+        && q.Qtest.Read(rig.VirtioDevice.GetQueue(0).UsedRing.Value + 2, 2) == expected;
 
     /// <summary>Times the careful path found QEMU's I/O still in flight and waited for it through QMP.</summary>
     public long AsyncSeen { get; private set; }
 
     private bool _careful = true;
-    private bool _indirect;
-    private bool _guestTouchedStatusOrFeatures;
 
     /// <summary>Settles so far, and how many needed QMP (the slow path).</summary>
     public long QueueDrains { get; private set; }
 
     public long QmpDrains { get; private set; }
-
-    private static ushort? ModelUsedIdx(ModelBlkRig rig)
-    {
-        SplitQueue queue = rig.Device.GetQueue(0);
-        if (!queue.Ready) return null;
-        GuestMemory memory = rig.Simulation.Memory;
-        using (memory.As(MemoryActor.Host))
-        {
-            return memory.TryReadUInt16(new GuestAddress(queue.UsedRing.Value + 2), out ushort idx) ? idx : null;
-        }
-    }
 
     /// <summary>Sends what is batched and waits until QEMU has no request in flight (QMP <c>inuse == 0</c>).</summary>
     private static void Drain(QemuMachine q)
@@ -383,27 +196,6 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
             if (DateTime.UtcNow > deadline) throw new QemuHangException($"QEMU still had requests in flight after {DrainMax.TotalSeconds:0} s");
             Thread.Yield();
         }
-    }
-
-    /// <summary>Follows the queue the model has: the guest writes the rings the model's device uses
-    /// (as <see cref="Targets.VirtioBackendTarget"/> does).</summary>
-    private void Sync(ModelBlkRig rig)
-    {
-        SplitQueue queue = rig.Device.GetQueue(0);
-        NoteBroken(rig);
-        bool ready = queue.Ready && rig.Device.DriverOk && !rig.Device.IsBroken;
-        if (!ready)
-        {
-            _syncedReady = false;
-            return;
-        }
-        SplitQueueState state = queue.Capture();
-        if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
-        _guest.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
-        if (!UsedRingsSeen.Contains((state.UsedRing.Value, state.Size))) UsedRingsSeen.Add((state.UsedRing.Value, state.Size));
-        RingsOverlap |= KickOverlap.RingsOverlap(state);
-        _synced = state;
-        _syncedReady = true;
     }
 
     private static void Observe(ModelBlkRig rig, BlkObservation o)
@@ -441,13 +233,13 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
         return lines.Length == 0 ? null : lines[^1];
     }
 
-    /// <summary>Guest stores (only: the device's own accesses are what is compared) go to QEMU too.</summary>
-    public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
+    /// <summary>Only the guest's stores (mirrored by the driver) matter: the device's own are what is compared.</summary>
+    public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor == MemoryActor.Guest) _qemu!.Qtest.WriteBytes(address.Value, data);
     }
 
-    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
+    /// <summary>QEMU 7.2's virtio-blk does nothing at DRIVER_OK that the model does not (requests wait for a kick).</summary>
+    public void BeforeDriverOk(ModelVirtioRig rig, ulong avail)
     {
     }
 
@@ -486,7 +278,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     }
 
     /// <summary>Whether the last initialisation of the run negotiated INDIRECT_DESC.</summary>
-    public bool Indirect => _indirect;
+    public bool Indirect => _driver.Indirect;
 
     /// <summary>Reads used.idx and the entries (id, len) from a memory image (for messages).</summary>
     public static string DescribeUsed(ReadOnlySpan<byte> memory, ulong used, int size)

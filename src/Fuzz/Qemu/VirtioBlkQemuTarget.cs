@@ -51,7 +51,7 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
     /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>):
     /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>findings/qemu-reproducers</c> under the current directory; null writes
     /// none.</summary>
-    public string? ReproducerDirectory { get; set; } = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d ? d : Path.Combine("findings", "qemu-reproducers");
+    public string? ReproducerDirectory { get; set; } = QemuReproducer.DefaultDirectory;
 
     /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure).</summary>
     public int DistinctOutcomes => _outcomes.Count;
@@ -142,16 +142,16 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
                 string stderr = _machine?.StderrAfterExit() ?? "";
                 string exit = _machine?.ExitDescription ?? "not started";
                 Restart();
-                context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{Tail(stderr)}{Reproducer(program, input, e.Message)}");
+                context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{Tail(stderr)}{Reproducer(program, input, e.Message, "qemu/died")}");
                 return FuzzOutcome.Completed;
             }
             catch (QemuHangException e)
             {
                 Restart();
-                context.Report(OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message));
+                context.Report(OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message, "qemu/no-answer"));
                 return FuzzOutcome.Completed;
             }
-            if (diff is { } d) context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message));
+            if (diff is { } d) context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message, d.Site));
         }
         return FuzzOutcome.Completed;
     }
@@ -163,7 +163,8 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
         List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
         if (markOutcome) MarkOutcome(diffs);
         if (diffs.Count == 0) return null;
-        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, Lockstep.ModelEverBroken, Lockstep.UnalignedRegisterWrite, Lockstep.KickBeforeDriverOk, Lockstep.DriverWroteStatus, Lockstep.RingsOverlap, Lockstep.BuffersOverlapInKick, Lockstep.ModelBrokenReasons, Lockstep.QueueSizeRewritten, Lockstep.ModelAvailIdx(_model));
+        LockstepFacts f = Lockstep.Facts;
+        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen, f.ModelEverBroken, f.UnalignedRegisterWrite, f.KickBeforeDriverOk, f.DriverWroteStatus, f.RingsOverlap, f.BuffersOverlapInKick, f.ModelBrokenReasons, f.QueueSizeRewritten, Lockstep.ModelAvailIdx(_model));
         IReadOnlyList<QemuDifferenceEntry>? rows = Qemu72Differences.Explain(c, out _);
         if (rows is not null)
         {
@@ -218,14 +219,10 @@ public sealed class VirtioBlkQemuTarget : IFuzzTarget
 
     /// <summary>Writes the standalone reproducer (see <see cref="QemuReproducer"/>) and returns a line naming
     /// it.</summary>
-    private string Reproducer(string program, ReadOnlySpan<byte> input, string note)
-    {
-        if (ReproducerDirectory is null) return "";
-        string dir = Path.Combine(ReproducerDirectory, Engine.CorpusDirectory.ContentName(input));
-        if (Directory.Exists(dir)) return $"\nstandalone reproducer: {dir}/run.sh";
-        QemuReproducer.Write(program, input, dir, note);
-        return $"\nstandalone reproducer: {dir}/run.sh (QEMU command line + qtest script, no virtsim needed)";
-    }
+    private string Reproducer(string program, ReadOnlySpan<byte> input, string note, string site) =>
+        _reproducers.Line(ReproducerDirectory, site, input, (bytes, dir) => QemuReproducer.Write(program, bytes, dir, note));
+
+    private readonly ReproducerSites _reproducers = new();
 
     private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
@@ -12,7 +13,9 @@ namespace Virtsim.Fuzz.Qemu;
 /// <c>qemu-diff</c> (the observations differ and no row of <see cref="RngQemu72Differences"/> explains it). Compared:
 /// used entries (id, len) and the rest of the used rings, every guest byte but the entropy the model wrote, broken or
 /// not, device status, ISR. An input with an unexplained difference runs again on a fresh reset (answered, after
-/// QEMU's 1 ms rate-limit period) before it is reported. One QEMU per process, shared by every instance.
+/// QEMU's 1 ms rate-limit period) before it is reported, with a standalone reproducer (<see cref="QemuReproducer.WriteRng"/>).
+/// Guidance as blk's: the model's IL edges plus one synthetic edge per new QEMU outcome (<see cref="RngOutcome"/>).
+/// One QEMU per process, shared by every instance.
 /// </summary>
 public sealed class VirtioRngQemuTarget : IFuzzTarget
 {
@@ -23,6 +26,14 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
     private static readonly VirtioRngLockstep Lockstep = new();
     private readonly RngObservation _model = new(VirtioRngLockstep.MemoryBytes);
     private readonly RngObservation _qemu = new(VirtioRngLockstep.MemoryBytes);
+    private readonly HashSet<ulong> _outcomes = [];
+
+    /// <summary>Where a finding's standalone reproducer goes (as <see cref="VirtioBlkQemuTarget.ReproducerDirectory"/>:
+    /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>findings/qemu-reproducers</c>); null writes none.</summary>
+    public string? ReproducerDirectory { get; set; } = QemuReproducer.DefaultDirectory;
+
+    /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure).</summary>
+    public int DistinctOutcomes => _outcomes.Count;
 
     public string Name => TargetName;
 
@@ -41,6 +52,9 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
 
     /// <summary>Differences the re-run did not confirm, by kinds (should stay rare).</summary>
     public static Dictionary<string, int> FirstRunOnly { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The facts of the last input run (process-wide, for tests and triage).</summary>
+    public static RngRunFacts LastFacts => Lockstep.Facts;
 
     /// <summary>Kicks whose used.idx agreed only after more than one read (QEMU's backend answering late).</summary>
     public static long LateSettles => Lockstep.LateSettles;
@@ -74,7 +88,7 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
                     Lockstep.ResetQemu(wait: true);
                 }
                 Lockstep.Run(input, _model, _qemu, context);
-                diff = Judge(context);
+                diff = Judge(context, markOutcome: true);
                 // A difference is confirmed by re-runs on a waited reset, each after a longer pause: past the rate
                 // limiter's 1 ms period (QemuCommandLine.RngMaxBytes), then past late entropy callbacks of the
                 // input before (rng-builtin answers from QEMU's main loop; a loaded host delays it).
@@ -86,7 +100,7 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
                     Thread.Sleep(pauseMs);
                     Lockstep.ResetQemu(wait: true);
                     Lockstep.Run(input, _model, _qemu, context: null);
-                    diff = Judge(context);
+                    diff = Judge(context, markOutcome: false);
                 }
                 if (first is not null && diff is null) lock (FirstRunOnly) FirstRunOnly[first] = FirstRunOnly.GetValueOrDefault(first) + 1;
             }
@@ -95,23 +109,24 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
                 string stderr = _machine?.StderrAfterExit() ?? "";
                 string exit = _machine?.ExitDescription ?? "not started";
                 Restart();
-                context.Report(VirtioBlkQemuTarget.OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{(stderr.Length <= 4000 ? stderr : stderr[^4000..])}");
+                context.Report(VirtioBlkQemuTarget.OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{(stderr.Length <= 4000 ? stderr : stderr[^4000..])}{Reproducer(program, input, e.Message, "qemu/died")}");
                 return FuzzOutcome.Completed;
             }
             catch (QemuHangException e)
             {
                 Restart();
-                context.Report(VirtioBlkQemuTarget.OracleHang, "qemu/no-answer", e.Message);
+                context.Report(VirtioBlkQemuTarget.OracleHang, "qemu/no-answer", e.Message + Reproducer(program, input, e.Message, "qemu/no-answer"));
                 return FuzzOutcome.Completed;
             }
-            if (diff is { } d) context.Report(VirtioBlkQemuTarget.OracleDiff, d.Site, d.Message);
+            if (diff is { } d) context.Report(VirtioBlkQemuTarget.OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message, d.Site));
         }
         return FuzzOutcome.Completed;
     }
 
-    private (string Site, string Message)? Judge(FuzzContext context)
+    private (string Site, string Message)? Judge(FuzzContext context, bool markOutcome)
     {
         List<RngDifference> diffs = RngComparison.Compare(_model, _qemu, Lockstep.UsedRingsSeen);
+        if (markOutcome) MarkOutcome(diffs);
         if (diffs.Count == 0) return null;
         var c = new RngCase(_model, _qemu, Lockstep.Facts, Lockstep.UsedRingsSeen);
         IReadOnlyList<RngDifferenceRow>? rows = RngQemu72Differences.Explain(c, diffs);
@@ -126,6 +141,23 @@ public sealed class VirtioRngQemuTarget : IFuzzTarget
         if (Lockstep.Facts.ModelBrokenReasons.Count > 0) message.Append("\n  model broke: ").Append(string.Join("; ", Lockstep.Facts.ModelBrokenReasons));
         return ("qemu72-rng/" + string.Join('+', diffs.Select(d => d.Kind)), message.ToString());
     }
+
+    /// <summary>QEMU's coarse observable outcome (<see cref="RngOutcome"/>) as synthetic coverage: a new outcome sets a
+    /// new edge, so the input is kept even when the model's edges are old.</summary>
+    private void MarkOutcome(List<RngDifference> diffs)
+    {
+        (ulong, int)? used = Lockstep.UsedRingsSeen.Count > 0 ? Lockstep.UsedRingsSeen[^1] : null;
+        ulong h = QemuOutcome.Hash(RngOutcome.Describe(_qemu, used, diffs.Select(d => d.Kind)));
+        _outcomes.Add(h);
+        CoverageMap.Edges[(int)(h % CoverageMap.Size)]++;
+    }
+
+    /// <summary>Writes the standalone reproducer (<see cref="QemuReproducer.WriteRng"/>) on a fresh QEMU and returns a
+    /// line naming it.</summary>
+    private string Reproducer(string program, ReadOnlySpan<byte> input, string note, string site) =>
+        _reproducers.Line(ReproducerDirectory, site, input, (bytes, dir) => QemuReproducer.WriteRng(program, bytes, dir, note));
+
+    private readonly ReproducerSites _reproducers = new();
 
     private static void Restart()
     {

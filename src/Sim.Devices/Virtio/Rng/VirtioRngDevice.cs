@@ -2,9 +2,11 @@ using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine.Memory;
 using Sim.Engine.Random;
 using Sim.Engine.Trace;
 using Sim.Spec.Rng;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Rng;
 
@@ -24,7 +26,8 @@ namespace Sim.Devices.Virtio.Rng;
 /// NOT report more than it wrote); driver-readable buffers are ignored, as QEMU's iov_from_buf on in_sg does.</item>
 /// <item><b>Robust</b> (default, QEMU hw/virtio/virtio-rng.c chr_read) fills the device-writable buffers and reports
 /// the bytes written. It refuses a chain that holds driver-readable buffers (§5.4.6.1: the driver MUST NOT place
-/// them): used.len 0, nothing written, and the log says why.</item>
+/// them): used.len 0, nothing written, and the log says why. Before popping it walks every available chain as QEMU's
+/// get_request_size does (<see cref="VirtioDevice.TryGetAvailBytes"/>), and breaks where that walk would.</item>
 /// <item>Both fill at most <see cref="BytesPerRequestMax"/> bytes of one element (§5.4.7.1: the device MAY use
 /// less than the entire buffer), a ring error while popping breaks the device (QEMU virtio_error), and one handler
 /// run pops at most <see cref="ElementsPerNotifyMax"/> elements.</item>
@@ -87,8 +90,28 @@ public sealed class VirtioRngDevice : VirtioDevice
     /// <summary>Robust: requests refused because they held driver-readable buffers.</summary>
     public long Refused { get; private set; }
 
+    /// <summary>Robust: the most bytes one request sizes (QEMU virtio_rng_process's quota; the differential rig runs
+    /// QEMU with <c>max-bytes</c> 1 MiB per period). Bounds <see cref="SplitQueue.GetAvailBytes"/>'s walk as QEMU's
+    /// quota bounds get_request_size's.</summary>
+    public const uint RequestBytesMax = 1 << 20;
+
+    /// <summary>Robust, as QEMU's virtio_rng_set_status → virtio_rng_process: every status the driver writes while the
+    /// queue is ready and DRIVER_OK is set walks the available chains (get_request_size), so a malformed ring left in
+    /// memory (a re-initialisation over an old avail.idx) breaks the device at DRIVER_OK, before any kick. The fill
+    /// QEMU may then request is not modelled: the model serves chains at kicks only.</summary>
+    protected override void OnStatusChanged(VirtioStatus oldStatus, VirtioStatus newStatus)
+    {
+        if (Flavour != Flavour.Robust || IsBroken || (newStatus & VirtioStatus.DriverOk) == 0) return;
+        if (!GetQueue(0).Ready) return;
+        using (Memory.As(MemoryActor.Device)) TryGetAvailBytes(0, RequestBytesMax, out _);
+    }
+
     protected override void HandleQueueNotify(int queueIndex)
     {
+        // Robust, as QEMU (virtio_rng_process → get_request_size → virtqueue_get_avail_bytes): every available chain
+        // is walked before any is popped, and that walk's checks break the device where a pop's would not (a
+        // descriptor listed in two chains: "Looped descriptor"; avail.idx a queue ahead: "Guest moved used index").
+        if (Flavour == Flavour.Robust && !TryGetAvailBytes(queueIndex, RequestBytesMax, out _)) return;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
             if (!TryPop(queueIndex, _element)) return;

@@ -211,6 +211,20 @@ public abstract class VirtioDevice
         return false;
     }
 
+    /// <summary>QEMU virtqueue_get_avail_bytes (<see cref="SplitQueue.GetAvailBytes"/>): the device-writable bytes of
+    /// every available chain of queue <paramref name="queueIndex"/>, summed up to <paramref name="inBytesMax"/>, without
+    /// popping. A guest error the walk finds breaks the device (QEMU virtio_error) and returns false; 0 bytes when the
+    /// device is broken, may not DMA or the queue is not ready.</summary>
+    public bool TryGetAvailBytes(int queueIndex, uint inBytesMax, out uint inBytes)
+    {
+        inBytes = 0;
+        if (IsBroken || !_transport!.DmaEnabled) return !IsBroken;
+        QueueError error = _queues[queueIndex].GetAvailBytes(Memory, inBytesMax, out inBytes, out _);
+        if (error == QueueError.None) return true;
+        SetBroken(error);
+        return false;
+    }
+
     /// <summary>QEMU virtqueue_push: completes <paramref name="element"/> with <paramref name="len"/> bytes
     /// written. False (nothing written) when the queue has been reset or disabled since the element was
     /// popped, or holds nothing in use: a late completion after a reset is dropped, as QEMU devices drop
