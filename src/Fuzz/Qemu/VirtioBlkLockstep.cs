@@ -209,7 +209,7 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
                         UnalignedRegisterWrite |= offset % width != 0;
                         DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
-                        QueueSizeRewritten |= offset == L.CommonQueueSize && width >= 2 && (ushort)op.RawAddr != rig.Device.GetQueue(0).Size;
+                        QueueSizeRewritten |= QemuResizesQueue(offset, width, op.RawAddr, rig.Device.GetQueue(0).Size);
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }
@@ -263,6 +263,22 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// worth asking.</summary>
     private static bool Agree(BlkObservation model, BlkObservation qemu) =>
         model.Memory.AsSpan().SequenceEqual(qemu.Memory) && model.Disk.AsSpan().SequenceEqual(qemu.Disk) && model.DeviceStatus == qemu.DeviceStatus && model.Isr == qemu.Isr;
+
+    /// <summary>True when QEMU 7.2 takes a common-config write of <paramref name="width"/> bytes at
+    /// <paramref name="offset"/> as a new size for a queue of <paramref name="size"/>: virtio_pci_common_write (its
+    /// region takes 1- to 4-byte accesses, a wider one in 4-byte pieces) stores the piece at queue_size into the
+    /// uint16_t VirtIOPCIQueue.num, one byte wide included, and virtio_queue_set_num accepts it unless it is 0 or above
+    /// VIRTQUEUE_MAX_SIZE (1024). A one-byte write of 0x99 makes a queue of 153 whose rings stay mapped for the old
+    /// size ("Cannot map descriptor ring").</summary>
+    public static bool QemuResizesQueue(int offset, int width, ulong raw, int size)
+    {
+        if (offset != L.CommonQueueSize) return false;
+        ulong value = width == 1 ? raw & 0xff : raw & 0xffff;
+        return value is not 0 and <= QemuQueueSizeMax && value != (ulong)size;
+    }
+
+    /// <summary>QEMU 7.2 VIRTQUEUE_MAX_SIZE (hw/virtio/virtio.c).</summary>
+    public const int QemuQueueSizeMax = 1024;
 
     /// <summary>The one decoding rule that differs from <c>virtio-blk-qemu-robust</c>: rings the format packs at guest
     /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for

@@ -143,7 +143,7 @@ public sealed class VirtioRngLockstep : IMemoryObserver
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
                         Facts.UnalignedRegisterWrite |= offset % width != 0;
                         Facts.DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
-                        Facts.QueueSizeRewritten |= offset == L.CommonQueueSize && width >= 2 && (ushort)op.RawAddr != rig.Device.GetQueue(0).Size;
+                        Facts.QueueSizeRewritten |= VirtioBlkLockstep.QemuResizesQueue(offset, width, op.RawAddr, rig.Device.GetQueue(0).Size);
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }
