@@ -281,11 +281,12 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     public const int QemuQueueSizeMax = 1024;
 
     /// <summary>The one decoding rule that differs from <c>virtio-blk-qemu-robust</c>: rings the format packs at guest
-    /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for
-    /// "no ring" (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>), so at 0 nothing would ever
-    /// run.</summary>
+    /// address 0 start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table or an
+    /// available ring at 0 for "no ring" (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>;
+    /// virtio_queue_empty_rcu and virtio_queue_split_empty report an empty queue when <c>!vq-&gt;vring.avail</c>), so
+    /// with either at 0 nothing would ever run there while the model pops.</summary>
     public static (ulong Desc, ulong Avail, ulong Used) Relocate((ulong Desc, ulong Avail, ulong Used) rings) =>
-        rings.Desc == 0 ? (RingShift, rings.Avail + RingShift, rings.Used + RingShift) : rings;
+        rings.Desc == 0 || rings.Avail == 0 ? (rings.Desc + RingShift, rings.Avail + RingShift, rings.Used + RingShift) : rings;
 
     /// <summary>Where relocated rings start: after the rings' default area, before the indirect tables
     /// (<see cref="RingInput.IndirectBase"/>); a 256-entry queue's three rings end below 0x3C10.</summary>
