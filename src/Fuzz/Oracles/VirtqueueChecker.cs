@@ -380,7 +380,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private static ulong AddBuffer(Chain chain, ulong addr, uint len, ushort flags, int stamp)
     {
         bool writable = (flags & FlagWrite) != 0;
-        if (!(writable ? chain.Writable : chain.Readable).Add(new GuestRange(addr, len), stamp)) chain.RepeatsBuffer = true;
+        RangeList list = writable ? chain.Writable : chain.Readable;
+        if (!list.Add(new GuestRange(addr, len), stamp)) chain.RepeatsBuffer = true;
         return writable ? len : 0;
     }
 

@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// too short for a sector), the header's type and sector stored with guest writes, then a kick. Offsets are from
 /// <see cref="RingInput.BufferBase"/> (address kind 0). Reads, writes, flush, GET_ID, an unknown type, a sector past
 /// the end, a partial sector, an indirect table, two requests in one kick, and a whole-sector write then read, one
-/// kick each. The model targets of virtio-blk start from these too (<c>FuzzTargets</c>).
+/// kick each.
 /// </summary>
 public static class BlkSeeds
 {
@@ -60,12 +60,19 @@ public static class BlkSeeds
     {
         const ulong readHeader = 0x600, readData = 0x800, readStatus = 0xa00;
         return new RingScenarioBuilder(3)
-            .Op(RingInput.OpGuestWrite, 0, Header, 0, BlkSpec.TypeOut).Op(RingInput.OpGuestWrite, 0, Header + 8, 0, 1)
-            .Op(RingInput.OpGuestWrite, 0, Header + 0x200, 0, 0xA5C3_5A3C).Op(RingInput.OpGuestWrite, 0, Header + 0x3fc, 0, 0x1234_5678)
-            .Desc(0, 0, Header, 0, 15, Next, 1).Desc(1, 0, Header + 0x200, 4, 512, Next, 2).Desc(2, 0, Header + 0x400, 0, 0, WriteOnly, 0)
+            .Op(RingInput.OpGuestWrite, 0, Header, 0, BlkSpec.TypeOut)
+            .Op(RingInput.OpGuestWrite, 0, Header + 8, 0, 1)
+            .Op(RingInput.OpGuestWrite, 0, Header + 0x200, 0, 0xA5C3_5A3C)
+            .Op(RingInput.OpGuestWrite, 0, Header + 0x3fc, 0, 0x1234_5678)
+            .Desc(0, 0, Header, 0, 15, Next, 1)
+            .Desc(1, 0, Header + 0x200, 4, 512, Next, 2)
+            .Desc(2, 0, Header + 0x400, 0, 0, WriteOnly, 0)
             .Publish(0).Op(Kick).Op(Run)
-            .Op(RingInput.OpGuestWrite, 0, readHeader, 0, BlkSpec.TypeIn).Op(RingInput.OpGuestWrite, 0, readHeader + 8, 0, 1)
-            .Desc(3, 0, readHeader, 0, 15, Next, 4).Desc(4, 0, readData, 4, 512, Next | WriteOnly, 5).Desc(5, 0, readStatus, 0, 0, WriteOnly, 0)
+            .Op(RingInput.OpGuestWrite, 0, readHeader, 0, BlkSpec.TypeIn)
+            .Op(RingInput.OpGuestWrite, 0, readHeader + 8, 0, 1)
+            .Desc(3, 0, readHeader, 0, 15, Next, 4)
+            .Desc(4, 0, readData, 4, 512, Next | WriteOnly, 5)
+            .Desc(5, 0, readStatus, 0, 0, WriteOnly, 0)
             .Publish(3).Op(Kick).Op(Run).Build();
     }
 

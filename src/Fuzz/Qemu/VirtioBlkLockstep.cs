@@ -209,7 +209,8 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
                         UnalignedRegisterWrite |= offset % width != 0;
                         DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
-                        QueueSizeRewritten |= QemuResizesQueue(offset, width, op.RawAddr, rig.Device.GetQueue(0).Size);
+                        int queueSize = rig.Device.GetQueue(0).Size;
+                        QueueSizeRewritten |= QemuResizesQueue(offset, width, op.RawAddr, queueSize);
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }
@@ -286,7 +287,9 @@ public sealed class VirtioBlkLockstep : IMemoryObserver
     /// virtio_queue_empty_rcu and virtio_queue_split_empty report an empty queue when <c>!vq-&gt;vring.avail</c>), so
     /// with either at 0 nothing would ever run there while the model pops.</summary>
     public static (ulong Desc, ulong Avail, ulong Used) Relocate((ulong Desc, ulong Avail, ulong Used) rings) =>
-        rings.Desc == 0 || rings.Avail == 0 ? (rings.Desc + RingShift, rings.Avail + RingShift, rings.Used + RingShift) : rings;
+        rings.Desc == 0 || rings.Avail == 0
+            ? (rings.Desc + RingShift, rings.Avail + RingShift, rings.Used + RingShift)
+            : rings;
 
     /// <summary>Where relocated rings start: after the rings' default area, before the indirect tables
     /// (<see cref="RingInput.IndirectBase"/>); a 256-entry queue's three rings end below 0x3C10.</summary>

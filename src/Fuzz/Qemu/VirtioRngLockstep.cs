@@ -143,7 +143,9 @@ public sealed class VirtioRngLockstep : IMemoryObserver
                         _guestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
                         Facts.UnalignedRegisterWrite |= offset % width != 0;
                         Facts.DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
-                        Facts.QueueSizeRewritten |= VirtioBlkLockstep.QemuResizesQueue(offset, width, op.RawAddr, rig.Device.GetQueue(0).Size);
+                        int queueSize = rig.Device.GetQueue(0).Size;
+                        bool resized = VirtioBlkLockstep.QemuResizesQueue(offset, width, op.RawAddr, queueSize);
+                        Facts.QueueSizeRewritten |= resized;
                         Common(rig, offset, width, op.RawAddr);
                         break;
                     }

@@ -24,16 +24,12 @@ public static class FuzzTargets
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),
         () => new DemoPciTarget(Flavour.Seed),
-        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written, DeviceSeeds(d.Name)))),
+        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written))),
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
         () => new Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
         () => new Virtsim.Fuzz.Qemu.VirtioRngQemuTarget(), // real QEMU virtio-rng-pci, same plumbing (docs/qemu-backend.md)
     ];
-
-    /// <summary>Seeds in the ring-input format that speak a device's protocol (the model target then starts where its
-    /// real-QEMU twin does); null for a device with none.</summary>
-    private static Func<IEnumerable<byte[]>>? DeviceSeeds(string device) => device == "virtio-blk" ? Virtsim.Fuzz.Qemu.BlkSeeds.All : null;
 
     private static Func<IFuzzTarget>[] Both(Func<Flavour, IFuzzTarget> make) => [() => make(Flavour.Robust), () => make(Flavour.Seed)];
 

@@ -58,13 +58,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// on a fresh target, found by GeneratorPropertyTests).</summary>
     private bool _guestBound;
 
-    private readonly Func<IEnumerable<byte[]>>? _deviceSeeds;
-
-    /// <param name="deviceSeeds">Inputs in this format that speak the device's own protocol (virtio-blk's requests),
-    /// added to the ring seeds; null: none.</param>
-    public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written, Func<IEnumerable<byte[]>>? deviceSeeds = null)
+    public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
     {
-        _deviceSeeds = deviceSeeds;
         _checker.UsedLenRule = usedLenRule;
         _taint = new TaintOracle(_responses);
         _checker.CompletionObserver = flavour == Flavour.Robust ? _taint : _responses;
@@ -99,7 +94,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     public IInputMinimizer? Minimizer { get; } = Rings.RingInputMinimizer.Create(OperationsMax);
 
-    public IEnumerable<byte[]> SeedCorpus() => _deviceSeeds is null ? RingSeeds.Backend() : RingSeeds.Backend().Concat(_deviceSeeds());
+    public IEnumerable<byte[]> SeedCorpus() => RingSeeds.Backend();
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {

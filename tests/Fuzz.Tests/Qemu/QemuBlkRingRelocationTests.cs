@@ -13,7 +13,8 @@ namespace Fuzz.Tests.Qemu;
 /// </summary>
 public sealed class QemuBlkRingRelocationTests(ITestOutputHelper output)
 {
-    private const string AvailAtZero = "000400000a0000010000002000000000000000000f00000300000000000000000000000000000000000008";
+    private const string AvailAtZero =
+        "000400000a0000010000002000000000000000000f00000300000000000000000000000000000000000008";
 
     [Fact]
     public void Relocate_DescOrAvailAtZero_MovesAllThreeRings()
