@@ -5,21 +5,33 @@ namespace Virtsim.Fuzz.Oracles;
 public sealed class RangeList
 {
     private GuestRange[] _items = new GuestRange[4];
+    private int[] _stamps = new int[4];
 
     public int Count { get; private set; }
 
     public GuestRange this[int index] => (uint)index < (uint)Count ? _items[index] : throw new ArgumentOutOfRangeException(nameof(index));
 
     /// <summary>Adds <paramref name="range"/> unless it is already present (so repeated walks of one chain stay
-    /// bounded by its distinct descriptors).</summary>
-    public void Add(GuestRange range)
+    /// bounded by its distinct descriptors), and marks it with <paramref name="stamp"/> (the walk that reached it).
+    /// Returns false when the range was already present under the same stamp: one walk reached that buffer twice, so
+    /// the list, which keeps it once, is not the chain's buffers in order.</summary>
+    public bool Add(GuestRange range, int stamp = 0)
     {
         for (int i = 0; i < Count; i++)
         {
-            if (_items[i] == range) return;
+            if (_items[i] != range) continue;
+            bool again = _stamps[i] == stamp;
+            _stamps[i] = stamp;
+            return !again;
         }
-        if (Count == _items.Length) Array.Resize(ref _items, _items.Length * 2);
+        if (Count == _items.Length)
+        {
+            Array.Resize(ref _items, _items.Length * 2);
+            Array.Resize(ref _stamps, _items.Length);
+        }
+        _stamps[Count] = stamp;
         _items[Count++] = range;
+        return true;
     }
 
     public void Clear() => Count = 0;

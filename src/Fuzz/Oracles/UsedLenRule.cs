@@ -7,8 +7,9 @@ public enum UsedLenRule : byte
     /// buffers.</summary>
     Written = 0,
 
-    /// <summary>used.len ≤ the writable bytes the chain offers. QEMU virtio-blk completes with req-&gt;in_len (every
-    /// writable byte offered) even when an error left most of them unwritten — a documented, legitimate difference
-    /// the checker accepts for that device only.</summary>
+    /// <summary>used.len ≤ the writable bytes the chain offers: the sum of its device-writable descriptors' lengths,
+    /// two descriptors over the same bytes counted twice. QEMU virtio-blk completes with req-&gt;in_len (iov_size of
+    /// the element's in_sg, every writable byte offered) even when an error left most of them unwritten — a
+    /// documented, legitimate difference the checker accepts for that device only.</summary>
     Offered = 1,
 }

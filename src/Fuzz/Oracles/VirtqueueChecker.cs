@@ -43,10 +43,12 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private readonly int _sizeMax;
     private readonly int[] _fetched;      // per head: fetches not yet completed
     private readonly ulong[] _written;    // per head: bytes the device wrote into its writable buffers
+    private readonly ulong[] _offered;    // per head: most writable bytes one walk of its chain sums, repeats counted
     private readonly Chain[] _chains;
     private readonly int[] _live;         // heads with _fetched > 0
     private int _liveCount;
     private int _inFlight;
+    private int _walkStamp;               // one per walk (and per indirect pass), for RangeList.Add's repeat check
 
     private GuestMemory? _memory;
     private int _size;
@@ -62,6 +64,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _sizeMax = sizeMax;
         _fetched = new int[sizeMax];
         _written = new ulong[sizeMax];
+        _offered = new ulong[sizeMax];
         _chains = new Chain[sizeMax];
         for (int i = 0; i < sizeMax; i++) _chains[i] = new Chain();
         _live = new int[sizeMax];
@@ -136,6 +139,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
             int h = _live[i];
             _fetched[h] = 0;
             _written[h] = 0;
+            _offered[h] = 0;
             _chains[h].Clear();
         }
         _liveCount = 0;
@@ -218,7 +222,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void RewalkLive()
     {
-        for (int i = 0; i < _liveCount; i++) Walk(_chains[_live[i]], _live[i]);
+        for (int i = 0; i < _liveCount; i++) WalkChain(_live[i]);
     }
 
     private void Fetch(ushort head)
@@ -228,10 +232,11 @@ public sealed class VirtqueueChecker : IMemoryObserver
         {
             _live[_liveCount++] = head;
             _written[head] = 0;
+            _offered[head] = 0;
             _chains[head].Clear();
         }
         // A head fetched again while in flight (re-published, or unpopped) may have been rewritten: keep the union.
-        Walk(_chains[head], head);
+        WalkChain(head);
         _inFlight++;
         Context?.NoteRequest(_chains[head].Readable.TotalLength(), _chains[head].Writable.TotalLength());
     }
@@ -259,7 +264,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
             }
             if (UsedLenRule == UsedLenRule.Offered)
             {
-                ulong offered = _chains[id].Writable.TotalLength();
+                ulong offered = _offered[id];
                 if (len > offered) Report(UsedRingOracle, "used-ring/len-exceeds-offered", $"used entry for head {id} says len {len} but its chain offers only {offered} writable bytes (VIRTIO 1.2 §2.7.8.2)");
             }
             else if (len > _written[id])
@@ -272,12 +277,12 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _usedIdx = newIdx;
     }
 
-    /// <summary>See <see cref="ICompletionObserver"/>: fetched once, no indirect table, no buffer over a
-    /// ring.</summary>
+    /// <summary>See <see cref="ICompletionObserver"/>: fetched once, no indirect table, no buffer reached twice by
+    /// one walk, no buffer over a ring.</summary>
     private bool IsPlain(int head)
     {
         Chain c = _chains[head];
-        if (_fetched[head] != 1 || c.Tables.Count != 0) return false;
+        if (_fetched[head] != 1 || c.Tables.Count != 0 || c.RepeatsBuffer) return false;
         return !OverlapsRings(c.Readable) && !OverlapsRings(c.Writable);
     }
 
@@ -296,6 +301,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _inFlight--;
         if (--_fetched[head] > 0) return;
         _written[head] = 0;
+        _offered[head] = 0;
         _chains[head].Clear();
         for (int i = 0; i < _liveCount; i++)
         {
@@ -305,59 +311,79 @@ public sealed class VirtqueueChecker : IMemoryObserver
         }
     }
 
+    /// <summary>Walks <paramref name="head"/>'s chain again (union of its buffers) and keeps the largest writable sum
+    /// of any walk as the bound for <see cref="UsedLenRule.Offered"/>.</summary>
+    private void WalkChain(int head) => _offered[head] = Math.Max(_offered[head], Walk(_chains[head], head));
+
     /// <summary>Walks the chain of <paramref name="head"/> in the descriptor table, and one level of indirect tables,
-    /// recording readable buffers, writable buffers and indirect tables. Bounded by the table sizes.</summary>
-    private void Walk(Chain chain, int head)
+    /// recording readable buffers, writable buffers and indirect tables. Bounded by the table sizes. Returns the sum
+    /// of the writable descriptors' lengths along the walk, a descriptor counted each time it is reached: QEMU
+    /// virtio_blk_handle_request's req-&gt;in_len is iov_size of the element's in_sg, one entry per writable
+    /// descriptor, so two descriptors over the same bytes count twice (the range lists keep each range once).</summary>
+    private ulong Walk(Chain chain, int head)
     {
+        int stamp = ++_walkStamp;
+        ulong writable = 0;
         int i = head;
         for (int n = 0; n < _size && (uint)i < (uint)_size; n++)
         {
-            if (!ReadDesc(_descTable.Start + ((ulong)i * DescSize), out ulong addr, out uint len, out ushort flags, out ushort next)) return;
+            if (!ReadDesc(_descTable.Start + ((ulong)i * DescSize), out ulong addr, out uint len, out ushort flags, out ushort next)) return writable;
             if ((flags & FlagIndirect) != 0)
             {
                 chain.Tables.Add(new GuestRange(addr, len));
-                WalkIndirect(chain, addr, len);
+                writable = SaturatingAdd(writable, WalkIndirect(chain, addr, len));
             }
             else
             {
-                AddBuffer(chain, addr, len, flags);
+                writable = SaturatingAdd(writable, AddBuffer(chain, addr, len, flags, stamp));
             }
-            if ((flags & FlagNext) == 0) return;
+            if ((flags & FlagNext) == 0) return writable;
             i = next;
         }
+        return writable;
     }
+
+    private static ulong SaturatingAdd(ulong a, ulong b) => b > ulong.MaxValue - a ? ulong.MaxValue : a + b;
 
     /// <summary>Walks an indirect table twice, for the union of what the backends use: following <c>next</c> (VIRTIO
     /// 1.2 §2.7.5.3.1 "chained by next"; QEMU virtqueue_split_pop's virtqueue_split_read_next_desc) and sequentially
     /// (Linux get_indirect reads the table in order through copy_from_iter and uses desc.next only to tell whether the
-    /// chain goes on: a table whose entry 0 says NEXT → 0 still gives vhost entries 0, 1, 2, ...).</summary>
-    private void WalkIndirect(Chain chain, ulong table, uint len)
+    /// chain goes on: a table whose entry 0 says NEXT → 0 still gives vhost entries 0, 1, 2, ...).
+    /// Returns the larger of the two walks' writable sums: a backend takes one of them.</summary>
+    private ulong WalkIndirect(Chain chain, ulong table, uint len)
     {
         int entries = (int)Math.Min(len / DescSize, (uint)TableDescriptorsMax);
-        WalkIndirect(chain, table, entries, sequential: false);
-        WalkIndirect(chain, table, entries, sequential: true);
+        ulong byNext = WalkIndirect(chain, table, entries, sequential: false);
+        return Math.Max(byNext, WalkIndirect(chain, table, entries, sequential: true));
     }
 
-    private void WalkIndirect(Chain chain, ulong table, int entries, bool sequential)
+    private ulong WalkIndirect(Chain chain, ulong table, int entries, bool sequential)
     {
+        int stamp = ++_walkStamp;
+        ulong writable = 0;
         int i = 0;
         for (int n = 0; n < entries && i < entries; n++)
         {
-            if (table > ulong.MaxValue - ((ulong)i * DescSize)) return;
-            if (!ReadDesc(table + ((ulong)i * DescSize), out ulong addr, out uint blen, out ushort flags, out ushort next)) return;
-            AddBuffer(chain, addr, blen, flags);
+            if (table > ulong.MaxValue - ((ulong)i * DescSize)) return writable;
+            if (!ReadDesc(table + ((ulong)i * DescSize), out ulong addr, out uint blen, out ushort flags, out ushort next)) return writable;
+            writable = SaturatingAdd(writable, AddBuffer(chain, addr, blen, flags, stamp));
             // Nested indirect (VIRTIO 1.2 §2.7.5.3.1 MUST NOT): QEMU maps it as a buffer, vhost refuses; allow reading
             // it.
             if ((flags & FlagIndirect) != 0) chain.Tables.Add(new GuestRange(addr, blen));
-            if ((flags & FlagNext) == 0) return;
+            if ((flags & FlagNext) == 0) return writable;
             i = sequential ? i + 1 : next;
         }
+        return writable;
     }
 
-    private static void AddBuffer(Chain chain, ulong addr, uint len, ushort flags)
+    /// <summary>Records one buffer reached by the walk <paramref name="stamp"/>; returns its length when it is
+    /// device-writable, else 0.</summary>
+    private static ulong AddBuffer(Chain chain, ulong addr, uint len, ushort flags, int stamp)
     {
-        if ((flags & FlagWrite) != 0) chain.Writable.Add(new GuestRange(addr, len));
-        else chain.Readable.Add(new GuestRange(addr, len));
+        bool writable = (flags & FlagWrite) != 0;
+        RangeList list = writable ? chain.Writable : chain.Readable;
+        if (!list.Add(new GuestRange(addr, len), stamp)) chain.RepeatsBuffer = true;
+        return writable ? len : 0;
     }
 
     private bool ReadDesc(ulong at, out ulong addr, out uint len, out ushort flags, out ushort next)
@@ -404,11 +430,16 @@ public sealed class VirtqueueChecker : IMemoryObserver
 
         public RangeList Tables { get; } = new();
 
+        /// <summary>A walk reached one buffer twice (two descriptors with the same address and length): the lists keep
+        /// it once, so they are not the buffers in descriptor order.</summary>
+        public bool RepeatsBuffer { get; set; }
+
         public void Clear()
         {
             Readable.Clear();
             Writable.Clear();
             Tables.Clear();
+            RepeatsBuffer = false;
         }
     }
 }

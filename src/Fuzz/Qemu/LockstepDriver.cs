@@ -64,10 +64,30 @@ public sealed class LockstepDriver : IMemoryObserver
     public QemuMachine Qemu => _qemu ?? throw new InvalidOperationException("not attached");
 
     /// <summary>The rule that differs from the model targets' decoding: rings the format packs at guest address 0
-    /// start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table at 0 for "no ring"
-    /// (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>), so at 0 nothing would ever run.</summary>
+    /// start at <see cref="RingShift"/> instead, on both halves. QEMU 7.2 takes a descriptor table or an available
+    /// ring at 0 for "no ring" (virtio_queue_notify returns when <c>!vq-&gt;vring.desc</c>; virtio_queue_empty_rcu
+    /// and virtio_queue_split_empty report an empty queue when <c>!vq-&gt;vring.avail</c>), so with either at 0
+    /// nothing would ever run there while the model pops.</summary>
     public static (ulong Desc, ulong Avail, ulong Used) Relocate((ulong Desc, ulong Avail, ulong Used) rings) =>
-        rings.Desc == 0 ? (RingShift, rings.Avail + RingShift, rings.Used + RingShift) : rings;
+        rings.Desc == 0 || rings.Avail == 0
+            ? (rings.Desc + RingShift, rings.Avail + RingShift, rings.Used + RingShift)
+            : rings;
+
+    /// <summary>True when QEMU 7.2 takes a common-config write of <paramref name="width"/> bytes at
+    /// <paramref name="offset"/> as a new size for a queue of <paramref name="size"/>: virtio_pci_common_write (its
+    /// region takes 1- to 4-byte accesses, a wider one in 4-byte pieces) stores the piece at queue_size into the
+    /// uint16_t VirtIOPCIQueue.num, one byte wide included, and virtio_queue_set_num accepts it unless it is 0 or
+    /// above VIRTQUEUE_MAX_SIZE (1024). A one-byte write of 0x99 makes a queue of 153 whose rings stay mapped for
+    /// the old size ("Cannot map descriptor ring").</summary>
+    public static bool QemuResizesQueue(int offset, int width, ulong raw, int size)
+    {
+        if (offset != L.CommonQueueSize) return false;
+        ulong value = width == 1 ? raw & 0xff : raw & 0xffff;
+        return value is not 0 and <= QemuQueueSizeMax && value != (ulong)size;
+    }
+
+    /// <summary>QEMU 7.2 VIRTQUEUE_MAX_SIZE (hw/virtio/virtio.c).</summary>
+    public const int QemuQueueSizeMax = 1024;
 
     /// <summary>Binds the QEMU half (after a (re)start): finds the virtio device <paramref name="virtioId"/>, maps it
     /// and learns queue 0's doorbell.</summary>
@@ -179,8 +199,7 @@ public sealed class LockstepDriver : IMemoryObserver
             && offset + width > L.CommonDriverFeatureSelect;
         f.UnalignedRegisterWrite |= offset % width != 0;
         f.DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
-        f.QueueSizeRewritten |= offset == L.CommonQueueSize && width >= 2
-            && (ushort)op.RawAddr != _rig!.VirtioDevice.GetQueue(0).Size;
+        f.QueueSizeRewritten |= QemuResizesQueue(offset, width, op.RawAddr, _rig!.VirtioDevice.GetQueue(0).Size);
         Common(offset, width, op.RawAddr);
     }
 

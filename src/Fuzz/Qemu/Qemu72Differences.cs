@@ -105,7 +105,7 @@ public static class Qemu72Differences
             (c, _) => c.ModelBrokeWith(r => r == "AvailIndexTooFar")),
         new(
             "queue-size-rewritten",
-            "The input wrote queue_size after set-up (the queue enabled) with another value: QEMU 7.2 takes the new size, the model keeps its queue; QEMU then breaks (\"Cannot map descriptor ring\" and the like: the rings were mapped for the old size) or walks a ring of another size.",
+            "The input wrote queue_size after set-up (the queue enabled) with another value, at any width (a one-byte write sets the size to that byte): QEMU 7.2 takes the new size, the model keeps its queue; QEMU then breaks (\"Cannot map descriptor ring\" and the like: the rings were mapped for the old size) or walks a ring of another size.",
             "virtio_pci_common_write → virtio_queue_set_num accepts any size up to 1024 on an enabled queue (it refuses only "
             + "a change between zero and non-zero) and does not re-map the rings; VIRTIO 1.2 §4.1.4.3.2 has the driver set "
             + "queue_size before queue_enable, and §2.7 requires a power of two. The robust model ignores such a write. "
