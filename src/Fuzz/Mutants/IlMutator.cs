@@ -132,15 +132,48 @@ public static class IlMutator
 
     private static bool IsGenerated(CustomAttribute a) => a.AttributeType.Name == "CompilerGeneratedAttribute";
 
-    private static string Name(MethodDefinition method) => method.DeclaringType.FullName + "::" + method.Name + "(" + string.Join(",", method.Parameters.Select(p => p.ParameterType.Name)) + ")";
+    // The generic arity is part of the name: SplitQueue has TryPop(GuestMemory,QueueElement,QueueError&) and the
+    // generic TryPop<TRing> with the same parameter names, and Apply must find the method Enumerate listed.
+    private static string Name(MethodDefinition method) => method.DeclaringType.FullName + "::" + method.Name
+        + (method.HasGenericParameters ? "`" + Invariant(method.GenericParameters.Count) : "")
+        + "(" + string.Join(",", method.Parameters.Select(p => p.ParameterType.Name)) + ")";
+
+    /// <summary>A void call the operator may remove: the project's own (not System's), except assertions,
+    /// constructors and the fuzz hooks (<c>IHostPoison</c>, <c>IHandlerInterleaving</c>: null in production, so
+    /// removing a call to one changes nothing a guest sees, only what the test build checks), plus System's stores
+    /// into a buffer (<see cref="IsBufferStore"/>).</summary>
+    private static bool IsRemovable(MethodReference m)
+    {
+        if (m.ReturnType.MetadataType != MetadataType.Void || m.Name == ".ctor") return false;
+        if (m.Name.StartsWith("Assert", StringComparison.Ordinal)) return false;
+        string type = m.DeclaringType.FullName;
+        if (type is "Sim.Devices.IHostPoison" or "Sim.Devices.IHandlerInterleaving") return false;
+        return !type.StartsWith("System.", StringComparison.Ordinal) || IsBufferStore(m);
+    }
+
+    /// <summary>System calls that fill a buffer the device answers from: <c>BinaryPrimitives.Write*</c> (a response
+    /// or header field), <c>Span.CopyTo</c> / <c>MemoryExtensions.CopyTo</c> (a copy), <c>Span.Clear</c> /
+    /// <c>Span.Fill</c>. Removed, the buffer keeps what it held before: a field never set, the uninitialised-data
+    /// class the taint oracle judges.</summary>
+    private static bool IsBufferStore(MethodReference m)
+    {
+        string type = m.DeclaringType.Name;
+        string ns = m.DeclaringType.Namespace;
+        bool binary = ns == "System.Buffers.Binary" && type == "BinaryPrimitives";
+        if (binary) return m.Name.StartsWith("Write", StringComparison.Ordinal);
+        if (ns != "System") return false;
+        if (type is "MemoryExtensions" or "ReadOnlySpan`1") return m.Name == "CopyTo";
+        return type == "Span`1" && (m.Name is "CopyTo" or "Clear" or "Fill");
+    }
+
+    private static string Invariant(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static IEnumerable<(MutationOperator, string)> Applicable(Instruction x)
     {
         if (Negated(x.OpCode) is { } n) yield return (MutationOperator.NegateBranch, $"{x.OpCode.Name} → {n.Name}");
         if (Shifted(x.OpCode) is { } s) yield return (MutationOperator.BoundaryShift, $"{x.OpCode.Name} → {s.Name}");
         if (SmallConstant(x) is { } c && x.Next?.OpCode.Code is not (Code.Newarr or Code.Switch)) yield return (MutationOperator.ConstantPlusOne, $"{c} → {c + 1}");
-        if (x.OpCode.Code is Code.Call or Code.Callvirt && x.Operand is MethodReference m && m.ReturnType.MetadataType == MetadataType.Void
-            && !m.Name.StartsWith("Assert", StringComparison.Ordinal) && m.Name != ".ctor" && !m.DeclaringType.FullName.StartsWith("System.", StringComparison.Ordinal))
+        if (x.OpCode.Code is Code.Call or Code.Callvirt && x.Operand is MethodReference m && IsRemovable(m))
         {
             yield return (MutationOperator.RemoveVoidCall, $"call {m.DeclaringType.Name}.{m.Name} removed");
         }

@@ -33,13 +33,17 @@ public static class MutantHost
             new Option<double>("--time") { Description = "With --run: seconds of fuzzing before the mutant counts as survived", HelpName = "SECONDS", DefaultValueFactory = _ => 60, CustomParser = r => PositiveSeconds(r) },
             new Option<ulong>("--seed") { Description = "With --run: the fuzzing seed", HelpName = "N", DefaultValueFactory = _ => 1 },
             new Option<string?>("--targets") { Description = "With --run: comma list of fuzz targets (default: the robust targets of the mutant's area)", HelpName = "a,b" },
+            new Option<string?>("--findings")
+            {
+                Description = "With --run: save the killing input to this directory (as fuzz run --findings)", HelpName = "DIR",
+            },
         };
         command.Validators.Add(Entry.FuzzCommandLine.RejectRepeatedOptions);
         command.Validators.Add(r =>
         {
             var given = r.Children.OfType<OptionResult>().Where(o => !o.Implicit).Select(o => o.Option.Name).ToHashSet(StringComparer.Ordinal);
             if (given.Contains("--list") == given.Contains("--run")) r.AddError("give --list or --run ID");
-            else if (given.Contains("--list") && given.FirstOrDefault(n => n is "--time" or "--seed" or "--targets") is { } extra) r.AddError($"{extra} applies to --run");
+            else if (given.Contains("--list") && given.FirstOrDefault(n => n is "--time" or "--seed" or "--targets" or "--findings") is { } extra) r.AddError($"{extra} applies to --run");
         });
         return command;
     }
@@ -80,6 +84,9 @@ public static class MutantHost
         ulong seed = parsed.GetValue<ulong>("--seed");
         string[]? targets = parsed.GetValue<string?>("--targets")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
         if (targets is { Length: 0 }) targets = null;
+        string? findings = parsed.GetValue<string?>("--findings");
+        if (findings is { Length: > 0 }) findings = Path.GetFullPath(findings);
+        else findings = null;
         IReadOnlyList<IlMutant> all = IlMutator.Enumerate(devices);
         if (id < 0 || id >= all.Count)
         {
@@ -103,7 +110,7 @@ public static class MutantHost
                 string line;
                 try
                 {
-                    line = (string)probe.Invoke(null, [targets, seconds, seed])!;
+                    line = (string)probe.Invoke(null, [targets, seconds, seed, findings])!;
                 }
                 catch (TargetInvocationException e) when (e.InnerException is not null)
                 {

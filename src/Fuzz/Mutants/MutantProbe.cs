@@ -14,7 +14,8 @@ namespace Virtsim.Fuzz.Mutants;
 /// </summary>
 public static class MutantProbe
 {
-    public static string Run(string[] targets, double seconds, ulong seed)
+    /// <param name="findings">Directory the killing input is saved to (null: not saved).</param>
+    public static string Run(string[] targets, double seconds, ulong seed, string? findings)
     {
         ArgumentNullException.ThrowIfNull(targets);
         var clock = Stopwatch.StartNew();
@@ -23,7 +24,10 @@ public static class MutantProbe
         for (int t = 0; t < targets.Length; t++)
         {
             IFuzzTarget target = FuzzTargets.Create(targets[t]) ?? throw new ArgumentException($"no fuzz target '{targets[t]}'", nameof(targets));
-            var options = new CampaignOptions { Seed = seed, Minimize = false, StatusIntervalSeconds = 3600 };
+            var options = new CampaignOptions
+            {
+                Seed = seed, Minimize = false, StatusIntervalSeconds = 3600, FindingsDirectory = findings,
+            };
             var campaign = new FuzzCampaign(target, options, EdgeCoverage.Detect(target));
             TimeSpan until = TimeSpan.FromSeconds(share * (t + 1));
             CampaignResult result = campaign.Run(() => campaign.FindingCount > 0 || clock.Elapsed >= until);

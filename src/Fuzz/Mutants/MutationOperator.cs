@@ -15,6 +15,7 @@ public enum MutationOperator
     ConstantPlusOne,
 
     /// <summary>A call to a method returning void removed (its arguments popped): a skipped completion, flush,
-    /// dirty mark, notification or re-check.</summary>
+    /// dirty mark, notification or re-check; or a skipped store into a buffer (<c>BinaryPrimitives.Write*</c>,
+    /// <c>Span.CopyTo</c>, <c>Clear</c>, <c>Fill</c>): a response field never set, a copy never made.</summary>
     RemoveVoidCall,
 }

@@ -90,6 +90,14 @@ public static class OracleRules
             "The popped element's head, iovecs, byte counts or descriptor count differ from the ring model's walk of the chain.",
             "each descriptor becomes one iovec per guest region it spans, readable ones in out, writable ones in in, in chain order, with the descriptor's address and length",
             "QEMU virtqueue_map_desc (dma_memory_map piece by piece), virtqueue_split_pop; VIRTIO 1.2 §2.7.5"),
+        // ---- queue-config (Oracles.QueueConfigReference; split-virtqueue)
+        new("queue-config/",
+            "queue_enable accepted a ring layout the ring model rejects, rejected one it accepts, or named another "
+            + "reason than the first rule the layout breaks.",
+            "the size is a power of two up to 32768; desc 16-, avail 2- and used 4-byte aligned; each part (16n, "
+            + "6+2n, 6+8n bytes) inside one guest region; checked in that order",
+            "VIRTIO 1.2 §2.7 (Queue Size, Virtqueue Part / Alignment / Size); QEMU virtio_queue_set_num, "
+            + "virtio_init_region_cache"),
         new("chain/descriptor-reads-past-rule",
             "The pop read more descriptors than the rule allows: more than the walk that stops at the chain's end or at the first rule it breaks.",
             "a pop reads the head, an indirect table's first entry and one descriptor per NEXT followed, and stops at the first broken rule; a looping chain is read at most the table's size + 1 times",

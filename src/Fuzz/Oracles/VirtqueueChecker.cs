@@ -44,6 +44,12 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private readonly int[] _fetched;      // per head: fetches not yet completed
     private readonly ulong[] _written;    // per head: bytes the device wrote into its writable buffers
     private readonly ulong[] _offered;    // per head: most writable bytes one walk of its chain sums, repeats counted
+    // Per used-ring slot: the id and len the device last stored there (bit 0 / bit 1 of _usedKnown) since the slot was
+    // last published. A guest store over the slot between the device's fill and its used.idx store (an interleaving
+    // point, or rings that overlap) is the guest's doing: publication is judged on the device's values.
+    private readonly uint[] _usedId;
+    private readonly uint[] _usedLen;
+    private readonly byte[] _usedKnown;
     private readonly Chain[] _chains;
     private readonly int[] _live;         // heads with _fetched > 0
     private int _liveCount;
@@ -65,6 +71,9 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _fetched = new int[sizeMax];
         _written = new ulong[sizeMax];
         _offered = new ulong[sizeMax];
+        _usedId = new uint[sizeMax];
+        _usedLen = new uint[sizeMax];
+        _usedKnown = new byte[sizeMax];
         _chains = new Chain[sizeMax];
         for (int i = 0; i < sizeMax; i++) _chains[i] = new Chain();
         _live = new int[sizeMax];
@@ -144,6 +153,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
         }
         _liveCount = 0;
         _inFlight = 0;
+        Array.Clear(_usedKnown);
     }
 
     /// <summary>True when [address, address + length) lies inside one buffer of an in-flight chain headed by
@@ -198,6 +208,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
             }
         }
         if (!allowed) ReportWrite(a, len);
+        if (_usedRing.Overlap(a, len) > 0) NoteUsedEntries(a, data);
         // A device store into a descriptor table (rings that overlap) changes chains the device may walk next: the
         // walk it does after its own avail_event store must be judged on what it then reads, so walk again (union).
         if (_descTable.Overlap(a, len) > 0 || TablesOverlap(a, len)) RewalkLive();
@@ -255,8 +266,10 @@ public sealed class VirtqueueChecker : IMemoryObserver
         {
             int slot = unchecked((ushort)(_usedIdx + k)) & (_size - 1);
             if (!_memory!.TryGetSpan(new GuestAddress(_usedRing.Start + 4 + (8UL * (ulong)slot)), 8, out Span<byte> entry)) continue;
-            uint id = BinaryPrimitives.ReadUInt32LittleEndian(entry);
-            uint len = BinaryPrimitives.ReadUInt32LittleEndian(entry[4..]);
+            byte known = _usedKnown[slot];
+            _usedKnown[slot] = 0;
+            uint id = (known & 1) != 0 ? _usedId[slot] : BinaryPrimitives.ReadUInt32LittleEndian(entry);
+            uint len = (known & 2) != 0 ? _usedLen[slot] : BinaryPrimitives.ReadUInt32LittleEndian(entry[4..]);
             if (id >= (uint)_size || _fetched[id] == 0)
             {
                 Report(UsedRingOracle, "used-ring/id-not-in-flight", $"used entry {unchecked((ushort)(_usedIdx + k))} has id {id}, which is not a head the device fetched and has not completed (VIRTIO 1.2 §2.7.8: id is the head of a used descriptor chain)");
@@ -275,6 +288,36 @@ public sealed class VirtqueueChecker : IMemoryObserver
             Complete((int)id);
         }
         _usedIdx = newIdx;
+    }
+
+    /// <summary>Notes the used-entry fields a device store at <paramref name="a"/> sets whole (a field it covers in
+    /// part is no longer known: the memory's value is judged).</summary>
+    private void NoteUsedEntries(ulong a, ReadOnlySpan<byte> data)
+    {
+        ulong end = a + (ulong)data.Length;
+        ulong first = _usedRing.Start + 4;
+        ulong from = a > first ? (a - first) / 8 : 0;
+        for (ulong s = from; s < (ulong)_size && first + (8 * s) < end; s++)
+        {
+            int slot = (int)s;
+            NoteField(a, data, first + (8 * s), slot, 1, _usedId);
+            NoteField(a, data, first + (8 * s) + 4, slot, 2, _usedLen);
+        }
+    }
+
+    private void NoteField(ulong a, ReadOnlySpan<byte> data, ulong field, int slot, byte bit, uint[] values)
+    {
+        ulong end = a + (ulong)data.Length;
+        if (field + 4 <= a || field >= end) return;
+        if (a <= field && field + 4 <= end)
+        {
+            values[slot] = BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(field - a)..]);
+            _usedKnown[slot] |= bit;
+        }
+        else
+        {
+            _usedKnown[slot] &= (byte)~bit;
+        }
     }
 
     /// <summary>See <see cref="ICompletionObserver"/>: fetched once, no indirect table, no buffer reached twice by

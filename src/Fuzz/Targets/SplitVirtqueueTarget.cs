@@ -196,17 +196,37 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         _broken = false;
         _canGiveBack = false;
         (ulong desc, ulong avail, ulong used) = RingInput.Place(placement, size, unchecked((ulong)placement * 0x9E37_79B9_7F4A_7C15));
-        _queue.TrySetSize(size, out _);
+        bool sized = _queue.TrySetSize(size, out _);
         _queue.DescTable = new GuestAddress(desc);
         _queue.AvailRing = new GuestAddress(avail);
         _queue.UsedRing = new GuestAddress(used);
         _queue.EventIdx = eventIdx;
         _queue.NotifyOnEmpty = notifyOnEmpty;
         _guest.Reset(_memory, desc, avail, size);
-        if (!_queue.TryEnable(_memory, out _)) return false;
+        bool enabled = _queue.TryEnable(_memory, out QueueConfigError error);
+        if (_observed) JudgeConfig(sized, enabled ? QueueConfigError.None : error, size, desc, avail, used);
+        if (!enabled) return false;
         _checker.Configure(_memory, desc, avail, used, size);
         _notify.Configure(_memory, avail, size, eventIdx);
         return true;
+    }
+
+    /// <summary>queue_enable's answer against the ring model's (<see cref="QueueConfigReference"/>): a valid layout
+    /// rejected, an invalid one accepted, or the wrong reason (the observed lane only: the twin configures
+    /// alike).</summary>
+    private void JudgeConfig(bool sized, QueueConfigError got, int size, ulong desc, ulong avail, ulong used)
+    {
+        if (_checker.Context is not { } context) return;
+        bool sizeValid = size is >= 1 and <= QueueConfigReference.SizeMax && (size & (size - 1)) == 0;
+        bool sizeWanted = sizeValid && size <= _queue.MaxSize;
+        if (!context.Check(sized == sizeWanted, QueueConfigReference.Oracle, "queue-config/size",
+            $"TrySetSize({size}) answered {sized} (maximum {_queue.MaxSize})")) return;
+        QueueConfigError want = QueueConfigReference.Classify(_memory, sized ? size : _queue.Size, desc, avail, used);
+        if (got == want) return;
+        string site = want == QueueConfigError.None ? "queue-config/valid-rejected"
+            : got == QueueConfigError.None ? "queue-config/invalid-accepted" : "queue-config/wrong-error-kind";
+        context.Report(QueueConfigReference.Oracle, site, $"queue_enable of size {size}, desc 0x{desc:x}, avail "
+            + $"0x{avail:x}, used 0x{used:x} answered {got}; the model says {want}");
     }
 
     /// <summary>Runs device operation <paramref name="op"/>; returns true when it popped (so a give-back may

@@ -10,7 +10,7 @@ public sealed class MutantsCommandLineTests
     {
         var (code, o, _) = CliRunner.Run("mutants", "--help");
         Assert.Equal(ExitCodes.Ok, code);
-        foreach (string option in new[] { "--list", "--run", "--time", "--seed", "--targets" }) Assert.Contains(option, o, StringComparison.Ordinal);
+        foreach (string option in new[] { "--list", "--run", "--time", "--seed", "--targets", "--findings" }) Assert.Contains(option, o, StringComparison.Ordinal);
         Assert.Contains("[default: 60]", o, StringComparison.Ordinal);
         Assert.Equal(o, CliRunner.Run("help", "mutants").Out);
         Assert.Equal(o, CliRunner.Run("mutants", "-?").Out);
@@ -20,6 +20,7 @@ public sealed class MutantsCommandLineTests
     [InlineData("", "give --list or --run ID")]
     [InlineData("--list --run 3", "give --list or --run ID")]
     [InlineData("--list --time 5", "--time applies to --run")]
+    [InlineData("--list --findings out", "--findings applies to --run")]
     [InlineData("--run 1 --run 2", "--run is given 2 times")]
     [InlineData("--run x", "--run needs a mutant id")]
     [InlineData("--run 1 --time -4", "--time needs a positive number of seconds")]

@@ -58,4 +58,18 @@ public sealed class MutationSampleTests
         string result = Run(mutant);
         Assert.Contains(" killed ", result, StringComparison.Ordinal);
     }
+
+    /// <summary>The taint oracle's mutant: the robust factorial's store of ret into its reused response buffer is
+    /// removed, so every answer is the buffer's previous bytes (poisoned before each request by the test build).
+    /// The response model would also catch the wrong ret; the taint oracle judges first, so the site proves it
+    /// fired.</summary>
+    [Fact]
+    public void TaintMutant_ResponseFieldNeverSet_IsKilledByTaint()
+    {
+        const string Store = "BinaryPrimitives.WriteUInt32LittleEndian";
+        IlMutant mutant = Find("VirtioFactorialDevice::HandleRobust", MutationOperator.RemoveVoidCall, Store);
+        string result = Run(mutant);
+        Assert.Contains(" killed ", result, StringComparison.Ordinal);
+        Assert.Contains(" taint taint/guest-memory", result, StringComparison.Ordinal);
+    }
 }

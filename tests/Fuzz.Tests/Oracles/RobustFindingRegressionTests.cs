@@ -64,6 +64,41 @@ public sealed class RobustFindingRegressionTests
     /// otherwise).</summary>
     public static readonly byte[] GuestOpsOnRejectedRings = Convert.FromHexString("08046700000000000000000000000000000000000000000a");
 
+    /// <summary><c>used-ring/id-not-in-flight</c> (mutation harness, seed 1, execution 107,454 of any vhost mutant
+    /// the target never runs): the used ring on the available ring, and a handler-interleaving slot at
+    /// BetweenFillAndFlush whose guest steps publish a second chain: its avail.ring[1] store lands on the high half of
+    /// the used entry the device had just filled (id 0 became 65,536) before the device stored used.idx. The checker
+    /// read the entry from memory at publication; it now judges the id and len the device stored.</summary>
+    private static readonly byte[] GuestStoreOverFilledUsedEntry = Convert.FromHexString(
+        "05007e0f22019b99bd0791898f78f0fad7bc87350111a18f4307642c3d07f9142e041cc686499459a5bf96c71ff7b699"
+        + "389396bbe5da93cc58e369000002000000002300000000000700feffffff0000ffffff7f000000000000000700000000"
+        + "00000402feff01ff0000000000000000000000000000");
+
+    /// <summary><c>liveness/stranded-under-suppression</c> (mutation harness, seed 1, execution 194,108): under
+    /// EVENT_IDX the control plane restarts the vring; vhost_vq_init_access stores used.flags, not avail_event, and
+    /// the guest's kick decision took that store as the device renewing its promise, so it read the avail_event the
+    /// restart never wrote and withheld the kick for two new chains. Only a store of the word the decision reads
+    /// renews the promise now.</summary>
+    private static readonly byte[] RestartStoresFlagsNotAvailEvent = Convert.FromHexString(
+        "030000e80200000000000000800000030000000000000408000000000000000000000000000000000000090000000000"
+        + "00000000000000009e9b99a6e607d628fa77ffffffffffffffff1bc26e71a2a7fef52eb5504d4c48c1b4271fac3e3937"
+        + "0a4abb62634a047b3cc9382c92c5c71895ddcafb51790c34bfbf673fa3de045d4754298fa3d2da4bf733420a02d6b3d5"
+        + "bdedc5c981fb8c0000000000");
+
+    [Fact]
+    public void VhostRobust_GuestStoreOverFilledUsedEntry_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-vhost-robust", 1, GuestStoreOverFilledUsedEntry);
+        Assert.False(result.Fired, result.Describe());
+    }
+
+    [Fact]
+    public void VhostRobust_RestartStoresFlagsNotAvailEvent_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-vhost-robust", 1, RestartStoresFlagsNotAvailEvent);
+        Assert.False(result.Fired, result.Describe());
+    }
+
     [Fact]
     public void QemuRobust_GuestStoreOverUsedIdx_AfterInterrupt_DoesNotFire()
     {

@@ -114,6 +114,14 @@ public sealed class GuestKickDecision : IMemoryObserver
         // vring_set_avail_event); anything else there (a guest store, response bytes in a buffer over the ring) is not
         // the device's promise.
         bool deviceWord = actor == MemoryActor.Device && data.Length == 2 && (a == flags || a == availEvent);
-        _tampered = !deviceWord;
+        if (!deviceWord)
+        {
+            _tampered = true;
+            return;
+        }
+        // Only a store of the word the decision reads renews the promise: after a restart under EVENT_IDX, vhost's
+        // vhost_vq_init_access stores used.flags (vhost_update_used_flags) but not avail_event, which still holds
+        // what it held before the control plane acted.
+        if (a == (_eventIdx ? availEvent : flags)) _tampered = false;
     }
 }
