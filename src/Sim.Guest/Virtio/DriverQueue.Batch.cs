@@ -203,8 +203,14 @@ public sealed partial class DriverQueue
     {
         int size = _size;
         ReadOnlySpan<byte> usedBytes = _usedWindow.Bytes;
-        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        Span<byte> availBytes = _availWindow.WritableBytes;
+        // The windows were taken at Initialize for this size: the used ring ends with avail_event and the available
+        // ring with used_event, and every offset below (used.idx, a used slot masked to the size, avail.flags,
+        // used_event) lies before those.
+        Assert(usedBytes.Length == _availEventOffset + VirtioSpec.UsedAvailEventSize, "used-ring window covers the ring");
+        Assert(availBytes.Length == _usedEventOffset + VirtioSpec.AvailUsedEventSize, "available-ring window covers the ring");
         ref byte used = ref MemoryMarshal.GetReference(usedBytes);
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
         RingIndex last = _lastUsed;
         RingIndex shadow = _usedShadow;
         int outstanding = Outstanding;
@@ -212,10 +218,11 @@ public sealed partial class DriverQueue
         int numFree = _numFree;
         int count = 0;
         DriverQueueError error = Error; // a broken queue reaps nothing (TryGetUsed)
+        int stored = 0; // AvailStore bits: the fields stored through the span, marked dirty once at the end
         bool done = false;
         while (true)
         {
-            if (handler) DisableCallbacksDirect();
+            if (handler) stored |= DisableCallbacksDirect(ref avail);
             bool callbacks = CallbacksEnabled; // false for the handler
             for (; count < ids.Length && error == DriverQueueError.None; count = unchecked(count + 1)) // unchecked: count < ids.Length
             {
@@ -227,14 +234,18 @@ public sealed partial class DriverQueue
                 if (error != DriverQueueError.None) break;
                 outstanding = unchecked(outstanding - 1); // this head was outstanding
                 last = last.Next;
-                if (callbacks) _availWindow.WriteUInt16(_usedEventOffset, last.Value);
+                if (callbacks)
+                {
+                    RingBytes.WriteLe16(ref avail, _usedEventOffset, last.Value);
+                    stored |= AvailStoreUsedEvent;
+                }
                 ids[count] = unchecked((ushort)raw); // the id: below the size, checked by DetachUsed
                 lens[count] = unchecked((uint)(raw >> 32));
             }
             if (!handler || count == ids.Length || error != DriverQueueError.None) break;
             // EnableCallbacks: ClearNoInterrupt, used_event = last_used_idx, then !HasUsed (its RefreshUsedIdx breaks
             // the queue on a used.idx too far, and HasUsed is then false: EnableCallbacks true).
-            EnableCallbacksDirect(last);
+            stored |= EnableCallbacksDirect(ref avail, last);
             if (last != shadow) continue;
             done = true;
             if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow) break;
@@ -242,6 +253,7 @@ public sealed partial class DriverQueue
         }
         // The free count only grows in the loop, so its last value bounds every one before it.
         Assert(numFree <= size, "free count within the queue size");
+        if (stored != 0) MarkAvailStores(stored);
         _lastUsed = last;
         _usedShadow = shadow;
         Outstanding = outstanding;
@@ -250,6 +262,21 @@ public sealed partial class DriverQueue
         reaped = count;
         if (error != DriverQueueError.None) Break(error);
         return handler ? done : count > 0;
+    }
+
+    /// <summary>avail.flags stored through the available ring's span (ReapDirect).</summary>
+    private const int AvailStoreFlags = 1;
+
+    /// <summary>used_event stored through the available ring's span (ReapDirect).</summary>
+    private const int AvailStoreUsedEvent = 2;
+
+    /// <summary>Marks the available-ring fields ReapDirect stored through its span dirty (the pages the window stores
+    /// of the reference mark); out of line, as it runs once per kick.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkAvailStores(int stored)
+    {
+        if ((stored & AvailStoreFlags) != 0) _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
+        if ((stored & AvailStoreUsedEvent) != 0) _availWindow.MarkWritten(_usedEventOffset, VirtioSpec.AvailUsedEventSize);
     }
 
     /// <summary>RefreshUsedIdx on ReapDirect's locals: reads used.idx into <paramref name="shadow"/>, or sets
@@ -283,28 +310,41 @@ public sealed partial class DriverQueue
         return DriverQueueError.None;
     }
 
-    /// <summary>DisableCallbacks through the available ring's window.</summary>
+    /// <summary>DisableCallbacks through the available ring's span (<paramref name="avail"/>); returns the
+    /// AvailStore bits of what it stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void DisableCallbacksDirect()
+    private int DisableCallbacksDirect(ref byte avail)
     {
-        if (!CallbacksEnabled) return;
+        if (!CallbacksEnabled) return 0;
         _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
-        if (EventIdx) _availWindow.WriteUInt16(_usedEventOffset, 0);
-        else _availWindow.WriteUInt16(VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+        if (EventIdx)
+        {
+            RingBytes.WriteLe16(ref avail, _usedEventOffset, 0);
+            return AvailStoreUsedEvent;
+        }
+        RingBytes.WriteLe16(ref avail, VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+        return AvailStoreFlags;
     }
 
-    /// <summary>EnableCallbacks' stores through the available ring's window: ClearNoInterrupt, then used_event =
-    /// <paramref name="lastUsed"/> (last_used_idx).</summary>
+    /// <summary>EnableCallbacks' stores through the available ring's span: ClearNoInterrupt, then used_event =
+    /// <paramref name="lastUsed"/> (last_used_idx); returns the AvailStore bits of what it stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void EnableCallbacksDirect(RingIndex lastUsed)
+    private int EnableCallbacksDirect(ref byte avail, RingIndex lastUsed)
     {
+        int stored = AvailStoreUsedEvent;
         if (!CallbacksEnabled)
         {
             _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
-            if (!EventIdx) _availWindow.WriteUInt16(VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+            if (!EventIdx)
+            {
+                RingBytes.WriteLe16(ref avail, VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+                stored |= AvailStoreFlags;
+            }
         }
-        _availWindow.WriteUInt16(_usedEventOffset, lastUsed.Value);
+        RingBytes.WriteLe16(ref avail, _usedEventOffset, lastUsed.Value);
+        return stored;
     }
+
 
     /// <summary>
     /// A driver's interrupt handler in one call, as Linux virtblk_done / virtnet_poll write it:
