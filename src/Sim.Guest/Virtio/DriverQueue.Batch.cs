@@ -19,7 +19,8 @@ namespace Sim.Guest.Virtio;
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps (its fused-kick rounds).
 // - TryGetUsedBatch (ReapDirect without the handler steps) must equal a loop of TryGetUsed (DriverQueue.cs).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
-// - ReapAll (ReapDirect with them) must equal Linux's interrupt-handler loop over DriverQueue.cs's calls: DisableCallbacks,
+// - ReapAll (ReapDirect with them) must equal Linux's interrupt-handler loop over DriverQueue.cs's calls:
+//   DisableCallbacks,
 //   TryGetUsed until nothing is used, EnableCallbacks, again while that re-check finds more.
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps (its ReapAll rounds).
 //
@@ -104,7 +105,9 @@ public sealed partial class DriverQueue
     /// those two calls (an observer sees their accesses); unobserved, one window choice for both and the publish and
     /// kick decision through the ring windows (<see cref="KickPrepareDirect"/>).
     /// </summary>
-    public bool TryAddBatchAndNotify(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, Span<ushort> heads, out int added, out bool notify)
+    public bool TryAddBatchAndNotify(
+        GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, Span<ushort> heads,
+        out int added, out bool notify)
     {
         bool all = TryAddBatch(memory, readable, writable, heads, out added);
         notify = Direct(memory) ? KickPrepareDirect() : NeedsNotify(memory);
@@ -123,7 +126,7 @@ public sealed partial class DriverQueue
         }
         RingIndex oldIdx = newIdx.Subtract(_numAdded);
         _numAdded = 0;
-        if (EventIdx) return RingIndex.NeedEvent(new RingIndex(_usedWindow.ReadUInt16(_availEventOffset)), newIdx, oldIdx);
+        if (EventIdx) return RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), newIdx, oldIdx);
         return (_usedWindow.ReadUInt16(VirtioSpec.UsedFlagsOffset) & VirtioSpec.UsedFNoNotify) == 0;
     }
 
@@ -207,8 +210,8 @@ public sealed partial class DriverQueue
         // The windows were taken at Initialize for this size: the used ring ends with avail_event and the available
         // ring with used_event, and every offset below (used.idx, a used slot masked to the size, avail.flags,
         // used_event) lies before those.
-        Assert(usedBytes.Length == _availEventOffset + VirtioSpec.UsedAvailEventSize, "used-ring window covers the ring");
-        Assert(availBytes.Length == _usedEventOffset + VirtioSpec.AvailUsedEventSize, "available-ring window covers the ring");
+        Assert(usedBytes.Length == _availEventOffset + VirtioSpec.UsedAvailEventSize, "used-ring window is the ring");
+        Assert(availBytes.Length == _usedEventOffset + VirtioSpec.AvailUsedEventSize, "avail-ring window is the ring");
         ref byte used = ref MemoryMarshal.GetReference(usedBytes);
         ref byte avail = ref MemoryMarshal.GetReference(availBytes);
         RingIndex last = _lastUsed;
@@ -224,12 +227,17 @@ public sealed partial class DriverQueue
         {
             if (handler) stored |= DisableCallbacksDirect(ref avail);
             bool callbacks = CallbacksEnabled; // false for the handler
-            for (; count < ids.Length && error == DriverQueueError.None; count = unchecked(count + 1)) // unchecked: count < ids.Length
+            // unchecked: count < ids.Length.
+            for (; count < ids.Length && error == DriverQueueError.None; count = unchecked(count + 1))
             {
                 // TryGetUsed: RefreshUsedIdx when the shadow is used up, then the entry.
-                if (last == shadow && (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow)) break;
+                if (last == shadow)
+                {
+                    if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow) break;
+                }
                 // id (le32) | len (le32). unchecked: the slot is masked to the size, inside the used ring.
-                ulong raw = RingBytes.ReadLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + (last.Slot(size) * VirtioSpec.UsedElemSize)));
+                int at = unchecked(VirtioSpec.UsedRingOffset + (last.Slot(size) * VirtioSpec.UsedElemSize));
+                ulong raw = RingBytes.ReadLe64(ref used, at);
                 error = DetachUsed(unchecked((uint)raw), ref free, ref numFree);
                 if (error != DriverQueueError.None) break;
                 outstanding = unchecked(outstanding - 1); // this head was outstanding
@@ -276,13 +284,14 @@ public sealed partial class DriverQueue
     private void MarkAvailStores(int stored)
     {
         if ((stored & AvailStoreFlags) != 0) _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
-        if ((stored & AvailStoreUsedEvent) != 0) _availWindow.MarkWritten(_usedEventOffset, VirtioSpec.AvailUsedEventSize);
+        if ((stored & AvailStoreUsedEvent) != 0) _availWindow.MarkWritten(_usedEventOffset, sizeof(ushort));
     }
 
     /// <summary>RefreshUsedIdx on ReapDirect's locals: reads used.idx into <paramref name="shadow"/>, or sets
     /// <paramref name="error"/> and returns false when it ran past what is outstanding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryRefreshUsedIdx(ref byte used, RingIndex last, ref RingIndex shadow, int outstanding, ref DriverQueueError error)
+    private static bool TryRefreshUsedIdx(
+        ref byte used, RingIndex last, ref RingIndex shadow, int outstanding, ref DriverQueueError error)
     {
         RingIndex usedIdx = new(RingBytes.ReadLe16(ref used, VirtioSpec.UsedIdxOffset));
         if (RingIndex.Distance(last, usedIdx) > outstanding)
@@ -300,7 +309,8 @@ public sealed partial class DriverQueue
     private DriverQueueError DetachUsed(uint rawId, ref int free, ref int numFree)
     {
         HeadState[] states = _heads;
-        if (rawId >= unchecked((uint)states.Length)) return DriverQueueError.UsedIdOutOfRange; // states: one per descriptor
+        // states: one per descriptor.
+        if (rawId >= unchecked((uint)states.Length)) return DriverQueueError.UsedIdOutOfRange;
         HeadState state = states[rawId];
         if (state.Length == 0) return DriverQueueError.UsedIdNotHead;
         states[rawId] = default;

@@ -169,7 +169,10 @@ public sealed class RingBenchmark
         _buffers.MarkWritten(start * 16, (run * 16) - 8);
         if (n > run) _buffers.MarkWritten(0, ((n - run) * 16) - 8);
         Span<ushort> heads = _heads.AsSpan(0, n);
-        if (!_driver.TryAddBatchAndNotify(memory, _requests.AsSpan(start, n), _responses.AsSpan(start, n), heads, out _, out bool kick)) throw new InvalidOperationException("ring full");
+        ReadOnlySpan<GuestBuffer> requests = _requests.AsSpan(start, n);
+        ReadOnlySpan<GuestBuffer> responses = _responses.AsSpan(start, n);
+        bool all = _driver.TryAddBatchAndNotify(memory, requests, responses, heads, out _, out bool kick);
+        if (!all) throw new InvalidOperationException("ring full");
         ushort[] slotOfHead = _slotOfHead;
         for (int k = 0; k < heads.Length; k = unchecked(k + 1)) slotOfHead[heads[k]] = unchecked((ushort)((start + k) & (slots - 1))); // unchecked: k < n
         _sequence += n;

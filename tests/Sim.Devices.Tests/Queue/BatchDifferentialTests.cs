@@ -241,7 +241,7 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 var addCount = new int[4];
                 var heads = new ushort[4][];
                 var notify = new bool[4];
-                // Half the rounds add and decide on the kick with TryAddBatchAndNotify (one call) against the two calls.
+                // Half the rounds add and decide on the kick in one call (TryAddBatchAndNotify) against the two.
                 bool fusedKick = c.Below(2) == 0;
                 for (int t = 0; t < 4; t++)
                 {
@@ -250,7 +250,8 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                     {
                         if (t % 2 == 0 && fusedKick)
                         {
-                            addOk[t] = drivers[t].TryAddBatchAndNotify(mems[t], readable, writable, heads[t], out addCount[t], out notify[t]);
+                            addOk[t] = drivers[t].TryAddBatchAndNotify(
+                                mems[t], readable, writable, heads[t], out addCount[t], out notify[t]);
                             continue;
                         }
                         if (t % 2 == 0)
