@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
@@ -14,9 +15,12 @@ namespace Sim.Guest.Virtio;
 //   form must itself equal the general span TryAdd: RingWindowPathTests.TwoBufferTryAdd_WritesTheSameChainAsTheSpanForm).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps and
 //   BatchDifferentialTests.AddBatch_MarksTheDescriptorPagesTheSequentialAddsMark.
-// - TryGetUsedBatch / TryGetUsedBatchDirect must equal a loop of TryGetUsed (DriverQueue.cs).
+// - TryAddBatchAndNotify must equal TryAddBatch then NeedsNotify (DriverQueue.cs); its KickPrepareDirect, NeedsNotify.
+//   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps (its fused-kick rounds).
+// - TryGetUsedBatch (ReapDirect without the handler steps) must equal a loop of TryGetUsed (DriverQueue.cs).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
-// - ReapAll / ReapAllDirect must equal Linux's interrupt-handler loop over DriverQueue.cs's calls: DisableCallbacks,
+// - ReapAll (ReapDirect with them) must equal Linux's interrupt-handler loop over DriverQueue.cs's calls:
+//   DisableCallbacks,
 //   TryGetUsed until nothing is used, EnableCallbacks, again while that re-check finds more.
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps (its ReapAll rounds).
 //
@@ -95,6 +99,37 @@ public sealed partial class DriverQueue
         return n == wanted;
     }
 
+    /// <summary>
+    /// The driver's side of a kick in one call (Linux virtio-blk's queue_rq then virtqueue_kick_prepare):
+    /// <see cref="TryAddBatch"/>, then <see cref="NeedsNotify"/>, whose answer is <paramref name="notify"/>. Exactly
+    /// those two calls (an observer sees their accesses); unobserved, one window choice for both and the publish and
+    /// kick decision through the ring windows (<see cref="KickPrepareDirect"/>).
+    /// </summary>
+    public bool TryAddBatchAndNotify(
+        GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, Span<ushort> heads,
+        out int added, out bool notify)
+    {
+        bool all = TryAddBatch(memory, readable, writable, heads, out added);
+        notify = Direct(memory) ? KickPrepareDirect() : NeedsNotify(memory);
+        return all;
+    }
+
+    /// <summary>The unobserved body of <see cref="NeedsNotify"/>: Publish's avail.idx store and the kick decision
+    /// through the ring windows, in NeedsNotify's order.</summary>
+    private bool KickPrepareDirect()
+    {
+        RingIndex newIdx = _availShadow;
+        if (_published != newIdx)
+        {
+            _availWindow.WriteUInt16(VirtioSpec.AvailIdxOffset, newIdx.Value);
+            _published = newIdx;
+        }
+        RingIndex oldIdx = newIdx.Subtract(_numAdded);
+        _numAdded = 0;
+        if (EventIdx) return RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), newIdx, oldIdx);
+        return (_usedWindow.ReadUInt16(VirtioSpec.UsedFlagsOffset) & VirtioSpec.UsedFNoNotify) == 0;
+    }
+
     /// <summary>Marks the pages of the two descriptors of each chain just added at <paramref name="heads"/> (head, then
     /// the head's link: the chain's second descriptor) dirty: collected in one mask (bit i: page i of the table's
     /// window) when the table's window is small enough, else one descriptor at a time.</summary>
@@ -154,82 +189,172 @@ public sealed partial class DriverQueue
             while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count])) count++;
             return count > 0;
         }
-        if (Broken) return false;
-        return TryGetUsedBatchDirect(ids, lens, out count);
+        return ReapDirect(ids, lens, handler: false, out count);
     }
 
     /// <summary>
-    /// The unobserved body of <see cref="TryGetUsedBatch"/>: the steps of TryGetUsed (RefreshUsedIdx, the entry checks,
-    /// DetachChain, used_event) in the same order, with the indices and free list in locals across the batch (stored
-    /// back at the end), and the used ring read through a span over its window, whose length is checked once here:
-    /// the slots are masked to the size, so every read lies inside it.
+    /// The unobserved body of <see cref="TryGetUsedBatch"/> (<paramref name="handler"/> false) and of
+    /// <see cref="ReapAll"/> (true). Reaping: the steps of TryGetUsed (RefreshUsedIdx, the entry checks, DetachChain,
+    /// used_event) in the same order. As the handler: DisableCallbacks, that reaping, EnableCallbacks and its re-check,
+    /// again while the re-check finds more, each step where ReapAll's loop takes it. The indices and free list stay
+    /// in locals across the whole kick (stored back at the end), and the used ring is read through a span over its
+    /// window, whose length is checked once here: the slots are masked to the size, so every read lies inside it.
+    /// Bounded: each pass after the first follows a re-check that found an entry, which that pass reaps or breaks the
+    /// queue on, and at most <paramref name="ids"/>.Length entries are reaped.
     /// </summary>
-    private bool TryGetUsedBatchDirect(Span<ushort> ids, Span<uint> lens, out int reaped)
+    private bool ReapDirect(Span<ushort> ids, Span<uint> lens, bool handler, out int reaped)
     {
         int size = _size;
-        int mask = unchecked(size - 1);
-        ushort[] links = _next;
-        HeadState[] states = _heads;
         ReadOnlySpan<byte> usedBytes = _usedWindow.Bytes;
-        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        Span<byte> availBytes = _availWindow.WritableBytes;
+        // The windows were taken at Initialize for this size: the used ring ends with avail_event and the available
+        // ring with used_event, and every offset below (used.idx, a used slot masked to the size, avail.flags,
+        // used_event) lies before those.
+        Assert(usedBytes.Length == _availEventOffset + VirtioSpec.UsedAvailEventSize, "used-ring window is the ring");
+        Assert(availBytes.Length == _usedEventOffset + VirtioSpec.AvailUsedEventSize, "avail-ring window is the ring");
         ref byte used = ref MemoryMarshal.GetReference(usedBytes);
-        bool callbacks = CallbacksEnabled;
-        ushort last = _lastUsed.Value;
-        ushort shadow = _usedShadow.Value;
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
+        RingIndex last = _lastUsed;
+        RingIndex shadow = _usedShadow;
         int outstanding = Outstanding;
         int free = _freeHead;
         int numFree = _numFree;
         int count = 0;
-        DriverQueueError error = DriverQueueError.None;
-        for (; count < ids.Length; count = unchecked(count + 1)) // unchecked: count < ids.Length
+        DriverQueueError error = Error; // a broken queue reaps nothing (TryGetUsed)
+        int stored = 0; // AvailStore bits: the fields stored through the span, marked dirty once at the end
+        bool done = false;
+        while (true)
         {
-            if (last == shadow)
+            if (handler) stored |= DisableCallbacksDirect(ref avail);
+            bool callbacks = CallbacksEnabled; // false for the handler
+            // unchecked: count < ids.Length.
+            for (; count < ids.Length && error == DriverQueueError.None; count = unchecked(count + 1))
             {
-                ushort usedIdx = RingBytes.ReadLe16(ref used, VirtioSpec.UsedIdxOffset);
-                if (unchecked((ushort)(usedIdx - last)) > outstanding)
+                // TryGetUsed: RefreshUsedIdx when the shadow is used up, then the entry.
+                if (last == shadow)
                 {
-                    error = DriverQueueError.UsedIdxTooFar;
-                    break;
+                    if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow) break;
                 }
-                shadow = usedIdx;
-                if (last == shadow) break;
+                // id (le32) | len (le32). unchecked: the slot is masked to the size, inside the used ring.
+                int at = unchecked(VirtioSpec.UsedRingOffset + (last.Slot(size) * VirtioSpec.UsedElemSize));
+                ulong raw = RingBytes.ReadLe64(ref used, at);
+                error = DetachUsed(unchecked((uint)raw), ref free, ref numFree);
+                if (error != DriverQueueError.None) break;
+                outstanding = unchecked(outstanding - 1); // this head was outstanding
+                last = last.Next;
+                if (callbacks)
+                {
+                    RingBytes.WriteLe16(ref avail, _usedEventOffset, last.Value);
+                    stored |= AvailStoreUsedEvent;
+                }
+                ids[count] = unchecked((ushort)raw); // the id: below the size, checked by DetachUsed
+                lens[count] = unchecked((uint)(raw >> 32));
             }
-            // id (le32) | len (le32). unchecked: the slot is masked to the size, inside the used ring.
-            ulong raw = RingBytes.ReadLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + ((last & mask) * VirtioSpec.UsedElemSize)));
-            uint rawId = unchecked((uint)raw);
-            if (rawId >= unchecked((uint)size))
-            {
-                error = DriverQueueError.UsedIdOutOfRange;
-                break;
-            }
-            HeadState state = states[rawId];
-            if (state.Length == 0)
-            {
-                error = DriverQueueError.UsedIdNotHead;
-                break;
-            }
-            // DetachChain.
-            states[rawId] = default;
-            links[state.Last] = unchecked((ushort)free);
-            free = unchecked((int)rawId);
-            numFree = unchecked(numFree + state.Length); // the chain's descriptors came from the free list
-            outstanding = unchecked(outstanding - 1); // this head was outstanding
-            last = unchecked((ushort)(last + 1));
-            if (callbacks) _availWindow.WriteUInt16(_usedEventOffset, last);
-            ids[count] = unchecked((ushort)rawId);
-            lens[count] = unchecked((uint)(raw >> 32));
+            if (!handler || count == ids.Length || error != DriverQueueError.None) break;
+            // EnableCallbacks: ClearNoInterrupt, used_event = last_used_idx, then !HasUsed (its RefreshUsedIdx breaks
+            // the queue on a used.idx too far, and HasUsed is then false: EnableCallbacks true).
+            stored |= EnableCallbacksDirect(ref avail, last);
+            if (last != shadow) continue;
+            done = true;
+            if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow) break;
+            done = false;
         }
         // The free count only grows in the loop, so its last value bounds every one before it.
         Assert(numFree <= size, "free count within the queue size");
-        _lastUsed = new RingIndex(last);
-        _usedShadow = new RingIndex(shadow);
+        if (stored != 0) MarkAvailStores(stored);
+        _lastUsed = last;
+        _usedShadow = shadow;
         Outstanding = outstanding;
         _freeHead = free;
         _numFree = numFree;
         reaped = count;
         if (error != DriverQueueError.None) Break(error);
-        return count > 0;
+        return handler ? done : count > 0;
     }
+
+    /// <summary>avail.flags stored through the available ring's span (ReapDirect).</summary>
+    private const int AvailStoreFlags = 1;
+
+    /// <summary>used_event stored through the available ring's span (ReapDirect).</summary>
+    private const int AvailStoreUsedEvent = 2;
+
+    /// <summary>Marks the available-ring fields ReapDirect stored through its span dirty (the pages the window stores
+    /// of the reference mark); out of line, as it runs once per kick.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkAvailStores(int stored)
+    {
+        if ((stored & AvailStoreFlags) != 0) _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
+        if ((stored & AvailStoreUsedEvent) != 0) _availWindow.MarkWritten(_usedEventOffset, sizeof(ushort));
+    }
+
+    /// <summary>RefreshUsedIdx on ReapDirect's locals: reads used.idx into <paramref name="shadow"/>, or sets
+    /// <paramref name="error"/> and returns false when it ran past what is outstanding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryRefreshUsedIdx(
+        ref byte used, RingIndex last, ref RingIndex shadow, int outstanding, ref DriverQueueError error)
+    {
+        RingIndex usedIdx = new(RingBytes.ReadLe16(ref used, VirtioSpec.UsedIdxOffset));
+        if (RingIndex.Distance(last, usedIdx) > outstanding)
+        {
+            error = DriverQueueError.UsedIdxTooFar;
+            return false;
+        }
+        shadow = usedIdx;
+        return true;
+    }
+
+    /// <summary>TryGetUsed's entry checks and DetachChain on ReapDirect's locals (the free-list head and count): the
+    /// error for a used id that is not an outstanding head, else None with the chain back on the free list.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DriverQueueError DetachUsed(uint rawId, ref int free, ref int numFree)
+    {
+        HeadState[] states = _heads;
+        // states: one per descriptor.
+        if (rawId >= unchecked((uint)states.Length)) return DriverQueueError.UsedIdOutOfRange;
+        HeadState state = states[rawId];
+        if (state.Length == 0) return DriverQueueError.UsedIdNotHead;
+        states[rawId] = default;
+        _next[state.Last] = unchecked((ushort)free);
+        free = unchecked((int)rawId);
+        numFree = unchecked(numFree + state.Length); // the chain's descriptors came from the free list
+        return DriverQueueError.None;
+    }
+
+    /// <summary>DisableCallbacks through the available ring's span (<paramref name="avail"/>); returns the
+    /// AvailStore bits of what it stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int DisableCallbacksDirect(ref byte avail)
+    {
+        if (!CallbacksEnabled) return 0;
+        _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
+        if (EventIdx)
+        {
+            RingBytes.WriteLe16(ref avail, _usedEventOffset, 0);
+            return AvailStoreUsedEvent;
+        }
+        RingBytes.WriteLe16(ref avail, VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+        return AvailStoreFlags;
+    }
+
+    /// <summary>EnableCallbacks' stores through the available ring's span: ClearNoInterrupt, then used_event =
+    /// <paramref name="lastUsed"/> (last_used_idx); returns the AvailStore bits of what it stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int EnableCallbacksDirect(ref byte avail, RingIndex lastUsed)
+    {
+        int stored = AvailStoreUsedEvent;
+        if (!CallbacksEnabled)
+        {
+            _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
+            if (!EventIdx)
+            {
+                RingBytes.WriteLe16(ref avail, VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
+                stored |= AvailStoreFlags;
+            }
+        }
+        RingBytes.WriteLe16(ref avail, _usedEventOffset, lastUsed.Value);
+        return stored;
+    }
+
 
     /// <summary>
     /// A driver's interrupt handler in one call, as Linux virtblk_done / virtnet_poll write it:
@@ -240,65 +365,20 @@ public sealed partial class DriverQueue
     /// callbacks are still off) or the queue broke (see <see cref="Error"/>). Exactly <see cref="DisableCallbacks"/>,
     /// <see cref="TryGetUsed(GuestMemory, out ushort, out uint)"/> and
     /// <see cref="EnableCallbacks"/> in that loop (an observer sees their accesses); unobserved, one window choice
-    /// and the reaping of <see cref="TryGetUsedBatchDirect"/>.
+    /// and the reaping of <see cref="TryGetUsedBatch"/> in one body (ReapDirect).
     /// </summary>
     public bool ReapAll(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (lens.Length < ids.Length) throw new ArgumentException("room for one length per id", nameof(lens));
         count = 0;
-        if (Direct(memory)) return ReapAllDirect(ids, lens, out count);
+        if (Direct(memory)) return ReapDirect(ids, lens, handler: true, out count);
         while (true)
         {
             DisableCallbacks(memory);
             while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count])) count++;
             if (count == ids.Length || Broken) return false;
             if (EnableCallbacks(memory)) return true;
-        }
-    }
-
-    /// <summary>
-    /// The unobserved body of <see cref="ReapAll"/>: the loop's steps in the same order through the ring windows.
-    /// DisableCallbacks and EnableCallbacks inline (their window stores); the reaping is TryGetUsedBatchDirect's. The
-    /// loop is bounded: each pass after the first follows a re-check that found an entry, which the next pass reaps or
-    /// breaks the queue on, and at most <paramref name="ids"/>.Length entries are reaped.
-    /// </summary>
-    private bool ReapAllDirect(Span<ushort> ids, Span<uint> lens, out int count)
-    {
-        count = 0;
-        while (true)
-        {
-            // DisableCallbacks.
-            if (CallbacksEnabled)
-            {
-                _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
-                if (EventIdx) _availWindow.WriteUInt16(_usedEventOffset, 0);
-                else _availWindow.WriteUInt16(VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
-            }
-            // The TryGetUsed loop (TryGetUsedBatch's body: a broken queue reaps nothing).
-            if (count < ids.Length && !Broken)
-            {
-                TryGetUsedBatchDirect(ids[count..], lens[count..], out int reaped);
-                count += reaped;
-            }
-            if (count == ids.Length || Broken) return false;
-            // EnableCallbacks: ClearNoInterrupt, used_event = last_used_idx, then !HasUsed.
-            if (!CallbacksEnabled)
-            {
-                _availFlagsShadow = unchecked((ushort)(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt));
-                if (!EventIdx) _availWindow.WriteUInt16(VirtioSpec.AvailFlagsOffset, _availFlagsShadow);
-            }
-            _availWindow.WriteUInt16(_usedEventOffset, _lastUsed.Value);
-            if (_lastUsed != _usedShadow) continue;
-            ushort usedIdx = _usedWindow.ReadUInt16(VirtioSpec.UsedIdxOffset);
-            // RefreshUsedIdx: a used.idx too far breaks the queue, and HasUsed is then false (EnableCallbacks true).
-            if (RingIndex.Distance(_lastUsed, new RingIndex(usedIdx)) > Outstanding)
-            {
-                Break(DriverQueueError.UsedIdxTooFar);
-                return true;
-            }
-            _usedShadow = new RingIndex(usedIdx);
-            if (_lastUsed == _usedShadow) return true;
         }
     }
 }

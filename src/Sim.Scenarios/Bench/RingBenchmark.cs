@@ -143,17 +143,17 @@ public sealed class RingBenchmark
             long n = Math.Min(Math.Min(batch, requests - done), _slots);
             using (memory.AsGuest())
             {
-                AddRequests(memory, Narrow.LowInt32(n));
-                if (_driver.NeedsNotify(memory)) _kicks++;
+                if (AddRequests(memory, Narrow.LowInt32(n))) _kicks++;
             }
             ServeKick(memory, single: n == 1);
             using (memory.AsGuest()) done += Reap(memory);
         }
     }
 
-    /// <summary>Writes <paramref name="n"/> (at most the slot count) requests and adds their chains with one batch
-    /// call (<see cref="DriverQueue.TryAddBatch"/>).</summary>
-    private void AddRequests(GuestMemory memory, int n)
+    /// <summary>Writes <paramref name="n"/> (at most the slot count) requests, adds their chains and decides on the
+    /// kick with one call (<see cref="DriverQueue.TryAddBatchAndNotify"/>: Linux virtio-blk's queue_rq then
+    /// virtqueue_kick_prepare); returns whether the driver kicks.</summary>
+    private bool AddRequests(GuestMemory memory, int n)
     {
         int slots = _slots;
         int start = unchecked((int)(_sequence & (slots - 1)));
@@ -170,10 +170,14 @@ public sealed class RingBenchmark
         _buffers.MarkWritten(start * 16, (run * 16) - 8);
         if (n > run) _buffers.MarkWritten(0, ((n - run) * 16) - 8);
         Span<ushort> heads = _heads.AsSpan(0, n);
-        if (!_driver.TryAddBatch(memory, _requests.AsSpan(start, n), _responses.AsSpan(start, n), heads, out _)) throw new InvalidOperationException("ring full");
+        ReadOnlySpan<GuestBuffer> requests = _requests.AsSpan(start, n);
+        ReadOnlySpan<GuestBuffer> responses = _responses.AsSpan(start, n);
+        bool all = _driver.TryAddBatchAndNotify(memory, requests, responses, heads, out _, out bool kick);
+        if (!all) throw new InvalidOperationException("ring full");
         ushort[] slotOfHead = _slotOfHead;
         for (int k = 0; k < heads.Length; k = unchecked(k + 1)) slotOfHead[heads[k]] = unchecked((ushort)((start + k) & (slots - 1))); // unchecked: k < n
         _sequence += n;
+        return kick;
     }
 
     /// <summary>The device's kick handler: pop every chain (with one <see cref="SplitQueue.TryPopBatch"/>, or
