@@ -66,13 +66,15 @@ public static class GlueEntry
         }
         // SharpFuzz's runner attaches the segment itself and, given a bad id, would serve inputs from address -1;
         // attaching it here first turns that into a message.
-        if (!TryAttach(LibFuzzerRunner.ShmIdVariable, id, LibFuzzerRunner.MapSize + LibFuzzerRunner.InputBytesMax, error, out SharedMemoryMap? probe)) return 2;
+        const int SegmentSize = LibFuzzerRunner.MapSize + LibFuzzerRunner.InputBytesMax;
+        if (!TryAttach(LibFuzzerRunner.ShmIdVariable, id, SegmentSize, error, out SharedMemoryMap? probe)) return 2;
         probe!.Dispose();
         foreach (string variable in (string[])[LibFuzzerRunner.ControlPipeVariable, LibFuzzerRunner.StatusPipeVariable])
         {
             if (!SharedMemoryMap.TryParseId(Environment.GetEnvironmentVariable(variable), out _))
             {
-                error.WriteLine($"error: {variable} must hold the driver's pipe file descriptor (is the driver older than this virtsim?)");
+                error.WriteLine($"error: {variable} must hold the driver's pipe file descriptor"
+                + " (is the driver older than this virtsim?)");
                 return 2;
             }
         }
@@ -89,7 +91,8 @@ public static class GlueEntry
         catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
         {
             // Only setting up the pipes can throw out of the runner; once serving, it returns when they break.
-            error.WriteLine($"error: cannot open the driver's pipes ({LibFuzzerRunner.ControlPipeVariable}, {LibFuzzerRunner.StatusPipeVariable}): {e.Message}");
+            error.WriteLine($"error: cannot open the driver's pipes ({LibFuzzerRunner.ControlPipeVariable},"
+                + $" {LibFuzzerRunner.StatusPipeVariable}): {e.Message}");
             return 2;
         }
         error.WriteLine($"libfuzzer: {runner.Runs} runs, {runner.Crashes} crashes");

@@ -6,7 +6,8 @@ namespace Virtsim.Fuzz.Glue;
 /// <summary>
 /// A System V shared-memory segment attached into this process, seen as a <see cref="SafeBuffer"/> so it can be
 /// written from a span without <c>unsafe</c>. The external engine (afl-fuzz, our libFuzzer driver) owns the
-/// segment; we only attach and detach (under libFuzzer SharpFuzz's runner attaches it again and works in it). <see cref="Create"/> makes a private segment for tests and fake engines.
+/// segment; we only attach and detach (under libFuzzer SharpFuzz's runner attaches it again and works in it).
+/// <see cref="Create"/> makes a private segment for tests and fake engines.
 /// </summary>
 public sealed class SharedMemoryMap : SafeBuffer
 {

@@ -24,7 +24,7 @@ internal sealed class FakeGlueTarget : IGlueTarget
         return input switch
         {
             [0xFF, ..] => GlueVerdict.From(new FindingReport("fake", "first-byte", "input starts with 0xFF", null)),
-            [0xFE, ..] => GlueVerdict.From(new FindingReport(FuzzOracle.Hang, "first-byte", "input starts with 0xFE", null)),
+            [0xFE, ..] => GlueVerdict.From(new FindingReport(FuzzOracle.Hang, "first-byte", "starts with 0xFE", null)),
             _ => GlueVerdict.Ok,
         };
     }

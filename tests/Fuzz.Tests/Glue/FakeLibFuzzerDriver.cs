@@ -32,12 +32,15 @@ internal sealed class FakeLibFuzzerDriver : IDisposable
         Assert.Equal(0, Pipe(status));
         _control = new FileStream(new SafeFileHandle(control[1], ownsHandle: true), FileAccess.Write, 0);
         _status = new FileStream(new SafeFileHandle(status[0], ownsHandle: true), FileAccess.Read, 0);
-        Environment.SetEnvironmentVariable(LibFuzzerRunner.ShmIdVariable, Segment.Id.ToString(CultureInfo.InvariantCulture));
-        Environment.SetEnvironmentVariable(LibFuzzerRunner.ControlPipeVariable, control[0].ToString(CultureInfo.InvariantCulture));
-        Environment.SetEnvironmentVariable(LibFuzzerRunner.StatusPipeVariable, status[1].ToString(CultureInfo.InvariantCulture));
+        Set(LibFuzzerRunner.ShmIdVariable, Segment.Id);
+        Set(LibFuzzerRunner.ControlPipeVariable, control[0]);
+        Set(LibFuzzerRunner.StatusPipeVariable, status[1]);
     }
 
     public SharedMemoryMap Segment { get; }
+
+    private static void Set(string variable, int value) =>
+        Environment.SetEnvironmentVariable(variable, value.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>One status word (the hello, or a run's answer).</summary>
     public int ReadStatus()
@@ -47,7 +50,8 @@ internal sealed class FakeLibFuzzerDriver : IDisposable
         return BinaryPrimitives.ReadInt32LittleEndian(word);
     }
 
-    /// <summary>Clears the map, puts <paramref name="input"/> after it and sends its length; returns the status.</summary>
+    /// <summary>Clears the map, puts <paramref name="input"/> after it and sends its length; returns the
+    /// status.</summary>
     public int Run(byte[] input)
     {
         Segment.Write(new byte[LibFuzzerRunner.MapSize]);

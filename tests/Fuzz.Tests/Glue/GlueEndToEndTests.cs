@@ -195,10 +195,11 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         Environment.SetEnvironmentVariable(LibFuzzerRunner.StatusPipeVariable, null);
         var e = new StringWriter();
         Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
-        Assert.Contains("__LIBFUZZER_STATUS_PIPE_ID must hold the driver's pipe file descriptor", e.ToString(), StringComparison.Ordinal);
+        const StringComparison Ordinal = StringComparison.Ordinal;
+        Assert.Contains("__LIBFUZZER_STATUS_PIPE_ID must hold the driver's pipe", e.ToString(), Ordinal);
         Environment.SetEnvironmentVariable(LibFuzzerRunner.ShmIdVariable, "999999999");
         Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
-        Assert.Contains("cannot attach the coverage map (__LIBFUZZER_SHM_ID=999999999)", e.ToString(), StringComparison.Ordinal);
+        Assert.Contains("cannot attach the coverage map (__LIBFUZZER_SHM_ID=999999999)", e.ToString(), Ordinal);
         output.WriteLine(e.ToString());
     }
 
@@ -207,7 +208,8 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
     {
         using var driver = new FakeLibFuzzerDriver();
         var err = new StringWriter();
-        Task<int> host = Task.Run(() => FuzzHost.Run(["libfuzzer", "--target", "guest-memory", "--instrument-cache", Path.Combine(_dir, "cache")], TextWriter.Null, err));
+        string[] args = ["libfuzzer", "--target", "guest-memory", "--instrument-cache", Path.Combine(_dir, "cache")];
+        Task<int> host = Task.Run(() => FuzzHost.Run(args, TextWriter.Null, err));
         try
         {
             Assert.Equal(0, driver.ReadStatus());
