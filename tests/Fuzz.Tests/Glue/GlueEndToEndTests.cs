@@ -189,7 +189,7 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void LibFuzzer_SegmentWithoutPipes_ExplainsAndExits2()
+    public void LibFuzzer_SegmentWithoutPipes_OrBadOnes_ExplainsAndExits2()
     {
         using var driver = new FakeLibFuzzerDriver();
         Environment.SetEnvironmentVariable(LibFuzzerRunner.StatusPipeVariable, null);
@@ -197,6 +197,10 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
         const StringComparison Ordinal = StringComparison.Ordinal;
         Assert.Contains("__LIBFUZZER_STATUS_PIPE_ID must hold the driver's pipe", e.ToString(), Ordinal);
+        // A number that names no open pipe: SharpFuzz's runner throws opening it, before serving anything.
+        Environment.SetEnvironmentVariable(LibFuzzerRunner.StatusPipeVariable, "1000000");
+        Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
+        Assert.Contains("cannot open the driver's pipes", e.ToString(), Ordinal);
         Environment.SetEnvironmentVariable(LibFuzzerRunner.ShmIdVariable, "999999999");
         Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
         Assert.Contains("cannot attach the coverage map (__LIBFUZZER_SHM_ID=999999999)", e.ToString(), Ordinal);
