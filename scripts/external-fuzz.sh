@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Drives a virtsim fuzz target with an external byte-level engine through our own glue (src/Fuzz/Glue).
+# Drives a virtsim fuzz target with an external byte-level engine (src/Fuzz/Glue: our AFL++ fork server,
+# SharpFuzz's Fuzzer.LibFuzzer.Run behind tools/libfuzzer-driver).
 # Usage: scripts/external-fuzz.sh afl|libfuzzer <target> <seconds> <out-dir> [extra engine flags...]
 #   afl:       afl-fuzz (apt-get install afl++) with seeds corpus/<target>, output in <out-dir>
-#   libfuzzer: tools/libfuzzer-driver (built on demand), new inputs in <out-dir>/corpus, crashes in <out-dir>/
+#   libfuzzer: tools/libfuzzer-driver (built on demand), new inputs in <out-dir>/corpus, crashes and timeouts in
+#              <out-dir>/
 # docs/fuzzing.md, "Driving virtsim with AFL++ / libFuzzer", explains each setting.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

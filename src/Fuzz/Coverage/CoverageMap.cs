@@ -38,6 +38,14 @@ public static unsafe class CoverageMap
     /// <summary>Hit counts per edge of the current execution (wrapping, as AFL's classic counters).</summary>
     public static Span<byte> Edges => new(Owned, Size);
 
+    /// <summary>The map instrumented code writes now: <see cref="Edges"/>, or the segment SharpFuzz's libFuzzer
+    /// runner pointed <see cref="Trace.SharedMem"/> at (<see cref="RunnerMapCoverage"/>).</summary>
+    public static ReadOnlySpan<byte> Current => new(Trace.SharedMem, Size);
+
+    /// <summary>Forgets the previous block, so an execution's first edge does not depend on the last one's end,
+    /// without clearing or repointing the map (whoever owns it clears it).</summary>
+    public static void ResetPreviousBlock() => Trace.PrevLocation = 0;
+
     /// <summary>Clears the map and the previous-block state, and makes instrumented code write this map.</summary>
     public static void Reset()
     {

@@ -34,7 +34,7 @@ public static class FuzzCommandLine
                 S.ExpectFires(), S.TestOut(), S.StepsMax(), S.AllocMax()),
             WithTarget(new Command("afl", "Serve AFL++'s fork-server protocol in-process (started by afl-fuzz; fds 198/199, map __AFL_SHM_ID, AFL_MAP_SIZE)"), campaign: false,
                 S.AflInput(), S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
-            WithTarget(new Command("libfuzzer", "Serve tools/libfuzzer-driver's pipe protocol (started by the driver; fds 200/201, map VIRTSIM_LIBFUZZER_SHM_ID)"), campaign: false,
+            WithTarget(new Command("libfuzzer", "Serve inputs from tools/libfuzzer-driver through SharpFuzz's Fuzzer.LibFuzzer.Run (started by the driver; segment __LIBFUZZER_SHM_ID, pipes __LIBFUZZER_CONTROL_PIPE_ID/__LIBFUZZER_STATUS_PIPE_ID)"), campaign: false,
                 S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
             new Command("report", "Write a campaign directory's self-contained HTML report (plots, findings, source coverage)")
             {
@@ -107,9 +107,11 @@ public static class FuzzCommandLine
           and flavour robust. Engine targets (split-virtqueue, guest-memory) have plain names. See virtsim fuzz list.
         Findings: <findings>/<oracle>-<site-hash>/ holds input.bin, trace.vtrace (virtsim replay <findings>) and
           summary.txt; a campaign keeps them in <dir>/findings.
-        External engines: afl and libfuzzer answer a finding with SIGABRT (a hang with SIGALRM), so the engine saves a
-          crash; replay it with fuzz reproduce. Outside its engine either exits 2. docs/fuzzing.md: "Driving virtsim with AFL++ / libFuzzer".
-        Durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
+        External engines: afl answers a finding with SIGABRT (a hang with SIGALRM), so afl-fuzz saves a crash; under
+          libfuzzer the driver aborts on a finding (a crash) and waits out libFuzzer's -timeout on a hang (a timeout);
+          replay either with fuzz reproduce. Outside its engine either exits 2. docs/fuzzing.md: "Driving virtsim with AFL++ / libFuzzer".
+        Durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error
+          (libfuzzer: 128 + the finding's signal).
         Old forms still work: --list, --target T --runs N, --reproduce F, --emit-test F, --afl, --libfuzzer-driver.
         """;
 

@@ -18,7 +18,8 @@ public enum FuzzMode
     /// <summary><c>fuzz afl</c>: serve afl-fuzz's fork-server protocol.</summary>
     Afl,
 
-    /// <summary><c>fuzz libfuzzer</c>: serve tools/libfuzzer-driver's pipe protocol.</summary>
+    /// <summary><c>fuzz libfuzzer</c>: serve tools/libfuzzer-driver through SharpFuzz's
+    /// <c>Fuzzer.LibFuzzer.Run</c>.</summary>
     LibFuzzer,
 
     /// <summary><c>fuzz worker</c> (hidden): one worker of a campaign, started by the supervisor.</summary>

@@ -10,7 +10,8 @@ namespace Virtsim.Fuzz.Glue;
 /// <c>virtsim fuzz --target t --afl</c> and <c>--libfuzzer-driver</c>: attaches the engine's shared map, opens its
 /// pipes and serves runs of <paramref name="target"/> through our own executor. Runs inside the instrumented load
 /// context (via <see cref="Entry.FuzzHost"/>) so the map holds the target's edges. Exit codes: 0 the engine hung
-/// up, 2 not run under the engine (no segment id, no pipes) or a protocol error.
+/// up, 2 not run under the engine (no segment id, no pipes) or a protocol error; under libFuzzer, 128 plus the
+/// signal of the finding that ended the run (<see cref="LibFuzzerRunner"/>).
 /// </summary>
 public static class GlueEntry
 {
@@ -56,29 +57,46 @@ public static class GlueEntry
 
     public static int RunLibFuzzer(IFuzzTarget target, ExecutionLimits limits, bool noCoverage, TextWriter error)
     {
-        string? id = Environment.GetEnvironmentVariable(LibFuzzerPipeServer.ShmIdVariable);
+        string? id = Environment.GetEnvironmentVariable(LibFuzzerRunner.ShmIdVariable);
         if (string.IsNullOrEmpty(id))
         {
-            error.WriteLine($"error: --libfuzzer-driver is started by the libFuzzer driver ({LibFuzzerPipeServer.ShmIdVariable} is not set); e.g.");
+            error.WriteLine($"error: --libfuzzer-driver is started by the libFuzzer driver ({LibFuzzerRunner.ShmIdVariable} is not set); e.g.");
             error.WriteLine($"  tools/libfuzzer-driver/build.sh && .build/libfuzzer-driver/virtsim-libfuzzer --virtsim='dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --libfuzzer-driver' corpus/{target.Name}");
             return 2;
         }
-        if (!TryAttach(LibFuzzerPipeServer.ShmIdVariable, id, CoverageMap.Size, error, out SharedMemoryMap? map)) return 2;
-        using (map)
+        // SharpFuzz's runner attaches the segment itself and, given a bad id, would serve inputs from address -1;
+        // attaching it here first turns that into a message.
+        const int SegmentSize = LibFuzzerRunner.MapSize + LibFuzzerRunner.InputBytesMax;
+        if (!TryAttach(LibFuzzerRunner.ShmIdVariable, id, SegmentSize, error, out SharedMemoryMap? probe)) return 2;
+        probe!.Dispose();
+        foreach (string variable in (string[])[LibFuzzerRunner.ControlPipeVariable, LibFuzzerRunner.StatusPipeVariable])
         {
-            if (!TryOpenPipes(LibFuzzerPipeServer.ControlFd, LibFuzzerPipeServer.StatusFd, "the driver's pipes", error, out FileStream? control, out FileStream? status)) return 2;
-            using (control)
-            using (status)
+            if (!SharedMemoryMap.TryParseId(Environment.GetEnvironmentVariable(variable), out _))
             {
-                ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
-                error.WriteLine($"libfuzzer: target={target.Name} map={map!.Size} coverage: {coverage.Description}");
-                IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
-                var server = new LibFuzzerPipeServer(glue, control!, status!, map) { Log = error };
-                bool ok = server.Serve(out string? problem);
-                error.WriteLine($"libfuzzer: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
-                return ok ? 0 : 2;
+                error.WriteLine($"error: {variable} must hold the driver's pipe file descriptor"
+                + " (is the driver older than this virtsim?)");
+                return 2;
             }
         }
+        ICoverage detected = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
+        ICoverage coverage = detected.IsAvailable ? new RunnerMapCoverage(detected.Description) : detected;
+        error.WriteLine($"libfuzzer: target={target.Name} coverage: {coverage.Description}");
+        IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
+        var runner = new LibFuzzerRunner(glue) { Log = error };
+        int code;
+        try
+        {
+            code = runner.Serve();
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            // Only setting up the pipes can throw out of the runner; once serving, it returns when they break.
+            error.WriteLine($"error: cannot open the driver's pipes ({LibFuzzerRunner.ControlPipeVariable},"
+                + $" {LibFuzzerRunner.StatusPipeVariable}): {e.Message}");
+            return 2;
+        }
+        error.WriteLine($"libfuzzer: {runner.Runs} runs, {runner.Crashes} crashes");
+        return code;
     }
 
     /// <summary>Runs the target's seed corpus once, unreported, before the handshake: first executions run static

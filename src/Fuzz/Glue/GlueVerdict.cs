@@ -5,7 +5,8 @@ namespace Virtsim.Fuzz.Glue;
 /// <summary>
 /// What an external engine learns from one input: a wait status in the <c>waitpid</c> encoding both engines
 /// understand (0: ran fine; a signal number: "the child died of it", which afl-fuzz files under crashes/ and our
-/// libFuzzer driver turns into a crash), and our finding for the log.
+/// libFuzzer driver, given 128 plus it as our exit code, turns into a crash or a timeout), and our finding for
+/// the log.
 /// </summary>
 public readonly record struct GlueVerdict(int WaitStatus, FindingReport? Finding)
 {

@@ -3,10 +3,10 @@ using System.Buffers.Binary;
 namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
-/// The 4-byte word exchange both fuzzer bridges speak (AFL++'s fork-server pipes, our libFuzzer driver's pipes):
+/// The 4-byte word exchange of AFL++'s fork-server pipes (under libFuzzer SharpFuzz's runner does its own):
 /// control words in, status words out, little-endian (host order on every platform .NET runs this on). One
 /// reusable buffer, so serving a run allocates nothing; pipe trouble comes back as an error string, because the
-/// peer going away is how both protocols end, not a bug here.
+/// peer going away is how the protocol ends, not a bug here.
 /// </summary>
 internal sealed class GlueWordPipe
 {
@@ -21,10 +21,6 @@ internal sealed class GlueWordPipe
         _control = control;
         _status = status;
     }
-
-    /// <summary>The control stream, for protocols that read more than words from it (libFuzzer's input
-    /// bytes).</summary>
-    public Stream Control => _control;
 
     /// <summary>Reads one control word. False ends the serve loop: with <paramref name="error"/> null when the peer
     /// closed the pipe between words (the fuzzer is done), else with <c>control pipe closed

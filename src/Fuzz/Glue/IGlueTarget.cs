@@ -1,10 +1,10 @@
 namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
-/// The narrow seam between byte-level engine glue (<see cref="AflForkServer"/>, <see cref="LibFuzzerPipeServer"/>)
+/// The narrow seam between byte-level engine glue (<see cref="AflForkServer"/>, <see cref="LibFuzzerRunner"/>)
 /// and virtsim: run one input, then show the edge map it left (SharpFuzz's probes, in the engine-owned
-/// <see cref="Coverage.CoverageMap"/>). The glue is ours, not SharpFuzz's <c>Fuzzer.Run</c>/<c>LibFuzzer.Run</c>:
-/// those answer every failure with one status (no hang/crash distinction) and speak libfuzzer-dotnet's protocol;
+/// <see cref="Coverage.CoverageMap"/>, or under libFuzzer in the runner's segment). The AFL++ glue is ours, not
+/// SharpFuzz's <c>Fuzzer.Run</c>, which answers every failure with one status (no hang/crash distinction);
 /// docs/fuzzing.md, "Engine glue".
 /// </summary>
 public interface IGlueTarget

@@ -6,7 +6,8 @@ namespace Virtsim.Fuzz.Glue;
 /// <summary>
 /// A System V shared-memory segment attached into this process, seen as a <see cref="SafeBuffer"/> so it can be
 /// written from a span without <c>unsafe</c>. The external engine (afl-fuzz, our libFuzzer driver) owns the
-/// segment; we only attach and detach. <see cref="Create"/> makes a private segment for tests and fake engines.
+/// segment; we only attach and detach (under libFuzzer SharpFuzz's runner attaches it again and works in it).
+/// <see cref="Create"/> makes a private segment for tests and fake engines.
 /// </summary>
 public sealed class SharedMemoryMap : SafeBuffer
 {
@@ -73,6 +74,17 @@ public sealed class SharedMemoryMap : SafeBuffer
         UnmanagedMemoryStream view = _view!;
         view.Position = 0;
         view.Write(data.Length <= Size ? data : data[..Size]);
+    }
+
+    /// <summary>Copies <paramref name="data"/> into the segment at <paramref name="offset"/> (fake engines: the input
+    /// after the map in libfuzzer-dotnet's layout).</summary>
+    public void Write(int offset, ReadOnlySpan<byte> data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(data.Length, Size - offset, nameof(data));
+        UnmanagedMemoryStream view = _view!;
+        view.Position = offset;
+        view.Write(data);
     }
 
     /// <summary>Copies the segment into <paramref name="destination"/> (tests, fake engines).</summary>

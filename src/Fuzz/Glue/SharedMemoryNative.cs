@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace Virtsim.Fuzz.Glue;
 
 /// <summary>System V shared memory (<c>shmget</c>/<c>shmat</c>/<c>shmdt</c>/<c>shmctl</c>, glibc), the segment kind
-/// afl-fuzz creates for its coverage map (<c>__AFL_SHM_ID</c>) and our libFuzzer driver creates for the same
-/// purpose. Blittable signatures only, so no marshalling code (and no <c>unsafe</c>) is needed.</summary>
+/// afl-fuzz creates for its coverage map (<c>__AFL_SHM_ID</c>) and our libFuzzer driver creates for its map and
+/// input (<c>__LIBFUZZER_SHM_ID</c>). Blittable signatures only, so no marshalling code (and no <c>unsafe</c>) is
+/// needed.</summary>
 internal static class SharedMemoryNative
 {
     public const int IpcPrivate = 0;

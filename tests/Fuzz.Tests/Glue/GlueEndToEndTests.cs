@@ -10,7 +10,8 @@ using Xunit.Abstractions;
 namespace Fuzz.Tests.Glue;
 
 /// <summary>
-/// The whole <c>virtsim fuzz --target t --afl</c> path as afl-fuzz drives it: a fake afl-fuzz in this process
+/// The whole <c>virtsim fuzz --target t --afl</c> path as afl-fuzz drives it (and <c>libfuzzer</c> as
+/// tools/libfuzzer-driver does, <see cref="FakeLibFuzzerDriver"/>): a fake afl-fuzz in this process
 /// creates the map segment, exports <c>__AFL_SHM_ID</c>, puts its pipes on fds 198/199 (dup2) and runs
 /// <see cref="FuzzHost"/>, which instruments the target and serves the protocol inside the instrumented load
 /// context; edges from the instrumented code must reach the shared map. Process-wide state (the environment,
@@ -99,7 +100,7 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl"], o, e));
         Assert.Contains("must be started by afl-fuzz (__AFL_SHM_ID is not set)", e.ToString(), StringComparison.Ordinal);
         Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--libfuzzer-driver"], o, e));
-        Assert.Contains("VIRTSIM_LIBFUZZER_SHM_ID is not set", e.ToString(), StringComparison.Ordinal);
+        Assert.Contains("__LIBFUZZER_SHM_ID is not set", e.ToString(), StringComparison.Ordinal);
         Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl-input", "x"], o, e));
         Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl", "--libfuzzer-driver"], o, e));
         output.WriteLine(e.ToString());
@@ -185,5 +186,55 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         }
         Assert.Contains("afl: 3 runs, 0 crashes", err.ToString(), StringComparison.Ordinal);
         Assert.Contains("coverage: edges", err.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LibFuzzer_SegmentWithoutPipes_OrBadOnes_ExplainsAndExits2()
+    {
+        using var driver = new FakeLibFuzzerDriver();
+        Environment.SetEnvironmentVariable(LibFuzzerRunner.StatusPipeVariable, null);
+        var e = new StringWriter();
+        Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
+        const StringComparison Ordinal = StringComparison.Ordinal;
+        Assert.Contains("__LIBFUZZER_STATUS_PIPE_ID must hold the driver's pipe", e.ToString(), Ordinal);
+        // A number that names no open pipe: SharpFuzz's runner throws opening it, before serving anything.
+        Environment.SetEnvironmentVariable(LibFuzzerRunner.StatusPipeVariable, "1000000");
+        Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
+        Assert.Contains("cannot open the driver's pipes", e.ToString(), Ordinal);
+        Environment.SetEnvironmentVariable(LibFuzzerRunner.ShmIdVariable, "999999999");
+        Assert.Equal(2, FuzzEntry.Run(["libfuzzer", "--target", "split-virtqueue"], TextWriter.Null, e));
+        Assert.Contains("cannot attach the coverage map (__LIBFUZZER_SHM_ID=999999999)", e.ToString(), Ordinal);
+        output.WriteLine(e.ToString());
+    }
+
+    [Fact]
+    public async Task LibFuzzer_ThroughFuzzHost_InstrumentedEdgesReachTheSegment()
+    {
+        using var driver = new FakeLibFuzzerDriver();
+        var err = new StringWriter();
+        string[] args = ["libfuzzer", "--target", "guest-memory", "--instrument-cache", Path.Combine(_dir, "cache")];
+        Task<int> host = Task.Run(() => FuzzHost.Run(args, TextWriter.Null, err));
+        try
+        {
+            Assert.Equal(0, driver.ReadStatus());
+            IFuzzTarget target = FuzzTargets.Create("guest-memory")!;
+            int runs = 0;
+            foreach (byte[] seed in target.SeedCorpus().Take(3))
+            {
+                Assert.Equal(0, driver.Run(seed));
+                int edges = driver.Map().Count(b => b != 0);
+                output.WriteLine($"run {++runs}: {seed.Length} bytes -> {edges} edges in the segment");
+                Assert.True(edges > 10, $"edges={edges}");
+            }
+            driver.HangUp();
+            Assert.Equal(0, await host.WaitAsync(TimeSpan.FromMinutes(2)));
+        }
+        finally
+        {
+            output.WriteLine(err.ToString());
+        }
+        Assert.Contains("libfuzzer: 3 runs, 0 crashes", err.ToString(), StringComparison.Ordinal);
+        Assert.Contains("coverage: edges", err.ToString(), StringComparison.Ordinal);
+        Assert.Contains("into the libFuzzer runner's map", err.ToString(), StringComparison.Ordinal);
     }
 }
