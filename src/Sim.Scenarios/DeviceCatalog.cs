@@ -85,8 +85,9 @@ public static class DeviceCatalog
         new()
         {
             Name = "virtio-net", Source = "VIRTIO 1.2 §5.1", Scenarios = [new NetScenario()],
-            CreateVirtio = (_, fl) => new VirtioNetDevice(new NetBackend(NetBackendMode.Echo), fl),
-            FuzzDescription = "virtio-net (VIRTIO 1.2 §5.1, loopback link: sent frames come back) "
+            // The QEMU-style fuzz backend drives queue 0 (receiveq1): a source link offers a frame to every chain.
+            CreateVirtio = (_, fl) => new VirtioNetDevice(new NetBackend(NetBackendMode.Source), fl),
+            FuzzDescription = "virtio-net receiveq1 (VIRTIO 1.2 §5.1, a link that always has a frame waiting) "
                 + "under hostile rings and register sequences",
             HasRealGuest = false,
             Traces =

@@ -188,4 +188,17 @@ public sealed class VirtioNetDeviceTests
         rig.Common(VirtioPciLayout.CommonDeviceStatus, 1, 0);
         Assert.Equal(0, dev.Backend.PendingCount);
     }
+
+    [Fact]
+    public void Source_EveryReceiveChainGetsTheNextFrameOfTheCycle()
+    {
+        var (rig, dev) = Make(Flavour.Robust, NetBackendMode.Source);
+        for (int i = 0; i < 3; i++) rig.Queues[Rx].TryAdd(rig.Memory, [], [new(VirtioDeviceRig.Buf(0x2000 * (ulong)(i + 1)), 2000)], out _);
+        rig.Queues[Rx].Publish(rig.Memory);
+        rig.Kick(Rx);
+        uint[] lens = new uint[3];
+        for (int i = 0; i < 3; i++) Assert.True(rig.Queues[Rx].TryGetUsed(rig.Memory, out _, out lens[i]));
+        Assert.Equal(NetBackend.SourceFrameLengths.Take(3).Select(l => (uint)(l + NetSpec.HeaderBytes)), lens);
+        Assert.Equal(3, dev.FramesReceived);
+    }
 }

@@ -16,7 +16,15 @@ public sealed class NetBackend
     /// <summary>Frames kept in <see cref="Transmitted"/>, at most (the oldest are dropped).</summary>
     public const int TransmittedKeptMax = 64;
 
+    /// <summary>Lengths of the frames <see cref="NetBackendMode.Source"/> offers, in turn: minimum Ethernet frame,
+    /// a bare Ethernet header, a full 1500-byte MTU frame, an ARP-sized frame, and two that need large
+    /// buffers.</summary>
+    public static IReadOnlyList<int> SourceFrameLengths { get; } = [60, 14, 1514, 42, 200, 4096];
+
+    private static readonly byte[][] SourceFrames = [.. SourceFrameLengths.Select(SourceFrame)];
+
     private readonly Queue<byte[]> _pending = new();
+    private int _sourceNext;
     private readonly Queue<byte[]> _transmitted = new();
 
     /// <param name="mode">What happens to transmitted frames.</param>
@@ -70,7 +78,15 @@ public sealed class NetBackend
     }
 
     /// <summary>The oldest waiting frame, left in the queue; false when none waits.</summary>
-    public bool TryPeek(out byte[] frame) => _pending.TryPeek(out frame!);
+    public bool TryPeek(out byte[] frame)
+    {
+        if (Mode == NetBackendMode.Source && _pending.Count == 0)
+        {
+            _pending.Enqueue(SourceFrames[_sourceNext]);
+            _sourceNext = (_sourceNext + 1) % SourceFrames.Length;
+        }
+        return _pending.TryPeek(out frame!);
+    }
 
     /// <summary>Removes the oldest waiting frame (delivered or dropped by the device).</summary>
     public void Dequeue() => _pending.Dequeue();
@@ -80,5 +96,15 @@ public sealed class NetBackend
     {
         _pending.Clear();
         _transmitted.Clear();
+        _sourceNext = 0;
+    }
+
+    /// <summary>A broadcast frame of <paramref name="length"/> bytes (ethertype 0x88b5, IEEE 802 local
+    /// experimental) whose payload counts up.</summary>
+    private static byte[] SourceFrame(int length)
+    {
+        var frame = new byte[length];
+        for (int i = 0; i < length; i++) frame[i] = (byte)(i < 6 ? 0xFF : i == 12 ? 0x88 : i == 13 ? 0xB5 : i);
+        return frame;
     }
 }

@@ -8,4 +8,8 @@ public enum NetBackendMode : byte
 
     /// <summary>Sink: transmitted frames are counted and dropped; only injected frames are received.</summary>
     Sink = 1,
+
+    /// <summary>Source (fuzzing): a frame is always waiting, from a fixed cycle of lengths, so every receive chain
+    /// the driver offers gets one; transmitted frames are counted and dropped.</summary>
+    Source = 2,
 }
