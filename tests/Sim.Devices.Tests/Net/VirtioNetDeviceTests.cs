@@ -126,17 +126,22 @@ public sealed class VirtioNetDeviceTests
     }
 
     [Fact]
-    public void Receive_BufferTooSmall_RobustDropsTheFrameAndKeepsTheBuffer_SeedOverstatesUsedLen()
+    public void Receive_BufferTooSmall_RobustDropsTheFrameAndCompletesTheChainEmpty_SeedOverstatesUsedLen()
     {
         var (robust, rdev) = Make(Flavour.Robust, NetBackendMode.Sink);
+        robust.Fill(RxBuf, Enumerable.Repeat((byte)0xAA, 40).ToArray());
         ushort head = robust.PostAndKick(Rx, [], [new(RxBuf, 40)]);
         rdev.Backend.TryInject(Pattern(60, 0));
         rdev.Backend.TryInject(Pattern(20, 0));
         rdev.DeliverPending();
-        // QEMU virtio_net_receive_rcu: the 72-byte packet does not fit, virtqueue_unpop; the 32-byte one does.
+        // The 72-byte packet does not fit: dropped, the chain returned with used.len 0 and nothing written; the
+        // 32-byte one waits for the next chain.
         Assert.Equal(1, rdev.ReceiveDropped);
         Assert.True(robust.Queues[Rx].TryGetUsed(robust.Memory, out ushort used, out uint len));
-        Assert.Equal((head, 32u), (used, len));
+        Assert.Equal((head, 0u), (used, len));
+        Assert.Equal(Enumerable.Repeat((byte)0xAA, 40), robust.ReadBytes(RxBuf, 40));
+        Assert.Equal(1, rdev.Backend.PendingCount);
+        Assert.False(rdev.IsBroken);
 
         var (seed, sdev) = Make(Flavour.Seed, NetBackendMode.Sink);
         seed.PostAndKick(Rx, [], [new(RxBuf, 40)]);
@@ -193,7 +198,10 @@ public sealed class VirtioNetDeviceTests
     public void Source_EveryReceiveChainGetsTheNextFrameOfTheCycle()
     {
         var (rig, dev) = Make(Flavour.Robust, NetBackendMode.Source);
-        for (int i = 0; i < 3; i++) rig.Queues[Rx].TryAdd(rig.Memory, [], [new(VirtioDeviceRig.Buf(0x2000 * (ulong)(i + 1)), 2000)], out _);
+        for (int i = 0; i < 3; i++)
+        {
+            rig.Queues[Rx].TryAdd(rig.Memory, [], [new(VirtioDeviceRig.Buf(0x2000 * (ulong)(i + 1)), 2000)], out _);
+        }
         rig.Queues[Rx].Publish(rig.Memory);
         rig.Kick(Rx);
         uint[] lens = new uint[3];

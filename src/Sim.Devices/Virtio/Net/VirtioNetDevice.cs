@@ -25,10 +25,13 @@ namespace Sim.Devices.Virtio.Net;
 /// <list type="bullet">
 /// <item><b>Seed</b> writes as much of header + frame as the receive buffers hold and reports used.len = 12 + frame
 /// bytes even when it wrote fewer (VIRTIO 1.2 §2.7.8.2: the device MUST NOT report more than it wrote).</item>
-/// <item><b>Robust</b> (default) drops a frame that does not fit the chain and gives the chain back unused (QEMU
-/// virtio_net_receive_rcu: without mergeable buffers "we must have consumed the complete packet. Otherwise, drop
-/// it", virtqueue_unpop), and breaks the device on a transmit chain with nothing after the header (QEMU
-/// virtio_net_flush_tx, "virtio-net nothing to send"; QEMU 7.2 sends an empty frame instead).</item>
+/// <item><b>Robust</b> (default) drops a frame that does not fit the chain (VIRTIO 1.2 §5.1.6.4.1: without
+/// VIRTIO_NET_F_MRG_RXBUF a packet uses one chain) and completes that chain with used.len 0, writing nothing: the
+/// driver sees a length error and reposts the buffer (Linux receive_buf, "rx error: len"), and a too-small buffer
+/// cannot stall receiveq1. QEMU drops the frame too but gives the chain back unused (virtio_net_receive_rcu,
+/// virtqueue_unpop), so it stays available for ever (a difference of NetQemu72Differences). Robust also breaks the
+/// device on a transmit chain with nothing after the header (QEMU virtio_net_flush_tx, "virtio-net nothing to
+/// send"; QEMU 7.2 sends an empty frame instead).</item>
 /// <item>Both break the device (QEMU virtio_error, the chain detached) on a transmit chain without driver-readable
 /// buffers ("virtio-net header not in first element") and a receive chain without device-writable buffers
 /// ("virtio-net receive queue contains no in buffers"); both send frames of at most <see cref="FrameBytesMax"/>
@@ -100,7 +103,8 @@ public sealed class VirtioNetDevice : VirtioDevice
     /// <summary>Frames delivered into receive buffers.</summary>
     public long FramesReceived { get; private set; }
 
-    /// <summary>Robust: received frames dropped because they did not fit their chain.</summary>
+    /// <summary>Robust: received frames dropped because they did not fit their chain (completed with used.len
+    /// 0).</summary>
     public long ReceiveDropped { get; private set; }
 
     /// <summary>Transmit chains whose frame was longer than <see cref="FrameBytesMax"/>.</summary>
@@ -184,8 +188,7 @@ public sealed class VirtioNetDevice : VirtioDevice
         Backend.Dequeue();
         if (Flavour == Flavour.Robust && _element.InBytes < need)
         {
-            // No mergeable buffers: the whole packet must fit one chain, or it is dropped and the chain given back.
-            GetQueue(NetSpec.ReceiveQueue).Unpop();
+            // No mergeable buffers: the whole packet must fit one chain, or it is dropped; the chain completes empty.
             ReceiveDropped++;
             if (Log.Enabled)
             {
@@ -193,6 +196,8 @@ public sealed class VirtioNetDevice : VirtioDevice
                     $"rx: frame of {frame.Length} bytes dropped: head {_element.Head} holds {_element.InBytes}"));
             }
             Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReceiveDropped, (ulong)frame.Length, default);
+            TryPush(NetSpec.ReceiveQueue, _element, 0);
+            NotifyQueue(NetSpec.ReceiveQueue);
             return true;
         }
         int written = _element.WriteIn(Memory, 0, _header);
