@@ -64,7 +64,8 @@ public static class QemuCommandLine
     /// <summary>The device features QEMU offers beyond the model's (VERSION_1 and MAC), switched off so both offer
     /// the same: mergeable buffers, control queue, link status, multiqueue and every offload.</summary>
     private const string NetFeaturesOff = "mrg_rxbuf=off,ctrl_vq=off,status=off,mq=off,csum=off,guest_csum=off,gso=off,"
-        + "guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off,host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off";
+        + "guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off,"
+        + "host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off";
 
     /// <summary>Arguments for the net machine: the same PC, QMP, the netdev <paramref name="netdev"/> (id
     /// <c>n0</c>; <see cref="QemuNetLink.Netdev"/>: a UDP socket on 127.0.0.1) and one modern-only virtio-net-pci
