@@ -3,6 +3,7 @@ using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
+using Sim.Devices.Virtio.Net;
 using Sim.Devices.Virtio.Rng;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios.Ping;
@@ -80,6 +81,21 @@ public static class DeviceCatalog
             FuzzDescription = "virtio-rng (VIRTIO 1.2 §5.4, entropy from the seeded PRNG) under hostile rings and register sequences",
             HasRealGuest = false,
             Traces = [new("rng", "rng --seed 1"), new("rng-seed-legacy", "rng --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx")],
+        },
+        new()
+        {
+            Name = "virtio-net", Source = "VIRTIO 1.2 §5.1", Scenarios = [new NetScenario()],
+            // The QEMU-style fuzz backend drives queue 0 (receiveq1): a source link offers a frame to every chain.
+            CreateVirtio = (_, fl) => new VirtioNetDevice(new NetBackend(NetBackendMode.Source), fl),
+            FuzzDescription = "virtio-net receiveq1 (VIRTIO 1.2 §5.1, a link that always has a frame waiting) "
+                + "under hostile rings and register sequences",
+            HasRealGuest = false,
+            Traces =
+            [
+                new("net", "net --seed 1"),
+                new("net-seed-legacy",
+                    "net --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx --opt frames=3"),
+            ],
         },
     ];
 

@@ -70,6 +70,11 @@ public class ModelVirtioRig
 
     public void Kick() => Mmio(L.ModernNotifyOffset, 2, 0);
 
+    /// <summary>Kicks queue <paramref name="queueIndex"/> (its doorbell: queue_notify_off = the index, times the
+    /// multiplier).</summary>
+    public void Kick(int queueIndex) =>
+        Mmio(L.ModernNotifyOffset + (queueIndex * L.NotifyOffMultiplier), 2, (ulong)queueIndex);
+
     /// <summary>Reads (and so clears, VIRTIO 1.2 §4.1.4.5.1) the ISR.</summary>
     public byte ReadIsr() => Narrow.LowByte(MmioRead(L.ModernIsrOffset, 1));
 

@@ -56,6 +56,31 @@ public static class QemuCommandLine
         return args;
     }
 
+    /// <summary>QOM id of the virtio-net-pci device of <see cref="NetArguments"/>.</summary>
+    public const string NetDeviceId = "vnet0";
+
+    public const string NetVirtioBackendPath = "/machine/peripheral/" + NetDeviceId + "/virtio-backend";
+
+    /// <summary>The device features QEMU offers beyond the model's (VERSION_1 and MAC), switched off so both offer
+    /// the same: mergeable buffers, control queue, link status, multiqueue and every offload.</summary>
+    private const string NetFeaturesOff = "mrg_rxbuf=off,ctrl_vq=off,status=off,mq=off,csum=off,guest_csum=off,gso=off,"
+        + "guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off,"
+        + "host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off";
+
+    /// <summary>Arguments for the net machine: the same PC, QMP, the netdev <paramref name="netdev"/> (id
+    /// <c>n0</c>; <see cref="QemuNetLink.Netdev"/>: a UDP socket on 127.0.0.1) and one modern-only virtio-net-pci
+    /// with the model's MAC and features, ioeventfd off.</summary>
+    public static IReadOnlyList<string> NetArguments(string biosPath, string? qmpSocket, string netdev)
+    {
+        List<string> args = Machine(biosPath, qmpSocket);
+        args.Add("-netdev");
+        args.Add(netdev);
+        args.Add("-device");
+        args.Add($"virtio-net-pci,id={NetDeviceId},netdev=n0,disable-legacy=on,ioeventfd=off,mac=52:54:00:12:34:56,"
+            + NetFeaturesOff);
+        return args;
+    }
+
     /// <summary>The machine without devices: PC, TCG, RAM, qtest on stdio, halting firmware, QMP when given.</summary>
     private static List<string> Machine(string biosPath, string? qmpSocket)
     {

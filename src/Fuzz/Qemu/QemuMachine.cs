@@ -76,6 +76,11 @@ public sealed class QemuMachine : IDisposable
     public static QemuMachine StartRng(string program, TimeSpan timeout) =>
         Start(program, [], (bios, _, qmp) => QemuCommandLine.RngArguments(bios, qmp), timeout);
 
+    /// <summary>Starts a machine with the virtio-net-pci device on the netdev <paramref name="netdev"/>
+    /// (<see cref="QemuCommandLine.NetArguments"/>; no disk).</summary>
+    public static QemuMachine StartNet(string program, string netdev, TimeSpan timeout) =>
+        Start(program, [], (bios, _, qmp) => QemuCommandLine.NetArguments(bios, qmp, netdev), timeout);
+
     /// <summary>Starts a machine whose command line <paramref name="arguments"/> builds from the firmware, disk image and
     /// QMP socket paths of its scratch directory.</summary>
     public static QemuMachine Start(string program, byte[] disk, Func<string, string, string, IReadOnlyList<string>> arguments, TimeSpan timeout)

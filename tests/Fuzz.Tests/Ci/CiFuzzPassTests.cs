@@ -41,6 +41,7 @@ public sealed class CiFuzzPassTests
     [InlineData("virtio-counter-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-blk-qemu-seed", "permission", "permission/read-outside-chain")]
     [InlineData("virtio-rng-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
+    [InlineData("virtio-net-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-pci-qemu-seed", "transport", "transport/needs-reset-from-driver")]
     public void SeedFlavours_KnownFlawIsFound(string name, string oracle, string site)
     {

@@ -48,6 +48,12 @@ internal sealed class VirtioDeviceRig
 
     public DriverQueue Queue { get; private set; } = null!;
 
+    /// <summary>Every queue <see cref="Init"/> set up (<see cref="Queue"/> is the first).</summary>
+    public DriverQueue[] Queues { get; private set; } = [];
+
+    /// <summary>Guest bytes between the rings of consecutive queues.</summary>
+    public const ulong QueueRingStride = 0x4000;
+
     public void WriteConfig(int register, int size, uint value)
     {
         Span<byte> b = stackalloc byte[4];
@@ -65,8 +71,9 @@ internal sealed class VirtioDeviceRig
     }
 
     /// <summary>Places BAR 4, enables decoding and bus mastering, negotiates VERSION_1 (+ <paramref name="features"/>),
-    /// sets up queue 0 with <paramref name="size"/> entries and sets DRIVER_OK.</summary>
-    public DriverQueue Init(ulong features = 0, int size = 16)
+    /// sets up queues 0..<paramref name="queues"/>-1 with <paramref name="size"/> entries each and sets
+    /// DRIVER_OK.</summary>
+    public DriverQueue Init(ulong features = 0, int size = 16, int queues = 1)
     {
         WriteConfig(R.Bar0 + 16, 4, (uint)ModernBase);
         WriteConfig(R.Bar0 + 20, 4, 0);
@@ -79,15 +86,20 @@ internal sealed class VirtioDeviceRig
         Common(L.CommonDriverFeatureSelect, 4, 1);
         Common(L.CommonDriverFeature, 4, all >> 32);
         Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk));
-        var layout = SplitRingLayout.Modern(new GuestAddress(RingBase), size);
-        Queue = new DriverQueue(layout, eventIdx: false);
-        Queue.Initialize(Memory);
-        Common(L.CommonQueueSelect, 2, 0);
-        Common(L.CommonQueueSize, 2, (ulong)size);
-        Common(L.CommonQueueDesc, 8, layout.DescTable.Value);
-        Common(L.CommonQueueDriver, 8, layout.AvailRing.Value);
-        Common(L.CommonQueueDevice, 8, layout.UsedRing.Value);
-        Common(L.CommonQueueEnable, 2, 1);
+        Queues = new DriverQueue[queues];
+        for (int q = 0; q < queues; q++)
+        {
+            var layout = SplitRingLayout.Modern(new GuestAddress(RingBase + ((ulong)q * QueueRingStride)), size);
+            Queues[q] = new DriverQueue(layout, eventIdx: false);
+            Queues[q].Initialize(Memory);
+            Common(L.CommonQueueSelect, 2, (ulong)q);
+            Common(L.CommonQueueSize, 2, (ulong)size);
+            Common(L.CommonQueueDesc, 8, layout.DescTable.Value);
+            Common(L.CommonQueueDriver, 8, layout.AvailRing.Value);
+            Common(L.CommonQueueDevice, 8, layout.UsedRing.Value);
+            Common(L.CommonQueueEnable, 2, 1);
+        }
+        Queue = Queues[0];
         Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk));
         Assert.True(Device.DriverOk);
         return Queue;
@@ -114,11 +126,20 @@ internal sealed class VirtioDeviceRig
         return head;
     }
 
-    public void Kick()
+    /// <summary>Adds a chain of the given buffers to queue <paramref name="queue"/> and kicks it.</summary>
+    public ushort PostAndKick(int queue, GuestBuffer[] readable, GuestBuffer[] writable)
+    {
+        Assert.True(Queues[queue].TryAdd(Memory, readable, writable, out ushort head));
+        Queues[queue].Publish(Memory);
+        Kick(queue);
+        return head;
+    }
+
+    public void Kick(int queue = 0)
     {
         Span<byte> b = stackalloc byte[2];
-        b.Clear();
-        Sim.Kvm.Mmio.Write(ModernBase + L.ModernNotifyOffset, b);
+        BinaryPrimitives.WriteUInt16LittleEndian(b, (ushort)queue);
+        Sim.Kvm.Mmio.Write(ModernBase + L.ModernNotifyOffset + ((ulong)queue * L.NotifyOffMultiplier), b);
     }
 
     public bool TryUsed(out ushort head, out uint len) => Queue.TryGetUsed(Memory, out head, out len);

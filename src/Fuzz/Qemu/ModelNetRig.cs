@@ -1,0 +1,27 @@
+using Sim.Devices;
+using Sim.Devices.Virtio.Net;
+using Sim.Machine.Simulation;
+
+namespace Virtsim.Fuzz.Qemu;
+
+/// <summary>
+/// The net model half: our robust <see cref="VirtioNetDevice"/> on a sink link that keeps what it was sent (the
+/// frames to compare with what QEMU put on its UDP socket) behind the shared <see cref="ModelVirtioRig"/> (modern
+/// transport, ioeventfd off).
+/// </summary>
+public sealed class ModelNetRig : ModelVirtioRig
+{
+    /// <summary>PCI class of QEMU's virtio-net-pci: network controller, Ethernet
+    /// (PCI_CLASS_NETWORK_ETHERNET).</summary>
+    public const uint ClassNetworkEthernet = 0x020000;
+
+    public ModelNetRig(Simulation simulation, Targets.FuzzContext? context = null)
+        : base(simulation, new VirtioNetDevice(Link(), Flavour.Robust), ClassNetworkEthernet, context)
+    {
+        Device = (VirtioNetDevice)VirtioDevice;
+    }
+
+    public VirtioNetDevice Device { get; }
+
+    private static NetBackend Link() => new(NetBackendMode.Sink) { KeepTransmitted = true };
+}
