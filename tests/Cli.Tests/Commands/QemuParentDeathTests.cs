@@ -4,7 +4,7 @@ using Virtsim.Fuzz.Qemu;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Cli.Tests.Commands;
+namespace Virtsim.Cli.Tests.Commands;
 
 /// <summary>
 /// QEMU 7.2 does not exit when its qtest pipe closes, so a host killed outright (SIGKILL: no exit handler runs) used

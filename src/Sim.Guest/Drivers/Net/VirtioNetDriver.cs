@@ -33,6 +33,7 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
     private GuestAddress _txHeader;
     private GuestAddress _txFrame;
 
+    /// <summary>A virtio-net driver for <paramref name="guest"/>; it does nothing until probed.</summary>
     public VirtioNetDriver(GuestContext guest, Action<string>? dmesg = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
@@ -40,10 +41,13 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
         _dmesg = dmesg;
     }
 
+    /// <summary>The virtio-pci transport once probed (null before).</summary>
     public VirtioPciDriver? Transport { get; private set; }
 
+    /// <summary>receiveq1 once set up (null before; VIRTIO 1.2 §5.1.2).</summary>
     public VirtioDriverQueue? ReceiveQueue { get; private set; }
 
+    /// <summary>transmitq1 once set up (null before; VIRTIO 1.2 §5.1.2).</summary>
     public VirtioDriverQueue? TransmitQueue { get; private set; }
 
     /// <summary>The MAC address read from the configuration (valid after <see cref="Probe"/>).</summary>
@@ -93,6 +97,8 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
         return true;
     }
 
+    /// <summary>Claims the interrupt on <paramref name="gsi"/> when it is this device's (the transport reads ISR or
+    /// owns the MSI-X vector).</summary>
     public bool HandleInterrupt(uint gsi) => Transport?.HandleInterrupt(gsi) ?? false;
 
     /// <summary>start_xmit: a zeroed header (no offloads) and <paramref name="frame"/>, then a kick. False when
