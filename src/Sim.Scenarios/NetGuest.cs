@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using Sim.Guest.Drivers;
@@ -68,6 +69,6 @@ internal sealed class NetGuest : VirtioGuestProgram<VirtioNetDriver>
         frame[..NetSpec.MacBytes].Fill(0xFF);
         mac.CopyTo(frame[NetSpec.MacBytes..]);
         BinaryPrimitives.WriteUInt16BigEndian(frame[(2 * NetSpec.MacBytes)..], EtherType);
-        for (int k = NetSpec.EthernetHeaderBytes; k < frame.Length; k++) frame[k] = (byte)((number + k) & 0xFF);
+        for (int k = NetSpec.EthernetHeaderBytes; k < frame.Length; k++) frame[k] = Narrow.LowByte(number + k);
     }
 }

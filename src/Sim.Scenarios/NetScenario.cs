@@ -40,8 +40,8 @@ public sealed class NetScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
-        int frames = (int)options.GetInt64("frames", 4, 1, FramesMax);
-        int bytes = (int)options.GetInt64("bytes", 64, NetSpec.EthernetHeaderBytes, VirtioNetDriver.FrameBytesMax);
+        int frames = checked((int)options.GetInt64("frames", 4, 1, FramesMax));
+        int bytes = checked((int)options.GetInt64("bytes", 64, NetSpec.EthernetHeaderBytes, VirtioNetDriver.FrameBytesMax));
         var flavour = ScenarioChoices.GetFlavour(options);
         var shared = VirtioLoggedScenario.Read(options);
 

@@ -59,7 +59,7 @@ public sealed partial class GuestMemory
                     int page = (w << 6) + BitOperations.TrailingZeroCount(word);
                     word &= word - 1;
                     int offset = page * PageSize;
-                    ulong now = PageHash.OfPage(baseAddress + (ulong)offset,
+                    ulong now = PageHash.OfPage(baseAddress + checked((ulong)offset),
                         bytes.AsSpan(offset, Math.Min(PageSize, bytes.Length - offset)));
                     xor ^= hashes[page] ^ now;
                     hashes[page] = now;
@@ -85,7 +85,7 @@ public sealed partial class GuestMemory
             for (int page = 0; page < hashes.Length; page++)
             {
                 int offset = page * PageSize;
-                hashes[page] = PageHash.OfPage(_regions[r].Base + (ulong)offset,
+                hashes[page] = PageHash.OfPage(_regions[r].Base + checked((ulong)offset),
                     bytes.AsSpan(offset, Math.Min(PageSize, bytes.Length - offset)));
                 xor ^= hashes[page];
             }

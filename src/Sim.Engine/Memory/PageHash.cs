@@ -50,7 +50,7 @@ public static class PageHash
         for (int offset = 0; offset < bytes.Length; offset += GuestMemory.PageSize)
         {
             int length = Math.Min(GuestMemory.PageSize, bytes.Length - offset);
-            xor ^= OfPage(address + (ulong)offset, bytes.Slice(offset, length));
+            xor ^= OfPage(address + checked((ulong)offset), bytes.Slice(offset, length));
         }
         return xor;
     }

@@ -82,7 +82,7 @@ public sealed partial class TraceReader
         if (traceOrigin == TraceOrigin.Kvm && host is null) return Fail(TraceErrorKind.Inconsistent, start, "a host map for origin \"kvm\"", hostSeen ? "nil" : "no host key", Ctx);
         Header = new TraceHeader
         {
-            FormatVersion = (int)formatVersion!.Value,
+            FormatVersion = checked((int)formatVersion!.Value),
             VirtsimVersion = virtsimVersion!,
             GitCommit = gitCommit!,
             Seed = seed!.Value,

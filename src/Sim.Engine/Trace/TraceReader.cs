@@ -302,7 +302,7 @@ public sealed partial class TraceReader : IDisposable
             if (EventArrayDecoder.TryDecode(window, out DecodedEvent decoded, out int eventBytes))
             {
                 ReadOnlySpan<byte> eventData = window.Slice(decoded.DataAt, decoded.DataLength);
-                return Accept((ulong)decoded.Kind, decoded.Source, decoded.Delta, decoded.Address, decoded.Value,
+                return Accept(checked((ulong)decoded.Kind), decoded.Source, decoded.Delta, decoded.Address, decoded.Value,
                     eventData, eventBytes, out ev, out error);
             }
             if (window.Length == 0 || window[0] != EventArrayCode) return TryReadNextSlow(out error);

@@ -1,3 +1,4 @@
+using Sim.Engine;
 namespace Sim.Devices.Virtio.Net;
 
 /// <summary>
@@ -104,7 +105,7 @@ public sealed class NetBackend
     private static byte[] SourceFrame(int length)
     {
         var frame = new byte[length];
-        for (int i = 0; i < length; i++) frame[i] = (byte)(i < 6 ? 0xFF : i == 12 ? 0x88 : i == 13 ? 0xB5 : i & 0xFF);
+        for (int i = 0; i < length; i++) frame[i] = Narrow.LowByte(i < 6 ? 0xFF : i == 12 ? 0x88 : i == 13 ? 0xB5 : i & 0xFF);
         return frame;
     }
 }

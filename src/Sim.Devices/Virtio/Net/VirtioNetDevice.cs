@@ -168,11 +168,11 @@ public sealed class VirtioNetDevice : VirtioDevice
             Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultTransmitDropped, frameBytes, default);
             return;
         }
-        Span<byte> frame = _frame.AsSpan(0, (int)frameBytes);
+        Span<byte> frame = _frame.AsSpan(0, checked((int)frameBytes));
         int read = _element.ReadOut(Memory, NetSpec.HeaderBytes, frame);
         frame = frame[..read];
         if (Log.Enabled) LogLine(Invariant($"tx: {frame.Length} bytes {Hex(frame)}"));
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultTransmit, (ulong)frame.Length, default);
+        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultTransmit, checked((ulong)frame.Length), default);
         Backend.Transmit(frame);
     }
 
@@ -184,7 +184,7 @@ public sealed class VirtioNetDevice : VirtioDevice
             Detach(NetSpec.ReceiveQueue, "virtio-net receive queue contains no in buffers");
             return false;
         }
-        uint need = (uint)(NetSpec.HeaderBytes + frame.Length);
+        uint need = checked((uint)(NetSpec.HeaderBytes + frame.Length));
         Backend.Dequeue();
         if (Flavour == Flavour.Robust && _element.InBytes < need)
         {
@@ -195,7 +195,7 @@ public sealed class VirtioNetDevice : VirtioDevice
                 LogLine(Invariant(
                     $"rx: frame of {frame.Length} bytes dropped: head {_element.Head} holds {_element.InBytes}"));
             }
-            Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReceiveDropped, (ulong)frame.Length, default);
+            Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReceiveDropped, checked((ulong)frame.Length), default);
             TryPush(NetSpec.ReceiveQueue, _element, 0);
             NotifyQueue(NetSpec.ReceiveQueue);
             return true;
@@ -203,7 +203,7 @@ public sealed class VirtioNetDevice : VirtioDevice
         int written = _element.WriteIn(Memory, 0, _header);
         if (written == NetSpec.HeaderBytes) written += _element.WriteIn(Memory, NetSpec.HeaderBytes, frame);
         // Seed: virtqueue_push(vq, elem, sizeof(hdr) + len) whatever iov_from_buf managed to write.
-        uint len = Flavour == Flavour.Seed ? need : (uint)written;
+        uint len = Flavour == Flavour.Seed ? need : checked((uint)written);
         FramesReceived++;
         if (Log.Enabled) LogLine(Invariant($"rx: {frame.Length} bytes into head {_element.Head}, used.len {len}"));
         Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReceive, len, default);

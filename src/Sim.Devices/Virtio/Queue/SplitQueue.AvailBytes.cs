@@ -1,3 +1,4 @@
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
 
@@ -66,7 +67,7 @@ public sealed partial class SplitQueue
             if (d.Len / VirtioSpec.DescSize > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
             if (!memory.IsValidRange(d.Addr, d.Len)) return QueueError.IndirectTableOutsideMemory;
             table = d.Addr;
-            max = (int)(d.Len / VirtioSpec.DescSize);
+            max = checked((int)(d.Len / VirtioSpec.DescSize));
             numBufs = 0;
             if (!TryReadDescriptor(memory, table, 0, out d)) return QueueError.IndirectTableOutsideMemory;
         }
@@ -93,5 +94,5 @@ public sealed partial class SplitQueue
     }
 
     /// <summary>QEMU's <c>unsigned int</c> sum: wraps at 2^32.</summary>
-    private static uint Add32(uint total, uint len) => (uint)((total + (ulong)len) & uint.MaxValue);
+    private static uint Add32(uint total, uint len) => Narrow.LowUInt32(total + (ulong)len);
 }

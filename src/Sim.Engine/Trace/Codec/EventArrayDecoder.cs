@@ -28,7 +28,7 @@ internal static class EventArrayDecoder
         if (!TryUInt(window, ref at, out ulong source) || source > uint.MaxValue) return false;
         if (!TryUInt(window, ref at, out ulong address) || !TryUInt(window, ref at, out ulong value)) return false;
         if (!TryBin(window, ref at, out int dataAt, out int dataLength)) return false;
-        ev = new DecodedEvent((int)kind, delta, (uint)source, address, value, dataAt, dataLength);
+        ev = new DecodedEvent(checked((int)kind), delta, checked((uint)source), address, value, dataAt, dataLength);
         consumed = at;
         return true;
     }
@@ -83,7 +83,7 @@ internal static class EventArrayDecoder
         if (size == 0)
         {
             if (!TryUInt(w, ref at, out ulong u) || u > long.MaxValue) return false;
-            value = (long)u;
+            value = checked((long)u);
             return true;
         }
         if (w.Length - at - 1 < size) return false;
@@ -115,9 +115,9 @@ internal static class EventArrayDecoder
             3 => BinaryPrimitives.ReadUInt16BigEndian(b),
             _ => BinaryPrimitives.ReadUInt32BigEndian(b),
         };
-        if (length > TraceFormat.EventDataBytesMax || length > (uint)(w.Length - at - header)) return false;
+        if (length > TraceFormat.EventDataBytesMax || length > checked((uint)(w.Length - at - header))) return false;
         dataAt = at + header;
-        dataLength = (int)length;
+        dataLength = checked((int)length);
         at = dataAt + dataLength;
         return true;
     }

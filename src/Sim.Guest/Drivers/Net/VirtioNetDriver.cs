@@ -1,3 +1,4 @@
+using Sim.Engine;
 using System.Globalization;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
@@ -81,7 +82,7 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
         {
             for (int i = 0; i < NetSpec.MacBytes; i++)
             {
-                _mac[i] = (byte)drv.ReadDeviceConfig(NetSpec.ConfigMacOffset + i, 1);
+                _mac[i] = Narrow.LowByte(drv.ReadDeviceConfig(NetSpec.ConfigMacOffset + i, 1));
             }
         }
         for (int i = 0; i < ReceiveBuffers; i++) _rxBuffers[i] = dma.Allocate(BufferBytes, 8);
@@ -113,7 +114,7 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
         Span<byte> header = stackalloc byte[NetSpec.HeaderBytes];
         header.Clear();
         if (!_guest.Memory.TryWrite(_txHeader, header) || !_guest.Memory.TryWrite(_txFrame, frame)) return false;
-        GuestBuffer[] outSg = [new(_txHeader, NetSpec.HeaderBytes), new(_txFrame, (uint)frame.Length)];
+        GuestBuffer[] outSg = [new(_txHeader, NetSpec.HeaderBytes), new(_txFrame, checked((uint)frame.Length))];
         if (!vq.Ring.TryAdd(_guest.Memory, outSg, [], out _)) return false;
         vq.Kick();
         return true;
