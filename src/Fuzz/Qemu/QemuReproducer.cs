@@ -70,6 +70,12 @@ public static class QemuReproducer
                 lockstep.ResetQemu(wait: true);
                 lockstep.Run(bytes, model, qemu);
                 machine.Qtest.Sync();
+                // The note is written once, off the hot path: give a message that trails the break (a loaded host
+                // starves the stderr reader past the fuzzing loop's 200 ms) up to 5 s to arrive.
+                if (qemu.Broken && qemu.BrokenReason is null)
+                {
+                    qemu.BrokenReason = VirtioRngLockstep.BrokenMessage(machine, TimeSpan.FromSeconds(5));
+                }
                 return Describe(RngComparison.Compare(model, qemu, lockstep.UsedRingsSeen).Select(d => d.Kind + ": " + d.Detail), qemu.BrokenReason);
             });
         }

@@ -98,10 +98,10 @@ public sealed class VirtioRngLockstep : ILockstepDevice
 
     /// <summary>QEMU's last stderr line once it broke: virtio_error's message comes through the stderr pipe, read
     /// asynchronously, so it can trail the qtest answer that showed the break; waits for it up to
-    /// <see cref="StderrWaitMax"/>.</summary>
-    private static string? BrokenMessage(QemuMachine q)
+    /// <see cref="StderrWaitMax"/> (or <paramref name="waitMax"/>).</summary>
+    internal static string? BrokenMessage(QemuMachine q, TimeSpan? waitMax = null)
     {
-        long deadline = Environment.TickCount64 + (long)StderrWaitMax.TotalMilliseconds;
+        long deadline = Environment.TickCount64 + (long)(waitMax ?? StderrWaitMax).TotalMilliseconds;
         string? line = VirtioBlkLockstep.LastLine(q.Stderr);
         while (line is null && Environment.TickCount64 < deadline)
         {

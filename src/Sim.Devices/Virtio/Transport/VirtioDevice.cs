@@ -219,7 +219,14 @@ public abstract class VirtioDevice
     {
         inBytes = 0;
         if (IsBroken || !_transport!.DmaEnabled) return !IsBroken;
-        QueueError error = _queues[queueIndex].GetAvailBytes(Memory, inBytesMax, out inBytes, out _);
+        QueueError error;
+        // The walk only peeks (QEMU virtqueue_get_avail_bytes maps and pops nothing), so its reads are the host's:
+        // observers take a device read of an available entry for a pop (virtqueue_get_head) and judge each pop's
+        // descriptor reads, and must see only the pops that follow. GetAvailBytes bounds the walk itself.
+        using (Memory.As(MemoryActor.Host))
+        {
+            error = _queues[queueIndex].GetAvailBytes(Memory, inBytesMax, out inBytes, out _);
+        }
         if (error == QueueError.None) return true;
         SetBroken(error);
         return false;
