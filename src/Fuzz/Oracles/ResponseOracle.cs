@@ -124,7 +124,7 @@ public sealed class ResponseOracle : ICompletionObserver
             _demoKnown = false;
         }
         if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
-        if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk } && _shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
+        FollowDeviceDisk();
     }
 
     /// <summary>A request the oracle cannot judge: the counter's log lines so far are its; a blk write may have changed
@@ -134,7 +134,15 @@ public sealed class ResponseOracle : ICompletionObserver
     {
         _demoKnown = false; // the skipped request may have been an opt-1 store
         if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
-        if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk } && _shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
+        FollowDeviceDisk();
+    }
+
+    /// <summary>The blk model's disk becomes the device's (a write the oracle did not judge may have changed
+    /// it).</summary>
+    private void FollowDeviceDisk()
+    {
+        if (_device is not VirtioBlkDevice { Backend: MemoryBlockBackend disk }) return;
+        if (_shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
     }
 
     /// <summary>The demo state is what the last store left; after a completion the oracle could not judge (it may

@@ -95,9 +95,11 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     public IInputMinimizer? Minimizer { get; } = Rings.RingInputMinimizer.Create(OperationsMax);
 
     /// <summary>The ring seeds; virtio-blk adds its whole-sector write then read (the structure mutator's short equal
-    /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes unjudged).</summary>
-    public IEnumerable<byte[]> SeedCorpus() =>
-        Device == "virtio-blk" ? RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()) : RingSeeds.Backend();
+    /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes
+    /// unjudged).</summary>
+    public IEnumerable<byte[]> SeedCorpus() => Device == "virtio-blk"
+        ? RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead())
+        : RingSeeds.Backend();
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {

@@ -90,7 +90,8 @@ public sealed class RobustFindingRegressionTests
     /// published 108 times. Used entry 95's store sets descriptor 0's address to 0 while head 0 is in flight; the
     /// checker's re-walk added {0, 8} to the chain, so the oracle judged 16 readable bytes against the 2 numbers the
     /// device read from the element it had popped (QEMU virtqueue_split_pop copies the descriptors at pop time). Not
-    /// the log's cap (216 lines of 10,000) nor a short buffer: a chain rewritten in flight is no longer plain.</summary>
+    /// the log's cap (216 lines of 10,000) nor a short buffer: a chain rewritten in flight is no longer
+    /// plain.</summary>
     private static readonly byte[] CounterChainRewrittenByUsedStore = Convert.FromHexString(
         "000400000a0000520015004f00000000000000008f00850400000000000000000000000000000000cc000000000000000000000002");
 
