@@ -41,6 +41,7 @@ public sealed class ResponseOracle : ICompletionObserver
     private bool _demoKnown;
     private long _resets;
     private int _counterLogSeen;
+    private long _demoRequestsSeen;
 
     /// <summary>Chains judged since <see cref="Begin"/>.</summary>
     public int Judged { get; private set; }
@@ -64,6 +65,7 @@ public sealed class ResponseOracle : ICompletionObserver
         _demoKnown = true;
         _resets = device?.ResetCount ?? 0;
         _counterLogSeen = 0;
+        _demoRequestsSeen = (device as VirtioDemoDevice)?.Requests ?? 0;
         Judged = 0;
         if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk })
         {
@@ -75,6 +77,7 @@ public sealed class ResponseOracle : ICompletionObserver
     public void OnCompleted(int head, uint usedLen, RangeList readable, RangeList writable, bool plain)
     {
         if (_device is null) return;
+        if (_device is VirtioDemoDevice d) _demoRequestsSeen = d.Requests;
         if (_device.ResetCount != _resets)
         {
             _resets = _device.ResetCount;
@@ -106,6 +109,24 @@ public sealed class ResponseOracle : ICompletionObserver
         if (m is { } bad) _context?.Report(Oracle, bad.Site, $"head {head}: {bad.Message}");
     }
 
+    /// <summary>The checker starts watching the rings again (after a device reset, or rings moved): a request the
+    /// device completed while it was not watching was never judged. The robust reset op's status write is one such
+    /// window: QEMU virtio_device_stop_ioeventfd_impl drains a pending kick ("Test and clear notifier after disabling
+    /// event") before the reset, so a blk write can land on the disk unseen; the model's disk follows the device's,
+    /// as for a skipped request (a copy of equal bytes when nothing changed), and the counter's lines so far are those
+    /// requests'. The demo state becomes unknown when the device handled a request the oracle has not seen (its
+    /// request count only, never its state).</summary>
+    public void Resync()
+    {
+        if (_device is VirtioDemoDevice demo && demo.Requests != _demoRequestsSeen)
+        {
+            _resets = demo.ResetCount; // a reset in the window must not make the state known again
+            _demoKnown = false;
+        }
+        if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
+        FollowDeviceDisk();
+    }
+
     /// <summary>A request the oracle cannot judge: the counter's log lines so far are its; a blk write may have changed
     /// the disk in a way the model cannot know, so the model's disk follows the device's (a later read is judged
     /// against what the disk then holds); the demo state becomes unknown.</summary>
@@ -113,7 +134,15 @@ public sealed class ResponseOracle : ICompletionObserver
     {
         _demoKnown = false; // the skipped request may have been an opt-1 store
         if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
-        if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk } && _shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
+        FollowDeviceDisk();
+    }
+
+    /// <summary>The blk model's disk becomes the device's (a write the oracle did not judge may have changed
+    /// it).</summary>
+    private void FollowDeviceDisk()
+    {
+        if (_device is not VirtioBlkDevice { Backend: MemoryBlockBackend disk }) return;
+        if (_shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
     }
 
     /// <summary>The demo state is what the last store left; after a completion the oracle could not judge (it may

@@ -233,7 +233,15 @@ public sealed class VirtqueueChecker : IMemoryObserver
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void RewalkLive()
     {
-        for (int i = 0; i < _liveCount; i++) WalkChain(_live[i]);
+        for (int i = 0; i < _liveCount; i++)
+        {
+            Chain c = _chains[_live[i]];
+            int before = c.Readable.Count + c.Writable.Count + c.Tables.Count;
+            WalkChain(_live[i]);
+            // The store changed the chain after the device took it: QEMU virtqueue_split_pop copied the descriptors
+            // into the element at pop time, so the union now holds buffers that device never used (not plain).
+            if (c.Readable.Count + c.Writable.Count + c.Tables.Count != before) c.RewrittenInFlight = true;
+        }
     }
 
     private void Fetch(ushort head)
@@ -321,11 +329,11 @@ public sealed class VirtqueueChecker : IMemoryObserver
     }
 
     /// <summary>See <see cref="ICompletionObserver"/>: fetched once, no indirect table, no buffer reached twice by
-    /// one walk, no buffer over a ring.</summary>
+    /// one walk, not rewritten by a device store while in flight, no buffer over a ring.</summary>
     private bool IsPlain(int head)
     {
         Chain c = _chains[head];
-        if (_fetched[head] != 1 || c.Tables.Count != 0 || c.RepeatsBuffer) return false;
+        if (_fetched[head] != 1 || c.Tables.Count != 0 || c.RepeatsBuffer || c.RewrittenInFlight) return false;
         return !OverlapsRings(c.Readable) && !OverlapsRings(c.Writable);
     }
 
@@ -477,12 +485,17 @@ public sealed class VirtqueueChecker : IMemoryObserver
         /// it once, so they are not the buffers in descriptor order.</summary>
         public bool RepeatsBuffer { get; set; }
 
+        /// <summary>A device store into the descriptor table while the chain was in flight gave it new buffers: the
+        /// lists are the union of two walks, not the chain the device popped.</summary>
+        public bool RewrittenInFlight { get; set; }
+
         public void Clear()
         {
             Readable.Clear();
             Writable.Clear();
             Tables.Clear();
             RepeatsBuffer = false;
+            RewrittenInFlight = false;
         }
     }
 }

@@ -56,7 +56,7 @@ public static class BlkSeeds
     /// run: the data offsets of both directions meet the response oracle's disk model one request at a time (the
     /// structure mutator's short equal buffers never make a whole sector; a data-path mutant of
     /// virtio_blk_handle_request survives without it, docs/fuzzing-oracles.md).</summary>
-    private static byte[] WholeSectorWriteThenRead()
+    public static byte[] WholeSectorWriteThenRead()
     {
         const ulong readHeader = 0x600, readData = 0x800, readStatus = 0xa00;
         return new RingScenarioBuilder(3)

@@ -85,6 +85,42 @@ public sealed class RobustFindingRegressionTests
         + "0a4abb62634a047b3cc9382c92c5c71895ddcafb51790c34bfbf673fa3de045d4754298fa3d2da4bf733420a02d6b3d5"
         + "bdedc5c981fb8c0000000000");
 
+    /// <summary><c>response/counter-log</c> ("a request of 4 numbers logged 2 of them"): a reset re-places a
+    /// 128-entry queue with the used ring (0x4f00) running into the descriptor table (0x5200); head 0 ({0x6000, 8}) is
+    /// published 108 times. Used entry 95's store sets descriptor 0's address to 0 while head 0 is in flight; the
+    /// checker's re-walk added {0, 8} to the chain, so the oracle judged 16 readable bytes against the 2 numbers the
+    /// device read from the element it had popped (QEMU virtqueue_split_pop copies the descriptors at pop time). Not
+    /// the log's cap (216 lines of 10,000) nor a short buffer: a chain rewritten in flight is no longer
+    /// plain.</summary>
+    private static readonly byte[] CounterChainRewrittenByUsedStore = Convert.FromHexString(
+        "000400000a0000520015004f00000000000000008f00850400000000000000000000000000000000cc000000000000000000000002");
+
+    /// <summary><c>response/blk-data</c> (campaign seed 12, 60 s, with <c>BlkSeeds.WholeSectorWriteThenRead</c>): an
+    /// OUT of sector 0 whose header, data and status share 0x6000 is pending when op 10 resets the device; the reset's
+    /// status write drains the kick first (QEMU virtio_device_stop_ioeventfd_impl), so the write lands on the disk
+    /// while the checker is not watching. The model's disk kept the old sector and the later IN of sector 0, which
+    /// rightly returned the disk's 01 00 ..., was judged against it. The oracle now resyncs when watching
+    /// resumes.</summary>
+    private static readonly byte[] BlkWriteDrainedByReset = Convert.FromHexString(
+        "0304000006000000000000000000000100000000000000020000000000000000000000000000000000000000000000000000000004"
+        + "00020000010200010000000000000000000000000000000200000200000000000000000000000f000000010100000000000000"
+        + "0000000000000f00000001040003000000080000000000000400020000030500040a00000000000000000000000000000000"
+        + "00030000000a0000000000000000000000020000050300000000000000000000000000000003");
+
+    [Fact]
+    public void CounterRobust_CounterLog_ChainRewrittenByUsedStore_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-counter-qemu-robust", 1, CounterChainRewrittenByUsedStore);
+        Assert.False(result.Fired, result.Describe());
+    }
+
+    [Fact]
+    public void BlkRobust_BlkData_WriteDrainedByReset_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-blk-qemu-robust", 1, BlkWriteDrainedByReset);
+        Assert.False(result.Fired, result.Describe());
+    }
+
     [Fact]
     public void VhostRobust_GuestStoreOverFilledUsedEntry_DoesNotFire()
     {

@@ -17,7 +17,7 @@ public sealed class VirtqueueCheckerOfferedTests
     private const ulong Avail = 0x40;
     private const ulong Used = 0x80;
 
-    private static (GuestMemory Memory, FuzzContext Context, Observer Seen) Make(ulong second)
+    private static (GuestMemory Memory, FuzzContext Context, Observer Seen) Make(ulong second, ulong used = Used)
     {
         GuestMemory memory = GuestMemory.CreateFlat(0x4000);
         var seen = new Observer();
@@ -33,7 +33,7 @@ public sealed class VirtqueueCheckerOfferedTests
             memory.TryWriteUInt16(new GuestAddress(Avail + 4), 0);
             memory.TryWriteUInt16(new GuestAddress(Avail + 2), 1);
         }
-        checker.Configure(memory, 0, Avail, Used, 4);
+        checker.Configure(memory, 0, Avail, used, 4);
         return (memory, context, seen);
     }
 
@@ -48,12 +48,12 @@ public sealed class VirtqueueCheckerOfferedTests
     }
 
     /// <summary>The device's run: fetch head 0, write the status byte at 0x2000, publish {0, len}.</summary>
-    private static void Run(GuestMemory m, uint len)
+    private static void Run(GuestMemory m, uint len, ulong used = Used)
     {
         m.TryReadUInt16(new GuestAddress(Avail + 4), out _);
         m.TryWrite(new GuestAddress(0x2000), new byte[1]);
-        m.TryWriteUInt64(new GuestAddress(Used + 4), (ulong)len << 32);
-        m.TryWriteUInt16(new GuestAddress(Used + 2), 1);
+        m.TryWriteUInt64(new GuestAddress(used + 4), (ulong)len << 32);
+        m.TryWriteUInt16(new GuestAddress(used + 2), 1);
     }
 
     [Fact]
@@ -87,6 +87,19 @@ public sealed class VirtqueueCheckerOfferedTests
         Assert.Null(ctx2.Finding);
         Assert.True(seen2.LastPlain);
         Assert.Equal(2, seen2.LastWritableCount);
+    }
+
+    [Fact]
+    public void CompletionObserver_ChainRewrittenInFlightByUsedStore_IsNotPlain()
+    {
+        // response/counter-log triage: the used ring at 0x18 runs over descriptor 1, so the device's used-entry store
+        // (id 0 at 0x1c) clears descriptor 1's flags while head 0 is in flight. The re-walk's union then holds 0x2000
+        // as readable too, a buffer the device never used (QEMU virtqueue_split_pop copied the chain at pop time).
+        var (m, ctx, seen) = Make(second: 0x3000, used: 0x18);
+        Run(m, 2, used: 0x18);
+        Assert.Null(ctx.Finding);
+        Assert.Equal(1, seen.Completed);
+        Assert.False(seen.LastPlain);
     }
 
     private sealed class Observer : ICompletionObserver
