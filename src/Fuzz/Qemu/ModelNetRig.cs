@@ -5,9 +5,9 @@ using Sim.Machine.Simulation;
 namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
-/// The net model half: our robust <see cref="VirtioNetDevice"/> on a sink link that keeps what it was sent (or a source link) (the
-/// frames to compare with what QEMU put on its UDP socket) behind the shared <see cref="ModelVirtioRig"/> (modern
-/// transport, ioeventfd off).
+/// The net model half: our robust <see cref="VirtioNetDevice"/> on a sink link that keeps what it was sent (the
+/// frames to compare with what QEMU put on its UDP socket; the fuzz target uses a source link instead) behind the
+/// shared <see cref="ModelVirtioRig"/> (modern transport, ioeventfd off).
 /// </summary>
 public sealed class ModelNetRig : ModelVirtioRig
 {

@@ -81,7 +81,8 @@ public static class NetComparison
         if (others > 0)
         {
             string first = firstOther < 0 ? "" : string.Create(CultureInfo.InvariantCulture,
-                $", first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, QEMU 0x{qemu.Memory[firstOther]:x2}");
+                $", first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, "
+                + $"QEMU 0x{qemu.Memory[firstOther]:x2}");
             diffs.Add(new(Memory, string.Create(CultureInfo.InvariantCulture,
                 $"{others} bytes outside the used rings{first}")));
         }

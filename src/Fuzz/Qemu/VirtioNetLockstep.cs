@@ -53,7 +53,8 @@ public sealed class VirtioNetLockstep : ILockstepDevice
     /// <summary>The facts of the last run that rows of <see cref="NetQemu72Differences"/> rest on.</summary>
     public NetRunFacts Facts { get; } = new();
 
-    /// <summary>Kicks whose used.idx needed more than one read to agree (QEMU's socket read handler ran late).</summary>
+    /// <summary>Kicks whose used.idx needed more than one read to agree (QEMU's socket read handler ran
+    /// late).</summary>
     public long LateSettles { get; private set; }
 
     public QemuVirtioPci Pci => _driver.Pci;
