@@ -83,6 +83,14 @@ public static class NetQemu72Differences
                 + "a break QEMU's ISR is 0x3 (virtio_notify_config), robust's 0x2.",
             "virtio_error, virtio_notify_config (hw/virtio/virtio.c)",
             (c, d) => c.Facts.ModelEverBroken && c.Qemu.Broken && d.Kind is not NetComparison.Broken),
+        new(FrameOverRings,
+            "A receive buffer overlapped the rings or another available buffer at a kick, or the rings overlapped "
+                + "each other (input-level): the ISR, the used rings or later bytes differ.",
+            "The frame is written over what the device reads next (avail flags, descriptors, another chain): QEMU "
+                + "reads the avail flags for its interrupt after virtqueue_flush (virtio_notify → "
+                + "virtio_should_notify), the model at other moments; VIRTIO 1.2 §2.7 defines no outcome.",
+            "virtio_net_receive_rcu → virtqueue_flush, virtio_notify (hw/net/virtio-net.c, hw/virtio/virtio.c)",
+            (c, _) => c.Facts.BuffersOverlapInKick || c.Facts.RingsOverlap),
         new(DriverWroteRegister,
             "The input wrote common-config registers unaligned, wrote the status register, or rewrote queue_size "
                 + "on the enabled queue (input-level).",
@@ -98,6 +106,8 @@ public static class NetQemu72Differences
     public const string BothBroken = "both-broken";
 
     public const string DriverWroteRegister = "driver-wrote-register";
+
+    public const string FrameOverRings = "frame-over-rings-or-buffers";
 
     /// <summary>The rows that explain every difference, or null when one is explained by none.</summary>
     public static IReadOnlyList<NetDifferenceRow>? Explain(NetCase c, IReadOnlyList<NetDifference> diffs)
