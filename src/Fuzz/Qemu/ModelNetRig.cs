@@ -6,8 +6,8 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The net model half: our robust <see cref="VirtioNetDevice"/> on a sink link that keeps what it was sent (the
-/// frames to compare with what QEMU put on its UDP socket) behind the shared <see cref="ModelVirtioRig"/> (modern
-/// transport, ioeventfd off).
+/// frames to compare with what QEMU put on its UDP socket; the fuzz target uses a source link instead) behind the
+/// shared <see cref="ModelVirtioRig"/> (modern transport, ioeventfd off).
 /// </summary>
 public sealed class ModelNetRig : ModelVirtioRig
 {
@@ -15,13 +15,16 @@ public sealed class ModelNetRig : ModelVirtioRig
     /// (PCI_CLASS_NETWORK_ETHERNET).</summary>
     public const uint ClassNetworkEthernet = 0x020000;
 
-    public ModelNetRig(Simulation simulation, Targets.FuzzContext? context = null)
-        : base(simulation, new VirtioNetDevice(Link(), Flavour.Robust), ClassNetworkEthernet, context)
+    /// <param name="mode">Sink for the probe; Source for the fuzz target (a frame waits for every receive
+    /// chain, as in the model targets).</param>
+    public ModelNetRig(Simulation simulation, Targets.FuzzContext? context = null,
+        NetBackendMode mode = NetBackendMode.Sink)
+        : base(simulation, new VirtioNetDevice(Link(mode), Flavour.Robust), ClassNetworkEthernet, context)
     {
         Device = (VirtioNetDevice)VirtioDevice;
     }
 
     public VirtioNetDevice Device { get; }
 
-    private static NetBackend Link() => new(NetBackendMode.Sink) { KeepTransmitted = true };
+    private static NetBackend Link(NetBackendMode mode) => new(mode) { KeepTransmitted = true };
 }

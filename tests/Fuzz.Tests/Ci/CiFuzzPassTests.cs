@@ -22,7 +22,7 @@ public sealed class CiFuzzPassTests
 
     public static TheoryData<string> CleanTargets() =>
         [.. FuzzTargets.All.Select(t => t.Name).Where(n => !n.EndsWith("-seed", StringComparison.Ordinal))
-            .Where(n => n != Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName && n != Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName)]; // real QEMU: own bounded passes (QemuBlkDifferentialTests, QemuRngDifferentialTests)
+            .Where(n => n != Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName && n != Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName && n != Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName)]; // real QEMU: own bounded passes (QemuBlkDifferentialTests, QemuRngDifferentialTests)
 
     [Theory]
     [MemberData(nameof(CleanTargets))]

@@ -89,8 +89,16 @@ public sealed class NetBackend
         return _pending.TryPeek(out frame!);
     }
 
+    /// <summary>When set, every frame the device takes (delivered or dropped) is appended: a differential oracle
+    /// offers the same frames to another implementation (its owner empties it).</summary>
+    public List<byte[]>? Taken { get; set; }
+
     /// <summary>Removes the oldest waiting frame (delivered or dropped by the device).</summary>
-    public void Dequeue() => _pending.Dequeue();
+    public void Dequeue()
+    {
+        byte[] frame = _pending.Dequeue();
+        Taken?.Add(frame);
+    }
 
     /// <summary>Forgets the waiting frames and the kept transmitted ones (a fresh link).</summary>
     public void Clear()

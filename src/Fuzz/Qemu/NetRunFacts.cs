@@ -1,0 +1,23 @@
+namespace Virtsim.Fuzz.Qemu;
+
+/// <summary>What the net lockstep saw during one input, for the rows of <see cref="NetQemu72Differences"/>: the
+/// shared <see cref="LockstepFacts"/> plus the net model's own.</summary>
+public sealed class NetRunFacts : LockstepFacts
+{
+    /// <summary>Frames the model took from its source link, each sent to QEMU's socket netdev too.</summary>
+    public long FramesInjected { get; set; }
+
+    /// <summary>Frames the model delivered into receive chains.</summary>
+    public long FramesReceived { get; set; }
+
+    /// <summary>Frames the robust model dropped because they did not fit their chain (used.len 0).</summary>
+    public long ReceiveDropped { get; set; }
+
+    public override void Clear()
+    {
+        base.Clear();
+        FramesInjected = 0;
+        FramesReceived = 0;
+        ReceiveDropped = 0;
+    }
+}

@@ -1,0 +1,212 @@
+using System.Globalization;
+using Sim.Devices.Virtio.Net;
+using Sim.Engine;
+using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
+using Sim.Spec.Net;
+using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Targets.Rings;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+
+namespace Virtsim.Fuzz.Qemu;
+
+/// <summary>
+/// Runs one <see cref="RingInput"/> v1 input — the byte format of <c>virtio-net-qemu-robust</c>, whose ring ops drive
+/// queue 0, receiveq1 — on our robust net model (<see cref="ModelNetRig"/> on a source link: a frame waits for every
+/// receive chain) and on QEMU's virtio-net-pci (socket netdev on a <see cref="QemuNetLink"/>) in lockstep; the shared
+/// <see cref="LockstepDriver"/> performs the operations, this class adds the frames and the kick settling.
+/// <para>A kick: the model delivers a source frame into each available chain (it keeps the frames it took); QEMU's
+/// virtio_net_handle_rx runs inside the notify write (ioeventfd off) and flushes what its net queue holds. Then the
+/// same frames, in order, are sent to QEMU's UDP socket: the socket backend's read handler offers each to
+/// virtio_net_receive when QEMU's main loop turns, so QEMU's used.idx is read until it equals the model's (each read is
+/// a round trip), at most <see cref="SettleReadsMax"/> times.</para>
+/// </summary>
+public sealed class VirtioNetLockstep : ILockstepDevice
+{
+    public const int MemoryBytes = VirtioBlkLockstep.MemoryBytes;
+
+    /// <summary>used.idx reads after a kick before the difference stands.</summary>
+    public const int SettleReadsMax = 64;
+
+    /// <summary>Where <see cref="Drain"/> puts its rings and buffers in QEMU's RAM: above the 64 KiB the inputs use
+    /// and compare.</summary>
+    public const ulong DrainRings = 0x10_0000;
+
+    public const ulong DrainBuffers = 0x20_0000;
+
+    /// <summary>Chains (of 64 KiB) and used.idx reads of a <see cref="Drain"/>.</summary>
+    public const int DrainChains = 16;
+
+    public const int DrainReadsMax = 48;
+
+    private readonly LockstepDriver _driver;
+    private readonly List<byte[]> _taken = [];
+    private bool[]? _deviceWrote;
+    private string[]? _observeCommands;
+    private ulong _notify;
+
+    public VirtioNetLockstep() => _driver = new LockstepDriver(this, Facts);
+
+    /// <summary>Every used ring (address, size) the model's queue was given during the last run.</summary>
+    public List<(ulong Address, int Size)> UsedRingsSeen => _driver.UsedRingsSeen;
+
+    /// <summary>The facts of the last run that rows of <see cref="NetQemu72Differences"/> rest on.</summary>
+    public NetRunFacts Facts { get; } = new();
+
+    /// <summary>Kicks whose used.idx needed more than one read to agree (QEMU's socket read handler ran
+    /// late).</summary>
+    public long LateSettles { get; private set; }
+
+    public QemuVirtioPci Pci => _driver.Pci;
+
+    /// <summary>Binds the QEMU half (after a (re)start) and its link.</summary>
+    public void Attach(QemuMachine qemu, QemuNetLink link)
+    {
+        _driver.Attach(qemu, NetSpec.DeviceId);
+        Link = link;
+        _notify = Pci.NotifyAddress(Narrow.LowUInt16(Pci.CommonRead(L.CommonQueueNotifyOff, 2)));
+        _observeCommands = null;
+    }
+
+    public QemuNetLink? Link { get; private set; }
+
+    /// <summary>Device reset (status 0) and RAM [0, 64 KiB) cleared; <paramref name="wait"/> waits for the
+    /// answers.</summary>
+    public void ResetQemu(bool wait)
+    {
+        QemuMachine q = _driver.Qemu;
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
+        q.Qtest.Memset(0, RingInput.MemorySize, 0);
+        if (!wait) return;
+        q.Qtest.Sync();
+        q.Qtest.TakeFailures();
+        q.ClearStderr();
+    }
+
+    /// <summary>Frames QEMU may still hold (its net queue, the socket's buffer) after an input where it did not take
+    /// every frame as the model did: a driver initialisation with <see cref="DrainChains"/> chains of 64 KiB above
+    /// the compared memory takes them, then the device is reset again. Without it they would reach the next input's
+    /// first chains.</summary>
+    public void Drain()
+    {
+        QemuMachine q = _driver.Qemu;
+        const byte s0 = (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver);
+        const byte s1 = (byte)(s0 | (byte)VirtioStatus.FeaturesOk);
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, s0);
+        Pci.CommonWrite(L.CommonDriverFeatureSelect, 4, 1);
+        Pci.CommonWrite(L.CommonDriverFeature, 4, 1UL << (VirtioSpec.FVersion1 - 32));
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, s1);
+        Pci.CommonWrite(L.CommonQueueSelect, 2, 0);
+        Pci.CommonWrite(L.CommonQueueSize, 2, DrainChains);
+        Pci.CommonWrite(L.CommonQueueDesc, 8, DrainRings);
+        Pci.CommonWrite(L.CommonQueueDriver, 8, DrainRings + 0x400);
+        Pci.CommonWrite(L.CommonQueueDevice, 8, DrainRings + 0x800);
+        Pci.CommonWrite(L.CommonQueueEnable, 2, 1);
+        var table = new byte[16 * DrainChains];
+        var avail = new byte[4 + (2 * DrainChains)];
+        for (int i = 0; i < DrainChains; i++)
+        {
+            BitConverter.TryWriteBytes(table.AsSpan(16 * i), DrainBuffers + ((ulong)i * 0x1_0000));
+            BitConverter.TryWriteBytes(table.AsSpan((16 * i) + 8), 0x1_0000u);
+            table[(16 * i) + 12] = 2; // VIRTQ_DESC_F_WRITE
+            avail[4 + (2 * i)] = Narrow.LowByte(i);
+        }
+        avail[2] = DrainChains;
+        q.Qtest.WriteBytes(DrainRings, table);
+        q.Qtest.WriteBytes(DrainRings + 0x400, avail);
+        q.Qtest.Memset(DrainRings + 0x800, 8 * (DrainChains + 1), 0);
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, s1 | (byte)VirtioStatus.DriverOk);
+        q.Qtest.Write(_notify, 2, 0);
+        for (int n = 0; n < DrainReadsMax; n++) q.Qtest.Read(DrainRings + 0x802, 2);
+        ResetQemu(wait: true);
+    }
+
+    /// <summary>Runs <paramref name="input"/> on both halves and fills the observations; queues QEMU's reset for the
+    /// next input at the end.</summary>
+    public void Run(ReadOnlySpan<byte> input, NetObservation model, NetObservation qemu,
+        Targets.FuzzContext? context = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(qemu);
+        QemuMachine q = _driver.Qemu;
+        q.ClearStderr();
+        Simulation sim = RingSimulation.Create(VirtioBlkLockstep.EventsMax);
+        context?.Attach(sim); // before the rig: its register accesses are recorded too
+        var rig = new ModelNetRig(sim, context, NetBackendMode.Source);
+        _taken.Clear();
+        rig.Device.Backend.Taken = _taken;
+        _deviceWrote = model.DeviceWrote;
+        Array.Clear(_deviceWrote);
+        _driver.Run(input, rig, context);
+        Facts.FramesReceived = rig.Device.FramesReceived;
+        Facts.ReceiveDropped = rig.Device.ReceiveDropped;
+        Observe(rig, model);
+        ObserveQemu(q, qemu);
+        bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
+        qemu.Broken = Facts.GuestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.NetVirtioBackendPath) : bit;
+        qemu.BrokenReason = qemu.Broken ? VirtioBlkLockstep.LastLine(q.Stderr) : null;
+        ResetQemu(wait: false);
+    }
+
+    /// <summary>QEMU 7.2's virtio_net_set_status does not look at receiveq1's buffers (frames arrive from the
+    /// netdev); nothing to note.</summary>
+    public void BeforeDriverOk(ModelVirtioRig rig, ulong avail)
+    {
+    }
+
+    /// <summary>Ends the kick's batch, sends QEMU the frames the model took at this kick, and reads QEMU's used.idx
+    /// until it equals the model's.</summary>
+    public void Settle(QemuMachine qemu, ModelVirtioRig rig)
+    {
+        ArgumentNullException.ThrowIfNull(qemu);
+        ArgumentNullException.ThrowIfNull(rig);
+        qemu.Qtest.Sync();
+        foreach (byte[] frame in _taken) Link!.Inject(frame);
+        Facts.FramesInjected += _taken.Count;
+        _taken.Clear();
+        if (LockstepDriver.ModelUsedIdx(rig) is not { } expected) return;
+        ulong at = rig.VirtioDevice.GetQueue(0).UsedRing.Value + 2;
+        for (int n = 0; n < SettleReadsMax; n++)
+        {
+            if (qemu.Qtest.Read(at, 2) == expected) return;
+            if (n == 0) LateSettles++;
+        }
+    }
+
+    private static void Observe(ModelNetRig rig, NetObservation o)
+    {
+        GuestMemory memory = rig.Simulation.Memory;
+        using (memory.As(MemoryActor.Host))
+        {
+            memory.TryRead(new GuestAddress(0), o.Memory.AsSpan(0, (int)RingInput.RegionSize));
+            memory.TryRead(new GuestAddress(RingInput.RegionSize), o.Memory.AsSpan((int)RingInput.RegionSize));
+        }
+        o.Broken = rig.Device.IsBroken;
+        o.BrokenReason = rig.Device.BrokenReason;
+        o.DeviceStatus = Narrow.LowByte(rig.CommonRead(L.CommonDeviceStatus, 1));
+        o.Isr = rig.ReadIsr();
+    }
+
+    /// <summary>QEMU's side in one round trip: status, ISR, RAM [0, 64 KiB). Broken is decided by the caller.</summary>
+    private void ObserveQemu(QemuMachine q, NetObservation o)
+    {
+        _observeCommands ??=
+        [
+            string.Create(CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"),
+            string.Create(CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}"),
+        ];
+        ulong[] values = q.Qtest.QueryAllThenBytes(_observeCommands, 0, o.Memory, out bool memoryRead);
+        o.DeviceStatus = Narrow.LowByte(values[0]);
+        o.Isr = Narrow.LowByte(values[1]);
+        if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
+    }
+
+    /// <summary>The model device's stores are marked (num_buffers bytes among them).</summary>
+    public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data)
+    {
+        if (_deviceWrote is null || address.Value >= (ulong)MemoryBytes) return;
+        int end = (int)Math.Min((ulong)MemoryBytes, address.Value + (ulong)data.Length);
+        for (int a = (int)address.Value; a < end; a++) _deviceWrote[a] = true;
+    }
+}
