@@ -125,7 +125,10 @@ public sealed class TraceRoundTripTests
         while (n < 19_000 && r.TryReadNext(out TraceEvent ev, out _)) n += ev.Kind == 0 ? 2 : 1;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(19_000, n);
-        Assert.True(allocated < 1024, $"allocated {allocated} bytes for {n} events");
+        // One object per event would be at least 24 B x 19,000 = 456 KB. The bound leaves room for one-off runtime
+        // allocations (type loading, tier-up) that can land in the window when other test assemblies load the
+        // machine: a CI run saw 3,392 bytes for 19,000 events.
+        Assert.True(allocated < 16 * 1024, $"allocated {allocated} bytes for {n} events");
     }
 
     [Fact]
