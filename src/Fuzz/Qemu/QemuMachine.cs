@@ -137,6 +137,27 @@ public sealed class QemuMachine : IDisposable
         return Stderr;
     }
 
+    /// <summary>QEMU's last non-empty stderr line (a broken device's virtio_error message). That line comes through
+    /// the stderr pipe, read asynchronously, so it can trail the qtest answer that showed the break: when none has
+    /// arrived yet, waits for one up to <paramref name="waitMax"/> (zero: no wait).</summary>
+    public string? LastStderrLine(TimeSpan waitMax = default)
+    {
+        long deadline = Environment.TickCount64 + (long)waitMax.TotalMilliseconds;
+        string? line = LastLine(Stderr);
+        while (line is null && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(1);
+            line = LastLine(Stderr);
+        }
+        return line;
+    }
+
+    private static string? LastLine(string text)
+    {
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return lines.Length == 0 ? null : lines[^1];
+    }
+
     /// <summary>How long <see cref="StderrAfterExit"/> waits for a dying QEMU to exit.</summary>
     public static readonly TimeSpan DeathWaitMax = TimeSpan.FromSeconds(2);
 

@@ -74,7 +74,7 @@ public static class QemuReproducer
                 // starves the stderr reader past the fuzzing loop's 200 ms) up to 5 s to arrive.
                 if (qemu.Broken && qemu.BrokenReason is null)
                 {
-                    qemu.BrokenReason = VirtioRngLockstep.BrokenMessage(machine, TimeSpan.FromSeconds(5));
+                    qemu.BrokenReason = machine.LastStderrLine(TimeSpan.FromSeconds(5));
                 }
                 return Describe(RngComparison.Compare(model, qemu, lockstep.UsedRingsSeen).Select(d => d.Kind + ": " + d.Detail), qemu.BrokenReason);
             });

@@ -130,7 +130,7 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
         bool askQmp = Facts.GuestTouchedStatusOrFeatures && (careful || Facts.ModelEverBroken || bit || modelBit || !Agree(model, qemu));
         if (askQmp) QmpDrains++;
         qemu.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : bit;
-        qemu.BrokenReason = qemu.Broken ? LastLine(q.Stderr) : null;
+        qemu.BrokenReason = qemu.Broken ? q.LastStderrLine() : null;
         QueueReset(q);
     }
 
@@ -138,10 +138,6 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     /// worth asking.</summary>
     private static bool Agree(BlkObservation model, BlkObservation qemu) =>
         model.Memory.AsSpan().SequenceEqual(qemu.Memory) && model.Disk.AsSpan().SequenceEqual(qemu.Disk) && model.DeviceStatus == qemu.DeviceStatus && model.Isr == qemu.Isr;
-
-    /// <summary>The ring relocation of <see cref="LockstepDriver.Relocate"/> (kept here for callers).</summary>
-    public static (ulong Desc, ulong Avail, ulong Used) Relocate((ulong Desc, ulong Avail, ulong Used) rings) =>
-        LockstepDriver.Relocate(rings);
 
     /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on
     /// tmpfs, completes read/write I/O at the handler's unplug. A request that finishes without waiting (a flush with
@@ -225,13 +221,6 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     }
 
     private string[]? _observeCommands;
-
-    /// <summary>The last non-empty line of QEMU's stderr (its error message), shared with the rng lockstep.</summary>
-    internal static string? LastLine(string text)
-    {
-        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        return lines.Length == 0 ? null : lines[^1];
-    }
 
     /// <summary>Only the guest's stores (mirrored by the driver) matter: the device's own are what is compared.</summary>
     public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data)

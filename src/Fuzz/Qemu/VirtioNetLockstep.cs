@@ -145,7 +145,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         ObserveQemu(q, qemu);
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         qemu.Broken = Facts.GuestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.NetVirtioBackendPath) : bit;
-        qemu.BrokenReason = qemu.Broken ? VirtioBlkLockstep.LastLine(q.Stderr) : null;
+        qemu.BrokenReason = qemu.Broken ? q.LastStderrLine() : null;
         ResetQemu(wait: false);
     }
 

@@ -92,23 +92,8 @@ public sealed class VirtioRngLockstep : ILockstepDevice
         ObserveQemu(q, qemu);
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         qemu.Broken = Facts.GuestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.RngVirtioBackendPath) : bit;
-        qemu.BrokenReason = qemu.Broken ? BrokenMessage(q) : null;
+        qemu.BrokenReason = qemu.Broken ? q.LastStderrLine(StderrWaitMax) : null;
         ResetQemu(wait: false);
-    }
-
-    /// <summary>QEMU's last stderr line once it broke: virtio_error's message comes through the stderr pipe, read
-    /// asynchronously, so it can trail the qtest answer that showed the break; waits for it up to
-    /// <see cref="StderrWaitMax"/> (or <paramref name="waitMax"/>).</summary>
-    internal static string? BrokenMessage(QemuMachine q, TimeSpan? waitMax = null)
-    {
-        long deadline = Environment.TickCount64 + (long)(waitMax ?? StderrWaitMax).TotalMilliseconds;
-        string? line = VirtioBlkLockstep.LastLine(q.Stderr);
-        while (line is null && Environment.TickCount64 < deadline)
-        {
-            Thread.Sleep(1);
-            line = VirtioBlkLockstep.LastLine(q.Stderr);
-        }
-        return line;
     }
 
     /// <summary>How long a broken QEMU's message may trail the observation.</summary>
