@@ -1,3 +1,5 @@
+using Virtsim.Fuzz.Engine;
+
 namespace Virtsim.Cli.Commands;
 
 /// <summary>Opening and finding trace files, with user-facing errors. Only regular files are read (a FIFO named

@@ -9,8 +9,11 @@ namespace Virtsim.Fuzz.Engine;
 /// </summary>
 public static class CorpusDirectory
 {
-    /// <summary>Loads all files in ordinal name order (deterministic), skipping dot-files (ours in flight).
-    /// Files longer than <paramref name="lengthMax"/> are truncated with a warning.</summary>
+    /// <summary>Loads all regular files in ordinal name order (deterministic), skipping dot-files (ours in
+    /// flight) and anything else with a warning: a FIFO would block the campaign at start (opening it waits for a
+    /// writer), a device could be endless. Files longer than <paramref name="lengthMax"/> are truncated with a
+    /// warning, and only their first <paramref name="lengthMax"/> bytes are read, so a huge file costs no more
+    /// memory than an input may hold.</summary>
     public static List<byte[]> Load(string directory, int lengthMax, TextWriter? warnings)
     {
         var inputs = new List<byte[]>();
@@ -20,24 +23,35 @@ public static class CorpusDirectory
         foreach (string file in files)
         {
             if (Path.GetFileName(file).StartsWith('.')) continue;
-            byte[] data;
-            try
+            if (FileKinds.Of(file, followLinks: true) != FileKind.Regular)
             {
-                data = File.ReadAllBytes(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                warnings?.WriteLine($"warning: corpus file {file} is unreadable, ignored: {e.Message}");
+                warnings?.WriteLine($"warning: corpus entry {file} is not a regular file (a FIFO, socket, device or " +
+                                    "dangling link), ignored");
                 continue;
             }
-            if (data.Length > lengthMax)
-            {
-                warnings?.WriteLine($"warning: corpus file {file} has {data.Length} bytes; using the first {lengthMax}");
-                data = data.AsSpan(0, lengthMax).ToArray();
-            }
-            inputs.Add(data);
+            byte[]? data = TryReadPrefix(file, lengthMax, warnings);
+            if (data is not null) inputs.Add(data);
         }
         return inputs;
+    }
+
+    private static byte[]? TryReadPrefix(string file, int lengthMax, TextWriter? warnings)
+    {
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+            long length = stream.Length;
+            if (length > lengthMax)
+                warnings?.WriteLine($"warning: corpus file {file} has {length} bytes; using the first {lengthMax}");
+            byte[] data = new byte[Math.Min(length, lengthMax)];
+            stream.ReadExactly(data);
+            return data;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            warnings?.WriteLine($"warning: corpus file {file} is unreadable, ignored: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>16 hex digits of a stable content hash: the file name of a saved input.</summary>

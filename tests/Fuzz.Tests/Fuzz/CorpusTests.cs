@@ -23,6 +23,33 @@ public sealed class CorpusTests : IDisposable
     }
 
     [Fact]
+    public async Task Load_SkipsAFifoWithAWarning_InsteadOfBlockingOnIt()
+    {
+        File.WriteAllBytes(Path.Combine(_dir, "a"), [1]);
+        string fifo = Path.Combine(_dir, "b-fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            mkfifo.WaitForExit();
+            Assert.True(mkfifo.ExitCode == 0, "mkfifo failed");
+        }
+        var warnings = new StringWriter();
+        List<byte[]> inputs = await Task.Run(() => CorpusDirectory.Load(_dir, 16, warnings))
+            .WaitAsync(TimeSpan.FromSeconds(30)); // a TimeoutException here means Load blocked on the FIFO
+        Assert.Equal([[1]], inputs);
+        Assert.Contains("b-fifo is not a regular file", warnings.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_TruncatesALongFileToTheInputLengthMax_WithAWarning()
+    {
+        File.WriteAllBytes(Path.Combine(_dir, "long"), Enumerable.Range(0, 100).Select(i => (byte)i).ToArray());
+        var warnings = new StringWriter();
+        List<byte[]> inputs = CorpusDirectory.Load(_dir, 16, warnings);
+        Assert.Equal([Enumerable.Range(0, 16).Select(i => (byte)i).ToArray()], inputs);
+        Assert.Contains("has 100 bytes; using the first 16", warnings.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Campaign_AddsNewInputsByContentHash_NeverDeletesUserFiles()
     {
         File.WriteAllBytes(Path.Combine(_dir, "user-seed"), [7, 7]);

@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace Virtsim.Cli;
+namespace Virtsim.Fuzz.Engine;
 
 /// <summary>What kind of file system object a path names.</summary>
-internal enum FileKind
+public enum FileKind
 {
     /// <summary>Nothing there (or a dangling link, when links are followed).</summary>
     Missing,
@@ -27,7 +27,7 @@ internal enum FileKind
 /// architecture (<c>stx_mode</c>: the le16 at byte 28), unlike <c>struct stat</c>. Elsewhere it falls back to
 /// .NET's view, which cannot tell a FIFO from a file.
 /// </summary>
-internal static class FileKinds
+public static class FileKinds
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
@@ -39,6 +39,7 @@ internal static class FileKinds
     private const int FileTypeDirectory = 0x4000;
     private const int FileTypeLink = 0xA000;
 
+    /// <summary>The kind of <paramref name="path"/>; <paramref name="followLinks"/> false reports a link itself.</summary>
     public static FileKind Of(string path, bool followLinks)
     {
         if (OperatingSystem.IsLinux())
