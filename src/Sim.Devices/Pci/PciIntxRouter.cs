@@ -5,9 +5,14 @@ namespace Sim.Devices.Pci;
 
 /// <summary>
 /// Routes INTx# pins of bus-0 devices to level-triggered GSIs of the in-kernel irqchip as a PC does:
-/// the PIIX3 swizzle picks PIRQ[(slot + pin - 1) mod 4] (QEMU pci_slot_get_pirq), and the firmware's
-/// PIRQ routing maps PIRQ A..D to <see cref="DefaultPirqGsis"/> (SeaBIOS's pci_irqs: 10, 10, 11, 11).
+/// a rotating swizzle picks PIRQ[(slot + pin - 1) mod 4] (pin 1..4), and the firmware's PIRQ routing maps
+/// PIRQ A..D to <see cref="DefaultPirqGsis"/> (SeaBIOS's pci_irqs: 10, 10, 11, 11).
 /// Lines are wired-OR: a GSI stays asserted while any device on it asserts its pin.
+/// Known difference: QEMU's PIIX3 (pci_slot_get_pirq: <c>(intx0 + slot - 1) &amp; 3</c>, intx0 = pin - 1) and
+/// SeaBIOS's piix_pci_slot_get_irq rotate one PIRQ further, (slot + pin - 2) mod 4. Our guests' firmware routine
+/// (guest/rt/pci.c pci_intx_gsi) uses the same rotation as this class, so every guest finds its interrupt; moving
+/// both to QEMU's rotation changes the GSI of odd slots in every recorded trace (traces/kvm, traces/kvm-lab),
+/// which then have to be recorded again.
 /// </summary>
 public sealed class PciIntxRouter : IPciIntxSink
 {
