@@ -11,8 +11,8 @@ namespace Sim.Devices.Pci;
 /// Known difference: QEMU's PIIX3 (pci_slot_get_pirq: <c>(intx0 + slot - 1) &amp; 3</c>, intx0 = pin - 1) and
 /// SeaBIOS's piix_pci_slot_get_irq rotate one PIRQ further, (slot + pin - 2) mod 4. Our guests' firmware routine
 /// (guest/rt/pci.c pci_intx_gsi) uses the same rotation as this class, so every guest finds its interrupt; moving
-/// both to QEMU's rotation changes the GSI of half the slots (INTA# of an even slot), so recorded traces (traces/kvm, traces/kvm-lab)
-/// which then have to be recorded again.
+/// both to QEMU's rotation changes the GSI of half the slots (INTA# of an even slot), and the recorded traces
+/// (traces/kvm, traces/kvm-lab) would have to be recorded again.
 /// </summary>
 public sealed class PciIntxRouter : IPciIntxSink
 {
