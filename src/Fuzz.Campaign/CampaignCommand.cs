@@ -9,6 +9,8 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class CampaignCommand
 {
+    /// <summary>Runs <c>virtsim fuzz</c> with <paramref name="args"/>; returns the process exit code (0 clean,
+    /// 1 findings, 2 bad usage).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(args);

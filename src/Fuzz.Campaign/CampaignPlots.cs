@@ -4,6 +4,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// rendered to inline SVG.</summary>
 public static class CampaignPlots
 {
+    /// <summary>Size of each plot in pixels (two fit side by side in the report).</summary>
     public const int Width = 460, Height = 280;
 
     /// <summary>An SVG (inside a div) of <paramref name="columns"/> (summed) for each worker's rows.</summary>

@@ -36,6 +36,8 @@ public sealed class CampaignSupervisor
     private CampaignLayout? _layout;
     private int _slots;
 
+    /// <summary>A supervisor for <paramref name="campaign"/>: workers run <paramref name="command"/> (the virtsim
+    /// executable and its leading arguments) with <paramref name="options"/>.</summary>
     public CampaignSupervisor(CampaignArgs campaign, FuzzOptions options, (string File, string[] Leading) command, TextWriter output, TextWriter error)
     {
         _campaign = campaign;
@@ -71,6 +73,9 @@ public sealed class CampaignSupervisor
 
     private static string Prefix(string machine) => machine.Length == 0 ? "" : machine + "-";
 
+    /// <summary>Starts the workers, shows their status until the time is up or a stop signal, stops them and
+    /// prints the final statistics; returns the exit code (1 when a worker found something, 2 on bad usage or a
+    /// failed worker).</summary>
     public int Run()
     {
         var layout = new CampaignLayout(_campaign.Output!);

@@ -14,6 +14,9 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class ReportCommand
 {
+    /// <summary>Writes the HTML report of the campaign in <paramref name="dir"/> to <paramref name="file"/>
+    /// (default <c>&lt;dir&gt;/report.html</c>); returns the exit code (2 when <paramref name="dir"/> is not a
+    /// campaign).</summary>
     public static int Run(string dir, string? file, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(dir);
@@ -44,6 +47,8 @@ public static class ReportCommand
         return 0;
     }
 
+    /// <summary>The report's HTML for the campaign at <paramref name="layout"/>, with source coverage when
+    /// <paramref name="coverage"/> is given.</summary>
     public static string Render(CampaignLayout layout, IReadOnlyDictionary<string, SourceCoverageReport.Result>? coverage = null)
     {
         IReadOnlyList<WorkerStatus> workers = WorkerStatus.ReadAll(layout);

@@ -74,11 +74,13 @@ public static class SourceCoverageReport
         return new Result(SourceCoverage.FromBlocks(sites, reached), inputs, null);
     }
 
+    /// <summary>The style sheet of the coverage tables and highlighted sources (hit, partly hit, missed).</summary>
     public const string Css =
         ".cov td.n{text-align:right}.src{font:12px monospace;margin:0;padding:4px;border:1px solid #ddd;overflow-x:auto}.src span{display:block;white-space:pre}" +
         ".src i{display:inline-block;width:4em;color:#888;font-style:normal;text-align:right;margin-right:1em}" +
         ".src .h{background:#d8f5d8}.src .p{background:#fff1b8}.src .m{background:#fbd3d3}.key span{padding:0 6px;margin-right:6px}";
 
+    /// <summary>Appends the "Source coverage" section for <paramref name="result"/> to <paramref name="h"/>.</summary>
     public static void AppendHtml(StringBuilder h, Result result)
     {
         h.Append("<h3>Source coverage</h3>");

@@ -12,6 +12,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class StatusRenderer
 {
+    /// <summary>The live status table: one row per worker, totals, and <paramref name="note"/> under it.</summary>
     public static IRenderable Table(string root, TimeSpan elapsed, IReadOnlyList<WorkerStatus> workers, long nowUnix, string? note)
     {
         var table = new Table().Border(TableBorder.Rounded).Expand();

@@ -13,6 +13,7 @@ public sealed class TargetScheduler
 
     private readonly SortedDictionary<string, (double Seconds, bool Productive, bool Ran)> _targets = new(StringComparer.Ordinal);
 
+    /// <summary>A scheduler over <paramref name="targets"/>, none run yet.</summary>
     public TargetScheduler(IEnumerable<string> targets)
     {
         foreach (string t in targets) _targets[t] = (0, false, false);

@@ -19,6 +19,8 @@ public static class WorkerLauncher
         return (process, [entry]);
     }
 
+    /// <summary>How to start one worker: <paramref name="command"/> followed by <paramref name="fuzzArgs"/>, with
+    /// its output redirected for the supervisor.</summary>
     public static ProcessStartInfo StartInfo((string File, string[] Leading) command, IEnumerable<string> fuzzArgs)
     {
         var psi = new ProcessStartInfo(command.File)

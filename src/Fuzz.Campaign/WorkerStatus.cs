@@ -19,8 +19,10 @@ public sealed record WorkerStatus(
     double CpuSeconds,
     long LastUpdateUnix)
 {
+    /// <summary>Findings of this worker, all oracles together.</summary>
     public int Findings => FindingsByOracle.Sum(p => p.Value);
 
+    /// <summary>The status of every worker of <paramref name="layout"/> that has written one.</summary>
     public static IReadOnlyList<WorkerStatus> ReadAll(CampaignLayout layout) =>
         layout.Workers().Select(w => Read(layout, w)).OfType<WorkerStatus>().ToArray();
 
