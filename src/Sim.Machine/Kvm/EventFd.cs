@@ -39,6 +39,7 @@ public sealed class EventFd
     /// <summary>EFD_SEMAPHORE: each read returns 1 and decrements.</summary>
     public bool Semaphore { get; }
 
+    /// <summary>What the eventfd is for (e.g. "kick q0"), shown in traces and errors.</summary>
     public string Name { get; }
 
     /// <summary>The current counter value.</summary>
@@ -128,7 +129,9 @@ public sealed class EventFd
         return false;
     }
 
+    /// <summary>How many listeners are attached (a poller, an irqfd, a vhost worker).</summary>
     public int ListenerCount => _listenerCount;
 
+    /// <summary>For diagnostics: id, name and counter.</summary>
     public override string ToString() => $"eventfd {Id} ({Name}) counter={Counter}";
 }

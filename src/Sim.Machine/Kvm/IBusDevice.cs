@@ -8,7 +8,11 @@ namespace Sim.Machine.Kvm;
 /// </summary>
 public interface IBusDevice
 {
+    /// <summary>Serves a guest read of <paramref name="data"/>.Length bytes at <paramref name="offset"/> into the
+    /// device's range on <paramref name="bus"/>; fills <paramref name="data"/>.</summary>
     void Read(BusKind bus, ulong offset, Span<byte> data);
 
+    /// <summary>Serves a guest write of <paramref name="data"/> at <paramref name="offset"/> into the device's range on
+    /// <paramref name="bus"/>.</summary>
     void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data);
 }

@@ -8,5 +8,6 @@ namespace Sim.Machine.Kvm;
 /// </summary>
 public interface IEventFdListener
 {
+    /// <summary>Called when <paramref name="fd"/> is signalled (its counter rose).</summary>
     void OnSignalled(EventFd fd);
 }

@@ -43,7 +43,7 @@ public sealed class InterruptController
     }
 
     /// <summary>Where line changes and MSIs go when the vCPU is external
-    /// (<see cref="SimulationOptions.ExternalVcpu"/>): the real irqchip of the KVM recorder, or null (replay,
+    /// (<see cref="Sim.Machine.Simulation.SimulationOptions.ExternalVcpu"/>): the real irqchip of the KVM recorder, or null (replay,
     /// which only compares the IrqInject events). In that mode this controller keeps only the line states:
     /// a rising line or a pulse emits IrqInject and is forwarded; pending, in-service and EOI are the real
     /// irqchip's business (the guest's EOIs never leave the kernel).</summary>
@@ -61,8 +61,10 @@ public sealed class InterruptController
         }
     }
 
+    /// <summary>The vector the guest sees for <paramref name="gsi"/> (VectorBase + gsi, as the PICs are programmed).</summary>
     public static uint VectorOf(uint gsi) => VectorBase + gsi;
 
+    /// <summary>Whether <paramref name="gsi"/> is a line this irqchip has (below GsiMax).</summary>
     public static bool IsValidGsi(uint gsi) => gsi < GsiMax;
 
     /// <summary>Requests not masked and not in service, regardless of IF.</summary>
@@ -74,14 +76,19 @@ public sealed class InterruptController
     /// <summary>True when a deliverable request waits, whatever IF says.</summary>
     public bool HasPendingRequest => DeliverableMask != 0;
 
+    /// <summary>Whether the input line of <paramref name="gsi"/> is high now.</summary>
     public bool IsAsserted(uint gsi) => (_asserted & Bit(gsi)) != 0;
 
+    /// <summary>Whether <paramref name="gsi"/> is requested and not yet taken by the vCPU (IRR).</summary>
     public bool IsPending(uint gsi) => (_pending & Bit(gsi)) != 0;
 
+    /// <summary>Whether the vCPU took <paramref name="gsi"/> and has not yet written its EOI (ISR).</summary>
     public bool IsInService(uint gsi) => (_inService & Bit(gsi)) != 0;
 
+    /// <summary>Whether <paramref name="gsi"/> is masked (IMR).</summary>
     public bool IsMasked(uint gsi) => (_masked & Bit(gsi)) != 0;
 
+    /// <summary>Whether <paramref name="gsi"/> is level-triggered (ELCR) rather than edge-triggered.</summary>
     public bool IsLevelTriggered(uint gsi) => (_level & Bit(gsi)) != 0;
 
     /// <summary>Chooses level (true) or edge (false, the default) triggering for a GSI.</summary>
@@ -91,6 +98,7 @@ public sealed class InterruptController
         _level = level ? _level | bit : _level & ~bit;
     }
 
+    /// <summary>Masks or unmasks <paramref name="gsi"/> (a guest write of the IMR).</summary>
     public void SetMasked(uint gsi, bool masked)
     {
         ulong bit = Bit(gsi);

@@ -22,13 +22,16 @@ public sealed class IoBus
     private IoBusRange[] _ranges = new IoBusRange[8];
     private int _count;
 
+    /// <summary>An empty bus of <paramref name="kind"/>.</summary>
     public IoBus(BusKind kind) => Kind = kind;
 
+    /// <summary>Whether this is the MMIO or the PIO bus.</summary>
     public BusKind Kind { get; }
 
     /// <summary>Registered ranges in ascending base order.</summary>
     public ReadOnlySpan<IoBusRange> Ranges => _ranges.AsSpan(0, _count);
 
+    /// <summary>How many ranges are registered.</summary>
     public int Count => _count;
 
     /// <summary>Claims [<paramref name="baseAddress"/>, +<paramref name="size"/>) for

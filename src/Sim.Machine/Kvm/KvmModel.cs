@@ -42,20 +42,28 @@ public sealed class KvmModel
         Vcpu = new Vcpu(this);
     }
 
+    /// <summary>The simulation this machine runs in (clock, loop, memory, trace).</summary>
     public Simulation Simulation { get; }
 
+    /// <summary>The cost of each boundary crossing.</summary>
     public LatencyModel Latency { get; }
 
+    /// <summary>The run's counters (the simulation's).</summary>
     public RunCounters Counters => Simulation.Counters;
 
+    /// <summary>The MMIO bus (KVM_EXIT_MMIO).</summary>
     public IoBus Mmio { get; }
 
+    /// <summary>The port I/O bus (KVM_EXIT_IO).</summary>
     public IoBus Pio { get; }
 
+    /// <summary>The in-kernel irqchip (KVM_CREATE_IRQCHIP).</summary>
     public InterruptController Irqchip { get; }
 
+    /// <summary>The one vCPU.</summary>
     public Vcpu Vcpu { get; }
 
+    /// <summary>The bus of <paramref name="bus"/>.</summary>
     public IoBus Bus(BusKind bus) => bus == BusKind.Mmio ? Mmio : Pio;
 
     /// <summary>Told of every ioeventfd registration that succeeds or is removed, so a real KVM can mirror
@@ -68,8 +76,10 @@ public sealed class KvmModel
     /// <summary>Longest console line kept; longer ones are cut (a guest that never prints a newline).</summary>
     public const int ConsoleLineMax = 4096;
 
+    /// <summary>How many ioeventfds are registered (KVM_IOEVENTFD).</summary>
     public int IoEventFdCount => _ioEventFds.Count;
 
+    /// <summary>How many irqfds are registered (KVM_IRQFD).</summary>
     public int IrqFdCount => _irqFds.Count;
 
     /// <summary>KVM_IOEVENTFD assign. <paramref name="length"/> 0 (any write to the exact address), 1,

@@ -40,6 +40,7 @@ namespace Sim.Machine.Kvm;
 /// </summary>
 public sealed record LatencyModel
 {
+    /// <summary>The defaults listed above.</summary>
     public static LatencyModel Default { get; } = new();
 
     /// <summary>Every crossing free: the model of a machine whose vCPU is real (the KVM recorder and the
@@ -50,24 +51,34 @@ public sealed record LatencyModel
         ContextSwitchNs = 0, WorkerWakeupNs = 0, HaltWakeupNs = 0, InterruptDeliveryNs = 0, GuestStepNs = 0,
     };
 
+    /// <summary>A guest PIO/MMIO access that exits to the VMM and back (KVM_RUN return and re-entry).</summary>
     public long UserspaceExitNs { get; init; } = 7500;
 
+    /// <summary>A guest write absorbed by an ioeventfd (an in-kernel exit).</summary>
     public long IoEventFdNs { get; init; } = 1060;
 
+    /// <summary>An EOI write to the in-kernel irqchip.</summary>
     public long EoiNs { get; init; } = 1000;
 
+    /// <summary>An irqfd signal turned into an interrupt (MSI route, inline).</summary>
     public long IrqFdInjectNs { get; init; } = 500;
 
+    /// <summary>A userspace device's KVM_SIGNAL_MSI.</summary>
     public long UserspaceMsiNs { get; init; } = 1000;
 
+    /// <summary>A host thread switch.</summary>
     public long ContextSwitchNs { get; init; } = 2000;
 
+    /// <summary>Waking a sleeping host worker until it runs.</summary>
     public long WorkerWakeupNs { get; init; } = 4000;
 
+    /// <summary>Waking a vCPU blocked in HLT.</summary>
     public long HaltWakeupNs { get; init; } = 2000;
 
+    /// <summary>The guest's interrupt entry and return around a handler.</summary>
     public long InterruptDeliveryNs { get; init; } = 500;
 
+    /// <summary>Guest instructions between two program steps.</summary>
     public long GuestStepNs { get; init; } = 100;
 
     /// <summary>Throws if any latency is negative (a configuration error).</summary>

@@ -16,6 +16,7 @@ public sealed class RunCounters
     /// <summary>MMIO writes that exited to userspace (not absorbed by an ioeventfd).</summary>
     public long MmioWriteExits { get; set; }
 
+    /// <summary>Port reads that exited to userspace.</summary>
     public long PioInExits { get; set; }
 
     /// <summary>PIO writes that exited to userspace, debug-port writes included.</summary>
@@ -42,13 +43,16 @@ public sealed class RunCounters
     /// <summary>Interrupts the vCPU took (handler runs).</summary>
     public long InterruptsDelivered { get; set; }
 
+    /// <summary>EOIs written to the irqchip.</summary>
     public long Eois { get; set; }
 
     /// <summary>HLT instructions executed (blocking or not).</summary>
     public long Halts { get; set; }
 
+    /// <summary>Host thread switches (counted by device models that run on a thread of their own).</summary>
     public long ContextSwitches { get; set; }
 
+    /// <summary>Virtual timer expiries.</summary>
     public long TimerFirings { get; set; }
 
     /// <summary>One line, fixed order: <c>time_ns=.. mmio_read=.. ...</c>.</summary>

@@ -30,6 +30,7 @@ public sealed class Vcpu : IEventHandler
 
     internal Vcpu(KvmModel kvm) => _kvm = kvm;
 
+    /// <summary>Idle, running, halted or exited.</summary>
     public VcpuState State { get; private set; }
 
     /// <summary>Steps executed (iterator advances).</summary>

@@ -1,5 +1,6 @@
 namespace Sim.Machine.Kvm;
 
+/// <summary>Where the vCPU is in its life.</summary>
 public enum VcpuState : byte
 {
     /// <summary>No program started yet.</summary>

@@ -11,6 +11,7 @@ public readonly struct VcpuStep
         Nanoseconds = nanoseconds;
     }
 
+    /// <summary>Compute (time passes) or halt.</summary>
     public VcpuStepKind Kind { get; }
 
     /// <summary>Extra guest compute time for <see cref="VcpuStepKind.Compute"/>; 0 for Halt.</summary>
@@ -30,5 +31,6 @@ public readonly struct VcpuStep
     /// <summary>STI; HLT: block until an interrupt is deliverable.</summary>
     public static VcpuStep Halt => new(VcpuStepKind.Halt, 0);
 
+    /// <summary>For diagnostics: "halt" or "compute N ns".</summary>
     public override string ToString() => Kind == VcpuStepKind.Halt ? "halt" : $"compute {Nanoseconds} ns";
 }

@@ -11,11 +11,13 @@ using Sim.Machine.Simulation;
 /// trace header or report is stable).</summary>
 public sealed record ScenarioOptions
 {
+    /// <summary>Options with <paramref name="seed"/> and no named options.</summary>
     public ScenarioOptions(ulong seed)
         : this(seed, ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal))
     {
     }
 
+    /// <summary>Options with <paramref name="seed"/> and the named options <paramref name="named"/> (key=value).</summary>
     public ScenarioOptions(ulong seed, IEnumerable<KeyValuePair<string, string>> named)
     {
         ArgumentNullException.ThrowIfNull(named);
@@ -23,8 +25,10 @@ public sealed record ScenarioOptions
         Named = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, named);
     }
 
+    /// <summary>The root seed of the run.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>Scenario-specific options by name, in ordinal order.</summary>
     public ImmutableSortedDictionary<string, string> Named { get; init; }
 
     /// <summary>A copy with option <paramref name="name"/> set to <paramref name="value"/>.</summary>
@@ -74,6 +78,7 @@ public sealed record ScenarioOptions
         };
     }
 
+    /// <summary>The option <paramref name="name"/>, or <paramref name="fallback"/> when it is not given.</summary>
     public string GetString(string name, string fallback) => Named.TryGetValue(name, out string? text) ? text : fallback;
 
     /// <summary>Build the machine for a real vCPU (<see cref="SimulationOptions.ExternalVcpu"/>, with

@@ -22,8 +22,10 @@ public sealed class ScenarioRun
         _summary = summary;
     }
 
+    /// <summary>The wired simulation.</summary>
     public Simulation Simulation { get; }
 
+    /// <summary>Runs the simulation to its end; returns why it stopped.</summary>
     public StopReason Run() => Simulation.Run();
 
     /// <summary>The final report lines.</summary>

@@ -4,5 +4,6 @@ namespace Sim.Machine.Simulation;
 /// periodic, so the listener may cancel or restart it).</summary>
 public interface ITimerListener
 {
+    /// <summary>Called when <paramref name="timer"/> expires.</summary>
     void OnTimer(VirtualTimer timer);
 }

@@ -32,12 +32,16 @@ public sealed class Simulation
     /// <summary>Most debug-port values kept.</summary>
     public const int DebugValuesMax = 100_000;
 
+    /// <summary>Most trace sinks one simulation feeds.</summary>
     public const int SinksMax = 8;
 
+    /// <summary>Most memory observers (checkers, taint) one simulation attaches.</summary>
     public const int MemoryObserversMax = 8;
 
+    /// <summary>Most eventfds one simulation creates.</summary>
     public const int EventFdsMax = 4096;
 
+    /// <summary>Most virtual timers one simulation creates.</summary>
     public const int TimersMax = 4096;
 
     private readonly List<string> _output = new();
@@ -50,6 +54,7 @@ public sealed class Simulation
     private bool _hashing;
     private long _nextCheckpoint;
 
+    /// <summary>A simulation with <paramref name="options"/>: memory laid out, the machine built, nothing run yet.</summary>
     public Simulation(SimulationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -70,18 +75,23 @@ public sealed class Simulation
         _nextCheckpoint = options.CheckpointInterval;
     }
 
+    /// <summary>The options it was built with.</summary>
     public SimulationOptions Options { get; }
 
+    /// <summary>The event loop (virtual clock and ordered events).</summary>
     public EventLoop Loop { get; }
 
     /// <summary>The root PRNG, seeded with <see cref="SimulationOptions.Seed"/>. Subsystems take their
     /// own stream with <c>Prng.Fork(id)</c>.</summary>
     public Prng Prng { get; }
 
+    /// <summary>The guest memory.</summary>
     public GuestMemory Memory { get; }
 
+    /// <summary>The KVM machine model (buses, irqchip, vCPU).</summary>
     public KvmModel Kvm { get; }
 
+    /// <summary>What happened in the run, counted.</summary>
     public RunCounters Counters { get; }
 
     /// <summary>Current virtual time in ns.</summary>
@@ -90,13 +100,16 @@ public sealed class Simulation
     /// <summary>Guest console lines, in order.</summary>
     public IReadOnlyList<string> Output => _output;
 
+    /// <summary>Console lines dropped once the output cap was reached.</summary>
     public long OutputLinesDropped { get; private set; }
 
     /// <summary>Values the guest wrote to the debug port, in order.</summary>
     public IReadOnlyList<ulong> DebugValues => _debugValues;
 
+    /// <summary>Every eventfd created, in creation order.</summary>
     public IReadOnlyList<EventFd> EventFds => _eventFds;
 
+    /// <summary>Every virtual timer created, in creation order.</summary>
     public IReadOnlyList<VirtualTimer> Timers => _timers;
 
     /// <summary>Trace events emitted (checkpoints excluded).</summary>
@@ -119,6 +132,7 @@ public sealed class Simulation
     /// <summary>Why the last <see cref="Run"/> returned.</summary>
     public StopReason StopReason { get; private set; }
 
+    /// <summary>Adds a trace sink (at most <see cref="SinksMax"/>); it receives every event from now on.</summary>
     public void AddSink(ITraceSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);

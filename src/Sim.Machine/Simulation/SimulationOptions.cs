@@ -19,10 +19,13 @@ public sealed record SimulationOptions
     /// <summary>Default virtual-time limit: 10 s.</summary>
     public const long TimeMaxDefault = 10_000_000_000;
 
+    /// <summary>The root seed: one seed reproduces a run.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>The guest memory regions.</summary>
     public MemoryLayout MemoryLayout { get; init; } = MemoryLayout.Single(MemorySizeDefault);
 
+    /// <summary>The cost of each boundary crossing.</summary>
     public LatencyModel Latency { get; init; } = LatencyModel.Default;
 
     /// <summary>Emit a Checkpoint every this many traced events; 0 turns checkpoints off.</summary>

@@ -32,6 +32,7 @@ public sealed class VirtualTimer : IEventHandler
     /// <summary>Creation-order number; the trace's Source for this timer's events.</summary>
     public uint Id { get; }
 
+    /// <summary>What the timer is for, shown in traces.</summary>
     public string Name { get; }
 
     /// <summary>Most expiries in this timer's life.</summary>
@@ -40,6 +41,7 @@ public sealed class VirtualTimer : IEventHandler
     /// <summary>Expiries so far.</summary>
     public long Fires { get; private set; }
 
+    /// <summary>Whether the timer will fire.</summary>
     public bool IsArmed { get; private set; }
 
     /// <summary>Period in ns, or 0 for a one-shot timer.</summary>
