@@ -57,8 +57,8 @@ public sealed class GuestContext
     public void DebugWrite(uint value) => _kvm.GuestWrite(this, BusKind.Pio, DebugPort, 4, value);
 
     /// <summary>A line of guest console output (what the seed test programs printf), collected in
-    /// <see cref="Sim.Machine.Simulation.Simulation.Output"/>. Costs nothing: it stands for output the real guest produces
-    /// through its own console device.</summary>
+    /// <see cref="Sim.Machine.Simulation.Simulation.Output"/>. Costs nothing: it stands for output the real guest
+    /// produces through its own console device.</summary>
     public void Print(string line) => _kvm.Simulation.Print(line);
 
     /// <summary>STI.</summary>

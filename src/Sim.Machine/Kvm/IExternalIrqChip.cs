@@ -1,8 +1,8 @@
 namespace Sim.Machine.Kvm;
 
 /// <summary>A real in-kernel irqchip the simulated one forwards to when the vCPU is external
-/// (<see cref="Sim.Machine.Simulation.SimulationOptions.ExternalVcpu"/>): level changes of a pin GSI (KVM_IRQ_LINE) and edges,
-/// which the machine's devices send only as MSIs (KVM_SIGNAL_MSI with data = vector), and the machine's
+/// (<see cref="Sim.Machine.Simulation.SimulationOptions.ExternalVcpu"/>): level changes of a pin GSI (KVM_IRQ_LINE)
+/// and edges, which the machine's devices send only as MSIs (KVM_SIGNAL_MSI with data = vector), and the machine's
 /// KVM_IRQFD registrations, which a real irqchip can mirror with real irqfds (then an irqfd's injection is a write
 /// to the real eventfd, as Linux's vhost_signal is).</summary>
 public interface IExternalIrqChip

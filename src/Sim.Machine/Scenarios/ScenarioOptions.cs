@@ -17,7 +17,8 @@ public sealed record ScenarioOptions
     {
     }
 
-    /// <summary>Options with <paramref name="seed"/> and the named options <paramref name="named"/> (key=value).</summary>
+    /// <summary>Options with <paramref name="seed"/> and the named options <paramref name="named"/>
+    /// (key=value).</summary>
     public ScenarioOptions(ulong seed, IEnumerable<KeyValuePair<string, string>> named)
     {
         ArgumentNullException.ThrowIfNull(named);

@@ -54,7 +54,8 @@ public sealed class Simulation
     private bool _hashing;
     private long _nextCheckpoint;
 
-    /// <summary>A simulation with <paramref name="options"/>: memory laid out, the machine built, nothing run yet.</summary>
+    /// <summary>A simulation with <paramref name="options"/>: memory laid out, the machine built, nothing run
+    /// yet.</summary>
     public Simulation(SimulationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
