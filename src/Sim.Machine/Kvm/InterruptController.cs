@@ -44,8 +44,8 @@ public sealed class InterruptController
 
     /// <summary>Where line changes and MSIs go when the vCPU is external
     /// (<see cref="Sim.Machine.Simulation.SimulationOptions.ExternalVcpu"/>): the real irqchip of the KVM recorder,
-    /// or null (replay, which only compares the IrqInject events). In that mode this controller keeps only the line states:
-    /// a rising line or a pulse emits IrqInject and is forwarded; pending, in-service and EOI are the real
+    /// or null (replay, which only compares the IrqInject events). In that mode this controller keeps only the line
+    /// states: a rising line or a pulse emits IrqInject and is forwarded; pending, in-service and EOI are the real
     /// irqchip's business (the guest's EOIs never leave the kernel).</summary>
     public IExternalIrqChip? External { get; set; }
 
