@@ -16,13 +16,19 @@ public readonly record struct GuestAddress(ulong Value) : IComparable<GuestAddre
         return true;
     }
 
+    /// <summary>Orders addresses by value.</summary>
     public int CompareTo(GuestAddress other) => Value.CompareTo(other.Value);
 
     // Ordering operators to match CompareTo (CA1036).
+    /// <summary>Whether <paramref name="left"/> is below <paramref name="right"/>.</summary>
     public static bool operator <(GuestAddress left, GuestAddress right) => left.Value < right.Value;
+    /// <summary>Whether <paramref name="left"/> is at or below <paramref name="right"/>.</summary>
     public static bool operator <=(GuestAddress left, GuestAddress right) => left.Value <= right.Value;
+    /// <summary>Whether <paramref name="left"/> is above <paramref name="right"/>.</summary>
     public static bool operator >(GuestAddress left, GuestAddress right) => left.Value > right.Value;
+    /// <summary>Whether <paramref name="left"/> is at or above <paramref name="right"/>.</summary>
     public static bool operator >=(GuestAddress left, GuestAddress right) => left.Value >= right.Value;
 
+    /// <summary>The address in hex, "0x1000".</summary>
     public override string ToString() => $"0x{Value:x}";
 }

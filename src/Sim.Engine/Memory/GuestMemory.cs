@@ -147,6 +147,7 @@ public sealed partial class GuestMemory
             _previous = previous;
         }
 
+        /// <summary>Restores the actor that was current before the scope.</summary>
         public void Dispose() => _memory.Actor = _previous;
     }
 
@@ -280,6 +281,7 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Reads the byte at <paramref name="address"/>; false (and 0) when it is outside guest memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt8(GuestAddress address, out byte value)
     {
@@ -290,6 +292,8 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Reads the le16 at <paramref name="address"/>; false (and 0) when any byte is outside
+    /// guest memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt16(GuestAddress address, out ushort value)
     {
@@ -300,6 +304,8 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Reads the le32 at <paramref name="address"/>; false (and 0) when any byte is outside
+    /// guest memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt32(GuestAddress address, out uint value)
     {
@@ -310,6 +316,8 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Reads the le64 at <paramref name="address"/>; false (and 0) when any byte is outside
+    /// guest memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt64(GuestAddress address, out ulong value)
     {
@@ -320,6 +328,8 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Writes the byte at <paramref name="address"/>; false (nothing written) when it is outside guest
+    /// memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt8(GuestAddress address, byte value)
     {
@@ -330,6 +340,8 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Writes <paramref name="value"/> as le16 at <paramref name="address"/>; false (nothing written) when any
+    /// byte is outside guest memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt16(GuestAddress address, ushort value)
     {
@@ -340,6 +352,8 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Writes <paramref name="value"/> as le32 at <paramref name="address"/>; false (nothing written) when any
+    /// byte is outside guest memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt32(GuestAddress address, uint value)
     {
@@ -350,6 +364,8 @@ public sealed partial class GuestMemory
         return true;
     }
 
+    /// <summary>Writes <paramref name="value"/> as le64 at <paramref name="address"/>; false (nothing written) when any
+    /// byte is outside guest memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt64(GuestAddress address, ulong value)
     {

@@ -15,12 +15,14 @@ public struct StableHash64
     private ulong _state;
     private ulong _length;
 
+    /// <summary>An empty hash.</summary>
     public StableHash64()
     {
         _state = 0x27D4EB2F165667C5UL;
         _length = 0;
     }
 
+    /// <summary>Adds one 64-bit word.</summary>
     public void AddUInt64(ulong value)
     {
         unchecked
@@ -31,6 +33,7 @@ public struct StableHash64
         }
     }
 
+    /// <summary>Adds <paramref name="bytes"/> (their count too).</summary>
     public void Add(ReadOnlySpan<byte> bytes)
     {
         unchecked
@@ -69,6 +72,7 @@ public struct StableHash64
         }
     }
 
+    /// <summary>The hash of everything added so far (the state is not changed).</summary>
     public readonly ulong Finish()
     {
         unchecked

@@ -12,6 +12,7 @@ public sealed class Prng
 {
     private ulong _s0, _s1, _s2, _s3;
 
+    /// <summary>A generator whose stream is fixed by <paramref name="seed"/>.</summary>
     public Prng(ulong seed)
     {
         Seed = seed;
@@ -38,6 +39,8 @@ public sealed class Prng
     /// <summary>An independent generator for <paramref name="subsystem"/>, derived from this one's seed.</summary>
     public Prng Fork(ulong subsystem) => new(DeriveSeed(Seed, subsystem));
 
+    /// <summary>One SplitMix64 step: advances <paramref name="state"/> and returns the next output (Vigna's seeding
+    /// generator).</summary>
     public static ulong SplitMix64(ref ulong state)
     {
         unchecked
@@ -67,10 +70,13 @@ public sealed class Prng
         }
     }
 
+    /// <summary>A uniformly random 32-bit value (the high half of the next output).</summary>
     public uint NextUInt32() => Narrow.LowUInt32(NextUInt64() >> 32);
 
+    /// <summary>A uniformly random byte (the top byte of the next output).</summary>
     public byte NextByte() => Narrow.LowByte(NextUInt64() >> 56);
 
+    /// <summary>A fair coin (the top bit of the next output).</summary>
     public bool NextBool() => (NextUInt64() >> 63) != 0;
 
     /// <summary>Uniform in [0, <paramref name="bound"/>), unbiased (Lemire's multiply-shift with rejection).</summary>
@@ -114,6 +120,7 @@ public sealed class Prng
     /// <summary>True with probability <paramref name="ratio"/>.</summary>
     public bool Chance(Ratio ratio) => ratio.Numerator != 0 && UInt64LessThan(ratio.Denominator) < ratio.Numerator;
 
+    /// <summary>Fills <paramref name="destination"/> with random bytes.</summary>
     public void NextBytes(Span<byte> destination)
     {
         for (int i = 0; i < destination.Length; i++) destination[i] = NextByte();

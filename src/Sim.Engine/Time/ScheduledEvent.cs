@@ -4,6 +4,8 @@ namespace Sim.Engine.Time;
 /// scheduling allocates nothing. Ordered by (Time, Sequence): equal times keep submission order.</summary>
 public readonly struct ScheduledEvent
 {
+    /// <summary>An event firing at <paramref name="time"/> that calls <paramref name="handler"/> with
+    /// <paramref name="kind"/> and <paramref name="argument"/>.</summary>
     public ScheduledEvent(long time, ulong sequence, IEventHandler handler, int kind, long argument)
     {
         Time = time;
@@ -19,6 +21,7 @@ public readonly struct ScheduledEvent
     /// <summary>Submission number: breaks ties between equal times in FIFO order.</summary>
     public ulong Sequence { get; }
 
+    /// <summary>What runs when the event fires.</summary>
     public IEventHandler Handler { get; }
 
     /// <summary>Handler-defined event kind.</summary>

@@ -4,5 +4,6 @@ namespace Sim.Engine.Trace;
 /// comparer). Called synchronously from the simulation; must not retain <see cref="TraceEvent.Data"/>.</summary>
 public interface ITraceSink
 {
+    /// <summary>Takes one event; <paramref name="ev"/>'s data is valid only during the call.</summary>
     void Write(in TraceEvent ev);
 }

@@ -29,8 +29,11 @@ public sealed class TraceComparer : ITraceSink
     /// <summary>The first divergence, or null while the run matches.</summary>
     public TraceDivergence? Divergence { get; private set; }
 
+    /// <summary>Whether a divergence was found.</summary>
     public bool HasDiverged => Divergence is not null;
 
+    /// <summary>Compares the next live event with the next event of the trace; the first difference is kept in
+    /// <see cref="Divergence"/>.</summary>
     public void Write(in TraceEvent actual)
     {
         ulong index = EventsSeen++;

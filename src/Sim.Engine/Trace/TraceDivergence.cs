@@ -7,6 +7,7 @@ namespace Sim.Engine.Trace;
 /// </summary>
 public sealed class TraceDivergence
 {
+    /// <summary>A divergence at event <paramref name="eventIndex"/>.</summary>
     public TraceDivergence(ulong eventIndex, long time, TraceEventKind kind, TraceField field, string expected, string actual, string? dataDiff)
     {
         EventIndex = eventIndex;
@@ -18,6 +19,7 @@ public sealed class TraceDivergence
         DataDiff = dataDiff;
     }
 
+    /// <summary>0-based index of the divergent event.</summary>
     public ulong EventIndex { get; }
 
     /// <summary>The expected event's time (the live event's when the trace had none).</summary>
@@ -26,15 +28,19 @@ public sealed class TraceDivergence
     /// <summary>The expected event's kind (the live event's when the trace had none).</summary>
     public TraceEventKind Kind { get; }
 
+    /// <summary>Which field differs.</summary>
     public TraceField Field { get; }
 
+    /// <summary>The trace's value, as text.</summary>
     public string Expected { get; }
 
+    /// <summary>The live run's value, as text.</summary>
     public string Actual { get; }
 
     /// <summary>Hex window of both data payloads around the first differing byte, or null.</summary>
     public string? DataDiff { get; }
 
+    /// <summary>One line naming the event and field, both values, then the data window if any.</summary>
     public override string ToString()
     {
         string head = $"event {EventIndex} (t={Time}, {Kind}): {Field} differs: expected {Expected}, actual {Actual}";

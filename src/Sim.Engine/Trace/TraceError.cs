@@ -4,6 +4,7 @@ namespace Sim.Engine.Trace;
 /// Created only on failure.</summary>
 public sealed class TraceError
 {
+    /// <summary>An error of <paramref name="kind"/> at byte <paramref name="offset"/>.</summary>
     public TraceError(TraceErrorKind kind, long offset, string message)
     {
         Kind = kind;
@@ -11,6 +12,7 @@ public sealed class TraceError
         Message = message;
     }
 
+    /// <summary>What kind of fault (truncated, malformed, too large, ...).</summary>
     public TraceErrorKind Kind { get; }
 
     /// <summary>Absolute offset in the trace file of the value at fault.</summary>
@@ -19,5 +21,6 @@ public sealed class TraceError
     /// <summary>"byte 1234: expected event array of 6 items, found map (0x85)".</summary>
     public string Message { get; }
 
+    /// <summary>The message.</summary>
     public override string ToString() => Message;
 }

@@ -12,11 +12,13 @@ public struct TraceEventHash
 {
     private StableHash64 _hash;
 
+    /// <summary>The hash of no events.</summary>
     public TraceEventHash() => _hash = new StableHash64();
 
     /// <summary>Hash of the events added so far.</summary>
     public readonly ulong Value => _hash.Finish();
 
+    /// <summary>Adds every field of <paramref name="ev"/>.</summary>
     public void Add(in TraceEvent ev)
     {
         _hash.AddUInt64((ulong)ev.Kind);

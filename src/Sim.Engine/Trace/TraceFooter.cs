@@ -6,6 +6,7 @@ namespace Sim.Engine.Trace;
 /// </summary>
 public sealed class TraceFooter
 {
+    /// <summary>A footer for a trace of <paramref name="eventCount"/> events; kinds counted 0 are dropped.</summary>
     public TraceFooter(ulong eventCount, IReadOnlyDictionary<TraceEventKind, ulong> countsByKind, ulong memoryHash, ulong eventHash, long endTime)
     {
         ArgumentNullException.ThrowIfNull(countsByKind);
@@ -27,7 +28,8 @@ public sealed class TraceFooter
     /// <summary>Non-zero event counts by kind, ascending ("events_by_kind": array of [kind, count] pairs).</summary>
     public IReadOnlyDictionary<TraceEventKind, ulong> CountsByKind { get; }
 
-    /// <summary><see cref="Memory.GuestMemory.ContentHash"/> of guest memory at the end ("memory_hash").</summary>
+    /// <summary><see cref="Memory.GuestMemory.ContentHash(Memory.MemoryHashScheme)"/> of guest memory at the end
+    /// ("memory_hash").</summary>
     public ulong MemoryHash { get; }
 
     /// <summary><see cref="TraceEventHash"/> over every event ("event_hash").</summary>

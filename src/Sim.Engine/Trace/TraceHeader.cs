@@ -32,6 +32,7 @@ public sealed class TraceHeader
     /// <summary>Every option of the run, by name.</summary>
     public SortedDictionary<string, string> Options { get; init; } = new(StringComparer.Ordinal);
 
+    /// <summary>Simulated, or recorded from real KVM.</summary>
     public TraceOrigin Origin { get; init; }
 
     /// <summary>The KVM host; null for simulated traces.</summary>

@@ -103,6 +103,7 @@ public sealed partial class TraceReader : IDisposable
         return false;
     }
 
+    /// <summary>Closes the stream unless the reader was told to leave it open.</summary>
     public void Dispose()
     {
         if (!_leaveOpen) _stream.Dispose();

@@ -12,6 +12,7 @@ public static class TraceTextFormatter
     /// <summary>Data bytes printed per event line before eliding.</summary>
     public const int DataBytesShownMax = 32;
 
+    /// <summary>Writes <paramref name="header"/> as the text lines <c>virtsim show</c> prints.</summary>
     public static void WriteHeader(TextWriter output, TraceHeader header)
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -39,6 +40,7 @@ public static class TraceTextFormatter
         return sb.ToString();
     }
 
+    /// <summary>Writes <paramref name="footer"/> as the text lines <c>virtsim show</c> prints.</summary>
     public static void WriteFooter(TextWriter output, TraceFooter footer)
     {
         ArgumentNullException.ThrowIfNull(output);

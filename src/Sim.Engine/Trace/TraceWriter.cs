@@ -23,6 +23,8 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     private bool _completed;
     private bool _disposed;
 
+    /// <summary>Starts a trace on <paramref name="stream"/>: writes <paramref name="header"/> and the memory image of
+    /// <paramref name="initialMemory"/>.</summary>
     public TraceWriter(Stream stream, TraceHeader header, GuestMemory initialMemory, bool leaveOpen = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -163,6 +165,8 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         if (_completed) throw new InvalidOperationException("the trace is complete; no more events may be written");
     }
 
+    /// <summary>Flushes what is buffered and closes the stream unless it was to be left open. Without a
+    /// <see cref="Complete(TraceFooter)"/> first there is no footer, so the trace reads as truncated.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -17,6 +17,7 @@ public sealed class StreamBufferWriter : IBufferWriter<byte>
     private byte[] _buffer;
     private int _count;
 
+    /// <summary>A writer into <paramref name="stream"/> with a buffer of <paramref name="bufferBytes"/>.</summary>
     public StreamBufferWriter(Stream stream, int bufferBytes = BufferBytesDefault)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -31,18 +32,21 @@ public sealed class StreamBufferWriter : IBufferWriter<byte>
     /// <summary>Bytes written so far, buffered or not.</summary>
     public long BytesWritten => BytesFlushed + _count;
 
+    /// <summary>Commits <paramref name="count"/> bytes of the last span or memory handed out.</summary>
     public void Advance(int count)
     {
         if (Narrow.AsUInt32Bits(count) > unchecked((uint)(_buffer.Length - _count))) throw new ArgumentOutOfRangeException(nameof(count), "advanced past the buffer that was handed out");
         _count += count;
     }
 
+    /// <summary>Room for at least <paramref name="sizeHint"/> bytes (at least one byte when 0).</summary>
     public Memory<byte> GetMemory(int sizeHint = 0)
     {
         Reserve(sizeHint);
         return _buffer.AsMemory(_count);
     }
 
+    /// <summary>Room for at least <paramref name="sizeHint"/> bytes (at least one byte when 0).</summary>
     public Span<byte> GetSpan(int sizeHint = 0)
     {
         Reserve(sizeHint);
