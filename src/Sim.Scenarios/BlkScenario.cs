@@ -21,17 +21,23 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class BlkScenario : IScenario
 {
+    /// <summary>The bus-0 PCI slot the device is plugged into.</summary>
     public const int Slot = 6;
 
+    /// <summary>Most write/read-back rounds the option accepts.</summary>
     public const long WritesMax = 10_000;
 
+    /// <summary>Default disk size: 1 MiB.</summary>
     public const long SizeDefault = 1 << 20;
 
 
+    /// <inheritdoc/>
     public string Name => "blk";
 
+    /// <inheritdoc/>
     public string Description => "seed 003: virtio-blk over the legacy I/O BAR, write/read-back, GET_ID, FLUSH, out-of-range IOERR";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Int("writes", 4, 0, WritesMax, "write/read-back rounds"),
@@ -44,6 +50,7 @@ public sealed class BlkScenario : IScenario
         ScenarioChoices.NotifyOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -22,15 +22,20 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class CounterScenario : IScenario
 {
+    /// <summary>The bus-0 PCI slot the device is plugged into.</summary>
     public const int Slot = 5;
 
+    /// <summary>Most timer ticks the option accepts.</summary>
     public const long TicksMax = 100_000;
 
 
+    /// <inheritdoc/>
     public string Name => "counter";
 
+    /// <inheritdoc/>
     public string Description => "seed 002: virtio counter device, timer config-change interrupts, driver sends its counter";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Int("ticks", 5, 1, TicksMax, "timer ticks the guest waits for"),
@@ -42,6 +47,7 @@ public sealed class CounterScenario : IScenario
         ScenarioChoices.NotifyOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -17,12 +17,16 @@ public sealed class DemoScenario : IScenario
     /// <summary>Slot the device sits in.</summary>
     public const int Slot = 3;
 
+    /// <summary>Most rounds the option accepts.</summary>
     public const long RoundsMax = 100_000;
 
+    /// <inheritdoc/>
     public string Name => "demo";
 
+    /// <inheritdoc/>
     public string Description => "seed 000 lab 1: demo PCI device, BAR0 MMIO write/read (full emulation)";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Flavour,
@@ -30,6 +34,7 @@ public sealed class DemoScenario : IScenario
         ScenarioChoices.DmesgOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

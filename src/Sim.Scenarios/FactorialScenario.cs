@@ -16,19 +16,26 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class FactorialScenario : IScenario
 {
+    /// <summary>The bus-0 PCI slot the device is plugged into.</summary>
     public const int Slot = 5;
 
+    /// <summary>The arguments the driver sends by default.</summary>
     public const string ArgumentsDefault = "0,1,5,10,12,13";
 
+    /// <summary>Most arguments the option accepts.</summary>
     public const int ArgumentsMax = 64;
 
+    /// <summary>Most requests the option accepts.</summary>
     public const long RequestsMax = 100_000;
 
 
+    /// <inheritdoc/>
     public string Name => "factorial";
 
+    /// <inheritdoc/>
     public string Description => "seed 001: virtio factorial device, callback drain with disable_cb/enable_cb";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         new ScenarioOption("n", ArgumentsDefault, $"comma-separated u32 values, at most {ArgumentsMax}", "the arguments whose factorials the guest asks for"),
@@ -41,6 +48,7 @@ public sealed class FactorialScenario : IScenario
         ScenarioChoices.DeviceLogOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -4,7 +4,9 @@ namespace Sim.Scenarios;
 /// addresses land in every committed trace, so the window must not move.</summary>
 public static class GuestDmaWindow
 {
+    /// <summary>First byte of the window (1 MiB).</summary>
     public const ulong Base = 0x10_0000;
 
+    /// <summary>Size of the window (1 MiB).</summary>
     public const ulong Bytes = 0x10_0000;
 }

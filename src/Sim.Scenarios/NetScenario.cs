@@ -15,15 +15,20 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class NetScenario : IScenario
 {
+    /// <summary>The bus-0 PCI slot the device is plugged into.</summary>
     public const int Slot = 7;
 
+    /// <summary>Most frames the option accepts.</summary>
     public const long FramesMax = 100_000;
 
+    /// <inheritdoc/>
     public string Name => "net";
 
+    /// <inheritdoc/>
     public string Description =>
         "virtio-net (VIRTIO 1.2 §5.1): frames sent on transmitq1 echoed into receiveq1 by a loopback link";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Int("frames", 4, 1, FramesMax, "frames to send"),
@@ -36,6 +41,7 @@ public sealed class NetScenario : IScenario
         ScenarioChoices.DeviceLogOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

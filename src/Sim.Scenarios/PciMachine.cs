@@ -12,6 +12,8 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class PciMachine
 {
+    /// <summary>A machine with <paramref name="options"/>, its host bridge on the configuration ports and no
+    /// device yet.</summary>
     public PciMachine(SimulationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -25,12 +27,16 @@ public sealed class PciMachine
         }
     }
 
+    /// <summary>The simulation the machine runs in.</summary>
     public Simulation Simulation { get; }
 
+    /// <summary>Maps BARs as the guest programs them (KVM memory slots and io ranges).</summary>
     public KvmBarHost BarHost { get; }
 
+    /// <summary>Routes INTx# pins to the irqchip's GSIs.</summary>
     public PciIntxRouter Intx { get; }
 
+    /// <summary>The bus-0 host bridge (configuration mechanism #1).</summary>
     public PciHostBridge Bridge { get; }
 
     /// <summary>Plugs <paramref name="device"/> into bus 0 <paramref name="slot"/>.</summary>

@@ -16,14 +16,19 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class RngScenario : IScenario
 {
+    /// <summary>The bus-0 PCI slot the device is plugged into.</summary>
     public const int Slot = 6;
 
+    /// <summary>Most requests the option accepts.</summary>
     public const long RequestsMax = 100_000;
 
+    /// <inheritdoc/>
     public string Name => "rng";
 
+    /// <inheritdoc/>
     public string Description => "virtio-rng (VIRTIO 1.2 §5.4): entropy from the seeded PRNG into device-writable buffers";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Int("requests", 8, 1, RequestsMax, "hwrng reads to make"),
@@ -36,6 +41,7 @@ public sealed class RngScenario : IScenario
         ScenarioChoices.DeviceLogOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -20,8 +20,10 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class VhostDemoScenario : IScenario
 {
+    /// <summary>The bus-0 PCI slot the device is plugged into.</summary>
     public const int Slot = 4;
 
+    /// <summary>Most rounds the option accepts.</summary>
     public const long RoundsMax = 100_000;
 
 
@@ -30,10 +32,13 @@ public sealed class VhostDemoScenario : IScenario
     /// guest never finishes.</summary>
     public const long EventsMax = 20_000_000;
 
+    /// <inheritdoc/>
     public string Name => "vhost-demo";
 
+    /// <inheritdoc/>
     public string Description => "seed 000 lab 3: virtio-demo driver on a vhost backend (ioeventfd kick, irqfd call)";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Flavour,
@@ -44,6 +49,7 @@ public sealed class VhostDemoScenario : IScenario
         ScenarioChoices.DeviceLogOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -15,15 +15,20 @@ namespace Sim.Scenarios;
 /// </summary>
 public sealed class VirtioDemoScenario : IScenario
 {
+    /// <summary>The bus-0 PCI slot the device is plugged into.</summary>
     public const int Slot = 4;
 
+    /// <summary>Most rounds the option accepts.</summary>
     public const long RoundsMax = 100_000;
 
 
+    /// <inheritdoc/>
     public string Name => "virtio-demo";
 
+    /// <inheritdoc/>
     public string Description => "seed 000 lab 2: virtio-demo device, send_kick/semaphore driver, ioeventfd or exit notify";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Flavour,
@@ -35,6 +40,7 @@ public sealed class VirtioDemoScenario : IScenario
         ScenarioChoices.DeviceLogOption,
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -19,14 +19,19 @@ namespace Sim.Scenarios.Ping;
 /// </summary>
 public sealed class PingScenario : IScenario
 {
+    /// <summary>Requests the guest sends by default.</summary>
     public const long RequestsDefault = 16;
 
+    /// <summary>Default period of the host timer, in ns.</summary>
     public const long TickNsDefault = 25_000;
 
+    /// <inheritdoc/>
     public string Name => "ping";
 
+    /// <inheritdoc/>
     public string Description => "ioeventfd kicks, a vhost-like worker, irqfd completions and a host timer (no device model)";
 
+    /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Int("requests", RequestsDefault, 1, 1_000_000, "doorbell round trips the guest makes"),
@@ -34,6 +39,7 @@ public sealed class PingScenario : IScenario
         ScenarioOption.Bool("stale", false, "the responses page starts full of seeded bytes (a reused buffer); the trace then carries a memory image"),
     ];
 
+    /// <inheritdoc/>
     public ScenarioRun Create(ScenarioOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

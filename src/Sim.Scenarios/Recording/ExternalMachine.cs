@@ -32,13 +32,16 @@ public sealed class ExternalMachine
         Run = run;
     }
 
+    /// <summary>The scenario whose device the recording serves.</summary>
     public IScenario Scenario { get; }
 
     /// <summary>The scenario's run (its report lines summarise the device after the recording).</summary>
     public ScenarioRun Run { get; }
 
+    /// <summary>The run's simulation.</summary>
     public Simulation Simulation => Run.Simulation;
 
+    /// <summary>The run's KVM machine model.</summary>
     public KvmModel Kvm => Run.Simulation.Kvm;
 
     /// <summary>Builds scenario <paramref name="scenarioName"/>'s machine with a real vCPU in mind (zero latency,

@@ -12,15 +12,19 @@ namespace Sim.Scenarios.Recording;
 /// </summary>
 public static class GuestParams
 {
+    /// <summary>"VSGP" as a little-endian word: the block's first word.</summary>
     public const uint Magic = 0x5047_5356; // "VSGP" little-endian
 
+    /// <summary>The block layout version this writes.</summary>
     public const uint Version = 1;
 
+    /// <summary>A word the guest replaces with its own default.</summary>
     public const uint Default = 0xFFFF_FFFF;
 
     /// <summary>Byte offset of arg[0] and the number of args.</summary>
     public const int ArgOffset = 8 * 4;
 
+    /// <summary>How many guest-specific words there are.</summary>
     public const int ArgCount = 8;
 
     /// <summary>Bytes of the block: 8 words then arg[8].</summary>

@@ -55,20 +55,27 @@ public sealed class GuestVisibleComparer : ITraceSink
         }
     }
 
+    /// <summary>Live events seen so far.</summary>
     public ulong EventsSeen { get; private set; }
 
+    /// <summary>The first divergence, or null while the run matches.</summary>
     public TraceDivergence? Divergence { get; private set; }
 
+    /// <summary>Whether a divergence was found.</summary>
     public bool HasDiverged => Divergence is not null;
 
     /// <summary>Memory bytes compared at points, and bytes skipped as notification fields (at points and at the
     /// end).</summary>
     public long BytesCompared { get; private set; }
 
+    /// <summary>Bytes not compared because they are notification fields (<see cref="NotificationFields"/>).</summary>
     public long NotificationBytesSkipped { get; private set; }
 
+    /// <summary>Whether <paramref name="kind"/> is a point where the guest observes the device (a read it returns or an
+    /// interrupt), at which memory is compared.</summary>
     public static bool IsPoint(TraceEventKind kind) => kind is TraceEventKind.MmioRead or TraceEventKind.PioIn or TraceEventKind.IrqInject;
 
+    /// <summary>Compares <paramref name="actual"/> with the recording at the guest's observation points.</summary>
     public void Write(in TraceEvent actual)
     {
         EventsSeen++;

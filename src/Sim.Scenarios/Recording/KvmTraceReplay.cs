@@ -156,10 +156,14 @@ public static class KvmTraceReplay
     }
 }
 
+/// <summary>How a KVM trace's replay ended.</summary>
 public enum KvmReplayVerdict
 {
+    /// <summary>Every device output equals the recording.</summary>
     Match,
+    /// <summary>A device output differs from the recording (<c>virtsim replay</c> exits 1).</summary>
     Diverged,
+    /// <summary>The trace could not be replayed (corrupt, or naming an unknown scenario).</summary>
     Error,
 }
 
@@ -172,7 +176,9 @@ public sealed record KvmReplayResult(KvmReplayVerdict Verdict, ulong Events, str
     /// <summary>The guest's console lines as the replay rebuilt them.</summary>
     public IReadOnlyList<string> Console { get; init; } = [];
 
+    /// <summary>A replay that could not run, with why.</summary>
     public static KvmReplayResult Error(ulong events, string detail) => new(KvmReplayVerdict.Error, events, detail);
 
+    /// <summary>A replay that diverged, with the first divergence.</summary>
     public static KvmReplayResult Diverged(ulong events, string detail) => new(KvmReplayVerdict.Diverged, events, detail);
 }

@@ -28,6 +28,7 @@ public sealed class NotificationFields
 
     private readonly List<(ulong Address, ulong Length)> _fields = new();
 
+    /// <summary>Fields remembered.</summary>
     public int Count => _fields.Count;
 
     /// <summary>Adds the fields of every ready queue of every virtio-over-PCI device behind the machine's PCI host
