@@ -16,11 +16,13 @@ public sealed class DeviceLog
     /// it).</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>The lines logged, oldest first.</summary>
     public IReadOnlyList<string> Lines => _lines;
 
     /// <summary>Lines not kept (log full or disabled).</summary>
     public long Dropped { get; private set; }
 
+    /// <summary>Logs <paramref name="line"/> (dropped, and counted, past the cap).</summary>
     public void Add(string line)
     {
         ArgumentNullException.ThrowIfNull(line);
@@ -32,6 +34,7 @@ public sealed class DeviceLog
         _lines.Add(line);
     }
 
+    /// <summary>Forgets every line (a device reset).</summary>
     public void Clear()
     {
         _lines.Clear();

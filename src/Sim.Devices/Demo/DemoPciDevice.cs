@@ -59,6 +59,7 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
     /// <summary>Identity: vendor 0x1234, device 0xDE00, class "other", QEMU default subsystem, no INTx.</summary>
     public static readonly PciDeviceIds DemoIds = new(VendorIdQemu, DeviceIdDemo, PciDeviceIds.ClassOther);
 
+    /// <summary>A demo device of <paramref name="flavour"/>.</summary>
     public DemoPciDevice(Flavour flavour = Flavour.Robust)
         : base(DemoIds)
     {
@@ -66,6 +67,7 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
         Bar0 = RegisterBar(0, PciBarKind.Memory32, Bar0Size, this);
     }
 
+    /// <summary>Seed (the seed document's code as written) or robust (bounds-checked).</summary>
     public Flavour Flavour { get; }
 
     /// <summary>The MMIO BAR.</summary>

@@ -7,5 +7,7 @@ namespace Sim.Devices.Pci;
 /// unmasked, including when a pending vector is unmasked.</summary>
 public interface IMsixDelivery
 {
+    /// <summary>Delivers MSI-X <paramref name="vector"/> with the address/data <paramref name="message"/> the guest
+    /// programmed.</summary>
     void DeliverMsix(int vector, MsiMessage message);
 }

@@ -5,7 +5,7 @@ namespace Sim.Devices.Pci;
 /// sees every change and nothing else.</summary>
 public interface IPciIntxSink
 {
-    /// <summary>The INTx# pin of <paramref name="device"/> (its <see cref="PciDeviceIds.InterruptPin"/>) went to
-    /// <paramref name="asserted"/>.</summary>
+    /// <summary>The INTx# pin of <paramref name="device"/> (its
+    /// <see cref="Sim.Spec.Pci.PciDeviceIds.InterruptPin"/>) went to <paramref name="asserted"/>.</summary>
     void SetIntx(PciDevice device, bool asserted);
 }

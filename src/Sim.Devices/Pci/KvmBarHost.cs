@@ -17,6 +17,7 @@ public sealed class KvmBarHost : IPciBarHost
     private readonly KvmModel _kvm;
     private readonly List<PciBarMapping> _registered = new();
 
+    /// <summary>A BAR host over <paramref name="kvm"/>'s MMIO and PIO buses.</summary>
     public KvmBarHost(KvmModel kvm)
     {
         ArgumentNullException.ThrowIfNull(kvm);
@@ -29,6 +30,7 @@ public sealed class KvmBarHost : IPciBarHost
     /// <summary>BARs currently registered on a bus, in mapping order.</summary>
     public IReadOnlyList<PciBarMapping> Registered => _registered;
 
+    /// <inheritdoc/>
     public void MapBar(in PciBarMapping mapping)
     {
         if (_registered.Count >= MappingsMax || !_kvm.Bus(mapping.Bus).TryRegister(mapping.Address, mapping.Size, mapping.Region, BarName(mapping.BarIndex)))
@@ -39,6 +41,7 @@ public sealed class KvmBarHost : IPciBarHost
         _registered.Add(mapping);
     }
 
+    /// <inheritdoc/>
     public void UnmapBar(in PciBarMapping mapping)
     {
         int index = _registered.IndexOf(mapping);

@@ -89,6 +89,7 @@ public sealed class MsixCapability : IBusDevice
     /// <summary>Config-space offset of the capability.</summary>
     public int CapabilityOffset { get; }
 
+    /// <summary>Table entries (vectors), 1..2048.</summary>
     public int VectorCount { get; }
 
     /// <summary>The BAR holding table and PBA.</summary>
@@ -163,6 +164,7 @@ public sealed class MsixCapability : IBusDevice
         for (int v = 0; v < VectorCount; v++) SendIfPendingAndUnmasked(v);
     }
 
+    /// <inheritdoc/>
     public void Read(BusKind bus, ulong offset, Span<byte> data)
     {
         ulong address = offset;
@@ -186,6 +188,7 @@ public sealed class MsixCapability : IBusDevice
         }
     }
 
+    /// <inheritdoc/>
     public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data)
     {
         ulong address = offset;

@@ -24,11 +24,13 @@ public sealed class PciBar
     /// <summary>BAR slot (0..5); a 64-bit BAR also uses slot Index + 1.</summary>
     public int Index { get; }
 
+    /// <summary>Memory (32- or 64-bit) or I/O.</summary>
     public PciBarKind Kind { get; }
 
     /// <summary>Size in bytes (a power of two).</summary>
     public ulong Size { get; }
 
+    /// <summary>Whether the BAR is marked prefetchable.</summary>
     public bool Prefetchable { get; }
 
     /// <summary>The handler accesses inside the BAR are routed to.</summary>

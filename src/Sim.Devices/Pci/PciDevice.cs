@@ -38,6 +38,7 @@ public abstract class PciDevice
     private bool _intxRequest;
     private bool _intxLevel;
 
+    /// <summary>A device with <paramref name="ids"/> in its configuration header.</summary>
     protected PciDevice(PciDeviceIds ids)
     {
         if (ids.VendorId == 0xFFFF) throw new ArgumentException("vendor id 0xFFFF means 'no device'", nameof(ids));

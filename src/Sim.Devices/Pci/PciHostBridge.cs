@@ -91,6 +91,7 @@ public sealed class PciHostBridge : IBusDevice
         foreach (PciDevice? d in _slots) d?.Reset();
     }
 
+    /// <inheritdoc/>
     public void Read(BusKind bus, ulong offset, Span<byte> data)
     {
         if (bus != BusKind.Pio || offset >= PortCount)
@@ -111,6 +112,7 @@ public sealed class PciHostBridge : IBusDevice
         device.ConfigRead(register + lane, data[..inLane]);
     }
 
+    /// <inheritdoc/>
     public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data)
     {
         if (bus != BusKind.Pio || offset >= PortCount) return;

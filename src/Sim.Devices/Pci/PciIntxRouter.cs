@@ -24,6 +24,8 @@ public sealed class PciIntxRouter : IPciIntxSink
     private readonly PciDevice?[] _devices = new PciDevice?[PciHostBridge.SlotCount];
     private readonly int[] _assertedCount = new int[InterruptController.GsiMax];
 
+    /// <summary>A router raising lines of <paramref name="irqchip"/>; <paramref name="pirqGsis"/> maps PIRQ A..D
+    /// (default <see cref="DefaultPirqGsis"/>) and those GSIs become level-triggered.</summary>
     public PciIntxRouter(InterruptController irqchip, uint[]? pirqGsis = null)
     {
         ArgumentNullException.ThrowIfNull(irqchip);
@@ -53,6 +55,7 @@ public sealed class PciIntxRouter : IPciIntxSink
         _devices[slot] = device;
     }
 
+    /// <inheritdoc/>
     public void SetIntx(PciDevice device, bool asserted)
     {
         int slot = Array.IndexOf(_devices, device);

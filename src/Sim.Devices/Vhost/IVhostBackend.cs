@@ -5,6 +5,7 @@ namespace Sim.Devices.Vhost;
 /// vhost-test VHOST_TEST_RUN).</summary>
 public interface IVhostBackend
 {
+    /// <summary>The vhost device (the vrings and their control plane) this backend serves.</summary>
     VhostDevice Device { get; }
 
     /// <summary>Attaches (true) or detaches (false) the backend of every vring.</summary>

@@ -4,5 +4,6 @@ namespace Sim.Devices.Vhost;
 /// poll work is dequeued.</summary>
 public interface IVhostKickHandler
 {
+    /// <summary>Runs the device's work for a kick of <paramref name="vq"/> (the vhost worker calls it).</summary>
     void HandleKick(VhostVirtqueue vq);
 }

@@ -54,6 +54,8 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
     // Seed state: u32 v1, v2, v3, v4 laid out contiguously, little-endian (struct vhost_demo on x86).
     private readonly byte[] _seedState = new byte[16];
 
+    /// <summary>A vhost-demo backend of <paramref name="flavour"/> on <paramref name="simulation"/>, translating
+    /// through <paramref name="vmm"/>.</summary>
     public VhostDemo(Simulation simulation, VmmAddressSpace vmm, Flavour flavour = Flavour.Robust, VhostOptions? options = null, uint traceId = 0)
     {
         Flavour = flavour;
@@ -62,8 +64,10 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
         Buff = InitialBuff;
     }
 
+    /// <summary>The vhost device of its one vring.</summary>
     public VhostDevice Device { get; }
 
+    /// <summary>Seed (lab 3 as written) or robust.</summary>
     public Flavour Flavour { get; }
 
     /// <summary>Robust flavour: the stored value.</summary>
@@ -72,10 +76,13 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
     /// <summary>Seed flavour: demo-&gt;v1 .. v4.</summary>
     public uint V1 => BinaryPrimitives.ReadUInt32LittleEndian(_seedState);
 
+    /// <summary>Seed flavour: demo-&gt;v2.</summary>
     public uint V2 => BinaryPrimitives.ReadUInt32LittleEndian(_seedState.AsSpan(4));
 
+    /// <summary>Seed flavour: demo-&gt;v3.</summary>
     public uint V3 => BinaryPrimitives.ReadUInt32LittleEndian(_seedState.AsSpan(8));
 
+    /// <summary>Seed flavour: demo-&gt;v4.</summary>
     public uint V4 => BinaryPrimitives.ReadUInt32LittleEndian(_seedState.AsSpan(12));
 
     /// <summary>Requests completed with a full response (robust) or processed at all (seed).</summary>

@@ -23,6 +23,8 @@ public sealed class VhostDevice
 {
     private readonly VhostVirtqueue[] _vqs;
 
+    /// <summary>A vhost device with <paramref name="vqCount"/> vrings offering
+    /// <paramref name="offeredFeatures"/>.</summary>
     public VhostDevice(Simulation simulation, VmmAddressSpace vmm, int vqCount, ulong offeredFeatures, VhostOptions? options = null, uint traceId = 0)
     {
         ArgumentNullException.ThrowIfNull(simulation);
@@ -44,10 +46,13 @@ public sealed class VhostDevice
     /// <summary>Most vrings one device model holds.</summary>
     public const int VqsMax = 64;
 
+    /// <summary>The simulation the device's worker runs in.</summary>
     public Simulation Simulation { get; }
 
+    /// <summary>The VMM address space the rings' user addresses translate through (VHOST_SET_MEM_TABLE).</summary>
     public VmmAddressSpace Vmm { get; }
 
+    /// <summary>Weights and limits.</summary>
     public VhostOptions Options { get; }
 
     /// <summary>Trace Source of this device's DeviceResult, ContextSwitch and memory events.</summary>
@@ -56,6 +61,7 @@ public sealed class VhostDevice
     /// <summary>What VHOST_GET_FEATURES returns.</summary>
     public ulong OfferedFeatures { get; }
 
+    /// <summary>The vrings.</summary>
     public IReadOnlyList<VhostVirtqueue> Vqs => _vqs;
 
     /// <summary>dev-&gt;mm != NULL: VHOST_SET_OWNER was done.</summary>

@@ -4,6 +4,7 @@ namespace Sim.Devices.Vhost;
 /// bounds and costs. Every bound is positive; <see cref="Validate"/> throws on a configuration error.</summary>
 public sealed record VhostOptions
 {
+    /// <summary>Linux's defaults.</summary>
     public static VhostOptions Default { get; } = new();
 
     /// <summary>vhost_dev_init weight: most packets (requests) one handler run processes before
@@ -33,6 +34,7 @@ public sealed record VhostOptions
     /// <summary>Most iterations of one handler's request loop (each get_vq_desc call counts).</summary>
     public int HandlerIterationsMax { get; init; } = 4 * 32768;
 
+    /// <summary>Throws when a limit is out of its range.</summary>
     public void Validate()
     {
         if (PacketWeight <= 0) throw new ArgumentOutOfRangeException(nameof(PacketWeight), "must be positive");

@@ -11,8 +11,10 @@ public sealed class VhostWork
         Handler = handler;
     }
 
+    /// <summary>The vring the work is for.</summary>
     public VhostVirtqueue Vq { get; }
 
+    /// <summary>What the work runs.</summary>
     public IVhostKickHandler Handler { get; }
 
     /// <summary>VHOST_WORK_QUEUED.</summary>

@@ -23,6 +23,7 @@ public sealed class VmmAddressSpace
 
     private readonly MemoryRegion[] _regions;
 
+    /// <summary>The VMM's view of <paramref name="memory"/>, mapped at <paramref name="hostBase"/>.</summary>
     public VmmAddressSpace(GuestMemory memory, ulong hostBase = HostBaseDefault)
     {
         ArgumentNullException.ThrowIfNull(memory);
@@ -33,8 +34,10 @@ public sealed class VmmAddressSpace
         HostBase = hostBase;
     }
 
+    /// <summary>The guest memory behind the mapping.</summary>
     public GuestMemory Memory { get; }
 
+    /// <summary>The user address of guest physical address 0.</summary>
     public ulong HostBase { get; }
 
     /// <summary>Userspace address of guest region <paramref name="index"/>'s first byte.</summary>

@@ -62,6 +62,9 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
     /// <param name="simulation">The simulation the device will be attached in (the vhost backend is created at
     /// realize time, before the transport exists).</param>
     /// <param name="backendFlavour">Which vhost-demo backend: the seed's handle_demo_kick or the robust one.</param>
+    /// <param name="vhostOptions">The vhost device's weights and limits (Linux's defaults when null).</param>
+    /// <param name="traceId">The frontend device's source id in traces.</param>
+    /// <param name="vhostTraceId">The vhost worker's source id in traces.</param>
     public VhostDemoFrontendDevice(Simulation simulation, Flavour backendFlavour = Flavour.Robust, VhostOptions? vhostOptions = null,
         uint traceId = TraceIdDefault, uint vhostTraceId = VhostTraceIdDefault)
         : base(VirtioDemoDevice.VirtioIdDemo, [VirtioDemoDevice.QueueSize], 0, VirtioDemoDevice.ConfigBytes, traceId)
@@ -101,13 +104,16 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
     /// <summary>Successful vhost starts and stops.</summary>
     public long Starts { get; private set; }
 
+    /// <summary>vhost stops (the backend handed back to userspace).</summary>
     public long Stops { get; private set; }
 
     /// <summary>Failed starts; <see cref="LastStartResult"/> / <see cref="LastStartStep"/> say why.</summary>
     public long StartFailures { get; private set; }
 
+    /// <summary>What the last failed start returned.</summary>
     public VhostResult LastStartResult { get; private set; }
 
+    /// <summary>Which step the last failed start failed at.</summary>
     public VhostStartStep LastStartStep { get; private set; }
 
     /// <summary>Why the last start failed before any ioctl (no host notifier, queue not ready), or null.</summary>

@@ -33,6 +33,7 @@ public sealed class BlkStats
     /// <summary>Requests that broke the device (malformed: missing headers, header or status too short).</summary>
     public long Malformed { get; internal set; }
 
+    /// <inheritdoc/>
     public override string ToString() =>
         FormattableString.Invariant($"requests={Requests} reads={Reads} writes={Writes} flushes={Flushes} get_ids={GetIds} ioerr={IoErrors} unsupp={Unsupported} bytes_read={BytesRead} bytes_written={BytesWritten} malformed={Malformed}");
 }

@@ -31,8 +31,10 @@ public sealed class MemoryBlockBackend : IBlockBackend
         image.CopyTo(_data);
     }
 
+    /// <inheritdoc/>
     public ulong SizeBytes => Narrow.AsUInt64Bits(_data.Length);
 
+    /// <inheritdoc/>
     public bool IsReadOnly { get; }
 
     /// <summary>Flushes so far.</summary>
@@ -41,6 +43,7 @@ public sealed class MemoryBlockBackend : IBlockBackend
     /// <summary>The image bytes (for tests and reports).</summary>
     public ReadOnlySpan<byte> Contents => _data;
 
+    /// <inheritdoc/>
     public bool TryRead(ulong offset, Span<byte> data)
     {
         if (!InRange(offset, data.Length)) return false;
@@ -48,6 +51,7 @@ public sealed class MemoryBlockBackend : IBlockBackend
         return true;
     }
 
+    /// <inheritdoc/>
     public bool TryWrite(ulong offset, ReadOnlySpan<byte> data)
     {
         if (IsReadOnly || !InRange(offset, data.Length)) return false;
@@ -55,6 +59,7 @@ public sealed class MemoryBlockBackend : IBlockBackend
         return true;
     }
 
+    /// <inheritdoc/>
     public bool TryFlush()
     {
         Flushes++;

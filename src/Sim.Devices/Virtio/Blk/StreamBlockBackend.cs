@@ -48,10 +48,13 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public ulong SizeBytes { get; }
 
+    /// <inheritdoc/>
     public bool IsReadOnly { get; }
 
+    /// <inheritdoc/>
     public bool TryRead(ulong offset, Span<byte> data)
     {
         if (!InRange(offset, data.Length)) return false;
@@ -67,6 +70,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public bool TryWrite(ulong offset, ReadOnlySpan<byte> data)
     {
         if (IsReadOnly || !InRange(offset, data.Length)) return false;
@@ -82,6 +86,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public bool TryFlush()
     {
         try
@@ -95,6 +100,7 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         if (_ownsStream) _stream.Dispose();

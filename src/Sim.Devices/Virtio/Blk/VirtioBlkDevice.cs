@@ -59,6 +59,7 @@ public sealed class VirtioBlkDevice : VirtioDevice
     private readonly byte[] _id = new byte[BlkSpec.IdBytes + 1];
     private readonly byte[] _serial;
 
+    /// <summary>A virtio-blk device over <paramref name="backend"/>.</summary>
     public VirtioBlkDevice(IBlockBackend backend, BlkDeviceOptions? options = null)
         : base(BlkSpec.DeviceId, [CheckedQueueSize(options)], FeaturesFor(backend), BlkSpec.ConfigSize, (options ?? new BlkDeviceOptions()).TraceId)
     {
@@ -74,15 +75,19 @@ public sealed class VirtioBlkDevice : VirtioDevice
         BinaryPrimitives.WriteUInt32LittleEndian(c[BlkSpec.ConfigBlkSizeOffset..], BlkSpec.SectorSize);
     }
 
+    /// <summary>Seed (seed 003 as written) or robust (QEMU's checks).</summary>
     public Flavour Flavour => _options.Flavour;
 
+    /// <summary>The options it was built with.</summary>
     public BlkDeviceOptions Options => _options;
 
+    /// <summary>The storage behind the device.</summary>
     public IBlockBackend Backend => _backend;
 
     /// <summary>Capacity in 512-byte sectors (config capacity).</summary>
     public ulong CapacitySectors => _backend.SizeBytes >> BlkSpec.SectorShift;
 
+    /// <summary>Requests by type and outcome.</summary>
     public BlkStats Stats { get; } = new();
 
     private static int CheckedQueueSize(BlkDeviceOptions? options)

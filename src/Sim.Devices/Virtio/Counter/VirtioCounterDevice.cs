@@ -61,6 +61,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     private readonly byte[] _word = new byte[CounterSpec.NumberSize];
     private uint _setConfig;
 
+    /// <summary>A counter device on <paramref name="simulation"/> (its timer runs on the simulation's clock).</summary>
     public VirtioCounterDevice(Simulation simulation, CounterDeviceOptions? options = null)
         : base(CounterSpec.DeviceId, [CounterSpec.QueueSize], 1UL << CounterSpec.FCanPrint, CounterSpec.ConfigSize, (options ?? new CounterDeviceOptions()).TraceId)
     {
@@ -74,8 +75,10 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         if (_options.Flavour == Flavour.Seed) _timer.Start(_options.FirstDelayNs);
     }
 
+    /// <summary>Seed (seed 002 as written) or robust.</summary>
     public Flavour Flavour => _options.Flavour;
 
+    /// <summary>The options it was built with.</summary>
     public CounterDeviceOptions Options => _options;
 
     /// <summary>The device timer (QEMU stats_timer).</summary>
@@ -198,6 +201,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
 
     // ------------------------------------------------------------------ lifecycle and configuration
 
+    /// <inheritdoc/>
     protected override void OnStatusChanged(VirtioStatus oldStatus, VirtioStatus newStatus)
     {
         // Seed virtio_test_set_status is empty: the timer does not care about the driver.
@@ -208,6 +212,7 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         else if (wasOk && !isOk) _timer.Cancel();
     }
 
+    /// <inheritdoc/>
     protected override void OnReset()
     {
         // Seed virtio_test_device_reset is empty: timer, set_config and the configuration all survive.
@@ -218,12 +223,14 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         RefreshConfig();
     }
 
+    /// <inheritdoc/>
     protected override void ReadConfig(int offset, Span<byte> data)
     {
         RefreshConfig(); // QEMU virtio_config_readX calls get_config first
         base.ReadConfig(offset, data);
     }
 
+    /// <inheritdoc/>
     protected override void WriteConfig(int offset, ReadOnlySpan<byte> data)
     {
         base.WriteConfig(offset, data); // virtio_config_writeX stores the bytes, then set_config keeps actual and event

@@ -76,6 +76,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
     private readonly byte[] _request = new byte[RequestSize];
     private readonly byte[] _response = new byte[ResponseSize];
 
+    /// <summary>A virtio-demo device of <paramref name="flavour"/>.</summary>
     public VirtioDemoDevice(Flavour flavour = Flavour.Robust, uint traceId = TraceIdDefault)
         : base(VirtioIdDemo, [QueueSize], 0, ConfigBytes, traceId)
     {
@@ -84,6 +85,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
         UpdateConfig();
     }
 
+    /// <summary>Seed (lab 2 as written) or robust.</summary>
     public Flavour Flavour { get; }
 
     /// <summary>The device state (seed: VirtIODemo.buff).</summary>
@@ -104,6 +106,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
     /// <summary>Handler runs that stopped at <see cref="ElementsPerNotifyMax"/>.</summary>
     public long PopBoundHits { get; private set; }
 
+    /// <inheritdoc/>
     protected override void HandleQueueNotify(int queueIndex)
     {
         if (Flavour == Flavour.Seed) HandleSeed(queueIndex);

@@ -101,12 +101,14 @@ public sealed class VirtioFactorialDevice : VirtioDevice
     private readonly byte[] _request = new byte[RequestSize];
     private readonly byte[] _response = new byte[ResponseSize];
 
+    /// <summary>A factorial device of <paramref name="flavour"/>.</summary>
     public VirtioFactorialDevice(Flavour flavour = Flavour.Robust, uint traceId = TraceIdDefault)
         : base(VirtioIdTest, [QueueSize], 1UL << FeatureCanPrint, ConfigBytes, traceId)
     {
         Flavour = flavour;
     }
 
+    /// <summary>Seed (seed 001 as written) or robust.</summary>
     public Flavour Flavour { get; }
 
     /// <summary>qemu_log output.</summary>
@@ -140,6 +142,7 @@ public sealed class VirtioFactorialDevice : VirtioDevice
         return result;
     }
 
+    /// <inheritdoc/>
     protected override void HandleQueueNotify(int queueIndex)
     {
         if (Hung) return;

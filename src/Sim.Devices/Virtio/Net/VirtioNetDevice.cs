@@ -93,8 +93,10 @@ public sealed class VirtioNetDevice : VirtioDevice
         BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(NetSpec.HeaderNumBuffersOffset), 1);
     }
 
+    /// <summary>Seed or robust.</summary>
     public Flavour Flavour { get; }
 
+    /// <summary>The link: frames sent, frames waiting to be received.</summary>
     public NetBackend Backend { get; }
 
     /// <summary>The device's log (QEMU's error_report lines and one line per frame).</summary>
@@ -110,6 +112,7 @@ public sealed class VirtioNetDevice : VirtioDevice
     /// <summary>Transmit chains whose frame was longer than <see cref="FrameBytesMax"/>.</summary>
     public long TransmitDropped { get; private set; }
 
+    /// <inheritdoc/>
     protected override void HandleQueueNotify(int queueIndex)
     {
         if (queueIndex == NetSpec.TransmitQueue) FlushTransmit();
@@ -118,6 +121,7 @@ public sealed class VirtioNetDevice : VirtioDevice
         DeliverPending();
     }
 
+    /// <inheritdoc/>
     protected override void OnReset() => Backend.Clear();
 
     /// <summary>Delivers the frames waiting in the backend into receive buffers while there are buffers (QEMU

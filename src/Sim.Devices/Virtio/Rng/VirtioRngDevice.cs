@@ -76,6 +76,7 @@ public sealed class VirtioRngDevice : VirtioDevice
         Flavour = flavour;
     }
 
+    /// <summary>Seed or robust.</summary>
     public Flavour Flavour { get; }
 
     /// <summary>The device's log (QEMU's error_report lines).</summary>
@@ -106,6 +107,7 @@ public sealed class VirtioRngDevice : VirtioDevice
         using (Memory.As(MemoryActor.Device)) TryGetAvailBytes(0, RequestBytesMax, out _);
     }
 
+    /// <inheritdoc/>
     protected override void HandleQueueNotify(int queueIndex)
     {
         // Robust, as QEMU (virtio_rng_process → get_request_size → virtqueue_get_avail_bytes): every available chain

@@ -8,7 +8,7 @@ namespace Sim.Devices.Virtio.Transport;
 public interface IVirtioTransport
 {
     /// <summary>QEMU virtio_notify_vector → virtio_pci_notify: raise <paramref name="vector"/> (MSI-X),
-    /// or, without MSI-X, drive INTx from the device's ISR. <see cref="VirtioPciLayout.NoVector"/> with
+    /// or, without MSI-X, drive INTx from the device's ISR. <see cref="Sim.Spec.Virtio.VirtioPciLayout.NoVector"/> with
     /// MSI-X enabled raises nothing.</summary>
     void NotifyVector(ushort vector);
 

@@ -114,6 +114,7 @@ public abstract class VirtioDevice
     /// <summary>Flavour of the virtio core behaviour (status, features, ISR), chosen by the transport.</summary>
     public Flavour CoreFlavour { get; private set; }
 
+    /// <summary>How many virtqueues the device has.</summary>
     public int QueueCount => _queues.Length;
 
     /// <summary>Bytes of device-specific configuration.</summary>

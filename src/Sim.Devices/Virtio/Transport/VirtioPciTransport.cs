@@ -45,6 +45,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     private ushort _queueSelect;
     private bool _ioEventFdStarted;
 
+    /// <summary>A virtio-pci function for <paramref name="device"/> on <paramref name="simulation"/>.</summary>
     public VirtioPciTransport(Simulation simulation, VirtioDevice device, VirtioPciOptions? options = null)
         : base(IdsFor(device, options ?? new VirtioPciOptions()))
     {
@@ -100,6 +101,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// <summary>The device behind the transport.</summary>
     public VirtioDevice Device { get; }
 
+    /// <summary>The options it was built with.</summary>
     public VirtioPciOptions Options => _options;
 
     /// <summary>The queue selected by queue_select / QUEUE_SEL.</summary>
@@ -200,6 +202,7 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// <summary>PCI reset: QEMU virtio_pci_reset (the PCI core then resets MSI-X and the header).</summary>
     protected override void OnReset() => ResetTransport();
 
+    /// <inheritdoc/>
     protected override void OnBarMoved(PciBar bar, ulong oldAddress) => SyncIoEventFds();
 
     // ------------------------------------------------------------------ common configuration (§4.1.4.3)
