@@ -41,7 +41,7 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
     public void Seeds_AgreeWithQemu72_AndReceiveFrames()
     {
         if (Skipped()) return;
-        var target = new VirtioNetQemuTarget();
+        var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
         int n = 0;
         long received = 0;
         var failures = new List<string>();
@@ -70,7 +70,7 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
         ulong seedValue = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps
             ? ulong.Parse(ps, CultureInfo.InvariantCulture) : 15;
         output.WriteLine($"seed {seedValue} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it)");
-        var target = new VirtioNetQemuTarget();
+        var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
         var mutator = new ScenarioMutator();
         var prng = new Prng(seedValue);
         byte[][] seeds = [.. target.SeedCorpus()];
