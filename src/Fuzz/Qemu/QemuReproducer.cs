@@ -87,8 +87,8 @@ public static class QemuReproducer
     /// <summary>Writes the net reproducer of <paramref name="input"/> (virtio-net-pci on a socket netdev) into
     /// <paramref name="directory"/>: besides the script, each frame the recorded run sent to QEMU's socket
     /// (<c>frame-NNN.bin</c>) and, in <see cref="FramesFileName"/>, the script line after which it was sent (the kick
-    /// that took it, and its batch answered). <c>run.sh</c> (bash) runs QEMU as a coprocess, sends the script line by line
-    /// batch and, once QEMU answered a frame's line, sends the frame to QEMU's UDP port with bash's <c>/dev/udp</c>
+    /// that took it, and its batch answered). <c>run.sh</c> (bash) runs QEMU as a coprocess, sends the script and,
+    /// once QEMU answered a frame's line, sends the frame to QEMU's UDP port with bash's <c>/dev/udp</c>
     /// and pauses 0.1 s so that QEMU's main loop reads it before the next commands (a frame sent earlier could be
     /// purged by the script's device reset, virtio_net_reset). A crash or a break replays as it happened; the pause is
     /// wall time, so a result that depends on the order of a frame and a later command may need it longer.</summary>
@@ -116,8 +116,9 @@ public static class QemuReproducer
                 {
                     qemu.BrokenReason = machine.LastStderrLine(TimeSpan.FromSeconds(5));
                 }
-                return Describe(NetComparison.Compare(model, qemu, lockstep.UsedRingsSeen, lockstep.Facts.FramesReceived)
-                    .Select(d => d.Kind + ": " + d.Detail), qemu.BrokenReason);
+                List<NetDifference> diffs =
+                    NetComparison.Compare(model, qemu, lockstep.UsedRingsSeen, lockstep.Facts.FramesReceived);
+                return Describe(diffs.Select(d => d.Kind + ": " + d.Detail), qemu.BrokenReason);
             });
         }
         // Ports are the shell's: QPORT (QEMU's socket, where the frames go) and QPORT+1 (where QEMU sends).
@@ -210,12 +211,14 @@ public static class QemuReproducer
         string[] replay = [.. args.Select(a => a == "/dev/null" ? "/dev/stderr" : a.Replace("file=disk.img", "file=disk.run.img", StringComparison.Ordinal))];
         string copyDisk = disk is null ? "" : "cp disk.img disk.run.img && ";
         string line = QemuCommandLine.ShellLine(QemuBinary.ProgramName, replay);
+        const string replays = "# Replays the input on QEMU with no virtsim: qtest commands from script.qtest, answers on "
+            + "stdout, the qtest log on stderr";
         File.WriteAllText(Path.Combine(directory, RunFileName), feed is not { } f
-            ? "#!/bin/sh\n# Replays the input on QEMU with no virtsim: qtest commands from script.qtest, answers on stdout, the qtest log on stderr.\n"
+            ? "#!/bin/sh\n" + replays + ".\n"
                 + "cd \"$(dirname \"$0\")\" && " + copyDisk + "exec timeout 10 " + line + " < " + ScriptFileName + "\n"
-            : "#!/bin/bash\n# Replays the input on QEMU with no virtsim: qtest commands from script.qtest, answers on "
-                + "stdout, the qtest log on stderr;\n# each frame of frames.txt goes to QEMU's socket netdev (bash's "
-                + "/dev/udp, QPORT: QEMU's UDP port) once QEMU answered its script line.\ncd \"$(dirname \"$0\")\" || exit 2\n"
+            : "#!/bin/bash\n" + replays + ";\n# each frame of frames.txt goes to QEMU's socket netdev (bash's "
+                + "/dev/udp, QPORT: QEMU's UDP port) once QEMU answered its script line.\n"
+                + "cd \"$(dirname \"$0\")\" || exit 2\n"
                 + f.Before + " timeout 10 " + line.Replace("HPORT", "${hport}", StringComparison.Ordinal)
                     .Replace("QPORT", "${qport}", StringComparison.Ordinal) + f.After + "\n");
         File.WriteAllText(Path.Combine(directory, NotesFileName), note + "\n\nRecorded run: " + outcome + "\n");

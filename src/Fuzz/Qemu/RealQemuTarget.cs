@@ -70,7 +70,8 @@ public abstract class RealQemuTarget : IFuzzTarget
     /// none.</summary>
     public string? ReproducerDirectory { get; set; } = QemuReproducer.DefaultDirectory;
 
-    /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure; see <see cref="MarkOutcome"/>).</summary>
+    /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure; see
+    /// <see cref="MarkOutcome"/>).</summary>
     public int DistinctOutcomes => _outcomes.Count;
 
     /// <summary>Differences the table explained, by row id (this instance).</summary>
@@ -115,7 +116,10 @@ public abstract class RealQemuTarget : IFuzzTarget
                     e.Message + Reproducer(program, input, e.Message, "qemu/no-answer"));
                 return FuzzOutcome.Completed;
             }
-            if (diff is { } d) context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message, d.Site));
+            if (diff is { } d)
+            {
+                context.Report(OracleDiff, d.Site, d.Message + Reproducer(program, input, d.Message, d.Site));
+            }
         }
         return FuzzOutcome.Completed;
     }

@@ -108,7 +108,8 @@ public sealed class VirtioBlkQemuTarget : RealQemuTarget
         List<BlkDifference> diffs = BlkComparison.Compare(_model, _qemu, Lockstep.ModelUsedRing());
         if (first)
         {
-            MarkOutcome(QemuOutcome.Describe(_qemu, Lockstep.ModelRing(), Lockstep.Indirect, diffs.Select(d => d.Kind)));
+            IEnumerable<string> kinds = diffs.Select(d => d.Kind);
+            MarkOutcome(QemuOutcome.Describe(_qemu, Lockstep.ModelRing(), Lockstep.Indirect, kinds));
         }
         if (diffs.Count == 0) return null;
         LockstepFacts f = Lockstep.Facts;

@@ -72,16 +72,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
 
     /// <summary>Device reset (status 0) and RAM [0, 64 KiB) cleared; <paramref name="wait"/> waits for the
     /// answers.</summary>
-    public void ResetQemu(bool wait)
-    {
-        QemuMachine q = _driver.Qemu;
-        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
-        q.Qtest.Memset(0, RingInput.MemorySize, 0);
-        if (!wait) return;
-        q.Qtest.Sync();
-        q.Qtest.TakeFailures();
-        q.ClearStderr();
-    }
+    public void ResetQemu(bool wait) => _driver.ResetQemu(wait);
 
     /// <summary>Frames QEMU may still hold (its net queue, the socket's buffer) after an input where it did not take
     /// every frame as the model did: a driver initialisation with <see cref="DrainChains"/> chains of 64 KiB above

@@ -30,9 +30,9 @@ public sealed class VirtioNetQemuTarget : RealQemuTarget
 
     public override string Name => TargetName;
 
-    public override string Description => "real QEMU virtio-net-pci (socket netdev on 127.0.0.1, qemu-system-x86_64 via qtest) "
-        + "differential against the robust net model, input format of virtio-net-qemu-robust (receiveq1, source "
-        + "frames); oracles qemu-crash, qemu-hang, qemu-diff (QEMU 7.2 net table)";
+    public override string Description => "real QEMU virtio-net-pci (socket netdev on 127.0.0.1, qemu-system-x86_64 "
+        + "via qtest) differential against the robust net model, input format of virtio-net-qemu-robust "
+        + "(receiveq1, source frames); oracles qemu-crash, qemu-hang, qemu-diff (QEMU 7.2 net table)";
 
     /// <summary>Inputs whose first run showed an unexplained difference and ran again (process-wide).</summary>
     public static long Reruns { get; private set; }

@@ -61,16 +61,7 @@ public sealed class VirtioRngLockstep : ILockstepDevice
 
     /// <summary>Device reset (status 0) and RAM [0, 64 KiB) cleared; <paramref name="wait"/> waits for the answers
     /// (after a (re)start and on the careful re-run), else they go out with the next input's first batch.</summary>
-    public void ResetQemu(bool wait)
-    {
-        QemuMachine q = _driver.Qemu;
-        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
-        q.Qtest.Memset(0, RingInput.MemorySize, 0);
-        if (!wait) return;
-        q.Qtest.Sync();
-        q.Qtest.TakeFailures();
-        q.ClearStderr();
-    }
+    public void ResetQemu(bool wait) => _driver.ResetQemu(wait);
 
     /// <summary>Runs <paramref name="input"/> on both halves and fills the observations; queues QEMU's reset for the
     /// next input at the end.</summary>

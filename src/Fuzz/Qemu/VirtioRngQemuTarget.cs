@@ -72,7 +72,10 @@ public sealed class VirtioRngQemuTarget : RealQemuTarget
             Run(input, context: null);
             diff = Judge(context, first: false);
         }
-        if (first is { } f && diff is null) lock (FirstRunOnly) FirstRunOnly[f.Site] = FirstRunOnly.GetValueOrDefault(f.Site) + 1;
+        if (first is { } f && diff is null)
+        {
+            lock (FirstRunOnly) FirstRunOnly[f.Site] = FirstRunOnly.GetValueOrDefault(f.Site) + 1;
+        }
         return diff;
     }
 

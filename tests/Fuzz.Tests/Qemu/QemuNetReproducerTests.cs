@@ -61,7 +61,8 @@ public sealed class QemuNetReproducerTests(ITestOutputHelper output)
         string stdout = await p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync();
         string stderr = await err;
-        output.WriteLine($"exit {p.ExitCode}; {stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} answers");
+        int answers = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        output.WriteLine($"exit {p.ExitCode}; {answers} answers");
         output.WriteLine("stderr tail: " + (stderr.Length <= 600 ? stderr : stderr[^600..]));
         Assert.Contains(Abort, stderr, StringComparison.Ordinal);
         Assert.NotEqual(0, p.ExitCode);
