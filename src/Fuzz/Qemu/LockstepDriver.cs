@@ -100,6 +100,21 @@ public sealed class LockstepDriver : IMemoryObserver
         _notify = _pci.NotifyAddress(Narrow.LowUInt16(_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
     }
 
+    /// <summary>QEMU's reset between inputs (issue 15: a device reset and clearing the memory used, not a restart):
+    /// status 0 and RAM [0, 64 KiB) cleared; <paramref name="wait"/> waits for the answers (after a (re)start and
+    /// before a re-run) and forgets refused commands and stderr, else they go out with the next input's first
+    /// batch.</summary>
+    public void ResetQemu(bool wait)
+    {
+        QemuMachine q = Qemu;
+        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
+        q.Qtest.Memset(0, RingInput.MemorySize, 0);
+        if (!wait) return;
+        q.Qtest.Sync();
+        q.Qtest.TakeFailures();
+        q.ClearStderr();
+    }
+
     /// <summary>Performs <paramref name="input"/> on <paramref name="rig"/> (built on a fresh simulation) and on
     /// QEMU. Sends nothing it need not: what is batched at the end goes out with the caller's observation.</summary>
     public void Run(ReadOnlySpan<byte> input, ModelVirtioRig rig, Targets.FuzzContext? context)

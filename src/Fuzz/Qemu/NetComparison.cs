@@ -4,7 +4,7 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One way the net halves differ: <see cref="Kind"/> is one of the <see cref="NetComparison"/>
 /// constants.</summary>
-public sealed record NetDifference(string Kind, string Detail);
+public sealed record NetDifference(string Kind, string Detail) : IQemuDifference;
 
 /// <summary>
 /// Compares the two <see cref="NetObservation"/>s of a net input: the used rings the model's queue had (idx, (id, len)

@@ -6,24 +6,9 @@ namespace Virtsim.Fuzz.Qemu;
 /// so cleared). On the model side <see cref="DeviceWrote"/> marks the bytes the model's device stored, so that the
 /// comparison can tell a num_buffers byte the model wrote and QEMU 7.2 did not (NetQemu72Differences).
 /// </summary>
-public sealed class NetObservation
+public sealed class NetObservation : LockstepObservation
 {
-    public NetObservation(int memoryBytes)
-    {
-        Memory = new byte[memoryBytes];
-        DeviceWrote = new bool[memoryBytes];
-    }
-
-    public byte[] Memory { get; }
+    public NetObservation(int memoryBytes) : base(memoryBytes) => DeviceWrote = new bool[memoryBytes];
 
     public bool[] DeviceWrote { get; }
-
-    public bool Broken { get; set; }
-
-    /// <summary>The model's reason, or the line QEMU printed (<c>virtio_error</c> goes to stderr).</summary>
-    public string? BrokenReason { get; set; }
-
-    public byte DeviceStatus { get; set; }
-
-    public byte Isr { get; set; }
 }

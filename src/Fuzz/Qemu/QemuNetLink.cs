@@ -49,7 +49,14 @@ public sealed class QemuNetLink : IDisposable
 
     /// <summary>A frame towards the guest: QEMU's socket backend reads it and offers it to
     /// virtio_net_receive.</summary>
-    public void Inject(ReadOnlySpan<byte> frame) => _socket.SendTo(frame, SocketFlags.None, _qemu);
+    public void Inject(ReadOnlySpan<byte> frame)
+    {
+        _socket.SendTo(frame, SocketFlags.None, _qemu);
+        Injected?.Invoke(frame.ToArray());
+    }
+
+    /// <summary>When set, told every frame <see cref="Inject"/> sent (the net reproducer records them).</summary>
+    public Action<byte[]>? Injected { get; set; }
 
     /// <summary>The next frame QEMU sent, waiting at most <paramref name="wait"/>; null when none came. Datagrams
     /// from anywhere but QEMU's port are skipped.</summary>

@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One way the rng halves differ: <see cref="Kind"/> is one of the <see cref="RngComparison"/> constants.</summary>
-public sealed record RngDifference(string Kind, string Detail);
+public sealed record RngDifference(string Kind, string Detail) : IQemuDifference;
 
 /// <summary>
 /// Compares the two <see cref="RngObservation"/>s of an rng input: the used rings the model's queue had (byte for byte:

@@ -7,24 +7,9 @@ namespace Virtsim.Fuzz.Qemu;
 /// entropy and differ by nature, so the comparison skips them (which bytes were written shows through used.len and
 /// through QEMU bytes that changed outside the marked ones).
 /// </summary>
-public sealed class RngObservation
+public sealed class RngObservation : LockstepObservation
 {
-    public RngObservation(int memoryBytes)
-    {
-        Memory = new byte[memoryBytes];
-        Entropy = new bool[memoryBytes];
-    }
-
-    public byte[] Memory { get; }
+    public RngObservation(int memoryBytes) : base(memoryBytes) => Entropy = new bool[memoryBytes];
 
     public bool[] Entropy { get; }
-
-    public bool Broken { get; set; }
-
-    /// <summary>The model's reason, or the line QEMU printed (<c>virtio_error</c> goes to stderr).</summary>
-    public string? BrokenReason { get; set; }
-
-    public byte DeviceStatus { get; set; }
-
-    public byte Isr { get; set; }
 }

@@ -47,7 +47,7 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     public void Attach(QemuMachine qemu)
     {
         _driver.Attach(qemu, Sim.Spec.Blk.BlkSpec.DeviceId);
-        _observeCommands = null;
+        _observer.Forget();
         _diskDirty = true;
     }
 
@@ -196,31 +196,19 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
 
     private static void Observe(ModelBlkRig rig, BlkObservation o)
     {
-        GuestMemory memory = rig.Simulation.Memory;
-        using (memory.As(MemoryActor.Host))
-        {
-            memory.TryRead(new GuestAddress(0), o.Memory.AsSpan(0, (int)RingInput.RegionSize));
-            memory.TryRead(new GuestAddress(RingInput.RegionSize), o.Memory.AsSpan((int)RingInput.RegionSize));
-        }
+        ObservationReader.Model(rig, o);
         rig.Backend.Contents.CopyTo(o.Disk);
-        o.Broken = rig.Device.IsBroken;
-        o.BrokenReason = rig.Device.BrokenReason;
-        o.DeviceStatus = Narrow.LowByte(rig.CommonRead(L.CommonDeviceStatus, 1));
-        o.Isr = rig.ReadIsr();
     }
 
     /// <summary>QEMU's side, in one round trip: status, ISR, RAM [0, 64 KiB); then the disk image file. Broken is
     /// decided by the caller.</summary>
     private void ObserveQemu(QemuMachine q, BlkObservation o)
     {
-        ulong[] values = q.Qtest.QueryAllThenBytes(_observeCommands ??= [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}")], 0, o.Memory, out bool memoryRead);
-        o.DeviceStatus = Narrow.LowByte(values[0]);
-        o.Isr = Narrow.LowByte(values[1]);
-        if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
+        _observer.Qemu(q, Pci, o);
         q.ReadDisk(o.Disk);
     }
 
-    private string[]? _observeCommands;
+    private readonly ObservationReader _observer = new();
 
     /// <summary>Only the guest's stores (mirrored by the driver) matter: the device's own are what is compared.</summary>
     public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data)

@@ -42,7 +42,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
     private readonly LockstepDriver _driver;
     private readonly List<byte[]> _taken = [];
     private bool[]? _deviceWrote;
-    private string[]? _observeCommands;
+    private readonly ObservationReader _observer = new();
     private ulong _notify;
 
     public VirtioNetLockstep() => _driver = new LockstepDriver(this, Facts);
@@ -65,23 +65,14 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         _driver.Attach(qemu, NetSpec.DeviceId);
         Link = link;
         _notify = Pci.NotifyAddress(Narrow.LowUInt16(Pci.CommonRead(L.CommonQueueNotifyOff, 2)));
-        _observeCommands = null;
+        _observer.Forget();
     }
 
     public QemuNetLink? Link { get; private set; }
 
     /// <summary>Device reset (status 0) and RAM [0, 64 KiB) cleared; <paramref name="wait"/> waits for the
     /// answers.</summary>
-    public void ResetQemu(bool wait)
-    {
-        QemuMachine q = _driver.Qemu;
-        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
-        q.Qtest.Memset(0, RingInput.MemorySize, 0);
-        if (!wait) return;
-        q.Qtest.Sync();
-        q.Qtest.TakeFailures();
-        q.ClearStderr();
-    }
+    public void ResetQemu(bool wait) => _driver.ResetQemu(wait);
 
     /// <summary>Frames QEMU may still hold (its net queue, the socket's buffer) after an input where it did not take
     /// every frame as the model did: a driver initialisation with <see cref="DrainChains"/> chains of 64 KiB above
@@ -141,8 +132,8 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         _driver.Run(input, rig, context);
         Facts.FramesReceived = rig.Device.FramesReceived;
         Facts.ReceiveDropped = rig.Device.ReceiveDropped;
-        Observe(rig, model);
-        ObserveQemu(q, qemu);
+        ObservationReader.Model(rig, model);
+        _observer.Qemu(q, Pci, qemu);
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         qemu.Broken = Facts.GuestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.NetVirtioBackendPath) : bit;
         qemu.BrokenReason = qemu.Broken ? q.LastStderrLine() : null;
@@ -172,34 +163,6 @@ public sealed class VirtioNetLockstep : ILockstepDevice
             if (qemu.Qtest.Read(at, 2) == expected) return;
             if (n == 0) LateSettles++;
         }
-    }
-
-    private static void Observe(ModelNetRig rig, NetObservation o)
-    {
-        GuestMemory memory = rig.Simulation.Memory;
-        using (memory.As(MemoryActor.Host))
-        {
-            memory.TryRead(new GuestAddress(0), o.Memory.AsSpan(0, (int)RingInput.RegionSize));
-            memory.TryRead(new GuestAddress(RingInput.RegionSize), o.Memory.AsSpan((int)RingInput.RegionSize));
-        }
-        o.Broken = rig.Device.IsBroken;
-        o.BrokenReason = rig.Device.BrokenReason;
-        o.DeviceStatus = Narrow.LowByte(rig.CommonRead(L.CommonDeviceStatus, 1));
-        o.Isr = rig.ReadIsr();
-    }
-
-    /// <summary>QEMU's side in one round trip: status, ISR, RAM [0, 64 KiB). Broken is decided by the caller.</summary>
-    private void ObserveQemu(QemuMachine q, NetObservation o)
-    {
-        _observeCommands ??=
-        [
-            string.Create(CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"),
-            string.Create(CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}"),
-        ];
-        ulong[] values = q.Qtest.QueryAllThenBytes(_observeCommands, 0, o.Memory, out bool memoryRead);
-        o.DeviceStatus = Narrow.LowByte(values[0]);
-        o.Isr = Narrow.LowByte(values[1]);
-        if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
     }
 
     /// <summary>The model device's stores are marked (num_buffers bytes among them).</summary>

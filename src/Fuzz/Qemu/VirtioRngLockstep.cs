@@ -32,7 +32,7 @@ public sealed class VirtioRngLockstep : ILockstepDevice
 
     private readonly LockstepDriver _driver;
     private bool[]? _entropy;
-    private string[]? _observeCommands;
+    private readonly ObservationReader _observer = new();
 
     public VirtioRngLockstep() => _driver = new LockstepDriver(this, Facts);
 
@@ -56,21 +56,12 @@ public sealed class VirtioRngLockstep : ILockstepDevice
     public void Attach(QemuMachine qemu)
     {
         _driver.Attach(qemu, RngSpec.DeviceId);
-        _observeCommands = null;
+        _observer.Forget();
     }
 
     /// <summary>Device reset (status 0) and RAM [0, 64 KiB) cleared; <paramref name="wait"/> waits for the answers
     /// (after a (re)start and on the careful re-run), else they go out with the next input's first batch.</summary>
-    public void ResetQemu(bool wait)
-    {
-        QemuMachine q = _driver.Qemu;
-        Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
-        q.Qtest.Memset(0, RingInput.MemorySize, 0);
-        if (!wait) return;
-        q.Qtest.Sync();
-        q.Qtest.TakeFailures();
-        q.ClearStderr();
-    }
+    public void ResetQemu(bool wait) => _driver.ResetQemu(wait);
 
     /// <summary>Runs <paramref name="input"/> on both halves and fills the observations; queues QEMU's reset for the
     /// next input at the end.</summary>
@@ -89,7 +80,7 @@ public sealed class VirtioRngLockstep : ILockstepDevice
         _driver.Run(input, rig, context);
         Facts.Refused = rig.Device.Refused;
         Observe(rig, model);
-        ObserveQemu(q, qemu);
+        _observer.Qemu(q, Pci, qemu);
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         qemu.Broken = Facts.GuestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.RngVirtioBackendPath) : bit;
         qemu.BrokenReason = qemu.Broken ? q.LastStderrLine(StderrWaitMax) : null;
@@ -128,33 +119,16 @@ public sealed class VirtioRngLockstep : ILockstepDevice
         }
     }
 
+    /// <summary>The model's side; used rings are compared byte for byte (id, len, idx, flags, avail_event): only
+    /// buffer bytes are entropy.</summary>
     private void Observe(ModelRngRig rig, RngObservation o)
     {
-        GuestMemory memory = rig.Simulation.Memory;
-        using (memory.As(MemoryActor.Host))
-        {
-            memory.TryRead(new GuestAddress(0), o.Memory.AsSpan(0, (int)RingInput.RegionSize));
-            memory.TryRead(new GuestAddress(RingInput.RegionSize), o.Memory.AsSpan((int)RingInput.RegionSize));
-        }
-        // Used rings are compared byte for byte (id, len, idx, flags, avail_event): only buffer bytes are entropy.
+        ObservationReader.Model(rig, o);
         foreach ((ulong address, int size) in UsedRingsSeen)
         {
             ulong end = Math.Min((ulong)MemoryBytes, address + 6 + (8UL * (ulong)size));
             for (ulong a = address; a < end; a++) o.Entropy[a] = false;
         }
-        o.Broken = rig.Device.IsBroken;
-        o.BrokenReason = rig.Device.BrokenReason;
-        o.DeviceStatus = Narrow.LowByte(rig.CommonRead(L.CommonDeviceStatus, 1));
-        o.Isr = rig.ReadIsr();
-    }
-
-    /// <summary>QEMU's side in one round trip: status, ISR, RAM [0, 64 KiB). Broken is decided by the caller.</summary>
-    private void ObserveQemu(QemuMachine q, RngObservation o)
-    {
-        ulong[] values = q.Qtest.QueryAllThenBytes(_observeCommands ??= [string.Create(CultureInfo.InvariantCulture, $"readb 0x{Pci.CommonAddress + L.CommonDeviceStatus:x}"), string.Create(CultureInfo.InvariantCulture, $"readb 0x{Pci.IsrAddress:x}")], 0, o.Memory, out bool memoryRead);
-        o.DeviceStatus = Narrow.LowByte(values[0]);
-        o.Isr = Narrow.LowByte(values[1]);
-        if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
     }
 
     /// <summary>The device's stores mark entropy bytes (used rings are unmarked at the end).</summary>

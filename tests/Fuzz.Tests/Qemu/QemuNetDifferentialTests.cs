@@ -13,6 +13,7 @@ namespace Fuzz.Tests.Qemu;
 /// show no difference the <see cref="NetQemu72Differences"/> table does not explain. Each test prints why it skipped
 /// where QEMU is missing (xunit 2 has no dynamic skip: it returns).
 /// </summary>
+[Collection(NetQemuSessionCollection.Name)]
 public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
 {
     /// <summary>Mutated inputs of the bounded pass (seconds against QEMU).</summary>
@@ -41,7 +42,7 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
     public void Seeds_AgreeWithQemu72_AndReceiveFrames()
     {
         if (Skipped()) return;
-        var target = new VirtioNetQemuTarget();
+        var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
         int n = 0;
         long received = 0;
         var failures = new List<string>();
@@ -70,7 +71,7 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
         ulong seedValue = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps
             ? ulong.Parse(ps, CultureInfo.InvariantCulture) : 15;
         output.WriteLine($"seed {seedValue} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it)");
-        var target = new VirtioNetQemuTarget();
+        var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
         var mutator = new ScenarioMutator();
         var prng = new Prng(seedValue);
         byte[][] seeds = [.. target.SeedCorpus()];
