@@ -187,7 +187,8 @@ public sealed class RingBenchmark
     private void ServeKick(GuestMemory memory)
     {
         var server = default(ResponseServer);
-        bool notify = _device.PopServeAndSignal(memory, _elements, _servedLens, ref server, out _, out QueueError error);
+        bool notify = _device.PopServeAndSignal(
+            memory, _elements, _servedLens, ref server, out _, out QueueError error);
         if (error != QueueError.None) throw new InvalidOperationException($"device queue error: {error}");
         if (notify) _notifications++;
     }
@@ -195,9 +196,12 @@ public sealed class RingBenchmark
     /// <summary>One request: read the 8-byte request, write the response; the used.len is the bytes written.</summary>
     private readonly struct ResponseServer : IChainServer
     {
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        [System.Runtime.CompilerServices.MethodImpl(
+            System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public uint Serve(GuestMemory memory, QueueElement element) =>
-            Narrow.AsUInt32Bits(element.TryReadOutUInt64(memory, out ulong request) ? element.WriteInUInt64(memory, request ^ ResponseMagic) : 0);
+            Narrow.AsUInt32Bits(element.TryReadOutUInt64(memory, out ulong request)
+                ? element.WriteInUInt64(memory, request ^ ResponseMagic)
+                : 0);
     }
 
     /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): <see cref="DriverQueue.ReapAll"/>

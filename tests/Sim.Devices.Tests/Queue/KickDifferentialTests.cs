@@ -20,10 +20,12 @@ namespace Sim.Devices.Tests.Queue;
 /// </summary>
 public sealed class KickDifferentialTests(ITestOutputHelper output)
 {
-    private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a => ArbMap.Default.ArbFor<int[]>().Shrinker(a));
+    private static readonly Arbitrary<int[]> Words =
+        Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a => ArbMap.Default.ArbFor<int[]>().Shrinker(a));
 
     private const ulong IndirectTable = 0x3000;
-    private static readonly ulong[] Addresses = [0x4000, 0x7ff8, 0x7ffc, 0x2_0000, 0x2_0ff8, 0x1_0000, IndirectTable, 0x1000, 0x1100, 0x1200, 0];
+    private static readonly ulong[] Addresses =
+        [0x4000, 0x7ff8, 0x7ffc, 0x2_0000, 0x2_0ff8, 0x1_0000, IndirectTable, 0x1000, 0x1100, 0x1200, 0];
     private static readonly uint[] Lengths = [0, 1, 4, 8, 8, 16, 32, 0x100, 0x1_0000, 0xffff_fff0];
     private static readonly ushort[] Flags = [0, 1, 2, 3, 1, 3, 2, 3, 1, 3, 4, 5, 6, 7];
 
@@ -70,10 +72,13 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
     public void Property_PopServeAndSignal_MatchesReference()
     {
         var outcomes = new SortedDictionary<string, int>();
-        PropertyRunner.Check(output, nameof(Property_PopServeAndSignal_MatchesReference), 0x5EED_C1C4_0001UL, 600, Words, words =>
+        const ulong seed = 0x5EED_C1C4_0001UL;
+        PropertyRunner.Check(output, nameof(Property_PopServeAndSignal_MatchesReference), seed, 600, Words, words =>
         {
             var c = new Choices(words);
-            Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000), new RegionSpec(0x2_0000, 0x1000)]), out GuestMemory? memory, out _));
+            var regions = new MemoryLayout(
+                [new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000), new RegionSpec(0x2_0000, 0x1000)]);
+            Assert.True(GuestMemory.TryCreate(regions, out GuestMemory? memory, out _));
             int size = 1 << c.Below(6); // 1..32
             SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
             WriteTables(c, memory, layout, size);
@@ -92,14 +97,15 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 }
                 Assert.False(lanes[0].Memory.IsObserved);
                 Compare(lanes);
-                string key = $"{lanes[0].Error}{(lanes[0].Count == max ? " (span full)" : "")}{(lanes[0].Notify ? " notify" : "")}";
+                string full = lanes[0].Count == max ? " (span full)" : "";
+                string key = $"{lanes[0].Error}{full}{(lanes[0].Notify ? " notify" : "")}";
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                 if (lanes[0].Error != QueueError.None) break;
             }
             return true;
         });
         foreach ((string outcome, int count) in outcomes) output.WriteLine($"{count,5} x {outcome}");
-        Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop outcomes, with and without an interrupt");
+        Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop outcomes, with and without IRQs");
     }
 
     /// <summary>One kick: the fused call, or its reference from the single-chain calls.</summary>
@@ -112,10 +118,14 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         lane.Error = QueueError.None;
         if (fused)
         {
-            lane.Notify = lane.Queue.PopServeAndSignal(lane.Memory, lane.Elements, lane.Lens, ref lane.Server, out lane.Count, out lane.Error);
+            lane.Notify = lane.Queue.PopServeAndSignal(
+                lane.Memory, lane.Elements, lane.Lens, ref lane.Server, out lane.Count, out lane.Error);
             return;
         }
-        while (lane.Count < max && lane.Queue.TryPop(lane.Memory, lane.Elements[lane.Count], out lane.Error)) lane.Count++;
+        while (lane.Count < max && lane.Queue.TryPop(lane.Memory, lane.Elements[lane.Count], out lane.Error))
+        {
+            lane.Count++;
+        }
         for (int k = 0; k < lane.Count; k++) lane.Lens[k] = lane.Server.Serve(lane.Memory, lane.Elements[k]);
         lane.Notify = false;
         if (lane.Count == 0) return;
@@ -136,14 +146,18 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
             Assert.Equal(a.Queue.Capture(), b.Queue.Capture());
             for (int k = 0; k < a.Count; k++)
             {
-                Assert.Equal((a.Elements[k].Head, a.Elements[k].OutBytes, a.Elements[k].InBytes), (b.Elements[k].Head, b.Elements[k].OutBytes, b.Elements[k].InBytes));
-                Assert.Equal(a.Elements[k].Out.ToArray(), b.Elements[k].Out.ToArray());
-                Assert.Equal(a.Elements[k].In.ToArray(), b.Elements[k].In.ToArray());
+                QueueElement x = a.Elements[k];
+                QueueElement y = b.Elements[k];
+                Assert.Equal((x.Head, x.OutBytes, x.InBytes, x.Indirect), (y.Head, y.OutBytes, y.InBytes, y.Indirect));
+                Assert.Equal(x.Out.ToArray(), y.Out.ToArray());
+                Assert.Equal(x.In.ToArray(), y.In.ToArray());
             }
             Assert.Equal(a.Memory.ContentHash(), b.Memory.ContentHash());
             Assert.Equal(a.Memory.DirtyPages(), b.Memory.DirtyPages());
         }
-        Assert.Equal(((RecordingObserver)lanes[3].Memory.Observer!).Accesses, ((RecordingObserver)lanes[2].Memory.Observer!).Accesses);
+        var reference = (RecordingObserver)lanes[3].Memory.Observer!;
+        var fused = (RecordingObserver)lanes[2].Memory.Observer!;
+        Assert.Equal(reference.Accesses, fused.Accesses);
     }
 
     private static void WriteTables(Choices c, GuestMemory memory, in SplitRingLayout layout, int size)
@@ -155,7 +169,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         {
             if (c.Below(2) != 0) continue;
             ulong at = 0x4000 + (8UL * (ulong)c.Below(64));
-            Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i, at, 8, VirtioSpec.DescFNext, (ushort)(i + 1)));
+            ushort next = (ushort)(i + 1);
+            Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i, at, 8, VirtioSpec.DescFNext, next));
             Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i + 1, at + 8, 8, VirtioSpec.DescFWrite, 0));
         }
         Assert.True(RawRing.WriteAvailFlags(memory, layout, (ushort)c.Below(2)));
@@ -200,14 +215,16 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         return lanes;
     }
 
-    /// <summary>New heads (a few out of range), then avail.idx moved by up to a queue (now and then anywhere).</summary>
+    /// <summary>New heads (a few out of range), then avail.idx moved by up to a queue (now and then
+    /// anywhere).</summary>
     private static ushort Offer(Choices c, Lane[] lanes, in SplitRingLayout layout, int size, ushort availIdx)
     {
         int more = c.Below(size + 1);
         for (int j = 0; j < more; j++)
         {
             ushort head = (ushort)c.Below(size + (c.Below(8) == 0 ? 2 : 0));
-            foreach (Lane l in lanes) Assert.True(RawRing.WriteAvailEntry(l.Memory, layout, (availIdx + j) % size, head));
+            int slot = (availIdx + j) % size;
+            foreach (Lane l in lanes) Assert.True(RawRing.WriteAvailEntry(l.Memory, layout, slot, head));
         }
         availIdx = c.Below(10) == 0 ? (ushort)c.Next() : (ushort)((availIdx + more) & 0xffff);
         foreach (Lane l in lanes) Assert.True(RawRing.WriteAvailIdx(l.Memory, layout, availIdx));

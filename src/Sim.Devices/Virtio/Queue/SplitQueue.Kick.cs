@@ -15,7 +15,7 @@ namespace Sim.Devices.Virtio.Queue;
 // Observed runs (trace recording, the fuzzer's checkers) and a memory other than the queue's take exactly that path.
 // The fast path, PopServeAndSignalDirect (unobserved), must give the reference's results (count, error, notify, lens),
 // queue indices, guest memory bytes and dirty pages, on every ring a guest can build.
-// Proved by BatchDifferentialTests.Property_PopServeAndSignal_MatchesReference (hostile rings, observed against
+// Proved by KickDifferentialTests.Property_PopServeAndSignal_MatchesReference (hostile rings, observed against
 // unobserved) and fuzzed by the split-virtqueue target's fast-path oracle: the unobserved twin serves its drain with
 // PopServeAndSignal (FastPathDifferential compares it with the observed lane's pops, writes and AddUsedAndSignal).
 //
@@ -37,12 +37,17 @@ public sealed partial class SplitQueue
     /// (SplitQueue.Kick.cs names the reference and its differential test). <paramref name="server"/> must not attach
     /// an observer to, or reconfigure, the queue's memory.
     /// </summary>
-    public bool PopServeAndSignal<TServer>(GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count, out QueueError error)
+    public bool PopServeAndSignal<TServer>(
+        GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count,
+        out QueueError error)
         where TServer : struct, IChainServer
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (lens.Length < elements.Length) throw new ArgumentException("one used.len per element", nameof(lens));
-        if (!Direct(memory) || !Ready) return PopServeAndSignalReference(memory, elements, lens, ref server, out count, out error);
+        if (!Direct(memory) || !Ready)
+        {
+            return PopServeAndSignalReference(memory, elements, lens, ref server, out count, out error);
+        }
         AssertIndexInvariants();
         bool popped = EventIdx && NotificationEnabled
             ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
@@ -57,7 +62,9 @@ public sealed partial class SplitQueue
 
     /// <summary>The reference of <see cref="PopServeAndSignal{TServer}"/>: the three calls it must equal, in
     /// turn.</summary>
-    private bool PopServeAndSignalReference<TServer>(GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count, out QueueError error)
+    private bool PopServeAndSignalReference<TServer>(
+        GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count,
+        out QueueError error)
         where TServer : struct, IChainServer
     {
         TryPopBatch(memory, elements, out count, out error);
@@ -75,11 +82,15 @@ public sealed partial class SplitQueue
     {
         ThrowIfNotReady();
         int n = elements.Length;
-        if (n > InUse) throw new ArgumentOutOfRangeException(nameof(elements), n, "completing more elements than are in use");
+        if (n > InUse)
+        {
+            throw new ArgumentOutOfRangeException(nameof(elements), n, "completing more elements than are in use");
+        }
         int size = _size;
         int mask = size - 1;
         Span<byte> usedBytes = _usedWindow.WritableBytes;
-        Assert(Narrow.AsUInt64Bits(usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
+        Assert(Narrow.AsUInt64Bits(usedBytes.Length) == VirtioSpec.UsedRingSize(size),
+            "used-ring window covers the ring");
         ref byte used = ref MemoryMarshal.GetReference(usedBytes);
         RingIndex old = UsedIdx;
         int first = old.Slot(size);
@@ -89,12 +100,15 @@ public sealed partial class SplitQueue
             if (head >= size)
             {
                 // Fill refuses this entry with the earlier ones written (marked as the sequential fills mark them).
-                RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
-                throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
+                RingBytes.MarkEntriesWritten(
+                    _usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
+                throw new ArgumentOutOfRangeException(
+                    nameof(elements), head, "head is not a descriptor index of this queue");
             }
             // id (le32) + len (le32) as one little-endian 8-byte store; the slot is masked to the size, so the offset
             // lies inside the window.
-            RingBytes.WriteLe64(ref used, VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize), head | ((ulong)lens[k] << 32));
+            int at = VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize);
+            RingBytes.WriteLe64(ref used, at, head | ((ulong)lens[k] << 32));
         }
         RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n);
         // QEMU virtqueue_split_flush: used.idx after the entries (the §2.7.8.2 barrier is program order here).
