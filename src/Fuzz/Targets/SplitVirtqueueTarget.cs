@@ -19,7 +19,8 @@ namespace Virtsim.Fuzz.Targets;
 /// chain (<see cref="PopOracle"/>): every observed pop's answer, error kind, element and descriptor reads match the
 /// ring model's walk (<see cref="ChainReference"/>); fast path (<see cref="FastPathDifferential"/>): each input that
 /// ran clean runs again with no observer on the memory, so the queue takes its window paths (<c>TryWalkDirectFast</c>,
-/// <c>TryPopBatchDirect</c>, the window paths of <c>FillBatch</c> and <c>AddUsedAndSignal</c>), and everything the
+/// <c>TryPopBatchDirect</c>, the window paths of <c>FillBatch</c> and <c>AddUsedAndSignal</c>, the fused kick of
+/// <c>PopServeAndSignal</c> for a complete-batch op with flag bit 2), and everything the
 /// guest can see must equal the observed run's.
 /// </summary>
 public sealed class SplitVirtqueueTarget : IFuzzTarget
@@ -241,7 +242,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
                 if (_held > 0) CompleteOne(op.Index % _held, op.RawLen);
                 break;
             case OpCompleteBatch:
-                if (_held > 0) CompleteBatch(1 + (op.Index % _held), op.RawLen, signal: (op.Flags & 1) != 0);
+                if ((op.Flags & 4) != 0) Kick(op.RawLen, context);
+                else if (_held > 0) CompleteBatch(1 + (op.Index % _held), op.RawLen, signal: (op.Flags & 1) != 0);
                 break;
             case OpShouldNotify:
                 {
@@ -417,6 +419,59 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
             _queue.Flush(_memory, count);
         }
         for (int i = 0; i < count; i++) Remove(0);
+    }
+
+    /// <summary>A kick handled in one go (flag bit 2 of a complete-batch op): pops until the harness holds
+    /// <see cref="ElementsMax"/>, the queue is empty or it broke, writes each popped element as
+    /// <see cref="CompleteBatch"/> does and completes them with one interrupt decision. Unobserved it is one
+    /// <see cref="SplitQueue.PopServeAndSignal{TServer}"/> (its fused body, SplitQueue.Kick.cs); observed, the
+    /// reference it must equal: the pops (each judged by the chain oracle), the writes, then
+    /// <see cref="SplitQueue.AddUsedAndSignal"/>, whose decision the notification checker judges.</summary>
+    private void Kick(uint want, FuzzContext context)
+    {
+        if (_broken || _held == ElementsMax) return;
+        int start = _held;
+        int count;
+        bool notify;
+        if (_observed)
+        {
+            count = 0;
+            while (Pop(context)) count++;
+            if (context.Finding is not null) return;
+            for (int i = 0; i < count; i++) _lens[i] = Write(_elements[start + i], want + (uint)i);
+            notify = count != 0
+                && _queue.AddUsedAndSignal(_memory, _elements.AsSpan(start, count), _lens.AsSpan(0, count));
+        }
+        else
+        {
+            var server = new HarnessServer(this, want);
+            int room = ElementsMax - start;
+            notify = _queue.PopServeAndSignal(
+                _memory, _elements.AsSpan(start, room), _lens.AsSpan(0, room), ref server, out count,
+                out QueueError error);
+            // What the observed lane's pops record (PopMany's record of a batch pop).
+            for (int i = 0; i < count; i++)
+            {
+                _diff.Add(1);
+                RecordElement(_elements[start + i]);
+            }
+            if (start + count < ElementsMax || error != QueueError.None) _diff.Add((ulong)error << 1);
+            if (error != QueueError.None) _broken = true;
+            _held += count;
+        }
+        if (count == 0) return;
+        _diff.Add(notify ? 1UL : 0);
+        if (_observed) _notify.OnDecision(_queue.UsedIdx.Value, notify);
+        _held -= count; // the kick's elements were the last held: completed, their objects stay at the free end
+    }
+
+    /// <summary>The harness device as <see cref="SplitQueue.PopServeAndSignal{TServer}"/>'s server: element i of the
+    /// kick gets <see cref="Write"/> of want + i, as <see cref="CompleteBatch"/> writes.</summary>
+    private struct HarnessServer(SplitVirtqueueTarget target, uint want) : IChainServer
+    {
+        private uint _next;
+
+        public uint Serve(GuestMemory memory, QueueElement element) => target.Write(element, want + _next++);
     }
 
     private uint Write(QueueElement e, uint want)

@@ -145,7 +145,7 @@ public sealed class RingBenchmark
             {
                 if (AddRequests(memory, Narrow.LowInt32(n))) _kicks++;
             }
-            ServeKick(memory, single: n == 1);
+            ServeKick(memory);
             using (memory.AsGuest()) done += Reap(memory);
         }
     }
@@ -180,39 +180,29 @@ public sealed class RingBenchmark
         return kick;
     }
 
-    /// <summary>The device's kick handler: pop every chain (with one <see cref="SplitQueue.TryPopBatch"/>, or
-    /// <see cref="SplitQueue.TryPop"/> for a single chain; the pops stop at the empty queue, as QEMU's handlers'
-    /// virtqueue_pop loops do), read each 8-byte request and write its 8-byte
-    /// response, then complete them all with one <see cref="SplitQueue.AddUsedAndSignal"/> (Linux
-    /// vhost_add_used_and_signal_n: the used entries, one used.idx flush and one interrupt decision).</summary>
-    private void ServeKick(GuestMemory memory, bool single)
+    /// <summary>The device's kick handler in one call (<see cref="SplitQueue.PopServeAndSignal{TServer}"/>: pop
+    /// every chain until the queue is empty, as QEMU's handlers' virtqueue_pop loops and vhost's get_vq_desc loops do;
+    /// read each 8-byte request and write its 8-byte response (<see cref="ResponseServer"/>, inlined); then the used
+    /// entries, one used.idx flush and one interrupt decision, as Linux vhost_add_used_and_signal_n).</summary>
+    private void ServeKick(GuestMemory memory)
     {
-        SplitQueue device = _device;
-        QueueElement[] elements = _elements;
-        uint[] lens = _servedLens;
-        int popped;
-        QueueError error = QueueError.None;
-        if (single)
-        {
-            // One chain per kick: the single-chain pops (the batch call's set-up only pays off with several chains).
-            popped = 0;
-            while (popped < elements.Length && device.TryPop(memory, elements[popped], out error)) popped = unchecked(popped + 1); // unchecked: < elements.Length
-        }
-        else
-        {
-            // A kick offers at most the slot count (= elements.Length) chains, so one batch pops them all.
-            device.TryPopBatch(memory, elements, out popped, out error);
-        }
+        var server = default(ResponseServer);
+        bool notify = _device.PopServeAndSignal(
+            memory, _elements, _servedLens, ref server, out _, out QueueError error);
         if (error != QueueError.None) throw new InvalidOperationException($"device queue error: {error}");
-        for (int k = 0; k < popped; k = unchecked(k + 1)) lens[k] = Serve(memory, elements[k]); // unchecked: popped <= the slot count
-        if (device.AddUsedAndSignal(memory, elements.AsSpan(0, popped), lens.AsSpan(0, popped))) _notifications++;
+        if (notify) _notifications++;
     }
 
-    /// <summary>One request: read the 8-byte request, write the response; returns the used.len (bytes
-    /// written).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static uint Serve(GuestMemory memory, QueueElement element) =>
-        Narrow.AsUInt32Bits(element.TryReadOutUInt64(memory, out ulong request) ? element.WriteInUInt64(memory, request ^ ResponseMagic) : 0);
+    /// <summary>One request: read the 8-byte request, write the response; the used.len is the bytes written.</summary>
+    private readonly struct ResponseServer : IChainServer
+    {
+        [System.Runtime.CompilerServices.MethodImpl(
+            System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public uint Serve(GuestMemory memory, QueueElement element) =>
+            Narrow.AsUInt32Bits(element.TryReadOutUInt64(memory, out ulong request)
+                ? element.WriteInUInt64(memory, request ^ ResponseMagic)
+                : 0);
+    }
 
     /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): <see cref="DriverQueue.ReapAll"/>
     /// turns callbacks off, reaps every used entry and turns them back on with the "more used since?"

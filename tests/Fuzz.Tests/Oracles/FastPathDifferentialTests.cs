@@ -1,6 +1,7 @@
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Engine.Memory;
 using Xunit;
 
@@ -109,5 +110,32 @@ public sealed class FastPathDifferentialTests
             n++;
         }
         Assert.True(n > 0);
+    }
+    /// <summary>The kick op (complete-batch with flag bit 2): the twin serves it with
+    /// <c>SplitQueue.PopServeAndSignal</c>'s fused body and the observed lane with its reference (pops, writes,
+    /// AddUsedAndSignal); the lanes must agree, with EVENT_IDX or not, on a clean ring and on one whose second chain
+    /// has a readable buffer after a writable one (the kick completes the chain before it and breaks).</summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void SplitVirtqueue_Kick_LanesAgree(bool eventIdx, bool hostile)
+    {
+        const int completeBatch = 10;
+        const int shouldNotify = 11;
+        const byte kick = 4;
+        var builder = new RingScenarioBuilder(3, eventIdx: eventIdx).AddChain(1, 1).AddChain(2, 1, 16).AddChain(1, 2, 4)
+            .Op(completeBatch, len: 8, flags: kick).Op(shouldNotify).AddChain(1, 1).AddChain(1, 1)
+            .Op(completeBatch, len: 3, flags: kick | 1).Op(completeBatch, flags: kick);
+        if (hostile)
+        {
+            builder.Desc(0, 0, 0, 2, 8, 3, 1).Desc(1, 0, 8, 2, 8, 0, 0).Publish(0).Op(completeBatch, flags: kick);
+        }
+        var target = new SplitVirtqueueTarget { FastPathPeriod = 1 };
+        var coverage = new Virtsim.Fuzz.Coverage.NullCoverage("test");
+        var executor = new FuzzExecutor(target, coverage, ExecutionLimits.Default);
+        ExecutionResult r = executor.Execute(builder.Build());
+        Assert.True(r.Finding is null, $"{r.Finding}");
     }
 }

@@ -26,6 +26,8 @@ namespace Sim.Devices.Virtio.Queue;
 // - AddUsedAndSignalDirect (the unobserved AddUsedAndSignal) must equal FillBatch, Flush, ShouldNotify in turn.
 //   Proved by BatchDifferentialTests.Property_PopBatch_MatchesSequentialPops (its completions) and fuzzed by the
 //   split-virtqueue target's batch completions.
+// - PopServeAndSignalDirect, the unobserved PopServeAndSignal (a whole kick: TryPopBatchDirect, the server, then
+//   CompleteKickDirect), lives in SplitQueue.Kick.cs, whose header names its reference and test.
 //
 // Change a reference and its fast path together; a new fast path gets an entry here and a differential test.
 public sealed partial class SplitQueue

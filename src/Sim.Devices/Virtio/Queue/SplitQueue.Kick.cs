@@ -1,0 +1,124 @@
+using System.Runtime.InteropServices;
+using Sim.Engine;
+using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
+
+namespace Sim.Devices.Virtio.Queue;
+
+// A whole kick's device-side work in one call (issue 13 section 5: the cost of a kick), as a vhost handler or a QEMU
+// batching device does it: pop every available chain, serve each, complete them all and decide on the interrupt
+// (Linux vhost handle_vq's get_vq_desc loop then vhost_add_used_and_signal_n; QEMU virtio-blk's
+// virtio_blk_handle_vq then virtio_blk_req_complete / virtio_notify).
+//
+// Reference (STYLE item 19): PopServeAndSignalReference below, which is
+//   TryPopBatch, then server.Serve of each popped element in pop order, then (when it popped any) AddUsedAndSignal.
+// Observed runs (trace recording, the fuzzer's checkers) and a memory other than the queue's take exactly that path.
+// The fast path, PopServeAndSignalDirect (unobserved), must give the reference's results (count, error, notify, lens),
+// queue indices, guest memory bytes and dirty pages, on every ring a guest can build.
+// Proved by KickDifferentialTests.Property_PopServeAndSignal_MatchesReference (hostile rings, observed against
+// unobserved) and fuzzed by the split-virtqueue target's fast-path oracle: the unobserved twin serves its drain with
+// PopServeAndSignal (FastPathDifferential compares it with the observed lane's pops, writes and AddUsedAndSignal).
+//
+// What the fusion saves per kick: the argument checks and the window choice of three calls made once, the server
+// inlined (a struct type argument, no interface dispatch), and the completion (entries, used.idx, signalled_used, the
+// interrupt decision) done with the used ring's span taken once and the indices in locals. The order of guest-memory
+// accesses is the reference's: every pop before the first Serve, every Serve before the first used entry (a hostile
+// guest may lay buffers over its rings, so the order is visible to later reads).
+public sealed partial class SplitQueue
+{
+    /// <summary>
+    /// One kick's device work: pops up to <paramref name="elements"/>.Length chains (stopping where
+    /// <see cref="TryPopBatch"/> stops: an empty queue, a full span or the first guest error, returned in
+    /// <paramref name="error"/> with the state the failing pop leaves), serves each popped element with
+    /// <paramref name="server"/> in pop order (its used.len into <paramref name="lens"/>), then, if any was popped,
+    /// completes them all with <see cref="AddUsedAndSignal"/> and returns its interrupt decision; false when nothing
+    /// was popped (no completion, no decision). Exactly those calls when an observer watches
+    /// <paramref name="memory"/> (the same accesses, so the same trace); unobserved, one fused body
+    /// (SplitQueue.Kick.cs names the reference and its differential test). <paramref name="server"/> must not attach
+    /// an observer to, or reconfigure, the queue's memory.
+    /// </summary>
+    public bool PopServeAndSignal<TServer>(
+        GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count,
+        out QueueError error)
+        where TServer : struct, IChainServer
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (lens.Length < elements.Length) throw new ArgumentException("one used.len per element", nameof(lens));
+        if (!Direct(memory) || !Ready)
+        {
+            return PopServeAndSignalReference(memory, elements, lens, ref server, out count, out error);
+        }
+        AssertIndexInvariants();
+        bool popped = EventIdx && NotificationEnabled
+            ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
+            : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
+        _ = popped; // the error says it; the popped elements are served and completed either way
+        if (count == 0) return false;
+        ReadOnlySpan<QueueElement> served = elements[..count];
+        Span<uint> servedLens = lens[..count];
+        for (int k = 0; k < served.Length; k++) servedLens[k] = server.Serve(memory, served[k]);
+        return CompleteKickDirect(memory, served, servedLens);
+    }
+
+    /// <summary>The reference of <see cref="PopServeAndSignal{TServer}"/>: the three calls it must equal, in
+    /// turn.</summary>
+    private bool PopServeAndSignalReference<TServer>(
+        GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count,
+        out QueueError error)
+        where TServer : struct, IChainServer
+    {
+        TryPopBatch(memory, elements, out count, out error);
+        for (int k = 0; k < count; k++) lens[k] = server.Serve(memory, elements[k]);
+        return count != 0 && AddUsedAndSignal(memory, elements[..count], lens[..count]);
+    }
+
+    /// <summary>
+    /// <see cref="AddUsedAndSignalDirect"/> of a kick's popped elements, fused: the used entries (FillBatchDirect's
+    /// stores), the used.idx store and signalled_used update (<see cref="FlushCore"/>) through one span over the used
+    /// ring's window, then the interrupt decision (<see cref="ShouldNotifyCore"/>). The same checks as those
+    /// bodies, in their order; the entries' pages are marked dirty once per contiguous run, used.idx's once.
+    /// </summary>
+    private bool CompleteKickDirect(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens)
+    {
+        ThrowIfNotReady();
+        int n = elements.Length;
+        if (n > InUse)
+        {
+            throw new ArgumentOutOfRangeException(nameof(elements), n, "completing more elements than are in use");
+        }
+        int size = _size;
+        int mask = size - 1;
+        Span<byte> usedBytes = _usedWindow.WritableBytes;
+        Assert(Narrow.AsUInt64Bits(usedBytes.Length) == VirtioSpec.UsedRingSize(size),
+            "used-ring window covers the ring");
+        ref byte used = ref MemoryMarshal.GetReference(usedBytes);
+        RingIndex old = UsedIdx;
+        int first = old.Slot(size);
+        for (int k = 0; k < n; k++)
+        {
+            ushort head = elements[k].Head;
+            if (head >= size)
+            {
+                // Fill refuses this entry with the earlier ones written (marked as the sequential fills mark them).
+                RingBytes.MarkEntriesWritten(
+                    _usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
+                throw new ArgumentOutOfRangeException(
+                    nameof(elements), head, "head is not a descriptor index of this queue");
+            }
+            // id (le32) + len (le32) as one little-endian 8-byte store; the slot is masked to the size, so the offset
+            // lies inside the window.
+            int at = VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize);
+            RingBytes.WriteLe64(ref used, at, head | ((ulong)lens[k] << 32));
+        }
+        RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n);
+        // QEMU virtqueue_split_flush: used.idx after the entries (the §2.7.8.2 barrier is program order here).
+        RingIndex updated = old.Add(n);
+        RingBytes.WriteLe16(ref used, VirtioSpec.UsedIdxOffset, updated.Value);
+        _usedWindow.MarkWritten(VirtioSpec.UsedIdxOffset, sizeof(ushort));
+        UsedIdx = updated;
+        InUse -= n;
+        if (RingIndex.MarkOvertaken(SignalledUsed, updated, old)) SignalledUsedValid = false;
+        AssertIndexInvariants();
+        return ShouldNotifyCore(memory, direct: true);
+    }
+}
