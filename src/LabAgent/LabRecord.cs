@@ -44,9 +44,11 @@ internal static class LabRecord
             return 2;
         }
         byte[] image = File.ReadAllBytes(args[0]);
-        // kernel_vhost_wiring=relay|direct is the recorder's (virtsim record --kernel-vhost-wiring), not the scenario's.
+        // kernel_vhost_wiring=relay|direct is the recorder's (virtsim record --kernel-vhost-wiring), not the
+        // scenario's.
         string wiring = options.Remove("kernel_vhost_wiring", out string? w) ? w : KernelVhostWiring.Relay;
-        var request = new RecordRequest(args[1], options, Path.GetFileNameWithoutExtension(args[0]), image, args[2], version, commit)
+        string name = Path.GetFileNameWithoutExtension(args[0]);
+        var request = new RecordRequest(args[1], options, name, image, args[2], version, commit)
         {
             Timeout = TimeSpan.FromSeconds(600),
             KernelVhostWiring = wiring,

@@ -60,12 +60,22 @@ internal sealed partial class KernelVhostDataPath
     private (int Kick, int Call) WireDirect(ulong acked)
     {
         DirectWiring w = _wiring!;
-        if ((acked & (1UL << EventIdxBit)) != 0) throw new KvmException("--kernel-vhost-wiring direct: the driver acked EVENT_IDX, with which vhost_signal may not signal; the module's count would not be the interrupts (use relay)");
-        if (_simCall is null || !_machine.Kvm.TryFindIrqFd(_simCall, out uint id, out _) || w.Irq.RealIrqFdOf(id) is not { } call)
-            throw new KvmException("--kernel-vhost-wiring direct needs the queue's call to be a KVM_IRQFD (irq=msix); with irq=intx QEMU's userspace notifier raises INTx (use relay)");
+        if ((acked & (1UL << EventIdxBit)) != 0)
+        {
+            throw new KvmException("--kernel-vhost-wiring direct: the driver acked EVENT_IDX, with which vhost_signal "
+                + "may not signal; the module's count would not be the interrupts (use relay)");
+        }
+        uint id = 0;
+        HostEventFd? call = null;
+        if (_simCall is not null && _machine.Kvm.TryFindIrqFd(_simCall, out id, out _)) call = w.Irq.RealIrqFdOf(id);
+        if (call is null)
+        {
+            throw new KvmException("--kernel-vhost-wiring direct needs the queue's call to be a KVM_IRQFD (irq=msix); "
+                + "with irq=intx QEMU's userspace notifier raises INTx (use relay)");
+        }
         _directKick = w.Mirror.Detach(_transport.GetHostNotifier(0)!)
-            ?? throw new KvmException("--kernel-vhost-wiring direct: the queue notify has no KVM_IOEVENTFD to give the kernel");
-        Check(_dev.GetDemoStats(flush: true, out _stats), "VHOST_DEMO_GET_STATS (a module without it is older than direct wiring)");
+            ?? throw new KvmException("--kernel-vhost-wiring direct: the queue notify has no KVM_IOEVENTFD to give it");
+        Check(_dev.GetDemoStats(flush: true, out _stats), "VHOST_DEMO_GET_STATS (a module older than direct wiring?)");
         w.Irq.SetObserved(id, true);
         _directIrqFd = id;
         return (_directKick.Real.Fd, call.Fd);
@@ -95,14 +105,16 @@ internal sealed partial class KernelVhostDataPath
             GuestKicks += checked((long)kicks);
             Check(_dev.GetDemoStats(flush: true, out KernelVhostStats after), "VHOST_DEMO_GET_STATS");
             Flushes++;
-            if (!TryRealUInt16(_usedGpa + VirtioSpec.UsedIdxOffset, out usedIdx)) throw new KvmException("the used ring is outside guest RAM");
+            if (!TryRealUInt16(_usedGpa + VirtioSpec.UsedIdxOffset, out usedIdx))
+                throw new KvmException("the used ring is outside guest RAM");
             if (!KernelVhostActivity.TryDiff(_stats, after, _lastUsedIdx, usedIdx, out activity, out string error))
                 throw new KvmException("--kernel-vhost-wiring direct: " + error);
             _stats = after;
         }
         MaskKernelOwned(usedIdx);
         syncGuest(MaskPage);
-        if (kicks > 0) _machine.Kick(now, _directKick.Bus, _directKick.Address, _directKick.KickSize, _directKick.KickValue);
+        IoEventFdMirror.Registration k = _directKick;
+        if (kicks > 0) _machine.Kick(now, k.Bus, k.Address, k.KickSize, k.KickValue);
         GuestMemory memory = _machine.Simulation.Memory;
         foreach (ushort at in activity.SignalUsedIdx)
         {
@@ -122,8 +134,7 @@ internal sealed partial class KernelVhostDataPath
         for (int i = 0; _lastUsedIdx != usedIdx && i < VirtioSpec.QueueSizeMax; i++)
         {
             ulong elem = UsedElem(_lastUsedIdx);
-            if (TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out uint head) && TryRealUInt32(elem + VirtioSpec.UsedElemLenOffset, out uint len))
-                DiffChain(head, len, memory);
+            if (TryUsedElem(elem, out uint head, out uint len)) DiffChain(head, len, memory);
             DiffRange(elem, VirtioSpec.UsedElemSize, memory);
             _lastUsedIdx = Narrow.ToUInt16Wrapping(_lastUsedIdx + 1);
         }
@@ -147,8 +158,7 @@ internal sealed partial class KernelVhostDataPath
         for (int n = 0; i != usedIdx && n < VirtioSpec.QueueSizeMax; n++, i = Narrow.ToUInt16Wrapping(i + 1))
         {
             ulong elem = UsedElem(i);
-            if (TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out uint head) && TryRealUInt32(elem + VirtioSpec.UsedElemLenOffset, out uint len))
-                WalkWritable(head, len, _masks);
+            if (TryUsedElem(elem, out uint head, out uint len)) WalkWritable(head, len, _masks);
         }
     }
 
@@ -164,9 +174,18 @@ internal sealed partial class KernelVhostDataPath
         }
     }
 
-    private ulong UsedElem(ushort index) => _usedGpa + VirtioSpec.UsedRingOffset + ((index % (ulong)_num) * VirtioSpec.UsedElemSize);
+    private ulong UsedElem(ushort index) =>
+        _usedGpa + VirtioSpec.UsedRingOffset + ((index % (ulong)_num) * VirtioSpec.UsedElemSize);
 
-    private ulong UsedRingBytes() => VirtioSpec.UsedRingOffset + (_num * VirtioSpec.UsedElemSize) + VirtioSpec.UsedAvailEventSize;
+    private bool TryUsedElem(ulong elem, out uint head, out uint len)
+    {
+        len = 0;
+        return TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out head)
+            && TryRealUInt32(elem + VirtioSpec.UsedElemLenOffset, out len);
+    }
+
+    private ulong UsedRingBytes() =>
+        VirtioSpec.UsedRingOffset + (_num * VirtioSpec.UsedElemSize) + VirtioSpec.UsedAvailEventSize;
 
     /// <summary>Runs <paramref name="write"/> with the machine's memory writes traced as the backend's and not copied
     /// back to the real RAM (which holds them already).</summary>

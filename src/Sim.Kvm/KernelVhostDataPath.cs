@@ -68,8 +68,8 @@ internal sealed partial class KernelVhostDataPath : IDisposable
     private ulong _usedGpa;
     private uint _num;
 
-    public KernelVhostDataPath(string devicePath, GuestRam ram, ExternalMachine machine, DeviceWriteCopier copier, HostPoller poller, ulong callToken,
-        DirectWiring? direct = null)
+    public KernelVhostDataPath(string devicePath, GuestRam ram, ExternalMachine machine, DeviceWriteCopier copier,
+        HostPoller poller, ulong callToken, DirectWiring? direct = null)
     {
         _ram = ram;
         _wiring = direct;
@@ -158,7 +158,8 @@ internal sealed partial class KernelVhostDataPath : IDisposable
                 for (int i = 0; i < completed; i++)
                 {
                     ulong elem = used + VirtioSpec.UsedRingOffset + ((unchecked((ushort)(_lastUsedIdx + i)) % num) * VirtioSpec.UsedElemSize);
-                    if (TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out uint head)) DiffChain(head, ulong.MaxValue, memory);
+                    if (TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out uint head))
+                        DiffChain(head, ulong.MaxValue, memory);
                 }
                 _lastUsedIdx = usedIdx;
             }

@@ -100,16 +100,25 @@ public sealed class KvmRecorder : IDisposable
             {
                 KernelVhostWiring.Relay => null,
                 KernelVhostWiring.Direct => new KernelVhostDataPath.DirectWiring(_mirror, _irq),
-                _ => throw new ArgumentException($"unknown kernel-vhost wiring '{request.KernelVhostWiring}' (relay or direct)"),
+                _ => throw new ArgumentException($"unknown kernel-vhost wiring '{request.KernelVhostWiring}'"),
             };
-            _kernel = new KernelVhostDataPath(request.KernelVhostDevice, _ram, machine, copier, _poller, KernelCallToken, direct);
+            _kernel = new KernelVhostDataPath(request.KernelVhostDevice, _ram, machine, copier, _poller,
+                KernelCallToken, direct);
         }
     }
 
     /// <summary>The kernel-vhost path's counters (null for the other backends).</summary>
     private string KernelReport() => _kernel is null ? "" :
-        $"kernel-vhost: wiring={_kernel.Wiring} features=0x{_kernel.KernelFeatures:x} started={_kernel.Started} kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}"
-        + (_kernel.Wiring == KernelVhostWiring.Direct ? $" guest_kicks={_kernel.GuestKicks} flushes={_kernel.Flushes} interrupts={_kernel.Interrupts} observed_irqfd_injections={_irq.IrqFdsObservedInjections}" : "");
+        $"kernel-vhost: worker_cpu_ms={WorkerCpuMs()}"
+        + $" wiring={_kernel.Wiring} features=0x{_kernel.KernelFeatures:x} started={_kernel.Started} kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}"
+        + (_kernel.Wiring != KernelVhostWiring.Direct ? ""
+            : $" guest_kicks={_kernel.GuestKicks} flushes={_kernel.Flushes}"
+            + $" interrupts={_kernel.Interrupts} observed_irqfd_injections={_irq.IrqFdsObservedInjections}");
+
+    /// <summary>The kernel vhost worker thread's CPU so far (not part of this process's CPU time), or "?".</summary>
+    private static string WorkerCpuMs() => KernelVhost.VhostWorkerCpu.Nanoseconds() is long ns
+        ? (ns / 1e6).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
+        : "?";
 
     /// <summary>Records <paramref name="request"/> into <paramref name="output"/>. Throws
     /// <see cref="KvmException"/> when KVM fails and <see cref="ArgumentException"/> for a bad scenario, options or
@@ -183,8 +192,8 @@ public sealed class KvmRecorder : IDisposable
         {
             GuestStatus = _guestStatus,
             Exits = _exits,
-            Kicks = _kicks,
-            Interrupts = _irq.Sent,
+            Kicks = _kicks + (_kernel?.GuestKicks ?? 0),
+            Interrupts = _irq.Sent + _irq.IrqFdsObservedInjections,
             IrqFdSignals = _irq.IrqFdSignals,
             IrqFdsAssigned = _irq.IrqFdsAssigned,
             GuestStores = _diff.StoresEmitted,

@@ -29,13 +29,15 @@ internal static class RecordCommand
         var timeout = new Option<int>("--timeout") { Description = "Seconds the guest may run before the recording is abandoned", DefaultValueFactory = _ => 120 };
         var wiring = new Option<string>("--kernel-vhost-wiring")
         {
-            Description = "kernel-vhost only: relay (default; the recorder relays kick and call, every kernel event at its own time) or "
-                + "direct (kick = the queue's KVM_IOEVENTFD, call = the vector's KVM_IRQFD, as QEMU wires vhost; the kernel's "
-                + "events are counted by the module and stamped at the next exit; docs/recording.md §5)",
+            Description = "kernel-vhost only: relay (default; the recorder relays kick and call, every kernel "
+                + "event at its own time) or direct (kick = the queue's KVM_IOEVENTFD, call = the vector's "
+                + "KVM_IRQFD, as QEMU wires vhost; the module counts the kernel's events and the recorder stamps "
+                + "them at the next exit; docs/recording.md §5)",
             DefaultValueFactory = _ => KernelVhostWiring.Relay,
         };
         wiring.AcceptOnlyFromAmong([.. KernelVhostWiring.All]);
-        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, noTrace, force, timeout, wiring };
+        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, noTrace, force, timeout };
+        cmd.Options.Add(wiring);
         cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!, pr.GetValue(opt) ?? [], pr.GetValue(output), pr.GetValue(noTrace), pr.GetValue(force), pr.GetValue(timeout), pr.GetValue(wiring)!));
         return cmd;
     }
@@ -71,7 +73,8 @@ internal static class RecordCommand
 
     private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs, string? output, bool noTrace, bool force, int timeoutSeconds, string wiring)
     {
-        if (wiring != KernelVhostWiring.Relay && backend != "kernel-vhost") throw new CliInputException("--kernel-vhost-wiring applies to --backend kernel-vhost only");
+        if (wiring != KernelVhostWiring.Relay && backend != "kernel-vhost")
+            throw new CliInputException("--kernel-vhost-wiring applies to --backend kernel-vhost only");
         if (timeoutSeconds is < 1 or > 3600) throw new CliInputException("--timeout must lie in [1, 3600] seconds");
         if (noTrace && output is not null) throw new CliInputException("--no-trace writes no trace: leave out --output");
         if (!noTrace && string.IsNullOrEmpty(output)) throw new CliInputException("--output is required (or --no-trace to run without recording)");

@@ -139,8 +139,9 @@ public sealed unsafe class KernelVhostDevice : IDisposable
         VhostResult r = Call(VhostIoctl.GetDemoStats, buffer);
         var log = new ushort[KernelVhostStats.SignalLog];
         for (int i = 0; i < log.Length; i++) log[i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes[(32 + (2 * i))..]);
-        stats = new KernelVhostStats(BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]),
-            BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..]), BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]), log);
+        ulong kicks = BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]);
+        ulong used = BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..]);
+        stats = new KernelVhostStats(kicks, used, BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]), log);
         return r;
     }
 
