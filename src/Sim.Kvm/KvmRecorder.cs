@@ -110,7 +110,8 @@ public sealed class KvmRecorder : IDisposable
     /// <summary>The kernel-vhost path's counters (null for the other backends).</summary>
     private string KernelReport() => _kernel is null ? "" :
         $"kernel-vhost: worker_cpu_ms={WorkerCpuMs()}"
-        + $" wiring={_kernel.Wiring} features=0x{_kernel.KernelFeatures:x} started={_kernel.Started} kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}"
+        + $" wiring={_kernel.Wiring} features=0x{_kernel.KernelFeatures:x} started={_kernel.Started}"
+        + $" kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}"
         + (_kernel.Wiring != KernelVhostWiring.Direct ? ""
             : $" guest_kicks={_kernel.GuestKicks} flushes={_kernel.Flushes}"
             + $" interrupts={_kernel.Interrupts} observed_irqfd_injections={_irq.IrqFdsObservedInjections}");

@@ -8,7 +8,8 @@ namespace Sim.Kvm.Tests;
 /// are refused with the reason.</summary>
 public class KernelVhostActivityTests
 {
-    private static KernelVhostStats Stats(ulong kicks, ulong used, ulong signals, params (ulong Signal, ushort UsedIdx)[] log)
+    private static KernelVhostStats Stats(ulong kicks, ulong used, ulong signals,
+        params (ulong Signal, ushort UsedIdx)[] log)
     {
         var ring = new ushort[KernelVhostStats.SignalLog];
         foreach ((ulong signal, ushort usedIdx) in log) ring[signal % KernelVhostStats.SignalLog] = usedIdx;
@@ -20,7 +21,8 @@ public class KernelVhostActivityTests
     {
         KernelVhostStats before = Stats(3, 3, 3, (2, 3));
         KernelVhostStats after = Stats(4, 4, 4, (2, 3), (3, 4));
-        Assert.True(KernelVhostActivity.TryDiff(before, after, 3, 4, out KernelVhostActivity a, out string error), error);
+        bool ok = KernelVhostActivity.TryDiff(before, after, 3, 4, out KernelVhostActivity a, out string error);
+        Assert.True(ok, error);
         Assert.Equal(1UL, a.Kicks);
         Assert.Equal(1UL, a.Used);
         Assert.Equal(new ushort[] { 4 }, a.SignalUsedIdx);
@@ -33,7 +35,8 @@ public class KernelVhostActivityTests
         // used->idx wraps at 2^16 (VIRTIO 1.2 §2.7.8): 0xFFFE → 0x0001, three entries, two signals.
         KernelVhostStats before = Stats(10, 65534, 9);
         KernelVhostStats after = Stats(11, 65537, 11, (9, 0xFFFF), (10, 0x0001));
-        Assert.True(KernelVhostActivity.TryDiff(before, after, 0xFFFE, 0x0001, out KernelVhostActivity a, out string error), error);
+        bool ok = KernelVhostActivity.TryDiff(before, after, 0xFFFE, 1, out KernelVhostActivity a, out string error);
+        Assert.True(ok, error);
         Assert.Equal(3UL, a.Used);
         Assert.Equal(new ushort[] { 0xFFFF, 0x0001 }, a.SignalUsedIdx);
     }
@@ -64,10 +67,11 @@ public class KernelVhostActivityTests
     public void SignalOutsideTheNewEntries_IsRefused()
     {
         // A signal logged at used index 9 while the ring moved 3 → 5 cannot have covered these entries.
-        Assert.False(KernelVhostActivity.TryDiff(Stats(0, 3, 0), Stats(1, 5, 1, (0, 9)), 3, 5, out _, out string error));
+        KernelVhostStats before = Stats(0, 3, 0);
+        Assert.False(KernelVhostActivity.TryDiff(before, Stats(1, 5, 1, (0, 9)), 3, 5, out _, out string error));
         Assert.Contains("signal 0 at used index 9", error, StringComparison.Ordinal);
         // Signals out of order (the second one behind the first).
-        Assert.False(KernelVhostActivity.TryDiff(Stats(0, 3, 0), Stats(1, 5, 2, (0, 5), (1, 4)), 3, 5, out _, out error));
+        Assert.False(KernelVhostActivity.TryDiff(before, Stats(1, 5, 2, (0, 5), (1, 4)), 3, 5, out _, out error));
         Assert.Contains("signal 1 at used index 4", error, StringComparison.Ordinal);
     }
 
@@ -75,7 +79,8 @@ public class KernelVhostActivityTests
     public void MoreSignalsThanTheModuleLogs_IsRefused()
     {
         ulong n = KernelVhostStats.SignalLog + 1;
-        Assert.False(KernelVhostActivity.TryDiff(Stats(0, 0, 0), Stats(1, n, n), 0, (ushort)n, out _, out string error));
+        KernelVhostStats after = Stats(1, n, n);
+        Assert.False(KernelVhostActivity.TryDiff(Stats(0, 0, 0), after, 0, (ushort)n, out _, out string error));
         Assert.Contains("logs the used index of the last 64", error, StringComparison.Ordinal);
     }
 
@@ -107,8 +112,10 @@ public class KernelVhostActivityTests
             if (File.Exists(candidate)) source = File.ReadAllText(candidate);
         }
         Assert.NotNull(source);
-        Assert.Contains($"#define VHOST_DEMO_SIGNAL_LOG {KernelVhostStats.SignalLog}\n", source, StringComparison.Ordinal);
-        Assert.Contains("#define VHOST_DEMO_GET_STATS _IOWR(VHOST_VIRTIO, 0x31, struct vhost_demo_stats)", source, StringComparison.Ordinal);
-        Assert.Contains($"#define VHOST_DEMO_STATS_FLUSH {VhostIoctl.DemoStatsFlush}u", source, StringComparison.Ordinal);
+        const StringComparison ordinal = StringComparison.Ordinal;
+        Assert.Contains($"#define VHOST_DEMO_SIGNAL_LOG {KernelVhostStats.SignalLog}\n", source, ordinal);
+        const string ioctl = "#define VHOST_DEMO_GET_STATS _IOWR(VHOST_VIRTIO, 0x31, struct vhost_demo_stats)";
+        Assert.Contains(ioctl, source, ordinal);
+        Assert.Contains($"#define VHOST_DEMO_STATS_FLUSH {VhostIoctl.DemoStatsFlush}u", source, ordinal);
     }
 }

@@ -38,7 +38,9 @@ internal static class RecordCommand
         wiring.AcceptOnlyFromAmong([.. KernelVhostWiring.All]);
         var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, noTrace, force, timeout };
         cmd.Options.Add(wiring);
-        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!, pr.GetValue(opt) ?? [], pr.GetValue(output), pr.GetValue(noTrace), pr.GetValue(force), pr.GetValue(timeout), pr.GetValue(wiring)!));
+        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!,
+            pr.GetValue(opt) ?? [], pr.GetValue(output), pr.GetValue(noTrace), pr.GetValue(force), pr.GetValue(timeout),
+            pr.GetValue(wiring)!));
         return cmd;
     }
 
@@ -71,7 +73,8 @@ internal static class RecordCommand
         throw new CliInputException($"no guest named '{guest}': {relative} not found (build the guests with guest/build, or pass a path)");
     }
 
-    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs, string? output, bool noTrace, bool force, int timeoutSeconds, string wiring)
+    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs,
+        string? output, bool noTrace, bool force, int timeoutSeconds, string wiring)
     {
         if (wiring != KernelVhostWiring.Relay && backend != "kernel-vhost")
             throw new CliInputException("--kernel-vhost-wiring applies to --backend kernel-vhost only");
