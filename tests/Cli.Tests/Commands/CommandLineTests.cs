@@ -123,8 +123,8 @@ public sealed class CommandLineTests
             "--kernel-vhost-wiring", "direct", "-o", "t.vtrace");
         Assert.Equal(ExitCodes.UsageOrInput, code);
         Assert.Contains("--kernel-vhost-wiring applies to --backend kernel-vhost only", err, StringComparison.Ordinal);
-        (code, _, _) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo", "--backend", "kernel-vhost",
-            "--kernel-vhost-wiring", "sideways", "-o", "t.vtrace");
+        (code, _, _) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo",
+            "--backend", "kernel-vhost", "--kernel-vhost-wiring", "sideways", "-o", "t.vtrace");
         Assert.Equal(ExitCodes.UsageOrInput, code);
     }
 
