@@ -11,6 +11,11 @@
  * vhost-net's (drivers/vhost/net.c): VHOST_GET/SET_FEATURES (VHOST_FEATURES without VHOST_F_LOG_ALL) and
  * VHOST_DEMO_SET_BACKEND (vhost_net_set_backend's checks and order, fd == -1 detaches), and RESET_OWNER as
  * vhost_net_reset_owner.
+ *
+ * VHOST_DEMO_GET_STATS returns what the data path did (handler runs, used entries added, vhost_signal calls and
+ * the used index after each of the last VHOST_DEMO_SIGNAL_LOG calls), optionally after waiting for the worker: the
+ * recorder's direct wiring (docs/recording.md section 5) hands the call eventfd to KVM_IRQFD, which consumes every
+ * signal, so the interrupts are counted here, where they are made.
  */
 #include <linux/module.h>
 #include <linux/miscdevice.h>
@@ -34,6 +39,26 @@
 /* _IOW(VHOST_VIRTIO, 0x30, struct vhost_vring_file): VHOST_NET_SET_BACKEND's number and argument. */
 #define VHOST_DEMO_SET_BACKEND _IOW(VHOST_VIRTIO, 0x30, struct vhost_vring_file)
 
+/* Counters of the data path, read by VHOST_DEMO_GET_STATS. signal_used_idx[i % VHOST_DEMO_SIGNAL_LOG] is the used
+ * index (vq->last_used_idx) right after the i-th vhost_signal call (0-based), so a reader that looks at most
+ * VHOST_DEMO_SIGNAL_LOG signals apart knows which used entries each interrupt covered. */
+#define VHOST_DEMO_SIGNAL_LOG 64
+struct vhost_demo_stats {
+	__u32 flags;     /* in: VHOST_DEMO_STATS_FLUSH */
+	__u32 log_size;  /* out: VHOST_DEMO_SIGNAL_LOG */
+	__u64 kicks;     /* handler runs with a backend attached */
+	__u64 used;      /* used entries added */
+	__u64 signals;   /* vhost_signal calls with a call eventfd set */
+	__u16 signal_used_idx[VHOST_DEMO_SIGNAL_LOG];
+};
+
+/* In flags: wait for the worker first (vhost_dev_flush), so no handler runs while the counters are read. */
+#define VHOST_DEMO_STATS_FLUSH 1u
+/* A handler that used up its weight requeues itself (vhost_exceeds_weight): flush at most this often. */
+#define VHOST_DEMO_FLUSH_ROUNDS 64
+
+#define VHOST_DEMO_GET_STATS _IOWR(VHOST_VIRTIO, 0x31, struct vhost_demo_stats)
+
 #define VHOST_DEMO_INITIAL_STATE 0x1333
 #define VHOST_DEMO_REQUEST_SIZE 8
 
@@ -44,6 +69,7 @@ struct vhost_demo {
 	u32 state;
 	u64 requests;
 	u64 short_requests;
+	struct vhost_demo_stats stats; /* under vq.mutex */
 };
 
 static void handle_demo_kick(struct vhost_work *work)
@@ -60,6 +86,7 @@ static void handle_demo_kick(struct vhost_work *work)
 	mutex_lock(&vq->mutex);
 	if (!vhost_vq_get_backend(vq))
 		goto out;
+	d->stats.kicks++;
 	vhost_disable_notify(&d->dev, vq);
 	for (;;) {
 		int written = 0;
@@ -102,7 +129,14 @@ static void handle_demo_kick(struct vhost_work *work)
 		} else {
 			d->short_requests++;
 		}
-		vhost_add_used_and_signal(&d->dev, vq, head, written);
+		/* vhost_add_used_and_signal, split so the signal is counted with the used index it covers. */
+		if (vhost_add_used(vq, head, written) == 0)
+			d->stats.used++;
+		if (vq->call_ctx.ctx) {
+			d->stats.signal_used_idx[d->stats.signals % VHOST_DEMO_SIGNAL_LOG] = vq->last_used_idx;
+			d->stats.signals++;
+		}
+		vhost_signal(&d->dev, vq);
 		pkts++;
 		total_len += out_len + in_len;
 		/* Requeues the work itself when the budget is used up (vhost_exceeds_weight calls vhost_poll_queue). */
@@ -187,6 +221,36 @@ out:
 	return r;
 }
 
+/* The counters, after waiting for the worker when asked (VHOST_DEMO_STATS_FLUSH). */
+static long vhost_demo_get_stats(struct vhost_demo *d, struct vhost_demo_stats __user *argp)
+{
+	struct vhost_demo_stats s;
+	u32 flags;
+	int i;
+
+	if (get_user(flags, &argp->flags))
+		return -EFAULT;
+	if (flags & ~VHOST_DEMO_STATS_FLUSH)
+		return -EINVAL;
+	mutex_lock(&d->dev.mutex);
+	if (flags & VHOST_DEMO_STATS_FLUSH) {
+		for (i = 0; i < VHOST_DEMO_FLUSH_ROUNDS; i++) {
+			vhost_dev_flush(&d->dev);
+			if (!vhost_has_work(&d->dev))
+				break;
+		}
+	}
+	mutex_lock(&d->vq.mutex);
+	s = d->stats;
+	mutex_unlock(&d->vq.mutex);
+	mutex_unlock(&d->dev.mutex);
+	s.flags = flags;
+	s.log_size = VHOST_DEMO_SIGNAL_LOG;
+	if (copy_to_user(argp, &s, sizeof(s)))
+		return -EFAULT;
+	return 0;
+}
+
 /* vhost_net_reset_owner's order. */
 static long vhost_demo_reset_owner(struct vhost_demo *d)
 {
@@ -251,6 +315,8 @@ static long vhost_demo_ioctl(struct file *f, unsigned int ioctl, unsigned long a
 		return vhost_demo_set_features(d, features);
 	case VHOST_RESET_OWNER:
 		return vhost_demo_reset_owner(d);
+	case VHOST_DEMO_GET_STATS:
+		return vhost_demo_get_stats(d, argp);
 	default:
 		mutex_lock(&d->dev.mutex);
 		r = vhost_dev_ioctl(&d->dev, ioctl, argp);

@@ -44,7 +44,15 @@ internal static class LabRecord
             return 2;
         }
         byte[] image = File.ReadAllBytes(args[0]);
-        var request = new RecordRequest(args[1], options, Path.GetFileNameWithoutExtension(args[0]), image, args[2], version, commit) { Timeout = TimeSpan.FromSeconds(600) };
+        // kernel_vhost_wiring=relay|direct is the recorder's (virtsim record --kernel-vhost-wiring), not the
+        // scenario's.
+        string wiring = options.Remove("kernel_vhost_wiring", out string? w) ? w : KernelVhostWiring.Relay;
+        string name = Path.GetFileNameWithoutExtension(args[0]);
+        var request = new RecordRequest(args[1], options, name, image, args[2], version, commit)
+        {
+            Timeout = TimeSpan.FromSeconds(600),
+            KernelVhostWiring = wiring,
+        };
         RecordResult r;
         using (kvm)
         using (var stream = new FileStream(args[3], FileMode.Create, FileAccess.Write))

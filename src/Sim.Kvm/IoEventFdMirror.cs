@@ -55,10 +55,34 @@ internal sealed class IoEventFdMirror : IIoEventFdMirror, IDisposable
         {
             if (!r.Active || r.Bus != bus || r.Address != address || r.Length != length || r.DataMatch != dataMatch || !ReferenceEquals(r.SimFd, fd)) continue;
             _vm.TryIoEventFd(bus == BusKind.Pio, address, length, dataMatch, r.Real, deassign: true, out _);
-            _poller.Remove(r.Real);
+            if (!r.Detached) _poller.Remove(r.Real);
             r.Active = false;
             return;
         }
+    }
+
+    /// <summary>The active registration of the machine's eventfd <paramref name="simFd"/>, taken off the poller: a
+    /// real device (the direct-wired kernel vhost's VHOST_SET_VRING_KICK) polls its real eventfd instead, and the
+    /// recorder reads its counter only at its own looks. Null when none is active.</summary>
+    public Registration? Detach(EventFd simFd)
+    {
+        foreach (Registration r in _registrations)
+        {
+            if (!r.Active || r.Detached || !ReferenceEquals(r.SimFd, simFd)) continue;
+            _poller.Remove(r.Real);
+            r.Detached = true;
+            return r;
+        }
+        return null;
+    }
+
+    /// <summary>Back on the poller (the device let go of it), while the machine still has it registered.</summary>
+    public void Reattach(Registration r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        if (!r.Detached) return;
+        r.Detached = false;
+        if (r.Active) _poller.Add(r.Real, (ulong)_registrations.IndexOf(r));
     }
 
     public void Dispose()
@@ -83,6 +107,9 @@ internal sealed class IoEventFdMirror : IIoEventFdMirror, IDisposable
         public HostEventFd Real { get; } = real;
 
         public bool Active { get; set; } = true;
+
+        /// <summary>Off the poller (<see cref="IoEventFdMirror.Detach"/>).</summary>
+        public bool Detached { get; set; }
 
         /// <summary>The access the kick stands for: a length-0 registration is a virtio notify, whose write is the
         /// 16-bit queue index (VIRTIO 1.2 §4.1.4.4), so it is recorded as a 2-byte write of the datamatch (or

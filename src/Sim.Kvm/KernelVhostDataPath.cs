@@ -42,7 +42,7 @@ namespace Sim.Kvm;
 /// </para>
 /// Called under the recorder's lock only.
 /// </summary>
-internal sealed class KernelVhostDataPath : IDisposable
+internal sealed partial class KernelVhostDataPath : IDisposable
 {
     /// <summary>The device node of lab/vhost-demo.</summary>
     public const string DevicePathDefault = "/dev/vhost-demo";
@@ -59,6 +59,7 @@ internal sealed class KernelVhostDataPath : IDisposable
     private readonly HostEventFd _kick = new();
     private readonly HostEventFd _call = new();
     private readonly byte[] _page = new byte[GuestMemory.PageSize];
+    private readonly List<(ulong Gpa, ulong Length)> _ranges = new();
     private EventFd? _simCall;
     private bool _workPending;
     private ushort _lastUsedIdx;
@@ -67,9 +68,11 @@ internal sealed class KernelVhostDataPath : IDisposable
     private ulong _usedGpa;
     private uint _num;
 
-    public KernelVhostDataPath(string devicePath, GuestRam ram, ExternalMachine machine, DeviceWriteCopier copier, HostPoller poller, ulong callToken)
+    public KernelVhostDataPath(string devicePath, GuestRam ram, ExternalMachine machine, DeviceWriteCopier copier,
+        HostPoller poller, ulong callToken, DirectWiring? direct = null)
     {
         _ram = ram;
+        _wiring = direct;
         _machine = machine;
         _copier = copier;
         (_transport, _frontend) = FindFrontend(machine.Kvm) ?? throw new ArgumentException("--backend kernel-vhost serves the vhost-demo machine only (no vhost-demo frontend in this scenario)");
@@ -155,7 +158,8 @@ internal sealed class KernelVhostDataPath : IDisposable
                 for (int i = 0; i < completed; i++)
                 {
                     ulong elem = used + VirtioSpec.UsedRingOffset + ((unchecked((ushort)(_lastUsedIdx + i)) % num) * VirtioSpec.UsedElemSize);
-                    if (TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out uint head)) DiffChain(head, memory);
+                    if (TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out uint head))
+                        DiffChain(head, ulong.MaxValue, memory);
                 }
                 _lastUsedIdx = usedIdx;
             }
@@ -180,13 +184,14 @@ internal sealed class KernelVhostDataPath : IDisposable
         Check(_dev.SetVringNum(0, Narrow.AsUInt32Bits(q.Size)), "VHOST_SET_VRING_NUM");
         Check(_dev.SetVringBase(0, q.NextAvail.Value), "VHOST_SET_VRING_BASE");
         Check(_dev.SetVringAddr(0, new VhostVringAddr(ramBase + q.DescTable.Value, ramBase + q.AvailRing.Value, ramBase + q.UsedRing.Value)), "VHOST_SET_VRING_ADDR");
-        Check(_dev.SetVringFd(VhostIoctl.SetVringKick, 0, _kick.Fd), "VHOST_SET_VRING_KICK");
-        Check(_dev.SetVringFd(VhostIoctl.SetVringCall, 0, _call.Fd), "VHOST_SET_VRING_CALL");
-        Check(_dev.SetBackend(0, _dev.Fd), "VHOST_DEMO_SET_BACKEND");
         // Our model's worker stays off the kick: only the kernel serves this queue. The call eventfd the frontend
         // gave our model (the vector's irqfd, or QEMU's userspace notifier) is where the kernel's calls go.
         VhostDevice model = _frontend.Backend.Device;
         _simCall = model.Vqs[0].Call;
+        (int kickFd, int callFd) = _wiring is null ? (_kick.Fd, _call.Fd) : WireDirect(acked);
+        Check(_dev.SetVringFd(VhostIoctl.SetVringKick, 0, kickFd), "VHOST_SET_VRING_KICK");
+        Check(_dev.SetVringFd(VhostIoctl.SetVringCall, 0, callFd), "VHOST_SET_VRING_CALL");
+        Check(_dev.SetBackend(0, _dev.Fd), "VHOST_DEMO_SET_BACKEND");
         model.SetVringKick(0, null);
         // The ring's place is kept: a reset clears the queue's registers before Stop looks a last time.
         (_descGpa, _usedGpa, _num, _live) = (q.DescTable.Value, q.UsedRing.Value, Narrow.AsUInt32Bits(q.Size), true);
@@ -196,25 +201,36 @@ internal sealed class KernelVhostDataPath : IDisposable
 
     private void Stop()
     {
-        SyncDevice();
+        if (_wiring is null) SyncDevice(); // direct: the exit's look saw everything (the guest is stopped)
         Check(_dev.SetBackend(0, -1), "VHOST_DEMO_SET_BACKEND(-1)");
         _ = _dev.GetVringBase(0, out _);
         _ = _dev.SetVringFd(VhostIoctl.SetVringKick, 0, -1);
         _ = _dev.SetVringFd(VhostIoctl.SetVringCall, 0, -1);
+        UnwireDirect();
         _simCall = null;
         _live = false;
         Started = false;
     }
 
-    /// <summary>The writable buffers of the chain at <paramref name="head"/>, walked in real memory (direct and
-    /// indirect descriptors, VIRTIO 1.2 §2.7.5), bounded like vhost's translate loop.</summary>
-    private void DiffChain(uint head, GuestMemory memory)
+    /// <summary>The writable buffers of the chain at <paramref name="head"/> as device writes.</summary>
+    private void DiffChain(uint head, ulong budget, GuestMemory memory)
+    {
+        _ranges.Clear();
+        WalkWritable(head, budget, _ranges);
+        foreach ((ulong gpa, ulong length) in _ranges) DiffRange(gpa, length, memory);
+    }
+
+    /// <summary>Adds the writable buffers of the chain at <paramref name="head"/>, walked in real memory (direct and
+    /// indirect descriptors, VIRTIO 1.2 §2.7.5), bounded like vhost's translate loop, to <paramref name="into"/>:
+    /// at most <paramref name="budget"/> bytes in all (a used element's len: the bytes the device wrote, §2.7.8) and
+    /// <see cref="BufferBytesMax"/> per buffer.</summary>
+    private void WalkWritable(uint head, ulong budget, List<(ulong Gpa, ulong Length)> into)
     {
         ulong table = _descGpa;
         uint count = _num;
         uint index = head;
         bool indirect = false;
-        for (int step = 0; step < VirtioSpec.QueueSizeMax && index < count; step++)
+        for (int step = 0; step < VirtioSpec.QueueSizeMax && index < count && budget > 0; step++)
         {
             ulong d = table + ((ulong)index * VirtioSpec.DescSize);
             if (!TryRealUInt64(d + VirtioSpec.DescAddrOffset, out ulong addr) || !TryRealUInt32(d + VirtioSpec.DescLenOffset, out uint len) ||
@@ -227,7 +243,12 @@ internal sealed class KernelVhostDataPath : IDisposable
                 indirect = true;
                 continue;
             }
-            if ((flags & VirtioSpec.DescFWrite) != 0) DiffRange(addr, Math.Min(len, (uint)BufferBytesMax), memory);
+            if ((flags & VirtioSpec.DescFWrite) != 0)
+            {
+                ulong n = Math.Min(Math.Min(len, (ulong)BufferBytesMax), budget);
+                into.Add((addr, n));
+                budget -= n;
+            }
             if ((flags & VirtioSpec.DescFNext) == 0) return;
             index = next;
         }
@@ -297,6 +318,7 @@ internal sealed class KernelVhostDataPath : IDisposable
 
     public void Dispose()
     {
+        UnwireDirect();
         _dev.Dispose(); // vhost_demo_release: detach, flush, stop, cleanup
         _kick.Dispose();
         _call.Dispose();

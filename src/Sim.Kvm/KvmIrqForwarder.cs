@@ -17,6 +17,7 @@ internal sealed class KvmIrqForwarder(KvmVm vm) : IExternalIrqChip, IDisposable
 
     private readonly Dictionary<uint, RealIrqFd> _irqFds = new();
     private readonly Dictionary<uint, uint> _msiRoutes = new(); // GSI → irqfds routed through it
+    private readonly HashSet<uint> _observed = new(); // irqfds a real device signals itself (direct kernel vhost)
 
     public long Sent { get; private set; }
 
@@ -74,8 +75,30 @@ internal sealed class KvmIrqForwarder(KvmVm vm) : IExternalIrqChip, IDisposable
         InstallRoutes();
     }
 
+    /// <summary>Injections the machine recorded on an observed irqfd: the real device had signalled the real
+    /// eventfd itself, so nothing was written.</summary>
+    public long IrqFdsObservedInjections { get; private set; }
+
+    /// <summary>The real eventfd behind the machine's irqfd <paramref name="id"/> (null: not mirrored), for a real
+    /// device to signal straight into KVM (VHOST_SET_VRING_CALL, as QEMU wires vhost's call).</summary>
+    public HostEventFd? RealIrqFdOf(uint id) => _irqFds.TryGetValue(id, out RealIrqFd? r) ? r.Fd : null;
+
+    /// <summary>With <paramref name="observed"/>, the machine's injections on irqfd <paramref name="id"/> are
+    /// recorded but not written to the real eventfd: a real device (the direct-wired kernel vhost) signals it
+    /// itself, and the recorder only reports what it counted.</summary>
+    public void SetObserved(uint id, bool observed)
+    {
+        if (observed) _observed.Add(id);
+        else _observed.Remove(id);
+    }
+
     public void IrqFdInject(uint id, uint gsi, uint vector)
     {
+        if (_observed.Contains(id))
+        {
+            IrqFdsObservedInjections++;
+            return;
+        }
         if (!_irqFds.TryGetValue(id, out RealIrqFd? r))
         {
             Pulse(gsi, vector);

@@ -94,12 +94,32 @@ public sealed class KvmRecorder : IDisposable
         machine.Kvm.Irqchip.External = _irq;
         var copier = new DeviceWriteCopier(_ram);
         machine.Simulation.AddMemoryObserver(copier);
-        if (request.Backend == KvmTraceReplay.KernelVhostBackend) _kernel = new KernelVhostDataPath(request.KernelVhostDevice, _ram, machine, copier, _poller, KernelCallToken);
+        if (request.Backend == KvmTraceReplay.KernelVhostBackend)
+        {
+            KernelVhostDataPath.DirectWiring? direct = request.KernelVhostWiring switch
+            {
+                KernelVhostWiring.Relay => null,
+                KernelVhostWiring.Direct => new KernelVhostDataPath.DirectWiring(_mirror, _irq),
+                _ => throw new ArgumentException($"unknown kernel-vhost wiring '{request.KernelVhostWiring}'"),
+            };
+            _kernel = new KernelVhostDataPath(request.KernelVhostDevice, _ram, machine, copier, _poller,
+                KernelCallToken, direct);
+        }
     }
 
     /// <summary>The kernel-vhost path's counters (null for the other backends).</summary>
     private string KernelReport() => _kernel is null ? "" :
-        $"kernel-vhost: features=0x{_kernel.KernelFeatures:x} started={_kernel.Started} kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}";
+        $"kernel-vhost: worker_cpu_ms={WorkerCpuMs()}"
+        + $" wiring={_kernel.Wiring} features=0x{_kernel.KernelFeatures:x} started={_kernel.Started}"
+        + $" kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}"
+        + (_kernel.Wiring != KernelVhostWiring.Direct ? ""
+            : $" guest_kicks={_kernel.GuestKicks} flushes={_kernel.Flushes}"
+            + $" interrupts={_kernel.Interrupts} observed_irqfd_injections={_irq.IrqFdsObservedInjections}");
+
+    /// <summary>The kernel vhost worker thread's CPU so far (not part of this process's CPU time), or "?".</summary>
+    private static string WorkerCpuMs() => KernelVhost.VhostWorkerCpu.Nanoseconds() is long ns
+        ? (ns / 1e6).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
+        : "?";
 
     /// <summary>Records <paramref name="request"/> into <paramref name="output"/>. Throws
     /// <see cref="KvmException"/> when KVM fails and <see cref="ArgumentException"/> for a bad scenario, options or
@@ -163,8 +183,7 @@ public sealed class KvmRecorder : IDisposable
         lock (_gate)
         {
             end = Clock();
-            _kernel?.SyncDevice();
-            SyncGuestMemory();
+            SyncAll(end, guestStopped: true);
             _machine.Finish(end);
         }
         cpu.Refresh();
@@ -174,8 +193,8 @@ public sealed class KvmRecorder : IDisposable
         {
             GuestStatus = _guestStatus,
             Exits = _exits,
-            Kicks = _kicks,
-            Interrupts = _irq.Sent,
+            Kicks = _kicks + (_kernel?.GuestKicks ?? 0),
+            Interrupts = _irq.Sent + _irq.IrqFdsObservedInjections,
             IrqFdSignals = _irq.IrqFdSignals,
             IrqFdsAssigned = _irq.IrqFdsAssigned,
             GuestStores = _diff.StoresEmitted,
@@ -220,19 +239,45 @@ public sealed class KvmRecorder : IDisposable
         header.Options["guest"] = _request.GuestName;
         header.Options["guest_sha256"] = Convert.ToHexStringLower(SHA256.HashData(_request.Image));
         header.Options["backend"] = _request.Backend;
+        if (_kernel?.Wiring == KernelVhostWiring.Direct)
+        {
+            header.Options["kernel_vhost_wiring"] = KernelVhostWiring.Direct;
+            // Honest about the coarser timing: the kernel's kicks, writes and interrupts carry the time of the look
+            // (a vCPU exit) that found them; each happened after the previous look.
+            header.Options["kernel_vhost_timing"] = "at-next-exit";
+        }
         return header;
     }
 
     /// <summary>Host nanoseconds since the first KVM_RUN, never behind the machine's clock.</summary>
     private long Clock() => Math.Max(LibC.MonotonicNs() - _t0, _machine.Simulation.Loop.Now);
 
-    /// <summary>KVM_GET_DIRTY_LOG, then the page diff into the machine's memory (GuestWrite events).</summary>
-    private void SyncGuestMemory()
+    /// <summary>KVM_GET_DIRTY_LOG, then the page diff into the machine's memory (GuestWrite events); the bytes
+    /// <paramref name="mask"/> gives back to the machine's copy are left out (the direct-wired kernel's).</summary>
+    private void SyncGuestMemory(KernelVhostDataPath.PageMask? mask)
     {
         long start = Stopwatch.GetTimestamp();
         _vm.GetDirtyLog(Slot, _dirtyBitmap);
-        _diff.Apply(_dirtyBitmap, _machine, (page, destination) => _ram.Slice(page * GuestMemory.PageSize, GuestMemory.PageSize).CopyTo(destination));
+        _diff.Apply(_dirtyBitmap, _machine, (page, destination) =>
+        {
+            _ram.Slice(page * GuestMemory.PageSize, GuestMemory.PageSize).CopyTo(destination);
+            mask?.Invoke(page, destination);
+        });
         _syncTicks += Stopwatch.GetTimestamp() - start;
+    }
+
+    /// <summary>Brings the machine's memory up to date: the kernel's writes, then the guest's. With direct wiring
+    /// only while the guest is stopped (<paramref name="guestStopped"/>): a running guest may kick the kernel, which
+    /// may then write a page while its guest stores are being diffed.</summary>
+    private void SyncAll(long now, bool guestStopped)
+    {
+        if (_kernel is { DirectLive: true })
+        {
+            if (guestStopped) _kernel.Look(now, SyncGuestMemory);
+            return;
+        }
+        _kernel?.SyncDevice();
+        SyncGuestMemory(null);
     }
 
     // ------------------------------------------------------------------ vCPU thread
@@ -274,7 +319,7 @@ public sealed class KvmRecorder : IDisposable
             Span<byte> data = _vcpu.IoData(size, i);
             lock (_gate)
             {
-                long now = Activate();
+                long now = Activate(guestStopped: true);
                 _exits++;
                 if (isOut)
                 {
@@ -305,7 +350,7 @@ public sealed class KvmRecorder : IDisposable
         Span<byte> data = _vcpu.MmioData;
         lock (_gate)
         {
-            long now = Activate();
+            long now = Activate(guestStopped: true);
             _exits++;
             if (isWrite)
             {
@@ -322,11 +367,10 @@ public sealed class KvmRecorder : IDisposable
     }
 
     /// <summary>Under the lock: the time of this activation, with the machine's memory brought up to date.</summary>
-    private long Activate()
+    private long Activate(bool guestStopped)
     {
         long now = Clock();
-        _kernel?.SyncDevice();
-        SyncGuestMemory();
+        SyncAll(now, guestStopped);
         return now;
     }
 
@@ -353,7 +397,7 @@ public sealed class KvmRecorder : IDisposable
                 if (_stopping) break;
                 lock (_gate)
                 {
-                    long now = Activate();
+                    long now = Activate(guestStopped: false);
                     _machine.AdvanceTo(now); // device timers due by now
                     for (int i = 0; i < n; i++)
                     {
@@ -362,7 +406,8 @@ public sealed class KvmRecorder : IDisposable
                             _kernel?.OnCall();
                             continue;
                         }
-                        if (_mirror.Find(tokens[i]) is not { Active: true } r) continue;
+                        // Detached: the direct-wired kernel polls it; the vCPU thread reads it at its looks.
+                        if (_mirror.Find(tokens[i]) is not { Active: true, Detached: false } r) continue;
                         if (r.Real.Drain() == 0) continue;
                         _kicks++;
                         _machine.Kick(now, r.Bus, r.Address, r.KickSize, r.KickValue);

@@ -26,6 +26,10 @@ public sealed record RecordRequest(string Scenario, IReadOnlyDictionary<string, 
     /// <summary>Most exits served (a guest looping on exits forever).</summary>
     public long ExitsMax { get; init; } = 50_000_000;
 
+    /// <summary>How the kernel-vhost backend's kick and call reach KVM (<see cref="Sim.Kvm.KernelVhostWiring"/>):
+    /// relayed by the recorder (default) or wired straight to KVM_IOEVENTFD and KVM_IRQFD.</summary>
+    public string KernelVhostWiring { get; init; } = Sim.Kvm.KernelVhostWiring.Relay;
+
     /// <summary>The kernel vhost-demo device the kernel-vhost backend drives.</summary>
     public string KernelVhostDevice { get; init; } = KernelVhostDataPath.DevicePathDefault;
 }

@@ -9,10 +9,12 @@ public sealed record RecordResult
     /// <summary>Userspace exits served (MMIO and PIO, debug port included).</summary>
     public required long Exits { get; init; }
 
-    /// <summary>Real ioeventfd wake-ups turned into kicks.</summary>
+    /// <summary>Real ioeventfd wake-ups turned into kicks (with direct kernel-vhost wiring: the guest's kicks read
+    /// from the queue's ioeventfd counter at the looks).</summary>
     public required long Kicks { get; init; }
 
-    /// <summary>Interrupts sent to the real irqchip (line raises and MSIs).</summary>
+    /// <summary>Interrupts sent to the real irqchip (line raises and MSIs; with direct kernel-vhost wiring also the
+    /// kernel's own irqfd signals, counted by the module).</summary>
     public required long Interrupts { get; init; }
 
     /// <summary>Injections written to a real KVM_IRQFD eventfd (the vhost call, irqfd-mode MSI-X), and the real

@@ -27,8 +27,20 @@ internal static class RecordCommand
         var noTrace = new Option<bool>("--no-trace") { Description = "Recorder off: run the same guest on the same machine (device models, threads, memory sync) but write no trace; the baseline for measuring recording overhead" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output file" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds the guest may run before the recording is abandoned", DefaultValueFactory = _ => 120 };
+        var wiring = new Option<string>("--kernel-vhost-wiring")
+        {
+            Description = "kernel-vhost only: relay (default; the recorder relays kick and call, every kernel "
+                + "event at its own time) or direct (kick = the queue's KVM_IOEVENTFD, call = the vector's "
+                + "KVM_IRQFD, as QEMU wires vhost; the module counts the kernel's events and the recorder stamps "
+                + "them at the next exit; docs/recording.md §5)",
+            DefaultValueFactory = _ => KernelVhostWiring.Relay,
+        };
+        wiring.AcceptOnlyFromAmong([.. KernelVhostWiring.All]);
         var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, noTrace, force, timeout };
-        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!, pr.GetValue(opt) ?? [], pr.GetValue(output), pr.GetValue(noTrace), pr.GetValue(force), pr.GetValue(timeout)));
+        cmd.Options.Add(wiring);
+        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!,
+            pr.GetValue(opt) ?? [], pr.GetValue(output), pr.GetValue(noTrace), pr.GetValue(force), pr.GetValue(timeout),
+            pr.GetValue(wiring)!));
         return cmd;
     }
 
@@ -61,8 +73,11 @@ internal static class RecordCommand
         throw new CliInputException($"no guest named '{guest}': {relative} not found (build the guests with guest/build, or pass a path)");
     }
 
-    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs, string? output, bool noTrace, bool force, int timeoutSeconds)
+    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs,
+        string? output, bool noTrace, bool force, int timeoutSeconds, string wiring)
     {
+        if (wiring != KernelVhostWiring.Relay && backend != "kernel-vhost")
+            throw new CliInputException("--kernel-vhost-wiring applies to --backend kernel-vhost only");
         if (timeoutSeconds is < 1 or > 3600) throw new CliInputException("--timeout must lie in [1, 3600] seconds");
         if (noTrace && output is not null) throw new CliInputException("--no-trace writes no trace: leave out --output");
         if (!noTrace && string.IsNullOrEmpty(output)) throw new CliInputException("--output is required (or --no-trace to run without recording)");
@@ -94,6 +109,7 @@ internal static class RecordCommand
             {
                 Timeout = TimeSpan.FromSeconds(timeoutSeconds),
                 Trace = !noTrace,
+                KernelVhostWiring = wiring,
             };
             RecordResult? result = null;
             string? Record(Stream stream)

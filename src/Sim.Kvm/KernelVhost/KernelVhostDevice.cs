@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Sim.Devices.Vhost;
 
@@ -124,6 +125,24 @@ public sealed unsafe class KernelVhostDevice : IDisposable
     {
         int fd = -1;
         _ = Call(VhostIoctl.SetLogFd, &fd);
+    }
+
+    /// <summary>lab/vhost-demo's VHOST_DEMO_GET_STATS; with <paramref name="flush"/> the module first waits for its
+    /// worker (vhost_dev_flush, repeated while a handler over its weight requeued itself), so no handler runs while
+    /// the counters are read.</summary>
+    public VhostResult GetDemoStats(bool flush, out KernelVhostStats stats)
+    {
+        byte* buffer = stackalloc byte[VhostIoctl.DemoStatsSize];
+        var bytes = new Span<byte>(buffer, VhostIoctl.DemoStatsSize);
+        bytes.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, flush ? VhostIoctl.DemoStatsFlush : 0);
+        VhostResult r = Call(VhostIoctl.GetDemoStats, buffer);
+        var log = new ushort[KernelVhostStats.SignalLog];
+        for (int i = 0; i < log.Length; i++) log[i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes[(32 + (2 * i))..]);
+        ulong kicks = BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]);
+        ulong used = BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..]);
+        stats = new KernelVhostStats(kicks, used, BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]), log);
+        return r;
     }
 
     public void Dispose() => _fd.Dispose();

@@ -36,6 +36,16 @@ public static class VhostIoctl
     /// same.</summary>
     public static readonly nuint SetBackend = Ioc(DirWrite, 0x30, 8);
 
+    /// <summary>lab/vhost-demo's VHOST_DEMO_GET_STATS = _IOWR(VHOST_VIRTIO, 0x31, struct vhost_demo_stats): the data
+    /// path's counters (<see cref="KernelVhostStats"/>).</summary>
+    public static readonly nuint GetDemoStats = Ioc(DirRead | DirWrite, 0x31, DemoStatsSize);
+
+    /// <summary>sizeof(struct vhost_demo_stats): flags, log_size, kicks, used, signals, signal_used_idx[64].</summary>
+    public const int DemoStatsSize = 8 + 24 + (2 * KernelVhostStats.SignalLog);
+
+    /// <summary>VHOST_DEMO_STATS_FLUSH: the module waits for its worker (vhost_dev_flush) before reading.</summary>
+    public const uint DemoStatsFlush = 1;
+
     /// <summary>struct vhost_vring_state.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct VringState

@@ -154,6 +154,20 @@ public sealed class KvmModel
         return true;
     }
 
+    /// <summary>The registration number (an IrqInject's Source - 1) and GSI of the irqfd <paramref name="fd"/>
+    /// backs; false when it backs none.</summary>
+    public bool TryFindIrqFd(EventFd fd, out uint id, out uint gsi)
+    {
+        foreach (IrqFdBinding b in _irqFds)
+        {
+            if (!ReferenceEquals(b.Fd, fd)) continue;
+            (id, gsi) = (b.Id, b.Gsi);
+            return true;
+        }
+        (id, gsi) = (0, 0);
+        return false;
+    }
+
     /// <summary>KVM_IRQFD deassign (KVM_IRQFD_FLAG_DEASSIGN) by eventfd and GSI. A resampling irqfd
     /// lowers its line on the way out. False when none matches.</summary>
     public bool UnregisterIrqFd(EventFd fd, uint gsi)

@@ -23,8 +23,11 @@ public sealed class ExternalMachine
     /// <summary>Where the VMM writes the guest's parameter block (guest/rt/rt.h struct rt_params).</summary>
     public const ulong ParamsAddress = 0x1000;
 
-    /// <summary>Header options the recorder adds beside the scenario's own; not passed to the scenario.</summary>
-    public static readonly IReadOnlyList<string> RecorderOptionKeys = ["guest", "guest_sha256", "backend"];
+    /// <summary>Header options the recorder adds beside the scenario's own; not passed to the scenario
+    /// (<c>kernel_vhost_wiring</c>, <c>kernel_vhost_timing</c>: how a kernel-vhost recording's eventfds were wired,
+    /// docs/recording.md §5).</summary>
+    public static readonly IReadOnlyList<string> RecorderOptionKeys =
+        ["guest", "guest_sha256", "backend", "kernel_vhost_wiring", "kernel_vhost_timing"];
 
     private ExternalMachine(IScenario scenario, ScenarioRun run)
     {

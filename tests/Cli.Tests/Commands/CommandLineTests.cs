@@ -117,6 +117,18 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void RecordKernelVhostWiring_OnlyWithTheKernelVhostBackend_AndOnlyRelayOrDirect()
+    {
+        var (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo",
+            "--kernel-vhost-wiring", "direct", "-o", "t.vtrace");
+        Assert.Equal(ExitCodes.UsageOrInput, code);
+        Assert.Contains("--kernel-vhost-wiring applies to --backend kernel-vhost only", err, StringComparison.Ordinal);
+        (code, _, _) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo",
+            "--backend", "kernel-vhost", "--kernel-vhost-wiring", "sideways", "-o", "t.vtrace");
+        Assert.Equal(ExitCodes.UsageOrInput, code);
+    }
+
+    [Fact]
     public void BenchRing_PrintsOneLineEndingInNsPerRequest()
     {
         var (code, output, _) = CliRunner.Run("bench", "ring", "--requests", "1000", "--batch", "8");
