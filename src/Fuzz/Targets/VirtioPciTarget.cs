@@ -86,11 +86,10 @@ public sealed class VirtioPciTarget : IFuzzTarget
         bool ioEventFd = (options & 2) == 0;
         Simulation sim = CreateSimulation();
         context.Attach(sim);
-        var transport = new VirtioPciOptions
+        var rig = new VirtioPciDriverRig(sim, () => new VirtioDemoDevice(Flavour.Robust), () => new VirtioPciOptions
         {
             Mode = VirtioPciMode.Transitional, MsixVectors = msixVectors, UseIoEventFd = ioEventFd, Flavour = Flavour,
-        };
-        var rig = new VirtioPciDriverRig(sim, new VirtioDemoDevice(Flavour.Robust), transport, context);
+        }, context);
         var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Engine;
 using Sim.Devices.Virtio;
@@ -134,9 +135,13 @@ internal sealed partial class VirtioPciExecution
         _model.ForgetConfig();
         _modelValid = true;
         _guestReady = false;
+        Span<byte> b = stackalloc byte[2];
+        IBusDevice common = _rig.ModernRegion;
         ushort select = _model.QueueSelect;
-        ushort queueSize = _rig.PeekCommon16(L.CommonQueueSize);
-        ushort enable = _rig.PeekCommon16(L.CommonQueueEnable);
+        common.Read(BusKind.Mmio, L.CommonQueueSize, b);
+        ushort queueSize = BinaryPrimitives.ReadUInt16LittleEndian(b);
+        common.Read(BusKind.Mmio, L.CommonQueueEnable, b);
+        ushort enable = BinaryPrimitives.ReadUInt16LittleEndian(b);
         if (select < _device.QueueCount) _model.AfterReset(_rig.PeekStatus(), select, queueSize, enable);
     }
 

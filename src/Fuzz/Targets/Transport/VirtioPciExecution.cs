@@ -55,9 +55,12 @@ internal sealed partial class VirtioPciExecution
         _checker = checker;
         _gate = gate;
         _guest = guest;
-        ulong offered = _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures;
-        _model = new VirtioPciRegisterModel([_device.GetQueue(Queue).MaxSize], offered,
-            Narrow.LowUInt32(_device.HostFeatures), msixVectors) { Context = _context };
+        _model = new VirtioPciRegisterModel([_device.GetQueue(Queue).MaxSize],
+            _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures, Narrow.LowUInt32(_device.HostFeatures),
+            msixVectors)
+        {
+            Context = _context,
+        };
         _pciCfgCap = rig.FindPciCfgCap();
         _checker.Context = _context;
         _checker.Deactivate();
