@@ -134,6 +134,20 @@ public sealed class CampaignSupervisor
         if (Screen) RunScreen(layout, clock);
         else RunPlain(layout, clock);
 
+        int code = WaitForWorkers(layout);
+        IReadOnlyList<WorkerStatus> final = WorkerStatus.ReadAll(layout);
+        _out.WriteLine($"final statistics after {clock.Elapsed.TotalSeconds:F1}s{(_stopRequested ? " (stopped by signal)" : "")}:");
+        foreach (string line in StatusRenderer.PlainLines(clock.Elapsed, final, DateTimeOffset.UtcNow.ToUnixTimeSeconds())) _out.WriteLine(line);
+        int findings = FindingRegistry.Records(Path.Combine(layout.Root, CampaignLayout.FindingsName)).Count;
+        _out.WriteLine($"findings: {findings} saved under {Path.Combine(layout.Root, CampaignLayout.FindingsName)}; report: virtsim fuzz report {layout.Root}");
+        foreach ((_, Process p) in _running) p.Dispose();
+        return code;
+    }
+
+    /// <summary>Waits for every worker; the campaign's exit code: 2 when one failed or ended oddly, else 1 when one
+    /// found something, else 0.</summary>
+    private int WaitForWorkers(CampaignLayout layout)
+    {
         int code = 0;
         foreach ((WorkerPlan plan, Process p) in _running)
         {
@@ -150,12 +164,6 @@ public sealed class CampaignSupervisor
                 code = 2;
             }
         }
-        IReadOnlyList<WorkerStatus> final = WorkerStatus.ReadAll(layout);
-        _out.WriteLine($"final statistics after {clock.Elapsed.TotalSeconds:F1}s{(_stopRequested ? " (stopped by signal)" : "")}:");
-        foreach (string line in StatusRenderer.PlainLines(clock.Elapsed, final, DateTimeOffset.UtcNow.ToUnixTimeSeconds())) _out.WriteLine(line);
-        int findings = FindingRegistry.Records(Path.Combine(layout.Root, CampaignLayout.FindingsName)).Count;
-        _out.WriteLine($"findings: {findings} saved under {Path.Combine(layout.Root, CampaignLayout.FindingsName)}; report: virtsim fuzz report {layout.Root}");
-        foreach ((_, Process p) in _running) p.Dispose();
         return code;
     }
 

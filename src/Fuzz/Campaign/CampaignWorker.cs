@@ -292,43 +292,41 @@ public sealed class CampaignWorker : ICampaignHooks
         _rateExecs = campaign.Executions;
         _rateSeconds = _clock.Elapsed.TotalSeconds;
         double stability = _stabilityRuns == 0 ? 100 : 100.0 * _stabilityStable / _stabilityRuns;
-        string I(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
-        string L(long v) => v.ToString(CultureInfo.InvariantCulture);
         var stats = new List<KeyValuePair<string, string>>
         {
-            new("start_time", L(_startUnix)),
-            new("last_update", L(now)),
-            new("run_time", L((long)runSeconds)),
-            new("fuzzer_pid", L(Environment.ProcessId)),
+            new("start_time", Integer(_startUnix)),
+            new("last_update", Integer(now)),
+            new("run_time", Integer((long)runSeconds)),
+            new("fuzzer_pid", Integer(Environment.ProcessId)),
             new("cycles_done", "0"),
             new("cycles_wo_finds", "0"),
-            new("time_wo_finds", L(_lastFindUnix == 0 ? 0 : now - _lastFindUnix)),
-            new("execs_done", L(execs)),
-            new("execs_per_sec", I(perSecond)),
-            new("execs_ps_last_min", I(recent)),
-            new("corpus_count", L(campaign.CorpusCount)),
+            new("time_wo_finds", Integer(_lastFindUnix == 0 ? 0 : now - _lastFindUnix)),
+            new("execs_done", Integer(execs)),
+            new("execs_per_sec", Fixed2(perSecond)),
+            new("execs_ps_last_min", Fixed2(recent)),
+            new("corpus_count", Integer(campaign.CorpusCount)),
             new("corpus_favored", "0"),
-            new("corpus_found", L(_found)),
-            new("corpus_imported", L(_imported)),
-            new("corpus_variable", L(_stabilityRuns - _stabilityStable)),
+            new("corpus_found", Integer(_found)),
+            new("corpus_imported", Integer(_imported)),
+            new("corpus_variable", Integer(_stabilityRuns - _stabilityStable)),
             new("max_depth", "1"),
             new("cur_item", "0"),
             new("pending_favs", "0"),
             new("pending_total", "0"),
-            new("stability", I(stability) + "%"),
-            new("bitmap_cvg", I(100.0 * campaign.Edges / CoverageMap.Size) + "%"),
-            new("saved_crashes", L(_savedCrashes)),
-            new("saved_hangs", L(_savedHangs)),
-            new("last_find", L(_lastFindUnix)),
-            new("last_crash", L(_lastCrashUnix)),
-            new("last_hang", L(_lastHangUnix)),
-            new("execs_since_crash", L(execs)),
+            new("stability", Fixed2(stability) + "%"),
+            new("bitmap_cvg", Fixed2(100.0 * campaign.Edges / CoverageMap.Size) + "%"),
+            new("saved_crashes", Integer(_savedCrashes)),
+            new("saved_hangs", Integer(_savedHangs)),
+            new("last_find", Integer(_lastFindUnix)),
+            new("last_crash", Integer(_lastCrashUnix)),
+            new("last_hang", Integer(_lastHangUnix)),
+            new("execs_since_crash", Integer(execs)),
             new("exec_timeout", "0"),
             new("slowest_exec_ms", "0"),
-            new("peak_rss_mb", L(Environment.WorkingSet / (1024 * 1024))),
+            new("peak_rss_mb", Integer(Environment.WorkingSet / (1024 * 1024))),
             new("cpu_affinity", "-1"),
-            new("edges_found", L(campaign.Edges)),
-            new("total_edges", L(CoverageMap.Size)),
+            new("edges_found", Integer(campaign.Edges)),
+            new("total_edges", Integer(CoverageMap.Size)),
             new("var_byte_count", "0"),
             new("havoc_expansion", "0"),
             new("auto_dict_entries", "0"),
@@ -341,23 +339,34 @@ public sealed class CampaignWorker : ICampaignHooks
             new("command_line", _settings.CommandLine),
         };
         StatsFile.WriteAtomically(_layout.FuzzerStats(me), StatsFile.Format(stats));
+        WriteVirtsimStats(me, final);
+        PlotDataFile.Append(_layout.PlotData(me), (long)runSeconds, campaign.CorpusCount, 100.0 * campaign.Edges / CoverageMap.Size, _savedCrashes, _savedHangs, recent, execs, campaign.Edges);
+    }
+
+    /// <summary>virtsim's own per-worker figures next to AFL++'s fuzzer_stats (target, seed, stability counts,
+    /// findings per oracle, memory and CPU).</summary>
+    private void WriteVirtsimStats(string me, bool final)
+    {
         var ours = new List<KeyValuePair<string, string>>
         {
             new("target", _target.Name),
             new("worker", me),
             new("seed", _options.Seed.ToString(CultureInfo.InvariantCulture)),
             new("coverage", _coverage.IsAvailable ? "edges" : "none"),
-            new("last_new_edge", L(_lastNewEdgeUnix)),
-            new("stability_checked", L(_stabilityRuns)),
-            new("stability_stable", L(_stabilityStable)),
-            new("known_findings", L(_knownFindings)),
-            new("rss_start_kb", L(_rssStart / 1024)),
-            new("rss_kb", L(Environment.WorkingSet / 1024)),
-            new("cpu_seconds", I(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds)),
+            new("last_new_edge", Integer(_lastNewEdgeUnix)),
+            new("stability_checked", Integer(_stabilityRuns)),
+            new("stability_stable", Integer(_stabilityStable)),
+            new("known_findings", Integer(_knownFindings)),
+            new("rss_start_kb", Integer(_rssStart / 1024)),
+            new("rss_kb", Integer(Environment.WorkingSet / 1024)),
+            new("cpu_seconds", Fixed2(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds)),
             new("state", final ? "stopped" : "running"),
         };
-        foreach ((string oracle, int n) in _findingsByOracle) ours.Add(new("findings_" + oracle, L(n)));
+        foreach ((string oracle, int n) in _findingsByOracle) ours.Add(new("findings_" + oracle, Integer(n)));
         StatsFile.WriteAtomically(_layout.VirtsimStats(me), StatsFile.Format(ours));
-        PlotDataFile.Append(_layout.PlotData(me), (long)runSeconds, campaign.CorpusCount, 100.0 * campaign.Edges / CoverageMap.Size, _savedCrashes, _savedHangs, recent, execs, campaign.Edges);
     }
+
+    private static string Fixed2(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
+
+    private static string Integer(long v) => v.ToString(CultureInfo.InvariantCulture);
 }

@@ -95,6 +95,16 @@ public static class MutantHost
         }
         IlMutant mutant = all[id];
         targets ??= TargetsFor(mutant);
+        RunMutant(mutant, devices, baseDirectory, targets, seconds, seed, findings, output);
+        return 0;
+    }
+
+    /// <summary>Runs <paramref name="targets"/> for <paramref name="seconds"/> against a copy of Sim.Devices with
+    /// <paramref name="mutant"/> applied, loaded instrumented in its own context, and prints the verdict line; the
+    /// temporary directory is removed afterwards.</summary>
+    private static void RunMutant(IlMutant mutant, string devices, string baseDirectory, string[] targets,
+        double seconds, ulong seed, string? findings, TextWriter output)
+    {
         string work = Path.Combine(Path.GetTempPath(), "virtsim-mutants", Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         Directory.CreateDirectory(work);
         try
@@ -137,7 +147,6 @@ public static class MutantHost
                 // clean.
             }
         }
-        return 0;
     }
 
     /// <summary>The robust targets that exercise a mutant's code.</summary>

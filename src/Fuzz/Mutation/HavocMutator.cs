@@ -54,12 +54,7 @@ public sealed class HavocMutator
                 return len;
             case 4:
                 if (len < 8) goto case 3;
-                {
-                    ulong v = InterestingValues.Int64[prng.IntLessThan(InterestingValues.Int64.Length)];
-                    Span<byte> at = buf[prng.IntLessThan(len - 7)..];
-                    if (prng.NextBool()) BinaryPrimitives.WriteUInt64LittleEndian(at, v);
-                    else BinaryPrimitives.WriteUInt64BigEndian(at, v);
-                }
+                WriteInteresting64(buf, len, prng);
                 return len;
             case 5:
                 {
@@ -69,21 +64,11 @@ public sealed class HavocMutator
                 return len;
             case 6:
                 if (len < 2) goto case 5;
-                {
-                    Span<byte> at = buf[prng.IntLessThan(len - 1)..];
-                    bool little = prng.NextBool();
-                    ushort v = little ? BinaryPrimitives.ReadUInt16LittleEndian(at) : BinaryPrimitives.ReadUInt16BigEndian(at);
-                    WriteU16(at, unchecked((ushort)(v + Delta(prng))), little);
-                }
+                AddToUInt16(buf, len, prng);
                 return len;
             case 7:
                 if (len < 4) goto case 6;
-                {
-                    Span<byte> at = buf[prng.IntLessThan(len - 3)..];
-                    bool little = prng.NextBool();
-                    uint v = little ? BinaryPrimitives.ReadUInt32LittleEndian(at) : BinaryPrimitives.ReadUInt32BigEndian(at);
-                    WriteU32(at, Narrow.ToUInt32Wrapping(v + Delta(prng)), little);
-                }
+                AddToUInt32(buf, len, prng);
                 return len;
             case 8:
                 buf[prng.IntLessThan(len)] ^= (byte)(1 + prng.IntLessThan(255));
@@ -91,82 +76,137 @@ public sealed class HavocMutator
             case 9:
                 // Delete a block (never the whole input: an empty input rarely says anything new).
                 if (len < 2) goto case 0;
-                {
-                    int n = BlockLength(prng, len - 1);
-                    int at = prng.IntLessThan(len - n + 1);
-                    buf[(at + n)..len].CopyTo(buf[at..]);
-                    return len - n;
-                }
+                return DeleteBlock(buf, len, prng);
             case 10:
                 // Insert a block: a copy of existing bytes, a run of one value, or random bytes.
                 if (len >= cap) goto case 9;
-                {
-                    int n = BlockLength(prng, cap - len);
-                    int at = prng.IntLessThan(len + 1);
-                    buf[at..len].CopyTo(buf[(at + n)..]);
-                    int kind = prng.IntLessThan(4);
-                    Span<byte> block = buf.Slice(at, n);
-                    if (kind == 0 && len >= n)
-                    {
-                        // Source chosen from the bytes as they were (before the gap); copy through a shift-aware index.
-                        int src = prng.IntLessThan(len - n + 1);
-                        for (int k = 0; k < n; k++)
-                        {
-                            int from = src + k;
-                            block[k] = buf[from < at ? from : from + n];
-                        }
-                    }
-                    else if (kind == 1)
-                    {
-                        block.Fill(prng.NextBool() ? prng.NextByte() : InterestingValues.Int8[prng.IntLessThan(InterestingValues.Int8.Length)]);
-                    }
-                    else
-                    {
-                        prng.NextBytes(block);
-                    }
-                    return len + n;
-                }
+                return InsertBlock(buf, len, prng);
             case 11:
                 // Overwrite a block with a copy of another part of the input (duplicates a structure).
                 if (len < 2) goto case 0;
-                {
-                    int n = BlockLength(prng, len - 1);
-                    int src = prng.IntLessThan(len - n + 1);
-                    int dst = prng.IntLessThan(len - n + 1);
-                    buf.Slice(src, n).CopyTo(buf.Slice(dst, n));
-                    return len;
-                }
+                return CopyBlock(buf, len, prng);
             case 12:
                 // Splice: overwrite from the partner at the same or a random offset.
                 if (partner.Length == 0) goto case 10;
-                {
-                    int n = BlockLength(prng, Math.Min(partner.Length, len));
-                    int src = prng.IntLessThan(partner.Length - n + 1);
-                    int dst = prng.IntLessThan(len - n + 1);
-                    partner.Slice(src, n).CopyTo(buf.Slice(dst, n));
-                    return len;
-                }
+                return SpliceOverwrite(buf, len, prng, partner);
             case 13:
                 // Splice: insert a chunk of the partner.
                 if (partner.Length == 0 || len >= cap) goto case 9;
-                {
-                    int n = BlockLength(prng, Math.Min(partner.Length, cap - len));
-                    int src = prng.IntLessThan(partner.Length - n + 1);
-                    int at = prng.IntLessThan(len + 1);
-                    buf[at..len].CopyTo(buf[(at + n)..]);
-                    partner.Slice(src, n).CopyTo(buf.Slice(at, n));
-                    return len + n;
-                }
+                return SpliceInsert(buf, len, prng, partner);
             default:
                 // Crossover: keep our head, take the partner's tail from a random cut (AFL's splice stage).
                 if (partner.Length < 2 || len < 2) goto case 0;
-                {
-                    int cut = 1 + prng.IntLessThan(Math.Min(len, partner.Length) - 1);
-                    int tail = Math.Min(partner.Length - cut, cap - cut);
-                    partner.Slice(cut, tail).CopyTo(buf[cut..]);
-                    return cut + tail;
-                }
+                return Crossover(buf, len, prng, partner);
         }
+    }
+
+    /// <summary>Overwrites 8 bytes with an interesting 64-bit value in either byte order.</summary>
+    private static void WriteInteresting64(Span<byte> buf, int len, Prng prng)
+    {
+        ulong v = InterestingValues.Int64[prng.IntLessThan(InterestingValues.Int64.Length)];
+        Span<byte> at = buf[prng.IntLessThan(len - 7)..];
+        if (prng.NextBool()) BinaryPrimitives.WriteUInt64LittleEndian(at, v);
+        else BinaryPrimitives.WriteUInt64BigEndian(at, v);
+    }
+
+    /// <summary>Adds a small delta to a 16-bit value in either byte order.</summary>
+    private static void AddToUInt16(Span<byte> buf, int len, Prng prng)
+    {
+        Span<byte> at = buf[prng.IntLessThan(len - 1)..];
+        bool little = prng.NextBool();
+        ushort v = little ? BinaryPrimitives.ReadUInt16LittleEndian(at) : BinaryPrimitives.ReadUInt16BigEndian(at);
+        WriteU16(at, unchecked((ushort)(v + Delta(prng))), little);
+    }
+
+    /// <summary>Adds a small delta to a 32-bit value in either byte order.</summary>
+    private static void AddToUInt32(Span<byte> buf, int len, Prng prng)
+    {
+        Span<byte> at = buf[prng.IntLessThan(len - 3)..];
+        bool little = prng.NextBool();
+        uint v = little ? BinaryPrimitives.ReadUInt32LittleEndian(at) : BinaryPrimitives.ReadUInt32BigEndian(at);
+        WriteU32(at, Narrow.ToUInt32Wrapping(v + Delta(prng)), little);
+    }
+
+    /// <summary>Deletes a block, never the whole input; returns the new length.</summary>
+    private static int DeleteBlock(Span<byte> buf, int len, Prng prng)
+    {
+        int n = BlockLength(prng, len - 1);
+        int at = prng.IntLessThan(len - n + 1);
+        buf[(at + n)..len].CopyTo(buf[at..]);
+        return len - n;
+    }
+
+    /// <summary>Inserts a block: a copy of existing bytes, a run of one value, or random bytes; returns the new
+    /// length.</summary>
+    private static int InsertBlock(Span<byte> buf, int len, Prng prng)
+    {
+        int cap = buf.Length;
+        int n = BlockLength(prng, cap - len);
+        int at = prng.IntLessThan(len + 1);
+        buf[at..len].CopyTo(buf[(at + n)..]);
+        int kind = prng.IntLessThan(4);
+        Span<byte> block = buf.Slice(at, n);
+        if (kind == 0 && len >= n)
+        {
+            // Source chosen from the bytes as they were (before the gap); copy through a shift-aware index.
+            int src = prng.IntLessThan(len - n + 1);
+            for (int k = 0; k < n; k++)
+            {
+                int from = src + k;
+                block[k] = buf[from < at ? from : from + n];
+            }
+        }
+        else if (kind == 1)
+        {
+            block.Fill(prng.NextBool() ? prng.NextByte() : InterestingValues.Int8[prng.IntLessThan(InterestingValues.Int8.Length)]);
+        }
+        else
+        {
+            prng.NextBytes(block);
+        }
+        return len + n;
+    }
+
+    /// <summary>Overwrites a block with a copy of another part of the input.</summary>
+    private static int CopyBlock(Span<byte> buf, int len, Prng prng)
+    {
+        int n = BlockLength(prng, len - 1);
+        int src = prng.IntLessThan(len - n + 1);
+        int dst = prng.IntLessThan(len - n + 1);
+        buf.Slice(src, n).CopyTo(buf.Slice(dst, n));
+        return len;
+    }
+
+    /// <summary>Overwrites a block with a chunk of the partner.</summary>
+    private static int SpliceOverwrite(Span<byte> buf, int len, Prng prng, ReadOnlySpan<byte> partner)
+    {
+        int n = BlockLength(prng, Math.Min(partner.Length, len));
+        int src = prng.IntLessThan(partner.Length - n + 1);
+        int dst = prng.IntLessThan(len - n + 1);
+        partner.Slice(src, n).CopyTo(buf.Slice(dst, n));
+        return len;
+    }
+
+    /// <summary>Inserts a chunk of the partner; returns the new length.</summary>
+    private static int SpliceInsert(Span<byte> buf, int len, Prng prng, ReadOnlySpan<byte> partner)
+    {
+        int cap = buf.Length;
+        int n = BlockLength(prng, Math.Min(partner.Length, cap - len));
+        int src = prng.IntLessThan(partner.Length - n + 1);
+        int at = prng.IntLessThan(len + 1);
+        buf[at..len].CopyTo(buf[(at + n)..]);
+        partner.Slice(src, n).CopyTo(buf.Slice(at, n));
+        return len + n;
+    }
+
+    /// <summary>Keeps the head, takes the partner's tail from a random cut; returns the new length.</summary>
+    private static int Crossover(Span<byte> buf, int len, Prng prng, ReadOnlySpan<byte> partner)
+    {
+        int cap = buf.Length;
+        int cut = 1 + prng.IntLessThan(Math.Min(len, partner.Length) - 1);
+        int tail = Math.Min(partner.Length - cut, cap - cut);
+        partner.Slice(cut, tail).CopyTo(buf[cut..]);
+        return cut + tail;
     }
 
     private static int Delta(Prng prng)

@@ -34,56 +34,64 @@ public sealed class ScenarioMutator : IMutator
         {
             int kind = prng.IntLessThan(KindCount);
             if (ops == 0) kind = 0;
-            switch (kind)
-            {
-                case 0:
-                    if (ops < capacity)
-                    {
-                        int at = prng.IntLessThan(ops + 1);
-                        Span<byte> slot = Open(buffer, length, at);
-                        for (int i = 0; i < slot.Length; i++) slot[i] = prng.NextByte();
-                        length += RingInput.OpLength;
-                        ops++;
-                    }
+            length = MutateOnce(buffer, length, capacity, kind, prng);
+            ops = (length - RingInput.HeaderLength) / RingInput.OpLength;
+        }
+        return length;
+    }
+
+    /// <summary>One mutation of the stack: <paramref name="kind"/> 0 inserts a random op, 1 deletes one, 2 duplicates
+    /// one, 3 swaps two, 4 changes an op's code, 5 flips a header bit, else edits one field. Returns the new
+    /// length (the framing stays aligned).</summary>
+    private static int MutateOnce(Span<byte> buffer, int length, int capacity, int kind, Prng prng)
+    {
+        int ops = (length - RingInput.HeaderLength) / RingInput.OpLength;
+        switch (kind)
+        {
+            case 0:
+                if (ops < capacity)
+                {
+                    int at = prng.IntLessThan(ops + 1);
+                    Span<byte> slot = Open(buffer, length, at);
+                    for (int i = 0; i < slot.Length; i++) slot[i] = prng.NextByte();
+                    length += RingInput.OpLength;
+                }
+                break;
+            case 1:
+                {
+                    int at = prng.IntLessThan(ops);
+                    int start = Offset(at);
+                    buffer[(start + RingInput.OpLength)..length].CopyTo(buffer[start..]);
+                    length -= RingInput.OpLength;
                     break;
-                case 1:
-                    {
-                        int at = prng.IntLessThan(ops);
-                        int start = Offset(at);
-                        buffer[(start + RingInput.OpLength)..length].CopyTo(buffer[start..]);
-                        length -= RingInput.OpLength;
-                        ops--;
-                        break;
-                    }
-                case 2:
-                    if (ops < capacity)
-                    {
-                        int from = prng.IntLessThan(ops);
-                        int at = prng.IntLessThan(ops + 1);
-                        Span<byte> slot = Open(buffer, length, at);
-                        int src = Offset(from >= at ? from + 1 : from);
-                        buffer.Slice(src, RingInput.OpLength).CopyTo(slot);
-                        length += RingInput.OpLength;
-                        ops++;
-                    }
+                }
+            case 2:
+                if (ops < capacity)
+                {
+                    int from = prng.IntLessThan(ops);
+                    int at = prng.IntLessThan(ops + 1);
+                    Span<byte> slot = Open(buffer, length, at);
+                    int src = Offset(from >= at ? from + 1 : from);
+                    buffer.Slice(src, RingInput.OpLength).CopyTo(slot);
+                    length += RingInput.OpLength;
+                }
+                break;
+            case 3:
+                {
+                    Span<byte> a = Op(buffer, prng.IntLessThan(ops));
+                    Span<byte> b = Op(buffer, prng.IntLessThan(ops));
+                    for (int i = 0; i < RingInput.OpLength; i++) (a[i], b[i]) = (b[i], a[i]);
                     break;
-                case 3:
-                    {
-                        Span<byte> a = Op(buffer, prng.IntLessThan(ops));
-                        Span<byte> b = Op(buffer, prng.IntLessThan(ops));
-                        for (int i = 0; i < RingInput.OpLength; i++) (a[i], b[i]) = (b[i], a[i]);
-                        break;
-                    }
-                case 4:
-                    Op(buffer, prng.IntLessThan(ops))[0] = (byte)prng.IntLessThan(RingInput.OpCount);
-                    break;
-                case 5:
-                    buffer[prng.IntLessThan(RingInput.HeaderLength)] ^= (byte)(1 << prng.IntLessThan(8));
-                    break;
-                default:
-                    EditField(Op(buffer, prng.IntLessThan(ops)), prng);
-                    break;
-            }
+                }
+            case 4:
+                Op(buffer, prng.IntLessThan(ops))[0] = (byte)prng.IntLessThan(RingInput.OpCount);
+                break;
+            case 5:
+                buffer[prng.IntLessThan(RingInput.HeaderLength)] ^= (byte)(1 << prng.IntLessThan(8));
+                break;
+            default:
+                EditField(Op(buffer, prng.IntLessThan(ops)), prng);
+                break;
         }
         return length;
     }

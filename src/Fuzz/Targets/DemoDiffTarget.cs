@@ -128,8 +128,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
         // device's, the others the driver's), so what each reads next depends on when it writes used.flags,
         // avail_event and used entries — implementation-defined. Such inputs still run (crash, hang, interrupt
         // oracles) but are not compared.
-        _diverged = Overlap(desc, 16UL * (ulong)size, avail, 6 + (2UL * (ulong)size)) || Overlap(desc, 16UL * (ulong)size, used, 6 + (8UL * (ulong)size)) ||
-            Overlap(avail, 6 + (2UL * (ulong)size), used, 6 + (8UL * (ulong)size));
+        _diverged = RingsOverlap(desc, avail, used, size);
         _interruptsQemu.Context = context;
         _interruptsVhost.Context = context;
         _interruptsQemu.Configure(simQemu.Memory, avail, used, size, header.EventIdx);
@@ -146,23 +145,7 @@ public sealed class DemoDiffTarget : IFuzzTarget
                 _interruptsVhost.AfterGuest();
                 continue;
             }
-            switch (op.Code)
-            {
-                case 8:
-                    qemu.Kick();
-                    vhost.Kick.Signal();
-                    break;
-                case 9:
-                    if (!RunBoth(qemu, vhost, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
-                    break;
-                case 14:
-                    qemu.Kick();
-                    vhost.Kick.Signal();
-                    if (!RunBoth(qemu, vhost, context, 1)) return FuzzOutcome.Completed;
-                    break;
-                default:
-                    break;
-            }
+            if (!ApplyDeviceOp(qemu, vhost, context, op)) return FuzzOutcome.Completed;
         }
         if (context.Finding is not null) return FuzzOutcome.Completed;
         // The guest stops and kicks once; both drain; then the final comparison and the interrupt oracle.
@@ -172,6 +155,40 @@ public sealed class DemoDiffTarget : IFuzzTarget
         if (!device.IsBroken) _interruptsQemu.Final("notify/missed-interrupt-after-drain-qemu");
         if (vhost.Vq.VqErrors == 0 && vhost.Vq.HasBackend) _interruptsVhost.Final("notify/missed-interrupt-after-drain-vhost");
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>One device-side op on both sides: 8 kick, 9 run, 14 kick and run, others nothing; false when the
+    /// execution must stop.</summary>
+    private bool ApplyDeviceOp(QemuBackendRig qemu, VhostBackendRig vhost, FuzzContext context,
+        in RingInput.Op op)
+    {
+        switch (op.Code)
+        {
+            case 8:
+                qemu.Kick();
+                vhost.Kick.Signal();
+                break;
+            case 9:
+                return RunBoth(qemu, vhost, context, 1 + (op.Index % 8));
+            case 14:
+                qemu.Kick();
+                vhost.Kick.Signal();
+                return RunBoth(qemu, vhost, context, 1);
+            default:
+                break;
+        }
+        return true;
+    }
+
+    /// <summary>Whether any two of the descriptor table, available ring and used ring of a queue of
+    /// <paramref name="size"/> overlap (VIRTIO 1.2 §2.7: 16, 6 + 2·size and 6 + 8·size bytes).</summary>
+    private static bool RingsOverlap(ulong desc, ulong avail, ulong used, int size)
+    {
+        ulong descBytes = 16UL * (ulong)size;
+        ulong availBytes = 6 + (2UL * (ulong)size);
+        ulong usedBytes = 6 + (8UL * (ulong)size);
+        return Overlap(desc, descBytes, avail, availBytes) || Overlap(desc, descBytes, used, usedBytes)
+            || Overlap(avail, availBytes, used, usedBytes);
     }
 
     private bool RunBoth(QemuBackendRig qemu, VhostBackendRig vhost, FuzzContext context, int windows)

@@ -87,49 +87,17 @@ public sealed class GuestMemoryTarget : IFuzzTarget
                     if (!CheckWrite(ref reader, context, 1 << (op - 4))) return FuzzOutcome.Completed;
                     break;
                 case 8:
-                    {
-                        ulong address = ReadAddress(ref reader);
-                        int length = reader.ReadChoice(AccessLengthMax + 1);
-                        bool ok = _memory.TryRead(new GuestAddress(address), _scratch.AsSpan(0, length));
-                        bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
-                        if (ok != expect) return Fail(context, "guest-memory/read-span-validity", $"TryRead(0x{address:x}, {length}) = {ok}, model says {expect}", FuzzOutcome.Completed);
-                        if (ok && !(_scratch.AsSpan(0, length).SequenceEqual(_shadow[r].AsSpan(off, length)))) return Fail(context, "guest-memory/read-span-value", $"TryRead(0x{address:x}, {length}) returned bytes differing from the model", FuzzOutcome.Completed);
-                        break;
-                    }
+                    if (!CheckReadSpan(ref reader, context)) return FuzzOutcome.Completed;
+                    break;
                 case 9:
-                    {
-                        ulong address = ReadAddress(ref reader);
-                        int length = reader.ReadChoice(AccessLengthMax + 1);
-                        reader.ReadBytes(_scratch.AsSpan(0, length));
-                        bool ok = _memory.TryWrite(new GuestAddress(address), _scratch.AsSpan(0, length));
-                        bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
-                        if (ok != expect) return Fail(context, "guest-memory/write-span-validity", $"TryWrite(0x{address:x}, {length}) = {ok}, model says {expect}", FuzzOutcome.Completed);
-                        if (ok) ModelWrite(r, off, _scratch.AsSpan(0, length));
-                        break;
-                    }
+                    if (!CheckWriteSpan(ref reader, context)) return FuzzOutcome.Completed;
+                    break;
                 case 10:
-                    {
-                        ulong address = ReadAddress(ref reader);
-                        ulong length = reader.ReadBool() ? reader.ReadU64() : (ulong)reader.ReadChoice(AccessLengthMax + 1);
-                        bool ok = _memory.TryGetSpan(new GuestAddress(address), length, out Span<byte> span);
-                        bool expect = length <= int.MaxValue && ModelLocate(address, length, out int r, out int off);
-                        if (ok != expect) return Fail(context, "guest-memory/get-span-validity", $"TryGetSpan(0x{address:x}, {length}) = {ok}, model says {expect}", FuzzOutcome.Completed);
-                        if (ok)
-                        {
-                            ModelLocate(address, length, out r, out off);
-                            if (!(span.Length == (int)length && span.SequenceEqual(_shadow[r].AsSpan(off, (int)length)))) return Fail(context, "guest-memory/get-span-value", $"TryGetSpan(0x{address:x}, {length}) span differs from the model", FuzzOutcome.Completed);
-                        }
-                        break;
-                    }
+                    if (!CheckGetSpan(ref reader, context)) return FuzzOutcome.Completed;
+                    break;
                 case 11:
-                    {
-                        ulong address = ReadAddress(ref reader);
-                        ulong length = reader.ReadU64();
-                        bool ok = _memory.IsValidRange(new GuestAddress(address), length);
-                        bool expect = ModelLocate(address, length, out _, out _);
-                        if (ok != expect) return Fail(context, "guest-memory/valid-range", $"IsValidRange(0x{address:x}, 0x{length:x}) = {ok}, model says {expect}", FuzzOutcome.Completed);
-                        break;
-                    }
+                    if (!CheckValidRange(ref reader, context)) return FuzzOutcome.Completed;
+                    break;
                 case 12:
                     snapshot = _memory.Snapshot();
                     break;
@@ -154,6 +122,84 @@ public sealed class GuestMemoryTarget : IFuzzTarget
             }
         }
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>TryRead of a span (op 8) against the model; false when a finding was reported.</summary>
+    private bool CheckReadSpan(ref FuzzInputReader reader, FuzzContext context)
+    {
+        ulong address = ReadAddress(ref reader);
+        int length = reader.ReadChoice(AccessLengthMax + 1);
+        bool ok = _memory.TryRead(new GuestAddress(address), _scratch.AsSpan(0, length));
+        bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
+        if (ok != expect)
+        {
+            return Fail(context, "guest-memory/read-span-validity",
+                $"TryRead(0x{address:x}, {length}) = {ok}, model says {expect}", false);
+        }
+        if (ok && !(_scratch.AsSpan(0, length).SequenceEqual(_shadow[r].AsSpan(off, length))))
+        {
+            return Fail(context, "guest-memory/read-span-value",
+                $"TryRead(0x{address:x}, {length}) returned bytes differing from the model", false);
+        }
+        return true;
+    }
+
+    /// <summary>TryWrite of a span (op 9) against the model; a valid write updates the model. False when a finding
+    /// was reported.</summary>
+    private bool CheckWriteSpan(ref FuzzInputReader reader, FuzzContext context)
+    {
+        ulong address = ReadAddress(ref reader);
+        int length = reader.ReadChoice(AccessLengthMax + 1);
+        reader.ReadBytes(_scratch.AsSpan(0, length));
+        bool ok = _memory.TryWrite(new GuestAddress(address), _scratch.AsSpan(0, length));
+        bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
+        if (ok != expect)
+        {
+            return Fail(context, "guest-memory/write-span-validity",
+                $"TryWrite(0x{address:x}, {length}) = {ok}, model says {expect}", false);
+        }
+        if (ok) ModelWrite(r, off, _scratch.AsSpan(0, length));
+        return true;
+    }
+
+    /// <summary>TryGetSpan (op 10), sometimes with a huge length, against the model; false when a finding was
+    /// reported.</summary>
+    private bool CheckGetSpan(ref FuzzInputReader reader, FuzzContext context)
+    {
+        ulong address = ReadAddress(ref reader);
+        ulong length = reader.ReadBool() ? reader.ReadU64() : (ulong)reader.ReadChoice(AccessLengthMax + 1);
+        bool ok = _memory.TryGetSpan(new GuestAddress(address), length, out Span<byte> span);
+        bool expect = length <= int.MaxValue && ModelLocate(address, length, out int r, out int off);
+        if (ok != expect)
+        {
+            return Fail(context, "guest-memory/get-span-validity",
+                $"TryGetSpan(0x{address:x}, {length}) = {ok}, model says {expect}", false);
+        }
+        if (ok)
+        {
+            ModelLocate(address, length, out r, out off);
+            if (!(span.Length == (int)length && span.SequenceEqual(_shadow[r].AsSpan(off, (int)length))))
+            {
+                return Fail(context, "guest-memory/get-span-value",
+                    $"TryGetSpan(0x{address:x}, {length}) span differs from the model", false);
+            }
+        }
+        return true;
+    }
+
+    /// <summary>IsValidRange (op 11) against the model; false when a finding was reported.</summary>
+    private bool CheckValidRange(ref FuzzInputReader reader, FuzzContext context)
+    {
+        ulong address = ReadAddress(ref reader);
+        ulong length = reader.ReadU64();
+        bool ok = _memory.IsValidRange(new GuestAddress(address), length);
+        bool expect = ModelLocate(address, length, out _, out _);
+        if (ok != expect)
+        {
+            return Fail(context, "guest-memory/valid-range",
+                $"IsValidRange(0x{address:x}, 0x{length:x}) = {ok}, model says {expect}", false);
+        }
+        return true;
     }
 
     /// <summary>Reports a model divergence. Messages are formatted only here, on failure, so the common path

@@ -137,6 +137,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
         return FuzzOutcome.Completed;
     }
 
+    /// <summary>One op: the set-up ioctls here, the rest in <see cref="ApplyRuntime"/>; false when the execution
+    /// must stop.</summary>
     private bool Apply(in VhostCoreInput.Op op)
     {
         VhostDevice dev = _demo.Device;
@@ -151,16 +153,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
                 if (Mirror is not null) _mirrorModel!.ResetOwner(Mirror.ResetOwner());
                 break;
             case VhostCoreInput.OpGetFeatures:
-                {
-                    VhostResult r = dev.GetFeatures(out ulong features);
-                    _model.GetFeatures(r, features);
-                    if (Mirror is not null)
-                    {
-                        r = Mirror.GetFeatures(out features);
-                        _mirrorModel!.GetFeatures(r, features);
-                    }
-                    break;
-                }
+                GetFeatures();
+                break;
             case VhostCoreInput.OpSetFeatures:
                 {
                     ulong features = (op.A & 1) != 0 ? op.X : dev.OfferedFeatures & op.X;
@@ -169,16 +163,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
                     break;
                 }
             case VhostCoreInput.OpSetMemTable:
-                {
-                    int count = op.A & 7;
-                    if (count == 7) count = MemRegionsMax + 1;
-                    for (int i = 0; i < count; i++) _regions[i] = Region(i, (int)((op.X >> (4 * (i % 16))) & 15), op.Y);
-                    uint padding = (op.A & 8) != 0 ? (uint)op.Y | 1 : 0;
-                    ReadOnlySpan<VhostMemoryRegion> table = _regions.AsSpan(0, count);
-                    _model.SetMemTable(table, padding, dev.SetMemTable(table, padding));
-                    if (Mirror is not null) _mirrorModel!.SetMemTable(table, padding, Mirror.SetMemTable(table, padding));
-                    break;
-                }
+                SetMemTable(op);
+                break;
             case VhostCoreInput.OpSetVringNum:
                 {
                     uint num = (op.A & 3) switch
@@ -207,16 +193,61 @@ public sealed class VhostCoreTarget : IFuzzTarget
                     break;
                 }
             case VhostCoreInput.OpGetVringBase:
-                {
-                    VhostResult r = dev.GetVringBase(op.Index, out uint num);
-                    _model.GetVringBase(op.Index, r, num);
-                    if (Mirror is not null)
-                    {
-                        r = Mirror.GetVringBase(op.Index, out num);
-                        _mirrorModel!.GetVringBase(op.Index, r, num);
-                    }
-                    break;
-                }
+                GetVringBase(op.Index);
+                break;
+            default:
+                return ApplyRuntime(op);
+        }
+        return true;
+    }
+
+    /// <summary>GET_FEATURES on the device (and the mirror), judged by the model.</summary>
+    private void GetFeatures()
+    {
+        VhostDevice dev = _demo.Device;
+        VhostResult r = dev.GetFeatures(out ulong features);
+        _model.GetFeatures(r, features);
+        if (Mirror is not null)
+        {
+            r = Mirror.GetFeatures(out features);
+            _mirrorModel!.GetFeatures(r, features);
+        }
+    }
+
+    /// <summary>SET_MEM_TABLE with 0..MemRegionsMax + 1 regions of the kinds the op picks, maybe with nonzero
+    /// padding.</summary>
+    private void SetMemTable(in VhostCoreInput.Op op)
+    {
+        VhostDevice dev = _demo.Device;
+        int count = op.A & 7;
+        if (count == 7) count = MemRegionsMax + 1;
+        for (int i = 0; i < count; i++) _regions[i] = Region(i, (int)((op.X >> (4 * (i % 16))) & 15), op.Y);
+        uint padding = (op.A & 8) != 0 ? (uint)op.Y | 1 : 0;
+        ReadOnlySpan<VhostMemoryRegion> table = _regions.AsSpan(0, count);
+        _model.SetMemTable(table, padding, dev.SetMemTable(table, padding));
+        if (Mirror is not null) _mirrorModel!.SetMemTable(table, padding, Mirror.SetMemTable(table, padding));
+    }
+
+    /// <summary>GET_VRING_BASE on the device (and the mirror), judged by the model.</summary>
+    private void GetVringBase(uint index)
+    {
+        VhostDevice dev = _demo.Device;
+        VhostResult r = dev.GetVringBase(index, out uint num);
+        _model.GetVringBase(index, r, num);
+        if (Mirror is not null)
+        {
+            r = Mirror.GetVringBase(index, out num);
+            _mirrorModel!.GetVringBase(index, r, num);
+        }
+    }
+
+    /// <summary>The ops after set-up: the ring eventfds, the backend, kicks, runs and the guest's ring edits; false
+    /// when the execution must stop.</summary>
+    private bool ApplyRuntime(in VhostCoreInput.Op op)
+    {
+        VhostDevice dev = _demo.Device;
+        switch (op.Code)
+        {
             case VhostCoreInput.OpSetVringKick:
                 _model.SetVringFd("SET_VRING_KICK", op.Index, dev.SetVringKick(op.Index, (op.A % 3) switch { 0 => _kick, 1 => null, _ => _call }));
                 if (Mirror is not null) _mirrorModel!.SetVringFd("SET_VRING_KICK", op.Index, Mirror.SetVringFd(VhostFdIoctl.Kick, op.Index, (op.A % 3) switch { 0 => VhostMirrorFd.Kick, 1 => VhostMirrorFd.None, _ => VhostMirrorFd.Call }));

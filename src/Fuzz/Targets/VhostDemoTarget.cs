@@ -80,7 +80,6 @@ public sealed class VhostDemoTarget : IFuzzTarget
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         var sim = RingSimulation.Create(VhostBackendRig.EventsMax);
         var rig = new VhostBackendRig(sim, Flavour);
-        VmmAddressSpace vmm = rig.Vmm;
         VhostDemo demo = rig.Demo;
         sim.AddMemoryObserver(_checker);
         sim.AddMemoryObserver(_kicks);
@@ -100,6 +99,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
         _scheduler.Reset(_guest, _kicks, () => rig.Kick.Signal(), () => _interrupts.AfterDevice(false), _interrupts.AfterGuest);
         rig.Vq.Interleaving = _scheduler;
         _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
+        var ring = new RingLayout(desc, avail, used, size);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
@@ -110,100 +110,135 @@ public sealed class VhostDemoTarget : IFuzzTarget
                 _interrupts.AfterGuest();
                 continue;
             }
-            VhostDevice dev = demo.Device;
-            // Control-plane ops (10..14) rewrite what the suppression words mean.
-            if (op.Code is >= 10 and <= 14) _kicks.Unsure();
-            switch (op.Code)
-            {
-                case 8:
-                    rig.Kick.Signal();
-                    _kicks.Kicked();
-                    break;
-                case 9:
-                    if (!Run(rig, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
-                    break;
-                case 10:
-                    EditMemTable(dev, vmm, op);
-                    break;
-                case 11:
-                    {
-                        // A ring moved under a running backend (QEMU stops it first; the model lets the ioctl decide).
-                        Blind();
-                        demo.SetRunning(false);
-                        ulong delta = op.RawLen % 0x1000;
-                        vmm.TryGetUserAddress(new GuestAddress(desc), out ulong d);
-                        vmm.TryGetUserAddress(new GuestAddress(avail), out ulong a);
-                        vmm.TryGetUserAddress(new GuestAddress(used), out ulong u);
-                        VhostVringAddr addr = (op.Flags & 3) switch
-                        {
-                            0 => new VhostVringAddr(d + delta, a, u),
-                            1 => new VhostVringAddr(d, a + delta, u),
-                            2 => new VhostVringAddr(d, a, u + delta),
-                            _ => new VhostVringAddr(op.RawAddr, a, u),
-                        };
-                        dev.SetVringAddr(0, addr);
-                        demo.SetRunning(true);
-                        break;
-                    }
-                case 12:
-                    {
-                        // Stop, read the base, optionally set a different one, start (migration-like).
-                        demo.SetRunning(false);
-                        dev.GetVringBase(0, out uint num);
-                        if ((op.Flags & 1) != 0)
-                        {
-                            Blind();
-                            dev.SetVringBase(0, op.Next);
-                        }
-                        else
-                        {
-                            dev.SetVringBase(0, num);
-                        }
-                        demo.SetRunning(true);
-                        // vhost_vq_init_access re-reads last_used_idx from used->idx on the restart.
-                        _checker.RebaseUsedIdx();
-                        if (_identity) _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
-                        break;
-                    }
-                case 13:
-                    {
-                        // Owner reset and a fresh start with a feature change; the used ring keeps its index.
-                        dev.ResetOwner();
-                        eventIdx = (op.Flags & 1) != 0;
-                        sim.Memory.TryGetSpan(new GuestAddress(used + 2), 2, out Span<byte> raw);
-                        ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
-                        ushort lastAvail = _identity ? _checker.UsedIdx : (ushort)0;
-                        if (!rig.Start(size, desc, avail, used, lastAvail, eventIdx)) return FuzzOutcome.Completed;
-                        rig.Vq.Interleaving = _scheduler;
-                        if (_identity)
-                        {
-                            _checker.Configure(sim.Memory, desc, avail, used, size, usedIdx);
-                            _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
-                            // The guest's kick decisions are its own: a device restart does not move them.
-                            _kicks.SetEventIdx(eventIdx);
-                        }
-                        break;
-                    }
-                case 14:
-                    {
-                        ulong features = VhostFeatures.Default & ((1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx) | (1UL << VirtioSpec.FIndirectDesc));
-                        if ((op.Flags & 1) == 0) features &= ~(1UL << VirtioSpec.FEventIdx);
-                        dev.SetFeatures(features);
-                        eventIdx = (op.Flags & 1) != 0;
-                        _kicks.SetEventIdx(eventIdx);
-                        if (_identity) _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
-                        break;
-                    }
-                case 15:
-                    _scheduler.Arm(op, ref reader);
-                    break;
-                default:
-                    break;
-            }
+            if (!ApplyDeviceOp(rig, context, op, ref reader, ring, ref eventIdx)) return FuzzOutcome.Completed;
         }
         if (context.Finding is null) Liveness(rig, context);
         Requests = demo.Requests;
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>Where the guest placed its ring: descriptor table, available ring, used ring (guest-physical) and
+    /// size.</summary>
+    private readonly record struct RingLayout(ulong Desc, ulong Avail, ulong Used, int Size);
+
+    /// <summary>One device-side op (codes 8..15: kick, run, control-plane changes 10..14, a handler interleaving);
+    /// false when the execution must stop at once.</summary>
+    private bool ApplyDeviceOp(VhostBackendRig rig, FuzzContext context, in RingInput.Op op, ref FuzzInputReader reader,
+        in RingLayout ring, ref bool eventIdx)
+    {
+        VhostDevice dev = rig.Demo.Device;
+        // Control-plane ops (10..14) rewrite what the suppression words mean.
+        if (op.Code is >= 10 and <= 14) _kicks.Unsure();
+        switch (op.Code)
+        {
+            case 8:
+                rig.Kick.Signal();
+                _kicks.Kicked();
+                break;
+            case 9:
+                return Run(rig, context, 1 + (op.Index % 8));
+            case 10:
+                EditMemTable(dev, rig.Vmm, op);
+                break;
+            case 11:
+                MoveRing(rig, op, ring);
+                break;
+            case 12:
+                RestartFromBase(rig, op, ring, eventIdx);
+                break;
+            case 13:
+                eventIdx = (op.Flags & 1) != 0;
+                return RestartOwner(rig, ring, eventIdx);
+            case 14:
+                eventIdx = ChangeFeatures(rig, op, ring);
+                break;
+            case 15:
+                _scheduler.Arm(op, ref reader);
+                break;
+            default:
+                break;
+        }
+        return true;
+    }
+
+    /// <summary>Op 11: a ring moved under a running backend (QEMU stops it first; the model lets the ioctl
+    /// decide).</summary>
+    private void MoveRing(VhostBackendRig rig, in RingInput.Op op, in RingLayout ring)
+    {
+        VhostDevice dev = rig.Demo.Device;
+        VmmAddressSpace vmm = rig.Vmm;
+        Blind();
+        rig.Demo.SetRunning(false);
+        ulong delta = op.RawLen % 0x1000;
+        vmm.TryGetUserAddress(new GuestAddress(ring.Desc), out ulong d);
+        vmm.TryGetUserAddress(new GuestAddress(ring.Avail), out ulong a);
+        vmm.TryGetUserAddress(new GuestAddress(ring.Used), out ulong u);
+        VhostVringAddr addr = (op.Flags & 3) switch
+        {
+            0 => new VhostVringAddr(d + delta, a, u),
+            1 => new VhostVringAddr(d, a + delta, u),
+            2 => new VhostVringAddr(d, a, u + delta),
+            _ => new VhostVringAddr(op.RawAddr, a, u),
+        };
+        dev.SetVringAddr(0, addr);
+        rig.Demo.SetRunning(true);
+    }
+
+    /// <summary>Op 12: stop, read the base, optionally set a different one, start (migration-like).</summary>
+    private void RestartFromBase(VhostBackendRig rig, in RingInput.Op op, in RingLayout ring, bool eventIdx)
+    {
+        VhostDevice dev = rig.Demo.Device;
+        rig.Demo.SetRunning(false);
+        dev.GetVringBase(0, out uint num);
+        if ((op.Flags & 1) != 0)
+        {
+            Blind();
+            dev.SetVringBase(0, op.Next);
+        }
+        else
+        {
+            dev.SetVringBase(0, num);
+        }
+        rig.Demo.SetRunning(true);
+        // vhost_vq_init_access re-reads last_used_idx from used->idx on the restart.
+        _checker.RebaseUsedIdx();
+        if (_identity) _interrupts.Configure(rig.Simulation.Memory, ring.Avail, ring.Used, ring.Size, eventIdx);
+    }
+
+    /// <summary>Op 13: owner reset and a fresh start with a feature change; the used ring keeps its index. False when
+    /// the backend does not start again.</summary>
+    private bool RestartOwner(VhostBackendRig rig, in RingLayout ring, bool eventIdx)
+    {
+        GuestMemory memory = rig.Simulation.Memory;
+        rig.Demo.Device.ResetOwner();
+        memory.TryGetSpan(new GuestAddress(ring.Used + 2), 2, out Span<byte> raw);
+        ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
+        ushort lastAvail = _identity ? _checker.UsedIdx : (ushort)0;
+        if (!rig.Start(ring.Size, ring.Desc, ring.Avail, ring.Used, lastAvail, eventIdx)) return false;
+        rig.Vq.Interleaving = _scheduler;
+        if (_identity)
+        {
+            _checker.Configure(memory, ring.Desc, ring.Avail, ring.Used, ring.Size, usedIdx);
+            _interrupts.Configure(memory, ring.Avail, ring.Used, ring.Size, eventIdx);
+            // The guest's kick decisions are its own: a device restart does not move them.
+            _kicks.SetEventIdx(eventIdx);
+        }
+        return true;
+    }
+
+    /// <summary>Op 14: SET_FEATURES with or without EVENT_IDX under a running backend; returns whether EVENT_IDX is
+    /// now negotiated as the guest sees it.</summary>
+    private bool ChangeFeatures(VhostBackendRig rig, in RingInput.Op op, in RingLayout ring)
+    {
+        const ulong known = (1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx)
+            | (1UL << VirtioSpec.FIndirectDesc);
+        ulong features = VhostFeatures.Default & known;
+        if ((op.Flags & 1) == 0) features &= ~(1UL << VirtioSpec.FEventIdx);
+        rig.Demo.Device.SetFeatures(features);
+        bool eventIdx = (op.Flags & 1) != 0;
+        _kicks.SetEventIdx(eventIdx);
+        if (_identity) _interrupts.Configure(rig.Simulation.Memory, ring.Avail, ring.Used, ring.Size, eventIdx);
+        return eventIdx;
     }
 
     /// <summary>The control plane changed what the device's addresses mean: stop judging accesses by guest

@@ -136,40 +136,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                 _interrupts.AfterGuest();
                 continue;
             }
-            switch (op.Code)
-            {
-                case 8:
-                    rig.Kick();
-                    break;
-                case 9:
-                    if (!Run(rig, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
-                    break;
-                case 10:
-                    {
-                        _checker.Deactivate();
-                        _interrupts.Deactivate();
-                        _syncedReady = false;
-                        int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), device.GetQueue(0).MaxSize);
-                        (desc, avail, used) = RingInput.Place(op.Next, s, op.RawAddr);
-                        rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
-                        break;
-                    }
-                case 11:
-                    rig.Common(op.Index % 0x38, 1 << (op.Flags & 3), op.RawAddr);
-                    break;
-                case 12:
-                    if ((op.Flags & 1) != 0) rig.DeviceConfigWrite(op.Index, 1 << ((op.Flags >> 1) & 3), op.RawLen);
-                    else rig.DeviceConfigRead(op.Index, 1 << ((op.Flags >> 1) & 3));
-                    break;
-                case 13:
-                    break;
-                case 14:
-                    rig.Kick();
-                    if (!Run(rig, context, 1)) return FuzzOutcome.Completed;
-                    break;
-                default:
-                    break;
-            }
+            if (!ApplyDeviceOp(rig, context, op)) return FuzzOutcome.Completed;
             Sync(device, sim.Memory);
             // Device-side ops store nothing in guest memory, but a register write (a kick before ioeventfd, a status
             // or queue_enable write, a config access) can make the device process the queue synchronously and raise
@@ -179,6 +146,45 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         }
         if (context.Finding is null) Liveness(rig, sim, device, context);
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>One device-side op (codes 8..15, see the class summary); false when the execution must stop (the event
+    /// budget ran out).</summary>
+    private bool ApplyDeviceOp(QemuBackendRig rig, FuzzContext context, in RingInput.Op op)
+    {
+        switch (op.Code)
+        {
+            case 8:
+                rig.Kick();
+                break;
+            case 9:
+                return Run(rig, context, 1 + (op.Index % 8));
+            case 10:
+                {
+                    _checker.Deactivate();
+                    _interrupts.Deactivate();
+                    _syncedReady = false;
+                    int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), rig.Device.GetQueue(0).MaxSize);
+                    (ulong desc, ulong avail, ulong used) = RingInput.Place(op.Next, s, op.RawAddr);
+                    rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
+                    break;
+                }
+            case 11:
+                rig.Common(op.Index % 0x38, 1 << (op.Flags & 3), op.RawAddr);
+                break;
+            case 12:
+                if ((op.Flags & 1) != 0) rig.DeviceConfigWrite(op.Index, 1 << ((op.Flags >> 1) & 3), op.RawLen);
+                else rig.DeviceConfigRead(op.Index, 1 << ((op.Flags >> 1) & 3));
+                break;
+            case 13:
+                break;
+            case 14:
+                rig.Kick();
+                return Run(rig, context, 1);
+            default:
+                break;
+        }
+        return true;
     }
 
     /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually uses.</summary>

@@ -25,21 +25,9 @@ internal static class ZlibChunkInflater
     /// what was expected and what was found (<paramref name="at"/>: offset within the input) otherwise.</summary>
     public static bool TryInflate(ReadOnlyMemory<byte> compressed, Span<byte> destination, out string expected, out string found, out int at)
     {
-        expected = found = "";
         at = 0;
         ReadOnlySpan<byte> input = compressed.Span;
-        if (input.Length < FramingBytes)
-        {
-            (expected, found) = ("a zlib stream (at least 6 bytes)", $"{input.Length} bytes");
-            return false;
-        }
-        // RFC 1950 §2.2: CM = 8 (deflate), CINFO <= 7, FCHECK makes CMF*256+FLG a multiple of 31, no preset dictionary.
-        int cmf = input[0], flg = input[1];
-        if ((cmf & 0x0f) != 8 || (cmf >> 4) > 7 || ((cmf << 8) | flg) % 31 != 0 || (flg & 0x20) != 0)
-        {
-            (expected, found) = ("zlib data (RFC 1950 header without a preset dictionary)", $"header bytes 0x{cmf:x2} 0x{flg:x2}");
-            return false;
-        }
+        if (!TryCheckHeader(input, out expected, out found)) return false;
         var source = new TailFeed(compressed);
         int got = 0;
         bool longer;
@@ -91,6 +79,26 @@ internal static class ZlibChunkInflater
         if (stated != actual)
         {
             (expected, found, at) = ($"Adler-32 0x{actual:x8} of the inflated bytes", $"0x{stated:x8}", input.Length - 4);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>The zlib framing before any inflating: long enough for header and trailer, and an RFC 1950 header
+    /// this reader accepts. False with what was expected and what was found otherwise.</summary>
+    private static bool TryCheckHeader(ReadOnlySpan<byte> input, out string expected, out string found)
+    {
+        expected = found = "";
+        if (input.Length < FramingBytes)
+        {
+            (expected, found) = ("a zlib stream (at least 6 bytes)", $"{input.Length} bytes");
+            return false;
+        }
+        // RFC 1950 §2.2: CM = 8 (deflate), CINFO <= 7, FCHECK makes CMF*256+FLG a multiple of 31, no preset dictionary.
+        int cmf = input[0], flg = input[1];
+        if ((cmf & 0x0f) != 8 || (cmf >> 4) > 7 || ((cmf << 8) | flg) % 31 != 0 || (flg & 0x20) != 0)
+        {
+            (expected, found) = ("zlib data (RFC 1950 header without a preset dictionary)", $"header bytes 0x{cmf:x2} 0x{flg:x2}");
             return false;
         }
         return true;

@@ -60,6 +60,16 @@ internal static class TraceEventFormatSchema
                     break;
             }
         }
+        CheckSlices(slices, problems);
+        CheckFlows(flows, slices, problems);
+        foreach (long tid in used.Where(t => !named.Contains(t))) problems.Add($"tid {tid} has no thread_name");
+        return problems;
+    }
+
+    /// <summary>Slices on one track must not overlap.</summary>
+    private static void CheckSlices(Dictionary<(long, long), List<(decimal Ts, decimal End)>> slices,
+        List<string> problems)
+    {
         foreach (((long pid, long tid), List<(decimal Ts, decimal End)> list) in slices)
         {
             list.Sort();
@@ -68,6 +78,13 @@ internal static class TraceEventFormatSchema
                 if (list[i].Ts < list[i - 1].End) problems.Add($"track {pid}/{tid}: slices at {list[i - 1].Ts} and {list[i].Ts} overlap");
             }
         }
+    }
+
+    /// <summary>Each flow has one start and one finish, runs forward in time, and every point binds to a slice on its
+    /// own track.</summary>
+    private static void CheckFlows(Dictionary<long, List<(string Ph, decimal Ts, long Tid, bool BindsEnd)>> flows,
+        Dictionary<(long, long), List<(decimal Ts, decimal End)>> slices, List<string> problems)
+    {
         foreach ((long id, var points) in flows)
         {
             if (points.Count(p => p.Ph == "s") != 1 || points.Count(p => p.Ph == "f") != 1) problems.Add($"flow {id}: not exactly one start and one finish");
@@ -82,8 +99,6 @@ internal static class TraceEventFormatSchema
                 if (!bound) problems.Add($"flow {id}: its {p.Ph} at {p.Ts} on tid {p.Tid} binds to no slice");
             }
         }
-        foreach (long tid in used.Where(t => !named.Contains(t))) problems.Add($"tid {tid} has no thread_name");
-        return problems;
     }
 
     private static string? Str(JsonElement e, string name) => e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

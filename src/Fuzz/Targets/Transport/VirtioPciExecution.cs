@@ -1,0 +1,245 @@
+using System.Buffers.Binary;
+using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Transport;
+using Sim.Devices.Virtio.Queue;
+using Sim.Engine;
+using Sim.Engine.Memory;
+using Sim.Engine.Time;
+using Sim.Machine.Simulation;
+using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
+using L = Sim.Spec.Virtio.VirtioPciLayout;
+
+namespace Virtsim.Fuzz.Targets.Transport;
+
+/// <summary>
+/// One execution of <see cref="VirtioPciTarget"/>: its ops applied through a <see cref="VirtioPciDriverRig"/>, each
+/// register access judged by this execution's <see cref="VirtioPciRegisterModel"/>, the target's
+/// <see cref="VirtqueueChecker"/> kept on the rings the device uses, its <see cref="DeviceAccessGate"/> asking the
+/// driver-visible registers, and its <see cref="GuestActor"/> posting requests. All state that lives for one
+/// execution lives here, so nothing leaks into the next. The register accesses are in
+/// VirtioPciExecution.Registers.cs, the driver's sequences and the guest in VirtioPciExecution.Driver.cs.
+/// </summary>
+internal sealed partial class VirtioPciExecution
+{
+    private const int Queue = 0;
+
+    private readonly VirtioPciDriverRig _rig;
+    private readonly Simulation _sim;
+    private readonly VirtioDevice _device;
+    private readonly FuzzContext _context;
+    private readonly VirtioPciRegisterModel _model;
+    private readonly VirtqueueChecker _checker;
+    private readonly DeviceAccessGate _gate;
+    private readonly GuestActor _guest;
+    private readonly int _pciCfgCap;
+    private bool _modelValid = true;
+    private SplitQueueState _synced;
+    private bool _syncedReady;
+    private bool _guestReady;
+    private bool _resync;
+    private long _resetCount;
+    private ulong _guestDesc;
+    private ulong _guestAvailRing;
+    private int _guestSize;
+
+    /// <summary>Arms the oracles on a freshly built rig and lets firmware enumerate the device.</summary>
+    public VirtioPciExecution(VirtioPciDriverRig rig, int msixVectors, VirtqueueChecker checker, DeviceAccessGate gate,
+        GuestActor guest)
+    {
+        _rig = rig;
+        _sim = rig.Simulation;
+        _device = rig.Device;
+        _context = rig.Context;
+        _checker = checker;
+        _gate = gate;
+        _guest = guest;
+        _model = new VirtioPciRegisterModel([_device.GetQueue(Queue).MaxSize],
+            _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures, Narrow.LowUInt32(_device.HostFeatures),
+            msixVectors)
+        {
+            Context = _context,
+        };
+        _pciCfgCap = rig.FindPciCfgCap();
+        _checker.Context = _context;
+        _checker.Deactivate();
+        _gate.Context = _context;
+        _gate.Probe = GateProbe;
+        _resetCount = _device.ResetCount;
+        _sim.AddMemoryObserver(_checker);
+        _sim.AddMemoryObserver(_gate);
+        rig.Enumerate();
+    }
+
+    /// <summary>Applies one op; false when the execution must stop (the event budget ran out).</summary>
+    public bool Apply(in VirtioPciInput.Op op)
+    {
+        int size = 1 << (op.A & 3);
+        switch (op.Code)
+        {
+            case VirtioPciInput.OpCommonWrite:
+                CommonWrite(VirtioPciInput.CommonOffset(op.A, op.Reg), size, op.Value);
+                break;
+            case VirtioPciInput.OpCommonRead:
+                CommonRead(VirtioPciInput.CommonOffset(op.A, op.Reg), size);
+                break;
+            case VirtioPciInput.OpIsr:
+                IsrRead((op.A & 4) != 0, op.Reg & 3);
+                break;
+            case VirtioPciInput.OpDeviceConfig:
+                DeviceConfig(op, size);
+                break;
+            case VirtioPciInput.OpNotify:
+                _rig.Notify((op.A & 4) != 0, op.Reg % 2);
+                break;
+            case VirtioPciInput.OpLegacyWrite:
+                LegacyWrite(VirtioPciInput.LegacyOffset(op.A, op.Reg), size, op.Value);
+                break;
+            case VirtioPciInput.OpLegacyRead:
+                LegacyRead(VirtioPciInput.LegacyOffset(op.A, op.Reg), size);
+                break;
+            case VirtioPciInput.OpPciConfigWrite:
+                PciConfigWrite(op);
+                break;
+            case VirtioPciInput.OpPciConfigRead:
+                {
+                    int width = Math.Min(size, 4);
+                    PciConfigRead(op.Reg & 0xFF & ~(width - 1), width);
+                    break;
+                }
+            case VirtioPciInput.OpMsixWrite:
+                _rig.BarWrite(L.MsixBar, (ulong)(op.Reg % 0x1000) & ~3UL, 4, (uint)op.Value);
+                break;
+            case VirtioPciInput.OpModernInit:
+                ModernInit(op);
+                break;
+            case VirtioPciInput.OpLegacyInit:
+                LegacyInit(op);
+                break;
+            case VirtioPciInput.OpPost:
+                Post(op);
+                break;
+            case VirtioPciInput.OpRun:
+                return Run(1 + (op.A % 8));
+            case VirtioPciInput.OpReset:
+                Reset(op.A % 4);
+                break;
+            default:
+                Reenumerate((op.A & 1) != 0);
+                break;
+        }
+        return true;
+    }
+
+    /// <summary>A device-configuration write (the driver's own: no generation change is owed for it) or a consistent
+    /// snapshot read.</summary>
+    private void DeviceConfig(in VirtioPciInput.Op op, int size)
+    {
+        if ((op.A & 4) != 0)
+        {
+            _rig.BarWrite(L.ModernBar, L.ModernDeviceOffset + (ulong)(op.Reg % 8), Math.Min(size, 4), op.Value);
+            _model.ForgetConfig();
+        }
+        else
+        {
+            ConfigSnapshot();
+        }
+    }
+
+    /// <summary>Firmware enumerates again, after a PCI reset when <paramref name="reset"/>.</summary>
+    private void Reenumerate(bool reset)
+    {
+        if (reset)
+        {
+            _rig.Transport.Reset();
+            AfterReset();
+        }
+        _rig.Enumerate();
+    }
+
+    private string? GateProbe()
+    {
+        if (!_rig.Transport.BusMasterEnabled) return "bus mastering is off";
+        if ((_rig.PeekStatus() & VirtioStatus.DriverOk) == 0) return "DRIVER_OK is not set";
+        return null;
+    }
+
+    private bool Run(int windows)
+    {
+        StopReason reason = _sim.Loop.Run(_sim.Now + (windows * VirtioPciTarget.RunWindowNs));
+        if (reason != StopReason.EventLimit) return true;
+        _context.ReportHang("hang/event-budget",
+            $"the simulation used its {VirtioPciTarget.EventsMax} events without the guest acting");
+        return false;
+    }
+
+    private void Reset(int how)
+    {
+        switch (how)
+        {
+            case 0:
+                CommonWrite(L.CommonDeviceStatus, 1, 0);
+                break;
+            case 1:
+                LegacyWrite(L.LegacyStatus, 1, 0);
+                break;
+            case 2:
+                LegacyWrite(L.LegacyQueuePfn, 4, 0);
+                break;
+            default:
+                // PCI reset (QEMU virtio_pci_reset, then the PCI core): BARs unmapped, decoding and bus mastering off.
+                Reenumerate(reset: true);
+                break;
+        }
+    }
+
+    /// <summary>Follows the queue the device uses: the checker judges the rings the driver published.</summary>
+    public void Sync()
+    {
+        SplitQueue q = _device.GetQueue(Queue);
+        bool ready = q.Ready && _device.DriverOk && !_device.IsBroken;
+        if (!ready)
+        {
+            if (_syncedReady) _checker.Deactivate();
+            _syncedReady = false;
+            return;
+        }
+        SplitQueueState state = q.Capture();
+        bool restarted = _resync || _resetCount != _device.ResetCount;
+        _resync = false;
+        _resetCount = _device.ResetCount;
+        if (_syncedReady && !restarted && SameRings(state, _synced)) return;
+        _checker.Configure(_sim.Memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size,
+            state.UsedIdx.Value);
+        _synced = state;
+        _syncedReady = true;
+    }
+
+    private static bool SameRings(in SplitQueueState a, in SplitQueueState b) =>
+        a.Size == b.Size && a.DescTable == b.DescTable && a.AvailRing == b.AvailRing && a.UsedRing == b.UsedRing;
+
+    /// <summary>The guest stops and kicks once; after the device ran, every available chain is consumed unless the
+    /// device is broken or may not run (VIRTIO 1.2 §2.7.13.3: a notified device processes the ring).</summary>
+    public void Liveness()
+    {
+        if (!_syncedReady || !_rig.Transport.BusMasterEnabled) return;
+        bool kicked = _rig.Notify(false, Queue) | _rig.Notify(true, Queue);
+        if (!kicked) return; // the driver cannot reach a notify register: nothing is owed
+        if (!Run(8)) return;
+        Sync();
+        if (_device.IsBroken || !_syncedReady || _context.Finding is not null || !_rig.Transport.BusMasterEnabled)
+        {
+            return;
+        }
+        SplitQueue q = _device.GetQueue(Queue);
+        if (!_sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw)) return;
+        ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
+        if (q.NextAvail.Value != availIdx && RingIndex.Distance(q.NextAvail, new RingIndex(availIdx)) <= q.Size)
+        {
+            _context.Report("liveness", "liveness/available-chain-not-consumed",
+                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at "
+                + $"{q.NextAvail.Value} and is not broken");
+        }
+    }
+}
