@@ -65,12 +65,14 @@ public sealed partial class DriverQueueTarget
         if (op == 14) ClearOrReset(count);
         if (fast != reference)
         {
-            return Fail(context, Labels[op], $"'{Labels[op]}' returned different results: fast lane {Describe(0, op, count)}, reference lane {Describe(1, op, count)}");
+            return Fail(context, Labels[op], $"'{Labels[op]}' returned different results: fast lane "
+                + $"{Describe(0, op, count)}, reference lane {Describe(1, op, count)}");
         }
         ulong stateFast = State(_fast);
         if (stateFast != State(_ref))
         {
-            return Fail(context, Labels[op], $"the driver state differs after '{Labels[op]}': fast lane {Describe(_fast)}, reference lane {Describe(_ref)}");
+            return Fail(context, Labels[op], $"the driver state differs after '{Labels[op]}': fast lane "
+                + $"{Describe(_fast)}, reference lane {Describe(_ref)}");
         }
         return SameMemory(context, Labels[op]);
     }
@@ -92,26 +94,32 @@ public sealed partial class DriverQueueTarget
     {
         DriverQueue q = _fast;
         GuestMemory m = _fastMemory;
+        int pairs = op is 0 or 1 ? count : 0;
+        Span<GuestBuffer> readables = _readable.AsSpan(0, pairs);
+        Span<GuestBuffer> writables = _writable.AsSpan(0, pairs);
+        Span<ushort> ids = _ids[0].AsSpan(0, op is 6 or 7 ? count : 0);
+        Span<uint> lens = _lens[0].AsSpan(0, ids.Length);
         switch (op)
         {
             case 0:
                 {
-                    bool all = q.TryAddBatch(m, _readable.AsSpan(0, count), _writable.AsSpan(0, count), _heads[0], out int added);
+                    bool all = q.TryAddBatch(m, readables, writables, _heads[0], out int added);
                     return Heads(0, all, added, false);
                 }
             case 1:
                 {
-                    bool all = q.TryAddBatchAndNotify(m, _readable.AsSpan(0, count), _writable.AsSpan(0, count), _heads[0], out int added, out bool notify);
+                    bool all = q.TryAddBatchAndNotify(
+                        m, readables, writables, _heads[0], out int added, out bool notify);
                     return Heads(0, all, added, notify);
                 }
             case 6:
                 {
-                    bool any = q.TryGetUsedBatch(m, _ids[0].AsSpan(0, count), _lens[0].AsSpan(0, count), out int reaped);
+                    bool any = q.TryGetUsedBatch(m, ids, lens, out int reaped);
                     return Reaped(0, any, reaped);
                 }
             case 7:
                 {
-                    bool done = q.ReapAll(m, _ids[0].AsSpan(0, count), _lens[0].AsSpan(0, count), out int reaped);
+                    bool done = q.ReapAll(m, ids, lens, out int reaped);
                     return Reaped(0, done, reaped);
                 }
             default:
@@ -129,7 +137,8 @@ public sealed partial class DriverQueueTarget
             case 0: case 1:
                 {
                     int added = 0;
-                    while (added < count && q.TryAdd(m, _readable[added], _writable[added], out _heads[1][added])) added++;
+                    ushort[] heads = _heads[1];
+                    while (added < count && q.TryAdd(m, _readable[added], _writable[added], out heads[added])) added++;
                     bool notify = op == 1 && q.NeedsNotify(m);
                     return Heads(1, added == count, added, notify);
                 }
@@ -158,20 +167,23 @@ public sealed partial class DriverQueueTarget
         }
     }
 
-    /// <summary>The calls with no batch form, the same on both lanes (the fast lane takes their window paths).</summary>
+    /// <summary>The calls with no batch form, the same on both lanes (the fast lane takes their window
+    /// paths).</summary>
     private ulong RunSingle(int lane, DriverQueue q, GuestMemory m, int op, int readable, int writable, int table)
     {
+        ReadOnlySpan<GuestBuffer> r = _readable.AsSpan(0, readable);
+        ReadOnlySpan<GuestBuffer> w = _writable.AsSpan(0, writable);
         switch (op)
         {
             case 2:
                 {
-                    bool ok = q.TryAdd(m, _readable.AsSpan(0, readable), _writable.AsSpan(0, writable), out ushort head);
+                    bool ok = q.TryAdd(m, r, w, out ushort head);
                     return Mix(Mix(0x2, ok ? 1UL : 0), head);
                 }
             case 3:
                 {
                     var at = new GuestAddress(TableBase + (ulong)(table * TableStride));
-                    bool ok = q.TryAddIndirect(m, _readable.AsSpan(0, readable), _writable.AsSpan(0, writable), at, out ushort head);
+                    bool ok = q.TryAddIndirect(m, r, w, at, out ushort head);
                     return Mix(Mix(0x3, ok ? 1UL : 0), head);
                 }
             case 4:
@@ -205,7 +217,8 @@ public sealed partial class DriverQueueTarget
     }
 
     /// <summary>Op 14 after the dirty pages compared equal: clear them, or (operand 1..3) reset the driver as a
-    /// device reset makes a Linux driver re-create its rings (Initialize zeroes them) and take a fresh device.</summary>
+    /// device reset makes a Linux driver re-create its rings (Initialize zeroes them) and take a fresh
+    /// device.</summary>
     private void ClearOrReset(int operand)
     {
         if (operand != 0)
@@ -242,15 +255,17 @@ public sealed partial class DriverQueueTarget
         return h;
     }
 
-    private static ulong Mix(ulong h, ulong v) => (System.Numerics.BitOperations.RotateLeft(h, 23) ^ v) * 0x9E3779B97F4A7C15UL;
+    private static ulong Mix(ulong h, ulong v) =>
+        (System.Numerics.BitOperations.RotateLeft(h, 23) ^ v) * 0x9E3779B97F4A7C15UL;
 
     private string Describe(int lane, int op, int count) => op switch
     {
         0 or 1 => $"heads [{string.Join(", ", _heads[lane].Take(count))}]",
-        6 or 7 => $"used [{string.Join(", ", _ids[lane].Take(count).Zip(_lens[lane].Take(count), (i, l) => $"{i}:{l}"))}]",
+        6 or 7 => $"used [{string.Join(", ", _ids[lane].Take(count).Zip(_lens[lane], (i, l) => $"{i}:{l}"))}]",
         _ => "(a single call's answer)",
     } + $" (state {Describe(lane == 0 ? _fast : _ref)})";
 
     private static string Describe(DriverQueue q) =>
-        $"error {q.Error}, free {q.FreeCount}, outstanding {q.Outstanding}, avail {q.AvailIdx}, last used {q.LastUsed}, callbacks {(q.CallbacksEnabled ? "on" : "off")}";
+        $"error {q.Error}, free {q.FreeCount}, outstanding {q.Outstanding}, avail {q.AvailIdx}, "
+        + $"last used {q.LastUsed}, callbacks {(q.CallbacksEnabled ? "on" : "off")}";
 }

@@ -65,7 +65,9 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
     public string Name => TargetName;
 
     /// <inheritdoc/>
-    public string Description => "DriverQueue batch and fused calls (unobserved) vs the one-at-a-time calls (observed) under a hostile device; oracle fast-path/driver-* (results, driver state, ring bytes, dirty pages)";
+    public string Description =>
+        "DriverQueue batch and fused calls (unobserved) vs the one-at-a-time calls (observed) under a hostile device; "
+        + "oracle fast-path/driver-* (results, driver state, ring bytes, dirty pages)";
 
     /// <inheritdoc/>
     public int InputVersion => 1;
@@ -114,7 +116,8 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
             ulong desc = RingBase + Skews[skew];
             ulong avail = desc + VirtioSpec.DescTableSize(size);
             ulong used = (avail + VirtioSpec.AvailRingSize(size) + 3) & ~3UL;
-            var layout = new SplitRingLayout(new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), size);
+            var layout = new SplitRingLayout(
+                new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), size);
             pair = (new DriverQueue(layout, eventIdx), new DriverQueue(layout, eventIdx));
             _queues[key] = pair;
         }
@@ -137,7 +140,8 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
         ulong ringBytes = _layout.End.Value - _layout.DescTable.Value;
         if (!SameRange(_layout.DescTable, ringBytes, out int at))
         {
-            return Fail(context, step, $"the ring bytes differ at 0x{_layout.DescTable.Value + (ulong)at:x} after '{step}'");
+            ulong address = _layout.DescTable.Value + (ulong)at;
+            return Fail(context, step, $"the ring bytes differ at 0x{address:x} after '{step}'");
         }
         if (!SameRange(new GuestAddress(TableBase), TableSlots * TableStride, out at))
         {
@@ -166,7 +170,9 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
             bool more = a.MoveNext();
             if (more != b.MoveNext() || (more && a.Current != b.Current))
             {
-                return Fail(context, "dirty-pages", $"the fast lane dirtied other pages than the reference lane by '{step}' (first difference at {(more ? a.Current.ToString() : "the end")})");
+                string where = more ? a.Current.ToString() : "the end";
+                return Fail(context, "dirty-pages", $"the fast lane dirtied other pages than the reference lane by "
+                    + $"'{step}' (first difference at {where})");
             }
             if (!more) return true;
         }

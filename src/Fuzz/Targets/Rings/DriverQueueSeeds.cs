@@ -39,7 +39,8 @@ internal static class DriverQueueSeeds
             .. Repeat(127, 0, 2), ReapAll, 255, 0, ClearDirty, 0];
     }
 
-    /// <summary><paramref name="count"/> buffers: address choice, offset, length choice (varied, deterministic).</summary>
+    /// <summary><paramref name="count"/> buffers: address choice, offset, length choice (varied,
+    /// deterministic).</summary>
     private static byte[] Buffers(int count)
     {
         var bytes = new byte[count * 3];

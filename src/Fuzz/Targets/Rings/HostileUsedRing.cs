@@ -88,7 +88,8 @@ internal sealed class HostileUsedRing
                     // Any 32-bit store into the used ring (flags, idx, entries, avail_event): the ring overwritten.
                     int bytes = (int)Sim.Spec.Virtio.VirtioSpec.UsedRingSize(_layout.Size);
                     int offset = reader.ReadChoice(bytes - 3);
-                    StoreU32(reference, fast, new GuestAddress(_layout.UsedRing.Value + (ulong)offset), reader.ReadU32());
+                    var at = new GuestAddress(_layout.UsedRing.Value + (ulong)offset);
+                    StoreU32(reference, fast, at, reader.ReadU32());
                     break;
                 }
         }
