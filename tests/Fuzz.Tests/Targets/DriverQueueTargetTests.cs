@@ -14,6 +14,8 @@ namespace Fuzz.Tests.Targets;
 /// </summary>
 public sealed class DriverQueueTargetTests(ITestOutputHelper output)
 {
+    private static readonly int[] OperationsAtLeast = [7, 23, 13, 6];
+
     [Fact]
     public void Seeds_RunClean()
     {
@@ -24,7 +26,9 @@ public sealed class DriverQueueTargetTests(ITestOutputHelper output)
             var context = new FuzzContext();
             Assert.Equal(FuzzOutcome.Completed, target.Execute(seed, context));
             Assert.True(context.Finding is null, $"seed {seeds}: {context.Finding?.Site}: {context.Finding?.Message}");
-            Assert.True(context.Steps >= 5, $"seed {seeds} decoded only {context.Steps} operations");
+            // Each operation is one step (the reference handler loop adds one per pass): a seed whose bytes decode
+            // out of step with what it was written for ends early or runs other operations.
+            Assert.True(context.Steps >= OperationsAtLeast[seeds], $"seed {seeds}: only {context.Steps} operations");
             seeds++;
         }
         Assert.Equal(4, seeds);

@@ -7,7 +7,8 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// disable-callbacks, enable-callbacks, enable-callbacks-delayed, detach-unused, clear-dirty/reset), device ops 15..20
 /// (take chains, complete, stray used entry, used.idx store, suppression word, raw used-ring store). Each seed reaches
 /// a round trip the fast paths take: a full batch, a fused kick with and without EVENT_IDX, out-of-order completions
-/// reaped by the handler loop, a queue broken by a hostile device.
+/// reaped by the handler loop, a queue broken by a hostile device. (A choice among one alternative reads no byte: the
+/// device's pick of the last chain it holds has no byte, only its len.)
 /// </summary>
 internal static class DriverQueueSeeds
 {
@@ -21,13 +22,13 @@ internal static class DriverQueueSeeds
     {
         // Size 8, no EVENT_IDX: a batch of 3 pairs, kick, the device takes and completes them in reverse, the
         // interrupt handler reaps them.
-        yield return [3, 0, AddBatch, 3, .. Buffers(6), Notify, Take, 3, Complete, 3, 0, 2, 3, 1, 3, 0, 3,
+        yield return [3, 0, AddBatch, 3, .. Buffers(6), Notify, Take, 3, Complete, 3, 0, 2, 3, 1, 3, 3,
             ReapAll, 9, ClearDirty, 0];
         // Size 16, EVENT_IDX, table across a page: fused kicks, completions one at a time and out of order, reaps
         // with callbacks off and on, a direct and an indirect chain, detach after a reset-like stop.
         yield return [4, 5, AddAndNotify, 4, .. Buffers(8), Take, 4, Complete, 2, 1, 3, 2, 0, 4, ReapBatch, 1,
-            Disable, Complete, 2, 0, 0, 1, 0, 0, Enable, ReapBatch, 8, AddChain, 2, 1, 0, .. Buffers(3),
-            AddIndirect, 1, 2, 3, .. Buffers(3), Notify, Take, 4, Complete, 2, 1, 0, 2, 0, 2, GetUsed, HasUsed,
+            Disable, Complete, 2, 0, 0, 1, 0, Enable, ReapBatch, 8, AddChain, 2, 1, 0, .. Buffers(3),
+            AddIndirect, 1, 2, 3, .. Buffers(3), Notify, Take, 4, Complete, 2, 1, 0, 2, 2, GetUsed, HasUsed,
             EnableDelayed, AddAndNotify, 2, .. Buffers(4), Suppress, 0, 3, AddAndNotify, 1, .. Buffers(2),
             DetachUnused, ClearDirty, 0, DetachUnused, ClearDirty, 1];
         // Size 4: a hostile device returns an id never offered, then moves used.idx past everything outstanding.
@@ -36,7 +37,7 @@ internal static class DriverQueueSeeds
         // Size 256, table not 16-aligned: a batch of 127 pairs across the table's pages, and its reap. (Counts up to
         // size + 1 take two bytes, little-endian, past 256 choices.)
         yield return [8, 6, AddAndNotify, 127, .. Buffers(254), Take, 255, 0, Complete, 255, 0, 0,
-            .. Repeat(127, 0, 2), ReapAll, 255, 0, ClearDirty, 0];
+            .. Repeat(126, 0, 2), 2, ReapAll, 255, 0, ClearDirty, 0];
     }
 
     /// <summary><paramref name="count"/> buffers: address choice, offset, length choice (varied,
