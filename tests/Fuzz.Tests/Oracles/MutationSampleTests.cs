@@ -4,10 +4,10 @@ using Xunit;
 namespace Fuzz.Tests.Oracles;
 
 /// <summary>
-/// The fixed CI sample of the mutation score (issue 12; docs/fuzzing-oracles.md): a few mutants of Sim.Devices, each
-/// chosen by method and operator (IL offsets change between builds, the choice does not), must each be killed by the
-/// fuzzer within a short budget, so the oracles cannot silently weaken. Each runs the way
-/// <c>virtsim mutants --run</c> does (instrumented copy in its own load context, coverage on, seed 1).
+/// The fixed CI sample of the mutation score (issue 12; docs/fuzzing-oracles.md): a few mutants of Sim.Devices (and of
+/// Sim.Guest's DriverQueue), each chosen by method and operator (IL offsets change between builds, the choice does
+/// not), must each be killed by the fuzzer within a short budget, so the oracles cannot silently weaken. Each runs the
+/// way <c>virtsim mutants --run</c> does (instrumented copy in its own load context, coverage on, seed 1).
 /// </summary>
 [Collection(CoverageMapCollection.Name)]
 public sealed class MutationSampleTests
