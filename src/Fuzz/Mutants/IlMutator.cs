@@ -39,7 +39,10 @@ public static class IlMutator
         var all = new List<IlMutant>();
         foreach (string name in AssemblyNames)
         {
-            foreach (IlMutant m in Enumerate(Path.Combine(directory, name + ".dll"))) all.Add(m with { Id = all.Count });
+            foreach (IlMutant m in Enumerate(Path.Combine(directory, name + ".dll")))
+            {
+                all.Add(m with { Id = all.Count });
+            }
         }
         return all;
     }

@@ -10,9 +10,10 @@ namespace Virtsim.Fuzz.Mutants;
 
 /// <summary>
 /// <c>virtsim mutants</c>: measures the fuzzer's power by mutation testing (issue 12). <c>--list</c> prints every
-/// mutant of Sim.Devices and of Sim.Guest's DriverQueue (<see cref="IlMutator"/>); <c>--run ID [--time SECONDS] [--seed N] [--targets a,b]</c> writes
-/// mutant ID, instruments it for coverage, loads it with Virtsim.Fuzz into an <see cref="InstrumentedLoadContext"/> and
-/// fuzzes the robust targets of its area (<see cref="TargetsFor"/>) until a finding or the budget, printing one line:
+/// mutant of Sim.Devices and of Sim.Guest's DriverQueue (<see cref="IlMutator"/>);
+/// <c>--run ID [--time SECONDS] [--seed N] [--targets a,b]</c> writes mutant ID, instruments it for coverage, loads it
+/// with Virtsim.Fuzz into an <see cref="InstrumentedLoadContext"/> and fuzzes the robust targets of its area
+/// (<see cref="TargetsFor"/>) until a finding or the budget, printing one line:
 /// <c>mutant ID AREA killed MS EXECS TARGET ORACLE SITE</c> or <c>mutant ID AREA survived MS EXECS</c>. One mutant per
 /// process, so a mutant that spins inside a handler can be stopped by the caller (<c>scripts/mutation-score</c> wraps
 /// each run in <c>timeout</c> and counts that as killed by hang). Exit codes: 0 done, 2 usage error.
@@ -30,7 +31,10 @@ public static class MutantHost
     {
         var command = new Command(Name, Description)
         {
-            new Option<bool>("--list") { Description = "Print every mutant, one per line (#ID [area] ...)", Arity = ArgumentArity.Zero },
+            new Option<bool>("--list")
+            {
+                Description = "Print every mutant, one per line (#ID [area] ...)", Arity = ArgumentArity.Zero,
+            },
             new Option<int?>("--run") { Description = "Write mutant ID, instrument it and fuzz the robust targets of its area until a finding or --time", HelpName = "ID", CustomParser = r => NonNegative(r) },
             new Option<double>("--time") { Description = "With --run: seconds of fuzzing before the mutant counts as survived", HelpName = "SECONDS", DefaultValueFactory = _ => 60, CustomParser = r => PositiveSeconds(r) },
             new Option<ulong>("--seed") { Description = "With --run: the fuzzing seed", HelpName = "N", DefaultValueFactory = _ => 1 },
@@ -156,7 +160,10 @@ public static class MutantHost
         if (m.StartsWith("Sim.Devices.Virtio.Counter.", StringComparison.Ordinal)) return ["virtio-counter-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal)) return ["virtio-blk-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal)) return ["virtio-demo-vhost-robust", "vhost-core"];
-        if (m.StartsWith("Sim.Guest.Virtio.DriverQueue", StringComparison.Ordinal)) return [DriverQueueTarget.TargetName];
+        if (m.StartsWith("Sim.Guest.Virtio.DriverQueue", StringComparison.Ordinal))
+        {
+            return [DriverQueueTarget.TargetName];
+        }
         return ["virtio-demo-qemu-robust", "virtio-demo-diff-robust"];
     }
 
