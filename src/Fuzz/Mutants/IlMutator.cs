@@ -14,7 +14,9 @@ namespace Virtsim.Fuzz.Mutants;
 /// </summary>
 public static class IlMutator
 {
-    /// <summary>The areas and the type-name prefixes that belong to each (Sim.Devices namespaces).</summary>
+    /// <summary>The areas and the type-name prefixes that belong to each (Sim.Devices namespaces; <c>driver</c>: the
+    /// guest driver's split queue in Sim.Guest, whose batch calls the <c>driver-queue</c> target holds to their
+    /// references).</summary>
     public static IReadOnlyList<(string Area, string Prefix)> Areas { get; } =
     [
         ("ring", "Sim.Devices.Virtio.Queue."),
@@ -23,7 +25,34 @@ public static class IlMutator
         ("device", "Sim.Devices.Virtio.Counter."),
         ("device", "Sim.Devices.Virtio.Blk."),
         ("vhost", "Sim.Devices.Vhost."),
+        ("driver", "Sim.Guest.Virtio.DriverQueue"),
     ];
+
+    /// <summary>The assemblies mutated, in numbering order: Sim.Devices' mutants first (their ids do not depend on
+    /// Sim.Guest), then Sim.Guest's.</summary>
+    public static IReadOnlyList<string> AssemblyNames { get; } = ["Sim.Devices", "Sim.Guest"];
+
+    /// <summary>Every mutant of the assemblies of <see cref="AssemblyNames"/> in <paramref name="directory"/>,
+    /// numbered across them in that order.</summary>
+    public static IReadOnlyList<IlMutant> EnumerateAll(string directory)
+    {
+        var all = new List<IlMutant>();
+        foreach (string name in AssemblyNames)
+        {
+            foreach (IlMutant m in Enumerate(Path.Combine(directory, name + ".dll")))
+            {
+                all.Add(m with { Id = all.Count });
+            }
+        }
+        return all;
+    }
+
+    /// <summary>The simple name of the assembly that holds <paramref name="mutant"/>'s method.</summary>
+    public static string AssemblyOf(IlMutant mutant)
+    {
+        ArgumentNullException.ThrowIfNull(mutant);
+        return mutant.Method.StartsWith("Sim.Guest.", StringComparison.Ordinal) ? "Sim.Guest" : "Sim.Devices";
+    }
 
     /// <summary>The area of type <paramref name="fullName"/>, or null when no area holds it.</summary>
     public static string? AreaOf(string fullName)

@@ -4,14 +4,16 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
 using Virtsim.Fuzz.Instrumentation;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Mutants;
 
 /// <summary>
 /// <c>virtsim mutants</c>: measures the fuzzer's power by mutation testing (issue 12). <c>--list</c> prints every
-/// mutant of Sim.Devices (<see cref="IlMutator"/>); <c>--run ID [--time SECONDS] [--seed N] [--targets a,b]</c> writes
-/// mutant ID, instruments it for coverage, loads it with Virtsim.Fuzz into an <see cref="InstrumentedLoadContext"/> and
-/// fuzzes the robust targets of its area (<see cref="TargetsFor"/>) until a finding or the budget, printing one line:
+/// mutant of Sim.Devices and of Sim.Guest's DriverQueue (<see cref="IlMutator"/>);
+/// <c>--run ID [--time SECONDS] [--seed N] [--targets a,b]</c> writes mutant ID, instruments it for coverage, loads it
+/// with Virtsim.Fuzz into an <see cref="InstrumentedLoadContext"/> and fuzzes the robust targets of its area
+/// (<see cref="TargetsFor"/>) until a finding or the budget, printing one line:
 /// <c>mutant ID AREA killed MS EXECS TARGET ORACLE SITE</c> or <c>mutant ID AREA survived MS EXECS</c>. One mutant per
 /// process, so a mutant that spins inside a handler can be stopped by the caller (<c>scripts/mutation-score</c> wraps
 /// each run in <c>timeout</c> and counts that as killed by hang). Exit codes: 0 done, 2 usage error.
@@ -20,7 +22,8 @@ public static class MutantHost
 {
     public const string Name = "mutants";
 
-    public const string Description = "Mutation testing of the fuzzer: mutants of Sim.Devices, each fuzzed until caught (virtsim mutants --list | --run ID; scripts/mutation-score)";
+    public const string Description = "Mutation testing of the fuzzer: mutants of Sim.Devices and of Sim.Guest's "
+        + "DriverQueue, each fuzzed until caught (virtsim mutants --list | --run ID; scripts/mutation-score)";
 
     /// <summary>The <c>mutants</c> command (a fresh instance each call): the CLI lists it in <c>virtsim --help</c>,
     /// <see cref="Run"/> parses with it.</summary>
@@ -28,7 +31,10 @@ public static class MutantHost
     {
         var command = new Command(Name, Description)
         {
-            new Option<bool>("--list") { Description = "Print every mutant of Sim.Devices, one per line (#ID [area] ...)", Arity = ArgumentArity.Zero },
+            new Option<bool>("--list")
+            {
+                Description = "Print every mutant, one per line (#ID [area] ...)", Arity = ArgumentArity.Zero,
+            },
             new Option<int?>("--run") { Description = "Write mutant ID, instrument it and fuzz the robust targets of its area until a finding or --time", HelpName = "ID", CustomParser = r => NonNegative(r) },
             new Option<double>("--time") { Description = "With --run: seconds of fuzzing before the mutant counts as survived", HelpName = "SECONDS", DefaultValueFactory = _ => 60, CustomParser = r => PositiveSeconds(r) },
             new Option<ulong>("--seed") { Description = "With --run: the fuzzing seed", HelpName = "N", DefaultValueFactory = _ => 1 },
@@ -76,7 +82,7 @@ public static class MutantHost
         }
         if (parsed.GetValue<bool>("--list"))
         {
-            foreach (IlMutant m in IlMutator.Enumerate(devices)) output.WriteLine(m.ToString());
+            foreach (IlMutant m in IlMutator.EnumerateAll(baseDirectory)) output.WriteLine(m.ToString());
             return 0;
         }
         int id = parsed.GetValue<int?>("--run") ?? -1;
@@ -87,7 +93,7 @@ public static class MutantHost
         string? findings = parsed.GetValue<string?>("--findings");
         if (findings is { Length: > 0 }) findings = Path.GetFullPath(findings);
         else findings = null;
-        IReadOnlyList<IlMutant> all = IlMutator.Enumerate(devices);
+        IReadOnlyList<IlMutant> all = IlMutator.EnumerateAll(baseDirectory);
         if (id < 0 || id >= all.Count)
         {
             error.WriteLine($"virtsim: mutants: --run needs a mutant id in [0, {all.Count})");
@@ -109,10 +115,14 @@ public static class MutantHost
         Directory.CreateDirectory(work);
         try
         {
-            string mutated = Path.Combine(work, "Sim.Devices.dll");
-            using (var stream = new FileStream(mutated, FileMode.Create, FileAccess.Write)) IlMutator.Apply(devices, mutant, stream);
+            string assembly = IlMutator.AssemblyOf(mutant);
+            string mutated = Path.Combine(work, assembly + ".dll");
+            using (var stream = new FileStream(mutated, FileMode.Create, FileAccess.Write))
+            {
+                IlMutator.Apply(Path.Combine(baseDirectory, assembly + ".dll"), mutant, stream);
+            }
             string directory = InstrumentedAssemblyCache.Prepare(Path.Combine(work, "instrumented"), [mutated], null);
-            var context = new InstrumentedLoadContext(directory, ["Sim.Devices"], baseDirectory);
+            var context = new InstrumentedLoadContext(directory, [assembly], baseDirectory);
             try
             {
                 Assembly fuzz = context.LoadFromAssemblyName(typeof(MutantHost).Assembly.GetName());
@@ -159,6 +169,10 @@ public static class MutantHost
         if (m.StartsWith("Sim.Devices.Virtio.Counter.", StringComparison.Ordinal)) return ["virtio-counter-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal)) return ["virtio-blk-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal)) return ["virtio-demo-vhost-robust", "vhost-core"];
+        if (m.StartsWith("Sim.Guest.Virtio.DriverQueue", StringComparison.Ordinal))
+        {
+            return [DriverQueueTarget.TargetName];
+        }
         return ["virtio-demo-qemu-robust", "virtio-demo-diff-robust"];
     }
 

@@ -230,6 +230,17 @@ public static class OracleRules
             "The queue's unobserved paths (TryWalkDirectFast, TryPopBatchDirect, the window paths of FillBatch and AddUsedAndSignal) gave a different result than its observed accessor paths for the same input: another element, error, index, notification decision, guest memory byte or dirty page.",
             "a fast path is a near-copy kept for speed and must equal the reference it names (STYLE.md item 19): what the guest sees may not depend on whether anybody watches the memory",
             "QEMU virtqueue_split_pop / virtqueue_fill / virtqueue_flush (one semantics); VIRTIO 1.2 §2.7.5, §2.7.8; tests/Sim.Devices.Tests/Queue/BatchDifferentialTests.cs"),
+        new("fast-path/driver-",
+            "The driver queue's batch and fused calls on their window paths (TryAddBatch, TryAddBatchAndNotify, "
+            + "TryGetUsedBatch, ReapAll: ReapDirect, KickPrepareDirect) gave a different result than the "
+            + "one-at-a-time calls they stand for on the accessor paths: another head, used id or len, notify or "
+            + "re-check answer, driver state, ring byte or dirty page.",
+            "a batch call is by definition its sequential calls repeated (DriverQueue.Batch.cs names each "
+            + "reference); what the guest and the device see may not depend on which form the driver used or on "
+            + "whether anybody watches the memory",
+            "Linux drivers/virtio/virtio_ring.c virtqueue_add_split / virtqueue_kick_prepare_split / "
+            + "virtqueue_get_buf_ctx_split / virtqueue_enable_cb; VIRTIO 1.2 §2.7.13; "
+            + "tests/Sim.Devices.Tests/Queue/BatchDifferentialTests.cs"),
         new("split-virtqueue/iovec-outside-chain",
             "A popped element's iovec is not inside a descriptor of its chain with the same direction.",
             "a popped element maps exactly the chain's descriptors: readable ones as out_sg, writable ones as in_sg",

@@ -20,6 +20,7 @@ public static class FuzzTargets
     [
         () => new GuestMemoryTarget(),
         () => new SplitVirtqueueTarget(),
+        () => new DriverQueueTarget(),
         .. Both(f => new VirtioPciTarget(f)),
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),

@@ -4,10 +4,10 @@ using Xunit;
 namespace Fuzz.Tests.Oracles;
 
 /// <summary>
-/// The fixed CI sample of the mutation score (issue 12; docs/fuzzing-oracles.md): a few mutants of Sim.Devices, each
-/// chosen by method and operator (IL offsets change between builds, the choice does not), must each be killed by the
-/// fuzzer within a short budget, so the oracles cannot silently weaken. Each runs the way
-/// <c>virtsim mutants --run</c> does (instrumented copy in its own load context, coverage on, seed 1).
+/// The fixed CI sample of the mutation score (issue 12; docs/fuzzing-oracles.md): a few mutants of Sim.Devices (and of
+/// Sim.Guest's DriverQueue), each chosen by method and operator (IL offsets change between builds, the choice does
+/// not), must each be killed by the fuzzer within a short budget, so the oracles cannot silently weaken. Each runs the
+/// way <c>virtsim mutants --run</c> does (instrumented copy in its own load context, coverage on, seed 1).
 /// </summary>
 [Collection(CoverageMapCollection.Name)]
 public sealed class MutationSampleTests
@@ -57,6 +57,39 @@ public sealed class MutationSampleTests
         IlMutant mutant = Find(method, op, description, nth);
         string result = Run(mutant);
         Assert.Contains(" killed ", result, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EnumerateAll_NumbersSimDevicesFirst_ThenTheDriverArea()
+    {
+        IReadOnlyList<IlMutant> devices = IlMutator.Enumerate(Devices);
+        IReadOnlyList<IlMutant> all = IlMutator.EnumerateAll(AppContext.BaseDirectory);
+        Assert.Equal(devices, all.Take(devices.Count));
+        IlMutant[] driver = [.. all.Skip(devices.Count)];
+        Assert.NotEmpty(driver);
+        Assert.All(driver, m => Assert.Equal("driver", m.Area));
+        Assert.All(driver, m => Assert.Equal("Sim.Guest", IlMutator.AssemblyOf(m)));
+        Assert.Equal(Enumerable.Range(0, all.Count), all.Select(m => m.Id));
+        Assert.Equal(["driver-queue"], MutantHost.TargetsFor(driver[0]));
+    }
+
+    /// <summary>Broken driver fast paths (DriverQueue.Batch.cs) must be caught by the <c>driver-queue</c> target's
+    /// differential oracle: each mutant breaks only the unobserved batch body, so only a comparison with the
+    /// one-at-a-time calls can see it.</summary>
+    [Theory]
+    // avail.idx never published by the fused kick; a used.idx covering every outstanding chain rejected by the
+    // reaping body; a used_event store through the span not marked dirty.
+    [InlineData("DriverQueue::KickPrepareDirect", MutationOperator.RemoveVoidCall, "GuestWindow.WriteUInt16")]
+    [InlineData("DriverQueue::TryRefreshUsedIdx", MutationOperator.BoundaryShift, "ble.s → blt.s")]
+    [InlineData("DriverQueue::MarkAvailStores", MutationOperator.RemoveVoidCall, "GuestWindow.MarkWritten")]
+    public void DriverMutant_IsKilledByTheDriverFastPathOracle(string method, MutationOperator op, string description)
+    {
+        IlMutant mutant = IlMutator.EnumerateAll(AppContext.BaseDirectory)
+            .First(m => m.Area == "driver" && m.Method.Contains(method, StringComparison.Ordinal) && m.Operator == op
+                && m.Description.Contains(description, StringComparison.Ordinal));
+        string result = Run(mutant);
+        Assert.Contains(" killed ", result, StringComparison.Ordinal);
+        Assert.Contains(" driver-queue fast-path fast-path/driver-", result, StringComparison.Ordinal);
     }
 
     /// <summary>The taint oracle's mutant: the robust factorial's store of ret into its reused response buffer is

@@ -1,0 +1,67 @@
+namespace Virtsim.Fuzz.Targets.Rings;
+
+/// <summary>
+/// Seeds of the <c>driver-queue</c> target (<see cref="DriverQueueTarget"/>, input format v1): a header (queue size
+/// choice, flags: bit 0 EVENT_IDX, bits 1-2 ring placement), then operations. Driver ops 0..14 (add-batch,
+/// add-and-notify, add-chain, add-indirect, publish, notify, reap-batch, reap-all, get-used, has-used,
+/// disable-callbacks, enable-callbacks, enable-callbacks-delayed, detach-unused, clear-dirty/reset), device ops 15..20
+/// (take chains, complete, stray used entry, used.idx store, suppression word, raw used-ring store). Each seed reaches
+/// a round trip the fast paths take: a full batch, a fused kick with and without EVENT_IDX, out-of-order completions
+/// reaped by the handler loop, a queue broken by a hostile device. (A choice among one alternative reads no byte: the
+/// device's pick of the last chain it holds has no byte, only its len.)
+/// </summary>
+internal static class DriverQueueSeeds
+{
+    private const byte AddBatch = 0, AddAndNotify = 1, AddChain = 2, AddIndirect = 3, Notify = 5, ReapBatch = 6;
+    private const byte ReapAll = 7, GetUsed = 8, HasUsed = 9, Disable = 10, Enable = 11, EnableDelayed = 12;
+    private const byte DetachUnused = 13, ClearDirty = 14, Take = 15, Complete = 16, StrayUsed = 17, UsedIdx = 18;
+    private const byte Suppress = 19;
+
+    /// <summary>Every seed.</summary>
+    public static IEnumerable<byte[]> All()
+    {
+        // Size 8, no EVENT_IDX: a batch of 3 pairs, kick, the device takes and completes them in reverse, the
+        // interrupt handler reaps them.
+        yield return [3, 0, AddBatch, 3, .. Buffers(6), Notify, Take, 3, Complete, 3, 0, 2, 3, 1, 3, 3,
+            ReapAll, 9, ClearDirty, 0];
+        // Size 16, EVENT_IDX, table across a page: fused kicks, completions one at a time and out of order, reaps
+        // with callbacks off and on, a direct and an indirect chain, detach after a reset-like stop.
+        yield return [4, 5, AddAndNotify, 4, .. Buffers(8), Take, 4, Complete, 2, 1, 3, 2, 0, 4, ReapBatch, 1,
+            Disable, Complete, 2, 0, 0, 1, 0, Enable, ReapBatch, 8, AddChain, 2, 1, 0, .. Buffers(3),
+            AddIndirect, 1, 2, 3, .. Buffers(3), Notify, Take, 4, Complete, 2, 1, 0, 2, 2, GetUsed, HasUsed,
+            EnableDelayed, AddAndNotify, 2, .. Buffers(4), Suppress, 0, 3, AddAndNotify, 1, .. Buffers(2),
+            DetachUnused, ClearDirty, 0, DetachUnused, ClearDirty, 1];
+        // Size 4: a hostile device returns an id never offered, then moves used.idx past everything outstanding.
+        yield return [2, 0, AddBatch, 2, .. Buffers(4), Notify, Take, 2, StrayUsed, 1, 1, 200, 2, UsedIdx, 1, 3, 0,
+            ReapAll, 5, ClearDirty, 1, AddBatch, 1, .. Buffers(2), Notify, Take, 1, UsedIdx, 1, 9, 0, ReapBatch, 5];
+        // Size 256, table not 16-aligned: a batch of 127 pairs across the table's pages, and its reap. (Counts up to
+        // size + 1 take two bytes, little-endian, past 256 choices.)
+        yield return [8, 6, AddAndNotify, 127, .. Buffers(254), Take, 255, 0, Complete, 255, 0, 0,
+            .. Repeat(126, 0, 2), 2, ReapAll, 255, 0, ClearDirty, 0];
+    }
+
+    /// <summary><paramref name="count"/> buffers: address choice, offset, length choice (varied,
+    /// deterministic).</summary>
+    private static byte[] Buffers(int count)
+    {
+        var bytes = new byte[count * 3];
+        for (int k = 0; k < count; k++)
+        {
+            bytes[3 * k] = (byte)(k % 3);
+            bytes[(3 * k) + 1] = (byte)(16 * k);
+            bytes[(3 * k) + 2] = (byte)(2 + (k % 4));
+        }
+        return bytes;
+    }
+
+    private static byte[] Repeat(int count, byte a, byte b)
+    {
+        var bytes = new byte[count * 2];
+        for (int k = 0; k < count; k++)
+        {
+            bytes[2 * k] = a;
+            bytes[(2 * k) + 1] = b;
+        }
+        return bytes;
+    }
+}
