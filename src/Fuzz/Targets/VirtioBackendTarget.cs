@@ -25,7 +25,9 @@ namespace Virtsim.Fuzz.Targets;
 /// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice:
 /// how long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature
 /// change while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses,
-/// enable, status, feature words), 12 read/write device-specific config, 13 reap the used ring, 14 kick + run, 15 idle.
+/// enable, status, feature words), 12 read/write device-specific config, 13 nothing, 14 kick + run, 15 select the queue
+/// later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is transmitq1, whose rings
+/// <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch queue 0).
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event budget);
 /// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
 /// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
@@ -44,7 +46,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     public const long EventsMax = 200_000;
 
     private readonly Func<Simulation, Flavour, VirtioDevice> _factory;
-    private readonly GuestActor _guest = new();
+    private readonly QueueGuests _guests = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
     private readonly ResponseOracle _responses = new();
@@ -52,7 +54,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private SplitQueueState _synced;
     private bool _syncedReady;
 
-    /// <summary>True once this execution has pointed <see cref="_guest"/> at a ready queue's rings. Until then guest
+    /// <summary>True once this execution has pointed queue 0's guest at a ready queue's rings. Until then guest
     /// ring operations are skipped: the actor still held the previous execution's memory and rings (a cross-execution
     /// leak that made an input's behaviour depend on the one before), or none at all (a host NullReferenceException
     /// on a fresh target, found by GeneratorPropertyTests).</summary>
@@ -96,10 +98,13 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     /// <summary>The ring seeds; virtio-blk adds its whole-sector write then read (the structure mutator's short equal
     /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes
-    /// unjudged).</summary>
-    public IEnumerable<byte[]> SeedCorpus() => Device == "virtio-blk"
-        ? RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead())
-        : RingSeeds.Backend();
+    /// unjudged); virtio-net its transmit chains on transmitq1 (<see cref="Qemu.NetSeeds.Transmit"/>).</summary>
+    public IEnumerable<byte[]> SeedCorpus() => Device switch
+    {
+        "virtio-blk" => RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()),
+        "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()),
+        _ => RingSeeds.Backend(),
+    };
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
@@ -122,7 +127,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
         // The guest writes its rings where it placed them even when the device rejects them (the queue never becomes
         // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
-        _guest.Reset(sim.Memory, desc, avail, size);
+        _guests.Primary.Reset(sim.Memory, desc, avail, size);
+        _guests.Begin(sim.Memory, device.QueueCount, size);
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         Sync(device, sim.Memory);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
@@ -131,15 +137,15 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             RingInput.Op op = RingInput.ReadOp(ref reader);
             if (op.Code < 8)
             {
-                if (!_guestBound) continue;
-                _guest.Apply(op);
+                if (_guests.Selected == 0 && !_guestBound) continue;
+                _guests.Current.Apply(op);
                 _interrupts.AfterGuest();
                 continue;
             }
             switch (op.Code)
             {
                 case 8:
-                    rig.Kick();
+                    rig.Kick(_guests.Selected);
                     break;
                 case 9:
                     if (!Run(rig, context, 1 + (op.Index % 8))) return FuzzOutcome.Completed;
@@ -149,6 +155,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                         _checker.Deactivate();
                         _interrupts.Deactivate();
                         _syncedReady = false;
+                        _guests.Invalidate();
                         int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), device.GetQueue(0).MaxSize);
                         (desc, avail, used) = RingInput.Place(op.Next, s, op.RawAddr);
                         rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
@@ -164,8 +171,11 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                 case 13:
                     break;
                 case 14:
-                    rig.Kick();
+                    rig.Kick(_guests.Selected);
                     if (!Run(rig, context, 1)) return FuzzOutcome.Completed;
+                    break;
+                case RingInput.OpSelectQueue:
+                    _guests.Select(op.Index);
                     break;
                 default:
                     break;
@@ -184,6 +194,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually uses.</summary>
     private void Sync(VirtioDevice device, GuestMemory memory)
     {
+        _guests.SyncSecondary(device, memory);
         SplitQueue q = device.GetQueue(0);
         bool ready = q.Ready && device.DriverOk && !device.IsBroken;
         if (!ready)
@@ -197,7 +208,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _responses.Resync(); // completions while the checker was not watching were not judged
         _checker.Configure(memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size, state.UsedIdx.Value);
-        _guest.Reset(memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
+        _guests.Primary.Reset(memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
         _guestBound = true;
         _interrupts.Configure(memory, state.AvailRing.Value, state.UsedRing.Value, state.Size, device.HasFeature(VirtioSpec.FEventIdx));
         _synced = state;
