@@ -173,14 +173,17 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(rig);
         qemu.Qtest.Sync();
-        if (_driver.KickedQueue != NetSpec.ReceiveQueue)
-        {
-            SettleTransmit(qemu, (ModelNetRig)rig);
-            return;
-        }
+        // The model delivers waiting frames at a kick of either queue (VirtioNetDevice.HandleQueueNotify); QEMU takes
+        // what reaches its socket whenever it can receive, so the frames go out whichever queue was kicked.
+        bool took = _taken.Count > 0;
         foreach (byte[] frame in _taken) Link!.Inject(frame);
         Facts.FramesInjected += _taken.Count;
         _taken.Clear();
+        if (_driver.KickedQueue != NetSpec.ReceiveQueue)
+        {
+            SettleTransmit(qemu, (ModelNetRig)rig);
+            if (!took) return;
+        }
         if (LockstepDriver.ModelUsedIdx(rig) is not { } expected) return;
         ulong at = rig.VirtioDevice.GetQueue(0).UsedRing.Value + 2;
         for (int n = 0; n < SettleReadsMax; n++)
