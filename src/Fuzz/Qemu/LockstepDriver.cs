@@ -262,7 +262,7 @@ public sealed class LockstepDriver : IMemoryObserver
         Common(L.CommonDriverFeatureSelect, 4, 1);
         Common(L.CommonDriverFeature, 4, features >> 32);
         Common(L.CommonDeviceStatus, 1, s1);
-        QueueGuests.SetUpSecondary(_rig!.VirtioDevice, size, Common);
+        QueueGuests.SetUpSecondary(_rig!.VirtioDevice, size, (desc, avail, used), Common);
         Common(L.CommonQueueSelect, 2, 0);
         Common(L.CommonQueueSize, 2, Narrow.AsUInt64Bits(size));
         Common(L.CommonQueueDesc, 8, desc);

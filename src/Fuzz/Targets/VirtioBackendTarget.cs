@@ -48,6 +48,10 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private readonly Func<Simulation, Flavour, VirtioDevice> _factory;
     private readonly QueueGuests _guests = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
+
+    /// <summary>Queue 1's checker (a multi-queue device: virtio-net's transmitq1), each the other's
+    /// <see cref="VirtqueueChecker.Peer"/>.</summary>
+    private readonly VirtqueueChecker _checker1 = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
     private readonly ResponseOracle _responses = new();
     private readonly TaintOracle _taint;
@@ -63,6 +67,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
     {
         _checker.UsedLenRule = usedLenRule;
+        _checker1.UsedLenRule = usedLenRule;
         _taint = new TaintOracle(_responses);
         _checker.CompletionObserver = flavour == Flavour.Robust ? _taint : _responses;
         ArgumentNullException.ThrowIfNull(factory);
@@ -117,6 +122,12 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         sim.AddMemoryObserver(_checker);
         _checker.Context = context;
         _checker.Deactivate();
+        _checker1.Context = context;
+        _checker1.Deactivate();
+        bool multiQueue = device.QueueCount > 1;
+        _checker.Peer = multiQueue ? _checker1 : null;
+        _checker1.Peer = multiQueue ? _checker : null;
+        if (multiQueue) sim.AddMemoryObserver(_checker1);
         _responses.Begin(device, Flavour, sim.Memory, context);
         if (Flavour == Flavour.Robust) _taint.Begin(device, input, sim.Memory, context);
         _interrupts.Context = context;
@@ -153,6 +164,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                 case 10:
                     {
                         _checker.Deactivate();
+                        _checker1.Deactivate();
                         _interrupts.Deactivate();
                         _syncedReady = false;
                         _guests.Invalidate();
@@ -194,7 +206,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually uses.</summary>
     private void Sync(VirtioDevice device, GuestMemory memory)
     {
-        _guests.SyncSecondary(device, memory);
+        SyncSecondary(device, memory);
         SplitQueue q = device.GetQueue(0);
         bool ready = q.Ready && device.DriverOk && !device.IsBroken;
         if (!ready)
@@ -213,6 +225,21 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         _interrupts.Configure(memory, state.AvailRing.Value, state.UsedRing.Value, state.Size, device.HasFeature(VirtioSpec.FEventIdx));
         _synced = state;
         _syncedReady = true;
+    }
+
+    /// <summary>Queue 1 of a multi-queue device: its guest follows the rings the device uses and its checker judges
+    /// them (permission and used-ring oracles; the response and liveness oracles stay on queue 0).</summary>
+    private void SyncSecondary(VirtioDevice device, GuestMemory memory)
+    {
+        foreach (SplitQueueState s in _guests.SyncSecondary(device, memory))
+        {
+            _checker1.Configure(memory, s.DescTable.Value, s.AvailRing.Value, s.UsedRing.Value, s.Size, s.UsedIdx.Value);
+        }
+        if (device.QueueCount > 1)
+        {
+            SplitQueue q1 = device.GetQueue(1);
+            if (!(q1.Ready && device.DriverOk && !device.IsBroken)) _checker1.Deactivate();
+        }
     }
 
     private bool Run(QemuBackendRig rig, FuzzContext context, int windows)

@@ -62,7 +62,7 @@ public sealed class QemuBackendRig
         Common(L.CommonDriverFeatureSelect, 4, 1);
         Common(L.CommonDriverFeature, 4, features >> 32);
         Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk));
-        QueueGuests.SetUpSecondary(Device, size, Common);
+        QueueGuests.SetUpSecondary(Device, size, (desc, avail, used), Common);
         Common(L.CommonQueueSelect, 2, 0);
         Common(L.CommonQueueSize, 2, (ulong)size);
         Common(L.CommonQueueDesc, 8, desc);

@@ -58,9 +58,11 @@ public sealed class QueueGuests
 
     /// <summary>The driver's set-up of queues 1 and above (VIRTIO 1.2 §3.1.1 step 7) through
     /// <paramref name="common"/> (offset, width, value): each selected, sized like queue 0 (at most its maximum),
-    /// given its fixed rings and enabled. Called before queue 0's set-up, so queue_select is 0 afterwards as it was
+    /// given its fixed rings and enabled, unless queue 0's rings (<paramref name="primary"/>, <paramref name="size"/>
+    /// entries) overlap them. Called before queue 0's set-up, so queue_select is 0 afterwards as it was
     /// for a single-queue device.</summary>
-    public static void SetUpSecondary(VirtioDevice device, int size, Action<int, int, ulong> common)
+    public static void SetUpSecondary(VirtioDevice device, int size, (ulong Desc, ulong Avail, ulong Used) primary,
+        Action<int, int, ulong> common)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(common);
@@ -68,6 +70,9 @@ public sealed class QueueGuests
         {
             int s = Math.Min(size, device.GetQueue(q).MaxSize);
             (ulong desc, ulong avail, ulong used) = RingInput.SecondaryRings(q, s);
+            // Queue 0 placed by raw addresses over this queue's rings (placement 7): the queue is left unset, else
+            // one queue's ring reads would be the other's available entries (and the checkers' fetches).
+            if (Overlaps(primary, size, desc, used + 6 + (8UL * (ulong)s))) continue;
             common(L.CommonQueueSelect, 2, (ulong)q);
             common(L.CommonQueueSize, 2, (ulong)s);
             common(L.CommonQueueDesc, 8, desc);
@@ -75,6 +80,13 @@ public sealed class QueueGuests
             common(L.CommonQueueDevice, 8, used);
             common(L.CommonQueueEnable, 2, 1);
         }
+    }
+
+    private static bool Overlaps((ulong Desc, ulong Avail, ulong Used) r, int size, ulong start, ulong end)
+    {
+        ulong n = (ulong)size;
+        return (r.Desc < end && start < r.Desc + (16 * n)) || (r.Avail < end && start < r.Avail + 6 + (2 * n))
+            || (r.Used < end && start < r.Used + 6 + (8 * n));
     }
 
     /// <summary>Op 15: selects queue <c>index % Queues</c>.</summary>
