@@ -233,7 +233,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     {
         foreach (SplitQueueState s in _guests.SyncSecondary(device, memory))
         {
-            _checker1.Configure(memory, s.DescTable.Value, s.AvailRing.Value, s.UsedRing.Value, s.Size, s.UsedIdx.Value);
+            _checker1.Configure(memory, s.DescTable.Value, s.AvailRing.Value, s.UsedRing.Value, s.Size,
+                s.UsedIdx.Value);
         }
         if (device.QueueCount > 1)
         {

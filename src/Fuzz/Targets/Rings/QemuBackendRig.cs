@@ -51,7 +51,8 @@ public sealed class QemuBackendRig
     public VirtioPciTransport Transport { get; }
 
     /// <summary>The driver's initialisation (VIRTIO 1.2 §3.1.1) of queue 0 with the given ring and features (a
-    /// multi-queue device's other queues first, on their fixed rings: <see cref="QueueGuests.SetUpSecondary"/>).</summary>
+    /// multi-queue device's other queues first, on their fixed rings:
+    /// <see cref="QueueGuests.SetUpSecondary"/>).</summary>
     public void Initialize(bool eventIdx, bool indirect, int size, ulong desc, ulong avail, ulong used)
     {
         Common(L.CommonDeviceStatus, 1, 0);
