@@ -91,6 +91,37 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>Told of each used entry before its chain is forgotten (the response oracle); null: nobody.</summary>
     public ICompletionObserver? CompletionObserver { get; set; }
 
+    /// <summary>The checker of another queue of the same device (virtio-net's transmitq1 beside receiveq1): an access
+    /// that its rings or chains in flight allow is not a violation here (each checker judges its own queue; an access
+    /// is reported only when no queue's state allows it).</summary>
+    public VirtqueueChecker? Peer { get; set; }
+
+    /// <summary>True when this queue's rings or readable buffers and tables in flight cover the read.</summary>
+    public bool AllowsRead(ulong address, ulong length)
+    {
+        if (!Active) return false;
+        if (_availRing.Contains(address, length) || _descTable.Contains(address, length)
+            || _usedRing.Contains(address, length)) return true;
+        for (int i = 0; i < _liveCount; i++)
+        {
+            Chain c = _chains[_live[i]];
+            if (c.Readable.AnyContains(address, length) || c.Tables.AnyContains(address, length)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>True when this queue's used ring or writable buffers in flight cover the write.</summary>
+    public bool AllowsWrite(ulong address, ulong length)
+    {
+        if (!Active) return false;
+        if (_usedRing.Contains(address, length)) return true;
+        for (int i = 0; i < _liveCount; i++)
+        {
+            if (_chains[_live[i]].Writable.AnyContains(address, length)) return true;
+        }
+        return false;
+    }
+
     /// <summary>The used.idx the checker has seen the device publish.</summary>
     public ushort UsedIdx => _usedIdx;
 
@@ -188,6 +219,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
             Chain c = _chains[_live[i]];
             if (c.Readable.AnyContains(a, len) || c.Tables.AnyContains(a, len)) return;
         }
+        if (Peer is not null && Peer.AllowsRead(a, len)) return;
         ReportRead(a, len);
     }
 
@@ -207,7 +239,7 @@ public sealed class VirtqueueChecker : IMemoryObserver
                 _written[h] = Math.Min(_written[h] + len, uint.MaxValue + 1UL);
             }
         }
-        if (!allowed) ReportWrite(a, len);
+        if (!allowed && !(Peer?.AllowsWrite(a, len) ?? false)) ReportWrite(a, len);
         if (_usedRing.Overlap(a, len) > 0) NoteUsedEntries(a, data);
         // A device store into a descriptor table (rings that overlap) changes chains the device may walk next: the
         // walk it does after its own avail_event store must be judged on what it then reads, so walk again (union).

@@ -17,8 +17,10 @@ namespace Virtsim.Fuzz.Qemu;
 /// <see cref="GuestActor"/> plays the guest on the model's memory; every byte it stores is mirrored into QEMU's RAM as
 /// a qtest <c>write</c>, batched with the register writes that follow. Ops 0..7 edit rings and memory; 8 kick, 9 run
 /// the model's clock, 10 reset and re-initialise with a feature change, 11 common-config write, 12 device-config
-/// access, 13/15 nothing, 14 kick + run. The driver initialisation (status, VERSION_1 + the input's EVENT_IDX /
-/// INDIRECT_DESC, queue 0's size and rings, enable, DRIVER_OK) is the same for every device.
+/// access, 13 nothing, 14 kick + run, 15 select the queue later ring ops and kicks act on
+/// (<see cref="RingInput.OpSelectQueue"/>). The driver initialisation (status, VERSION_1 + the input's EVENT_IDX /
+/// INDIRECT_DESC, a multi-queue device's other queues on their fixed rings, queue 0's size and rings, enable,
+/// DRIVER_OK) is the same for every device.
 /// <para>What differs per device is an <see cref="ILockstepDevice"/>: how QEMU settles after a kick, a look at memory
 /// before DRIVER_OK, and what the model device's own stores mean. A new device's lockstep (virtio-net, …) owns a
 /// driver, gives it its hooks and facts, builds its rig per input and calls <see cref="Run"/>; then it observes both
@@ -33,12 +35,12 @@ public sealed class LockstepDriver : IMemoryObserver
     /// (<see cref="RingInput.IndirectBase"/>); a 256-entry queue's three rings end below 0x3C10.</summary>
     public const ulong RingShift = 0x2000;
 
-    private readonly GuestActor _guest = new();
+    private readonly QueueGuests _guests = new();
     private readonly ILockstepDevice _device;
     private QemuMachine? _qemu;
     private QemuVirtioPci? _pci;
     private ModelVirtioRig? _rig;
-    private ulong _notify;
+    private readonly ulong[] _notify = new ulong[RingInput.PlacedQueuesMax];
     private SplitQueueState _synced;
     private bool _syncedReady;
 
@@ -96,8 +98,12 @@ public sealed class LockstepDriver : IMemoryObserver
         ArgumentNullException.ThrowIfNull(qemu);
         _qemu = qemu;
         _pci = QemuVirtioPci.Discover(qemu.Qtest, virtioId);
-        _pci.CommonWrite(L.CommonQueueSelect, 2, 0);
-        _notify = _pci.NotifyAddress(Narrow.LowUInt16(_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
+        int queues = (int)Math.Min((ulong)RingInput.PlacedQueuesMax, _pci.CommonRead(L.CommonNumQueues, 2));
+        for (int q = queues - 1; q >= 0; q--)
+        {
+            _pci.CommonWrite(L.CommonQueueSelect, 2, Narrow.AsUInt64Bits(q));
+            _notify[q] = _pci.NotifyAddress(Narrow.LowUInt16(_pci.CommonRead(L.CommonQueueNotifyOff, 2)));
+        }
     }
 
     /// <summary>QEMU's reset between inputs (issue 15: a device reset and clearing the memory used, not a restart):
@@ -114,6 +120,10 @@ public sealed class LockstepDriver : IMemoryObserver
         q.Qtest.TakeFailures();
         q.ClearStderr();
     }
+
+    /// <summary>The queue the last kick notified (0, or what <see cref="RingInput.OpSelectQueue"/> selected): read
+    /// by <see cref="ILockstepDevice.Settle"/>.</summary>
+    public int KickedQueue { get; private set; }
 
     /// <summary>Performs <paramref name="input"/> on <paramref name="rig"/> (built on a fresh simulation) and on
     /// QEMU. Sends nothing it need not: what is batched at the end goes out with the caller's observation.</summary>
@@ -133,7 +143,8 @@ public sealed class LockstepDriver : IMemoryObserver
         (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(header.Placement, size, scatter));
         // The guest writes its rings where it placed them even when the device rejects them (the queue never becomes
         // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
-        _guest.Reset(sim.Memory, desc, avail, size);
+        _guests.Primary.Reset(sim.Memory, desc, avail, size);
+        _guests.Begin(sim.Memory, rig.VirtioDevice.QueueCount, size);
         Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         Sync();
         for (int n = 0; n < OperationsMax && !reader.IsExhausted; n++)
@@ -143,7 +154,7 @@ public sealed class LockstepDriver : IMemoryObserver
             Facts.ChainsWaitedUnkicked |= op.Code is not (8 or 14) && ChainsWaiting();
             if (op.Code < 8)
             {
-                _guest.Apply(op);
+                _guests.Current.Apply(op);
                 continue;
             }
             Apply(op);
@@ -191,6 +202,9 @@ public sealed class LockstepDriver : IMemoryObserver
             case 12:
                 DeviceConfig(op);
                 break;
+            case RingInput.OpSelectQueue:
+                _guests.Select(op.Index);
+                break;
             default:
                 break;
         }
@@ -199,6 +213,7 @@ public sealed class LockstepDriver : IMemoryObserver
     private void Reinitialize(RingInput.Op op)
     {
         _syncedReady = false;
+        _guests.Invalidate();
         int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), _rig!.VirtioDevice.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = Relocate(RingInput.Place(op.Next, s, op.RawAddr));
         Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
@@ -262,6 +277,7 @@ public sealed class LockstepDriver : IMemoryObserver
         Common(L.CommonDriverFeatureSelect, 4, 1);
         Common(L.CommonDriverFeature, 4, features >> 32);
         Common(L.CommonDeviceStatus, 1, s1);
+        QueueGuests.SetUpSecondary(_rig!.VirtioDevice, size, (desc, avail, used), Common);
         Common(L.CommonQueueSelect, 2, 0);
         Common(L.CommonQueueSize, 2, Narrow.AsUInt64Bits(size));
         Common(L.CommonQueueDesc, 8, desc);
@@ -288,17 +304,23 @@ public sealed class LockstepDriver : IMemoryObserver
             Facts.BuffersOverlapInKick =
                 KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, device.GetQueue(0), Indirect);
         }
-        rig.Kick();
+        KickedQueue = _guests.Selected;
+        if (KickedQueue == 0) rig.Kick();
+        else rig.Kick(KickedQueue);
         NoteBroken();
-        Qemu.Qtest.Write(_notify, 2, 0);
+        Qemu.Qtest.Write(_notify[KickedQueue], 2, Narrow.AsUInt64Bits(KickedQueue));
         _device.Settle(Qemu, rig);
     }
 
     /// <summary>The model's used.idx (null when its queue is not ready or the ring is outside its memory).</summary>
-    public static ushort? ModelUsedIdx(ModelVirtioRig rig)
+    public static ushort? ModelUsedIdx(ModelVirtioRig rig) => ModelUsedIdx(rig, 0);
+
+    /// <summary>The model's used.idx of queue <paramref name="queueIndex"/> (null when that queue is not ready or
+    /// its ring is outside the model's memory).</summary>
+    public static ushort? ModelUsedIdx(ModelVirtioRig rig, int queueIndex)
     {
         ArgumentNullException.ThrowIfNull(rig);
-        SplitQueue queue = rig.VirtioDevice.GetQueue(0);
+        SplitQueue queue = rig.VirtioDevice.GetQueue(queueIndex);
         if (!queue.Ready) return null;
         GuestMemory memory = rig.Simulation.Memory;
         using (memory.As(MemoryActor.Host))
@@ -314,6 +336,14 @@ public sealed class LockstepDriver : IMemoryObserver
         ModelVirtioRig rig = _rig!;
         SplitQueue queue = rig.VirtioDevice.GetQueue(0);
         NoteBroken();
+        foreach (SplitQueueState other in _guests.SyncSecondary(rig.VirtioDevice, rig.Simulation.Memory))
+        {
+            if (!UsedRingsSeen.Contains((other.UsedRing.Value, other.Size)))
+            {
+                UsedRingsSeen.Add((other.UsedRing.Value, other.Size));
+            }
+            Facts.RingsOverlap |= KickOverlap.RingsOverlap(other);
+        }
         if (!(queue.Ready && rig.VirtioDevice.DriverOk && !rig.VirtioDevice.IsBroken))
         {
             _syncedReady = false;
@@ -322,7 +352,7 @@ public sealed class LockstepDriver : IMemoryObserver
         SplitQueueState state = queue.Capture();
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable
             && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
-        _guest.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
+        _guests.Primary.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
         (ulong, int) ring = (state.UsedRing.Value, state.Size);
         if (!UsedRingsSeen.Contains(ring)) UsedRingsSeen.Add(ring);
         Facts.RingsOverlap |= KickOverlap.RingsOverlap(state);

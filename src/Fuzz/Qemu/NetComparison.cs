@@ -7,8 +7,9 @@ namespace Virtsim.Fuzz.Qemu;
 public sealed record NetDifference(string Kind, string Detail) : IQemuDifference;
 
 /// <summary>
-/// Compares the two <see cref="NetObservation"/>s of a net input: the used rings the model's queue had (idx, (id, len)
-/// entries, flags, avail_event), every other guest byte (headers and frames written, and what was left alone), broken
+/// Compares the two <see cref="NetObservation"/>s of a net input: the used rings the model's queues had (idx, (id,
+/// len) entries, flags, avail_event; receiveq1's and transmitq1's), the frames each put on its link, every other guest
+/// byte (headers and frames written, and what was left alone), broken
 /// or not, the device status and the ISR. A differing byte the model's device wrote as 0x01 or 0x00 where QEMU left
 /// another value is kind <see cref="NumBuffers"/> when there are at most two of them per received frame (the
 /// num_buffers field of VIRTIO 1.2 §5.1.6: the model writes 1, QEMU 7.2 without mergeable buffers does not write it);
@@ -23,6 +24,7 @@ public static class NetComparison
     public const string Broken = "broken";
     public const string Status = "status";
     public const string Isr = "isr";
+    public const string FramesSent = "frames-sent";
 
     public static List<NetDifference> Compare(NetObservation model, NetObservation qemu,
         IReadOnlyList<(ulong Address, int Size)> usedRings, long framesReceived)
@@ -87,8 +89,25 @@ public static class NetComparison
                 $"{others} bytes outside the used rings{first}")));
         }
         AddRegisterDiffs(model, qemu, diffs);
+        AddSentDiff(model, qemu, diffs);
         return diffs;
     }
+
+    /// <summary>What went out on the link (transmitq1): the model's frames against the datagrams QEMU sent (its socket
+    /// backend has no vnet header, so QEMU strips the guest's 12 bytes as the model does).</summary>
+    private static void AddSentDiff(NetObservation model, NetObservation qemu, List<NetDifference> diffs)
+    {
+        bool same = model.SentCount == qemu.SentCount && model.Sent.Count == qemu.Sent.Count;
+        for (int i = 0; same && i < model.Sent.Count; i++) same = model.Sent[i].AsSpan().SequenceEqual(qemu.Sent[i]);
+        if (same) return;
+        diffs.Add(new(FramesSent, string.Create(CultureInfo.InvariantCulture,
+            $"frames on the link: model {model.SentCount} ({Lengths(model.Sent)}), "
+            + $"QEMU {qemu.SentCount} ({Lengths(qemu.Sent)})")));
+    }
+
+    private static string Lengths(List<byte[]> frames) => frames.Count == 0
+        ? "none"
+        : string.Join(' ', frames.TakeLast(8).Select(f => f.Length.ToString(CultureInfo.InvariantCulture) + " B"));
 
     private static bool[] UsedMask(int length, IReadOnlyList<(ulong Address, int Size)> usedRings)
     {

@@ -11,4 +11,20 @@ public sealed class NetObservation : LockstepObservation
     public NetObservation(int memoryBytes) : base(memoryBytes) => DeviceWrote = new bool[memoryBytes];
 
     public bool[] DeviceWrote { get; }
+
+    /// <summary>The last frames (at most <see cref="Sim.Devices.Virtio.Net.NetBackend.TransmittedKeptMax"/>, oldest
+    /// first) the device put on its link: the model's sink, or the datagrams QEMU sent to our socket.</summary>
+    public List<byte[]> Sent { get; } = [];
+
+    /// <summary>Every frame the device put on its link during the input.</summary>
+    public long SentCount { get; private set; }
+
+    /// <summary>Records what was sent (copies the list).</summary>
+    public void SetSent(IEnumerable<byte[]> frames, long count)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        Sent.Clear();
+        Sent.AddRange(frames);
+        SentCount = count;
+    }
 }

@@ -56,7 +56,17 @@ public static class NetQemu72Differences
     [
         ("iov_from_buf_full: Assertion `offset == 0' failed",
             "virtio_net_receive_rcu copies the frame at guest offset 12 (after the header) into a chain of fewer "
-                + "than 12 writable bytes: iov_from_buf asserts (util/iov.c); a guest aborts QEMU"),
+                + "than 12 writable bytes: iov_from_buf asserts (util/iov.c); a guest aborts QEMU. Upstream: still "
+                + "there in the newest source checked (QEMU 10.0, April 2025)"),
+        ("iov_copy: Assertion `offset == 0' failed",
+            "virtio_net_flush_tx strips the 12-byte header with iov_copy from a transmit chain of fewer than 12 "
+                + "readable bytes (a netdev without vnet header: socket, user): iov_copy asserts (util/iov.c); a "
+                + "guest aborts QEMU. Upstream: fixed by d4f471eb7e56 (\"hw/net/virtio-net.c: fix crash in "
+                + "iov_copy()\", QEMU 9.1: \"virtio-net header is invalid\"); not in Debian's 7.2.22"),
+        ("address_space_stw_le_cached: Assertion `addr < cache->len",
+            "virtio_queue_set_num takes a queue_size written on an enabled queue without re-mapping the rings "
+                + "(virtio_pci_common_write); the next used-ring store asserts. The blk target's finding; upstream: "
+                + "fixed in QEMU 8.0 (\"virtio: refresh vring region cache after updating a virtqueue size\")"),
     ];
 
     /// <summary>The rows every real-QEMU lockstep needs (as the rng table's): what the shared op loop lets an input do

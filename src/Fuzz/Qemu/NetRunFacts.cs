@@ -13,9 +13,17 @@ public sealed class NetRunFacts : LockstepFacts
     /// <summary>Frames the robust model dropped because they did not fit their chain (used.len 0).</summary>
     public long ReceiveDropped { get; set; }
 
+    /// <summary>Frames the model put on its link (transmitq1).</summary>
+    public long FramesSent { get; set; }
+
+    /// <summary>Datagrams QEMU sent to our socket during the input.</summary>
+    public long QemuFramesSent { get; set; }
+
     public override void Clear()
     {
         base.Clear();
+        FramesSent = 0;
+        QemuFramesSent = 0;
         FramesInjected = 0;
         FramesReceived = 0;
         ReceiveDropped = 0;

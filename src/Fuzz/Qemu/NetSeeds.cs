@@ -1,3 +1,4 @@
+using Sim.Spec.Net;
 using Virtsim.Fuzz.Targets.Rings;
 
 namespace Virtsim.Fuzz.Qemu;
@@ -6,7 +7,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// Receive buffers for the net targets (valid <see cref="RingInput"/> v1 inputs for <c>virtio-net-qemu-robust</c>
 /// too; ops drive receiveq1, and the source link offers frames of 60, 14, 1514, 42, 200 and 4096 bytes in turn):
 /// chains that hold the 12-byte header and a frame, a batch, event-idx and indirect chains, a re-initialisation, and a
-/// chain too small for its frame (the rx-small-chain-left-available row).
+/// chain too small for its frame (the rx-small-chain-left-available row); and transmit chains on transmitq1
+/// (<see cref="Transmit"/>).
 /// </summary>
 public static class NetSeeds
 {
@@ -25,5 +27,29 @@ public static class NetSeeds
             .AddChain(0, 1, 40).Op(Kick).Op(Run).Build();
         // A frame of 60 bytes into a chain of 16: the model drops it (used.len 0), QEMU 7.2 leaves the chain.
         yield return new RingScenarioBuilder(3).AddChain(0, 1, 16).Op(Kick).Op(Run).Build();
+        foreach (byte[] seed in Transmit()) yield return seed;
     }
+
+    /// <summary>Transmit chains on transmitq1 (op 15 selects queue 1; the guest's buffers are zeroed, so the header
+    /// asks for no offload and the frame is zeros): header + 60-byte frame in two buffers, header and frame in one
+    /// buffer, two frames in one kick, an indirect chain, a receive and a transmit kick in one input, and the chains
+    /// QEMU refuses: the header alone ("virtio-net nothing to send"), a header shorter than 12 bytes ("virtio-net
+    /// header incorrect"), a writable buffer after the frame. The model targets take them too.</summary>
+    public static IEnumerable<byte[]> Transmit()
+    {
+        yield return Tx().AddChain(2, 0, 36).Op(Kick).Op(Run).Build();
+        yield return Tx().AddChain(1, 0, 64).Op(Kick).Op(Run).Build();
+        yield return Tx().AddChain(2, 0, 40).AddChain(1, 0, 50).Op(Kick).Op(Run).Build();
+        yield return Tx(eventIdx: true).AddChain(2, 0, 40, indirect: true, table: 2).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3).AddChain(0, 2, 64).Op(Kick).Op(SelectQueue, index: 1)
+            .AddChain(2, 0, 36).Op(Kick).Op(SelectQueue, index: 0).AddChain(0, 1, 64).Op(Kick).Op(Run).Build();
+        yield return Tx().AddChain(1, 0, 12).Op(Kick).Op(Run).Build();
+        yield return Tx().AddChain(1, 0, 8).Op(Kick).Op(Run).Build();
+        yield return Tx().AddChain(1, 1, 40).Op(Kick).Op(Run).Build();
+    }
+
+    private const int SelectQueue = RingInput.OpSelectQueue;
+
+    private static RingScenarioBuilder Tx(bool eventIdx = false) =>
+        new RingScenarioBuilder(3, eventIdx).Op(SelectQueue, index: NetSpec.TransmitQueue);
 }

@@ -41,6 +41,9 @@ public sealed class VirtioNetLockstep : ILockstepDevice
 
     private readonly LockstepDriver _driver;
     private readonly List<byte[]> _taken = [];
+    private readonly List<byte[]> _modelSent = [];
+    private readonly Queue<byte[]> _qemuSent = new();
+    private long _qemuSentCount;
     private bool[]? _deviceWrote;
     private readonly ObservationReader _observer = new();
     private ulong _notify;
@@ -127,13 +130,21 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         var rig = new ModelNetRig(sim, context, NetBackendMode.Source);
         _taken.Clear();
         rig.Device.Backend.Taken = _taken;
+        _modelSent.Clear();
+        rig.Device.Backend.SentLog = _modelSent;
         _deviceWrote = model.DeviceWrote;
         Array.Clear(_deviceWrote);
+        ForgetSent();
         _driver.Run(input, rig, context);
         Facts.FramesReceived = rig.Device.FramesReceived;
         Facts.ReceiveDropped = rig.Device.ReceiveDropped;
+        Facts.FramesSent = rig.Device.Backend.FramesSent;
         ObservationReader.Model(rig, model);
         _observer.Qemu(q, Pci, qemu);
+        CollectSent(Facts.FramesSent, TimeSpan.Zero);
+        Facts.QemuFramesSent = _qemuSentCount;
+        model.SetSent(_modelSent.TakeLast(NetBackend.TransmittedKeptMax), rig.Device.Backend.FramesSent);
+        qemu.SetSent(_qemuSent, _qemuSentCount);
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         qemu.Broken = Facts.GuestTouchedStatusOrFeatures ? q.Qmp.Broken(QemuCommandLine.NetVirtioBackendPath) : bit;
         qemu.BrokenReason = qemu.Broken ? q.LastStderrLine() : null;
@@ -153,9 +164,17 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(rig);
         qemu.Qtest.Sync();
+        // The model delivers waiting frames at a kick of either queue (VirtioNetDevice.HandleQueueNotify); QEMU takes
+        // what reaches its socket whenever it can receive, so the frames go out whichever queue was kicked.
+        bool took = _taken.Count > 0;
         foreach (byte[] frame in _taken) Link!.Inject(frame);
         Facts.FramesInjected += _taken.Count;
         _taken.Clear();
+        if (_driver.KickedQueue != NetSpec.ReceiveQueue)
+        {
+            SettleTransmit(qemu, (ModelNetRig)rig);
+            if (!took) return;
+        }
         if (LockstepDriver.ModelUsedIdx(rig) is not { } expected) return;
         ulong at = rig.VirtioDevice.GetQueue(0).UsedRing.Value + 2;
         for (int n = 0; n < SettleReadsMax; n++)
@@ -163,6 +182,49 @@ public sealed class VirtioNetLockstep : ILockstepDevice
             if (qemu.Qtest.Read(at, 2) == expected) return;
             if (n == 0) LateSettles++;
         }
+    }
+
+    /// <summary>A transmitq1 kick: QEMU's virtio_net_handle_tx_bh only schedules the TX bottom half, which runs when
+    /// the main loop turns (each qtest round trip); virtio_net_flush_tx sends each frame on the socket before it
+    /// completes the chain, so once used.idx agrees the datagrams are in our socket's buffer.</summary>
+    private void SettleTransmit(QemuMachine qemu, ModelNetRig rig)
+    {
+        int queue = _driver.KickedQueue;
+        if (LockstepDriver.ModelUsedIdx(rig, queue) is { } expected)
+        {
+            ulong at = rig.VirtioDevice.GetQueue(queue).UsedRing.Value + 2;
+            for (int n = 0; n < SettleReadsMax; n++)
+            {
+                if (qemu.Qtest.Read(at, 2) == expected) break;
+                if (n == 0) LateSettles++;
+            }
+        }
+        CollectSent(rig.Device.Backend.FramesSent, TransmitWait);
+    }
+
+    /// <summary>How long a transmit kick waits for a datagram QEMU still owes (the model sent more so far).</summary>
+    public static readonly TimeSpan TransmitWait = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Takes the frames QEMU sent to our socket: waiting up to <paramref name="wait"/> each while fewer than
+    /// <paramref name="expected"/> came, then whatever is already there.</summary>
+    private void CollectSent(long expected, TimeSpan wait)
+    {
+        while (Link!.Receive(_qemuSentCount < expected ? wait : TimeSpan.Zero) is { } frame)
+        {
+            _qemuSentCount++;
+            if (_qemuSent.Count == NetBackend.TransmittedKeptMax) _qemuSent.Dequeue();
+            _qemuSent.Enqueue(frame);
+        }
+    }
+
+    /// <summary>Drops what QEMU sent before this input (a late bottom half of the input before).</summary>
+    private void ForgetSent()
+    {
+        while (Link!.Receive(TimeSpan.Zero) is not null)
+        {
+        }
+        _qemuSent.Clear();
+        _qemuSentCount = 0;
     }
 
     /// <summary>The model device's stores are marked (num_buffers bytes among them).</summary>

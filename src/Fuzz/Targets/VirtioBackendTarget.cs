@@ -25,7 +25,9 @@ namespace Virtsim.Fuzz.Targets;
 /// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice:
 /// how long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature
 /// change while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses,
-/// enable, status, feature words), 12 read/write device-specific config, 13 reap the used ring, 14 kick + run, 15 idle.
+/// enable, status, feature words), 12 read/write device-specific config, 13 nothing, 14 kick + run, 15 select the queue
+/// later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is transmitq1, whose rings
+/// <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch queue 0).
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event budget);
 /// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
 /// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
@@ -44,15 +46,19 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     public const long EventsMax = 200_000;
 
     private readonly Func<Simulation, Flavour, VirtioDevice> _factory;
-    private readonly GuestActor _guest = new();
+    private readonly QueueGuests _guests = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
+
+    /// <summary>Queue 1's checker (a multi-queue device: virtio-net's transmitq1), each the other's
+    /// <see cref="VirtqueueChecker.Peer"/>.</summary>
+    private readonly VirtqueueChecker _checker1 = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
     private readonly ResponseOracle _responses = new();
     private readonly TaintOracle _taint;
     private SplitQueueState _synced;
     private bool _syncedReady;
 
-    /// <summary>True once this execution has pointed <see cref="_guest"/> at a ready queue's rings. Until then guest
+    /// <summary>True once this execution has pointed queue 0's guest at a ready queue's rings. Until then guest
     /// ring operations are skipped: the actor still held the previous execution's memory and rings (a cross-execution
     /// leak that made an input's behaviour depend on the one before), or none at all (a host NullReferenceException
     /// on a fresh target, found by GeneratorPropertyTests).</summary>
@@ -61,6 +67,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
     {
         _checker.UsedLenRule = usedLenRule;
+        _checker1.UsedLenRule = usedLenRule;
         _taint = new TaintOracle(_responses);
         _checker.CompletionObserver = flavour == Flavour.Robust ? _taint : _responses;
         ArgumentNullException.ThrowIfNull(factory);
@@ -96,10 +103,13 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     /// <summary>The ring seeds; virtio-blk adds its whole-sector write then read (the structure mutator's short equal
     /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes
-    /// unjudged).</summary>
-    public IEnumerable<byte[]> SeedCorpus() => Device == "virtio-blk"
-        ? RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead())
-        : RingSeeds.Backend();
+    /// unjudged); virtio-net its transmit chains on transmitq1 (<see cref="Qemu.NetSeeds.Transmit"/>).</summary>
+    public IEnumerable<byte[]> SeedCorpus() => Device switch
+    {
+        "virtio-blk" => RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()),
+        "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()),
+        _ => RingSeeds.Backend(),
+    };
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
@@ -112,6 +122,12 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         sim.AddMemoryObserver(_checker);
         _checker.Context = context;
         _checker.Deactivate();
+        _checker1.Context = context;
+        _checker1.Deactivate();
+        bool multiQueue = device.QueueCount > 1;
+        _checker.Peer = multiQueue ? _checker1 : null;
+        _checker1.Peer = multiQueue ? _checker : null;
+        if (multiQueue) sim.AddMemoryObserver(_checker1);
         _responses.Begin(device, Flavour, sim.Memory, context);
         if (Flavour == Flavour.Robust) _taint.Begin(device, input, sim.Memory, context);
         _interrupts.Context = context;
@@ -122,7 +138,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
         // The guest writes its rings where it placed them even when the device rejects them (the queue never becomes
         // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
-        _guest.Reset(sim.Memory, desc, avail, size);
+        _guests.Primary.Reset(sim.Memory, desc, avail, size);
+        _guests.Begin(sim.Memory, device.QueueCount, size);
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         Sync(device, sim.Memory);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
@@ -131,8 +148,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             RingInput.Op op = RingInput.ReadOp(ref reader);
             if (op.Code < 8)
             {
-                if (!_guestBound) continue;
-                _guest.Apply(op);
+                if (_guests.Selected == 0 && !_guestBound) continue;
+                _guests.Current.Apply(op);
                 _interrupts.AfterGuest();
                 continue;
             }
@@ -155,15 +172,17 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         switch (op.Code)
         {
             case 8:
-                rig.Kick();
+                rig.Kick(_guests.Selected);
                 break;
             case 9:
                 return Run(rig, context, 1 + (op.Index % 8));
             case 10:
                 {
                     _checker.Deactivate();
+                    _checker1.Deactivate();
                     _interrupts.Deactivate();
                     _syncedReady = false;
+                    _guests.Invalidate();
                     int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), rig.Device.GetQueue(0).MaxSize);
                     (ulong desc, ulong avail, ulong used) = RingInput.Place(op.Next, s, op.RawAddr);
                     rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
@@ -179,8 +198,11 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             case 13:
                 break;
             case 14:
-                rig.Kick();
+                rig.Kick(_guests.Selected);
                 return Run(rig, context, 1);
+            case RingInput.OpSelectQueue:
+                _guests.Select(op.Index);
+                break;
             default:
                 break;
         }
@@ -190,6 +212,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually uses.</summary>
     private void Sync(VirtioDevice device, GuestMemory memory)
     {
+        SyncSecondary(device, memory);
         SplitQueue q = device.GetQueue(0);
         bool ready = q.Ready && device.DriverOk && !device.IsBroken;
         if (!ready)
@@ -203,11 +226,27 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
         _responses.Resync(); // completions while the checker was not watching were not judged
         _checker.Configure(memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size, state.UsedIdx.Value);
-        _guest.Reset(memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
+        _guests.Primary.Reset(memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
         _guestBound = true;
         _interrupts.Configure(memory, state.AvailRing.Value, state.UsedRing.Value, state.Size, device.HasFeature(VirtioSpec.FEventIdx));
         _synced = state;
         _syncedReady = true;
+    }
+
+    /// <summary>Queue 1 of a multi-queue device: its guest follows the rings the device uses and its checker judges
+    /// them (permission and used-ring oracles; the response and liveness oracles stay on queue 0).</summary>
+    private void SyncSecondary(VirtioDevice device, GuestMemory memory)
+    {
+        foreach (SplitQueueState s in _guests.SyncSecondary(device, memory))
+        {
+            _checker1.Configure(memory, s.DescTable.Value, s.AvailRing.Value, s.UsedRing.Value, s.Size,
+                s.UsedIdx.Value);
+        }
+        if (device.QueueCount > 1)
+        {
+            SplitQueue q1 = device.GetQueue(1);
+            if (!(q1.Ready && device.DriverOk && !device.IsBroken)) _checker1.Deactivate();
+        }
     }
 
     private bool Run(QemuBackendRig rig, FuzzContext context, int windows)

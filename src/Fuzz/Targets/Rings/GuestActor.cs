@@ -19,6 +19,7 @@ public sealed class GuestActor
     private int _size;
     private int _nextFree;
     private ulong _nextBuffer;
+    private ulong _bufferStart = RingInput.BufferBase;
 
     /// <summary>Guest's copy of avail.idx (what it last stored).</summary>
     public ushort AvailIdx { get; private set; }
@@ -27,6 +28,15 @@ public sealed class GuestActor
     /// <see cref="RingInput.OpPublish"/>.</summary>
     public int Published { get; private set; }
 
+    /// <summary>Where <see cref="RingInput.OpAddChain"/> takes buffers from (up to the end of the data area): the
+    /// data area's start, or <see cref="RingInput.SecondaryBufferBase"/> for the guest of another queue. Takes effect
+    /// at the next <see cref="Reset"/>.</summary>
+    public ulong BufferStart
+    {
+        get => _bufferStart;
+        set => _bufferStart = value;
+    }
+
     public void Reset(GuestMemory memory, ulong descTable, ulong availRing, int size)
     {
         _memory = memory;
@@ -34,7 +44,7 @@ public sealed class GuestActor
         _availRing = availRing;
         _size = size;
         _nextFree = 0;
-        _nextBuffer = RingInput.BufferBase;
+        _nextBuffer = _bufferStart;
         AvailIdx = 0;
         Published = 0;
     }
@@ -130,7 +140,7 @@ public sealed class GuestActor
 
     private ulong Buffer(uint len)
     {
-        if (_nextBuffer + len > RingInput.BufferBase + RingInput.BufferAreaSize) _nextBuffer = RingInput.BufferBase;
+        if (_nextBuffer + len > RingInput.BufferBase + RingInput.BufferAreaSize) _nextBuffer = _bufferStart;
         ulong at = _nextBuffer;
         _nextBuffer += (len + 7) & ~7UL;
         return at;

@@ -50,7 +50,9 @@ public sealed class QemuBackendRig
 
     public VirtioPciTransport Transport { get; }
 
-    /// <summary>The driver's initialisation (VIRTIO 1.2 §3.1.1) of queue 0 with the given ring and features.</summary>
+    /// <summary>The driver's initialisation (VIRTIO 1.2 §3.1.1) of queue 0 with the given ring and features (a
+    /// multi-queue device's other queues first, on their fixed rings:
+    /// <see cref="QueueGuests.SetUpSecondary"/>).</summary>
     public void Initialize(bool eventIdx, bool indirect, int size, ulong desc, ulong avail, ulong used)
     {
         Common(L.CommonDeviceStatus, 1, 0);
@@ -61,6 +63,7 @@ public sealed class QemuBackendRig
         Common(L.CommonDriverFeatureSelect, 4, 1);
         Common(L.CommonDriverFeature, 4, features >> 32);
         Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk));
+        QueueGuests.SetUpSecondary(Device, size, (desc, avail, used), Common);
         Common(L.CommonQueueSelect, 2, 0);
         Common(L.CommonQueueSize, 2, (ulong)size);
         Common(L.CommonQueueDesc, 8, desc);
@@ -102,6 +105,20 @@ public sealed class QemuBackendRig
         Span<byte> b = stackalloc byte[8];
         Simulation.Kvm.Mmio.Read(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
         _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
+    }
+
+    /// <summary>Queue <paramref name="queueIndex"/>'s notify register (queue_notify_off = the index, times the
+    /// multiplier; the value written is the index, as a driver without notification data writes).</summary>
+    public void Kick(int queueIndex)
+    {
+        if (queueIndex == 0)
+        {
+            Kick();
+            return;
+        }
+        Span<byte> b = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(b, Sim.Engine.Narrow.LowUInt16(queueIndex));
+        Simulation.Kvm.Mmio.Write(ModernBase + L.ModernNotifyOffset + (ulong)(queueIndex * L.NotifyOffMultiplier), b);
     }
 
     /// <summary>Queue 0's notify register.</summary>

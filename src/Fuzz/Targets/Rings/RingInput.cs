@@ -47,6 +47,26 @@ public static class RingInput
     public const int OpGuestWrite = 6;
     public const int OpGuestIdle = 7;
 
+    /// <summary>Device-side op 15 of the virtio backend targets (QEMU-style model and real QEMU): the guest's ring
+    /// ops and kicks from here on act on queue <c>Index % queue count</c>. Op 15 did nothing before, so a
+    /// single-queue device (blk, rng) decodes every input as it did; a multi-queue device (net: receiveq1,
+    /// transmitq1) starts on queue 0 and changes only where an input holds op 15.</summary>
+    public const int OpSelectQueue = 15;
+
+    /// <summary>Where queue 1 and above of a multi-queue device have their rings (packed, queue <c>q</c> at
+    /// <c>SecondaryRingBase + (q - 1) * SecondaryRingStride</c>): above the data buffers, inside the second region;
+    /// a 256-entry queue's rings take 0x1A0E bytes.</summary>
+    public const ulong SecondaryRingBase = 0xA000;
+
+    public const ulong SecondaryRingStride = 0x2000;
+
+    /// <summary>Queues a device may have whose rings the format places (queue 0 plus two secondary ones).</summary>
+    public const int PlacedQueuesMax = 3;
+
+    /// <summary>Where the guest's well-formed chains (<see cref="OpAddChain"/>) on queue 1 and above take their
+    /// buffers: the upper half of the data area, so they do not overlap queue 0's.</summary>
+    public const ulong SecondaryBufferBase = BufferBase + (BufferAreaSize / 2);
+
     /// <summary>Offsets of the operand fields within an operation (after the op byte).</summary>
     public const int AddrKindOffset = 1;
     public const int AddrOffset = 2;
@@ -108,6 +128,17 @@ public static class RingInput
         6 => 0x8000_0000u + (raw & 0xffff),
         _ => raw,
     };
+
+    /// <summary>The rings of queue <paramref name="queue"/> (1 or above) of a multi-queue device, packed at its fixed
+    /// place (<see cref="SecondaryRingBase"/>).</summary>
+    public static (ulong Desc, ulong Avail, ulong Used) SecondaryRings(int queue, int size)
+    {
+        if (queue < 1 || queue >= PlacedQueuesMax) throw new ArgumentOutOfRangeException(nameof(queue));
+        ulong desc = SecondaryRingBase + ((ulong)(queue - 1) * SecondaryRingStride);
+        ulong avail = desc + (16UL * (ulong)size);
+        ulong used = (avail + 6 + (2UL * (ulong)size) + 3) & ~3UL;
+        return (desc, avail, used);
+    }
 
     /// <summary>The address of indirect table <paramref name="table"/> (mod <see cref="IndirectTables"/>).</summary>
     public static ulong IndirectTable(int table) => IndirectBase + ((ulong)(table % IndirectTables) * IndirectTableStride);

@@ -49,6 +49,10 @@ public sealed class NetBackend
     /// <summary>Frames waiting for a receive buffer.</summary>
     public int PendingCount => _pending.Count;
 
+    /// <summary>When set, every frame sent is appended here too; unlike <see cref="Transmitted"/> a device reset does
+    /// not clear it (a differential oracle compares a whole input's frames).</summary>
+    public List<byte[]>? SentLog { get; set; }
+
     /// <summary>The last frames sent, oldest first, when <see cref="KeepTransmitted"/> is on.</summary>
     public IReadOnlyCollection<byte[]> Transmitted => _transmitted;
 
@@ -57,6 +61,7 @@ public sealed class NetBackend
     {
         FramesSent++;
         BytesSent += frame.Length;
+        SentLog?.Add(frame.ToArray());
         if (KeepTransmitted)
         {
             if (_transmitted.Count == TransmittedKeptMax) _transmitted.Dequeue();
