@@ -139,7 +139,8 @@ public static class IlMutator
         + "(" + string.Join(",", method.Parameters.Select(p => p.ParameterType.Name)) + ")";
 
     /// <summary>A void call the operator may remove: the project's own (not System's), except assertions,
-    /// constructors and the fuzz hooks (<c>IHostPoison</c>, <c>IHandlerInterleaving</c>: null in production, so
+    /// constructors and the fuzz hooks (<c>IHostPoison</c>, <c>IHandlerInterleaving</c>, <c>IVhostPopObserver</c>:
+    /// null or a no-op in production, so
     /// removing a call to one changes nothing a guest sees, only what the test build checks), plus System's stores
     /// into a buffer (<see cref="IsBufferStore"/>).</summary>
     private static bool IsRemovable(MethodReference m)
@@ -147,7 +148,7 @@ public static class IlMutator
         if (m.ReturnType.MetadataType != MetadataType.Void || m.Name == ".ctor") return false;
         if (m.Name.StartsWith("Assert", StringComparison.Ordinal)) return false;
         string type = m.DeclaringType.FullName;
-        if (type is "Sim.Devices.IHostPoison" or "Sim.Devices.IHandlerInterleaving") return false;
+        if (type is "Sim.Devices.IHostPoison" or "Sim.Devices.IHandlerInterleaving" or "Sim.Devices.Vhost.IVhostPopObserver") return false;
         return !type.StartsWith("System.", StringComparison.Ordinal) || IsBufferStore(m);
     }
 

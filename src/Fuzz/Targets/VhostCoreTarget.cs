@@ -112,6 +112,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
         _context = context;
         _model = new VhostIoctlModel(_vmm, _demo.Device.Vqs.Count, _demo.Device.OfferedFeatures, MemRegionsMax) { Context = context };
         _sim.AddMemoryObserver(new VhostAccessChecker(_vmm, _model) { Context = context });
+        VhostChainOracle.Install(_sim, _demo.Device.Vqs[0]).Context = context;
         _size = 1 << (header & 7);
         (_desc, _avail, _used) = RingInput.Place(0, _size, 0);
         _guest.Reset(_sim.Memory, _desc, _avail, _size);
@@ -147,7 +148,15 @@ public sealed class VhostCoreTarget : IFuzzTarget
                 if (Mirror is not null) _mirrorModel!.SetOwner(Mirror.SetOwner());
                 break;
             case VhostCoreInput.OpResetOwner:
-                _model.ResetOwner(dev.ResetOwner());
+                {
+                    VhostWorker? worker = dev.Worker;
+                    VhostResult r = dev.ResetOwner();
+                    _model.ResetOwner(r);
+                    if (r == VhostResult.Ok && VhostControlPlaneOracle.AfterResetOwner(dev, worker) is { } broken)
+                    {
+                        _context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
+                    }
+                }
                 if (Mirror is not null) _mirrorModel!.ResetOwner(Mirror.ResetOwner());
                 break;
             case VhostCoreInput.OpGetFeatures:

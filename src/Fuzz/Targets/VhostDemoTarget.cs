@@ -94,7 +94,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
         _guest.Reset(sim.Memory, desc, avail, size);
         bool eventIdx = header.EventIdx;
-        if (!rig.Start(size, desc, avail, used, 0, eventIdx)) return FuzzOutcome.Rejected;
+        if (!rig.Start(size, desc, avail, used, 0, eventIdx, context: context)) return FuzzOutcome.Rejected;
         _checker.Configure(sim.Memory, desc, avail, used, size);
         _kicks.Configure(sim.Memory, avail, used, size, eventIdx);
         _scheduler.Reset(_guest, _kicks, () => rig.Kick.Signal(), () => _interrupts.AfterDevice(false), _interrupts.AfterGuest);
@@ -168,12 +168,17 @@ public sealed class VhostDemoTarget : IFuzzTarget
                 case 13:
                     {
                         // Owner reset and a fresh start with a feature change; the used ring keeps its index.
-                        dev.ResetOwner();
+                        VhostWorker? worker = dev.Worker;
+                        if (dev.ResetOwner() == VhostResult.Ok && VhostControlPlaneOracle.AfterResetOwner(dev, worker) is { } broken)
+                        {
+                            context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
+                            return FuzzOutcome.Completed;
+                        }
                         eventIdx = (op.Flags & 1) != 0;
                         sim.Memory.TryGetSpan(new GuestAddress(used + 2), 2, out Span<byte> raw);
                         ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
                         ushort lastAvail = _identity ? _checker.UsedIdx : (ushort)0;
-                        if (!rig.Start(size, desc, avail, used, lastAvail, eventIdx)) return FuzzOutcome.Completed;
+                        if (!rig.Start(size, desc, avail, used, lastAvail, eventIdx, context: context)) return FuzzOutcome.Completed;
                         rig.Vq.Interleaving = _scheduler;
                         if (_identity)
                         {
