@@ -76,17 +76,23 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
         if (!JudgeResult(result)) return;
         if (result >= 0 && result != (int)_start.Num && !SameElement(vq, outCount, inCount))
         {
-            Fire("vhost-chain/element-differs", $"head {result}: vhost returned {outCount} out + {inCount} in iovecs, the walk of the chain gives {_model.OutCount} + {_model.InCount} ({Describe(_model.Iov)}; device {Describe(vq.Iov[..Math.Clamp(outCount + inCount, 0, vq.Iov.Length)])})");
+            int n = Math.Clamp(outCount + inCount, 0, vq.Iov.Length);
+            Fire("vhost-chain/element-differs", $"head {result}: vhost returned {outCount} out + {inCount} in iovecs, "
+                + $"the walk of the chain gives {_model.OutCount} + {_model.InCount} ({Describe(_model.Iov)}; "
+                + $"device {Describe(vq.Iov[..n])})");
             return;
         }
         if (_bytesRead != _model.BytesRead)
         {
-            Fire("vhost-chain/descriptor-reads-differ", $"the pop read {_bytesRead} bytes of guest memory; vhost_get_vq_desc reads {_model.BytesRead} for this ring (avail idx, head, 16 per descriptor up to the first broken rule, ++found > num checked before each read)");
+            Fire("vhost-chain/descriptor-reads-differ", $"the pop read {_bytesRead} bytes of guest memory; "
+                + $"vhost_get_vq_desc reads {_model.BytesRead} for this ring (avail idx, head, 16 per descriptor up "
+                + "to the first broken rule, ++found > num checked before each read)");
             return;
         }
         if (vq.LastAvailIdx != _model.LastAvailIdxAfter || vq.AvailIdx != _model.AvailIdxAfter)
         {
-            Fire("vhost-chain/index-differs", $"after the pop last_avail_idx {vq.LastAvailIdx} and the avail cache {vq.AvailIdx}; vhost_get_vq_desc leaves {_model.LastAvailIdxAfter} and {_model.AvailIdxAfter}");
+            Fire("vhost-chain/index-differs", $"after the pop last_avail_idx {vq.LastAvailIdx} and the avail cache "
+                + $"{vq.AvailIdx}; vhost_get_vq_desc leaves {_model.LastAvailIdxAfter} and {_model.AvailIdxAfter}");
         }
     }
 
@@ -95,14 +101,20 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
     {
         int expected = _model.Result;
         int num = (int)_start.Num;
+        bool sameErrors = _errors.SequenceEqual(_model.Errors);
+        if (expected == result && sameErrors) return true;
         bool modelChain = expected >= 0 && expected != num;
         bool deviceChain = result >= 0 && result != num;
-        string said = $"vhost_get_vq_desc returned {result} with vq_err [{string.Join(", ", _errors)}]; the walk of the chain (num {num}, last_avail_idx {_start.LastAvailIdx}) gives {expected} with [{string.Join(", ", _model.Errors)}]";
-        if (modelChain && expected != result && result < 0) return Fire("vhost-chain/valid-chain-rejected", said);
-        if (deviceChain && expected != result && expected < 0) return Fire("vhost-chain/invalid-chain-accepted", said);
-        if (expected < 0 && result < 0 && (expected != result || !_errors.SequenceEqual(_model.Errors))) return Fire("vhost-chain/wrong-error-kind", said);
-        if (expected != result || !_errors.SequenceEqual(_model.Errors)) return Fire("vhost-chain/result-differs", said);
-        return true;
+        string site = (modelChain, deviceChain) switch
+        {
+            (true, false) when result < 0 => "vhost-chain/valid-chain-rejected",
+            (false, true) when expected < 0 => "vhost-chain/invalid-chain-accepted",
+            _ when expected < 0 && result < 0 => "vhost-chain/wrong-error-kind",
+            _ => "vhost-chain/result-differs",
+        };
+        return Fire(site, $"vhost_get_vq_desc returned {result} with vq_err [{string.Join(", ", _errors)}]; the walk "
+            + $"of the chain (num {num}, last_avail_idx {_start.LastAvailIdx}) gives {expected} with "
+            + $"[{string.Join(", ", _model.Errors)}]");
     }
 
     private bool SameElement(VhostVirtqueue vq, int outCount, int inCount)
@@ -116,7 +128,8 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
         return true;
     }
 
-    private static string Describe(IEnumerable<UserIovec> iov) => string.Join(" ", iov.Take(8).Select(v => $"{v.Base:x}+{v.Len}"));
+    private static string Describe(IEnumerable<UserIovec> iov) =>
+        string.Join(" ", iov.Take(8).Select(v => $"{v.Base:x}+{v.Len}"));
 
     private static string Describe(ReadOnlySpan<UserIovec> iov) => Describe(iov.ToArray());
 

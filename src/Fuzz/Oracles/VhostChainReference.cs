@@ -84,7 +84,10 @@ public sealed class VhostChainReference
                 return Err(VqErrorCode.AvailIdxAccess, VhostResult.Fault);
             }
             AvailIdxAfter = availIdx;
-            if (Narrow.ToUInt16Wrapping(availIdx - s.LastAvailIdx) > s.Num) return Err(VqErrorCode.GuestMovedUsedIndex, VhostResult.Fault);
+            if (Narrow.ToUInt16Wrapping(availIdx - s.LastAvailIdx) > s.Num)
+            {
+                return Err(VqErrorCode.GuestMovedUsedIndex, VhostResult.Fault);
+            }
             if (availIdx == s.LastAvailIdx) return (int)s.Num;
         }
         ulong slot = s.LastAvailIdx & (s.Num - 1);
@@ -111,7 +114,8 @@ public sealed class VhostChainReference
             }
             else
             {
-                VhostResult r = AddBuffer(addr, len, (flags & VirtioSpec.DescFWrite) != 0, VqErrorCode.Translation, VqErrorCode.OutAfterIn);
+                bool writable = (flags & VirtioSpec.DescFWrite) != 0;
+                VhostResult r = AddBuffer(addr, len, writable, VqErrorCode.Translation, VqErrorCode.OutAfterIn);
                 if (r != VhostResult.Ok) return -(int)r;
             }
             if ((flags & VirtioSpec.DescFNext) == 0) return head;
@@ -137,7 +141,9 @@ public sealed class VhostChainReference
             if (!CopyFromTable(ref index, ref offset)) return Raise(VqErrorCode.IndirectDescRead, VhostResult.Invalid);
             (ulong a, uint l, ushort flags, _) = Decode(_raw);
             if ((flags & VirtioSpec.DescFIndirect) != 0) return Raise(VqErrorCode.NestedIndirect, VhostResult.Invalid);
-            VhostResult r = AddBuffer(a, l, (flags & VirtioSpec.DescFWrite) != 0, VqErrorCode.IndirectBufferTranslation, VqErrorCode.IndirectOutAfterIn);
+            bool writable = (flags & VirtioSpec.DescFWrite) != 0;
+            VhostResult r = AddBuffer(a, l, writable, VqErrorCode.IndirectBufferTranslation,
+                VqErrorCode.IndirectOutAfterIn);
             if (r != VhostResult.Ok) return r;
             // next_desc: the table is read in order; only F_NEXT matters.
             if ((flags & VirtioSpec.DescFNext) == 0) return VhostResult.Ok;

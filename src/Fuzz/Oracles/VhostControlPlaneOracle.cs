@@ -30,17 +30,34 @@ public static class VhostControlPlaneOracle
         ArgumentNullException.ThrowIfNull(device);
         if (device.HasOwner || device.Worker is not null) return "the device still has an owner or a worker";
         if (device.Umem is not { Maps.Count: 0 }) return "the memory table is not the empty one";
-        if (oldWorker is { Alive: true } || oldWorker is { Pending: > 0 }) return "the old worker is alive or still holds works";
+        if (oldWorker is { Alive: true } or { Pending: > 0 }) return "the old worker is alive or still holds works";
         foreach (VhostVirtqueue vq in device.Vqs)
         {
-            if (vq.Work is { Queued: true }) return $"vring {vq.Index}'s work is still marked queued (it could never be queued again)";
-            if (vq.Poll.Polling is not null) return $"vring {vq.Index} still polls its kick eventfd";
-            if (vq.Num != 1 || vq.Desc != 0 || vq.Avail != 0 || vq.Used != 0) return $"vring {vq.Index} keeps num {vq.Num} or ring addresses (vhost_vq_reset: num 1, NULL rings)";
-            if (vq.LastAvailIdx != 0 || vq.AvailIdx != 0 || vq.LastUsedIdx != 0) return $"vring {vq.Index} keeps last_avail_idx {vq.LastAvailIdx}, avail_idx {vq.AvailIdx}, last_used_idx {vq.LastUsedIdx} (vhost_vq_reset: 0)";
-            if (vq.SignalledUsed != 0 || vq.SignalledUsedValid || vq.UsedFlags != 0) return $"vring {vq.Index} keeps signalled_used or used_flags";
-            if (vq.HasBackend || vq.AckedFeatures != 0) return $"vring {vq.Index} keeps a backend or acked features {vq.AckedFeatures:x}";
-            if (vq.Kick is not null || vq.Call is not null || vq.Err is not null) return $"vring {vq.Index} keeps an eventfd";
+            if (ResetVring(vq) is { } broken) return $"vring {vq.Index}: {broken}";
         }
+        return null;
+    }
+
+    /// <summary>vhost_vq_reset's values (and vhost_poll_stop, the worker's flush) for one vring.</summary>
+    private static string? ResetVring(VhostVirtqueue vq)
+    {
+        if (vq.Work is { Queued: true }) return "its work is still marked queued (it could never be queued again)";
+        if (vq.Poll.Polling is not null) return "it still polls its kick eventfd";
+        if (vq.Num != 1 || vq.Desc != 0 || vq.Avail != 0 || vq.Used != 0)
+        {
+            return $"it keeps num {vq.Num} or ring addresses (vhost_vq_reset: num 1, NULL rings)";
+        }
+        if (vq.LastAvailIdx != 0 || vq.AvailIdx != 0 || vq.LastUsedIdx != 0)
+        {
+            return $"it keeps last_avail_idx {vq.LastAvailIdx}, avail_idx {vq.AvailIdx}, last_used_idx "
+                + $"{vq.LastUsedIdx} (vhost_vq_reset: 0)";
+        }
+        if (vq.SignalledUsed != 0 || vq.SignalledUsedValid || vq.UsedFlags != 0)
+        {
+            return "it keeps signalled_used or used_flags";
+        }
+        if (vq.HasBackend || vq.AckedFeatures != 0) return $"it keeps a backend or acked features {vq.AckedFeatures:x}";
+        if (vq.Kick is not null || vq.Call is not null || vq.Err is not null) return "it keeps an eventfd";
         return null;
     }
 
@@ -53,15 +70,34 @@ public static class VhostControlPlaneOracle
         if (!device.HasOwner || device.Worker is not { Alive: true }) return "no owner or no live worker";
         if (vq.AckedFeatures != features) return $"acked features {vq.AckedFeatures:x}, SET_FEATURES set {features:x}";
         if (vq.Num != (uint)ring.Num) return $"num {vq.Num}, SET_VRING_NUM set {ring.Num}";
-        if (vq.LastAvailIdx != ring.LastAvailIdx || vq.AvailIdx != ring.LastAvailIdx) return $"last_avail_idx {vq.LastAvailIdx} / avail_idx {vq.AvailIdx}, SET_VRING_BASE set {ring.LastAvailIdx}";
-        if (!vmm.TryGetUserAddress(ring.DescTable, out ulong d) || !vmm.TryGetUserAddress(ring.AvailRing, out ulong a) || !vmm.TryGetUserAddress(ring.UsedRing, out ulong u)) return null;
+        if (vq.LastAvailIdx != ring.LastAvailIdx || vq.AvailIdx != ring.LastAvailIdx)
+        {
+            return $"last_avail_idx {vq.LastAvailIdx} / avail_idx {vq.AvailIdx}, SET_VRING_BASE set "
+                + $"{ring.LastAvailIdx}";
+        }
+        if (!vmm.TryGetUserAddress(ring.DescTable, out ulong d) || !vmm.TryGetUserAddress(ring.AvailRing, out ulong a)
+            || !vmm.TryGetUserAddress(ring.UsedRing, out ulong u))
+        {
+            return null;
+        }
         if (vq.Desc != d || vq.Avail != a || vq.Used != u) return "the ring addresses are not those SET_VRING_ADDR set";
-        if (!ReferenceEquals(vq.Kick, ring.Kick) || !ReferenceEquals(vq.Call, ring.Call) || !ReferenceEquals(vq.Poll.Polling, ring.Kick)) return "the kick or call eventfd is not the one set, or the kick is not polled";
-        if (!vq.HasBackend || vq.SignalledUsedValid) return "no backend attached, or signalled_used still valid (vhost_vq_init_access invalidates it)";
+        if (!ReferenceEquals(vq.Kick, ring.Kick) || !ReferenceEquals(vq.Call, ring.Call)
+            || !ReferenceEquals(vq.Poll.Polling, ring.Kick))
+        {
+            return "the kick or call eventfd is not the one set, or the kick is not polled";
+        }
+        if (!vq.HasBackend || vq.SignalledUsedValid)
+        {
+            return "no backend attached, or signalled_used still valid (vhost_vq_init_access invalidates it)";
+        }
         if (!SameTable(device.Umem, vmm.MemoryTable())) return "the memory table is not the one SET_MEM_TABLE set";
-        if (!vmm.Memory.TryGetSpan(new GuestAddress(ring.UsedRing.Value + VirtioSpec.UsedIdxOffset), 2, out Span<byte> raw)) return null;
+        var usedIdxAt = new GuestAddress(ring.UsedRing.Value + VirtioSpec.UsedIdxOffset);
+        if (!vmm.Memory.TryGetSpan(usedIdxAt, 2, out Span<byte> raw)) return null;
         ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
-        if (vq.LastUsedIdx != usedIdx) return $"last_used_idx {vq.LastUsedIdx}, vhost_vq_init_access reads used->idx {usedIdx}";
+        if (vq.LastUsedIdx != usedIdx)
+        {
+            return $"last_used_idx {vq.LastUsedIdx}, vhost_vq_init_access reads used->idx {usedIdx}";
+        }
         return null;
     }
 

@@ -20,8 +20,10 @@ namespace Virtsim.Fuzz.Targets;
 /// BASE / KICK / CALL / ERR with hostile values, GET_VRING_BASE, backend start/stop, RESET_OWNER — interleaved with
 /// kicks, worker runs and guest ring edits. Oracles: <see cref="VhostIoctlModel"/> (every ioctl returns Linux's errno,
 /// GET values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
-/// userspace ranges), hang (the worker's idle-requeue livelock report, the event budget), host exceptions and
-/// assertions. Each execution builds a fresh simulation in <see cref="CreateSimulation"/>.
+/// userspace ranges), <see cref="VhostChainOracle"/> (every vhost_get_vq_desc against Linux's walk),
+/// <see cref="VhostControlPlaneOracle"/> (the state VHOST_RESET_OWNER leaves), hang (the worker's idle-requeue
+/// livelock report, the event budget), host exceptions and assertions. Each execution builds a fresh simulation in
+/// <see cref="CreateSimulation"/>.
 /// </summary>
 public sealed class VhostCoreTarget : IFuzzTarget
 {

@@ -29,8 +29,11 @@ namespace Virtsim.Fuzz.Targets;
 /// addresses, so from then on only the other oracles judge; hang (the worker's livelock report, or the event budget);
 /// liveness (after the guest stops and makes its honest kick decision, <see cref="GuestKickDecision"/> — no kick where
 /// NO_NOTIFY or avail_event say the device will look by itself — every available chain is completed unless a vq_err was
-/// raised); missed interrupt (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals);
-/// exceptions, assertions. The simulation, backend and scheduler loop are <see cref="VhostBackendRig"/>'s.
+/// raised); missed interrupt (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals); every
+/// vhost_get_vq_desc against Linux's walk (<see cref="VhostChainOracle"/>, installed by the rig); the state the start
+/// (driver features, INDIRECT_DESC from the input header) and VHOST_RESET_OWNER leave
+/// (<see cref="VhostControlPlaneOracle"/>); exceptions, assertions. The simulation, backend and scheduler loop are
+/// <see cref="VhostBackendRig"/>'s.
 /// </summary>
 public sealed class VhostDemoTarget : IFuzzTarget
 {
@@ -94,7 +97,9 @@ public sealed class VhostDemoTarget : IFuzzTarget
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
         _guest.Reset(sim.Memory, desc, avail, size);
         bool eventIdx = header.EventIdx;
-        if (!rig.Start(size, desc, avail, used, 0, eventIdx, context: context)) return FuzzOutcome.Rejected;
+        // The driver's VIRTIO_RING_F_INDIRECT_DESC comes from the input (vhost walks INDIRECT either way).
+        bool indirect = header.IndirectDesc;
+        if (!rig.Start(size, desc, avail, used, 0, eventIdx, indirect, context)) return FuzzOutcome.Rejected;
         _checker.Configure(sim.Memory, desc, avail, used, size);
         _kicks.Configure(sim.Memory, avail, used, size, eventIdx);
         _scheduler.Reset(_guest, _kicks, () => rig.Kick.Signal(), () => _interrupts.AfterDevice(false), _interrupts.AfterGuest);
@@ -169,7 +174,9 @@ public sealed class VhostDemoTarget : IFuzzTarget
                     {
                         // Owner reset and a fresh start with a feature change; the used ring keeps its index.
                         VhostWorker? worker = dev.Worker;
-                        if (dev.ResetOwner() == VhostResult.Ok && VhostControlPlaneOracle.AfterResetOwner(dev, worker) is { } broken)
+                        VhostResult reset = dev.ResetOwner();
+                        string? broken = reset == VhostResult.Ok ? VhostControlPlaneOracle.AfterResetOwner(dev, worker) : null;
+                        if (broken is not null)
                         {
                             context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
                             return FuzzOutcome.Completed;
@@ -178,7 +185,10 @@ public sealed class VhostDemoTarget : IFuzzTarget
                         sim.Memory.TryGetSpan(new GuestAddress(used + 2), 2, out Span<byte> raw);
                         ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
                         ushort lastAvail = _identity ? _checker.UsedIdx : (ushort)0;
-                        if (!rig.Start(size, desc, avail, used, lastAvail, eventIdx, context: context)) return FuzzOutcome.Completed;
+                        if (!rig.Start(size, desc, avail, used, lastAvail, eventIdx, indirect, context))
+                        {
+                            return FuzzOutcome.Completed;
+                        }
                         rig.Vq.Interleaving = _scheduler;
                         if (_identity)
                         {
@@ -191,7 +201,9 @@ public sealed class VhostDemoTarget : IFuzzTarget
                     }
                 case 14:
                     {
-                        ulong features = VhostFeatures.Default & ((1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx) | (1UL << VirtioSpec.FIndirectDesc));
+                        ulong wanted = (1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx)
+                            | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
+                        ulong features = VhostFeatures.Default & wanted;
                         if ((op.Flags & 1) == 0) features &= ~(1UL << VirtioSpec.FEventIdx);
                         dev.SetFeatures(features);
                         eventIdx = (op.Flags & 1) != 0;

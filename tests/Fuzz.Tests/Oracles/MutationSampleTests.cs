@@ -64,9 +64,12 @@ public sealed class MutationSampleTests
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
     /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER).</summary>
     [Theory]
-    [InlineData("VhostVirtqueue::FetchVqDesc", MutationOperator.BoundaryShift, "ble.un.s → blt.un.s", 1, " vhost-chain vhost-chain/")]
-    [InlineData("VhostVirtqueue::Reset", MutationOperator.RemoveVoidCall, "set_LastUsedIdx", 0, " control-plane control-plane/reset-owner-state")]
-    public void VhostOracleMutant_IsKilledByItsOracle(string method, MutationOperator op, string description, int nth, string killedBy)
+    [InlineData("VhostVirtqueue::FetchVqDesc", MutationOperator.BoundaryShift, "ble.un.s → blt.un.s", 1,
+        " vhost-chain vhost-chain/")]
+    [InlineData("VhostVirtqueue::Reset", MutationOperator.RemoveVoidCall, "set_LastUsedIdx", 0,
+        " control-plane control-plane/reset-owner-state")]
+    public void VhostOracleMutant_IsKilledByItsOracle(
+        string method, MutationOperator op, string description, int nth, string killedBy)
     {
         IlMutant mutant = Find(method, op, description, nth);
         string result = Run(mutant);

@@ -49,7 +49,8 @@ public sealed class VhostChainOracleTests
         GuestMemory m = rig.Simulation.Memory;
         for (int i = 0; i < Size; i++)
         {
-            Desc(m, desc + (16UL * (ulong)i), RingInput.RegionSize - 8, 16, (ushort)(i < Size - 1 ? 1 : 0), (ushort)(i + 1));
+            ushort flags = (ushort)(i < Size - 1 ? 1 : 0);
+            Desc(m, desc + (16UL * (ulong)i), RingInput.RegionSize - 8, 16, flags, (ushort)(i + 1));
         }
         guest.Publish(0);
         Assert.Equal(0, Pop(rig));
@@ -139,7 +140,8 @@ public sealed class VhostChainOracleTests
         (VhostBackendRig rig, ulong desc, _) = Started();
         VhostDevice dev = rig.Demo.Device;
         (_, ulong avail, ulong used) = RingInput.Place(0, Size, 0);
-        var ring = new VhostRingStart(Size, new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), 0, rig.Kick, rig.Call);
+        var ring = new VhostRingStart(
+            Size, new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), 0, rig.Kick, rig.Call);
         Assert.Null(VhostControlPlaneOracle.AfterStart(dev, 1UL << 32, ring));
         Assert.NotNull(VhostControlPlaneOracle.AfterStart(dev, 1UL << 33, ring));
         Assert.NotNull(VhostControlPlaneOracle.AfterResetOwner(dev, dev.Worker));

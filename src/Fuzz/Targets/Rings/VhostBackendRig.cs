@@ -96,12 +96,16 @@ public sealed class VhostBackendRig
     /// EVENT_IDX / INDIRECT_DESC (QEMU's vhost_dev_start order). With a <paramref name="context"/>, the started
     /// state is judged (<see cref="VhostControlPlaneOracle.AfterStart"/>): the rings are in guest RAM, so every step
     /// must succeed, name no failed step, and leave what it set.</summary>
-    public bool Start(int size, ulong desc, ulong avail, ulong used, ushort lastAvail, bool eventIdx, bool indirect = false, FuzzContext? context = null)
+    public bool Start(
+        int size, ulong desc, ulong avail, ulong used, ushort lastAvail, bool eventIdx, bool indirect = false,
+        FuzzContext? context = null)
     {
         VhostResult r = VhostBackendStarter.Init(Demo, out ulong offered, out VhostStartStep step);
         if (r == VhostResult.Ok && (step != VhostStartStep.None || offered != Demo.Device.OfferedFeatures))
         {
-            context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/init-state", $"vhost_dev_init succeeded but names step {step} or features {offered:x} (VHOST_GET_FEATURES gives {Demo.Device.OfferedFeatures:x})");
+            context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/init-state", $"vhost_dev_init succeeded but "
+                + $"names step {step} or features {offered:x} (VHOST_GET_FEATURES gives "
+                + $"{Demo.Device.OfferedFeatures:x})");
         }
         if (r != VhostResult.Ok) return Failed(context, $"vhost_dev_init failed at {step}: {r}");
         Demo.Device.SetVringErr(0, Err);
@@ -111,10 +115,16 @@ public sealed class VhostBackendRig
         // A ring that does not lie in one guest RAM region cannot be mapped (vhost_memory_map): QEMU falls back.
         // VIRTIO 1.2 §2.7: avail 4 + 2 * size, used 4 + 8 * size, each + 2 with EVENT_IDX.
         ulong tail = eventIdx ? 2UL : 0;
-        bool inRam = InOneRegion(desc, (ulong)size * VirtioSpec.DescSize) && InOneRegion(avail, 4 + (2 * (ulong)size) + tail)
+        bool inRam = InOneRegion(desc, (ulong)size * VirtioSpec.DescSize)
+            && InOneRegion(avail, 4 + (2 * (ulong)size) + tail)
             && InOneRegion(used, 4 + (8 * (ulong)size) + tail);
-        if (r != VhostResult.Ok) return inRam ? Failed(context, $"vhost_dev_start of rings in guest RAM failed at {step}: {r}") : false;
-        string? broken = step != VhostStartStep.None ? $"vhost_dev_start succeeded but names step {step}" : VhostControlPlaneOracle.AfterStart(Demo.Device, features, ring);
+        if (r != VhostResult.Ok)
+        {
+            return inRam && Failed(context, $"vhost_dev_start of rings in guest RAM failed at {step}: {r}");
+        }
+        string? broken = step != VhostStartStep.None
+            ? $"vhost_dev_start succeeded but names step {step}"
+            : VhostControlPlaneOracle.AfterStart(Demo.Device, features, ring);
         if (broken is not null) context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/start-state", broken);
         return true;
     }
