@@ -79,7 +79,7 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
             int n = Math.Clamp(outCount + inCount, 0, vq.Iov.Length);
             Fire("vhost-chain/element-differs", $"head {result}: vhost returned {outCount} out + {inCount} in iovecs, "
                 + $"the walk of the chain gives {_model.OutCount} + {_model.InCount} ({Describe(_model.Iov)}; "
-                + $"device {Describe(vq.Iov[..n])})");
+                + $"device {DescribeDevice(vq.Iov[..n])})");
             return;
         }
         if (_bytesRead != _model.BytesRead)
@@ -131,7 +131,10 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
     private static string Describe(IEnumerable<UserIovec> iov) =>
         string.Join(" ", iov.Take(8).Select(v => $"{v.Base:x}+{v.Len}"));
 
-    private static string Describe(ReadOnlySpan<UserIovec> iov) => Describe(iov.ToArray());
+    // Named apart from the IEnumerable overload: with first-class spans an array argument binds to the span overload,
+    // so calling Describe(iov.ToArray()) from here would recurse forever.
+    private static string DescribeDevice(ReadOnlySpan<UserIovec> iov) =>
+        Describe((IEnumerable<UserIovec>)iov.ToArray());
 
     private bool Fire(string site, string message)
     {

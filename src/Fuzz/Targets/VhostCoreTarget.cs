@@ -10,6 +10,7 @@ using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Spec.Virtio;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -343,7 +344,12 @@ public sealed class VhostCoreTarget : IFuzzTarget
             memory.TryWrite(new GuestAddress(at), request);
             return;
         }
-        _guest.Apply(new RingInput.Op(op.A & 7, RingInput.Address(op.B, op.X), RingInput.Length(op.C, (uint)op.Y), (ushort)(op.B >> 5), (ushort)(op.Y >> 32), (byte)(op.Y >> 48), op.X, (uint)op.Y));
+        // Bit 4 of a: a length at get_indirect's table-size bound (USHRT_MAX + 1 entries, or one more), which a table
+        // mapped by a huge memory-table region reaches.
+        uint len = (op.A & 0x10) != 0
+            ? VirtioSpec.DescSize * (0x1_0000u + (op.B & 1u))
+            : RingInput.Length(op.C, (uint)op.Y);
+        _guest.Apply(new RingInput.Op(op.A & 7, RingInput.Address(op.B, op.X), len, (ushort)(op.B >> 5), (ushort)(op.Y >> 32), (byte)(op.Y >> 48), op.X, (uint)op.Y));
     }
 
     private bool Run(int windows)
