@@ -168,7 +168,8 @@ public static class IlMutator
         + "(" + string.Join(",", method.Parameters.Select(p => p.ParameterType.Name)) + ")";
 
     /// <summary>A void call the operator may remove: the project's own (not System's), except assertions,
-    /// constructors and the fuzz hooks (<c>IHostPoison</c>, <c>IHandlerInterleaving</c>: null in production, so
+    /// constructors and the fuzz hooks (<c>IHostPoison</c>, <c>IHandlerInterleaving</c>, <c>IVhostPopObserver</c>:
+    /// null or a no-op in production, so
     /// removing a call to one changes nothing a guest sees, only what the test build checks), plus System's stores
     /// into a buffer (<see cref="IsBufferStore"/>).</summary>
     private static bool IsRemovable(MethodReference m)
@@ -177,6 +178,7 @@ public static class IlMutator
         if (m.Name.StartsWith("Assert", StringComparison.Ordinal)) return false;
         string type = m.DeclaringType.FullName;
         if (type is "Sim.Devices.IHostPoison" or "Sim.Devices.IHandlerInterleaving") return false;
+        if (type == "Sim.Devices.Vhost.IVhostPopObserver") return false;
         return !type.StartsWith("System.", StringComparison.Ordinal) || IsBufferStore(m);
     }
 

@@ -103,6 +103,26 @@ public static class OracleRules
             "a pop reads the head, an indirect table's first entry and one descriptor per NEXT followed, and stops at the first broken rule; a looping chain is read at most the table's size + 1 times",
             "QEMU virtqueue_split_pop (++elem_entries > max), virtqueue_split_read_next_desc; Linux vhost_get_vq_desc (++found > vq->num)"),
 
+        // ---- vhost chain (Oracles.VhostChainOracle, every vhost_get_vq_desc of the vhost targets)
+        new("vhost-chain/",
+            "A vhost_get_vq_desc returned another head, error, errno, iovec list or indices, or read other guest "
+            + "bytes, than Linux's walk of the same chain gives.",
+            "vhost_get_vq_desc reads avail idx (when its cache is used up), the head, then per descriptor checks "
+            + "i < num and ++found <= num before reading it, follows INDIRECT through get_indirect and NEXT through "
+            + "next_desc, translates each buffer with translate_desc (one iovec per map), and raises the first "
+            + "broken rule's vq_err",
+            "Linux drivers/vhost/vhost.c vhost_get_vq_desc, get_indirect, translate_desc, next_desc"),
+
+        // ---- vhost control plane (Oracles.VhostControlPlaneOracle, VhostBackendRig.Start)
+        new("control-plane/",
+            "After VHOST_RESET_OWNER or QEMU's vhost_dev_start, the vhost device's state is not what the ioctls "
+            + "leave.",
+            "RESET_OWNER leaves no owner, no worker work pending, an empty memory table and every vring as "
+            + "vhost_vq_reset sets it; a start of rings in guest RAM succeeds and leaves the features, num, base, "
+            + "ring addresses, eventfds and memory table it set, with last_used_idx read from used->idx",
+            "Linux drivers/vhost/vhost.c vhost_dev_reset_owner, vhost_dev_cleanup, vhost_vq_reset, "
+            + "vhost_vq_init_access; QEMU hw/virtio/vhost.c vhost_dev_start, vhost_virtqueue_start"),
+
         // ---- taint (Oracles.TaintOracle: the devices' reused host buffers poisoned before each request; robust flavours)
         new("taint/guest-memory",
             "A device wrote host bytes it never set for the request (its poisoned scratch, header or response buffer) into the guest's writable buffers.",

@@ -10,6 +10,7 @@ using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Spec.Virtio;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -20,8 +21,10 @@ namespace Virtsim.Fuzz.Targets;
 /// BASE / KICK / CALL / ERR with hostile values, GET_VRING_BASE, backend start/stop, RESET_OWNER — interleaved with
 /// kicks, worker runs and guest ring edits. Oracles: <see cref="VhostIoctlModel"/> (every ioctl returns Linux's errno,
 /// GET values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
-/// userspace ranges), hang (the worker's idle-requeue livelock report, the event budget), host exceptions and
-/// assertions. Each execution builds a fresh simulation in <see cref="CreateSimulation"/>.
+/// userspace ranges), <see cref="VhostChainOracle"/> (every vhost_get_vq_desc against Linux's walk),
+/// <see cref="VhostControlPlaneOracle"/> (the state VHOST_RESET_OWNER leaves), hang (the worker's idle-requeue
+/// livelock report, the event budget), host exceptions and assertions. Each execution builds a fresh simulation in
+/// <see cref="CreateSimulation"/>.
 /// </summary>
 public sealed class VhostCoreTarget : IFuzzTarget
 {
@@ -112,6 +115,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
         _context = context;
         _model = new VhostIoctlModel(_vmm, _demo.Device.Vqs.Count, _demo.Device.OfferedFeatures, MemRegionsMax) { Context = context };
         _sim.AddMemoryObserver(new VhostAccessChecker(_vmm, _model) { Context = context });
+        VhostChainOracle.Install(_sim, _demo.Device.Vqs[0]).Context = context;
         _size = 1 << (header & 7);
         (_desc, _avail, _used) = RingInput.Place(0, _size, 0);
         _guest.Reset(_sim.Memory, _desc, _avail, _size);
@@ -149,7 +153,15 @@ public sealed class VhostCoreTarget : IFuzzTarget
                 if (Mirror is not null) _mirrorModel!.SetOwner(Mirror.SetOwner());
                 break;
             case VhostCoreInput.OpResetOwner:
-                _model.ResetOwner(dev.ResetOwner());
+                {
+                    VhostWorker? worker = dev.Worker;
+                    VhostResult r = dev.ResetOwner();
+                    _model.ResetOwner(r);
+                    if (r == VhostResult.Ok && VhostControlPlaneOracle.AfterResetOwner(dev, worker) is { } broken)
+                    {
+                        _context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
+                    }
+                }
                 if (Mirror is not null) _mirrorModel!.ResetOwner(Mirror.ResetOwner());
                 break;
             case VhostCoreInput.OpGetFeatures:
@@ -363,7 +375,12 @@ public sealed class VhostCoreTarget : IFuzzTarget
             memory.TryWrite(new GuestAddress(at), request);
             return;
         }
-        _guest.Apply(new RingInput.Op(op.A & 7, RingInput.Address(op.B, op.X), RingInput.Length(op.C, (uint)op.Y), (ushort)(op.B >> 5), (ushort)(op.Y >> 32), (byte)(op.Y >> 48), op.X, (uint)op.Y));
+        // Bit 4 of a: a length at get_indirect's table-size bound (USHRT_MAX + 1 entries, or one more), which a table
+        // mapped by a huge memory-table region reaches.
+        uint len = (op.A & 0x10) != 0
+            ? VirtioSpec.DescSize * (0x1_0000u + (op.B & 1u))
+            : RingInput.Length(op.C, (uint)op.Y);
+        _guest.Apply(new RingInput.Op(op.A & 7, RingInput.Address(op.B, op.X), len, (ushort)(op.B >> 5), (ushort)(op.Y >> 32), (byte)(op.Y >> 48), op.X, (uint)op.Y));
     }
 
     private bool Run(int windows)

@@ -29,8 +29,11 @@ namespace Virtsim.Fuzz.Targets;
 /// addresses, so from then on only the other oracles judge; hang (the worker's livelock report, or the event budget);
 /// liveness (after the guest stops and makes its honest kick decision, <see cref="GuestKickDecision"/> — no kick where
 /// NO_NOTIFY or avail_event say the device will look by itself — every available chain is completed unless a vq_err was
-/// raised); missed interrupt (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals);
-/// exceptions, assertions. The simulation, backend and scheduler loop are <see cref="VhostBackendRig"/>'s.
+/// raised); missed interrupt (<see cref="MissedInterruptOracle"/>, interrupts seen as call-eventfd signals); every
+/// vhost_get_vq_desc against Linux's walk (<see cref="VhostChainOracle"/>, installed by the rig); the state the start
+/// (driver features, INDIRECT_DESC from the input header) and VHOST_RESET_OWNER leave
+/// (<see cref="VhostControlPlaneOracle"/>); exceptions, assertions. The simulation, backend and scheduler loop are
+/// <see cref="VhostBackendRig"/>'s.
 /// </summary>
 public sealed class VhostDemoTarget : IFuzzTarget
 {
@@ -93,13 +96,15 @@ public sealed class VhostDemoTarget : IFuzzTarget
         (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
         _guest.Reset(sim.Memory, desc, avail, size);
         bool eventIdx = header.EventIdx;
-        if (!rig.Start(size, desc, avail, used, 0, eventIdx)) return FuzzOutcome.Rejected;
+        // The driver's VIRTIO_RING_F_INDIRECT_DESC comes from the input (vhost walks INDIRECT either way).
+        bool indirect = header.IndirectDesc;
+        if (!rig.Start(size, desc, avail, used, 0, eventIdx, indirect, context)) return FuzzOutcome.Rejected;
         _checker.Configure(sim.Memory, desc, avail, used, size);
         _kicks.Configure(sim.Memory, avail, used, size, eventIdx);
         _scheduler.Reset(_guest, _kicks, () => rig.Kick.Signal(), () => _interrupts.AfterDevice(false), _interrupts.AfterGuest);
         rig.Vq.Interleaving = _scheduler;
         _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
-        var ring = new RingLayout(desc, avail, used, size);
+        var ring = new RingLayout(desc, avail, used, size, indirect);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
@@ -118,8 +123,8 @@ public sealed class VhostDemoTarget : IFuzzTarget
     }
 
     /// <summary>Where the guest placed its ring: descriptor table, available ring, used ring (guest-physical) and
-    /// size.</summary>
-    private readonly record struct RingLayout(ulong Desc, ulong Avail, ulong Used, int Size);
+    /// size; and whether the driver acks VIRTIO_RING_F_INDIRECT_DESC (from the input header).</summary>
+    private readonly record struct RingLayout(ulong Desc, ulong Avail, ulong Used, int Size, bool Indirect);
 
     /// <summary>One device-side op (codes 8..15: kick, run, control-plane changes 10..14, a handler interleaving);
     /// false when the execution must stop at once.</summary>
@@ -148,7 +153,7 @@ public sealed class VhostDemoTarget : IFuzzTarget
                 break;
             case 13:
                 eventIdx = (op.Flags & 1) != 0;
-                return RestartOwner(rig, ring, eventIdx);
+                return RestartOwner(rig, context, ring, eventIdx);
             case 14:
                 eventIdx = ChangeFeatures(rig, op, ring);
                 break;
@@ -207,14 +212,25 @@ public sealed class VhostDemoTarget : IFuzzTarget
 
     /// <summary>Op 13: owner reset and a fresh start with a feature change; the used ring keeps its index. False when
     /// the backend does not start again.</summary>
-    private bool RestartOwner(VhostBackendRig rig, in RingLayout ring, bool eventIdx)
+    private bool RestartOwner(VhostBackendRig rig, FuzzContext context, in RingLayout ring, bool eventIdx)
     {
         GuestMemory memory = rig.Simulation.Memory;
-        rig.Demo.Device.ResetOwner();
+        VhostDevice dev = rig.Demo.Device;
+        VhostWorker? worker = dev.Worker;
+        VhostResult reset = dev.ResetOwner();
+        string? broken = reset == VhostResult.Ok ? VhostControlPlaneOracle.AfterResetOwner(dev, worker) : null;
+        if (broken is not null)
+        {
+            context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
+            return false;
+        }
         memory.TryGetSpan(new GuestAddress(ring.Used + 2), 2, out Span<byte> raw);
         ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         ushort lastAvail = _identity ? _checker.UsedIdx : (ushort)0;
-        if (!rig.Start(ring.Size, ring.Desc, ring.Avail, ring.Used, lastAvail, eventIdx)) return false;
+        if (!rig.Start(ring.Size, ring.Desc, ring.Avail, ring.Used, lastAvail, eventIdx, ring.Indirect, context))
+        {
+            return false;
+        }
         rig.Vq.Interleaving = _scheduler;
         if (_identity)
         {
@@ -230,9 +246,9 @@ public sealed class VhostDemoTarget : IFuzzTarget
     /// now negotiated as the guest sees it.</summary>
     private bool ChangeFeatures(VhostBackendRig rig, in RingInput.Op op, in RingLayout ring)
     {
-        const ulong known = (1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx)
-            | (1UL << VirtioSpec.FIndirectDesc);
-        ulong features = VhostFeatures.Default & known;
+        ulong wanted = (1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx)
+            | (ring.Indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
+        ulong features = VhostFeatures.Default & wanted;
         if ((op.Flags & 1) == 0) features &= ~(1UL << VirtioSpec.FEventIdx);
         rig.Demo.Device.SetFeatures(features);
         bool eventIdx = (op.Flags & 1) != 0;

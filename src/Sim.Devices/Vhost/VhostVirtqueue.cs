@@ -234,6 +234,18 @@ public sealed class VhostVirtqueue
     /// </summary>
     public int GetVqDesc(out int outCount, out int inCount)
     {
+        PopObserver.BeforePop(this);
+        int result = FetchVqDesc(out outCount, out inCount);
+        PopObserver.AfterPop(this, result, outCount, inCount);
+        return result;
+    }
+
+    /// <summary>Told around every <see cref="GetVqDesc"/> and of every vq_err (a fuzz target's chain oracle);
+    /// <see cref="IVhostPopObserver.None"/> in production.</summary>
+    public IVhostPopObserver PopObserver { get; set; } = IVhostPopObserver.None;
+
+    private int FetchVqDesc(out int outCount, out int inCount)
+    {
         outCount = 0;
         inCount = 0;
         ushort lastAvail = LastAvailIdx;
@@ -673,6 +685,7 @@ public sealed class VhostVirtqueue
     {
         VqErrors++;
         LastError = code;
+        PopObserver.VqError(this, code);
         Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, Narrow.AsUInt64Bits((int)code), detail, default);
         Err?.Signal();
     }

@@ -92,6 +92,24 @@ public sealed class MutationSampleTests
         Assert.Contains(" driver-queue fast-path fast-path/driver-", result, StringComparison.Ordinal);
     }
 
+    /// <summary>The vhost oracles' mutants, each killed by its own oracle (the site's family proves which fired):
+    /// the vhost chain oracle (Linux vhost_get_vq_desc's <c>++found &gt; num</c> shifted to <c>&gt;=</c>, so a chain
+    /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
+    /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER).</summary>
+    [Theory]
+    [InlineData("VhostVirtqueue::FetchVqDesc", MutationOperator.BoundaryShift, "ble.un.s → blt.un.s", 1,
+        " vhost-chain vhost-chain/")]
+    [InlineData("VhostVirtqueue::Reset", MutationOperator.RemoveVoidCall, "set_LastUsedIdx", 0,
+        " control-plane control-plane/reset-owner-state")]
+    public void VhostOracleMutant_IsKilledByItsOracle(
+        string method, MutationOperator op, string description, int nth, string killedBy)
+    {
+        IlMutant mutant = Find(method, op, description, nth);
+        string result = Run(mutant);
+        Assert.Contains(" killed ", result, StringComparison.Ordinal);
+        Assert.Contains(killedBy, result, StringComparison.Ordinal);
+    }
+
     /// <summary>The taint oracle's mutant: the robust factorial's store of ret into its reused response buffer is
     /// removed, so every answer is the buffer's previous bytes (poisoned before each request by the test build).
     /// The response model would also catch the wrong ret; the taint oracle judges first, so the site proves it

@@ -48,6 +48,7 @@ public sealed class VhostBackendRig
         Vmm = new VmmAddressSpace(simulation.Memory);
         Demo = new VhostDemo(simulation, Vmm, flavour, Options);
         Weight = VhostWeightOracle.Install(Demo.Device, 0, Demo);
+        Chain = VhostChainOracle.Install(simulation, Demo.Device.Vqs[0]);
         Kick = simulation.CreateEventFd(name: "kick");
         Call = simulation.CreateEventFd(name: "call");
         Err = simulation.CreateEventFd(name: "err");
@@ -79,6 +80,10 @@ public sealed class VhostBackendRig
     /// <see cref="Run"/>).</summary>
     public VhostWeightOracle Weight { get; }
 
+    /// <summary>The vhost chain oracle judging every vhost_get_vq_desc of vring 0 (reports through the context of
+    /// <see cref="Run"/>).</summary>
+    public VhostChainOracle Chain { get; }
+
     public EventFd Kick { get; }
 
     public EventFd Call { get; }
@@ -88,14 +93,57 @@ public sealed class VhostBackendRig
     public VhostVirtqueue Vq => Demo.Device.Vqs[0];
 
     /// <summary>Init (SET_OWNER, GET_FEATURES), the error fd, then start queue 0 with VERSION_1 and optionally
-    /// EVENT_IDX / INDIRECT_DESC (QEMU's vhost_dev_start order).</summary>
-    public bool Start(int size, ulong desc, ulong avail, ulong used, ushort lastAvail, bool eventIdx, bool indirect = false)
+    /// EVENT_IDX / INDIRECT_DESC (QEMU's vhost_dev_start order). With a <paramref name="context"/>, the started
+    /// state is judged (<see cref="VhostControlPlaneOracle.AfterStart"/>): the rings are in guest RAM, so every step
+    /// must succeed, name no failed step, and leave what it set.</summary>
+    public bool Start(
+        int size, ulong desc, ulong avail, ulong used, ushort lastAvail, bool eventIdx, bool indirect = false,
+        FuzzContext? context = null)
     {
-        if (VhostBackendStarter.Init(Demo, out _, out _) != VhostResult.Ok) return false;
+        VhostResult r = VhostBackendStarter.Init(Demo, out ulong offered, out VhostStartStep step);
+        if (r == VhostResult.Ok && (step != VhostStartStep.None || offered != Demo.Device.OfferedFeatures))
+        {
+            context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/init-state", $"vhost_dev_init succeeded but "
+                + $"names step {step} or features {offered:x} (VHOST_GET_FEATURES gives "
+                + $"{Demo.Device.OfferedFeatures:x})");
+        }
+        if (r != VhostResult.Ok) return Failed(context, $"vhost_dev_init failed at {step}: {r}");
         Demo.Device.SetVringErr(0, Err);
         ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
         var ring = new VhostRingStart(size, new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), lastAvail, Kick, Call);
-        return VhostBackendStarter.Start(Demo, features, [ring], out _) == VhostResult.Ok;
+        r = VhostBackendStarter.Start(Demo, features, [ring], out step);
+        // A ring that does not lie in one guest RAM region cannot be mapped (vhost_memory_map): QEMU falls back.
+        // VIRTIO 1.2 §2.7: avail 4 + 2 * size, used 4 + 8 * size, each + 2 with EVENT_IDX.
+        ulong tail = eventIdx ? 2UL : 0;
+        bool inRam = InOneRegion(desc, (ulong)size * VirtioSpec.DescSize)
+            && InOneRegion(avail, 4 + (2 * (ulong)size) + tail)
+            && InOneRegion(used, 4 + (8 * (ulong)size) + tail);
+        if (r != VhostResult.Ok)
+        {
+            return inRam && Failed(context, $"vhost_dev_start of rings in guest RAM failed at {step}: {r}");
+        }
+        string? broken = step != VhostStartStep.None
+            ? $"vhost_dev_start succeeded but names step {step}"
+            : VhostControlPlaneOracle.AfterStart(Demo.Device, features, ring);
+        if (broken is not null) context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/start-state", broken);
+        return true;
+    }
+
+    private bool InOneRegion(ulong start, ulong length)
+    {
+        foreach (MemoryRegion region in Simulation.Memory.Regions)
+        {
+            if (start < region.Base) continue;
+            ulong into = start - region.Base;
+            if (into < region.Size && length <= region.Size - into) return true;
+        }
+        return false;
+    }
+
+    private static bool Failed(FuzzContext? context, string message)
+    {
+        context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/start-failed", message);
+        return false;
     }
 
     /// <summary>Lets <paramref name="windows"/> × <see cref="RunWindowNs"/> pass, one event time at a time, so a
@@ -104,6 +152,7 @@ public sealed class VhostBackendRig
     {
         ArgumentNullException.ThrowIfNull(context);
         Weight.Context = context;
+        Chain.Context = context;
         EventLoop loop = Simulation.Loop;
         long end = Simulation.Now + (windows * RunWindowNs);
         long eventsAtStart = loop.EventsExecuted;
