@@ -9,12 +9,15 @@ namespace Virtsim.Fuzz.Qemu;
 /// (docs/qemu-backend.md, "Guidance"): broken or not and QEMU's message with its numbers removed, the device status
 /// byte, the ISR, how many used entries (classes 0, 1, 2, 3–4, 5–8, more), the set of used length classes (0, 1–15,
 /// 16–63, 64–511, 512–4095, 4 KiB–64 KiB−1, larger) and which kinds of difference showed. Raw addresses, ids and
-/// exact lengths are left out so that novelty means a new kind of behaviour, not a new random ring.
+/// exact lengths are left out so that novelty means a new kind of behaviour, not a new random ring. virtio-net uses the
+/// same description (<see cref="NetOutcome"/>), so it takes any device's observation.
 /// </summary>
 public static class RngOutcome
 {
+    /// <summary>The outcome of QEMU's half <paramref name="qemu"/>, with the used ring last seen and the kinds of
+    /// difference from the model.</summary>
     public static string Describe(
-        RngObservation qemu, (ulong Address, int Size)? used, IEnumerable<string> differenceKinds)
+        LockstepObservation qemu, (ulong Address, int Size)? used, IEnumerable<string> differenceKinds)
     {
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(differenceKinds);

@@ -102,6 +102,11 @@ public sealed class VirtioNetQemuTarget : RealQemuTarget
     {
         NetRunFacts facts = Lockstep.Facts;
         List<NetDifference> diffs = NetComparison.Compare(_model, _qemu, Lockstep.UsedRingsSeen, facts.FramesReceived);
+        if (first)
+        {
+            (ulong, int)? used = Lockstep.UsedRingsSeen.Count > 0 ? Lockstep.UsedRingsSeen[^1] : null;
+            MarkOutcome(NetOutcome.Describe(_qemu, used, diffs.Select(d => d.Kind)));
+        }
         if (diffs.Count == 0) return null;
         IReadOnlyList<NetDifferenceRow>? rows = NetQemu72Differences.Explain(new NetCase(_model, _qemu, facts), diffs);
         string? detail = rows is not null ? null : ModelBroke(facts)

@@ -2,6 +2,7 @@ using System.Globalization;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Qemu;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Sim.Engine.Random;
 using Xunit;
 using Xunit.Abstractions;
@@ -116,5 +117,65 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
         foreach (string f in failures.Take(20)) output.WriteLine(f);
         Assert.True(failures.Count == 0,
             $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}");
+    }
+
+    /// <summary>A distinct QEMU outcome counted per input: the seeds differ in it (a receive, a transmit, a chain too
+    /// small for the header), so the guidance edge is not constant.</summary>
+    [Fact]
+    public void Seeds_ReachSeveralDistinctOutcomes()
+    {
+        if (Skipped()) return;
+        var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
+        byte[][] seeds = [.. target.SeedCorpus()];
+        foreach (byte[] seed in seeds) target.Execute(seed, new FuzzContext());
+        output.WriteLine($"{seeds.Length} seeds, {target.DistinctOutcomes} distinct QEMU outcomes");
+        Assert.True(target.DistinctOutcomes >= 3, $"{target.DistinctOutcomes} distinct outcomes");
+    }
+
+    /// <summary>The guidance measure for net (docs/qemu-backend.md): distinct QEMU outcomes of pure random inputs for
+    /// <c>$VIRTSIM_QEMU_RANDOM_SECONDS</c>, and of a guided campaign's corpus (<c>$VIRTSIM_QEMU_OUTCOME_CORPUS</c>,
+    /// written by <c>virtsim fuzz run --target virtio-net-qemu-real --corpus DIR</c>). Opt-in: a measurement.</summary>
+    [Fact]
+    public void NetOutcomeDiversity_Measurement()
+    {
+        if (Skipped()) return;
+        string? seconds = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_RANDOM_SECONDS");
+        string? corpus = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_OUTCOME_CORPUS");
+        if (seconds is null && corpus is null)
+        {
+            output.WriteLine("SKIPPED: a measurement; set VIRTSIM_QEMU_RANDOM_SECONDS and/or "
+                + "VIRTSIM_QEMU_OUTCOME_CORPUS");
+            return;
+        }
+        if (seconds is not null)
+        {
+            var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
+            var prng = new Prng(1);
+            output.WriteLine("seed 1");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            TimeSpan cpu0 = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+            long runs = 0;
+            double limit = double.Parse(seconds, CultureInfo.InvariantCulture);
+            while (clock.Elapsed.TotalSeconds < limit)
+            {
+                // Pure random: a header and 1..24 operations of random bytes (the framing the format decodes).
+                int ops = 1 + prng.IntLessThan(24);
+                byte[] input = new byte[RingInput.HeaderLength + (ops * RingInput.OpLength)];
+                prng.NextBytes(input);
+                target.Execute(input, new FuzzContext());
+                runs++;
+            }
+            TimeSpan own = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu0;
+            output.WriteLine($"random: {runs} inputs in {clock.Elapsed.TotalSeconds:0} s (CPU {own.TotalSeconds:0} s "
+                + $"without QEMU), {target.DistinctOutcomes} distinct QEMU outcomes");
+        }
+        if (corpus is not null)
+        {
+            var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
+            string[] files = Directory.GetFiles(corpus);
+            foreach (string f in files) target.Execute(File.ReadAllBytes(f), new FuzzContext());
+            output.WriteLine($"guided corpus {corpus}: {files.Length} inputs, "
+                + $"{target.DistinctOutcomes} distinct QEMU outcomes");
+        }
     }
 }
