@@ -52,8 +52,10 @@ public sealed class VhostVirtqueue
         Reset();
     }
 
+    /// <summary>The device the vring belongs to.</summary>
     public VhostDevice Device { get; }
 
+    /// <summary>The vring's index in the device.</summary>
     public int Index { get; }
 
     /// <summary>vq-&gt;poll on the kick eventfd.</summary>
@@ -68,8 +70,10 @@ public sealed class VhostVirtqueue
     /// <summary>vq-&gt;desc, vq-&gt;avail, vq-&gt;used: userspace addresses (0 = NULL).</summary>
     public ulong Desc { get; private set; }
 
+    /// <summary>vq-&gt;avail (userspace address, 0 = NULL).</summary>
     public ulong Avail { get; private set; }
 
+    /// <summary>vq-&gt;used (userspace address, 0 = NULL).</summary>
     public ulong Used { get; private set; }
 
     /// <summary>vq-&gt;last_avail_idx: the next available-ring index to fetch.</summary>
@@ -81,8 +85,10 @@ public sealed class VhostVirtqueue
     /// <summary>vq-&gt;last_used_idx: the used idx vhost last published.</summary>
     public ushort LastUsedIdx { get; private set; }
 
+    /// <summary>vq-&gt;signalled_used: the used idx at the last interrupt (vhost_notify with EVENT_IDX).</summary>
     public ushort SignalledUsed { get; private set; }
 
+    /// <summary>vq-&gt;signalled_used_valid: whether <see cref="SignalledUsed"/> may be trusted.</summary>
     public bool SignalledUsedValid { get; private set; }
 
     /// <summary>vq-&gt;used_flags: VRING_USED_F_NO_NOTIFY while notifications are disabled.</summary>
@@ -97,8 +103,10 @@ public sealed class VhostVirtqueue
     /// <summary>vq-&gt;kick, vq-&gt;call_ctx, vq-&gt;error_ctx.</summary>
     public EventFd? Kick { get; internal set; }
 
+    /// <summary>vq-&gt;call_ctx: signalled by vhost_signal.</summary>
     public EventFd? Call { get; internal set; }
 
+    /// <summary>vq-&gt;error_ctx: signalled by vq_err.</summary>
     public EventFd? Err { get; internal set; }
 
     /// <summary>True while a handler holds vq-&gt;mutex.</summary>
@@ -135,6 +143,7 @@ public sealed class VhostVirtqueue
     /// <summary>Heads fetched plus used entries added: the worker's progress measure.</summary>
     public long Progress => HeadsFetched + UsedAdded;
 
+    /// <summary>Whether VIRTIO_RING_F_EVENT_IDX is acked (vhost_has_feature).</summary>
     public bool EventIdx => VhostFeatures.Has(AckedFeatures, VirtioSpec.FEventIdx);
 
     private VmmAddressSpace Vmm => Device.Vmm;
@@ -185,6 +194,7 @@ public sealed class VhostVirtqueue
         MutexHeld = true;
     }
 
+    /// <summary>mutex_unlock(&amp;vq-&gt;mutex).</summary>
     public void Unlock()
     {
         if (!MutexHeld) throw new InvalidOperationException($"vq {Index} mutex not held");

@@ -31,6 +31,7 @@ public sealed class NetBackend
     /// <param name="mode">What happens to transmitted frames.</param>
     public NetBackend(NetBackendMode mode = NetBackendMode.Echo) => Mode = mode;
 
+    /// <summary>Where received frames come from and what happens to sent ones (echo, sink or source).</summary>
     public NetBackendMode Mode { get; }
 
     /// <summary>True: <see cref="Transmitted"/> keeps copies of the last frames sent (a differential oracle reads
