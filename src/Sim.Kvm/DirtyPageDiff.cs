@@ -20,6 +20,7 @@ public sealed class DirtyPageDiff
     /// <summary>Pages compared and bytes stored so far.</summary>
     public long PagesCompared { get; private set; }
 
+    /// <summary>GuestWrite events emitted so far.</summary>
     public long StoresEmitted { get; private set; }
 
     /// <summary>Compares the pages set in <paramref name="bitmap"/> (bit i = page i from GPA 0); reads each real page

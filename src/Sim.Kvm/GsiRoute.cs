@@ -16,6 +16,7 @@ public readonly record struct GsiRoute
         U2 = u2;
     }
 
+    /// <summary>The GSI the route serves.</summary>
     public uint Gsi { get; }
 
     private uint Type { get; }
@@ -26,6 +27,7 @@ public readonly record struct GsiRoute
 
     private uint U2 { get; }
 
+    /// <summary>Whether the route is an MSI (else an irqchip pin).</summary>
     public bool IsMsi => Type == KvmIoctl.IrqRoutingMsi;
 
     /// <summary>The MSI route's data (x86: the vector in bits 0-7).</summary>
@@ -34,6 +36,8 @@ public readonly record struct GsiRoute
     /// <summary>GSIs the in-kernel irqchip routes by default: 24 IOAPIC pins, the first 16 also on the 8259s.</summary>
     public const uint DefaultPinGsis = 24;
 
+    /// <summary>An MSI route of <paramref name="gsi"/> to <paramref name="address"/> with
+    /// <paramref name="data"/>.</summary>
     public static GsiRoute Msi(uint gsi, ulong address, uint data) => new(gsi, KvmIoctl.IrqRoutingMsi, Narrow.LowUInt32(address), Narrow.LowUInt32(address >> 32), data);
 
     private static GsiRoute Pin(uint gsi, uint chip, uint pin) => new(gsi, KvmIoctl.IrqRoutingIrqchip, chip, pin, 0);

@@ -8,6 +8,7 @@ namespace Sim.Kvm;
 /// dispose (after the VM that uses it is gone).</summary>
 public sealed unsafe class GuestRam : SafeHandle
 {
+    /// <summary>Maps <paramref name="size"/> bytes of shared anonymous memory (zeroed, not reserved).</summary>
     public GuestRam(ulong size)
         : base(nint.Zero, ownsHandle: true)
     {
@@ -18,8 +19,10 @@ public sealed unsafe class GuestRam : SafeHandle
         Size = size;
     }
 
+    /// <summary>Bytes mapped.</summary>
     public ulong Size { get; }
 
+    /// <inheritdoc/>
     public override bool IsInvalid => handle == nint.Zero;
 
     /// <summary>Host address of guest-physical 0.</summary>
@@ -32,5 +35,6 @@ public sealed unsafe class GuestRam : SafeHandle
         return new Span<byte>((byte*)handle + offset, length);
     }
 
+    /// <inheritdoc/>
     protected override bool ReleaseHandle() => LibC.Munmap(handle, unchecked((nuint)Size)) == 0;
 }

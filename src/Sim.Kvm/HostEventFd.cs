@@ -27,5 +27,6 @@ public sealed unsafe class HostEventFd : IDisposable
         throw new KvmException("eventfd read", errno);
     }
 
+    /// <summary>Closes the eventfd.</summary>
     public void Dispose() => _fd.Dispose();
 }

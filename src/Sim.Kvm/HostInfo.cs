@@ -6,8 +6,10 @@ namespace Sim.Kvm;
 /// (the module bound to /dev/kvm: "pvm", "kvm_amd", "kvm_intel"), API version, CPU model.</summary>
 public static class HostInfo
 {
+    /// <summary>The trace header's host record for this machine and KVM API <paramref name="apiVersion"/>.</summary>
     public static TraceHost Describe(int apiVersion) => new(KernelRelease(), apiVersion, KvmFlavour(), CpuModel());
 
+    /// <summary>The kernel release (<c>uname -r</c>), or "unknown".</summary>
     public static string KernelRelease() => ReadFirstLine("/proc/sys/kernel/osrelease") ?? "unknown";
 
     /// <summary>PVM is checked first: a PVM host loads kvm_pvm beside the plain kvm module.</summary>
@@ -19,6 +21,7 @@ public static class HostInfo
         return "unknown";
     }
 
+    /// <summary>The CPU model name from /proc/cpuinfo, or "unknown".</summary>
     public static string CpuModel()
     {
         try

@@ -16,12 +16,14 @@ public sealed unsafe class HostPoller : IDisposable
     private readonly SafeFd _epoll = SafeFd.Check(LibC.EpollCreate1(LibC.EPOLL_CLOEXEC), "epoll_create1");
     private readonly SafeFd _timer = SafeFd.Check(LibC.TimerFdCreate(LibC.CLOCK_MONOTONIC, LibC.TFD_NONBLOCK | LibC.TFD_CLOEXEC), "timerfd_create");
 
+    /// <summary>An epoll set holding the recorder's timerfd.</summary>
     public HostPoller() => Add(_timer.Fd, TimerToken);
 
     /// <summary>Watches <paramref name="fd"/> for readability; <paramref name="token"/> comes back from
     /// <see cref="Wait"/>.</summary>
     public void Add(HostEventFd fd, ulong token) => Add(fd.Fd, token);
 
+    /// <summary>Stops watching <paramref name="fd"/>.</summary>
     public void Remove(HostEventFd fd)
     {
         if (LibC.EpollCtl(_epoll.Fd, LibC.EPOLL_CTL_DEL, fd.Fd, null) != 0) throw new KvmException("epoll_ctl DEL", Marshal.GetLastPInvokeError());
@@ -70,6 +72,7 @@ public sealed unsafe class HostPoller : IDisposable
         return n;
     }
 
+    /// <summary>Closes the epoll and timer descriptors.</summary>
     public void Dispose()
     {
         _timer.Dispose();

@@ -4,6 +4,7 @@ namespace Sim.Kvm;
 /// (a host problem, not a virtsim bug).</summary>
 public sealed class KvmException : Exception
 {
+    /// <summary><paramref name="call"/> failed with <paramref name="errno"/>.</summary>
     public KvmException(string call, int errno)
         : base($"{call} failed: errno {errno} ({ErrnoName(errno)})")
     {
@@ -11,26 +12,31 @@ public sealed class KvmException : Exception
         Errno = errno;
     }
 
+    /// <summary>An error with <paramref name="message"/> and no errno.</summary>
     public KvmException(string message)
         : base(message)
     {
         Call = "";
     }
 
+    /// <summary>An error without details.</summary>
     public KvmException()
         : base("KVM call failed")
     {
         Call = "";
     }
 
+    /// <summary>An error with <paramref name="message"/> caused by <paramref name="inner"/>.</summary>
     public KvmException(string message, Exception inner)
         : base(message, inner)
     {
         Call = "";
     }
 
+    /// <summary>The ioctl or call that failed.</summary>
     public string Call { get; }
 
+    /// <summary>Its errno.</summary>
     public int Errno { get; }
 
     private static string ErrnoName(int errno) => errno switch

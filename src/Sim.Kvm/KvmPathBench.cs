@@ -7,8 +7,10 @@ namespace Sim.Kvm;
 /// includes time the run waited for a CPU, the CPU time does not).</summary>
 public sealed record KvmPathCost(string Path, long Operations, long WallNs, long CpuNs)
 {
+    /// <summary>Wall-clock ns per operation.</summary>
     public double WallNsPerOperation => Operations == 0 ? 0 : (double)WallNs / Operations;
 
+    /// <summary>CPU ns per operation (process CPU).</summary>
     public double CpuNsPerOperation => Operations == 0 ? 0 : (double)CpuNs / Operations;
 }
 

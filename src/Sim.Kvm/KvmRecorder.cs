@@ -28,8 +28,11 @@ namespace Sim.Kvm;
 /// </summary>
 public sealed class KvmRecorder : IDisposable
 {
+    /// <summary>Guest RAM mapped for a recording: the simulated scenarios' default size, so the layouts
+    /// match.</summary>
     public const ulong MemorySize = SimulationOptions.MemorySizeDefault;
 
+    /// <summary>The debug-exit port: the guest's OUT to it ends the recording.</summary>
     public const ushort ExitPort = 0xF4;
 
     /// <summary>Repeat count served of one string I/O exit (REP OUTS/INS).</summary>
@@ -425,6 +428,7 @@ public sealed class KvmRecorder : IDisposable
         }
     }
 
+    /// <summary>Closes the VM and every descriptor the recording opened.</summary>
     public void Dispose()
     {
         if (_abandoned) return;

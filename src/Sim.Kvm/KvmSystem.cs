@@ -7,6 +7,7 @@ namespace Sim.Kvm;
 /// KVM cannot be used (no device node, no permission, wrong API) instead of throwing.</summary>
 public sealed class KvmSystem : IDisposable
 {
+    /// <summary>The KVM device.</summary>
     public const string DevicePath = "/dev/kvm";
 
     private readonly SafeFd _fd;
@@ -71,5 +72,6 @@ public sealed class KvmSystem : IDisposable
     /// <summary>KVM_CREATE_VM (default machine type).</summary>
     public KvmVm CreateVm() => new(this, SafeFd.Check(LibC.Ioctl(_fd.Fd, KvmIoctl.CreateVm, 0), "KVM_CREATE_VM"));
 
+    /// <summary>Closes /dev/kvm.</summary>
     public void Dispose() => _fd.Dispose();
 }

@@ -149,6 +149,7 @@ public sealed unsafe class KvmVcpu : IDisposable
         return BinaryPrimitives.ReadUInt64LittleEndian(wide);
     }
 
+    /// <summary>Closes the vCPU and unmaps its kvm_run area.</summary>
     public void Dispose()
     {
         if (_disposed) return;

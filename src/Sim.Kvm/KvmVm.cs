@@ -17,6 +17,7 @@ public sealed unsafe class KvmVm : IDisposable
         _fd = fd;
     }
 
+    /// <summary>The /dev/kvm handle the VM was created from.</summary>
     public KvmSystem System => _kvm;
 
     private void Check(int result, string what)
@@ -130,5 +131,6 @@ public sealed unsafe class KvmVm : IDisposable
         return new KvmVcpu(fd, _kvm.VcpuMmapSize());
     }
 
+    /// <summary>Closes the VM.</summary>
     public void Dispose() => _fd.Dispose();
 }

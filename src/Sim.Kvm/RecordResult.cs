@@ -21,11 +21,13 @@ public sealed record RecordResult
     /// irqfds assigned.</summary>
     public long IrqFdSignals { get; init; }
 
+    /// <summary>Real irqfds assigned (KVM_IRQFD).</summary>
     public int IrqFdsAssigned { get; init; }
 
     /// <summary>GuestWrite events from the dirty-log page diffs, and pages compared.</summary>
     public required long GuestStores { get; init; }
 
+    /// <summary>Pages compared by the dirty-log page diffs.</summary>
     public required long PagesCompared { get; init; }
 
     /// <summary>Ioeventfds KVM refused (their writes exit to userspace instead).</summary>
@@ -34,6 +36,7 @@ public sealed record RecordResult
     /// <summary>Trace events written and the trace's size.</summary>
     public required ulong Events { get; init; }
 
+    /// <summary>Size of the trace written.</summary>
     public required long TraceBytes { get; init; }
 
     /// <summary>False when the recorder was off (<see cref="RecordRequest.Trace"/>): no trace was written and

@@ -3,6 +3,7 @@ namespace Sim.Kvm.KernelVhost;
 /// <summary>Names of the Linux errno values the vhost ioctls return (asm-generic/errno-base.h, errno.h).</summary>
 public static class Errno
 {
+    /// <summary>The symbolic name of <paramref name="errno"/> ("EINVAL"), or its number.</summary>
     public static string Name(int errno) => errno switch
     {
         0 => "OK",

@@ -7,6 +7,7 @@ public sealed class EventFdHandle : IDisposable
 {
     private readonly FileDescriptor _fd;
 
+    /// <summary>A new eventfd, non-blocking unless <paramref name="nonBlocking"/> is false.</summary>
     public EventFdHandle(bool nonBlocking = true)
     {
         int fd = LinuxNative.EventFd(0, LinuxNative.EFD_CLOEXEC | (nonBlocking ? LinuxNative.EFD_NONBLOCK : 0));
@@ -14,6 +15,7 @@ public sealed class EventFdHandle : IDisposable
         _fd = FileDescriptor.Own(fd);
     }
 
+    /// <summary>The descriptor number.</summary>
     public int Fd => _fd.Fd;
 
     /// <summary>Adds 1 to the counter (a guest kick, as KVM's ioeventfd does).</summary>
@@ -30,5 +32,6 @@ public sealed class EventFdHandle : IDisposable
         return LinuxNative.Read(Fd, &value, sizeof(ulong)) == sizeof(ulong) ? value : 0;
     }
 
+    /// <summary>Closes the eventfd.</summary>
     public void Dispose() => _fd.Dispose();
 }

@@ -5,10 +5,12 @@ namespace Sim.Kvm.KernelVhost;
 /// <summary>An owned Linux file descriptor, closed with close(2).</summary>
 public sealed class FileDescriptor : SafeHandle
 {
+    /// <summary>An invalid handle (-1) that owns what it will be given.</summary>
     public FileDescriptor() : base(-1, ownsHandle: true)
     {
     }
 
+    /// <inheritdoc/>
     public override bool IsInvalid => handle < 0;
 
     /// <summary>The descriptor number while open (valid until <see cref="SafeHandle.Dispose()"/>).</summary>
@@ -29,5 +31,6 @@ public sealed class FileDescriptor : SafeHandle
         return Own(fd);
     }
 
+    /// <inheritdoc/>
     protected override bool ReleaseHandle() => LinuxNative.Close((int)handle) == 0;
 }

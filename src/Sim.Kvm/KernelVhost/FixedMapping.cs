@@ -9,6 +9,8 @@ public sealed unsafe class FixedMapping : IDisposable
 {
     private nint _address;
 
+    /// <summary>Maps <paramref name="length"/> bytes at exactly <paramref name="address"/>
+    /// (MAP_FIXED_NOREPLACE).</summary>
     public FixedMapping(ulong address, ulong length)
     {
         nint at = LinuxNative.Mmap(unchecked((nint)address), (nuint)length, LinuxNative.PROT_READ | LinuxNative.PROT_WRITE,
@@ -25,12 +27,16 @@ public sealed unsafe class FixedMapping : IDisposable
         Length = length;
     }
 
+    /// <summary>The mapping's start.</summary>
     public ulong Address { get; }
 
+    /// <summary>The mapping's length.</summary>
     public ulong Length { get; }
 
+    /// <summary>The mapped bytes (empty once disposed).</summary>
     public Span<byte> Bytes => _address == 0 ? default : new Span<byte>((void*)_address, checked((int)Length));
 
+    /// <summary>Unmaps the memory.</summary>
     public void Dispose()
     {
         if (_address == 0) return;

@@ -18,14 +18,17 @@ public sealed unsafe class KernelVhostDevice : IDisposable
 
     private readonly FileDescriptor _fd;
 
+    /// <summary>Opens the vhost character device at <paramref name="path"/>.</summary>
     public KernelVhostDevice(string path)
     {
         Path = path;
         _fd = FileDescriptor.OpenReadWrite(path);
     }
 
+    /// <summary>The device path.</summary>
     public string Path { get; }
 
+    /// <summary>The open descriptor.</summary>
     public int Fd => _fd.Fd;
 
     private VhostResult Call(nuint request, void* arg)
@@ -34,10 +37,13 @@ public sealed unsafe class KernelVhostDevice : IDisposable
         return r >= 0 ? VhostResult.Ok : (VhostResult)Marshal.GetLastPInvokeError();
     }
 
+    /// <summary>VHOST_SET_OWNER.</summary>
     public VhostResult SetOwner() => Call(VhostIoctl.SetOwner, null);
 
+    /// <summary>VHOST_RESET_OWNER.</summary>
     public VhostResult ResetOwner() => Call(VhostIoctl.ResetOwner, null);
 
+    /// <summary>VHOST_GET_FEATURES.</summary>
     public VhostResult GetFeatures(out ulong features)
     {
         ulong f = 0;
@@ -46,6 +52,7 @@ public sealed unsafe class KernelVhostDevice : IDisposable
         return r;
     }
 
+    /// <summary>VHOST_SET_FEATURES.</summary>
     public VhostResult SetFeatures(ulong features) => Call(VhostIoctl.SetFeatures, &features);
 
     /// <summary>VHOST_SET_MEM_TABLE with the regions and the header's padding word.</summary>
@@ -67,18 +74,21 @@ public sealed unsafe class KernelVhostDevice : IDisposable
         return Call(VhostIoctl.SetMemTable, buffer);
     }
 
+    /// <summary>VHOST_SET_VRING_NUM.</summary>
     public VhostResult SetVringNum(uint index, uint num)
     {
         var s = new VhostIoctl.VringState { Index = index, Num = num };
         return Call(VhostIoctl.SetVringNum, &s);
     }
 
+    /// <summary>VHOST_SET_VRING_BASE.</summary>
     public VhostResult SetVringBase(uint index, uint num)
     {
         var s = new VhostIoctl.VringState { Index = index, Num = num };
         return Call(VhostIoctl.SetVringBase, &s);
     }
 
+    /// <summary>VHOST_GET_VRING_BASE.</summary>
     public VhostResult GetVringBase(uint index, out uint num)
     {
         var s = new VhostIoctl.VringState { Index = index };
@@ -87,6 +97,7 @@ public sealed unsafe class KernelVhostDevice : IDisposable
         return r;
     }
 
+    /// <summary>VHOST_SET_VRING_ADDR.</summary>
     public VhostResult SetVringAddr(uint index, in VhostVringAddr addr)
     {
         var a = new VhostIoctl.VringAddr
@@ -145,5 +156,6 @@ public sealed unsafe class KernelVhostDevice : IDisposable
         return r;
     }
 
+    /// <summary>Closes the device (the kernel stops the worker and releases the vrings).</summary>
     public void Dispose() => _fd.Dispose();
 }
