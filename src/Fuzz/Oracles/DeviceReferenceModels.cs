@@ -54,15 +54,15 @@ public static class DeviceReferenceModels
     {
         if (readable.Length < 8 || writableLength < 8)
         {
-            return string.Create(
-                CultureInfo.InvariantCulture, $"short request: out={readable.Length} in={writableLength} bytes, completed with len 0");
+            return string.Create(CultureInfo.InvariantCulture,
+                $"short request: out={readable.Length} in={writableLength} bytes, completed with len 0");
         }
         uint opt = BinaryPrimitives.ReadUInt32LittleEndian(readable);
         uint buff = BinaryPrimitives.ReadUInt32LittleEndian(readable[4..]);
         uint answer = opt == 0 ? state : buff;
         uint after = opt == 1 ? buff : state;
-        return string.Create(
-            CultureInfo.InvariantCulture, $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={after:x}");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={after:x}");
     }
 
     /// <summary>factorial robust (seed 001 virtio_test_handle_output, lengths checked): struct test_request {arg1 u32,

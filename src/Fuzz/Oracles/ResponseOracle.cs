@@ -215,7 +215,8 @@ public sealed class ResponseOracle : ICompletionObserver
         {
             // The bound is the only reason to drop a line (the seed's qemu_log keeps every one).
             return new("response/counter-log-dropped",
-                $"{c.LogLinesDropped} log lines were dropped while the log held {log.Count} of its {c.Options.LogLinesMax}");
+                $"{c.LogLinesDropped} log lines were dropped while the log held {log.Count} "
+                + $"of its {c.Options.LogLinesMax}");
         }
         if (c.LogLinesDropped != 0 || _counterLogSeen > log.Count) return null; // the bounded log is full: lines are gone
         _newLines.Clear();
