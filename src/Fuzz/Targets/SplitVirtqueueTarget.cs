@@ -43,7 +43,7 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     private readonly GuestMemory _memory;
     private readonly SplitQueue _queue = new(RingInput.SizeMax);
     private readonly QueueElement[] _elements = new QueueElement[ElementsMax];
-    private readonly GuestActor _guest = new() { LongTables = true };
+    private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly NotificationChecker _notify = new();
     private readonly byte[] _data = new byte[128];

@@ -66,7 +66,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         _checker.UsedLenRule = usedLenRule;
         // Robust targets with a response model: the request's first bytes come from the input (GuestActor).
         bool modelled = device is "virtio-demo" or "virtio-factorial" or "virtio-counter";
-        _guest = new GuestActor { LongTables = true, FillRequests = flavour == Flavour.Robust && modelled };
+        _guest = new GuestActor { FillRequests = flavour == Flavour.Robust && modelled };
         _taint = new TaintOracle(_responses);
         _checker.CompletionObserver = flavour == Flavour.Robust ? _taint : _responses;
         ArgumentNullException.ThrowIfNull(factory);

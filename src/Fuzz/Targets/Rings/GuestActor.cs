@@ -21,9 +21,10 @@ public sealed class GuestActor
     private int _nextFree;
     private ulong _nextBuffer;
 
-    /// <summary>True when <see cref="RingInput.OpAddChain"/> may write a long indirect table (the QEMU-style targets
-    /// whose memory has room for it at <see cref="RingInput.LongTableBase"/>; the vhost targets keep their
-    /// inputs' meaning).</summary>
+    /// <summary>True when <see cref="RingInput.OpAddChain"/> may write a long indirect table at
+    /// <see cref="RingInput.LongTableBase"/>. Off in every target: an input holding one writes and walks ~1,000
+    /// descriptors, which tripled split-virtqueue's CPU time per execution once such inputs filled the corpus
+    /// (docs/fuzzing-oracles.md); on, it reaches the element's 1024-iovec bound.</summary>
     public bool LongTables { get; init; }
 
     /// <summary>True when <see cref="RingInput.OpAddChain"/> writes its raw address operand (le64, at most the buffer's
