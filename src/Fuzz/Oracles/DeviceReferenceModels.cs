@@ -46,6 +46,25 @@ public static class DeviceReferenceModels
         return null;
     }
 
+    /// <summary>The robust demo's log line for a request of <paramref name="readable"/> bytes and
+    /// <paramref name="writableLength"/> writable bytes, the state <paramref name="state"/> before it: a full request
+    /// "request opt=%x buff=%x -&gt; response {opt, answer} state=%x", a short one "short request: out=%d in=%d bytes,
+    /// completed with len 0".</summary>
+    public static string DemoLogLine(ReadOnlySpan<byte> readable, int writableLength, uint state)
+    {
+        if (readable.Length < 8 || writableLength < 8)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"short request: out={readable.Length} in={writableLength} bytes, completed with len 0");
+        }
+        uint opt = BinaryPrimitives.ReadUInt32LittleEndian(readable);
+        uint buff = BinaryPrimitives.ReadUInt32LittleEndian(readable[4..]);
+        uint answer = opt == 0 ? state : buff;
+        uint after = opt == 1 ? buff : state;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={after:x}");
+    }
+
     /// <summary>factorial robust (seed 001 virtio_test_handle_output, lengths checked): struct test_request {arg1 u32,
     /// arg2 char[32]} needs 36 readable bytes and 4 writable, else used.len 0; ret = arg1! in u32 arithmetic, used.len
     /// 4.</summary>

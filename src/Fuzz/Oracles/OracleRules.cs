@@ -90,6 +90,18 @@ public static class OracleRules
             "The popped element's head, iovecs, byte counts or descriptor count differ from the ring model's walk of the chain.",
             "each descriptor becomes one iovec per guest region it spans, readable ones in out, writable ones in in, in chain order, with the descriptor's address and length",
             "QEMU virtqueue_map_desc (dma_memory_map piece by piece), virtqueue_split_pop; VIRTIO 1.2 §2.7.5"),
+        // ---- config (Oracles.ConfigSpaceOracle; robust demo, factorial, counter backends)
+        new("config/value",
+            "A read of device configuration space returned bytes other than the device's spec says it holds.",
+            "demo: le32 buff (initial 0x1333, the last opt-1 store, or what the driver wrote); factorial and counter: "
+            + "num_pages 0, actual and event as the driver last wrote them, zero after reset",
+            "VIRTIO 1.2 §2.5 Device Configuration Space; seed 000 virtio_demo_get_config; "
+            + "QEMU virtio_test_get_config, virtio_test_set_config"),
+        new("config/generation-unchanged",
+            "The device configuration changed between two whole-configuration reads but config_generation did not.",
+            "the device MUST present a changed config_generation after the driver has read a device-configuration "
+            + "field if any part of the device configuration space has changed since the last read",
+            "VIRTIO 1.2 §2.5.1 Driver Requirements: Device Configuration Space, §4.1.4.3.1"),
         // ---- queue-config (Oracles.QueueConfigReference; split-virtqueue)
         new("queue-config/",
             "queue_enable accepted a ring layout the ring model rejects, rejected one it accepts, or named another "
@@ -154,6 +166,16 @@ public static class OracleRules
             "The robust counter device completed a request with a used.len other than 0.",
             "the counter device only reads its requests; used.len counts bytes written into device-writable buffers, so it is 0",
             "seed 002 QEMU hw/virtio/virtio-test.c virtio_test_handle_output; VIRTIO 1.2 §2.7.8.1"),
+        new("response/demo-log",
+            "The robust demo device's log line for a request is missing or says something else than the request "
+            + "and the state.",
+            "the device prints each request it handles (opt, buff, the response and the new state) or that it was "
+            + "short",
+            "seed 000 virtio_demo_handle (printf of opt, buff and the answer)"),
+        new("response/counter-log-dropped",
+            "The robust counter device dropped log lines while its bounded log still had room.",
+            "every number and tick is logged; only the host-side bound (LogLinesMax) may drop a line",
+            "seed 002 virtio_test_handle_output (qemu_log per number); STYLE item 7 (host bounds)"),
         new("response/counter-log",
             "The robust counter device's log does not show, in order, each 4-byte number of the request it completed.",
             "the device logs every number of the request (\"=========get virtio num:%d\", little-endian le32) as read from the bytes the guest offered",

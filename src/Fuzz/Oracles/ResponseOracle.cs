@@ -41,7 +41,23 @@ public sealed class ResponseOracle : ICompletionObserver
     private bool _demoKnown;
     private long _resets;
     private int _counterLogSeen;
+    private int _demoLogSeen;
     private long _demoRequestsSeen;
+
+    /// <summary>Judged demo requests that stored buff (opt 1) since <see cref="Begin"/>: the configuration mirrors
+    /// buff, so <see cref="ConfigSpaceOracle"/> takes the model's state again when this moves.</summary>
+    public long DemoStores { get; private set; }
+
+    /// <summary>True while the demo model knows the state (no unjudged request since the last store or
+    /// reset).</summary>
+    public bool DemoStateKnown => _demoKnown;
+
+    /// <summary>Times the demo state became unknown since <see cref="Begin"/> (a request the oracle could not
+    /// judge).</summary>
+    public long DemoLost { get; private set; }
+
+    /// <summary>The demo model's state (meaningful while <see cref="DemoStateKnown"/>).</summary>
+    public uint DemoState => _demoState;
 
     /// <summary>Chains judged since <see cref="Begin"/>.</summary>
     public int Judged { get; private set; }
@@ -65,7 +81,10 @@ public sealed class ResponseOracle : ICompletionObserver
         _demoKnown = true;
         _resets = device?.ResetCount ?? 0;
         _counterLogSeen = 0;
+        DemoStores = 0;
+        DemoLost = 0;
         _demoRequestsSeen = (device as VirtioDemoDevice)?.Requests ?? 0;
+        _demoLogSeen = (device as VirtioDemoDevice)?.Log.Lines.Count ?? 0;
         Judged = 0;
         if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk })
         {
@@ -122,8 +141,10 @@ public sealed class ResponseOracle : ICompletionObserver
         {
             _resets = demo.ResetCount; // a reset in the window must not make the state known again
             _demoKnown = false;
+            DemoLost++;
         }
         if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
+        if (_device is VirtioDemoDevice d) _demoLogSeen = d.Log.Lines.Count;
         FollowDeviceDisk();
     }
 
@@ -133,7 +154,9 @@ public sealed class ResponseOracle : ICompletionObserver
     private void Skip()
     {
         _demoKnown = false; // the skipped request may have been an opt-1 store
+        DemoLost++;
         if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
+        if (_device is VirtioDemoDevice d) _demoLogSeen = d.Log.Lines.Count;
         FollowDeviceDisk();
     }
 
@@ -151,9 +174,14 @@ public sealed class ResponseOracle : ICompletionObserver
     /// the oracle stays independent of it.</summary>
     private ResponseMismatch? JudgeDemo(ReadOnlySpan<byte> r, ReadOnlySpan<byte> w, uint usedLen)
     {
-        if (_demoKnown) return DeviceReferenceModels.Demo(ref _demoState, r, w, usedLen);
         bool full = r.Length >= 8 && w.Length >= 8;
         uint opt = full ? BinaryPrimitives.ReadUInt32LittleEndian(r) : 0;
+        if (full && opt == 1) DemoStores++;
+        if (_demoKnown)
+        {
+            uint before = _demoState;
+            return DeviceReferenceModels.Demo(ref _demoState, r, w, usedLen) ?? JudgeDemoLog(r, w, before);
+        }
         // Unknown: assume the state the device answered with (only an opt-0 answer depends on it).
         uint state = full ? BinaryPrimitives.ReadUInt32LittleEndian(w[4..]) : 0;
         ResponseMismatch? m = DeviceReferenceModels.Demo(ref state, r, w, usedLen);
@@ -165,9 +193,31 @@ public sealed class ResponseOracle : ICompletionObserver
         return m;
     }
 
+    /// <summary>The robust demo logs one line per request (its <c>printf</c>s): the newest line since the previous
+    /// completion must be the one the model says, for the state <paramref name="before"/> the request.</summary>
+    private ResponseMismatch? JudgeDemoLog(ReadOnlySpan<byte> r, ReadOnlySpan<byte> w, uint before)
+    {
+        if (_device is not VirtioDemoDevice d) return null;
+        IReadOnlyList<string> lines = d.Log.Lines;
+        int seen = _demoLogSeen;
+        _demoLogSeen = lines.Count;
+        if (d.Log.Dropped != 0 || !d.Log.Enabled) return null; // full or off: lines are gone by design
+        string expected = DeviceReferenceModels.DemoLogLine(r, w.Length, before);
+        if (lines.Count > seen && lines[^1] == expected) return null;
+        string got = lines.Count > seen ? $"\"{lines[^1]}\"" : "no line";
+        return new("response/demo-log", $"the request's log line is {got}, expected \"{expected}\"");
+    }
+
     private ResponseMismatch? JudgeCounter(VirtioCounterDevice c, ReadOnlySpan<byte> r, uint usedLen)
     {
         IReadOnlyList<string> log = c.Log;
+        if (c.LogLinesDropped != 0 && log.Count < c.Options.LogLinesMax)
+        {
+            // The bound is the only reason to drop a line (the seed's qemu_log keeps every one).
+            return new("response/counter-log-dropped",
+                $"{c.LogLinesDropped} log lines were dropped while the log held {log.Count} "
+                + $"of its {c.Options.LogLinesMax}");
+        }
         if (c.LogLinesDropped != 0 || _counterLogSeen > log.Count) return null; // the bounded log is full: lines are gone
         _newLines.Clear();
         for (int i = _counterLogSeen; i < log.Count; i++) _newLines.Add(log[i]);

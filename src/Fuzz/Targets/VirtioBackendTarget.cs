@@ -33,7 +33,9 @@ namespace Virtsim.Fuzz.Targets;
 /// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
 /// response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's reference
 /// model; <see cref="TaintOracle"/>, the device's reused host buffers poisoned before each request and every answer
-/// and log line searched for the poison); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no sinks, no checkpoints).
+/// and log line searched for the poison); config (robust: <see cref="ConfigSpaceOracle"/>, what op 12's reads return and
+/// config_generation); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no
+/// sinks, no checkpoints).
 /// </summary>
 public sealed class VirtioBackendTarget : IFuzzTarget
 {
@@ -46,7 +48,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     public const long EventsMax = 200_000;
 
     private readonly Func<Simulation, Flavour, VirtioDevice> _factory;
-    private readonly QueueGuests _guests = new();
+    private readonly QueueGuests _guests;
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
 
     /// <summary>Queue 1's checker (a multi-queue device: virtio-net's transmitq1), each the other's
@@ -55,6 +57,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private readonly MissedInterruptOracle _interrupts = new();
     private readonly ResponseOracle _responses = new();
     private readonly TaintOracle _taint;
+    private readonly ConfigSpaceOracle _config = new();
     private SplitQueueState _synced;
     private bool _syncedReady;
 
@@ -68,6 +71,9 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     {
         _checker.UsedLenRule = usedLenRule;
         _checker1.UsedLenRule = usedLenRule;
+        // Robust targets with a response model: the request's first bytes come from the input (GuestActor).
+        bool modelled = device is "virtio-demo" or "virtio-factorial" or "virtio-counter";
+        _guests = new QueueGuests(fillRequests: flavour == Flavour.Robust && modelled);
         _taint = new TaintOracle(_responses);
         _checker.CompletionObserver = flavour == Flavour.Robust ? _taint : _responses;
         ArgumentNullException.ThrowIfNull(factory);
@@ -75,7 +81,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         Flavour = flavour;
         _factory = factory;
         Name = FuzzTargetName.Compose(device, FuzzTargetName.BackendQemu, flavour);
-        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt" + (flavour == Flavour.Robust ? ", response, taint" : "");
+        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt" + (flavour == Flavour.Robust ? ", response, taint, config" : "");
     }
 
     /// <summary>The device part of the name (<c>virtio-demo</c>).</summary>
@@ -88,6 +94,10 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     /// <summary>Completed chains the taint oracle searched over all executions (0 for the seed flavours).</summary>
     public long TaintSearched => _taint.SearchedTotal;
+
+    /// <summary>Configuration reads the config oracle judged over all executions (0 for flavours without a
+    /// model).</summary>
+    public long ConfigJudged => _config.JudgedTotal;
 
     public string Name { get; }
 
@@ -141,6 +151,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         _guests.Primary.Reset(sim.Memory, desc, avail, size);
         _guests.Begin(sim.Memory, device.QueueCount, size);
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
+        _config.Begin(device, Flavour, _responses, context);
         Sync(device, sim.Memory);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
@@ -155,6 +166,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             }
             if (!ApplyDeviceOp(rig, context, op)) return FuzzOutcome.Completed;
             Sync(device, sim.Memory);
+            JudgeConfig(rig);
             // Device-side ops store nothing in guest memory, but a register write (a kick before ioeventfd, a status
             // or queue_enable write, a config access) can make the device process the queue synchronously and raise
             // its interrupt (QEMU virtio_queue_notify from the MMIO handler): a used.idx change here is the device's,
@@ -192,8 +204,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                 rig.Common(op.Index % 0x38, 1 << (op.Flags & 3), op.RawAddr);
                 break;
             case 12:
-                if ((op.Flags & 1) != 0) rig.DeviceConfigWrite(op.Index, 1 << ((op.Flags >> 1) & 3), op.RawLen);
-                else rig.DeviceConfigRead(op.Index, 1 << ((op.Flags >> 1) & 3));
+                DeviceConfig(rig, op);
                 break;
             case 13:
                 break;
@@ -207,6 +218,37 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                 break;
         }
         return true;
+    }
+
+    /// <summary>Op 12: one device-configuration write or read; a read is judged by <see cref="ConfigSpaceOracle"/>
+    /// (as the whole configuration is after every device-side op, <see cref="JudgeConfig"/>).</summary>
+    private void DeviceConfig(QemuBackendRig rig, RingInput.Op op)
+    {
+        int size = 1 << ((op.Flags >> 1) & 3);
+        Span<byte> b = stackalloc byte[8];
+        if ((op.Flags & 1) != 0)
+        {
+            _config.AfterOp();
+            rig.DeviceConfigWrite(op.Index, size, op.RawLen);
+            BinaryPrimitives.WriteUInt64LittleEndian(b, op.RawLen);
+            _config.AfterWrite(op.Index, b[..size]);
+            return;
+        }
+        rig.DeviceConfigRead(op.Index, b[..size]);
+        _config.AfterOp();
+        _config.JudgeAccess(op.Index, b[..size]);
+    }
+
+    /// <summary>After each device-side op the driver reads the whole device configuration (what its config-change
+    /// handler would do; reading has no effect a guest could see), so a write, a request or a reset that changed it is
+    /// judged at once by <see cref="ConfigSpaceOracle"/> (robust flavours with a model only).</summary>
+    private void JudgeConfig(QemuBackendRig rig)
+    {
+        _config.AfterOp();
+        if (!_config.IsActive) return;
+        Span<byte> all = _config.ReadBuffer;
+        byte generation = rig.ReadDeviceConfig(all, out bool stable);
+        _config.JudgeSnapshot(all, generation, stable);
     }
 
     /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually uses.</summary>

@@ -51,6 +51,14 @@ public sealed class MutationSampleTests
     [InlineData("DemoProtocol::Apply", MutationOperator.NegateBranch, "brfalse.s → brtrue.s", 0)] // wrong answer: response/demo
     [InlineData("VirtioCounterDevice::TryHandle", MutationOperator.RemoveVoidCall, "AddLog", 0)] // number not logged: response/counter-log
     [InlineData("SplitQueue::TryWalkTable", MutationOperator.ConstantPlusOne, "6 → 7", 0)] // a loop reported as a bad indirect length: chain/wrong-error-kind
+    // actual taken from the wrong bytes: config/value
+    [InlineData("VirtioFactorialDevice::WriteConfig", MutationOperator.ConstantPlusOne, "4 → 5", 0)]
+    // lines dropped below the bound: response/counter-log-dropped
+    [InlineData("VirtioCounterDevice::LogWanted", MutationOperator.NegateBranch, "blt.s → bge.s", 0)]
+    // the request's log line skipped: response/demo-log
+    [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.NegateBranch, "brfalse → brtrue", 0)]
+    // opt 1 changes the configuration without a new generation: config/generation-unchanged
+    [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "AdvanceConfigGeneration", 0)]
     [InlineData("VhostVirtqueue::EnableNotify", MutationOperator.RemoveVoidCall, "set_AvailIdx", 0)] // the re-check's store dropped: a lost wakeup, reachable only by interleaving
     public void SampleMutant_IsKilled(string method, MutationOperator op, string description, int nth)
     {

@@ -1,3 +1,4 @@
+using Sim.Devices.Virtio.Queue;
 using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Engine.Memory;
@@ -20,6 +21,18 @@ public sealed class GuestActor
     private int _nextFree;
     private ulong _nextBuffer;
     private ulong _bufferStart = RingInput.BufferBase;
+
+    /// <summary>True when <see cref="RingInput.OpAddChain"/> may write a long indirect table at
+    /// <see cref="RingInput.LongTableBase"/>. Off in every target: an input holding one writes and walks ~1,000
+    /// descriptors, which tripled split-virtqueue's CPU time per execution once such inputs filled the corpus
+    /// (docs/fuzzing-oracles.md); on, it reaches the element's 1024-iovec bound.</summary>
+    public bool LongTables { get; init; }
+
+    /// <summary>True when <see cref="RingInput.OpAddChain"/> writes its raw address operand (le64, at most the buffer's
+    /// length) into the chain's first readable buffer: the request's first bytes (the demo's opt and buff, factorial's
+    /// arg1, the counter's numbers) come from the input instead of whatever memory held, so a store such as the demo's
+    /// opt 1 is one field away.</summary>
+    public bool FillRequests { get; init; }
 
     /// <summary>Guest's copy of avail.idx (what it last stored).</summary>
     public ushort AvailIdx { get; private set; }
@@ -102,7 +115,8 @@ public sealed class GuestActor
     }
 
     /// <summary>A well-formed chain of 1..4 buffers (readable first), direct or through an indirect table
-    /// (flags bit 2), with buffers from the data area, then published.</summary>
+    /// (flags bit 2; with next's top four bits set, a long table instead, <see cref="AddLongTable"/>), with buffers
+    /// from the data area, then published.</summary>
     private void AddChain(in RingInput.Op op)
     {
         int shape = op.Index & 0xf;
@@ -113,13 +127,20 @@ public sealed class GuestActor
         bool indirect = (op.Flags & 4) != 0;
         int n = outs + ins;
         ushort head = (ushort)(_nextFree % _size);
+        if (indirect && LongTables && (op.Next & 0xF000) == 0xF000)
+        {
+            AddLongTable(op, outs, len);
+            return;
+        }
         if (indirect)
         {
             ulong table = RingInput.IndirectTable(op.Index >> 4);
             for (int i = 0; i < n; i++)
             {
                 ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
-                WriteDesc(table + (16UL * (ulong)i), Buffer(len), len, flags, (ushort)(i + 1));
+                ulong buffer = Buffer(len);
+                if (i == 0 && outs > 0) Fill(buffer, len, op.RawAddr);
+                WriteDesc(table + (16UL * (ulong)i), buffer, len, flags, (ushort)(i + 1));
             }
             WriteDesc(_descTable + (16UL * head), table, (uint)(16 * n), 4, 0);
             _nextFree++;
@@ -131,11 +152,42 @@ public sealed class GuestActor
             {
                 int index = (_nextFree + i) % _size;
                 ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
-                WriteDesc(_descTable + (16UL * (ulong)index), Buffer(len), len, flags, (ushort)((index + 1) % _size));
+                ulong buffer = Buffer(len);
+                if (i == 0 && outs > 0) Fill(buffer, len, op.RawAddr);
+                WriteDesc(_descTable + (16UL * (ulong)index), buffer, len, flags, (ushort)((index + 1) % _size));
             }
             _nextFree += n;
         }
         Publish(head);
+    }
+
+    /// <summary>A chain through one long indirect table at <see cref="RingInput.LongTableBase"/>: 960..1215
+    /// descriptors (<paramref name="outs"/> readable, the rest writable), so the element's 1024-iovec bound
+    /// (QEMU VIRTQUEUE_MAX_SIZE, "too many write descriptors in indirect table") is reached from both sides; the
+    /// 32-entry tables of the other ops never come near it.</summary>
+    private void AddLongTable(in RingInput.Op op, int outs, uint len)
+    {
+        int n = RingInput.LongTableMin + (op.Next & 0xFF);
+        ushort head = (ushort)(_nextFree % _size);
+        for (int i = 0; i < n; i++)
+        {
+            ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
+            WriteDesc(RingInput.LongTableBase + (16UL * (ulong)i), Buffer(len), len, flags, (ushort)(i + 1));
+        }
+        // Two of 256 claim a table of exactly the bound or one more (QueueLimits.IndirectDescriptorsMax): longer
+        // than memory, so the walk must name the right reason (too large, or outside memory) at the boundary.
+        int claimed = (op.Next & 0xFF) >= 0xFE ? QueueLimits.IndirectDescriptorsMax + (op.Next & 1) : n;
+        WriteDesc(_descTable + (16UL * head), RingInput.LongTableBase, (uint)(16 * claimed), 4, 0);
+        _nextFree++;
+        Publish(head);
+    }
+
+    private void Fill(ulong buffer, uint len, ulong value)
+    {
+        if (!FillRequests) return;
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+        _memory!.TryWrite(new GuestAddress(buffer), bytes[..(int)Math.Min(len, 8u)]);
     }
 
     private ulong Buffer(uint len)

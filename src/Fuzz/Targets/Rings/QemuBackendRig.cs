@@ -103,8 +103,40 @@ public sealed class QemuBackendRig
     public void DeviceConfigRead(int offset, int size)
     {
         Span<byte> b = stackalloc byte[8];
-        Simulation.Kvm.Mmio.Read(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
-        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
+        DeviceConfigRead(offset, b[..size]);
+    }
+
+    /// <summary>Reads <paramref name="data"/>.Length bytes of device configuration at <paramref name="offset"/> (one
+    /// access).</summary>
+    public void DeviceConfigRead(int offset, Span<byte> data)
+    {
+        ulong at = ModernBase + L.ModernDeviceOffset + (ulong)offset;
+        Simulation.Kvm.Mmio.Read(at, data);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, at, data);
+    }
+
+    /// <summary>The driver's read of config_generation (VIRTIO 1.2 §4.1.4.3).</summary>
+    public byte ConfigGeneration()
+    {
+        Span<byte> b = stackalloc byte[1];
+        ulong at = ModernBase + L.ModernCommonOffset + L.CommonConfigGeneration;
+        Simulation.Kvm.Mmio.Read(at, b);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, at, b);
+        return b[0];
+    }
+
+    /// <summary>The driver's read of the whole device configuration into <paramref name="into"/> the VIRTIO 1.2 §2.5.1
+    /// way: config_generation, the fields (4-byte accesses, then single bytes), config_generation again. Returns the
+    /// second generation; <paramref name="stable"/> is false when the two differ (a driver would retry).</summary>
+    public byte ReadDeviceConfig(Span<byte> into, out bool stable)
+    {
+        byte before = ConfigGeneration();
+        int at = 0;
+        for (; at + 4 <= into.Length; at += 4) DeviceConfigRead(at, into.Slice(at, 4));
+        for (; at < into.Length; at++) DeviceConfigRead(at, into.Slice(at, 1));
+        byte after = ConfigGeneration();
+        stable = before == after;
+        return after;
     }
 
     /// <summary>Queue <paramref name="queueIndex"/>'s notify register (queue_notify_off = the index, times the

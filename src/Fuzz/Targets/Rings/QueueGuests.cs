@@ -18,13 +18,16 @@ public sealed class QueueGuests
     private readonly GuestActor[] _guests = new GuestActor[RingInput.PlacedQueuesMax];
     private readonly SplitQueueState?[] _synced = new SplitQueueState?[RingInput.PlacedQueuesMax];
 
-    public QueueGuests()
+    /// <summary>One guest per placed queue; <paramref name="fillRequests"/> lets queue 0's guest write request bytes
+    /// from the input (<see cref="GuestActor.FillRequests"/>: the robust targets with a response model).</summary>
+    public QueueGuests(bool fillRequests = false)
     {
         for (int q = 0; q < _guests.Length; q++)
         {
             _guests[q] = new GuestActor
             {
                 BufferStart = q == 0 ? RingInput.BufferBase : RingInput.SecondaryBufferBase,
+                FillRequests = q == 0 && fillRequests,
             };
         }
     }

@@ -11,7 +11,8 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// operations and descriptor fields without parsing. Truncated inputs decode (missing bytes read as zero).
 /// <para>Guest memory: two adjacent 32 KiB regions at 0 and 0x8000 (64 KiB: small enough to reset per execution;
 /// two regions so a buffer can straddle a region boundary). Default rings at 0; indirect tables at
-/// <see cref="IndirectBase"/>; data buffers at <see cref="BufferBase"/> (straddling 0x8000).</para>
+/// <see cref="IndirectBase"/>; data buffers at <see cref="BufferBase"/> (straddling 0x8000); one long indirect table at
+/// <see cref="LongTableBase"/>.</para>
 /// </summary>
 public static class RingInput
 {
@@ -32,6 +33,13 @@ public static class RingInput
     public const ulong IndirectTableStride = 0x200;
     public const ulong BufferBase = 0x6000;
     public const ulong BufferAreaSize = 0x4000;
+
+    /// <summary>Where <see cref="OpAddChain"/> writes a long indirect table (up to 1215 descriptors, 19,440 bytes,
+    /// inside the second region after the data area).</summary>
+    public const ulong LongTableBase = 0xA000;
+
+    /// <summary>Fewest descriptors of a long indirect table (at most this + 255).</summary>
+    public const int LongTableMin = 960;
 
     /// <summary>Largest queue size the targets use (2^<see cref="SizeLogMax"/>).</summary>
     public const int SizeLogMax = 8;
