@@ -13,7 +13,7 @@ namespace Virtsim.Cli.Tests.Scenarios;
 public sealed class DeviceCatalogTests
 {
     /// <summary>Fuzz targets that are not a device's backend: the engine's own targets and the transport.</summary>
-    private static readonly string[] NonDeviceTargets = ["guest-memory", "split-virtqueue", "vhost-core", "virtio-pci", Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName];
+    private static readonly string[] NonDeviceTargets = ["guest-memory", "split-virtqueue", "vhost-core", "virtio-pci", Virtsim.Fuzz.Targets.DriverQueueTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName];
 
     public static TheoryData<string> Devices() => [.. DeviceCatalog.All.Select(d => d.Name)];
 
