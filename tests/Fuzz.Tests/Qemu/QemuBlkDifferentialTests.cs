@@ -143,8 +143,6 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
     public void OutcomeDiversity_Measurement()
     {
         if (Skipped()) return;
-        string? seconds = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_RANDOM_SECONDS");
-        string? corpus = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_OUTCOME_CORPUS");
         if (Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPLAY_HEX") is { } hexFile)
         {
             // Triage: one hex input per line; prints each one's verdict (reproducers go to $VIRTSIM_QEMU_REPRODUCERS).
@@ -157,34 +155,6 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             }
             return;
         }
-        if (seconds is null && corpus is null)
-        {
-            output.WriteLine("SKIPPED: a measurement; set VIRTSIM_QEMU_RANDOM_SECONDS and/or VIRTSIM_QEMU_OUTCOME_CORPUS");
-            return;
-        }
-        if (seconds is not null)
-        {
-            var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
-            var prng = new Prng(1);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            long runs = 0;
-            while (clock.Elapsed.TotalSeconds < double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture))
-            {
-                // Pure random: a header and 1..24 operations of random bytes (the framing the format decodes).
-                int ops = 1 + prng.IntLessThan(24);
-                byte[] input = new byte[Virtsim.Fuzz.Targets.Rings.RingInput.HeaderLength + (ops * Virtsim.Fuzz.Targets.Rings.RingInput.OpLength)];
-                prng.NextBytes(input);
-                target.Execute(input, new FuzzContext());
-                runs++;
-            }
-            output.WriteLine($"random: {runs} inputs in {clock.Elapsed.TotalSeconds:0} s, {target.DistinctOutcomes} distinct QEMU outcomes");
-        }
-        if (corpus is not null)
-        {
-            var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
-            string[] files = Directory.GetFiles(corpus);
-            foreach (string f in files) target.Execute(File.ReadAllBytes(f), new FuzzContext());
-            output.WriteLine($"guided corpus {corpus}: {files.Length} inputs, {target.DistinctOutcomes} distinct QEMU outcomes");
-        }
+        QemuOutcomeMeasurement.Run(output, () => new VirtioBlkQemuTarget());
     }
 }

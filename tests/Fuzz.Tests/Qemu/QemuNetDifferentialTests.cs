@@ -139,43 +139,6 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
     public void NetOutcomeDiversity_Measurement()
     {
         if (Skipped()) return;
-        string? seconds = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_RANDOM_SECONDS");
-        string? corpus = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_OUTCOME_CORPUS");
-        if (seconds is null && corpus is null)
-        {
-            output.WriteLine("SKIPPED: a measurement; set VIRTSIM_QEMU_RANDOM_SECONDS and/or "
-                + "VIRTSIM_QEMU_OUTCOME_CORPUS");
-            return;
-        }
-        if (seconds is not null)
-        {
-            var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
-            var prng = new Prng(1);
-            output.WriteLine("seed 1");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            TimeSpan cpu0 = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
-            long runs = 0;
-            double limit = double.Parse(seconds, CultureInfo.InvariantCulture);
-            while (clock.Elapsed.TotalSeconds < limit)
-            {
-                // Pure random: a header and 1..24 operations of random bytes (the framing the format decodes).
-                int ops = 1 + prng.IntLessThan(24);
-                byte[] input = new byte[RingInput.HeaderLength + (ops * RingInput.OpLength)];
-                prng.NextBytes(input);
-                target.Execute(input, new FuzzContext());
-                runs++;
-            }
-            TimeSpan own = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu0;
-            output.WriteLine($"random: {runs} inputs in {clock.Elapsed.TotalSeconds:0} s (CPU {own.TotalSeconds:0} s "
-                + $"without QEMU), {target.DistinctOutcomes} distinct QEMU outcomes");
-        }
-        if (corpus is not null)
-        {
-            var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
-            string[] files = Directory.GetFiles(corpus);
-            foreach (string f in files) target.Execute(File.ReadAllBytes(f), new FuzzContext());
-            output.WriteLine($"guided corpus {corpus}: {files.Length} inputs, "
-                + $"{target.DistinctOutcomes} distinct QEMU outcomes");
-        }
+        QemuOutcomeMeasurement.Run(output, () => new VirtioNetQemuTarget());
     }
 }
