@@ -4,7 +4,7 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// QEMU's observable outcome of one virtio-net input, coarsened for guidance (docs/qemu-backend.md, "Guidance"): what
-/// <see cref="RngOutcome"/> describes for any device (broken or not and QEMU's message without its numbers, status, ISR,
+/// <see cref="LockstepOutcome"/> describes for any device (broken or not and QEMU's message without its numbers, status, ISR,
 /// used entries and their length classes, the kinds of difference), plus how many frames QEMU put on its link (classes
 /// 0, 1, 2, 3–4, 5–8, more: transmitq1's behaviour). Frame bytes are left out, as raw addresses are:
 /// novelty means a new kind of behaviour, not a new random frame.
@@ -17,7 +17,7 @@ public static class NetOutcome
         IEnumerable<string> differenceKinds)
     {
         ArgumentNullException.ThrowIfNull(qemu);
-        var text = new StringBuilder(RngOutcome.Describe(qemu, used, differenceKinds));
+        var text = new StringBuilder(LockstepOutcome.Describe(qemu, used, differenceKinds));
         text.Append("|sent=").Append(QemuOutcome.CountClass(checked((int)Math.Min(qemu.SentCount, 9))));
         return text.ToString();
     }

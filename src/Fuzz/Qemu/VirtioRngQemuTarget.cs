@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// used entries (id, len) and the rest of the used rings, every guest byte but the entropy the model wrote, broken or
 /// not, device status, ISR. An input with an unexplained difference runs again on a fresh reset (answered, after
 /// QEMU's 1 ms rate-limit period) before it is reported. Guidance as blk's: the model's IL edges plus one synthetic
-/// edge per new QEMU outcome (<see cref="RngOutcome"/>).
+/// edge per new QEMU outcome (<see cref="LockstepOutcome"/>).
 /// </summary>
 public sealed class VirtioRngQemuTarget : RealQemuTarget
 {
@@ -85,7 +85,7 @@ public sealed class VirtioRngQemuTarget : RealQemuTarget
         if (first)
         {
             (ulong, int)? used = Lockstep.UsedRingsSeen.Count > 0 ? Lockstep.UsedRingsSeen[^1] : null;
-            MarkOutcome(RngOutcome.Describe(_qemu, used, diffs.Select(d => d.Kind)));
+            MarkOutcome(LockstepOutcome.Describe(_qemu, used, diffs.Select(d => d.Kind)));
         }
         if (diffs.Count == 0) return null;
         IReadOnlyList<RngDifferenceRow>? rows =

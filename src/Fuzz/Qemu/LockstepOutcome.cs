@@ -5,14 +5,14 @@ using System.Text;
 namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
-/// QEMU's observable outcome of one rng input, coarsened for guidance as <see cref="QemuOutcome"/> is for blk
-/// (docs/qemu-backend.md, "Guidance"): broken or not and QEMU's message with its numbers removed, the device status
-/// byte, the ISR, how many used entries (classes 0, 1, 2, 3–4, 5–8, more), the set of used length classes (0, 1–15,
-/// 16–63, 64–511, 512–4095, 4 KiB–64 KiB−1, larger) and which kinds of difference showed. Raw addresses, ids and
-/// exact lengths are left out so that novelty means a new kind of behaviour, not a new random ring. virtio-net uses the
-/// same description (<see cref="NetOutcome"/>), so it takes any device's observation.
+/// QEMU's observable outcome of one rng or net input (any <see cref="LockstepObservation"/>), coarsened for
+/// guidance as <see cref="QemuOutcome"/> is for blk (docs/qemu-backend.md, "Guidance"): broken or not and QEMU's
+/// message with its numbers removed, the device status byte, the ISR, how many used entries (classes 0, 1, 2, 3–4,
+/// 5–8, more), the set of used length classes (0, 1–15, 16–63, 64–511, 512–4095, 4 KiB–64 KiB−1, larger) and which
+/// kinds of difference showed. Raw addresses, ids and exact lengths are left out so that novelty means a new kind
+/// of behaviour, not a new random ring. virtio-net adds its frames sent (<see cref="NetOutcome"/>).
 /// </summary>
-public static class RngOutcome
+public static class LockstepOutcome
 {
     /// <summary>The outcome of QEMU's half <paramref name="qemu"/>, with the used ring last seen and the kinds of
     /// difference from the model.</summary>
