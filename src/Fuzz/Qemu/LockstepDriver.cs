@@ -315,6 +315,22 @@ public sealed class LockstepDriver : IMemoryObserver
     /// <summary>The model's used.idx (null when its queue is not ready or the ring is outside its memory).</summary>
     public static ushort? ModelUsedIdx(ModelVirtioRig rig) => ModelUsedIdx(rig, 0);
 
+    /// <summary>Reads QEMU's used.idx of queue <paramref name="queueIndex"/> until it equals the model's, at most
+    /// <paramref name="readsMax"/> times (each read is a qtest round trip that lets QEMU's main loop run its bottom
+    /// halves); nothing when the model's queue is not ready. True when the first read did not agree yet (a late
+    /// settle, which the locksteps count).</summary>
+    public static bool AwaitQemuUsedIdx(QemuMachine qemu, ModelVirtioRig rig, int queueIndex, int readsMax)
+    {
+        ArgumentNullException.ThrowIfNull(qemu);
+        if (ModelUsedIdx(rig, queueIndex) is not { } expected) return false;
+        ulong at = rig.VirtioDevice.GetQueue(queueIndex).UsedRing.Value + 2;
+        for (int n = 0; n < readsMax; n++)
+        {
+            if (qemu.Qtest.Read(at, 2) == expected) return n > 0;
+        }
+        return readsMax > 0;
+    }
+
     /// <summary>The model's used.idx of queue <paramref name="queueIndex"/> (null when that queue is not ready or
     /// its ring is outside the model's memory).</summary>
     public static ushort? ModelUsedIdx(ModelVirtioRig rig, int queueIndex)

@@ -175,13 +175,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
             SettleTransmit(qemu, (ModelNetRig)rig);
             if (!took) return;
         }
-        if (LockstepDriver.ModelUsedIdx(rig) is not { } expected) return;
-        ulong at = rig.VirtioDevice.GetQueue(0).UsedRing.Value + 2;
-        for (int n = 0; n < SettleReadsMax; n++)
-        {
-            if (qemu.Qtest.Read(at, 2) == expected) return;
-            if (n == 0) LateSettles++;
-        }
+        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, NetSpec.ReceiveQueue, SettleReadsMax)) LateSettles++;
     }
 
     /// <summary>A transmitq1 kick: QEMU's virtio_net_handle_tx_bh only schedules the TX bottom half, which runs when
@@ -189,16 +183,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
     /// completes the chain, so once used.idx agrees the datagrams are in our socket's buffer.</summary>
     private void SettleTransmit(QemuMachine qemu, ModelNetRig rig)
     {
-        int queue = _driver.KickedQueue;
-        if (LockstepDriver.ModelUsedIdx(rig, queue) is { } expected)
-        {
-            ulong at = rig.VirtioDevice.GetQueue(queue).UsedRing.Value + 2;
-            for (int n = 0; n < SettleReadsMax; n++)
-            {
-                if (qemu.Qtest.Read(at, 2) == expected) break;
-                if (n == 0) LateSettles++;
-            }
-        }
+        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, _driver.KickedQueue, SettleReadsMax)) LateSettles++;
         CollectSent(rig.Device.Backend.FramesSent, TransmitWait);
     }
 

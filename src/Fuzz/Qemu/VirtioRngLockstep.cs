@@ -110,13 +110,7 @@ public sealed class VirtioRngLockstep : ILockstepDevice
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(rig);
         qemu.Qtest.Sync();
-        if (LockstepDriver.ModelUsedIdx(rig) is not { } expected) return;
-        ulong at = rig.VirtioDevice.GetQueue(0).UsedRing.Value + 2;
-        for (int n = 0; n < SettleReadsMax; n++)
-        {
-            if (qemu.Qtest.Read(at, 2) == expected) return;
-            if (n == 0) LateSettles++;
-        }
+        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, 0, SettleReadsMax)) LateSettles++;
     }
 
     /// <summary>The model's side; used rings are compared byte for byte (id, len, idx, flags, avail_event): only
