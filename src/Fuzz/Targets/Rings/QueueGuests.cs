@@ -104,7 +104,7 @@ public sealed class QueueGuests
     public IEnumerable<SplitQueueState> SyncSecondary(VirtioDevice device, GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var bound = new List<SplitQueueState>();
+        List<SplitQueueState>? bound = null; // called after every device op: single-queue devices allocate nothing
         for (int q = 1; q < Queues && q < device.QueueCount; q++)
         {
             SplitQueue queue = device.GetQueue(q);
@@ -118,8 +118,8 @@ public sealed class QueueGuests
                 && old.AvailRing == s.AvailRing && old.UsedRing == s.UsedRing) continue;
             _guests[q].Reset(memory, s.DescTable.Value, s.AvailRing.Value, s.Size);
             _synced[q] = s;
-            bound.Add(s);
+            (bound ??= []).Add(s);
         }
-        return bound;
+        return bound ?? (IEnumerable<SplitQueueState>)[];
     }
 }
