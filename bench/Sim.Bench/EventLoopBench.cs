@@ -23,7 +23,8 @@ public class EventLoopBench
 
         public void Handle(EventLoop loop, in ScheduledEvent ev)
         {
-            if (--Remaining > 0) loop.Schedule(1 + (ev.Argument & 127), this, 0, ev.Argument + 7);
+            if (--Remaining > 0)
+                loop.Schedule(1 + (ev.Argument & 127), this, 0, ev.Argument + 7);
         }
     }
 
@@ -32,7 +33,8 @@ public class EventLoopBench
     {
         _loop = new EventLoop { EventsMax = long.MaxValue };
         _actors = new Rescheduler[Pending];
-        for (int i = 0; i < Pending; i++) _actors[i] = new Rescheduler();
+        for (int i = 0; i < Pending; i++)
+            _actors[i] = new Rescheduler();
     }
 
     [Benchmark(OperationsPerInvoke = EventsPerInvoke)]

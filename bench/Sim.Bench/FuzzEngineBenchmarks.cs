@@ -23,8 +23,16 @@ public class FuzzEngineBenchmarks
     [Benchmark]
     public long GuestMemoryTarget_NoCoverage() => Run(new GuestMemoryTarget(), new NullCoverage("bench"));
 
-    private static long Run(IFuzzTarget target, ICoverage coverage)
-        => new FuzzCampaign(target, new CampaignOptions { Seed = 1, RunsMax = Runs, Minimize = false }, coverage).Run().Executions;
+    private static long Run(IFuzzTarget target, ICoverage coverage) => new FuzzCampaign(
+            target,
+            new CampaignOptions
+            {
+                Seed = 1,
+                RunsMax = Runs,
+                Minimize = false,
+            },
+            coverage
+        ).Run().Executions;
 
     private sealed class NoopTarget : IFuzzTarget
     {

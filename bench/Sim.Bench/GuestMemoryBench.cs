@@ -20,7 +20,11 @@ public class GuestMemoryBench
     public void Setup()
     {
         _memory = GuestMemory.CreateFlat(4UL << 20);
-        GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, Window), new RegionSpec(0x1000_0000, Window)]), out GuestMemory? two, out _);
+        GuestMemory.TryCreate(
+            new MemoryLayout([new RegionSpec(0, Window), new RegionSpec(0x1000_0000, Window)]),
+            out GuestMemory? two,
+            out _
+        );
         _twoRegions = two!;
     }
 
@@ -39,19 +43,22 @@ public class GuestMemoryBench
     [Benchmark(OperationsPerInvoke = Ops)]
     public void WriteUInt32()
     {
-        for (int i = 0; i < Ops; i++) _memory.TryWriteUInt32(new GuestAddress(((ulong)i * 20) % Window), (uint)i);
+        for (int i = 0; i < Ops; i++)
+            _memory.TryWriteUInt32(new GuestAddress(((ulong)i * 20) % Window), (uint)i);
     }
 
     [Benchmark(OperationsPerInvoke = Ops)]
     public void Read64Bytes()
     {
-        for (int i = 0; i < Ops; i++) _memory.TryRead(new GuestAddress(((ulong)i * 64) % Window), _block);
+        for (int i = 0; i < Ops; i++)
+            _memory.TryRead(new GuestAddress(((ulong)i * 64) % Window), _block);
     }
 
     [Benchmark(OperationsPerInvoke = Ops)]
     public void Write64Bytes()
     {
-        for (int i = 0; i < Ops; i++) _memory.TryWrite(new GuestAddress(((ulong)i * 64) % Window), _block);
+        for (int i = 0; i < Ops; i++)
+            _memory.TryWrite(new GuestAddress(((ulong)i * 64) % Window), _block);
     }
 
     /// <summary>Alternates between two regions: every access misses the last-region cache.</summary>

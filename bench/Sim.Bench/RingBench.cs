@@ -27,7 +27,8 @@ public class RingBench
     [GlobalCleanup]
     public void Cleanup()
     {
-        if (_ring.Mismatches != 0) throw new InvalidOperationException($"{_ring.Mismatches} responses did not match");
+        if (_ring.Mismatches != 0)
+            throw new InvalidOperationException($"{_ring.Mismatches} responses did not match");
     }
 
     [Benchmark(OperationsPerInvoke = RequestsPerInvoke)]

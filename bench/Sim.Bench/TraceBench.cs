@@ -36,14 +36,40 @@ public class TraceBench
         {
             time += 50 + (long)prng.UInt64LessThan(2000);
             int mix = (int)prng.UInt64LessThan(10);
-            TraceEventKind kind = mix switch { < 3 => TraceEventKind.MmioWrite, < 5 => TraceEventKind.EventFdSignal, < 7 => TraceEventKind.DeviceRead, < 9 => TraceEventKind.DeviceWrite, _ => TraceEventKind.IrqInject };
-            int length = kind switch { TraceEventKind.MmioWrite => 4, TraceEventKind.DeviceRead or TraceEventKind.DeviceWrite => 16 << (int)prng.UInt64LessThan(3), _ => 0 };
+            TraceEventKind kind = mix switch
+            {
+                < 3 => TraceEventKind.MmioWrite,
+                < 5 => TraceEventKind.EventFdSignal,
+                < 7 => TraceEventKind.DeviceRead,
+                < 9 => TraceEventKind.DeviceWrite,
+                _ => TraceEventKind.IrqInject,
+            };
+            int length = kind switch
+            {
+                TraceEventKind.MmioWrite => 4,
+                TraceEventKind.DeviceRead or TraceEventKind.DeviceWrite => 16 << (int)prng.UInt64LessThan(3),
+                _ => 0,
+            };
             byte[] data = new byte[length];
-            for (int k = 0; k < data.Length; k++) data[k] = prng.NextByte();
-            _events[i] = new TraceRecord(kind, time, (uint)prng.UInt64LessThan(4), 0x1000_0000 + (prng.UInt64LessThan(1 << 20) * 16), prng.UInt64LessThan(1 << 16), data);
+            for (int k = 0; k < data.Length; k++)
+                data[k] = prng.NextByte();
+            _events[i] = new TraceRecord(
+                kind,
+                time,
+                (uint)prng.UInt64LessThan(4),
+                0x1000_0000 + (prng.UInt64LessThan(1 << 20) * 16),
+                prng.UInt64LessThan(1 << 16),
+                data
+            );
         }
         _memory = GuestMemory.CreateFlat(1 << 20);
-        _header = new TraceHeader { VirtsimVersion = "bench", GitCommit = "bench", Scenario = "bench", MemoryLayout = _memory.Layout };
+        _header = new TraceHeader
+        {
+            VirtsimVersion = "bench",
+            GitCommit = "bench",
+            Scenario = "bench",
+            MemoryLayout = _memory.Layout,
+        };
         _sink = new MemoryStream(64 << 20);
         Write();
         _trace = _sink.ToArray();
@@ -56,7 +82,8 @@ public class TraceBench
     {
         _sink.Position = 0;
         using var writer = new TraceWriter(_sink, _header, _memory, leaveOpen: true);
-        foreach (TraceRecord e in _events) writer.Write(e.ToEvent());
+        foreach (TraceRecord e in _events)
+            writer.Write(e.ToEvent());
         writer.Complete(0, _events[^1].Time);
         return writer.BytesWritten;
     }
@@ -64,10 +91,19 @@ public class TraceBench
     [Benchmark(OperationsPerInvoke = Events)]
     public ulong Read()
     {
-        if (!TraceReader.TryOpen(new MemoryStream(_trace, writable: false), out TraceReader? reader, out TraceError? error)) throw new InvalidOperationException(error.Message);
+        if (
+            !TraceReader.TryOpen(
+                new MemoryStream(_trace, writable: false),
+                out TraceReader? reader,
+                out TraceError? error
+            )
+        )
+            throw new InvalidOperationException(error.Message);
         ulong sum = 0;
-        while (reader.TryReadNext(out TraceEvent ev, out _)) sum += ev.Value + (ulong)ev.Data.Length;
-        if (!reader.IsComplete) throw new InvalidOperationException("trace did not complete");
+        while (reader.TryReadNext(out TraceEvent ev, out _))
+            sum += ev.Value + (ulong)ev.Data.Length;
+        if (!reader.IsComplete)
+            throw new InvalidOperationException("trace did not complete");
         return sum;
     }
 }

@@ -23,7 +23,8 @@ public static class TraceCpuTime
     private static void Measure(string name, Func<object> op)
     {
         op();
-        double bestCpu = double.MaxValue, bestWall = double.MaxValue;
+        double bestCpu = double.MaxValue,
+            bestWall = double.MaxValue;
         long allocated = 0;
         for (int i = 0; i < Rounds; i++)
         {
@@ -33,10 +34,17 @@ public static class TraceCpuTime
             op();
             wall.Stop();
             allocated = GC.GetAllocatedBytesForCurrentThread() - bytes;
-            bestCpu = Math.Min(bestCpu, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalNanoseconds / TraceBench.Events);
+            bestCpu = Math.Min(
+                bestCpu,
+                (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalNanoseconds / TraceBench.Events
+            );
             bestWall = Math.Min(bestWall, wall.Elapsed.TotalNanoseconds / TraceBench.Events);
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"trace {name}: {bestCpu:F1} ns/event CPU ({1e9 / bestCpu:N0} events/s), {bestWall:F1} ns/event wall, {allocated} bytes allocated per {TraceBench.Events} events (best of {Rounds})"));
+        Console.WriteLine(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"trace {name}: {bestCpu:F1} ns/event CPU ({1e9 / bestCpu:N0} events/s), {bestWall:F1} ns/event wall, {allocated} bytes allocated per {TraceBench.Events} events (best of {Rounds})"
+            )
+        );
     }
 }

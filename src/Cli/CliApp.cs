@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Virtsim.Cli.Commands;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios;
+using Virtsim.Cli.Commands;
 
 namespace Virtsim.Cli;
 
@@ -28,20 +28,28 @@ public sealed class CliApp
     public RootCommand BuildRoot()
     {
         var root = new RootCommand(
-            "virtsim: a deterministic record-replay simulator and fuzzer for virtual I/O (virtio, vhost, KVM exits).\n" +
-            "Exit codes: 0 ok, 1 finding or replay divergence, 2 usage or input error.");
+            "virtsim: a deterministic record-replay simulator and fuzzer for virtual I/O (virtio, vhost, KVM exits).\n"
+                + "Exit codes: 0 ok, 1 finding or replay divergence, 2 usage or input error."
+        );
         root.Add(RunCommand.Build(this));
         root.Add(ShowCommand.Build(this));
         root.Add(ReplayCommand.Build(this));
         root.Add(ExportCommand.Build(this));
         root.Add(BenchCommand.Build(this));
         root.Add(RecordCommand.Build(this));
-        foreach (Command extra in ExtraCommands.Build(this)) root.Add(extra);
+        foreach (Command extra in ExtraCommands.Build(this))
+            root.Add(extra);
         // Listed for the help text only: Run turns "help X" into "X --help" before parsing.
-        root.Add(new Command(HelpName, "Show a command's help: virtsim help <command> is virtsim <command> --help")
-        {
-            new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore, Description = "The command (and, for run, a scenario)" },
-        });
+        root.Add(
+            new Command(HelpName, "Show a command's help: virtsim help <command> is virtsim <command> --help")
+            {
+                new Argument<string[]>("command")
+                {
+                    Arity = ArgumentArity.ZeroOrMore,
+                    Description = "The command (and, for run, a scenario)",
+                },
+            }
+        );
         return root;
     }
 
@@ -58,26 +66,36 @@ public sealed class CliApp
             }
             args = [.. args[1..], "--help"];
         }
-        if (args.Length > 0 && args[0] == ExtraCommands.FuzzName) return ExtraCommands.RunFuzz(this, args[1..]);
-        if (args.Length > 0 && args[0] == ExtraCommands.MutantsName) return Virtsim.Fuzz.Mutants.MutantHost.Run(args[1..], Out, Err);
+        if (args.Length > 0 && args[0] == ExtraCommands.FuzzName)
+            return ExtraCommands.RunFuzz(this, args[1..]);
+        if (args.Length > 0 && args[0] == ExtraCommands.MutantsName)
+            return Virtsim.Fuzz.Mutants.MutantHost.Run(args[1..], Out, Err);
         RootCommand root = BuildRoot();
         ParseResult parsed = root.Parse(args);
         // run <scenario> --help: the command's help, then the scenario's own --opt options and their defaults.
-        IScenario? helpScenario = args.Length >= 2 && args[0] == "run" && args.Skip(1).Any(a => a is "--help" or "-h" or "-?")
-            ? ScenarioCatalog.Find(args[1])
-            : null;
+        IScenario? helpScenario =
+            args.Length >= 2 && args[0] == "run" && args.Skip(1).Any(a => a is "--help" or "-h" or "-?")
+                ? ScenarioCatalog.Find(args[1])
+                : null;
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) Err.WriteLine($"virtsim: {e.Message}");
+            foreach (var e in parsed.Errors)
+                Err.WriteLine($"virtsim: {e.Message}");
             string path = string.Join(' ', CommandPath(parsed.CommandResult));
             Err.WriteLine($"usage: see 'virtsim {path}{(path.Length > 0 ? " " : "")}--help'");
             return ExitCodes.UsageOrInput;
         }
-        var config = new InvocationConfiguration { Output = Out, Error = Err, EnableDefaultExceptionHandler = false };
+        var config = new InvocationConfiguration
+        {
+            Output = Out,
+            Error = Err,
+            EnableDefaultExceptionHandler = false,
+        };
         try
         {
             int code = parsed.Invoke(config);
-            if (helpScenario is not null) RunCommand.WriteScenarioHelp(Out, helpScenario);
+            if (helpScenario is not null)
+                RunCommand.WriteScenarioHelp(Out, helpScenario);
             return code;
         }
         catch (CliInputException ex)
@@ -92,7 +110,8 @@ public sealed class CliApp
         var names = new Stack<string>();
         for (var r = result; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
         {
-            if (r.Command is not RootCommand) names.Push(r.Command.Name);
+            if (r.Command is not RootCommand)
+                names.Push(r.Command.Name);
         }
         return names;
     }

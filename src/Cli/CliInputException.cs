@@ -5,16 +5,10 @@ namespace Virtsim.Cli;
 public sealed class CliInputException : Exception
 {
     public CliInputException(string message)
-        : base(message)
-    {
-    }
+        : base(message) { }
 
-    public CliInputException()
-    {
-    }
+    public CliInputException() { }
 
     public CliInputException(string message, Exception inner)
-        : base(message, inner)
-    {
-    }
+        : base(message, inner) { }
 }

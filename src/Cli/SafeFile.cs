@@ -10,11 +10,14 @@ public static class SafeFile
     public static string? Write(string path, bool overwrite, Func<Stream, string?> write)
     {
         string full = Path.GetFullPath(path);
-        if (Directory.Exists(full)) return $"'{path}' is a directory";
-        if (File.Exists(full) && !overwrite) return $"'{path}' exists; pass --force to replace it";
+        if (Directory.Exists(full))
+            return $"'{path}' is a directory";
+        if (File.Exists(full) && !overwrite)
+            return $"'{path}' exists; pass --force to replace it";
         // A missing directory is refused, not created: a typo in the path must not leave directories behind.
         string? dir = Path.GetDirectoryName(full);
-        if (dir is not null && !Directory.Exists(dir)) return $"cannot write '{path}': directory '{dir}' does not exist";
+        if (dir is not null && !Directory.Exists(dir))
+            return $"cannot write '{path}': directory '{dir}' does not exist";
         string temp = full + $".tmp-{Environment.ProcessId}";
         string? error;
         try
@@ -24,7 +27,8 @@ public static class SafeFile
                 error = write(stream);
                 stream.Flush(flushToDisk: true);
             }
-            if (error is null) File.Move(temp, full, overwrite);
+            if (error is null)
+                File.Move(temp, full, overwrite);
         }
         catch (IOException ex)
         {
@@ -36,7 +40,8 @@ public static class SafeFile
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            if (File.Exists(temp))
+                File.Delete(temp);
         }
         return error;
     }

@@ -15,17 +15,24 @@ public static class CampaignCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         FuzzParse parse = FuzzCommandLine.Parse(args);
-        if (parse.Handle(output, error) is { } code) return code;
+        if (parse.Handle(output, error) is { } code)
+            return code;
         FuzzInvocation invocation = parse.Invocation!;
-        if (invocation.Mode == FuzzMode.Report) return ReportCommand.Run(invocation.Options.Input!, invocation.Options.Out, output, error);
-        if (!invocation.IsSupervisor) return FuzzHost.Run(invocation, output, error);
+        if (invocation.Mode == FuzzMode.Report)
+            return ReportCommand.Run(invocation.Options.Input!, invocation.Options.Out, output, error);
+        if (!invocation.IsSupervisor)
+            return FuzzHost.Run(invocation, output, error);
         if (WorkerLauncher.Self() is not { } command)
         {
-            error.WriteLine("virtsim: cannot tell how to start worker processes (run virtsim through ./virtsim or dotnet virtsim.dll)");
+            error.WriteLine(
+                "virtsim: cannot tell how to start worker processes (run virtsim through ./virtsim or dotnet virtsim.dll)"
+            );
             return 2;
         }
         CampaignArgs campaign = invocation.Campaign;
-        bool screen = campaign.Status == "screen" || (campaign.Status == "auto" && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out));
+        bool screen =
+            campaign.Status == "screen"
+            || (campaign.Status == "auto" && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out));
         return new CampaignSupervisor(campaign, invocation.Options, command, output, error) { Screen = screen }.Run();
     }
 }

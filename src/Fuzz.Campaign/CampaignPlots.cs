@@ -5,10 +5,15 @@ namespace Virtsim.Fuzz.Campaign;
 public static class CampaignPlots
 {
     /// <summary>Size of each plot in pixels (two fit side by side in the report).</summary>
-    public const int Width = 460, Height = 280;
+    public const int Width = 460,
+        Height = 280;
 
     /// <summary>An SVG (inside a div) of <paramref name="columns"/> (summed) for each worker's rows.</summary>
-    public static string Svg(string title, IReadOnlyList<(string Name, List<double[]> Rows)> series, params int[] columns)
+    public static string Svg(
+        string title,
+        IReadOnlyList<(string Name, List<double[]> Rows)> series,
+        params int[] columns
+    )
     {
         var plot = new ScottPlot.Plot();
         foreach ((string name, List<double[]> rows) in series)

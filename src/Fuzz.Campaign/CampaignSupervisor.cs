@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Virtsim.Fuzz.Entry;
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
 using Spectre.Console;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Campaign;
 
@@ -38,7 +38,13 @@ public sealed class CampaignSupervisor
 
     /// <summary>A supervisor for <paramref name="campaign"/>: workers run <paramref name="command"/> (the virtsim
     /// executable and its leading arguments) with <paramref name="options"/>.</summary>
-    public CampaignSupervisor(CampaignArgs campaign, FuzzOptions options, (string File, string[] Leading) command, TextWriter output, TextWriter error)
+    public CampaignSupervisor(
+        CampaignArgs campaign,
+        FuzzOptions options,
+        (string File, string[] Leading) command,
+        TextWriter output,
+        TextWriter error
+    )
     {
         _campaign = campaign;
         _options = options;
@@ -59,14 +65,26 @@ public sealed class CampaignSupervisor
     /// <summary>The workers for <paramref name="targets"/> and <paramref name="jobs"/>: worker k fuzzes target
     /// k mod count, named <c>&lt;target&gt;-w&lt;k&gt;</c>; the first worker of each target is AFL++'s main
     /// node.</summary>
-    public static IReadOnlyList<WorkerPlan> Plan(IReadOnlyList<string> targets, int jobs, ulong seed, string machine = "")
+    public static IReadOnlyList<WorkerPlan> Plan(
+        IReadOnlyList<string> targets,
+        int jobs,
+        ulong seed,
+        string machine = ""
+    )
     {
         var plans = new List<WorkerPlan>();
         int n = Math.Max(jobs, targets.Count);
         for (int k = 0; k < n; k++)
         {
             string target = targets[k % targets.Count];
-            plans.Add(new WorkerPlan($"{Prefix(machine)}{target}-w{k}", target, Prng.DeriveSeed(seed, WorkerStream + (ulong)k), k < targets.Count));
+            plans.Add(
+                new WorkerPlan(
+                    $"{Prefix(machine)}{target}-w{k}",
+                    target,
+                    Prng.DeriveSeed(seed, WorkerStream + (ulong)k),
+                    k < targets.Count
+                )
+            );
         }
         return plans;
     }
@@ -80,10 +98,13 @@ public sealed class CampaignSupervisor
     {
         var layout = new CampaignLayout(_campaign.Output!);
         IReadOnlyList<string>? targets = ResolveTargets(_options.Target);
-        if (targets is null) return 2;
+        if (targets is null)
+            return 2;
         if (_options.Runs <= 0 && _options.Time is null)
         {
-            _err.WriteLine("virtsim: a campaign needs --time <duration> or --runs N (per worker); Ctrl-C stops it earlier");
+            _err.WriteLine(
+                "virtsim: a campaign needs --time <duration> or --runs N (per worker); Ctrl-C stops it earlier"
+            );
             return 2;
         }
         try
@@ -109,18 +130,36 @@ public sealed class CampaignSupervisor
         {
             // Machines of one campaign share its seed; their workers must not repeat each other's mutations.
             ulong h = 14695981039346656037UL;
-            foreach (char c in _campaign.Machine) h = unchecked((h ^ c) * 1099511628211UL);
+            foreach (char c in _campaign.Machine)
+                h = unchecked((h ^ c) * 1099511628211UL);
             _seed = Prng.DeriveSeed(seed, h);
             plans = rotate ? [] : Plan(targets, jobs, _seed, _campaign.Machine);
         }
         AnnounceResume(layout);
-        _out.WriteLine($"fuzz campaign: dir={layout.Root} targets={string.Join(',', targets)} jobs={(rotate ? jobs : plans.Count)} seed={seed} time={(_options.Time is { } t ? t.ToString() : "unlimited")}"
-            + (rotate ? $" (workers take turns over {targets.Count} targets in slices of up to {_campaign.SliceSeconds:0}s, favouring targets still finding edges)" : ""));
-        _out.WriteLine($"repeat: virtsim fuzz run -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}{(_campaign.Machine.Length > 0 ? " --machine " + _campaign.Machine : "")}{string.Concat(_options.EngineArguments(withTime: true).Select(a => " " + a))}");
+        _out.WriteLine(
+            $"fuzz campaign: dir={layout.Root} targets={string.Join(',', targets)} jobs={(rotate ? jobs : plans.Count)} seed={seed} time={(_options.Time is { } t ? t.ToString() : "unlimited")}"
+                + (
+                    rotate
+                        ? $" (workers take turns over {targets.Count} targets in slices of up to {_campaign.SliceSeconds:0}s, favouring targets still finding edges)"
+                        : ""
+                )
+        );
+        _out.WriteLine(
+            $"repeat: virtsim fuzz run -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}{(_campaign.Machine.Length > 0 ? " --machine " + _campaign.Machine : "")}{string.Concat(_options.EngineArguments(withTime: true).Select(a => " " + a))}"
+        );
 
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Stop("SIGINT"); });
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Stop("SIGTERM"); });
-        foreach (WorkerPlan plan in plans) Start(plan, layout);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            Stop("SIGINT");
+        });
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            Stop("SIGTERM");
+        });
+        foreach (WorkerPlan plan in plans)
+            Start(plan, layout);
 
         var clock = Stopwatch.StartNew();
         _clock = clock;
@@ -131,16 +170,26 @@ public sealed class CampaignSupervisor
             _slots = jobs;
             Rotate();
         }
-        if (Screen) RunScreen(layout, clock);
-        else RunPlain(layout, clock);
+        if (Screen)
+            RunScreen(layout, clock);
+        else
+            RunPlain(layout, clock);
 
         int code = WaitForWorkers(layout);
         IReadOnlyList<WorkerStatus> final = WorkerStatus.ReadAll(layout);
-        _out.WriteLine($"final statistics after {clock.Elapsed.TotalSeconds:F1}s{(_stopRequested ? " (stopped by signal)" : "")}:");
-        foreach (string line in StatusRenderer.PlainLines(clock.Elapsed, final, DateTimeOffset.UtcNow.ToUnixTimeSeconds())) _out.WriteLine(line);
+        _out.WriteLine(
+            $"final statistics after {clock.Elapsed.TotalSeconds:F1}s{(_stopRequested ? " (stopped by signal)" : "")}:"
+        );
+        foreach (
+            string line in StatusRenderer.PlainLines(clock.Elapsed, final, DateTimeOffset.UtcNow.ToUnixTimeSeconds())
+        )
+            _out.WriteLine(line);
         int findings = FindingRegistry.Records(Path.Combine(layout.Root, CampaignLayout.FindingsName)).Count;
-        _out.WriteLine($"findings: {findings} saved under {Path.Combine(layout.Root, CampaignLayout.FindingsName)}; report: virtsim fuzz report {layout.Root}");
-        foreach ((_, Process p) in _running) p.Dispose();
+        _out.WriteLine(
+            $"findings: {findings} saved under {Path.Combine(layout.Root, CampaignLayout.FindingsName)}; report: virtsim fuzz report {layout.Root}"
+        );
+        foreach ((_, Process p) in _running)
+            p.Dispose();
         return code;
     }
 
@@ -157,10 +206,13 @@ public sealed class CampaignSupervisor
                 _err.WriteLine($"virtsim: worker {plan.Name} failed (exit 2); its log: {layout.Log(plan.Name)}");
                 code = 2;
             }
-            else if (p.ExitCode == 1 && code == 0) code = 1;
+            else if (p.ExitCode == 1 && code == 0)
+                code = 1;
             else if (p.ExitCode is not (0 or 1))
             {
-                _err.WriteLine($"virtsim: worker {plan.Name} ended with exit code {p.ExitCode}; its log: {layout.Log(plan.Name)}");
+                _err.WriteLine(
+                    $"virtsim: worker {plan.Name} ended with exit code {p.ExitCode}; its log: {layout.Log(plan.Name)}"
+                );
                 code = 2;
             }
         }
@@ -174,16 +226,20 @@ public sealed class CampaignSupervisor
             _err.WriteLine("virtsim: --target is required (a name, a comma list, or all; see --list)");
             return null;
         }
-        if (spec == "all") return FuzzTargets.All.Select(t => t.Name).ToArray();
+        if (spec == "all")
+            return FuzzTargets.All.Select(t => t.Name).ToArray();
         var names = new List<string>();
         foreach (string part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             if (FuzzTargets.Create(part) is not { } target)
             {
-                _err.WriteLine($"virtsim: no fuzz target named '{part}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
+                _err.WriteLine(
+                    $"virtsim: no fuzz target named '{part}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}"
+                );
                 return null;
             }
-            if (!names.Contains(target.Name)) names.Add(target.Name);
+            if (!names.Contains(target.Name))
+                names.Add(target.Name);
         }
         return names.Count == 0 ? null : names;
     }
@@ -191,10 +247,15 @@ public sealed class CampaignSupervisor
     private void AnnounceResume(CampaignLayout layout)
     {
         IReadOnlyList<string> existing = layout.Workers();
-        if (existing.Count == 0) return;
-        int entries = existing.Sum(w => Directory.EnumerateFiles(layout.Queue(w)).Count(f => AflQueueName.TryParseId(Path.GetFileName(f), out _)));
+        if (existing.Count == 0)
+            return;
+        int entries = existing.Sum(w =>
+            Directory.EnumerateFiles(layout.Queue(w)).Count(f => AflQueueName.TryParseId(Path.GetFileName(f), out _))
+        );
         int findings = FindingRegistry.Records(Path.Combine(layout.Root, CampaignLayout.FindingsName)).Count;
-        _out.WriteLine($"resuming campaign in {layout.Root}: {existing.Count} worker directories, {entries} queue entries, {findings} saved findings");
+        _out.WriteLine(
+            $"resuming campaign in {layout.Root}: {existing.Count} worker directories, {entries} queue entries, {findings} saved findings"
+        );
     }
 
     private void Start(WorkerPlan plan, CampaignLayout layout, double? sliceSeconds = null)
@@ -202,20 +263,32 @@ public sealed class CampaignSupervisor
         var args = new List<string>
         {
             "worker",
-            "--target", plan.Target,
-            "--seed", plan.Seed.ToString(CultureInfo.InvariantCulture),
-            "-o", layout.Root,
-            "--name", plan.Name,
-            "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-            "--sync-every", _campaign.SyncEverySeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s",
+            "--target",
+            plan.Target,
+            "--seed",
+            plan.Seed.ToString(CultureInfo.InvariantCulture),
+            "-o",
+            layout.Root,
+            "--name",
+            plan.Name,
+            "--parent-pid",
+            Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            "--sync-every",
+            _campaign.SyncEverySeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s",
         };
-        if (plan.Main) args.Add("--main");
+        if (plan.Main)
+            args.Add("--main");
         args.AddRange(_options.EngineArguments(withTime: sliceSeconds is null));
-        if (sliceSeconds is { } slice) args.AddRange(["--time", slice.ToString("0.###", CultureInfo.InvariantCulture) + "s"]);
+        if (sliceSeconds is { } slice)
+            args.AddRange(["--time", slice.ToString("0.###", CultureInfo.InvariantCulture) + "s"]);
         var p = new Process { StartInfo = WorkerLauncher.StartInfo(_command, args) };
         // Workers log to their worker.log; their pipes are drained so they never block on a full pipe.
         p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line && !Screen) _err.WriteLine($"{plan.Name}: {line}"); };
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line && !Screen)
+                _err.WriteLine($"{plan.Name}: {line}");
+        };
         p.Start();
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
@@ -225,13 +298,15 @@ public sealed class CampaignSupervisor
     private void Stop(string reason)
     {
         // Claimed first, flag raised after the message: the main loop may finish as soon as it sees the flag.
-        if (Interlocked.Exchange(ref _stopClaimed, 1) != 0) return;
+        if (Interlocked.Exchange(ref _stopClaimed, 1) != 0)
+            return;
         _err.WriteLine($"virtsim: {reason}: stopping the workers (final statistics follow)");
         _err.Flush();
         _stopRequested = true;
         foreach ((_, Process p) in _running)
         {
-            if (!p.HasExited) _ = Kill(p.Id, SIGTERM);
+            if (!p.HasExited)
+                _ = Kill(p.Id, SIGTERM);
         }
     }
 
@@ -243,7 +318,8 @@ public sealed class CampaignSupervisor
     private bool AllExited()
     {
         Rotate();
-        return _running.All(r => r.Process.HasExited) && (_scheduler is null || _stopRequested || RemainingSeconds() < SliceSecondsMin);
+        return _running.All(r => r.Process.HasExited)
+            && (_scheduler is null || _stopRequested || RemainingSeconds() < SliceSecondsMin);
     }
 
     private double RemainingSeconds() => (_options.Time?.TotalSeconds ?? 0) - (_clock?.Elapsed.TotalSeconds ?? 0);
@@ -252,23 +328,45 @@ public sealed class CampaignSupervisor
     /// slot.</summary>
     private void Rotate()
     {
-        if (_scheduler is null || _layout is null) return;
+        if (_scheduler is null || _layout is null)
+            return;
         foreach ((WorkerPlan plan, Process p) in _running)
         {
-            if (!p.HasExited || !_accounted.Add(p)) continue;
+            if (!p.HasExited || !_accounted.Add(p))
+                continue;
             long start = _sliceStartUnix[p];
             long lastNewEdge = (long)StatsFile.Number(StatsFile.Read(_layout.VirtsimStats(plan.Name)), "last_new_edge");
             _scheduler.Finished(plan.Target, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - start, lastNewEdge >= start);
         }
-        if (_stopRequested) return;
-        var busy = new HashSet<int>(_running.Where(r => !r.Process.HasExited).Select(r => int.Parse(r.Plan.Name[(r.Plan.Name.LastIndexOf("-w", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture)));
-        var runningTargets = new HashSet<string>(_running.Where(r => !r.Process.HasExited).Select(r => r.Plan.Target), StringComparer.Ordinal);
+        if (_stopRequested)
+            return;
+        var busy = new HashSet<int>(
+            _running
+                .Where(r => !r.Process.HasExited)
+                .Select(r =>
+                    int.Parse(
+                        r.Plan.Name[(r.Plan.Name.LastIndexOf("-w", StringComparison.Ordinal) + 2)..],
+                        CultureInfo.InvariantCulture
+                    )
+                )
+        );
+        var runningTargets = new HashSet<string>(
+            _running.Where(r => !r.Process.HasExited).Select(r => r.Plan.Target),
+            StringComparer.Ordinal
+        );
         for (int slot = 0; slot < _slots; slot++)
         {
             double remaining = RemainingSeconds();
-            if (busy.Contains(slot) || remaining < SliceSecondsMin) continue;
-            if (_scheduler.Next(runningTargets) is not { } target) return;
-            var plan = new WorkerPlan($"{Prefix(_campaign.Machine)}{target}-w{slot}", target, Prng.DeriveSeed(_seed, WorkerStream + (ulong)(_running.Count + slot)), slot == 0);
+            if (busy.Contains(slot) || remaining < SliceSecondsMin)
+                continue;
+            if (_scheduler.Next(runningTargets) is not { } target)
+                return;
+            var plan = new WorkerPlan(
+                $"{Prefix(_campaign.Machine)}{target}-w{slot}",
+                target,
+                Prng.DeriveSeed(_seed, WorkerStream + (ulong)(_running.Count + slot)),
+                slot == 0
+            );
             Start(plan, _layout, Math.Min(_campaign.SliceSeconds, remaining));
             _sliceStartUnix[_running[^1].Process] = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             runningTargets.Add(target);
@@ -282,27 +380,61 @@ public sealed class CampaignSupervisor
         while (!AllExited())
         {
             Thread.Sleep(200);
-            if (clock.Elapsed.TotalSeconds < next) continue;
+            if (clock.Elapsed.TotalSeconds < next)
+                continue;
             next += PlainEverySeconds;
-            foreach (string line in StatusRenderer.PlainLines(clock.Elapsed, WorkerStatus.ReadAll(layout), DateTimeOffset.UtcNow.ToUnixTimeSeconds())) _out.WriteLine(line);
+            foreach (
+                string line in StatusRenderer.PlainLines(
+                    clock.Elapsed,
+                    WorkerStatus.ReadAll(layout),
+                    DateTimeOffset.UtcNow.ToUnixTimeSeconds()
+                )
+            )
+                _out.WriteLine(line);
         }
     }
 
     private void RunScreen(CampaignLayout layout, Stopwatch clock)
     {
-        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out), Ansi = AnsiSupport.Detect, ColorSystem = ColorSystemSupport.Detect });
-        string note = "Ctrl-C stops gracefully; workers log to <dir>/<worker>/worker.log";
-        console.Live(StatusRenderer.Table(layout.Root, clock.Elapsed, [], 0, note)).AutoClear(false).Start(ctx =>
-        {
-            while (!AllExited())
+        IAnsiConsole console = AnsiConsole.Create(
+            new AnsiConsoleSettings
             {
-                Thread.Sleep(1000);
-                ctx.UpdateTarget(StatusRenderer.Table(layout.Root, clock.Elapsed, WorkerStatus.ReadAll(layout), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), _stopRequested ? "stopping..." : note));
-                ctx.Refresh();
+                Out = new AnsiConsoleOutput(Console.Out),
+                Ansi = AnsiSupport.Detect,
+                ColorSystem = ColorSystemSupport.Detect,
             }
-            ctx.UpdateTarget(StatusRenderer.Table(layout.Root, clock.Elapsed, WorkerStatus.ReadAll(layout), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), "stopped"));
-            ctx.Refresh();
-        });
+        );
+        string note = "Ctrl-C stops gracefully; workers log to <dir>/<worker>/worker.log";
+        console
+            .Live(StatusRenderer.Table(layout.Root, clock.Elapsed, [], 0, note))
+            .AutoClear(false)
+            .Start(ctx =>
+            {
+                while (!AllExited())
+                {
+                    Thread.Sleep(1000);
+                    ctx.UpdateTarget(
+                        StatusRenderer.Table(
+                            layout.Root,
+                            clock.Elapsed,
+                            WorkerStatus.ReadAll(layout),
+                            DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                            _stopRequested ? "stopping..." : note
+                        )
+                    );
+                    ctx.Refresh();
+                }
+                ctx.UpdateTarget(
+                    StatusRenderer.Table(
+                        layout.Root,
+                        clock.Elapsed,
+                        WorkerStatus.ReadAll(layout),
+                        DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                        "stopped"
+                    )
+                );
+                ctx.Refresh();
+            });
     }
 
     private const int SIGTERM = 15;

@@ -13,31 +13,63 @@ namespace Virtsim.Fuzz.Campaign;
 public static class StatusRenderer
 {
     /// <summary>The live status table: one row per worker, totals, and <paramref name="note"/> under it.</summary>
-    public static IRenderable Table(string root, TimeSpan elapsed, IReadOnlyList<WorkerStatus> workers, long nowUnix, string? note)
+    public static IRenderable Table(
+        string root,
+        TimeSpan elapsed,
+        IReadOnlyList<WorkerStatus> workers,
+        long nowUnix,
+        string? note
+    )
     {
         var table = new Table().Border(TableBorder.Rounded).Expand();
         table.Title = new TableTitle($"virtsim fuzz  {Markup.Escape(root)}  {elapsed:hh\\:mm\\:ss}");
-        foreach (string h in new[] { "target / worker", "execs", "exec/s", "edges", "corpus", "findings", "last new edge", "stability", "RSS MiB" })
+        foreach (
+            string h in new[]
+            {
+                "target / worker",
+                "execs",
+                "exec/s",
+                "edges",
+                "corpus",
+                "findings",
+                "last new edge",
+                "stability",
+                "RSS MiB",
+            }
+        )
         {
             table.AddColumn(new TableColumn(h).RightAligned());
         }
         table.Columns[0].LeftAligned();
-        foreach (IGrouping<string, WorkerStatus> group in workers.GroupBy(w => w.Target).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (
+            IGrouping<string, WorkerStatus> group in workers
+                .GroupBy(w => w.Target)
+                .OrderBy(g => g.Key, StringComparer.Ordinal)
+        )
         {
             WorkerStatus total = Total(group.Key, group.ToList());
             table.AddRow(Row(total, nowUnix, bold: true));
-            foreach (WorkerStatus w in group) table.AddRow(Row(w, nowUnix, bold: false));
+            foreach (WorkerStatus w in group)
+                table.AddRow(Row(w, nowUnix, bold: false));
         }
-        if (workers.Count == 0) table.AddRow(new Markup("[grey]starting workers...[/]"));
-        if (note is not null) table.Caption = new TableTitle(Markup.Escape(note));
+        if (workers.Count == 0)
+            table.AddRow(new Markup("[grey]starting workers...[/]"));
+        if (note is not null)
+            table.Caption = new TableTitle(Markup.Escape(note));
         return table;
     }
 
     private static IRenderable[] Row(WorkerStatus w, long nowUnix, bool bold)
     {
-        string style = bold ? "bold" : w.State == "running" ? "default" : "grey";
+        string style =
+            bold ? "bold"
+            : w.State == "running" ? "default"
+            : "grey";
         string name = bold ? w.Target : "  " + w.Name + (w.State == "running" ? "" : $" ({w.State})");
-        string findings = w.Findings == 0 ? "0" : $"{w.Findings} ({string.Join(' ', w.FindingsByOracle.Where(p => p.Value > 0).Select(p => $"{p.Key}:{p.Value}"))})";
+        string findings =
+            w.Findings == 0
+                ? "0"
+                : $"{w.Findings} ({string.Join(' ', w.FindingsByOracle.Where(p => p.Value > 0).Select(p => $"{p.Key}:{p.Value}"))})";
         string[] cells =
         [
             name,
@@ -57,32 +89,64 @@ public static class StatusRenderer
     /// converge; the sum would count one edge per worker), the latest new edge, the lowest stability.</summary>
     public static WorkerStatus Total(string target, IReadOnlyList<WorkerStatus> workers)
     {
-        var findings = workers.SelectMany(w => w.FindingsByOracle)
+        var findings = workers
+            .SelectMany(w => w.FindingsByOracle)
             .GroupBy(p => p.Key, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new KeyValuePair<string, int>(g.Key, g.Sum(p => p.Value)))
             .ToArray();
-        return new WorkerStatus(target, target, workers.Sum(w => w.Executions), workers.Sum(w => w.ExecsPerSecond), workers.Max(w => w.Edges),
-            workers.Max(w => w.Corpus), findings, workers.Max(w => w.LastNewEdgeUnix), workers.Min(w => w.StabilityPercent),
-            workers.Any(w => w.State == "running") ? "running" : "stopped", workers.Sum(w => w.RssKb), workers.Sum(w => w.RssStartKb), workers.Sum(w => w.CpuSeconds), workers.Max(w => w.LastUpdateUnix));
+        return new WorkerStatus(
+            target,
+            target,
+            workers.Sum(w => w.Executions),
+            workers.Sum(w => w.ExecsPerSecond),
+            workers.Max(w => w.Edges),
+            workers.Max(w => w.Corpus),
+            findings,
+            workers.Max(w => w.LastNewEdgeUnix),
+            workers.Min(w => w.StabilityPercent),
+            workers.Any(w => w.State == "running") ? "running" : "stopped",
+            workers.Sum(w => w.RssKb),
+            workers.Sum(w => w.RssStartKb),
+            workers.Sum(w => w.CpuSeconds),
+            workers.Max(w => w.LastUpdateUnix)
+        );
     }
 
     /// <summary>Plain status lines: one per target (totals, prefixed <c>target</c>) and one per worker.</summary>
     public static IEnumerable<string> PlainLines(TimeSpan elapsed, IReadOnlyList<WorkerStatus> workers, long nowUnix)
     {
-        foreach (IGrouping<string, WorkerStatus> group in workers.GroupBy(w => w.Target).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (
+            IGrouping<string, WorkerStatus> group in workers
+                .GroupBy(w => w.Target)
+                .OrderBy(g => g.Key, StringComparer.Ordinal)
+        )
         {
-            yield return Line($"[{(long)elapsed.TotalSeconds}s] target {group.Key}", Total(group.Key, group.ToList()), nowUnix);
-            foreach (WorkerStatus w in group) yield return Line($"[{(long)elapsed.TotalSeconds}s]   worker {w.Name} ({w.State})", w, nowUnix);
+            yield return Line(
+                $"[{(long)elapsed.TotalSeconds}s] target {group.Key}",
+                Total(group.Key, group.ToList()),
+                nowUnix
+            );
+            foreach (WorkerStatus w in group)
+                yield return Line($"[{(long)elapsed.TotalSeconds}s]   worker {w.Name} ({w.State})", w, nowUnix);
         }
     }
 
     private static string Line(string head, WorkerStatus w, long nowUnix)
     {
         var s = new StringBuilder(head);
-        s.Append(CultureInfo.InvariantCulture, $" execs={w.Executions} exec/s={w.ExecsPerSecond:0} edges={w.Edges} corpus={w.Corpus} findings={w.Findings}");
-        if (w.Findings > 0) s.Append(" (").AppendJoin(' ', w.FindingsByOracle.Where(p => p.Value > 0).Select(p => $"{p.Key}:{p.Value}")).Append(')');
-        s.Append(CultureInfo.InvariantCulture, $" last_new_edge={WorkerStatus.Since(w.LastNewEdgeUnix, nowUnix)} stability={w.StabilityPercent:0.0}% rss_mb={w.RssKb / 1024}");
+        s.Append(
+            CultureInfo.InvariantCulture,
+            $" execs={w.Executions} exec/s={w.ExecsPerSecond:0} edges={w.Edges} corpus={w.Corpus} findings={w.Findings}"
+        );
+        if (w.Findings > 0)
+            s.Append(" (")
+                .AppendJoin(' ', w.FindingsByOracle.Where(p => p.Value > 0).Select(p => $"{p.Key}:{p.Value}"))
+                .Append(')');
+        s.Append(
+            CultureInfo.InvariantCulture,
+            $" last_new_edge={WorkerStatus.Since(w.LastNewEdgeUnix, nowUnix)} stability={w.StabilityPercent:0.0}% rss_mb={w.RssKb / 1024}"
+        );
         return s.ToString();
     }
 }

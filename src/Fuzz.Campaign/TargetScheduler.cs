@@ -11,12 +11,15 @@ public sealed class TargetScheduler
     /// <summary>Weight of a target whose last slice found a new edge (others weigh 1).</summary>
     public const double ProductiveWeight = 2.0;
 
-    private readonly SortedDictionary<string, (double Seconds, bool Productive, bool Ran)> _targets = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, (double Seconds, bool Productive, bool Ran)> _targets = new(
+        StringComparer.Ordinal
+    );
 
     /// <summary>A scheduler over <paramref name="targets"/>, none run yet.</summary>
     public TargetScheduler(IEnumerable<string> targets)
     {
-        foreach (string t in targets) _targets[t] = (0, false, false);
+        foreach (string t in targets)
+            _targets[t] = (0, false, false);
     }
 
     /// <summary>Records a finished slice of <paramref name="seconds"/>; <paramref name="foundNewEdge"/> when the target
@@ -37,7 +40,8 @@ public sealed class TargetScheduler
         double bestScore = double.MaxValue;
         foreach ((string target, (double seconds, bool productive, bool ran)) in _targets)
         {
-            if (running.Contains(target)) continue;
+            if (running.Contains(target))
+                continue;
             double score = ran ? seconds / (productive ? ProductiveWeight : 1.0) : -1;
             if (score < bestScore)
             {

@@ -11,11 +11,14 @@ public static class WorkerLauncher
     public static (string File, string[] Leading)? Self()
     {
         string? process = Environment.ProcessPath;
-        if (process is null) return null;
+        if (process is null)
+            return null;
         string? entry = Assembly.GetEntryAssembly()?.Location;
         bool dotnetHost = Path.GetFileNameWithoutExtension(process) == "dotnet";
-        if (!dotnetHost) return (process, []);
-        if (string.IsNullOrEmpty(entry) || !Path.GetFileName(entry).StartsWith("virtsim", StringComparison.Ordinal)) return null;
+        if (!dotnetHost)
+            return (process, []);
+        if (string.IsNullOrEmpty(entry) || !Path.GetFileName(entry).StartsWith("virtsim", StringComparison.Ordinal))
+            return null;
         return (process, [entry]);
     }
 
@@ -30,9 +33,11 @@ public static class WorkerLauncher
             RedirectStandardError = true,
             RedirectStandardInput = false,
         };
-        foreach (string a in command.Leading) psi.ArgumentList.Add(a);
+        foreach (string a in command.Leading)
+            psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("fuzz");
-        foreach (string a in fuzzArgs) psi.ArgumentList.Add(a);
+        foreach (string a in fuzzArgs)
+            psi.ArgumentList.Add(a);
         // As the CLI itself is built: finding sites must not move under tiered re-JIT (Cli.csproj).
         psi.Environment["DOTNET_TieredCompilation"] = "0";
         return psi;

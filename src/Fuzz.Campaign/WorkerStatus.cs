@@ -17,7 +17,8 @@ public sealed record WorkerStatus(
     long RssKb,
     long RssStartKb,
     double CpuSeconds,
-    long LastUpdateUnix)
+    long LastUpdateUnix
+)
 {
     /// <summary>Findings of this worker, all oracles together.</summary>
     public int Findings => FindingsByOracle.Sum(p => p.Value);
@@ -40,7 +41,8 @@ public sealed record WorkerStatus(
         {
             return null;
         }
-        if (afl.Count == 0) return null;
+        if (afl.Count == 0)
+            return null;
         var findings = ours.Where(p => p.Key.StartsWith("findings_", StringComparison.Ordinal))
             .Select(p => new KeyValuePair<string, int>(p.Key["findings_".Length..], (int)StatsFile.Number(ours, p.Key)))
             .OrderBy(p => p.Key, StringComparer.Ordinal)
@@ -48,13 +50,19 @@ public sealed record WorkerStatus(
         if (!ours.ContainsKey("target"))
         {
             // An AFL++ instance: its saved crashes and hangs are its findings.
-            int crashes = (int)StatsFile.Number(afl, "saved_crashes"), hangs = (int)StatsFile.Number(afl, "saved_hangs");
-            if (crashes > 0) findings.Add(new("afl-crash", crashes));
-            if (hangs > 0) findings.Add(new("afl-hang", hangs));
+            int crashes = (int)StatsFile.Number(afl, "saved_crashes"),
+                hangs = (int)StatsFile.Number(afl, "saved_hangs");
+            if (crashes > 0)
+                findings.Add(new("afl-crash", crashes));
+            if (hangs > 0)
+                findings.Add(new("afl-hang", hangs));
         }
         string target = ours.GetValueOrDefault("target") ?? layout.TargetOf(worker) ?? "?";
-        string state = ours.GetValueOrDefault("state") ?? (afl.GetValueOrDefault("afl_version") is { } v ? "afl " + v : "?");
-        return new WorkerStatus(worker, target,
+        string state = ours.GetValueOrDefault("state")
+            ?? (afl.GetValueOrDefault("afl_version") is { } v ? "afl " + v : "?");
+        return new WorkerStatus(
+            worker,
+            target,
             (long)StatsFile.Number(afl, "execs_done"),
             StatsFile.Number(afl, "execs_per_sec"),
             (int)StatsFile.Number(afl, "edges_found"),
@@ -66,14 +74,18 @@ public sealed record WorkerStatus(
             (long)StatsFile.Number(ours, "rss_kb", StatsFile.Number(afl, "peak_rss_mb") * 1024),
             (long)StatsFile.Number(ours, "rss_start_kb"),
             StatsFile.Number(ours, "cpu_seconds"),
-            (long)StatsFile.Number(afl, "last_update"));
+            (long)StatsFile.Number(afl, "last_update")
+        );
     }
 
     /// <summary>"12s", "4m05s", "2h03m", or "never".</summary>
     public static string Since(long unix, long nowUnix)
     {
-        if (unix <= 0) return "never";
+        if (unix <= 0)
+            return "never";
         long s = Math.Max(0, nowUnix - unix);
-        return s < 60 ? $"{s}s" : s < 3600 ? $"{s / 60}m{s % 60:00}s" : $"{s / 3600}h{s / 60 % 60:00}m";
+        return s < 60 ? $"{s}s"
+            : s < 3600 ? $"{s / 60}m{s % 60:00}s"
+            : $"{s / 3600}h{s / 60 % 60:00}m";
     }
 }

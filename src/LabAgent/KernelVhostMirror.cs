@@ -1,7 +1,7 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 using Sim.Kvm.KernelVhost;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.LabAgent;
 
@@ -30,13 +30,20 @@ internal sealed class KernelVhostMirror : IVhostCoreMirror, IDisposable
         _regions = vmm.MemoryTable();
         if (_mappings.Count == 0)
         {
-            foreach (VhostMemoryRegion r in _regions) _mappings.Add(new FixedMapping(r.UserspaceAddr, r.MemorySize));
+            foreach (VhostMemoryRegion r in _regions)
+                _mappings.Add(new FixedMapping(r.UserspaceAddr, r.MemorySize));
         }
-        else if (_mappings.Count != _regions.Length || _mappings.Where((m, i) => m.Address != _regions[i].UserspaceAddr || m.Length != _regions[i].MemorySize).Any())
+        else if (
+            _mappings.Count != _regions.Length
+            || _mappings
+                .Where((m, i) => m.Address != _regions[i].UserspaceAddr || m.Length != _regions[i].MemorySize)
+                .Any()
+        )
         {
             throw new InvalidOperationException("the simulated VMM's regions moved between executions");
         }
-        foreach (FixedMapping m in _mappings) m.Bytes.Clear();
+        foreach (FixedMapping m in _mappings)
+            m.Bytes.Clear();
         _device = new KernelVhostDevice(_path);
     }
 
@@ -57,7 +64,8 @@ internal sealed class KernelVhostMirror : IVhostCoreMirror, IDisposable
 
     public VhostResult SetFeatures(ulong features) => Device.SetFeatures(features);
 
-    public VhostResult SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding) => Device.SetMemTable(regions, padding);
+    public VhostResult SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding) =>
+        Device.SetMemTable(regions, padding);
 
     public VhostResult SetVringNum(uint index, uint num) => Device.SetVringNum(index, num);
 
@@ -105,7 +113,8 @@ internal sealed class KernelVhostMirror : IVhostCoreMirror, IDisposable
     public void Dispose()
     {
         End();
-        foreach (FixedMapping m in _mappings) m.Dispose();
+        foreach (FixedMapping m in _mappings)
+            m.Dispose();
         _kick.Dispose();
         _call.Dispose();
         _err.Dispose();

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using Sim.Scenarios.Recording;
 using Sim.Kvm;
+using Sim.Scenarios.Recording;
 
 namespace Virtsim.LabAgent;
 
@@ -67,9 +67,20 @@ internal static class LabRecord
                 return 1;
             }
         }
-        foreach (string line in r.Report) Console.WriteLine(line);
-        Console.WriteLine(string.Create(Inv, $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} guest_stores={r.GuestStores} pages_compared={r.PagesCompared}"));
-        Console.WriteLine(string.Create(Inv, $"time: guest_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2} events={r.Events} bytes={r.TraceBytes}"));
+        foreach (string line in r.Report)
+            Console.WriteLine(line);
+        Console.WriteLine(
+            string.Create(
+                Inv,
+                $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} guest_stores={r.GuestStores} pages_compared={r.PagesCompared}"
+            )
+        );
+        Console.WriteLine(
+            string.Create(
+                Inv,
+                $"time: guest_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2} events={r.Events} bytes={r.TraceBytes}"
+            )
+        );
         return r.GuestStatus == 0 ? 0 : 1;
     }
 
@@ -91,8 +102,18 @@ internal static class LabRecord
             long t0 = Stopwatch.GetTimestamp();
             KvmReplayResult r = KvmTraceReplay.Replay(() => File.OpenRead(file));
             double seconds = Math.Max(Stopwatch.GetElapsedTime(t0).TotalSeconds, 1e-9);
-            Console.WriteLine(string.Create(Inv, $"replay {file}: {r.Verdict} events={r.Events} replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={r.RecordedNs / 1e9 / seconds:F1}x {r.Detail}"));
-            worst = Math.Max(worst, r.Verdict == KvmReplayVerdict.Match ? 0 : r.Verdict == KvmReplayVerdict.Diverged ? 1 : 2);
+            Console.WriteLine(
+                string.Create(
+                    Inv,
+                    $"replay {file}: {r.Verdict} events={r.Events} replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={r.RecordedNs / 1e9 / seconds:F1}x {r.Detail}"
+                )
+            );
+            worst = Math.Max(
+                worst,
+                r.Verdict == KvmReplayVerdict.Match ? 0
+                    : r.Verdict == KvmReplayVerdict.Diverged ? 1
+                    : 2
+            );
         }
         return worst;
     }

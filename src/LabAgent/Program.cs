@@ -17,14 +17,21 @@ internal static class Program
     {
         try
         {
-            if (args.Length == 0) return Usage("no command");
+            if (args.Length == 0)
+                return Usage("no command");
             return args[0] switch
             {
                 "hello" => Hello(),
                 "vhost-oracle" => VhostOracle(args[1..]),
-                "record" => LabRecord.Record(args[1..], Version, Environment.GetEnvironmentVariable("VIRTSIM_COMMIT") ?? "unknown"),
+                "record" => LabRecord.Record(
+                    args[1..],
+                    Version,
+                    Environment.GetEnvironmentVariable("VIRTSIM_COMMIT") ?? "unknown"
+                ),
                 "replay" => LabRecord.Replay(args[1..]),
-                "vhost-demo-smoke" => args.Length == 3 && args[1] == "--device" ? VhostDemoSmoke.Run(args[2]) : Usage("vhost-demo-smoke --device PATH"),
+                "vhost-demo-smoke" => args.Length == 3 && args[1] == "--device"
+                    ? VhostDemoSmoke.Run(args[2])
+                    : Usage("vhost-demo-smoke --device PATH"),
                 _ => Usage($"unknown command {args[0]}"),
             };
         }
@@ -35,12 +42,13 @@ internal static class Program
         }
     }
 
-    private static string Version =>
-        typeof(Program).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+    private static string Version => typeof(Program).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
     private static int Usage(string why)
     {
-        Console.Error.WriteLine($"virtsim-lab: {why}; usage: virtsim-lab hello | vhost-oracle --device PATH [--corpus DIR] [--inputs N] [--seed S] [--out FILE] | record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...] | replay TRACE...");
+        Console.Error.WriteLine(
+            $"virtsim-lab: {why}; usage: virtsim-lab hello | vhost-oracle --device PATH [--corpus DIR] [--inputs N] [--seed S] [--out FILE] | record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...] | replay TRACE..."
+        );
         return 2;
     }
 
@@ -52,7 +60,10 @@ internal static class Program
 
     private static int VhostOracle(string[] args)
     {
-        string? device = null, corpus = null, output = null, saveInputs = null;
+        string? device = null,
+            corpus = null,
+            output = null,
+            saveInputs = null;
         int inputs = 2000;
         ulong seed = 1;
         for (int i = 0; i < args.Length; i++)
@@ -60,23 +71,39 @@ internal static class Program
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "--device": device = Next(); break;
-                case "--corpus": corpus = Next(); break;
-                case "--inputs": inputs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--seed": seed = ulong.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--out": output = Next(); break;
-                case "--save-inputs": saveInputs = Next(); break;
-                default: return Usage($"unknown option {args[i]}");
+                case "--device":
+                    device = Next();
+                    break;
+                case "--corpus":
+                    corpus = Next();
+                    break;
+                case "--inputs":
+                    inputs = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--seed":
+                    seed = ulong.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--out":
+                    output = Next();
+                    break;
+                case "--save-inputs":
+                    saveInputs = Next();
+                    break;
+                default:
+                    return Usage($"unknown option {args[i]}");
             }
         }
-        if (device is null) return Usage("--device is required");
-        if (!File.Exists(device)) return Usage($"{device} is not present (load the module first)");
+        if (device is null)
+            return Usage("--device is required");
+        if (!File.Exists(device))
+            return Usage($"{device} is not present (load the module first)");
         var target = new VhostCoreTarget();
         List<byte[]> list = VhostOracleRun.Corpus(corpus, inputs, seed, target);
         if (saveInputs is not null)
         {
             Directory.CreateDirectory(saveInputs);
-            for (int i = 0; i < list.Count; i++) File.WriteAllBytes(Path.Combine(saveInputs, i.ToString("D5", CultureInfo.InvariantCulture)), list[i]);
+            for (int i = 0; i < list.Count; i++)
+                File.WriteAllBytes(Path.Combine(saveInputs, i.ToString("D5", CultureInfo.InvariantCulture)), list[i]);
         }
         using var mirror = new KernelVhostMirror(device);
         target.Mirror = mirror;
@@ -84,9 +111,11 @@ internal static class Program
         long t0 = Stopwatch.GetTimestamp();
         run.Run(list, target, Console.Error);
         TimeSpan took = Stopwatch.GetElapsedTime(t0);
-        string report = run.Report(device, seed) + $"seconds\t{took.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)}\n";
+        string report =
+            run.Report(device, seed) + $"seconds\t{took.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)}\n";
         Console.Write(report);
-        if (output is not null) File.WriteAllText(output, report);
+        if (output is not null)
+            File.WriteAllText(output, report);
         return run.Agreements == run.Verdicts ? 0 : 1;
     }
 }

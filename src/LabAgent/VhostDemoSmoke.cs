@@ -19,8 +19,12 @@ internal static class VhostDemoSmoke
     private const ulong Base = 0x7e00_0000_0000;
     private const ulong Size = 0x8000;
     private const uint QueueSize = 8;
-    private const ulong Desc = 0x0000, Avail = 0x1000, Used = 0x2000, Buffers = 0x3000;
-    private const ushort FNext = 1, FWrite = 2;
+    private const ulong Desc = 0x0000,
+        Avail = 0x1000,
+        Used = 0x2000,
+        Buffers = 0x3000;
+    private const ushort FNext = 1,
+        FWrite = 2;
 
     public static int Run(string device)
     {
@@ -41,14 +45,23 @@ internal static class VhostDemoSmoke
         Expect("SET_BACKEND", dev.SetBackend(0, kick.Fd));
 
         uint state = VhostDemo.InitialBuff;
-        (uint Opt, uint Buff, uint OutLen)[] requests = [(0, 0, 8), (1, 0x2333, 8), (0, 0, 8), (7, 5, 8), (1, 0x4444, 4), (0, 0, 8)];
+        (uint Opt, uint Buff, uint OutLen)[] requests =
+        [
+            (0, 0, 8),
+            (1, 0x2333, 8),
+            (0, 0, 8),
+            (7, 5, 8),
+            (1, 0x4444, 4),
+            (0, 0, 8),
+        ];
         int failures = 0;
         Span<byte> expect = stackalloc byte[8];
         for (int i = 0; i < requests.Length; i++)
         {
             (uint opt, uint buff, uint outLen) = requests[i];
             ushort head = (ushort)((2 * i) % QueueSize);
-            ulong req = Buffers + (32UL * (ulong)i), resp = req + 16;
+            ulong req = Buffers + (32UL * (ulong)i),
+                resp = req + 16;
             BinaryPrimitives.WriteUInt32LittleEndian(m[(int)req..], opt);
             BinaryPrimitives.WriteUInt32LittleEndian(m[(int)(req + 4)..], buff);
             m.Slice((int)resp, 8).Fill(0xEE);
@@ -79,11 +92,18 @@ internal static class VhostDemoSmoke
                 expect.Fill(0xEE);
             }
             bool ok = id == head && len == expectLen && m.Slice((int)resp, 8).SequenceEqual(expect);
-            Console.WriteLine($"request {i}: opt={opt} buff=0x{buff:x} out={outLen} -> used id={id} len={len} response={Convert.ToHexString(m.Slice((int)resp, 8))} model len={expectLen} response={Convert.ToHexString(expect)} {(ok ? "OK" : "MISMATCH")}");
-            if (!ok) failures++;
+            Console.WriteLine(
+                $"request {i}: opt={opt} buff=0x{buff:x} out={outLen} -> used id={id} len={len} response={Convert.ToHexString(m.Slice((int)resp, 8))} model len={expectLen} response={Convert.ToHexString(expect)} {(ok ? "OK" : "MISMATCH")}"
+            );
+            if (!ok)
+                failures++;
         }
         Expect("SET_BACKEND(-1)", dev.SetBackend(0, -1));
-        Console.WriteLine(failures == 0 ? "vhost-demo-smoke: all responses match the model" : $"vhost-demo-smoke: {failures} mismatches");
+        Console.WriteLine(
+            failures == 0
+                ? "vhost-demo-smoke: all responses match the model"
+                : $"vhost-demo-smoke: {failures} mismatches"
+        );
         return failures == 0 ? 0 : 1;
     }
 
@@ -103,7 +123,8 @@ internal static class VhostDemoSmoke
         {
             call.Drain();
             Thread.MemoryBarrier();
-            if (BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(Used + 2)..]) == usedIdx) return true;
+            if (BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(Used + 2)..]) == usedIdx)
+                return true;
             Thread.Sleep(1);
         }
         return false;
@@ -111,6 +132,7 @@ internal static class VhostDemoSmoke
 
     private static void Expect(string ioctl, VhostResult r)
     {
-        if (r != VhostResult.Ok) throw new KernelVhostException($"{ioctl} returned {Errno.Name((int)r)}");
+        if (r != VhostResult.Ok)
+            throw new KernelVhostException($"{ioctl} returned {Errno.Name((int)r)}");
     }
 }

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Random;
 
 namespace Virtsim.LabAgent;
 
@@ -16,7 +16,8 @@ namespace Virtsim.LabAgent;
 internal sealed class VhostOracleRun
 {
     private readonly Dictionary<string, (long Agree, long Disagree)> _byIoctl = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (long Count, int FirstInput, string Expected, string Actual)> _disagreements = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Count, int FirstInput, string Expected, string Actual)> _disagreements =
+        new(StringComparer.Ordinal);
     private int _input;
 
     public long Verdicts { get; private set; }
@@ -34,10 +35,12 @@ internal sealed class VhostOracleRun
         var inputs = new List<byte[]>();
         if (corpusDir is not null)
         {
-            foreach (string f in Directory.GetFiles(corpusDir).OrderBy(f => f, StringComparer.Ordinal)) inputs.Add(File.ReadAllBytes(f));
+            foreach (string f in Directory.GetFiles(corpusDir).OrderBy(f => f, StringComparer.Ordinal))
+                inputs.Add(File.ReadAllBytes(f));
         }
         inputs.AddRange(target.SeedCorpus());
-        if (inputs.Count == 0) throw new InvalidOperationException("no inputs: empty corpus and no seeds");
+        if (inputs.Count == 0)
+            throw new InvalidOperationException("no inputs: empty corpus and no seeds");
         var prng = new Prng(seed);
         int bases = inputs.Count;
         var buffer = new byte[VhostCoreInput.HeaderLength + (VhostCoreTarget.OperationsMax * VhostCoreInput.OpLength)];
@@ -47,7 +50,8 @@ internal sealed class VhostOracleRun
             int length = Math.Min(parent.Length, buffer.Length);
             parent.AsSpan(0, length).CopyTo(buffer);
             int rounds = 1 + (int)(prng.NextUInt64() % 4);
-            for (int r = 0; r < rounds; r++) length = target.StructureMutator!.Mutate(buffer, length, prng);
+            for (int r = 0; r < rounds; r++)
+                length = target.StructureMutator!.Mutate(buffer, length, prng);
             inputs.Add(buffer.AsSpan(0, length).ToArray());
         }
         _ = bases;
@@ -81,7 +85,9 @@ internal sealed class VhostOracleRun
             return;
         }
         string key = $"{v.Ioctl}: model {v.Expected}, kernel {v.Actual}";
-        _disagreements[key] = _disagreements.TryGetValue(key, out var e) ? (e.Count + 1, e.FirstInput, e.Expected, e.Actual) : (1, _input, v.Expected, v.Actual);
+        _disagreements[key] = _disagreements.TryGetValue(key, out var e)
+            ? (e.Count + 1, e.FirstInput, e.Expected, e.Actual)
+            : (1, _input, v.Expected, v.Actual);
     }
 
     public string Report(string device, ulong seed)
@@ -96,10 +102,17 @@ internal sealed class VhostOracleRun
         sb.AppendLine(inv, $"agreement\t{(Verdicts == 0 ? 0 : 100.0 * Agreements / Verdicts):F3}%");
         sb.AppendLine(inv, $"sim_findings\t{SimFindings}");
         sb.AppendLine("# ioctl\tagree\tdisagree");
-        foreach (KeyValuePair<string, (long Agree, long Disagree)> kv in _byIoctl.OrderBy(k => k.Key, StringComparer.Ordinal))
+        foreach (
+            KeyValuePair<string, (long Agree, long Disagree)> kv in _byIoctl.OrderBy(k => k.Key, StringComparer.Ordinal)
+        )
             sb.AppendLine(inv, $"ioctl\t{kv.Key}\t{kv.Value.Agree}\t{kv.Value.Disagree}");
         sb.AppendLine("# disagreement\tcount\tfirst_input");
-        foreach (KeyValuePair<string, (long Count, int FirstInput, string Expected, string Actual)> kv in _disagreements.OrderBy(k => k.Key, StringComparer.Ordinal))
+        foreach (
+            KeyValuePair<
+                string,
+                (long Count, int FirstInput, string Expected, string Actual)
+            > kv in _disagreements.OrderBy(k => k.Key, StringComparer.Ordinal)
+        )
             sb.AppendLine(inv, $"disagreement\t{kv.Key}\t{kv.Value.Count}\t{kv.Value.FirstInput}");
         return sb.ToString();
     }

@@ -14,13 +14,12 @@ internal sealed class DeviceWriteCopier(GuestRam ram) : IMemoryObserver
     /// guest's.</summary>
     public bool Suspended { get; set; }
 
-    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
-    {
-    }
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor != MemoryActor.Device || Suspended) return;
+        if (actor != MemoryActor.Device || Suspended)
+            return;
         // GuestMemory's region is the slot's [0, size): the same offsets.
         data.CopyTo(ram.Slice(address.Value, data.Length));
         BytesCopied += data.Length;

@@ -40,7 +40,8 @@ public sealed class DirtyPageDiff
                 word &= word - 1;
                 ulong page = checked(((ulong)w * 64) + (ulong)bit);
                 ulong gpa = page * GuestMemory.PageSize;
-                if (!memory.TryGetSpan(new GuestAddress(gpa), GuestMemory.PageSize, out Span<byte> known)) continue;
+                if (!memory.TryGetSpan(new GuestAddress(gpa), GuestMemory.PageSize, out Span<byte> known))
+                    continue;
                 readRealPage(page, _page);
                 PagesCompared++;
                 stores += DiffPage(gpa, known, _page, machine);
@@ -62,7 +63,8 @@ public sealed class DirtyPageDiff
         {
             int same = known[i..n].CommonPrefixLength(real[i..n]);
             i += same;
-            if (i >= n) break;
+            if (i >= n)
+                break;
             int start = i;
             int end = i + 1; // exclusive end of the run
             int j = end;

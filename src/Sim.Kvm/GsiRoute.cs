@@ -38,7 +38,8 @@ public readonly record struct GsiRoute
 
     /// <summary>An MSI route of <paramref name="gsi"/> to <paramref name="address"/> with
     /// <paramref name="data"/>.</summary>
-    public static GsiRoute Msi(uint gsi, ulong address, uint data) => new(gsi, KvmIoctl.IrqRoutingMsi, Narrow.LowUInt32(address), Narrow.LowUInt32(address >> 32), data);
+    public static GsiRoute Msi(uint gsi, ulong address, uint data) =>
+        new(gsi, KvmIoctl.IrqRoutingMsi, Narrow.LowUInt32(address), Narrow.LowUInt32(address >> 32), data);
 
     private static GsiRoute Pin(uint gsi, uint chip, uint pin) => new(gsi, KvmIoctl.IrqRoutingIrqchip, chip, pin, 0);
 
@@ -51,10 +52,19 @@ public readonly record struct GsiRoute
         for (uint gsi = 0; gsi < DefaultPinGsis; gsi++)
         {
             routes.Add(Pin(gsi, KvmIoctl.IrqchipIoapic, gsi));
-            if (gsi < 16) routes.Add(Pin(gsi, gsi < 8 ? KvmIoctl.IrqchipPicMaster : KvmIoctl.IrqchipPicSlave, gsi % 8));
+            if (gsi < 16)
+                routes.Add(Pin(gsi, gsi < 8 ? KvmIoctl.IrqchipPicMaster : KvmIoctl.IrqchipPicSlave, gsi % 8));
         }
         return routes;
     }
 
-    internal KvmIrqRoutingEntry ToEntry() => new() { Gsi = Gsi, Type = Type, U0 = U0, U1 = U1, U2 = U2 };
+    internal KvmIrqRoutingEntry ToEntry() =>
+        new()
+        {
+            Gsi = Gsi,
+            Type = Type,
+            U0 = U0,
+            U1 = U1,
+            U2 = U2,
+        };
 }

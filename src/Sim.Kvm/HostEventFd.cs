@@ -13,7 +13,8 @@ public sealed unsafe class HostEventFd : IDisposable
     /// <summary>write(2): adds <paramref name="amount"/> to the counter.</summary>
     public void Signal(ulong amount = 1)
     {
-        if (LibC.Write(_fd.Fd, &amount, 8) != 8) throw new KvmException("eventfd write", Marshal.GetLastPInvokeError());
+        if (LibC.Write(_fd.Fd, &amount, 8) != 8)
+            throw new KvmException("eventfd write", Marshal.GetLastPInvokeError());
     }
 
     /// <summary>read(2): the counter (then zero), or 0 when nothing was signalled (EAGAIN).</summary>
@@ -21,9 +22,11 @@ public sealed unsafe class HostEventFd : IDisposable
     {
         ulong value = 0;
         nint n = LibC.Read(_fd.Fd, &value, 8);
-        if (n == 8) return value;
+        if (n == 8)
+            return value;
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == LibC.EAGAIN) return 0;
+        if (errno == LibC.EAGAIN)
+            return 0;
         throw new KvmException("eventfd read", errno);
     }
 

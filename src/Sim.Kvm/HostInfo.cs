@@ -15,9 +15,12 @@ public static class HostInfo
     /// <summary>PVM is checked first: a PVM host loads kvm_pvm beside the plain kvm module.</summary>
     public static string KvmFlavour()
     {
-        if (Directory.Exists("/sys/module/kvm_pvm")) return "pvm";
-        if (Directory.Exists("/sys/module/kvm_amd")) return "kvm_amd";
-        if (Directory.Exists("/sys/module/kvm_intel")) return "kvm_intel";
+        if (Directory.Exists("/sys/module/kvm_pvm"))
+            return "pvm";
+        if (Directory.Exists("/sys/module/kvm_amd"))
+            return "kvm_amd";
+        if (Directory.Exists("/sys/module/kvm_intel"))
+            return "kvm_intel";
         return "unknown";
     }
 
@@ -28,17 +31,14 @@ public static class HostInfo
         {
             foreach (string line in File.ReadLines("/proc/cpuinfo"))
             {
-                if (!line.StartsWith("model name", StringComparison.Ordinal)) continue;
+                if (!line.StartsWith("model name", StringComparison.Ordinal))
+                    continue;
                 int colon = line.IndexOf(':', StringComparison.Ordinal);
                 return colon < 0 ? "unknown" : line[(colon + 1)..].Trim();
             }
         }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
         return "unknown";
     }
 

@@ -14,7 +14,10 @@ public sealed unsafe class HostPoller : IDisposable
     public const int EventsPerWaitMax = 32;
 
     private readonly SafeFd _epoll = SafeFd.Check(LibC.EpollCreate1(LibC.EPOLL_CLOEXEC), "epoll_create1");
-    private readonly SafeFd _timer = SafeFd.Check(LibC.TimerFdCreate(LibC.CLOCK_MONOTONIC, LibC.TFD_NONBLOCK | LibC.TFD_CLOEXEC), "timerfd_create");
+    private readonly SafeFd _timer = SafeFd.Check(
+        LibC.TimerFdCreate(LibC.CLOCK_MONOTONIC, LibC.TFD_NONBLOCK | LibC.TFD_CLOEXEC),
+        "timerfd_create"
+    );
 
     /// <summary>An epoll set holding the recorder's timerfd.</summary>
     public HostPoller() => Add(_timer.Fd, TimerToken);
@@ -26,13 +29,15 @@ public sealed unsafe class HostPoller : IDisposable
     /// <summary>Stops watching <paramref name="fd"/>.</summary>
     public void Remove(HostEventFd fd)
     {
-        if (LibC.EpollCtl(_epoll.Fd, LibC.EPOLL_CTL_DEL, fd.Fd, null) != 0) throw new KvmException("epoll_ctl DEL", Marshal.GetLastPInvokeError());
+        if (LibC.EpollCtl(_epoll.Fd, LibC.EPOLL_CTL_DEL, fd.Fd, null) != 0)
+            throw new KvmException("epoll_ctl DEL", Marshal.GetLastPInvokeError());
     }
 
     private void Add(int fd, ulong token)
     {
         var ev = new EpollEvent { Events = LibC.EPOLLIN, Data = token };
-        if (LibC.EpollCtl(_epoll.Fd, LibC.EPOLL_CTL_ADD, fd, &ev) != 0) throw new KvmException("epoll_ctl ADD", Marshal.GetLastPInvokeError());
+        if (LibC.EpollCtl(_epoll.Fd, LibC.EPOLL_CTL_ADD, fd, &ev) != 0)
+            throw new KvmException("epoll_ctl ADD", Marshal.GetLastPInvokeError());
     }
 
     /// <summary>Arms the timer at absolute monotonic <paramref name="deadlineNs"/>, or disarms it (null).</summary>
@@ -45,7 +50,8 @@ public sealed unsafe class HostPoller : IDisposable
             spec.Value.Seconds = at / 1_000_000_000;
             spec.Value.Nanoseconds = at % 1_000_000_000;
         }
-        if (LibC.TimerFdSetTime(_timer.Fd, LibC.TFD_TIMER_ABSTIME, &spec, null) != 0) throw new KvmException("timerfd_settime", Marshal.GetLastPInvokeError());
+        if (LibC.TimerFdSetTime(_timer.Fd, LibC.TFD_TIMER_ABSTIME, &spec, null) != 0)
+            throw new KvmException("timerfd_settime", Marshal.GetLastPInvokeError());
     }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> (-1: forever) and returns the ready tokens (the timer's
@@ -57,7 +63,8 @@ public sealed unsafe class HostPoller : IDisposable
         if (n < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == LibC.EINTR) return 0;
+            if (errno == LibC.EINTR)
+                return 0;
             throw new KvmException("epoll_wait", errno);
         }
         for (int i = 0; i < n; i++)

@@ -53,9 +53,18 @@ internal sealed class IoEventFdMirror : IIoEventFdMirror, IDisposable
     {
         foreach (Registration r in _registrations)
         {
-            if (!r.Active || r.Bus != bus || r.Address != address || r.Length != length || r.DataMatch != dataMatch || !ReferenceEquals(r.SimFd, fd)) continue;
+            if (
+                !r.Active
+                || r.Bus != bus
+                || r.Address != address
+                || r.Length != length
+                || r.DataMatch != dataMatch
+                || !ReferenceEquals(r.SimFd, fd)
+            )
+                continue;
             _vm.TryIoEventFd(bus == BusKind.Pio, address, length, dataMatch, r.Real, deassign: true, out _);
-            if (!r.Detached) _poller.Remove(r.Real);
+            if (!r.Detached)
+                _poller.Remove(r.Real);
             r.Active = false;
             return;
         }
@@ -68,7 +77,8 @@ internal sealed class IoEventFdMirror : IIoEventFdMirror, IDisposable
     {
         foreach (Registration r in _registrations)
         {
-            if (!r.Active || r.Detached || !ReferenceEquals(r.SimFd, simFd)) continue;
+            if (!r.Active || r.Detached || !ReferenceEquals(r.SimFd, simFd))
+                continue;
             _poller.Remove(r.Real);
             r.Detached = true;
             return r;
@@ -80,18 +90,28 @@ internal sealed class IoEventFdMirror : IIoEventFdMirror, IDisposable
     public void Reattach(Registration r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        if (!r.Detached) return;
+        if (!r.Detached)
+            return;
         r.Detached = false;
-        if (r.Active) _poller.Add(r.Real, (ulong)_registrations.IndexOf(r));
+        if (r.Active)
+            _poller.Add(r.Real, (ulong)_registrations.IndexOf(r));
     }
 
     public void Dispose()
     {
-        foreach (Registration r in _registrations) r.Real.Dispose();
+        foreach (Registration r in _registrations)
+            r.Real.Dispose();
     }
 
     /// <summary>One mirrored registration.</summary>
-    internal sealed class Registration(BusKind bus, ulong address, int length, ulong? dataMatch, EventFd simFd, HostEventFd real)
+    internal sealed class Registration(
+        BusKind bus,
+        ulong address,
+        int length,
+        ulong? dataMatch,
+        EventFd simFd,
+        HostEventFd real
+    )
     {
         public BusKind Bus { get; } = bus;
 

@@ -62,16 +62,21 @@ internal sealed partial class KernelVhostDataPath
         DirectWiring w = _wiring!;
         if ((acked & (1UL << EventIdxBit)) != 0)
         {
-            throw new KvmException("--kernel-vhost-wiring direct: the driver acked EVENT_IDX, with which vhost_signal "
-                + "may not signal; the module's count would not be the interrupts (use relay)");
+            throw new KvmException(
+                "--kernel-vhost-wiring direct: the driver acked EVENT_IDX, with which vhost_signal "
+                    + "may not signal; the module's count would not be the interrupts (use relay)"
+            );
         }
         uint id = 0;
         HostEventFd? call = null;
-        if (_simCall is not null && _machine.Kvm.TryFindIrqFd(_simCall, out id, out _)) call = w.Irq.RealIrqFdOf(id);
+        if (_simCall is not null && _machine.Kvm.TryFindIrqFd(_simCall, out id, out _))
+            call = w.Irq.RealIrqFdOf(id);
         if (call is null)
         {
-            throw new KvmException("--kernel-vhost-wiring direct needs the queue's call to be a KVM_IRQFD (irq=msix); "
-                + "with irq=intx QEMU's userspace notifier raises INTx (use relay)");
+            throw new KvmException(
+                "--kernel-vhost-wiring direct needs the queue's call to be a KVM_IRQFD (irq=msix); "
+                    + "with irq=intx QEMU's userspace notifier raises INTx (use relay)"
+            );
         }
         _directKick = w.Mirror.Detach(_transport.GetHostNotifier(0)!)
             ?? throw new KvmException("--kernel-vhost-wiring direct: the queue notify has no KVM_IOEVENTFD to give it");
@@ -83,9 +88,12 @@ internal sealed partial class KernelVhostDataPath
 
     private void UnwireDirect()
     {
-        if (_wiring is null) return;
-        if (_directIrqFd is uint id) _wiring.Irq.SetObserved(id, false);
-        if (_directKick is not null) _wiring.Mirror.Reattach(_directKick);
+        if (_wiring is null)
+            return;
+        if (_directIrqFd is uint id)
+            _wiring.Irq.SetObserved(id, false);
+        if (_directKick is not null)
+            _wiring.Mirror.Reattach(_directKick);
         (_directIrqFd, _directKick) = (null, null);
     }
 
@@ -114,12 +122,14 @@ internal sealed partial class KernelVhostDataPath
         MaskKernelOwned(usedIdx);
         syncGuest(MaskPage);
         IoEventFdMirror.Registration k = _directKick;
-        if (kicks > 0) _machine.Kick(now, k.Bus, k.Address, k.KickSize, k.KickValue);
+        if (kicks > 0)
+            _machine.Kick(now, k.Bus, k.Address, k.KickSize, k.KickValue);
         GuestMemory memory = _machine.Simulation.Memory;
         foreach (ushort at in activity.SignalUsedIdx)
         {
             AttributeUsed(at, memory);
-            using (memory.As(MemoryActor.Device)) _simCall?.Signal(); // recorded; the real irqfd already fired
+            using (memory.As(MemoryActor.Device))
+                _simCall?.Signal(); // recorded; the real irqfd already fired
             _machine.AdvanceTo(now);
             Interrupts++;
         }
@@ -129,24 +139,27 @@ internal sealed partial class KernelVhostDataPath
 
     /// <summary>The kernel's writes of the used entries up to <paramref name="usedIdx"/>: each chain's first used.len
     /// writable bytes, its used element, then used->idx = <paramref name="usedIdx"/>.</summary>
-    private void AttributeUsed(ushort usedIdx, GuestMemory memory) => AsDevice(() =>
-    {
-        for (int i = 0; _lastUsedIdx != usedIdx && i < VirtioSpec.QueueSizeMax; i++)
+    private void AttributeUsed(ushort usedIdx, GuestMemory memory) =>
+        AsDevice(() =>
         {
-            ulong elem = UsedElem(_lastUsedIdx);
-            if (TryUsedElem(elem, out uint head, out uint len)) DiffChain(head, len, memory);
-            DiffRange(elem, VirtioSpec.UsedElemSize, memory);
-            _lastUsedIdx = Narrow.ToUInt16Wrapping(_lastUsedIdx + 1);
-        }
-        Span<byte> idx = stackalloc byte[2];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(idx, usedIdx);
-        var at = new GuestAddress(_usedGpa + VirtioSpec.UsedIdxOffset);
-        if (memory.TryGetSpan(at, 2, out Span<byte> known) && !known.SequenceEqual(idx))
-        {
-            using (memory.As(MemoryActor.Device)) memory.TryWrite(at, idx);
-            DeviceStores++;
-        }
-    });
+            for (int i = 0; _lastUsedIdx != usedIdx && i < VirtioSpec.QueueSizeMax; i++)
+            {
+                ulong elem = UsedElem(_lastUsedIdx);
+                if (TryUsedElem(elem, out uint head, out uint len))
+                    DiffChain(head, len, memory);
+                DiffRange(elem, VirtioSpec.UsedElemSize, memory);
+                _lastUsedIdx = Narrow.ToUInt16Wrapping(_lastUsedIdx + 1);
+            }
+            Span<byte> idx = stackalloc byte[2];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(idx, usedIdx);
+            var at = new GuestAddress(_usedGpa + VirtioSpec.UsedIdxOffset);
+            if (memory.TryGetSpan(at, 2, out Span<byte> known) && !known.SequenceEqual(idx))
+            {
+                using (memory.As(MemoryActor.Device))
+                    memory.TryWrite(at, idx);
+                DeviceStores++;
+            }
+        });
 
     /// <summary>The bytes the guest's diff must leave to the kernel: the whole used ring (device-written only,
     /// VIRTIO 1.2 §2.7.8) and the first used.len writable bytes of the chains completed since the last look.</summary>
@@ -158,18 +171,22 @@ internal sealed partial class KernelVhostDataPath
         for (int n = 0; i != usedIdx && n < VirtioSpec.QueueSizeMax; n++, i = Narrow.ToUInt16Wrapping(i + 1))
         {
             ulong elem = UsedElem(i);
-            if (TryUsedElem(elem, out uint head, out uint len)) WalkWritable(head, len, _masks);
+            if (TryUsedElem(elem, out uint head, out uint len))
+                WalkWritable(head, len, _masks);
         }
     }
 
     private void MaskPage(ulong page, Span<byte> realPage)
     {
-        ulong start = page * GuestMemory.PageSize, end = start + GuestMemory.PageSize;
+        ulong start = page * GuestMemory.PageSize,
+            end = start + GuestMemory.PageSize;
         GuestMemory memory = _machine.Simulation.Memory;
         foreach ((ulong gpa, ulong length) in _masks)
         {
-            ulong from = Math.Max(gpa, start), to = Math.Min(gpa + length, end);
-            if (from >= to || !memory.TryGetSpan(new GuestAddress(from), to - from, out Span<byte> known)) continue;
+            ulong from = Math.Max(gpa, start),
+                to = Math.Min(gpa + length, end);
+            if (from >= to || !memory.TryGetSpan(new GuestAddress(from), to - from, out Span<byte> known))
+                continue;
             known.CopyTo(realPage[checked((int)(from - start))..]);
         }
     }

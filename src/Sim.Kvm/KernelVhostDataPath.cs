@@ -1,4 +1,3 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Devices.Vhost;
@@ -6,10 +5,11 @@ using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Kvm.KernelVhost;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Scenarios.Recording;
 using Sim.Spec.Virtio;
 
@@ -68,15 +68,28 @@ internal sealed partial class KernelVhostDataPath : IDisposable
     private ulong _usedGpa;
     private uint _num;
 
-    public KernelVhostDataPath(string devicePath, GuestRam ram, ExternalMachine machine, DeviceWriteCopier copier,
-        HostPoller poller, ulong callToken, DirectWiring? direct = null)
+    public KernelVhostDataPath(
+        string devicePath,
+        GuestRam ram,
+        ExternalMachine machine,
+        DeviceWriteCopier copier,
+        HostPoller poller,
+        ulong callToken,
+        DirectWiring? direct = null
+    )
     {
         _ram = ram;
         _wiring = direct;
         _machine = machine;
         _copier = copier;
-        (_transport, _frontend) = FindFrontend(machine.Kvm) ?? throw new ArgumentException("--backend kernel-vhost serves the vhost-demo machine only (no vhost-demo frontend in this scenario)");
-        if (!File.Exists(devicePath)) throw new KvmException($"{devicePath} is missing: the kernel-vhost backend needs the lab's vhost-demo module (scripts/kvm-lab)");
+        (_transport, _frontend) = FindFrontend(machine.Kvm)
+            ?? throw new ArgumentException(
+                "--backend kernel-vhost serves the vhost-demo machine only (no vhost-demo frontend in this scenario)"
+            );
+        if (!File.Exists(devicePath))
+            throw new KvmException(
+                $"{devicePath} is missing: the kernel-vhost backend needs the lab's vhost-demo module (scripts/kvm-lab)"
+            );
         try
         {
             _dev = new KernelVhostDevice(devicePath);
@@ -110,14 +123,17 @@ internal sealed partial class KernelVhostDataPath : IDisposable
     /// writes), before the machine runs anything the exit queued.</summary>
     public void Follow()
     {
-        if (_frontend.VhostStarted && !Started) Start();
-        else if (!_frontend.VhostStarted && Started) Stop();
+        if (_frontend.VhostStarted && !Started)
+            Start();
+        else if (!_frontend.VhostStarted && Started)
+            Stop();
     }
 
     /// <summary>The host thread recorded a kick of the queue: pass it to the kernel.</summary>
     public void Relay()
     {
-        if (!Started) return;
+        if (!Started)
+            return;
         Kicks++;
         _workPending = true;
         _kick.Signal();
@@ -128,16 +144,19 @@ internal sealed partial class KernelVhostDataPath : IDisposable
     /// eventfd.</summary>
     public void OnCall()
     {
-        if (_call.Drain() == 0 || _simCall is null) return;
+        if (_call.Drain() == 0 || _simCall is null)
+            return;
         Calls++;
-        using (_machine.Simulation.Memory.As(MemoryActor.Device)) _simCall.Signal();
+        using (_machine.Simulation.Memory.As(MemoryActor.Device))
+            _simCall.Signal();
     }
 
     /// <summary>At each activation, before the guest's dirty-page diff: the kernel's writes since the last look,
     /// as DeviceWrite events.</summary>
     public void SyncDevice()
     {
-        if (!_live) return;
+        if (!_live)
+            return;
         if (_workPending)
         {
             _dev.Flush(); // vhost_dev_flush: the handler of every relayed kick has returned
@@ -157,13 +176,17 @@ internal sealed partial class KernelVhostDataPath : IDisposable
                 int completed = Math.Min((ushort)(usedIdx - _lastUsedIdx), (int)num);
                 for (int i = 0; i < completed; i++)
                 {
-                    ulong elem = used + VirtioSpec.UsedRingOffset + ((unchecked((ushort)(_lastUsedIdx + i)) % num) * VirtioSpec.UsedElemSize);
+                    ulong elem =
+                        used
+                        + VirtioSpec.UsedRingOffset
+                        + ((unchecked((ushort)(_lastUsedIdx + i)) % num) * VirtioSpec.UsedElemSize);
                     if (TryRealUInt32(elem + VirtioSpec.UsedElemIdOffset, out uint head))
                         DiffChain(head, ulong.MaxValue, memory);
                 }
                 _lastUsedIdx = usedIdx;
             }
-            ulong usedBytes = VirtioSpec.UsedRingOffset + (num * VirtioSpec.UsedElemSize) + VirtioSpec.UsedAvailEventSize;
+            ulong usedBytes =
+                VirtioSpec.UsedRingOffset + (num * VirtioSpec.UsedElemSize) + VirtioSpec.UsedAvailEventSize;
             DiffRange(used, usedBytes, memory);
         }
         finally
@@ -183,7 +206,13 @@ internal sealed partial class KernelVhostDataPath : IDisposable
         Check(_dev.SetMemTable([new VhostMemoryRegion(0, _ram.Size, ramBase)], 0), "VHOST_SET_MEM_TABLE");
         Check(_dev.SetVringNum(0, Narrow.AsUInt32Bits(q.Size)), "VHOST_SET_VRING_NUM");
         Check(_dev.SetVringBase(0, q.NextAvail.Value), "VHOST_SET_VRING_BASE");
-        Check(_dev.SetVringAddr(0, new VhostVringAddr(ramBase + q.DescTable.Value, ramBase + q.AvailRing.Value, ramBase + q.UsedRing.Value)), "VHOST_SET_VRING_ADDR");
+        Check(
+            _dev.SetVringAddr(
+                0,
+                new VhostVringAddr(ramBase + q.DescTable.Value, ramBase + q.AvailRing.Value, ramBase + q.UsedRing.Value)
+            ),
+            "VHOST_SET_VRING_ADDR"
+        );
         // Our model's worker stays off the kick: only the kernel serves this queue. The call eventfd the frontend
         // gave our model (the vector's irqfd, or QEMU's userspace notifier) is where the kernel's calls go.
         VhostDevice model = _frontend.Backend.Device;
@@ -201,7 +230,8 @@ internal sealed partial class KernelVhostDataPath : IDisposable
 
     private void Stop()
     {
-        if (_wiring is null) SyncDevice(); // direct: the exit's look saw everything (the guest is stopped)
+        if (_wiring is null)
+            SyncDevice(); // direct: the exit's look saw everything (the guest is stopped)
         Check(_dev.SetBackend(0, -1), "VHOST_DEMO_SET_BACKEND(-1)");
         _ = _dev.GetVringBase(0, out _);
         _ = _dev.SetVringFd(VhostIoctl.SetVringKick, 0, -1);
@@ -217,7 +247,8 @@ internal sealed partial class KernelVhostDataPath : IDisposable
     {
         _ranges.Clear();
         WalkWritable(head, budget, _ranges);
-        foreach ((ulong gpa, ulong length) in _ranges) DiffRange(gpa, length, memory);
+        foreach ((ulong gpa, ulong length) in _ranges)
+            DiffRange(gpa, length, memory);
     }
 
     /// <summary>Adds the writable buffers of the chain at <paramref name="head"/>, walked in real memory (direct and
@@ -233,8 +264,13 @@ internal sealed partial class KernelVhostDataPath : IDisposable
         for (int step = 0; step < VirtioSpec.QueueSizeMax && index < count && budget > 0; step++)
         {
             ulong d = table + ((ulong)index * VirtioSpec.DescSize);
-            if (!TryRealUInt64(d + VirtioSpec.DescAddrOffset, out ulong addr) || !TryRealUInt32(d + VirtioSpec.DescLenOffset, out uint len) ||
-                !TryRealUInt16(d + VirtioSpec.DescFlagsOffset, out ushort flags) || !TryRealUInt16(d + VirtioSpec.DescNextOffset, out ushort next)) return;
+            if (
+                !TryRealUInt64(d + VirtioSpec.DescAddrOffset, out ulong addr)
+                || !TryRealUInt32(d + VirtioSpec.DescLenOffset, out uint len)
+                || !TryRealUInt16(d + VirtioSpec.DescFlagsOffset, out ushort flags)
+                || !TryRealUInt16(d + VirtioSpec.DescNextOffset, out ushort next)
+            )
+                return;
             if ((flags & VirtioSpec.DescFIndirect) != 0 && !indirect)
             {
                 table = addr;
@@ -249,7 +285,8 @@ internal sealed partial class KernelVhostDataPath : IDisposable
                 into.Add((addr, n));
                 budget -= n;
             }
-            if ((flags & VirtioSpec.DescFNext) == 0) return;
+            if ((flags & VirtioSpec.DescFNext) == 0)
+                return;
             index = next;
         }
     }
@@ -257,23 +294,28 @@ internal sealed partial class KernelVhostDataPath : IDisposable
     /// <summary>Stores every changed run of the real [gpa, gpa + length) into the machine as the device.</summary>
     private void DiffRange(ulong gpa, ulong length, GuestMemory memory)
     {
-        if (length == 0 || gpa >= _ram.Size || length > _ram.Size - gpa) return;
+        if (length == 0 || gpa >= _ram.Size || length > _ram.Size - gpa)
+            return;
         ulong end = gpa + length;
         while (gpa < end)
         {
             ulong pageEnd = (gpa / GuestMemory.PageSize + 1) * GuestMemory.PageSize;
             int n = unchecked((int)(Math.Min(end, pageEnd) - gpa));
-            if (!memory.TryGetSpan(new GuestAddress(gpa), Narrow.AsUInt64Bits(n), out Span<byte> known)) return;
+            if (!memory.TryGetSpan(new GuestAddress(gpa), Narrow.AsUInt64Bits(n), out Span<byte> known))
+                return;
             Span<byte> real = _page.AsSpan(0, n);
             _ram.Slice(gpa, n).CopyTo(real);
             int i = 0;
             while (i < n)
             {
                 i += known[i..].CommonPrefixLength(real[i..]);
-                if (i >= n) break;
+                if (i >= n)
+                    break;
                 int start = i;
-                while (i < n && known[i] != real[i]) i++;
-                using (memory.As(MemoryActor.Device)) memory.TryWrite(new GuestAddress(gpa + (ulong)start), real[start..i]);
+                while (i < n && known[i] != real[i])
+                    i++;
+                using (memory.As(MemoryActor.Device))
+                    memory.TryWrite(new GuestAddress(gpa + (ulong)start), real[start..i]);
                 DeviceStores++;
             }
             gpa += Narrow.AsUInt64Bits(n);
@@ -302,10 +344,12 @@ internal sealed partial class KernelVhostDataPath : IDisposable
     {
         foreach (IoBusRange range in kvm.Pio.Ranges)
         {
-            if (range.Device is not PciHostBridge bridge) continue;
+            if (range.Device is not PciHostBridge bridge)
+                continue;
             for (int slot = 0; slot < PciHostBridge.SlotCount; slot++)
             {
-                if (bridge.GetDevice(slot) is VirtioPciTransport { Device: VhostDemoFrontendDevice f } t) return (t, f);
+                if (bridge.GetDevice(slot) is VirtioPciTransport { Device: VhostDemoFrontendDevice f } t)
+                    return (t, f);
             }
         }
         return null;
@@ -313,7 +357,8 @@ internal sealed partial class KernelVhostDataPath : IDisposable
 
     private static void Check(VhostResult r, string what)
     {
-        if (r != VhostResult.Ok) throw new KvmException($"kernel vhost-demo refused {what}: {r} (errno {(int)r})");
+        if (r != VhostResult.Ok)
+            throw new KvmException($"kernel vhost-demo refused {what}: {r} (errno {(int)r})");
     }
 
     public void Dispose()

@@ -39,11 +39,25 @@ public sealed class KvmException : Exception
     /// <summary>Its errno.</summary>
     public int Errno { get; }
 
-    private static string ErrnoName(int errno) => errno switch
-    {
-        1 => "EPERM", 2 => "ENOENT", 4 => "EINTR", 9 => "EBADF", 11 => "EAGAIN", 12 => "ENOMEM",
-        13 => "EACCES", 14 => "EFAULT", 16 => "EBUSY", 17 => "EEXIST", 19 => "ENODEV", 22 => "EINVAL",
-        24 => "EMFILE", 25 => "ENOTTY", 28 => "ENOSPC", 95 => "EOPNOTSUPP",
-        _ => "errno " + errno,
-    };
+    private static string ErrnoName(int errno) =>
+        errno switch
+        {
+            1 => "EPERM",
+            2 => "ENOENT",
+            4 => "EINTR",
+            9 => "EBADF",
+            11 => "EAGAIN",
+            12 => "ENOMEM",
+            13 => "EACCES",
+            14 => "EFAULT",
+            16 => "EBUSY",
+            17 => "EEXIST",
+            19 => "ENODEV",
+            22 => "EINVAL",
+            24 => "EMFILE",
+            25 => "ENOTTY",
+            28 => "ENOSPC",
+            95 => "EOPNOTSUPP",
+            _ => "errno " + errno,
+        };
 }

@@ -33,18 +33,21 @@ internal sealed class KvmIrqForwarder(KvmVm vm) : IExternalIrqChip, IDisposable
     public void SetLine(uint gsi, bool level)
     {
         vm.SetIrqLine(gsi, level);
-        if (level) Sent++;
+        if (level)
+            Sent++;
     }
 
     public void Pulse(uint gsi, uint vector)
     {
-        if (vm.SignalMsi(MsiAddress, vector) == 0) MsisBlocked++;
+        if (vm.SignalMsi(MsiAddress, vector) == 0)
+            MsisBlocked++;
         Sent++;
     }
 
     public void IrqFdRegistered(uint id, uint gsi, bool resample)
     {
-        if (resample || _irqFds.ContainsKey(id)) return;
+        if (resample || _irqFds.ContainsKey(id))
+            return;
         bool msi = gsi >= GsiRoute.DefaultPinGsis;
         if (msi)
         {
@@ -67,11 +70,14 @@ internal sealed class KvmIrqForwarder(KvmVm vm) : IExternalIrqChip, IDisposable
 
     public void IrqFdUnregistered(uint id)
     {
-        if (!_irqFds.Remove(id, out RealIrqFd? r)) return;
+        if (!_irqFds.Remove(id, out RealIrqFd? r))
+            return;
         vm.IrqFd(r.Fd, r.Gsi, deassign: true);
         r.Fd.Dispose();
-        if (!r.Msi) return;
-        if (--_msiRoutes[r.Gsi] == 0) _msiRoutes.Remove(r.Gsi);
+        if (!r.Msi)
+            return;
+        if (--_msiRoutes[r.Gsi] == 0)
+            _msiRoutes.Remove(r.Gsi);
         InstallRoutes();
     }
 
@@ -88,8 +94,10 @@ internal sealed class KvmIrqForwarder(KvmVm vm) : IExternalIrqChip, IDisposable
     /// itself, and the recorder only reports what it counted.</summary>
     public void SetObserved(uint id, bool observed)
     {
-        if (observed) _observed.Add(id);
-        else _observed.Remove(id);
+        if (observed)
+            _observed.Add(id);
+        else
+            _observed.Remove(id);
     }
 
     public void IrqFdInject(uint id, uint gsi, uint vector)
@@ -114,13 +122,15 @@ internal sealed class KvmIrqForwarder(KvmVm vm) : IExternalIrqChip, IDisposable
     private void InstallRoutes()
     {
         List<GsiRoute> routes = GsiRoute.DefaultPins();
-        foreach (uint gsi in _msiRoutes.Keys.Order()) routes.Add(GsiRoute.Msi(gsi, MsiAddress, InterruptController.VectorOf(gsi)));
+        foreach (uint gsi in _msiRoutes.Keys.Order())
+            routes.Add(GsiRoute.Msi(gsi, MsiAddress, InterruptController.VectorOf(gsi)));
         vm.SetGsiRouting(routes.ToArray());
     }
 
     public void Dispose()
     {
-        foreach (RealIrqFd r in _irqFds.Values) r.Fd.Dispose();
+        foreach (RealIrqFd r in _irqFds.Values)
+            r.Fd.Dispose();
         _irqFds.Clear();
     }
 

@@ -1,14 +1,14 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
-using Sim.Machine.Scenarios;
 using Sim.Engine.Trace;
-using Sim.Scenarios.Recording;
 using Sim.Kvm.Native;
+using Sim.Machine.Kvm;
+using Sim.Machine.Scenarios;
+using Sim.Machine.Simulation;
+using Sim.Scenarios.Recording;
 
 namespace Sim.Kvm;
 
@@ -105,24 +105,37 @@ public sealed class KvmRecorder : IDisposable
                 KernelVhostWiring.Direct => new KernelVhostDataPath.DirectWiring(_mirror, _irq),
                 _ => throw new ArgumentException($"unknown kernel-vhost wiring '{request.KernelVhostWiring}'"),
             };
-            _kernel = new KernelVhostDataPath(request.KernelVhostDevice, _ram, machine, copier, _poller,
-                KernelCallToken, direct);
+            _kernel = new KernelVhostDataPath(
+                request.KernelVhostDevice,
+                _ram,
+                machine,
+                copier,
+                _poller,
+                KernelCallToken,
+                direct
+            );
         }
     }
 
     /// <summary>The kernel-vhost path's counters (null for the other backends).</summary>
-    private string KernelReport() => _kernel is null ? "" :
-        $"kernel-vhost: worker_cpu_ms={WorkerCpuMs()}"
-        + $" wiring={_kernel.Wiring} features=0x{_kernel.KernelFeatures:x} started={_kernel.Started}"
-        + $" kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}"
-        + (_kernel.Wiring != KernelVhostWiring.Direct ? ""
-            : $" guest_kicks={_kernel.GuestKicks} flushes={_kernel.Flushes}"
-            + $" interrupts={_kernel.Interrupts} observed_irqfd_injections={_irq.IrqFdsObservedInjections}");
+    private string KernelReport() =>
+        _kernel is null
+            ? ""
+            : $"kernel-vhost: worker_cpu_ms={WorkerCpuMs()}"
+                + $" wiring={_kernel.Wiring} features=0x{_kernel.KernelFeatures:x} started={_kernel.Started}"
+                + $" kicks={_kernel.Kicks} calls={_kernel.Calls} device_stores={_kernel.DeviceStores}"
+                + (
+                    _kernel.Wiring != KernelVhostWiring.Direct
+                        ? ""
+                        : $" guest_kicks={_kernel.GuestKicks} flushes={_kernel.Flushes}"
+                            + $" interrupts={_kernel.Interrupts} observed_irqfd_injections={_irq.IrqFdsObservedInjections}"
+                );
 
     /// <summary>The kernel vhost worker thread's CPU so far (not part of this process's CPU time), or "?".</summary>
-    private static string WorkerCpuMs() => KernelVhost.VhostWorkerCpu.Nanoseconds() is long ns
-        ? (ns / 1e6).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
-        : "?";
+    private static string WorkerCpuMs() =>
+        KernelVhost.VhostWorkerCpu.Nanoseconds() is long ns
+            ? (ns / 1e6).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
+            : "?";
 
     /// <summary>Records <paramref name="request"/> into <paramref name="output"/>. Throws
     /// <see cref="KvmException"/> when KVM fails and <see cref="ArgumentException"/> for a bad scenario, options or
@@ -132,15 +145,28 @@ public sealed class KvmRecorder : IDisposable
         ArgumentNullException.ThrowIfNull(kvm);
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(output);
-        if (request.Image.Length == 0 || (ulong)request.Image.Length > MemorySize - ExternalMachine.ImageAddress) throw new ArgumentException($"guest image of {request.Image.Length} bytes does not fit between 0x{ExternalMachine.ImageAddress:x} and the end of the {MemorySize >> 20} MiB of RAM");
+        if (request.Image.Length == 0 || (ulong)request.Image.Length > MemorySize - ExternalMachine.ImageAddress)
+            throw new ArgumentException(
+                $"guest image of {request.Image.Length} bytes does not fit between 0x{ExternalMachine.ImageAddress:x} and the end of the {MemorySize >> 20} MiB of RAM"
+            );
         var scenarioOptions = new ScenarioOptions(0, request.Options);
         byte[] parameters = GuestParams.Build(request.Scenario, scenarioOptions);
         if (request.GuestArgs is { } args)
         {
-            if (args.Count > GuestParams.ArgCount) throw new ArgumentException($"at most {GuestParams.ArgCount} guest arguments");
-            for (int i = 0; i < args.Count; i++) BinaryPrimitives.WriteUInt32LittleEndian(parameters.AsSpan(GuestParams.ArgOffset + (4 * i)), args[i]);
+            if (args.Count > GuestParams.ArgCount)
+                throw new ArgumentException($"at most {GuestParams.ArgCount} guest arguments");
+            for (int i = 0; i < args.Count; i++)
+                BinaryPrimitives.WriteUInt32LittleEndian(parameters.AsSpan(GuestParams.ArgOffset + (4 * i)), args[i]);
         }
-        if (!ExternalMachine.TryCreate(request.Scenario, request.Options, out ExternalMachine? machine, out string error)) throw new ArgumentException(error);
+        if (
+            !ExternalMachine.TryCreate(
+                request.Scenario,
+                request.Options,
+                out ExternalMachine? machine,
+                out string error
+            )
+        )
+            throw new ArgumentException(error);
         using var recorder = new KvmRecorder(kvm, request, machine!);
         return recorder.Run(output, parameters);
     }
@@ -157,14 +183,19 @@ public sealed class KvmRecorder : IDisposable
 
         Simulation sim = _machine.Simulation;
         // Recorder off (RecordRequest.Trace false): the same machine and threads, no trace sink.
-        using TraceWriter? writer = _request.Trace ? new TraceWriter(output, Header(), sim.Memory, leaveOpen: true) : null;
-        if (writer is not null) sim.AddSink(writer);
+        using TraceWriter? writer = _request.Trace
+            ? new TraceWriter(output, Header(), sim.Memory, leaveOpen: true)
+            : null;
+        if (writer is not null)
+            sim.AddSink(writer);
 
         var cpu = Process.GetCurrentProcess();
         TimeSpan cpuStart = cpu.TotalProcessorTime;
         _t0 = LibC.MonotonicNs();
         var host = new Thread(() => PollLoop(_poller, timers: true)) { IsBackground = true, Name = "virtsim-host" };
-        var vhost = _vhostPoller is null ? null : new Thread(() => PollLoop(_vhostPoller, timers: false)) { IsBackground = true, Name = "virtsim-vhost" };
+        var vhost = _vhostPoller is null
+            ? null
+            : new Thread(() => PollLoop(_vhostPoller, timers: false)) { IsBackground = true, Name = "virtsim-vhost" };
         var vcpu = new Thread(VcpuLoop) { IsBackground = true, Name = "virtsim-vcpu0" };
         host.Start();
         vhost?.Start();
@@ -180,8 +211,12 @@ public sealed class KvmRecorder : IDisposable
             // ends soon after this error), so nothing is unmapped or closed.
             _abandoned = true;
         }
-        if (!ended) throw new KvmException($"the guest did not reach its exit port (OUT 0x{ExitPort:x}) within {_request.Timeout.TotalSeconds:F0} s (rip 0x{SafeRip():x}); no trace written");
-        if (_failure is not null) throw _failure is KvmException k ? k : new KvmException("recording failed: " + _failure.Message, _failure);
+        if (!ended)
+            throw new KvmException(
+                $"the guest did not reach its exit port (OUT 0x{ExitPort:x}) within {_request.Timeout.TotalSeconds:F0} s (rip 0x{SafeRip():x}); no trace written"
+            );
+        if (_failure is not null)
+            throw _failure is KvmException k ? k : new KvmException("recording failed: " + _failure.Message, _failure);
         long end;
         lock (_gate)
         {
@@ -238,7 +273,8 @@ public sealed class KvmRecorder : IDisposable
             MemoryLayout = _machine.Simulation.Memory.Layout,
             CheckpointIntervalEvents = _machine.Simulation.Options.CheckpointInterval,
         };
-        foreach (var (k, v) in _request.Options) header.Options[k] = v;
+        foreach (var (k, v) in _request.Options)
+            header.Options[k] = v;
         header.Options["guest"] = _request.GuestName;
         header.Options["guest_sha256"] = Convert.ToHexStringLower(SHA256.HashData(_request.Image));
         header.Options["backend"] = _request.Backend;
@@ -276,7 +312,8 @@ public sealed class KvmRecorder : IDisposable
     {
         if (_kernel is { DirectLive: true })
         {
-            if (guestStopped) _kernel.Look(now, SyncGuestMemory);
+            if (guestStopped)
+                _kernel.Look(now, SyncGuestMemory);
             return;
         }
         _kernel?.SyncDevice();
@@ -294,16 +331,31 @@ public sealed class KvmRecorder : IDisposable
                 uint reason = _vcpu.Run();
                 switch (reason)
                 {
-                    case KvmIoctl.ExitIo: ServeIo(); break;
-                    case KvmIoctl.ExitMmio: ServeMmio(); break;
-                    case KvmIoctl.ExitIntr: break;
-                    case KvmIoctl.ExitHlt: throw new KvmException($"HLT reached userspace at rip 0x{SafeRip():x} (the in-kernel irqchip should keep it)");
-                    case KvmIoctl.ExitShutdown: throw new KvmException($"the guest shut down (triple fault) at rip 0x{SafeRip():x}");
-                    case KvmIoctl.ExitFailEntry: throw new KvmException($"KVM_EXIT_FAIL_ENTRY (hardware reason 0x{_vcpu.ExitDetail:x})");
-                    case KvmIoctl.ExitInternalError: throw new KvmException($"KVM_EXIT_INTERNAL_ERROR (suberror {_vcpu.ExitDetail & 0xFFFF_FFFF}) at rip 0x{SafeRip():x}");
-                    default: throw new KvmException($"unexpected KVM exit reason {reason} at rip 0x{SafeRip():x}");
+                    case KvmIoctl.ExitIo:
+                        ServeIo();
+                        break;
+                    case KvmIoctl.ExitMmio:
+                        ServeMmio();
+                        break;
+                    case KvmIoctl.ExitIntr:
+                        break;
+                    case KvmIoctl.ExitHlt:
+                        throw new KvmException(
+                            $"HLT reached userspace at rip 0x{SafeRip():x} (the in-kernel irqchip should keep it)"
+                        );
+                    case KvmIoctl.ExitShutdown:
+                        throw new KvmException($"the guest shut down (triple fault) at rip 0x{SafeRip():x}");
+                    case KvmIoctl.ExitFailEntry:
+                        throw new KvmException($"KVM_EXIT_FAIL_ENTRY (hardware reason 0x{_vcpu.ExitDetail:x})");
+                    case KvmIoctl.ExitInternalError:
+                        throw new KvmException(
+                            $"KVM_EXIT_INTERNAL_ERROR (suberror {_vcpu.ExitDetail & 0xFFFF_FFFF}) at rip 0x{SafeRip():x}"
+                        );
+                    default:
+                        throw new KvmException($"unexpected KVM exit reason {reason} at rip 0x{SafeRip():x}");
                 }
-                if (_exits > _request.ExitsMax) throw new KvmException($"more than {_request.ExitsMax} exits: stopped");
+                if (_exits > _request.ExitsMax)
+                    throw new KvmException($"more than {_request.ExitsMax} exits: stopped");
             }
         }
         catch (Exception ex) when (ex is KvmException or ArgumentException or InvalidOperationException)
@@ -315,7 +367,8 @@ public sealed class KvmRecorder : IDisposable
     private void ServeIo()
     {
         (bool isOut, int size, ushort port, uint count) = _vcpu.IoExit;
-        if (size is not (1 or 2 or 4)) throw new KvmException($"port I/O of {size} bytes at port 0x{port:x}");
+        if (size is not (1 or 2 or 4))
+            throw new KvmException($"port I/O of {size} bytes at port 0x{port:x}");
         Span<byte> bytes = stackalloc byte[8];
         for (uint i = 0; i < Math.Min(count, IoRepeatMax); i++)
         {
@@ -349,7 +402,8 @@ public sealed class KvmRecorder : IDisposable
     private void ServeMmio()
     {
         (ulong address, int length, bool isWrite) = _vcpu.MmioExit;
-        if (length is not (1 or 2 or 4 or 8)) throw new KvmException($"MMIO access of {length} bytes at 0x{address:x}");
+        if (length is not (1 or 2 or 4 or 8))
+            throw new KvmException($"MMIO access of {length} bytes at 0x{address:x}");
         Span<byte> data = _vcpu.MmioData;
         lock (_gate)
         {
@@ -393,11 +447,14 @@ public sealed class KvmRecorder : IDisposable
                 {
                     lock (_gate)
                     {
-                        poller.SetDeadline(_machine.Simulation.Loop.TryPeekTime(out long next) ? checked(_t0 + next) : null);
+                        poller.SetDeadline(
+                            _machine.Simulation.Loop.TryPeekTime(out long next) ? checked(_t0 + next) : null
+                        );
                     }
                 }
                 int n = poller.Wait(tokens, 1000);
-                if (_stopping) break;
+                if (_stopping)
+                    break;
                 lock (_gate)
                 {
                     long now = Activate(guestStopped: false);
@@ -410,11 +467,14 @@ public sealed class KvmRecorder : IDisposable
                             continue;
                         }
                         // Detached: the direct-wired kernel polls it; the vCPU thread reads it at its looks.
-                        if (_mirror.Find(tokens[i]) is not { Active: true, Detached: false } r) continue;
-                        if (r.Real.Drain() == 0) continue;
+                        if (_mirror.Find(tokens[i]) is not { Active: true, Detached: false } r)
+                            continue;
+                        if (r.Real.Drain() == 0)
+                            continue;
                         _kicks++;
                         _machine.Kick(now, r.Bus, r.Address, r.KickSize, r.KickValue);
-                        if (_kernel is not null && _kernel.IsKick(r.SimFd)) _kernel.Relay();
+                        if (_kernel is not null && _kernel.IsKick(r.SimFd))
+                            _kernel.Relay();
                     }
                     _machine.AdvanceTo(now);
                 }
@@ -431,7 +491,8 @@ public sealed class KvmRecorder : IDisposable
     /// <summary>Closes the VM and every descriptor the recording opened.</summary>
     public void Dispose()
     {
-        if (_abandoned) return;
+        if (_abandoned)
+            return;
         _kernel?.Dispose();
         _mirror.Dispose();
         _irq.Dispose();

@@ -30,7 +30,8 @@ public sealed class KvmSystem : IDisposable
         kvm = null;
         if (!File.Exists(path))
         {
-            reason = $"{path} is not present on this machine; recording needs a host with KVM (replaying works anywhere)";
+            reason =
+                $"{path} is not present on this machine; recording needs a host with KVM (replaying works anywhere)";
             return false;
         }
         int fd = LibC.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC);
@@ -65,7 +66,8 @@ public sealed class KvmSystem : IDisposable
     public int VcpuMmapSize()
     {
         int size = LibC.Ioctl(_fd.Fd, KvmIoctl.GetVcpuMmapSize, 0);
-        if (size <= 0) throw new KvmException("KVM_GET_VCPU_MMAP_SIZE", Marshal.GetLastPInvokeError());
+        if (size <= 0)
+            throw new KvmException("KVM_GET_VCPU_MMAP_SIZE", Marshal.GetLastPInvokeError());
         return size;
     }
 

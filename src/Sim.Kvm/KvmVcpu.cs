@@ -1,6 +1,6 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Sim.Engine;
 using Sim.Kvm.Native;
 
 namespace Sim.Kvm;
@@ -19,14 +19,23 @@ public sealed unsafe class KvmVcpu : IDisposable
     {
         _fd = fd;
         _runSize = runSize;
-        nint p = LibC.Mmap(nint.Zero, unchecked((nuint)runSize), LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd.Fd, 0);
-        if (p == new nint(-1)) throw new KvmException("mmap kvm_run", Marshal.GetLastPInvokeError());
+        nint p = LibC.Mmap(
+            nint.Zero,
+            unchecked((nuint)runSize),
+            LibC.PROT_READ | LibC.PROT_WRITE,
+            LibC.MAP_SHARED,
+            fd.Fd,
+            0
+        );
+        if (p == new nint(-1))
+            throw new KvmException("mmap kvm_run", Marshal.GetLastPInvokeError());
         _run = (byte*)p;
     }
 
     private void Check(int result, string what)
     {
-        if (result < 0) throw new KvmException(what, Marshal.GetLastPInvokeError());
+        if (result < 0)
+            throw new KvmException(what, Marshal.GetLastPInvokeError());
     }
 
     /// <summary>Puts the vCPU in 32-bit protected mode as docs/recording.md §2 says: paging off, CR0 = PE|ET,
@@ -47,7 +56,12 @@ public sealed unsafe class KvmVcpu : IDisposable
         sregs.Cr4 = 0;
         sregs.Efer = 0;
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetSregs, (nint)(&sregs)), "KVM_SET_SREGS");
-        var regs = new KvmRegs { Rip = entry, Rsp = entry, Rflags = 0x2 };
+        var regs = new KvmRegs
+        {
+            Rip = entry,
+            Rsp = entry,
+            Rflags = 0x2,
+        };
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetRegs, (nint)(&regs)), "KVM_SET_REGS");
     }
 
@@ -74,23 +88,29 @@ public sealed unsafe class KvmVcpu : IDisposable
         sregs.Cr4 = 0x20; // PAE
         sregs.Efer = 0x500; // LME | LMA
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetSregs, (nint)(&sregs)), "KVM_SET_SREGS");
-        var regs = new KvmRegs { Rip = entry, Rsp = entry, Rflags = 0x2 };
+        var regs = new KvmRegs
+        {
+            Rip = entry,
+            Rsp = entry,
+            Rflags = 0x2,
+        };
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetRegs, (nint)(&regs)), "KVM_SET_REGS");
     }
 
-    private static KvmSegment Flat(ushort selector, byte type) => new()
-    {
-        Base = 0,
-        Limit = 0xFFFF_FFFF,
-        Selector = selector,
-        Type = type,
-        Present = 1,
-        Dpl = 0,
-        Db = 1,
-        S = 1,
-        L = 0,
-        G = 1,
-    };
+    private static KvmSegment Flat(ushort selector, byte type) =>
+        new()
+        {
+            Base = 0,
+            Limit = 0xFFFF_FFFF,
+            Selector = selector,
+            Type = type,
+            Present = 1,
+            Dpl = 0,
+            Db = 1,
+            S = 1,
+            L = 0,
+            G = 1,
+        };
 
     /// <summary>KVM_GET_REGS: the instruction pointer (for error messages).</summary>
     public ulong InstructionPointer()
@@ -107,7 +127,8 @@ public sealed unsafe class KvmVcpu : IDisposable
         if (LibC.Ioctl(_fd.Fd, KvmIoctl.Run, 0) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno is LibC.EINTR or LibC.EAGAIN) return KvmIoctl.ExitIntr;
+            if (errno is LibC.EINTR or LibC.EAGAIN)
+                return KvmIoctl.ExitIntr;
             throw new KvmException("KVM_RUN", errno);
         }
         return *(uint*)(_run + KvmRunLayout.ExitReason);
@@ -115,7 +136,12 @@ public sealed unsafe class KvmVcpu : IDisposable
 
     /// <summary>KVM_EXIT_IO: direction (true: OUT), access size, port, repeat count.</summary>
     public (bool Out, int Size, ushort Port, uint Count) IoExit =>
-        (_run[KvmRunLayout.IoDirection] == KvmIoctl.ExitIoOut, _run[KvmRunLayout.IoSize], *(ushort*)(_run + KvmRunLayout.IoPort), *(uint*)(_run + KvmRunLayout.IoCount));
+        (
+            _run[KvmRunLayout.IoDirection] == KvmIoctl.ExitIoOut,
+            _run[KvmRunLayout.IoSize],
+            *(ushort*)(_run + KvmRunLayout.IoPort),
+            *(uint*)(_run + KvmRunLayout.IoCount)
+        );
 
     /// <summary>The data of element <paramref name="index"/> of a KVM_EXIT_IO (bounds-checked against the kvm_run
     /// mapping).</summary>
@@ -123,13 +149,22 @@ public sealed unsafe class KvmVcpu : IDisposable
     {
         ulong offset = *(ulong*)(_run + KvmRunLayout.IoDataOffset);
         ulong at = checked(offset + (index * Narrow.AsUInt64Bits(size)));
-        if (size is < 1 or > 8 || at > Narrow.AsUInt64Bits(_runSize) || Narrow.AsUInt64Bits(size) > Narrow.AsUInt64Bits(_runSize) - at) throw new KvmException($"KVM_EXIT_IO data outside kvm_run (offset {offset})");
+        if (
+            size is < 1 or > 8
+            || at > Narrow.AsUInt64Bits(_runSize)
+            || Narrow.AsUInt64Bits(size) > Narrow.AsUInt64Bits(_runSize) - at
+        )
+            throw new KvmException($"KVM_EXIT_IO data outside kvm_run (offset {offset})");
         return new Span<byte>(_run + at, size);
     }
 
     /// <summary>KVM_EXIT_MMIO: address, length (1..8), direction.</summary>
     public (ulong Address, int Length, bool IsWrite) MmioExit =>
-        (*(ulong*)(_run + KvmRunLayout.MmioPhysAddr), Narrow.AsInt32Bits(Math.Min(8u, *(uint*)(_run + KvmRunLayout.MmioLen))), _run[KvmRunLayout.MmioIsWrite] != 0);
+        (
+            *(ulong*)(_run + KvmRunLayout.MmioPhysAddr),
+            Narrow.AsInt32Bits(Math.Min(8u, *(uint*)(_run + KvmRunLayout.MmioLen))),
+            _run[KvmRunLayout.MmioIsWrite] != 0
+        );
 
     /// <summary>The 8-byte data of a KVM_EXIT_MMIO (written by the guest, or to be filled for a read).</summary>
     public Span<byte> MmioData => new(_run + KvmRunLayout.MmioData, 8);
@@ -152,7 +187,8 @@ public sealed unsafe class KvmVcpu : IDisposable
     /// <summary>Closes the vCPU and unmaps its kvm_run area.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
+        if (_disposed)
+            return;
         _disposed = true;
         LibC.Munmap((nint)_run, unchecked((nuint)_runSize));
         _fd.Dispose();

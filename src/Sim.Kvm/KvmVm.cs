@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Runtime.InteropServices;
+using Sim.Engine;
 using Sim.Kvm.Native;
 
 namespace Sim.Kvm;
@@ -22,7 +22,8 @@ public sealed unsafe class KvmVm : IDisposable
 
     private void Check(int result, string what)
     {
-        if (result < 0) throw new KvmException(what, Marshal.GetLastPInvokeError());
+        if (result < 0)
+            throw new KvmException(what, Marshal.GetLastPInvokeError());
     }
 
     /// <summary>KVM_SET_USER_MEMORY_REGION: maps <paramref name="ram"/> at <paramref name="guestPhys"/> in
@@ -43,7 +44,8 @@ public sealed unsafe class KvmVm : IDisposable
 
     /// <summary>KVM_SET_TSS_ADDR: three pages VMX needs below 4 GiB for real-mode emulation (other flavours ignore or
     /// refuse it; a protected-mode guest does not need it, so a refusal is returned, not thrown).</summary>
-    public bool TrySetTssAddress(uint address) => LibC.Ioctl(_fd.Fd, KvmIoctl.SetTssAddr, unchecked((nint)address)) == 0;
+    public bool TrySetTssAddress(uint address) =>
+        LibC.Ioctl(_fd.Fd, KvmIoctl.SetTssAddr, unchecked((nint)address)) == 0;
 
     /// <summary>KVM_CREATE_IRQCHIP: the in-kernel 8259 pair, IOAPIC and per-vCPU LAPIC.</summary>
     public void CreateIrqchip() => Check(LibC.Ioctl(_fd.Fd, KvmIoctl.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
@@ -59,7 +61,12 @@ public sealed unsafe class KvmVm : IDisposable
     /// Returns KVM's result: &gt;0 delivered, 0 blocked by the guest (masked/filtered).</summary>
     public int SignalMsi(ulong address, uint data)
     {
-        var msi = new KvmMsi { AddressLo = Narrow.LowUInt32(address), AddressHi = Narrow.LowUInt32(address >> 32), Data = data };
+        var msi = new KvmMsi
+        {
+            AddressLo = Narrow.LowUInt32(address),
+            AddressHi = Narrow.LowUInt32(address >> 32),
+            Data = data,
+        };
         int r = LibC.Ioctl(_fd.Fd, KvmIoctl.SignalMsi, (nint)(&msi));
         Check(r, "KVM_SIGNAL_MSI");
         return r;
@@ -68,7 +75,15 @@ public sealed unsafe class KvmVm : IDisposable
     /// <summary>KVM_IOEVENTFD assign or deassign: a guest write of <paramref name="length"/> bytes at
     /// <paramref name="address"/> (PIO or MMIO), optionally only of value <paramref name="dataMatch"/>,
     /// signals <paramref name="fd"/> inside KVM without an exit. Returns false with errno when KVM refuses.</summary>
-    public bool TryIoEventFd(bool pio, ulong address, int length, ulong? dataMatch, HostEventFd fd, bool deassign, out int errno)
+    public bool TryIoEventFd(
+        bool pio,
+        ulong address,
+        int length,
+        ulong? dataMatch,
+        HostEventFd fd,
+        bool deassign,
+        out int errno
+    )
     {
         ArgumentNullException.ThrowIfNull(fd);
         var req = new KvmIoEventFd
@@ -77,7 +92,10 @@ public sealed unsafe class KvmVm : IDisposable
             Len = Narrow.AsUInt32Bits(length),
             Fd = fd.Fd,
             DataMatch = dataMatch ?? 0,
-            Flags = (pio ? KvmIoctl.IoEventFdFlagPio : 0) | (dataMatch.HasValue ? KvmIoctl.IoEventFdFlagDataMatch : 0) | (deassign ? KvmIoctl.IoEventFdFlagDeassign : 0),
+            Flags =
+                (pio ? KvmIoctl.IoEventFdFlagPio : 0)
+                | (dataMatch.HasValue ? KvmIoctl.IoEventFdFlagDataMatch : 0)
+                | (deassign ? KvmIoctl.IoEventFdFlagDeassign : 0),
         };
         if (LibC.Ioctl(_fd.Fd, KvmIoctl.IoEventFd, (nint)(&req)) < 0)
         {
@@ -93,7 +111,12 @@ public sealed unsafe class KvmVm : IDisposable
     public void IrqFd(HostEventFd fd, uint gsi, bool deassign)
     {
         ArgumentNullException.ThrowIfNull(fd);
-        var req = new KvmIrqFd { Fd = Narrow.AsUInt32Bits(fd.Fd), Gsi = gsi, Flags = deassign ? KvmIoctl.IrqFdFlagDeassign : 0 };
+        var req = new KvmIrqFd
+        {
+            Fd = Narrow.AsUInt32Bits(fd.Fd),
+            Gsi = gsi,
+            Flags = deassign ? KvmIoctl.IrqFdFlagDeassign : 0,
+        };
         Check(LibC.Ioctl(_fd.Fd, KvmIoctl.IrqFd, (nint)(&req)), "KVM_IRQFD");
     }
 
@@ -107,7 +130,8 @@ public sealed unsafe class KvmVm : IDisposable
         {
             *(uint*)table = Narrow.AsUInt32Bits(routes.Length);
             var entries = (KvmIrqRoutingEntry*)(table + 8);
-            for (int i = 0; i < routes.Length; i++) entries[i] = routes[i].ToEntry();
+            for (int i = 0; i < routes.Length; i++)
+                entries[i] = routes[i].ToEntry();
             Check(LibC.Ioctl(_fd.Fd, KvmIoctl.SetGsiRouting, (nint)table), "KVM_SET_GSI_ROUTING");
         }
     }

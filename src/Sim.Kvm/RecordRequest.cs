@@ -9,7 +9,15 @@ namespace Sim.Kvm;
 /// <param name="Backend">virtio, vhost or kernel-vhost (header option "backend").</param>
 /// <param name="VirtsimVersion">virtsim's version for the header.</param>
 /// <param name="GitCommit">The build's commit for the header.</param>
-public sealed record RecordRequest(string Scenario, IReadOnlyDictionary<string, string> Options, string GuestName, byte[] Image, string Backend, string VirtsimVersion, string GitCommit)
+public sealed record RecordRequest(
+    string Scenario,
+    IReadOnlyDictionary<string, string> Options,
+    string GuestName,
+    byte[] Image,
+    string Backend,
+    string VirtsimVersion,
+    string GitCommit
+)
 {
     /// <summary>Wall-clock limit of the guest's run (a guest that never reaches its exit port).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);

@@ -1,11 +1,11 @@
-using Sim.Engine;
 using System.Globalization;
 using System.Text;
 using Sim.Devices.Virtio.Blk;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Blk;
+using Sim.Machine.Kvm;
 using Sim.Spec.Blk;
 
 namespace Sim.Scenarios;
@@ -21,7 +21,14 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
     private readonly int _sectorsPerRequest;
     private readonly PerRequestReport _report;
 
-    public BlkGuest(int writes, int sectorsPerRequest, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+    public BlkGuest(
+        int writes,
+        int sectorsPerRequest,
+        PerRequestReport report,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint> intxGsi
+    )
         : base(transport, irq, intxGsi)
     {
         _writes = writes;
@@ -38,15 +45,21 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioBlkDriver(guest);
-        if (!TryProbe(guest, driver, "blk: probe failed")) yield break;
+        if (!TryProbe(guest, driver, "blk: probe failed"))
+            yield break;
         ulong capacity = driver.CapacitySectors;
-        guest.Print(F($"blk: capacity {capacity} sectors ({capacity * BlkSpec.SectorSize} bytes){(driver.ReadOnly ? " read-only" : "")}"));
+        guest.Print(
+            F(
+                $"blk: capacity {capacity} sectors ({capacity * BlkSpec.SectorSize} bytes){(driver.ReadOnly ? " read-only" : "")}"
+            )
+        );
         GuestMemory memory = guest.Memory;
         int bytes = _sectorsPerRequest * BlkSpec.SectorSize;
         _report.Start(guest.Now);
         long requests = 0;
 
-        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeGetId, 0, BlkSpec.IdBytes)) yield return s;
+        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeGetId, 0, BlkSpec.IdBytes))
+            yield return s;
         requests++;
         var id = new byte[BlkSpec.IdBytes];
         memory.TryRead(driver.DataBuffer, id);
@@ -54,56 +67,76 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
 
         var written = new byte[bytes];
         var back = new byte[bytes];
-        ulong span = capacity >= Narrow.AsUInt64Bits(_sectorsPerRequest) ? capacity - Narrow.AsUInt64Bits(_sectorsPerRequest) + 1 : 1;
+        ulong span =
+            capacity >= Narrow.AsUInt64Bits(_sectorsPerRequest)
+                ? capacity - Narrow.AsUInt64Bits(_sectorsPerRequest) + 1
+                : 1;
         for (int i = 0; i < _writes; i++)
         {
             ulong sector = guest.Prng.UInt64LessThan(span);
             guest.Prng.NextBytes(written);
             memory.TryWrite(driver.DataBuffer, written);
-            foreach (VcpuStep s in driver.Submit(BlkSpec.TypeOut, sector, bytes)) yield return s;
+            foreach (VcpuStep s in driver.Submit(BlkSpec.TypeOut, sector, bytes))
+                yield return s;
             requests++;
             byte wstatus = driver.LastStatus;
             uint wlen = driver.LastUsedLen;
             memory.TryWrite(driver.DataBuffer, new byte[bytes]); // clear, so the read must bring the data back
-            foreach (VcpuStep s in driver.Submit(BlkSpec.TypeIn, sector, bytes)) yield return s;
+            foreach (VcpuStep s in driver.Submit(BlkSpec.TypeIn, sector, bytes))
+                yield return s;
             requests++;
             memory.TryRead(driver.DataBuffer, back);
             bool match = back.AsSpan().SequenceEqual(written);
-            if (!match) Mismatches++;
-            if (wstatus != BlkSpec.StatusOk || driver.LastStatus != BlkSpec.StatusOk || !match) Failures++;
-            guest.Print(F($"write sector {sector} x{_sectorsPerRequest}: {StatusName(wstatus)} len={wlen}; read back: {StatusName(driver.LastStatus)} len={driver.LastUsedLen} {(match ? "match" : "MISMATCH")}"));
+            if (!match)
+                Mismatches++;
+            if (wstatus != BlkSpec.StatusOk || driver.LastStatus != BlkSpec.StatusOk || !match)
+                Failures++;
+            guest.Print(
+                F(
+                    $"write sector {sector} x{_sectorsPerRequest}: {StatusName(wstatus)} len={wlen}; read back: {StatusName(driver.LastStatus)} len={driver.LastUsedLen} {(match ? "match" : "MISMATCH")}"
+                )
+            );
         }
 
-        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeFlush, 0, 0)) yield return s;
+        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeFlush, 0, 0))
+            yield return s;
         requests++;
-        if (driver.LastStatus != BlkSpec.StatusOk) Failures++;
+        if (driver.LastStatus != BlkSpec.StatusOk)
+            Failures++;
         guest.Print(F($"flush: {StatusName(driver.LastStatus)} len={driver.LastUsedLen}"));
 
-        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeIn, capacity, BlkSpec.SectorSize)) yield return s;
+        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeIn, capacity, BlkSpec.SectorSize))
+            yield return s;
         requests++;
-        if (driver.LastStatus != BlkSpec.StatusIoErr) Failures++;
-        guest.Print(F($"read sector {capacity} (one past the end): {StatusName(driver.LastStatus)} len={driver.LastUsedLen}"));
+        if (driver.LastStatus != BlkSpec.StatusIoErr)
+            Failures++;
+        guest.Print(
+            F($"read sector {capacity} (one past the end): {StatusName(driver.LastStatus)} len={driver.LastUsedLen}")
+        );
 
         _report.Requests = requests;
         _report.Stop(guest.Now);
         guest.Print(F($"blk: done, {requests} requests, {Mismatches} mismatches, {Failures} failures"));
     }
 
-    private static string StatusName(byte status) => status switch
-    {
-        BlkSpec.StatusOk => "OK",
-        BlkSpec.StatusIoErr => "IOERR",
-        BlkSpec.StatusUnsupp => "UNSUPP",
-        _ => F($"status 0x{status:x2}"),
-    };
+    private static string StatusName(byte status) =>
+        status switch
+        {
+            BlkSpec.StatusOk => "OK",
+            BlkSpec.StatusIoErr => "IOERR",
+            BlkSpec.StatusUnsupp => "UNSUPP",
+            _ => F($"status 0x{status:x2}"),
+        };
 
     /// <summary>The id up to its NUL, quoted when printable, else as hex.</summary>
     private static string FormatId(byte[] id)
     {
         int end = Array.IndexOf(id, (byte)0);
-        if (end < 0) end = id.Length;
+        if (end < 0)
+            end = id.Length;
         bool printable = true;
-        for (int i = 0; i < end; i++) printable &= id[i] is >= 0x20 and <= 0x7E;
+        for (int i = 0; i < end; i++)
+            printable &= id[i] is >= 0x20 and <= 0x7E;
         return printable ? "\"" + Encoding.ASCII.GetString(id, 0, end) + "\"" : Convert.ToHexStringLower(id);
     }
 

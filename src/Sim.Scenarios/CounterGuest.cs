@@ -1,6 +1,6 @@
-using Sim.Machine.Kvm;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Counter;
+using Sim.Machine.Kvm;
 
 namespace Sim.Scenarios;
 
@@ -12,7 +12,13 @@ internal sealed class CounterGuest : VirtioGuestProgram<VirtioCounterDriver>
     private readonly int _ticks;
     private readonly PerRequestReport _report;
 
-    public CounterGuest(int ticks, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+    public CounterGuest(
+        int ticks,
+        PerRequestReport report,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint> intxGsi
+    )
         : base(transport, irq, intxGsi)
     {
         _ticks = ticks;
@@ -22,7 +28,8 @@ internal sealed class CounterGuest : VirtioGuestProgram<VirtioCounterDriver>
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioCounterDriver(guest, line => guest.Print("kernel: " + line));
-        if (!TryProbe(guest, driver, "kernel: virttest probe failed")) yield break;
+        if (!TryProbe(guest, driver, "kernel: virttest probe failed"))
+            yield break;
         _report.Start(guest.Now);
         while (driver.Acks < _ticks)
         {

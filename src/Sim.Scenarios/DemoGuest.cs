@@ -1,7 +1,7 @@
 using System.Globalization;
-using Sim.Machine.Kvm;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Demo;
+using Sim.Machine.Kvm;
 
 namespace Sim.Scenarios;
 

@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Demo;
-using Sim.Machine.Scenarios;
+using Sim.Engine;
 using Sim.Guest.Drivers;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios;
 
@@ -48,9 +48,13 @@ public sealed class DemoScenario : IScenario
         var report = new PerRequestReport(machine.Simulation.Counters);
         machine.Simulation.Kvm.Start(new DemoGuest(rounds, dmesg, report));
         return new ScenarioRun(machine.Simulation, () =>
-        [
-            string.Create(CultureInfo.InvariantCulture, $"device: flavour={flavour.ToString().ToLowerInvariant()} buff={device.Buff:x}"),
-            report.Line(),
-        ]);
+            [
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"device: flavour={flavour.ToString().ToLowerInvariant()} buff={device.Buff:x}"
+                ),
+                report.Line(),
+            ]
+        );
     }
 }

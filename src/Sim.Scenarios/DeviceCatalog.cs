@@ -25,19 +25,26 @@ public static class DeviceCatalog
     [
         new()
         {
-            Name = "demo-pci", Source = "seed 000 lab 1", Scenarios = [new DemoScenario()],
+            Name = "demo-pci",
+            Source = "seed 000 lab 1",
+            Scenarios = [new DemoScenario()],
             Traces = [new("demo", "demo --seed 1"), new("demo-seed", "demo --seed 1 --opt flavour=seed")],
         },
         new()
         {
-            Name = "virtio-demo", Source = "seed 000 labs 2 and 3, seed 004", Scenarios = [new VirtioDemoScenario(), new VhostDemoScenario()],
+            Name = "virtio-demo",
+            Source = "seed 000 labs 2 and 3, seed 004",
+            Scenarios = [new VirtioDemoScenario(), new VhostDemoScenario()],
             CreateVirtio = (_, fl) => new VirtioDemoDevice(fl),
             FuzzDescription = "seed 000 virtio-demo (QEMU-style) under hostile rings and register sequences",
             FuzzBackends = ["qemu", "vhost", "diff"],
             Traces =
             [
                 new("virtio-demo", "virtio-demo --seed 1 --opt requests=32"),
-                new("virtio-demo-legacy-exit", "virtio-demo --seed 2 --opt requests=32 --opt transport=legacy --opt irq=intx --opt notify=exit"),
+                new(
+                    "virtio-demo-legacy-exit",
+                    "virtio-demo --seed 2 --opt requests=32 --opt transport=legacy --opt irq=intx --opt notify=exit"
+                ),
                 new("virtio-demo-seed", "virtio-demo --seed 3 --opt requests=16 --opt flavour=seed"),
                 new("vhost-demo", "vhost-demo --seed 1 --opt requests=32"),
                 new("vhost-demo-seed", "vhost-demo --seed 1 --opt flavour=seed"),
@@ -45,16 +52,25 @@ public static class DeviceCatalog
         },
         new()
         {
-            Name = "virtio-factorial", Source = "seed 001", Scenarios = [new FactorialScenario()],
+            Name = "virtio-factorial",
+            Source = "seed 001",
+            Scenarios = [new FactorialScenario()],
             CreateVirtio = (_, fl) => new VirtioFactorialDevice(fl),
             FuzzDescription = "seed 001 virtio factorial (QEMU-style) under hostile rings and register sequences",
-            Traces = [new("factorial", "factorial --seed 1"), new("factorial-seed", "factorial --seed 1 --opt flavour=seed")],
+            Traces =
+            [
+                new("factorial", "factorial --seed 1"),
+                new("factorial-seed", "factorial --seed 1 --opt flavour=seed"),
+            ],
         },
         new()
         {
-            Name = "virtio-counter", Source = "seed 002", Scenarios = [new CounterScenario()],
+            Name = "virtio-counter",
+            Source = "seed 002",
+            Scenarios = [new CounterScenario()],
             CreateVirtio = (sim, fl) => new VirtioCounterDevice(sim, new CounterDeviceOptions { Flavour = fl }),
-            FuzzDescription = "seed 002 virtio counter (QEMU-style, device timer) under hostile rings and register sequences",
+            FuzzDescription =
+                "seed 002 virtio counter (QEMU-style, device timer) under hostile rings and register sequences",
             Traces =
             [
                 new("counter", "counter --seed 1"),
@@ -63,9 +79,13 @@ public static class DeviceCatalog
         },
         new()
         {
-            Name = "virtio-blk", Source = "seed 003", Scenarios = [new BlkScenario()],
-            CreateVirtio = (_, fl) => new VirtioBlkDevice(new MemoryBlockBackend(BlkFuzzDiskBytes), new BlkDeviceOptions { Flavour = fl }),
-            FuzzDescription = "seed 003 virtio-blk (QEMU-style, 64 KiB memory disk) under hostile rings and register sequences",
+            Name = "virtio-blk",
+            Source = "seed 003",
+            Scenarios = [new BlkScenario()],
+            CreateVirtio = (_, fl) =>
+                new VirtioBlkDevice(new MemoryBlockBackend(BlkFuzzDiskBytes), new BlkDeviceOptions { Flavour = fl }),
+            FuzzDescription =
+                "seed 003 virtio-blk (QEMU-style, 64 KiB memory disk) under hostile rings and register sequences",
             UsedLenCountsOffered = true,
             Traces =
             [
@@ -76,25 +96,37 @@ public static class DeviceCatalog
         },
         new()
         {
-            Name = "virtio-rng", Source = "VIRTIO 1.2 §5.4", Scenarios = [new RngScenario()],
+            Name = "virtio-rng",
+            Source = "VIRTIO 1.2 §5.4",
+            Scenarios = [new RngScenario()],
             CreateVirtio = (sim, fl) => new VirtioRngDevice(sim.Prng.Fork(VirtioRngDevice.EntropyPrngStream), fl),
-            FuzzDescription = "virtio-rng (VIRTIO 1.2 §5.4, entropy from the seeded PRNG) under hostile rings and register sequences",
+            FuzzDescription =
+                "virtio-rng (VIRTIO 1.2 §5.4, entropy from the seeded PRNG) under hostile rings and register sequences",
             HasRealGuest = false,
-            Traces = [new("rng", "rng --seed 1"), new("rng-seed-legacy", "rng --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx")],
+            Traces =
+            [
+                new("rng", "rng --seed 1"),
+                new("rng-seed-legacy", "rng --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx"),
+            ],
         },
         new()
         {
-            Name = "virtio-net", Source = "VIRTIO 1.2 §5.1", Scenarios = [new NetScenario()],
+            Name = "virtio-net",
+            Source = "VIRTIO 1.2 §5.1",
+            Scenarios = [new NetScenario()],
             // The QEMU-style fuzz backend drives queue 0 (receiveq1): a source link offers a frame to every chain.
             CreateVirtio = (_, fl) => new VirtioNetDevice(new NetBackend(NetBackendMode.Source), fl),
-            FuzzDescription = "virtio-net receiveq1 (VIRTIO 1.2 §5.1, a link that always has a frame waiting) "
+            FuzzDescription =
+                "virtio-net receiveq1 (VIRTIO 1.2 §5.1, a link that always has a frame waiting) "
                 + "under hostile rings and register sequences",
             HasRealGuest = false,
             Traces =
             [
                 new("net", "net --seed 1"),
-                new("net-seed-legacy",
-                    "net --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx --opt frames=3"),
+                new(
+                    "net-seed-legacy",
+                    "net --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx --opt frames=3"
+                ),
             ],
         },
     ];
@@ -114,5 +146,6 @@ public static class DeviceCatalog
     internal static IReadOnlyList<IScenario> EngineScenarios { get; } = [new PingScenario()];
 
     /// <summary>The device called <paramref name="name"/> (ordinal), or null.</summary>
-    public static DeviceEntry? Find(string name) => All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.Ordinal));
+    public static DeviceEntry? Find(string name) =>
+        All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.Ordinal));
 }

@@ -1,7 +1,7 @@
 using Sim.Devices;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
 using Sim.Machine.Scenarios;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios;
 

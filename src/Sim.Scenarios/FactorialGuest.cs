@@ -1,7 +1,7 @@
 using System.Globalization;
-using Sim.Machine.Kvm;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Factorial;
+using Sim.Machine.Kvm;
 
 namespace Sim.Scenarios;
 
@@ -15,7 +15,15 @@ internal sealed class FactorialGuest : VirtioGuestProgram<VirtioFactorialDriver>
     private readonly bool _dmesg;
     private readonly PerRequestReport _report;
 
-    public FactorialGuest(uint[] args, int requests, bool dmesg, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+    public FactorialGuest(
+        uint[] args,
+        int requests,
+        bool dmesg,
+        PerRequestReport report,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint> intxGsi
+    )
         : base(transport, irq, intxGsi)
     {
         _args = args;
@@ -27,7 +35,8 @@ internal sealed class FactorialGuest : VirtioGuestProgram<VirtioFactorialDriver>
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioFactorialDriver(guest, _dmesg ? line => guest.Print("kernel: " + line) : null);
-        if (!TryProbe(guest, driver, "ERROR: virtio_misc open failed!")) yield break;
+        if (!TryProbe(guest, driver, "ERROR: virtio_misc open failed!"))
+            yield break;
         yield return VcpuStep.Yield;
         _report.Start(guest.Now);
         for (int i = 0; i < _requests; i++)
@@ -39,7 +48,8 @@ internal sealed class FactorialGuest : VirtioGuestProgram<VirtioFactorialDriver>
                 guest.Print("ERROR: write failed!");
                 break;
             }
-            while (driver.Completed == before) yield return VcpuStep.Halt;
+            while (driver.Completed == before)
+                yield return VcpuStep.Halt;
             guest.Print(string.Create(CultureInfo.InvariantCulture, $"{n}! = {driver.LastRet}"));
             _report.Requests++;
         }

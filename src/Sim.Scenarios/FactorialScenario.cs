@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Factorial;
-using Sim.Machine.Scenarios;
+using Sim.Engine;
 using Sim.Guest.Drivers;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios;
 
@@ -28,7 +28,6 @@ public sealed class FactorialScenario : IScenario
     /// <summary>Most requests the option accepts.</summary>
     public const long RequestsMax = 100_000;
 
-
     /// <inheritdoc/>
     public string Name => "factorial";
 
@@ -38,8 +37,18 @@ public sealed class FactorialScenario : IScenario
     /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
-        new ScenarioOption("n", ArgumentsDefault, $"comma-separated u32 values, at most {ArgumentsMax}", "the arguments whose factorials the guest asks for"),
-        new ScenarioOption("requests", ScenarioOption.DerivedDefault + "one per n value", $"1..{RequestsMax}", "requests to send, cycling through n"),
+        new ScenarioOption(
+            "n",
+            ArgumentsDefault,
+            $"comma-separated u32 values, at most {ArgumentsMax}",
+            "the arguments whose factorials the guest asks for"
+        ),
+        new ScenarioOption(
+            "requests",
+            ScenarioOption.DerivedDefault + "one per n value",
+            $"1..{RequestsMax}",
+            "requests to send, cycling through n"
+        ),
         ScenarioOption.Flavour,
         ScenarioChoices.TransportOption(),
         ScenarioChoices.NotifyOption,
@@ -60,10 +69,26 @@ public sealed class FactorialScenario : IScenario
 
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new VirtioFactorialDevice(flavour);
-        return shared.Start(machine, Slot, device, device.Log,
-            report => new FactorialGuest(args, requests, shared.Dmesg, report, shared.Transport, shared.Irq, machine.IntxGsi),
-            () => string.Create(CultureInfo.InvariantCulture,
-                $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} detached={device.Detached} hung={(device.Hung ? 1 : 0)} broken={(device.IsBroken ? 1 : 0)}"));
+        return shared.Start(
+            machine,
+            Slot,
+            device,
+            device.Log,
+            report => new FactorialGuest(
+                args,
+                requests,
+                shared.Dmesg,
+                report,
+                shared.Transport,
+                shared.Irq,
+                machine.IntxGsi
+            ),
+            () =>
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} detached={device.Detached} hung={(device.Hung ? 1 : 0)} broken={(device.IsBroken ? 1 : 0)}"
+                )
+        );
     }
 
     /// <summary>Parses "5,10,13" (u32 values, at most <see cref="ArgumentsMax"/>).</summary>
@@ -71,7 +96,8 @@ public sealed class FactorialScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(text);
         string[] parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0 || parts.Length > ArgumentsMax) throw new ArgumentException($"option 'n' needs 1..{ArgumentsMax} comma-separated values");
+        if (parts.Length == 0 || parts.Length > ArgumentsMax)
+            throw new ArgumentException($"option 'n' needs 1..{ArgumentsMax} comma-separated values");
         var values = new uint[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {

@@ -1,6 +1,6 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
+using Sim.Engine;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Net;
 using Sim.Machine.Kvm;
@@ -25,8 +25,15 @@ internal sealed class NetGuest : VirtioGuestProgram<VirtioNetDriver>
     private readonly bool _dmesg;
     private readonly PerRequestReport _report;
 
-    public NetGuest(int frames, int bytes, bool dmesg, PerRequestReport report, VirtioDriverTransport transport,
-        VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+    public NetGuest(
+        int frames,
+        int bytes,
+        bool dmesg,
+        PerRequestReport report,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint> intxGsi
+    )
         : base(transport, irq, intxGsi)
     {
         _frames = frames;
@@ -38,7 +45,8 @@ internal sealed class NetGuest : VirtioGuestProgram<VirtioNetDriver>
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioNetDriver(guest, _dmesg ? line => guest.Print("kernel: " + line) : null);
-        if (!TryProbe(guest, driver, "ERROR: eth0 not found!")) yield break;
+        if (!TryProbe(guest, driver, "ERROR: eth0 not found!"))
+            yield break;
         yield return VcpuStep.Yield;
         _report.Start(guest.Now);
         byte[] frame = new byte[_bytes];
@@ -51,12 +59,17 @@ internal sealed class NetGuest : VirtioGuestProgram<VirtioNetDriver>
                 guest.Print("ERROR: send failed!");
                 break;
             }
-            while (driver.Received == before) yield return VcpuStep.Halt;
+            while (driver.Received == before)
+                yield return VcpuStep.Halt;
             byte[] echo = driver.LastFrame;
             string head = Convert.ToHexStringLower(echo, 0, Math.Min(echo.Length, PrintBytesMax));
             string match = echo.AsSpan().SequenceEqual(frame) ? "ok" : "MISMATCH";
-            guest.Print(string.Create(CultureInfo.InvariantCulture,
-                $"net: tx {frame.Length} bytes, rx {echo.Length} bytes {head} echo={match}"));
+            guest.Print(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"net: tx {frame.Length} bytes, rx {echo.Length} bytes {head} echo={match}"
+                )
+            );
             _report.Requests++;
         }
         _report.Stop(guest.Now);
@@ -69,6 +82,7 @@ internal sealed class NetGuest : VirtioGuestProgram<VirtioNetDriver>
         frame[..NetSpec.MacBytes].Fill(0xFF);
         mac.CopyTo(frame[NetSpec.MacBytes..]);
         BinaryPrimitives.WriteUInt16BigEndian(frame[(2 * NetSpec.MacBytes)..], EtherType);
-        for (int k = NetSpec.EthernetHeaderBytes; k < frame.Length; k++) frame[k] = Narrow.LowByte(number + k);
+        for (int k = NetSpec.EthernetHeaderBytes; k < frame.Length; k++)
+            frame[k] = Narrow.LowByte(number + k);
     }
 }

@@ -47,20 +47,29 @@ public sealed class NetScenario : IScenario
         ArgumentNullException.ThrowIfNull(options);
         options.RequireKnown(Options);
         int frames = checked((int)options.GetInt64("frames", 4, 1, FramesMax));
-        int bytes = checked((int)options.GetInt64("bytes", 64, NetSpec.EthernetHeaderBytes, VirtioNetDriver.FrameBytesMax));
+        int bytes = checked(
+            (int)options.GetInt64("bytes", 64, NetSpec.EthernetHeaderBytes, VirtioNetDriver.FrameBytesMax)
+        );
         var flavour = ScenarioChoices.GetFlavour(options);
         var shared = VirtioLoggedScenario.Read(options);
 
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var backend = new NetBackend(NetBackendMode.Echo);
         var device = new VirtioNetDevice(backend, flavour);
-        return shared.Start(machine, Slot, device, device.Log,
-            report => new NetGuest(
-                frames, bytes, shared.Dmesg, report, shared.Transport, shared.Irq, machine.IntxGsi),
-            () => string.Create(CultureInfo.InvariantCulture,
-                $"device: flavour={ScenarioChoices.Name(flavour)} sent={backend.FramesSent} " +
-                $"bytes={backend.BytesSent} " +
-                $"received={device.FramesReceived} dropped={device.ReceiveDropped} broken={(device.IsBroken ? 1 : 0)}"),
-            NetSpec.LegacyPciDeviceId);
+        return shared.Start(
+            machine,
+            Slot,
+            device,
+            device.Log,
+            report => new NetGuest(frames, bytes, shared.Dmesg, report, shared.Transport, shared.Irq, machine.IntxGsi),
+            () =>
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"device: flavour={ScenarioChoices.Name(flavour)} sent={backend.FramesSent} "
+                        + $"bytes={backend.BytesSent} "
+                        + $"received={device.FramesReceived} dropped={device.ReceiveDropped} broken={(device.IsBroken ? 1 : 0)}"
+                ),
+            NetSpec.LegacyPciDeviceId
+        );
     }
 }

@@ -21,7 +21,14 @@ public sealed class PciMachine
         BarHost = new KvmBarHost(Simulation.Kvm);
         Intx = new PciIntxRouter(Simulation.Kvm.Irqchip);
         Bridge = new PciHostBridge(BarHost, Intx);
-        if (!Simulation.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, Bridge, "pci-host"))
+        if (
+            !Simulation.Kvm.Pio.TryRegister(
+                PciHostBridge.ConfigAddressPort,
+                PciHostBridge.PortCount,
+                Bridge,
+                "pci-host"
+            )
+        )
         {
             throw new InvalidOperationException("PCI host bridge ports overlap");
         }

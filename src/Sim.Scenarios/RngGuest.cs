@@ -1,7 +1,7 @@
 using System.Globalization;
-using Sim.Machine.Kvm;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Rng;
+using Sim.Machine.Kvm;
 
 namespace Sim.Scenarios;
 
@@ -18,7 +18,15 @@ internal sealed class RngGuest : VirtioGuestProgram<VirtioRngDriver>
     private readonly bool _dmesg;
     private readonly PerRequestReport _report;
 
-    public RngGuest(int requests, int bytes, bool dmesg, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+    public RngGuest(
+        int requests,
+        int bytes,
+        bool dmesg,
+        PerRequestReport report,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint> intxGsi
+    )
         : base(transport, irq, intxGsi)
     {
         _requests = requests;
@@ -30,7 +38,8 @@ internal sealed class RngGuest : VirtioGuestProgram<VirtioRngDriver>
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioRngDriver(guest, _dmesg ? line => guest.Print("kernel: " + line) : null);
-        if (!TryProbe(guest, driver, "ERROR: /dev/hwrng open failed!")) yield break;
+        if (!TryProbe(guest, driver, "ERROR: /dev/hwrng open failed!"))
+            yield break;
         yield return VcpuStep.Yield;
         _report.Start(guest.Now);
         byte[] head = new byte[PrintBytesMax];
@@ -42,10 +51,16 @@ internal sealed class RngGuest : VirtioGuestProgram<VirtioRngDriver>
                 guest.Print("ERROR: read failed!");
                 break;
             }
-            while (driver.Completed == before) yield return VcpuStep.Halt;
+            while (driver.Completed == before)
+                yield return VcpuStep.Halt;
             int shown = checked((int)Math.Min(driver.LastUsedLen, PrintBytesMax));
             guest.Memory.TryRead(driver.Buffer, head.AsSpan(0, shown));
-            guest.Print(string.Create(CultureInfo.InvariantCulture, $"rng: {driver.LastUsedLen} bytes {Convert.ToHexStringLower(head, 0, shown)}"));
+            guest.Print(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"rng: {driver.LastUsedLen} bytes {Convert.ToHexStringLower(head, 0, shown)}"
+                )
+            );
             _report.Requests++;
         }
         _report.Stop(guest.Now);

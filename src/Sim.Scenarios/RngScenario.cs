@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Rng;
-using Sim.Machine.Scenarios;
+using Sim.Engine;
 using Sim.Guest.Drivers.Rng;
+using Sim.Machine.Scenarios;
 using Sim.Spec.Rng;
 
 namespace Sim.Scenarios;
@@ -26,7 +26,8 @@ public sealed class RngScenario : IScenario
     public string Name => "rng";
 
     /// <inheritdoc/>
-    public string Description => "virtio-rng (VIRTIO 1.2 §5.4): entropy from the seeded PRNG into device-writable buffers";
+    public string Description =>
+        "virtio-rng (VIRTIO 1.2 §5.4): entropy from the seeded PRNG into device-writable buffers";
 
     /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
@@ -53,10 +54,26 @@ public sealed class RngScenario : IScenario
 
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new VirtioRngDevice(machine.Simulation.Prng.Fork(VirtioRngDevice.EntropyPrngStream), flavour);
-        return shared.Start(machine, Slot, device, device.Log,
-            report => new RngGuest(requests, bytes, shared.Dmesg, report, shared.Transport, shared.Irq, machine.IntxGsi),
-            () => string.Create(CultureInfo.InvariantCulture,
-                $"device: flavour={ScenarioChoices.Name(flavour)} requests={device.Requests} bytes={device.BytesWritten} refused={device.Refused} broken={(device.IsBroken ? 1 : 0)}"),
-            RngSpec.LegacyPciDeviceId);
+        return shared.Start(
+            machine,
+            Slot,
+            device,
+            device.Log,
+            report => new RngGuest(
+                requests,
+                bytes,
+                shared.Dmesg,
+                report,
+                shared.Transport,
+                shared.Irq,
+                machine.IntxGsi
+            ),
+            () =>
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"device: flavour={ScenarioChoices.Name(flavour)} requests={device.Requests} bytes={device.BytesWritten} refused={device.Refused} broken={(device.IsBroken ? 1 : 0)}"
+                ),
+            RngSpec.LegacyPciDeviceId
+        );
     }
 }

@@ -1,11 +1,11 @@
-using Sim.Engine;
 using System.Globalization;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Scenarios;
+using Sim.Engine;
 using Sim.Guest.Drivers;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios;
 
@@ -25,7 +25,6 @@ public sealed class VhostDemoScenario : IScenario
 
     /// <summary>Most rounds the option accepts.</summary>
     public const long RoundsMax = 100_000;
-
 
     /// <summary>Events the run may take: the seed backend's worker spins one event per handler run for as long as
     /// the guest runs, so the cap stays far above a normal run (a few dozen events per request) and ends a run the
@@ -64,7 +63,14 @@ public sealed class VhostDemoScenario : IScenario
         var machine = new PciMachine(options.ToSimulationOptions(Name) with { EventsMax = EventsMax });
         var device = new VhostDemoFrontendDevice(machine.Simulation, flavour);
         device.Log.Enabled = deviceLog;
-        var pci = new VirtioPciTransport(machine.Simulation, device, ScenarioChoices.TransportOptions(transport, irq, ioeventfd: true) with { UseIrqFd = true });
+        var pci = new VirtioPciTransport(
+            machine.Simulation,
+            device,
+            ScenarioChoices.TransportOptions(transport, irq, ioeventfd: true) with
+            {
+                UseIrqFd = true,
+            }
+        );
         machine.Attach(Slot, pci);
         var report = new PerRequestReport(machine.Simulation.Counters);
         machine.Simulation.Kvm.Start(new VirtioDemoGuest(rounds, dmesg, report, transport, irq, machine.IntxGsi));
@@ -74,23 +80,41 @@ public sealed class VhostDemoScenario : IScenario
     private static List<string> Summary(VhostDemoFrontendDevice device, bool deviceLog, PerRequestReport report)
     {
         var lines = new List<string>();
-        if (deviceLog) lines.AddRange(device.Log.Lines.Select(l => "qemu: " + l));
+        if (deviceLog)
+            lines.AddRange(device.Log.Lines.Select(l => "qemu: " + l));
         VhostDemo backend = device.Backend;
         VhostVirtqueue vq = backend.Device.Vqs[0];
         VhostWorker? worker = backend.Device.Worker;
         string flavour = backend.Flavour.ToString().ToLowerInvariant();
         uint state = backend.Flavour == Flavour.Seed ? backend.V4 : backend.Buff;
-        lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"device: flavour={flavour} requests={backend.Requests} short={backend.ShortRequests} buff={state:x} vq_errors={vq.VqErrors} qemu_handler_runs={device.QemuHandlerRuns}"));
-        string startError = device.StartFailures == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
-            $" start_error=\"{device.LastStartError ?? device.LastStartStep + ": " + device.LastStartResult}\"");
-        lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"vhost: started={(device.VhostStarted ? 1 : 0)} starts={device.Starts} start_failures={device.StartFailures} call={device.GetCallPath(0).ToString().ToLowerInvariant()} kick_wakeups={vq.Poll.Wakeups} worker_wakeups={worker?.Wakeups ?? 0} handler_runs={worker?.HandlerRuns ?? 0} call_signals={vq.CallSignals} userspace_calls={device.GetUserspaceCalls(0)}{startError}"));
+        lines.Add(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"device: flavour={flavour} requests={backend.Requests} short={backend.ShortRequests} buff={state:x} vq_errors={vq.VqErrors} qemu_handler_runs={device.QemuHandlerRuns}"
+            )
+        );
+        string startError =
+            device.StartFailures == 0
+                ? ""
+                : string.Create(
+                    CultureInfo.InvariantCulture,
+                    $" start_error=\"{device.LastStartError ?? device.LastStartStep + ": " + device.LastStartResult}\""
+                );
+        lines.Add(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"vhost: started={(device.VhostStarted ? 1 : 0)} starts={device.Starts} start_failures={device.StartFailures} call={device.GetCallPath(0).ToString().ToLowerInvariant()} kick_wakeups={vq.Poll.Wakeups} worker_wakeups={worker?.Wakeups ?? 0} handler_runs={worker?.HandlerRuns ?? 0} call_signals={vq.CallSignals} userspace_calls={device.GetUserspaceCalls(0)}{startError}"
+            )
+        );
         if (worker is { IdleSelfRequeues: > 0 } w)
         {
             // Seed handle_demo_kick ends with an unconditional vhost_poll_queue: the worker never sleeps again.
-            lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"vhost: worker livelocked: handle_demo_kick requeued itself {w.SelfRequeues} times ({w.IdleSelfRequeues} without progress, longest streak {w.IdleSelfRequeueStreakMax}, livelock reports {w.LivelocksDetected}); sleeping={(w.Sleeping ? 1 : 0)}"));
+            lines.Add(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"vhost: worker livelocked: handle_demo_kick requeued itself {w.SelfRequeues} times ({w.IdleSelfRequeues} without progress, longest streak {w.IdleSelfRequeueStreakMax}, livelock reports {w.LivelocksDetected}); sleeping={(w.Sleeping ? 1 : 0)}"
+                )
+            );
         }
         lines.Add(report.Line());
         return lines;

@@ -1,7 +1,7 @@
 using System.Globalization;
-using Sim.Machine.Kvm;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Demo;
+using Sim.Machine.Kvm;
 
 namespace Sim.Scenarios;
 
@@ -15,7 +15,14 @@ internal sealed class VirtioDemoGuest : VirtioGuestProgram<VirtioDemoDriver>
     private readonly bool _dmesg;
     private readonly PerRequestReport _report;
 
-    public VirtioDemoGuest(int rounds, bool dmesg, PerRequestReport report, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint> intxGsi)
+    public VirtioDemoGuest(
+        int rounds,
+        bool dmesg,
+        PerRequestReport report,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint> intxGsi
+    )
         : base(transport, irq, intxGsi)
     {
         _rounds = rounds;
@@ -26,7 +33,8 @@ internal sealed class VirtioDemoGuest : VirtioGuestProgram<VirtioDemoDriver>
     public override IEnumerator<VcpuStep> Run(GuestContext guest)
     {
         var driver = new VirtioDemoDriver(guest, _dmesg ? line => guest.Print("kernel: " + line) : null);
-        if (!TryProbe(guest, driver, "open /dev/virtio_demo error.")) yield break;
+        if (!TryProbe(guest, driver, "open /dev/virtio_demo error."))
+            yield break;
         yield return VcpuStep.Yield;
         guest.Print("open /dev/virtio_demo success..");
         _report.Start(guest.Now);
@@ -35,9 +43,11 @@ internal sealed class VirtioDemoGuest : VirtioGuestProgram<VirtioDemoDriver>
             int step = 0;
             foreach (uint value in Values)
             {
-                foreach (VcpuStep s in driver.Write(value)) yield return s;
+                foreach (VcpuStep s in driver.Write(value))
+                    yield return s;
                 guest.Print(string.Create(CultureInfo.InvariantCulture, $"{step++}. write {value:x}"));
-                foreach (VcpuStep s in driver.Read()) yield return s;
+                foreach (VcpuStep s in driver.Read())
+                    yield return s;
                 guest.Print(string.Create(CultureInfo.InvariantCulture, $"{step++}. read = {driver.Val:x}"));
                 _report.Requests += 2;
             }

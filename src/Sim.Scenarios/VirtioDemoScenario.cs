@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Demo;
-using Sim.Machine.Scenarios;
+using Sim.Engine;
 using Sim.Guest.Drivers;
+using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios;
 
@@ -21,12 +21,12 @@ public sealed class VirtioDemoScenario : IScenario
     /// <summary>Most rounds the option accepts.</summary>
     public const long RoundsMax = 100_000;
 
-
     /// <inheritdoc/>
     public string Name => "virtio-demo";
 
     /// <inheritdoc/>
-    public string Description => "seed 000 lab 2: virtio-demo device, send_kick/semaphore driver, ioeventfd or exit notify";
+    public string Description =>
+        "seed 000 lab 2: virtio-demo device, send_kick/semaphore driver, ioeventfd or exit notify";
 
     /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
@@ -51,9 +51,17 @@ public sealed class VirtioDemoScenario : IScenario
 
         var machine = new PciMachine(options.ToSimulationOptions(Name));
         var device = new VirtioDemoDevice(flavour);
-        return shared.Start(machine, Slot, device, device.Log,
+        return shared.Start(
+            machine,
+            Slot,
+            device,
+            device.Log,
             report => new VirtioDemoGuest(rounds, shared.Dmesg, report, shared.Transport, shared.Irq, machine.IntxGsi),
-            () => string.Create(CultureInfo.InvariantCulture,
-                $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} unknown_opt={device.UnknownOpts} buff={device.Buff:x} broken={(device.IsBroken ? 1 : 0)}"));
+            () =>
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} unknown_opt={device.UnknownOpts} buff={device.Buff:x} broken={(device.IsBroken ? 1 : 0)}"
+                )
+        );
     }
 }

@@ -1,6 +1,6 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
+using Sim.Machine.Kvm;
 
 namespace Sim.Scenarios;
 

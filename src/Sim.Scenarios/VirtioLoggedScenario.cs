@@ -1,9 +1,9 @@
+using Sim.Devices;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Transport;
+using Sim.Guest.Drivers;
 using Sim.Machine.Kvm;
 using Sim.Machine.Scenarios;
-using Sim.Guest.Drivers;
-using Sim.Devices;
 
 namespace Sim.Scenarios;
 
@@ -18,28 +18,51 @@ namespace Sim.Scenarios;
 /// <param name="Irq"><c>irq=msix|intx</c>.</param>
 /// <param name="Dmesg"><c>dmesg=1</c>: the guest prints its driver's printk lines.</param>
 /// <param name="DeviceLog"><c>device_log=1</c>: the summary starts with the device's printf lines.</param>
-internal sealed record VirtioLoggedScenario(VirtioDriverTransport Transport, bool UseIoEventFd, VirtioInterruptMode Irq, bool Dmesg, bool DeviceLog)
+internal sealed record VirtioLoggedScenario(
+    VirtioDriverTransport Transport,
+    bool UseIoEventFd,
+    VirtioInterruptMode Irq,
+    bool Dmesg,
+    bool DeviceLog
+)
 {
     /// <summary>Reads the five shared options, in this order (the first bad one is the one reported).</summary>
-    public static VirtioLoggedScenario Read(ScenarioOptions options) => new(
-        ScenarioChoices.GetTransport(options),
-        ScenarioChoices.GetUseIoEventFd(options),
-        ScenarioChoices.GetInterruptMode(options),
-        options.GetBool("dmesg", false),
-        options.GetBool("device_log", false));
+    public static VirtioLoggedScenario Read(ScenarioOptions options) =>
+        new(
+            ScenarioChoices.GetTransport(options),
+            ScenarioChoices.GetUseIoEventFd(options),
+            ScenarioChoices.GetInterruptMode(options),
+            options.GetBool("dmesg", false),
+            options.GetBool("device_log", false)
+        );
 
     /// <summary>Plugs <paramref name="device"/> into <paramref name="slot"/> of <paramref name="machine"/>, starts
     /// the guest <paramref name="createGuest"/> makes for the run's report, and returns the run whose summary is the
     /// device log (when asked for), <paramref name="deviceLine"/> (formatted after the run) and the report.
     /// <paramref name="legacyPciDeviceId"/> is the transitional PCI id (0: the transport's default).</summary>
-    public ScenarioRun Start(PciMachine machine, int slot, VirtioDevice device, DeviceLog log, Func<PerRequestReport, GuestProgram> createGuest, Func<string> deviceLine, ushort legacyPciDeviceId = 0)
+    public ScenarioRun Start(
+        PciMachine machine,
+        int slot,
+        VirtioDevice device,
+        DeviceLog log,
+        Func<PerRequestReport, GuestProgram> createGuest,
+        Func<string> deviceLine,
+        ushort legacyPciDeviceId = 0
+    )
     {
         ArgumentNullException.ThrowIfNull(machine);
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(createGuest);
         ArgumentNullException.ThrowIfNull(deviceLine);
         log.Enabled = DeviceLog;
-        var pci = new VirtioPciTransport(machine.Simulation, device, ScenarioChoices.TransportOptions(Transport, Irq, UseIoEventFd) with { LegacyPciDeviceId = legacyPciDeviceId });
+        var pci = new VirtioPciTransport(
+            machine.Simulation,
+            device,
+            ScenarioChoices.TransportOptions(Transport, Irq, UseIoEventFd) with
+            {
+                LegacyPciDeviceId = legacyPciDeviceId,
+            }
+        );
         machine.Attach(slot, pci);
         var report = new PerRequestReport(machine.Simulation.Counters);
         machine.Simulation.Kvm.Start(createGuest(report));
@@ -47,7 +70,8 @@ internal sealed record VirtioLoggedScenario(VirtioDriverTransport Transport, boo
         return new ScenarioRun(machine.Simulation, () =>
         {
             var lines = new List<string>();
-            if (deviceLog) lines.AddRange(log.Lines.Select(l => "qemu: " + l));
+            if (deviceLog)
+                lines.AddRange(log.Lines.Select(l => "qemu: " + l));
             lines.Add(deviceLine());
             lines.Add(report.Line());
             return lines;

@@ -12,12 +12,14 @@ public class CommittedKvmTraceTests
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
             string candidate = Path.Combine(d.FullName, "traces", "kvm-lab", "recorder");
-            if (Directory.Exists(candidate)) return candidate;
+            if (Directory.Exists(candidate))
+                return candidate;
         }
         throw new InvalidOperationException("traces/kvm-lab/recorder not found above the test binaries");
     }
 
-    public static TheoryData<string> Traces => new() { "tiny", "demo", "virtio-demo", "vhost-demo", "factorial", "counter", "blk", "stress" };
+    public static TheoryData<string> Traces =>
+        new() { "tiny", "demo", "virtio-demo", "vhost-demo", "factorial", "counter", "blk", "stress" };
 
     [Theory]
     [MemberData(nameof(Traces))]
@@ -58,7 +60,8 @@ public class CommittedKvmTraceTests
                 var sink = new TamperingSink(writer, kind, index);
                 while (reader.TryReadNext(out TraceEvent ev, out error))
                 {
-                    if (ev.Kind != TraceEventKind.Checkpoint) sink.Write(in ev); // none in these short traces (interval 4096)
+                    if (ev.Kind != TraceEventKind.Checkpoint)
+                        sink.Write(in ev); // none in these short traces (interval 4096)
                 }
                 Assert.Null(error);
                 writer.Complete(reader.Footer!.MemoryHash, reader.Footer.EndTime);

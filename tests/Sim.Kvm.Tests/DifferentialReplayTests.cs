@@ -16,26 +16,28 @@ public class DifferentialReplayTests
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
             string candidate = Path.Combine(d.FullName, "traces");
-            if (Directory.Exists(Path.Combine(candidate, "kvm-lab"))) return candidate;
+            if (Directory.Exists(Path.Combine(candidate, "kvm-lab")))
+                return candidate;
         }
         throw new InvalidOperationException("traces/ not found above the test binaries");
     }
 
     /// <summary>Every committed KVM recording of the virtio-demo queue, and the scenario of the other
     /// backend.</summary>
-    public static TheoryData<string, string> QueueRecordings => new()
-    {
-        { "kvm/virtio-demo.vtrace", "vhost-demo" },
-        { "kvm/vhost-demo.vtrace", "virtio-demo" },
-        { "kvm/stress.vtrace", "vhost-demo" },
-        { "kvm-lab/virtio-demo.vtrace", "vhost-demo" },
-        { "kvm-lab/vhost-demo.vtrace", "virtio-demo" },
-        { "kvm-lab/recorder/virtio-demo.vtrace", "vhost-demo" },
-        { "kvm-lab/recorder/vhost-demo.vtrace", "virtio-demo" },
-        { "kvm-lab/recorder/stress.vtrace", "vhost-demo" },
-        { "kvm-lab/kernel-vhost.vtrace", "virtio-demo" },
-        { "kvm-lab/kernel-vhost-direct.vtrace", "virtio-demo" },
-    };
+    public static TheoryData<string, string> QueueRecordings =>
+        new()
+        {
+            { "kvm/virtio-demo.vtrace", "vhost-demo" },
+            { "kvm/vhost-demo.vtrace", "virtio-demo" },
+            { "kvm/stress.vtrace", "vhost-demo" },
+            { "kvm-lab/virtio-demo.vtrace", "vhost-demo" },
+            { "kvm-lab/vhost-demo.vtrace", "virtio-demo" },
+            { "kvm-lab/recorder/virtio-demo.vtrace", "vhost-demo" },
+            { "kvm-lab/recorder/vhost-demo.vtrace", "virtio-demo" },
+            { "kvm-lab/recorder/stress.vtrace", "vhost-demo" },
+            { "kvm-lab/kernel-vhost.vtrace", "virtio-demo" },
+            { "kvm-lab/kernel-vhost-direct.vtrace", "virtio-demo" },
+        };
 
     [Theory]
     [MemberData(nameof(QueueRecordings))]
@@ -66,7 +68,16 @@ public class DifferentialReplayTests
         string path = Path.Combine(Traces(), "kvm/vhost-demo.vtrace");
         (ulong usedFlags, _) = UsedFlagsWrites(path);
         // Leave VRING_USED_F_NO_NOTIFY set where the recording cleared it: a hint the guest may ignore.
-        byte[] forged = Rewrite(path, (in TraceEvent ev) => ev.Kind == TraceEventKind.DeviceWrite && ev.Address == usedFlags && ev.Data.Length == 2 && ev.Data[0] == 0, 1, 0x01);
+        byte[] forged = Rewrite(
+            path,
+            (in TraceEvent ev) =>
+                ev.Kind == TraceEventKind.DeviceWrite
+                && ev.Address == usedFlags
+                && ev.Data.Length == 2
+                && ev.Data[0] == 0,
+            1,
+            0x01
+        );
         KvmReplayResult exact = KvmTraceReplay.Replay(() => new MemoryStream(forged));
         Assert.True(exact.Verdict == KvmReplayVerdict.Diverged, $"{exact.Verdict}: {exact.Detail}");
         KvmReplayResult differential = KvmTraceReplay.Replay(() => new MemoryStream(forged), "virtio-demo");
@@ -80,7 +91,15 @@ public class DifferentialReplayTests
         string path = Path.Combine(Traces(), "kvm/virtio-demo.vtrace");
         (ulong usedFlags, _) = UsedFlagsWrites(Path.Combine(Traces(), "kvm/vhost-demo.vtrace"));
         // The third device write that is not a used-ring header field: a response or a used element.
-        byte[] forged = Rewrite(path, (in TraceEvent ev) => ev.Kind == TraceEventKind.DeviceWrite && ev.Data.Length >= 4 && (ev.Address < usedFlags || ev.Address >= usedFlags + 4), 2, 0x5A);
+        byte[] forged = Rewrite(
+            path,
+            (in TraceEvent ev) =>
+                ev.Kind == TraceEventKind.DeviceWrite
+                && ev.Data.Length >= 4
+                && (ev.Address < usedFlags || ev.Address >= usedFlags + 4),
+            2,
+            0x5A
+        );
         KvmReplayResult r = KvmTraceReplay.Replay(() => new MemoryStream(forged), "vhost-demo");
         Assert.True(r.Verdict == KvmReplayVerdict.Diverged, $"{r.Verdict}: {r.Detail}");
         Assert.Contains("device-written guest memory", r.Detail, StringComparison.Ordinal);
@@ -114,11 +133,18 @@ public class DifferentialReplayTests
                 bool kicked = false;
                 while (reader.TryReadNext(out TraceEvent ev, out _))
                 {
-                    if (ev.Kind == TraceEventKind.DeviceWrite && ev.Source == Sim.Devices.Vhost.Frontend.VhostDemoFrontendDevice.VhostTraceIdDefault) kernelWrites++;
+                    if (
+                        ev.Kind == TraceEventKind.DeviceWrite
+                        && ev.Source == Sim.Devices.Vhost.Frontend.VhostDemoFrontendDevice.VhostTraceIdDefault
+                    )
+                        kernelWrites++;
                     kicked |= ev.Kind == TraceEventKind.IoEventFd;
                     // Our model's vhost ran only inside the frontend's start, on an empty ring (its init_access and
                     // first poll read used->idx and avail->idx); from the first kick on, only the kernel served.
-                    Assert.False(kicked && ev.Kind == TraceEventKind.DeviceRead, "our model read guest memory after the first kick");
+                    Assert.False(
+                        kicked && ev.Kind == TraceEventKind.DeviceRead,
+                        "our model read guest memory after the first kick"
+                    );
                 }
                 Assert.True(kernelWrites >= 48, $"{kernelWrites} kernel writes"); // at least one used->idx per request
             }
@@ -142,13 +168,18 @@ public class DifferentialReplayTests
                 Assert.Equal("kernel-vhost", reader!.Header.Options["backend"]);
                 Assert.Equal("direct", reader.Header.Options["kernel_vhost_wiring"]);
                 Assert.Equal("at-next-exit", reader.Header.Options["kernel_vhost_timing"]);
-                int kernelWrites = 0, kicks = 0, interrupts = 0;
+                int kernelWrites = 0,
+                    kicks = 0,
+                    interrupts = 0;
                 const uint kernel = Sim.Devices.Vhost.Frontend.VhostDemoFrontendDevice.VhostTraceIdDefault;
                 while (reader.TryReadNext(out TraceEvent ev, out _))
                 {
-                    if (ev.Kind == TraceEventKind.DeviceWrite && ev.Source == kernel) kernelWrites++;
-                    if (ev.Kind == TraceEventKind.IoEventFd) kicks++;
-                    if (ev.Kind == TraceEventKind.IrqInject && kicks > 0) interrupts++;
+                    if (ev.Kind == TraceEventKind.DeviceWrite && ev.Source == kernel)
+                        kernelWrites++;
+                    if (ev.Kind == TraceEventKind.IoEventFd)
+                        kicks++;
+                    if (ev.Kind == TraceEventKind.IrqInject && kicks > 0)
+                        interrupts++;
                 }
                 // 8 rounds of 6 requests, each one kick and one vhost_signal.
                 Assert.Equal(48, kicks);
@@ -172,8 +203,15 @@ public class DifferentialReplayTests
         string path = Path.Combine(Traces(), "kvm-lab/kernel-vhost-direct.vtrace");
         (ulong usedFlags, _) = UsedFlagsWrites(Path.Combine(Traces(), "kvm/vhost-demo.vtrace"));
         const uint kernel = Sim.Devices.Vhost.Frontend.VhostDemoFrontendDevice.VhostTraceIdDefault;
-        byte[] forged = Rewrite(path, (in TraceEvent ev) => ev.Kind == TraceEventKind.DeviceWrite && ev.Source == kernel
-            && (ev.Address < usedFlags || ev.Address >= usedFlags + 2), 9, 0xA5);
+        byte[] forged = Rewrite(
+            path,
+            (in TraceEvent ev) =>
+                ev.Kind == TraceEventKind.DeviceWrite
+                && ev.Source == kernel
+                && (ev.Address < usedFlags || ev.Address >= usedFlags + 2),
+            9,
+            0xA5
+        );
         KvmReplayResult r = KvmTraceReplay.Replay(() => new MemoryStream(forged));
         Assert.True(r.Verdict == KvmReplayVerdict.Diverged, $"{r.Verdict}: {r.Detail}");
         Assert.Contains("device-written guest memory", r.Detail, StringComparison.Ordinal);
@@ -188,8 +226,15 @@ public class DifferentialReplayTests
         string path = Path.Combine(Traces(), "kvm-lab/kernel-vhost.vtrace");
         (ulong usedFlags, _) = UsedFlagsWrites(Path.Combine(Traces(), "kvm/vhost-demo.vtrace"));
         // The tenth kernel write that is not used->flags (a used->idx byte, a used element or a response byte).
-        byte[] forged = Rewrite(path, (in TraceEvent ev) => ev.Kind == TraceEventKind.DeviceWrite && ev.Source == Sim.Devices.Vhost.Frontend.VhostDemoFrontendDevice.VhostTraceIdDefault &&
-            (ev.Address < usedFlags || ev.Address >= usedFlags + 2), 9, 0xA5);
+        byte[] forged = Rewrite(
+            path,
+            (in TraceEvent ev) =>
+                ev.Kind == TraceEventKind.DeviceWrite
+                && ev.Source == Sim.Devices.Vhost.Frontend.VhostDemoFrontendDevice.VhostTraceIdDefault
+                && (ev.Address < usedFlags || ev.Address >= usedFlags + 2),
+            9,
+            0xA5
+        );
         KvmReplayResult r = KvmTraceReplay.Replay(() => new MemoryStream(forged));
         Assert.True(r.Verdict == KvmReplayVerdict.Diverged, $"{r.Verdict}: {r.Detail}");
         Assert.Contains("device-written guest memory", r.Detail, StringComparison.Ordinal);
@@ -221,9 +266,11 @@ public class DifferentialReplayTests
         {
             while (reader!.TryReadNext(out TraceEvent ev, out _))
             {
-                if (ev.Kind != TraceEventKind.DeviceWrite || ev.Data.Length != 2) continue;
+                if (ev.Kind != TraceEventKind.DeviceWrite || ev.Data.Length != 2)
+                    continue;
                 counts[ev.Address] = counts.GetValueOrDefault(ev.Address) + 1;
-                if (ev.Data[0] == 1 && ev.Data[1] == 0) noNotify = ev.Address;
+                if (ev.Data[0] == 1 && ev.Data[1] == 0)
+                    noNotify = ev.Address;
             }
         }
         Assert.True(noNotify != 0, "no VRING_USED_F_NO_NOTIFY write in the vhost recording");
@@ -233,14 +280,17 @@ public class DifferentialReplayTests
     private static byte[] Rewrite(string path, Match match, int index, byte firstByte) =>
         Copy(path, (in TraceEvent ev, ref int seen) =>
         {
-            if (!match(in ev) || seen++ != index) return null;
+            if (!match(in ev) || seen++ != index)
+                return null;
             byte[] data = ev.Data.ToArray();
             data[0] = firstByte;
             return new Forged(ev.Address, data);
         });
 
     private static byte[] RewriteAddress(string path, TraceEventKind kind, int index, ulong address) =>
-        Copy(path, (in TraceEvent ev, ref int seen) => ev.Kind == kind && seen++ == index ? new Forged(address, ev.Data.ToArray()) : null);
+        Copy(path, (in TraceEvent ev, ref int seen) =>
+            ev.Kind == kind && seen++ == index ? new Forged(address, ev.Data.ToArray()) : null
+        );
 
     private delegate bool Match(in TraceEvent ev);
 
@@ -266,11 +316,16 @@ public class DifferentialReplayTests
             {
                 while (reader.TryReadNext(out TraceEvent ev, out error))
                 {
-                    if (ev.Kind == TraceEventKind.Checkpoint) continue; // none in these short traces (interval 4096)
+                    if (ev.Kind == TraceEventKind.Checkpoint)
+                        continue; // none in these short traces (interval 4096)
                     Forged? replacement = forged ? null : forge(in ev, ref seen);
                     forged |= replacement is not null;
-                    if (replacement is null) writer.Write(in ev);
-                    else writer.Write(new TraceEvent(ev.Kind, ev.Time, ev.Source, replacement.Address, ev.Value, replacement.Data));
+                    if (replacement is null)
+                        writer.Write(in ev);
+                    else
+                        writer.Write(
+                            new TraceEvent(ev.Kind, ev.Time, ev.Source, replacement.Address, ev.Value, replacement.Data)
+                        );
                 }
                 Assert.Null(error);
                 writer.Complete(reader.Footer!.MemoryHash, reader.Footer.EndTime);

@@ -9,7 +9,8 @@ public class GsiRouteTests
     {
         List<GsiRoute> routes = GsiRoute.DefaultPins();
         Assert.Equal(16 * 2 + 8, routes.Count); // GSI 0-15 on the IOAPIC and an 8259, 16-23 on the IOAPIC only
-        for (uint gsi = 0; gsi < 24; gsi++) Assert.Equal(gsi < 16 ? 2 : 1, routes.Count(r => r.Gsi == gsi));
+        for (uint gsi = 0; gsi < 24; gsi++)
+            Assert.Equal(gsi < 16 ? 2 : 1, routes.Count(r => r.Gsi == gsi));
         Assert.DoesNotContain(routes, r => r.IsMsi);
     }
 

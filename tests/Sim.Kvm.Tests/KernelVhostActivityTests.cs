@@ -8,11 +8,16 @@ namespace Sim.Kvm.Tests;
 /// are refused with the reason.</summary>
 public class KernelVhostActivityTests
 {
-    private static KernelVhostStats Stats(ulong kicks, ulong used, ulong signals,
-        params (ulong Signal, ushort UsedIdx)[] log)
+    private static KernelVhostStats Stats(
+        ulong kicks,
+        ulong used,
+        ulong signals,
+        params (ulong Signal, ushort UsedIdx)[] log
+    )
     {
         var ring = new ushort[KernelVhostStats.SignalLog];
-        foreach ((ulong signal, ushort usedIdx) in log) ring[signal % KernelVhostStats.SignalLog] = usedIdx;
+        foreach ((ulong signal, ushort usedIdx) in log)
+            ring[signal % KernelVhostStats.SignalLog] = usedIdx;
         return new KernelVhostStats(kicks, used, signals, ring);
     }
 
@@ -109,7 +114,8 @@ public class KernelVhostActivityTests
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null && source is null; d = d.Parent)
         {
             string candidate = Path.Combine(d.FullName, "lab", "vhost-demo", "vhost_demo.c");
-            if (File.Exists(candidate)) source = File.ReadAllText(candidate);
+            if (File.Exists(candidate))
+                source = File.ReadAllText(candidate);
         }
         Assert.NotNull(source);
         const StringComparison ordinal = StringComparison.Ordinal;

@@ -17,7 +17,7 @@ public class KvmIrqForwarderTests
             using var irq = new KvmIrqForwarder(vm);
             irq.IrqFdRegistered(0, 25, resample: false); // MSI-X vector 1's GSI
             irq.IrqFdRegistered(1, 10, resample: false); // a PCI INTx pin
-            irq.IrqFdRegistered(2, 11, resample: true);  // level: not mirrored
+            irq.IrqFdRegistered(2, 11, resample: true); // level: not mirrored
             Assert.Equal(2, irq.IrqFdsAssigned);
             irq.IrqFdInject(0, 25, 0x39);
             irq.IrqFdInject(1, 10, 0x2A);

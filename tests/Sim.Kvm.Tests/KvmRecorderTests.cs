@@ -13,22 +13,84 @@ public class KvmRecorderTests
     /// mov dword [0x200000],0x12345678; mov dx,0xF4; xor eax,eax; out dx,eax; hlt; jmp $-1.</summary>
     internal static readonly byte[] TinyGuest =
     [
-        0x66, 0xBA, 0xE9, 0x00, 0xB0, 0x4B, 0xEE, 0xB0, 0x0A, 0xEE,
-        0x66, 0xBA, 0xF8, 0x0C, 0xB8, 0x00, 0x18, 0x00, 0x80, 0xEF,
-        0x66, 0xBA, 0xFC, 0x0C, 0xED,
-        0x66, 0xBA, 0xE9, 0x00, 0xEF,
-        0xC7, 0x05, 0x00, 0x00, 0x20, 0x00, 0x78, 0x56, 0x34, 0x12,
-        0x66, 0xBA, 0xF4, 0x00, 0x31, 0xC0, 0xEF,
-        0xF4, 0xEB, 0xFD,
+        0x66,
+        0xBA,
+        0xE9,
+        0x00,
+        0xB0,
+        0x4B,
+        0xEE,
+        0xB0,
+        0x0A,
+        0xEE,
+        0x66,
+        0xBA,
+        0xF8,
+        0x0C,
+        0xB8,
+        0x00,
+        0x18,
+        0x00,
+        0x80,
+        0xEF,
+        0x66,
+        0xBA,
+        0xFC,
+        0x0C,
+        0xED,
+        0x66,
+        0xBA,
+        0xE9,
+        0x00,
+        0xEF,
+        0xC7,
+        0x05,
+        0x00,
+        0x00,
+        0x20,
+        0x00,
+        0x78,
+        0x56,
+        0x34,
+        0x12,
+        0x66,
+        0xBA,
+        0xF4,
+        0x00,
+        0x31,
+        0xC0,
+        0xEF,
+        0xF4,
+        0xEB,
+        0xFD,
     ];
 
-    private static (RecordResult Result, byte[] Trace) Record(string scenario, byte[] image, string guest, Dictionary<string, string>? options = null, string backend = "virtio", bool trace = true)
+    private static (RecordResult Result, byte[] Trace) Record(
+        string scenario,
+        byte[] image,
+        string guest,
+        Dictionary<string, string>? options = null,
+        string backend = "virtio",
+        bool trace = true
+    )
     {
         Assert.True(KvmSystem.TryOpen(out KvmSystem? kvm, out string reason), reason);
         using (kvm)
         using (var stream = new MemoryStream())
         {
-            var request = new RecordRequest(scenario, options ?? new Dictionary<string, string>(), guest, image, backend, "test", "test") { Timeout = TimeSpan.FromSeconds(60), Trace = trace };
+            var request = new RecordRequest(
+                scenario,
+                options ?? new Dictionary<string, string>(),
+                guest,
+                image,
+                backend,
+                "test",
+                "test"
+            )
+            {
+                Timeout = TimeSpan.FromSeconds(60),
+                Trace = trace,
+            };
             RecordResult r = KvmRecorder.Record(kvm!, request, stream);
             return (r, stream.ToArray());
         }
@@ -40,16 +102,26 @@ public class KvmRecorderTests
         (RecordResult r, byte[] trace) = Record("demo", TinyGuest, "tiny");
         Assert.Equal(0u, r.GuestStatus);
         Assert.Contains("K", r.Report);
-        Assert.True(TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error), error?.Message);
-        bool sawStore = false, sawIds = false;
+        Assert.True(
+            TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error),
+            error?.Message
+        );
+        bool sawStore = false,
+            sawIds = false;
         using (reader)
         {
             Assert.Equal(TraceOrigin.Kvm, reader!.Header.Origin);
             Assert.Equal("tiny", reader.Header.Options["guest"]);
             while (reader.TryReadNext(out TraceEvent ev, out _))
             {
-                if (ev.Kind == TraceEventKind.GuestWrite && ev.Address <= 0x20_0000 && ev.Address + (ulong)ev.Data.Length >= 0x20_0004) sawStore = true;
-                if (ev.Kind == TraceEventKind.DebugPort && ev.Source == 0 && ev.Value == 0xDE00_1234) sawIds = true;
+                if (
+                    ev.Kind == TraceEventKind.GuestWrite
+                    && ev.Address <= 0x20_0000
+                    && ev.Address + (ulong)ev.Data.Length >= 0x20_0004
+                )
+                    sawStore = true;
+                if (ev.Kind == TraceEventKind.DebugPort && ev.Source == 0 && ev.Value == 0xDE00_1234)
+                    sawIds = true;
             }
         }
         Assert.True(sawStore, "the guest's store to 0x200000 is a GuestWrite");
@@ -67,10 +139,20 @@ public class KvmRecorderTests
             Console.WriteLine("BuiltGuests_AreRecordedAndReplay: guest/out not built (guest/build): nothing to record");
             return;
         }
-        foreach ((string scenario, string guest) in new[] { ("demo", "demo"), ("virtio-demo", "virtio-demo"), ("vhost-demo", "vhost-demo"), ("factorial", "factorial"), ("blk", "blk") })
+        foreach (
+            (string scenario, string guest) in new[]
+            {
+                ("demo", "demo"),
+                ("virtio-demo", "virtio-demo"),
+                ("vhost-demo", "vhost-demo"),
+                ("factorial", "factorial"),
+                ("blk", "blk"),
+            }
+        )
         {
             string path = Path.Combine(dir, guest + ".bin");
-            if (!File.Exists(path)) continue;
+            if (!File.Exists(path))
+                continue;
             (RecordResult r, byte[] trace) = Record(scenario, File.ReadAllBytes(path), guest);
             Assert.True(r.GuestStatus == 0, $"{guest}: status {r.GuestStatus}: {string.Join(" | ", r.Report)}");
             KvmReplayResult replay = KvmTraceReplay.Replay(() => new MemoryStream(trace));
@@ -100,23 +182,35 @@ public class KvmRecorderTests
         string? dir = FindGuestOut();
         if (dir is null)
         {
-            Console.WriteLine("VhostBackend_CallsThroughARealIrqFd_AndReplays: guest/out not built (guest/build): nothing to record");
+            Console.WriteLine(
+                "VhostBackend_CallsThroughARealIrqFd_AndReplays: guest/out not built (guest/build): nothing to record"
+            );
             return;
         }
         var options = new Dictionary<string, string> { ["requests"] = "2" };
-        (RecordResult r, byte[] trace) = Record("vhost-demo", File.ReadAllBytes(Path.Combine(dir, "vhost-demo.bin")), "vhost-demo", options, backend: "vhost");
+        (RecordResult r, byte[] trace) = Record(
+            "vhost-demo",
+            File.ReadAllBytes(Path.Combine(dir, "vhost-demo.bin")),
+            "vhost-demo",
+            options,
+            backend: "vhost"
+        );
         Assert.True(r.GuestStatus == 0, string.Join(" | ", r.Report));
         Assert.Equal(1, r.IrqFdsAssigned);
         Assert.Equal(12, r.IrqFdSignals); // 2 rounds of the test program, 6 kicked requests each, one completion interrupt each
         Assert.Equal(r.IrqFdSignals, r.Interrupts);
         Assert.Equal(12, r.Kicks);
-        Assert.True(TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error), error?.Message);
+        Assert.True(
+            TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error),
+            error?.Message
+        );
         int irqfdInjections = 0;
         using (reader)
         {
             while (reader!.TryReadNext(out TraceEvent ev, out _))
             {
-                if (ev.Kind == TraceEventKind.IrqInject && ev.Source != 0) irqfdInjections++;
+                if (ev.Kind == TraceEventKind.IrqInject && ev.Source != 0)
+                    irqfdInjections++;
             }
         }
         Assert.Equal(12, irqfdInjections);
@@ -129,7 +223,8 @@ public class KvmRecorderTests
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
             string candidate = Path.Combine(d.FullName, "guest", "out");
-            if (File.Exists(Path.Combine(candidate, "demo.bin"))) return candidate;
+            if (File.Exists(Path.Combine(candidate, "demo.bin")))
+                return candidate;
         }
         return null;
     }

@@ -21,18 +21,25 @@ public class KvmTraceReplayTests
     public void Recording_HoldsTheInputsAndTheDeviceAnswers()
     {
         byte[] trace = SyntheticRecording.RecordDemo();
-        Assert.True(TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error), error?.Message);
+        Assert.True(
+            TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error),
+            error?.Message
+        );
         using (reader)
         {
             Assert.Equal(TraceOrigin.Kvm, reader!.Header.Origin);
             Assert.Equal("test cpu", reader.Header.Host!.CpuModel);
             var mmioReads = new List<string>();
-            int guestWrites = 0, console = 0;
+            int guestWrites = 0,
+                console = 0;
             while (reader.TryReadNext(out TraceEvent ev, out _))
             {
-                if (ev.Kind == TraceEventKind.MmioRead) mmioReads.Add(Convert.ToHexString(ev.Data));
-                if (ev.Kind == TraceEventKind.GuestWrite) guestWrites++;
-                if (ev.Kind == TraceEventKind.DebugPort && ev.Source == 1) console++;
+                if (ev.Kind == TraceEventKind.MmioRead)
+                    mmioReads.Add(Convert.ToHexString(ev.Data));
+                if (ev.Kind == TraceEventKind.GuestWrite)
+                    guestWrites++;
+                if (ev.Kind == TraceEventKind.DebugPort && ev.Source == 1)
+                    console++;
             }
             Assert.Equal(["33130000", "33230000", "33330000"], mmioReads);
             Assert.Equal(2, guestWrites);

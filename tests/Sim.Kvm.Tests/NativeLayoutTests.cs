@@ -39,7 +39,10 @@ public class NativeLayoutTests
     [InlineData(nameof(KvmIoctl.SetSregs), 1u, 0x84u, 312)]
     public void IoctlNumbers_EncodeTheirArgument(string name, uint direction, uint number, int size)
     {
-        ulong actual = Convert.ToUInt64(typeof(KvmIoctl).GetField(name)!.GetValue(null)!, System.Globalization.CultureInfo.InvariantCulture);
+        ulong actual = Convert.ToUInt64(
+            typeof(KvmIoctl).GetField(name)!.GetValue(null)!,
+            System.Globalization.CultureInfo.InvariantCulture
+        );
         ulong expected = (ulong)((direction << 30) | ((uint)size << 16) | (0xAEu << 8) | number);
         Assert.Equal(expected, actual);
     }

@@ -1,5 +1,5 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Sim.Scenarios.Recording;
 
 namespace Sim.Kvm.Tests;
@@ -27,11 +27,21 @@ internal sealed class SyntheticRecording
 
     public ulong In(ushort port, int size) => Serve(() => _machine.Read(_now, BusKind.Pio, port, size));
 
-    public void Out(ushort port, int size, ulong value) => Serve(() => { _machine.Write(_now, BusKind.Pio, port, size, value); return 0; });
+    public void Out(ushort port, int size, ulong value) =>
+        Serve(() =>
+        {
+            _machine.Write(_now, BusKind.Pio, port, size, value);
+            return 0;
+        });
 
     public ulong MmioRead(ulong address, int size) => Serve(() => _machine.Read(_now, BusKind.Mmio, address, size));
 
-    public void MmioWrite(ulong address, int size, ulong value) => Serve(() => { _machine.Write(_now, BusKind.Mmio, address, size, value); return 0; });
+    public void MmioWrite(ulong address, int size, ulong value) =>
+        Serve(() =>
+        {
+            _machine.Write(_now, BusKind.Mmio, address, size, value);
+            return 0;
+        });
 
     /// <summary>A guest store found by the page diff before the next exit.</summary>
     public void Store(ulong address, byte[] bytes) => Assert.True(_machine.Store(address, bytes));
@@ -60,7 +70,8 @@ internal sealed class SyntheticRecording
     /// 0x2333, 0x3333 reading each back, prints, exits 0. Returns the values read back.</summary>
     public List<uint> RunDemoGuest()
     {
-        foreach (char c in "open /dev/demo success..\n") Out(0xE9, 1, c);
+        foreach (char c in "open /dev/demo success..\n")
+            Out(0xE9, 1, c);
         Assert.Equal(0xDE00_1234u, ConfigRead(DemoSlot, 0));
         ConfigWrite(DemoSlot, 0x10, 0xFFFF_FFFF);
         uint size = ~(ConfigRead(DemoSlot, 0x10) & ~0xFu) + 1;
@@ -82,17 +93,23 @@ internal sealed class SyntheticRecording
         return reads;
     }
 
-    public static TraceHeader Header(ExternalMachine machine, string scenario) => new()
-    {
-        VirtsimVersion = "test",
-        GitCommit = "test",
-        Scenario = scenario,
-        Origin = TraceOrigin.Kvm,
-        Host = new TraceHost("synthetic", 12, "none", "test cpu"),
-        MemoryLayout = machine.Simulation.Memory.Layout,
-        CheckpointIntervalEvents = machine.Simulation.Options.CheckpointInterval,
-        Options = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["guest"] = "synthetic-demo", ["guest_sha256"] = "00", ["backend"] = "virtio" },
-    };
+    public static TraceHeader Header(ExternalMachine machine, string scenario) =>
+        new()
+        {
+            VirtsimVersion = "test",
+            GitCommit = "test",
+            Scenario = scenario,
+            Origin = TraceOrigin.Kvm,
+            Host = new TraceHost("synthetic", 12, "none", "test cpu"),
+            MemoryLayout = machine.Simulation.Memory.Layout,
+            CheckpointIntervalEvents = machine.Simulation.Options.CheckpointInterval,
+            Options = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["guest"] = "synthetic-demo",
+                ["guest_sha256"] = "00",
+                ["backend"] = "virtio",
+            },
+        };
 
     /// <summary>Records the demo guest into a trace; <paramref name="tamper"/> may change events on their way to the
     /// file (a forged recording).</summary>
@@ -101,7 +118,9 @@ internal sealed class SyntheticRecording
         Assert.True(ExternalMachine.TryCreate("demo", [], out ExternalMachine? machine, out string error), error);
         machine!.Load(ExternalMachine.ImageAddress, [0xF4, 0xEB, 0xFE]);
         using var stream = new MemoryStream();
-        using (var writer = new TraceWriter(stream, Header(machine, "demo"), machine.Simulation.Memory, leaveOpen: true))
+        using (
+            var writer = new TraceWriter(stream, Header(machine, "demo"), machine.Simulation.Memory, leaveOpen: true)
+        )
         {
             machine.Simulation.AddSink(tamper is null ? writer : tamper(writer));
             var script = new SyntheticRecording(machine);

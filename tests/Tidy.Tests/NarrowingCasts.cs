@@ -16,17 +16,28 @@ public static class NarrowingCasts
 {
     /// <summary>The projects built with CheckForOverflowUnderflow (SimulationProject in their csproj).</summary>
     public static readonly string[] CheckedProjects =
-        ["Sim.Engine", "Sim.Machine", "Sim.Spec", "Sim.Devices", "Sim.Guest", "Sim.Scenarios"];
+    [
+        "Sim.Engine",
+        "Sim.Machine",
+        "Sim.Spec",
+        "Sim.Devices",
+        "Sim.Guest",
+        "Sim.Scenarios",
+    ];
 
     public static List<string> Offenders(IReadOnlyList<string> files, Func<string, string> read)
     {
         var parse = new CSharpParseOptions(LanguageVersion.Preview);
         var trees = files.Select(f => CSharpSyntaxTree.ParseText(read(f), parse, path: f)).ToList();
-        var usings = "global using System; global using System.Collections.Generic; global using System.IO; "
+        var usings =
+            "global using System; global using System.Collections.Generic; global using System.IO; "
             + "global using System.Linq; global using System.Threading; global using System.Threading.Tasks;";
-        var compilation = CSharpCompilation.Create("tidy-narrowing",
-            trees.Append(CSharpSyntaxTree.ParseText(usings, parse)), FrameworkReferences(),
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, checkOverflow: true, allowUnsafe: true));
+        var compilation = CSharpCompilation.Create(
+            "tidy-narrowing",
+            trees.Append(CSharpSyntaxTree.ParseText(usings, parse)),
+            FrameworkReferences(),
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, checkOverflow: true, allowUnsafe: true)
+        );
         var offenders = new List<string>();
         foreach (var tree in trees)
         {
@@ -53,8 +64,11 @@ public static class NarrowingCasts
             source = e.EnumUnderlyingType;
         if (source is null || target is null)
             return false;
-        return Range(source.SpecialType) is var (sLo, sHi) && Range(target.SpecialType) is var (tLo, tHi)
-            && sHi >= sLo && tHi >= tLo && (sLo < tLo || sHi > tHi);
+        return Range(source.SpecialType) is var (sLo, sHi)
+            && Range(target.SpecialType) is var (tLo, tHi)
+            && sHi >= sLo
+            && tHi >= tLo
+            && (sLo < tLo || sHi > tHi);
     }
 
     // unchecked code truncates on purpose (the ring helpers, Narrow itself); an explicit checked((T)x)
@@ -62,21 +76,23 @@ public static class NarrowingCasts
     static bool InExplicitContext(SyntaxNode node) =>
         node.Ancestors().Any(a => a is CheckedExpressionSyntax or CheckedStatementSyntax);
 
-    static (BigInteger Lo, BigInteger Hi) Range(SpecialType type) => type switch
-    {
-        SpecialType.System_Byte => (byte.MinValue, byte.MaxValue),
-        SpecialType.System_SByte => (sbyte.MinValue, sbyte.MaxValue),
-        SpecialType.System_UInt16 => (ushort.MinValue, ushort.MaxValue),
-        SpecialType.System_Int16 => (short.MinValue, short.MaxValue),
-        SpecialType.System_Char => (char.MinValue, char.MaxValue),
-        SpecialType.System_UInt32 => (uint.MinValue, uint.MaxValue),
-        SpecialType.System_Int32 => (int.MinValue, int.MaxValue),
-        SpecialType.System_UInt64 => (ulong.MinValue, ulong.MaxValue),
-        SpecialType.System_Int64 => (long.MinValue, long.MaxValue),
-        _ => (BigInteger.One, BigInteger.Zero), // not integral: an empty range, never narrowing here
-    };
+    static (BigInteger Lo, BigInteger Hi) Range(SpecialType type) =>
+        type switch
+        {
+            SpecialType.System_Byte => (byte.MinValue, byte.MaxValue),
+            SpecialType.System_SByte => (sbyte.MinValue, sbyte.MaxValue),
+            SpecialType.System_UInt16 => (ushort.MinValue, ushort.MaxValue),
+            SpecialType.System_Int16 => (short.MinValue, short.MaxValue),
+            SpecialType.System_Char => (char.MinValue, char.MaxValue),
+            SpecialType.System_UInt32 => (uint.MinValue, uint.MaxValue),
+            SpecialType.System_Int32 => (int.MinValue, int.MaxValue),
+            SpecialType.System_UInt64 => (ulong.MinValue, ulong.MaxValue),
+            SpecialType.System_Int64 => (long.MinValue, long.MaxValue),
+            _ => (BigInteger.One, BigInteger.Zero), // not integral: an empty range, never narrowing here
+        };
 
     static IEnumerable<MetadataReference> FrameworkReferences() =>
-        ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+        ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
+            .Split(Path.PathSeparator)
             .Select(p => MetadataReference.CreateFromFile(p));
 }

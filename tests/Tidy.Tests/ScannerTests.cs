@@ -28,8 +28,9 @@ public class ScannerTests
     [Fact]
     public void Unchecked_is_counted_outside_its_homes_only()
     {
-        const string text = "class C { ushort F(int i) => unchecked((ushort)i); void G() { unchecked { } } }\n" +
-                            "// unchecked in a comment and \"unchecked\" in a string do not count\n";
+        const string text =
+            "class C { ushort F(int i) => unchecked((ushort)i); void G() { unchecked { } } }\n"
+            + "// unchecked in a comment and \"unchecked\" in a string do not count\n";
         Assert.Equal(["u.cs:1: unchecked", "u.cs:1: unchecked"], Scanners.Unchecked("u.cs", text).ToList());
         Assert.Empty(Scanners.Unchecked("src/Sim.Spec/Virtio/RingIndex.cs", text));
     }

@@ -59,11 +59,12 @@ public static class Scanners
         }
     }
 
-    static string Name(BaseMethodDeclarationSyntax method) => method switch
-    {
-        MethodDeclarationSyntax m => m.Identifier.Text,
-        ConstructorDeclarationSyntax c => c.Identifier.Text + " (constructor)",
-        OperatorDeclarationSyntax o => "operator " + o.OperatorToken.Text,
-        _ => method.Kind().ToString(),
-    };
+    static string Name(BaseMethodDeclarationSyntax method) =>
+        method switch
+        {
+            MethodDeclarationSyntax m => m.Identifier.Text,
+            ConstructorDeclarationSyntax c => c.Identifier.Text + " (constructor)",
+            OperatorDeclarationSyntax o => "operator " + o.OperatorToken.Text,
+            _ => method.Kind().ToString(),
+        };
 }

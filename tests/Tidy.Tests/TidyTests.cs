@@ -6,8 +6,9 @@ namespace Tidy.Tests;
 /// down. A failure lists what to fix (or, when the count fell, asks for the baseline to be lowered).</summary>
 public class TidyTests
 {
-    static readonly IReadOnlyDictionary<string, int> Baseline =
-        Ratchet.ParseBaseline(SourceTree.Read(Ratchet.BaselineFile));
+    static readonly IReadOnlyDictionary<string, int> Baseline = Ratchet.ParseBaseline(
+        SourceTree.Read(Ratchet.BaselineFile)
+    );
 
     static List<string> Scan(Func<string, string, IEnumerable<string>> scanner) =>
         SourceTree.CSharpFiles().SelectMany(f => scanner(f, SourceTree.Read(f))).ToList();
@@ -29,31 +30,44 @@ public class TidyTests
 
     [Fact]
     public void Lines_over_120_columns_only_go_down() =>
-        AssertRatchet("long-lines", Scan(Scanners.LongLines),
-            $"Wrap these lines to at most {Scanners.MaxColumns} columns.");
+        AssertRatchet(
+            "long-lines",
+            Scan(Scanners.LongLines),
+            $"Wrap these lines to at most {Scanners.MaxColumns} columns."
+        );
 
     [Fact]
     public void Methods_over_70_lines_only_go_down() =>
-        AssertRatchet("long-methods", Scan(Scanners.LongMethods),
-            $"Split these methods to at most {Scanners.MaxMethodLines} lines (name the steps).");
+        AssertRatchet(
+            "long-methods",
+            Scan(Scanners.LongMethods),
+            $"Split these methods to at most {Scanners.MaxMethodLines} lines (name the steps)."
+        );
 
     [Fact]
     public void Unchecked_outside_ring_helpers_only_goes_down() =>
-        AssertRatchet("unchecked", Scan(Scanners.Unchecked),
-            "Use RingIndex/RingBytes, or a named narrowing helper, instead of a new unchecked.");
+        AssertRatchet(
+            "unchecked",
+            Scan(Scanners.Unchecked),
+            "Use RingIndex/RingBytes, or a named narrowing helper, instead of a new unchecked."
+        );
 
     [Fact]
     public void Simulation_projects_have_no_bare_narrowing_cast()
     {
         // No integral cast in a checked project that can throw on a value that does not fit, unless it
         // says which it means: Narrow.* (truncate on purpose) or checked((T)x) (must fit).
-        var files = SourceTree.CSharpFiles()
+        var files = SourceTree
+            .CSharpFiles()
             .Where(f => NarrowingCasts.CheckedProjects.Any(p => f.StartsWith($"src/{p}/", StringComparison.Ordinal)))
             .ToList();
         Assert.NotEmpty(files);
         var offenders = NarrowingCasts.Offenders(files, SourceTree.Read);
-        Assert.True(offenders.Count == 0,
+        Assert.True(
+            offenders.Count == 0,
             "tidy: bare narrowing casts in checked code: use a Sim.Engine.Narrow helper that says why "
-            + "truncation is right, or checked((T)x) where the value must fit:\n" + string.Join('\n', offenders));
+                + "truncation is right, or checked((T)x) where the value must fit:\n"
+                + string.Join('\n', offenders)
+        );
     }
 }

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using Sim.Machine.Kvm;
 using Sim.Kvm;
+using Sim.Machine.Kvm;
 
 namespace Virtsim.Cli.Commands;
 
@@ -17,17 +17,34 @@ internal static class BenchKvmCommand
 {
     public static Command Build(CliApp app)
     {
-        var operations = new Option<int>("--operations") { Description = "Crossings per bare path", DefaultValueFactory = _ => 100_000 };
-        var rounds = new Option<int>("--requests") { Description = "Requests per machine path (the stress guest, one request in flight)", DefaultValueFactory = _ => 2000 };
-        var cmd = new Command("kvm", "Real KVM crossing costs on this machine (needs /dev/kvm and guest/build's guests), beside the latency model") { operations, rounds };
+        var operations = new Option<int>("--operations")
+        {
+            Description = "Crossings per bare path",
+            DefaultValueFactory = _ => 100_000,
+        };
+        var rounds = new Option<int>("--requests")
+        {
+            Description = "Requests per machine path (the stress guest, one request in flight)",
+            DefaultValueFactory = _ => 2000,
+        };
+        var cmd = new Command(
+            "kvm",
+            "Real KVM crossing costs on this machine (needs /dev/kvm and guest/build's guests), beside the latency model"
+        )
+        {
+            operations,
+            rounds,
+        };
         cmd.SetAction(pr => Execute(app, pr.GetValue(operations), pr.GetValue(rounds)));
         return cmd;
     }
 
     private static int Execute(CliApp app, int operations, int rounds)
     {
-        if (operations is < 1 or > 10_000_000) throw new CliInputException("--operations must lie in [1, 10000000]");
-        if (rounds is < 1 or > 1_000_000) throw new CliInputException("--requests must lie in [1, 1000000]");
+        if (operations is < 1 or > 10_000_000)
+            throw new CliInputException("--operations must lie in [1, 10000000]");
+        if (rounds is < 1 or > 1_000_000)
+            throw new CliInputException("--requests must lie in [1, 1000000]");
         if (!KvmSystem.TryOpen(out KvmSystem? opened, out string reason))
         {
             app.Err.WriteLine($"virtsim bench kvm: {reason}");
@@ -36,11 +53,23 @@ internal static class BenchKvmCommand
         using KvmSystem kvm = opened!;
         var inv = CultureInfo.InvariantCulture;
         LatencyModel model = LatencyModel.Default;
-        app.Out.WriteLine($"bench kvm: host {HostInfo.KernelRelease()} {HostInfo.KvmFlavour()} ({HostInfo.CpuModel()}), {Environment.ProcessorCount} CPUs, KVM API {kvm.ApiVersion}");
-        app.Out.WriteLine(string.Create(inv, $"model: userspace_exit_ns={model.UserspaceExitNs} ioeventfd_ns={model.IoEventFdNs} irqfd_inject_ns={model.IrqFdInjectNs} userspace_msi_ns={model.UserspaceMsiNs} worker_wakeup_ns={model.WorkerWakeupNs}"));
+        app.Out.WriteLine(
+            $"bench kvm: host {HostInfo.KernelRelease()} {HostInfo.KvmFlavour()} ({HostInfo.CpuModel()}), {Environment.ProcessorCount} CPUs, KVM API {kvm.ApiVersion}"
+        );
+        app.Out.WriteLine(
+            string.Create(
+                inv,
+                $"model: userspace_exit_ns={model.UserspaceExitNs} ioeventfd_ns={model.IoEventFdNs} irqfd_inject_ns={model.IrqFdInjectNs} userspace_msi_ns={model.UserspaceMsiNs} worker_wakeup_ns={model.WorkerWakeupNs}"
+            )
+        );
         foreach (KvmPathCost c in KvmPathBench.Run(kvm, operations))
         {
-            app.Out.WriteLine(string.Create(inv, $"bare: {c.Path}: ops={c.Operations} wall_ns_per_op={c.WallNsPerOperation:F0} cpu_ns_per_op={c.CpuNsPerOperation:F0}"));
+            app.Out.WriteLine(
+                string.Create(
+                    inv,
+                    $"bare: {c.Path}: ops={c.Operations} wall_ns_per_op={c.WallNsPerOperation:F0} cpu_ns_per_op={c.CpuNsPerOperation:F0}"
+                )
+            );
         }
         // The stress guest with one request in flight and neither EVENT_IDX nor INDIRECT: each request is one notify
         // and one MSI-X completion interrupt, and the guest prints nothing in between.
@@ -58,8 +87,22 @@ internal static class BenchKvmCommand
             foreach (bool trace in new[] { false, true })
             {
                 var options = new Dictionary<string, string> { ["requests"] = rounds.ToString(inv) };
-                if (p.Notify is not null) options["notify"] = p.Notify;
-                var request = new RecordRequest(p.Scenario, options, "stress", image, p.Backend, BuildInfo.Version, BuildInfo.Commit) { Trace = trace, Timeout = TimeSpan.FromSeconds(600), GuestArgs = args };
+                if (p.Notify is not null)
+                    options["notify"] = p.Notify;
+                var request = new RecordRequest(
+                    p.Scenario,
+                    options,
+                    "stress",
+                    image,
+                    p.Backend,
+                    BuildInfo.Version,
+                    BuildInfo.Commit
+                )
+                {
+                    Trace = trace,
+                    Timeout = TimeSpan.FromSeconds(600),
+                    GuestArgs = args,
+                };
                 string file = Path.Combine(Path.GetTempPath(), $"virtsim-bench-kvm-{Environment.ProcessId}.vtrace");
                 RecordResult r;
                 try
@@ -81,10 +124,15 @@ internal static class BenchKvmCommand
                     app.Err.WriteLine($"virtsim bench kvm: {p.Name}: guest status {r.GuestStatus}");
                     return ExitCodes.Finding;
                 }
-                if (p.Notify == "exit" && p.Name.StartsWith("warm", StringComparison.Ordinal)) continue;
+                if (p.Notify == "exit" && p.Name.StartsWith("warm", StringComparison.Ordinal))
+                    continue;
                 long requests = rounds;
-                app.Out.WriteLine(string.Create(inv,
-                    $"machine: {p.Name}: recorder={(trace ? "on" : "off")} requests={requests} interrupts={r.Interrupts} kicks={r.Kicks} exits_per_request={(double)r.Exits / requests:F1} wall_us_per_request={r.GuestNs / 1e3 / requests:F1} cpu_us_per_request={r.CpuNs / 1e3 / requests:F1} memory_sync_us_per_request={r.MemorySyncNs / 1e3 / requests:F1}{(trace ? string.Create(inv, $" trace_bytes_per_event={(double)r.TraceBytes / Math.Max(1UL, r.Events):F1}") : "")}"));
+                app.Out.WriteLine(
+                    string.Create(
+                        inv,
+                        $"machine: {p.Name}: recorder={(trace ? "on" : "off")} requests={requests} interrupts={r.Interrupts} kicks={r.Kicks} exits_per_request={(double)r.Exits / requests:F1} wall_us_per_request={r.GuestNs / 1e3 / requests:F1} cpu_us_per_request={r.CpuNs / 1e3 / requests:F1} memory_sync_us_per_request={r.MemorySyncNs / 1e3 / requests:F1}{(trace ? string.Create(inv, $" trace_bytes_per_event={(double)r.TraceBytes / Math.Max(1UL, r.Events):F1}") : "")}"
+                    )
+                );
             }
         }
         return ExitCodes.Ok;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Sim.Kvm;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios.Recording;
-using Sim.Kvm;
 
 namespace Virtsim.Cli.Commands;
 
@@ -18,29 +18,83 @@ internal static class RecordCommand
 
     public static Command Build(CliApp app)
     {
-        var guest = new Option<string>("--guest") { Description = "Guest program: a name (guest/out/<name>.bin, built by guest/build) or a path to a flat binary", Required = true };
-        var device = new Option<string>("--device") { Description = "Device model serving the guest's exits: demo, virtio-demo, factorial, counter, blk (vhost-demo = virtio-demo --backend vhost)", Required = true };
-        var backend = new Option<string>("--backend") { Description = "virtio (userspace device), vhost (vhost worker in this process) or kernel-vhost (the lab's kernel module)", DefaultValueFactory = _ => "virtio" };
+        var guest = new Option<string>("--guest")
+        {
+            Description =
+                "Guest program: a name (guest/out/<name>.bin, built by guest/build) or a path to a flat binary",
+            Required = true,
+        };
+        var device = new Option<string>("--device")
+        {
+            Description =
+                "Device model serving the guest's exits: demo, virtio-demo, factorial, counter, blk (vhost-demo = virtio-demo --backend vhost)",
+            Required = true,
+        };
+        var backend = new Option<string>("--backend")
+        {
+            Description =
+                "virtio (userspace device), vhost (vhost worker in this process) or kernel-vhost (the lab's kernel module)",
+            DefaultValueFactory = _ => "virtio",
+        };
         backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
-        var opt = new Option<string[]>("--opt", "-O") { Description = "Scenario option key=value (repeatable): transport, irq, notify, flavour, requests, ...; also written to the guest's parameter block", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
-        var output = new Option<string>("--output", "-o") { Description = "Trace file to write (required unless --no-trace)" };
-        var noTrace = new Option<bool>("--no-trace") { Description = "Recorder off: run the same guest on the same machine (device models, threads, memory sync) but write no trace; the baseline for measuring recording overhead" };
+        var opt = new Option<string[]>("--opt", "-O")
+        {
+            Description =
+                "Scenario option key=value (repeatable): transport, irq, notify, flavour, requests, ...; also written to the guest's parameter block",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => [],
+        };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "Trace file to write (required unless --no-trace)",
+        };
+        var noTrace = new Option<bool>("--no-trace")
+        {
+            Description =
+                "Recorder off: run the same guest on the same machine (device models, threads, memory sync) but write no trace; the baseline for measuring recording overhead",
+        };
         var force = new Option<bool>("--force") { Description = "Replace an existing output file" };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds the guest may run before the recording is abandoned", DefaultValueFactory = _ => 120 };
+        var timeout = new Option<int>("--timeout")
+        {
+            Description = "Seconds the guest may run before the recording is abandoned",
+            DefaultValueFactory = _ => 120,
+        };
         var wiring = new Option<string>("--kernel-vhost-wiring")
         {
-            Description = "kernel-vhost only: relay (default; the recorder relays kick and call, every kernel "
+            Description =
+                "kernel-vhost only: relay (default; the recorder relays kick and call, every kernel "
                 + "event at its own time) or direct (kick = the queue's KVM_IOEVENTFD, call = the vector's "
                 + "KVM_IRQFD, as QEMU wires vhost; the module counts the kernel's events and the recorder stamps "
                 + "them at the next exit; docs/recording.md §5)",
             DefaultValueFactory = _ => KernelVhostWiring.Relay,
         };
         wiring.AcceptOnlyFromAmong([.. KernelVhostWiring.All]);
-        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)") { guest, device, backend, opt, output, noTrace, force, timeout };
+        var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)")
+        {
+            guest,
+            device,
+            backend,
+            opt,
+            output,
+            noTrace,
+            force,
+            timeout,
+        };
         cmd.Options.Add(wiring);
-        cmd.SetAction(pr => Execute(app, pr.GetValue(guest)!, pr.GetValue(device)!, pr.GetValue(backend)!,
-            pr.GetValue(opt) ?? [], pr.GetValue(output), pr.GetValue(noTrace), pr.GetValue(force), pr.GetValue(timeout),
-            pr.GetValue(wiring)!));
+        cmd.SetAction(pr =>
+            Execute(
+                app,
+                pr.GetValue(guest)!,
+                pr.GetValue(device)!,
+                pr.GetValue(backend)!,
+                pr.GetValue(opt) ?? [],
+                pr.GetValue(output),
+                pr.GetValue(noTrace),
+                pr.GetValue(force),
+                pr.GetValue(timeout),
+                pr.GetValue(wiring)!
+            )
+        );
         return cmd;
     }
 
@@ -48,8 +102,10 @@ internal static class RecordCommand
     /// vhost-demo scenario.</summary>
     public static string ScenarioFor(string device, string backend)
     {
-        if (backend == "virtio") return device;
-        if (device is "virtio-demo" or "vhost-demo") return "vhost-demo";
+        if (backend == "virtio")
+            return device;
+        if (device is "virtio-demo" or "vhost-demo")
+            return "vhost-demo";
         throw new CliInputException($"--backend {backend} serves only the virtio-demo device, not '{device}'");
     }
 
@@ -67,20 +123,36 @@ internal static class RecordCommand
             for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
             {
                 string candidate = Path.Combine(d.FullName, relative);
-                if (File.Exists(candidate)) return candidate;
+                if (File.Exists(candidate))
+                    return candidate;
             }
         }
-        throw new CliInputException($"no guest named '{guest}': {relative} not found (build the guests with guest/build, or pass a path)");
+        throw new CliInputException(
+            $"no guest named '{guest}': {relative} not found (build the guests with guest/build, or pass a path)"
+        );
     }
 
-    private static int Execute(CliApp app, string guestArg, string device, string backend, string[] pairs,
-        string? output, bool noTrace, bool force, int timeoutSeconds, string wiring)
+    private static int Execute(
+        CliApp app,
+        string guestArg,
+        string device,
+        string backend,
+        string[] pairs,
+        string? output,
+        bool noTrace,
+        bool force,
+        int timeoutSeconds,
+        string wiring
+    )
     {
         if (wiring != KernelVhostWiring.Relay && backend != "kernel-vhost")
             throw new CliInputException("--kernel-vhost-wiring applies to --backend kernel-vhost only");
-        if (timeoutSeconds is < 1 or > 3600) throw new CliInputException("--timeout must lie in [1, 3600] seconds");
-        if (noTrace && output is not null) throw new CliInputException("--no-trace writes no trace: leave out --output");
-        if (!noTrace && string.IsNullOrEmpty(output)) throw new CliInputException("--output is required (or --no-trace to run without recording)");
+        if (timeoutSeconds is < 1 or > 3600)
+            throw new CliInputException("--timeout must lie in [1, 3600] seconds");
+        if (noTrace && output is not null)
+            throw new CliInputException("--no-trace writes no trace: leave out --output");
+        if (!noTrace && string.IsNullOrEmpty(output))
+            throw new CliInputException("--output is required (or --no-trace to run without recording)");
         string scenario = ScenarioFor(device, backend);
         // KVM first: without it nothing else matters (and the message says so plainly).
         if (!KvmSystem.TryOpen(out KvmSystem? kvm, out string reason))
@@ -92,20 +164,32 @@ internal static class RecordCommand
         // The host's devices next: a missing one makes every other argument moot.
         if (backend == "kernel-vhost" && !File.Exists(KernelVhostDevice))
         {
-            app.Err.WriteLine($"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)");
+            app.Err.WriteLine(
+                $"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)"
+            );
             return ExitCodes.UsageOrInput;
         }
         ScenarioOptions options = ScenarioOptionParser.Parse(0, pairs);
         foreach (string key in ExternalMachine.RecorderOptionKeys)
         {
-            if (options.Named.ContainsKey(key)) throw new CliInputException($"option '{key}' is set by the recorder");
+            if (options.Named.ContainsKey(key))
+                throw new CliInputException($"option '{key}' is set by the recorder");
         }
         string guestPath = ResolveGuest(guestArg);
         string guestName = Path.GetFileNameWithoutExtension(guestPath);
         byte[] image = File.ReadAllBytes(guestPath);
-        if (output is not null && File.Exists(output) && !force) throw new CliInputException($"'{output}' exists; pass --force to replace it");
+        if (output is not null && File.Exists(output) && !force)
+            throw new CliInputException($"'{output}' exists; pass --force to replace it");
         {
-            var request = new RecordRequest(scenario, options.Named, guestName, image, backend, BuildInfo.Version, BuildInfo.Commit)
+            var request = new RecordRequest(
+                scenario,
+                options.Named,
+                guestName,
+                image,
+                backend,
+                BuildInfo.Version,
+                BuildInfo.Commit
+            )
             {
                 Timeout = TimeSpan.FromSeconds(timeoutSeconds),
                 Trace = !noTrace,
@@ -139,19 +223,53 @@ internal static class RecordCommand
         }
     }
 
-    private static void Print(CliApp app, string scenario, string guest, string backend, string? output, RecordResult r, ScenarioOptions options)
+    private static void Print(
+        CliApp app,
+        string scenario,
+        string guest,
+        string backend,
+        string? output,
+        RecordResult r,
+        ScenarioOptions options
+    )
     {
-        app.Out.WriteLine($"record: guest={guest} scenario={scenario} backend={backend}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}");
-        foreach (string line in r.Report) app.Out.WriteLine(line);
+        app.Out.WriteLine(
+            $"record: guest={guest} scenario={scenario} backend={backend}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}"
+        );
+        foreach (string line in r.Report)
+            app.Out.WriteLine(line);
         var inv = CultureInfo.InvariantCulture;
-        app.Out.WriteLine(string.Create(inv, $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} irqfds={r.IrqFdsAssigned} irqfd_signals={r.IrqFdSignals} guest_stores={r.GuestStores} pages_compared={r.PagesCompared} ioeventfds_refused={r.IoEventFdsRefused}"));
-        string countKey = scenario switch { "counter" => "ticks", "blk" => "writes", _ => "requests" };
-        string perRequest = options.Named.TryGetValue(countKey, out string? n) && long.TryParse(n, NumberStyles.Integer, inv, out long requests) && requests > 0
-            ? string.Create(inv, $" requests={requests} us_per_request={r.GuestNs / 1000.0 / requests:F2}")
-            : "";
-        app.Out.WriteLine(string.Create(inv, $"time: wall_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} memory_sync_ms={r.MemorySyncNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2}{perRequest}"));
-        app.Out.WriteLine(r.Traced
-            ? string.Create(inv, $"trace: {output} ({r.TraceBytes} bytes, {r.Events} events, {(r.Events == 0 ? 0 : (double)r.TraceBytes / r.Events):F1} bytes/event)")
-            : string.Create(inv, $"trace: none (recorder off: --no-trace; the machine emitted {r.Events} events)"));
+        app.Out.WriteLine(
+            string.Create(
+                inv,
+                $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} irqfds={r.IrqFdsAssigned} irqfd_signals={r.IrqFdSignals} guest_stores={r.GuestStores} pages_compared={r.PagesCompared} ioeventfds_refused={r.IoEventFdsRefused}"
+            )
+        );
+        string countKey = scenario switch
+        {
+            "counter" => "ticks",
+            "blk" => "writes",
+            _ => "requests",
+        };
+        string perRequest =
+            options.Named.TryGetValue(countKey, out string? n)
+            && long.TryParse(n, NumberStyles.Integer, inv, out long requests)
+            && requests > 0
+                ? string.Create(inv, $" requests={requests} us_per_request={r.GuestNs / 1000.0 / requests:F2}")
+                : "";
+        app.Out.WriteLine(
+            string.Create(
+                inv,
+                $"time: wall_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} memory_sync_ms={r.MemorySyncNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2}{perRequest}"
+            )
+        );
+        app.Out.WriteLine(
+            r.Traced
+                ? string.Create(
+                    inv,
+                    $"trace: {output} ({r.TraceBytes} bytes, {r.Events} events, {(r.Events == 0 ? 0 : (double)r.TraceBytes / r.Events):F1} bytes/event)"
+                )
+                : string.Create(inv, $"trace: none (recorder off: --no-trace; the machine emitted {r.Events} events)")
+        );
     }
 }

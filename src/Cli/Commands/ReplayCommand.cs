@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Sim.Engine.Trace;
 using Virtsim.Cli.Replay;
 using Virtsim.Fuzz.Engine;
-using Sim.Engine.Trace;
 
 namespace Virtsim.Cli.Commands;
 
@@ -15,10 +15,25 @@ internal static class ReplayCommand
 {
     public static Command Build(CliApp app)
     {
-        var paths = new Argument<string[]>("traces") { Description = "Trace files or directories (every *.vtrace below them)", Arity = ArgumentArity.OneOrMore };
-        var backend = new Option<string?>("--backend") { Description = "KVM recordings only: replay against this backend's machine instead (virtio, vhost or kernel-vhost, the last two both our vhost-demo model; a differential check of what the guest sees)" };
+        var paths = new Argument<string[]>("traces")
+        {
+            Description = "Trace files or directories (every *.vtrace below them)",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var backend = new Option<string?>("--backend")
+        {
+            Description =
+                "KVM recordings only: replay against this backend's machine instead (virtio, vhost or kernel-vhost, the last two both our vhost-demo model; a differential check of what the guest sees)",
+        };
         backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
-        var cmd = new Command("replay", "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and that the finding fires again)") { paths, backend };
+        var cmd = new Command(
+            "replay",
+            "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and that the finding fires again)"
+        )
+        {
+            paths,
+            backend,
+        };
         cmd.SetAction(pr => Execute(app, pr.GetValue(paths)!, pr.GetValue(backend)));
         return cmd;
     }
@@ -27,11 +42,17 @@ internal static class ReplayCommand
     {
         var skipped = new List<string>();
         var files = paths.SelectMany(p => TraceFiles.Expand(p, skipped)).ToList();
-        foreach (string note in skipped) app.Err.WriteLine($"virtsim: {note}");
-        if (files.Count == 0) throw new CliInputException($"no {TraceFiles.Extension} files under {string.Join(", ", paths)}");
+        foreach (string note in skipped)
+            app.Err.WriteLine($"virtsim: {note}");
+        if (files.Count == 0)
+            throw new CliInputException($"no {TraceFiles.Extension} files under {string.Join(", ", paths)}");
         int width = Math.Max(5, files.Max(f => f.Length));
-        app.Out.WriteLine($"{"trace".PadRight(width)}  {"origin",-9}  {"events",9}  {"result",-8}  {"events/s",10}");
-        int matched = 0, diverged = 0, errors = 0;
+        app.Out.WriteLine(
+            $"{"trace".PadRight(width)}  {"origin", -9}  {"events", 9}  {"result", -8}  {"events/s", 10}"
+        );
+        int matched = 0,
+            diverged = 0,
+            errors = 0;
         ulong totalEvents = 0;
         var details = new List<string>();
         var total = Stopwatch.StartNew();
@@ -41,31 +62,58 @@ internal static class ReplayCommand
             ReplayOutcome outcome = ReplayOne(file, backend);
             watch.Stop();
             totalEvents += outcome.Events;
-            string rate = outcome.Events == 0 ? "-" : (outcome.Events / Math.Max(watch.Elapsed.TotalSeconds, 1e-9)).ToString("N0", CultureInfo.InvariantCulture);
-            string result = outcome.Verdict switch { ReplayVerdict.Match => "ok", ReplayVerdict.Diverged => "DIVERGED", _ => "ERROR" };
-            app.Out.WriteLine($"{file.PadRight(width)}  {outcome.Origin,-9}  {outcome.Events,9}  {result,-8}  {rate,10}");
+            string rate =
+                outcome.Events == 0
+                    ? "-"
+                    : (outcome.Events / Math.Max(watch.Elapsed.TotalSeconds, 1e-9)).ToString(
+                        "N0",
+                        CultureInfo.InvariantCulture
+                    );
+            string result = outcome.Verdict switch
+            {
+                ReplayVerdict.Match => "ok",
+                ReplayVerdict.Diverged => "DIVERGED",
+                _ => "ERROR",
+            };
+            app.Out.WriteLine(
+                $"{file.PadRight(width)}  {outcome.Origin, -9}  {outcome.Events, 9}  {result, -8}  {rate, 10}"
+            );
             switch (outcome.Verdict)
             {
                 case ReplayVerdict.Match:
                     matched++;
-                    if (outcome.Note is { } note) details.Add($"{file}: {note}");
+                    if (outcome.Note is { } note)
+                        details.Add($"{file}: {note}");
                     break;
-                case ReplayVerdict.Diverged: diverged++; details.Add($"{file}: {outcome.Detail}"); break;
-                default: errors++; details.Add($"{file}: {outcome.Detail}"); break;
+                case ReplayVerdict.Diverged:
+                    diverged++;
+                    details.Add($"{file}: {outcome.Detail}");
+                    break;
+                default:
+                    errors++;
+                    details.Add($"{file}: {outcome.Detail}");
+                    break;
             }
         }
         total.Stop();
-        foreach (string d in details) app.Out.WriteLine(d);
-        app.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"replayed {files.Count} traces: {matched} ok, {diverged} diverged, {errors} unreadable; {totalEvents} events in {total.Elapsed.TotalSeconds:F2}s"));
-        if (errors > 0) return ExitCodes.UsageOrInput;
+        foreach (string d in details)
+            app.Out.WriteLine(d);
+        app.Out.WriteLine(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"replayed {files.Count} traces: {matched} ok, {diverged} diverged, {errors} unreadable; {totalEvents} events in {total.Elapsed.TotalSeconds:F2}s"
+            )
+        );
+        if (errors > 0)
+            return ExitCodes.UsageOrInput;
         return diverged > 0 ? ExitCodes.Finding : ExitCodes.Ok;
     }
 
     internal static ReplayOutcome ReplayOne(string file, string? backend)
     {
         ReplayOutcome? kvm = KvmReplayer.TryReplay(file, backend);
-        if (kvm is not null) return kvm;
+        if (kvm is not null)
+            return kvm;
         FileStream stream;
         try
         {
@@ -83,7 +131,9 @@ internal static class ReplayCommand
             }
             using (reader)
             {
-                ReplayOutcome outcome = FindingTrace.IsFindingTrace(reader.Header) ? FindingTraceReplayer.Replay(reader) : SimulatedReplayer.Replay(reader);
+                ReplayOutcome outcome = FindingTrace.IsFindingTrace(reader.Header)
+                    ? FindingTraceReplayer.Replay(reader)
+                    : SimulatedReplayer.Replay(reader);
                 return ReplayIntegrity.Check(outcome, reader);
             }
         }

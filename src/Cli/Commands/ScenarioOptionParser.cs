@@ -11,9 +11,11 @@ internal static class ScenarioOptionParser
         foreach (string pair in pairs)
         {
             int eq = pair.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0) throw new CliInputException($"--opt takes key=value, not '{pair}'");
+            if (eq <= 0)
+                throw new CliInputException($"--opt takes key=value, not '{pair}'");
             string key = pair[..eq].Trim();
-            if (named.ContainsKey(key)) throw new CliInputException($"option '{key}' given twice");
+            if (named.ContainsKey(key))
+                throw new CliInputException($"option '{key}' given twice");
             named[key] = pair[(eq + 1)..].Trim();
         }
         return new ScenarioOptions(seed, named);

@@ -28,17 +28,28 @@ internal sealed class ShowFilter
     public static ShowFilter Parse(IReadOnlyList<string> kinds, string? from, string? to)
     {
         HashSet<TraceEventKind>? set = null;
-        foreach (string name in kinds.SelectMany(k => k.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        foreach (
+            string name in kinds.SelectMany(k =>
+                k.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            )
+        )
         {
-            if (!Enum.TryParse(name, ignoreCase: true, out TraceEventKind kind) || !Enum.IsDefined(kind) || int.TryParse(name, out _))
+            if (
+                !Enum.TryParse(name, ignoreCase: true, out TraceEventKind kind)
+                || !Enum.IsDefined(kind)
+                || int.TryParse(name, out _)
+            )
             {
-                throw new CliInputException($"--kind: unknown event kind '{name}'; known: {string.Join(", ", Enum.GetNames<TraceEventKind>())}");
+                throw new CliInputException(
+                    $"--kind: unknown event kind '{name}'; known: {string.Join(", ", Enum.GetNames<TraceEventKind>())}"
+                );
             }
             (set ??= []).Add(kind);
         }
         Bound? lo = from is null ? null : ParseBound("--from", from);
         Bound? hi = to is null ? null : ParseBound("--to", to);
-        if (lo is { } l && hi is { } h && l.IsTime == h.IsTime && l.Value > h.Value) throw new CliInputException($"--from {from} lies after --to {to}");
+        if (lo is { } l && hi is { } h && l.IsTime == h.IsTime && l.Value > h.Value)
+            throw new CliInputException($"--from {from} lies after --to {to}");
         return new ShowFilter(set, lo, hi);
     }
 
@@ -46,26 +57,46 @@ internal sealed class ShowFilter
     /// listed.</summary>
     public bool Matches(ulong index, long time, TraceEventKind kind)
     {
-        if (_kinds is not null && !_kinds.Contains(kind)) return false;
-        if (_from is { } f && (f.IsTime ? time < f.Value : index < (ulong)f.Value)) return false;
+        if (_kinds is not null && !_kinds.Contains(kind))
+            return false;
+        if (_from is { } f && (f.IsTime ? time < f.Value : index < (ulong)f.Value))
+            return false;
         return _to is not { } t || (t.IsTime ? time <= t.Value : index <= (ulong)t.Value);
     }
 
     private static Bound ParseBound(string option, string text)
     {
         string s = text.Trim();
-        if (ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out ulong index) && index <= long.MaxValue) return new Bound(false, (long)index);
+        if (
+            ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out ulong index)
+            && index <= long.MaxValue
+        )
+            return new Bound(false, (long)index);
         (string number, decimal scale) = s switch
         {
             _ when s.EndsWith("ns", StringComparison.Ordinal) => (s[..^2], 1m),
-            _ when s.EndsWith("us", StringComparison.Ordinal) || s.EndsWith("µs", StringComparison.Ordinal) => (s[..^2], 1_000m),
+            _ when s.EndsWith("us", StringComparison.Ordinal) || s.EndsWith("µs", StringComparison.Ordinal) => (
+                s[..^2],
+                1_000m
+            ),
             _ when s.EndsWith("ms", StringComparison.Ordinal) => (s[..^2], 1_000_000m),
             _ when s.EndsWith('s') => (s[..^1], 1_000_000_000m),
             _ => ("", 0m),
         };
-        if (scale == 0 || !decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal value) || value * scale > long.MaxValue)
+        if (
+            scale == 0
+            || !decimal.TryParse(
+                number,
+                NumberStyles.AllowDecimalPoint,
+                CultureInfo.InvariantCulture,
+                out decimal value
+            )
+            || value * scale > long.MaxValue
+        )
         {
-            throw new CliInputException($"{option} takes an event index (120) or a time with a unit (1134100ns, 2us, 1.5ms, 1s); got '{text}'");
+            throw new CliInputException(
+                $"{option} takes an event index (120) or a time with a unit (1134100ns, 2us, 1.5ms, 1s); got '{text}'"
+            );
         }
         return new Bound(true, (long)decimal.Floor(value * scale));
     }

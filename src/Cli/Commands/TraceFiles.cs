@@ -17,15 +17,28 @@ internal static class TraceFiles
     {
         switch (FileKinds.Of(path, followLinks: true))
         {
-            case FileKind.Directory: throw new CliInputException($"cannot open '{path}': it is a directory");
-            case FileKind.Other: throw new CliInputException($"cannot open '{path}': not a regular file (a FIFO, socket or device); traces are read from regular files");
-            default: break;
+            case FileKind.Directory:
+                throw new CliInputException($"cannot open '{path}': it is a directory");
+            case FileKind.Other:
+                throw new CliInputException(
+                    $"cannot open '{path}': not a regular file (a FIFO, socket or device); traces are read from regular files"
+                );
+            default:
+                break;
         }
         try
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            return new FileStream(
+                path,
+                FileMode.Open,
+                FileAccess.Read,
+                FileShare.Read,
+                1 << 16,
+                FileOptions.SequentialScan
+            );
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception ex)
+            when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new CliInputException($"cannot open '{path}': {ex.Message}");
         }
@@ -40,13 +53,15 @@ internal static class TraceFiles
         ArgumentNullException.ThrowIfNull(skipped);
         switch (FileKinds.Of(path, followLinks: true))
         {
-            case FileKind.Missing: throw new CliInputException($"'{path}' is neither a trace file nor a directory");
+            case FileKind.Missing:
+                throw new CliInputException($"'{path}' is neither a trace file nor a directory");
             case FileKind.Directory:
                 var found = new List<string>();
                 Walk(path, 0, found, skipped);
                 found.Sort(StringComparer.Ordinal);
                 return found;
-            default: return [path];
+            default:
+                return [path];
         }
     }
 
@@ -81,7 +96,8 @@ internal static class TraceFiles
                 continue;
             }
             // Regular files, links to them and non-regular *.vtrace entries (OpenRead reports those as errors).
-            if (entry.EndsWith(Extension, StringComparison.Ordinal)) found.Add(entry);
+            if (entry.EndsWith(Extension, StringComparison.Ordinal))
+                found.Add(entry);
         }
     }
 }

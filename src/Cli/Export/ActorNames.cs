@@ -21,9 +21,15 @@ internal sealed class ActorNames
     public string Actor(uint source)
     {
         string role;
-        if (_scenario.Contains("vhost", StringComparison.Ordinal) && source == VhostDemoFrontendDevice.VhostTraceIdDefault) role = "vhost worker";
-        else if (_scenario == "ping" && source == PingBackendActor) role = "backend worker";
-        else role = "QEMU main loop";
+        if (
+            _scenario.Contains("vhost", StringComparison.Ordinal)
+            && source == VhostDemoFrontendDevice.VhostTraceIdDefault
+        )
+            role = "vhost worker";
+        else if (_scenario == "ping" && source == PingBackendActor)
+            role = "backend worker";
+        else
+            role = "QEMU main loop";
         return string.Create(CultureInfo.InvariantCulture, $"{role} (actor 0x{source:x})");
     }
 

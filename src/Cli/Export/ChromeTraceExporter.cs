@@ -56,7 +56,8 @@ public static class ChromeTraceExporter
         ulong index = 0;
         while (reader.TryReadNext(out TraceEvent ev, out TraceError? error) || error is not null)
         {
-            if (error is not null) return error;
+            if (error is not null)
+                return error;
             state.Add(json, index, ev);
             index++;
         }
@@ -73,10 +74,14 @@ public static class ChromeTraceExporter
         json.WriteStartObject("otherData");
         json.WriteString("scenario", header.Scenario);
         json.WriteString("seed", header.Seed.ToString(CultureInfo.InvariantCulture));
-        json.WriteString("origin", header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated);
+        json.WriteString(
+            "origin",
+            header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated
+        );
         json.WriteString("virtsim", header.VirtsimVersion);
         json.WriteString("commit", header.GitCommit);
-        foreach (KeyValuePair<string, string> kv in header.Options) json.WriteString("option." + kv.Key, kv.Value);
+        foreach (KeyValuePair<string, string> kv in header.Options)
+            json.WriteString("option." + kv.Key, kv.Value);
         json.WriteEndObject();
     }
 

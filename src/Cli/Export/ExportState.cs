@@ -53,18 +53,23 @@ internal sealed class ExportState
     {
         switch (ev.Kind)
         {
-            case TraceEventKind.ContextSwitch or TraceEventKind.DeviceRead or TraceEventKind.DeviceWrite or TraceEventKind.DeviceResult:
-                {
-                    int tid = checked(ChromeTraceExporter.ActorTidBase + (int)Math.Min(ev.Source, 0xFFFFu));
-                    if (!_tracks.ContainsKey(tid)) _tracks[tid] = _names.Actor(ev.Source);
-                    return tid;
-                }
+            case TraceEventKind.ContextSwitch
+            or TraceEventKind.DeviceRead
+            or TraceEventKind.DeviceWrite
+            or TraceEventKind.DeviceResult:
+            {
+                int tid = checked(ChromeTraceExporter.ActorTidBase + (int)Math.Min(ev.Source, 0xFFFFu));
+                if (!_tracks.ContainsKey(tid))
+                    _tracks[tid] = _names.Actor(ev.Source);
+                return tid;
+            }
             case TraceEventKind.TimerFire:
-                {
-                    int tid = checked(ChromeTraceExporter.TimerTidBase + (int)Math.Min(ev.Source, 0xFFFFu));
-                    if (!_tracks.ContainsKey(tid)) _tracks[tid] = ActorNames.Timer(ev.Source);
-                    return tid;
-                }
+            {
+                int tid = checked(ChromeTraceExporter.TimerTidBase + (int)Math.Min(ev.Source, 0xFFFFu));
+                if (!_tracks.ContainsKey(tid))
+                    _tracks[tid] = ActorNames.Timer(ev.Source);
+                return tid;
+            }
             case TraceEventKind.EventFdSignal or TraceEventKind.EventFdRead or TraceEventKind.Checkpoint:
                 return _lastTid;
             default:
@@ -112,11 +117,15 @@ internal sealed class ExportState
     {
         List<(long Ns, int Tid)>? flow = _flow;
         _flow = null;
-        if (flow is null || flow.Count < 2) return;
+        if (flow is null || flow.Count < 2)
+            return;
         int id = ++_flowId;
         for (int i = 0; i < flow.Count; i++)
         {
-            string ph = i == 0 ? "s" : i == flow.Count - 1 ? "f" : "t";
+            string ph =
+                i == 0 ? "s"
+                : i == flow.Count - 1 ? "f"
+                : "t";
             json.WriteStartObject();
             json.WriteString("ph", ph);
             json.WriteString("name", "kick");
@@ -125,7 +134,8 @@ internal sealed class ExportState
             json.WriteNumber("pid", ChromeTraceExporter.Pid);
             json.WriteNumber("tid", flow[i].Tid);
             json.WriteNumber("ts", Microseconds(flow[i].Ns));
-            if (ph == "f") json.WriteString("bp", "e");
+            if (ph == "f")
+                json.WriteString("bp", "e");
             json.WriteEndObject();
         }
     }
@@ -139,8 +149,10 @@ internal sealed class ExportState
         json.WriteNumber("pid", ChromeTraceExporter.Pid);
         json.WriteNumber("tid", tid);
         json.WriteNumber("ts", Microseconds(ns));
-        if (ph == "X") json.WriteNumber("dur", SliceDurationUs);
-        else json.WriteString("s", "g");
+        if (ph == "X")
+            json.WriteNumber("dur", SliceDurationUs);
+        else
+            json.WriteString("s", "g");
         json.WriteStartObject("args");
         json.WriteNumber("i", index);
         json.WriteNumber("t_ns", ev.Time);
@@ -150,7 +162,10 @@ internal sealed class ExportState
         if (!ev.Data.IsEmpty)
         {
             int shown = Math.Min(ev.Data.Length, ChromeTraceExporter.DataBytesMax);
-            json.WriteString("data", Convert.ToHexStringLower(ev.Data[..shown]) + (shown < ev.Data.Length ? "..." : ""));
+            json.WriteString(
+                "data",
+                Convert.ToHexStringLower(ev.Data[..shown]) + (shown < ev.Data.Length ? "..." : "")
+            );
             json.WriteNumber("data_len", ev.Data.Length);
         }
         json.WriteEndObject();
@@ -160,17 +175,19 @@ internal sealed class ExportState
     /// <summary>Trace Event Format times are microseconds; decimal keeps nanoseconds exact ("1334.101").</summary>
     private static decimal Microseconds(long ns) => ns / 1000m;
 
-    private static string Category(TraceEventKind kind) => kind switch
-    {
-        TraceEventKind.MmioRead or TraceEventKind.MmioWrite or TraceEventKind.PioIn or TraceEventKind.PioOut => "exit",
-        TraceEventKind.IoEventFd => "kick",
-        TraceEventKind.EventFdSignal or TraceEventKind.EventFdRead => "eventfd",
-        TraceEventKind.IrqInject or TraceEventKind.IrqEoi => "interrupt",
-        TraceEventKind.DeviceRead or TraceEventKind.DeviceWrite or TraceEventKind.GuestWrite => "memory",
-        TraceEventKind.DeviceResult => "completion",
-        TraceEventKind.ContextSwitch or TraceEventKind.Halt => "schedule",
-        TraceEventKind.TimerFire => "timer",
-        TraceEventKind.Checkpoint => "checkpoint",
-        _ => "other",
-    };
+    private static string Category(TraceEventKind kind) =>
+        kind switch
+        {
+            TraceEventKind.MmioRead or TraceEventKind.MmioWrite or TraceEventKind.PioIn or TraceEventKind.PioOut =>
+                "exit",
+            TraceEventKind.IoEventFd => "kick",
+            TraceEventKind.EventFdSignal or TraceEventKind.EventFdRead => "eventfd",
+            TraceEventKind.IrqInject or TraceEventKind.IrqEoi => "interrupt",
+            TraceEventKind.DeviceRead or TraceEventKind.DeviceWrite or TraceEventKind.GuestWrite => "memory",
+            TraceEventKind.DeviceResult => "completion",
+            TraceEventKind.ContextSwitch or TraceEventKind.Halt => "schedule",
+            TraceEventKind.TimerFire => "timer",
+            TraceEventKind.Checkpoint => "checkpoint",
+            _ => "other",
+        };
 }

@@ -1,5 +1,5 @@
-using Virtsim.Fuzz.Engine;
 using Sim.Engine.Trace;
+using Virtsim.Fuzz.Engine;
 
 namespace Virtsim.Cli.Replay;
 
@@ -20,6 +20,9 @@ public static class FindingTraceReplayer
             _ => ReplayVerdict.Error,
         };
         string detail = $"{r.TargetName}: {r.Detail}";
-        return new ReplayOutcome(verdict, origin, r.Events, detail) { Note = verdict == ReplayVerdict.Match ? detail : null };
+        return new ReplayOutcome(verdict, origin, r.Events, detail)
+        {
+            Note = verdict == ReplayVerdict.Match ? detail : null,
+        };
     }
 }

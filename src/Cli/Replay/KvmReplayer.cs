@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using Virtsim.Cli.Commands;
 using Sim.Engine.Trace;
 using Sim.Scenarios.Recording;
+using Virtsim.Cli.Commands;
 
 namespace Virtsim.Cli.Replay;
 
@@ -18,10 +18,12 @@ public static class KvmReplayer
         try
         {
             using FileStream probe = TraceFiles.OpenRead(file);
-            if (!TraceReader.TryOpen(probe, out TraceReader? reader, out _)) return null;
+            if (!TraceReader.TryOpen(probe, out TraceReader? reader, out _))
+                return null;
             TraceHeader header = reader.Header;
             reader.Dispose();
-            if (header.Origin != TraceOrigin.Kvm) return null;
+            if (header.Origin != TraceOrigin.Kvm)
+                return null;
             string? scenario = backend switch
             {
                 null => null,
@@ -32,11 +34,24 @@ public static class KvmReplayer
             var watch = Stopwatch.StartNew();
             KvmReplayResult r = KvmTraceReplay.Replay(() => TraceFiles.OpenRead(file), scenario);
             watch.Stop();
-            ReplayVerdict verdict = r.Verdict switch { KvmReplayVerdict.Match => ReplayVerdict.Match, KvmReplayVerdict.Diverged => ReplayVerdict.Diverged, _ => ReplayVerdict.Error };
-            bool kernel = header.Options.TryGetValue("backend", out string? recorded) && recorded == KvmTraceReplay.KernelVhostBackend;
-            string against = (scenario is not null && scenario != header.Scenario) || kernel ? $" against {scenario ?? header.Scenario} (guest-visible events compared)" : "";
+            ReplayVerdict verdict = r.Verdict switch
+            {
+                KvmReplayVerdict.Match => ReplayVerdict.Match,
+                KvmReplayVerdict.Diverged => ReplayVerdict.Diverged,
+                _ => ReplayVerdict.Error,
+            };
+            bool kernel =
+                header.Options.TryGetValue("backend", out string? recorded)
+                && recorded == KvmTraceReplay.KernelVhostBackend;
+            string against =
+                (scenario is not null && scenario != header.Scenario) || kernel
+                    ? $" against {scenario ?? header.Scenario} (guest-visible events compared)"
+                    : "";
             double seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
-            string speed = string.Create(CultureInfo.InvariantCulture, $" replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={(r.RecordedNs / 1e9) / seconds:F1}x");
+            string speed = string.Create(
+                CultureInfo.InvariantCulture,
+                $" replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={(r.RecordedNs / 1e9) / seconds:F1}x"
+            );
             string origin = "kvm/" + (header.Host?.KvmFlavour ?? "?");
             return new ReplayOutcome(verdict, origin, r.Events, r.Detail + against)
             {

@@ -13,8 +13,15 @@ public static class ReplayIntegrity
     {
         ArgumentNullException.ThrowIfNull(outcome);
         ArgumentNullException.ThrowIfNull(reader);
-        if (outcome.Verdict != ReplayVerdict.Diverged) return outcome;
-        if (reader.TryVerifyRest(out TraceError? error)) return outcome;
-        return new ReplayOutcome(ReplayVerdict.Error, outcome.Origin, outcome.Events, $"the trace contradicts itself (corrupt, not a divergence): {error.Message}");
+        if (outcome.Verdict != ReplayVerdict.Diverged)
+            return outcome;
+        if (reader.TryVerifyRest(out TraceError? error))
+            return outcome;
+        return new ReplayOutcome(
+            ReplayVerdict.Error,
+            outcome.Origin,
+            outcome.Events,
+            $"the trace contradicts itself (corrupt, not a divergence): {error.Message}"
+        );
     }
 }

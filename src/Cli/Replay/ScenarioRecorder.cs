@@ -1,7 +1,7 @@
 using Sim.Engine.Memory;
-using Sim.Machine.Scenarios;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Machine.Scenarios;
 
 namespace Virtsim.Cli.Replay;
 
@@ -22,14 +22,20 @@ public static class ScenarioRecorder
             MemoryLayout = run.Simulation.Memory.Layout,
             CheckpointIntervalEvents = run.Simulation.Options.CheckpointInterval,
         };
-        foreach (var (k, v) in options.Named) header.Options[k] = v;
+        foreach (var (k, v) in options.Named)
+            header.Options[k] = v;
         return header;
     }
 
     /// <summary>Runs <paramref name="run"/>, streaming its events into <paramref name="stream"/>.</summary>
     public static StopReason RunWithTrace(IScenario scenario, ScenarioOptions options, ScenarioRun run, Stream stream)
     {
-        using var writer = new TraceWriter(stream, HeaderFor(scenario, options, run), run.Simulation.Memory, leaveOpen: true);
+        using var writer = new TraceWriter(
+            stream,
+            HeaderFor(scenario, options, run),
+            run.Simulation.Memory,
+            leaveOpen: true
+        );
         run.Simulation.AddSink(writer);
         StopReason stop = run.Run();
         GuestMemory memory = run.Simulation.Memory;

@@ -1,6 +1,6 @@
 using Sim.Engine.Memory;
-using Sim.Machine.Scenarios;
 using Sim.Engine.Trace;
+using Sim.Machine.Scenarios;
 using Sim.Scenarios;
 
 namespace Virtsim.Cli.Replay;
@@ -22,7 +22,12 @@ public static class SimulatedReplayer
         IScenario? scenario = ScenarioCatalog.Find(header.Scenario);
         if (scenario is null)
         {
-            return new ReplayOutcome(ReplayVerdict.Error, origin, 0, $"unknown scenario '{header.Scenario}' (this virtsim knows: {ScenarioCatalog.Names})");
+            return new ReplayOutcome(
+                ReplayVerdict.Error,
+                origin,
+                0,
+                $"unknown scenario '{header.Scenario}' (this virtsim knows: {ScenarioCatalog.Names})"
+            );
         }
         var options = new ScenarioOptions(header.Seed, header.Options);
         ScenarioRun run;
@@ -32,9 +37,17 @@ public static class SimulatedReplayer
         }
         catch (ArgumentException ex)
         {
-            return new ReplayOutcome(ReplayVerdict.Error, origin, 0, $"the header's options do not build a run: {ex.Message}");
+            return new ReplayOutcome(
+                ReplayVerdict.Error,
+                origin,
+                0,
+                $"the header's options do not build a run: {ex.Message}"
+            );
         }
-        if (!reader.TryCreateMemory(out GuestMemory? recorded, out TraceError? error) || !reader.TryReadInitialMemory(recorded, out error))
+        if (
+            !reader.TryCreateMemory(out GuestMemory? recorded, out TraceError? error)
+            || !reader.TryReadInitialMemory(recorded, out error)
+        )
         {
             return new ReplayOutcome(ReplayVerdict.Error, origin, 0, error.Message);
         }
@@ -43,7 +56,12 @@ public static class SimulatedReplayer
         long liveInterval = run.Simulation.Options.CheckpointInterval;
         if (header.CheckpointIntervalEvents != liveInterval)
         {
-            return new ReplayOutcome(ReplayVerdict.Diverged, origin, 0, $"checkpoint interval differs: the trace has a checkpoint every {header.CheckpointIntervalEvents} events, the run every {liveInterval}");
+            return new ReplayOutcome(
+                ReplayVerdict.Diverged,
+                origin,
+                0,
+                $"checkpoint interval differs: the trace has a checkpoint every {header.CheckpointIntervalEvents} events, the run every {liveInterval}"
+            );
         }
         ulong liveInitial = run.Simulation.Memory.ContentHash();
         // The reader checked the image it loaded against this hash (TryReadInitialMemory fails otherwise): hashing
@@ -51,7 +69,12 @@ public static class SimulatedReplayer
         ulong recordedInitial = reader.InitialMemoryHash;
         if (liveInitial != recordedInitial)
         {
-            return new ReplayOutcome(ReplayVerdict.Diverged, origin, 0, $"initial guest memory differs: expected hash 0x{recordedInitial:x16}, actual 0x{liveInitial:x16}");
+            return new ReplayOutcome(
+                ReplayVerdict.Diverged,
+                origin,
+                0,
+                $"initial guest memory differs: expected hash 0x{recordedInitial:x16}, actual 0x{liveInitial:x16}"
+            );
         }
         var comparer = new TraceComparer(reader);
         run.Simulation.AddSink(comparer);
@@ -66,17 +89,32 @@ public static class SimulatedReplayer
         }
         if (reader.Footer is not { } footer)
         {
-            return new ReplayOutcome(ReplayVerdict.Error, origin, comparer.EventsSeen, reader.Error?.Message ?? "the trace ends without its footer (truncated)");
+            return new ReplayOutcome(
+                ReplayVerdict.Error,
+                origin,
+                comparer.EventsSeen,
+                reader.Error?.Message ?? "the trace ends without its footer (truncated)"
+            );
         }
         ulong memoryHash = run.Simulation.Memory.ContentHash();
         if (footer.MemoryHash != memoryHash)
         {
-            return new ReplayOutcome(ReplayVerdict.Diverged, origin, comparer.EventsSeen, $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{memoryHash:x16}");
+            return new ReplayOutcome(
+                ReplayVerdict.Diverged,
+                origin,
+                comparer.EventsSeen,
+                $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{memoryHash:x16}"
+            );
         }
         long endTime = run.Simulation.Now;
         if (footer.EndTime != endTime)
         {
-            return new ReplayOutcome(ReplayVerdict.Diverged, origin, comparer.EventsSeen, $"end time differs: expected {footer.EndTime} ns (footer end_time), actual {endTime} ns");
+            return new ReplayOutcome(
+                ReplayVerdict.Diverged,
+                origin,
+                comparer.EventsSeen,
+                $"end time differs: expected {footer.EndTime} ns (footer end_time), actual {endTime} ns"
+            );
         }
         return new ReplayOutcome(ReplayVerdict.Match, origin, comparer.EventsSeen, $"memory_hash=0x{memoryHash:x16}");
     }

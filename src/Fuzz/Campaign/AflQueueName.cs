@@ -22,7 +22,8 @@ public static class AflQueueName
         var s = new StringBuilder(IdPrefix).Append(id.ToString("D6", CultureInfo.InvariantCulture));
         foreach (string part in parts)
         {
-            if (part.Length == 0) continue;
+            if (part.Length == 0)
+                continue;
             s.Append(',').Append(Sanitise(part));
         }
         return s.Length <= NameLengthMax ? s.ToString() : s.ToString(0, NameLengthMax);
@@ -32,9 +33,11 @@ public static class AflQueueName
     public static bool TryParseId(string fileName, out int id)
     {
         id = -1;
-        if (!fileName.StartsWith(IdPrefix, StringComparison.Ordinal)) return false;
+        if (!fileName.StartsWith(IdPrefix, StringComparison.Ordinal))
+            return false;
         int end = fileName.IndexOf(',', IdPrefix.Length);
-        ReadOnlySpan<char> digits = end < 0 ? fileName.AsSpan(IdPrefix.Length) : fileName.AsSpan(IdPrefix.Length, end - IdPrefix.Length);
+        ReadOnlySpan<char> digits =
+            end < 0 ? fileName.AsSpan(IdPrefix.Length) : fileName.AsSpan(IdPrefix.Length, end - IdPrefix.Length);
         return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out id);
     }
 
@@ -44,11 +47,13 @@ public static class AflQueueName
     /// <summary>Next free id in <paramref name="directory"/>: one past the largest present, 0 when none.</summary>
     public static int NextId(string directory)
     {
-        if (!Directory.Exists(directory)) return 0;
+        if (!Directory.Exists(directory))
+            return 0;
         int next = 0;
         foreach (string path in Directory.EnumerateFiles(directory))
         {
-            if (TryParseId(Path.GetFileName(path), out int id) && id >= next) next = id + 1;
+            if (TryParseId(Path.GetFileName(path), out int id) && id >= next)
+                next = id + 1;
         }
         return next;
     }

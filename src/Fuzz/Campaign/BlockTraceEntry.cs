@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text;
+using SharpFuzz.Common;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Instrumentation;
 using Virtsim.Fuzz.Targets;
-using SharpFuzz.Common;
 
 namespace Virtsim.Fuzz.Campaign;
 
@@ -28,14 +28,21 @@ public static class BlockTraceEntry
         ArgumentNullException.ThrowIfNull(invocation);
         string? targetName = invocation.Options.Target;
         string[] paths = [invocation.Options.Input ?? "", invocation.Options.SecondPath ?? ""];
-        if (targetName is null || FuzzTargets.Create(targetName) is not { } target || !Directory.Exists(paths[0]) || paths[1].Length == 0)
+        if (
+            targetName is null
+            || FuzzTargets.Create(targetName) is not { } target
+            || !Directory.Exists(paths[0])
+            || paths[1].Length == 0
+        )
         {
             error.WriteLine("virtsim: usage: virtsim fuzz blocks --target T <campaign or input dir> <out file>");
             return 2;
         }
         if (!SharpFuzzInstrumenter.Callbacks)
         {
-            error.WriteLine($"virtsim: fuzz blocks needs probes with SharpFuzz's branch callback: set {SharpFuzzInstrumenter.CallbackVariable}=1 (fuzz report does)");
+            error.WriteLine(
+                $"virtsim: fuzz blocks needs probes with SharpFuzz's branch callback: set {SharpFuzzInstrumenter.CallbackVariable}=1 (fuzz report does)"
+            );
             return 2;
         }
         ICoverage coverage = EdgeCoverage.Detect(target);
@@ -55,13 +62,15 @@ public static class BlockTraceEntry
         Action<int, string> previous = Trace.OnBranch;
         Trace.OnBranch = (id, method) =>
         {
-            if (!hits.TryGetValue(method, out HashSet<int>? ids)) hits[method] = ids = [];
+            if (!hits.TryGetValue(method, out HashSet<int>? ids))
+                hits[method] = ids = [];
             ids.Add(id);
         };
         List<string> inputs = CorpusToolsEntry.InputFiles(paths[0], target.Name);
         try
         {
-            foreach (string file in inputs) _ = executor.Execute(File.ReadAllBytes(file));
+            foreach (string file in inputs)
+                _ = executor.Execute(File.ReadAllBytes(file));
         }
         finally
         {
@@ -70,7 +79,8 @@ public static class BlockTraceEntry
         text.Append(CultureInfo.InvariantCulture, $"inputs\t{inputs.Count}\n");
         foreach ((string method, HashSet<int> ids) in hits.OrderBy(h => h.Key, StringComparer.Ordinal))
         {
-            foreach (int id in ids.Order()) text.Append(CultureInfo.InvariantCulture, $"hit\t{id}\t{method}\n");
+            foreach (int id in ids.Order())
+                text.Append(CultureInfo.InvariantCulture, $"hit\t{id}\t{method}\n");
         }
         File.WriteAllText(paths[1], text.ToString());
         output.WriteLine($"blocks: {inputs.Count} inputs, {hits.Values.Sum(h => h.Count)} blocks reached");
@@ -79,6 +89,8 @@ public static class BlockTraceEntry
 
     /// <summary>The assembly <paramref name="name"/> as loaded beside this copy of Virtsim.Fuzz.</summary>
     private static Assembly AppDomainAssembly(string name) =>
-        (System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(typeof(BlockTraceEntry).Assembly) ?? System.Runtime.Loader.AssemblyLoadContext.Default)
-            .LoadFromAssemblyName(new AssemblyName(name));
+        (
+            System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(typeof(BlockTraceEntry).Assembly)
+            ?? System.Runtime.Loader.AssemblyLoadContext.Default
+        ).LoadFromAssemblyName(new AssemblyName(name));
 }

@@ -52,8 +52,10 @@ public sealed class CampaignLayout(string root)
     /// <summary>Worker directory names under the root (anything with a <c>queue/</c>), ordinal order.</summary>
     public IReadOnlyList<string> Workers()
     {
-        if (!Directory.Exists(Root)) return [];
-        var names = Directory.GetDirectories(Root)
+        if (!Directory.Exists(Root))
+            return [];
+        var names = Directory
+            .GetDirectories(Root)
             .Select(Path.GetFileName)
             .OfType<string>()
             .Where(n => !n.StartsWith('.') && n != FindingsName && Directory.Exists(Path.Combine(Root, n, QueueName)))
@@ -70,9 +72,11 @@ public sealed class CampaignLayout(string root)
         try
         {
             string file = TargetFile(worker);
-            if (File.Exists(file)) return File.ReadAllText(file).Trim();
+            if (File.Exists(file))
+                return File.ReadAllText(file).Trim();
             string stats = FuzzerStats(worker);
-            if (!File.Exists(stats)) return null;
+            if (!File.Exists(stats))
+                return null;
             string? commandLine = StatsFile.Read(stats).GetValueOrDefault("command_line");
             return commandLine is null ? null : TargetInCommandLine(commandLine);
         }
@@ -88,8 +92,10 @@ public sealed class CampaignLayout(string root)
         string[] words = commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         for (int i = 0; i < words.Length; i++)
         {
-            if (words[i] == "--target" && i + 1 < words.Length) return words[i + 1].Trim('\'', '"');
-            if (words[i].StartsWith("--target=", StringComparison.Ordinal)) return words[i]["--target=".Length..].Trim('\'', '"');
+            if (words[i] == "--target" && i + 1 < words.Length)
+                return words[i + 1].Trim('\'', '"');
+            if (words[i].StartsWith("--target=", StringComparison.Ordinal))
+                return words[i]["--target=".Length..].Trim('\'', '"');
         }
         return null;
     }

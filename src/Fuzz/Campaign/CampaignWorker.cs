@@ -32,26 +32,45 @@ public sealed class CampaignWorker : ICampaignHooks
     private FuzzCampaign? _campaign;
     private volatile bool _stopRequested;
     private string? _stopReason;
-    private int _nextQueueId, _nextCrashId, _nextHangId;
+    private int _nextQueueId,
+        _nextCrashId,
+        _nextHangId;
     private bool _resuming;
     private string? _importFrom;
     private string? _importName;
     private long _priorExecs;
     private double _priorRunSeconds;
     private long _startUnix;
-    private long _lastFindUnix, _lastCrashUnix, _lastHangUnix, _lastNewEdgeUnix;
-    private long _savedCrashes, _savedHangs, _imported, _found;
-    private long _stabilityRuns, _stabilityStable;
-    private long _nextStatsTicks, _nextSyncTicks, _nextParentCheckTicks;
+    private long _lastFindUnix,
+        _lastCrashUnix,
+        _lastHangUnix,
+        _lastNewEdgeUnix;
+    private long _savedCrashes,
+        _savedHangs,
+        _imported,
+        _found;
+    private long _stabilityRuns,
+        _stabilityStable;
+    private long _nextStatsTicks,
+        _nextSyncTicks,
+        _nextParentCheckTicks;
     private long _rssStart;
     private int _knownFindings;
     private int _betweenCount;
     private long _rateExecs;
     private double _rateSeconds;
 
-    public CampaignWorker(IFuzzTarget target, CampaignOptions options, ICoverage coverage, CampaignLayout layout, WorkerSettings settings, TextWriter log)
+    public CampaignWorker(
+        IFuzzTarget target,
+        CampaignOptions options,
+        ICoverage coverage,
+        CampaignLayout layout,
+        WorkerSettings settings,
+        TextWriter log
+    )
     {
-        if (!WorkerSettings.IsValidName(settings.Name)) throw new ArgumentException($"invalid worker name '{settings.Name}'", nameof(settings));
+        if (!WorkerSettings.IsValidName(settings.Name))
+            throw new ArgumentException($"invalid worker name '{settings.Name}'", nameof(settings));
         _target = target;
         _coverage = coverage;
         _layout = layout;
@@ -78,7 +97,8 @@ public sealed class CampaignWorker : ICampaignHooks
         Directory.CreateDirectory(_layout.Hangs(me));
         Directory.CreateDirectory(_options.FindingsDirectory!);
         int stale = StaleTempFiles.Clean(_layout.Worker(me)) + StaleTempFiles.Clean(_options.FindingsDirectory!);
-        if (stale > 0) _log.WriteLine($"removed {stale} temporary file(s) left by a killed run");
+        if (stale > 0)
+            _log.WriteLine($"removed {stale} temporary file(s) left by a killed run");
         File.WriteAllText(_layout.TargetFile(me), _target.Name + "\n");
         if (_settings.Main && !File.Exists(Path.Combine(_layout.Worker(me), CampaignLayout.MainNodeName)))
         {
@@ -103,21 +123,26 @@ public sealed class CampaignWorker : ICampaignHooks
         _nextSyncTicks = (long)(_settings.SyncEverySeconds * Stopwatch.Frequency);
         CampaignResult result = campaign.Run(() => _stopRequested || shouldStop?.Invoke() == true);
         WriteStats(campaign, final: true);
-        _log.WriteLine($"stopped: {_stopReason ?? "limit reached"}; execs_done={_priorExecs + campaign.Executions} corpus={campaign.CorpusCount} edges={campaign.Edges} rss_start_kb={_rssStart / 1024} rss_end_kb={Environment.WorkingSet / 1024}");
+        _log.WriteLine(
+            $"stopped: {_stopReason ?? "limit reached"}; execs_done={_priorExecs + campaign.Executions} corpus={campaign.CorpusCount} edges={campaign.Edges} rss_start_kb={_rssStart / 1024} rss_end_kb={Environment.WorkingSet / 1024}"
+        );
         return result;
     }
 
     private void Resume(FuzzCampaign campaign)
     {
         string queue = _layout.Queue(_settings.Name);
-        var entries = Directory.EnumerateFiles(queue)
+        var entries = Directory
+            .EnumerateFiles(queue)
             .Select(p => (Path: p, Ok: AflQueueName.TryParseId(Path.GetFileName(p), out int id), Id: id))
             .Where(e => e.Ok)
             .OrderBy(e => e.Id)
             .ToList();
         if (entries.Count == 0 && _priorExecs == 0)
         {
-            _log.WriteLine($"new campaign directory {_layout.Worker(_settings.Name)} ({_knownFindings} known findings)");
+            _log.WriteLine(
+                $"new campaign directory {_layout.Worker(_settings.Name)} ({_knownFindings} known findings)"
+            );
             return;
         }
         _resuming = true;
@@ -139,7 +164,9 @@ public sealed class CampaignWorker : ICampaignHooks
             loaded++;
         }
         _resuming = false;
-        _log.WriteLine($"resuming: {loaded} corpus entries, {_knownFindings} known findings, {_priorExecs} earlier executions ({_priorRunSeconds:F0}s) from {_layout.Worker(_settings.Name)}");
+        _log.WriteLine(
+            $"resuming: {loaded} corpus entries, {_knownFindings} known findings, {_priorExecs} earlier executions ({_priorRunSeconds:F0}s) from {_layout.Worker(_settings.Name)}"
+        );
     }
 
     private void LoadPriorStats()
@@ -156,7 +183,11 @@ public sealed class CampaignWorker : ICampaignHooks
         _lastNewEdgeUnix = (long)StatsFile.Number(ours, "last_new_edge");
         foreach ((string key, string value) in ours)
         {
-            if (key.StartsWith("findings_", StringComparison.Ordinal) && int.TryParse(value, CultureInfo.InvariantCulture, out int n)) _findingsByOracle[key["findings_".Length..]] = n;
+            if (
+                key.StartsWith("findings_", StringComparison.Ordinal)
+                && int.TryParse(value, CultureInfo.InvariantCulture, out int n)
+            )
+                _findingsByOracle[key["findings_".Length..]] = n;
         }
     }
 
@@ -164,9 +195,15 @@ public sealed class CampaignWorker : ICampaignHooks
     private int LoadKnownFindings(FuzzCampaign campaign)
     {
         int added = 0;
-        foreach ((string oracle, string site, string shape) in FindingRegistry.Load(_options.FindingsDirectory!, _target.Name))
+        foreach (
+            (string oracle, string site, string shape) in FindingRegistry.Load(
+                _options.FindingsDirectory!,
+                _target.Name
+            )
+        )
         {
-            if (campaign.AddKnownFinding(oracle, site, shape)) added++;
+            if (campaign.AddKnownFinding(oracle, site, shape))
+                added++;
         }
         return added;
     }
@@ -174,15 +211,35 @@ public sealed class CampaignWorker : ICampaignHooks
     public void CorpusAdded(byte[] input, bool newEdges)
     {
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (newEdges) _lastNewEdgeUnix = now;
-        if (_resuming) return;
+        if (newEdges)
+            _lastNewEdgeUnix = now;
+        if (_resuming)
+            return;
         long ms = (long)_clock.Elapsed.TotalMilliseconds;
         long execs = _priorExecs + (_campaign?.Executions ?? 0);
         string name = _importFrom is { } from
-            ? AflQueueName.Format(_nextQueueId, "sync:" + from, "src:" + (_importName is { } n && AflQueueName.TryParseId(n, out int srcId) ? srcId.ToString("D6", CultureInfo.InvariantCulture) : "0"), newEdges ? "+cov" : "")
-            : AflQueueName.Format(_nextQueueId, "time:" + ms.ToString(CultureInfo.InvariantCulture), "execs:" + execs.ToString(CultureInfo.InvariantCulture), "op:" + (_clock.IsRunning ? "havoc" : "seed"), newEdges ? "+cov" : "");
-        if (AtomicFile.TryCreate(Path.Combine(_layout.Queue(_settings.Name), name), input)) _nextQueueId++;
-        if (_importFrom is not null) _imported++;
+            ? AflQueueName.Format(
+                _nextQueueId,
+                "sync:" + from,
+                "src:"
+                    + (
+                        _importName is { } n && AflQueueName.TryParseId(n, out int srcId)
+                            ? srcId.ToString("D6", CultureInfo.InvariantCulture)
+                            : "0"
+                    ),
+                newEdges ? "+cov" : ""
+            )
+            : AflQueueName.Format(
+                _nextQueueId,
+                "time:" + ms.ToString(CultureInfo.InvariantCulture),
+                "execs:" + execs.ToString(CultureInfo.InvariantCulture),
+                "op:" + (_clock.IsRunning ? "havoc" : "seed"),
+                newEdges ? "+cov" : ""
+            );
+        if (AtomicFile.TryCreate(Path.Combine(_layout.Queue(_settings.Name), name), input))
+            _nextQueueId++;
+        if (_importFrom is not null)
+            _imported++;
         else
         {
             _found++;
@@ -193,15 +250,28 @@ public sealed class CampaignWorker : ICampaignHooks
     public void FindingAdded(Finding finding, byte[] original, bool known)
     {
         _findingsByOracle[finding.Oracle] = _findingsByOracle.GetValueOrDefault(finding.Oracle) + (known ? 0 : 1);
-        if (known) return;
+        if (known)
+            return;
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         bool hang = finding.Oracle == FuzzOracle.Hang;
         string dir = hang ? _layout.Hangs(_settings.Name) : _layout.Crashes(_settings.Name);
         // AFL++ names a crash by the signal our glue answers with: SIGABRT (06) for a finding, SIGALRM for a hang.
         string name = hang
-            ? AflQueueName.Format(_nextHangId, "src:000000", "time:" + ((long)_clock.Elapsed.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "oracle:" + finding.Oracle)
-            : AflQueueName.Format(_nextCrashId, "sig:06", "src:000000", "time:" + ((long)_clock.Elapsed.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "oracle:" + finding.Oracle);
-        if (!AtomicFile.TryCreate(Path.Combine(dir, name), original)) return;
+            ? AflQueueName.Format(
+                _nextHangId,
+                "src:000000",
+                "time:" + ((long)_clock.Elapsed.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+                "oracle:" + finding.Oracle
+            )
+            : AflQueueName.Format(
+                _nextCrashId,
+                "sig:06",
+                "src:000000",
+                "time:" + ((long)_clock.Elapsed.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+                "oracle:" + finding.Oracle
+            );
+        if (!AtomicFile.TryCreate(Path.Combine(dir, name), original))
+            return;
         if (hang)
         {
             _nextHangId++;
@@ -233,13 +303,15 @@ public sealed class CampaignWorker : ICampaignHooks
             }
         }
         _stabilityRuns++;
-        if (stable) _stabilityStable++;
+        if (stable)
+            _stabilityStable++;
     }
 
     public bool BetweenExecutions(FuzzCampaign campaign)
     {
         // The clock is read every 64 executions only.
-        if ((++_betweenCount & 63) != 0) return !_stopRequested;
+        if ((++_betweenCount & 63) != 0)
+            return !_stopRequested;
         long now = _clock.ElapsedTicks;
         if (now >= _nextStatsTicks)
         {
@@ -254,29 +326,40 @@ public sealed class CampaignWorker : ICampaignHooks
         if (_settings.ParentPid > 0 && now >= _nextParentCheckTicks)
         {
             _nextParentCheckTicks = now + Stopwatch.Frequency;
-            if (!StaleTempFiles.IsAlive(_settings.ParentPid)) RequestStop($"the supervising process {_settings.ParentPid} is gone");
+            if (!StaleTempFiles.IsAlive(_settings.ParentPid))
+                RequestStop($"the supervising process {_settings.ParentPid} is gone");
         }
         return !_stopRequested;
     }
 
     private void SyncNow(FuzzCampaign campaign)
     {
-        foreach ((string oracle, string site, string shape) in FindingRegistry.Load(_options.FindingsDirectory!, _target.Name)) campaign.AddKnownFinding(oracle, site, shape);
-        (int read, int kept) = _sync.Sync((from, name, data) =>
-        {
-            _importFrom = from;
-            _importName = name;
-            try
+        foreach (
+            (string oracle, string site, string shape) in FindingRegistry.Load(
+                _options.FindingsDirectory!,
+                _target.Name
+            )
+        )
+            campaign.AddKnownFinding(oracle, site, shape);
+        (int read, int kept) = _sync.Sync(
+            (from, name, data) =>
             {
-                return campaign.Offer(data);
-            }
-            finally
-            {
-                _importFrom = null;
-                _importName = null;
-            }
-        }, _log);
-        if (read > 0) _log.WriteLine($"sync: read {read} entries from other instances, kept {kept}");
+                _importFrom = from;
+                _importName = name;
+                try
+                {
+                    return campaign.Offer(data);
+                }
+                finally
+                {
+                    _importFrom = null;
+                    _importName = null;
+                }
+            },
+            _log
+        );
+        if (read > 0)
+            _log.WriteLine($"sync: read {read} entries from other instances, kept {kept}");
     }
 
     private void WriteStats(FuzzCampaign campaign, bool final)
@@ -340,7 +423,17 @@ public sealed class CampaignWorker : ICampaignHooks
         };
         StatsFile.WriteAtomically(_layout.FuzzerStats(me), StatsFile.Format(stats));
         WriteVirtsimStats(me, final);
-        PlotDataFile.Append(_layout.PlotData(me), (long)runSeconds, campaign.CorpusCount, 100.0 * campaign.Edges / CoverageMap.Size, _savedCrashes, _savedHangs, recent, execs, campaign.Edges);
+        PlotDataFile.Append(
+            _layout.PlotData(me),
+            (long)runSeconds,
+            campaign.CorpusCount,
+            100.0 * campaign.Edges / CoverageMap.Size,
+            _savedCrashes,
+            _savedHangs,
+            recent,
+            execs,
+            campaign.Edges
+        );
     }
 
     /// <summary>virtsim's own per-worker figures next to AFL++'s fuzzer_stats (target, seed, stability counts,
@@ -362,7 +455,8 @@ public sealed class CampaignWorker : ICampaignHooks
             new("cpu_seconds", Fixed2(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds)),
             new("state", final ? "stopped" : "running"),
         };
-        foreach ((string oracle, int n) in _findingsByOracle) ours.Add(new("findings_" + oracle, Integer(n)));
+        foreach ((string oracle, int n) in _findingsByOracle)
+            ours.Add(new("findings_" + oracle, Integer(n)));
         StatsFile.WriteAtomically(_layout.VirtsimStats(me), StatsFile.Format(ours));
     }
 

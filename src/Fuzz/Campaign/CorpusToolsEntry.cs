@@ -39,7 +39,14 @@ public static class CorpusToolsEntry
         var executor = new FuzzExecutor(target, coverage, FuzzEntry.Limits(options));
         return options.Mode == FuzzMode.Cmin
             ? Cmin(target, executor, input, options.SecondPath!, output, error)
-            : Triage(target, executor, input, options.SecondPath ?? Path.Combine(input, CampaignLayout.FindingsName), output, error);
+            : Triage(
+                target,
+                executor,
+                input,
+                options.SecondPath ?? Path.Combine(input, CampaignLayout.FindingsName),
+                output,
+                error
+            );
     }
 
     /// <summary>Input files of <paramref name="directory"/>: the target's queues when it is a campaign directory,
@@ -48,13 +55,26 @@ public static class CorpusToolsEntry
     {
         var layout = new CampaignLayout(directory);
         IReadOnlyList<string> workers = layout.Workers();
-        IEnumerable<string> files = workers.Count > 0
-            ? workers.Where(w => layout.TargetOf(w) is { } t && (FuzzTargets.Create(t)?.Name ?? t) == targetName).SelectMany(w => Directory.EnumerateFiles(layout.Queue(w)))
-            : Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories);
-        return files.Where(f => !Path.GetFileName(f).StartsWith('.') && Path.GetFileName(f) != "README.txt").Order(StringComparer.Ordinal).ToList();
+        IEnumerable<string> files =
+            workers.Count > 0
+                ? workers
+                    .Where(w => layout.TargetOf(w) is { } t && (FuzzTargets.Create(t)?.Name ?? t) == targetName)
+                    .SelectMany(w => Directory.EnumerateFiles(layout.Queue(w)))
+                : Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories);
+        return files
+            .Where(f => !Path.GetFileName(f).StartsWith('.') && Path.GetFileName(f) != "README.txt")
+            .Order(StringComparer.Ordinal)
+            .ToList();
     }
 
-    private static int Cmin(IFuzzTarget target, FuzzExecutor executor, string input, string output, TextWriter stdout, TextWriter error)
+    private static int Cmin(
+        IFuzzTarget target,
+        FuzzExecutor executor,
+        string input,
+        string output,
+        TextWriter stdout,
+        TextWriter error
+    )
     {
         if (!executor.Coverage.IsAvailable)
         {
@@ -63,13 +83,16 @@ public static class CorpusToolsEntry
         }
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
         {
-            error.WriteLine($"virtsim: {output} is not empty; cmin writes into a new or empty directory and never overwrites");
+            error.WriteLine(
+                $"virtsim: {output} is not empty; cmin writes into a new or empty directory and never overwrites"
+            );
             return 2;
         }
         List<string> files = InputFiles(input, target.Name);
         // best[(edge index << 8) | bucket] = smallest input showing that tuple.
         var best = new Dictionary<int, byte[]>();
-        int fired = 0, read = 0;
+        int fired = 0,
+            read = 0;
         foreach (string file in files)
         {
             byte[] data;
@@ -90,14 +113,18 @@ public static class CorpusToolsEntry
             }
             foreach (int tuple in Tuples(executor.Coverage.Map))
             {
-                if (!best.TryGetValue(tuple, out byte[]? current) || FindingMinimizer.IsSimpler(data, current)) best[tuple] = data;
+                if (!best.TryGetValue(tuple, out byte[]? current) || FindingMinimizer.IsSimpler(data, current))
+                    best[tuple] = data;
             }
         }
         var kept = best.Values.Distinct().ToList();
         Directory.CreateDirectory(output);
-        foreach (byte[] data in kept) CorpusDirectory.Save(output, data);
+        foreach (byte[] data in kept)
+            CorpusDirectory.Save(output, data);
         int edges = best.Keys.Select(t => t >> 8).Distinct().Count();
-        stdout.WriteLine($"cmin: {read} inputs -> {kept.Count} in {output}; they keep all {best.Count} (edge, hit-count bucket) tuples over {edges} edges{(fired > 0 ? $"; {fired} inputs fire an oracle and were left out (virtsim fuzz triage)" : "")}");
+        stdout.WriteLine(
+            $"cmin: {read} inputs -> {kept.Count} in {output}; they keep all {best.Count} (edge, hit-count bucket) tuples over {edges} edges{(fired > 0 ? $"; {fired} inputs fire an oracle and were left out (virtsim fuzz triage)" : "")}"
+        );
         return 0;
     }
 
@@ -108,33 +135,53 @@ public static class CorpusToolsEntry
         var tuples = new List<int>();
         for (int i = 0; i < map.Length; i++)
         {
-            if (map[i] != 0) tuples.Add((i << 8) | Bucket(map[i]));
+            if (map[i] != 0)
+                tuples.Add((i << 8) | Bucket(map[i]));
         }
         return tuples;
     }
 
-    private static int Bucket(byte count) => count switch
-    {
-        1 => 1,
-        2 => 2,
-        3 => 4,
-        <= 7 => 8,
-        <= 15 => 16,
-        <= 31 => 32,
-        <= 127 => 64,
-        _ => 128,
-    };
+    private static int Bucket(byte count) =>
+        count switch
+        {
+            1 => 1,
+            2 => 2,
+            3 => 4,
+            <= 7 => 8,
+            <= 15 => 16,
+            <= 31 => 32,
+            <= 127 => 64,
+            _ => 128,
+        };
 
-    private static int Triage(IFuzzTarget target, FuzzExecutor executor, string directory, string findingsDirectory, TextWriter stdout, TextWriter error)
+    private static int Triage(
+        IFuzzTarget target,
+        FuzzExecutor executor,
+        string directory,
+        string findingsDirectory,
+        TextWriter stdout,
+        TextWriter error
+    )
     {
-        List<string> files = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
-            .Where(f => !Path.GetFileName(f).StartsWith('.') && Path.GetFileName(f) is not ("README.txt" or FindingWriter.SummaryFileName) && !f.EndsWith(".vtrace", StringComparison.Ordinal)
-                && !Path.GetFullPath(f).StartsWith(Path.GetFullPath(findingsDirectory) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal).ToList();
+        List<string> files = Directory
+            .EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Where(f =>
+                !Path.GetFileName(f).StartsWith('.')
+                && Path.GetFileName(f) is not ("README.txt" or FindingWriter.SummaryFileName)
+                && !f.EndsWith(".vtrace", StringComparison.Ordinal)
+                && !Path.GetFullPath(f)
+                    .StartsWith(
+                        Path.GetFullPath(findingsDirectory) + Path.DirectorySeparatorChar,
+                        StringComparison.Ordinal
+                    )
+            )
+            .Order(StringComparer.Ordinal)
+            .ToList();
         var known = new HashSet<(string, string, string)>(FindingRegistry.Load(findingsDirectory, target.Name));
         var seen = new Dictionary<(string, string, string), int>();
         var quiet = new List<string>();
-        int saved = 0, alreadyKnown = 0;
+        int saved = 0,
+            alreadyKnown = 0;
         foreach (string file in files)
         {
             byte[] data;
@@ -147,7 +194,8 @@ public static class CorpusToolsEntry
                 error.WriteLine($"warning: {file} is unreadable, skipped: {e.Message}");
                 continue;
             }
-            if (data.Length > FuzzOptions.MaxLengthDefault) data = data.AsSpan(0, FuzzOptions.MaxLengthDefault).ToArray();
+            if (data.Length > FuzzOptions.MaxLengthDefault)
+                data = data.AsSpan(0, FuzzOptions.MaxLengthDefault).ToArray();
             if (executor.Execute(data).Finding is not { } report)
             {
                 quiet.Add(file);
@@ -166,14 +214,32 @@ public static class CorpusToolsEntry
                 continue;
             }
             var finding = new Finding(target.Name, report, data, 0) { OriginalLength = data.Length };
-            finding.Input = FindingMinimizer.Minimize(data, c => executor.Execute(c).Finding?.DedupKey == report.DedupKey, target.Minimizer, FindingMinimizer.DefaultExecutionsMax, out _);
-            string? path = FindingWriter.Save(findingsDirectory, finding, target.InputVersion, 0, target, executor.Limits);
-            if (path is not null) saved++;
-            stdout.WriteLine($"finding: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, from {data.Length}] {(path is null ? "(already saved)" : "-> " + path)} (first: {file})");
+            finding.Input = FindingMinimizer.Minimize(
+                data,
+                c => executor.Execute(c).Finding?.DedupKey == report.DedupKey,
+                target.Minimizer,
+                FindingMinimizer.DefaultExecutionsMax,
+                out _
+            );
+            string? path = FindingWriter.Save(
+                findingsDirectory,
+                finding,
+                target.InputVersion,
+                0,
+                target,
+                executor.Limits
+            );
+            if (path is not null)
+                saved++;
+            stdout.WriteLine(
+                $"finding: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, from {data.Length}] {(path is null ? "(already saved)" : "-> " + path)} (first: {file})"
+            );
         }
-        foreach (string file in quiet) stdout.WriteLine($"no oracle fires now: {file}");
-        stdout.WriteLine($"triage: {files.Count} files, {files.Count - quiet.Count} fire, {seen.Count} distinct (oracle, site, shape), {saved} saved to {findingsDirectory}, {alreadyKnown} known before, {quiet.Count} fire nothing");
+        foreach (string file in quiet)
+            stdout.WriteLine($"no oracle fires now: {file}");
+        stdout.WriteLine(
+            $"triage: {files.Count} files, {files.Count - quiet.Count} fire, {seen.Count} distinct (oracle, site, shape), {saved} saved to {findingsDirectory}, {alreadyKnown} known before, {quiet.Count} fire nothing"
+        );
         return seen.Count > 0 ? 1 : 0;
     }
-
 }

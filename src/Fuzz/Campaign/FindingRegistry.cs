@@ -14,7 +14,8 @@ public static class FindingRegistry
         var keys = new List<(string, string, string)>();
         foreach (FindingRecord r in Records(directory))
         {
-            if (r.Target == target) keys.Add((r.Oracle, r.Site, r.Shape));
+            if (r.Target == target)
+                keys.Add((r.Oracle, r.Site, r.Shape));
         }
         return keys;
     }
@@ -24,8 +25,14 @@ public static class FindingRegistry
     public static List<FindingRecord> Records(string directory)
     {
         var records = new List<FindingRecord>();
-        if (!Directory.Exists(directory)) return records;
-        var summaries = Directory.EnumerateFiles(directory, Engine.FindingWriter.SummaryFileName, new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 2 })
+        if (!Directory.Exists(directory))
+            return records;
+        var summaries = Directory
+            .EnumerateFiles(
+                directory,
+                Engine.FindingWriter.SummaryFileName,
+                new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 2 }
+            )
             .Where(p => !Path.GetFileName(Path.GetDirectoryName(p)!).StartsWith('.'))
             .Order(StringComparer.Ordinal);
         foreach (string path in summaries)
@@ -33,7 +40,8 @@ public static class FindingRegistry
             Dictionary<string, string> fields;
             try
             {
-                fields = File.ReadLines(path).Take(16)
+                fields = File.ReadLines(path)
+                    .Take(16)
                     .Select(l => (Line: l, Colon: l.IndexOf(": ", StringComparison.Ordinal)))
                     .Where(x => x.Colon > 0)
                     .GroupBy(x => x.Line[..x.Colon], StringComparer.Ordinal)
@@ -43,12 +51,26 @@ public static class FindingRegistry
             {
                 continue;
             }
-            if (!fields.TryGetValue("oracle", out string? oracle) || !fields.TryGetValue("site", out string? site)) continue;
+            if (!fields.TryGetValue("oracle", out string? oracle) || !fields.TryGetValue("site", out string? site))
+                continue;
             string target = fields.GetValueOrDefault("target") ?? "";
             int paren = target.IndexOf(" (", StringComparison.Ordinal);
-            if (paren > 0) target = target[..paren];
-            records.Add(new FindingRecord(target, oracle, site, fields.GetValueOrDefault("rule") ?? "", fields.GetValueOrDefault("message") ?? "",
-                Path.GetDirectoryName(path)!, File.GetLastWriteTimeUtc(path), fields.GetValueOrDefault("reproduce") ?? "", fields.GetValueOrDefault("replay") ?? "", fields.GetValueOrDefault("shape") ?? ""));
+            if (paren > 0)
+                target = target[..paren];
+            records.Add(
+                new FindingRecord(
+                    target,
+                    oracle,
+                    site,
+                    fields.GetValueOrDefault("rule") ?? "",
+                    fields.GetValueOrDefault("message") ?? "",
+                    Path.GetDirectoryName(path)!,
+                    File.GetLastWriteTimeUtc(path),
+                    fields.GetValueOrDefault("reproduce") ?? "",
+                    fields.GetValueOrDefault("replay") ?? "",
+                    fields.GetValueOrDefault("shape") ?? ""
+                )
+            );
         }
         return records;
     }

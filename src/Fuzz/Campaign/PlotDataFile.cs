@@ -9,10 +9,17 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class PlotDataFile
 {
-    public const string Header = "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found";
+    public const string Header =
+        "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found";
 
     /// <summary>Column indices of <see cref="Header"/> the report plots.</summary>
-    public const int RelativeTime = 0, CorpusCount = 3, SavedCrashes = 7, SavedHangs = 8, ExecsPerSec = 10, TotalExecs = 11, EdgesFound = 12;
+    public const int RelativeTime = 0,
+        CorpusCount = 3,
+        SavedCrashes = 7,
+        SavedHangs = 8,
+        ExecsPerSec = 10,
+        TotalExecs = 11,
+        EdgesFound = 12;
 
     /// <summary>Creates the file with its header, or cuts a torn last row of an existing one.</summary>
     public static void Prepare(string path)
@@ -24,16 +31,30 @@ public static class PlotDataFile
         }
         byte[] bytes = File.ReadAllBytes(path);
         int end = bytes.Length;
-        while (end > 0 && bytes[end - 1] != (byte)'\n') end--;
-        if (end == bytes.Length) return;
+        while (end > 0 && bytes[end - 1] != (byte)'\n')
+            end--;
+        if (end == bytes.Length)
+            return;
         using var f = new FileStream(path, FileMode.Open, FileAccess.Write);
         f.SetLength(end);
     }
 
-    public static void Append(string path, long relativeSeconds, int corpusCount, double mapPercent, long crashes, long hangs, double execsPerSecond, long totalExecs, int edges)
+    public static void Append(
+        string path,
+        long relativeSeconds,
+        int corpusCount,
+        double mapPercent,
+        long crashes,
+        long hangs,
+        double execsPerSecond,
+        long totalExecs,
+        int edges
+    )
     {
-        string row = string.Create(CultureInfo.InvariantCulture,
-            $"{relativeSeconds}, 0, 0, {corpusCount}, 0, 0, {mapPercent:0.00}%, {crashes}, {hangs}, 1, {execsPerSecond:0.00}, {totalExecs}, {edges}\n");
+        string row = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{relativeSeconds}, 0, 0, {corpusCount}, 0, 0, {mapPercent:0.00}%, {crashes}, {hangs}, 1, {execsPerSecond:0.00}, {totalExecs}, {edges}\n"
+        );
         File.AppendAllText(path, row);
     }
 
@@ -42,16 +63,26 @@ public static class PlotDataFile
     public static List<double[]> Read(string path)
     {
         var rows = new List<double[]>();
-        if (!File.Exists(path)) return rows;
+        if (!File.Exists(path))
+            return rows;
         foreach (string line in File.ReadLines(path))
         {
-            if (line.StartsWith('#') || line.Length == 0) continue;
+            if (line.StartsWith('#') || line.Length == 0)
+                continue;
             string[] parts = line.Split(',');
-            if (parts.Length < 13) continue;
+            if (parts.Length < 13)
+                continue;
             var row = new double[parts.Length];
             bool ok = true;
-            for (int i = 0; i < parts.Length && ok; i++) ok = double.TryParse(parts[i].Trim().TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out row[i]);
-            if (ok) rows.Add(row);
+            for (int i = 0; i < parts.Length && ok; i++)
+                ok = double.TryParse(
+                    parts[i].Trim().TrimEnd('%'),
+                    NumberStyles.Float,
+                    CultureInfo.InvariantCulture,
+                    out row[i]
+                );
+            if (ok)
+                rows.Add(row);
         }
         return rows;
     }

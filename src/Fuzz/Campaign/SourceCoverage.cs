@@ -34,13 +34,18 @@ public sealed record FileCoverage(string Document, IReadOnlyDictionary<int, Line
 /// </summary>
 public static class SourceCoverage
 {
-    public static IReadOnlyList<FileCoverage> FromBlocks(IEnumerable<BlockSite> sites, IReadOnlySet<(int Id, string Method)> reached)
+    public static IReadOnlyList<FileCoverage> FromBlocks(
+        IEnumerable<BlockSite> sites,
+        IReadOnlySet<(int Id, string Method)> reached
+    )
     {
         var perFile = new Dictionary<string, Dictionary<int, (int Hit, int Missed)>>(StringComparer.Ordinal);
         foreach (BlockSite site in sites)
         {
-            if (site.Document is null) continue;
-            if (!perFile.TryGetValue(site.Document, out var lines)) perFile[site.Document] = lines = [];
+            if (site.Document is null)
+                continue;
+            if (!perFile.TryGetValue(site.Document, out var lines))
+                perFile[site.Document] = lines = [];
             bool hit = reached.Contains((site.Id, site.Method));
             foreach (int line in site.Lines)
             {
@@ -48,8 +53,18 @@ public static class SourceCoverage
                 lines[line] = hit ? (h + 1, m) : (h, m + 1);
             }
         }
-        return perFile.OrderBy(f => f.Key, StringComparer.Ordinal)
-            .Select(f => new FileCoverage(f.Key, f.Value.ToDictionary(l => l.Key, l => l.Value.Missed == 0 ? LineState.Hit : l.Value.Hit == 0 ? LineState.Missed : LineState.Partial)))
+        return perFile
+            .OrderBy(f => f.Key, StringComparer.Ordinal)
+            .Select(f => new FileCoverage(
+                f.Key,
+                f.Value.ToDictionary(
+                    l => l.Key,
+                    l =>
+                        l.Value.Missed == 0 ? LineState.Hit
+                        : l.Value.Hit == 0 ? LineState.Missed
+                        : LineState.Partial
+                )
+            ))
             .ToList();
     }
 }

@@ -12,16 +12,22 @@ public static class StaleTempFiles
     /// (recursively) below; returns how many.</summary>
     public static int Clean(string directory)
     {
-        if (!Directory.Exists(directory)) return 0;
+        if (!Directory.Exists(directory))
+            return 0;
         int removed = 0;
-        foreach (string path in Directory.EnumerateFileSystemEntries(directory, ".*.tmp-*", SearchOption.AllDirectories))
+        foreach (
+            string path in Directory.EnumerateFileSystemEntries(directory, ".*.tmp-*", SearchOption.AllDirectories)
+        )
         {
             // Called before this process writes anything: a file under its own pid is a dead namesake's.
-            if (!TryWriterPid(Path.GetFileName(path), out int pid) || (pid != Environment.ProcessId && IsAlive(pid))) continue;
+            if (!TryWriterPid(Path.GetFileName(path), out int pid) || (pid != Environment.ProcessId && IsAlive(pid)))
+                continue;
             try
             {
-                if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
-                else File.Delete(path);
+                if (Directory.Exists(path))
+                    Directory.Delete(path, recursive: true);
+                else
+                    File.Delete(path);
                 removed++;
             }
             catch (IOException)
@@ -37,16 +43,23 @@ public static class StaleTempFiles
     {
         pid = 0;
         int at = name.LastIndexOf(".tmp-", StringComparison.Ordinal);
-        if (!name.StartsWith('.') || at < 0) return false;
+        if (!name.StartsWith('.') || at < 0)
+            return false;
         string rest = name[(at + ".tmp-".Length)..];
         int dash = rest.IndexOf('-', StringComparison.Ordinal);
-        return int.TryParse(dash < 0 ? rest : rest[..dash], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out pid);
+        return int.TryParse(
+            dash < 0 ? rest : rest[..dash],
+            System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture,
+            out pid
+        );
     }
 
     /// <summary>Whether process <paramref name="pid"/> exists (Linux: /proc; elsewhere the process table).</summary>
     public static bool IsAlive(int pid)
     {
-        if (Directory.Exists("/proc/self")) return Directory.Exists("/proc/" + pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (Directory.Exists("/proc/self"))
+            return Directory.Exists("/proc/" + pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         try
         {
             using var p = System.Diagnostics.Process.GetProcessById(pid);

@@ -13,14 +13,18 @@ public static class StatsFile
     public static string Format(IEnumerable<KeyValuePair<string, string>> fields)
     {
         var s = new StringBuilder();
-        foreach ((string key, string value) in fields) s.Append(key.PadRight(18)).Append(": ").Append(value).Append('\n');
+        foreach ((string key, string value) in fields)
+            s.Append(key.PadRight(18)).Append(": ").Append(value).Append('\n');
         return s.ToString();
     }
 
     /// <summary>Replaces <paramref name="path"/> atomically with <paramref name="text"/>.</summary>
     public static void WriteAtomically(string path, string text)
     {
-        string temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}");
+        string temp = Path.Combine(
+            Path.GetDirectoryName(path)!,
+            $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}"
+        );
         File.WriteAllText(temp, text);
         File.Move(temp, path, overwrite: true);
     }
@@ -29,11 +33,13 @@ public static class StatsFile
     public static Dictionary<string, string> Read(string path)
     {
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (!File.Exists(path)) return fields;
+        if (!File.Exists(path))
+            return fields;
         foreach (string line in File.ReadAllLines(path))
         {
             int colon = line.IndexOf(':', StringComparison.Ordinal);
-            if (colon <= 0) continue;
+            if (colon <= 0)
+                continue;
             fields[line[..colon].Trim()] = line[(colon + 1)..].Trim();
         }
         return fields;
@@ -42,7 +48,10 @@ public static class StatsFile
     /// <summary>A numeric field (a trailing % is dropped), or <paramref name="fallback"/>.</summary>
     public static double Number(IReadOnlyDictionary<string, string> fields, string key, double fallback = 0)
     {
-        if (!fields.TryGetValue(key, out string? text)) return fallback;
-        return double.TryParse(text.TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : fallback;
+        if (!fields.TryGetValue(key, out string? text))
+            return fallback;
+        return double.TryParse(text.TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+            ? v
+            : fallback;
     }
 }

@@ -10,7 +10,12 @@ namespace Virtsim.Fuzz.Campaign;
 /// (<c>,sync:</c>) are skipped: their origin is synced directly. Unreadable files are skipped (an AFL++ instance
 /// writes its queue in place, so one may be half-written now and whole at the next sync: its id is not passed).
 /// </summary>
-public sealed class SyncImporter(CampaignLayout layout, string me, string targetName, Func<string, string?> resolveTarget)
+public sealed class SyncImporter(
+    CampaignLayout layout,
+    string me,
+    string targetName,
+    Func<string, string?> resolveTarget
+)
 {
     /// <summary>Entries read per other instance and sync, so one sync cannot stall a worker for long.</summary>
     public const int EntriesPerSyncMax = 1024;
@@ -21,15 +26,18 @@ public sealed class SyncImporter(CampaignLayout layout, string me, string target
     /// entry file name, bytes → kept). Returns (entries read, entries kept).</summary>
     public (int Read, int Kept) Sync(Func<string, string, byte[], bool> offer, TextWriter? log)
     {
-        int read = 0, kept = 0;
+        int read = 0,
+            kept = 0;
         foreach (string other in layout.Workers())
         {
-            if (other == me || _refused.Contains(other)) continue;
+            if (other == me || _refused.Contains(other))
+                continue;
             string? otherTarget = layout.TargetOf(other);
             if (otherTarget is null || resolveTarget(otherTarget) != targetName)
             {
                 // Unknown or different target: its inputs mean something else. Asked again only after a restart.
-                if (otherTarget is not null) _refused.Add(other);
+                if (otherTarget is not null)
+                    _refused.Add(other);
                 continue;
             }
             string syncedFile = Path.Combine(layout.Synced(me), other);
@@ -38,9 +46,11 @@ public sealed class SyncImporter(CampaignLayout layout, string me, string target
             foreach (string path in Directory.EnumerateFiles(layout.Queue(other)))
             {
                 string name = Path.GetFileName(path);
-                if (AflQueueName.TryParseId(name, out int id) && id >= minAccept && !AflQueueName.IsSynced(name)) entries.Add((id, path));
+                if (AflQueueName.TryParseId(name, out int id) && id >= minAccept && !AflQueueName.IsSynced(name))
+                    entries.Add((id, path));
             }
-            if (entries.Count == 0) continue;
+            if (entries.Count == 0)
+                continue;
             entries.Sort((a, b) => a.Id.CompareTo(b.Id));
             int next = minAccept;
             foreach ((int id, string path) in entries.Take(EntriesPerSyncMax))
@@ -56,7 +66,8 @@ public sealed class SyncImporter(CampaignLayout layout, string me, string target
                     break;
                 }
                 read++;
-                if (offer(other, Path.GetFileName(path), data)) kept++;
+                if (offer(other, Path.GetFileName(path), data))
+                    kept++;
                 next = id + 1;
             }
             WriteMinAccept(syncedFile, next);
@@ -82,7 +93,10 @@ public sealed class SyncImporter(CampaignLayout layout, string me, string target
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         byte[] b = new byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)next);
-        string temp = Path.Combine(Path.GetDirectoryName(file)!, $".{Path.GetFileName(file)}.tmp-{Environment.ProcessId}");
+        string temp = Path.Combine(
+            Path.GetDirectoryName(file)!,
+            $".{Path.GetFileName(file)}.tmp-{Environment.ProcessId}"
+        );
         File.WriteAllBytes(temp, b);
         File.Move(temp, file, overwrite: true);
     }

@@ -36,10 +36,17 @@ public static class WorkerEntry
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"virtsim: cannot create the campaign directory {layout.Worker(campaign.Worker)}: {e.Message}");
+            error.WriteLine(
+                $"virtsim: cannot create the campaign directory {layout.Worker(campaign.Worker)}: {e.Message}"
+            );
             return 2;
         }
-        using var logFile = new StreamWriter(new FileStream(layout.Log(campaign.Worker), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        using var logFile = new StreamWriter(
+            new FileStream(layout.Log(campaign.Worker), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)
+        )
+        {
+            AutoFlush = true,
+        };
         TextWriter log = TextWriter.Synchronized(new TeeWriter(logFile, output));
         ulong seed = options.Seed ?? 0;
         ExecutionLimits limits = FuzzEntry.Limits(options);
@@ -60,20 +67,32 @@ public static class WorkerEntry
             SyncEverySeconds = campaign.SyncEverySeconds,
             CommandLine = "virtsim fuzz " + string.Join(' ', options.CommandLine),
         };
-        log.WriteLine($"worker {campaign.Worker}: target={target.Name} seed={seed} pid={Environment.ProcessId} dir={layout.Root}");
+        log.WriteLine(
+            $"worker {campaign.Worker}: target={target.Name} seed={seed} pid={Environment.ProcessId} dir={layout.Root}"
+        );
         log.WriteLine($"coverage: {coverage.Description}");
         var worker = new CampaignWorker(target, campaignOptions, coverage, layout, settings, log);
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; worker.RequestStop("SIGINT"); });
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; worker.RequestStop("SIGTERM"); });
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            worker.RequestStop("SIGINT");
+        });
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            worker.RequestStop("SIGTERM");
+        });
         Func<bool>? shouldStop = null;
         if (options.Time is { } time)
         {
             long deadline = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
             shouldStop = () => Stopwatch.GetTimestamp() >= deadline;
         }
-        if (options.Runs <= 0 && shouldStop is null) shouldStop = () => false;
+        if (options.Runs <= 0 && shouldStop is null)
+            shouldStop = () => false;
         CampaignResult result = worker.Run(shouldStop);
-        foreach (string line in result.SummaryLines()) log.WriteLine(line);
+        foreach (string line in result.SummaryLines())
+            log.WriteLine(line);
         return result.Findings.Count > 0 ? 1 : 0;
     }
 

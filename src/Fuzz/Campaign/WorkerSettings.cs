@@ -24,5 +24,8 @@ public sealed record WorkerSettings
 
     /// <summary>Valid worker names: what AFL++ accepts for <c>-S</c> and stays one path component.</summary>
     public static bool IsValidName(string name) =>
-        name.Length is > 0 and <= 64 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && name != CampaignLayout.FindingsName;
+        name.Length is > 0 and <= 64
+        && name[0] != '.'
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+        && name != CampaignLayout.FindingsName;
 }

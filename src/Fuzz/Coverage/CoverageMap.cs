@@ -30,7 +30,8 @@ public static unsafe class CoverageMap
     [ModuleInitializer]
     internal static void PointTraceAtMap()
     {
-        if (Trace.SharedMem == null) Trace.SharedMem = Owned;
+        if (Trace.SharedMem == null)
+            Trace.SharedMem = Owned;
         Trace.OnBranch ??= static (_, _) => { };
     }
 #pragma warning restore CA2255

@@ -35,7 +35,8 @@ public sealed class CoverageTracker
             byte v = virgin[i];
             if ((bucket & v) != 0)
             {
-                if (v == 0xFF) Edges++;
+                if (v == 0xFF)
+                    Edges++;
                 virgin[i] = (byte)(v & ~bucket);
                 novel = true;
             }
@@ -50,7 +51,8 @@ public sealed class CoverageTracker
         var hits = new NonZeroBytes(map[..Math.Min(map.Length, virgin.Length)]);
         while (hits.MoveNext(out int i))
         {
-            if ((BucketOf[map[i]] & virgin[i]) != 0) return true;
+            if ((BucketOf[map[i]] & virgin[i]) != 0)
+                return true;
         }
         return false;
     }
@@ -60,7 +62,8 @@ public sealed class CoverageTracker
     {
         int n = 0;
         var hits = new NonZeroBytes(map);
-        while (hits.MoveNext(out _)) n++;
+        while (hits.MoveNext(out _))
+            n++;
         return n;
     }
 
@@ -72,9 +75,9 @@ public sealed class CoverageTracker
     private ref struct NonZeroBytes
     {
         private readonly ReadOnlySpan<byte> _map;
-        private int _block;   // start of the block _mask describes
-        private int _next;    // start of the next block to load
-        private uint _mask;   // non-zero bytes of the current block not yet returned
+        private int _block; // start of the block _mask describes
+        private int _next; // start of the next block to load
+        private uint _mask; // non-zero bytes of the current block not yet returned
 
         public NonZeroBytes(ReadOnlySpan<byte> map)
         {
@@ -107,7 +110,8 @@ public sealed class CoverageTracker
                 for (; i <= map.Length - Vector256<byte>.Count; i += Vector256<byte>.Count)
                 {
                     Vector256<byte> v = Vector256.LoadUnsafe(ref start, (nuint)i);
-                    if (v == Vector256<byte>.Zero) continue;
+                    if (v == Vector256<byte>.Zero)
+                        continue;
                     _block = i;
                     _next = i + Vector256<byte>.Count;
                     _mask = ~Vector256.Equals(v, Vector256<byte>.Zero).ExtractMostSignificantBits();
@@ -121,9 +125,11 @@ public sealed class CoverageTracker
                 uint mask = 0;
                 for (int j = i; j < end; j++)
                 {
-                    if (map[j] != 0) mask |= 1u << (j - i);
+                    if (map[j] != 0)
+                        mask |= 1u << (j - i);
                 }
-                if (mask == 0) continue;
+                if (mask == 0)
+                    continue;
                 _block = i;
                 _next = i + 32;
                 _mask = mask;

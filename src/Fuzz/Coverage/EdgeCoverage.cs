@@ -23,8 +23,10 @@ public sealed class EdgeCoverage : ICoverage
     /// otherwise <see cref="NullCoverage"/> saying why. Loads those assemblies.</summary>
     public static ICoverage Detect(IFuzzTarget target)
     {
-        if (target.InstrumentedAssemblies.Count == 0) return new NullCoverage($"target '{target.Name}' names no assemblies to instrument");
-        AssemblyLoadContext context = AssemblyLoadContext.GetLoadContext(typeof(CoverageMap).Assembly) ?? AssemblyLoadContext.Default;
+        if (target.InstrumentedAssemblies.Count == 0)
+            return new NullCoverage($"target '{target.Name}' names no assemblies to instrument");
+        AssemblyLoadContext context = AssemblyLoadContext.GetLoadContext(typeof(CoverageMap).Assembly)
+            ?? AssemblyLoadContext.Default;
         var parts = new List<string>();
         foreach (string name in target.InstrumentedAssemblies)
         {
@@ -37,7 +39,10 @@ public sealed class EdgeCoverage : ICoverage
             {
                 return new NullCoverage($"assembly {name} cannot be loaded: {e.Message}");
             }
-            if (!IsInstrumented(assembly)) return new NullCoverage($"{name} is not instrumented (run through the instrumenting host: virtsim fuzz)");
+            if (!IsInstrumented(assembly))
+                return new NullCoverage(
+                    $"{name} is not instrumented (run through the instrumenting host: virtsim fuzz)"
+                );
             string blocks = assembly.Location + Instrumentation.BlockMap.FileSuffix;
             parts.Add(File.Exists(blocks) ? $"{name} ({File.ReadLines(blocks).Count()} blocks)" : name);
         }

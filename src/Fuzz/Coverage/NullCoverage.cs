@@ -10,9 +10,7 @@ public sealed class NullCoverage : ICoverage
 
     public string Description { get; }
 
-    public void Begin()
-    {
-    }
+    public void Begin() { }
 
     public ReadOnlySpan<byte> Map => [];
 }

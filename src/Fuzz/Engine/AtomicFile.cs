@@ -52,7 +52,8 @@ public static class AtomicFile
         }
         catch
         {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            if (Directory.Exists(temp))
+                Directory.Delete(temp, recursive: true);
             throw;
         }
     }
@@ -62,13 +63,17 @@ public static class AtomicFile
     /// Returns how many were removed. Only names of that exact form are touched, never a user's file.</summary>
     public static int RemoveStale(string directory)
     {
-        if (!Directory.Exists(directory)) return 0;
+        if (!Directory.Exists(directory))
+            return 0;
         int removed = 0;
         foreach (string entry in Directory.EnumerateFileSystemEntries(directory, ".*.tmp-*"))
         {
-            if (!TryParseTempOwner(Path.GetFileName(entry), out int pid) || ProcessIsAlive(pid)) continue;
-            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
-            else File.Delete(entry);
+            if (!TryParseTempOwner(Path.GetFileName(entry), out int pid) || ProcessIsAlive(pid))
+                continue;
+            if (Directory.Exists(entry))
+                Directory.Delete(entry, recursive: true);
+            else
+                File.Delete(entry);
             removed++;
         }
         return removed;
@@ -79,16 +84,28 @@ public static class AtomicFile
     {
         pid = 0;
         int tmp = fileName.LastIndexOf(".tmp-", StringComparison.Ordinal);
-        if (!fileName.StartsWith('.') || tmp <= 1) return false;
+        if (!fileName.StartsWith('.') || tmp <= 1)
+            return false;
         string[] parts = fileName[(tmp + 5)..].Split('-');
         return parts.Length == 2
-            && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out pid)
-            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _);
+            && int.TryParse(
+                parts[0],
+                System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture,
+                out pid
+            )
+            && int.TryParse(
+                parts[1],
+                System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture,
+                out _
+            );
     }
 
     private static bool ProcessIsAlive(int pid)
     {
-        if (pid == Environment.ProcessId) return true;
+        if (pid == Environment.ProcessId)
+            return true;
         try
         {
             using var process = System.Diagnostics.Process.GetProcessById(pid);

@@ -11,12 +11,15 @@ public sealed record CampaignResult(
     int Edges,
     bool CoverageAvailable,
     IReadOnlyList<byte[]> Corpus,
-    IReadOnlyList<Finding> Findings)
+    IReadOnlyList<Finding> Findings
+)
 {
-    public long ExecutionsPerSecond => Elapsed.TotalSeconds > 0 ? (long)(Executions / Elapsed.TotalSeconds) : Executions;
+    public long ExecutionsPerSecond =>
+        Elapsed.TotalSeconds > 0 ? (long)(Executions / Elapsed.TotalSeconds) : Executions;
 
     /// <summary>The machine-readable last line of the summary.</summary>
-    public string SummaryLine => $"execs={Executions} exec_per_s={ExecutionsPerSecond} edges={Edges} corpus={Corpus.Count} findings={Findings.Count}";
+    public string SummaryLine =>
+        $"execs={Executions} exec_per_s={ExecutionsPerSecond} edges={Edges} corpus={Corpus.Count} findings={Findings.Count}";
 
     /// <summary>Human-readable summary; the last line is <see cref="SummaryLine"/>.</summary>
     public IEnumerable<string> SummaryLines()
@@ -26,7 +29,10 @@ public sealed record CampaignResult(
         yield return $"corpus: {Corpus.Count} inputs";
         foreach (Finding f in Findings)
         {
-            string where = f.SavedDirectory is not null ? $" -> {f.SavedDirectory}" : f.EarlierDirectory is not null ? $" (known, saved earlier in {f.EarlierDirectory})" : "";
+            string where =
+                f.SavedDirectory is not null ? $" -> {f.SavedDirectory}"
+                : f.EarlierDirectory is not null ? $" (known, saved earlier in {f.EarlierDirectory})"
+                : "";
             yield return $"{(f.EarlierDirectory is null ? "finding" : "known finding")}: {f.Oracle} at {f.Site} ({f.Hits} hits, {f.Input.Length} bytes){where}: {f.Message}";
         }
         yield return SummaryLine;

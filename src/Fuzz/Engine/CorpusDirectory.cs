@@ -17,20 +17,25 @@ public static class CorpusDirectory
     public static List<byte[]> Load(string directory, int lengthMax, TextWriter? warnings)
     {
         var inputs = new List<byte[]>();
-        if (!Directory.Exists(directory)) return inputs;
+        if (!Directory.Exists(directory))
+            return inputs;
         string[] files = Directory.GetFiles(directory);
         Array.Sort(files, StringComparer.Ordinal);
         foreach (string file in files)
         {
-            if (Path.GetFileName(file).StartsWith('.')) continue;
+            if (Path.GetFileName(file).StartsWith('.'))
+                continue;
             if (FileKinds.Of(file, followLinks: true) != FileKind.Regular)
             {
-                warnings?.WriteLine($"warning: corpus entry {file} is not a regular file (a FIFO, socket, device or " +
-                                    "dangling link), ignored");
+                warnings?.WriteLine(
+                    $"warning: corpus entry {file} is not a regular file (a FIFO, socket, device or "
+                        + "dangling link), ignored"
+                );
                 continue;
             }
             byte[]? data = TryReadPrefix(file, lengthMax, warnings);
-            if (data is not null) inputs.Add(data);
+            if (data is not null)
+                inputs.Add(data);
         }
         return inputs;
     }
@@ -69,7 +74,8 @@ public static class CorpusDirectory
         Directory.CreateDirectory(directory);
         string name = ContentName(data);
         string path = Path.Combine(directory, name);
-        if (File.Exists(path)) return null;
+        if (File.Exists(path))
+            return null;
         return AtomicFile.TryCreate(path, data) ? path : null;
     }
 }

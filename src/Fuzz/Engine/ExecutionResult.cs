@@ -4,4 +4,9 @@ using Virtsim.Fuzz.Targets;
 namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Result of one execution: the target's outcome and what fired, if anything.</summary>
-public readonly record struct ExecutionResult(FuzzOutcome Outcome, FindingReport? Finding, long AllocatedBytes, long Steps);
+public readonly record struct ExecutionResult(
+    FuzzOutcome Outcome,
+    FindingReport? Finding,
+    long AllocatedBytes,
+    long Steps
+);

@@ -47,13 +47,16 @@ public static class FileKinds
             byte[] buffer = new byte[StatxSize];
             try
             {
-                if (Statx(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow, StatxType, buffer) != 0) return FileKind.Missing;
+                if (Statx(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow, StatxType, buffer) != 0)
+                    return FileKind.Missing;
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
             {
                 return Fallback(path, followLinks);
             }
-            int type = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(StatxModeOffset)) & FileTypeMask;
+            int type =
+                System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(StatxModeOffset))
+                & FileTypeMask;
             return type switch
             {
                 FileTypeRegular => FileKind.Regular,
@@ -68,12 +71,20 @@ public static class FileKinds
     private static FileKind Fallback(string path, bool followLinks)
     {
         var info = new FileInfo(path);
-        if (!followLinks && info.LinkTarget is not null) return FileKind.SymbolicLink;
-        if (Directory.Exists(path)) return FileKind.Directory;
+        if (!followLinks && info.LinkTarget is not null)
+            return FileKind.SymbolicLink;
+        if (Directory.Exists(path))
+            return FileKind.Directory;
         return File.Exists(path) ? FileKind.Regular : FileKind.Missing;
     }
 
     [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int Statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
+    private static extern int Statx(
+        int dirfd,
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string path,
+        int flags,
+        uint mask,
+        byte[] buffer
+    );
 }

@@ -15,7 +15,13 @@ public static class FindingMinimizer
     /// <summary>Default execution budget for one minimisation.</summary>
     public const int DefaultExecutionsMax = 20_000;
 
-    public static byte[] Minimize(byte[] input, Func<byte[], bool> stillFires, IInputMinimizer? typed, int executionsMax, out int executions)
+    public static byte[] Minimize(
+        byte[] input,
+        Func<byte[], bool> stillFires,
+        IInputMinimizer? typed,
+        int executionsMax,
+        out int executions
+    )
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(stillFires);
@@ -25,7 +31,8 @@ public static class FindingMinimizer
         while (changed && !run.Exhausted)
         {
             changed = false;
-            if (typed is not null) changed |= TypedPass(ref current, typed, run);
+            if (typed is not null)
+                changed |= TypedPass(ref current, typed, run);
             changed |= ChunkPass(ref current, run);
             changed |= ZeroPass(ref current, run);
         }
@@ -35,7 +42,8 @@ public static class FindingMinimizer
 
     /// <summary>True when <paramref name="a"/> is strictly simpler: shorter, or as long and lexicographically
     /// smaller.</summary>
-    public static bool IsSimpler(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length < b.Length || (a.Length == b.Length && a.SequenceCompareTo(b) < 0);
+    public static bool IsSimpler(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) =>
+        a.Length < b.Length || (a.Length == b.Length && a.SequenceCompareTo(b) < 0);
 
     /// <summary>Tries the typed candidates in order. After a kept candidate it resumes at the same position in the new
     /// input's list (ddmin's "stay at this granularity": earlier candidates already failed once); when the tail yields
@@ -50,9 +58,12 @@ public static class FindingMinimizer
             int kept = -1;
             foreach (byte[] candidate in typed.Candidates(current))
             {
-                if (run.Exhausted) break;
-                if (index++ < start) continue;
-                if (!typed.IsSimpler(candidate, current)) continue;
+                if (run.Exhausted)
+                    break;
+                if (index++ < start)
+                    continue;
+                if (!typed.IsSimpler(candidate, current))
+                    continue;
                 if (run.Fires(candidate))
                 {
                     current = candidate;
@@ -66,7 +77,8 @@ public static class FindingMinimizer
                 start = kept;
                 continue;
             }
-            if (start == 0) break;
+            if (start == 0)
+                break;
             start = 0;
         }
         return any;
@@ -103,7 +115,8 @@ public static class FindingMinimizer
         bool any = false;
         for (int i = 0; i < current.Length && !run.Exhausted; i++)
         {
-            if (current[i] == 0) continue;
+            if (current[i] == 0)
+                continue;
             byte[] candidate = (byte[])current.Clone();
             candidate[i] = 0;
             if (run.IsSimpler(candidate, current) && run.Fires(candidate))

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Sim.Engine.Trace;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Trace;
 
 namespace Virtsim.Fuzz.Engine;
 
@@ -22,7 +22,11 @@ public static class FindingNarrative
     /// <summary>What <paramref name="target"/> narrates to <see cref="FuzzContext.Log"/> while running
     /// <paramref name="input"/> (its decoded operations), at most <see cref="LinesMax"/> lines plus a count of the
     /// rest; empty when the target narrates nothing.</summary>
-    public static IReadOnlyList<string> DecodedOperations(IFuzzTarget target, ReadOnlySpan<byte> input, ExecutionLimits limits)
+    public static IReadOnlyList<string> DecodedOperations(
+        IFuzzTarget target,
+        ReadOnlySpan<byte> input,
+        ExecutionLimits limits
+    )
     {
         ArgumentNullException.ThrowIfNull(target);
         using var log = new StringWriter(CultureInfo.InvariantCulture);
@@ -37,7 +41,8 @@ public static class FindingNarrative
     {
         ArgumentNullException.ThrowIfNull(narration);
         string[] lines = narration.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (lines.Length <= LinesMax) return lines;
+        if (lines.Length <= LinesMax)
+            return lines;
         return [.. lines.Take(LinesMax), $"... ({lines.Length - LinesMax} more)"];
     }
 
@@ -48,7 +53,8 @@ public static class FindingNarrative
         ArgumentNullException.ThrowIfNull(s);
         ArgumentNullException.ThrowIfNull(trace);
         using var stream = new MemoryStream(trace, writable: false);
-        if (!TraceReader.TryOpen(stream, out TraceReader? reader, out _)) return;
+        if (!TraceReader.TryOpen(stream, out TraceReader? reader, out _))
+            return;
         using (reader)
         {
             var guest = new List<string>();
@@ -60,25 +66,37 @@ public static class FindingNarrative
             {
                 string? line = Describe(index, ev, out bool byGuest);
                 index++;
-                if (line is null) continue;
+                if (line is null)
+                    continue;
                 if (byGuest)
                 {
-                    if (guestCount++ < LinesMax) guest.Add(line);
+                    if (guestCount++ < LinesMax)
+                        guest.Add(line);
                 }
                 else
                 {
                     deviceCount++;
-                    if (device.Count == LinesMax) device.Dequeue();
+                    if (device.Count == LinesMax)
+                        device.Dequeue();
                     device.Enqueue(line);
                 }
             }
-            s.Append("what the guest did (").Append(guestCount).Append(guestCount > LinesMax ? $" actions, the first {LinesMax}" : " actions").AppendLine("):");
-            foreach (string line in guest) s.Append("  ").AppendLine(line);
-            s.Append("what the device did (").Append(deviceCount).Append(deviceCount > LinesMax ? $" actions, the last {LinesMax} before the verdict" : " actions").AppendLine("):");
-            foreach (string line in device) s.Append("  ").AppendLine(line);
+            s.Append("what the guest did (")
+                .Append(guestCount)
+                .Append(guestCount > LinesMax ? $" actions, the first {LinesMax}" : " actions")
+                .AppendLine("):");
+            foreach (string line in guest)
+                s.Append("  ").AppendLine(line);
+            s.Append("what the device did (")
+                .Append(deviceCount)
+                .Append(deviceCount > LinesMax ? $" actions, the last {LinesMax} before the verdict" : " actions")
+                .AppendLine("):");
+            foreach (string line in device)
+                s.Append("  ").AppendLine(line);
             if (reader.Footer is { } footer)
             {
-                s.Append("trace events: ").AppendLine(string.Join(", ", footer.CountsByKind.Select(kv => $"{kv.Value} {kv.Key}")));
+                s.Append("trace events: ")
+                    .AppendLine(string.Join(", ", footer.CountsByKind.Select(kv => $"{kv.Value} {kv.Key}")));
             }
         }
     }
@@ -87,9 +105,19 @@ public static class FindingNarrative
     /// was.</summary>
     public static string? Describe(ulong index, in TraceEvent ev, out bool byGuest)
     {
-        byGuest = ev.Kind is TraceEventKind.GuestWrite or TraceEventKind.MmioWrite or TraceEventKind.MmioRead or TraceEventKind.PioOut
-            or TraceEventKind.PioIn or TraceEventKind.IoEventFd or TraceEventKind.IrqEoi or TraceEventKind.Halt or TraceEventKind.DebugPort;
-        if (ev.Kind == TraceEventKind.DeviceResult && ev.Source == ExecutionTrace.VerdictSource) return null;
+        byGuest =
+            ev.Kind
+                is TraceEventKind.GuestWrite
+                    or TraceEventKind.MmioWrite
+                    or TraceEventKind.MmioRead
+                    or TraceEventKind.PioOut
+                    or TraceEventKind.PioIn
+                    or TraceEventKind.IoEventFd
+                    or TraceEventKind.IrqEoi
+                    or TraceEventKind.Halt
+                    or TraceEventKind.DebugPort;
+        if (ev.Kind == TraceEventKind.DeviceResult && ev.Source == ExecutionTrace.VerdictSource)
+            return null;
         string data = Hex(ev.Data);
         string what = ev.Kind switch
         {
@@ -104,8 +132,10 @@ public static class FindingNarrative
             TraceEventKind.IrqInject => $"interrupt injected: GSI {ev.Address}, vector {ev.Value}",
             TraceEventKind.EventFdSignal => $"eventfd {ev.Source} signalled (+{ev.Value})",
             TraceEventKind.EventFdRead => $"eventfd {ev.Source} read ({ev.Value})",
-            TraceEventKind.DeviceResult => $"device {ev.Source} result {ev.Address} = 0x{ev.Value:x}" + (ev.Data.IsEmpty ? "" : $" ({Text(ev.Data)})"),
-            _ => $"{ev.Kind} src={ev.Source} addr=0x{ev.Address:x} val=0x{ev.Value:x}" + (ev.Data.IsEmpty ? "" : " data=" + data),
+            TraceEventKind.DeviceResult => $"device {ev.Source} result {ev.Address} = 0x{ev.Value:x}"
+                + (ev.Data.IsEmpty ? "" : $" ({Text(ev.Data)})"),
+            _ => $"{ev.Kind} src={ev.Source} addr=0x{ev.Address:x} val=0x{ev.Value:x}"
+                + (ev.Data.IsEmpty ? "" : " data=" + data),
         };
         return string.Create(CultureInfo.InvariantCulture, $"#{index} t={ev.Time} {what}");
     }
@@ -122,7 +152,8 @@ public static class FindingNarrative
     {
         foreach (byte b in data)
         {
-            if (b is < 0x20 or > 0x7e) return Hex(data);
+            if (b is < 0x20 or > 0x7e)
+                return Hex(data);
         }
         string s = Encoding.ASCII.GetString(data);
         return s.Length <= 120 ? s : s[..120] + "...";

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Reflection;
+using Sim.Engine.Memory;
+using Sim.Engine.Trace;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Memory;
-using Sim.Engine.Trace;
 
 namespace Virtsim.Fuzz.Engine;
 
@@ -57,10 +57,20 @@ public static class FindingTrace
     /// not, <see cref="FindingTraceRecording.Consistent"/> says so. What the target narrates during the first run goes
     /// to
     /// <paramref name="narrative"/> when given (<see cref="FuzzContext.Log"/>).</summary>
-    public static FindingTraceRecording Record(IFuzzTarget target, ReadOnlySpan<byte> input, ExecutionLimits limits, ulong seed, TextWriter? narrative = null)
+    public static FindingTraceRecording Record(
+        IFuzzTarget target,
+        ReadOnlySpan<byte> input,
+        ExecutionLimits limits,
+        ulong seed,
+        TextWriter? narrative = null
+    )
     {
         ArgumentNullException.ThrowIfNull(target);
-        if (input.Length > InputBytesMax) throw new ArgumentException($"inputs of more than {InputBytesMax} bytes do not fit a trace header", nameof(input));
+        if (input.Length > InputBytesMax)
+            throw new ArgumentException(
+                $"inputs of more than {InputBytesMax} bytes do not fit a trace header",
+                nameof(input)
+            );
         var executor = new FuzzExecutor(target, new NullCoverage("finding trace"), limits) { Log = narrative };
         ExecutionResult plain = executor.Execute(input);
         executor.Log = null;
@@ -81,7 +91,9 @@ public static class FindingTrace
         header.Options[OptionAllocatedBytesMax] = limits.AllocatedBytesMax.ToString(CultureInfo.InvariantCulture);
         header.Options[OptionOracle] = plain.Finding?.Oracle ?? NoFinding;
         header.Options[OptionSite] = plain.Finding?.Site ?? NoFinding;
-        if (plain.Finding is { } f) header.Options[OptionMessage] = f.Message.Length <= MessageCharsMax ? f.Message : f.Message[..MessageCharsMax] + "...";
+        if (plain.Finding is { } f)
+            header.Options[OptionMessage] =
+                f.Message.Length <= MessageCharsMax ? f.Message : f.Message[..MessageCharsMax] + "...";
 
         using var stream = new MemoryStream();
         ExecutionResult recorded;
@@ -108,8 +120,11 @@ public static class FindingTrace
     {
         ArgumentNullException.ThrowIfNull(reader);
         TraceHeader header = reader.Header;
-        string name = header.Options.GetValueOrDefault(OptionTarget) ?? header.Scenario[Math.Min(header.Scenario.Length, ScenarioPrefix.Length)..];
-        if (!TryParse(header, out IFuzzTarget? target, out byte[]? input, out ExecutionLimits limits, out string? error))
+        string name = header.Options.GetValueOrDefault(OptionTarget)
+            ?? header.Scenario[Math.Min(header.Scenario.Length, ScenarioPrefix.Length)..];
+        if (
+            !TryParse(header, out IFuzzTarget? target, out byte[]? input, out ExecutionLimits limits, out string? error)
+        )
         {
             return new FindingTraceResult(FindingTraceVerdict.Error, name, 0, null, error);
         }
@@ -127,37 +142,80 @@ public static class FindingTrace
         string actual = Describe(liveOracle, liveSite);
         if (checker.Divergence is { Field: TraceField.TraceUnreadable } unreadable)
         {
-            return new FindingTraceResult(FindingTraceVerdict.Error, target.Name, checker.EventsSeen, live.Finding, unreadable.Expected);
+            return new FindingTraceResult(
+                FindingTraceVerdict.Error,
+                target.Name,
+                checker.EventsSeen,
+                live.Finding,
+                unreadable.Expected
+            );
         }
         if (liveOracle != expectedOracle || liveSite != expectedSite)
         {
             string first = checker.Divergence is { } d ? "; first difference: " + d : "";
-            return new FindingTraceResult(FindingTraceVerdict.Diverged, target.Name, checker.EventsSeen, live.Finding, $"finding not reproduced: expected {expected}, got {actual}{first}");
+            return new FindingTraceResult(
+                FindingTraceVerdict.Diverged,
+                target.Name,
+                checker.EventsSeen,
+                live.Finding,
+                $"finding not reproduced: expected {expected}, got {actual}{first}"
+            );
         }
         if (checker.InitialMemoryMismatch is { } mismatch)
         {
-            return new FindingTraceResult(FindingTraceVerdict.Diverged, target.Name, checker.EventsSeen, live.Finding, mismatch);
+            return new FindingTraceResult(
+                FindingTraceVerdict.Diverged,
+                target.Name,
+                checker.EventsSeen,
+                live.Finding,
+                mismatch
+            );
         }
         if (checker.Divergence is { } divergence)
         {
-            return new FindingTraceResult(FindingTraceVerdict.Diverged, target.Name, checker.EventsSeen, live.Finding, $"{actual} fired again, but the execution differs: {divergence}");
+            return new FindingTraceResult(
+                FindingTraceVerdict.Diverged,
+                target.Name,
+                checker.EventsSeen,
+                live.Finding,
+                $"{actual} fired again, but the execution differs: {divergence}"
+            );
         }
         if (reader.Footer is not { } footer)
         {
-            return new FindingTraceResult(FindingTraceVerdict.Error, target.Name, checker.EventsSeen, live.Finding, reader.Error?.Message ?? "the trace ends without its footer (truncated)");
+            return new FindingTraceResult(
+                FindingTraceVerdict.Error,
+                target.Name,
+                checker.EventsSeen,
+                live.Finding,
+                reader.Error?.Message ?? "the trace ends without its footer (truncated)"
+            );
         }
         if (footer.MemoryHash != checker.FinalMemoryHash)
         {
-            return new FindingTraceResult(FindingTraceVerdict.Diverged, target.Name, checker.EventsSeen, live.Finding, $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{checker.FinalMemoryHash:x16}");
+            return new FindingTraceResult(
+                FindingTraceVerdict.Diverged,
+                target.Name,
+                checker.EventsSeen,
+                live.Finding,
+                $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{checker.FinalMemoryHash:x16}"
+            );
         }
         string detail = live.Finding is null ? "no finding, as recorded" : $"finding reproduced: {actual}";
         return new FindingTraceResult(FindingTraceVerdict.Match, target.Name, checker.EventsSeen, live.Finding, detail);
     }
 
     /// <summary>"oracle X at site Y", or "no finding".</summary>
-    public static string Describe(string oracle, string site) => oracle == NoFinding ? "no finding" : $"oracle {oracle} at site {site}";
+    public static string Describe(string oracle, string site) =>
+        oracle == NoFinding ? "no finding" : $"oracle {oracle} at site {site}";
 
-    private static bool TryParse(TraceHeader header, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IFuzzTarget? target, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? input, out ExecutionLimits limits, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    private static bool TryParse(
+        TraceHeader header,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IFuzzTarget? target,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? input,
+        out ExecutionLimits limits,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error
+    )
     {
         target = null;
         input = null;
@@ -171,7 +229,8 @@ public static class FindingTrace
         target = FuzzTargets.Create(name);
         if (target is null || target.Name != name)
         {
-            error = $"unknown fuzz target '{name}' (this virtsim knows: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))})";
+            error =
+                $"unknown fuzz target '{name}' (this virtsim knows: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))})";
             target = null;
             return false;
         }
@@ -181,7 +240,10 @@ public static class FindingTrace
             target = null;
             return false;
         }
-        if (!o.TryGetValue(OptionInputVersion, out string? version) || !int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out int v))
+        if (
+            !o.TryGetValue(OptionInputVersion, out string? version)
+            || !int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out int v)
+        )
         {
             error = $"finding trace option '{OptionInputVersion}' is missing or not a number";
             target = null;
@@ -189,21 +251,27 @@ public static class FindingTrace
         }
         if (v != target.InputVersion)
         {
-            error = $"target '{name}' now reads input format v{target.InputVersion}; the trace's input is v{v}: re-derive the finding";
+            error =
+                $"target '{name}' now reads input format v{target.InputVersion}; the trace's input is v{v}: re-derive the finding";
             target = null;
             return false;
         }
         string hex = o.GetValueOrDefault(OptionInput) ?? "";
         if (hex.Length % 2 != 0 || hex.Length / 2 > InputBytesMax || !IsHex(hex))
         {
-            error = $"finding trace option '{OptionInput}' is not an even-length hex string of at most {InputBytesMax} bytes";
+            error =
+                $"finding trace option '{OptionInput}' is not an even-length hex string of at most {InputBytesMax} bytes";
             target = null;
             return false;
         }
         input = Convert.FromHexString(hex);
-        if (!TryLong(o, OptionStepsMax, FuzzContext.DefaultStepsMax, out long steps) || !TryLong(o, OptionAllocatedBytesMax, ExecutionLimits.DefaultAllocatedBytesMax, out long alloc))
+        if (
+            !TryLong(o, OptionStepsMax, FuzzContext.DefaultStepsMax, out long steps)
+            || !TryLong(o, OptionAllocatedBytesMax, ExecutionLimits.DefaultAllocatedBytesMax, out long alloc)
+        )
         {
-            error = $"finding trace options '{OptionStepsMax}' and '{OptionAllocatedBytesMax}' must be positive integers";
+            error =
+                $"finding trace options '{OptionStepsMax}' and '{OptionAllocatedBytesMax}' must be positive integers";
             target = null;
             input = null;
             return false;
@@ -227,15 +295,18 @@ public static class FindingTrace
     {
         foreach (char c in s)
         {
-            if (!char.IsAsciiHexDigit(c)) return false;
+            if (!char.IsAsciiHexDigit(c))
+                return false;
         }
         return true;
     }
 
     private static string Informational =>
-        typeof(FindingTrace).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+        typeof(FindingTrace).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? "0.0.0";
 
     private static string Version => Informational.Split('+')[0];
 
-    private static string Commit => Informational.Contains('+', StringComparison.Ordinal) ? Informational.Split('+')[1] : "unknown";
+    private static string Commit =>
+        Informational.Contains('+', StringComparison.Ordinal) ? Informational.Split('+')[1] : "unknown";
 }

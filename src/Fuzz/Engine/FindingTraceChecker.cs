@@ -1,6 +1,6 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Engine;
 
@@ -39,11 +39,18 @@ public sealed class FindingTraceChecker : ExecutionTrace
     {
         if (!initial.Layout.Regions.SequenceEqual(_reader.Header.MemoryLayout.Regions))
         {
-            InitialMemoryMismatch = "the target's memory layout differs from the trace's: " + Describe(_reader.Header.MemoryLayout) + " recorded, " + Describe(initial.Layout) + " now";
+            InitialMemoryMismatch =
+                "the target's memory layout differs from the trace's: "
+                + Describe(_reader.Header.MemoryLayout)
+                + " recorded, "
+                + Describe(initial.Layout)
+                + " now";
             return;
         }
         ulong live = initial.ContentHash(HashScheme);
-        if (live != _reader.InitialMemoryHash) InitialMemoryMismatch = $"initial guest memory differs: expected hash 0x{_reader.InitialMemoryHash:x16}, actual 0x{live:x16}";
+        if (live != _reader.InitialMemoryHash)
+            InitialMemoryMismatch =
+                $"initial guest memory differs: expected hash 0x{_reader.InitialMemoryHash:x16}, actual 0x{live:x16}";
     }
 
     protected override void OnEvent(in TraceEvent ev) => _comparer.Write(ev);
@@ -54,5 +61,6 @@ public sealed class FindingTraceChecker : ExecutionTrace
         _comparer.Finish();
     }
 
-    private static string Describe(MemoryLayout layout) => string.Join(", ", layout.Regions.Select(r => $"[0x{r.Base:x}, +0x{r.Size:x})"));
+    private static string Describe(MemoryLayout layout) =>
+        string.Join(", ", layout.Regions.Select(r => $"[0x{r.Base:x}, +0x{r.Size:x})"));
 }

@@ -1,6 +1,6 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Engine;
 

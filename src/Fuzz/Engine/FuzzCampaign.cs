@@ -1,9 +1,9 @@
 using System.Diagnostics;
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Random;
 
 namespace Virtsim.Fuzz.Engine;
 
@@ -37,8 +37,10 @@ public sealed class FuzzCampaign
 
     public FuzzCampaign(IFuzzTarget target, CampaignOptions options, ICoverage coverage)
     {
-        if (options.InputLengthMax <= 0) throw new ArgumentOutOfRangeException(nameof(options), "InputLengthMax must be positive");
-        if (options.StructureMutationPeriod <= 0) throw new ArgumentOutOfRangeException(nameof(options), "StructureMutationPeriod must be positive");
+        if (options.InputLengthMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), "InputLengthMax must be positive");
+        if (options.StructureMutationPeriod <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), "StructureMutationPeriod must be positive");
         _target = target;
         _options = options;
         _coverage = coverage;
@@ -75,7 +77,8 @@ public sealed class FuzzCampaign
     /// when it shows new coverage, or always with <paramref name="keepRegardless"/>. True when kept.</summary>
     public bool Offer(ReadOnlySpan<byte> input, bool keepRegardless = false)
     {
-        if (input.Length > _options.InputLengthMax) input = input[.._options.InputLengthMax];
+        if (input.Length > _options.InputLengthMax)
+            input = input[.._options.InputLengthMax];
         int before = _corpus.Count;
         RunOne(input, keepRegardless);
         return _corpus.Count > before;
@@ -86,7 +89,8 @@ public sealed class FuzzCampaign
     /// <see cref="CampaignOptions.StatusIntervalSeconds"/>.</summary>
     public CampaignResult Run(Func<bool>? shouldStop = null, Action<CampaignStatus>? onStatus = null)
     {
-        if (_options.RunsMax <= 0 && shouldStop is null) throw new ArgumentException("a campaign needs RunsMax or a stop predicate", nameof(shouldStop));
+        if (_options.RunsMax <= 0 && shouldStop is null)
+            throw new ArgumentException("a campaign needs RunsMax or a stop predicate", nameof(shouldStop));
         var clock = Stopwatch.StartNew();
         long statusEvery = Math.Max(1, (long)(_options.StatusIntervalSeconds * Stopwatch.Frequency));
         long nextStatus = statusEvery;
@@ -105,7 +109,10 @@ public sealed class FuzzCampaign
             if (structure is not null && prng.IntLessThan(_options.StructureMutationPeriod) == 0)
             {
                 length = structure.Mutate(work, length, prng);
-                if ((uint)length > (uint)work.Length) throw new InvalidOperationException($"structure mutator of '{_target.Name}' returned length {length} outside [0, {work.Length}]");
+                if ((uint)length > (uint)work.Length)
+                    throw new InvalidOperationException(
+                        $"structure mutator of '{_target.Name}' returned length {length} outside [0, {work.Length}]"
+                    );
             }
             else
             {
@@ -113,7 +120,8 @@ public sealed class FuzzCampaign
                 length = _havoc.Mutate(work, length, prng, partner);
             }
             RunOne(work.AsSpan(0, length));
-            if (Hooks is not null && !Hooks.BetweenExecutions(this)) break;
+            if (Hooks is not null && !Hooks.BetweenExecutions(this))
+                break;
 
             if (onStatus is not null && clock.ElapsedTicks >= nextStatus)
             {
@@ -122,18 +130,35 @@ public sealed class FuzzCampaign
             }
         }
         clock.Stop();
-        return new CampaignResult(_executions, _minimizeExecutions, clock.Elapsed, _tracker.Edges, _coverage.IsAvailable, _corpus.ToArray(), _findings.ToArray());
+        return new CampaignResult(
+            _executions,
+            _minimizeExecutions,
+            clock.Elapsed,
+            _tracker.Edges,
+            _coverage.IsAvailable,
+            _corpus.ToArray(),
+            _findings.ToArray()
+        );
     }
 
     /// <summary>The current status (also what the callback receives).</summary>
     public CampaignStatus Status(TimeSpan elapsed)
     {
         long perSecond = elapsed.TotalSeconds > 0 ? (long)(_executions / elapsed.TotalSeconds) : 0;
-        var byOracle = _findings.GroupBy(f => f.Oracle, StringComparer.Ordinal)
+        var byOracle = _findings
+            .GroupBy(f => f.Oracle, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new KeyValuePair<string, int>(g.Key, g.Count()))
             .ToArray();
-        return new CampaignStatus(_executions, perSecond, _tracker.Edges, _coverage.IsAvailable, _corpus.Count, byOracle, elapsed);
+        return new CampaignStatus(
+            _executions,
+            perSecond,
+            _tracker.Edges,
+            _coverage.IsAvailable,
+            _corpus.Count,
+            byOracle,
+            elapsed
+        );
     }
 
     private void RunInitialInputs(Func<bool>? shouldStop)
@@ -154,7 +179,8 @@ public sealed class FuzzCampaign
             foreach (string d in Directory.EnumerateDirectories(findings))
             {
                 string name = Path.GetFileName(d);
-                if (!name.StartsWith('.')) _earlierFindings.Add(name);
+                if (!name.StartsWith('.'))
+                    _earlierFindings.Add(name);
             }
         }
         if (initial.Count > 0 || _earlierFindings.Count > 0)
@@ -163,15 +189,19 @@ public sealed class FuzzCampaign
         }
         foreach (byte[] seed in _target.SeedCorpus())
         {
-            initial.Add(seed.Length > _options.InputLengthMax ? seed.AsSpan(0, _options.InputLengthMax).ToArray() : seed);
+            initial.Add(
+                seed.Length > _options.InputLengthMax ? seed.AsSpan(0, _options.InputLengthMax).ToArray() : seed
+            );
         }
         foreach (byte[] input in initial)
         {
-            if (shouldStop?.Invoke() == true) break;
+            if (shouldStop?.Invoke() == true)
+                break;
             // Without coverage every initial input is kept: blind mutation needs the seeds' structure.
             RunOne(input, keepRegardless: !_coverage.IsAvailable);
         }
-        if (_corpus.Count == 0) _corpus.Add([]);
+        if (_corpus.Count == 0)
+            _corpus.Add([]);
     }
 
     private void RunOne(ReadOnlySpan<byte> input, bool keepRegardless = false)
@@ -183,18 +213,23 @@ public sealed class FuzzCampaign
             OnFinding(report, input);
             return;
         }
-        if (result.Outcome != FuzzOutcome.Completed) return;
+        if (result.Outcome != FuzzOutcome.Completed)
+            return;
         int edgesBefore = _tracker.Edges;
         bool novel = _coverage.IsAvailable && _tracker.Merge(_coverage.Map);
-        if (novel && Hooks is not null) Hooks.CheckStability(_executor, input, _coverage.Map);
-        if (novel || keepRegardless) AddToCorpus(input.ToArray(), _tracker.Edges > edgesBefore);
+        if (novel && Hooks is not null)
+            Hooks.CheckStability(_executor, input, _coverage.Map);
+        if (novel || keepRegardless)
+            AddToCorpus(input.ToArray(), _tracker.Edges > edgesBefore);
     }
 
     private void RemoveStaleTemporaries(string? directory)
     {
-        if (directory is null) return;
+        if (directory is null)
+            return;
         int removed = AtomicFile.RemoveStale(directory);
-        if (removed > 0) Log?.WriteLine($"removed {removed} temporary file(s) a killed campaign left in {directory}");
+        if (removed > 0)
+            Log?.WriteLine($"removed {removed} temporary file(s) a killed campaign left in {directory}");
     }
 
     private void AddToCorpus(byte[] input, bool newEdges = false)
@@ -220,7 +255,9 @@ public sealed class FuzzCampaign
         if (_knownKeys.Contains(report.DedupKey))
         {
             // An earlier run or another worker saved it already: counted here, not minimised or saved again.
-            Log?.WriteLine($"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved by an earlier run or another worker)");
+            Log?.WriteLine(
+                $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved by an earlier run or another worker)"
+            );
             Hooks?.FindingAdded(finding, original, known: true);
             return;
         }
@@ -229,18 +266,27 @@ public sealed class FuzzCampaign
         {
             // An earlier campaign saved it: known, not new; its saved input and trace stay as they are.
             finding.EarlierDirectory = Path.Combine(earlierDir, finding.DirectoryName);
-            Log?.WriteLine($"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved earlier in {finding.EarlierDirectory})");
+            Log?.WriteLine(
+                $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved earlier in {finding.EarlierDirectory})"
+            );
             return;
         }
         if (_options.Minimize)
         {
-            finding.Input = FindingMinimizer.Minimize(original, c => _executor.Execute(c).Finding?.DedupKey == report.DedupKey, _target.Minimizer, _options.MinimizeExecutionsMax, out int spent);
+            finding.Input = FindingMinimizer.Minimize(
+                original,
+                c => _executor.Execute(c).Finding?.DedupKey == report.DedupKey,
+                _target.Minimizer,
+                _options.MinimizeExecutionsMax,
+                out int spent
+            );
             _minimizeExecutions += spent;
             // The summary, the log and --reproduce must all describe the saved input: take its own report.
             if (finding.Input.Length != original.Length || !finding.Input.AsSpan().SequenceEqual(original))
             {
                 _minimizeExecutions++;
-                if (_executor.Execute(finding.Input).Finding is { } minimised && minimised.DedupKey == report.DedupKey) finding.Report = minimised;
+                if (_executor.Execute(finding.Input).Finding is { } minimised && minimised.DedupKey == report.DedupKey)
+                    finding.Report = minimised;
             }
         }
         string saved = "";
@@ -248,8 +294,17 @@ public sealed class FuzzCampaign
         {
             try
             {
-                finding.SavedDirectory = FindingWriter.Save(dir, finding, _target.InputVersion, _options.Seed, _target, _options.Limits);
-                saved = finding.SavedDirectory is null ? $" (not saved: {Path.Combine(dir, finding.DirectoryName)} appeared during the campaign)" : $" -> {finding.SavedDirectory}";
+                finding.SavedDirectory = FindingWriter.Save(
+                    dir,
+                    finding,
+                    _target.InputVersion,
+                    _options.Seed,
+                    _target,
+                    _options.Limits
+                );
+                saved = finding.SavedDirectory is null
+                    ? $" (not saved: {Path.Combine(dir, finding.DirectoryName)} appeared during the campaign)"
+                    : $" -> {finding.SavedDirectory}";
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -258,6 +313,8 @@ public sealed class FuzzCampaign
             }
         }
         Hooks?.FindingAdded(finding, original, known: false);
-        Log?.WriteLine($"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {finding.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}");
+        Log?.WriteLine(
+            $"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {finding.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}"
+        );
     }
 }

@@ -66,11 +66,25 @@ public sealed class FuzzExecutor
         if (context.Finding is null && context.Steps > Limits.StepsMax)
         {
             // The target swallowed the hang exception; the count still tells.
-            context.SetFinding(new FindingReport(FuzzOracle.Hang, "step-budget@" + _target.Name, $"execution exceeded its step budget of {Limits.StepsMax} steps", null));
+            context.SetFinding(
+                new FindingReport(
+                    FuzzOracle.Hang,
+                    "step-budget@" + _target.Name,
+                    $"execution exceeded its step budget of {Limits.StepsMax} steps",
+                    null
+                )
+            );
         }
         if (context.Finding is null && allocated > Limits.AllocatedBytesMax)
         {
-            context.SetFinding(new FindingReport(FuzzOracle.Resource, "allocated-bytes@" + _target.Name, $"execution allocated {allocated} bytes; the bound is {Limits.AllocatedBytesMax}", null));
+            context.SetFinding(
+                new FindingReport(
+                    FuzzOracle.Resource,
+                    "allocated-bytes@" + _target.Name,
+                    $"execution allocated {allocated} bytes; the bound is {Limits.AllocatedBytesMax}",
+                    null
+                )
+            );
         }
         return new ExecutionResult(outcome, context.Finding, allocated, context.Steps);
     }

@@ -9,7 +9,8 @@ public readonly record struct Duration(TimeSpan Value)
     public static bool TryParse(string? text, out Duration duration)
     {
         duration = default;
-        if (string.IsNullOrWhiteSpace(text)) return false;
+        if (string.IsNullOrWhiteSpace(text))
+            return false;
         (string number, double scale) = text switch
         {
             _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 0.001),
@@ -18,7 +19,12 @@ public readonly record struct Duration(TimeSpan Value)
             _ when text.EndsWith('h') => (text[..^1], 3600.0),
             _ => (text, 1.0),
         };
-        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) || value <= 0 || value * scale > TimeSpan.MaxValue.TotalSeconds / 2) return false;
+        if (
+            !double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value)
+            || value <= 0
+            || value * scale > TimeSpan.MaxValue.TotalSeconds / 2
+        )
+            return false;
         duration = new Duration(TimeSpan.FromSeconds(value * scale));
         return true;
     }
@@ -27,9 +33,12 @@ public readonly record struct Duration(TimeSpan Value)
     public override string ToString()
     {
         double s = Value.TotalSeconds;
-        if (s >= 3600 && s % 3600 == 0) return (s / 3600).ToString("0", CultureInfo.InvariantCulture) + "h";
-        if (s >= 60 && s % 60 == 0) return (s / 60).ToString("0", CultureInfo.InvariantCulture) + "m";
-        if (s >= 1 || Value.TotalMilliseconds % 1 != 0) return s.ToString("0.######", CultureInfo.InvariantCulture) + "s";
+        if (s >= 3600 && s % 3600 == 0)
+            return (s / 3600).ToString("0", CultureInfo.InvariantCulture) + "h";
+        if (s >= 60 && s % 60 == 0)
+            return (s / 60).ToString("0", CultureInfo.InvariantCulture) + "m";
+        if (s >= 1 || Value.TotalMilliseconds % 1 != 0)
+            return s.ToString("0.######", CultureInfo.InvariantCulture) + "s";
         return Value.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + "ms";
     }
 }

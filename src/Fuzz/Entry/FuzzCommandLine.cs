@@ -17,7 +17,8 @@ public static class FuzzCommandLine
 {
     public const string Name = "fuzz";
 
-    public const string Description = "Coverage-guided fuzzing of the device backends (virtsim fuzz --help; virtsim fuzz <command> --help)";
+    public const string Description =
+        "Coverage-guided fuzzing of the device backends (virtsim fuzz --help; virtsim fuzz <command> --help)";
 
     /// <summary>The <c>fuzz</c> command and its subcommands (a fresh tree each call).</summary>
     public static Command Build()
@@ -25,42 +26,160 @@ public static class FuzzCommandLine
         var fuzz = new Command(Name, Description)
         {
             new Command("list", "List the fuzz targets, one per line, name first"),
-            WithTarget(new Command("run", "Fuzz a target with virtsim's engine; with -o DIR, a campaign of --jobs worker processes (AFL++'s sync layout, resumable)"), campaign: true,
-                S.Seed(), S.Runs(), S.Time(), S.Corpus(), S.Findings(), S.MaxLength(), S.NoMinimize(), S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache(),
-                S.CampaignOutput(), S.Jobs(), S.Status(), S.SyncEvery("With -o: "), S.Slice(), S.Machine()),
-            WithTarget(new Command("reproduce", "Run one input with every oracle armed; exit 1 when one fires") { Input("The input file, or a finding directory (its input.bin)") }, campaign: false,
-                S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
-            WithTarget(new Command("emit-test", "Write an xUnit regression test holding one input") { Input("The input file, or a finding directory (its input.bin)") }, campaign: false,
-                S.ExpectFires(), S.TestOut(), S.StepsMax(), S.AllocMax()),
-            WithTarget(new Command("afl", "Serve AFL++'s fork-server protocol in-process (started by afl-fuzz; fds 198/199, map __AFL_SHM_ID, AFL_MAP_SIZE)"), campaign: false,
-                S.AflInput(), S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
-            WithTarget(new Command("libfuzzer", "Serve inputs from tools/libfuzzer-driver through SharpFuzz's Fuzzer.LibFuzzer.Run (started by the driver; segment __LIBFUZZER_SHM_ID, pipes __LIBFUZZER_CONTROL_PIPE_ID/__LIBFUZZER_STATUS_PIPE_ID)"), campaign: false,
-                S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
-            new Command("report", "Write a campaign directory's self-contained HTML report (plots, findings, source coverage)")
+            WithTarget(
+                new Command(
+                    "run",
+                    "Fuzz a target with virtsim's engine; with -o DIR, a campaign of --jobs worker processes (AFL++'s sync layout, resumable)"
+                ),
+                campaign: true,
+                S.Seed(),
+                S.Runs(),
+                S.Time(),
+                S.Corpus(),
+                S.Findings(),
+                S.MaxLength(),
+                S.NoMinimize(),
+                S.StepsMax(),
+                S.AllocMax(),
+                S.NoCoverage(),
+                S.InstrumentCache(),
+                S.CampaignOutput(),
+                S.Jobs(),
+                S.Status(),
+                S.SyncEvery("With -o: "),
+                S.Slice(),
+                S.Machine()
+            ),
+            WithTarget(
+                new Command("reproduce", "Run one input with every oracle armed; exit 1 when one fires")
+                {
+                    Input("The input file, or a finding directory (its input.bin)"),
+                },
+                campaign: false,
+                S.StepsMax(),
+                S.AllocMax(),
+                S.NoCoverage(),
+                S.InstrumentCache()
+            ),
+            WithTarget(
+                new Command("emit-test", "Write an xUnit regression test holding one input")
+                {
+                    Input("The input file, or a finding directory (its input.bin)"),
+                },
+                campaign: false,
+                S.ExpectFires(),
+                S.TestOut(),
+                S.StepsMax(),
+                S.AllocMax()
+            ),
+            WithTarget(
+                new Command(
+                    "afl",
+                    "Serve AFL++'s fork-server protocol in-process (started by afl-fuzz; fds 198/199, map __AFL_SHM_ID, AFL_MAP_SIZE)"
+                ),
+                campaign: false,
+                S.AflInput(),
+                S.StepsMax(),
+                S.AllocMax(),
+                S.NoCoverage(),
+                S.InstrumentCache()
+            ),
+            WithTarget(
+                new Command(
+                    "libfuzzer",
+                    "Serve inputs from tools/libfuzzer-driver through SharpFuzz's Fuzzer.LibFuzzer.Run (started by the driver; segment __LIBFUZZER_SHM_ID, pipes __LIBFUZZER_CONTROL_PIPE_ID/__LIBFUZZER_STATUS_PIPE_ID)"
+                ),
+                campaign: false,
+                S.StepsMax(),
+                S.AllocMax(),
+                S.NoCoverage(),
+                S.InstrumentCache()
+            ),
+            new Command(
+                "report",
+                "Write a campaign directory's self-contained HTML report (plots, findings, source coverage)"
+            )
             {
                 new Argument<string>("dir") { Description = "The campaign directory (fuzz run -o)" },
                 S.ReportOutput(),
             },
-            WithTarget(new Command("cmin", "Minimise a corpus keeping every (edge, hit-count bucket), like afl-cmin")
-            {
-                new Argument<string>("input") { Description = "A directory of inputs, or a campaign directory (the target's queues)" },
-                new Argument<string>("output") { Description = "A new or empty directory for the kept inputs" },
-            }, campaign: false, S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
-            WithTarget(new Command("triage", "Turn crash files of AFL++/libFuzzer runs into deduplicated, minimised findings with traces")
-            {
-                new Argument<string>("dir") { Description = "A directory holding crash files (searched recursively)" },
-                new Argument<string?>("findings") { Description = "Where findings are saved (default: <dir>/findings)", Arity = ArgumentArity.ZeroOrOne },
-            }, campaign: false, S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
-            WithTarget(Hidden(new Command(BlockTraceEntry.Command, "Replay a corpus with SharpFuzz's branch callback and write the blocks reached (fuzz report runs it)")
-            {
-                new Argument<string>("input") { Description = "A campaign directory or a directory of inputs" },
-                new Argument<string>("output") { Description = "The file to write" },
-            }), campaign: false, S.StepsMax(), S.AllocMax(), S.InstrumentCache()),
-            WithTarget(new Command("worker", "One worker of a campaign (the supervisor of fuzz run -o starts these)") { Hidden = true }, campaign: false,
-                S.WorkerOutput(), S.WorkerName(), S.Main(), S.ParentPid(), S.SyncEvery(""),
-                S.Seed(), S.Runs(), S.Time(), S.MaxLength(), S.NoMinimize(), S.StepsMax(), S.AllocMax(), S.NoCoverage(), S.InstrumentCache()),
+            WithTarget(
+                new Command("cmin", "Minimise a corpus keeping every (edge, hit-count bucket), like afl-cmin")
+                {
+                    new Argument<string>("input")
+                    {
+                        Description = "A directory of inputs, or a campaign directory (the target's queues)",
+                    },
+                    new Argument<string>("output") { Description = "A new or empty directory for the kept inputs" },
+                },
+                campaign: false,
+                S.StepsMax(),
+                S.AllocMax(),
+                S.NoCoverage(),
+                S.InstrumentCache()
+            ),
+            WithTarget(
+                new Command(
+                    "triage",
+                    "Turn crash files of AFL++/libFuzzer runs into deduplicated, minimised findings with traces"
+                )
+                {
+                    new Argument<string>("dir")
+                    {
+                        Description = "A directory holding crash files (searched recursively)",
+                    },
+                    new Argument<string?>("findings")
+                    {
+                        Description = "Where findings are saved (default: <dir>/findings)",
+                        Arity = ArgumentArity.ZeroOrOne,
+                    },
+                },
+                campaign: false,
+                S.StepsMax(),
+                S.AllocMax(),
+                S.NoCoverage(),
+                S.InstrumentCache()
+            ),
+            WithTarget(
+                Hidden(
+                    new Command(
+                        BlockTraceEntry.Command,
+                        "Replay a corpus with SharpFuzz's branch callback and write the blocks reached (fuzz report runs it)"
+                    )
+                    {
+                        new Argument<string>("input") { Description = "A campaign directory or a directory of inputs" },
+                        new Argument<string>("output") { Description = "The file to write" },
+                    }
+                ),
+                campaign: false,
+                S.StepsMax(),
+                S.AllocMax(),
+                S.InstrumentCache()
+            ),
+            WithTarget(
+                new Command("worker", "One worker of a campaign (the supervisor of fuzz run -o starts these)")
+                {
+                    Hidden = true,
+                },
+                campaign: false,
+                S.WorkerOutput(),
+                S.WorkerName(),
+                S.Main(),
+                S.ParentPid(),
+                S.SyncEvery(""),
+                S.Seed(),
+                S.Runs(),
+                S.Time(),
+                S.MaxLength(),
+                S.NoMinimize(),
+                S.StepsMax(),
+                S.AllocMax(),
+                S.NoCoverage(),
+                S.InstrumentCache()
+            ),
         };
-        foreach (Command c in fuzz.Subcommands) c.Validators.Add(RejectRepeatedOptions);
+        foreach (Command c in fuzz.Subcommands)
+            c.Validators.Add(RejectRepeatedOptions);
         fuzz.Subcommands.Single(c => c.Name == "run").Validators.Add(CheckRun);
         return fuzz;
     }
@@ -71,18 +190,43 @@ public static class FuzzCommandLine
         ArgumentNullException.ThrowIfNull(args);
         Command fuzz = Build();
         string[]? words = LegacyFuzzArgs.Rewrite(args, out string? legacyError);
-        if (words is null) return new FuzzParse(null, [legacyError!], Name, null);
-        if (words.Length > 0 && fuzz.Subcommands.FirstOrDefault(c => c.Name == words[0]) is { } chosen && MisplacedOptions(fuzz, chosen, words) is { Count: > 0 } misplaced)
+        if (words is null)
+            return new FuzzParse(null, [legacyError!], Name, null);
+        if (
+            words.Length > 0
+            && fuzz.Subcommands.FirstOrDefault(c => c.Name == words[0]) is { } chosen
+            && MisplacedOptions(fuzz, chosen, words) is { Count: > 0 } misplaced
+        )
         {
             return new FuzzParse(null, misplaced, Name + " " + chosen.Name, null);
         }
-        var root = new Command("virtsim") { new System.CommandLine.Help.HelpOption { Recursive = true }, fuzz };
+        var root = new Command("virtsim")
+        {
+            new System.CommandLine.Help.HelpOption { Recursive = true },
+            fuzz,
+        };
         // No response files: afl-fuzz and triage pass file names, and one starting with '@' is a file name.
         ParseResult result = root.Parse([Name, .. words], new ParserConfiguration { ResponseFileTokenReplacer = null });
         string usage = string.Join(' ', Path(result.CommandResult));
-        if (FuzzParse.IsHelp(result)) return new FuzzParse(null, [], usage, result);
-        if (result.Errors.Count > 0) return new FuzzParse(null, [.. result.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal)], usage, null);
-        if (result.CommandResult.Command == fuzz) return new FuzzParse(null, ["name a fuzz command: " + string.Join(", ", fuzz.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))], Name, null);
+        if (FuzzParse.IsHelp(result))
+            return new FuzzParse(null, [], usage, result);
+        if (result.Errors.Count > 0)
+            return new FuzzParse(
+                null,
+                [.. result.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal)],
+                usage,
+                null
+            );
+        if (result.CommandResult.Command == fuzz)
+            return new FuzzParse(
+                null,
+                [
+                    "name a fuzz command: "
+                        + string.Join(", ", fuzz.Subcommands.Where(c => !c.Hidden).Select(c => c.Name)),
+                ],
+                Name,
+                null
+            );
         return new FuzzParse(Read(result, [.. args]), [], usage, null);
     }
 
@@ -95,10 +239,14 @@ public static class FuzzCommandLine
             foreach (Command sub in command.Subcommands.Where(c => !c.Hidden))
             {
                 output.WriteLine($"--- virtsim fuzz {sub.Name} ---");
-                Parse([sub.Name, "--help"]).Help!.Invoke(new InvocationConfiguration { Output = output, EnableDefaultExceptionHandler = false });
+                Parse([sub.Name, "--help"])
+                    .Help!.Invoke(
+                        new InvocationConfiguration { Output = output, EnableDefaultExceptionHandler = false }
+                    );
             }
         }
-        if (command.Name is Name or "run" or "reproduce" or "emit-test" or "afl" or "libfuzzer" or "cmin" or "triage") output.WriteLine(Notes);
+        if (command.Name is Name or "run" or "reproduce" or "emit-test" or "afl" or "libfuzzer" or "cmin" or "triage")
+            output.WriteLine(Notes);
     }
 
     private const string Notes = """
@@ -120,7 +268,8 @@ public static class FuzzCommandLine
         command.Add(S.Target(campaign));
         command.Add(S.Backend());
         command.Add(S.Flavour());
-        foreach (Option o in options) command.Add(o);
+        foreach (Option o in options)
+            command.Add(o);
         return command;
     }
 
@@ -137,7 +286,8 @@ public static class FuzzCommandLine
     {
         foreach (OptionResult o in command.Children.OfType<OptionResult>())
         {
-            if (o.IdentifierTokenCount > 1) command.AddError($"{o.Option.Name} is given {o.IdentifierTokenCount} times; give it once");
+            if (o.IdentifierTokenCount > 1)
+                command.AddError($"{o.Option.Name} is given {o.IdentifierTokenCount} times; give it once");
         }
     }
 
@@ -145,11 +295,24 @@ public static class FuzzCommandLine
 
     private static void CheckRun(CommandResult run)
     {
-        var given = run.Children.OfType<OptionResult>().Where(o => !o.Implicit).Select(o => o.Option.Name).ToHashSet(StringComparer.Ordinal);
+        var given = run
+            .Children.OfType<OptionResult>()
+            .Where(o => !o.Implicit)
+            .Select(o => o.Option.Name)
+            .ToHashSet(StringComparer.Ordinal);
         bool campaign = given.Contains("--output");
-        if (!campaign && CampaignOnly.FirstOrDefault(given.Contains) is { } lone) run.AddError($"{lone} applies to a campaign; add -o <campaign directory>");
-        if (campaign && new[] { "--corpus", "--findings" }.FirstOrDefault(given.Contains) is { } local) run.AddError($"{local} does not apply to a campaign: it keeps its corpus in <dir>/<worker>/queue and findings in <dir>/findings");
-        if (!given.Contains("--runs") && !given.Contains("--time")) run.AddError(campaign ? "a campaign needs --time <duration> or --runs N (per worker); Ctrl-C stops it earlier" : "give --runs N or --time <duration>");
+        if (!campaign && CampaignOnly.FirstOrDefault(given.Contains) is { } lone)
+            run.AddError($"{lone} applies to a campaign; add -o <campaign directory>");
+        if (campaign && new[] { "--corpus", "--findings" }.FirstOrDefault(given.Contains) is { } local)
+            run.AddError(
+                $"{local} does not apply to a campaign: it keeps its corpus in <dir>/<worker>/queue and findings in <dir>/findings"
+            );
+        if (!given.Contains("--runs") && !given.Contains("--time"))
+            run.AddError(
+                campaign
+                    ? "a campaign needs --time <duration> or --runs N (per worker); Ctrl-C stops it earlier"
+                    : "give --runs N or --time <duration>"
+            );
     }
 
     /// <summary>
@@ -164,30 +327,43 @@ public static class FuzzCommandLine
         for (int i = 1; i < words.Length; i++)
         {
             string word = words[i];
-            if (word == "--") break;
-            if (word.Length < 2 || word[0] != '-') continue;
+            if (word == "--")
+                break;
+            if (word.Length < 2 || word[0] != '-')
+                continue;
             int split = word.IndexOfAny(['=', ':']);
             string name = split > 0 && word.StartsWith("--", StringComparison.Ordinal) ? word[..split] : word;
             if (Find(chosen, name) is { } own)
             {
-                if (split < 0 && own.Arity.MaximumNumberOfValues > 0) i++;
+                if (split < 0 && own.Arity.MaximumNumberOfValues > 0)
+                    i++;
                 continue;
             }
-            if (name is "-h" or "-?" or "--help" or "/h" or "/?") continue;
-            string[] owners = [.. fuzz.Subcommands.Where(c => c != chosen && !c.Hidden && Find(c, name) is not null).Select(c => c.Name)];
-            errors.Add(owners.Length > 0
-                ? $"{name} does not apply to 'fuzz {chosen.Name}' (it is an option of fuzz {string.Join(", ", owners)})"
-                : $"unknown option '{name}' for 'fuzz {chosen.Name}'");
+            if (name is "-h" or "-?" or "--help" or "/h" or "/?")
+                continue;
+            string[] owners =
+            [
+                .. fuzz
+                    .Subcommands.Where(c => c != chosen && !c.Hidden && Find(c, name) is not null)
+                    .Select(c => c.Name),
+            ];
+            errors.Add(
+                owners.Length > 0
+                    ? $"{name} does not apply to 'fuzz {chosen.Name}' (it is an option of fuzz {string.Join(", ", owners)})"
+                    : $"unknown option '{name}' for 'fuzz {chosen.Name}'"
+            );
         }
         return errors;
     }
 
-    private static Option? Find(Command command, string name) => command.Options.FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
+    private static Option? Find(Command command, string name) =>
+        command.Options.FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
 
     private static IEnumerable<string> Path(CommandResult? result)
     {
         var names = new Stack<string>();
-        for (CommandResult? r = result; r is not null && r.Command.Name != "virtsim"; r = r.Parent as CommandResult) names.Push(r.Command.Name);
+        for (CommandResult? r = result; r is not null && r.Command.Name != "virtsim"; r = r.Parent as CommandResult)
+            names.Push(r.Command.Name);
         return names;
     }
 
@@ -208,13 +384,18 @@ public static class FuzzCommandLine
             BlockTraceEntry.Command => FuzzMode.Blocks,
             _ => FuzzMode.Triage,
         };
-        T? Get<T>(string name) => command.Options.Any(o => o.Name == name) || command.Arguments.Any(a => a.Name == name) ? r.GetValue<T>(name) : default;
+        T? Get<T>(string name) =>
+            command.Options.Any(o => o.Name == name) || command.Arguments.Any(a => a.Name == name)
+                ? r.GetValue<T>(name)
+                : default;
         string? target = Get<string>("--target");
         if (target is not null)
         {
             // --backend and --flavour fold into the target name (device-backend-flavour), which the registry resolves.
-            if (Get<string?>("--backend") is { } backend) target += FuzzTargetName.Separator + backend;
-            if (Get<string?>("--flavour") is { } flavour) target += FuzzTargetName.Separator + flavour;
+            if (Get<string?>("--backend") is { } backend)
+                target += FuzzTargetName.Separator + backend;
+            if (Get<string?>("--flavour") is { } flavour)
+                target += FuzzTargetName.Separator + flavour;
         }
         var options = new FuzzOptions
         {
@@ -230,7 +411,9 @@ public static class FuzzCommandLine
             SecondPath = mode is FuzzMode.Cmin or FuzzMode.Blocks ? Get<string>("output") : Get<string?>("findings"),
             ExpectFires = Get<bool>("--expect-fires"),
             Out = mode == FuzzMode.Report ? Get<string?>("--output") : Get<string?>("--out"),
-            MaxLength = command.Options.Any(o => o.Name == "--max-len") ? r.GetValue<int>("--max-len") : FuzzOptions.MaxLengthDefault,
+            MaxLength = command.Options.Any(o => o.Name == "--max-len")
+                ? r.GetValue<int>("--max-len")
+                : FuzzOptions.MaxLengthDefault,
             StepsMax = Get<long?>("--steps-max"),
             AllocMax = Get<long?>("--alloc-max"),
             NoMinimize = Get<bool>("--no-minimize"),
@@ -251,7 +434,10 @@ public static class FuzzCommandLine
                 ParentPid = Get<int?>("--parent-pid") ?? 0,
                 SyncEverySeconds = r.GetValue<Duration>("--sync-every").Value.TotalSeconds,
                 Status = Get<string>("--status") ?? "auto",
-                SliceSeconds = mode == FuzzMode.Run ? r.GetValue<Duration>("--slice").Value.TotalSeconds : new CampaignArgs().SliceSeconds,
+                SliceSeconds =
+                    mode == FuzzMode.Run
+                        ? r.GetValue<Duration>("--slice").Value.TotalSeconds
+                        : new CampaignArgs().SliceSeconds,
             };
         }
         return new FuzzInvocation(options, campaign);

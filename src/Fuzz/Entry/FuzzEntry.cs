@@ -1,6 +1,6 @@
-using Sim.Engine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Sim.Engine;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Targets;
@@ -23,8 +23,11 @@ public static class FuzzEntry
     }
 
     /// <summary>The entry <see cref="FuzzHost"/> invokes inside the instrumented load context.</summary>
-    public static int RunTransferred(IReadOnlyDictionary<string, object?> invocation, TextWriter output, TextWriter error) =>
-        Run(LoadContextTransfer.Import(invocation), output, error);
+    public static int RunTransferred(
+        IReadOnlyDictionary<string, object?> invocation,
+        TextWriter output,
+        TextWriter error
+    ) => Run(LoadContextTransfer.Import(invocation), output, error);
 
     public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
     {
@@ -33,7 +36,8 @@ public static class FuzzEntry
         switch (options.Mode)
         {
             case FuzzMode.List:
-                foreach (string line in FuzzTargets.ListLines()) output.WriteLine(line);
+                foreach (string line in FuzzTargets.ListLines())
+                    output.WriteLine(line);
                 return 0;
             case FuzzMode.Worker:
                 return Virtsim.Fuzz.Campaign.WorkerEntry.Run(invocation, output, error);
@@ -45,13 +49,17 @@ public static class FuzzEntry
                 error.WriteLine("virtsim: fuzz report runs in the virtsim command (Virtsim.Fuzz.Campaign)");
                 return 2;
             case FuzzMode.Run when invocation.IsSupervisor:
-                error.WriteLine("virtsim: a campaign (fuzz run -o) runs in the virtsim command (Virtsim.Fuzz.Campaign)");
+                error.WriteLine(
+                    "virtsim: a campaign (fuzz run -o) runs in the virtsim command (Virtsim.Fuzz.Campaign)"
+                );
                 return 2;
         }
         IFuzzTarget? target = FuzzTargets.Create(options.Target ?? "");
         if (target is null)
         {
-            error.WriteLine($"virtsim: no fuzz target named '{options.Target}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
+            error.WriteLine(
+                $"virtsim: no fuzz target named '{options.Target}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}"
+            );
             return 2;
         }
         if (CheckWritePaths(options) is { } pathError)
@@ -74,29 +82,54 @@ public static class FuzzEntry
     public static ExecutionLimits Limits(FuzzOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new ExecutionLimits(options.StepsMax ?? FuzzContext.DefaultStepsMax, options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax);
+        return new ExecutionLimits(
+            options.StepsMax ?? FuzzContext.DefaultStepsMax,
+            options.AllocMax ?? ExecutionLimits.DefaultAllocatedBytesMax
+        );
     }
 
-    private static int Reproduce(IFuzzTarget target, string path, ExecutionLimits limits, TextWriter output, TextWriter error)
+    private static int Reproduce(
+        IFuzzTarget target,
+        string path,
+        ExecutionLimits limits,
+        TextWriter output,
+        TextWriter error
+    )
     {
-        if (!TryReadInput(path, error, out byte[] input)) return 2;
+        if (!TryReadInput(path, error, out byte[] input))
+            return 2;
         output.WriteLine($"reproduce: target={target.Name} input={path} ({input.Length} bytes)");
         FuzzReplayResult result = FuzzReplay.Run(target, input, limits, output);
         output.WriteLine(result.Describe());
         return result.Fired ? 1 : 0;
     }
 
-    private static int EmitTest(IFuzzTarget target, string path, FuzzOptions options, ExecutionLimits limits, TextWriter output, TextWriter error)
+    private static int EmitTest(
+        IFuzzTarget target,
+        string path,
+        FuzzOptions options,
+        ExecutionLimits limits,
+        TextWriter output,
+        TextWriter error
+    )
     {
-        if (!TryReadInput(path, error, out byte[] input)) return 2;
+        if (!TryReadInput(path, error, out byte[] input))
+            return 2;
         FuzzReplayResult result = FuzzReplay.Run(target, input, limits);
         if (options.ExpectFires && !result.Fired)
         {
             error.WriteLine($"virtsim: --expect-fires, but no oracle fires on {path}");
             return 2;
         }
-        if (!result.Fired) error.WriteLine($"note: no oracle fires on {path} now; the test asserts it stays that way");
-        string source = RegressionTestEmitter.Emit(target.Name, target.InputVersion, result.Finding, input, options.ExpectFires);
+        if (!result.Fired)
+            error.WriteLine($"note: no oracle fires on {path} now; the test asserts it stays that way");
+        string source = RegressionTestEmitter.Emit(
+            target.Name,
+            target.InputVersion,
+            result.Finding,
+            input,
+            options.ExpectFires
+        );
         if (options.Out is { } outPath)
         {
             if (File.Exists(outPath))
@@ -119,7 +152,9 @@ public static class FuzzEntry
                 error.WriteLine($"virtsim: {outPath} exists; not overwriting it");
                 return 2;
             }
-            output.WriteLine($"wrote {outPath} ({RegressionTestEmitter.ClassName(target.Name, result.Finding, input)})");
+            output.WriteLine(
+                $"wrote {outPath} ({RegressionTestEmitter.ClassName(target.Name, result.Finding, input)})"
+            );
         }
         else
         {
@@ -128,7 +163,13 @@ public static class FuzzEntry
         return 0;
     }
 
-    private static int Campaign(IFuzzTarget target, FuzzOptions options, ExecutionLimits limits, TextWriter output, TextWriter error)
+    private static int Campaign(
+        IFuzzTarget target,
+        FuzzOptions options,
+        ExecutionLimits limits,
+        TextWriter output,
+        TextWriter error
+    )
     {
         ulong seed = options.Seed ?? Prng64(Stopwatch.GetTimestamp() ^ Environment.ProcessId);
         ICoverage coverage = options.NoCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
@@ -143,20 +184,28 @@ public static class FuzzEntry
             Minimize = !options.NoMinimize,
         };
         // The seed comes first, so any run can be repeated (STYLE.md item 10).
-        output.WriteLine($"fuzz: target={target.Name} seed={seed} runs={(options.Runs > 0 ? options.Runs.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unlimited")} time={(options.Time is { } t ? t.ToString() : "unlimited")}");
+        output.WriteLine(
+            $"fuzz: target={target.Name} seed={seed} runs={(options.Runs > 0 ? options.Runs.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unlimited")} time={(options.Time is { } t ? t.ToString() : "unlimited")}"
+        );
         output.WriteLine($"coverage: {coverage.Description}");
-        output.WriteLine($"repeat: virtsim fuzz run --target {target.Name} --seed {seed}{(options.Runs > 0 ? $" --runs {options.Runs}" : "")}{(options.Time is { } d ? $" --time {new Duration(d)}" : "")}");
+        output.WriteLine(
+            $"repeat: virtsim fuzz run --target {target.Name} --seed {seed}{(options.Runs > 0 ? $" --runs {options.Runs}" : "")}{(options.Time is { } d ? $" --time {new Duration(d)}" : "")}"
+        );
         var campaign = new FuzzCampaign(target, campaignOptions, coverage) { Log = output };
         // Ctrl-C and SIGTERM end the campaign after the current execution, so the final statistics are printed and
         // every finding is saved; a second signal is not cancelled and ends the process at once.
         // The message is written before the stop flag is raised: the main thread may return from Main as soon as it
         // sees the flag, and a handler thread still writing then loses its line (a flaky CI run showed it).
-        int claimed = 0, signalled = 0;
+        int claimed = 0,
+            signalled = 0;
         void OnSignal(PosixSignalContext context)
         {
-            if (Interlocked.Exchange(ref claimed, 1) != 0) return;
+            if (Interlocked.Exchange(ref claimed, 1) != 0)
+                return;
             context.Cancel = true;
-            error.WriteLine($"virtsim: {context.Signal} received; stopping after the current execution (again to stop at once)");
+            error.WriteLine(
+                $"virtsim: {context.Signal} received; stopping after the current execution (again to stop at once)"
+            );
             error.Flush();
             Volatile.Write(ref signalled, 1);
         }
@@ -172,8 +221,10 @@ public static class FuzzEntry
             shouldStop = () => Volatile.Read(ref signalled) != 0 || Stopwatch.GetTimestamp() >= deadline;
         }
         CampaignResult result = campaign.Run(shouldStop, status => output.WriteLine(status.ToStatusLine()));
-        if (signalled != 0) output.WriteLine("stopped by signal");
-        foreach (string line in result.SummaryLines()) output.WriteLine(line);
+        if (signalled != 0)
+            output.WriteLine("stopped by signal");
+        foreach (string line in result.SummaryLines())
+            output.WriteLine(line);
         return result.Findings.Count > 0 ? 1 : 0;
     }
 
@@ -183,18 +234,29 @@ public static class FuzzEntry
     public static string? CheckWritePaths(FuzzOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!options.RunsTarget) return null;
-        if (options.InstrumentCache is { } cache && !options.NoCoverage && WritableDirectory.Check(cache, "--instrument-cache") is { } c) return c;
+        if (!options.RunsTarget)
+            return null;
+        if (
+            options.InstrumentCache is { } cache
+            && !options.NoCoverage
+            && WritableDirectory.Check(cache, "--instrument-cache") is { } c
+        )
+            return c;
         if (options.Mode == FuzzMode.EmitTest)
         {
-            if (options.Out is not { } outPath) return null;
-            if (Directory.Exists(outPath)) return $"--out '{outPath}' is a directory; name the .cs file to write";
+            if (options.Out is not { } outPath)
+                return null;
+            if (Directory.Exists(outPath))
+                return $"--out '{outPath}' is a directory; name the .cs file to write";
             string? dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
-            if (dir is not null && !Directory.Exists(dir)) return $"--out '{outPath}': directory '{dir}' does not exist";
+            if (dir is not null && !Directory.Exists(dir))
+                return $"--out '{outPath}': directory '{dir}' does not exist";
             return dir is null ? null : WritableDirectory.Check(dir, "--out");
         }
-        if (options.Mode != FuzzMode.Run) return null;
-        if (options.Corpus is { } corpus && WritableDirectory.Check(corpus, "--corpus") is { } e) return e;
+        if (options.Mode != FuzzMode.Run)
+            return null;
+        if (options.Corpus is { } corpus && WritableDirectory.Check(corpus, "--corpus") is { } e)
+            return e;
         return WritableDirectory.Check(options.Findings, "--findings");
     }
 

@@ -28,9 +28,11 @@ public static class FuzzHost
     {
         ArgumentNullException.ThrowIfNull(invocation);
         FuzzOptions options = invocation.Options;
-        if (!options.RunsTarget || options.Mode == FuzzMode.EmitTest || options.NoCoverage || invocation.IsSupervisor) return FuzzEntry.Run(invocation, output, error);
+        if (!options.RunsTarget || options.Mode == FuzzMode.EmitTest || options.NoCoverage || invocation.IsSupervisor)
+            return FuzzEntry.Run(invocation, output, error);
         IFuzzTarget? target = FuzzTargets.Create(options.Target ?? "");
-        if (target is null || target.InstrumentedAssemblies.Count == 0) return FuzzEntry.Run(invocation, output, error);
+        if (target is null || target.InstrumentedAssemblies.Count == 0)
+            return FuzzEntry.Run(invocation, output, error);
         // Refuse unwritable paths before the (slow) instrumentation, as FuzzEntry does before a campaign.
         if (FuzzEntry.CheckWritePaths(options) is { } pathError)
         {
@@ -40,7 +42,10 @@ public static class FuzzHost
 
         string baseDirectory = Path.GetDirectoryName(typeof(FuzzHost).Assembly.Location) ?? "";
         var paths = target.InstrumentedAssemblies.Select(n => Path.Combine(baseDirectory, n + ".dll")).ToArray();
-        string? missing = baseDirectory.Length == 0 ? "the application directory is unknown (single-file publish?)" : paths.FirstOrDefault(p => !File.Exists(p));
+        string? missing =
+            baseDirectory.Length == 0
+                ? "the application directory is unknown (single-file publish?)"
+                : paths.FirstOrDefault(p => !File.Exists(p));
         if (missing is not null)
         {
             error.WriteLine($"warning: cannot instrument ({missing} not found); running without coverage");
@@ -53,7 +58,10 @@ public static class FuzzHost
         {
             Assembly fuzz = context.LoadFromAssemblyName(typeof(FuzzHost).Assembly.GetName());
             MethodInfo entry = fuzz.GetType(typeof(FuzzEntry).FullName!, throwOnError: true)!
-                .GetMethod(nameof(FuzzEntry.RunTransferred), [typeof(IReadOnlyDictionary<string, object?>), typeof(TextWriter), typeof(TextWriter)])!;
+                .GetMethod(
+                    nameof(FuzzEntry.RunTransferred),
+                    [typeof(IReadOnlyDictionary<string, object?>), typeof(TextWriter), typeof(TextWriter)]
+                )!;
             try
             {
                 return (int)entry.Invoke(null, [LoadContextTransfer.Export(invocation), output, error])!;

@@ -77,7 +77,9 @@ public sealed record FuzzOptions
         string[] words = args.Count > 0 && args[0] == FuzzCommandLine.Name ? [.. args.Skip(1)] : [.. args];
         FuzzParse parse = FuzzCommandLine.Parse(words);
         options = parse.Invocation?.Options ?? new FuzzOptions();
-        error = parse.Invocation is null ? (parse.Errors.Count > 0 ? string.Join("; ", parse.Errors) : "help requested") : null;
+        error = parse.Invocation is null
+            ? (parse.Errors.Count > 0 ? string.Join("; ", parse.Errors) : "help requested")
+            : null;
         return parse.Invocation is not null;
     }
 
@@ -94,13 +96,39 @@ public sealed record FuzzOptions
     public IEnumerable<string> EngineArguments(bool withTime)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        if (Runs > 0) { yield return "--runs"; yield return Runs.ToString(inv); }
-        if (withTime && Time is { } t) { yield return "--time"; yield return new Duration(t).ToString(); }
-        if (MaxLength != MaxLengthDefault) { yield return "--max-len"; yield return MaxLength.ToString(inv); }
-        if (StepsMax is { } steps) { yield return "--steps-max"; yield return steps.ToString(inv); }
-        if (AllocMax is { } alloc) { yield return "--alloc-max"; yield return alloc.ToString(inv); }
-        if (NoMinimize) yield return "--no-minimize";
-        if (NoCoverage) yield return "--no-coverage";
-        if (InstrumentCache is { } cache) { yield return "--instrument-cache"; yield return cache; }
+        if (Runs > 0)
+        {
+            yield return "--runs";
+            yield return Runs.ToString(inv);
+        }
+        if (withTime && Time is { } t)
+        {
+            yield return "--time";
+            yield return new Duration(t).ToString();
+        }
+        if (MaxLength != MaxLengthDefault)
+        {
+            yield return "--max-len";
+            yield return MaxLength.ToString(inv);
+        }
+        if (StepsMax is { } steps)
+        {
+            yield return "--steps-max";
+            yield return steps.ToString(inv);
+        }
+        if (AllocMax is { } alloc)
+        {
+            yield return "--alloc-max";
+            yield return alloc.ToString(inv);
+        }
+        if (NoMinimize)
+            yield return "--no-minimize";
+        if (NoCoverage)
+            yield return "--no-coverage";
+        if (InstrumentCache is { } cache)
+        {
+            yield return "--instrument-cache";
+            yield return cache;
+        }
     }
 }

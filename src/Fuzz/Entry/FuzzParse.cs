@@ -36,13 +36,21 @@ public sealed class FuzzParse
         ArgumentNullException.ThrowIfNull(error);
         if (Errors.Count > 0)
         {
-            foreach (string e in Errors) error.WriteLine("virtsim: " + e);
+            foreach (string e in Errors)
+                error.WriteLine("virtsim: " + e);
             error.WriteLine($"usage: see 'virtsim {UsageCommand} --help'");
             return 2;
         }
         if (Help is { } help)
         {
-            help.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            help.Invoke(
+                new InvocationConfiguration
+                {
+                    Output = output,
+                    Error = error,
+                    EnableDefaultExceptionHandler = false,
+                }
+            );
             FuzzCommandLine.WriteHelpNotes(help.CommandResult.Command, output);
             return 0;
         }

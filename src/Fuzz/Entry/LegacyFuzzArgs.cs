@@ -31,8 +31,10 @@ public static class LegacyFuzzArgs
         ArgumentNullException.ThrowIfNull(args);
         error = null;
         // A first word that is not an option is a subcommand (known or not: System.CommandLine reports an unknown one).
-        if (args.Count == 0 || !args[0].StartsWith('-')) return [.. args];
-        if (args.All(a => HelpFlags.Contains(a))) return [.. args];
+        if (args.Count == 0 || !args[0].StartsWith('-'))
+            return [.. args];
+        if (args.All(a => HelpFlags.Contains(a)))
+            return [.. args];
         var rest = new List<string>();
         (string Flag, string Command, string? Value)? mode = null;
         for (int i = 0; i < args.Count; i++)
@@ -50,8 +52,10 @@ public static class LegacyFuzzArgs
             string? value = null;
             if (takesValue)
             {
-                if (eq > 0) value = arg[(eq + 1)..];
-                else if (i + 1 < args.Count) value = args[++i];
+                if (eq > 0)
+                    value = arg[(eq + 1)..];
+                else if (i + 1 < args.Count)
+                    value = args[++i];
                 else
                 {
                     error = $"{flag} needs a value";
@@ -60,13 +64,18 @@ public static class LegacyFuzzArgs
             }
             if (mode is { } earlier)
             {
-                error = earlier.Flag == flag ? $"{flag} is given twice; give it once" : $"{earlier.Flag} and {flag} are different modes (virtsim fuzz {earlier.Command} / {command}); give one";
+                error =
+                    earlier.Flag == flag
+                        ? $"{flag} is given twice; give it once"
+                        : $"{earlier.Flag} and {flag} are different modes (virtsim fuzz {earlier.Command} / {command}); give one";
                 return null;
             }
             mode = (flag, command, value);
         }
-        if (mode is not { } chosen) return ["run", .. rest];
-        if (chosen.Command == "worker") return ["worker", "--name", chosen.Value!, .. rest];
+        if (mode is not { } chosen)
+            return ["run", .. rest];
+        if (chosen.Command == "worker")
+            return ["worker", "--name", chosen.Value!, .. rest];
         // The input goes after "--" so a file name that starts with '-' stays a file name.
         return chosen.Value is null ? [chosen.Command, .. rest] : [chosen.Command, .. rest, "--", chosen.Value];
     }

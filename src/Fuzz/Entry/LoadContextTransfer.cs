@@ -26,19 +26,25 @@ public static class LoadContextTransfer
     public static FuzzInvocation Import(IReadOnlyDictionary<string, object?> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        return new FuzzInvocation(Set(new FuzzOptions(), OptionsPrefix, values), Set(new CampaignArgs(), CampaignPrefix, values));
+        return new FuzzInvocation(
+            Set(new FuzzOptions(), OptionsPrefix, values),
+            Set(new CampaignArgs(), CampaignPrefix, values)
+        );
     }
 
     private static IEnumerable<PropertyInfo> Carried(Type type) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite && p.GetIndexParameters().Length == 0);
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.GetIndexParameters().Length == 0);
 
     private static void Add(Dictionary<string, object?> values, string prefix, object record)
     {
         foreach (PropertyInfo p in Carried(record.GetType()))
         {
             object? value = p.GetValue(record);
-            if (value is Enum e) value = Convert.ToInt32(e, System.Globalization.CultureInfo.InvariantCulture);
-            else if (value is IReadOnlyList<string> list) value = list.ToArray();
+            if (value is Enum e)
+                value = Convert.ToInt32(e, System.Globalization.CultureInfo.InvariantCulture);
+            else if (value is IReadOnlyList<string> list)
+                value = list.ToArray();
             values[prefix + p.Name] = value;
         }
     }
@@ -48,8 +54,10 @@ public static class LoadContextTransfer
     {
         foreach (PropertyInfo p in Carried(typeof(T)))
         {
-            if (!values.TryGetValue(prefix + p.Name, out object? value)) throw new InvalidOperationException($"{prefix}{p.Name} was not carried into the load context");
-            if (p.PropertyType.IsEnum && value is not null) value = Enum.ToObject(p.PropertyType, value);
+            if (!values.TryGetValue(prefix + p.Name, out object? value))
+                throw new InvalidOperationException($"{prefix}{p.Name} was not carried into the load context");
+            if (p.PropertyType.IsEnum && value is not null)
+                value = Enum.ToObject(p.PropertyType, value);
             p.SetValue(record, value);
         }
         return record;

@@ -20,9 +20,16 @@ public static class RegressionTestEmitter
         return $"Regression_{Pascal(targetName)}_{what}";
     }
 
-    public static string Emit(string targetName, int inputVersion, FindingReport? finding, ReadOnlySpan<byte> input, bool expectFires)
+    public static string Emit(
+        string targetName,
+        int inputVersion,
+        FindingReport? finding,
+        ReadOnlySpan<byte> input,
+        bool expectFires
+    )
     {
-        if (expectFires && finding is null) throw new ArgumentException("--expect-fires needs an input on which an oracle fires", nameof(expectFires));
+        if (expectFires && finding is null)
+            throw new ArgumentException("--expect-fires needs an input on which an oracle fires", nameof(expectFires));
         string className = ClassName(targetName, finding, input);
         string testName = className["Regression_".Length..] + (expectFires ? "_StillFires" : "_DoesNotFire");
         var s = new StringBuilder();
@@ -33,15 +40,25 @@ public static class RegressionTestEmitter
         s.AppendLine("namespace Fuzz.Tests.Regressions;");
         s.AppendLine();
         s.AppendLine("/// <summary>");
-        s.Append("/// Fuzz target <c>").Append(Escape(targetName)).Append("</c>, input format v").Append(inputVersion).AppendLine(".");
+        s.Append("/// Fuzz target <c>")
+            .Append(Escape(targetName))
+            .Append("</c>, input format v")
+            .Append(inputVersion)
+            .AppendLine(".");
         if (finding is not null)
         {
-            s.Append("/// Found: <c>").Append(Escape(finding.Oracle)).Append("</c> at <c>").Append(Escape(finding.Site)).AppendLine("</c>:");
+            s.Append("/// Found: <c>")
+                .Append(Escape(finding.Oracle))
+                .Append("</c> at <c>")
+                .Append(Escape(finding.Site))
+                .AppendLine("</c>:");
             s.Append("/// ").AppendLine(Escape(OneLine(finding.Message)));
         }
-        s.AppendLine(expectFires
-            ? "/// Still fires by design: documents a flaw kept for fidelity (say which, and cite QEMU or Linux)."
-            : "/// Asserts that no oracle fires on these bytes any more.");
+        s.AppendLine(
+            expectFires
+                ? "/// Still fires by design: documents a flaw kept for fidelity (say which, and cite QEMU or Linux)."
+                : "/// Asserts that no oracle fires on these bytes any more."
+        );
         s.AppendLine("/// </summary>");
         s.Append("public sealed class ").AppendLine(className);
         s.AppendLine("{");
@@ -50,7 +67,8 @@ public static class RegressionTestEmitter
         for (int i = 0; i < input.Length; i += 16)
         {
             s.Append("       ");
-            for (int k = i; k < Math.Min(i + 16, input.Length); k++) s.Append(" 0x").Append(input[k].ToString("x2")).Append(',');
+            for (int k = i; k < Math.Min(i + 16, input.Length); k++)
+                s.Append(" 0x").Append(input[k].ToString("x2")).Append(',');
             s.AppendLine();
         }
         s.AppendLine("    ];");
@@ -58,10 +76,16 @@ public static class RegressionTestEmitter
         s.AppendLine("    [Fact]");
         s.Append("    public void ").Append(testName).AppendLine("()");
         s.AppendLine("    {");
-        s.Append("        FuzzReplayResult result = FuzzReplay.Run(\"").Append(Literal(targetName)).Append("\", ").Append(inputVersion).AppendLine(", Input);");
+        s.Append("        FuzzReplayResult result = FuzzReplay.Run(\"")
+            .Append(Literal(targetName))
+            .Append("\", ")
+            .Append(inputVersion)
+            .AppendLine(", Input);");
         if (expectFires)
         {
-            s.Append("        Assert.Equal(\"").Append(Literal(finding!.Oracle)).AppendLine("\", result.Finding?.Oracle);");
+            s.Append("        Assert.Equal(\"")
+                .Append(Literal(finding!.Oracle))
+                .AppendLine("\", result.Finding?.Oracle);");
             s.Append("        Assert.Equal(\"").Append(Literal(finding.Site)).AppendLine("\", result.Finding?.Site);");
         }
         else
@@ -79,7 +103,11 @@ public static class RegressionTestEmitter
         bool upper = true;
         foreach (char c in name)
         {
-            if (!char.IsAsciiLetterOrDigit(c)) { upper = true; continue; }
+            if (!char.IsAsciiLetterOrDigit(c))
+            {
+                upper = true;
+                continue;
+            }
             s.Append(upper ? char.ToUpperInvariant(c) : c);
             upper = false;
         }
@@ -88,7 +116,14 @@ public static class RegressionTestEmitter
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
-    private static string Escape(string text) => text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal).ReplaceLineEndings(" ");
+    private static string Escape(string text) =>
+        text.Replace("&", "&amp;", StringComparison.Ordinal)
+            .Replace("<", "&lt;", StringComparison.Ordinal)
+            .Replace(">", "&gt;", StringComparison.Ordinal)
+            .ReplaceLineEndings(" ");
 
-    private static string Literal(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).ReplaceLineEndings("\\n");
+    private static string Literal(string text) =>
+        text.Replace("\\", "\\\\", StringComparison.Ordinal)
+            .Replace("\"", "\\\"", StringComparison.Ordinal)
+            .ReplaceLineEndings("\\n");
 }

@@ -27,30 +27,45 @@ public static class WritableDirectory
         {
             return $"{option} '{path}' is not a usable path: {e.Message}";
         }
-        if (File.Exists(full)) return $"{option} '{path}' is a file; it must be a directory";
+        if (File.Exists(full))
+            return $"{option} '{path}' is a file; it must be a directory";
         string existing = full;
         for (int i = 0; !Directory.Exists(existing); i++)
         {
             string? parent = Path.GetDirectoryName(existing);
-            if (parent is null || i >= AncestorsMax) return $"{option} '{path}': no existing directory above it";
-            if (File.Exists(parent)) return $"{option} '{path}': '{parent}' is a file, not a directory";
+            if (parent is null || i >= AncestorsMax)
+                return $"{option} '{path}': no existing directory above it";
+            if (File.Exists(parent))
+                return $"{option} '{path}': '{parent}' is a file, not a directory";
             existing = parent;
         }
-        string probe = Path.Combine(existing, $".virtsim-probe-{Environment.ProcessId}-{Interlocked.Increment(ref _probeCounter)}");
+        string probe = Path.Combine(
+            existing,
+            $".virtsim-probe-{Environment.ProcessId}-{Interlocked.Increment(ref _probeCounter)}"
+        );
         try
         {
-            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
-            {
-            }
+            using (
+                new FileStream(
+                    probe,
+                    FileMode.CreateNew,
+                    FileAccess.Write,
+                    FileShare.None,
+                    1,
+                    FileOptions.DeleteOnClose
+                )
+            ) { }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            string where = existing == full ? "" : $" (its nearest existing directory '{existing}' does not accept new files)";
+            string where =
+                existing == full ? "" : $" (its nearest existing directory '{existing}' does not accept new files)";
             return $"{option} '{path}' is not writable{where}: {e.Message}";
         }
         finally
         {
-            if (File.Exists(probe)) File.Delete(probe);
+            if (File.Exists(probe))
+                File.Delete(probe);
         }
         return null;
     }

@@ -17,7 +17,14 @@ public static class RingGenerators
 {
     /// <summary>One descriptor: (addr kind, addr, len kind, len, flags, next), the fields of
     /// <see cref="RingInput.Op"/>.</summary>
-    public readonly record struct DescriptorSpec(byte AddrKind, ulong Addr, byte LenKind, uint Len, byte Flags, ushort Next);
+    public readonly record struct DescriptorSpec(
+        byte AddrKind,
+        ulong Addr,
+        byte LenKind,
+        uint Len,
+        byte Flags,
+        ushort Next
+    );
 
     /// <summary>A well-formed chain: (readable count 0..2, writable count 0..2, buffer length 1..64,
     /// indirect).</summary>
@@ -46,39 +53,62 @@ public static class RingGenerators
     /// 8..8+<paramref name="deviceOps"/>-1 (the target's own).</summary>
     public static Gen<byte[]> Scenario(int deviceOps = 8, int opsMax = 40)
     {
-        if (deviceOps is < 0 or > 8) throw new ArgumentOutOfRangeException(nameof(deviceOps), "device ops are codes 8..15");
-        Gen<Action<RingScenarioBuilder>> chain = Chain().Select<ChainSpec, Action<RingScenarioBuilder>>(c => b => b.AddChain(c.Outs, c.Ins, c.BufferLength, c.Indirect, c.Table));
+        if (deviceOps is < 0 or > 8)
+            throw new ArgumentOutOfRangeException(nameof(deviceOps), "device ops are codes 8..15");
+        Gen<Action<RingScenarioBuilder>> chain = Chain()
+            .Select<ChainSpec, Action<RingScenarioBuilder>>(c =>
+                b => b.AddChain(c.Outs, c.Ins, c.BufferLength, c.Indirect, c.Table)
+            );
         Gen<Action<RingScenarioBuilder>> desc =
             from d in HostileDescriptor()
             from index in Gen.Choose(0, 255)
             from indirectTable in Gen.Elements(false, true)
-            select (Action<RingScenarioBuilder>)(b => b.Op(indirectTable ? RingInput.OpWriteIndirectDesc : RingInput.OpWriteDesc, d.AddrKind, d.Addr, d.LenKind, d.Len, d.Flags, d.Next, (byte)index));
+            select (Action<RingScenarioBuilder>)(
+                b =>
+                    b.Op(
+                        indirectTable ? RingInput.OpWriteIndirectDesc : RingInput.OpWriteDesc,
+                        d.AddrKind,
+                        d.Addr,
+                        d.LenKind,
+                        d.Len,
+                        d.Flags,
+                        d.Next,
+                        (byte)index
+                    )
+            );
         Gen<Action<RingScenarioBuilder>> guest =
             from code in Gen.Choose(RingInput.OpPublish, RingInput.OpGuestIdle)
             from flags in Gen.Choose(0, 7)
             from next in Gen.Choose(0, 0xffff)
             from len in Gen.Choose(int.MinValue, int.MaxValue)
-            select (Action<RingScenarioBuilder>)(b => b.Op(code, len: Narrow.AsUInt32Bits(len), flags: (byte)flags, next: (ushort)next));
-        Gen<Action<RingScenarioBuilder>> device = deviceOps == 0 ? guest :
-            from code in Gen.Choose(8, 7 + deviceOps)
-            from flags in Gen.Choose(0, 7)
-            from index in Gen.Choose(0, 255)
-            from len in Gen.Choose(0, 200)
-            from next in Gen.Choose(0, 0xffff)
-            select (Action<RingScenarioBuilder>)(b => b.Op(code, len: (uint)len, flags: (byte)flags, next: (ushort)next, index: (byte)index));
+            select (Action<RingScenarioBuilder>)(
+                b => b.Op(code, len: Narrow.AsUInt32Bits(len), flags: (byte)flags, next: (ushort)next)
+            );
+        Gen<Action<RingScenarioBuilder>> device =
+            deviceOps == 0
+                ? guest
+                : from code in Gen.Choose(8, 7 + deviceOps)
+                from flags in Gen.Choose(0, 7)
+                from index in Gen.Choose(0, 255)
+                from len in Gen.Choose(0, 200)
+                from next in Gen.Choose(0, 0xffff)
+                select (Action<RingScenarioBuilder>)(
+                    b => b.Op(code, len: (uint)len, flags: (byte)flags, next: (ushort)next, index: (byte)index)
+                );
         Gen<Action<RingScenarioBuilder>> op = Gen.Frequency((4, chain), (2, desc), (2, guest), (5, device));
         return from sizeLog in Gen.Choose(0, RingInput.SizeLogMax)
-               from eventIdx in Gen.Elements(false, true)
-               from placement in Gen.Frequency((6, Gen.Constant(0)), (1, Gen.Choose(0, 255)))
-               from count in Gen.Choose(0, opsMax)
-               from ops in op.ArrayOf(count)
-               select Build(sizeLog, eventIdx, (byte)placement, ops);
+            from eventIdx in Gen.Elements(false, true)
+            from placement in Gen.Frequency((6, Gen.Constant(0)), (1, Gen.Choose(0, 255)))
+            from count in Gen.Choose(0, opsMax)
+            from ops in op.ArrayOf(count)
+            select Build(sizeLog, eventIdx, (byte)placement, ops);
     }
 
     private static byte[] Build(int sizeLog, bool eventIdx, byte placement, Action<RingScenarioBuilder>[] ops)
     {
         var b = new RingScenarioBuilder(sizeLog, eventIdx, placement: placement);
-        foreach (Action<RingScenarioBuilder> op in ops) op(b);
+        foreach (Action<RingScenarioBuilder> op in ops)
+            op(b);
         return b.Build();
     }
 }

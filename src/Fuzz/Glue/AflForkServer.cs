@@ -39,7 +39,14 @@ public sealed class AflForkServer
     private readonly AflInput _input;
     private readonly int _pid;
 
-    public AflForkServer(IGlueTarget target, Stream control, Stream status, AflInput input, SharedMemoryMap map, int pid)
+    public AflForkServer(
+        IGlueTarget target,
+        Stream control,
+        Stream status,
+        AflInput input,
+        SharedMemoryMap map,
+        int pid
+    )
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pid);
         _pipe = new GlueWordPipe(control, status);
@@ -62,15 +69,20 @@ public sealed class AflForkServer
     /// (false, <paramref name="error"/> says how).</summary>
     public bool Serve(out string? error)
     {
-        if (!_pipe.TryWrite(0, out error)) return false;
+        if (!_pipe.TryWrite(0, out error))
+            return false;
         while (true)
         {
             // The word itself ("the previous run timed out") needs no answer beyond the usual one.
-            if (!_pipe.TryReadWord("message", out _, out error)) return error == null;
-            if (!_pipe.TryWrite(Narrow.AsUInt32Bits(_pid), out error)) return false;
-            if (!_input.TryRead(out ReadOnlyMemory<byte> input, out error)) return false;
+            if (!_pipe.TryReadWord("message", out _, out error))
+                return error == null;
+            if (!_pipe.TryWrite(Narrow.AsUInt32Bits(_pid), out error))
+                return false;
+            if (!_input.TryRead(out ReadOnlyMemory<byte> input, out error))
+                return false;
             GlueVerdict verdict = _runs.Run(input.Span, Log);
-            if (!_pipe.TryWrite(Narrow.AsUInt32Bits(verdict.WaitStatus), out error)) return false;
+            if (!_pipe.TryWrite(Narrow.AsUInt32Bits(verdict.WaitStatus), out error))
+                return false;
         }
     }
 }

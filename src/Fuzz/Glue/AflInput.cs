@@ -39,9 +39,11 @@ public sealed class AflInput
             _ = RandomAccess.GetLength(handle);
             input = handle.IsInvalid || handle.IsClosed ? null : new AflInput(null, handle);
             // A pipe reports length 0 and cannot be read at an offset; probe it.
-            if (input is not null) _ = RandomAccess.Read(handle, Span<byte>.Empty, 0);
+            if (input is not null)
+                _ = RandomAccess.Read(handle, Span<byte>.Empty, 0);
         }
-        catch (Exception e) when (e is IOException or NotSupportedException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e)
+            when (e is IOException or NotSupportedException or UnauthorizedAccessException or ArgumentException)
         {
             input = null;
         }
@@ -49,7 +51,8 @@ public sealed class AflInput
     }
 
     /// <summary>Standard input, when it is a regular file.</summary>
-    public static bool TryFromStdin(out AflInput? input) => TryFromHandle(new SafeFileHandle(0, ownsHandle: false), out input);
+    public static bool TryFromStdin(out AflInput? input) =>
+        TryFromHandle(new SafeFileHandle(0, ownsHandle: false), out input);
 
     /// <summary>Reads the current test case (its first <see cref="InputBytesMax"/> bytes); false with a reason when
     /// the file is gone or unreadable.</summary>
@@ -63,7 +66,12 @@ public sealed class AflInput
             }
             else
             {
-                using SafeFileHandle file = File.OpenHandle(_path!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                using SafeFileHandle file = File.OpenHandle(
+                    _path!,
+                    FileMode.Open,
+                    FileAccess.Read,
+                    FileShare.ReadWrite | FileShare.Delete
+                );
                 input = ReadAll(file);
             }
             error = null;
@@ -84,7 +92,8 @@ public sealed class AflInput
         while (total < length)
         {
             int n = RandomAccess.Read(file, _buffer.AsSpan(total, (int)length - total), total);
-            if (n == 0) break; // Shrunk under us: what is there is the input.
+            if (n == 0)
+                break; // Shrunk under us: what is there is the input.
             total += n;
         }
         return _buffer.AsMemory(0, total);

@@ -1,8 +1,8 @@
 using System.Globalization;
+using Microsoft.Win32.SafeHandles;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Targets;
-using Microsoft.Win32.SafeHandles;
 
 namespace Virtsim.Fuzz.Glue;
 
@@ -15,14 +15,26 @@ namespace Virtsim.Fuzz.Glue;
 /// </summary>
 public static class GlueEntry
 {
-    public static int RunAfl(IFuzzTarget target, ExecutionLimits limits, bool noCoverage, string? inputPath, TextWriter error)
+    public static int RunAfl(
+        IFuzzTarget target,
+        ExecutionLimits limits,
+        bool noCoverage,
+        string? inputPath,
+        TextWriter error
+    )
     {
         string? id = Environment.GetEnvironmentVariable(AflForkServer.ShmIdVariable);
         if (string.IsNullOrEmpty(id))
         {
-            error.WriteLine($"error: --afl serves afl-fuzz's fork-server protocol and must be started by afl-fuzz ({AflForkServer.ShmIdVariable} is not set); e.g.");
-            error.WriteLine($"  AFL_SKIP_BIN_CHECK=1 afl-fuzz -i corpus/{target.Name} -o out -t 5000 -- dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --afl");
-            error.WriteLine("  (docs/fuzzing.md, \"Driving virtsim with AFL++ / libFuzzer\"); use --runs/--time for virtsim's own engine");
+            error.WriteLine(
+                $"error: --afl serves afl-fuzz's fork-server protocol and must be started by afl-fuzz ({AflForkServer.ShmIdVariable} is not set); e.g."
+            );
+            error.WriteLine(
+                $"  AFL_SKIP_BIN_CHECK=1 afl-fuzz -i corpus/{target.Name} -o out -t 5000 -- dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --afl"
+            );
+            error.WriteLine(
+                "  (docs/fuzzing.md, \"Driving virtsim with AFL++ / libFuzzer\"); use --runs/--time for virtsim's own engine"
+            );
             return 2;
         }
         if (!TryMapSize(Environment.GetEnvironmentVariable(AflForkServer.MapSizeVariable), out int mapSize))
@@ -31,23 +43,50 @@ public static class GlueEntry
             return 2;
         }
         AflInput? input;
-        if (inputPath is not null) input = AflInput.FromPath(inputPath);
+        if (inputPath is not null)
+            input = AflInput.FromPath(inputPath);
         else if (!AflInput.TryFromStdin(out input))
         {
-            error.WriteLine("error: --afl reads each test case from stdin, which must be afl-fuzz's .cur_input file (not a pipe); or pass --afl-input @@");
+            error.WriteLine(
+                "error: --afl reads each test case from stdin, which must be afl-fuzz's .cur_input file (not a pipe); or pass --afl-input @@"
+            );
             return 2;
         }
-        if (!TryAttach(AflForkServer.ShmIdVariable, id, Math.Min(mapSize, CoverageMap.Size), error, out SharedMemoryMap? map)) return 2;
+        if (
+            !TryAttach(
+                AflForkServer.ShmIdVariable,
+                id,
+                Math.Min(mapSize, CoverageMap.Size),
+                error,
+                out SharedMemoryMap? map
+            )
+        )
+            return 2;
         using (map)
         {
-            if (!TryOpenPipes(AflForkServer.ControlFd, AflForkServer.StatusFd, "afl-fuzz's fork-server pipes (is AFL_NO_FORKSRV set?)", error, out FileStream? control, out FileStream? status)) return 2;
+            if (
+                !TryOpenPipes(
+                    AflForkServer.ControlFd,
+                    AflForkServer.StatusFd,
+                    "afl-fuzz's fork-server pipes (is AFL_NO_FORKSRV set?)",
+                    error,
+                    out FileStream? control,
+                    out FileStream? status
+                )
+            )
+                return 2;
             using (control)
             using (status)
             {
                 ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
-                error.WriteLine($"afl: target={target.Name} input={input!.Description} map={map!.Size} coverage: {coverage.Description}");
+                error.WriteLine(
+                    $"afl: target={target.Name} input={input!.Description} map={map!.Size} coverage: {coverage.Description}"
+                );
                 IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
-                var server = new AflForkServer(glue, control!, status!, input, map, Environment.ProcessId) { Log = error };
+                var server = new AflForkServer(glue, control!, status!, input, map, Environment.ProcessId)
+                {
+                    Log = error,
+                };
                 bool ok = server.Serve(out string? problem);
                 error.WriteLine($"afl: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
                 return ok ? 0 : 2;
@@ -60,21 +99,28 @@ public static class GlueEntry
         string? id = Environment.GetEnvironmentVariable(LibFuzzerRunner.ShmIdVariable);
         if (string.IsNullOrEmpty(id))
         {
-            error.WriteLine($"error: --libfuzzer-driver is started by the libFuzzer driver ({LibFuzzerRunner.ShmIdVariable} is not set); e.g.");
-            error.WriteLine($"  tools/libfuzzer-driver/build.sh && .build/libfuzzer-driver/virtsim-libfuzzer --virtsim='dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --libfuzzer-driver' corpus/{target.Name}");
+            error.WriteLine(
+                $"error: --libfuzzer-driver is started by the libFuzzer driver ({LibFuzzerRunner.ShmIdVariable} is not set); e.g."
+            );
+            error.WriteLine(
+                $"  tools/libfuzzer-driver/build.sh && .build/libfuzzer-driver/virtsim-libfuzzer --virtsim='dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --libfuzzer-driver' corpus/{target.Name}"
+            );
             return 2;
         }
         // SharpFuzz's runner attaches the segment itself and, given a bad id, would serve inputs from address -1;
         // attaching it here first turns that into a message.
         const int SegmentSize = LibFuzzerRunner.MapSize + LibFuzzerRunner.InputBytesMax;
-        if (!TryAttach(LibFuzzerRunner.ShmIdVariable, id, SegmentSize, error, out SharedMemoryMap? probe)) return 2;
+        if (!TryAttach(LibFuzzerRunner.ShmIdVariable, id, SegmentSize, error, out SharedMemoryMap? probe))
+            return 2;
         probe!.Dispose();
         foreach (string variable in (string[])[LibFuzzerRunner.ControlPipeVariable, LibFuzzerRunner.StatusPipeVariable])
         {
             if (!SharedMemoryMap.TryParseId(Environment.GetEnvironmentVariable(variable), out _))
             {
-                error.WriteLine($"error: {variable} must hold the driver's pipe file descriptor"
-                + " (is the driver older than this virtsim?)");
+                error.WriteLine(
+                    $"error: {variable} must hold the driver's pipe file descriptor"
+                        + " (is the driver older than this virtsim?)"
+                );
                 return 2;
             }
         }
@@ -91,8 +137,10 @@ public static class GlueEntry
         catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
         {
             // Only setting up the pipes can throw out of the runner; once serving, it returns when they break.
-            error.WriteLine($"error: cannot open the driver's pipes ({LibFuzzerRunner.ControlPipeVariable},"
-                + $" {LibFuzzerRunner.StatusPipeVariable}): {e.Message}");
+            error.WriteLine(
+                $"error: cannot open the driver's pipes ({LibFuzzerRunner.ControlPipeVariable},"
+                    + $" {LibFuzzerRunner.StatusPipeVariable}): {e.Message}"
+            );
             return 2;
         }
         error.WriteLine($"libfuzzer: {runner.Runs} runs, {runner.Crashes} crashes");
@@ -104,7 +152,8 @@ public static class GlueEntry
     /// (stability below 100%) and as spurious libFuzzer features.</summary>
     public static IGlueTarget WarmedUp(IFuzzTarget target, IGlueTarget glue)
     {
-        foreach (byte[] seed in target.SeedCorpus()) _ = glue.Run(seed);
+        foreach (byte[] seed in target.SeedCorpus())
+            _ = glue.Run(seed);
         _ = glue.Run([]);
         return glue;
     }
@@ -136,7 +185,14 @@ public static class GlueEntry
         return true;
     }
 
-    private static bool TryOpenPipes(int controlFd, int statusFd, string what, TextWriter error, out FileStream? control, out FileStream? status)
+    private static bool TryOpenPipes(
+        int controlFd,
+        int statusFd,
+        string what,
+        TextWriter error,
+        out FileStream? control,
+        out FileStream? status
+    )
     {
         control = null;
         status = null;

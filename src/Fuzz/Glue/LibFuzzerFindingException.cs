@@ -5,17 +5,11 @@ namespace Virtsim.Fuzz.Glue;
 /// the only way a callback can report anything. The message is the finding's one-line description.</summary>
 public sealed class LibFuzzerFindingException : Exception
 {
-    public LibFuzzerFindingException()
-    {
-    }
+    public LibFuzzerFindingException() { }
 
     public LibFuzzerFindingException(string message)
-        : base(message)
-    {
-    }
+        : base(message) { }
 
     public LibFuzzerFindingException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
+        : base(message, innerException) { }
 }

@@ -61,7 +61,8 @@ public sealed class LibFuzzerRunner
             Fuzzer.LibFuzzer.Run(input =>
             {
                 GlueVerdict verdict = _runs.Run(input, Log);
-                if (!verdict.Crashed) return;
+                if (!verdict.Crashed)
+                    return;
                 reported = verdict;
                 Log?.Flush();
                 throw new LibFuzzerFindingException(verdict.Finding?.ToString() ?? "finding");

@@ -16,9 +16,7 @@ public sealed class SharedMemoryMap : SafeBuffer
 
 #pragma warning disable CA1419 // never returned by a P/Invoke (shmat returns a raw address); only TryAttach creates one
     private SharedMemoryMap()
-        : base(ownsHandle: true)
-    {
-    }
+        : base(ownsHandle: true) { }
 #pragma warning restore CA1419
 
     /// <summary>Segment id (as in <c>__AFL_SHM_ID</c>).</summary>
@@ -36,7 +34,8 @@ public sealed class SharedMemoryMap : SafeBuffer
         if (address == -1)
         {
             map = null;
-            error = $"shmat({id}) failed: errno {Marshal.GetLastPInvokeError()} ({Marshal.GetLastPInvokeErrorMessage()})";
+            error =
+                $"shmat({id}) failed: errno {Marshal.GetLastPInvokeError()} ({Marshal.GetLastPInvokeErrorMessage()})";
             return false;
         }
         map = new SharedMemoryMap { Id = id };
@@ -51,8 +50,13 @@ public sealed class SharedMemoryMap : SafeBuffer
     /// happens when the last process detaches): what a fake engine in a test does in place of afl-fuzz.</summary>
     public static SharedMemoryMap Create(int size)
     {
-        int id = SharedMemoryNative.ShmGet(SharedMemoryNative.IpcPrivate, (nuint)size, SharedMemoryNative.CreateExclusiveOwnerOnly);
-        if (id < 0) throw new IOException($"shmget({size}) failed: errno {Marshal.GetLastPInvokeError()}");
+        int id = SharedMemoryNative.ShmGet(
+            SharedMemoryNative.IpcPrivate,
+            (nuint)size,
+            SharedMemoryNative.CreateExclusiveOwnerOnly
+        );
+        if (id < 0)
+            throw new IOException($"shmget({size}) failed: errno {Marshal.GetLastPInvokeError()}");
         if (!TryAttach(id, size, out SharedMemoryMap? map, out string? error))
         {
             _ = SharedMemoryNative.ShmCtl(id, SharedMemoryNative.IpcRemove, 0);
@@ -100,14 +104,16 @@ public sealed class SharedMemoryMap : SafeBuffer
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _view?.Dispose();
+        if (disposing)
+            _view?.Dispose();
         base.Dispose(disposing);
     }
 
     protected override bool ReleaseHandle()
     {
         bool ok = SharedMemoryNative.ShmDt(handle) == 0;
-        if (_ownedId >= 0) ok &= SharedMemoryNative.ShmCtl(_ownedId, SharedMemoryNative.IpcRemove, 0) == 0;
+        if (_ownedId >= 0)
+            ok &= SharedMemoryNative.ShmCtl(_ownedId, SharedMemoryNative.IpcRemove, 0) == 0;
         return ok;
     }
 }

@@ -33,7 +33,8 @@ public ref struct FuzzInputReader
 
     public byte ReadByte()
     {
-        if ((uint)_position < (uint)_data.Length) return _data[_position++];
+        if ((uint)_position < (uint)_data.Length)
+            return _data[_position++];
         return 0;
     }
 
@@ -77,10 +78,14 @@ public ref struct FuzzInputReader
     /// <paramref name="count"/> is the target's constant, not input: a non-positive one is host misuse.</summary>
     public int ReadChoice(int count)
     {
-        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "a choice needs at least one alternative");
-        if (count == 1) return 0;
-        if (count <= 256) return ReadByte() % count;
-        if (count <= 65536) return ReadU16() % count;
+        if (count <= 0)
+            throw new ArgumentOutOfRangeException(nameof(count), "a choice needs at least one alternative");
+        if (count == 1)
+            return 0;
+        if (count <= 256)
+            return ReadByte() % count;
+        if (count <= 65536)
+            return ReadU16() % count;
         return (int)(ReadU32() % (uint)count);
     }
 
@@ -88,7 +93,8 @@ public ref struct FuzzInputReader
     /// small ranges are near-uniform).</summary>
     public uint ReadRange(uint min, uint max)
     {
-        if (min > max) throw new ArgumentOutOfRangeException(nameof(min), "min must not exceed max");
+        if (min > max)
+            throw new ArgumentOutOfRangeException(nameof(min), "min must not exceed max");
         uint v = ReadU32();
         uint span = max - min;
         return span == uint.MaxValue ? v : min + (v % (span + 1));
@@ -108,7 +114,8 @@ public ref struct FuzzInputReader
     /// <summary>The next up to <paramref name="maxLength"/> input bytes as a slice (no copy).</summary>
     public ReadOnlySpan<byte> ReadSlice(int maxLength)
     {
-        if (maxLength < 0) throw new ArgumentOutOfRangeException(nameof(maxLength), "length must not be negative");
+        if (maxLength < 0)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), "length must not be negative");
         int n = Math.Min(maxLength, Remaining);
         ReadOnlySpan<byte> s = _data.Slice(_position, n);
         _position += n;
@@ -119,7 +126,8 @@ public ref struct FuzzInputReader
     {
         ulong v = 0;
         int n = Math.Min(width, Remaining);
-        for (int i = 0; i < n; i++) v |= (ulong)_data[_position + i] << (8 * i);
+        for (int i = 0; i < n; i++)
+            v |= (ulong)_data[_position + i] << (8 * i);
         _position += n;
         return v;
     }

@@ -32,24 +32,38 @@ public static class BlockMap
     public static IReadOnlyList<BlockSite> Build(string originalPath, string instrumentedPath)
     {
         bool symbols = File.Exists(Path.ChangeExtension(originalPath, ".pdb"));
-        using ModuleDefinition original = ModuleDefinition.ReadModule(originalPath, new ReaderParameters { ReadSymbols = symbols, InMemory = true });
-        using ModuleDefinition instrumented = ModuleDefinition.ReadModule(instrumentedPath, new ReaderParameters { InMemory = true });
+        using ModuleDefinition original = ModuleDefinition.ReadModule(
+            originalPath,
+            new ReaderParameters { ReadSymbols = symbols, InMemory = true }
+        );
+        using ModuleDefinition instrumented = ModuleDefinition.ReadModule(
+            instrumentedPath,
+            new ReaderParameters { InMemory = true }
+        );
         var originals = new Dictionary<string, TypeDefinition>(StringComparer.Ordinal);
-        foreach (TypeDefinition type in original.GetTypes()) originals.Add(type.FullName, type);
+        foreach (TypeDefinition type in original.GetTypes())
+            originals.Add(type.FullName, type);
         var sites = new List<BlockSite>();
         foreach (TypeDefinition type in instrumented.GetTypes())
         {
             // Overloads can share a full name (modifiers Cecil does not print), so methods pair by their position in
             // the type, which neither SharpFuzz nor dnlib's writer reorders; names and IL are checked below.
-            if (!originals.TryGetValue(type.FullName, out TypeDefinition? source) || source.Methods.Count != type.Methods.Count)
+            if (
+                !originals.TryGetValue(type.FullName, out TypeDefinition? source)
+                || source.Methods.Count != type.Methods.Count
+            )
             {
                 throw new InvalidOperationException($"{type.FullName} does not match {originalPath}");
             }
             for (int i = 0; i < type.Methods.Count; i++)
             {
                 MethodDefinition method = type.Methods[i];
-                if (method.FullName != source.Methods[i].FullName) throw new InvalidOperationException($"{method.FullName} is not method {i} of {type.FullName} in {originalPath}");
-                if (method.HasBody) Trace(method, source.Methods[i], sites);
+                if (method.FullName != source.Methods[i].FullName)
+                    throw new InvalidOperationException(
+                        $"{method.FullName} is not method {i} of {type.FullName} in {originalPath}"
+                    );
+                if (method.HasBody)
+                    Trace(method, source.Methods[i], sites);
             }
         }
         return sites;
@@ -66,7 +80,7 @@ public static class BlockMap
         IList<Instruction> plain = original.Body.Instructions;
         var probes = new List<Probe>();
         int ordinal = 0;
-        for (int i = 0; i < code.Count;)
+        for (int i = 0; i < code.Count; )
         {
             if (IsTraceField(code[i], OpCodes.Ldsfld, "SharedMem"))
             {
@@ -77,13 +91,19 @@ public static class BlockMap
             }
             if (ordinal >= plain.Count || code[i].OpCode != plain[ordinal].OpCode)
             {
-                throw new InvalidOperationException($"{original.FullName}: instrumented instruction {i} ({code[i].OpCode}) does not match original instruction {ordinal}");
+                throw new InvalidOperationException(
+                    $"{original.FullName}: instrumented instruction {i} ({code[i].OpCode}) does not match original instruction {ordinal}"
+                );
             }
             ordinal++;
             i++;
         }
-        if (ordinal != plain.Count) throw new InvalidOperationException($"{original.FullName}: {plain.Count} original instructions, {ordinal} after removing probes");
-        if (probes.Count == 0) return;
+        if (ordinal != plain.Count)
+            throw new InvalidOperationException(
+                $"{original.FullName}: {plain.Count} original instructions, {ordinal} after removing probes"
+            );
+        if (probes.Count == 0)
+            return;
 
         var points = original.DebugInformation.HasSequencePoints ? original.DebugInformation.SequencePoints : null;
         for (int p = 0; p < probes.Count; p++)
@@ -98,13 +118,18 @@ public static class BlockMap
             {
                 foreach (SequencePoint sp in points)
                 {
-                    if (sp.Offset < start || sp.Offset >= end || sp.StartLine == HiddenLine || sp.StartLine <= 0) continue;
+                    if (sp.Offset < start || sp.Offset >= end || sp.StartLine == HiddenLine || sp.StartLine <= 0)
+                        continue;
                     document ??= sp.Document.Url;
-                    if (sp.Document.Url != document) continue;
-                    for (int line = sp.StartLine; line <= sp.EndLine; line++) lines.Add(line);
+                    if (sp.Document.Url != document)
+                        continue;
+                    for (int line = sp.StartLine; line <= sp.EndLine; line++)
+                        lines.Add(line);
                 }
             }
-            sites.Add(new BlockSite(probes[p].Id, probes[p].Callback ?? original.FullName, start, document, [.. lines]));
+            sites.Add(
+                new BlockSite(probes[p].Id, probes[p].Callback ?? original.FullName, start, document, [.. lines])
+            );
         }
     }
 
@@ -115,15 +140,23 @@ public static class BlockMap
     private static int ProbeEnd(IList<Instruction> code, int i, out int id, out string? callback)
     {
         const int Length = 13;
-        if (i + Length > code.Count || code[i + 1].OpCode != OpCodes.Ldc_I4 || !IsTraceField(code[i + 2], OpCodes.Ldsfld, "PrevLocation")
-            || !IsTraceField(code[i + 12], OpCodes.Stsfld, "PrevLocation"))
+        if (
+            i + Length > code.Count
+            || code[i + 1].OpCode != OpCodes.Ldc_I4
+            || !IsTraceField(code[i + 2], OpCodes.Ldsfld, "PrevLocation")
+            || !IsTraceField(code[i + 12], OpCodes.Stsfld, "PrevLocation")
+        )
         {
             throw new InvalidOperationException($"unrecognised SharpFuzz probe at instruction {i}");
         }
         id = (int)code[i + 1].Operand;
         callback = null;
         int end = i + Length;
-        if (end + 4 <= code.Count && IsTraceField(code[end], OpCodes.Ldsfld, "OnBranch") && code[end + 2].OpCode == OpCodes.Ldstr)
+        if (
+            end + 4 <= code.Count
+            && IsTraceField(code[end], OpCodes.Ldsfld, "OnBranch")
+            && code[end + 2].OpCode == OpCodes.Ldstr
+        )
         {
             callback = (string)code[end + 2].Operand;
             end += 4;
@@ -141,8 +174,16 @@ public static class BlockMap
         var text = new StringBuilder();
         foreach (BlockSite s in sites)
         {
-            text.Append(s.Id.ToString(CultureInfo.InvariantCulture)).Append('\t').Append(s.IlOffset.ToString(CultureInfo.InvariantCulture)).Append('\t')
-                .Append(s.Method).Append('\t').Append(s.Document ?? "").Append('\t').AppendJoin(',', s.Lines).Append('\n');
+            text.Append(s.Id.ToString(CultureInfo.InvariantCulture))
+                .Append('\t')
+                .Append(s.IlOffset.ToString(CultureInfo.InvariantCulture))
+                .Append('\t')
+                .Append(s.Method)
+                .Append('\t')
+                .Append(s.Document ?? "")
+                .Append('\t')
+                .AppendJoin(',', s.Lines)
+                .Append('\n');
         }
         File.WriteAllText(path, text.ToString());
     }
@@ -152,11 +193,24 @@ public static class BlockMap
         var sites = new List<BlockSite>();
         foreach (string line in File.ReadLines(path))
         {
-            if (line.Length == 0) continue;
+            if (line.Length == 0)
+                continue;
             string[] f = line.Split('\t');
-            if (f.Length != 5) throw new InvalidDataException($"{path}: bad line '{line}'");
-            int[] lines = f[4].Length == 0 ? [] : f[4].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-            sites.Add(new BlockSite(int.Parse(f[0], CultureInfo.InvariantCulture), f[2], int.Parse(f[1], CultureInfo.InvariantCulture), f[3].Length == 0 ? null : f[3], lines));
+            if (f.Length != 5)
+                throw new InvalidDataException($"{path}: bad line '{line}'");
+            int[] lines =
+                f[4].Length == 0
+                    ? []
+                    : f[4].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            sites.Add(
+                new BlockSite(
+                    int.Parse(f[0], CultureInfo.InvariantCulture),
+                    f[2],
+                    int.Parse(f[1], CultureInfo.InvariantCulture),
+                    f[3].Length == 0 ? null : f[3],
+                    lines
+                )
+            );
         }
         return sites;
     }

@@ -17,11 +17,15 @@ public static class InstrumentationScope
     /// dnlib and Cecil both write them) → instrument it.</summary>
     public static Func<string, bool> For(string assemblyPath)
     {
-        using ModuleDefinition module = ModuleDefinition.ReadModule(assemblyPath, new ReaderParameters { InMemory = true });
+        using ModuleDefinition module = ModuleDefinition.ReadModule(
+            assemblyPath,
+            new ReaderParameters { InMemory = true }
+        );
         var included = new HashSet<string>(StringComparer.Ordinal);
         foreach (TypeDefinition type in module.GetTypes())
         {
-            if (HasOwnControlFlow(type)) included.Add(type.FullName);
+            if (HasOwnControlFlow(type))
+                included.Add(type.FullName);
         }
         return included.Contains;
     }
@@ -31,18 +35,26 @@ public static class InstrumentationScope
     public static bool HasOwnControlFlow(TypeDefinition type)
     {
         ArgumentNullException.ThrowIfNull(type);
-        if (IsCompilerGenerated(type)) return type.Methods.Any(m => m.HasBody && Branches(m.Body));
+        if (IsCompilerGenerated(type))
+            return type.Methods.Any(m => m.HasBody && Branches(m.Body));
         foreach (MethodDefinition method in type.Methods)
         {
-            if (!method.HasBody || IsCompilerGenerated(method)) continue;
-            if (Branches(method.Body)) return true;
+            if (!method.HasBody || IsCompilerGenerated(method))
+                continue;
+            if (Branches(method.Body))
+                return true;
         }
         return false;
     }
 
     private static bool Branches(MethodBody body) =>
-        body.HasExceptionHandlers || body.Instructions.Any(i => i.OpCode.FlowControl is FlowControl.Branch or FlowControl.Cond_Branch or FlowControl.Throw);
+        body.HasExceptionHandlers
+        || body.Instructions.Any(i =>
+            i.OpCode.FlowControl is FlowControl.Branch or FlowControl.Cond_Branch or FlowControl.Throw
+        );
 
     private static bool IsCompilerGenerated(ICustomAttributeProvider member) =>
-        member.CustomAttributes.Any(a => a.AttributeType.FullName == "System.Runtime.CompilerServices.CompilerGeneratedAttribute");
+        member.CustomAttributes.Any(a =>
+            a.AttributeType.FullName == "System.Runtime.CompilerServices.CompilerGeneratedAttribute"
+        );
 }

@@ -1,5 +1,5 @@
-using Virtsim.Fuzz.Engine;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Engine;
 
 namespace Virtsim.Fuzz.Instrumentation;
 
@@ -17,7 +17,10 @@ public static class InstrumentedAssemblyCache
     /// <paramref name="assemblyPaths"/>, building it if needed.</summary>
     public static string Prepare(string cacheRoot, IReadOnlyList<string> assemblyPaths, TextWriter? log)
     {
-        string[] sorted = assemblyPaths.Select(Path.GetFullPath).OrderBy(p => Path.GetFileName(p), StringComparer.Ordinal).ToArray();
+        string[] sorted = assemblyPaths
+            .Select(Path.GetFullPath)
+            .OrderBy(p => Path.GetFileName(p), StringComparer.Ordinal)
+            .ToArray();
         var hash = new StableHash64();
         hash.AddUInt64(SharpFuzzInstrumenter.Version);
         hash.AddUInt64(SharpFuzzInstrumenter.Callbacks ? 1UL : 0UL);
@@ -28,17 +31,23 @@ public static class InstrumentedAssemblyCache
             hash.Add(File.ReadAllBytes(path));
         }
         string directory = Path.Combine(cacheRoot, hash.Finish().ToString("x16"));
-        if (Directory.Exists(directory)) return directory;
+        if (Directory.Exists(directory))
+            return directory;
         Directory.CreateDirectory(cacheRoot);
         bool built = AtomicFile.TryCreateDirectory(directory, temp =>
         {
             foreach (string path in sorted)
             {
-                InstrumentationResult r = SharpFuzzInstrumenter.Instrument(path, Path.Combine(temp, Path.GetFileName(path)), InstrumentationScope.For(path));
+                InstrumentationResult r = SharpFuzzInstrumenter.Instrument(
+                    path,
+                    Path.Combine(temp, Path.GetFileName(path)),
+                    InstrumentationScope.For(path)
+                );
                 log?.WriteLine($"instrumented {r.AssemblyName}: {r.Types} types, {r.Blocks} blocks (SharpFuzz)");
             }
         });
-        if (!built) log?.WriteLine($"instrumented assemblies appeared concurrently in {directory}; using them");
+        if (!built)
+            log?.WriteLine($"instrumented assemblies appeared concurrently in {directory}; using them");
         return directory;
     }
 }

@@ -14,7 +14,11 @@ public sealed class InstrumentedLoadContext : AssemblyLoadContext
     private readonly string _baseDirectory;
     private readonly HashSet<string> _instrumented;
 
-    public InstrumentedLoadContext(string instrumentedDirectory, IEnumerable<string> instrumentedNames, string baseDirectory)
+    public InstrumentedLoadContext(
+        string instrumentedDirectory,
+        IEnumerable<string> instrumentedNames,
+        string baseDirectory
+    )
         : base("virtsim-fuzz-instrumented", isCollectible: true)
     {
         _instrumentedDirectory = instrumentedDirectory;
@@ -25,16 +29,20 @@ public sealed class InstrumentedLoadContext : AssemblyLoadContext
     protected override Assembly? Load(AssemblyName assemblyName)
     {
         string? name = assemblyName.Name;
-        if (name is null) return null;
-        if (_instrumented.Contains(name)) return LoadFromAssemblyPath(Path.Combine(_instrumentedDirectory, name + ".dll"));
+        if (name is null)
+            return null;
+        if (_instrumented.Contains(name))
+            return LoadFromAssemblyPath(Path.Combine(_instrumentedDirectory, name + ".dll"));
         if (IsProjectAssembly(name))
         {
             string path = Path.Combine(_baseDirectory, name + ".dll");
-            if (File.Exists(path)) return LoadFromAssemblyPath(path);
+            if (File.Exists(path))
+                return LoadFromAssemblyPath(path);
         }
         return null;
     }
 
     /// <summary>The project's assemblies, which must be loaded again beside instrumented code.</summary>
-    public static bool IsProjectAssembly(string name) => name.StartsWith("Sim.", StringComparison.Ordinal) || name.StartsWith("Virtsim.", StringComparison.Ordinal);
+    public static bool IsProjectAssembly(string name) =>
+        name.StartsWith("Sim.", StringComparison.Ordinal) || name.StartsWith("Virtsim.", StringComparison.Ordinal);
 }

@@ -59,7 +59,8 @@ public static class IlMutator
     {
         foreach ((string area, string prefix) in Areas)
         {
-            if (fullName.StartsWith(prefix, StringComparison.Ordinal)) return area;
+            if (fullName.StartsWith(prefix, StringComparison.Ordinal))
+                return area;
         }
         return null;
     }
@@ -90,41 +91,47 @@ public static class IlMutator
         ArgumentNullException.ThrowIfNull(mutant);
         using ModuleDefinition module = Read(assemblyPath);
         MethodDefinition method = Methods(module).Select(m => m.Method).FirstOrDefault(m => Name(m) == mutant.Method)
-            ?? throw new InvalidOperationException($"mutant {mutant.Id}: method {mutant.Method} not found (another build of the assembly?)");
+            ?? throw new InvalidOperationException(
+                $"mutant {mutant.Id}: method {mutant.Method} not found (another build of the assembly?)"
+            );
         Instruction at = method.Body.Instructions.FirstOrDefault(x => x.Offset == mutant.Offset)
             ?? throw new InvalidOperationException($"mutant {mutant.Id}: no instruction at IL_{mutant.Offset:x4}");
         ILProcessor il = method.Body.GetILProcessor();
         switch (mutant.Operator)
         {
             case MutationOperator.NegateBranch:
-                at.OpCode = Negated(at.OpCode) ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a conditional branch");
+                at.OpCode = Negated(at.OpCode)
+                    ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a conditional branch");
                 break;
             case MutationOperator.BoundaryShift:
-                at.OpCode = Shifted(at.OpCode) ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a bound comparison");
+                at.OpCode = Shifted(at.OpCode)
+                    ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a bound comparison");
                 break;
             case MutationOperator.ConstantPlusOne:
-                {
-                    int value = SmallConstant(at) ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a small constant");
-                    at.OpCode = OpCodes.Ldc_I4;
-                    at.Operand = value + 1;
-                    break;
-                }
+            {
+                int value = SmallConstant(at)
+                    ?? throw new InvalidOperationException($"mutant {mutant.Id}: not a small constant");
+                at.OpCode = OpCodes.Ldc_I4;
+                at.Operand = value + 1;
+                break;
+            }
             case MutationOperator.RemoveVoidCall:
+            {
+                var callee = (MethodReference)at.Operand;
+                int pops = callee.Parameters.Count + (callee.HasThis ? 1 : 0);
+                // The call becomes pops of its arguments; the first reuses the instruction so branch targets stay.
+                if (pops == 0)
                 {
-                    var callee = (MethodReference)at.Operand;
-                    int pops = callee.Parameters.Count + (callee.HasThis ? 1 : 0);
-                    // The call becomes pops of its arguments; the first reuses the instruction so branch targets stay.
-                    if (pops == 0)
-                    {
-                        at.OpCode = OpCodes.Nop;
-                        at.Operand = null;
-                        break;
-                    }
-                    at.OpCode = OpCodes.Pop;
+                    at.OpCode = OpCodes.Nop;
                     at.Operand = null;
-                    for (int k = 1; k < pops; k++) il.InsertAfter(at, il.Create(OpCodes.Pop));
                     break;
                 }
+                at.OpCode = OpCodes.Pop;
+                at.Operand = null;
+                for (int k = 1; k < pops; k++)
+                    il.InsertAfter(at, il.Create(OpCodes.Pop));
+                break;
+            }
             default:
                 throw new InvalidOperationException($"mutant {mutant.Id}: unknown operator");
         }
@@ -138,22 +145,42 @@ public static class IlMutator
     {
         var resolver = new DefaultAssemblyResolver();
         resolver.AddSearchDirectory(Path.GetDirectoryName(Path.GetFullPath(assemblyPath))!);
-        return ModuleDefinition.ReadModule(assemblyPath, new ReaderParameters { AssemblyResolver = resolver, ReadSymbols = false, InMemory = true });
+        return ModuleDefinition.ReadModule(
+            assemblyPath,
+            new ReaderParameters
+            {
+                AssemblyResolver = resolver,
+                ReadSymbols = false,
+                InMemory = true,
+            }
+        );
     }
 
     private static IEnumerable<(MethodDefinition Method, string Area)> Methods(ModuleDefinition module)
     {
         foreach (TypeDefinition type in module.GetTypes())
         {
-            if (type.Name.Contains('<', StringComparison.Ordinal) || type.CustomAttributes.Any(IsGenerated)) continue;
+            if (type.Name.Contains('<', StringComparison.Ordinal) || type.CustomAttributes.Any(IsGenerated))
+                continue;
             string? area = AreaOf(type.FullName);
-            if (area is null) continue;
+            if (area is null)
+                continue;
             foreach (MethodDefinition method in type.Methods)
             {
-                if (!method.HasBody || method.Name.Contains('<', StringComparison.Ordinal) || method.CustomAttributes.Any(IsGenerated)) continue;
-                if (method.Name.StartsWith("Assert", StringComparison.Ordinal) || method.Name is "ToString" or "GetHashCode" or "Equals") continue;
+                if (
+                    !method.HasBody
+                    || method.Name.Contains('<', StringComparison.Ordinal)
+                    || method.CustomAttributes.Any(IsGenerated)
+                )
+                    continue;
+                if (
+                    method.Name.StartsWith("Assert", StringComparison.Ordinal)
+                    || method.Name is "ToString" or "GetHashCode" or "Equals"
+                )
+                    continue;
                 // The seed flavours' handlers hold the seed flaws on purpose; the score is about the robust code.
-                if (method.Name.Contains("Seed", StringComparison.Ordinal)) continue;
+                if (method.Name.Contains("Seed", StringComparison.Ordinal))
+                    continue;
                 yield return (method, area);
             }
         }
@@ -163,9 +190,14 @@ public static class IlMutator
 
     // The generic arity is part of the name: SplitQueue has TryPop(GuestMemory,QueueElement,QueueError&) and the
     // generic TryPop<TRing> with the same parameter names, and Apply must find the method Enumerate listed.
-    private static string Name(MethodDefinition method) => method.DeclaringType.FullName + "::" + method.Name
+    private static string Name(MethodDefinition method) =>
+        method.DeclaringType.FullName
+        + "::"
+        + method.Name
         + (method.HasGenericParameters ? "`" + Invariant(method.GenericParameters.Count) : "")
-        + "(" + string.Join(",", method.Parameters.Select(p => p.ParameterType.Name)) + ")";
+        + "("
+        + string.Join(",", method.Parameters.Select(p => p.ParameterType.Name))
+        + ")";
 
     /// <summary>A void call the operator may remove: the project's own (not System's), except assertions,
     /// constructors and the fuzz hooks (<c>IHostPoison</c>, <c>IHandlerInterleaving</c>, <c>IVhostPopObserver</c>:
@@ -174,11 +206,15 @@ public static class IlMutator
     /// into a buffer (<see cref="IsBufferStore"/>).</summary>
     private static bool IsRemovable(MethodReference m)
     {
-        if (m.ReturnType.MetadataType != MetadataType.Void || m.Name == ".ctor") return false;
-        if (m.Name.StartsWith("Assert", StringComparison.Ordinal)) return false;
+        if (m.ReturnType.MetadataType != MetadataType.Void || m.Name == ".ctor")
+            return false;
+        if (m.Name.StartsWith("Assert", StringComparison.Ordinal))
+            return false;
         string type = m.DeclaringType.FullName;
-        if (type is "Sim.Devices.IHostPoison" or "Sim.Devices.IHandlerInterleaving") return false;
-        if (type == "Sim.Devices.Vhost.IVhostPopObserver") return false;
+        if (type is "Sim.Devices.IHostPoison" or "Sim.Devices.IHandlerInterleaving")
+            return false;
+        if (type == "Sim.Devices.Vhost.IVhostPopObserver")
+            return false;
         return !type.StartsWith("System.", StringComparison.Ordinal) || IsBufferStore(m);
     }
 
@@ -191,9 +227,12 @@ public static class IlMutator
         string type = m.DeclaringType.Name;
         string ns = m.DeclaringType.Namespace;
         bool binary = ns == "System.Buffers.Binary" && type == "BinaryPrimitives";
-        if (binary) return m.Name.StartsWith("Write", StringComparison.Ordinal);
-        if (ns != "System") return false;
-        if (type is "MemoryExtensions" or "ReadOnlySpan`1") return m.Name == "CopyTo";
+        if (binary)
+            return m.Name.StartsWith("Write", StringComparison.Ordinal);
+        if (ns != "System")
+            return false;
+        if (type is "MemoryExtensions" or "ReadOnlySpan`1")
+            return m.Name == "CopyTo";
         return type == "Span`1" && (m.Name is "CopyTo" or "Clear" or "Fill");
     }
 
@@ -201,77 +240,83 @@ public static class IlMutator
 
     private static IEnumerable<(MutationOperator, string)> Applicable(Instruction x)
     {
-        if (Negated(x.OpCode) is { } n) yield return (MutationOperator.NegateBranch, $"{x.OpCode.Name} → {n.Name}");
-        if (Shifted(x.OpCode) is { } s) yield return (MutationOperator.BoundaryShift, $"{x.OpCode.Name} → {s.Name}");
-        if (SmallConstant(x) is { } c && x.Next?.OpCode.Code is not (Code.Newarr or Code.Switch)) yield return (MutationOperator.ConstantPlusOne, $"{c} → {c + 1}");
+        if (Negated(x.OpCode) is { } n)
+            yield return (MutationOperator.NegateBranch, $"{x.OpCode.Name} → {n.Name}");
+        if (Shifted(x.OpCode) is { } s)
+            yield return (MutationOperator.BoundaryShift, $"{x.OpCode.Name} → {s.Name}");
+        if (SmallConstant(x) is { } c && x.Next?.OpCode.Code is not (Code.Newarr or Code.Switch))
+            yield return (MutationOperator.ConstantPlusOne, $"{c} → {c + 1}");
         if (x.OpCode.Code is Code.Call or Code.Callvirt && x.Operand is MethodReference m && IsRemovable(m))
         {
             yield return (MutationOperator.RemoveVoidCall, $"call {m.DeclaringType.Name}.{m.Name} removed");
         }
     }
 
-    private static OpCode? Negated(OpCode op) => op.Code switch
-    {
-        Code.Brtrue => OpCodes.Brfalse,
-        Code.Brtrue_S => OpCodes.Brfalse_S,
-        Code.Brfalse => OpCodes.Brtrue,
-        Code.Brfalse_S => OpCodes.Brtrue_S,
-        Code.Beq => OpCodes.Bne_Un,
-        Code.Beq_S => OpCodes.Bne_Un_S,
-        Code.Bne_Un => OpCodes.Beq,
-        Code.Bne_Un_S => OpCodes.Beq_S,
-        Code.Blt => OpCodes.Bge,
-        Code.Blt_S => OpCodes.Bge_S,
-        Code.Bge => OpCodes.Blt,
-        Code.Bge_S => OpCodes.Blt_S,
-        Code.Bgt => OpCodes.Ble,
-        Code.Bgt_S => OpCodes.Ble_S,
-        Code.Ble => OpCodes.Bgt,
-        Code.Ble_S => OpCodes.Bgt_S,
-        Code.Blt_Un => OpCodes.Bge_Un,
-        Code.Blt_Un_S => OpCodes.Bge_Un_S,
-        Code.Bge_Un => OpCodes.Blt_Un,
-        Code.Bge_Un_S => OpCodes.Blt_Un_S,
-        Code.Bgt_Un => OpCodes.Ble_Un,
-        Code.Bgt_Un_S => OpCodes.Ble_Un_S,
-        Code.Ble_Un => OpCodes.Bgt_Un,
-        Code.Ble_Un_S => OpCodes.Bgt_Un_S,
-        _ => null,
-    };
+    private static OpCode? Negated(OpCode op) =>
+        op.Code switch
+        {
+            Code.Brtrue => OpCodes.Brfalse,
+            Code.Brtrue_S => OpCodes.Brfalse_S,
+            Code.Brfalse => OpCodes.Brtrue,
+            Code.Brfalse_S => OpCodes.Brtrue_S,
+            Code.Beq => OpCodes.Bne_Un,
+            Code.Beq_S => OpCodes.Bne_Un_S,
+            Code.Bne_Un => OpCodes.Beq,
+            Code.Bne_Un_S => OpCodes.Beq_S,
+            Code.Blt => OpCodes.Bge,
+            Code.Blt_S => OpCodes.Bge_S,
+            Code.Bge => OpCodes.Blt,
+            Code.Bge_S => OpCodes.Blt_S,
+            Code.Bgt => OpCodes.Ble,
+            Code.Bgt_S => OpCodes.Ble_S,
+            Code.Ble => OpCodes.Bgt,
+            Code.Ble_S => OpCodes.Bgt_S,
+            Code.Blt_Un => OpCodes.Bge_Un,
+            Code.Blt_Un_S => OpCodes.Bge_Un_S,
+            Code.Bge_Un => OpCodes.Blt_Un,
+            Code.Bge_Un_S => OpCodes.Blt_Un_S,
+            Code.Bgt_Un => OpCodes.Ble_Un,
+            Code.Bgt_Un_S => OpCodes.Ble_Un_S,
+            Code.Ble_Un => OpCodes.Bgt_Un,
+            Code.Ble_Un_S => OpCodes.Bgt_Un_S,
+            _ => null,
+        };
 
-    private static OpCode? Shifted(OpCode op) => op.Code switch
-    {
-        Code.Blt => OpCodes.Ble,
-        Code.Blt_S => OpCodes.Ble_S,
-        Code.Ble => OpCodes.Blt,
-        Code.Ble_S => OpCodes.Blt_S,
-        Code.Bgt => OpCodes.Bge,
-        Code.Bgt_S => OpCodes.Bge_S,
-        Code.Bge => OpCodes.Bgt,
-        Code.Bge_S => OpCodes.Bgt_S,
-        Code.Blt_Un => OpCodes.Ble_Un,
-        Code.Blt_Un_S => OpCodes.Ble_Un_S,
-        Code.Ble_Un => OpCodes.Blt_Un,
-        Code.Ble_Un_S => OpCodes.Blt_Un_S,
-        Code.Bgt_Un => OpCodes.Bge_Un,
-        Code.Bgt_Un_S => OpCodes.Bge_Un_S,
-        Code.Bge_Un => OpCodes.Bgt_Un,
-        Code.Bge_Un_S => OpCodes.Bgt_Un_S,
-        _ => null,
-    };
+    private static OpCode? Shifted(OpCode op) =>
+        op.Code switch
+        {
+            Code.Blt => OpCodes.Ble,
+            Code.Blt_S => OpCodes.Ble_S,
+            Code.Ble => OpCodes.Blt,
+            Code.Ble_S => OpCodes.Blt_S,
+            Code.Bgt => OpCodes.Bge,
+            Code.Bgt_S => OpCodes.Bge_S,
+            Code.Bge => OpCodes.Bgt,
+            Code.Bge_S => OpCodes.Bgt_S,
+            Code.Blt_Un => OpCodes.Ble_Un,
+            Code.Blt_Un_S => OpCodes.Ble_Un_S,
+            Code.Ble_Un => OpCodes.Blt_Un,
+            Code.Ble_Un_S => OpCodes.Blt_Un_S,
+            Code.Bgt_Un => OpCodes.Bge_Un,
+            Code.Bgt_Un_S => OpCodes.Bge_Un_S,
+            Code.Bge_Un => OpCodes.Bgt_Un,
+            Code.Bge_Un_S => OpCodes.Bgt_Un_S,
+            _ => null,
+        };
 
-    private static int? SmallConstant(Instruction x) => x.OpCode.Code switch
-    {
-        Code.Ldc_I4_0 => 0,
-        Code.Ldc_I4_1 => 1,
-        Code.Ldc_I4_2 => 2,
-        Code.Ldc_I4_3 => 3,
-        Code.Ldc_I4_4 => 4,
-        Code.Ldc_I4_5 => 5,
-        Code.Ldc_I4_6 => 6,
-        Code.Ldc_I4_7 => 7,
-        Code.Ldc_I4_8 => 8,
-        Code.Ldc_I4_S when x.Operand is sbyte v && v is >= 9 and <= 16 => v,
-        _ => null,
-    };
+    private static int? SmallConstant(Instruction x) =>
+        x.OpCode.Code switch
+        {
+            Code.Ldc_I4_0 => 0,
+            Code.Ldc_I4_1 => 1,
+            Code.Ldc_I4_2 => 2,
+            Code.Ldc_I4_3 => 3,
+            Code.Ldc_I4_4 => 4,
+            Code.Ldc_I4_5 => 5,
+            Code.Ldc_I4_6 => 6,
+            Code.Ldc_I4_7 => 7,
+            Code.Ldc_I4_8 => 8,
+            Code.Ldc_I4_S when x.Operand is sbyte v && v is >= 9 and <= 16 => v,
+            _ => null,
+        };
 }

@@ -22,7 +22,8 @@ public static class MutantHost
 {
     public const string Name = "mutants";
 
-    public const string Description = "Mutation testing of the fuzzer: mutants of Sim.Devices and of Sim.Guest's "
+    public const string Description =
+        "Mutation testing of the fuzzer: mutants of Sim.Devices and of Sim.Guest's "
         + "DriverQueue, each fuzzed until caught (virtsim mutants --list | --run ID; scripts/mutation-score)";
 
     /// <summary>The <c>mutants</c> command (a fresh instance each call): the CLI lists it in <c>virtsim --help</c>,
@@ -33,23 +34,56 @@ public static class MutantHost
         {
             new Option<bool>("--list")
             {
-                Description = "Print every mutant, one per line (#ID [area] ...)", Arity = ArgumentArity.Zero,
+                Description = "Print every mutant, one per line (#ID [area] ...)",
+                Arity = ArgumentArity.Zero,
             },
-            new Option<int?>("--run") { Description = "Write mutant ID, instrument it and fuzz the robust targets of its area until a finding or --time", HelpName = "ID", CustomParser = r => NonNegative(r) },
-            new Option<double>("--time") { Description = "With --run: seconds of fuzzing before the mutant counts as survived", HelpName = "SECONDS", DefaultValueFactory = _ => 60, CustomParser = r => PositiveSeconds(r) },
-            new Option<ulong>("--seed") { Description = "With --run: the fuzzing seed", HelpName = "N", DefaultValueFactory = _ => 1 },
-            new Option<string?>("--targets") { Description = "With --run: comma list of fuzz targets (default: the robust targets of the mutant's area)", HelpName = "a,b" },
+            new Option<int?>("--run")
+            {
+                Description =
+                    "Write mutant ID, instrument it and fuzz the robust targets of its area until a finding or --time",
+                HelpName = "ID",
+                CustomParser = r => NonNegative(r),
+            },
+            new Option<double>("--time")
+            {
+                Description = "With --run: seconds of fuzzing before the mutant counts as survived",
+                HelpName = "SECONDS",
+                DefaultValueFactory = _ => 60,
+                CustomParser = r => PositiveSeconds(r),
+            },
+            new Option<ulong>("--seed")
+            {
+                Description = "With --run: the fuzzing seed",
+                HelpName = "N",
+                DefaultValueFactory = _ => 1,
+            },
+            new Option<string?>("--targets")
+            {
+                Description =
+                    "With --run: comma list of fuzz targets (default: the robust targets of the mutant's area)",
+                HelpName = "a,b",
+            },
             new Option<string?>("--findings")
             {
-                Description = "With --run: save the killing input to this directory (as fuzz run --findings)", HelpName = "DIR",
+                Description = "With --run: save the killing input to this directory (as fuzz run --findings)",
+                HelpName = "DIR",
             },
         };
         command.Validators.Add(Entry.FuzzCommandLine.RejectRepeatedOptions);
         command.Validators.Add(r =>
         {
-            var given = r.Children.OfType<OptionResult>().Where(o => !o.Implicit).Select(o => o.Option.Name).ToHashSet(StringComparer.Ordinal);
-            if (given.Contains("--list") == given.Contains("--run")) r.AddError("give --list or --run ID");
-            else if (given.Contains("--list") && given.FirstOrDefault(n => n is "--time" or "--seed" or "--targets" or "--findings") is { } extra) r.AddError($"{extra} applies to --run");
+            var given = r
+                .Children.OfType<OptionResult>()
+                .Where(o => !o.Implicit)
+                .Select(o => o.Option.Name)
+                .ToHashSet(StringComparer.Ordinal);
+            if (given.Contains("--list") == given.Contains("--run"))
+                r.AddError("give --list or --run ID");
+            else if (
+                given.Contains("--list")
+                && given.FirstOrDefault(n => n is "--time" or "--seed" or "--targets" or "--findings") is { } extra
+            )
+                r.AddError($"{extra} applies to --run");
         });
         return command;
     }
@@ -60,16 +94,28 @@ public static class MutantHost
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         Command command = BuildCommand();
-        var root = new Command("virtsim") { new System.CommandLine.Help.HelpOption { Recursive = true }, command };
+        var root = new Command("virtsim")
+        {
+            new System.CommandLine.Help.HelpOption { Recursive = true },
+            command,
+        };
         ParseResult parsed = root.Parse([Name, .. args], new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Action is System.CommandLine.Help.HelpAction)
         {
-            parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            parsed.Invoke(
+                new InvocationConfiguration
+                {
+                    Output = output,
+                    Error = error,
+                    EnableDefaultExceptionHandler = false,
+                }
+            );
             return 0;
         }
         if (parsed.Errors.Count > 0)
         {
-            foreach (string e in parsed.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal)) error.WriteLine("virtsim: mutants: " + e);
+            foreach (string e in parsed.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal))
+                error.WriteLine("virtsim: mutants: " + e);
             error.WriteLine("usage: see 'virtsim mutants --help'");
             return 2;
         }
@@ -82,17 +128,21 @@ public static class MutantHost
         }
         if (parsed.GetValue<bool>("--list"))
         {
-            foreach (IlMutant m in IlMutator.EnumerateAll(baseDirectory)) output.WriteLine(m.ToString());
+            foreach (IlMutant m in IlMutator.EnumerateAll(baseDirectory))
+                output.WriteLine(m.ToString());
             return 0;
         }
         int id = parsed.GetValue<int?>("--run") ?? -1;
         double seconds = parsed.GetValue<double>("--time");
         ulong seed = parsed.GetValue<ulong>("--seed");
         string[]? targets = parsed.GetValue<string?>("--targets")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
-        if (targets is { Length: 0 }) targets = null;
+        if (targets is { Length: 0 })
+            targets = null;
         string? findings = parsed.GetValue<string?>("--findings");
-        if (findings is { Length: > 0 }) findings = Path.GetFullPath(findings);
-        else findings = null;
+        if (findings is { Length: > 0 })
+            findings = Path.GetFullPath(findings);
+        else
+            findings = null;
         IReadOnlyList<IlMutant> all = IlMutator.EnumerateAll(baseDirectory);
         if (id < 0 || id >= all.Count)
         {
@@ -108,10 +158,22 @@ public static class MutantHost
     /// <summary>Runs <paramref name="targets"/> for <paramref name="seconds"/> against a copy of Sim.Devices with
     /// <paramref name="mutant"/> applied, loaded instrumented in its own context, and prints the verdict line; the
     /// temporary directory is removed afterwards.</summary>
-    private static void RunMutant(IlMutant mutant, string devices, string baseDirectory, string[] targets,
-        double seconds, ulong seed, string? findings, TextWriter output)
+    private static void RunMutant(
+        IlMutant mutant,
+        string devices,
+        string baseDirectory,
+        string[] targets,
+        double seconds,
+        ulong seed,
+        string? findings,
+        TextWriter output
+    )
     {
-        string work = Path.Combine(Path.GetTempPath(), "virtsim-mutants", Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        string work = Path.Combine(
+            Path.GetTempPath(),
+            "virtsim-mutants",
+            Environment.ProcessId.ToString(CultureInfo.InvariantCulture)
+        );
         Directory.CreateDirectory(work);
         try
         {
@@ -126,7 +188,8 @@ public static class MutantHost
             try
             {
                 Assembly fuzz = context.LoadFromAssemblyName(typeof(MutantHost).Assembly.GetName());
-                MethodInfo probe = fuzz.GetType(typeof(MutantProbe).FullName!, throwOnError: true)!.GetMethod(nameof(MutantProbe.Run))!;
+                MethodInfo probe = fuzz.GetType(typeof(MutantProbe).FullName!, throwOnError: true)!
+                    .GetMethod(nameof(MutantProbe.Run))!;
                 string line;
                 try
                 {
@@ -164,11 +227,16 @@ public static class MutantHost
     {
         ArgumentNullException.ThrowIfNull(mutant);
         string m = mutant.Method;
-        if (m.StartsWith("Sim.Devices.Virtio.Queue.", StringComparison.Ordinal)) return ["split-virtqueue", "virtio-demo-qemu-robust"];
-        if (m.StartsWith("Sim.Devices.Virtio.Factorial.", StringComparison.Ordinal)) return ["virtio-factorial-qemu-robust"];
-        if (m.StartsWith("Sim.Devices.Virtio.Counter.", StringComparison.Ordinal)) return ["virtio-counter-qemu-robust"];
-        if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal)) return ["virtio-blk-qemu-robust"];
-        if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal)) return ["virtio-demo-vhost-robust", "vhost-core"];
+        if (m.StartsWith("Sim.Devices.Virtio.Queue.", StringComparison.Ordinal))
+            return ["split-virtqueue", "virtio-demo-qemu-robust"];
+        if (m.StartsWith("Sim.Devices.Virtio.Factorial.", StringComparison.Ordinal))
+            return ["virtio-factorial-qemu-robust"];
+        if (m.StartsWith("Sim.Devices.Virtio.Counter.", StringComparison.Ordinal))
+            return ["virtio-counter-qemu-robust"];
+        if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal))
+            return ["virtio-blk-qemu-robust"];
+        if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal))
+            return ["virtio-demo-vhost-robust", "vhost-core"];
         if (m.StartsWith("Sim.Guest.Virtio.DriverQueue", StringComparison.Ordinal))
         {
             return [DriverQueueTarget.TargetName];
@@ -179,7 +247,8 @@ public static class MutantHost
     private static int? NonNegative(ArgumentResult r)
     {
         string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n)) return n;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+            return n;
         r.AddError($"--run needs a mutant id (a non-negative integer), got '{text}'");
         return null;
     }
@@ -187,7 +256,12 @@ public static class MutantHost
     private static double PositiveSeconds(ArgumentResult r)
     {
         string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0 && double.IsFinite(s)) return s;
+        if (
+            double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s)
+            && s > 0
+            && double.IsFinite(s)
+        )
+            return s;
         r.AddError($"--time needs a positive number of seconds, got '{text}'");
         return 0;
     }

@@ -23,10 +23,14 @@ public static class MutantProbe
         double share = seconds / Math.Max(1, targets.Length);
         for (int t = 0; t < targets.Length; t++)
         {
-            IFuzzTarget target = FuzzTargets.Create(targets[t]) ?? throw new ArgumentException($"no fuzz target '{targets[t]}'", nameof(targets));
+            IFuzzTarget target = FuzzTargets.Create(targets[t])
+                ?? throw new ArgumentException($"no fuzz target '{targets[t]}'", nameof(targets));
             var options = new CampaignOptions
             {
-                Seed = seed, Minimize = false, StatusIntervalSeconds = 3600, FindingsDirectory = findings,
+                Seed = seed,
+                Minimize = false,
+                StatusIntervalSeconds = 3600,
+                FindingsDirectory = findings,
             };
             var campaign = new FuzzCampaign(target, options, EdgeCoverage.Detect(target));
             TimeSpan until = TimeSpan.FromSeconds(share * (t + 1));
@@ -35,7 +39,10 @@ public static class MutantProbe
             if (result.Findings.Count > 0)
             {
                 Oracles.Finding f = result.Findings[0];
-                return string.Create(CultureInfo.InvariantCulture, $"killed {clock.ElapsedMilliseconds} {executions} {target.Name} {f.Oracle} {f.Site}");
+                return string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"killed {clock.ElapsedMilliseconds} {executions} {target.Name} {f.Oracle} {f.Site}"
+                );
             }
         }
         return string.Create(CultureInfo.InvariantCulture, $"survived {clock.ElapsedMilliseconds} {executions}");

@@ -1,5 +1,5 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Random;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Mutation;
 
@@ -33,7 +33,8 @@ public sealed class FixedOpMutator : IMutator
     public int Mutate(Span<byte> buffer, int length, Prng prng)
     {
         ArgumentNullException.ThrowIfNull(prng);
-        if (buffer.Length < _header + _op) return Math.Min(length, buffer.Length);
+        if (buffer.Length < _header + _op)
+            return Math.Min(length, buffer.Length);
         if (length < _header)
         {
             buffer[length.._header].Clear();
@@ -53,49 +54,54 @@ public sealed class FixedOpMutator : IMutator
                     {
                         int at = _header + (prng.IntLessThan(ops + 1) * _op);
                         buffer[at..length].CopyTo(buffer[(at + _op)..]);
-                        for (int i = 0; i < _op; i++) buffer[at + i] = prng.NextByte();
+                        for (int i = 0; i < _op; i++)
+                            buffer[at + i] = prng.NextByte();
                         buffer[at] = (byte)prng.IntLessThan(_codes);
                         length += _op;
                         ops++;
                     }
                     break;
                 case 1:
-                    {
-                        int at = _header + (prng.IntLessThan(ops) * _op);
-                        buffer[(at + _op)..length].CopyTo(buffer[at..]);
-                        length -= _op;
-                        ops--;
-                        break;
-                    }
+                {
+                    int at = _header + (prng.IntLessThan(ops) * _op);
+                    buffer[(at + _op)..length].CopyTo(buffer[at..]);
+                    length -= _op;
+                    ops--;
+                    break;
+                }
                 case 2:
                     if (ops < capacity)
                     {
                         int from = _header + (prng.IntLessThan(ops) * _op);
                         int at = _header + (prng.IntLessThan(ops + 1) * _op);
                         buffer[at..length].CopyTo(buffer[(at + _op)..]);
-                        if (from >= at) from += _op; // the source moved up with the tail
+                        if (from >= at)
+                            from += _op; // the source moved up with the tail
                         buffer.Slice(from, _op).CopyTo(buffer[at..]);
                         length += _op;
                         ops++;
                     }
                     break;
                 case 3:
-                    {
-                        int x = _header + (prng.IntLessThan(ops) * _op);
-                        int y = _header + (prng.IntLessThan(ops) * _op);
-                        for (int i = 0; i < _op; i++) (buffer[x + i], buffer[y + i]) = (buffer[y + i], buffer[x + i]);
-                        break;
-                    }
+                {
+                    int x = _header + (prng.IntLessThan(ops) * _op);
+                    int y = _header + (prng.IntLessThan(ops) * _op);
+                    for (int i = 0; i < _op; i++)
+                        (buffer[x + i], buffer[y + i]) = (buffer[y + i], buffer[x + i]);
+                    break;
+                }
                 case 4:
                     buffer[_header + (prng.IntLessThan(ops) * _op)] = (byte)prng.IntLessThan(_codes);
                     break;
                 default:
-                    {
-                        int at = _header + (prng.IntLessThan(ops) * _op) + 1 + prng.IntLessThan(_op - 1 > 0 ? _op - 1 : 1);
-                        if (at < length) buffer[at] = Interesting[prng.IntLessThan(Interesting.Length)];
-                        if (_header > 0 && prng.IntLessThan(8) == 0) buffer[prng.IntLessThan(_header)] ^= (byte)(1 << prng.IntLessThan(8));
-                        break;
-                    }
+                {
+                    int at = _header + (prng.IntLessThan(ops) * _op) + 1 + prng.IntLessThan(_op - 1 > 0 ? _op - 1 : 1);
+                    if (at < length)
+                        buffer[at] = Interesting[prng.IntLessThan(Interesting.Length)];
+                    if (_header > 0 && prng.IntLessThan(8) == 0)
+                        buffer[prng.IntLessThan(_header)] ^= (byte)(1 << prng.IntLessThan(8));
+                    break;
+                }
             }
         }
         return length;

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Engine.Random;
 
 namespace Virtsim.Fuzz.Mutation;
@@ -24,10 +24,13 @@ public sealed class HavocMutator
     /// (possibly empty) is another corpus entry for splicing. Returns the new length.</summary>
     public int Mutate(Span<byte> buffer, int length, Prng prng, ReadOnlySpan<byte> partner)
     {
-        if ((uint)length > (uint)buffer.Length) throw new ArgumentOutOfRangeException(nameof(length), "length exceeds the buffer");
-        if (buffer.Length == 0) return 0;
+        if ((uint)length > (uint)buffer.Length)
+            throw new ArgumentOutOfRangeException(nameof(length), "length exceeds the buffer");
+        if (buffer.Length == 0)
+            return 0;
         int stack = 1 << prng.IntLessThan(4);
-        for (int s = 0; s < stack; s++) length = MutateOnce(buffer, length, prng, partner);
+        for (int s = 0; s < stack; s++)
+            length = MutateOnce(buffer, length, prng, partner);
         return length;
     }
 
@@ -35,7 +38,8 @@ public sealed class HavocMutator
     {
         int cap = buf.Length;
         int op = prng.IntLessThan(OpCount);
-        if (len == 0) op = partner.Length > 0 && prng.NextBool() ? 13 : 10;
+        if (len == 0)
+            op = partner.Length > 0 && prng.NextBool() ? 13 : 10;
         switch (op)
         {
             case 0:
@@ -45,15 +49,26 @@ public sealed class HavocMutator
                 buf[prng.IntLessThan(len)] = InterestingValues.Int8[prng.IntLessThan(InterestingValues.Int8.Length)];
                 return len;
             case 2:
-                if (len < 2) goto case 0;
-                WriteU16(buf[prng.IntLessThan(len - 1)..], InterestingValues.Int16[prng.IntLessThan(InterestingValues.Int16.Length)], prng.NextBool());
+                if (len < 2)
+                    goto case 0;
+                WriteU16(
+                    buf[prng.IntLessThan(len - 1)..],
+                    InterestingValues.Int16[prng.IntLessThan(InterestingValues.Int16.Length)],
+                    prng.NextBool()
+                );
                 return len;
             case 3:
-                if (len < 4) goto case 2;
-                WriteU32(buf[prng.IntLessThan(len - 3)..], InterestingValues.Int32[prng.IntLessThan(InterestingValues.Int32.Length)], prng.NextBool());
+                if (len < 4)
+                    goto case 2;
+                WriteU32(
+                    buf[prng.IntLessThan(len - 3)..],
+                    InterestingValues.Int32[prng.IntLessThan(InterestingValues.Int32.Length)],
+                    prng.NextBool()
+                );
                 return len;
             case 4:
-                if (len < 8) goto case 3;
+                if (len < 8)
+                    goto case 3;
                 WriteInteresting64(buf, len, prng);
                 return len;
             case 5:
@@ -63,11 +78,13 @@ public sealed class HavocMutator
                 }
                 return len;
             case 6:
-                if (len < 2) goto case 5;
+                if (len < 2)
+                    goto case 5;
                 AddToUInt16(buf, len, prng);
                 return len;
             case 7:
-                if (len < 4) goto case 6;
+                if (len < 4)
+                    goto case 6;
                 AddToUInt32(buf, len, prng);
                 return len;
             case 8:
@@ -75,27 +92,33 @@ public sealed class HavocMutator
                 return len;
             case 9:
                 // Delete a block (never the whole input: an empty input rarely says anything new).
-                if (len < 2) goto case 0;
+                if (len < 2)
+                    goto case 0;
                 return DeleteBlock(buf, len, prng);
             case 10:
                 // Insert a block: a copy of existing bytes, a run of one value, or random bytes.
-                if (len >= cap) goto case 9;
+                if (len >= cap)
+                    goto case 9;
                 return InsertBlock(buf, len, prng);
             case 11:
                 // Overwrite a block with a copy of another part of the input (duplicates a structure).
-                if (len < 2) goto case 0;
+                if (len < 2)
+                    goto case 0;
                 return CopyBlock(buf, len, prng);
             case 12:
                 // Splice: overwrite from the partner at the same or a random offset.
-                if (partner.Length == 0) goto case 10;
+                if (partner.Length == 0)
+                    goto case 10;
                 return SpliceOverwrite(buf, len, prng, partner);
             case 13:
                 // Splice: insert a chunk of the partner.
-                if (partner.Length == 0 || len >= cap) goto case 9;
+                if (partner.Length == 0 || len >= cap)
+                    goto case 9;
                 return SpliceInsert(buf, len, prng, partner);
             default:
                 // Crossover: keep our head, take the partner's tail from a random cut (AFL's splice stage).
-                if (partner.Length < 2 || len < 2) goto case 0;
+                if (partner.Length < 2 || len < 2)
+                    goto case 0;
                 return Crossover(buf, len, prng, partner);
         }
     }
@@ -105,8 +128,10 @@ public sealed class HavocMutator
     {
         ulong v = InterestingValues.Int64[prng.IntLessThan(InterestingValues.Int64.Length)];
         Span<byte> at = buf[prng.IntLessThan(len - 7)..];
-        if (prng.NextBool()) BinaryPrimitives.WriteUInt64LittleEndian(at, v);
-        else BinaryPrimitives.WriteUInt64BigEndian(at, v);
+        if (prng.NextBool())
+            BinaryPrimitives.WriteUInt64LittleEndian(at, v);
+        else
+            BinaryPrimitives.WriteUInt64BigEndian(at, v);
     }
 
     /// <summary>Adds a small delta to a 16-bit value in either byte order.</summary>
@@ -158,7 +183,11 @@ public sealed class HavocMutator
         }
         else if (kind == 1)
         {
-            block.Fill(prng.NextBool() ? prng.NextByte() : InterestingValues.Int8[prng.IntLessThan(InterestingValues.Int8.Length)]);
+            block.Fill(
+                prng.NextBool()
+                    ? prng.NextByte()
+                    : InterestingValues.Int8[prng.IntLessThan(InterestingValues.Int8.Length)]
+            );
         }
         else
         {
@@ -230,13 +259,17 @@ public sealed class HavocMutator
 
     private static void WriteU16(Span<byte> at, ushort v, bool little)
     {
-        if (little) BinaryPrimitives.WriteUInt16LittleEndian(at, v);
-        else BinaryPrimitives.WriteUInt16BigEndian(at, v);
+        if (little)
+            BinaryPrimitives.WriteUInt16LittleEndian(at, v);
+        else
+            BinaryPrimitives.WriteUInt16BigEndian(at, v);
     }
 
     private static void WriteU32(Span<byte> at, uint v, bool little)
     {
-        if (little) BinaryPrimitives.WriteUInt32LittleEndian(at, v);
-        else BinaryPrimitives.WriteUInt32BigEndian(at, v);
+        if (little)
+            BinaryPrimitives.WriteUInt32LittleEndian(at, v);
+        else
+            BinaryPrimitives.WriteUInt32BigEndian(at, v);
     }
 }

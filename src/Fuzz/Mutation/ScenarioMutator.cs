@@ -1,6 +1,6 @@
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Engine.Random;
 
 namespace Virtsim.Fuzz.Mutation;
 
@@ -19,7 +19,8 @@ public sealed class ScenarioMutator : IMutator
     public int Mutate(Span<byte> buffer, int length, Prng prng)
     {
         ArgumentNullException.ThrowIfNull(prng);
-        if (buffer.Length < RingInput.HeaderLength + RingInput.OpLength) return Math.Min(length, buffer.Length);
+        if (buffer.Length < RingInput.HeaderLength + RingInput.OpLength)
+            return Math.Min(length, buffer.Length);
         if (length < RingInput.HeaderLength)
         {
             buffer[length..RingInput.HeaderLength].Clear();
@@ -33,7 +34,8 @@ public sealed class ScenarioMutator : IMutator
         for (int s = 0; s < stack; s++)
         {
             int kind = prng.IntLessThan(KindCount);
-            if (ops == 0) kind = 0;
+            if (ops == 0)
+                kind = 0;
             length = MutateOnce(buffer, length, capacity, kind, prng);
             ops = (length - RingInput.HeaderLength) / RingInput.OpLength;
         }
@@ -53,18 +55,19 @@ public sealed class ScenarioMutator : IMutator
                 {
                     int at = prng.IntLessThan(ops + 1);
                     Span<byte> slot = Open(buffer, length, at);
-                    for (int i = 0; i < slot.Length; i++) slot[i] = prng.NextByte();
+                    for (int i = 0; i < slot.Length; i++)
+                        slot[i] = prng.NextByte();
                     length += RingInput.OpLength;
                 }
                 break;
             case 1:
-                {
-                    int at = prng.IntLessThan(ops);
-                    int start = Offset(at);
-                    buffer[(start + RingInput.OpLength)..length].CopyTo(buffer[start..]);
-                    length -= RingInput.OpLength;
-                    break;
-                }
+            {
+                int at = prng.IntLessThan(ops);
+                int start = Offset(at);
+                buffer[(start + RingInput.OpLength)..length].CopyTo(buffer[start..]);
+                length -= RingInput.OpLength;
+                break;
+            }
             case 2:
                 if (ops < capacity)
                 {
@@ -77,12 +80,13 @@ public sealed class ScenarioMutator : IMutator
                 }
                 break;
             case 3:
-                {
-                    Span<byte> a = Op(buffer, prng.IntLessThan(ops));
-                    Span<byte> b = Op(buffer, prng.IntLessThan(ops));
-                    for (int i = 0; i < RingInput.OpLength; i++) (a[i], b[i]) = (b[i], a[i]);
-                    break;
-                }
+            {
+                Span<byte> a = Op(buffer, prng.IntLessThan(ops));
+                Span<byte> b = Op(buffer, prng.IntLessThan(ops));
+                for (int i = 0; i < RingInput.OpLength; i++)
+                    (a[i], b[i]) = (b[i], a[i]);
+                break;
+            }
             case 4:
                 Op(buffer, prng.IntLessThan(ops))[0] = (byte)prng.IntLessThan(RingInput.OpCount);
                 break;
@@ -112,14 +116,14 @@ public sealed class ScenarioMutator : IMutator
         switch (prng.IntLessThan(10))
         {
             case 0: // loop: next back to this descriptor (or one before it)
-                {
-                    int back = prng.IntLessThan(2);
-                    ushort next = (ushort)Math.Max(0, op[RingInput.IndexOffset] - back);
-                    op[RingInput.NextOffset] = (byte)next;
-                    op[RingInput.NextOffset + 1] = (byte)(next >> 8);
-                    op[RingInput.FlagsOffset] |= 1;
-                    break;
-                }
+            {
+                int back = prng.IntLessThan(2);
+                ushort next = (ushort)Math.Max(0, op[RingInput.IndexOffset] - back);
+                op[RingInput.NextOffset] = (byte)next;
+                op[RingInput.NextOffset + 1] = (byte)(next >> 8);
+                op[RingInput.FlagsOffset] |= 1;
+                break;
+            }
             case 1: // redirected next (in range, or raw with the top bit)
                 op[RingInput.NextOffset] = prng.NextByte();
                 op[RingInput.NextOffset + 1] = (byte)(prng.NextBool() ? 0x80 | prng.IntLessThan(0x80) : 0);
@@ -141,7 +145,8 @@ public sealed class ScenarioMutator : IMutator
             case 6: // indirect (nesting when written into an indirect table)
                 op[RingInput.FlagsOffset] |= 4;
                 op[RingInput.AddrKindOffset] = 5;
-                if (prng.NextBool()) op[0] = RingInput.OpWriteIndirectDesc;
+                if (prng.NextBool())
+                    op[0] = RingInput.OpWriteIndirectDesc;
                 break;
             case 7: // flag flip
                 op[RingInput.FlagsOffset] ^= (byte)(1 << prng.IntLessThan(3));
@@ -154,7 +159,8 @@ public sealed class ScenarioMutator : IMutator
                 break;
             default: // buffers overlapping each other: same address as a neighbour's
                 op[RingInput.AddrKindOffset] = 0;
-                for (int i = 0; i < 8; i++) op[RingInput.AddrOffset + i] = 0;
+                for (int i = 0; i < 8; i++)
+                    op[RingInput.AddrOffset + i] = 0;
                 break;
         }
     }

@@ -79,45 +79,71 @@ public sealed class ChainReference
 
     private QueueError Walk(GuestMemory memory, ulong table, int size, ushort head)
     {
-        if (head >= size) return QueueError.HeadOutOfRange;
-        if (!TryRead(memory, table, head, out ulong addr, out uint len, out ushort flags, out ushort next)) return QueueError.DescTableOutsideMemory;
+        if (head >= size)
+            return QueueError.HeadOutOfRange;
+        if (!TryRead(memory, table, head, out ulong addr, out uint len, out ushort flags, out ushort next))
+            return QueueError.DescTableOutsideMemory;
         int max = size;
         bool inIndirect = false;
         if ((flags & FlagIndirect) != 0)
         {
-            if ((flags & FlagNext) != 0) return QueueError.IndirectWithNext;
-            if (len == 0 || len % DescSize != 0) return QueueError.IndirectBadLength;
-            if (len / DescSize > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
-            if (!memory.IsValidRange(new GuestAddress(addr), len)) return QueueError.IndirectTableOutsideMemory;
+            if ((flags & FlagNext) != 0)
+                return QueueError.IndirectWithNext;
+            if (len == 0 || len % DescSize != 0)
+                return QueueError.IndirectBadLength;
+            if (len / DescSize > QueueLimits.IndirectDescriptorsMax)
+                return QueueError.IndirectTooLarge;
+            if (!memory.IsValidRange(new GuestAddress(addr), len))
+                return QueueError.IndirectTableOutsideMemory;
             table = addr;
             max = (int)(len / DescSize);
             inIndirect = true;
             Indirect = true;
-            if (!TryRead(memory, table, 0, out addr, out len, out flags, out next)) return QueueError.IndirectTableOutsideMemory;
+            if (!TryRead(memory, table, 0, out addr, out len, out flags, out next))
+                return QueueError.IndirectTableOutsideMemory;
         }
         bool sawWritable = false;
         int iovecs = 0;
         while (true)
         {
-            if ((flags & FlagIndirect) != 0) return inIndirect ? QueueError.NestedIndirect : QueueError.IndirectNotAtHead;
+            if ((flags & FlagIndirect) != 0)
+                return inIndirect ? QueueError.NestedIndirect : QueueError.IndirectNotAtHead;
             bool writable = (flags & FlagWrite) != 0;
-            if (writable) sawWritable = true;
-            else if (sawWritable) return QueueError.ReadableAfterWritable;
-            if (len == 0) return QueueError.ZeroLengthBuffer;
-            if (addr > ulong.MaxValue - len) return QueueError.BufferAddressOverflow;
+            if (writable)
+                sawWritable = true;
+            else if (sawWritable)
+                return QueueError.ReadableAfterWritable;
+            if (len == 0)
+                return QueueError.ZeroLengthBuffer;
+            if (addr > ulong.MaxValue - len)
+                return QueueError.BufferAddressOverflow;
             int pieces = Pieces(memory, addr, len);
-            if (pieces == 0) return QueueError.BufferOutsideMemory;
-            if (++Entries > max) return QueueError.LoopedChain;
-            if (iovecs + pieces > QueueLimits.IovecsMax) return QueueError.TooManyIovecs;
+            if (pieces == 0)
+                return QueueError.BufferOutsideMemory;
+            if (++Entries > max)
+                return QueueError.LoopedChain;
+            if (iovecs + pieces > QueueLimits.IovecsMax)
+                return QueueError.TooManyIovecs;
             iovecs += pieces;
             AddPieces(memory, writable ? _in : _out, addr, len);
-            if ((flags & FlagNext) == 0) return QueueError.None;
-            if (next >= max) return QueueError.NextOutOfRange;
-            if (!TryRead(memory, table, next, out addr, out len, out flags, out next)) return inIndirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;
+            if ((flags & FlagNext) == 0)
+                return QueueError.None;
+            if (next >= max)
+                return QueueError.NextOutOfRange;
+            if (!TryRead(memory, table, next, out addr, out len, out flags, out next))
+                return inIndirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;
         }
     }
 
-    private bool TryRead(GuestMemory memory, ulong table, int index, out ulong addr, out uint len, out ushort flags, out ushort next)
+    private bool TryRead(
+        GuestMemory memory,
+        ulong table,
+        int index,
+        out ulong addr,
+        out uint len,
+        out ushort flags,
+        out ushort next
+    )
     {
         Reads++;
         addr = 0;
@@ -125,7 +151,8 @@ public sealed class ChainReference
         flags = 0;
         next = 0;
         ulong at = table + ((ulong)index * DescSize);
-        if (at < table || !memory.TryGetSpan(new GuestAddress(at), DescSize, out Span<byte> raw)) return false;
+        if (at < table || !memory.TryGetSpan(new GuestAddress(at), DescSize, out Span<byte> raw))
+            return false;
         addr = BinaryPrimitives.ReadUInt64LittleEndian(raw);
         len = BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]);
         flags = BinaryPrimitives.ReadUInt16LittleEndian(raw[12..]);
@@ -140,8 +167,10 @@ public sealed class ChainReference
         int pieces = 0;
         foreach (MemoryRegion r in memory.Regions)
         {
-            if (len == 0) break;
-            if (addr < r.Base || addr - r.Base >= r.Size) continue;
+            if (len == 0)
+                break;
+            if (addr < r.Base || addr - r.Base >= r.Size)
+                continue;
             ulong chunk = Math.Min(len, r.Size - (addr - r.Base));
             pieces++;
             addr += chunk;
@@ -154,8 +183,10 @@ public sealed class ChainReference
     {
         foreach (MemoryRegion r in memory.Regions)
         {
-            if (len == 0) break;
-            if (addr < r.Base || addr - r.Base >= r.Size) continue;
+            if (len == 0)
+                break;
+            if (addr < r.Base || addr - r.Base >= r.Size)
+                continue;
             ulong chunk = Math.Min(len, r.Size - (addr - r.Base));
             into.Add(new Iovec(new GuestAddress(addr), (uint)chunk));
             addr += chunk;

@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
 using Sim.Devices;
 using Sim.Devices.Pci;
-using Sim.Engine;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Virtsim.Fuzz.Targets;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
@@ -78,7 +78,8 @@ public sealed class ConfigSpaceOracle
     /// the response model's stores and losses.</summary>
     public void AfterOp()
     {
-        if (_device is null || _responses is null) return;
+        if (_device is null || _responses is null)
+            return;
         bool lost = _responses.DemoLost != _lost;
         _lost = _responses.DemoLost;
         if (_device.ResetCount != _resets)
@@ -87,12 +88,15 @@ public sealed class ConfigSpaceOracle
             _haveLast = false;
             InitialModel();
             // A request handled unseen in the same op may have stored buff after the reset.
-            if (lost && _device is VirtioDemoDevice) _known = false;
+            if (lost && _device is VirtioDemoDevice)
+                _known = false;
             _stores = _responses.DemoStores;
             return;
         }
-        if (_device is not VirtioDemoDevice) return;
-        if (lost) _known = false;
+        if (_device is not VirtioDemoDevice)
+            return;
+        if (lost)
+            _known = false;
         if (_responses.DemoStores != _stores)
         {
             _stores = _responses.DemoStores;
@@ -109,17 +113,20 @@ public sealed class ConfigSpaceOracle
     /// own change, so the generation rule starts afresh.</summary>
     public void AfterWrite(int offset, ReadOnlySpan<byte> data)
     {
-        if (_device is null) return;
+        if (_device is null)
+            return;
         _haveLast = false;
         // The transport splits the access as QEMU's memory core does (QemuAccessSplit); each piece that fits is stored.
-        for (int done = 0; done < data.Length;)
+        for (int done = 0; done < data.Length; )
         {
             int at = offset + done;
             int piece = QemuAccessSplit.PieceSize(Narrow.AsUInt64Bits(L.ModernDeviceOffset + at), data.Length - done);
-            if (at >= 0 && at <= _size - piece) data.Slice(done, piece).CopyTo(_model.AsSpan(at));
+            if (at >= 0 && at <= _size - piece)
+                data.Slice(done, piece).CopyTo(_model.AsSpan(at));
             done += piece;
         }
-        if (_device is not VirtioDemoDevice) _model.AsSpan(0, 4).Clear();
+        if (_device is not VirtioDemoDevice)
+            _model.AsSpan(0, 4).Clear();
     }
 
     /// <summary>One access the guest made (<paramref name="data"/> read at <paramref name="offset"/>), judged against
@@ -127,40 +134,54 @@ public sealed class ConfigSpaceOracle
     /// all-ones.</summary>
     public void JudgeAccess(int offset, ReadOnlySpan<byte> data)
     {
-        if (_device is null || !_known || offset < 0 || data.Length > 8) return;
+        if (_device is null || !_known || offset < 0 || data.Length > 8)
+            return;
         Span<byte> expected = stackalloc byte[data.Length];
-        for (int done = 0; done < data.Length;)
+        for (int done = 0; done < data.Length; )
         {
             int at = offset + done;
             int piece = QemuAccessSplit.PieceSize(Narrow.AsUInt64Bits(L.ModernDeviceOffset + at), data.Length - done);
-            if (at <= _size - piece) _model.AsSpan(at, piece).CopyTo(expected[done..]);
-            else expected.Slice(done, piece).Fill(0xFF);
+            if (at <= _size - piece)
+                _model.AsSpan(at, piece).CopyTo(expected[done..]);
+            else
+                expected.Slice(done, piece).Fill(0xFF);
             done += piece;
         }
         JudgedTotal++;
-        if (data.SequenceEqual(expected)) return;
-        Report("config/value", $"a {data.Length}-byte read at offset {offset} returned {Convert.ToHexString(data)}, "
-            + $"the device's configuration must read {Convert.ToHexString(expected)}");
+        if (data.SequenceEqual(expected))
+            return;
+        Report(
+            "config/value",
+            $"a {data.Length}-byte read at offset {offset} returned {Convert.ToHexString(data)}, "
+                + $"the device's configuration must read {Convert.ToHexString(expected)}"
+        );
     }
 
     /// <summary>The driver's whole-configuration read (VIRTIO 1.2 §2.5.1): <paramref name="generation"/> before and
     /// after <paramref name="bytes"/> were read (<paramref name="stable"/>: they were equal).</summary>
     public void JudgeSnapshot(ReadOnlySpan<byte> bytes, byte generation, bool stable)
     {
-        if (_device is null || bytes.Length != _size) return;
+        if (_device is null || bytes.Length != _size)
+            return;
         JudgedTotal++;
         if (_known && !bytes.SequenceEqual(_model.AsSpan(0, _size)))
         {
-            Report("config/value", $"the whole configuration read {Convert.ToHexString(bytes)}, the device's must read "
-                + Convert.ToHexString(_model.AsSpan(0, _size)));
+            Report(
+                "config/value",
+                $"the whole configuration read {Convert.ToHexString(bytes)}, the device's must read "
+                    + Convert.ToHexString(_model.AsSpan(0, _size))
+            );
             return;
         }
-        if (_context?.Finding is not null) return;
+        if (_context?.Finding is not null)
+            return;
         if (_haveLast && stable && generation == _lastGeneration && !bytes.SequenceEqual(_last.AsSpan(0, _size)))
         {
-            Report("config/generation-unchanged",
+            Report(
+                "config/generation-unchanged",
                 $"the configuration changed from {Convert.ToHexString(_last.AsSpan(0, _size))} "
-                + $"to {Convert.ToHexString(bytes)} between two reads while config_generation stayed {generation}");
+                    + $"to {Convert.ToHexString(bytes)} between two reads while config_generation stayed {generation}"
+            );
             return;
         }
         bytes.CopyTo(_last);

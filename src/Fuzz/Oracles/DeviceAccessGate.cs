@@ -1,5 +1,5 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -27,9 +27,11 @@ public sealed class DeviceAccessGate : IMemoryObserver
     /// <summary>Device accesses seen while closed.</summary>
     public int Violations { get; private set; }
 
-    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Judge(actor, address, data.Length, "read");
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) =>
+        Judge(actor, address, data.Length, "read");
 
-    public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Judge(actor, address, data.Length, "write");
+    public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) =>
+        Judge(actor, address, data.Length, "write");
 
     /// <summary>Device accesses seen so far (open or not): lets a caller tell whether the device ran during a
     /// step.</summary>
@@ -37,12 +39,19 @@ public sealed class DeviceAccessGate : IMemoryObserver
 
     private void Judge(MemoryActor actor, GuestAddress address, int length, string what)
     {
-        if (actor != MemoryActor.Device) return;
+        if (actor != MemoryActor.Device)
+            return;
         DeviceAccesses++;
-        if (Probe is null) return;
+        if (Probe is null)
+            return;
         string? closed = Probe();
-        if (closed is null) return;
+        if (closed is null)
+            return;
         Violations++;
-        Context?.Report(Oracle, "transport/device-access-while-stopped", $"the device did a {length}-byte {what} at 0x{address.Value:x} while {closed} (VIRTIO 1.2 §3.1.2, §2.4)");
+        Context?.Report(
+            Oracle,
+            "transport/device-access-while-stopped",
+            $"the device did a {length}-byte {what} at 0x{address.Value:x} while {closed} (VIRTIO 1.2 §3.1.2, §2.4)"
+        );
     }
 }

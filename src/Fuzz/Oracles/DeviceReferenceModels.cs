@@ -26,22 +26,35 @@ public static class DeviceReferenceModels
     /// <summary>virtio-demo robust (seed 000 lab 2 virtio_demo_handle, lengths checked): a request is {opt le32, buff
     /// le32} and needs 8 readable and 8 writable bytes, else used.len 0 and the state is unchanged. opt 0 answers
     /// {0, state}; opt 1 stores buff and answers {1, buff}; any other opt echoes {opt, buff}. used.len 8.</summary>
-    public static ResponseMismatch? Demo(ref uint state, ReadOnlySpan<byte> readable, ReadOnlySpan<byte> writable, uint usedLen)
+    public static ResponseMismatch? Demo(
+        ref uint state,
+        ReadOnlySpan<byte> readable,
+        ReadOnlySpan<byte> writable,
+        uint usedLen
+    )
     {
         if (readable.Length < 8 || writable.Length < 8)
         {
-            return usedLen == 0 ? null : new("response/demo-short-request",
-                $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 8 and 8) completed with used.len {usedLen}, not 0");
+            return usedLen == 0
+                ? null
+                : new(
+                    "response/demo-short-request",
+                    $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 8 and 8) completed with used.len {usedLen}, not 0"
+                );
         }
         uint opt = BinaryPrimitives.ReadUInt32LittleEndian(readable);
         uint buff = BinaryPrimitives.ReadUInt32LittleEndian(readable[4..]);
         uint answer = opt == 0 ? state : buff;
-        if (opt == 1) state = buff;
+        if (opt == 1)
+            state = buff;
         uint gotOpt = BinaryPrimitives.ReadUInt32LittleEndian(writable);
         uint gotAnswer = BinaryPrimitives.ReadUInt32LittleEndian(writable[4..]);
         if (gotOpt != opt || gotAnswer != answer || usedLen != 8)
         {
-            return new("response/demo", $"request {{opt {opt:x}, buff {buff:x}}}: expected response {{{opt:x}, {answer:x}}} with used.len 8, the device wrote {{{gotOpt:x}, {gotAnswer:x}}} with used.len {usedLen}");
+            return new(
+                "response/demo",
+                $"request {{opt {opt:x}, buff {buff:x}}}: expected response {{{opt:x}, {answer:x}}} with used.len 8, the device wrote {{{gotOpt:x}, {gotAnswer:x}}} with used.len {usedLen}"
+            );
         }
         return null;
     }
@@ -54,15 +67,19 @@ public static class DeviceReferenceModels
     {
         if (readable.Length < 8 || writableLength < 8)
         {
-            return string.Create(CultureInfo.InvariantCulture,
-                $"short request: out={readable.Length} in={writableLength} bytes, completed with len 0");
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"short request: out={readable.Length} in={writableLength} bytes, completed with len 0"
+            );
         }
         uint opt = BinaryPrimitives.ReadUInt32LittleEndian(readable);
         uint buff = BinaryPrimitives.ReadUInt32LittleEndian(readable[4..]);
         uint answer = opt == 0 ? state : buff;
         uint after = opt == 1 ? buff : state;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={after:x}");
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={after:x}"
+        );
     }
 
     /// <summary>factorial robust (seed 001 virtio_test_handle_output, lengths checked): struct test_request {arg1 u32,
@@ -72,17 +89,25 @@ public static class DeviceReferenceModels
     {
         if (readable.Length < 36 || writable.Length < 4)
         {
-            return usedLen == 0 ? null : new("response/factorial-short-request",
-                $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 36 and 4) completed with used.len {usedLen}, not 0");
+            return usedLen == 0
+                ? null
+                : new(
+                    "response/factorial-short-request",
+                    $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 36 and 4) completed with used.len {usedLen}, not 0"
+                );
         }
         uint n = BinaryPrimitives.ReadUInt32LittleEndian(readable);
         uint expected = 1;
         // Once the product is 0 (from 34! on: 2^32 divides it) it stays 0, so the loop ends for every n.
-        for (uint i = 2; i <= n && expected != 0; i++) expected = unchecked(expected * i);
+        for (uint i = 2; i <= n && expected != 0; i++)
+            expected = unchecked(expected * i);
         uint got = BinaryPrimitives.ReadUInt32LittleEndian(writable);
         if (got != expected || usedLen != 4)
         {
-            return new("response/factorial", $"arg1 {n}: expected ret {expected} with used.len 4, the device wrote {got} with used.len {usedLen}");
+            return new(
+                "response/factorial",
+                $"arg1 {n}: expected ret {expected} with used.len 4, the device wrote {got} with used.len {usedLen}"
+            );
         }
         return null;
     }
@@ -92,29 +117,45 @@ public static class DeviceReferenceModels
     /// and completes nothing); each number is logged in order and used.len is 0 (nothing written, VIRTIO 1.2 §2.7.8.1).
     /// <paramref name="newLines"/> are the log lines added since the previous completion the oracle saw (timer lines,
     /// and
-/// lines of requests it did not judge, may be among them).</summary>
+    /// lines of requests it did not judge, may be among them).</summary>
     public static ResponseMismatch? Counter(ReadOnlySpan<byte> readable, uint usedLen, IReadOnlyList<string> newLines)
     {
         ArgumentNullException.ThrowIfNull(newLines);
         int numbers = readable.Length / 4;
         if (readable.Length % 4 != 0 || numbers == 0 || numbers > CounterNumbersMax)
         {
-            return new("response/counter-malformed-completed", $"a request of {readable.Length} readable bytes (not 1..{CounterNumbersMax} 4-byte numbers) was completed; the robust device must break instead");
+            return new(
+                "response/counter-malformed-completed",
+                $"a request of {readable.Length} readable bytes (not 1..{CounterNumbersMax} 4-byte numbers) was completed; the robust device must break instead"
+            );
         }
-        if (usedLen != 0) return new("response/counter", $"a request of {numbers} numbers completed with used.len {usedLen}; nothing was written, so it must be 0");
+        if (usedLen != 0)
+            return new(
+                "response/counter",
+                $"a request of {numbers} numbers completed with used.len {usedLen}; nothing was written, so it must be 0"
+            );
         // The request's lines are the last get-num lines before its completion (earlier ones belong to requests the
         // oracle did not judge: completed while it was not watching, or skipped).
         var numberLines = new List<string>(numbers);
         for (int i = newLines.Count - 1; i >= 0 && numberLines.Count < numbers; i--)
         {
-            if (newLines[i].StartsWith("=========get virtio num:", StringComparison.Ordinal)) numberLines.Add(newLines[i]);
+            if (newLines[i].StartsWith("=========get virtio num:", StringComparison.Ordinal))
+                numberLines.Add(newLines[i]);
         }
-        if (numberLines.Count != numbers) return new("response/counter-log", $"a request of {numbers} numbers logged {numberLines.Count} of them");
+        if (numberLines.Count != numbers)
+            return new("response/counter-log", $"a request of {numbers} numbers logged {numberLines.Count} of them");
         for (int k = 0; k < numbers; k++)
         {
-            string expected = string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{BinaryPrimitives.ReadInt32LittleEndian(readable[(4 * k)..])}");
+            string expected = string.Create(
+                CultureInfo.InvariantCulture,
+                $"=========get virtio num:{BinaryPrimitives.ReadInt32LittleEndian(readable[(4 * k)..])}"
+            );
             string line = numberLines[numbers - 1 - k];
-            if (line != expected) return new("response/counter-log", $"log line {k} of a {numbers}-number request is \"{line}\", expected \"{expected}\"");
+            if (line != expected)
+                return new(
+                    "response/counter-log",
+                    $"log line {k} of a {numbers}-number request is \"{line}\", expected \"{expected}\""
+                );
         }
         return null;
     }
@@ -126,9 +167,19 @@ public static class DeviceReferenceModels
     /// contents / disk = data and status OK, else IOERR. FLUSH and GET_ID → OK; anything else → UNSUPP.
     /// <paramref name="shadow"/> is the model's disk, updated by writes; <paramref name="disk"/> the
     /// device's.</summary>
-    public static ResponseMismatch? Blk(ReadOnlySpan<byte> readable, ReadOnlySpan<byte> writable, uint usedLen, Span<byte> shadow, ReadOnlySpan<byte> disk)
+    public static ResponseMismatch? Blk(
+        ReadOnlySpan<byte> readable,
+        ReadOnlySpan<byte> writable,
+        uint usedLen,
+        Span<byte> shadow,
+        ReadOnlySpan<byte> disk
+    )
     {
-        if (readable.Length < 16 || writable.Length < 1) return new("response/blk-malformed-completed", $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs a 16-byte header and a status byte) was completed; the device must break instead");
+        if (readable.Length < 16 || writable.Length < 1)
+            return new(
+                "response/blk-malformed-completed",
+                $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs a 16-byte header and a status byte) was completed; the device must break instead"
+            );
         uint type = BinaryPrimitives.ReadUInt32LittleEndian(readable);
         ulong sector = BinaryPrimitives.ReadUInt64LittleEndian(readable[8..]);
         byte status = 2; // VIRTIO_BLK_S_UNSUPP
@@ -149,18 +200,34 @@ public static class DeviceReferenceModels
                 status = 0;
                 break;
         }
-        if (usedLen != writable.Length) return new("response/blk-used-len", $"type {type:x}: used.len {usedLen}, expected all {writable.Length} writable bytes");
-        if (writable[^1] != status) return new("response/blk-status", $"type {type:x} sector {sector} ({size} bytes): status {writable[^1]}, expected {status}");
-        if (!transfer) return null;
+        if (usedLen != writable.Length)
+            return new(
+                "response/blk-used-len",
+                $"type {type:x}: used.len {usedLen}, expected all {writable.Length} writable bytes"
+            );
+        if (writable[^1] != status)
+            return new(
+                "response/blk-status",
+                $"type {type:x} sector {sector} ({size} bytes): status {writable[^1]}, expected {status}"
+            );
+        if (!transfer)
+            return null;
         int at = checked((int)sector * BlkSector);
         if (isWrite)
         {
             readable.Slice(16, size).CopyTo(shadow[at..]);
-            if (!disk.Slice(at, size).SequenceEqual(shadow.Slice(at, size))) return new("response/blk-disk", $"write of {size} bytes at sector {sector}: the disk does not hold the request's data");
+            if (!disk.Slice(at, size).SequenceEqual(shadow.Slice(at, size)))
+                return new(
+                    "response/blk-disk",
+                    $"write of {size} bytes at sector {sector}: the disk does not hold the request's data"
+                );
         }
         else if (!writable[..size].SequenceEqual(shadow.Slice(at, size)))
         {
-            return new("response/blk-data", $"read of {size} bytes at sector {sector}: the data written to the guest differs from the disk's contents");
+            return new(
+                "response/blk-data",
+                $"read of {size} bytes at sector {sector}: the data written to the guest differs from the disk's contents"
+            );
         }
         return null;
     }

@@ -1,5 +1,5 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -31,7 +31,8 @@ public sealed class FastPathDifferential
     /// <param name="memoryBytes">Total bytes of the memory layouts the lanes run on (their images).</param>
     public FastPathDifferential(int memoryBytes)
     {
-        if (memoryBytes <= 0) throw new ArgumentOutOfRangeException(nameof(memoryBytes), "the memory image needs a size");
+        if (memoryBytes <= 0)
+            throw new ArgumentOutOfRangeException(nameof(memoryBytes), "the memory image needs a size");
         _lanes = [new Lane(memoryBytes), new Lane(memoryBytes)];
         _current = _lanes[0];
     }
@@ -53,9 +54,11 @@ public sealed class FastPathDifferential
     /// site).</summary>
     public void Step(string label)
     {
-        if (!Enabled) return;
+        if (!Enabled)
+            return;
         Lane l = _current;
-        if (l.Steps < StepsMax) l.Steps++;
+        if (l.Steps < StepsMax)
+            l.Steps++;
         int s = l.Steps - 1;
         l.Labels[s] = label;
         l.Digests[s] = 0x27D4EB2F165667C5UL;
@@ -64,9 +67,11 @@ public sealed class FastPathDifferential
     /// <summary>Mixes <paramref name="value"/> into the current step's digest.</summary>
     public void Add(ulong value)
     {
-        if (!Enabled) return;
+        if (!Enabled)
+            return;
         Lane l = _current;
-        if (l.Steps == 0) Step("start");
+        if (l.Steps == 0)
+            Step("start");
         ref ulong d = ref l.Digests[l.Steps - 1];
         unchecked
         {
@@ -80,7 +85,8 @@ public sealed class FastPathDifferential
     public void Finish(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (!Enabled) return;
+        if (!Enabled)
+            return;
         Lane l = _current;
         int at = 0;
         foreach (MemoryRegion r in memory.Regions)
@@ -94,7 +100,8 @@ public sealed class FastPathDifferential
         int count = 0;
         foreach (GuestAddress page in memory.DirtyPages())
         {
-            if (count == DirtyPagesMax) break;
+            if (count == DirtyPagesMax)
+                break;
             l.Dirty[count++] = page.Value;
         }
         l.DirtyCount = count;
@@ -110,24 +117,41 @@ public sealed class FastPathDifferential
         int steps = Math.Min(a.Steps, b.Steps);
         for (int s = 0; s < steps; s++)
         {
-            if (a.Digests[s] == b.Digests[s] && ReferenceEquals(a.Labels[s], b.Labels[s])) continue;
-            context.Report(Oracle, "fast-path/" + a.Labels[s], $"step {s} ({a.Labels[s]}): the unobserved run (window paths) saw a different result than the observed run (accessor paths)");
+            if (a.Digests[s] == b.Digests[s] && ReferenceEquals(a.Labels[s], b.Labels[s]))
+                continue;
+            context.Report(
+                Oracle,
+                "fast-path/" + a.Labels[s],
+                $"step {s} ({a.Labels[s]}): the unobserved run (window paths) saw a different result than the observed run (accessor paths)"
+            );
             return false;
         }
         if (a.Steps != b.Steps)
         {
-            context.Report(Oracle, "fast-path/step-count", $"the observed run took {a.Steps} steps, the unobserved run {b.Steps}");
+            context.Report(
+                Oracle,
+                "fast-path/step-count",
+                $"the observed run took {a.Steps} steps, the unobserved run {b.Steps}"
+            );
             return false;
         }
         int diff = a.Image.AsSpan(0, a.ImageBytes).CommonPrefixLength(b.Image.AsSpan(0, b.ImageBytes));
         if (diff < a.ImageBytes || a.ImageBytes != b.ImageBytes)
         {
-            context.Report(Oracle, "fast-path/guest-memory", $"guest memory differs at image offset 0x{diff:x} between the observed and the unobserved run");
+            context.Report(
+                Oracle,
+                "fast-path/guest-memory",
+                $"guest memory differs at image offset 0x{diff:x} between the observed and the unobserved run"
+            );
             return false;
         }
         if (!a.Dirty.AsSpan(0, a.DirtyCount).SequenceEqual(b.Dirty.AsSpan(0, b.DirtyCount)))
         {
-            context.Report(Oracle, "fast-path/dirty-pages", $"the observed run dirtied {a.DirtyCount} pages, the unobserved run {b.DirtyCount} (or other ones): a window write was not marked");
+            context.Report(
+                Oracle,
+                "fast-path/dirty-pages",
+                $"the observed run dirtied {a.DirtyCount} pages, the unobserved run {b.DirtyCount} (or other ones): a window write was not marked"
+            );
             return false;
         }
         return true;

@@ -13,22 +13,25 @@ public static class FindingShape
     private static readonly string[] Classes = ["0", "1-7", "8-15", "16-512", "513+"];
 
     /// <summary>Byte-count class: 0, 1..7, 8..15, 16..512, more.</summary>
-    public static int Class(ulong bytes) => bytes switch
-    {
-        0 => 0,
-        < 8 => 1,
-        < 16 => 2,
-        <= 512 => 3,
-        _ => 4,
-    };
+    public static int Class(ulong bytes) =>
+        bytes switch
+        {
+            0 => 0,
+            < 8 => 1,
+            < 16 => 2,
+            <= 512 => 3,
+            _ => 4,
+        };
 
     /// <summary>A shape code: 0 for none, else 1 + readable class * 5 + writable class.</summary>
-    public static int Code(ulong readableBytes, ulong writableBytes) => 1 + (Class(readableBytes) * Classes.Length) + Class(writableBytes);
+    public static int Code(ulong readableBytes, ulong writableBytes) =>
+        1 + (Class(readableBytes) * Classes.Length) + Class(writableBytes);
 
     /// <summary>The shape's name (<c>r8-15.w0</c>), or empty for code 0.</summary>
     public static string Name(int code)
     {
-        if (code <= 0 || code > Classes.Length * Classes.Length) return "";
+        if (code <= 0 || code > Classes.Length * Classes.Length)
+            return "";
         int c = code - 1;
         return "r" + Classes[c / Classes.Length] + ".w" + Classes[c % Classes.Length];
     }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -15,12 +15,14 @@ public static class FindingSite
 {
     public static FindingReport FromException(Exception exception)
     {
-        string oracle = exception is FuzzHangException ? FuzzOracle.Hang
+        string oracle =
+            exception is FuzzHangException ? FuzzOracle.Hang
             : IsAssertion(exception.GetType()) ? FuzzOracle.Assert
             : FuzzOracle.Exception;
-        string site = exception is FuzzHangException
-            ? "step-budget@" + TopFrame(exception)
-            : exception.GetType().Name + "@" + TopFrame(exception);
+        string site =
+            exception is FuzzHangException
+                ? "step-budget@" + TopFrame(exception)
+                : exception.GetType().Name + "@" + TopFrame(exception);
         return new FindingReport(oracle, site, exception.Message, exception.ToString());
     }
 
@@ -29,7 +31,8 @@ public static class FindingSite
     public static bool IsAssertion(Type type)
     {
         string name = type.Name;
-        return name.Contains("Assert", StringComparison.Ordinal) || name.Contains("Invariant", StringComparison.Ordinal);
+        return name.Contains("Assert", StringComparison.Ordinal)
+            || name.Contains("Invariant", StringComparison.Ordinal);
     }
 
     /// <summary>"Namespace.Type.Method" of the first non-BCL, non-engine frame, or "unknown".</summary>
@@ -40,10 +43,20 @@ public static class FindingSite
         {
             System.Reflection.MethodBase? method = trace.GetFrame(i)?.GetMethod();
             Type? type = method?.DeclaringType;
-            if (method is null || type is null) continue;
+            if (method is null || type is null)
+                continue;
             string? ns = type.Namespace;
-            if (ns is not null && (ns == "System" || ns.StartsWith("System.", StringComparison.Ordinal) || ns.StartsWith("Microsoft.", StringComparison.Ordinal))) continue;
-            if (type == typeof(FuzzContext)) continue;
+            if (
+                ns is not null
+                && (
+                    ns == "System"
+                    || ns.StartsWith("System.", StringComparison.Ordinal)
+                    || ns.StartsWith("Microsoft.", StringComparison.Ordinal)
+                )
+            )
+                continue;
+            if (type == typeof(FuzzContext))
+                continue;
             Type named = type.IsGenericType ? type.GetGenericTypeDefinition() : type;
             return (named.FullName ?? named.Name) + "." + method.Name;
         }

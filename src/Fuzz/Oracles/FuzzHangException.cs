@@ -6,17 +6,11 @@ namespace Virtsim.Fuzz.Oracles;
 public sealed class FuzzHangException : Exception
 {
     public FuzzHangException()
-        : base("execution exceeded its step budget")
-    {
-    }
+        : base("execution exceeded its step budget") { }
 
     public FuzzHangException(string message)
-        : base(message)
-    {
-    }
+        : base(message) { }
 
     public FuzzHangException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
+        : base(message, innerException) { }
 }

@@ -25,12 +25,16 @@ public static class FuzzOracle
         int n = 0;
         foreach (char c in name)
         {
-            if (n == buffer.Length) break;
+            if (n == buffer.Length)
+                break;
             char l = char.ToLowerInvariant(c);
-            if (l is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-') buffer[n++] = l;
-            else if (n > 0 && buffer[n - 1] != '-') buffer[n++] = '-';
+            if (l is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
+                buffer[n++] = l;
+            else if (n > 0 && buffer[n - 1] != '-')
+                buffer[n++] = '-';
         }
-        while (n > 0 && buffer[n - 1] == '-') n--;
+        while (n > 0 && buffer[n - 1] == '-')
+            n--;
         return n == 0 ? "oracle" : new string(buffer[..n]);
     }
 }

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Targets;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -60,7 +60,8 @@ public sealed class MissedInterruptOracle
         _eventIdx = eventIdx;
         Active = Read(out _flags, out _usedEvent, out _usedIdx);
         _memoryUsedIdx = _usedIdx;
-        if (Active) _rule.Configure(memory, availRing, size, eventIdx, _usedIdx);
+        if (Active)
+            _rule.Configure(memory, availRing, size, eventIdx, _usedIdx);
     }
 
     /// <summary>Stops judging (the queue's addresses no longer mean what they did, or it is gone).</summary>
@@ -70,37 +71,43 @@ public sealed class MissedInterruptOracle
     /// guest store to used.idx is remembered as the guest's, never adopted as the device's.</summary>
     public void AfterGuest()
     {
-        if (!Active) return;
+        if (!Active)
+            return;
         if (!Read(out ushort flags, out ushort usedEvent, out ushort usedIdx))
         {
             Active = false;
             return;
         }
         _memoryUsedIdx = usedIdx;
-        if (flags != _flags || usedEvent != _usedEvent) Anchor(flags, usedEvent, _usedIdx);
+        if (flags != _flags || usedEvent != _usedEvent)
+            Anchor(flags, usedEvent, _usedIdx);
     }
 
     /// <summary>Call after the device ran; <paramref name="interrupted"/>: an interrupt for this queue was delivered
     /// since the last call.</summary>
     public void AfterDevice(bool interrupted)
     {
-        if (!Active) return;
+        if (!Active)
+            return;
         if (!Read(out ushort flags, out ushort usedEvent, out ushort usedIdx))
         {
             Active = false;
             return;
         }
         // A used.idx that changed across the device's run is the device's; one the guest left there is not.
-        if (usedIdx != _memoryUsedIdx) _usedIdx = usedIdx;
+        if (usedIdx != _memoryUsedIdx)
+            _usedIdx = usedIdx;
         _memoryUsedIdx = usedIdx;
-        if (interrupted || flags != _flags || usedEvent != _usedEvent) Anchor(flags, usedEvent, _usedIdx);
+        if (interrupted || flags != _flags || usedEvent != _usedEvent)
+            Anchor(flags, usedEvent, _usedIdx);
     }
 
     /// <summary>The guest stopped and the device drained (call <see cref="AfterDevice"/> first): reports a missed
     /// interrupt when entries were added since the anchor and the driver's state requires one.</summary>
     public void Final(string site = "notify/missed-interrupt-after-drain")
     {
-        if (!Active) return;
+        if (!Active)
+            return;
         _rule.OnDecision(_usedIdx, notified: false, site);
     }
 
@@ -116,11 +123,14 @@ public sealed class MissedInterruptOracle
     {
         flags = usedEvent = usedIdx = 0;
         GuestMemory memory = _memory!;
-        if (!memory.TryGetSpan(new GuestAddress(_availRing), 2, out Span<byte> f)) return false;
+        if (!memory.TryGetSpan(new GuestAddress(_availRing), 2, out Span<byte> f))
+            return false;
         flags = BinaryPrimitives.ReadUInt16LittleEndian(f);
-        if (!memory.TryGetSpan(new GuestAddress(_availRing + 4 + (2UL * (ulong)_size)), 2, out Span<byte> e)) return false;
+        if (!memory.TryGetSpan(new GuestAddress(_availRing + 4 + (2UL * (ulong)_size)), 2, out Span<byte> e))
+            return false;
         usedEvent = BinaryPrimitives.ReadUInt16LittleEndian(e);
-        if (!memory.TryGetSpan(new GuestAddress(_usedRing + 2), 2, out Span<byte> u)) return false;
+        if (!memory.TryGetSpan(new GuestAddress(_usedRing + 2), 2, out Span<byte> u))
+            return false;
         usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(u);
         return true;
     }

@@ -1,7 +1,7 @@
-using Sim.Engine;
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Targets;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -46,9 +46,12 @@ public sealed class NotificationChecker
     /// <paramref name="usedIdx"/>.</summary>
     public bool Required(ushort usedIdx)
     {
-        if (_memory is null || usedIdx == _lastSignalled) return false;
-        if (!_memory.TryGetSpan(new GuestAddress(_availRing), 4 + (2UL * (ulong)_size) + 2, out Span<byte> avail)) return false;
-        if (!_eventIdx) return (BinaryPrimitives.ReadUInt16LittleEndian(avail) & 1) == 0;
+        if (_memory is null || usedIdx == _lastSignalled)
+            return false;
+        if (!_memory.TryGetSpan(new GuestAddress(_availRing), 4 + (2UL * (ulong)_size) + 2, out Span<byte> avail))
+            return false;
+        if (!_eventIdx)
+            return (BinaryPrimitives.ReadUInt16LittleEndian(avail) & 1) == 0;
         ushort usedEvent = BinaryPrimitives.ReadUInt16LittleEndian(avail[(4 + (2 * _size))..]);
         // vring_need_event: (u16)(new - event - 1) < (u16)(new - old).
         return Narrow.ToUInt16Wrapping(usedIdx - usedEvent - 1) < Narrow.ToUInt16Wrapping(usedIdx - _lastSignalled);
@@ -61,7 +64,11 @@ public sealed class NotificationChecker
         if (!notified && Required(usedIdx))
         {
             Missed++;
-            Context?.Report(Oracle, site, $"used.idx moved from {_lastSignalled} to {usedIdx} and the driver's {(_eventIdx ? "used_event" : "avail.flags")} requires an interrupt, but none was sent (VIRTIO 1.2 {(_eventIdx ? "§2.7.10" : "§2.7.7.2")})");
+            Context?.Report(
+                Oracle,
+                site,
+                $"used.idx moved from {_lastSignalled} to {usedIdx} and the driver's {(_eventIdx ? "used_event" : "avail.flags")} requires an interrupt, but none was sent (VIRTIO 1.2 {(_eventIdx ? "§2.7.10" : "§2.7.7.2")})"
+            );
         }
         // QEMU signalled_used / vhost signalled_used: the reference point moves at every decision, so a driver that
         // moves used_event behind used.idx afterwards must re-check itself (Linux virtqueue_enable_cb_delayed does).

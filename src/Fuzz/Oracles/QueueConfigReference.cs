@@ -27,14 +27,21 @@ public static class QueueConfigReference
     public static QueueConfigError Classify(GuestMemory memory, int size, ulong desc, ulong avail, ulong used)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (size < 1 || size > SizeMax || (size & (size - 1)) != 0) return QueueConfigError.BadSize;
-        if (desc % 16 != 0) return QueueConfigError.DescTableMisaligned;
-        if (avail % 2 != 0) return QueueConfigError.AvailRingMisaligned;
-        if (used % 4 != 0) return QueueConfigError.UsedRingMisaligned;
+        if (size < 1 || size > SizeMax || (size & (size - 1)) != 0)
+            return QueueConfigError.BadSize;
+        if (desc % 16 != 0)
+            return QueueConfigError.DescTableMisaligned;
+        if (avail % 2 != 0)
+            return QueueConfigError.AvailRingMisaligned;
+        if (used % 4 != 0)
+            return QueueConfigError.UsedRingMisaligned;
         ulong n = (ulong)size;
-        if (!InOneRegion(memory, desc, 16 * n)) return QueueConfigError.DescTableOutsideMemory;
-        if (!InOneRegion(memory, avail, 6 + (2 * n))) return QueueConfigError.AvailRingOutsideMemory;
-        if (!InOneRegion(memory, used, 6 + (8 * n))) return QueueConfigError.UsedRingOutsideMemory;
+        if (!InOneRegion(memory, desc, 16 * n))
+            return QueueConfigError.DescTableOutsideMemory;
+        if (!InOneRegion(memory, avail, 6 + (2 * n)))
+            return QueueConfigError.AvailRingOutsideMemory;
+        if (!InOneRegion(memory, used, 6 + (8 * n)))
+            return QueueConfigError.UsedRingOutsideMemory;
         return QueueConfigError.None;
     }
 
@@ -43,9 +50,11 @@ public static class QueueConfigReference
     {
         foreach (MemoryRegion region in memory.Regions)
         {
-            if (start < region.Base) continue;
+            if (start < region.Base)
+                continue;
             ulong into = start - region.Base;
-            if (into < region.Size && length <= region.Size - into) return true;
+            if (into < region.Size && length <= region.Size - into)
+                return true;
         }
         return false;
     }

@@ -9,7 +9,8 @@ public sealed class RangeList
 
     public int Count { get; private set; }
 
-    public GuestRange this[int index] => (uint)index < (uint)Count ? _items[index] : throw new ArgumentOutOfRangeException(nameof(index));
+    public GuestRange this[int index] =>
+        (uint)index < (uint)Count ? _items[index] : throw new ArgumentOutOfRangeException(nameof(index));
 
     /// <summary>Adds <paramref name="range"/> unless it is already present (so repeated walks of one chain stay
     /// bounded by its distinct descriptors), and marks it with <paramref name="stamp"/> (the walk that reached it).
@@ -19,7 +20,8 @@ public sealed class RangeList
     {
         for (int i = 0; i < Count; i++)
         {
-            if (_items[i] != range) continue;
+            if (_items[i] != range)
+                continue;
             bool again = _stamps[i] == stamp;
             _stamps[i] = stamp;
             return !again;
@@ -41,7 +43,8 @@ public sealed class RangeList
     {
         for (int i = 0; i < Count; i++)
         {
-            if (_items[i].Contains(address, length)) return true;
+            if (_items[i].Contains(address, length))
+                return true;
         }
         return false;
     }
@@ -50,7 +53,8 @@ public sealed class RangeList
     public ulong TotalLength()
     {
         ulong total = 0;
-        for (int i = 0; i < Count; i++) total = _items[i].Length > ulong.MaxValue - total ? ulong.MaxValue : total + _items[i].Length;
+        for (int i = 0; i < Count; i++)
+            total = _items[i].Length > ulong.MaxValue - total ? ulong.MaxValue : total + _items[i].Length;
         return total;
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Counter;
@@ -7,6 +6,7 @@ using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -68,7 +68,12 @@ public sealed class ResponseOracle : ICompletionObserver
     /// <summary>True when <paramref name="device"/> of <paramref name="flavour"/> has a reference model here (robust
     /// demo, factorial, counter, and blk on a memory disk).</summary>
     public static bool HasModel(VirtioDevice device, Flavour flavour) =>
-        flavour == Flavour.Robust && device is VirtioDemoDevice or VirtioFactorialDevice or VirtioCounterDevice or VirtioBlkDevice { Backend: MemoryBlockBackend };
+        flavour == Flavour.Robust
+        && device
+            is VirtioDemoDevice
+                or VirtioFactorialDevice
+                or VirtioCounterDevice
+                or VirtioBlkDevice { Backend: MemoryBlockBackend };
 
     /// <summary>Starts judging a fresh <paramref name="device"/> (one execution); a device without a model is
     /// ignored.</summary>
@@ -88,15 +93,18 @@ public sealed class ResponseOracle : ICompletionObserver
         Judged = 0;
         if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk })
         {
-            if (_shadow.Length != disk.Contents.Length) _shadow = new byte[disk.Contents.Length];
+            if (_shadow.Length != disk.Contents.Length)
+                _shadow = new byte[disk.Contents.Length];
             disk.Contents.CopyTo(_shadow); // the disk image the run starts from
         }
     }
 
     public void OnCompleted(int head, uint usedLen, RangeList readable, RangeList writable, bool plain)
     {
-        if (_device is null) return;
-        if (_device is VirtioDemoDevice d) _demoRequestsSeen = d.Requests;
+        if (_device is null)
+            return;
+        if (_device is VirtioDemoDevice d)
+            _demoRequestsSeen = d.Requests;
         if (_device.ResetCount != _resets)
         {
             _resets = _device.ResetCount;
@@ -108,7 +116,11 @@ public sealed class ResponseOracle : ICompletionObserver
             Skip();
             return;
         }
-        if (!Disjoint(readable, writable) || !Gather(readable, ref _readable, out int rlen) || !Gather(writable, ref _writable, out int wlen))
+        if (
+            !Disjoint(readable, writable)
+            || !Gather(readable, ref _readable, out int rlen)
+            || !Gather(writable, ref _writable, out int wlen)
+        )
         {
             Skip();
             return;
@@ -120,12 +132,19 @@ public sealed class ResponseOracle : ICompletionObserver
             VirtioDemoDevice => JudgeDemo(r, w, usedLen),
             VirtioFactorialDevice => DeviceReferenceModels.Factorial(r, w, usedLen),
             VirtioCounterDevice c => JudgeCounter(c, r, usedLen),
-            VirtioBlkDevice { Backend: MemoryBlockBackend disk } => DeviceReferenceModels.Blk(r, w, usedLen, _shadow, disk.Contents),
+            VirtioBlkDevice { Backend: MemoryBlockBackend disk } => DeviceReferenceModels.Blk(
+                r,
+                w,
+                usedLen,
+                _shadow,
+                disk.Contents
+            ),
             _ => null,
         };
         Judged++;
         JudgedTotal++;
-        if (m is { } bad) _context?.Report(Oracle, bad.Site, $"head {head}: {bad.Message}");
+        if (m is { } bad)
+            _context?.Report(Oracle, bad.Site, $"head {head}: {bad.Message}");
     }
 
     /// <summary>The checker starts watching the rings again (after a device reset, or rings moved): a request the
@@ -143,8 +162,10 @@ public sealed class ResponseOracle : ICompletionObserver
             _demoKnown = false;
             DemoLost++;
         }
-        if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
-        if (_device is VirtioDemoDevice d) _demoLogSeen = d.Log.Lines.Count;
+        if (_device is VirtioCounterDevice counter)
+            _counterLogSeen = counter.Log.Count;
+        if (_device is VirtioDemoDevice d)
+            _demoLogSeen = d.Log.Lines.Count;
         FollowDeviceDisk();
     }
 
@@ -155,8 +176,10 @@ public sealed class ResponseOracle : ICompletionObserver
     {
         _demoKnown = false; // the skipped request may have been an opt-1 store
         DemoLost++;
-        if (_device is VirtioCounterDevice counter) _counterLogSeen = counter.Log.Count;
-        if (_device is VirtioDemoDevice d) _demoLogSeen = d.Log.Lines.Count;
+        if (_device is VirtioCounterDevice counter)
+            _counterLogSeen = counter.Log.Count;
+        if (_device is VirtioDemoDevice d)
+            _demoLogSeen = d.Log.Lines.Count;
         FollowDeviceDisk();
     }
 
@@ -164,8 +187,10 @@ public sealed class ResponseOracle : ICompletionObserver
     /// it).</summary>
     private void FollowDeviceDisk()
     {
-        if (_device is not VirtioBlkDevice { Backend: MemoryBlockBackend disk }) return;
-        if (_shadow.Length == disk.Contents.Length) disk.Contents.CopyTo(_shadow);
+        if (_device is not VirtioBlkDevice { Backend: MemoryBlockBackend disk })
+            return;
+        if (_shadow.Length == disk.Contents.Length)
+            disk.Contents.CopyTo(_shadow);
     }
 
     /// <summary>The demo state is what the last store left; after a completion the oracle could not judge (it may
@@ -176,7 +201,8 @@ public sealed class ResponseOracle : ICompletionObserver
     {
         bool full = r.Length >= 8 && w.Length >= 8;
         uint opt = full ? BinaryPrimitives.ReadUInt32LittleEndian(r) : 0;
-        if (full && opt == 1) DemoStores++;
+        if (full && opt == 1)
+            DemoStores++;
         if (_demoKnown)
         {
             uint before = _demoState;
@@ -197,13 +223,16 @@ public sealed class ResponseOracle : ICompletionObserver
     /// completion must be the one the model says, for the state <paramref name="before"/> the request.</summary>
     private ResponseMismatch? JudgeDemoLog(ReadOnlySpan<byte> r, ReadOnlySpan<byte> w, uint before)
     {
-        if (_device is not VirtioDemoDevice d) return null;
+        if (_device is not VirtioDemoDevice d)
+            return null;
         IReadOnlyList<string> lines = d.Log.Lines;
         int seen = _demoLogSeen;
         _demoLogSeen = lines.Count;
-        if (d.Log.Dropped != 0 || !d.Log.Enabled) return null; // full or off: lines are gone by design
+        if (d.Log.Dropped != 0 || !d.Log.Enabled)
+            return null; // full or off: lines are gone by design
         string expected = DeviceReferenceModels.DemoLogLine(r, w.Length, before);
-        if (lines.Count > seen && lines[^1] == expected) return null;
+        if (lines.Count > seen && lines[^1] == expected)
+            return null;
         string got = lines.Count > seen ? $"\"{lines[^1]}\"" : "no line";
         return new("response/demo-log", $"the request's log line is {got}, expected \"{expected}\"");
     }
@@ -214,13 +243,17 @@ public sealed class ResponseOracle : ICompletionObserver
         if (c.LogLinesDropped != 0 && log.Count < c.Options.LogLinesMax)
         {
             // The bound is the only reason to drop a line (the seed's qemu_log keeps every one).
-            return new("response/counter-log-dropped",
+            return new(
+                "response/counter-log-dropped",
                 $"{c.LogLinesDropped} log lines were dropped while the log held {log.Count} "
-                + $"of its {c.Options.LogLinesMax}");
+                    + $"of its {c.Options.LogLinesMax}"
+            );
         }
-        if (c.LogLinesDropped != 0 || _counterLogSeen > log.Count) return null; // the bounded log is full: lines are gone
+        if (c.LogLinesDropped != 0 || _counterLogSeen > log.Count)
+            return null; // the bounded log is full: lines are gone
         _newLines.Clear();
-        for (int i = _counterLogSeen; i < log.Count; i++) _newLines.Add(log[i]);
+        for (int i = _counterLogSeen; i < log.Count; i++)
+            _newLines.Add(log[i]);
         _counterLogSeen = log.Count;
         return DeviceReferenceModels.Counter(r, usedLen, _newLines);
     }
@@ -229,15 +262,18 @@ public sealed class ResponseOracle : ICompletionObserver
     private static bool Disjoint(RangeList readable, RangeList writable)
     {
         int n = readable.Count + writable.Count;
-        if (n > BuffersMax) return false;
+        if (n > BuffersMax)
+            return false;
         for (int i = 0; i < n; i++)
         {
             GuestRange a = i < readable.Count ? readable[i] : writable[i - readable.Count];
-            if (a.Length == 0) return false;
+            if (a.Length == 0)
+                return false;
             for (int j = i + 1; j < n; j++)
             {
                 GuestRange b = j < readable.Count ? readable[j] : writable[j - readable.Count];
-                if (a.Overlap(b.Start, b.Length) > 0) return false;
+                if (a.Overlap(b.Start, b.Length) > 0)
+                    return false;
             }
         }
         return true;
@@ -249,12 +285,15 @@ public sealed class ResponseOracle : ICompletionObserver
     {
         length = 0;
         ulong total = list.TotalLength();
-        if (total > BytesMax) return false;
-        if ((ulong)into.Length < total) into = new byte[Math.Max((int)total, into.Length * 2)];
+        if (total > BytesMax)
+            return false;
+        if ((ulong)into.Length < total)
+            into = new byte[Math.Max((int)total, into.Length * 2)];
         for (int i = 0; i < list.Count; i++)
         {
             GuestRange g = list[i];
-            if (!_memory!.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes)) return false;
+            if (!_memory!.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes))
+                return false;
             bytes.CopyTo(into.AsSpan(length));
             length += bytes.Length;
         }

@@ -1,14 +1,14 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -65,7 +65,8 @@ public sealed class TaintOracle : IHostPoison, ICompletionObserver
         _device = device;
         _memory = memory;
         _context = context;
-        if (device is not null) device.Poison = this;
+        if (device is not null)
+            device.Poison = this;
         ChoosePattern(input);
         _logSeen = LogLines(device)?.Count ?? 0;
     }
@@ -74,7 +75,8 @@ public sealed class TaintOracle : IHostPoison, ICompletionObserver
     {
         int whole = buffer.Length & ~7;
         MemoryMarshal.Cast<byte, ulong>(buffer[..whole]).Fill(_patternWord);
-        for (int i = whole; i < buffer.Length; i++) buffer[i] = _pattern[i & 7];
+        for (int i = whole; i < buffer.Length; i++)
+            buffer[i] = _pattern[i & 7];
     }
 
     public void OnCompleted(int head, uint usedLen, RangeList readable, RangeList writable, bool plain)
@@ -85,12 +87,19 @@ public sealed class TaintOracle : IHostPoison, ICompletionObserver
             for (int i = 0; i < writable.Count && _context.Finding is null; i++)
             {
                 GuestRange g = writable[i];
-                if (!_memory.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes)) continue;
+                if (!_memory.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes))
+                    continue;
                 int at = Find(bytes);
                 if (at >= 0)
                 {
-                    _context.Report(Oracle, "taint/guest-memory", string.Create(CultureInfo.InvariantCulture,
-                        $"head {head}: writable buffer {i} (0x{g.Start:x}+{g.Length}) holds poisoned host bytes at offset {at}: the device answered from a buffer it never set for this request"));
+                    _context.Report(
+                        Oracle,
+                        "taint/guest-memory",
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"head {head}: writable buffer {i} (0x{g.Start:x}+{g.Length}) holds poisoned host bytes at offset {at}: the device answered from a buffer it never set for this request"
+                        )
+                    );
                 }
             }
             SearchLog(head);
@@ -103,9 +112,11 @@ public sealed class TaintOracle : IHostPoison, ICompletionObserver
     {
         for (int i = 0; i + Window <= bytes.Length; i++)
         {
-            if (bytes[i] < 0x80) continue; // every pattern byte has its high bit set
+            if (bytes[i] < 0x80)
+                continue; // every pattern byte has its high bit set
             uint w = BinaryPrimitives.ReadUInt32LittleEndian(bytes[i..]);
-            if (Array.IndexOf(_windows, w) >= 0) return i;
+            if (Array.IndexOf(_windows, w) >= 0)
+                return i;
         }
         return -1;
     }
@@ -113,41 +124,59 @@ public sealed class TaintOracle : IHostPoison, ICompletionObserver
     private void SearchLog(int head)
     {
         IReadOnlyList<string>? log = LogLines(_device);
-        if (log is null) return;
-        if (_logSeen > log.Count) _logSeen = 0; // the log was cleared
+        if (log is null)
+            return;
+        if (_logSeen > log.Count)
+            _logSeen = 0; // the log was cleared
         for (; _logSeen < log.Count && _context!.Finding is null; _logSeen++)
         {
             string line = log[_logSeen];
             foreach (string token in _logTokens)
             {
-                if (!line.Contains(token, StringComparison.Ordinal)) continue;
-                _context.Report(Oracle, "taint/device-log", $"head {head}: log line \"{line}\" prints poisoned host bytes ({token}): the device logged a value it never set for this request");
+                if (!line.Contains(token, StringComparison.Ordinal))
+                    continue;
+                _context.Report(
+                    Oracle,
+                    "taint/device-log",
+                    $"head {head}: log line \"{line}\" prints poisoned host bytes ({token}): the device logged a value it never set for this request"
+                );
                 break;
             }
         }
     }
 
-    private static IReadOnlyList<string>? LogLines(VirtioDevice? device) => device switch
-    {
-        VirtioDemoDevice d => d.Log.Lines,
-        VirtioFactorialDevice f => f.Log.Lines,
-        VirtioCounterDevice c => c.Log,
-        _ => null,
-    };
+    private static IReadOnlyList<string>? LogLines(VirtioDevice? device) =>
+        device switch
+        {
+            VirtioDemoDevice d => d.Log.Lines,
+            VirtioFactorialDevice f => f.Log.Lines,
+            VirtioCounterDevice c => c.Log,
+            _ => null,
+        };
 
     /// <summary>FNV-1a of the input, then re-derived until no 4-byte window of the pattern occurs in the input.</summary>
     private void ChoosePattern(ReadOnlySpan<byte> input)
     {
         ulong h = 0xCBF2_9CE4_8422_2325;
-        foreach (byte b in input) h = unchecked((h ^ b) * 0x0000_0100_0000_01B3);
+        foreach (byte b in input)
+            h = unchecked((h ^ b) * 0x0000_0100_0000_01B3);
         for (int attempt = 0; ; attempt++)
         {
-            for (int k = 0; k < 8; k++) _pattern[k] = unchecked((byte)(0x80 | (h >> (8 * k))));
+            for (int k = 0; k < 8; k++)
+                _pattern[k] = unchecked((byte)(0x80 | (h >> (8 * k))));
             for (int r = 0; r < 8; r++)
             {
-                _windows[r] = unchecked((uint)(_pattern[r] | _pattern[(r + 1) & 7] << 8 | _pattern[(r + 2) & 7] << 16 | _pattern[(r + 3) & 7] << 24));
+                _windows[r] = unchecked(
+                    (uint)(
+                        _pattern[r]
+                        | _pattern[(r + 1) & 7] << 8
+                        | _pattern[(r + 2) & 7] << 16
+                        | _pattern[(r + 3) & 7] << 24
+                    )
+                );
             }
-            if (attempt == 16 || Find(input) < 0) break;
+            if (attempt == 16 || Find(input) < 0)
+                break;
             h = unchecked(h * 0x9E37_79B9_7F4A_7C15 + 1);
         }
         _patternWord = MemoryMarshal.Read<ulong>(_pattern);
@@ -157,7 +186,10 @@ public sealed class TaintOracle : IHostPoison, ICompletionObserver
             _logTokens[4 * r] = w.ToString(CultureInfo.InvariantCulture);
             _logTokens[4 * r + 1] = Narrow.AsInt32Bits(w).ToString(CultureInfo.InvariantCulture);
             _logTokens[4 * r + 2] = w.ToString("x8", CultureInfo.InvariantCulture);
-            _logTokens[4 * r + 3] = string.Create(CultureInfo.InvariantCulture, $"\\x{_pattern[r]:x2}\\x{_pattern[(r + 1) & 7]:x2}\\x{_pattern[(r + 2) & 7]:x2}\\x{_pattern[(r + 3) & 7]:x2}");
+            _logTokens[4 * r + 3] = string.Create(
+                CultureInfo.InvariantCulture,
+                $"\\x{_pattern[r]:x2}\\x{_pattern[(r + 1) & 7]:x2}\\x{_pattern[(r + 2) & 7]:x2}\\x{_pattern[(r + 3) & 7]:x2}"
+            );
         }
     }
 }

@@ -1,6 +1,6 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -30,16 +30,25 @@ public sealed class VhostAccessChecker : IMemoryObserver
 
     public long Accesses { get; private set; }
 
-    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Judge(actor, address, data.Length, "read");
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) =>
+        Judge(actor, address, data.Length, "read");
 
-    public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Judge(actor, address, data.Length, "write");
+    public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) =>
+        Judge(actor, address, data.Length, "write");
 
     private void Judge(MemoryActor actor, GuestAddress address, int length, string what)
     {
-        if (actor != MemoryActor.Device) return;
+        if (actor != MemoryActor.Device)
+            return;
         Accesses++;
-        if (!_vmm.TryGetUserAddress(address, out ulong user)) return; // not guest RAM: GuestMemory refused it anyway
-        if (_model.MayTouch(user, (ulong)length)) return;
-        Context?.Report(Oracle, "permission/vhost-outside-table", $"vhost did a {length}-byte {what} at GPA 0x{address.Value:x} (user 0x{user:x}), outside every running vring and every memory-table region");
+        if (!_vmm.TryGetUserAddress(address, out ulong user))
+            return; // not guest RAM: GuestMemory refused it anyway
+        if (_model.MayTouch(user, (ulong)length))
+            return;
+        Context?.Report(
+            Oracle,
+            "permission/vhost-outside-table",
+            $"vhost did a {length}-byte {what} at GPA 0x{address.Value:x} (user 0x{user:x}), outside every running vring and every memory-table region"
+        );
     }
 }

@@ -64,35 +64,48 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
 
     void IVhostPopObserver.VqError(VhostVirtqueue vq, VqErrorCode code)
     {
-        if (_inPop) _errors.Add(code);
+        if (_inPop)
+            _errors.Add(code);
     }
 
     void IVhostPopObserver.AfterPop(VhostVirtqueue vq, int result, int outCount, int inCount)
     {
-        if (!_inPop) return;
+        if (!_inPop)
+            return;
         _inPop = false;
-        using (_memory.As(MemoryActor.Host)) _model.Walk(vq.Device.Vmm, _maps, _start);
+        using (_memory.As(MemoryActor.Host))
+            _model.Walk(vq.Device.Vmm, _maps, _start);
         Judged++;
-        if (!JudgeResult(result)) return;
+        if (!JudgeResult(result))
+            return;
         if (result >= 0 && result != (int)_start.Num && !SameElement(vq, outCount, inCount))
         {
             int n = Math.Clamp(outCount + inCount, 0, vq.Iov.Length);
-            Fire("vhost-chain/element-differs", $"head {result}: vhost returned {outCount} out + {inCount} in iovecs, "
-                + $"the walk of the chain gives {_model.OutCount} + {_model.InCount} ({Describe(_model.Iov)}; "
-                + $"device {DescribeDevice(vq.Iov[..n])})");
+            Fire(
+                "vhost-chain/element-differs",
+                $"head {result}: vhost returned {outCount} out + {inCount} in iovecs, "
+                    + $"the walk of the chain gives {_model.OutCount} + {_model.InCount} ({Describe(_model.Iov)}; "
+                    + $"device {DescribeDevice(vq.Iov[..n])})"
+            );
             return;
         }
         if (_bytesRead != _model.BytesRead)
         {
-            Fire("vhost-chain/descriptor-reads-differ", $"the pop read {_bytesRead} bytes of guest memory; "
-                + $"vhost_get_vq_desc reads {_model.BytesRead} for this ring (avail idx, head, 16 per descriptor up "
-                + "to the first broken rule, ++found > num checked before each read)");
+            Fire(
+                "vhost-chain/descriptor-reads-differ",
+                $"the pop read {_bytesRead} bytes of guest memory; "
+                    + $"vhost_get_vq_desc reads {_model.BytesRead} for this ring (avail idx, head, 16 per descriptor up "
+                    + "to the first broken rule, ++found > num checked before each read)"
+            );
             return;
         }
         if (vq.LastAvailIdx != _model.LastAvailIdxAfter || vq.AvailIdx != _model.AvailIdxAfter)
         {
-            Fire("vhost-chain/index-differs", $"after the pop last_avail_idx {vq.LastAvailIdx} and the avail cache "
-                + $"{vq.AvailIdx}; vhost_get_vq_desc leaves {_model.LastAvailIdxAfter} and {_model.AvailIdxAfter}");
+            Fire(
+                "vhost-chain/index-differs",
+                $"after the pop last_avail_idx {vq.LastAvailIdx} and the avail cache "
+                    + $"{vq.AvailIdx}; vhost_get_vq_desc leaves {_model.LastAvailIdxAfter} and {_model.AvailIdxAfter}"
+            );
         }
     }
 
@@ -102,7 +115,8 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
         int expected = _model.Result;
         int num = (int)_start.Num;
         bool sameErrors = _errors.SequenceEqual(_model.Errors);
-        if (expected == result && sameErrors) return true;
+        if (expected == result && sameErrors)
+            return true;
         bool modelChain = expected >= 0 && expected != num;
         bool deviceChain = result >= 0 && result != num;
         string site = (modelChain, deviceChain) switch
@@ -112,18 +126,23 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
             _ when expected < 0 && result < 0 => "vhost-chain/wrong-error-kind",
             _ => "vhost-chain/result-differs",
         };
-        return Fire(site, $"vhost_get_vq_desc returned {result} with vq_err [{string.Join(", ", _errors)}]; the walk "
-            + $"of the chain (num {num}, last_avail_idx {_start.LastAvailIdx}) gives {expected} with "
-            + $"[{string.Join(", ", _model.Errors)}]");
+        return Fire(
+            site,
+            $"vhost_get_vq_desc returned {result} with vq_err [{string.Join(", ", _errors)}]; the walk "
+                + $"of the chain (num {num}, last_avail_idx {_start.LastAvailIdx}) gives {expected} with "
+                + $"[{string.Join(", ", _model.Errors)}]"
+        );
     }
 
     private bool SameElement(VhostVirtqueue vq, int outCount, int inCount)
     {
-        if (outCount != _model.OutCount || inCount != _model.InCount) return false;
+        if (outCount != _model.OutCount || inCount != _model.InCount)
+            return false;
         ReadOnlySpan<UserIovec> iov = vq.Iov;
         for (int k = 0; k < outCount + inCount; k++)
         {
-            if (iov[k] != _model.Iov[k]) return false;
+            if (iov[k] != _model.Iov[k])
+                return false;
         }
         return true;
     }
@@ -146,10 +165,9 @@ public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
 
     void IMemoryObserver.OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (_inPop && actor == MemoryActor.Device) _bytesRead += data.Length;
+        if (_inPop && actor == MemoryActor.Device)
+            _bytesRead += data.Length;
     }
 
-    void IMemoryObserver.OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
-    {
-    }
+    void IMemoryObserver.OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
 }

@@ -71,8 +71,10 @@ public sealed class VhostChainReference
         LastAvailIdxAfter = s.LastAvailIdx;
         AvailIdxAfter = s.AvailIdx;
         Result = WalkPop(s);
-        if (Result >= 0 && Result != (int)s.Num) LastAvailIdxAfter = Narrow.ToUInt16Wrapping(s.LastAvailIdx + 1);
-        else _iov.Clear();
+        if (Result >= 0 && Result != (int)s.Num)
+            LastAvailIdxAfter = Narrow.ToUInt16Wrapping(s.LastAvailIdx + 1);
+        else
+            _iov.Clear();
     }
 
     private int WalkPop(in Start s)
@@ -88,20 +90,24 @@ public sealed class VhostChainReference
             {
                 return Err(VqErrorCode.GuestMovedUsedIndex, VhostResult.Fault);
             }
-            if (availIdx == s.LastAvailIdx) return (int)s.Num;
+            if (availIdx == s.LastAvailIdx)
+                return (int)s.Num;
         }
         ulong slot = s.LastAvailIdx & (s.Num - 1);
         if (!TryRead16(Wrap(s.Avail, VirtioSpec.AvailRingOffset + (2 * slot)), out ushort head))
         {
             return Err(VqErrorCode.HeadRead, VhostResult.Fault);
         }
-        if (head >= s.Num) return Err(VqErrorCode.HeadOutOfRange, VhostResult.Invalid);
+        if (head >= s.Num)
+            return Err(VqErrorCode.HeadOutOfRange, VhostResult.Invalid);
         uint i = head;
         uint found = 0;
         while (true)
         {
-            if (i >= s.Num) return Err(VqErrorCode.DescIndexOutOfRange, VhostResult.Invalid);
-            if (++found > s.Num) return Err(VqErrorCode.LoopDetected, VhostResult.Invalid);
+            if (i >= s.Num)
+                return Err(VqErrorCode.DescIndexOutOfRange, VhostResult.Invalid);
+            if (++found > s.Num)
+                return Err(VqErrorCode.LoopDetected, VhostResult.Invalid);
             if (Read(Wrap(s.Desc, (ulong)i * VirtioSpec.DescSize), _raw) != VirtioSpec.DescSize)
             {
                 return Err(VqErrorCode.DescRead, VhostResult.Fault);
@@ -110,15 +116,18 @@ public sealed class VhostChainReference
             if ((flags & VirtioSpec.DescFIndirect) != 0)
             {
                 VhostResult r = WalkIndirect(addr, len);
-                if (r != VhostResult.Ok) return Err(VqErrorCode.IndirectFailure, r);
+                if (r != VhostResult.Ok)
+                    return Err(VqErrorCode.IndirectFailure, r);
             }
             else
             {
                 bool writable = (flags & VirtioSpec.DescFWrite) != 0;
                 VhostResult r = AddBuffer(addr, len, writable, VqErrorCode.Translation, VqErrorCode.OutAfterIn);
-                if (r != VhostResult.Ok) return -(int)r;
+                if (r != VhostResult.Ok)
+                    return -(int)r;
             }
-            if ((flags & VirtioSpec.DescFNext) == 0) return head;
+            if ((flags & VirtioSpec.DescFNext) == 0)
+                return head;
             i = next;
         }
     }
@@ -126,27 +135,40 @@ public sealed class VhostChainReference
     /// <summary>get_indirect.</summary>
     private VhostResult WalkIndirect(ulong addr, uint len)
     {
-        if (len % VirtioSpec.DescSize != 0) return Raise(VqErrorCode.IndirectBadLength, VhostResult.Invalid);
+        if (len % VirtioSpec.DescSize != 0)
+            return Raise(VqErrorCode.IndirectBadLength, VhostResult.Invalid);
         _table.Clear();
         VhostResult t = Translate(addr, len, _table, VhostLimits.IovecsMax);
-        if (t != VhostResult.Ok) return Raise(VqErrorCode.IndirectTranslation, t);
+        if (t != VhostResult.Ok)
+            return Raise(VqErrorCode.IndirectTranslation, t);
         uint count = len / VirtioSpec.DescSize;
-        if (count > ushort.MaxValue + 1u) return Raise(VqErrorCode.IndirectTooBig, VhostResult.TooBig);
+        if (count > ushort.MaxValue + 1u)
+            return Raise(VqErrorCode.IndirectTooBig, VhostResult.TooBig);
         int index = 0;
         ulong offset = 0;
         uint found = 0;
         while (true)
         {
-            if (++found > count) return Raise(VqErrorCode.IndirectLoopDetected, VhostResult.Invalid);
-            if (!CopyFromTable(ref index, ref offset)) return Raise(VqErrorCode.IndirectDescRead, VhostResult.Invalid);
+            if (++found > count)
+                return Raise(VqErrorCode.IndirectLoopDetected, VhostResult.Invalid);
+            if (!CopyFromTable(ref index, ref offset))
+                return Raise(VqErrorCode.IndirectDescRead, VhostResult.Invalid);
             (ulong a, uint l, ushort flags, _) = Decode(_raw);
-            if ((flags & VirtioSpec.DescFIndirect) != 0) return Raise(VqErrorCode.NestedIndirect, VhostResult.Invalid);
+            if ((flags & VirtioSpec.DescFIndirect) != 0)
+                return Raise(VqErrorCode.NestedIndirect, VhostResult.Invalid);
             bool writable = (flags & VirtioSpec.DescFWrite) != 0;
-            VhostResult r = AddBuffer(a, l, writable, VqErrorCode.IndirectBufferTranslation,
-                VqErrorCode.IndirectOutAfterIn);
-            if (r != VhostResult.Ok) return r;
+            VhostResult r = AddBuffer(
+                a,
+                l,
+                writable,
+                VqErrorCode.IndirectBufferTranslation,
+                VqErrorCode.IndirectOutAfterIn
+            );
+            if (r != VhostResult.Ok)
+                return r;
             // next_desc: the table is read in order; only F_NEXT matters.
-            if ((flags & VirtioSpec.DescFNext) == 0) return VhostResult.Ok;
+            if ((flags & VirtioSpec.DescFNext) == 0)
+                return VhostResult.Ok;
         }
     }
 
@@ -155,14 +177,16 @@ public sealed class VhostChainReference
     {
         int before = _iov.Count;
         VhostResult t = Translate(addr, len, _iov, VhostLimits.IovecsMax - before);
-        if (t != VhostResult.Ok) return Raise(translation, t);
+        if (t != VhostResult.Ok)
+            return Raise(translation, t);
         int added = _iov.Count - before;
         if (writable)
         {
             InCount += added;
             return VhostResult.Ok;
         }
-        if (InCount != 0) return Raise(outAfterIn, VhostResult.Invalid);
+        if (InCount != 0)
+            return Raise(outAfterIn, VhostResult.Invalid);
         OutCount += added;
         return VhostResult.Ok;
     }
@@ -176,8 +200,10 @@ public sealed class VhostChainReference
         int added = 0;
         while (len > done)
         {
-            if (added >= room) return VhostResult.NoBuffers;
-            if (!TryItreeFirst(addr, last, out VhostIotlbMap map) || map.Start > addr) return VhostResult.Fault;
+            if (added >= room)
+                return VhostResult.NoBuffers;
+            if (!TryItreeFirst(addr, last, out VhostIotlbMap map) || map.Start > addr)
+                return VhostResult.Fault;
             // Bytes of the map from addr on; 0 stands for 2^64 (a map covering everything).
             ulong size = Wrap(map.Last - addr, 1);
             ulong chunk = size == 0 ? len - done : Math.Min(len - done, size);
@@ -197,8 +223,10 @@ public sealed class VhostChainReference
         bool any = false;
         foreach (VhostIotlbMap m in _maps)
         {
-            if (m.Start > last || m.Last < start) continue;
-            if (!any || m.Start < map.Start) map = m;
+            if (m.Start > last || m.Last < start)
+                continue;
+            if (!any || m.Start < map.Start)
+                map = m;
             any = true;
         }
         return any;
@@ -212,8 +240,10 @@ public sealed class VhostChainReference
         {
             UserIovec v = _table[index];
             int chunk = (int)Math.Min(v.Len - offset, (ulong)(_raw.Length - done));
-            if (offset > ulong.MaxValue - v.Base) return false;
-            if (Read(v.Base + offset, _raw.AsSpan(done, chunk)) != chunk) return false;
+            if (offset > ulong.MaxValue - v.Base)
+                return false;
+            if (Read(v.Base + offset, _raw.AsSpan(done, chunk)) != chunk)
+                return false;
             done += chunk;
             offset += (ulong)chunk;
             if (offset == v.Len)
@@ -225,11 +255,13 @@ public sealed class VhostChainReference
         return done == _raw.Length;
     }
 
-    private static (ulong Addr, uint Len, ushort Flags, ushort Next) Decode(ReadOnlySpan<byte> raw) => (
-        BinaryPrimitives.ReadUInt64LittleEndian(raw),
-        BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
-        BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
-        BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..]));
+    private static (ulong Addr, uint Len, ushort Flags, ushort Next) Decode(ReadOnlySpan<byte> raw) =>
+        (
+            BinaryPrimitives.ReadUInt64LittleEndian(raw),
+            BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..])
+        );
 
     private int Read(ulong at, Span<byte> into)
     {

@@ -28,12 +28,16 @@ public static class VhostControlPlaneOracle
     public static string? AfterResetOwner(VhostDevice device, VhostWorker? oldWorker)
     {
         ArgumentNullException.ThrowIfNull(device);
-        if (device.HasOwner || device.Worker is not null) return "the device still has an owner or a worker";
-        if (device.Umem is not { Maps.Count: 0 }) return "the memory table is not the empty one";
-        if (oldWorker is { Alive: true } or { Pending: > 0 }) return "the old worker is alive or still holds works";
+        if (device.HasOwner || device.Worker is not null)
+            return "the device still has an owner or a worker";
+        if (device.Umem is not { Maps.Count: 0 })
+            return "the memory table is not the empty one";
+        if (oldWorker is { Alive: true } or { Pending: > 0 })
+            return "the old worker is alive or still holds works";
         foreach (VhostVirtqueue vq in device.Vqs)
         {
-            if (ResetVring(vq) is { } broken) return $"vring {vq.Index}: {broken}";
+            if (ResetVring(vq) is { } broken)
+                return $"vring {vq.Index}: {broken}";
         }
         return null;
     }
@@ -41,8 +45,10 @@ public static class VhostControlPlaneOracle
     /// <summary>vhost_vq_reset's values (and vhost_poll_stop, the worker's flush) for one vring.</summary>
     private static string? ResetVring(VhostVirtqueue vq)
     {
-        if (vq.Work is { Queued: true }) return "its work is still marked queued (it could never be queued again)";
-        if (vq.Poll.Polling is not null) return "it still polls its kick eventfd";
+        if (vq.Work is { Queued: true })
+            return "its work is still marked queued (it could never be queued again)";
+        if (vq.Poll.Polling is not null)
+            return "it still polls its kick eventfd";
         if (vq.Num != 1 || vq.Desc != 0 || vq.Avail != 0 || vq.Used != 0)
         {
             return $"it keeps num {vq.Num} or ring addresses (vhost_vq_reset: num 1, NULL rings)";
@@ -56,8 +62,10 @@ public static class VhostControlPlaneOracle
         {
             return "it keeps signalled_used or used_flags";
         }
-        if (vq.HasBackend || vq.AckedFeatures != 0) return $"it keeps a backend or acked features {vq.AckedFeatures:x}";
-        if (vq.Kick is not null || vq.Call is not null || vq.Err is not null) return "it keeps an eventfd";
+        if (vq.HasBackend || vq.AckedFeatures != 0)
+            return $"it keeps a backend or acked features {vq.AckedFeatures:x}";
+        if (vq.Kick is not null || vq.Call is not null || vq.Err is not null)
+            return "it keeps an eventfd";
         return null;
     }
 
@@ -67,22 +75,32 @@ public static class VhostControlPlaneOracle
         ArgumentNullException.ThrowIfNull(device);
         VmmAddressSpace vmm = device.Vmm;
         VhostVirtqueue vq = device.Vqs[0];
-        if (!device.HasOwner || device.Worker is not { Alive: true }) return "no owner or no live worker";
-        if (vq.AckedFeatures != features) return $"acked features {vq.AckedFeatures:x}, SET_FEATURES set {features:x}";
-        if (vq.Num != (uint)ring.Num) return $"num {vq.Num}, SET_VRING_NUM set {ring.Num}";
+        if (!device.HasOwner || device.Worker is not { Alive: true })
+            return "no owner or no live worker";
+        if (vq.AckedFeatures != features)
+            return $"acked features {vq.AckedFeatures:x}, SET_FEATURES set {features:x}";
+        if (vq.Num != (uint)ring.Num)
+            return $"num {vq.Num}, SET_VRING_NUM set {ring.Num}";
         if (vq.LastAvailIdx != ring.LastAvailIdx || vq.AvailIdx != ring.LastAvailIdx)
         {
             return $"last_avail_idx {vq.LastAvailIdx} / avail_idx {vq.AvailIdx}, SET_VRING_BASE set "
                 + $"{ring.LastAvailIdx}";
         }
-        if (!vmm.TryGetUserAddress(ring.DescTable, out ulong d) || !vmm.TryGetUserAddress(ring.AvailRing, out ulong a)
-            || !vmm.TryGetUserAddress(ring.UsedRing, out ulong u))
+        if (
+            !vmm.TryGetUserAddress(ring.DescTable, out ulong d)
+            || !vmm.TryGetUserAddress(ring.AvailRing, out ulong a)
+            || !vmm.TryGetUserAddress(ring.UsedRing, out ulong u)
+        )
         {
             return null;
         }
-        if (vq.Desc != d || vq.Avail != a || vq.Used != u) return "the ring addresses are not those SET_VRING_ADDR set";
-        if (!ReferenceEquals(vq.Kick, ring.Kick) || !ReferenceEquals(vq.Call, ring.Call)
-            || !ReferenceEquals(vq.Poll.Polling, ring.Kick))
+        if (vq.Desc != d || vq.Avail != a || vq.Used != u)
+            return "the ring addresses are not those SET_VRING_ADDR set";
+        if (
+            !ReferenceEquals(vq.Kick, ring.Kick)
+            || !ReferenceEquals(vq.Call, ring.Call)
+            || !ReferenceEquals(vq.Poll.Polling, ring.Kick)
+        )
         {
             return "the kick or call eventfd is not the one set, or the kick is not polled";
         }
@@ -90,9 +108,11 @@ public static class VhostControlPlaneOracle
         {
             return "no backend attached, or signalled_used still valid (vhost_vq_init_access invalidates it)";
         }
-        if (!SameTable(device.Umem, vmm.MemoryTable())) return "the memory table is not the one SET_MEM_TABLE set";
+        if (!SameTable(device.Umem, vmm.MemoryTable()))
+            return "the memory table is not the one SET_MEM_TABLE set";
         var usedIdxAt = new GuestAddress(ring.UsedRing.Value + VirtioSpec.UsedIdxOffset);
-        if (!vmm.Memory.TryGetSpan(usedIdxAt, 2, out Span<byte> raw)) return null;
+        if (!vmm.Memory.TryGetSpan(usedIdxAt, 2, out Span<byte> raw))
+            return null;
         ushort usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         if (vq.LastUsedIdx != usedIdx)
         {
@@ -103,11 +123,13 @@ public static class VhostControlPlaneOracle
 
     private static bool SameTable(VhostIotlb? table, VhostMemoryRegion[] regions)
     {
-        if (table is null || table.Maps.Count != regions.Length) return false;
+        if (table is null || table.Maps.Count != regions.Length)
+            return false;
         foreach (VhostMemoryRegion r in regions)
         {
             var map = new VhostIotlbMap(r.GuestPhysAddr, r.GuestPhysAddr + r.MemorySize - 1, r.UserspaceAddr);
-            if (!table.Maps.Contains(map)) return false;
+            if (!table.Maps.Contains(map))
+                return false;
         }
         return true;
     }

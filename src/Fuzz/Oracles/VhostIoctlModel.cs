@@ -1,8 +1,8 @@
-using Sim.Engine;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
+using Sim.Engine;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -36,7 +36,8 @@ public sealed class VhostIoctlModel
         MemRegionsMax = memRegionsMax;
         _table = new VhostMemoryRegion[memRegionsMax];
         _vrings = new Vring[vqCount];
-        for (int i = 0; i < vqCount; i++) _vrings[i] = new Vring();
+        for (int i = 0; i < vqCount; i++)
+            _vrings[i] = new Vring();
     }
 
     /// <summary>Where findings go.</summary>
@@ -70,7 +71,8 @@ public sealed class VhostIoctlModel
     /// path).</summary>
     public void WorkerMayHaveRun()
     {
-        foreach (Vring v in _vrings) v.BaseKnown = false;
+        foreach (Vring v in _vrings)
+            v.BaseKnown = false;
     }
 
     // ---------------------------------------------------------------- ioctls: expected result, then the update
@@ -78,38 +80,57 @@ public sealed class VhostIoctlModel
     public void SetOwner(VhostResult actual)
     {
         VhostResult expect = HasOwner ? VhostResult.Busy : VhostResult.Ok;
-        if (!Judge("SET_OWNER", expect, actual)) return;
-        if (expect == VhostResult.Ok) HasOwner = true;
+        if (!Judge("SET_OWNER", expect, actual))
+            return;
+        if (expect == VhostResult.Ok)
+            HasOwner = true;
     }
 
     public void ResetOwner(VhostResult actual)
     {
         VhostResult expect = HasOwner ? VhostResult.Ok : VhostResult.NotPermitted;
-        if (!Judge("RESET_OWNER", expect, actual) || expect != VhostResult.Ok) return;
+        if (!Judge("RESET_OWNER", expect, actual) || expect != VhostResult.Ok)
+            return;
         HasOwner = false;
         HasTable = true; // vhost_dev_reset_owner: an empty umem
         TableCount = 0;
-        foreach (Vring v in _vrings) v.Reset();
+        foreach (Vring v in _vrings)
+            v.Reset();
     }
 
     public void GetFeatures(VhostResult actual, ulong features)
     {
-        if (!Judge("GET_FEATURES", VhostResult.Ok, actual)) return;
-        Verdict?.Invoke(new VhostModelVerdict("GET_FEATURES(value)", $"0x{OfferedFeatures:x}", $"0x{features:x}", features == OfferedFeatures));
-        Check(features == OfferedFeatures, "errno/get-features-value", $"VHOST_GET_FEATURES returned 0x{features:x16}, the device offers 0x{OfferedFeatures:x16}");
+        if (!Judge("GET_FEATURES", VhostResult.Ok, actual))
+            return;
+        Verdict?.Invoke(
+            new VhostModelVerdict(
+                "GET_FEATURES(value)",
+                $"0x{OfferedFeatures:x}",
+                $"0x{features:x}",
+                features == OfferedFeatures
+            )
+        );
+        Check(
+            features == OfferedFeatures,
+            "errno/get-features-value",
+            $"VHOST_GET_FEATURES returned 0x{features:x16}, the device offers 0x{OfferedFeatures:x16}"
+        );
     }
 
     public void SetFeatures(ulong features, VhostResult actual)
     {
         VhostResult expect = (features & ~OfferedFeatures) != 0 ? VhostResult.NotSupported : VhostResult.Ok;
-        if (!Judge("SET_FEATURES", expect, actual) || expect != VhostResult.Ok) return;
-        foreach (Vring v in _vrings) v.Acked = features;
+        if (!Judge("SET_FEATURES", expect, actual) || expect != VhostResult.Ok)
+            return;
+        foreach (Vring v in _vrings)
+            v.Acked = features;
     }
 
     public void SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding, VhostResult actual)
     {
         VhostResult expect = ExpectMemTable(regions, padding);
-        if (!Judge("SET_MEM_TABLE", expect, actual) || expect != VhostResult.Ok) return;
+        if (!Judge("SET_MEM_TABLE", expect, actual) || expect != VhostResult.Ok)
+            return;
         regions.CopyTo(_table);
         TableCount = regions.Length;
         HasTable = true;
@@ -117,20 +138,27 @@ public sealed class VhostIoctlModel
 
     private VhostResult ExpectMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding)
     {
-        if (!HasOwner) return VhostResult.NotPermitted;
-        if (padding != 0) return VhostResult.NotSupported;
-        if (regions.Length > MemRegionsMax) return VhostResult.TooBig;
+        if (!HasOwner)
+            return VhostResult.NotPermitted;
+        if (padding != 0)
+            return VhostResult.NotSupported;
+        if (regions.Length > MemRegionsMax)
+            return VhostResult.TooBig;
         foreach (VhostMemoryRegion r in regions)
         {
             // vhost_iotlb_add_range: last = gpa + size - 1 must not be below gpa (size 0 only from GPA 0: the whole
             // space).
-            if (r.MemorySize == 0 && r.GuestPhysAddr != 0) return VhostResult.Fault;
-            if (r.MemorySize != 0 && r.GuestPhysAddr > ulong.MaxValue - (r.MemorySize - 1)) return VhostResult.Fault;
+            if (r.MemorySize == 0 && r.GuestPhysAddr != 0)
+                return VhostResult.Fault;
+            if (r.MemorySize != 0 && r.GuestPhysAddr > ulong.MaxValue - (r.MemorySize - 1))
+                return VhostResult.Fault;
         }
         // memory_access_ok: only when a vring runs, every region's userspace range must be a valid user range.
         bool anyRunning = false;
-        foreach (Vring v in _vrings) anyRunning |= v.Running;
-        if (anyRunning && !UserRangesOk(regions)) return VhostResult.Fault;
+        foreach (Vring v in _vrings)
+            anyRunning |= v.Running;
+        if (anyRunning && !UserRangesOk(regions))
+            return VhostResult.Fault;
         return VhostResult.Ok;
     }
 
@@ -140,7 +168,8 @@ public sealed class VhostIoctlModel
     {
         foreach (VhostMemoryRegion r in regions)
         {
-            if (r.MemorySize == 0 || !VhostLimits.AccessOk(r.UserspaceAddr, r.MemorySize)) return false;
+            if (r.MemorySize == 0 || !VhostLimits.AccessOk(r.UserspaceAddr, r.MemorySize))
+                return false;
         }
         return true;
     }
@@ -148,7 +177,10 @@ public sealed class VhostIoctlModel
     private bool TryVq(string ioctl, uint index, VhostResult actual, out Vring? vring)
     {
         vring = null;
-        VhostResult expect = !HasOwner ? VhostResult.NotPermitted : index >= (uint)_vrings.Length ? VhostResult.NoBuffers : VhostResult.Ok;
+        VhostResult expect =
+            !HasOwner ? VhostResult.NotPermitted
+            : index >= (uint)_vrings.Length ? VhostResult.NoBuffers
+            : VhostResult.Ok;
         if (expect != VhostResult.Ok)
         {
             Judge(ioctl, expect, actual);
@@ -160,20 +192,29 @@ public sealed class VhostIoctlModel
 
     public void SetVringNum(uint index, uint num, VhostResult actual)
     {
-        if (!TryVq("SET_VRING_NUM", index, actual, out Vring? v)) return;
-        VhostResult expect = v!.Running ? VhostResult.Busy : num == 0 || num > 0xffff || (num & (num - 1)) != 0 ? VhostResult.Invalid : VhostResult.Ok;
-        if (Judge("SET_VRING_NUM", expect, actual) && expect == VhostResult.Ok) v.Num = num;
+        if (!TryVq("SET_VRING_NUM", index, actual, out Vring? v))
+            return;
+        VhostResult expect =
+            v!.Running ? VhostResult.Busy
+            : num == 0 || num > 0xffff || (num & (num - 1)) != 0 ? VhostResult.Invalid
+            : VhostResult.Ok;
+        if (Judge("SET_VRING_NUM", expect, actual) && expect == VhostResult.Ok)
+            v.Num = num;
     }
 
     public void SetVringAddr(uint index, in VhostVringAddr addr, VhostResult actual)
     {
-        if (!TryVq("SET_VRING_ADDR", index, actual, out Vring? v)) return;
+        if (!TryVq("SET_VRING_ADDR", index, actual, out Vring? v))
+            return;
         VhostResult expect =
-            (addr.Flags & ~VhostVringAddr.FLog) != 0 ? VhostResult.NotSupported :
-            (addr.AvailUserAddr & 1) != 0 || (addr.UsedUserAddr & 3) != 0 || (addr.LogGuestAddr & 3) != 0 ? VhostResult.Invalid :
-            v!.Running && !v.RingsOk(v.Num, addr.DescUserAddr, addr.AvailUserAddr, addr.UsedUserAddr) ? VhostResult.Invalid :
-            VhostResult.Ok;
-        if (!Judge("SET_VRING_ADDR", expect, actual) || expect != VhostResult.Ok) return;
+            (addr.Flags & ~VhostVringAddr.FLog) != 0 ? VhostResult.NotSupported
+            : (addr.AvailUserAddr & 1) != 0 || (addr.UsedUserAddr & 3) != 0 || (addr.LogGuestAddr & 3) != 0
+                ? VhostResult.Invalid
+            : v!.Running && !v.RingsOk(v.Num, addr.DescUserAddr, addr.AvailUserAddr, addr.UsedUserAddr)
+                ? VhostResult.Invalid
+            : VhostResult.Ok;
+        if (!Judge("SET_VRING_ADDR", expect, actual) || expect != VhostResult.Ok)
+            return;
         v!.Desc = addr.DescUserAddr;
         v.Avail = addr.AvailUserAddr;
         v.Used = addr.UsedUserAddr;
@@ -181,25 +222,44 @@ public sealed class VhostIoctlModel
 
     public void SetVringBase(uint index, uint num, VhostResult actual)
     {
-        if (!TryVq("SET_VRING_BASE", index, actual, out Vring? v)) return;
-        VhostResult expect = v!.Running ? VhostResult.Busy : num > 0xffff ? VhostResult.Invalid : VhostResult.Ok;
-        if (!Judge("SET_VRING_BASE", expect, actual) || expect != VhostResult.Ok) return;
+        if (!TryVq("SET_VRING_BASE", index, actual, out Vring? v))
+            return;
+        VhostResult expect =
+            v!.Running ? VhostResult.Busy
+            : num > 0xffff ? VhostResult.Invalid
+            : VhostResult.Ok;
+        if (!Judge("SET_VRING_BASE", expect, actual) || expect != VhostResult.Ok)
+            return;
         v.Base = (ushort)num;
         v.BaseKnown = true;
     }
 
     public void GetVringBase(uint index, VhostResult actual, uint num)
     {
-        if (!TryVq("GET_VRING_BASE", index, actual, out Vring? v)) return;
-        if (!Judge("GET_VRING_BASE", VhostResult.Ok, actual) || !v!.BaseKnown) return;
-        Verdict?.Invoke(new VhostModelVerdict("GET_VRING_BASE(value)", v.Base.ToString(System.Globalization.CultureInfo.InvariantCulture), num.ToString(System.Globalization.CultureInfo.InvariantCulture), num == v.Base));
-        Check(num == v.Base, "errno/get-vring-base-value", $"VHOST_GET_VRING_BASE returned {num}, but the last SET_VRING_BASE (or reset) set {v.Base} and the worker has not run since");
+        if (!TryVq("GET_VRING_BASE", index, actual, out Vring? v))
+            return;
+        if (!Judge("GET_VRING_BASE", VhostResult.Ok, actual) || !v!.BaseKnown)
+            return;
+        Verdict?.Invoke(
+            new VhostModelVerdict(
+                "GET_VRING_BASE(value)",
+                v.Base.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                num.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                num == v.Base
+            )
+        );
+        Check(
+            num == v.Base,
+            "errno/get-vring-base-value",
+            $"VHOST_GET_VRING_BASE returned {num}, but the last SET_VRING_BASE (or reset) set {v.Base} and the worker has not run since"
+        );
     }
 
     /// <summary>SET_VRING_KICK / CALL / ERR: only the owner and index rules apply.</summary>
     public void SetVringFd(string ioctl, uint index, VhostResult actual)
     {
-        if (TryVq(ioctl, index, actual, out _)) Judge(ioctl, VhostResult.Ok, actual);
+        if (TryVq(ioctl, index, actual, out _))
+            Judge(ioctl, VhostResult.Ok, actual);
     }
 
     /// <summary>The backend attach (vhost-net SET_BACKEND, vhost-test RUN) of vring <paramref name="index"/>.</summary>
@@ -207,12 +267,18 @@ public sealed class VhostIoctlModel
     {
         Vring v = _vrings[index];
         VhostResult expect;
-        if (!HasOwner) expect = VhostResult.NotPermitted;
-        else if (v.Running) expect = VhostResult.Ok;
-        else if (!HasTable || !UserRangesOk(Table) || !v.RingsOk(v.Num, v.Desc, v.Avail, v.Used)) expect = VhostResult.Fault; // vhost_vq_access_ok
-        else if (!Mapped(v.Used, 2) || !VhostLimits.AccessOk(v.Used + 2, 2) || !Mapped(v.Used + 2, 2)) expect = VhostResult.Fault; // vhost_vq_init_access
-        else expect = VhostResult.Ok;
-        if (Judge("SET_BACKEND", expect, actual) && expect == VhostResult.Ok) v.Running = true;
+        if (!HasOwner)
+            expect = VhostResult.NotPermitted;
+        else if (v.Running)
+            expect = VhostResult.Ok;
+        else if (!HasTable || !UserRangesOk(Table) || !v.RingsOk(v.Num, v.Desc, v.Avail, v.Used))
+            expect = VhostResult.Fault; // vhost_vq_access_ok
+        else if (!Mapped(v.Used, 2) || !VhostLimits.AccessOk(v.Used + 2, 2) || !Mapped(v.Used + 2, 2))
+            expect = VhostResult.Fault; // vhost_vq_init_access
+        else
+            expect = VhostResult.Ok;
+        if (Judge("SET_BACKEND", expect, actual) && expect == VhostResult.Ok)
+            v.Running = true;
     }
 
     /// <summary>The backend detach: vhost_net_set_backend checks vhost_vq_access_ok before it looks at the fd, so a
@@ -221,10 +287,12 @@ public sealed class VhostIoctlModel
     public void Stop(int index, VhostResult actual)
     {
         Vring v = _vrings[index];
-        VhostResult expect = !HasOwner ? VhostResult.NotPermitted :
-            !HasTable || !UserRangesOk(Table) || !v.RingsOk(v.Num, v.Desc, v.Avail, v.Used) ? VhostResult.Fault :
-            VhostResult.Ok;
-        if (Judge("SET_BACKEND(-1)", expect, actual) && expect == VhostResult.Ok) _vrings[index].Running = false;
+        VhostResult expect =
+            !HasOwner ? VhostResult.NotPermitted
+            : !HasTable || !UserRangesOk(Table) || !v.RingsOk(v.Num, v.Desc, v.Avail, v.Used) ? VhostResult.Fault
+            : VhostResult.Ok;
+        if (Judge("SET_BACKEND(-1)", expect, actual) && expect == VhostResult.Ok)
+            _vrings[index].Running = false;
     }
 
     /// <summary>True when user range [<paramref name="user"/>, +<paramref name="length"/>) is one of the byte ranges
@@ -235,15 +303,20 @@ public sealed class VhostIoctlModel
         for (int i = 0; i < _vrings.Length; i++)
         {
             Vring v = _vrings[i];
-            if (!v.Running && i != Starting) continue;
+            if (!v.Running && i != Starting)
+                continue;
             bool eventIdx = VhostFeatures.Has(v.Acked, VirtioSpec.FEventIdx);
-            if (Within(user, length, v.Desc, (ulong)v.Num * VirtioSpec.DescSize) ||
-                Within(user, length, v.Avail, VhostRings.AvailSize(v.Num, eventIdx)) ||
-                Within(user, length, v.Used, VhostRings.UsedSize(v.Num, eventIdx))) return true;
+            if (
+                Within(user, length, v.Desc, (ulong)v.Num * VirtioSpec.DescSize)
+                || Within(user, length, v.Avail, VhostRings.AvailSize(v.Num, eventIdx))
+                || Within(user, length, v.Used, VhostRings.UsedSize(v.Num, eventIdx))
+            )
+                return true;
         }
         foreach (VhostMemoryRegion r in Table)
         {
-            if (Within(user, length, r.UserspaceAddr, r.MemorySize == 0 ? ulong.MaxValue : r.MemorySize)) return true;
+            if (Within(user, length, r.UserspaceAddr, r.MemorySize == 0 ? ulong.MaxValue : r.MemorySize))
+                return true;
         }
         return false;
     }
@@ -251,7 +324,8 @@ public sealed class VhostIoctlModel
     private static bool Within(ulong address, ulong length, ulong start, ulong size) =>
         address >= start && address - start <= size && length <= size - (address - start);
 
-    private bool Mapped(ulong user, ulong length) => _vmm.Resolve(user, out _, out ulong available) && available >= length;
+    private bool Mapped(ulong user, ulong length) =>
+        _vmm.Resolve(user, out _, out ulong available) && available >= length;
 
     /// <summary>Source id of the control-plane events a finding trace records (one per ioctl: Address = the result as
     /// a negative errno or 0, Data = the ioctl's name in ASCII), so a vhost-core trace shows what the VMM
@@ -264,11 +338,22 @@ public sealed class VhostIoctlModel
         {
             Span<byte> name = stackalloc byte[64];
             int n = System.Text.Encoding.ASCII.GetBytes(ioctl, name);
-            Context.Emit(Sim.Engine.Trace.TraceEventKind.DeviceResult, ControlPlaneSource, Narrow.AsUInt64Bits(-(long)(int)actual), 0, name[..n]);
+            Context.Emit(
+                Sim.Engine.Trace.TraceEventKind.DeviceResult,
+                ControlPlaneSource,
+                Narrow.AsUInt64Bits(-(long)(int)actual),
+                0,
+                name[..n]
+            );
         }
         Verdict?.Invoke(new VhostModelVerdict(ioctl, Errno(expect), Errno(actual), expect == actual));
-        if (expect == actual) return true;
-        Context?.Report(Oracle, "errno/" + ioctl.ToLowerInvariant().Replace('_', '-').Replace("(-1)", "-stop", StringComparison.Ordinal), $"VHOST_{ioctl} returned {Errno(actual)}, Linux returns {Errno(expect)} here");
+        if (expect == actual)
+            return true;
+        Context?.Report(
+            Oracle,
+            "errno/" + ioctl.ToLowerInvariant().Replace('_', '-').Replace("(-1)", "-stop", StringComparison.Ordinal),
+            $"VHOST_{ioctl} returned {Errno(actual)}, Linux returns {Errno(expect)} here"
+        );
         return false;
     }
 
@@ -276,7 +361,8 @@ public sealed class VhostIoctlModel
 
     private void Check(bool condition, string site, string message)
     {
-        if (!condition) Context?.Report(Oracle, site, message);
+        if (!condition)
+            Context?.Report(Oracle, site, message);
     }
 
     private sealed class Vring
@@ -306,9 +392,9 @@ public sealed class VhostIoctlModel
         public bool RingsOk(uint num, ulong desc, ulong avail, ulong used)
         {
             bool eventIdx = VhostFeatures.Has(Acked, VirtioSpec.FEventIdx);
-            return VhostLimits.AccessOk(desc, (ulong)num * VirtioSpec.DescSize) &&
-                VhostLimits.AccessOk(avail, VhostRings.AvailSize(num, eventIdx)) &&
-                VhostLimits.AccessOk(used, VhostRings.UsedSize(num, eventIdx));
+            return VhostLimits.AccessOk(desc, (ulong)num * VirtioSpec.DescSize)
+                && VhostLimits.AccessOk(avail, VhostRings.AvailSize(num, eventIdx))
+                && VhostLimits.AccessOk(used, VhostRings.UsedSize(num, eventIdx));
         }
     }
 }

@@ -1,6 +1,6 @@
+using Sim.Devices.Vhost;
 using Sim.Engine;
 using Virtsim.Fuzz.Targets;
-using Sim.Devices.Vhost;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -63,22 +63,36 @@ public sealed class VhostWeightOracle : IVhostKickHandler
         long errorsBefore = vq.VqErrors;
         _inner.HandleKick(vq);
         long chains = vq.HeadsFetched - headsBefore;
-        if (chains == 0) return;
+        if (chains == 0)
+            return;
         ulong bytes = vq.ChainBytesFetched - bytesBefore;
         ulong bytesBeforeLast = bytes - vq.LastChainBytes;
         ulong byteWeight = Narrow.AsUInt64Bits(_options.ByteWeight);
         bool byteLimited = _options.ByteWeight != 0;
         if (chains > _options.PacketWeight)
         {
-            Fire("weight/chain-past-packet-weight", $"one handler run fetched {chains} chains; vhost_exceeds_weight must stop it after {_options.PacketWeight} (VHOST_NET_PKT_WEIGHT-style packet weight)");
+            Fire(
+                "weight/chain-past-packet-weight",
+                $"one handler run fetched {chains} chains; vhost_exceeds_weight must stop it after {_options.PacketWeight} (VHOST_NET_PKT_WEIGHT-style packet weight)"
+            );
         }
         else if (byteLimited && chains > 1 && bytesBeforeLast >= byteWeight)
         {
-            Fire("weight/chain-past-byte-weight", $"one handler run fetched another chain after {bytesBeforeLast} bytes; vhost_exceeds_weight must stop it at {_options.ByteWeight} (VHOST_NET_WEIGHT-style byte weight)");
+            Fire(
+                "weight/chain-past-byte-weight",
+                $"one handler run fetched another chain after {bytesBeforeLast} bytes; vhost_exceeds_weight must stop it at {_options.ByteWeight} (VHOST_NET_WEIGHT-style byte weight)"
+            );
         }
-        else if ((chains >= _options.PacketWeight || (byteLimited && bytes >= byteWeight)) && vq.VqErrors == errorsBefore && vq.Work is { Queued: false })
+        else if (
+            (chains >= _options.PacketWeight || (byteLimited && bytes >= byteWeight))
+            && vq.VqErrors == errorsBefore
+            && vq.Work is { Queued: false }
+        )
         {
-            Fire("weight/no-requeue-at-weight", $"one handler run took {chains} chains ({bytes} bytes), reaching its weight (packets {_options.PacketWeight}, bytes {_options.ByteWeight}), and returned without requeueing its work");
+            Fire(
+                "weight/no-requeue-at-weight",
+                $"one handler run took {chains} chains ({bytes} bytes), reaching its weight (packets {_options.PacketWeight}, bytes {_options.ByteWeight}), and returned without requeueing its work"
+            );
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Numerics;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices.Virtio.Transport;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Targets;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Virtsim.Fuzz.Oracles;
@@ -67,7 +67,8 @@ public sealed class VirtioPciRegisterModel
     /// <summary>The features the driver accepted last: both driver_feature words, or the legacy GUEST_FEATURES when
     /// that was written after them (a transitional device has one feature set behind both interfaces; QEMU
     /// virtio_set_features).</summary>
-    public ulong DriverFeatures => _featuresFromLegacy ? _legacyFeatures : ((ulong)_driverWords[1] << 32) | _driverWords[0];
+    public ulong DriverFeatures =>
+        _featuresFromLegacy ? _legacyFeatures : ((ulong)_driverWords[1] << 32) | _driverWords[0];
 
     private uint _legacyFeatures;
     private bool _featuresFromLegacy;
@@ -111,8 +112,12 @@ public sealed class VirtioPciRegisterModel
         bool has = HasQueue;
         switch (offset)
         {
-            case L.CommonDeviceFeatureSelect: _deviceFeatureSelect = value; break;
-            case L.CommonDriverFeatureSelect: _driverFeatureSelect = value; break;
+            case L.CommonDeviceFeatureSelect:
+                _deviceFeatureSelect = value;
+                break;
+            case L.CommonDriverFeatureSelect:
+                _driverFeatureSelect = value;
+                break;
             case L.CommonDriverFeature:
                 if (_driverFeatureSelect <= 1 && (status & VirtioStatus.FeaturesOk) == 0)
                 {
@@ -120,19 +125,47 @@ public sealed class VirtioPciRegisterModel
                     _featuresFromLegacy = false;
                 }
                 break;
-            case L.CommonConfigMsixVector: _configVector = Usable(value); break;
-            case L.CommonQueueSelect:
-                if (value < VirtioPciTransport.QueueSelectMax) _queueSelect = (ushort)value;
+            case L.CommonConfigMsixVector:
+                _configVector = Usable(value);
                 break;
-            case L.CommonQueueMsixVector: if (has) _queueVectors[q] = Usable(value); break;
-            case L.CommonQueueEnable: if (has && value == 1) _enabled[q] = true; break;
-            case L.CommonQueueDesc: if (has) _desc[q] = Low(_desc[q], value); break;
-            case L.CommonQueueDesc + 4: if (has) _desc[q] = High(_desc[q], value); break;
-            case L.CommonQueueDriver: if (has) _driver[q] = Low(_driver[q], value); break;
-            case L.CommonQueueDriver + 4: if (has) _driver[q] = High(_driver[q], value); break;
-            case L.CommonQueueDevice: if (has) _device[q] = Low(_device[q], value); break;
-            case L.CommonQueueDevice + 4: if (has) _device[q] = High(_device[q], value); break;
-            default: break;
+            case L.CommonQueueSelect:
+                if (value < VirtioPciTransport.QueueSelectMax)
+                    _queueSelect = (ushort)value;
+                break;
+            case L.CommonQueueMsixVector:
+                if (has)
+                    _queueVectors[q] = Usable(value);
+                break;
+            case L.CommonQueueEnable:
+                if (has && value == 1)
+                    _enabled[q] = true;
+                break;
+            case L.CommonQueueDesc:
+                if (has)
+                    _desc[q] = Low(_desc[q], value);
+                break;
+            case L.CommonQueueDesc + 4:
+                if (has)
+                    _desc[q] = High(_desc[q], value);
+                break;
+            case L.CommonQueueDriver:
+                if (has)
+                    _driver[q] = Low(_driver[q], value);
+                break;
+            case L.CommonQueueDriver + 4:
+                if (has)
+                    _driver[q] = High(_driver[q], value);
+                break;
+            case L.CommonQueueDevice:
+                if (has)
+                    _device[q] = Low(_device[q], value);
+                break;
+            case L.CommonQueueDevice + 4:
+                if (has)
+                    _device[q] = High(_device[q], value);
+                break;
+            default:
+                break;
         }
     }
 
@@ -147,7 +180,9 @@ public sealed class VirtioPciRegisterModel
         uint? expect = offset switch
         {
             L.CommonDeviceFeatureSelect => _deviceFeatureSelect,
-            L.CommonDeviceFeature => _deviceFeatureSelect <= 1 ? (uint)(OfferedModern >> (32 * (int)_deviceFeatureSelect)) : 0,
+            L.CommonDeviceFeature => _deviceFeatureSelect <= 1
+                ? (uint)(OfferedModern >> (32 * (int)_deviceFeatureSelect))
+                : 0,
             L.CommonDriverFeatureSelect => _driverFeatureSelect,
             L.CommonDriverFeature => _driverFeatureSelect <= 1 ? _driverWords[_driverFeatureSelect] : 0,
             L.CommonConfigMsixVector => _configVector,
@@ -166,10 +201,16 @@ public sealed class VirtioPciRegisterModel
             L.CommonQueueDevice + 4 => has ? (uint)(_device[q] >> 32) : 0,
             _ => 0,
         };
-        if (offset == L.CommonQueueSize && has && size >= 2) return CheckQueueSize("common queue_size", (ushort)value, q);
-        if (expect is null) return true;
+        if (offset == L.CommonQueueSize && has && size >= 2)
+            return CheckQueueSize("common queue_size", (ushort)value, q);
+        if (expect is null)
+            return true;
         uint e = Truncate(expect.Value, size);
-        return Check(e == value, "transport/common-readback", $"common config read of {size} bytes at 0x{offset:x2} returned 0x{value:x}, the driver's writes say 0x{e:x} (VIRTIO 1.2 §4.1.4.3)");
+        return Check(
+            e == value,
+            "transport/common-readback",
+            $"common config read of {size} bytes at 0x{offset:x2} returned 0x{value:x}, the driver's writes say 0x{e:x} (VIRTIO 1.2 §4.1.4.3)"
+        );
     }
 
     /// <summary>A write piece to the legacy registers below the device-config offset (QEMU virtio_ioport_write). Resets
@@ -186,13 +227,15 @@ public sealed class VirtioPciRegisterModel
                 }
                 break;
             case L.LegacyQueueSel:
-                if (value < VirtioPciTransport.QueueSelectMax) _queueSelect = (ushort)value;
+                if (value < VirtioPciTransport.QueueSelectMax)
+                    _queueSelect = (ushort)value;
                 break;
             case L.LegacyConfigVector when msixEnabled:
                 _configVector = Usable(value & 0xFFFF);
                 break;
             case L.LegacyQueueVector when msixEnabled:
-                if (HasQueue) _queueVectors[_queueSelect] = Usable(value & 0xFFFF);
+                if (HasQueue)
+                    _queueVectors[_queueSelect] = Usable(value & 0xFFFF);
                 break;
             default:
                 break;
@@ -213,17 +256,26 @@ public sealed class VirtioPciRegisterModel
             L.LegacyQueueVector when msixEnabled => has ? _queueVectors[_queueSelect] : L.NoVector,
             _ => uint.MaxValue,
         };
-        if (offset == L.LegacyQueueNum && has && size >= 2) return CheckQueueSize("legacy QUEUE_NUM", (ushort)value, _queueSelect);
-        if (expect is null) return true;
+        if (offset == L.LegacyQueueNum && has && size >= 2)
+            return CheckQueueSize("legacy QUEUE_NUM", (ushort)value, _queueSelect);
+        if (expect is null)
+            return true;
         uint e = Truncate(expect.Value, size);
-        return Check(e == value, "transport/legacy-readback", $"legacy register read of {size} bytes at {offset} returned 0x{value:x}, the driver's writes say 0x{e:x} (VIRTIO 1.2 §4.1.4.8)");
+        return Check(
+            e == value,
+            "transport/legacy-readback",
+            $"legacy register read of {size} bytes at {offset} returned 0x{value:x}, the driver's writes say 0x{e:x} (VIRTIO 1.2 §4.1.4.8)"
+        );
     }
 
     /// <summary>§4.1.4.3.2 / §2.7: a present queue's size is a power of two (split ring) and at most its
     /// maximum.</summary>
     private bool CheckQueueSize(string register, ushort value, int queue) =>
-        Check(value != 0 && BitOperations.IsPow2(value) && value <= _queueMaxSizes[queue], "transport/queue-size",
-            $"{register} of queue {queue} reads {value}: not a power of two in 1..{_queueMaxSizes[queue]} (VIRTIO 1.2 §2.7, §4.1.4.3)");
+        Check(
+            value != 0 && BitOperations.IsPow2(value) && value <= _queueMaxSizes[queue],
+            "transport/queue-size",
+            $"{register} of queue {queue} reads {value}: not a power of two in 1..{_queueMaxSizes[queue]} (VIRTIO 1.2 §2.7, §4.1.4.3)"
+        );
 
     /// <summary>
     /// The status rules around one driver write of <paramref name="written"/>, given the status read just before
@@ -239,38 +291,80 @@ public sealed class VirtioPciRegisterModel
         const VirtioStatus nr = VirtioStatus.DeviceNeedsReset;
         if (written == VirtioStatus.None)
         {
-            return Check(after == VirtioStatus.None, "transport/reset-status", $"status reads 0x{(byte)after:x2} after the driver wrote 0 (VIRTIO 1.2 §2.4: reset)");
+            return Check(
+                after == VirtioStatus.None,
+                "transport/reset-status",
+                $"status reads 0x{(byte)after:x2} after the driver wrote 0 (VIRTIO 1.2 §2.4: reset)"
+            );
         }
         if ((after & nr) != 0 && (before & nr) == 0 && !deviceRan)
         {
-            return Check(false, "transport/needs-reset-from-driver", $"status reads 0x{(byte)after:x2} (DEVICE_NEEDS_RESET) right after the driver wrote 0x{(byte)written:x2} over 0x{(byte)before:x2}: only the device sets it (VIRTIO 1.2 §2.1.1)");
+            return Check(
+                false,
+                "transport/needs-reset-from-driver",
+                $"status reads 0x{(byte)after:x2} (DEVICE_NEEDS_RESET) right after the driver wrote 0x{(byte)written:x2} over 0x{(byte)before:x2}: only the device sets it (VIRTIO 1.2 §2.1.1)"
+            );
         }
         bool settingFeaturesOk = (before & VirtioStatus.FeaturesOk) == 0 && (written & VirtioStatus.FeaturesOk) != 0;
         ulong features = DriverFeatures;
         bool modern = (features & (1UL << 32)) != 0;
         if (settingFeaturesOk && modern && (features & ~OfferedModern) != 0)
         {
-            return Check((after & VirtioStatus.FeaturesOk) == 0, "transport/features-ok-kept",
-                $"FEATURES_OK reads set after the driver accepted 0x{features:x16}, which has bits the device never offered (0x{features & ~OfferedModern:x16}; VIRTIO 1.2 §2.2.2, §3.1.1 step 6)");
+            return Check(
+                (after & VirtioStatus.FeaturesOk) == 0,
+                "transport/features-ok-kept",
+                $"FEATURES_OK reads set after the driver accepted 0x{features:x16}, which has bits the device never offered (0x{features & ~OfferedModern:x16}; VIRTIO 1.2 §2.2.2, §3.1.1 step 6)"
+            );
         }
-        if (settingFeaturesOk && (after & VirtioStatus.FeaturesOk) == 0) return true; // a refusal (ValidateFeatures) is the device's right
-        return Check((after & ~nr) == (written & ~nr), "transport/status-readback", $"status reads 0x{(byte)after:x2} after the driver wrote 0x{(byte)written:x2} (VIRTIO 1.2 §2.1)");
+        if (settingFeaturesOk && (after & VirtioStatus.FeaturesOk) == 0)
+            return true; // a refusal (ValidateFeatures) is the device's right
+        return Check(
+            (after & ~nr) == (written & ~nr),
+            "transport/status-readback",
+            $"status reads 0x{(byte)after:x2} after the driver wrote 0x{(byte)written:x2} (VIRTIO 1.2 §2.1)"
+        );
     }
 
     /// <summary>After a reset: status 0, ISR 0 (§2.4), every queue disabled at its maximum size (§4.1.4.3.2 "On
     /// reset, specifies the maximum queue size").</summary>
     public bool AfterReset(VirtioStatus status, int queue, ushort queueSize, uint queueEnable)
     {
-        if (!Check(status == VirtioStatus.None, "transport/reset-status", $"status reads 0x{(byte)status:x2} after a reset (VIRTIO 1.2 §2.4)")) return false;
-        if (!Check(queueEnable == 0, "transport/reset-queue-enabled", $"queue {queue} reads queue_enable {queueEnable} after a reset (VIRTIO 1.2 §4.1.4.3.2)")) return false;
-        return Check(queueSize == _queueMaxSizes[queue], "transport/reset-queue-size", $"queue {queue} reads queue_size {queueSize} after a reset, not its maximum {_queueMaxSizes[queue]} (VIRTIO 1.2 §4.1.4.3)");
+        if (
+            !Check(
+                status == VirtioStatus.None,
+                "transport/reset-status",
+                $"status reads 0x{(byte)status:x2} after a reset (VIRTIO 1.2 §2.4)"
+            )
+        )
+            return false;
+        if (
+            !Check(
+                queueEnable == 0,
+                "transport/reset-queue-enabled",
+                $"queue {queue} reads queue_enable {queueEnable} after a reset (VIRTIO 1.2 §4.1.4.3.2)"
+            )
+        )
+            return false;
+        return Check(
+            queueSize == _queueMaxSizes[queue],
+            "transport/reset-queue-size",
+            $"queue {queue} reads queue_size {queueSize} after a reset, not its maximum {_queueMaxSizes[queue]} (VIRTIO 1.2 §4.1.4.3)"
+        );
     }
 
     /// <summary>ISR read clears it (VIRTIO 1.2 §4.1.4.5.1): a second read right after the first reads 0, and INTx is
     /// deasserted (QEMU pci_irq_deassert).</summary>
     public bool IsrReadTwice(uint first, uint second, bool intxAsserted) =>
-        Check(second == 0, "transport/isr-not-cleared", $"ISR read 0x{first:x2} and then 0x{second:x2} with nothing in between: reading must clear it (VIRTIO 1.2 §4.1.4.5.1)") &&
-        Check(!intxAsserted, "transport/intx-after-isr-read", $"INTx still asserted after the driver read ISR 0x{first:x2} (VIRTIO 1.2 §4.1.5.3, QEMU pci_irq_deassert)");
+        Check(
+            second == 0,
+            "transport/isr-not-cleared",
+            $"ISR read 0x{first:x2} and then 0x{second:x2} with nothing in between: reading must clear it (VIRTIO 1.2 §4.1.4.5.1)"
+        )
+        && Check(
+            !intxAsserted,
+            "transport/intx-after-isr-read",
+            $"INTx still asserted after the driver read ISR 0x{first:x2} (VIRTIO 1.2 §4.1.5.3, QEMU pci_irq_deassert)"
+        );
 
     private byte _lastGeneration;
     private uint _lastConfig;
@@ -287,10 +381,14 @@ public sealed class VirtioPciRegisterModel
     /// </summary>
     public bool ConfigSnapshot(byte generationBefore, uint config, byte generationAfter)
     {
-        if (generationBefore != generationAfter) return true;
+        if (generationBefore != generationAfter)
+            return true;
         bool ok = !_haveConfig || _lastGeneration != generationAfter || _lastConfig == config;
-        bool result = Check(ok, "transport/config-changed-same-generation",
-            $"device config changed from 0x{_lastConfig:x8} to 0x{config:x8} while config_generation stayed {generationAfter} (VIRTIO 1.2 §4.1.4.3.1)");
+        bool result = Check(
+            ok,
+            "transport/config-changed-same-generation",
+            $"device config changed from 0x{_lastConfig:x8} to 0x{config:x8} while config_generation stayed {generationAfter} (VIRTIO 1.2 §4.1.4.3.1)"
+        );
         _lastGeneration = generationAfter;
         _lastConfig = config;
         _haveConfig = true;
@@ -299,7 +397,8 @@ public sealed class VirtioPciRegisterModel
 
     private bool Check(bool condition, string site, string message)
     {
-        if (!condition) Context?.Report(Oracle, site, message);
+        if (!condition)
+            Context?.Report(Oracle, site, message);
         return condition;
     }
 

@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using Virtsim.Fuzz.Targets;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -41,9 +41,10 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private const ushort FlagIndirect = 4;
 
     private readonly int _sizeMax;
-    private readonly int[] _fetched;      // per head: fetches not yet completed
-    private readonly ulong[] _written;    // per head: bytes the device wrote into its writable buffers
-    private readonly ulong[] _offered;    // per head: most writable bytes one walk of its chain sums, repeats counted
+    private readonly int[] _fetched; // per head: fetches not yet completed
+    private readonly ulong[] _written; // per head: bytes the device wrote into its writable buffers
+    private readonly ulong[] _offered; // per head: most writable bytes one walk of its chain sums, repeats counted
+
     // Per used-ring slot: the id and len the device last stored there (bit 0 / bit 1 of _usedKnown) since the slot was
     // last published. A guest store over the slot between the device's fill and its used.idx store (an interleaving
     // point, or rings that overlap) is the guest's doing: publication is judged on the device's values.
@@ -51,10 +52,10 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private readonly uint[] _usedLen;
     private readonly byte[] _usedKnown;
     private readonly Chain[] _chains;
-    private readonly int[] _live;         // heads with _fetched > 0
+    private readonly int[] _live; // heads with _fetched > 0
     private int _liveCount;
     private int _inFlight;
-    private int _walkStamp;               // one per walk (and per indirect pass), for RangeList.Add's repeat check
+    private int _walkStamp; // one per walk (and per indirect pass), for RangeList.Add's repeat check
 
     private GuestMemory? _memory;
     private int _size;
@@ -66,7 +67,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
 
     public VirtqueueChecker(int sizeMax)
     {
-        if (sizeMax <= 0 || sizeMax > 32768) throw new ArgumentOutOfRangeException(nameof(sizeMax), "queue size must be in 1..32768");
+        if (sizeMax <= 0 || sizeMax > 32768)
+            throw new ArgumentOutOfRangeException(nameof(sizeMax), "queue size must be in 1..32768");
         _sizeMax = sizeMax;
         _fetched = new int[sizeMax];
         _written = new ulong[sizeMax];
@@ -75,7 +77,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
         _usedLen = new uint[sizeMax];
         _usedKnown = new byte[sizeMax];
         _chains = new Chain[sizeMax];
-        for (int i = 0; i < sizeMax; i++) _chains[i] = new Chain();
+        for (int i = 0; i < sizeMax; i++)
+            _chains[i] = new Chain();
         _live = new int[sizeMax];
     }
 
@@ -99,13 +102,19 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>True when this queue's rings or readable buffers and tables in flight cover the read.</summary>
     public bool AllowsRead(ulong address, ulong length)
     {
-        if (!Active) return false;
-        if (_availRing.Contains(address, length) || _descTable.Contains(address, length)
-            || _usedRing.Contains(address, length)) return true;
+        if (!Active)
+            return false;
+        if (
+            _availRing.Contains(address, length)
+            || _descTable.Contains(address, length)
+            || _usedRing.Contains(address, length)
+        )
+            return true;
         for (int i = 0; i < _liveCount; i++)
         {
             Chain c = _chains[_live[i]];
-            if (c.Readable.AnyContains(address, length) || c.Tables.AnyContains(address, length)) return true;
+            if (c.Readable.AnyContains(address, length) || c.Tables.AnyContains(address, length))
+                return true;
         }
         return false;
     }
@@ -113,11 +122,14 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>True when this queue's used ring or writable buffers in flight cover the write.</summary>
     public bool AllowsWrite(ulong address, ulong length)
     {
-        if (!Active) return false;
-        if (_usedRing.Contains(address, length)) return true;
+        if (!Active)
+            return false;
+        if (_usedRing.Contains(address, length))
+            return true;
         for (int i = 0; i < _liveCount; i++)
         {
-            if (_chains[_live[i]].Writable.AnyContains(address, length)) return true;
+            if (_chains[_live[i]].Writable.AnyContains(address, length))
+                return true;
         }
         return false;
     }
@@ -137,10 +149,21 @@ public sealed class VirtqueueChecker : IMemoryObserver
 
     /// <summary>Starts checking a live queue (queue enable / DRIVER_OK): forgets every chain in flight.
     /// <paramref name="usedIdx"/> is the used.idx the device starts from (0 after reset, or a restored base).</summary>
-    public void Configure(GuestMemory memory, ulong descTable, ulong availRing, ulong usedRing, int size, ushort usedIdx = 0)
+    public void Configure(
+        GuestMemory memory,
+        ulong descTable,
+        ulong availRing,
+        ulong usedRing,
+        int size,
+        ushort usedIdx = 0
+    )
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (size <= 0 || size > _sizeMax || (size & (size - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(size), "queue size must be a power of two within the checker's maximum");
+        if (size <= 0 || size > _sizeMax || (size & (size - 1)) != 0)
+            throw new ArgumentOutOfRangeException(
+                nameof(size),
+                "queue size must be a power of two within the checker's maximum"
+            );
         Clear();
         _memory = memory;
         _size = size;
@@ -160,7 +183,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// virtio_queue_update_used_idx / virtio_load do the same. Chains in flight stay in flight.</summary>
     public void RebaseUsedIdx()
     {
-        if (!Active || !_memory!.TryGetSpan(new GuestAddress(_usedIdxAddr), 2, out Span<byte> raw)) return;
+        if (!Active || !_memory!.TryGetSpan(new GuestAddress(_usedIdxAddr), 2, out Span<byte> raw))
+            return;
         _usedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
     }
 
@@ -192,7 +216,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     /// chain).</summary>
     public bool Covers(int head, ulong address, ulong length, bool writable)
     {
-        if ((uint)head >= (uint)_size || _fetched[head] == 0) return false;
+        if ((uint)head >= (uint)_size || _fetched[head] == 0)
+            return false;
         Chain c = _chains[head];
         return writable ? c.Writable.AnyContains(address, length) : c.Readable.AnyContains(address, length);
     }
@@ -202,30 +227,37 @@ public sealed class VirtqueueChecker : IMemoryObserver
 
     public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor != MemoryActor.Device || !Active) return;
+        if (actor != MemoryActor.Device || !Active)
+            return;
         ulong a = address.Value;
         ulong len = (ulong)data.Length;
-        if (len == DescSize) DescriptorSizedReads++;
+        if (len == DescSize)
+            DescriptorSizedReads++;
         if (_availRing.Contains(a, len))
         {
             // An available-ring entry read is the device taking a head (QEMU virtqueue_get_head, vhost get_user(head)).
             ulong off = a - _availRing.Start;
-            if (len == 2 && off >= 4 && off < 4 + (2UL * (ulong)_size)) Fetch(BinaryPrimitives.ReadUInt16LittleEndian(data));
+            if (len == 2 && off >= 4 && off < 4 + (2UL * (ulong)_size))
+                Fetch(BinaryPrimitives.ReadUInt16LittleEndian(data));
             return;
         }
-        if (_descTable.Contains(a, len) || _usedRing.Contains(a, len)) return;
+        if (_descTable.Contains(a, len) || _usedRing.Contains(a, len))
+            return;
         for (int i = 0; i < _liveCount; i++)
         {
             Chain c = _chains[_live[i]];
-            if (c.Readable.AnyContains(a, len) || c.Tables.AnyContains(a, len)) return;
+            if (c.Readable.AnyContains(a, len) || c.Tables.AnyContains(a, len))
+                return;
         }
-        if (Peer is not null && Peer.AllowsRead(a, len)) return;
+        if (Peer is not null && Peer.AllowsRead(a, len))
+            return;
         ReportRead(a, len);
     }
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor != MemoryActor.Device || !Active) return;
+        if (actor != MemoryActor.Device || !Active)
+            return;
         ulong a = address.Value;
         ulong len = (ulong)data.Length;
         bool allowed = _usedRing.Contains(a, len);
@@ -239,14 +271,18 @@ public sealed class VirtqueueChecker : IMemoryObserver
                 _written[h] = Math.Min(_written[h] + len, uint.MaxValue + 1UL);
             }
         }
-        if (!allowed && !(Peer?.AllowsWrite(a, len) ?? false)) ReportWrite(a, len);
-        if (_usedRing.Overlap(a, len) > 0) NoteUsedEntries(a, data);
+        if (!allowed && !(Peer?.AllowsWrite(a, len) ?? false))
+            ReportWrite(a, len);
+        if (_usedRing.Overlap(a, len) > 0)
+            NoteUsedEntries(a, data);
         // A device store into a descriptor table (rings that overlap) changes chains the device may walk next: the
         // walk it does after its own avail_event store must be judged on what it then reads, so walk again (union).
-        if (_descTable.Overlap(a, len) > 0 || TablesOverlap(a, len)) RewalkLive();
+        if (_descTable.Overlap(a, len) > 0 || TablesOverlap(a, len))
+            RewalkLive();
         // used.idx published: a le16 store to the field (QEMU virtqueue_split_flush, vhost's put_user(used->idx)). A
         // wider store over it is a writable buffer that overlaps the used ring: the guest's doing, not a publication.
-        if (a == _usedIdxAddr && len == 2) Publish(BinaryPrimitives.ReadUInt16LittleEndian(data));
+        if (a == _usedIdxAddr && len == 2)
+            Publish(BinaryPrimitives.ReadUInt16LittleEndian(data));
     }
 
     private bool TablesOverlap(ulong a, ulong len)
@@ -256,7 +292,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
             RangeList tables = _chains[_live[i]].Tables;
             for (int t = 0; t < tables.Count; t++)
             {
-                if (tables[t].Overlap(a, len) > 0) return true;
+                if (tables[t].Overlap(a, len) > 0)
+                    return true;
             }
         }
         return false;
@@ -272,13 +309,15 @@ public sealed class VirtqueueChecker : IMemoryObserver
             WalkChain(_live[i]);
             // The store changed the chain after the device took it: QEMU virtqueue_split_pop copied the descriptors
             // into the element at pop time, so the union now holds buffers that device never used (not plain).
-            if (c.Readable.Count + c.Writable.Count + c.Tables.Count != before) c.RewrittenInFlight = true;
+            if (c.Readable.Count + c.Writable.Count + c.Tables.Count != before)
+                c.RewrittenInFlight = true;
         }
     }
 
     private void Fetch(ushort head)
     {
-        if (head >= _size) return; // the device will refuse it (QEMU "Guest says index %u is available")
+        if (head >= _size)
+            return; // the device will refuse it (QEMU "Guest says index %u is available")
         if (_fetched[head]++ == 0)
         {
             _live[_liveCount++] = head;
@@ -295,34 +334,59 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private void Publish(ushort newIdx)
     {
         int distance = Narrow.ToUInt16Wrapping(newIdx - _usedIdx);
-        if (distance == 0) return;
+        if (distance == 0)
+            return;
         if (distance > _inFlight)
         {
-            Report(UsedRingOracle, "used-ring/idx-beyond-completions", $"used.idx moved from {_usedIdx} to {newIdx} ({distance} entries) with {_inFlight} chains in flight (VIRTIO 1.2 §2.7.8: used.idx advances by the entries added)");
+            Report(
+                UsedRingOracle,
+                "used-ring/idx-beyond-completions",
+                $"used.idx moved from {_usedIdx} to {newIdx} ({distance} entries) with {_inFlight} chains in flight (VIRTIO 1.2 §2.7.8: used.idx advances by the entries added)"
+            );
             _usedIdx = newIdx;
             return;
         }
         for (int k = 0; k < distance; k++)
         {
             int slot = unchecked((ushort)(_usedIdx + k)) & (_size - 1);
-            if (!_memory!.TryGetSpan(new GuestAddress(_usedRing.Start + 4 + (8UL * (ulong)slot)), 8, out Span<byte> entry)) continue;
+            if (
+                !_memory!.TryGetSpan(
+                    new GuestAddress(_usedRing.Start + 4 + (8UL * (ulong)slot)),
+                    8,
+                    out Span<byte> entry
+                )
+            )
+                continue;
             byte known = _usedKnown[slot];
             _usedKnown[slot] = 0;
             uint id = (known & 1) != 0 ? _usedId[slot] : BinaryPrimitives.ReadUInt32LittleEndian(entry);
             uint len = (known & 2) != 0 ? _usedLen[slot] : BinaryPrimitives.ReadUInt32LittleEndian(entry[4..]);
             if (id >= (uint)_size || _fetched[id] == 0)
             {
-                Report(UsedRingOracle, "used-ring/id-not-in-flight", $"used entry {unchecked((ushort)(_usedIdx + k))} has id {id}, which is not a head the device fetched and has not completed (VIRTIO 1.2 §2.7.8: id is the head of a used descriptor chain)");
+                Report(
+                    UsedRingOracle,
+                    "used-ring/id-not-in-flight",
+                    $"used entry {unchecked((ushort)(_usedIdx + k))} has id {id}, which is not a head the device fetched and has not completed (VIRTIO 1.2 §2.7.8: id is the head of a used descriptor chain)"
+                );
                 continue;
             }
             if (UsedLenRule == UsedLenRule.Offered)
             {
                 ulong offered = _offered[id];
-                if (len > offered) Report(UsedRingOracle, "used-ring/len-exceeds-offered", $"used entry for head {id} says len {len} but its chain offers only {offered} writable bytes (VIRTIO 1.2 §2.7.8.2)");
+                if (len > offered)
+                    Report(
+                        UsedRingOracle,
+                        "used-ring/len-exceeds-offered",
+                        $"used entry for head {id} says len {len} but its chain offers only {offered} writable bytes (VIRTIO 1.2 §2.7.8.2)"
+                    );
             }
             else if (len > _written[id])
             {
-                Report(UsedRingOracle, "used-ring/len-exceeds-written", $"used entry for head {id} says len {len} but the device wrote {_written[id]} bytes into its writable buffers (VIRTIO 1.2 §2.7.8.2: the device MUST write at least len bytes)");
+                Report(
+                    UsedRingOracle,
+                    "used-ring/len-exceeds-written",
+                    $"used entry for head {id} says len {len} but the device wrote {_written[id]} bytes into its writable buffers (VIRTIO 1.2 §2.7.8.2: the device MUST write at least len bytes)"
+                );
             }
             CompletionObserver?.OnCompleted((int)id, len, _chains[id].Readable, _chains[id].Writable, IsPlain((int)id));
             Complete((int)id);
@@ -348,7 +412,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private void NoteField(ulong a, ReadOnlySpan<byte> data, ulong field, int slot, byte bit, uint[] values)
     {
         ulong end = a + (ulong)data.Length;
-        if (field + 4 <= a || field >= end) return;
+        if (field + 4 <= a || field >= end)
+            return;
         if (a <= field && field + 4 <= end)
         {
             values[slot] = BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(field - a)..]);
@@ -365,7 +430,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private bool IsPlain(int head)
     {
         Chain c = _chains[head];
-        if (_fetched[head] != 1 || c.Tables.Count != 0 || c.RepeatsBuffer || c.RewrittenInFlight) return false;
+        if (_fetched[head] != 1 || c.Tables.Count != 0 || c.RepeatsBuffer || c.RewrittenInFlight)
+            return false;
         return !OverlapsRings(c.Readable) && !OverlapsRings(c.Writable);
     }
 
@@ -374,7 +440,12 @@ public sealed class VirtqueueChecker : IMemoryObserver
         for (int i = 0; i < list.Count; i++)
         {
             GuestRange r = list[i];
-            if (_descTable.Overlap(r.Start, r.Length) > 0 || _availRing.Overlap(r.Start, r.Length) > 0 || _usedRing.Overlap(r.Start, r.Length) > 0) return true;
+            if (
+                _descTable.Overlap(r.Start, r.Length) > 0
+                || _availRing.Overlap(r.Start, r.Length) > 0
+                || _usedRing.Overlap(r.Start, r.Length) > 0
+            )
+                return true;
         }
         return false;
     }
@@ -382,13 +453,15 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private void Complete(int head)
     {
         _inFlight--;
-        if (--_fetched[head] > 0) return;
+        if (--_fetched[head] > 0)
+            return;
         _written[head] = 0;
         _offered[head] = 0;
         _chains[head].Clear();
         for (int i = 0; i < _liveCount; i++)
         {
-            if (_live[i] != head) continue;
+            if (_live[i] != head)
+                continue;
             _live[i] = _live[--_liveCount];
             break;
         }
@@ -410,7 +483,16 @@ public sealed class VirtqueueChecker : IMemoryObserver
         int i = head;
         for (int n = 0; n < _size && (uint)i < (uint)_size; n++)
         {
-            if (!ReadDesc(_descTable.Start + ((ulong)i * DescSize), out ulong addr, out uint len, out ushort flags, out ushort next)) return writable;
+            if (
+                !ReadDesc(
+                    _descTable.Start + ((ulong)i * DescSize),
+                    out ulong addr,
+                    out uint len,
+                    out ushort flags,
+                    out ushort next
+                )
+            )
+                return writable;
             if ((flags & FlagIndirect) != 0)
             {
                 chain.Tables.Add(new GuestRange(addr, len));
@@ -420,7 +502,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
             {
                 writable = SaturatingAdd(writable, AddBuffer(chain, addr, len, flags, stamp));
             }
-            if ((flags & FlagNext) == 0) return writable;
+            if ((flags & FlagNext) == 0)
+                return writable;
             i = next;
         }
         return writable;
@@ -447,13 +530,25 @@ public sealed class VirtqueueChecker : IMemoryObserver
         int i = 0;
         for (int n = 0; n < entries && i < entries; n++)
         {
-            if (table > ulong.MaxValue - ((ulong)i * DescSize)) return writable;
-            if (!ReadDesc(table + ((ulong)i * DescSize), out ulong addr, out uint blen, out ushort flags, out ushort next)) return writable;
+            if (table > ulong.MaxValue - ((ulong)i * DescSize))
+                return writable;
+            if (
+                !ReadDesc(
+                    table + ((ulong)i * DescSize),
+                    out ulong addr,
+                    out uint blen,
+                    out ushort flags,
+                    out ushort next
+                )
+            )
+                return writable;
             writable = SaturatingAdd(writable, AddBuffer(chain, addr, blen, flags, stamp));
             // Nested indirect (VIRTIO 1.2 §2.7.5.3.1 MUST NOT): QEMU maps it as a buffer, vhost refuses; allow reading
             // it.
-            if ((flags & FlagIndirect) != 0) chain.Tables.Add(new GuestRange(addr, blen));
-            if ((flags & FlagNext) == 0) return writable;
+            if ((flags & FlagIndirect) != 0)
+                chain.Tables.Add(new GuestRange(addr, blen));
+            if ((flags & FlagNext) == 0)
+                return writable;
             i = sequential ? i + 1 : next;
         }
         return writable;
@@ -465,7 +560,8 @@ public sealed class VirtqueueChecker : IMemoryObserver
     {
         bool writable = (flags & FlagWrite) != 0;
         RangeList list = writable ? chain.Writable : chain.Readable;
-        if (!list.Add(new GuestRange(addr, len), stamp)) chain.RepeatsBuffer = true;
+        if (!list.Add(new GuestRange(addr, len), stamp))
+            chain.RepeatsBuffer = true;
         return writable ? len : 0;
     }
 
@@ -474,7 +570,10 @@ public sealed class VirtqueueChecker : IMemoryObserver
         // Unobserved host read: the checker's own look must not count as a device access.
         if (!_memory!.TryGetSpan(new GuestAddress(at), DescSize, out Span<byte> raw))
         {
-            addr = 0; len = 0; flags = 0; next = 0;
+            addr = 0;
+            len = 0;
+            flags = 0;
+            next = 0;
             return false;
         }
         addr = BinaryPrimitives.ReadUInt64LittleEndian(raw);
@@ -488,14 +587,29 @@ public sealed class VirtqueueChecker : IMemoryObserver
     private void ReportRead(ulong a, ulong len)
     {
         bool writable = false;
-        for (int i = 0; i < _liveCount; i++) writable |= _chains[_live[i]].Writable.AnyContains(a, len);
-        if (writable) Report(PermissionOracle, "permission/read-of-writable-buffer", $"device read {len} bytes at 0x{a:x}, inside a device-writable buffer (VIRTIO 1.2 §2.7.4: write-only for the device)");
-        else Report(PermissionOracle, "permission/read-outside-chain", $"device read {len} bytes at 0x{a:x}, outside the rings and the readable buffers of every chain in flight ({_inFlight})");
+        for (int i = 0; i < _liveCount; i++)
+            writable |= _chains[_live[i]].Writable.AnyContains(a, len);
+        if (writable)
+            Report(
+                PermissionOracle,
+                "permission/read-of-writable-buffer",
+                $"device read {len} bytes at 0x{a:x}, inside a device-writable buffer (VIRTIO 1.2 §2.7.4: write-only for the device)"
+            );
+        else
+            Report(
+                PermissionOracle,
+                "permission/read-outside-chain",
+                $"device read {len} bytes at 0x{a:x}, outside the rings and the readable buffers of every chain in flight ({_inFlight})"
+            );
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReportWrite(ulong a, ulong len) =>
-        Report(PermissionOracle, "permission/write-outside-writable-buffers", $"device wrote {len} bytes at 0x{a:x}, outside the used ring and the writable buffers of every chain in flight ({_inFlight}) (VIRTIO 1.2 §2.7.4, §2.7.8.2)");
+        Report(
+            PermissionOracle,
+            "permission/write-outside-writable-buffers",
+            $"device wrote {len} bytes at 0x{a:x}, outside the used ring and the writable buffers of every chain in flight ({_inFlight}) (VIRTIO 1.2 §2.7.4, §2.7.8.2)"
+        );
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Report(string oracle, string site, string message)

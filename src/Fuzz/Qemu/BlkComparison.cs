@@ -20,12 +20,21 @@ public static class BlkComparison
     /// <summary>Differing offsets listed in a detail at most.</summary>
     public const int OffsetsListedMax = 8;
 
-    public static List<BlkDifference> Compare(BlkObservation model, BlkObservation qemu, (ulong Address, int Size)? usedRing)
+    public static List<BlkDifference> Compare(
+        BlkObservation model,
+        BlkObservation qemu,
+        (ulong Address, int Size)? usedRing
+    )
     {
         var d = new List<BlkDifference>();
         if (model.Broken != qemu.Broken)
         {
-            d.Add(new(Broken, $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU {(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"));
+            d.Add(
+                new(
+                    Broken,
+                    $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU {(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"
+                )
+            );
         }
         ulong usedStart = usedRing?.Address ?? ulong.MaxValue;
         ulong usedEnd = usedRing is { } u ? u.Address + 4 + (8UL * (ulong)u.Size) + 2 : 0;
@@ -33,29 +42,51 @@ public static class BlkComparison
         var otherOffsets = new List<int>();
         for (int i = 0; i < model.Memory.Length; i++)
         {
-            if (model.Memory[i] == qemu.Memory[i]) continue;
-            if ((ulong)i >= usedStart && (ulong)i < usedEnd) usedOffsets.Add(i);
-            else otherOffsets.Add(i);
+            if (model.Memory[i] == qemu.Memory[i])
+                continue;
+            if ((ulong)i >= usedStart && (ulong)i < usedEnd)
+                usedOffsets.Add(i);
+            else
+                otherOffsets.Add(i);
         }
         if (usedOffsets.Count > 0 && usedRing is { } ur)
         {
-            d.Add(new(UsedRing, $"model {VirtioBlkLockstep.DescribeUsed(model.Memory, ur.Address, ur.Size)}, QEMU {VirtioBlkLockstep.DescribeUsed(qemu.Memory, ur.Address, ur.Size)}"));
+            d.Add(
+                new(
+                    UsedRing,
+                    $"model {VirtioBlkLockstep.DescribeUsed(model.Memory, ur.Address, ur.Size)}, QEMU {VirtioBlkLockstep.DescribeUsed(qemu.Memory, ur.Address, ur.Size)}"
+                )
+            );
         }
-        if (otherOffsets.Count > 0) d.Add(new(GuestMemory, Bytes(otherOffsets, model.Memory, qemu.Memory), otherOffsets));
+        if (otherOffsets.Count > 0)
+            d.Add(new(GuestMemory, Bytes(otherOffsets, model.Memory, qemu.Memory), otherOffsets));
         var diskOffsets = new List<int>();
         for (int i = 0; i < model.Disk.Length && diskOffsets.Count <= OffsetsListedMax; i++)
         {
-            if (model.Disk[i] != qemu.Disk[i]) diskOffsets.Add(i);
+            if (model.Disk[i] != qemu.Disk[i])
+                diskOffsets.Add(i);
         }
-        if (diskOffsets.Count > 0) d.Add(new(Disk, Bytes(diskOffsets, model.Disk, qemu.Disk)));
-        if (model.DeviceStatus != qemu.DeviceStatus) d.Add(new(DeviceStatus, $"model 0x{model.DeviceStatus:x2}, QEMU 0x{qemu.DeviceStatus:x2}"));
-        if (model.Isr != qemu.Isr) d.Add(new(Isr, $"model 0x{model.Isr:x2}, QEMU 0x{qemu.Isr:x2}"));
+        if (diskOffsets.Count > 0)
+            d.Add(new(Disk, Bytes(diskOffsets, model.Disk, qemu.Disk)));
+        if (model.DeviceStatus != qemu.DeviceStatus)
+            d.Add(new(DeviceStatus, $"model 0x{model.DeviceStatus:x2}, QEMU 0x{qemu.DeviceStatus:x2}"));
+        if (model.Isr != qemu.Isr)
+            d.Add(new(Isr, $"model 0x{model.Isr:x2}, QEMU 0x{qemu.Isr:x2}"));
         return d;
     }
 
     private static string Bytes(List<int> offsets, byte[] model, byte[] qemu) =>
-        $"{offsets.Count} byte(s) differ, first at " + string.Join(", ", offsets.Take(OffsetsListedMax).Select(o => string.Create(CultureInfo.InvariantCulture, $"0x{o:x} model {model[o]:x2} QEMU {qemu[o]:x2}")));
+        $"{offsets.Count} byte(s) differ, first at "
+        + string.Join(
+            ", ",
+            offsets
+                .Take(OffsetsListedMax)
+                .Select(o =>
+                    string.Create(CultureInfo.InvariantCulture, $"0x{o:x} model {model[o]:x2} QEMU {qemu[o]:x2}")
+                )
+        );
 
     /// <summary>Is <paramref name="offset"/> inside the data buffer area the guest actor hands out?</summary>
-    public static bool InBufferArea(int offset) => (ulong)offset >= RingInput.BufferBase && (ulong)offset < RingInput.BufferBase + RingInput.BufferAreaSize;
+    public static bool InBufferArea(int offset) =>
+        (ulong)offset >= RingInput.BufferBase && (ulong)offset < RingInput.BufferBase + RingInput.BufferAreaSize;
 }

@@ -7,7 +7,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// </summary>
 public sealed class BlkObservation : LockstepObservation
 {
-    public BlkObservation(int memoryBytes, int diskBytes) : base(memoryBytes) => Disk = new byte[diskBytes];
+    public BlkObservation(int memoryBytes, int diskBytes)
+        : base(memoryBytes) => Disk = new byte[diskBytes];
 
     public byte[] Disk { get; }
 }

@@ -1,6 +1,6 @@
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Blk;
 using Sim.Spec.Blk;
+using Virtsim.Fuzz.Targets.Rings;
 
 namespace Virtsim.Fuzz.Qemu;
 
@@ -39,15 +39,26 @@ public static class BlkSeeds
             .Op(RingInput.OpWriteIndirectDesc, 0, Header, 0, 15, Next, 1, 0)
             .Op(RingInput.OpWriteIndirectDesc, 0, Data, 4, 512, Next | WriteOnly, 2, 1)
             .Op(RingInput.OpWriteIndirectDesc, 0, Status, 0, 0, WriteOnly, 0, 2)
-            .Desc(0, 5, 0, 0, 47, Indirect, 0).Publish(0).Op(Kick).Build();
+            .Desc(0, 5, 0, 0, 47, Indirect, 0)
+            .Publish(0)
+            .Op(Kick)
+            .Build();
         // Two requests in one kick: write sector 9, then read it back.
         yield return new RingScenarioBuilder(4)
-            .Op(RingInput.OpGuestWrite, 0, Header, 0, BlkSpec.TypeOut).Op(RingInput.OpGuestWrite, 0, Header + 8, 0, 9)
+            .Op(RingInput.OpGuestWrite, 0, Header, 0, BlkSpec.TypeOut)
+            .Op(RingInput.OpGuestWrite, 0, Header + 8, 0, 9)
             .Op(RingInput.OpGuestWrite, 0, Data, 0, 0xDEADBEEF)
-            .Desc(0, 0, Header, 0, 15, Next, 1).Desc(1, 0, Data, 4, 512, Next, 2).Desc(2, 0, Status, 0, 0, WriteOnly, 0).Publish(0)
+            .Desc(0, 0, Header, 0, 15, Next, 1)
+            .Desc(1, 0, Data, 4, 512, Next, 2)
+            .Desc(2, 0, Status, 0, 0, WriteOnly, 0)
+            .Publish(0)
             .Op(RingInput.OpGuestWrite, 0, Header + 0x20 + 8, 0, 9)
-            .Desc(3, 0, Header + 0x20, 0, 15, Next, 4).Desc(4, 0, Data + 0x200, 4, 512, Next | WriteOnly, 5).Desc(5, 0, Status + 1, 0, 0, WriteOnly, 0).Publish(3)
-            .Op(Kick).Build();
+            .Desc(3, 0, Header + 0x20, 0, 15, Next, 4)
+            .Desc(4, 0, Data + 0x200, 4, 512, Next | WriteOnly, 5)
+            .Desc(5, 0, Status + 1, 0, 0, WriteOnly, 0)
+            .Publish(3)
+            .Op(Kick)
+            .Build();
         yield return WholeSectorWriteThenRead();
     }
 
@@ -58,7 +69,9 @@ public static class BlkSeeds
     /// virtio_blk_handle_request survives without it, docs/fuzzing-oracles.md).</summary>
     public static byte[] WholeSectorWriteThenRead()
     {
-        const ulong readHeader = 0x600, readData = 0x800, readStatus = 0xa00;
+        const ulong readHeader = 0x600,
+            readData = 0x800,
+            readStatus = 0xa00;
         return new RingScenarioBuilder(3)
             .Op(RingInput.OpGuestWrite, 0, Header, 0, BlkSpec.TypeOut)
             .Op(RingInput.OpGuestWrite, 0, Header + 8, 0, 1)
@@ -67,13 +80,18 @@ public static class BlkSeeds
             .Desc(0, 0, Header, 0, 15, Next, 1)
             .Desc(1, 0, Header + 0x200, 4, 512, Next, 2)
             .Desc(2, 0, Header + 0x400, 0, 0, WriteOnly, 0)
-            .Publish(0).Op(Kick).Op(Run)
+            .Publish(0)
+            .Op(Kick)
+            .Op(Run)
             .Op(RingInput.OpGuestWrite, 0, readHeader, 0, BlkSpec.TypeIn)
             .Op(RingInput.OpGuestWrite, 0, readHeader + 8, 0, 1)
             .Desc(3, 0, readHeader, 0, 15, Next, 4)
             .Desc(4, 0, readData, 4, 512, Next | WriteOnly, 5)
             .Desc(5, 0, readStatus, 0, 0, WriteOnly, 0)
-            .Publish(3).Op(Kick).Op(Run).Build();
+            .Publish(3)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
     }
 
     /// <summary>One request: header (16 bytes) → data (<paramref name="dataLen"/> bytes, device-writable when

@@ -1,7 +1,7 @@
-using Sim.Spec.Virtio;
 using Sim.Devices.Virtio.Queue;
-using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
+using Sim.Spec.Virtio;
 
 namespace Virtsim.Fuzz.Qemu;
 
@@ -30,7 +30,8 @@ public static class KickOverlap
         }
 
         /// <summary>Shares a byte with <paramref name="other"/> (an empty range shares none).</summary>
-        public bool Overlaps(Range other) => Start < End && other.Start < other.End && Start < other.End && other.Start < End;
+        public bool Overlaps(Range other) =>
+            Start < End && other.Start < other.End && Start < other.End && other.Start < End;
     }
 
     /// <summary>Whether the desc table, available ring and used ring of <paramref name="state"/> share bytes.</summary>
@@ -44,18 +45,26 @@ public static class KickOverlap
     /// overlaps a buffer of another such request or any of the rings.</summary>
     public static bool WritableOverlapsOther(GuestMemory memory, SplitQueue queue, bool indirect)
     {
-        if (!queue.Ready || queue.Size == 0) return false;
+        if (!queue.Ready || queue.Size == 0)
+            return false;
         int size = queue.Size;
         using (memory.As(MemoryActor.Host))
         {
             ulong avail = queue.AvailRing.Value;
-            if (!memory.TryReadUInt16(new GuestAddress(avail + 2), out ushort availIdx)) return false;
+            if (!memory.TryReadUInt16(new GuestAddress(avail + 2), out ushort availIdx))
+                return false;
             ushort next = queue.NextAvail.Value;
             int pending = Math.Min((ushort)(availIdx - next), size);
             var chains = new List<(List<Range> Read, List<Range> Write)>();
             for (int i = 0; i < pending; i++)
             {
-                if (!memory.TryReadUInt16(new GuestAddress(avail + 4 + (2UL * (ulong)((next + i) % size))), out ushort head)) break;
+                if (
+                    !memory.TryReadUInt16(
+                        new GuestAddress(avail + 4 + (2UL * (ulong)((next + i) % size))),
+                        out ushort head
+                    )
+                )
+                    break;
                 chains.Add(Walk(memory, queue.DescTable.Value, size, head % size, indirect));
             }
             Range[] rings = Rings(queue.DescTable.Value, avail, queue.UsedRing.Value, size);
@@ -63,10 +72,12 @@ public static class KickOverlap
             {
                 foreach (Range w in chains[a].Write)
                 {
-                    if (rings.Any(w.Overlaps)) return true;
+                    if (rings.Any(w.Overlaps))
+                        return true;
                     for (int b = 0; b < chains.Count; b++)
                     {
-                        if (b != a && (chains[b].Read.Any(w.Overlaps) || chains[b].Write.Any(w.Overlaps))) return true;
+                        if (b != a && (chains[b].Read.Any(w.Overlaps) || chains[b].Write.Any(w.Overlaps)))
+                            return true;
                     }
                 }
             }
@@ -75,15 +86,21 @@ public static class KickOverlap
     }
 
     private static Range[] Rings(ulong desc, ulong avail, ulong used, int size) =>
-    [
-        Range.Of(desc, 16UL * (ulong)size),
-        Range.Of(avail, 6 + (2UL * (ulong)size)),
-        Range.Of(used, 6 + (8UL * (ulong)size)),
-    ];
+        [
+            Range.Of(desc, 16UL * (ulong)size),
+            Range.Of(avail, 6 + (2UL * (ulong)size)),
+            Range.Of(used, 6 + (8UL * (ulong)size)),
+        ];
 
     /// <summary>The chain's readable and writable ranges as QEMU 7.2 walks it (INDIRECT honoured on the head only:
     /// virtqueue_split_pop).</summary>
-    private static (List<Range> Read, List<Range> Write) Walk(GuestMemory memory, ulong table, int size, int head, bool indirect)
+    private static (List<Range> Read, List<Range> Write) Walk(
+        GuestMemory memory,
+        ulong table,
+        int size,
+        int head,
+        bool indirect
+    )
     {
         var read = new List<Range>();
         var write = new List<Range>();
@@ -92,8 +109,12 @@ public static class KickOverlap
         for (int step = 0; step < ChainStepsMax; step++)
         {
             ulong at = table + (16UL * (ulong)index);
-            if (!memory.TryReadUInt64(new GuestAddress(at), out ulong address) || !memory.TryReadUInt32(new GuestAddress(at + 8), out uint length)
-                || !memory.TryReadUInt16(new GuestAddress(at + 12), out ushort flags) || !memory.TryReadUInt16(new GuestAddress(at + 14), out ushort nextIndex))
+            if (
+                !memory.TryReadUInt64(new GuestAddress(at), out ulong address)
+                || !memory.TryReadUInt32(new GuestAddress(at + 8), out uint length)
+                || !memory.TryReadUInt16(new GuestAddress(at + 12), out ushort flags)
+                || !memory.TryReadUInt16(new GuestAddress(at + 14), out ushort nextIndex)
+            )
             {
                 break;
             }
@@ -103,11 +124,13 @@ public static class KickOverlap
                 limit = (int)Math.Min(length / 16, (uint)ChainStepsMax);
                 index = 0;
                 read.Add(Range.Of(address, length)); // the table itself is read
-                if (limit == 0) break;
+                if (limit == 0)
+                    break;
                 continue;
             }
             ((flags & VirtioSpec.DescFWrite) != 0 ? write : read).Add(Range.Of(address, length));
-            if ((flags & VirtioSpec.DescFNext) == 0 || nextIndex >= limit) break;
+            if ((flags & VirtioSpec.DescFNext) == 0 || nextIndex >= limit)
+                break;
             index = nextIndex;
         }
         return (read, write);

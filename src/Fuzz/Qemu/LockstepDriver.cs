@@ -1,11 +1,11 @@
-using Sim.Engine;
-using Virtsim.Fuzz.Input;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Targets.Rings;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Virtsim.Fuzz.Qemu;
@@ -83,7 +83,8 @@ public sealed class LockstepDriver : IMemoryObserver
     /// the old size ("Cannot map descriptor ring").</summary>
     public static bool QemuResizesQueue(int offset, int width, ulong raw, int size)
     {
-        if (offset != L.CommonQueueSize) return false;
+        if (offset != L.CommonQueueSize)
+            return false;
         ulong value = width == 1 ? raw & 0xff : raw & 0xffff;
         return value is not 0 and <= QemuQueueSizeMax && value != (ulong)size;
     }
@@ -115,7 +116,8 @@ public sealed class LockstepDriver : IMemoryObserver
         QemuMachine q = Qemu;
         Pci.CommonWrite(L.CommonDeviceStatus, 1, 0);
         q.Qtest.Memset(0, RingInput.MemorySize, 0);
-        if (!wait) return;
+        if (!wait)
+            return;
         q.Qtest.Sync();
         q.Qtest.TakeFailures();
         q.ClearStderr();
@@ -170,7 +172,8 @@ public sealed class LockstepDriver : IMemoryObserver
     {
         VirtioDevice device = _rig!.VirtioDevice;
         SplitQueue queue = device.GetQueue(0);
-        if (!queue.Ready || !device.DriverOk || device.IsBroken) return false;
+        if (!queue.Ready || !device.DriverOk || device.IsBroken)
+            return false;
         GuestMemory memory = _rig.Simulation.Memory;
         using (memory.As(MemoryActor.Host))
         {
@@ -188,7 +191,8 @@ public sealed class LockstepDriver : IMemoryObserver
             case 8:
             case 14:
                 Kick();
-                if (op.Code == 14) sim.Loop.Run(sim.Now + Targets.VirtioBackendTarget.RunWindowNs);
+                if (op.Code == 14)
+                    sim.Loop.Run(sim.Now + Targets.VirtioBackendTarget.RunWindowNs);
                 break;
             case 9:
                 sim.Loop.Run(sim.Now + ((1 + (op.Index % 8)) * Targets.VirtioBackendTarget.RunWindowNs));
@@ -225,8 +229,8 @@ public sealed class LockstepDriver : IMemoryObserver
         int offset = op.Index % 0x38;
         int width = 1 << (op.Flags & 3);
         LockstepFacts f = Facts;
-        f.GuestTouchedStatusOrFeatures |= offset < L.CommonDeviceStatus + 1
-            && offset + width > L.CommonDriverFeatureSelect;
+        f.GuestTouchedStatusOrFeatures |=
+            offset < L.CommonDeviceStatus + 1 && offset + width > L.CommonDriverFeatureSelect;
         f.UnalignedRegisterWrite |= offset % width != 0;
         f.DriverWroteStatus |= offset <= L.CommonDeviceStatus && offset + width > L.CommonDeviceStatus;
         f.QueueSizeRewritten |= QemuResizesQueue(offset, width, op.RawAddr, _rig!.VirtioDevice.GetQueue(0).Size);
@@ -268,7 +272,9 @@ public sealed class LockstepDriver : IMemoryObserver
         byte s2 = (byte)(s1 | (byte)VirtioStatus.DriverOk);
         NoteBroken();
         Indirect = indirect;
-        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0)
+        ulong features =
+            (1UL << VirtioSpec.FVersion1)
+            | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0)
             | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
         Common(L.CommonDeviceStatus, 1, 0);
         Common(L.CommonDeviceStatus, 1, s0);
@@ -301,12 +307,17 @@ public sealed class LockstepDriver : IMemoryObserver
         Facts.KickBeforeDriverOk |= !device.DriverOk && !device.IsBroken;
         if (!Facts.BuffersOverlapInKick && device.DriverOk && !device.IsBroken)
         {
-            Facts.BuffersOverlapInKick =
-                KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, device.GetQueue(0), Indirect);
+            Facts.BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(
+                rig.Simulation.Memory,
+                device.GetQueue(0),
+                Indirect
+            );
         }
         KickedQueue = _guests.Selected;
-        if (KickedQueue == 0) rig.Kick();
-        else rig.Kick(KickedQueue);
+        if (KickedQueue == 0)
+            rig.Kick();
+        else
+            rig.Kick(KickedQueue);
         NoteBroken();
         Qemu.Qtest.Write(_notify[KickedQueue], 2, Narrow.AsUInt64Bits(KickedQueue));
         _device.Settle(Qemu, rig);
@@ -322,11 +333,13 @@ public sealed class LockstepDriver : IMemoryObserver
     public static bool AwaitQemuUsedIdx(QemuMachine qemu, ModelVirtioRig rig, int queueIndex, int readsMax)
     {
         ArgumentNullException.ThrowIfNull(qemu);
-        if (ModelUsedIdx(rig, queueIndex) is not { } expected) return false;
+        if (ModelUsedIdx(rig, queueIndex) is not { } expected)
+            return false;
         ulong at = rig.VirtioDevice.GetQueue(queueIndex).UsedRing.Value + 2;
         for (int n = 0; n < readsMax; n++)
         {
-            if (qemu.Qtest.Read(at, 2) == expected) return n > 0;
+            if (qemu.Qtest.Read(at, 2) == expected)
+                return n > 0;
         }
         return readsMax > 0;
     }
@@ -337,7 +350,8 @@ public sealed class LockstepDriver : IMemoryObserver
     {
         ArgumentNullException.ThrowIfNull(rig);
         SplitQueue queue = rig.VirtioDevice.GetQueue(queueIndex);
-        if (!queue.Ready) return null;
+        if (!queue.Ready)
+            return null;
         GuestMemory memory = rig.Simulation.Memory;
         using (memory.As(MemoryActor.Host))
         {
@@ -366,11 +380,18 @@ public sealed class LockstepDriver : IMemoryObserver
             return;
         }
         SplitQueueState state = queue.Capture();
-        if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable
-            && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
+        if (
+            _syncedReady
+            && state.Size == _synced.Size
+            && state.DescTable == _synced.DescTable
+            && state.AvailRing == _synced.AvailRing
+            && state.UsedRing == _synced.UsedRing
+        )
+            return;
         _guests.Primary.Reset(rig.Simulation.Memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
         (ulong, int) ring = (state.UsedRing.Value, state.Size);
-        if (!UsedRingsSeen.Contains(ring)) UsedRingsSeen.Add(ring);
+        if (!UsedRingsSeen.Contains(ring))
+            UsedRingsSeen.Add(ring);
         Facts.RingsOverlap |= KickOverlap.RingsOverlap(state);
         _synced = state;
         _syncedReady = true;
@@ -379,11 +400,11 @@ public sealed class LockstepDriver : IMemoryObserver
     /// <summary>Guest stores go to QEMU too; the device's own stores go to the device's hook.</summary>
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor == MemoryActor.Guest) Qemu.Qtest.WriteBytes(address.Value, data);
-        else if (actor == MemoryActor.Device) _device.OnDeviceWrite(address, data);
+        if (actor == MemoryActor.Guest)
+            Qemu.Qtest.WriteBytes(address.Value, data);
+        else if (actor == MemoryActor.Device)
+            _device.OnDeviceWrite(address, data);
     }
 
-    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
-    {
-    }
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
 }

@@ -17,18 +17,26 @@ public static class LockstepOutcome
     /// <summary>The outcome of QEMU's half <paramref name="qemu"/>, with the used ring last seen and the kinds of
     /// difference from the model.</summary>
     public static string Describe(
-        LockstepObservation qemu, (ulong Address, int Size)? used, IEnumerable<string> differenceKinds)
+        LockstepObservation qemu,
+        (ulong Address, int Size)? used,
+        IEnumerable<string> differenceKinds
+    )
     {
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(differenceKinds);
         var text = new StringBuilder();
         text.Append(qemu.Broken ? "broken:" : "ok:");
-        if (qemu.BrokenReason is { } r) text.Append(QemuOutcome.Normalise(r));
+        if (qemu.BrokenReason is { } r)
+            text.Append(QemuOutcome.Normalise(r));
         text.Append("|status=").Append(qemu.DeviceStatus.ToString("x2", CultureInfo.InvariantCulture));
         text.Append("|isr=").Append(qemu.Isr);
         ReadOnlySpan<byte> m = qemu.Memory;
-        if (used is { } q && q.Size > 0 && q.Address <= (ulong)m.Length
-            && 4 + (8UL * (ulong)q.Size) <= (ulong)m.Length - q.Address)
+        if (
+            used is { } q
+            && q.Size > 0
+            && q.Address <= (ulong)m.Length
+            && 4 + (8UL * (ulong)q.Size) <= (ulong)m.Length - q.Address
+        )
         {
             int idx = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(q.Address + 2)..]);
             text.Append("|used=").Append(QemuOutcome.CountClass(idx));
@@ -47,14 +55,15 @@ public static class LockstepOutcome
         return text.ToString();
     }
 
-    private static string LengthClass(uint len) => len switch
-    {
-        0 => "0",
-        < 16 => "1-15",
-        < 64 => "16-63",
-        < 512 => "64-511",
-        < 4096 => "512-4095",
-        < 65536 => "4K-64K",
-        _ => "64K+",
-    };
+    private static string LengthClass(uint len) =>
+        len switch
+        {
+            0 => "0",
+            < 16 => "1-15",
+            < 64 => "16-63",
+            < 512 => "64-511",
+            < 4096 => "512-4095",
+            < 65536 => "4K-64K",
+            _ => "64K+",
+        };
 }

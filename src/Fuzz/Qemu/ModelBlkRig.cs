@@ -11,13 +11,21 @@ namespace Virtsim.Fuzz.Qemu;
 /// </summary>
 public sealed class ModelBlkRig : ModelVirtioRig
 {
-    public ModelBlkRig(Simulation simulation, ReadOnlySpan<byte> disk, string serial, Targets.FuzzContext? context = null)
-        : this(simulation, new MemoryBlockBackend(disk), serial, context)
-    {
-    }
+    public ModelBlkRig(
+        Simulation simulation,
+        ReadOnlySpan<byte> disk,
+        string serial,
+        Targets.FuzzContext? context = null
+    )
+        : this(simulation, new MemoryBlockBackend(disk), serial, context) { }
 
     private ModelBlkRig(Simulation simulation, MemoryBlockBackend backend, string serial, Targets.FuzzContext? context)
-        : base(simulation, new VirtioBlkDevice(backend, new BlkDeviceOptions { Flavour = Flavour.Robust, Serial = serial }), BlkSpec.PciClassStorageScsi, context)
+        : base(
+            simulation,
+            new VirtioBlkDevice(backend, new BlkDeviceOptions { Flavour = Flavour.Robust, Serial = serial }),
+            BlkSpec.PciClassStorageScsi,
+            context
+        )
     {
         Backend = backend;
         Device = (VirtioBlkDevice)VirtioDevice;

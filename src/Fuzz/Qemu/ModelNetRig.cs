@@ -17,8 +17,11 @@ public sealed class ModelNetRig : ModelVirtioRig
 
     /// <param name="mode">Sink for the probe; Source for the fuzz target (a frame waits for every receive
     /// chain, as in the model targets).</param>
-    public ModelNetRig(Simulation simulation, Targets.FuzzContext? context = null,
-        NetBackendMode mode = NetBackendMode.Sink)
+    public ModelNetRig(
+        Simulation simulation,
+        Targets.FuzzContext? context = null,
+        NetBackendMode mode = NetBackendMode.Sink
+    )
         : base(simulation, new VirtioNetDevice(Link(mode), Flavour.Robust), ClassNetworkEthernet, context)
     {
         Device = (VirtioNetDevice)VirtioDevice;

@@ -11,7 +11,12 @@ namespace Virtsim.Fuzz.Qemu;
 public sealed class ModelRngRig : ModelVirtioRig
 {
     public ModelRngRig(Simulation simulation, Targets.FuzzContext? context = null)
-        : base(simulation, new VirtioRngDevice(simulation.Prng.Fork(VirtioRngDevice.EntropyPrngStream), Flavour.Robust), Sim.Spec.Pci.PciDeviceIds.ClassOther, context)
+        : base(
+            simulation,
+            new VirtioRngDevice(simulation.Prng.Fork(VirtioRngDevice.EntropyPrngStream), Flavour.Robust),
+            Sim.Spec.Pci.PciDeviceIds.ClassOther,
+            context
+        )
     {
         Device = (VirtioRngDevice)VirtioDevice;
     }

@@ -1,11 +1,11 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Devices;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
+using Sim.Engine;
 using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
@@ -29,14 +29,28 @@ public class ModelVirtioRig
 
     /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits they
     /// would be (the rig calls the buses directly, so nothing else records them).</param>
-    public ModelVirtioRig(Simulation simulation, VirtioDevice device, uint classCode, Targets.FuzzContext? context = null)
+    public ModelVirtioRig(
+        Simulation simulation,
+        VirtioDevice device,
+        uint classCode,
+        Targets.FuzzContext? context = null
+    )
     {
         ArgumentNullException.ThrowIfNull(simulation);
         _context = context;
         Simulation = simulation;
         VirtioDevice = device;
         _bridge = new PciHostBridge(new KvmBarHost(simulation.Kvm), new PciIntxRouter(simulation.Kvm.Irqchip));
-        Transport = new VirtioPciTransport(simulation, device, new VirtioPciOptions { Mode = VirtioPciMode.Modern, UseIoEventFd = false, ClassCode = classCode });
+        Transport = new VirtioPciTransport(
+            simulation,
+            device,
+            new VirtioPciOptions
+            {
+                Mode = VirtioPciMode.Modern,
+                UseIoEventFd = false,
+                ClassCode = classCode,
+            }
+        );
         _bridge.Attach(Slot, Transport);
         ConfigWrite(R.Bar0 + 16, (uint)ModernBase);
         ConfigWrite(R.Bar0 + 20, 0);
@@ -52,7 +66,10 @@ public class ModelVirtioRig
     private void ConfigWrite(int register, uint value)
     {
         Span<byte> b = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
+        BinaryPrimitives.WriteUInt32LittleEndian(
+            b,
+            PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC)
+        );
         _bridge.Write(BusKind.Pio, 0, b);
         _context?.EmitBusAccess(Simulation, BusKind.Pio, write: true, PciHostBridge.ConfigAddressPort, b);
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
@@ -64,7 +81,8 @@ public class ModelVirtioRig
 
     public ulong CommonRead(int offset, int size) => MmioRead(L.ModernCommonOffset + offset, size);
 
-    public void DeviceConfigWrite(int offset, int size, ulong value) => Mmio(L.ModernDeviceOffset + offset, size, value);
+    public void DeviceConfigWrite(int offset, int size, ulong value) =>
+        Mmio(L.ModernDeviceOffset + offset, size, value);
 
     public ulong DeviceConfigRead(int offset, int size) => MmioRead(L.ModernDeviceOffset + offset, size);
 

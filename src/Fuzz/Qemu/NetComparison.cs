@@ -26,8 +26,12 @@ public static class NetComparison
     public const string Isr = "isr";
     public const string FramesSent = "frames-sent";
 
-    public static List<NetDifference> Compare(NetObservation model, NetObservation qemu,
-        IReadOnlyList<(ulong Address, int Size)> usedRings, long framesReceived)
+    public static List<NetDifference> Compare(
+        NetObservation model,
+        NetObservation qemu,
+        IReadOnlyList<(ulong Address, int Size)> usedRings,
+        long framesReceived
+    )
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(qemu);
@@ -35,17 +39,23 @@ public static class NetComparison
         var diffs = new List<NetDifference>();
         bool[] inUsed = UsedMask(model.Memory.Length, usedRings);
         bool[] hint = HintMask(model.Memory.Length, usedRings);
-        int firstUsed = -1, firstOther = -1, others = 0, numBuffers = 0, hints = 0;
+        int firstUsed = -1,
+            firstOther = -1,
+            others = 0,
+            numBuffers = 0,
+            hints = 0;
         for (int a = 0; a < model.Memory.Length; a++)
         {
-            if (model.Memory[a] == qemu.Memory[a]) continue;
+            if (model.Memory[a] == qemu.Memory[a])
+                continue;
             if (hint[a])
             {
                 hints++;
             }
             else if (inUsed[a])
             {
-                if (firstUsed < 0) firstUsed = a;
+                if (firstUsed < 0)
+                    firstUsed = a;
             }
             else if (model.DeviceWrote[a] && model.Memory[a] is 0 or 1)
             {
@@ -53,7 +63,8 @@ public static class NetComparison
             }
             else
             {
-                if (firstOther < 0) firstOther = a;
+                if (firstOther < 0)
+                    firstOther = a;
                 others++;
             }
         }
@@ -64,29 +75,60 @@ public static class NetComparison
         }
         if (firstUsed >= 0)
         {
-            (ulong address, int size) = usedRings.First(r => (ulong)firstUsed >= r.Address
-                && (ulong)firstUsed < r.Address + 6 + (8UL * (ulong)r.Size));
-            diffs.Add(new(UsedRing, string.Create(CultureInfo.InvariantCulture,
-                $"used ring 0x{address:x}: model {VirtioBlkLockstep.DescribeUsed(model.Memory, address, size)}; "
-                + $"QEMU {VirtioBlkLockstep.DescribeUsed(qemu.Memory, address, size)}")));
+            (ulong address, int size) = usedRings.First(r =>
+                (ulong)firstUsed >= r.Address && (ulong)firstUsed < r.Address + 6 + (8UL * (ulong)r.Size)
+            );
+            diffs.Add(
+                new(
+                    UsedRing,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"used ring 0x{address:x}: model {VirtioBlkLockstep.DescribeUsed(model.Memory, address, size)}; "
+                            + $"QEMU {VirtioBlkLockstep.DescribeUsed(qemu.Memory, address, size)}"
+                    )
+                )
+            );
         }
         if (hints > 0)
         {
-            diffs.Add(new(UsedFlags, string.Create(CultureInfo.InvariantCulture,
-                $"{hints} bytes of used.flags or avail_event (notification hints) differ")));
+            diffs.Add(
+                new(
+                    UsedFlags,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{hints} bytes of used.flags or avail_event (notification hints) differ"
+                    )
+                )
+            );
         }
         if (numBuffers > 0)
         {
-            diffs.Add(new(NumBuffers, string.Create(CultureInfo.InvariantCulture,
-                $"{numBuffers} bytes the model wrote as num_buffers (0x01 0x00), QEMU left the guest's")));
+            diffs.Add(
+                new(
+                    NumBuffers,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{numBuffers} bytes the model wrote as num_buffers (0x01 0x00), QEMU left the guest's"
+                    )
+                )
+            );
         }
         if (others > 0)
         {
-            string first = firstOther < 0 ? "" : string.Create(CultureInfo.InvariantCulture,
-                $", first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, "
-                + $"QEMU 0x{qemu.Memory[firstOther]:x2}");
-            diffs.Add(new(Memory, string.Create(CultureInfo.InvariantCulture,
-                $"{others} bytes outside the used rings{first}")));
+            string first =
+                firstOther < 0
+                    ? ""
+                    : string.Create(
+                        CultureInfo.InvariantCulture,
+                        $", first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, "
+                            + $"QEMU 0x{qemu.Memory[firstOther]:x2}"
+                    );
+            diffs.Add(
+                new(
+                    Memory,
+                    string.Create(CultureInfo.InvariantCulture, $"{others} bytes outside the used rings{first}")
+                )
+            );
         }
         AddRegisterDiffs(model, qemu, diffs);
         AddSentDiff(model, qemu, diffs);
@@ -98,16 +140,26 @@ public static class NetComparison
     private static void AddSentDiff(NetObservation model, NetObservation qemu, List<NetDifference> diffs)
     {
         bool same = model.SentCount == qemu.SentCount && model.Sent.Count == qemu.Sent.Count;
-        for (int i = 0; same && i < model.Sent.Count; i++) same = model.Sent[i].AsSpan().SequenceEqual(qemu.Sent[i]);
-        if (same) return;
-        diffs.Add(new(FramesSent, string.Create(CultureInfo.InvariantCulture,
-            $"frames on the link: model {model.SentCount} ({Lengths(model.Sent)}), "
-            + $"QEMU {qemu.SentCount} ({Lengths(qemu.Sent)})")));
+        for (int i = 0; same && i < model.Sent.Count; i++)
+            same = model.Sent[i].AsSpan().SequenceEqual(qemu.Sent[i]);
+        if (same)
+            return;
+        diffs.Add(
+            new(
+                FramesSent,
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"frames on the link: model {model.SentCount} ({Lengths(model.Sent)}), "
+                        + $"QEMU {qemu.SentCount} ({Lengths(qemu.Sent)})"
+                )
+            )
+        );
     }
 
-    private static string Lengths(List<byte[]> frames) => frames.Count == 0
-        ? "none"
-        : string.Join(' ', frames.TakeLast(8).Select(f => f.Length.ToString(CultureInfo.InvariantCulture) + " B"));
+    private static string Lengths(List<byte[]> frames) =>
+        frames.Count == 0
+            ? "none"
+            : string.Join(' ', frames.TakeLast(8).Select(f => f.Length.ToString(CultureInfo.InvariantCulture) + " B"));
 
     private static bool[] UsedMask(int length, IReadOnlyList<(ulong Address, int Size)> usedRings)
     {
@@ -115,7 +167,8 @@ public static class NetComparison
         foreach ((ulong address, int size) in usedRings)
         {
             ulong end = Math.Min((ulong)length, address + 6 + (8UL * (ulong)size));
-            for (ulong a = address; a < end; a++) inUsed[a] = true;
+            for (ulong a = address; a < end; a++)
+                inUsed[a] = true;
         }
         return inUsed;
     }
@@ -130,7 +183,8 @@ public static class NetComparison
             ulong avail = address + 4 + (8UL * (ulong)size);
             foreach (ulong a in (ReadOnlySpan<ulong>)[address, address + 1, avail, avail + 1])
             {
-                if (a < (ulong)length) hint[a] = true;
+                if (a < (ulong)length)
+                    hint[a] = true;
             }
         }
         return hint;
@@ -144,13 +198,21 @@ public static class NetComparison
         }
         if (model.DeviceStatus != qemu.DeviceStatus)
         {
-            diffs.Add(new(Status, string.Create(CultureInfo.InvariantCulture,
-                $"device status model 0x{model.DeviceStatus:x2}, QEMU 0x{qemu.DeviceStatus:x2}")));
+            diffs.Add(
+                new(
+                    Status,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"device status model 0x{model.DeviceStatus:x2}, QEMU 0x{qemu.DeviceStatus:x2}"
+                    )
+                )
+            );
         }
         if (model.Isr != qemu.Isr)
         {
-            diffs.Add(new(Isr, string.Create(CultureInfo.InvariantCulture,
-                $"ISR model 0x{model.Isr:x}, QEMU 0x{qemu.Isr:x}")));
+            diffs.Add(
+                new(Isr, string.Create(CultureInfo.InvariantCulture, $"ISR model 0x{model.Isr:x}, QEMU 0x{qemu.Isr:x}"))
+            );
         }
     }
 

@@ -79,7 +79,8 @@ public sealed class NetLockstepPair : IMemoryObserver, IDisposable
         {
             var layout = SplitRingLayout.Modern(new GuestAddress(q == 0 ? RxRing : TxRing), QueueSize);
             _queues[q] = new DriverQueue(layout, eventIdx: false);
-            using (_memory.As(MemoryActor.Guest)) _queues[q].Initialize(_memory);
+            using (_memory.As(MemoryActor.Guest))
+                _queues[q].Initialize(_memory);
             Common(L.CommonQueueSelect, 2, (ulong)q);
             Common(L.CommonQueueSize, 2, QueueSize);
             Common(L.CommonQueueDesc, 8, layout.DescTable.Value);
@@ -101,7 +102,8 @@ public sealed class NetLockstepPair : IMemoryObserver, IDisposable
     /// <summary>The guest stores <paramref name="data"/> at <paramref name="address"/> (both memories).</summary>
     public void WriteGuest(ulong address, ReadOnlySpan<byte> data)
     {
-        using (_memory.As(MemoryActor.Guest)) _memory.TryWrite(new GuestAddress(address), data);
+        using (_memory.As(MemoryActor.Guest))
+            _memory.TryWrite(new GuestAddress(address), data);
     }
 
     /// <summary>The guest adds a chain to queue <paramref name="queue"/> and publishes it (both memories).</summary>
@@ -156,25 +158,26 @@ public sealed class NetLockstepPair : IMemoryObserver, IDisposable
     public byte[] ModelBytes(ulong address, int length)
     {
         var b = new byte[length];
-        using (_memory.As(MemoryActor.Host)) _memory.TryRead(new GuestAddress(address), b);
+        using (_memory.As(MemoryActor.Host))
+            _memory.TryRead(new GuestAddress(address), b);
         return b;
     }
 
     public byte[] QemuBytes(ulong address, int length)
     {
         var b = new byte[length];
-        if (!Qemu.Qtest.ReadBytes(address, b)) throw new QemuDiedException("qtest refused to read guest RAM");
+        if (!Qemu.Qtest.ReadBytes(address, b))
+            throw new QemuDiedException("qtest refused to read guest RAM");
         return b;
     }
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor == MemoryActor.Guest) Qemu.Qtest.WriteBytes(address.Value, data);
+        if (actor == MemoryActor.Guest)
+            Qemu.Qtest.WriteBytes(address.Value, data);
     }
 
-    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
-    {
-    }
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
 
     public void Dispose()
     {

@@ -8,7 +8,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// </summary>
 public sealed class NetObservation : LockstepObservation
 {
-    public NetObservation(int memoryBytes) : base(memoryBytes) => DeviceWrote = new bool[memoryBytes];
+    public NetObservation(int memoryBytes)
+        : base(memoryBytes) => DeviceWrote = new bool[memoryBytes];
 
     public bool[] DeviceWrote { get; }
 

@@ -13,8 +13,11 @@ public static class NetOutcome
 {
     /// <summary>The outcome of QEMU's half <paramref name="qemu"/> (with the used ring last seen and the kinds of
     /// difference from the model).</summary>
-    public static string Describe(NetObservation qemu, (ulong Address, int Size)? used,
-        IEnumerable<string> differenceKinds)
+    public static string Describe(
+        NetObservation qemu,
+        (ulong Address, int Size)? used,
+        IEnumerable<string> differenceKinds
+    )
     {
         ArgumentNullException.ThrowIfNull(qemu);
         var text = new StringBuilder(LockstepOutcome.Describe(qemu, used, differenceKinds));

@@ -20,14 +20,26 @@ public static class NetSeeds
     {
         yield return new RingScenarioBuilder(3).AddChain(0, 2, 64).Op(Kick).Op(Run).Build();
         yield return new RingScenarioBuilder(3).AddChain(0, 2, 64).AddChain(0, 1, 64).Op(Kick).Op(Run).Build();
-        yield return new RingScenarioBuilder(3, eventIdx: true).AddChain(0, 2, 40).Op(Kick).AddChain(0, 1, 32)
-            .Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3, eventIdx: true)
+            .AddChain(0, 2, 40)
+            .Op(Kick)
+            .AddChain(0, 1, 32)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
         yield return new RingScenarioBuilder(3).AddChain(0, 2, 64, indirect: true, table: 1).Op(Kick).Op(Run).Build();
-        yield return new RingScenarioBuilder(3).AddChain(0, 2, 64).Op(Kick).Op(Reset, flags: 1, index: 3)
-            .AddChain(0, 1, 40).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3)
+            .AddChain(0, 2, 64)
+            .Op(Kick)
+            .Op(Reset, flags: 1, index: 3)
+            .AddChain(0, 1, 40)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
         // A frame of 60 bytes into a chain of 16: the model drops it (used.len 0), QEMU 7.2 leaves the chain.
         yield return new RingScenarioBuilder(3).AddChain(0, 1, 16).Op(Kick).Op(Run).Build();
-        foreach (byte[] seed in Transmit()) yield return seed;
+        foreach (byte[] seed in Transmit())
+            yield return seed;
     }
 
     /// <summary>Transmit chains on transmitq1 (op 15 selects queue 1; the guest's buffers are zeroed, so the header
@@ -41,8 +53,17 @@ public static class NetSeeds
         yield return Tx().AddChain(1, 0, 64).Op(Kick).Op(Run).Build();
         yield return Tx().AddChain(2, 0, 40).AddChain(1, 0, 50).Op(Kick).Op(Run).Build();
         yield return Tx(eventIdx: true).AddChain(2, 0, 40, indirect: true, table: 2).Op(Kick).Op(Run).Build();
-        yield return new RingScenarioBuilder(3).AddChain(0, 2, 64).Op(Kick).Op(SelectQueue, index: 1)
-            .AddChain(2, 0, 36).Op(Kick).Op(SelectQueue, index: 0).AddChain(0, 1, 64).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3)
+            .AddChain(0, 2, 64)
+            .Op(Kick)
+            .Op(SelectQueue, index: 1)
+            .AddChain(2, 0, 36)
+            .Op(Kick)
+            .Op(SelectQueue, index: 0)
+            .AddChain(0, 1, 64)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
         yield return Tx().AddChain(1, 0, 12).Op(Kick).Op(Run).Build();
         yield return Tx().AddChain(1, 0, 8).Op(Kick).Op(Run).Build();
         yield return Tx().AddChain(1, 1, 40).Op(Kick).Op(Run).Build();

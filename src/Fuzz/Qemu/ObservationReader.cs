@@ -49,6 +49,7 @@ public sealed class ObservationReader
         ulong[] values = q.Qtest.QueryAllThenBytes(_commands, 0, o.Memory, out bool memoryRead);
         o.DeviceStatus = Narrow.LowByte(values[0]);
         o.Isr = Narrow.LowByte(values[1]);
-        if (!memoryRead) throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
+        if (!memoryRead)
+            throw new QemuDiedException("qtest refused to read guest RAM [0, 64 KiB)");
     }
 }

@@ -18,7 +18,7 @@ public static class ParentBoundProcess
     public const string SetprivPath = "/usr/bin/setpriv";
 
     private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Done)> Requests =
-        [];
+    [];
 
     private static readonly Lazy<Thread> Spawner = new(() =>
     {
@@ -58,7 +58,8 @@ public static class ParentBoundProcess
         wrapped.ArgumentList.Add("KILL");
         wrapped.ArgumentList.Add("--");
         wrapped.ArgumentList.Add(start.FileName);
-        foreach (string a in start.ArgumentList) wrapped.ArgumentList.Add(a);
+        foreach (string a in start.ArgumentList)
+            wrapped.ArgumentList.Add(a);
         return wrapped;
     }
 

@@ -14,13 +14,16 @@ public static class QemuBinary
     public static string? Find()
     {
         string? forced = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (!string.IsNullOrEmpty(forced)) return File.Exists(forced) ? forced : null;
+        if (!string.IsNullOrEmpty(forced))
+            return File.Exists(forced) ? forced : null;
         string? path = Environment.GetEnvironmentVariable("PATH");
-        if (path is null) return null;
+        if (path is null)
+            return null;
         foreach (string dir in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             string candidate = Path.Combine(dir, ProgramName);
-            if (File.Exists(candidate)) return candidate;
+            if (File.Exists(candidate))
+                return candidate;
         }
         return null;
     }

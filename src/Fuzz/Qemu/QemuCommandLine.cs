@@ -28,7 +28,9 @@ public static class QemuCommandLine
         // the kick's qtest write returns with the I/O done, so no wait is needed between guest steps.
         args.Add($"if=none,id=d0,file={diskPath},format=raw,aio=io_uring");
         args.Add("-device");
-        args.Add($"virtio-blk-pci,id={DeviceId},drive=d0,disable-legacy=on,ioeventfd=off,discard=off,write-zeroes=off,num-queues=1,queue-size=256,serial={serial}");
+        args.Add(
+            $"virtio-blk-pci,id={DeviceId},drive=d0,disable-legacy=on,ioeventfd=off,discard=off,write-zeroes=off,num-queues=1,queue-size=256,serial={serial}"
+        );
         return args;
     }
 
@@ -52,7 +54,12 @@ public static class QemuCommandLine
         args.Add("-object");
         args.Add("rng-builtin,id=r0");
         args.Add("-device");
-        args.Add(string.Create(CultureInfo.InvariantCulture, $"virtio-rng-pci,id={RngDeviceId},rng=r0,disable-legacy=on,ioeventfd=off,max-bytes={RngMaxBytes},period=1"));
+        args.Add(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"virtio-rng-pci,id={RngDeviceId},rng=r0,disable-legacy=on,ioeventfd=off,max-bytes={RngMaxBytes},period=1"
+            )
+        );
         return args;
     }
 
@@ -63,7 +70,8 @@ public static class QemuCommandLine
 
     /// <summary>The device features QEMU offers beyond the model's (VERSION_1 and MAC), switched off so both offer
     /// the same: mergeable buffers, control queue, link status, multiqueue and every offload.</summary>
-    private const string NetFeaturesOff = "mrg_rxbuf=off,ctrl_vq=off,status=off,mq=off,csum=off,guest_csum=off,gso=off,"
+    private const string NetFeaturesOff =
+        "mrg_rxbuf=off,ctrl_vq=off,status=off,mq=off,csum=off,guest_csum=off,gso=off,"
         + "guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off,"
         + "host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off";
 
@@ -76,8 +84,10 @@ public static class QemuCommandLine
         args.Add("-netdev");
         args.Add(netdev);
         args.Add("-device");
-        args.Add($"virtio-net-pci,id={NetDeviceId},netdev=n0,disable-legacy=on,ioeventfd=off,mac=52:54:00:12:34:56,"
-            + NetFeaturesOff);
+        args.Add(
+            $"virtio-net-pci,id={NetDeviceId},netdev=n0,disable-legacy=on,ioeventfd=off,mac=52:54:00:12:34:56,"
+                + NetFeaturesOff
+        );
         return args;
     }
 
@@ -86,12 +96,25 @@ public static class QemuCommandLine
     {
         var args = new List<string>
         {
-            "-machine", "pc", "-accel", "tcg", "-m", RamMiB.ToString(CultureInfo.InvariantCulture) + "M",
-            "-display", "none", "-nodefaults", "-no-user-config",
-            "-qtest", "stdio", "-qtest-log", "/dev/null",
-            "-bios", biosPath,
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg",
+            "-m",
+            RamMiB.ToString(CultureInfo.InvariantCulture) + "M",
+            "-display",
+            "none",
+            "-nodefaults",
+            "-no-user-config",
+            "-qtest",
+            "stdio",
+            "-qtest-log",
+            "/dev/null",
+            "-bios",
+            biosPath,
             // One thread-pool worker: a kick's requests do their I/O in submission order (QEMU 7.1+ main-loop object).
-            "-object", "main-loop,id=ml0,thread-pool-max=1",
+            "-object",
+            "main-loop,id=ml0,thread-pool-max=1",
         };
         if (qmpSocket is not null)
         {
@@ -103,5 +126,14 @@ public static class QemuCommandLine
 
     /// <summary>A shell line (single-quoted arguments) for a reproducer.</summary>
     public static string ShellLine(string program, IReadOnlyList<string> arguments) =>
-        program + " " + string.Join(' ', arguments.Select(a => a.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '/' or '.' or ',' or '=' or ':') ? a : "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        program
+        + " "
+        + string.Join(
+            ' ',
+            arguments.Select(a =>
+                a.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '/' or '.' or ',' or '=' or ':')
+                    ? a
+                    : "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"
+            )
+        );
 }

@@ -5,15 +5,11 @@ namespace Virtsim.Fuzz.Qemu;
 /// QEMU.</summary>
 public sealed class QemuDiedException : Exception
 {
-    public QemuDiedException(string message) : base(message)
-    {
-    }
+    public QemuDiedException(string message)
+        : base(message) { }
 
-    public QemuDiedException()
-    {
-    }
+    public QemuDiedException() { }
 
-    public QemuDiedException(string message, Exception inner) : base(message, inner)
-    {
-    }
+    public QemuDiedException(string message, Exception inner)
+        : base(message, inner) { }
 }

@@ -4,15 +4,11 @@ namespace Virtsim.Fuzz.Qemu;
 /// by <see cref="VirtioBlkQemuTarget"/>, which reports it as a finding and restarts QEMU.</summary>
 public sealed class QemuHangException : Exception
 {
-    public QemuHangException(string message) : base(message)
-    {
-    }
+    public QemuHangException(string message)
+        : base(message) { }
 
-    public QemuHangException()
-    {
-    }
+    public QemuHangException() { }
 
-    public QemuHangException(string message, Exception inner) : base(message, inner)
-    {
-    }
+    public QemuHangException(string message, Exception inner)
+        : base(message, inner) { }
 }

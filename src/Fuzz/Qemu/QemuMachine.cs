@@ -25,7 +25,13 @@ public sealed class QemuMachine : IDisposable
 
     static QemuMachine() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
 
-    private QemuMachine(string program, string directory, byte[] disk, Func<string, string, string, IReadOnlyList<string>> arguments, TimeSpan timeout)
+    private QemuMachine(
+        string program,
+        string directory,
+        byte[] disk,
+        Func<string, string, string, IReadOnlyList<string>> arguments,
+        TimeSpan timeout
+    )
     {
         _directory = directory;
         Program = program;
@@ -42,16 +48,20 @@ public sealed class QemuMachine : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in Arguments) start.ArgumentList.Add(a);
+        foreach (string a in Arguments)
+            start.ArgumentList.Add(a);
         _process = ParentBoundProcess.Start(start);
-        lock (Running) Running.Add(this);
+        lock (Running)
+            Running.Add(this);
         _process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is null) return;
+            if (e.Data is null)
+                return;
             lock (_stderr)
             {
                 _stderr.Append(e.Data).Append('\n');
-                if (_stderr.Length > StderrKeptMax) _stderr.Remove(0, _stderr.Length - StderrKeptMax);
+                if (_stderr.Length > StderrKeptMax)
+                    _stderr.Remove(0, _stderr.Length - StderrKeptMax);
             }
         };
         _process.BeginErrorReadLine();
@@ -83,11 +93,19 @@ public sealed class QemuMachine : IDisposable
 
     /// <summary>Starts a machine whose command line <paramref name="arguments"/> builds from the firmware, disk image and
     /// QMP socket paths of its scratch directory.</summary>
-    public static QemuMachine Start(string program, byte[] disk, Func<string, string, string, IReadOnlyList<string>> arguments, TimeSpan timeout)
+    public static QemuMachine Start(
+        string program,
+        byte[] disk,
+        Func<string, string, string, IReadOnlyList<string>> arguments,
+        TimeSpan timeout
+    )
     {
         string root = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
         int n = Interlocked.Increment(ref _instances);
-        string directory = Path.Combine(root, string.Create(CultureInfo.InvariantCulture, $"virtsim-qemu-{Environment.ProcessId}-{n}"));
+        string directory = Path.Combine(
+            root,
+            string.Create(CultureInfo.InvariantCulture, $"virtsim-qemu-{Environment.ProcessId}-{n}")
+        );
         Directory.CreateDirectory(directory);
         return new QemuMachine(program, directory, disk, arguments, timeout);
     }
@@ -117,14 +135,18 @@ public sealed class QemuMachine : IDisposable
     }
 
     /// <summary>The exit code or signal, when it exited.</summary>
-    public string ExitDescription => !_process.HasExited ? "running" : _process.ExitCode > 128 ? $"killed by signal {_process.ExitCode - 128}" : $"exit code {_process.ExitCode}";
+    public string ExitDescription =>
+        !_process.HasExited ? "running"
+        : _process.ExitCode > 128 ? $"killed by signal {_process.ExitCode - 128}"
+        : $"exit code {_process.ExitCode}";
 
     /// <summary>The tail of QEMU's stderr so far (while it runs: what the pipe has delivered).</summary>
     public string Stderr
     {
         get
         {
-            lock (_stderr) return _stderr.ToString();
+            lock (_stderr)
+                return _stderr.ToString();
         }
     }
 
@@ -133,7 +155,8 @@ public sealed class QemuMachine : IDisposable
     /// asynchronous stderr reader.</summary>
     public string StderrAfterExit()
     {
-        if (_process.WaitForExit(DeathWaitMax)) _process.WaitForExit(); // the parameterless wait drains the async readers
+        if (_process.WaitForExit(DeathWaitMax))
+            _process.WaitForExit(); // the parameterless wait drains the async readers
         return Stderr;
     }
 
@@ -164,7 +187,8 @@ public sealed class QemuMachine : IDisposable
     /// <summary>Forgets the stderr seen so far (per input, so a finding keeps only its own).</summary>
     public void ClearStderr()
     {
-        lock (_stderr) _stderr.Clear();
+        lock (_stderr)
+            _stderr.Clear();
     }
 
     /// <summary>Overwrites the disk image (between inputs; no request is in flight then).</summary>
@@ -182,12 +206,15 @@ public sealed class QemuMachine : IDisposable
 
     public void Dispose()
     {
-        if (_disposed) return;
+        if (_disposed)
+            return;
         _disposed = true;
-        lock (Running) Running.Remove(this);
+        lock (Running)
+            Running.Remove(this);
         try
         {
-            if (!_process.HasExited) _process.Kill();
+            if (!_process.HasExited)
+                _process.Kill();
             _process.WaitForExit(2000);
         }
         catch (InvalidOperationException)
@@ -223,7 +250,9 @@ public sealed class QemuMachine : IDisposable
     private static void KillAll()
     {
         QemuMachine[] all;
-        lock (Running) all = [.. Running];
-        foreach (QemuMachine m in all) m.Dispose();
+        lock (Running)
+            all = [.. Running];
+        foreach (QemuMachine m in all)
+            m.Dispose();
     }
 }

@@ -44,8 +44,11 @@ public sealed class QemuNetLink : IDisposable
     public int QemuPort => _qemu.Port;
 
     /// <summary>The <c>-netdev</c> value for QEMU (id <c>n0</c>).</summary>
-    public string Netdev => string.Create(CultureInfo.InvariantCulture,
-        $"socket,id=n0,udp=127.0.0.1:{HostPort},localaddr=127.0.0.1:{QemuPort}");
+    public string Netdev =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"socket,id=n0,udp=127.0.0.1:{HostPort},localaddr=127.0.0.1:{QemuPort}"
+        );
 
     /// <summary>A frame towards the guest: QEMU's socket backend reads it and offers it to
     /// virtio_net_receive.</summary>
@@ -64,10 +67,12 @@ public sealed class QemuNetLink : IDisposable
     {
         for (int n = 0; n < ForeignDatagramsMax; n++)
         {
-            if (!_socket.Poll(wait, SelectMode.SelectRead)) return null;
+            if (!_socket.Poll(wait, SelectMode.SelectRead))
+                return null;
             EndPoint from = new IPEndPoint(IPAddress.Any, 0);
             int length = _socket.ReceiveFrom(_buffer, ref from);
-            if (((IPEndPoint)from).Port == QemuPort) return _buffer.AsSpan(0, length).ToArray();
+            if (((IPEndPoint)from).Port == QemuPort)
+                return _buffer.AsSpan(0, length).ToArray();
         }
         return null;
     }

@@ -17,15 +17,27 @@ public static class QemuOutcome
     /// <summary>Used entries looked at per input at most.</summary>
     public const int EntriesMax = 16;
 
-    public static string Describe(BlkObservation qemu, (ulong Desc, ulong Used, int Size)? ring, bool indirect, IEnumerable<string> differenceKinds)
+    public static string Describe(
+        BlkObservation qemu,
+        (ulong Desc, ulong Used, int Size)? ring,
+        bool indirect,
+        IEnumerable<string> differenceKinds
+    )
     {
         ArgumentNullException.ThrowIfNull(qemu);
         var text = new StringBuilder();
         text.Append(qemu.Broken ? "broken:" : "ok:");
-        if (qemu.BrokenReason is { } r) text.Append(Normalise(r));
-        text.Append("|status=").Append(qemu.DeviceStatus.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        if (qemu.BrokenReason is { } r)
+            text.Append(Normalise(r));
+        text.Append("|status=")
+            .Append(qemu.DeviceStatus.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
         text.Append("|isr=").Append(qemu.Isr);
-        if (ring is { } q && q.Size > 0 && q.Used <= (ulong)qemu.Memory.Length && 4 + (8UL * (ulong)q.Size) <= (ulong)qemu.Memory.Length - q.Used)
+        if (
+            ring is { } q
+            && q.Size > 0
+            && q.Used <= (ulong)qemu.Memory.Length
+            && 4 + (8UL * (ulong)q.Size) <= (ulong)qemu.Memory.Length - q.Used
+        )
         {
             ReadOnlySpan<byte> m = qemu.Memory;
             int idx = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(q.Used + 2)..]);
@@ -40,7 +52,8 @@ public static class QemuOutcome
             }
             text.Append('[').AppendJoin(',', pairs).Append(']');
         }
-        foreach (string kind in differenceKinds.Distinct().Order(StringComparer.Ordinal)) text.Append("|diff:").Append(kind);
+        foreach (string kind in differenceKinds.Distinct().Order(StringComparer.Ordinal))
+            text.Append("|diff:").Append(kind);
         return text.ToString();
     }
 
@@ -49,7 +62,8 @@ public static class QemuOutcome
     {
         ArgumentNullException.ThrowIfNull(text);
         ulong h = 0xCBF2_9CE4_8422_2325;
-        foreach (char ch in text) h = unchecked((h ^ ch) * 0x0000_0100_0000_01B3);
+        foreach (char ch in text)
+            h = unchecked((h ^ ch) * 0x0000_0100_0000_01B3);
         return h;
     }
 
@@ -60,39 +74,53 @@ public static class QemuOutcome
         var b = new StringBuilder(message.Length);
         foreach (string word in message.Split(' '))
         {
-            if (word.StartsWith("0x", StringComparison.Ordinal)) continue;
+            if (word.StartsWith("0x", StringComparison.Ordinal))
+                continue;
             foreach (char ch in word)
             {
-                if (!char.IsAsciiDigit(ch)) b.Append(ch);
+                if (!char.IsAsciiDigit(ch))
+                    b.Append(ch);
             }
             b.Append(' ');
         }
         return b.ToString().TrimEnd();
     }
 
-    internal static string CountClass(int n) => n switch { 0 => "0", 1 => "1", 2 => "2", <= 4 => "3-4", <= 8 => "5-8", _ => "9+" };
+    internal static string CountClass(int n) =>
+        n switch
+        {
+            0 => "0",
+            1 => "1",
+            2 => "2",
+            <= 4 => "3-4",
+            <= 8 => "5-8",
+            _ => "9+",
+        };
 
     /// <summary>0; 1 (status only); 2..512; one sector + status; whole sectors + status; other.</summary>
-    private static string LengthClass(uint len) => len switch
-    {
-        0 => "0",
-        1 => "1",
-        <= 512 => "short",
-        513 => "sector+1",
-        _ when (len - 1) % 512 == 0 => "sectors+1",
-        _ => "other",
-    };
+    private static string LengthClass(uint len) =>
+        len switch
+        {
+            0 => "0",
+            1 => "1",
+            <= 512 => "short",
+            513 => "sector+1",
+            _ when (len - 1) % 512 == 0 => "sectors+1",
+            _ => "other",
+        };
 
     private static string StatusClass(ReadOnlySpan<byte> m, ulong table, int size, uint head, bool indirect)
     {
-        if (head >= size) return "bad-id";
+        if (head >= size)
+            return "bad-id";
         int index = (int)head;
         int limit = size;
         ulong lastWritableEnd = 0;
         for (int step = 0; step < KickOverlap.ChainStepsMax; step++)
         {
             ulong at = table + (16UL * (ulong)index);
-            if (table > (ulong)m.Length || at < table || at > (ulong)m.Length - 16) return "?"; // the sum may wrap
+            if (table > (ulong)m.Length || at < table || at > (ulong)m.Length - 16)
+                return "?"; // the sum may wrap
             ulong address = BinaryPrimitives.ReadUInt64LittleEndian(m[(int)at..]);
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(m[(int)(at + 8)..]);
             ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)(at + 12)..]);
@@ -102,14 +130,21 @@ public static class QemuOutcome
                 table = address;
                 limit = (int)Math.Min(length / 16, (uint)KickOverlap.ChainStepsMax);
                 index = 0;
-                if (limit == 0) return "?";
+                if (limit == 0)
+                    return "?";
                 continue;
             }
-            if ((flags & VirtioSpec.DescFWrite) != 0 && length > 0) lastWritableEnd = address <= (ulong)m.Length && length <= (ulong)m.Length - address ? address + length : ulong.MaxValue;
-            if ((flags & VirtioSpec.DescFNext) == 0 || next >= limit) break;
+            if ((flags & VirtioSpec.DescFWrite) != 0 && length > 0)
+                lastWritableEnd =
+                    address <= (ulong)m.Length && length <= (ulong)m.Length - address
+                        ? address + length
+                        : ulong.MaxValue;
+            if ((flags & VirtioSpec.DescFNext) == 0 || next >= limit)
+                break;
             index = next;
         }
-        if (lastWritableEnd == 0 || lastWritableEnd > (ulong)m.Length) return "?";
+        if (lastWritableEnd == 0 || lastWritableEnd > (ulong)m.Length)
+            return "?";
         byte status = m[(int)(lastWritableEnd - 1)];
         return status <= 2 ? status.ToString(System.Globalization.CultureInfo.InvariantCulture) : "other";
     }

@@ -22,7 +22,9 @@ public static class QemuReproducer
     /// <summary>Where the targets write reproducers by default (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>):
     /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>findings/qemu-reproducers</c> under the current directory.</summary>
     public static string DefaultDirectory =>
-        Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d ? d : Path.Combine("findings", "qemu-reproducers");
+        Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d
+            ? d
+            : Path.Combine("findings", "qemu-reproducers");
 
     /// <summary>Writes the blk reproducer of <paramref name="input"/> into <paramref name="directory"/> (created):
     /// the input re-run on a fresh QEMU with every qtest command recorded.</summary>
@@ -35,7 +37,9 @@ public static class QemuReproducer
         var model = new BlkObservation(VirtioBlkLockstep.MemoryBytes, disk.Length);
         var qemu = new BlkObservation(VirtioBlkLockstep.MemoryBytes, disk.Length);
         string outcome;
-        using (QemuMachine machine = QemuMachine.Start(program, VirtioBlkQemuTarget.Serial, disk, RealQemuTarget.AnswerMax))
+        using (
+            QemuMachine machine = QemuMachine.Start(program, VirtioBlkQemuTarget.Serial, disk, RealQemuTarget.AnswerMax)
+        )
         {
             machine.Qtest.Script = script;
             outcome = Record(machine, () =>
@@ -43,10 +47,18 @@ public static class QemuReproducer
                 lockstep.Attach(machine);
                 lockstep.ResetQemu(disk);
                 lockstep.Run(bytes, disk, VirtioBlkQemuTarget.Serial, model, qemu);
-                return Describe(BlkComparison.Compare(model, qemu, lockstep.ModelUsedRing()).Select(d => d.Kind + ": " + d.Detail), qemu.BrokenReason);
+                return Describe(
+                    BlkComparison.Compare(model, qemu, lockstep.ModelUsedRing()).Select(d => d.Kind + ": " + d.Detail),
+                    qemu.BrokenReason
+                );
             });
         }
-        IReadOnlyList<string> args = QemuCommandLine.Arguments("bios.bin", "disk.img", null, VirtioBlkQemuTarget.Serial);
+        IReadOnlyList<string> args = QemuCommandLine.Arguments(
+            "bios.bin",
+            "disk.img",
+            null,
+            VirtioBlkQemuTarget.Serial
+        );
         WriteFiles(directory, script, args, disk, note, outcome);
     }
 
@@ -78,7 +90,10 @@ public static class QemuReproducer
                 {
                     qemu.BrokenReason = machine.LastStderrLine(TimeSpan.FromSeconds(5));
                 }
-                return Describe(RngComparison.Compare(model, qemu, lockstep.UsedRingsSeen).Select(d => d.Kind + ": " + d.Detail), qemu.BrokenReason);
+                return Describe(
+                    RngComparison.Compare(model, qemu, lockstep.UsedRingsSeen).Select(d => d.Kind + ": " + d.Detail),
+                    qemu.BrokenReason
+                );
             });
         }
         WriteFiles(directory, script, QemuCommandLine.RngArguments("bios.bin", null), disk: null, note, outcome);
@@ -116,8 +131,12 @@ public static class QemuReproducer
                 {
                     qemu.BrokenReason = machine.LastStderrLine(TimeSpan.FromSeconds(5));
                 }
-                List<NetDifference> diffs =
-                    NetComparison.Compare(model, qemu, lockstep.UsedRingsSeen, lockstep.Facts.FramesReceived);
+                List<NetDifference> diffs = NetComparison.Compare(
+                    model,
+                    qemu,
+                    lockstep.UsedRingsSeen,
+                    lockstep.Facts.FramesReceived
+                );
                 return Describe(diffs.Select(d => d.Kind + ": " + d.Detail), qemu.BrokenReason);
             });
         }
@@ -177,7 +196,8 @@ public static class QemuReproducer
     private static int Lines(StringBuilder text)
     {
         int n = 0;
-        foreach (ReadOnlyMemory<char> chunk in text.GetChunks()) n += chunk.Span.Count('\n');
+        foreach (ReadOnlyMemory<char> chunk in text.GetChunks())
+            n += chunk.Span.Count('\n');
         return n;
     }
 
@@ -195,32 +215,67 @@ public static class QemuReproducer
     }
 
     private static string Describe(IEnumerable<string> differences, string? qemuBroken) =>
-        "QEMU answered every command; QEMU " + (qemuBroken is null ? "not broken" : "broken: " + qemuBroken)
-        + "; differences: " + string.Join("; ", differences);
+        "QEMU answered every command; QEMU "
+        + (qemuBroken is null ? "not broken" : "broken: " + qemuBroken)
+        + "; differences: "
+        + string.Join("; ", differences);
 
     /// <summary>bios.bin, disk.img (blk only), the script, run.sh (the command line with the qtest log on stderr)
     /// and README.txt. With <paramref name="feed"/> (net) run.sh is a bash script that runs QEMU as a coprocess
     /// between the feed's two parts, and the arguments' <c>QPORT</c>/<c>HPORT</c> become its ports.</summary>
-    private static void WriteFiles(string directory, StringBuilder script, IReadOnlyList<string> args, byte[]? disk,
-        string note, string outcome, (string Before, string After)? feed = null)
+    private static void WriteFiles(
+        string directory,
+        StringBuilder script,
+        IReadOnlyList<string> args,
+        byte[]? disk,
+        string note,
+        string outcome,
+        (string Before, string After)? feed = null
+    )
     {
         Directory.CreateDirectory(directory);
         File.WriteAllBytes(Path.Combine(directory, "bios.bin"), HaltingBios.Image());
-        if (disk is not null) File.WriteAllBytes(Path.Combine(directory, "disk.img"), disk);
+        if (disk is not null)
+            File.WriteAllBytes(Path.Combine(directory, "disk.img"), disk);
         File.WriteAllText(Path.Combine(directory, ScriptFileName), script.ToString());
-        string[] replay = [.. args.Select(a => a == "/dev/null" ? "/dev/stderr" : a.Replace("file=disk.img", "file=disk.run.img", StringComparison.Ordinal))];
+        string[] replay =
+        [
+            .. args.Select(a =>
+                a == "/dev/null"
+                    ? "/dev/stderr"
+                    : a.Replace("file=disk.img", "file=disk.run.img", StringComparison.Ordinal)
+            ),
+        ];
         string copyDisk = disk is null ? "" : "cp disk.img disk.run.img && ";
         string line = QemuCommandLine.ShellLine(QemuBinary.ProgramName, replay);
-        const string replays = "# Replays the input on QEMU with no virtsim: qtest commands from script.qtest, answers on "
+        const string replays =
+            "# Replays the input on QEMU with no virtsim: qtest commands from script.qtest, answers on "
             + "stdout, the qtest log on stderr";
-        File.WriteAllText(Path.Combine(directory, RunFileName), feed is not { } f
-            ? "#!/bin/sh\n" + replays + ".\n"
-                + "cd \"$(dirname \"$0\")\" && " + copyDisk + "exec timeout 10 " + line + " < " + ScriptFileName + "\n"
-            : "#!/bin/bash\n" + replays + ";\n# each frame of frames.txt goes to QEMU's socket netdev (bash's "
-                + "/dev/udp, QPORT: QEMU's UDP port) once QEMU answered its script line.\n"
-                + "cd \"$(dirname \"$0\")\" || exit 2\n"
-                + f.Before + " timeout 10 " + line.Replace("HPORT", "${hport}", StringComparison.Ordinal)
-                    .Replace("QPORT", "${qport}", StringComparison.Ordinal) + f.After + "\n");
+        File.WriteAllText(
+            Path.Combine(directory, RunFileName),
+            feed is not { } f
+                ? "#!/bin/sh\n"
+                    + replays
+                    + ".\n"
+                    + "cd \"$(dirname \"$0\")\" && "
+                    + copyDisk
+                    + "exec timeout 10 "
+                    + line
+                    + " < "
+                    + ScriptFileName
+                    + "\n"
+                : "#!/bin/bash\n"
+                    + replays
+                    + ";\n# each frame of frames.txt goes to QEMU's socket netdev (bash's "
+                    + "/dev/udp, QPORT: QEMU's UDP port) once QEMU answered its script line.\n"
+                    + "cd \"$(dirname \"$0\")\" || exit 2\n"
+                    + f.Before
+                    + " timeout 10 "
+                    + line.Replace("HPORT", "${hport}", StringComparison.Ordinal)
+                        .Replace("QPORT", "${qport}", StringComparison.Ordinal)
+                    + f.After
+                    + "\n"
+        );
         File.WriteAllText(Path.Combine(directory, NotesFileName), note + "\n\nRecorded run: " + outcome + "\n");
     }
 }

@@ -32,7 +32,8 @@ public sealed class QemuSession
     /// attach and make its first, waited reset.</summary>
     public bool EnsureStarted(string program)
     {
-        if (Machine is not null) return false;
+        if (Machine is not null)
+            return false;
         Machine = _start(program);
         return true;
     }
@@ -52,13 +53,15 @@ public sealed class QemuSession
     {
         get
         {
-            lock (Gate) return Machine?.CpuTime ?? TimeSpan.Zero;
+            lock (Gate)
+                return Machine?.CpuTime ?? TimeSpan.Zero;
         }
     }
 
     /// <summary>Stops QEMU from outside an input (tests; the process exit does it anyway).</summary>
     public void Shutdown()
     {
-        lock (Gate) Stop();
+        lock (Gate)
+            Stop();
     }
 }

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Globalization;
+using Sim.Engine;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
@@ -52,7 +52,8 @@ public sealed class QemuVirtioPci
         for (int slot = 0; slot < SlotsMax; slot++)
         {
             var pci = new QemuVirtioPci(qtest, slot);
-            if (pci.ConfigRead(R.VendorId) != wanted) continue;
+            if (pci.ConfigRead(R.VendorId) != wanted)
+                continue;
             pci.Map();
             return pci;
         }
@@ -86,7 +87,8 @@ public sealed class QemuVirtioPci
             {
                 regionBar[type] = ConfigRead(cap + L.CapBarOffset) & 0xFF;
                 regionOffset[type] = ConfigRead(cap + L.CapOffsetOffset);
-                if (type == L.CapNotifyCfg) NotifyMultiplier = ConfigRead(cap + L.CapNotifyMultiplierOffset);
+                if (type == L.CapNotifyCfg)
+                    NotifyMultiplier = ConfigRead(cap + L.CapNotifyMultiplierOffset);
             }
             cap = (int)((head >> 8) & 0xFC);
         }
@@ -101,7 +103,8 @@ public sealed class QemuVirtioPci
         DeviceAddress = BarAddress + regionOffset[L.CapDeviceCfg];
     }
 
-    public void CommonWrite(int offset, int size, ulong value) => _qtest.Write(CommonAddress + (ulong)offset, size, value);
+    public void CommonWrite(int offset, int size, ulong value) =>
+        _qtest.Write(CommonAddress + (ulong)offset, size, value);
 
     public ulong CommonRead(int offset, int size) => _qtest.Read(CommonAddress + (ulong)offset, size);
 
@@ -109,5 +112,8 @@ public sealed class QemuVirtioPci
     public ulong NotifyAddress(ushort queueNotifyOff) => NotifyBase + ((ulong)queueNotifyOff * NotifyMultiplier);
 
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"slot {Slot}: common 0x{CommonAddress:x}, notify 0x{NotifyBase:x}×{NotifyMultiplier}, isr 0x{IsrAddress:x}, device 0x{DeviceAddress:x}");
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"slot {Slot}: common 0x{CommonAddress:x}, notify 0x{NotifyBase:x}×{NotifyMultiplier}, isr 0x{IsrAddress:x}, device 0x{DeviceAddress:x}"
+        );
 }

@@ -69,18 +69,26 @@ public sealed class QmpClient : IDisposable
         while (true)
         {
             using JsonDocument doc = ReadObject();
-            if (doc.RootElement.TryGetProperty("return", out JsonElement ret)) return ret.Clone();
-            if (doc.RootElement.TryGetProperty("error", out JsonElement err)) throw new InvalidOperationException($"QMP refused {json}: {err}");
+            if (doc.RootElement.TryGetProperty("return", out JsonElement ret))
+                return ret.Clone();
+            if (doc.RootElement.TryGetProperty("error", out JsonElement err))
+                throw new InvalidOperationException($"QMP refused {json}: {err}");
         }
     }
 
     /// <summary>x-query-virtio-queue-status's <c>inuse</c> for queue <paramref name="queue"/>.</summary>
     public long QueueInUse(string path, int queue) =>
-        Execute($"{{\"execute\":\"x-query-virtio-queue-status\",\"arguments\":{{\"path\":\"{path}\",\"queue\":{queue}}}}}").GetProperty("inuse").GetInt64();
+        Execute(
+                $"{{\"execute\":\"x-query-virtio-queue-status\",\"arguments\":{{\"path\":\"{path}\",\"queue\":{queue}}}}}"
+            )
+            .GetProperty("inuse")
+            .GetInt64();
 
     /// <summary>x-query-virtio-status's <c>broken</c>.</summary>
     public bool Broken(string path) =>
-        Execute($"{{\"execute\":\"x-query-virtio-status\",\"arguments\":{{\"path\":\"{path}\"}}}}").GetProperty("broken").GetBoolean();
+        Execute($"{{\"execute\":\"x-query-virtio-status\",\"arguments\":{{\"path\":\"{path}\"}}}}")
+            .GetProperty("broken")
+            .GetBoolean();
 
     private JsonDocument ReadObject()
     {
@@ -99,7 +107,8 @@ public sealed class QmpClient : IDisposable
                 _end -= _start;
                 _start = 0;
             }
-            if (_end == _receive.Length) Array.Resize(ref _receive, _receive.Length * 2);
+            if (_end == _receive.Length)
+                Array.Resize(ref _receive, _receive.Length * 2);
             int n;
             try
             {
@@ -113,7 +122,8 @@ public sealed class QmpClient : IDisposable
             {
                 throw new QemuDiedException("QMP socket failed: " + e.Message);
             }
-            if (n == 0) throw new QemuDiedException("QEMU closed its QMP socket (it exited)");
+            if (n == 0)
+                throw new QemuDiedException("QEMU closed its QMP socket (it exited)");
             _end += n;
         }
     }

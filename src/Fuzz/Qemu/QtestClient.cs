@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
+using Sim.Engine;
 
 namespace Virtsim.Fuzz.Qemu;
 
@@ -48,7 +48,8 @@ public sealed class QtestClient : IDisposable
     private void Watch()
     {
         long since = Interlocked.Read(ref _waitingSince);
-        if (since == 0 || _timedOut || Environment.TickCount64 - since <= (long)Timeout.TotalMilliseconds) return;
+        if (since == 0 || _timedOut || Environment.TickCount64 - since <= (long)Timeout.TotalMilliseconds)
+            return;
         _timedOut = true;
         _stop();
     }
@@ -88,19 +89,32 @@ public sealed class QtestClient : IDisposable
         Commands++;
     }
 
-    public void Outl(ushort port, uint value) => Queue(string.Create(CultureInfo.InvariantCulture, $"outl 0x{port:x} 0x{value:x}"));
+    public void Outl(ushort port, uint value) =>
+        Queue(string.Create(CultureInfo.InvariantCulture, $"outl 0x{port:x} 0x{value:x}"));
 
     public void Write(ulong address, int size, ulong value)
     {
-        string op = size switch { 1 => "writeb", 2 => "writew", 4 => "writel", _ => "writeq" };
+        string op = size switch
+        {
+            1 => "writeb",
+            2 => "writew",
+            4 => "writel",
+            _ => "writeq",
+        };
         Queue(string.Create(CultureInfo.InvariantCulture, $"{op} 0x{address:x} 0x{value:x}"));
     }
 
     /// <summary>Guest-memory bytes (<c>write ADDR SIZE 0xHEX</c>).</summary>
     public void WriteBytes(ulong address, ReadOnlySpan<byte> data)
     {
-        if (data.IsEmpty) return;
-        Queue(string.Create(CultureInfo.InvariantCulture, $"write 0x{address:x} 0x{data.Length:x} 0x{Convert.ToHexStringLower(data)}"));
+        if (data.IsEmpty)
+            return;
+        Queue(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"write 0x{address:x} 0x{data.Length:x} 0x{Convert.ToHexStringLower(data)}"
+            )
+        );
     }
 
     public void Memset(ulong address, ulong size, byte value) =>
@@ -127,7 +141,8 @@ public sealed class QtestClient : IDisposable
     /// ones.</summary>
     public ulong[] QueryAll(params string[] commands)
     {
-        foreach (string c in commands) Queue(c);
+        foreach (string c in commands)
+            Queue(c);
         Send();
         return ReadValues(commands.Length, trailing: 0);
     }
@@ -139,7 +154,8 @@ public sealed class QtestClient : IDisposable
     {
         SkipAnswersBefore(count + trailing);
         ulong[] values = new ulong[count];
-        for (int i = 0; i < count; i++) values[i] = ReadValue();
+        for (int i = 0; i < count; i++)
+            values[i] = ReadValue();
         return values;
     }
 
@@ -149,7 +165,8 @@ public sealed class QtestClient : IDisposable
     {
         while (_pending > keep)
         {
-            if (!ReadLine().StartsWith("OK"u8)) Failures++;
+            if (!ReadLine().StartsWith("OK"u8))
+                Failures++;
             _pending--;
         }
     }
@@ -160,8 +177,15 @@ public sealed class QtestClient : IDisposable
     {
         ReadOnlySpan<byte> answer = ReadLine();
         _pending--;
-        if (answer.StartsWith("OK 0x"u8)
-            && ulong.TryParse(answer[5..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong value))
+        if (
+            answer.StartsWith("OK 0x"u8)
+            && ulong.TryParse(
+                answer[5..],
+                NumberStyles.AllowHexSpecifier,
+                CultureInfo.InvariantCulture,
+                out ulong value
+            )
+        )
         {
             return value;
         }
@@ -180,11 +204,18 @@ public sealed class QtestClient : IDisposable
             && written == destination.Length;
     }
 
-    public uint Inl(ushort port) => Narrow.LowUInt32(Query(string.Create(CultureInfo.InvariantCulture, $"inl 0x{port:x}")));
+    public uint Inl(ushort port) =>
+        Narrow.LowUInt32(Query(string.Create(CultureInfo.InvariantCulture, $"inl 0x{port:x}")));
 
     public ulong Read(ulong address, int size)
     {
-        string op = size switch { 1 => "readb", 2 => "readw", 4 => "readl", _ => "readq" };
+        string op = size switch
+        {
+            1 => "readb",
+            2 => "readw",
+            4 => "readl",
+            _ => "readq",
+        };
         return Query(string.Create(CultureInfo.InvariantCulture, $"{op} 0x{address:x}"));
     }
 
@@ -194,7 +225,8 @@ public sealed class QtestClient : IDisposable
     public ulong[] QueryAllThenBytes(string[] commands, ulong address, Span<byte> destination, out bool bytesRead)
     {
         ArgumentNullException.ThrowIfNull(commands);
-        foreach (string c in commands) Queue(c);
+        foreach (string c in commands)
+            Queue(c);
         Queue(string.Create(CultureInfo.InvariantCulture, $"b64read 0x{address:x} 0x{destination.Length:x}"));
         Send();
         ulong[] values = ReadValues(commands.Length, trailing: 1);
@@ -211,8 +243,10 @@ public sealed class QtestClient : IDisposable
 
     private void Send()
     {
-        if (_pending > 0) RoundTrips++;
-        if (_batch.Length == 0) return;
+        if (_pending > 0)
+            RoundTrips++;
+        if (_batch.Length == 0)
+            return;
         byte[] bytes = Encoding.ASCII.GetBytes(_batch.ToString());
         _batch.Clear();
         try
@@ -250,7 +284,8 @@ public sealed class QtestClient : IDisposable
             _end -= _start;
             _start = 0;
         }
-        if (_end == _receive.Length) Array.Resize(ref _receive, _receive.Length * 2);
+        if (_end == _receive.Length)
+            Array.Resize(ref _receive, _receive.Length * 2);
         int n;
         Interlocked.Exchange(ref _waitingSince, Environment.TickCount64);
         try
@@ -265,8 +300,10 @@ public sealed class QtestClient : IDisposable
         {
             Interlocked.Exchange(ref _waitingSince, 0);
         }
-        if (_timedOut) throw new QemuHangException($"QEMU did not answer a qtest command within {Timeout.TotalMilliseconds:0} ms");
-        if (n == 0) throw new QemuDiedException("QEMU closed its qtest output (it exited)");
+        if (_timedOut)
+            throw new QemuHangException($"QEMU did not answer a qtest command within {Timeout.TotalMilliseconds:0} ms");
+        if (n == 0)
+            throw new QemuDiedException("QEMU closed its qtest output (it exited)");
         _end += n;
     }
 }

@@ -105,15 +105,21 @@ public abstract class RealQemuTarget : IFuzzTarget
                 string exit = _session.Machine?.ExitDescription ?? "not started";
                 _session.Stop();
                 string tail = stderr.Length <= StderrTailMax ? stderr : stderr[^StderrTailMax..];
-                context.Report(OracleCrash, "qemu/died", $"{e.Message} ({exit}); stderr tail:\n{tail}"
-                    + Reproducer(program, input, e.Message, "qemu/died"));
+                context.Report(
+                    OracleCrash,
+                    "qemu/died",
+                    $"{e.Message} ({exit}); stderr tail:\n{tail}" + Reproducer(program, input, e.Message, "qemu/died")
+                );
                 return FuzzOutcome.Completed;
             }
             catch (QemuHangException e)
             {
                 _session.Stop();
-                context.Report(OracleHang, "qemu/no-answer",
-                    e.Message + Reproducer(program, input, e.Message, "qemu/no-answer"));
+                context.Report(
+                    OracleHang,
+                    "qemu/no-answer",
+                    e.Message + Reproducer(program, input, e.Message, "qemu/no-answer")
+                );
                 return FuzzOutcome.Completed;
             }
             if (diff is { } d)
@@ -140,8 +146,11 @@ public abstract class RealQemuTarget : IFuzzTarget
 
     /// <summary>The device's rule for a difference of the first run (<paramref name="first"/>, or null): re-run on a
     /// careful or waited path and return what remains; also any clean-up between inputs (net: a drain).</summary>
-    protected abstract (string Site, string Message)? Confirm(ReadOnlySpan<byte> input, FuzzContext context,
-        (string Site, string Message)? first);
+    protected abstract (string Site, string Message)? Confirm(
+        ReadOnlySpan<byte> input,
+        FuzzContext context,
+        (string Site, string Message)? first
+    );
 
     /// <summary>Writes the standalone reproducer of <paramref name="input"/> into <paramref name="directory"/>, on a
     /// fresh QEMU of <paramref name="program"/> (a <see cref="QemuReproducer"/> method).</summary>
@@ -151,24 +160,36 @@ public abstract class RealQemuTarget : IFuzzTarget
     /// that explain every difference, or null) explain <paramref name="diffs"/>, counted in <see cref="Explained"/>
     /// and logged when <paramref name="record"/>; else the finding, its site the kinds, its message every difference
     /// and <paramref name="detail"/>.</summary>
-    protected (string Site, string Message)? Verdict(FuzzContext context, IReadOnlyList<IQemuDifference> diffs,
-        IEnumerable<string>? rows, bool record, string? detail = null)
+    protected (string Site, string Message)? Verdict(
+        FuzzContext context,
+        IReadOnlyList<IQemuDifference> diffs,
+        IEnumerable<string>? rows,
+        bool record,
+        string? detail = null
+    )
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(diffs);
         string version = Qemu72Differences.QemuVersion;
         if (rows is not null)
         {
-            if (!record) return null;
+            if (!record)
+                return null;
             List<string> ids = [.. rows];
-            foreach (string id in ids) Explained[id] = Explained.GetValueOrDefault(id) + 1;
-            context.Log?.WriteLine($"explained by QEMU {version} {_label}table rows {string.Join(", ", ids)}: "
-                + string.Join("; ", diffs.Select(d => d.Kind + ": " + d.Detail)));
+            foreach (string id in ids)
+                Explained[id] = Explained.GetValueOrDefault(id) + 1;
+            context.Log?.WriteLine(
+                $"explained by QEMU {version} {_label}table rows {string.Join(", ", ids)}: "
+                    + string.Join("; ", diffs.Select(d => d.Kind + ": " + d.Detail))
+            );
             return null;
         }
-        var message = new StringBuilder($"{_label}model and QEMU {version} differ and no table row explains it "
-            + "(classify: model deviation or QEMU bug, see docs/qemu-backend.md):");
-        foreach (IQemuDifference d in diffs) message.Append("\n  ").Append(d.Kind).Append(": ").Append(d.Detail);
+        var message = new StringBuilder(
+            $"{_label}model and QEMU {version} differ and no table row explains it "
+                + "(classify: model deviation or QEMU bug, see docs/qemu-backend.md):"
+        );
+        foreach (IQemuDifference d in diffs)
+            message.Append("\n  ").Append(d.Kind).Append(": ").Append(d.Detail);
         message.Append(detail);
         return (_sitePrefix + string.Join('+', diffs.Select(d => d.Kind)), message.ToString());
     }
@@ -177,7 +198,8 @@ public abstract class RealQemuTarget : IFuzzTarget
     protected static string ModelBroke(LockstepFacts facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
-        return facts.ModelBrokenReasons.Count == 0 ? ""
+        return facts.ModelBrokenReasons.Count == 0
+            ? ""
             : "\n  model broke: " + string.Join("; ", facts.ModelBrokenReasons);
     }
 

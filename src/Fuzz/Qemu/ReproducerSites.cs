@@ -16,14 +16,16 @@ public sealed class ReproducerSites
     public string Line(string? directory, string site, ReadOnlySpan<byte> input, Action<byte[], string> write)
     {
         ArgumentNullException.ThrowIfNull(write);
-        if (directory is null) return "";
+        if (directory is null)
+            return "";
         if (_written.TryGetValue(site, out string? earlier))
         {
             return $"\nstandalone reproducer: {earlier}/run.sh (of the first input that fired here)";
         }
         string dir = Path.Combine(directory, Engine.CorpusDirectory.ContentName(input));
         _written[site] = dir;
-        if (Directory.Exists(dir)) return $"\nstandalone reproducer: {dir}/run.sh";
+        if (Directory.Exists(dir))
+            return $"\nstandalone reproducer: {dir}/run.sh";
         write(input.ToArray(), dir);
         return $"\nstandalone reproducer: {dir}/run.sh (QEMU command line + qtest script, no virtsim needed)";
     }

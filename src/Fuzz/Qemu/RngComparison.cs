@@ -20,7 +20,11 @@ public static class RngComparison
     public const string Status = "status";
     public const string Isr = "isr";
 
-    public static List<RngDifference> Compare(RngObservation model, RngObservation qemu, IReadOnlyList<(ulong Address, int Size)> usedRings)
+    public static List<RngDifference> Compare(
+        RngObservation model,
+        RngObservation qemu,
+        IReadOnlyList<(ulong Address, int Size)> usedRings
+    )
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(qemu);
@@ -30,34 +34,76 @@ public static class RngComparison
         foreach ((ulong address, int size) in usedRings)
         {
             ulong end = Math.Min((ulong)inUsed.Length, address + 6 + (8UL * (ulong)size));
-            for (ulong a = address; a < end; a++) inUsed[a] = true;
+            for (ulong a = address; a < end; a++)
+                inUsed[a] = true;
         }
-        int firstUsed = -1, firstOther = -1, others = 0;
+        int firstUsed = -1,
+            firstOther = -1,
+            others = 0;
         for (int a = 0; a < model.Memory.Length; a++)
         {
-            if (model.Memory[a] == qemu.Memory[a] || (model.Entropy[a] && !inUsed[a])) continue;
+            if (model.Memory[a] == qemu.Memory[a] || (model.Entropy[a] && !inUsed[a]))
+                continue;
             if (inUsed[a])
             {
-                if (firstUsed < 0) firstUsed = a;
+                if (firstUsed < 0)
+                    firstUsed = a;
             }
             else
             {
-                if (firstOther < 0) firstOther = a;
+                if (firstOther < 0)
+                    firstOther = a;
                 others++;
             }
         }
         if (firstUsed >= 0)
         {
-            (ulong address, int size) = usedRings.First(r => (ulong)firstUsed >= r.Address && (ulong)firstUsed < r.Address + 6 + (8UL * (ulong)r.Size));
-            diffs.Add(new(UsedRing, string.Create(CultureInfo.InvariantCulture, $"used ring 0x{address:x}: model {DescribeUsed(model.Memory, address, size)}; QEMU {DescribeUsed(qemu.Memory, address, size)}")));
+            (ulong address, int size) = usedRings.First(r =>
+                (ulong)firstUsed >= r.Address && (ulong)firstUsed < r.Address + 6 + (8UL * (ulong)r.Size)
+            );
+            diffs.Add(
+                new(
+                    UsedRing,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"used ring 0x{address:x}: model {DescribeUsed(model.Memory, address, size)}; QEMU {DescribeUsed(qemu.Memory, address, size)}"
+                    )
+                )
+            );
         }
         if (firstOther >= 0)
         {
-            diffs.Add(new(Memory, string.Create(CultureInfo.InvariantCulture, $"{others} bytes outside the model's entropy and used rings, first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, QEMU 0x{qemu.Memory[firstOther]:x2}")));
+            diffs.Add(
+                new(
+                    Memory,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{others} bytes outside the model's entropy and used rings, first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, QEMU 0x{qemu.Memory[firstOther]:x2}"
+                    )
+                )
+            );
         }
-        if (model.Broken != qemu.Broken) diffs.Add(new(Broken, $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU {(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"));
-        if (model.DeviceStatus != qemu.DeviceStatus) diffs.Add(new(Status, string.Create(CultureInfo.InvariantCulture, $"device status model 0x{model.DeviceStatus:x2}, QEMU 0x{qemu.DeviceStatus:x2}")));
-        if (model.Isr != qemu.Isr) diffs.Add(new(Isr, string.Create(CultureInfo.InvariantCulture, $"ISR model 0x{model.Isr:x}, QEMU 0x{qemu.Isr:x}")));
+        if (model.Broken != qemu.Broken)
+            diffs.Add(
+                new(
+                    Broken,
+                    $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU {(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"
+                )
+            );
+        if (model.DeviceStatus != qemu.DeviceStatus)
+            diffs.Add(
+                new(
+                    Status,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"device status model 0x{model.DeviceStatus:x2}, QEMU 0x{qemu.DeviceStatus:x2}"
+                    )
+                )
+            );
+        if (model.Isr != qemu.Isr)
+            diffs.Add(
+                new(Isr, string.Create(CultureInfo.InvariantCulture, $"ISR model 0x{model.Isr:x}, QEMU 0x{qemu.Isr:x}"))
+            );
         return diffs;
     }
 
@@ -65,14 +111,17 @@ public static class RngComparison
     /// holds an entry with len 0 among its first used.idx entries.</summary>
     public static bool HasZeroLengthEntry(ReadOnlySpan<byte> memory, ulong address, int size)
     {
-        if (address + 4 + (8UL * (ulong)size) > (ulong)memory.Length) return false;
+        if (address + 4 + (8UL * (ulong)size) > (ulong)memory.Length)
+            return false;
         ushort idx = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)(address + 2)..]);
         for (int i = 0; i < Math.Min(idx, size); i++)
         {
-            if (BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)(address + 8 + (8UL * (ulong)i))..]) == 0) return true;
+            if (BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)(address + 8 + (8UL * (ulong)i))..]) == 0)
+                return true;
         }
         return false;
     }
 
-    private static string DescribeUsed(ReadOnlySpan<byte> memory, ulong address, int size) => VirtioBlkLockstep.DescribeUsed(memory, address, size);
+    private static string DescribeUsed(ReadOnlySpan<byte> memory, ulong address, int size) =>
+        VirtioBlkLockstep.DescribeUsed(memory, address, size);
 }

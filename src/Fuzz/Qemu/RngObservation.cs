@@ -9,7 +9,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// </summary>
 public sealed class RngObservation : LockstepObservation
 {
-    public RngObservation(int memoryBytes) : base(memoryBytes) => Entropy = new bool[memoryBytes];
+    public RngObservation(int memoryBytes)
+        : base(memoryBytes) => Entropy = new bool[memoryBytes];
 
     public bool[] Entropy { get; }
 }

@@ -17,12 +17,27 @@ public static class RngSeeds
     {
         yield return new RingScenarioBuilder(3).AddChain(0, 1, 64).Op(Kick).Op(Run).Build();
         yield return new RingScenarioBuilder(3).AddChain(0, 2, 16).AddChain(0, 1, 8).Op(Kick).Op(Run).Build();
-        yield return new RingScenarioBuilder(3, eventIdx: true).AddChain(0, 1, 32).Op(Kick).AddChain(0, 1, 4).AddChain(0, 2, 40).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3, eventIdx: true)
+            .AddChain(0, 1, 32)
+            .Op(Kick)
+            .AddChain(0, 1, 4)
+            .AddChain(0, 2, 40)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
         yield return new RingScenarioBuilder(3).AddChain(0, 2, 24, indirect: true, table: 1).Op(Kick).Op(Run).Build();
-        yield return new RingScenarioBuilder(3).AddChain(0, 1, 8).Op(Kick).Op(Reset, flags: 1, index: 3).AddChain(0, 1, 16).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3)
+            .AddChain(0, 1, 8)
+            .Op(Kick)
+            .Op(Reset, flags: 1, index: 3)
+            .AddChain(0, 1, 16)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
         // Eight requests: the whole of QEMU's 8-entry queue in one kick.
         var full = new RingScenarioBuilder(3);
-        for (int i = 0; i < 8; i++) full.AddChain(0, 1, (uint)(8 * (i + 1)));
+        for (int i = 0; i < 8; i++)
+            full.AddChain(0, 1, (uint)(8 * (i + 1)));
         yield return full.Op(Kick).Op(Run).Build();
         // The differences the table explains: a driver-readable buffer in the chain; readable only.
         yield return new RingScenarioBuilder(3).AddChain(1, 1, 8).AddChain(0, 1, 8).Op(Kick).Op(Run).Build();

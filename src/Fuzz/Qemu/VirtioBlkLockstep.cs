@@ -1,10 +1,10 @@
-using Sim.Engine;
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Queue;
-using Sim.Machine.Simulation;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Targets.Rings;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Virtsim.Fuzz.Qemu;
@@ -98,7 +98,15 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     /// model's (QMP <c>inuse</c> when they differ), and the end of the input always asks QMP. The fast path sends the
     /// whole input as one batch and reads once at the end (<see cref="VirtioBlkQemuTarget"/> re-runs an input carefully
     /// before it reports a difference, so the fast path's shortcuts cannot produce a finding).</param>
-    public void Run(ReadOnlySpan<byte> input, ReadOnlySpan<byte> disk, string serial, BlkObservation model, BlkObservation qemu, Targets.FuzzContext? context = null, bool careful = true)
+    public void Run(
+        ReadOnlySpan<byte> input,
+        ReadOnlySpan<byte> disk,
+        string serial,
+        BlkObservation model,
+        BlkObservation qemu,
+        Targets.FuzzContext? context = null,
+        bool careful = true
+    )
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(qemu);
@@ -127,8 +135,11 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
         // QMP's `broken`, on the careful path always, on the fast path when anything hints at a break or a difference.
         bool bit = (qemu.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
         bool modelBit = (model.DeviceStatus & (byte)VirtioStatus.DeviceNeedsReset) != 0;
-        bool askQmp = Facts.GuestTouchedStatusOrFeatures && (careful || Facts.ModelEverBroken || bit || modelBit || !Agree(model, qemu));
-        if (askQmp) QmpDrains++;
+        bool askQmp =
+            Facts.GuestTouchedStatusOrFeatures
+            && (careful || Facts.ModelEverBroken || bit || modelBit || !Agree(model, qemu));
+        if (askQmp)
+            QmpDrains++;
         qemu.Broken = askQmp ? q.Qmp.Broken(QemuCommandLine.VirtioBackendPath) : bit;
         qemu.BrokenReason = qemu.Broken ? q.LastStderrLine() : null;
         QueueReset(q);
@@ -137,7 +148,10 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     /// <summary>The cheap part of the comparison (memory, disk, status, ISR; not broken), for deciding whether QMP is
     /// worth asking.</summary>
     private static bool Agree(BlkObservation model, BlkObservation qemu) =>
-        model.Memory.AsSpan().SequenceEqual(qemu.Memory) && model.Disk.AsSpan().SequenceEqual(qemu.Disk) && model.DeviceStatus == qemu.DeviceStatus && model.Isr == qemu.Isr;
+        model.Memory.AsSpan().SequenceEqual(qemu.Memory)
+        && model.Disk.AsSpan().SequenceEqual(qemu.Disk)
+        && model.DeviceStatus == qemu.DeviceStatus
+        && model.Isr == qemu.Isr;
 
     /// <summary>After a kick: QEMU runs the handler inside the notify write (ioeventfd off) and, with io_uring on
     /// tmpfs, completes read/write I/O at the handler's unplug. A request that finishes without waiting (a flush with
@@ -153,9 +167,11 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
         ArgumentNullException.ThrowIfNull(qemu);
         QemuMachine q = qemu;
         q.Qtest.Sync();
-        if (!_careful) return;
+        if (!_careful)
+            return;
         QueueDrains++;
-        if (UsedIdxAgree(q, rig)) return;
+        if (UsedIdxAgree(q, rig))
+            return;
         // QEMU's count differs from the model's (a difference, or I/O still in flight: io_uring hands a request that
         // would block to a worker, whose completion comes through the main loop): wait until nothing is in flight.
         QmpDrains++;
@@ -189,7 +205,8 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
         DateTime deadline = DateTime.UtcNow + DrainMax;
         while (q.Qmp.QueueInUse(QemuCommandLine.VirtioBackendPath, 0) != 0)
         {
-            if (DateTime.UtcNow > deadline) throw new QemuHangException($"QEMU still had requests in flight after {DrainMax.TotalSeconds:0} s");
+            if (DateTime.UtcNow > deadline)
+                throw new QemuHangException($"QEMU still had requests in flight after {DrainMax.TotalSeconds:0} s");
             Thread.Yield();
         }
     }
@@ -211,20 +228,17 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     private readonly ObservationReader _observer = new();
 
     /// <summary>Only the guest's stores (mirrored by the driver) matter: the device's own are what is compared.</summary>
-    public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data)
-    {
-    }
+    public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data) { }
 
     /// <summary>QEMU 7.2's virtio-blk does nothing at DRIVER_OK that the model does not (requests wait for a kick).</summary>
-    public void BeforeDriverOk(ModelVirtioRig rig, ulong avail)
-    {
-    }
+    public void BeforeDriverOk(ModelVirtioRig rig, ulong avail) { }
 
     /// <summary>The used ring the model's queue points at (address, size), for messages; null when not set
     /// up.</summary>
     public (ulong Address, int Size)? ModelUsedRing()
     {
-        if (Model is null) return null;
+        if (Model is null)
+            return null;
         SplitQueue queue = Model.Device.GetQueue(0);
         return InMemory(queue) ? (queue.UsedRing.Value, queue.Size) : null;
     }
@@ -232,13 +246,16 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     /// <summary>The queue has a size and its used ring lies inside the compared memory (the register may hold any
     /// address the input wrote; sums below must not wrap).</summary>
     private static bool InMemory(SplitQueue queue) =>
-        queue.Size > 0 && queue.UsedRing.Value <= (ulong)MemoryBytes && 6 + (8UL * (ulong)queue.Size) <= (ulong)MemoryBytes - queue.UsedRing.Value;
+        queue.Size > 0
+        && queue.UsedRing.Value <= (ulong)MemoryBytes
+        && 6 + (8UL * (ulong)queue.Size) <= (ulong)MemoryBytes - queue.UsedRing.Value;
 
     /// <summary>The model queue's descriptor table, used ring and size at the end of the run; null when not set
     /// up.</summary>
     public (ulong Desc, ulong Used, int Size)? ModelRing()
     {
-        if (Model is null) return null;
+        if (Model is null)
+            return null;
         SplitQueue queue = Model.Device.GetQueue(0);
         return InMemory(queue) ? (queue.DescTable.Value, queue.UsedRing.Value, queue.Size) : null;
     }
@@ -248,10 +265,13 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     public ushort? ModelAvailIdx(BlkObservation model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (Model is null) return null;
+        if (Model is null)
+            return null;
         SplitQueue queue = Model.Device.GetQueue(0);
         ulong at = queue.AvailRing.Value + 2;
-        return queue.Size == 0 || at + 2 > (ulong)model.Memory.Length ? null : BinaryPrimitives.ReadUInt16LittleEndian(model.Memory.AsSpan((int)at));
+        return queue.Size == 0 || at + 2 > (ulong)model.Memory.Length
+            ? null
+            : BinaryPrimitives.ReadUInt16LittleEndian(model.Memory.AsSpan((int)at));
     }
 
     /// <summary>Whether the last initialisation of the run negotiated INDIRECT_DESC.</summary>
@@ -260,18 +280,27 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     /// <summary>Reads used.idx and the entries (id, len) from a memory image (for messages).</summary>
     public static string DescribeUsed(ReadOnlySpan<byte> memory, ulong used, int size)
     {
-        if (used > (ulong)memory.Length - 4) return "(used ring outside the compared memory)";
+        if (used > (ulong)memory.Length - 4)
+            return "(used ring outside the compared memory)";
         ushort idx = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)(used + 2)..]);
         var parts = new List<string>();
         for (int i = 0; i < Math.Min((int)idx, Math.Min(size, 8)); i++)
         {
             ulong at = used + 4 + (8UL * (ulong)i);
-            if (at + 8 > (ulong)memory.Length) break;
-            parts.Add($"({BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)at..])},{BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)(at + 4)..])})");
+            if (at + 8 > (ulong)memory.Length)
+                break;
+            parts.Add(
+                $"({BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)at..])},{BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)(at + 4)..])})"
+            );
         }
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)used..]);
         ulong eventAt = used + 4 + (8UL * (ulong)size);
-        string availEvent = eventAt + 2 <= (ulong)memory.Length ? BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)eventAt..]).ToString(System.Globalization.CultureInfo.InvariantCulture) : "-";
+        string availEvent =
+            eventAt + 2 <= (ulong)memory.Length
+                ? BinaryPrimitives
+                    .ReadUInt16LittleEndian(memory[(int)eventAt..])
+                    .ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : "-";
         return $"flags={flags} idx={idx} [{string.Join(' ', parts)}] avail_event={availEvent}";
     }
 }

@@ -19,20 +19,22 @@ public sealed class VirtioBlkQemuTarget : RealQemuTarget
 
     private static readonly byte[] Disk = DiskImage();
     private static readonly VirtioBlkLockstep Lockstep = new();
-    private static readonly QemuSession Session =
-        new(program => QemuMachine.Start(program, Serial, Disk, AnswerMax), CountQtest);
+    private static readonly QemuSession Session = new(
+        program => QemuMachine.Start(program, Serial, Disk, AnswerMax),
+        CountQtest
+    );
     private static long _roundTrips;
     private static long _commands;
     private readonly BlkObservation _model = new(VirtioBlkLockstep.MemoryBytes, (int)FuzzTargets.BlkDiskBytes);
     private readonly BlkObservation _qemu = new(VirtioBlkLockstep.MemoryBytes, (int)FuzzTargets.BlkDiskBytes);
 
-    public VirtioBlkQemuTarget() : base(Session, "", "qemu72/")
-    {
-    }
+    public VirtioBlkQemuTarget()
+        : base(Session, "", "qemu72/") { }
 
     public override string Name => TargetName;
 
-    public override string Description => "real QEMU virtio-blk-pci (qemu-system-x86_64 via qtest) differential "
+    public override string Description =>
+        "real QEMU virtio-blk-pci (qemu-system-x86_64 via qtest) differential "
         + "against the robust blk model, input format of virtio-blk-qemu-robust; oracles qemu-crash, qemu-hang, "
         + "qemu-diff (QEMU 7.2 table)";
 
@@ -66,7 +68,8 @@ public sealed class VirtioBlkQemuTarget : RealQemuTarget
     public static byte[] DiskImage()
     {
         byte[] disk = new byte[FuzzTargets.BlkDiskBytes];
-        for (int i = 0; i < disk.Length; i++) disk[i] = unchecked((byte)((i >> 9) * 37 + i));
+        for (int i = 0; i < disk.Length; i++)
+            disk[i] = unchecked((byte)((i >> 9) * 37 + i));
         return disk;
     }
 
@@ -91,15 +94,21 @@ public sealed class VirtioBlkQemuTarget : RealQemuTarget
     /// <summary>The fast path's shortcuts (no per-kick check, reset queued behind the last input, broken from the
     /// status bit) never make a finding: the input runs again on the careful path and only a difference that remains
     /// is reported.</summary>
-    protected override (string Site, string Message)? Confirm(ReadOnlySpan<byte> input, FuzzContext context,
-        (string Site, string Message)? first)
+    protected override (string Site, string Message)? Confirm(
+        ReadOnlySpan<byte> input,
+        FuzzContext context,
+        (string Site, string Message)? first
+    )
     {
-        if (first is not { } fast) return null;
+        if (first is not { } fast)
+            return null;
         CarefulReruns++;
         Lockstep.ResetQemu(Disk);
         Lockstep.Run(input, Disk, Serial, _model, _qemu, context: null, careful: true);
         (string Site, string Message)? diff = Judge(context, first: false);
-        if (diff is null) lock (FastOnly) FastOnly[fast.Site] = FastOnly.GetValueOrDefault(fast.Site) + 1;
+        if (diff is null)
+            lock (FastOnly)
+                FastOnly[fast.Site] = FastOnly.GetValueOrDefault(fast.Site) + 1;
         return diff;
     }
 
@@ -111,11 +120,25 @@ public sealed class VirtioBlkQemuTarget : RealQemuTarget
             IEnumerable<string> kinds = diffs.Select(d => d.Kind);
             MarkOutcome(QemuOutcome.Describe(_qemu, Lockstep.ModelRing(), Lockstep.Indirect, kinds));
         }
-        if (diffs.Count == 0) return null;
+        if (diffs.Count == 0)
+            return null;
         LockstepFacts f = Lockstep.Facts;
-        var c = new DifferenceCase(_model, _qemu, diffs, Lockstep.ModelUsedRing(), Lockstep.UsedRingsSeen,
-            f.ModelEverBroken, f.UnalignedRegisterWrite, f.KickBeforeDriverOk, f.DriverWroteStatus, f.RingsOverlap,
-            f.BuffersOverlapInKick, f.ModelBrokenReasons, f.QueueSizeRewritten, Lockstep.ModelAvailIdx(_model));
+        var c = new DifferenceCase(
+            _model,
+            _qemu,
+            diffs,
+            Lockstep.ModelUsedRing(),
+            Lockstep.UsedRingsSeen,
+            f.ModelEverBroken,
+            f.UnalignedRegisterWrite,
+            f.KickBeforeDriverOk,
+            f.DriverWroteStatus,
+            f.RingsOverlap,
+            f.BuffersOverlapInKick,
+            f.ModelBrokenReasons,
+            f.QueueSizeRewritten,
+            Lockstep.ModelAvailIdx(_model)
+        );
         return Verdict(context, diffs, Qemu72Differences.Explain(c, out _)?.Select(r => r.Id), record: true);
     }
 

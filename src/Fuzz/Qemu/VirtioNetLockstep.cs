@@ -112,14 +112,19 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         q.Qtest.Memset(DrainRings + 0x800, 8 * (DrainChains + 1), 0);
         Pci.CommonWrite(L.CommonDeviceStatus, 1, s1 | (byte)VirtioStatus.DriverOk);
         q.Qtest.Write(_notify, 2, 0);
-        for (int n = 0; n < DrainReadsMax; n++) q.Qtest.Read(DrainRings + 0x802, 2);
+        for (int n = 0; n < DrainReadsMax; n++)
+            q.Qtest.Read(DrainRings + 0x802, 2);
         ResetQemu(wait: true);
     }
 
     /// <summary>Runs <paramref name="input"/> on both halves and fills the observations; queues QEMU's reset for the
     /// next input at the end.</summary>
-    public void Run(ReadOnlySpan<byte> input, NetObservation model, NetObservation qemu,
-        Targets.FuzzContext? context = null)
+    public void Run(
+        ReadOnlySpan<byte> input,
+        NetObservation model,
+        NetObservation qemu,
+        Targets.FuzzContext? context = null
+    )
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(qemu);
@@ -153,9 +158,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
 
     /// <summary>QEMU 7.2's virtio_net_set_status does not look at receiveq1's buffers (frames arrive from the
     /// netdev); nothing to note.</summary>
-    public void BeforeDriverOk(ModelVirtioRig rig, ulong avail)
-    {
-    }
+    public void BeforeDriverOk(ModelVirtioRig rig, ulong avail) { }
 
     /// <summary>Ends the kick's batch, sends QEMU the frames the model took at this kick, and reads QEMU's used.idx
     /// until it equals the model's.</summary>
@@ -167,15 +170,18 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         // The model delivers waiting frames at a kick of either queue (VirtioNetDevice.HandleQueueNotify); QEMU takes
         // what reaches its socket whenever it can receive, so the frames go out whichever queue was kicked.
         bool took = _taken.Count > 0;
-        foreach (byte[] frame in _taken) Link!.Inject(frame);
+        foreach (byte[] frame in _taken)
+            Link!.Inject(frame);
         Facts.FramesInjected += _taken.Count;
         _taken.Clear();
         if (_driver.KickedQueue != NetSpec.ReceiveQueue)
         {
             SettleTransmit(qemu, (ModelNetRig)rig);
-            if (!took) return;
+            if (!took)
+                return;
         }
-        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, NetSpec.ReceiveQueue, SettleReadsMax)) LateSettles++;
+        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, NetSpec.ReceiveQueue, SettleReadsMax))
+            LateSettles++;
     }
 
     /// <summary>A transmitq1 kick: QEMU's virtio_net_handle_tx_bh only schedules the TX bottom half, which runs when
@@ -183,7 +189,8 @@ public sealed class VirtioNetLockstep : ILockstepDevice
     /// completes the chain, so once used.idx agrees the datagrams are in our socket's buffer.</summary>
     private void SettleTransmit(QemuMachine qemu, ModelNetRig rig)
     {
-        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, _driver.KickedQueue, SettleReadsMax)) LateSettles++;
+        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, _driver.KickedQueue, SettleReadsMax))
+            LateSettles++;
         CollectSent(rig.Device.Backend.FramesSent, TransmitWait);
     }
 
@@ -197,7 +204,8 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         while (Link!.Receive(_qemuSentCount < expected ? wait : TimeSpan.Zero) is { } frame)
         {
             _qemuSentCount++;
-            if (_qemuSent.Count == NetBackend.TransmittedKeptMax) _qemuSent.Dequeue();
+            if (_qemuSent.Count == NetBackend.TransmittedKeptMax)
+                _qemuSent.Dequeue();
             _qemuSent.Enqueue(frame);
         }
     }
@@ -205,9 +213,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
     /// <summary>Drops what QEMU sent before this input (a late bottom half of the input before).</summary>
     private void ForgetSent()
     {
-        while (Link!.Receive(TimeSpan.Zero) is not null)
-        {
-        }
+        while (Link!.Receive(TimeSpan.Zero) is not null) { }
         _qemuSent.Clear();
         _qemuSentCount = 0;
     }
@@ -215,8 +221,10 @@ public sealed class VirtioNetLockstep : ILockstepDevice
     /// <summary>The model device's stores are marked (num_buffers bytes among them).</summary>
     public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (_deviceWrote is null || address.Value >= (ulong)MemoryBytes) return;
+        if (_deviceWrote is null || address.Value >= (ulong)MemoryBytes)
+            return;
         int end = (int)Math.Min((ulong)MemoryBytes, address.Value + (ulong)data.Length);
-        for (int a = (int)address.Value; a < end; a++) _deviceWrote[a] = true;
+        for (int a = (int)address.Value; a < end; a++)
+            _deviceWrote[a] = true;
     }
 }

@@ -24,13 +24,13 @@ public sealed class VirtioNetQemuTarget : RealQemuTarget
     private readonly NetObservation _model = new(VirtioNetLockstep.MemoryBytes);
     private readonly NetObservation _qemu = new(VirtioNetLockstep.MemoryBytes);
 
-    public VirtioNetQemuTarget() : base(Session, "net ", "qemu72-net/")
-    {
-    }
+    public VirtioNetQemuTarget()
+        : base(Session, "net ", "qemu72-net/") { }
 
     public override string Name => TargetName;
 
-    public override string Description => "real QEMU virtio-net-pci (socket netdev on 127.0.0.1, qemu-system-x86_64 "
+    public override string Description =>
+        "real QEMU virtio-net-pci (socket netdev on 127.0.0.1, qemu-system-x86_64 "
         + "via qtest) differential against the robust net model, input format of virtio-net-qemu-robust "
         + "(receiveq1, source frames); oracles qemu-crash, qemu-hang, qemu-diff (QEMU 7.2 net table)";
 
@@ -62,7 +62,8 @@ public sealed class VirtioNetQemuTarget : RealQemuTarget
 
     protected override void Prepare(QemuMachine machine, bool started)
     {
-        if (!started) return;
+        if (!started)
+            return;
         Lockstep.Attach(machine, _link!);
         Lockstep.ResetQemu(wait: true);
     }
@@ -72,15 +73,21 @@ public sealed class VirtioNetQemuTarget : RealQemuTarget
 
     /// <summary>Confirmed on a drained, answered reset: a late frame of the input before must not decide it. QEMU is
     /// drained after any input that may have left it frames (<see cref="NeedsDrain"/>).</summary>
-    protected override (string Site, string Message)? Confirm(ReadOnlySpan<byte> input, FuzzContext context,
-        (string Site, string Message)? first)
+    protected override (string Site, string Message)? Confirm(
+        ReadOnlySpan<byte> input,
+        FuzzContext context,
+        (string Site, string Message)? first
+    )
     {
-        if (first is not null || NeedsDrain()) Drain();
-        if (first is null) return null;
+        if (first is not null || NeedsDrain())
+            Drain();
+        if (first is null)
+            return null;
         Reruns++;
         Run(input, context: null);
         (string Site, string Message)? diff = Judge(context, first: false);
-        if (NeedsDrain() || diff is not null) Drain();
+        if (NeedsDrain() || diff is not null)
+            Drain();
         return diff;
     }
 
@@ -107,11 +114,14 @@ public sealed class VirtioNetQemuTarget : RealQemuTarget
             (ulong, int)? used = Lockstep.UsedRingsSeen.Count > 0 ? Lockstep.UsedRingsSeen[^1] : null;
             MarkOutcome(NetOutcome.Describe(_qemu, used, diffs.Select(d => d.Kind)));
         }
-        if (diffs.Count == 0) return null;
+        if (diffs.Count == 0)
+            return null;
         IReadOnlyList<NetDifferenceRow>? rows = NetQemu72Differences.Explain(new NetCase(_model, _qemu, facts), diffs);
-        string? detail = rows is not null ? null : ModelBroke(facts)
-            + $"\n  frames: {facts.FramesInjected} sent, {facts.FramesReceived} received by the model, "
-            + $"{facts.ReceiveDropped} dropped";
+        string? detail = rows is not null
+            ? null
+            : ModelBroke(facts)
+                + $"\n  frames: {facts.FramesInjected} sent, {facts.FramesReceived} received by the model, "
+                + $"{facts.ReceiveDropped} dropped";
         return Verdict(context, diffs, rows?.Select(r => r.Id), record: first, detail);
     }
 

@@ -1,10 +1,10 @@
-using Sim.Engine;
 using System.Globalization;
-using Virtsim.Fuzz.Targets.Rings;
-using Sim.Machine.Simulation;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
 using Sim.Spec.Rng;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Targets.Rings;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Virtsim.Fuzz.Qemu;
@@ -65,7 +65,12 @@ public sealed class VirtioRngLockstep : ILockstepDevice
 
     /// <summary>Runs <paramref name="input"/> on both halves and fills the observations; queues QEMU's reset for the
     /// next input at the end.</summary>
-    public void Run(ReadOnlySpan<byte> input, RngObservation model, RngObservation qemu, Targets.FuzzContext? context = null)
+    public void Run(
+        ReadOnlySpan<byte> input,
+        RngObservation model,
+        RngObservation qemu,
+        Targets.FuzzContext? context = null
+    )
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(qemu);
@@ -110,7 +115,8 @@ public sealed class VirtioRngLockstep : ILockstepDevice
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(rig);
         qemu.Qtest.Sync();
-        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, 0, SettleReadsMax)) LateSettles++;
+        if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, 0, SettleReadsMax))
+            LateSettles++;
     }
 
     /// <summary>The model's side; used rings are compared byte for byte (id, len, idx, flags, avail_event): only
@@ -121,15 +127,18 @@ public sealed class VirtioRngLockstep : ILockstepDevice
         foreach ((ulong address, int size) in UsedRingsSeen)
         {
             ulong end = Math.Min((ulong)MemoryBytes, address + 6 + (8UL * (ulong)size));
-            for (ulong a = address; a < end; a++) o.Entropy[a] = false;
+            for (ulong a = address; a < end; a++)
+                o.Entropy[a] = false;
         }
     }
 
     /// <summary>The device's stores mark entropy bytes (used rings are unmarked at the end).</summary>
     public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (_entropy is null || address.Value >= (ulong)MemoryBytes) return;
+        if (_entropy is null || address.Value >= (ulong)MemoryBytes)
+            return;
         int end = (int)Math.Min((ulong)MemoryBytes, address.Value + (ulong)data.Length);
-        for (int a = (int)address.Value; a < end; a++) _entropy[a] = true;
+        for (int a = (int)address.Value; a < end; a++)
+            _entropy[a] = true;
     }
 }

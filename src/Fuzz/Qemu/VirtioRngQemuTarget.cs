@@ -22,13 +22,13 @@ public sealed class VirtioRngQemuTarget : RealQemuTarget
     private readonly RngObservation _model = new(VirtioRngLockstep.MemoryBytes);
     private readonly RngObservation _qemu = new(VirtioRngLockstep.MemoryBytes);
 
-    public VirtioRngQemuTarget() : base(Session, "rng ", "qemu72-rng/")
-    {
-    }
+    public VirtioRngQemuTarget()
+        : base(Session, "rng ", "qemu72-rng/") { }
 
     public override string Name => TargetName;
 
-    public override string Description => "real QEMU virtio-rng-pci (rng-builtin, qemu-system-x86_64 via qtest) "
+    public override string Description =>
+        "real QEMU virtio-rng-pci (rng-builtin, qemu-system-x86_64 via qtest) "
         + "differential against the robust rng model, input format of virtio-rng-qemu-robust; oracles qemu-crash, "
         + "qemu-hang, qemu-diff (QEMU 7.2 rng table)";
 
@@ -48,7 +48,8 @@ public sealed class VirtioRngQemuTarget : RealQemuTarget
 
     protected override void Prepare(QemuMachine machine, bool started)
     {
-        if (!started) return;
+        if (!started)
+            return;
         Lockstep.Attach(machine);
         Lockstep.ResetQemu(wait: true);
     }
@@ -59,13 +60,17 @@ public sealed class VirtioRngQemuTarget : RealQemuTarget
     /// <summary>A difference is confirmed by re-runs on a waited reset, each after a longer pause: past the rate
     /// limiter's 1 ms period (QemuCommandLine.RngMaxBytes), then past late entropy callbacks of the input before
     /// (rng-builtin answers from QEMU's main loop; a loaded host delays it).</summary>
-    protected override (string Site, string Message)? Confirm(ReadOnlySpan<byte> input, FuzzContext context,
-        (string Site, string Message)? first)
+    protected override (string Site, string Message)? Confirm(
+        ReadOnlySpan<byte> input,
+        FuzzContext context,
+        (string Site, string Message)? first
+    )
     {
         (string Site, string Message)? diff = first;
         foreach (int pauseMs in (ReadOnlySpan<int>)[2, 20])
         {
-            if (diff is null) break;
+            if (diff is null)
+                break;
             Reruns++;
             Thread.Sleep(pauseMs);
             Lockstep.ResetQemu(wait: true);
@@ -74,7 +79,8 @@ public sealed class VirtioRngQemuTarget : RealQemuTarget
         }
         if (first is { } f && diff is null)
         {
-            lock (FirstRunOnly) FirstRunOnly[f.Site] = FirstRunOnly.GetValueOrDefault(f.Site) + 1;
+            lock (FirstRunOnly)
+                FirstRunOnly[f.Site] = FirstRunOnly.GetValueOrDefault(f.Site) + 1;
         }
         return diff;
     }
@@ -87,11 +93,19 @@ public sealed class VirtioRngQemuTarget : RealQemuTarget
             (ulong, int)? used = Lockstep.UsedRingsSeen.Count > 0 ? Lockstep.UsedRingsSeen[^1] : null;
             MarkOutcome(LockstepOutcome.Describe(_qemu, used, diffs.Select(d => d.Kind)));
         }
-        if (diffs.Count == 0) return null;
-        IReadOnlyList<RngDifferenceRow>? rows =
-            RngQemu72Differences.Explain(new RngCase(_model, _qemu, Lockstep.Facts, Lockstep.UsedRingsSeen), diffs);
-        return Verdict(context, diffs, rows?.Select(r => r.Id), record: true,
-            rows is null ? ModelBroke(Lockstep.Facts) : null);
+        if (diffs.Count == 0)
+            return null;
+        IReadOnlyList<RngDifferenceRow>? rows = RngQemu72Differences.Explain(
+            new RngCase(_model, _qemu, Lockstep.Facts, Lockstep.UsedRingsSeen),
+            diffs
+        );
+        return Verdict(
+            context,
+            diffs,
+            rows?.Select(r => r.Id),
+            record: true,
+            rows is null ? ModelBroke(Lockstep.Facts) : null
+        );
     }
 
     protected override void WriteReproducer(string program, byte[] input, string directory, string note) =>

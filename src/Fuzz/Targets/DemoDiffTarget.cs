@@ -1,16 +1,16 @@
-using Sim.Engine;
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Input;
-using Virtsim.Fuzz.Mutation;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;
-using Sim.Machine.Simulation;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Machine.Simulation;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -67,7 +67,11 @@ public sealed class DemoDiffTarget : IFuzzTarget
     /// <paramref name="afterVhostRun"/> (after every vhost run, before the comparison) let a test turn the vhost side
     /// into a deliberately divergent backend — unbind its call eventfd, alter what it wrote — to prove the oracles
     /// fire. Campaigns pass neither.</summary>
-    public DemoDiffTarget(Flavour flavour, Action<VhostBackendRig>? afterVhostStart = null, Action<VhostBackendRig>? afterVhostRun = null)
+    public DemoDiffTarget(
+        Flavour flavour,
+        Action<VhostBackendRig>? afterVhostStart = null,
+        Action<VhostBackendRig>? afterVhostRun = null
+    )
     {
         Flavour = flavour;
         Name = FuzzTargetName.Compose("virtio-demo", FuzzTargetName.BackendDiff, flavour);
@@ -79,7 +83,8 @@ public sealed class DemoDiffTarget : IFuzzTarget
 
     public string Name { get; }
 
-    public string Description => "seed 000 virtio-demo, QEMU-style vs vhost-demo on the same hostile rings and schedule; oracles differential (used ring, response bytes, buff; prefix only after an invalid ring), missed-interrupt, hang";
+    public string Description =>
+        "seed 000 virtio-demo, QEMU-style vs vhost-demo on the same hostile rings and schedule; oracles differential (used ring, response bytes, buff; prefix only after an invalid ring), missed-interrupt, hang";
 
     public int InputVersion => 1;
 
@@ -104,12 +109,18 @@ public sealed class DemoDiffTarget : IFuzzTarget
         var qemu = new QemuBackendRig(simQemu, device, context);
         var vhost = new VhostBackendRig(simVhost, Flavour);
         int size = Math.Min(header.Size, VirtioDemoDevice.QueueSize);
-        (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
+        (ulong desc, ulong avail, ulong used) = RingInput.Place(
+            header.Placement,
+            size,
+            unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)
+        );
         qemu.Initialize(header.EventIdx, indirect: true, size, desc, avail, used);
         SplitQueue q = device.GetQueue(0);
         // Both sides must have accepted the same ring, or there is nothing to compare.
-        if (!q.Ready || device.IsBroken || !device.DriverOk) return FuzzOutcome.Rejected;
-        if (!vhost.Start(size, desc, avail, used, 0, header.EventIdx, indirect: true)) return FuzzOutcome.Rejected;
+        if (!q.Ready || device.IsBroken || !device.DriverOk)
+            return FuzzOutcome.Rejected;
+        if (!vhost.Start(size, desc, avail, used, 0, header.EventIdx, indirect: true))
+            return FuzzOutcome.Rejected;
         // QEMU virtio_device_start_ioeventfd_impl sets every host notifier once after assigning it ("process requests
         // that arrived before ioeventfd started"), so the QEMU-style side looks at its ring at the first run even
         // without a kick. With vhost that notifier becomes the kick fd vhost polls (vhost_dev_enable_notifiers), so the
@@ -145,22 +156,26 @@ public sealed class DemoDiffTarget : IFuzzTarget
                 _interruptsVhost.AfterGuest();
                 continue;
             }
-            if (!ApplyDeviceOp(qemu, vhost, context, op)) return FuzzOutcome.Completed;
+            if (!ApplyDeviceOp(qemu, vhost, context, op))
+                return FuzzOutcome.Completed;
         }
-        if (context.Finding is not null) return FuzzOutcome.Completed;
+        if (context.Finding is not null)
+            return FuzzOutcome.Completed;
         // The guest stops and kicks once; both drain; then the final comparison and the interrupt oracle.
         qemu.Kick();
         vhost.Kick.Signal();
-        if (!RunBoth(qemu, vhost, context, 16) || context.Finding is not null) return FuzzOutcome.Completed;
-        if (!device.IsBroken) _interruptsQemu.Final("notify/missed-interrupt-after-drain-qemu");
-        if (vhost.Vq.VqErrors == 0 && vhost.Vq.HasBackend) _interruptsVhost.Final("notify/missed-interrupt-after-drain-vhost");
+        if (!RunBoth(qemu, vhost, context, 16) || context.Finding is not null)
+            return FuzzOutcome.Completed;
+        if (!device.IsBroken)
+            _interruptsQemu.Final("notify/missed-interrupt-after-drain-qemu");
+        if (vhost.Vq.VqErrors == 0 && vhost.Vq.HasBackend)
+            _interruptsVhost.Final("notify/missed-interrupt-after-drain-vhost");
         return FuzzOutcome.Completed;
     }
 
     /// <summary>One device-side op on both sides: 8 kick, 9 run, 14 kick and run, others nothing; false when the
     /// execution must stop.</summary>
-    private bool ApplyDeviceOp(QemuBackendRig qemu, VhostBackendRig vhost, FuzzContext context,
-        in RingInput.Op op)
+    private bool ApplyDeviceOp(QemuBackendRig qemu, VhostBackendRig vhost, FuzzContext context, in RingInput.Op op)
     {
         switch (op.Code)
         {
@@ -187,7 +202,8 @@ public sealed class DemoDiffTarget : IFuzzTarget
         ulong descBytes = 16UL * (ulong)size;
         ulong availBytes = 6 + (2UL * (ulong)size);
         ulong usedBytes = 6 + (8UL * (ulong)size);
-        return Overlap(desc, descBytes, avail, availBytes) || Overlap(desc, descBytes, used, usedBytes)
+        return Overlap(desc, descBytes, avail, availBytes)
+            || Overlap(desc, descBytes, used, usedBytes)
             || Overlap(avail, availBytes, used, usedBytes);
     }
 
@@ -197,13 +213,17 @@ public sealed class DemoDiffTarget : IFuzzTarget
         StopReason reason = simQemu.Loop.Run(simQemu.Now + (windows * RunWindowNs));
         if (reason == StopReason.EventLimit)
         {
-            context.ReportHang("hang/event-budget", $"the QEMU-style side used its {EventsMax} events without the guest acting");
+            context.ReportHang(
+                "hang/event-budget",
+                $"the QEMU-style side used its {EventsMax} events without the guest acting"
+            );
             return false;
         }
         _interruptsQemu.AfterDevice(qemu.TakeQueueInterrupt());
         long calls = vhost.Call.Signals;
         VhostBackendRig.RunEnd end = vhost.Run(context, windows);
-        if (end == VhostBackendRig.RunEnd.Hang) return false;
+        if (end == VhostBackendRig.RunEnd.Hang)
+            return false;
         _afterVhostRun?.Invoke(vhost);
         _interruptsVhost.AfterDevice(vhost.Call.Signals != calls);
         bool invalid = end == VhostBackendRig.RunEnd.Busy || qemu.Device.IsBroken || vhost.Vq.VqErrors > 0;
@@ -214,7 +234,8 @@ public sealed class DemoDiffTarget : IFuzzTarget
     /// <summary>Oracle 7: what the guest sees must match, up to the invalid-ring rule (see the type's doc).</summary>
     private void Compare(QemuBackendRig qemu, VhostBackendRig vhost, FuzzContext context, bool invalid)
     {
-        if (_diverged) return;
+        if (_diverged)
+            return;
         bool okQemu = _qemu.Collect();
         bool okVhost = _vhost.Collect();
         if (invalid || !okQemu || !okVhost)
@@ -224,32 +245,54 @@ public sealed class DemoDiffTarget : IFuzzTarget
             int common = Math.Min(_qemu.Count, _vhost.Count);
             for (int i = 0; i < common; i++)
             {
-                if (_qemu.Log[i] == _vhost.Log[i]) continue;
-                Report(context, "differential/used-element", $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id {_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]}), before either saw an invalid ring");
+                if (_qemu.Log[i] == _vhost.Log[i])
+                    continue;
+                Report(
+                    context,
+                    "differential/used-element",
+                    $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id {_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]}), before either saw an invalid ring"
+                );
                 return;
             }
             return;
         }
         if (_qemu.UsedIdx != _vhost.UsedIdx)
         {
-            Report(context, "differential/used-idx", $"used.idx {_qemu.UsedIdx} (QEMU-style) vs {_vhost.UsedIdx} (vhost) after the same guest moves and run time, neither device broken");
+            Report(
+                context,
+                "differential/used-idx",
+                $"used.idx {_qemu.UsedIdx} (QEMU-style) vs {_vhost.UsedIdx} (vhost) after the same guest moves and run time, neither device broken"
+            );
             return;
         }
         for (int i = 0; i < _qemu.Count; i++)
         {
-            if (_qemu.Log[i] == _vhost.Log[i]) continue;
-            Report(context, "differential/used-element", $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id {_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]})");
+            if (_qemu.Log[i] == _vhost.Log[i])
+                continue;
+            Report(
+                context,
+                "differential/used-element",
+                $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id {_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]})"
+            );
             return;
         }
         var device = (VirtioDemoDevice)qemu.Device;
         if (device.Buff != vhost.Demo.Buff)
         {
-            Report(context, "differential/buff", $"device state buff 0x{device.Buff:x} (QEMU-style) vs 0x{vhost.Demo.Buff:x} (vhost)");
+            Report(
+                context,
+                "differential/buff",
+                $"device state buff 0x{device.Buff:x} (QEMU-style) vs 0x{vhost.Demo.Buff:x} (vhost)"
+            );
             return;
         }
         if (_qemu.FirstMemoryDifference(_vhost) is { } at)
         {
-            Report(context, "differential/guest-memory", $"guest memory differs at 0x{at:x} (response bytes or ring contents): QEMU-style wrote 0x{_qemu.Byte(at):x2}, vhost 0x{_vhost.Byte(at):x2}");
+            Report(
+                context,
+                "differential/guest-memory",
+                $"guest memory differs at 0x{at:x} (response bytes or ring contents): QEMU-style wrote 0x{_qemu.Byte(at):x2}, vhost 0x{_vhost.Byte(at):x2}"
+            );
         }
     }
 
@@ -280,14 +323,20 @@ public sealed class DemoDiffTarget : IFuzzTarget
         ulong usedFlags = _used;
         ulong availEvent = _used + 4 + (8UL * (ulong)_size);
         ulong indirectBytes = RingInput.IndirectTables * RingInput.IndirectTableStride;
-        if (Overlap(usedFlags, 2, RingInput.IndirectBase, indirectBytes) || Overlap(availEvent, 2, RingInput.IndirectBase, indirectBytes)) return true;
+        if (
+            Overlap(usedFlags, 2, RingInput.IndirectBase, indirectBytes)
+            || Overlap(availEvent, 2, RingInput.IndirectBase, indirectBytes)
+        )
+            return true;
         for (int i = 0; i < _size; i++)
         {
-            if (side.DescriptorCovers(_desc + (16UL * (ulong)i), usedFlags, availEvent)) return true;
+            if (side.DescriptorCovers(_desc + (16UL * (ulong)i), usedFlags, availEvent))
+                return true;
         }
         for (int i = 0; i < RingInput.IndirectTables * 32; i++)
         {
-            if (side.DescriptorCovers(RingInput.IndirectBase + (16UL * (ulong)i), usedFlags, availEvent)) return true;
+            if (side.DescriptorCovers(RingInput.IndirectBase + (16UL * (ulong)i), usedFlags, availEvent))
+                return true;
         }
         return false;
     }
@@ -320,15 +369,20 @@ public sealed class DemoDiffTarget : IFuzzTarget
         public bool Collect()
         {
             GuestMemory memory = _memory!;
-            if (!memory.TryGetSpan(new GuestAddress(_used + 2), 2, out Span<byte> raw)) return false;
+            if (!memory.TryGetSpan(new GuestAddress(_used + 2), 2, out Span<byte> raw))
+                return false;
             UsedIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
             int added = Narrow.ToUInt16Wrapping(UsedIdx - _seen);
-            if (added > _size || Count + added > UsedLogMax) return false;
+            if (added > _size || Count + added > UsedLogMax)
+                return false;
             for (int i = 0; i < added; i++)
             {
                 int slot = unchecked((ushort)(_seen + i)) & (_size - 1);
-                if (!memory.TryGetSpan(new GuestAddress(_used + 4 + (8UL * (ulong)slot)), 8, out Span<byte> e)) return false;
-                Log[Count++] = ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(e) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(e[4..]);
+                if (!memory.TryGetSpan(new GuestAddress(_used + 4 + (8UL * (ulong)slot)), 8, out Span<byte> e))
+                    return false;
+                Log[Count++] =
+                    ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(e) << 32)
+                    | BinaryPrimitives.ReadUInt32LittleEndian(e[4..]);
             }
             _seen = UsedIdx;
             return true;
@@ -338,7 +392,8 @@ public sealed class DemoDiffTarget : IFuzzTarget
         /// at <paramref name="a"/> or at <paramref name="b"/> (computed without overflow).</summary>
         public bool DescriptorCovers(ulong at, ulong a, ulong b)
         {
-            if (!_memory!.TryGetSpan(new GuestAddress(at), 16, out Span<byte> d)) return false;
+            if (!_memory!.TryGetSpan(new GuestAddress(at), 16, out Span<byte> d))
+                return false;
             ulong addr = BinaryPrimitives.ReadUInt64LittleEndian(d);
             ulong len = BinaryPrimitives.ReadUInt32LittleEndian(d[8..]);
             return Inside(a) || Inside(b);
@@ -355,15 +410,19 @@ public sealed class DemoDiffTarget : IFuzzTarget
             ulong availEvent = _used + 4 + (8UL * (ulong)_size);
             for (ulong region = 0; region < RingInput.MemorySize; region += RingInput.RegionSize)
             {
-                if (!_memory!.TryGetSpan(new GuestAddress(region), RingInput.RegionSize, out Span<byte> a)) continue;
-                if (!other._memory!.TryGetSpan(new GuestAddress(region), RingInput.RegionSize, out Span<byte> b)) continue;
+                if (!_memory!.TryGetSpan(new GuestAddress(region), RingInput.RegionSize, out Span<byte> a))
+                    continue;
+                if (!other._memory!.TryGetSpan(new GuestAddress(region), RingInput.RegionSize, out Span<byte> b))
+                    continue;
                 int start = 0;
                 while (start < a.Length)
                 {
                     int d = a[start..].CommonPrefixLength(b[start..]);
-                    if (d == a.Length - start) break;
+                    if (d == a.Length - start)
+                        break;
                     ulong at = region + (ulong)(start + d);
-                    if ((at < _used || at >= _used + 2) && (at < availEvent || at >= availEvent + 2)) return at;
+                    if ((at < _used || at >= _used + 2) && (at < availEvent || at >= availEvent + 2))
+                        return at;
                     start += d + 1;
                 }
             }

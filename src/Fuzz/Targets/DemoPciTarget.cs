@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Input;
 using Sim.Devices;
 using Sim.Devices.Demo;
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
+using Virtsim.Fuzz.Input;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -39,7 +39,8 @@ public sealed class DemoPciTarget : IFuzzTarget
 
     public string Name { get; }
 
-    public string Description => "seed 000 demo PCI device: BAR0 MMIO and config-space sequences, resets; oracle model (4-byte buff at offset 0, reset clears it)";
+    public string Description =>
+        "seed 000 demo PCI device: BAR0 MMIO and config-space sequences, resets; oracle model (4-byte buff at offset 0, reset clears it)";
 
     public int InputVersion => 1;
 
@@ -49,23 +50,50 @@ public sealed class DemoPciTarget : IFuzzTarget
 
     /// <summary>Typed minimiser over the 15-byte operations: op (mod 5), offset kind, offset, size choice (mod 4),
     /// value.</summary>
-    public IInputMinimizer? Minimizer { get; } = new Minimizing.FramedInputMinimizer(0, OpLength, OperationsMax, [],
-    [
-        new(0, 1, Minimizing.FrameFieldKind.Code, 5),
-        new(1, 1, Minimizing.FrameFieldKind.Choice, 8),
-        new(2, 4, Minimizing.FrameFieldKind.Value),
-        new(6, 1, Minimizing.FrameFieldKind.Small, 4),
-        new(7, 8, Minimizing.FrameFieldKind.Value),
-    ]);
+    public IInputMinimizer? Minimizer { get; } =
+        new Minimizing.FramedInputMinimizer(
+            0,
+            OpLength,
+            OperationsMax,
+            [],
+            [
+                new(0, 1, Minimizing.FrameFieldKind.Code, 5),
+                new(1, 1, Minimizing.FrameFieldKind.Choice, 8),
+                new(2, 4, Minimizing.FrameFieldKind.Value),
+                new(6, 1, Minimizing.FrameFieldKind.Small, 4),
+                new(7, 8, Minimizing.FrameFieldKind.Value),
+            ]
+        );
 
     public IEnumerable<byte[]> SeedCorpus()
     {
         // The seed's guest test: write 0x1333, read it back; then 0x2333 and 0x3333.
-        yield return [.. Op(1, 0, 0, 2, 0x1333), .. Op(2, 0, 0, 2, 0), .. Op(1, 0, 0, 2, 0x2333), .. Op(2, 0, 0, 2, 0), .. Op(1, 0, 0, 2, 0x3333), .. Op(2, 0, 0, 2, 0)];
+        yield return
+        [
+            .. Op(1, 0, 0, 2, 0x1333),
+            .. Op(2, 0, 0, 2, 0),
+            .. Op(1, 0, 0, 2, 0x2333),
+            .. Op(2, 0, 0, 2, 0),
+            .. Op(1, 0, 0, 2, 0x3333),
+            .. Op(2, 0, 0, 2, 0),
+        ];
         // writeq / readq at 0, then a reset and a read.
-        yield return [.. Op(1, 0, 0, 3, 0xAAAA_BBBB_0000_2333), .. Op(2, 0, 0, 2, 0), .. Op(2, 0, 0, 3, 0), .. Op(3, 0, 0, 0, 0), .. Op(2, 0, 0, 2, 0)];
+        yield return
+        [
+            .. Op(1, 0, 0, 3, 0xAAAA_BBBB_0000_2333),
+            .. Op(2, 0, 0, 2, 0),
+            .. Op(2, 0, 0, 3, 0),
+            .. Op(3, 0, 0, 0, 0),
+            .. Op(2, 0, 0, 2, 0),
+        ];
         // Config space: BAR0 sizing probe and an id-register write.
-        yield return [.. Op(4, 4, 0x10, 2, 0xFFFF_FFFF), .. Op(4, 0, 0x10, 2, 0), .. Op(4, 4, 0x00, 2, 0xDEAD_BEEF), .. Op(1, 1, 4, 2, 1)];
+        yield return
+        [
+            .. Op(4, 4, 0x10, 2, 0xFFFF_FFFF),
+            .. Op(4, 0, 0x10, 2, 0),
+            .. Op(4, 4, 0x00, 2, 0xDEAD_BEEF),
+            .. Op(1, 1, 4, 2, 1),
+        ];
     }
 
     /// <summary>One encoded operation: op, offset kind, raw offset, size choice (0..3 → 1..8 bytes), value.</summary>
@@ -108,15 +136,23 @@ public sealed class DemoPciTarget : IFuzzTarget
                     BinaryPrimitives.WriteUInt64LittleEndian(_data, value);
                     device.Write(BusKind.Mmio, offset, data);
                     context.Emit(TraceEventKind.MmioWrite, 0, offset, (ulong)size, data);
-                    if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize) buff = (uint)value;
+                    if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize)
+                        buff = (uint)value;
                     break;
                 case 2:
                     device.Read(BusKind.Mmio, offset, data);
                     context.Emit(TraceEventKind.MmioRead, 0, offset, (ulong)size, data);
                     Span<byte> expect = _expect.AsSpan(0, size);
-                    if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize) BinaryPrimitives.WriteUInt32LittleEndian(expect, buff);
-                    else expect.Fill(0xFF);
-                    if (!data.SequenceEqual(expect)) return Fail(context, "demo-pci/mmio-read", $"BAR0 read of {size} bytes at 0x{offset:x} returned {Convert.ToHexString(data)}, the model says {Convert.ToHexString(expect)} (seed 000: only a 4-byte access at offset 0 reaches buff)");
+                    if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize)
+                        BinaryPrimitives.WriteUInt32LittleEndian(expect, buff);
+                    else
+                        expect.Fill(0xFF);
+                    if (!data.SequenceEqual(expect))
+                        return Fail(
+                            context,
+                            "demo-pci/mmio-read",
+                            $"BAR0 read of {size} bytes at 0x{offset:x} returned {Convert.ToHexString(data)}, the model says {Convert.ToHexString(expect)} (seed 000: only a 4-byte access at offset 0 reaches buff)"
+                        );
                     break;
                 case 3:
                     device.Reset();
@@ -124,25 +160,32 @@ public sealed class DemoPciTarget : IFuzzTarget
                     buff = 0;
                     break;
                 default:
+                {
+                    int reg = (int)(raw & 0xff);
+                    int width = Math.Min(size, 4);
+                    reg &= ~(width - 1);
+                    if ((kind & 4) != 0)
                     {
-                        int reg = (int)(raw & 0xff);
-                        int width = Math.Min(size, 4);
-                        reg &= ~(width - 1);
-                        if ((kind & 4) != 0)
-                        {
-                            BinaryPrimitives.WriteUInt64LittleEndian(_data, value);
-                            device.ConfigWrite(reg, _data.AsSpan(0, width));
-                            context.Emit(TraceEventKind.PioOut, 1, (ulong)reg, (ulong)width, _data.AsSpan(0, width));
-                        }
-                        Span<byte> id = _expect.AsSpan(0, 4);
-                        device.ConfigRead(0, id);
-                        context.Emit(TraceEventKind.PioIn, 1, 0, 4, id);
-                        if (BinaryPrimitives.ReadUInt32LittleEndian(id) != ((uint)DemoPciDevice.DeviceIdDemo << 16 | DemoPciDevice.VendorIdQemu))
-                        {
-                            return Fail(context, "demo-pci/id-registers-changed", $"config write of {width} bytes at 0x{reg:x2} changed the read-only vendor/device id to 0x{BinaryPrimitives.ReadUInt32LittleEndian(id):x8} (PCI 3.0 §6.2.1)");
-                        }
-                        break;
+                        BinaryPrimitives.WriteUInt64LittleEndian(_data, value);
+                        device.ConfigWrite(reg, _data.AsSpan(0, width));
+                        context.Emit(TraceEventKind.PioOut, 1, (ulong)reg, (ulong)width, _data.AsSpan(0, width));
                     }
+                    Span<byte> id = _expect.AsSpan(0, 4);
+                    device.ConfigRead(0, id);
+                    context.Emit(TraceEventKind.PioIn, 1, 0, 4, id);
+                    if (
+                        BinaryPrimitives.ReadUInt32LittleEndian(id)
+                        != ((uint)DemoPciDevice.DeviceIdDemo << 16 | DemoPciDevice.VendorIdQemu)
+                    )
+                    {
+                        return Fail(
+                            context,
+                            "demo-pci/id-registers-changed",
+                            $"config write of {width} bytes at 0x{reg:x2} changed the read-only vendor/device id to 0x{BinaryPrimitives.ReadUInt32LittleEndian(id):x8} (PCI 3.0 §6.2.1)"
+                        );
+                    }
+                    break;
+                }
             }
         }
         return FuzzOutcome.Completed;

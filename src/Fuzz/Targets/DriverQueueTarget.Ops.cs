@@ -11,8 +11,20 @@ public sealed partial class DriverQueueTarget
 {
     private static readonly string[] Labels =
     [
-        "add-batch", "add-and-notify", "add-chain", "add-indirect", "publish", "notify", "reap-batch", "reap-all",
-        "get-used", "has-used", "disable-callbacks", "enable-callbacks", "enable-callbacks-delayed", "detach-unused",
+        "add-batch",
+        "add-and-notify",
+        "add-chain",
+        "add-indirect",
+        "publish",
+        "notify",
+        "reap-batch",
+        "reap-all",
+        "get-used",
+        "has-used",
+        "disable-callbacks",
+        "enable-callbacks",
+        "enable-callbacks-delayed",
+        "detach-unused",
         "clear-dirty",
     ];
 
@@ -20,8 +32,8 @@ public sealed partial class DriverQueueTarget
     private static readonly uint[] Lengths = [0, 1, 8, 16, 64, 512, 0x1000, 0x1_0000, 0xffff_fff0, uint.MaxValue];
 
     private const int PairsMax = 129; // size / 2 + 1 at size 256
-    private const int ReapMax = 257;  // size + 1 at size 256
-    private const int ChainMax = 4;   // readable (and writable) buffers of one chain
+    private const int ReapMax = 257; // size + 1 at size 256
+    private const int ChainMax = 4; // readable (and writable) buffers of one chain
 
     private readonly GuestBuffer[] _readable = new GuestBuffer[PairsMax];
     private readonly GuestBuffer[] _writable = new GuestBuffer[PairsMax];
@@ -39,48 +51,66 @@ public sealed partial class DriverQueueTarget
         int table = 0;
         switch (op)
         {
-            case 0: case 1:
+            case 0:
+            case 1:
                 count = reader.ReadChoice((_layout.Size / 2) + 2);
                 ReadBuffers(ref reader, count, count);
                 break;
-            case 2: case 3:
+            case 2:
+            case 3:
                 readable = reader.ReadChoice(ChainMax + 1);
                 writable = reader.ReadChoice(ChainMax + 1);
-                if (readable + writable == 0) readable = 1;
+                if (readable + writable == 0)
+                    readable = 1;
                 table = reader.ReadChoice(TableSlots);
                 ReadBuffers(ref reader, readable, writable);
                 break;
-            case 6: case 7:
+            case 6:
+            case 7:
                 count = reader.ReadChoice(_layout.Size + 2);
                 break;
             case 14:
                 count = reader.ReadChoice(4); // 0: clear the dirty pages; else the driver is reset (Initialize)
                 break;
         }
-        if (op == 14 && !SameDirtyPages(context, Labels[op])) return false;
+        if (op == 14 && !SameDirtyPages(context, Labels[op]))
+            return false;
         ulong fast;
         ulong reference;
-        using (_fastMemory.AsGuest()) fast = RunFast(op, count, readable, writable, table);
-        using (_refMemory.AsGuest()) reference = RunReference(op, count, readable, writable, table, context);
-        if (op == 14) ClearOrReset(count);
+        using (_fastMemory.AsGuest())
+            fast = RunFast(op, count, readable, writable, table);
+        using (_refMemory.AsGuest())
+            reference = RunReference(op, count, readable, writable, table, context);
+        if (op == 14)
+            ClearOrReset(count);
         if (fast != reference)
         {
-            return Fail(context, Labels[op], $"'{Labels[op]}' returned different results: fast lane "
-                + $"{Describe(0, op, count)}, reference lane {Describe(1, op, count)}");
+            return Fail(
+                context,
+                Labels[op],
+                $"'{Labels[op]}' returned different results: fast lane "
+                    + $"{Describe(0, op, count)}, reference lane {Describe(1, op, count)}"
+            );
         }
         ulong stateFast = State(_fast);
         if (stateFast != State(_ref))
         {
-            return Fail(context, Labels[op], $"the driver state differs after '{Labels[op]}': fast lane "
-                + $"{Describe(_fast)}, reference lane {Describe(_ref)}");
+            return Fail(
+                context,
+                Labels[op],
+                $"the driver state differs after '{Labels[op]}': fast lane "
+                    + $"{Describe(_fast)}, reference lane {Describe(_ref)}"
+            );
         }
         return SameMemory(context, Labels[op]);
     }
 
     private void ReadBuffers(ref FuzzInputReader reader, int readable, int writable)
     {
-        for (int k = 0; k < readable; k++) _readable[k] = ReadBuffer(ref reader);
-        for (int k = 0; k < writable; k++) _writable[k] = ReadBuffer(ref reader);
+        for (int k = 0; k < readable; k++)
+            _readable[k] = ReadBuffer(ref reader);
+        for (int k = 0; k < writable; k++)
+            _writable[k] = ReadBuffer(ref reader);
     }
 
     private static GuestBuffer ReadBuffer(ref FuzzInputReader reader)
@@ -102,26 +132,25 @@ public sealed partial class DriverQueueTarget
         switch (op)
         {
             case 0:
-                {
-                    bool all = q.TryAddBatch(m, readables, writables, _heads[0], out int added);
-                    return Heads(0, all, added, false);
-                }
+            {
+                bool all = q.TryAddBatch(m, readables, writables, _heads[0], out int added);
+                return Heads(0, all, added, false);
+            }
             case 1:
-                {
-                    bool all = q.TryAddBatchAndNotify(
-                        m, readables, writables, _heads[0], out int added, out bool notify);
-                    return Heads(0, all, added, notify);
-                }
+            {
+                bool all = q.TryAddBatchAndNotify(m, readables, writables, _heads[0], out int added, out bool notify);
+                return Heads(0, all, added, notify);
+            }
             case 6:
-                {
-                    bool any = q.TryGetUsedBatch(m, ids, lens, out int reaped);
-                    return Reaped(0, any, reaped);
-                }
+            {
+                bool any = q.TryGetUsedBatch(m, ids, lens, out int reaped);
+                return Reaped(0, any, reaped);
+            }
             case 7:
-                {
-                    bool done = q.ReapAll(m, ids, lens, out int reaped);
-                    return Reaped(0, done, reaped);
-                }
+            {
+                bool done = q.ReapAll(m, ids, lens, out int reaped);
+                return Reaped(0, done, reaped);
+            }
             default:
                 return RunSingle(0, q, m, op, readable, writable, table);
         }
@@ -134,34 +163,40 @@ public sealed partial class DriverQueueTarget
         GuestMemory m = _refMemory;
         switch (op)
         {
-            case 0: case 1:
-                {
-                    int added = 0;
-                    ushort[] heads = _heads[1];
-                    while (added < count && q.TryAdd(m, _readable[added], _writable[added], out heads[added])) added++;
-                    bool notify = op == 1 && q.NeedsNotify(m);
-                    return Heads(1, added == count, added, notify);
-                }
+            case 0:
+            case 1:
+            {
+                int added = 0;
+                ushort[] heads = _heads[1];
+                while (added < count && q.TryAdd(m, _readable[added], _writable[added], out heads[added]))
+                    added++;
+                bool notify = op == 1 && q.NeedsNotify(m);
+                return Heads(1, added == count, added, notify);
+            }
             case 6:
-                {
-                    int reaped = 0;
-                    while (reaped < count && q.TryGetUsed(m, out _ids[1][reaped], out _lens[1][reaped])) reaped++;
-                    return Reaped(1, reaped > 0, reaped);
-                }
+            {
+                int reaped = 0;
+                while (reaped < count && q.TryGetUsed(m, out _ids[1][reaped], out _lens[1][reaped]))
+                    reaped++;
+                return Reaped(1, reaped > 0, reaped);
+            }
             case 7:
+            {
+                // Linux virtblk_done / virtnet_poll: do { disable_cb; while (get_buf) ...; if broken, stop; }
+                // while (!enable_cb); stopping early when the caller's spans are full.
+                int reaped = 0;
+                while (true)
                 {
-                    // Linux virtblk_done / virtnet_poll: do { disable_cb; while (get_buf) ...; if broken, stop; }
-                    // while (!enable_cb); stopping early when the caller's spans are full.
-                    int reaped = 0;
-                    while (true)
-                    {
-                        context.Step();
-                        q.DisableCallbacks(m);
-                        while (reaped < count && q.TryGetUsed(m, out _ids[1][reaped], out _lens[1][reaped])) reaped++;
-                        if (reaped == count || q.Broken) return Reaped(1, false, reaped);
-                        if (q.EnableCallbacks(m)) return Reaped(1, true, reaped);
-                    }
+                    context.Step();
+                    q.DisableCallbacks(m);
+                    while (reaped < count && q.TryGetUsed(m, out _ids[1][reaped], out _lens[1][reaped]))
+                        reaped++;
+                    if (reaped == count || q.Broken)
+                        return Reaped(1, false, reaped);
+                    if (q.EnableCallbacks(m))
+                        return Reaped(1, true, reaped);
                 }
+            }
             default:
                 return RunSingle(1, q, m, op, readable, writable, table);
         }
@@ -176,26 +211,26 @@ public sealed partial class DriverQueueTarget
         switch (op)
         {
             case 2:
-                {
-                    bool ok = q.TryAdd(m, r, w, out ushort head);
-                    return Mix(Mix(0x2, ok ? 1UL : 0), head);
-                }
+            {
+                bool ok = q.TryAdd(m, r, w, out ushort head);
+                return Mix(Mix(0x2, ok ? 1UL : 0), head);
+            }
             case 3:
-                {
-                    var at = new GuestAddress(TableBase + (ulong)(table * TableStride));
-                    bool ok = q.TryAddIndirect(m, r, w, at, out ushort head);
-                    return Mix(Mix(0x3, ok ? 1UL : 0), head);
-                }
+            {
+                var at = new GuestAddress(TableBase + (ulong)(table * TableStride));
+                bool ok = q.TryAddIndirect(m, r, w, at, out ushort head);
+                return Mix(Mix(0x3, ok ? 1UL : 0), head);
+            }
             case 4:
                 q.Publish(m);
                 return 0x4;
             case 5:
                 return Mix(0x5, q.NeedsNotify(m) ? 1UL : 0);
             case 8:
-                {
-                    bool ok = q.TryGetUsed(m, out ushort id, out uint len);
-                    return Mix(Mix(Mix(0x8, ok ? 1UL : 0), id), len);
-                }
+            {
+                bool ok = q.TryGetUsed(m, out ushort id, out uint len);
+                return Mix(Mix(Mix(0x8, ok ? 1UL : 0), id), len);
+            }
             case 9:
                 return Mix(0x9, q.HasUsed(m) ? 1UL : 0);
             case 10:
@@ -206,10 +241,10 @@ public sealed partial class DriverQueueTarget
             case 12:
                 return Mix(0xc, q.EnableCallbacksDelayed(m) ? 1UL : 0);
             case 13:
-                {
-                    bool ok = q.TryDetachUnused(m, out ushort head);
-                    return Mix(Mix(0xd, ok ? 1UL : 0), head);
-                }
+            {
+                bool ok = q.TryDetachUnused(m, out ushort head);
+                return Mix(Mix(0xd, ok ? 1UL : 0), head);
+            }
             default:
                 _ = lane;
                 return 0xe;
@@ -223,8 +258,10 @@ public sealed partial class DriverQueueTarget
     {
         if (operand != 0)
         {
-            using (_fastMemory.AsGuest()) _fast.Initialize(_fastMemory);
-            using (_refMemory.AsGuest()) _ref.Initialize(_refMemory);
+            using (_fastMemory.AsGuest())
+                _fast.Initialize(_fastMemory);
+            using (_refMemory.AsGuest())
+                _ref.Initialize(_refMemory);
             _device.Reset(_layout);
         }
         _fastMemory.ClearDirty();
@@ -234,14 +271,16 @@ public sealed partial class DriverQueueTarget
     private ulong Heads(int lane, bool all, int added, bool notify)
     {
         ulong h = Mix(Mix(Mix(0x100, all ? 1UL : 0), (ulong)added), notify ? 1UL : 0);
-        for (int k = 0; k < added; k++) h = Mix(h, _heads[lane][k]);
+        for (int k = 0; k < added; k++)
+            h = Mix(h, _heads[lane][k]);
         return h;
     }
 
     private ulong Reaped(int lane, bool answer, int reaped)
     {
         ulong h = Mix(Mix(0x200, answer ? 1UL : 0), (ulong)reaped);
-        for (int k = 0; k < reaped; k++) h = Mix(Mix(h, _ids[lane][k]), _lens[lane][k]);
+        for (int k = 0; k < reaped; k++)
+            h = Mix(Mix(h, _ids[lane][k]), _lens[lane][k]);
         return h;
     }
 
@@ -251,19 +290,21 @@ public sealed partial class DriverQueueTarget
     {
         ulong h = Mix(Mix(Mix(0x300, (ulong)q.Error), (ulong)q.FreeCount), (ulong)q.Outstanding);
         h = Mix(Mix(Mix(h, q.AvailIdx.Value), q.LastUsed.Value), q.CallbacksEnabled ? 1UL : 0);
-        for (int i = 0; i < q.Size; i++) h = Mix(h, q.WritableBytes((ushort)i));
+        for (int i = 0; i < q.Size; i++)
+            h = Mix(h, q.WritableBytes((ushort)i));
         return h;
     }
 
     private static ulong Mix(ulong h, ulong v) =>
         (System.Numerics.BitOperations.RotateLeft(h, 23) ^ v) * 0x9E3779B97F4A7C15UL;
 
-    private string Describe(int lane, int op, int count) => op switch
-    {
-        0 or 1 => $"heads [{string.Join(", ", _heads[lane].Take(count))}]",
-        6 or 7 => $"used [{string.Join(", ", _ids[lane].Take(count).Zip(_lens[lane], (i, l) => $"{i}:{l}"))}]",
-        _ => "(a single call's answer)",
-    } + $" (state {Describe(lane == 0 ? _fast : _ref)})";
+    private string Describe(int lane, int op, int count) =>
+        op switch
+        {
+            0 or 1 => $"heads [{string.Join(", ", _heads[lane].Take(count))}]",
+            6 or 7 => $"used [{string.Join(", ", _ids[lane].Take(count).Zip(_lens[lane], (i, l) => $"{i}:{l}"))}]",
+            _ => "(a single call's answer)",
+        } + $" (state {Describe(lane == 0 ? _fast : _ref)})";
 
     private static string Describe(DriverQueue q) =>
         $"error {q.Error}, free {q.FreeCount}, outstanding {q.Outstanding}, avail {q.AvailIdx}, "

@@ -94,10 +94,12 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
             if (op >= DriverOpCount)
             {
                 _device.Run(op - DriverOpCount, ref reader, _refMemory, _fastMemory);
-                if (!SameMemory(context, "device")) return FuzzOutcome.Completed;
+                if (!SameMemory(context, "device"))
+                    return FuzzOutcome.Completed;
                 continue;
             }
-            if (!RunDriverOp(op, ref reader, context)) return FuzzOutcome.Completed;
+            if (!RunDriverOp(op, ref reader, context))
+                return FuzzOutcome.Completed;
         }
         SameDirtyPages(context, "end");
         return FuzzOutcome.Completed;
@@ -117,7 +119,11 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
             ulong avail = desc + VirtioSpec.DescTableSize(size);
             ulong used = (avail + VirtioSpec.AvailRingSize(size) + 3) & ~3UL;
             var layout = new SplitRingLayout(
-                new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), size);
+                new GuestAddress(desc),
+                new GuestAddress(avail),
+                new GuestAddress(used),
+                size
+            );
             pair = (new DriverQueue(layout, eventIdx), new DriverQueue(layout, eventIdx));
             _queues[key] = pair;
         }
@@ -127,7 +133,8 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
         foreach (GuestMemory m in (ReadOnlySpan<GuestMemory>)[_fastMemory, _refMemory])
         {
             m.Clear();
-            using (m.AsGuest()) (ReferenceEquals(m, _fastMemory) ? _fast : _ref).Initialize(m);
+            using (m.AsGuest())
+                (ReferenceEquals(m, _fastMemory) ? _fast : _ref).Initialize(m);
             m.ClearDirty();
         }
         _refMemory.Observer = context.Observe(_refMemory, _observer);
@@ -154,7 +161,8 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
     {
         bool a = _fastMemory.TryGetSpan(start, length, out Span<byte> fast);
         bool b = _refMemory.TryGetSpan(start, length, out Span<byte> reference);
-        if (!a || !b) throw new InvalidOperationException("driver-queue: ring area outside the target's memory");
+        if (!a || !b)
+            throw new InvalidOperationException("driver-queue: ring area outside the target's memory");
         at = fast.CommonPrefixLength(reference);
         return at == fast.Length;
     }
@@ -171,10 +179,15 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
             if (more != b.MoveNext() || (more && a.Current != b.Current))
             {
                 string where = more ? a.Current.ToString() : "the end";
-                return Fail(context, "dirty-pages", $"the fast lane dirtied other pages than the reference lane by "
-                    + $"'{step}' (first difference at {where})");
+                return Fail(
+                    context,
+                    "dirty-pages",
+                    $"the fast lane dirtied other pages than the reference lane by "
+                        + $"'{step}' (first difference at {where})"
+                );
             }
-            if (!more) return true;
+            if (!more)
+                return true;
         }
     }
 
@@ -190,12 +203,8 @@ public sealed partial class DriverQueueTarget : IFuzzTarget
     /// <summary>Watches the reference lane's memory so its driver takes the accessor paths; records nothing.</summary>
     private sealed class NullObserver : IMemoryObserver
     {
-        public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
-        {
-        }
+        public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
 
-        public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
-        {
-        }
+        public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
     }
 }

@@ -1,9 +1,9 @@
-using Sim.Engine;
 using System.Text;
-using Virtsim.Fuzz.Oracles;
-using Sim.Machine.Simulation;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
+using Virtsim.Fuzz.Oracles;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -59,7 +59,8 @@ public abstract class ExecutionTrace : ITraceSink
     public void Write(in TraceEvent ev)
     {
         long before = GC.GetAllocatedBytesForCurrentThread();
-        if (!_begun) Begin(null);
+        if (!_begun)
+            Begin(null);
         _lastTime = ev.Time;
         if (Events < EventsKeptMax)
         {
@@ -91,8 +92,14 @@ public abstract class ExecutionTrace : ITraceSink
         return observer;
     }
 
-    internal void Emit(TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data, long time) =>
-        Write(new TraceEvent(kind, time, source, address, value, data));
+    internal void Emit(
+        TraceEventKind kind,
+        uint source,
+        ulong address,
+        ulong value,
+        ReadOnlySpan<byte> data,
+        long time
+    ) => Write(new TraceEvent(kind, time, source, address, value, data));
 
     /// <summary>Ends the execution: past <see cref="EventsKeptMax"/> events, one Checkpoint from
     /// <see cref="VerdictSource"/> (Address = events folded, Value = their <see cref="TraceEventHash"/>); then the
@@ -101,14 +108,33 @@ public abstract class ExecutionTrace : ITraceSink
     /// event's time, then lets the subclass finish.</summary>
     public void Finish(FindingReport? finding, FuzzOutcome outcome)
     {
-        if (!_begun) Begin(null);
+        if (!_begun)
+            Begin(null);
         if (_foldedCount > 0)
         {
-            OnEvent(new TraceEvent(TraceEventKind.Checkpoint, _lastTime, VerdictSource, _foldedCount, _folded.Value, default));
+            OnEvent(
+                new TraceEvent(
+                    TraceEventKind.Checkpoint,
+                    _lastTime,
+                    VerdictSource,
+                    _foldedCount,
+                    _folded.Value,
+                    default
+                )
+            );
             Events++;
         }
         byte[] data = finding is null ? [] : Encoding.UTF8.GetBytes(finding.Oracle + "\n" + finding.Site);
-        OnEvent(new TraceEvent(TraceEventKind.DeviceResult, _lastTime, VerdictSource, finding is null ? VerdictClean : VerdictFired, Narrow.AsUInt64Bits((int)outcome), data));
+        OnEvent(
+            new TraceEvent(
+                TraceEventKind.DeviceResult,
+                _lastTime,
+                VerdictSource,
+                finding is null ? VerdictClean : VerdictFired,
+                Narrow.AsUInt64Bits((int)outcome),
+                data
+            )
+        );
         Events++;
         OnFinish(_memory!.ContentHash(HashScheme), _lastTime);
     }
@@ -129,11 +155,14 @@ public abstract class ExecutionTrace : ITraceSink
     {
         if (memory is null)
         {
-            if (_begun) return;
-            if (!GuestMemory.TryCreate(PlaceholderLayout, out memory, out string? error)) throw new InvalidOperationException(error);
+            if (_begun)
+                return;
+            if (!GuestMemory.TryCreate(PlaceholderLayout, out memory, out string? error))
+                throw new InvalidOperationException(error);
         }
         _memory = memory;
-        if (_begun) return;
+        if (_begun)
+            return;
         _begun = true;
         OnBegin(memory);
     }
@@ -145,13 +174,21 @@ public abstract class ExecutionTrace : ITraceSink
     {
         public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
         {
-            if (actor == MemoryActor.Device) trace.Emit(TraceEventKind.DeviceRead, 0, address.Value, 0, data, context.Steps);
+            if (actor == MemoryActor.Device)
+                trace.Emit(TraceEventKind.DeviceRead, 0, address.Value, 0, data, context.Steps);
             inner?.OnRead(actor, address, data);
         }
 
         public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
         {
-            trace.Emit(actor == MemoryActor.Device ? TraceEventKind.DeviceWrite : TraceEventKind.GuestWrite, 0, address.Value, 0, data, context.Steps);
+            trace.Emit(
+                actor == MemoryActor.Device ? TraceEventKind.DeviceWrite : TraceEventKind.GuestWrite,
+                0,
+                address.Value,
+                0,
+                data,
+                context.Steps
+            );
             inner?.OnWrite(actor, address, data);
         }
     }

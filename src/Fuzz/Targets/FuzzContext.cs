@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
-using Virtsim.Fuzz.Oracles;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
+using Virtsim.Fuzz.Oracles;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -23,7 +23,8 @@ public sealed class FuzzContext
 
     public FuzzContext(long stepsMax = DefaultStepsMax)
     {
-        if (stepsMax <= 0) throw new ArgumentOutOfRangeException(nameof(stepsMax), "the step budget must be positive");
+        if (stepsMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(stepsMax), "the step budget must be positive");
         StepsMax = stepsMax;
     }
 
@@ -71,7 +72,14 @@ public sealed class FuzzContext
     /// device runs on a <see cref="Simulation"/>: the event is stamped with the simulation's virtual time, so it sorts
     /// with the simulation's own events (register accesses a target makes straight on the bus, which no vCPU exit
     /// records).</summary>
-    public void Emit(Simulation simulation, TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data)
+    public void Emit(
+        Simulation simulation,
+        TraceEventKind kind,
+        uint source,
+        ulong address,
+        ulong value,
+        ReadOnlySpan<byte> data
+    )
     {
         ArgumentNullException.ThrowIfNull(simulation);
         Trace?.Emit(kind, source, address, value, data, simulation.Now);
@@ -81,8 +89,12 @@ public sealed class FuzzContext
     /// port I/O, Value = size, Data = the bytes written or returned), at the simulation's time.</summary>
     public void EmitBusAccess(Simulation simulation, BusKind bus, bool write, ulong address, ReadOnlySpan<byte> data)
     {
-        if (Trace is null) return;
-        TraceEventKind kind = bus == BusKind.Mmio ? (write ? TraceEventKind.MmioWrite : TraceEventKind.MmioRead) : (write ? TraceEventKind.PioOut : TraceEventKind.PioIn);
+        if (Trace is null)
+            return;
+        TraceEventKind kind =
+            bus == BusKind.Mmio
+                ? (write ? TraceEventKind.MmioWrite : TraceEventKind.MmioRead)
+                : (write ? TraceEventKind.PioOut : TraceEventKind.PioIn);
         Emit(simulation, kind, 0, address, (ulong)data.Length, data);
     }
 
@@ -91,15 +103,18 @@ public sealed class FuzzContext
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Step()
     {
-        if (++_steps > StepsMax) ThrowHang();
+        if (++_steps > StepsMax)
+            ThrowHang();
     }
 
     /// <summary>Counts <paramref name="count"/> steps at once.</summary>
     public void Step(long count)
     {
-        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), "step count must not be negative");
+        if (count < 0)
+            throw new ArgumentOutOfRangeException(nameof(count), "step count must not be negative");
         _steps = count > long.MaxValue - _steps ? long.MaxValue : _steps + count;
-        if (_steps > StepsMax) ThrowHang();
+        if (_steps > StepsMax)
+            ThrowHang();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -110,19 +125,25 @@ public sealed class FuzzContext
     /// execution wins; later ones are ignored.</summary>
     public void Report(string oracle, string site, string message)
     {
-        if (Finding is not null) return;
-        Finding = new FindingReport(FuzzOracle.Sanitize(oracle), site, message, null) { Shape = FindingShape.Name(_shape) };
+        if (Finding is not null)
+            return;
+        Finding = new FindingReport(FuzzOracle.Sanitize(oracle), site, message, null)
+        {
+            Shape = FindingShape.Name(_shape),
+        };
     }
 
     /// <summary>Checkers call this when the device takes a request (a chain fetched from the available ring): its
     /// readable and writable byte totals become the shape of any finding reported after it
     /// (<see cref="FindingShape"/>).</summary>
-    public void NoteRequest(ulong readableBytes, ulong writableBytes) => _shape = FindingShape.Code(readableBytes, writableBytes);
+    public void NoteRequest(ulong readableBytes, ulong writableBytes) =>
+        _shape = FindingShape.Code(readableBytes, writableBytes);
 
     /// <summary>Reports when <paramref name="condition"/> is false. Returns <paramref name="condition"/>.</summary>
     public bool Check(bool condition, string oracle, string site, string message)
     {
-        if (!condition) Report(oracle, site, message);
+        if (!condition)
+            Report(oracle, site, message);
         return condition;
     }
 

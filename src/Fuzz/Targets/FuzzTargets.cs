@@ -25,7 +25,17 @@ public static class FuzzTargets
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),
         () => new DemoPciTarget(Flavour.Seed),
-        .. DeviceCatalog.All.Where(d => d.CreateVirtio is not null).SelectMany(d => Both(f => new VirtioBackendTarget(d.Name, f, d.FuzzDescription, d.CreateVirtio!, d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written))),
+        .. DeviceCatalog
+            .All.Where(d => d.CreateVirtio is not null)
+            .SelectMany(d =>
+                Both(f => new VirtioBackendTarget(
+                    d.Name,
+                    f,
+                    d.FuzzDescription,
+                    d.CreateVirtio!,
+                    d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written
+                ))
+            ),
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
         () => new Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
@@ -33,10 +43,12 @@ public static class FuzzTargets
         () => new Virtsim.Fuzz.Qemu.VirtioNetQemuTarget(), // real QEMU virtio-net-pci, same plumbing
     ];
 
-    private static Func<IFuzzTarget>[] Both(Func<Flavour, IFuzzTarget> make) => [() => make(Flavour.Robust), () => make(Flavour.Seed)];
+    private static Func<IFuzzTarget>[] Both(Func<Flavour, IFuzzTarget> make) =>
+        [() => make(Flavour.Robust), () => make(Flavour.Seed)];
 
     /// <summary>Fresh instances of every target, ordered by name.</summary>
-    public static IReadOnlyList<IFuzzTarget> All => Factories.Select(f => f()).OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
+    public static IReadOnlyList<IFuzzTarget> All =>
+        Factories.Select(f => f()).OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
 
     /// <summary>A fresh instance of the target called <paramref name="name"/> — a full name, or
     /// <c>device[-backend][-flavour]</c> with defaults filled in (first registered backend, robust) — or
@@ -47,14 +59,21 @@ public static class FuzzTargets
         foreach (Func<IFuzzTarget> factory in Factories)
         {
             IFuzzTarget t = factory();
-            if (string.Equals(t.Name, name, StringComparison.Ordinal)) return t;
+            if (string.Equals(t.Name, name, StringComparison.Ordinal))
+                return t;
         }
         (string device, string? backend, Flavour? flavour) = FuzzTargetName.Split(name);
         foreach (Func<IFuzzTarget> factory in Factories)
         {
             IFuzzTarget t = factory();
             (string d, string? b, Flavour? f) = FuzzTargetName.Split(t.Name);
-            if (d == device && b is not null && (backend is null || b == backend) && (f ?? Flavour.Robust) == (flavour ?? Flavour.Robust)) return t;
+            if (
+                d == device
+                && b is not null
+                && (backend is null || b == backend)
+                && (f ?? Flavour.Robust) == (flavour ?? Flavour.Robust)
+            )
+                return t;
         }
         return null;
     }

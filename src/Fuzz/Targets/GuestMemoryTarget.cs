@@ -1,5 +1,5 @@
-using Virtsim.Fuzz.Input;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Input;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -37,15 +37,19 @@ public sealed class GuestMemoryTarget : IFuzzTarget
 
     public GuestMemoryTarget()
     {
-        if (!GuestMemory.TryCreate(new MemoryLayout(Regions), out GuestMemory? memory, out string? error)) throw new InvalidOperationException(error);
+        if (!GuestMemory.TryCreate(new MemoryLayout(Regions), out GuestMemory? memory, out string? error))
+            throw new InvalidOperationException(error);
         _memory = memory;
         _shadow = Regions.Select(r => new byte[r.Size]).ToArray();
-        _shadowDirty = Regions.Select(r => new bool[(r.Size + GuestMemory.PageSize - 1) / GuestMemory.PageSize]).ToArray();
+        _shadowDirty = Regions
+            .Select(r => new bool[(r.Size + GuestMemory.PageSize - 1) / GuestMemory.PageSize])
+            .ToArray();
     }
 
     public string Name => "guest-memory";
 
-    public string Description => "GuestMemory Try accessors, spans and dirty pages vs a shadow model across three regions (one at the top of the address space)";
+    public string Description =>
+        "GuestMemory Try accessors, spans and dirty pages vs a shadow model across three regions (one at the top of the address space)";
 
     public int InputVersion => 1;
 
@@ -63,7 +67,45 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         yield return [7, 1, 2, 8, 1, 2, 3, 4, 5, 6, 7, 8, 3, 1, 2, 8, 11, 1, 2, 0, 8, 0, 0, 0, 0, 0, 0, 0];
         // op 9 (write span) of 16 bytes crossing region 1's end, op 10 (get span), op 14 (clear dirty), op 15 (dirty
         // pages).
-        yield return [9, 1, 1, 4, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 10, 0, 1, 0x20, 0, 8, 0, 0, 0, 0, 0, 0, 0, 14, 15];
+        yield return
+        [
+            9,
+            1,
+            1,
+            4,
+            16,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+            13,
+            14,
+            15,
+            16,
+            10,
+            0,
+            1,
+            0x20,
+            0,
+            8,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            14,
+            15,
+        ];
         // op 12 (snapshot), op 5 (write u16), op 13 (restore), op 1 (read u16).
         yield return [12, 5, 0, 0, 0, 0, 0xff, 0xff, 13, 1, 0, 0, 0, 0];
     }
@@ -80,23 +122,35 @@ public sealed class GuestMemoryTarget : IFuzzTarget
             int op = reader.ReadChoice(OpCount);
             switch (op)
             {
-                case 0: case 1: case 2: case 3:
-                    if (!CheckRead(ref reader, context, 1 << op)) return FuzzOutcome.Completed;
+                case 0:
+                case 1:
+                case 2:
+                case 3:
+                    if (!CheckRead(ref reader, context, 1 << op))
+                        return FuzzOutcome.Completed;
                     break;
-                case 4: case 5: case 6: case 7:
-                    if (!CheckWrite(ref reader, context, 1 << (op - 4))) return FuzzOutcome.Completed;
+                case 4:
+                case 5:
+                case 6:
+                case 7:
+                    if (!CheckWrite(ref reader, context, 1 << (op - 4)))
+                        return FuzzOutcome.Completed;
                     break;
                 case 8:
-                    if (!CheckReadSpan(ref reader, context)) return FuzzOutcome.Completed;
+                    if (!CheckReadSpan(ref reader, context))
+                        return FuzzOutcome.Completed;
                     break;
                 case 9:
-                    if (!CheckWriteSpan(ref reader, context)) return FuzzOutcome.Completed;
+                    if (!CheckWriteSpan(ref reader, context))
+                        return FuzzOutcome.Completed;
                     break;
                 case 10:
-                    if (!CheckGetSpan(ref reader, context)) return FuzzOutcome.Completed;
+                    if (!CheckGetSpan(ref reader, context))
+                        return FuzzOutcome.Completed;
                     break;
                 case 11:
-                    if (!CheckValidRange(ref reader, context)) return FuzzOutcome.Completed;
+                    if (!CheckValidRange(ref reader, context))
+                        return FuzzOutcome.Completed;
                     break;
                 case 12:
                     snapshot = _memory.Snapshot();
@@ -114,10 +168,12 @@ public sealed class GuestMemoryTarget : IFuzzTarget
                     break;
                 case 14:
                     _memory.ClearDirty();
-                    foreach (bool[] d in _shadowDirty) Array.Clear(d);
+                    foreach (bool[] d in _shadowDirty)
+                        Array.Clear(d);
                     break;
                 default:
-                    if (!CheckDirtyPages(context)) return FuzzOutcome.Completed;
+                    if (!CheckDirtyPages(context))
+                        return FuzzOutcome.Completed;
                     break;
             }
         }
@@ -133,13 +189,21 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
         if (ok != expect)
         {
-            return Fail(context, "guest-memory/read-span-validity",
-                $"TryRead(0x{address:x}, {length}) = {ok}, model says {expect}", false);
+            return Fail(
+                context,
+                "guest-memory/read-span-validity",
+                $"TryRead(0x{address:x}, {length}) = {ok}, model says {expect}",
+                false
+            );
         }
         if (ok && !(_scratch.AsSpan(0, length).SequenceEqual(_shadow[r].AsSpan(off, length))))
         {
-            return Fail(context, "guest-memory/read-span-value",
-                $"TryRead(0x{address:x}, {length}) returned bytes differing from the model", false);
+            return Fail(
+                context,
+                "guest-memory/read-span-value",
+                $"TryRead(0x{address:x}, {length}) returned bytes differing from the model",
+                false
+            );
         }
         return true;
     }
@@ -155,10 +219,15 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         bool expect = ModelLocate(address, (ulong)length, out int r, out int off);
         if (ok != expect)
         {
-            return Fail(context, "guest-memory/write-span-validity",
-                $"TryWrite(0x{address:x}, {length}) = {ok}, model says {expect}", false);
+            return Fail(
+                context,
+                "guest-memory/write-span-validity",
+                $"TryWrite(0x{address:x}, {length}) = {ok}, model says {expect}",
+                false
+            );
         }
-        if (ok) ModelWrite(r, off, _scratch.AsSpan(0, length));
+        if (ok)
+            ModelWrite(r, off, _scratch.AsSpan(0, length));
         return true;
     }
 
@@ -172,16 +241,24 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         bool expect = length <= int.MaxValue && ModelLocate(address, length, out int r, out int off);
         if (ok != expect)
         {
-            return Fail(context, "guest-memory/get-span-validity",
-                $"TryGetSpan(0x{address:x}, {length}) = {ok}, model says {expect}", false);
+            return Fail(
+                context,
+                "guest-memory/get-span-validity",
+                $"TryGetSpan(0x{address:x}, {length}) = {ok}, model says {expect}",
+                false
+            );
         }
         if (ok)
         {
             ModelLocate(address, length, out r, out off);
             if (!(span.Length == (int)length && span.SequenceEqual(_shadow[r].AsSpan(off, (int)length))))
             {
-                return Fail(context, "guest-memory/get-span-value",
-                    $"TryGetSpan(0x{address:x}, {length}) span differs from the model", false);
+                return Fail(
+                    context,
+                    "guest-memory/get-span-value",
+                    $"TryGetSpan(0x{address:x}, {length}) span differs from the model",
+                    false
+                );
             }
         }
         return true;
@@ -196,8 +273,12 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         bool expect = ModelLocate(address, length, out _, out _);
         if (ok != expect)
         {
-            return Fail(context, "guest-memory/valid-range",
-                $"IsValidRange(0x{address:x}, 0x{length:x}) = {ok}, model says {expect}", false);
+            return Fail(
+                context,
+                "guest-memory/valid-range",
+                $"IsValidRange(0x{address:x}, 0x{length:x}) = {ok}, model says {expect}",
+                false
+            );
         }
         return true;
     }
@@ -214,8 +295,10 @@ public sealed class GuestMemoryTarget : IFuzzTarget
     {
         _memory.Clear();
         _memory.ClearDirty();
-        foreach (byte[] s in _shadow) Array.Clear(s);
-        foreach (bool[] d in _shadowDirty) Array.Clear(d);
+        foreach (byte[] s in _shadow)
+            Array.Clear(s);
+        foreach (bool[] d in _shadowDirty)
+            Array.Clear(d);
     }
 
     /// <summary>Boundary-biased address: near a region's start or end, or raw 32/64-bit.</summary>
@@ -225,15 +308,15 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         switch (kind)
         {
             case 0:
-                {
-                    RegionSpec r = Regions[reader.ReadChoice(Regions.Length)];
-                    return unchecked(r.Base + reader.ReadU16());
-                }
+            {
+                RegionSpec r = Regions[reader.ReadChoice(Regions.Length)];
+                return unchecked(r.Base + reader.ReadU16());
+            }
             case 1:
-                {
-                    RegionSpec r = Regions[reader.ReadChoice(Regions.Length)];
-                    return unchecked(r.Base + r.Size - reader.ReadByte());
-                }
+            {
+                RegionSpec r = Regions[reader.ReadChoice(Regions.Length)];
+                return unchecked(r.Base + r.Size - reader.ReadByte());
+            }
             case 2:
                 return reader.ReadU32();
             default:
@@ -249,20 +332,51 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         bool ok;
         switch (width)
         {
-            case 1: ok = _memory.TryReadUInt8(a, out byte v8); value = v8; break;
-            case 2: ok = _memory.TryReadUInt16(a, out ushort v16); value = v16; break;
-            case 4: ok = _memory.TryReadUInt32(a, out uint v32); value = v32; break;
-            default: ok = _memory.TryReadUInt64(a, out ulong v64); value = v64; break;
+            case 1:
+                ok = _memory.TryReadUInt8(a, out byte v8);
+                value = v8;
+                break;
+            case 2:
+                ok = _memory.TryReadUInt16(a, out ushort v16);
+                value = v16;
+                break;
+            case 4:
+                ok = _memory.TryReadUInt32(a, out uint v32);
+                value = v32;
+                break;
+            default:
+                ok = _memory.TryReadUInt64(a, out ulong v64);
+                value = v64;
+                break;
         }
         bool expect = ModelLocate(address, (ulong)width, out int r, out int off);
-        if (ok != expect) return Fail(context, $"guest-memory/read-u{width * 8}-validity", $"TryReadUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}", false);
+        if (ok != expect)
+            return Fail(
+                context,
+                $"guest-memory/read-u{width * 8}-validity",
+                $"TryReadUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}",
+                false
+            );
         if (ok)
         {
             ulong model = 0;
-            for (int i = width - 1; i >= 0; i--) model = (model << 8) | _shadow[r][off + i];
-            if (value != model) return Fail(context, $"guest-memory/read-u{width * 8}-value", $"TryReadUInt{width * 8}(0x{address:x}) = 0x{value:x}, model says 0x{model:x}", false);
+            for (int i = width - 1; i >= 0; i--)
+                model = (model << 8) | _shadow[r][off + i];
+            if (value != model)
+                return Fail(
+                    context,
+                    $"guest-memory/read-u{width * 8}-value",
+                    $"TryReadUInt{width * 8}(0x{address:x}) = 0x{value:x}, model says 0x{model:x}",
+                    false
+                );
         }
-        else if (value != 0) return Fail(context, $"guest-memory/read-u{width * 8}-failed-value", $"failed TryReadUInt{width * 8}(0x{address:x}) left 0x{value:x} in its output", false);
+        else if (value != 0)
+            return Fail(
+                context,
+                $"guest-memory/read-u{width * 8}-failed-value",
+                $"failed TryReadUInt{width * 8}(0x{address:x}) left 0x{value:x} in its output",
+                false
+            );
         return true;
     }
 
@@ -279,11 +393,18 @@ public sealed class GuestMemoryTarget : IFuzzTarget
             _ => _memory.TryWriteUInt64(a, value),
         };
         bool expect = ModelLocate(address, (ulong)width, out int r, out int off);
-        if (ok != expect) return Fail(context, $"guest-memory/write-u{width * 8}-validity", $"TryWriteUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}", false);
+        if (ok != expect)
+            return Fail(
+                context,
+                $"guest-memory/write-u{width * 8}-validity",
+                $"TryWriteUInt{width * 8}(0x{address:x}) = {ok}, model says {expect}",
+                false
+            );
         if (ok)
         {
             Span<byte> bytes = _scratch2.AsSpan(0, width);
-            for (int i = 0; i < width; i++) bytes[i] = (byte)(value >> (8 * i));
+            for (int i = 0; i < width; i++)
+                bytes[i] = (byte)(value >> (8 * i));
             ModelWrite(r, off, bytes);
         }
         return true;
@@ -296,19 +417,28 @@ public sealed class GuestMemoryTarget : IFuzzTarget
         {
             for (int p = 0; p < _shadowDirty[r].Length; p++)
             {
-                if (_shadowDirty[r][p]) expected.Add(Regions[r].Base + ((ulong)p * GuestMemory.PageSize));
+                if (_shadowDirty[r][p])
+                    expected.Add(Regions[r].Base + ((ulong)p * GuestMemory.PageSize));
             }
         }
         ulong[] actual = _memory.DirtyPages().Select(g => g.Value).ToArray();
-        if (actual.AsSpan().SequenceEqual(expected.ToArray())) return true;
-        return Fail(context, "guest-memory/dirty-pages", $"DirtyPages() = [{string.Join(", ", actual.Select(x => $"0x{x:x}"))}], model says [{string.Join(", ", expected.Select(x => $"0x{x:x}"))}]", false);
+        if (actual.AsSpan().SequenceEqual(expected.ToArray()))
+            return true;
+        return Fail(
+            context,
+            "guest-memory/dirty-pages",
+            $"DirtyPages() = [{string.Join(", ", actual.Select(x => $"0x{x:x}"))}], model says [{string.Join(", ", expected.Select(x => $"0x{x:x}"))}]",
+            false
+        );
     }
 
     private void ModelWrite(int region, int offset, ReadOnlySpan<byte> bytes)
     {
         bytes.CopyTo(_shadow[region].AsSpan(offset));
-        if (bytes.Length == 0) return;
-        for (int p = offset / GuestMemory.PageSize; p <= (offset + bytes.Length - 1) / GuestMemory.PageSize; p++) _shadowDirty[region][p] = true;
+        if (bytes.Length == 0)
+            return;
+        for (int p = offset / GuestMemory.PageSize; p <= (offset + bytes.Length - 1) / GuestMemory.PageSize; p++)
+            _shadowDirty[region][p] = true;
     }
 
     /// <summary>The model: [address, address+length) inside one region, computed in 128 bits so nothing

@@ -14,5 +14,6 @@ public interface IInputMinimizer
     /// than <paramref name="current"/>. Default: shorter, or as long and lexicographically smaller. A target may
     /// normalise bytes whose zero is not the simple value (a feature bit that is on when clear). Every pass, the
     /// byte-level ones too, keeps a candidate only when it is simpler in this order.</summary>
-    bool IsSimpler(ReadOnlySpan<byte> candidate, ReadOnlySpan<byte> current) => Engine.FindingMinimizer.IsSimpler(candidate, current);
+    bool IsSimpler(ReadOnlySpan<byte> candidate, ReadOnlySpan<byte> current) =>
+        Engine.FindingMinimizer.IsSimpler(candidate, current);
 }

@@ -1,9 +1,9 @@
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Input;
-using Virtsim.Fuzz.Mutation;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -61,9 +61,11 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     public SplitVirtqueueTarget()
     {
         MemoryLayout layout = RingSimulation.Layout;
-        if (!GuestMemory.TryCreate(layout, out GuestMemory? memory, out string? error)) throw new InvalidOperationException(error);
+        if (!GuestMemory.TryCreate(layout, out GuestMemory? memory, out string? error))
+            throw new InvalidOperationException(error);
         _memory = memory;
-        for (int i = 0; i < _elements.Length; i++) _elements[i] = new QueueElement();
+        for (int i = 0; i < _elements.Length; i++)
+            _elements[i] = new QueueElement();
         FillData();
     }
 
@@ -71,12 +73,14 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// it).</summary>
     private void FillData()
     {
-        for (int i = 0; i < _data.Length; i++) _data[i] = (byte)(0xA0 + i);
+        for (int i = 0; i < _data.Length; i++)
+            _data[i] = (byte)(0xA0 + i);
     }
 
     public string Name => "split-virtqueue";
 
-    public string Description => "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, chain, notify, liveness, fast-path";
+    public string Description =>
+        "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, chain, notify, liveness, fast-path";
 
     /// <summary>Which clean executions run a second time unobserved (<see cref="FastPathDifferential"/>): one in
     /// <c>FastPathPeriod</c>, chosen by a hash of the input so that a reproduction decides the same; 1 means every one,
@@ -106,10 +110,12 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         bool twin = FastPathPeriod == 1 || (FastPathPeriod > 1 && InputHash(input) % (ulong)FastPathPeriod == 0);
         _diff.Enabled = twin;
         FuzzOutcome outcome = Run(input, context, observed: true);
-        if (!twin || outcome == FuzzOutcome.Rejected || context.Finding is not null) return outcome;
+        if (!twin || outcome == FuzzOutcome.Rejected || context.Finding is not null)
+            return outcome;
         // The twin: the same input with nobody watching the memory, so every queue call takes its window path.
         Run(input, context, observed: false);
-        if (context.Finding is null) _diff.Compare(context);
+        if (context.Finding is null)
+            _diff.Compare(context);
         return outcome;
     }
 
@@ -133,20 +139,25 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         _memory.Observer = null;
         _memory.Clear();
         _memory.ClearDirty();
-        if (observed) _memory.Observer = context.Observe(_memory, _checker);
-        if (!Configure(header.Size, header.EventIdx, header.NotifyOnEmpty, header.Placement)) return FuzzOutcome.Rejected;
+        if (observed)
+            _memory.Observer = context.Observe(_memory, _checker);
+        if (!Configure(header.Size, header.EventIdx, header.NotifyOnEmpty, header.Placement))
+            return FuzzOutcome.Rejected;
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
             RingInput.Op op = RingInput.ReadOp(ref reader);
             bool gaveBackable = false;
             _diff.Step(StepLabels[op.Code]);
-            if (op.Code < 8) _guest.Apply(op);
-            else if (_queue.Ready) gaveBackable = DeviceOp(op, context);
+            if (op.Code < 8)
+                _guest.Apply(op);
+            else if (_queue.Ready)
+                gaveBackable = DeviceOp(op, context);
             _canGiveBack = gaveBackable;
             RecordState();
         }
-        if (context.Finding is null && _queue.Ready) Drain(context);
+        if (context.Finding is null && _queue.Ready)
+            Drain(context);
         _diff.Finish(_memory);
         _memory.Observer = null;
         return FuzzOutcome.Completed;
@@ -155,24 +166,51 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// <summary>Differential step names, per op code (constants: they become finding sites).</summary>
     private static readonly string[] StepLabels =
     [
-        "guest-desc", "guest-indirect-desc", "guest-add-chain", "guest-publish", "guest-avail-idx", "guest-suppression", "guest-store", "guest-idle",
-        "pop", "complete", "complete-batch", "should-notify", "set-notification", "give-back", "reset", "poll",
+        "guest-desc",
+        "guest-indirect-desc",
+        "guest-add-chain",
+        "guest-publish",
+        "guest-avail-idx",
+        "guest-suppression",
+        "guest-store",
+        "guest-idle",
+        "pop",
+        "complete",
+        "complete-batch",
+        "should-notify",
+        "set-notification",
+        "give-back",
+        "reset",
+        "poll",
     ];
 
     /// <summary>What the guest and the device can see of the queue after a step (its indices and the harness's
     /// view).</summary>
     private void RecordState()
     {
-        if (!_diff.Enabled) return;
+        if (!_diff.Enabled)
+            return;
         SplitQueueState q = _queue.Capture();
-        _diff.Add(((ulong)q.NextAvail.Value << 48) | ((ulong)q.ShadowAvail.Value << 32) | ((ulong)q.UsedIdx.Value << 16) | q.SignalledUsed.Value);
-        _diff.Add(((ulong)(uint)q.InUse << 32) | ((ulong)(uint)_held << 8) | (q.SignalledUsedValid ? 4UL : 0) | (q.NotificationEnabled ? 2UL : 0) | (_broken ? 1UL : 0));
+        _diff.Add(
+            ((ulong)q.NextAvail.Value << 48)
+                | ((ulong)q.ShadowAvail.Value << 32)
+                | ((ulong)q.UsedIdx.Value << 16)
+                | q.SignalledUsed.Value
+        );
+        _diff.Add(
+            ((ulong)(uint)q.InUse << 32)
+                | ((ulong)(uint)_held << 8)
+                | (q.SignalledUsedValid ? 4UL : 0)
+                | (q.NotificationEnabled ? 2UL : 0)
+                | (_broken ? 1UL : 0)
+        );
     }
 
     /// <summary>A popped element as the device sees it: head, shape and every iovec.</summary>
     private void RecordElement(QueueElement e)
     {
-        if (!_diff.Enabled) return;
+        if (!_diff.Enabled)
+            return;
         _diff.Add(((ulong)e.Head << 48) | ((ulong)(uint)e.OutCount << 24) | (uint)e.InCount);
         _diff.Add(e.OutBytes);
         _diff.Add(e.InBytes);
@@ -196,7 +234,11 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         _detached = 0;
         _broken = false;
         _canGiveBack = false;
-        (ulong desc, ulong avail, ulong used) = RingInput.Place(placement, size, unchecked((ulong)placement * 0x9E37_79B9_7F4A_7C15));
+        (ulong desc, ulong avail, ulong used) = RingInput.Place(
+            placement,
+            size,
+            unchecked((ulong)placement * 0x9E37_79B9_7F4A_7C15)
+        );
         bool sized = _queue.TrySetSize(size, out _);
         _queue.DescTable = new GuestAddress(desc);
         _queue.AvailRing = new GuestAddress(avail);
@@ -205,8 +247,10 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         _queue.NotifyOnEmpty = notifyOnEmpty;
         _guest.Reset(_memory, desc, avail, size);
         bool enabled = _queue.TryEnable(_memory, out QueueConfigError error);
-        if (_observed) JudgeConfig(sized, enabled ? QueueConfigError.None : error, size, desc, avail, used);
-        if (!enabled) return false;
+        if (_observed)
+            JudgeConfig(sized, enabled ? QueueConfigError.None : error, size, desc, avail, used);
+        if (!enabled)
+            return false;
         _checker.Configure(_memory, desc, avail, used, size);
         _notify.Configure(_memory, avail, size, eventIdx);
         return true;
@@ -217,17 +261,32 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// alike).</summary>
     private void JudgeConfig(bool sized, QueueConfigError got, int size, ulong desc, ulong avail, ulong used)
     {
-        if (_checker.Context is not { } context) return;
+        if (_checker.Context is not { } context)
+            return;
         bool sizeValid = size is >= 1 and <= QueueConfigReference.SizeMax && (size & (size - 1)) == 0;
         bool sizeWanted = sizeValid && size <= _queue.MaxSize;
-        if (!context.Check(sized == sizeWanted, QueueConfigReference.Oracle, "queue-config/size",
-            $"TrySetSize({size}) answered {sized} (maximum {_queue.MaxSize})")) return;
+        if (
+            !context.Check(
+                sized == sizeWanted,
+                QueueConfigReference.Oracle,
+                "queue-config/size",
+                $"TrySetSize({size}) answered {sized} (maximum {_queue.MaxSize})"
+            )
+        )
+            return;
         QueueConfigError want = QueueConfigReference.Classify(_memory, sized ? size : _queue.Size, desc, avail, used);
-        if (got == want) return;
-        string site = want == QueueConfigError.None ? "queue-config/valid-rejected"
-            : got == QueueConfigError.None ? "queue-config/invalid-accepted" : "queue-config/wrong-error-kind";
-        context.Report(QueueConfigReference.Oracle, site, $"queue_enable of size {size}, desc 0x{desc:x}, avail "
-            + $"0x{avail:x}, used 0x{used:x} answered {got}; the model says {want}");
+        if (got == want)
+            return;
+        string site =
+            want == QueueConfigError.None ? "queue-config/valid-rejected"
+            : got == QueueConfigError.None ? "queue-config/invalid-accepted"
+            : "queue-config/wrong-error-kind";
+        context.Report(
+            QueueConfigReference.Oracle,
+            site,
+            $"queue_enable of size {size}, desc 0x{desc:x}, avail "
+                + $"0x{avail:x}, used 0x{used:x} answered {got}; the model says {want}"
+        );
     }
 
     /// <summary>Runs device operation <paramref name="op"/>; returns true when it popped (so a give-back may
@@ -239,19 +298,23 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
             case OpPop:
                 return Pop(context);
             case OpComplete:
-                if (_held > 0) CompleteOne(op.Index % _held, op.RawLen);
+                if (_held > 0)
+                    CompleteOne(op.Index % _held, op.RawLen);
                 break;
             case OpCompleteBatch:
-                if ((op.Flags & 4) != 0) Kick(op.RawLen, context);
-                else if (_held > 0) CompleteBatch(1 + (op.Index % _held), op.RawLen, signal: (op.Flags & 1) != 0);
+                if ((op.Flags & 4) != 0)
+                    Kick(op.RawLen, context);
+                else if (_held > 0)
+                    CompleteBatch(1 + (op.Index % _held), op.RawLen, signal: (op.Flags & 1) != 0);
                 break;
             case OpShouldNotify:
-                {
-                    bool notify = _queue.ShouldNotify(_memory);
-                    _diff.Add(notify ? 1UL : 0);
-                    if (_observed) _notify.OnDecision(_queue.UsedIdx.Value, notify);
-                    break;
-                }
+            {
+                bool notify = _queue.ShouldNotify(_memory);
+                _diff.Add(notify ? 1UL : 0);
+                if (_observed)
+                    _notify.OnDecision(_queue.UsedIdx.Value, notify);
+                break;
+            }
             case OpSetNotification:
                 SetNotification((op.Flags & 1) != 0, context);
                 break;
@@ -260,7 +323,12 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
                 break;
             case OpReset:
                 // Device reset with a feature change while elements are in flight (VIRTIO 1.2 §2.1.2, §3.3).
-                Configure(1 << (op.Index % (RingInput.SizeLogMax + 1)), (op.Flags & 1) != 0, (op.Flags & 2) != 0, op.Next);
+                Configure(
+                    1 << (op.Index % (RingInput.SizeLogMax + 1)),
+                    (op.Flags & 1) != 0,
+                    (op.Flags & 2) != 0,
+                    op.Next
+                );
                 break;
             default:
                 if (_held > 0 && (op.Flags & 1) != 0)
@@ -295,17 +363,26 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         ushort flagsBefore = ReadGuestU16(used);
         bool eventIdx = _queue.EventIdx;
         _queue.SetNotification(_memory, enable);
-        if (!_observed) return;
+        if (!_observed)
+            return;
         if (eventIdx)
         {
             if (enable && ReadGuestU16(availEventAt) != availIdx)
-                context.Report("notify", "notify/suppression-not-published", $"notifications enabled with EVENT_IDX but avail_event is {ReadGuestU16(availEventAt)}, not the avail.idx {availIdx} the device read (QEMU vring_set_avail_event)");
+                context.Report(
+                    "notify",
+                    "notify/suppression-not-published",
+                    $"notifications enabled with EVENT_IDX but avail_event is {ReadGuestU16(availEventAt)}, not the avail.idx {availIdx} the device read (QEMU vring_set_avail_event)"
+                );
             return;
         }
         ushort want = enable ? (ushort)(flagsBefore & ~1) : (ushort)(flagsBefore | 1);
         ushort flags = ReadGuestU16(used);
         if (flags != want)
-            context.Report("notify", "notify/suppression-not-published", $"notifications {(enable ? "enabled" : "disabled")} but used.flags is 0x{flags:x}, expected 0x{want:x} (VRING_USED_F_NO_NOTIFY {(enable ? "cleared" : "set")}, QEMU vring_used_flags_(un)set_bit)");
+            context.Report(
+                "notify",
+                "notify/suppression-not-published",
+                $"notifications {(enable ? "enabled" : "disabled")} but used.flags is 0x{flags:x}, expected 0x{want:x} (VRING_USED_F_NO_NOTIFY {(enable ? "cleared" : "set")}, QEMU vring_used_flags_(un)set_bit)"
+            );
     }
 
     private ushort ReadGuestU16(ulong at) =>
@@ -313,7 +390,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     private bool Pop(FuzzContext context)
     {
-        if (_broken || _held == ElementsMax) return false;
+        if (_broken || _held == ElementsMax)
+            return false;
         QueueElement element = _elements[_held];
         // Unobserved, every other pop goes through the batch call (TryPopBatchDirect); observed both are TryPop.
         bool popped;
@@ -331,7 +409,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
             long reads = _checker.DescriptorSizedReads;
             popped = _queue.TryPop(_memory, element, out error);
             _popOracle.After(_memory, popped, error, element, _checker.DescriptorSizedReads - reads, context);
-            if (context.Finding is not null) return false;
+            if (context.Finding is not null)
+                return false;
         }
         else
         {
@@ -341,12 +420,14 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         if (!popped)
         {
             // QEMU virtio_error: the device is broken until reset and pops nothing more.
-            if (error != QueueError.None) _broken = true;
+            if (error != QueueError.None)
+                _broken = true;
             return false;
         }
         _held++;
         RecordElement(element);
-        if (_observed) CheckElement(element, context);
+        if (_observed)
+            CheckElement(element, context);
         return true;
     }
 
@@ -355,11 +436,13 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// across elements); observed, TryPopBatch is the TryPop loop it must equal.</summary>
     private int PopMany(FuzzContext context)
     {
-        if (_broken || _held == ElementsMax) return 0;
+        if (_broken || _held == ElementsMax)
+            return 0;
         if (_observed)
         {
             int n = 0;
-            while (Pop(context)) n++;
+            while (Pop(context))
+                n++;
             return n;
         }
         _queue.TryPopBatch(_memory, _elements.AsSpan(_held, ElementsMax - _held), out int count, out QueueError error);
@@ -369,8 +452,10 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
             RecordElement(_elements[_held + i]);
         }
         _held += count;
-        if (_held < ElementsMax || error != QueueError.None) _diff.Add((ulong)error << 1);
-        if (error != QueueError.None) _broken = true;
+        if (_held < ElementsMax || error != QueueError.None)
+            _diff.Add((ulong)error << 1);
+        if (error != QueueError.None)
+            _broken = true;
         return count;
     }
 
@@ -379,16 +464,22 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     {
         foreach (Iovec v in element.Out)
         {
-            if (!_checker.Covers(element.Head, v.Addr.Value, v.Len, writable: false)) ReportIovec(context, element.Head, v, "readable");
+            if (!_checker.Covers(element.Head, v.Addr.Value, v.Len, writable: false))
+                ReportIovec(context, element.Head, v, "readable");
         }
         foreach (Iovec v in element.In)
         {
-            if (!_checker.Covers(element.Head, v.Addr.Value, v.Len, writable: true)) ReportIovec(context, element.Head, v, "writable");
+            if (!_checker.Covers(element.Head, v.Addr.Value, v.Len, writable: true))
+                ReportIovec(context, element.Head, v, "writable");
         }
     }
 
     private static void ReportIovec(FuzzContext context, ushort head, Iovec v, string what) =>
-        context.Report("model", "split-virtqueue/iovec-outside-chain", $"popped element {head} has a {what} iovec [0x{v.Addr.Value:x}, +{v.Len}) that is not inside a {what} descriptor of its chain (QEMU virtqueue_map_desc)");
+        context.Report(
+            "model",
+            "split-virtqueue/iovec-outside-chain",
+            $"popped element {head} has a {what} iovec [0x{v.Addr.Value:x}, +{v.Len}) that is not inside a {what} descriptor of its chain (QEMU virtqueue_map_desc)"
+        );
 
     /// <summary>An honest device: writes up to <paramref name="want"/> bytes into the element's writable buffers and
     /// completes it with used.len = bytes written (push).</summary>
@@ -406,19 +497,22 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// Flush and ShouldNotify; unobserved: its window body), whose decision is judged as ShouldNotify's.</summary>
     private void CompleteBatch(int count, uint want, bool signal)
     {
-        for (int i = 0; i < count; i++) _lens[i] = Write(_elements[i], want + (uint)i);
+        for (int i = 0; i < count; i++)
+            _lens[i] = Write(_elements[i], want + (uint)i);
         if (signal)
         {
             bool notify = _queue.AddUsedAndSignal(_memory, _elements.AsSpan(0, count), _lens.AsSpan(0, count));
             _diff.Add(notify ? 1UL : 0);
-            if (_observed) _notify.OnDecision(_queue.UsedIdx.Value, notify);
+            if (_observed)
+                _notify.OnDecision(_queue.UsedIdx.Value, notify);
         }
         else
         {
             _queue.FillBatch(_memory, _elements.AsSpan(0, count), _lens.AsSpan(0, count), 0);
             _queue.Flush(_memory, count);
         }
-        for (int i = 0; i < count; i++) Remove(0);
+        for (int i = 0; i < count; i++)
+            Remove(0);
     }
 
     /// <summary>A kick handled in one go (flag bit 2 of a complete-batch op): pops until the harness holds
@@ -429,39 +523,52 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     /// <see cref="SplitQueue.AddUsedAndSignal"/>, whose decision the notification checker judges.</summary>
     private void Kick(uint want, FuzzContext context)
     {
-        if (_broken || _held == ElementsMax) return;
+        if (_broken || _held == ElementsMax)
+            return;
         int start = _held;
         int count;
         bool notify;
         if (_observed)
         {
             count = 0;
-            while (Pop(context)) count++;
-            if (context.Finding is not null) return;
-            for (int i = 0; i < count; i++) _lens[i] = Write(_elements[start + i], want + (uint)i);
-            notify = count != 0
-                && _queue.AddUsedAndSignal(_memory, _elements.AsSpan(start, count), _lens.AsSpan(0, count));
+            while (Pop(context))
+                count++;
+            if (context.Finding is not null)
+                return;
+            for (int i = 0; i < count; i++)
+                _lens[i] = Write(_elements[start + i], want + (uint)i);
+            notify =
+                count != 0 && _queue.AddUsedAndSignal(_memory, _elements.AsSpan(start, count), _lens.AsSpan(0, count));
         }
         else
         {
             var server = new HarnessServer(this, want);
             int room = ElementsMax - start;
             notify = _queue.PopServeAndSignal(
-                _memory, _elements.AsSpan(start, room), _lens.AsSpan(0, room), ref server, out count,
-                out QueueError error);
+                _memory,
+                _elements.AsSpan(start, room),
+                _lens.AsSpan(0, room),
+                ref server,
+                out count,
+                out QueueError error
+            );
             // What the observed lane's pops record (PopMany's record of a batch pop).
             for (int i = 0; i < count; i++)
             {
                 _diff.Add(1);
                 RecordElement(_elements[start + i]);
             }
-            if (start + count < ElementsMax || error != QueueError.None) _diff.Add((ulong)error << 1);
-            if (error != QueueError.None) _broken = true;
+            if (start + count < ElementsMax || error != QueueError.None)
+                _diff.Add((ulong)error << 1);
+            if (error != QueueError.None)
+                _broken = true;
             _held += count;
         }
-        if (count == 0) return;
+        if (count == 0)
+            return;
         _diff.Add(notify ? 1UL : 0);
-        if (_observed) _notify.OnDecision(_queue.UsedIdx.Value, notify);
+        if (_observed)
+            _notify.OnDecision(_queue.UsedIdx.Value, notify);
         _held -= count; // the kick's elements were the last held: completed, their objects stay at the free end
     }
 
@@ -482,7 +589,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
 
     private void GiveBack(int how, int k)
     {
-        if (_held == 0) return;
+        if (_held == 0)
+            return;
         if (how == 2)
         {
             // virtqueue_detach_element: the element never reaches the used ring.
@@ -492,9 +600,12 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
             return;
         }
         // Unpop / rewind apply to the most recent pop only.
-        if (!_canGiveBack) return;
-        if (how == 0) _queue.Unpop();
-        else if (!_queue.Rewind(1)) return;
+        if (!_canGiveBack)
+            return;
+        if (how == 0)
+            _queue.Unpop();
+        else if (!_queue.Rewind(1))
+            return;
         // The head will be fetched again; the checker then counts it twice (it cannot tell a re-fetch from a second
         // publication), which only makes it more permissive.
         _held--;
@@ -505,7 +616,8 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
     private void Remove(int k)
     {
         QueueElement e = _elements[k];
-        for (int j = k; j < _held - 1; j++) _elements[j] = _elements[j + 1];
+        for (int j = k; j < _held - 1; j++)
+            _elements[j] = _elements[j + 1];
         _elements[_held - 1] = e;
         _held--;
     }
@@ -521,24 +633,34 @@ public sealed class SplitVirtqueueTarget : IFuzzTarget
         {
             context.Step();
             _diff.Step("drain");
-            if (_held == ElementsMax) CompleteOne(0, 64);
+            if (_held == ElementsMax)
+                CompleteOne(0, 64);
             int popped = PopMany(context);
             RecordState();
-            if (popped > 0) continue;
-            if (_held == 0) break;
-            while (_held > 0) CompleteOne(0, 64);
+            if (popped > 0)
+                continue;
+            if (_held == 0)
+                break;
+            while (_held > 0)
+                CompleteOne(0, 64);
         }
-        if (context.Finding is not null || _broken) return;
+        if (context.Finding is not null || _broken)
+            return;
         _memory.TryGetSpan(new GuestAddress(_queue.AvailRing.Value + 2), 2, out Span<byte> raw);
         ushort avail = (ushort)(raw[0] | (raw[1] << 8));
         bool notify = _queue.ShouldNotify(_memory);
         _diff.Step("drain-end");
         _diff.Add(((ulong)avail << 1) | (notify ? 1UL : 0));
         RecordState();
-        if (!_observed) return;
+        if (!_observed)
+            return;
         if (_queue.NextAvail.Value != avail)
         {
-            context.Report("liveness", "liveness/available-chain-not-consumed", $"after the drain avail.idx is {avail} but the device stopped at {_queue.NextAvail.Value} without reporting an error");
+            context.Report(
+                "liveness",
+                "liveness/available-chain-not-consumed",
+                $"after the drain avail.idx is {avail} but the device stopped at {_queue.NextAvail.Value} without reporting an error"
+            );
             return;
         }
         _notify.OnDecision(_queue.UsedIdx.Value, notify, "notify/missed-interrupt-after-drain");

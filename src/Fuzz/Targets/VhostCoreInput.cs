@@ -36,7 +36,10 @@ public static class VhostCoreInput
     {
         /// <summary>The vring index: 0 unless <see cref="C"/> asks for another (1 is past vhost-demo's only vring; raw
         /// values reach the 32-bit index range).</summary>
-        public uint Index => (C & 0xF0) == 0xF0 ? (uint)(Y >> 32) : (C & 0x0F) == 0x0F ? 1u : 0u;
+        public uint Index =>
+            (C & 0xF0) == 0xF0 ? (uint)(Y >> 32)
+            : (C & 0x0F) == 0x0F ? 1u
+            : 0u;
     }
 
     public static Op ReadOp(ref FuzzInputReader reader)
@@ -67,19 +70,19 @@ public static class VhostCoreInput
     /// <summary>QEMU's vhost_dev_start order with identity memory and rings (VhostBackendStarter), then
     /// requests.</summary>
     private static byte[][] Start(byte sizeLog) =>
-    [
-        Encode(OpSetOwner),
-        Encode(OpGetFeatures),
-        Encode(OpSetFeatures, 0, 0, 0, ulong.MaxValue),
-        Encode(OpSetMemTable, 2, 0, 0, 0x10),
-        Encode(OpSetVringNum, 0, (byte)sizeLog),
-        Encode(OpSetVringBase),
-        Encode(OpSetVringAddr),
-        Encode(OpSetVringKick),
-        Encode(OpSetVringCall),
-        Encode(OpSetVringErr),
-        Encode(OpBackend, 1),
-    ];
+        [
+            Encode(OpSetOwner),
+            Encode(OpGetFeatures),
+            Encode(OpSetFeatures, 0, 0, 0, ulong.MaxValue),
+            Encode(OpSetMemTable, 2, 0, 0, 0x10),
+            Encode(OpSetVringNum, 0, (byte)sizeLog),
+            Encode(OpSetVringBase),
+            Encode(OpSetVringAddr),
+            Encode(OpSetVringKick),
+            Encode(OpSetVringCall),
+            Encode(OpSetVringErr),
+            Encode(OpBackend, 1),
+        ];
 
     private static readonly byte[] Request = Encode(OpGuest, 8, 0, 0, 1, 0x2333);
     private static readonly byte[] Kick = Encode(OpKick);
@@ -88,12 +91,88 @@ public static class VhostCoreInput
     public static IEnumerable<byte[]> Seeds()
     {
         // 1. A clean start, requests, GET_VRING_BASE after stopping (migration's order).
-        yield return Seed(4, [.. Start(4), Request, Request, Kick, Run, Encode(OpBackend, 0), Encode(OpGetVringBase), Encode(OpSetVringBase, 0, 2), Encode(OpBackend, 1), Request, Kick, Run]);
+        yield return Seed(
+            4,
+            [
+                .. Start(4),
+                Request,
+                Request,
+                Kick,
+                Run,
+                Encode(OpBackend, 0),
+                Encode(OpGetVringBase),
+                Encode(OpSetVringBase, 0, 2),
+                Encode(OpBackend, 1),
+                Request,
+                Kick,
+                Run,
+            ]
+        );
         // 2. Control-plane edits on a running vring: EBUSY resize/rebase, table swaps, ring moves, then a reset.
-        yield return Seed(3, [.. Start(3), Request, Kick, Encode(OpSetVringNum, 0, 2), Encode(OpSetVringBase, 0, 1), Encode(OpSetMemTable, 1, 0, 0, 0x0), Encode(OpSetMemTable, 3, 0, 0, 0xB8A), Encode(OpSetVringAddr, 1, 8), Run, Encode(OpSetVringAddr, 4), Encode(OpResetOwner), Encode(OpGetVringBase), Encode(OpSetOwner), Request, Kick, Run]);
+        yield return Seed(
+            3,
+            [
+                .. Start(3),
+                Request,
+                Kick,
+                Encode(OpSetVringNum, 0, 2),
+                Encode(OpSetVringBase, 0, 1),
+                Encode(OpSetMemTable, 1, 0, 0, 0x0),
+                Encode(OpSetMemTable, 3, 0, 0, 0xB8A),
+                Encode(OpSetVringAddr, 1, 8),
+                Run,
+                Encode(OpSetVringAddr, 4),
+                Encode(OpResetOwner),
+                Encode(OpGetVringBase),
+                Encode(OpSetOwner),
+                Request,
+                Kick,
+                Run,
+            ]
+        );
         // 3. Hostile values before and without an owner, odd indices, bad sizes, flags and padding.
-        yield return Seed(2, [Encode(OpSetVringNum, 0, 4), Encode(OpSetMemTable, 2), Encode(OpSetOwner), Encode(OpSetOwner), Encode(OpSetVringNum, 1), Encode(OpSetVringNum, 2, 3), Encode(OpSetVringNum, 3, 0, 0, 0, 0x10000), Encode(OpSetVringAddr, 2), Encode(OpSetVringAddr, 3), Encode(OpSetVringAddr, 7, 2, 0, 0, 5), Encode(OpSetMemTable, 7), Encode(OpSetMemTable, 2 | 8, 0, 0, 0x10, 1), Encode(OpSetMemTable, 1, 0, 0, 0x8), Encode(OpSetMemTable, 1, 0, 0, 0x6), Encode(OpSetMemTable, 1, 0, 0, 0x7), Encode(OpSetFeatures, 1, 0, 0, 1UL << 26), Encode(OpSetVringBase, 1, 0, 0, 0, 0x10000), Encode(OpSetVringKick, 0, 0, 0x0F), Encode(OpGetVringBase, 0, 0, 0xF0, 0, 7UL << 32), Encode(OpBackend, 1)]);
+        yield return Seed(
+            2,
+            [
+                Encode(OpSetVringNum, 0, 4),
+                Encode(OpSetMemTable, 2),
+                Encode(OpSetOwner),
+                Encode(OpSetOwner),
+                Encode(OpSetVringNum, 1),
+                Encode(OpSetVringNum, 2, 3),
+                Encode(OpSetVringNum, 3, 0, 0, 0, 0x10000),
+                Encode(OpSetVringAddr, 2),
+                Encode(OpSetVringAddr, 3),
+                Encode(OpSetVringAddr, 7, 2, 0, 0, 5),
+                Encode(OpSetMemTable, 7),
+                Encode(OpSetMemTable, 2 | 8, 0, 0, 0x10, 1),
+                Encode(OpSetMemTable, 1, 0, 0, 0x8),
+                Encode(OpSetMemTable, 1, 0, 0, 0x6),
+                Encode(OpSetMemTable, 1, 0, 0, 0x7),
+                Encode(OpSetFeatures, 1, 0, 0, 1UL << 26),
+                Encode(OpSetVringBase, 1, 0, 0, 0, 0x10000),
+                Encode(OpSetVringKick, 0, 0, 0x0F),
+                Encode(OpGetVringBase, 0, 0, 0xF0, 0, 7UL << 32),
+                Encode(OpBackend, 1),
+            ]
+        );
         // 4. A table that lets the rings run but maps buffers elsewhere (shifted, overlapping, huge), then requests.
-        yield return Seed(4, [.. Start(4), Encode(OpBackend, 0), Encode(OpSetMemTable, 3, 0, 0, 0xA9E, 0x100), Encode(OpBackend, 1), Request, Request, Kick, Run, Encode(OpSetMemTable, 2, 0, 0, 0xD0), Request, Kick, Run]);
+        yield return Seed(
+            4,
+            [
+                .. Start(4),
+                Encode(OpBackend, 0),
+                Encode(OpSetMemTable, 3, 0, 0, 0xA9E, 0x100),
+                Encode(OpBackend, 1),
+                Request,
+                Request,
+                Kick,
+                Run,
+                Encode(OpSetMemTable, 2, 0, 0, 0xD0),
+                Request,
+                Kick,
+                Run,
+            ]
+        );
     }
 }

@@ -1,16 +1,16 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Input;
-using Virtsim.Fuzz.Mutation;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio.Demo;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -51,9 +51,16 @@ public sealed class VhostCoreTarget : IFuzzTarget
     /// busy, not hung; Linux behaves the same).</summary>
     private const long HandlerRunsMax = 256;
 
-    private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * GuestRingSizeMax, MemRegionsMax = MemRegionsMax };
+    private static readonly VhostOptions Options = new()
+    {
+        IdleRequeuesMax = IdleRequeuesMax,
+        HandlerRunsMax = 100_000,
+        HandlerIterationsMax = 2 * GuestRingSizeMax,
+        MemRegionsMax = MemRegionsMax,
+    };
 
     private readonly GuestActor _guest = new();
+
     /// <summary>Regions one SET_MEM_TABLE op can carry: 0..6, or <see cref="MemRegionsMax"/> + 1 (E2BIG).</summary>
     private const int RegionsPerOpMax = 7;
 
@@ -76,13 +83,15 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     public string Name => TargetName;
 
-    public string Description => "vhost control plane: raw ioctl sequences (owner, features, memory tables, vring num/addr/base/fds, backend, reset) with kicks, worker runs and guest ring edits; oracles errno (Linux's return values), permission (table and rings only), hang";
+    public string Description =>
+        "vhost control plane: raw ioctl sequences (owner, features, memory tables, vring num/addr/base/fds, backend, reset) with kicks, worker runs and guest ring edits; oracles errno (Linux's return values), permission (table and rings only), hang";
 
     public int InputVersion => 1;
 
     public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Spec", "Sim.Devices"];
 
-    public IMutator? StructureMutator { get; } = new FixedOpMutator(VhostCoreInput.HeaderLength, VhostCoreInput.OpLength, VhostCoreInput.OpCount);
+    public IMutator? StructureMutator { get; } =
+        new FixedOpMutator(VhostCoreInput.HeaderLength, VhostCoreInput.OpLength, VhostCoreInput.OpCount);
 
     public IInputMinimizer? Minimizer { get; } = VhostCoreInputMinimizer.Create(OperationsMax);
 
@@ -97,8 +106,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
     public Action<VhostModelVerdict>? MirrorVerdict { get; set; }
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
-    private Simulation CreateSimulation() =>
-        RingSimulation.Create(EventsMax);
+    private Simulation CreateSimulation() => RingSimulation.Create(EventsMax);
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
@@ -113,7 +121,10 @@ public sealed class VhostCoreTarget : IFuzzTarget
         _call = _sim.CreateEventFd(name: "call");
         _err = _sim.CreateEventFd(name: "err");
         _context = context;
-        _model = new VhostIoctlModel(_vmm, _demo.Device.Vqs.Count, _demo.Device.OfferedFeatures, MemRegionsMax) { Context = context };
+        _model = new VhostIoctlModel(_vmm, _demo.Device.Vqs.Count, _demo.Device.OfferedFeatures, MemRegionsMax)
+        {
+            Context = context,
+        };
         _sim.AddMemoryObserver(new VhostAccessChecker(_vmm, _model) { Context = context });
         VhostChainOracle.Install(_sim, _demo.Device.Vqs[0]).Context = context;
         _size = 1 << (header & 7);
@@ -123,7 +134,15 @@ public sealed class VhostCoreTarget : IFuzzTarget
         if (Mirror is not null)
         {
             Mirror.Begin(_vmm);
-            _mirrorModel = new VhostIoctlModel(_vmm, _demo.Device.Vqs.Count, _demo.Device.OfferedFeatures, MemRegionsMax) { Verdict = MirrorVerdict };
+            _mirrorModel = new VhostIoctlModel(
+                _vmm,
+                _demo.Device.Vqs.Count,
+                _demo.Device.OfferedFeatures,
+                MemRegionsMax
+            )
+            {
+                Verdict = MirrorVerdict,
+            };
         }
         try
         {
@@ -131,7 +150,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
             {
                 context.Step();
                 VhostCoreInput.Op op = VhostCoreInput.ReadOp(ref reader);
-                if (!Apply(op)) break;
+                if (!Apply(op))
+                    break;
             }
         }
         finally
@@ -150,7 +170,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
         {
             case VhostCoreInput.OpSetOwner:
                 _model.SetOwner(dev.SetOwner());
-                if (Mirror is not null) _mirrorModel!.SetOwner(Mirror.SetOwner());
+                if (Mirror is not null)
+                    _mirrorModel!.SetOwner(Mirror.SetOwner());
                 break;
             case VhostCoreInput.OpResetOwner:
                 {
@@ -162,48 +183,53 @@ public sealed class VhostCoreTarget : IFuzzTarget
                         _context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
                     }
                 }
-                if (Mirror is not null) _mirrorModel!.ResetOwner(Mirror.ResetOwner());
+                if (Mirror is not null)
+                    _mirrorModel!.ResetOwner(Mirror.ResetOwner());
                 break;
             case VhostCoreInput.OpGetFeatures:
                 GetFeatures();
                 break;
             case VhostCoreInput.OpSetFeatures:
-                {
-                    ulong features = (op.A & 1) != 0 ? op.X : dev.OfferedFeatures & op.X;
-                    _model.SetFeatures(features, dev.SetFeatures(features));
-                    if (Mirror is not null) _mirrorModel!.SetFeatures(features, Mirror.SetFeatures(features));
-                    break;
-                }
+            {
+                ulong features = (op.A & 1) != 0 ? op.X : dev.OfferedFeatures & op.X;
+                _model.SetFeatures(features, dev.SetFeatures(features));
+                if (Mirror is not null)
+                    _mirrorModel!.SetFeatures(features, Mirror.SetFeatures(features));
+                break;
+            }
             case VhostCoreInput.OpSetMemTable:
                 SetMemTable(op);
                 break;
             case VhostCoreInput.OpSetVringNum:
+            {
+                uint num = (op.A & 3) switch
                 {
-                    uint num = (op.A & 3) switch
-                    {
-                        0 => 1u << (op.B % 17),
-                        1 => 0,
-                        2 => op.B,
-                        _ => (uint)op.Y,
-                    };
-                    _model.SetVringNum(op.Index, num, dev.SetVringNum(op.Index, num));
-                    if (Mirror is not null) _mirrorModel!.SetVringNum(op.Index, num, Mirror.SetVringNum(op.Index, num));
-                    break;
-                }
+                    0 => 1u << (op.B % 17),
+                    1 => 0,
+                    2 => op.B,
+                    _ => (uint)op.Y,
+                };
+                _model.SetVringNum(op.Index, num, dev.SetVringNum(op.Index, num));
+                if (Mirror is not null)
+                    _mirrorModel!.SetVringNum(op.Index, num, Mirror.SetVringNum(op.Index, num));
+                break;
+            }
             case VhostCoreInput.OpSetVringAddr:
-                {
-                    VhostVringAddr addr = Addr(op);
-                    _model.SetVringAddr(op.Index, addr, dev.SetVringAddr(op.Index, addr));
-                    if (Mirror is not null) _mirrorModel!.SetVringAddr(op.Index, addr, Mirror.SetVringAddr(op.Index, addr));
-                    break;
-                }
+            {
+                VhostVringAddr addr = Addr(op);
+                _model.SetVringAddr(op.Index, addr, dev.SetVringAddr(op.Index, addr));
+                if (Mirror is not null)
+                    _mirrorModel!.SetVringAddr(op.Index, addr, Mirror.SetVringAddr(op.Index, addr));
+                break;
+            }
             case VhostCoreInput.OpSetVringBase:
-                {
-                    uint num = (op.A & 1) != 0 ? (uint)op.Y : op.B;
-                    _model.SetVringBase(op.Index, num, dev.SetVringBase(op.Index, num));
-                    if (Mirror is not null) _mirrorModel!.SetVringBase(op.Index, num, Mirror.SetVringBase(op.Index, num));
-                    break;
-                }
+            {
+                uint num = (op.A & 1) != 0 ? (uint)op.Y : op.B;
+                _model.SetVringBase(op.Index, num, dev.SetVringBase(op.Index, num));
+                if (Mirror is not null)
+                    _mirrorModel!.SetVringBase(op.Index, num, Mirror.SetVringBase(op.Index, num));
+                break;
+            }
             case VhostCoreInput.OpGetVringBase:
                 GetVringBase(op.Index);
                 break;
@@ -232,12 +258,15 @@ public sealed class VhostCoreTarget : IFuzzTarget
     {
         VhostDevice dev = _demo.Device;
         int count = op.A & 7;
-        if (count == 7) count = MemRegionsMax + 1;
-        for (int i = 0; i < count; i++) _regions[i] = Region(i, (int)((op.X >> (4 * (i % 16))) & 15), op.Y);
+        if (count == 7)
+            count = MemRegionsMax + 1;
+        for (int i = 0; i < count; i++)
+            _regions[i] = Region(i, (int)((op.X >> (4 * (i % 16))) & 15), op.Y);
         uint padding = (op.A & 8) != 0 ? (uint)op.Y | 1 : 0;
         ReadOnlySpan<VhostMemoryRegion> table = _regions.AsSpan(0, count);
         _model.SetMemTable(table, padding, dev.SetMemTable(table, padding));
-        if (Mirror is not null) _mirrorModel!.SetMemTable(table, padding, Mirror.SetMemTable(table, padding));
+        if (Mirror is not null)
+            _mirrorModel!.SetMemTable(table, padding, Mirror.SetMemTable(table, padding));
     }
 
     /// <summary>GET_VRING_BASE on the device (and the mirror), judged by the model.</summary>
@@ -261,16 +290,64 @@ public sealed class VhostCoreTarget : IFuzzTarget
         switch (op.Code)
         {
             case VhostCoreInput.OpSetVringKick:
-                _model.SetVringFd("SET_VRING_KICK", op.Index, dev.SetVringKick(op.Index, (op.A % 3) switch { 0 => _kick, 1 => null, _ => _call }));
-                if (Mirror is not null) _mirrorModel!.SetVringFd("SET_VRING_KICK", op.Index, Mirror.SetVringFd(VhostFdIoctl.Kick, op.Index, (op.A % 3) switch { 0 => VhostMirrorFd.Kick, 1 => VhostMirrorFd.None, _ => VhostMirrorFd.Call }));
+                _model.SetVringFd(
+                    "SET_VRING_KICK",
+                    op.Index,
+                    dev.SetVringKick(
+                        op.Index,
+                        (op.A % 3) switch
+                        {
+                            0 => _kick,
+                            1 => null,
+                            _ => _call,
+                        }
+                    )
+                );
+                if (Mirror is not null)
+                    _mirrorModel!.SetVringFd(
+                        "SET_VRING_KICK",
+                        op.Index,
+                        Mirror.SetVringFd(
+                            VhostFdIoctl.Kick,
+                            op.Index,
+                            (op.A % 3) switch
+                            {
+                                0 => VhostMirrorFd.Kick,
+                                1 => VhostMirrorFd.None,
+                                _ => VhostMirrorFd.Call,
+                            }
+                        )
+                    );
                 break;
             case VhostCoreInput.OpSetVringCall:
-                _model.SetVringFd("SET_VRING_CALL", op.Index, dev.SetVringCall(op.Index, (op.A & 1) == 0 ? _call : null));
-                if (Mirror is not null) _mirrorModel!.SetVringFd("SET_VRING_CALL", op.Index, Mirror.SetVringFd(VhostFdIoctl.Call, op.Index, (op.A & 1) == 0 ? VhostMirrorFd.Call : VhostMirrorFd.None));
+                _model.SetVringFd(
+                    "SET_VRING_CALL",
+                    op.Index,
+                    dev.SetVringCall(op.Index, (op.A & 1) == 0 ? _call : null)
+                );
+                if (Mirror is not null)
+                    _mirrorModel!.SetVringFd(
+                        "SET_VRING_CALL",
+                        op.Index,
+                        Mirror.SetVringFd(
+                            VhostFdIoctl.Call,
+                            op.Index,
+                            (op.A & 1) == 0 ? VhostMirrorFd.Call : VhostMirrorFd.None
+                        )
+                    );
                 break;
             case VhostCoreInput.OpSetVringErr:
                 _model.SetVringFd("SET_VRING_ERR", op.Index, dev.SetVringErr(op.Index, (op.A & 1) == 0 ? _err : null));
-                if (Mirror is not null) _mirrorModel!.SetVringFd("SET_VRING_ERR", op.Index, Mirror.SetVringFd(VhostFdIoctl.Err, op.Index, (op.A & 1) == 0 ? VhostMirrorFd.Err : VhostMirrorFd.None));
+                if (Mirror is not null)
+                    _mirrorModel!.SetVringFd(
+                        "SET_VRING_ERR",
+                        op.Index,
+                        Mirror.SetVringFd(
+                            VhostFdIoctl.Err,
+                            op.Index,
+                            (op.A & 1) == 0 ? VhostMirrorFd.Err : VhostMirrorFd.None
+                        )
+                    );
                 break;
             case VhostCoreInput.OpBackend:
                 if ((op.A & 1) != 0)
@@ -279,20 +356,24 @@ public sealed class VhostCoreTarget : IFuzzTarget
                     VhostResult r = _demo.SetRunning(true);
                     _model.Starting = -1;
                     _model.Start(0, r);
-                    if (Mirror is not null) _mirrorModel!.Start(0, Mirror.SetBackend(true));
+                    if (Mirror is not null)
+                        _mirrorModel!.Start(0, Mirror.SetBackend(true));
                 }
                 else
                 {
                     _model.Stop(0, _demo.SetRunning(false));
-                    if (Mirror is not null) _mirrorModel!.Stop(0, Mirror.SetBackend(false));
+                    if (Mirror is not null)
+                        _mirrorModel!.Stop(0, Mirror.SetBackend(false));
                 }
                 break;
             case VhostCoreInput.OpKick:
-                using (_sim.Memory.As(MemoryActor.Guest)) _kick.Signal();
+                using (_sim.Memory.As(MemoryActor.Guest))
+                    _kick.Signal();
                 if (Mirror is not null)
                 {
                     // The real worker runs as soon as it is kicked, not at the next OpRun.
-                    using (_sim.Memory.As(MemoryActor.Guest)) Mirror.Kick(_sim.Memory);
+                    using (_sim.Memory.As(MemoryActor.Guest))
+                        Mirror.Kick(_sim.Memory);
                     _mirrorModel!.WorkerMayHaveRun();
                 }
                 break;
@@ -342,15 +423,26 @@ public sealed class VhostCoreTarget : IFuzzTarget
     /// top of the user range, unmapped, raw, or with flags and a log address.</summary>
     private VhostVringAddr Addr(in VhostCoreInput.Op op)
     {
-        ulong d = User(_desc), a = User(_avail), u = User(_used);
+        ulong d = User(_desc),
+            a = User(_avail),
+            u = User(_used);
         ulong shift = 8UL * (1 + (ulong)(op.B >> 2));
         return (op.A & 7) switch
         {
             0 => new(d, a, u),
-            1 => (op.B % 3) switch { 0 => new(d + shift, a, u), 1 => new(d, a + shift, u), _ => new(d, a, u + shift) },
+            1 => (op.B % 3) switch
+            {
+                0 => new(d + shift, a, u),
+                1 => new(d, a + shift, u),
+                _ => new(d, a, u + shift),
+            },
             2 => new(d, a + 1, u),
             3 => new(d, a, u + 2),
-            4 => new(VhostLimits.UserAddressLimit - 0x100, VhostLimits.UserAddressLimit - (16UL * (1 + (ulong)op.B)) & ~3UL, VhostLimits.UserAddressLimit - 0x20),
+            4 => new(
+                VhostLimits.UserAddressLimit - 0x100,
+                VhostLimits.UserAddressLimit - (16UL * (1 + (ulong)op.B)) & ~3UL,
+                VhostLimits.UserAddressLimit - 0x20
+            ),
             5 => new(_vmm.HostBase + (8 * VmmAddressSpace.RegionStride), a, u),
             6 => new(op.X, op.Y & ~1UL, (op.X ^ op.Y) & ~3UL),
             _ => new(d, a, u, op.B, op.Y),
@@ -367,8 +459,15 @@ public sealed class VhostCoreTarget : IFuzzTarget
             GuestMemory memory = _sim.Memory;
             using GuestMemory.ActorScope scope = memory.As(MemoryActor.Guest);
             ushort idx = _guest.AvailIdx;
-            if (!memory.TryReadUInt16(new GuestAddress(_avail + 4 + (2UL * (ulong)((idx - 1) & (_size - 1)))), out ushort head)) return;
-            if (!memory.TryReadUInt64(new GuestAddress(_desc + (16UL * (ulong)(head % _size))), out ulong at)) return;
+            if (
+                !memory.TryReadUInt16(
+                    new GuestAddress(_avail + 4 + (2UL * (ulong)((idx - 1) & (_size - 1)))),
+                    out ushort head
+                )
+            )
+                return;
+            if (!memory.TryReadUInt64(new GuestAddress(_desc + (16UL * (ulong)(head % _size))), out ulong at))
+                return;
             Span<byte> request = stackalloc byte[8];
             BinaryPrimitives.WriteUInt32LittleEndian(request, (uint)(op.X & 1));
             BinaryPrimitives.WriteUInt32LittleEndian(request[4..], (uint)op.Y);
@@ -377,10 +476,20 @@ public sealed class VhostCoreTarget : IFuzzTarget
         }
         // Bit 4 of a: a length at get_indirect's table-size bound (USHRT_MAX + 1 entries, or one more), which a table
         // mapped by a huge memory-table region reaches.
-        uint len = (op.A & 0x10) != 0
-            ? VirtioSpec.DescSize * (0x1_0000u + (op.B & 1u))
-            : RingInput.Length(op.C, (uint)op.Y);
-        _guest.Apply(new RingInput.Op(op.A & 7, RingInput.Address(op.B, op.X), len, (ushort)(op.B >> 5), (ushort)(op.Y >> 32), (byte)(op.Y >> 48), op.X, (uint)op.Y));
+        uint len =
+            (op.A & 0x10) != 0 ? VirtioSpec.DescSize * (0x1_0000u + (op.B & 1u)) : RingInput.Length(op.C, (uint)op.Y);
+        _guest.Apply(
+            new RingInput.Op(
+                op.A & 7,
+                RingInput.Address(op.B, op.X),
+                len,
+                (ushort)(op.B >> 5),
+                (ushort)(op.Y >> 32),
+                (byte)(op.Y >> 48),
+                op.X,
+                (uint)op.Y
+            )
+        );
     }
 
     private bool Run(int windows)
@@ -392,14 +501,23 @@ public sealed class VhostCoreTarget : IFuzzTarget
             reason = _sim.Loop.Run(_sim.Now + (RunWindowNs / SlicesPerWindow));
             if (_demo.Device.Worker is { LivelocksDetected: > 0 } worker)
             {
-                _context.ReportHang("hang/vhost-worker-livelock", $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything");
+                _context.ReportHang(
+                    "hang/vhost-worker-livelock",
+                    $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything"
+                );
                 return false;
             }
-            if (_demo.Device.Worker is { HandlerRuns: > HandlerRunsMax }) return false;
-            if (reason == StopReason.Idle && _sim.Loop.Pending == 0) break;
+            if (_demo.Device.Worker is { HandlerRuns: > HandlerRunsMax })
+                return false;
+            if (reason == StopReason.Idle && _sim.Loop.Pending == 0)
+                break;
         }
-        if (reason != StopReason.EventLimit) return true;
-        _context.ReportHang("hang/event-budget", $"the simulation used its {EventsMax} events without the guest acting");
+        if (reason != StopReason.EventLimit)
+            return true;
+        _context.ReportHang(
+            "hang/event-budget",
+            $"the simulation used its {EventsMax} events without the guest acting"
+        );
         return false;
     }
 }

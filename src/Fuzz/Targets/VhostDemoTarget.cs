@@ -1,17 +1,17 @@
-using Sim.Engine;
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Input;
-using Virtsim.Fuzz.Mutation;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -65,7 +65,8 @@ public sealed class VhostDemoTarget : IFuzzTarget
     /// <summary>Requests the last execution's device answered in full (tests).</summary>
     public long Requests { get; private set; }
 
-    public string Description => "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; oracles permission, used-ring, hang, liveness, missed-interrupt";
+    public string Description =>
+        "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; oracles permission, used-ring, hang, liveness, missed-interrupt";
 
     public int InputVersion => 1;
 
@@ -93,15 +94,26 @@ public sealed class VhostDemoTarget : IFuzzTarget
         _interrupts.Deactivate();
         _identity = true;
         int size = header.Size;
-        (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
+        (ulong desc, ulong avail, ulong used) = RingInput.Place(
+            header.Placement,
+            size,
+            unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)
+        );
         _guest.Reset(sim.Memory, desc, avail, size);
         bool eventIdx = header.EventIdx;
         // The driver's VIRTIO_RING_F_INDIRECT_DESC comes from the input (vhost walks INDIRECT either way).
         bool indirect = header.IndirectDesc;
-        if (!rig.Start(size, desc, avail, used, 0, eventIdx, indirect, context)) return FuzzOutcome.Rejected;
+        if (!rig.Start(size, desc, avail, used, 0, eventIdx, indirect, context))
+            return FuzzOutcome.Rejected;
         _checker.Configure(sim.Memory, desc, avail, used, size);
         _kicks.Configure(sim.Memory, avail, used, size, eventIdx);
-        _scheduler.Reset(_guest, _kicks, () => rig.Kick.Signal(), () => _interrupts.AfterDevice(false), _interrupts.AfterGuest);
+        _scheduler.Reset(
+            _guest,
+            _kicks,
+            () => rig.Kick.Signal(),
+            () => _interrupts.AfterDevice(false),
+            _interrupts.AfterGuest
+        );
         rig.Vq.Interleaving = _scheduler;
         _interrupts.Configure(sim.Memory, avail, used, size, eventIdx);
         var ring = new RingLayout(desc, avail, used, size, indirect);
@@ -115,9 +127,11 @@ public sealed class VhostDemoTarget : IFuzzTarget
                 _interrupts.AfterGuest();
                 continue;
             }
-            if (!ApplyDeviceOp(rig, context, op, ref reader, ring, ref eventIdx)) return FuzzOutcome.Completed;
+            if (!ApplyDeviceOp(rig, context, op, ref reader, ring, ref eventIdx))
+                return FuzzOutcome.Completed;
         }
-        if (context.Finding is null) Liveness(rig, context);
+        if (context.Finding is null)
+            Liveness(rig, context);
         Requests = demo.Requests;
         return FuzzOutcome.Completed;
     }
@@ -128,12 +142,19 @@ public sealed class VhostDemoTarget : IFuzzTarget
 
     /// <summary>One device-side op (codes 8..15: kick, run, control-plane changes 10..14, a handler interleaving);
     /// false when the execution must stop at once.</summary>
-    private bool ApplyDeviceOp(VhostBackendRig rig, FuzzContext context, in RingInput.Op op, ref FuzzInputReader reader,
-        in RingLayout ring, ref bool eventIdx)
+    private bool ApplyDeviceOp(
+        VhostBackendRig rig,
+        FuzzContext context,
+        in RingInput.Op op,
+        ref FuzzInputReader reader,
+        in RingLayout ring,
+        ref bool eventIdx
+    )
     {
         VhostDevice dev = rig.Demo.Device;
         // Control-plane ops (10..14) rewrite what the suppression words mean.
-        if (op.Code is >= 10 and <= 14) _kicks.Unsure();
+        if (op.Code is >= 10 and <= 14)
+            _kicks.Unsure();
         switch (op.Code)
         {
             case 8:
@@ -207,7 +228,8 @@ public sealed class VhostDemoTarget : IFuzzTarget
         rig.Demo.SetRunning(true);
         // vhost_vq_init_access re-reads last_used_idx from used->idx on the restart.
         _checker.RebaseUsedIdx();
-        if (_identity) _interrupts.Configure(rig.Simulation.Memory, ring.Avail, ring.Used, ring.Size, eventIdx);
+        if (_identity)
+            _interrupts.Configure(rig.Simulation.Memory, ring.Avail, ring.Used, ring.Size, eventIdx);
     }
 
     /// <summary>Op 13: owner reset and a fresh start with a feature change; the used ring keeps its index. False when
@@ -246,14 +268,18 @@ public sealed class VhostDemoTarget : IFuzzTarget
     /// now negotiated as the guest sees it.</summary>
     private bool ChangeFeatures(VhostBackendRig rig, in RingInput.Op op, in RingLayout ring)
     {
-        ulong wanted = (1UL << VirtioSpec.FVersion1) | (1UL << VirtioSpec.FEventIdx)
+        ulong wanted =
+            (1UL << VirtioSpec.FVersion1)
+            | (1UL << VirtioSpec.FEventIdx)
             | (ring.Indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
         ulong features = VhostFeatures.Default & wanted;
-        if ((op.Flags & 1) == 0) features &= ~(1UL << VirtioSpec.FEventIdx);
+        if ((op.Flags & 1) == 0)
+            features &= ~(1UL << VirtioSpec.FEventIdx);
         rig.Demo.Device.SetFeatures(features);
         bool eventIdx = (op.Flags & 1) != 0;
         _kicks.SetEventIdx(eventIdx);
-        if (_identity) _interrupts.Configure(rig.Simulation.Memory, ring.Avail, ring.Used, ring.Size, eventIdx);
+        if (_identity)
+            _interrupts.Configure(rig.Simulation.Memory, ring.Avail, ring.Used, ring.Size, eventIdx);
         return eventIdx;
     }
 
@@ -309,24 +335,47 @@ public sealed class VhostDemoTarget : IFuzzTarget
         Simulation sim = rig.Simulation;
         // The guest's last kick is the honest driver's decision (suppression honoured), never an extra one.
         bool kicked = _kicks.Decide();
-        if (kicked) rig.Kick.Signal();
-        if (!Run(rig, context, 16)) return;
+        if (kicked)
+            rig.Kick.Signal();
+        if (!Run(rig, context, 16))
+            return;
         VhostVirtqueue vq = rig.Vq;
-        if (!_identity || vq.VqErrors > 0 || !vq.HasBackend || context.Finding is not null) return;
+        if (!_identity || vq.VqErrors > 0 || !vq.HasBackend || context.Finding is not null)
+            return;
         // A run that gave up at the model's iteration bound (no Linux counterpart) leaves NO_NOTIFY set and nothing
         // requeued; only an extra kick would restart it, so chains left then are not judged.
-        if (!kicked && rig.Demo.IterationBoundHits > 0) return;
-        if (!_checker.Active || !rig.TryAvailIdxAddress(out ulong availIdxAt) || !sim.Memory.TryGetSpan(new GuestAddress(availIdxAt), 2, out Span<byte> raw)) return;
+        if (!kicked && rig.Demo.IterationBoundHits > 0)
+            return;
+        if (
+            !_checker.Active
+            || !rig.TryAvailIdxAddress(out ulong availIdxAt)
+            || !sim.Memory.TryGetSpan(new GuestAddress(availIdxAt), 2, out Span<byte> raw)
+        )
+            return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         int pending = Narrow.ToUInt16Wrapping(availIdx - vq.LastAvailIdx);
         if (pending != 0 && pending <= (int)vq.Num)
         {
-            if (kicked) context.Report("liveness", "liveness/available-chain-not-consumed", $"after the guest stopped and kicked, avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err");
-            else context.Report("liveness", "liveness/stranded-under-suppression", $"avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err, and its suppression state ({(vq.EventIdx ? "avail_event" : "used.flags NO_NOTIFY")}) told the guest not to kick: a lost wakeup (vhost_enable_notify's re-check)");
+            if (kicked)
+                context.Report(
+                    "liveness",
+                    "liveness/available-chain-not-consumed",
+                    $"after the guest stopped and kicked, avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err"
+                );
+            else
+                context.Report(
+                    "liveness",
+                    "liveness/stranded-under-suppression",
+                    $"avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err, and its suppression state ({(vq.EventIdx ? "avail_event" : "used.flags NO_NOTIFY")}) told the guest not to kick: a lost wakeup (vhost_enable_notify's re-check)"
+                );
         }
         else if (_checker.InFlight != 0)
         {
-            context.Report("liveness", "liveness/chain-never-completed", $"after the guest stopped and kicked, {_checker.InFlight} fetched chains were never completed and no vq_err was raised");
+            context.Report(
+                "liveness",
+                "liveness/chain-never-completed",
+                $"after the guest stopped and kicked, {_checker.InFlight} fetched chains were never completed and no vq_err was raised"
+            );
         }
         else
         {

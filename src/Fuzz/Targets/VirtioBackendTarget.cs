@@ -1,19 +1,19 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Input;
-using Virtsim.Fuzz.Mutation;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
@@ -67,7 +67,13 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// on a fresh target, found by GeneratorPropertyTests).</summary>
     private bool _guestBound;
 
-    public VirtioBackendTarget(string device, Flavour flavour, string description, Func<Simulation, Flavour, VirtioDevice> factory, UsedLenRule usedLenRule = UsedLenRule.Written)
+    public VirtioBackendTarget(
+        string device,
+        Flavour flavour,
+        string description,
+        Func<Simulation, Flavour, VirtioDevice> factory,
+        UsedLenRule usedLenRule = UsedLenRule.Written
+    )
     {
         _checker.UsedLenRule = usedLenRule;
         _checker1.UsedLenRule = usedLenRule;
@@ -81,7 +87,10 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         Flavour = flavour;
         _factory = factory;
         Name = FuzzTargetName.Compose(device, FuzzTargetName.BackendQemu, flavour);
-        Description = description + "; oracles permission, used-ring, hang, liveness, missed-interrupt" + (flavour == Flavour.Robust ? ", response, taint, config" : "");
+        Description =
+            description
+            + "; oracles permission, used-ring, hang, liveness, missed-interrupt"
+            + (flavour == Flavour.Robust ? ", response, taint, config" : "");
     }
 
     /// <summary>The device part of the name (<c>virtio-demo</c>).</summary>
@@ -114,12 +123,13 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>The ring seeds; virtio-blk adds its whole-sector write then read (the structure mutator's short equal
     /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes
     /// unjudged); virtio-net its transmit chains on transmitq1 (<see cref="Qemu.NetSeeds.Transmit"/>).</summary>
-    public IEnumerable<byte[]> SeedCorpus() => Device switch
-    {
-        "virtio-blk" => RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()),
-        "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()),
-        _ => RingSeeds.Backend(),
-    };
+    public IEnumerable<byte[]> SeedCorpus() =>
+        Device switch
+        {
+            "virtio-blk" => RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()),
+            "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()),
+            _ => RingSeeds.Backend(),
+        };
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
@@ -137,15 +147,21 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         bool multiQueue = device.QueueCount > 1;
         _checker.Peer = multiQueue ? _checker1 : null;
         _checker1.Peer = multiQueue ? _checker : null;
-        if (multiQueue) sim.AddMemoryObserver(_checker1);
+        if (multiQueue)
+            sim.AddMemoryObserver(_checker1);
         _responses.Begin(device, Flavour, sim.Memory, context);
-        if (Flavour == Flavour.Robust) _taint.Begin(device, input, sim.Memory, context);
+        if (Flavour == Flavour.Robust)
+            _taint.Begin(device, input, sim.Memory, context);
         _interrupts.Context = context;
         _interrupts.Deactivate();
         _syncedReady = false;
         _guestBound = false;
         int size = Math.Min(header.Size, device.GetQueue(0).MaxSize);
-        (ulong desc, ulong avail, ulong used) = RingInput.Place(header.Placement, size, unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15));
+        (ulong desc, ulong avail, ulong used) = RingInput.Place(
+            header.Placement,
+            size,
+            unchecked((ulong)header.Placement * 0x9E37_79B9_7F4A_7C15)
+        );
         // The guest writes its rings where it placed them even when the device rejects them (the queue never becomes
         // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
         _guests.Primary.Reset(sim.Memory, desc, avail, size);
@@ -159,12 +175,14 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             RingInput.Op op = RingInput.ReadOp(ref reader);
             if (op.Code < 8)
             {
-                if (_guests.Selected == 0 && !_guestBound) continue;
+                if (_guests.Selected == 0 && !_guestBound)
+                    continue;
                 _guests.Current.Apply(op);
                 _interrupts.AfterGuest();
                 continue;
             }
-            if (!ApplyDeviceOp(rig, context, op)) return FuzzOutcome.Completed;
+            if (!ApplyDeviceOp(rig, context, op))
+                return FuzzOutcome.Completed;
             Sync(device, sim.Memory);
             JudgeConfig(rig);
             // Device-side ops store nothing in guest memory, but a register write (a kick before ioeventfd, a status
@@ -173,7 +191,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             // and the interrupt is delivered now, not at the next run (where it would be credited to a stale anchor).
             _interrupts.AfterDevice(rig.TakeQueueInterrupt());
         }
-        if (context.Finding is null) Liveness(rig, sim, device, context);
+        if (context.Finding is null)
+            Liveness(rig, sim, device, context);
         return FuzzOutcome.Completed;
     }
 
@@ -189,17 +208,17 @@ public sealed class VirtioBackendTarget : IFuzzTarget
             case 9:
                 return Run(rig, context, 1 + (op.Index % 8));
             case 10:
-                {
-                    _checker.Deactivate();
-                    _checker1.Deactivate();
-                    _interrupts.Deactivate();
-                    _syncedReady = false;
-                    _guests.Invalidate();
-                    int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), rig.Device.GetQueue(0).MaxSize);
-                    (ulong desc, ulong avail, ulong used) = RingInput.Place(op.Next, s, op.RawAddr);
-                    rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
-                    break;
-                }
+            {
+                _checker.Deactivate();
+                _checker1.Deactivate();
+                _interrupts.Deactivate();
+                _syncedReady = false;
+                _guests.Invalidate();
+                int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), rig.Device.GetQueue(0).MaxSize);
+                (ulong desc, ulong avail, ulong used) = RingInput.Place(op.Next, s, op.RawAddr);
+                rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
+                break;
+            }
             case 11:
                 rig.Common(op.Index % 0x38, 1 << (op.Flags & 3), op.RawAddr);
                 break;
@@ -245,7 +264,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private void JudgeConfig(QemuBackendRig rig)
     {
         _config.AfterOp();
-        if (!_config.IsActive) return;
+        if (!_config.IsActive)
+            return;
         Span<byte> all = _config.ReadBuffer;
         byte generation = rig.ReadDeviceConfig(all, out bool stable);
         _config.JudgeSnapshot(all, generation, stable);
@@ -259,18 +279,39 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         bool ready = q.Ready && device.DriverOk && !device.IsBroken;
         if (!ready)
         {
-            if (_syncedReady) _checker.Deactivate();
+            if (_syncedReady)
+                _checker.Deactivate();
             _interrupts.Deactivate();
             _syncedReady = false;
             return;
         }
         SplitQueueState state = q.Capture();
-        if (_syncedReady && state.Size == _synced.Size && state.DescTable == _synced.DescTable && state.AvailRing == _synced.AvailRing && state.UsedRing == _synced.UsedRing) return;
+        if (
+            _syncedReady
+            && state.Size == _synced.Size
+            && state.DescTable == _synced.DescTable
+            && state.AvailRing == _synced.AvailRing
+            && state.UsedRing == _synced.UsedRing
+        )
+            return;
         _responses.Resync(); // completions while the checker was not watching were not judged
-        _checker.Configure(memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size, state.UsedIdx.Value);
+        _checker.Configure(
+            memory,
+            state.DescTable.Value,
+            state.AvailRing.Value,
+            state.UsedRing.Value,
+            state.Size,
+            state.UsedIdx.Value
+        );
         _guests.Primary.Reset(memory, state.DescTable.Value, state.AvailRing.Value, state.Size);
         _guestBound = true;
-        _interrupts.Configure(memory, state.AvailRing.Value, state.UsedRing.Value, state.Size, device.HasFeature(VirtioSpec.FEventIdx));
+        _interrupts.Configure(
+            memory,
+            state.AvailRing.Value,
+            state.UsedRing.Value,
+            state.Size,
+            device.HasFeature(VirtioSpec.FEventIdx)
+        );
         _synced = state;
         _syncedReady = true;
     }
@@ -281,13 +322,20 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     {
         foreach (SplitQueueState s in _guests.SyncSecondary(device, memory))
         {
-            _checker1.Configure(memory, s.DescTable.Value, s.AvailRing.Value, s.UsedRing.Value, s.Size,
-                s.UsedIdx.Value);
+            _checker1.Configure(
+                memory,
+                s.DescTable.Value,
+                s.AvailRing.Value,
+                s.UsedRing.Value,
+                s.Size,
+                s.UsedIdx.Value
+            );
         }
         if (device.QueueCount > 1)
         {
             SplitQueue q1 = device.GetQueue(1);
-            if (!(q1.Ready && device.DriverOk && !device.IsBroken)) _checker1.Deactivate();
+            if (!(q1.Ready && device.DriverOk && !device.IsBroken))
+                _checker1.Deactivate();
         }
     }
 
@@ -296,8 +344,12 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         Simulation sim = rig.Simulation;
         StopReason reason = sim.Loop.Run(sim.Now + (windows * RunWindowNs));
         _interrupts.AfterDevice(rig.TakeQueueInterrupt());
-        if (reason != StopReason.EventLimit) return true;
-        context.ReportHang("hang/event-budget", $"the simulation used its {EventsMax} events without the guest acting (a device loop that never yields)");
+        if (reason != StopReason.EventLimit)
+            return true;
+        context.ReportHang(
+            "hang/event-budget",
+            $"the simulation used its {EventsMax} events without the guest acting (a device loop that never yields)"
+        );
         return false;
     }
 
@@ -306,23 +358,36 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// driver's suppression state asks for was delivered (<see cref="MissedInterruptOracle"/>).</summary>
     private void Liveness(QemuBackendRig rig, Simulation sim, VirtioDevice device, FuzzContext context)
     {
-        if (!_syncedReady) return;
+        if (!_syncedReady)
+            return;
         rig.Kick();
-        if (!Run(rig, context, 8)) return;
+        if (!Run(rig, context, 8))
+            return;
         Sync(device, sim.Memory);
-        if (device.IsBroken || !_syncedReady || context.Finding is not null) return;
+        if (device.IsBroken || !_syncedReady || context.Finding is not null)
+            return;
         _interrupts.Final();
-        if (context.Finding is not null) return;
+        if (context.Finding is not null)
+            return;
         SplitQueue q = device.GetQueue(0);
-        if (!sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw)) return;
+        if (!sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw))
+            return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         if (q.NextAvail.Value != availIdx && RingIndex.Distance(q.NextAvail, new RingIndex(availIdx)) <= q.Size)
         {
-            context.Report("liveness", "liveness/available-chain-not-consumed", $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at {q.NextAvail.Value} and is not broken");
+            context.Report(
+                "liveness",
+                "liveness/available-chain-not-consumed",
+                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at {q.NextAvail.Value} and is not broken"
+            );
         }
         else if (q.InUse != 0 || _checker.InFlight != 0)
         {
-            context.Report("liveness", "liveness/chain-never-completed", $"after the guest stopped and kicked, {Math.Max(q.InUse, _checker.InFlight)} fetched chains were never completed and the device is not broken");
+            context.Report(
+                "liveness",
+                "liveness/chain-never-completed",
+                $"after the guest stopped and kicked, {Math.Max(q.InUse, _checker.InFlight)} fetched chains were never completed and the device is not broken"
+            );
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Input;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Input;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Virtsim.Fuzz.Targets;
@@ -38,17 +38,40 @@ public static class VirtioPciInput
     /// 64-bit ring addresses.</summary>
     private static readonly int[] CommonRegisters =
     [
-        L.CommonDeviceFeatureSelect, L.CommonDeviceFeature, L.CommonDriverFeatureSelect, L.CommonDriverFeature,
-        L.CommonConfigMsixVector, L.CommonNumQueues, L.CommonDeviceStatus, L.CommonConfigGeneration, L.CommonQueueSelect,
-        L.CommonQueueSize, L.CommonQueueMsixVector, L.CommonQueueEnable, L.CommonQueueNotifyOff, L.CommonQueueDesc,
-        L.CommonQueueDesc + 4, L.CommonQueueDriver, L.CommonQueueDriver + 4, L.CommonQueueDevice, L.CommonQueueDevice + 4,
+        L.CommonDeviceFeatureSelect,
+        L.CommonDeviceFeature,
+        L.CommonDriverFeatureSelect,
+        L.CommonDriverFeature,
+        L.CommonConfigMsixVector,
+        L.CommonNumQueues,
+        L.CommonDeviceStatus,
+        L.CommonConfigGeneration,
+        L.CommonQueueSelect,
+        L.CommonQueueSize,
+        L.CommonQueueMsixVector,
+        L.CommonQueueEnable,
+        L.CommonQueueNotifyOff,
+        L.CommonQueueDesc,
+        L.CommonQueueDesc + 4,
+        L.CommonQueueDriver,
+        L.CommonQueueDriver + 4,
+        L.CommonQueueDevice,
+        L.CommonQueueDevice + 4,
     ];
 
     /// <summary>The legacy registers (VIRTIO 1.2 §4.1.4.8).</summary>
     private static readonly int[] LegacyRegisters =
     [
-        L.LegacyHostFeatures, L.LegacyGuestFeatures, L.LegacyQueuePfn, L.LegacyQueueNum, L.LegacyQueueSel,
-        L.LegacyQueueNotify, L.LegacyStatus, L.LegacyIsr, L.LegacyConfigVector, L.LegacyQueueVector,
+        L.LegacyHostFeatures,
+        L.LegacyGuestFeatures,
+        L.LegacyQueuePfn,
+        L.LegacyQueueNum,
+        L.LegacyQueueSel,
+        L.LegacyQueueNotify,
+        L.LegacyStatus,
+        L.LegacyIsr,
+        L.LegacyConfigVector,
+        L.LegacyQueueVector,
     ];
 
     public readonly record struct Op(int Code, byte A, ushort Reg, ulong Value);
@@ -64,11 +87,13 @@ public static class VirtioPciInput
 
     /// <summary>A common-config offset: a register start when <paramref name="a"/> bit 2 is set, else any of the first
     /// 64 bytes (misaligned and in-between offsets included).</summary>
-    public static int CommonOffset(byte a, ushort reg) => (a & 4) != 0 ? CommonRegisters[reg % CommonRegisters.Length] : reg % 0x40;
+    public static int CommonOffset(byte a, ushort reg) =>
+        (a & 4) != 0 ? CommonRegisters[reg % CommonRegisters.Length] : reg % 0x40;
 
     /// <summary>A legacy offset: a register start when <paramref name="a"/> bit 2 is set, else any of the first 32
     /// bytes (device config from 20 or 24 on).</summary>
-    public static int LegacyOffset(byte a, ushort reg) => (a & 4) != 0 ? LegacyRegisters[reg % LegacyRegisters.Length] : reg % 32;
+    public static int LegacyOffset(byte a, ushort reg) =>
+        (a & 4) != 0 ? LegacyRegisters[reg % LegacyRegisters.Length] : reg % 32;
 
     public static byte[] Encode(int code, byte a, ushort reg, ulong value)
     {
@@ -84,15 +109,18 @@ public static class VirtioPciInput
     /// allows).</summary>
     private static IEnumerable<byte[]> ReadAllCommon()
     {
-        for (ushort i = 0; i < CommonRegisters.Length; i++) yield return Encode(OpCommonRead, 4 | 1, i, 0);
+        for (ushort i = 0; i < CommonRegisters.Length; i++)
+            yield return Encode(OpCommonRead, 4 | 1, i, 0);
     }
 
     private static IEnumerable<byte[]> ReadAllLegacy()
     {
-        for (ushort i = 0; i < LegacyRegisters.Length; i++) yield return Encode(OpLegacyRead, 4 | 2, i, 0);
+        for (ushort i = 0; i < LegacyRegisters.Length; i++)
+            yield return Encode(OpLegacyRead, 4 | 2, i, 0);
     }
 
-    private static byte[] Seed(byte header, params IEnumerable<byte[]>[] parts) => [header, .. parts.SelectMany(p => p).SelectMany(b => b)];
+    private static byte[] Seed(byte header, params IEnumerable<byte[]>[] parts) =>
+        [header, .. parts.SelectMany(p => p).SelectMany(b => b)];
 
     private static byte[][] Ops(params byte[][] ops) => ops;
 
@@ -105,19 +133,121 @@ public static class VirtioPciInput
         byte[] post0 = Encode(OpPost, 1 | 2, 0, 0);
         byte[] run = Encode(OpRun, 1, 0, 0);
         // 1. Modern driver, requests, register read-back, ISR, config snapshots around a config change.
-        yield return Seed(0, Ops(Encode(OpModernInit, 0, 4, ulong.MaxValue), Encode(OpDeviceConfig, 0, 0, 0), post1, run, Encode(OpDeviceConfig, 0, 0, 0), post0, run), ReadAllCommon(), Ops(Encode(OpIsr, 0, 0, 0), Encode(OpDeviceConfig, 0, 0, 0)));
+        yield return Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                Encode(OpDeviceConfig, 0, 0, 0),
+                post1,
+                run,
+                Encode(OpDeviceConfig, 0, 0, 0),
+                post0,
+                run
+            ),
+            ReadAllCommon(),
+            Ops(Encode(OpIsr, 0, 0, 0), Encode(OpDeviceConfig, 0, 0, 0))
+        );
         // 2. Legacy driver through the I/O BAR, legacy notify and ISR.
-        yield return Seed(2, Ops(Encode(OpLegacyInit, 0, 0, ulong.MaxValue), Encode(OpPost, 1 | 2 | 4, 0, 1), run), ReadAllLegacy(), Ops(Encode(OpIsr, 4, 0, 0)));
+        yield return Seed(
+            2,
+            Ops(Encode(OpLegacyInit, 0, 0, ulong.MaxValue), Encode(OpPost, 1 | 2 | 4, 0, 1), run),
+            ReadAllLegacy(),
+            Ops(Encode(OpIsr, 4, 0, 0))
+        );
         // 3. Requests in flight across a reset, then a re-initialisation with other features and ring placement.
-        yield return Seed(0, Ops(Encode(OpModernInit, 0, 3, ulong.MaxValue), post1, post0, Encode(OpReset, 0, 0, 0), run, Encode(OpModernInit, 0x80 | (5 << 2), 6, 1UL << 28), post1, run, Encode(OpReset, 2, 0, 0), Encode(OpCommonRead, 4 | 1, 9, 0), Encode(OpModernInit, 0, 7, 0), post0, Encode(OpReset, 3, 0, 0), Encode(OpEnumerate, 0, 0, 0), Encode(OpModernInit, 0, 7, 0), post1, run));
+        yield return Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 3, ulong.MaxValue),
+                post1,
+                post0,
+                Encode(OpReset, 0, 0, 0),
+                run,
+                Encode(OpModernInit, 0x80 | (5 << 2), 6, 1UL << 28),
+                post1,
+                run,
+                Encode(OpReset, 2, 0, 0),
+                Encode(OpCommonRead, 4 | 1, 9, 0),
+                Encode(OpModernInit, 0, 7, 0),
+                post0,
+                Encode(OpReset, 3, 0, 0),
+                Encode(OpEnumerate, 0, 0, 0),
+                Encode(OpModernInit, 0, 7, 0),
+                post1,
+                run
+            )
+        );
         // 4. Feature refusal: an unoffered bit (63), then a driver that sets DRIVER_OK anyway; no VERSION_1.
-        yield return Seed(0, Ops(Encode(OpModernInit, 0x20 | 0x40, 4, 63UL << 58), Encode(OpCommonRead, 4, 6, 0), post1, run, Encode(OpModernInit, 0x10, 4, ulong.MaxValue), post1, run));
+        yield return Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0x20 | 0x40, 4, 63UL << 58),
+                Encode(OpCommonRead, 4, 6, 0),
+                post1,
+                run,
+                Encode(OpModernInit, 0x10, 4, ulong.MaxValue),
+                post1,
+                run
+            )
+        );
         // 5. MSI-X: enable, vectors, table entries, then requests.
-        yield return Seed(1, Ops(Encode(OpPciConfigWrite, 0x30 | 2, 0, 1), Encode(OpModernInit, 0, 4, ulong.MaxValue), Encode(OpMsixWrite, 2, 0, 0xFEE0_0000), Encode(OpMsixWrite, 2, 8, 0x30), Encode(OpMsixWrite, 2, 12, 0), post1, run, Encode(OpCommonWrite, 4 | 1, 4, 7), Encode(OpCommonRead, 4 | 1, 4, 0), Encode(OpLegacyWrite, 4 | 1, 8, 1), Encode(OpLegacyRead, 4 | 1, 8, 0), Encode(OpPciConfigWrite, 0x30 | 2, 0, 2), post0, run));
+        yield return Seed(
+            1,
+            Ops(
+                Encode(OpPciConfigWrite, 0x30 | 2, 0, 1),
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                Encode(OpMsixWrite, 2, 0, 0xFEE0_0000),
+                Encode(OpMsixWrite, 2, 8, 0x30),
+                Encode(OpMsixWrite, 2, 12, 0),
+                post1,
+                run,
+                Encode(OpCommonWrite, 4 | 1, 4, 7),
+                Encode(OpCommonRead, 4 | 1, 4, 0),
+                Encode(OpLegacyWrite, 4 | 1, 8, 1),
+                Encode(OpLegacyRead, 4 | 1, 8, 0),
+                Encode(OpPciConfigWrite, 0x30 | 2, 0, 2),
+                post0,
+                run
+            )
+        );
         // 6. BAR sizing and moves, bus mastering off under DRIVER_OK, and the PCI configuration access window.
-        yield return Seed(0, Ops(Encode(OpModernInit, 0, 4, ulong.MaxValue), post1, Encode(OpPciConfigWrite, 0x20 | 1, 0, 0x3), run, Encode(OpCommonRead, 4, 6, 0), Encode(OpPciConfigWrite, 0x10 | 2, 4, 0), Encode(OpPciConfigWrite, 0x10 | 2, 0, 0), Encode(OpEnumerate, 0, 0, 0), Encode(OpModernInit, 0, 4, ulong.MaxValue), post0, run, Encode(OpPciConfigRead, 2, 0x10, 0)));
+        yield return Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                post1,
+                Encode(OpPciConfigWrite, 0x20 | 1, 0, 0x3),
+                run,
+                Encode(OpCommonRead, 4, 6, 0),
+                Encode(OpPciConfigWrite, 0x10 | 2, 4, 0),
+                Encode(OpPciConfigWrite, 0x10 | 2, 0, 0),
+                Encode(OpEnumerate, 0, 0, 0),
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                post0,
+                run,
+                Encode(OpPciConfigRead, 2, 0x10, 0)
+            )
+        );
         // 7. Odd writes: queue_size while enabled, queue_enable 0, selects out of range, misaligned and 8-byte
         // accesses.
-        yield return Seed(0, Ops(Encode(OpModernInit, 0, 4, ulong.MaxValue), Encode(OpCommonWrite, 4 | 1, 9, 3), Encode(OpCommonRead, 4 | 1, 9, 0), Encode(OpCommonWrite, 4 | 1, 8, 5000), Encode(OpCommonRead, 4 | 1, 8, 0), Encode(OpCommonWrite, 4 | 2, 2, 7), Encode(OpCommonRead, 4 | 2, 3, 0), Encode(OpCommonWrite, 3, 0x20, 0x1122_3344_5566_7788), Encode(OpCommonRead, 3, 0x20, 0), Encode(OpCommonWrite, 0, 0x17, 1), Encode(OpCommonWrite, 4 | 1, 11, 0), post1, run, Encode(OpCommonRead, 2, 0x14, 0)));
+        yield return Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                Encode(OpCommonWrite, 4 | 1, 9, 3),
+                Encode(OpCommonRead, 4 | 1, 9, 0),
+                Encode(OpCommonWrite, 4 | 1, 8, 5000),
+                Encode(OpCommonRead, 4 | 1, 8, 0),
+                Encode(OpCommonWrite, 4 | 2, 2, 7),
+                Encode(OpCommonRead, 4 | 2, 3, 0),
+                Encode(OpCommonWrite, 3, 0x20, 0x1122_3344_5566_7788),
+                Encode(OpCommonRead, 3, 0x20, 0),
+                Encode(OpCommonWrite, 0, 0x17, 1),
+                Encode(OpCommonWrite, 4 | 1, 11, 0),
+                post1,
+                run,
+                Encode(OpCommonRead, 2, 0x14, 0)
+            )
+        );
     }
 }

@@ -1,13 +1,13 @@
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Input;
-using Virtsim.Fuzz.Mutation;
-using Virtsim.Fuzz.Targets.Rings;
-using Virtsim.Fuzz.Targets.Transport;
 using Sim.Devices;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Transport;
 using Sim.Machine.Simulation;
+using Virtsim.Fuzz.Input;
+using Virtsim.Fuzz.Mutation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
+using Virtsim.Fuzz.Targets.Transport;
 
 namespace Virtsim.Fuzz.Targets;
 
@@ -58,7 +58,8 @@ public sealed class VirtioPciTarget : IFuzzTarget
 
     public string Name { get; }
 
-    public string Description => "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
+    public string Description =>
+        "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
         + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport (register model, "
         + "status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, liveness";
 
@@ -74,8 +75,7 @@ public sealed class VirtioPciTarget : IFuzzTarget
     public IEnumerable<byte[]> SeedCorpus() => VirtioPciInput.Seeds();
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
-    private static Simulation CreateSimulation() =>
-        RingSimulation.Create(EventsMax);
+    private static Simulation CreateSimulation() => RingSimulation.Create(EventsMax);
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
@@ -86,19 +86,30 @@ public sealed class VirtioPciTarget : IFuzzTarget
         bool ioEventFd = (options & 2) == 0;
         Simulation sim = CreateSimulation();
         context.Attach(sim);
-        var rig = new VirtioPciDriverRig(sim, () => new VirtioDemoDevice(Flavour.Robust), () => new VirtioPciOptions
-        {
-            Mode = VirtioPciMode.Transitional, MsixVectors = msixVectors, UseIoEventFd = ioEventFd, Flavour = Flavour,
-        }, context);
+        var rig = new VirtioPciDriverRig(
+            sim,
+            () => new VirtioDemoDevice(Flavour.Robust),
+            () =>
+                new VirtioPciOptions
+                {
+                    Mode = VirtioPciMode.Transitional,
+                    MsixVectors = msixVectors,
+                    UseIoEventFd = ioEventFd,
+                    Flavour = Flavour,
+                },
+            context
+        );
         var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
             VirtioPciInput.Op op = VirtioPciInput.ReadOp(ref reader);
-            if (!execution.Apply(op)) return FuzzOutcome.Completed;
+            if (!execution.Apply(op))
+                return FuzzOutcome.Completed;
             execution.Sync();
         }
-        if (context.Finding is null) execution.Liveness();
+        if (context.Finding is null)
+            execution.Liveness();
         return FuzzOutcome.Completed;
     }
 }

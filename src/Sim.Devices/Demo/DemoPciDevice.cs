@@ -81,8 +81,10 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
     {
         if (Flavour == Flavour.Robust)
         {
-            if (offset == BuffOffset && data.Length == BuffSize) BinaryPrimitives.WriteUInt32LittleEndian(data, Buff);
-            else data.Fill(0xFF);
+            if (offset == BuffOffset && data.Length == BuffSize)
+                BinaryPrimitives.WriteUInt32LittleEndian(data, Buff);
+            else
+                data.Fill(0xFF);
             return;
         }
         ulong address = offset;
@@ -92,8 +94,10 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
             Span<byte> part = data[..piece];
             // seed demo_mmio_read: val = ~0; only (addr 0, size 4) returns buff. The memory core keeps
             // the low 'size' bytes of the returned uint64.
-            if (address == BuffOffset && piece == BuffSize) BinaryPrimitives.WriteUInt32LittleEndian(part, Buff);
-            else part.Fill(0xFF);
+            if (address == BuffOffset && piece == BuffSize)
+                BinaryPrimitives.WriteUInt32LittleEndian(part, Buff);
+            else
+                part.Fill(0xFF);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
         }
@@ -104,7 +108,8 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
     {
         if (Flavour == Flavour.Robust)
         {
-            if (offset == BuffOffset && data.Length == BuffSize) Buff = BinaryPrimitives.ReadUInt32LittleEndian(data);
+            if (offset == BuffOffset && data.Length == BuffSize)
+                Buff = BinaryPrimitives.ReadUInt32LittleEndian(data);
             return;
         }
         ulong address = offset;
@@ -112,7 +117,8 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
         {
             int piece = QemuAccessSplit.PieceSize(address, data.Length);
             // seed demo_mmio_write: only (addr 0, size 4) stores, buff = val.
-            if (address == BuffOffset && piece == BuffSize) Buff = BinaryPrimitives.ReadUInt32LittleEndian(data);
+            if (address == BuffOffset && piece == BuffSize)
+                Buff = BinaryPrimitives.ReadUInt32LittleEndian(data);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
         }
@@ -121,6 +127,7 @@ public sealed class DemoPciDevice : PciDevice, IBusDevice
     /// <summary>Seed flavour keeps <c>buff</c> (no reset handler in the seed); robust clears it.</summary>
     protected override void OnReset()
     {
-        if (Flavour == Flavour.Robust) Buff = 0;
+        if (Flavour == Flavour.Robust)
+            Buff = 0;
     }
 }

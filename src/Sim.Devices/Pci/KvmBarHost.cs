@@ -33,7 +33,11 @@ public sealed class KvmBarHost : IPciBarHost
     /// <inheritdoc/>
     public void MapBar(in PciBarMapping mapping)
     {
-        if (_registered.Count >= MappingsMax || !_kvm.Bus(mapping.Bus).TryRegister(mapping.Address, mapping.Size, mapping.Region, BarName(mapping.BarIndex)))
+        if (
+            _registered.Count >= MappingsMax
+            || !_kvm.Bus(mapping.Bus)
+                .TryRegister(mapping.Address, mapping.Size, mapping.Region, BarName(mapping.BarIndex))
+        )
         {
             ConflictingMappings++;
             return;
@@ -45,19 +49,24 @@ public sealed class KvmBarHost : IPciBarHost
     public void UnmapBar(in PciBarMapping mapping)
     {
         int index = _registered.IndexOf(mapping);
-        if (index < 0) return; // it never made it onto the bus
+        if (index < 0)
+            return; // it never made it onto the bus
         _registered.RemoveAt(index);
         bool removed = _kvm.Bus(mapping.Bus).Unregister(mapping.Address);
-        if (!removed) throw new InvalidOperationException($"BAR {mapping.BarIndex} at 0x{mapping.Address:x} vanished from the {mapping.Bus} bus");
+        if (!removed)
+            throw new InvalidOperationException(
+                $"BAR {mapping.BarIndex} at 0x{mapping.Address:x} vanished from the {mapping.Bus} bus"
+            );
     }
 
-    private static string BarName(int index) => index switch
-    {
-        0 => "pci-bar0",
-        1 => "pci-bar1",
-        2 => "pci-bar2",
-        3 => "pci-bar3",
-        4 => "pci-bar4",
-        _ => "pci-bar5",
-    };
+    private static string BarName(int index) =>
+        index switch
+        {
+            0 => "pci-bar0",
+            1 => "pci-bar1",
+            2 => "pci-bar2",
+            3 => "pci-bar3",
+            4 => "pci-bar4",
+            _ => "pci-bar5",
+        };
 }

@@ -1,6 +1,6 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Numerics;
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 
@@ -57,10 +57,17 @@ public sealed class MsixCapability : IBusDevice
     private readonly byte[] _pba;
     private readonly IMsixDelivery _delivery;
 
-    internal MsixCapability(PciConfigSpace config, int capabilityOffset, int vectors, int barIndex, IMsixDelivery delivery)
+    internal MsixCapability(
+        PciConfigSpace config,
+        int capabilityOffset,
+        int vectors,
+        int barIndex,
+        IMsixDelivery delivery
+    )
     {
         ArgumentNullException.ThrowIfNull(delivery);
-        if (vectors < 1 || vectors > VectorsMax) throw new ArgumentOutOfRangeException(nameof(vectors), $"MSI-X needs 1..{VectorsMax} vectors");
+        if (vectors < 1 || vectors > VectorsMax)
+            throw new ArgumentOutOfRangeException(nameof(vectors), $"MSI-X needs 1..{VectorsMax} vectors");
         _config = config;
         _delivery = delivery;
         CapabilityOffset = capabilityOffset;
@@ -73,15 +80,19 @@ public sealed class MsixCapability : IBusDevice
         ulong pbaSize = Narrow.AsUInt64Bits(_pba.Length);
         ulong barSize = BarSizeMin;
         ulong pbaOffset = barSize / 2;
-        if (pbaOffset + pbaSize > BarSizeMin) pbaOffset = tableSize;
-        if (pbaOffset + pbaSize > barSize) barSize = BitOperations.RoundUpToPowerOf2(pbaOffset + pbaSize);
+        if (pbaOffset + pbaSize > BarSizeMin)
+            pbaOffset = tableSize;
+        if (pbaOffset + pbaSize > barSize)
+            barSize = BitOperations.RoundUpToPowerOf2(pbaOffset + pbaSize);
         PbaOffset = pbaOffset;
         BarSize = barSize;
 
         config.SetUInt16(capabilityOffset + ControlOffset, unchecked((ushort)(vectors - 1)));
         config.SetUInt32(capabilityOffset + TableOffsetOffset, Narrow.AsUInt32Bits(barIndex));
         config.SetUInt32(
-            capabilityOffset + PbaOffsetOffset, Narrow.LowUInt32(pbaOffset) | Narrow.AsUInt32Bits(barIndex));
+            capabilityOffset + PbaOffsetOffset,
+            Narrow.LowUInt32(pbaOffset) | Narrow.AsUInt32Bits(barIndex)
+        );
         config.SetWriteMask16(capabilityOffset + ControlOffset, ControlEnable | ControlFunctionMask);
         MaskAll();
     }
@@ -119,17 +130,20 @@ public sealed class MsixCapability : IBusDevice
     /// function masked, or its own mask bit set).</summary>
     public bool IsMasked(int vector)
     {
-        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount)) return true;
+        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount))
+            return true;
         return !Enabled || FunctionMasked || (_table[(vector * EntrySize) + EntryVectorControl] & 1) != 0;
     }
 
     /// <summary>The vector's pending bit.</summary>
-    public bool IsPending(int vector) => Narrow.AsUInt32Bits(vector) < Narrow.AsUInt32Bits(VectorCount) && (_pba[vector / 8] & (1 << (vector % 8))) != 0;
+    public bool IsPending(int vector) =>
+        Narrow.AsUInt32Bits(vector) < Narrow.AsUInt32Bits(VectorCount) && (_pba[vector / 8] & (1 << (vector % 8))) != 0;
 
     /// <summary>The message currently programmed for <paramref name="vector"/>.</summary>
     public MsiMessage GetMessage(int vector)
     {
-        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount)) return default;
+        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount))
+            return default;
         ReadOnlySpan<byte> e = _table.AsSpan(vector * EntrySize, EntrySize);
         ulong address = BinaryPrimitives.ReadUInt64LittleEndian(e);
         return new MsiMessage(address, BinaryPrimitives.ReadUInt32LittleEndian(e[8..]));
@@ -139,7 +153,8 @@ public sealed class MsixCapability : IBusDevice
     /// outside the table is ignored.</summary>
     public void Notify(int vector)
     {
-        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount)) return;
+        if (Narrow.AsUInt32Bits(vector) >= Narrow.AsUInt32Bits(VectorCount))
+            return;
         if (IsMasked(vector))
         {
             _pba[vector / 8] |= Narrow.LowByte(1 << (vector % 8));
@@ -161,7 +176,8 @@ public sealed class MsixCapability : IBusDevice
     /// <summary>Message control changed: send vectors that are pending and now unmasked, in vector order.</summary>
     internal void OnControlWritten()
     {
-        for (int v = 0; v < VectorCount; v++) SendIfPendingAndUnmasked(v);
+        for (int v = 0; v < VectorCount; v++)
+            SendIfPendingAndUnmasked(v);
     }
 
     /// <inheritdoc/>
@@ -209,7 +225,8 @@ public sealed class MsixCapability : IBusDevice
 
     private uint ReadDword(ulong offset)
     {
-        if (offset <= Narrow.AsUInt64Bits(_table.Length) - 4) return BinaryPrimitives.ReadUInt32LittleEndian(_table.AsSpan(Narrow.LowInt32(offset)));
+        if (offset <= Narrow.AsUInt64Bits(_table.Length) - 4)
+            return BinaryPrimitives.ReadUInt32LittleEndian(_table.AsSpan(Narrow.LowInt32(offset)));
         if (offset >= PbaOffset && offset - PbaOffset <= Narrow.AsUInt64Bits(_pba.Length) - 4)
         {
             return BinaryPrimitives.ReadUInt32LittleEndian(_pba.AsSpan(unchecked((int)(offset - PbaOffset))));
@@ -219,7 +236,8 @@ public sealed class MsixCapability : IBusDevice
 
     private void WriteDword(ulong offset, uint value)
     {
-        if (offset > Narrow.AsUInt64Bits(_table.Length) - 4) return; // PBA and the gap are read-only
+        if (offset > Narrow.AsUInt64Bits(_table.Length) - 4)
+            return; // PBA and the gap are read-only
         BinaryPrimitives.WriteUInt32LittleEndian(_table.AsSpan(Narrow.LowInt32(offset)), value);
         // QEMU msix_table_mmio_write → msix_handle_mask_update: unmasking a pending vector sends it.
         SendIfPendingAndUnmasked(Narrow.LowInt32(offset / EntrySize));
@@ -227,7 +245,8 @@ public sealed class MsixCapability : IBusDevice
 
     private void SendIfPendingAndUnmasked(int vector)
     {
-        if (!IsPending(vector) || IsMasked(vector)) return;
+        if (!IsPending(vector) || IsMasked(vector))
+            return;
         _pba[vector / 8] &= Narrow.LowByte(~(1 << (vector % 8))); // clear one bit
         Send(vector);
     }
@@ -240,6 +259,7 @@ public sealed class MsixCapability : IBusDevice
 
     private void MaskAll()
     {
-        for (int v = 0; v < VectorCount; v++) _table[(v * EntrySize) + EntryVectorControl] = 1;
+        for (int v = 0; v < VectorCount; v++)
+            _table[(v * EntrySize) + EntryVectorControl] = 1;
     }
 }

@@ -49,10 +49,12 @@ public sealed class PciBar
     public int RegisterOffset => PciConfigRegisters.Bar0 + (Index * 4);
 
     /// <summary>The read-only low bits the BAR register always holds (space, type, prefetchable).</summary>
-    public uint TypeBits => Kind switch
-    {
-        PciBarKind.Io => PciConfigRegisters.BarSpaceIo,
-        PciBarKind.Memory64 => PciConfigRegisters.BarMemoryType64 | (Prefetchable ? PciConfigRegisters.BarMemoryPrefetchable : 0u),
-        _ => Prefetchable ? PciConfigRegisters.BarMemoryPrefetchable : 0u,
-    };
+    public uint TypeBits =>
+        Kind switch
+        {
+            PciBarKind.Io => PciConfigRegisters.BarSpaceIo,
+            PciBarKind.Memory64 => PciConfigRegisters.BarMemoryType64
+                | (Prefetchable ? PciConfigRegisters.BarMemoryPrefetchable : 0u),
+            _ => Prefetchable ? PciConfigRegisters.BarMemoryPrefetchable : 0u,
+        };
 }

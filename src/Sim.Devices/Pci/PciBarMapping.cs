@@ -10,4 +10,11 @@ namespace Sim.Devices.Pci;
 /// <param name="Address">Guest-physical address or port of the first byte.</param>
 /// <param name="Size">Bytes (a power of two).</param>
 /// <param name="Region">The device's handler for accesses inside the BAR.</param>
-public readonly record struct PciBarMapping(PciDevice Device, int BarIndex, BusKind Bus, ulong Address, ulong Size, IBusDevice Region);
+public readonly record struct PciBarMapping(
+    PciDevice Device,
+    int BarIndex,
+    BusKind Bus,
+    ulong Address,
+    ulong Size,
+    IBusDevice Region
+);

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Spec.Pci;
 
 namespace Sim.Devices.Pci;
@@ -34,7 +34,8 @@ public sealed class PciConfigSpace
     /// <summary>Guest read of 1 to 4 bytes as a little-endian integer (other sizes read all-ones).</summary>
     public uint Read(int offset, int size)
     {
-        if (unchecked((uint)(size - 1)) >= 4u) return uint.MaxValue;
+        if (unchecked((uint)(size - 1)) >= 4u)
+            return uint.MaxValue;
         Span<byte> b = stackalloc byte[4];
         b.Clear();
         Read(offset, b[..size]);
@@ -47,7 +48,8 @@ public sealed class PciConfigSpace
         for (int i = 0; i < data.Length; i++)
         {
             long a = (long)offset + i;
-            if (Narrow.AsUInt64Bits(a) >= PciConfigRegisters.SpaceSize) continue; // a negative offset wraps high: out of range
+            if (Narrow.AsUInt64Bits(a) >= PciConfigRegisters.SpaceSize)
+                continue; // a negative offset wraps high: out of range
             byte wm = _writeMask[a];
             byte w1c = _writeOneToClearMask[a];
             byte v = data[i];
@@ -58,7 +60,8 @@ public sealed class PciConfigSpace
     /// <summary>Guest write of the low <paramref name="size"/> (1..4) bytes of <paramref name="value"/>.</summary>
     public void Write(int offset, int size, uint value)
     {
-        if (unchecked((uint)(size - 1)) >= 4u) return;
+        if (unchecked((uint)(size - 1)) >= 4u)
+            return;
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         Write(offset, b[..size]);
@@ -77,25 +80,31 @@ public sealed class PciConfigSpace
     public void SetByte(int offset, byte value) => _config[Check(offset, 1)] = value;
 
     /// <summary>Host write of a le16, bypassing the masks.</summary>
-    public void SetUInt16(int offset, ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(Check(offset, 2)), value);
+    public void SetUInt16(int offset, ushort value) =>
+        BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(Check(offset, 2)), value);
 
     /// <summary>Host write of a le32, bypassing the masks.</summary>
-    public void SetUInt32(int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(Check(offset, 4)), value);
+    public void SetUInt32(int offset, uint value) =>
+        BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(Check(offset, 4)), value);
 
     /// <summary>Sets the guest-writable bits of one byte.</summary>
     public void SetWriteMask(int offset, byte mask) => _writeMask[Check(offset, 1)] = mask;
 
     /// <summary>Sets the guest-writable bits of a le16.</summary>
-    public void SetWriteMask16(int offset, ushort mask) => BinaryPrimitives.WriteUInt16LittleEndian(_writeMask.AsSpan(Check(offset, 2)), mask);
+    public void SetWriteMask16(int offset, ushort mask) =>
+        BinaryPrimitives.WriteUInt16LittleEndian(_writeMask.AsSpan(Check(offset, 2)), mask);
 
     /// <summary>Sets the guest-writable bits of a le32.</summary>
-    public void SetWriteMask32(int offset, uint mask) => BinaryPrimitives.WriteUInt32LittleEndian(_writeMask.AsSpan(Check(offset, 4)), mask);
+    public void SetWriteMask32(int offset, uint mask) =>
+        BinaryPrimitives.WriteUInt32LittleEndian(_writeMask.AsSpan(Check(offset, 4)), mask);
 
     /// <summary>Sets <paramref name="length"/> bytes of write mask to <paramref name="mask"/>.</summary>
-    public void FillWriteMask(int offset, int length, byte mask) => _writeMask.AsSpan(Check(offset, length), length).Fill(mask);
+    public void FillWriteMask(int offset, int length, byte mask) =>
+        _writeMask.AsSpan(Check(offset, length), length).Fill(mask);
 
     /// <summary>Sets the write-one-to-clear bits of a le16.</summary>
-    public void SetWriteOneToClearMask16(int offset, ushort mask) => BinaryPrimitives.WriteUInt16LittleEndian(_writeOneToClearMask.AsSpan(Check(offset, 2)), mask);
+    public void SetWriteOneToClearMask16(int offset, ushort mask) =>
+        BinaryPrimitives.WriteUInt16LittleEndian(_writeOneToClearMask.AsSpan(Check(offset, 2)), mask);
 
     /// <summary>Guest-writable bits of a byte (for tests and for devices that refine masks).</summary>
     public byte GetWriteMask(int offset) => _writeMask[Check(offset, 1)];
@@ -107,7 +116,10 @@ public sealed class PciConfigSpace
     {
         if (length < 0 || offset < 0 || offset > PciConfigRegisters.SpaceSize - length)
         {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"config range [0x{offset:x}, +{length}) is outside the {PciConfigRegisters.SpaceSize}-byte space");
+            throw new ArgumentOutOfRangeException(
+                nameof(offset),
+                $"config range [0x{offset:x}, +{length}) is outside the {PciConfigRegisters.SpaceSize}-byte space"
+            );
         }
         return offset;
     }

@@ -41,9 +41,12 @@ public abstract class PciDevice
     /// <summary>A device with <paramref name="ids"/> in its configuration header.</summary>
     protected PciDevice(PciDeviceIds ids)
     {
-        if (ids.VendorId == 0xFFFF) throw new ArgumentException("vendor id 0xFFFF means 'no device'", nameof(ids));
-        if (ids.ClassCode > 0xFFFFFF) throw new ArgumentException("class code is 24 bits", nameof(ids));
-        if (ids.InterruptPin > 4) throw new ArgumentException("interrupt pin must be 0 (none) or 1..4 (INTA#..INTD#)", nameof(ids));
+        if (ids.VendorId == 0xFFFF)
+            throw new ArgumentException("vendor id 0xFFFF means 'no device'", nameof(ids));
+        if (ids.ClassCode > 0xFFFFFF)
+            throw new ArgumentException("class code is 24 bits", nameof(ids));
+        if (ids.InterruptPin > 4)
+            throw new ArgumentException("interrupt pin must be 0 (none) or 1..4 (INTA#..INTD#)", nameof(ids));
         Ids = ids;
         PciConfigSpace c = Config;
         c.SetUInt16(R.VendorId, ids.VendorId);
@@ -65,7 +68,8 @@ public abstract class PciDevice
         c.SetWriteMask(R.InterruptLine, 0xFF);
         c.FillWriteMask(R.HeaderSize, R.SpaceSize - R.HeaderSize, 0xFF);
         c.SetWriteOneToClearMask16(R.Status, R.StatusWriteOneToClear);
-        for (int i = 0; i < R.HeaderSize; i++) _capabilityBytesUsed[i] = true;
+        for (int i = 0; i < R.HeaderSize; i++)
+            _capabilityBytesUsed[i] = true;
     }
 
     /// <summary>The identity given at construction.</summary>
@@ -105,7 +109,8 @@ public abstract class PciDevice
     public void Connect(IPciBarHost barHost)
     {
         ArgumentNullException.ThrowIfNull(barHost);
-        if (_barHost != null) throw new InvalidOperationException("device is already connected to a bus");
+        if (_barHost != null)
+            throw new InvalidOperationException("device is already connected to a bus");
         _barHost = barHost;
         UpdateMappings();
     }
@@ -123,8 +128,10 @@ public abstract class PciDevice
         {
             UpdateMappings();
         }
-        if (Touches(offset, data.Length, R.Command + 1, 1)) UpdateIntx();
-        if (Msix != null && Touches(offset, data.Length, Msix.CapabilityOffset + MsixCapability.ControlOffset, 2)) Msix.OnControlWritten();
+        if (Touches(offset, data.Length, R.Command + 1, 1))
+            UpdateIntx();
+        if (Msix != null && Touches(offset, data.Length, Msix.CapabilityOffset + MsixCapability.ControlOffset, 2))
+            Msix.OnControlWritten();
     }
 
     /// <summary>PCI reset (system reset, QEMU pci_device_reset): the device's own <see cref="OnReset"/>
@@ -141,17 +148,17 @@ public abstract class PciDevice
         Config.SetByte(R.InterruptLine, 0);
         foreach (PciBar? bar in _bars)
         {
-            if (bar == null) continue;
+            if (bar == null)
+                continue;
             Config.SetUInt32(bar.RegisterOffset, bar.TypeBits);
-            if (bar.Kind == PciBarKind.Memory64) Config.SetUInt32(bar.RegisterOffset + 4, 0);
+            if (bar.Kind == PciBarKind.Memory64)
+                Config.SetUInt32(bar.RegisterOffset + 4, 0);
         }
         UpdateMappings();
     }
 
     /// <summary>Device-specific reset (QEMU DeviceClass.reset), called first by <see cref="Reset"/>.</summary>
-    protected virtual void OnReset()
-    {
-    }
+    protected virtual void OnReset() { }
 
     /// <summary>
     /// Registers a BAR (QEMU pci_register_bar). The guest sizes it by writing all-ones and reading
@@ -162,18 +169,24 @@ public abstract class PciDevice
     protected PciBar RegisterBar(int index, PciBarKind kind, ulong size, IBusDevice region, bool prefetchable = false)
     {
         ArgumentNullException.ThrowIfNull(region);
-        if (Narrow.AsUInt32Bits(index) >= R.BarCount) throw new ArgumentOutOfRangeException(nameof(index), "BAR index must be 0..5");
-        if (kind == PciBarKind.Memory64 && index == R.BarCount - 1) throw new ArgumentOutOfRangeException(nameof(index), "a 64-bit BAR needs two slots");
-        if (kind == PciBarKind.Io && prefetchable) throw new ArgumentException("I/O BARs cannot be prefetchable", nameof(prefetchable));
-        if (size == 0 || (size & (size - 1)) != 0) throw new ArgumentException($"BAR size 0x{size:x} is not a power of two", nameof(size));
+        if (Narrow.AsUInt32Bits(index) >= R.BarCount)
+            throw new ArgumentOutOfRangeException(nameof(index), "BAR index must be 0..5");
+        if (kind == PciBarKind.Memory64 && index == R.BarCount - 1)
+            throw new ArgumentOutOfRangeException(nameof(index), "a 64-bit BAR needs two slots");
+        if (kind == PciBarKind.Io && prefetchable)
+            throw new ArgumentException("I/O BARs cannot be prefetchable", nameof(prefetchable));
+        if (size == 0 || (size & (size - 1)) != 0)
+            throw new ArgumentException($"BAR size 0x{size:x} is not a power of two", nameof(size));
         (ulong min, ulong max) = kind switch
         {
             PciBarKind.Io => (IoBarSizeMin, IoBarSizeMax),
             PciBarKind.Memory32 => (MemoryBarSizeMin, Memory32BarSizeMax),
             _ => (MemoryBarSizeMin, Memory64BarSizeMax),
         };
-        if (size < min || size > max) throw new ArgumentOutOfRangeException(nameof(size), $"{kind} BAR size must be 0x{min:x}..0x{max:x}");
-        if (IsSlotTaken(index) || (kind == PciBarKind.Memory64 && IsSlotTaken(index + 1))) throw new InvalidOperationException($"BAR slot {index} is taken");
+        if (size < min || size > max)
+            throw new ArgumentOutOfRangeException(nameof(size), $"{kind} BAR size must be 0x{min:x}..0x{max:x}");
+        if (IsSlotTaken(index) || (kind == PciBarKind.Memory64 && IsSlotTaken(index + 1)))
+            throw new InvalidOperationException($"BAR slot {index} is taken");
 
         var bar = new PciBar(index, kind, size, prefetchable, region);
         _bars[index] = bar;
@@ -197,17 +210,24 @@ public abstract class PciDevice
     /// </summary>
     protected int AddCapability(byte id, int length, int offset = 0)
     {
-        if (length < 2 || length > R.SpaceSize - R.HeaderSize) throw new ArgumentOutOfRangeException(nameof(length));
-        if (offset == 0) offset = FindCapabilitySpace(length);
+        if (length < 2 || length > R.SpaceSize - R.HeaderSize)
+            throw new ArgumentOutOfRangeException(nameof(length));
+        if (offset == 0)
+            offset = FindCapabilitySpace(length);
         if (offset < R.HeaderSize || (offset & 3) != 0 || offset > R.SpaceSize - length)
         {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"capability offset 0x{offset:x} must be dword-aligned inside 0x40..0xFF");
+            throw new ArgumentOutOfRangeException(
+                nameof(offset),
+                $"capability offset 0x{offset:x} must be dword-aligned inside 0x40..0xFF"
+            );
         }
         for (int i = offset; i < offset + length; i++)
         {
-            if (_capabilityBytesUsed[i]) throw new InvalidOperationException($"capability at 0x{offset:x} overlaps another at 0x{i:x}");
+            if (_capabilityBytesUsed[i])
+                throw new InvalidOperationException($"capability at 0x{offset:x} overlaps another at 0x{i:x}");
         }
-        for (int i = offset; i < offset + length; i++) _capabilityBytesUsed[i] = true;
+        for (int i = offset; i < offset + length; i++)
+            _capabilityBytesUsed[i] = true;
 
         Config.SetByte(offset, id);
         Config.SetByte(offset + R.CapabilityNext, Config.GetByte(R.CapabilitiesPointer));
@@ -225,7 +245,8 @@ public abstract class PciDevice
     /// </summary>
     protected MsixCapability AddMsix(int vectors, int barIndex, IMsixDelivery delivery)
     {
-        if (Msix != null) throw new InvalidOperationException("the device already has an MSI-X capability");
+        if (Msix != null)
+            throw new InvalidOperationException("the device already has an MSI-X capability");
         int offset = AddCapability(R.CapabilityIdMsix, MsixCapability.CapabilityLength);
         var msix = new MsixCapability(Config, offset, vectors, barIndex, delivery);
         RegisterBar(barIndex, PciBarKind.Memory32, msix.BarSize, msix);
@@ -247,7 +268,8 @@ public abstract class PciDevice
     private void UpdateIntx()
     {
         bool level = _intxRequest && Ids.InterruptPin != 0 && (Command & R.CommandIntxDisable) == 0;
-        if (level == _intxLevel) return;
+        if (level == _intxLevel)
+            return;
         _intxLevel = level;
         IntxSink?.SetIntx(this, level);
     }
@@ -258,13 +280,17 @@ public abstract class PciDevice
     {
         foreach (PciBar? bar in _bars)
         {
-            if (bar == null) continue;
+            if (bar == null)
+                continue;
             ulong address = DecodedAddress(bar);
-            if (address == bar.MappedAddress) continue;
+            if (address == bar.MappedAddress)
+                continue;
             ulong old = bar.MappedAddress;
-            if (bar.IsMapped) _barHost?.UnmapBar(new PciBarMapping(this, bar.Index, bar.Bus, old, bar.Size, bar.Region));
+            if (bar.IsMapped)
+                _barHost?.UnmapBar(new PciBarMapping(this, bar.Index, bar.Bus, old, bar.Size, bar.Region));
             bar.MappedAddress = address;
-            if (bar.IsMapped) _barHost?.MapBar(new PciBarMapping(this, bar.Index, bar.Bus, address, bar.Size, bar.Region));
+            if (bar.IsMapped)
+                _barHost?.MapBar(new PciBarMapping(this, bar.Index, bar.Bus, address, bar.Size, bar.Region));
             OnBarMoved(bar, old);
         }
     }
@@ -272,9 +298,7 @@ public abstract class PciDevice
     /// <summary>Called after <paramref name="bar"/> was unmapped from <paramref name="oldAddress"/>
     /// (or <see cref="PciBar.Unmapped"/>) and mapped at its new <see cref="PciBar.MappedAddress"/>
     /// (QEMU: the memory listener re-adding a region's ioeventfds at its new address).</summary>
-    protected virtual void OnBarMoved(PciBar bar, ulong oldAddress)
-    {
-    }
+    protected virtual void OnBarMoved(PciBar bar, ulong oldAddress) { }
 
     /// <summary>
     /// QEMU pci_bar_address: a BAR decodes only while its space is enabled in the command register,
@@ -284,18 +308,21 @@ public abstract class PciDevice
     /// </summary>
     private ulong DecodedAddress(PciBar bar)
     {
-        if (_barHost == null) return PciBar.Unmapped;
+        if (_barHost == null)
+            return PciBar.Unmapped;
         ushort command = Command;
         ulong raw = Config.GetUInt32(bar.RegisterOffset);
         ulong limit;
         if (bar.Kind == PciBarKind.Io)
         {
-            if ((command & R.CommandIoSpace) == 0) return PciBar.Unmapped;
+            if ((command & R.CommandIoSpace) == 0)
+                return PciBar.Unmapped;
             limit = IoSpaceLimit;
         }
         else
         {
-            if ((command & R.CommandMemorySpace) == 0) return PciBar.Unmapped;
+            if ((command & R.CommandMemorySpace) == 0)
+                return PciBar.Unmapped;
             if (bar.Kind == PciBarKind.Memory64)
             {
                 raw |= unchecked((ulong)Config.GetUInt32(bar.RegisterOffset + 4)) << 32;
@@ -307,8 +334,10 @@ public abstract class PciDevice
             }
         }
         ulong address = raw & ~(bar.Size - 1);
-        if (address == 0) return PciBar.Unmapped;
-        if (address > limit || bar.Size - 1 > limit - address) return PciBar.Unmapped;
+        if (address == 0)
+            return PciBar.Unmapped;
+        if (address > limit || bar.Size - 1 > limit - address)
+            return PciBar.Unmapped;
         return address;
     }
 
@@ -317,15 +346,18 @@ public abstract class PciDevice
         for (int offset = R.HeaderSize; offset <= R.SpaceSize - length; offset += 4)
         {
             bool free = true;
-            for (int i = offset; i < offset + length && free; i++) free = !_capabilityBytesUsed[i];
-            if (free) return offset;
+            for (int i = offset; i < offset + length && free; i++)
+                free = !_capabilityBytesUsed[i];
+            if (free)
+                return offset;
         }
         throw new InvalidOperationException($"no room for a {length}-byte capability in configuration space");
     }
 
     private bool IsSlotTaken(int index)
     {
-        if (_bars[index] != null) return true;
+        if (_bars[index] != null)
+            return true;
         return index > 0 && _bars[index - 1] is { Kind: PciBarKind.Memory64 };
     }
 

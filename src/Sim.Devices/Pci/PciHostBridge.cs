@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 
@@ -74,7 +74,8 @@ public sealed class PciHostBridge : IBusDevice
         ArgumentNullException.ThrowIfNull(device);
         if (Narrow.AsUInt32Bits(slot) >= SlotCount)
             throw new ArgumentOutOfRangeException(nameof(slot), "slot must be 0..31");
-        if (_slots[slot] != null) throw new InvalidOperationException($"slot {slot} is occupied");
+        if (_slots[slot] != null)
+            throw new InvalidOperationException($"slot {slot} is occupied");
         device.Connect(_barHost);
         _slots[slot] = device;
         if (_intx != null)
@@ -88,7 +89,8 @@ public sealed class PciHostBridge : IBusDevice
     public void Reset()
     {
         _configAddress = 0;
-        foreach (PciDevice? d in _slots) d?.Reset();
+        foreach (PciDevice? d in _slots)
+            d?.Reset();
     }
 
     /// <inheritdoc/>
@@ -101,29 +103,35 @@ public sealed class PciHostBridge : IBusDevice
         }
         if (offset < 4)
         {
-            if (offset == 0 && data.Length == 4) BinaryPrimitives.WriteUInt32LittleEndian(data, _configAddress);
-            else data.Fill(0xFF);
+            if (offset == 0 && data.Length == 4)
+                BinaryPrimitives.WriteUInt32LittleEndian(data, _configAddress);
+            else
+                data.Fill(0xFF);
             return;
         }
         int lane = Narrow.LowInt32(offset) - 4;
         data.Fill(0xFF);
         int inLane = Math.Min(data.Length, 4 - lane);
-        if (inLane <= 0 || !TrySelect(out PciDevice? device, out int register)) return;
+        if (inLane <= 0 || !TrySelect(out PciDevice? device, out int register))
+            return;
         device.ConfigRead(register + lane, data[..inLane]);
     }
 
     /// <inheritdoc/>
     public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data)
     {
-        if (bus != BusKind.Pio || offset >= PortCount) return;
+        if (bus != BusKind.Pio || offset >= PortCount)
+            return;
         if (offset < 4)
         {
-            if (offset == 0 && data.Length == 4) _configAddress = BinaryPrimitives.ReadUInt32LittleEndian(data) & ConfigAddressWritable;
+            if (offset == 0 && data.Length == 4)
+                _configAddress = BinaryPrimitives.ReadUInt32LittleEndian(data) & ConfigAddressWritable;
             return;
         }
         int lane = Narrow.LowInt32(offset) - 4;
         int inLane = Math.Min(data.Length, 4 - lane);
-        if (inLane <= 0 || !TrySelect(out PciDevice? device, out int register)) return;
+        if (inLane <= 0 || !TrySelect(out PciDevice? device, out int register))
+            return;
         device.ConfigWrite(register + lane, data[..inLane]);
     }
 
@@ -132,11 +140,13 @@ public sealed class PciHostBridge : IBusDevice
         uint a = _configAddress;
         register = Narrow.AsInt32Bits(a & 0xFC);
         device = null;
-        if ((a & ConfigAddressEnable) == 0) return false;
+        if ((a & ConfigAddressEnable) == 0)
+            return false;
         uint busNumber = (a >> 16) & 0xFF;
         uint slot = (a >> 11) & 0x1F;
         uint function = (a >> 8) & 0x7;
-        if (busNumber != 0 || function != 0) return false;
+        if (busNumber != 0 || function != 0)
+            return false;
         device = _slots[slot];
         return device != null;
     }

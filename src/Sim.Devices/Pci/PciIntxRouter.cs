@@ -30,10 +30,12 @@ public sealed class PciIntxRouter : IPciIntxSink
     {
         ArgumentNullException.ThrowIfNull(irqchip);
         pirqGsis ??= DefaultPirqGsis;
-        if (pirqGsis.Length != 4) throw new ArgumentException("four PIRQ lines (A..D)", nameof(pirqGsis));
+        if (pirqGsis.Length != 4)
+            throw new ArgumentException("four PIRQ lines (A..D)", nameof(pirqGsis));
         foreach (uint gsi in pirqGsis)
         {
-            if (!InterruptController.IsValidGsi(gsi)) throw new ArgumentOutOfRangeException(nameof(pirqGsis), gsi, "not a GSI");
+            if (!InterruptController.IsValidGsi(gsi))
+                throw new ArgumentOutOfRangeException(nameof(pirqGsis), gsi, "not a GSI");
             irqchip.SetLevelTriggered(gsi, true);
         }
         _irqchip = irqchip;
@@ -43,8 +45,10 @@ public sealed class PciIntxRouter : IPciIntxSink
     /// <summary>The GSI that <paramref name="pin"/> (1..4) of the device in <paramref name="slot"/> reaches.</summary>
     public uint GsiFor(int slot, int pin)
     {
-        if (Narrow.AsUInt32Bits(slot) >= PciHostBridge.SlotCount) throw new ArgumentOutOfRangeException(nameof(slot));
-        if (pin is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(pin), "INTA#..INTD# are pins 1..4");
+        if (Narrow.AsUInt32Bits(slot) >= PciHostBridge.SlotCount)
+            throw new ArgumentOutOfRangeException(nameof(slot));
+        if (pin is < 1 or > 4)
+            throw new ArgumentOutOfRangeException(nameof(pin), "INTA#..INTD# are pins 1..4");
         return _pirqGsis[(slot + pin - 1) & 3];
     }
 
@@ -59,11 +63,13 @@ public sealed class PciIntxRouter : IPciIntxSink
     public void SetIntx(PciDevice device, bool asserted)
     {
         int slot = Array.IndexOf(_devices, device);
-        if (slot < 0 || device.Ids.InterruptPin == 0) return;
+        if (slot < 0 || device.Ids.InterruptPin == 0)
+            return;
         uint gsi = GsiFor(slot, device.Ids.InterruptPin);
         if (asserted)
         {
-            if (_assertedCount[gsi]++ == 0) _irqchip.Raise(gsi);
+            if (_assertedCount[gsi]++ == 0)
+                _irqchip.Raise(gsi);
         }
         else if (_assertedCount[gsi] > 0 && --_assertedCount[gsi] == 0)
         {

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Numerics;
+using Sim.Engine;
 
 namespace Sim.Devices.Pci;
 
@@ -25,7 +25,8 @@ public static class QemuAccessSplit
         if (address != 0)
         {
             int tz = BitOperations.TrailingZeroCount(address);
-            if (tz < 31 && (1 << tz) < max) max = 1 << tz;
+            if (tz < 31 && (1 << tz) < max)
+                max = 1 << tz;
         }
         return 1 << BitOperations.Log2(Narrow.AsUInt32Bits(Math.Min(remaining, max)));
     }

@@ -23,16 +23,10 @@ public interface IVhostPopObserver
 
     private sealed class NoPopObserver : IVhostPopObserver
     {
-        public void BeforePop(VhostVirtqueue vq)
-        {
-        }
+        public void BeforePop(VhostVirtqueue vq) { }
 
-        public void AfterPop(VhostVirtqueue vq, int result, int outCount, int inCount)
-        {
-        }
+        public void AfterPop(VhostVirtqueue vq, int result, int outCount, int inCount) { }
 
-        public void VqError(VhostVirtqueue vq, VqErrorCode code)
-        {
-        }
+        public void VqError(VhostVirtqueue vq, VqErrorCode code) { }
     }
 }

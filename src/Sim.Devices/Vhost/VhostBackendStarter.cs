@@ -19,9 +19,11 @@ public static class VhostBackendStarter
         ArgumentNullException.ThrowIfNull(backend);
         offeredFeatures = 0;
         VhostResult r = backend.Device.SetOwner();
-        if (r != VhostResult.Ok) return Failed(VhostStartStep.SetOwner, r, out failedAt);
+        if (r != VhostResult.Ok)
+            return Failed(VhostStartStep.SetOwner, r, out failedAt);
         r = backend.Device.GetFeatures(out offeredFeatures);
-        if (r != VhostResult.Ok) return Failed(VhostStartStep.GetFeatures, r, out failedAt);
+        if (r != VhostResult.Ok)
+            return Failed(VhostStartStep.GetFeatures, r, out failedAt);
         failedAt = VhostStartStep.None;
         return VhostResult.Ok;
     }
@@ -31,17 +33,25 @@ public static class VhostBackendStarter
     /// negotiated <paramref name="ackedFeatures"/> (QEMU passes the driver's features masked by what vhost offers:
     /// the caller does that masking). <paramref name="rings"/>[i] configures vring i.
     /// </summary>
-    public static VhostResult Start(IVhostBackend backend, ulong ackedFeatures, ReadOnlySpan<VhostRingStart> rings, out VhostStartStep failedAt)
+    public static VhostResult Start(
+        IVhostBackend backend,
+        ulong ackedFeatures,
+        ReadOnlySpan<VhostRingStart> rings,
+        out VhostStartStep failedAt
+    )
     {
         ArgumentNullException.ThrowIfNull(backend);
         VhostDevice dev = backend.Device;
         VmmAddressSpace vmm = dev.Vmm;
-        if (rings.Length > dev.Vqs.Count) throw new ArgumentException($"the device has {dev.Vqs.Count} vrings", nameof(rings));
+        if (rings.Length > dev.Vqs.Count)
+            throw new ArgumentException($"the device has {dev.Vqs.Count} vrings", nameof(rings));
 
         VhostResult r = dev.SetFeatures(ackedFeatures);
-        if (r != VhostResult.Ok) return Failed(VhostStartStep.SetFeatures, r, out failedAt);
+        if (r != VhostResult.Ok)
+            return Failed(VhostStartStep.SetFeatures, r, out failedAt);
         r = dev.SetMemTable(vmm.MemoryTable());
-        if (r != VhostResult.Ok) return Failed(VhostStartStep.SetMemTable, r, out failedAt);
+        if (r != VhostResult.Ok)
+            return Failed(VhostStartStep.SetMemTable, r, out failedAt);
 
         bool eventIdx = VhostFeatures.Has(ackedFeatures, VirtioSpec.FEventIdx);
         for (int i = 0; i < rings.Length; i++)
@@ -49,26 +59,34 @@ public static class VhostBackendStarter
             VhostRingStart ring = rings[i];
             uint index = Narrow.AsUInt32Bits(i);
             r = dev.SetVringNum(index, Narrow.AsUInt32Bits(ring.Num));
-            if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringNum, r, out failedAt);
+            if (r != VhostResult.Ok)
+                return Failed(VhostStartStep.SetVringNum, r, out failedAt);
             r = dev.SetVringBase(index, ring.LastAvailIdx);
-            if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringBase, r, out failedAt);
+            if (r != VhostResult.Ok)
+                return Failed(VhostStartStep.SetVringBase, r, out failedAt);
             uint num = Narrow.AsUInt32Bits(ring.Num);
-            if (!vmm.TryMapRange(ring.DescTable, (ulong)num * VirtioSpec.DescSize, out ulong desc) ||
-                !vmm.TryMapRange(ring.AvailRing, VhostRings.AvailSize(num, eventIdx), out ulong avail) ||
-                !vmm.TryMapRange(ring.UsedRing, VhostRings.UsedSize(num, eventIdx), out ulong used))
+            if (
+                !vmm.TryMapRange(ring.DescTable, (ulong)num * VirtioSpec.DescSize, out ulong desc)
+                || !vmm.TryMapRange(ring.AvailRing, VhostRings.AvailSize(num, eventIdx), out ulong avail)
+                || !vmm.TryMapRange(ring.UsedRing, VhostRings.UsedSize(num, eventIdx), out ulong used)
+            )
             {
                 return Failed(VhostStartStep.MapRing, VhostResult.Fault, out failedAt);
             }
             r = dev.SetVringAddr(index, new VhostVringAddr(desc, avail, used));
-            if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringAddr, r, out failedAt);
+            if (r != VhostResult.Ok)
+                return Failed(VhostStartStep.SetVringAddr, r, out failedAt);
             r = dev.SetVringKick(index, ring.Kick);
-            if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringKick, r, out failedAt);
+            if (r != VhostResult.Ok)
+                return Failed(VhostStartStep.SetVringKick, r, out failedAt);
             r = dev.SetVringCall(index, ring.Call);
-            if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringCall, r, out failedAt);
+            if (r != VhostResult.Ok)
+                return Failed(VhostStartStep.SetVringCall, r, out failedAt);
         }
 
         r = backend.SetRunning(true);
-        if (r != VhostResult.Ok) return Failed(VhostStartStep.SetRunning, r, out failedAt);
+        if (r != VhostResult.Ok)
+            return Failed(VhostStartStep.SetRunning, r, out failedAt);
         failedAt = VhostStartStep.None;
         return VhostResult.Ok;
     }
@@ -80,16 +98,20 @@ public static class VhostBackendStarter
     {
         ArgumentNullException.ThrowIfNull(backend);
         VhostDevice dev = backend.Device;
-        if (lastAvailIdx.Length > dev.Vqs.Count) throw new ArgumentException($"the device has {dev.Vqs.Count} vrings", nameof(lastAvailIdx));
+        if (lastAvailIdx.Length > dev.Vqs.Count)
+            throw new ArgumentException($"the device has {dev.Vqs.Count} vrings", nameof(lastAvailIdx));
         VhostResult r = backend.SetRunning(false);
-        if (r != VhostResult.Ok) return Failed(VhostStartStep.SetRunning, r, out failedAt);
+        if (r != VhostResult.Ok)
+            return Failed(VhostStartStep.SetRunning, r, out failedAt);
         for (int i = 0; i < lastAvailIdx.Length; i++)
         {
             r = dev.GetVringBase(Narrow.AsUInt32Bits(i), out uint num);
-            if (r != VhostResult.Ok) return Failed(VhostStartStep.GetVringBase, r, out failedAt);
+            if (r != VhostResult.Ok)
+                return Failed(VhostStartStep.GetVringBase, r, out failedAt);
             lastAvailIdx[i] = Narrow.LowUInt16(num);
             r = dev.SetVringKick(Narrow.AsUInt32Bits(i), null);
-            if (r != VhostResult.Ok) return Failed(VhostStartStep.SetVringKick, r, out failedAt);
+            if (r != VhostResult.Ok)
+                return Failed(VhostStartStep.SetVringKick, r, out failedAt);
         }
         failedAt = VhostStartStep.None;
         return VhostResult.Ok;

@@ -1,9 +1,8 @@
-using Sim.Engine;
 using System.Buffers.Binary;
-using Sim.Machine.Simulation;
-using Sim.Engine.Trace;
-
 using Sim.Devices.Virtio.Demo;
+using Sim.Engine;
+using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 
 namespace Sim.Devices.Vhost;
 
@@ -56,7 +55,13 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
 
     /// <summary>A vhost-demo backend of <paramref name="flavour"/> on <paramref name="simulation"/>, translating
     /// through <paramref name="vmm"/>.</summary>
-    public VhostDemo(Simulation simulation, VmmAddressSpace vmm, Flavour flavour = Flavour.Robust, VhostOptions? options = null, uint traceId = 0)
+    public VhostDemo(
+        Simulation simulation,
+        VmmAddressSpace vmm,
+        Flavour flavour = Flavour.Robust,
+        VhostOptions? options = null,
+        uint traceId = 0
+    )
     {
         Flavour = flavour;
         Device = new VhostDevice(simulation, vmm, QueueCount, VhostFeatures.Default, options, traceId);
@@ -101,8 +106,10 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
 
     void IVhostKickHandler.HandleKick(VhostVirtqueue vq)
     {
-        if (Flavour == Flavour.Seed) HandleSeed(vq);
-        else HandleRobust(vq);
+        if (Flavour == Flavour.Seed)
+            HandleSeed(vq);
+        else
+            HandleRobust(vq);
     }
 
     /// <summary>handle_demo_kick as the seed has it.</summary>
@@ -112,11 +119,13 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
         vq.Lock();
         vq.DisableNotify();
         int iterations = 0;
-        for (;;)
+        for (; ; )
         {
-            if (!CountIteration(ref iterations)) break;
+            if (!CountIteration(ref iterations))
+                break;
             int head = vq.GetVqDesc(out int outN, out int inN);
-            if (head < 0) break;
+            if (head < 0)
+                break;
             // Nothing new? Wait for eventfd to tell us they refilled.
             if (head == Narrow.AsInt32Bits(vq.Num))
             {
@@ -132,14 +141,16 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             // copy_from_iter(&demo->v1, 8, ...): as many bytes as the out buffers hold, over v1 then v2.
             vq.CopyFromIov(0, outN, _seedState.AsSpan(0, 8));
             _seedState.AsSpan(0, 4).CopyTo(_seedState.AsSpan(8, 4)); // v3 = v1
-            if (V1 == 1) _seedState.AsSpan(4, 4).CopyTo(_seedState.AsSpan(12, 4)); // v4 = v2
+            if (V1 == 1)
+                _seedState.AsSpan(4, 4).CopyTo(_seedState.AsSpan(12, 4)); // v4 = v2
             // copy_to_iter(&demo->v3, 8, ...): v3 then v4, as many bytes as the in buffers hold.
             vq.CopyToIov(outN, inN, _seedState.AsSpan(8, 8));
             Requests++;
             vq.AddUsedAndSignal(Narrow.AsUInt32Bits(head), 0);
             totalLen = unchecked(totalLen + outLen + inLen);
             // size_t total_len passed to vhost_exceeds_weight's int parameter: truncated modulo 2^32.
-            if (vq.ExceedsWeight(0, Narrow.AsInt32Bits(Narrow.LowUInt32(totalLen)))) break;
+            if (vq.ExceedsWeight(0, Narrow.AsInt32Bits(Narrow.LowUInt32(totalLen))))
+                break;
         }
         vq.Unlock();
         vq.PollQueue();
@@ -148,7 +159,8 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
     /// <summary>The robust handler: same loop shape, QEMU-style request semantics, no self-requeue.</summary>
     private void HandleRobust(VhostVirtqueue vq)
     {
-        if (!vq.HasBackend) return;
+        if (!vq.HasBackend)
+            return;
         vq.Lock();
         vq.DisableNotify();
         int pkts = 0;
@@ -156,11 +168,13 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
         int iterations = 0;
         Span<byte> request = stackalloc byte[RequestSize];
         Span<byte> response = stackalloc byte[ResponseSize];
-        for (;;)
+        for (; ; )
         {
-            if (!CountIteration(ref iterations)) break;
+            if (!CountIteration(ref iterations))
+                break;
             int head = vq.GetVqDesc(out int outN, out int inN);
-            if (head < 0) break;
+            if (head < 0)
+                break;
             if (head == Narrow.AsInt32Bits(vq.Num))
             {
                 if (vq.EnableNotify())
@@ -189,16 +203,24 @@ public sealed class VhostDemo : IVhostKickHandler, IVhostBackend
             pkts++;
             ulong add = outLen > ulong.MaxValue - inLen ? ulong.MaxValue : outLen + inLen;
             totalLen = totalLen > ulong.MaxValue - add ? ulong.MaxValue : totalLen + add;
-            if (vq.ExceedsWeight(pkts, Narrow.LowInt32(Math.Min(totalLen, int.MaxValue)))) break;
+            if (vq.ExceedsWeight(pkts, Narrow.LowInt32(Math.Min(totalLen, int.MaxValue))))
+                break;
         }
         vq.Unlock();
     }
 
     private bool CountIteration(ref int iterations)
     {
-        if (++iterations <= Device.Options.HandlerIterationsMax) return true;
+        if (++iterations <= Device.Options.HandlerIterationsMax)
+            return true;
         IterationBoundHits++;
-        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, VhostTraceCode.HandlerIterationsExhausted, Narrow.AsUInt64Bits(iterations), default);
+        Device.Simulation.Emit(
+            TraceEventKind.DeviceResult,
+            Device.TraceId,
+            VhostTraceCode.HandlerIterationsExhausted,
+            Narrow.AsUInt64Bits(iterations),
+            default
+        );
         return false;
     }
 }

@@ -1,6 +1,6 @@
 using Sim.Engine;
-using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 
 namespace Sim.Devices.Vhost;
 
@@ -25,11 +25,19 @@ public sealed class VhostDevice
 
     /// <summary>A vhost device with <paramref name="vqCount"/> vrings offering
     /// <paramref name="offeredFeatures"/>.</summary>
-    public VhostDevice(Simulation simulation, VmmAddressSpace vmm, int vqCount, ulong offeredFeatures, VhostOptions? options = null, uint traceId = 0)
+    public VhostDevice(
+        Simulation simulation,
+        VmmAddressSpace vmm,
+        int vqCount,
+        ulong offeredFeatures,
+        VhostOptions? options = null,
+        uint traceId = 0
+    )
     {
         ArgumentNullException.ThrowIfNull(simulation);
         ArgumentNullException.ThrowIfNull(vmm);
-        if (!ReferenceEquals(vmm.Memory, simulation.Memory)) throw new ArgumentException("the VMM address space must map the simulation's guest memory", nameof(vmm));
+        if (!ReferenceEquals(vmm.Memory, simulation.Memory))
+            throw new ArgumentException("the VMM address space must map the simulation's guest memory", nameof(vmm));
         ArgumentOutOfRangeException.ThrowIfLessThan(vqCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(vqCount, VqsMax);
         options ??= VhostOptions.Default;
@@ -40,7 +48,8 @@ public sealed class VhostDevice
         Options = options;
         TraceId = traceId;
         _vqs = new VhostVirtqueue[vqCount];
-        for (int i = 0; i < vqCount; i++) _vqs[i] = new VhostVirtqueue(this, i);
+        for (int i = 0; i < vqCount; i++)
+            _vqs[i] = new VhostVirtqueue(this, i);
     }
 
     /// <summary>Most vrings one device model holds.</summary>
@@ -86,7 +95,8 @@ public sealed class VhostDevice
     /// <summary>VHOST_SET_OWNER: the caller becomes the owner and the worker is created. EBUSY when owned.</summary>
     public VhostResult SetOwner()
     {
-        if (HasOwner) return VhostResult.Busy;
+        if (HasOwner)
+            return VhostResult.Busy;
         HasOwner = true;
         Worker = new VhostWorker(this, _vqs.Length);
         return VhostResult.Ok;
@@ -99,7 +109,8 @@ public sealed class VhostDevice
     /// </summary>
     public VhostResult ResetOwner()
     {
-        if (!HasOwner) return VhostResult.NotPermitted;
+        if (!HasOwner)
+            return VhostResult.NotPermitted;
         foreach (VhostVirtqueue vq in _vqs)
         {
             vq.HasBackend = false;
@@ -124,8 +135,10 @@ public sealed class VhostDevice
     /// acked features.</summary>
     public VhostResult SetFeatures(ulong features)
     {
-        if ((features & ~OfferedFeatures) != 0) return VhostResult.NotSupported;
-        foreach (VhostVirtqueue vq in _vqs) vq.AckedFeatures = features;
+        if ((features & ~OfferedFeatures) != 0)
+            return VhostResult.NotSupported;
+        foreach (VhostVirtqueue vq in _vqs)
+            vq.AckedFeatures = features;
         return VhostResult.Ok;
     }
 
@@ -137,16 +150,21 @@ public sealed class VhostDevice
     /// </summary>
     public VhostResult SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding = 0)
     {
-        if (!HasOwner) return VhostResult.NotPermitted;
-        if (padding != 0) return VhostResult.NotSupported;
-        if (regions.Length > Options.MemRegionsMax) return VhostResult.TooBig;
+        if (!HasOwner)
+            return VhostResult.NotPermitted;
+        if (padding != 0)
+            return VhostResult.NotSupported;
+        if (regions.Length > Options.MemRegionsMax)
+            return VhostResult.TooBig;
         VhostResult r = VhostIotlb.TryBuild(regions, out VhostIotlb table);
-        if (r != VhostResult.Ok) return r;
+        if (r != VhostResult.Ok)
+            return r;
         // memory_access_ok: only vrings with a backend are checked ("If ring is inactive, will check when it's
         // enabled").
         foreach (VhostVirtqueue vq in _vqs)
         {
-            if (vq.HasBackend && !table.UserRangesOk()) return VhostResult.Fault;
+            if (vq.HasBackend && !table.UserRangesOk())
+                return VhostResult.Fault;
         }
         Umem = table;
         return VhostResult.Ok;
@@ -158,9 +176,12 @@ public sealed class VhostDevice
     /// two.</summary>
     public VhostResult SetVringNum(uint index, uint num)
     {
-        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
-        if (vq.HasBackend) return VhostResult.Busy;
-        if (num == 0 || num > VhostLimits.VringNumMax || (num & (num - 1)) != 0) return VhostResult.Invalid;
+        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r))
+            return r;
+        if (vq.HasBackend)
+            return VhostResult.Busy;
+        if (num == 0 || num > VhostLimits.VringNumMax || (num & (num - 1)) != 0)
+            return VhostResult.Invalid;
         vq.SetNum(num);
         return VhostResult.Ok;
     }
@@ -172,10 +193,14 @@ public sealed class VhostDevice
     /// </summary>
     public VhostResult SetVringAddr(uint index, in VhostVringAddr addr)
     {
-        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
-        if ((addr.Flags & ~VhostVringAddr.FLog) != 0) return VhostResult.NotSupported;
-        if ((addr.AvailUserAddr & 1) != 0 || (addr.UsedUserAddr & 3) != 0 || (addr.LogGuestAddr & 3) != 0) return VhostResult.Invalid;
-        if (vq.HasBackend && !vq.RingsAccessOk(vq.Num, addr.DescUserAddr, addr.AvailUserAddr, addr.UsedUserAddr)) return VhostResult.Invalid;
+        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r))
+            return r;
+        if ((addr.Flags & ~VhostVringAddr.FLog) != 0)
+            return VhostResult.NotSupported;
+        if ((addr.AvailUserAddr & 1) != 0 || (addr.UsedUserAddr & 3) != 0 || (addr.LogGuestAddr & 3) != 0)
+            return VhostResult.Invalid;
+        if (vq.HasBackend && !vq.RingsAccessOk(vq.Num, addr.DescUserAddr, addr.AvailUserAddr, addr.UsedUserAddr))
+            return VhostResult.Invalid;
         vq.SetAddr(addr.DescUserAddr, addr.AvailUserAddr, addr.UsedUserAddr);
         return VhostResult.Ok;
     }
@@ -184,9 +209,12 @@ public sealed class VhostDevice
     /// 0xffff.</summary>
     public VhostResult SetVringBase(uint index, uint num)
     {
-        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
-        if (vq.HasBackend) return VhostResult.Busy;
-        if (num > 0xffff) return VhostResult.Invalid;
+        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r))
+            return r;
+        if (vq.HasBackend)
+            return VhostResult.Busy;
+        if (num > 0xffff)
+            return VhostResult.Invalid;
         vq.SetBase(Narrow.LowUInt16(num));
         return VhostResult.Ok;
     }
@@ -195,7 +223,8 @@ public sealed class VhostDevice
     public VhostResult GetVringBase(uint index, out uint num)
     {
         num = 0;
-        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
+        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r))
+            return r;
         num = vq.LastAvailIdx;
         return VhostResult.Ok;
     }
@@ -204,20 +233,25 @@ public sealed class VhostDevice
     /// old poll and starts polling the new one, which queues the work at once if it is already readable.</summary>
     public VhostResult SetVringKick(uint index, EventFd? fd)
     {
-        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
-        if (ReferenceEquals(fd, vq.Kick)) return VhostResult.Ok;
+        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r))
+            return r;
+        if (ReferenceEquals(fd, vq.Kick))
+            return VhostResult.Ok;
         bool pollStop = vq.Kick is not null;
         bool pollStart = fd is not null;
         vq.Kick = fd;
-        if (pollStop && vq.Work is not null) vq.Poll.Stop();
-        if (pollStart && vq.Work is not null) vq.Poll.Start(fd!);
+        if (pollStop && vq.Work is not null)
+            vq.Poll.Stop();
+        if (pollStart && vq.Work is not null)
+            vq.Poll.Start(fd!);
         return VhostResult.Ok;
     }
 
     /// <summary>VHOST_SET_VRING_CALL: the eventfd vhost_signal writes (null = unbind).</summary>
     public VhostResult SetVringCall(uint index, EventFd? fd)
     {
-        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
+        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r))
+            return r;
         vq.Call = fd;
         return VhostResult.Ok;
     }
@@ -225,7 +259,8 @@ public sealed class VhostDevice
     /// <summary>VHOST_SET_VRING_ERR: the eventfd vq_err writes (null = unbind).</summary>
     public VhostResult SetVringErr(uint index, EventFd? fd)
     {
-        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r)) return r;
+        if (!TryVq(index, out VhostVirtqueue? vq, out VhostResult r))
+            return r;
         vq.Err = fd;
         return VhostResult.Ok;
     }
@@ -241,13 +276,17 @@ public sealed class VhostDevice
     /// </summary>
     public VhostResult StartVring(int index)
     {
-        if (!HasOwner) return VhostResult.NotPermitted;
+        if (!HasOwner)
+            return VhostResult.NotPermitted;
         VhostVirtqueue vq = _vqs[index];
-        if (vq.HasBackend) return VhostResult.Ok;
-        if (!vq.AccessOk()) return VhostResult.Fault;
+        if (vq.HasBackend)
+            return VhostResult.Ok;
+        if (!vq.AccessOk())
+            return VhostResult.Fault;
         vq.HasBackend = true;
         VhostResult r = vq.InitAccess();
-        if (r != VhostResult.Ok) vq.HasBackend = false;
+        if (r != VhostResult.Ok)
+            vq.HasBackend = false;
         return r;
     }
 
@@ -258,8 +297,10 @@ public sealed class VhostDevice
     /// the KVM lab's real-kernel oracle run found this (docs/kvm-lab.md).</summary>
     public VhostResult StopVring(int index)
     {
-        if (!HasOwner) return VhostResult.NotPermitted;
-        if (!_vqs[index].AccessOk()) return VhostResult.Fault;
+        if (!HasOwner)
+            return VhostResult.NotPermitted;
+        if (!_vqs[index].AccessOk())
+            return VhostResult.Fault;
         _vqs[index].HasBackend = false;
         return VhostResult.Ok;
     }
@@ -269,7 +310,11 @@ public sealed class VhostDevice
     internal bool Translate(ulong addr, uint len, Span<UserIovec> iov, out int count, out VhostResult error) =>
         (Umem ?? VhostIotlb.Empty).TryTranslate(addr, len, iov, out count, out error);
 
-    private bool TryVq(uint index, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VhostVirtqueue? vq, out VhostResult result)
+    private bool TryVq(
+        uint index,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VhostVirtqueue? vq,
+        out VhostResult result
+    )
     {
         vq = null;
         if (!HasOwner)

@@ -20,11 +20,11 @@ public static class VhostFeatures
     /// acked (QEMU's pop does too); only EVENT_IDX and NOTIFY_ON_EMPTY change the data path.
     /// </summary>
     public const ulong Default =
-        (1UL << VirtioSpec.FNotifyOnEmpty) |
-        (1UL << VirtioSpec.FIndirectDesc) |
-        (1UL << VirtioSpec.FEventIdx) |
-        (1UL << FAnyLayout) |
-        (1UL << VirtioSpec.FVersion1);
+        (1UL << VirtioSpec.FNotifyOnEmpty)
+        | (1UL << VirtioSpec.FIndirectDesc)
+        | (1UL << VirtioSpec.FEventIdx)
+        | (1UL << FAnyLayout)
+        | (1UL << VirtioSpec.FVersion1);
 
     /// <summary>True when <paramref name="features"/> has bit <paramref name="bit"/>.</summary>
     public static bool Has(ulong features, int bit) => Narrow.AsUInt32Bits(bit) < 64 && (features & (1UL << bit)) != 0;

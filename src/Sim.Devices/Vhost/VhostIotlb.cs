@@ -37,7 +37,8 @@ public sealed class VhostIotlb
         {
             ulong start = r.GuestPhysAddr;
             ulong last = unchecked(r.GuestPhysAddr + r.MemorySize - 1);
-            if (last < start) return VhostResult.Fault;
+            if (last < start)
+                return VhostResult.Fault;
             if (start == 0 && last == ulong.MaxValue)
             {
                 ulong mid = last / 2;
@@ -48,7 +49,11 @@ public sealed class VhostIotlb
             maps.Add(new VhostIotlbMap(start, last, r.UserspaceAddr));
         }
         // Stable sort by start: equal starts keep insertion order, as the interval tree's rightward insert does.
-        VhostIotlbMap[] sorted = maps.Select((m, i) => (m, i)).OrderBy(t => t.m.Start).ThenBy(t => t.i).Select(t => t.m).ToArray();
+        VhostIotlbMap[] sorted = maps.Select((m, i) => (m, i))
+            .OrderBy(t => t.m.Start)
+            .ThenBy(t => t.i)
+            .Select(t => t.m)
+            .ToArray();
         table = new VhostIotlb(sorted);
         return VhostResult.Ok;
     }
@@ -60,8 +65,10 @@ public sealed class VhostIotlb
         foreach (VhostIotlbMap m in _maps)
         {
             ulong size = m.Size;
-            if (size != 0 && m.UserAddr > ulong.MaxValue - size + 1) return false;
-            if (!VhostLimits.AccessOk(m.UserAddr, size)) return false;
+            if (size != 0 && m.UserAddr > ulong.MaxValue - size + 1)
+                return false;
+            if (!VhostLimits.AccessOk(m.UserAddr, size))
+                return false;
         }
         return true;
     }

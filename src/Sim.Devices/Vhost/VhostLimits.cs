@@ -25,5 +25,6 @@ public static class VhostLimits
 
     /// <summary>Linux access_ok(addr, size) on x86-64: the range lies below <see cref="UserAddressLimit"/> (written so
     /// that it cannot overflow).</summary>
-    public static bool AccessOk(ulong address, ulong size) => size <= UserAddressLimit && address <= UserAddressLimit - size;
+    public static bool AccessOk(ulong address, ulong size) =>
+        size <= UserAddressLimit && address <= UserAddressLimit - size;
 }

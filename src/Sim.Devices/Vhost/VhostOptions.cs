@@ -37,12 +37,22 @@ public sealed record VhostOptions
     /// <summary>Throws when a limit is out of its range.</summary>
     public void Validate()
     {
-        if (PacketWeight <= 0) throw new ArgumentOutOfRangeException(nameof(PacketWeight), "must be positive");
-        if (ByteWeight < 0) throw new ArgumentOutOfRangeException(nameof(ByteWeight), "must not be negative");
-        if (MemRegionsMax <= 0 || MemRegionsMax > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(MemRegionsMax), "must be 1..65535 (a ushort module parameter)");
-        if (WorkRunNs < 0) throw new ArgumentOutOfRangeException(nameof(WorkRunNs), "must not be negative");
-        if (HandlerRunsMax <= 0) throw new ArgumentOutOfRangeException(nameof(HandlerRunsMax), "must be positive");
-        if (IdleRequeuesMax <= 0) throw new ArgumentOutOfRangeException(nameof(IdleRequeuesMax), "must be positive");
-        if (HandlerIterationsMax <= 0) throw new ArgumentOutOfRangeException(nameof(HandlerIterationsMax), "must be positive");
+        if (PacketWeight <= 0)
+            throw new ArgumentOutOfRangeException(nameof(PacketWeight), "must be positive");
+        if (ByteWeight < 0)
+            throw new ArgumentOutOfRangeException(nameof(ByteWeight), "must not be negative");
+        if (MemRegionsMax <= 0 || MemRegionsMax > ushort.MaxValue)
+            throw new ArgumentOutOfRangeException(
+                nameof(MemRegionsMax),
+                "must be 1..65535 (a ushort module parameter)"
+            );
+        if (WorkRunNs < 0)
+            throw new ArgumentOutOfRangeException(nameof(WorkRunNs), "must not be negative");
+        if (HandlerRunsMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(HandlerRunsMax), "must be positive");
+        if (IdleRequeuesMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(IdleRequeuesMax), "must be positive");
+        if (HandlerIterationsMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(HandlerIterationsMax), "must be positive");
     }
 }

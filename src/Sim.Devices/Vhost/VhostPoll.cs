@@ -23,16 +23,19 @@ public sealed class VhostPoll : IEventFdListener
     /// <summary>vhost_poll_start: no-op if already polling.</summary>
     internal void Start(EventFd fd)
     {
-        if (Polling is not null) return;
+        if (Polling is not null)
+            return;
         fd.AddListener(this);
         Polling = fd;
-        if (fd.IsReadable) OnSignalled(fd);
+        if (fd.IsReadable)
+            OnSignalled(fd);
     }
 
     /// <summary>vhost_poll_stop.</summary>
     internal void Stop()
     {
-        if (Polling is null) return;
+        if (Polling is null)
+            return;
         Polling.RemoveListener(this);
         Polling = null;
     }

@@ -1,5 +1,5 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
+using Sim.Machine.Kvm;
 
 namespace Sim.Devices.Vhost;
 
@@ -14,4 +14,5 @@ public readonly record struct VhostRingStart(
     GuestAddress UsedRing,
     ushort LastAvailIdx,
     EventFd? Kick,
-    EventFd? Call);
+    EventFd? Call
+);

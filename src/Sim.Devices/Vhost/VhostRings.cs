@@ -10,15 +10,21 @@ public static class VhostRings
 {
     /// <summary>flags + idx + ring[num] (+ used_event with EVENT_IDX).</summary>
     public static ulong AvailSize(uint num, bool eventIdx) =>
-        VirtioSpec.AvailRingOffset + ((ulong)num * VirtioSpec.AvailElemSize) + (eventIdx ? (ulong)VirtioSpec.AvailUsedEventSize : 0);
+        VirtioSpec.AvailRingOffset
+        + ((ulong)num * VirtioSpec.AvailElemSize)
+        + (eventIdx ? (ulong)VirtioSpec.AvailUsedEventSize : 0);
 
     /// <summary>flags + idx + ring[num] (+ avail_event with EVENT_IDX).</summary>
     public static ulong UsedSize(uint num, bool eventIdx) =>
-        VirtioSpec.UsedRingOffset + ((ulong)num * VirtioSpec.UsedElemSize) + (eventIdx ? (ulong)VirtioSpec.UsedAvailEventSize : 0);
+        VirtioSpec.UsedRingOffset
+        + ((ulong)num * VirtioSpec.UsedElemSize)
+        + (eventIdx ? (ulong)VirtioSpec.UsedAvailEventSize : 0);
 
     /// <summary>vhost_used_event: &amp;avail-&gt;ring[num].</summary>
-    public static ulong UsedEventOffset(uint num) => VirtioSpec.AvailRingOffset + ((ulong)num * VirtioSpec.AvailElemSize);
+    public static ulong UsedEventOffset(uint num) =>
+        VirtioSpec.AvailRingOffset + ((ulong)num * VirtioSpec.AvailElemSize);
 
     /// <summary>vhost_avail_event: &amp;used-&gt;ring[num].</summary>
-    public static ulong AvailEventOffset(uint num) => VirtioSpec.UsedRingOffset + ((ulong)num * VirtioSpec.UsedElemSize);
+    public static ulong AvailEventOffset(uint num) =>
+        VirtioSpec.UsedRingOffset + ((ulong)num * VirtioSpec.UsedElemSize);
 }

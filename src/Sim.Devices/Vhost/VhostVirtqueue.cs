@@ -1,10 +1,10 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost;
@@ -190,14 +190,16 @@ public sealed class VhostVirtqueue
     /// bug.</summary>
     public void Lock()
     {
-        if (MutexHeld) throw new InvalidOperationException($"vq {Index} mutex already held");
+        if (MutexHeld)
+            throw new InvalidOperationException($"vq {Index} mutex already held");
         MutexHeld = true;
     }
 
     /// <summary>mutex_unlock(&amp;vq-&gt;mutex).</summary>
     public void Unlock()
     {
-        if (!MutexHeld) throw new InvalidOperationException($"vq {Index} mutex not held");
+        if (!MutexHeld)
+            throw new InvalidOperationException($"vq {Index} mutex not held");
         MutexHeld = false;
     }
 
@@ -209,9 +211,9 @@ public sealed class VhostVirtqueue
 
     /// <summary>vq_access_ok (no IOTLB): the three rings pass access_ok for <paramref name="num"/>.</summary>
     internal bool RingsAccessOk(uint num, ulong desc, ulong avail, ulong used) =>
-        VhostLimits.AccessOk(desc, (ulong)num * VirtioSpec.DescSize) &&
-        VhostLimits.AccessOk(avail, AvailSize(num)) &&
-        VhostLimits.AccessOk(used, UsedSize(num));
+        VhostLimits.AccessOk(desc, (ulong)num * VirtioSpec.DescSize)
+        && VhostLimits.AccessOk(avail, AvailSize(num))
+        && VhostLimits.AccessOk(used, UsedSize(num));
 
     /// <summary>vhost_vq_access_ok: a memory table is set and its userspace ranges pass access_ok
     /// (vq_memory_access_ok), and the rings pass vq_access_ok.</summary>
@@ -221,10 +223,13 @@ public sealed class VhostVirtqueue
     /// reads last_used_idx from used-&gt;idx. EFAULT when the used ring is not accessible.</summary>
     public VhostResult InitAccess()
     {
-        if (!HasBackend) return VhostResult.Ok;
-        if (!Vmm.TryWriteUInt16(At(Used, VirtioSpec.UsedFlagsOffset), UsedFlags)) return VhostResult.Fault;
+        if (!HasBackend)
+            return VhostResult.Ok;
+        if (!Vmm.TryWriteUInt16(At(Used, VirtioSpec.UsedFlagsOffset), UsedFlags))
+            return VhostResult.Fault;
         SignalledUsedValid = false;
-        if (!VhostLimits.AccessOk(At(Used, VirtioSpec.UsedIdxOffset), 2)) return VhostResult.Fault;
+        if (!VhostLimits.AccessOk(At(Used, VirtioSpec.UsedIdxOffset), 2))
+            return VhostResult.Fault;
         if (!Vmm.TryReadUInt16(At(Used, VirtioSpec.UsedIdxOffset), out ushort usedIdx))
         {
             VqErr(VqErrorCode.UsedIdxRead, Used);
@@ -271,15 +276,22 @@ public sealed class VhostVirtqueue
             {
                 return Fail(VqErrorCode.GuestMovedUsedIndex, ((ulong)lastAvail << 16) | availIdx, VhostResult.Fault);
             }
-            if (availIdx == lastAvail) return Narrow.AsInt32Bits(Num);
+            if (availIdx == lastAvail)
+                return Narrow.AsInt32Bits(Num);
         }
 
         ulong slot = unchecked((ulong)(lastAvail & (Num - 1)));
-        if (!Vmm.TryReadUInt16(At(Avail, VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize)), out ushort head))
+        if (
+            !Vmm.TryReadUInt16(
+                At(Avail, VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize)),
+                out ushort head
+            )
+        )
         {
             return Fail(VqErrorCode.HeadRead, lastAvail, VhostResult.Fault);
         }
-        if (head >= Num) return Fail(VqErrorCode.HeadOutOfRange, head, VhostResult.Invalid);
+        if (head >= Num)
+            return Fail(VqErrorCode.HeadOutOfRange, head, VhostResult.Invalid);
 
         int outN = 0;
         int inN = 0;
@@ -289,8 +301,10 @@ public sealed class VhostVirtqueue
         // Bounded by found <= num (at most 32768 descriptors, each indirect table by its own count).
         while (true)
         {
-            if (i >= Num) return Fail(VqErrorCode.DescIndexOutOfRange, ((ulong)i << 16) | head, VhostResult.Invalid);
-            if (++found > Num) return Fail(VqErrorCode.LoopDetected, ((ulong)i << 16) | head, VhostResult.Invalid);
+            if (i >= Num)
+                return Fail(VqErrorCode.DescIndexOutOfRange, ((ulong)i << 16) | head, VhostResult.Invalid);
+            if (++found > Num)
+                return Fail(VqErrorCode.LoopDetected, ((ulong)i << 16) | head, VhostResult.Invalid);
             if (Vmm.Read(At(Desc, (ulong)i * VirtioSpec.DescSize), raw) != VirtioSpec.DescSize)
             {
                 return Fail(VqErrorCode.DescRead, i, VhostResult.Fault);
@@ -299,7 +313,8 @@ public sealed class VhostVirtqueue
             if ((desc.Flags & VirtioSpec.DescFIndirect) != 0)
             {
                 int r = GetIndirect(desc, ref outN, ref inN);
-                if (r < 0) return Fail(VqErrorCode.IndirectFailure, i, (VhostResult)(-r));
+                if (r < 0)
+                    return Fail(VqErrorCode.IndirectFailure, i, (VhostResult)(-r));
             }
             else
             {
@@ -315,11 +330,13 @@ public sealed class VhostVirtqueue
                 }
                 else
                 {
-                    if (inN != 0) return Fail(VqErrorCode.OutAfterIn, i, VhostResult.Invalid);
+                    if (inN != 0)
+                        return Fail(VqErrorCode.OutAfterIn, i, VhostResult.Invalid);
                     outN += n;
                 }
             }
-            if ((desc.Flags & VirtioSpec.DescFNext) == 0) break;
+            if ((desc.Flags & VirtioSpec.DescFNext) == 0)
+                break;
             i = desc.Next;
         }
 
@@ -397,7 +414,8 @@ public sealed class VhostVirtqueue
                 }
                 outN += n;
             }
-            if ((desc.Flags & VirtioSpec.DescFNext) == 0) return 0;
+            if ((desc.Flags & VirtioSpec.DescFNext) == 0)
+                return 0;
             // next_desc: the value only ends up in messages; the table is read sequentially.
             i = desc.Next;
         }
@@ -423,8 +441,10 @@ public sealed class VhostVirtqueue
             UserIovec v = _indirect[cursor.Index];
             ulong left = v.Len - cursor.Offset;
             int chunk = unchecked((int)Math.Min(left, (ulong)(destination.Length - done)));
-            if (!TryUserAdd(v.Base, cursor.Offset, out ulong at)) return false;
-            if (Vmm.Read(at, destination.Slice(done, chunk)) != chunk) return false;
+            if (!TryUserAdd(v.Base, cursor.Offset, out ulong at))
+                return false;
+            if (Vmm.Read(at, destination.Slice(done, chunk)) != chunk)
+                return false;
             done += chunk;
             cursor.Offset += Narrow.AsUInt64Bits(chunk);
             if (cursor.Offset == v.Len)
@@ -439,11 +459,13 @@ public sealed class VhostVirtqueue
     private readonly record struct RawDesc(ulong Addr, uint Len, ushort Flags, ushort Next);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static RawDesc Decode(ReadOnlySpan<byte> raw) => new(
-        BinaryPrimitives.ReadUInt64LittleEndian(raw),
-        BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
-        BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
-        BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..]));
+    private static RawDesc Decode(ReadOnlySpan<byte> raw) =>
+        new(
+            BinaryPrimitives.ReadUInt64LittleEndian(raw),
+            BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..])
+        );
 
     /// <summary>vhost_discard_vq_desc: gives back the last <paramref name="n"/> fetched chains.</summary>
     public void DiscardVqDesc(int n) => LastAvailIdx = unchecked((ushort)(LastAvailIdx - n));
@@ -455,7 +477,8 @@ public sealed class VhostVirtqueue
     {
         CheckIovRange(start, count);
         ulong total = 0;
-        for (int k = start; k < start + count; k++) total = SaturatingAdd(total, _iov[k].Len);
+        for (int k = start; k < start + count; k++)
+            total = SaturatingAdd(total, _iov[k].Len);
         return total;
     }
 
@@ -471,7 +494,8 @@ public sealed class VhostVirtqueue
             int chunk = unchecked((int)Math.Min(v.Len, (ulong)(destination.Length - done)));
             int got = Vmm.Read(v.Base, destination.Slice(done, chunk));
             done += got;
-            if (got != chunk) break;
+            if (got != chunk)
+                break;
         }
         return done;
     }
@@ -487,14 +511,16 @@ public sealed class VhostVirtqueue
             int chunk = unchecked((int)Math.Min(v.Len, (ulong)(source.Length - done)));
             int put = Vmm.Write(v.Base, source.Slice(done, chunk));
             done += put;
-            if (put != chunk) break;
+            if (put != chunk)
+                break;
         }
         return done;
     }
 
     private static void CheckIovRange(int start, int count)
     {
-        if (start < 0 || count < 0 || start > VhostLimits.IovecsMax - count) throw new ArgumentOutOfRangeException(nameof(count), "iovec range outside vq->iov");
+        if (start < 0 || count < 0 || start > VhostLimits.IovecsMax - count)
+            throw new ArgumentOutOfRangeException(nameof(count), "iovec range outside vq->iov");
     }
 
     // ---------------------------------------------------------------- used ring
@@ -516,7 +542,8 @@ public sealed class VhostVirtqueue
         if (n < heads.Length)
         {
             r = AddUsedPart(heads[..n]);
-            if (r < 0) return r;
+            if (r < 0)
+                return r;
             heads = heads[n..];
         }
         r = AddUsedPart(heads);
@@ -548,14 +575,16 @@ public sealed class VhostVirtqueue
         LastUsedIdx = updated;
         UsedAdded += heads.Length;
         // Linux compares unsigned; QEMU's virtqueue_split_flush uses (int16_t).
-        if (Narrow.ToUInt16Wrapping(updated - SignalledUsed) < Narrow.ToUInt16Wrapping(updated - old)) SignalledUsedValid = false;
+        if (Narrow.ToUInt16Wrapping(updated - SignalledUsed) < Narrow.ToUInt16Wrapping(updated - old))
+            SignalledUsedValid = false;
         return 0;
     }
 
     /// <summary>vhost_notify: whether the guest wants an interrupt now (VIRTIO 1.2 §2.7.7, §2.7.10).</summary>
     private bool Notify()
     {
-        if (VhostFeatures.Has(AckedFeatures, VirtioSpec.FNotifyOnEmpty) && AvailIdx == LastAvailIdx) return true;
+        if (VhostFeatures.Has(AckedFeatures, VirtioSpec.FNotifyOnEmpty) && AvailIdx == LastAvailIdx)
+            return true;
         if (!EventIdx)
         {
             if (!Vmm.TryReadUInt16(At(Avail, VirtioSpec.AvailFlagsOffset), out ushort flags))
@@ -570,7 +599,8 @@ public sealed class VhostVirtqueue
         ushort updated = LastUsedIdx;
         SignalledUsed = updated;
         SignalledUsedValid = true;
-        if (!valid) return true;
+        if (!valid)
+            return true;
         if (!Vmm.TryReadUInt16(At(Avail, VhostRings.UsedEventOffset(Num)), out ushort usedEvent))
         {
             VqErr(VqErrorCode.UsedEventRead, Avail);
@@ -614,7 +644,8 @@ public sealed class VhostVirtqueue
     /// it, suppression is the stale avail_event).</summary>
     public void DisableNotify()
     {
-        if ((UsedFlags & VirtioSpec.UsedFNoNotify) != 0) return;
+        if ((UsedFlags & VirtioSpec.UsedFNoNotify) != 0)
+            return;
         UsedFlags |= VirtioSpec.UsedFNoNotify;
         if (!EventIdx && !Vmm.TryWriteUInt16(At(Used, VirtioSpec.UsedFlagsOffset), UsedFlags))
         {
@@ -629,7 +660,8 @@ public sealed class VhostVirtqueue
     /// </summary>
     public bool EnableNotify()
     {
-        if ((UsedFlags & VirtioSpec.UsedFNoNotify) == 0) return false;
+        if ((UsedFlags & VirtioSpec.UsedFNoNotify) == 0)
+            return false;
         Interleaving?.At(HandlerPoint.BeforeEnableNotify);
         UsedFlags = Narrow.LowUInt16(UsedFlags & ~VirtioSpec.UsedFNoNotify);
         if (!EventIdx)
@@ -657,8 +689,10 @@ public sealed class VhostVirtqueue
     /// <summary>vhost_vq_avail_empty: true when surely nothing is available.</summary>
     public bool AvailEmpty()
     {
-        if (AvailIdx != LastAvailIdx) return false;
-        if (!Vmm.TryReadUInt16(At(Avail, VirtioSpec.AvailIdxOffset), out ushort availIdx)) return false;
+        if (AvailIdx != LastAvailIdx)
+            return false;
+        if (!Vmm.TryReadUInt16(At(Avail, VirtioSpec.AvailIdxOffset), out ushort availIdx))
+            return false;
         AvailIdx = availIdx;
         return AvailIdx == LastAvailIdx;
     }
@@ -685,7 +719,8 @@ public sealed class VhostVirtqueue
     /// i.e. no owner, or no handler).</summary>
     public void PollQueue()
     {
-        if (Work is { } work) Device.Worker?.Queue(work);
+        if (Work is { } work)
+            Device.Worker?.Queue(work);
     }
 
     // ---------------------------------------------------------------- errors
@@ -696,7 +731,13 @@ public sealed class VhostVirtqueue
         VqErrors++;
         LastError = code;
         PopObserver.VqError(this, code);
-        Device.Simulation.Emit(TraceEventKind.DeviceResult, Device.TraceId, Narrow.AsUInt64Bits((int)code), detail, default);
+        Device.Simulation.Emit(
+            TraceEventKind.DeviceResult,
+            Device.TraceId,
+            Narrow.AsUInt64Bits((int)code),
+            detail,
+            default
+        );
         Err?.Signal();
     }
 

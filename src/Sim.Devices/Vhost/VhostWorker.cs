@@ -1,8 +1,8 @@
 using Sim.Engine;
-using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 
 namespace Sim.Devices.Vhost;
 
@@ -24,8 +24,8 @@ public sealed class VhostWorker : IEventHandler
     private const int KindWake = 1;
 
     private readonly VhostDevice _device;
-    private readonly VhostWork?[] _list;   // work_list, FIFO
-    private readonly VhostWork?[] _batch;  // the list taken by llist_del_all
+    private readonly VhostWork?[] _list; // work_list, FIFO
+    private readonly VhostWork?[] _batch; // the list taken by llist_del_all
     private int _listHead;
     private int _listCount;
     private int _batchPos;
@@ -75,13 +75,15 @@ public sealed class VhostWorker : IEventHandler
     /// it was already queued (coalesced).</summary>
     internal bool Queue(VhostWork work)
     {
-        if (!Alive) return false;
+        if (!Alive)
+            return false;
         if (work.Queued)
         {
             work.Coalesced++;
             return false;
         }
-        if (_listCount >= _list.Length) throw new InvalidOperationException("VhostWorker invariant: more works queued than exist");
+        if (_listCount >= _list.Length)
+            throw new InvalidOperationException("VhostWorker invariant: more works queued than exist");
         work.Queued = true;
         work.QueuedCount++;
         _list[(_listHead + _listCount) % _list.Length] = work;
@@ -100,8 +102,10 @@ public sealed class VhostWorker : IEventHandler
     internal void Stop()
     {
         Alive = false;
-        for (int i = 0; i < _listCount; i++) _list[(_listHead + i) % _list.Length]!.Queued = false;
-        for (int i = _batchPos; i < _batchCount; i++) _batch[i]!.Queued = false;
+        for (int i = 0; i < _listCount; i++)
+            _list[(_listHead + i) % _list.Length]!.Queued = false;
+        for (int i = _batchPos; i < _batchCount; i++)
+            _batch[i]!.Queued = false;
         Array.Clear(_list);
         Array.Clear(_batch);
         _listCount = 0;
@@ -111,14 +115,16 @@ public sealed class VhostWorker : IEventHandler
 
     void IEventHandler.Handle(EventLoop loop, in ScheduledEvent ev)
     {
-        if (!Alive) return;
+        if (!Alive)
+            return;
         Simulation sim = _device.Simulation;
         if (ev.Kind == KindWake)
         {
             Wakeups++;
             sim.RecordContextSwitch(_device.TraceId, 1);
         }
-        if (_batchPos == _batchCount) TakeAll();
+        if (_batchPos == _batchCount)
+            TakeAll();
         if (_batchPos == _batchCount || BudgetExhausted)
         {
             _scheduled = false;
@@ -172,11 +178,18 @@ public sealed class VhostWorker : IEventHandler
             {
                 IdleSelfRequeues++;
                 _idleStreak++;
-                if (_idleStreak > IdleSelfRequeueStreakMax) IdleSelfRequeueStreakMax = _idleStreak;
+                if (_idleStreak > IdleSelfRequeueStreakMax)
+                    IdleSelfRequeueStreakMax = _idleStreak;
                 if (_idleStreak == _device.Options.IdleRequeuesMax)
                 {
                     LivelocksDetected++;
-                    sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.LivelockSuspected, Narrow.AsUInt64Bits(HandlerRuns), default);
+                    sim.Emit(
+                        TraceEventKind.DeviceResult,
+                        _device.TraceId,
+                        VhostTraceCode.LivelockSuspected,
+                        Narrow.AsUInt64Bits(HandlerRuns),
+                        default
+                    );
                 }
             }
             else
@@ -192,7 +205,13 @@ public sealed class VhostWorker : IEventHandler
         if (HandlerRuns >= _device.Options.HandlerRunsMax && !BudgetExhausted)
         {
             BudgetExhausted = true;
-            sim.Emit(TraceEventKind.DeviceResult, _device.TraceId, VhostTraceCode.HandlerBudgetExhausted, Narrow.AsUInt64Bits(HandlerRuns), default);
+            sim.Emit(
+                TraceEventKind.DeviceResult,
+                _device.TraceId,
+                VhostTraceCode.HandlerBudgetExhausted,
+                Narrow.AsUInt64Bits(HandlerRuns),
+                default
+            );
         }
     }
 }

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Engine.Memory;
 
 namespace Sim.Devices.Vhost;
@@ -28,8 +28,10 @@ public sealed class VmmAddressSpace
     {
         ArgumentNullException.ThrowIfNull(memory);
         _regions = memory.Regions.ToArray();
-        if (hostBase % GuestMemory.PageSize != 0) throw new ArgumentException("host base must be page aligned", nameof(hostBase));
-        if (!VhostLimits.AccessOk(hostBase, checked((ulong)_regions.Length * RegionStride))) throw new ArgumentException("mappings must lie in the user address range", nameof(hostBase));
+        if (hostBase % GuestMemory.PageSize != 0)
+            throw new ArgumentException("host base must be page aligned", nameof(hostBase));
+        if (!VhostLimits.AccessOk(hostBase, checked((ulong)_regions.Length * RegionStride)))
+            throw new ArgumentException("mappings must lie in the user address range", nameof(hostBase));
         Memory = memory;
         HostBase = hostBase;
     }
@@ -69,7 +71,8 @@ public sealed class VmmAddressSpace
     /// region (QEMU fails vhost_virtqueue_start with ENOMEM when the mapping is shorter than the ring).</summary>
     public bool TryMapRange(GuestAddress gpa, ulong length, out ulong userAddress)
     {
-        if (!TryGetUserAddress(gpa, out userAddress)) return false;
+        if (!TryGetUserAddress(gpa, out userAddress))
+            return false;
         return Resolve(userAddress, out _, out ulong available) && length <= available;
     }
 
@@ -78,7 +81,8 @@ public sealed class VmmAddressSpace
     public VhostMemoryRegion[] MemoryTable()
     {
         var table = new VhostMemoryRegion[_regions.Length];
-        for (int i = 0; i < _regions.Length; i++) table[i] = new VhostMemoryRegion(_regions[i].Base, _regions[i].Size, RegionUserAddress(i));
+        for (int i = 0; i < _regions.Length; i++)
+            table[i] = new VhostMemoryRegion(_regions[i].Base, _regions[i].Size, RegionUserAddress(i));
         return table;
     }
 
@@ -88,13 +92,16 @@ public sealed class VmmAddressSpace
     {
         gpa = default;
         available = 0;
-        if (userAddress < HostBase) return false;
+        if (userAddress < HostBase)
+            return false;
         ulong rel = userAddress - HostBase;
         ulong index = rel / RegionStride;
-        if (index >= Narrow.AsUInt64Bits(_regions.Length)) return false;
+        if (index >= Narrow.AsUInt64Bits(_regions.Length))
+            return false;
         ulong offset = rel % RegionStride;
         MemoryRegion r = _regions[index];
-        if (offset >= r.Size) return false;
+        if (offset >= r.Size)
+            return false;
         gpa = new GuestAddress(r.Base + offset);
         available = r.Size - offset;
         return true;
@@ -109,12 +116,15 @@ public sealed class VmmAddressSpace
         // by a gap, so at most one step copies.
         while (done < destination.Length)
         {
-            if (!Resolve(userAddress, out GuestAddress gpa, out ulong available)) break;
+            if (!Resolve(userAddress, out GuestAddress gpa, out ulong available))
+                break;
             int chunk = unchecked((int)Math.Min(available, (ulong)(destination.Length - done)));
             bool ok = Memory.TryRead(gpa, destination.Slice(done, chunk));
-            if (!ok) throw new InvalidOperationException("VmmAddressSpace: resolved range not readable");
+            if (!ok)
+                throw new InvalidOperationException("VmmAddressSpace: resolved range not readable");
             done += chunk;
-            if (!TryAdvance(ref userAddress, chunk)) break;
+            if (!TryAdvance(ref userAddress, chunk))
+                break;
         }
         return done;
     }
@@ -126,12 +136,15 @@ public sealed class VmmAddressSpace
         int done = 0;
         while (done < source.Length)
         {
-            if (!Resolve(userAddress, out GuestAddress gpa, out ulong available)) break;
+            if (!Resolve(userAddress, out GuestAddress gpa, out ulong available))
+                break;
             int chunk = unchecked((int)Math.Min(available, (ulong)(source.Length - done)));
             bool ok = Memory.TryWrite(gpa, source.Slice(done, chunk));
-            if (!ok) throw new InvalidOperationException("VmmAddressSpace: resolved range not writable");
+            if (!ok)
+                throw new InvalidOperationException("VmmAddressSpace: resolved range not writable");
             done += chunk;
-            if (!TryAdvance(ref userAddress, chunk)) break;
+            if (!TryAdvance(ref userAddress, chunk))
+                break;
         }
         return done;
     }
@@ -157,7 +170,8 @@ public sealed class VmmAddressSpace
 
     private static bool TryAdvance(ref ulong userAddress, int chunk)
     {
-        if (Narrow.AsUInt64Bits(chunk) > ulong.MaxValue - userAddress) return false;
+        if (Narrow.AsUInt64Bits(chunk) > ulong.MaxValue - userAddress)
+            return false;
         userAddress += Narrow.AsUInt64Bits(chunk);
         return true;
     }

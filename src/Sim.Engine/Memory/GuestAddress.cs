@@ -22,10 +22,13 @@ public readonly record struct GuestAddress(ulong Value) : IComparable<GuestAddre
     // Ordering operators to match CompareTo (CA1036).
     /// <summary>Whether <paramref name="left"/> is below <paramref name="right"/>.</summary>
     public static bool operator <(GuestAddress left, GuestAddress right) => left.Value < right.Value;
+
     /// <summary>Whether <paramref name="left"/> is at or below <paramref name="right"/>.</summary>
     public static bool operator <=(GuestAddress left, GuestAddress right) => left.Value <= right.Value;
+
     /// <summary>Whether <paramref name="left"/> is above <paramref name="right"/>.</summary>
     public static bool operator >(GuestAddress left, GuestAddress right) => left.Value > right.Value;
+
     /// <summary>Whether <paramref name="left"/> is at or above <paramref name="right"/>.</summary>
     public static bool operator >=(GuestAddress left, GuestAddress right) => left.Value >= right.Value;
 

@@ -26,9 +26,11 @@ public sealed partial class GuestMemory
     /// <summary><see cref="ContentHash()"/> in the given scheme.</summary>
     public ulong ContentHash(MemoryHashScheme scheme)
     {
-        if (scheme == MemoryHashScheme.Linear) return LinearContentHash();
+        if (scheme == MemoryHashScheme.Linear)
+            return LinearContentHash();
         ulong xor = 0;
-        foreach (MemoryRegion r in _regions) xor ^= PageHash.XorOfPages(r.Base, r.Bytes);
+        foreach (MemoryRegion r in _regions)
+            xor ^= PageHash.XorOfPages(r.Base, r.Bytes);
         return PageHash.Combine(Specs, xor);
     }
 
@@ -38,7 +40,8 @@ public sealed partial class GuestMemory
     /// <see cref="MarkDirty"/>, as for every other user of the dirty marks.</summary>
     public ulong CheckpointHash()
     {
-        if (HashScheme == MemoryHashScheme.Linear) return LinearContentHash();
+        if (HashScheme == MemoryHashScheme.Linear)
+            return LinearContentHash();
         if (_pageHashes is null || _hashStale is null)
         {
             InitPageHashes();
@@ -47,7 +50,9 @@ public sealed partial class GuestMemory
         ulong xor = _pageHashXor;
         for (int r = 0; r < _regions.Length; r++)
         {
-            ulong[] dirty = _dirty[r], stale = _hashStale[r], hashes = _pageHashes[r];
+            ulong[] dirty = _dirty[r],
+                stale = _hashStale[r],
+                hashes = _pageHashes[r];
             byte[] bytes = _regions[r].Bytes;
             ulong baseAddress = _regions[r].Base;
             for (int w = 0; w < dirty.Length; w++)
@@ -59,8 +64,10 @@ public sealed partial class GuestMemory
                     int page = (w << 6) + BitOperations.TrailingZeroCount(word);
                     word &= word - 1;
                     int offset = page * PageSize;
-                    ulong now = PageHash.OfPage(baseAddress + checked((ulong)offset),
-                        bytes.AsSpan(offset, Math.Min(PageSize, bytes.Length - offset)));
+                    ulong now = PageHash.OfPage(
+                        baseAddress + checked((ulong)offset),
+                        bytes.AsSpan(offset, Math.Min(PageSize, bytes.Length - offset))
+                    );
                     xor ^= hashes[page] ^ now;
                     hashes[page] = now;
                 }
@@ -85,8 +92,10 @@ public sealed partial class GuestMemory
             for (int page = 0; page < hashes.Length; page++)
             {
                 int offset = page * PageSize;
-                hashes[page] = PageHash.OfPage(_regions[r].Base + checked((ulong)offset),
-                    bytes.AsSpan(offset, Math.Min(PageSize, bytes.Length - offset)));
+                hashes[page] = PageHash.OfPage(
+                    _regions[r].Base + checked((ulong)offset),
+                    bytes.AsSpan(offset, Math.Min(PageSize, bytes.Length - offset))
+                );
                 xor ^= hashes[page];
             }
             _pageHashes[r] = hashes;
@@ -99,9 +108,11 @@ public sealed partial class GuestMemory
     /// pages whose contribution to the checkpoint hash is stale (once the page-wise state exists).</summary>
     private void SaveStalePages(int region, ulong[] dirty)
     {
-        if (_hashStale is null) return;
+        if (_hashStale is null)
+            return;
         ulong[] stale = _hashStale[region];
-        for (int w = 0; w < dirty.Length; w++) stale[w] |= dirty[w];
+        for (int w = 0; w < dirty.Length; w++)
+            stale[w] |= dirty[w];
     }
 
     /// <summary>The format-1 hash: one <see cref="StableHash64"/> chain over each region's base, size and

@@ -58,7 +58,8 @@ public sealed partial class GuestMemory
         get
         {
             ulong total = 0;
-            foreach (MemoryRegion r in _regions) total += r.Size;
+            foreach (MemoryRegion r in _regions)
+                total += r.Size;
             return total;
         }
     }
@@ -99,26 +100,59 @@ public sealed partial class GuestMemory
     /// <summary>Builds memory for <paramref name="layout"/>, or says why the layout is invalid
     /// (overlap, empty or oversized region, too many regions). Layouts come from traces and users,
     /// so this does not throw.</summary>
-    public static bool TryCreate(MemoryLayout layout, [NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out string? error)
+    public static bool TryCreate(
+        MemoryLayout layout,
+        [NotNullWhen(true)] out GuestMemory? memory,
+        [NotNullWhen(false)] out string? error
+    )
     {
         memory = null;
         IReadOnlyList<RegionSpec> specs = layout.Regions;
-        if (specs.Count == 0) { error = "memory layout has no regions"; return false; }
-        if (specs.Count > MemoryLayout.RegionsMax) { error = $"memory layout has {specs.Count} regions; at most {MemoryLayout.RegionsMax} are allowed"; return false; }
+        if (specs.Count == 0)
+        {
+            error = "memory layout has no regions";
+            return false;
+        }
+        if (specs.Count > MemoryLayout.RegionsMax)
+        {
+            error = $"memory layout has {specs.Count} regions; at most {MemoryLayout.RegionsMax} are allowed";
+            return false;
+        }
         var sorted = specs.OrderBy(s => s.Base).ToArray();
         ulong total = 0;
         for (int i = 0; i < sorted.Length; i++)
         {
             RegionSpec s = sorted[i];
-            if (s.Size == 0) { error = $"region at 0x{s.Base:x} is empty"; return false; }
-            if (s.Size > MemoryLayout.RegionSizeMax) { error = $"region at 0x{s.Base:x} has size 0x{s.Size:x}; the most is 0x{MemoryLayout.RegionSizeMax:x}"; return false; }
-            if (s.Base > ulong.MaxValue - s.Size) { error = $"region at 0x{s.Base:x} of size 0x{s.Size:x} wraps past 2^64"; return false; }
-            if (i > 0 && sorted[i - 1].Base + sorted[i - 1].Size > s.Base) { error = $"region at 0x{s.Base:x} overlaps the region at 0x{sorted[i - 1].Base:x}"; return false; }
+            if (s.Size == 0)
+            {
+                error = $"region at 0x{s.Base:x} is empty";
+                return false;
+            }
+            if (s.Size > MemoryLayout.RegionSizeMax)
+            {
+                error = $"region at 0x{s.Base:x} has size 0x{s.Size:x}; the most is 0x{MemoryLayout.RegionSizeMax:x}";
+                return false;
+            }
+            if (s.Base > ulong.MaxValue - s.Size)
+            {
+                error = $"region at 0x{s.Base:x} of size 0x{s.Size:x} wraps past 2^64";
+                return false;
+            }
+            if (i > 0 && sorted[i - 1].Base + sorted[i - 1].Size > s.Base)
+            {
+                error = $"region at 0x{s.Base:x} overlaps the region at 0x{sorted[i - 1].Base:x}";
+                return false;
+            }
             total += s.Size;
-            if (total > MemoryLayout.TotalSizeMax) { error = $"memory layout totals more than 0x{MemoryLayout.TotalSizeMax:x} bytes"; return false; }
+            if (total > MemoryLayout.TotalSizeMax)
+            {
+                error = $"memory layout totals more than 0x{MemoryLayout.TotalSizeMax:x} bytes";
+                return false;
+            }
         }
         var regions = new MemoryRegion[sorted.Length];
-        for (int i = 0; i < sorted.Length; i++) regions[i] = new MemoryRegion(sorted[i].Base, new byte[sorted[i].Size]);
+        for (int i = 0; i < sorted.Length; i++)
+            regions[i] = new MemoryRegion(sorted[i].Base, new byte[sorted[i].Size]);
         memory = new GuestMemory(regions);
         error = null;
         return true;
@@ -191,7 +225,8 @@ public sealed partial class GuestMemory
         for (int i = 0; i < regions.Length; i++)
         {
             MemoryRegion r = regions[i];
-            if (address < r.Base) break;
+            if (address < r.Base)
+                break;
             ulong off = address - r.Base;
             ulong size = r.Size;
             if (length <= size && off <= size - length)
@@ -254,7 +289,8 @@ public sealed partial class GuestMemory
             return false;
         }
         data = MemoryMarshal.CreateReadOnlySpan(ref At(offset), length);
-        if (_watcher is not null) NotifyRead(address, data);
+        if (_watcher is not null)
+            NotifyRead(address, data);
         return true;
     }
 
@@ -262,10 +298,12 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
-        if (!TryLocate(address.Value, Narrow.AsUInt64Bits(destination.Length), out int offset)) return false;
+        if (!TryLocate(address.Value, Narrow.AsUInt64Bits(destination.Length), out int offset))
+            return false;
         ReadOnlySpan<byte> src = MemoryMarshal.CreateReadOnlySpan(ref At(offset), destination.Length);
         Copy(src, destination);
-        if (_watcher is not null) NotifyRead(address, src);
+        if (_watcher is not null)
+            NotifyRead(address, src);
         return true;
     }
 
@@ -273,11 +311,14 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
-        if (!TryLocate(address.Value, Narrow.AsUInt64Bits(source.Length), out int offset)) return false;
+        if (!TryLocate(address.Value, Narrow.AsUInt64Bits(source.Length), out int offset))
+            return false;
         Span<byte> dst = MemoryMarshal.CreateSpan(ref At(offset), source.Length);
         Copy(source, dst);
-        if (source.Length != 0) MarkDirtyHot(offset, source.Length);
-        if (_watcher is not null) NotifyWrite(address, dst);
+        if (source.Length != 0)
+            MarkDirtyHot(offset, source.Length);
+        if (_watcher is not null)
+            NotifyWrite(address, dst);
         return true;
     }
 
@@ -285,10 +326,15 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt8(GuestAddress address, out byte value)
     {
-        if (!TryLocate(address.Value, 1, out int offset)) { value = 0; return false; }
+        if (!TryLocate(address.Value, 1, out int offset))
+        {
+            value = 0;
+            return false;
+        }
         ref byte at = ref At(offset);
         value = at;
-        if (_watcher is not null) NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 1));
+        if (_watcher is not null)
+            NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 1));
         return true;
     }
 
@@ -297,10 +343,15 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt16(GuestAddress address, out ushort value)
     {
-        if (!TryLocate(address.Value, 2, out int offset)) { value = 0; return false; }
+        if (!TryLocate(address.Value, 2, out int offset))
+        {
+            value = 0;
+            return false;
+        }
         ref byte at = ref At(offset);
         value = LittleEndian(Unsafe.ReadUnaligned<ushort>(ref at));
-        if (_watcher is not null) NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 2));
+        if (_watcher is not null)
+            NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 2));
         return true;
     }
 
@@ -309,10 +360,15 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt32(GuestAddress address, out uint value)
     {
-        if (!TryLocate(address.Value, 4, out int offset)) { value = 0; return false; }
+        if (!TryLocate(address.Value, 4, out int offset))
+        {
+            value = 0;
+            return false;
+        }
         ref byte at = ref At(offset);
         value = LittleEndian(Unsafe.ReadUnaligned<uint>(ref at));
-        if (_watcher is not null) NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 4));
+        if (_watcher is not null)
+            NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 4));
         return true;
     }
 
@@ -321,10 +377,15 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadUInt64(GuestAddress address, out ulong value)
     {
-        if (!TryLocate(address.Value, 8, out int offset)) { value = 0; return false; }
+        if (!TryLocate(address.Value, 8, out int offset))
+        {
+            value = 0;
+            return false;
+        }
         ref byte at = ref At(offset);
         value = LittleEndian(Unsafe.ReadUnaligned<ulong>(ref at));
-        if (_watcher is not null) NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 8));
+        if (_watcher is not null)
+            NotifyRead(address, MemoryMarshal.CreateReadOnlySpan(ref at, 8));
         return true;
     }
 
@@ -333,7 +394,8 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt8(GuestAddress address, byte value)
     {
-        if (!TryLocate(address.Value, 1, out int offset)) return false;
+        if (!TryLocate(address.Value, 1, out int offset))
+            return false;
         ref byte at = ref At(offset);
         at = value;
         AfterWrite(address, offset, ref at, 1);
@@ -345,7 +407,8 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt16(GuestAddress address, ushort value)
     {
-        if (!TryLocate(address.Value, 2, out int offset)) return false;
+        if (!TryLocate(address.Value, 2, out int offset))
+            return false;
         ref byte at = ref At(offset);
         Unsafe.WriteUnaligned(ref at, LittleEndian(value));
         AfterWrite(address, offset, ref at, 2);
@@ -357,7 +420,8 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt32(GuestAddress address, uint value)
     {
-        if (!TryLocate(address.Value, 4, out int offset)) return false;
+        if (!TryLocate(address.Value, 4, out int offset))
+            return false;
         ref byte at = ref At(offset);
         Unsafe.WriteUnaligned(ref at, LittleEndian(value));
         AfterWrite(address, offset, ref at, 4);
@@ -369,7 +433,8 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteUInt64(GuestAddress address, ulong value)
     {
-        if (!TryLocate(address.Value, 8, out int offset)) return false;
+        if (!TryLocate(address.Value, 8, out int offset))
+            return false;
         ref byte at = ref At(offset);
         Unsafe.WriteUnaligned(ref at, LittleEndian(value));
         AfterWrite(address, offset, ref at, 8);
@@ -382,7 +447,8 @@ public sealed partial class GuestMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryWriteVector128(GuestAddress address, Vector128<byte> value)
     {
-        if (!TryLocate(address.Value, 16, out int offset)) return false;
+        if (!TryLocate(address.Value, 16, out int offset))
+            return false;
         ref byte at = ref At(offset);
         Unsafe.WriteUnaligned(ref at, value);
         AfterWrite(address, offset, ref at, 16);
@@ -395,17 +461,21 @@ public sealed partial class GuestMemory
     private void AfterWrite(GuestAddress address, int offset, ref byte written, int length)
     {
         MarkDirtyHot(offset, length);
-        if (_watcher is not null) NotifyWrite(address, MemoryMarshal.CreateReadOnlySpan(ref written, length));
+        if (_watcher is not null)
+            NotifyWrite(address, MemoryMarshal.CreateReadOnlySpan(ref written, length));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ushort LittleEndian(ushort value) => BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
+    private static ushort LittleEndian(ushort value) =>
+        BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint LittleEndian(uint value) => BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
+    private static uint LittleEndian(uint value) =>
+        BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong LittleEndian(ulong value) => BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
+    private static ulong LittleEndian(ulong value) =>
+        BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void NotifyRead(GuestAddress address, ReadOnlySpan<byte> data) => _watcher?.OnRead(_actor, address, data);
@@ -422,9 +492,12 @@ public sealed partial class GuestMemory
         // 16- and 8-byte moves stay inside both.
         ref byte from = ref MemoryMarshal.GetReference(source);
         ref byte to = ref MemoryMarshal.GetReference(destination);
-        if (source.Length == 16) Unsafe.WriteUnaligned(ref to, Unsafe.ReadUnaligned<Vector128<byte>>(ref from));
-        else if (source.Length == 8) Unsafe.WriteUnaligned(ref to, Unsafe.ReadUnaligned<ulong>(ref from));
-        else source.CopyTo(destination);
+        if (source.Length == 16)
+            Unsafe.WriteUnaligned(ref to, Unsafe.ReadUnaligned<Vector128<byte>>(ref from));
+        else if (source.Length == 8)
+            Unsafe.WriteUnaligned(ref to, Unsafe.ReadUnaligned<ulong>(ref from));
+        else
+            source.CopyTo(destination);
     }
 
     /// <summary>Marks the pages of [offset, offset+length) in the hot region dirty; <paramref name="length"/> &gt;
@@ -444,7 +517,8 @@ public sealed partial class GuestMemory
         uint last = unchecked((uint)(offset + length - 1) / PageSize);
         // No bounds check: first < the region's page count, and the bitmap has a bit for every page of the region.
         SetDirtyBit(ref MemoryMarshal.GetArrayDataReference(bits), first);
-        if (last != first) MarkPages(bits, first + 1, last);
+        if (last != first)
+            MarkPages(bits, first + 1, last);
     }
 
     /// <summary>Sets page <paramref name="page"/>'s bit in the bitmap at <paramref name="bits"/> (no bounds check: the
@@ -457,21 +531,25 @@ public sealed partial class GuestMemory
     {
         ref ulong word = ref Unsafe.Add(ref bits, page >> 6);
         ulong mask = 1UL << Narrow.AsInt32Bits(page);
-        if ((word & mask) == 0) word |= mask;
+        if ((word & mask) == 0)
+            word |= mask;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MarkPages(ulong[] bits, uint first, uint last)
     {
-        for (uint p = first; p <= last; p++) bits[p >> 6] |= 1UL << Narrow.AsInt32Bits(p & 63);
+        for (uint p = first; p <= last; p++)
+            bits[p >> 6] |= 1UL << Narrow.AsInt32Bits(p & 63);
     }
 
     /// <summary>Marks [address, address+length) dirty after a write through <see cref="TryGetSpan"/>.
     /// Returns false if the range is not inside one region.</summary>
     public bool MarkDirty(GuestAddress address, ulong length)
     {
-        if (!TryLocate(address.Value, length, out int offset)) return false;
-        if (length != 0) MarkDirtyHot(offset, Narrow.LowInt32(length));
+        if (!TryLocate(address.Value, length, out int offset))
+            return false;
+        if (length != 0)
+            MarkDirtyHot(offset, Narrow.LowInt32(length));
         return true;
     }
 
@@ -511,18 +589,21 @@ public sealed partial class GuestMemory
     public MemorySnapshot Snapshot()
     {
         var copies = new byte[_regions.Length][];
-        for (int i = 0; i < _regions.Length; i++) copies[i] = (byte[])_regions[i].Bytes.Clone();
+        for (int i = 0; i < _regions.Length; i++)
+            copies[i] = (byte[])_regions[i].Bytes.Clone();
         return new MemorySnapshot(Layout, copies);
     }
 
     /// <summary>Restores a snapshot taken from memory of the same layout. Marks every page dirty.</summary>
     public void Restore(MemorySnapshot snapshot)
     {
-        if (snapshot.Contents.Count != _regions.Length) throw new ArgumentException("snapshot layout differs from this memory's layout", nameof(snapshot));
+        if (snapshot.Contents.Count != _regions.Length)
+            throw new ArgumentException("snapshot layout differs from this memory's layout", nameof(snapshot));
         for (int i = 0; i < _regions.Length; i++)
         {
             byte[] src = snapshot.Contents[i];
-            if (src.Length != _regions[i].Bytes.Length) throw new ArgumentException("snapshot layout differs from this memory's layout", nameof(snapshot));
+            if (src.Length != _regions[i].Bytes.Length)
+                throw new ArgumentException("snapshot layout differs from this memory's layout", nameof(snapshot));
             src.CopyTo(_regions[i].Bytes, 0);
             MarkAllDirtyIn(i);
         }
@@ -547,6 +628,7 @@ public sealed partial class GuestMemory
         Array.Fill(bits, ulong.MaxValue);
         ulong pages = (_regions[region].Size + PageSize - 1) / PageSize;
         int tail = Narrow.LowInt32(pages % 64);
-        if (tail != 0) bits[^1] = (1UL << tail) - 1;
+        if (tail != 0)
+            bits[^1] = (1UL << tail) - 1;
     }
 }

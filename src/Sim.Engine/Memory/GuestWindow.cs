@@ -57,7 +57,8 @@ public readonly struct GuestWindow
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MarkWritten(int at, int length)
     {
-        if (length <= 0) return;
+        if (length <= 0)
+            return;
         _ = At(at, length);
         MarkDirty(at, length);
     }
@@ -72,17 +73,23 @@ public readonly struct GuestWindow
     public const int PageMaskPages = 64;
 
     /// <summary>True when every byte of the window lies in its first <see cref="PageMaskPages"/> pages.</summary>
-    public bool FitsPageMask => unchecked((ulong)(uint)PageSkew + (uint)_length) <= unchecked((ulong)PageMaskPages * GuestMemory.PageSize);
+    public bool FitsPageMask =>
+        unchecked((ulong)(uint)PageSkew + (uint)_length) <= unchecked((ulong)PageMaskPages * GuestMemory.PageSize);
 
     /// <summary>Marks dirty each page whose bit is set in <paramref name="pages"/> (bit i: page i counted from the
     /// window's first page, see <see cref="PageSkew"/>); only for a window that <see cref="FitsPageMask"/>, and only
     /// pages that hold window bytes.</summary>
     public void MarkPagesWritten(ulong pages)
     {
-        if (pages == 0) return;
-        if (!FitsPageMask) ThrowOutside(0, _length);
-        int windowPages = unchecked((int)(((uint)PageSkew + (uint)_length + GuestMemory.PageSize - 1) / GuestMemory.PageSize));
-        if (windowPages < PageMaskPages && (pages >> windowPages) != 0) ThrowOutside(windowPages * GuestMemory.PageSize, 1);
+        if (pages == 0)
+            return;
+        if (!FitsPageMask)
+            ThrowOutside(0, _length);
+        int windowPages = unchecked(
+            (int)(((uint)PageSkew + (uint)_length + GuestMemory.PageSize - 1) / GuestMemory.PageSize)
+        );
+        if (windowPages < PageMaskPages && (pages >> windowPages) != 0)
+            ThrowOutside(windowPages * GuestMemory.PageSize, 1);
         uint firstPage = unchecked((uint)_offset / GuestMemory.PageSize);
         ref ulong bits = ref MemoryMarshal.GetArrayDataReference(_dirty!);
         while (pages != 0)
@@ -127,7 +134,10 @@ public readonly struct GuestWindow
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteUInt16(int at, ushort value)
     {
-        Unsafe.WriteUnaligned(ref At(at, 2), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+        Unsafe.WriteUnaligned(
+            ref At(at, 2),
+            BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value)
+        );
         MarkDirty(at, 2);
     }
 
@@ -135,7 +145,10 @@ public readonly struct GuestWindow
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteUInt64(int at, ulong value)
     {
-        Unsafe.WriteUnaligned(ref At(at, 8), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+        Unsafe.WriteUnaligned(
+            ref At(at, 8),
+            BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value)
+        );
         MarkDirty(at, 8);
     }
 
@@ -159,7 +172,8 @@ public readonly struct GuestWindow
     private ref byte At(int at, int size)
     {
         // unchecked: at is widened, so at + size cannot wrap; the window lies inside its region's array.
-        if (unchecked((ulong)(uint)at + (uint)size) > Narrow.AsUInt32Bits(_length)) ThrowOutside(at, size);
+        if (unchecked((ulong)(uint)at + (uint)size) > Narrow.AsUInt32Bits(_length))
+            ThrowOutside(at, size);
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bytes!), unchecked(_offset + at));
     }
 

@@ -20,7 +20,8 @@ public static class PageHash
     public static ulong OfPage(ulong address, ReadOnlySpan<byte> bytes)
     {
         // Most of a guest's memory is zero: a vectorised scan settles those pages (a fresh memory combines to 0).
-        if (!bytes.ContainsAnyExcept((byte)0)) return 0;
+        if (!bytes.ContainsAnyExcept((byte)0))
+            return 0;
         var hasher = new StableHash64();
         hasher.AddUInt64(address);
         hasher.Add(bytes);

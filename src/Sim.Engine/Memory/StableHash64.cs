@@ -49,7 +49,8 @@ public struct StableHash64
                 for (int w = 0; w < words.Length; w++)
                 {
                     ulong v = words[w];
-                    if (v != 0) state ^= v * Prime2;
+                    if (v != 0)
+                        state ^= v * Prime2;
                     state = System.Numerics.BitOperations.RotateLeft(state, 31) * Prime1;
                 }
                 i = words.Length * 8;
@@ -63,7 +64,8 @@ public struct StableHash64
             if (i < bytes.Length)
             {
                 ulong tail = 0;
-                for (int k = bytes.Length - 1; k >= i; k--) tail = (tail << 8) | bytes[k];
+                for (int k = bytes.Length - 1; k >= i; k--)
+                    tail = (tail << 8) | bytes[k];
                 state ^= (tail * Prime2) ^ (ulong)(bytes.Length - i);
                 state = System.Numerics.BitOperations.RotateLeft(state, 31) * Prime1;
             }

@@ -10,7 +10,10 @@ namespace Sim.Engine.Random;
 /// </summary>
 public sealed class Prng
 {
-    private ulong _s0, _s1, _s2, _s3;
+    private ulong _s0,
+        _s1,
+        _s2,
+        _s3;
 
     /// <summary>A generator whose stream is fixed by <paramref name="seed"/>.</summary>
     public Prng(ulong seed)
@@ -82,7 +85,8 @@ public sealed class Prng
     /// <summary>Uniform in [0, <paramref name="bound"/>), unbiased (Lemire's multiply-shift with rejection).</summary>
     public ulong UInt64LessThan(ulong bound)
     {
-        if (bound == 0) throw new ArgumentOutOfRangeException(nameof(bound), "bound must be positive");
+        if (bound == 0)
+            throw new ArgumentOutOfRangeException(nameof(bound), "bound must be positive");
         unchecked
         {
             ulong x = NextUInt64();
@@ -105,14 +109,16 @@ public sealed class Prng
     /// <summary>Uniform in [0, <paramref name="bound"/>).</summary>
     public int IntLessThan(int bound)
     {
-        if (bound <= 0) throw new ArgumentOutOfRangeException(nameof(bound), "bound must be positive");
+        if (bound <= 0)
+            throw new ArgumentOutOfRangeException(nameof(bound), "bound must be positive");
         return Narrow.LowInt32(UInt64LessThan(Narrow.AsUInt64Bits(bound)));
     }
 
     /// <summary>Uniform in [<paramref name="min"/>, <paramref name="max"/>] inclusive.</summary>
     public ulong UInt64InRange(ulong min, ulong max)
     {
-        if (min > max) throw new ArgumentOutOfRangeException(nameof(min), "min must not exceed max");
+        if (min > max)
+            throw new ArgumentOutOfRangeException(nameof(min), "min must not exceed max");
         ulong span = max - min;
         return span == ulong.MaxValue ? NextUInt64() : min + UInt64LessThan(span + 1);
     }
@@ -123,6 +129,7 @@ public sealed class Prng
     /// <summary>Fills <paramref name="destination"/> with random bytes.</summary>
     public void NextBytes(Span<byte> destination)
     {
-        for (int i = 0; i < destination.Length; i++) destination[i] = NextByte();
+        for (int i = 0; i < destination.Length; i++)
+            destination[i] = NextByte();
     }
 }

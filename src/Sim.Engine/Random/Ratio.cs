@@ -8,8 +8,10 @@ public readonly record struct Ratio
     /// 0 &lt;= numerator &lt;= denominator and denominator &gt; 0.</summary>
     public Ratio(ulong numerator, ulong denominator)
     {
-        if (denominator == 0) throw new ArgumentOutOfRangeException(nameof(denominator), "denominator must be positive");
-        if (numerator > denominator) throw new ArgumentOutOfRangeException(nameof(numerator), "a probability cannot exceed 1");
+        if (denominator == 0)
+            throw new ArgumentOutOfRangeException(nameof(denominator), "denominator must be positive");
+        if (numerator > denominator)
+            throw new ArgumentOutOfRangeException(nameof(numerator), "a probability cannot exceed 1");
         Numerator = numerator;
         Denominator = denominator;
     }

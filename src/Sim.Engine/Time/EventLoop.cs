@@ -31,7 +31,7 @@ public sealed class EventLoop
 
     private Key[] _keys = new Key[InitialCapacity];
     private ScheduledEvent[] _events = new ScheduledEvent[InitialCapacity]; // by slot
-    private int[] _freeSlots = new int[InitialCapacity];                  // stack of unused slots
+    private int[] _freeSlots = new int[InitialCapacity]; // stack of unused slots
     private int _freeCount;
     private int _count;
     private ulong _nextSequence;
@@ -56,7 +56,8 @@ public sealed class EventLoop
     /// <summary>Schedules <paramref name="handler"/> <paramref name="delay"/> ns from now.</summary>
     public void Schedule(long delay, IEventHandler handler, int kind = 0, long argument = 0)
     {
-        if (delay < 0) throw new ArgumentOutOfRangeException(nameof(delay), "cannot schedule in the past");
+        if (delay < 0)
+            throw new ArgumentOutOfRangeException(nameof(delay), "cannot schedule in the past");
         ScheduleAt(checked(Now + delay), handler, kind, argument);
     }
 
@@ -65,31 +66,44 @@ public sealed class EventLoop
     public void ScheduleAt(long time, IEventHandler handler, int kind = 0, long argument = 0)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        if (time < Now) throw new ArgumentOutOfRangeException(nameof(time), $"cannot schedule at {time} ns, before now ({Now} ns)");
-        if (_count == _keys.Length) Grow();
+        if (time < Now)
+            throw new ArgumentOutOfRangeException(nameof(time), $"cannot schedule at {time} ns, before now ({Now} ns)");
+        if (_count == _keys.Length)
+            Grow();
         ulong sequence = _nextSequence++;
         int slot = _freeSlots[--_freeCount];
         _events[slot] = new ScheduledEvent(time, sequence, handler, kind, argument);
-        SiftUp(_count++, new Key { Time = time, Sequence = sequence, Slot = slot });
+        SiftUp(
+            _count++,
+            new Key
+            {
+                Time = time,
+                Sequence = sequence,
+                Slot = slot,
+            }
+        );
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Grow()
     {
         int old = _keys.Length;
-        if (old >= PendingMax) throw new InvalidOperationException($"more than {PendingMax} events pending: a runaway actor");
+        if (old >= PendingMax)
+            throw new InvalidOperationException($"more than {PendingMax} events pending: a runaway actor");
         int size = Math.Min(old * 2, PendingMax);
         Array.Resize(ref _keys, size);
         Array.Resize(ref _events, size);
         Array.Resize(ref _freeSlots, size);
         // Every slot below old is in use (the heap is full); the new ones are free, lowest on top.
-        for (int s = size - 1; s >= old; s--) _freeSlots[_freeCount++] = s;
+        for (int s = size - 1; s >= old; s--)
+            _freeSlots[_freeCount++] = s;
     }
 
     private void ResetSlots()
     {
         _freeCount = 0;
-        for (int s = _freeSlots.Length - 1; s >= 0; s--) _freeSlots[_freeCount++] = s;
+        for (int s = _freeSlots.Length - 1; s >= 0; s--)
+            _freeSlots[_freeCount++] = s;
     }
 
     /// <summary>Asks the loop to return after the current event.</summary>
@@ -98,7 +112,11 @@ public sealed class EventLoop
     /// <summary>The time of the next pending event, if any.</summary>
     public bool TryPeekTime(out long time)
     {
-        if (_count == 0) { time = 0; return false; }
+        if (_count == 0)
+        {
+            time = 0;
+            return false;
+        }
         time = _keys[0].Time;
         return true;
     }
@@ -111,14 +129,20 @@ public sealed class EventLoop
         long executed = 0;
         while (_count > 0)
         {
-            if (_keys[0].Time > timeLimit) { Now = Math.Max(Now, timeLimit); return StopReason.TimeLimit; }
-            if (executed >= EventsMax) return StopReason.EventLimit;
+            if (_keys[0].Time > timeLimit)
+            {
+                Now = Math.Max(Now, timeLimit);
+                return StopReason.TimeLimit;
+            }
+            if (executed >= EventsMax)
+                return StopReason.EventLimit;
             ScheduledEvent ev = PopMin();
             Now = ev.Time;
             executed++;
             EventsExecuted++;
             ev.Handler.Handle(this, in ev);
-            if (_stopRequested) return StopReason.Stopped;
+            if (_stopRequested)
+                return StopReason.Stopped;
         }
         return StopReason.Idle;
     }
@@ -129,14 +153,16 @@ public sealed class EventLoop
     public StopReason RunUntil(long time)
     {
         StopReason reason = Run(time);
-        if (reason is StopReason.Idle or StopReason.TimeLimit && Now < time) Now = time;
+        if (reason is StopReason.Idle or StopReason.TimeLimit && Now < time)
+            Now = time;
         return reason;
     }
 
     /// <summary>Runs exactly the next event, if any. Returns false when the queue is empty.</summary>
     public bool Step()
     {
-        if (_count == 0) return false;
+        if (_count == 0)
+            return false;
         ScheduledEvent ev = PopMin();
         Now = ev.Time;
         EventsExecuted++;
@@ -157,7 +183,8 @@ public sealed class EventLoop
     {
         int slot = _keys[0].Slot;
         int last = --_count;
-        if (last > 0) SiftDown(_keys[last]);
+        if (last > 0)
+            SiftDown(_keys[last]);
         ScheduledEvent ev = _events[slot];
         _events[slot] = default; // drop the handler reference
         _freeSlots[_freeCount++] = slot;
@@ -165,7 +192,8 @@ public sealed class EventLoop
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Precedes(in Key a, in Key b) => a.Time < b.Time || (a.Time == b.Time && a.Sequence < b.Sequence);
+    private static bool Precedes(in Key a, in Key b) =>
+        a.Time < b.Time || (a.Time == b.Time && a.Sequence < b.Sequence);
 
     private void SiftUp(int index, Key key)
     {
@@ -173,7 +201,8 @@ public sealed class EventLoop
         while (index > 0)
         {
             int parent = (index - 1) >> 2;
-            if (!Precedes(in key, in keys[parent])) break;
+            if (!Precedes(in key, in keys[parent]))
+                break;
             keys[index] = keys[parent];
             index = parent;
         }
@@ -190,14 +219,17 @@ public sealed class EventLoop
         {
             // index < count <= PendingMax (2^20): 4 * index + 4 cannot overflow.
             int first = (index << 2) + 1;
-            if (first >= count) break;
+            if (first >= count)
+                break;
             int best = first;
             int end = Math.Min(first + 4, count);
             for (int c = first + 1; c < end; c++)
             {
-                if (Precedes(in keys[c], in keys[best])) best = c;
+                if (Precedes(in keys[c], in keys[best]))
+                    best = c;
             }
-            if (!Precedes(in keys[best], in key)) break;
+            if (!Precedes(in keys[best], in key))
+                break;
             keys[index] = keys[best];
             index = best;
         }

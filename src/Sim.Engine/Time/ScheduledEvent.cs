@@ -31,5 +31,6 @@ public readonly struct ScheduledEvent
     public long Argument { get; }
 
     /// <summary>True when this event fires before <paramref name="other"/>.</summary>
-    public bool Precedes(in ScheduledEvent other) => Time < other.Time || (Time == other.Time && Sequence < other.Sequence);
+    public bool Precedes(in ScheduledEvent other) =>
+        Time < other.Time || (Time == other.Time && Sequence < other.Sequence);
 }

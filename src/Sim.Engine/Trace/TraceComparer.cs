@@ -37,12 +37,29 @@ public sealed class TraceComparer : ITraceSink
     public void Write(in TraceEvent actual)
     {
         ulong index = EventsSeen++;
-        if (Divergence is not null) return;
+        if (Divergence is not null)
+            return;
         if (!_expected.TryReadNext(out TraceEvent expected, out TraceError? error))
         {
             Divergence = error is null
-                ? new TraceDivergence(index, actual.Time, actual.Kind, TraceField.Presence, "end of trace (footer)", "an event: " + TraceTextFormatter.FormatEvent(index, actual), null)
-                : new TraceDivergence(index, actual.Time, actual.Kind, TraceField.TraceUnreadable, error.Message, "an event: " + TraceTextFormatter.FormatEvent(index, actual), null);
+                ? new TraceDivergence(
+                    index,
+                    actual.Time,
+                    actual.Kind,
+                    TraceField.Presence,
+                    "end of trace (footer)",
+                    "an event: " + TraceTextFormatter.FormatEvent(index, actual),
+                    null
+                )
+                : new TraceDivergence(
+                    index,
+                    actual.Time,
+                    actual.Kind,
+                    TraceField.TraceUnreadable,
+                    error.Message,
+                    "an event: " + TraceTextFormatter.FormatEvent(index, actual),
+                    null
+                );
             return;
         }
         Compare(index, expected, actual);
@@ -52,15 +69,32 @@ public sealed class TraceComparer : ITraceSink
     /// next). Returns true when no divergence was found.</summary>
     public bool Finish()
     {
-        if (Divergence is not null) return false;
+        if (Divergence is not null)
+            return false;
         if (_expected.TryReadNext(out TraceEvent expected, out TraceError? error))
         {
-            Divergence = new TraceDivergence(EventsSeen, expected.Time, expected.Kind, TraceField.Presence, "an event: " + TraceTextFormatter.FormatEvent(EventsSeen, expected), "end of the live run", null);
+            Divergence = new TraceDivergence(
+                EventsSeen,
+                expected.Time,
+                expected.Kind,
+                TraceField.Presence,
+                "an event: " + TraceTextFormatter.FormatEvent(EventsSeen, expected),
+                "end of the live run",
+                null
+            );
             return false;
         }
         if (error is not null)
         {
-            Divergence = new TraceDivergence(EventsSeen, 0, 0, TraceField.TraceUnreadable, error.Message, "end of the live run", null);
+            Divergence = new TraceDivergence(
+                EventsSeen,
+                0,
+                0,
+                TraceField.TraceUnreadable,
+                error.Message,
+                "end of the live run",
+                null
+            );
             return false;
         }
         return true;
@@ -69,13 +103,19 @@ public sealed class TraceComparer : ITraceSink
     private void Compare(ulong index, in TraceEvent e, in TraceEvent a)
     {
         TraceField field;
-        string expected, actual;
+        string expected,
+            actual;
         string? diff = null;
-        if (e.Kind != a.Kind) (field, expected, actual) = (TraceField.Kind, $"{e.Kind}", $"{a.Kind}");
-        else if (e.Time != a.Time) (field, expected, actual) = (TraceField.Time, $"{e.Time}", $"{a.Time}");
-        else if (e.Source != a.Source) (field, expected, actual) = (TraceField.Source, $"{e.Source}", $"{a.Source}");
-        else if (e.Address != a.Address) (field, expected, actual) = (TraceField.Address, $"0x{e.Address:x}", $"0x{a.Address:x}");
-        else if (e.Value != a.Value) (field, expected, actual) = (TraceField.Value, $"0x{e.Value:x}", $"0x{a.Value:x}");
+        if (e.Kind != a.Kind)
+            (field, expected, actual) = (TraceField.Kind, $"{e.Kind}", $"{a.Kind}");
+        else if (e.Time != a.Time)
+            (field, expected, actual) = (TraceField.Time, $"{e.Time}", $"{a.Time}");
+        else if (e.Source != a.Source)
+            (field, expected, actual) = (TraceField.Source, $"{e.Source}", $"{a.Source}");
+        else if (e.Address != a.Address)
+            (field, expected, actual) = (TraceField.Address, $"0x{e.Address:x}", $"0x{a.Address:x}");
+        else if (e.Value != a.Value)
+            (field, expected, actual) = (TraceField.Value, $"0x{e.Value:x}", $"0x{a.Value:x}");
         else if (!e.Data.SequenceEqual(a.Data))
         {
             field = TraceField.Data;
@@ -84,7 +124,8 @@ public sealed class TraceComparer : ITraceSink
             actual = $"{a.Data.Length} bytes, first difference at byte {at}";
             diff = HexDiff(e.Data, a.Data, at);
         }
-        else return;
+        else
+            return;
         Divergence = new TraceDivergence(index, e.Time, e.Kind, field, expected, actual, diff);
     }
 
@@ -93,7 +134,10 @@ public sealed class TraceComparer : ITraceSink
     public static string HexDiff(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual, int at)
     {
         int from = Math.Max(0, at - DiffContextBytes);
-        int to = Math.Max(Math.Min(expected.Length, at + DiffContextBytes), Math.Min(actual.Length, at + DiffContextBytes));
+        int to = Math.Max(
+            Math.Min(expected.Length, at + DiffContextBytes),
+            Math.Min(actual.Length, at + DiffContextBytes)
+        );
         var sb = new StringBuilder();
         sb.Append($"  bytes {from}..{to}:").AppendLine();
         AppendHex(sb, "  expected:", expected, from, to);
@@ -105,7 +149,8 @@ public sealed class TraceComparer : ITraceSink
     private static void AppendHex(StringBuilder sb, string label, ReadOnlySpan<byte> bytes, int from, int to)
     {
         sb.Append(label);
-        for (int i = from; i < to; i++) sb.Append(i < bytes.Length ? $" {bytes[i]:x2}" : " --");
+        for (int i = from; i < to; i++)
+            sb.Append(i < bytes.Length ? $" {bytes[i]:x2}" : " --");
         sb.AppendLine();
     }
 }

@@ -8,7 +8,15 @@ namespace Sim.Engine.Trace;
 public sealed class TraceDivergence
 {
     /// <summary>A divergence at event <paramref name="eventIndex"/>.</summary>
-    public TraceDivergence(ulong eventIndex, long time, TraceEventKind kind, TraceField field, string expected, string actual, string? dataDiff)
+    public TraceDivergence(
+        ulong eventIndex,
+        long time,
+        TraceEventKind kind,
+        TraceField field,
+        string expected,
+        string actual,
+        string? dataDiff
+    )
     {
         EventIndex = eventIndex;
         Time = time;

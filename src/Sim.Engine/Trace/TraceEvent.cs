@@ -37,5 +37,6 @@ public readonly ref struct TraceEvent
     public ReadOnlySpan<byte> Data { get; }
 
     /// <summary>One line for diagnostics.</summary>
-    public override string ToString() => $"{Time,12} {Kind,-13} src={Source} addr=0x{Address:x} val=0x{Value:x} len={Data.Length}";
+    public override string ToString() =>
+        $"{Time, 12} {Kind, -13} src={Source} addr=0x{Address:x} val=0x{Value:x} len={Data.Length}";
 }

@@ -5,14 +5,19 @@ public enum TraceField : byte
 {
     /// <summary>The event kind.</summary>
     Kind = 1,
+
     /// <summary>The event time.</summary>
     Time,
+
     /// <summary>The event source (actor).</summary>
     Source,
+
     /// <summary>The event address.</summary>
     Address,
+
     /// <summary>The event value.</summary>
     Value,
+
     /// <summary>The event data bytes.</summary>
     Data,
 

@@ -7,14 +7,21 @@ namespace Sim.Engine.Trace;
 public sealed class TraceFooter
 {
     /// <summary>A footer for a trace of <paramref name="eventCount"/> events; kinds counted 0 are dropped.</summary>
-    public TraceFooter(ulong eventCount, IReadOnlyDictionary<TraceEventKind, ulong> countsByKind, ulong memoryHash, ulong eventHash, long endTime)
+    public TraceFooter(
+        ulong eventCount,
+        IReadOnlyDictionary<TraceEventKind, ulong> countsByKind,
+        ulong memoryHash,
+        ulong eventHash,
+        long endTime
+    )
     {
         ArgumentNullException.ThrowIfNull(countsByKind);
         EventCount = eventCount;
         var sorted = new SortedDictionary<TraceEventKind, ulong>();
         foreach (KeyValuePair<TraceEventKind, ulong> kv in countsByKind)
         {
-            if (kv.Value != 0) sorted.Add(kv.Key, kv.Value);
+            if (kv.Value != 0)
+                sorted.Add(kv.Key, kv.Value);
         }
         CountsByKind = sorted;
         MemoryHash = memoryHash;

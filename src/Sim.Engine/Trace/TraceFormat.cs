@@ -70,26 +70,37 @@ public static class TraceFormat
     // Header keys (snake_case, written in this order).
     /// <summary>Key "format" of the trace's header map (docs/traces.md).</summary>
     public const string KeyFormat = "format";
+
     /// <summary>Key "format_version" of the trace's header map (docs/traces.md).</summary>
     public const string KeyFormatVersion = "format_version";
+
     /// <summary>Key "virtsim_version" of the trace's header map (docs/traces.md).</summary>
     public const string KeyVirtsimVersion = "virtsim_version";
+
     /// <summary>Key "git_commit" of the trace's header map (docs/traces.md).</summary>
     public const string KeyGitCommit = "git_commit";
+
     /// <summary>Key "seed" of the trace's header map (docs/traces.md).</summary>
     public const string KeySeed = "seed";
+
     /// <summary>Key "scenario" of the trace's header map (docs/traces.md).</summary>
     public const string KeyScenario = "scenario";
+
     /// <summary>Key "options" of the trace's header map (docs/traces.md).</summary>
     public const string KeyOptions = "options";
+
     /// <summary>Key "origin" of the trace's header map (docs/traces.md).</summary>
     public const string KeyOrigin = "origin";
+
     /// <summary>Key "host" of the trace's header map (docs/traces.md).</summary>
     public const string KeyHost = "host";
+
     /// <summary>Key "devices" of the trace's header map (docs/traces.md).</summary>
     public const string KeyDevices = "devices";
+
     /// <summary>Key "memory_layout" of the trace's header map (docs/traces.md).</summary>
     public const string KeyMemoryLayout = "memory_layout";
+
     /// <summary>Key "checkpoint_interval_events" of the trace's header map (docs/traces.md).</summary>
     public const string KeyCheckpointInterval = "checkpoint_interval_events";
 
@@ -106,8 +117,10 @@ public static class TraceFormat
     // Host map keys.
     /// <summary>Key "kernel_release" of the trace's host map (docs/traces.md).</summary>
     public const string KeyKernelRelease = "kernel_release";
+
     /// <summary>Key "kvm_api_version" of the trace's host map (docs/traces.md).</summary>
     public const string KeyKvmApiVersion = "kvm_api_version";
+
     /// <summary>Key "kvm_flavour" of the trace's host map (docs/traces.md).</summary>
     public const string KeyKvmFlavour = "kvm_flavour";
 
@@ -117,27 +130,35 @@ public static class TraceFormat
     // Memory map keys.
     /// <summary>Key "compression" of the trace's memory image map (docs/traces.md).</summary>
     public const string KeyCompression = "compression";
+
     /// <summary>Key "page_size" of the trace's memory image map (docs/traces.md).</summary>
     public const string KeyPageSize = "page_size";
+
     /// <summary>Key "chunks" of the trace's memory image map (docs/traces.md).</summary>
     public const string KeyChunks = "chunks";
+
     /// <summary>Key "content_hash" of the trace's memory image map (docs/traces.md).</summary>
     public const string KeyContentHash = "content_hash";
 
     // Footer keys.
     /// <summary>Key "events" of the trace's footer map (docs/traces.md).</summary>
     public const string KeyEvents = "events";
+
     /// <summary>Key "events_by_kind" of the trace's footer map (docs/traces.md).</summary>
     public const string KeyEventsByKind = "events_by_kind";
+
     /// <summary>Key "memory_hash" of the trace's footer map (docs/traces.md).</summary>
     public const string KeyMemoryHash = "memory_hash";
+
     /// <summary>Key "event_hash" of the trace's footer map (docs/traces.md).</summary>
     public const string KeyEventHash = "event_hash";
+
     /// <summary>Key "end_time" of the trace's footer map (docs/traces.md).</summary>
     public const string KeyEndTime = "end_time";
 
     /// <summary>Header <c>origin</c> value "simulated": made by a simulation.</summary>
     public const string OriginSimulated = "simulated";
+
     /// <summary>Header <c>origin</c> value "kvm": recorded from real KVM.</summary>
     public const string OriginKvm = "kvm";
 }

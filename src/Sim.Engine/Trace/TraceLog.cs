@@ -31,7 +31,8 @@ public sealed class TraceLog : ITraceSink
     /// <summary>Keeps an owned copy of <paramref name="ev"/>; throws past <see cref="EventsMax"/>.</summary>
     public void Write(in TraceEvent ev)
     {
-        if (_records.Count >= EventsMax) throw new InvalidOperationException($"trace log holds at most {EventsMax} events");
+        if (_records.Count >= EventsMax)
+            throw new InvalidOperationException($"trace log holds at most {EventsMax} events");
         _records.Add(TraceRecord.From(ev));
     }
 
@@ -39,7 +40,8 @@ public sealed class TraceLog : ITraceSink
     public void ReplayTo(ITraceSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        foreach (TraceRecord r in _records) sink.Write(r.ToEvent());
+        foreach (TraceRecord r in _records)
+            sink.Write(r.ToEvent());
     }
 
     /// <summary>Forgets every event.</summary>

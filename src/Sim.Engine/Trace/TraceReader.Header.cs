@@ -14,14 +14,34 @@ public sealed partial class TraceReader
     {
         const string Ctx = "header";
         long start = _input.Offset;
-        if (r.NextMessagePackType != MessagePackType.Map) return Fail(TraceErrorKind.Malformed, start, "header map (a virtsim trace starts with one)", Describe(r.NextCode), Ctx);
+        if (r.NextMessagePackType != MessagePackType.Map)
+            return Fail(
+                TraceErrorKind.Malformed,
+                start,
+                "header map (a virtsim trace starts with one)",
+                Describe(r.NextCode),
+                Ctx
+            );
         int keys = ReadMapHeader(ref r, "header map");
-        if (keys > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"header of at most {TraceFormat.HeaderKeysMax} keys", $"{keys} keys", Ctx);
+        if (keys > TraceFormat.HeaderKeysMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                start,
+                $"header of at most {TraceFormat.HeaderKeysMax} keys",
+                $"{keys} keys",
+                Ctx
+            );
 
-        string? format = null, virtsimVersion = null, gitCommit = null, scenario = null, origin = null;
-        ulong? formatVersion = null, seed = null;
+        string? format = null,
+            virtsimVersion = null,
+            gitCommit = null,
+            scenario = null,
+            origin = null;
+        ulong? formatVersion = null,
+            seed = null;
         long? checkpoint = null;
-        SortedDictionary<string, string>? options = null, devices = null;
+        SortedDictionary<string, string>? options = null,
+            devices = null;
         TraceHost? host = null;
         bool hostSeen = false;
         List<RegionSpec>? layout = null;
@@ -31,55 +51,115 @@ public sealed partial class TraceReader
         {
             long keyAt = At(ref r);
             string? key = ReadString(ref r, "header key (str)", Ctx);
-            if (key is null) return false;
-            if (!seen.Add(key)) return Fail(TraceErrorKind.Malformed, keyAt, "each header key once", $"key {Quote(key)} again", Ctx);
+            if (key is null)
+                return false;
+            if (!seen.Add(key))
+                return Fail(TraceErrorKind.Malformed, keyAt, "each header key once", $"key {Quote(key)} again", Ctx);
             string ctx = $"header key {Quote(key)}";
             long valueAt = At(ref r);
             bool ok = true;
             switch (key)
             {
-                case TraceFormat.KeyFormat: ok = (format = ReadString(ref r, "format (str)", ctx)) is not null; break;
-                case TraceFormat.KeyFormatVersion: formatVersion = ReadUInt64(ref r, "format version (uint)"); break;
-                case TraceFormat.KeyVirtsimVersion: ok = (virtsimVersion = ReadString(ref r, "virtsim version (str)", ctx)) is not null; break;
-                case TraceFormat.KeyGitCommit: ok = (gitCommit = ReadString(ref r, "git commit (str)", ctx)) is not null; break;
-                case TraceFormat.KeySeed: seed = ReadUInt64(ref r, "seed (uint 64)"); break;
-                case TraceFormat.KeyScenario: ok = (scenario = ReadString(ref r, "scenario (str)", ctx)) is not null; break;
-                case TraceFormat.KeyOptions: ok = TryReadStringMap(ref r, ctx, out options); break;
-                case TraceFormat.KeyOrigin: ok = (origin = ReadString(ref r, "origin (str)", ctx)) is not null; break;
-                case TraceFormat.KeyHost: ok = hostSeen = TryReadHost(ref r, ctx, out host); break;
-                case TraceFormat.KeyDevices: ok = TryReadStringMap(ref r, ctx, out devices); break;
-                case TraceFormat.KeyMemoryLayout: ok = TryReadLayout(ref r, ctx, out layout); break;
-                case TraceFormat.KeyCheckpointInterval or TraceFormat.KeyCheckpointIntervalLegacy:
-                    if (checkpoint is not null) return Fail(TraceErrorKind.Malformed, valueAt, $"one of {Quote(TraceFormat.KeyCheckpointInterval)} and {Quote(TraceFormat.KeyCheckpointIntervalLegacy)}", "both", ctx);
-                    checkpoint = ReadInt64(ref r, "checkpoint interval (int)");
-                    if (checkpoint < 0) return Fail(TraceErrorKind.Malformed, valueAt, "checkpoint interval as a non-negative event count", $"{checkpoint}", ctx);
+                case TraceFormat.KeyFormat:
+                    ok = (format = ReadString(ref r, "format (str)", ctx)) is not null;
                     break;
-                default: ok = TrySkip(ref r, ctx); break; // a newer writer's key: ignored (forward compatible)
+                case TraceFormat.KeyFormatVersion:
+                    formatVersion = ReadUInt64(ref r, "format version (uint)");
+                    break;
+                case TraceFormat.KeyVirtsimVersion:
+                    ok = (virtsimVersion = ReadString(ref r, "virtsim version (str)", ctx)) is not null;
+                    break;
+                case TraceFormat.KeyGitCommit:
+                    ok = (gitCommit = ReadString(ref r, "git commit (str)", ctx)) is not null;
+                    break;
+                case TraceFormat.KeySeed:
+                    seed = ReadUInt64(ref r, "seed (uint 64)");
+                    break;
+                case TraceFormat.KeyScenario:
+                    ok = (scenario = ReadString(ref r, "scenario (str)", ctx)) is not null;
+                    break;
+                case TraceFormat.KeyOptions:
+                    ok = TryReadStringMap(ref r, ctx, out options);
+                    break;
+                case TraceFormat.KeyOrigin:
+                    ok = (origin = ReadString(ref r, "origin (str)", ctx)) is not null;
+                    break;
+                case TraceFormat.KeyHost:
+                    ok = hostSeen = TryReadHost(ref r, ctx, out host);
+                    break;
+                case TraceFormat.KeyDevices:
+                    ok = TryReadStringMap(ref r, ctx, out devices);
+                    break;
+                case TraceFormat.KeyMemoryLayout:
+                    ok = TryReadLayout(ref r, ctx, out layout);
+                    break;
+                case TraceFormat.KeyCheckpointInterval or TraceFormat.KeyCheckpointIntervalLegacy:
+                    if (checkpoint is not null)
+                        return Fail(
+                            TraceErrorKind.Malformed,
+                            valueAt,
+                            $"one of {Quote(TraceFormat.KeyCheckpointInterval)} and {Quote(TraceFormat.KeyCheckpointIntervalLegacy)}",
+                            "both",
+                            ctx
+                        );
+                    checkpoint = ReadInt64(ref r, "checkpoint interval (int)");
+                    if (checkpoint < 0)
+                        return Fail(
+                            TraceErrorKind.Malformed,
+                            valueAt,
+                            "checkpoint interval as a non-negative event count",
+                            $"{checkpoint}",
+                            ctx
+                        );
+                    break;
+                default:
+                    ok = TrySkip(ref r, ctx);
+                    break; // a newer writer's key: ignored (forward compatible)
             }
-            if (!ok) return false;
-            if (key == TraceFormat.KeyFormat && format != TraceFormat.FormatName) return Fail(TraceErrorKind.Malformed, valueAt, $"format {Quote(TraceFormat.FormatName)}", Quote(format!), ctx);
-            if (key == TraceFormat.KeyFormatVersion
-                && formatVersion is not (>= TraceFormat.FormatVersionOldest and <= TraceFormat.FormatVersion))
+            if (!ok)
+                return false;
+            if (key == TraceFormat.KeyFormat && format != TraceFormat.FormatName)
+                return Fail(
+                    TraceErrorKind.Malformed,
+                    valueAt,
+                    $"format {Quote(TraceFormat.FormatName)}",
+                    Quote(format!),
+                    ctx
+                );
+            if (
+                key == TraceFormat.KeyFormatVersion
+                && formatVersion is not (>= TraceFormat.FormatVersionOldest and <= TraceFormat.FormatVersion)
+            )
             {
                 string expected = $"format version {TraceFormat.FormatVersionOldest} to {TraceFormat.FormatVersion}";
                 return Fail(TraceErrorKind.Unsupported, valueAt, expected, $"version {formatVersion}", ctx);
             }
-            if (key == TraceFormat.KeyOrigin && origin is not (TraceFormat.OriginSimulated or TraceFormat.OriginKvm)) return Fail(TraceErrorKind.Malformed, valueAt, "origin \"simulated\" or \"kvm\"", Quote(origin!), ctx);
+            if (key == TraceFormat.KeyOrigin && origin is not (TraceFormat.OriginSimulated or TraceFormat.OriginKvm))
+                return Fail(TraceErrorKind.Malformed, valueAt, "origin \"simulated\" or \"kvm\"", Quote(origin!), ctx);
         }
         string? missing =
-            format is null ? TraceFormat.KeyFormat :
-            formatVersion is null ? TraceFormat.KeyFormatVersion :
-            virtsimVersion is null ? TraceFormat.KeyVirtsimVersion :
-            gitCommit is null ? TraceFormat.KeyGitCommit :
-            seed is null ? TraceFormat.KeySeed :
-            scenario is null ? TraceFormat.KeyScenario :
-            options is null ? TraceFormat.KeyOptions :
-            origin is null ? TraceFormat.KeyOrigin :
-            layout is null ? TraceFormat.KeyMemoryLayout :
-            checkpoint is null ? TraceFormat.KeyCheckpointInterval : null;
-        if (missing is not null) return Fail(TraceErrorKind.Malformed, start, $"header key {Quote(missing)}", "a header without it", Ctx);
+            format is null ? TraceFormat.KeyFormat
+            : formatVersion is null ? TraceFormat.KeyFormatVersion
+            : virtsimVersion is null ? TraceFormat.KeyVirtsimVersion
+            : gitCommit is null ? TraceFormat.KeyGitCommit
+            : seed is null ? TraceFormat.KeySeed
+            : scenario is null ? TraceFormat.KeyScenario
+            : options is null ? TraceFormat.KeyOptions
+            : origin is null ? TraceFormat.KeyOrigin
+            : layout is null ? TraceFormat.KeyMemoryLayout
+            : checkpoint is null ? TraceFormat.KeyCheckpointInterval
+            : null;
+        if (missing is not null)
+            return Fail(TraceErrorKind.Malformed, start, $"header key {Quote(missing)}", "a header without it", Ctx);
         TraceOrigin traceOrigin = origin == TraceFormat.OriginKvm ? TraceOrigin.Kvm : TraceOrigin.Simulated;
-        if (traceOrigin == TraceOrigin.Kvm && host is null) return Fail(TraceErrorKind.Inconsistent, start, "a host map for origin \"kvm\"", hostSeen ? "nil" : "no host key", Ctx);
+        if (traceOrigin == TraceOrigin.Kvm && host is null)
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                "a host map for origin \"kvm\"",
+                hostSeen ? "nil" : "no host key",
+                Ctx
+            );
         Header = new TraceHeader
         {
             FormatVersion = checked((int)formatVersion!.Value),
@@ -102,16 +182,26 @@ public sealed partial class TraceReader
         map = null;
         long start = At(ref r);
         int count = ReadMapHeader(ref r, "map of str to str");
-        if (count > TraceFormat.OptionsMax) return Fail(TraceErrorKind.LimitExceeded, start, $"map of at most {TraceFormat.OptionsMax} entries", $"{count} entries", ctx);
+        if (count > TraceFormat.OptionsMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                start,
+                $"map of at most {TraceFormat.OptionsMax} entries",
+                $"{count} entries",
+                ctx
+            );
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < count; i++)
         {
             long at = At(ref r);
             string? key = ReadString(ref r, "map key (str)", ctx);
-            if (key is null) return false;
+            if (key is null)
+                return false;
             string? value = ReadString(ref r, "map value (str)", ctx);
-            if (value is null) return false;
-            if (!result.TryAdd(key, value)) return Fail(TraceErrorKind.Malformed, at, "each key once", $"key {Quote(key)} again", ctx);
+            if (value is null)
+                return false;
+            if (!result.TryAdd(key, value))
+                return Fail(TraceErrorKind.Malformed, at, "each key once", $"key {Quote(key)} again", ctx);
         }
         map = result;
         return true;
@@ -121,28 +211,59 @@ public sealed partial class TraceReader
     private bool TryReadHost(ref MessagePackReader r, string ctx, out TraceHost? host)
     {
         host = null;
-        if (r.TryReadNil()) return true;
+        if (r.TryReadNil())
+            return true;
         long start = At(ref r);
         int count = ReadMapHeader(ref r, "host map or nil");
-        if (count > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"host map of at most {TraceFormat.HeaderKeysMax} keys", $"{count} keys", ctx);
-        string? kernel = null, flavour = null, cpu = null;
+        if (count > TraceFormat.HeaderKeysMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                start,
+                $"host map of at most {TraceFormat.HeaderKeysMax} keys",
+                $"{count} keys",
+                ctx
+            );
+        string? kernel = null,
+            flavour = null,
+            cpu = null;
         long? api = null;
         for (int i = 0; i < count; i++)
         {
             string? key = ReadString(ref r, "host key (str)", ctx);
-            if (key is null) return false;
+            if (key is null)
+                return false;
             switch (key)
             {
-                case TraceFormat.KeyKernelRelease: if ((kernel = ReadString(ref r, "kernel release (str)", ctx)) is null) return false; break;
-                case TraceFormat.KeyKvmApiVersion: api = ReadInt64(ref r, "KVM API version (int)"); break;
-                case TraceFormat.KeyKvmFlavour: if ((flavour = ReadString(ref r, "KVM flavour (str)", ctx)) is null) return false; break;
-                case TraceFormat.KeyCpuModel: if ((cpu = ReadString(ref r, "CPU model (str)", ctx)) is null) return false; break;
-                default: if (!TrySkip(ref r, ctx)) return false; break;
+                case TraceFormat.KeyKernelRelease:
+                    if ((kernel = ReadString(ref r, "kernel release (str)", ctx)) is null)
+                        return false;
+                    break;
+                case TraceFormat.KeyKvmApiVersion:
+                    api = ReadInt64(ref r, "KVM API version (int)");
+                    break;
+                case TraceFormat.KeyKvmFlavour:
+                    if ((flavour = ReadString(ref r, "KVM flavour (str)", ctx)) is null)
+                        return false;
+                    break;
+                case TraceFormat.KeyCpuModel:
+                    if ((cpu = ReadString(ref r, "CPU model (str)", ctx)) is null)
+                        return false;
+                    break;
+                default:
+                    if (!TrySkip(ref r, ctx))
+                        return false;
+                    break;
             }
         }
         if (kernel is null || flavour is null || api is null || api < int.MinValue || api > int.MaxValue)
         {
-            return Fail(TraceErrorKind.Malformed, start, "host map with kernel_release, kvm_api_version (int32), kvm_flavour", "a host map without them", ctx);
+            return Fail(
+                TraceErrorKind.Malformed,
+                start,
+                "host map with kernel_release, kvm_api_version (int32), kvm_flavour",
+                "a host map without them",
+                ctx
+            );
         }
         host = new TraceHost(kernel, Narrow.LowInt32(api.Value), flavour, cpu ?? "");
         return true;
@@ -153,13 +274,21 @@ public sealed partial class TraceReader
         layout = null;
         long start = At(ref r);
         int count = ReadArrayHeader(ref r, "memory layout array");
-        if (count > MemoryLayout.RegionsMax) return Fail(TraceErrorKind.LimitExceeded, start, $"memory layout of at most {MemoryLayout.RegionsMax} regions", $"{count} regions", ctx);
+        if (count > MemoryLayout.RegionsMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                start,
+                $"memory layout of at most {MemoryLayout.RegionsMax} regions",
+                $"{count} regions",
+                ctx
+            );
         var regions = new List<RegionSpec>(count);
         for (int i = 0; i < count; i++)
         {
             long at = At(ref r);
             int items = ReadArrayHeader(ref r, "region array [base, size]");
-            if (items != 2) return Fail(TraceErrorKind.Malformed, at, "region array [base, size]", $"array of {items} items", ctx);
+            if (items != 2)
+                return Fail(TraceErrorKind.Malformed, at, "region array [base, size]", $"array of {items} items", ctx);
             ulong baseAddress = ReadUInt64(ref r, "region base (uint 64)");
             ulong size = ReadUInt64(ref r, "region size (uint 64)");
             regions.Add(new RegionSpec(baseAddress, size));
@@ -179,40 +308,104 @@ public sealed partial class TraceReader
         const string Ctx = "footer";
         long start = _input.Offset;
         int keys = ReadMapHeader(ref r, "footer map");
-        if (keys > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"footer of at most {TraceFormat.HeaderKeysMax} keys", $"{keys} keys", Ctx);
-        ulong? events = null, memoryHash = null, eventHash = null;
+        if (keys > TraceFormat.HeaderKeysMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                start,
+                $"footer of at most {TraceFormat.HeaderKeysMax} keys",
+                $"{keys} keys",
+                Ctx
+            );
+        ulong? events = null,
+            memoryHash = null,
+            eventHash = null;
         long? endTime = null;
         SortedDictionary<TraceEventKind, ulong>? byKind = null;
         for (int i = 0; i < keys; i++)
         {
             string? key = ReadString(ref r, "footer key (str)", Ctx);
-            if (key is null) return false;
+            if (key is null)
+                return false;
             string ctx = $"footer key {Quote(key)}";
             switch (key)
             {
-                case TraceFormat.KeyEvents: events = ReadUInt64(ref r, "event count (uint)"); break;
-                case TraceFormat.KeyEventsByKind: if (!TryReadCounts(ref r, out byKind)) return false; break;
-                case TraceFormat.KeyMemoryHash: memoryHash = ReadUInt64(ref r, "memory hash (uint 64)"); break;
-                case TraceFormat.KeyEventHash: eventHash = ReadUInt64(ref r, "event hash (uint 64)"); break;
-                case TraceFormat.KeyEndTime: endTime = ReadInt64(ref r, "end time (int 64)"); break;
-                default: if (!TrySkip(ref r, ctx)) return false; break;
+                case TraceFormat.KeyEvents:
+                    events = ReadUInt64(ref r, "event count (uint)");
+                    break;
+                case TraceFormat.KeyEventsByKind:
+                    if (!TryReadCounts(ref r, out byKind))
+                        return false;
+                    break;
+                case TraceFormat.KeyMemoryHash:
+                    memoryHash = ReadUInt64(ref r, "memory hash (uint 64)");
+                    break;
+                case TraceFormat.KeyEventHash:
+                    eventHash = ReadUInt64(ref r, "event hash (uint 64)");
+                    break;
+                case TraceFormat.KeyEndTime:
+                    endTime = ReadInt64(ref r, "end time (int 64)");
+                    break;
+                default:
+                    if (!TrySkip(ref r, ctx))
+                        return false;
+                    break;
             }
         }
         if (events is null || byKind is null || memoryHash is null || eventHash is null || endTime is null)
         {
-            return Fail(TraceErrorKind.Malformed, start, "footer with events, events_by_kind, memory_hash, event_hash, end_time", "a footer without them", Ctx);
+            return Fail(
+                TraceErrorKind.Malformed,
+                start,
+                "footer with events, events_by_kind, memory_hash, event_hash, end_time",
+                "a footer without them",
+                Ctx
+            );
         }
-        if (events != EventsRead) return Fail(TraceErrorKind.Inconsistent, start, $"footer event count {EventsRead} (events read)", $"{events}", Ctx);
+        if (events != EventsRead)
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                $"footer event count {EventsRead} (events read)",
+                $"{events}",
+                Ctx
+            );
         for (int k = 0; k < _counts.Length; k++)
         {
             byKind.TryGetValue((TraceEventKind)k, out ulong stated);
-            if (stated != _counts[k]) return Fail(TraceErrorKind.Inconsistent, start, $"footer count {_counts[k]} for event kind {(TraceEventKind)k}", $"{stated}", Ctx);
+            if (stated != _counts[k])
+                return Fail(
+                    TraceErrorKind.Inconsistent,
+                    start,
+                    $"footer count {_counts[k]} for event kind {(TraceEventKind)k}",
+                    $"{stated}",
+                    Ctx
+                );
         }
-        if (eventHash != EventHash) return Fail(TraceErrorKind.Inconsistent, start, $"footer event hash 0x{EventHash:x16} (events read)", $"0x{eventHash:x16}", Ctx);
-        if (endTime < _lastTime) return Fail(TraceErrorKind.Inconsistent, start, $"footer end time at or after the last event's time {_lastTime}", $"{endTime}", Ctx);
+        if (eventHash != EventHash)
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                $"footer event hash 0x{EventHash:x16} (events read)",
+                $"0x{eventHash:x16}",
+                Ctx
+            );
+        if (endTime < _lastTime)
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                $"footer end time at or after the last event's time {_lastTime}",
+                $"{endTime}",
+                Ctx
+            );
         if (_checkpointEvery != 0 && _sinceCheckpoint == _checkpointEvery)
         {
-            return Fail(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint after the last {_checkpointEvery} events (header checkpoint interval)", "the footer", Ctx);
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                $"a periodic Checkpoint after the last {_checkpointEvery} events (header checkpoint interval)",
+                "the footer",
+                Ctx
+            );
         }
         _decodedFooter = new TraceFooter(events.Value, byKind, memoryHash.Value, eventHash.Value, endTime.Value);
         return true;
@@ -222,8 +415,16 @@ public sealed partial class TraceReader
     private bool TryCompleteAfterFooter()
     {
         _input.Fill(1);
-        if (_input.IoError is { } io) return Fail(TraceErrorKind.Io, _input.Offset, "readable bytes", "I/O error: " + io, "end of trace");
-        if (_input.Available > 0) return Fail(TraceErrorKind.Malformed, _input.Offset, "end of stream after the footer", Describe(_input.Span[0]), "end of trace");
+        if (_input.IoError is { } io)
+            return Fail(TraceErrorKind.Io, _input.Offset, "readable bytes", "I/O error: " + io, "end of trace");
+        if (_input.Available > 0)
+            return Fail(
+                TraceErrorKind.Malformed,
+                _input.Offset,
+                "end of stream after the footer",
+                Describe(_input.Span[0]),
+                "end of trace"
+            );
         Footer = _decodedFooter;
         _stage = Stage.Complete;
         return true;
@@ -235,17 +436,21 @@ public sealed partial class TraceReader
         counts = null;
         long start = At(ref r);
         int n = ReadArrayHeader(ref r, "array of [kind, count]");
-        if (n > TraceFormat.KindsMax) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.KindsMax} kinds", $"{n}", Ctx);
+        if (n > TraceFormat.KindsMax)
+            return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.KindsMax} kinds", $"{n}", Ctx);
         var result = new SortedDictionary<TraceEventKind, ulong>();
         for (int i = 0; i < n; i++)
         {
             long at = At(ref r);
             int items = ReadArrayHeader(ref r, "[kind, count] pair");
-            if (items != 2) return Fail(TraceErrorKind.Malformed, at, "[kind, count] pair", $"array of {items} items", Ctx);
+            if (items != 2)
+                return Fail(TraceErrorKind.Malformed, at, "[kind, count] pair", $"array of {items} items", Ctx);
             ulong kind = ReadUInt64(ref r, "event kind (uint)");
             ulong count = ReadUInt64(ref r, "event count (uint)");
-            if (kind >= TraceFormat.KindsMax) return Fail(TraceErrorKind.Malformed, at, "event kind in [0, 255]", $"{kind}", Ctx);
-            if (!result.TryAdd((TraceEventKind)kind, count)) return Fail(TraceErrorKind.Malformed, at, "each kind once", $"kind {kind} again", Ctx);
+            if (kind >= TraceFormat.KindsMax)
+                return Fail(TraceErrorKind.Malformed, at, "event kind in [0, 255]", $"{kind}", Ctx);
+            if (!result.TryAdd((TraceEventKind)kind, count))
+                return Fail(TraceErrorKind.Malformed, at, "each kind once", $"kind {kind} again", Ctx);
         }
         counts = result;
         return true;

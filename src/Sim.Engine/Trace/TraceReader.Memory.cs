@@ -27,29 +27,80 @@ public sealed partial class TraceReader
     {
         const string Ctx = "memory map";
         long start = _input.Offset;
-        if (r.NextMessagePackType != MessagePackType.Map) return Fail(TraceErrorKind.Malformed, start, "memory map after the header", Describe(r.NextCode), Ctx);
+        if (r.NextMessagePackType != MessagePackType.Map)
+            return Fail(TraceErrorKind.Malformed, start, "memory map after the header", Describe(r.NextCode), Ctx);
         int keys = ReadMapHeader(ref r, "memory map");
-        if (keys > TraceFormat.HeaderKeysMax) return Fail(TraceErrorKind.LimitExceeded, start, $"memory map of at most {TraceFormat.HeaderKeysMax} keys", $"{keys} keys", Ctx);
+        if (keys > TraceFormat.HeaderKeysMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                start,
+                $"memory map of at most {TraceFormat.HeaderKeysMax} keys",
+                $"{keys} keys",
+                Ctx
+            );
         string? compression = null;
-        ulong? pageSize = null, chunks = null, hash = null;
+        ulong? pageSize = null,
+            chunks = null,
+            hash = null;
         for (int i = 0; i < keys; i++)
         {
             string? key = ReadString(ref r, "memory map key (str)", Ctx);
-            if (key is null) return false;
+            if (key is null)
+                return false;
             string ctx = $"memory map key {Quote(key)}";
             switch (key)
             {
-                case TraceFormat.KeyCompression: if ((compression = ReadString(ref r, "compression (str)", ctx)) is null) return false; break;
-                case TraceFormat.KeyPageSize: pageSize = ReadUInt64(ref r, "page size (uint)"); break;
-                case TraceFormat.KeyChunks: chunks = ReadUInt64(ref r, "chunk count (uint)"); break;
-                case TraceFormat.KeyContentHash: hash = ReadUInt64(ref r, "content hash (uint 64)"); break;
-                default: if (!TrySkip(ref r, ctx)) return false; break;
+                case TraceFormat.KeyCompression:
+                    if ((compression = ReadString(ref r, "compression (str)", ctx)) is null)
+                        return false;
+                    break;
+                case TraceFormat.KeyPageSize:
+                    pageSize = ReadUInt64(ref r, "page size (uint)");
+                    break;
+                case TraceFormat.KeyChunks:
+                    chunks = ReadUInt64(ref r, "chunk count (uint)");
+                    break;
+                case TraceFormat.KeyContentHash:
+                    hash = ReadUInt64(ref r, "content hash (uint 64)");
+                    break;
+                default:
+                    if (!TrySkip(ref r, ctx))
+                        return false;
+                    break;
             }
         }
-        if (compression != TraceFormat.CompressionZlib) return Fail(TraceErrorKind.Unsupported, start, $"compression {Quote(TraceFormat.CompressionZlib)}", compression is null ? "none" : Quote(compression), Ctx);
-        if (pageSize != GuestMemory.PageSize) return Fail(TraceErrorKind.Unsupported, start, $"page size {GuestMemory.PageSize}", pageSize is null ? "none" : $"{pageSize}", Ctx);
-        if (chunks is null || hash is null) return Fail(TraceErrorKind.Malformed, start, "memory map with chunks and content_hash", "a map without them", Ctx);
-        if (chunks > (ulong)TraceFormat.ChunksMax) return Fail(TraceErrorKind.LimitExceeded, start, $"at most {TraceFormat.ChunksMax} chunks", $"{chunks}", Ctx);
+        if (compression != TraceFormat.CompressionZlib)
+            return Fail(
+                TraceErrorKind.Unsupported,
+                start,
+                $"compression {Quote(TraceFormat.CompressionZlib)}",
+                compression is null ? "none" : Quote(compression),
+                Ctx
+            );
+        if (pageSize != GuestMemory.PageSize)
+            return Fail(
+                TraceErrorKind.Unsupported,
+                start,
+                $"page size {GuestMemory.PageSize}",
+                pageSize is null ? "none" : $"{pageSize}",
+                Ctx
+            );
+        if (chunks is null || hash is null)
+            return Fail(
+                TraceErrorKind.Malformed,
+                start,
+                "memory map with chunks and content_hash",
+                "a map without them",
+                Ctx
+            );
+        if (chunks > (ulong)TraceFormat.ChunksMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                start,
+                $"at most {TraceFormat.ChunksMax} chunks",
+                $"{chunks}",
+                Ctx
+            );
         _chunksLeft = Narrow.AsInt64Bits(chunks.Value);
         _regions = [.. Header.MemoryLayout.Regions.OrderBy(s => s.Base)];
         _checkpointEvery = Header.CheckpointIntervalEvents;
@@ -63,7 +114,11 @@ public sealed partial class TraceReader
     /// unusable.
     /// Allocation is bounded by <paramref name="totalBytesMax"/> (at most
     /// <see cref="MemoryLayout.TotalSizeMax"/>): tools that only inspect a trace pass a smaller cap.</summary>
-    public bool TryCreateMemory([NotNullWhen(true)] out GuestMemory? memory, [NotNullWhen(false)] out TraceError? error, ulong totalBytesMax = MemoryLayout.TotalSizeMax)
+    public bool TryCreateMemory(
+        [NotNullWhen(true)] out GuestMemory? memory,
+        [NotNullWhen(false)] out TraceError? error,
+        ulong totalBytesMax = MemoryLayout.TotalSizeMax
+    )
     {
         ulong total = 0;
         foreach (RegionSpec region in Header.MemoryLayout.Regions)
@@ -71,7 +126,11 @@ public sealed partial class TraceReader
             if (region.Size > totalBytesMax - total)
             {
                 memory = null;
-                error = new TraceError(TraceErrorKind.LimitExceeded, 0, $"byte 0: expected a memory layout of at most {totalBytesMax} bytes, found a larger one (in header key \"memory_layout\")");
+                error = new TraceError(
+                    TraceErrorKind.LimitExceeded,
+                    0,
+                    $"byte 0: expected a memory layout of at most {totalBytesMax} bytes, found a larger one (in header key \"memory_layout\")"
+                );
                 return false;
             }
             total += region.Size;
@@ -82,7 +141,11 @@ public sealed partial class TraceReader
             error = null;
             return true;
         }
-        error = new TraceError(TraceErrorKind.Unsupported, 0, $"byte 0: expected a usable memory layout, found {why} (in header key \"memory_layout\")");
+        error = new TraceError(
+            TraceErrorKind.Unsupported,
+            0,
+            $"byte 0: expected a usable memory layout, found {why} (in header key \"memory_layout\")"
+        );
         return false;
     }
 
@@ -92,8 +155,13 @@ public sealed partial class TraceReader
     public bool TryReadInitialMemory(GuestMemory target, [NotNullWhen(false)] out TraceError? error)
     {
         ArgumentNullException.ThrowIfNull(target);
-        if (_stage == Stage.Failed) { error = Error!; return false; }
-        if (_stage != Stage.Memory || _chunksLeft != MemoryChunks) throw new InvalidOperationException("the initial memory can be read once, before the first event");
+        if (_stage == Stage.Failed)
+        {
+            error = Error!;
+            return false;
+        }
+        if (_stage != Stage.Memory || _chunksLeft != MemoryChunks)
+            throw new InvalidOperationException("the initial memory can be read once, before the first event");
         if (!target.Layout.Regions.SequenceEqual(Header.MemoryLayout.Regions.OrderBy(s => s.Base)))
         {
             throw new ArgumentException("target memory's layout differs from the trace's layout", nameof(target));
@@ -119,7 +187,14 @@ public sealed partial class TraceReader
         _chunkTarget = target;
         while (_chunksLeft > 0)
         {
-            if (!TryDecode(DecodeChunk, TraceFormat.ChunkCompressedBytesMax + 64, $"memory chunk {MemoryChunks - _chunksLeft}")) return false;
+            if (
+                !TryDecode(
+                    DecodeChunk,
+                    TraceFormat.ChunkCompressedBytesMax + 64,
+                    $"memory chunk {MemoryChunks - _chunksLeft}"
+                )
+            )
+                return false;
         }
         ulong actual;
         if (Header.MemoryHashScheme == MemoryHashScheme.PageWise)
@@ -133,7 +208,13 @@ public sealed partial class TraceReader
         }
         if (actual != InitialMemoryHash)
         {
-            return Fail(TraceErrorKind.Inconsistent, _input.Offset, $"initial memory with content hash 0x{InitialMemoryHash:x16} (the memory map's content_hash)", $"0x{actual:x16}", "memory chunks");
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                _input.Offset,
+                $"initial memory with content hash 0x{InitialMemoryHash:x16} (the memory map's content_hash)",
+                $"0x{actual:x16}",
+                "memory chunks"
+            );
         }
         return true;
     }
@@ -145,24 +226,67 @@ public sealed partial class TraceReader
     {
         string ctx = $"memory chunk {MemoryChunks - _chunksLeft}";
         long start = _input.Offset;
-        if (r.NextMessagePackType != MessagePackType.Array) return Fail(TraceErrorKind.Malformed, start, $"memory chunk array of {TraceFormat.ChunkFields} items", Describe(r.NextCode), ctx);
+        if (r.NextMessagePackType != MessagePackType.Array)
+            return Fail(
+                TraceErrorKind.Malformed,
+                start,
+                $"memory chunk array of {TraceFormat.ChunkFields} items",
+                Describe(r.NextCode),
+                ctx
+            );
         int items = ReadArrayHeader(ref r, "memory chunk array");
-        if (items != TraceFormat.ChunkFields) return Fail(TraceErrorKind.Malformed, start, $"memory chunk array of {TraceFormat.ChunkFields} items", $"array of {items} items", ctx);
+        if (items != TraceFormat.ChunkFields)
+            return Fail(
+                TraceErrorKind.Malformed,
+                start,
+                $"memory chunk array of {TraceFormat.ChunkFields} items",
+                $"array of {items} items",
+                ctx
+            );
         ulong address = ReadUInt64(ref r, "chunk address (uint 64)");
         long lengthAt = At(ref r);
         ulong length = ReadUInt64(ref r, "chunk length (uint)");
-        if (length == 0 || length > TraceFormat.ChunkBytesMax) return Fail(TraceErrorKind.LimitExceeded, lengthAt, $"chunk length in [1, {TraceFormat.ChunkBytesMax}]", $"{length}", ctx);
-        if (address < _nextChunkAddress || address > ulong.MaxValue - length) return Fail(TraceErrorKind.Inconsistent, start, $"chunk at or after 0x{_nextChunkAddress:x} (ascending, not overlapping)", $"chunk at 0x{address:x}", ctx);
+        if (length == 0 || length > TraceFormat.ChunkBytesMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                lengthAt,
+                $"chunk length in [1, {TraceFormat.ChunkBytesMax}]",
+                $"{length}",
+                ctx
+            );
+        if (address < _nextChunkAddress || address > ulong.MaxValue - length)
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                $"chunk at or after 0x{_nextChunkAddress:x} (ascending, not overlapping)",
+                $"chunk at 0x{address:x}",
+                ctx
+            );
         if (!TryLocateChunk(address, length, out int region))
         {
-            return Fail(TraceErrorKind.Inconsistent, start, "chunk inside the memory layout, starting on a page of its region and ending on one or at the region's end", $"chunk at 0x{address:x} of {length} bytes", ctx);
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                "chunk inside the memory layout, starting on a page of its region and ending on one or at the region's end",
+                $"chunk at 0x{address:x} of {length} bytes",
+                ctx
+            );
         }
         long binAt = At(ref r);
         long compressedLength = BinLength(_input.Span, (int)r.Consumed, out int headerBytes);
-        if (compressedLength > TraceFormat.ChunkCompressedBytesMax) return Fail(TraceErrorKind.LimitExceeded, binAt, $"compressed chunk of at most {TraceFormat.ChunkCompressedBytesMax} bytes", $"{compressedLength} bytes", ctx);
+        if (compressedLength > TraceFormat.ChunkCompressedBytesMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                binAt,
+                $"compressed chunk of at most {TraceFormat.ChunkCompressedBytesMax} bytes",
+                $"{compressedLength} bytes",
+                ctx
+            );
         Mark(ref r, "chunk data (bin)");
-        if (compressedLength == NotBin) throw new MessagePackSerializationException("not a bin");
-        ReadOnlySequence<byte> compressed = r.ReadBytes() ?? throw new MessagePackSerializationException("nil, not a bin");
+        if (compressedLength == NotBin)
+            throw new MessagePackSerializationException("not a bin");
+        ReadOnlySequence<byte> compressed = r.ReadBytes()
+            ?? throw new MessagePackSerializationException("nil, not a bin");
         long dataAt = binAt + headerBytes;
         Span<byte> destination;
         if (_chunkTarget is null)
@@ -172,9 +296,23 @@ public sealed partial class TraceReader
         }
         else if (!_chunkTarget.TryGetSpan(new GuestAddress(address), length, out destination))
         {
-            return Fail(TraceErrorKind.Inconsistent, start, "chunk inside the memory layout", $"chunk at 0x{address:x} of {length} bytes", ctx);
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                "chunk inside the memory layout",
+                $"chunk at 0x{address:x} of {length} bytes",
+                ctx
+            );
         }
-        if (!ZlibChunkInflater.TryInflate(compressed.First, destination, out string expected, out string found, out int at))
+        if (
+            !ZlibChunkInflater.TryInflate(
+                compressed.First,
+                destination,
+                out string expected,
+                out string found,
+                out int at
+            )
+        )
         {
             return Fail(TraceErrorKind.Malformed, dataAt + at, expected, found, ctx);
         }
@@ -201,7 +339,8 @@ public sealed partial class TraceReader
         for (region = 0; region < _regions.Length; region++)
         {
             RegionSpec s = _regions[region];
-            if (address < s.Base || address - s.Base >= s.Size) continue;
+            if (address < s.Base || address - s.Base >= s.Size)
+                continue;
             ulong offset = address - s.Base;
             return length <= s.Size - offset
                 && offset % GuestMemory.PageSize == 0
@@ -232,7 +371,8 @@ public sealed partial class TraceReader
 
     private void StartHashRegion()
     {
-        if (_hashRegionStarted) return;
+        if (_hashRegionStarted)
+            return;
         _memoryHash.AddUInt64(_regions[_hashRegion].Base);
         _memoryHash.AddUInt64(_regions[_hashRegion].Size);
         _hashRegionStarted = true;

@@ -21,7 +21,13 @@ namespace Sim.Engine.Trace;
 /// </summary>
 public sealed partial class TraceReader : IDisposable
 {
-    private enum Stage : byte { Memory, Events, Complete, Failed }
+    private enum Stage : byte
+    {
+        Memory,
+        Events,
+        Complete,
+        Failed,
+    }
 
     /// <summary>Deepest nesting of arrays and maps skipped in an unknown header key's value.</summary>
     public const int DepthMax = 64;
@@ -32,7 +38,10 @@ public sealed partial class TraceReader : IDisposable
 
     private const byte EventArrayCode = MsgPackCode.FixArrayMin + TraceFormat.EventFields;
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly UTF8Encoding StrictUtf8 = new(
+        encoderShouldEmitUTF8Identifier: false,
+        throwOnInvalidBytes: true
+    );
 
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
@@ -87,11 +96,19 @@ public sealed partial class TraceReader : IDisposable
 
     /// <summary>Decodes the header and the memory map. On failure the stream is left as it is
     /// (disposed unless <paramref name="leaveOpen"/>).</summary>
-    public static bool TryOpen(Stream stream, [NotNullWhen(true)] out TraceReader? reader, [NotNullWhen(false)] out TraceError? error, bool leaveOpen = false)
+    public static bool TryOpen(
+        Stream stream,
+        [NotNullWhen(true)] out TraceReader? reader,
+        [NotNullWhen(false)] out TraceError? error,
+        bool leaveOpen = false
+    )
     {
         ArgumentNullException.ThrowIfNull(stream);
         var r = new TraceReader(stream, leaveOpen);
-        if (r.TryDecode(r.DecodeHeader, TraceFormat.HeaderBytesMax, "header") && r.TryDecode(r.DecodeMemoryMap, TraceFormat.HeaderBytesMax, "memory map"))
+        if (
+            r.TryDecode(r.DecodeHeader, TraceFormat.HeaderBytesMax, "header")
+            && r.TryDecode(r.DecodeMemoryMap, TraceFormat.HeaderBytesMax, "memory map")
+        )
         {
             reader = r;
             error = null;
@@ -106,7 +123,8 @@ public sealed partial class TraceReader : IDisposable
     /// <summary>Closes the stream unless the reader was told to leave it open.</summary>
     public void Dispose()
     {
-        if (!_leaveOpen) _stream.Dispose();
+        if (!_leaveOpen)
+            _stream.Dispose();
     }
 
     // ---------------------------------------------------------------- decoding and errors
@@ -118,29 +136,59 @@ public sealed partial class TraceReader : IDisposable
     /// <paramref name="bytesMax"/>; the library's exceptions become errors at the marked value.</summary>
     private bool TryDecode(Decoder decode, int bytesMax, string context)
     {
-        if (_stage == Stage.Failed) return false;
+        if (_stage == Stage.Failed)
+            return false;
         long start = _input.Offset;
         int want = Math.Min(bytesMax, TraceInput.BufferBytesInitial);
         while (true)
         {
             _input.Fill(want);
-            if (_input.IoError is { } io) return Fail(TraceErrorKind.Io, _input.Offset + _input.Available, "readable bytes", "I/O error: " + io, context);
-            if (_input.Available == 0) return Fail(TraceErrorKind.Truncated, start, context, "end of stream", context);
+            if (_input.IoError is { } io)
+                return Fail(
+                    TraceErrorKind.Io,
+                    _input.Offset + _input.Available,
+                    "readable bytes",
+                    "I/O error: " + io,
+                    context
+                );
+            if (_input.Available == 0)
+                return Fail(TraceErrorKind.Truncated, start, context, "end of stream", context);
             var r = new MessagePackReader(_input.Window);
             (_markAt, _markWhat) = (0, context);
             try
             {
-                if (!decode(ref r)) return false;
+                if (!decode(ref r))
+                    return false;
                 _input.Advance(r.Consumed);
                 return true;
             }
             catch (EndOfStreamException)
             {
-                if (_input.EndOfStream) return Fail(TraceErrorKind.Truncated, start + _markAt, _markWhat, $"end of stream ({_input.Available - _markAt} bytes left)", context);
-                if (_input.Available >= bytesMax) return Fail(TraceErrorKind.LimitExceeded, start, $"{context} of at most {bytesMax} bytes", "a longer one", context);
+                if (_input.EndOfStream)
+                    return Fail(
+                        TraceErrorKind.Truncated,
+                        start + _markAt,
+                        _markWhat,
+                        $"end of stream ({_input.Available - _markAt} bytes left)",
+                        context
+                    );
+                if (_input.Available >= bytesMax)
+                    return Fail(
+                        TraceErrorKind.LimitExceeded,
+                        start,
+                        $"{context} of at most {bytesMax} bytes",
+                        "a longer one",
+                        context
+                    );
                 want = checked((int)Math.Min(bytesMax, Math.Max(want * 2L, _input.Available + 1L)));
             }
-            catch (Exception e) when (e is MessagePackSerializationException or OverflowException or ArgumentException or InvalidOperationException)
+            catch (Exception e)
+                when (e
+                        is MessagePackSerializationException
+                            or OverflowException
+                            or ArgumentException
+                            or InvalidOperationException
+                )
             {
                 return FailFound(start + _markAt, _markWhat, context, e);
             }
@@ -152,8 +200,15 @@ public sealed partial class TraceReader : IDisposable
 
     private bool Fail(TraceErrorKind kind, long offset, string expected, string found, string context)
     {
-        string suffix = kind == TraceErrorKind.Truncated ? "; the trace is truncated" + (_stage is Stage.Events ? " (no footer)" : "") : "";
-        Error ??= new TraceError(kind, offset, $"byte {offset}: expected {expected}, found {found} (in {context}){suffix}");
+        string suffix =
+            kind == TraceErrorKind.Truncated
+                ? "; the trace is truncated" + (_stage is Stage.Events ? " (no footer)" : "")
+                : "";
+        Error ??= new TraceError(
+            kind,
+            offset,
+            $"byte {offset}: expected {expected}, found {found} (in {context}){suffix}"
+        );
         _stage = Stage.Failed;
         return false;
     }
@@ -163,7 +218,8 @@ public sealed partial class TraceReader : IDisposable
     {
         long rel = offset - _input.Offset;
         string found = rel >= 0 && rel < _input.Available ? Describe(_input.Span[checked((int)rel)]) : "a bad value";
-        if (found.StartsWith("reserved", StringComparison.Ordinal)) found = "reserved byte 0xc1";
+        if (found.StartsWith("reserved", StringComparison.Ordinal))
+            found = "reserved byte 0xc1";
         return Fail(TraceErrorKind.Malformed, offset, expected, $"{found} ({e.Message.TrimEnd('.')})", context);
     }
 
@@ -208,7 +264,8 @@ public sealed partial class TraceReader : IDisposable
     private long DeclaredLength(long at)
     {
         ReadOnlySpan<byte> w = _input.Span;
-        if (at >= w.Length) return -1;
+        if (at >= w.Length)
+            return -1;
         int i = checked((int)at);
         byte code = w[i];
         int size = code switch
@@ -219,7 +276,8 @@ public sealed partial class TraceReader : IDisposable
             MsgPackCode.Str32 or MsgPackCode.Bin32 or MsgPackCode.Ext32 => 4,
             _ => -1,
         };
-        if (size < 0 || i + 1 + size > w.Length) return -1;
+        if (size < 0 || i + 1 + size > w.Length)
+            return -1;
         return size switch
         {
             0 => code & 0x1f,
@@ -233,12 +291,19 @@ public sealed partial class TraceReader : IDisposable
     private string? ReadString(ref MessagePackReader r, string what, string context)
     {
         Mark(ref r, what);
-        if (r.NextMessagePackType != MessagePackType.String) throw new MessagePackSerializationException("not a str");
+        if (r.NextMessagePackType != MessagePackType.String)
+            throw new MessagePackSerializationException("not a str");
         long at = r.Consumed;
         long declared = DeclaredLength(at);
         if (declared > TraceFormat.HeaderStringBytesMax)
         {
-            Fail(TraceErrorKind.LimitExceeded, _input.Offset + at, $"str of at most {TraceFormat.HeaderStringBytesMax} bytes", $"{declared} bytes", context);
+            Fail(
+                TraceErrorKind.LimitExceeded,
+                _input.Offset + at,
+                $"str of at most {TraceFormat.HeaderStringBytesMax} bytes",
+                $"{declared} bytes",
+                context
+            );
             return null;
         }
         if (!r.TryReadStringSpan(out ReadOnlySpan<byte> utf8))
@@ -248,7 +313,13 @@ public sealed partial class TraceReader : IDisposable
         }
         if (utf8.Length > TraceFormat.HeaderStringBytesMax)
         {
-            Fail(TraceErrorKind.LimitExceeded, _input.Offset + at, $"str of at most {TraceFormat.HeaderStringBytesMax} bytes", $"{utf8.Length} bytes", context);
+            Fail(
+                TraceErrorKind.LimitExceeded,
+                _input.Offset + at,
+                $"str of at most {TraceFormat.HeaderStringBytesMax} bytes",
+                $"{utf8.Length} bytes",
+                context
+            );
             return null;
         }
         return StrictUtf8.GetString(utf8);
@@ -262,16 +333,31 @@ public sealed partial class TraceReader : IDisposable
         {
             Mark(ref r, "a value");
             long declared = DeclaredLength(r.Consumed);
-            if (declared > TraceFormat.HeaderBytesMax) return Fail(TraceErrorKind.LimitExceeded, _input.Offset + r.Consumed, $"a value of at most {TraceFormat.HeaderBytesMax} bytes", $"{declared} bytes", context);
+            if (declared > TraceFormat.HeaderBytesMax)
+                return Fail(
+                    TraceErrorKind.LimitExceeded,
+                    _input.Offset + r.Consumed,
+                    $"a value of at most {TraceFormat.HeaderBytesMax} bytes",
+                    $"{declared} bytes",
+                    context
+                );
             r.Skip();
             return true;
         }
         long at = r.Consumed;
-        if (depth > DepthMax) return Fail(TraceErrorKind.LimitExceeded, _input.Offset + at, $"nesting of at most {DepthMax} arrays and maps", "deeper nesting", context);
+        if (depth > DepthMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                _input.Offset + at,
+                $"nesting of at most {DepthMax} arrays and maps",
+                "deeper nesting",
+                context
+            );
         long items = type == MessagePackType.Array ? ReadArrayHeader(ref r, "array") : 2L * ReadMapHeader(ref r, "map");
         for (long i = 0; i < items; i++)
         {
-            if (!TrySkip(ref r, context, depth + 1)) return false;
+            if (!TrySkip(ref r, context, depth + 1))
+                return false;
         }
         return true;
     }
@@ -303,10 +389,20 @@ public sealed partial class TraceReader : IDisposable
             if (EventArrayDecoder.TryDecode(window, out DecodedEvent decoded, out int eventBytes))
             {
                 ReadOnlySpan<byte> eventData = window.Slice(decoded.DataAt, decoded.DataLength);
-                return Accept(checked((ulong)decoded.Kind), decoded.Source, decoded.Delta, decoded.Address, decoded.Value,
-                    eventData, eventBytes, out ev, out error);
+                return Accept(
+                    checked((ulong)decoded.Kind),
+                    decoded.Source,
+                    decoded.Delta,
+                    decoded.Address,
+                    decoded.Value,
+                    eventData,
+                    eventBytes,
+                    out ev,
+                    out error
+                );
             }
-            if (window.Length == 0 || window[0] != EventArrayCode) return TryReadNextSlow(out error);
+            if (window.Length == 0 || window[0] != EventArrayCode)
+                return TryReadNextSlow(out error);
             var r = new MessagePackReader(_input.Window);
             long at = 0;
             string what = "event array";
@@ -324,10 +420,25 @@ public sealed partial class TraceReader : IDisposable
                 (at, what) = (r.Consumed, "event value (uint 64)");
                 ulong value = r.ReadUInt64();
                 (at, what) = (r.Consumed, "event data (bin)");
-                if (kind >= TraceFormat.KindsMax) return FailEvent(TraceErrorKind.Malformed, _input.Offset, "event kind in [0, 255]", $"{kind}", out error);
+                if (kind >= TraceFormat.KindsMax)
+                    return FailEvent(
+                        TraceErrorKind.Malformed,
+                        _input.Offset,
+                        "event kind in [0, 255]",
+                        $"{kind}",
+                        out error
+                    );
                 long dataLength = BinLength(window, checked((int)at), out int headerBytes);
-                if (dataLength > TraceFormat.EventDataBytesMax) return FailEvent(TraceErrorKind.LimitExceeded, _input.Offset, $"event data of at most {TraceFormat.EventDataBytesMax} bytes", $"{dataLength} bytes", out error);
-                if (dataLength == NotBin) throw new MessagePackSerializationException("not a bin");
+                if (dataLength > TraceFormat.EventDataBytesMax)
+                    return FailEvent(
+                        TraceErrorKind.LimitExceeded,
+                        _input.Offset,
+                        $"event data of at most {TraceFormat.EventDataBytesMax} bytes",
+                        $"{dataLength} bytes",
+                        out error
+                    );
+                if (dataLength == NotBin)
+                    throw new MessagePackSerializationException("not a bin");
                 long needed = at + headerBytes + dataLength;
                 if ((dataLength == BinHeaderCut || needed > window.Length) && !_input.EndOfStream)
                 {
@@ -336,14 +447,19 @@ public sealed partial class TraceReader : IDisposable
                     want = checked((int)Math.Max(needed, window.Length + 1L));
                     continue;
                 }
-                ReadOnlySequence<byte> data = r.ReadBytes() ?? throw new MessagePackSerializationException("nil, not a bin");
+                ReadOnlySequence<byte> data = r.ReadBytes()
+                    ?? throw new MessagePackSerializationException("nil, not a bin");
                 return Accept(kind, source, delta, address, value, data.FirstSpan, r.Consumed, out ev, out error);
             }
             catch (EndOfStreamException)
             {
                 // The window held EventHeadBytesMax bytes, or all that was left: the stream ended inside the event.
                 long offset = _input.Offset + at;
-                Error ??= new TraceError(TraceErrorKind.Truncated, offset, $"byte {offset}: expected {what}, found end of stream (in event {EventsRead}); the trace is truncated (no footer)");
+                Error ??= new TraceError(
+                    TraceErrorKind.Truncated,
+                    offset,
+                    $"byte {offset}: expected {what}, found end of stream (in event {EventsRead}); the trace is truncated (no footer)"
+                );
                 _stage = Stage.Failed;
                 error = Error;
                 return false;
@@ -359,11 +475,21 @@ public sealed partial class TraceReader : IDisposable
 
     /// <summary>Takes the decoded event of <paramref name="consumed"/> bytes at the window's start: checks its place
     /// against the periodic checkpoints, then advances, counts and hashes it.</summary>
-    private bool Accept(ulong kind, uint source, long delta, ulong address, ulong value, ReadOnlySpan<byte> data,
-        long consumed, out TraceEvent ev, out TraceError? error)
+    private bool Accept(
+        ulong kind,
+        uint source,
+        long delta,
+        ulong address,
+        ulong value,
+        ReadOnlySpan<byte> data,
+        long consumed,
+        out TraceEvent ev,
+        out TraceError? error
+    )
     {
         ev = default;
-        if (_checkpointEvery != 0 && !TryPlaceCheckpoint(kind, source, _input.Offset, out error)) return false;
+        if (_checkpointEvery != 0 && !TryPlaceCheckpoint(kind, source, _input.Offset, out error))
+            return false;
         long time = unchecked(_lastTime + delta);
         ev = new TraceEvent((TraceEventKind)kind, time, source, address, value, data);
         _input.Advance(consumed);
@@ -383,10 +509,19 @@ public sealed partial class TraceReader : IDisposable
     private static long BinLength(ReadOnlySpan<byte> window, int at, out int headerBytes)
     {
         headerBytes = 0;
-        if (at >= window.Length) return BinHeaderCut;
-        headerBytes = window[at] switch { MsgPackCode.Bin8 => 2, MsgPackCode.Bin16 => 3, MsgPackCode.Bin32 => 5, _ => 0 };
-        if (headerBytes == 0) return NotBin;
-        if (at + headerBytes > window.Length) return BinHeaderCut;
+        if (at >= window.Length)
+            return BinHeaderCut;
+        headerBytes = window[at] switch
+        {
+            MsgPackCode.Bin8 => 2,
+            MsgPackCode.Bin16 => 3,
+            MsgPackCode.Bin32 => 5,
+            _ => 0,
+        };
+        if (headerBytes == 0)
+            return NotBin;
+        if (at + headerBytes > window.Length)
+            return BinHeaderCut;
         return headerBytes switch
         {
             2 => window[at + 1],
@@ -405,14 +540,26 @@ public sealed partial class TraceReader : IDisposable
         {
             if (_sinceCheckpoint != _checkpointEvery)
             {
-                return FailEvent(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint only after every {_checkpointEvery} events (header checkpoint interval)", $"one after {_sinceCheckpoint} events", out error);
+                return FailEvent(
+                    TraceErrorKind.Inconsistent,
+                    start,
+                    $"a periodic Checkpoint only after every {_checkpointEvery} events (header checkpoint interval)",
+                    $"one after {_sinceCheckpoint} events",
+                    out error
+                );
             }
             _sinceCheckpoint = 0;
             return true;
         }
         if (_sinceCheckpoint == _checkpointEvery)
         {
-            return FailEvent(TraceErrorKind.Inconsistent, start, $"a periodic Checkpoint (kind 17, source 0) after {_checkpointEvery} events (header checkpoint interval)", $"event kind {kind}, source {source}", out error);
+            return FailEvent(
+                TraceErrorKind.Inconsistent,
+                start,
+                $"a periodic Checkpoint (kind 17, source 0) after {_checkpointEvery} events (header checkpoint interval)",
+                $"event kind {kind}, source {source}",
+                out error
+            );
         }
         _sinceCheckpoint++;
         return true;
@@ -424,11 +571,15 @@ public sealed partial class TraceReader : IDisposable
     /// Each call consumes at least one byte, so the trace's length bounds the loop.</summary>
     public bool TryVerifyRest([NotNullWhen(false)] out TraceError? error)
     {
-        while (TryReadNext(out _, out error))
-        {
-        }
-        if (error is null && Footer is not null) return true;
-        error ??= Error ?? new TraceError(TraceErrorKind.Truncated, Offset, $"byte {Offset}: expected the footer, found nothing more");
+        while (TryReadNext(out _, out error)) { }
+        if (error is null && Footer is not null)
+            return true;
+        error ??= Error
+            ?? new TraceError(
+                TraceErrorKind.Truncated,
+                Offset,
+                $"byte {Offset}: expected the footer, found nothing more"
+            );
         return false;
     }
 
@@ -443,7 +594,8 @@ public sealed partial class TraceReader : IDisposable
     {
         if (_stage == Stage.Memory)
         {
-            if (!TryReadChunks(null)) return false;
+            if (!TryReadChunks(null))
+                return false;
             _stage = Stage.Events;
             return true;
         }
@@ -463,7 +615,11 @@ public sealed partial class TraceReader : IDisposable
         }
         else if (_input.Available == 0)
         {
-            Error = new TraceError(TraceErrorKind.Truncated, start, $"byte {start}: expected event array or footer map, found end of stream (after {EventsRead} events); the trace is truncated (no footer)");
+            Error = new TraceError(
+                TraceErrorKind.Truncated,
+                start,
+                $"byte {start}: expected event array or footer map, found end of stream (after {EventsRead} events); the trace is truncated (no footer)"
+            );
             _stage = Stage.Failed;
         }
         else
@@ -471,22 +627,51 @@ public sealed partial class TraceReader : IDisposable
             byte code = _input.Span[0];
             if (code is >= MsgPackCode.FixMapMin and <= MsgPackCode.FixMapMax or MsgPackCode.Map16 or MsgPackCode.Map32)
             {
-                if (TryDecode(DecodeFooter, TraceFormat.HeaderBytesMax, "footer") && TryCompleteAfterFooter()) return false;
+                if (TryDecode(DecodeFooter, TraceFormat.HeaderBytesMax, "footer") && TryCompleteAfterFooter())
+                    return false;
             }
-            else if (code is >= MsgPackCode.FixArrayMin and <= MsgPackCode.FixArrayMax or MsgPackCode.Array16 or MsgPackCode.Array32)
+            else if (
+                code
+                is >= MsgPackCode.FixArrayMin
+                    and <= MsgPackCode.FixArrayMax
+                    or MsgPackCode.Array16
+                    or MsgPackCode.Array32
+            )
             {
                 // The count is read here: the library refuses a count larger than the bytes left before saying it.
-                int size = code switch { MsgPackCode.Array16 => 2, MsgPackCode.Array32 => 4, _ => 0 };
+                int size = code switch
+                {
+                    MsgPackCode.Array16 => 2,
+                    MsgPackCode.Array32 => 4,
+                    _ => 0,
+                };
                 _input.Fill(1 + size);
                 ReadOnlySpan<byte> w = _input.Span;
                 if (w.Length < 1 + size)
                 {
-                    Fail(TraceErrorKind.Truncated, start, $"event array of {TraceFormat.EventFields} items", "end of stream", ctx);
+                    Fail(
+                        TraceErrorKind.Truncated,
+                        start,
+                        $"event array of {TraceFormat.EventFields} items",
+                        "end of stream",
+                        ctx
+                    );
                 }
                 else
                 {
-                    long items = size switch { 0 => code & 0x0f, 2 => BinaryPrimitives.ReadUInt16BigEndian(w[1..]), _ => BinaryPrimitives.ReadUInt32BigEndian(w[1..]) };
-                    Fail(TraceErrorKind.Malformed, start, $"event array of {TraceFormat.EventFields} items", $"array of {items} items", ctx);
+                    long items = size switch
+                    {
+                        0 => code & 0x0f,
+                        2 => BinaryPrimitives.ReadUInt16BigEndian(w[1..]),
+                        _ => BinaryPrimitives.ReadUInt32BigEndian(w[1..]),
+                    };
+                    Fail(
+                        TraceErrorKind.Malformed,
+                        start,
+                        $"event array of {TraceFormat.EventFields} items",
+                        $"array of {items} items",
+                        ctx
+                    );
                 }
             }
             else

@@ -17,25 +17,38 @@ public static class TraceTextFormatter
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(header);
-        output.WriteLine($"# {TraceFormat.FormatName} v{header.FormatVersion}: scenario {header.Scenario}, seed {header.Seed}, origin {(header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated)}");
-        output.WriteLine($"# virtsim {header.VirtsimVersion} (commit {header.GitCommit}), checkpoint every {header.CheckpointIntervalEvents} events");
-        if (header.Host is { } host) output.WriteLine($"# host: kernel {host.KernelRelease}, KVM API {host.KvmApiVersion}, {host.KvmFlavour}");
-        output.WriteLine("# memory: " + string.Join(", ", header.MemoryLayout.Regions.Select(r => $"[0x{r.Base:x}, +0x{r.Size:x})")));
-        if (header.Options.Count > 0) output.WriteLine("# options: " + string.Join(" ", header.Options.Select(kv => $"{kv.Key}={kv.Value}")));
-        if (header.Devices.Count > 0) output.WriteLine("# devices: " + string.Join(" ", header.Devices.Select(kv => $"{kv.Key}={kv.Value}")));
+        output.WriteLine(
+            $"# {TraceFormat.FormatName} v{header.FormatVersion}: scenario {header.Scenario}, seed {header.Seed}, origin {(header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated)}"
+        );
+        output.WriteLine(
+            $"# virtsim {header.VirtsimVersion} (commit {header.GitCommit}), checkpoint every {header.CheckpointIntervalEvents} events"
+        );
+        if (header.Host is { } host)
+            output.WriteLine($"# host: kernel {host.KernelRelease}, KVM API {host.KvmApiVersion}, {host.KvmFlavour}");
+        output.WriteLine(
+            "# memory: " + string.Join(", ", header.MemoryLayout.Regions.Select(r => $"[0x{r.Base:x}, +0x{r.Size:x})"))
+        );
+        if (header.Options.Count > 0)
+            output.WriteLine("# options: " + string.Join(" ", header.Options.Select(kv => $"{kv.Key}={kv.Value}")));
+        if (header.Devices.Count > 0)
+            output.WriteLine("# devices: " + string.Join(" ", header.Devices.Select(kv => $"{kv.Key}={kv.Value}")));
     }
 
     /// <summary>"#12 t=1234 MmioWrite src=0 addr=0x1000 val=0x4 data=01000000".</summary>
     public static string FormatEvent(ulong index, in TraceEvent ev)
     {
         var sb = new StringBuilder(96);
-        sb.Append(CultureInfo.InvariantCulture, $"#{index} t={ev.Time} {ev.Kind} src={ev.Source} addr=0x{ev.Address:x} val=0x{ev.Value:x}");
+        sb.Append(
+            CultureInfo.InvariantCulture,
+            $"#{index} t={ev.Time} {ev.Kind} src={ev.Source} addr=0x{ev.Address:x} val=0x{ev.Value:x}"
+        );
         if (!ev.Data.IsEmpty)
         {
             sb.Append(" data=");
             int shown = Math.Min(ev.Data.Length, DataBytesShownMax);
             sb.Append(Convert.ToHexStringLower(ev.Data[..shown]));
-            if (shown < ev.Data.Length) sb.Append(CultureInfo.InvariantCulture, $"...(+{ev.Data.Length - shown} bytes)");
+            if (shown < ev.Data.Length)
+                sb.Append(CultureInfo.InvariantCulture, $"...(+{ev.Data.Length - shown} bytes)");
         }
         return sb.ToString();
     }
@@ -45,8 +58,11 @@ public static class TraceTextFormatter
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(footer);
-        output.WriteLine($"# end: {footer.EventCount} events, end time {footer.EndTime} ns, memory hash 0x{footer.MemoryHash:x16}, event hash 0x{footer.EventHash:x16}");
-        foreach (KeyValuePair<TraceEventKind, ulong> kv in footer.CountsByKind) output.WriteLine($"#   {kv.Key}: {kv.Value}");
+        output.WriteLine(
+            $"# end: {footer.EventCount} events, end time {footer.EndTime} ns, memory hash 0x{footer.MemoryHash:x16}, event hash 0x{footer.EventHash:x16}"
+        );
+        foreach (KeyValuePair<TraceEventKind, ulong> kv in footer.CountsByKind)
+            output.WriteLine($"#   {kv.Key}: {kv.Value}");
     }
 
     /// <summary>Writes the whole trace: header, up to <paramref name="eventsMax"/> event lines, footer.
@@ -64,8 +80,10 @@ public static class TraceTextFormatter
                 output.WriteLine($"# error: {error.Message}");
                 return error;
             }
-            if (index < eventsMax) output.WriteLine(FormatEvent(index, ev));
-            else if (index == eventsMax) output.WriteLine($"# ... (more events not shown)");
+            if (index < eventsMax)
+                output.WriteLine(FormatEvent(index, ev));
+            else if (index == eventsMax)
+                output.WriteLine($"# ... (more events not shown)");
             index++;
         }
         WriteFooter(output, reader.Footer!);

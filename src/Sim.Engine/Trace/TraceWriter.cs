@@ -1,6 +1,6 @@
 using System.IO.Compression;
-using Sim.Engine.Memory;
 using MessagePack;
+using Sim.Engine.Memory;
 using Sim.Engine.Trace.Codec;
 
 namespace Sim.Engine.Trace;
@@ -32,11 +32,17 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         ArgumentNullException.ThrowIfNull(initialMemory);
         if (!header.MemoryLayout.Regions.SequenceEqual(initialMemory.Layout.Regions))
         {
-            throw new ArgumentException("the header's memory layout differs from the initial memory's layout", nameof(header));
+            throw new ArgumentException(
+                "the header's memory layout differs from the initial memory's layout",
+                nameof(header)
+            );
         }
         if (header.CheckpointIntervalEvents < 0)
         {
-            throw new ArgumentException("the checkpoint interval is an event count and cannot be negative", nameof(header));
+            throw new ArgumentException(
+                "the checkpoint interval is an event count and cannot be negative",
+                nameof(header)
+            );
         }
         if (header.Origin == TraceOrigin.Kvm && header.Host is null)
         {
@@ -72,7 +78,10 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         ThrowIfClosed();
         if (ev.Data.Length > TraceFormat.EventDataBytesMax)
         {
-            throw new ArgumentException($"event data of {ev.Data.Length} bytes exceeds {TraceFormat.EventDataBytesMax}; split the access", nameof(ev));
+            throw new ArgumentException(
+                $"event data of {ev.Data.Length} bytes exceeds {TraceFormat.EventDataBytesMax}; split the access",
+                nameof(ev)
+            );
         }
         // MessagePack-CSharp's writer is a ref struct over the buffer: made per event, flushed (no copy) at the end.
         var w = new MessagePackWriter(_buffer);
@@ -96,7 +105,8 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         var counts = new SortedDictionary<TraceEventKind, ulong>();
         for (int k = 0; k < _counts.Length; k++)
         {
-            if (_counts[k] != 0) counts.Add((TraceEventKind)k, _counts[k]);
+            if (_counts[k] != 0)
+                counts.Add((TraceEventKind)k, _counts[k]);
         }
         return new TraceFooter(EventCount, counts, memoryHash, EventHash, endTime);
     }
@@ -112,14 +122,22 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         ThrowIfClosed();
         if (footer.EventCount != EventCount || footer.EventHash != EventHash)
         {
-            throw new ArgumentException($"footer says {footer.EventCount} events with hash 0x{footer.EventHash:x16}; {EventCount} were written with hash 0x{EventHash:x16}", nameof(footer));
+            throw new ArgumentException(
+                $"footer says {footer.EventCount} events with hash 0x{footer.EventHash:x16}; {EventCount} were written with hash 0x{EventHash:x16}",
+                nameof(footer)
+            );
         }
         for (int k = 0; k < _counts.Length; k++)
         {
             footer.CountsByKind.TryGetValue((TraceEventKind)k, out ulong stated);
-            if (stated != _counts[k]) throw new ArgumentException($"footer says {stated} events of kind {k}; {_counts[k]} were written", nameof(footer));
+            if (stated != _counts[k])
+                throw new ArgumentException(
+                    $"footer says {stated} events of kind {k}; {_counts[k]} were written",
+                    nameof(footer)
+                );
         }
-        if (footer.CountsByKind.Keys.Any(k => (int)k >= _counts.Length)) throw new ArgumentException("footer counts a kind that does not fit a byte", nameof(footer));
+        if (footer.CountsByKind.Keys.Any(k => (int)k >= _counts.Length))
+            throw new ArgumentException("footer counts a kind that does not fit a byte", nameof(footer));
 
         var w = new MessagePackWriter(_buffer);
         w.WriteMapHeader(5);
@@ -149,7 +167,8 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     /// <summary>Pushes buffered bytes to the stream (and flushes the stream).</summary>
     public void Flush()
     {
-        if (_disposed) return;
+        if (_disposed)
+            return;
         FlushToStream();
     }
 
@@ -162,17 +181,20 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     private void ThrowIfClosed()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_completed) throw new InvalidOperationException("the trace is complete; no more events may be written");
+        if (_completed)
+            throw new InvalidOperationException("the trace is complete; no more events may be written");
     }
 
     /// <summary>Flushes what is buffered and closes the stream unless it was to be left open. Without a
     /// <see cref="Complete(TraceFooter)"/> first there is no footer, so the trace reads as truncated.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
+        if (_disposed)
+            return;
         FlushToStream();
         _disposed = true;
-        if (!_leaveOpen) _stream.Dispose();
+        if (!_leaveOpen)
+            _stream.Dispose();
     }
 
     private void WriteHeader(TraceHeader h)
@@ -228,12 +250,17 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         w.Write(TraceFormat.KeyCheckpointInterval);
         w.Write(Narrow.AsUInt64Bits(h.CheckpointIntervalEvents));
         w.Flush();
-        if (_buffer.BytesWritten > TraceFormat.HeaderBytesMax) throw new ArgumentException($"the header encodes to more than {TraceFormat.HeaderBytesMax} bytes", nameof(h));
+        if (_buffer.BytesWritten > TraceFormat.HeaderBytesMax)
+            throw new ArgumentException(
+                $"the header encodes to more than {TraceFormat.HeaderBytesMax} bytes",
+                nameof(h)
+            );
     }
 
     private static void WriteStringMap(ref MessagePackWriter w, SortedDictionary<string, string> map)
     {
-        if (map.Count > TraceFormat.OptionsMax) throw new ArgumentException($"more than {TraceFormat.OptionsMax} entries in a header map", nameof(map));
+        if (map.Count > TraceFormat.OptionsMax)
+            throw new ArgumentException($"more than {TraceFormat.OptionsMax} entries in a header map", nameof(map));
         // Sorted ordinally regardless of the dictionary's comparer: the same options, the same bytes.
         string[] keys = map.Keys.ToArray();
         Array.Sort(keys, StringComparer.Ordinal);
@@ -259,14 +286,16 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             {
                 int pageLength = Math.Min(GuestMemory.PageSize, bytes.Length - offset);
                 bool nonZero = bytes.Slice(offset, pageLength).ContainsAnyExcept((byte)0);
-                if (nonZero && runStart < 0) runStart = offset;
+                if (nonZero && runStart < 0)
+                    runStart = offset;
                 if (runStart >= 0 && (!nonZero || offset + pageLength - runStart > TraceFormat.ChunkBytesMax))
                 {
                     chunks.Add((r, runStart, offset - runStart));
                     runStart = nonZero ? offset : -1;
                 }
             }
-            if (runStart >= 0) chunks.Add((r, runStart, bytes.Length - runStart));
+            if (runStart >= 0)
+                chunks.Add((r, runStart, bytes.Length - runStart));
         }
 
         var w = new MessagePackWriter(_buffer);

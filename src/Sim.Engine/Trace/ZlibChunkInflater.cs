@@ -23,11 +23,18 @@ internal static class ZlibChunkInflater
 
     /// <summary>Inflates <paramref name="compressed"/> into exactly <paramref name="destination"/>. False with
     /// what was expected and what was found (<paramref name="at"/>: offset within the input) otherwise.</summary>
-    public static bool TryInflate(ReadOnlyMemory<byte> compressed, Span<byte> destination, out string expected, out string found, out int at)
+    public static bool TryInflate(
+        ReadOnlyMemory<byte> compressed,
+        Span<byte> destination,
+        out string expected,
+        out string found,
+        out int at
+    )
     {
         at = 0;
         ReadOnlySpan<byte> input = compressed.Span;
-        if (!TryCheckHeader(input, out expected, out found)) return false;
+        if (!TryCheckHeader(input, out expected, out found))
+            return false;
         var source = new TailFeed(compressed);
         int got = 0;
         bool longer;
@@ -38,7 +45,8 @@ internal static class ZlibChunkInflater
             while (got < destination.Length)
             {
                 int n = z.Read(destination[got..]);
-                if (n <= 0) break;
+                if (n <= 0)
+                    break;
                 got += n;
             }
             Span<byte> probe = stackalloc byte[1];
@@ -56,29 +64,49 @@ internal static class ZlibChunkInflater
         }
         if (got < destination.Length)
         {
-            (expected, found, at) = ($"{destination.Length} bytes after decompression", $"{got} bytes (a short stream)", source.Given);
+            (expected, found, at) = (
+                $"{destination.Length} bytes after decompression",
+                $"{got} bytes (a short stream)",
+                source.Given
+            );
             return false;
         }
         if (longer)
         {
-            (expected, found, at) = ($"{destination.Length} bytes after decompression", "more bytes (a decompression bomb)", source.Given);
+            (expected, found, at) = (
+                $"{destination.Length} bytes after decompression",
+                "more bytes (a decompression bomb)",
+                source.Given
+            );
             return false;
         }
         if (source.Given < input.Length)
         {
-            (expected, found, at) = ("the end of the chunk's data after its zlib stream", $"{input.Length - source.Given} trailing bytes", source.Given);
+            (expected, found, at) = (
+                "the end of the chunk's data after its zlib stream",
+                $"{input.Length - source.Given} trailing bytes",
+                source.Given
+            );
             return false;
         }
         if (source.ReadPastEnd)
         {
-            (expected, found, at) = ("the zlib stream's end and its Adler-32 trailer", "the end of the chunk's data (a cut-short stream)", input.Length);
+            (expected, found, at) = (
+                "the zlib stream's end and its Adler-32 trailer",
+                "the end of the chunk's data (a cut-short stream)",
+                input.Length
+            );
             return false;
         }
         uint stated = BinaryPrimitives.ReadUInt32BigEndian(input[^4..]);
         uint actual = Adler32(destination);
         if (stated != actual)
         {
-            (expected, found, at) = ($"Adler-32 0x{actual:x8} of the inflated bytes", $"0x{stated:x8}", input.Length - 4);
+            (expected, found, at) = (
+                $"Adler-32 0x{actual:x8} of the inflated bytes",
+                $"0x{stated:x8}",
+                input.Length - 4
+            );
             return false;
         }
         return true;
@@ -95,10 +123,14 @@ internal static class ZlibChunkInflater
             return false;
         }
         // RFC 1950 §2.2: CM = 8 (deflate), CINFO <= 7, FCHECK makes CMF*256+FLG a multiple of 31, no preset dictionary.
-        int cmf = input[0], flg = input[1];
+        int cmf = input[0],
+            flg = input[1];
         if ((cmf & 0x0f) != 8 || (cmf >> 4) > 7 || ((cmf << 8) | flg) % 31 != 0 || (flg & 0x20) != 0)
         {
-            (expected, found) = ("zlib data (RFC 1950 header without a preset dictionary)", $"header bytes 0x{cmf:x2} 0x{flg:x2}");
+            (expected, found) = (
+                "zlib data (RFC 1950 header without a preset dictionary)",
+                $"header bytes 0x{cmf:x2} 0x{flg:x2}"
+            );
             return false;
         }
         return true;
@@ -109,7 +141,8 @@ internal static class ZlibChunkInflater
     {
         const uint Mod = 65521;
         const int RunMax = 5552;
-        uint a = 1, b = 0;
+        uint a = 1,
+            b = 0;
         while (!data.IsEmpty)
         {
             int n = Math.Min(RunMax, data.Length);
@@ -154,10 +187,18 @@ internal static class ZlibChunkInflater
         public override bool CanSeek => false;
         public override bool CanWrite => false;
         public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
         public override void Flush() { }
+
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
         public override void SetLength(long value) => throw new NotSupportedException();
+
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -16,7 +16,8 @@ public sealed class GuestDmaAllocator
     /// buffers and rings.</summary>
     public GuestDmaAllocator(GuestAddress start, ulong length)
     {
-        if (!start.TryAdd(length, out GuestAddress end)) throw new ArgumentOutOfRangeException(nameof(length));
+        if (!start.TryAdd(length, out GuestAddress end))
+            throw new ArgumentOutOfRangeException(nameof(length));
         Next = start.Value;
         _end = end.Value;
     }
@@ -31,9 +32,11 @@ public sealed class GuestDmaAllocator
     /// two).</summary>
     public GuestAddress Allocate(ulong length, ulong align = 16)
     {
-        if (align == 0 || (align & (align - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(align), "a power of two");
+        if (align == 0 || (align & (align - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(align), "a power of two");
         ulong aligned = checked((Next + align - 1) & ~(align - 1));
-        if (length > _end || aligned > _end - length) throw new InvalidOperationException($"guest DMA range exhausted ({length} bytes asked, {Remaining} left)");
+        if (length > _end || aligned > _end - length)
+            throw new InvalidOperationException($"guest DMA range exhausted ({length} bytes asked, {Remaining} left)");
         Next = aligned + length;
         return new GuestAddress(aligned);
     }

@@ -52,7 +52,8 @@ public sealed class GuestPciFunction
 
     /// <summary>BAR <paramref name="index"/> as programmed, or null when absent (unimplemented or the
     /// high half of a 64-bit BAR).</summary>
-    public PciBarAssignment? GetBar(int index) => Narrow.AsUInt32Bits(index) < Narrow.AsUInt32Bits(_bars.Length) ? _bars[index] : null;
+    public PciBarAssignment? GetBar(int index) =>
+        Narrow.AsUInt32Bits(index) < Narrow.AsUInt32Bits(_bars.Length) ? _bars[index] : null;
 
     internal void SetBar(PciBarAssignment bar) => _bars[bar.Index] = bar;
 
@@ -60,7 +61,8 @@ public sealed class GuestPciFunction
     public uint ReadConfig(int register, int size) => PciConfigPorts.Read(Guest, Slot, register, size);
 
     /// <summary>Writes 1, 2 or 4 bytes of this function's configuration space.</summary>
-    public void WriteConfig(int register, int size, uint value) => PciConfigPorts.Write(Guest, Slot, register, size, value);
+    public void WriteConfig(int register, int size, uint value) =>
+        PciConfigPorts.Write(Guest, Slot, register, size, value);
 
     /// <summary>Linux pci_enable_device + pci_set_master: sets the command bits for the BAR kinds present (and bus
     /// mastering).</summary>
@@ -69,10 +71,12 @@ public sealed class GuestPciFunction
         ushort command = Narrow.LowUInt16(ReadConfig(R.Command, 2));
         for (int i = 0; i < _bars.Length; i++)
         {
-            if (_bars[i] is not { } bar) continue;
+            if (_bars[i] is not { } bar)
+                continue;
             command |= bar.IsIo ? R.CommandIoSpace : R.CommandMemorySpace;
         }
-        if (busMaster) command |= R.CommandBusMaster;
+        if (busMaster)
+            command |= R.CommandBusMaster;
         WriteConfig(R.Command, 2, command);
     }
 
@@ -81,15 +85,22 @@ public sealed class GuestPciFunction
     /// The walk is bounded by <see cref="R.CapabilityWalkMax"/> (a looping list ends it).</summary>
     public int FindCapability(byte id, int after = 0)
     {
-        if ((ReadConfig(R.Status, 2) & R.StatusCapabilitiesList) == 0) return 0;
-        int pos = after == 0 ? Narrow.AsInt32Bits(ReadConfig(R.CapabilitiesPointer, 1)) : unchecked((int)ReadConfig(after + R.CapabilityNext, 1));
+        if ((ReadConfig(R.Status, 2) & R.StatusCapabilitiesList) == 0)
+            return 0;
+        int pos =
+            after == 0
+                ? Narrow.AsInt32Bits(ReadConfig(R.CapabilitiesPointer, 1))
+                : unchecked((int)ReadConfig(after + R.CapabilityNext, 1));
         for (int ttl = 0; ttl < R.CapabilityWalkMax && pos >= R.HeaderSize; ttl++)
         {
             pos &= ~3;
-            if (pos > R.SpaceSize - 2) return 0;
+            if (pos > R.SpaceSize - 2)
+                return 0;
             uint header = ReadConfig(pos, 2);
-            if ((header & 0xFF) == 0xFF) return 0;
-            if ((header & 0xFF) == id) return pos;
+            if ((header & 0xFF) == 0xFF)
+                return 0;
+            if ((header & 0xFF) == id)
+                return pos;
             pos = Narrow.AsInt32Bits(header >> 8);
         }
         return 0;

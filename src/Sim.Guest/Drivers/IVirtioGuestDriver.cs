@@ -8,7 +8,13 @@ namespace Sim.Guest.Drivers;
 public interface IVirtioGuestDriver
 {
     /// <summary>The driver's probe. False when the device is absent or negotiation/queue setup fails.</summary>
-    bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null);
+    bool Probe(
+        PciResourceWindows windows,
+        GuestDmaAllocator dma,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint>? intxGsi = null
+    );
 
     /// <summary>The interrupt handler's part for this device (true when it was ours). The program EOIs.</summary>
     bool HandleInterrupt(uint gsi);

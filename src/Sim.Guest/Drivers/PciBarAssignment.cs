@@ -1,6 +1,5 @@
 using Sim.Spec.Pci;
 
-
 namespace Sim.Guest.Drivers;
 
 /// <summary>What the guest's enumeration found and programmed for one BAR (Linux struct resource).</summary>

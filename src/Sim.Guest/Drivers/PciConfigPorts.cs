@@ -14,7 +14,8 @@ public static class PciConfigPorts
     /// <summary>CONFIG_ADDRESS for bus 0, <paramref name="slot"/>, function 0, the dword holding
     /// <paramref name="register"/>.</summary>
     public static uint Address(int slot, int register) =>
-        PciConfigMechanism.ConfigAddressEnable | (Narrow.AsUInt32Bits(slot) << 11)
+        PciConfigMechanism.ConfigAddressEnable
+        | (Narrow.AsUInt32Bits(slot) << 11)
         | Narrow.AsUInt32Bits(register & 0xFC);
 
     /// <summary>Reads 1, 2 or 4 bytes of configuration space of bus 0, <paramref name="slot"/>, function 0.</summary>
@@ -41,8 +42,12 @@ public static class PciConfigPorts
     {
         if (Narrow.AsUInt32Bits(slot) >= PciConfigMechanism.SlotCount)
             throw new ArgumentOutOfRangeException(nameof(slot));
-        if (size is not (1 or 2 or 4)) throw new ArgumentOutOfRangeException(nameof(size), "1, 2 or 4 bytes");
-        if (Narrow.AsUInt32Bits(register) > PciConfigRegisters.SpaceSize - Narrow.AsUInt32Bits(size) || (register & (size - 1)) != 0)
+        if (size is not (1 or 2 or 4))
+            throw new ArgumentOutOfRangeException(nameof(size), "1, 2 or 4 bytes");
+        if (
+            Narrow.AsUInt32Bits(register) > PciConfigRegisters.SpaceSize - Narrow.AsUInt32Bits(size)
+            || (register & (size - 1)) != 0
+        )
         {
             throw new ArgumentOutOfRangeException(nameof(register), "naturally aligned, inside the 256-byte space");
         }

@@ -20,7 +20,13 @@ public static class PciEnumerator
 
     /// <summary>Scans slots 0..31 in order for the first function whose (vendor, device) satisfies
     /// <paramref name="match"/>; false when none does.</summary>
-    public static bool TryFind(GuestContext guest, Func<ushort, ushort, bool> match, out int slot, out ushort vendorId, out ushort deviceId)
+    public static bool TryFind(
+        GuestContext guest,
+        Func<ushort, ushort, bool> match,
+        out int slot,
+        out ushort vendorId,
+        out ushort deviceId
+    )
     {
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(match);
@@ -29,7 +35,8 @@ public static class PciEnumerator
             uint id = PciConfigPorts.Read(guest, slot, R.VendorId, 4);
             vendorId = Narrow.LowUInt16(id); // low half: vendor id
             deviceId = Narrow.LowUInt16(id >> 16);
-            if (vendorId != NoVendor && match(vendorId, deviceId)) return true;
+            if (vendorId != NoVendor && match(vendorId, deviceId))
+                return true;
         }
         slot = -1;
         vendorId = 0;
@@ -39,16 +46,28 @@ public static class PciEnumerator
 
     /// <summary>Finds the first function with exactly <paramref name="vendorId"/>:<paramref name="deviceId"/>
     /// and sets it up (<see cref="Setup"/>); null when absent.</summary>
-    public static GuestPciFunction? Find(GuestContext guest, ushort vendorId, ushort deviceId, PciResourceWindows windows, Func<int, int, uint>? intxGsi = null)
+    public static GuestPciFunction? Find(
+        GuestContext guest,
+        ushort vendorId,
+        ushort deviceId,
+        PciResourceWindows windows,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
-        if (!TryFind(guest, (v, d) => v == vendorId && d == deviceId, out int slot, out _, out _)) return null;
+        if (!TryFind(guest, (v, d) => v == vendorId && d == deviceId, out int slot, out _, out _))
+            return null;
         return Setup(guest, slot, windows, intxGsi);
     }
 
     /// <summary>Reads the identity of the function in <paramref name="slot"/>, sizes and programs its
     /// BARs, and writes its interrupt line (<paramref name="intxGsi"/>(slot, pin), the firmware's PIRQ
     /// routing; none → 0xFF). A BAR that does not fit the windows is left unprogrammed (absent).</summary>
-    public static GuestPciFunction Setup(GuestContext guest, int slot, PciResourceWindows windows, Func<int, int, uint>? intxGsi = null)
+    public static GuestPciFunction Setup(
+        GuestContext guest,
+        int slot,
+        PciResourceWindows windows,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(windows);
@@ -62,13 +81,20 @@ public static class PciEnumerator
         fn.SubsystemId = Narrow.LowUInt16(subsystem >> 16);
         fn.InterruptPin = Narrow.LowByte(PciConfigPorts.Read(guest, slot, R.InterruptPin, 1));
         byte line = 0xFF;
-        if (fn.InterruptPin is >= 1 and <= 4 && intxGsi != null) line = Narrow.LowByte(intxGsi(slot, fn.InterruptPin));
+        if (fn.InterruptPin is >= 1 and <= 4 && intxGsi != null)
+            line = Narrow.LowByte(intxGsi(slot, fn.InterruptPin));
         PciConfigPorts.Write(guest, slot, R.InterruptLine, 1, line);
         fn.InterruptLine = line;
 
         // Sizing with decoding off, as Linux does (pci_read_bases with PCI_COMMAND_MEMORY/IO cleared).
         ushort command = Narrow.LowUInt16(PciConfigPorts.Read(guest, slot, R.Command, 2));
-        PciConfigPorts.Write(guest, slot, R.Command, 2, Narrow.AsUInt32Bits(command & ~(R.CommandIoSpace | R.CommandMemorySpace)));
+        PciConfigPorts.Write(
+            guest,
+            slot,
+            R.Command,
+            2,
+            Narrow.AsUInt32Bits(command & ~(R.CommandIoSpace | R.CommandMemorySpace))
+        );
         for (int i = 0; i < R.BarCount; i++)
         {
             int reg = R.Bar0 + (4 * i);
@@ -76,7 +102,8 @@ public static class PciEnumerator
             PciConfigPorts.Write(guest, slot, reg, 4, uint.MaxValue);
             uint probe = PciConfigPorts.Read(guest, slot, reg, 4);
             PciConfigPorts.Write(guest, slot, reg, 4, original);
-            if (probe == 0) continue;
+            if (probe == 0)
+                continue;
             bool io = (probe & R.BarSpaceIo) != 0;
             bool is64 = !io && (probe & 0x6) == R.BarMemoryType64;
             ulong bits = io ? probe & ~R.BarIoFlagsMask & 0xFFFF : probe & ~R.BarMemoryFlagsMask;
@@ -93,17 +120,23 @@ public static class PciEnumerator
             ulong size = bits & unchecked(~bits + 1);
             if (size == 0)
             {
-                if (is64) i++;
+                if (is64)
+                    i++;
                 continue;
             }
             if (windows.TryAllocate(io, size, out ulong address))
             {
                 PciConfigPorts.Write(guest, slot, reg, 4, Narrow.LowUInt32(address) | (io ? R.BarSpaceIo : 0));
-                if (is64) PciConfigPorts.Write(guest, slot, reg + 4, 4, Narrow.LowUInt32(address >> 32));
-                PciBarKind kind = io ? PciBarKind.Io : is64 ? PciBarKind.Memory64 : PciBarKind.Memory32;
+                if (is64)
+                    PciConfigPorts.Write(guest, slot, reg + 4, 4, Narrow.LowUInt32(address >> 32));
+                PciBarKind kind =
+                    io ? PciBarKind.Io
+                    : is64 ? PciBarKind.Memory64
+                    : PciBarKind.Memory32;
                 fn.SetBar(new PciBarAssignment(i, kind, address, size, !io && (probe & R.BarMemoryPrefetchable) != 0));
             }
-            if (is64) i++;
+            if (is64)
+                i++;
         }
         PciConfigPorts.Write(guest, slot, R.Command, 2, command);
         return fn;

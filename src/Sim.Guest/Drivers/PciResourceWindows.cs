@@ -24,9 +24,15 @@ public sealed class PciResourceWindows
 
     /// <summary>The MMIO and I/O windows BARs are assigned from (Linux pci_assign_unassigned_resources does the same
     /// from the host bridge windows).</summary>
-    public PciResourceWindows(ulong mmioBase = MmioBaseDefault, ulong mmioLimit = MmioLimitDefault, ulong ioBase = IoBaseDefault, ulong ioLimit = IoLimitDefault)
+    public PciResourceWindows(
+        ulong mmioBase = MmioBaseDefault,
+        ulong mmioLimit = MmioLimitDefault,
+        ulong ioBase = IoBaseDefault,
+        ulong ioLimit = IoLimitDefault
+    )
     {
-        if (mmioBase > mmioLimit || ioBase > ioLimit || ioLimit > IoLimitDefault) throw new ArgumentException("empty or invalid window");
+        if (mmioBase > mmioLimit || ioBase > ioLimit || ioLimit > IoLimitDefault)
+            throw new ArgumentException("empty or invalid window");
         NextMmio = mmioBase;
         NextIo = ioBase;
         _mmioLimit = mmioLimit;
@@ -43,14 +49,18 @@ public sealed class PciResourceWindows
     public bool TryAllocate(bool io, ulong size, out ulong address)
     {
         address = 0;
-        if (size == 0 || (size & (size - 1)) != 0) return false;
+        if (size == 0 || (size & (size - 1)) != 0)
+            return false;
         ulong next = io ? NextIo : NextMmio;
         ulong limit = io ? _ioLimit : _mmioLimit;
         ulong aligned = (next + size - 1) & ~(size - 1);
-        if (aligned < next || aligned > limit || size > limit - aligned) return false;
+        if (aligned < next || aligned > limit || size > limit - aligned)
+            return false;
         address = aligned;
-        if (io) NextIo = aligned + size;
-        else NextMmio = aligned + size;
+        if (io)
+            NextIo = aligned + size;
+        else
+            NextMmio = aligned + size;
         return true;
     }
 }

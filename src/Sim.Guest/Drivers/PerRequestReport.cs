@@ -46,7 +46,8 @@ public sealed class PerRequestReport
     /// <summary>Ends the measured phase at guest time <paramref name="nowNs"/>.</summary>
     public void Stop(long nowNs)
     {
-        if (_start == null) throw new InvalidOperationException("Stop before Start");
+        if (_start == null)
+            throw new InvalidOperationException("Stop before Start");
         _stop = _counters.Clone();
         _stopNs = nowNs;
     }
@@ -55,21 +56,44 @@ public sealed class PerRequestReport
     /// hung or the run was cut short), "per_request: requests=0" when nothing completed.</summary>
     public string Line()
     {
-        if (_start is not { } a || _stop is not { } b) return "per_request: incomplete";
-        if (Requests <= 0) return "per_request: requests=0";
+        if (_start is not { } a || _stop is not { } b)
+            return "per_request: incomplete";
+        if (Requests <= 0)
+            return "per_request: requests=0";
         long mmio = (b.MmioReadExits - a.MmioReadExits) + (b.MmioWriteExits - a.MmioWriteExits);
         long pio = (b.PioInExits - a.PioInExits) + (b.PioOutExits - a.PioOutExits);
-        return Format(Requests, mmio, pio, b.IoEventFdSignals - a.IoEventFdSignals, b.EventFdSignals - a.EventFdSignals,
-            b.InterruptsDelivered - a.InterruptsDelivered, b.ContextSwitches - a.ContextSwitches, _stopNs - _startNs);
+        return Format(
+            Requests,
+            mmio,
+            pio,
+            b.IoEventFdSignals - a.IoEventFdSignals,
+            b.EventFdSignals - a.EventFdSignals,
+            b.InterruptsDelivered - a.InterruptsDelivered,
+            b.ContextSwitches - a.ContextSwitches,
+            _stopNs - _startNs
+        );
     }
 
     /// <summary>The line for explicit totals over <paramref name="requests"/> requests.</summary>
-    public static string Format(long requests, long mmioExits, long pioExits, long ioEventFds, long eventFdSignals, long interrupts, long contextSwitches, long elapsedNs)
+    public static string Format(
+        long requests,
+        long mmioExits,
+        long pioExits,
+        long ioEventFds,
+        long eventFdSignals,
+        long interrupts,
+        long contextSwitches,
+        long elapsedNs
+    )
     {
-        if (requests <= 0) throw new ArgumentOutOfRangeException(nameof(requests), "must be positive");
-        return string.Create(CultureInfo.InvariantCulture,
-            $"per_request: requests={requests} exits={Per(mmioExits + pioExits, requests)} (mmio={Per(mmioExits, requests)} pio={Per(pioExits, requests)}) ioeventfd={Per(ioEventFds, requests)} eventfd_signals={Per(eventFdSignals, requests)} interrupts={Per(interrupts, requests)} ctx_switches={Per(contextSwitches, requests)} latency_ns={elapsedNs / requests}");
+        if (requests <= 0)
+            throw new ArgumentOutOfRangeException(nameof(requests), "must be positive");
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"per_request: requests={requests} exits={Per(mmioExits + pioExits, requests)} (mmio={Per(mmioExits, requests)} pio={Per(pioExits, requests)}) ioeventfd={Per(ioEventFds, requests)} eventfd_signals={Per(eventFdSignals, requests)} interrupts={Per(interrupts, requests)} ctx_switches={Per(contextSwitches, requests)} latency_ns={elapsedNs / requests}"
+        );
     }
 
-    private static string Per(long total, long requests) => ((decimal)total / requests).ToString("0.00", CultureInfo.InvariantCulture);
+    private static string Per(long total, long requests) =>
+        ((decimal)total / requests).ToString("0.00", CultureInfo.InvariantCulture);
 }

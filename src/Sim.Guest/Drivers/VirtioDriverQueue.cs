@@ -83,8 +83,10 @@ public sealed class VirtioDriverQueue
                 reaped++;
                 onUsed(head, len);
             }
-            if (Ring.Broken) break;
-            if (Ring.EnableCallbacks(memory)) break;
+            if (Ring.Broken)
+                break;
+            if (Ring.EnableCallbacks(memory))
+                break;
         }
         return reaped;
     }

@@ -1,7 +1,7 @@
 using Sim.Engine;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
@@ -63,9 +63,21 @@ public sealed class VirtioPciDriver
     private int _msixVectorsUsed;
     private bool _msixEnabled;
 
-    private VirtioPciDriver(GuestPciFunction pci, VirtioDriverTransport transport, VirtioInterruptMode mode, uint msixGsiBase,
-        ulong commonBase, ulong isrBase, ulong deviceBase, ulong notifyBase, uint notifyMultiplier, ushort ioBase,
-        int msixCap, ulong msixTable, int msixTableSize)
+    private VirtioPciDriver(
+        GuestPciFunction pci,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode mode,
+        uint msixGsiBase,
+        ulong commonBase,
+        ulong isrBase,
+        ulong deviceBase,
+        ulong notifyBase,
+        uint notifyMultiplier,
+        ushort ioBase,
+        int msixCap,
+        ulong msixTable,
+        int msixTableSize
+    )
     {
         Pci = pci;
         Transport = transport;
@@ -119,26 +131,39 @@ public sealed class VirtioPciDriver
 
     /// <summary>True when <paramref name="vendorId"/>:<paramref name="deviceId"/> is a virtio-pci function (Linux
     /// virtio_pci_id_table).</summary>
-    public static bool IsVirtioPci(ushort vendorId, ushort deviceId) => vendorId == L.VendorId && deviceId is >= PciDeviceIdFirst and <= PciDeviceIdLast;
+    public static bool IsVirtioPci(ushort vendorId, ushort deviceId) =>
+        vendorId == L.VendorId && deviceId is >= PciDeviceIdFirst and <= PciDeviceIdLast;
 
     /// <summary>Scans bus 0 for the virtio device with <paramref name="virtioDeviceId"/> (modern id
     /// 0x1040 + id, or a transitional id whose subsystem id is the virtio id) and sets it up.</summary>
-    public static GuestPciFunction? FindDevice(GuestContext guest, ushort virtioDeviceId, PciResourceWindows windows, Func<int, int, uint>? intxGsi = null)
+    public static GuestPciFunction? FindDevice(
+        GuestContext guest,
+        ushort virtioDeviceId,
+        PciResourceWindows windows,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(guest);
         for (int start = 0; start < PciConfigMechanism.SlotCount; start++)
         {
             uint id = PciConfigPorts.Read(guest, start, R.VendorId, 4);
-            if (!IsVirtioPci(Narrow.LowUInt16(id), Narrow.LowUInt16(id >> 16))) continue; // low half: vendor id
+            if (!IsVirtioPci(Narrow.LowUInt16(id), Narrow.LowUInt16(id >> 16)))
+                continue; // low half: vendor id
             ushort device = Narrow.LowUInt16(id >> 16);
-            ushort virtioId = device >= L.ModernDeviceIdBase ? Narrow.ToUInt16Wrapping(device - L.ModernDeviceIdBase) : Narrow.LowUInt16(PciConfigPorts.Read(guest, start, R.SubsystemId, 2));
-            if (virtioId == virtioDeviceId) return PciEnumerator.Setup(guest, start, windows, intxGsi);
+            ushort virtioId =
+                device >= L.ModernDeviceIdBase
+                    ? Narrow.ToUInt16Wrapping(device - L.ModernDeviceIdBase)
+                    : Narrow.LowUInt16(PciConfigPorts.Read(guest, start, R.SubsystemId, 2));
+            if (virtioId == virtioDeviceId)
+                return PciEnumerator.Setup(guest, start, windows, intxGsi);
         }
         return null;
     }
 
     private static ushort VirtioIdOf(GuestPciFunction pci) =>
-        pci.DeviceId >= L.ModernDeviceIdBase ? Narrow.ToUInt16Wrapping(pci.DeviceId - L.ModernDeviceIdBase) : pci.SubsystemId;
+        pci.DeviceId >= L.ModernDeviceIdBase
+            ? Narrow.ToUInt16Wrapping(pci.DeviceId - L.ModernDeviceIdBase)
+            : pci.SubsystemId;
 
     /// <summary>
     /// Linux virtio_pci_probe: enables the function (decoding and bus mastering), then locates the
@@ -146,42 +171,71 @@ public sealed class VirtioPciDriver
     /// the first of each type) and their BARs; legacy — I/O BAR 0. Finds MSI-X when asked for.
     /// Null when the function does not offer the requested interface.
     /// </summary>
-    public static VirtioPciDriver? Probe(GuestPciFunction pci, VirtioDriverTransport transport, VirtioInterruptMode mode, uint msixGsiBase = MsixGsiBaseDefault)
+    public static VirtioPciDriver? Probe(
+        GuestPciFunction pci,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode mode,
+        uint msixGsiBase = MsixGsiBaseDefault
+    )
     {
         ArgumentNullException.ThrowIfNull(pci);
-        if (!IsVirtioPci(pci.VendorId, pci.DeviceId)) return null;
+        if (!IsVirtioPci(pci.VendorId, pci.DeviceId))
+            return null;
         pci.Enable(busMaster: true);
-        ulong common = 0, isr = 0, device = 0, notify = 0;
+        ulong common = 0,
+            isr = 0,
+            device = 0,
+            notify = 0;
         uint multiplier = 0;
         ushort ioBase = 0;
         if (transport == VirtioDriverTransport.Modern)
         {
-            bool haveCommon = false, haveIsr = false, haveDevice = false, haveNotify = false;
-            for (int cap = pci.FindCapability(R.CapabilityIdVendor); cap != 0; cap = pci.FindCapability(R.CapabilityIdVendor, cap))
+            bool haveCommon = false,
+                haveIsr = false,
+                haveDevice = false,
+                haveNotify = false;
+            for (
+                int cap = pci.FindCapability(R.CapabilityIdVendor);
+                cap != 0;
+                cap = pci.FindCapability(R.CapabilityIdVendor, cap)
+            )
             {
                 byte type = unchecked((byte)pci.ReadConfig(cap + L.CapCfgTypeOffset, 1));
                 int bar = unchecked((int)pci.ReadConfig(cap + L.CapBarOffset, 1));
                 uint offset = pci.ReadConfig(cap + L.CapOffsetOffset, 4);
-                if (pci.GetBar(bar) is not { IsIo: false } b) continue;
+                if (pci.GetBar(bar) is not { IsIo: false } b)
+                    continue;
                 ulong at = b.Address + offset;
                 switch (type)
                 {
-                    case L.CapCommonCfg when !haveCommon: common = at; haveCommon = true; break;
-                    case L.CapIsrCfg when !haveIsr: isr = at; haveIsr = true; break;
-                    case L.CapDeviceCfg when !haveDevice: device = at; haveDevice = true; break;
+                    case L.CapCommonCfg when !haveCommon:
+                        common = at;
+                        haveCommon = true;
+                        break;
+                    case L.CapIsrCfg when !haveIsr:
+                        isr = at;
+                        haveIsr = true;
+                        break;
+                    case L.CapDeviceCfg when !haveDevice:
+                        device = at;
+                        haveDevice = true;
+                        break;
                     case L.CapNotifyCfg when !haveNotify:
                         notify = at;
                         multiplier = pci.ReadConfig(cap + L.CapNotifyMultiplierOffset, 4);
                         haveNotify = true;
                         break;
-                    default: break;
+                    default:
+                        break;
                 }
             }
-            if (!haveCommon || !haveIsr || !haveNotify) return null;
+            if (!haveCommon || !haveIsr || !haveNotify)
+                return null;
         }
         else
         {
-            if (pci.GetBar(L.LegacyBar) is not { IsIo: true } io) return null;
+            if (pci.GetBar(L.LegacyBar) is not { IsIo: true } io)
+                return null;
             ioBase = Narrow.LowUInt16(io.Address);
         }
         int msixCap = 0;
@@ -194,35 +248,59 @@ public sealed class VirtioPciDriver
             {
                 tableSize = unchecked((int)(pci.ReadConfig(msixCap + MsixSpec.ControlOffset, 2) & 0x7FF)) + 1;
                 uint tableReg = pci.ReadConfig(msixCap + MsixSpec.TableOffsetOffset, 4);
-                if (pci.GetBar(Narrow.AsInt32Bits(tableReg & 7)) is { IsIo: false } tb) table = tb.Address + (tableReg & ~7u);
-                else msixCap = 0;
+                if (pci.GetBar(Narrow.AsInt32Bits(tableReg & 7)) is { IsIo: false } tb)
+                    table = tb.Address + (tableReg & ~7u);
+                else
+                    msixCap = 0;
             }
             // Linux vp_find_vqs: fewer than two vectors (config + a shared queue vector) → INTx.
-            if (msixCap == 0 || tableSize < 2) mode = VirtioInterruptMode.Intx;
+            if (msixCap == 0 || tableSize < 2)
+                mode = VirtioInterruptMode.Intx;
         }
-        return new VirtioPciDriver(pci, transport, mode, msixGsiBase, common, isr, device, notify, multiplier, ioBase, msixCap, table, tableSize);
+        return new VirtioPciDriver(
+            pci,
+            transport,
+            mode,
+            msixGsiBase,
+            common,
+            isr,
+            device,
+            notify,
+            multiplier,
+            ioBase,
+            msixCap,
+            table,
+            tableSize
+        );
     }
 
     // ------------------------------------------------------------------ registers
 
     private ulong CommonRead(int offset, int size) => Guest.MmioRead(_commonBase + Narrow.AsUInt64Bits(offset), size);
 
-    private void CommonWrite(int offset, int size, ulong value) => Guest.MmioWrite(_commonBase + Narrow.AsUInt64Bits(offset), size, value);
+    private void CommonWrite(int offset, int size, ulong value) =>
+        Guest.MmioWrite(_commonBase + Narrow.AsUInt64Bits(offset), size, value);
 
     private ulong LegacyRead(int offset, int size) => Guest.PioIn(unchecked((ushort)(_ioBase + offset)), size);
 
-    private void LegacyWrite(int offset, int size, ulong value) => Guest.PioOut(unchecked((ushort)(_ioBase + offset)), size, value);
+    private void LegacyWrite(int offset, int size, ulong value) =>
+        Guest.PioOut(unchecked((ushort)(_ioBase + offset)), size, value);
 
     /// <summary>The device status register.</summary>
-    public VirtioStatus GetStatus() => (VirtioStatus)(Transport == VirtioDriverTransport.Modern
-        ? CommonRead(L.CommonDeviceStatus, 1)
-        : LegacyRead(L.LegacyStatus, 1));
+    public VirtioStatus GetStatus() =>
+        (VirtioStatus)(
+            Transport == VirtioDriverTransport.Modern
+                ? CommonRead(L.CommonDeviceStatus, 1)
+                : LegacyRead(L.LegacyStatus, 1)
+        );
 
     /// <summary>Writes device_status (VIRTIO 1.2 §2.1; §3.1.1 gives the order of the bits a driver sets).</summary>
     public void SetStatus(VirtioStatus status)
     {
-        if (Transport == VirtioDriverTransport.Modern) CommonWrite(L.CommonDeviceStatus, 1, (byte)status);
-        else LegacyWrite(L.LegacyStatus, 1, (byte)status);
+        if (Transport == VirtioDriverTransport.Modern)
+            CommonWrite(L.CommonDeviceStatus, 1, (byte)status);
+        else
+            LegacyWrite(L.LegacyStatus, 1, (byte)status);
     }
 
     /// <summary>Linux virtio_add_status: read, OR, write.</summary>
@@ -233,9 +311,7 @@ public sealed class VirtioPciDriver
     public void Reset()
     {
         SetStatus(VirtioStatus.None);
-        for (int i = 0; i < ResetPollsMax && GetStatus() != VirtioStatus.None; i++)
-        {
-        }
+        for (int i = 0; i < ResetPollsMax && GetStatus() != VirtioStatus.None; i++) { }
         _queues.Clear();
     }
 
@@ -243,7 +319,8 @@ public sealed class VirtioPciDriver
     /// bits.</summary>
     public ulong ReadDeviceFeatures()
     {
-        if (Transport == VirtioDriverTransport.Legacy) return LegacyRead(L.LegacyHostFeatures, 4);
+        if (Transport == VirtioDriverTransport.Legacy)
+            return LegacyRead(L.LegacyHostFeatures, 4);
         CommonWrite(L.CommonDeviceFeatureSelect, 4, 0);
         ulong low = CommonRead(L.CommonDeviceFeature, 4);
         CommonWrite(L.CommonDeviceFeatureSelect, 4, 1);
@@ -324,10 +401,13 @@ public sealed class VirtioPciDriver
     /// </summary>
     public void SetupInterrupts(int queueCount)
     {
-        if (queueCount is < 0 or > QueuesMax) throw new ArgumentOutOfRangeException(nameof(queueCount));
-        if (InterruptMode != VirtioInterruptMode.Msix) return;
+        if (queueCount is < 0 or > QueuesMax)
+            throw new ArgumentOutOfRangeException(nameof(queueCount));
+        if (InterruptMode != VirtioInterruptMode.Msix)
+            return;
         _msixVectorsUsed = Math.Min(Math.Min(_msixTableSize, 1 + queueCount), MsixVectorsUsedMax);
-        if (_msixVectorsUsed < 2) _msixVectorsUsed = 2;
+        if (_msixVectorsUsed < 2)
+            _msixVectorsUsed = 2;
         int control = _msixCap + MsixSpec.ControlOffset;
         ushort ctl = Narrow.LowUInt16(Pci.ReadConfig(control, 2));
         Pci.WriteConfig(control, 2, Narrow.AsUInt32Bits(ctl | MsixSpec.ControlEnable | MsixSpec.ControlFunctionMask));
@@ -343,7 +423,8 @@ public sealed class VirtioPciDriver
         int enabled = (ctl | MsixSpec.ControlEnable) & ~MsixSpec.ControlFunctionMask;
         Pci.WriteConfig(control, 2, Narrow.AsUInt32Bits(enabled));
         _msixEnabled = true;
-        if (WriteConfigVector(0) == L.NoVector) DisableMsix();
+        if (WriteConfigVector(0) == L.NoVector)
+            DisableMsix();
     }
 
     private ushort WriteConfigVector(ushort vector)
@@ -381,7 +462,8 @@ public sealed class VirtioPciDriver
         bool mine = false;
         if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled)
         {
-            if (gsi < _msixGsiBase || gsi >= _msixGsiBase + Narrow.AsUInt32Bits(_msixVectorsUsed)) return false;
+            if (gsi < _msixGsiBase || gsi >= _msixGsiBase + Narrow.AsUInt32Bits(_msixVectorsUsed))
+                return false;
             ushort vector = unchecked((ushort)(gsi - _msixGsiBase));
             if (vector == 0)
             {
@@ -390,28 +472,36 @@ public sealed class VirtioPciDriver
             }
             foreach (VirtioDriverQueue q in _queues)
             {
-                if (q.Vector != vector) continue;
+                if (q.Vector != vector)
+                    continue;
                 mine = true;
                 q.Callback?.Invoke(q);
             }
         }
         else
         {
-            if (gsi != IntxGsi) return false;
+            if (gsi != IntxGsi)
+                return false;
             byte isr = ReadIsr();
             if ((isr & L.IsrQueue) != 0)
             {
-                foreach (VirtioDriverQueue q in _queues) q.Callback?.Invoke(q);
+                foreach (VirtioDriverQueue q in _queues)
+                    q.Callback?.Invoke(q);
             }
-            if ((isr & L.IsrConfig) != 0) ConfigChanged?.Invoke();
+            if ((isr & L.IsrConfig) != 0)
+                ConfigChanged?.Invoke();
             mine = isr != 0;
         }
-        if (mine) InterruptsHandled++;
+        if (mine)
+            InterruptsHandled++;
         return mine;
     }
 
     /// <summary>Reads (and so clears) the ISR status byte.</summary>
-    public byte ReadIsr() => Narrow.LowByte(Transport == VirtioDriverTransport.Modern ? Guest.MmioRead(_isrBase, 1) : LegacyRead(L.LegacyIsr, 1));
+    public byte ReadIsr() =>
+        Narrow.LowByte(
+            Transport == VirtioDriverTransport.Modern ? Guest.MmioRead(_isrBase, 1) : LegacyRead(L.LegacyIsr, 1)
+        );
 
     // ------------------------------------------------------------------ queues
 
@@ -425,22 +515,31 @@ public sealed class VirtioPciDriver
     public VirtioDriverQueue? SetupQueue(int index, GuestDmaAllocator dma, int sizeMax = 0)
     {
         ArgumentNullException.ThrowIfNull(dma);
-        if (Narrow.AsUInt32Bits(index) >= QueuesMax) throw new ArgumentOutOfRangeException(nameof(index));
+        if (Narrow.AsUInt32Bits(index) >= QueuesMax)
+            throw new ArgumentOutOfRangeException(nameof(index));
         ushort vector = L.NoVector;
-        if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled) vector = unchecked((ushort)Math.Min(1 + _queues.Count, _msixVectorsUsed - 1));
+        if (InterruptMode == VirtioInterruptMode.Msix && _msixEnabled)
+            vector = unchecked((ushort)Math.Min(1 + _queues.Count, _msixVectorsUsed - 1));
         bool eventIdx = HasFeature(VirtioSpec.FEventIdx);
         VirtioDriverQueue queue;
         if (Transport == VirtioDriverTransport.Modern)
         {
             CommonWrite(L.CommonQueueSelect, 2, Narrow.AsUInt32Bits(index));
             int size = Narrow.LowInt32(CommonRead(L.CommonQueueSize, 2));
-            if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || CommonRead(L.CommonQueueEnable, 2) != 0) return null;
+            if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || CommonRead(L.CommonQueueEnable, 2) != 0)
+                return null;
             if (sizeMax > 0 && sizeMax < size && VirtioSpec.IsValidQueueSize(sizeMax))
             {
                 size = sizeMax;
                 CommonWrite(L.CommonQueueSize, 2, Narrow.AsUInt32Bits(size));
             }
-            var layout = SplitRingLayout.Modern(dma.Allocate(SplitRingLayout.Modern(default, size).TotalBytes + VirtioSpec.DescAlign, VirtioSpec.DescAlign), size);
+            var layout = SplitRingLayout.Modern(
+                dma.Allocate(
+                    SplitRingLayout.Modern(default, size).TotalBytes + VirtioSpec.DescAlign,
+                    VirtioSpec.DescAlign
+                ),
+                size
+            );
             var ring = new DriverQueue(layout, eventIdx);
             ring.Initialize(Guest.Memory);
             WriteTwoPart(L.CommonQueueDesc, layout.DescTable.Value);
@@ -450,7 +549,8 @@ public sealed class VirtioPciDriver
             if (vector != L.NoVector)
             {
                 CommonWrite(L.CommonQueueMsixVector, 2, vector);
-                if (CommonRead(L.CommonQueueMsixVector, 2) == L.NoVector) return null;
+                if (CommonRead(L.CommonQueueMsixVector, 2) == L.NoVector)
+                    return null;
             }
             CommonWrite(L.CommonQueueEnable, 2, 1);
             queue = new VirtioDriverQueue(this, index, ring, _notifyBase + (notifyOff * _notifyMultiplier), vector);
@@ -459,7 +559,8 @@ public sealed class VirtioPciDriver
         {
             LegacyWrite(L.LegacyQueueSel, 2, Narrow.AsUInt32Bits(index));
             int size = Narrow.LowInt32(LegacyRead(L.LegacyQueueNum, 2));
-            if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || LegacyRead(L.LegacyQueuePfn, 4) != 0) return null;
+            if (size == 0 || !VirtioSpec.IsValidQueueSize(size) || LegacyRead(L.LegacyQueuePfn, 4) != 0)
+                return null;
             var probe = SplitRingLayout.Legacy(default, size);
             GuestAddress start = dma.Allocate(probe.TotalBytes, VirtioSpec.LegacyQueueAlign);
             var layout = SplitRingLayout.Legacy(start, size);
@@ -469,7 +570,8 @@ public sealed class VirtioPciDriver
             if (vector != L.NoVector)
             {
                 LegacyWrite(L.LegacyQueueVector, 2, vector);
-                if (LegacyRead(L.LegacyQueueVector, 2) == L.NoVector) return null;
+                if (LegacyRead(L.LegacyQueueVector, 2) == L.NoVector)
+                    return null;
             }
             queue = new VirtioDriverQueue(this, index, ring, (ulong)_ioBase + L.LegacyQueueNotify, vector);
         }
@@ -486,8 +588,10 @@ public sealed class VirtioPciDriver
 
     internal void NotifyQueue(VirtioDriverQueue queue)
     {
-        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(queue.NotifyAddress, 2, Narrow.AsUInt32Bits(queue.Index));
-        else Guest.PioOut(Narrow.LowUInt16(queue.NotifyAddress), 2, Narrow.AsUInt32Bits(queue.Index));
+        if (Transport == VirtioDriverTransport.Modern)
+            Guest.MmioWrite(queue.NotifyAddress, 2, Narrow.AsUInt32Bits(queue.Index));
+        else
+            Guest.PioOut(Narrow.LowUInt16(queue.NotifyAddress), 2, Narrow.AsUInt32Bits(queue.Index));
     }
 
     // ------------------------------------------------------------------ device configuration
@@ -496,7 +600,8 @@ public sealed class VirtioPciDriver
     /// (modern: the device cfg region; legacy: after the 20- or 24-byte header).</summary>
     public ulong ReadDeviceConfig(int offset, int size)
     {
-        if (Transport == VirtioDriverTransport.Modern) return Guest.MmioRead(_deviceBase + Narrow.AsUInt64Bits(offset), size);
+        if (Transport == VirtioDriverTransport.Modern)
+            return Guest.MmioRead(_deviceBase + Narrow.AsUInt64Bits(offset), size);
         return LegacyRead(LegacyConfigOffset + offset, size);
     }
 
@@ -504,12 +609,15 @@ public sealed class VirtioPciDriver
     /// (VIRTIO 1.2 §4.1.4.6).</summary>
     public void WriteDeviceConfig(int offset, int size, ulong value)
     {
-        if (Transport == VirtioDriverTransport.Modern) Guest.MmioWrite(_deviceBase + Narrow.AsUInt64Bits(offset), size, value);
-        else LegacyWrite(LegacyConfigOffset + offset, size, value);
+        if (Transport == VirtioDriverTransport.Modern)
+            Guest.MmioWrite(_deviceBase + Narrow.AsUInt64Bits(offset), size, value);
+        else
+            LegacyWrite(LegacyConfigOffset + offset, size, value);
     }
 
     /// <summary>config_generation (modern; legacy has none and reads 0).</summary>
-    public byte ReadConfigGeneration() => Transport == VirtioDriverTransport.Modern ? Narrow.LowByte(CommonRead(L.CommonConfigGeneration, 1)) : (byte)0;
+    public byte ReadConfigGeneration() =>
+        Transport == VirtioDriverTransport.Modern ? Narrow.LowByte(CommonRead(L.CommonConfigGeneration, 1)) : (byte)0;
 
     private int LegacyConfigOffset => _msixEnabled ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
 }

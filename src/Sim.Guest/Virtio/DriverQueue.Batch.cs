@@ -35,19 +35,29 @@ public sealed partial class DriverQueue
     /// when every pair was added. The same descriptors, ring entries and state as the sequential adds; unobserved,
     /// the free-list and ring-index fields live in locals across the batch; observed, it is a loop of TryAdd.
     /// </summary>
-    public bool TryAddBatch(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, Span<ushort> heads, out int added)
+    public bool TryAddBatch(
+        GuestMemory memory,
+        ReadOnlySpan<GuestBuffer> readable,
+        ReadOnlySpan<GuestBuffer> writable,
+        Span<ushort> heads,
+        out int added
+    )
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (writable.Length != readable.Length) throw new ArgumentException("one writable buffer per readable buffer", nameof(writable));
-        if (heads.Length < readable.Length) throw new ArgumentException("room for one head per pair", nameof(heads));
+        if (writable.Length != readable.Length)
+            throw new ArgumentException("one writable buffer per readable buffer", nameof(writable));
+        if (heads.Length < readable.Length)
+            throw new ArgumentException("room for one head per pair", nameof(heads));
         added = 0;
         // One pair (or an observer watching): the sequential call itself, which has less to set up.
         if (readable.Length <= 1 || !Direct(memory))
         {
-            while (added < readable.Length && TryAdd(memory, readable[added], writable[added], out heads[added])) added++;
+            while (added < readable.Length && TryAdd(memory, readable[added], writable[added], out heads[added]))
+                added++;
             return added == readable.Length;
         }
-        if (Broken) return readable.Length == 0;
+        if (Broken)
+            return readable.Length == 0;
         int n = Math.Min(readable.Length, _numFree / 2);
         int size = _size;
         ushort[] links = _next;
@@ -57,8 +67,14 @@ public sealed partial class DriverQueue
         // The windows were taken at Initialize for this size; the free-list links are descriptor indices below the
         // size (each is checked as an index into links, whose length is the size), so every store below lies inside
         // them and needs no per-access bounds check.
-        Assert(unchecked((ulong)tableBytes.Length) == VirtioSpec.DescTableSize(size) && links.Length == size, "descriptor-table window covers the table");
-        Assert(unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size), "available-ring window covers the ring");
+        Assert(
+            unchecked((ulong)tableBytes.Length) == VirtioSpec.DescTableSize(size) && links.Length == size,
+            "descriptor-table window covers the table"
+        );
+        Assert(
+            unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size),
+            "available-ring window covers the ring"
+        );
         ref byte table = ref MemoryMarshal.GetReference(tableBytes);
         ref byte avail = ref MemoryMarshal.GetReference(availBytes);
         int mask = unchecked(size - 1);
@@ -79,17 +95,38 @@ public sealed partial class DriverQueue
             ref readonly GuestBuffer r = ref readable[k];
             ref readonly GuestBuffer w = ref writable[k];
             // unchecked: first, second < size (indices of links), so both descriptors lie inside the table.
-            RingBytes.WriteDescriptor(ref table, unchecked(first * VirtioSpec.DescSize), r.Addr.Value, DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second)));
-            RingBytes.WriteDescriptor(ref table, unchecked(second * VirtioSpec.DescSize), w.Addr.Value, DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest)));
+            RingBytes.WriteDescriptor(
+                ref table,
+                unchecked(first * VirtioSpec.DescSize),
+                r.Addr.Value,
+                DescriptorHigh(r.Len, VirtioSpec.DescFNext, unchecked((ushort)second))
+            );
+            RingBytes.WriteDescriptor(
+                ref table,
+                unchecked(second * VirtioSpec.DescSize),
+                w.Addr.Value,
+                DescriptorHigh(w.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest))
+            );
             free = rest;
             states[first] = new HeadState(w.Len, unchecked((ushort)second), 2);
             // unchecked: the slot is masked to the size, inside the available ring.
-            RingBytes.WriteLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)), unchecked((ushort)first));
+            RingBytes.WriteLe16(
+                ref avail,
+                unchecked(VirtioSpec.AvailRingOffset + ((shadow & mask) * VirtioSpec.AvailElemSize)),
+                unchecked((ushort)first)
+            );
             shadow = unchecked((ushort)(shadow + 1));
             headsAdded[k] = unchecked((ushort)first);
         }
         MarkDescriptorsWritten(headsAdded);
-        RingBytes.MarkEntriesWritten(_availWindow, VirtioSpec.AvailRingOffset, VirtioSpec.AvailElemSize, size, firstSlot & mask, n);
+        RingBytes.MarkEntriesWritten(
+            _availWindow,
+            VirtioSpec.AvailRingOffset,
+            VirtioSpec.AvailElemSize,
+            size,
+            firstSlot & mask,
+            n
+        );
         _freeHead = free;
         _numFree -= 2 * n; // n <= _numFree / 2
         Outstanding += n;
@@ -106,8 +143,13 @@ public sealed partial class DriverQueue
     /// kick decision through the ring windows (<see cref="KickPrepareDirect"/>).
     /// </summary>
     public bool TryAddBatchAndNotify(
-        GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, Span<ushort> heads,
-        out int added, out bool notify)
+        GuestMemory memory,
+        ReadOnlySpan<GuestBuffer> readable,
+        ReadOnlySpan<GuestBuffer> writable,
+        Span<ushort> heads,
+        out int added,
+        out bool notify
+    )
     {
         bool all = TryAddBatch(memory, readable, writable, heads, out added);
         notify = Direct(memory) ? KickPrepareDirect() : NeedsNotify(memory);
@@ -126,7 +168,8 @@ public sealed partial class DriverQueue
         }
         RingIndex oldIdx = newIdx.Subtract(_numAdded);
         _numAdded = 0;
-        if (EventIdx) return RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), newIdx, oldIdx);
+        if (EventIdx)
+            return RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), newIdx, oldIdx);
         return (_usedWindow.ReadUInt16(VirtioSpec.UsedFlagsOffset) & VirtioSpec.UsedFNoNotify) == 0;
     }
 
@@ -155,7 +198,8 @@ public sealed partial class DriverQueue
             {
                 // unchecked: skew + at lies inside the window's first 64 pages (FitsPageMask).
                 pages |= 1UL << unchecked((int)((skew + (head * (uint)VirtioSpec.DescSize)) / GuestMemory.PageSize));
-                pages |= 1UL << unchecked((int)((skew + (links[head] * (uint)VirtioSpec.DescSize)) / GuestMemory.PageSize));
+                pages |=
+                    1UL << unchecked((int)((skew + (links[head] * (uint)VirtioSpec.DescSize)) / GuestMemory.PageSize));
             }
         }
         else
@@ -165,8 +209,12 @@ public sealed partial class DriverQueue
                 // Both ends of each descriptor: it may cross a page.
                 uint first = unchecked(skew + (head * (uint)VirtioSpec.DescSize));
                 uint second = unchecked(skew + (links[head] * (uint)VirtioSpec.DescSize));
-                pages |= (1UL << unchecked((int)(first / GuestMemory.PageSize))) | (1UL << unchecked((int)((first + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
-                pages |= (1UL << unchecked((int)(second / GuestMemory.PageSize))) | (1UL << unchecked((int)((second + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
+                pages |=
+                    (1UL << unchecked((int)(first / GuestMemory.PageSize)))
+                    | (1UL << unchecked((int)((first + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
+                pages |=
+                    (1UL << unchecked((int)(second / GuestMemory.PageSize)))
+                    | (1UL << unchecked((int)((second + VirtioSpec.DescSize - 1) / GuestMemory.PageSize)));
             }
         }
         table.MarkPagesWritten(pages);
@@ -182,11 +230,13 @@ public sealed partial class DriverQueue
     public bool TryGetUsedBatch(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (lens.Length < ids.Length) throw new ArgumentException("room for one length per id", nameof(lens));
+        if (lens.Length < ids.Length)
+            throw new ArgumentException("room for one length per id", nameof(lens));
         count = 0;
         if (!Direct(memory))
         {
-            while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count])) count++;
+            while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count]))
+                count++;
             return count > 0;
         }
         return ReapDirect(ids, lens, handler: false, out count);
@@ -225,7 +275,8 @@ public sealed partial class DriverQueue
         bool done = false;
         while (true)
         {
-            if (handler) stored |= DisableCallbacksDirect(ref avail);
+            if (handler)
+                stored |= DisableCallbacksDirect(ref avail);
             bool callbacks = CallbacksEnabled; // false for the handler
             // unchecked: count < ids.Length.
             for (; count < ids.Length && error == DriverQueueError.None; count = unchecked(count + 1))
@@ -233,13 +284,15 @@ public sealed partial class DriverQueue
                 // TryGetUsed: RefreshUsedIdx when the shadow is used up, then the entry.
                 if (last == shadow)
                 {
-                    if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow) break;
+                    if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow)
+                        break;
                 }
                 // id (le32) | len (le32). unchecked: the slot is masked to the size, inside the used ring.
                 int at = unchecked(VirtioSpec.UsedRingOffset + (last.Slot(size) * VirtioSpec.UsedElemSize));
                 ulong raw = RingBytes.ReadLe64(ref used, at);
                 error = DetachUsed(unchecked((uint)raw), ref free, ref numFree);
-                if (error != DriverQueueError.None) break;
+                if (error != DriverQueueError.None)
+                    break;
                 outstanding = unchecked(outstanding - 1); // this head was outstanding
                 last = last.Next;
                 if (callbacks)
@@ -250,25 +303,30 @@ public sealed partial class DriverQueue
                 ids[count] = unchecked((ushort)raw); // the id: below the size, checked by DetachUsed
                 lens[count] = unchecked((uint)(raw >> 32));
             }
-            if (!handler || count == ids.Length || error != DriverQueueError.None) break;
+            if (!handler || count == ids.Length || error != DriverQueueError.None)
+                break;
             // EnableCallbacks: ClearNoInterrupt, used_event = last_used_idx, then !HasUsed (its RefreshUsedIdx breaks
             // the queue on a used.idx too far, and HasUsed is then false: EnableCallbacks true).
             stored |= EnableCallbacksDirect(ref avail, last);
-            if (last != shadow) continue;
+            if (last != shadow)
+                continue;
             done = true;
-            if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow) break;
+            if (!TryRefreshUsedIdx(ref used, last, ref shadow, outstanding, ref error) || last == shadow)
+                break;
             done = false;
         }
         // The free count only grows in the loop, so its last value bounds every one before it.
         Assert(numFree <= size, "free count within the queue size");
-        if (stored != 0) MarkAvailStores(stored);
+        if (stored != 0)
+            MarkAvailStores(stored);
         _lastUsed = last;
         _usedShadow = shadow;
         Outstanding = outstanding;
         _freeHead = free;
         _numFree = numFree;
         reaped = count;
-        if (error != DriverQueueError.None) Break(error);
+        if (error != DriverQueueError.None)
+            Break(error);
         return handler ? done : count > 0;
     }
 
@@ -283,15 +341,22 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void MarkAvailStores(int stored)
     {
-        if ((stored & AvailStoreFlags) != 0) _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
-        if ((stored & AvailStoreUsedEvent) != 0) _availWindow.MarkWritten(_usedEventOffset, sizeof(ushort));
+        if ((stored & AvailStoreFlags) != 0)
+            _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
+        if ((stored & AvailStoreUsedEvent) != 0)
+            _availWindow.MarkWritten(_usedEventOffset, sizeof(ushort));
     }
 
     /// <summary>RefreshUsedIdx on ReapDirect's locals: reads used.idx into <paramref name="shadow"/>, or sets
     /// <paramref name="error"/> and returns false when it ran past what is outstanding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryRefreshUsedIdx(
-        ref byte used, RingIndex last, ref RingIndex shadow, int outstanding, ref DriverQueueError error)
+        ref byte used,
+        RingIndex last,
+        ref RingIndex shadow,
+        int outstanding,
+        ref DriverQueueError error
+    )
     {
         RingIndex usedIdx = new(RingBytes.ReadLe16(ref used, VirtioSpec.UsedIdxOffset));
         if (RingIndex.Distance(last, usedIdx) > outstanding)
@@ -310,9 +375,11 @@ public sealed partial class DriverQueue
     {
         HeadState[] states = _heads;
         // states: one per descriptor.
-        if (rawId >= unchecked((uint)states.Length)) return DriverQueueError.UsedIdOutOfRange;
+        if (rawId >= unchecked((uint)states.Length))
+            return DriverQueueError.UsedIdOutOfRange;
         HeadState state = states[rawId];
-        if (state.Length == 0) return DriverQueueError.UsedIdNotHead;
+        if (state.Length == 0)
+            return DriverQueueError.UsedIdNotHead;
         states[rawId] = default;
         _next[state.Last] = unchecked((ushort)free);
         free = unchecked((int)rawId);
@@ -325,7 +392,8 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int DisableCallbacksDirect(ref byte avail)
     {
-        if (!CallbacksEnabled) return 0;
+        if (!CallbacksEnabled)
+            return 0;
         _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
         if (EventIdx)
         {
@@ -355,7 +423,6 @@ public sealed partial class DriverQueue
         return stored;
     }
 
-
     /// <summary>
     /// A driver's interrupt handler in one call, as Linux virtblk_done / virtnet_poll write it:
     /// <c>do { virtqueue_disable_cb; while (virtqueue_get_buf) ...; if broken, stop; } while
@@ -370,15 +437,20 @@ public sealed partial class DriverQueue
     public bool ReapAll(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (lens.Length < ids.Length) throw new ArgumentException("room for one length per id", nameof(lens));
+        if (lens.Length < ids.Length)
+            throw new ArgumentException("room for one length per id", nameof(lens));
         count = 0;
-        if (Direct(memory)) return ReapDirect(ids, lens, handler: true, out count);
+        if (Direct(memory))
+            return ReapDirect(ids, lens, handler: true, out count);
         while (true)
         {
             DisableCallbacks(memory);
-            while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count])) count++;
-            if (count == ids.Length || Broken) return false;
-            if (EnableCallbacks(memory)) return true;
+            while (count < ids.Length && TryGetUsed(memory, out ids[count], out lens[count]))
+                count++;
+            if (count == ids.Length || Broken)
+                return false;
+            if (EnableCallbacks(memory))
+                return true;
         }
     }
 }

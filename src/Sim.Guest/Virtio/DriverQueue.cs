@@ -1,7 +1,7 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
 
@@ -20,15 +20,15 @@ public sealed partial class DriverQueue
 {
     private readonly SplitRingLayout _layout;
     private readonly int _size;
-    private readonly ushort[] _next;        // desc_extra[i].next: free-list and chain links
-    private readonly HeadState[] _heads;    // desc_state[head], per outstanding head
+    private readonly ushort[] _next; // desc_extra[i].next: free-list and chain links
+    private readonly HeadState[] _heads; // desc_state[head], per outstanding head
     private int _freeHead;
     private int _numFree;
-    private RingIndex _availShadow;   // avail_idx_shadow
-    private RingIndex _published;     // avail.idx as last written
-    private int _numAdded;            // added since the last kick decision
-    private RingIndex _lastUsed;      // last_used_idx
-    private RingIndex _usedShadow;    // used.idx as last read
+    private RingIndex _availShadow; // avail_idx_shadow
+    private RingIndex _published; // avail.idx as last written
+    private int _numAdded; // added since the last kick decision
+    private RingIndex _lastUsed; // last_used_idx
+    private RingIndex _usedShadow; // used.idx as last read
     private ushort _availFlagsShadow; // avail_flags_shadow
 
     // Field addresses, computed once (the layout is fixed for the queue's life; the constructor checks that no
@@ -54,7 +54,12 @@ public sealed partial class DriverQueue
     /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
     public DriverQueue(SplitRingLayout layout, bool eventIdx)
     {
-        if (!VirtioSpec.IsValidQueueSize(layout.Size)) throw new ArgumentOutOfRangeException(nameof(layout), layout.Size, "queue size must be a power of two up to 32768");
+        if (!VirtioSpec.IsValidQueueSize(layout.Size))
+            throw new ArgumentOutOfRangeException(
+                nameof(layout),
+                layout.Size,
+                "queue size must be a power of two up to 32768"
+            );
         _layout = layout;
         _size = layout.Size;
         EventIdx = eventIdx;
@@ -117,7 +122,8 @@ public sealed partial class DriverQueue
         Zero(memory, _layout.AvailRing, VirtioSpec.AvailRingSize(_size));
         Zero(memory, _layout.UsedRing, VirtioSpec.UsedRingSize(_size));
         // Zero just checked each part lies in one region; sizes are at most 16 * 32768 bytes.
-        bool windows = memory.TryGetWindow(_layout.DescTable, Narrow.LowInt32(VirtioSpec.DescTableSize(_size)), out _descWindow)
+        bool windows =
+            memory.TryGetWindow(_layout.DescTable, Narrow.LowInt32(VirtioSpec.DescTableSize(_size)), out _descWindow)
             & memory.TryGetWindow(_layout.AvailRing, Narrow.LowInt32(VirtioSpec.AvailRingSize(_size)), out _availWindow)
             & memory.TryGetWindow(_layout.UsedRing, Narrow.LowInt32(VirtioSpec.UsedRingSize(_size)), out _usedWindow);
         Assert(windows, "ring parts in guest memory have windows");
@@ -127,7 +133,8 @@ public sealed partial class DriverQueue
 
     private static void Zero(GuestMemory memory, GuestAddress at, ulong length)
     {
-        if (!memory.TryGetSpan(at, length, out Span<byte> span)) throw new ArgumentException($"ring part at {at} (+{length}) is not in guest memory");
+        if (!memory.TryGetSpan(at, length, out Span<byte> span))
+            throw new ArgumentException($"ring part at {at} (+{length}) is not in guest memory");
         span.Clear();
         memory.MarkDirty(at, length);
     }
@@ -160,13 +167,20 @@ public sealed partial class DriverQueue
     /// False (nothing written) when there are not enough free descriptors (ENOSPC) or the queue is broken.
     /// Buffer values are not checked, so tests can offer zero-length or wild buffers.
     /// </summary>
-    public bool TryAdd(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, out ushort head)
+    public bool TryAdd(
+        GuestMemory memory,
+        ReadOnlySpan<GuestBuffer> readable,
+        ReadOnlySpan<GuestBuffer> writable,
+        out ushort head
+    )
     {
         ArgumentNullException.ThrowIfNull(memory);
         int total = readable.Length + writable.Length;
-        if (total == 0) throw new ArgumentException("a chain needs at least one buffer");
+        if (total == 0)
+            throw new ArgumentException("a chain needs at least one buffer");
         head = 0;
-        if (Broken || total > _numFree) return false;
+        if (Broken || total > _numFree)
+            return false;
 
         // From here total <= _numFree <= _size <= 32768, so no count below can overflow.
         ushort[] links = _next;
@@ -182,8 +196,10 @@ public sealed partial class DriverQueue
             ushort next = links[i];
             ulong high = DescriptorHigh(b.Len, k < total ? VirtioSpec.DescFNext : (ushort)0, next);
             // unchecked: i < size, inside the table window.
-            if (direct) window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
-            else WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
+            if (direct)
+                window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
+            else
+                WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
             last = i;
             i = next;
         }
@@ -195,8 +211,10 @@ public sealed partial class DriverQueue
             ushort next = links[i];
             ulong high = DescriptorHigh(b.Len, k < total ? WriteNext : VirtioSpec.DescFWrite, next);
             // unchecked: i < size, inside the table window.
-            if (direct) window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
-            else WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
+            if (direct)
+                window.Write128(unchecked(i * VirtioSpec.DescSize), b.Addr.Value, high);
+            else
+                WriteDescriptor(memory, DescAddress(i), b.Addr.Value, high);
             last = i;
             i = next;
         }
@@ -216,7 +234,8 @@ public sealed partial class DriverQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         head = 0;
-        if (Broken || _numFree < 2) return false;
+        if (Broken || _numFree < 2)
+            return false;
         ushort[] links = _next;
         int first = _freeHead;
         int second = links[first];
@@ -247,27 +266,50 @@ public sealed partial class DriverQueue
     /// table at <paramref name="table"/> (readable.Length + writable.Length descriptors of 16 bytes, next = i + 1) and
     /// takes a single ring descriptor flagged INDIRECT. The caller owns the table memory until the chain is reaped.
     /// </summary>
-    public bool TryAddIndirect(GuestMemory memory, ReadOnlySpan<GuestBuffer> readable, ReadOnlySpan<GuestBuffer> writable, GuestAddress table, out ushort head)
+    public bool TryAddIndirect(
+        GuestMemory memory,
+        ReadOnlySpan<GuestBuffer> readable,
+        ReadOnlySpan<GuestBuffer> writable,
+        GuestAddress table,
+        out ushort head
+    )
     {
         ArgumentNullException.ThrowIfNull(memory);
         int total = readable.Length + writable.Length;
-        if (total == 0) throw new ArgumentException("a chain needs at least one buffer");
-        if (total > VirtioSpec.QueueSizeMax) throw new ArgumentException("indirect table too large");
+        if (total == 0)
+            throw new ArgumentException("a chain needs at least one buffer");
+        if (total > VirtioSpec.QueueSizeMax)
+            throw new ArgumentException("indirect table too large");
         head = 0;
-        if (Broken || _numFree < 1) return false;
+        if (Broken || _numFree < 1)
+            return false;
         uint writableBytes = 0;
         for (int k = 0; k < total; k++)
         {
             bool isWritable = k >= readable.Length;
             GuestBuffer b = isWritable ? writable[k - readable.Length] : readable[k];
-            ushort flags = unchecked((ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0)));
-            if (isWritable) writableBytes = SaturatingAdd(writableBytes, b.Len);
+            ushort flags = unchecked(
+                (ushort)((isWritable ? VirtioSpec.DescFWrite : 0) | (k + 1 < total ? VirtioSpec.DescFNext : 0))
+            );
+            if (isWritable)
+                writableBytes = SaturatingAdd(writableBytes, b.Len);
             // unchecked: k < IndirectDescriptorsMax (32768), so 16 * k is far below 2^64.
-            if (!table.TryAdd(unchecked((ulong)k * VirtioSpec.DescSize), out GuestAddress at)) ThrowDescriptorOutside(table, k);
-            WriteDescriptor(memory, at.Value, b.Addr.Value, DescriptorHigh(b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0))));
+            if (!table.TryAdd(unchecked((ulong)k * VirtioSpec.DescSize), out GuestAddress at))
+                ThrowDescriptorOutside(table, k);
+            WriteDescriptor(
+                memory,
+                at.Value,
+                b.Addr.Value,
+                DescriptorHigh(b.Len, flags, unchecked((ushort)(k + 1 < total ? k + 1 : 0)))
+            );
         }
         int i = _freeHead;
-        WriteDescriptor(memory, DescAddress(i), table.Value, DescriptorHigh(unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i]));
+        WriteDescriptor(
+            memory,
+            DescAddress(i),
+            table.Value,
+            DescriptorHigh(unchecked((uint)(total * VirtioSpec.DescSize)), VirtioSpec.DescFIndirect, _next[i])
+        );
         _freeHead = _next[i];
         _numFree--;
         head = Narrow.LowUInt16(i);
@@ -286,7 +328,10 @@ public sealed partial class DriverQueue
         if (Direct(memory))
         {
             // unchecked: slot < size, inside the available-ring window.
-            _availWindow.WriteUInt16(unchecked(VirtioSpec.AvailRingOffset + (_availShadow.Slot(_size) * VirtioSpec.AvailElemSize)), head);
+            _availWindow.WriteUInt16(
+                unchecked(VirtioSpec.AvailRingOffset + (_availShadow.Slot(_size) * VirtioSpec.AvailElemSize)),
+                head
+            );
         }
         else
         {
@@ -308,7 +353,8 @@ public sealed partial class DriverQueue
     public void Publish(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (_published == _availShadow) return;
+        if (_published == _availShadow)
+            return;
         if (Direct(memory))
         {
             _availWindow.WriteUInt16(VirtioSpec.AvailIdxOffset, _availShadow.Value);
@@ -348,8 +394,10 @@ public sealed partial class DriverQueue
     public bool HasUsed(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (Broken) return false;
-        if (_lastUsed != _usedShadow) return true;
+        if (Broken)
+            return false;
+        if (_lastUsed != _usedShadow)
+            return true;
         return RefreshUsedIdx(memory) && _lastUsed != _usedShadow;
     }
 
@@ -370,22 +418,28 @@ public sealed partial class DriverQueue
     {
         id = 0;
         len = 0;
-        if (Broken) return false;
-        if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow)) return false;
+        if (Broken)
+            return false;
+        if (_lastUsed == _usedShadow && (!RefreshUsedIdx(memory) || _lastUsed == _usedShadow))
+            return false;
 
         ulong raw;
         if (direct)
         {
             // unchecked: slot < size, inside the used-ring window.
-            raw = _usedWindow.ReadUInt64(unchecked(VirtioSpec.UsedRingOffset + (_lastUsed.Slot(_size) * VirtioSpec.UsedElemSize)));
+            raw = _usedWindow.ReadUInt64(
+                unchecked(VirtioSpec.UsedRingOffset + (_lastUsed.Slot(_size) * VirtioSpec.UsedElemSize))
+            );
         }
         else
         {
             raw = ReadUsedEntry(memory, _lastUsed.Slot(_size));
         }
         uint rawId = Narrow.LowUInt32(raw & uint.MaxValue);
-        if (rawId >= Narrow.AsUInt32Bits(_size)) return Break(DriverQueueError.UsedIdOutOfRange);
-        if (_heads[rawId].Length == 0) return Break(DriverQueueError.UsedIdNotHead);
+        if (rawId >= Narrow.AsUInt32Bits(_size))
+            return Break(DriverQueueError.UsedIdOutOfRange);
+        if (_heads[rawId].Length == 0)
+            return Break(DriverQueueError.UsedIdNotHead);
         id = Narrow.LowUInt16(rawId);
         len = Narrow.LowUInt32(raw >> 32);
         DetachChain(id);
@@ -425,7 +479,8 @@ public sealed partial class DriverQueue
             Assert(ok, "used ring not in guest memory");
         }
         var usedIdx = new RingIndex(raw);
-        if (RingIndex.Distance(_lastUsed, usedIdx) > Outstanding) return Break(DriverQueueError.UsedIdxTooFar);
+        if (RingIndex.Distance(_lastUsed, usedIdx) > Outstanding)
+            return Break(DriverQueueError.UsedIdxTooFar);
         _usedShadow = usedIdx;
         return true;
     }
@@ -463,10 +518,13 @@ public sealed partial class DriverQueue
     public void DisableCallbacks(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (!CallbacksEnabled) return;
+        if (!CallbacksEnabled)
+            return;
         _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
-        if (EventIdx) WriteU16(memory, _availWindow, _usedEventOffset, _usedEvent, 0);
-        else WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
+        if (EventIdx)
+            WriteU16(memory, _availWindow, _usedEventOffset, _usedEvent, 0);
+        else
+            WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
     }
 
     /// <summary>
@@ -491,7 +549,8 @@ public sealed partial class DriverQueue
         int bufs = RingIndex.Distance(_lastUsed, _availShadow) * 3 / 4;
         bool ok = memory.TryWriteUInt16(_usedEvent, _lastUsed.Add(bufs).Value);
         Assert(ok, "available ring not in guest memory");
-        if (Broken) return true;
+        if (Broken)
+            return true;
         bool read = memory.TryReadUInt16(_usedIdx, out ushort usedIdx);
         Assert(read, "used ring not in guest memory");
         return RingIndex.Distance(_lastUsed, new RingIndex(usedIdx)) <= bufs;
@@ -499,9 +558,11 @@ public sealed partial class DriverQueue
 
     private void ClearNoInterrupt(GuestMemory memory)
     {
-        if (CallbacksEnabled) return;
+        if (CallbacksEnabled)
+            return;
         _availFlagsShadow = Narrow.LowUInt16(_availFlagsShadow & ~VirtioSpec.AvailFNoInterrupt);
-        if (!EventIdx) WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
+        if (!EventIdx)
+            WriteU16(memory, _availWindow, VirtioSpec.AvailFlagsOffset, _layout.AvailRing, _availFlagsShadow);
     }
 
     // ---------------------------------------------------------------- teardown
@@ -513,7 +574,8 @@ public sealed partial class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         for (int i = 0; i < _size; i++)
         {
-            if (_heads[i].Length == 0) continue;
+            if (_heads[i].Length == 0)
+                continue;
             DetachChain(Narrow.LowUInt16(i));
             _availShadow = _availShadow.Previous;
             bool ok = memory.TryWriteUInt16(_availIdx, _availShadow.Value);
@@ -548,13 +610,22 @@ public sealed partial class DriverQueue
             addr = BinaryPrimitives.ReverseEndianness(addr);
             high = BinaryPrimitives.ReverseEndianness(high);
         }
-        if (!memory.TryWriteVector128(new GuestAddress(at), Vector128.Create(addr, high).AsByte())) ThrowDescriptorAt(at);
+        if (!memory.TryWriteVector128(new GuestAddress(at), Vector128.Create(addr, high).AsByte()))
+            ThrowDescriptorAt(at);
     }
 
     /// <summary>The accessor path of the two-buffer TryAdd, out of line so the window path keeps its
     /// registers.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WriteDescriptorPair(GuestMemory memory, int first, ulong firstAddr, ulong firstHigh, int second, ulong secondAddr, ulong secondHigh)
+    private void WriteDescriptorPair(
+        GuestMemory memory,
+        int first,
+        ulong firstAddr,
+        ulong firstHigh,
+        int second,
+        ulong secondAddr,
+        ulong secondHigh
+    )
     {
         WriteDescriptor(memory, DescAddress(first), firstAddr, firstHigh);
         WriteDescriptor(memory, DescAddress(second), secondAddr, secondHigh);
@@ -564,7 +635,10 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteAvailEntry(GuestMemory memory, int slot, ushort head)
     {
-        bool ok = memory.TryWriteUInt16(new GuestAddress(unchecked(_availEntries + (Narrow.AsUInt64Bits(slot) * VirtioSpec.AvailElemSize))), head);
+        bool ok = memory.TryWriteUInt16(
+            new GuestAddress(unchecked(_availEntries + (Narrow.AsUInt64Bits(slot) * VirtioSpec.AvailElemSize))),
+            head
+        );
         Assert(ok, "available ring not in guest memory");
     }
 
@@ -572,7 +646,10 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong ReadUsedEntry(GuestMemory memory, int slot)
     {
-        bool ok = memory.TryReadUInt64(new GuestAddress(_usedEntries + (Narrow.AsUInt64Bits(slot) * VirtioSpec.UsedElemSize)), out ulong raw);
+        bool ok = memory.TryReadUInt64(
+            new GuestAddress(_usedEntries + (Narrow.AsUInt64Bits(slot) * VirtioSpec.UsedElemSize)),
+            out ulong raw
+        );
         Assert(ok, "used ring not in guest memory");
         return raw;
     }
@@ -580,7 +657,9 @@ public sealed partial class DriverQueue
     /// <summary>A descriptor's bytes 8..15 as one value: len (le32) | flags (le16) | next (le16).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong DescriptorHigh(uint len, ushort flags, ushort next) =>
-        len | ((ulong)flags << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)) | ((ulong)next << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
+        len
+        | ((ulong)flags << ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8))
+        | ((ulong)next << ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8));
 
     /// <summary>True when ring accesses may go through the windows: <paramref name="memory"/> is the memory given to
     /// <see cref="Initialize"/> and no observer watches it (an observer must see every ring access as
@@ -594,7 +673,8 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort ReadU16(GuestMemory memory, GuestWindow window, int offset, GuestAddress address)
     {
-        if (Direct(memory)) return window.ReadUInt16(offset);
+        if (Direct(memory))
+            return window.ReadUInt16(offset);
         bool ok = memory.TryReadUInt16(address, out ushort value);
         Assert(ok, "ring not in guest memory");
         return value;
@@ -631,7 +711,8 @@ public sealed partial class DriverQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Assert(bool condition, string what)
     {
-        if (!condition) Fail(what);
+        if (!condition)
+            Fail(what);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

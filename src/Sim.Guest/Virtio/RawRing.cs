@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
 
@@ -14,7 +14,15 @@ public static class RawRing
 {
     /// <summary>Writes descriptor <paramref name="index"/> of the table at <paramref name="table"/> as 16 bytes:
     /// addr (le64) + len (le32) + flags (le16) + next (le16).</summary>
-    public static bool WriteDescriptor(GuestMemory memory, GuestAddress table, int index, ulong addr, uint len, ushort flags, ushort next)
+    public static bool WriteDescriptor(
+        GuestMemory memory,
+        GuestAddress table,
+        int index,
+        ulong addr,
+        uint len,
+        ushort flags,
+        ushort next
+    )
     {
         ArgumentNullException.ThrowIfNull(memory);
         Span<byte> raw = stackalloc byte[VirtioSpec.DescSize];
@@ -22,13 +30,24 @@ public static class RawRing
         BinaryPrimitives.WriteUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..], len);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..], flags);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..], next);
-        if (Narrow.AsUInt32Bits(index) > int.MaxValue / VirtioSpec.DescSize || !table.TryAdd(Narrow.AsUInt64Bits(index) * VirtioSpec.DescSize, out GuestAddress at)) return false;
+        if (
+            Narrow.AsUInt32Bits(index) > int.MaxValue / VirtioSpec.DescSize
+            || !table.TryAdd(Narrow.AsUInt64Bits(index) * VirtioSpec.DescSize, out GuestAddress at)
+        )
+            return false;
         return memory.TryWrite(at, raw);
     }
 
     /// <summary>Writes descriptor <paramref name="index"/> of the ring's own table.</summary>
-    public static bool WriteDescriptor(GuestMemory memory, in SplitRingLayout layout, int index, ulong addr, uint len, ushort flags, ushort next) =>
-        WriteDescriptor(memory, layout.DescTable, index, addr, len, flags, next);
+    public static bool WriteDescriptor(
+        GuestMemory memory,
+        in SplitRingLayout layout,
+        int index,
+        ulong addr,
+        uint len,
+        ushort flags,
+        ushort next
+    ) => WriteDescriptor(memory, layout.DescTable, index, addr, len, flags, next);
 
     /// <summary>Writes avail.ring[<paramref name="slot"/>] = <paramref name="head"/> (slot taken modulo the
     /// size).</summary>
@@ -82,7 +101,13 @@ public static class RawRing
 
     /// <summary>Reads used.ring[<paramref name="slot"/>] (slot taken modulo the size): id (le32) + len
     /// (le32).</summary>
-    public static bool TryReadUsedEntry(GuestMemory memory, in SplitRingLayout layout, int slot, out uint id, out uint len)
+    public static bool TryReadUsedEntry(
+        GuestMemory memory,
+        in SplitRingLayout layout,
+        int slot,
+        out uint id,
+        out uint len
+    )
     {
         ArgumentNullException.ThrowIfNull(memory);
         bool ok = memory.TryReadUInt64(layout.UsedEntry(slot & (layout.Size - 1)), out ulong raw);

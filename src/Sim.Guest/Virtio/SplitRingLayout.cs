@@ -1,5 +1,5 @@
-using Sim.Engine.Memory;
 using Sim.Engine;
+using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
 
 namespace Sim.Guest.Virtio;
@@ -10,7 +10,12 @@ namespace Sim.Guest.Virtio;
 /// layout of §2.7.2, where the used ring starts at the next QUEUE_ALIGN (4096) boundary after the available ring,
 /// as the legacy virtio-pci transport (one page-frame number per queue) requires.
 /// </summary>
-public readonly record struct SplitRingLayout(GuestAddress DescTable, GuestAddress AvailRing, GuestAddress UsedRing, int Size)
+public readonly record struct SplitRingLayout(
+    GuestAddress DescTable,
+    GuestAddress AvailRing,
+    GuestAddress UsedRing,
+    int Size
+)
 {
     /// <summary>Packs the three parts from <paramref name="start"/> (aligned up to 16).</summary>
     public static SplitRingLayout Modern(GuestAddress start, int size)
@@ -28,8 +33,10 @@ public readonly record struct SplitRingLayout(GuestAddress DescTable, GuestAddre
     public static SplitRingLayout Legacy(GuestAddress start, int size, int queueAlign = VirtioSpec.LegacyQueueAlign)
     {
         RequireSize(size);
-        if (queueAlign <= 0 || (queueAlign & (queueAlign - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(queueAlign), queueAlign, "alignment must be a power of two");
-        if (start.Value % Narrow.AsUInt64Bits(queueAlign) != 0) throw new ArgumentException("legacy rings start on a QUEUE_ALIGN boundary", nameof(start));
+        if (queueAlign <= 0 || (queueAlign & (queueAlign - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(queueAlign), queueAlign, "alignment must be a power of two");
+        if (start.Value % Narrow.AsUInt64Bits(queueAlign) != 0)
+            throw new ArgumentException("legacy rings start on a QUEUE_ALIGN boundary", nameof(start));
         ulong avail = checked(start.Value + VirtioSpec.DescTableSize(size));
         ulong used = AlignUp(checked(avail + VirtioSpec.AvailRingSize(size)), Narrow.AsUInt64Bits(queueAlign));
         return new SplitRingLayout(start, new GuestAddress(avail), new GuestAddress(used), size);
@@ -48,7 +55,8 @@ public readonly record struct SplitRingLayout(GuestAddress DescTable, GuestAddre
     public GuestAddress AvailIdx => new(checked(AvailRing.Value + VirtioSpec.AvailIdxOffset));
 
     /// <summary>Address of avail.ring[<paramref name="slot"/>].</summary>
-    public GuestAddress AvailEntry(int slot) => new(checked(AvailRing.Value + VirtioSpec.AvailRingOffset + ((ulong)slot * VirtioSpec.AvailElemSize)));
+    public GuestAddress AvailEntry(int slot) =>
+        new(checked(AvailRing.Value + VirtioSpec.AvailRingOffset + ((ulong)slot * VirtioSpec.AvailElemSize)));
 
     /// <summary>Address of used_event (after avail.ring[Size]).</summary>
     public GuestAddress UsedEvent => new(checked(AvailRing.Value + VirtioSpec.AvailUsedEventOffset(Size)));
@@ -57,14 +65,16 @@ public readonly record struct SplitRingLayout(GuestAddress DescTable, GuestAddre
     public GuestAddress UsedIdx => new(checked(UsedRing.Value + VirtioSpec.UsedIdxOffset));
 
     /// <summary>Address of used.ring[<paramref name="slot"/>].</summary>
-    public GuestAddress UsedEntry(int slot) => new(checked(UsedRing.Value + VirtioSpec.UsedRingOffset + ((ulong)slot * VirtioSpec.UsedElemSize)));
+    public GuestAddress UsedEntry(int slot) =>
+        new(checked(UsedRing.Value + VirtioSpec.UsedRingOffset + ((ulong)slot * VirtioSpec.UsedElemSize)));
 
     /// <summary>Address of avail_event (after used.ring[Size]).</summary>
     public GuestAddress AvailEvent => new(checked(UsedRing.Value + VirtioSpec.UsedAvailEventOffset(Size)));
 
     private static void RequireSize(int size)
     {
-        if (!VirtioSpec.IsValidQueueSize(size)) throw new ArgumentOutOfRangeException(nameof(size), size, "queue size must be a power of two up to 32768");
+        if (!VirtioSpec.IsValidQueueSize(size))
+            throw new ArgumentOutOfRangeException(nameof(size), size, "queue size must be a power of two up to 32768");
     }
 
     private static ulong AlignUp(ulong value, ulong align) => checked((value + align - 1) & ~(align - 1));

@@ -11,7 +11,8 @@ public sealed class EventFdHandle : IDisposable
     public EventFdHandle(bool nonBlocking = true)
     {
         int fd = LinuxNative.EventFd(0, LinuxNative.EFD_CLOEXEC | (nonBlocking ? LinuxNative.EFD_NONBLOCK : 0));
-        if (fd < 0) throw new KernelVhostException("eventfd", Marshal.GetLastPInvokeError());
+        if (fd < 0)
+            throw new KernelVhostException("eventfd", Marshal.GetLastPInvokeError());
         _fd = FileDescriptor.Own(fd);
     }
 
@@ -22,7 +23,8 @@ public sealed class EventFdHandle : IDisposable
     public unsafe void Signal()
     {
         ulong one = 1;
-        if (LinuxNative.Write(Fd, &one, sizeof(ulong)) != sizeof(ulong)) throw new KernelVhostException("eventfd write", Marshal.GetLastPInvokeError());
+        if (LinuxNative.Write(Fd, &one, sizeof(ulong)) != sizeof(ulong))
+            throw new KernelVhostException("eventfd write", Marshal.GetLastPInvokeError());
     }
 
     /// <summary>Reads and clears the counter; 0 when it was not signalled (non-blocking).</summary>

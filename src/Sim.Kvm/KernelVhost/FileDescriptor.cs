@@ -6,9 +6,8 @@ namespace Sim.Kvm.KernelVhost;
 public sealed class FileDescriptor : SafeHandle
 {
     /// <summary>An invalid handle (-1) that owns what it will be given.</summary>
-    public FileDescriptor() : base(-1, ownsHandle: true)
-    {
-    }
+    public FileDescriptor()
+        : base(-1, ownsHandle: true) { }
 
     /// <inheritdoc/>
     public override bool IsInvalid => handle < 0;
@@ -27,7 +26,8 @@ public sealed class FileDescriptor : SafeHandle
     public static FileDescriptor OpenReadWrite(string path)
     {
         int fd = LinuxNative.Open(path, LinuxNative.O_RDWR | LinuxNative.O_CLOEXEC);
-        if (fd < 0) throw new KernelVhostException($"open {path}", Marshal.GetLastPInvokeError());
+        if (fd < 0)
+            throw new KernelVhostException($"open {path}", Marshal.GetLastPInvokeError());
         return Own(fd);
     }
 

@@ -13,9 +13,16 @@ public sealed unsafe class FixedMapping : IDisposable
     /// (MAP_FIXED_NOREPLACE).</summary>
     public FixedMapping(ulong address, ulong length)
     {
-        nint at = LinuxNative.Mmap(unchecked((nint)address), (nuint)length, LinuxNative.PROT_READ | LinuxNative.PROT_WRITE,
-            LinuxNative.MAP_PRIVATE | LinuxNative.MAP_ANONYMOUS | LinuxNative.MAP_FIXED_NOREPLACE, -1, 0);
-        if (at == LinuxNative.MapFailed) throw new KernelVhostException($"mmap at 0x{address:x}", Marshal.GetLastPInvokeError());
+        nint at = LinuxNative.Mmap(
+            unchecked((nint)address),
+            (nuint)length,
+            LinuxNative.PROT_READ | LinuxNative.PROT_WRITE,
+            LinuxNative.MAP_PRIVATE | LinuxNative.MAP_ANONYMOUS | LinuxNative.MAP_FIXED_NOREPLACE,
+            -1,
+            0
+        );
+        if (at == LinuxNative.MapFailed)
+            throw new KernelVhostException($"mmap at 0x{address:x}", Marshal.GetLastPInvokeError());
         if (unchecked((ulong)at) != address)
         {
             // Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat the address as a hint.
@@ -39,7 +46,8 @@ public sealed unsafe class FixedMapping : IDisposable
     /// <summary>Unmaps the memory.</summary>
     public void Dispose()
     {
-        if (_address == 0) return;
+        if (_address == 0)
+            return;
         LinuxNative.Munmap(_address, (nuint)Length);
         _address = 0;
     }

@@ -58,7 +58,8 @@ public sealed unsafe class KernelVhostDevice : IDisposable
     /// <summary>VHOST_SET_MEM_TABLE with the regions and the header's padding word.</summary>
     public VhostResult SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding)
     {
-        if (regions.Length > MemTableRegionsMax) throw new ArgumentOutOfRangeException(nameof(regions), $"at most {MemTableRegionsMax} regions");
+        if (regions.Length > MemTableRegionsMax)
+            throw new ArgumentOutOfRangeException(nameof(regions), $"at most {MemTableRegionsMax} regions");
         int bytes = 8 + (regions.Length * sizeof(VhostIoctl.MemoryRegion));
         byte* buffer = stackalloc byte[8 + (MemTableRegionsMax * sizeof(VhostIoctl.MemoryRegion))];
         new Span<byte>(buffer, bytes).Clear();
@@ -115,7 +116,11 @@ public sealed unsafe class KernelVhostDevice : IDisposable
     /// <summary>VHOST_SET_VRING_KICK / CALL / ERR; <paramref name="fd"/> -1 unwires it.</summary>
     public VhostResult SetVringFd(nuint request, uint index, int fd)
     {
-        if (request != VhostIoctl.SetVringKick && request != VhostIoctl.SetVringCall && request != VhostIoctl.SetVringErr)
+        if (
+            request != VhostIoctl.SetVringKick
+            && request != VhostIoctl.SetVringCall
+            && request != VhostIoctl.SetVringErr
+        )
             throw new ArgumentOutOfRangeException(nameof(request), "not a SET_VRING_KICK/CALL/ERR request");
         var f = new VhostIoctl.VringFile { Index = index, Fd = fd };
         return Call(request, &f);
@@ -149,7 +154,8 @@ public sealed unsafe class KernelVhostDevice : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, flush ? VhostIoctl.DemoStatsFlush : 0);
         VhostResult r = Call(VhostIoctl.GetDemoStats, buffer);
         var log = new ushort[KernelVhostStats.SignalLog];
-        for (int i = 0; i < log.Length; i++) log[i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes[(32 + (2 * i))..]);
+        for (int i = 0; i < log.Length; i++)
+            log[i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes[(32 + (2 * i))..]);
         ulong kicks = BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]);
         ulong used = BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..]);
         stats = new KernelVhostStats(kicks, used, BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]), log);

@@ -25,7 +25,8 @@ public sealed record KernelVhostStats(ulong Kicks, ulong Used, ulong Signals, us
     public bool TryUsedIdxAtSignal(ulong signal, out ushort usedIdx)
     {
         usedIdx = 0;
-        if (signal >= Signals || Signals - signal > SignalLog) return false;
+        if (signal >= Signals || Signals - signal > SignalLog)
+            return false;
         usedIdx = SignalUsedIdx[checked((int)(signal % SignalLog))];
         return true;
     }
@@ -51,8 +52,14 @@ public sealed record KernelVhostActivity(ulong Kicks, ulong Used, IReadOnlyList<
     /// memory). False, with the reason, when the counters do not explain the ring: a counter went back, the used
     /// entries added are not the used index's advance (mod 2^16), more signals than the module's log keeps, or a
     /// signal's used index outside (lastUsedIdx, usedIdx] or behind the previous signal's.</summary>
-    public static bool TryDiff(KernelVhostStats before, KernelVhostStats after, ushort lastUsedIdx, ushort usedIdx,
-        out KernelVhostActivity activity, out string error)
+    public static bool TryDiff(
+        KernelVhostStats before,
+        KernelVhostStats after,
+        ushort lastUsedIdx,
+        ushort usedIdx,
+        out KernelVhostActivity activity,
+        out string error
+    )
     {
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
@@ -60,7 +67,8 @@ public sealed record KernelVhostActivity(ulong Kicks, ulong Used, IReadOnlyList<
         error = "";
         if (after.Kicks < before.Kicks || after.Used < before.Used || after.Signals < before.Signals)
         {
-            error = $"the module's counters went back (kicks {before.Kicks}→{after.Kicks}, used {before.Used}→"
+            error =
+                $"the module's counters went back (kicks {before.Kicks}→{after.Kicks}, used {before.Used}→"
                 + $"{after.Used}, signals {before.Signals}→{after.Signals})";
             return false;
         }
@@ -74,7 +82,8 @@ public sealed record KernelVhostActivity(ulong Kicks, ulong Used, IReadOnlyList<
         ulong signals = after.Signals - before.Signals;
         if (signals > KernelVhostStats.SignalLog)
         {
-            error = $"{signals} signals between two looks: the module logs the used index of the last "
+            error =
+                $"{signals} signals between two looks: the module logs the used index of the last "
                 + $"{KernelVhostStats.SignalLog} only";
             return false;
         }
@@ -82,11 +91,13 @@ public sealed record KernelVhostActivity(ulong Kicks, ulong Used, IReadOnlyList<
         int previous = 0; // distance from lastUsedIdx of the previous signal's index
         for (ulong s = before.Signals; s < after.Signals; s++)
         {
-            if (!after.TryUsedIdxAtSignal(s, out ushort idx)) throw new InvalidOperationException("signal log");
+            if (!after.TryUsedIdxAtSignal(s, out ushort idx))
+                throw new InvalidOperationException("signal log");
             int distance = Narrow.ToUInt16Wrapping(idx - lastUsedIdx);
             if (distance > advance || distance < previous)
             {
-                error = $"signal {s} at used index {idx}, outside {lastUsedIdx}..{usedIdx} "
+                error =
+                    $"signal {s} at used index {idx}, outside {lastUsedIdx}..{usedIdx} "
                     + "or before the previous signal's";
                 return false;
             }

@@ -20,28 +20,40 @@ public static class VhostIoctl
 
     /// <summary>VHOST_GET_FEATURES.</summary>
     public static readonly nuint GetFeatures = Ioc(DirRead, 0x00, sizeof(ulong));
+
     /// <summary>VHOST_SET_FEATURES.</summary>
     public static readonly nuint SetFeatures = Ioc(DirWrite, 0x00, sizeof(ulong));
+
     /// <summary>VHOST_SET_OWNER.</summary>
     public static readonly nuint SetOwner = Ioc(DirNone, 0x01, 0);
+
     /// <summary>VHOST_RESET_OWNER.</summary>
     public static readonly nuint ResetOwner = Ioc(DirNone, 0x02, 0);
+
     /// <summary>VHOST_SET_MEM_TABLE.</summary>
     public static readonly nuint SetMemTable = Ioc(DirWrite, 0x03, 8); // struct vhost_memory header
+
     /// <summary>VHOST_SET_LOG_FD.</summary>
     public static readonly nuint SetLogFd = Ioc(DirWrite, 0x07, sizeof(int));
+
     /// <summary>VHOST_SET_VRING_NUM.</summary>
     public static readonly nuint SetVringNum = Ioc(DirWrite, 0x10, 8);
+
     /// <summary>VHOST_SET_VRING_ADDR.</summary>
     public static readonly nuint SetVringAddr = Ioc(DirWrite, 0x11, 40);
+
     /// <summary>VHOST_SET_VRING_BASE.</summary>
     public static readonly nuint SetVringBase = Ioc(DirWrite, 0x12, 8);
+
     /// <summary>VHOST_GET_VRING_BASE.</summary>
     public static readonly nuint GetVringBase = Ioc(DirRead | DirWrite, 0x12, 8);
+
     /// <summary>VHOST_SET_VRING_KICK.</summary>
     public static readonly nuint SetVringKick = Ioc(DirWrite, 0x20, 8);
+
     /// <summary>VHOST_SET_VRING_CALL.</summary>
     public static readonly nuint SetVringCall = Ioc(DirWrite, 0x21, 8);
+
     /// <summary>VHOST_SET_VRING_ERR.</summary>
     public static readonly nuint SetVringErr = Ioc(DirWrite, 0x22, 8);
 
@@ -65,6 +77,7 @@ public static class VhostIoctl
     {
         /// <summary><c>index</c>.</summary>
         public uint Index;
+
         /// <summary><c>num</c>.</summary>
         public uint Num;
     }
@@ -75,6 +88,7 @@ public static class VhostIoctl
     {
         /// <summary><c>index</c>.</summary>
         public uint Index;
+
         /// <summary><c>fd</c>.</summary>
         public int Fd;
     }
@@ -85,14 +99,19 @@ public static class VhostIoctl
     {
         /// <summary><c>index</c>.</summary>
         public uint Index;
+
         /// <summary><c>flags</c>.</summary>
         public uint Flags;
+
         /// <summary><c>desc_user_addr</c>.</summary>
         public ulong DescUserAddr;
+
         /// <summary><c>used_user_addr</c>.</summary>
         public ulong UsedUserAddr;
+
         /// <summary><c>avail_user_addr</c>.</summary>
         public ulong AvailUserAddr;
+
         /// <summary><c>log_guest_addr</c>.</summary>
         public ulong LogGuestAddr;
     }
@@ -104,10 +123,13 @@ public static class VhostIoctl
     {
         /// <summary><c>guest_phys_addr</c>.</summary>
         public ulong GuestPhysAddr;
+
         /// <summary><c>memory_size</c>.</summary>
         public ulong MemorySize;
+
         /// <summary><c>userspace_addr</c>.</summary>
         public ulong UserspaceAddr;
+
         /// <summary><c>flags_padding</c>.</summary>
         public ulong FlagsPadding;
     }

@@ -22,11 +22,15 @@ public static class VhostWorkerCpu
             foreach (string dir in Directory.EnumerateDirectories("/proc"))
             {
                 string id = Path.GetFileName(dir);
-                if (id.Length == 0 || !char.IsAsciiDigit(id[0])) continue;
-                if (!TryRead(Path.Combine(dir, "comm"), out string comm) || comm.Trim() != name) continue;
-                if (!TryRead(Path.Combine(dir, "schedstat"), out string stat)) continue;
+                if (id.Length == 0 || !char.IsAsciiDigit(id[0]))
+                    continue;
+                if (!TryRead(Path.Combine(dir, "comm"), out string comm) || comm.Trim() != name)
+                    continue;
+                if (!TryRead(Path.Combine(dir, "schedstat"), out string stat))
+                    continue;
                 string first = stat.Split(' ', 2)[0];
-                if (!long.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out long ns)) continue;
+                if (!long.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out long ns))
+                    continue;
                 total += ns;
                 found = true;
             }

@@ -82,9 +82,24 @@ internal struct KvmIoEventFd
 [StructLayout(LayoutKind.Sequential)]
 internal struct KvmRegs
 {
-    public ulong Rax, Rbx, Rcx, Rdx, Rsi, Rdi, Rsp, Rbp;
-    public ulong R8, R9, R10, R11, R12, R13, R14, R15;
-    public ulong Rip, Rflags;
+    public ulong Rax,
+        Rbx,
+        Rcx,
+        Rdx,
+        Rsi,
+        Rdi,
+        Rsp,
+        Rbp;
+    public ulong R8,
+        R9,
+        R10,
+        R11,
+        R12,
+        R13,
+        R14,
+        R15;
+    public ulong Rip,
+        Rflags;
 }
 
 /// <summary>struct kvm_segment (24 bytes).</summary>
@@ -95,7 +110,13 @@ internal struct KvmSegment
     public uint Limit;
     public ushort Selector;
     public byte Type;
-    public byte Present, Dpl, Db, S, L, G, Avl;
+    public byte Present,
+        Dpl,
+        Db,
+        S,
+        L,
+        G,
+        Avl;
     public byte Unusable;
     public byte Padding;
 }
@@ -112,9 +133,21 @@ internal struct KvmDtable
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct KvmSregs
 {
-    public KvmSegment Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldt;
-    public KvmDtable Gdt, Idt;
-    public ulong Cr0, Cr2, Cr3, Cr4, Cr8;
+    public KvmSegment Cs,
+        Ds,
+        Es,
+        Fs,
+        Gs,
+        Ss,
+        Tr,
+        Ldt;
+    public KvmDtable Gdt,
+        Idt;
+    public ulong Cr0,
+        Cr2,
+        Cr3,
+        Cr4,
+        Cr8;
     public ulong Efer;
     public ulong ApicBase;
     public fixed ulong InterruptBitmap[4];
@@ -123,9 +156,9 @@ internal unsafe struct KvmSregs
 /// <summary>Offsets into struct kvm_run (the vCPU's mmap'ed page).</summary>
 internal static class KvmRunLayout
 {
-    public const int ImmediateExit = 1;   // __u8
-    public const int ExitReason = 8;      // __u32
-    public const int Union = 32;          // the exit union
+    public const int ImmediateExit = 1; // __u8
+    public const int ExitReason = 8; // __u32
+    public const int Union = 32; // the exit union
 
     // union: struct { __u8 direction, size; __u16 port; __u32 count; __u64 data_offset; } io
     public const int IoDirection = Union + 0;

@@ -82,7 +82,8 @@ internal static unsafe partial class LibC
     public static long MonotonicNs()
     {
         TimeSpec t;
-        if (ClockGetTime(CLOCK_MONOTONIC, &t) != 0) throw new KvmException("clock_gettime(CLOCK_MONOTONIC)", Marshal.GetLastPInvokeError());
+        if (ClockGetTime(CLOCK_MONOTONIC, &t) != 0)
+            throw new KvmException("clock_gettime(CLOCK_MONOTONIC)", Marshal.GetLastPInvokeError());
         return checked((t.Seconds * 1_000_000_000) + t.Nanoseconds);
     }
 }

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Runtime.InteropServices;
+using Sim.Engine;
 
 namespace Sim.Kvm.Native;
 

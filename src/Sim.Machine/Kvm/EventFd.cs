@@ -59,8 +59,10 @@ public sealed class EventFd
     /// when the sum would exceed <see cref="CounterMax"/> (the write would block: EAGAIN).</summary>
     public bool Signal(ulong amount = 1)
     {
-        if (amount == ulong.MaxValue) return false;
-        if (CounterMax - Counter < amount) return false;
+        if (amount == ulong.MaxValue)
+            return false;
+        if (CounterMax - Counter < amount)
+            return false;
         Counter += amount;
         Signals++;
         _simulation.Counters.EventFdSignals++;
@@ -106,10 +108,13 @@ public sealed class EventFd
         int free = -1;
         for (int i = 0; i < ListenersMax; i++)
         {
-            if (ReferenceEquals(_listeners[i], listener)) throw new InvalidOperationException($"listener already attached to eventfd {Id}");
-            if (_listeners[i] is null && free < 0) free = i;
+            if (ReferenceEquals(_listeners[i], listener))
+                throw new InvalidOperationException($"listener already attached to eventfd {Id}");
+            if (_listeners[i] is null && free < 0)
+                free = i;
         }
-        if (free < 0) throw new InvalidOperationException($"eventfd {Id} already has {ListenersMax} listeners");
+        if (free < 0)
+            throw new InvalidOperationException($"eventfd {Id} already has {ListenersMax} listeners");
         _listeners[free] = listener;
         _listenerCount++;
     }

@@ -44,7 +44,8 @@ public sealed class GuestContext
     public ulong MmioRead(ulong address, int size) => _kvm.GuestRead(this, BusKind.Mmio, address, size);
 
     /// <summary>An MMIO store: absorbed by a matching ioeventfd inside KVM, else exits to userspace.</summary>
-    public void MmioWrite(ulong address, int size, ulong value) => _kvm.GuestWrite(this, BusKind.Mmio, address, size, value);
+    public void MmioWrite(ulong address, int size, ulong value) =>
+        _kvm.GuestWrite(this, BusKind.Mmio, address, size, value);
 
     /// <summary>IN: exits to userspace.</summary>
     public ulong PioIn(ushort port, int size) => _kvm.GuestRead(this, BusKind.Pio, port, size);
@@ -79,7 +80,8 @@ public sealed class GuestContext
     /// without yielding (for handlers, which cannot yield).</summary>
     public void Spend(long nanoseconds)
     {
-        if (nanoseconds < 0) throw new ArgumentOutOfRangeException(nameof(nanoseconds), "time must not be negative");
+        if (nanoseconds < 0)
+            throw new ArgumentOutOfRangeException(nameof(nanoseconds), "time must not be negative");
         Cost = checked(Cost + nanoseconds);
     }
 }

@@ -14,7 +14,5 @@ public abstract class GuestProgram
     /// <summary>The interrupt handler, run between steps when IF=1 and an interrupt is deliverable,
     /// with IF=0 for its duration (an interrupt gate). It may access memory and devices (read an ISR
     /// register) and must call <see cref="GuestContext.Eoi"/>, or the GSI stays in service.</summary>
-    public virtual void OnInterrupt(GuestContext guest, uint gsi)
-    {
-    }
+    public virtual void OnInterrupt(GuestContext guest, uint gsi) { }
 }

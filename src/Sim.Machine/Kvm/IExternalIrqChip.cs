@@ -15,14 +15,10 @@ public interface IExternalIrqChip
 
     /// <summary>The machine registered irqfd <paramref name="id"/> on <paramref name="gsi"/> (KVM_IRQFD assign;
     /// <paramref name="resample"/>: with a resample fd).</summary>
-    void IrqFdRegistered(uint id, uint gsi, bool resample)
-    {
-    }
+    void IrqFdRegistered(uint id, uint gsi, bool resample) { }
 
     /// <summary>The machine removed irqfd <paramref name="id"/> (KVM_IRQFD deassign).</summary>
-    void IrqFdUnregistered(uint id)
-    {
-    }
+    void IrqFdUnregistered(uint id) { }
 
     /// <summary>Edge irqfd <paramref name="id"/> injects <paramref name="gsi"/> (irqfd_inject). Without a real irqfd
     /// behind it, the same as <see cref="Pulse"/>.</summary>

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Numerics;
+using Sim.Engine;
 using Sim.Engine.Trace;
 
 namespace Sim.Machine.Kvm;
@@ -57,7 +57,8 @@ public sealed class InterruptController
         set
         {
             _interruptsEnabled = value;
-            if (value && DeliverableMask != 0) _kvm.OnInterruptDeliverable();
+            if (value && DeliverableMask != 0)
+                _kvm.OnInterruptDeliverable();
         }
     }
 
@@ -104,7 +105,8 @@ public sealed class InterruptController
     {
         ulong bit = Bit(gsi);
         _masked = masked ? _masked | bit : _masked & ~bit;
-        if (!masked && CanDeliver) _kvm.OnInterruptDeliverable();
+        if (!masked && CanDeliver)
+            _kvm.OnInterruptDeliverable();
     }
 
     /// <summary>Drives the line high. A rising edge (or a level line going high) requests the
@@ -120,7 +122,8 @@ public sealed class InterruptController
             return false;
         }
         _asserted |= bit;
-        if (_externalMode) return ForwardRaise(gsi, source);
+        if (_externalMode)
+            return ForwardRaise(gsi, source);
         return Request(gsi, bit, source);
     }
 
@@ -138,12 +141,14 @@ public sealed class InterruptController
         ulong bit = Bit(gsi);
         if (_externalMode)
         {
-            if ((_asserted & bit) != 0) External?.SetLine(gsi, false);
+            if ((_asserted & bit) != 0)
+                External?.SetLine(gsi, false);
             _asserted &= ~bit;
             return;
         }
         _asserted &= ~bit;
-        if ((_level & bit) != 0) _pending &= ~bit;
+        if ((_level & bit) != 0)
+            _pending &= ~bit;
     }
 
     /// <summary>An edge: raise then lower (an edge irqfd's injection, an MSI). Returns true when a
@@ -156,8 +161,10 @@ public sealed class InterruptController
             _kvm.Counters.InterruptsInjected++;
             _kvm.Simulation.Emit(TraceEventKind.IrqInject, source, gsi, VectorOf(gsi), default);
             // Source = irqfd id + 1 (IrqFdBinding): the real irqchip may inject through its own irqfd.
-            if (source != 0) External?.IrqFdInject(source - 1, gsi, VectorOf(gsi));
-            else External?.Pulse(gsi, VectorOf(gsi));
+            if (source != 0)
+                External?.IrqFdInject(source - 1, gsi, VectorOf(gsi));
+            else
+                External?.Pulse(gsi, VectorOf(gsi));
             return true;
         }
         bool latched = Raise(gsi, source);
@@ -180,7 +187,8 @@ public sealed class InterruptController
         _pending |= bit;
         _kvm.Counters.InterruptsInjected++;
         _kvm.Simulation.Emit(TraceEventKind.IrqInject, source, gsi, VectorOf(gsi), default);
-        if (CanDeliver) _kvm.OnInterruptDeliverable();
+        if (CanDeliver)
+            _kvm.OnInterruptDeliverable();
         return true;
     }
 
@@ -207,9 +215,11 @@ public sealed class InterruptController
     /// signal their resample fd) before a still-high level line re-requests.</summary>
     public bool Eoi(uint gsi)
     {
-        if (!IsValidGsi(gsi)) return false;
+        if (!IsValidGsi(gsi))
+            return false;
         ulong bit = 1UL << Narrow.AsInt32Bits(gsi);
-        if ((_inService & bit) == 0) return false;
+        if ((_inService & bit) == 0)
+            return false;
         _inService &= ~bit;
         _kvm.Counters.Eois++;
         _kvm.Simulation.Emit(TraceEventKind.IrqEoi, 0, gsi, VectorOf(gsi), default);
@@ -227,7 +237,8 @@ public sealed class InterruptController
 
     private static ulong Bit(uint gsi)
     {
-        if (gsi >= GsiMax) throw new ArgumentOutOfRangeException(nameof(gsi), gsi, $"GSI must be below {GsiMax}");
+        if (gsi >= GsiMax)
+            throw new ArgumentOutOfRangeException(nameof(gsi), gsi, $"GSI must be below {GsiMax}");
         return 1UL << Narrow.AsInt32Bits(gsi);
     }
 }

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Diagnostics.CodeAnalysis;
+using Sim.Engine;
 
 namespace Sim.Machine.Kvm;
 
@@ -41,20 +41,27 @@ public sealed class IoBus
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(name);
-        if (size == 0) return false;
-        if (baseAddress > ulong.MaxValue - (size - 1)) return false;
-        if (Kind == BusKind.Pio && (size > PioSpaceSize || baseAddress > PioSpaceSize - size)) return false;
-        if (_count == RangesMax) return false;
+        if (size == 0)
+            return false;
+        if (baseAddress > ulong.MaxValue - (size - 1))
+            return false;
+        if (Kind == BusKind.Pio && (size > PioSpaceSize || baseAddress > PioSpaceSize - size))
+            return false;
+        if (_count == RangesMax)
+            return false;
         ulong last = baseAddress + (size - 1);
         int index = LowerBound(baseAddress);
         // The range before must end below base; the range at index must start after last.
         if (index > 0)
         {
             IoBusRange before = _ranges[index - 1];
-            if (before.Base + (before.Size - 1) >= baseAddress) return false;
+            if (before.Base + (before.Size - 1) >= baseAddress)
+                return false;
         }
-        if (index < _count && _ranges[index].Base <= last) return false;
-        if (_count == _ranges.Length) Array.Resize(ref _ranges, Math.Min(_ranges.Length * 2, RangesMax));
+        if (index < _count && _ranges[index].Base <= last)
+            return false;
+        if (_count == _ranges.Length)
+            Array.Resize(ref _ranges, Math.Min(_ranges.Length * 2, RangesMax));
         Array.Copy(_ranges, index, _ranges, index + 1, _count - index);
         _ranges[index] = new IoBusRange(baseAddress, size, device, name);
         _count++;
@@ -65,7 +72,8 @@ public sealed class IoBus
     public bool Unregister(ulong baseAddress)
     {
         int index = LowerBound(baseAddress);
-        if (index == _count || _ranges[index].Base != baseAddress) return false;
+        if (index == _count || _ranges[index].Base != baseAddress)
+            return false;
         Array.Copy(_ranges, index + 1, _ranges, index, _count - index - 1);
         _count--;
         _ranges[_count] = default;
@@ -77,7 +85,8 @@ public sealed class IoBus
     {
         // Index of the last range with Base <= address.
         int index = LowerBound(address);
-        if (index == _count || _ranges[index].Base != address) index--;
+        if (index == _count || _ranges[index].Base != address)
+            index--;
         if (index >= 0 && length > 0)
         {
             IoBusRange r = _ranges[index];
@@ -110,7 +119,8 @@ public sealed class IoBus
     /// dropped. Returns whether a device claimed the access.</summary>
     public bool Write(ulong address, ReadOnlySpan<byte> data)
     {
-        if (!TryFind(address, data.Length, out IBusDevice? device, out ulong offset)) return false;
+        if (!TryFind(address, data.Length, out IBusDevice? device, out ulong offset))
+            return false;
         device.Write(Kind, offset, data);
         return true;
     }
@@ -118,12 +128,15 @@ public sealed class IoBus
     /// <summary>First index whose Base is &gt;= <paramref name="address"/>.</summary>
     private int LowerBound(ulong address)
     {
-        int lo = 0, hi = _count;
+        int lo = 0,
+            hi = _count;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (_ranges[mid].Base < address) lo = mid + 1;
-            else hi = mid;
+            if (_ranges[mid].Base < address)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         return lo;
     }

@@ -37,10 +37,12 @@ internal sealed class IrqFdBinding : IEventFdListener, IEventHandler
 
     public void OnSignalled(EventFd fd)
     {
-        if (!Active) return;
+        if (!Active)
+            return;
         // irqfd_wakeup: eventfd_ctx_do_read, then schedule_work (a no-op if already queued).
         fd.TryRead(out _);
-        if (_injectScheduled) return;
+        if (_injectScheduled)
+            return;
         _injectScheduled = true;
         _kvm.Simulation.Loop.Schedule(_kvm.Latency.IrqFdInjectNs, this);
     }
@@ -48,8 +50,11 @@ internal sealed class IrqFdBinding : IEventFdListener, IEventHandler
     public void Handle(EventLoop loop, in ScheduledEvent ev)
     {
         _injectScheduled = false;
-        if (!Active) return;
-        if (Resample is null) _kvm.Irqchip.Pulse(Gsi, Id + 1);
-        else _kvm.Irqchip.Raise(Gsi, Id + 1);
+        if (!Active)
+            return;
+        if (Resample is null)
+            _kvm.Irqchip.Pulse(Gsi, Id + 1);
+        else
+            _kvm.Irqchip.Raise(Gsi, Id + 1);
     }
 }

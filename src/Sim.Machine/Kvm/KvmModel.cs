@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 
@@ -87,21 +87,53 @@ public sealed class KvmModel
     /// (zero-extended to 64 bits) equals it match. Errors as KVM's: EINVAL for a bad length, a range
     /// past 2^64 (or past the 16-bit port space), or DATAMATCH with length 0; EEXIST on collision;
     /// ENOSPC when full.</summary>
-    public bool TryRegisterIoEventFd(BusKind bus, ulong address, int length, ulong? dataMatch, EventFd fd, out KvmError error)
+    public bool TryRegisterIoEventFd(
+        BusKind bus,
+        ulong address,
+        int length,
+        ulong? dataMatch,
+        EventFd fd,
+        out KvmError error
+    )
     {
         ArgumentNullException.ThrowIfNull(fd);
-        if (length is not (0 or 1 or 2 or 4 or 8)) { error = KvmError.InvalidArgument; return false; }
-        if (length == 0 && dataMatch.HasValue) { error = KvmError.InvalidArgument; return false; }
-        if (address > ulong.MaxValue - Narrow.AsUInt64Bits(length)) { error = KvmError.InvalidArgument; return false; }
-        if (bus == BusKind.Pio && address + Narrow.AsUInt64Bits(length) > IoBus.PioSpaceSize) { error = KvmError.InvalidArgument; return false; }
+        if (length is not (0 or 1 or 2 or 4 or 8))
+        {
+            error = KvmError.InvalidArgument;
+            return false;
+        }
+        if (length == 0 && dataMatch.HasValue)
+        {
+            error = KvmError.InvalidArgument;
+            return false;
+        }
+        if (address > ulong.MaxValue - Narrow.AsUInt64Bits(length))
+        {
+            error = KvmError.InvalidArgument;
+            return false;
+        }
+        if (bus == BusKind.Pio && address + Narrow.AsUInt64Bits(length) > IoBus.PioSpaceSize)
+        {
+            error = KvmError.InvalidArgument;
+            return false;
+        }
         var binding = new IoEventFdBinding(bus, address, length, !dataMatch.HasValue, dataMatch ?? 0, fd);
         int onBus = 0;
         foreach (IoEventFdBinding existing in _ioEventFds)
         {
-            if (existing.CollidesWith(binding)) { error = KvmError.AlreadyExists; return false; }
-            if (existing.Bus == bus) onBus++;
+            if (existing.CollidesWith(binding))
+            {
+                error = KvmError.AlreadyExists;
+                return false;
+            }
+            if (existing.Bus == bus)
+                onBus++;
         }
-        if (onBus >= IoEventFdsMax) { error = KvmError.NoSpace; return false; }
+        if (onBus >= IoEventFdsMax)
+        {
+            error = KvmError.NoSpace;
+            return false;
+        }
         // Keep the list sorted by (bus, address), registration order among equals: lookups scan a
         // short run of equal keys, and matching never depends on anything but registration order.
         int index = UpperBound(bus, address);
@@ -118,8 +150,14 @@ public sealed class KvmModel
         for (int i = 0; i < _ioEventFds.Count; i++)
         {
             IoEventFdBinding b = _ioEventFds[i];
-            if (b.Bus == bus && b.Address == address && b.Length == length && ReferenceEquals(b.Fd, fd) &&
-                b.Wildcard == !dataMatch.HasValue && (b.Wildcard || b.DataMatch == dataMatch!.Value))
+            if (
+                b.Bus == bus
+                && b.Address == address
+                && b.Length == length
+                && ReferenceEquals(b.Fd, fd)
+                && b.Wildcard == !dataMatch.HasValue
+                && (b.Wildcard || b.DataMatch == dataMatch!.Value)
+            )
             {
                 _ioEventFds.RemoveAt(i);
                 IoEventFdMirror?.OnUnregistered(bus, address, length, dataMatch, fd);
@@ -138,18 +176,32 @@ public sealed class KvmModel
     public bool TryRegisterIrqFd(EventFd fd, uint gsi, EventFd? resample, out KvmError error)
     {
         ArgumentNullException.ThrowIfNull(fd);
-        if (!InterruptController.IsValidGsi(gsi)) { error = KvmError.InvalidArgument; return false; }
+        if (!InterruptController.IsValidGsi(gsi))
+        {
+            error = KvmError.InvalidArgument;
+            return false;
+        }
         foreach (IrqFdBinding existing in _irqFds)
         {
-            if (ReferenceEquals(existing.Fd, fd)) { error = KvmError.Busy; return false; }
+            if (ReferenceEquals(existing.Fd, fd))
+            {
+                error = KvmError.Busy;
+                return false;
+            }
         }
-        if (_irqFds.Count >= IrqFdsMax) { error = KvmError.NoSpace; return false; }
+        if (_irqFds.Count >= IrqFdsMax)
+        {
+            error = KvmError.NoSpace;
+            return false;
+        }
         var binding = new IrqFdBinding(this, _nextIrqFdId++, fd, gsi, resample);
         _irqFds.Add(binding);
         Irqchip.External?.IrqFdRegistered(binding.Id, gsi, resample is not null);
-        if (resample is not null) Irqchip.SetLevelTriggered(gsi, true);
+        if (resample is not null)
+            Irqchip.SetLevelTriggered(gsi, true);
         fd.AddListener(binding);
-        if (fd.IsReadable) binding.OnSignalled(fd);
+        if (fd.IsReadable)
+            binding.OnSignalled(fd);
         error = KvmError.None;
         return true;
     }
@@ -160,7 +212,8 @@ public sealed class KvmModel
     {
         foreach (IrqFdBinding b in _irqFds)
         {
-            if (!ReferenceEquals(b.Fd, fd)) continue;
+            if (!ReferenceEquals(b.Fd, fd))
+                continue;
             (id, gsi) = (b.Id, b.Gsi);
             return true;
         }
@@ -175,12 +228,14 @@ public sealed class KvmModel
         for (int i = 0; i < _irqFds.Count; i++)
         {
             IrqFdBinding b = _irqFds[i];
-            if (!ReferenceEquals(b.Fd, fd) || b.Gsi != gsi) continue;
+            if (!ReferenceEquals(b.Fd, fd) || b.Gsi != gsi)
+                continue;
             b.Active = false;
             fd.RemoveListener(b);
             _irqFds.RemoveAt(i);
             Irqchip.External?.IrqFdUnregistered(b.Id);
-            if (b.Resample is not null) Irqchip.Lower(gsi);
+            if (b.Resample is not null)
+                Irqchip.Lower(gsi);
             return true;
         }
         return false;
@@ -190,7 +245,8 @@ public sealed class KvmModel
     /// vCPU runs the guest instead, and the program is not started.</summary>
     public void Start(GuestProgram program, long delay = 0)
     {
-        if (Simulation.Options.ExternalVcpu) return;
+        if (Simulation.Options.ExternalVcpu)
+            return;
         Vcpu.Start(program, delay);
     }
 
@@ -200,7 +256,8 @@ public sealed class KvmModel
 
     /// <summary>A write exit of an externally driven vCPU: the same dispatch, counters and trace events as a
     /// simulated guest's write (a write that matches an ioeventfd signals it, as KVM would have).</summary>
-    public void ExitWrite(BusKind bus, ulong address, int size, ulong value) => GuestWrite(null, bus, address, size, value);
+    public void ExitWrite(BusKind bus, ulong address, int size, ulong value) =>
+        GuestWrite(null, bus, address, size, value);
 
     /// <summary>A real ioeventfd fired (KVM absorbed a guest write matching the registration (bus, address,
     /// size, value)): emits the IoEventFd event and signals the registered eventfd once, however many writes
@@ -209,12 +266,14 @@ public sealed class KvmModel
     public bool SignalIoEventFd(BusKind bus, ulong address, int size, ulong value)
     {
         CheckSize(size);
-        if (!TryMatchIoEventFd(bus, address, size, value, out EventFd? fd)) return false;
+        if (!TryMatchIoEventFd(bus, address, size, value, out EventFd? fd))
+            return false;
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, value);
         Counters.IoEventFdSignals++;
         Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, Narrow.AsUInt64Bits(size), data[..size]);
-        using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+        using (Simulation.Memory.As(MemoryActor.Device))
+            fd.Signal();
         return true;
     }
 
@@ -228,13 +287,15 @@ public sealed class KvmModel
         for (int i = 0; i < _irqFds.Count; i++)
         {
             IrqFdBinding b = _irqFds[i];
-            if (b.Gsi != gsi || b.Resample is null) continue;
+            if (b.Gsi != gsi || b.Resample is null)
+                continue;
             if (!lowered)
             {
                 Irqchip.Lower(gsi);
                 lowered = true;
             }
-            using (Simulation.Memory.As(MemoryActor.Device)) b.Resample.Signal();
+            using (Simulation.Memory.As(MemoryActor.Device))
+                b.Resample.Signal();
         }
     }
 
@@ -243,13 +304,24 @@ public sealed class KvmModel
         CheckSize(size);
         Span<byte> data = stackalloc byte[8];
         data = data[..size];
-        if (bus == BusKind.Mmio) Counters.MmioReadExits++;
-        else Counters.PioInExits++;
-        if (context is not null) context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
+        if (bus == BusKind.Mmio)
+            Counters.MmioReadExits++;
+        else
+            Counters.PioInExits++;
+        if (context is not null)
+            context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
         bool claimed;
-        using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Read(address, data);
-        if (!claimed) Counters.UnmappedAccesses++;
-        Simulation.Emit(bus == BusKind.Mmio ? TraceEventKind.MmioRead : TraceEventKind.PioIn, 0, address, Narrow.AsUInt64Bits(size), data);
+        using (Simulation.Memory.As(MemoryActor.Device))
+            claimed = Bus(bus).Read(address, data);
+        if (!claimed)
+            Counters.UnmappedAccesses++;
+        Simulation.Emit(
+            bus == BusKind.Mmio ? TraceEventKind.MmioRead : TraceEventKind.PioIn,
+            0,
+            address,
+            Narrow.AsUInt64Bits(size),
+            data
+        );
         Span<byte> wide = stackalloc byte[8];
         wide.Clear();
         data.CopyTo(wide);
@@ -259,19 +331,23 @@ public sealed class KvmModel
     internal void GuestWrite(GuestContext? context, BusKind bus, ulong address, int size, ulong value)
     {
         CheckSize(size);
-        if (size < 8 && (value >> (size * 8)) != 0) throw new ArgumentOutOfRangeException(nameof(value), value, $"value does not fit in {size} bytes");
+        if (size < 8 && (value >> (size * 8)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(value), value, $"value does not fit in {size} bytes");
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, value);
         data = data[..size];
         if (TryMatchIoEventFd(bus, address, size, value, out EventFd? fd))
         {
             Counters.IoEventFdSignals++;
-            if (context is not null) context.Cost = checked(context.Cost + Latency.IoEventFdNs);
+            if (context is not null)
+                context.Cost = checked(context.Cost + Latency.IoEventFdNs);
             Simulation.Emit(TraceEventKind.IoEventFd, fd.Id, address, Narrow.AsUInt64Bits(size), data);
-            using (Simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+            using (Simulation.Memory.As(MemoryActor.Device))
+                fd.Signal();
             return;
         }
-        if (context is not null) context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
+        if (context is not null)
+            context.Cost = checked(context.Cost + Latency.UserspaceExitNs);
         if (bus == BusKind.Mmio)
         {
             Counters.MmioWriteExits++;
@@ -284,8 +360,10 @@ public sealed class KvmModel
             // character of a real guest (docs/recording.md §2), collected into console lines.
             uint width = size == 4 ? 0u : Narrow.AsUInt32Bits(size);
             Simulation.Emit(TraceEventKind.DebugPort, width, address, value, default);
-            if (size == 4) Simulation.RecordDebugValue(value);
-            else if (size == 1) ConsoleByte(Narrow.LowByte(value));
+            if (size == 4)
+                Simulation.RecordDebugValue(value);
+            else if (size == 1)
+                ConsoleByte(Narrow.LowByte(value));
             return;
         }
         else
@@ -294,8 +372,10 @@ public sealed class KvmModel
             Simulation.Emit(TraceEventKind.PioOut, 0, address, Narrow.AsUInt64Bits(size), data);
         }
         bool claimed;
-        using (Simulation.Memory.As(MemoryActor.Device)) claimed = Bus(bus).Write(address, data);
-        if (!claimed) Counters.UnmappedAccesses++;
+        using (Simulation.Memory.As(MemoryActor.Device))
+            claimed = Bus(bus).Write(address, data);
+        if (!claimed)
+            Counters.UnmappedAccesses++;
     }
 
     private void ConsoleByte(byte b)
@@ -314,18 +394,26 @@ public sealed class KvmModel
     /// <summary>Ends a console line the guest left open (at the end of a run).</summary>
     public void FlushConsole()
     {
-        if (_consoleLine.Length == 0) return;
+        if (_consoleLine.Length == 0)
+            return;
         Simulation.Print(_consoleLine.ToString());
         _consoleLine.Clear();
     }
 
-    private bool TryMatchIoEventFd(BusKind bus, ulong address, int size, ulong value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd)
+    private bool TryMatchIoEventFd(
+        BusKind bus,
+        ulong address,
+        int size,
+        ulong value,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd
+    )
     {
         List<IoEventFdBinding> list = _ioEventFds;
         for (int i = LowerBound(bus, address); i < list.Count; i++)
         {
             IoEventFdBinding b = list[i];
-            if (b.Bus != bus || b.Address != address) break;
+            if (b.Bus != bus || b.Address != address)
+                break;
             if (b.Matches(address, size, value))
             {
                 fd = b.Fd;
@@ -342,12 +430,15 @@ public sealed class KvmModel
     /// <summary>First index whose key is &gt;= (bus, address).</summary>
     private int LowerBound(BusKind bus, ulong address)
     {
-        int lo = 0, hi = _ioEventFds.Count;
+        int lo = 0,
+            hi = _ioEventFds.Count;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (Compare(_ioEventFds[mid], bus, address) < 0) lo = mid + 1;
-            else hi = mid;
+            if (Compare(_ioEventFds[mid], bus, address) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         return lo;
     }
@@ -355,18 +446,22 @@ public sealed class KvmModel
     /// <summary>First index whose key is &gt; (bus, address).</summary>
     private int UpperBound(BusKind bus, ulong address)
     {
-        int lo = 0, hi = _ioEventFds.Count;
+        int lo = 0,
+            hi = _ioEventFds.Count;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (Compare(_ioEventFds[mid], bus, address) <= 0) lo = mid + 1;
-            else hi = mid;
+            if (Compare(_ioEventFds[mid], bus, address) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         return lo;
     }
 
     private static void CheckSize(int size)
     {
-        if (size is not (1 or 2 or 4 or 8)) throw new ArgumentOutOfRangeException(nameof(size), size, "access size must be 1, 2, 4 or 8 bytes");
+        if (size is not (1 or 2 or 4 or 8))
+            throw new ArgumentOutOfRangeException(nameof(size), size, "access size must be 1, 2, 4 or 8 bytes");
     }
 }

@@ -45,11 +45,20 @@ public sealed record LatencyModel
 
     /// <summary>Every crossing free: the model of a machine whose vCPU is real (the KVM recorder and the
     /// replay of its traces), where time is the host's own clock read at each guest input.</summary>
-    public static LatencyModel Zero { get; } = new()
-    {
-        UserspaceExitNs = 0, IoEventFdNs = 0, EoiNs = 0, IrqFdInjectNs = 0, UserspaceMsiNs = 0,
-        ContextSwitchNs = 0, WorkerWakeupNs = 0, HaltWakeupNs = 0, InterruptDeliveryNs = 0, GuestStepNs = 0,
-    };
+    public static LatencyModel Zero { get; } =
+        new()
+        {
+            UserspaceExitNs = 0,
+            IoEventFdNs = 0,
+            EoiNs = 0,
+            IrqFdInjectNs = 0,
+            UserspaceMsiNs = 0,
+            ContextSwitchNs = 0,
+            WorkerWakeupNs = 0,
+            HaltWakeupNs = 0,
+            InterruptDeliveryNs = 0,
+            GuestStepNs = 0,
+        };
 
     /// <summary>A guest PIO/MMIO access that exits to the VMM and back (KVM_RUN return and re-entry).</summary>
     public long UserspaceExitNs { get; init; } = 7500;
@@ -98,6 +107,7 @@ public sealed record LatencyModel
 
     private static void Check(long value, string name)
     {
-        if (value < 0) throw new ArgumentOutOfRangeException(name, value, "latency must not be negative");
+        if (value < 0)
+            throw new ArgumentOutOfRangeException(name, value, "latency must not be negative");
     }
 }

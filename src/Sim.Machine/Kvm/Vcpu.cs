@@ -46,7 +46,8 @@ public sealed class Vcpu : IEventHandler
     public void Start(GuestProgram program, long delay = 0)
     {
         ArgumentNullException.ThrowIfNull(program);
-        if (State != VcpuState.Idle) throw new InvalidOperationException("the vCPU already ran a program");
+        if (State != VcpuState.Idle)
+            throw new InvalidOperationException("the vCPU already ran a program");
         _program = program;
         _context = new GuestContext(_kvm, _kvm.Simulation.Prng.Fork(Simulation.GuestPrngStream));
         State = VcpuState.Running;
@@ -62,7 +63,8 @@ public sealed class Vcpu : IEventHandler
     /// <summary>The irqchip has a deliverable interrupt and IF=1: wake a halted vCPU.</summary>
     internal void OnInterruptDeliverable()
     {
-        if (State == VcpuState.Halted && !_eventScheduled) ScheduleStep(_kvm.Latency.HaltWakeupNs);
+        if (State == VcpuState.Halted && !_eventScheduled)
+            ScheduleStep(_kvm.Latency.HaltWakeupNs);
     }
 
     void IEventHandler.Handle(EventLoop loop, in ScheduledEvent ev)
@@ -71,10 +73,12 @@ public sealed class Vcpu : IEventHandler
         GuestContext context = _context!;
         InterruptController chip = _kvm.Irqchip;
         Simulation sim = _kvm.Simulation;
-        if (State == VcpuState.Exited) return;
+        if (State == VcpuState.Exited)
+            return;
         if (State == VcpuState.Halted)
         {
-            if (!chip.CanDeliver) return; // woken for nothing (the request went away): keep blocking
+            if (!chip.CanDeliver)
+                return; // woken for nothing (the request went away): keep blocking
             State = VcpuState.Running;
         }
         context.Cost = 0;
@@ -105,8 +109,10 @@ public sealed class Vcpu : IEventHandler
             }
             VcpuStep step = _iterator.Current;
             long delay = checked(context.Cost + _kvm.Latency.GuestStepNs);
-            if (step.Kind == VcpuStepKind.Halt) _haltNext = true;
-            else delay = checked(delay + step.Nanoseconds);
+            if (step.Kind == VcpuStepKind.Halt)
+                _haltNext = true;
+            else
+                delay = checked(delay + step.Nanoseconds);
             ScheduleStep(delay);
         }
     }
@@ -119,7 +125,7 @@ public sealed class Vcpu : IEventHandler
             context.Cost = checked(context.Cost + _kvm.Latency.InterruptDeliveryNs);
             chip.InterruptsEnabled = false; // interrupt gate clears IF
             _program!.OnInterrupt(context, gsi);
-            chip.InterruptsEnabled = true;  // IRET restores it
+            chip.InterruptsEnabled = true; // IRET restores it
         }
     }
 

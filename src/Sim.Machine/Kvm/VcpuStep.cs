@@ -21,7 +21,8 @@ public readonly struct VcpuStep
     /// the step's own costs). Pending interrupts are taken before the next step when IF=1.</summary>
     public static VcpuStep Compute(long nanoseconds)
     {
-        if (nanoseconds < 0) throw new ArgumentOutOfRangeException(nameof(nanoseconds), "compute time must not be negative");
+        if (nanoseconds < 0)
+            throw new ArgumentOutOfRangeException(nameof(nanoseconds), "compute time must not be negative");
         return new VcpuStep(VcpuStepKind.Compute, nanoseconds);
     }
 

@@ -18,7 +18,12 @@ public sealed record ScenarioOption(string Name, string Default, string Allowed,
 
     /// <summary>An integer option in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public static ScenarioOption Int(string name, long fallback, long min, long max, string description) =>
-        new(name, fallback.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture, $"{min}..{max}"), description);
+        new(
+            name,
+            fallback.ToString(CultureInfo.InvariantCulture),
+            string.Create(CultureInfo.InvariantCulture, $"{min}..{max}"),
+            description
+        );
 
     /// <summary>One of <paramref name="choices"/> (the first is not necessarily the default).</summary>
     public static ScenarioOption Choice(string name, string fallback, string description, params string[] choices) =>
@@ -29,10 +34,18 @@ public sealed record ScenarioOption(string Name, string Default, string Allowed,
         new(name, fallback ? "1" : "0", "1|0|true|false", description);
 
     /// <summary>The device flavour every device scenario takes.</summary>
-    public static ScenarioOption Flavour { get; } = Choice("flavour", "robust", "robust: the recommended device; seed: the seed document's code, flaws included", "robust", "seed");
+    public static ScenarioOption Flavour { get; } =
+        Choice(
+            "flavour",
+            "robust",
+            "robust: the recommended device; seed: the seed document's code, flaws included",
+            "robust",
+            "seed"
+        );
 
     /// <summary>"name=default (allowed): description".</summary>
-    public override string ToString() => HasLiteralDefault
-        ? $"{Name}={Default} ({Allowed}): {Description}"
-        : $"{Name} ({Allowed}; default: {Default[DerivedDefault.Length..]}): {Description}";
+    public override string ToString() =>
+        HasLiteralDefault
+            ? $"{Name}={Default} ({Allowed}): {Description}"
+            : $"{Name} ({Allowed}; default: {Default[DerivedDefault.Length..]}): {Description}";
 }

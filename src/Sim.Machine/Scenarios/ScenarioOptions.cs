@@ -13,9 +13,7 @@ public sealed record ScenarioOptions
 {
     /// <summary>Options with <paramref name="seed"/> and no named options.</summary>
     public ScenarioOptions(ulong seed)
-        : this(seed, ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal))
-    {
-    }
+        : this(seed, ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal)) { }
 
     /// <summary>Options with <paramref name="seed"/> and the named options <paramref name="named"/>
     /// (key=value).</summary>
@@ -58,19 +56,22 @@ public sealed record ScenarioOptions
     /// <paramref name="max"/>], or <paramref name="fallback"/> when absent.</summary>
     public long GetInt64(string name, long fallback, long min, long max)
     {
-        if (!Named.TryGetValue(name, out string? text)) return fallback;
+        if (!Named.TryGetValue(name, out string? text))
+            return fallback;
         if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value))
         {
             throw new ArgumentException($"option '{name}' must be an integer, not '{text}'");
         }
-        if (value < min || value > max) throw new ArgumentException($"option '{name}' must lie in [{min}, {max}], not {value}");
+        if (value < min || value > max)
+            throw new ArgumentException($"option '{name}' must lie in [{min}, {max}], not {value}");
         return value;
     }
 
     /// <summary>Option <paramref name="name"/> as a boolean (true/false/1/0), or <paramref name="fallback"/>.</summary>
     public bool GetBool(string name, bool fallback)
     {
-        if (!Named.TryGetValue(name, out string? text)) return fallback;
+        if (!Named.TryGetValue(name, out string? text))
+            return fallback;
         return text switch
         {
             "1" or "true" => true,
@@ -80,7 +81,8 @@ public sealed record ScenarioOptions
     }
 
     /// <summary>The option <paramref name="name"/>, or <paramref name="fallback"/> when it is not given.</summary>
-    public string GetString(string name, string fallback) => Named.TryGetValue(name, out string? text) ? text : fallback;
+    public string GetString(string name, string fallback) =>
+        Named.TryGetValue(name, out string? text) ? text : fallback;
 
     /// <summary>Build the machine for a real vCPU (<see cref="SimulationOptions.ExternalVcpu"/>, with
     /// <see cref="LatencyModel.Zero"/>): the KVM recorder and the replay of its traces set it; the scenario's
@@ -88,17 +90,14 @@ public sealed record ScenarioOptions
     public bool ExternalVcpu { get; init; }
 
     /// <summary>Simulation options carrying this seed and these named options (plus "scenario").</summary>
-    public SimulationOptions ToSimulationOptions(string scenarioName) => ExternalVcpu
-        ? new()
-        {
-            Seed = Seed,
-            Named = Named.SetItem("scenario", scenarioName),
-            ExternalVcpu = true,
-            Latency = LatencyModel.Zero,
-        }
-        : new()
-        {
-            Seed = Seed,
-            Named = Named.SetItem("scenario", scenarioName),
-        };
+    public SimulationOptions ToSimulationOptions(string scenarioName) =>
+        ExternalVcpu
+            ? new()
+            {
+                Seed = Seed,
+                Named = Named.SetItem("scenario", scenarioName),
+                ExternalVcpu = true,
+                Latency = LatencyModel.Zero,
+            }
+            : new() { Seed = Seed, Named = Named.SetItem("scenario", scenarioName) };
 }

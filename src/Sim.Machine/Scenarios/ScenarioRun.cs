@@ -32,11 +32,17 @@ public sealed class ScenarioRun
     public IReadOnlyList<string> ReportLines()
     {
         var lines = new List<string>(Simulation.Output);
-        if (Simulation.OutputLinesDropped > 0) lines.Add($"({Simulation.OutputLinesDropped} console lines dropped)");
-        if (_summary is not null) lines.AddRange(_summary());
+        if (Simulation.OutputLinesDropped > 0)
+            lines.Add($"({Simulation.OutputLinesDropped} console lines dropped)");
+        if (_summary is not null)
+            lines.AddRange(_summary());
         lines.Add("counters: " + Simulation.Counters);
-        lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"stop={Simulation.StopReason} guest_exited={Simulation.GuestExited} events={Simulation.EventCount} event_hash=0x{Simulation.EventHash:x16} memory_hash=0x{Simulation.Memory.ContentHash():x16}"));
+        lines.Add(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"stop={Simulation.StopReason} guest_exited={Simulation.GuestExited} events={Simulation.EventCount} event_hash=0x{Simulation.EventHash:x16} memory_hash=0x{Simulation.Memory.ContentHash():x16}"
+            )
+        );
         return lines;
     }
 }

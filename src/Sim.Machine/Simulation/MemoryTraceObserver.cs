@@ -15,20 +15,30 @@ internal sealed class MemoryTraceObserver : IMemoryObserver
 
     public void Add(IMemoryObserver observer)
     {
-        if (_extra.Length >= Simulation.MemoryObserversMax) throw new InvalidOperationException($"at most {Simulation.MemoryObserversMax} memory observers");
+        if (_extra.Length >= Simulation.MemoryObserversMax)
+            throw new InvalidOperationException($"at most {Simulation.MemoryObserversMax} memory observers");
         _extra = [.. _extra, observer];
     }
 
     public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (actor == MemoryActor.Device) _simulation.Emit(TraceEventKind.DeviceRead, _simulation.MemoryTraceSource, address.Value, 0, data);
-        foreach (IMemoryObserver o in _extra) o.OnRead(actor, address, data);
+        if (actor == MemoryActor.Device)
+            _simulation.Emit(TraceEventKind.DeviceRead, _simulation.MemoryTraceSource, address.Value, 0, data);
+        foreach (IMemoryObserver o in _extra)
+            o.OnRead(actor, address, data);
     }
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
         TraceEventKind kind = actor == MemoryActor.Device ? TraceEventKind.DeviceWrite : TraceEventKind.GuestWrite;
-        _simulation.Emit(kind, kind == TraceEventKind.DeviceWrite ? _simulation.MemoryTraceSource : 0, address.Value, 0, data);
-        foreach (IMemoryObserver o in _extra) o.OnWrite(actor, address, data);
+        _simulation.Emit(
+            kind,
+            kind == TraceEventKind.DeviceWrite ? _simulation.MemoryTraceSource : 0,
+            address.Value,
+            0,
+            data
+        );
+        foreach (IMemoryObserver o in _extra)
+            o.OnWrite(actor, address, data);
     }
 }

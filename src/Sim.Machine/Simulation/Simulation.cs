@@ -1,9 +1,9 @@
 using Sim.Engine;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Random;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 
 namespace Sim.Machine.Simulation;
 
@@ -137,7 +137,8 @@ public sealed class Simulation
     public void AddSink(ITraceSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        if (_sinks.Length >= SinksMax) throw new InvalidOperationException($"at most {SinksMax} trace sinks");
+        if (_sinks.Length >= SinksMax)
+            throw new InvalidOperationException($"at most {SinksMax} trace sinks");
         _sinks = [.. _sinks, sink];
         _hashing = true;
     }
@@ -153,10 +154,12 @@ public sealed class Simulation
     public void Emit(TraceEventKind kind, uint source, ulong address, ulong value, ReadOnlySpan<byte> data)
     {
         EventCount++;
-        if (!_hashing) return;
+        if (!_hashing)
+            return;
         var ev = new TraceEvent(kind, Loop.Now, source, address, value, data);
         ITraceSink[] sinks = _sinks;
-        for (int i = 0; i < sinks.Length; i++) sinks[i].Write(in ev);
+        for (int i = 0; i < sinks.Length; i++)
+            sinks[i].Write(in ev);
         _hash.AddUInt64((ulong)kind | ((ulong)source << 32));
         _hash.AddUInt64(Narrow.AsUInt64Bits(ev.Time));
         _hash.AddUInt64(address);
@@ -176,7 +179,8 @@ public sealed class Simulation
     {
         var ev = new TraceEvent(TraceEventKind.Checkpoint, Loop.Now, 0, Memory.CheckpointHash(), EventHash, default);
         ITraceSink[] sinks = _sinks;
-        for (int i = 0; i < sinks.Length; i++) sinks[i].Write(in ev);
+        for (int i = 0; i < sinks.Length; i++)
+            sinks[i].Write(in ev);
     }
 
     /// <summary>A host actor (worker thread, QEMU main loop) was switched to: counts a context switch
@@ -191,7 +195,8 @@ public sealed class Simulation
     /// <summary>Creates an eventfd numbered in creation order (0, 1, ...).</summary>
     public EventFd CreateEventFd(bool semaphore = false, string name = "")
     {
-        if (_eventFds.Count >= EventFdsMax) throw new InvalidOperationException($"more than {EventFdsMax} eventfds");
+        if (_eventFds.Count >= EventFdsMax)
+            throw new InvalidOperationException($"more than {EventFdsMax} eventfds");
         var fd = new EventFd(this, Narrow.AsUInt32Bits(_eventFds.Count), semaphore, name);
         _eventFds.Add(fd);
         return fd;
@@ -199,10 +204,16 @@ public sealed class Simulation
 
     /// <summary>Creates a disarmed timer numbered in creation order; arm it with
     /// <see cref="VirtualTimer.Start"/>.</summary>
-    public VirtualTimer CreateTimer(ITimerListener? listener, string name = "", long ticksMax = VirtualTimer.TicksMaxDefault)
+    public VirtualTimer CreateTimer(
+        ITimerListener? listener,
+        string name = "",
+        long ticksMax = VirtualTimer.TicksMaxDefault
+    )
     {
-        if (ticksMax <= 0) throw new ArgumentOutOfRangeException(nameof(ticksMax), "must be positive");
-        if (_timers.Count >= TimersMax) throw new InvalidOperationException($"more than {TimersMax} timers");
+        if (ticksMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(ticksMax), "must be positive");
+        if (_timers.Count >= TimersMax)
+            throw new InvalidOperationException($"more than {TimersMax} timers");
         var timer = new VirtualTimer(this, Narrow.AsUInt32Bits(_timers.Count), name, listener, ticksMax);
         _timers.Add(timer);
         return timer;
@@ -222,13 +233,15 @@ public sealed class Simulation
 
     internal void RecordDebugValue(ulong value)
     {
-        if (_debugValues.Count < DebugValuesMax) _debugValues.Add(value);
+        if (_debugValues.Count < DebugValuesMax)
+            _debugValues.Add(value);
     }
 
     internal void OnGuestExited()
     {
         GuestExited = true;
-        if (Options.StopOnGuestExit) Loop.Stop();
+        if (Options.StopOnGuestExit)
+            Loop.Stop();
     }
 
     /// <summary>Runs until idle, <see cref="SimulationOptions.TimeMax"/>,

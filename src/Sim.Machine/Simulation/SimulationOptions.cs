@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
 
 namespace Sim.Machine.Simulation;
 
@@ -48,7 +48,8 @@ public sealed record SimulationOptions
     public bool ExternalVcpu { get; init; }
 
     /// <summary>Scenario options, ordinal-sorted, recorded in trace headers.</summary>
-    public ImmutableSortedDictionary<string, string> Named { get; init; } = ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, string> Named { get; init; } =
+        ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
 
     /// <summary>Throws on a configuration error (host misuse).</summary>
     public void Validate()
@@ -56,8 +57,11 @@ public sealed record SimulationOptions
         ArgumentNullException.ThrowIfNull(MemoryLayout);
         ArgumentNullException.ThrowIfNull(Latency);
         Latency.Validate();
-        if (CheckpointInterval < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointInterval), "must not be negative");
-        if (EventsMax <= 0) throw new ArgumentOutOfRangeException(nameof(EventsMax), "must be positive");
-        if (TimeMax < 0) throw new ArgumentOutOfRangeException(nameof(TimeMax), "must not be negative");
+        if (CheckpointInterval < 0)
+            throw new ArgumentOutOfRangeException(nameof(CheckpointInterval), "must not be negative");
+        if (EventsMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(EventsMax), "must be positive");
+        if (TimeMax < 0)
+            throw new ArgumentOutOfRangeException(nameof(TimeMax), "must not be negative");
     }
 }

@@ -1,6 +1,6 @@
+using Sim.Engine;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
-using Sim.Engine;
 
 namespace Sim.Machine.Simulation;
 
@@ -55,8 +55,10 @@ public sealed class VirtualTimer : IEventHandler
     /// leaving it disarmed, once <see cref="TicksMax"/> expiries have happened.</summary>
     public bool Start(long delayNs, long periodNs = 0)
     {
-        if (delayNs < 0) throw new ArgumentOutOfRangeException(nameof(delayNs), "delay must not be negative");
-        if (periodNs < 0) throw new ArgumentOutOfRangeException(nameof(periodNs), "period must not be negative");
+        if (delayNs < 0)
+            throw new ArgumentOutOfRangeException(nameof(delayNs), "delay must not be negative");
+        if (periodNs < 0)
+            throw new ArgumentOutOfRangeException(nameof(periodNs), "period must not be negative");
         _generation++;
         if (Fires >= TicksMax)
         {
@@ -84,12 +86,15 @@ public sealed class VirtualTimer : IEventHandler
 
     void IEventHandler.Handle(EventLoop loop, in ScheduledEvent ev)
     {
-        if (ev.Argument != _generation || !IsArmed) return;
+        if (ev.Argument != _generation || !IsArmed)
+            return;
         Fires++;
         _simulation.Counters.TimerFirings++;
         _simulation.Emit(TraceEventKind.TimerFire, Id, 0, Narrow.AsUInt64Bits(Fires), default);
-        if (PeriodNs > 0 && Fires < TicksMax) Arm(checked(NextExpiry + PeriodNs));
-        else IsArmed = false;
+        if (PeriodNs > 0 && Fires < TicksMax)
+            Arm(checked(NextExpiry + PeriodNs));
+        else
+            IsArmed = false;
         _listener?.OnTimer(this);
     }
 }

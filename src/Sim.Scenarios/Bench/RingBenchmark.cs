@@ -1,6 +1,6 @@
 using Sim.Devices.Virtio.Queue;
-using Sim.Engine.Memory;
 using Sim.Engine;
+using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Sim.Spec.Virtio;
 
@@ -31,15 +31,15 @@ public sealed class RingBenchmark
     private readonly DriverQueue _driver;
     private readonly SplitQueue _device;
     private readonly QueueElement[] _elements;
-    private readonly GuestBuffer[] _requests;   // slot k and k + slots: request buffer of slot k (wrapping slices)
+    private readonly GuestBuffer[] _requests; // slot k and k + slots: request buffer of slot k (wrapping slices)
     private readonly GuestBuffer[] _responses;
     private readonly ushort[] _heads;
     private readonly ushort[] _usedIds;
     private readonly uint[] _usedLens;
-    private readonly uint[] _servedLens;        // the device's used.len per popped chain, for its FillBatch
+    private readonly uint[] _servedLens; // the device's used.len per popped chain, for its FillBatch
     private readonly int _slots;
     private readonly ushort[] _slotOfHead;
-    private readonly GuestWindow _buffers;      // every slot's request and response, for the driver's check
+    private readonly GuestWindow _buffers; // every slot's request and response, for the driver's check
     private long _sequence;
     private long _kicks;
     private long _notifications;
@@ -50,7 +50,8 @@ public sealed class RingBenchmark
         _memory = GuestMemory.CreateFlat(MemoryBytes);
         SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(RingBase), queueSize);
         _driver = new DriverQueue(layout, eventIdx);
-        using (_memory.AsGuest()) _driver.Initialize(_memory);
+        using (_memory.AsGuest())
+            _driver.Initialize(_memory);
         _device = new SplitQueue(queueSize)
         {
             DescTable = layout.DescTable,
@@ -58,12 +59,15 @@ public sealed class RingBenchmark
             UsedRing = layout.UsedRing,
             EventIdx = eventIdx,
         };
-        if (!_device.TryEnable(_memory, out QueueConfigError error)) throw new InvalidOperationException($"benchmark ring refused: {error}");
+        if (!_device.TryEnable(_memory, out QueueConfigError error))
+            throw new InvalidOperationException($"benchmark ring refused: {error}");
         _slots = queueSize / 2;
         _slotOfHead = new ushort[queueSize];
-        if (!_memory.TryGetWindow(new GuestAddress(BufferBase), _slots * 16, out _buffers)) throw new InvalidOperationException("buffer area outside memory");
+        if (!_memory.TryGetWindow(new GuestAddress(BufferBase), _slots * 16, out _buffers))
+            throw new InvalidOperationException("buffer area outside memory");
         _elements = new QueueElement[_slots];
-        for (int i = 0; i < _slots; i++) _elements[i] = new QueueElement();
+        for (int i = 0; i < _slots; i++)
+            _elements[i] = new QueueElement();
         _requests = new GuestBuffer[2 * _slots];
         _responses = new GuestBuffer[2 * _slots];
         for (int i = 0; i < 2 * _slots; i++)
@@ -84,7 +88,14 @@ public sealed class RingBenchmark
     /// <see cref="WarmupRequests"/> untimed ones. <paramref name="readTimestamp"/> is called once before and once
     /// after the timed part; <paramref name="timestampFrequency"/> is its ticks per second.
     /// </summary>
-    public static RingBenchmarkResult Run(long requests, int batch, Func<long> readTimestamp, long timestampFrequency, int queueSize = 256, bool eventIdx = false)
+    public static RingBenchmarkResult Run(
+        long requests,
+        int batch,
+        Func<long> readTimestamp,
+        long timestampFrequency,
+        int queueSize = 256,
+        bool eventIdx = false
+    )
     {
         ArgumentNullException.ThrowIfNull(readTimestamp);
         ArgumentOutOfRangeException.ThrowIfNegative(requests);
@@ -101,13 +112,24 @@ public sealed class RingBenchmark
         bench.Execute(requests, batch);
         long end = readTimestamp();
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-        return new RingBenchmarkResult(requests, batch, queueSize, bench._kicks, bench._notifications, end - start, timestampFrequency, allocated, bench._mismatches);
+        return new RingBenchmarkResult(
+            requests,
+            batch,
+            queueSize,
+            bench._kicks,
+            bench._notifications,
+            end - start,
+            timestampFrequency,
+            allocated,
+            bench._mismatches
+        );
     }
 
     /// <summary>A reusable ring pair (for BenchmarkDotNet, which times <see cref="Execute"/> itself).</summary>
     public static RingBenchmark Create(int queueSize = 256, bool eventIdx = false)
     {
-        if (queueSize < 2 || !Sim.Spec.Virtio.VirtioSpec.IsValidQueueSize(queueSize)) throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "a power of two from 2 to 32768");
+        if (queueSize < 2 || !Sim.Spec.Virtio.VirtioSpec.IsValidQueueSize(queueSize))
+            throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "a power of two from 2 to 32768");
         return new RingBenchmark(queueSize, eventIdx);
     }
 
@@ -143,10 +165,12 @@ public sealed class RingBenchmark
             long n = Math.Min(Math.Min(batch, requests - done), _slots);
             using (memory.AsGuest())
             {
-                if (AddRequests(memory, Narrow.LowInt32(n))) _kicks++;
+                if (AddRequests(memory, Narrow.LowInt32(n)))
+                    _kicks++;
             }
             ServeKick(memory);
-            using (memory.AsGuest()) done += Reap(memory);
+            using (memory.AsGuest())
+                done += Reap(memory);
         }
     }
 
@@ -164,18 +188,24 @@ public sealed class RingBenchmark
         for (int k = 0; k < n; k = unchecked(k + 1)) // unchecked: k < n <= slots
         {
             int slot = unchecked((start + k) & (slots - 1));
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(buffers.Slice(slot * 16, 8), unchecked(sequence + (ulong)k));
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(
+                buffers.Slice(slot * 16, 8),
+                unchecked(sequence + (ulong)k)
+            );
         }
         int run = Math.Min(n, slots - start);
         _buffers.MarkWritten(start * 16, (run * 16) - 8);
-        if (n > run) _buffers.MarkWritten(0, ((n - run) * 16) - 8);
+        if (n > run)
+            _buffers.MarkWritten(0, ((n - run) * 16) - 8);
         Span<ushort> heads = _heads.AsSpan(0, n);
         ReadOnlySpan<GuestBuffer> requests = _requests.AsSpan(start, n);
         ReadOnlySpan<GuestBuffer> responses = _responses.AsSpan(start, n);
         bool all = _driver.TryAddBatchAndNotify(memory, requests, responses, heads, out _, out bool kick);
-        if (!all) throw new InvalidOperationException("ring full");
+        if (!all)
+            throw new InvalidOperationException("ring full");
         ushort[] slotOfHead = _slotOfHead;
-        for (int k = 0; k < heads.Length; k = unchecked(k + 1)) slotOfHead[heads[k]] = unchecked((ushort)((start + k) & (slots - 1))); // unchecked: k < n
+        for (int k = 0; k < heads.Length; k = unchecked(k + 1))
+            slotOfHead[heads[k]] = unchecked((ushort)((start + k) & (slots - 1))); // unchecked: k < n
         _sequence += n;
         return kick;
     }
@@ -188,20 +218,31 @@ public sealed class RingBenchmark
     {
         var server = default(ResponseServer);
         bool notify = _device.PopServeAndSignal(
-            memory, _elements, _servedLens, ref server, out _, out QueueError error);
-        if (error != QueueError.None) throw new InvalidOperationException($"device queue error: {error}");
-        if (notify) _notifications++;
+            memory,
+            _elements,
+            _servedLens,
+            ref server,
+            out _,
+            out QueueError error
+        );
+        if (error != QueueError.None)
+            throw new InvalidOperationException($"device queue error: {error}");
+        if (notify)
+            _notifications++;
     }
 
     /// <summary>One request: read the 8-byte request, write the response; the used.len is the bytes written.</summary>
     private readonly struct ResponseServer : IChainServer
     {
         [System.Runtime.CompilerServices.MethodImpl(
-            System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+            System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining
+        )]
         public uint Serve(GuestMemory memory, QueueElement element) =>
-            Narrow.AsUInt32Bits(element.TryReadOutUInt64(memory, out ulong request)
-                ? element.WriteInUInt64(memory, request ^ ResponseMagic)
-                : 0);
+            Narrow.AsUInt32Bits(
+                element.TryReadOutUInt64(memory, out ulong request)
+                    ? element.WriteInUInt64(memory, request ^ ResponseMagic)
+                    : 0
+            );
     }
 
     /// <summary>The driver's interrupt handler, Linux style (virtio-blk / NAPI): <see cref="DriverQueue.ReapAll"/>
@@ -215,11 +256,12 @@ public sealed class RingBenchmark
         {
             done = _driver.ReapAll(memory, _usedIds, _usedLens, out int count);
             ReadOnlySpan<byte> buffers = _buffers.Bytes;
-            for (int k = 0; k < count; k = unchecked(k + 1)) Check(buffers, _usedIds[k], _usedLens[k]); // unchecked: k < count
+            for (int k = 0; k < count; k = unchecked(k + 1))
+                Check(buffers, _usedIds[k], _usedLens[k]); // unchecked: k < count
             reaped += count;
-            if (_driver.Broken) throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
-        }
-        while (!done); // not done: the ids filled up (callbacks still off)
+            if (_driver.Broken)
+                throw new InvalidOperationException($"driver queue broke: {_driver.Error}");
+        } while (!done); // not done: the ids filled up (callbacks still off)
         return reaped;
     }
 
@@ -232,6 +274,7 @@ public sealed class RingBenchmark
         ReadOnlySpan<byte> pair = buffers.Slice(_slotOfHead[id] * 16, 16);
         ulong request = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair);
         ulong response = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(pair[8..]);
-        if (((response ^ request ^ ResponseMagic) | (len ^ 8)) != 0) _mismatches++;
+        if (((response ^ request ^ ResponseMagic) | (len ^ 8)) != 0)
+            _mismatches++;
     }
 }

@@ -11,14 +11,19 @@ public readonly record struct RingBenchmarkResult(
     long ElapsedTimestamps,
     long TimestampFrequency,
     long AllocatedBytes,
-    long Mismatches)
+    long Mismatches
+)
 {
     /// <summary>Wall time per request in nanoseconds.</summary>
-    public double NsPerRequest => Requests == 0 || TimestampFrequency == 0 ? 0 : ElapsedTimestamps * 1e9 / TimestampFrequency / Requests;
+    public double NsPerRequest =>
+        Requests == 0 || TimestampFrequency == 0 ? 0 : ElapsedTimestamps * 1e9 / TimestampFrequency / Requests;
 
     /// <summary>The CLI's one-line report, ending in <c>ns_per_request=&lt;value&gt;</c> as the issue asks.</summary>
-    public string ToSummaryLine() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"ring requests={Requests} batch={Batch} queue_size={QueueSize} kicks={Kicks} notifications={Notifications} mismatches={Mismatches} allocated_bytes={AllocatedBytes} ns_per_request={NsPerRequest:F2}");
+    public string ToSummaryLine() =>
+        string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"ring requests={Requests} batch={Batch} queue_size={QueueSize} kicks={Kicks} notifications={Notifications} mismatches={Mismatches} allocated_bytes={AllocatedBytes} ns_per_request={NsPerRequest:F2}"
+        );
 
     /// <summary>Bytes allocated on the running thread per request (target: 0).</summary>
     public double AllocatedBytesPerRequest => Requests == 0 ? 0 : (double)AllocatedBytes / Requests;

@@ -1,7 +1,7 @@
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios.Ping;
 
@@ -38,7 +38,8 @@ internal sealed class PingBackend : IEventFdListener, IEventHandler
 
     public void OnSignalled(EventFd fd)
     {
-        if (_wakeScheduled) return; // vhost_work_queue: already queued
+        if (_wakeScheduled)
+            return; // vhost_work_queue: already queued
         _wakeScheduled = true;
         _simulation.Loop.Schedule(_simulation.Kvm.Latency.WorkerWakeupNs, this);
     }
@@ -48,9 +49,11 @@ internal sealed class PingBackend : IEventFdListener, IEventHandler
         _wakeScheduled = false;
         Wakeups++;
         _simulation.RecordContextSwitch(PingLayout.BackendActor, 1);
-        if (!_doorbell.TryRead(out ulong kicks)) return;
+        if (!_doorbell.TryRead(out ulong kicks))
+            return;
         KicksRead += kicks;
-        if (kicks > 1) CoalescedWakeups++;
+        if (kicks > 1)
+            CoalescedWakeups++;
         GuestMemory memory = _simulation.Memory;
         using (memory.As(MemoryActor.Device))
         {

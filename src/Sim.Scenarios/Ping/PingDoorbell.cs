@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios.Ping;
 
@@ -30,7 +30,8 @@ internal sealed class PingDoorbell : IBusDevice
 
     public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data)
     {
-        if (offset != 0) return;
+        if (offset != 0)
+            return;
         SlowKicks = unchecked(SlowKicks + 1);
         _doorbell.Signal();
     }

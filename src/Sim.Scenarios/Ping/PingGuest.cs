@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Globalization;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios.Ping;
 
@@ -40,12 +40,17 @@ internal sealed class PingGuest : GuestProgram
                 Kick(guest);
             }
             issued += batch;
-            while (_completed < _posted) yield return VcpuStep.Halt;
+            while (_completed < _posted)
+                yield return VcpuStep.Halt;
             yield return VcpuStep.Compute(Narrow.AsInt64Bits(guest.Prng.UInt64LessThan(2000)));
         }
         ulong slow = guest.MmioRead(PingLayout.DoorbellAddress, 4);
-        guest.Print(string.Create(CultureInfo.InvariantCulture,
-            $"ping: done, completed={_completed} completion_irqs={_completionIrqs} slow_kicks={slow} ticks={_ticks}"));
+        guest.Print(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"ping: done, completed={_completed} completion_irqs={_completionIrqs} slow_kicks={slow} ticks={_ticks}"
+            )
+        );
         guest.DebugWrite(PingLayout.DoneMarker);
     }
 
@@ -70,12 +75,19 @@ internal sealed class PingGuest : GuestProgram
         if (gsi == PingLayout.CompletionGsi)
         {
             _completionIrqs++;
-            if (guest.Memory.TryReadUInt32(new GuestAddress(PingLayout.CompletedAddress), out uint completed)) _completed = completed;
+            if (guest.Memory.TryReadUInt32(new GuestAddress(PingLayout.CompletedAddress), out uint completed))
+                _completed = completed;
             guest.Eoi(gsi);
-            guest.Print(string.Create(CultureInfo.InvariantCulture, $"irq {gsi}: completed {_completed}/{_posted} at {guest.Now} ns"));
+            guest.Print(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"irq {gsi}: completed {_completed}/{_posted} at {guest.Now} ns"
+                )
+            );
             return;
         }
-        if (gsi == PingLayout.TimerGsi) _ticks++;
+        if (gsi == PingLayout.TimerGsi)
+            _ticks++;
         guest.Eoi(gsi);
     }
 }

@@ -1,9 +1,9 @@
-using Sim.Engine;
 using System.Globalization;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Sim.Machine.Kvm;
 using Sim.Machine.Scenarios;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios.Ping;
 
@@ -29,14 +29,19 @@ public sealed class PingScenario : IScenario
     public string Name => "ping";
 
     /// <inheritdoc/>
-    public string Description => "ioeventfd kicks, a vhost-like worker, irqfd completions and a host timer (no device model)";
+    public string Description =>
+        "ioeventfd kicks, a vhost-like worker, irqfd completions and a host timer (no device model)";
 
     /// <inheritdoc/>
     public IReadOnlyList<ScenarioOption> Options { get; } =
     [
         ScenarioOption.Int("requests", RequestsDefault, 1, 1_000_000, "doorbell round trips the guest makes"),
         ScenarioOption.Int("tick_ns", TickNsDefault, 1_000, 1_000_000_000, "period of the host tick timer, in ns"),
-        ScenarioOption.Bool("stale", false, "the responses page starts full of seeded bytes (a reused buffer); the trace then carries a memory image"),
+        ScenarioOption.Bool(
+            "stale",
+            false,
+            "the responses page starts full of seeded bytes (a reused buffer); the trace then carries a memory image"
+        ),
     ];
 
     /// <inheritdoc/>
@@ -48,13 +53,27 @@ public sealed class PingScenario : IScenario
         long tickNs = options.GetInt64("tick_ns", TickNsDefault, 1_000, 1_000_000_000);
         bool stale = options.GetBool("stale", false);
 
-        var sim = new Simulation(options.ToSimulationOptions(Name) with { MemoryLayout = MemoryLayout.Single(1UL << 20) });
-        if (stale) FillStale(sim);
+        var sim = new Simulation(
+            options.ToSimulationOptions(Name) with
+            {
+                MemoryLayout = MemoryLayout.Single(1UL << 20),
+            }
+        );
+        if (stale)
+            FillStale(sim);
         KvmModel kvm = sim.Kvm;
         EventFd doorbell = sim.CreateEventFd(name: "doorbell");
         EventFd call = sim.CreateEventFd(name: "call");
-        if (!kvm.TryRegisterIoEventFd(BusKind.Mmio, PingLayout.DoorbellAddress, 4, PingLayout.KickValue, doorbell, out KvmError error) ||
-            !kvm.TryRegisterIrqFd(call, PingLayout.CompletionGsi, null, out error))
+        if (
+            !kvm.TryRegisterIoEventFd(
+                BusKind.Mmio,
+                PingLayout.DoorbellAddress,
+                4,
+                PingLayout.KickValue,
+                doorbell,
+                out KvmError error
+            ) || !kvm.TryRegisterIrqFd(call, PingLayout.CompletionGsi, null, out error)
+        )
         {
             throw new InvalidOperationException($"ping wiring failed: {error}");
         }
@@ -69,11 +88,14 @@ public sealed class PingScenario : IScenario
         timer.Start(tickNs, tickNs);
         kvm.Start(new PingGuest(requests));
         return new ScenarioRun(sim, () =>
-        [
-            string.Create(CultureInfo.InvariantCulture,
-                $"backend: wakeups={backend.Wakeups} kicks_read={backend.KicksRead} coalesced_wakeups={backend.CoalescedWakeups} completed={backend.Completed} slow_kicks={device.SlowKicks}"),
-            string.Create(CultureInfo.InvariantCulture, $"timer: fired={timer.Fires}"),
-        ]);
+            [
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"backend: wakeups={backend.Wakeups} kicks_read={backend.KicksRead} coalesced_wakeups={backend.CoalescedWakeups} completed={backend.Completed} slow_kicks={device.SlowKicks}"
+                ),
+                string.Create(CultureInfo.InvariantCulture, $"timer: fired={timer.Fires}"),
+            ]
+        );
     }
 
     /// <summary>Fills the responses page with bytes from the scenario's own PRNG stream (the seed decides
@@ -84,7 +106,8 @@ public sealed class PingScenario : IScenario
         sim.Prng.Fork(PingLayout.StalePrngStream).NextBytes(page);
         using (sim.Memory.As(MemoryActor.Host))
         {
-            if (!sim.Memory.TryWrite(new GuestAddress(PingLayout.ResponsesAddress), page)) throw new InvalidOperationException("ping responses page lies outside guest memory");
+            if (!sim.Memory.TryWrite(new GuestAddress(PingLayout.ResponsesAddress), page))
+                throw new InvalidOperationException("ping responses page lies outside guest memory");
         }
         sim.Memory.ClearDirty();
     }

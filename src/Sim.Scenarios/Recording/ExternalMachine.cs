@@ -1,8 +1,8 @@
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
-using Sim.Machine.Scenarios;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Scenarios;
+using Sim.Machine.Simulation;
 using Sim.Scenarios;
 
 namespace Sim.Scenarios.Recording;
@@ -27,7 +27,13 @@ public sealed class ExternalMachine
     /// (<c>kernel_vhost_wiring</c>, <c>kernel_vhost_timing</c>: how a kernel-vhost recording's eventfds were wired,
     /// docs/recording.md §5).</summary>
     public static readonly IReadOnlyList<string> RecorderOptionKeys =
-        ["guest", "guest_sha256", "backend", "kernel_vhost_wiring", "kernel_vhost_timing"];
+    [
+        "guest",
+        "guest_sha256",
+        "backend",
+        "kernel_vhost_wiring",
+        "kernel_vhost_timing",
+    ];
 
     private ExternalMachine(IScenario scenario, ScenarioRun run)
     {
@@ -50,14 +56,20 @@ public sealed class ExternalMachine
     /// <summary>Builds scenario <paramref name="scenarioName"/>'s machine with a real vCPU in mind (zero latency,
     /// no guest program, irqchip forwarding). Recorder keys in <paramref name="options"/> are ignored. False with
     /// a message for an unknown scenario or options it refuses.</summary>
-    public static bool TryCreate(string scenarioName, IEnumerable<KeyValuePair<string, string>> options, out ExternalMachine? machine, out string error)
+    public static bool TryCreate(
+        string scenarioName,
+        IEnumerable<KeyValuePair<string, string>> options,
+        out ExternalMachine? machine,
+        out string error
+    )
     {
         ArgumentNullException.ThrowIfNull(options);
         machine = null;
         IScenario? scenario = ScenarioCatalog.Find(scenarioName);
         if (scenario is null || scenario.Name == "ping")
         {
-            error = $"unknown device scenario '{scenarioName}' (known: {string.Join(", ", ScenarioCatalog.All.Where(s => s.Name != "ping").Select(s => s.Name))})";
+            error =
+                $"unknown device scenario '{scenarioName}' (known: {string.Join(", ", ScenarioCatalog.All.Where(s => s.Name != "ping").Select(s => s.Name))})";
             return false;
         }
         var named = options.Where(kv => !RecorderOptionKeys.Contains(kv.Key));
@@ -113,7 +125,8 @@ public sealed class ExternalMachine
     public bool Store(ulong address, ReadOnlySpan<byte> data)
     {
         GuestMemory memory = Simulation.Memory;
-        using (memory.As(MemoryActor.Guest)) return memory.TryWrite(new GuestAddress(address), data);
+        using (memory.As(MemoryActor.Guest))
+            return memory.TryWrite(new GuestAddress(address), data);
     }
 
     /// <summary>Loads bytes the host puts in guest memory before the run (the image, the parameter block):
@@ -122,7 +135,8 @@ public sealed class ExternalMachine
     {
         GuestMemory memory = Simulation.Memory;
         bool ok;
-        using (memory.As(MemoryActor.Host)) ok = memory.TryWrite(new GuestAddress(address), data);
+        using (memory.As(MemoryActor.Host))
+            ok = memory.TryWrite(new GuestAddress(address), data);
         memory.ClearDirty();
         return ok;
     }

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Machine.Scenarios;
 
 namespace Sim.Scenarios.Recording;
@@ -41,9 +41,26 @@ public static class GuestParams
         Array.Fill(words, Default);
         words[0] = Magic;
         words[1] = Version;
-        words[2] = options.GetString("transport", "") switch { "modern" => 0, "legacy" => 1, "" => Default, var t => throw new ArgumentException($"option 'transport' must be modern or legacy, not '{t}'") };
-        words[3] = options.GetString("irq", "") switch { "msix" => 0, "intx" => 1, "" => Default, var t => throw new ArgumentException($"option 'irq' must be msix or intx, not '{t}'") };
-        string countKey = scenario switch { "counter" => "ticks", "blk" => "writes", _ => "requests" };
+        words[2] = options.GetString("transport", "") switch
+        {
+            "modern" => 0,
+            "legacy" => 1,
+            "" => Default,
+            var t => throw new ArgumentException($"option 'transport' must be modern or legacy, not '{t}'"),
+        };
+        words[3] = options.GetString("irq", "") switch
+        {
+            "msix" => 0,
+            "intx" => 1,
+            "" => Default,
+            var t => throw new ArgumentException($"option 'irq' must be msix or intx, not '{t}'"),
+        };
+        string countKey = scenario switch
+        {
+            "counter" => "ticks",
+            "blk" => "writes",
+            _ => "requests",
+        };
         words[4] = Narrow.LowUInt32(options.GetInt64(countKey, 0, 0, uint.MaxValue - 1L));
         words[5] = options.GetBool("dmesg", false) ? 1u : 0u;
         words[6] = Narrow.LowUInt32(options.Seed);
@@ -52,16 +69,19 @@ public static class GuestParams
         {
             case "factorial" when options.Named.ContainsKey("n"):
                 uint[] n = Scenarios.FactorialScenario.ParseArguments(options.GetString("n", ""));
-                if (n.Length > 7) throw new ArgumentException("option 'n': a real guest takes at most 7 values");
+                if (n.Length > 7)
+                    throw new ArgumentException("option 'n': a real guest takes at most 7 values");
                 words[8] = Narrow.AsUInt32Bits(n.Length);
                 n.CopyTo(words, 9);
                 break;
             case "blk":
-                if (options.Named.ContainsKey("sectors")) words[8] = Narrow.LowUInt32(options.GetInt64("sectors", 2, 1, 128));
+                if (options.Named.ContainsKey("sectors"))
+                    words[8] = Narrow.LowUInt32(options.GetInt64("sectors", 2, 1, 128));
                 break;
         }
         var bytes = new byte[Size];
-        for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 4), words[i]);
+        for (int i = 0; i < words.Length; i++)
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 4), words[i]);
         return bytes;
     }
 }

@@ -1,6 +1,6 @@
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
-using Sim.Engine;
 
 namespace Sim.Scenarios.Recording;
 
@@ -46,12 +46,17 @@ public sealed class GuestVisibleComparer : ITraceSink
         _actual = actual;
         _learn = learn;
         _fields = new NotificationFields();
-        if (!GuestMemory.TryCreate(actual.Layout, out GuestMemory? shadow, out string? error)) throw new ArgumentException(error, nameof(actual));
+        if (!GuestMemory.TryCreate(actual.Layout, out GuestMemory? shadow, out string? error))
+            throw new ArgumentException(error, nameof(actual));
         _shadow = shadow;
         _shadow.HashScheme = actual.HashScheme; // the recording's scheme: its footer hash is checked against this
         foreach (MemoryRegion r in actual.Regions)
         {
-            if (actual.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> from) && _shadow.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> to)) from.CopyTo(to);
+            if (
+                actual.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> from)
+                && _shadow.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> to)
+            )
+                from.CopyTo(to);
         }
     }
 
@@ -73,44 +78,73 @@ public sealed class GuestVisibleComparer : ITraceSink
 
     /// <summary>Whether <paramref name="kind"/> is a point where the guest observes the device (a read it returns or an
     /// interrupt), at which memory is compared.</summary>
-    public static bool IsPoint(TraceEventKind kind) => kind is TraceEventKind.MmioRead or TraceEventKind.PioIn or TraceEventKind.IrqInject;
+    public static bool IsPoint(TraceEventKind kind) =>
+        kind is TraceEventKind.MmioRead or TraceEventKind.PioIn or TraceEventKind.IrqInject;
 
     /// <summary>Compares <paramref name="actual"/> with the recording at the guest's observation points.</summary>
     public void Write(in TraceEvent actual)
     {
         EventsSeen++;
-        if (Divergence is not null) return;
+        if (Divergence is not null)
+            return;
         if (actual.Kind == TraceEventKind.DeviceWrite)
         {
             Touch(actual.Address, actual.Data.Length);
             return;
         }
-        if (!IsPoint(actual.Kind)) return;
+        if (!IsPoint(actual.Kind))
+            return;
         ulong segment = _segments++;
         if (!TryNextSegment(out bool hasPoint, out TraceEvent point, out TraceError? error))
         {
-            Divergence = new TraceDivergence(segment, actual.Time, actual.Kind, TraceField.TraceUnreadable, error!.Message, "a guest-visible event", null);
+            Divergence = new TraceDivergence(
+                segment,
+                actual.Time,
+                actual.Kind,
+                TraceField.TraceUnreadable,
+                error!.Message,
+                "a guest-visible event",
+                null
+            );
             return;
         }
-        if (!CompareTouched(segment, actual.Time)) return;
+        if (!CompareTouched(segment, actual.Time))
+            return;
         if (!hasPoint)
         {
-            Divergence = new TraceDivergence(segment, actual.Time, actual.Kind, TraceField.Presence, "end of the recording's guest-visible events", "a guest-visible event: " + TraceTextFormatter.FormatEvent(segment, actual), null);
+            Divergence = new TraceDivergence(
+                segment,
+                actual.Time,
+                actual.Kind,
+                TraceField.Presence,
+                "end of the recording's guest-visible events",
+                "a guest-visible event: " + TraceTextFormatter.FormatEvent(segment, actual),
+                null
+            );
             return;
         }
         TraceField field;
-        string exp, act;
+        string exp,
+            act;
         string? diff = null;
-        if (point.Kind != actual.Kind) (field, exp, act) = (TraceField.Kind, $"{point.Kind}", $"{actual.Kind}");
-        else if (point.Kind == TraceEventKind.IrqInject && point.Address != actual.Address) (field, exp, act) = (TraceField.Address, $"GSI {point.Address}", $"GSI {actual.Address}");
-        else if (point.Address != actual.Address) (field, exp, act) = (TraceField.Address, $"0x{point.Address:x}", $"0x{actual.Address:x}");
+        if (point.Kind != actual.Kind)
+            (field, exp, act) = (TraceField.Kind, $"{point.Kind}", $"{actual.Kind}");
+        else if (point.Kind == TraceEventKind.IrqInject && point.Address != actual.Address)
+            (field, exp, act) = (TraceField.Address, $"GSI {point.Address}", $"GSI {actual.Address}");
+        else if (point.Address != actual.Address)
+            (field, exp, act) = (TraceField.Address, $"0x{point.Address:x}", $"0x{actual.Address:x}");
         else if (!point.Data.SequenceEqual(actual.Data))
         {
             int at = point.Data.CommonPrefixLength(actual.Data);
-            (field, exp, act) = (TraceField.Data, $"{point.Data.Length} bytes", $"{actual.Data.Length} bytes, first difference at byte {at}");
+            (field, exp, act) = (
+                TraceField.Data,
+                $"{point.Data.Length} bytes",
+                $"{actual.Data.Length} bytes, first difference at byte {at}"
+            );
             diff = TraceComparer.HexDiff(point.Data, actual.Data, at);
         }
-        else return;
+        else
+            return;
         Divergence = new TraceDivergence(segment, point.Time, point.Kind, field, "(guest-visible) " + exp, act, diff);
     }
 
@@ -119,34 +153,64 @@ public sealed class GuestVisibleComparer : ITraceSink
     /// rebuild its final memory (<paramref name="recordedMemoryHash"/>, the footer's).</summary>
     public bool Finish(ulong recordedMemoryHash)
     {
-        if (Divergence is not null) return false;
+        if (Divergence is not null)
+            return false;
         if (!TryNextSegment(out bool hasPoint, out TraceEvent point, out TraceError? error))
         {
-            Divergence = new TraceDivergence(_segments, 0, 0, TraceField.TraceUnreadable, error!.Message, "end of the live run", null);
+            Divergence = new TraceDivergence(
+                _segments,
+                0,
+                0,
+                TraceField.TraceUnreadable,
+                error!.Message,
+                "end of the live run",
+                null
+            );
             return false;
         }
-        if (!CompareTouched(_segments, 0)) return false;
+        if (!CompareTouched(_segments, 0))
+            return false;
         if (hasPoint)
         {
-            Divergence = new TraceDivergence(_segments, point.Time, point.Kind, TraceField.Presence, "a guest-visible event: " + TraceTextFormatter.FormatEvent(_segments, point), "end of the live run", null);
+            Divergence = new TraceDivergence(
+                _segments,
+                point.Time,
+                point.Kind,
+                TraceField.Presence,
+                "a guest-visible event: " + TraceTextFormatter.FormatEvent(_segments, point),
+                "end of the live run",
+                null
+            );
             return false;
         }
         ulong shadowHash = _shadow.ContentHash();
         if (shadowHash != recordedMemoryHash)
         {
-            Divergence = new TraceDivergence(_segments, 0, 0, TraceField.TraceUnreadable,
-                $"the recording's events rebuild a final memory with hash 0x{shadowHash:x16}, its footer says 0x{recordedMemoryHash:x16}", "", null);
+            Divergence = new TraceDivergence(
+                _segments,
+                0,
+                0,
+                TraceField.TraceUnreadable,
+                $"the recording's events rebuild a final memory with hash 0x{shadowHash:x16}, its footer says 0x{recordedMemoryHash:x16}",
+                "",
+                null
+            );
             return false;
         }
         foreach (MemoryRegion r in _actual.Regions)
         {
-            if (!_actual.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> a) || !_shadow.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> s)) continue;
+            if (
+                !_actual.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> a)
+                || !_shadow.TryGetSpan(new GuestAddress(r.Base), r.Size, out Span<byte> s)
+            )
+                continue;
             int i = 0;
             while (i < a.Length)
             {
                 int same = a[i..].CommonPrefixLength(s[i..]);
                 i += same;
-                if (i >= a.Length) break;
+                if (i >= a.Length)
+                    break;
                 ulong address = r.Base + Narrow.AsUInt64Bits(i);
                 if (_fields.Contains(address))
                 {
@@ -163,7 +227,8 @@ public sealed class GuestVisibleComparer : ITraceSink
 
     private void Touch(ulong address, int length)
     {
-        if (length > 0) _touched.Add((address, length));
+        if (length > 0)
+            _touched.Add((address, length));
     }
 
     /// <summary>Every byte a device wrote in this segment, on either side: the replay's value against the
@@ -178,7 +243,8 @@ public sealed class GuestVisibleComparer : ITraceSink
                 ulong at = address + Narrow.AsUInt64Bits(k);
                 bool haveActual = TryPeek(_actual, at, out byte a);
                 bool haveShadow = TryPeek(_shadow, at, out byte s);
-                if (!haveActual && !haveShadow) continue; // outside memory on both sides: nothing to see
+                if (!haveActual && !haveShadow)
+                    continue; // outside memory on both sides: nothing to see
                 if (haveActual && haveShadow && a == s)
                 {
                     BytesCompared++;
@@ -190,7 +256,12 @@ public sealed class GuestVisibleComparer : ITraceSink
                     continue;
                 }
                 _touched.Clear();
-                Divergence = MemoryDivergence(segment, time, at, "device-written guest memory before this guest-visible point");
+                Divergence = MemoryDivergence(
+                    segment,
+                    time,
+                    at,
+                    "device-written guest memory before this guest-visible point"
+                );
                 return false;
             }
         }
@@ -207,12 +278,19 @@ public sealed class GuestVisibleComparer : ITraceSink
         for (; n < e.Length; n++)
         {
             ulong g = start + Narrow.AsUInt64Bits(n);
-            if (!TryPeek(_shadow, g, out e[n]) || !TryPeek(_actual, g, out a[n])) break;
+            if (!TryPeek(_shadow, g, out e[n]) || !TryPeek(_actual, g, out a[n]))
+                break;
         }
         int at = unchecked((int)(address - start));
-        return new TraceDivergence(segment, time, TraceEventKind.DeviceWrite, TraceField.Data,
+        return new TraceDivergence(
+            segment,
+            time,
+            TraceEventKind.DeviceWrite,
+            TraceField.Data,
             $"(guest-visible) {what}: recording has 0x{(at < n ? e[at] : 0):x2} at 0x{address:x}",
-            $"replay has 0x{(at < n ? a[at] : 0):x2}", TraceComparer.HexDiff(e.AsSpan(0, n), a.AsSpan(0, n), Math.Min(at, n)));
+            $"replay has 0x{(at < n ? a[at] : 0):x2}",
+            TraceComparer.HexDiff(e.AsSpan(0, n), a.AsSpan(0, n), Math.Min(at, n))
+        );
     }
 
     /// <summary>One byte, read past the memory's observer (the comparer's look must not become a trace
@@ -233,11 +311,14 @@ public sealed class GuestVisibleComparer : ITraceSink
             if (ev.Kind is TraceEventKind.GuestWrite or TraceEventKind.DeviceWrite)
             {
                 // Outside memory the recording's write changed nothing there either.
-                using (_shadow.As(MemoryActor.Host)) _shadow.TryWrite(new GuestAddress(ev.Address), ev.Data);
-                if (ev.Kind == TraceEventKind.DeviceWrite) Touch(ev.Address, ev.Data.Length);
+                using (_shadow.As(MemoryActor.Host))
+                    _shadow.TryWrite(new GuestAddress(ev.Address), ev.Data);
+                if (ev.Kind == TraceEventKind.DeviceWrite)
+                    Touch(ev.Address, ev.Data.Length);
                 continue;
             }
-            if (!IsPoint(ev.Kind)) continue;
+            if (!IsPoint(ev.Kind))
+                continue;
             hasPoint = true;
             point = ev;
             return true;

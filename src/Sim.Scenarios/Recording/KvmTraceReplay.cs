@@ -1,9 +1,9 @@
-using Sim.Engine;
 using System.Buffers.Binary;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 
 namespace Sim.Scenarios.Recording;
 
@@ -36,64 +36,109 @@ public static class KvmTraceReplay
     {
         ArgumentNullException.ThrowIfNull(open);
         using Stream inputStream = open();
-        if (!TraceReader.TryOpen(inputStream, out TraceReader? input, out TraceError? error)) return KvmReplayResult.Error(0, error.Message);
+        if (!TraceReader.TryOpen(inputStream, out TraceReader? input, out TraceError? error))
+            return KvmReplayResult.Error(0, error.Message);
         using (input)
         {
             TraceHeader header = input.Header;
-            if (header.Origin != TraceOrigin.Kvm) return KvmReplayResult.Error(0, "not a KVM recording (origin simulated)");
+            if (header.Origin != TraceOrigin.Kvm)
+                return KvmReplayResult.Error(0, "not a KVM recording (origin simulated)");
             // A kernel-vhost recording holds the real kernel's device output, not our model's events: it is always
             // checked against the model on what the guest sees.
-            bool kernelRecording = header.Options.TryGetValue("backend", out string? recordedBackend) && recordedBackend == KernelVhostBackend;
-            bool differential = kernelRecording || (scenarioOverride is not null && scenarioOverride != header.Scenario);
+            bool kernelRecording =
+                header.Options.TryGetValue("backend", out string? recordedBackend)
+                && recordedBackend == KernelVhostBackend;
+            bool differential =
+                kernelRecording || (scenarioOverride is not null && scenarioOverride != header.Scenario);
             string scenario = scenarioOverride ?? header.Scenario;
             // notify= is a virtio-demo option the vhost scenario (always ioeventfd) does not take.
             var options = header.Options.Where(kv => !differential || kv.Key != "notify");
-            if (!ExternalMachine.TryCreate(scenario, options, out ExternalMachine? machine, out string buildError)) return KvmReplayResult.Error(0, $"the header does not build a machine: {buildError}");
+            if (!ExternalMachine.TryCreate(scenario, options, out ExternalMachine? machine, out string buildError))
+                return KvmReplayResult.Error(0, $"the header does not build a machine: {buildError}");
             Simulation sim = machine!.Simulation;
             // Hash as the recording did: the committed PVM and lab recordings are format 1 (linear hashes).
             sim.Memory.HashScheme = header.MemoryHashScheme;
-            if (!sim.Memory.Layout.Regions.SequenceEqual(header.MemoryLayout.Regions.OrderBy(r => r.Base))) return KvmReplayResult.Error(0, "the trace's memory layout is not the scenario's");
-            if (!input.TryReadInitialMemory(sim.Memory, out error)) return KvmReplayResult.Error(0, error.Message);
+            if (!sim.Memory.Layout.Regions.SequenceEqual(header.MemoryLayout.Regions.OrderBy(r => r.Base)))
+                return KvmReplayResult.Error(0, "the trace's memory layout is not the scenario's");
+            if (!input.TryReadInitialMemory(sim.Memory, out error))
+                return KvmReplayResult.Error(0, error.Message);
 
             using Stream expectedStream = open();
-            if (!TraceReader.TryOpen(expectedStream, out TraceReader? expected, out error)) return KvmReplayResult.Error(0, error.Message);
+            if (!TraceReader.TryOpen(expectedStream, out TraceReader? expected, out error))
+                return KvmReplayResult.Error(0, error.Message);
             using (expected)
             {
                 var exact = differential ? null : new TraceComparer(expected);
-                var visible = differential ? new GuestVisibleComparer(expected, sim.Memory, fields => fields.Learn(machine.Kvm)) : null;
+                var visible = differential
+                    ? new GuestVisibleComparer(expected, sim.Memory, fields => fields.Learn(machine.Kvm))
+                    : null;
                 sim.AddSink(exact is not null ? exact : visible!);
                 long inputs = 0;
                 while (input.TryReadNext(out TraceEvent ev, out error))
                 {
-                    if (!Apply(machine, in ev, out string? applyError)) return KvmReplayResult.Error(input.EventsRead, applyError!);
-                    if (IsInput(ev.Kind)) inputs++;
-                    if (exact is { HasDiverged: true } || visible is { HasDiverged: true }) break;
+                    if (!Apply(machine, in ev, out string? applyError))
+                        return KvmReplayResult.Error(input.EventsRead, applyError!);
+                    if (IsInput(ev.Kind))
+                        inputs++;
+                    if (exact is { HasDiverged: true } || visible is { HasDiverged: true })
+                        break;
                 }
-                if (error is not null) return KvmReplayResult.Error(input.EventsRead, error.Message);
-                if (input.Footer is { } f) machine.Finish(f.EndTime);
+                if (error is not null)
+                    return KvmReplayResult.Error(input.EventsRead, error.Message);
+                if (input.Footer is { } f)
+                    machine.Finish(f.EndTime);
                 ulong events = exact?.EventsSeen ?? visible!.EventsSeen;
                 // The differential's last check needs the footer (the recording's final memory); a divergence found
                 // before the end stopped the reading short of it.
-                if (visible is { HasDiverged: false } && input.Footer is null) return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
+                if (visible is { HasDiverged: false } && input.Footer is null)
+                    return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
                 bool finished = exact is not null ? exact.Finish() : visible!.Finish(input.Footer?.MemoryHash ?? 0);
                 if (!finished)
                 {
                     TraceDivergence d = exact?.Divergence ?? visible!.Divergence!;
-                    return d.Field == TraceField.TraceUnreadable ? KvmReplayResult.Error(events, d.Expected) : KvmReplayResult.Diverged(events, d.ToString());
+                    return d.Field == TraceField.TraceUnreadable
+                        ? KvmReplayResult.Error(events, d.Expected)
+                        : KvmReplayResult.Diverged(events, d.ToString());
                 }
-                if (input.Footer is not { } footer) return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
+                if (input.Footer is not { } footer)
+                    return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
                 ulong memoryHash = sim.Memory.ContentHash();
-                if (!differential && footer.MemoryHash != memoryHash) return KvmReplayResult.Diverged(events, $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{memoryHash:x16}");
-                if (!differential && footer.EventCount != events) return KvmReplayResult.Diverged(events, $"footer counts {footer.EventCount} events, replay saw {events}");
-                string visibleDetail = visible is null ? "" : $" device_bytes_compared={visible.BytesCompared} notification_bytes_skipped={visible.NotificationBytesSkipped}";
-                return new KvmReplayResult(KvmReplayVerdict.Match, events, $"memory_hash=0x{memoryHash:x16} inputs={inputs} recorded_ns={footer.EndTime}{visibleDetail}") { RecordedNs = footer.EndTime, Console = sim.Output };
+                if (!differential && footer.MemoryHash != memoryHash)
+                    return KvmReplayResult.Diverged(
+                        events,
+                        $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{memoryHash:x16}"
+                    );
+                if (!differential && footer.EventCount != events)
+                    return KvmReplayResult.Diverged(
+                        events,
+                        $"footer counts {footer.EventCount} events, replay saw {events}"
+                    );
+                string visibleDetail = visible is null
+                    ? ""
+                    : $" device_bytes_compared={visible.BytesCompared} notification_bytes_skipped={visible.NotificationBytesSkipped}";
+                return new KvmReplayResult(
+                    KvmReplayVerdict.Match,
+                    events,
+                    $"memory_hash=0x{memoryHash:x16} inputs={inputs} recorded_ns={footer.EndTime}{visibleDetail}"
+                )
+                {
+                    RecordedNs = footer.EndTime,
+                    Console = sim.Output,
+                };
             }
         }
     }
 
     /// <summary>The kinds that are guest inputs (everything else is the machine's output, compared).</summary>
-    public static bool IsInput(TraceEventKind kind) => kind is TraceEventKind.MmioRead or TraceEventKind.PioIn or TraceEventKind.MmioWrite
-        or TraceEventKind.PioOut or TraceEventKind.DebugPort or TraceEventKind.IoEventFd or TraceEventKind.GuestWrite;
+    public static bool IsInput(TraceEventKind kind) =>
+        kind
+            is TraceEventKind.MmioRead
+                or TraceEventKind.PioIn
+                or TraceEventKind.MmioWrite
+                or TraceEventKind.PioOut
+                or TraceEventKind.DebugPort
+                or TraceEventKind.IoEventFd
+                or TraceEventKind.GuestWrite;
 
     private static bool Apply(ExternalMachine m, in TraceEvent ev, out string? error)
     {
@@ -103,31 +148,58 @@ public static class KvmTraceReplay
         {
             case TraceEventKind.MmioRead:
             case TraceEventKind.PioIn:
-                if (!TrySize(ev.Value, out int readSize, out error)) return false;
+                if (!TrySize(ev.Value, out int readSize, out error))
+                    return false;
                 m.Read(t, ev.Kind == TraceEventKind.MmioRead ? BusKind.Mmio : BusKind.Pio, ev.Address, readSize);
                 return true;
             case TraceEventKind.MmioWrite:
             case TraceEventKind.PioOut:
-                if (!TrySize(ev.Value, out int writeSize, out error)) return false;
-                if (ev.Data.Length != writeSize) { error = $"{ev.Kind} at {t} ns carries {ev.Data.Length} bytes for a {writeSize}-byte access"; return false; }
-                m.Write(t, ev.Kind == TraceEventKind.MmioWrite ? BusKind.Mmio : BusKind.Pio, ev.Address, writeSize, LittleEndian(ev.Data));
+                if (!TrySize(ev.Value, out int writeSize, out error))
+                    return false;
+                if (ev.Data.Length != writeSize)
+                {
+                    error = $"{ev.Kind} at {t} ns carries {ev.Data.Length} bytes for a {writeSize}-byte access";
+                    return false;
+                }
+                m.Write(
+                    t,
+                    ev.Kind == TraceEventKind.MmioWrite ? BusKind.Mmio : BusKind.Pio,
+                    ev.Address,
+                    writeSize,
+                    LittleEndian(ev.Data)
+                );
                 return true;
             case TraceEventKind.DebugPort:
                 int debugSize = ev.Source == 0 ? 4 : Narrow.AsInt32Bits(Math.Min(ev.Source, 16u));
-                if (!TrySize(Narrow.AsUInt64Bits(debugSize), out debugSize, out error)) return false;
-                if (debugSize < 8 && (ev.Value >> (debugSize * 8)) != 0) { error = $"debug-port value 0x{ev.Value:x} wider than {debugSize} bytes"; return false; }
+                if (!TrySize(Narrow.AsUInt64Bits(debugSize), out debugSize, out error))
+                    return false;
+                if (debugSize < 8 && (ev.Value >> (debugSize * 8)) != 0)
+                {
+                    error = $"debug-port value 0x{ev.Value:x} wider than {debugSize} bytes";
+                    return false;
+                }
                 m.Write(t, BusKind.Pio, ev.Address, debugSize, ev.Value);
                 return true;
             case TraceEventKind.IoEventFd:
-                if (!TrySize(ev.Value, out int kickSize, out error)) return false;
-                if (ev.Data.Length != kickSize) { error = $"IoEventFd at {t} ns carries {ev.Data.Length} bytes for a {kickSize}-byte write"; return false; }
+                if (!TrySize(ev.Value, out int kickSize, out error))
+                    return false;
+                if (ev.Data.Length != kickSize)
+                {
+                    error = $"IoEventFd at {t} ns carries {ev.Data.Length} bytes for a {kickSize}-byte write";
+                    return false;
+                }
                 // The event names no bus: port numbers and the MMIO BAR window (0xFE000000 up) never overlap.
                 ulong value = LittleEndian(ev.Data);
-                if (!m.Kick(t, BusKind.Mmio, ev.Address, kickSize, value)) m.Kick(t, BusKind.Pio, ev.Address, kickSize, value);
+                if (!m.Kick(t, BusKind.Mmio, ev.Address, kickSize, value))
+                    m.Kick(t, BusKind.Pio, ev.Address, kickSize, value);
                 return true;
             case TraceEventKind.GuestWrite:
                 m.AdvanceTo(t);
-                if (!m.Store(ev.Address, ev.Data)) { error = $"GuestWrite of {ev.Data.Length} bytes at 0x{ev.Address:x} lies outside guest memory"; return false; }
+                if (!m.Store(ev.Address, ev.Data))
+                {
+                    error = $"GuestWrite of {ev.Data.Length} bytes at 0x{ev.Address:x} lies outside guest memory";
+                    return false;
+                }
                 return true;
             default:
                 return true; // an output: the comparer checks it
@@ -161,8 +233,10 @@ public enum KvmReplayVerdict
 {
     /// <summary>Every device output equals the recording.</summary>
     Match,
+
     /// <summary>A device output differs from the recording (<c>virtsim replay</c> exits 1).</summary>
     Diverged,
+
     /// <summary>The trace could not be replayed (corrupt, or naming an unknown scenario).</summary>
     Error,
 }
@@ -180,5 +254,6 @@ public sealed record KvmReplayResult(KvmReplayVerdict Verdict, ulong Events, str
     public static KvmReplayResult Error(ulong events, string detail) => new(KvmReplayVerdict.Error, events, detail);
 
     /// <summary>A replay that diverged, with the first divergence.</summary>
-    public static KvmReplayResult Diverged(ulong events, string detail) => new(KvmReplayVerdict.Diverged, events, detail);
+    public static KvmReplayResult Diverged(ulong events, string detail) =>
+        new(KvmReplayVerdict.Diverged, events, detail);
 }

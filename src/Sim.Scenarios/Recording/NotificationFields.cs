@@ -38,11 +38,14 @@ public sealed class NotificationFields
         ArgumentNullException.ThrowIfNull(kvm);
         foreach (IoBusRange range in kvm.Pio.Ranges)
         {
-            if (range.Device is not PciHostBridge bridge) continue;
+            if (range.Device is not PciHostBridge bridge)
+                continue;
             for (int slot = 0; slot < PciHostBridge.SlotCount; slot++)
             {
-                if (bridge.GetDevice(slot) is not VirtioPciTransport transport) continue;
-                for (int q = 0; q < transport.Device.QueueCount; q++) Learn(transport.Device.GetQueue(q));
+                if (bridge.GetDevice(slot) is not VirtioPciTransport transport)
+                    continue;
+                for (int q = 0; q < transport.Device.QueueCount; q++)
+                    Learn(transport.Device.GetQueue(q));
             }
         }
     }
@@ -51,10 +54,15 @@ public sealed class NotificationFields
     public void Learn(SplitQueue queue)
     {
         ArgumentNullException.ThrowIfNull(queue);
-        if (!queue.Ready) return;
+        if (!queue.Ready)
+            return;
         ulong used = queue.UsedRing.Value;
         Add(used + VirtioSpec.UsedFlagsOffset, 2);
-        if (queue.EventIdx) Add(used + VirtioSpec.UsedRingOffset + (Narrow.AsUInt64Bits(queue.Size) * VirtioSpec.UsedElemSize), VirtioSpec.UsedAvailEventSize);
+        if (queue.EventIdx)
+            Add(
+                used + VirtioSpec.UsedRingOffset + (Narrow.AsUInt64Bits(queue.Size) * VirtioSpec.UsedElemSize),
+                VirtioSpec.UsedAvailEventSize
+            );
     }
 
     /// <summary>Adds [address, address + length) (tests, and callers that know a ring without a machine).</summary>
@@ -62,9 +70,11 @@ public sealed class NotificationFields
     {
         foreach (var f in _fields)
         {
-            if (f.Address == address && f.Length == length) return;
+            if (f.Address == address && f.Length == length)
+                return;
         }
-        if (_fields.Count >= FieldsMax) return;
+        if (_fields.Count >= FieldsMax)
+            return;
         _fields.Add((address, length));
     }
 
@@ -73,7 +83,8 @@ public sealed class NotificationFields
     {
         foreach (var (a, n) in _fields)
         {
-            if (address >= a && address - a < n) return true;
+            if (address >= a && address - a < n)
+                return true;
         }
         return false;
     }

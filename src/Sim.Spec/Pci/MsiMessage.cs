@@ -27,11 +27,14 @@ public readonly record struct MsiMessage(ulong Address, uint Data)
     public bool TryGetGsi(out uint gsi)
     {
         gsi = 0;
-        if ((Address & ApicWindowMask) != ApicWindowBase) return false;
+        if ((Address & ApicWindowMask) != ApicWindowBase)
+            return false;
         uint vector = Data & 0xFF;
-        if (vector < InterruptController.VectorBase) return false;
+        if (vector < InterruptController.VectorBase)
+            return false;
         uint candidate = vector - InterruptController.VectorBase;
-        if (!InterruptController.IsValidGsi(candidate)) return false;
+        if (!InterruptController.IsValidGsi(candidate))
+            return false;
         gsi = candidate;
         return true;
     }

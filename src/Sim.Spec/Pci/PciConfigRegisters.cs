@@ -82,7 +82,8 @@ public static class PciConfigRegisters
 
     /// <summary>Command bits the guest may change (QEMU pci_init_wmask: IO, MEMORY, MASTER, SERR,
     /// INTX_DISABLE).</summary>
-    public const ushort CommandWritable = CommandIoSpace | CommandMemorySpace | CommandBusMaster | CommandSerr | CommandIntxDisable;
+    public const ushort CommandWritable =
+        CommandIoSpace | CommandMemorySpace | CommandBusMaster | CommandSerr | CommandIntxDisable;
 
     /// <summary>Status: interrupt status (bit 3, read-only): the device's INTx# request, regardless of
     /// <see cref="CommandIntxDisable"/>.</summary>

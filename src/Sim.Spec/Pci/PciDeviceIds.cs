@@ -16,7 +16,8 @@ public readonly record struct PciDeviceIds(
     byte RevisionId = 0,
     ushort SubsystemVendorId = PciDeviceIds.QemuSubsystemVendorId,
     ushort SubsystemId = PciDeviceIds.QemuSubsystemId,
-    byte InterruptPin = 0)
+    byte InterruptPin = 0
+)
 {
     /// <summary>QEMU's default subsystem vendor (PCI_SUBVENDOR_ID_REDHAT_QUMRANET), set by
     /// pci_set_default_subsystem_id when a device class names none.</summary>

@@ -34,12 +34,18 @@ public static class RingBytes
     /// <summary>Stores a u16 at byte <paramref name="at"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WriteLe16(ref byte ring, int at, ushort value) =>
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref ring, at), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+        Unsafe.WriteUnaligned(
+            ref Unsafe.Add(ref ring, at),
+            BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value)
+        );
 
     /// <summary>Stores a u64 at byte <paramref name="at"/> (a used entry: id | len &lt;&lt; 32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WriteLe64(ref byte ring, int at, ulong value) =>
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref ring, at), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+        Unsafe.WriteUnaligned(
+            ref Unsafe.Add(ref ring, at),
+            BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value)
+        );
 
     /// <summary>Stores a whole descriptor (addr, then <paramref name="high"/> = len | flags &lt;&lt; 32 | next &lt;&lt;
     /// 48) as one 16-byte store at byte <paramref name="at"/>.</summary>
@@ -58,11 +64,20 @@ public static class RingBytes
     /// <paramref name="entrySize"/> bytes from slot <paramref name="firstSlot"/> of the entry array at byte
     /// <paramref name="ringOffset"/> of a ring's <paramref name="window"/>, marks them dirty: one run, or two where
     /// they wrap past the ring's end (as vhost_add_used_n splits its copy).</summary>
-    public static void MarkEntriesWritten(GuestWindow window, int ringOffset, int entrySize, int size, int firstSlot, int count)
+    public static void MarkEntriesWritten(
+        GuestWindow window,
+        int ringOffset,
+        int entrySize,
+        int size,
+        int firstSlot,
+        int count
+    )
     {
-        if (count <= 0) return;
+        if (count <= 0)
+            return;
         int run = Math.Min(count, size - firstSlot);
         window.MarkWritten(ringOffset + (firstSlot * entrySize), run * entrySize);
-        if (count > run) window.MarkWritten(ringOffset, (count - run) * entrySize);
+        if (count > run)
+            window.MarkWritten(ringOffset, (count - run) * entrySize);
     }
 }

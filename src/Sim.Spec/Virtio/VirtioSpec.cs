@@ -117,20 +117,25 @@ public static class VirtioSpec
 
     /// <summary>Bytes of an available ring: flags + idx + ring[queue size] + used_event = 6 + 2 × queue size
     /// (§2.7).</summary>
-    public static ulong AvailRingSize(int queueSize) => checked(AvailRingOffset + ((ulong)queueSize * AvailElemSize) + AvailUsedEventSize);
+    public static ulong AvailRingSize(int queueSize) =>
+        checked(AvailRingOffset + ((ulong)queueSize * AvailElemSize) + AvailUsedEventSize);
 
     /// <summary>Bytes of a used ring: flags + idx + ring[queue size] + avail_event = 6 + 8 × queue size
     /// (§2.7).</summary>
-    public static ulong UsedRingSize(int queueSize) => checked(UsedRingOffset + ((ulong)queueSize * UsedElemSize) + UsedAvailEventSize);
+    public static ulong UsedRingSize(int queueSize) =>
+        checked(UsedRingOffset + ((ulong)queueSize * UsedElemSize) + UsedAvailEventSize);
 
     /// <summary>Offset of <c>used_event</c> in the available ring: after ring[queue size] (§2.7.10).</summary>
-    public static ulong AvailUsedEventOffset(int queueSize) => checked(AvailRingOffset + ((ulong)queueSize * AvailElemSize));
+    public static ulong AvailUsedEventOffset(int queueSize) =>
+        checked(AvailRingOffset + ((ulong)queueSize * AvailElemSize));
 
     /// <summary>Offset of <c>avail_event</c> in the used ring: after ring[queue size] (§2.7.10).</summary>
-    public static ulong UsedAvailEventOffset(int queueSize) => checked(UsedRingOffset + ((ulong)queueSize * UsedElemSize));
+    public static ulong UsedAvailEventOffset(int queueSize) =>
+        checked(UsedRingOffset + ((ulong)queueSize * UsedElemSize));
 
     /// <summary>True for a valid split queue size: a power of two from 1 to <see cref="QueueSizeMax"/>
     /// (§2.7).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public static bool IsValidQueueSize(int queueSize) => queueSize <= QueueSizeMax && System.Numerics.BitOperations.IsPow2(queueSize);
+    public static bool IsValidQueueSize(int queueSize) =>
+        queueSize <= QueueSizeMax && System.Numerics.BitOperations.IsPow2(queueSize);
 }

@@ -31,7 +31,23 @@ public sealed class AflSyncInteropTests(ITestOutputHelper output)
         var layout = new CampaignLayout(root);
         string worker = $"{Target}-w0";
 
-        using (var run = new CampaignProcess("fuzz", "--target", Target, "-o", root, "--jobs", "1", "--time", "5s", "--seed", "11", "--status", "plain"))
+        using (
+            var run = new CampaignProcess(
+                "fuzz",
+                "--target",
+                Target,
+                "-o",
+                root,
+                "--jobs",
+                "1",
+                "--time",
+                "5s",
+                "--seed",
+                "11",
+                "--status",
+                "plain"
+            )
+        )
         {
             Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
             Assert.Equal(0, run.Process.ExitCode);
@@ -39,12 +55,52 @@ public sealed class AflSyncInteropTests(ITestOutputHelper output)
         Assert.True(File.Exists(Path.Combine(layout.Worker(worker), CampaignLayout.MainNodeName)));
 
         // AFL_IMPORT_FIRST: the secondary syncs before fuzzing, so the test need not wait out AFL_SYNC_TIME.
-        var psi = new ProcessStartInfo(aflFuzz) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "-S", "afl1", "-i", seeds, "-o", root, "-t", "5000", "-m", "none", "-V", "10", "--", "dotnet", Path.Combine(AppContext.BaseDirectory, "virtsim.dll"), "fuzz", "--target", Target, "--afl" })
+        var psi = new ProcessStartInfo(aflFuzz)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (
+            string a in new[]
+            {
+                "-S",
+                "afl1",
+                "-i",
+                seeds,
+                "-o",
+                root,
+                "-t",
+                "5000",
+                "-m",
+                "none",
+                "-V",
+                "10",
+                "--",
+                "dotnet",
+                Path.Combine(AppContext.BaseDirectory, "virtsim.dll"),
+                "fuzz",
+                "--target",
+                Target,
+                "--afl",
+            }
+        )
         {
             psi.ArgumentList.Add(a);
         }
-        foreach ((string k, string v) in new[] { ("AFL_IMPORT_FIRST", "1"), ("AFL_SKIP_BIN_CHECK", "1"), ("AFL_FORKSRV_INIT_TMOUT", "60000"), ("AFL_NO_UI", "1"), ("AFL_SKIP_CPUFREQ", "1"), ("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1"), ("AFL_NO_AFFINITY", "1"), ("DOTNET_TieredCompilation", "0") })
+        foreach (
+            (string k, string v) in new[]
+            {
+                ("AFL_IMPORT_FIRST", "1"),
+                ("AFL_SKIP_BIN_CHECK", "1"),
+                ("AFL_FORKSRV_INIT_TMOUT", "60000"),
+                ("AFL_NO_UI", "1"),
+                ("AFL_SKIP_CPUFREQ", "1"),
+                ("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1"),
+                ("AFL_NO_AFFINITY", "1"),
+                ("DOTNET_TieredCompilation", "0"),
+            }
+        )
         {
             psi.Environment[k] = v;
         }
@@ -55,13 +111,33 @@ public sealed class AflSyncInteropTests(ITestOutputHelper output)
             output.WriteLine(aflOut.Length > 3000 ? aflOut[^3000..] : aflOut);
             Assert.Equal(0, afl.ExitCode);
         }
-        string[] aflQueue = Directory.GetFiles(layout.Queue("afl1")).Select(Path.GetFileName).OfType<string>().ToArray();
+        string[] aflQueue = Directory
+            .GetFiles(layout.Queue("afl1"))
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .ToArray();
         int fromVirtsim = aflQueue.Count(n => n.Contains($",sync:{worker},", StringComparison.Ordinal));
         output.WriteLine($"afl-fuzz queue: {aflQueue.Length} entries, {fromVirtsim} imported from {worker}");
         Assert.True(fromVirtsim > 0, "afl-fuzz -S imported nothing from the virtsim worker");
         Assert.Equal(Target, layout.TargetOf("afl1")); // from afl-fuzz's command_line
 
-        using (var run = new CampaignProcess("fuzz", "--target", Target, "-o", root, "--jobs", "1", "--time", "3s", "--seed", "11", "--status", "plain"))
+        using (
+            var run = new CampaignProcess(
+                "fuzz",
+                "--target",
+                Target,
+                "-o",
+                root,
+                "--jobs",
+                "1",
+                "--time",
+                "3s",
+                "--seed",
+                "11",
+                "--status",
+                "plain"
+            )
+        )
         {
             Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
             Assert.Equal(0, run.Process.ExitCode);
@@ -71,21 +147,33 @@ public sealed class AflSyncInteropTests(ITestOutputHelper output)
         // The worker read afl-fuzz's own entries (its seeds and finds; not those it imported from us) ...
         int aflOwn = aflQueue.Count(n => !n.Contains(",sync:", StringComparison.Ordinal));
         Assert.True(aflOwn > 0);
-        Assert.True(SyncImporter.ReadMinAccept(Path.Combine(layout.Synced(worker), "afl1")) > 0, "the worker never synced from afl1");
+        Assert.True(
+            SyncImporter.ReadMinAccept(Path.Combine(layout.Synced(worker), "afl1")) > 0,
+            "the worker never synced from afl1"
+        );
         Assert.Matches(@"sync: read [1-9]\d* entries from other instances", log);
         // ... and kept those that showed it new coverage under AFL++'s naming of imported entries (none may be new).
-        string[] imported = Directory.GetFiles(layout.Queue(worker)).Select(Path.GetFileName).OfType<string>().Where(n => n.Contains(",sync:afl1,", StringComparison.Ordinal)).ToArray();
+        string[] imported = Directory
+            .GetFiles(layout.Queue(worker))
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Where(n => n.Contains(",sync:afl1,", StringComparison.Ordinal))
+            .ToArray();
         output.WriteLine($"worker kept {imported.Length} of afl1's {aflOwn} own entries");
     }
 
     private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+        (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(':')
+            .Select(d => Path.Combine(d, name))
+            .FirstOrDefault(File.Exists);
 
     private static string RepositoryRoot()
     {
         for (string? d = AppContext.BaseDirectory; d is not null; d = Path.GetDirectoryName(d))
         {
-            if (File.Exists(Path.Combine(d, "virtsim.slnx"))) return d;
+            if (File.Exists(Path.Combine(d, "virtsim.slnx")))
+                return d;
         }
         throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
     }

@@ -11,13 +11,29 @@ internal sealed class CampaignProcess : IDisposable
 
     public CampaignProcess(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "virtsim.dll"));
-        foreach (string a in args) psi.ArgumentList.Add(a);
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_TieredCompilation"] = "0";
         Process = new Process { StartInfo = psi };
-        Process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
-        Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        Process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lock (_output)
+                    _output.AppendLine(e.Data);
+        };
+        Process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lock (_output)
+                    _output.AppendLine(e.Data);
+        };
         Process.Start();
         Process.BeginOutputReadLine();
         Process.BeginErrorReadLine();
@@ -29,7 +45,8 @@ internal sealed class CampaignProcess : IDisposable
     {
         get
         {
-            lock (_output) return _output.ToString();
+            lock (_output)
+                return _output.ToString();
         }
     }
 
@@ -47,7 +64,13 @@ internal sealed class CampaignProcess : IDisposable
 
     public static void Signal(int pid, string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture) }, UseShellExecute = false })!;
+        using var kill = Process.Start(
+            new ProcessStartInfo("kill")
+            {
+                ArgumentList = { "-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                UseShellExecute = false,
+            }
+        )!;
         kill.WaitForExit();
     }
 
@@ -57,7 +80,8 @@ internal sealed class CampaignProcess : IDisposable
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < limit)
         {
-            if (condition()) return true;
+            if (condition())
+                return true;
             Thread.Sleep(200);
         }
         return condition();
@@ -65,7 +89,8 @@ internal sealed class CampaignProcess : IDisposable
 
     public void Dispose()
     {
-        if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+        if (!Process.HasExited)
+            Process.Kill(entireProcessTree: true);
         Process.Dispose();
     }
 }

@@ -20,7 +20,23 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
     {
         using TempDir dir = CliRunner.TempDir();
         string root = dir.File("c");
-        using var run = new CampaignProcess("fuzz", "--target", Target, "-o", root, "--jobs", "2", "--time", "8s", "--sync-every", "1s", "--seed", "5", "--status", "plain");
+        using var run = new CampaignProcess(
+            "fuzz",
+            "--target",
+            Target,
+            "-o",
+            root,
+            "--jobs",
+            "2",
+            "--time",
+            "8s",
+            "--sync-every",
+            "1s",
+            "--seed",
+            "5",
+            "--status",
+            "plain"
+        );
         Assert.True(run.WaitForExit(Startup), run.Output);
         output.WriteLine(run.Output);
         Assert.Equal(0, run.Process.ExitCode);
@@ -31,7 +47,11 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         Assert.False(File.Exists(Path.Combine(layout.Worker($"{Target}-w1"), CampaignLayout.MainNodeName)));
         foreach ((string me, string other) in new[] { ("w0", "w1"), ("w1", "w0") })
         {
-            string[] queue = Directory.GetFiles(layout.Queue($"{Target}-{me}")).Select(Path.GetFileName).OfType<string>().ToArray();
+            string[] queue = Directory
+                .GetFiles(layout.Queue($"{Target}-{me}"))
+                .Select(Path.GetFileName)
+                .OfType<string>()
+                .ToArray();
             Assert.Contains(queue, n => n.Contains($",sync:{Target}-{other},", StringComparison.Ordinal));
             Assert.Contains($"[", run.Output, StringComparison.Ordinal);
             Dictionary<string, string> stats = StatsFile.Read(layout.FuzzerStats($"{Target}-{me}"));
@@ -40,7 +60,10 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
             Assert.Equal("stopped", StatsFile.Read(layout.VirtsimStats($"{Target}-{me}"))["state"]);
         }
         // Worker seeds differ (derived from the campaign seed), so their queues differ.
-        Assert.NotEqual(StatsFile.Read(layout.VirtsimStats($"{Target}-w0"))["seed"], StatsFile.Read(layout.VirtsimStats($"{Target}-w1"))["seed"]);
+        Assert.NotEqual(
+            StatsFile.Read(layout.VirtsimStats($"{Target}-w0"))["seed"],
+            StatsFile.Read(layout.VirtsimStats($"{Target}-w1"))["seed"]
+        );
 
         (int code, string stdout, string stderr) = CliRunner.Run("fuzz", "report", root);
         Assert.True(code == 0, stderr);
@@ -48,7 +71,11 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         Assert.Contains("<svg", html, StringComparison.Ordinal);
         Assert.Contains($"{Target}-w1", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain(
+            "http://",
+            html.Replace("http://www.w3.org/", "", StringComparison.Ordinal),
+            StringComparison.Ordinal
+        );
         output.WriteLine(stdout);
 
         // Run as a program, the report also replays the queues (a child `virtsim fuzz blocks`) for source coverage:
@@ -63,7 +90,9 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         }
         string source = File.ReadAllText(withSource);
         Assert.Contains("<h3>Source coverage</h3>", source, StringComparison.Ordinal);
-        int queued = Directory.GetFiles(layout.Queue($"{Target}-w0")).Length + Directory.GetFiles(layout.Queue($"{Target}-w1")).Length;
+        int queued =
+            Directory.GetFiles(layout.Queue($"{Target}-w0")).Length
+            + Directory.GetFiles(layout.Queue($"{Target}-w1")).Length;
         Assert.Contains($"The queue ({queued} inputs) replayed once", source, StringComparison.Ordinal);
         // Names are relative to the directory all reached files share: src/ once Sim.Spec's files are reached too.
         int at = source.IndexOf("Virtio/Queue/SplitQueue.cs</code></summary>", StringComparison.Ordinal);
@@ -80,12 +109,31 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         using TempDir dir = CliRunner.TempDir();
         string root = dir.File("c");
         var layout = new CampaignLayout(root);
-        string w0 = $"{Target}-w0", w1 = $"{Target}-w1";
-        string[] args = ["fuzz", "--target", Target, "-o", root, "--jobs", "2", "--time", "300s", "--sync-every", "1s", "--status", "plain"];
+        string w0 = $"{Target}-w0",
+            w1 = $"{Target}-w1";
+        string[] args =
+        [
+            "fuzz",
+            "--target",
+            Target,
+            "-o",
+            root,
+            "--jobs",
+            "2",
+            "--time",
+            "300s",
+            "--sync-every",
+            "1s",
+            "--status",
+            "plain",
+        ];
 
         using (var run = new CampaignProcess(args))
         {
-            Assert.True(CampaignProcess.WaitUntil(() => Running(layout, w0) && Running(layout, w1), Startup), run.Output);
+            Assert.True(
+                CampaignProcess.WaitUntil(() => Running(layout, w0) && Running(layout, w1), Startup),
+                run.Output
+            );
             CampaignProcess.Signal(run.Process.Id, "TERM");
             Assert.True(run.WaitForExit(TimeSpan.FromSeconds(60)), run.Output);
             output.WriteLine(run.Output);
@@ -98,20 +146,51 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         int w1Pid;
         using (var run = new CampaignProcess(args))
         {
-            Assert.True(CampaignProcess.WaitUntil(() => Running(layout, w0) && Running(layout, w1) && Fresh(layout, w1), Startup), run.Output);
+            Assert.True(
+                CampaignProcess.WaitUntil(
+                    () => Running(layout, w0) && Running(layout, w1) && Fresh(layout, w1),
+                    Startup
+                ),
+                run.Output
+            );
             w1Pid = (int)StatsFile.Number(StatsFile.Read(layout.FuzzerStats(w1)), "fuzzer_pid");
             Thread.Sleep(1500);
             CampaignProcess.Signal(w1Pid, "KILL");
             CampaignProcess.Signal(run.Process.Id, "KILL");
             Assert.True(run.WaitForExit(TimeSpan.FromSeconds(30)));
             // The orphaned worker notices its supervisor is gone and stops on its own, stats written.
-            Assert.True(CampaignProcess.WaitUntil(() => StatsFile.Read(layout.VirtsimStats(w0)).GetValueOrDefault("state") == "stopped", TimeSpan.FromSeconds(60)));
+            Assert.True(
+                CampaignProcess.WaitUntil(
+                    () => StatsFile.Read(layout.VirtsimStats(w0)).GetValueOrDefault("state") == "stopped",
+                    TimeSpan.FromSeconds(60)
+                )
+            );
             Assert.Contains("the supervising process", File.ReadAllText(layout.Log(w0)), StringComparison.Ordinal);
         }
-        int before0 = Directory.GetFiles(layout.Queue(w0)).Length, before1 = Directory.GetFiles(layout.Queue(w1)).Length;
-        string[] names1 = Directory.GetFiles(layout.Queue(w1)).Select(Path.GetFileName).OfType<string>().Where(n => !n.StartsWith('.')).ToArray();
+        int before0 = Directory.GetFiles(layout.Queue(w0)).Length,
+            before1 = Directory.GetFiles(layout.Queue(w1)).Length;
+        string[] names1 = Directory
+            .GetFiles(layout.Queue(w1))
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Where(n => !n.StartsWith('.'))
+            .ToArray();
 
-        using (var run = new CampaignProcess(["fuzz", "--target", Target, "-o", root, "--jobs", "2", "--time", "3s", "--status", "plain"]))
+        using (
+            var run = new CampaignProcess([
+                "fuzz",
+                "--target",
+                Target,
+                "-o",
+                root,
+                "--jobs",
+                "2",
+                "--time",
+                "3s",
+                "--status",
+                "plain",
+            ])
+        )
         {
             Assert.True(run.WaitForExit(Startup), run.Output);
             output.WriteLine(run.Output);
@@ -121,10 +200,10 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
         string log1 = File.ReadAllText(layout.Log(w1));
         output.WriteLine(log1);
         Assert.Matches(@"resuming: (\d+) corpus entries", log1);
-        Assert.All(names1, n => Assert.True(File.Exists(Path.Combine(layout.Queue(w1), n)), n));  // nothing lost
+        Assert.All(names1, n => Assert.True(File.Exists(Path.Combine(layout.Queue(w1), n)), n)); // nothing lost
         Assert.True(Directory.GetFiles(layout.Queue(w0)).Length >= before0);
         Assert.True(Directory.GetFiles(layout.Queue(w1)).Length >= before1);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(root, ".*.tmp-*", SearchOption.AllDirectories));   // no temporary file survives
+        Assert.Empty(Directory.EnumerateFileSystemEntries(root, ".*.tmp-*", SearchOption.AllDirectories)); // no temporary file survives
     }
 
     [Fact]
@@ -132,22 +211,42 @@ public sealed class CampaignProcessTests(ITestOutputHelper output)
     {
         using TempDir dir = CliRunner.TempDir();
         string root = dir.File("c");
-        using var run = new CampaignProcess("fuzz", "--target", "split-virtqueue,guest-memory", "-o", root, "--jobs", "1", "--time", "100s", "--slice", "10s", "--seed", "2", "--status", "plain");
+        using var run = new CampaignProcess(
+            "fuzz",
+            "--target",
+            "split-virtqueue,guest-memory",
+            "-o",
+            root,
+            "--jobs",
+            "1",
+            "--time",
+            "100s",
+            "--slice",
+            "10s",
+            "--seed",
+            "2",
+            "--status",
+            "plain"
+        );
         Assert.True(run.WaitForExit(TimeSpan.FromSeconds(240)), run.Output);
         output.WriteLine(run.Output);
         Assert.Equal(0, run.Process.ExitCode);
         Assert.Contains("workers take turns over 2 targets", run.Output, StringComparison.Ordinal);
         var layout = new CampaignLayout(root);
         Assert.Equal(["guest-memory-w0", "split-virtqueue-w0"], layout.Workers());
-        Assert.All(layout.Workers(), w => Assert.True(StatsFile.Number(StatsFile.Read(layout.FuzzerStats(w)), "execs_done") > 0, w));
+        Assert.All(layout.Workers(), w =>
+            Assert.True(StatsFile.Number(StatsFile.Read(layout.FuzzerStats(w)), "execs_done") > 0, w)
+        );
     }
 
     private static bool Running(CampaignLayout layout, string worker) =>
-        StatsFile.Read(layout.VirtsimStats(worker)).GetValueOrDefault("state") == "running" && Directory.GetFiles(layout.Queue(worker)).Length > 0;
+        StatsFile.Read(layout.VirtsimStats(worker)).GetValueOrDefault("state") == "running"
+        && Directory.GetFiles(layout.Queue(worker)).Length > 0;
 
     private static bool Fresh(CampaignLayout layout, string worker)
     {
         Dictionary<string, string> s = StatsFile.Read(layout.FuzzerStats(worker));
-        return StatsFile.Number(s, "fuzzer_pid") > 0 && DateTimeOffset.UtcNow.ToUnixTimeSeconds() - StatsFile.Number(s, "last_update") < 5;
+        return StatsFile.Number(s, "fuzzer_pid") > 0
+            && DateTimeOffset.UtcNow.ToUnixTimeSeconds() - StatsFile.Number(s, "last_update") < 5;
     }
 }

@@ -15,16 +15,42 @@ public sealed class CorpusToolsTests(ITestOutputHelper output)
     {
         using TempDir dir = CliRunner.TempDir();
         string root = dir.File("c");
-        using (var run = new CampaignProcess("fuzz", "--target", "split-virtqueue", "-o", root, "--jobs", "1", "--time", "4s", "--seed", "3", "--status", "plain"))
+        using (
+            var run = new CampaignProcess(
+                "fuzz",
+                "--target",
+                "split-virtqueue",
+                "-o",
+                root,
+                "--jobs",
+                "1",
+                "--time",
+                "4s",
+                "--seed",
+                "3",
+                "--status",
+                "plain"
+            )
+        )
         {
             Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
         }
         int queued = Directory.GetFiles(new CampaignLayout(root).Queue("split-virtqueue-w0")).Length;
         string min = dir.File("min");
-        (int code, string stdout, string stderr) = CliRunner.Run("fuzz", "cmin", "--target", "split-virtqueue", root, min);
+        (int code, string stdout, string stderr) = CliRunner.Run(
+            "fuzz",
+            "cmin",
+            "--target",
+            "split-virtqueue",
+            root,
+            min
+        );
         output.WriteLine(stdout + stderr);
         Assert.Equal(0, code);
-        var m = System.Text.RegularExpressions.Regex.Match(stdout, @"cmin: (\d+) inputs -> (\d+) in .*keep all (\d+) \(edge, hit-count bucket\) tuples");
+        var m = System.Text.RegularExpressions.Regex.Match(
+            stdout,
+            @"cmin: (\d+) inputs -> (\d+) in .*keep all (\d+) \(edge, hit-count bucket\) tuples"
+        );
         Assert.True(m.Success, stdout);
         Assert.Equal(queued, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         int kept = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -34,7 +60,10 @@ public sealed class CorpusToolsTests(ITestOutputHelper output)
         // The minimised corpus, minimised again, shows the same tuples: nothing was lost.
         (code, string again, _) = CliRunner.Run("fuzz", "cmin", "--target", "split-virtqueue", min, dir.File("min2"));
         Assert.Equal(0, code);
-        Assert.Equal(m.Groups[3].Value, System.Text.RegularExpressions.Regex.Match(again, @"keep all (\d+) ").Groups[1].Value);
+        Assert.Equal(
+            m.Groups[3].Value,
+            System.Text.RegularExpressions.Regex.Match(again, @"keep all (\d+) ").Groups[1].Value
+        );
         Assert.Equal(2, CliRunner.Run("fuzz", "cmin", "--target", "split-virtqueue", root, min).Code);
     }
 
@@ -45,7 +74,23 @@ public sealed class CorpusToolsTests(ITestOutputHelper output)
         string crashes = Directory.CreateDirectory(dir.File("crashes")).FullName;
         // Our own campaign's findings of the seed flavour stand in for an external engine's crash files.
         string root = dir.File("c");
-        using (var run = new CampaignProcess("fuzz", "--target", "virtio-blk-qemu-seed", "-o", root, "--jobs", "1", "--time", "10s", "--seed", "9", "--status", "plain"))
+        using (
+            var run = new CampaignProcess(
+                "fuzz",
+                "--target",
+                "virtio-blk-qemu-seed",
+                "-o",
+                root,
+                "--jobs",
+                "1",
+                "--time",
+                "10s",
+                "--seed",
+                "9",
+                "--status",
+                "plain"
+            )
+        )
         {
             Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
         }
@@ -55,18 +100,31 @@ public sealed class CorpusToolsTests(ITestOutputHelper output)
         foreach (string f in crashFiles)
         {
             File.Copy(f, Path.Combine(crashes, $"crash-{i++}"));
-            File.Copy(f, Path.Combine(crashes, $"id:{i:D6},sig:06,dup"));   // the same crash twice
+            File.Copy(f, Path.Combine(crashes, $"id:{i:D6},sig:06,dup")); // the same crash twice
         }
         File.WriteAllBytes(Path.Combine(crashes, "timeout-quiet"), [0]);
         string findings = dir.File("findings");
-        (int code, string stdout, string stderr) = CliRunner.Run("fuzz", "triage", "--target", "virtio-blk-qemu-seed", crashes, findings);
+        (int code, string stdout, string stderr) = CliRunner.Run(
+            "fuzz",
+            "triage",
+            "--target",
+            "virtio-blk-qemu-seed",
+            crashes,
+            findings
+        );
         output.WriteLine(stdout + stderr);
         Assert.Equal(1, code);
         string[] saved = Directory.GetDirectories(findings);
         Assert.Equal(crashFiles.Length, saved.Length);
-        Assert.All(saved, d => Assert.True(File.Exists(Path.Combine(d, "summary.txt")) && File.Exists(Path.Combine(d, "input.bin"))));
+        Assert.All(saved, d =>
+            Assert.True(File.Exists(Path.Combine(d, "summary.txt")) && File.Exists(Path.Combine(d, "input.bin")))
+        );
         Assert.Contains("no oracle fires now:", stdout, StringComparison.Ordinal);
-        Assert.Contains($"triage: {2 * crashFiles.Length + 1} files, {2 * crashFiles.Length} fire, {crashFiles.Length} distinct", stdout, StringComparison.Ordinal);
+        Assert.Contains(
+            $"triage: {2 * crashFiles.Length + 1} files, {2 * crashFiles.Length} fire, {crashFiles.Length} distinct",
+            stdout,
+            StringComparison.Ordinal
+        );
         // A second triage of the same files saves nothing new.
         (_, string again, _) = CliRunner.Run("fuzz", "triage", "--target", "virtio-blk-qemu-seed", crashes, findings);
         Assert.Contains($"0 saved to {findings}, {crashFiles.Length} known before", again, StringComparison.Ordinal);

@@ -18,13 +18,20 @@ public sealed class MultiMachineSyncTests(ITestOutputHelper output)
     public void TwoDirectories_SyncedByTheScript_ImportEachOthersEntries()
     {
         using TempDir dir = CliRunner.TempDir();
-        string a = dir.File("machine-a"), b = dir.File("machine-b");
+        string a = dir.File("machine-a"),
+            b = dir.File("machine-b");
         Campaign(a, "a", "4s");
         Campaign(b, "b", "4s");
-        string aWorker = $"a-{Target}-w0", bWorker = $"b-{Target}-w0";
+        string aWorker = $"a-{Target}-w0",
+            bWorker = $"b-{Target}-w0";
         Assert.Equal([aWorker], new CampaignLayout(a).Workers());
 
-        var psi = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardError = true, ArgumentList = { Path.Combine(RepositoryRoot(), "scripts", "sync-campaigns.sh"), a, b } };
+        var psi = new ProcessStartInfo("bash")
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+            ArgumentList = { Path.Combine(RepositoryRoot(), "scripts", "sync-campaigns.sh"), a, b },
+        };
         using (var sync = Process.Start(psi)!)
         {
             string err = sync.StandardError.ReadToEnd();
@@ -45,13 +52,32 @@ public sealed class MultiMachineSyncTests(ITestOutputHelper output)
             string log = File.ReadAllText(layout.Log(me));
             output.WriteLine(log);
             Assert.Matches(@"sync: read [1-9]\d* entries from other instances", log);
-            Assert.True(SyncImporter.ReadMinAccept(Path.Combine(layout.Synced(me), other)) > 0, $"{me} never imported from {other}");
+            Assert.True(
+                SyncImporter.ReadMinAccept(Path.Combine(layout.Synced(me), other)) > 0,
+                $"{me} never imported from {other}"
+            );
         }
     }
 
     private static void Campaign(string root, string machine, string time)
     {
-        using var run = new CampaignProcess("fuzz", "--target", Target, "-o", root, "--machine", machine, "--jobs", "1", "--time", time, "--seed", "4", "--status", "plain");
+        using var run = new CampaignProcess(
+            "fuzz",
+            "--target",
+            Target,
+            "-o",
+            root,
+            "--machine",
+            machine,
+            "--jobs",
+            "1",
+            "--time",
+            time,
+            "--seed",
+            "4",
+            "--status",
+            "plain"
+        );
         Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
         Assert.True(run.Process.ExitCode == 0, run.Output);
     }
@@ -60,7 +86,8 @@ public sealed class MultiMachineSyncTests(ITestOutputHelper output)
     {
         for (string? d = AppContext.BaseDirectory; d is not null; d = Path.GetDirectoryName(d))
         {
-            if (File.Exists(Path.Combine(d, "virtsim.slnx"))) return d;
+            if (File.Exists(Path.Combine(d, "virtsim.slnx")))
+                return d;
         }
         throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
     }

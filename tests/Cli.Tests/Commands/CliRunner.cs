@@ -12,7 +12,13 @@ internal static class CliRunner
     }
 
     /// <summary>A fresh temporary directory, deleted by the returned scope.</summary>
-    public static TempDir TempDir() => new(Path.Combine(Path.GetTempPath(), "virtsim-cli-" + Environment.ProcessId + "-" + Interlocked.Increment(ref _counter)));
+    public static TempDir TempDir() =>
+        new(
+            Path.Combine(
+                Path.GetTempPath(),
+                "virtsim-cli-" + Environment.ProcessId + "-" + Interlocked.Increment(ref _counter)
+            )
+        );
 
     private static int _counter;
 }

@@ -66,7 +66,8 @@ public sealed class CommandLineTests
     [Fact]
     public void Record_WithoutDevKvm_SaysSoAndExits2()
     {
-        if (File.Exists("/dev/kvm")) return; // this machine has KVM: the check below does not apply
+        if (File.Exists("/dev/kvm"))
+            return; // this machine has KVM: the check below does not apply
         var (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo", "-o", "t.vtrace");
         Assert.Equal(ExitCodes.UsageOrInput, code);
         Assert.Contains("/dev/kvm is not present", err, StringComparison.Ordinal);
@@ -75,7 +76,16 @@ public sealed class CommandLineTests
     [Fact]
     public void Record_NoTraceAndOutput_AreExclusive_AndOneIsRequired()
     {
-        var (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo", "--no-trace", "-o", "t.vtrace");
+        var (code, _, err) = CliRunner.Run(
+            "record",
+            "--guest",
+            "g.bin",
+            "--device",
+            "virtio-demo",
+            "--no-trace",
+            "-o",
+            "t.vtrace"
+        );
         Assert.Equal(ExitCodes.UsageOrInput, code);
         Assert.Contains("--no-trace writes no trace", err, StringComparison.Ordinal);
         (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo");
@@ -91,27 +101,57 @@ public sealed class CommandLineTests
         Assert.Equal(0, CliRunner.Run("run", "virtio-demo", "--trace", t).Code);
         var (code, output, _) = CliRunner.Run("bench", "replay", t, "--repeat", "1");
         Assert.Equal(ExitCodes.Ok, code);
-        Assert.Matches(@"origin=simulated events=[1-9][0-9]* bytes_per_event=[0-9.]+ replay_wall_ms=[0-9.]+ replay_cpu_ms=[0-9.]+ events_per_s_wall=[0-9]+ events_per_s_cpu=([0-9]+|∞)", output);
+        Assert.Matches(
+            @"origin=simulated events=[1-9][0-9]* bytes_per_event=[0-9.]+ replay_wall_ms=[0-9.]+ replay_cpu_ms=[0-9.]+ events_per_s_wall=[0-9]+ events_per_s_cpu=([0-9]+|∞)",
+            output
+        );
         Assert.DoesNotContain("speedup", output, StringComparison.Ordinal); // only KVM recordings have a real run to compare with
     }
 
     [Fact]
     public void BenchKvm_MeasuresEveryPath_WhereThereIsKvm()
     {
-        if (!File.Exists("/dev/kvm")) return; // nothing to measure: BenchKvm needs the machine's KVM
+        if (!File.Exists("/dev/kvm"))
+            return; // nothing to measure: BenchKvm needs the machine's KVM
         var (code, output, err) = CliRunner.Run("bench", "kvm", "--operations", "200", "--requests", "4");
-        if (code == ExitCodes.UsageOrInput && err.Contains("no guest named", StringComparison.Ordinal)) return; // guest/build not run
+        if (code == ExitCodes.UsageOrInput && err.Contains("no guest named", StringComparison.Ordinal))
+            return; // guest/build not run
         Assert.True(code == ExitCodes.Ok, err);
-        Assert.Equal(8, System.Text.RegularExpressions.Regex.Count(output, @"^bare: .* ops=200 wall_ns_per_op=[0-9]+ cpu_ns_per_op=[0-9]+$", System.Text.RegularExpressions.RegexOptions.Multiline));
-        Assert.Equal(6, System.Text.RegularExpressions.Regex.Count(output, @"^machine: .*: recorder=(on|off) requests=4 interrupts=4 ", System.Text.RegularExpressions.RegexOptions.Multiline));
+        Assert.Equal(
+            8,
+            System.Text.RegularExpressions.Regex.Count(
+                output,
+                @"^bare: .* ops=200 wall_ns_per_op=[0-9]+ cpu_ns_per_op=[0-9]+$",
+                System.Text.RegularExpressions.RegexOptions.Multiline
+            )
+        );
+        Assert.Equal(
+            6,
+            System.Text.RegularExpressions.Regex.Count(
+                output,
+                @"^machine: .*: recorder=(on|off) requests=4 interrupts=4 ",
+                System.Text.RegularExpressions.RegexOptions.Multiline
+            )
+        );
         Assert.Contains("model: userspace_exit_ns=", output, StringComparison.Ordinal);
     }
 
     [Fact]
     public void RecordKernelVhost_WithoutTheLabModule_SaysSoAndExits2()
     {
-        if (!File.Exists("/dev/kvm") || File.Exists("/dev/vhost-demo")) return; // needs KVM and no lab module: the lab checks the other case
-        var (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo", "--backend", "kernel-vhost", "-o", "t.vtrace");
+        if (!File.Exists("/dev/kvm") || File.Exists("/dev/vhost-demo"))
+            return; // needs KVM and no lab module: the lab checks the other case
+        var (code, _, err) = CliRunner.Run(
+            "record",
+            "--guest",
+            "g.bin",
+            "--device",
+            "virtio-demo",
+            "--backend",
+            "kernel-vhost",
+            "-o",
+            "t.vtrace"
+        );
         Assert.Equal(ExitCodes.UsageOrInput, code);
         Assert.Contains("/dev/vhost-demo is missing", err, StringComparison.Ordinal);
     }
@@ -119,12 +159,32 @@ public sealed class CommandLineTests
     [Fact]
     public void RecordKernelVhostWiring_OnlyWithTheKernelVhostBackend_AndOnlyRelayOrDirect()
     {
-        var (code, _, err) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo",
-            "--kernel-vhost-wiring", "direct", "-o", "t.vtrace");
+        var (code, _, err) = CliRunner.Run(
+            "record",
+            "--guest",
+            "g.bin",
+            "--device",
+            "virtio-demo",
+            "--kernel-vhost-wiring",
+            "direct",
+            "-o",
+            "t.vtrace"
+        );
         Assert.Equal(ExitCodes.UsageOrInput, code);
         Assert.Contains("--kernel-vhost-wiring applies to --backend kernel-vhost only", err, StringComparison.Ordinal);
-        (code, _, _) = CliRunner.Run("record", "--guest", "g.bin", "--device", "virtio-demo",
-            "--backend", "kernel-vhost", "--kernel-vhost-wiring", "sideways", "-o", "t.vtrace");
+        (code, _, _) = CliRunner.Run(
+            "record",
+            "--guest",
+            "g.bin",
+            "--device",
+            "virtio-demo",
+            "--backend",
+            "kernel-vhost",
+            "--kernel-vhost-wiring",
+            "sideways",
+            "-o",
+            "t.vtrace"
+        );
         Assert.Equal(ExitCodes.UsageOrInput, code);
     }
 
@@ -145,8 +205,10 @@ public sealed class CommandLineTests
         // Enough requests for the CPU clock (10 ms ticks on some kernels) to move.
         var (code, output, _) = CliRunner.Run("bench", "ring", "--requests", "2000000", "--batch", "32");
         Assert.Equal(ExitCodes.Ok, code);
-        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(output,
-            @"wall_s=(?<wall>[0-9.]+) cpu_s=(?<cpu>[0-9.]+) cpu_ns_per_req=(?<per>[0-9.]+) ns_per_request=[0-9.]+\s*$");
+        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(
+            output,
+            @"wall_s=(?<wall>[0-9.]+) cpu_s=(?<cpu>[0-9.]+) cpu_ns_per_req=(?<per>[0-9.]+) ns_per_request=[0-9.]+\s*$"
+        );
         Assert.True(m.Success, output);
         double wall = double.Parse(m.Groups["wall"].Value, System.Globalization.CultureInfo.InvariantCulture);
         double cpu = double.Parse(m.Groups["cpu"].Value, System.Globalization.CultureInfo.InvariantCulture);

@@ -14,9 +14,48 @@ public sealed class FuzzCommandLineTests
     {
         var (code, o, _) = CliRunner.Run("fuzz", "--help");
         Assert.Equal(ExitCodes.Ok, code);
-        foreach (string mode in new[] { "list", "run", "reproduce", "emit-test", "afl", "libfuzzer", "report", "cmin", "triage" }) Assert.Contains("virtsim fuzz " + mode, o, StringComparison.Ordinal);
+        foreach (
+            string mode in new[]
+            {
+                "list",
+                "run",
+                "reproduce",
+                "emit-test",
+                "afl",
+                "libfuzzer",
+                "report",
+                "cmin",
+                "triage",
+            }
+        )
+            Assert.Contains("virtsim fuzz " + mode, o, StringComparison.Ordinal);
         Assert.DoesNotContain("virtsim fuzz worker", o, StringComparison.Ordinal);
-        foreach (string option in new[] { "--target", "--seed", "--runs", "--time", "--corpus", "--findings", "--max-len", "--steps-max", "--alloc-max", "--no-minimize", "--no-coverage", "--instrument-cache", "--output", "--jobs", "--status", "--sync-every", "--slice", "--machine", "--expect-fires", "--out", "--afl-input" })
+        foreach (
+            string option in new[]
+            {
+                "--target",
+                "--seed",
+                "--runs",
+                "--time",
+                "--corpus",
+                "--findings",
+                "--max-len",
+                "--steps-max",
+                "--alloc-max",
+                "--no-minimize",
+                "--no-coverage",
+                "--instrument-cache",
+                "--output",
+                "--jobs",
+                "--status",
+                "--sync-every",
+                "--slice",
+                "--machine",
+                "--expect-fires",
+                "--out",
+                "--afl-input",
+            }
+        )
         {
             Assert.Contains(option, o, StringComparison.Ordinal);
         }
@@ -54,8 +93,21 @@ public sealed class FuzzCommandLineTests
     [InlineData("--no-coverage")]
     public void ARepeatedOption_IsAnError(string option)
     {
-        string[] value = option == "--no-coverage" ? [] : option == "--findings" ? ["f"] : ["3"];
-        var (code, _, e) = CliRunner.Run(["fuzz", "run", "--target", "guest-memory", "--runs", "1", .. (option == "--runs" ? [] : new[] { option }.Concat(value)), option, .. value]);
+        string[] value =
+            option == "--no-coverage" ? []
+            : option == "--findings" ? ["f"]
+            : ["3"];
+        var (code, _, e) = CliRunner.Run([
+            "fuzz",
+            "run",
+            "--target",
+            "guest-memory",
+            "--runs",
+            "1",
+            .. (option == "--runs" ? [] : new[] { option }.Concat(value)),
+            option,
+            .. value,
+        ]);
         Assert.Equal(ExitCodes.UsageOrInput, code);
         Assert.StartsWith("virtsim: ", e, StringComparison.Ordinal);
         Assert.Contains($"{option} is given 2 times", e, StringComparison.Ordinal);
@@ -68,11 +120,18 @@ public sealed class FuzzCommandLineTests
     [InlineData("--afl-input", "libfuzzer")]
     public void AnOptionOfAnotherMode_IsAnError_NamingTheModesItBelongsTo(string option, string mode)
     {
-        string[] args = mode is "reproduce" ? ["fuzz", mode, "--target", "guest-memory", option, "5", "input.bin"] : ["fuzz", mode, "--target", "guest-memory", "--runs", "1", option, "x"];
-        if (mode is "afl" or "libfuzzer") args = ["fuzz", mode, "--target", "guest-memory", option, "x"];
+        string[] args = mode is "reproduce"
+            ? ["fuzz", mode, "--target", "guest-memory", option, "5", "input.bin"]
+            : ["fuzz", mode, "--target", "guest-memory", "--runs", "1", option, "x"];
+        if (mode is "afl" or "libfuzzer")
+            args = ["fuzz", mode, "--target", "guest-memory", option, "x"];
         var (code, _, e) = CliRunner.Run(args);
         Assert.Equal(ExitCodes.UsageOrInput, code);
-        Assert.Contains($"virtsim: {option} does not apply to 'fuzz {mode}' (it is an option of fuzz ", e, StringComparison.Ordinal);
+        Assert.Contains(
+            $"virtsim: {option} does not apply to 'fuzz {mode}' (it is an option of fuzz ",
+            e,
+            StringComparison.Ordinal
+        );
         Assert.Contains($"usage: see 'virtsim fuzz {mode} --help'", e, StringComparison.Ordinal);
     }
 
@@ -127,12 +186,45 @@ public sealed class FuzzCommandLineTests
     public void RunAndItsOldForm_RunTheSameCampaign_AndTheRepeatLineUsesTheNewForm()
     {
         using TempDir dir = CliRunner.TempDir();
-        var (code, o, e) = CliRunner.Run("fuzz", "run", "--target", "guest-memory", "--seed", "7", "--runs", "300", "--no-coverage", "--findings", dir.File("f1"));
+        var (code, o, e) = CliRunner.Run(
+            "fuzz",
+            "run",
+            "--target",
+            "guest-memory",
+            "--seed",
+            "7",
+            "--runs",
+            "300",
+            "--no-coverage",
+            "--findings",
+            dir.File("f1")
+        );
         Assert.True(code == ExitCodes.Ok, e);
-        Assert.Contains("repeat: virtsim fuzz run --target guest-memory --seed 7 --runs 300", o, StringComparison.Ordinal);
-        var (code2, o2, _) = CliRunner.Run("fuzz", "--target=guest-memory", "--seed", "7", "--runs", "300", "--no-coverage", "--findings", dir.File("f1"));
+        Assert.Contains(
+            "repeat: virtsim fuzz run --target guest-memory --seed 7 --runs 300",
+            o,
+            StringComparison.Ordinal
+        );
+        var (code2, o2, _) = CliRunner.Run(
+            "fuzz",
+            "--target=guest-memory",
+            "--seed",
+            "7",
+            "--runs",
+            "300",
+            "--no-coverage",
+            "--findings",
+            dir.File("f1")
+        );
         Assert.Equal(code, code2);
-        static string Last(string s) => string.Join(' ', s.TrimEnd().Split('\n')[^1].Split(' ').Where(p => !p.StartsWith("exec_per_s=", StringComparison.Ordinal)));
+        static string Last(string s) =>
+            string.Join(
+                ' ',
+                s.TrimEnd()
+                    .Split('\n')[^1]
+                    .Split(' ')
+                    .Where(p => !p.StartsWith("exec_per_s=", StringComparison.Ordinal))
+            );
         Assert.Equal(Last(o), Last(o2));
     }
 
@@ -148,25 +240,60 @@ public sealed class FuzzCommandLineTests
         var (code2, o2, _) = CliRunner.Run("fuzz", "--target", "guest-memory", "--reproduce", input);
         Assert.Equal(code, code2);
         // The same verdict line (the allocation count in it varies with what the JIT has already done).
-        static string Verdict(string s) => System.Text.RegularExpressions.Regex.Replace(s, @"\d+ bytes allocated", "N bytes allocated");
+        static string Verdict(string s) =>
+            System.Text.RegularExpressions.Regex.Replace(s, @"\d+ bytes allocated", "N bytes allocated");
         Assert.Equal(Verdict(o), Verdict(o2));
     }
 
     [Fact]
     public void TheFuzzerParsesItsOwnCommandLine_AndCarriesItIntoTheLoadContextUnchanged()
     {
-        Virtsim.Fuzz.Entry.FuzzParse parse = Virtsim.Fuzz.Entry.FuzzCommandLine.Parse(["run", "--target", "virtio-demo", "--backend", "vhost", "--flavour", "seed", "--seed", "9", "--time", "90s", "-o", "camp", "-j", "2", "--machine", "m1", "--max-len", "64", "--no-minimize"]);
-        Virtsim.Fuzz.Entry.FuzzInvocation invocation = Assert.IsType<Virtsim.Fuzz.Entry.FuzzInvocation>(parse.Invocation);
+        Virtsim.Fuzz.Entry.FuzzParse parse = Virtsim.Fuzz.Entry.FuzzCommandLine.Parse([
+            "run",
+            "--target",
+            "virtio-demo",
+            "--backend",
+            "vhost",
+            "--flavour",
+            "seed",
+            "--seed",
+            "9",
+            "--time",
+            "90s",
+            "-o",
+            "camp",
+            "-j",
+            "2",
+            "--machine",
+            "m1",
+            "--max-len",
+            "64",
+            "--no-minimize",
+        ]);
+        Virtsim.Fuzz.Entry.FuzzInvocation invocation = Assert.IsType<Virtsim.Fuzz.Entry.FuzzInvocation>(
+            parse.Invocation
+        );
         Assert.Equal("virtio-demo-vhost-seed", invocation.Options.Target);
         Assert.Equal(TimeSpan.FromSeconds(90), invocation.Options.Time);
         Assert.Equal(2, invocation.Campaign.Jobs);
         Assert.True(invocation.IsSupervisor);
-        Virtsim.Fuzz.Entry.FuzzInvocation carried = Virtsim.Fuzz.Entry.LoadContextTransfer.Import(Virtsim.Fuzz.Entry.LoadContextTransfer.Export(invocation));
+        Virtsim.Fuzz.Entry.FuzzInvocation carried = Virtsim.Fuzz.Entry.LoadContextTransfer.Import(
+            Virtsim.Fuzz.Entry.LoadContextTransfer.Export(invocation)
+        );
         Assert.Equal(invocation.Campaign, carried.Campaign);
         Assert.Equal(invocation.Options with { CommandLine = [] }, carried.Options with { CommandLine = [] });
         Assert.Equal(invocation.Options.CommandLine, carried.Options.CommandLine);
         // What a campaign hands each worker parses back to the same engine options.
-        Virtsim.Fuzz.Entry.FuzzParse worker = Virtsim.Fuzz.Entry.FuzzCommandLine.Parse(["worker", "--target", "virtio-demo-vhost-seed", "-o", "camp", "--name", "w0", .. invocation.Options.EngineArguments(withTime: true)]);
+        Virtsim.Fuzz.Entry.FuzzParse worker = Virtsim.Fuzz.Entry.FuzzCommandLine.Parse([
+            "worker",
+            "--target",
+            "virtio-demo-vhost-seed",
+            "-o",
+            "camp",
+            "--name",
+            "w0",
+            .. invocation.Options.EngineArguments(withTime: true),
+        ]);
         Assert.Empty(worker.Errors);
         Assert.Equal(64, worker.Invocation!.Options.MaxLength);
         Assert.True(worker.Invocation.Options.NoMinimize);

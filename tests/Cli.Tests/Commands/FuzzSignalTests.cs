@@ -21,7 +21,24 @@ public sealed class FuzzSignalTests(ITestOutputHelper output)
         }
         using TempDir dir = CliRunner.TempDir();
         string dll = Path.Combine(AppContext.BaseDirectory, "virtsim.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, "fuzz", "--target", "guest-memory", "--no-coverage", "--seed", "1", "--time", "300s", "--corpus", dir.File("c"), "--findings", dir.File("f")])
+        var start = new ProcessStartInfo(
+            "dotnet",
+            [
+                dll,
+                "fuzz",
+                "--target",
+                "guest-memory",
+                "--no-coverage",
+                "--seed",
+                "1",
+                "--time",
+                "300s",
+                "--corpus",
+                dir.File("c"),
+                "--findings",
+                dir.File("f"),
+            ]
+        )
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -32,18 +49,31 @@ public sealed class FuzzSignalTests(ITestOutputHelper output)
         using var started = new ManualResetEventSlim();
         p.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is null) return;
-            lock (lines) lines.Add(e.Data);
-            if (e.Data.StartsWith('#')) started.Set();
+            if (e.Data is null)
+                return;
+            lock (lines)
+                lines.Add(e.Data);
+            if (e.Data.StartsWith('#'))
+                started.Set();
         };
         var err = new System.Text.StringBuilder();
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (err) err.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lock (err)
+                    err.AppendLine(e.Data);
+        };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         try
         {
             Assert.True(started.Wait(TimeSpan.FromSeconds(120)), "no status line within 120 s");
-            using (Process kill = Process.Start("kill", ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            using (
+                Process kill = Process.Start(
+                    "kill",
+                    ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]
+                )
+            )
             {
                 kill.WaitForExit();
             }
@@ -52,10 +82,12 @@ public sealed class FuzzSignalTests(ITestOutputHelper output)
         }
         finally
         {
-            if (!p.HasExited) p.Kill();
+            if (!p.HasExited)
+                p.Kill();
         }
         string all;
-        lock (lines) all = string.Join('\n', lines);
+        lock (lines)
+            all = string.Join('\n', lines);
         output.WriteLine(all + "\n" + err);
         Assert.Equal(0, p.ExitCode);
         Assert.Contains($"SIG{signal} received", err.ToString(), StringComparison.Ordinal);

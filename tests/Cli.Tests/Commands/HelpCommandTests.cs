@@ -27,7 +27,8 @@ public sealed class HelpCommandTests
     {
         var (code, o, _) = CliRunner.Run("help");
         Assert.Equal(ExitCodes.Ok, code);
-        foreach (string c in new[] { "run", "show", "replay", "export", "bench", "record", "fuzz", "help" }) Assert.Contains("  " + c, o, StringComparison.Ordinal);
+        foreach (string c in new[] { "run", "show", "replay", "export", "bench", "record", "fuzz", "help" })
+            Assert.Contains("  " + c, o, StringComparison.Ordinal);
         var (_, blk, _) = CliRunner.Run("help", "run", "blk");
         Assert.Contains("writes=4 (0..10000)", blk, StringComparison.Ordinal);
     }

@@ -10,7 +10,8 @@ public sealed class MutantsCommandLineTests
     {
         var (code, o, _) = CliRunner.Run("mutants", "--help");
         Assert.Equal(ExitCodes.Ok, code);
-        foreach (string option in new[] { "--list", "--run", "--time", "--seed", "--targets", "--findings" }) Assert.Contains(option, o, StringComparison.Ordinal);
+        foreach (string option in new[] { "--list", "--run", "--time", "--seed", "--targets", "--findings" })
+            Assert.Contains(option, o, StringComparison.Ordinal);
         Assert.Contains("[default: 60]", o, StringComparison.Ordinal);
         Assert.Equal(o, CliRunner.Run("help", "mutants").Out);
         Assert.Equal(o, CliRunner.Run("mutants", "-?").Out);

@@ -25,8 +25,21 @@ public sealed class QemuParentDeathTests(ITestOutputHelper output)
         }
         using TempDir dir = CliRunner.TempDir();
         string dll = Path.Combine(AppContext.BaseDirectory, "virtsim.dll");
-        string[] args = [dll, "fuzz", "run", "--target", VirtioRngQemuTarget.TargetName, "--no-coverage", "--seed", "1",
-            "--time", "300s", "--findings", dir.File("f")];
+        string[] args =
+        [
+            dll,
+            "fuzz",
+            "run",
+            "--target",
+            VirtioRngQemuTarget.TargetName,
+            "--no-coverage",
+            "--seed",
+            "1",
+            "--time",
+            "300s",
+            "--findings",
+            dir.File("f"),
+        ];
         var start = new ProcessStartInfo("dotnet", args)
         {
             RedirectStandardOutput = true,
@@ -37,7 +50,8 @@ public sealed class QemuParentDeathTests(ITestOutputHelper output)
         using var started = new ManualResetEventSlim();
         host.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is not null && e.Data.StartsWith('#')) started.Set();
+            if (e.Data is not null && e.Data.StartsWith('#'))
+                started.Set();
         };
         host.ErrorDataReceived += (_, _) => { };
         host.BeginOutputReadLine();
@@ -52,14 +66,17 @@ public sealed class QemuParentDeathTests(ITestOutputHelper output)
             host.Kill();
             Assert.True(host.WaitForExit(TimeSpan.FromSeconds(30)));
             Stopwatch waited = Stopwatch.StartNew();
-            while (Alive(qemu) && waited.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(50);
+            while (Alive(qemu) && waited.Elapsed < TimeSpan.FromSeconds(10))
+                Thread.Sleep(50);
             Assert.False(Alive(qemu), $"QEMU {qemu} outlived its killed host by 10 s");
             output.WriteLine($"QEMU gone {waited.ElapsedMilliseconds} ms after the host's exit");
         }
         finally
         {
-            if (!host.HasExited) host.Kill();
-            if (qemu > 0 && Alive(qemu)) Process.GetProcessById(qemu).Kill();
+            if (!host.HasExited)
+                host.Kill();
+            if (qemu > 0 && Alive(qemu))
+                Process.GetProcessById(qemu).Kill();
         }
     }
 
@@ -87,7 +104,8 @@ public sealed class QemuParentDeathTests(ITestOutputHelper output)
     private static bool Alive(int pid)
     {
         string stat = $"/proc/{pid}/stat";
-        if (!File.Exists(stat)) return false;
+        if (!File.Exists(stat))
+            return false;
         string text;
         try
         {

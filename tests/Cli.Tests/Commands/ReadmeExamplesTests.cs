@@ -38,7 +38,10 @@ public sealed class ReadmeExamplesTests(ITestOutputHelper output)
             await p.WaitForExitAsync(deadline.Token);
             string err = await errTask;
             output.WriteLine(o + err);
-            Assert.True(p.ExitCode == 0, "README.md's examples are stale; run scripts/readme-examples and review the diff:\n" + o + err);
+            Assert.True(
+                p.ExitCode == 0,
+                "README.md's examples are stale; run scripts/readme-examples and review the diff:\n" + o + err
+            );
             Assert.Contains("all match", o, StringComparison.Ordinal);
         }
     }
@@ -47,8 +50,14 @@ public sealed class ReadmeExamplesTests(ITestOutputHelper output)
     {
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
-            if (File.Exists(Path.Combine(d.FullName, "scripts", "readme-examples")) && File.Exists(Path.Combine(d.FullName, "README.md"))) return d.FullName;
+            if (
+                File.Exists(Path.Combine(d.FullName, "scripts", "readme-examples"))
+                && File.Exists(Path.Combine(d.FullName, "README.md"))
+            )
+                return d.FullName;
         }
-        throw new InvalidOperationException("repository root (scripts/readme-examples) not found above " + AppContext.BaseDirectory);
+        throw new InvalidOperationException(
+            "repository root (scripts/readme-examples) not found above " + AppContext.BaseDirectory
+        );
     }
 }

@@ -45,7 +45,8 @@ public sealed class ReplayCommandTests
         // such event, re-encoding the trace so that its footer agrees (a sound trace the run differs from;
         // TraceIntegrityCliTests has the same change without the footer: corrupt, exit 2).
         byte[] bytes = TraceRecoder.Recode(File.ReadAllBytes(trace), edit: (_, r) =>
-            r.Data.Span.SequenceEqual(new byte[] { 1, 0, 0, 0 }) ? r with { Data = new byte[] { 0x81, 0, 0, 0 } } : r);
+            r.Data.Span.SequenceEqual(new byte[] { 1, 0, 0, 0 }) ? r with { Data = new byte[] { 0x81, 0, 0, 0 } } : r
+        );
         File.WriteAllBytes(trace, bytes);
         var (code, output, _) = CliRunner.Run("replay", trace);
         Assert.Equal(ExitCodes.Finding, code);
@@ -74,7 +75,8 @@ public sealed class ReplayCommandTests
         using TempDir dir = CliRunner.TempDir();
         string garbage = dir.File("garbage.vtrace");
         var rng = new byte[4096];
-        for (int i = 0; i < rng.Length; i++) rng[i] = (byte)(i * 131 + 7);
+        for (int i = 0; i < rng.Length; i++)
+            rng[i] = (byte)(i * 131 + 7);
         File.WriteAllBytes(garbage, rng);
         var (code, output, _) = CliRunner.Run("replay", garbage);
         Assert.Equal(ExitCodes.UsageOrInput, code);

@@ -9,11 +9,16 @@ public sealed class ShowFilterTests
     private static string Trace()
     {
         string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx"))) dir = Path.GetDirectoryName(dir);
+        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx")))
+            dir = Path.GetDirectoryName(dir);
         return Path.Combine(dir!, "traces", "sim", "factorial.vtrace");
     }
 
-    private static string[] EventLines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#') || char.IsDigit(l[1])).Where(l => l.StartsWith('#')).ToArray();
+    private static string[] EventLines(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => !l.StartsWith('#') || char.IsDigit(l[1]))
+            .Where(l => l.StartsWith('#'))
+            .ToArray();
 
     [Fact]
     public void Kind_ListsOnlyThoseKinds_CaseInsensitive_Repeatable()
@@ -31,9 +36,23 @@ public sealed class ShowFilterTests
     {
         var (_, o, _) = CliRunner.Run("show", Trace(), "--from", "10", "--to", "12");
         Assert.Equal(["#10 ", "#11 ", "#12 "], EventLines(o).Select(l => l[..4]));
-        var (_, byTime, _) = CliRunner.Run("show", Trace(), "--from", "1597100ns", "--to", "1.5971ms", "--kind", "IoEventFd");
+        var (_, byTime, _) = CliRunner.Run(
+            "show",
+            Trace(),
+            "--from",
+            "1597100ns",
+            "--to",
+            "1.5971ms",
+            "--kind",
+            "IoEventFd"
+        );
         Assert.Equal(["#247 t=1597100 IoEventFd src=0 addr=0xfe007000 val=0x2 data=0000"], EventLines(byTime));
-        Assert.Equal(EventLines(byTime), EventLines(CliRunner.Run("show", Trace(), "--from", "1597.1us", "--to", "1597100ns", "--kind", "IoEventFd").Out));
+        Assert.Equal(
+            EventLines(byTime),
+            EventLines(
+                CliRunner.Run("show", Trace(), "--from", "1597.1us", "--to", "1597100ns", "--kind", "IoEventFd").Out
+            )
+        );
     }
 
     [Fact]

@@ -21,7 +21,14 @@ public sealed class TraceFileSafetyTests(ITestOutputHelper output)
     {
         using TempDir dir = CliRunner.TempDir();
         string missing = Path.Combine(dir.Path, "no", "such");
-        var (code, _, err) = CliRunner.Run("run", "ping", "--opt", "requests=2", "--trace", Path.Combine(missing, "t.vtrace"));
+        var (code, _, err) = CliRunner.Run(
+            "run",
+            "ping",
+            "--opt",
+            "requests=2",
+            "--trace",
+            Path.Combine(missing, "t.vtrace")
+        );
         Assert.Equal(ExitCodes.UsageOrInput, code);
         Assert.Contains("does not exist", err, StringComparison.Ordinal);
         Assert.StartsWith("virtsim: ", err, StringComparison.Ordinal);

@@ -15,7 +15,18 @@ public sealed class TraceIntegrityCliTests
     private static byte[] RecordStale(TempDir dir)
     {
         string trace = dir.File("stale.vtrace");
-        var (code, _, err) = CliRunner.Run("run", "ping", "--seed", "5", "--opt", "requests=8", "--opt", "stale=1", "--trace", trace);
+        var (code, _, err) = CliRunner.Run(
+            "run",
+            "ping",
+            "--seed",
+            "5",
+            "--opt",
+            "requests=8",
+            "--opt",
+            "stale=1",
+            "--trace",
+            trace
+        );
         Assert.True(code == 0, err);
         return File.ReadAllBytes(trace);
     }
@@ -44,10 +55,14 @@ public sealed class TraceIntegrityCliTests
         (int chunk, _, _) = Locate(trace);
         switch (corruption)
         {
-            case "bad-zlib": return WithData(trace, d => [.. d[..2], .. Enumerable.Repeat((byte)0xff, 64), .. d[66..]]);
-            case "trailing-bytes": return WithData(trace, d => [.. d, 1, 2, 3]);
-            case "cut-stream": return WithData(trace, d => d[..^2]);
-            case "bad-adler": return WithData(trace, d => [.. d[..^1], (byte)(d[^1] ^ 0x40)]);
+            case "bad-zlib":
+                return WithData(trace, d => [.. d[..2], .. Enumerable.Repeat((byte)0xff, 64), .. d[66..]]);
+            case "trailing-bytes":
+                return WithData(trace, d => [.. d, 1, 2, 3]);
+            case "cut-stream":
+                return WithData(trace, d => d[..^2]);
+            case "bad-adler":
+                return WithData(trace, d => [.. d[..^1], (byte)(d[^1] ^ 0x40)]);
             case "bomb": // a page is declared, 64 KiB inflate
                 return WithData(trace, _ => Zlib(new byte[16 * 4096]));
             case "short-stream": // declares two pages: the stream inflates to one
@@ -60,14 +75,22 @@ public sealed class TraceIntegrityCliTests
                 Assert.True(key > 0);
                 copy[key + "content_hash".Length + 8] ^= 1; // the last byte of its uint 64 value
                 return copy;
-            default: throw new ArgumentException(corruption, nameof(corruption));
+            default:
+                throw new ArgumentException(corruption, nameof(corruption));
         }
     }
 
     private static byte[] Zlib(byte[] data)
     {
         var ms = new MemoryStream();
-        using (var z = new System.IO.Compression.ZLibStream(ms, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) z.Write(data);
+        using (
+            var z = new System.IO.Compression.ZLibStream(
+                ms,
+                System.IO.Compression.CompressionLevel.Fastest,
+                leaveOpen: true
+            )
+        )
+            z.Write(data);
         return ms.ToArray();
     }
 
@@ -115,7 +138,8 @@ public sealed class TraceIntegrityCliTests
     {
         using TempDir dir = CliRunner.TempDir();
         byte[] good = RecordStale(dir);
-        Func<int, Sim.Engine.Trace.TraceRecord, Sim.Engine.Trace.TraceRecord> edit = (i, r) => i == 5 ? r with { Value = r.Value ^ 1 } : r;
+        Func<int, Sim.Engine.Trace.TraceRecord, Sim.Engine.Trace.TraceRecord> edit = (i, r) =>
+            i == 5 ? r with { Value = r.Value ^ 1 } : r;
         byte[] sound = TraceRecoder.Recode(good, edit: edit);
         string divergent = dir.File("divergent.vtrace");
         File.WriteAllBytes(divergent, sound);
@@ -161,6 +185,10 @@ public sealed class TraceIntegrityCliTests
         File.WriteAllBytes(file, TraceRecoder.Recode(RecordStale(dir), checkpointInterval: 100_000));
         var (code, output, _) = CliRunner.Run("replay", file);
         Assert.Equal(ExitCodes.Finding, code);
-        Assert.Contains("checkpoint interval differs: the trace has a checkpoint every 100000 events, the run every 4096", output, StringComparison.Ordinal);
+        Assert.Contains(
+            "checkpoint interval differs: the trace has a checkpoint every 100000 events, the run every 4096",
+            output,
+            StringComparison.Ordinal
+        );
     }
 }

@@ -9,9 +9,17 @@ namespace Virtsim.Cli.Tests.Commands;
 /// events, so a replay sees a divergence, not a corrupt file.</summary>
 internal static class TraceRecoder
 {
-    public static byte[] Recode(byte[] trace, long? checkpointInterval = null, Func<int, TraceRecord, TraceRecord>? edit = null, long endTimeDelta = 0)
+    public static byte[] Recode(
+        byte[] trace,
+        long? checkpointInterval = null,
+        Func<int, TraceRecord, TraceRecord>? edit = null,
+        long endTimeDelta = 0
+    )
     {
-        Assert.True(TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error), error?.Message);
+        Assert.True(
+            TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out TraceError? error),
+            error?.Message
+        );
         using (reader)
         {
             Assert.True(reader.TryCreateMemory(out GuestMemory? memory, out error), error?.Message);

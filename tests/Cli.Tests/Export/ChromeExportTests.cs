@@ -15,8 +15,10 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
     private static string RepositoryRoot()
     {
         string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx"))) dir = Path.GetDirectoryName(dir);
-        return dir ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found above the test binaries");
+        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx")))
+            dir = Path.GetDirectoryName(dir);
+        return dir
+            ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found above the test binaries");
     }
 
     private static string Committed(string name) => Path.Combine(RepositoryRoot(), "traces", "sim", name);
@@ -31,11 +33,19 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
     }
 
     private static List<JsonElement> Events(JsonDocument doc, string ph) =>
-        doc.RootElement.GetProperty("traceEvents").EnumerateArray().Where(e => e.GetProperty("ph").GetString() == ph).ToList();
+        doc
+            .RootElement.GetProperty("traceEvents")
+            .EnumerateArray()
+            .Where(e => e.GetProperty("ph").GetString() == ph)
+            .ToList();
 
     private static Dictionary<long, string> TrackNames(JsonDocument doc) =>
-        Events(doc, "M").Where(e => e.GetProperty("name").GetString() == "thread_name")
-            .ToDictionary(e => e.GetProperty("tid").GetInt64(), e => e.GetProperty("args").GetProperty("name").GetString()!);
+        Events(doc, "M")
+            .Where(e => e.GetProperty("name").GetString() == "thread_name")
+            .ToDictionary(
+                e => e.GetProperty("tid").GetInt64(),
+                e => e.GetProperty("args").GetProperty("name").GetString()!
+            );
 
     [Theory]
     [InlineData("factorial.vtrace")]
@@ -55,10 +65,24 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
     public void SchemaCheck_CatchesBrokenDocuments()
     {
         static List<string> Check(string json) => TraceEventFormatSchema.Check(JsonDocument.Parse(json).RootElement);
-        Assert.Empty(Check("""{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}}]}"""));
-        Assert.NotEmpty(Check("""{"traceEvents":[{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"args":{}}]}"""));
-        Assert.NotEmpty(Check("""{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":2,"args":{}},{"ph":"X","name":"b","cat":"c","pid":1,"tid":1,"ts":2,"dur":1,"args":{}}]}"""));
-        Assert.NotEmpty(Check("""{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}},{"ph":"s","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":1},{"ph":"f","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":5,"bp":"e"}]}"""));
+        Assert.Empty(
+            Check(
+                """{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}}]}"""
+            )
+        );
+        Assert.NotEmpty(
+            Check("""{"traceEvents":[{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"args":{}}]}""")
+        );
+        Assert.NotEmpty(
+            Check(
+                """{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":2,"args":{}},{"ph":"X","name":"b","cat":"c","pid":1,"tid":1,"ts":2,"dur":1,"args":{}}]}"""
+            )
+        );
+        Assert.NotEmpty(
+            Check(
+                """{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}},{"ph":"s","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":1},{"ph":"f","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":5,"bp":"e"}]}"""
+            )
+        );
         Assert.NotEmpty(Check("""{"traceEvents":[{"ph":"B","name":"a","pid":1,"tid":1,"ts":1}]}"""));
     }
 
@@ -71,8 +95,11 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
         // the golden file holds a placeholder there, so it changes only when the export itself does.
         string commit = doc.RootElement.GetProperty("otherData").GetProperty("commit").GetString()!;
         Assert.Matches("^[0-9a-f]{40}$", commit);
-        byte[] actual = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(exported)
-            .Replace($"\"commit\":\"{commit}\"", "\"commit\":\"<trace commit>\"", StringComparison.Ordinal));
+        byte[] actual = Encoding.UTF8.GetBytes(
+            Encoding
+                .UTF8.GetString(exported)
+                .Replace($"\"commit\":\"{commit}\"", "\"commit\":\"<trace commit>\"", StringComparison.Ordinal)
+        );
         string golden = Path.Combine(RepositoryRoot(), "tests", "Cli.Tests", "Export", GoldenName);
         if (Environment.GetEnvironmentVariable("VIRTSIM_UPDATE_GOLDEN") == "1")
         {
@@ -80,8 +107,10 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
             output.WriteLine($"updated {golden}");
         }
         Assert.True(File.Exists(golden), $"{golden} is missing; VIRTSIM_UPDATE_GOLDEN=1 writes it");
-        Assert.True(File.ReadAllBytes(golden).AsSpan().SequenceEqual(actual),
-            $"the export differs from {golden}; if the change is deliberate, rerun with VIRTSIM_UPDATE_GOLDEN=1 and review the diff");
+        Assert.True(
+            File.ReadAllBytes(golden).AsSpan().SequenceEqual(actual),
+            $"the export differs from {golden}; if the change is deliberate, rerun with VIRTSIM_UPDATE_GOLDEN=1 and review the diff"
+        );
     }
 
     [Fact]
@@ -100,11 +129,24 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
         long worker = tracks.Single(kv => kv.Value.StartsWith("vhost worker", StringComparison.Ordinal)).Key;
         List<JsonElement> starts = Events(doc, "s");
         List<JsonElement> finishes = Events(doc, "f");
-        Assert.Equal(kicks, starts.Count(s => slices.Any(x => x.GetProperty("name").GetString() == "IoEventFd" && Same(x, s))));
+        Assert.Equal(
+            kicks,
+            starts.Count(s => slices.Any(x => x.GetProperty("name").GetString() == "IoEventFd" && Same(x, s)))
+        );
         // Each kick's flow goes through the vhost worker's wake-up and ends at an injected interrupt.
-        Assert.All(Events(doc, "t").Where(t => starts.Any(s => s.GetProperty("id").GetInt64() == t.GetProperty("id").GetInt64() && s.GetProperty("ts").GetDecimal() > 1)),
-            t => Assert.Equal(worker, t.GetProperty("tid").GetInt64()));
-        int toInterrupt = finishes.Count(f => slices.Any(x => x.GetProperty("name").GetString() == "IrqInject" && Same(x, f)));
+        Assert.All(
+            Events(doc, "t")
+                .Where(t =>
+                    starts.Any(s =>
+                        s.GetProperty("id").GetInt64() == t.GetProperty("id").GetInt64()
+                        && s.GetProperty("ts").GetDecimal() > 1
+                    )
+                ),
+            t => Assert.Equal(worker, t.GetProperty("tid").GetInt64())
+        );
+        int toInterrupt = finishes.Count(f =>
+            slices.Any(x => x.GetProperty("name").GetString() == "IrqInject" && Same(x, f))
+        );
         Assert.Equal(kicks, toInterrupt);
     }
 
@@ -116,7 +158,9 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
         Dictionary<long, string> tracks = TrackNames(doc);
         Assert.Contains(tracks.Values, n => n.StartsWith("device timer ", StringComparison.Ordinal));
         List<JsonElement> slices = Events(doc, "X");
-        Assert.All(slices.Where(x => x.GetProperty("name").GetString() == "TimerFire"), x => Assert.StartsWith("device timer", tracks[x.GetProperty("tid").GetInt64()], StringComparison.Ordinal));
+        Assert.All(slices.Where(x => x.GetProperty("name").GetString() == "TimerFire"), x =>
+            Assert.StartsWith("device timer", tracks[x.GetProperty("tid").GetInt64()], StringComparison.Ordinal)
+        );
         JsonElement result = slices.First(x => x.GetProperty("name").GetString() == "DeviceResult");
         Assert.Equal("completion", result.GetProperty("cat").GetString());
         Assert.True(result.GetProperty("args").TryGetProperty("t_ns", out _));
@@ -133,9 +177,13 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
         Assert.Contains("--force", err, StringComparison.Ordinal);
         Assert.Equal("mine", File.ReadAllText(outFile));
         Assert.Equal(ExitCodes.Ok, CliRunner.Run("export", Committed("demo.vtrace"), "-o", outFile, "--force").Code);
-        Assert.Equal(ExitCodes.UsageOrInput, CliRunner.Run("export", Committed("demo.vtrace"), "--format", "svg", "-o", dir.File("y")).Code);
+        Assert.Equal(
+            ExitCodes.UsageOrInput,
+            CliRunner.Run("export", Committed("demo.vtrace"), "--format", "svg", "-o", dir.File("y")).Code
+        );
     }
 
     private static bool Same(JsonElement slice, JsonElement flow) =>
-        slice.GetProperty("tid").GetInt64() == flow.GetProperty("tid").GetInt64() && slice.GetProperty("ts").GetDecimal() == flow.GetProperty("ts").GetDecimal();
+        slice.GetProperty("tid").GetInt64() == flow.GetProperty("tid").GetInt64()
+        && slice.GetProperty("ts").GetDecimal() == flow.GetProperty("ts").GetDecimal();
 }

@@ -1,7 +1,7 @@
-using Virtsim.Cli.Tests.Commands;
-using Virtsim.Fuzz.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Virtsim.Cli.Tests.Commands;
+using Virtsim.Fuzz.Engine;
 using Xunit;
 
 namespace Virtsim.Cli.Tests.FindingTraces;
@@ -14,7 +14,18 @@ public sealed class FindingTraceReplayTests
     private static string Fuzz(TempDir dir, string target = "demo-pci-qemu-seed")
     {
         string findings = dir.File("findings");
-        var (code, output, err) = CliRunner.Run("fuzz", "--target", target, "--runs", "300", "--seed", "1", "--no-coverage", "--findings", findings);
+        var (code, output, err) = CliRunner.Run(
+            "fuzz",
+            "--target",
+            target,
+            "--runs",
+            "300",
+            "--seed",
+            "1",
+            "--no-coverage",
+            "--findings",
+            findings
+        );
         Assert.True(code == 1, $"a finding is expected: {output}{err}");
         return findings;
     }
@@ -30,7 +41,11 @@ public sealed class FindingTraceReplayTests
 
         var (code, output, _) = CliRunner.Run("replay", findings);
         Assert.Equal(0, code);
-        Assert.Contains("finding reproduced: oracle model at site demo-pci/mmio-read", output, StringComparison.Ordinal);
+        Assert.Contains(
+            "finding reproduced: oracle model at site demo-pci/mmio-read",
+            output,
+            StringComparison.Ordinal
+        );
         Assert.Contains("1 ok, 0 diverged", output, StringComparison.Ordinal);
     }
 
@@ -50,7 +65,10 @@ public sealed class FindingTraceReplayTests
     {
         using TempDir dir = CliRunner.TempDir();
         string trace = Directory.GetFiles(Fuzz(dir), FindingTrace.FileName, SearchOption.AllDirectories).Single();
-        File.WriteAllBytes(trace, Rewrite(File.ReadAllBytes(trace), o => o[FindingTrace.OptionTarget] = "gone", flipFirstData: false));
+        File.WriteAllBytes(
+            trace,
+            Rewrite(File.ReadAllBytes(trace), o => o[FindingTrace.OptionTarget] = "gone", flipFirstData: false)
+        );
         var (code, output, _) = CliRunner.Run("replay", trace);
         Assert.Equal(2, code);
         Assert.Contains("unknown fuzz target 'gone'", output, StringComparison.Ordinal);
@@ -69,7 +87,16 @@ public sealed class FindingTraceReplayTests
             TraceHeader h = reader.Header;
             var changed = new SortedDictionary<string, string>(h.Options, StringComparer.Ordinal);
             options?.Invoke(changed);
-            var header = new TraceHeader { VirtsimVersion = h.VirtsimVersion, GitCommit = h.GitCommit, Seed = h.Seed, Scenario = h.Scenario, Options = changed, Origin = h.Origin, MemoryLayout = h.MemoryLayout };
+            var header = new TraceHeader
+            {
+                VirtsimVersion = h.VirtsimVersion,
+                GitCommit = h.GitCommit,
+                Seed = h.Seed,
+                Scenario = h.Scenario,
+                Options = changed,
+                Origin = h.Origin,
+                MemoryLayout = h.MemoryLayout,
+            };
             using var output = new MemoryStream();
             using (var writer = new TraceWriter(output, header, memory, leaveOpen: true))
             {

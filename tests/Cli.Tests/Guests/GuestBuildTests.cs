@@ -12,7 +12,10 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
     /// <summary>Scenarios without a guest program: "ping" has no device model for a guest to drive, and the devices
     /// whose catalogue entry says they have no real guest yet.</summary>
     private static readonly string[] ScenariosWithoutGuest =
-        ["ping", .. DeviceCatalog.All.Where(d => !d.HasRealGuest).SelectMany(d => d.Scenarios).Select(s => s.Name)];
+    [
+        "ping",
+        .. DeviceCatalog.All.Where(d => !d.HasRealGuest).SelectMany(d => d.Scenarios).Select(s => s.Name),
+    ];
 
     /// <summary>Guests that are not scenarios: the stress guest (virtio-demo) and the runtime's self-test.</summary>
     private static readonly string[] ExtraGuests = ["stress", "selftest"];
@@ -29,7 +32,8 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
     [GuestBuildFact]
     public void Build_MakesOneImagePerSeedScenario_AndTheSameBytesTwice()
     {
-        string first = GuestTools.BuiltDir, second = Path.Combine(_dir, "b");
+        string first = GuestTools.BuiltDir,
+            second = Path.Combine(_dir, "b");
         string log = GuestTools.BuiltLog;
         GuestTools.Build(second, output);
         string[] expected = [.. ScenarioCatalog.All.Select(s => s.Name).Except(ScenariosWithoutGuest), .. ExtraGuests];
@@ -44,7 +48,10 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
             output.WriteLine($"{name}: {a.Length} bytes");
         }
         // vhost-demo is the virtio-demo guest: the same driver and test program serve both backends.
-        Assert.Equal(File.ReadAllBytes(Path.Combine(first, "virtio-demo.bin")), File.ReadAllBytes(Path.Combine(first, "vhost-demo.bin")));
+        Assert.Equal(
+            File.ReadAllBytes(Path.Combine(first, "virtio-demo.bin")),
+            File.ReadAllBytes(Path.Combine(first, "vhost-demo.bin"))
+        );
     }
 
     [GuestBuildFact]
@@ -67,7 +74,10 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(LoadAddress + 4, BinaryPrimitives.ReadUInt32LittleEndian(h[12..])); // header_addr
             Assert.Equal(LoadAddress, BinaryPrimitives.ReadUInt32LittleEndian(h[16..])); // load_addr
             Assert.Equal(LoadAddress + (uint)image.Length, BinaryPrimitives.ReadUInt32LittleEndian(h[20..])); // load_end_addr
-            Assert.True(BinaryPrimitives.ReadUInt32LittleEndian(h[24..]) >= LoadAddress + (uint)image.Length, name + ": bss ends before the image");
+            Assert.True(
+                BinaryPrimitives.ReadUInt32LittleEndian(h[24..]) >= LoadAddress + (uint)image.Length,
+                name + ": bss ends before the image"
+            );
             Assert.Equal(LoadAddress, BinaryPrimitives.ReadUInt32LittleEndian(h[28..])); // entry_addr
         }
     }
@@ -75,8 +85,13 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
     [GuestBuildFact]
     public void Build_UnknownGuest_ExitsTwoAndNamesTheKnownOnes()
     {
-        var (code, _, stderr) = GuestTools.Run(Path.Combine(GuestTools.RepoRoot, "guest", "build"), ["no-such-guest"],
-            new Dictionary<string, string> { ["GUEST_OUT"] = Path.Combine(_dir, "x") }, BuildTimeoutMs, output);
+        var (code, _, stderr) = GuestTools.Run(
+            Path.Combine(GuestTools.RepoRoot, "guest", "build"),
+            ["no-such-guest"],
+            new Dictionary<string, string> { ["GUEST_OUT"] = Path.Combine(_dir, "x") },
+            BuildTimeoutMs,
+            output
+        );
         Assert.Equal(2, code);
         Assert.Contains("unknown guest 'no-such-guest'", stderr, StringComparison.Ordinal);
         Assert.Contains("virtio-demo", stderr, StringComparison.Ordinal);

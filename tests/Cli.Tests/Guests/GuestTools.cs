@@ -18,8 +18,15 @@ internal static class GuestTools
         string probe = Path.Combine(Path.GetTempPath(), $"virtsim-m32-probe-{Environment.ProcessId}.o");
         try
         {
-            var (code, _, err) = Run("gcc", ["-m32", "-ffreestanding", "-x", "c", "-c", "-o", probe, "/dev/null"], null, ProbeTimeoutMs);
-            return code == 0 ? null : "gcc cannot build 32-bit code (scripts/install-deps installs gcc-multilib): " + err.Trim();
+            var (code, _, err) = Run(
+                "gcc",
+                ["-m32", "-ffreestanding", "-x", "c", "-c", "-o", probe, "/dev/null"],
+                null,
+                ProbeTimeoutMs
+            );
+            return code == 0
+                ? null
+                : "gcc cannot build 32-bit code (scripts/install-deps installs gcc-multilib): " + err.Trim();
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -63,8 +70,13 @@ internal static class GuestTools
     /// test when it fails; returns what it printed.</summary>
     public static string Build(string outDir, ITestOutputHelper? output, params string[] names)
     {
-        var (code, stdout, stderr) = Run(Path.Combine(RepoRoot, "guest", "build"), names,
-            new Dictionary<string, string> { ["GUEST_OUT"] = outDir }, BuildTimeoutMs, output);
+        var (code, stdout, stderr) = Run(
+            Path.Combine(RepoRoot, "guest", "build"),
+            names,
+            new Dictionary<string, string> { ["GUEST_OUT"] = outDir },
+            BuildTimeoutMs,
+            output
+        );
         Assert.True(code == 0, "guest/build failed:\n" + stdout + stderr);
         return stdout;
     }
@@ -82,21 +94,38 @@ internal static class GuestTools
         {
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             {
-                if (File.Exists(Path.Combine(dir.FullName, "virtsim.slnx"))) return dir.FullName;
+                if (File.Exists(Path.Combine(dir.FullName, "virtsim.slnx")))
+                    return dir.FullName;
             }
-            throw new InvalidOperationException("repository root (virtsim.slnx) not found above " + AppContext.BaseDirectory);
+            throw new InvalidOperationException(
+                "repository root (virtsim.slnx) not found above " + AppContext.BaseDirectory
+            );
         }
     }
 
     /// <summary>Runs <paramref name="file"/> with <paramref name="args"/>, extra environment <paramref name="env"/>,
     /// and fails the test when it does not end within <paramref name="timeoutMs"/>.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env, int timeoutMs, ITestOutputHelper? output = null)
+    public static (int ExitCode, string Stdout, string Stderr) Run(
+        string file,
+        IEnumerable<string> args,
+        IReadOnlyDictionary<string, string>? env,
+        int timeoutMs,
+        ITestOutputHelper? output = null
+    )
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (string a in args) psi.ArgumentList.Add(a);
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
         if (env != null)
         {
-            foreach (var (k, v) in env) psi.Environment[k] = v;
+            foreach (var (k, v) in env)
+                psi.Environment[k] = v;
         }
         using Process p = Process.Start(psi)!;
         p.StandardInput.Close();
@@ -109,7 +138,9 @@ internal static class GuestTools
         }
         p.WaitForExit();
         var result = (p.ExitCode, stdout.Result, stderr.Result);
-        output?.WriteLine($"{file} {string.Join(' ', psi.ArgumentList)} -> {result.ExitCode}\n{result.Item2}{result.Item3}");
+        output?.WriteLine(
+            $"{file} {string.Join(' ', psi.ArgumentList)} -> {result.ExitCode}\n{result.Item2}{result.Item3}"
+        );
         return result;
     }
 }
@@ -120,7 +151,8 @@ internal sealed class GuestBuildFactAttribute : FactAttribute
 {
     public GuestBuildFactAttribute()
     {
-        if (GuestTools.BuildUnavailable is { } why) Skip = why;
+        if (GuestTools.BuildUnavailable is { } why)
+            Skip = why;
     }
 }
 
@@ -130,6 +162,7 @@ internal sealed class GuestQemuFactAttribute : FactAttribute
 {
     public GuestQemuFactAttribute()
     {
-        if (GuestTools.QemuUnavailable is { } why) Skip = why;
+        if (GuestTools.QemuUnavailable is { } why)
+            Skip = why;
     }
 }

@@ -1,6 +1,6 @@
-using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Scenarios;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 
 namespace Virtsim.Cli.Tests.Scenarios;
@@ -13,14 +13,27 @@ namespace Virtsim.Cli.Tests.Scenarios;
 public sealed class DeviceCatalogTests
 {
     /// <summary>Fuzz targets that are not a device's backend: the engine's own targets and the transport.</summary>
-    private static readonly string[] NonDeviceTargets = ["guest-memory", "split-virtqueue", "vhost-core", "virtio-pci", Virtsim.Fuzz.Targets.DriverQueueTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName, Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName];
+    private static readonly string[] NonDeviceTargets =
+    [
+        "guest-memory",
+        "split-virtqueue",
+        "vhost-core",
+        "virtio-pci",
+        Virtsim.Fuzz.Targets.DriverQueueTarget.TargetName,
+        Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName,
+        Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName,
+        Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName,
+    ];
 
     public static TheoryData<string> Devices() => [.. DeviceCatalog.All.Select(d => d.Name)];
 
     [Fact]
     public void NamesAndScenarios_AreUnique_AndEveryScenarioIsRunnable()
     {
-        Assert.Equal(DeviceCatalog.All.Count, DeviceCatalog.All.Select(d => d.Name).Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(
+            DeviceCatalog.All.Count,
+            DeviceCatalog.All.Select(d => d.Name).Distinct(StringComparer.Ordinal).Count()
+        );
         string[] scenarios = [.. ScenarioCatalog.All.Select(s => s.Name)];
         Assert.Equal(scenarios.Length, scenarios.Distinct(StringComparer.Ordinal).Count());
         foreach (DeviceEntry d in DeviceCatalog.All)
@@ -40,7 +53,10 @@ public sealed class DeviceCatalogTests
             foreach (Flavour f in d.Flavours)
             {
                 string name = FuzzTargetName.Compose(d.Name, backend, f);
-                Assert.True(FuzzTargets.Create(name) is { } t && t.Name == name, $"{device} declares backend '{backend}' but there is no fuzz target {name}");
+                Assert.True(
+                    FuzzTargets.Create(name) is { } t && t.Name == name,
+                    $"{device} declares backend '{backend}' but there is no fuzz target {name}"
+                );
             }
         }
     }
@@ -50,7 +66,8 @@ public sealed class DeviceCatalogTests
     {
         foreach (IFuzzTarget t in FuzzTargets.All)
         {
-            if (NonDeviceTargets.Contains(FuzzTargetName.Split(t.Name).Device)) continue;
+            if (NonDeviceTargets.Contains(FuzzTargetName.Split(t.Name).Device))
+                continue;
             (string device, string? backend, _) = FuzzTargetName.Split(t.Name);
             DeviceEntry? d = DeviceCatalog.Find(device);
             Assert.True(d is not null, $"fuzz target {t.Name}: no device '{device}' in DeviceCatalog");
@@ -63,7 +80,14 @@ public sealed class DeviceCatalogTests
     {
         string dir = Path.Combine(RepositoryRoot(), "traces", "sim");
         string[] recipes = [.. DeviceCatalog.AllTraces.Select(t => t.Name + ".vtrace").Order(StringComparer.Ordinal)];
-        string[] committed = [.. Directory.GetFiles(dir, "*.vtrace").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+        string[] committed =
+        [
+            .. Directory
+                .GetFiles(dir, "*.vtrace")
+                .Select(Path.GetFileName)
+                .OfType<string>()
+                .Order(StringComparer.Ordinal),
+        ];
         Assert.Equal(recipes, committed);
         foreach (TraceRecipe t in DeviceCatalog.AllTraces)
         {
@@ -76,16 +100,21 @@ public sealed class DeviceCatalogTests
     [Fact]
     public void ReadmeScenarioTable_HasOneRowPerScenario()
     {
-        string[] rows = [.. File.ReadAllLines(Path.Combine(RepositoryRoot(), "README.md"))
-            .Where(l => l.StartsWith("| `", StringComparison.Ordinal))
-            .Select(l => l[3..l.IndexOf('`', 3)])];
-        foreach (string name in ScenarioCatalog.All.Select(s => s.Name)) Assert.Contains(name, rows);
+        string[] rows =
+        [
+            .. File.ReadAllLines(Path.Combine(RepositoryRoot(), "README.md"))
+                .Where(l => l.StartsWith("| `", StringComparison.Ordinal))
+                .Select(l => l[3..l.IndexOf('`', 3)]),
+        ];
+        foreach (string name in ScenarioCatalog.All.Select(s => s.Name))
+            Assert.Contains(name, rows);
     }
 
     private static string RepositoryRoot()
     {
         string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx"))) dir = Path.GetDirectoryName(dir);
+        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx")))
+            dir = Path.GetDirectoryName(dir);
         return dir ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found");
     }
 }

@@ -17,7 +17,17 @@ public sealed class DeviceScenarioCliTests
         {
             var outRun = new StringWriter();
             var errRun = new StringWriter();
-            int rc = new CliApp(outRun, errRun).Run(["run", scenario, "--seed", "5", "--opt", option, "--trace", trace, "--force"]);
+            int rc = new CliApp(outRun, errRun).Run([
+                "run",
+                scenario,
+                "--seed",
+                "5",
+                "--opt",
+                option,
+                "--trace",
+                trace,
+                "--force",
+            ]);
             Assert.True(rc == 0, errRun.ToString());
             Assert.Contains("per_request:", outRun.ToString(), StringComparison.Ordinal);
             var outReplay = new StringWriter();

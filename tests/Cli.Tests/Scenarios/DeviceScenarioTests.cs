@@ -8,14 +8,24 @@ public sealed class DeviceScenarioTests
 {
     private static readonly string[] TestLines =
     [
-        "0. write 1333", "1. read = 1333", "2. write 2333", "3. read = 2333", "4. write 3333", "5. read = 3333",
+        "0. write 1333",
+        "1. read = 1333",
+        "2. write 2333",
+        "3. read = 2333",
+        "4. write 3333",
+        "5. read = 3333",
     ];
 
-    private static (IReadOnlyList<string> Lines, ScenarioRun Run) RunScenario(string name, ulong seed = 1, params (string Key, string Value)[] opts)
+    private static (IReadOnlyList<string> Lines, ScenarioRun Run) RunScenario(
+        string name,
+        ulong seed = 1,
+        params (string Key, string Value)[] opts
+    )
     {
         IScenario scenario = Assert.IsAssignableFrom<IScenario>(ScenarioCatalog.Find(name));
         var options = new ScenarioOptions(seed);
-        foreach ((string k, string v) in opts) options = options.With(k, v);
+        foreach ((string k, string v) in opts)
+            options = options.With(k, v);
         ScenarioRun run = scenario.Create(options);
         run.Run();
         return (run.ReportLines(), run);
@@ -29,7 +39,10 @@ public sealed class DeviceScenarioTests
         var (lines, run) = RunScenario("demo", 1, ("flavour", flavour));
         Assert.Equal(["open /dev/demo success..", .. TestLines], lines.Take(7));
         Assert.True(run.Simulation.GuestExited);
-        Assert.Contains("per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=0.00 ctx_switches=0.00 latency_ns=7600", lines);
+        Assert.Contains(
+            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=0.00 ctx_switches=0.00 latency_ns=7600",
+            lines
+        );
     }
 
     [Theory]
@@ -41,10 +54,22 @@ public sealed class DeviceScenarioTests
     [InlineData("robust", "modern", "ioeventfd", "intx")]
     public void VirtioDemo_PrintsTheSeedTestOutput(string flavour, string transport, string notify, string irq)
     {
-        var (lines, run) = RunScenario("virtio-demo", 1, ("flavour", flavour), ("transport", transport), ("notify", notify), ("irq", irq));
+        var (lines, run) = RunScenario(
+            "virtio-demo",
+            1,
+            ("flavour", flavour),
+            ("transport", transport),
+            ("notify", notify),
+            ("irq", irq)
+        );
         Assert.Equal(["open /dev/virtio_demo success..", .. TestLines], lines.Take(7));
         Assert.True(run.Simulation.GuestExited);
-        Assert.Contains(lines, l => l.StartsWith("device: flavour=" + flavour + " requests=6 short=0 unknown_opt=0 buff=3333 broken=0", StringComparison.Ordinal));
+        Assert.Contains(lines, l =>
+            l.StartsWith(
+                "device: flavour=" + flavour + " requests=6 short=0 unknown_opt=0 buff=3333 broken=0",
+                StringComparison.Ordinal
+            )
+        );
         Assert.Contains(lines, l => l.StartsWith("per_request: requests=6 ", StringComparison.Ordinal));
     }
 
@@ -53,15 +78,26 @@ public sealed class DeviceScenarioTests
     {
         var (fast, _) = RunScenario("virtio-demo", 1, ("notify", "ioeventfd"));
         var (slow, _) = RunScenario("virtio-demo", 1, ("notify", "exit"));
-        Assert.Contains("per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 interrupts=1.00 ctx_switches=1.00 latency_ns=7250", fast);
-        Assert.Contains("per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=9100", slow);
+        Assert.Contains(
+            "per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 interrupts=1.00 ctx_switches=1.00 latency_ns=7250",
+            fast
+        );
+        Assert.Contains(
+            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=9100",
+            slow
+        );
     }
 
     [Fact]
     public void VirtioDemo_Repeats_RequestsTimes()
     {
         var (lines, _) = RunScenario("virtio-demo", 3, ("requests", "3"));
-        Assert.Equal(18, lines.Count(l => l.Contains(". write ", StringComparison.Ordinal) || l.Contains(". read = ", StringComparison.Ordinal)));
+        Assert.Equal(
+            18,
+            lines.Count(l =>
+                l.Contains(". write ", StringComparison.Ordinal) || l.Contains(". read = ", StringComparison.Ordinal)
+            )
+        );
         Assert.Contains(lines, l => l.StartsWith("per_request: requests=18 ", StringComparison.Ordinal));
     }
 
@@ -79,7 +115,14 @@ public sealed class DeviceScenarioTests
     [Fact]
     public void Factorial_Dmesg_PrintsSignedLikeTheSeed()
     {
-        var (lines, _) = RunScenario("factorial", 1, ("n", "17"), ("dmesg", "1"), ("transport", "legacy"), ("irq", "intx"));
+        var (lines, _) = RunScenario(
+            "factorial",
+            1,
+            ("n", "17"),
+            ("dmesg", "1"),
+            ("transport", "legacy"),
+            ("irq", "intx")
+        );
         Assert.Contains("kernel: virtio response ret is -288522240", lines);
         Assert.Contains("17! = 4006445056", lines);
     }
@@ -89,7 +132,9 @@ public sealed class DeviceScenarioTests
     {
         var (seed, seedRun) = RunScenario("factorial", 1, ("flavour", "seed"), ("n", "4294967295"));
         Assert.False(seedRun.Simulation.GuestExited);
-        Assert.Contains(seed, l => l.StartsWith("device: flavour=seed requests=0 short=0 detached=0 hung=1", StringComparison.Ordinal));
+        Assert.Contains(seed, l =>
+            l.StartsWith("device: flavour=seed requests=0 short=0 detached=0 hung=1", StringComparison.Ordinal)
+        );
         Assert.Contains("per_request: incomplete", seed);
         var (robust, _) = RunScenario("factorial", 1, ("n", "4294967295"));
         Assert.Equal("4294967295! = 0", robust[0]);
@@ -112,7 +157,9 @@ public sealed class DeviceScenarioTests
     {
         IScenario s = ScenarioCatalog.Find("virtio-demo")!;
         Assert.Throws<ArgumentException>(() => s.Create(new ScenarioOptions(1).With("transport", "mmio")));
-        Assert.Throws<ArgumentException>(() => ScenarioCatalog.Find("factorial")!.Create(new ScenarioOptions(1).With("n", "-1")));
+        Assert.Throws<ArgumentException>(() =>
+            ScenarioCatalog.Find("factorial")!.Create(new ScenarioOptions(1).With("n", "-1"))
+        );
     }
 
     [Theory]
@@ -120,17 +167,52 @@ public sealed class DeviceScenarioTests
     [InlineData("seed", "legacy", "intx")]
     public void Rng_FillsEachReadFromTheSeededPrng(string flavour, string transport, string irq)
     {
-        var (lines, run) = RunScenario("rng", 7, ("flavour", flavour), ("transport", transport), ("irq", irq), ("requests", "4"), ("bytes", "32"));
+        var (lines, run) = RunScenario(
+            "rng",
+            7,
+            ("flavour", flavour),
+            ("transport", transport),
+            ("irq", irq),
+            ("requests", "4"),
+            ("bytes", "32")
+        );
         string[] reads = [.. lines.Where(l => l.StartsWith("rng: ", StringComparison.Ordinal))];
         Assert.Equal(4, reads.Length);
         // Robust reports the 32 bytes it wrote; the seed flavour reports its fixed 64-byte block whatever it wrote.
-        Assert.All(reads, l => Assert.StartsWith(flavour == "seed" ? "rng: 64 bytes " : "rng: 32 bytes ", l, StringComparison.Ordinal));
+        Assert.All(reads, l =>
+            Assert.StartsWith(flavour == "seed" ? "rng: 64 bytes " : "rng: 32 bytes ", l, StringComparison.Ordinal)
+        );
         Assert.Equal(4, reads.Distinct(StringComparer.Ordinal).Count()); // fresh entropy for every read
         Assert.True(run.Simulation.GuestExited);
-        Assert.Contains(lines, l => l.StartsWith($"device: flavour={flavour} requests=4 bytes=128 refused=0 broken=0", StringComparison.Ordinal));
+        Assert.Contains(lines, l =>
+            l.StartsWith($"device: flavour={flavour} requests=4 bytes=128 refused=0 broken=0", StringComparison.Ordinal)
+        );
         // The same seed gives the same bytes; another seed other bytes.
-        Assert.Equal(lines, RunScenario("rng", 7, ("flavour", flavour), ("transport", transport), ("irq", irq), ("requests", "4"), ("bytes", "32")).Lines);
-        Assert.NotEqual(reads, RunScenario("rng", 8, ("flavour", flavour), ("transport", transport), ("irq", irq), ("requests", "4"), ("bytes", "32")).Lines.Where(l => l.StartsWith("rng: ", StringComparison.Ordinal)));
+        Assert.Equal(
+            lines,
+            RunScenario(
+                "rng",
+                7,
+                ("flavour", flavour),
+                ("transport", transport),
+                ("irq", irq),
+                ("requests", "4"),
+                ("bytes", "32")
+            ).Lines
+        );
+        Assert.NotEqual(
+            reads,
+            RunScenario(
+                "rng",
+                8,
+                ("flavour", flavour),
+                ("transport", transport),
+                ("irq", irq),
+                ("requests", "4"),
+                ("bytes", "32")
+            )
+                .Lines.Where(l => l.StartsWith("rng: ", StringComparison.Ordinal))
+        );
     }
 
     [Theory]
@@ -139,7 +221,13 @@ public sealed class DeviceScenarioTests
     public void Net_EveryFrameSentComesBackIntact(string flavour, string transport, string irq)
     {
         (string, string)[] opts =
-            [("flavour", flavour), ("transport", transport), ("irq", irq), ("frames", "5"), ("bytes", "100")];
+        [
+            ("flavour", flavour),
+            ("transport", transport),
+            ("irq", irq),
+            ("frames", "5"),
+            ("bytes", "100"),
+        ];
         var (lines, run) = RunScenario("net", 3, opts);
         string[] echoes = [.. lines.Where(l => l.StartsWith("net: ", StringComparison.Ordinal))];
         Assert.Equal(5, echoes.Length);

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Virtsim.Cli.Tests.Commands;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios;
+using Virtsim.Cli.Tests.Commands;
 using Xunit;
 
 namespace Virtsim.Cli.Tests.Scenarios;
@@ -36,7 +36,10 @@ public sealed partial class ScenarioOptionDeclarationTests
         Assert.StartsWith("stop=", plain, StringComparison.Ordinal);
         foreach (ScenarioOption o in scenario.Options.Where(o => o.HasLiteralDefault))
         {
-            Assert.True(plain == Outcome(scenario, With((o.Name, o.Default))), $"{name}: spelling out {o.Name}={o.Default} changes the run");
+            Assert.True(
+                plain == Outcome(scenario, With((o.Name, o.Default))),
+                $"{name}: spelling out {o.Name}={o.Default} changes the run"
+            );
         }
     }
 
@@ -46,7 +49,11 @@ public sealed partial class ScenarioOptionDeclarationTests
     {
         IScenario scenario = Scenario(name);
         var e = Assert.Throws<ArgumentException>(() => scenario.Create(With(("no_such_option", "1"))));
-        Assert.EndsWith("known: " + string.Join(", ", scenario.Options.Select(o => o.Name)), e.Message, StringComparison.Ordinal);
+        Assert.EndsWith(
+            "known: " + string.Join(", ", scenario.Options.Select(o => o.Name)),
+            e.Message,
+            StringComparison.Ordinal
+        );
     }
 
     [Theory]
@@ -60,13 +67,18 @@ public sealed partial class ScenarioOptionDeclarationTests
             {
                 long min = long.Parse(m.Groups["min"].Value, CultureInfo.InvariantCulture);
                 long max = long.Parse(m.Groups["max"].Value, CultureInfo.InvariantCulture);
-                Assert.Throws<ArgumentException>(() => scenario.Create(With((o.Name, (min - 1).ToString(CultureInfo.InvariantCulture)))));
-                Assert.Throws<ArgumentException>(() => scenario.Create(With((o.Name, (max + 1).ToString(CultureInfo.InvariantCulture)))));
+                Assert.Throws<ArgumentException>(() =>
+                    scenario.Create(With((o.Name, (min - 1).ToString(CultureInfo.InvariantCulture))))
+                );
+                Assert.Throws<ArgumentException>(() =>
+                    scenario.Create(With((o.Name, (max + 1).ToString(CultureInfo.InvariantCulture))))
+                );
                 scenario.Create(With((o.Name, min.ToString(CultureInfo.InvariantCulture))));
             }
             else if (Choices().IsMatch(o.Allowed))
             {
-                foreach (string choice in o.Allowed.Split('|')) scenario.Create(With((o.Name, choice)));
+                foreach (string choice in o.Allowed.Split('|'))
+                    scenario.Create(With((o.Name, choice)));
                 var e = Assert.Throws<ArgumentException>(() => scenario.Create(With((o.Name, "no-such-value"))));
                 Assert.Contains(o.Name, e.Message, StringComparison.Ordinal);
             }
@@ -83,7 +95,8 @@ public sealed partial class ScenarioOptionDeclarationTests
         Assert.Contains("--opt irq=intx (msix|intx)", blk, StringComparison.Ordinal);
         foreach (IScenario s in ScenarioCatalog.All)
         {
-            foreach (ScenarioOption opt in s.Options) Assert.Contains("    --opt " + opt, o, StringComparison.Ordinal);
+            foreach (ScenarioOption opt in s.Options)
+                Assert.Contains("    --opt " + opt, o, StringComparison.Ordinal);
         }
     }
 

@@ -33,7 +33,11 @@ public sealed class CampaignFilesTests : IDisposable
     [Fact]
     public void StatsFile_UsesAflPaddedKeys_AndReadsBack()
     {
-        string text = StatsFile.Format([new("start_time", "17"), new("stability", "99.50%"), new("command_line", "virtsim fuzz --target x")]);
+        string text = StatsFile.Format([
+            new("start_time", "17"),
+            new("stability", "99.50%"),
+            new("command_line", "virtsim fuzz --target x"),
+        ]);
         Assert.StartsWith("start_time        : 17\n", text, StringComparison.Ordinal);
         string path = Path.Combine(_dir, "fuzzer_stats");
         StatsFile.WriteAtomically(path, text);
@@ -90,11 +94,28 @@ public sealed class CampaignFilesTests : IDisposable
     {
         var layout = new CampaignLayout(_dir);
         Worker(layout, "me", "t");
-        Worker(layout, "peer", "t", ("id:000000,orig:a", [1]), ("id:000001,sync:me,src:000000", [2]), ("id:000002,src:000000", [3]));
+        Worker(
+            layout,
+            "peer",
+            "t",
+            ("id:000000,orig:a", [1]),
+            ("id:000001,sync:me,src:000000", [2]),
+            ("id:000002,src:000000", [3])
+        );
         Worker(layout, "other", "u", ("id:000000,orig:a", [9]));
         var seen = new List<(string, byte)>();
         var importer = new SyncImporter(layout, "me", "t", n => n);
-        Assert.Equal((2, 1), importer.Sync((from, _, data) => { seen.Add((from, data[0])); return data[0] == 3; }, null));
+        Assert.Equal(
+            (2, 1),
+            importer.Sync(
+                (from, _, data) =>
+                {
+                    seen.Add((from, data[0]));
+                    return data[0] == 3;
+                },
+                null
+            )
+        );
         Assert.Equal([("peer", (byte)1), ("peer", (byte)3)], seen);
         Assert.Equal(3, SyncImporter.ReadMinAccept(Path.Combine(layout.Synced("me"), "peer")));
         Assert.Equal((0, 0), importer.Sync((_, _, _) => true, null));
@@ -102,11 +123,17 @@ public sealed class CampaignFilesTests : IDisposable
         Assert.Equal((1, 1), new SyncImporter(layout, "me", "t", n => n).Sync((_, _, d) => d[0] == 4, null));
     }
 
-    private static void Worker(CampaignLayout layout, string name, string target, params (string Name, byte[] Data)[] entries)
+    private static void Worker(
+        CampaignLayout layout,
+        string name,
+        string target,
+        params (string Name, byte[] Data)[] entries
+    )
     {
         Directory.CreateDirectory(layout.Queue(name));
         File.WriteAllText(layout.TargetFile(name), target + "\n");
-        foreach ((string n, byte[] d) in entries) File.WriteAllBytes(Path.Combine(layout.Queue(name), n), d);
+        foreach ((string n, byte[] d) in entries)
+            File.WriteAllBytes(Path.Combine(layout.Queue(name), n), d);
     }
 
     private static int DeadPid()

@@ -37,12 +37,16 @@ public sealed class CampaignWorkerTests : IDisposable
         string stale = Path.Combine(layout.Queue("w0"), ".id:000999,op:havoc.tmp-999999999-1");
         File.WriteAllBytes(stale, [1, 2]);
         (CampaignResult second, string log2) = RunWorker(layout, "w0", seed: 2, runs: 1000);
-        Assert.Contains($"resuming: {queue.Length} corpus entries, 1 known findings, 3000 earlier executions", log2, StringComparison.Ordinal);
+        Assert.Contains(
+            $"resuming: {queue.Length} corpus entries, 1 known findings, 3000 earlier executions",
+            log2,
+            StringComparison.Ordinal
+        );
         Assert.Contains("removed 1 temporary file(s) left by a killed run", log2, StringComparison.Ordinal);
         Assert.False(File.Exists(stale));
         string[] after = QueueNames(layout, "w0");
-        Assert.Equal(queue, after.Take(queue.Length));                 // nothing lost or renamed
-        Assert.Equal(second.Corpus.Count, after.Length);                // resumed entries not written twice
+        Assert.Equal(queue, after.Take(queue.Length)); // nothing lost or renamed
+        Assert.Equal(second.Corpus.Count, after.Length); // resumed entries not written twice
         Assert.Equal(4000, StatsFile.Number(StatsFile.Read(layout.FuzzerStats("w0")), "execs_done"));
         Assert.Empty(Directory.EnumerateFiles(_dir, ".*", SearchOption.AllDirectories));
     }
@@ -54,7 +58,9 @@ public sealed class CampaignWorkerTests : IDisposable
         (CampaignResult a, _) = RunWorker(layout, "w0", seed: 1, runs: 500);
         Assert.Single(a.Findings);
         Assert.Single(Directory.GetDirectories(layout.Findings("toy-scripted")));
-        Assert.Single(Directory.GetFiles(layout.Crashes("w0")), f => Path.GetFileName(f).StartsWith("id:000000,sig:06,", StringComparison.Ordinal));
+        Assert.Single(Directory.GetFiles(layout.Crashes("w0")), f =>
+            Path.GetFileName(f).StartsWith("id:000000,sig:06,", StringComparison.Ordinal)
+        );
 
         (CampaignResult b, string logB) = RunWorker(layout, "w1", seed: 2, runs: 500);
         Assert.Empty(b.Findings);
@@ -73,21 +79,45 @@ public sealed class CampaignWorkerTests : IDisposable
     {
         var log = new StringWriter();
         var coverage = new ByteCoverage();
-        var target = new ScriptedTarget((d, ctx) =>
-        {
-            if (d.Length > 0 && d[0] == FlawByte) ctx.Report("used-ring", "len@toy", "the flaw");
-            if (d.Length > 0) coverage.Hit(d[0]);
-            if (d.Length > 1) coverage.Hit(256 + d[1]);
-            return FuzzOutcome.Completed;
-        }, [1], [FlawByte]);
-        var worker = new CampaignWorker(target, new CampaignOptions { Seed = seed, RunsMax = runs }, coverage, layout,
-            new WorkerSettings { Name = name, Main = name == "w0", SyncEverySeconds = 0, StatsEverySeconds = 0 }, log);
+        var target = new ScriptedTarget(
+            (d, ctx) =>
+            {
+                if (d.Length > 0 && d[0] == FlawByte)
+                    ctx.Report("used-ring", "len@toy", "the flaw");
+                if (d.Length > 0)
+                    coverage.Hit(d[0]);
+                if (d.Length > 1)
+                    coverage.Hit(256 + d[1]);
+                return FuzzOutcome.Completed;
+            },
+            [1],
+            [FlawByte]
+        );
+        var worker = new CampaignWorker(
+            target,
+            new CampaignOptions { Seed = seed, RunsMax = runs },
+            coverage,
+            layout,
+            new WorkerSettings
+            {
+                Name = name,
+                Main = name == "w0",
+                SyncEverySeconds = 0,
+                StatsEverySeconds = 0,
+            },
+            log
+        );
         CampaignResult result = worker.Run();
         return (result, log.ToString());
     }
 
     private static string[] QueueNames(CampaignLayout layout, string worker) =>
-        Directory.GetFiles(layout.Queue(worker)).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+        Directory
+            .GetFiles(layout.Queue(worker))
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Order(StringComparer.Ordinal)
+            .ToArray();
 
     /// <summary>Coverage the scripted target sets itself: one map byte per hit.</summary>
     private sealed class ByteCoverage : ICoverage

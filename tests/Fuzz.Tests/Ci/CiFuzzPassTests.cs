@@ -21,15 +21,29 @@ public sealed class CiFuzzPassTests
     public CiFuzzPassTests(ITestOutputHelper output) => _output = output;
 
     public static TheoryData<string> CleanTargets() =>
-        [.. FuzzTargets.All.Select(t => t.Name).Where(n => !n.EndsWith("-seed", StringComparison.Ordinal))
-            .Where(n => n != Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName && n != Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName && n != Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName)]; // real QEMU: own bounded passes (QemuBlkDifferentialTests, QemuRngDifferentialTests)
+        [
+            .. FuzzTargets
+                .All.Select(t => t.Name)
+                .Where(n => !n.EndsWith("-seed", StringComparison.Ordinal))
+                .Where(n =>
+                    n != Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName
+                    && n != Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName
+                    && n != Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName
+                ),
+        ]; // real QEMU: own bounded passes (QemuBlkDifferentialTests, QemuRngDifferentialTests)
 
     [Theory]
     [MemberData(nameof(CleanTargets))]
     public void RobustAndEngineTargets_RunClean(string name)
     {
         CampaignResult r = Run(name);
-        Assert.True(r.Findings.Count == 0, string.Join("\n", r.Findings.Select(f => $"{f.Oracle} at {f.Site}: {f.Message} input={Convert.ToHexString(f.Input)}")));
+        Assert.True(
+            r.Findings.Count == 0,
+            string.Join(
+                "\n",
+                r.Findings.Select(f => $"{f.Oracle} at {f.Site}: {f.Message} input={Convert.ToHexString(f.Input)}")
+            )
+        );
     }
 
     [Theory]
@@ -52,10 +66,18 @@ public sealed class CiFuzzPassTests
     [Fact]
     public void EverySeedFlavour_HasAKnownFlawCase()
     {
-        string[] seeds = [.. FuzzTargets.All.Select(t => t.Name).Where(n => n.EndsWith("-seed", StringComparison.Ordinal))];
-        string[] covered = [.. typeof(CiFuzzPassTests).GetMethod(nameof(SeedFlavours_KnownFlawIsFound))!
-            .GetCustomAttributes(typeof(InlineDataAttribute), false).Cast<InlineDataAttribute>()
-            .Select(a => (string)a.GetData(null!).Single()[0])];
+        string[] seeds =
+        [
+            .. FuzzTargets.All.Select(t => t.Name).Where(n => n.EndsWith("-seed", StringComparison.Ordinal)),
+        ];
+        string[] covered =
+        [
+            .. typeof(CiFuzzPassTests)
+                .GetMethod(nameof(SeedFlavours_KnownFlawIsFound))!
+                .GetCustomAttributes(typeof(InlineDataAttribute), false)
+                .Cast<InlineDataAttribute>()
+                .Select(a => (string)a.GetData(null!).Single()[0]),
+        ];
         Assert.NotEmpty(seeds);
         Assert.Equal(seeds.Order(StringComparer.Ordinal), covered.Order(StringComparer.Ordinal));
     }
@@ -63,11 +85,22 @@ public sealed class CiFuzzPassTests
     private CampaignResult Run(string name)
     {
         IFuzzTarget target = FuzzTargets.Create(name) ?? throw new InvalidOperationException(name);
-        long runs = name.Contains("-vhost-", StringComparison.Ordinal) ? 300 : name.EndsWith("-robust", StringComparison.Ordinal) || name.EndsWith("-seed", StringComparison.Ordinal) ? 2000 : 10000;
+        long runs =
+            name.Contains("-vhost-", StringComparison.Ordinal) ? 300
+            : name.EndsWith("-robust", StringComparison.Ordinal) || name.EndsWith("-seed", StringComparison.Ordinal)
+                ? 2000
+            : 10000;
         _output.WriteLine($"reproduce: virtsim fuzz --target {name} --seed {Seed} --runs {runs} --no-coverage");
-        var options = new CampaignOptions { Seed = Seed, RunsMax = runs, Minimize = false, StatusIntervalSeconds = 1e9 };
+        var options = new CampaignOptions
+        {
+            Seed = Seed,
+            RunsMax = runs,
+            Minimize = false,
+            StatusIntervalSeconds = 1e9,
+        };
         CampaignResult r = new FuzzCampaign(target, options, new NullCoverage("ci")).Run();
-        foreach (Finding f in r.Findings) _output.WriteLine($"{f.Oracle} at {f.Site}: {f.Message}");
+        foreach (Finding f in r.Findings)
+            _output.WriteLine($"{f.Oracle} at {f.Site}: {f.Message}");
         return r;
     }
 }

@@ -1,7 +1,7 @@
+using Sim.Engine.Trace;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Trace;
 
 namespace Fuzz.Tests.FindingTraces;
 
@@ -12,15 +12,26 @@ public sealed class EventFoldingTests
     private const int Extra = 10;
 
     /// <summary>Emits EventsKeptMax + Extra events; only the folded ones depend on the input byte.</summary>
-    private static ScriptedTarget Chatty() => new((d, c) =>
-    {
-        for (ulong i = 0; i < ExecutionTrace.EventsKeptMax + Extra; i++) c.Emit(TraceEventKind.MmioWrite, 0, i, i < ExecutionTrace.EventsKeptMax ? 0UL : d[0], default);
-        return FuzzOutcome.Completed;
-    }, [1]);
+    private static ScriptedTarget Chatty() =>
+        new(
+            (d, c) =>
+            {
+                for (ulong i = 0; i < ExecutionTrace.EventsKeptMax + Extra; i++)
+                    c.Emit(TraceEventKind.MmioWrite, 0, i, i < ExecutionTrace.EventsKeptMax ? 0UL : d[0], default);
+                return FuzzOutcome.Completed;
+            },
+            [1]
+        );
 
     private static (byte[] Trace, ulong Events) Record(byte[] input)
     {
-        var header = new TraceHeader { VirtsimVersion = "test", GitCommit = "test", Scenario = "fuzz/toy-scripted", MemoryLayout = ExecutionTrace.PlaceholderLayout };
+        var header = new TraceHeader
+        {
+            VirtsimVersion = "test",
+            GitCommit = "test",
+            Scenario = "fuzz/toy-scripted",
+            MemoryLayout = ExecutionTrace.PlaceholderLayout,
+        };
         var executor = new FuzzExecutor(Chatty(), new NullCoverage("test"), ExecutionLimits.Default);
         using var stream = new MemoryStream();
         ulong events;
@@ -41,7 +52,10 @@ public sealed class EventFoldingTests
         using (reader)
         {
             var checker = new FindingTraceChecker(reader);
-            var executor = new FuzzExecutor(Chatty(), new NullCoverage("test"), ExecutionLimits.Default) { Trace = checker };
+            var executor = new FuzzExecutor(Chatty(), new NullCoverage("test"), ExecutionLimits.Default)
+            {
+                Trace = checker,
+            };
             ExecutionResult r = executor.Execute(input);
             checker.Finish(r.Finding, r.Outcome);
             return checker;

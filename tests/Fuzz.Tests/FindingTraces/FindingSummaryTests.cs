@@ -1,8 +1,8 @@
+using Sim.Engine.Trace;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Trace;
 
 namespace Fuzz.Tests.FindingTraces;
 
@@ -17,20 +17,34 @@ public sealed class FindingSummaryTests : IDisposable
     [Fact]
     public void Summary_HasDecodedOperations_ReplayCommand_AndRule()
     {
-        var target = new ScriptedTarget((d, context) =>
+        var target = new ScriptedTarget(
+            (d, context) =>
+            {
+                foreach (byte b in d)
+                    context.Log?.WriteLine($"op {b}");
+                context.Emit(TraceEventKind.MmioWrite, 0, 0x10, 1, d);
+                if (d.Length > 0 && d[0] == 3)
+                    context.Report("model", "toy/three", "three is not allowed");
+                return FuzzOutcome.Completed;
+            },
+            [1, 2, 3]
+        );
+        var options = new CampaignOptions
         {
-            foreach (byte b in d) context.Log?.WriteLine($"op {b}");
-            context.Emit(TraceEventKind.MmioWrite, 0, 0x10, 1, d);
-            if (d.Length > 0 && d[0] == 3) context.Report("model", "toy/three", "three is not allowed");
-            return FuzzOutcome.Completed;
-        }, [1, 2, 3]);
-        var options = new CampaignOptions { Seed = 3, RunsMax = 50, FindingsDirectory = _dir };
+            Seed = 3,
+            RunsMax = 50,
+            FindingsDirectory = _dir,
+        };
         CampaignResult result = new FuzzCampaign(target, options, new NullCoverage("test")).Run();
         Finding f = Assert.Single(result.Findings);
         string summary = File.ReadAllText(Path.Combine(f.SavedDirectory!, FindingWriter.SummaryFileName));
         Assert.Contains("decoded operations:\n  op 3\n", summary.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.Contains("rule: " + OracleRules.Describe("model", "toy/three"), summary, StringComparison.Ordinal);
-        Assert.Contains("replay: virtsim replay " + Path.Combine(f.SavedDirectory!, FindingTrace.FileName), summary, StringComparison.Ordinal);
+        Assert.Contains(
+            "replay: virtsim replay " + Path.Combine(f.SavedDirectory!, FindingTrace.FileName),
+            summary,
+            StringComparison.Ordinal
+        );
         Assert.Contains("guest MMIO write of 1 bytes at 0x10: 03", summary, StringComparison.Ordinal);
         byte[] trace = File.ReadAllBytes(Path.Combine(f.SavedDirectory!, FindingTrace.FileName));
         using var stream = new MemoryStream(trace);

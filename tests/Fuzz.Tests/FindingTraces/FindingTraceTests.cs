@@ -1,8 +1,8 @@
+using Sim.Engine.Trace;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Trace;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests.FindingTraces;
@@ -20,17 +20,20 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
     public static TheoryData<string> Targets()
     {
         var data = new TheoryData<string>();
-        foreach (IFuzzTarget t in FuzzTargets.All) data.Add(t.Name);
+        foreach (IFuzzTarget t in FuzzTargets.All)
+            data.Add(t.Name);
         return data;
     }
 
-    private static IFuzzTarget Create(string name) => FuzzTargets.Create(name) ?? throw new InvalidOperationException(name);
+    private static IFuzzTarget Create(string name) =>
+        FuzzTargets.Create(name) ?? throw new InvalidOperationException(name);
 
     private static FindingTraceResult Replay(byte[] trace)
     {
         using var stream = new MemoryStream(trace);
         Assert.True(TraceReader.TryOpen(stream, out TraceReader? reader, out TraceError? error), error?.Message);
-        using (reader) return FindingTrace.Replay(reader);
+        using (reader)
+            return FindingTrace.Replay(reader);
     }
 
     [Theory]
@@ -60,18 +63,26 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
         // The rigs call the buses directly (no vCPU exit), so the trace shows the driver's initialisation only because
         // the targets emit it: configuration mechanism #1 as port writes, the capabilities as MMIO, in time order.
         IFuzzTarget target = Create(name);
-        FindingTraceRecording rec = FindingTrace.Record(target, target.SeedCorpus().First(), ExecutionLimits.Default, CampaignSeed);
+        FindingTraceRecording rec = FindingTrace.Record(
+            target,
+            target.SeedCorpus().First(),
+            ExecutionLimits.Default,
+            CampaignSeed
+        );
         using var stream = new MemoryStream(rec.Trace);
         Assert.True(TraceReader.TryOpen(stream, out TraceReader? reader, out TraceError? error), error?.Message);
-        int mmioWrites = 0, portWrites = 0;
+        int mmioWrites = 0,
+            portWrites = 0;
         long last = long.MinValue;
         bool ordered = true;
         using (reader)
         {
             while (reader.TryReadNext(out TraceEvent ev, out _))
             {
-                if (ev.Kind == TraceEventKind.MmioWrite) mmioWrites++;
-                if (ev.Kind == TraceEventKind.PioOut && ev.Address is 0xCF8 or 0xCFC) portWrites++;
+                if (ev.Kind == TraceEventKind.MmioWrite)
+                    mmioWrites++;
+                if (ev.Kind == TraceEventKind.PioOut && ev.Address is 0xCF8 or 0xCFC)
+                    portWrites++;
                 ordered &= ev.Time >= last;
                 last = ev.Time;
             }
@@ -79,7 +90,8 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
         Assert.True(mmioWrites >= 5, $"{mmioWrites} MMIO writes");
         Assert.True(portWrites >= 2, $"{portWrites} config-space port writes");
         // The diff target records two simulations (QEMU-style, then vhost), each on its own clock.
-        if (!name.Contains("-diff-", StringComparison.Ordinal)) Assert.True(ordered, "event times never go backwards");
+        if (!name.Contains("-diff-", StringComparison.Ordinal))
+            Assert.True(ordered, "event times never go backwards");
     }
 
     [Theory]
@@ -87,7 +99,13 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
     public void CampaignFindings_SaveTraces_ThatReproduceTheFinding(string name)
     {
         IFuzzTarget target = Create(name);
-        var options = new CampaignOptions { Seed = CampaignSeed, RunsMax = 300, FindingsDirectory = _dir, MinimizeExecutionsMax = 200 };
+        var options = new CampaignOptions
+        {
+            Seed = CampaignSeed,
+            RunsMax = 300,
+            FindingsDirectory = _dir,
+            MinimizeExecutionsMax = 200,
+        };
         CampaignResult result = new FuzzCampaign(target, options, new NullCoverage("test")).Run();
         output.WriteLine($"{name}: {result.Findings.Count} findings (campaign seed {CampaignSeed})");
         foreach (Finding f in result.Findings.Where(f => f.SavedDirectory is not null))
@@ -97,7 +115,11 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
             FindingTraceResult r = Replay(File.ReadAllBytes(tracePath));
             output.WriteLine($"  {f.Oracle} at {f.Site}: {r.Verdict} {r.Detail}");
             Assert.Equal(FindingTraceVerdict.Match, r.Verdict);
-            Assert.Contains($"finding reproduced: oracle {f.Oracle} at site {f.Site}", r.Detail, StringComparison.Ordinal);
+            Assert.Contains(
+                $"finding reproduced: oracle {f.Oracle} at site {f.Site}",
+                r.Detail,
+                StringComparison.Ordinal
+            );
             string summary = File.ReadAllText(Path.Combine(f.SavedDirectory!, FindingWriter.SummaryFileName));
             Assert.Contains("replay: virtsim replay " + tracePath, summary, StringComparison.Ordinal);
             Assert.Contains("what the guest did", summary, StringComparison.Ordinal);
@@ -111,14 +133,24 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
     {
         // The seed flavours carry the seeds' bugs; a short blind campaign finds each (see the theory above for the
         // rest).
-        foreach (string name in new[] { "demo-pci-qemu-seed", "virtio-factorial-qemu-seed", "virtio-counter-qemu-seed" })
+        foreach (
+            string name in new[] { "demo-pci-qemu-seed", "virtio-factorial-qemu-seed", "virtio-counter-qemu-seed" }
+        )
         {
-            var options = new CampaignOptions { Seed = 1, RunsMax = 300, FindingsDirectory = Path.Combine(_dir, name), MinimizeExecutionsMax = 200 };
+            var options = new CampaignOptions
+            {
+                Seed = 1,
+                RunsMax = 300,
+                FindingsDirectory = Path.Combine(_dir, name),
+                MinimizeExecutionsMax = 200,
+            };
             CampaignResult result = new FuzzCampaign(Create(name), options, new NullCoverage("test")).Run();
             Assert.NotEmpty(result.Findings);
             foreach (Finding f in result.Findings)
             {
-                FindingTraceResult r = Replay(File.ReadAllBytes(Path.Combine(f.SavedDirectory!, FindingTrace.FileName)));
+                FindingTraceResult r = Replay(
+                    File.ReadAllBytes(Path.Combine(f.SavedDirectory!, FindingTrace.FileName))
+                );
                 output.WriteLine($"{name}: {r.Detail}");
                 Assert.Equal(FindingTraceVerdict.Match, r.Verdict);
                 Assert.Equal(f.Report.Key, r.Finding?.Key);
@@ -143,7 +175,8 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(FindingTraceVerdict.Match, Replay(trace).Verdict);
         byte[] tampered = TraceRewriter.Rewrite(trace, edit: (i, r) =>
         {
-            if (r.Kind != TraceEventKind.MmioRead) return r;
+            if (r.Kind != TraceEventKind.MmioRead)
+                return r;
             byte[] data = r.Data.ToArray();
             data[0] ^= 0x01;
             return r with { Data = data };
@@ -152,7 +185,11 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(result.Detail);
         Assert.Equal(FindingTraceVerdict.Diverged, result.Verdict);
         Assert.Contains("Data", result.Detail, StringComparison.Ordinal);
-        Assert.Contains($"oracle {report.Oracle} at site {report.Site} fired again", result.Detail, StringComparison.Ordinal);
+        Assert.Contains(
+            $"oracle {report.Oracle} at site {report.Site} fired again",
+            result.Detail,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -161,12 +198,18 @@ public sealed class FindingTraceTests(ITestOutputHelper output) : IDisposable
         byte[] trace = ModelFinding(out FindingReport report);
         // The seed's own guest test passes on the seed device: same target, an input that does not fire.
         byte[] harmless = [.. DemoPciTarget.Op(1, 0, 0, 2, 0x1333), .. DemoPciTarget.Op(2, 0, 0, 2, 0)];
-        byte[] changed = TraceRewriter.Rewrite(trace, options: o => o[FindingTrace.OptionInput] = Convert.ToHexStringLower(harmless));
+        byte[] changed = TraceRewriter.Rewrite(trace, options: o =>
+            o[FindingTrace.OptionInput] = Convert.ToHexStringLower(harmless)
+        );
         FindingTraceResult result = Replay(changed);
         output.WriteLine(result.Detail);
         Assert.Equal(FindingTraceVerdict.Diverged, result.Verdict);
         Assert.Null(result.Finding);
-        Assert.StartsWith($"finding not reproduced: expected oracle {report.Oracle} at site {report.Site}, got no finding", result.Detail, StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"finding not reproduced: expected oracle {report.Oracle} at site {report.Site}, got no finding",
+            result.Detail,
+            StringComparison.Ordinal
+        );
     }
 
     [Theory]

@@ -9,7 +9,11 @@ internal static class TraceRewriter
 {
     public delegate TraceRecord EventEdit(int index, TraceRecord record);
 
-    public static byte[] Rewrite(byte[] trace, Action<SortedDictionary<string, string>>? options = null, EventEdit? edit = null)
+    public static byte[] Rewrite(
+        byte[] trace,
+        Action<SortedDictionary<string, string>>? options = null,
+        EventEdit? edit = null
+    )
     {
         using var input = new MemoryStream(trace);
         Assert.True(TraceReader.TryOpen(input, out TraceReader? reader, out TraceError? error), error?.Message);

@@ -1,8 +1,8 @@
+using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Campaign;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Instrumentation;
 using Xunit.Abstractions;
-using Sim.Spec.Virtio;
 
 namespace Fuzz.Tests;
 
@@ -29,10 +29,10 @@ public sealed class BlockMapTests(ITestOutputHelper output)
         output.WriteLine(string.Join(" ", file.Lines.OrderBy(l => l.Key).Select(l => $"{l.Key}:{l.Value}")));
         // Check(): `if (data.Length < 4) return 0;` ran its test but not its return: partly hit.
         Assert.Equal(LineState.Partial, file.Lines[10]);
-        Assert.Equal(LineState.Hit, file.Lines[11]);   // data[0] == 'F'
-        Assert.Equal(LineState.Hit, file.Lines[13]);   // data[1] == 'U'
-        Assert.Equal(LineState.Hit, file.Lines[15]);   // data[2] == 'Z' (false)
-        Assert.Equal(LineState.Hit, file.Lines[20]);   // return 2
+        Assert.Equal(LineState.Hit, file.Lines[11]); // data[0] == 'F'
+        Assert.Equal(LineState.Hit, file.Lines[13]); // data[1] == 'U'
+        Assert.Equal(LineState.Hit, file.Lines[15]); // data[2] == 'Z' (false)
+        Assert.Equal(LineState.Hit, file.Lines[20]); // return 2
         Assert.Equal(LineState.Missed, file.Lines[17]); // the throw behind data[3] == '!'
         Assert.Equal(LineState.Missed, file.Lines[18]); // return 3
         Assert.Equal(LineState.Missed, file.Lines[22]); // return 1
@@ -48,7 +48,13 @@ public sealed class BlockMapTests(ITestOutputHelper output)
     {
         using ToyContext toy = ToyContext.Create();
         // Blocks the compiler gave no visible sequence point (switch-expression arms in Release) have no lines.
-        Assert.All(ToyContext.Blocks, b => Assert.True(b.Document is null ? b.Lines.Count == 0 : b.Document.EndsWith("MagicBytes.cs", StringComparison.Ordinal) && b.Lines.Count > 0));
+        Assert.All(ToyContext.Blocks, b =>
+            Assert.True(
+                b.Document is null
+                    ? b.Lines.Count == 0
+                    : b.Document.EndsWith("MagicBytes.cs", StringComparison.Ordinal) && b.Lines.Count > 0
+            )
+        );
         Assert.True(ToyContext.Blocks.Count(b => b.Document is not null) > ToyContext.Blocks.Count * 3 / 4);
         Assert.Contains(ToyContext.Blocks, b => b.Lines.Contains(17));
         string path = Path.GetTempFileName();
@@ -79,7 +85,9 @@ public sealed class BlockMapTests(ITestOutputHelper output)
             string instrumented = Path.Combine(dir, "Sim.Engine.dll");
             SharpFuzzInstrumenter.Instrument(engine, instrumented);
             Assert.NotEmpty(BlockMap.Build(engine, instrumented));
-            Assert.Throws<InvalidOperationException>(() => BlockMap.Build(typeof(BlockMapTests).Assembly.Location, instrumented));
+            Assert.Throws<InvalidOperationException>(() =>
+                BlockMap.Build(typeof(BlockMapTests).Assembly.Location, instrumented)
+            );
         }
         finally
         {
@@ -104,7 +112,9 @@ public sealed class BlockMapTests(ITestOutputHelper output)
     /// blocks.</summary>
     private static HashSet<(int, string)> ReachedBlocks(ReadOnlySpan<byte> map)
     {
-        BlockSite[] blocks = ToyContext.Blocks.Where(b => b.Method.Contains("::Check(", StringComparison.Ordinal)).ToArray();
+        BlockSite[] blocks = ToyContext
+            .Blocks.Where(b => b.Method.Contains("::Check(", StringComparison.Ordinal))
+            .ToArray();
         var reached = new HashSet<(int, string)>();
         var frontier = new Queue<int>([0]);
         var seen = new HashSet<int>();
@@ -112,7 +122,8 @@ public sealed class BlockMapTests(ITestOutputHelper output)
         {
             foreach (BlockSite b in blocks)
             {
-                if (map[b.Id ^ previous] != 0 && reached.Add((b.Id, b.Method)) && seen.Add(b.Id)) frontier.Enqueue(b.Id >> 1);
+                if (map[b.Id ^ previous] != 0 && reached.Add((b.Id, b.Method)) && seen.Add(b.Id))
+                    frontier.Enqueue(b.Id >> 1);
             }
         }
         return reached;

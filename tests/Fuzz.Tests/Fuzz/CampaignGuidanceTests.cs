@@ -19,7 +19,11 @@ public sealed class CampaignGuidanceTests(ITestOutputHelper output)
         var options = new CampaignOptions { Seed = 1, RunsMax = Runs };
         output.WriteLine($"seed {options.Seed}, {Runs} runs");
 
-        CampaignResult guided = new FuzzCampaign(new MagicTarget(toy.MagicCheck()), options, new EdgeCoverage("toy")).Run();
+        CampaignResult guided = new FuzzCampaign(
+            new MagicTarget(toy.MagicCheck()),
+            options,
+            new EdgeCoverage("toy")
+        ).Run();
         output.WriteLine("guided: " + guided.SummaryLine);
         Finding finding = Assert.Single(guided.Findings);
         output.WriteLine($"found at execution {finding.FirstExecution}, hits {finding.Hits}");
@@ -29,7 +33,11 @@ public sealed class CampaignGuidanceTests(ITestOutputHelper output)
         Assert.True(guided.Edges > 0);
         Assert.True(guided.Corpus.Count >= 4, "each matched byte adds a corpus entry");
 
-        CampaignResult blind = new FuzzCampaign(new MagicTarget(toy.MagicCheck()), options, new NullCoverage("test")).Run();
+        CampaignResult blind = new FuzzCampaign(
+            new MagicTarget(toy.MagicCheck()),
+            options,
+            new NullCoverage("test")
+        ).Run();
         output.WriteLine("blind: " + blind.SummaryLine);
         Assert.Empty(blind.Findings);
         Assert.Equal(Runs, blind.Executions);
@@ -46,11 +54,25 @@ public sealed class CampaignGuidanceTests(ITestOutputHelper output)
         Assert.Equal(a.Executions, b.Executions);
         Assert.Equal(a.Edges, b.Edges);
         Assert.Equal(a.Corpus.Count, b.Corpus.Count);
-        for (int i = 0; i < a.Corpus.Count; i++) Assert.Equal(a.Corpus[i], b.Corpus[i]);
-        Assert.Equal(a.Findings.Select(f => (f.Oracle, f.Site, Convert.ToHexString(f.Input), f.FirstExecution, f.Hits)),
-                     b.Findings.Select(f => (f.Oracle, f.Site, Convert.ToHexString(f.Input), f.FirstExecution, f.Hits)));
+        for (int i = 0; i < a.Corpus.Count; i++)
+            Assert.Equal(a.Corpus[i], b.Corpus[i]);
+        Assert.Equal(
+            a.Findings.Select(f => (f.Oracle, f.Site, Convert.ToHexString(f.Input), f.FirstExecution, f.Hits)),
+            b.Findings.Select(f => (f.Oracle, f.Site, Convert.ToHexString(f.Input), f.FirstExecution, f.Hits))
+        );
 
-        CampaignResult c = new FuzzCampaign(new MagicTarget(toy.MagicCheck()), options with { Seed = 78 }, new EdgeCoverage("toy")).Run();
-        Assert.False(c.Corpus.Count == a.Corpus.Count && c.Corpus.Zip(a.Corpus).All(p => p.First.AsSpan().SequenceEqual(p.Second)), "another seed explores differently");
+        CampaignResult c = new FuzzCampaign(
+            new MagicTarget(toy.MagicCheck()),
+            options with
+            {
+                Seed = 78,
+            },
+            new EdgeCoverage("toy")
+        ).Run();
+        Assert.False(
+            c.Corpus.Count == a.Corpus.Count
+                && c.Corpus.Zip(a.Corpus).All(p => p.First.AsSpan().SequenceEqual(p.Second)),
+            "another seed explores differently"
+        );
     }
 }

@@ -20,16 +20,28 @@ public sealed class CampaignResumeTests : IDisposable
 
     /// <summary>Crashes on a first byte of 0xAA, with a message naming the input's length (so a minimised input's
     /// message differs from the original's); any other input completes.</summary>
-    private static ScriptedTarget LengthBug() => new((d, _) =>
-    {
-        if (d.Length > 0 && d[0] == 0xAA) throw new InvalidOperationException($"crash on a {d.Length}-byte input");
-        return FuzzOutcome.Completed;
-    }, [0xAA, 1, 2, 3, 4, 5, 6, 7], [1, 2, 3]);
+    private static ScriptedTarget LengthBug() =>
+        new(
+            (d, _) =>
+            {
+                if (d.Length > 0 && d[0] == 0xAA)
+                    throw new InvalidOperationException($"crash on a {d.Length}-byte input");
+                return FuzzOutcome.Completed;
+            },
+            [0xAA, 1, 2, 3, 4, 5, 6, 7],
+            [1, 2, 3]
+        );
 
     private (CampaignResult Result, string Log) Campaign(long runs = 200)
     {
         var log = new StringWriter();
-        var options = new CampaignOptions { Seed = 9, RunsMax = runs, CorpusDirectory = Corpus, FindingsDirectory = Findings };
+        var options = new CampaignOptions
+        {
+            Seed = 9,
+            RunsMax = runs,
+            CorpusDirectory = Corpus,
+            FindingsDirectory = Findings,
+        };
         CampaignResult r = new FuzzCampaign(LengthBug(), options, new NullCoverage("test")) { Log = log }.Run();
         return (r, log.ToString());
     }
@@ -92,8 +104,16 @@ public sealed class CampaignResumeTests : IDisposable
         Assert.False(Directory.Exists(staleDir));
         Assert.True(File.Exists(live), "a running process's temporary file is in flight");
         Assert.True(File.Exists(users), "not a name of ours");
-        Assert.Contains($"removed 1 temporary file(s) a killed campaign left in {Corpus}", log, StringComparison.Ordinal);
-        Assert.Contains($"removed 1 temporary file(s) a killed campaign left in {Findings}", log, StringComparison.Ordinal);
+        Assert.Contains(
+            $"removed 1 temporary file(s) a killed campaign left in {Corpus}",
+            log,
+            StringComparison.Ordinal
+        );
+        Assert.Contains(
+            $"removed 1 temporary file(s) a killed campaign left in {Findings}",
+            log,
+            StringComparison.Ordinal
+        );
         File.Delete(live);
     }
 
@@ -102,7 +122,12 @@ public sealed class CampaignResumeTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_dir, "plain-file"), "not a directory");
         var log = new StringWriter();
-        var options = new CampaignOptions { Seed = 9, RunsMax = 50, FindingsDirectory = Path.Combine(_dir, "plain-file", "findings") };
+        var options = new CampaignOptions
+        {
+            Seed = 9,
+            RunsMax = 50,
+            FindingsDirectory = Path.Combine(_dir, "plain-file", "findings"),
+        };
         CampaignResult r = new FuzzCampaign(LengthBug(), options, new NullCoverage("test")) { Log = log }.Run();
         Assert.Single(r.Findings);
         Assert.Contains("NOT SAVED", log.ToString(), StringComparison.Ordinal);

@@ -18,7 +18,13 @@ public sealed class CorpusTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_dir, "c-dangling"), Path.Combine(_dir, "does-not-exist"));
         var warnings = new StringWriter();
         List<byte[]> inputs = CorpusDirectory.Load(_dir, 16, warnings);
-        Assert.Equal([[1], [2]], inputs);
+        Assert.Equal(
+            [
+                [1],
+                [2],
+            ],
+            inputs
+        );
         Assert.Contains("c-dangling", warnings.ToString(), StringComparison.Ordinal);
     }
 
@@ -35,7 +41,12 @@ public sealed class CorpusTests : IDisposable
         var warnings = new StringWriter();
         List<byte[]> inputs = await Task.Run(() => CorpusDirectory.Load(_dir, 16, warnings))
             .WaitAsync(TimeSpan.FromSeconds(30)); // a TimeoutException here means Load blocked on the FIFO
-        Assert.Equal([[1]], inputs);
+        Assert.Equal(
+            [
+                [1],
+            ],
+            inputs
+        );
         Assert.Contains("b-fifo is not a regular file", warnings.ToString(), StringComparison.Ordinal);
     }
 
@@ -54,7 +65,16 @@ public sealed class CorpusTests : IDisposable
     {
         File.WriteAllBytes(Path.Combine(_dir, "user-seed"), [7, 7]);
         var target = new ScriptedTarget((_, _) => FuzzOutcome.Completed, [1, 2, 3]);
-        CampaignResult r = new FuzzCampaign(target, new CampaignOptions { Seed = 1, RunsMax = 50, CorpusDirectory = _dir }, new NullCoverage("test")).Run();
+        CampaignResult r = new FuzzCampaign(
+            target,
+            new CampaignOptions
+            {
+                Seed = 1,
+                RunsMax = 50,
+                CorpusDirectory = _dir,
+            },
+            new NullCoverage("test")
+        ).Run();
         Assert.Equal(2, r.Corpus.Count);
         string[] names = Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
         Assert.Contains("user-seed", names);

@@ -15,7 +15,8 @@ public sealed class CoverageScanTests
             int expected = 0;
             foreach (int i in new[] { 0, 1, 30, 31, 32, 63, 64, 95, 96, 99, length - 1 })
             {
-                if (i < 0 || i >= length || map[i] != 0) continue;
+                if (i < 0 || i >= length || map[i] != 0)
+                    continue;
                 map[i] = (byte)(1 + (i % 200));
                 expected++;
             }
@@ -36,7 +37,7 @@ public sealed class CoverageScanTests
         Assert.Equal(3, tracker.Edges);
         Assert.False(tracker.WouldBeNovel(map));
         Assert.False(tracker.Merge(map));
-        map[32] = 2;                                 // a new bucket of a known edge: novel, no new edge
+        map[32] = 2; // a new bucket of a known edge: novel, no new edge
         Assert.True(tracker.Merge(map));
         Assert.Equal(3, tracker.Edges);
     }

@@ -58,7 +58,18 @@ public sealed class EntryTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void GuestMemoryCampaign_Uninstrumented_ReportsCoverageUnavailable_AndPrintsMachineReadableLastLine()
     {
-        (int code, string o, _) = Run("--target", "guest-memory", "--seed", "11", "--runs", "3000", "--findings", Path.Combine(_dir, "f"), "--corpus", Path.Combine(_dir, "c"));
+        (int code, string o, _) = Run(
+            "--target",
+            "guest-memory",
+            "--seed",
+            "11",
+            "--runs",
+            "3000",
+            "--findings",
+            Path.Combine(_dir, "f"),
+            "--corpus",
+            Path.Combine(_dir, "c")
+        );
         Assert.Equal(0, code);
         string[] lines = o.TrimEnd().Split('\n');
         Assert.StartsWith("fuzz: target=guest-memory seed=11", lines[0], StringComparison.Ordinal);
@@ -80,10 +91,24 @@ public sealed class EntryTests(ITestOutputHelper output) : IDisposable
     public void EmitTest_ProducesAnXunitFactHoldingTheBytes()
     {
         var finding = new FindingReport("used-ring", "used-ring/len-exceeds-writable", "len 9 > 8 \"writable\"", null);
-        string source = RegressionTestEmitter.Emit("split-virtqueue", 3, finding, [0x00, 0x01, 0xff], expectFires: false);
+        string source = RegressionTestEmitter.Emit(
+            "split-virtqueue",
+            3,
+            finding,
+            [0x00, 0x01, 0xff],
+            expectFires: false
+        );
         output.WriteLine(source);
-        Assert.Contains("public sealed class Regression_SplitVirtqueue_UsedRingLenExceedsWritable", source, StringComparison.Ordinal);
-        Assert.Contains("public void SplitVirtqueue_UsedRingLenExceedsWritable_DoesNotFire()", source, StringComparison.Ordinal);
+        Assert.Contains(
+            "public sealed class Regression_SplitVirtqueue_UsedRingLenExceedsWritable",
+            source,
+            StringComparison.Ordinal
+        );
+        Assert.Contains(
+            "public void SplitVirtqueue_UsedRingLenExceedsWritable_DoesNotFire()",
+            source,
+            StringComparison.Ordinal
+        );
         Assert.Contains("[Fact]", source, StringComparison.Ordinal);
         Assert.Contains("0x00, 0x01, 0xff,", source, StringComparison.Ordinal);
         Assert.Contains("FuzzReplay.Run(\"split-virtqueue\", 3, Input)", source, StringComparison.Ordinal);
@@ -91,7 +116,11 @@ public sealed class EntryTests(ITestOutputHelper output) : IDisposable
 
         string pinned = RegressionTestEmitter.Emit("split-virtqueue", 3, finding, [1], expectFires: true);
         Assert.Contains("_StillFires()", pinned, StringComparison.Ordinal);
-        Assert.Contains("Assert.Equal(\"used-ring/len-exceeds-writable\", result.Finding?.Site);", pinned, StringComparison.Ordinal);
+        Assert.Contains(
+            "Assert.Equal(\"used-ring/len-exceeds-writable\", result.Finding?.Site);",
+            pinned,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -118,7 +147,13 @@ public sealed class EntryTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Options_ParseDurationsAndBothForms()
     {
-        Assert.True(FuzzOptions.TryParse(["fuzz", "--target=guest-memory", "--seed", "42", "--time", "90s", "--no-minimize"], out FuzzOptions o, out _));
+        Assert.True(
+            FuzzOptions.TryParse(
+                ["fuzz", "--target=guest-memory", "--seed", "42", "--time", "90s", "--no-minimize"],
+                out FuzzOptions o,
+                out _
+            )
+        );
         Assert.Equal("guest-memory", o.Target);
         Assert.Equal(42UL, o.Seed);
         Assert.Equal(TimeSpan.FromSeconds(90), o.Time);

@@ -25,13 +25,28 @@ public sealed class HostTests(ITestOutputHelper output) : IDisposable
     public void InstrumentedCampaign_ReportsEdges_AndReusesTheCache()
     {
         string cache = Path.Combine(_dir, "cache");
-        string[] args = ["--target", "guest-memory", "--seed", "3", "--runs", "4000", "--findings", Path.Combine(_dir, "f"), "--instrument-cache", cache];
+        string[] args =
+        [
+            "--target",
+            "guest-memory",
+            "--seed",
+            "3",
+            "--runs",
+            "4000",
+            "--findings",
+            Path.Combine(_dir, "f"),
+            "--instrument-cache",
+            cache,
+        ];
         (int code, string o, string e) = Run(args);
         Assert.Equal(0, code);
         Assert.Contains("instrumented Sim.Engine:", e, StringComparison.Ordinal);
         Assert.Contains("coverage: edges", o, StringComparison.Ordinal);
         string last = o.TrimEnd().Split('\n')[^1];
-        var m = System.Text.RegularExpressions.Regex.Match(last, @"^execs=4000 exec_per_s=\d+ edges=(\d+) corpus=(\d+) findings=0$");
+        var m = System.Text.RegularExpressions.Regex.Match(
+            last,
+            @"^execs=4000 exec_per_s=\d+ edges=(\d+) corpus=(\d+) findings=0$"
+        );
         Assert.True(m.Success, last);
         int edges = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         int corpus = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -43,7 +58,8 @@ public sealed class HostTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, code2);
         Assert.DoesNotContain("instrumented Sim.Engine:", e2, StringComparison.Ordinal);
         // Same seed and runs through the cached instrumented code: the same edges, corpus and findings.
-        static string WithoutSpeed(string line) => string.Join(' ', line.Split(' ').Where(p => !p.StartsWith("exec_per_s=", StringComparison.Ordinal)));
+        static string WithoutSpeed(string line) =>
+            string.Join(' ', line.Split(' ').Where(p => !p.StartsWith("exec_per_s=", StringComparison.Ordinal)));
         Assert.Equal(WithoutSpeed(last), WithoutSpeed(o2.TrimEnd().Split('\n')[^1]));
         Assert.Single(Directory.GetDirectories(cache));
     }
@@ -51,7 +67,17 @@ public sealed class HostTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void NoCoverage_RunsInProcess()
     {
-        (int code, string o, _) = Run("--target", "guest-memory", "--seed", "3", "--runs", "200", "--no-coverage", "--findings", Path.Combine(_dir, "f"));
+        (int code, string o, _) = Run(
+            "--target",
+            "guest-memory",
+            "--seed",
+            "3",
+            "--runs",
+            "200",
+            "--no-coverage",
+            "--findings",
+            Path.Combine(_dir, "f")
+        );
         Assert.Equal(0, code);
         Assert.Contains("coverage: unavailable: --no-coverage", o, StringComparison.Ordinal);
     }

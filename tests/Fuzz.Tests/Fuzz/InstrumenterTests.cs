@@ -1,8 +1,8 @@
 using System.Reflection;
 using System.Runtime.Loader;
+using Fuzz.Tests.Toy;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Instrumentation;
-using Fuzz.Tests.Toy;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests;
@@ -59,9 +59,16 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
             check(input);
             return CoverageTracker.CountEdges(CoverageMap.Edges);
         }
-        int[] counts = [Edges("AAAA"u8.ToArray()), Edges("FAAA"u8.ToArray()), Edges("FUAA"u8.ToArray()), Edges("FUZA"u8.ToArray())];
+        int[] counts =
+        [
+            Edges("AAAA"u8.ToArray()),
+            Edges("FAAA"u8.ToArray()),
+            Edges("FUAA"u8.ToArray()),
+            Edges("FUZA"u8.ToArray()),
+        ];
         output.WriteLine("edges: " + string.Join(", ", counts));
-        for (int i = 1; i < counts.Length; i++) Assert.True(counts[i] > counts[i - 1], $"prefix {i} should add edges: {string.Join(", ", counts)}");
+        for (int i = 1; i < counts.Length; i++)
+            Assert.True(counts[i] > counts[i - 1], $"prefix {i} should add edges: {string.Join(", ", counts)}");
     }
 
     [Fact]
@@ -82,7 +89,10 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
         try
         {
             string source = typeof(Sim.Engine.Random.Prng).Assembly.Location;
-            InstrumentationResult result = SharpFuzzInstrumenter.Instrument(source, Path.Combine(dir, "Sim.Engine.dll"));
+            InstrumentationResult result = SharpFuzzInstrumenter.Instrument(
+                source,
+                Path.Combine(dir, "Sim.Engine.dll")
+            );
             output.WriteLine($"Sim.Engine: {result.Types} types, {result.Blocks} blocks");
             Assert.True(result.Blocks > result.Types);
 
@@ -99,7 +109,10 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
                 for (int i = 0; i < 100; i++)
                 {
                     Assert.Equal(plain.NextUInt64(), (ulong)next.Invoke(prng, null)!);
-                    Assert.Equal(plain.UInt64LessThan(1000 + (ulong)i), (ulong)lessThan.Invoke(prng, [1000 + (ulong)i])!);
+                    Assert.Equal(
+                        plain.UInt64LessThan(1000 + (ulong)i),
+                        (ulong)lessThan.Invoke(prng, [1000 + (ulong)i])!
+                    );
                 }
                 Assert.True(CoverageTracker.CountEdges(CoverageMap.Edges) > 0);
 
@@ -130,7 +143,10 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
         {
             foreach (string name in names)
             {
-                string source = Path.Combine(Path.GetDirectoryName(typeof(InstrumenterTests).Assembly.Location)!, name + ".dll");
+                string source = Path.Combine(
+                    Path.GetDirectoryName(typeof(InstrumenterTests).Assembly.Location)!,
+                    name + ".dll"
+                );
                 InstrumentationResult r = SharpFuzzInstrumenter.Instrument(source, Path.Combine(dir, name + ".dll"));
                 output.WriteLine($"{name}: {r.Types} types, {r.Blocks} blocks");
             }
@@ -141,11 +157,30 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
                 Assert.True(EdgeCoverage.IsInstrumented(assembly));
                 foreach (Type type in assembly.GetTypes())
                 {
-                    if (type.ContainsGenericParameters) continue;
-                    foreach (MethodBase m in type.GetMethods(BindingFlags.DeclaredOnly | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static).Cast<MethodBase>()
-                        .Concat(type.GetConstructors(BindingFlags.DeclaredOnly | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static)))
+                    if (type.ContainsGenericParameters)
+                        continue;
+                    foreach (
+                        MethodBase m in type.GetMethods(
+                                BindingFlags.DeclaredOnly
+                                    | BindingFlags.Public
+                                    | BindingFlags.NonPublic
+                                    | BindingFlags.Instance
+                                    | BindingFlags.Static
+                            )
+                            .Cast<MethodBase>()
+                            .Concat(
+                                type.GetConstructors(
+                                    BindingFlags.DeclaredOnly
+                                        | BindingFlags.Public
+                                        | BindingFlags.NonPublic
+                                        | BindingFlags.Instance
+                                        | BindingFlags.Static
+                                )
+                            )
+                    )
                     {
-                        if (m.IsAbstract || m.ContainsGenericParameters || m.GetMethodBody() is null) continue;
+                        if (m.IsAbstract || m.ContainsGenericParameters || m.GetMethodBody() is null)
+                            continue;
                         System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle);
                         jitted++;
                     }
@@ -161,7 +196,8 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
         }
     }
 
-    private sealed class DirectoryContext(string directory) : AssemblyLoadContext("instrumented-dir", isCollectible: true)
+    private sealed class DirectoryContext(string directory)
+        : AssemblyLoadContext("instrumented-dir", isCollectible: true)
     {
         protected override Assembly? Load(AssemblyName assemblyName)
         {
@@ -178,7 +214,9 @@ public sealed class InstrumenterTests(ITestOutputHelper output)
         {
             string once = Path.Combine(dir, "Sim.Engine.dll");
             SharpFuzzInstrumenter.Instrument(typeof(Sim.Engine.Random.Prng).Assembly.Location, once);
-            Assert.Throws<InvalidOperationException>(() => SharpFuzzInstrumenter.Instrument(once, Path.Combine(dir, "again.dll")));
+            Assert.Throws<InvalidOperationException>(() =>
+                SharpFuzzInstrumenter.Instrument(once, Path.Combine(dir, "again.dll"))
+            );
         }
         finally
         {

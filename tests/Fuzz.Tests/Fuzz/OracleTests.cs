@@ -7,8 +7,8 @@ namespace Fuzz.Tests;
 
 public sealed class OracleTests
 {
-    private static ExecutionResult RunOnce(ScriptedTarget target, byte[] input, ExecutionLimits? limits = null)
-        => new FuzzExecutor(target, new NullCoverage("test"), limits ?? ExecutionLimits.Default).Execute(input);
+    private static ExecutionResult RunOnce(ScriptedTarget target, byte[] input, ExecutionLimits? limits = null) =>
+        new FuzzExecutor(target, new NullCoverage("test"), limits ?? ExecutionLimits.Default).Execute(input);
 
     [Fact]
     public void HostException_IsClassifiedByTypeAndTopProjectFrame()
@@ -44,18 +44,20 @@ public sealed class OracleTests
     [Fact]
     public void SwallowedHang_IsStillAHang()
     {
-        var target = new ScriptedTarget((_, ctx) =>
-        {
-            try
+        var target = new ScriptedTarget(
+            (_, ctx) =>
             {
-                Looper.Forever(ctx);
+                try
+                {
+                    Looper.Forever(ctx);
+                }
+                catch (FuzzHangException)
+                {
+                    // A badly written target hiding the budget.
+                }
+                return FuzzOutcome.Completed;
             }
-            catch (FuzzHangException)
-            {
-                // A badly written target hiding the budget.
-            }
-            return FuzzOutcome.Completed;
-        });
+        );
         ExecutionResult r = RunOnce(target, [], new ExecutionLimits(50, ExecutionLimits.DefaultAllocatedBytesMax));
         Assert.Equal(FuzzOracle.Hang, r.Finding?.Oracle);
         Assert.Equal("step-budget@toy-scripted", r.Finding?.Site);
@@ -64,12 +66,14 @@ public sealed class OracleTests
     [Fact]
     public void GuestSizedAllocation_IsAResourceFinding()
     {
-        var target = new ScriptedTarget((d, _) =>
-        {
-            byte[] buffer = new byte[(d.Length > 0 ? d[0] : 0) << 20];
-            GC.KeepAlive(buffer);
-            return FuzzOutcome.Completed;
-        });
+        var target = new ScriptedTarget(
+            (d, _) =>
+            {
+                byte[] buffer = new byte[(d.Length > 0 ? d[0] : 0) << 20];
+                GC.KeepAlive(buffer);
+                return FuzzOutcome.Completed;
+            }
+        );
         var limits = new ExecutionLimits(1000, 8L << 20);
         Assert.Null(RunOnce(target, [4], limits).Finding);
         ExecutionResult r = RunOnce(target, [40], limits);
@@ -80,12 +84,14 @@ public sealed class OracleTests
     [Fact]
     public void CheckerReport_FirstWins_AndOracleNameIsSanitised()
     {
-        var target = new ScriptedTarget((_, ctx) =>
-        {
-            ctx.Check(false, "Used Ring!", "used-ring/len", "len exceeds writable bytes");
-            ctx.Report("other", "x", "ignored");
-            return FuzzOutcome.Completed;
-        });
+        var target = new ScriptedTarget(
+            (_, ctx) =>
+            {
+                ctx.Check(false, "Used Ring!", "used-ring/len", "len exceeds writable bytes");
+                ctx.Report("other", "x", "ignored");
+                return FuzzOutcome.Completed;
+            }
+        );
         ExecutionResult r = RunOnce(target, []);
         Assert.Equal("used-ring", r.Finding?.Oracle);
         Assert.Equal("used-ring/len", r.Finding?.Site);
@@ -94,12 +100,15 @@ public sealed class OracleTests
     [Fact]
     public void Executor_ReusesItsContext_NoFindingLeaksIntoTheNextExecution()
     {
-        var target = new ScriptedTarget((d, ctx) =>
-        {
-            if (d.Length > 0) ctx.Report("x", "y", "z");
-            ctx.Step(10);
-            return FuzzOutcome.Completed;
-        });
+        var target = new ScriptedTarget(
+            (d, ctx) =>
+            {
+                if (d.Length > 0)
+                    ctx.Report("x", "y", "z");
+                ctx.Step(10);
+                return FuzzOutcome.Completed;
+            }
+        );
         var executor = new FuzzExecutor(target, new NullCoverage("test"), ExecutionLimits.Default);
         Assert.NotNull(executor.Execute([1]).Finding);
         ExecutionResult clean = executor.Execute([]);
@@ -130,7 +139,8 @@ internal static class Looper
 {
     public static FuzzOutcome Forever(FuzzContext context)
     {
-        while (true) context.Step();
+        while (true)
+            context.Step();
     }
 }
 

@@ -1,9 +1,9 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Input;
 using Virtsim.Fuzz.Mutation;
-using Sim.Engine.Random;
 
 namespace Fuzz.Tests;
 
@@ -37,8 +37,10 @@ public sealed class PropertyTests
                     8 => (ulong)reader.ReadSlice(5).Length,
                     _ => (ulong)reader.ReadBytes(new byte[6]),
                 };
-                if (wasExhausted && v != 0) return false;
-                if (reader.Position > data.Length || reader.Remaining < 0) return false;
+                if (wasExhausted && v != 0)
+                    return false;
+                if (reader.Position > data.Length || reader.Remaining < 0)
+                    return false;
             }
             return true;
         });
@@ -70,7 +72,8 @@ public sealed class PropertyTests
             for (int round = 0; round < 20; round++)
             {
                 length = havoc.Mutate(buffer, length, prng, partner);
-                if (length < 0 || length > capacity) return false;
+                if (length < 0 || length > capacity)
+                    return false;
             }
             return true;
         });
@@ -86,7 +89,8 @@ public sealed class PropertyTests
             "hello, virtqueue"u8.CopyTo(buffer);
             int length = 16;
             var prng = new Prng(seed);
-            for (int i = 0; i < 100; i++) length = havoc.Mutate(buffer, length, prng, "partner bytes"u8);
+            for (int i = 0; i < 100; i++)
+                length = havoc.Mutate(buffer, length, prng, "partner bytes"u8);
             return buffer[..length];
         }
         Assert.Equal(Run(9), Run(9));

@@ -29,9 +29,11 @@ internal sealed class ToyContext : AssemblyLoadContext, IDisposable
 
     public static ToyContext Create() => new();
 
-    public SpanCheck MagicCheck() => Assembly.GetType("Fuzz.Tests.Toy.MagicBytes", true)!.GetMethod("Check")!.CreateDelegate<SpanCheck>();
+    public SpanCheck MagicCheck() =>
+        Assembly.GetType("Fuzz.Tests.Toy.MagicBytes", true)!.GetMethod("Check")!.CreateDelegate<SpanCheck>();
 
-    public Func<int, int> Classify() => Assembly.GetType("Fuzz.Tests.Toy.MagicBytes", true)!.GetMethod("Classify")!.CreateDelegate<Func<int, int>>();
+    public Func<int, int> Classify() =>
+        Assembly.GetType("Fuzz.Tests.Toy.MagicBytes", true)!.GetMethod("Classify")!.CreateDelegate<Func<int, int>>();
 
     protected override Assembly? Load(AssemblyName assemblyName) => null;
 
@@ -44,7 +46,9 @@ internal sealed class ToyContext : AssemblyLoadContext, IDisposable
         try
         {
             string output = Path.Combine(dir, Path.GetFileName(source));
-            LastResult = SharpFuzzInstrumenter.Instrument(source, output, type => type.StartsWith("Fuzz.Tests.Toy.", StringComparison.Ordinal));
+            LastResult = SharpFuzzInstrumenter.Instrument(source, output, type =>
+                type.StartsWith("Fuzz.Tests.Toy.", StringComparison.Ordinal)
+            );
             Blocks = BlockMap.Read(output + BlockMap.FileSuffix);
             return File.ReadAllBytes(output);
         }

@@ -23,7 +23,10 @@ internal sealed class MagicTarget(ToyContext.SpanCheck check) : IFuzzTarget
         return FuzzOutcome.Completed;
     }
 
-    public IEnumerable<byte[]> SeedCorpus() => [[(byte)'A', (byte)'A', (byte)'A', (byte)'A']];
+    public IEnumerable<byte[]> SeedCorpus() =>
+        [
+            [(byte)'A', (byte)'A', (byte)'A', (byte)'A'],
+        ];
 }
 
 /// <summary>A target whose behaviour each test scripts with a delegate.</summary>

@@ -20,7 +20,10 @@ public sealed class UnwritablePathTests(ITestOutputHelper output) : IDisposable
         return file;
     }
 
-    private (int Code, string Out, string Err) Run(Func<string[], TextWriter, TextWriter, int> entry, params string[] args)
+    private (int Code, string Out, string Err) Run(
+        Func<string[], TextWriter, TextWriter, int> entry,
+        params string[] args
+    )
     {
         var o = new StringWriter();
         var e = new StringWriter();
@@ -39,40 +42,97 @@ public sealed class UnwritablePathTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Corpus_InProcOrAFile_IsRefused()
     {
-        if (!Directory.Exists("/proc")) return;
-        AssertRefusedBeforeStart(Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--corpus", Proc, "--findings", Path.Combine(_dir, "f")), "--corpus");
+        if (!Directory.Exists("/proc"))
+            return;
+        AssertRefusedBeforeStart(
+            Run(
+                FuzzEntry.Run,
+                "--target",
+                "guest-memory",
+                "--runs",
+                "10",
+                "--corpus",
+                Proc,
+                "--findings",
+                Path.Combine(_dir, "f")
+            ),
+            "--corpus"
+        );
         string file = AFile();
-        AssertRefusedBeforeStart(Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--corpus", file, "--findings", Path.Combine(_dir, "f")), "--corpus");
+        AssertRefusedBeforeStart(
+            Run(
+                FuzzEntry.Run,
+                "--target",
+                "guest-memory",
+                "--runs",
+                "10",
+                "--corpus",
+                file,
+                "--findings",
+                Path.Combine(_dir, "f")
+            ),
+            "--corpus"
+        );
         Assert.Equal("user data", File.ReadAllText(file));
     }
 
     [Fact]
     public void Findings_InProcOrAFileOrBelowAFile_IsRefused()
     {
-        if (!Directory.Exists("/proc")) return;
-        AssertRefusedBeforeStart(Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--findings", Proc), "--findings");
-        AssertRefusedBeforeStart(Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--findings", AFile()), "--findings");
-        AssertRefusedBeforeStart(Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--findings", Path.Combine(AFile(), "sub")), "--findings");
+        if (!Directory.Exists("/proc"))
+            return;
+        AssertRefusedBeforeStart(
+            Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--findings", Proc),
+            "--findings"
+        );
+        AssertRefusedBeforeStart(
+            Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--findings", AFile()),
+            "--findings"
+        );
+        AssertRefusedBeforeStart(
+            Run(FuzzEntry.Run, "--target", "guest-memory", "--runs", "10", "--findings", Path.Combine(AFile(), "sub")),
+            "--findings"
+        );
     }
 
     [Fact]
     public void InstrumentCache_InProc_IsRefusedBeforeInstrumenting()
     {
-        if (!Directory.Exists("/proc")) return;
-        var r = Run(FuzzHost.Run, "--target", "virtio-demo", "--runs", "10", "--findings", Path.Combine(_dir, "f"), "--instrument-cache", Proc);
+        if (!Directory.Exists("/proc"))
+            return;
+        var r = Run(
+            FuzzHost.Run,
+            "--target",
+            "virtio-demo",
+            "--runs",
+            "10",
+            "--findings",
+            Path.Combine(_dir, "f"),
+            "--instrument-cache",
+            Proc
+        );
         AssertRefusedBeforeStart(r, "--instrument-cache");
     }
 
     [Fact]
     public void EmitTestOut_InProcOrMissingDirectory_IsRefused()
     {
-        if (!Directory.Exists("/proc")) return;
+        if (!Directory.Exists("/proc"))
+            return;
         string input = Path.Combine(_dir, "in.bin");
         File.WriteAllBytes(input, [4, 0, 0, 0x10, 0]);
         var r = Run(FuzzEntry.Run, "--target", "guest-memory", "--emit-test", input, "--out", Proc + ".cs");
         Assert.Equal(2, r.Code);
         Assert.StartsWith("virtsim: --out ", r.Err, StringComparison.Ordinal);
-        r = Run(FuzzEntry.Run, "--target", "guest-memory", "--emit-test", input, "--out", Path.Combine(_dir, "missing", "X.cs"));
+        r = Run(
+            FuzzEntry.Run,
+            "--target",
+            "guest-memory",
+            "--emit-test",
+            input,
+            "--out",
+            Path.Combine(_dir, "missing", "X.cs")
+        );
         Assert.Equal(2, r.Code);
         Assert.Contains("does not exist", r.Err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_dir, "missing")));

@@ -62,11 +62,21 @@ public sealed class AflForkServerTests(ITestOutputHelper output) : IDisposable
         using var file = new FileStream(curInput, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
         Assert.True(AflInput.TryFromHandle(file.SafeFileHandle, out AflInput? input));
         var target = new FakeGlueTarget();
-        var server = new AflForkServer(target, afl.Control.Reader, afl.Status.Writer, input!, afl.Map, Pid) { Log = new StringWriter() };
+        var server = new AflForkServer(target, afl.Control.Reader, afl.Status.Writer, input!, afl.Map, Pid)
+        {
+            Log = new StringWriter(),
+        };
         Task<(bool Ok, string? Error)> serving = Serve(server);
 
         Assert.Equal(0, afl.ReadWord()); // hello: the classic form, no FS_OPT bits
-        byte[][] inputs = [[1, 2, 3, 4, 5], [7], [0xFF, 9], [], [2, 2]];
+        byte[][] inputs =
+        [
+            [1, 2, 3, 4, 5],
+            [7],
+            [0xFF, 9],
+            [],
+            [2, 2],
+        ];
         for (int i = 0; i < inputs.Length; i++)
         {
             // afl_fsrv_write_to_testcase with use_stdin: write at 0, truncate to the length, seek back to 0.
@@ -80,7 +90,8 @@ public sealed class AflForkServerTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(Pid, pid);
             Assert.Equal(i == 2 ? GlueVerdict.SignalAbort : 0, status);
             // Exactly the edges this input left (a shorter input after a longer one leaves no stale bytes).
-            for (int e = 1000; e < 1000 + 256; e++) Assert.Equal(inputs[i].Count(b => b + 1000 == e), map[e]);
+            for (int e = 1000; e < 1000 + 256; e++)
+                Assert.Equal(inputs[i].Count(b => b + 1000 == e), map[e]);
             Assert.Equal(inputs[i].Length, map.Sum(b => (int)b));
         }
         afl.Control.Writer.Dispose(); // afl-fuzz exits
@@ -96,7 +107,14 @@ public sealed class AflForkServerTests(ITestOutputHelper output) : IDisposable
     {
         using var afl = new FakeAfl();
         string path = Path.Combine(_dir, "cur");
-        var server = new AflForkServer(new FakeGlueTarget(), afl.Control.Reader, afl.Status.Writer, AflInput.FromPath(path), afl.Map, Pid);
+        var server = new AflForkServer(
+            new FakeGlueTarget(),
+            afl.Control.Reader,
+            afl.Status.Writer,
+            AflInput.FromPath(path),
+            afl.Map,
+            Pid
+        );
         Task<(bool Ok, string? Error)> serving = Serve(server);
         Assert.Equal(0, afl.ReadWord());
         foreach (byte first in new byte[] { 3, 0xFF, 4 })
@@ -117,7 +135,14 @@ public sealed class AflForkServerTests(ITestOutputHelper output) : IDisposable
     {
         using (var afl = new FakeAfl())
         {
-            var server = new AflForkServer(new FakeGlueTarget(), afl.Control.Reader, afl.Status.Writer, AflInput.FromPath(Path.Combine(_dir, "x")), afl.Map, Pid);
+            var server = new AflForkServer(
+                new FakeGlueTarget(),
+                afl.Control.Reader,
+                afl.Status.Writer,
+                AflInput.FromPath(Path.Combine(_dir, "x")),
+                afl.Map,
+                Pid
+            );
             Task<(bool Ok, string? Error)> serving = Serve(server);
             Assert.Equal(0, afl.ReadWord());
             afl.Control.Writer.Write([0, 0]);
@@ -128,7 +153,14 @@ public sealed class AflForkServerTests(ITestOutputHelper output) : IDisposable
         }
         using (var afl = new FakeAfl())
         {
-            var server = new AflForkServer(new FakeGlueTarget(), afl.Control.Reader, afl.Status.Writer, AflInput.FromPath(Path.Combine(_dir, "missing")), afl.Map, Pid);
+            var server = new AflForkServer(
+                new FakeGlueTarget(),
+                afl.Control.Reader,
+                afl.Status.Writer,
+                AflInput.FromPath(Path.Combine(_dir, "missing")),
+                afl.Map,
+                Pid
+            );
             Task<(bool Ok, string? Error)> serving = Serve(server);
             Assert.Equal(0, afl.ReadWord());
             afl.Control.Writer.Write([0, 0, 0, 0]);
@@ -143,7 +175,10 @@ public sealed class AflForkServerTests(ITestOutputHelper output) : IDisposable
     public void AflInput_RefusesAPipeAsStdin()
     {
         using var pipe = new PipePair();
-        var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(((System.IO.Pipes.PipeStream)pipe.Reader).SafePipeHandle.DangerousGetHandle(), ownsHandle: false);
+        var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(
+            ((System.IO.Pipes.PipeStream)pipe.Reader).SafePipeHandle.DangerousGetHandle(),
+            ownsHandle: false
+        );
         Assert.False(AflInput.TryFromHandle(handle, out _));
     }
 

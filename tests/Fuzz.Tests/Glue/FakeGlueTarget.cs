@@ -20,7 +20,8 @@ internal sealed class FakeGlueTarget : IGlueTarget
         Runs++;
         Inputs.Add(input.ToArray());
         Array.Clear(_map);
-        foreach (byte b in input) _map[1000 + b]++;
+        foreach (byte b in input)
+            _map[1000 + b]++;
         return input switch
         {
             [0xFF, ..] => GlueVerdict.From(new FindingReport("fake", "first-byte", "input starts with 0xFF", null)),

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Virtsim.Fuzz.Glue;
 using Microsoft.Win32.SafeHandles;
+using Virtsim.Fuzz.Glue;
 
 namespace Fuzz.Tests.Glue;
 

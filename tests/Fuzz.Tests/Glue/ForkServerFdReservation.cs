@@ -31,13 +31,16 @@ internal static class ForkServerFdReservation
     [ModuleInitializer]
     internal static void Reserve()
     {
-        if (!OperatingSystem.IsLinux()) return;
+        if (!OperatingSystem.IsLinux())
+            return;
         int devNull = Open("/dev/null", OpenReadWrite | OpenCloexec);
-        if (devNull < 0) return;
+        if (devNull < 0)
+            return;
         foreach (int fd in new[] { 198, 199 })
         {
             // Only a free number is taken: an fd already open belongs to someone (the runner) and stays theirs.
-            if (Fcntl(fd, FcntlGetFd, 0) < 0) _ = Dup3(devNull, fd, OpenCloexec);
+            if (Fcntl(fd, FcntlGetFd, 0) < 0)
+                _ = Dup3(devNull, fd, OpenCloexec);
         }
         _ = Close(devNull);
     }

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Glue;
 using Virtsim.Fuzz.Targets;
-using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests.Glue;
@@ -58,7 +58,8 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         public static SavedFd Take(int fd)
         {
             int flags = Fcntl(fd, FcntlGetFd, 0);
-            if (flags < 0) return new SavedFd(fd, -1, 0);
+            if (flags < 0)
+                return new SavedFd(fd, -1, 0);
             int copy = Fcntl(fd, FcntlDupFdCloexec, 256);
             Assert.True(copy >= 256, $"fcntl(F_DUPFD_CLOEXEC) of fd {fd} failed: {Marshal.GetLastPInvokeError()}");
             return new SavedFd(fd, copy, flags);
@@ -98,7 +99,11 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         var o = new StringWriter();
         var e = new StringWriter();
         Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl"], o, e));
-        Assert.Contains("must be started by afl-fuzz (__AFL_SHM_ID is not set)", e.ToString(), StringComparison.Ordinal);
+        Assert.Contains(
+            "must be started by afl-fuzz (__AFL_SHM_ID is not set)",
+            e.ToString(),
+            StringComparison.Ordinal
+        );
         Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--libfuzzer-driver"], o, e));
         Assert.Contains("__LIBFUZZER_SHM_ID is not set", e.ToString(), StringComparison.Ordinal);
         Assert.Equal(2, FuzzEntry.Run(["--target", "split-virtqueue", "--afl-input", "x"], o, e));
@@ -114,12 +119,21 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         int fired = 0;
         foreach (byte[] input in seed.SeedCorpus())
         {
-            var executor = new FuzzExecutor(seed, new global::Virtsim.Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+            var executor = new FuzzExecutor(
+                seed,
+                new global::Virtsim.Fuzz.Coverage.NullCoverage("test"),
+                ExecutionLimits.Default
+            );
             GlueVerdict verdict = new ExecutorGlueTarget(executor).Run(input);
             bool fires = FuzzReplay.Run(seed, input).Fired;
             Assert.Equal(fires ? GlueVerdict.SignalAbort : 0, verdict.WaitStatus);
-            if (fires) fired++;
-            var robustExecutor = new FuzzExecutor(robust, new global::Virtsim.Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+            if (fires)
+                fired++;
+            var robustExecutor = new FuzzExecutor(
+                robust,
+                new global::Virtsim.Fuzz.Coverage.NullCoverage("test"),
+                ExecutionLimits.Default
+            );
             Assert.Equal(0, new ExecutorGlueTarget(robustExecutor).Run(input).WaitStatus);
         }
         output.WriteLine($"{fired} seed inputs fire on {seed.Name}");
@@ -146,12 +160,29 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         using var toServer = new FileStream(new SafeFileHandle(control[1], ownsHandle: true), FileAccess.Write, 0);
         using var fromServer = new FileStream(new SafeFileHandle(status[0], ownsHandle: true), FileAccess.Read, 0);
         string input = Path.Combine(_dir, "cur");
-        Environment.SetEnvironmentVariable(AflForkServer.ShmIdVariable, map.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Environment.SetEnvironmentVariable(
+            AflForkServer.ShmIdVariable,
+            map.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        );
         var err = new StringWriter();
         Task<int> host;
         try
         {
-            host = Task.Run(() => FuzzHost.Run(["--target", "guest-memory", "--afl", "--afl-input", input, "--instrument-cache", Path.Combine(_dir, "cache")], TextWriter.Null, err));
+            host = Task.Run(() =>
+                FuzzHost.Run(
+                    [
+                        "--target",
+                        "guest-memory",
+                        "--afl",
+                        "--afl-input",
+                        input,
+                        "--instrument-cache",
+                        Path.Combine(_dir, "cache"),
+                    ],
+                    TextWriter.Null,
+                    err
+                )
+            );
             int ReadWord()
             {
                 var word = new byte[4];

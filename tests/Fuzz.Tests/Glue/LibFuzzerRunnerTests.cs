@@ -26,8 +26,15 @@ public sealed class LibFuzzerRunnerTests(ITestOutputHelper output)
         (LibFuzzerRunner runner, Task<int> serving, _) = Start(target);
 
         Assert.Equal(0, driver.ReadStatus());
-        byte[][] inputs = [[5, 6], [], [9, 9, 9], new byte[4096]];
-        foreach (byte[] input in inputs) Assert.Equal(0, driver.Run(input));
+        byte[][] inputs =
+        [
+            [5, 6],
+            [],
+            [9, 9, 9],
+            new byte[4096],
+        ];
+        foreach (byte[] input in inputs)
+            Assert.Equal(0, driver.Run(input));
         driver.HangUp();
 
         Assert.Equal(0, await serving.WaitAsync(TimeSpan.FromMinutes(1)));

@@ -1,11 +1,11 @@
+using Sim.Devices;
+using Sim.Devices.Vhost;
+using Sim.Engine.Memory;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Devices;
-using Sim.Devices.Vhost;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
-using Sim.Engine.Memory;
 using Xunit;
 
 namespace Fuzz.Tests.Lab;
@@ -21,7 +21,9 @@ public sealed class VhostCoreMirrorTests
     {
         private Simulation _sim = null!;
         private VhostDemo _demo = null!;
-        private EventFd _kick = null!, _call = null!, _err = null!;
+        private EventFd _kick = null!,
+            _call = null!,
+            _err = null!;
 
         public string? LieAbout { get; init; }
 
@@ -36,7 +38,12 @@ public sealed class VhostCoreMirrorTests
             Begins++;
             _sim = RingSimulation.Create(VhostCoreTarget.EventsMax);
             var own = new VmmAddressSpace(_sim.Memory, vmm.HostBase);
-            _demo = new VhostDemo(_sim, own, Flavour.Robust, new VhostOptions { MemRegionsMax = VhostCoreTarget.MemRegionsMax });
+            _demo = new VhostDemo(
+                _sim,
+                own,
+                Flavour.Robust,
+                new VhostOptions { MemRegionsMax = VhostCoreTarget.MemRegionsMax }
+            );
             _kick = _sim.CreateEventFd(name: "kick");
             _call = _sim.CreateEventFd(name: "call");
             _err = _sim.CreateEventFd(name: "err");
@@ -60,19 +67,28 @@ public sealed class VhostCoreMirrorTests
 
         public VhostResult SetFeatures(ulong features) => Say("SET_FEATURES", Dev.SetFeatures(features));
 
-        public VhostResult SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding) => Say("SET_MEM_TABLE", Dev.SetMemTable(regions, padding));
+        public VhostResult SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding) =>
+            Say("SET_MEM_TABLE", Dev.SetMemTable(regions, padding));
 
         public VhostResult SetVringNum(uint index, uint num) => Say("SET_VRING_NUM", Dev.SetVringNum(index, num));
 
-        public VhostResult SetVringAddr(uint index, in VhostVringAddr addr) => Say("SET_VRING_ADDR", Dev.SetVringAddr(index, addr));
+        public VhostResult SetVringAddr(uint index, in VhostVringAddr addr) =>
+            Say("SET_VRING_ADDR", Dev.SetVringAddr(index, addr));
 
         public VhostResult SetVringBase(uint index, uint num) => Say("SET_VRING_BASE", Dev.SetVringBase(index, num));
 
-        public VhostResult GetVringBase(uint index, out uint num) => Say("GET_VRING_BASE", Dev.GetVringBase(index, out num));
+        public VhostResult GetVringBase(uint index, out uint num) =>
+            Say("GET_VRING_BASE", Dev.GetVringBase(index, out num));
 
         public VhostResult SetVringFd(VhostFdIoctl ioctl, uint index, VhostMirrorFd fd)
         {
-            EventFd? e = fd switch { VhostMirrorFd.Kick => _kick, VhostMirrorFd.Call => _call, VhostMirrorFd.Err => _err, _ => null };
+            EventFd? e = fd switch
+            {
+                VhostMirrorFd.Kick => _kick,
+                VhostMirrorFd.Call => _call,
+                VhostMirrorFd.Err => _err,
+                _ => null,
+            };
             return ioctl switch
             {
                 VhostFdIoctl.Kick => Say("SET_VRING_KICK", Dev.SetVringKick(index, e)),
@@ -81,7 +97,8 @@ public sealed class VhostCoreMirrorTests
             };
         }
 
-        public VhostResult SetBackend(bool running) => Say(running ? "SET_BACKEND" : "SET_BACKEND(-1)", _demo.SetRunning(running));
+        public VhostResult SetBackend(bool running) =>
+            Say(running ? "SET_BACKEND" : "SET_BACKEND(-1)", _demo.SetRunning(running));
 
         public void Kick(GuestMemory memory)
         {
@@ -123,7 +140,10 @@ public sealed class VhostCoreMirrorTests
         Assert.Equal(seeds, mirror.Ends);
         Assert.All(verdicts, v => Assert.True(v.Agrees, $"{v.Ioctl}: expected {v.Expected}, got {v.Actual}"));
         // Every ioctl the mirror answered was judged (kicks are not ioctls).
-        Assert.Equal(mirror.Calls.Count(c => c != "kick"), verdicts.Count(v => !v.Ioctl.EndsWith("(value)", StringComparison.Ordinal)));
+        Assert.Equal(
+            mirror.Calls.Count(c => c != "kick"),
+            verdicts.Count(v => !v.Ioctl.EndsWith("(value)", StringComparison.Ordinal))
+        );
         Assert.Contains("SET_MEM_TABLE", mirror.Calls);
         Assert.Contains("kick", mirror.Calls);
     }

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
-using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
 
 namespace Fuzz.Tests;
 
@@ -14,23 +14,44 @@ public sealed partial class OracleRulesTests
     private static string RepositoryRoot()
     {
         string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx"))) dir = Path.GetDirectoryName(dir);
-        return dir ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found above the test binaries");
+        while (dir is not null && !File.Exists(Path.Combine(dir, "virtsim.slnx")))
+            dir = Path.GetDirectoryName(dir);
+        return dir
+            ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found above the test binaries");
     }
 
     /// <summary>Every site literal in src/Fuzz that a checker or target reports (interpolated parts cut off).</summary>
     private static SortedSet<string> ReportedSites()
     {
         var sites = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (string file in Directory.EnumerateFiles(Path.Combine(RepositoryRoot(), "src", "Fuzz"), "*.cs", SearchOption.AllDirectories))
+        foreach (
+            string file in Directory.EnumerateFiles(
+                Path.Combine(RepositoryRoot(), "src", "Fuzz"),
+                "*.cs",
+                SearchOption.AllDirectories
+            )
+        )
         {
             foreach (string line in File.ReadLines(file))
             {
-                if (!(line.Contains("Report", StringComparison.Ordinal) || line.Contains("Fail(", StringComparison.Ordinal) || line.Contains("OnDecision(", StringComparison.Ordinal) || line.Contains("Check(", StringComparison.Ordinal))) continue;
-                if (line.TrimStart().StartsWith("///", StringComparison.Ordinal) || line.TrimStart().StartsWith("//", StringComparison.Ordinal)) continue;
+                if (
+                    !(
+                        line.Contains("Report", StringComparison.Ordinal)
+                        || line.Contains("Fail(", StringComparison.Ordinal)
+                        || line.Contains("OnDecision(", StringComparison.Ordinal)
+                        || line.Contains("Check(", StringComparison.Ordinal)
+                    )
+                )
+                    continue;
+                if (
+                    line.TrimStart().StartsWith("///", StringComparison.Ordinal)
+                    || line.TrimStart().StartsWith("//", StringComparison.Ordinal)
+                )
+                    continue;
                 foreach (Match m in SiteLiteral().Matches(line))
                 {
-                    if (!m.Groups[1].Success) continue;
+                    if (!m.Groups[1].Success)
+                        continue;
                     string site = m.Groups[1].Value;
                     int brace = site.IndexOf('{', StringComparison.Ordinal);
                     sites.Add(brace >= 0 ? site[..brace] : site);
@@ -63,19 +84,36 @@ public sealed partial class OracleRulesTests
     [Fact]
     public void EngineOracles_AndExceptionSites_FallBackToTheOracleWideRule()
     {
-        Assert.Contains("STYLE.md item 4", OracleRules.For(FuzzOracle.Exception, "InvalidOperationException@Sim.Devices.X.Y")!.Citation, StringComparison.Ordinal);
-        Assert.Contains("STYLE.md item 11", OracleRules.For(FuzzOracle.Assert, "InvariantViolationException@Sim.X.Y")!.Citation, StringComparison.Ordinal);
+        Assert.Contains(
+            "STYLE.md item 4",
+            OracleRules.For(FuzzOracle.Exception, "InvalidOperationException@Sim.Devices.X.Y")!.Citation,
+            StringComparison.Ordinal
+        );
+        Assert.Contains(
+            "STYLE.md item 11",
+            OracleRules.For(FuzzOracle.Assert, "InvariantViolationException@Sim.X.Y")!.Citation,
+            StringComparison.Ordinal
+        );
         Assert.Equal("step-budget@", OracleRules.For(FuzzOracle.Hang, "step-budget@Fuzz.Tests.Looper.Forever")!.Site);
         Assert.Equal(FuzzOracle.Resource, OracleRules.For(FuzzOracle.Resource, "allocation")!.Site);
         Assert.Equal("notify/", OracleRules.For(NotificationChecker.Oracle, "notify/missed-interrupt")!.Site);
-        Assert.Contains("§2.7.10", OracleRules.For(NotificationChecker.Oracle, "notify/missed-interrupt-after-drain-vhost")!.Citation, StringComparison.Ordinal);
+        Assert.Contains(
+            "§2.7.10",
+            OracleRules.For(NotificationChecker.Oracle, "notify/missed-interrupt-after-drain-vhost")!.Citation,
+            StringComparison.Ordinal
+        );
         Assert.Contains("add it to OracleRules", OracleRules.Describe("novel", "novel/site"), StringComparison.Ordinal);
     }
 
     [Fact]
     public void Spec_2_7_8_2_UsedLenFinding_SummaryNamesTheRuleAndCitesIt()
     {
-        var report = new FindingReport(VirtqueueChecker.UsedRingOracle, "used-ring/len-exceeds-written", "used entry for head 0 says len 8 but the device wrote 4 bytes", null);
+        var report = new FindingReport(
+            VirtqueueChecker.UsedRingOracle,
+            "used-ring/len-exceeds-written",
+            "used entry for head 0 says len 8 but the device wrote 4 bytes",
+            null
+        );
         var finding = new Finding("virtio-demo-qemu-seed", report, [0, 0, 0, 0, 2], 1);
         string summary = FindingWriter.Summary(finding, 1, 1, "f/input.bin");
         string rule = summary.Split('\n').Single(l => l.StartsWith("rule: ", StringComparison.Ordinal));

@@ -21,8 +21,10 @@ public sealed class TypedMinimiserTests
         for (int n = 0; n < 128 && !reader.IsExhausted; n++)
         {
             RingInput.Op op = RingInput.ReadOp(ref reader);
-            if (op.Code == RingInput.OpPublish && (op.Index & 0x0f) >= 2) published = true;
-            else if (op.Code == 8 && published) return true;
+            if (op.Code == RingInput.OpPublish && (op.Index & 0x0f) >= 2)
+                published = true;
+            else if (op.Code == 8 && published)
+                return true;
         }
         return false;
     }
@@ -30,11 +32,14 @@ public sealed class TypedMinimiserTests
     private static byte[] Padded(int padding)
     {
         var b = new RingScenarioBuilder(6, eventIdx: true, notifyOnEmpty: true, placement: 3, extra: 9);
-        for (int i = 0; i < padding; i++) b.Op(7 + (16 * (i % 5)), (byte)i, 0x1234_5678UL * (ulong)i, 4, (uint)i * 77, 6, (ushort)i, (byte)i);
+        for (int i = 0; i < padding; i++)
+            b.Op(7 + (16 * (i % 5)), (byte)i, 0x1234_5678UL * (ulong)i, 4, (uint)i * 77, 6, (ushort)i, (byte)i);
         b.Op(RingInput.OpPublish + 32, 5, 0xdead_beef, 6, 0xffff, 7, 0x8123, 0xd7);
-        for (int i = 0; i < padding; i++) b.Op(RingInput.OpGuestWrite, 2, (ulong)i << 40, 1, 5, 1, 3, (byte)(i + 1));
+        for (int i = 0; i < padding; i++)
+            b.Op(RingInput.OpGuestWrite, 2, (ulong)i << 40, 1, 5, 1, 3, (byte)(i + 1));
         b.Op(8 + 16, 1, 99, 1, 99, 1, 99, 99);
-        for (int i = 0; i < padding; i++) b.Op(13, 0, (ulong)i, 0, 0, 0, 0, 0);
+        for (int i = 0; i < padding; i++)
+            b.Op(13, 0, (ulong)i, 0, 0, 0, 0, 0);
         return b.Build();
     }
 
@@ -45,7 +50,13 @@ public sealed class TypedMinimiserTests
         Assert.True(PublishThenKick(input));
         Assert.Equal(122, Ring.OperationCount(input));
 
-        byte[] min = FindingMinimizer.Minimize(input, PublishThenKick, Ring, FindingMinimizer.DefaultExecutionsMax, out int executions);
+        byte[] min = FindingMinimizer.Minimize(
+            input,
+            PublishThenKick,
+            Ring,
+            FindingMinimizer.DefaultExecutionsMax,
+            out int executions
+        );
 
         Assert.True(PublishThenKick(min));
         Assert.Equal(2, Ring.OperationCount(min));
@@ -66,7 +77,13 @@ public sealed class TypedMinimiserTests
     {
         byte[] input = Padded(25);
         byte[] a = FindingMinimizer.Minimize(input, PublishThenKick, Ring, 20_000, out int ea);
-        byte[] b = FindingMinimizer.Minimize(input, PublishThenKick, RingInputMinimizer.Create(128), 20_000, out int eb);
+        byte[] b = FindingMinimizer.Minimize(
+            input,
+            PublishThenKick,
+            RingInputMinimizer.Create(128),
+            20_000,
+            out int eb
+        );
         Assert.Equal(a, b);
         Assert.Equal(ea, eb);
     }
@@ -103,20 +120,34 @@ public sealed class TypedMinimiserTests
         // Idle ops, config reads and reaps around one well-formed chain (1 readable, 1 writable buffer of 4 bytes: the
         // seed pushes used.len 8 whatever it wrote).
         var b = new RingScenarioBuilder(4);
-        for (int i = 0; i < 10; i++) b.Op(15, index: (byte)i).Op(12, index: (byte)i).Op(RingInput.OpGuestIdle);
+        for (int i = 0; i < 10; i++)
+            b.Op(15, index: (byte)i).Op(12, index: (byte)i).Op(RingInput.OpGuestIdle);
         b.AddChain(1, 1, bufferLen: 4);
-        for (int i = 0; i < 10; i++) b.Op(13).Op(9, index: (byte)i);
+        for (int i = 0; i < 10; i++)
+            b.Op(13).Op(9, index: (byte)i);
         byte[] input = b.Build();
         FindingReport? report = executor.Execute(input).Finding;
         Assert.NotNull(report);
         Assert.Equal(("used-ring", "used-ring/len-exceeds-written"), report.Key);
 
-        byte[] min = FindingMinimizer.Minimize(input, c => executor.Execute(c).Finding?.Key == report.Key, target.Minimizer, FindingMinimizer.DefaultExecutionsMax, out _);
+        byte[] min = FindingMinimizer.Minimize(
+            input,
+            c => executor.Execute(c).Finding?.Key == report.Key,
+            target.Minimizer,
+            FindingMinimizer.DefaultExecutionsMax,
+            out _
+        );
 
         Assert.Equal(report.Key, executor.Execute(min).Finding?.Key);
         Assert.Equal(1, Ring.OperationCount(min));
         Assert.Equal(RingInput.OpAddChain, min[RingInput.HeaderLength] % RingInput.OpCount);
-        byte[] again = FindingMinimizer.Minimize(input, c => executor.Execute(c).Finding?.Key == report.Key, FuzzTargets.Create("virtio-demo-qemu-seed")!.Minimizer, FindingMinimizer.DefaultExecutionsMax, out _);
+        byte[] again = FindingMinimizer.Minimize(
+            input,
+            c => executor.Execute(c).Finding?.Key == report.Key,
+            FuzzTargets.Create("virtio-demo-qemu-seed")!.Minimizer,
+            FindingMinimizer.DefaultExecutionsMax,
+            out _
+        );
         Assert.Equal(min, again);
     }
 
@@ -139,6 +170,8 @@ public sealed class TypedMinimiserTests
         byte[] input = [1, 2, 3, 4, 5, 6];
         Assert.All(m.Candidates(input), c => Assert.True(c.Length <= input.Length));
         Assert.Contains(m.Candidates(input), c => c.SequenceEqual(new byte[] { 1, 2, 3, 4, 0, 0 }));
-        Assert.Throws<ArgumentException>(() => new FramedInputMinimizer(0, 4, 8, [], [new FrameField(2, 4, FrameFieldKind.Value)]));
+        Assert.Throws<ArgumentException>(() =>
+            new FramedInputMinimizer(0, 4, 8, [], [new FrameField(2, 4, FrameFieldKind.Value)])
+        );
     }
 }

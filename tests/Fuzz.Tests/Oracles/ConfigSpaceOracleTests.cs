@@ -1,14 +1,14 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Coverage;
-using Virtsim.Fuzz.Engine;
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Targets;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Engine.Memory;
 using Sim.Machine.Simulation;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,9 +1,9 @@
+using Sim.Devices;
+using Sim.Engine.Memory;
 using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Devices;
-using Sim.Engine.Memory;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -33,8 +33,11 @@ public sealed class DifferentialOracleTests
     /// <see cref="RingInput.BufferBase"/>: request first, then response).</summary>
     private const ulong ResponseAt = RingInput.BufferBase + 8;
 
-    private static FindingReport? Run(byte[] input, Action<VhostBackendRig>? afterStart = null, Action<VhostBackendRig>? afterRun = null) =>
-        FuzzReplay.Run(new DemoDiffTarget(Flavour.Robust, afterStart, afterRun), input).Finding;
+    private static FindingReport? Run(
+        byte[] input,
+        Action<VhostBackendRig>? afterStart = null,
+        Action<VhostBackendRig>? afterRun = null
+    ) => FuzzReplay.Run(new DemoDiffTarget(Flavour.Robust, afterStart, afterRun), input).Finding;
 
     /// <summary>Runs <paramref name="tamper"/> once, after the first vhost run that completed something.</summary>
     private static Action<VhostBackendRig> Once(Action<GuestMemory> tamper)
@@ -42,7 +45,8 @@ public sealed class DifferentialOracleTests
         bool done = false;
         return rig =>
         {
-            if (done || rig.Vq.UsedAdded == 0) return;
+            if (done || rig.Vq.UsedAdded == 0)
+                return;
             done = true;
             tamper(rig.Simulation.Memory);
         };
@@ -60,11 +64,14 @@ public sealed class DifferentialOracleTests
     [Fact]
     public void Divergent_ResponseByte_IsADifferentialFinding()
     {
-        FindingReport? f = Run(OneRequest(), afterRun: Once(m =>
-        {
-            Assert.True(m.TryGetSpan(new GuestAddress(ResponseAt + 4), 1, out Span<byte> b));
-            b[0] ^= 0x5a;
-        }));
+        FindingReport? f = Run(
+            OneRequest(),
+            afterRun: Once(m =>
+            {
+                Assert.True(m.TryGetSpan(new GuestAddress(ResponseAt + 4), 1, out Span<byte> b));
+                b[0] ^= 0x5a;
+            })
+        );
         Assert.Equal(("differential", "differential/guest-memory"), f?.Key);
     }
 
@@ -72,7 +79,10 @@ public sealed class DifferentialOracleTests
     public void Divergent_UsedLen_IsADifferentialFinding()
     {
         ulong used = Rings().Used;
-        FindingReport? f = Run(OneRequest(), afterRun: Once(m => Assert.True(m.TryWriteUInt32(new GuestAddress(used + 4 + 4), 3))));
+        FindingReport? f = Run(
+            OneRequest(),
+            afterRun: Once(m => Assert.True(m.TryWriteUInt32(new GuestAddress(used + 4 + 4), 3)))
+        );
         Assert.Equal(("differential", "differential/used-element"), f?.Key);
     }
 
@@ -80,7 +90,10 @@ public sealed class DifferentialOracleTests
     public void Divergent_ExtraUsedEntry_IsADifferentialFinding()
     {
         ulong used = Rings().Used;
-        FindingReport? f = Run(OneRequest(), afterRun: Once(m => Assert.True(m.TryWriteUInt16(new GuestAddress(used + 2), 2))));
+        FindingReport? f = Run(
+            OneRequest(),
+            afterRun: Once(m => Assert.True(m.TryWriteUInt16(new GuestAddress(used + 2), 2)))
+        );
         Assert.Equal(("differential", "differential/used-idx"), f?.Key);
     }
 
@@ -89,17 +102,21 @@ public sealed class DifferentialOracleTests
     {
         // Placement 6: the used ring on top of the available ring — excluded from comparison (see DemoDiffTarget).
         byte[] input = new RingScenarioBuilder(SizeLog, placement: 6).AddChain(1, 1, bufferLen: 8).Op(9).Build();
-        FindingReport? f = Run(input, afterRun: Once(m =>
-        {
-            Assert.True(m.TryGetSpan(new GuestAddress(ResponseAt + 4), 1, out Span<byte> b));
-            b[0] ^= 0x5a;
-        }));
+        FindingReport? f = Run(
+            input,
+            afterRun: Once(m =>
+            {
+                Assert.True(m.TryGetSpan(new GuestAddress(ResponseAt + 4), 1, out Span<byte> b));
+                b[0] ^= 0x5a;
+            })
+        );
         Assert.Null(f);
     }
 
     // ---- missed interrupt: the vhost side never signals its call eventfd (vhost_signal finds no call fd).
 
-    private static void Unbind(VhostBackendRig rig) => Assert.Equal(Sim.Devices.Vhost.VhostResult.Ok, rig.Demo.Device.SetVringCall(0, null));
+    private static void Unbind(VhostBackendRig rig) =>
+        Assert.Equal(Sim.Devices.Vhost.VhostResult.Ok, rig.Demo.Device.SetVringCall(0, null));
 
     [Fact]
     public void Spec_2_7_7_2_BackendThatNeverInterrupts_IsAMissedInterrupt()
@@ -120,7 +137,10 @@ public sealed class DifferentialOracleTests
     public void Spec_2_7_10_UsedEventNotReached_HonouredSilence_IsClean()
     {
         // EVENT_IDX with used_event = 10: used.idx only reaches 1, vring_need_event is false.
-        FindingReport? f = Run(OneRequest(eventIdx: true, before: b => b.Op(RingInput.OpSuppression, next: 10)), afterStart: Unbind);
+        FindingReport? f = Run(
+            OneRequest(eventIdx: true, before: b => b.Op(RingInput.OpSuppression, next: 10)),
+            afterStart: Unbind
+        );
         Assert.Null(f);
     }
 
@@ -128,7 +148,10 @@ public sealed class DifferentialOracleTests
     public void Spec_2_7_10_UsedEventCrossed_WithoutInterrupt_IsAMissedInterrupt()
     {
         // used_event = 0: the first completion (used.idx 0 → 1) crosses it, vring_need_event is true.
-        FindingReport? f = Run(OneRequest(eventIdx: true, before: b => b.Op(RingInput.OpSuppression, next: 0)), afterStart: Unbind);
+        FindingReport? f = Run(
+            OneRequest(eventIdx: true, before: b => b.Op(RingInput.OpSuppression, next: 0)),
+            afterStart: Unbind
+        );
         Assert.Equal(("notify", "notify/missed-interrupt-after-drain-vhost"), f?.Key);
     }
 }

@@ -1,8 +1,8 @@
-using Virtsim.Fuzz.Oracles;
+using Sim.Engine.Memory;
 using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Engine.Memory;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -89,11 +89,19 @@ public sealed class FastPathDifferentialTests
     /// lane's data in the harness's buffer (the twin started from the observed run's leftovers). Each lane now starts
     /// from the same data.</summary>
     [Theory]
-    [InlineData("034000000200000000000000001600070000000000000408000200000000000000000000000000000e0006000000080000000000000000000000000000ffd4d8791cffffffffffffff7fbde8730200000800000000000000000000000000000000000008000000000000000000000000000000a9fc3f53d45016924ac4f10100000000000000a38f6c80fe8090b5af3e6f14381cedd8bacac7598c28f678e65cf81c9340d1abd2cc12ac79b6ba3ffd100f57e00e26c78e7f7f7f047f7f7f7f7f7f7f7f7fffffffff0000000900000000ffff0000000060000000000000000b000000018000000000000000000000000000")]
-    [InlineData("040110000200000000000000000000070000000000000402000000000000000000000700000004000015060000000000000000000027000000000000060800000000000000230000000000000008000000000000000000000000000000000000080000000000000001de7a0000007f7f7f7f7f7f7f7f7f7f7f00007f7f7f7f7f0408007f000b00000000000000000000010000000400000000ffe2087f00000000100000ffff000000007f7f7f7f7f7f7fffffffff0000000900000000ffff0000000060000000000000000b000000018000000000")]
+    [InlineData(
+        "034000000200000000000000001600070000000000000408000200000000000000000000000000000e0006000000080000000000000000000000000000ffd4d8791cffffffffffffff7fbde8730200000800000000000000000000000000000000000008000000000000000000000000000000a9fc3f53d45016924ac4f10100000000000000a38f6c80fe8090b5af3e6f14381cedd8bacac7598c28f678e65cf81c9340d1abd2cc12ac79b6ba3ffd100f57e00e26c78e7f7f7f047f7f7f7f7f7f7f7f7fffffffff0000000900000000ffff0000000060000000000000000b000000018000000000000000000000000000"
+    )]
+    [InlineData(
+        "040110000200000000000000000000070000000000000402000000000000000000000700000004000015060000000000000000000027000000000000060800000000000000230000000000000008000000000000000000000000000000000000080000000000000001de7a0000007f7f7f7f7f7f7f7f7f7f7f00007f7f7f7f7f0408007f000b00000000000000000000010000000400000000ffe2087f00000000100000ffff000000007f7f7f7f7f7f7fffffffff0000000900000000ffff0000000060000000000000000b000000018000000000"
+    )]
     public void SplitVirtqueue_ShortReadOut_LanesStartFromTheSameData(string hex)
     {
-        Virtsim.Fuzz.Entry.FuzzReplayResult result = Virtsim.Fuzz.Entry.FuzzReplay.Run("split-virtqueue", 1, Convert.FromHexString(hex));
+        Virtsim.Fuzz.Entry.FuzzReplayResult result = Virtsim.Fuzz.Entry.FuzzReplay.Run(
+            "split-virtqueue",
+            1,
+            Convert.FromHexString(hex)
+        );
         Assert.False(result.Fired, result.Describe());
     }
 
@@ -101,7 +109,11 @@ public sealed class FastPathDifferentialTests
     public void SplitVirtqueueSeeds_RunCleanThroughBothLanes()
     {
         var target = new SplitVirtqueueTarget { FastPathPeriod = 1 };
-        var executor = new FuzzExecutor(target, new Virtsim.Fuzz.Coverage.NullCoverage("test"), ExecutionLimits.Default);
+        var executor = new FuzzExecutor(
+            target,
+            new Virtsim.Fuzz.Coverage.NullCoverage("test"),
+            ExecutionLimits.Default
+        );
         int n = 0;
         foreach (byte[] seed in target.SeedCorpus())
         {
@@ -111,6 +123,7 @@ public sealed class FastPathDifferentialTests
         }
         Assert.True(n > 0);
     }
+
     /// <summary>The kick op (complete-batch with flag bit 2): the twin serves it with
     /// <c>SplitQueue.PopServeAndSignal</c>'s fused body and the observed lane with its reference (pops, writes,
     /// AddUsedAndSignal); the lanes must agree, with EVENT_IDX or not, on a clean ring and on one whose second chain
@@ -125,9 +138,16 @@ public sealed class FastPathDifferentialTests
         const int completeBatch = 10;
         const int shouldNotify = 11;
         const byte kick = 4;
-        var builder = new RingScenarioBuilder(3, eventIdx: eventIdx).AddChain(1, 1).AddChain(2, 1, 16).AddChain(1, 2, 4)
-            .Op(completeBatch, len: 8, flags: kick).Op(shouldNotify).AddChain(1, 1).AddChain(1, 1)
-            .Op(completeBatch, len: 3, flags: kick | 1).Op(completeBatch, flags: kick);
+        var builder = new RingScenarioBuilder(3, eventIdx: eventIdx)
+            .AddChain(1, 1)
+            .AddChain(2, 1, 16)
+            .AddChain(1, 2, 4)
+            .Op(completeBatch, len: 8, flags: kick)
+            .Op(shouldNotify)
+            .AddChain(1, 1)
+            .AddChain(1, 1)
+            .Op(completeBatch, len: 3, flags: kick | 1)
+            .Op(completeBatch, flags: kick);
         if (hostile)
         {
             builder.Desc(0, 0, 0, 2, 8, 3, 1).Desc(1, 0, 8, 2, 8, 0, 0).Publish(0).Op(completeBatch, flags: kick);

@@ -1,6 +1,6 @@
+using Sim.Engine.Memory;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Memory;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -16,7 +16,11 @@ public sealed class MissedInterruptOracleTests
     private const ulong Used = 0x80;
     private const int Size = 4;
 
-    private static (GuestMemory Memory, MissedInterruptOracle Oracle, FuzzContext Context) Make(bool eventIdx, ushort availFlags = 0, ushort usedEvent = 0)
+    private static (GuestMemory Memory, MissedInterruptOracle Oracle, FuzzContext Context) Make(
+        bool eventIdx,
+        ushort availFlags = 0,
+        ushort usedEvent = 0
+    )
     {
         GuestMemory memory = GuestMemory.CreateFlat(0x1000);
         memory.TryWriteUInt16(new GuestAddress(Avail), availFlags);

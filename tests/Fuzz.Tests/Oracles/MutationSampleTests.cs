@@ -18,10 +18,18 @@ public sealed class MutationSampleTests
 
     private static IlMutant Find(string method, MutationOperator op, string description, int nth = 0)
     {
-        IlMutant[] matches = IlMutator.Enumerate(Devices)
-            .Where(m => m.Method.Contains(method, StringComparison.Ordinal) && m.Operator == op && m.Description.Contains(description, StringComparison.Ordinal))
+        IlMutant[] matches = IlMutator
+            .Enumerate(Devices)
+            .Where(m =>
+                m.Method.Contains(method, StringComparison.Ordinal)
+                && m.Operator == op
+                && m.Description.Contains(description, StringComparison.Ordinal)
+            )
             .ToArray();
-        Assert.True(matches.Length > nth, $"no mutant #{nth} of {op} '{description}' in {method} (found {matches.Length})");
+        Assert.True(
+            matches.Length > nth,
+            $"no mutant #{nth} of {op} '{description}' in {method} (found {matches.Length})"
+        );
         return matches[nth];
     }
 
@@ -29,7 +37,16 @@ public sealed class MutationSampleTests
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        int rc = MutantHost.Run(["--run", mutant.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--time", BudgetSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)], output, error);
+        int rc = MutantHost.Run(
+            [
+                "--run",
+                mutant.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--time",
+                BudgetSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ],
+            output,
+            error
+        );
         Assert.True(rc == 0, error.ToString());
         return output.ToString();
     }
@@ -92,9 +109,14 @@ public sealed class MutationSampleTests
     [InlineData("DriverQueue::MarkAvailStores", MutationOperator.RemoveVoidCall, "GuestWindow.MarkWritten")]
     public void DriverMutant_IsKilledByTheDriverFastPathOracle(string method, MutationOperator op, string description)
     {
-        IlMutant mutant = IlMutator.EnumerateAll(AppContext.BaseDirectory)
-            .First(m => m.Area == "driver" && m.Method.Contains(method, StringComparison.Ordinal) && m.Operator == op
-                && m.Description.Contains(description, StringComparison.Ordinal));
+        IlMutant mutant = IlMutator
+            .EnumerateAll(AppContext.BaseDirectory)
+            .First(m =>
+                m.Area == "driver"
+                && m.Method.Contains(method, StringComparison.Ordinal)
+                && m.Operator == op
+                && m.Description.Contains(description, StringComparison.Ordinal)
+            );
         string result = Run(mutant);
         Assert.Contains(" killed ", result, StringComparison.Ordinal);
         Assert.Contains(" driver-queue fast-path fast-path/driver-", result, StringComparison.Ordinal);
@@ -105,12 +127,27 @@ public sealed class MutationSampleTests
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
     /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER).</summary>
     [Theory]
-    [InlineData("VhostVirtqueue::FetchVqDesc", MutationOperator.BoundaryShift, "ble.un.s → blt.un.s", 1,
-        " vhost-chain vhost-chain/")]
-    [InlineData("VhostVirtqueue::Reset", MutationOperator.RemoveVoidCall, "set_LastUsedIdx", 0,
-        " control-plane control-plane/reset-owner-state")]
+    [InlineData(
+        "VhostVirtqueue::FetchVqDesc",
+        MutationOperator.BoundaryShift,
+        "ble.un.s → blt.un.s",
+        1,
+        " vhost-chain vhost-chain/"
+    )]
+    [InlineData(
+        "VhostVirtqueue::Reset",
+        MutationOperator.RemoveVoidCall,
+        "set_LastUsedIdx",
+        0,
+        " control-plane control-plane/reset-owner-state"
+    )]
     public void VhostOracleMutant_IsKilledByItsOracle(
-        string method, MutationOperator op, string description, int nth, string killedBy)
+        string method,
+        MutationOperator op,
+        string description,
+        int nth,
+        string killedBy
+    )
     {
         IlMutant mutant = Find(method, op, description, nth);
         string result = Run(mutant);

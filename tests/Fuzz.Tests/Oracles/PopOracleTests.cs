@@ -1,14 +1,14 @@
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 using Xunit.Abstractions;
-using Sim.Spec.Virtio;
 
 namespace Fuzz.Tests.Oracles;
 
@@ -42,7 +42,13 @@ public sealed class PopOracleTests(ITestOutputHelper output)
 
         public Rig(int size = Size)
         {
-            Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000)]), out GuestMemory? memory, out _));
+            Assert.True(
+                GuestMemory.TryCreate(
+                    new MemoryLayout([new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000)]),
+                    out GuestMemory? memory,
+                    out _
+                )
+            );
             Memory = memory;
             Layout = SplitRingLayout.Modern(new GuestAddress(0), size);
             Assert.True(Queue.TrySetSize(size, out _));
@@ -115,7 +121,8 @@ public sealed class PopOracleTests(ITestOutputHelper output)
     public void Qemu_LoopedDescriptor_IsLoopedChain_AndReadsTableSizePlusOne()
     {
         var r = new Rig();
-        for (int i = 0; i < Size; i++) r.Desc(i, Buf + ((ulong)i * 16), 8, Next, (ushort)((i + 1) % Size));
+        for (int i = 0; i < Size; i++)
+            r.Desc(i, Buf + ((ulong)i * 16), 8, Next, (ushort)((i + 1) % Size));
         r.Offer(0);
         (bool popped, QueueError error, long reads) = r.PopJudged();
         Assert.False(popped);
@@ -127,7 +134,8 @@ public sealed class PopOracleTests(ITestOutputHelper output)
     public void Qemu_LoopedDescriptor_ReportedAsTooManyIovecs_FiresWrongErrorKind()
     {
         var r = new Rig();
-        for (int i = 0; i < Size; i++) r.Desc(i, Buf + ((ulong)i * 16), 8, Next, (ushort)((i + 1) % Size));
+        for (int i = 0; i < Size; i++)
+            r.Desc(i, Buf + ((ulong)i * 16), 8, Next, (ushort)((i + 1) % Size));
         r.Offer(0);
         Assert.Equal("chain/wrong-error-kind", r.JudgeFake(false, QueueError.TooManyIovecs, Size + 1));
     }
@@ -139,7 +147,8 @@ public sealed class PopOracleTests(ITestOutputHelper output)
         // and the 1025th iovec; the ring model says loop (QueueError's order).
         var r = new Rig();
         const int entries = QueueLimits.IovecsMax;
-        for (int i = 0; i < entries; i++) r.IndirectDesc(i, Buf, 8, Next, (ushort)((i + 1) % entries));
+        for (int i = 0; i < entries; i++)
+            r.IndirectDesc(i, Buf, 8, Next, (ushort)((i + 1) % entries));
         r.Desc(0, Indirect, entries * 16, Ind);
         r.Offer(0);
         (bool popped, QueueError error, long reads) = r.PopJudged();
@@ -153,7 +162,8 @@ public sealed class PopOracleTests(ITestOutputHelper output)
     public void Qemu_LoopedDescriptor_ReadPastTheRule_FiresDescriptorReads()
     {
         var r = new Rig();
-        for (int i = 0; i < Size; i++) r.Desc(i, Buf + ((ulong)i * 16), 8, Next, (ushort)((i + 1) % Size));
+        for (int i = 0; i < Size; i++)
+            r.Desc(i, Buf + ((ulong)i * 16), 8, Next, (ushort)((i + 1) % Size));
         r.Offer(0);
         Assert.Equal("chain/descriptor-reads-past-rule", r.JudgeFake(false, QueueError.LoopedChain, Size + 2));
     }
@@ -174,7 +184,8 @@ public sealed class PopOracleTests(ITestOutputHelper output)
     public void Qemu_ChainOfExactlyTheTableSize_IsValid_NotALoop()
     {
         var r = new Rig();
-        for (int i = 0; i < Size; i++) r.Desc(i, Buf + ((ulong)i * 16), 8, i < Size - 1 ? Next : (ushort)0, (ushort)(i + 1));
+        for (int i = 0; i < Size; i++)
+            r.Desc(i, Buf + ((ulong)i * 16), 8, i < Size - 1 ? Next : (ushort)0, (ushort)(i + 1));
         r.Offer(0);
         (bool popped, _, long reads) = r.PopJudged();
         Assert.True(popped);
@@ -207,10 +218,10 @@ public sealed class PopOracleTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData((ushort)(Ind | Next), 16UL, Indirect, QueueError.IndirectWithNext)]           // NEXT with INDIRECT: before the length
-    [InlineData((ushort)Ind, 17UL, Indirect, QueueError.IndirectBadLength)]                 // "Invalid size for indirect buffer table"
-    [InlineData((ushort)Ind, 32UL, 0x7ff0UL, QueueError.IndirectTableOutsideMemory)]        // across the region end: "Cannot map"
-    [InlineData((ushort)Ind, 16UL, 0x1_0000UL, QueueError.IndirectTableOutsideMemory)]      // past guest memory
+    [InlineData((ushort)(Ind | Next), 16UL, Indirect, QueueError.IndirectWithNext)] // NEXT with INDIRECT: before the length
+    [InlineData((ushort)Ind, 17UL, Indirect, QueueError.IndirectBadLength)] // "Invalid size for indirect buffer table"
+    [InlineData((ushort)Ind, 32UL, 0x7ff0UL, QueueError.IndirectTableOutsideMemory)] // across the region end: "Cannot map"
+    [InlineData((ushort)Ind, 16UL, 0x1_0000UL, QueueError.IndirectTableOutsideMemory)] // past guest memory
     public void Spec_2_7_5_3_1_IndirectHead_RulesInOrder(ushort flags, ulong len, ulong table, QueueError want)
     {
         var r = new Rig();
@@ -218,7 +229,14 @@ public sealed class PopOracleTests(ITestOutputHelper output)
         r.Desc(1, Buf, 8);
         r.Offer(0);
         Assert.Equal(want, r.PopJudged().Error);
-        Assert.Equal("chain/wrong-error-kind", r.JudgeFake(false, want == QueueError.IndirectWithNext ? QueueError.IndirectBadLength : QueueError.IndirectWithNext, 1));
+        Assert.Equal(
+            "chain/wrong-error-kind",
+            r.JudgeFake(
+                false,
+                want == QueueError.IndirectWithNext ? QueueError.IndirectBadLength : QueueError.IndirectWithNext,
+                1
+            )
+        );
     }
 
     [Fact]
@@ -297,7 +315,11 @@ public sealed class PopOracleTests(ITestOutputHelper output)
         const int seed = 23;
         var target = new SplitVirtqueueTarget();
         _output.WriteLine($"seed {seed}, 5000 runs of split-virtqueue");
-        CampaignResult result = new FuzzCampaign(target, new CampaignOptions { Seed = seed, RunsMax = 5000 }, new NullCoverage("test")).Run();
+        CampaignResult result = new FuzzCampaign(
+            target,
+            new CampaignOptions { Seed = seed, RunsMax = 5000 },
+            new NullCoverage("test")
+        ).Run();
         _output.WriteLine($"{result.SummaryLine}; chains judged {target.ChainsJudged}");
         Assert.Empty(result.Findings);
         Assert.True(target.ChainsJudged > 1000, $"only {target.ChainsJudged} chains judged");

@@ -1,6 +1,6 @@
-using Virtsim.Fuzz.Oracles;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Oracles;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -43,7 +43,8 @@ public sealed class QueueConfigReferenceTests
         queue.UsedRing = new GuestAddress(used);
         bool enabled = queue.TryEnable(memory, out QueueConfigError got);
         Assert.Equal(want == QueueConfigError.None, enabled);
-        if (!enabled) Assert.Equal(want, got);
+        if (!enabled)
+            Assert.Equal(want, got);
     }
 
     [Theory]

@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
+using Sim.Devices;
+using Sim.Devices.Virtio.Demo;
+using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Devices;
-using Sim.Devices.Virtio.Demo;
-using Sim.Machine.Simulation;
-using Sim.Engine.Memory;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -24,7 +24,8 @@ public sealed class ResponseOracleDemoStateTests
     private readonly ResponseOracle _oracle = new();
     private readonly FuzzContext _context = new();
 
-    public ResponseOracleDemoStateTests() => _oracle.Begin(new VirtioDemoDevice(Flavour.Robust), Flavour.Robust, _sim.Memory, _context);
+    public ResponseOracleDemoStateTests() =>
+        _oracle.Begin(new VirtioDemoDevice(Flavour.Robust), Flavour.Robust, _sim.Memory, _context);
 
     /// <summary>One completed 8-byte request {opt, buff} answered {answerOpt, answer} with used.len 8.</summary>
     private void Complete(uint opt, uint buff, uint answerOpt, uint answer, bool plain = true)

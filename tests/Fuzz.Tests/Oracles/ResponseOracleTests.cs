@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 using Xunit;
 using Xunit.Abstractions;
@@ -23,7 +23,8 @@ public sealed class ResponseOracleTests
     private static byte[] Le32(params uint[] words)
     {
         var b = new byte[4 * words.Length];
-        for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4 * i), words[i]);
+        for (int i = 0; i < words.Length; i++)
+            BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4 * i), words[i]);
         return b;
     }
 
@@ -88,7 +89,10 @@ public sealed class ResponseOracleTests
     public void Factorial_U32Arithmetic(uint n, uint expected)
     {
         Assert.Null(DeviceReferenceModels.Factorial(FactorialRequest(n), Le32(expected), 4));
-        Assert.Equal("response/factorial", DeviceReferenceModels.Factorial(FactorialRequest(n), Le32(expected + 1), 4)?.Site);
+        Assert.Equal(
+            "response/factorial",
+            DeviceReferenceModels.Factorial(FactorialRequest(n), Le32(expected + 1), 4)?.Site
+        );
     }
 
     [Fact]
@@ -102,7 +106,10 @@ public sealed class ResponseOracleTests
     public void Factorial_ShortRequestAnswered_Fires()
     {
         // 4 readable bytes (arg2 never offered): the robust flavour must complete with used.len 0.
-        Assert.Equal("response/factorial-short-request", DeviceReferenceModels.Factorial(FactorialRequest(5, 4), Le32(120), 4)?.Site);
+        Assert.Equal(
+            "response/factorial-short-request",
+            DeviceReferenceModels.Factorial(FactorialRequest(5, 4), Le32(120), 4)?.Site
+        );
         Assert.Null(DeviceReferenceModels.Factorial(FactorialRequest(5, 4), Le32(0), 0));
     }
 
@@ -111,22 +118,37 @@ public sealed class ResponseOracleTests
     [Fact]
     public void Counter_EachNumberLoggedInOrder_TimerLinesAllowed()
     {
-        string[] log = ["==============set config:0", "=========get virtio num:7", "==============set config:1", "=========get virtio num:-1"];
+        string[] log =
+        [
+            "==============set config:0",
+            "=========get virtio num:7",
+            "==============set config:1",
+            "=========get virtio num:-1",
+        ];
         Assert.Null(DeviceReferenceModels.Counter(Le32(7, uint.MaxValue), 0, log));
     }
 
     [Fact]
     public void Counter_NumberMissingOrWrong_Fires()
     {
-        Assert.Equal("response/counter-log", DeviceReferenceModels.Counter(Le32(7, 8), 0, ["=========get virtio num:8"])?.Site);
+        Assert.Equal(
+            "response/counter-log",
+            DeviceReferenceModels.Counter(Le32(7, 8), 0, ["=========get virtio num:8"])?.Site
+        );
         // A device that logs the previous request's number.
-        Assert.Equal("response/counter-log", DeviceReferenceModels.Counter(Le32(8), 0, ["=========get virtio num:7"])?.Site);
+        Assert.Equal(
+            "response/counter-log",
+            DeviceReferenceModels.Counter(Le32(8), 0, ["=========get virtio num:7"])?.Site
+        );
     }
 
     [Fact]
     public void Counter_SeedUsedLen_OrMalformedRequestCompleted_Fires()
     {
-        Assert.Equal("response/counter", DeviceReferenceModels.Counter(Le32(7), 4, ["=========get virtio num:7"])?.Site);
+        Assert.Equal(
+            "response/counter",
+            DeviceReferenceModels.Counter(Le32(7), 4, ["=========get virtio num:7"])?.Site
+        );
         Assert.Equal("response/counter-malformed-completed", DeviceReferenceModels.Counter(new byte[6], 0, [])?.Site);
     }
 
@@ -177,20 +199,28 @@ public sealed class ResponseOracleTests
     }
 
     [Theory]
-    [InlineData(0u, 9ul, 0, (byte)1)]   // sector past the 8-sector disk: IOERR (sector 8, 0 bytes, is OK)
+    [InlineData(0u, 9ul, 0, (byte)1)] // sector past the 8-sector disk: IOERR (sector 8, 0 bytes, is OK)
     [InlineData(0u, 0ul, 100, (byte)1)] // partial sector: IOERR
-    [InlineData(4u, 0ul, 0, (byte)0)]   // FLUSH
-    [InlineData(2u, 0ul, 0, (byte)2)]   // SCSI_CMD: UNSUPP
+    [InlineData(4u, 0ul, 0, (byte)0)] // FLUSH
+    [InlineData(2u, 0ul, 0, (byte)2)] // SCSI_CMD: UNSUPP
     public void Blk_Status(uint type, ulong sector, int readBytes, byte status)
     {
         var shadow = new byte[4096];
         var writable = new byte[readBytes + 1];
         writable[^1] = status;
-        Assert.Null(DeviceReferenceModels.Blk(BlkHeader(type, sector), writable, (uint)writable.Length, shadow, shadow));
+        Assert.Null(
+            DeviceReferenceModels.Blk(BlkHeader(type, sector), writable, (uint)writable.Length, shadow, shadow)
+        );
         writable[^1] = (byte)(status ^ 3);
-        Assert.Equal("response/blk-status", DeviceReferenceModels.Blk(BlkHeader(type, sector), writable, (uint)writable.Length, shadow, shadow)?.Site);
+        Assert.Equal(
+            "response/blk-status",
+            DeviceReferenceModels.Blk(BlkHeader(type, sector), writable, (uint)writable.Length, shadow, shadow)?.Site
+        );
         writable[^1] = status;
-        Assert.Equal("response/blk-used-len", DeviceReferenceModels.Blk(BlkHeader(type, sector), writable, 0, shadow, shadow)?.Site);
+        Assert.Equal(
+            "response/blk-used-len",
+            DeviceReferenceModels.Blk(BlkHeader(type, sector), writable, 0, shadow, shadow)?.Site
+        );
     }
 
     // ---- the oracle on the robust targets
@@ -205,7 +235,11 @@ public sealed class ResponseOracleTests
         var target = (VirtioBackendTarget)FuzzTargets.Create(name)!;
         const int seed = 11;
         _output.WriteLine($"seed {seed}, 3000 runs of {name}");
-        CampaignResult r = new FuzzCampaign(target, new CampaignOptions { Seed = seed, RunsMax = 3000 }, new NullCoverage("test")).Run();
+        CampaignResult r = new FuzzCampaign(
+            target,
+            new CampaignOptions { Seed = seed, RunsMax = 3000 },
+            new NullCoverage("test")
+        ).Run();
         _output.WriteLine($"{r.SummaryLine}; requests judged {target.ResponsesJudged}");
         Assert.Empty(r.Findings);
         Assert.True(target.ResponsesJudged > 100, $"only {target.ResponsesJudged} requests judged");
@@ -217,7 +251,8 @@ public sealed class ResponseOracleTests
     public void SeedTarget_HasNoResponseModel(string name)
     {
         var target = (VirtioBackendTarget)FuzzTargets.Create(name)!;
-        foreach (byte[] input in target.SeedCorpus()) target.Execute(input, new FuzzContext());
+        foreach (byte[] input in target.SeedCorpus())
+            target.Execute(input, new FuzzContext());
         Assert.Equal(0, target.ResponsesJudged);
     }
 }

@@ -15,17 +15,23 @@ public sealed class RobustFindingRegressionTests
     /// (placement 6), one chain (the guest's avail.idx store = 1 is a used.idx store), then op 12 (GET/SET_VRING_BASE,
     /// stop and start). vhost_vq_init_access re-reads last_used_idx from used-&gt;idx on the restart, as Linux does;
     /// the checker kept the 0 it had last seen published.</summary>
-    private static readonly byte[] UsedIdxAdoptedOnRestart = Convert.FromHexString("00040600020000000000000000000000000000000000000c");
+    private static readonly byte[] UsedIdxAdoptedOnRestart = Convert.FromHexString(
+        "00040600020000000000000000000000000000000000000c"
+    );
 
     /// <summary><c>permission/read-outside-chain</c>: an indirect chain (3 entries at 0x4000), then entry 0 rewritten
     /// to NEXT → 0. Linux get_indirect reads the table in order (next only says "more follows"), so vhost uses entry
     /// 1's buffer at 0x6040; the checker followed next only.</summary>
-    private static readonly byte[] IndirectTableReadInOrder = Convert.FromHexString("000400000200000000000000000000ff0000000400000501000000000000000000000000000001");
+    private static readonly byte[] IndirectTableReadInOrder = Convert.FromHexString(
+        "000400000200000000000000000000ff0000000400000501000000000000000000000000000001"
+    );
 
     /// <summary><c>differential/used-element</c>: placement 7 puts avail_event (EVENT_IDX) inside the indirect table at
     /// 0x4000, on the descriptor's len. QEMU writes avail_event before walking the chain, vhost only when the ring is
     /// empty, so they read different lengths: an invalid layout, not a divergence.</summary>
-    private static readonly byte[] AvailEventInsideIndirectTable = Convert.FromHexString("0305ff0002000000000000000000000700000004000004");
+    private static readonly byte[] AvailEventInsideIndirectTable = Convert.FromHexString(
+        "0305ff0002000000000000000000000700000004000004"
+    );
 
     /// <summary><c>notify/missed-interrupt-after-drain</c> (issue 12 item 7): a reset re-initialises a 2-entry queue
     /// with EVENT_IDX and the used ring on the descriptor table (placement 7), so used.idx is bytes 2..3 of descriptor
@@ -33,13 +39,17 @@ public sealed class RobustFindingRegressionTests
     /// next descriptor store writes 0 over used.idx; the device completes a second chain at its shadow index 2 and
     /// rightly stays silent (vring_need_event(0, 2, 1) is false). The oracle had re-anchored at the guest's 0 and
     /// judged (0, 2].</summary>
-    private static readonly byte[] GuestStoreOverUsedIdx = Convert.FromHexString("000400000a000000004000000000000000000001ff007f02000000000000000000000000000000000000090000000000000000000000000000000000000000000000000000000000000000000000000003");
+    private static readonly byte[] GuestStoreOverUsedIdx = Convert.FromHexString(
+        "000400000a000000004000000000000000000001ff007f02000000000000000000000000000000000000090000000000000000000000000000000000000000000000000000000000000000000000000003"
+    );
 
     /// <summary><c>response/demo</c> (campaign camp1h): the first request, {opt 1, buff 0}, is an INDIRECT chain, which
     /// the response oracle does not judge, so it missed the store; the next {opt 0} request was judged against the
     /// initial 0x1333 while the device rightly answered 0. The state is now unknown after an unjudged
     /// completion.</summary>
-    private static readonly byte[] IndirectStoreThenLoad = Convert.FromHexString("02040000020000000000000000000053000000040000e402000000000000000000000700000000000004060000000000000000000001");
+    private static readonly byte[] IndirectStoreThenLoad = Convert.FromHexString(
+        "02040000020000000000000000000053000000040000e402000000000000000000000700000000000004060000000000000000000001"
+    );
 
     /// <summary><c>notify/missed-interrupt-after-drain</c> (campaign camp1h, four findings of one shape): with
     /// EVENT_IDX and used_event 0, a common-config write (op 11) makes the device process the queue synchronously and
@@ -47,22 +57,34 @@ public sealed class RobustFindingRegressionTests
     /// with the stale anchor 0, so the device's rightful silence for 1 → 2 was judged over (0, 2].</summary>
     private static readonly byte[][] RegisterOpProcessesQueue =
     [
-        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e0000000000000000000000000000000000000200000000000000000000bc"),
-        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e00000000000000000000000000000000000002"),
-        Convert.FromHexString("00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a0000000000000000000002000082000000000000000000000008000000020000000900000000000000000000000000000000000003"),
-        Convert.FromHexString("01050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820900000000000000000000000000000000000002000000000000000000000b00000000000002"),
+        Convert.FromHexString(
+            "00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e0000000000000000000000000000000000000200000000000000000000bc"
+        ),
+        Convert.FromHexString(
+            "00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820e00000000000000000000000000000000000002"
+        ),
+        Convert.FromHexString(
+            "00050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a0000000000000000000002000082000000000000000000000008000000020000000900000000000000000000000000000000000003"
+        ),
+        Convert.FromHexString(
+            "01050000020000000000000000000000000000000000000b00e7000000000000000000000000000000840b00000b00000000000000000000000200000b0b0000004a00000000000000000000020000820900000000000000000000000000000000000002000000000000000000000b00000000000002"
+        ),
     ];
 
     /// <summary><c>resource/allocated-bytes</c> (campaign camp1h): resets re-run a ring of long counter requests, the
     /// robust device reads hundreds of thousands of numbers, and formatted a log line for each even once the bounded
     /// log was full (70 MB in one execution).</summary>
-    private static readonly byte[] CounterNumbersPastFullLog = Convert.FromHexString("000400000000000000000000000007002a0000000000000a0000000000000000000000000000000000720400000000000000000000000000000000fa000a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a000000000000000000000000000000000000020000000000000000000032");
+    private static readonly byte[] CounterNumbersPastFullLog = Convert.FromHexString(
+        "000400000000000000000000000007002a0000000000000a0000000000000000000000000000000000720400000000000000000000000000000000fa000a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a00000000000000000000000000000000002a0a000000000000000000000000000000000000020000000000000000000032"
+    );
 
     /// <summary><c>exception</c> NullReferenceException in GuestActor.Apply (found on virtio-blk-qemu-real, the same
     /// hole in the QEMU-style target): the initial rings are rejected, so the queue never becomes ready and the guest
     /// actor was never pointed at this execution's memory (null on a fresh target, a previous execution's
     /// otherwise).</summary>
-    public static readonly byte[] GuestOpsOnRejectedRings = Convert.FromHexString("08046700000000000000000000000000000000000000000a");
+    public static readonly byte[] GuestOpsOnRejectedRings = Convert.FromHexString(
+        "08046700000000000000000000000000000000000000000a"
+    );
 
     /// <summary><c>used-ring/id-not-in-flight</c> (mutation harness, seed 1, execution 107,454 of any vhost mutant
     /// the target never runs): the used ring on the available ring, and a handler-interleaving slot at
@@ -71,8 +93,9 @@ public sealed class RobustFindingRegressionTests
     /// read the entry from memory at publication; it now judges the id and len the device stored.</summary>
     private static readonly byte[] GuestStoreOverFilledUsedEntry = Convert.FromHexString(
         "05007e0f22019b99bd0791898f78f0fad7bc87350111a18f4307642c3d07f9142e041cc686499459a5bf96c71ff7b699"
-        + "389396bbe5da93cc58e369000002000000002300000000000700feffffff0000ffffff7f000000000000000700000000"
-        + "00000402feff01ff0000000000000000000000000000");
+            + "389396bbe5da93cc58e369000002000000002300000000000700feffffff0000ffffff7f000000000000000700000000"
+            + "00000402feff01ff0000000000000000000000000000"
+    );
 
     /// <summary><c>liveness/stranded-under-suppression</c> (mutation harness, seed 1, execution 194,108): under
     /// EVENT_IDX the control plane restarts the vring; vhost_vq_init_access stores used.flags, not avail_event, and
@@ -81,9 +104,10 @@ public sealed class RobustFindingRegressionTests
     /// renews the promise now.</summary>
     private static readonly byte[] RestartStoresFlagsNotAvailEvent = Convert.FromHexString(
         "030000e80200000000000000800000030000000000000408000000000000000000000000000000000000090000000000"
-        + "00000000000000009e9b99a6e607d628fa77ffffffffffffffff1bc26e71a2a7fef52eb5504d4c48c1b4271fac3e3937"
-        + "0a4abb62634a047b3cc9382c92c5c71895ddcafb51790c34bfbf673fa3de045d4754298fa3d2da4bf733420a02d6b3d5"
-        + "bdedc5c981fb8c0000000000");
+            + "00000000000000009e9b99a6e607d628fa77ffffffffffffffff1bc26e71a2a7fef52eb5504d4c48c1b4271fac3e3937"
+            + "0a4abb62634a047b3cc9382c92c5c71895ddcafb51790c34bfbf673fa3de045d4754298fa3d2da4bf733420a02d6b3d5"
+            + "bdedc5c981fb8c0000000000"
+    );
 
     /// <summary><c>response/counter-log</c> ("a request of 4 numbers logged 2 of them"): a reset re-places a
     /// 128-entry queue with the used ring (0x4f00) running into the descriptor table (0x5200); head 0 ({0x6000, 8}) is
@@ -93,7 +117,8 @@ public sealed class RobustFindingRegressionTests
     /// the log's cap (216 lines of 10,000) nor a short buffer: a chain rewritten in flight is no longer
     /// plain.</summary>
     private static readonly byte[] CounterChainRewrittenByUsedStore = Convert.FromHexString(
-        "000400000a0000520015004f00000000000000008f00850400000000000000000000000000000000cc000000000000000000000002");
+        "000400000a0000520015004f00000000000000008f00850400000000000000000000000000000000cc000000000000000000000002"
+    );
 
     /// <summary><c>response/blk-data</c> (campaign seed 12, 60 s, with <c>BlkSeeds.WholeSectorWriteThenRead</c>): an
     /// OUT of sector 0 whose header, data and status share 0x6000 is pending when op 10 resets the device; the reset's
@@ -103,9 +128,10 @@ public sealed class RobustFindingRegressionTests
     /// resumes.</summary>
     private static readonly byte[] BlkWriteDrainedByReset = Convert.FromHexString(
         "0304000006000000000000000000000100000000000000020000000000000000000000000000000000000000000000000000000004"
-        + "00020000010200010000000000000000000000000000000200000200000000000000000000000f000000010100000000000000"
-        + "0000000000000f00000001040003000000080000000000000400020000030500040a00000000000000000000000000000000"
-        + "00030000000a0000000000000000000000020000050300000000000000000000000000000003");
+            + "00020000010200010000000000000000000000000000000200000200000000000000000000000f000000010100000000000000"
+            + "0000000000000f00000001040003000000080000000000000400020000030500040a00000000000000000000000000000000"
+            + "00030000000a0000000000000000000000020000050300000000000000000000000000000003"
+    );
 
     [Fact]
     public void CounterRobust_CounterLog_ChainRewrittenByUsedStore_DoesNotFire()

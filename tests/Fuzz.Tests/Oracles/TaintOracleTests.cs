@@ -1,14 +1,14 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Coverage;
-using Virtsim.Fuzz.Engine;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Coverage;
+using Virtsim.Fuzz.Engine;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -54,7 +54,12 @@ public sealed class TaintOracleTests
         Assert.Null(context.Finding);
         byte[] word = new byte[8];
         oracle.Fill(word);
-        device.Log.Add(string.Create(CultureInfo.InvariantCulture, $"request opt=0 buff={BinaryPrimitives.ReadUInt32LittleEndian(word.AsSpan(2)):x}"));
+        device.Log.Add(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"request opt=0 buff={BinaryPrimitives.ReadUInt32LittleEndian(word.AsSpan(2)):x}"
+            )
+        );
         oracle.OnCompleted(1, 0, new RangeList(), new RangeList(), plain: true);
         Assert.Equal("taint/device-log", context.Finding?.Site);
     }
@@ -70,7 +75,11 @@ public sealed class TaintOracleTests
         var target = (VirtioBackendTarget)FuzzTargets.Create(name)!;
         const int seed = 13;
         _output.WriteLine($"seed {seed}, 3000 runs of {name}");
-        CampaignResult r = new FuzzCampaign(target, new CampaignOptions { Seed = seed, RunsMax = 3000 }, new NullCoverage("test")).Run();
+        CampaignResult r = new FuzzCampaign(
+            target,
+            new CampaignOptions { Seed = seed, RunsMax = 3000 },
+            new NullCoverage("test")
+        ).Run();
         _output.WriteLine($"{r.SummaryLine}; chains searched {target.TaintSearched}");
         Assert.Empty(r.Findings);
         Assert.True(target.TaintSearched > 100, $"only {target.TaintSearched} chains searched");
@@ -87,9 +96,17 @@ public sealed class TaintOracleTests
         _output.WriteLine($"seed {seed}");
         CampaignResult Campaign(Flavour flavour, bool checkLength) =>
             new FuzzCampaign(
-                new VirtioBackendTarget("leaky-echo", flavour, "test mutant", (_, _) => new LeakyEchoDevice(checkLength)),
-                new CampaignOptions { Seed = seed, RunsMax = 5000, Minimize = false },
-                new NullCoverage("test")).Run();
+                new VirtioBackendTarget("leaky-echo", flavour, "test mutant", (_, _) =>
+                    new LeakyEchoDevice(checkLength)
+                ),
+                new CampaignOptions
+                {
+                    Seed = seed,
+                    RunsMax = 5000,
+                    Minimize = false,
+                },
+                new NullCoverage("test")
+            ).Run();
 
         CampaignResult leaky = Campaign(Flavour.Robust, checkLength: false);
         _output.WriteLine("taint on, length unchecked: " + leaky.SummaryLine);

@@ -1,9 +1,9 @@
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
-using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets.Rings;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -39,7 +39,8 @@ public sealed class VhostChainOracleTests
 
     private static int Pop(VhostBackendRig rig)
     {
-        using (rig.Simulation.Memory.As(MemoryActor.Device)) return rig.Vq.GetVqDesc(out _, out _);
+        using (rig.Simulation.Memory.As(MemoryActor.Device))
+            return rig.Vq.GetVqDesc(out _, out _);
     }
 
     [Fact]
@@ -141,7 +142,14 @@ public sealed class VhostChainOracleTests
         VhostDevice dev = rig.Demo.Device;
         (_, ulong avail, ulong used) = RingInput.Place(0, Size, 0);
         var ring = new VhostRingStart(
-            Size, new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), 0, rig.Kick, rig.Call);
+            Size,
+            new GuestAddress(desc),
+            new GuestAddress(avail),
+            new GuestAddress(used),
+            0,
+            rig.Kick,
+            rig.Call
+        );
         Assert.Null(VhostControlPlaneOracle.AfterStart(dev, 1UL << 32, ring));
         Assert.NotNull(VhostControlPlaneOracle.AfterStart(dev, 1UL << 33, ring));
         Assert.NotNull(VhostControlPlaneOracle.AfterResetOwner(dev, dev.Worker));

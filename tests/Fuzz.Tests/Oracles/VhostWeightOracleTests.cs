@@ -1,11 +1,11 @@
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Entry;
-using Virtsim.Fuzz.Targets;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Devices.Vhost;
-using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
+using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -40,12 +40,17 @@ public sealed class VhostWeightOracleTests
         }
         var guest = new GuestActor();
         guest.Reset(m, desc, avail, Size);
-        for (int i = 0; i < Chains; i++) guest.Publish((ushort)i);
+        for (int i = 0; i < Chains; i++)
+            guest.Publish((ushort)i);
         return rig;
     }
 
     /// <summary>One handler run of <paramref name="handler"/> under the oracle, as the worker runs it.</summary>
-    private static VhostWeightOracle RunOnce(VhostBackendRig rig, IVhostKickHandler handler, VhostOptions? options = null)
+    private static VhostWeightOracle RunOnce(
+        VhostBackendRig rig,
+        IVhostKickHandler handler,
+        VhostOptions? options = null
+    )
     {
         var oracle = new VhostWeightOracle(handler, options ?? rig.Demo.Device.Options);
         ((IVhostKickHandler)oracle).HandleKick(rig.Vq);
@@ -94,7 +99,10 @@ public sealed class VhostWeightOracleTests
         VhostBackendRig full = Ring(len: 8);
         Assert.Equal(0, RunOnce(full, new BrokenHandler(BrokenHandler.Mode.CountsOnlyFull)).Violations);
         VhostBackendRig shortOnes = Ring(len: 4);
-        Assert.Equal("weight/chain-past-packet-weight", RunOnce(shortOnes, new BrokenHandler(BrokenHandler.Mode.CountsOnlyFull)).LastSite);
+        Assert.Equal(
+            "weight/chain-past-packet-weight",
+            RunOnce(shortOnes, new BrokenHandler(BrokenHandler.Mode.CountsOnlyFull)).LastSite
+        );
     }
 
     [Fact]
@@ -123,7 +131,8 @@ public sealed class VhostWeightOracleTests
     {
         var b = new RingScenarioBuilder(6);
         b.AddChain(1, 1, bufferLen: 8);
-        for (int i = 1; i < Chains; i++) b.Publish(0);
+        for (int i = 1; i < Chains; i++)
+            b.Publish(0);
         return b.Op(8).Op(9).Build();
     }
 
@@ -143,13 +152,17 @@ public sealed class VhostWeightOracleTests
             for (int n = 0; n < 4 * Size; n++)
             {
                 int head = vq.GetVqDesc(out int outN, out int inN);
-                if (head < 0 || head == (int)vq.Num) break;
+                if (head < 0 || head == (int)vq.Num)
+                    break;
                 bool full = vq.IovLength(0, outN) >= VhostDemo.RequestSize;
                 vq.AddUsed((uint)head, 0);
-                if (mode == Mode.CountsOnlyFull && !full) continue;
+                if (mode == Mode.CountsOnlyFull && !full)
+                    continue;
                 pkts++;
-                if (mode == Mode.StopsWithoutRequeue && pkts >= vq.Device.Options.PacketWeight) break;
-                if (mode != Mode.NeverAsks && vq.ExceedsWeight(pkts, 0)) break;
+                if (mode == Mode.StopsWithoutRequeue && pkts >= vq.Device.Options.PacketWeight)
+                    break;
+                if (mode != Mode.NeverAsks && vq.ExceedsWeight(pkts, 0))
+                    break;
             }
         }
     }

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
+using Sim.Engine.Memory;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Memory;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;

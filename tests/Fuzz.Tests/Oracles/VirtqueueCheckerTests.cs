@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
+using Sim.Engine.Memory;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Memory;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -116,7 +116,8 @@ public sealed class VirtqueueCheckerTests
     public void GuestAccesses_AreNotJudged()
     {
         var (m, _, ctx) = Make();
-        using (m.As(MemoryActor.Guest)) m.TryWrite(new GuestAddress(0x3000), new byte[8]);
+        using (m.As(MemoryActor.Guest))
+            m.TryWrite(new GuestAddress(0x3000), new byte[8]);
         Assert.Null(ctx.Finding);
     }
 
@@ -142,7 +143,8 @@ public sealed class VirtqueueCheckerTests
         // guest's avail.idx store is a used.idx store; vhost_vq_init_access re-reads it on the restart, so the device
         // continues from 5, not from the 0 it last published.
         var (m, c, ctx) = Make();
-        using (m.As(MemoryActor.Guest)) m.TryWriteUInt16(new GuestAddress(Used + 2), 5);
+        using (m.As(MemoryActor.Guest))
+            m.TryWriteUInt16(new GuestAddress(Used + 2), 5);
         c.RebaseUsedIdx();
         Fetch(m);
         m.TryWrite(new GuestAddress(0x2000), new byte[8]);
@@ -156,7 +158,8 @@ public sealed class VirtqueueCheckerTests
     public void WithoutRestart_AGuestStoredUsedIdx_StillDoesNotExcuseAJump()
     {
         var (m, _, ctx) = Make();
-        using (m.As(MemoryActor.Guest)) m.TryWriteUInt16(new GuestAddress(Used + 2), 5);
+        using (m.As(MemoryActor.Guest))
+            m.TryWriteUInt16(new GuestAddress(Used + 2), 5);
         Fetch(m);
         m.TryWrite(new GuestAddress(0x2000), new byte[8]);
         Complete(m, 0, 8, 6);

@@ -1,7 +1,7 @@
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Qemu;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Random;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -19,7 +19,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
 
     private bool Skipped()
     {
-        if (VirtioBlkQemuTarget.Available is not { } why) return false;
+        if (VirtioBlkQemuTarget.Available is not { } why)
+            return false;
         output.WriteLine("SKIPPED: " + why);
         return true;
     }
@@ -27,7 +28,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void Seeds_AgreeWithQemu72()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
         int n = 0;
         var failures = new List<string>();
@@ -35,8 +37,11 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
         {
             var context = new FuzzContext { Log = new StringWriter() };
             Assert.Equal(FuzzOutcome.Completed, target.Execute(seed, context));
-            output.WriteLine($"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} {context.Log}");
-            if (context.Finding is not null) failures.Add($"seed {n}: {Convert.ToHexString(seed)}");
+            output.WriteLine(
+                $"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} {context.Log}"
+            );
+            if (context.Finding is not null)
+                failures.Add($"seed {n}: {Convert.ToHexString(seed)}");
             n++;
         }
         Assert.True(failures.Count == 0, string.Join('\n', failures));
@@ -45,7 +50,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void Seeds_TwiceEach_SameVerdict()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
         var verdicts = new List<string>();
         for (int round = 0; round < 2; round++)
@@ -56,8 +62,10 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
                 var context = new FuzzContext();
                 target.Execute(seed, context);
                 string v = $"seed {n++}: {context.Finding?.Site ?? "no finding"} after {context.Steps} steps";
-                if (round == 0) verdicts.Add(v);
-                else Assert.Equal(verdicts[n - 1], v);
+                if (round == 0)
+                    verdicts.Add(v);
+                else
+                    Assert.Equal(verdicts[n - 1], v);
             }
         }
         output.WriteLine(string.Join('\n', verdicts));
@@ -66,9 +74,14 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void BoundedDifferentialPass_FixedSeed_NoUnexplainedDifference()
     {
-        if (Skipped()) return;
-        ulong Seed = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps ? ulong.Parse(ps, System.Globalization.CultureInfo.InvariantCulture) : 15;
-        output.WriteLine($"seed {Seed} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it for a measurement)");
+        if (Skipped())
+            return;
+        ulong Seed = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps
+            ? ulong.Parse(ps, System.Globalization.CultureInfo.InvariantCulture)
+            : 15;
+        output.WriteLine(
+            $"seed {Seed} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it for a measurement)"
+        );
         var target = new VirtioBlkQemuTarget { ReproducerDirectory = null };
         var mutator = new ScenarioMutator();
         var prng = new Prng(Seed);
@@ -78,11 +91,18 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
         target.Execute(seeds[0], new FuzzContext()); // starts QEMU outside the timing
         // Measurement knobs (the CI pass uses neither): more runs, and runs before the clocks start (JIT warm-up
         // dominates the CPU time of a 300-run pass).
-        int runs = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_RUNS") is { } r ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : PassRuns;
-        int warm = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_WARMUP_RUNS") is { } w ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        int runs = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_RUNS") is { } r
+            ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture)
+            : PassRuns;
+        int warm = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_WARMUP_RUNS") is { } w
+            ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture)
+            : 0;
         var clock = new System.Diagnostics.Stopwatch();
-        TimeSpan cpu = TimeSpan.Zero, qemuCpu = TimeSpan.Zero;
-        long trips0 = 0, commands0 = 0, reruns0 = 0;
+        TimeSpan cpu = TimeSpan.Zero,
+            qemuCpu = TimeSpan.Zero;
+        long trips0 = 0,
+            commands0 = 0,
+            reruns0 = 0;
         for (int i = 0; i < warm + runs; i++)
         {
             if (i == warm)
@@ -96,32 +116,54 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             byte[] seed = seeds[i % seeds.Length];
             seed.CopyTo(buffer, 0);
             int length = seed.Length;
-            for (int m = 0; m <= i % 4; m++) length = mutator.Mutate(buffer, length, prng);
+            for (int m = 0; m <= i % 4; m++)
+                length = mutator.Mutate(buffer, length, prng);
             byte[] input = buffer[..length];
             var context = new FuzzContext();
             target.Execute(input, context);
-            if (context.Finding is { } f) failures.Add($"run {i}: {f.Oracle} {f.Site}: {f.Message}\n  input {Convert.ToHexString(input)}");
-            if (context.Finding is not null && Environment.GetEnvironmentVariable("VIRTSIM_QEMU_FAILURES_HEX") is { } hexOut) File.AppendAllText(hexOut, Convert.ToHexString(input) + "\n");
+            if (context.Finding is { } f)
+                failures.Add($"run {i}: {f.Oracle} {f.Site}: {f.Message}\n  input {Convert.ToHexString(input)}");
+            if (
+                context.Finding is not null
+                && Environment.GetEnvironmentVariable("VIRTSIM_QEMU_FAILURES_HEX") is { } hexOut
+            )
+                File.AppendAllText(hexOut, Convert.ToHexString(input) + "\n");
         }
         double virtsimCpu = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         double qemuCpuUsed = (VirtioBlkQemuTarget.QemuCpuTime - qemuCpu).TotalSeconds;
         (long trips, long commands) = VirtioBlkQemuTarget.QtestCounts;
-        output.WriteLine($"{runs / clock.Elapsed.TotalSeconds:0} exec/s wall over {clock.Elapsed.TotalSeconds:0.0} s; CPU virtsim {virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = {1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} exec per CPU-second (informational, not asserted; {warm} warm-up runs before the clocks)");
-        output.WriteLine($"per input: {(double)(trips - trips0) / runs:0.00} qtest round trips, {(double)(commands - commands0) / runs:0.0} commands; settles/QMP queries {VirtioBlkQemuTarget.DrainCounts}; careful re-runs {VirtioBlkQemuTarget.CarefulReruns - reruns0} (fast-only: {string.Join(", ", VirtioBlkQemuTarget.FastOnly.Select(kv => kv.Key + "=" + kv.Value))})");
-        output.WriteLine($"{warm + runs} runs, {target.DistinctOutcomes} distinct QEMU outcomes, explained: {string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}");
-        foreach (string f in failures.Take(20)) output.WriteLine(f);
-        Assert.True(failures.Count == 0, $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}");
+        output.WriteLine(
+            $"{runs / clock.Elapsed.TotalSeconds:0} exec/s wall over {clock.Elapsed.TotalSeconds:0.0} s; CPU virtsim {virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = {1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} exec per CPU-second (informational, not asserted; {warm} warm-up runs before the clocks)"
+        );
+        output.WriteLine(
+            $"per input: {(double)(trips - trips0) / runs:0.00} qtest round trips, {(double)(commands - commands0) / runs:0.0} commands; settles/QMP queries {VirtioBlkQemuTarget.DrainCounts}; careful re-runs {VirtioBlkQemuTarget.CarefulReruns - reruns0} (fast-only: {string.Join(", ", VirtioBlkQemuTarget.FastOnly.Select(kv => kv.Key + "=" + kv.Value))})"
+        );
+        output.WriteLine(
+            $"{warm + runs} runs, {target.DistinctOutcomes} distinct QEMU outcomes, explained: {string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}"
+        );
+        foreach (string f in failures.Take(20))
+            output.WriteLine(f);
+        Assert.True(
+            failures.Count == 0,
+            $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}"
+        );
     }
 
     [Fact]
     public async Task Reproducer_ReplaysWithoutVirtsim()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         string dir = Path.Combine(Path.GetTempPath(), $"virtsim-repro-test-{Environment.ProcessId}");
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        if (Directory.Exists(dir))
+            Directory.Delete(dir, recursive: true);
         byte[] input = BlkSeeds.All().First();
         QemuReproducer.Write(QemuBinary.Find()!, input, dir, "a read of sector 0");
-        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
         start.ArgumentList.Add(Path.Combine(dir, QemuReproducer.RunFileName));
         using var p = System.Diagnostics.Process.Start(start)!;
         Task<string> err = p.StandardError.ReadToEndAsync();
@@ -130,7 +172,9 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
         string stderr = await err;
         string[] script = File.ReadAllLines(Path.Combine(dir, QemuReproducer.ScriptFileName));
         string[] answers = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        output.WriteLine($"{script.Length} commands, {answers.Length} answers; first commands:\n{string.Join('\n', script.Take(40))}\nanswers:\n{string.Join('\n', answers.Take(60))}\nstderr tail: {stderr[^Math.Min(stderr.Length, 3000)..]}");
+        output.WriteLine(
+            $"{script.Length} commands, {answers.Length} answers; first commands:\n{string.Join('\n', script.Take(40))}\nanswers:\n{string.Join('\n', answers.Take(60))}\nstderr tail: {stderr[^Math.Min(stderr.Length, 3000)..]}"
+        );
         Assert.Equal(script.Length, answers.Length);
         Assert.All(answers, a => Assert.StartsWith("OK", a, StringComparison.Ordinal));
     }
@@ -142,7 +186,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void OutcomeDiversity_Measurement()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         if (Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPLAY_HEX") is { } hexFile)
         {
             // Triage: one hex input per line; prints each one's verdict (reproducers go to $VIRTSIM_QEMU_REPRODUCERS).
@@ -151,7 +196,9 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             {
                 var context = new FuzzContext { Log = new StringWriter() };
                 target.Execute(Convert.FromHexString(line), context);
-                output.WriteLine($"{(context.Finding is { } f ? "FINDING " + f.Message : "ok " + context.Log)}\n  {line}");
+                output.WriteLine(
+                    $"{(context.Finding is { } f ? "FINDING " + f.Message : "ok " + context.Log)}\n  {line}"
+                );
             }
             return;
         }

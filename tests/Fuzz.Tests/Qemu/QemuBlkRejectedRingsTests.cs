@@ -1,6 +1,6 @@
+using Fuzz.Tests.Oracles;
 using Virtsim.Fuzz.Qemu;
 using Virtsim.Fuzz.Targets;
-using Fuzz.Tests.Oracles;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -26,7 +26,10 @@ public sealed class QemuBlkRejectedRingsTests(ITestOutputHelper output)
         {
             var context = new FuzzContext();
             target.Execute(RobustFindingRegressionTests.GuestOpsOnRejectedRings, context);
-            Assert.True(context.Finding?.Oracle != "exception", $"round {round}: {context.Finding?.Site}: {context.Finding?.Message}");
+            Assert.True(
+                context.Finding?.Oracle != "exception",
+                $"round {round}: {context.Finding?.Site}: {context.Finding?.Message}"
+            );
         }
     }
 }

@@ -1,9 +1,9 @@
 using System.Globalization;
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Qemu;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Engine.Random;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -22,15 +22,18 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
 
     private bool Skipped()
     {
-        if (VirtioNetQemuTarget.Available is not { } why) return false;
+        if (VirtioNetQemuTarget.Available is not { } why)
+            return false;
         output.WriteLine("SKIPPED: " + why);
         return true;
     }
 
     /// <summary>The known QEMU 7.2 bug a crash finding shows, or null.</summary>
     private static string? KnownBug(string message) =>
-        NetQemu72Differences.KnownBugs.Where(b => message.Contains(b.Stderr, StringComparison.Ordinal))
-            .Select(b => b.QemuFunction).FirstOrDefault();
+        NetQemu72Differences
+            .KnownBugs.Where(b => message.Contains(b.Stderr, StringComparison.Ordinal))
+            .Select(b => b.QemuFunction)
+            .FirstOrDefault();
 
     [Fact]
     public void Listed_ByFuzzTargets()
@@ -42,7 +45,8 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void Seeds_AgreeWithQemu72_AndReceiveFrames()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
         int n = 0;
         long received = 0;
@@ -57,7 +61,8 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
             {
                 failures.Add($"seed {n}: {Convert.ToHexString(seed)}");
             }
-            if (n == 0) received = VirtioNetQemuTarget.LastFacts.FramesReceived;
+            if (n == 0)
+                received = VirtioNetQemuTarget.LastFacts.FramesReceived;
             n++;
         }
         Assert.True(failures.Count == 0, string.Join('\n', failures));
@@ -68,9 +73,11 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void BoundedDifferentialPass_FixedSeed_NoUnexplainedDifference()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         ulong seedValue = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps
-            ? ulong.Parse(ps, CultureInfo.InvariantCulture) : 15;
+            ? ulong.Parse(ps, CultureInfo.InvariantCulture)
+            : 15;
         output.WriteLine($"seed {seedValue} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it)");
         var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
         var mutator = new ScenarioMutator();
@@ -81,24 +88,29 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
         int known = 0;
         target.Execute(seeds[0], new FuzzContext()); // starts QEMU outside the timing
         int runs = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_RUNS") is { } r
-            ? int.Parse(r, CultureInfo.InvariantCulture) : PassRuns;
+            ? int.Parse(r, CultureInfo.InvariantCulture)
+            : PassRuns;
         TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         TimeSpan qemuCpu = VirtioNetQemuTarget.QemuCpuTime;
-        long reruns0 = VirtioNetQemuTarget.Reruns, drains0 = VirtioNetQemuTarget.Drains;
+        long reruns0 = VirtioNetQemuTarget.Reruns,
+            drains0 = VirtioNetQemuTarget.Drains;
         for (int i = 0; i < runs; i++)
         {
             byte[] seed = seeds[i % seeds.Length];
             seed.CopyTo(buffer, 0);
             int length = seed.Length;
-            for (int m = 0; m <= i % 4; m++) length = mutator.Mutate(buffer, length, prng);
+            for (int m = 0; m <= i % 4; m++)
+                length = mutator.Mutate(buffer, length, prng);
             byte[] input = buffer[..length];
             var context = new FuzzContext();
             target.Execute(input, context);
-            if (context.Finding is not { } f) continue;
+            if (context.Finding is not { } f)
+                continue;
             if (KnownBug(f.Message) is { } bug)
             {
                 known++;
-                if (known == 1) output.WriteLine($"known QEMU 7.2 bug ({bug}): input {Convert.ToHexString(input)}");
+                if (known == 1)
+                    output.WriteLine($"known QEMU 7.2 bug ({bug}): input {Convert.ToHexString(input)}");
             }
             else
             {
@@ -109,14 +121,19 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
         double qemu = (VirtioNetQemuTarget.QemuCpuTime - qemuCpu).TotalSeconds;
         // A crash restarts QEMU, whose CPU clock then starts again: QEMU's figure is only meaningful without one.
         string qemuText = known == 0 ? $"{qemu:0.00} s" : "n/a (restarted)";
-        output.WriteLine($"CPU virtsim {own:0.00} s + QEMU {qemuText} over {runs} runs (informational); re-runs "
-            + $"{VirtioNetQemuTarget.Reruns - reruns0}, drains {VirtioNetQemuTarget.Drains - drains0}, late settles "
-            + $"{VirtioNetQemuTarget.LateSettles}");
+        output.WriteLine(
+            $"CPU virtsim {own:0.00} s + QEMU {qemuText} over {runs} runs (informational); re-runs "
+                + $"{VirtioNetQemuTarget.Reruns - reruns0}, drains {VirtioNetQemuTarget.Drains - drains0}, late settles "
+                + $"{VirtioNetQemuTarget.LateSettles}"
+        );
         output.WriteLine($"known QEMU 7.2 bugs hit: {known}");
         output.WriteLine($"explained: {string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}");
-        foreach (string f in failures.Take(20)) output.WriteLine(f);
-        Assert.True(failures.Count == 0,
-            $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}");
+        foreach (string f in failures.Take(20))
+            output.WriteLine(f);
+        Assert.True(
+            failures.Count == 0,
+            $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}"
+        );
     }
 
     /// <summary>A distinct QEMU outcome counted per input: the seeds differ in it (a receive, a transmit, a chain too
@@ -124,10 +141,12 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void Seeds_ReachSeveralDistinctOutcomes()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioNetQemuTarget { ReproducerDirectory = null };
         byte[][] seeds = [.. target.SeedCorpus()];
-        foreach (byte[] seed in seeds) target.Execute(seed, new FuzzContext());
+        foreach (byte[] seed in seeds)
+            target.Execute(seed, new FuzzContext());
         output.WriteLine($"{seeds.Length} seeds, {target.DistinctOutcomes} distinct QEMU outcomes");
         Assert.True(target.DistinctOutcomes >= 3, $"{target.DistinctOutcomes} distinct outcomes");
     }
@@ -138,7 +157,8 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void NetOutcomeDiversity_Measurement()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         QemuOutcomeMeasurement.Run(output, () => new VirtioNetQemuTarget());
     }
 }

@@ -23,7 +23,8 @@ public sealed class QemuNetProbeTests(ITestOutputHelper output)
 
     private bool Skipped()
     {
-        if (VirtioBlkQemuTarget.Available is not { } why) return false;
+        if (VirtioBlkQemuTarget.Available is not { } why)
+            return false;
         output.WriteLine("SKIPPED: " + why);
         return true;
     }
@@ -31,19 +32,27 @@ public sealed class QemuNetProbeTests(ITestOutputHelper output)
     private static byte[] Frame(int length)
     {
         var f = new byte[length];
-        for (int i = 0; i < length; i++) f[i] = (byte)(i < 6 ? 0xFF : 0x30 + i);
+        for (int i = 0; i < length; i++)
+            f[i] = (byte)(i < 6 ? 0xFF : 0x30 + i);
         return f;
     }
 
     [Fact]
     public void Transmit_QemuSendsTheModelsFrame_AndBothReturnTheChainWithLenZero()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         using var pair = new NetLockstepPair(QemuBinary.Find()!, Wait);
         byte[] frame = Frame(60);
         pair.WriteGuest(NetLockstepPair.TxFrame, frame);
-        pair.Post(NetSpec.TransmitQueue, [new(new GuestAddress(NetLockstepPair.TxHeader), NetSpec.HeaderBytes),
-            new(new GuestAddress(NetLockstepPair.TxFrame), (uint)frame.Length)], []);
+        pair.Post(
+            NetSpec.TransmitQueue,
+            [
+                new(new GuestAddress(NetLockstepPair.TxHeader), NetSpec.HeaderBytes),
+                new(new GuestAddress(NetLockstepPair.TxFrame), (uint)frame.Length),
+            ],
+            []
+        );
         pair.Kick(NetSpec.TransmitQueue);
         byte[]? sent = pair.Link.Receive(Wait);
         output.WriteLine($"qemu sent {(sent is null ? "nothing" : Convert.ToHexString(sent))}");
@@ -56,7 +65,8 @@ public sealed class QemuNetProbeTests(ITestOutputHelper output)
     [Fact]
     public void Receive_InjectedFrame_SameUsedEntryAndBytes_ExceptWhatTheTableExplains()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         using var pair = new NetLockstepPair(QemuBinary.Find()!, Wait);
         const uint bufferBytes = 2048;
         // The guest's buffer holds 0xAA: a byte the device did not write keeps it.
@@ -86,7 +96,8 @@ public sealed class QemuNetProbeTests(ITestOutputHelper output)
     [Fact]
     public void Receive_ChainTooSmall_BothDropTheFrame_QemuLeavesTheChainAvailable()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         using var pair = new NetLockstepPair(QemuBinary.Find()!, Wait);
         pair.Post(NetSpec.ReceiveQueue, [], [new(new GuestAddress(NetLockstepPair.RxBuffer), 40)]);
         pair.Kick(NetSpec.ReceiveQueue);
@@ -112,7 +123,8 @@ public sealed class QemuNetProbeTests(ITestOutputHelper output)
     [Fact]
     public void Transmit_HeaderOnly_BothNeedReset_NothingToSend()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         using var pair = new NetLockstepPair(QemuBinary.Find()!, Wait);
         pair.Post(NetSpec.TransmitQueue, [new(new GuestAddress(NetLockstepPair.TxHeader), NetSpec.HeaderBytes)], []);
         pair.Kick(NetSpec.TransmitQueue);
@@ -123,12 +135,19 @@ public sealed class QemuNetProbeTests(ITestOutputHelper output)
         Assert.Contains("virtio-net nothing to send", pair.Qemu.LastStderrLine(TimeSpan.FromSeconds(2)) ?? "");
         byte[] frame = Frame(60);
         pair.WriteGuest(NetLockstepPair.TxFrame, frame);
-        pair.Post(NetSpec.TransmitQueue, [new(new GuestAddress(NetLockstepPair.TxHeader), NetSpec.HeaderBytes),
-            new(new GuestAddress(NetLockstepPair.TxFrame), (uint)frame.Length)], []);
+        pair.Post(
+            NetSpec.TransmitQueue,
+            [
+                new(new GuestAddress(NetLockstepPair.TxHeader), NetSpec.HeaderBytes),
+                new(new GuestAddress(NetLockstepPair.TxFrame), (uint)frame.Length),
+            ],
+            []
+        );
         pair.Kick(NetSpec.TransmitQueue);
         Assert.Equal((-1, 0u), pair.QemuUsed(NetSpec.TransmitQueue, 0));
         var sent = new List<byte[]>();
-        while (sent.Count < 4 && pair.Link.Receive(TimeSpan.FromMilliseconds(300)) is { } d) sent.Add(d);
+        while (sent.Count < 4 && pair.Link.Receive(TimeSpan.FromMilliseconds(300)) is { } d)
+            sent.Add(d);
         output.WriteLine($"qemu sent {sent.Count} datagrams: {string.Join(", ", sent.Select(d => d.Length))} bytes");
         Assert.DoesNotContain(sent, d => d.AsSpan().SequenceEqual(frame));
         Assert.Equal(0, pair.Model.Device.Backend.FramesSent);

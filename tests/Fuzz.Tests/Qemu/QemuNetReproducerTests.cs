@@ -26,7 +26,8 @@ public sealed class QemuNetReproducerTests(ITestOutputHelper output)
 
     private bool Skipped()
     {
-        if (VirtioNetQemuTarget.Available is not { } why) return false;
+        if (VirtioNetQemuTarget.Available is not { } why)
+            return false;
         output.WriteLine("SKIPPED: " + why);
         return true;
     }
@@ -34,17 +35,23 @@ public sealed class QemuNetReproducerTests(ITestOutputHelper output)
     private static string FreshDirectory(string name)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"virtsim-{name}-{Environment.ProcessId}");
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        if (Directory.Exists(dir))
+            Directory.Delete(dir, recursive: true);
         return dir;
     }
 
     [Fact]
     public async Task NetReproducer_ReplaysTheAbortWithPlainQemu()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         string dir = FreshDirectory("net-repro-test");
-        QemuReproducer.WriteNet(QemuBinary.Find()!, Convert.FromHexString(SmallReceiveChain), dir,
-            "a receive chain with 4 writable bytes");
+        QemuReproducer.WriteNet(
+            QemuBinary.Find()!,
+            Convert.FromHexString(SmallReceiveChain),
+            dir,
+            "a receive chain with 4 writable bytes"
+        );
         string notes = File.ReadAllText(Path.Combine(dir, QemuReproducer.NotesFileName));
         string[] frames = File.ReadAllLines(Path.Combine(dir, QemuReproducer.FramesFileName));
         string run = File.ReadAllText(Path.Combine(dir, QemuReproducer.RunFileName));
@@ -72,7 +79,8 @@ public sealed class QemuNetReproducerTests(ITestOutputHelper output)
     [Fact]
     public void NetCrashFinding_NamesItsStandaloneReproducer()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         string dir = FreshDirectory("net-repro-finding-test");
         var target = new VirtioNetQemuTarget { ReproducerDirectory = dir };
         var context = new FuzzContext();
@@ -85,8 +93,11 @@ public sealed class QemuNetReproducerTests(ITestOutputHelper output)
         string[] written = Directory.GetDirectories(dir);
         Assert.Single(written);
         Assert.True(File.Exists(Path.Combine(written[0], QemuReproducer.FramesFileName)));
-        Assert.Contains(Abort, File.ReadAllText(Path.Combine(written[0], QemuReproducer.NotesFileName)),
-            StringComparison.Ordinal);
+        Assert.Contains(
+            Abort,
+            File.ReadAllText(Path.Combine(written[0], QemuReproducer.NotesFileName)),
+            StringComparison.Ordinal
+        );
     }
 }
 

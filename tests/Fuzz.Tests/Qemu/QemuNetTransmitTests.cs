@@ -17,7 +17,8 @@ public sealed class QemuNetTransmitTests(ITestOutputHelper output)
 {
     private bool Skipped()
     {
-        if (VirtioNetQemuTarget.Available is not { } why) return false;
+        if (VirtioNetQemuTarget.Available is not { } why)
+            return false;
         output.WriteLine("SKIPPED: " + why);
         return true;
     }
@@ -25,7 +26,8 @@ public sealed class QemuNetTransmitTests(ITestOutputHelper output)
     [Fact]
     public void TransmitSeed_QemuSendsTheModelsFrame()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioNetQemuTarget();
         byte[] seed = NetSeeds.Transmit().First(); // header + 60-byte frame in two 36-byte buffers
         var context = new FuzzContext { Log = new StringWriter() };
@@ -39,7 +41,8 @@ public sealed class QemuNetTransmitTests(ITestOutputHelper output)
     [Fact]
     public void HeaderOnlyChain_BreaksBothHalves()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioNetQemuTarget();
         byte[] seed = NetSeeds.Transmit().ElementAt(5); // a 12-byte chain: the header alone
         var context = new FuzzContext { Log = new StringWriter() };

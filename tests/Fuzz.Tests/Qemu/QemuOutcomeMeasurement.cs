@@ -1,7 +1,7 @@
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Qemu;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Engine.Random;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests.Qemu;
@@ -22,8 +22,9 @@ internal static class QemuOutcomeMeasurement
         string? corpus = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_OUTCOME_CORPUS");
         if (seconds is null && corpus is null)
         {
-            output.WriteLine("SKIPPED: a measurement; set VIRTSIM_QEMU_RANDOM_SECONDS and/or "
-                + "VIRTSIM_QEMU_OUTCOME_CORPUS");
+            output.WriteLine(
+                "SKIPPED: a measurement; set VIRTSIM_QEMU_RANDOM_SECONDS and/or " + "VIRTSIM_QEMU_OUTCOME_CORPUS"
+            );
             return;
         }
         if (seconds is not null)
@@ -35,9 +36,11 @@ internal static class QemuOutcomeMeasurement
             RealQemuTarget target = create();
             target.ReproducerDirectory = null;
             string[] files = Directory.GetFiles(corpus);
-            foreach (string f in files) target.Execute(File.ReadAllBytes(f), new FuzzContext());
-            output.WriteLine($"guided corpus {corpus}: {files.Length} inputs, "
-                + $"{target.DistinctOutcomes} distinct QEMU outcomes");
+            foreach (string f in files)
+                target.Execute(File.ReadAllBytes(f), new FuzzContext());
+            output.WriteLine(
+                $"guided corpus {corpus}: {files.Length} inputs, " + $"{target.DistinctOutcomes} distinct QEMU outcomes"
+            );
         }
     }
 
@@ -60,8 +63,11 @@ internal static class QemuOutcomeMeasurement
         }
         double cpu = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         string with = qemuCpu is null ? "without QEMU" : "with QEMU";
-        if (qemuCpu is not null) cpu += qemuCpu().TotalSeconds;
-        output.WriteLine($"random: {runs} inputs in {clock.Elapsed.TotalSeconds:0} s (CPU {cpu:0} s {with}), "
-            + $"{target.DistinctOutcomes} distinct QEMU outcomes");
+        if (qemuCpu is not null)
+            cpu += qemuCpu().TotalSeconds;
+        output.WriteLine(
+            $"random: {runs} inputs in {clock.Elapsed.TotalSeconds:0} s (CPU {cpu:0} s {with}), "
+                + $"{target.DistinctOutcomes} distinct QEMU outcomes"
+        );
     }
 }

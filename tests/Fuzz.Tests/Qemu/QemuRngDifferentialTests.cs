@@ -1,7 +1,7 @@
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Qemu;
 using Virtsim.Fuzz.Targets;
-using Sim.Engine.Random;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -19,7 +19,8 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
 
     private bool Skipped()
     {
-        if (VirtioRngQemuTarget.Available is not { } why) return false;
+        if (VirtioRngQemuTarget.Available is not { } why)
+            return false;
         output.WriteLine("SKIPPED: " + why);
         return true;
     }
@@ -34,7 +35,8 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void Seeds_AgreeWithQemu72_AndWriteEntropy()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioRngQemuTarget();
         int n = 0;
         var failures = new List<string>();
@@ -42,8 +44,11 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
         {
             var context = new FuzzContext { Log = new StringWriter() };
             Assert.Equal(FuzzOutcome.Completed, target.Execute(seed, context));
-            output.WriteLine($"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} {context.Log}");
-            if (context.Finding is not null) failures.Add($"seed {n}: {Convert.ToHexString(seed)}");
+            output.WriteLine(
+                $"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} {context.Log}"
+            );
+            if (context.Finding is not null)
+                failures.Add($"seed {n}: {Convert.ToHexString(seed)}");
             n++;
         }
         Assert.True(failures.Count == 0, string.Join('\n', failures));
@@ -52,9 +57,14 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
     [Fact]
     public void BoundedDifferentialPass_FixedSeed_NoUnexplainedDifference()
     {
-        if (Skipped()) return;
-        ulong seedValue = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps ? ulong.Parse(ps, System.Globalization.CultureInfo.InvariantCulture) : 15;
-        output.WriteLine($"seed {seedValue} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it for a measurement)");
+        if (Skipped())
+            return;
+        ulong seedValue = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_SEED") is { } ps
+            ? ulong.Parse(ps, System.Globalization.CultureInfo.InvariantCulture)
+            : 15;
+        output.WriteLine(
+            $"seed {seedValue} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it for a measurement)"
+        );
         var target = new VirtioRngQemuTarget();
         var mutator = new ScenarioMutator();
         var prng = new Prng(seedValue);
@@ -62,10 +72,15 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
         byte[] buffer = new byte[4096];
         var failures = new List<string>();
         target.Execute(seeds[0], new FuzzContext()); // starts QEMU outside the timing
-        int runs = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_RUNS") is { } r ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : PassRuns;
-        int warm = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_WARMUP_RUNS") is { } w ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        int runs = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_RUNS") is { } r
+            ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture)
+            : PassRuns;
+        int warm = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_WARMUP_RUNS") is { } w
+            ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture)
+            : 0;
         var clock = new System.Diagnostics.Stopwatch();
-        TimeSpan cpu = TimeSpan.Zero, qemuCpu = TimeSpan.Zero;
+        TimeSpan cpu = TimeSpan.Zero,
+            qemuCpu = TimeSpan.Zero;
         long reruns0 = 0;
         for (int i = 0; i < warm + runs; i++)
         {
@@ -79,18 +94,30 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
             byte[] seed = seeds[i % seeds.Length];
             seed.CopyTo(buffer, 0);
             int length = seed.Length;
-            for (int m = 0; m <= i % 4; m++) length = mutator.Mutate(buffer, length, prng);
+            for (int m = 0; m <= i % 4; m++)
+                length = mutator.Mutate(buffer, length, prng);
             byte[] input = buffer[..length];
             var context = new FuzzContext();
             target.Execute(input, context);
-            if (context.Finding is { } f) failures.Add($"run {i}: {f.Oracle} {f.Site}: {f.Message}\n  input {Convert.ToHexString(input)}");
+            if (context.Finding is { } f)
+                failures.Add($"run {i}: {f.Oracle} {f.Site}: {f.Message}\n  input {Convert.ToHexString(input)}");
         }
         double virtsimCpu = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         double qemuCpuUsed = (VirtioRngQemuTarget.QemuCpuTime - qemuCpu).TotalSeconds;
-        output.WriteLine($"{runs / clock.Elapsed.TotalSeconds:0} exec/s wall over {clock.Elapsed.TotalSeconds:0.0} s; CPU virtsim {virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = {1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} exec per CPU-second (informational, not asserted; {warm} warm-up runs before the clocks)");
-        output.WriteLine($"re-runs {VirtioRngQemuTarget.Reruns - reruns0} (first-run only: {string.Join(", ", VirtioRngQemuTarget.FirstRunOnly.Select(kv => kv.Key + "=" + kv.Value))}); late settles {VirtioRngQemuTarget.LateSettles}");
-        output.WriteLine($"{warm + runs} runs, explained: {string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}");
-        foreach (string f in failures.Take(20)) output.WriteLine(f);
-        Assert.True(failures.Count == 0, $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}");
+        output.WriteLine(
+            $"{runs / clock.Elapsed.TotalSeconds:0} exec/s wall over {clock.Elapsed.TotalSeconds:0.0} s; CPU virtsim {virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = {1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} exec per CPU-second (informational, not asserted; {warm} warm-up runs before the clocks)"
+        );
+        output.WriteLine(
+            $"re-runs {VirtioRngQemuTarget.Reruns - reruns0} (first-run only: {string.Join(", ", VirtioRngQemuTarget.FirstRunOnly.Select(kv => kv.Key + "=" + kv.Value))}); late settles {VirtioRngQemuTarget.LateSettles}"
+        );
+        output.WriteLine(
+            $"{warm + runs} runs, explained: {string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}"
+        );
+        foreach (string f in failures.Take(20))
+            output.WriteLine(f);
+        Assert.True(
+            failures.Count == 0,
+            $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}"
+        );
     }
 }

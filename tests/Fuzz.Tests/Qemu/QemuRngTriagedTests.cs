@@ -1,7 +1,7 @@
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Qemu;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Engine.Random;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -21,54 +21,62 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
     /// deterministically.</summary>
     public const string LoopOnLeftChain =
         "00040000020000000000000000000000000000000000010800000000000000000000000000000000"
-            + "0000000000000000000000000000000000010000000e";
+        + "0000000000000000000000000000000000010000000e";
 
     /// <summary>(how it was resolved: the row that must explain it, "model-breaks" for the model fix, or
     /// "timer: ROW" where QEMU's rate-limit timer makes the difference appear on some runs only; input hex).</summary>
-    public static TheoryData<string, string> Triaged { get; } = new()
-    {
-        // "Guest moved used index from 0 to 8448" at DRIVER_OK over a stale avail.idx: the model now walks there too.
+    public static TheoryData<string, string> Triaged { get; } =
+        new()
         {
-            "model-breaks",
-            "03040000000700000021000000000000000000000000340b00000000000000000000000000000000"
-            + "00400a000000000000000000000000000000000002" },
-        { "readable-buffers-refused", LoopOnLeftChain },
-        // Chains published and never kicked: QEMU's check_rate_limit walks or serves them 1 ms later, or not.
-        {
-            "timer: timer-served-unkicked-chains",
-            "020400000b0000007f00000000000000000000000000400200000000000000000000000000000000"
-            + "000202000000000000000000000000000000000007020000000000000000000000000000000000f5"
-            + "000000000000000000000000000000000000000000" },
-        {
-            "timer: timer-served-unkicked-chains",
-            "00040000020000000000000000000000000000000000000b00000000000000000000000000000000"
-            + "00780a0000000000000000000000000000000000000000000000000000000005" },
-        {
-            "timer: timer-served-unkicked-chains",
-            "0541f80002000000005c5c5c5c5c5c5c5c5c5c585c5c5c5c0000000000000000005c000000005c00"
-            + "005c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c005c5c5c5c5c005c5cf002000000000000000000000700"
-            + "5c5c5c5c5c005c5c5c5c005c5c00005c5c5c5c5c5c5c5c5c5c5c5c5c5c0300ffff5c04021b000700"
-            + "000000000000fb00ad68017c000000000000e38c5f51000000ff00b0020000002a8b6846d4d80000"
-            + "00005c5c005c5c5c00000000000000000000000000" },
-        {
-            "timer: timer-served-unkicked-chains",
-            "01040000020000000000000000000000000000000000040b00000000000000000000000000000000"
-            + "00410800000000000000000000000000000000000003000000000000000000000000000000ffff" },
-        // The 10-minute run's one finding: the model broke, a re-initialisation reset it, QEMU's timer then walked the
-        // chains left waiting ("Looped descriptor") while the model, reset, did not.
-        {
-            "timer: timer-served-unkicked-chains",
-            "00040000000000000000000000000000000000000000000200000000000000000000000000000000"
-            + "0000020000000000000000000000000000000000000a000000000000000000000000000000000003"
-            + "02000000000000000000000000000000000000000000000000000000000000000000010000000200"
-            + "00000000000000000000000000000000000800000000000000000000000000000000000000000000"
-            + "0000000000000000000000000000000a000000000000000000000000000000000003000000000000"
-            + "000000000000000000010000000c" },
-    };
+            // "Guest moved used index from 0 to 8448" at DRIVER_OK over a stale avail.idx: the model now walks there too.
+            {
+                "model-breaks",
+                "03040000000700000021000000000000000000000000340b00000000000000000000000000000000"
+                    + "00400a000000000000000000000000000000000002"
+            },
+            { "readable-buffers-refused", LoopOnLeftChain },
+            // Chains published and never kicked: QEMU's check_rate_limit walks or serves them 1 ms later, or not.
+            {
+                "timer: timer-served-unkicked-chains",
+                "020400000b0000007f00000000000000000000000000400200000000000000000000000000000000"
+                    + "000202000000000000000000000000000000000007020000000000000000000000000000000000f5"
+                    + "000000000000000000000000000000000000000000"
+            },
+            {
+                "timer: timer-served-unkicked-chains",
+                "00040000020000000000000000000000000000000000000b00000000000000000000000000000000"
+                    + "00780a0000000000000000000000000000000000000000000000000000000005"
+            },
+            {
+                "timer: timer-served-unkicked-chains",
+                "0541f80002000000005c5c5c5c5c5c5c5c5c5c585c5c5c5c0000000000000000005c000000005c00"
+                    + "005c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c005c5c5c5c5c005c5cf002000000000000000000000700"
+                    + "5c5c5c5c5c005c5c5c5c005c5c00005c5c5c5c5c5c5c5c5c5c5c5c5c5c0300ffff5c04021b000700"
+                    + "000000000000fb00ad68017c000000000000e38c5f51000000ff00b0020000002a8b6846d4d80000"
+                    + "00005c5c005c5c5c00000000000000000000000000"
+            },
+            {
+                "timer: timer-served-unkicked-chains",
+                "01040000020000000000000000000000000000000000040b00000000000000000000000000000000"
+                    + "00410800000000000000000000000000000000000003000000000000000000000000000000ffff"
+            },
+            // The 10-minute run's one finding: the model broke, a re-initialisation reset it, QEMU's timer then walked the
+            // chains left waiting ("Looped descriptor") while the model, reset, did not.
+            {
+                "timer: timer-served-unkicked-chains",
+                "00040000000000000000000000000000000000000000000200000000000000000000000000000000"
+                    + "0000020000000000000000000000000000000000000a000000000000000000000000000000000003"
+                    + "02000000000000000000000000000000000000000000000000000000000000000000010000000200"
+                    + "00000000000000000000000000000000000800000000000000000000000000000000000000000000"
+                    + "0000000000000000000000000000000a000000000000000000000000000000000003000000000000"
+                    + "000000000000000000010000000c"
+            },
+        };
 
     private bool Skipped()
     {
-        if (VirtioRngQemuTarget.Available is not { } why) return false;
+        if (VirtioRngQemuTarget.Available is not { } why)
+            return false;
         output.WriteLine("SKIPPED: " + why);
         return true;
     }
@@ -77,7 +85,8 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
     [MemberData(nameof(Triaged))]
     public void TriagedDifference_IsResolved(string resolution, string hex)
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         var target = new VirtioRngQemuTarget { ReproducerDirectory = null };
         var context = new FuzzContext { Log = new StringWriter() };
         Assert.Equal(FuzzOutcome.Completed, target.Execute(Convert.FromHexString(hex), context));
@@ -91,8 +100,15 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
         {
             // The timer fires on wall time: the difference shows on some runs. When it shows, only its row explains it.
             string row = resolution["timer: ".Length..];
-            string[] allowed = [row, "stale-avail-at-driver-ok", "readable-buffers-refused", "both-broken",
-                "no-writable-bytes-left-available", "entropy-over-rings-or-buffers"];
+            string[] allowed =
+            [
+                row,
+                "stale-avail-at-driver-ok",
+                "readable-buffers-refused",
+                "both-broken",
+                "no-writable-bytes-left-available",
+                "entropy-over-rings-or-buffers",
+            ];
             Assert.True(target.Explained.Keys.All(allowed.Contains), string.Join(", ", target.Explained.Keys));
             Assert.True(VirtioRngQemuTarget.LastFacts.ChainsWaitedUnkicked);
         }
@@ -109,9 +125,11 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
     [Fact]
     public async Task RngReproducer_ReplaysWithPlainQemu()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         string dir = Path.Combine(Path.GetTempPath(), $"virtsim-rng-repro-test-{Environment.ProcessId}");
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        if (Directory.Exists(dir))
+            Directory.Delete(dir, recursive: true);
         byte[] input = Convert.FromHexString(LoopOnLeftChain);
         QemuReproducer.WriteRng(QemuBinary.Find()!, input, dir, "a loop on a chain QEMU left available");
         Assert.False(File.Exists(Path.Combine(dir, "disk.img")));
@@ -130,8 +148,13 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
         string[] answers = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string prefix = QemuBinary.ProgramName + ":";
         // The qtest log shares stderr with error_report, so QEMU's message can start in the middle of a log line.
-        string[] messages = [.. stderr.Split('\n').Where(l => l.Contains(prefix, StringComparison.Ordinal))
-            .Select(l => l[l.IndexOf(prefix, StringComparison.Ordinal)..])];
+        string[] messages =
+        [
+            .. stderr
+                .Split('\n')
+                .Where(l => l.Contains(prefix, StringComparison.Ordinal))
+                .Select(l => l[l.IndexOf(prefix, StringComparison.Ordinal)..]),
+        ];
         string notes = File.ReadAllText(Path.Combine(dir, QemuReproducer.NotesFileName));
         output.WriteLine($"{script.Length} commands, {answers.Length} answers");
         output.WriteLine("QEMU said: " + string.Join(" | ", messages));
@@ -149,7 +172,8 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
     [Fact]
     public void RngOutcomeDiversity_Measurement()
     {
-        if (Skipped()) return;
+        if (Skipped())
+            return;
         QemuOutcomeMeasurement.Run(output, () => new VirtioRngQemuTarget(), () => VirtioRngQemuTarget.QemuCpuTime);
     }
 }

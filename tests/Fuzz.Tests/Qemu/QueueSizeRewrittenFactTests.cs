@@ -11,13 +11,13 @@ namespace Fuzz.Tests.Qemu;
 public sealed class QueueSizeRewrittenFactTests
 {
     [Theory]
-    [InlineData(1, 0x5337c12ea386ce99UL, true)]  // the triaged input: one byte, 0x99 = 153
+    [InlineData(1, 0x5337c12ea386ce99UL, true)] // the triaged input: one byte, 0x99 = 153
     [InlineData(2, 0x0010UL, true)]
-    [InlineData(4, 0xffff0010UL, true)]          // 4 bytes: stored in the uint16_t num, 0x10
+    [InlineData(4, 0xffff0010UL, true)] // 4 bytes: stored in the uint16_t num, 0x10
     [InlineData(8, 0x1234_0000_0000_0010UL, true)] // split into 4-byte pieces: the first is 0x10
-    [InlineData(1, 0x08UL, false)]               // the size it already has
-    [InlineData(2, 0x0000UL, false)]             // 0: refused (non-zero to zero)
-    [InlineData(2, 0x0401UL, false)]             // 1025 > VIRTQUEUE_MAX_SIZE
+    [InlineData(1, 0x08UL, false)] // the size it already has
+    [InlineData(2, 0x0000UL, false)] // 0: refused (non-zero to zero)
+    [InlineData(2, 0x0401UL, false)] // 1025 > VIRTQUEUE_MAX_SIZE
     public void QueueSizeRewritten_AtQueueSize_FollowsVirtioQueueSetNum(int width, ulong raw, bool resized) =>
         Assert.Equal(resized, LockstepDriver.QemuResizesQueue(0x18, width, raw, 8));
 

@@ -51,11 +51,16 @@ public sealed class DriverQueueTargetTests(ITestOutputHelper output)
         output.WriteLine($"reproduce: virtsim fuzz --target driver-queue --seed {Seed} --runs 20000 --no-coverage");
         var options = new CampaignOptions
         {
-            Seed = Seed, RunsMax = 20000, Minimize = false, StatusIntervalSeconds = 1e9,
+            Seed = Seed,
+            RunsMax = 20000,
+            Minimize = false,
+            StatusIntervalSeconds = 1e9,
         };
         CampaignResult r = new FuzzCampaign(new DriverQueueTarget(), options, new NullCoverage("test")).Run();
         string findings = string.Join(
-            "\n", r.Findings.Select(f => $"{f.Site}: {f.Message} input={Convert.ToHexString(f.Input)}"));
+            "\n",
+            r.Findings.Select(f => $"{f.Site}: {f.Message} input={Convert.ToHexString(f.Input)}")
+        );
         Assert.True(r.Findings.Count == 0, findings);
         Assert.Equal(20000, r.Executions);
     }

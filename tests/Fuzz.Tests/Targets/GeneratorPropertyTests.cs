@@ -1,8 +1,8 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Virtsim.Fuzz.Generators;
 using Virtsim.Fuzz.Targets;
-using FsCheck.Xunit;
 
 namespace Fuzz.Tests.Targets;
 
@@ -13,10 +13,12 @@ public sealed class GeneratorPropertyTests
     public Property SplitVirtqueue_CleanOnGeneratedScenarios() => CleanOnGeneratedScenarios("split-virtqueue");
 
     [Property(MaxTest = 100, Replay = "(1592594268,31)")]
-    public Property VirtioDemoQemuRobust_CleanOnGeneratedScenarios() => CleanOnGeneratedScenarios("virtio-demo-qemu-robust");
+    public Property VirtioDemoQemuRobust_CleanOnGeneratedScenarios() =>
+        CleanOnGeneratedScenarios("virtio-demo-qemu-robust");
 
     [Property(MaxTest = 100, Replay = "(1592594268,31)")]
-    public Property VirtioBlkQemuRobust_CleanOnGeneratedScenarios() => CleanOnGeneratedScenarios("virtio-blk-qemu-robust");
+    public Property VirtioBlkQemuRobust_CleanOnGeneratedScenarios() =>
+        CleanOnGeneratedScenarios("virtio-blk-qemu-robust");
 
     /// <summary>The generated case that found the guest actor used before the queue was ever ready (a host
     /// NullReferenceException on a fresh target; on a used one, writes into the previous execution's memory).</summary>

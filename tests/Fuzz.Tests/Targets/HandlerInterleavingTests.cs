@@ -1,7 +1,7 @@
-using Virtsim.Fuzz.Targets;
-using Virtsim.Fuzz.Targets.Rings;
 using Sim.Devices;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Xunit;
 
 namespace Fuzz.Tests.Targets;
@@ -39,19 +39,22 @@ public sealed class HandlerInterleavingTests
 
     private static void Publish(GuestMemory m, ushort idx)
     {
-        using (m.As(MemoryActor.Guest)) m.TryWriteUInt16(new GuestAddress(Avail + 2), idx);
+        using (m.As(MemoryActor.Guest))
+            m.TryWriteUInt16(new GuestAddress(Avail + 2), idx);
     }
 
     [Fact]
     public void Spec_2_7_7_2_NoNotify_WithholdsTheKick_AndClearedFlagAsksForIt()
     {
         var (m, kicks) = Ring(eventIdx: false);
-        using (m.As(MemoryActor.Device)) m.TryWriteUInt16(new GuestAddress(Used), 1); // VRING_USED_F_NO_NOTIFY
+        using (m.As(MemoryActor.Device))
+            m.TryWriteUInt16(new GuestAddress(Used), 1); // VRING_USED_F_NO_NOTIFY
         Publish(m, 1);
         Assert.False(kicks.Decide());
         Assert.Equal(1, kicks.Withheld);
         Assert.False(kicks.Decide()); // nothing published since the last decision
-        using (m.As(MemoryActor.Device)) m.TryWriteUInt16(new GuestAddress(Used), 0);
+        using (m.As(MemoryActor.Device))
+            m.TryWriteUInt16(new GuestAddress(Used), 0);
         Publish(m, 2);
         Assert.True(kicks.Decide());
     }
@@ -61,10 +64,12 @@ public sealed class HandlerInterleavingTests
     {
         var (m, kicks) = Ring(eventIdx: true);
         ulong availEvent = Used + 4 + (8 * Size);
-        using (m.As(MemoryActor.Device)) m.TryWriteUInt16(new GuestAddress(availEvent), 0);
+        using (m.As(MemoryActor.Device))
+            m.TryWriteUInt16(new GuestAddress(availEvent), 0);
         Publish(m, 1);
         Assert.True(kicks.Decide()); // the device asked to be told when idx passes 0
-        using (m.As(MemoryActor.Device)) m.TryWriteUInt16(new GuestAddress(availEvent), 0);
+        using (m.As(MemoryActor.Device))
+            m.TryWriteUInt16(new GuestAddress(availEvent), 0);
         Publish(m, 3);
         Assert.False(kicks.Decide()); // event 0 already passed at the last decision (old 1): no kick
         Assert.Equal(1, kicks.Withheld);
@@ -74,10 +79,12 @@ public sealed class HandlerInterleavingTests
     public void GuestStoreOverTheSuppressionWords_IsNotTheDevicesPromise()
     {
         var (m, kicks) = Ring(eventIdx: false);
-        using (m.As(MemoryActor.Guest)) m.TryWriteUInt32(new GuestAddress(Used), 1); // a stray store sets NO_NOTIFY
+        using (m.As(MemoryActor.Guest))
+            m.TryWriteUInt32(new GuestAddress(Used), 1); // a stray store sets NO_NOTIFY
         Publish(m, 1);
         Assert.True(kicks.Decide());
-        using (m.As(MemoryActor.Device)) m.TryWriteUInt16(new GuestAddress(Used), 1); // the device's own store
+        using (m.As(MemoryActor.Device))
+            m.TryWriteUInt16(new GuestAddress(Used), 1); // the device's own store
         Publish(m, 2);
         Assert.False(kicks.Decide());
         kicks.Unsure(); // a control-plane action: the words are not a promise until the device writes them again
@@ -89,7 +96,15 @@ public sealed class HandlerInterleavingTests
     public void VhostRobust_ChainPublishedBeforeEnableNotify_IsFoundByTheRecheck_WithoutAKick()
     {
         // size 2, no EVENT_IDX; add a chain, kick, arm a slot before enable-notify that adds a second chain, run.
-        byte[] input = [.. new byte[] { 1, 4, 0, 0 }, .. Op(RingInput.OpAddChain, index: 4), .. Op(8), .. Op(15), .. Op(RingInput.OpAddChain, index: 4), .. Op(9)];
+        byte[] input =
+        [
+            .. new byte[] { 1, 4, 0, 0 },
+            .. Op(RingInput.OpAddChain, index: 4),
+            .. Op(8),
+            .. Op(15),
+            .. Op(RingInput.OpAddChain, index: 4),
+            .. Op(9),
+        ];
         var target = new VhostDemoTarget(Flavour.Robust);
         var context = new FuzzContext();
         Assert.Equal(FuzzOutcome.Completed, target.Execute(input, context));

@@ -1,8 +1,8 @@
+using Sim.Engine.Random;
 using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Mutation;
 using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
-using Sim.Engine.Random;
 using Xunit;
 
 namespace Fuzz.Tests.Targets;
@@ -15,19 +15,40 @@ public sealed class TargetNamingTests
     [InlineData("virtio-demo-vhost", "virtio-demo-vhost-robust")]
     [InlineData("virtio-demo-vhost-seed", "virtio-demo-vhost-seed")]
     [InlineData("split-virtqueue", "split-virtqueue")]
-    public void Create_FillsDefaults(string asked, string expected) => Assert.Equal(expected, FuzzTargets.Create(asked)?.Name);
+    public void Create_FillsDefaults(string asked, string expected) =>
+        Assert.Equal(expected, FuzzTargets.Create(asked)?.Name);
 
     [Fact]
     public void Options_BackendAndFlavour_FoldIntoTheTargetName()
     {
-        Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "vhost", "--flavour", "seed", "--runs", "1"], out FuzzOptions o, out _));
+        Assert.True(
+            FuzzOptions.TryParse(
+                ["fuzz", "--target", "virtio-demo", "--backend", "vhost", "--flavour", "seed", "--runs", "1"],
+                out FuzzOptions o,
+                out _
+            )
+        );
         Assert.Equal("virtio-demo-vhost-seed", o.Target);
-        Assert.False(FuzzOptions.TryParse(["--target", "x", "--flavour", "evil", "--runs", "1"], out _, out string? error));
+        Assert.False(
+            FuzzOptions.TryParse(["--target", "x", "--flavour", "evil", "--runs", "1"], out _, out string? error)
+        );
         Assert.Contains("robust or seed", error, StringComparison.Ordinal);
         Assert.False(FuzzOptions.TryParse(["--flavour", "seed"], out _, out _));
-        Assert.True(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "diff", "--runs", "1"], out FuzzOptions d, out _));
+        Assert.True(
+            FuzzOptions.TryParse(
+                ["fuzz", "--target", "virtio-demo", "--backend", "diff", "--runs", "1"],
+                out FuzzOptions d,
+                out _
+            )
+        );
         Assert.Equal("virtio-demo-diff-robust", FuzzTargets.Create(d.Target!)?.Name);
-        Assert.False(FuzzOptions.TryParse(["fuzz", "--target", "virtio-demo", "--backend", "kvm", "--runs", "1"], out _, out string? backendError));
+        Assert.False(
+            FuzzOptions.TryParse(
+                ["fuzz", "--target", "virtio-demo", "--backend", "kvm", "--runs", "1"],
+                out _,
+                out string? backendError
+            )
+        );
         Assert.Contains("qemu, vhost or diff", backendError, StringComparison.Ordinal);
     }
 

@@ -1,7 +1,7 @@
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 
 namespace Fuzz.Tests.Transport;
@@ -55,10 +55,10 @@ public sealed class VhostCoreOracleTests
     }
 
     [Theory]
-    [InlineData(0x1000UL, 0UL, VhostResult.Fault)]                    // empty region away from GPA 0
-    [InlineData(0UL, 0UL, VhostResult.Ok)]                            // the whole space: Linux splits it
+    [InlineData(0x1000UL, 0UL, VhostResult.Fault)] // empty region away from GPA 0
+    [InlineData(0UL, 0UL, VhostResult.Ok)] // the whole space: Linux splits it
     [InlineData(ulong.MaxValue - 0xFFF, 0x2000UL, VhostResult.Fault)] // wraps past 2^64
-    [InlineData(0UL, 1UL << 40, VhostResult.Ok)]                      // huge but not wrapping
+    [InlineData(0UL, 1UL << 40, VhostResult.Ok)] // huge but not wrapping
     public void Linux_SetMemTable_RegionRules(ulong gpa, ulong size, VhostResult linux)
     {
         (VhostIoctlModel m, VmmAddressSpace vmm, FuzzContext c) = Make();
@@ -126,7 +126,8 @@ public sealed class VhostCoreOracleTests
         m.SetOwner(VhostResult.Ok);
         m.SetMemTable([new(0, 0x1000, vmm.RegionUserAddress(0) + 0x4000)], 0, VhostResult.Ok); // GPA 0.. lives at 0x4000..
         memory.TryReadUInt32(new GuestAddress(0x4010), out _);
-        using (memory.As(MemoryActor.Guest)) memory.TryReadUInt32(new GuestAddress(0x10), out _);
+        using (memory.As(MemoryActor.Guest))
+            memory.TryReadUInt32(new GuestAddress(0x10), out _);
         Assert.Null(context.Finding);
         memory.TryReadUInt32(new GuestAddress(0x10), out _); // GPA 0x10 itself is not where the table points
         Assert.Equal("permission/vhost-outside-table", context.Finding?.Site);

@@ -1,10 +1,10 @@
-using Virtsim.Fuzz.Oracles;
-using Virtsim.Fuzz.Targets;
 using Sim.Devices;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
-using Xunit;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using S = Sim.Spec.Virtio.VirtioStatus;
 
@@ -74,9 +74,18 @@ public sealed class VirtioPciOracleTests
     {
         (VirtioPciRegisterModel m, FuzzContext c) = Make();
         Assert.True(m.StatusWrite(S.Acknowledge, S.Acknowledge | S.DeviceNeedsReset, S.Acknowledge));
-        Assert.True(m.StatusWrite(S.Acknowledge, S.Acknowledge | S.Driver, S.Acknowledge | S.Driver | S.DeviceNeedsReset, deviceRan: true));
+        Assert.True(
+            m.StatusWrite(
+                S.Acknowledge,
+                S.Acknowledge | S.Driver,
+                S.Acknowledge | S.Driver | S.DeviceNeedsReset,
+                deviceRan: true
+            )
+        );
         Assert.Null(c.Finding);
-        Assert.False(m.StatusWrite(S.Acknowledge, S.Acknowledge | S.DeviceNeedsReset, S.Acknowledge | S.DeviceNeedsReset));
+        Assert.False(
+            m.StatusWrite(S.Acknowledge, S.Acknowledge | S.DeviceNeedsReset, S.Acknowledge | S.DeviceNeedsReset)
+        );
         Assert.Equal("transport/needs-reset-from-driver", c.Finding?.Site);
     }
 
@@ -87,9 +96,17 @@ public sealed class VirtioPciOracleTests
         m.CommonWrite(L.CommonDriverFeature, 1u << 24, S.None); // NOTIFY_ON_EMPTY: legacy only, not in device_feature
         m.CommonWrite(L.CommonDriverFeatureSelect, 1, S.None);
         m.CommonWrite(L.CommonDriverFeature, 1, S.None);
-        Assert.True(m.StatusWrite(S.Acknowledge | S.Driver, S.Acknowledge | S.Driver | S.FeaturesOk, S.Acknowledge | S.Driver));
+        Assert.True(
+            m.StatusWrite(S.Acknowledge | S.Driver, S.Acknowledge | S.Driver | S.FeaturesOk, S.Acknowledge | S.Driver)
+        );
         Assert.Null(c.Finding);
-        Assert.False(m.StatusWrite(S.Acknowledge | S.Driver, S.Acknowledge | S.Driver | S.FeaturesOk, S.Acknowledge | S.Driver | S.FeaturesOk));
+        Assert.False(
+            m.StatusWrite(
+                S.Acknowledge | S.Driver,
+                S.Acknowledge | S.Driver | S.FeaturesOk,
+                S.Acknowledge | S.Driver | S.FeaturesOk
+            )
+        );
         Assert.Equal("transport/features-ok-kept", c.Finding?.Site);
     }
 
@@ -142,7 +159,8 @@ public sealed class VirtioPciOracleTests
         string? closed = "DRIVER_OK is not set";
         var gate = new DeviceAccessGate { Context = context, Probe = () => closed };
         memory.Observer = gate;
-        using (memory.As(MemoryActor.Guest)) memory.TryWriteUInt16(new GuestAddress(0x10), 1);
+        using (memory.As(MemoryActor.Guest))
+            memory.TryWriteUInt16(new GuestAddress(0x10), 1);
         Assert.Null(context.Finding);
         closed = null;
         memory.TryReadUInt16(new GuestAddress(0x10), out _);
@@ -169,24 +187,33 @@ public sealed class VirtioPciOracleTests
     private readonly record struct FindingSite(string Oracle, string Site);
 
     /// <summary>A modern driver enables a queue with valid rings and kicks before DRIVER_OK.</summary>
-    private static readonly byte[] KickBeforeDriverOk = Input(2,
+    private static readonly byte[] KickBeforeDriverOk = Input(
+        2,
         Op(VirtioPciInput.OpCommonWrite, 0, L.CommonDeviceStatus, 3),
         Op(VirtioPciInput.OpCommonWrite, 2, L.CommonQueueDriver, 0x800),
         Op(VirtioPciInput.OpCommonWrite, 2, L.CommonQueueDevice, 0x1000),
         Op(VirtioPciInput.OpCommonWrite, 1, L.CommonQueueEnable, 1),
-        Op(VirtioPciInput.OpNotify, 0, 0, 0));
+        Op(VirtioPciInput.OpNotify, 0, 0, 0)
+    );
 
     [Fact]
     public void Spec_3_1_2_SeedTransport_ProcessesAQueueBeforeDriverOk_RobustDoesNot()
     {
         Assert.Null(Run(Flavour.Robust, KickBeforeDriverOk));
-        Assert.Equal(new FindingSite("transport", "transport/device-access-while-stopped"), Run(Flavour.Seed, KickBeforeDriverOk));
+        Assert.Equal(
+            new FindingSite("transport", "transport/device-access-while-stopped"),
+            Run(Flavour.Seed, KickBeforeDriverOk)
+        );
     }
 
     [Fact]
     public void Spec_2_1_1_SeedTransport_KeepsADriverWrittenNeedsReset_RobustDoesNot()
     {
-        byte[] input = Input(0, Op(VirtioPciInput.OpCommonWrite, 0, L.CommonDeviceStatus, 0x43), Op(VirtioPciInput.OpCommonRead, 0, L.CommonDeviceStatus, 0));
+        byte[] input = Input(
+            0,
+            Op(VirtioPciInput.OpCommonWrite, 0, L.CommonDeviceStatus, 0x43),
+            Op(VirtioPciInput.OpCommonRead, 0, L.CommonDeviceStatus, 0)
+        );
         Assert.Null(Run(Flavour.Robust, input));
         Assert.Equal(new FindingSite("transport", "transport/needs-reset-from-driver"), Run(Flavour.Seed, input));
     }
@@ -203,6 +230,7 @@ public sealed class VirtioPciOracleTests
     [Fact]
     public void RobustTarget_RunsItsSeedsClean()
     {
-        foreach (byte[] seed in new VirtioPciTarget(Flavour.Robust).SeedCorpus()) Assert.Null(Run(Flavour.Robust, seed));
+        foreach (byte[] seed in new VirtioPciTarget(Flavour.Robust).SeedCorpus())
+            Assert.Null(Run(Flavour.Robust, seed));
     }
 }

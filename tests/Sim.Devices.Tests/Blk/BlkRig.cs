@@ -26,7 +26,12 @@ internal sealed class BlkRig
 
     public MemoryBlockBackend Disk { get; }
 
-    public static BlkRig Create(Flavour flavour, VirtioPciMode mode = VirtioPciMode.Legacy, bool readOnly = false, bool init = true)
+    public static BlkRig Create(
+        Flavour flavour,
+        VirtioPciMode mode = VirtioPciMode.Legacy,
+        bool readOnly = false,
+        bool init = true
+    )
     {
         // A disk whose every sector starts with its own number, so misdirected reads show.
         var image = new byte[CapacitySectors * BlkSpec.SectorSize];
@@ -37,8 +42,12 @@ internal sealed class BlkRig
         }
         var disk = new MemoryBlockBackend(image, readOnly);
         VirtioBlkDevice? device = null;
-        VirtioRig rig = VirtioRig.Create(_ => device = new VirtioBlkDevice(disk, new BlkDeviceOptions { Flavour = flavour, QueueSize = 16 }), mode);
-        if (init) rig.Init();
+        VirtioRig rig = VirtioRig.Create(
+            _ => device = new VirtioBlkDevice(disk, new BlkDeviceOptions { Flavour = flavour, QueueSize = 16 }),
+            mode
+        );
+        if (init)
+            rig.Init();
         return new BlkRig(rig, device!, disk);
     }
 
@@ -68,7 +77,10 @@ internal sealed class BlkRig
         GuestAddress h = Header(type, sector);
         GuestAddress data = Rig.Alloc(dataLen, 0xEE);
         GuestAddress status = Rig.Alloc(1, 0xFF);
-        uint len = Rig.Roundtrip([new GuestBuffer(h, BlkSpec.OutHeaderSize)], [new GuestBuffer(data, dataLen), new GuestBuffer(status, 1)]);
+        uint len = Rig.Roundtrip(
+            [new GuestBuffer(h, BlkSpec.OutHeaderSize)],
+            [new GuestBuffer(data, dataLen), new GuestBuffer(status, 1)]
+        );
         return (len, Rig.ReadByte(status), Rig.ReadBytes(data, (int)dataLen));
     }
 
@@ -79,7 +91,10 @@ internal sealed class BlkRig
         GuestAddress data = Rig.Alloc((ulong)payload.Length);
         Rig.Memory.TryWrite(data, payload);
         GuestAddress status = Rig.Alloc(1, 0xFF);
-        uint len = Rig.Roundtrip([new GuestBuffer(h, BlkSpec.OutHeaderSize), new GuestBuffer(data, (uint)payload.Length)], [new GuestBuffer(status, 1)]);
+        uint len = Rig.Roundtrip(
+            [new GuestBuffer(h, BlkSpec.OutHeaderSize), new GuestBuffer(data, (uint)payload.Length)],
+            [new GuestBuffer(status, 1)]
+        );
         return (len, Rig.ReadByte(status));
     }
 

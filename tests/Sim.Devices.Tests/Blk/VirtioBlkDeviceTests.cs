@@ -3,9 +3,9 @@ using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Blk;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Sim.Devices.Tests.Blk;
@@ -38,7 +38,8 @@ public sealed class VirtioBlkDeviceTests
     {
         BlkRig b = BlkRig.Create(flavour, mode);
         byte[] payload = new byte[2 * BlkSpec.SectorSize];
-        for (int i = 0; i < payload.Length; i++) payload[i] = (byte)(i * 7);
+        for (int i = 0; i < payload.Length; i++)
+            payload[i] = (byte)(i * 7);
         (uint wlen, byte wstatus) = b.Write(3, payload);
         Assert.Equal(BlkSpec.StatusOk, wstatus);
         // QEMU pushes req->in_len (the status byte) for OUT; QEMU 0.12 pushed qiov.size + 1.
@@ -131,7 +132,8 @@ public sealed class VirtioBlkDeviceTests
         (uint len, byte status, byte[] data) = b.Read(1, 100);
         Assert.Equal(expected, status);
         Assert.Equal(101u, len);
-        if (flavour == Flavour.Seed) Assert.Equal(BlkRig.SectorImage(1).AsSpan(0, 100).ToArray(), data);
+        if (flavour == Flavour.Seed)
+            Assert.Equal(BlkRig.SectorImage(1).AsSpan(0, 100).ToArray(), data);
         Assert.Equal(expected, b.Write(1, new byte[700]).Status);
     }
 
@@ -242,7 +244,10 @@ public sealed class VirtioBlkDeviceTests
         b.Rig.Memory.TryWriteUInt64(part2, 9);
         GuestAddress data = b.Rig.Alloc(512);
         GuestAddress status = b.Rig.Alloc(1, 0xFF);
-        uint len = b.Rig.Roundtrip([new GuestBuffer(part1, 8), new GuestBuffer(part2, 8)], [new GuestBuffer(data, 512), new GuestBuffer(status, 1)]);
+        uint len = b.Rig.Roundtrip(
+            [new GuestBuffer(part1, 8), new GuestBuffer(part2, 8)],
+            [new GuestBuffer(data, 512), new GuestBuffer(status, 1)]
+        );
         Assert.Equal(BlkSpec.StatusOk, b.Rig.ReadByte(status));
         Assert.Equal(513u, len);
         // Robust gathers the header across buffers (ANY_LAYOUT); the seed reads 16 bytes at the first buffer.
@@ -343,7 +348,10 @@ public sealed class VirtioBlkDeviceTests
         GuestAddress d1 = b.Rig.Alloc(100);
         GuestAddress d2 = b.Rig.Alloc(924);
         GuestAddress s1 = b.Rig.Alloc(1, 0xFF);
-        b.Rig.Add([new GuestBuffer(h, 16)], [new GuestBuffer(d1, 100), new GuestBuffer(d2, 924), new GuestBuffer(s1, 1)]);
+        b.Rig.Add(
+            [new GuestBuffer(h, 16)],
+            [new GuestBuffer(d1, 100), new GuestBuffer(d2, 924), new GuestBuffer(s1, 1)]
+        );
         GuestAddress h2 = b.Header(BlkSpec.TypeFlush, 0);
         GuestAddress s2 = b.Rig.Alloc(1, 0xFF);
         b.Rig.Add([new GuestBuffer(h2, 16)], [new GuestBuffer(s2, 1)]);
@@ -376,14 +384,19 @@ public sealed class VirtioBlkDeviceTests
     [Fact]
     public void FileBackedDiskThroughTheDevice()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"virtsim-blk-{Environment.ProcessId}-{Environment.CurrentManagedThreadId}.img");
+        string path = Path.Combine(
+            Path.GetTempPath(),
+            $"virtsim-blk-{Environment.ProcessId}-{Environment.CurrentManagedThreadId}.img"
+        );
         File.WriteAllBytes(path, new byte[8 * 512]);
         try
         {
             using (StreamBlockBackend disk = StreamBlockBackend.Open(path))
             {
                 VirtioBlkDevice? device = null;
-                VirtioRig rig = VirtioRig.Create(_ => device = new VirtioBlkDevice(disk, new BlkDeviceOptions { QueueSize = 16 }));
+                VirtioRig rig = VirtioRig.Create(_ =>
+                    device = new VirtioBlkDevice(disk, new BlkDeviceOptions { QueueSize = 16 })
+                );
                 rig.Init();
                 Assert.Equal(8UL, rig.ReadConfig(0, 8));
                 GuestAddress h = rig.Alloc(16);

@@ -9,7 +9,8 @@ namespace Sim.Devices.Tests.Blk;
 public sealed class VirtioBlkPropertyTests
 {
     [Property(MaxTest = 60, Replay = "(1592635648,11400714819323198485)")]
-    public Property Robust_RandomValidReadsAndWritesAgreeWithAReferenceDisk() => AgreesWithAReferenceDisk(Flavour.Robust);
+    public Property Robust_RandomValidReadsAndWritesAgreeWithAReferenceDisk() =>
+        AgreesWithAReferenceDisk(Flavour.Robust);
 
     [Property(MaxTest = 60, Replay = "(1592635649,11400714819323198485)")]
     public Property Seed_RandomValidReadsAndWritesAgreeWithAReferenceDisk() => AgreesWithAReferenceDisk(Flavour.Seed);
@@ -32,15 +33,19 @@ public sealed class VirtioBlkPropertyTests
                 if (write)
                 {
                     byte[] payload = new byte[bytes];
-                    for (int i = 0; i < bytes; i++) payload[i] = (byte)(fill + i);
-                    if (b.Write((ulong)sector, payload).Status != BlkSpec.StatusOk) return false;
+                    for (int i = 0; i < bytes; i++)
+                        payload[i] = (byte)(fill + i);
+                    if (b.Write((ulong)sector, payload).Status != BlkSpec.StatusOk)
+                        return false;
                     payload.CopyTo(reference, sector * BlkSpec.SectorSize);
                 }
                 else
                 {
                     (uint len, byte status, byte[] data) = b.Read((ulong)sector, (uint)bytes);
-                    if (status != BlkSpec.StatusOk || len != (uint)bytes + 1) return false;
-                    if (!data.AsSpan().SequenceEqual(reference.AsSpan(sector * BlkSpec.SectorSize, bytes))) return false;
+                    if (status != BlkSpec.StatusOk || len != (uint)bytes + 1)
+                        return false;
+                    if (!data.AsSpan().SequenceEqual(reference.AsSpan(sector * BlkSpec.SectorSize, bytes)))
+                        return false;
                 }
             }
             return b.Disk.Contents.SequenceEqual(reference) && !b.Device.IsBroken;

@@ -2,10 +2,10 @@ using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
@@ -45,12 +45,38 @@ internal sealed class VirtioRig
 
     public DriverQueue Queue { get; private set; } = null!;
 
-    public static VirtioRig Create(Func<Simulation, VirtioDevice> make, VirtioPciMode mode = VirtioPciMode.Legacy, Flavour coreFlavour = Flavour.Robust, ulong memorySize = 1UL << 20, ushort legacyPciId = 0)
+    public static VirtioRig Create(
+        Func<Simulation, VirtioDevice> make,
+        VirtioPciMode mode = VirtioPciMode.Legacy,
+        Flavour coreFlavour = Flavour.Robust,
+        ulong memorySize = 1UL << 20,
+        ushort legacyPciId = 0
+    )
     {
         var sim = new Simulation(new SimulationOptions { MemoryLayout = MemoryLayout.Single(memorySize) });
         VirtioDevice device = make(sim);
-        var transport = new VirtioPciTransport(sim, device, new VirtioPciOptions { Mode = mode, UseIoEventFd = false, Flavour = coreFlavour, LegacyPciDeviceId = legacyPciId });
-        transport.ConfigWrite(PciConfigRegisters.Command, [(byte)(PciConfigRegisters.CommandIoSpace | PciConfigRegisters.CommandMemorySpace | PciConfigRegisters.CommandBusMaster), 0]);
+        var transport = new VirtioPciTransport(
+            sim,
+            device,
+            new VirtioPciOptions
+            {
+                Mode = mode,
+                UseIoEventFd = false,
+                Flavour = coreFlavour,
+                LegacyPciDeviceId = legacyPciId,
+            }
+        );
+        transport.ConfigWrite(
+            PciConfigRegisters.Command,
+            [
+                (byte)(
+                    PciConfigRegisters.CommandIoSpace
+                    | PciConfigRegisters.CommandMemorySpace
+                    | PciConfigRegisters.CommandBusMaster
+                ),
+                0,
+            ]
+        );
         return new VirtioRig(sim, device, transport, mode == VirtioPciMode.Modern);
     }
 
@@ -81,7 +107,8 @@ internal sealed class VirtioRig
             size = (int)ReadCommon(L.CommonQueueSize, 2);
             layout = SplitRingLayout.Modern(new GuestAddress(RingAddress), size);
             Queue = new DriverQueue(layout, (f & (1UL << VirtioSpec.FEventIdx)) != 0);
-            using (Memory.As(MemoryActor.Guest)) Queue.Initialize(Memory);
+            using (Memory.As(MemoryActor.Guest))
+                Queue.Initialize(Memory);
             Write64(L.CommonQueueDesc, layout.DescTable.Value);
             Write64(L.CommonQueueDriver, layout.AvailRing.Value);
             Write64(L.CommonQueueDevice, layout.UsedRing.Value);
@@ -96,38 +123,48 @@ internal sealed class VirtioRig
             size = (int)ReadLegacy(L.LegacyQueueNum, 2);
             layout = SplitRingLayout.Legacy(new GuestAddress(RingAddress), size);
             Queue = new DriverQueue(layout, (f & (1UL << VirtioSpec.FEventIdx)) != 0);
-            using (Memory.As(MemoryActor.Guest)) Queue.Initialize(Memory);
+            using (Memory.As(MemoryActor.Guest))
+                Queue.Initialize(Memory);
             WriteLegacy(L.LegacyQueuePfn, 4, (uint)(RingAddress >> L.LegacyQueueAddressShift));
         }
-        if (driverOk) SetStatus(s | VirtioStatus.DriverOk);
+        if (driverOk)
+            SetStatus(s | VirtioStatus.DriverOk);
     }
 
     public void SetStatus(VirtioStatus status)
     {
-        if (Modern) WriteCommon(L.CommonDeviceStatus, 1, (byte)status);
-        else WriteLegacy(L.LegacyStatus, 1, (byte)status);
+        if (Modern)
+            WriteCommon(L.CommonDeviceStatus, 1, (byte)status);
+        else
+            WriteLegacy(L.LegacyStatus, 1, (byte)status);
     }
 
     /// <summary>Device reset (status 0).</summary>
     public void Reset() => SetStatus(VirtioStatus.None);
 
     /// <summary>Reads (and clears) the ISR.</summary>
-    public byte ReadIsr() => Modern ? (byte)Read(L.ModernBar, (ulong)L.ModernIsrOffset, 1) : (byte)ReadLegacy(L.LegacyIsr, 1);
+    public byte ReadIsr() =>
+        Modern ? (byte)Read(L.ModernBar, (ulong)L.ModernIsrOffset, 1) : (byte)ReadLegacy(L.LegacyIsr, 1);
 
-    public ulong ReadConfig(int offset, int size) => Modern
-        ? Read(L.ModernBar, (ulong)(L.ModernDeviceOffset + offset), size)
-        : Read(L.LegacyBar, (ulong)(L.LegacyConfigNoMsix + offset), size);
+    public ulong ReadConfig(int offset, int size) =>
+        Modern
+            ? Read(L.ModernBar, (ulong)(L.ModernDeviceOffset + offset), size)
+            : Read(L.LegacyBar, (ulong)(L.LegacyConfigNoMsix + offset), size);
 
     public void WriteConfig(int offset, int size, ulong value)
     {
-        if (Modern) Write(L.ModernBar, (ulong)(L.ModernDeviceOffset + offset), size, value);
-        else Write(L.LegacyBar, (ulong)(L.LegacyConfigNoMsix + offset), size, value);
+        if (Modern)
+            Write(L.ModernBar, (ulong)(L.ModernDeviceOffset + offset), size, value);
+        else
+            Write(L.LegacyBar, (ulong)(L.LegacyConfigNoMsix + offset), size, value);
     }
 
     public void Kick(int queue = 0)
     {
-        if (Modern) Write(L.ModernBar, (ulong)L.ModernNotifyOffset + ((ulong)queue * L.NotifyOffMultiplier), 2, (ulong)queue);
-        else WriteLegacy(L.LegacyQueueNotify, 2, (uint)queue);
+        if (Modern)
+            Write(L.ModernBar, (ulong)L.ModernNotifyOffset + ((ulong)queue * L.NotifyOffMultiplier), 2, (ulong)queue);
+        else
+            WriteLegacy(L.LegacyQueueNotify, 2, (uint)queue);
     }
 
     /// <summary>A fresh guest buffer of <paramref name="len"/> bytes (16-byte aligned bump allocation), optionally
@@ -136,7 +173,8 @@ internal sealed class VirtioRig
     {
         ulong at = _next;
         _next = (_next + Math.Max(len, 1) + 15) & ~15UL;
-        if (_next > Memory.TotalSize) throw new InvalidOperationException("rig buffer space exhausted");
+        if (_next > Memory.TotalSize)
+            throw new InvalidOperationException("rig buffer space exhausted");
         Span<byte> bytes = new byte[len];
         bytes.Fill(fill);
         Memory.TryWrite(new GuestAddress(at), bytes);
@@ -148,7 +186,8 @@ internal sealed class VirtioRig
     {
         using (Memory.As(MemoryActor.Guest))
         {
-            if (!Queue.TryAdd(Memory, readable, writable, out ushort head)) throw new InvalidOperationException("queue full");
+            if (!Queue.TryAdd(Memory, readable, writable, out ushort head))
+                throw new InvalidOperationException("queue full");
             Queue.Publish(Memory);
             return head;
         }
@@ -156,7 +195,8 @@ internal sealed class VirtioRig
 
     public bool TryUsed(out ushort id, out uint len)
     {
-        using (Memory.As(MemoryActor.Guest)) return Queue.TryGetUsed(Memory, out id, out len);
+        using (Memory.As(MemoryActor.Guest))
+            return Queue.TryGetUsed(Memory, out id, out len);
     }
 
     /// <summary>Adds, kicks and reaps one chain; fails the test when the device returns nothing.</summary>
@@ -164,8 +204,10 @@ internal sealed class VirtioRig
     {
         ushort head = Add(readable, writable);
         Kick();
-        if (!TryUsed(out ushort id, out uint len)) throw new Xunit.Sdk.XunitException($"no used entry (broken: {Device.BrokenReason})");
-        if (id != head) throw new Xunit.Sdk.XunitException($"used id {id}, expected {head}");
+        if (!TryUsed(out ushort id, out uint len))
+            throw new Xunit.Sdk.XunitException($"no used entry (broken: {Device.BrokenReason})");
+        if (id != head)
+            throw new Xunit.Sdk.XunitException($"used id {id}, expected {head}");
         return len;
     }
 
@@ -188,7 +230,8 @@ internal sealed class VirtioRig
 
     private ulong ReadCommon(int offset, int size) => Read(L.ModernBar, (ulong)(L.ModernCommonOffset + offset), size);
 
-    private void WriteCommon(int offset, int size, ulong value) => Write(L.ModernBar, (ulong)(L.ModernCommonOffset + offset), size, value);
+    private void WriteCommon(int offset, int size, ulong value) =>
+        Write(L.ModernBar, (ulong)(L.ModernCommonOffset + offset), size, value);
 
     private void Write64(int offset, ulong value)
     {

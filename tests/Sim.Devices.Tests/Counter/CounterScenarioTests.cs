@@ -6,10 +6,14 @@ namespace Sim.Devices.Tests.Counter;
 
 public sealed class CounterScenarioTests
 {
-    private static (ScenarioRun Run, IReadOnlyList<string> Lines) Run(ulong seed, params (string Key, string Value)[] opts)
+    private static (ScenarioRun Run, IReadOnlyList<string> Lines) Run(
+        ulong seed,
+        params (string Key, string Value)[] opts
+    )
     {
         var options = new ScenarioOptions(seed);
-        foreach ((string k, string v) in opts) options = options.With(k, v);
+        foreach ((string k, string v) in opts)
+            options = options.With(k, v);
         ScenarioRun run = ScenarioCatalog.Find("counter")!.Create(options);
         run.Run();
         return (run, run.ReportLines());
@@ -48,7 +52,15 @@ public sealed class CounterScenarioTests
     [Fact]
     public void SeedFlavourPushesBytesReadAndLosesTicksBeforeDriverOk()
     {
-        (_, IReadOnlyList<string> lines) = Run(1, ("ticks", "2"), ("flavour", "seed"), ("first_delay_ns", "0"), ("period_ns", "20000"), ("transport", "legacy"), ("irq", "intx"));
+        (_, IReadOnlyList<string> lines) = Run(
+            1,
+            ("ticks", "2"),
+            ("flavour", "seed"),
+            ("first_delay_ns", "0"),
+            ("period_ns", "20000"),
+            ("transport", "legacy"),
+            ("irq", "intx")
+        );
         // The timer runs from realize: its first tick comes before the driver even starts, and is lost.
         Assert.Equal("qemu: ==============set config:0", lines[0]);
         Assert.Equal("kernel: ******create virttest", lines[1]);
@@ -63,8 +75,20 @@ public sealed class CounterScenarioTests
     [InlineData("seed", "legacy", "intx")]
     public void SameSeedSameEventHash(string flavour, string transport, string irq)
     {
-        (ScenarioRun a, IReadOnlyList<string> la) = Run(7, ("ticks", "3"), ("flavour", flavour), ("transport", transport), ("irq", irq));
-        (ScenarioRun b, IReadOnlyList<string> lb) = Run(7, ("ticks", "3"), ("flavour", flavour), ("transport", transport), ("irq", irq));
+        (ScenarioRun a, IReadOnlyList<string> la) = Run(
+            7,
+            ("ticks", "3"),
+            ("flavour", flavour),
+            ("transport", transport),
+            ("irq", irq)
+        );
+        (ScenarioRun b, IReadOnlyList<string> lb) = Run(
+            7,
+            ("ticks", "3"),
+            ("flavour", flavour),
+            ("transport", transport),
+            ("irq", irq)
+        );
         Assert.Equal(a.Simulation.EventHash, b.Simulation.EventHash);
         Assert.Equal(la, lb);
         Assert.True(a.Simulation.GuestExited);
@@ -73,7 +97,11 @@ public sealed class CounterScenarioTests
     [Fact]
     public void UnknownOptionValuesAreRejected()
     {
-        Assert.Throws<ArgumentException>(() => ScenarioCatalog.Find("counter")!.Create(new ScenarioOptions(1).With("flavour", "shiny")));
-        Assert.Throws<ArgumentException>(() => ScenarioCatalog.Find("counter")!.Create(new ScenarioOptions(1).With("tick", "3")));
+        Assert.Throws<ArgumentException>(() =>
+            ScenarioCatalog.Find("counter")!.Create(new ScenarioOptions(1).With("flavour", "shiny"))
+        );
+        Assert.Throws<ArgumentException>(() =>
+            ScenarioCatalog.Find("counter")!.Create(new ScenarioOptions(1).With("tick", "3"))
+        );
     }
 }

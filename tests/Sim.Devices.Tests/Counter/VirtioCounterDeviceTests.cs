@@ -3,9 +3,9 @@ using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Counter;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Sim.Devices.Tests.Counter;
@@ -15,18 +15,32 @@ public sealed class VirtioCounterDeviceTests
     private const long First = 1_000;
     private const long Period = 500;
 
-    private static (VirtioRig Rig, VirtioCounterDevice Device) Create(Flavour flavour, VirtioPciMode mode = VirtioPciMode.Legacy)
+    private static (VirtioRig Rig, VirtioCounterDevice Device) Create(
+        Flavour flavour,
+        VirtioPciMode mode = VirtioPciMode.Legacy
+    )
     {
         VirtioCounterDevice? device = null;
-        var options = new CounterDeviceOptions { Flavour = flavour, FirstDelayNs = First, PeriodNs = Period };
-        VirtioRig rig = VirtioRig.Create(sim => device = new VirtioCounterDevice(sim, options), mode, flavour, legacyPciId: CounterSpec.LegacyPciDeviceId);
+        var options = new CounterDeviceOptions
+        {
+            Flavour = flavour,
+            FirstDelayNs = First,
+            PeriodNs = Period,
+        };
+        VirtioRig rig = VirtioRig.Create(
+            sim => device = new VirtioCounterDevice(sim, options),
+            mode,
+            flavour,
+            legacyPciId: CounterSpec.LegacyPciDeviceId
+        );
         return (rig, device!);
     }
 
     private static uint Send(VirtioRig rig, params uint[] numbers)
     {
         GuestAddress buf = rig.Alloc((ulong)numbers.Length * 4);
-        for (int i = 0; i < numbers.Length; i++) rig.Memory.TryWriteUInt32(new GuestAddress(buf.Value + ((ulong)i * 4)), numbers[i]);
+        for (int i = 0; i < numbers.Length; i++)
+            rig.Memory.TryWriteUInt32(new GuestAddress(buf.Value + ((ulong)i * 4)), numbers[i]);
         return rig.Roundtrip([new GuestBuffer(buf, (uint)numbers.Length * 4)], []);
     }
 
@@ -162,8 +176,19 @@ public sealed class VirtioCounterDeviceTests
     public void Robust_NumbersPastTheFullLog_AreCountedAsDropped_WithoutAllocatingALineEach()
     {
         VirtioCounterDevice? device = null;
-        var options = new CounterDeviceOptions { Flavour = Flavour.Robust, FirstDelayNs = First, PeriodNs = Period, LogLinesMax = 2 };
-        VirtioRig rig = VirtioRig.Create(sim => device = new VirtioCounterDevice(sim, options), VirtioPciMode.Legacy, Flavour.Robust, legacyPciId: CounterSpec.LegacyPciDeviceId);
+        var options = new CounterDeviceOptions
+        {
+            Flavour = Flavour.Robust,
+            FirstDelayNs = First,
+            PeriodNs = Period,
+            LogLinesMax = 2,
+        };
+        VirtioRig rig = VirtioRig.Create(
+            sim => device = new VirtioCounterDevice(sim, options),
+            VirtioPciMode.Legacy,
+            Flavour.Robust,
+            legacyPciId: CounterSpec.LegacyPciDeviceId
+        );
         VirtioCounterDevice d = device!;
         rig.Init();
         Send(rig, 1, 2, 3, 4, 5);
@@ -234,7 +259,10 @@ public sealed class VirtioCounterDeviceTests
         (VirtioRig rig, VirtioCounterDevice d) = Create(Flavour.Seed);
         rig.Init();
         GuestAddress a = rig.Alloc(64 * 1024);
-        Assert.Equal((uint)CounterDeviceOptions.NumbersPerRequestMax * 4, rig.Roundtrip([new GuestBuffer(a, 64 * 1024)], []));
+        Assert.Equal(
+            (uint)CounterDeviceOptions.NumbersPerRequestMax * 4,
+            rig.Roundtrip([new GuestBuffer(a, 64 * 1024)], [])
+        );
         Assert.Equal(CounterDeviceOptions.NumbersPerRequestMax, d.NumbersReceived);
     }
 
@@ -260,7 +288,18 @@ public sealed class VirtioCounterDeviceTests
     public void TicksMaxBoundsTheSeedTimer()
     {
         VirtioCounterDevice? device = null;
-        VirtioRig rig = VirtioRig.Create(sim => device = new VirtioCounterDevice(sim, new CounterDeviceOptions { Flavour = Flavour.Seed, FirstDelayNs = 0, PeriodNs = 1, TicksMax = 5 }));
+        VirtioRig rig = VirtioRig.Create(sim =>
+            device = new VirtioCounterDevice(
+                sim,
+                new CounterDeviceOptions
+                {
+                    Flavour = Flavour.Seed,
+                    FirstDelayNs = 0,
+                    PeriodNs = 1,
+                    TicksMax = 5,
+                }
+            )
+        );
         Assert.Equal(Sim.Engine.Time.StopReason.Idle, rig.Sim.Loop.Run());
         Assert.Equal(5u, device!.Ticks);
     }

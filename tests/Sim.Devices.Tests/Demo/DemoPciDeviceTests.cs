@@ -3,9 +3,9 @@ using Sim.Devices.Demo;
 using Sim.Devices.Pci;
 using Sim.Devices.Tests.Pci;
 using Sim.Machine.Kvm;
+using Sim.Spec.Pci;
 using Xunit;
 using static Sim.Devices.Tests.Pci.ConfigMechanism1;
-using Sim.Spec.Pci;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Demo;
@@ -53,7 +53,10 @@ public sealed class DemoPciDeviceTests
     {
         var bridge = new PciHostBridge(new RecordingBarHost());
         bridge.Attach(4, new DemoPciDevice(flavour));
-        Assert.Equal(((uint)DemoPciDevice.DeviceIdDemo << 16) | DemoPciDevice.VendorIdQemu, ReadConfig(bridge, 4, R.VendorId, 4));
+        Assert.Equal(
+            ((uint)DemoPciDevice.DeviceIdDemo << 16) | DemoPciDevice.VendorIdQemu,
+            ReadConfig(bridge, 4, R.VendorId, 4)
+        );
         Assert.Equal(0xFF00_0000u, ReadConfig(bridge, 4, R.RevisionId, 4) & 0xFFFF_FF00);
         Assert.Equal(0x1100_1AF4u, ReadConfig(bridge, 4, R.SubsystemVendorId, 4));
         Assert.Equal(0u, ReadConfig(bridge, 4, R.InterruptPin, 1));
@@ -160,11 +163,15 @@ public sealed class DemoOnKvmTests
     public void Seed000_Lab1_TestProgramThroughMmioExits(Flavour flavour)
     {
         const ulong bar0 = 0xFEB0_0000;
-        var sim = new Sim.Machine.Simulation.Simulation(new Sim.Machine.Simulation.SimulationOptions { CheckpointInterval = 0 });
+        var sim = new Sim.Machine.Simulation.Simulation(
+            new Sim.Machine.Simulation.SimulationOptions { CheckpointInterval = 0 }
+        );
         var events = new List<(Sim.Engine.Trace.TraceEventKind Kind, ulong Address, byte[] Data)>();
         sim.AddSink(new Sink(events));
         var bridge = new PciHostBridge(new KvmBarHost(sim.Kvm));
-        Assert.True(sim.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, bridge, "pci-host"));
+        Assert.True(
+            sim.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, bridge, "pci-host")
+        );
         bridge.Attach(4, new DemoPciDevice(flavour));
         var reads = new List<ulong>();
         sim.Kvm.Start(new Program(g => Body(g)));
@@ -182,8 +189,8 @@ public sealed class DemoOnKvmTests
             g.PioOut(0xCFC, 2, R.CommandMemorySpace);
             foreach (uint v in new uint[] { 0x1333, 0x2333, 0x3333 })
             {
-                g.MmioWrite(bar0, 4, v);         // writel(val, bar0)
-                reads.Add(g.MmioRead(bar0, 4));  // readl(bar0)
+                g.MmioWrite(bar0, 4, v); // writel(val, bar0)
+                reads.Add(g.MmioRead(bar0, 4)); // readl(bar0)
                 yield return VcpuStep.Yield;
             }
         }
@@ -194,7 +201,8 @@ public sealed class DemoOnKvmTests
         public override IEnumerator<VcpuStep> Run(GuestContext guest) => body(guest).GetEnumerator();
     }
 
-    private sealed class Sink(List<(Sim.Engine.Trace.TraceEventKind, ulong, byte[])> events) : Sim.Engine.Trace.ITraceSink
+    private sealed class Sink(List<(Sim.Engine.Trace.TraceEventKind, ulong, byte[])> events)
+        : Sim.Engine.Trace.ITraceSink
     {
         public void Write(in Sim.Engine.Trace.TraceEvent ev) => events.Add((ev.Kind, ev.Address, ev.Data.ToArray()));
     }

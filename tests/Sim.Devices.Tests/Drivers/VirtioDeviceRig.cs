@@ -2,13 +2,13 @@ using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
@@ -32,7 +32,11 @@ internal sealed class VirtioDeviceRig
         var barHost = new KvmBarHost(Sim.Kvm);
         Bridge = new PciHostBridge(barHost, new PciIntxRouter(Sim.Kvm.Irqchip));
         Device = device;
-        Transport = new VirtioPciTransport(Sim, device, new VirtioPciOptions { Mode = VirtioPciMode.Modern, UseIoEventFd = ioEventFd });
+        Transport = new VirtioPciTransport(
+            Sim,
+            device,
+            new VirtioPciOptions { Mode = VirtioPciMode.Modern, UseIoEventFd = ioEventFd }
+        );
         Bridge.Attach(Slot, Transport);
     }
 
@@ -57,7 +61,10 @@ internal sealed class VirtioDeviceRig
     public void WriteConfig(int register, int size, uint value)
     {
         Span<byte> b = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
+        BinaryPrimitives.WriteUInt32LittleEndian(
+            b,
+            PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC)
+        );
         Bridge.Write(BusKind.Pio, 0, b);
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         Bridge.Write(BusKind.Pio, (ulong)(4 + (register & 3)), b[..size]);
@@ -85,7 +92,11 @@ internal sealed class VirtioDeviceRig
         Common(L.CommonDriverFeature, 4, (uint)all);
         Common(L.CommonDriverFeatureSelect, 4, 1);
         Common(L.CommonDriverFeature, 4, all >> 32);
-        Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk));
+        Common(
+            L.CommonDeviceStatus,
+            1,
+            (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk)
+        );
         Queues = new DriverQueue[queues];
         for (int q = 0; q < queues; q++)
         {
@@ -100,7 +111,11 @@ internal sealed class VirtioDeviceRig
             Common(L.CommonQueueEnable, 2, 1);
         }
         Queue = Queues[0];
-        Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk));
+        Common(
+            L.CommonDeviceStatus,
+            1,
+            (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk)
+        );
         Assert.True(Device.DriverOk);
         return Queue;
     }

@@ -6,8 +6,8 @@ using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Factorial;
 
@@ -32,7 +32,12 @@ public sealed class VirtioFactorialDeviceTests
         return r;
     }
 
-    private static (uint Len, uint Ret) Submit(VirtioDeviceRig rig, uint arg1, int outLen = VirtioFactorialDevice.RequestSize, int inLen = 4)
+    private static (uint Len, uint Ret) Submit(
+        VirtioDeviceRig rig,
+        uint arg1,
+        int outLen = VirtioFactorialDevice.RequestSize,
+        int inLen = 4
+    )
     {
         rig.Fill(Req, Request(arg1));
         rig.Fill(Resp, [0xAA, 0xAA, 0xAA, 0xAA]);
@@ -48,7 +53,8 @@ public sealed class VirtioFactorialDeviceTests
         BigInteger f = BigInteger.One;
         for (uint n = 0; n <= 40; n++)
         {
-            if (n > 0) f *= n;
+            if (n > 0)
+                f *= n;
             Assert.Equal((uint)(f % (BigInteger.One << 32)), VirtioFactorialDevice.Factorial(n));
         }
         Assert.Equal(0u, VirtioFactorialDevice.Factorial(VirtioFactorialDevice.FactorialZeroFrom));
@@ -76,8 +82,13 @@ public sealed class VirtioFactorialDeviceTests
         var (rig, _) = Make(flavour);
         rig.Fill(Req, Request(6));
         rig.PostAndKick(
-            [new GuestBuffer(Req, 4), new GuestBuffer(new GuestAddress(Req.Value + 4), 16), new GuestBuffer(new GuestAddress(Req.Value + 20), 16)],
-            [new GuestBuffer(Resp, 2), new GuestBuffer(new GuestAddress(Resp.Value + 2), 2)]);
+            [
+                new GuestBuffer(Req, 4),
+                new GuestBuffer(new GuestAddress(Req.Value + 4), 16),
+                new GuestBuffer(new GuestAddress(Req.Value + 20), 16),
+            ],
+            [new GuestBuffer(Resp, 2), new GuestBuffer(new GuestAddress(Resp.Value + 2), 2)]
+        );
         Assert.True(rig.TryUsed(out _, out uint len));
         Assert.Equal(4u, len);
         Assert.Equal(720u, BinaryPrimitives.ReadUInt32LittleEndian(rig.ReadBytes(Resp, 4)));
@@ -167,7 +178,10 @@ public sealed class VirtioFactorialDeviceTests
         Assert.True(dev.Hung);
         Assert.False(rig.TryUsed(out _, out _));
         rig.Fill(VirtioDeviceRig.Buf(0x200), Request(5));
-        rig.PostAndKick([new GuestBuffer(VirtioDeviceRig.Buf(0x200), VirtioFactorialDevice.RequestSize)], [new GuestBuffer(Resp, 4)]);
+        rig.PostAndKick(
+            [new GuestBuffer(VirtioDeviceRig.Buf(0x200), VirtioFactorialDevice.RequestSize)],
+            [new GuestBuffer(Resp, 4)]
+        );
         Assert.False(rig.TryUsed(out _, out _));
         Assert.Equal(0, dev.Requests);
     }
@@ -208,10 +222,20 @@ public sealed class VirtioFactorialDeviceTests
         var (rig, dev) = Make(Flavour.Robust);
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, 0x1234);
-        rig.Sim.Kvm.Mmio.Write(VirtioDeviceRig.ModernBase + Sim.Spec.Virtio.VirtioPciLayout.ModernDeviceOffset + VirtioFactorialDevice.ConfigActualOffset, b);
+        rig.Sim.Kvm.Mmio.Write(
+            VirtioDeviceRig.ModernBase
+                + Sim.Spec.Virtio.VirtioPciLayout.ModernDeviceOffset
+                + VirtioFactorialDevice.ConfigActualOffset,
+            b
+        );
         Assert.Equal(0x1234u, dev.Actual);
         b.Clear();
-        rig.Sim.Kvm.Mmio.Read(VirtioDeviceRig.ModernBase + Sim.Spec.Virtio.VirtioPciLayout.ModernDeviceOffset + VirtioFactorialDevice.ConfigActualOffset, b);
+        rig.Sim.Kvm.Mmio.Read(
+            VirtioDeviceRig.ModernBase
+                + Sim.Spec.Virtio.VirtioPciLayout.ModernDeviceOffset
+                + VirtioFactorialDevice.ConfigActualOffset,
+            b
+        );
         Assert.Equal(0x1234u, BinaryPrimitives.ReadUInt32LittleEndian(b));
     }
 }

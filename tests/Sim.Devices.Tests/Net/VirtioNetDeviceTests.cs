@@ -28,7 +28,8 @@ public sealed class VirtioNetDeviceTests
     private static byte[] Pattern(int length, int start)
     {
         var b = new byte[length];
-        for (int i = 0; i < length; i++) b[i] = (byte)(start + i);
+        for (int i = 0; i < length; i++)
+            b[i] = (byte)(start + i);
         return b;
     }
 
@@ -177,7 +178,8 @@ public sealed class VirtioNetDeviceTests
     public void Backend_BoundsTheFramesWaiting()
     {
         var backend = new NetBackend(NetBackendMode.Sink);
-        for (int i = 0; i < NetBackend.PendingFramesMax; i++) Assert.True(backend.TryInject([1]));
+        for (int i = 0; i < NetBackend.PendingFramesMax; i++)
+            Assert.True(backend.TryInject([1]));
         Assert.False(backend.TryInject([1]));
         Assert.Equal(1, backend.FramesDropped);
     }
@@ -205,7 +207,8 @@ public sealed class VirtioNetDeviceTests
         rig.Queues[Rx].Publish(rig.Memory);
         rig.Kick(Rx);
         uint[] lens = new uint[3];
-        for (int i = 0; i < 3; i++) Assert.True(rig.Queues[Rx].TryGetUsed(rig.Memory, out _, out lens[i]));
+        for (int i = 0; i < 3; i++)
+            Assert.True(rig.Queues[Rx].TryGetUsed(rig.Memory, out _, out lens[i]));
         Assert.Equal(NetBackend.SourceFrameLengths.Take(3).Select(l => (uint)(l + NetSpec.HeaderBytes)), lens);
         Assert.Equal(3, dev.FramesReceived);
     }

@@ -24,7 +24,11 @@ internal static class ConfigMechanism1
     }
 
     public static uint Address(int slot, int register, int bus = 0, int function = 0, bool enable = true) =>
-        (enable ? PciHostBridge.ConfigAddressEnable : 0) | ((uint)bus << 16) | ((uint)slot << 11) | ((uint)function << 8) | (uint)(register & 0xFC);
+        (enable ? PciHostBridge.ConfigAddressEnable : 0)
+        | ((uint)bus << 16)
+        | ((uint)slot << 11)
+        | ((uint)function << 8)
+        | (uint)(register & 0xFC);
 
     /// <summary>Linux pci_conf1_read: select the dword, then read 'size' bytes at 0xCFC + (reg &amp; 3).</summary>
     public static uint ReadConfig(PciHostBridge bridge, int slot, int register, int size)

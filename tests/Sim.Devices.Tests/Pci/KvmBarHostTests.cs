@@ -1,8 +1,8 @@
 using Sim.Devices.Pci;
-using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
-using Xunit;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
+using Xunit;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;
@@ -52,8 +52,8 @@ public sealed class KvmBarHostTests
         var bridge = new PciHostBridge(new RecordingBarHost(), router);
         var x = new TestPciDevice();
         var y = new TestPciDevice();
-        bridge.Attach(0, x);  // INTA → PIRQA → 10
-        bridge.Attach(4, y);  // INTA → PIRQA → 10 (shared)
+        bridge.Attach(0, x); // INTA → PIRQA → 10
+        bridge.Attach(4, y); // INTA → PIRQA → 10 (shared)
         x.Irq(true);
         y.Irq(true);
         x.Irq(false);

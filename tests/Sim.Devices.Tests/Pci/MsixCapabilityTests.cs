@@ -1,7 +1,7 @@
 using Sim.Devices.Pci;
 using Sim.Machine.Kvm;
-using Xunit;
 using Sim.Spec.Pci;
+using Xunit;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;

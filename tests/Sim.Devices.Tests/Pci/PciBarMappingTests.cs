@@ -1,7 +1,7 @@
 using Sim.Devices.Pci;
 using Sim.Machine.Kvm;
-using Xunit;
 using Sim.Spec.Pci;
+using Xunit;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;
@@ -46,7 +46,10 @@ public sealed class PciBarMappingTests
 
         host.Log.Clear();
         Write(d, R.Command, 2, 0);
-        Assert.Equal(["unmap bar0 Pio 0xc040+0x40", "unmap bar1 Mmio 0xfeb00000+0x1000", "unmap bar4 Mmio 0x800000000+0x4000"], host.Log);
+        Assert.Equal(
+            ["unmap bar0 Pio 0xc040+0x40", "unmap bar1 Mmio 0xfeb00000+0x1000", "unmap bar4 Mmio 0x800000000+0x4000"],
+            host.Log
+        );
         Assert.Empty(host.Mapped);
     }
 

@@ -1,9 +1,9 @@
-using Xunit;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Sim.Devices.Pci;
 using Sim.Spec.Pci;
+using Xunit;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;
@@ -56,7 +56,8 @@ public sealed class PciConfigSpaceTests
         Write(d, R.ExpansionRom, 4, 0xFFFF_FFFF);
         Write(d, R.CapabilitiesPointer, 1, 0xFF);
         Write(d, R.InterruptPin, 1, 0x04);
-        for (int bar = 0; bar < R.BarCount; bar++) Write(d, R.Bar0 + (bar * 4), 4, 0xFFFF_FFFF); // no BARs registered
+        for (int bar = 0; bar < R.BarCount; bar++)
+            Write(d, R.Bar0 + (bar * 4), 4, 0xFFFF_FFFF); // no BARs registered
         Assert.Equal(before, d.Config.Bytes.ToArray());
     }
 
@@ -100,7 +101,12 @@ public sealed class PciConfigSpaceTests
     [InlineData(PciBarKind.Memory32, 0x100000ul, false, 0xFFF0_0000u)]
     [InlineData(PciBarKind.Memory32, 0x1000ul, true, 0xFFFF_F008u)]
     [InlineData(PciBarKind.Memory64, 0x4000ul, true, 0xFFFF_C00Cu)]
-    public void Pci_6_2_5_1_BarSizingReadsBackSizeMaskAndTypeBits(PciBarKind kind, ulong size, bool prefetchable, uint expected)
+    public void Pci_6_2_5_1_BarSizingReadsBackSizeMaskAndTypeBits(
+        PciBarKind kind,
+        ulong size,
+        bool prefetchable,
+        uint expected
+    )
     {
         var d = new TestPciDevice();
         d.AddBar(2, kind, size, prefetchable);
@@ -122,7 +128,8 @@ public sealed class PciConfigSpaceTests
     {
         var d = new TestPciDevice();
         d.AddBar(0, PciBarKind.Memory32, 0x100000);
-        for (int i = 0; i < 4; i++) Write(d, R.Bar0 + i, 1, 0xFF);
+        for (int i = 0; i < 4; i++)
+            Write(d, R.Bar0 + i, 1, 0xFF);
         Assert.Equal(0xFFF0_0000u, Read(d, R.Bar0, 4));
         Assert.Equal(0xFFF0u, Read(d, R.Bar0 + 2, 2));
     }

@@ -1,8 +1,8 @@
 using Sim.Devices.Pci;
 using Sim.Machine.Kvm;
+using Sim.Spec.Pci;
 using Xunit;
 using static Sim.Devices.Tests.Pci.ConfigMechanism1;
-using Sim.Spec.Pci;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
 namespace Sim.Devices.Tests.Pci;

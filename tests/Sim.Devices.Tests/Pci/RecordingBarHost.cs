@@ -1,6 +1,6 @@
-using Xunit;
 using Sim.Devices.Pci;
 using Sim.Machine.Kvm;
+using Xunit;
 
 namespace Sim.Devices.Tests.Pci;
 

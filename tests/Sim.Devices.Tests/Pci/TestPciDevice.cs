@@ -1,23 +1,30 @@
-using Xunit;
 using Sim.Devices.Pci;
 using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
+using Xunit;
 
 namespace Sim.Devices.Tests.Pci;
 
 /// <summary>A PCI device whose protected builders are opened up for tests.</summary>
 internal sealed class TestPciDevice : PciDevice
 {
-    public static readonly PciDeviceIds TestIds = new(0x1AF4, 0x1041, 0x020000, RevisionId: 0x01, SubsystemVendorId: 0x1AF4, SubsystemId: 0x0001, InterruptPin: 1);
+    public static readonly PciDeviceIds TestIds = new(
+        0x1AF4,
+        0x1041,
+        0x020000,
+        RevisionId: 0x01,
+        SubsystemVendorId: 0x1AF4,
+        SubsystemId: 0x0001,
+        InterruptPin: 1
+    );
 
     public TestPciDevice(PciDeviceIds? ids = null)
-        : base(ids ?? TestIds)
-    {
-    }
+        : base(ids ?? TestIds) { }
 
     public int Resets { get; private set; }
 
-    public PciBar AddBar(int index, PciBarKind kind, ulong size, bool prefetchable = false) => RegisterBar(index, kind, size, new NullRegion(), prefetchable);
+    public PciBar AddBar(int index, PciBarKind kind, ulong size, bool prefetchable = false) =>
+        RegisterBar(index, kind, size, new NullRegion(), prefetchable);
 
     public int AddCap(byte id, int length, int offset = 0) => AddCapability(id, length, offset);
 
@@ -30,8 +37,6 @@ internal sealed class TestPciDevice : PciDevice
     {
         public void Read(BusKind bus, ulong offset, Span<byte> data) => data.Clear();
 
-        public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data)
-        {
-        }
+        public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data) { }
     }
 }

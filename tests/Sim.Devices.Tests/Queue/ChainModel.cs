@@ -1,10 +1,9 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using Sim.Engine.Memory;
-using Sim.Spec.Virtio;
-
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
+using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -54,13 +53,18 @@ internal ref struct ChainModel
     public static ChainModel Start(GuestMemory memory, GuestAddress descTable, int queueSize, ushort head)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (!VirtioSpec.IsValidQueueSize(queueSize)) ThrowBadQueueSize(queueSize);
+        if (!VirtioSpec.IsValidQueueSize(queueSize))
+            ThrowBadQueueSize(queueSize);
         return new ChainModel(memory, descTable, queueSize, head);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowBadQueueSize(int queueSize) =>
-        throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "queue size must be a power of two up to 32768");
+        throw new ArgumentOutOfRangeException(
+            nameof(queueSize),
+            queueSize,
+            "queue size must be a power of two up to 32768"
+        );
 
     /// <summary>Why the walk stopped: <see cref="QueueError.None"/> for the normal end (or while still
     /// walking).</summary>
@@ -80,8 +84,10 @@ internal ref struct ChainModel
     public bool TryNext(out Descriptor descriptor)
     {
         descriptor = default;
-        if (_stopped) return false;
-        if (!_hasMore) return Stop(QueueError.None);
+        if (_stopped)
+            return false;
+        if (!_hasMore)
+            return Stop(QueueError.None);
         if (unchecked((uint)_nextIndex) >= unchecked((uint)_tableSize))
         {
             // The head is range-checked by the caller (virtqueue_get_head) but checked here too so the
@@ -97,8 +103,15 @@ internal ref struct ChainModel
         {
             // Static helper with plain outputs: calling an instance method of this struct would pin all of its
             // fields in memory for the whole walk (the JIT then cannot keep them in registers).
-            QueueError entered = EnterIndirect(_memory, d, out GuestAddress table, out int tableSize, out Descriptor first);
-            if (entered != QueueError.None) return Stop(entered);
+            QueueError entered = EnterIndirect(
+                _memory,
+                d,
+                out GuestAddress table,
+                out int tableSize,
+                out Descriptor first
+            );
+            if (entered != QueueError.None)
+                return Stop(entered);
             _table = table;
             _tableSize = tableSize;
             _inIndirect = true;
@@ -119,19 +132,22 @@ internal ref struct ChainModel
         {
             return Stop(QueueError.ReadableAfterWritable);
         }
-        if (d.Len == 0) return Stop(QueueError.ZeroLengthBuffer);
+        if (d.Len == 0)
+            return Stop(QueueError.ZeroLengthBuffer);
         // A buffer inside one region cannot wrap (regions end below 2^64), so the overflow check is only needed
         // when the one-region test fails: same outcome as checking overflow first, one test less per buffer.
         _oneRegion = _memory.IsValidRange(d.Addr, d.Len);
         if (!_oneRegion)
         {
             QueueError mapped = CheckAcrossRegions(_memory, d.Addr, d.Len);
-            if (mapped != QueueError.None) return Stop(mapped);
+            if (mapped != QueueError.None)
+                return Stop(mapped);
         }
 
         // QEMU: "If we've got too many, that implies a descriptor loop" (++elem_entries > max).
         _yielded++;
-        if (_yielded > _tableSize) return Stop(QueueError.LoopedChain);
+        if (_yielded > _tableSize)
+            return Stop(QueueError.LoopedChain);
 
         _hasMore = d.HasNext;
         _nextIndex = d.Next;
@@ -141,19 +157,30 @@ internal ref struct ChainModel
 
     /// <summary>Checks an INDIRECT head (VIRTIO 1.2 §2.7.5.3.1) and reads the first descriptor of its table.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
+    private static QueueError EnterIndirect(
+        GuestMemory memory,
+        Descriptor head,
+        out GuestAddress table,
+        out int tableSize,
+        out Descriptor first
+    )
     {
         table = default;
         tableSize = 0;
         first = default;
-        if (head.HasNext) return QueueError.IndirectWithNext;
-        if (head.Len == 0 || head.Len % VirtioSpec.DescSize != 0) return QueueError.IndirectBadLength;
+        if (head.HasNext)
+            return QueueError.IndirectWithNext;
+        if (head.Len == 0 || head.Len % VirtioSpec.DescSize != 0)
+            return QueueError.IndirectBadLength;
         uint count = head.Len / VirtioSpec.DescSize;
-        if (count > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
-        if (!memory.IsValidRange(head.Addr, head.Len)) return QueueError.IndirectTableOutsideMemory;
+        if (count > QueueLimits.IndirectDescriptorsMax)
+            return QueueError.IndirectTooLarge;
+        if (!memory.IsValidRange(head.Addr, head.Len))
+            return QueueError.IndirectTableOutsideMemory;
         table = head.Addr;
         tableSize = unchecked((int)count);
-        if (!TryRead(memory, table, 0, out first)) return QueueError.IndirectTableOutsideMemory;
+        if (!TryRead(memory, table, 0, out first))
+            return QueueError.IndirectTableOutsideMemory;
         return QueueError.None;
     }
 
@@ -161,8 +188,10 @@ internal ref struct ChainModel
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
     {
-        if (!addr.TryAdd(len, out _)) return QueueError.BufferAddressOverflow;
-        if (!GuestRanges.IsBacked(memory, addr, len)) return QueueError.BufferOutsideMemory;
+        if (!addr.TryAdd(len, out _))
+            return QueueError.BufferAddressOverflow;
+        if (!GuestRanges.IsBacked(memory, addr, len))
+            return QueueError.BufferOutsideMemory;
         return QueueError.None;
     }
 
@@ -173,7 +202,10 @@ internal ref struct ChainModel
         // are range-checked before use, the main table at queue enable), hence TryAdd. One 16-byte read, decoded
         // in place.
         // unchecked: 0 <= index < table size <= 32768, so the product is below 2^20.
-        if (!table.TryAdd(unchecked((ulong)index * VirtioSpec.DescSize), out GuestAddress at) || !memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        if (
+            !table.TryAdd(unchecked((ulong)index * VirtioSpec.DescSize), out GuestAddress at)
+            || !memory.TryReadInPlace(at, VirtioSpec.DescSize, out ReadOnlySpan<byte> raw)
+        )
         {
             descriptor = default;
             return false;
@@ -182,7 +214,8 @@ internal ref struct ChainModel
             new GuestAddress(BinaryPrimitives.ReadUInt64LittleEndian(raw)),
             BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
             BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
-            BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..]));
+            BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..])
+        );
         return true;
     }
 

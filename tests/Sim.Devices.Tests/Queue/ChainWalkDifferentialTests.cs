@@ -4,9 +4,9 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
 using Xunit;
 using Xunit.Abstractions;
-using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -18,10 +18,24 @@ namespace Sim.Devices.Tests.Queue;
 /// </summary>
 public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
 {
-    private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a => ArbMap.Default.ArbFor<int[]>().Shrinker(a));
+    private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a =>
+        ArbMap.Default.ArbFor<int[]>().Shrinker(a)
+    );
 
     private const ulong IndirectTable = 0x3000;
-    private static readonly ulong[] Addresses = [0x4000, 0x7ff8, 0x7ffc, 0x2_0000, 0x2_0ff8, 0x1_0000, IndirectTable, 0x1000, ulong.MaxValue - 4, 0];
+    private static readonly ulong[] Addresses =
+    [
+        0x4000,
+        0x7ff8,
+        0x7ffc,
+        0x2_0000,
+        0x2_0ff8,
+        0x1_0000,
+        IndirectTable,
+        0x1000,
+        ulong.MaxValue - 4,
+        0,
+    ];
     private static readonly uint[] Lengths = [0, 1, 8, 16, 32, 48, 0x100, 0x1_0000, 0xffff_fff0];
     private static readonly ushort[] Flags = [0, 1, 2, 3, 1, 3, 4, 5, 6, 7];
 
@@ -29,106 +43,158 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
     public void Property_FusedPopWalk_MatchesChainModel()
     {
         var outcomes = new SortedDictionary<string, int>();
-        PropertyRunner.Check(output, nameof(Property_FusedPopWalk_MatchesChainModel), 0x5EED_00D1UL, 1500, Words, words =>
-        {
-            int at = 0;
-            ulong mix = unchecked((ulong)words.Length * 0x9E3779B97F4A7C15UL);
-            uint Next()
+        PropertyRunner.Check(
+            output,
+            nameof(Property_FusedPopWalk_MatchesChainModel),
+            0x5EED_00D1UL,
+            1500,
+            Words,
+            words =>
             {
-                if (at < words.Length) return unchecked((uint)words[at++]);
-                unchecked
+                int at = 0;
+                ulong mix = unchecked((ulong)words.Length * 0x9E3779B97F4A7C15UL);
+                uint Next()
                 {
-                    ulong z = mix += 0x9E3779B97F4A7C15UL;
-                    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-                    z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-                    return (uint)(z ^ (z >> 31));
+                    if (at < words.Length)
+                        return unchecked((uint)words[at++]);
+                    unchecked
+                    {
+                        ulong z = mix += 0x9E3779B97F4A7C15UL;
+                        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+                        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+                        return (uint)(z ^ (z >> 31));
+                    }
                 }
-            }
-            int Below(int n) => (int)(Next() % (uint)n);
+                int Below(int n) => (int)(Next() % (uint)n);
 
-            // Regions: [0, 0x8000) and [0x8000, 0x10000) adjacent (buffers across them take two iovecs), then a gap.
-            Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000), new RegionSpec(0x2_0000, 0x1000)]), out GuestMemory? memory, out _));
-            int size = 1 << Below(5); // 1..16
-            SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
-            void Write(GuestAddress table, int index, int range)
-            {
-                ushort flags = Flags[Below(Flags.Length)];
-                uint len = (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0 ? 16u * (uint)(1 + Below(8)) : Lengths[Below(Lengths.Length)];
-                ulong addr = (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0 ? IndirectTable : Addresses[Below(Addresses.Length)] + (ulong)Below(4);
-                Assert.True(RawRing.WriteDescriptor(memory, table, index, addr, len, flags, (ushort)Below(range)));
-            }
-            for (int i = 0; i < size; i++) Write(layout.DescTable, i, size + 1);
-            for (int i = 0; i < 8; i++) Write(new GuestAddress(IndirectTable), i, 9);
-            var heads = new ushort[size];
-            for (int i = 0; i < size; i++)
-            {
-                heads[i] = (ushort)Below(size);
-                Assert.True(RawRing.WriteAvailEntry(memory, layout, i, heads[i]));
-            }
-            Assert.True(RawRing.WriteAvailIdx(memory, layout, (ushort)size));
-
-            var queue = new SplitQueue(size) { DescTable = layout.DescTable, AvailRing = layout.AvailRing, UsedRing = layout.UsedRing };
-            Assert.True(queue.TryEnable(memory, out _));
-            // The same ring in an unobserved twin: its pops take the ring-window path and must give the same results,
-            // bytes and dirty pages as the observed (accessor) path.
-            Assert.True(GuestMemory.TryCreate(memory.Layout, out GuestMemory? twin, out _));
-            twin.Restore(memory.Snapshot());
-            var twinQueue = new SplitQueue(size) { DescTable = layout.DescTable, AvailRing = layout.AvailRing, UsedRing = layout.UsedRing };
-            Assert.True(twinQueue.TryEnable(twin, out _));
-            var twinElement = new QueueElement();
-            memory.ClearDirty();
-            twin.ClearDirty();
-            var observer = new RecordingObserver();
-            memory.Observer = observer;
-            var element = new QueueElement();
-            for (int pop = 0; pop < size; pop++)
-            {
-                ushort head = heads[pop];
-                int before = observer.Accesses.Count;
-                Reference expected = Walk(memory, layout.DescTable, size, head);
-                var expectedReads = observer.Accesses.Skip(before).ToList();
-
-                before = observer.Accesses.Count;
-                bool ok = queue.TryPop(memory, element, out QueueError error);
-                Assert.False(twin.IsObserved);
-                bool twinOk = twinQueue.TryPop(twin, twinElement, out QueueError twinError);
-                Assert.Equal((ok, error), (twinOk, twinError));
-                Assert.Equal(element.Out.ToArray(), twinElement.Out.ToArray());
-                Assert.Equal(element.In.ToArray(), twinElement.In.ToArray());
-                Assert.Equal((element.OutBytes, element.InBytes, element.DescriptorCount, element.Indirect), (twinElement.OutBytes, twinElement.InBytes, twinElement.DescriptorCount, twinElement.Indirect));
-                // The pop also reads avail.idx (first pop) and the avail entry: compare only descriptor-table reads.
-                var actualReads = observer.Accesses.Skip(before).Where(a => a.Length == VirtioSpec.DescSize || !IsRingAccess(layout, a)).ToList();
-                Assert.Equal(expectedReads, actualReads);
-                Assert.Equal(expected.Error, error);
-                Assert.Equal(expected.Error == QueueError.None, ok);
-                Assert.Equal(expected.Out, element.Out.ToArray());
-                Assert.Equal(expected.In, element.In.ToArray());
-                Assert.Equal(expected.OutBytes, element.OutBytes);
-                Assert.Equal(expected.InBytes, element.InBytes);
-                if (ok)
+                // Regions: [0, 0x8000) and [0x8000, 0x10000) adjacent (buffers across them take two iovecs), then a gap.
+                Assert.True(
+                    GuestMemory.TryCreate(
+                        new MemoryLayout([
+                            new RegionSpec(0, 0x8000),
+                            new RegionSpec(0x8000, 0x8000),
+                            new RegionSpec(0x2_0000, 0x1000),
+                        ]),
+                        out GuestMemory? memory,
+                        out _
+                    )
+                );
+                int size = 1 << Below(5); // 1..16
+                SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
+                void Write(GuestAddress table, int index, int range)
                 {
-                    Assert.Equal(expected.Descriptors, element.DescriptorCount);
-                    Assert.Equal(expected.Indirect, element.Indirect);
-                    queue.Push(memory, element.Head, 0);
-                    twinQueue.Push(twin, twinElement.Head, 0);
-                    Assert.Equal(queue.ShouldNotify(memory), twinQueue.ShouldNotify(twin));
+                    ushort flags = Flags[Below(Flags.Length)];
+                    uint len =
+                        (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0
+                            ? 16u * (uint)(1 + Below(8))
+                            : Lengths[Below(Lengths.Length)];
+                    ulong addr =
+                        (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0
+                            ? IndirectTable
+                            : Addresses[Below(Addresses.Length)] + (ulong)Below(4);
+                    Assert.True(RawRing.WriteDescriptor(memory, table, index, addr, len, flags, (ushort)Below(range)));
                 }
-                Assert.Equal(memory.ContentHash(), twin.ContentHash());
-                Assert.Equal(memory.DirtyPages(), twin.DirtyPages());
-                string key = error.ToString();
-                outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
-                if (!ok) break;
+                for (int i = 0; i < size; i++)
+                    Write(layout.DescTable, i, size + 1);
+                for (int i = 0; i < 8; i++)
+                    Write(new GuestAddress(IndirectTable), i, 9);
+                var heads = new ushort[size];
+                for (int i = 0; i < size; i++)
+                {
+                    heads[i] = (ushort)Below(size);
+                    Assert.True(RawRing.WriteAvailEntry(memory, layout, i, heads[i]));
+                }
+                Assert.True(RawRing.WriteAvailIdx(memory, layout, (ushort)size));
+
+                var queue = new SplitQueue(size)
+                {
+                    DescTable = layout.DescTable,
+                    AvailRing = layout.AvailRing,
+                    UsedRing = layout.UsedRing,
+                };
+                Assert.True(queue.TryEnable(memory, out _));
+                // The same ring in an unobserved twin: its pops take the ring-window path and must give the same results,
+                // bytes and dirty pages as the observed (accessor) path.
+                Assert.True(GuestMemory.TryCreate(memory.Layout, out GuestMemory? twin, out _));
+                twin.Restore(memory.Snapshot());
+                var twinQueue = new SplitQueue(size)
+                {
+                    DescTable = layout.DescTable,
+                    AvailRing = layout.AvailRing,
+                    UsedRing = layout.UsedRing,
+                };
+                Assert.True(twinQueue.TryEnable(twin, out _));
+                var twinElement = new QueueElement();
+                memory.ClearDirty();
+                twin.ClearDirty();
+                var observer = new RecordingObserver();
+                memory.Observer = observer;
+                var element = new QueueElement();
+                for (int pop = 0; pop < size; pop++)
+                {
+                    ushort head = heads[pop];
+                    int before = observer.Accesses.Count;
+                    Reference expected = Walk(memory, layout.DescTable, size, head);
+                    var expectedReads = observer.Accesses.Skip(before).ToList();
+
+                    before = observer.Accesses.Count;
+                    bool ok = queue.TryPop(memory, element, out QueueError error);
+                    Assert.False(twin.IsObserved);
+                    bool twinOk = twinQueue.TryPop(twin, twinElement, out QueueError twinError);
+                    Assert.Equal((ok, error), (twinOk, twinError));
+                    Assert.Equal(element.Out.ToArray(), twinElement.Out.ToArray());
+                    Assert.Equal(element.In.ToArray(), twinElement.In.ToArray());
+                    Assert.Equal(
+                        (element.OutBytes, element.InBytes, element.DescriptorCount, element.Indirect),
+                        (twinElement.OutBytes, twinElement.InBytes, twinElement.DescriptorCount, twinElement.Indirect)
+                    );
+                    // The pop also reads avail.idx (first pop) and the avail entry: compare only descriptor-table reads.
+                    var actualReads = observer
+                        .Accesses.Skip(before)
+                        .Where(a => a.Length == VirtioSpec.DescSize || !IsRingAccess(layout, a))
+                        .ToList();
+                    Assert.Equal(expectedReads, actualReads);
+                    Assert.Equal(expected.Error, error);
+                    Assert.Equal(expected.Error == QueueError.None, ok);
+                    Assert.Equal(expected.Out, element.Out.ToArray());
+                    Assert.Equal(expected.In, element.In.ToArray());
+                    Assert.Equal(expected.OutBytes, element.OutBytes);
+                    Assert.Equal(expected.InBytes, element.InBytes);
+                    if (ok)
+                    {
+                        Assert.Equal(expected.Descriptors, element.DescriptorCount);
+                        Assert.Equal(expected.Indirect, element.Indirect);
+                        queue.Push(memory, element.Head, 0);
+                        twinQueue.Push(twin, twinElement.Head, 0);
+                        Assert.Equal(queue.ShouldNotify(memory), twinQueue.ShouldNotify(twin));
+                    }
+                    Assert.Equal(memory.ContentHash(), twin.ContentHash());
+                    Assert.Equal(memory.DirtyPages(), twin.DirtyPages());
+                    string key = error.ToString();
+                    outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
+                    if (!ok)
+                        break;
+                }
+                return true;
             }
-            return true;
-        });
-        foreach ((string outcome, int count) in outcomes) output.WriteLine($"{count,5} x {outcome}");
+        );
+        foreach ((string outcome, int count) in outcomes)
+            output.WriteLine($"{count, 5} x {outcome}");
         Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop errors");
     }
 
     private static bool IsRingAccess(SplitRingLayout layout, RecordingObserver.Access a) =>
         a.Address >= layout.AvailRing.Value && a.Address < layout.End.Value;
 
-    private sealed record Reference(QueueError Error, Iovec[] Out, Iovec[] In, ulong OutBytes, ulong InBytes, int Descriptors, bool Indirect);
+    private sealed record Reference(
+        QueueError Error,
+        Iovec[] Out,
+        Iovec[] In,
+        ulong OutBytes,
+        ulong InBytes,
+        int Descriptors,
+        bool Indirect
+    );
 
     /// <summary>The reference: <see cref="ChainModel"/> and QEMU virtqueue_map_desc's split into one iovec per
     /// region, stopping at the first error as the pop does.</summary>
@@ -159,10 +225,13 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
                 left -= chunk;
                 a = new GuestAddress(a.Value + chunk);
             }
-            if (d.IsWriteOnly) inBytes += d.Len;
-            else outBytes += d.Len;
+            if (d.IsWriteOnly)
+                inBytes += d.Len;
+            else
+                outBytes += d.Len;
         }
-        if (error == QueueError.None) error = chain.Error;
+        if (error == QueueError.None)
+            error = chain.Error;
         return new Reference(error, [.. outs], [.. ins], outBytes, inBytes, chain.Count, chain.IsIndirect);
     }
 }

@@ -98,7 +98,13 @@ public sealed class ElementWordTests
         Assert.True(r.Element.TryReadOutUInt64(r.Memory, out _));
         Assert.Equal(8, r.Element.WriteInUInt64(r.Memory, 5));
         Assert.Equal(2, observer.Accesses.Count);
-        Assert.Equal(new RecordingObserver.Access(Sim.Engine.Memory.MemoryActor.Device, BufferBase, 8, false), observer.Accesses[0]);
-        Assert.Equal(new RecordingObserver.Access(Sim.Engine.Memory.MemoryActor.Device, BufferBase + 64, 8, true), observer.Accesses[1]);
+        Assert.Equal(
+            new RecordingObserver.Access(Sim.Engine.Memory.MemoryActor.Device, BufferBase, 8, false),
+            observer.Accesses[0]
+        );
+        Assert.Equal(
+            new RecordingObserver.Access(Sim.Engine.Memory.MemoryActor.Device, BufferBase + 64, 8, true),
+            observer.Accesses[1]
+        );
     }
 }

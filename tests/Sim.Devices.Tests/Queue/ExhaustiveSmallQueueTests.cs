@@ -1,8 +1,8 @@
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -17,12 +17,15 @@ public sealed class ExhaustiveSmallQueueTests
     private static RingFixture ValidRing(bool eventIdx = false)
     {
         var r = new RingFixture(Size, eventIdx);
-        for (int i = 0; i < Size; i++) r.Desc(i, RingFixture.BufferBase + ((ulong)i * 64), 8);
-        for (int i = 0; i < Size; i++) Assert.True(RawRing.WriteAvailEntry(r.Memory, r.Layout, i, (ushort)i));
+        for (int i = 0; i < Size; i++)
+            r.Desc(i, RingFixture.BufferBase + ((ulong)i * 64), 8);
+        for (int i = 0; i < Size; i++)
+            Assert.True(RawRing.WriteAvailEntry(r.Memory, r.Layout, i, (ushort)i));
         return r;
     }
 
-    private static void Restore(RingFixture r, SplitQueueState state) => Assert.True(r.Device.TryRestore(r.Memory, state, out _));
+    private static void Restore(RingFixture r, SplitQueueState state) =>
+        Assert.True(r.Device.TryRestore(r.Memory, state, out _));
 
     [Fact]
     public void Exhaustive4_PopOutcome_ForEveryAvailDistanceAndInUse()
@@ -38,7 +41,8 @@ public sealed class ExhaustiveSmallQueueTests
                 bool everyDistance = (start == 65535 && inUse == 0) || (start == 0 && inUse == Size);
                 for (int d = 0; d < 65536; d++)
                 {
-                    if (!everyDistance && d > 8 && d != 32768 && d != 65535) continue;
+                    if (!everyDistance && d > 8 && d != 32768 && d != 65535)
+                        continue;
                     var s = new RingIndex(start);
                     Restore(r, baseline with { NextAvail = s, ShadowAvail = s, UsedIdx = s, InUse = inUse });
                     Assert.True(RawRing.WriteAvailIdx(r.Memory, r.Layout, s.Add(d).Value));
@@ -48,7 +52,10 @@ public sealed class ExhaustiveSmallQueueTests
                         Assert.True(r.Pop(out QueueError e), $"start {start} inUse {inUse} d {d} pop {k}");
                         Assert.Equal(s.Add(k).Slot(Size), r.Element.Head);
                     }
-                    QueueError expected = d > Size ? QueueError.AvailIndexTooFar : d > Size - inUse ? QueueError.SizeExceeded : QueueError.None;
+                    QueueError expected =
+                        d > Size ? QueueError.AvailIndexTooFar
+                        : d > Size - inUse ? QueueError.SizeExceeded
+                        : QueueError.None;
                     Assert.False(r.Pop(out QueueError error));
                     Assert.Equal(expected, error);
                     Assert.Equal(s.Add(expectedPops), r.Device.NextAvail);
@@ -74,11 +81,18 @@ public sealed class ExhaustiveSmallQueueTests
                     // Every used_event within 16 of the window, a stride of 97 through the rest of the 16-bit space.
                     for (int e = 0; e < 65536; e += ((e - start) & 0xffff) is < 32 or > 65520 ? 1 : 97)
                     {
-                        Restore(r, baseline with
-                        {
-                            NextAvail = s.Add(count), ShadowAvail = s.Add(count), UsedIdx = s, InUse = count,
-                            SignalledUsed = s, SignalledUsedValid = valid,
-                        });
+                        Restore(
+                            r,
+                            baseline with
+                            {
+                                NextAvail = s.Add(count),
+                                ShadowAvail = s.Add(count),
+                                UsedIdx = s,
+                                InUse = count,
+                                SignalledUsed = s,
+                                SignalledUsedValid = valid,
+                            }
+                        );
                         Assert.True(RawRing.WriteUsedEvent(r.Memory, r.Layout, (ushort)e));
                         r.Device.Flush(r.Memory, count);
                         bool expected = !valid || ((e - start) & 0xffff) < count;
@@ -103,7 +117,16 @@ public sealed class ExhaustiveSmallQueueTests
             {
                 for (int count = 0; count <= Size; count++)
                 {
-                    Restore(r, baseline with { NextAvail = s.Add(count), ShadowAvail = s.Add(count), UsedIdx = s, InUse = count });
+                    Restore(
+                        r,
+                        baseline with
+                        {
+                            NextAvail = s.Add(count),
+                            ShadowAvail = s.Add(count),
+                            UsedIdx = s,
+                            InUse = count,
+                        }
+                    );
                     Assert.True(RawRing.WriteAvailFlags(r.Memory, r.Layout, (ushort)flags));
                     r.Device.Flush(r.Memory, count);
                     Assert.Equal((flags & 1) == 0, r.Device.ShouldNotify(r.Memory));
@@ -160,31 +183,55 @@ public sealed class ExhaustiveSmallQueueTests
 
         static QueueError Expected(int f0, int f1, int next)
         {
-            const int N = 1, W = 2, I = 4;
+            const int N = 1,
+                W = 2,
+                I = 4;
             if ((f0 & I) != 0)
             {
                 // Head points at a table whose only entry (a plain readable buffer) would need 16 bytes; desc 0 has
                 // len 8, so the table length is invalid — unless NEXT is also set, which is checked first.
                 return (f0 & N) != 0 ? QueueError.IndirectWithNext : QueueError.IndirectBadLength;
             }
-            if ((f0 & N) == 0) return QueueError.None;
-            if (next >= Size) return QueueError.NextOutOfRange;
+            if ((f0 & N) == 0)
+                return QueueError.None;
+            if (next >= Size)
+                return QueueError.NextOutOfRange;
             // Walk from 'next' through descriptors 1 (flags f1, next 2), 2 and 3 (plain) or 0 again.
-            int flags = next switch { 0 => f0, 1 => f1, _ => 0 };
+            int flags = next switch
+            {
+                0 => f0,
+                1 => f1,
+                _ => 0,
+            };
             bool writable = (f0 & W) != 0;
             int visited = 1;
             int i = next;
             while (true)
             {
-                if ((flags & I) != 0) return QueueError.IndirectNotAtHead;
-                if ((flags & W) != 0) writable = true;
-                else if (writable) return QueueError.ReadableAfterWritable;
+                if ((flags & I) != 0)
+                    return QueueError.IndirectNotAtHead;
+                if ((flags & W) != 0)
+                    writable = true;
+                else if (writable)
+                    return QueueError.ReadableAfterWritable;
                 visited++;
-                if (visited > Size) return QueueError.LoopedChain;
-                if ((flags & N) == 0) return QueueError.None;
-                int n = i switch { 0 => next, 1 => 2, _ => 0 };
+                if (visited > Size)
+                    return QueueError.LoopedChain;
+                if ((flags & N) == 0)
+                    return QueueError.None;
+                int n = i switch
+                {
+                    0 => next,
+                    1 => 2,
+                    _ => 0,
+                };
                 i = n;
-                flags = i switch { 0 => f0, 1 => f1, _ => 0 };
+                flags = i switch
+                {
+                    0 => f0,
+                    1 => f1,
+                    _ => 0,
+                };
             }
         }
     }

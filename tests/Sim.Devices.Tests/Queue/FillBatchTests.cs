@@ -2,8 +2,8 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -23,7 +23,8 @@ public sealed class FillBatchTests
             ushort head = r.AddRequest(slot: (ulong)i);
             Assert.True(r.Pop(out _));
             r.Device.Push(r.Memory, head, 8);
-            using (r.Memory.AsGuest()) Assert.True(r.Driver.TryGetUsed(r.Memory, out _, out _));
+            using (r.Memory.AsGuest())
+                Assert.True(r.Driver.TryGetUsed(r.Memory, out _, out _));
         }
         var elements = new QueueElement[popped];
         for (int i = 0; i < popped; i++)
@@ -56,7 +57,8 @@ public sealed class FillBatchTests
             int n = popped - idx;
             uint[] lens = Enumerable.Range(0, n).Select(k => (uint)(k * 3) + 1).ToArray();
             batch.Device.FillBatch(batch.Memory, batchElements.AsSpan(idx, n), lens, idx);
-            for (int k = 0; k < n; k++) seq.Device.Fill(seq.Memory, seqElements[idx + k].Head, lens[k], idx + k);
+            for (int k = 0; k < n; k++)
+                seq.Device.Fill(seq.Memory, seqElements[idx + k].Head, lens[k], idx + k);
             Assert.Equal(seq.Memory.ContentHash(), batch.Memory.ContentHash());
             Assert.Equal(seq.Memory.DirtyPages(), batch.Memory.DirtyPages());
             Assert.NotEmpty(batch.Memory.DirtyPages());
@@ -67,10 +69,16 @@ public sealed class FillBatchTests
             {
                 GuestAddress entry = batch.Layout.UsedEntry((completed + idx + k) % size);
                 Assert.True(batch.Memory.TryReadUInt32(entry, out uint id));
-                Assert.True(batch.Memory.TryReadUInt32(new GuestAddress(entry.Value + VirtioSpec.UsedElemLenOffset), out uint len));
+                Assert.True(
+                    batch.Memory.TryReadUInt32(
+                        new GuestAddress(entry.Value + VirtioSpec.UsedElemLenOffset),
+                        out uint len
+                    )
+                );
                 Assert.Equal((batchElements[idx + k].Head, lens[k]), ((ushort)id, len));
             }
-            if (idx != 0) continue;
+            if (idx != 0)
+                continue;
             // Published, the driver reaps exactly these heads and lengths.
             batch.Device.Flush(batch.Memory, popped);
             using (batch.Memory.AsGuest())
@@ -107,7 +115,9 @@ public sealed class FillBatchTests
         Assert.Equal(4, foreign[2].Head);
         (RingFixture batch, QueueElement[] batchElements) = Popped(4, 0, 2);
         (RingFixture seq, QueueElement[] seqElements) = Popped(4, 0, 2);
-        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Device.FillBatch(batch.Memory, new[] { batchElements[0], foreign[2] }, new uint[] { 8, 8 }, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            batch.Device.FillBatch(batch.Memory, new[] { batchElements[0], foreign[2] }, new uint[] { 8, 8 }, 0)
+        );
         seq.Device.Fill(seq.Memory, seqElements[0].Head, 8, 0);
         Assert.Throws<ArgumentOutOfRangeException>(() => seq.Device.Fill(seq.Memory, foreign[2].Head, 8, 1));
         Assert.Equal(seq.Memory.ContentHash(), batch.Memory.ContentHash());

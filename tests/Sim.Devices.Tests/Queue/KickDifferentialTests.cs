@@ -20,12 +20,25 @@ namespace Sim.Devices.Tests.Queue;
 /// </summary>
 public sealed class KickDifferentialTests(ITestOutputHelper output)
 {
-    private static readonly Arbitrary<int[]> Words =
-        Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a => ArbMap.Default.ArbFor<int[]>().Shrinker(a));
+    private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a =>
+        ArbMap.Default.ArbFor<int[]>().Shrinker(a)
+    );
 
     private const ulong IndirectTable = 0x3000;
     private static readonly ulong[] Addresses =
-        [0x4000, 0x7ff8, 0x7ffc, 0x2_0000, 0x2_0ff8, 0x1_0000, IndirectTable, 0x1000, 0x1100, 0x1200, 0];
+    [
+        0x4000,
+        0x7ff8,
+        0x7ffc,
+        0x2_0000,
+        0x2_0ff8,
+        0x1_0000,
+        IndirectTable,
+        0x1000,
+        0x1100,
+        0x1200,
+        0,
+    ];
     private static readonly uint[] Lengths = [0, 1, 4, 8, 8, 16, 32, 0x100, 0x1_0000, 0xffff_fff0];
     private static readonly ushort[] Flags = [0, 1, 2, 3, 1, 3, 2, 3, 1, 3, 4, 5, 6, 7];
 
@@ -76,8 +89,11 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         PropertyRunner.Check(output, nameof(Property_PopServeAndSignal_MatchesReference), seed, 600, Words, words =>
         {
             var c = new Choices(words);
-            var regions = new MemoryLayout(
-                [new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000), new RegionSpec(0x2_0000, 0x1000)]);
+            var regions = new MemoryLayout([
+                new RegionSpec(0, 0x8000),
+                new RegionSpec(0x8000, 0x8000),
+                new RegionSpec(0x2_0000, 0x1000),
+            ]);
             Assert.True(GuestMemory.TryCreate(regions, out GuestMemory? memory, out _));
             int size = 1 << c.Below(6); // 1..32
             SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
@@ -92,7 +108,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 bool enable = c.Below(2) == 0;
                 for (int t = 0; t < lanes.Length; t++)
                 {
-                    if (toggle) lanes[t].Queue.SetNotification(lanes[t].Memory, enable);
+                    if (toggle)
+                        lanes[t].Queue.SetNotification(lanes[t].Memory, enable);
                     Kick(lanes[t], max, fused: t % 2 == 0);
                 }
                 Assert.False(lanes[0].Memory.IsObserved);
@@ -100,11 +117,13 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 string full = lanes[0].Count == max ? " (span full)" : "";
                 string key = $"{lanes[0].Error}{full}{(lanes[0].Notify ? " notify" : "")}";
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
-                if (lanes[0].Error != QueueError.None) break;
+                if (lanes[0].Error != QueueError.None)
+                    break;
             }
             return true;
         });
-        foreach ((string outcome, int count) in outcomes) output.WriteLine($"{count,5} x {outcome}");
+        foreach ((string outcome, int count) in outcomes)
+            output.WriteLine($"{count, 5} x {outcome}");
         Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop outcomes, with and without IRQs");
     }
 
@@ -112,24 +131,34 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
     private static void Kick(Lane lane, int max, bool fused)
     {
         lane.Elements = new QueueElement[max];
-        for (int k = 0; k < max; k++) lane.Elements[k] = new QueueElement();
+        for (int k = 0; k < max; k++)
+            lane.Elements[k] = new QueueElement();
         lane.Lens = new uint[max];
         lane.Count = 0;
         lane.Error = QueueError.None;
         if (fused)
         {
             lane.Notify = lane.Queue.PopServeAndSignal(
-                lane.Memory, lane.Elements, lane.Lens, ref lane.Server, out lane.Count, out lane.Error);
+                lane.Memory,
+                lane.Elements,
+                lane.Lens,
+                ref lane.Server,
+                out lane.Count,
+                out lane.Error
+            );
             return;
         }
         while (lane.Count < max && lane.Queue.TryPop(lane.Memory, lane.Elements[lane.Count], out lane.Error))
         {
             lane.Count++;
         }
-        for (int k = 0; k < lane.Count; k++) lane.Lens[k] = lane.Server.Serve(lane.Memory, lane.Elements[k]);
+        for (int k = 0; k < lane.Count; k++)
+            lane.Lens[k] = lane.Server.Serve(lane.Memory, lane.Elements[k]);
         lane.Notify = false;
-        if (lane.Count == 0) return;
-        for (int k = 0; k < lane.Count; k++) lane.Queue.Fill(lane.Memory, lane.Elements[k].Head, lane.Lens[k], k);
+        if (lane.Count == 0)
+            return;
+        for (int k = 0; k < lane.Count; k++)
+            lane.Queue.Fill(lane.Memory, lane.Elements[k].Head, lane.Lens[k], k);
         lane.Queue.Flush(lane.Memory, lane.Count);
         lane.Notify = lane.Queue.ShouldNotify(lane.Memory);
     }
@@ -162,12 +191,15 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
 
     private static void WriteTables(Choices c, GuestMemory memory, in SplitRingLayout layout, int size)
     {
-        for (int i = 0; i < size; i++) WriteDescriptor(c, memory, layout.DescTable, i, size + 1);
-        for (int i = 0; i < 8; i++) WriteDescriptor(c, memory, new GuestAddress(IndirectTable), i, 9);
+        for (int i = 0; i < size; i++)
+            WriteDescriptor(c, memory, layout.DescTable, i, size + 1);
+        for (int i = 0; i < 8; i++)
+            WriteDescriptor(c, memory, new GuestAddress(IndirectTable), i, 9);
         // Most chains are the benchmark's: an 8-byte request then an 8-byte response, in the first region.
         for (int i = 0; i + 1 < size; i += 2)
         {
-            if (c.Below(2) != 0) continue;
+            if (c.Below(2) != 0)
+                continue;
             ulong at = 0x4000 + (8UL * (ulong)c.Below(64));
             ushort next = (ushort)(i + 1);
             Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i, at, 8, VirtioSpec.DescFNext, next));
@@ -209,7 +241,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 NotifyOnEmpty = notifyOnEmpty,
             };
             Assert.True(queue.TryEnable(twin, out _));
-            if (t >= 2) twin.Observer = new RecordingObserver();
+            if (t >= 2)
+                twin.Observer = new RecordingObserver();
             lanes[t] = new Lane { Memory = twin, Queue = queue };
         }
         return lanes;
@@ -224,10 +257,12 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         {
             ushort head = (ushort)c.Below(size + (c.Below(8) == 0 ? 2 : 0));
             int slot = (availIdx + j) % size;
-            foreach (Lane l in lanes) Assert.True(RawRing.WriteAvailEntry(l.Memory, layout, slot, head));
+            foreach (Lane l in lanes)
+                Assert.True(RawRing.WriteAvailEntry(l.Memory, layout, slot, head));
         }
         availIdx = c.Below(10) == 0 ? (ushort)c.Next() : (ushort)((availIdx + more) & 0xffff);
-        foreach (Lane l in lanes) Assert.True(RawRing.WriteAvailIdx(l.Memory, layout, availIdx));
+        foreach (Lane l in lanes)
+            Assert.True(RawRing.WriteAvailIdx(l.Memory, layout, availIdx));
         return availIdx;
     }
 
@@ -239,7 +274,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
 
         public uint Next()
         {
-            if (_at < words.Length) return (uint)words[_at++];
+            if (_at < words.Length)
+                return (uint)words[_at++];
             ulong z = _mix += 0x9E3779B97F4A7C15UL;
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;

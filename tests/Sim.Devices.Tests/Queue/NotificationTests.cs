@@ -1,8 +1,8 @@
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -17,14 +17,16 @@ public sealed class NotificationTests
             r.AddRequest(slot: (ulong)i);
             Assert.True(r.Pop(out _));
             r.Device.Push(r.Memory, r.Element.Head, 0);
-            using (r.Memory.AsGuest()) Assert.True(r.Driver.TryGetUsed(r.Memory, out _, out _));
+            using (r.Memory.AsGuest())
+                Assert.True(r.Driver.TryGetUsed(r.Memory, out _, out _));
         }
     }
 
     /// <summary>Driver callbacks off, so reaping leaves used_event alone and the test can place it.</summary>
     private static void SetUsedEvent(RingFixture r, ushort value)
     {
-        using (r.Memory.AsGuest()) r.Driver.DisableCallbacks(r.Memory);
+        using (r.Memory.AsGuest())
+            r.Driver.DisableCallbacks(r.Memory);
         Assert.True(RawRing.WriteUsedEvent(r.Memory, r.Layout, value));
     }
 
@@ -40,13 +42,15 @@ public sealed class NotificationTests
     public void Spec_2_7_7_2_NoInterruptFlag_SuppressesNotification()
     {
         var r = new RingFixture();
-        using (r.Memory.AsGuest()) r.Driver.DisableCallbacks(r.Memory);
+        using (r.Memory.AsGuest())
+            r.Driver.DisableCallbacks(r.Memory);
         Assert.Equal(VirtioSpec.AvailFNoInterrupt, r.ReadU16(r.Layout.AvailRing));
         r.AddRequest();
         Assert.True(r.Pop(out _));
         r.Device.Push(r.Memory, r.Element.Head, 0);
         Assert.False(r.Device.ShouldNotify(r.Memory));
-        using (r.Memory.AsGuest()) Assert.False(r.Driver.EnableCallbacks(r.Memory)); // one used entry pending
+        using (r.Memory.AsGuest())
+            Assert.False(r.Driver.EnableCallbacks(r.Memory)); // one used entry pending
         Assert.Equal(0, r.ReadU16(r.Layout.AvailRing));
         Assert.True(r.Device.ShouldNotify(r.Memory));
     }
@@ -100,7 +104,8 @@ public sealed class NotificationTests
         SetUsedEvent(r, 0xc000);
         // Completions with no decision: once used.idx is more than 32767 past signalled_used,
         // (int16_t)(new - signalled_used) turns negative and QEMU forgets the mark.
-        for (int i = 0; i < 32767; i++) Complete(r);
+        for (int i = 0; i < 32767; i++)
+            Complete(r);
         Assert.Equal(32768, r.Device.UsedIdx.Value);
         Assert.True(r.Device.SignalledUsedValid);
         Complete(r);
@@ -116,7 +121,8 @@ public sealed class NotificationTests
     {
         var r = new RingFixture();
         r.Device.NotifyOnEmpty = true;
-        using (r.Memory.AsGuest()) r.Driver.DisableCallbacks(r.Memory);
+        using (r.Memory.AsGuest())
+            r.Driver.DisableCallbacks(r.Memory);
         Complete(r);
         Assert.True(r.Device.ShouldNotify(r.Memory));
         r.AddRequest(slot: 1);
@@ -130,11 +136,13 @@ public sealed class NotificationTests
         r.Device.SetNotification(r.Memory, false);
         Assert.Equal(VirtioSpec.UsedFNoNotify, r.ReadU16(r.Layout.UsedRing));
         r.AddRequest();
-        using (r.Memory.AsGuest()) Assert.False(r.Driver.NeedsNotify(r.Memory));
+        using (r.Memory.AsGuest())
+            Assert.False(r.Driver.NeedsNotify(r.Memory));
         r.Device.SetNotification(r.Memory, true);
         Assert.Equal(0, r.ReadU16(r.Layout.UsedRing));
         r.AddRequest(slot: 1);
-        using (r.Memory.AsGuest()) Assert.True(r.Driver.NeedsNotify(r.Memory));
+        using (r.Memory.AsGuest())
+            Assert.True(r.Driver.NeedsNotify(r.Memory));
     }
 
     [Fact]
@@ -169,21 +177,25 @@ public sealed class NotificationTests
     {
         var r = new RingFixture(size: 8, eventIdx: true);
         r.AddRequest();
-        using (r.Memory.AsGuest()) Assert.True(r.Driver.NeedsNotify(r.Memory)); // avail_event 0 crossed by 0 -> 1
+        using (r.Memory.AsGuest())
+            Assert.True(r.Driver.NeedsNotify(r.Memory)); // avail_event 0 crossed by 0 -> 1
         r.AddRequest(slot: 1);
-        using (r.Memory.AsGuest()) Assert.False(r.Driver.NeedsNotify(r.Memory)); // device has not consumed: avail_event still 0
+        using (r.Memory.AsGuest())
+            Assert.False(r.Driver.NeedsNotify(r.Memory)); // device has not consumed: avail_event still 0
         Assert.True(r.Pop(out _));
         Assert.True(r.Pop(out _)); // avail_event = 2
         r.AddRequest(slot: 2);
         r.AddRequest(slot: 3);
-        using (r.Memory.AsGuest()) Assert.True(r.Driver.NeedsNotify(r.Memory)); // 2 -> 4 crosses 2
+        using (r.Memory.AsGuest())
+            Assert.True(r.Driver.NeedsNotify(r.Memory)); // 2 -> 4 crosses 2
     }
 
     [Fact]
     public void Linux_EnableCallbacks_RecheckCatchesRace()
     {
         var r = new RingFixture(eventIdx: true);
-        using (r.Memory.AsGuest()) r.Driver.DisableCallbacks(r.Memory);
+        using (r.Memory.AsGuest())
+            r.Driver.DisableCallbacks(r.Memory);
         Assert.Equal(0, r.ReadU16(r.Layout.UsedEvent)); // Linux's "hack": used_event = 0
         r.AddRequest();
         Assert.True(r.Pop(out _));
@@ -203,7 +215,8 @@ public sealed class NotificationTests
     public void Linux_EnableCallbacksDelayed_AsksForThreeQuarters()
     {
         var r = new RingFixture(size: 8, eventIdx: true);
-        for (ulong i = 0; i < 4; i++) r.AddRequest(slot: i);
+        for (ulong i = 0; i < 4; i++)
+            r.AddRequest(slot: i);
         using (r.Memory.AsGuest())
         {
             r.Driver.DisableCallbacks(r.Memory);

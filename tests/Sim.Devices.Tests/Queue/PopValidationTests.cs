@@ -2,9 +2,9 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
 using Xunit;
 using static Sim.Devices.Tests.Queue.RingFixture;
-using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -65,9 +65,11 @@ public sealed class PopValidationTests
     public void Qemu_AvailIndexExactlyQueueSizeAhead_IsAccepted()
     {
         var r = new RingFixture(size: 4);
-        for (int i = 0; i < 4; i++) r.Desc(i, BufferBase, 8);
+        for (int i = 0; i < 4; i++)
+            r.Desc(i, BufferBase, 8);
         r.Offer(0, 0, 1, 2, 3);
-        for (int i = 0; i < 4; i++) Assert.True(r.Pop(out _));
+        for (int i = 0; i < 4; i++)
+            Assert.True(r.Pop(out _));
         Assert.Equal(QueueError.None, r.PopError());
     }
 
@@ -89,7 +91,8 @@ public sealed class PopValidationTests
         r.Desc(0, BufferBase, 8);
         // The same head offered five times: legal-looking ring, but the device would hold more than the size.
         r.Offer(0, 0, 0, 0, 0);
-        for (int i = 0; i < 4; i++) Assert.True(r.Pop(out _));
+        for (int i = 0; i < 4; i++)
+            Assert.True(r.Pop(out _));
         r.Offer(4, 0);
         Assert.Equal(QueueError.SizeExceeded, r.PopError());
         Assert.Equal(4, r.Device.NextAvail.Value);
@@ -284,7 +287,8 @@ public sealed class PopValidationTests
         var r = new RingFixture();
         int n = QueueLimits.IovecsMax + 1;
         r.Desc(0, TableBase, (uint)(n * 16), Indirect);
-        for (int i = 0; i < n; i++) r.TableDesc(Table, i, BufferBase + (ulong)i, 1, i + 1 < n ? Next : 0, i + 1);
+        for (int i = 0; i < n; i++)
+            r.TableDesc(Table, i, BufferBase + (ulong)i, 1, i + 1 < n ? Next : 0, i + 1);
         r.Offer(0, 0);
         Assert.Equal(QueueError.TooManyIovecs, r.PopError());
     }
@@ -295,7 +299,8 @@ public sealed class PopValidationTests
         var r = new RingFixture();
         int n = QueueLimits.IovecsMax;
         r.Desc(0, TableBase, (uint)(n * 16), Indirect);
-        for (int i = 0; i < n; i++) r.TableDesc(Table, i, BufferBase + (ulong)i, 1, i + 1 < n ? Next : 0, i + 1);
+        for (int i = 0; i < n; i++)
+            r.TableDesc(Table, i, BufferBase + (ulong)i, 1, i + 1 < n ? Next : 0, i + 1);
         r.Offer(0, 0);
         Assert.True(r.Pop(out _));
         Assert.Equal(n, r.Element.OutCount);
@@ -304,12 +309,21 @@ public sealed class PopValidationTests
     [Fact]
     public void Qemu_BufferSpanningAdjacentRegions_MapsOneIovecPerRegion()
     {
-        Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x8_8000), new RegionSpec(0x8_8000, 0x7_8000)]), out GuestMemory? memory, out _));
+        Assert.True(
+            GuestMemory.TryCreate(
+                new MemoryLayout([new RegionSpec(0, 0x8_8000), new RegionSpec(0x8_8000, 0x7_8000)]),
+                out GuestMemory? memory,
+                out _
+            )
+        );
         var r = new RingFixture(memory: memory);
         r.Desc(0, 0x8_7ff0, 0x20, Write);
         r.Offer(0, 0);
         Assert.True(r.Pop(out _));
-        Assert.Equal([new Iovec(new GuestAddress(0x8_7ff0), 0x10), new Iovec(new GuestAddress(0x8_8000), 0x10)], r.Element.In.ToArray());
+        Assert.Equal(
+            [new Iovec(new GuestAddress(0x8_7ff0), 0x10), new Iovec(new GuestAddress(0x8_8000), 0x10)],
+            r.Element.In.ToArray()
+        );
         Assert.Equal(0x20UL, r.Element.InBytes);
         byte[] data = Enumerable.Range(1, 0x20).Select(i => (byte)i).ToArray();
         Assert.Equal(0x20, r.Element.WriteIn(r.Memory, 0, data));
@@ -321,7 +335,13 @@ public sealed class PopValidationTests
     [Fact]
     public void Qemu_BufferOverRegionGap_IsBogusDescriptor()
     {
-        Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x8_8000), new RegionSpec(0x9_0000, 0x7_0000)]), out GuestMemory? memory, out _));
+        Assert.True(
+            GuestMemory.TryCreate(
+                new MemoryLayout([new RegionSpec(0, 0x8_8000), new RegionSpec(0x9_0000, 0x7_0000)]),
+                out GuestMemory? memory,
+                out _
+            )
+        );
         var r = new RingFixture(memory: memory);
         r.Desc(0, 0x8_7ff0, 0x20, Write);
         r.Offer(0, 0);

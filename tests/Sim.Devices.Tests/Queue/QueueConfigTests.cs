@@ -8,7 +8,12 @@ public sealed class QueueConfigTests
 {
     private static SplitQueue Configured(int max, ulong desc, ulong avail, ulong used)
     {
-        var q = new SplitQueue(max) { DescTable = new GuestAddress(desc), AvailRing = new GuestAddress(avail), UsedRing = new GuestAddress(used) };
+        var q = new SplitQueue(max)
+        {
+            DescTable = new GuestAddress(desc),
+            AvailRing = new GuestAddress(avail),
+            UsedRing = new GuestAddress(used),
+        };
         return q;
     }
 
@@ -37,7 +42,12 @@ public sealed class QueueConfigTests
     [InlineData(0xfff0UL, 0x2000UL, 0x3000UL, QueueConfigError.DescTableOutsideMemory)]
     [InlineData(0x1000UL, 0xfffeUL, 0x3000UL, QueueConfigError.AvailRingOutsideMemory)]
     [InlineData(0x1000UL, 0x2000UL, 0xfffcUL, QueueConfigError.UsedRingOutsideMemory)]
-    public void Spec_2_7_EnableChecksAlignmentAndPlacement(ulong desc, ulong avail, ulong used, QueueConfigError expected)
+    public void Spec_2_7_EnableChecksAlignmentAndPlacement(
+        ulong desc,
+        ulong avail,
+        ulong used,
+        QueueConfigError expected
+    )
     {
         GuestMemory memory = GuestMemory.CreateFlat(0x10000);
         SplitQueue q = Configured(4, desc, avail, used);
@@ -85,7 +95,16 @@ public sealed class QueueConfigTests
         Assert.Equal(QueueConfigError.BadState, e1);
         Assert.False(other.TryRestore(r.Memory, state with { Size = 8 }, out QueueConfigError e2));
         Assert.Equal(QueueConfigError.BadSize, e2);
-        Assert.False(other.TryRestore(r.Memory, state with { UsedRing = new GuestAddress(0x1_0000_0000) }, out QueueConfigError e3));
+        Assert.False(
+            other.TryRestore(
+                r.Memory,
+                state with
+                {
+                    UsedRing = new GuestAddress(0x1_0000_0000),
+                },
+                out QueueConfigError e3
+            )
+        );
         Assert.Equal(QueueConfigError.UsedRingOutsideMemory, e3);
         Assert.Equal(state, other.Capture());
     }

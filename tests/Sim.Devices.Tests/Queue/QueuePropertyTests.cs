@@ -5,9 +5,9 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
 using Xunit;
 using Xunit.Abstractions;
-using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -21,21 +21,27 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose()
     {
-        foreach ((string outcome, int count) in _outcomes) output.WriteLine($"{count,5} x {outcome}");
+        foreach ((string outcome, int count) in _outcomes)
+            output.WriteLine($"{count, 5} x {outcome}");
     }
 
-    private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a => ArbMap.Default.ArbFor<int[]>().Shrinker(a));
+    private static readonly Arbitrary<int[]> Words = Arb.From(Gen.Choose(int.MinValue, int.MaxValue).ArrayOf(), a =>
+        ArbMap.Default.ArbFor<int[]>().Shrinker(a)
+    );
 
     /// <summary>Reads successive words of a case; past the end it continues with a SplitMix64 stream keyed by
     /// the array (so short arrays still describe whole rings, and shrinking the array changes the ring).</summary>
     private sealed class Cursor(int[] words)
     {
         private int _at;
-        private ulong _mix = unchecked((ulong)words.Length * 0x9E3779B97F4A7C15UL + (words.Length > 0 ? (uint)words[0] : 0u));
+        private ulong _mix = unchecked(
+            (ulong)words.Length * 0x9E3779B97F4A7C15UL + (words.Length > 0 ? (uint)words[0] : 0u)
+        );
 
         public uint Next()
         {
-            if (_at < words.Length) return unchecked((uint)words[_at++]);
+            if (_at < words.Length)
+                return unchecked((uint)words[_at++]);
             unchecked
             {
                 ulong z = _mix += 0x9E3779B97F4A7C15UL;
@@ -53,16 +59,44 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
     // Regions: [0, 0x8000) and [0x8000, 0x10000) adjacent, then [0x20000, 0x21000) after a gap.
     private static GuestMemory HostileMemory()
     {
-        Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x8000), new RegionSpec(0x8000, 0x8000), new RegionSpec(0x2_0000, 0x1000)]), out GuestMemory? m, out _));
+        Assert.True(
+            GuestMemory.TryCreate(
+                new MemoryLayout([
+                    new RegionSpec(0, 0x8000),
+                    new RegionSpec(0x8000, 0x8000),
+                    new RegionSpec(0x2_0000, 0x1000),
+                ]),
+                out GuestMemory? m,
+                out _
+            )
+        );
         return m;
     }
 
     private const ulong HostileTable = 0x3000;
 
-    private static readonly ulong[] HostileAddresses = [0x4000, 0x7ff8, 0x2_0000, 0x2_0ff8, 0x1_0000, HostileTable, 0x1000, ulong.MaxValue - 4, 0xffff_fff0, 0];
+    private static readonly ulong[] HostileAddresses =
+    [
+        0x4000,
+        0x7ff8,
+        0x2_0000,
+        0x2_0ff8,
+        0x1_0000,
+        HostileTable,
+        0x1000,
+        ulong.MaxValue - 4,
+        0xffff_fff0,
+        0,
+    ];
     private static readonly uint[] HostileLengths = [0, 1, 8, 16, 32, 0x100, 0x1_0000, 0x8000_0000, 0xffff_fff0, 48];
 
-    private static void WriteHostileDescriptor(GuestMemory memory, GuestAddress table, int index, Cursor c, int indexRange)
+    private static void WriteHostileDescriptor(
+        GuestMemory memory,
+        GuestAddress table,
+        int index,
+        Cursor c,
+        int indexRange
+    )
     {
         if (c.Below(2) == 0)
         {
@@ -71,7 +105,17 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
             uint plausibleLen = c.Pick(new uint[] { 1, 8, 16, 32 });
             ushort plausibleFlags = c.Pick(new ushort[] { 0, 1, 2, 3, 1, 3, 4 });
             ushort plausibleNext = (ushort)c.Below(indexRange);
-            Assert.True(RawRing.WriteDescriptor(memory, table, index, plausibleAddr, plausibleFlags == 4 ? 16u * (uint)(1 + c.Below(8)) : plausibleLen, plausibleFlags, plausibleNext));
+            Assert.True(
+                RawRing.WriteDescriptor(
+                    memory,
+                    table,
+                    index,
+                    plausibleAddr,
+                    plausibleFlags == 4 ? 16u * (uint)(1 + c.Below(8)) : plausibleLen,
+                    plausibleFlags,
+                    plausibleNext
+                )
+            );
             return;
         }
         ulong addr = c.Below(4) == 0 ? ((ulong)c.Next() << 8) | c.Next() : c.Pick(HostileAddresses);
@@ -92,18 +136,39 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
             int size = 1 << c.Below(6); // 1..32
             bool eventIdx = c.Below(2) == 0;
             SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
-            for (int i = 0; i < size; i++) WriteHostileDescriptor(memory, layout.DescTable, i, c, size + 2);
-            for (int i = 0; i < 8; i++) WriteHostileDescriptor(memory, new GuestAddress(HostileTable), i, c, 9);
+            for (int i = 0; i < size; i++)
+                WriteHostileDescriptor(memory, layout.DescTable, i, c, size + 2);
+            for (int i = 0; i < 8; i++)
+                WriteHostileDescriptor(memory, new GuestAddress(HostileTable), i, c, 9);
             var start = new RingIndex((ushort)c.Next());
-            for (int i = 0; i < size; i++) Assert.True(RawRing.WriteAvailEntry(memory, layout, i, (ushort)c.Below(size + 2)));
+            for (int i = 0; i < size; i++)
+                Assert.True(RawRing.WriteAvailEntry(memory, layout, i, (ushort)c.Below(size + 2)));
             int distance = c.Below(8) == 0 ? (int)(c.Next() & 0xffff) : c.Below(size + 2);
             Assert.True(RawRing.WriteAvailIdx(memory, layout, start.Add(distance).Value));
             Assert.True(RawRing.WriteAvailFlags(memory, layout, (ushort)c.Next()));
             Assert.True(RawRing.WriteUsedEvent(memory, layout, (ushort)c.Next()));
 
-            var queue = new SplitQueue(size) { DescTable = layout.DescTable, AvailRing = layout.AvailRing, UsedRing = layout.UsedRing, EventIdx = eventIdx };
+            var queue = new SplitQueue(size)
+            {
+                DescTable = layout.DescTable,
+                AvailRing = layout.AvailRing,
+                UsedRing = layout.UsedRing,
+                EventIdx = eventIdx,
+            };
             Assert.True(queue.TryEnable(memory, out _));
-            Assert.True(queue.TryRestore(memory, queue.Capture() with { NextAvail = start, ShadowAvail = start, UsedIdx = start, SignalledUsed = start }, out _));
+            Assert.True(
+                queue.TryRestore(
+                    memory,
+                    queue.Capture() with
+                    {
+                        NextAvail = start,
+                        ShadowAvail = start,
+                        UsedIdx = start,
+                        SignalledUsed = start,
+                    },
+                    out _
+                )
+            );
 
             var observer = new RecordingObserver();
             memory.Observer = observer;
@@ -118,13 +183,17 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
                 bool ok = queue.TryPop(memory, element, out error);
                 int descReads = observer.Accesses.Skip(before).Count(a => !a.Write && a.Length == VirtioSpec.DescSize);
                 Assert.True(descReads <= Math.Max(size, 8) + 2, $"{descReads} descriptor reads in one pop");
-                if (!ok) break;
+                if (!ok)
+                    break;
                 pops++;
                 Assert.True(element.Head < size);
                 Assert.True(element.OutCount + element.InCount <= QueueLimits.IovecsMax);
-                foreach (Iovec v in element.Out) Assert.True(memory.IsValidRange(v.Addr, v.Len));
-                foreach (Iovec v in element.In) Assert.True(memory.IsValidRange(v.Addr, v.Len));
-                if (c.Below(2) == 0) queue.Push(memory, element.Head, (uint)Math.Min(element.InBytes, 8));
+                foreach (Iovec v in element.Out)
+                    Assert.True(memory.IsValidRange(v.Addr, v.Len));
+                foreach (Iovec v in element.In)
+                    Assert.True(memory.IsValidRange(v.Addr, v.Len));
+                if (c.Below(2) == 0)
+                    queue.Push(memory, element.Head, (uint)Math.Min(element.InBytes, 8));
                 _ = queue.ShouldNotify(memory);
             }
             Assert.True(calls <= size + 2, "pop loop did not terminate within the bound");
@@ -138,7 +207,11 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
             foreach (RecordingObserver.Access a in observer.Accesses)
             {
                 Assert.True(RecordingObserver.Inside(memory, a), $"access outside guest memory at 0x{a.Address:x}");
-                if (a.Write) Assert.True(a.Address >= usedStart && a.Address + (ulong)a.Length <= usedEnd, $"device wrote outside the used ring at 0x{a.Address:x}");
+                if (a.Write)
+                    Assert.True(
+                        a.Address >= usedStart && a.Address + (ulong)a.Length <= usedEnd,
+                        $"device wrote outside the used ring at 0x{a.Address:x}"
+                    );
             }
             return true;
         });
@@ -169,10 +242,12 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
                     {
                         int nr = c.Below(3);
                         int nw = c.Below(3);
-                        if (nr + nw == 0) nr = 1;
+                        if (nr + nw == 0)
+                            nr = 1;
                         var rd = new GuestBuffer[nr];
                         var wr = new GuestBuffer[nw];
-                        for (int i = 0; i < nr; i++) rd[i] = Take(1 + (uint)c.Below(64));
+                        for (int i = 0; i < nr; i++)
+                            rd[i] = Take(1 + (uint)c.Below(64));
                         for (int i = 0; i < nw; i++)
                         {
                             wr[i] = Take(1 + (uint)c.Below(64));
@@ -181,9 +256,16 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
                         bool indirect = c.Below(2) == 0;
                         ushort head;
                         bool ok = indirect
-                            ? r.Driver.TryAddIndirect(r.Memory, rd, wr, new GuestAddress(RingFixture.TableBase + ((ulong)k * 256)), out head)
+                            ? r.Driver.TryAddIndirect(
+                                r.Memory,
+                                rd,
+                                wr,
+                                new GuestAddress(RingFixture.TableBase + ((ulong)k * 256)),
+                                out head
+                            )
                             : r.Driver.TryAdd(r.Memory, rd, wr, out head);
-                        if (!ok) break;
+                        if (!ok)
+                            break;
                         Assert.True(added.Add(head));
                     }
                     r.Driver.Publish(r.Memory);
@@ -194,7 +276,10 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
                 var popped = new List<(ushort Head, uint Written, ulong InBytes)>();
                 while (r.Pop(out QueueError error))
                 {
-                    ulong want = c.Below(3) == 0 ? r.Element.InBytes + 5 : (ulong)c.Below((int)Math.Min(r.Element.InBytes + 1, 1000));
+                    ulong want =
+                        c.Below(3) == 0
+                            ? r.Element.InBytes + 5
+                            : (ulong)c.Below((int)Math.Min(r.Element.InBytes + 1, 1000));
                     var data = new byte[want];
                     int written = r.Element.WriteIn(r.Memory, 0, data);
                     Assert.True((ulong)written <= r.Element.InBytes);
@@ -202,14 +287,25 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
                 }
                 Assert.Equal(added.Count, popped.Count);
                 int[] order = Enumerable.Range(0, popped.Count).OrderBy(_ => c.Next()).ToArray();
-                for (int i = 0; i < order.Length; i++) r.Device.Fill(r.Memory, popped[order[i]].Head, popped[order[i]].Written, i);
+                for (int i = 0; i < order.Length; i++)
+                    r.Device.Fill(r.Memory, popped[order[i]].Head, popped[order[i]].Written, i);
                 r.Device.Flush(r.Memory, popped.Count);
                 _ = r.Device.ShouldNotify(r.Memory);
-                foreach (RecordingObserver.Access a in observer.Accesses.Skip(before).Where(a => a.Write && a.Actor == MemoryActor.Device))
+                foreach (
+                    RecordingObserver.Access a in observer
+                        .Accesses.Skip(before)
+                        .Where(a => a.Write && a.Actor == MemoryActor.Device)
+                )
                 {
-                    bool inUsed = a.Address >= r.Layout.UsedRing.Value && a.Address + (ulong)a.Length <= r.Layout.End.Value;
-                    bool inWritable = writableRanges.Any(w => a.Address >= w.Start && a.Address + (ulong)a.Length <= w.End);
-                    Assert.True(inUsed || inWritable, $"device wrote 0x{a.Address:x}+{a.Length} outside writable buffers and the used ring");
+                    bool inUsed =
+                        a.Address >= r.Layout.UsedRing.Value && a.Address + (ulong)a.Length <= r.Layout.End.Value;
+                    bool inWritable = writableRanges.Any(w =>
+                        a.Address >= w.Start && a.Address + (ulong)a.Length <= w.End
+                    );
+                    Assert.True(
+                        inUsed || inWritable,
+                        $"device wrote 0x{a.Address:x}+{a.Length} outside writable buffers and the used ring"
+                    );
                 }
 
                 // Driver: reap; every added head exactly once, len as written and within the offered writable bytes.

@@ -11,10 +11,15 @@ public sealed class RingBenchmarkTests
     [Theory]
     [InlineData(256, 32, false, 1000)]
     [InlineData(256, 1, false, 300)]
-    [InlineData(16, 7, true, 1000)]  // batches that do not divide the slots: slot runs wrap
+    [InlineData(16, 7, true, 1000)] // batches that do not divide the slots: slot runs wrap
     [InlineData(8, 100, false, 999)] // a batch larger than the 4 slots: capped at them
     [InlineData(2, 1, true, 50)]
-    public void Batches_MatchTheSingleChainCalls_AndEveryResponseChecksOut(int queueSize, int batch, bool eventIdx, int requests)
+    public void Batches_MatchTheSingleChainCalls_AndEveryResponseChecksOut(
+        int queueSize,
+        int batch,
+        bool eventIdx,
+        int requests
+    )
     {
         RingBenchmark batched = RingBenchmark.Create(queueSize, eventIdx);
         RingBenchmark sequential = RingBenchmark.Create(queueSize, eventIdx);
@@ -29,7 +34,8 @@ public sealed class RingBenchmarkTests
         Assert.Equal((sequential.Kicks, sequential.Notifications), (batched.Kicks, batched.Notifications));
         Assert.True(observer.Accesses.Count > requests, "the observed run went through the accessors");
         int perKick = Math.Min(batch, queueSize / 2);
-        if (!eventIdx) Assert.Equal((requests + perKick - 1) / perKick, batched.Kicks);
+        if (!eventIdx)
+            Assert.Equal((requests + perKick - 1) / perKick, batched.Kicks);
         Assert.InRange(batched.Notifications, 1, batched.Kicks);
     }
 

@@ -1,9 +1,9 @@
-using Xunit;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -19,9 +19,12 @@ internal sealed class RingFixture
     public RingFixture(int size = 4, bool eventIdx = false, bool legacy = false, GuestMemory? memory = null)
     {
         Memory = memory ?? GuestMemory.CreateFlat(MemoryBytes);
-        Layout = legacy ? SplitRingLayout.Legacy(new GuestAddress(RingBase), size) : SplitRingLayout.Modern(new GuestAddress(RingBase), size);
+        Layout = legacy
+            ? SplitRingLayout.Legacy(new GuestAddress(RingBase), size)
+            : SplitRingLayout.Modern(new GuestAddress(RingBase), size);
         Driver = new DriverQueue(Layout, eventIdx);
-        using (Memory.AsGuest()) Driver.Initialize(Memory);
+        using (Memory.AsGuest())
+            Driver.Initialize(Memory);
         Device = new SplitQueue(size)
         {
             DescTable = Layout.DescTable,
@@ -29,7 +32,8 @@ internal sealed class RingFixture
             UsedRing = Layout.UsedRing,
             EventIdx = eventIdx,
         };
-        if (!Device.TryEnable(Memory, out QueueConfigError error)) throw new InvalidOperationException(error.ToString());
+        if (!Device.TryEnable(Memory, out QueueConfigError error))
+            throw new InvalidOperationException(error.ToString());
     }
 
     public GuestMemory Memory { get; }
@@ -52,7 +56,8 @@ internal sealed class RingFixture
     /// <paramref name="from"/>.</summary>
     public void Offer(ushort from, params ushort[] heads)
     {
-        for (int i = 0; i < heads.Length; i++) Assert.True(RawRing.WriteAvailEntry(Memory, Layout, from + i, heads[i]));
+        for (int i = 0; i < heads.Length; i++)
+            Assert.True(RawRing.WriteAvailEntry(Memory, Layout, from + i, heads[i]));
         Assert.True(RawRing.WriteAvailIdx(Memory, Layout, (ushort)(from + heads.Length)));
     }
 
@@ -68,7 +73,14 @@ internal sealed class RingFixture
     {
         using (Memory.AsGuest())
         {
-            Assert.True(Driver.TryAdd(Memory, [new GuestBuffer(Buf(slot * 64), readLen)], [new GuestBuffer(Buf((slot * 64) + 32), writeLen)], out ushort head));
+            Assert.True(
+                Driver.TryAdd(
+                    Memory,
+                    [new GuestBuffer(Buf(slot * 64), readLen)],
+                    [new GuestBuffer(Buf((slot * 64) + 32), writeLen)],
+                    out ushort head
+                )
+            );
             Driver.Publish(Memory);
             return head;
         }

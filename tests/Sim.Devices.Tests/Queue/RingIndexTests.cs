@@ -1,6 +1,6 @@
-using Xunit;
 using Sim.Devices.Virtio.Queue;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Queue;
 

@@ -40,7 +40,10 @@ public sealed class RingWindowPathTests
                     var rd = new GuestBuffer(RingFixture.Buf(slot * 64), 8);
                     var wr = new GuestBuffer(RingFixture.Buf((slot * 64) + 32), 8);
                     Assert.True(r.Memory.TryWriteUInt64(rd.Addr, (ulong)((round * 8) + k)));
-                    bool ok = (round + k) % 2 == 0 ? r.Driver.TryAdd(r.Memory, rd, wr, out ushort head) : r.Driver.TryAdd(r.Memory, [rd], [wr], out head);
+                    bool ok =
+                        (round + k) % 2 == 0
+                            ? r.Driver.TryAdd(r.Memory, rd, wr, out ushort head)
+                            : r.Driver.TryAdd(r.Memory, [rd], [wr], out head);
                     Assert.True(ok);
                     log.Add($"add {head}");
                 }
@@ -57,15 +60,16 @@ public sealed class RingWindowPathTests
             }
             r.Device.Flush(r.Memory, filled);
             log.Add($"notify {r.Device.ShouldNotify(r.Memory)}");
-            if (eventIdx && round % 5 == 0) r.Device.SetNotification(r.Memory, round % 10 == 0);
+            if (eventIdx && round % 5 == 0)
+                r.Device.SetNotification(r.Memory, round % 10 == 0);
             using (r.Memory.AsGuest())
             {
                 r.Driver.DisableCallbacks(r.Memory);
                 do
                 {
-                    while (r.Driver.TryGetUsed(r.Memory, out ushort id, out uint len)) log.Add($"used {id} {len}");
-                }
-                while (!r.Driver.EnableCallbacks(r.Memory));
+                    while (r.Driver.TryGetUsed(r.Memory, out ushort id, out uint len))
+                        log.Add($"used {id} {len}");
+                } while (!r.Driver.EnableCallbacks(r.Memory));
             }
         }
         return log;

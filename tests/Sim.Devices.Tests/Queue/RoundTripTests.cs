@@ -37,11 +37,18 @@ public sealed class RoundTripTests
                     GuestBuffer[] rd = [new(RingFixture.Buf(slot * 64), 8)];
                     GuestBuffer[] wr = [new(RingFixture.Buf((slot * 64) + 32), 8)];
                     bool ok = indirect
-                        ? r.Driver.TryAddIndirect(r.Memory, rd, wr, new GuestAddress(RingFixture.TableBase + (slot * 64)), out heads[k])
+                        ? r.Driver.TryAddIndirect(
+                            r.Memory,
+                            rd,
+                            wr,
+                            new GuestAddress(RingFixture.TableBase + (slot * 64)),
+                            out heads[k]
+                        )
                         : r.Driver.TryAdd(r.Memory, rd, wr, out heads[k]);
                     Assert.True(ok);
                 }
-                if (r.Driver.NeedsNotify(r.Memory)) kicks++;
+                if (r.Driver.NeedsNotify(r.Memory))
+                    kicks++;
             }
             sent += n;
             int popped = 0;
@@ -105,12 +112,14 @@ public sealed class RoundTripTests
     public void Linux_DetachUnused_ReclaimsEveryOutstandingChain()
     {
         var r = new RingFixture(size: 8);
-        for (ulong i = 0; i < 3; i++) r.AddRequest(slot: i);
+        for (ulong i = 0; i < 3; i++)
+            r.AddRequest(slot: i);
         Assert.Equal(2, r.Driver.FreeCount);
         var detached = new List<ushort>();
         using (r.Memory.AsGuest())
         {
-            while (r.Driver.TryDetachUnused(r.Memory, out ushort head)) detached.Add(head);
+            while (r.Driver.TryDetachUnused(r.Memory, out ushort head))
+                detached.Add(head);
         }
         Assert.Equal(3, detached.Count);
         Assert.Equal(8, r.Driver.FreeCount);
@@ -127,7 +136,15 @@ public sealed class RoundTripTests
         using (r.Memory.AsGuest())
         {
             Assert.False(r.Driver.TryAdd(r.Memory, [new GuestBuffer(RingFixture.Buf(0), 8)], [], out _));
-            Assert.False(r.Driver.TryAddIndirect(r.Memory, [new GuestBuffer(RingFixture.Buf(0), 8)], [], new GuestAddress(RingFixture.TableBase), out _));
+            Assert.False(
+                r.Driver.TryAddIndirect(
+                    r.Memory,
+                    [new GuestBuffer(RingFixture.Buf(0), 8)],
+                    [],
+                    new GuestAddress(RingFixture.TableBase),
+                    out _
+                )
+            );
             Assert.Equal(0, r.Driver.FreeCount);
         }
     }
@@ -154,7 +171,8 @@ public sealed class RoundTripTests
         ushort head = r.AddRequest();
         Assert.True(r.Memory.TryWriteUInt64(r.Layout.UsedEntry(0), (ulong)(head + 1)));
         Assert.True(r.Memory.TryWriteUInt16(r.Layout.UsedIdx, 1));
-        using (r.Memory.AsGuest()) Assert.False(r.Driver.TryGetUsed(r.Memory, out _, out _));
+        using (r.Memory.AsGuest())
+            Assert.False(r.Driver.TryGetUsed(r.Memory, out _, out _));
         Assert.Equal(DriverQueueError.UsedIdNotHead, r.Driver.Error);
     }
 
@@ -164,7 +182,8 @@ public sealed class RoundTripTests
         var r = new RingFixture();
         r.AddRequest();
         Assert.True(r.Memory.TryWriteUInt16(r.Layout.UsedIdx, 3));
-        using (r.Memory.AsGuest()) Assert.False(r.Driver.HasUsed(r.Memory));
+        using (r.Memory.AsGuest())
+            Assert.False(r.Driver.HasUsed(r.Memory));
         Assert.Equal(DriverQueueError.UsedIdxTooFar, r.Driver.Error);
     }
 

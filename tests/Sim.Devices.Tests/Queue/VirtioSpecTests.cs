@@ -1,7 +1,7 @@
-using Xunit;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Queue;
 
@@ -26,7 +26,10 @@ public sealed class VirtioSpecTests
         Assert.Equal(sizeof(ushort), VirtioSpec.AvailElemSize);
         Assert.Equal(sizeof(ushort), VirtioSpec.AvailUsedEventSize);
         Assert.Equal(6UL + (2UL * 256), VirtioSpec.AvailRingSize(256));
-        Assert.Equal(VirtioSpec.AvailRingSize(256) - VirtioSpec.AvailUsedEventSize, VirtioSpec.AvailUsedEventOffset(256));
+        Assert.Equal(
+            VirtioSpec.AvailRingSize(256) - VirtioSpec.AvailUsedEventSize,
+            VirtioSpec.AvailUsedEventOffset(256)
+        );
     }
 
     [Fact]
@@ -37,7 +40,10 @@ public sealed class VirtioSpecTests
         Assert.Equal(VirtioSpec.UsedElemIdOffset + sizeof(uint), VirtioSpec.UsedElemLenOffset);
         Assert.Equal(VirtioSpec.UsedElemLenOffset + sizeof(uint), VirtioSpec.UsedElemSize);
         Assert.Equal(6UL + (8UL * 256), VirtioSpec.UsedRingSize(256));
-        Assert.Equal(VirtioSpec.UsedRingSize(256) - VirtioSpec.UsedAvailEventSize, VirtioSpec.UsedAvailEventOffset(256));
+        Assert.Equal(
+            VirtioSpec.UsedRingSize(256) - VirtioSpec.UsedAvailEventSize,
+            VirtioSpec.UsedAvailEventOffset(256)
+        );
         Assert.Equal(0, VirtioSpec.UsedRingOffset % VirtioSpec.UsedAlign);
     }
 

@@ -1,12 +1,12 @@
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
-using Xunit;
-using Sim.Spec.Virtio;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
+using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using S = Sim.Spec.Virtio.VirtioStatus;
 
@@ -18,24 +18,40 @@ public sealed class VirtioInterruptTests
     private const uint ConfigGsi = 41;
 
     private static VirtioRig Rig(int vectors, Flavour flavour = Flavour.Robust, bool irqfd = false) =>
-        new(new VirtioPciOptions { Mode = VirtioPciMode.Modern, MsixVectors = vectors, Flavour = flavour, UseIoEventFd = false, UseIrqFd = irqfd });
+        new(
+            new VirtioPciOptions
+            {
+                Mode = VirtioPciMode.Modern,
+                MsixVectors = vectors,
+                Flavour = flavour,
+                UseIoEventFd = false,
+                UseIrqFd = irqfd,
+            }
+        );
 
-    private static void Kick(VirtioRig rig) => rig.Write(BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
+    private static void Kick(VirtioRig rig) =>
+        rig.Write(BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
 
-    private static ulong Isr(VirtioRig rig, int offset = 0) => rig.Read(BusKind.Mmio, VirtioRig.ModernBase + L.ModernIsrOffset + (ulong)offset, 1);
+    private static ulong Isr(VirtioRig rig, int offset = 0) =>
+        rig.Read(BusKind.Mmio, VirtioRig.ModernBase + L.ModernIsrOffset + (ulong)offset, 1);
 
     /// <summary>Linux vp_request_msix_vectors: program table entries, enable MSI-X, assign vectors.</summary>
     private static void SetupMsix(VirtioRig rig, bool maskQueueVector = false)
     {
         ulong table = VirtioRig.MsixBase;
-        MsiMessage q = MsiMessage.ForGsi(QueueGsi), c = MsiMessage.ForGsi(ConfigGsi);
+        MsiMessage q = MsiMessage.ForGsi(QueueGsi),
+            c = MsiMessage.ForGsi(ConfigGsi);
         rig.Write(BusKind.Mmio, table + 0, 8, q.Address);
         rig.Write(BusKind.Mmio, table + 8, 4, q.Data);
         rig.Write(BusKind.Mmio, table + 12, 4, maskQueueVector ? 1u : 0u);
         rig.Write(BusKind.Mmio, table + 16, 8, c.Address);
         rig.Write(BusKind.Mmio, table + 24, 4, c.Data);
         rig.Write(BusKind.Mmio, table + 28, 4, 0);
-        rig.WriteConfig(rig.Transport.Msix!.CapabilityOffset + MsixCapability.ControlOffset, 2, MsixCapability.ControlEnable);
+        rig.WriteConfig(
+            rig.Transport.Msix!.CapabilityOffset + MsixCapability.ControlOffset,
+            2,
+            MsixCapability.ControlEnable
+        );
         rig.Common(L.CommonConfigMsixVector, 2, 1);
         Assert.Equal(1ul, rig.Common(L.CommonConfigMsixVector, 2));
     }
@@ -46,9 +62,11 @@ public sealed class VirtioInterruptTests
         rig.SetStatus(S.Acknowledge | S.Driver);
         rig.SetDriverFeatures(VirtioRig.Version1);
         rig.SetStatus(S.Acknowledge | S.Driver | S.FeaturesOk);
-        if (msix) SetupMsix(rig, maskQueueVector);
+        if (msix)
+            SetupMsix(rig, maskQueueVector);
         DriverQueue dq = rig.SetupModernQueue(0, 16, eventIdx: false);
-        if (msix) rig.Common(L.CommonQueueMsixVector, 2, 0);
+        if (msix)
+            rig.Common(L.CommonQueueMsixVector, 2, 0);
         rig.SetStatus(S.Acknowledge | S.Driver | S.FeaturesOk | S.DriverOk);
         return dq;
     }

@@ -1,11 +1,11 @@
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 using S = Sim.Spec.Virtio.VirtioStatus;
@@ -16,7 +16,14 @@ namespace Sim.Devices.Tests.Transport;
 public sealed class VirtioLegacyTests
 {
     private static VirtioRig Legacy(int vectors = 0) =>
-        new(new VirtioPciOptions { Mode = VirtioPciMode.Legacy, MsixVectors = vectors, UseIoEventFd = false });
+        new(
+            new VirtioPciOptions
+            {
+                Mode = VirtioPciMode.Legacy,
+                MsixVectors = vectors,
+                UseIoEventFd = false,
+            }
+        );
 
     /// <summary>Linux virtio_pci_legacy setup of queue 0: select, read QUEUE_NUM, write the PFN.</summary>
     private static DriverQueue SetupQueue(VirtioRig rig, int q)

@@ -1,10 +1,10 @@
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
-using Xunit;
+using Sim.Machine.Kvm;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using S = Sim.Spec.Virtio.VirtioStatus;
 
@@ -136,7 +136,17 @@ public sealed class VirtioNotifyPathTests
         const ulong moved = 0xFD00_0000;
         rig.WriteConfig(Sim.Spec.Pci.PciConfigRegisters.Bar0 + 16, 4, (uint)moved);
         Assert.Equal(2, rig.Sim.Kvm.IoEventFdCount);
-        Assert.False(rig.Sim.Kvm.UnregisterIoEventFd(BusKind.Mmio, Notify0, 0, null, rig.Transport.GetHostNotifier(0)!));
-        Assert.True(rig.Sim.Kvm.UnregisterIoEventFd(BusKind.Mmio, moved + L.ModernNotifyOffset, 0, null, rig.Transport.GetHostNotifier(0)!));
+        Assert.False(
+            rig.Sim.Kvm.UnregisterIoEventFd(BusKind.Mmio, Notify0, 0, null, rig.Transport.GetHostNotifier(0)!)
+        );
+        Assert.True(
+            rig.Sim.Kvm.UnregisterIoEventFd(
+                BusKind.Mmio,
+                moved + L.ModernNotifyOffset,
+                0,
+                null,
+                rig.Transport.GetHostNotifier(0)!
+            )
+        );
     }
 }

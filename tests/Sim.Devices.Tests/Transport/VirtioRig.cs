@@ -1,16 +1,16 @@
-using Xunit;
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Devices.Tests.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 
@@ -38,7 +38,9 @@ internal sealed class VirtioRig
         BarHost = new KvmBarHost(Sim.Kvm);
         Intx = new PciIntxRouter(Sim.Kvm.Irqchip);
         Bridge = new PciHostBridge(BarHost, Intx);
-        Assert.True(Sim.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, Bridge, "pci-host"));
+        Assert.True(
+            Sim.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, Bridge, "pci-host")
+        );
         Device = new EchoDevice();
         Transport = new VirtioPciTransport(Sim, Device, options);
         Bridge.Attach(Slot, Transport);
@@ -81,13 +83,16 @@ internal sealed class VirtioRig
 
     public uint ReadConfig(int register, int size) => ConfigMechanism1.ReadConfig(Bridge, Slot, register, size);
 
-    public void WriteConfig(int register, int size, uint value) => ConfigMechanism1.WriteConfig(Bridge, Slot, register, size, value);
+    public void WriteConfig(int register, int size, uint value) =>
+        ConfigMechanism1.WriteConfig(Bridge, Slot, register, size, value);
 
     /// <summary>Firmware: place the BARs and enable I/O, memory and bus mastering.</summary>
     public void Enumerate()
     {
-        if (Transport.GetBar(L.LegacyBar) != null) WriteConfig(R.Bar0, 4, LegacyPort);
-        if (Transport.GetBar(L.MsixBar) != null) WriteConfig(R.Bar0 + 4, 4, (uint)MsixBase);
+        if (Transport.GetBar(L.LegacyBar) != null)
+            WriteConfig(R.Bar0, 4, LegacyPort);
+        if (Transport.GetBar(L.MsixBar) != null)
+            WriteConfig(R.Bar0 + 4, 4, (uint)MsixBase);
         if (Transport.GetBar(L.ModernBar) != null)
         {
             WriteConfig(R.Bar0 + 16, 4, (uint)ModernBase);
@@ -98,9 +103,11 @@ internal sealed class VirtioRig
 
     // ---- modern registers
 
-    public ulong Common(int offset, int size) => Read(BusKind.Mmio, ModernBase + L.ModernCommonOffset + (ulong)offset, size);
+    public ulong Common(int offset, int size) =>
+        Read(BusKind.Mmio, ModernBase + L.ModernCommonOffset + (ulong)offset, size);
 
-    public void Common(int offset, int size, ulong value) => Write(BusKind.Mmio, ModernBase + L.ModernCommonOffset + (ulong)offset, size, value);
+    public void Common(int offset, int size, ulong value) =>
+        Write(BusKind.Mmio, ModernBase + L.ModernCommonOffset + (ulong)offset, size, value);
 
     public VirtioStatus Status => (VirtioStatus)Common(L.CommonDeviceStatus, 1);
 
@@ -159,7 +166,8 @@ internal sealed class VirtioRig
 
     public ulong Legacy(int offset, int size) => Read(BusKind.Pio, LegacyPort + (ulong)offset, size);
 
-    public void Legacy(int offset, int size, ulong value) => Write(BusKind.Pio, LegacyPort + (ulong)offset, size, value);
+    public void Legacy(int offset, int size, ulong value) =>
+        Write(BusKind.Pio, LegacyPort + (ulong)offset, size, value);
 
     // ---- requests
 
@@ -193,7 +201,10 @@ internal sealed class VirtioRig
 }
 
 /// <summary>A guest program made of an iterator function; interrupts are recorded and EOI'd.</summary>
-internal sealed class ScriptProgram(Func<GuestContext, IEnumerable<VcpuStep>> body, Action<GuestContext, uint>? handler = null) : GuestProgram
+internal sealed class ScriptProgram(
+    Func<GuestContext, IEnumerable<VcpuStep>> body,
+    Action<GuestContext, uint>? handler = null
+) : GuestProgram
 {
     public List<(uint Gsi, long Time)> Interrupts { get; } = [];
 

@@ -4,9 +4,9 @@ using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using S = Sim.Spec.Virtio.VirtioStatus;
 
@@ -15,7 +15,14 @@ namespace Sim.Devices.Tests.Transport;
 public sealed class VirtioStatusTests
 {
     private static VirtioRig Modern(Flavour flavour = Flavour.Robust) =>
-        new(new VirtioPciOptions { Mode = VirtioPciMode.Modern, Flavour = flavour, UseIoEventFd = false });
+        new(
+            new VirtioPciOptions
+            {
+                Mode = VirtioPciMode.Modern,
+                Flavour = flavour,
+                UseIoEventFd = false,
+            }
+        );
 
     [Fact]
     public void Spec_6_DeviceOffersVersion1EventIdxIndirectAndItsOwnBits_LegacyOnlyBitsHidden()
@@ -23,7 +30,13 @@ public sealed class VirtioStatusTests
         VirtioRig rig = Modern();
         rig.Enumerate();
         ulong f = rig.DeviceFeatures();
-        Assert.Equal(EchoDevice.FeatureEcho | (1UL << VirtioSpec.FIndirectDesc) | (1UL << VirtioSpec.FEventIdx) | VirtioRig.Version1, f);
+        Assert.Equal(
+            EchoDevice.FeatureEcho
+                | (1UL << VirtioSpec.FIndirectDesc)
+                | (1UL << VirtioSpec.FEventIdx)
+                | VirtioRig.Version1,
+            f
+        );
         rig.Common(L.CommonDeviceFeatureSelect, 4, 2);
         Assert.Equal(0ul, rig.Common(L.CommonDeviceFeature, 4));
     }
@@ -143,7 +156,11 @@ public sealed class VirtioStatusTests
         Assert.True(rig.Device.IsBroken);
         Assert.Equal(S.DeviceNeedsReset, rig.Status & S.DeviceNeedsReset);
         Assert.Equal(L.IsrConfig, rig.Device.Isr & L.IsrConfig);
-        Assert.Contains(rig.Trace.Events, e => e.Kind == TraceEventKind.DeviceResult && e.Address == VirtioDevice.ResultBroken && e.Value == (ulong)QueueError.AvailIndexTooFar);
+        Assert.Contains(rig.Trace.Events, e =>
+            e.Kind == TraceEventKind.DeviceResult
+            && e.Address == VirtioDevice.ResultBroken
+            && e.Value == (ulong)QueueError.AvailIndexTooFar
+        );
         int handled = rig.Device.Handled;
         rig.Write(Sim.Machine.Kvm.BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
         Assert.Equal(handled, rig.Device.Handled);

@@ -1,9 +1,9 @@
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Kvm;
 using Sim.Guest.Virtio;
-using Xunit;
+using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using S = Sim.Spec.Virtio.VirtioStatus;
 
@@ -14,9 +14,17 @@ namespace Sim.Devices.Tests.Transport;
 public sealed class VirtioTransportFuzzFindingTests
 {
     private static VirtioRig Modern(Flavour flavour) =>
-        new(new VirtioPciOptions { Mode = VirtioPciMode.Modern, Flavour = flavour, UseIoEventFd = false });
+        new(
+            new VirtioPciOptions
+            {
+                Mode = VirtioPciMode.Modern,
+                Flavour = flavour,
+                UseIoEventFd = false,
+            }
+        );
 
-    private static void Kick(VirtioRig rig) => rig.Write(BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
+    private static void Kick(VirtioRig rig) =>
+        rig.Write(BusKind.Mmio, VirtioRig.ModernBase + L.ModernNotifyOffset, 2, 0);
 
     [Theory]
     [InlineData(Flavour.Robust, 0)]

@@ -14,12 +14,19 @@ public sealed class VhostDemoPropertyTests
 {
     /// <summary>A request: opt (biased to 0 and 1) and buff; batches of requests are published before one
     /// kick.</summary>
-    private static readonly Gen<(uint Opt, uint Buff)> Request =
-        Gen.Zip(Gen.Frequency((4, Gen.Constant(0u)), (4, Gen.Constant(1u)), (1, Gen.Choose(2, int.MaxValue).Select(i => (uint)i))),
-                Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((uint)i)));
+    private static readonly Gen<(uint Opt, uint Buff)> Request = Gen.Zip(
+        Gen.Frequency(
+            (4, Gen.Constant(0u)),
+            (4, Gen.Constant(1u)),
+            (1, Gen.Choose(2, int.MaxValue).Select(i => (uint)i))
+        ),
+        Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((uint)i))
+    );
 
-    private static readonly Gen<(bool EventIdx, (uint Opt, uint Buff)[][] Batches)> Scenario =
-        Gen.Zip(Gen.Elements(false, true), Request.ArrayOf().Select(a => a.Take(16).ToArray()).ArrayOf().Select(b => b.Take(6).ToArray()));
+    private static readonly Gen<(bool EventIdx, (uint Opt, uint Buff)[][] Batches)> Scenario = Gen.Zip(
+        Gen.Elements(false, true),
+        Request.ArrayOf().Select(a => a.Take(16).ToArray()).ArrayOf().Select(b => b.Take(6).ToArray())
+    );
 
     [Property(MaxTest = 60, Replay = "(1592590340,11400714819323198485)")]
     public Property Robust_ResponsesEqualReferenceModel()
@@ -39,19 +46,29 @@ public sealed class VhostDemoPropertyTests
                 kit.KickIfNeeded();
                 kit.Run();
                 var used = kit.Reap();
-                if (used.Count != pending.Count) return false;
+                if (used.Count != pending.Count)
+                    return false;
                 for (int k = 0; k < pending.Count; k++)
                 {
                     var p = pending[k];
                     (uint, uint) expected;
                     switch (p.Opt)
                     {
-                        case 0: expected = (0, model); break;
-                        case 1: model = p.Buff; expected = (1, p.Buff); break;
-                        default: expected = (p.Opt, p.Buff); break;
+                        case 0:
+                            expected = (0, model);
+                            break;
+                        case 1:
+                            model = p.Buff;
+                            expected = (1, p.Buff);
+                            break;
+                        default:
+                            expected = (p.Opt, p.Buff);
+                            break;
                     }
-                    if (used[k] != (p.Head, 8u)) return false;
-                    if (kit.ReadResponse(p.Resp) != expected) return false;
+                    if (used[k] != (p.Head, 8u))
+                        return false;
+                    if (kit.ReadResponse(p.Resp) != expected)
+                        return false;
                 }
             }
             return kit.Demo.Buff == model && kit.Vq.VqErrors == 0;

@@ -11,9 +11,9 @@ public sealed class VhostDemoTests
     public void Robust_EndToEnd_KickEventFd_CallEventFd_IrqFd_Interrupt()
     {
         var kit = new VhostKit(Flavour.Robust);
-        var (h1, r1) = kit.AddRequest(0, 0);          // read: initial 0x1333
-        var (h2, r2) = kit.AddRequest(1, 0x2333);     // write
-        var (h3, r3) = kit.AddRequest(0, 0);          // read back
+        var (h1, r1) = kit.AddRequest(0, 0); // read: initial 0x1333
+        var (h2, r2) = kit.AddRequest(1, 0x2333); // write
+        var (h3, r3) = kit.AddRequest(0, 0); // read back
         kit.KickIfNeeded();
         Assert.Equal(StopReason.Idle, kit.Run());
 
@@ -125,7 +125,7 @@ public sealed class VhostDemoTests
     public void Seed_ShortOutBuffer_LeavesStaleV2()
     {
         var kit = new VhostKit(Flavour.Seed, eventsMax: 200);
-        kit.AddRequest(1, 0x1111);                 // v1 = 1, v2 = 0x1111, v4 = 0x1111
+        kit.AddRequest(1, 0x1111); // v1 = 1, v2 = 0x1111, v4 = 0x1111
         kit.KickIfNeeded();
         kit.Run();
         kit.Reap();
@@ -168,7 +168,9 @@ public sealed class VhostDemoTests
         Assert.Equal(w.HandlerRuns, w.SelfRequeues);
         Assert.Equal(w.HandlerRuns - 1, w.IdleSelfRequeues);
         Assert.Equal(1, w.LivelocksDetected);
-        Assert.Contains(kit.Sink.Events, e => e.Kind == TraceEventKind.DeviceResult && e.Address == VhostTraceCode.LivelockSuspected);
+        Assert.Contains(kit.Sink.Events, e =>
+            e.Kind == TraceEventKind.DeviceResult && e.Address == VhostTraceCode.LivelockSuspected
+        );
         // Only one wake-up: a spinning worker switches no context.
         Assert.Equal(1, w.Wakeups);
     }
@@ -195,7 +197,9 @@ public sealed class VhostDemoTests
         Assert.Equal(StopReason.Idle, kit.Run());
         Assert.True(kit.Dev.Worker!.BudgetExhausted);
         Assert.Equal(20, kit.Dev.Worker.HandlerRuns);
-        Assert.Contains(kit.Sink.Events, e => e.Kind == TraceEventKind.DeviceResult && e.Address == VhostTraceCode.HandlerBudgetExhausted);
+        Assert.Contains(kit.Sink.Events, e =>
+            e.Kind == TraceEventKind.DeviceResult && e.Address == VhostTraceCode.HandlerBudgetExhausted
+        );
     }
 
     [Fact]

@@ -3,8 +3,8 @@ using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Vhost;
 
@@ -56,7 +56,8 @@ public sealed class VhostGetVqDescTests
         // last_avail_idx. Not broken: a good chain there is served.
         Assert.Equal(17, kit.Vq.AvailIdx);
         kit.WriteDesc(3, 0x10000, 8, 0, 0);
-        using (kit.Memory.AsGuest()) kit.Memory.TryWriteUInt16(kit.Layout.AvailEntry(0), 3);
+        using (kit.Memory.AsGuest())
+            kit.Memory.TryWriteUInt16(kit.Layout.AvailEntry(0), 3);
         Assert.Equal(3, Get(kit, out _, out _));
     }
 
@@ -98,7 +99,8 @@ public sealed class VhostGetVqDescTests
     public void Linux_ChainOfExactlyNumDescriptors_Accepted()
     {
         var kit = Kit();
-        for (int d = 0; d < 16; d++) kit.WriteDesc(d, 0x10000 + (ulong)(16 * d), 16, d < 15 ? Next : (ushort)0, (ushort)(d + 1));
+        for (int d = 0; d < 16; d++)
+            kit.WriteDesc(d, 0x10000 + (ulong)(16 * d), 16, d < 15 ? Next : (ushort)0, (ushort)(d + 1));
         kit.PublishRaw(0);
         Assert.Equal(0, Get(kit, out int o, out _));
         Assert.Equal(16, o);
@@ -115,7 +117,12 @@ public sealed class VhostGetVqDescTests
         Assert.Equal((0, 1), (o, i)); // the zero-length buffer yields no iovec
 
         // QEMU's SplitQueue (main) rejects the same chain.
-        var q = new SplitQueue(16) { DescTable = kit.Layout.DescTable, AvailRing = kit.Layout.AvailRing, UsedRing = kit.Layout.UsedRing };
+        var q = new SplitQueue(16)
+        {
+            DescTable = kit.Layout.DescTable,
+            AvailRing = kit.Layout.AvailRing,
+            UsedRing = kit.Layout.UsedRing,
+        };
         Assert.True(q.TryEnable(kit.Memory, out _));
         Assert.False(q.TryPop(kit.Memory, new QueueElement(), out QueueError qerr));
         Assert.Equal(QueueError.ZeroLengthBuffer, qerr);
@@ -161,7 +168,13 @@ public sealed class VhostGetVqDescTests
         var kit = new VhostKit(Flavour.Robust, queueSize: 2048);
         for (int d = 0; d <= VhostLimits.IovecsMax; d++)
         {
-            kit.WriteDesc(d, 0x80000 + (ulong)(8 * d), 8, d < VhostLimits.IovecsMax ? Next : (ushort)0, (ushort)(d + 1));
+            kit.WriteDesc(
+                d,
+                0x80000 + (ulong)(8 * d),
+                8,
+                d < VhostLimits.IovecsMax ? Next : (ushort)0,
+                (ushort)(d + 1)
+            );
         }
         kit.PublishRaw(0);
         Assert.Equal(-(int)VhostResult.NoBuffers, Get(kit, out _, out _));
@@ -172,7 +185,8 @@ public sealed class VhostGetVqDescTests
     public void Linux_ManyZeroLengthDescriptors_UseNoIovecs()
     {
         var kit = new VhostKit(Flavour.Robust, queueSize: 2048);
-        for (int d = 0; d < 2048; d++) kit.WriteDesc(d, 0x80000, 0, d < 2047 ? Next : (ushort)0, (ushort)(d + 1));
+        for (int d = 0; d < 2048; d++)
+            kit.WriteDesc(d, 0x80000, 0, d < 2047 ? Next : (ushort)0, (ushort)(d + 1));
         kit.PublishRaw(0);
         Assert.Equal(0, Get(kit, out int o, out int i));
         Assert.Equal((0, 0), (o, i));
@@ -185,7 +199,13 @@ public sealed class VhostGetVqDescTests
         GuestAddress table = kit.Alloc((uint)(16 * Math.Max(descs.Length, 1)));
         for (int k = 0; k < descs.Length; k++)
         {
-            kit.WriteDescAt(new GuestAddress(table.Value + (ulong)(16 * k)), descs[k].Addr, descs[k].Len, descs[k].Flags, descs[k].Next);
+            kit.WriteDescAt(
+                new GuestAddress(table.Value + (ulong)(16 * k)),
+                descs[k].Addr,
+                descs[k].Len,
+                descs[k].Flags,
+                descs[k].Next
+            );
         }
         return table;
     }
@@ -296,9 +316,9 @@ public sealed class VhostGetVqDescTests
     {
         var kit = Kit();
         GuestAddress t = Table(kit, (0x20000, 8, 0, 0));
-        kit.WriteDesc(0, 0x30000, 8, Next, 1);         // direct out
+        kit.WriteDesc(0, 0x30000, 8, Next, 1); // direct out
         kit.WriteDesc(1, t.Value, 16, Indirect | Next, 2); // indirect in the middle, NEXT followed after it
-        kit.WriteDesc(2, 0x30010, 8, Write, 0);        // direct in
+        kit.WriteDesc(2, 0x30010, 8, Write, 0); // direct in
         kit.PublishRaw(0);
         Assert.Equal(0, Get(kit, out int o, out int i));
         Assert.Equal((2, 1), (o, i));

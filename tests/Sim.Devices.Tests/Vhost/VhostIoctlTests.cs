@@ -1,6 +1,6 @@
 using Sim.Devices.Vhost;
-using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
 using Xunit;
 
 namespace Sim.Devices.Tests.Vhost;
@@ -8,12 +8,16 @@ namespace Sim.Devices.Tests.Vhost;
 /// <summary>Each ioctl's validation, as drivers/vhost/vhost.c does it.</summary>
 public sealed class VhostIoctlTests
 {
-    private static (VhostDevice Dev, Simulation Sim, VmmAddressSpace Vmm) NewDevice(bool owned = true, VhostOptions? options = null)
+    private static (VhostDevice Dev, Simulation Sim, VmmAddressSpace Vmm) NewDevice(
+        bool owned = true,
+        VhostOptions? options = null
+    )
     {
         var sim = new Simulation(new SimulationOptions { CheckpointInterval = 0 });
         var vmm = new VmmAddressSpace(sim.Memory);
         var dev = new VhostDevice(sim, vmm, 2, VhostFeatures.Default, options);
-        if (owned) Assert.Equal(VhostResult.Ok, dev.SetOwner());
+        if (owned)
+            Assert.Equal(VhostResult.Ok, dev.SetOwner());
         return (dev, sim, vmm);
     }
 
@@ -98,14 +102,20 @@ public sealed class VhostIoctlTests
         Assert.Equal(VhostResult.Invalid, dev.SetVringAddr(0, new VhostVringAddr(b, b + 2, b + 0x100, 0, 2)));
         Assert.Equal(VhostResult.NotSupported, dev.SetVringAddr(0, new VhostVringAddr(b, b + 2, b + 0x100, 2)));
         // Linux does not check the descriptor table's alignment.
-        Assert.Equal(VhostResult.Ok, dev.SetVringAddr(0, new VhostVringAddr(b + 1, b + 2, b + 0x100, VhostVringAddr.FLog)));
+        Assert.Equal(
+            VhostResult.Ok,
+            dev.SetVringAddr(0, new VhostVringAddr(b + 1, b + 2, b + 0x100, VhostVringAddr.FLog))
+        );
     }
 
     [Fact]
     public void SetVringAddr_WhileRunning_AccessOkChecked()
     {
         var kit = new VhostKit();
-        Assert.Equal(VhostResult.Invalid, kit.Dev.SetVringAddr(0, new VhostVringAddr(VhostLimits.UserAddressLimit - 8, 0x1000, 0x2000)));
+        Assert.Equal(
+            VhostResult.Invalid,
+            kit.Dev.SetVringAddr(0, new VhostVringAddr(VhostLimits.UserAddressLimit - 8, 0x1000, 0x2000))
+        );
         ulong b = kit.Vmm.RegionUserAddress(0);
         Assert.Equal(VhostResult.Ok, kit.Dev.SetVringAddr(0, new VhostVringAddr(b + 0x1000, b + 0x1100, b + 0x1200)));
     }
@@ -125,7 +135,10 @@ public sealed class VhostIoctlTests
     public void SetMemTable_TooManyRegions_E2big_Padding_Eopnotsupp()
     {
         var (dev, _, _) = NewDevice(options: new VhostOptions { MemRegionsMax = 4 });
-        var five = Enumerable.Range(0, 5).Select(i => new VhostMemoryRegion((ulong)i << 20, 1 << 20, 0x7f00_0000_0000 + ((ulong)i << 20))).ToArray();
+        var five = Enumerable
+            .Range(0, 5)
+            .Select(i => new VhostMemoryRegion((ulong)i << 20, 1 << 20, 0x7f00_0000_0000 + ((ulong)i << 20)))
+            .ToArray();
         Assert.Equal(VhostResult.TooBig, dev.SetMemTable(five));
         Assert.Equal(VhostResult.NotSupported, dev.SetMemTable(five.AsSpan(0, 4), padding: 1));
         Assert.Equal(VhostResult.Ok, dev.SetMemTable(five.AsSpan(0, 4)));
@@ -136,7 +149,10 @@ public sealed class VhostIoctlTests
     public void SetMemTable_DefaultLimitIs64()
     {
         var (dev, _, _) = NewDevice();
-        var regions = Enumerable.Range(0, 65).Select(i => new VhostMemoryRegion((ulong)i << 20, 1 << 20, 0x7f00_0000_0000 + ((ulong)i << 20))).ToArray();
+        var regions = Enumerable
+            .Range(0, 65)
+            .Select(i => new VhostMemoryRegion((ulong)i << 20, 1 << 20, 0x7f00_0000_0000 + ((ulong)i << 20)))
+            .ToArray();
         Assert.Equal(VhostResult.TooBig, dev.SetMemTable(regions));
         Assert.Equal(VhostResult.Ok, dev.SetMemTable(regions.AsSpan(0, 64)));
     }
@@ -148,7 +164,10 @@ public sealed class VhostIoctlTests
         Assert.Equal(VhostResult.Ok, dev.SetMemTable(vmm.MemoryTable()));
         VhostIotlb before = dev.Umem!;
         Assert.Equal(VhostResult.Fault, dev.SetMemTable([new VhostMemoryRegion(0x1000, 0, 0x7f00_0000_0000)]));
-        Assert.Equal(VhostResult.Fault, dev.SetMemTable([new VhostMemoryRegion(ulong.MaxValue - 0xfff, 0x2000, 0x7f00_0000_0000)]));
+        Assert.Equal(
+            VhostResult.Fault,
+            dev.SetMemTable([new VhostMemoryRegion(ulong.MaxValue - 0xfff, 0x2000, 0x7f00_0000_0000)])
+        );
         Assert.Same(before, dev.Umem);
     }
 
@@ -157,14 +176,26 @@ public sealed class VhostIoctlTests
     {
         var (dev, _, _) = NewDevice();
         Assert.Equal(VhostResult.Ok, dev.SetMemTable([new VhostMemoryRegion(0, 0, 0x1000)]));
-        Assert.Equal([new VhostIotlbMap(0, long.MaxValue, 0x1000), new VhostIotlbMap(1UL << 63, ulong.MaxValue, 0x1000 + (1UL << 63))], dev.Umem!.Maps);
+        Assert.Equal(
+            [
+                new VhostIotlbMap(0, long.MaxValue, 0x1000),
+                new VhostIotlbMap(1UL << 63, ulong.MaxValue, 0x1000 + (1UL << 63)),
+            ],
+            dev.Umem!.Maps
+        );
     }
 
     [Fact]
     public void SetMemTable_Overlap_AcceptedAsLinux_LowestStartWins()
     {
         var (dev, _, _) = NewDevice();
-        Assert.Equal(VhostResult.Ok, dev.SetMemTable([new VhostMemoryRegion(0x1000, 0x3000, 0xA000), new VhostMemoryRegion(0x0, 0x2000, 0x50000)]));
+        Assert.Equal(
+            VhostResult.Ok,
+            dev.SetMemTable([
+                new VhostMemoryRegion(0x1000, 0x3000, 0xA000),
+                new VhostMemoryRegion(0x0, 0x2000, 0x50000),
+            ])
+        );
         Span<UserIovec> iov = new UserIovec[4];
         Assert.True(dev.Umem!.TryTranslate(0x1800, 0x1000, iov, out int n, out _));
         // [0, 0x2000) starts lowest: 0x800 bytes from it, the rest from [0x1000, 0x4000).
@@ -177,7 +208,10 @@ public sealed class VhostIoctlTests
     public void SetMemTable_WhileRunning_UserRangeChecked()
     {
         var kit = new VhostKit();
-        Assert.Equal(VhostResult.Fault, kit.Dev.SetMemTable([new VhostMemoryRegion(0, 1 << 20, VhostLimits.UserAddressLimit - 0x1000)]));
+        Assert.Equal(
+            VhostResult.Fault,
+            kit.Dev.SetMemTable([new VhostMemoryRegion(0, 1 << 20, VhostLimits.UserAddressLimit - 0x1000)])
+        );
         Assert.Equal(VhostResult.Ok, kit.Dev.SetMemTable(kit.Vmm.MemoryTable()));
     }
 
@@ -198,7 +232,8 @@ public sealed class VhostIoctlTests
     public void StartVring_ReadsLastUsedIdxFromGuest()
     {
         var kit = new VhostKit(start: false);
-        using (Sim.Guest.Virtio.GuestMemoryExtensions.AsGuest(kit.Memory)) kit.Memory.TryWriteUInt16(kit.Layout.UsedIdx, 5);
+        using (Sim.Guest.Virtio.GuestMemoryExtensions.AsGuest(kit.Memory))
+            kit.Memory.TryWriteUInt16(kit.Layout.UsedIdx, 5);
         kit.Start();
         Assert.Equal(5, kit.Vq.LastUsedIdx);
         Assert.False(kit.Vq.SignalledUsedValid);
@@ -219,7 +254,8 @@ public sealed class VhostIoctlTests
         Assert.Equal(0, fd2.ListenerCount);
     }
 
-    private static void EventFd2(VhostKit kit, out Sim.Machine.Kvm.EventFd fd) => fd = kit.Sim.CreateEventFd(name: "kick2");
+    private static void EventFd2(VhostKit kit, out Sim.Machine.Kvm.EventFd fd) =>
+        fd = kit.Sim.CreateEventFd(name: "kick2");
 
     [Fact]
     public void ResetOwner_ResetsVrings_DropsWorker_EmptyTable()
@@ -257,8 +293,19 @@ public sealed class VhostIoctlTests
         var kit = new VhostKit(start: false);
         Assert.Equal(VhostResult.Ok, VhostBackendStarter.Init(kit.Demo, out ulong f, out _));
         Assert.Equal(VhostFeatures.Default, f);
-        VhostRingStart ring = new(16, new GuestAddress(8UL << 20), kit.Layout.AvailRing, kit.Layout.UsedRing, 0, kit.Kick, kit.Call);
-        Assert.Equal(VhostResult.Fault, VhostBackendStarter.Start(kit.Demo, kit.Features, [ring], out VhostStartStep step));
+        VhostRingStart ring = new(
+            16,
+            new GuestAddress(8UL << 20),
+            kit.Layout.AvailRing,
+            kit.Layout.UsedRing,
+            0,
+            kit.Kick,
+            kit.Call
+        );
+        Assert.Equal(
+            VhostResult.Fault,
+            VhostBackendStarter.Start(kit.Demo, kit.Features, [ring], out VhostStartStep step)
+        );
         Assert.Equal(VhostStartStep.MapRing, step);
     }
 }

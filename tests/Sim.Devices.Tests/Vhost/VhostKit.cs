@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.Vhost;
@@ -20,24 +20,42 @@ internal sealed class VhostKit
     public const ulong RegionSize = 1UL << 20;
     public const uint Gsi = 5;
 
-    public VhostKit(Flavour flavour = Flavour.Robust, int queueSize = 16, bool eventIdx = false, VhostOptions? options = null,
-        bool start = true, long eventsMax = 1_000_000, ulong extraFeatures = 0)
+    public VhostKit(
+        Flavour flavour = Flavour.Robust,
+        int queueSize = 16,
+        bool eventIdx = false,
+        VhostOptions? options = null,
+        bool start = true,
+        long eventsMax = 1_000_000,
+        ulong extraFeatures = 0
+    )
     {
         var layout = new MemoryLayout([new RegionSpec(0, RegionSize), new RegionSpec(RegionSize, RegionSize)]);
-        Sim = new Simulation(new SimulationOptions { MemoryLayout = layout, CheckpointInterval = 0, EventsMax = eventsMax, StopOnGuestExit = false });
+        Sim = new Simulation(
+            new SimulationOptions
+            {
+                MemoryLayout = layout,
+                CheckpointInterval = 0,
+                EventsMax = eventsMax,
+                StopOnGuestExit = false,
+            }
+        );
         Sim.AddSink(Sink);
         Memory = Sim.Memory;
         Vmm = new VmmAddressSpace(Memory);
         Demo = new VhostDemo(Sim, Vmm, flavour, options, traceId: 7);
         Layout = SplitRingLayout.Modern(new GuestAddress(0x1000), queueSize);
         Driver = new DriverQueue(Layout, eventIdx);
-        using (Memory.AsGuest()) Driver.Initialize(Memory);
+        using (Memory.AsGuest())
+            Driver.Initialize(Memory);
         Kick = Sim.CreateEventFd(name: "kick");
         Call = Sim.CreateEventFd(name: "call");
         Err = Sim.CreateEventFd(name: "err");
         Features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | extraFeatures;
-        if (!Sim.Kvm.TryRegisterIrqFd(Call, Gsi, null, out KvmError kerr)) throw new InvalidOperationException(kerr.ToString());
-        if (start) Start();
+        if (!Sim.Kvm.TryRegisterIrqFd(Call, Gsi, null, out KvmError kerr))
+            throw new InvalidOperationException(kerr.ToString());
+        if (start)
+            Start();
     }
 
     public Simulation Sim { get; }
@@ -74,12 +92,14 @@ internal sealed class VhostKit
         Check(Dev.SetVringErr(0, Err));
         VhostRingStart ring = new(Layout.Size, Layout.DescTable, Layout.AvailRing, Layout.UsedRing, 0, Kick, Call);
         VhostResult r = VhostBackendStarter.Start(Demo, Features, [ring], out VhostStartStep step);
-        if (r != VhostResult.Ok) throw new InvalidOperationException($"start failed at {step}: {r}");
+        if (r != VhostResult.Ok)
+            throw new InvalidOperationException($"start failed at {step}: {r}");
     }
 
     public static void Check(VhostResult r)
     {
-        if (r != VhostResult.Ok) throw new InvalidOperationException(r.ToString());
+        if (r != VhostResult.Ok)
+            throw new InvalidOperationException(r.ToString());
     }
 
     /// <summary>Allocates guest memory for a buffer (bump allocator, 16-aligned).</summary>
@@ -87,7 +107,8 @@ internal sealed class VhostKit
     {
         var at = new GuestAddress(_nextBuffer);
         _nextBuffer += (len + 15UL) & ~15UL;
-        if (_nextBuffer == at.Value) _nextBuffer += 16;
+        if (_nextBuffer == at.Value)
+            _nextBuffer += 16;
         return at;
     }
 
@@ -107,7 +128,8 @@ internal sealed class VhostKit
             Memory.TryWrite(resp, fill);
             GuestBuffer[] outs = outLen == 0 ? [] : [new GuestBuffer(req, outLen)];
             GuestBuffer[] ins = inLen == 0 ? [] : [new GuestBuffer(resp, inLen)];
-            if (!Driver.TryAdd(Memory, outs, ins, out ushort head)) throw new InvalidOperationException("ring full");
+            if (!Driver.TryAdd(Memory, outs, ins, out ushort head))
+                throw new InvalidOperationException("ring full");
             Driver.Publish(Memory);
             return (head, resp);
         }
@@ -117,8 +139,10 @@ internal sealed class VhostKit
     public void KickIfNeeded()
     {
         bool needs;
-        using (Memory.AsGuest()) needs = Driver.NeedsNotify(Memory);
-        if (needs) Kick.Signal();
+        using (Memory.AsGuest())
+            needs = Driver.NeedsNotify(Memory);
+        if (needs)
+            Kick.Signal();
     }
 
     public Sim.Engine.Time.StopReason Run() => Sim.Run();
@@ -128,7 +152,8 @@ internal sealed class VhostKit
         var list = new List<(ushort, uint)>();
         using (Memory.AsGuest())
         {
-            while (Driver.TryGetUsed(Memory, out ushort id, out uint len)) list.Add((id, len));
+            while (Driver.TryGetUsed(Memory, out ushort id, out uint len))
+                list.Add((id, len));
         }
         return list;
     }
@@ -141,7 +166,8 @@ internal sealed class VhostKit
     }
 
     /// <summary>Writes a raw descriptor into the ring's table (guest-side corruption).</summary>
-    public void WriteDesc(int index, ulong addr, uint len, ushort flags, ushort next) => WriteDescAt(Layout.Desc(index), addr, len, flags, next);
+    public void WriteDesc(int index, ulong addr, uint len, ushort flags, ushort next) =>
+        WriteDescAt(Layout.Desc(index), addr, len, flags, next);
 
     public void WriteDescAt(GuestAddress at, ulong addr, uint len, ushort flags, ushort next)
     {
@@ -150,7 +176,8 @@ internal sealed class VhostKit
         BinaryPrimitives.WriteUInt32LittleEndian(raw[8..], len);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[12..], flags);
         BinaryPrimitives.WriteUInt16LittleEndian(raw[14..], next);
-        using (Memory.AsGuest()) Memory.TryWrite(at, raw);
+        using (Memory.AsGuest())
+            Memory.TryWrite(at, raw);
     }
 
     /// <summary>Publishes head <paramref name="head"/> at avail slot avail.idx and bumps avail.idx (raw guest
@@ -167,7 +194,8 @@ internal sealed class VhostKit
 
     public void SetAvailIdx(ushort idx)
     {
-        using (Memory.AsGuest()) Memory.TryWriteUInt16(Layout.AvailIdx, idx);
+        using (Memory.AsGuest())
+            Memory.TryWriteUInt16(Layout.AvailIdx, idx);
     }
 
     public ushort UsedIdx()
@@ -183,10 +211,18 @@ internal sealed class VhostKit
         return (id, len);
     }
 
-    public IEnumerable<RecordedEvent> VqErrors() => Sink.Events.Where(e => e.Kind == TraceEventKind.DeviceResult && e.Source == 7 && e.Address < 0x100);
+    public IEnumerable<RecordedEvent> VqErrors() =>
+        Sink.Events.Where(e => e.Kind == TraceEventKind.DeviceResult && e.Source == 7 && e.Address < 0x100);
 }
 
-internal sealed record RecordedEvent(TraceEventKind Kind, long Time, uint Source, ulong Address, ulong Value, byte[] Data);
+internal sealed record RecordedEvent(
+    TraceEventKind Kind,
+    long Time,
+    uint Source,
+    ulong Address,
+    ulong Value,
+    byte[] Data
+);
 
 internal sealed class RecordingSink : ITraceSink
 {

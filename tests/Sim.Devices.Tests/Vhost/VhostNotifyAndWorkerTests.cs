@@ -2,8 +2,8 @@ using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
 using Sim.Engine.Time;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Devices.Tests.Vhost;
 
@@ -19,7 +19,8 @@ public sealed class VhostNotifyAndWorkerTests
         kit.Memory.TryReadUInt16(kit.Layout.UsedRing, out ushort flags);
         Assert.Equal(VirtioSpec.UsedFNoNotify, flags);
         kit.AddRequest(0, 0);
-        using (kit.Memory.AsGuest()) Assert.False(kit.Driver.NeedsNotify(kit.Memory));
+        using (kit.Memory.AsGuest())
+            Assert.False(kit.Driver.NeedsNotify(kit.Memory));
     }
 
     [Fact]
@@ -28,14 +29,14 @@ public sealed class VhostNotifyAndWorkerTests
         var kit = new VhostKit();
         kit.Vq.DisableNotify();
         Assert.Equal(16, kit.Vq.GetVqDesc(out _, out _)); // empty
-        kit.AddRequest(0, 0);                              // the guest publishes in the window
-        Assert.True(kit.Vq.EnableNotify());                // the re-check sees it
+        kit.AddRequest(0, 0); // the guest publishes in the window
+        Assert.True(kit.Vq.EnableNotify()); // the re-check sees it
         kit.Memory.TryReadUInt16(kit.Layout.UsedRing, out ushort flags);
         Assert.Equal(0, flags);
         kit.Vq.DisableNotify();
         Assert.Equal(0, kit.Vq.GetVqDesc(out _, out _));
-        Assert.False(kit.Vq.EnableNotify());               // nothing more
-        Assert.False(kit.Vq.EnableNotify());               // already enabled: false without a re-check
+        Assert.False(kit.Vq.EnableNotify()); // nothing more
+        Assert.False(kit.Vq.EnableNotify()); // already enabled: false without a re-check
     }
 
     [Fact]
@@ -58,7 +59,8 @@ public sealed class VhostNotifyAndWorkerTests
     public void Signal_NoInterruptFlag_SuppressesCall_WithoutEventIdx()
     {
         var kit = new VhostKit();
-        using (kit.Memory.AsGuest()) kit.Driver.DisableCallbacks(kit.Memory);
+        using (kit.Memory.AsGuest())
+            kit.Driver.DisableCallbacks(kit.Memory);
         kit.AddRequest(0, 0);
         kit.KickIfNeeded();
         kit.Run();
@@ -75,10 +77,11 @@ public sealed class VhostNotifyAndWorkerTests
         // used_event = 0 (the ring is zeroed): the first completion moves used idx 0 → 1 and crosses it.
         kit.Vq.AddUsedAndSignal(0, 0);
         Assert.Equal(1, kit.Vq.CallSignals); // signalled_used_valid was false: signal unconditionally
-        kit.Vq.AddUsedAndSignal(1, 0);       // 1 → 2 does not cross used_event 0
+        kit.Vq.AddUsedAndSignal(1, 0); // 1 → 2 does not cross used_event 0
         Assert.Equal(1, kit.Vq.CallSignals);
-        using (kit.Memory.AsGuest()) kit.Memory.TryWriteUInt16(kit.Layout.UsedEvent, 2);
-        kit.Vq.AddUsedAndSignal(2, 0);       // 2 → 3 crosses 2
+        using (kit.Memory.AsGuest())
+            kit.Memory.TryWriteUInt16(kit.Layout.UsedEvent, 2);
+        kit.Vq.AddUsedAndSignal(2, 0); // 2 → 3 crosses 2
         Assert.Equal(2, kit.Vq.CallSignals);
     }
 
@@ -129,22 +132,24 @@ public sealed class VhostNotifyAndWorkerTests
     public void Weight_PacketWeight_StopsAndRequeues()
     {
         var kit = new VhostKit(options: new VhostOptions { PacketWeight = 2 });
-        for (int k = 0; k < 5; k++) kit.AddRequest(1, (uint)k);
+        for (int k = 0; k < 5; k++)
+            kit.AddRequest(1, (uint)k);
         kit.KickIfNeeded();
         Assert.Equal(StopReason.Idle, kit.Run());
         Assert.Equal(5, kit.Reap().Count);
         VhostWorker w = kit.Dev.Worker!;
-        Assert.Equal(3, w.HandlerRuns);       // 2 + 2 + 1
-        Assert.Equal(2, w.SelfRequeues);      // requeued by vhost_exceeds_weight, with progress
+        Assert.Equal(3, w.HandlerRuns); // 2 + 2 + 1
+        Assert.Equal(2, w.SelfRequeues); // requeued by vhost_exceeds_weight, with progress
         Assert.Equal(0, w.IdleSelfRequeues);
-        Assert.Equal(1, w.Wakeups);           // the requeued work runs without sleeping
+        Assert.Equal(1, w.Wakeups); // the requeued work runs without sleeping
     }
 
     [Fact]
     public void Weight_ByteWeight_StopsAndRequeues()
     {
         var kit = new VhostKit(options: new VhostOptions { ByteWeight = 32 });
-        for (int k = 0; k < 5; k++) kit.AddRequest(1, (uint)k); // 16 bytes each
+        for (int k = 0; k < 5; k++)
+            kit.AddRequest(1, (uint)k); // 16 bytes each
         kit.KickIfNeeded();
         kit.Run();
         Assert.Equal(5, kit.Reap().Count);
@@ -165,17 +170,31 @@ public sealed class VhostNotifyAndWorkerTests
     {
         // The guest points the used ring at the available ring: every used-idx write bumps avail idx, so the seed's
         // loop (pkts 0, zero-length buffers keep total_len 0) never runs dry. Linux would spin; the model bounds it.
-        var kit = new VhostKit(Flavour.Seed, queueSize: 4, options: new VhostOptions { HandlerIterationsMax = 200, HandlerRunsMax = 3 }, start: false);
+        var kit = new VhostKit(
+            Flavour.Seed,
+            queueSize: 4,
+            options: new VhostOptions { HandlerIterationsMax = 200, HandlerRunsMax = 3 },
+            start: false
+        );
         kit.WriteDesc(0, 0x10000, 0, 0, 0);
         using (kit.Memory.AsGuest())
         {
-            for (int s = 0; s < 4; s++) kit.Memory.TryWriteUInt16(kit.Layout.AvailEntry(s), 0);
+            for (int s = 0; s < 4; s++)
+                kit.Memory.TryWriteUInt16(kit.Layout.AvailEntry(s), 0);
         }
         // avail idx 1 before the start: vhost_vq_init_access reads it as used->idx, so last_used_idx stays one
         // ahead of last_avail_idx and each completion publishes one more "available" head.
         kit.PublishRaw(0);
         Assert.Equal(VhostResult.Ok, VhostBackendStarter.Init(kit.Demo, out _, out _));
-        VhostRingStart ring = new(4, kit.Layout.DescTable, kit.Layout.AvailRing, kit.Layout.AvailRing, 0, kit.Kick, kit.Call);
+        VhostRingStart ring = new(
+            4,
+            kit.Layout.DescTable,
+            kit.Layout.AvailRing,
+            kit.Layout.AvailRing,
+            0,
+            kit.Kick,
+            kit.Call
+        );
         Assert.Equal(VhostResult.Ok, VhostBackendStarter.Start(kit.Demo, kit.Features, [ring], out _));
         Assert.Equal(1, kit.Vq.LastUsedIdx);
         kit.Kick.Signal();

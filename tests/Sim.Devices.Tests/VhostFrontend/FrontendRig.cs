@@ -6,13 +6,13 @@ using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 using R = Sim.Spec.Pci.PciConfigRegisters;
 using S = Sim.Spec.Virtio.VirtioStatus;
@@ -40,24 +40,42 @@ internal sealed class FrontendRig
 
     private FrontendRig(Func<Simulation, VirtioDevice> device, bool msix, bool ioEventFd, long eventsMax)
     {
-        Sim = new Simulation(new SimulationOptions { Seed = 1, CheckpointInterval = 0, EventsMax = eventsMax, StopOnGuestExit = false });
+        Sim = new Simulation(
+            new SimulationOptions
+            {
+                Seed = 1,
+                CheckpointInterval = 0,
+                EventsMax = eventsMax,
+                StopOnGuestExit = false,
+            }
+        );
         Bridge = new PciHostBridge(new KvmBarHost(Sim.Kvm), new PciIntxRouter(Sim.Kvm.Irqchip));
-        Assert.True(Sim.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, Bridge, "pci-host"));
+        Assert.True(
+            Sim.Kvm.Pio.TryRegister(PciHostBridge.ConfigAddressPort, PciHostBridge.PortCount, Bridge, "pci-host")
+        );
         Device = device(Sim);
-        Transport = new VirtioPciTransport(Sim, Device, new VirtioPciOptions
-        {
-            Mode = VirtioPciMode.Modern,
-            MsixVectors = msix ? 2 : 0,
-            UseIoEventFd = ioEventFd,
-            UseIrqFd = true,
-        });
+        Transport = new VirtioPciTransport(
+            Sim,
+            Device,
+            new VirtioPciOptions
+            {
+                Mode = VirtioPciMode.Modern,
+                MsixVectors = msix ? 2 : 0,
+                UseIoEventFd = ioEventFd,
+                UseIrqFd = true,
+            }
+        );
         Bridge.Attach(Slot, Transport);
         Msix = msix;
     }
 
     /// <summary>The vhost frontend with the given backend flavour.</summary>
-    public static FrontendRig Vhost(Flavour flavour = Flavour.Robust, bool msix = true, bool ioEventFd = true, long eventsMax = 200_000) =>
-        new(sim => new VhostDemoFrontendDevice(sim, flavour), msix, ioEventFd, eventsMax);
+    public static FrontendRig Vhost(
+        Flavour flavour = Flavour.Robust,
+        bool msix = true,
+        bool ioEventFd = true,
+        long eventsMax = 200_000
+    ) => new(sim => new VhostDemoFrontendDevice(sim, flavour), msix, ioEventFd, eventsMax);
 
     /// <summary>The QEMU-style virtio-demo device.</summary>
     public static FrontendRig Qemu(Flavour flavour = Flavour.Robust, bool msix = true) =>
@@ -81,7 +99,8 @@ internal sealed class FrontendRig
 
     public DriverQueue Queue { get; private set; } = null!;
 
-    public void WriteConfig(int register, int size, uint value) => ConfigMechanism1.WriteConfig(Bridge, Slot, register, size, value);
+    public void WriteConfig(int register, int size, uint value) =>
+        ConfigMechanism1.WriteConfig(Bridge, Slot, register, size, value);
 
     public void Common(int offset, int size, ulong value)
     {
@@ -106,7 +125,8 @@ internal sealed class FrontendRig
     /// FEATURES_OK, MSI-X table (queue → <see cref="QueueGsi"/>), queue 0, DRIVER_OK.</summary>
     public DriverQueue Init(ulong features = 0)
     {
-        if (Msix) WriteConfig(R.Bar0 + 4, 4, (uint)MsixBase);
+        if (Msix)
+            WriteConfig(R.Bar0 + 4, 4, (uint)MsixBase);
         WriteConfig(R.Bar0 + 16, 4, (uint)ModernBase);
         WriteConfig(R.Bar0 + 20, 4, 0);
         WriteConfig(R.Command, 2, R.CommandMemorySpace | R.CommandBusMaster);
@@ -120,14 +140,19 @@ internal sealed class FrontendRig
         SetStatus(S.Acknowledge | S.Driver | S.FeaturesOk);
         if (Msix)
         {
-            MsiMessage q = MsiMessage.ForGsi(QueueGsi), c = MsiMessage.ForGsi(ConfigGsi);
+            MsiMessage q = MsiMessage.ForGsi(QueueGsi),
+                c = MsiMessage.ForGsi(ConfigGsi);
             MmioWrite(MsixBase + 0, 8, q.Address);
             MmioWrite(MsixBase + 8, 4, q.Data);
             MmioWrite(MsixBase + 12, 4, 0);
             MmioWrite(MsixBase + 16, 8, c.Address);
             MmioWrite(MsixBase + 24, 4, c.Data);
             MmioWrite(MsixBase + 28, 4, 0);
-            WriteConfig(Transport.Msix!.CapabilityOffset + MsixCapability.ControlOffset, 2, MsixCapability.ControlEnable);
+            WriteConfig(
+                Transport.Msix!.CapabilityOffset + MsixCapability.ControlOffset,
+                2,
+                MsixCapability.ControlEnable
+            );
             Common(L.CommonConfigMsixVector, 2, 1);
         }
         var layout = SplitRingLayout.Modern(new GuestAddress(RingBase), QueueSize);
@@ -138,7 +163,8 @@ internal sealed class FrontendRig
         Common(L.CommonQueueDesc, 8, layout.DescTable.Value);
         Common(L.CommonQueueDriver, 8, layout.AvailRing.Value);
         Common(L.CommonQueueDevice, 8, layout.UsedRing.Value);
-        if (Msix) Common(L.CommonQueueMsixVector, 2, 0);
+        if (Msix)
+            Common(L.CommonQueueMsixVector, 2, 0);
         Common(L.CommonQueueEnable, 2, 1);
         SetStatus(Ready);
         Assert.True(Device.DriverOk);
@@ -173,7 +199,8 @@ internal sealed class FrontendRig
 
     public void KickIfNeeded()
     {
-        if (Queue.NeedsNotify(Memory)) Kick();
+        if (Queue.NeedsNotify(Memory))
+            Kick();
     }
 
     public Sim.Engine.Time.StopReason Run() => Sim.Run();
@@ -181,7 +208,8 @@ internal sealed class FrontendRig
     public List<(ushort Id, uint Len)> Reap()
     {
         var list = new List<(ushort, uint)>();
-        while (Queue.TryGetUsed(Memory, out ushort id, out uint len)) list.Add((id, len));
+        while (Queue.TryGetUsed(Memory, out ushort id, out uint len))
+            list.Add((id, len));
         return list;
     }
 

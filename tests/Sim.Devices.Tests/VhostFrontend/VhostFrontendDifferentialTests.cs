@@ -5,9 +5,9 @@ using Sim.Devices.Tests.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Engine.Memory;
+using Sim.Spec.Virtio;
 using Xunit;
 using Xunit.Abstractions;
-using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Tests.VhostFrontend;
 
@@ -26,17 +26,28 @@ public sealed class VhostFrontendDifferentialTests
     public VhostFrontendDifferentialTests(ITestOutputHelper output) => _output = output;
 
     /// <summary>opt 0, 1 or anything else; any buff.</summary>
-    private static readonly Gen<(uint Opt, uint Buff)> Request =
-        Gen.Zip(Gen.Frequency((3, Gen.Constant(0u)), (3, Gen.Constant(1u)), (1, Gen.Choose(2, int.MaxValue).Select(i => (uint)i))),
-                Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((uint)i)));
+    private static readonly Gen<(uint Opt, uint Buff)> Request = Gen.Zip(
+        Gen.Frequency(
+            (3, Gen.Constant(0u)),
+            (3, Gen.Constant(1u)),
+            (1, Gen.Choose(2, int.MaxValue).Select(i => (uint)i))
+        ),
+        Gen.Choose(int.MinValue, int.MaxValue).Select(i => unchecked((uint)i))
+    );
 
     /// <summary>Batches of up to 8 requests, each published before one kick; up to 6 batches; EVENT_IDX or
     /// not.</summary>
-    private static readonly Gen<(bool EventIdx, (uint Opt, uint Buff)[][] Batches)> Sequence =
-        Gen.Zip(Gen.Elements(false, true), Request.ArrayOf().Select(a => a.Take(8).ToArray()).ArrayOf().Select(b => b.Take(6).ToArray()));
+    private static readonly Gen<(bool EventIdx, (uint Opt, uint Buff)[][] Batches)> Sequence = Gen.Zip(
+        Gen.Elements(false, true),
+        Request.ArrayOf().Select(a => a.Take(8).ToArray()).ArrayOf().Select(b => b.Take(6).ToArray())
+    );
 
     /// <summary>What the guest sees, request by request: (head, used.len, response bytes).</summary>
-    private static List<(ushort Head, uint Len, ulong Response)> Observe(FrontendRig rig, bool eventIdx, (uint Opt, uint Buff)[][] batches)
+    private static List<(ushort Head, uint Len, ulong Response)> Observe(
+        FrontendRig rig,
+        bool eventIdx,
+        (uint Opt, uint Buff)[][] batches
+    )
     {
         rig.Init(eventIdx ? 1UL << VirtioSpec.FEventIdx : 0);
         var seen = new List<(ushort, uint, ulong)>();
@@ -44,7 +55,8 @@ public sealed class VhostFrontendDifferentialTests
         {
             // Both devices complete in order, one request at a time, so the i-th used entry answers the i-th request.
             var responses = new List<GuestAddress>();
-            foreach ((uint opt, uint buff) in batch) responses.Add(rig.Post(opt, buff));
+            foreach ((uint opt, uint buff) in batch)
+                responses.Add(rig.Post(opt, buff));
             rig.KickIfNeeded();
             rig.Run();
             List<(ushort Id, uint Len)> used = rig.Reap();
@@ -67,10 +79,14 @@ public sealed class VhostFrontendDifferentialTests
             var a = Observe(qemu, s.EventIdx, s.Batches);
             var b = Observe(vhost, s.EventIdx, s.Batches);
             int total = s.Batches.Sum(x => x.Length);
-            bool ok = a.Count == total && a.SequenceEqual(b) &&
-                ((VirtioDemoDevice)qemu.Device).Buff == vhost.Frontend.Backend.Buff &&
-                vhost.Frontend.QemuHandlerRuns == 0 && vhost.Vq.VqErrors == 0;
-            if (!ok) _output.WriteLine($"qemu={string.Join(",", a)} vhost={string.Join(",", b)}");
+            bool ok =
+                a.Count == total
+                && a.SequenceEqual(b)
+                && ((VirtioDemoDevice)qemu.Device).Buff == vhost.Frontend.Backend.Buff
+                && vhost.Frontend.QemuHandlerRuns == 0
+                && vhost.Vq.VqErrors == 0;
+            if (!ok)
+                _output.WriteLine($"qemu={string.Join(",", a)} vhost={string.Join(",", b)}");
             return ok;
         });
     }
@@ -83,16 +99,22 @@ public sealed class VhostFrontendDifferentialTests
         // opt 0 answers {v3 = 0, v4}, where v4 is only ever set by an opt-1 request.
         FrontendRig qemu = FrontendRig.Qemu(Flavour.Seed);
         FrontendRig vhost = FrontendRig.Vhost(Flavour.Seed, eventsMax: 20_000);
-        (uint, uint)[][] batches = [[(0, 0)], [(1, 0x2333)], [(0, 0)], [(7, 0x55)]];
+        (uint, uint)[][] batches =
+        [
+            [(0, 0)],
+            [(1, 0x2333)],
+            [(0, 0)],
+            [(7, 0x55)],
+        ];
         var a = Observe(qemu, false, batches);
         var b = Observe(vhost, false, batches);
         Assert.Equal([8u, 8u, 8u, 8u], a.Select(x => x.Len));
         Assert.Equal([0u, 0u, 0u, 0u], b.Select(x => x.Len));
         Assert.Equal(0x1333_0000_0000UL, a[0].Response); // QEMU: realize set buff = 0x1333
-        Assert.Equal(0UL, b[0].Response);                // vhost: v4 = 0 until written
-        Assert.Equal(a[1].Response, b[1].Response);       // {1, 0x2333} from both
-        Assert.Equal(a[2].Response, b[2].Response);       // {0, 0x2333} from both
-        Assert.Equal(0x55_0000_0007UL, a[3].Response);   // QEMU: "opt: error!", request echoed
+        Assert.Equal(0UL, b[0].Response); // vhost: v4 = 0 until written
+        Assert.Equal(a[1].Response, b[1].Response); // {1, 0x2333} from both
+        Assert.Equal(a[2].Response, b[2].Response); // {0, 0x2333} from both
+        Assert.Equal(0x55_0000_0007UL, a[3].Response); // QEMU: "opt: error!", request echoed
         Assert.Equal(0x2333_0000_0007UL, b[3].Response); // vhost: v3 = 7, v4 unchanged
         Assert.True(vhost.Frontend.Backend.Device.Worker!.IdleSelfRequeues > 0); // and its worker never sleeps
     }

@@ -2,8 +2,8 @@ using Sim.Devices.Vhost;
 using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 using S = Sim.Spec.Virtio.VirtioStatus;
 
 namespace Sim.Devices.Tests.VhostFrontend;
@@ -53,7 +53,8 @@ public sealed class VhostFrontendLifecycleTests
     {
         FrontendRig rig = FrontendRig.Vhost();
         rig.Init();
-        for (uint i = 0; i < 3; i++) rig.Post(1, 0x100 + i);
+        for (uint i = 0; i < 3; i++)
+            rig.Post(1, 0x100 + i);
         rig.Kick();
         rig.Run();
         Assert.Equal(3, rig.Reap().Count);
@@ -68,10 +69,10 @@ public sealed class VhostFrontendLifecycleTests
         Assert.Equal(VhostCallPath.None, dev.GetCallPath(0));
         Assert.Equal((ushort)3, dev.GetStoppedAvailIdx(0));
         var q = dev.GetQueue(0);
-        Assert.Equal((ushort)3, q.NextAvail.Value);   // virtio_queue_set_last_avail_idx
+        Assert.Equal((ushort)3, q.NextAvail.Value); // virtio_queue_set_last_avail_idx
         Assert.Equal((ushort)3, q.ShadowAvail.Value);
-        Assert.Equal((ushort)3, q.UsedIdx.Value);     // virtio_queue_update_used_idx
-        Assert.False(q.SignalledUsedValid);           // virtio_queue_invalidate_signalled_used
+        Assert.Equal((ushort)3, q.UsedIdx.Value); // virtio_queue_update_used_idx
+        Assert.False(q.SignalledUsedValid); // virtio_queue_invalidate_signalled_used
 
         // QEMU owns the queue again, but without DRIVER_OK: the robust transport ignores the kick (VIRTIO 1.2 §3.1.2;
         // QEMU's core would run its empty handler); nothing is answered either way.
@@ -105,7 +106,7 @@ public sealed class VhostFrontendLifecycleTests
         Assert.False(rig.Vq.HasBackend);
         Assert.False(dev.GetQueue(0).Ready);
         Assert.Equal((ushort)0, dev.GetQueue(0).NextAvail.Value); // the reset wins over the hand-back
-        Assert.Equal(0x7777u, dev.Backend.Buff);                  // known difference: kernel state survives
+        Assert.Equal(0x7777u, dev.Backend.Buff); // known difference: kernel state survives
 
         // A fresh probe (new rings) starts vhost again from index 0.
         rig.Init();

@@ -5,8 +5,8 @@ using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
 namespace Sim.Devices.Tests.VirtioDemo;
@@ -32,7 +32,12 @@ public sealed class VirtioDemoDeviceTests
         Assert.True(rig.TryUsed(out ushort used, out uint len));
         Assert.Equal(head, used);
         byte[] r = rig.ReadBytes(Resp, 8);
-        return (head, len, BinaryPrimitives.ReadUInt32LittleEndian(r), BinaryPrimitives.ReadUInt32LittleEndian(r.AsSpan(4)));
+        return (
+            head,
+            len,
+            BinaryPrimitives.ReadUInt32LittleEndian(r),
+            BinaryPrimitives.ReadUInt32LittleEndian(r.AsSpan(4))
+        );
     }
 
     [Fact]
@@ -74,7 +79,8 @@ public sealed class VirtioDemoDeviceTests
         Assert.Equal((8u, 7u, 0xBEEFu), (r.Len, r.Opt, r.Buff));
         Assert.Equal(VirtioDemoDevice.InitialBuff, dev.Buff);
         Assert.Equal(1, dev.UnknownOpts);
-        if (flavour == Flavour.Seed) Assert.Contains("opt: error!", dev.Log.Lines);
+        if (flavour == Flavour.Seed)
+            Assert.Contains("opt: error!", dev.Log.Lines);
     }
 
     [Theory]
@@ -87,8 +93,13 @@ public sealed class VirtioDemoDeviceTests
         rig.Fill(Resp, new byte[8]);
         var a = new GuestAddress(Req.Value);
         rig.PostAndKick(
-            [new GuestBuffer(a, 3), new GuestBuffer(new GuestAddress(a.Value + 3), 2), new GuestBuffer(new GuestAddress(a.Value + 5), 3)],
-            [new GuestBuffer(Resp, 4), new GuestBuffer(new GuestAddress(Resp.Value + 4), 4)]);
+            [
+                new GuestBuffer(a, 3),
+                new GuestBuffer(new GuestAddress(a.Value + 3), 2),
+                new GuestBuffer(new GuestAddress(a.Value + 5), 3),
+            ],
+            [new GuestBuffer(Resp, 4), new GuestBuffer(new GuestAddress(Resp.Value + 4), 4)]
+        );
         Assert.True(rig.TryUsed(out _, out uint len));
         Assert.Equal(8u, len);
         Assert.Equal(VirtioDeviceRig.Le32Pair(1, 0xABCD1234), rig.ReadBytes(Resp, 8));
@@ -190,8 +201,16 @@ public sealed class VirtioDemoDeviceTests
         var (rig, dev) = Make(Flavour.Seed);
         Request(rig, 1, 0x2333);
         Assert.Equal(
-            ["recv opt: 1", "recv buff: 2333", "opt: write from guest", "iov_from_buf ret = 8", "buff: 2333", "exit virtio_demo_handle()"],
-            dev.Log.Lines);
+            [
+                "recv opt: 1",
+                "recv buff: 2333",
+                "opt: write from guest",
+                "iov_from_buf ret = 8",
+                "buff: 2333",
+                "exit virtio_demo_handle()",
+            ],
+            dev.Log.Lines
+        );
     }
 
     [Theory]
@@ -237,7 +256,14 @@ public sealed class VirtioDemoDeviceTests
         // A second request is published but the driver resets before kicking. (A kicked request would be run
         // by the reset itself: QEMU's stop_ioeventfd drains the host notifier first.)
         rig.Fill(VirtioDeviceRig.Buf(0x200), VirtioDeviceRig.Le32Pair(1, 0x8888));
-        Assert.True(rig.Queue.TryAdd(rig.Memory, [new GuestBuffer(VirtioDeviceRig.Buf(0x200), 8)], [new GuestBuffer(Resp, 8)], out _));
+        Assert.True(
+            rig.Queue.TryAdd(
+                rig.Memory,
+                [new GuestBuffer(VirtioDeviceRig.Buf(0x200), 8)],
+                [new GuestBuffer(Resp, 8)],
+                out _
+            )
+        );
         rig.Queue.Publish(rig.Memory);
         rig.Common(L.CommonDeviceStatus, 1, 0);
         rig.Sim.Run();

@@ -1,5 +1,5 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Xunit;
 
 namespace Sim.Engine.Tests.Kvm;
@@ -79,6 +79,7 @@ public sealed class EventFdTests
         fd.TryRead(out _);
         Assert.Equal(
             new[] { (TraceEventKind.EventFdSignal, 0u, 5UL), (TraceEventKind.EventFdRead, 0u, 5UL) },
-            sink.Events.Select(e => (e.Kind, e.Source, e.Value)));
+            sink.Events.Select(e => (e.Kind, e.Source, e.Value))
+        );
     }
 }

@@ -1,5 +1,5 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Xunit;
 
 namespace Sim.Engine.Tests.Kvm;
@@ -25,7 +25,10 @@ public sealed class InterruptControllerTests
         Assert.True(chip.TryAcknowledge(out uint second));
         Assert.False(chip.TryAcknowledge(out _));
         Assert.Equal((3u, 7u), (first, second));
-        Assert.Equal(new[] { (7UL, 0x27UL), (3UL, 0x23UL) }, sink.Of(TraceEventKind.IrqInject).Select(e => (e.Address, e.Value)));
+        Assert.Equal(
+            new[] { (7UL, 0x27UL), (3UL, 0x23UL) },
+            sink.Of(TraceEventKind.IrqInject).Select(e => (e.Address, e.Value))
+        );
     }
 
     [Fact]
@@ -67,7 +70,7 @@ public sealed class InterruptControllerTests
         Assert.False(chip.Raise(9));
         chip.Lower(9);
         Assert.True(chip.IsPending(9)); // an edge request survives the line going low
-        Assert.False(chip.Pulse(9));    // already pending: coalesced
+        Assert.False(chip.Pulse(9)); // already pending: coalesced
         Assert.Equal(1, sim.Counters.InterruptsInjected);
         Assert.Equal(2, sim.Counters.InterruptsCoalesced);
     }

@@ -1,8 +1,8 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Sim.Machine.Kvm;
 using Sim.Engine.Tests.SimulationTests;
+using Sim.Machine.Kvm;
 using Xunit;
 
 namespace Sim.Engine.Tests.Kvm;
@@ -90,7 +90,8 @@ public sealed class IoBusTests
     {
         var bus = new IoBus(BusKind.Mmio);
         var dev = new ArrayDevice(16);
-        for (int i = 0; i < IoBus.RangesMax; i++) Assert.True(bus.TryRegister((ulong)i * 0x10, 0x10, dev, "r"));
+        for (int i = 0; i < IoBus.RangesMax; i++)
+            Assert.True(bus.TryRegister((ulong)i * 0x10, 0x10, dev, "r"));
         Assert.False(bus.TryRegister(0x10_0000, 0x10, dev, "one too many"));
     }
 
@@ -106,25 +107,33 @@ public sealed class IoBusTests
             var reference = new List<(ulong Base, ulong Size)>();
             foreach (((int kind, int a), int s) in ops)
             {
-                ulong addr = (ulong)a, size = (ulong)s;
+                ulong addr = (ulong)a,
+                    size = (ulong)s;
                 if (kind == 0)
                 {
                     bool expect = size > 0 && !reference.Any(r => addr < r.Base + r.Size && r.Base < addr + size);
-                    if (bus.TryRegister(addr, size, dev, "x") != expect) return false;
-                    if (expect) reference.Add((addr, size));
+                    if (bus.TryRegister(addr, size, dev, "x") != expect)
+                        return false;
+                    if (expect)
+                        reference.Add((addr, size));
                 }
                 else if (kind == 1)
                 {
                     bool expect = reference.RemoveAll(r => r.Base == addr) > 0;
-                    if (bus.Unregister(addr) != expect) return false;
+                    if (bus.Unregister(addr) != expect)
+                        return false;
                 }
                 else
                 {
                     int len = (int)(size % 9);
-                    var hit = reference.Where(r => len > 0 && addr >= r.Base && addr + (ulong)len <= r.Base + r.Size).ToList();
+                    var hit = reference
+                        .Where(r => len > 0 && addr >= r.Base && addr + (ulong)len <= r.Base + r.Size)
+                        .ToList();
                     bool found = bus.TryFind(addr, len, out _, out ulong off);
-                    if (found != (hit.Count == 1)) return false;
-                    if (found && off != addr - hit[0].Base) return false;
+                    if (found != (hit.Count == 1))
+                        return false;
+                    if (found && off != addr - hit[0].Base)
+                        return false;
                 }
             }
             return true;

@@ -1,5 +1,5 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Xunit;
 
 namespace Sim.Engine.Tests.Kvm;
@@ -37,7 +37,9 @@ public sealed class IoEventFdTests
         }
         foreach (int good in new[] { 1, 2, 4, 8 })
         {
-            Assert.True(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell + (ulong)(good * 16), good, null, fd, out _));
+            Assert.True(
+                sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell + (ulong)(good * 16), good, null, fd, out _)
+            );
         }
         Assert.True(sim.Kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell + 0x200, 0, null, fd, out _));
     }
@@ -63,10 +65,10 @@ public sealed class IoEventFdTests
         Assert.True(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, fd, out _));
         Assert.True(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 1, other, out _));
         Assert.True(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 2, 0, other, out _)); // other length
-        Assert.True(kvm.TryRegisterIoEventFd(BusKind.Pio, 0xC050, 4, 0, other, out _));   // other bus
-        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, other, out KvmError e), e);    // same datamatch
-        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, null, other, out e), e);          // wildcard vs datamatch
-        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 0, null, other, out e), e);          // any-length
+        Assert.True(kvm.TryRegisterIoEventFd(BusKind.Pio, 0xC050, 4, 0, other, out _)); // other bus
+        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, other, out KvmError e), e); // same datamatch
+        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, null, other, out e), e); // wildcard vs datamatch
+        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 0, null, other, out e), e); // any-length
         Assert.True(kvm.UnregisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, fd));
         Assert.False(kvm.UnregisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, fd));
         Assert.False(kvm.UnregisterIoEventFd(BusKind.Mmio, Doorbell, 4, null, other)); // flags must agree
@@ -112,8 +114,8 @@ public sealed class IoEventFdTests
         long cost = -1;
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
-            g.MmioWrite(Doorbell, 4, 8);     // wrong value
-            g.MmioWrite(Doorbell, 2, 7);     // wrong width
+            g.MmioWrite(Doorbell, 4, 8); // wrong value
+            g.MmioWrite(Doorbell, 2, 7); // wrong width
             g.MmioWrite(Doorbell + 4, 4, 7); // wrong address
             cost = g.Cost;
             yield break;

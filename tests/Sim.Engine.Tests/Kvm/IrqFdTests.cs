@@ -1,5 +1,5 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Xunit;
 
 namespace Sim.Engine.Tests.Kvm;
@@ -62,7 +62,8 @@ public sealed class IrqFdTests
         Assert.True(sim.Kvm.TryRegisterIrqFd(fd, 10, resample, out _));
         InterruptController chip = sim.Kvm.Irqchip;
         Assert.True(chip.IsLevelTriggered(10));
-        var seen = new List<(bool AssertedBeforeEoi, ulong ResampleBefore, bool AssertedAfterEoi, ulong ResampleAfter)>();
+        var seen =
+            new List<(bool AssertedBeforeEoi, ulong ResampleBefore, bool AssertedAfterEoi, ulong ResampleAfter)>();
         var program = new ScriptProgram(HaltOnce, (g, gsi) =>
         {
             bool before = chip.IsAsserted(gsi);

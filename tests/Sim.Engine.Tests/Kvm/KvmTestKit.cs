@@ -1,6 +1,6 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Sim.Machine.Simulation;
 
 namespace Sim.Engine.Tests.Kvm;
@@ -24,13 +24,22 @@ internal sealed class ScriptProgram : GuestProgram
     public override void OnInterrupt(GuestContext guest, uint gsi)
     {
         Interrupts.Add((gsi, guest.Now));
-        if (_handler is null) guest.Eoi(gsi);
-        else _handler(guest, gsi);
+        if (_handler is null)
+            guest.Eoi(gsi);
+        else
+            _handler(guest, gsi);
     }
 }
 
 /// <summary>A trace event with its data copied out.</summary>
-internal sealed record RecordedEvent(TraceEventKind Kind, long Time, uint Source, ulong Address, ulong Value, byte[] Data);
+internal sealed record RecordedEvent(
+    TraceEventKind Kind,
+    long Time,
+    uint Source,
+    ulong Address,
+    ulong Value,
+    byte[] Data
+);
 
 internal sealed class RecordingSink : ITraceSink
 {
@@ -79,7 +88,14 @@ internal sealed class CountingListener : IEventFdListener
 internal static class KvmTestKit
 {
     public static Sim.Machine.Simulation.Simulation NewSimulation(ulong seed = 1, long checkpointInterval = 0) =>
-        new(new SimulationOptions { Seed = seed, MemoryLayout = MemoryLayout.Single(64 * 1024), CheckpointInterval = checkpointInterval });
+        new(
+            new SimulationOptions
+            {
+                Seed = seed,
+                MemoryLayout = MemoryLayout.Single(64 * 1024),
+                CheckpointInterval = checkpointInterval,
+            }
+        );
 
     public static RecordingSink Record(this Sim.Machine.Simulation.Simulation sim)
     {

@@ -1,7 +1,7 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
 using Sim.Machine.Simulation;
 using Xunit;
 
@@ -149,7 +149,7 @@ public sealed class VcpuTests
             values.Add(g.MmioRead(0xE000_0004, 4));
             values.Add(g.MmioRead(0xE000_0004, 2));
             values.Add(g.MmioRead(0xF000_0000, 4)); // unmapped
-            values.Add(g.PioIn(0x60, 1));           // unmapped
+            values.Add(g.PioIn(0x60, 1)); // unmapped
             g.DebugWrite(0xCAFE);
             g.PioOut(0x70, 1, 0x8F);
             yield break;
@@ -192,7 +192,8 @@ public sealed class VcpuTests
 
         public void Read(BusKind bus, ulong offset, Span<byte> data) => data.Clear();
 
-        public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data) => _memory.TryWriteUInt8(new GuestAddress(0x200), data[0]);
+        public void Write(BusKind bus, ulong offset, ReadOnlySpan<byte> data) =>
+            _memory.TryWriteUInt8(new GuestAddress(0x200), data[0]);
     }
 
     [Fact]
@@ -211,9 +212,21 @@ public sealed class VcpuTests
         }
         sim.Kvm.Start(new ScriptProgram(Body));
         sim.Run();
-        var memEvents = sink.Events.Where(e => e.Kind is TraceEventKind.GuestWrite or TraceEventKind.DeviceWrite or TraceEventKind.DeviceRead)
-            .Select(e => (e.Kind, e.Address)).ToArray();
-        Assert.Equal(new[] { (TraceEventKind.GuestWrite, 0x100UL), (TraceEventKind.DeviceWrite, 0x200UL), (TraceEventKind.GuestWrite, 0x101UL) }, memEvents);
+        var memEvents = sink
+            .Events.Where(e =>
+                e.Kind is TraceEventKind.GuestWrite or TraceEventKind.DeviceWrite or TraceEventKind.DeviceRead
+            )
+            .Select(e => (e.Kind, e.Address))
+            .ToArray();
+        Assert.Equal(
+            new[]
+            {
+                (TraceEventKind.GuestWrite, 0x100UL),
+                (TraceEventKind.DeviceWrite, 0x200UL),
+                (TraceEventKind.GuestWrite, 0x101UL),
+            },
+            memEvents
+        );
         Assert.Equal(MemoryActor.Device, sim.Memory.Actor); // restored after the step
     }
 }

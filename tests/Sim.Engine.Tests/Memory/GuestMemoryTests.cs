@@ -13,7 +13,7 @@ public sealed class GuestMemoryTests
     private static readonly RegionSpec[] Specs =
     [
         new(0x0, 0x2000),
-        new(0x2000, 0x1000),              // adjacent to the first: accesses may not straddle them
+        new(0x2000, 0x1000), // adjacent to the first: accesses may not straddle them
         new(0x1_0000, 0x3000),
         new(ulong.MaxValue - 0x4FFF, 0x2000), // near the top of the address space
     ];
@@ -50,7 +50,8 @@ public sealed class GuestMemoryTests
     private static readonly FsCheck.Gen<ulong> Address = Gen.OneOf(
         Gen.Zip(Gen.Choose(0, Specs.Length - 1), Gen.Choose(-12, 0x3010))
             .Select(t => unchecked(Specs[t.Item1].Base + (ulong)(long)t.Item2)),
-        SeededProperty.UInt64);
+        SeededProperty.UInt64
+    );
 
     /// <summary>Any address and length: accessors never throw, and agree with the reference on
     /// success, value and contents.</summary>
@@ -65,31 +66,78 @@ public sealed class GuestMemoryTests
             foreach (((int kind, ulong addr), (ulong value, int n)) in ops)
             {
                 var a = new GuestAddress(addr);
-                int width = kind switch { 0 or 4 => 1, 1 or 5 => 2, 2 or 6 => 4, 3 or 7 => 8, _ => n };
+                int width = kind switch
+                {
+                    0 or 4 => 1,
+                    1 or 5 => 2,
+                    2 or 6 => 4,
+                    3 or 7 => 8,
+                    _ => n,
+                };
                 bool valid = r.TryLocate(addr, width, out int reg, out int off);
                 Span<byte> expect = valid ? r.Bytes[reg].AsSpan(off, width) : default;
                 ulong truncated = width >= 8 ? value : value & ((1UL << (width * 8)) - 1);
                 switch (kind)
                 {
-                    case 0: if (m.TryReadUInt8(a, out byte b8) != valid || (valid && b8 != expect[0])) return false; break;
-                    case 1: if (m.TryReadUInt16(a, out ushort b16) != valid || (valid && b16 != BinaryPrimitives.ReadUInt16LittleEndian(expect))) return false; break;
-                    case 2: if (m.TryReadUInt32(a, out uint b32) != valid || (valid && b32 != BinaryPrimitives.ReadUInt32LittleEndian(expect))) return false; break;
-                    case 3: if (m.TryReadUInt64(a, out ulong b64) != valid || (valid && b64 != BinaryPrimitives.ReadUInt64LittleEndian(expect))) return false; break;
-                    case 4: if (m.TryWriteUInt8(a, (byte)value) != valid) return false; break;
-                    case 5: if (m.TryWriteUInt16(a, (ushort)value) != valid) return false; break;
-                    case 6: if (m.TryWriteUInt32(a, (uint)value) != valid) return false; break;
-                    case 7: if (m.TryWriteUInt64(a, value) != valid) return false; break;
+                    case 0:
+                        if (m.TryReadUInt8(a, out byte b8) != valid || (valid && b8 != expect[0]))
+                            return false;
+                        break;
+                    case 1:
+                        if (
+                            m.TryReadUInt16(a, out ushort b16) != valid
+                            || (valid && b16 != BinaryPrimitives.ReadUInt16LittleEndian(expect))
+                        )
+                            return false;
+                        break;
+                    case 2:
+                        if (
+                            m.TryReadUInt32(a, out uint b32) != valid
+                            || (valid && b32 != BinaryPrimitives.ReadUInt32LittleEndian(expect))
+                        )
+                            return false;
+                        break;
+                    case 3:
+                        if (
+                            m.TryReadUInt64(a, out ulong b64) != valid
+                            || (valid && b64 != BinaryPrimitives.ReadUInt64LittleEndian(expect))
+                        )
+                            return false;
+                        break;
+                    case 4:
+                        if (m.TryWriteUInt8(a, (byte)value) != valid)
+                            return false;
+                        break;
+                    case 5:
+                        if (m.TryWriteUInt16(a, (ushort)value) != valid)
+                            return false;
+                        break;
+                    case 6:
+                        if (m.TryWriteUInt32(a, (uint)value) != valid)
+                            return false;
+                        break;
+                    case 7:
+                        if (m.TryWriteUInt64(a, value) != valid)
+                            return false;
+                        break;
                     case 8:
                         var buf = new byte[n];
-                        if (m.TryRead(a, buf) != valid || (valid && !buf.AsSpan().SequenceEqual(expect))) return false;
+                        if (m.TryRead(a, buf) != valid || (valid && !buf.AsSpan().SequenceEqual(expect)))
+                            return false;
                         break;
                     case 9:
                         var src = Enumerable.Range(0, n).Select(i => (byte)(value >> (i % 8 * 8))).ToArray();
-                        if (m.TryWrite(a, src) != valid) return false;
-                        if (valid) src.CopyTo(expect);
+                        if (m.TryWrite(a, src) != valid)
+                            return false;
+                        if (valid)
+                            src.CopyTo(expect);
                         break;
                     default:
-                        if (m.TryGetSpan(a, (ulong)n, out Span<byte> span) != valid || (valid && !span.SequenceEqual(expect))) return false;
+                        if (
+                            m.TryGetSpan(a, (ulong)n, out Span<byte> span) != valid
+                            || (valid && !span.SequenceEqual(expect))
+                        )
+                            return false;
                         break;
                 }
                 if (valid && kind is >= 4 and <= 7)
@@ -102,7 +150,8 @@ public sealed class GuestMemoryTests
             // Whole-memory comparison at the end.
             for (int i = 0; i < Specs.Length; i++)
             {
-                if (!m.Regions[i].Contents.SequenceEqual(r.Bytes[i])) return false;
+                if (!m.Regions[i].Contents.SequenceEqual(r.Bytes[i]))
+                    return false;
             }
             return true;
         });
@@ -128,7 +177,10 @@ public sealed class GuestMemoryTests
     [InlineData(new ulong[] { 0, (1UL << 30) + 1 }, "the most is")]
     public void InvalidLayouts_AreRejectedWithAReason(ulong[] pairs, string reason)
     {
-        var specs = Enumerable.Range(0, pairs.Length / 2).Select(i => new RegionSpec(pairs[2 * i], pairs[(2 * i) + 1])).ToArray();
+        var specs = Enumerable
+            .Range(0, pairs.Length / 2)
+            .Select(i => new RegionSpec(pairs[2 * i], pairs[(2 * i) + 1]))
+            .ToArray();
         Assert.False(GuestMemory.TryCreate(new MemoryLayout(specs), out _, out string? error));
         Assert.Contains(reason, error);
     }
@@ -136,7 +188,10 @@ public sealed class GuestMemoryTests
     [Fact]
     public void TooManyRegions_Rejected()
     {
-        var specs = Enumerable.Range(0, MemoryLayout.RegionsMax + 1).Select(i => new RegionSpec((ulong)i * 0x1000, 0x1000)).ToArray();
+        var specs = Enumerable
+            .Range(0, MemoryLayout.RegionsMax + 1)
+            .Select(i => new RegionSpec((ulong)i * 0x1000, 0x1000))
+            .ToArray();
         Assert.False(GuestMemory.TryCreate(new MemoryLayout(specs), out _, out string? error));
         Assert.Contains("at most", error);
     }
@@ -172,7 +227,8 @@ public sealed class GuestMemoryTests
     public void ContentHash_IsStableAcrossRuns()
     {
         GuestMemory m = GuestMemory.CreateFlat(4096);
-        for (int i = 0; i < 4096; i++) m.TryWriteUInt8(new GuestAddress((ulong)i), unchecked((byte)(i * 7)));
+        for (int i = 0; i < 4096; i++)
+            m.TryWriteUInt8(new GuestAddress((ulong)i), unchecked((byte)(i * 7)));
         Assert.Equal(0x94D91DA5C5702D94UL, m.ContentHash(MemoryHashScheme.Linear));
         Assert.Equal(0x4766FC28C0432D6BUL, m.ContentHash());
         var h = new StableHash64();
@@ -196,7 +252,10 @@ public sealed class GuestMemoryTests
             }
         }
         // The layout is hashed too: equal (zero) contents at other addresses differ.
-        Assert.NotEqual(GuestMemory.CreateFlat(0x1000).ContentHash(), Create(new RegionSpec(0x1000, 0x1000)).ContentHash());
+        Assert.NotEqual(
+            GuestMemory.CreateFlat(0x1000).ContentHash(),
+            Create(new RegionSpec(0x1000, 0x1000)).ContentHash()
+        );
     }
 
     [Fact]
@@ -221,9 +280,11 @@ public sealed class GuestMemoryTests
     {
         public List<string> Log { get; } = new();
 
-        public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Log.Add($"{actor} read {address} {data.Length}");
+        public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) =>
+            Log.Add($"{actor} read {address} {data.Length}");
 
-        public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) => Log.Add($"{actor} write {address} {data.Length}");
+        public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) =>
+            Log.Add($"{actor} write {address} {data.Length}");
     }
 
     [Fact]
@@ -236,11 +297,15 @@ public sealed class GuestMemoryTests
         using (m.As(MemoryActor.Guest))
         {
             m.TryReadUInt16(new GuestAddress(2), out _);
-            using (m.As(MemoryActor.Host)) m.TryWriteUInt8(new GuestAddress(0), 5);
+            using (m.As(MemoryActor.Host))
+                m.TryWriteUInt8(new GuestAddress(0), 5);
             m.TryWrite(new GuestAddress(8), new byte[3]);
         }
         m.TryRead(new GuestAddress(0x10), new byte[2]);
         m.TryReadUInt8(new GuestAddress(0x2000), out _); // failed accesses are not observed
-        Assert.Equal(new[] { "Device write 0x0 4", "Guest read 0x2 2", "Guest write 0x8 3", "Device read 0x10 2" }, o.Log);
+        Assert.Equal(
+            new[] { "Device write 0x0 4", "Guest read 0x2 2", "Guest write 0x8 3", "Device read 0x10 2" },
+            o.Log
+        );
     }
 }

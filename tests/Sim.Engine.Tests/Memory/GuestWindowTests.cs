@@ -19,7 +19,14 @@ public sealed class GuestWindowTests
 
     private static GuestMemory TwoRegions()
     {
-        Assert.True(GuestMemory.TryCreate(new MemoryLayout([new RegionSpec(0, 0x3000), new RegionSpec(0x10_0000, 0x3000)]), out GuestMemory? m, out string? error), error);
+        Assert.True(
+            GuestMemory.TryCreate(
+                new MemoryLayout([new RegionSpec(0, 0x3000), new RegionSpec(0x10_0000, 0x3000)]),
+                out GuestMemory? m,
+                out string? error
+            ),
+            error
+        );
         return m;
     }
 
@@ -95,7 +102,8 @@ public sealed class GuestWindowTests
         var counter = new Counter();
         m.Observer = counter;
         Assert.True(m.IsObserved);
-        using (m.As(MemoryActor.Host)) Assert.False(m.IsObserved);
+        using (m.As(MemoryActor.Host))
+            Assert.False(m.IsObserved);
         Assert.True(m.IsObserved);
         m.Observer = null;
         Assert.False(m.IsObserved);

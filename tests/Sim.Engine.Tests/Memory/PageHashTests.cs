@@ -40,8 +40,12 @@ public class PageHashTests(ITestOutputHelper output)
             var at = new GuestAddress(r.Base + (ulong)Next(rng, (int)(r.Size - length + 1)));
             switch (Next(rng, 8))
             {
-                case 0: Assert.True(m.TryWriteUInt8(at, (byte)Next(rng, 256))); break;
-                case 1: Assert.True(m.TryWrite(at, Bytes(rng, (int)length))); break;
+                case 0:
+                    Assert.True(m.TryWriteUInt8(at, (byte)Next(rng, 256)));
+                    break;
+                case 1:
+                    Assert.True(m.TryWrite(at, Bytes(rng, (int)length)));
+                    break;
                 case 2:
                     Assert.True(m.TryGetSpan(at, length, out Span<byte> span));
                     Bytes(rng, (int)length).CopyTo(span);
@@ -52,15 +56,25 @@ public class PageHashTests(ITestOutputHelper output)
                     Bytes(rng, (int)length).CopyTo(window.WritableBytes);
                     window.MarkWritten(0, (int)length);
                     break;
-                case 4: m.ClearDirty(); break;
-                case 5:
-                    if (Next(rng, 8) == 0) snapshot = m.Snapshot();
-                    else if (snapshot is not null) m.Restore(snapshot);
+                case 4:
+                    m.ClearDirty();
                     break;
-                case 6: if (Next(rng, 16) == 0) m.Clear(); break;
-                default: Assert.True(m.TryWrite(at, new byte[length])); break; // back to zero: contributes nothing
+                case 5:
+                    if (Next(rng, 8) == 0)
+                        snapshot = m.Snapshot();
+                    else if (snapshot is not null)
+                        m.Restore(snapshot);
+                    break;
+                case 6:
+                    if (Next(rng, 16) == 0)
+                        m.Clear();
+                    break;
+                default:
+                    Assert.True(m.TryWrite(at, new byte[length]));
+                    break; // back to zero: contributes nothing
             }
-            if (Next(rng, 3) == 0) Assert.Equal(m.ContentHash(), m.CheckpointHash());
+            if (Next(rng, 3) == 0)
+                Assert.Equal(m.ContentHash(), m.CheckpointHash());
         }
         Assert.Equal(m.ContentHash(), m.CheckpointHash());
     }
@@ -70,7 +84,8 @@ public class PageHashTests(ITestOutputHelper output)
     private static byte[] Bytes(Prng rng, int length)
     {
         var bytes = new byte[length];
-        for (int i = 0; i < length; i++) bytes[i] = (byte)Next(rng, 256);
+        for (int i = 0; i < length; i++)
+            bytes[i] = (byte)Next(rng, 256);
         return bytes;
     }
 
@@ -92,7 +107,8 @@ public class PageHashTests(ITestOutputHelper output)
             }
         }
         // The same page contents at another address, and the same two pages swapped, are other memories.
-        GuestMemory a1 = Create(), a2 = Create();
+        GuestMemory a1 = Create(),
+            a2 = Create();
         a1.TryWriteUInt8(new GuestAddress(0x10), 5);
         a2.TryWriteUInt8(new GuestAddress(0x1010), 5);
         Assert.NotEqual(a1.ContentHash(), a2.ContentHash());
@@ -128,7 +144,8 @@ public class PageHashTests(ITestOutputHelper output)
             {
                 int length = Math.Min(GuestMemory.PageSize, r.Contents.Length - off);
                 ReadOnlySpan<byte> page = r.Contents.Slice(off, length);
-                if (!page.ContainsAnyExcept((byte)0)) continue;
+                if (!page.ContainsAnyExcept((byte)0))
+                    continue;
                 var h = new StableHash64();
                 h.AddUInt64(r.Base + (ulong)off);
                 h.Add(page);

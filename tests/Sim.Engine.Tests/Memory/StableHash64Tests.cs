@@ -29,7 +29,8 @@ public class StableHash64Tests(ITestOutputHelper output)
             if (i < bytes.Length)
             {
                 ulong tail = 0;
-                for (int k = bytes.Length - 1; k >= i; k--) tail = (tail << 8) | bytes[k];
+                for (int k = bytes.Length - 1; k >= i; k--)
+                    tail = (tail << 8) | bytes[k];
                 state ^= (tail * Prime2) ^ (ulong)(bytes.Length - i);
                 state = BitOperations.RotateLeft(state, 31) * Prime1;
             }
@@ -51,14 +52,19 @@ public class StableHash64Tests(ITestOutputHelper output)
             var bytes = new byte[(int)prng.UInt64LessThan(4096)];
             for (int i = 0; i < bytes.Length; i++)
             {
-                if (prng.UInt64LessThan(4) == 0) bytes[i] = prng.NextByte();
+                if (prng.UInt64LessThan(4) == 0)
+                    bytes[i] = prng.NextByte();
             }
             // Whole zero words and whole non-zero words too, and an unaligned start.
-            if (bytes.Length > 64) Array.Clear(bytes, 8, 32);
+            if (bytes.Length > 64)
+                Array.Clear(bytes, 8, 32);
             int start = bytes.Length > 3 ? (int)prng.UInt64LessThan(3) : 0;
             var h = new StableHash64();
             h.Add(bytes.AsSpan(start));
-            Assert.True(Reference(bytes.AsSpan(start)) == h.Finish(), $"seed {seed} round {round}: {bytes.Length - start} bytes");
+            Assert.True(
+                Reference(bytes.AsSpan(start)) == h.Finish(),
+                $"seed {seed} round {round}: {bytes.Length - start} bytes"
+            );
         }
     }
 }

@@ -2,14 +2,14 @@ using System.Globalization;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Sim.Machine.Kvm;
-using Sim.Machine.Scenarios;
 using Sim.Engine.Tests.Kvm;
 using Sim.Engine.Time;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
+using Sim.Machine.Scenarios;
+using Sim.Scenarios.Ping;
 using Xunit;
 using Xunit.Abstractions;
-using Sim.Scenarios.Ping;
 
 namespace Sim.Engine.Tests.SimulationTests;
 
@@ -22,8 +22,11 @@ public sealed class PingScenarioTests
     private ScenarioRun RunPing(ulong seed, long requests = 16, RecordingSink? sink = null)
     {
         _output.WriteLine($"reproduce: virtsim run ping --seed {seed} --option requests={requests}");
-        ScenarioRun run = new PingScenario().Create(new ScenarioOptions(seed).With("requests", requests.ToString(CultureInfo.InvariantCulture)));
-        if (sink is not null) run.Simulation.AddSink(sink);
+        ScenarioRun run = new PingScenario().Create(
+            new ScenarioOptions(seed).With("requests", requests.ToString(CultureInfo.InvariantCulture))
+        );
+        if (sink is not null)
+            run.Simulation.AddSink(sink);
         run.Run();
         return run;
     }
@@ -33,7 +36,8 @@ public sealed class PingScenarioTests
     {
         var sink = new RecordingSink();
         ScenarioRun run = RunPing(1, 32, sink);
-        foreach (string line in run.ReportLines()) _output.WriteLine(line);
+        foreach (string line in run.ReportLines())
+            _output.WriteLine(line);
         Sim.Machine.Simulation.Simulation sim = run.Simulation;
         Assert.True(sim.GuestExited);
         Assert.Equal(StopReason.Stopped, sim.StopReason);
@@ -41,7 +45,10 @@ public sealed class PingScenarioTests
         Assert.Equal(new ulong[] { 0x600D }, sim.DebugValues);
         // Paired kicks were read as one count > 1 by the worker.
         Assert.Contains(sink.Of(TraceEventKind.EventFdRead), e => e.Source == 0 && e.Value > 1);
-        Assert.Contains("coalesced_wakeups=", run.ReportLines().Single(l => l.StartsWith("backend:", StringComparison.Ordinal)));
+        Assert.Contains(
+            "coalesced_wakeups=",
+            run.ReportLines().Single(l => l.StartsWith("backend:", StringComparison.Ordinal))
+        );
         RunCounters c = sim.Counters;
         Assert.True(c.IoEventFdSignals > 0);
         Assert.True(c.MmioWriteExits > 0, "some kicks should have missed the ioeventfd and exited");
@@ -87,8 +94,10 @@ public sealed class PingScenarioTests
             ScenarioRun b = new PingScenario().Create(new ScenarioOptions(seed).With("requests", "6"));
             a.Run();
             b.Run();
-            return a.Simulation.GuestExited && a.Simulation.EventHash == b.Simulation.EventHash &&
-                a.ReportLines().SequenceEqual(b.ReportLines()) && a.Simulation.Output[^1].Contains("completed=6", StringComparison.Ordinal);
+            return a.Simulation.GuestExited
+                && a.Simulation.EventHash == b.Simulation.EventHash
+                && a.ReportLines().SequenceEqual(b.ReportLines())
+                && a.Simulation.Output[^1].Contains("completed=6", StringComparison.Ordinal);
         });
     }
 

@@ -9,9 +9,11 @@ namespace Sim.Engine.Tests.SimulationTests;
 internal static class SeededProperty
 {
     /// <summary>Any 64-bit value, biased toward the edges of the address space and small numbers.</summary>
-    public static Gen<ulong> UInt64 { get; } = Gen.OneOf(
-        Gen.Choose(0, 1 << 16).Select(i => (ulong)i),
-        Gen.Choose(0, 1 << 16).Select(i => ulong.MaxValue - (ulong)i),
-        Gen.Zip(Gen.Choose(int.MinValue, int.MaxValue), Gen.Choose(int.MinValue, int.MaxValue))
-            .Select(t => ((ulong)(uint)t.Item1 << 32) | (uint)t.Item2));
+    public static Gen<ulong> UInt64 { get; } =
+        Gen.OneOf(
+            Gen.Choose(0, 1 << 16).Select(i => (ulong)i),
+            Gen.Choose(0, 1 << 16).Select(i => ulong.MaxValue - (ulong)i),
+            Gen.Zip(Gen.Choose(int.MinValue, int.MaxValue), Gen.Choose(int.MinValue, int.MaxValue))
+                .Select(t => ((ulong)(uint)t.Item1 << 32) | (uint)t.Item2)
+        );
 }

@@ -32,8 +32,10 @@ public sealed class SimulationTests
         once.Start(50);
         tick.Start(10, 100);
         sim.Run();
-        Assert.Equal(new[] { (0u, 50L, 1UL), (1u, 10L, 1UL), (1u, 110L, 2UL), (1u, 210L, 3UL) }.OrderBy(t => t.Item2),
-            sink.Of(TraceEventKind.TimerFire).Select(e => (e.Source, e.Time, e.Value)));
+        Assert.Equal(
+            new[] { (0u, 50L, 1UL), (1u, 10L, 1UL), (1u, 110L, 2UL), (1u, 210L, 3UL) }.OrderBy(t => t.Item2),
+            sink.Of(TraceEventKind.TimerFire).Select(e => (e.Source, e.Time, e.Value))
+        );
         Assert.False(tick.IsArmed);
         Assert.False(tick.Start(1)); // TicksMax reached
         Assert.Equal(4, sim.Counters.TimerFirings);
@@ -47,7 +49,8 @@ public sealed class SimulationTests
         VirtualTimer t = sim.CreateTimer(l);
         l.Then = timer =>
         {
-            if (timer.Fires == 2) timer.Cancel();
+            if (timer.Fires == 2)
+                timer.Cancel();
         };
         t.Start(10, 10);
         t.Start(5, 10); // restart: the expiry queued for 10 is stale
@@ -65,7 +68,8 @@ public sealed class SimulationTests
         for (int i = 0; i < 7; i++)
         {
             sim.Emit(TraceEventKind.DeviceResult, 1, (ulong)i, 0, default);
-            if (i == 2) hashAfterThree = sim.EventHash;
+            if (i == 2)
+                hashAfterThree = sim.EventHash;
         }
         RecordedEvent[] cps = sink.Of(TraceEventKind.Checkpoint).ToArray();
         Assert.Equal(2, cps.Length);
@@ -111,9 +115,17 @@ public sealed class SimulationTests
     [Fact]
     public void InvalidOptions_Throw()
     {
-        Assert.Throws<ArgumentException>(() => new Sim.Machine.Simulation.Simulation(new SimulationOptions { MemoryLayout = new MemoryLayout([]) }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sim.Machine.Simulation.Simulation(new SimulationOptions { EventsMax = 0 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sim.Machine.Simulation.Simulation(new SimulationOptions { Latency = new Sim.Machine.Kvm.LatencyModel() with { IoEventFdNs = -1 } }));
+        Assert.Throws<ArgumentException>(() =>
+            new Sim.Machine.Simulation.Simulation(new SimulationOptions { MemoryLayout = new MemoryLayout([]) })
+        );
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new Sim.Machine.Simulation.Simulation(new SimulationOptions { EventsMax = 0 })
+        );
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new Sim.Machine.Simulation.Simulation(
+                new SimulationOptions { Latency = new Sim.Machine.Kvm.LatencyModel() with { IoEventFdNs = -1 } }
+            )
+        );
     }
 
     [Fact]
@@ -122,6 +134,7 @@ public sealed class SimulationTests
         var c = new Sim.Machine.Kvm.RunCounters { TimeNs = 5, Halts = 2 };
         Assert.Equal(
             "time_ns=5 mmio_read=0 mmio_write=0 pio_in=0 pio_out=0 unmapped=0 ioeventfd=0 eventfd_signal=0 eventfd_read=0 irq_injected=0 irq_coalesced=0 irq_delivered=0 eoi=0 halt=2 ctx_switch=0 timer=0",
-            c.ToString());
+            c.ToString()
+        );
     }
 }

@@ -30,7 +30,8 @@ public sealed class EventLoopTests
         {
             var loop = new EventLoop();
             var log = new Log();
-            for (int i = 0; i < delays.Count; i++) loop.Schedule(delays[i], log, 0, i);
+            for (int i = 0; i < delays.Count; i++)
+                loop.Schedule(delays[i], log, 0, i);
             loop.Run();
             var expected = delays.Select((d, i) => ((long)d, (long)i)).OrderBy(t => t.Item1).ToList(); // OrderBy is stable
             return log.Seen.SequenceEqual(expected);
@@ -44,7 +45,8 @@ public sealed class EventLoopTests
         var log = new Log();
         log.Then = (l, ev) =>
         {
-            if (ev.Argument == 0) l.Schedule(0, log, 0, 2);
+            if (ev.Argument == 0)
+                l.Schedule(0, log, 0, 2);
         };
         loop.Schedule(5, log, 0, 0);
         loop.Schedule(5, log, 0, 1);
@@ -57,7 +59,8 @@ public sealed class EventLoopTests
     {
         var loop = new EventLoop { EventsMax = 3 };
         var log = new Log();
-        for (int i = 0; i < 10; i++) loop.Schedule(i * 10, log, 0, i);
+        for (int i = 0; i < 10; i++)
+            loop.Schedule(i * 10, log, 0, i);
         Assert.Equal(StopReason.EventLimit, loop.Run());
         Assert.Equal(3, log.Seen.Count);
         loop.EventsMax = 100;
@@ -66,7 +69,8 @@ public sealed class EventLoopTests
         Assert.Equal(6, log.Seen.Count);
         log.Then = (l, ev) =>
         {
-            if (ev.Argument == 7) l.Stop();
+            if (ev.Argument == 7)
+                l.Stop();
         };
         Assert.Equal(StopReason.Stopped, loop.Run());
         Assert.Equal(70, loop.Now);

@@ -1,9 +1,9 @@
-using MessagePack;
 using System.Buffers;
-using FsCheck.Fluent;
-using Sim.Engine.Trace.Codec;
 using FsCheck;
+using FsCheck.Fluent;
 using FsCheck.Xunit;
+using MessagePack;
+using Sim.Engine.Trace.Codec;
 using Xunit;
 
 namespace Sim.Engine.Tests.Trace;
@@ -63,7 +63,12 @@ public sealed class MsgPackPropertyTests
         return Prop.ForAll(Arb.From(PropertyCheck.UInt64()), v =>
         {
             byte[] bytes = Encode(new MpValue.Int(v));
-            int smallest = v <= 127 ? 1 : v <= byte.MaxValue ? 2 : v <= ushort.MaxValue ? 3 : v <= uint.MaxValue ? 5 : 9;
+            int smallest =
+                v <= 127 ? 1
+                : v <= byte.MaxValue ? 2
+                : v <= ushort.MaxValue ? 3
+                : v <= uint.MaxValue ? 5
+                : 9;
             return bytes.Length == smallest;
         });
     }
@@ -71,18 +76,43 @@ public sealed class MsgPackPropertyTests
     [Property(MaxTest = 300, Replay = "(1592590341,11400714819323198485)")]
     public Property Lengths_UseSmallestHeader()
     {
-        return Prop.ForAll(Arb.From(Gen.OneOf(Gen.Choose(0, 300), Gen.Elements(15, 16, 31, 32, 255, 256, 65535, 65536), Gen.Choose(0, 70000))), n =>
-        {
-            int str = Encode(new MpValue.Str(new string('x', n))).Length - n;
-            int bin = Encode(new MpValue.Bin(new byte[n])).Length - n;
-            var buffer = new ArrayBufferWriter<byte>();
-            var w = new Packer(buffer);
-            w.WriteArrayHeader((uint)n);
-            Packer.Flush();
-            int arr = buffer.WrittenCount;
-            return str == (n <= 31 ? 1 : n <= 255 ? 2 : n <= 65535 ? 3 : 5)
-                && bin == (n <= 255 ? 2 : n <= 65535 ? 3 : 5)
-                && arr == (n <= 15 ? 1 : n <= 65535 ? 3 : 5);
-        });
+        return Prop.ForAll(
+            Arb.From(
+                Gen.OneOf(
+                    Gen.Choose(0, 300),
+                    Gen.Elements(15, 16, 31, 32, 255, 256, 65535, 65536),
+                    Gen.Choose(0, 70000)
+                )
+            ),
+            n =>
+            {
+                int str = Encode(new MpValue.Str(new string('x', n))).Length - n;
+                int bin = Encode(new MpValue.Bin(new byte[n])).Length - n;
+                var buffer = new ArrayBufferWriter<byte>();
+                var w = new Packer(buffer);
+                w.WriteArrayHeader((uint)n);
+                Packer.Flush();
+                int arr = buffer.WrittenCount;
+                return str
+                        == (
+                            n <= 31 ? 1
+                            : n <= 255 ? 2
+                            : n <= 65535 ? 3
+                            : 5
+                        )
+                    && bin
+                        == (
+                            n <= 255 ? 2
+                            : n <= 65535 ? 3
+                            : 5
+                        )
+                    && arr
+                        == (
+                            n <= 15 ? 1
+                            : n <= 65535 ? 3
+                            : 5
+                        );
+            }
+        );
     }
 }

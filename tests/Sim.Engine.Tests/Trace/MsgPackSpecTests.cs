@@ -29,7 +29,8 @@ public sealed class MsgPackSpecTests
     [InlineData(4294967295UL, "ce ff ff ff ff")]
     [InlineData(4294967296UL, "cf 00 00 00 01 00 00 00 00")]
     [InlineData(18446744073709551615UL, "cf ff ff ff ff ff ff ff ff")]
-    public void Spec_Int_UnsignedFamily_SmallestForm(ulong value, string hex) => Assert.Equal(Hex(hex), Encode(w => w.Write(value)));
+    public void Spec_Int_UnsignedFamily_SmallestForm(ulong value, string hex) =>
+        Assert.Equal(Hex(hex), Encode(w => w.Write(value)));
 
     [Theory]
     [InlineData(0L, "00")]
@@ -47,7 +48,8 @@ public sealed class MsgPackSpecTests
     [InlineData(-2147483649L, "d3 ff ff ff ff 7f ff ff ff")]
     [InlineData(long.MinValue, "d3 80 00 00 00 00 00 00 00")]
     [InlineData(long.MaxValue, "cf 7f ff ff ff ff ff ff ff")]
-    public void Spec_Int_SignedValues_SmallestForm(long value, string hex) => Assert.Equal(Hex(hex), Encode(w => w.Write(value)));
+    public void Spec_Int_SignedValues_SmallestForm(long value, string hex) =>
+        Assert.Equal(Hex(hex), Encode(w => w.Write(value)));
 
     [Fact]
     public void Spec_NilBoolFloat()

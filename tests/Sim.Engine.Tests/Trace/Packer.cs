@@ -120,7 +120,5 @@ internal sealed class Packer(IBufferWriter<byte> buffer)
         w.Flush();
     }
 
-    public static void Flush()
-    {
-    }
+    public static void Flush() { }
 }

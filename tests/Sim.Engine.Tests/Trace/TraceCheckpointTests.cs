@@ -11,9 +11,11 @@ public sealed class TraceCheckpointTests
 {
     private static readonly MemoryLayout Layout = MemoryLayout.Single(4096);
 
-    private static TraceRecord Ev(int i) => new(TraceEventKind.MmioWrite, 10 * (i + 1), 0, 0x1000, (ulong)i, new byte[] { 1, 2 });
+    private static TraceRecord Ev(int i) =>
+        new(TraceEventKind.MmioWrite, 10 * (i + 1), 0, 0x1000, (ulong)i, new byte[] { 1, 2 });
 
-    private static TraceRecord Cp(int i, uint source = TraceFormat.CheckpointSourcePeriodic) => new(TraceEventKind.Checkpoint, 10 * (i + 1), source, 0, 0, ReadOnlyMemory<byte>.Empty);
+    private static TraceRecord Cp(int i, uint source = TraceFormat.CheckpointSourcePeriodic) =>
+        new(TraceEventKind.Checkpoint, 10 * (i + 1), source, 0, 0, ReadOnlyMemory<byte>.Empty);
 
     private static byte[] Write(long interval, params TraceRecord[] events)
     {
@@ -38,7 +40,11 @@ public sealed class TraceCheckpointTests
         var (events, _, error, _) = TraceSamples.ReadAll(Write(3, Ev(0), Ev(1), Cp(1), Ev(2)));
         Assert.Equal(2, events.Count);
         Assert.Equal(TraceErrorKind.Inconsistent, error!.Kind);
-        Assert.Contains("expected a periodic Checkpoint only after every 3 events (header checkpoint interval), found one after 2 events (in event 2)", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "expected a periodic Checkpoint only after every 3 events (header checkpoint interval), found one after 2 events (in event 2)",
+            error.Message,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -73,7 +79,9 @@ public sealed class TraceCheckpointTests
     public void TheWriter_RefusesANegativeInterval()
     {
         Assert.True(GuestMemory.TryCreate(Layout, out GuestMemory? memory, out _));
-        Assert.Throws<ArgumentException>(() => new TraceWriter(new MemoryStream(), TraceSamples.Header(Layout, checkpointIntervalEvents: -1), memory));
+        Assert.Throws<ArgumentException>(() =>
+            new TraceWriter(new MemoryStream(), TraceSamples.Header(Layout, checkpointIntervalEvents: -1), memory)
+        );
     }
 
     private static readonly byte[] NewKey = [0xba, .. Encoding.ASCII.GetBytes("checkpoint_interval_events")];
@@ -110,7 +118,11 @@ public sealed class TraceCheckpointTests
             byte[] bytes = PatchEntry(Write(0), [.. key, .. value]);
             var (_, _, error, _) = TraceSamples.ReadAll(bytes);
             Assert.Equal(TraceErrorKind.Malformed, error!.Kind);
-            Assert.Contains($"expected checkpoint interval as a non-negative event count, found {shown}", error.Message, StringComparison.Ordinal);
+            Assert.Contains(
+                $"expected checkpoint interval as a non-negative event count, found {shown}",
+                error.Message,
+                StringComparison.Ordinal
+            );
         }
     }
 

@@ -10,14 +10,18 @@ public sealed class TraceComparerTests
     private static TraceComparer Open(TraceRecord[] events, bool complete = true)
     {
         byte[] bytes = TraceSamples.Write(TraceSamples.Header(), TraceSamples.Memory(), events, complete);
-        Assert.True(TraceReader.TryOpen(new MemoryStream(bytes), out TraceReader? reader, out TraceError? error), error?.Message);
+        Assert.True(
+            TraceReader.TryOpen(new MemoryStream(bytes), out TraceReader? reader, out TraceError? error),
+            error?.Message
+        );
         return new TraceComparer(reader);
     }
 
     private static TraceComparer Replay(TraceRecord[] live, bool complete = true)
     {
         TraceComparer c = Open(Recorded, complete);
-        foreach (TraceRecord e in live) c.Write(e.ToEvent());
+        foreach (TraceRecord e in live)
+            c.Write(e.ToEvent());
         c.Finish();
         return c;
     }
@@ -45,7 +49,10 @@ public sealed class TraceComparerTests
             TraceRecord e = live[index];
             live[index] = field switch
             {
-                TraceField.Kind => e with { Kind = e.Kind == TraceEventKind.Halt ? TraceEventKind.IrqEoi : TraceEventKind.Halt },
+                TraceField.Kind => e with
+                {
+                    Kind = e.Kind == TraceEventKind.Halt ? TraceEventKind.IrqEoi : TraceEventKind.Halt,
+                },
                 TraceField.Time => e with { Time = e.Time + 1 },
                 TraceField.Source => e with { Source = e.Source + 1 },
                 TraceField.Address => e with { Address = e.Address ^ 0x40 },
@@ -53,7 +60,8 @@ public sealed class TraceComparerTests
                 _ => e with { Data = e.Data.ToArray().Append((byte)0xaa).ToArray() },
             };
             // A second, later difference must not replace the first.
-            if (index + 1 < live.Length) live[index + 1] = live[index + 1] with { Value = live[index + 1].Value + 1 };
+            if (index + 1 < live.Length)
+                live[index + 1] = live[index + 1] with { Value = live[index + 1].Value + 1 };
             TraceComparer c = Replay(live);
             TraceDivergence d = Assert.IsType<TraceDivergence>(c.Divergence);
             Assert.Equal((ulong)index, d.EventIndex);
@@ -75,8 +83,16 @@ public sealed class TraceComparerTests
         TraceDivergence d = c.Divergence!;
         Assert.Equal(TraceField.Data, d.Field);
         Assert.Contains("first difference at byte 40", d.Actual, StringComparison.Ordinal);
-        Assert.Contains("expected: 18 19 1a 1b 1c 1d 1e 1f 20 21 22 23 24 25 26 27 28 29", d.DataDiff, StringComparison.Ordinal);
-        Assert.Contains("actual:   18 19 1a 1b 1c 1d 1e 1f 20 21 22 23 24 25 26 27 ee 29", d.DataDiff, StringComparison.Ordinal);
+        Assert.Contains(
+            "expected: 18 19 1a 1b 1c 1d 1e 1f 20 21 22 23 24 25 26 27 28 29",
+            d.DataDiff,
+            StringComparison.Ordinal
+        );
+        Assert.Contains(
+            "actual:   18 19 1a 1b 1c 1d 1e 1f 20 21 22 23 24 25 26 27 ee 29",
+            d.DataDiff,
+            StringComparison.Ordinal
+        );
         string[] lines = d.DataDiff!.Split(Environment.NewLine);
         Assert.Equal(lines[1].IndexOf("28", StringComparison.Ordinal), lines[3].IndexOf('^', StringComparison.Ordinal));
     }

@@ -44,7 +44,8 @@ public class TraceEventEncodingTests
         Assert.True(TraceReader.TryOpen(new MemoryStream(trace), out TraceReader? reader, out _));
         using (reader)
         {
-            for (int i = 0; i < count; i++) Assert.True(reader.TryReadNext(out _, out _));
+            for (int i = 0; i < count; i++)
+                Assert.True(reader.TryReadNext(out _, out _));
             return reader.Offset;
         }
     }
@@ -55,13 +56,29 @@ public class TraceEventEncodingTests
     {
         var b = new List<byte> { 0x96 };
         UInt(b, (ulong)e.Kind, style == 0 ? 8 : 0);
-        if (style == 0) Fixed(b, 0xd3, Bits(delta), 8);
-        else if (style == 1 && delta is >= short.MinValue and <= short.MaxValue) Fixed(b, 0xd1, Bits(delta), 2);
-        else if (delta >= 0) UInt(b, (ulong)delta, 0);
-        else Fixed(b, 0xd3, Bits(delta), 8);
-        UInt(b, e.Source, style == 0 ? 8 : style == 1 ? 4 : 0);
+        if (style == 0)
+            Fixed(b, 0xd3, Bits(delta), 8);
+        else if (style == 1 && delta is >= short.MinValue and <= short.MaxValue)
+            Fixed(b, 0xd1, Bits(delta), 2);
+        else if (delta >= 0)
+            UInt(b, (ulong)delta, 0);
+        else
+            Fixed(b, 0xd3, Bits(delta), 8);
+        UInt(
+            b,
+            e.Source,
+            style == 0 ? 8
+                : style == 1 ? 4
+                : 0
+        );
         UInt(b, e.Address, style == 0 ? 8 : 0);
-        UInt(b, e.Value, style == 0 ? 8 : style == 1 && e.Value <= ushort.MaxValue ? 2 : 0);
+        UInt(
+            b,
+            e.Value,
+            style == 0 ? 8
+                : style == 1 && e.Value <= ushort.MaxValue ? 2
+                : 0
+        );
         Fixed(b, 0xc6, (ulong)e.Data.Length, 4);
         b.AddRange(e.Data.ToArray());
         return [.. b];
@@ -72,10 +89,28 @@ public class TraceEventEncodingTests
     {
         if (size == 0)
         {
-            size = v <= 0x7f ? -1 : v <= byte.MaxValue ? 1 : v <= ushort.MaxValue ? 2 : v <= uint.MaxValue ? 4 : 8;
+            size =
+                v <= 0x7f ? -1
+                : v <= byte.MaxValue ? 1
+                : v <= ushort.MaxValue ? 2
+                : v <= uint.MaxValue ? 4
+                : 8;
         }
-        if (size == -1) b.Add((byte)v);
-        else Fixed(b, size switch { 1 => 0xcc, 2 => 0xcd, 4 => 0xce, _ => 0xcf }, v, size);
+        if (size == -1)
+            b.Add((byte)v);
+        else
+            Fixed(
+                b,
+                size switch
+                {
+                    1 => 0xcc,
+                    2 => 0xcd,
+                    4 => 0xce,
+                    _ => 0xcf,
+                },
+                v,
+                size
+            );
     }
 
     /// <summary>The two's-complement bits of <paramref name="v"/>.</summary>

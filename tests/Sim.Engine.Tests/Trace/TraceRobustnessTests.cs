@@ -2,10 +2,10 @@ using System.Buffers;
 using System.IO.Compression;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Engine.Trace.Codec;
-using FsCheck.Xunit;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -40,16 +40,21 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     private static void WriteMemoryMap(Packer w, ulong chunks, ulong hash)
     {
         w.WriteMapHeader(4);
-        w.Write("compression"); w.Write("zlib");
-        w.Write("page_size"); w.Write(4096);
-        w.Write("chunks"); w.Write(chunks);
-        w.Write("content_hash"); w.Write(hash);
+        w.Write("compression");
+        w.Write("zlib");
+        w.Write("page_size");
+        w.Write(4096);
+        w.Write("chunks");
+        w.Write(chunks);
+        w.Write("content_hash");
+        w.Write(hash);
     }
 
     private static byte[] Zlib(byte[] data)
     {
         var ms = new MemoryStream();
-        using (var z = new ZLibStream(ms, CompressionLevel.Fastest, leaveOpen: true)) z.Write(data);
+        using (var z = new ZLibStream(ms, CompressionLevel.Fastest, leaveOpen: true))
+            z.Write(data);
         return ms.ToArray();
     }
 
@@ -114,7 +119,10 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         long before = GC.GetAllocatedBytesForCurrentThread();
         TraceError e = ReadError(bytes);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 256 * 1024);
-        Assert.Equal("byte 0: expected header map (a virtsim trace starts with one), found bin (0xc6) (in header)", e.Message);
+        Assert.Equal(
+            "byte 0: expected header map (a virtsim trace starts with one), found bin (0xc6) (in header)",
+            e.Message
+        );
     }
 
     [Fact]
@@ -124,7 +132,11 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         {
             WriteMemoryMap(w, 0, ZeroHash());
             w.WriteArrayHeader(6);
-            w.Write(1); w.Write(0); w.Write(0); w.Write(0); w.Write(0);
+            w.Write(1);
+            w.Write(0);
+            w.Write(0);
+            w.Write(0);
+            w.Write(0);
             w.WriteRaw([0xc6, 0xff, 0xff, 0xff, 0xff]); // bin 32 of 4 GiB - 1
         });
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -150,9 +162,23 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         });
         TraceError e = ReadError(bytes);
         Assert.Equal(TraceErrorKind.Malformed, e.Kind);
-        Assert.Contains("expected event array of 6 items, found array of 5 items (in event 0)", e.Message, StringComparison.Ordinal);
-        TraceError e2 = ReadError(HandMade(w => { WriteMemoryMap(w, 0, ZeroHash()); w.Write("hello"); }));
-        Assert.Contains("expected event array or footer map, found fixstr (0xa5)", e2.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "expected event array of 6 items, found array of 5 items (in event 0)",
+            e.Message,
+            StringComparison.Ordinal
+        );
+        TraceError e2 = ReadError(
+            HandMade(w =>
+            {
+                WriteMemoryMap(w, 0, ZeroHash());
+                w.Write("hello");
+            })
+        );
+        Assert.Contains(
+            "expected event array or footer map, found fixstr (0xa5)",
+            e2.Message,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -162,13 +188,26 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         {
             WriteMemoryMap(w, 0, ZeroHash());
             w.WriteArrayHeader(6);
-            w.Write(10); w.Write(5); w.Write(0); w.Write(0); w.Write(1); w.Write(ReadOnlySpan<byte>.Empty);
+            w.Write(10);
+            w.Write(5);
+            w.Write(0);
+            w.Write(0);
+            w.Write(1);
+            w.Write(ReadOnlySpan<byte>.Empty);
             w.WriteMapHeader(5);
-            w.Write("events"); w.Write(2);
-            w.Write("events_by_kind"); w.WriteArrayHeader(1); w.WriteArrayHeader(2); w.Write(10); w.Write(2);
-            w.Write("memory_hash"); w.Write(0);
-            w.Write("event_hash"); w.Write(0);
-            w.Write("end_time"); w.Write(5);
+            w.Write("events");
+            w.Write(2);
+            w.Write("events_by_kind");
+            w.WriteArrayHeader(1);
+            w.WriteArrayHeader(2);
+            w.Write(10);
+            w.Write(2);
+            w.Write("memory_hash");
+            w.Write(0);
+            w.Write("event_hash");
+            w.Write(0);
+            w.Write("end_time");
+            w.Write(5);
         });
         var (events, footer, error, _) = TraceSamples.ReadAll(bytes);
         Assert.Single(events);
@@ -182,7 +221,13 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     {
         byte[] page = new byte[4096];
         page[0] = 1;
-        TraceError e = ReadError(HandMade(w => { WriteMemoryMap(w, 1, 0); WriteChunk(w, 0x10000 + (8 * 4096), 4096, Zlib(page)); }));
+        TraceError e = ReadError(
+            HandMade(w =>
+            {
+                WriteMemoryMap(w, 1, 0);
+                WriteChunk(w, 0x10000 + (8 * 4096), 4096, Zlib(page));
+            })
+        );
         Assert.Equal(TraceErrorKind.Inconsistent, e.Kind);
         Assert.Contains("chunk inside the memory layout", e.Message, StringComparison.Ordinal);
     }
@@ -192,12 +237,14 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     {
         byte[] page = new byte[4096];
         page[0] = 1;
-        TraceError e = ReadError(HandMade(w =>
-        {
-            WriteMemoryMap(w, 2, 0);
-            WriteChunk(w, 0x12000, 4096, Zlib(page));
-            WriteChunk(w, 0x11000, 4096, Zlib(page));
-        }));
+        TraceError e = ReadError(
+            HandMade(w =>
+            {
+                WriteMemoryMap(w, 2, 0);
+                WriteChunk(w, 0x12000, 4096, Zlib(page));
+                WriteChunk(w, 0x11000, 4096, Zlib(page));
+            })
+        );
         Assert.Equal(TraceErrorKind.Inconsistent, e.Kind);
     }
 
@@ -207,7 +254,13 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         // A decompression bomb: 64 KiB of zeros compress to ~100 bytes but the chunk declares one page.
         byte[] bomb = Zlib(new byte[TraceFormat.ChunkBytesMax]);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        TraceError e = ReadError(HandMade(w => { WriteMemoryMap(w, 1, 0); WriteChunk(w, 0x10000, 4096, bomb); }));
+        TraceError e = ReadError(
+            HandMade(w =>
+            {
+                WriteMemoryMap(w, 1, 0);
+                WriteChunk(w, 0x10000, 4096, bomb);
+            })
+        );
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 2 * 1024 * 1024);
         Assert.Equal(TraceErrorKind.Malformed, e.Kind);
         Assert.Contains("found more bytes", e.Message, StringComparison.Ordinal);
@@ -216,9 +269,21 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     [Fact]
     public void ChunkInflatingShort_OrNotZlib_IsMalformed()
     {
-        TraceError shortChunk = ReadError(HandMade(w => { WriteMemoryMap(w, 1, 0); WriteChunk(w, 0x10000, 8192, Zlib(new byte[4096])); }));
+        TraceError shortChunk = ReadError(
+            HandMade(w =>
+            {
+                WriteMemoryMap(w, 1, 0);
+                WriteChunk(w, 0x10000, 8192, Zlib(new byte[4096]));
+            })
+        );
         Assert.Contains("found 4096 bytes", shortChunk.Message, StringComparison.Ordinal);
-        TraceError garbage = ReadError(HandMade(w => { WriteMemoryMap(w, 1, 0); WriteChunk(w, 0x10000, 4096, [1, 2, 3, 4, 5, 6, 7, 8]); }));
+        TraceError garbage = ReadError(
+            HandMade(w =>
+            {
+                WriteMemoryMap(w, 1, 0);
+                WriteChunk(w, 0x10000, 4096, [1, 2, 3, 4, 5, 6, 7, 8]);
+            })
+        );
         Assert.Equal(TraceErrorKind.Malformed, garbage.Kind);
         Assert.Contains("expected zlib data", garbage.Message, StringComparison.Ordinal);
     }
@@ -228,26 +293,29 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     private static (byte[] Page, ulong Hash) OnePage()
     {
         byte[] page = new byte[4096];
-        for (int i = 0; i < page.Length; i += 7) page[i] = (byte)(i * 13 + 1);
+        for (int i = 0; i < page.Length; i += 7)
+            page[i] = (byte)(i * 13 + 1);
         Assert.True(GuestMemory.TryCreate(SmallLayout, out GuestMemory? m, out _));
-        using (m.As(MemoryActor.Host)) Assert.True(m.TryWrite(new GuestAddress(0x10000), page));
+        using (m.As(MemoryActor.Host))
+            Assert.True(m.TryWrite(new GuestAddress(0x10000), page));
         return (page, m.ContentHash());
     }
 
     /// <summary>A memory image whose one chunk is corrupted as named; the expected message part.</summary>
-    public static TheoryData<string, string> CorruptImages => new()
-    {
-        { "bad-zlib", "expected zlib data" },
-        { "bad-zlib-header", "RFC 1950 header" },
-        { "bomb", "found more bytes (a decompression bomb)" },
-        { "short-stream", "found 4096 bytes (a short stream)" },
-        { "cut-stream", "a cut-short stream" },
-        { "trailing-bytes", "found 3 trailing bytes" },
-        { "bad-adler", "expected zlib data" },
-        { "outside-layout", "chunk inside the memory layout" },
-        { "unaligned", "starting on a page of its region" },
-        { "wrong-hash", "initial memory with content hash" },
-    };
+    public static TheoryData<string, string> CorruptImages =>
+        new()
+        {
+            { "bad-zlib", "expected zlib data" },
+            { "bad-zlib-header", "RFC 1950 header" },
+            { "bomb", "found more bytes (a decompression bomb)" },
+            { "short-stream", "found 4096 bytes (a short stream)" },
+            { "cut-stream", "a cut-short stream" },
+            { "trailing-bytes", "found 3 trailing bytes" },
+            { "bad-adler", "expected zlib data" },
+            { "outside-layout", "chunk inside the memory layout" },
+            { "unaligned", "starting on a page of its region" },
+            { "wrong-hash", "initial memory with content hash" },
+        };
 
     private static byte[] CorruptImage(string corruption)
     {
@@ -267,7 +335,11 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
             "wrong-hash" => (0x10000UL, 4096UL, z, hash ^ 1),
             _ => throw new ArgumentException(corruption, nameof(corruption)),
         };
-        return HandMade(w => { WriteMemoryMap(w, 1, stated); WriteChunk(w, address, length, data); });
+        return HandMade(w =>
+        {
+            WriteMemoryMap(w, 1, stated);
+            WriteChunk(w, address, length, data);
+        });
     }
 
     /// <summary>Every reader rejects a corrupt memory image, whether it loads the memory (replay) or only
@@ -298,11 +370,16 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
             WriteMemoryMap(w, 1, hash);
             WriteChunk(w, 0x10000, 4096, Zlib(page));
             w.WriteMapHeader(5);
-            w.Write("events"); w.Write(0);
-            w.Write("events_by_kind"); w.WriteArrayHeader(0);
-            w.Write("memory_hash"); w.Write(hash);
-            w.Write("event_hash"); w.Write(new TraceEventHash().Value);
-            w.Write("end_time"); w.Write(0);
+            w.Write("events");
+            w.Write(0);
+            w.Write("events_by_kind");
+            w.WriteArrayHeader(0);
+            w.Write("memory_hash");
+            w.Write(hash);
+            w.Write("event_hash");
+            w.Write(new TraceEventHash().Value);
+            w.Write("end_time");
+            w.Write(0);
         });
         Assert.NotNull(TraceSamples.ReadAll(bytes).Footer);
         Assert.NotNull(TraceSamples.ReadAll(bytes, loadMemory: false).Footer);
@@ -313,7 +390,11 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     {
         (byte[] page, ulong hash) = OnePage();
         byte[] z = Zlib(page);
-        byte[] bytes = HandMade(w => { WriteMemoryMap(w, 1, hash); WriteChunk(w, 0x10000, 4096, [.. z, 0xAA]); });
+        byte[] bytes = HandMade(w =>
+        {
+            WriteMemoryMap(w, 1, hash);
+            WriteChunk(w, 0x10000, 4096, [.. z, 0xAA]);
+        });
         TraceError e = ReadError(bytes);
         // The trailing byte is the file's last byte.
         Assert.Equal(bytes.Length - 1, e.Offset);
@@ -326,19 +407,36 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         {
             WriteMemoryMap(w, 0, ZeroHash());
             w.WriteArrayHeader(6);
-            w.Write(10); w.Write(500); w.Write(0); w.Write(0); w.Write(1); w.Write(ReadOnlySpan<byte>.Empty);
+            w.Write(10);
+            w.Write(500);
+            w.Write(0);
+            w.Write(0);
+            w.Write(1);
+            w.Write(ReadOnlySpan<byte>.Empty);
             var hash = new TraceEventHash();
             hash.Add(new TraceEvent((TraceEventKind)10, 500, 0, 0, 1, default));
             w.WriteMapHeader(5);
-            w.Write("events"); w.Write(1);
-            w.Write("events_by_kind"); w.WriteArrayHeader(1); w.WriteArrayHeader(2); w.Write(10); w.Write(1);
-            w.Write("memory_hash"); w.Write(0);
-            w.Write("event_hash"); w.Write(hash.Value);
-            w.Write("end_time"); w.Write(499);
+            w.Write("events");
+            w.Write(1);
+            w.Write("events_by_kind");
+            w.WriteArrayHeader(1);
+            w.WriteArrayHeader(2);
+            w.Write(10);
+            w.Write(1);
+            w.Write("memory_hash");
+            w.Write(0);
+            w.Write("event_hash");
+            w.Write(hash.Value);
+            w.Write("end_time");
+            w.Write(499);
         });
         TraceError e = ReadError(bytes);
         Assert.Equal(TraceErrorKind.Inconsistent, e.Kind);
-        Assert.Contains("footer end time at or after the last event's time 500, found 499", e.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "footer end time at or after the last event's time 500, found 499",
+            e.Message,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -353,7 +451,13 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     {
         byte[] page = new byte[4096];
         page[7] = 9;
-        TraceError e = ReadError(HandMade(w => { WriteMemoryMap(w, 1, 12345); WriteChunk(w, 0x10000, 4096, Zlib(page)); }));
+        TraceError e = ReadError(
+            HandMade(w =>
+            {
+                WriteMemoryMap(w, 1, 12345);
+                WriteChunk(w, 0x10000, 4096, Zlib(page));
+            })
+        );
         Assert.Equal(TraceErrorKind.Inconsistent, e.Kind);
         Assert.Contains("content hash", e.Message, StringComparison.Ordinal);
     }
@@ -361,15 +465,42 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
     [Fact]
     public void WrongFormatOrVersion_IsRejected()
     {
-        byte[] notOurs = Encode(w => { w.WriteMapHeader(1); w.Write("format"); w.Write("something-else"); });
-        Assert.Contains("expected format \"virtsim-trace\", found \"something-else\"", ReadError(notOurs).Message, StringComparison.Ordinal);
+        byte[] notOurs = Encode(w =>
+        {
+            w.WriteMapHeader(1);
+            w.Write("format");
+            w.Write("something-else");
+        });
+        Assert.Contains(
+            "expected format \"virtsim-trace\", found \"something-else\"",
+            ReadError(notOurs).Message,
+            StringComparison.Ordinal
+        );
         foreach (int unknown in new[] { 0, 3 })
         {
-            byte[] other = Encode(w => { w.WriteMapHeader(2); w.Write("format"); w.Write("virtsim-trace"); w.Write("format_version"); w.Write(unknown); });
+            byte[] other = Encode(w =>
+            {
+                w.WriteMapHeader(2);
+                w.Write("format");
+                w.Write("virtsim-trace");
+                w.Write("format_version");
+                w.Write(unknown);
+            });
             Assert.Equal(TraceErrorKind.Unsupported, ReadError(other).Kind);
         }
-        byte[] missing = Encode(w => { w.WriteMapHeader(2); w.Write("format"); w.Write("virtsim-trace"); w.Write("format_version"); w.Write(2); });
-        Assert.Contains("expected header key \"virtsim_version\"", ReadError(missing).Message, StringComparison.Ordinal);
+        byte[] missing = Encode(w =>
+        {
+            w.WriteMapHeader(2);
+            w.Write("format");
+            w.Write("virtsim-trace");
+            w.Write("format_version");
+            w.Write(2);
+        });
+        Assert.Contains(
+            "expected header key \"virtsim_version\"",
+            ReadError(missing).Message,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -378,8 +509,22 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         byte[] sample = TraceSamples.Sample(2);
         // Bump the header's map size by one and append an unknown key after its first entry.
         Assert.Equal(0x8c, sample[0]);
-        byte[] extra = Encode(w => { w.Write("future_key"); w.WriteArrayHeader(2); w.WriteMapHeader(1); w.Write("x"); w.WriteNil(); w.Write(1.5); });
-        int afterFirst = 1 + Encode(w => { w.Write("format"); w.Write("virtsim-trace"); }).Length;
+        byte[] extra = Encode(w =>
+        {
+            w.Write("future_key");
+            w.WriteArrayHeader(2);
+            w.WriteMapHeader(1);
+            w.Write("x");
+            w.WriteNil();
+            w.Write(1.5);
+        });
+        int afterFirst =
+            1
+            + Encode(w =>
+            {
+                w.Write("format");
+                w.Write("virtsim-trace");
+            }).Length;
         byte[] patched = [0x8d, .. sample.AsSpan(1, afterFirst - 1), .. extra, .. sample.AsSpan(afterFirst)];
         var (events, footer, error, _) = TraceSamples.ReadAll(patched);
         Assert.Null(error);
@@ -387,26 +532,40 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         Assert.Equal(2, events.Count);
     }
 
-    private static readonly Gen<(int Op, int Position, int Value)[]> Mutations =
-        Gen.Choose(1, 4).SelectMany(n => Gen.ArrayOf(
-            from op in Gen.Choose(0, 3)
-            from position in Gen.Choose(0, int.MaxValue)
-            from value in Gen.Choose(0, 255)
-            select (op, position, value), n));
+    private static readonly Gen<(int Op, int Position, int Value)[]> Mutations = Gen.Choose(1, 4)
+        .SelectMany(n =>
+            Gen.ArrayOf(
+                from op in Gen.Choose(0, 3)
+                from position in Gen.Choose(0, int.MaxValue)
+                from value in Gen.Choose(0, 255)
+                select (op, position, value),
+                n
+            )
+        );
 
     private static byte[] Mutate(byte[] bytes, (int Op, int Position, int Value)[] mutations)
     {
         var list = bytes.ToList();
         foreach ((int op, int position, int value) in mutations)
         {
-            if (list.Count == 0) break;
+            if (list.Count == 0)
+                break;
             int at = position % list.Count;
             switch (op)
             {
-                case 0: list[at] = (byte)value; break;
-                case 1: list.Insert(at, (byte)value); break;
-                case 2: list.RemoveRange(at, Math.Min(1 + (value % 8), list.Count - at)); break;
-                default: for (int k = at; k < Math.Min(at + 4, list.Count); k++) list[k] = 0xff; break;
+                case 0:
+                    list[at] = (byte)value;
+                    break;
+                case 1:
+                    list.Insert(at, (byte)value);
+                    break;
+                case 2:
+                    list.RemoveRange(at, Math.Min(1 + (value % 8), list.Count - at));
+                    break;
+                default:
+                    for (int k = at; k < Math.Min(at + 4, list.Count); k++)
+                        list[k] = 0xff;
+                    break;
             }
         }
         return [.. list];
@@ -422,7 +581,8 @@ public sealed class TraceRobustnessTests(ITestOutputHelper output)
         {
             byte[] bytes = Mutate(sample, mutations);
             var (_, footer, error, _) = TraceSamples.ReadAll(bytes, eventsMax: bytes.Length);
-            return (footer is null) != (error is null) && (error is null || (error.Offset >= 0 && error.Offset <= bytes.Length));
+            return (footer is null) != (error is null)
+                && (error is null || (error.Offset >= 0 && error.Offset <= bytes.Length));
         });
     }
 

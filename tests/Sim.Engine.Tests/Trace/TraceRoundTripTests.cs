@@ -1,8 +1,8 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
-using FsCheck.Xunit;
 using Xunit;
 
 namespace Sim.Engine.Tests.Trace;
@@ -16,7 +16,10 @@ public sealed class TraceRoundTripTests
         {
             TraceHeader h = TraceSamples.Header(origin: origin);
             byte[] bytes = TraceSamples.Write(h, TraceSamples.Memory(), []);
-            Assert.True(TraceReader.TryOpen(new MemoryStream(bytes), out TraceReader? r, out TraceError? e), e?.Message);
+            Assert.True(
+                TraceReader.TryOpen(new MemoryStream(bytes), out TraceReader? r, out TraceError? e),
+                e?.Message
+            );
             TraceHeader back = r.Header;
             Assert.Equal(h.VirtsimVersion, back.VirtsimVersion);
             Assert.Equal(h.GitCommit, back.GitCommit);
@@ -67,14 +70,18 @@ public sealed class TraceRoundTripTests
         Assert.Equal(500UL, footer.EventCount);
         Assert.Equal(events.Last().Time, footer.EndTime);
         Assert.Equal(TraceSamples.Memory().ContentHash(), footer.MemoryHash);
-        foreach (IGrouping<TraceEventKind, TraceRecord> g in events.GroupBy(e => e.Kind)) Assert.Equal((ulong)g.Count(), footer.CountsByKind[g.Key]);
+        foreach (IGrouping<TraceEventKind, TraceRecord> g in events.GroupBy(e => e.Kind))
+            Assert.Equal((ulong)g.Count(), footer.CountsByKind[g.Key]);
     }
 
     [Fact]
     public void Events_ReadWithoutLoadingMemory_SkipsChunks()
     {
         TraceRecord[] events = TraceSamples.Events(20);
-        var (read, footer, error, _) = TraceSamples.ReadAll(TraceSamples.Write(TraceSamples.Header(), TraceSamples.Memory(), events), loadMemory: false);
+        var (read, footer, error, _) = TraceSamples.ReadAll(
+            TraceSamples.Write(TraceSamples.Header(), TraceSamples.Memory(), events),
+            loadMemory: false
+        );
         Assert.Null(error);
         Assert.NotNull(footer);
         Assert.Equal(events, read);
@@ -107,7 +114,10 @@ public sealed class TraceRoundTripTests
         {
             byte[] bytes = TraceSamples.Write(TraceSamples.Header(), memory, events);
             var (read, footer, error, _) = TraceSamples.ReadAll(bytes);
-            return error is null && footer is not null && read.SequenceEqual(events) && footer.EventCount == (ulong)events.Count
+            return error is null
+                && footer is not null
+                && read.SequenceEqual(events)
+                && footer.EventCount == (ulong)events.Count
                 && bytes.AsSpan().SequenceEqual(TraceSamples.Write(TraceSamples.Header(), memory, events));
         });
     }
@@ -119,10 +129,12 @@ public sealed class TraceRoundTripTests
         // A first whole pass warms up (JIT tiering); the second reader is measured.
         Assert.Equal(20_000, TraceSamples.ReadAll(bytes, loadMemory: false).Events.Count);
         Assert.True(TraceReader.TryOpen(new MemoryStream(bytes), out TraceReader? r, out _));
-        for (int i = 0; i < 100; i++) Assert.True(r.TryReadNext(out _, out _));
+        for (int i = 0; i < 100; i++)
+            Assert.True(r.TryReadNext(out _, out _));
         long before = GC.GetAllocatedBytesForCurrentThread();
         int n = 0;
-        while (n < 19_000 && r.TryReadNext(out TraceEvent ev, out _)) n += ev.Kind == 0 ? 2 : 1;
+        while (n < 19_000 && r.TryReadNext(out TraceEvent ev, out _))
+            n += ev.Kind == 0 ? 2 : 1;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(19_000, n);
         // One object per event would be at least 24 B x 19,000 = 456 KB. The bound leaves room for one-off runtime
@@ -137,9 +149,11 @@ public sealed class TraceRoundTripTests
         TraceRecord[] events = TraceSamples.Events(10_000);
         using var writer = new TraceWriter(Stream.Null, TraceSamples.Header(), TraceSamples.Memory());
         // A first pass warms up (JIT tiering, buffer flushes); the second is measured.
-        foreach (TraceRecord e in events) writer.Write(e.ToEvent());
+        foreach (TraceRecord e in events)
+            writer.Write(e.ToEvent());
         long before = GC.GetAllocatedBytesForCurrentThread();
-        foreach (TraceRecord e in events) writer.Write(e.ToEvent());
+        foreach (TraceRecord e in events)
+            writer.Write(e.ToEvent());
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(allocated < 1024, $"allocated {allocated} bytes");
     }
@@ -148,12 +162,22 @@ public sealed class TraceRoundTripTests
     public void Writer_RejectsMisuse()
     {
         GuestMemory memory = TraceSamples.Memory();
-        Assert.Throws<ArgumentException>(() => new TraceWriter(new MemoryStream(), TraceSamples.Header(MemoryLayout.Single(4096)), memory));
+        Assert.Throws<ArgumentException>(() =>
+            new TraceWriter(new MemoryStream(), TraceSamples.Header(MemoryLayout.Single(4096)), memory)
+        );
         using var writer = new TraceWriter(new MemoryStream(), TraceSamples.Header(), memory);
-        Assert.Throws<ArgumentException>(() => writer.Write(new TraceEvent(TraceEventKind.DeviceRead, 0, 0, 0, 0, new byte[TraceFormat.EventDataBytesMax + 1])));
+        Assert.Throws<ArgumentException>(() =>
+            writer.Write(
+                new TraceEvent(TraceEventKind.DeviceRead, 0, 0, 0, 0, new byte[TraceFormat.EventDataBytesMax + 1])
+            )
+        );
         writer.Write(new TraceEvent(TraceEventKind.Halt, 5, 0, 0, 1, default));
-        Assert.Throws<ArgumentException>(() => writer.Complete(new TraceFooter(2, new Dictionary<TraceEventKind, ulong>(), 0, writer.EventHash, 5)));
+        Assert.Throws<ArgumentException>(() =>
+            writer.Complete(new TraceFooter(2, new Dictionary<TraceEventKind, ulong>(), 0, writer.EventHash, 5))
+        );
         writer.Complete(0, 5);
-        Assert.Throws<InvalidOperationException>(() => writer.Write(new TraceEvent(TraceEventKind.Halt, 6, 0, 0, 1, default)));
+        Assert.Throws<InvalidOperationException>(() =>
+            writer.Write(new TraceEvent(TraceEventKind.Halt, 6, 0, 0, 1, default))
+        );
     }
 }

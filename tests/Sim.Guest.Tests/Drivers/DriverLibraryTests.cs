@@ -1,16 +1,16 @@
 using Sim.Devices.Demo;
+using Sim.Devices.Tests.Drivers;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
-using Sim.Devices.Tests.Drivers;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Drivers;
 using Sim.Guest.Drivers.Demo;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Scenarios;
-using Xunit;
 using Sim.Spec.Virtio;
+using Xunit;
 
 namespace Sim.Guest.Tests.Drivers;
 
@@ -18,7 +18,8 @@ public sealed class DriverLibraryTests
 {
     /// <summary>Runs <paramref name="body"/> as the guest program; interrupts go to <paramref name="onIrq"/> then
     /// EOI.</summary>
-    private sealed class Program(Func<GuestContext, IEnumerable<VcpuStep>> body, Action<uint>? onIrq = null) : GuestProgram
+    private sealed class Program(Func<GuestContext, IEnumerable<VcpuStep>> body, Action<uint>? onIrq = null)
+        : GuestProgram
     {
         public override IEnumerator<VcpuStep> Run(GuestContext guest) => body(guest).GetEnumerator();
 
@@ -54,7 +55,12 @@ public sealed class DriverLibraryTests
         {
             var drv = new DemoPciDriver(g);
             Assert.True(drv.Probe(new PciResourceWindows()));
-            found = PciEnumerator.Find(g, DemoPciDevice.VendorIdQemu, DemoPciDevice.DeviceIdDemo, new PciResourceWindows());
+            found = PciEnumerator.Find(
+                g,
+                DemoPciDevice.VendorIdQemu,
+                DemoPciDevice.DeviceIdDemo,
+                new PciResourceWindows()
+            );
             drv.Write(0x2333);
             readBack = drv.Read();
             yield break;
@@ -88,11 +94,15 @@ public sealed class DriverLibraryTests
     {
         PciMachine m = Machine();
         var dev = new VirtioDemoDevice();
-        var pci = new VirtioPciTransport(m.Simulation, dev, new VirtioPciOptions
-        {
-            Mode = transport == VirtioDriverTransport.Modern ? VirtioPciMode.Modern : VirtioPciMode.Legacy,
-            MsixVectors = irq == VirtioInterruptMode.Msix ? 2 : 0,
-        });
+        var pci = new VirtioPciTransport(
+            m.Simulation,
+            dev,
+            new VirtioPciOptions
+            {
+                Mode = transport == VirtioDriverTransport.Modern ? VirtioPciMode.Modern : VirtioPciMode.Legacy,
+                MsixVectors = irq == VirtioInterruptMode.Msix ? 2 : 0,
+            }
+        );
         m.Attach(4, pci);
         VirtioPciDriver? drv = null;
         VirtioDriverQueue? vq = null;
@@ -104,15 +114,21 @@ public sealed class DriverLibraryTests
         Assert.Equal(VirtioDemoDevice.VirtioIdDemo, drv!.VirtioDeviceId);
         Assert.Equal(irq, drv.InterruptMode);
         Assert.True(dev.DriverOk);
-        Assert.Equal(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.DriverOk |
-            (transport == VirtioDriverTransport.Modern ? VirtioStatus.FeaturesOk : 0), dev.Status);
+        Assert.Equal(
+            VirtioStatus.Acknowledge
+                | VirtioStatus.Driver
+                | VirtioStatus.DriverOk
+                | (transport == VirtioDriverTransport.Modern ? VirtioStatus.FeaturesOk : 0),
+            dev.Status
+        );
         Assert.Equal(transport == VirtioDriverTransport.Modern, dev.HasFeature(VirtioSpec.FVersion1));
         var q = dev.GetQueue(0);
         Assert.True(q.Ready);
         Assert.Equal(vq!.Ring.Layout.DescTable, q.DescTable);
         Assert.Equal(vq.Ring.Layout.AvailRing, q.AvailRing);
         Assert.Equal(vq.Ring.Layout.UsedRing, q.UsedRing);
-        if (transport == VirtioDriverTransport.Legacy) Assert.Equal(0ul, q.DescTable.Value % VirtioSpec.LegacyQueueAlign);
+        if (transport == VirtioDriverTransport.Legacy)
+            Assert.Equal(0ul, q.DescTable.Value % VirtioSpec.LegacyQueueAlign);
         if (irq == VirtioInterruptMode.Msix)
         {
             Assert.Equal(0, dev.ConfigVector);
@@ -124,7 +140,12 @@ public sealed class DriverLibraryTests
 
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
-            GuestPciFunction? fn = VirtioPciDriver.FindDevice(g, VirtioDemoDevice.VirtioIdDemo, new PciResourceWindows(), m.IntxGsi);
+            GuestPciFunction? fn = VirtioPciDriver.FindDevice(
+                g,
+                VirtioDemoDevice.VirtioIdDemo,
+                new PciResourceWindows(),
+                m.IntxGsi
+            );
             Assert.NotNull(fn);
             drv = VirtioPciDriver.Probe(fn!, transport, irq);
             Assert.NotNull(drv);
@@ -138,9 +159,17 @@ public sealed class DriverLibraryTests
             GuestAddress buf = dma.Allocate(16);
             g.Memory.TryWriteUInt32(buf, 1);
             g.Memory.TryWriteUInt32(new GuestAddress(buf.Value + 4), 0x77);
-            Assert.True(vq.Ring.TryAdd(g.Memory, [new Guest.Virtio.GuestBuffer(buf, 8)], [new Guest.Virtio.GuestBuffer(new GuestAddress(buf.Value + 8), 8)], out _));
+            Assert.True(
+                vq.Ring.TryAdd(
+                    g.Memory,
+                    [new Guest.Virtio.GuestBuffer(buf, 8)],
+                    [new Guest.Virtio.GuestBuffer(new GuestAddress(buf.Value + 8), 8)],
+                    out _
+                )
+            );
             vq.Kick();
-            while (callbacks == 0) yield return VcpuStep.Halt;
+            while (callbacks == 0)
+                yield return VcpuStep.Halt;
         }
     }
 
@@ -149,7 +178,14 @@ public sealed class DriverLibraryTests
     {
         PciMachine m = Machine();
         var dev = new VirtioDemoDevice();
-        m.Attach(4, new VirtioPciTransport(m.Simulation, dev, new VirtioPciOptions { Mode = VirtioPciMode.Modern, MsixVectors = 2 }));
+        m.Attach(
+            4,
+            new VirtioPciTransport(
+                m.Simulation,
+                dev,
+                new VirtioPciOptions { Mode = VirtioPciMode.Modern, MsixVectors = 2 }
+            )
+        );
         VirtioDriverQueue? vq = null;
         m.Simulation.Kvm.Start(new Program(g => Body(g)));
         m.Simulation.Run();
@@ -158,7 +194,11 @@ public sealed class DriverLibraryTests
 
         IEnumerable<VcpuStep> Body(GuestContext g)
         {
-            var drv = VirtioPciDriver.Probe(VirtioPciDriver.FindDevice(g, VirtioDemoDevice.VirtioIdDemo, new PciResourceWindows())!, VirtioDriverTransport.Modern, VirtioInterruptMode.Msix)!;
+            var drv = VirtioPciDriver.Probe(
+                VirtioPciDriver.FindDevice(g, VirtioDemoDevice.VirtioIdDemo, new PciResourceWindows())!,
+                VirtioDriverTransport.Modern,
+                VirtioInterruptMode.Msix
+            )!;
             Assert.True(drv.TryNegotiate(0));
             drv.SetupInterrupts(1);
             var dma = new GuestDmaAllocator(new GuestAddress(0x10_0000), 0x10_0000);
@@ -167,7 +207,14 @@ public sealed class DriverLibraryTests
             // The device sets VIRTQ_USED_F_NO_NOTIFY (as a polling backend would).
             g.Memory.TryWriteUInt16(vq.Ring.Layout.UsedRing, 1);
             GuestAddress buf = dma.Allocate(16);
-            Assert.True(vq.Ring.TryAdd(g.Memory, [new Guest.Virtio.GuestBuffer(buf, 8)], [new Guest.Virtio.GuestBuffer(new GuestAddress(buf.Value + 8), 8)], out _));
+            Assert.True(
+                vq.Ring.TryAdd(
+                    g.Memory,
+                    [new Guest.Virtio.GuestBuffer(buf, 8)],
+                    [new Guest.Virtio.GuestBuffer(new GuestAddress(buf.Value + 8), 8)],
+                    out _
+                )
+            );
             Assert.False(vq.Kick());
             yield break;
         }
@@ -178,7 +225,8 @@ public sealed class DriverLibraryTests
     {
         Assert.Equal(
             "per_request: requests=4 exits=2.00 (mmio=0.50 pio=1.50) ioeventfd=0.25 eventfd_signals=1.00 interrupts=1.00 ctx_switches=0.00 latency_ns=12400",
-            PerRequestReport.Format(4, 2, 6, 1, 4, 4, 0, 49_600));
+            PerRequestReport.Format(4, 2, 6, 1, 4, 4, 0, 49_600)
+        );
         var counters = new RunCounters();
         var report = new PerRequestReport(counters);
         Assert.Equal("per_request: incomplete", report.Line());
@@ -187,7 +235,10 @@ public sealed class DriverLibraryTests
         counters.InterruptsDelivered += 3;
         report.Stop(31_000);
         report.Requests = 3;
-        Assert.Equal("per_request: requests=3 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=10000", report.Line());
+        Assert.Equal(
+            "per_request: requests=3 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=10000",
+            report.Line()
+        );
     }
 
     [Fact]

@@ -31,7 +31,13 @@ public sealed class FramedInputMinimizer : IInputMinimizer
     /// <param name="opsMax">Operations the target decodes at most (later ones are ignored).</param>
     /// <param name="headerFields">The header's fields.</param>
     /// <param name="opFields">An operation's fields.</param>
-    public FramedInputMinimizer(int headerLength, int opLength, int opsMax, IReadOnlyList<FrameField> headerFields, IReadOnlyList<FrameField> opFields)
+    public FramedInputMinimizer(
+        int headerLength,
+        int opLength,
+        int opsMax,
+        IReadOnlyList<FrameField> headerFields,
+        IReadOnlyList<FrameField> opFields
+    )
     {
         ArgumentOutOfRangeException.ThrowIfNegative(headerLength);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(opLength);
@@ -46,12 +52,15 @@ public sealed class FramedInputMinimizer : IInputMinimizer
         Validate(_headerFields, headerLength, nameof(headerFields));
         Validate(_opFields, opLength, nameof(opFields));
         _inverted = new byte[headerLength];
-        foreach (FrameField f in _headerFields) _inverted[f.Offset] |= f.InvertedBits;
-        if (_opFields.Any(f => f.InvertedBits != 0)) throw new ArgumentException("inverted bits are supported in the header only", nameof(opFields));
+        foreach (FrameField f in _headerFields)
+            _inverted[f.Offset] |= f.InvertedBits;
+        if (_opFields.Any(f => f.InvertedBits != 0))
+            throw new ArgumentException("inverted bits are supported in the header only", nameof(opFields));
     }
 
     /// <summary>Complete operations and a trailing partial one in <paramref name="input"/>.</summary>
-    public int OperationCount(ReadOnlySpan<byte> input) => input.Length <= _headerLength ? 0 : (input.Length - _headerLength + _opLength - 1) / _opLength;
+    public int OperationCount(ReadOnlySpan<byte> input) =>
+        input.Length <= _headerLength ? 0 : (input.Length - _headerLength + _opLength - 1) / _opLength;
 
     public IEnumerable<byte[]> Candidates(byte[] input)
     {
@@ -61,13 +70,15 @@ public sealed class FramedInputMinimizer : IInputMinimizer
 
     public bool IsSimpler(ReadOnlySpan<byte> candidate, ReadOnlySpan<byte> current)
     {
-        if (candidate.Length != current.Length) return candidate.Length < current.Length;
+        if (candidate.Length != current.Length)
+            return candidate.Length < current.Length;
         for (int i = 0; i < candidate.Length; i++)
         {
             byte flip = i < _inverted.Length ? _inverted[i] : (byte)0;
             int a = candidate[i] ^ flip;
             int b = current[i] ^ flip;
-            if (a != b) return a < b;
+            if (a != b)
+                return a < b;
         }
         return false;
     }
@@ -75,22 +86,27 @@ public sealed class FramedInputMinimizer : IInputMinimizer
     private IEnumerable<byte[]> Enumerate(byte[] input)
     {
         int ops = OperationCount(input);
-        if (ops > _opsMax) yield return input[..(_headerLength + (_opsMax * _opLength))];
-        if (ops > 1) yield return input[.._headerLength];
+        if (ops > _opsMax)
+            yield return input[..(_headerLength + (_opsMax * _opLength))];
+        if (ops > 1)
+            yield return input[.._headerLength];
         for (int size = HighestPowerOfTwoBelow(ops); size >= 1; size /= 2)
         {
-            for (int at = 0; at < ops; at += size) yield return RemoveOps(input, at, Math.Min(size, ops - at));
+            for (int at = 0; at < ops; at += size)
+                yield return RemoveOps(input, at, Math.Min(size, ops - at));
         }
         for (int k = 0; k < ops; k++)
         {
             foreach (FrameField f in _opFields)
             {
-                foreach (byte[] c in FieldCandidates(input, _headerLength + (k * _opLength), f)) yield return c;
+                foreach (byte[] c in FieldCandidates(input, _headerLength + (k * _opLength), f))
+                    yield return c;
             }
         }
         foreach (FrameField f in _headerFields)
         {
-            foreach (byte[] c in FieldCandidates(input, 0, f)) yield return c;
+            foreach (byte[] c in FieldCandidates(input, 0, f))
+                yield return c;
         }
     }
 
@@ -98,9 +114,11 @@ public sealed class FramedInputMinimizer : IInputMinimizer
     /// 1, 0 for none).</summary>
     private static int HighestPowerOfTwoBelow(int n)
     {
-        if (n <= 1) return n;
+        if (n <= 1)
+            return n;
         int p = 1;
-        while (p * 2 < n) p *= 2;
+        while (p * 2 < n)
+            p *= 2;
         return p;
     }
 
@@ -119,14 +137,16 @@ public sealed class FramedInputMinimizer : IInputMinimizer
     private static IEnumerable<byte[]> FieldCandidates(byte[] input, int frameStart, FrameField f)
     {
         int at = frameStart + f.Offset;
-        if (at >= input.Length) yield break;
+        if (at >= input.Length)
+            yield break;
         int width = Math.Min(f.Width, input.Length - at);
         ulong v = Read(input.AsSpan(at, width));
         ulong last = v;
         foreach (ulong w in Simplifications(v, f))
         {
             ulong masked = width >= 8 ? w : w & ((1UL << (8 * width)) - 1);
-            if (masked == v || masked == last) continue;
+            if (masked == v || masked == last)
+                continue;
             last = masked;
             byte[] c = (byte[])input.Clone();
             Write(c.AsSpan(at, width), masked);
@@ -148,15 +168,19 @@ public sealed class FramedInputMinimizer : IInputMinimizer
                 break;
             case FrameFieldKind.Value:
                 yield return f.Neutral;
-                if (f.Width > 4) yield return v & 0xffff_ffff;
-                if (f.Width > 2) yield return v & 0xffff;
-                if (f.Width > 1) yield return v & 0xff;
+                if (f.Width > 4)
+                    yield return v & 0xffff_ffff;
+                if (f.Width > 2)
+                    yield return v & 0xffff;
+                if (f.Width > 1)
+                    yield return v & 0xff;
                 break;
             case FrameFieldKind.Small:
                 yield return f.Neutral;
                 yield return canonical;
                 yield return canonical / 2;
-                if (canonical > 0) yield return canonical - 1;
+                if (canonical > 0)
+                    yield return canonical - 1;
                 break;
             default:
                 yield return f.Neutral;
@@ -165,8 +189,10 @@ public sealed class FramedInputMinimizer : IInputMinimizer
                 {
                     ulong mask = 1UL << bit;
                     bool inverted = (f.InvertedBits & mask) != 0;
-                    if (inverted && (v & mask) == 0) yield return v | mask;
-                    else if (!inverted && (v & mask) != 0) yield return v & ~mask;
+                    if (inverted && (v & mask) == 0)
+                        yield return v | mask;
+                    else if (!inverted && (v & mask) != 0)
+                        yield return v & ~mask;
                 }
                 break;
         }
@@ -191,9 +217,15 @@ public sealed class FramedInputMinimizer : IInputMinimizer
     {
         foreach (FrameField f in fields)
         {
-            if (f.Width is < 1 or > 8 || f.Offset < 0 || f.Offset > frameLength - f.Width) throw new ArgumentException($"field at {f.Offset} (width {f.Width}) does not fit a {frameLength}-byte frame", name);
-            if (f.InvertedBits != 0 && f.Width != 1) throw new ArgumentException("inverted bits need a 1-byte field", name);
-            if (f.Modulus < 0) throw new ArgumentException("modulus must not be negative", name);
+            if (f.Width is < 1 or > 8 || f.Offset < 0 || f.Offset > frameLength - f.Width)
+                throw new ArgumentException(
+                    $"field at {f.Offset} (width {f.Width}) does not fit a {frameLength}-byte frame",
+                    name
+                );
+            if (f.InvertedBits != 0 && f.Width != 1)
+                throw new ArgumentException("inverted bits need a 1-byte field", name);
+            if (f.Modulus < 0)
+                throw new ArgumentException("modulus must not be negative", name);
         }
     }
 }

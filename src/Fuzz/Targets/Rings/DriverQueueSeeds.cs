@@ -12,9 +12,24 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// </summary>
 internal static class DriverQueueSeeds
 {
-    private const byte AddBatch = 0, AddAndNotify = 1, AddChain = 2, AddIndirect = 3, Notify = 5, ReapBatch = 6;
-    private const byte ReapAll = 7, GetUsed = 8, HasUsed = 9, Disable = 10, Enable = 11, EnableDelayed = 12;
-    private const byte DetachUnused = 13, ClearDirty = 14, Take = 15, Complete = 16, StrayUsed = 17, UsedIdx = 18;
+    private const byte AddBatch = 0,
+        AddAndNotify = 1,
+        AddChain = 2,
+        AddIndirect = 3,
+        Notify = 5,
+        ReapBatch = 6;
+    private const byte ReapAll = 7,
+        GetUsed = 8,
+        HasUsed = 9,
+        Disable = 10,
+        Enable = 11,
+        EnableDelayed = 12;
+    private const byte DetachUnused = 13,
+        ClearDirty = 14,
+        Take = 15,
+        Complete = 16,
+        StrayUsed = 17,
+        UsedIdx = 18;
     private const byte Suppress = 19;
 
     /// <summary>Every seed.</summary>
@@ -22,22 +37,158 @@ internal static class DriverQueueSeeds
     {
         // Size 8, no EVENT_IDX: a batch of 3 pairs, kick, the device takes and completes them in reverse, the
         // interrupt handler reaps them.
-        yield return [3, 0, AddBatch, 3, .. Buffers(6), Notify, Take, 3, Complete, 3, 0, 2, 3, 1, 3, 3,
-            ReapAll, 9, ClearDirty, 0];
+        yield return
+        [
+            3,
+            0,
+            AddBatch,
+            3,
+            .. Buffers(6),
+            Notify,
+            Take,
+            3,
+            Complete,
+            3,
+            0,
+            2,
+            3,
+            1,
+            3,
+            3,
+            ReapAll,
+            9,
+            ClearDirty,
+            0,
+        ];
         // Size 16, EVENT_IDX, table across a page: fused kicks, completions one at a time and out of order, reaps
         // with callbacks off and on, a direct and an indirect chain, detach after a reset-like stop.
-        yield return [4, 5, AddAndNotify, 4, .. Buffers(8), Take, 4, Complete, 2, 1, 3, 2, 0, 4, ReapBatch, 1,
-            Disable, Complete, 2, 0, 0, 1, 0, Enable, ReapBatch, 8, AddChain, 2, 1, 0, .. Buffers(3),
-            AddIndirect, 1, 2, 3, .. Buffers(3), Notify, Take, 4, Complete, 2, 1, 0, 2, 2, GetUsed, HasUsed,
-            EnableDelayed, AddAndNotify, 2, .. Buffers(4), Suppress, 0, 3, AddAndNotify, 1, .. Buffers(2),
-            DetachUnused, ClearDirty, 0, DetachUnused, ClearDirty, 1];
+        yield return
+        [
+            4,
+            5,
+            AddAndNotify,
+            4,
+            .. Buffers(8),
+            Take,
+            4,
+            Complete,
+            2,
+            1,
+            3,
+            2,
+            0,
+            4,
+            ReapBatch,
+            1,
+            Disable,
+            Complete,
+            2,
+            0,
+            0,
+            1,
+            0,
+            Enable,
+            ReapBatch,
+            8,
+            AddChain,
+            2,
+            1,
+            0,
+            .. Buffers(3),
+            AddIndirect,
+            1,
+            2,
+            3,
+            .. Buffers(3),
+            Notify,
+            Take,
+            4,
+            Complete,
+            2,
+            1,
+            0,
+            2,
+            2,
+            GetUsed,
+            HasUsed,
+            EnableDelayed,
+            AddAndNotify,
+            2,
+            .. Buffers(4),
+            Suppress,
+            0,
+            3,
+            AddAndNotify,
+            1,
+            .. Buffers(2),
+            DetachUnused,
+            ClearDirty,
+            0,
+            DetachUnused,
+            ClearDirty,
+            1,
+        ];
         // Size 4: a hostile device returns an id never offered, then moves used.idx past everything outstanding.
-        yield return [2, 0, AddBatch, 2, .. Buffers(4), Notify, Take, 2, StrayUsed, 1, 1, 200, 2, UsedIdx, 1, 3, 0,
-            ReapAll, 5, ClearDirty, 1, AddBatch, 1, .. Buffers(2), Notify, Take, 1, UsedIdx, 1, 9, 0, ReapBatch, 5];
+        yield return
+        [
+            2,
+            0,
+            AddBatch,
+            2,
+            .. Buffers(4),
+            Notify,
+            Take,
+            2,
+            StrayUsed,
+            1,
+            1,
+            200,
+            2,
+            UsedIdx,
+            1,
+            3,
+            0,
+            ReapAll,
+            5,
+            ClearDirty,
+            1,
+            AddBatch,
+            1,
+            .. Buffers(2),
+            Notify,
+            Take,
+            1,
+            UsedIdx,
+            1,
+            9,
+            0,
+            ReapBatch,
+            5,
+        ];
         // Size 256, table not 16-aligned: a batch of 127 pairs across the table's pages, and its reap. (Counts up to
         // size + 1 take two bytes, little-endian, past 256 choices.)
-        yield return [8, 6, AddAndNotify, 127, .. Buffers(254), Take, 255, 0, Complete, 255, 0, 0,
-            .. Repeat(126, 0, 2), 2, ReapAll, 255, 0, ClearDirty, 0];
+        yield return
+        [
+            8,
+            6,
+            AddAndNotify,
+            127,
+            .. Buffers(254),
+            Take,
+            255,
+            0,
+            Complete,
+            255,
+            0,
+            0,
+            .. Repeat(126, 0, 2),
+            2,
+            ReapAll,
+            255,
+            0,
+            ClearDirty,
+            0,
+        ];
     }
 
     /// <summary><paramref name="count"/> buffers: address choice, offset, length choice (varied,

@@ -1,6 +1,6 @@
+using System.Buffers.Binary;
 using Sim.Devices.Virtio.Queue;
 using Sim.Engine;
-using System.Buffers.Binary;
 using Sim.Engine.Memory;
 
 namespace Virtsim.Fuzz.Targets.Rings;
@@ -64,7 +64,8 @@ public sealed class GuestActor
 
     /// <summary>A <c>next</c> value: in range for a table of <paramref name="tableSize"/> unless its top bit asks for a
     /// raw one.</summary>
-    public static ushort NextIndex(ushort raw, int tableSize) => (raw & 0x8000) != 0 ? (ushort)(raw & 0x7fff) : (ushort)(raw % tableSize);
+    public static ushort NextIndex(ushort raw, int tableSize) =>
+        (raw & 0x8000) != 0 ? (ushort)(raw & 0x7fff) : (ushort)(raw % tableSize);
 
     /// <summary>Runs guest operation <paramref name="op"/> (codes 0..7).</summary>
     public void Apply(in RingInput.Op op)
@@ -74,10 +75,22 @@ public sealed class GuestActor
         switch (op.Code)
         {
             case RingInput.OpWriteDesc:
-                WriteDesc(_descTable + (16UL * (ulong)(op.Index % _size)), op.Addr, op.Len, op.Flags, NextIndex(op.Next, _size));
+                WriteDesc(
+                    _descTable + (16UL * (ulong)(op.Index % _size)),
+                    op.Addr,
+                    op.Len,
+                    op.Flags,
+                    NextIndex(op.Next, _size)
+                );
                 break;
             case RingInput.OpWriteIndirectDesc:
-                WriteDesc(RingInput.IndirectTable(op.Index >> 5) + (16UL * (ulong)(op.Index & 31)), op.Addr, op.Len, op.Flags, NextIndex(op.Next, 32));
+                WriteDesc(
+                    RingInput.IndirectTable(op.Index >> 5) + (16UL * (ulong)(op.Index & 31)),
+                    op.Addr,
+                    op.Len,
+                    op.Flags,
+                    NextIndex(op.Next, 32)
+                );
                 break;
             case RingInput.OpAddChain:
                 AddChain(op);
@@ -87,7 +100,8 @@ public sealed class GuestActor
                 break;
             case RingInput.OpSetAvailIdx:
                 // Small forward steps mostly; a wild jump when asked (QEMU "Guest moved used index").
-                AvailIdx = (op.Flags & 1) != 0 ? op.Next : unchecked((ushort)(AvailIdx + (op.Next % ((2 * _size) + 2))));
+                AvailIdx =
+                    (op.Flags & 1) != 0 ? op.Next : unchecked((ushort)(AvailIdx + (op.Next % ((2 * _size) + 2))));
                 memory.TryWriteUInt16(new GuestAddress(_availRing + 2), AvailIdx);
                 break;
             case RingInput.OpSuppression:
@@ -122,7 +136,8 @@ public sealed class GuestActor
         int shape = op.Index & 0xf;
         int outs = shape % 3;
         int ins = (shape / 3) % 3;
-        if (outs + ins == 0) ins = 1;
+        if (outs + ins == 0)
+            ins = 1;
         uint len = 1 + (op.RawLen % 64);
         bool indirect = (op.Flags & 4) != 0;
         int n = outs + ins;
@@ -139,7 +154,8 @@ public sealed class GuestActor
             {
                 ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
                 ulong buffer = Buffer(len);
-                if (i == 0 && outs > 0) Fill(buffer, len, op.RawAddr);
+                if (i == 0 && outs > 0)
+                    Fill(buffer, len, op.RawAddr);
                 WriteDesc(table + (16UL * (ulong)i), buffer, len, flags, (ushort)(i + 1));
             }
             WriteDesc(_descTable + (16UL * head), table, (uint)(16 * n), 4, 0);
@@ -147,13 +163,15 @@ public sealed class GuestActor
         }
         else
         {
-            if (n > _size) n = _size;
+            if (n > _size)
+                n = _size;
             for (int i = 0; i < n; i++)
             {
                 int index = (_nextFree + i) % _size;
                 ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
                 ulong buffer = Buffer(len);
-                if (i == 0 && outs > 0) Fill(buffer, len, op.RawAddr);
+                if (i == 0 && outs > 0)
+                    Fill(buffer, len, op.RawAddr);
                 WriteDesc(_descTable + (16UL * (ulong)index), buffer, len, flags, (ushort)((index + 1) % _size));
             }
             _nextFree += n;
@@ -184,7 +202,8 @@ public sealed class GuestActor
 
     private void Fill(ulong buffer, uint len, ulong value)
     {
-        if (!FillRequests) return;
+        if (!FillRequests)
+            return;
         Span<byte> bytes = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
         _memory!.TryWrite(new GuestAddress(buffer), bytes[..(int)Math.Min(len, 8u)]);
@@ -192,7 +211,8 @@ public sealed class GuestActor
 
     private ulong Buffer(uint len)
     {
-        if (_nextBuffer + len > RingInput.BufferBase + RingInput.BufferAreaSize) _nextBuffer = _bufferStart;
+        if (_nextBuffer + len > RingInput.BufferBase + RingInput.BufferAreaSize)
+            _nextBuffer = _bufferStart;
         ulong at = _nextBuffer;
         _nextBuffer += (len + 7) & ~7UL;
         return at;

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Buffers.Binary;
+using Sim.Engine;
 using Sim.Engine.Memory;
 
 namespace Virtsim.Fuzz.Targets.Rings;
@@ -49,7 +49,8 @@ public sealed class GuestKickDecision : IMemoryObserver
     /// <summary>Features changed: EVENT_IDX on or off. The words in memory were written under the other rule.</summary>
     public void SetEventIdx(bool eventIdx)
     {
-        if (eventIdx != _eventIdx) _tampered = true;
+        if (eventIdx != _eventIdx)
+            _tampered = true;
         _eventIdx = eventIdx;
     }
 
@@ -63,19 +64,23 @@ public sealed class GuestKickDecision : IMemoryObserver
     /// <summary>The guest kicked unconditionally (an explicit kick): its next decision counts from here.</summary>
     public void Kicked()
     {
-        if (Active) _lastDecision = AvailIdx();
+        if (Active)
+            _lastDecision = AvailIdx();
     }
 
     /// <summary>virtqueue_kick_prepare: true when the guest must kick for what it published since its last
     /// decision.</summary>
     public bool Decide()
     {
-        if (!Active) return true;
+        if (!Active)
+            return true;
         ushort now = AvailIdx();
         ushort old = _lastDecision;
         _lastDecision = now;
-        if (now == old) return false;
-        if (_tampered) return true;
+        if (now == old)
+            return false;
+        if (_tampered)
+            return true;
         bool kick;
         if (_eventIdx)
         {
@@ -87,29 +92,32 @@ public sealed class GuestKickDecision : IMemoryObserver
         {
             kick = (Read(_usedRing) & 1) == 0; // VRING_USED_F_NO_NOTIFY
         }
-        if (!kick) Withheld++;
+        if (!kick)
+            Withheld++;
         return kick;
     }
 
     private ushort AvailIdx() => Read(_availRing + 2);
 
     private ushort Read(ulong at) =>
-        _memory!.TryGetSpan(new GuestAddress(at), 2, out Span<byte> raw) ? BinaryPrimitives.ReadUInt16LittleEndian(raw) : (ushort)0;
+        _memory!.TryGetSpan(new GuestAddress(at), 2, out Span<byte> raw)
+            ? BinaryPrimitives.ReadUInt16LittleEndian(raw)
+            : (ushort)0;
 
-    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
-    {
-    }
+    public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
 
     public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
     {
-        if (!Active) return;
+        if (!Active)
+            return;
         ulong a = address.Value;
         ulong end = a + (ulong)data.Length;
         ulong flags = _usedRing;
         ulong availEvent = _usedRing + 4 + (8UL * (ulong)_size);
         bool onFlags = a < flags + 2 && end > flags;
         bool onEvent = a < availEvent + 2 && end > availEvent;
-        if (!onFlags && !onEvent) return;
+        if (!onFlags && !onEvent)
+            return;
         // The device's own suppression store is one le16 at the field (vhost put_user, QEMU vring_used_flags_set_bit /
         // vring_set_avail_event); anything else there (a guest store, response bytes in a buffer over the ring) is not
         // the device's promise.
@@ -122,6 +130,7 @@ public sealed class GuestKickDecision : IMemoryObserver
         // Only a store of the word the decision reads renews the promise: after a restart under EVENT_IDX, vhost's
         // vhost_vq_init_access stores used.flags (vhost_update_used_flags) but not avail_event, which still holds
         // what it held before the control plane acted.
-        if (a == (_eventIdx ? availEvent : flags)) _tampered = false;
+        if (a == (_eventIdx ? availEvent : flags))
+            _tampered = false;
     }
 }

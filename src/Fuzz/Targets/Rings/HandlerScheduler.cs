@@ -57,13 +57,15 @@ public sealed class HandlerScheduler : IHandlerInterleaving
         _skip = op.Flags % 4;
         _count = 0;
         int n = 1 + (op.Next % SlotOpsMax);
-        for (int i = 0; i < n && !reader.IsExhausted; i++) _slot[_count++] = RingInput.ReadOp(ref reader);
+        for (int i = 0; i < n && !reader.IsExhausted; i++)
+            _slot[_count++] = RingInput.ReadOp(ref reader);
         _armed = true;
     }
 
     public void At(HandlerPoint point)
     {
-        if (!_armed || point != _point) return;
+        if (!_armed || point != _point)
+            return;
         if (_skip > 0)
         {
             _skip--;
@@ -75,9 +77,11 @@ public sealed class HandlerScheduler : IHandlerInterleaving
         _beforeGuest!();
         for (int i = 0; i < _count; i++)
         {
-            if (_slot[i].Code < 8 && _slot[i].Code != RingInput.OpGuestWrite) _guest!.Apply(_slot[i]);
+            if (_slot[i].Code < 8 && _slot[i].Code != RingInput.OpGuestWrite)
+                _guest!.Apply(_slot[i]);
         }
         _afterGuest!();
-        if (_kicks!.Decide()) _kick!();
+        if (_kicks!.Decide())
+            _kick!();
     }
 }

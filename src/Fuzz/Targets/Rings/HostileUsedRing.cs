@@ -53,45 +53,48 @@ internal sealed class HostileUsedRing
                 Complete(ref reader, reference, fast);
                 break;
             case 2:
+            {
+                // A used entry nobody asked for: at the next slot or any slot (overwriting a published one), with
+                // an id that is a head in flight, any small index or any 32-bit value.
+                int slot = reader.ReadBool() ? _usedIdx & (_layout.Size - 1) : reader.ReadChoice(_layout.Size);
+                uint id = reader.ReadChoice(3) switch
                 {
-                    // A used entry nobody asked for: at the next slot or any slot (overwriting a published one), with
-                    // an id that is a head in flight, any small index or any 32-bit value.
-                    int slot = reader.ReadBool() ? _usedIdx & (_layout.Size - 1) : reader.ReadChoice(_layout.Size);
-                    uint id = reader.ReadChoice(3) switch
-                    {
-                        0 => _pendingCount > 0 ? _pending[reader.ReadChoice(_pendingCount)] : 0u,
-                        1 => reader.ReadByte(),
-                        _ => reader.ReadU32(),
-                    };
-                    uint len = Lengths[reader.ReadChoice(Lengths.Length)];
-                    StoreU64(reference, fast, _layout.UsedEntry(slot), id | ((ulong)len << 32));
-                    break;
-                }
+                    0 => _pendingCount > 0 ? _pending[reader.ReadChoice(_pendingCount)] : 0u,
+                    1 => reader.ReadByte(),
+                    _ => reader.ReadU32(),
+                };
+                uint len = Lengths[reader.ReadChoice(Lengths.Length)];
+                StoreU64(reference, fast, _layout.UsedEntry(slot), id | ((ulong)len << 32));
+                break;
+            }
             case 3:
-                {
-                    // used.idx moved by the device's own count plus a small signed step, or to any value.
-                    ushort value = reader.ReadBool() ? (ushort)(_usedIdx + (sbyte)reader.ReadByte()) : reader.ReadU16();
-                    if (reader.ReadBool()) _usedIdx = value;
-                    StoreU16(reference, fast, _layout.UsedIdx, value);
-                    break;
-                }
+            {
+                // used.idx moved by the device's own count plus a small signed step, or to any value.
+                ushort value = reader.ReadBool() ? (ushort)(_usedIdx + (sbyte)reader.ReadByte()) : reader.ReadU16();
+                if (reader.ReadBool())
+                    _usedIdx = value;
+                StoreU16(reference, fast, _layout.UsedIdx, value);
+                break;
+            }
             case 4:
-                {
-                    // Notification suppression (VIRTIO 1.2 §2.7.7, §2.7.10): used.flags, or avail_event near the
-                    // device's view of avail.idx.
-                    if (reader.ReadBool()) StoreU16(reference, fast, _layout.UsedRing, reader.ReadU16());
-                    else StoreU16(reference, fast, _layout.AvailEvent, (ushort)(_lastAvail + (sbyte)reader.ReadByte()));
-                    break;
-                }
+            {
+                // Notification suppression (VIRTIO 1.2 §2.7.7, §2.7.10): used.flags, or avail_event near the
+                // device's view of avail.idx.
+                if (reader.ReadBool())
+                    StoreU16(reference, fast, _layout.UsedRing, reader.ReadU16());
+                else
+                    StoreU16(reference, fast, _layout.AvailEvent, (ushort)(_lastAvail + (sbyte)reader.ReadByte()));
+                break;
+            }
             default:
-                {
-                    // Any 32-bit store into the used ring (flags, idx, entries, avail_event): the ring overwritten.
-                    int bytes = (int)Sim.Spec.Virtio.VirtioSpec.UsedRingSize(_layout.Size);
-                    int offset = reader.ReadChoice(bytes - 3);
-                    var at = new GuestAddress(_layout.UsedRing.Value + (ulong)offset);
-                    StoreU32(reference, fast, at, reader.ReadU32());
-                    break;
-                }
+            {
+                // Any 32-bit store into the used ring (flags, idx, entries, avail_event): the ring overwritten.
+                int bytes = (int)Sim.Spec.Virtio.VirtioSpec.UsedRingSize(_layout.Size);
+                int offset = reader.ReadChoice(bytes - 3);
+                var at = new GuestAddress(_layout.UsedRing.Value + (ulong)offset);
+                StoreU32(reference, fast, at, reader.ReadU32());
+                break;
+            }
         }
     }
 
@@ -99,10 +102,12 @@ internal sealed class HostileUsedRing
     /// §2.7.6), whatever head the driver wrote.</summary>
     private void Fetch(int count, GuestMemory memory)
     {
-        if (!memory.TryReadUInt16(_layout.AvailIdx, out ushort availIdx)) return;
+        if (!memory.TryReadUInt16(_layout.AvailIdx, out ushort availIdx))
+            return;
         for (int n = 0; n < count && _lastAvail != availIdx && _pendingCount < PendingMax; n++)
         {
-            if (!memory.TryReadUInt16(_layout.AvailEntry(_lastAvail & (_layout.Size - 1)), out ushort head)) return;
+            if (!memory.TryReadUInt16(_layout.AvailEntry(_lastAvail & (_layout.Size - 1)), out ushort head))
+                return;
             _pending[_pendingCount++] = head;
             _lastAvail++;
         }
@@ -122,7 +127,8 @@ internal sealed class HostileUsedRing
             uint len = Lengths[reader.ReadChoice(Lengths.Length)];
             StoreU64(reference, fast, _layout.UsedEntry(_usedIdx & (_layout.Size - 1)), id | ((ulong)len << 32));
             _usedIdx++;
-            if (eachPublished) StoreU16(reference, fast, _layout.UsedIdx, _usedIdx);
+            if (eachPublished)
+                StoreU16(reference, fast, _layout.UsedIdx, _usedIdx);
         }
         StoreU16(reference, fast, _layout.UsedIdx, _usedIdx);
     }

@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
 using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
@@ -57,12 +57,19 @@ public sealed class QemuBackendRig
     {
         Common(L.CommonDeviceStatus, 1, 0);
         Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver));
-        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
+        ulong features =
+            (1UL << VirtioSpec.FVersion1)
+            | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0)
+            | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
         Common(L.CommonDriverFeatureSelect, 4, 0);
         Common(L.CommonDriverFeature, 4, (uint)features);
         Common(L.CommonDriverFeatureSelect, 4, 1);
         Common(L.CommonDriverFeature, 4, features >> 32);
-        Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk));
+        Common(
+            L.CommonDeviceStatus,
+            1,
+            (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk)
+        );
         QueueGuests.SetUpSecondary(Device, size, (desc, avail, used), Common);
         Common(L.CommonQueueSelect, 2, 0);
         Common(L.CommonQueueSize, 2, (ulong)size);
@@ -70,18 +77,31 @@ public sealed class QemuBackendRig
         Common(L.CommonQueueDriver, 8, avail);
         Common(L.CommonQueueDevice, 8, used);
         Common(L.CommonQueueEnable, 2, 1);
-        Common(L.CommonDeviceStatus, 1, (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk));
+        Common(
+            L.CommonDeviceStatus,
+            1,
+            (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk)
+        );
     }
 
     public void ConfigWrite(int register, int size, uint value)
     {
         Span<byte> b = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC));
+        BinaryPrimitives.WriteUInt32LittleEndian(
+            b,
+            PciHostBridge.ConfigAddressEnable | ((uint)Slot << 11) | (uint)(register & 0xFC)
+        );
         _bridge.Write(BusKind.Pio, 0, b);
         _context?.EmitBusAccess(Simulation, BusKind.Pio, write: true, PciHostBridge.ConfigAddressPort, b);
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         _bridge.Write(BusKind.Pio, (ulong)(4 + (register & 3)), b[..size]);
-        _context?.EmitBusAccess(Simulation, BusKind.Pio, write: true, PciHostBridge.ConfigDataPort + (ulong)(register & 3), b[..size]);
+        _context?.EmitBusAccess(
+            Simulation,
+            BusKind.Pio,
+            write: true,
+            PciHostBridge.ConfigDataPort + (ulong)(register & 3),
+            b[..size]
+        );
     }
 
     public void Common(int offset, int size, ulong value)
@@ -89,7 +109,13 @@ public sealed class QemuBackendRig
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         Simulation.Kvm.Mmio.Write(ModernBase + L.ModernCommonOffset + (ulong)offset, b[..size]);
-        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: true, ModernBase + L.ModernCommonOffset + (ulong)offset, b[..size]);
+        _context?.EmitBusAccess(
+            Simulation,
+            BusKind.Mmio,
+            write: true,
+            ModernBase + L.ModernCommonOffset + (ulong)offset,
+            b[..size]
+        );
     }
 
     public void DeviceConfigWrite(int offset, int size, uint value)
@@ -97,7 +123,13 @@ public sealed class QemuBackendRig
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         Simulation.Kvm.Mmio.Write(ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
-        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: true, ModernBase + L.ModernDeviceOffset + (ulong)offset, b[..size]);
+        _context?.EmitBusAccess(
+            Simulation,
+            BusKind.Mmio,
+            write: true,
+            ModernBase + L.ModernDeviceOffset + (ulong)offset,
+            b[..size]
+        );
     }
 
     public void DeviceConfigRead(int offset, int size)
@@ -132,8 +164,10 @@ public sealed class QemuBackendRig
     {
         byte before = ConfigGeneration();
         int at = 0;
-        for (; at + 4 <= into.Length; at += 4) DeviceConfigRead(at, into.Slice(at, 4));
-        for (; at < into.Length; at++) DeviceConfigRead(at, into.Slice(at, 1));
+        for (; at + 4 <= into.Length; at += 4)
+            DeviceConfigRead(at, into.Slice(at, 4));
+        for (; at < into.Length; at++)
+            DeviceConfigRead(at, into.Slice(at, 1));
         byte after = ConfigGeneration();
         stable = before == after;
         return after;
@@ -165,7 +199,8 @@ public sealed class QemuBackendRig
     /// queue bit was set, i.e. a used-buffer interrupt was delivered (INTx; no MSI-X vector is programmed).</summary>
     public bool TakeQueueInterrupt()
     {
-        if ((Device.Isr & L.IsrQueue) == 0) return false;
+        if ((Device.Isr & L.IsrQueue) == 0)
+            return false;
         Span<byte> b = stackalloc byte[1];
         Simulation.Kvm.Mmio.Read(ModernBase + L.ModernIsrOffset, b);
         _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, ModernBase + L.ModernIsrOffset, b);

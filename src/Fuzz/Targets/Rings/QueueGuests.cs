@@ -64,8 +64,12 @@ public sealed class QueueGuests
     /// given its fixed rings and enabled, unless queue 0's rings (<paramref name="primary"/>, <paramref name="size"/>
     /// entries) overlap them. Called before queue 0's set-up, so queue_select is 0 afterwards as it was
     /// for a single-queue device.</summary>
-    public static void SetUpSecondary(VirtioDevice device, int size, (ulong Desc, ulong Avail, ulong Used) primary,
-        Action<int, int, ulong> common)
+    public static void SetUpSecondary(
+        VirtioDevice device,
+        int size,
+        (ulong Desc, ulong Avail, ulong Used) primary,
+        Action<int, int, ulong> common
+    )
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(common);
@@ -75,7 +79,8 @@ public sealed class QueueGuests
             (ulong desc, ulong avail, ulong used) = RingInput.SecondaryRings(q, s);
             // Queue 0 placed by raw addresses over this queue's rings (placement 7): the queue is left unset, else
             // one queue's ring reads would be the other's available entries (and the checkers' fetches).
-            if (Overlaps(primary, size, desc, used + 6 + (8UL * (ulong)s))) continue;
+            if (Overlaps(primary, size, desc, used + 6 + (8UL * (ulong)s)))
+                continue;
             common(L.CommonQueueSelect, 2, (ulong)q);
             common(L.CommonQueueSize, 2, (ulong)s);
             common(L.CommonQueueDesc, 8, desc);
@@ -88,7 +93,8 @@ public sealed class QueueGuests
     private static bool Overlaps((ulong Desc, ulong Avail, ulong Used) r, int size, ulong start, ulong end)
     {
         ulong n = (ulong)size;
-        return (r.Desc < end && start < r.Desc + (16 * n)) || (r.Avail < end && start < r.Avail + 6 + (2 * n))
+        return (r.Desc < end && start < r.Desc + (16 * n))
+            || (r.Avail < end && start < r.Avail + 6 + (2 * n))
             || (r.Used < end && start < r.Used + 6 + (8 * n));
     }
 
@@ -114,8 +120,14 @@ public sealed class QueueGuests
                 continue;
             }
             SplitQueueState s = queue.Capture();
-            if (_synced[q] is { } old && old.Size == s.Size && old.DescTable == s.DescTable
-                && old.AvailRing == s.AvailRing && old.UsedRing == s.UsedRing) continue;
+            if (
+                _synced[q] is { } old
+                && old.Size == s.Size
+                && old.DescTable == s.DescTable
+                && old.AvailRing == s.AvailRing
+                && old.UsedRing == s.UsedRing
+            )
+                continue;
             _guests[q].Reset(memory, s.DescTable.Value, s.AvailRing.Value, s.Size);
             _synced[q] = s;
             (bound ??= []).Add(s);

@@ -85,7 +85,14 @@ public static class RingInput
     public const int IndexOffset = 18;
 
     /// <summary>The decoded header.</summary>
-    public readonly record struct Header(int Size, bool EventIdx, bool NotifyOnEmpty, bool IndirectDesc, int Placement, byte Extra);
+    public readonly record struct Header(
+        int Size,
+        bool EventIdx,
+        bool NotifyOnEmpty,
+        bool IndirectDesc,
+        int Placement,
+        byte Extra
+    );
 
     public static Header ReadHeader(ref FuzzInputReader reader)
     {
@@ -93,11 +100,27 @@ public static class RingInput
         byte features = reader.ReadByte();
         int placement = reader.ReadByte();
         byte extra = reader.ReadByte();
-        return new Header(1 << sizeLog, (features & 1) != 0, (features & 2) != 0, (features & 4) == 0, placement, extra);
+        return new Header(
+            1 << sizeLog,
+            (features & 1) != 0,
+            (features & 2) != 0,
+            (features & 4) == 0,
+            placement,
+            extra
+        );
     }
 
     /// <summary>One decoded operation (all fields; each op uses the ones it needs).</summary>
-    public readonly record struct Op(int Code, ulong Addr, uint Len, ushort Flags, ushort Next, byte Index, ulong RawAddr, uint RawLen);
+    public readonly record struct Op(
+        int Code,
+        ulong Addr,
+        uint Len,
+        ushort Flags,
+        ushort Next,
+        byte Index,
+        ulong RawAddr,
+        uint RawLen
+    );
 
     public static Op ReadOp(ref FuzzInputReader reader)
     {
@@ -109,39 +132,51 @@ public static class RingInput
         ushort flags = reader.ReadByte();
         ushort next = reader.ReadU16();
         byte index = reader.ReadByte();
-        return new Op(code, Address(addrKind, rawAddr), Length(lenKind, rawLen), (ushort)(flags & 7), next, index, rawAddr, rawLen);
+        return new Op(
+            code,
+            Address(addrKind, rawAddr),
+            Length(lenKind, rawLen),
+            (ushort)(flags & 7),
+            next,
+            index,
+            rawAddr,
+            rawLen
+        );
     }
 
     /// <summary>Boundary-biased address: buffer area, the rings, region edges, indirect area, the top of the
     /// address space (addr + len overflow) or raw.</summary>
-    public static ulong Address(int kind, ulong raw) => (kind & 7) switch
-    {
-        0 or 1 => BufferBase + (raw % BufferAreaSize),
-        2 => raw % 0x2000, // the default rings
-        3 => unchecked(RegionSize - (raw & 0xff)), // straddles the region boundary
-        4 => unchecked(MemorySize - (raw & 0xff)), // runs off the end of memory
-        5 => IndirectBase + (raw % (IndirectTables * IndirectTableStride)),
-        6 => unchecked(ulong.MaxValue - (raw & 0xfff)), // addr + len wraps
-        _ => raw,
-    };
+    public static ulong Address(int kind, ulong raw) =>
+        (kind & 7) switch
+        {
+            0 or 1 => BufferBase + (raw % BufferAreaSize),
+            2 => raw % 0x2000, // the default rings
+            3 => unchecked(RegionSize - (raw & 0xff)), // straddles the region boundary
+            4 => unchecked(MemorySize - (raw & 0xff)), // runs off the end of memory
+            5 => IndirectBase + (raw % (IndirectTables * IndirectTableStride)),
+            6 => unchecked(ulong.MaxValue - (raw & 0xfff)), // addr + len wraps
+            _ => raw,
+        };
 
     /// <summary>Length biased to 0, small, the demo request size, huge and raw.</summary>
-    public static uint Length(int kind, uint raw) => (kind & 7) switch
-    {
-        0 or 1 => 1 + (raw % 64),
-        2 => 8,
-        3 => 0,
-        4 => raw % 0x1000,
-        5 => uint.MaxValue - (raw & 0xff),
-        6 => 0x8000_0000u + (raw & 0xffff),
-        _ => raw,
-    };
+    public static uint Length(int kind, uint raw) =>
+        (kind & 7) switch
+        {
+            0 or 1 => 1 + (raw % 64),
+            2 => 8,
+            3 => 0,
+            4 => raw % 0x1000,
+            5 => uint.MaxValue - (raw & 0xff),
+            6 => 0x8000_0000u + (raw & 0xffff),
+            _ => raw,
+        };
 
     /// <summary>The rings of queue <paramref name="queue"/> (1 or above) of a multi-queue device, packed at its fixed
     /// place (<see cref="SecondaryRingBase"/>).</summary>
     public static (ulong Desc, ulong Avail, ulong Used) SecondaryRings(int queue, int size)
     {
-        if (queue < 1 || queue >= PlacedQueuesMax) throw new ArgumentOutOfRangeException(nameof(queue));
+        if (queue < 1 || queue >= PlacedQueuesMax)
+            throw new ArgumentOutOfRangeException(nameof(queue));
         ulong desc = SecondaryRingBase + ((ulong)(queue - 1) * SecondaryRingStride);
         ulong avail = desc + (16UL * (ulong)size);
         ulong used = (avail + 6 + (2UL * (ulong)size) + 3) & ~3UL;
@@ -149,7 +184,8 @@ public static class RingInput
     }
 
     /// <summary>The address of indirect table <paramref name="table"/> (mod <see cref="IndirectTables"/>).</summary>
-    public static ulong IndirectTable(int table) => IndirectBase + ((ulong)(table % IndirectTables) * IndirectTableStride);
+    public static ulong IndirectTable(int table) =>
+        IndirectBase + ((ulong)(table % IndirectTables) * IndirectTableStride);
 
     /// <summary>Ring addresses for <paramref name="placement"/>: mostly the packed modern layout at 0; sometimes at the
     /// region boundary (rings straddling regions are refused at enable), near the end of memory, or
@@ -167,20 +203,20 @@ public static class RingInput
         switch (placement & 7)
         {
             case 5:
-                {
-                    ulong d = Packed(RegionSize - 0x800, out ulong a, out ulong u);
-                    return (d, a, u);
-                }
+            {
+                ulong d = Packed(RegionSize - 0x800, out ulong a, out ulong u);
+                return (d, a, u);
+            }
             case 6:
                 // Overlapping rings: used ring on top of the available ring.
                 return (0, descBytes, descBytes);
             case 7:
                 return (raw & 0xfff0, (raw >> 16) & 0xfffe, (raw >> 32) & 0xfffc);
             default:
-                {
-                    ulong d = Packed(0, out ulong a, out ulong u);
-                    return (d, a, u);
-                }
+            {
+                ulong d = Packed(0, out ulong a, out ulong u);
+                return (d, a, u);
+            }
         }
     }
 }

@@ -10,9 +10,16 @@ public sealed class RingScenarioBuilder
 
     /// <summary>Starts a scenario: queue size 2^<paramref name="sizeLog"/>; feature bits (1 EVENT_IDX, 2
     /// NOTIFY_ON_EMPTY); ring placement (0 packed at 0); a target-specific byte.</summary>
-    public RingScenarioBuilder(int sizeLog, bool eventIdx = false, bool notifyOnEmpty = false, byte placement = 0, byte extra = 0)
+    public RingScenarioBuilder(
+        int sizeLog,
+        bool eventIdx = false,
+        bool notifyOnEmpty = false,
+        byte placement = 0,
+        byte extra = 0
+    )
     {
-        if (sizeLog < 0 || sizeLog > RingInput.SizeLogMax) throw new ArgumentOutOfRangeException(nameof(sizeLog));
+        if (sizeLog < 0 || sizeLog > RingInput.SizeLogMax)
+            throw new ArgumentOutOfRangeException(nameof(sizeLog));
         _bytes.Add((byte)sizeLog);
         _bytes.Add((byte)((eventIdx ? 1 : 0) | (notifyOnEmpty ? 2 : 0)));
         _bytes.Add(placement);
@@ -20,7 +27,16 @@ public sealed class RingScenarioBuilder
     }
 
     /// <summary>Appends one operation with every field given raw (see <see cref="RingInput.ReadOp"/>).</summary>
-    public RingScenarioBuilder Op(int code, byte addrKind = 0, ulong addr = 0, byte lenKind = 0, uint len = 0, byte flags = 0, ushort next = 0, byte index = 0)
+    public RingScenarioBuilder Op(
+        int code,
+        byte addrKind = 0,
+        ulong addr = 0,
+        byte lenKind = 0,
+        uint len = 0,
+        byte flags = 0,
+        ushort next = 0,
+        byte index = 0
+    )
     {
         Span<byte> op = stackalloc byte[RingInput.OpLength];
         op[0] = (byte)code;
@@ -31,7 +47,8 @@ public sealed class RingScenarioBuilder
         op[RingInput.FlagsOffset] = flags;
         BinaryPrimitives.WriteUInt16LittleEndian(op[RingInput.NextOffset..], next);
         op[RingInput.IndexOffset] = index;
-        foreach (byte b in op) _bytes.Add(b);
+        foreach (byte b in op)
+            _bytes.Add(b);
         return this;
     }
 
@@ -39,14 +56,28 @@ public sealed class RingScenarioBuilder
     /// (each 0 to 2) of <paramref name="bufferLen"/> bytes (1..64), direct or indirect, published.</summary>
     public RingScenarioBuilder AddChain(int outs, int ins, uint bufferLen = 8, bool indirect = false, int table = 0)
     {
-        if (outs is < 0 or > 2 || ins is < 0 or > 2) throw new ArgumentOutOfRangeException(nameof(outs), "0..2 buffers each way");
-        if (bufferLen is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(bufferLen));
-        return Op(RingInput.OpAddChain, len: bufferLen - 1, flags: (byte)(indirect ? 4 : 0), index: (byte)(((table & 0xf) << 4) | (outs + (3 * ins))));
+        if (outs is < 0 or > 2 || ins is < 0 or > 2)
+            throw new ArgumentOutOfRangeException(nameof(outs), "0..2 buffers each way");
+        if (bufferLen is < 1 or > 64)
+            throw new ArgumentOutOfRangeException(nameof(bufferLen));
+        return Op(
+            RingInput.OpAddChain,
+            len: bufferLen - 1,
+            flags: (byte)(indirect ? 4 : 0),
+            index: (byte)(((table & 0xf) << 4) | (outs + (3 * ins)))
+        );
     }
 
     /// <summary>A raw descriptor write into the ring's table.</summary>
-    public RingScenarioBuilder Desc(int index, byte addrKind, ulong addr, byte lenKind, uint len, byte flags, ushort next) =>
-        Op(RingInput.OpWriteDesc, addrKind, addr, lenKind, len, flags, next, (byte)index);
+    public RingScenarioBuilder Desc(
+        int index,
+        byte addrKind,
+        ulong addr,
+        byte lenKind,
+        uint len,
+        byte flags,
+        ushort next
+    ) => Op(RingInput.OpWriteDesc, addrKind, addr, lenKind, len, flags, next, (byte)index);
 
     /// <summary>Publishes descriptor <paramref name="head"/>.</summary>
     public RingScenarioBuilder Publish(ushort head) => Op(RingInput.OpPublish, next: head);

@@ -18,21 +18,56 @@ public static class RingSeeds
     {
         yield return new RingScenarioBuilder(3).AddChain(1, 1).Op(Pop).Op(Complete, len: 8).Op(ShouldNotify).Build();
         yield return new RingScenarioBuilder(4, eventIdx: true)
-            .AddChain(1, 1).AddChain(2, 1, indirect: true, table: 1).AddChain(0, 2, 40)
-            .Op(Pop).Op(Pop).Op(Pop).Op(CompleteBatch, len: 8, index: 1).Op(ShouldNotify)
-            .Op(SetNotification, flags: 1).AddChain(1, 2, 63).Op(Pop).Op(Complete, len: 100).Op(ShouldNotify).Build();
+            .AddChain(1, 1)
+            .AddChain(2, 1, indirect: true, table: 1)
+            .AddChain(0, 2, 40)
+            .Op(Pop)
+            .Op(Pop)
+            .Op(Pop)
+            .Op(CompleteBatch, len: 8, index: 1)
+            .Op(ShouldNotify)
+            .Op(SetNotification, flags: 1)
+            .AddChain(1, 2, 63)
+            .Op(Pop)
+            .Op(Complete, len: 100)
+            .Op(ShouldNotify)
+            .Build();
         // A looping chain: descriptor 0 → 1 → 0.
         yield return new RingScenarioBuilder(2)
-            .Desc(0, 0, 0, 2, 8, 1, 1).Desc(1, 0, 8, 2, 8, 3, 0).Publish(0).Op(Pop).Build();
+            .Desc(0, 0, 0, 2, 8, 1, 1)
+            .Desc(1, 0, 8, 2, 8, 3, 0)
+            .Publish(0)
+            .Op(Pop)
+            .Build();
         // Reset with a feature change while an element is in flight; then a fresh chain.
         yield return new RingScenarioBuilder(3)
-            .AddChain(1, 1).Op(Pop).Op(Reset, flags: 1, index: 3).AddChain(1, 1).Op(Pop).Op(Complete, len: 8).Op(ShouldNotify).Build();
+            .AddChain(1, 1)
+            .Op(Pop)
+            .Op(Reset, flags: 1, index: 3)
+            .AddChain(1, 1)
+            .Op(Pop)
+            .Op(Complete, len: 8)
+            .Op(ShouldNotify)
+            .Build();
         // Unpop and detach.
         yield return new RingScenarioBuilder(3, eventIdx: true)
-            .AddChain(1, 1).AddChain(1, 1).Op(Pop).Op(GiveBack, index: 0).Op(Pop).Op(Pop).Op(GiveBack, index: 2).Op(Complete).Build();
+            .AddChain(1, 1)
+            .AddChain(1, 1)
+            .Op(Pop)
+            .Op(GiveBack, index: 0)
+            .Op(Pop)
+            .Op(Pop)
+            .Op(GiveBack, index: 2)
+            .Op(Complete)
+            .Build();
         // Suppression: no interrupt wanted, then used_event far ahead.
         yield return new RingScenarioBuilder(3, eventIdx: true)
-            .Op(RingInput.OpSuppression, flags: 1, next: 5).AddChain(1, 1).Op(Pop).Op(Complete, len: 8).Op(ShouldNotify).Build();
+            .Op(RingInput.OpSuppression, flags: 1, next: 5)
+            .AddChain(1, 1)
+            .Op(Pop)
+            .Op(Complete, len: 8)
+            .Op(ShouldNotify)
+            .Build();
     }
 
     /// <summary>Seeds for device backends (ops 8 kick, 9 run, 10..14 resets and control-plane edits): demo-sized
@@ -44,14 +79,34 @@ public static class RingSeeds
         const int Reset = 10;
         yield return new RingScenarioBuilder(4).AddChain(1, 1, 8).Op(Kick).Op(Run).Build();
         yield return new RingScenarioBuilder(4, eventIdx: true)
-            .AddChain(1, 1, 8).AddChain(2, 1, 4).AddChain(1, 2, 8, indirect: true, table: 2).Op(Kick).Op(Run, index: 2)
-            .AddChain(1, 1, 8).Op(Kick).Op(Run).Build();
+            .AddChain(1, 1, 8)
+            .AddChain(2, 1, 4)
+            .AddChain(1, 2, 8, indirect: true, table: 2)
+            .Op(Kick)
+            .Op(Run, index: 2)
+            .AddChain(1, 1, 8)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
         // Short buffers: a 4-byte response buffer (used.len must not exceed what is written).
         yield return new RingScenarioBuilder(3).AddChain(1, 1, 4).Op(Kick).Op(Run).Build();
         yield return new RingScenarioBuilder(3).AddChain(1, 1, 40).AddChain(2, 2, 16).Op(Kick).Op(Run).Build();
         // A reset with a feature change while a request is in flight.
-        yield return new RingScenarioBuilder(3).AddChain(1, 1, 8).Op(Kick).Op(Reset, flags: 1, index: 3).AddChain(1, 1, 8).Op(Kick).Op(Run).Build();
+        yield return new RingScenarioBuilder(3)
+            .AddChain(1, 1, 8)
+            .Op(Kick)
+            .Op(Reset, flags: 1, index: 3)
+            .AddChain(1, 1, 8)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
         // The guest stops submitting; the device must still drain (weights, re-checks).
-        yield return new RingScenarioBuilder(5).AddChain(1, 1, 8).AddChain(1, 1, 8).AddChain(1, 1, 8).AddChain(1, 1, 8).Op(Kick).Build();
+        yield return new RingScenarioBuilder(5)
+            .AddChain(1, 1, 8)
+            .AddChain(1, 1, 8)
+            .AddChain(1, 1, 8)
+            .AddChain(1, 1, 8)
+            .Op(Kick)
+            .Build();
     }
 }

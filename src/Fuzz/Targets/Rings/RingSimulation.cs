@@ -1,5 +1,5 @@
-using Sim.Machine.Simulation;
 using Sim.Engine.Memory;
+using Sim.Machine.Simulation;
 
 namespace Virtsim.Fuzz.Targets.Rings;
 
@@ -11,10 +11,20 @@ namespace Virtsim.Fuzz.Targets.Rings;
 public static class RingSimulation
 {
     /// <summary>Two regions of <see cref="RingInput.RegionSize"/> bytes, back to back from 0.</summary>
-    public static MemoryLayout Layout { get; } = new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
+    public static MemoryLayout Layout { get; } =
+        new([new RegionSpec(0, RingInput.RegionSize), new RegionSpec(RingInput.RegionSize, RingInput.RegionSize)]);
 
     /// <summary>A fresh simulation on <see cref="Layout"/> stopping after <paramref name="eventsMax"/>
     /// events.</summary>
     public static Simulation Create(long eventsMax) =>
-        new(new SimulationOptions { Seed = 1, MemoryLayout = Layout, CheckpointInterval = 0, EventsMax = eventsMax, StopOnGuestExit = false });
+        new(
+            new SimulationOptions
+            {
+                Seed = 1,
+                MemoryLayout = Layout,
+                CheckpointInterval = 0,
+                EventsMax = eventsMax,
+                StopOnGuestExit = false,
+            }
+        );
 }

@@ -1,12 +1,12 @@
-using Virtsim.Fuzz.Oracles;
 using Sim.Devices;
 using Sim.Devices.Vhost;
 using Sim.Devices.Virtio;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
+using Virtsim.Fuzz.Oracles;
 
 namespace Virtsim.Fuzz.Targets.Rings;
 
@@ -39,7 +39,13 @@ public sealed class VhostBackendRig
 
     public const uint Gsi = 5;
 
-    private static readonly VhostOptions Options = new() { IdleRequeuesMax = IdleRequeuesMax, PacketWeight = PacketWeight, HandlerRunsMax = 100_000, HandlerIterationsMax = 2 * RingInput.SizeMax };
+    private static readonly VhostOptions Options = new()
+    {
+        IdleRequeuesMax = IdleRequeuesMax,
+        PacketWeight = PacketWeight,
+        HandlerRunsMax = 100_000,
+        HandlerIterationsMax = 2 * RingInput.SizeMax,
+    };
 
     public VhostBackendRig(Simulation simulation, Flavour flavour)
     {
@@ -52,7 +58,8 @@ public sealed class VhostBackendRig
         Kick = simulation.CreateEventFd(name: "kick");
         Call = simulation.CreateEventFd(name: "call");
         Err = simulation.CreateEventFd(name: "err");
-        if (!simulation.Kvm.TryRegisterIrqFd(Call, Gsi, null, out KvmError kerr)) throw new InvalidOperationException(kerr.ToString());
+        if (!simulation.Kvm.TryRegisterIrqFd(Call, Gsi, null, out KvmError kerr))
+            throw new InvalidOperationException(kerr.ToString());
     }
 
     /// <summary>How a <see cref="Run"/> ended.</summary>
@@ -97,35 +104,61 @@ public sealed class VhostBackendRig
     /// state is judged (<see cref="VhostControlPlaneOracle.AfterStart"/>): the rings are in guest RAM, so every step
     /// must succeed, name no failed step, and leave what it set.</summary>
     public bool Start(
-        int size, ulong desc, ulong avail, ulong used, ushort lastAvail, bool eventIdx, bool indirect = false,
-        FuzzContext? context = null)
+        int size,
+        ulong desc,
+        ulong avail,
+        ulong used,
+        ushort lastAvail,
+        bool eventIdx,
+        bool indirect = false,
+        FuzzContext? context = null
+    )
     {
         VhostResult r = VhostBackendStarter.Init(Demo, out ulong offered, out VhostStartStep step);
         if (r == VhostResult.Ok && (step != VhostStartStep.None || offered != Demo.Device.OfferedFeatures))
         {
-            context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/init-state", $"vhost_dev_init succeeded but "
-                + $"names step {step} or features {offered:x} (VHOST_GET_FEATURES gives "
-                + $"{Demo.Device.OfferedFeatures:x})");
+            context?.Report(
+                VhostControlPlaneOracle.Oracle,
+                "control-plane/init-state",
+                $"vhost_dev_init succeeded but "
+                    + $"names step {step} or features {offered:x} (VHOST_GET_FEATURES gives "
+                    + $"{Demo.Device.OfferedFeatures:x})"
+            );
         }
-        if (r != VhostResult.Ok) return Failed(context, $"vhost_dev_init failed at {step}: {r}");
+        if (r != VhostResult.Ok)
+            return Failed(context, $"vhost_dev_init failed at {step}: {r}");
         Demo.Device.SetVringErr(0, Err);
-        ulong features = (1UL << VirtioSpec.FVersion1) | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0) | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
-        var ring = new VhostRingStart(size, new GuestAddress(desc), new GuestAddress(avail), new GuestAddress(used), lastAvail, Kick, Call);
+        ulong features =
+            (1UL << VirtioSpec.FVersion1)
+            | (eventIdx ? 1UL << VirtioSpec.FEventIdx : 0)
+            | (indirect ? 1UL << VirtioSpec.FIndirectDesc : 0);
+        var ring = new VhostRingStart(
+            size,
+            new GuestAddress(desc),
+            new GuestAddress(avail),
+            new GuestAddress(used),
+            lastAvail,
+            Kick,
+            Call
+        );
         r = VhostBackendStarter.Start(Demo, features, [ring], out step);
         // A ring that does not lie in one guest RAM region cannot be mapped (vhost_memory_map): QEMU falls back.
         // VIRTIO 1.2 §2.7: avail 4 + 2 * size, used 4 + 8 * size, each + 2 with EVENT_IDX.
         ulong tail = eventIdx ? 2UL : 0;
-        bool inRam = InOneRegion(desc, (ulong)size * VirtioSpec.DescSize)
+        bool inRam =
+            InOneRegion(desc, (ulong)size * VirtioSpec.DescSize)
             && InOneRegion(avail, 4 + (2 * (ulong)size) + tail)
             && InOneRegion(used, 4 + (8 * (ulong)size) + tail);
         if (r != VhostResult.Ok)
         {
             return inRam && Failed(context, $"vhost_dev_start of rings in guest RAM failed at {step}: {r}");
         }
-        string? broken = step != VhostStartStep.None
-            ? $"vhost_dev_start succeeded but names step {step}"
-            : VhostControlPlaneOracle.AfterStart(Demo.Device, features, ring);
-        if (broken is not null) context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/start-state", broken);
+        string? broken =
+            step != VhostStartStep.None
+                ? $"vhost_dev_start succeeded but names step {step}"
+                : VhostControlPlaneOracle.AfterStart(Demo.Device, features, ring);
+        if (broken is not null)
+            context?.Report(VhostControlPlaneOracle.Oracle, "control-plane/start-state", broken);
         return true;
     }
 
@@ -133,9 +166,11 @@ public sealed class VhostBackendRig
     {
         foreach (MemoryRegion region in Simulation.Memory.Regions)
         {
-            if (start < region.Base) continue;
+            if (start < region.Base)
+                continue;
             ulong into = start - region.Base;
-            if (into < region.Size && length <= region.Size - into) return true;
+            if (into < region.Size && length <= region.Size - into)
+                return true;
         }
         return false;
     }
@@ -160,15 +195,22 @@ public sealed class VhostBackendRig
         while (loop.TryPeekTime(out long next) && next <= end)
         {
             StopReason reason = loop.Run(next);
-            if (context.Finding is not null) return RunEnd.Ran;
+            if (context.Finding is not null)
+                return RunEnd.Ran;
             if (Demo.Device.Worker is { LivelocksDetected: > 0 } worker)
             {
-                context.ReportHang("hang/vhost-worker-livelock", $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything (seed handle_demo_kick's unconditional vhost_poll_queue)");
+                context.ReportHang(
+                    "hang/vhost-worker-livelock",
+                    $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything (seed handle_demo_kick's unconditional vhost_poll_queue)"
+                );
                 return RunEnd.Hang;
             }
             if (reason == StopReason.EventLimit || loop.EventsExecuted - eventsAtStart > EventsMax)
             {
-                context.ReportHang("hang/event-budget", $"the simulation used its {EventsMax} events without the guest acting");
+                context.ReportHang(
+                    "hang/event-budget",
+                    $"the simulation used its {EventsMax} events without the guest acting"
+                );
                 return RunEnd.Hang;
             }
             // A worker that keeps making progress (a ring overlapping itself feeds new heads as the device completes
@@ -177,8 +219,10 @@ public sealed class VhostBackendRig
             // (vhost_get_vq_desc's "Guest moved used index" check) plus what it had fetched; more means its own
             // used-ring writes feed it. End there, without a finding; the idle-requeue livelock above is the hang
             // oracle.
-            if (Demo.Device.Worker is { HandlerRuns: > HandlerRunsMax }) return RunEnd.Busy;
-            if (Vq.UsedAdded - usedAtStart > 2L * Vq.Num) return RunEnd.Busy;
+            if (Demo.Device.Worker is { HandlerRuns: > HandlerRunsMax })
+                return RunEnd.Busy;
+            if (Vq.UsedAdded - usedAtStart > 2L * Vq.Num)
+                return RunEnd.Busy;
         }
         return RunEnd.Ran;
     }
@@ -187,7 +231,8 @@ public sealed class VhostBackendRig
     public bool TryAvailIdxAddress(out ulong gpa)
     {
         gpa = 0;
-        if (!Demo.Device.Vmm.Resolve(Vq.Avail + 2, out GuestAddress a, out _)) return false;
+        if (!Demo.Device.Vmm.Resolve(Vq.Avail + 2, out GuestAddress a, out _))
+            return false;
         gpa = a.Value;
         return true;
     }

@@ -43,8 +43,12 @@ public sealed class VirtioPciDriverRig
     /// <param name="createDevice">Makes the device behind the transport.</param>
     /// <param name="createOptions">Makes the transport's mode, vectors, ioeventfd use and flavour.</param>
     /// <param name="context">Where the driver's accesses are recorded.</param>
-    public VirtioPciDriverRig(Simulation simulation, Func<VirtioDevice> createDevice,
-        Func<VirtioPciOptions> createOptions, FuzzContext context)
+    public VirtioPciDriverRig(
+        Simulation simulation,
+        Func<VirtioDevice> createDevice,
+        Func<VirtioPciOptions> createOptions,
+        FuzzContext context
+    )
     {
         ArgumentNullException.ThrowIfNull(simulation);
         ArgumentNullException.ThrowIfNull(createDevice);
@@ -81,18 +85,21 @@ public sealed class VirtioPciDriverRig
         PciBar? b = Transport.GetBar(bar);
         bus = null!;
         address = 0;
-        if (b is not { IsMapped: true } || offset > b.Size - (ulong)size) return false;
+        if (b is not { IsMapped: true } || offset > b.Size - (ulong)size)
+            return false;
         bus = Simulation.Kvm.Bus(b.Bus);
         address = b.MappedAddress + offset;
         return bus.TryFind(address, size, out IBusDevice? device, out ulong found)
-            && ReferenceEquals(device, b.Region) && found == offset;
+            && ReferenceEquals(device, b.Region)
+            && found == offset;
     }
 
     /// <summary>A driver write of <paramref name="size"/> bytes (at most 8) at a BAR offset; false when the driver
     /// cannot reach it.</summary>
     public bool BarWrite(int bar, ulong offset, int size, ulong value)
     {
-        if (!Reach(bar, offset, size, out IoBus bus, out ulong address)) return false;
+        if (!Reach(bar, offset, size, out IoBus bus, out ulong address))
+            return false;
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         bus.Write(address, b[..size]);
@@ -105,7 +112,8 @@ public sealed class VirtioPciDriverRig
     public bool BarRead(int bar, ulong offset, int size, out uint value)
     {
         value = 0;
-        if (!Reach(bar, offset, size, out IoBus bus, out ulong address)) return false;
+        if (!Reach(bar, offset, size, out IoBus bus, out ulong address))
+            return false;
         Span<byte> b = stackalloc byte[8];
         b.Clear();
         bus.Read(address, b[..size]);
@@ -128,9 +136,10 @@ public sealed class VirtioPciDriverRig
     public IBusDevice ModernRegion => Transport.GetBar(L.ModernBar)!.Region;
 
     /// <summary>A queue kick; false when the driver cannot reach the register (BAR unmapped or shadowed).</summary>
-    public bool Notify(bool legacy, int queue) => legacy
-        ? BarWrite(L.LegacyBar, L.LegacyQueueNotify, 2, (ulong)queue)
-        : BarWrite(L.ModernBar, L.ModernNotifyOffset + ((ulong)queue * L.NotifyOffMultiplier), 2, 0);
+    public bool Notify(bool legacy, int queue) =>
+        legacy
+            ? BarWrite(L.LegacyBar, L.LegacyQueueNotify, 2, (ulong)queue)
+            : BarWrite(L.ModernBar, L.ModernNotifyOffset + ((ulong)queue * L.NotifyOffMultiplier), 2, 0);
 
     /// <summary>Configuration mechanism #1 through the host bridge (ports 0xCF8 / 0xCFC); a read returns the
     /// value.</summary>
@@ -175,8 +184,10 @@ public sealed class VirtioPciDriverRig
         int cap = Transport.Config.GetByte(R.CapabilitiesPointer);
         for (int i = 0; i < 48 && cap != 0; i++)
         {
-            if (Transport.Config.GetByte(cap) == R.CapabilityIdVendor
-                && Transport.Config.GetByte(cap + L.CapCfgTypeOffset) == L.CapPciCfg)
+            if (
+                Transport.Config.GetByte(cap) == R.CapabilityIdVendor
+                && Transport.Config.GetByte(cap + L.CapCfgTypeOffset) == L.CapPciCfg
+            )
             {
                 return cap;
             }

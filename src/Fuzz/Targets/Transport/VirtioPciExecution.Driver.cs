@@ -19,15 +19,18 @@ internal sealed partial class VirtioPciExecution
         CommonWrite(L.CommonDeviceStatus, 1, (byte)VirtioStatus.Acknowledge);
         CommonWrite(L.CommonDeviceStatus, 1, (byte)ad);
         ulong features = _model.OfferedModern & op.Value;
-        if ((op.A & 0x10) == 0) features |= 1UL << VirtioSpec.FVersion1;
-        if ((op.A & 0x20) != 0) features |= 1UL << (int)(op.Value >> 58); // one bit the device may not offer
+        if ((op.A & 0x10) == 0)
+            features |= 1UL << VirtioSpec.FVersion1;
+        if ((op.A & 0x20) != 0)
+            features |= 1UL << (int)(op.Value >> 58); // one bit the device may not offer
         CommonWrite(L.CommonDriverFeatureSelect, 4, 0);
         CommonWrite(L.CommonDriverFeature, 4, (uint)features);
         CommonWrite(L.CommonDriverFeatureSelect, 4, 1);
         CommonWrite(L.CommonDriverFeature, 4, features >> 32);
         CommonWrite(L.CommonDeviceStatus, 1, (byte)(ad | VirtioStatus.FeaturesOk));
         // §3.1.1 step 6: the driver gives up when FEATURES_OK did not stick (unless the op says to go on).
-        if ((_rig.PeekStatus() & VirtioStatus.FeaturesOk) == 0 && (op.A & 0x40) == 0) return;
+        if ((_rig.PeekStatus() & VirtioStatus.FeaturesOk) == 0 && (op.A & 0x40) == 0)
+            return;
         int size = 1 << (op.Reg % (RingInput.SizeLogMax + 1));
         CommonWrite(L.CommonQueueSelect, 2, Queue);
         CommonWrite(L.CommonQueueSize, 2, (ulong)size);
@@ -76,7 +79,8 @@ internal sealed partial class VirtioPciExecution
     /// buffer) or another chain shape, or a raw ring edit; then maybe kicks.</summary>
     private void Post(in VirtioPciInput.Op op)
     {
-        if (!_guestReady) return;
+        if (!_guestReady)
+            return;
         if ((op.A & 1) != 0)
         {
             _guest.Apply(new RingInput.Op(RingInput.OpAddChain, 0, 0, 0, 0, 4, 0, DemoProtocol.RequestSize - 1));
@@ -86,7 +90,8 @@ internal sealed partial class VirtioPciExecution
         {
             _guest.Apply(RingEdit(op));
         }
-        if ((op.A & 2) != 0) _rig.Notify((op.A & 4) != 0, Queue);
+        if ((op.A & 2) != 0)
+            _rig.Notify((op.A & 4) != 0, Queue);
     }
 
     /// <summary>The guest ring op an OpPost with bit 0 clear encodes: code in bits 4..6 of A, the rest from Reg and
@@ -94,9 +99,16 @@ internal sealed partial class VirtioPciExecution
     private static RingInput.Op RingEdit(in VirtioPciInput.Op op)
     {
         int code = (op.A >> 4) & 7;
-        return new RingInput.Op(code, RingInput.Address(op.Reg, op.Value),
-            RingInput.Length(op.Reg >> 3, (uint)op.Value), (ushort)((op.Reg >> 6) & 7), (ushort)(op.Value >> 16),
-            (byte)(op.Value >> 40), op.Value, (uint)(op.Value >> 8));
+        return new RingInput.Op(
+            code,
+            RingInput.Address(op.Reg, op.Value),
+            RingInput.Length(op.Reg >> 3, (uint)op.Value),
+            (ushort)((op.Reg >> 6) & 7),
+            (ushort)(op.Value >> 16),
+            (byte)(op.Value >> 40),
+            op.Value,
+            (uint)(op.Value >> 8)
+        );
     }
 
     /// <summary>Writes {opt, buff} into the out buffer of the chain just published (its head's first
@@ -107,7 +119,8 @@ internal sealed partial class VirtioPciExecution
         using GuestMemory.ActorScope scope = memory.As(MemoryActor.Guest);
         ushort idx = _guest.AvailIdx;
         ulong slot = (ulong)((idx - 1) & (_guestSize - 1));
-        if (!memory.TryReadUInt16(new GuestAddress(_guestAvailRing + 4 + (2UL * slot)), out ushort head)) return;
+        if (!memory.TryReadUInt16(new GuestAddress(_guestAvailRing + 4 + (2UL * slot)), out ushort head))
+            return;
         if (!memory.TryReadUInt64(new GuestAddress(_guestDesc + (16UL * (ulong)(head % _guestSize))), out ulong addr))
         {
             return;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
-using Sim.Engine;
 using Sim.Devices.Virtio;
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Oracles;
@@ -21,7 +21,8 @@ internal sealed partial class VirtioPciExecution
     /// through the status rules.</summary>
     private void CommonWrite(int offset, int size, ulong value)
     {
-        if (!_rig.Reach(L.ModernBar, L.ModernCommonOffset + (ulong)offset, size, out _, out _)) return;
+        if (!_rig.Reach(L.ModernBar, L.ModernCommonOffset + (ulong)offset, size, out _, out _))
+            return;
         ulong at = (ulong)offset;
         int left = size;
         while (left > 0 && _context.Finding is null)
@@ -35,7 +36,8 @@ internal sealed partial class VirtioPciExecution
             }
             else
             {
-                if (o == L.CommonQueueEnable) _resync = true; // a re-enable restarts the ring's indices
+                if (o == L.CommonQueueEnable)
+                    _resync = true; // a re-enable restarts the ring's indices
                 _model.CommonWrite(o, part, _rig.PeekStatus());
                 _rig.BarWrite(L.ModernBar, L.ModernCommonOffset + at, piece, part);
             }
@@ -47,14 +49,16 @@ internal sealed partial class VirtioPciExecution
 
     private void CommonRead(int offset, int size)
     {
-        if (!_rig.Reach(L.ModernBar, L.ModernCommonOffset + (ulong)offset, size, out _, out _)) return;
+        if (!_rig.Reach(L.ModernBar, L.ModernCommonOffset + (ulong)offset, size, out _, out _))
+            return;
         ulong at = (ulong)offset;
         int left = size;
         while (left > 0 && _context.Finding is null)
         {
             int piece = QemuAccessSplit.PieceSize(at, left);
             _rig.BarRead(L.ModernBar, L.ModernCommonOffset + at, piece, out uint v);
-            if (_modelValid) _model.CommonRead((int)at, piece, v);
+            if (_modelValid)
+                _model.CommonRead((int)at, piece, v);
             at += (ulong)piece;
             left -= piece;
         }
@@ -62,7 +66,8 @@ internal sealed partial class VirtioPciExecution
 
     private void LegacyWrite(int offset, int size, ulong value)
     {
-        if (!_rig.Reach(L.LegacyBar, (ulong)offset, size, out _, out _)) return;
+        if (!_rig.Reach(L.LegacyBar, (ulong)offset, size, out _, out _))
+            return;
         ulong at = (ulong)offset;
         int left = size;
         while (left > 0 && _context.Finding is null)
@@ -90,16 +95,20 @@ internal sealed partial class VirtioPciExecution
         }
         else
         {
-            if (offset == L.LegacyQueuePfn) _resync = true;
-            if (offset < configOffset) _model.LegacyWrite(offset, part, _rig.MsixEnabled, _rig.PeekStatus());
-            else _model.ForgetConfig();
+            if (offset == L.LegacyQueuePfn)
+                _resync = true;
+            if (offset < configOffset)
+                _model.LegacyWrite(offset, part, _rig.MsixEnabled, _rig.PeekStatus());
+            else
+                _model.ForgetConfig();
             _rig.BarWrite(L.LegacyBar, (ulong)offset, piece, part);
         }
     }
 
     private void LegacyRead(int offset, int size)
     {
-        if (!_rig.Reach(L.LegacyBar, (ulong)offset, size, out _, out _)) return;
+        if (!_rig.Reach(L.LegacyBar, (ulong)offset, size, out _, out _))
+            return;
         ulong at = (ulong)offset;
         int left = size;
         while (left > 0 && _context.Finding is null)
@@ -108,7 +117,8 @@ internal sealed partial class VirtioPciExecution
             int configOffset = _rig.MsixEnabled ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
             bool msix = _rig.MsixEnabled;
             _rig.BarRead(L.LegacyBar, at, piece, out uint v);
-            if (_modelValid && (int)at < configOffset) _model.LegacyRead((int)at, piece, v, msix);
+            if (_modelValid && (int)at < configOffset)
+                _model.LegacyRead((int)at, piece, v, msix);
             at += (ulong)piece;
             left -= piece;
         }
@@ -123,8 +133,10 @@ internal sealed partial class VirtioPciExecution
         long accesses = _gate.DeviceAccesses;
         _rig.BarWrite(bar, offset, size, value);
         VirtioStatus after = _rig.PeekStatus();
-        if (_modelValid) _model.StatusWrite(before, written, after, _gate.DeviceAccesses != accesses);
-        if (written == VirtioStatus.None) AfterReset();
+        if (_modelValid)
+            _model.StatusWrite(before, written, after, _gate.DeviceAccesses != accesses);
+        if (written == VirtioStatus.None)
+            AfterReset();
     }
 
     /// <summary>A reset happened: the model forgets everything, and the reset values are checked (VIRTIO 1.2
@@ -142,21 +154,26 @@ internal sealed partial class VirtioPciExecution
         ushort queueSize = BinaryPrimitives.ReadUInt16LittleEndian(b);
         common.Read(BusKind.Mmio, L.CommonQueueEnable, b);
         ushort enable = BinaryPrimitives.ReadUInt16LittleEndian(b);
-        if (select < _device.QueueCount) _model.AfterReset(_rig.PeekStatus(), select, queueSize, enable);
+        if (select < _device.QueueCount)
+            _model.AfterReset(_rig.PeekStatus(), select, queueSize, enable);
     }
 
     private void IsrRead(bool legacy, int offset)
     {
-        uint first, second;
+        uint first,
+            second;
         if (legacy)
         {
-            if (!_rig.BarRead(L.LegacyBar, L.LegacyIsr, 1, out first)) return;
+            if (!_rig.BarRead(L.LegacyBar, L.LegacyIsr, 1, out first))
+                return;
             _rig.BarRead(L.LegacyBar, L.LegacyIsr, 1, out second);
         }
         else
         {
-            if (!_rig.BarRead(L.ModernBar, L.ModernIsrOffset + (ulong)offset, 1, out first)) return;
-            if (offset != 0) return; // robust: only byte 0 is the ISR
+            if (!_rig.BarRead(L.ModernBar, L.ModernIsrOffset + (ulong)offset, 1, out first))
+                return;
+            if (offset != 0)
+                return; // robust: only byte 0 is the ISR
             _rig.BarRead(L.ModernBar, L.ModernIsrOffset, 1, out second);
         }
         _model.IsrReadTwice(first, second, !_rig.MsixEnabled && _rig.Transport.IntxAsserted);
@@ -167,8 +184,10 @@ internal sealed partial class VirtioPciExecution
     private void ConfigSnapshot()
     {
         const ulong generation = L.ModernCommonOffset + L.CommonConfigGeneration;
-        if (!_rig.BarRead(L.ModernBar, generation, 1, out uint g1)) return;
-        if (!_rig.BarRead(L.ModernBar, L.ModernDeviceOffset, 4, out uint config)) return;
+        if (!_rig.BarRead(L.ModernBar, generation, 1, out uint g1))
+            return;
+        if (!_rig.BarRead(L.ModernBar, L.ModernDeviceOffset, 4, out uint config))
+            return;
         _rig.BarRead(L.ModernBar, generation, 1, out uint g2);
         _model.ConfigSnapshot((byte)g1, config, (byte)g2);
     }
@@ -202,8 +221,11 @@ internal sealed partial class VirtioPciExecution
                 break;
         }
         // The PCI configuration access window writes the BAR behind the model's back (VIRTIO 1.2 §4.1.4.9).
-        if (_pciCfgCap != 0 && register < _pciCfgCap + L.PciCfgCapLength
-            && register + width > _pciCfgCap + L.CapPciCfgDataOffset)
+        if (
+            _pciCfgCap != 0
+            && register < _pciCfgCap + L.PciCfgCapLength
+            && register + width > _pciCfgCap + L.CapPciCfgDataOffset
+        )
         {
             _modelValid = false;
         }

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Sim.Devices.Virtio;
-using Sim.Devices.Virtio.Transport;
 using Sim.Devices.Virtio.Queue;
+using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Time;
@@ -45,8 +45,13 @@ internal sealed partial class VirtioPciExecution
     private int _guestSize;
 
     /// <summary>Arms the oracles on a freshly built rig and lets firmware enumerate the device.</summary>
-    public VirtioPciExecution(VirtioPciDriverRig rig, int msixVectors, VirtqueueChecker checker, DeviceAccessGate gate,
-        GuestActor guest)
+    public VirtioPciExecution(
+        VirtioPciDriverRig rig,
+        int msixVectors,
+        VirtqueueChecker checker,
+        DeviceAccessGate gate,
+        GuestActor guest
+    )
     {
         _rig = rig;
         _sim = rig.Simulation;
@@ -55,9 +60,12 @@ internal sealed partial class VirtioPciExecution
         _checker = checker;
         _gate = gate;
         _guest = guest;
-        _model = new VirtioPciRegisterModel([_device.GetQueue(Queue).MaxSize],
-            _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures, Narrow.LowUInt32(_device.HostFeatures),
-            msixVectors)
+        _model = new VirtioPciRegisterModel(
+            [_device.GetQueue(Queue).MaxSize],
+            _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures,
+            Narrow.LowUInt32(_device.HostFeatures),
+            msixVectors
+        )
         {
             Context = _context,
         };
@@ -103,11 +111,11 @@ internal sealed partial class VirtioPciExecution
                 PciConfigWrite(op);
                 break;
             case VirtioPciInput.OpPciConfigRead:
-                {
-                    int width = Math.Min(size, 4);
-                    PciConfigRead(op.Reg & 0xFF & ~(width - 1), width);
-                    break;
-                }
+            {
+                int width = Math.Min(size, 4);
+                PciConfigRead(op.Reg & 0xFF & ~(width - 1), width);
+                break;
+            }
             case VirtioPciInput.OpMsixWrite:
                 _rig.BarWrite(L.MsixBar, (ulong)(op.Reg % 0x1000) & ~3UL, 4, (uint)op.Value);
                 break;
@@ -160,17 +168,22 @@ internal sealed partial class VirtioPciExecution
 
     private string? GateProbe()
     {
-        if (!_rig.Transport.BusMasterEnabled) return "bus mastering is off";
-        if ((_rig.PeekStatus() & VirtioStatus.DriverOk) == 0) return "DRIVER_OK is not set";
+        if (!_rig.Transport.BusMasterEnabled)
+            return "bus mastering is off";
+        if ((_rig.PeekStatus() & VirtioStatus.DriverOk) == 0)
+            return "DRIVER_OK is not set";
         return null;
     }
 
     private bool Run(int windows)
     {
         StopReason reason = _sim.Loop.Run(_sim.Now + (windows * VirtioPciTarget.RunWindowNs));
-        if (reason != StopReason.EventLimit) return true;
-        _context.ReportHang("hang/event-budget",
-            $"the simulation used its {VirtioPciTarget.EventsMax} events without the guest acting");
+        if (reason != StopReason.EventLimit)
+            return true;
+        _context.ReportHang(
+            "hang/event-budget",
+            $"the simulation used its {VirtioPciTarget.EventsMax} events without the guest acting"
+        );
         return false;
     }
 
@@ -201,7 +214,8 @@ internal sealed partial class VirtioPciExecution
         bool ready = q.Ready && _device.DriverOk && !_device.IsBroken;
         if (!ready)
         {
-            if (_syncedReady) _checker.Deactivate();
+            if (_syncedReady)
+                _checker.Deactivate();
             _syncedReady = false;
             return;
         }
@@ -209,9 +223,16 @@ internal sealed partial class VirtioPciExecution
         bool restarted = _resync || _resetCount != _device.ResetCount;
         _resync = false;
         _resetCount = _device.ResetCount;
-        if (_syncedReady && !restarted && SameRings(state, _synced)) return;
-        _checker.Configure(_sim.Memory, state.DescTable.Value, state.AvailRing.Value, state.UsedRing.Value, state.Size,
-            state.UsedIdx.Value);
+        if (_syncedReady && !restarted && SameRings(state, _synced))
+            return;
+        _checker.Configure(
+            _sim.Memory,
+            state.DescTable.Value,
+            state.AvailRing.Value,
+            state.UsedRing.Value,
+            state.Size,
+            state.UsedIdx.Value
+        );
         _synced = state;
         _syncedReady = true;
     }
@@ -223,23 +244,30 @@ internal sealed partial class VirtioPciExecution
     /// device is broken or may not run (VIRTIO 1.2 §2.7.13.3: a notified device processes the ring).</summary>
     public void Liveness()
     {
-        if (!_syncedReady || !_rig.Transport.BusMasterEnabled) return;
+        if (!_syncedReady || !_rig.Transport.BusMasterEnabled)
+            return;
         bool kicked = _rig.Notify(false, Queue) | _rig.Notify(true, Queue);
-        if (!kicked) return; // the driver cannot reach a notify register: nothing is owed
-        if (!Run(8)) return;
+        if (!kicked)
+            return; // the driver cannot reach a notify register: nothing is owed
+        if (!Run(8))
+            return;
         Sync();
         if (_device.IsBroken || !_syncedReady || _context.Finding is not null || !_rig.Transport.BusMasterEnabled)
         {
             return;
         }
         SplitQueue q = _device.GetQueue(Queue);
-        if (!_sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw)) return;
+        if (!_sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw))
+            return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         if (q.NextAvail.Value != availIdx && RingIndex.Distance(q.NextAvail, new RingIndex(availIdx)) <= q.Size)
         {
-            _context.Report("liveness", "liveness/available-chain-not-consumed",
+            _context.Report(
+                "liveness",
+                "liveness/available-chain-not-consumed",
                 $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at "
-                + $"{q.NextAvail.Value} and is not broken");
+                    + $"{q.NextAvail.Value} and is not broken"
+            );
         }
     }
 }

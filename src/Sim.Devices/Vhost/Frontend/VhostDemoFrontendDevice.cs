@@ -1,13 +1,13 @@
-using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Vhost.Frontend;
@@ -65,8 +65,13 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
     /// <param name="vhostOptions">The vhost device's weights and limits (Linux's defaults when null).</param>
     /// <param name="traceId">The frontend device's source id in traces.</param>
     /// <param name="vhostTraceId">The vhost worker's source id in traces.</param>
-    public VhostDemoFrontendDevice(Simulation simulation, Flavour backendFlavour = Flavour.Robust, VhostOptions? vhostOptions = null,
-        uint traceId = TraceIdDefault, uint vhostTraceId = VhostTraceIdDefault)
+    public VhostDemoFrontendDevice(
+        Simulation simulation,
+        Flavour backendFlavour = Flavour.Robust,
+        VhostOptions? vhostOptions = null,
+        uint traceId = TraceIdDefault,
+        uint vhostTraceId = VhostTraceIdDefault
+    )
         : base(VirtioDemoDevice.VirtioIdDemo, [VirtioDemoDevice.QueueSize], 0, VirtioDemoDevice.ConfigBytes, traceId)
     {
         ArgumentNullException.ThrowIfNull(simulation);
@@ -74,7 +79,8 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         Backend = new VhostDemo(simulation, Vmm, backendFlavour, vhostOptions, vhostTraceId);
         VhostResult r = VhostBackendStarter.Init(Backend, out ulong offered, out VhostStartStep step);
         // A fresh vhost device cannot refuse SET_OWNER/GET_FEATURES; the seed exit(1)s if it did.
-        if (r != VhostResult.Ok) throw new InvalidOperationException($"vhost_demo_init failed at {step}: {r}");
+        if (r != VhostResult.Ok)
+            throw new InvalidOperationException($"vhost_demo_init failed at {step}: {r}");
         VhostOfferedFeatures = offered;
         _guestNotifiers = new VhostGuestNotifier[QueueCount];
         _callPaths = new VhostCallPath[QueueCount];
@@ -155,7 +161,12 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
             Log.Add("virtio_demo_vhost_status() after vhost_demo_start");
             if (!ok)
             {
-                Log.Add(string.Create(CultureInfo.InvariantCulture, $"unable to start vhost demo: {LastStartError ?? LastStartStep + ": " + LastStartResult}: falling back on userspace virtio"));
+                Log.Add(
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"unable to start vhost demo: {LastStartError ?? LastStartStep + ": " + LastStartResult}: falling back on userspace virtio"
+                    )
+                );
                 VhostStarted = false;
             }
         }
@@ -178,10 +189,20 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         for (int q = 0; q < QueueCount; q++)
         {
             SplitQueue queue = GetQueue(q);
-            if (!queue.Ready) return FailStart($"queue {q} is not set up");
+            if (!queue.Ready)
+                return FailStart($"queue {q} is not set up");
             EventFd? kick = transport.GetHostNotifier(q);
-            if (kick is null) return FailStart("binding does not support host notifiers (ioeventfd off)");
-            ringArray[q] = new VhostRingStart(queue.Size, queue.DescTable, queue.AvailRing, queue.UsedRing, queue.NextAvail.Value, kick, null);
+            if (kick is null)
+                return FailStart("binding does not support host notifiers (ioeventfd off)");
+            ringArray[q] = new VhostRingStart(
+                queue.Size,
+                queue.DescTable,
+                queue.AvailRing,
+                queue.UsedRing,
+                queue.NextAvail.Value,
+                kick,
+                null
+            );
         }
 
         // set_guest_notifiers: irqfd for the queue's vector when possible, else QEMU's userspace handler.
@@ -210,14 +231,21 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         {
             r = VhostBackendStarter.Start(Backend, acked, ringArray, out step);
         }
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStart, r == VhostResult.Ok ? 0 : (Narrow.AsUInt64Bits((int)step) << 32) | Narrow.AsUInt64Bits((int)r), default);
+        Simulation.Emit(
+            TraceEventKind.DeviceResult,
+            TraceId,
+            ResultVhostStart,
+            r == VhostResult.Ok ? 0 : (Narrow.AsUInt64Bits((int)step) << 32) | Narrow.AsUInt64Bits((int)r),
+            default
+        );
         if (r != VhostResult.Ok)
         {
             LastStartResult = r;
             LastStartStep = step;
             StartFailures++;
             // vhost_dev_start's error path: unbind what was bound and give the notifiers back.
-            using (new BackendContext(this)) UnbindVrings();
+            using (new BackendContext(this))
+                UnbindVrings();
             ReleaseNotifiers(deliver: true);
             return false;
         }
@@ -234,13 +262,22 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         using (new BackendContext(this))
         {
             r = VhostBackendStarter.Stop(Backend, _lastAvail, out step);
-            for (int q = 0; q < QueueCount; q++) Backend.Device.SetVringCall(Narrow.AsUInt32Bits(q), null);
+            for (int q = 0; q < QueueCount; q++)
+                Backend.Device.SetVringCall(Narrow.AsUInt32Bits(q), null);
         }
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultVhostStop,
-            r == VhostResult.Ok ? _lastAvail[0] : (1UL << 63) | (Narrow.AsUInt64Bits((int)step) << 32) | Narrow.AsUInt64Bits((int)r), default);
+        Simulation.Emit(
+            TraceEventKind.DeviceResult,
+            TraceId,
+            ResultVhostStop,
+            r == VhostResult.Ok
+                ? _lastAvail[0]
+                : (1UL << 63) | (Narrow.AsUInt64Bits((int)step) << 32) | Narrow.AsUInt64Bits((int)r),
+            default
+        );
         if (r == VhostResult.Ok)
         {
-            for (int q = 0; q < QueueCount; q++) RestoreQueue(q, _lastAvail[q]);
+            for (int q = 0; q < QueueCount; q++)
+                RestoreQueue(q, _lastAvail[q]);
         }
         ReleaseNotifiers(deliver: true);
         Stops++;
@@ -252,11 +289,13 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
     private void RestoreQueue(int q, ushort lastAvail)
     {
         SplitQueue queue = GetQueue(q);
-        if (!queue.Ready) return;
+        if (!queue.Ready)
+            return;
         ushort usedIdx;
         using (Memory.As(MemoryActor.Device))
         {
-            if (!Memory.TryReadUInt16(new GuestAddress(queue.UsedRing.Value + VirtioSpec.UsedIdxOffset), out usedIdx)) return;
+            if (!Memory.TryReadUInt16(new GuestAddress(queue.UsedRing.Value + VirtioSpec.UsedIdxOffset), out usedIdx))
+                return;
         }
         SplitQueueState state = queue.Capture() with
         {
@@ -266,7 +305,8 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
             SignalledUsedValid = false,
         };
         // The rings were validated at enable and are unchanged; a refusal would be a model bug.
-        if (!queue.TryRestore(Memory, state, out QueueConfigError error)) throw new InvalidOperationException($"queue {q} hand-back refused: {error}");
+        if (!queue.TryRestore(Memory, state, out QueueConfigError error))
+            throw new InvalidOperationException($"queue {q} hand-back refused: {error}");
     }
 
     private void UnbindVrings()
@@ -284,14 +324,16 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         for (int q = 0; q < QueueCount; q++)
         {
             Transport.SetHostNotifierHandler(q, true);
-            if (_callPaths[q] == VhostCallPath.Userspace) _guestNotifiers[q].Detach(deliver && GetQueue(q).Ready);
+            if (_callPaths[q] == VhostCallPath.Userspace)
+                _guestNotifiers[q].Detach(deliver && GetQueue(q).Ready);
             _callPaths[q] = VhostCallPath.None;
         }
     }
 
     private void RaiseFromGuestNotifier(int queueIndex)
     {
-        if (!GetQueue(queueIndex).Ready) return; // reset under it: nothing to notify about
+        if (!GetQueue(queueIndex).Ready)
+            return; // reset under it: nothing to notify about
         RaiseQueueInterrupt(queueIndex);
     }
 

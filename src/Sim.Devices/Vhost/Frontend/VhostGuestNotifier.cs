@@ -1,7 +1,7 @@
 using Sim.Engine;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 
 namespace Sim.Devices.Vhost.Frontend;
 
@@ -39,7 +39,8 @@ internal sealed class VhostGuestNotifier : IEventFdListener, IEventHandler
     /// <summary>event_notifier_set_handler(guest_notifier, virtio_queue_guest_notifier_read).</summary>
     public void Attach()
     {
-        if (_listening) return;
+        if (_listening)
+            return;
         Fd.AddListener(this);
         _listening = true;
     }
@@ -49,15 +50,18 @@ internal sealed class VhostGuestNotifier : IEventFdListener, IEventHandler
     /// consumes a pending call without raising (the queue was reset under it).</summary>
     public void Detach(bool deliver)
     {
-        if (!_listening) return;
+        if (!_listening)
+            return;
         Fd.RemoveListener(this);
         _listening = false;
-        if (Fd.TryRead(out _) && deliver) Raise();
+        if (Fd.TryRead(out _) && deliver)
+            Raise();
     }
 
     public void OnSignalled(EventFd fd)
     {
-        if (_wakeScheduled) return;
+        if (_wakeScheduled)
+            return;
         _wakeScheduled = true;
         _simulation.Loop.Schedule(_simulation.Kvm.Latency.WorkerWakeupNs, this);
     }
@@ -65,9 +69,11 @@ internal sealed class VhostGuestNotifier : IEventFdListener, IEventHandler
     public void Handle(EventLoop loop, in ScheduledEvent ev)
     {
         _wakeScheduled = false;
-        if (!_listening || !Fd.IsReadable) return;
+        if (!_listening || !Fd.IsReadable)
+            return;
         _simulation.RecordContextSwitch(_traceId, Narrow.AsUInt64Bits(QueueIndex));
-        if (Fd.TryRead(out _)) Raise();
+        if (Fd.TryRead(out _))
+            Raise();
     }
 
     private void Raise()

@@ -25,12 +25,15 @@ public sealed record BlkDeviceOptions
 
     internal void Validate()
     {
-        if (QueueSize < 1 || QueueSize > 32768 || (QueueSize & (QueueSize - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(QueueSize), "a power of two in 1..32768");
+        if (QueueSize < 1 || QueueSize > 32768 || (QueueSize & (QueueSize - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(QueueSize), "a power of two in 1..32768");
         ArgumentNullException.ThrowIfNull(Serial);
-        if (Serial.Length > BlkSpec.IdBytes) throw new ArgumentOutOfRangeException(nameof(Serial), $"at most {BlkSpec.IdBytes} characters");
+        if (Serial.Length > BlkSpec.IdBytes)
+            throw new ArgumentOutOfRangeException(nameof(Serial), $"at most {BlkSpec.IdBytes} characters");
         foreach (char c in Serial)
         {
-            if (c < 0x20 || c > 0x7E) throw new ArgumentException("the serial must be printable ASCII", nameof(Serial));
+            if (c < 0x20 || c > 0x7E)
+                throw new ArgumentException("the serial must be printable ASCII", nameof(Serial));
         }
     }
 }

@@ -35,5 +35,7 @@ public sealed class BlkStats
 
     /// <inheritdoc/>
     public override string ToString() =>
-        FormattableString.Invariant($"requests={Requests} reads={Reads} writes={Writes} flushes={Flushes} get_ids={GetIds} ioerr={IoErrors} unsupp={Unsupported} bytes_read={BytesRead} bytes_written={BytesWritten} malformed={Malformed}");
+        FormattableString.Invariant(
+            $"requests={Requests} reads={Reads} writes={Writes} flushes={Flushes} get_ids={GetIds} ioerr={IoErrors} unsupp={Unsupported} bytes_read={BytesRead} bytes_written={BytesWritten} malformed={Malformed}"
+        );
 }

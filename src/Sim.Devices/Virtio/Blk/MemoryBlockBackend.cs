@@ -18,7 +18,10 @@ public sealed class MemoryBlockBackend : IBlockBackend
     {
         if (sizeBytes == 0 || sizeBytes > SizeBytesMax || sizeBytes % BlkSpec.SectorSize != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(sizeBytes), $"must be a positive multiple of {BlkSpec.SectorSize} up to {SizeBytesMax}");
+            throw new ArgumentOutOfRangeException(
+                nameof(sizeBytes),
+                $"must be a positive multiple of {BlkSpec.SectorSize} up to {SizeBytesMax}"
+            );
         }
         _data = new byte[sizeBytes];
         IsReadOnly = readOnly;
@@ -46,7 +49,8 @@ public sealed class MemoryBlockBackend : IBlockBackend
     /// <inheritdoc/>
     public bool TryRead(ulong offset, Span<byte> data)
     {
-        if (!InRange(offset, data.Length)) return false;
+        if (!InRange(offset, data.Length))
+            return false;
         _data.AsSpan(Narrow.LowInt32(offset), data.Length).CopyTo(data);
         return true;
     }
@@ -54,7 +58,8 @@ public sealed class MemoryBlockBackend : IBlockBackend
     /// <inheritdoc/>
     public bool TryWrite(ulong offset, ReadOnlySpan<byte> data)
     {
-        if (IsReadOnly || !InRange(offset, data.Length)) return false;
+        if (IsReadOnly || !InRange(offset, data.Length))
+            return false;
         data.CopyTo(_data.AsSpan(Narrow.LowInt32(offset)));
         return true;
     }
@@ -66,5 +71,6 @@ public sealed class MemoryBlockBackend : IBlockBackend
         return true;
     }
 
-    private bool InRange(ulong offset, int length) => Narrow.AsUInt64Bits(length) <= SizeBytes && offset <= SizeBytes - Narrow.AsUInt64Bits(length);
+    private bool InRange(ulong offset, int length) =>
+        Narrow.AsUInt64Bits(length) <= SizeBytes && offset <= SizeBytes - Narrow.AsUInt64Bits(length);
 }

@@ -22,11 +22,14 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
     public StreamBlockBackend(Stream stream, bool readOnly = false, bool ownsStream = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        if (!stream.CanRead || !stream.CanSeek) throw new ArgumentException("the stream must be readable and seekable", nameof(stream));
-        if (!readOnly && !stream.CanWrite) throw new ArgumentException("a writable disk needs a writable stream", nameof(stream));
+        if (!stream.CanRead || !stream.CanSeek)
+            throw new ArgumentException("the stream must be readable and seekable", nameof(stream));
+        if (!readOnly && !stream.CanWrite)
+            throw new ArgumentException("a writable disk needs a writable stream", nameof(stream));
         ulong length = Narrow.AsUInt64Bits(stream.Length);
         SizeBytes = Math.Min(length, SizeBytesMax) / BlkSpec.SectorSize * BlkSpec.SectorSize;
-        if (SizeBytes == 0) throw new ArgumentException($"the image holds no whole {BlkSpec.SectorSize}-byte sector", nameof(stream));
+        if (SizeBytes == 0)
+            throw new ArgumentException($"the image holds no whole {BlkSpec.SectorSize}-byte sector", nameof(stream));
         _stream = stream;
         IsReadOnly = readOnly;
         _ownsStream = ownsStream;
@@ -36,7 +39,12 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
     public static StreamBlockBackend Open(string path, bool readOnly = false)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var stream = new FileStream(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, readOnly ? FileShare.Read : FileShare.None);
+        var stream = new FileStream(
+            path,
+            FileMode.Open,
+            readOnly ? FileAccess.Read : FileAccess.ReadWrite,
+            readOnly ? FileShare.Read : FileShare.None
+        );
         try
         {
             return new StreamBlockBackend(stream, readOnly, ownsStream: true);
@@ -57,7 +65,8 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
     /// <inheritdoc/>
     public bool TryRead(ulong offset, Span<byte> data)
     {
-        if (!InRange(offset, data.Length)) return false;
+        if (!InRange(offset, data.Length))
+            return false;
         try
         {
             _stream.Position = Narrow.AsInt64Bits(offset);
@@ -73,7 +82,8 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
     /// <inheritdoc/>
     public bool TryWrite(ulong offset, ReadOnlySpan<byte> data)
     {
-        if (IsReadOnly || !InRange(offset, data.Length)) return false;
+        if (IsReadOnly || !InRange(offset, data.Length))
+            return false;
         try
         {
             _stream.Position = Narrow.AsInt64Bits(offset);
@@ -103,8 +113,10 @@ public sealed class StreamBlockBackend : IBlockBackend, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_ownsStream) _stream.Dispose();
+        if (_ownsStream)
+            _stream.Dispose();
     }
 
-    private bool InRange(ulong offset, int length) => Narrow.AsUInt64Bits(length) <= SizeBytes && offset <= SizeBytes - Narrow.AsUInt64Bits(length);
+    private bool InRange(ulong offset, int length) =>
+        Narrow.AsUInt64Bits(length) <= SizeBytes && offset <= SizeBytes - Narrow.AsUInt64Bits(length);
 }

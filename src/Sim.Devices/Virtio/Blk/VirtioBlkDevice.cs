@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Text;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
 using Sim.Spec.Blk;
@@ -61,7 +61,13 @@ public sealed class VirtioBlkDevice : VirtioDevice
 
     /// <summary>A virtio-blk device over <paramref name="backend"/>.</summary>
     public VirtioBlkDevice(IBlockBackend backend, BlkDeviceOptions? options = null)
-        : base(BlkSpec.DeviceId, [CheckedQueueSize(options)], FeaturesFor(backend), BlkSpec.ConfigSize, (options ?? new BlkDeviceOptions()).TraceId)
+        : base(
+            BlkSpec.DeviceId,
+            [CheckedQueueSize(options)],
+            FeaturesFor(backend),
+            BlkSpec.ConfigSize,
+            (options ?? new BlkDeviceOptions()).TraceId
+        )
     {
         ArgumentNullException.ThrowIfNull(backend);
         _options = options ?? new BlkDeviceOptions();
@@ -100,15 +106,14 @@ public sealed class VirtioBlkDevice : VirtioDevice
     {
         ArgumentNullException.ThrowIfNull(backend);
         ulong f = (1UL << BlkSpec.FSegMax) | (1UL << BlkSpec.FBlkSize) | (1UL << BlkSpec.FFlush);
-        if (backend.IsReadOnly) f |= 1UL << BlkSpec.FRo;
+        if (backend.IsReadOnly)
+            f |= 1UL << BlkSpec.FRo;
         return f;
     }
 
     /// <summary>QEMU virtio_blk_set_config stores only writeback (not offered here); the capacity is
     /// read-only.</summary>
-    protected override void WriteConfig(int offset, ReadOnlySpan<byte> data)
-    {
-    }
+    protected override void WriteConfig(int offset, ReadOnlySpan<byte> data) { }
 
     /// <summary>QEMU virtio_blk_handle_vq: pop and handle until the queue is empty or the device breaks.</summary>
     protected override void HandleQueueNotify(int queueIndex)
@@ -117,7 +122,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
         int max = GetQueue(queueIndex).Size;
         for (int i = 0; i < max; i++)
         {
-            if (!TryPop(queueIndex, _element)) return;
+            if (!TryPop(queueIndex, _element))
+                return;
             if (Poison is { } poison)
             {
                 poison.Fill(_header);
@@ -125,7 +131,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
                 poison.Fill(_scratch);
             }
             bool ok = _options.Flavour == Flavour.Seed ? TryHandleSeed(queueIndex) : TryHandleRobust(queueIndex);
-            if (!ok) return;
+            if (!ok)
+                return;
         }
     }
 
@@ -134,10 +141,13 @@ public sealed class VirtioBlkDevice : VirtioDevice
     private bool TryHandleRobust(int queueIndex)
     {
         QueueElement e = _element;
-        if (e.OutCount < 1 || e.InCount < 1) return Malformed("virtio-blk missing headers");
+        if (e.OutCount < 1 || e.InCount < 1)
+            return Malformed("virtio-blk missing headers");
         Span<byte> header = _header;
-        if (e.ReadOut(Memory, 0, header) != BlkSpec.OutHeaderSize) return Malformed("virtio-blk request outhdr too short");
-        if (e.In[e.InCount - 1].Len < BlkSpec.InHeaderSize) return Malformed("virtio-blk request inhdr too short");
+        if (e.ReadOut(Memory, 0, header) != BlkSpec.OutHeaderSize)
+            return Malformed("virtio-blk request outhdr too short");
+        if (e.In[e.InCount - 1].Len < BlkSpec.InHeaderSize)
+            return Malformed("virtio-blk request inhdr too short");
         ulong statusOffset = e.InBytes - BlkSpec.InHeaderSize; // "We always touch the last byte"
         uint type = BinaryPrimitives.ReadUInt32LittleEndian(header[BlkSpec.OutHeaderTypeOffset..]);
         ulong sector = BinaryPrimitives.ReadUInt64LittleEndian(header[BlkSpec.OutHeaderSectorOffset..]);
@@ -154,13 +164,13 @@ public sealed class VirtioBlkDevice : VirtioDevice
                     break;
                 }
                 ulong offset = sector << BlkSpec.SectorShift;
-                status = isWrite
-                    ? CopyToDisk(BlkSpec.OutHeaderSize, offset, size)
-                    : CopyToGuest(0, offset, size);
+                status = isWrite ? CopyToDisk(BlkSpec.OutHeaderSize, offset, size) : CopyToGuest(0, offset, size);
                 if (status == BlkSpec.StatusOk)
                 {
-                    if (isWrite) Stats.Writes++;
-                    else Stats.Reads++;
+                    if (isWrite)
+                        Stats.Writes++;
+                    else
+                        Stats.Reads++;
                 }
                 break;
             }
@@ -195,8 +205,10 @@ public sealed class VirtioBlkDevice : VirtioDevice
     private bool SectorRangeOk(ulong sector, ulong size)
     {
         ulong sectors = size >> BlkSpec.SectorShift;
-        if (sectors > RequestSectorsMax) return false;
-        if (size % BlkSpec.SectorSize != 0) return false;
+        if (sectors > RequestSectorsMax)
+            return false;
+        if (size % BlkSpec.SectorSize != 0)
+            return false;
         ulong total = CapacitySectors;
         return sector <= total && sectors <= total - sector;
     }
@@ -206,10 +218,12 @@ public sealed class VirtioBlkDevice : VirtioDevice
     private bool TryHandleSeed(int queueIndex)
     {
         QueueElement e = _element;
-        if (e.OutCount < 1 || e.InCount < 1) return Malformed("virtio-blk missing headers");
+        if (e.OutCount < 1 || e.InCount < 1)
+            return Malformed("virtio-blk missing headers");
         // req->out = out_sg[0].iov_base: 16 bytes at that address, whatever the buffer's length.
         Span<byte> header = stackalloc byte[BlkSpec.OutHeaderSize];
-        if (!Memory.TryRead(e.Out[0].Addr, header)) return Malformed("virtio-blk seed: header read past guest memory (a host crash in the seed)");
+        if (!Memory.TryRead(e.Out[0].Addr, header))
+            return Malformed("virtio-blk seed: header read past guest memory (a host crash in the seed)");
         // req->in = in_sg[in_num - 1].iov_base: the status is the FIRST byte of the last writable buffer.
         Iovec statusBuffer = e.In[e.InCount - 1];
         uint type = BinaryPrimitives.ReadUInt32LittleEndian(header[BlkSpec.OutHeaderTypeOffset..]);
@@ -229,19 +243,26 @@ public sealed class VirtioBlkDevice : VirtioDevice
             // qemu_iovec_init_external(&req->qiov, &req->elem.out_sg[1], out_num - 1)
             ulong skip = e.Out[0].Len;
             dataBytes = e.OutBytes - skip;
-            status = SeedRangeOk(sector, dataBytes, out ulong offset) ? CopyToDisk(skip, offset, dataBytes) : BlkSpec.StatusIoErr;
-            if (status == BlkSpec.StatusOk) Stats.Writes++;
+            status = SeedRangeOk(sector, dataBytes, out ulong offset)
+                ? CopyToDisk(skip, offset, dataBytes)
+                : BlkSpec.StatusIoErr;
+            if (status == BlkSpec.StatusOk)
+                Stats.Writes++;
         }
         else
         {
             // qemu_iovec_init_external(&req->qiov, &req->elem.in_sg[0], in_num - 1): GET_ID and unknown types land
             // here.
             dataBytes = e.InBytes - statusBuffer.Len;
-            status = SeedRangeOk(sector, dataBytes, out ulong offset) ? CopyToGuest(0, offset, dataBytes) : BlkSpec.StatusIoErr;
-            if (status == BlkSpec.StatusOk) Stats.Reads++;
+            status = SeedRangeOk(sector, dataBytes, out ulong offset)
+                ? CopyToGuest(0, offset, dataBytes)
+                : BlkSpec.StatusIoErr;
+            if (status == BlkSpec.StatusOk)
+                Stats.Reads++;
         }
         bool written = Memory.TryWrite(statusBuffer.Addr, [status]);
-        if (!written) throw new InvalidOperationException("validated status buffer not writable");
+        if (!written)
+            throw new InvalidOperationException("validated status buffer not writable");
         // virtqueue_push(s->vq, &req->elem, req->qiov.size + sizeof(*req->in)), for every type.
         Complete(queueIndex, type, sector, status, dataBytes + BlkSpec.InHeaderSize);
         return true;
@@ -260,7 +281,8 @@ public sealed class VirtioBlkDevice : VirtioDevice
 
     private byte Flush()
     {
-        if (!_backend.TryFlush()) return BlkSpec.StatusIoErr;
+        if (!_backend.TryFlush())
+            return BlkSpec.StatusIoErr;
         Stats.Flushes++;
         return BlkSpec.StatusOk;
     }
@@ -274,9 +296,11 @@ public sealed class VirtioBlkDevice : VirtioDevice
         {
             int chunk = unchecked((int)Math.Min((ulong)_scratch.Length, size - done));
             Span<byte> buf = _scratch.AsSpan(0, chunk);
-            if (!_backend.TryRead(offset + done, buf)) return BlkSpec.StatusIoErr;
+            if (!_backend.TryRead(offset + done, buf))
+                return BlkSpec.StatusIoErr;
             int wrote = _element.WriteIn(Memory, inOffset + done, buf);
-            if (wrote != chunk) throw new InvalidOperationException("writable buffers shorter than computed");
+            if (wrote != chunk)
+                throw new InvalidOperationException("writable buffers shorter than computed");
             Stats.BytesRead += chunk;
             done += Narrow.AsUInt64Bits(chunk);
         }
@@ -293,8 +317,10 @@ public sealed class VirtioBlkDevice : VirtioDevice
             int chunk = unchecked((int)Math.Min((ulong)_scratch.Length, size - done));
             Span<byte> buf = _scratch.AsSpan(0, chunk);
             int read = _element.ReadOut(Memory, outOffset + done, buf);
-            if (read != chunk) throw new InvalidOperationException("readable buffers shorter than computed");
-            if (!_backend.TryWrite(offset + done, buf)) return BlkSpec.StatusIoErr;
+            if (read != chunk)
+                throw new InvalidOperationException("readable buffers shorter than computed");
+            if (!_backend.TryWrite(offset + done, buf))
+                return BlkSpec.StatusIoErr;
             Stats.BytesWritten += chunk;
             done += Narrow.AsUInt64Bits(chunk);
         }
@@ -311,11 +337,19 @@ public sealed class VirtioBlkDevice : VirtioDevice
     private void Complete(int queueIndex, uint type, ulong sector, byte status, ulong len)
     {
         Stats.Requests++;
-        if (status == BlkSpec.StatusIoErr) Stats.IoErrors++;
-        else if (status == BlkSpec.StatusUnsupp) Stats.Unsupported++;
+        if (status == BlkSpec.StatusIoErr)
+            Stats.IoErrors++;
+        else if (status == BlkSpec.StatusUnsupp)
+            Stats.Unsupported++;
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, sector);
-        Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultRequest, ((ulong)type << 32) | status, Simulation.IsTracing ? data : default);
+        Simulation.Emit(
+            TraceEventKind.DeviceResult,
+            TraceId,
+            ResultRequest,
+            ((ulong)type << 32) | status,
+            Simulation.IsTracing ? data : default
+        );
         // used.len is 32 bits; QEMU truncates in_len, a guest offering more than 4 GiB of writable buffers gets its low
         // bits.
         TryPush(queueIndex, _element, Narrow.LowUInt32(len));

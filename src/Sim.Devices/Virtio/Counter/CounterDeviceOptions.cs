@@ -35,9 +35,13 @@ public sealed record CounterDeviceOptions
 
     internal void Validate()
     {
-        if (FirstDelayNs < 0) throw new ArgumentOutOfRangeException(nameof(FirstDelayNs), "must not be negative");
-        if (PeriodNs <= 0) throw new ArgumentOutOfRangeException(nameof(PeriodNs), "must be positive");
-        if (TicksMax <= 0) throw new ArgumentOutOfRangeException(nameof(TicksMax), "must be positive");
-        if (LogLinesMax < 0) throw new ArgumentOutOfRangeException(nameof(LogLinesMax), "must not be negative");
+        if (FirstDelayNs < 0)
+            throw new ArgumentOutOfRangeException(nameof(FirstDelayNs), "must not be negative");
+        if (PeriodNs <= 0)
+            throw new ArgumentOutOfRangeException(nameof(PeriodNs), "must be positive");
+        if (TicksMax <= 0)
+            throw new ArgumentOutOfRangeException(nameof(TicksMax), "must be positive");
+        if (LogLinesMax < 0)
+            throw new ArgumentOutOfRangeException(nameof(LogLinesMax), "must not be negative");
     }
 }

@@ -1,10 +1,10 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
-using Sim.Machine.Simulation;
+using Sim.Engine;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 using Sim.Spec.Counter;
 using Sim.Spec.Virtio;
 
@@ -63,7 +63,13 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
 
     /// <summary>A counter device on <paramref name="simulation"/> (its timer runs on the simulation's clock).</summary>
     public VirtioCounterDevice(Simulation simulation, CounterDeviceOptions? options = null)
-        : base(CounterSpec.DeviceId, [CounterSpec.QueueSize], 1UL << CounterSpec.FCanPrint, CounterSpec.ConfigSize, (options ?? new CounterDeviceOptions()).TraceId)
+        : base(
+            CounterSpec.DeviceId,
+            [CounterSpec.QueueSize],
+            1UL << CounterSpec.FCanPrint,
+            CounterSpec.ConfigSize,
+            (options ?? new CounterDeviceOptions()).TraceId
+        )
     {
         ArgumentNullException.ThrowIfNull(simulation);
         _options = options ?? new CounterDeviceOptions();
@@ -72,7 +78,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         _timer = simulation.CreateTimer(this, "virtio-counter", _options.TicksMax);
         RefreshConfig();
         // Seed virtio_test_device_realize: timer_new_ms + test_stats_change_timer(s, 30), before any driver exists.
-        if (_options.Flavour == Flavour.Seed) _timer.Start(_options.FirstDelayNs);
+        if (_options.Flavour == Flavour.Seed)
+            _timer.Start(_options.FirstDelayNs);
     }
 
     /// <summary>Seed (seed 002 as written) or robust.</summary>
@@ -129,8 +136,10 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     {
         uint n = _setConfig;
         _setConfig = unchecked(_setConfig + 1);
-        if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{Narrow.AsInt32Bits(n)}"));
-        else LogLinesDropped++;
+        if (LogWanted())
+            AddLog(string.Create(CultureInfo.InvariantCulture, $"==============set config:{Narrow.AsInt32Bits(n)}"));
+        else
+            LogLinesDropped++;
         SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultTick, n, default);
         if (!DriverOk || IsBroken)
         {
@@ -141,8 +150,10 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             ConfigInterrupts++;
         }
         // Robust: a broken device keeps its NEEDS_RESET interrupt and raises no more ticks.
-        if (_options.Flavour == Flavour.Seed || !IsBroken) NotifyConfigChanged();
-        if (!_timer.IsArmed) _timer.Start(_options.PeriodNs);
+        if (_options.Flavour == Flavour.Seed || !IsBroken)
+            NotifyConfigChanged();
+        if (!_timer.IsArmed)
+            _timer.Start(_options.PeriodNs);
     }
 
     // ------------------------------------------------------------------ queue
@@ -155,8 +166,10 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         // worth.
         for (int i = 0; i < CounterSpec.QueueSize; i++)
         {
-            if (!TryPop(queueIndex, _element)) return;
-            if (!TryHandle(queueIndex)) return;
+            if (!TryPop(queueIndex, _element))
+                return;
+            if (!TryHandle(queueIndex))
+                return;
         }
     }
 
@@ -165,28 +178,44 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
         ulong outBytes = _element.OutBytes;
         ulong numbers = outBytes / CounterSpec.NumberSize;
         ulong tail = outBytes % CounterSpec.NumberSize;
-        if (_options.Flavour == Flavour.Robust && (numbers == 0 || tail != 0 || numbers > CounterDeviceOptions.NumbersPerRequestMax))
+        if (
+            _options.Flavour == Flavour.Robust
+            && (numbers == 0 || tail != 0 || numbers > CounterDeviceOptions.NumbersPerRequestMax)
+        )
         {
             // Robust: a request must be whole numbers (the driver's sg_init_one of one __virtio32).
-            SetBroken(string.Create(CultureInfo.InvariantCulture, $"virtio-counter: request of {outBytes} bytes is not 1..{CounterDeviceOptions.NumbersPerRequestMax} 4-byte numbers"));
+            SetBroken(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"virtio-counter: request of {outBytes} bytes is not 1..{CounterDeviceOptions.NumbersPerRequestMax} 4-byte numbers"
+                )
+            );
             return false;
         }
         // Seed: while (iov_to_buf(..., offset, &pfn, 4) == 4) — stops at a ragged tail without complaint.
-        if (numbers > CounterDeviceOptions.NumbersPerRequestMax) numbers = CounterDeviceOptions.NumbersPerRequestMax;
-        else TailBytesIgnored += Narrow.AsInt64Bits(tail);
+        if (numbers > CounterDeviceOptions.NumbersPerRequestMax)
+            numbers = CounterDeviceOptions.NumbersPerRequestMax;
+        else
+            TailBytesIgnored += Narrow.AsInt64Bits(tail);
         Span<byte> word = _word;
         ulong offset = 0;
         for (ulong k = 0; k < numbers; k++)
         {
             Poison?.Fill(word);
             int got = _element.ReadOut(Memory, offset, word);
-            if (got != CounterSpec.NumberSize) break;
+            if (got != CounterSpec.NumberSize)
+                break;
             offset += CounterSpec.NumberSize;
             uint value = BinaryPrimitives.ReadUInt32LittleEndian(word); // virtio_ldl_p: little-endian on x86 and VERSION_1
             NumbersReceived++;
-            if (_received.Count < _options.LogLinesMax) _received.Add(value);
-            if (LogWanted()) AddLog(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{Narrow.AsInt32Bits(value)}"));
-            else LogLinesDropped++;
+            if (_received.Count < _options.LogLinesMax)
+                _received.Add(value);
+            if (LogWanted())
+                AddLog(
+                    string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{Narrow.AsInt32Bits(value)}")
+                );
+            else
+                LogLinesDropped++;
             SimulationRef.Emit(TraceEventKind.DeviceResult, TraceId, ResultNumber, value, default);
         }
         // Seed: virtqueue_push(vq, elem, offset) reports the bytes read. Robust: nothing was written (VIRTIO 1.2
@@ -205,18 +234,22 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
     protected override void OnStatusChanged(VirtioStatus oldStatus, VirtioStatus newStatus)
     {
         // Seed virtio_test_set_status is empty: the timer does not care about the driver.
-        if (_options.Flavour == Flavour.Seed) return;
+        if (_options.Flavour == Flavour.Seed)
+            return;
         bool wasOk = (oldStatus & VirtioStatus.DriverOk) != 0;
         bool isOk = (newStatus & VirtioStatus.DriverOk) != 0;
-        if (!wasOk && isOk) _timer.Start(_options.PeriodNs);
-        else if (wasOk && !isOk) _timer.Cancel();
+        if (!wasOk && isOk)
+            _timer.Start(_options.PeriodNs);
+        else if (wasOk && !isOk)
+            _timer.Cancel();
     }
 
     /// <inheritdoc/>
     protected override void OnReset()
     {
         // Seed virtio_test_device_reset is empty: timer, set_config and the configuration all survive.
-        if (_options.Flavour == Flavour.Seed) return;
+        if (_options.Flavour == Flavour.Seed)
+            return;
         _timer.Cancel();
         _setConfig = 0;
         Config.Clear();
@@ -251,8 +284,11 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
 
     private void AddLog(string line)
     {
-        if (_log.Count < _options.LogLinesMax) _log.Add(line);
-        else LogLinesDropped++;
-        if (_options.EchoLog) SimulationRef.Print("qemu: " + line);
+        if (_log.Count < _options.LogLinesMax)
+            _log.Add(line);
+        else
+            LogLinesDropped++;
+        if (_options.EchoLog)
+            SimulationRef.Print("qemu: " + line);
     }
 }

@@ -19,7 +19,13 @@ public static class DemoProtocol
 
     /// <summary>Applies <paramref name="request"/> to <paramref name="state"/> and fills
     /// <paramref name="response"/>. Returns the opt, and whether it was one the device knows.</summary>
-    public static uint Apply(ref uint state, ReadOnlySpan<byte> request, Span<byte> response, out uint answer, out bool knownOpt)
+    public static uint Apply(
+        ref uint state,
+        ReadOnlySpan<byte> request,
+        Span<byte> response,
+        out uint answer,
+        out bool knownOpt
+    )
     {
         uint opt = BinaryPrimitives.ReadUInt32LittleEndian(request);
         uint buff = BinaryPrimitives.ReadUInt32LittleEndian(request[4..]);

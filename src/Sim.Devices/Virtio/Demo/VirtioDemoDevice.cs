@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Sim.Engine.Trace;
 using Sim.Spec.Demo;
 
@@ -109,8 +109,10 @@ public sealed class VirtioDemoDevice : VirtioDevice
     /// <inheritdoc/>
     protected override void HandleQueueNotify(int queueIndex)
     {
-        if (Flavour == Flavour.Seed) HandleSeed(queueIndex);
-        else HandleRobust(queueIndex);
+        if (Flavour == Flavour.Seed)
+            HandleSeed(queueIndex);
+        else
+            HandleRobust(queueIndex);
     }
 
     /// <summary>virtio_demo_handle as the seed has it.</summary>
@@ -176,14 +178,19 @@ public sealed class VirtioDemoDevice : VirtioDevice
         Span<byte> response = _response;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
-            if (!TryPop(queueIndex, _element)) return;
+            if (!TryPop(queueIndex, _element))
+                return;
             if (Poison is { } poison)
             {
                 poison.Fill(request);
                 poison.Fill(response);
             }
             uint written = 0;
-            if (_element.OutBytes >= RequestSize && _element.InBytes >= ResponseSize && _element.ReadOut(Memory, 0, request) == RequestSize)
+            if (
+                _element.OutBytes >= RequestSize
+                && _element.InBytes >= ResponseSize
+                && _element.ReadOut(Memory, 0, request) == RequestSize
+            )
             {
                 uint state = Buff;
                 uint opt = DemoProtocol.Apply(ref state, request, response, out uint answer, out bool known);
@@ -194,16 +201,29 @@ public sealed class VirtioDemoDevice : VirtioDevice
                     UpdateConfig();
                     AdvanceConfigGeneration(); // the configuration mirrors buff (VIRTIO 1.2 §4.1.4.3.1)
                 }
-                if (!known) UnknownOpts++;
+                if (!known)
+                    UnknownOpts++;
                 written = Narrow.AsUInt32Bits(_element.WriteIn(Memory, 0, response));
                 Requests++;
-                if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={Buff:x}"));
+                if (Log.Enabled)
+                    Log.Add(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"request opt={opt:x} buff={buff:x} -> response {{{opt:x}, {answer:x}}} state={Buff:x}"
+                        )
+                    );
                 EmitResult(ResultRequest, opt, answer);
             }
             else
             {
                 ShortRequests++;
-                if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"short request: out={_element.OutBytes} in={_element.InBytes} bytes, completed with len 0"));
+                if (Log.Enabled)
+                    Log.Add(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"short request: out={_element.OutBytes} in={_element.InBytes} bytes, completed with len 0"
+                        )
+                    );
                 EmitResult(ResultShortRequest, 0, 0);
             }
             TryPush(queueIndex, _element, written);

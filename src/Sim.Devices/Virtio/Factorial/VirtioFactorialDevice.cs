@@ -1,10 +1,10 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Sim.Engine.Trace;
 using Sim.Spec.Factorial;
 
@@ -138,16 +138,20 @@ public sealed class VirtioFactorialDevice : VirtioDevice
     {
         uint result = 1;
         uint last = Math.Min(n, FactorialZeroFrom);
-        for (uint i = 1; i <= last; i++) result = unchecked(result * i);
+        for (uint i = 1; i <= last; i++)
+            result = unchecked(result * i);
         return result;
     }
 
     /// <inheritdoc/>
     protected override void HandleQueueNotify(int queueIndex)
     {
-        if (Hung) return;
-        if (Flavour == Flavour.Seed) HandleSeed(queueIndex);
-        else HandleRobust(queueIndex);
+        if (Hung)
+            return;
+        if (Flavour == Flavour.Seed)
+            HandleSeed(queueIndex);
+        else
+            HandleRobust(queueIndex);
     }
 
     /// <summary>virtio_test_handle_output as the seed has it.</summary>
@@ -156,7 +160,8 @@ public sealed class VirtioFactorialDevice : VirtioDevice
         Span<byte> res = stackalloc byte[ResponseSize];
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
-            if (!TryPop(queueIndex, _element)) return;
+            if (!TryPop(queueIndex, _element))
+                return;
             if (_element.ReadOut(Memory, 0, _seedRequest) == 0)
             {
                 Log.Add("QEMU ERROR: iov_to_buf function failed.");
@@ -166,8 +171,18 @@ public sealed class VirtioFactorialDevice : VirtioDevice
                 continue;
             }
             uint arg1 = BinaryPrimitives.ReadUInt32LittleEndian(_seedRequest);
-            Log.Add(string.Create(CultureInfo.InvariantCulture, $"QEMU: >>> get arg1 [ {Narrow.AsInt32Bits(arg1)} ] form the front end <<<"));
-            Log.Add("QEMU: >>> get arg2 [ " + CString(_seedRequest.AsSpan(4, Arg2Size), out bool terminated) + (terminated ? "" : "<no NUL: %s reads past arg2>") + " ] form the front end <<<");
+            Log.Add(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"QEMU: >>> get arg1 [ {Narrow.AsInt32Bits(arg1)} ] form the front end <<<"
+                )
+            );
+            Log.Add(
+                "QEMU: >>> get arg2 [ "
+                    + CString(_seedRequest.AsSpan(4, Arg2Size), out bool terminated)
+                    + (terminated ? "" : "<no NUL: %s reads past arg2>")
+                    + " ] form the front end <<<"
+            );
             if (arg1 == uint.MaxValue)
             {
                 // for (uint32_t i = 1; i <= n; i++): i <= 0xFFFFFFFF always holds; the thread never returns.
@@ -192,20 +207,30 @@ public sealed class VirtioFactorialDevice : VirtioDevice
         Span<byte> res = _response;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
-            if (!TryPop(queueIndex, _element)) return;
+            if (!TryPop(queueIndex, _element))
+                return;
             if (Poison is { } poison)
             {
                 poison.Fill(request);
                 poison.Fill(res);
             }
             uint written = 0;
-            if (_element.OutBytes >= RequestSize && _element.InBytes >= ResponseSize && _element.ReadOut(Memory, 0, request) == RequestSize)
+            if (
+                _element.OutBytes >= RequestSize
+                && _element.InBytes >= ResponseSize
+                && _element.ReadOut(Memory, 0, request) == RequestSize
+            )
             {
                 uint arg1 = BinaryPrimitives.ReadUInt32LittleEndian(request);
                 uint ret = Factorial(arg1);
                 if (Log.Enabled)
                 {
-                    Log.Add(string.Create(CultureInfo.InvariantCulture, $"request arg1={arg1} arg2=\"{CString(request.Slice(4, Arg2Size), out _)}\" -> ret={ret}"));
+                    Log.Add(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"request arg1={arg1} arg2=\"{CString(request.Slice(4, Arg2Size), out _)}\" -> ret={ret}"
+                        )
+                    );
                 }
                 BinaryPrimitives.WriteUInt32LittleEndian(res, ret);
                 written = Narrow.AsUInt32Bits(_element.WriteIn(Memory, 0, res));
@@ -215,7 +240,13 @@ public sealed class VirtioFactorialDevice : VirtioDevice
             else
             {
                 ShortRequests++;
-                if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"short request: out={_element.OutBytes} in={_element.InBytes} bytes, completed with len 0"));
+                if (Log.Enabled)
+                    Log.Add(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"short request: out={_element.OutBytes} in={_element.InBytes} bytes, completed with len 0"
+                        )
+                    );
                 Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultShortRequest, _element.Head, default);
             }
             TryPush(queueIndex, _element, written);
@@ -259,12 +290,15 @@ public sealed class VirtioFactorialDevice : VirtioDevice
     {
         int end = bytes.IndexOf((byte)0);
         terminated = end >= 0;
-        if (end < 0) end = bytes.Length;
+        if (end < 0)
+            end = bytes.Length;
         var sb = new StringBuilder(end);
         foreach (byte b in bytes[..end])
         {
-            if (b is >= 0x20 and < 0x7F) sb.Append((char)b);
-            else sb.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
+            if (b is >= 0x20 and < 0x7F)
+                sb.Append((char)b);
+            else
+                sb.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
         }
         return sb.ToString();
     }

@@ -1,4 +1,5 @@
 using Sim.Engine;
+
 namespace Sim.Devices.Virtio.Net;
 
 /// <summary>
@@ -65,10 +66,12 @@ public sealed class NetBackend
         SentLog?.Add(frame.ToArray());
         if (KeepTransmitted)
         {
-            if (_transmitted.Count == TransmittedKeptMax) _transmitted.Dequeue();
+            if (_transmitted.Count == TransmittedKeptMax)
+                _transmitted.Dequeue();
             _transmitted.Enqueue(frame.ToArray());
         }
-        if (Mode == NetBackendMode.Echo) TryInject(frame);
+        if (Mode == NetBackendMode.Echo)
+            TryInject(frame);
     }
 
     /// <summary>The link delivers <paramref name="frame"/> towards the guest. False (dropped, counted) when
@@ -119,7 +122,13 @@ public sealed class NetBackend
     private static byte[] SourceFrame(int length)
     {
         var frame = new byte[length];
-        for (int i = 0; i < length; i++) frame[i] = Narrow.LowByte(i < 6 ? 0xFF : i == 12 ? 0x88 : i == 13 ? 0xB5 : i & 0xFF);
+        for (int i = 0; i < length; i++)
+            frame[i] = Narrow.LowByte(
+                i < 6 ? 0xFF
+                : i == 12 ? 0x88
+                : i == 13 ? 0xB5
+                : i & 0xFF
+            );
         return frame;
     }
 }

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using static System.FormattableString;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Trace;
 using Sim.Spec.Net;
+using static System.FormattableString;
 
 namespace Sim.Devices.Virtio.Net;
 
@@ -81,8 +81,13 @@ public sealed class VirtioNetDevice : VirtioDevice
     /// <param name="flavour">Device behaviour.</param>
     /// <param name="traceId">Trace source id.</param>
     public VirtioNetDevice(NetBackend backend, Flavour flavour = Flavour.Robust, uint traceId = TraceIdDefault)
-        : base(NetSpec.DeviceId, [NetSpec.QueueSize, NetSpec.QueueSize], 1UL << NetSpec.FMac, NetSpec.ConfigBytes,
-            traceId)
+        : base(
+            NetSpec.DeviceId,
+            [NetSpec.QueueSize, NetSpec.QueueSize],
+            1UL << NetSpec.FMac,
+            NetSpec.ConfigBytes,
+            traceId
+        )
     {
         ArgumentNullException.ThrowIfNull(backend);
         Backend = backend;
@@ -115,7 +120,8 @@ public sealed class VirtioNetDevice : VirtioDevice
     /// <inheritdoc/>
     protected override void HandleQueueNotify(int queueIndex)
     {
-        if (queueIndex == NetSpec.TransmitQueue) FlushTransmit();
+        if (queueIndex == NetSpec.TransmitQueue)
+            FlushTransmit();
         // A kick on receiveq1 offers buffers (virtio_net_handle_rx → qemu_flush_queued_packets); frames the
         // backend echoed while transmitting wait for them too.
         DeliverPending();
@@ -131,21 +137,27 @@ public sealed class VirtioNetDevice : VirtioDevice
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
             // virtio_net_can_receive: DRIVER_OK and a ready receiveq.
-            if (IsBroken || !DriverOk || !GetQueue(NetSpec.ReceiveQueue).Ready) return;
-            if (!Backend.TryPeek(out byte[] frame)) return;
+            if (IsBroken || !DriverOk || !GetQueue(NetSpec.ReceiveQueue).Ready)
+                return;
+            if (!Backend.TryPeek(out byte[] frame))
+                return;
             // virtio_net_has_buffers: no chain, the frame stays queued.
-            if (!TryPop(NetSpec.ReceiveQueue, _element)) return;
-            if (!Receive(frame)) return;
+            if (!TryPop(NetSpec.ReceiveQueue, _element))
+                return;
+            if (!Receive(frame))
+                return;
         }
     }
 
     /// <summary>virtio_net_flush_tx: sends the frame of each transmit chain.</summary>
     private void FlushTransmit()
     {
-        if (!DriverOk) return;
+        if (!DriverOk)
+            return;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
-            if (!TryPop(NetSpec.TransmitQueue, _element)) return;
+            if (!TryPop(NetSpec.TransmitQueue, _element))
+                return;
             if (_element.OutCount == 0)
             {
                 Detach(NetSpec.TransmitQueue, "virtio-net header not in first element");
@@ -168,14 +180,16 @@ public sealed class VirtioNetDevice : VirtioDevice
         if (frameBytes > FrameBytesMax)
         {
             TransmitDropped++;
-            if (Log.Enabled) LogLine(Invariant($"tx: frame of {frameBytes} bytes dropped (over {FrameBytesMax})"));
+            if (Log.Enabled)
+                LogLine(Invariant($"tx: frame of {frameBytes} bytes dropped (over {FrameBytesMax})"));
             Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultTransmitDropped, frameBytes, default);
             return;
         }
         Span<byte> frame = _frame.AsSpan(0, checked((int)frameBytes));
         int read = _element.ReadOut(Memory, NetSpec.HeaderBytes, frame);
         frame = frame[..read];
-        if (Log.Enabled) LogLine(Invariant($"tx: {frame.Length} bytes {Hex(frame)}"));
+        if (Log.Enabled)
+            LogLine(Invariant($"tx: {frame.Length} bytes {Hex(frame)}"));
         Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultTransmit, checked((ulong)frame.Length), default);
         Backend.Transmit(frame);
     }
@@ -196,20 +210,31 @@ public sealed class VirtioNetDevice : VirtioDevice
             ReceiveDropped++;
             if (Log.Enabled)
             {
-                LogLine(Invariant(
-                    $"rx: frame of {frame.Length} bytes dropped: head {_element.Head} holds {_element.InBytes}"));
+                LogLine(
+                    Invariant(
+                        $"rx: frame of {frame.Length} bytes dropped: head {_element.Head} holds {_element.InBytes}"
+                    )
+                );
             }
-            Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReceiveDropped, checked((ulong)frame.Length), default);
+            Simulation.Emit(
+                TraceEventKind.DeviceResult,
+                TraceId,
+                ResultReceiveDropped,
+                checked((ulong)frame.Length),
+                default
+            );
             TryPush(NetSpec.ReceiveQueue, _element, 0);
             NotifyQueue(NetSpec.ReceiveQueue);
             return true;
         }
         int written = _element.WriteIn(Memory, 0, _header);
-        if (written == NetSpec.HeaderBytes) written += _element.WriteIn(Memory, NetSpec.HeaderBytes, frame);
+        if (written == NetSpec.HeaderBytes)
+            written += _element.WriteIn(Memory, NetSpec.HeaderBytes, frame);
         // Seed: virtqueue_push(vq, elem, sizeof(hdr) + len) whatever iov_from_buf managed to write.
         uint len = Flavour == Flavour.Seed ? need : checked((uint)written);
         FramesReceived++;
-        if (Log.Enabled) LogLine(Invariant($"rx: {frame.Length} bytes into head {_element.Head}, used.len {len}"));
+        if (Log.Enabled)
+            LogLine(Invariant($"rx: {frame.Length} bytes into head {_element.Head}, used.len {len}"));
         Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReceive, len, default);
         TryPush(NetSpec.ReceiveQueue, _element, len);
         NotifyQueue(NetSpec.ReceiveQueue);
@@ -226,7 +251,8 @@ public sealed class VirtioNetDevice : VirtioDevice
 
     private void LogLine(string line)
     {
-        if (Log.Enabled) Log.Add(line);
+        if (Log.Enabled)
+            Log.Add(line);
     }
 
     private static string Hex(ReadOnlySpan<byte> frame) =>

@@ -18,7 +18,8 @@ public static class GuestRanges
     public static int CountPieces(GuestMemory memory, GuestAddress address, ulong length)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (length == 0 || !address.TryAdd(length, out _)) return 0;
+        if (length == 0 || !address.TryAdd(length, out _))
+            return 0;
         ulong at = address.Value;
         ulong left = length;
         int pieces = 0;
@@ -26,9 +27,11 @@ public static class GuestRanges
         for (int i = 0; i < regions.Count && left > 0; i++)
         {
             MemoryRegion r = regions[i];
-            if (at < r.Base) return 0;
+            if (at < r.Base)
+                return 0;
             ulong offset = at - r.Base;
-            if (offset >= r.Size) continue;
+            if (offset >= r.Size)
+                continue;
             ulong chunk = Math.Min(left, r.Size - offset);
             pieces++;
             at += chunk;
@@ -46,9 +49,11 @@ public static class GuestRanges
         for (int i = 0; i < regions.Count; i++)
         {
             MemoryRegion r = regions[i];
-            if (address.Value < r.Base) return 0;
+            if (address.Value < r.Base)
+                return 0;
             ulong offset = address.Value - r.Base;
-            if (offset < r.Size) return Math.Min(length, r.Size - offset);
+            if (offset < r.Size)
+                return Math.Min(length, r.Size - offset);
         }
         return 0;
     }

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Runtime.CompilerServices;
+using Sim.Engine;
 using Sim.Engine.Memory;
 
 namespace Sim.Devices.Virtio.Queue;
@@ -77,7 +77,15 @@ public sealed class QueueElement
     /// <summary>Sets every field at once, for a walk that filled <see cref="Iovecs"/> itself and kept the rest in
     /// locals (what <see cref="Reset"/>, <see cref="SetCounts"/> and <see cref="Finish"/> do together).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Set(ushort head, int outCount, int inCount, ulong outBytes, ulong inBytes, int descriptors, bool indirect)
+    internal void Set(
+        ushort head,
+        int outCount,
+        int inCount,
+        ulong outBytes,
+        ulong inBytes,
+        int descriptors,
+        bool indirect
+    )
     {
         Head = head;
         OutCount = outCount;
@@ -127,7 +135,8 @@ public sealed class QueueElement
             Assert(chunk > 0 && chunk <= left, "validated buffer piece vanished");
             _iovecs[used + i] = new Iovec(at, Narrow.LowUInt32(chunk));
             left -= chunk;
-            if (left > 0 && !at.TryAdd(chunk, out at)) Assert(false, "validated buffer wraps");
+            if (left > 0 && !at.TryAdd(chunk, out at))
+                Assert(false, "validated buffer wraps");
         }
         Assert(left == 0, "validated buffer not fully mapped");
         Count(d.IsWriteOnly, pieces, d.Len);
@@ -208,7 +217,11 @@ public sealed class QueueElement
         ArgumentNullException.ThrowIfNull(memory);
         Iovec[] iovecs = _iovecs;
         int first = OutCount;
-        if (InCount != 0 && Narrow.AsUInt32Bits(first) < Narrow.AsUInt32Bits(iovecs.Length) && iovecs[first].Len >= sizeof(ulong))
+        if (
+            InCount != 0
+            && Narrow.AsUInt32Bits(first) < Narrow.AsUInt32Bits(iovecs.Length)
+            && iovecs[first].Len >= sizeof(ulong)
+        )
         {
             bool ok = memory.TryWriteUInt64(iovecs[first].Addr, value);
             Assert(ok, "validated iovec not accessible");
@@ -240,7 +253,12 @@ public sealed class QueueElement
         // response).
         Iovec[] iovecs = _iovecs;
         int first = OutCount;
-        if (InCount != 0 && offset == 0 && Narrow.AsUInt32Bits(first) < Narrow.AsUInt32Bits(iovecs.Length) && Narrow.AsUInt32Bits(source.Length) <= iovecs[first].Len)
+        if (
+            InCount != 0
+            && offset == 0
+            && Narrow.AsUInt32Bits(first) < Narrow.AsUInt32Bits(iovecs.Length)
+            && Narrow.AsUInt32Bits(source.Length) <= iovecs[first].Len
+        )
         {
             bool ok = memory.TryWrite(iovecs[first].Addr, source);
             Assert(ok, "validated iovec not accessible");
@@ -253,7 +271,14 @@ public sealed class QueueElement
     private int WriteInSlow(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source) =>
         Copy(memory, _iovecs.AsSpan(OutCount, InCount), offset, default, source, write: true);
 
-    private static int Copy(GuestMemory memory, ReadOnlySpan<Iovec> iovecs, ulong offset, Span<byte> destination, ReadOnlySpan<byte> source, bool write)
+    private static int Copy(
+        GuestMemory memory,
+        ReadOnlySpan<Iovec> iovecs,
+        ulong offset,
+        Span<byte> destination,
+        ReadOnlySpan<byte> source,
+        bool write
+    )
     {
         // Fast path: the whole copy lies inside the first iovec (the common small request / response).
         int want = write ? source.Length : destination.Length;
@@ -289,7 +314,8 @@ public sealed class QueueElement
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Assert(bool condition, string what)
     {
-        if (!condition) Fail(what);
+        if (!condition)
+            Fail(what);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

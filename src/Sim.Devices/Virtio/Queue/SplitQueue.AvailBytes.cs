@@ -25,22 +25,36 @@ public sealed partial class SplitQueue
         ArgumentNullException.ThrowIfNull(memory);
         inBytes = 0;
         outBytes = 0;
-        if (!Ready) return QueueError.None;
-        uint inTotal = 0, outTotal = 0;
+        if (!Ready)
+            return QueueError.None;
+        uint inTotal = 0,
+            outTotal = 0;
         int totalBufs = 0;
         RingIndex idx = NextAvail;
         while (true)
         {
             int heads = RingIndex.Distance(idx, ReadAvailIdx(memory));
-            if (heads > _size) return QueueError.AvailIndexTooFar;
-            if (heads == 0) break;
+            if (heads > _size)
+                return QueueError.AvailIndexTooFar;
+            if (heads == 0)
+                break;
             ushort head = MemoryRing.ReadAvailEntry(this, memory, idx.Slot(_size));
             idx = idx.Next;
-            if (head >= _size) return QueueError.HeadOutOfRange;
-            QueueError error =
-                SumChain(memory, head, ref totalBufs, ref inTotal, ref outTotal, inBytesMax, out bool done);
-            if (error != QueueError.None) return error;
-            if (done) break;
+            if (head >= _size)
+                return QueueError.HeadOutOfRange;
+            QueueError error = SumChain(
+                memory,
+                head,
+                ref totalBufs,
+                ref inTotal,
+                ref outTotal,
+                inBytesMax,
+                out bool done
+            );
+            if (error != QueueError.None)
+                return error;
+            if (done)
+                break;
         }
         inBytes = inTotal;
         outBytes = outTotal;
@@ -51,39 +65,56 @@ public sealed partial class SplitQueue
     /// its descriptors to <paramref name="totalBufs"/> (a direct chain's count carries over to the next chain, an
     /// indirect chain counts as one); <paramref name="done"/> when <paramref name="inBytesMax"/> was reached.</summary>
     private QueueError SumChain(
-        GuestMemory memory, ushort head, ref int totalBufs, ref uint inTotal, ref uint outTotal, uint inBytesMax,
-        out bool done)
+        GuestMemory memory,
+        ushort head,
+        ref int totalBufs,
+        ref uint inTotal,
+        ref uint outTotal,
+        uint inBytesMax,
+        out bool done
+    )
     {
         done = false;
-        if (!TryReadDescriptor(memory, _descTable, head, out Descriptor d)) return QueueError.DescTableOutsideMemory;
+        if (!TryReadDescriptor(memory, _descTable, head, out Descriptor d))
+            return QueueError.DescTableOutsideMemory;
         int max = _size;
         int numBufs = totalBufs;
         GuestAddress table = _descTable;
         bool indirect = d.IsIndirect;
         if (indirect)
         {
-            if (d.Len == 0 || d.Len % VirtioSpec.DescSize != 0) return QueueError.IndirectBadLength;
-            if (numBufs >= max) return QueueError.LoopedChain;
-            if (d.Len / VirtioSpec.DescSize > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
-            if (!memory.IsValidRange(d.Addr, d.Len)) return QueueError.IndirectTableOutsideMemory;
+            if (d.Len == 0 || d.Len % VirtioSpec.DescSize != 0)
+                return QueueError.IndirectBadLength;
+            if (numBufs >= max)
+                return QueueError.LoopedChain;
+            if (d.Len / VirtioSpec.DescSize > QueueLimits.IndirectDescriptorsMax)
+                return QueueError.IndirectTooLarge;
+            if (!memory.IsValidRange(d.Addr, d.Len))
+                return QueueError.IndirectTableOutsideMemory;
             table = d.Addr;
             max = checked((int)(d.Len / VirtioSpec.DescSize));
             numBufs = 0;
-            if (!TryReadDescriptor(memory, table, 0, out d)) return QueueError.IndirectTableOutsideMemory;
+            if (!TryReadDescriptor(memory, table, 0, out d))
+                return QueueError.IndirectTableOutsideMemory;
         }
         while (true)
         {
             // QEMU: "If we've got too many, that implies a descriptor loop" (++num_bufs > max).
-            if (++numBufs > max) return QueueError.LoopedChain;
-            if (d.IsWriteOnly) inTotal = Add32(inTotal, d.Len);
-            else outTotal = Add32(outTotal, d.Len);
+            if (++numBufs > max)
+                return QueueError.LoopedChain;
+            if (d.IsWriteOnly)
+                inTotal = Add32(inTotal, d.Len);
+            else
+                outTotal = Add32(outTotal, d.Len);
             if (inTotal >= inBytesMax)
             {
                 done = true;
                 return QueueError.None;
             }
-            if (!d.HasNext) break;
-            if (d.Next >= max) return QueueError.NextOutOfRange;
+            if (!d.HasNext)
+                break;
+            if (d.Next >= max)
+                return QueueError.NextOutOfRange;
             if (!TryReadDescriptor(memory, table, d.Next, out d))
             {
                 return indirect ? QueueError.IndirectTableOutsideMemory : QueueError.DescTableOutsideMemory;

@@ -39,15 +39,26 @@ public sealed partial class SplitQueue
     /// then inside them by construction (slots are masked to the size, heads and next links are checked against it),
     /// so the reads need no per-access bounds check.
     /// </summary>
-    private bool TryPopBatchDirect<TAvailEvent>(GuestMemory memory, ReadOnlySpan<QueueElement> elements, out int popped, out QueueError error)
+    private bool TryPopBatchDirect<TAvailEvent>(
+        GuestMemory memory,
+        ReadOnlySpan<QueueElement> elements,
+        out int popped,
+        out QueueError error
+    )
         where TAvailEvent : struct, IAvailEventPolicy
     {
         int size = _size;
         ReadOnlySpan<byte> availBytes = _availWindow.Bytes;
         ReadOnlySpan<byte> descBytes = _descWindow.Bytes;
         // The windows were taken at enable for this size (ComputeAddresses).
-        Assert(unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size), "available-ring window covers the ring");
-        Assert(unchecked((ulong)descBytes.Length) == VirtioSpec.DescTableSize(size), "descriptor-table window covers the table");
+        Assert(
+            unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size),
+            "available-ring window covers the ring"
+        );
+        Assert(
+            unchecked((ulong)descBytes.Length) == VirtioSpec.DescTableSize(size),
+            "descriptor-table window covers the table"
+        );
         ref byte avail = ref MemoryMarshal.GetReference(availBytes);
         ref byte table = ref MemoryMarshal.GetReference(descBytes);
         int mask = unchecked(size - 1);
@@ -76,7 +87,8 @@ public sealed partial class SplitQueue
                     break;
                 }
                 shadow = availIdx;
-                if (availIdx == next) break;
+                if (availIdx == next)
+                    break;
             }
             if (inUse >= size)
             {
@@ -84,7 +96,10 @@ public sealed partial class SplitQueue
                 break;
             }
             // QEMU virtqueue_get_head: the index advances first. unchecked: the slot is masked to the size.
-            int head = RingBytes.ReadLe16(ref avail, unchecked(VirtioSpec.AvailRingOffset + ((next & mask) * VirtioSpec.AvailElemSize)));
+            int head = RingBytes.ReadLe16(
+                ref avail,
+                unchecked(VirtioSpec.AvailRingOffset + ((next & mask) * VirtioSpec.AvailElemSize))
+            );
             next = unchecked((ushort)(next + 1));
             if (head >= size)
             {
@@ -103,11 +118,13 @@ public sealed partial class SplitQueue
                 NextAvail = new RingIndex(next);
                 ShadowAvail = new RingIndex(shadow);
                 InUse = inUse;
-                if (!TryWalkChainGeneral<WindowRing>(memory, element, unchecked((ushort)head), out error)) break;
+                if (!TryWalkChainGeneral<WindowRing>(memory, element, unchecked((ushort)head), out error))
+                    break;
             }
             inUse = unchecked(inUse + 1); // unchecked: inUse < size <= 32768 was checked above
         }
-        if (wroteAvailEvent) _usedWindow.MarkWritten(_availEventOffset, VirtioSpec.UsedAvailEventSize);
+        if (wroteAvailEvent)
+            _usedWindow.MarkWritten(_availEventOffset, VirtioSpec.UsedAvailEventSize);
         NextAvail = new RingIndex(next);
         ShadowAvail = new RingIndex(shadow);
         InUse = inUse;
@@ -142,7 +159,14 @@ public sealed partial class SplitQueue
     /// no call in the loop its state stays in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryWalkDirectFast(ref byte table, int size, ulong regionBase, ulong regionSize, QueueElement element, int head)
+    private static bool TryWalkDirectFast(
+        ref byte table,
+        int size,
+        ulong regionBase,
+        ulong regionSize,
+        QueueElement element,
+        int head
+    )
     {
         // table: the descriptor table's window (16 * size bytes; the callers take it from _descWindow).
         Iovec[] iovecs = element.Iovecs;
@@ -155,10 +179,14 @@ public sealed partial class SplitQueue
         {
             // 0 <= index < size: inside the table. unchecked: index * 16 < 2^19.
             ulong addr = RingBytes.ReadLe64(ref table, unchecked(index * VirtioSpec.DescSize));
-            ulong high = RingBytes.ReadLe64(ref table, unchecked((index * VirtioSpec.DescSize) + VirtioSpec.DescLenOffset));
+            ulong high = RingBytes.ReadLe64(
+                ref table,
+                unchecked((index * VirtioSpec.DescSize) + VirtioSpec.DescLenOffset)
+            );
             uint len = unchecked((uint)high);
             int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
-            if ((flags & VirtioSpec.DescFIndirect) != 0) return false;
+            if ((flags & VirtioSpec.DescFIndirect) != 0)
+                return false;
             if ((flags & VirtioSpec.DescFWrite) != 0)
             {
                 if (outCount < 0)
@@ -171,12 +199,15 @@ public sealed partial class SplitQueue
             {
                 return false;
             }
-            if (len == 0) return false;
+            if (len == 0)
+                return false;
             // Inside the table's region (so IsValidRange holds, one iovec). unchecked: written not to overflow, as in
             // GuestMemory.TryLocate.
-            if (len > regionSize || unchecked(addr - regionBase) > unchecked(regionSize - len)) return false;
+            if (len > regionSize || unchecked(addr - regionBase) > unchecked(regionSize - len))
+                return false;
             // The loop check (yielded > table size) with yielded = used + 1: one iovec per descriptor here.
-            if (used >= size || unchecked((uint)used) >= unchecked((uint)iovecs.Length)) return false;
+            if (used >= size || unchecked((uint)used) >= unchecked((uint)iovecs.Length))
+                return false;
             iovecs[used] = new Iovec(new GuestAddress(addr), len);
             used = unchecked(used + 1); // < size <= 32768
             bytes = unchecked(bytes + len); // at most 32768 32-bit lengths
@@ -188,11 +219,20 @@ public sealed partial class SplitQueue
                     outBytes = bytes;
                 }
                 // unchecked: outCount <= used and outBytes <= bytes (taken when the first writable buffer came).
-                element.Set(unchecked((ushort)head), outCount, unchecked(used - outCount), outBytes, unchecked(bytes - outBytes), used, indirect: false);
+                element.Set(
+                    unchecked((ushort)head),
+                    outCount,
+                    unchecked(used - outCount),
+                    outBytes,
+                    unchecked(bytes - outBytes),
+                    used,
+                    indirect: false
+                );
                 return true;
             }
             index = unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)));
-            if (index >= size) return false;
+            if (index >= size)
+                return false;
         }
     }
 
@@ -202,7 +242,8 @@ public sealed partial class SplitQueue
     private readonly struct WindowRing : IRingAccess
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ushort ReadAvailIdx(SplitQueue queue, GuestMemory memory) => queue._availWindow.ReadUInt16(VirtioSpec.AvailIdxOffset);
+        public static ushort ReadAvailIdx(SplitQueue queue, GuestMemory memory) =>
+            queue._availWindow.ReadUInt16(VirtioSpec.AvailIdxOffset);
 
         // unchecked: slot < size, inside the window.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -210,10 +251,17 @@ public sealed partial class SplitQueue
             queue._availWindow.ReadUInt16(unchecked(VirtioSpec.AvailRingOffset + (slot * VirtioSpec.AvailElemSize)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) => queue._usedWindow.WriteUInt16(queue._availEventOffset, value);
+        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) =>
+            queue._usedWindow.WriteUInt16(queue._availEventOffset, value);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor)
+        public static bool TryReadDescriptor(
+            SplitQueue? queue,
+            GuestMemory memory,
+            GuestAddress table,
+            int index,
+            out Descriptor descriptor
+        )
         {
             // 0 <= index < the queue size: inside the window (the whole main table).
             queue!._descWindow.Read128(unchecked(index * VirtioSpec.DescSize), out ulong low, out ulong high);
@@ -221,7 +269,8 @@ public sealed partial class SplitQueue
                 new GuestAddress(low),
                 unchecked((uint)high),
                 unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8))),
-                unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8))));
+                unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)))
+            );
             return true;
         }
     }
@@ -232,9 +281,11 @@ public sealed partial class SplitQueue
     {
         int n = elements.Length;
         ThrowIfNotReady();
-        if (n == 0) return;
+        if (n == 0)
+            return;
         // Fill's index check for the last entry covers the others (idx >= 0 and idx + n - 1 < InUse <= size).
-        if (idx < 0 || idx > InUse - n) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
+        if (idx < 0 || idx > InUse - n)
+            throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
         int size = _size;
         int mask = unchecked(size - 1);
         Span<byte> usedBytes = _usedWindow.WritableBytes;
@@ -248,11 +299,26 @@ public sealed partial class SplitQueue
             {
                 // Fill refuses this entry with the earlier ones written: they are marked as the sequential fills mark
                 // them.
-                RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
-                throw new ArgumentOutOfRangeException(nameof(elements), head, "head is not a descriptor index of this queue");
+                RingBytes.MarkEntriesWritten(
+                    _usedWindow,
+                    VirtioSpec.UsedRingOffset,
+                    VirtioSpec.UsedElemSize,
+                    size,
+                    first,
+                    k
+                );
+                throw new ArgumentOutOfRangeException(
+                    nameof(elements),
+                    head,
+                    "head is not a descriptor index of this queue"
+                );
             }
             // id (le32) + len (le32) as one little-endian 8-byte store. unchecked: the slot is masked to the size.
-            RingBytes.WriteLe64(ref used, unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize)), head | (unchecked((ulong)lens[k]) << 32));
+            RingBytes.WriteLe64(
+                ref used,
+                unchecked(VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize)),
+                head | (unchecked((ulong)lens[k]) << 32)
+            );
         }
         RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n); // n <= InUse <= size
     }
@@ -260,9 +326,14 @@ public sealed partial class SplitQueue
     /// <summary>The unobserved body of <see cref="AddUsedAndSignal"/>: the bodies of FillBatch, Flush and ShouldNotify
     /// (<see cref="FillBatchDirect"/>, <see cref="FlushCore"/>, <see cref="ShouldNotifyCore"/>) in turn, after one
     /// argument check and one window choice instead of three.</summary>
-    private bool AddUsedAndSignalDirect(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens)
+    private bool AddUsedAndSignalDirect(
+        GuestMemory memory,
+        ReadOnlySpan<QueueElement> elements,
+        ReadOnlySpan<uint> lens
+    )
     {
-        if (lens.Length < elements.Length) throw new ArgumentException("one used.len per element", nameof(lens));
+        if (lens.Length < elements.Length)
+            throw new ArgumentException("one used.len per element", nameof(lens));
         if (elements.Length == 1)
         {
             // One chain (a latency-bound guest's kick): Fill's own window store, which costs less than the batch

@@ -38,37 +38,52 @@ public sealed partial class SplitQueue
     /// an observer to, or reconfigure, the queue's memory.
     /// </summary>
     public bool PopServeAndSignal<TServer>(
-        GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count,
-        out QueueError error)
+        GuestMemory memory,
+        ReadOnlySpan<QueueElement> elements,
+        Span<uint> lens,
+        ref TServer server,
+        out int count,
+        out QueueError error
+    )
         where TServer : struct, IChainServer
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (lens.Length < elements.Length) throw new ArgumentException("one used.len per element", nameof(lens));
+        if (lens.Length < elements.Length)
+            throw new ArgumentException("one used.len per element", nameof(lens));
         if (!Direct(memory) || !Ready)
         {
             return PopServeAndSignalReference(memory, elements, lens, ref server, out count, out error);
         }
         AssertIndexInvariants();
-        bool popped = EventIdx && NotificationEnabled
-            ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
-            : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
+        bool popped =
+            EventIdx && NotificationEnabled
+                ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
+                : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
         _ = popped; // the error says it; the popped elements are served and completed either way
-        if (count == 0) return false;
+        if (count == 0)
+            return false;
         ReadOnlySpan<QueueElement> served = elements[..count];
         Span<uint> servedLens = lens[..count];
-        for (int k = 0; k < served.Length; k++) servedLens[k] = server.Serve(memory, served[k]);
+        for (int k = 0; k < served.Length; k++)
+            servedLens[k] = server.Serve(memory, served[k]);
         return CompleteKickDirect(memory, served, servedLens);
     }
 
     /// <summary>The reference of <see cref="PopServeAndSignal{TServer}"/>: the three calls it must equal, in
     /// turn.</summary>
     private bool PopServeAndSignalReference<TServer>(
-        GuestMemory memory, ReadOnlySpan<QueueElement> elements, Span<uint> lens, ref TServer server, out int count,
-        out QueueError error)
+        GuestMemory memory,
+        ReadOnlySpan<QueueElement> elements,
+        Span<uint> lens,
+        ref TServer server,
+        out int count,
+        out QueueError error
+    )
         where TServer : struct, IChainServer
     {
         TryPopBatch(memory, elements, out count, out error);
-        for (int k = 0; k < count; k++) lens[k] = server.Serve(memory, elements[k]);
+        for (int k = 0; k < count; k++)
+            lens[k] = server.Serve(memory, elements[k]);
         return count != 0 && AddUsedAndSignal(memory, elements[..count], lens[..count]);
     }
 
@@ -89,8 +104,10 @@ public sealed partial class SplitQueue
         int size = _size;
         int mask = size - 1;
         Span<byte> usedBytes = _usedWindow.WritableBytes;
-        Assert(Narrow.AsUInt64Bits(usedBytes.Length) == VirtioSpec.UsedRingSize(size),
-            "used-ring window covers the ring");
+        Assert(
+            Narrow.AsUInt64Bits(usedBytes.Length) == VirtioSpec.UsedRingSize(size),
+            "used-ring window covers the ring"
+        );
         ref byte used = ref MemoryMarshal.GetReference(usedBytes);
         RingIndex old = UsedIdx;
         int first = old.Slot(size);
@@ -101,9 +118,18 @@ public sealed partial class SplitQueue
             {
                 // Fill refuses this entry with the earlier ones written (marked as the sequential fills mark them).
                 RingBytes.MarkEntriesWritten(
-                    _usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, k);
+                    _usedWindow,
+                    VirtioSpec.UsedRingOffset,
+                    VirtioSpec.UsedElemSize,
+                    size,
+                    first,
+                    k
+                );
                 throw new ArgumentOutOfRangeException(
-                    nameof(elements), head, "head is not a descriptor index of this queue");
+                    nameof(elements),
+                    head,
+                    "head is not a descriptor index of this queue"
+                );
             }
             // id (le32) + len (le32) as one little-endian 8-byte store; the slot is masked to the size, so the offset
             // lies inside the window.
@@ -117,7 +143,8 @@ public sealed partial class SplitQueue
         _usedWindow.MarkWritten(VirtioSpec.UsedIdxOffset, sizeof(ushort));
         UsedIdx = updated;
         InUse -= n;
-        if (RingIndex.MarkOvertaken(SignalledUsed, updated, old)) SignalledUsedValid = false;
+        if (RingIndex.MarkOvertaken(SignalledUsed, updated, old))
+            SignalledUsedValid = false;
         AssertIndexInvariants();
         return ShouldNotifyCore(memory, direct: true);
     }

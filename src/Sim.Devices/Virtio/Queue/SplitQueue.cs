@@ -1,6 +1,6 @@
-using Sim.Engine;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
 
@@ -48,7 +48,12 @@ public sealed partial class SplitQueue
     /// queue_size, also the size after reset).</summary>
     public SplitQueue(int maxSize)
     {
-        if (!VirtioSpec.IsValidQueueSize(maxSize)) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "queue size must be a power of two from 1 to 32768");
+        if (!VirtioSpec.IsValidQueueSize(maxSize))
+            throw new ArgumentOutOfRangeException(
+                nameof(maxSize),
+                maxSize,
+                "queue size must be a power of two from 1 to 32768"
+            );
         MaxSize = maxSize;
         Reset();
     }
@@ -63,21 +68,33 @@ public sealed partial class SplitQueue
     public GuestAddress DescTable
     {
         get => _descTable;
-        set { ThrowIfReady(); _descTable = value; }
+        set
+        {
+            ThrowIfReady();
+            _descTable = value;
+        }
     }
 
     /// <summary>Guest address of the available (driver) ring. Set while the queue is not ready.</summary>
     public GuestAddress AvailRing
     {
         get => _availRing;
-        set { ThrowIfReady(); _availRing = value; }
+        set
+        {
+            ThrowIfReady();
+            _availRing = value;
+        }
     }
 
     /// <summary>Guest address of the used (device) ring. Set while the queue is not ready.</summary>
     public GuestAddress UsedRing
     {
         get => _usedRing;
-        set { ThrowIfReady(); _usedRing = value; }
+        set
+        {
+            ThrowIfReady();
+            _usedRing = value;
+        }
     }
 
     /// <summary>True after a successful <see cref="TryEnable"/> (queue_enable / legacy PFN write).</summary>
@@ -156,7 +173,8 @@ public sealed partial class SplitQueue
         ArgumentNullException.ThrowIfNull(memory);
         ThrowIfReady();
         error = Validate(memory, _size, _descTable, _availRing, _usedRing);
-        if (error != QueueConfigError.None) return false;
+        if (error != QueueConfigError.None)
+            return false;
         ComputeAddresses(memory);
         Ready = true;
         AssertInvariants();
@@ -167,15 +185,28 @@ public sealed partial class SplitQueue
     /// (QEMU keeps them until reset).</summary>
     public void Disable() => Ready = false;
 
-    private static QueueConfigError Validate(GuestMemory memory, int size, GuestAddress desc, GuestAddress avail, GuestAddress used)
+    private static QueueConfigError Validate(
+        GuestMemory memory,
+        int size,
+        GuestAddress desc,
+        GuestAddress avail,
+        GuestAddress used
+    )
     {
-        if (!VirtioSpec.IsValidQueueSize(size)) return QueueConfigError.BadSize;
-        if (desc.Value % VirtioSpec.DescAlign != 0) return QueueConfigError.DescTableMisaligned;
-        if (avail.Value % VirtioSpec.AvailAlign != 0) return QueueConfigError.AvailRingMisaligned;
-        if (used.Value % VirtioSpec.UsedAlign != 0) return QueueConfigError.UsedRingMisaligned;
-        if (!memory.IsValidRange(desc, VirtioSpec.DescTableSize(size))) return QueueConfigError.DescTableOutsideMemory;
-        if (!memory.IsValidRange(avail, VirtioSpec.AvailRingSize(size))) return QueueConfigError.AvailRingOutsideMemory;
-        if (!memory.IsValidRange(used, VirtioSpec.UsedRingSize(size))) return QueueConfigError.UsedRingOutsideMemory;
+        if (!VirtioSpec.IsValidQueueSize(size))
+            return QueueConfigError.BadSize;
+        if (desc.Value % VirtioSpec.DescAlign != 0)
+            return QueueConfigError.DescTableMisaligned;
+        if (avail.Value % VirtioSpec.AvailAlign != 0)
+            return QueueConfigError.AvailRingMisaligned;
+        if (used.Value % VirtioSpec.UsedAlign != 0)
+            return QueueConfigError.UsedRingMisaligned;
+        if (!memory.IsValidRange(desc, VirtioSpec.DescTableSize(size)))
+            return QueueConfigError.DescTableOutsideMemory;
+        if (!memory.IsValidRange(avail, VirtioSpec.AvailRingSize(size)))
+            return QueueConfigError.AvailRingOutsideMemory;
+        if (!memory.IsValidRange(used, VirtioSpec.UsedRingSize(size)))
+            return QueueConfigError.UsedRingOutsideMemory;
         return QueueConfigError.None;
     }
 
@@ -210,9 +241,23 @@ public sealed partial class SplitQueue
     }
 
     /// <summary>The configuration and indices, for snapshots and traces.</summary>
-    public SplitQueueState Capture() => new(
-        _size, _descTable, _availRing, _usedRing, Ready, EventIdx, NotifyOnEmpty,
-        NextAvail, ShadowAvail, UsedIdx, InUse, SignalledUsed, SignalledUsedValid, NotificationEnabled);
+    public SplitQueueState Capture() =>
+        new(
+            _size,
+            _descTable,
+            _availRing,
+            _usedRing,
+            Ready,
+            EventIdx,
+            NotifyOnEmpty,
+            NextAvail,
+            ShadowAvail,
+            UsedIdx,
+            InUse,
+            SignalledUsed,
+            SignalledUsedValid,
+            NotificationEnabled
+        );
 
     /// <summary>Restores a captured state (states come from trace files, so this validates instead of
     /// throwing).</summary>
@@ -224,7 +269,11 @@ public sealed partial class SplitQueue
             error = QueueConfigError.BadSize;
             return false;
         }
-        if (state.InUse < 0 || state.InUse > state.Size || RingIndex.Distance(state.NextAvail, state.ShadowAvail) > state.Size)
+        if (
+            state.InUse < 0
+            || state.InUse > state.Size
+            || RingIndex.Distance(state.NextAvail, state.ShadowAvail) > state.Size
+        )
         {
             error = QueueConfigError.BadState;
             return false;
@@ -232,7 +281,8 @@ public sealed partial class SplitQueue
         if (state.Ready)
         {
             error = Validate(memory, state.Size, state.DescTable, state.AvailRing, state.UsedRing);
-            if (error != QueueConfigError.None) return false;
+            if (error != QueueConfigError.None)
+                return false;
         }
         Ready = false;
         _size = state.Size;
@@ -266,10 +316,13 @@ public sealed partial class SplitQueue
     public bool IsEmpty(GuestMemory memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (!Ready) return true;
-        if (ShadowAvail != NextAvail) return false;
+        if (!Ready)
+            return true;
+        if (ShadowAvail != NextAvail)
+            return false;
         RingIndex avail = ReadAvailIdx(memory);
-        if (RingIndex.Distance(NextAvail, avail) <= _size) ShadowAvail = avail;
+        if (RingIndex.Distance(NextAvail, avail) <= _size)
+            ShadowAvail = avail;
         return avail == NextAvail;
     }
 
@@ -301,22 +354,30 @@ public sealed partial class SplitQueue
     /// argument checks and the choice between ring windows and accessors are made once per batch; with an observer
     /// attached it is exactly a loop of <see cref="TryPop"/> (the same accesses, so the same trace).
     /// </summary>
-    public bool TryPopBatch(GuestMemory memory, ReadOnlySpan<QueueElement> elements, out int count, out QueueError error)
+    public bool TryPopBatch(
+        GuestMemory memory,
+        ReadOnlySpan<QueueElement> elements,
+        out int count,
+        out QueueError error
+    )
     {
         ArgumentNullException.ThrowIfNull(memory);
         count = 0;
         error = QueueError.None;
         if (!Direct(memory))
         {
-            while (count < elements.Length && TryPop(memory, elements[count], out error)) count++;
+            while (count < elements.Length && TryPop(memory, elements[count], out error))
+                count++;
             return error == QueueError.None;
         }
         AssertIndexInvariants();
-        if (!Ready || elements.Length == 0) return true;
+        if (!Ready || elements.Length == 0)
+            return true;
         // Two compiled bodies: with EVENT_IDX and notifications on each pop publishes avail_event; otherwise none does.
-        bool ok = EventIdx && NotificationEnabled
-            ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
-            : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
+        bool ok =
+            EventIdx && NotificationEnabled
+                ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
+                : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
         AssertIndexInvariants();
         return ok;
     }
@@ -326,7 +387,8 @@ public sealed partial class SplitQueue
     {
         AssertIndexInvariants();
         error = QueueError.None;
-        if (!Ready) return false;
+        if (!Ready)
+            return false;
         if (ShadowAvail == NextAvail)
         {
             RingIndex avail = new(TRing.ReadAvailIdx(this, memory));
@@ -337,7 +399,8 @@ public sealed partial class SplitQueue
                 return false;
             }
             ShadowAvail = avail;
-            if (avail == NextAvail) return false;
+            if (avail == NextAvail)
+                return false;
         }
         if (InUse >= _size)
         {
@@ -354,7 +417,8 @@ public sealed partial class SplitQueue
             AssertIndexInvariants();
             return false;
         }
-        if (EventIdx && NotificationEnabled) TRing.WriteAvailEvent(this, memory, NextAvail.Value);
+        if (EventIdx && NotificationEnabled)
+            TRing.WriteAvailEvent(this, memory, NextAvail.Value);
 
         if (!TryWalkChain<TRing>(memory, element, head, out error))
         {
@@ -378,8 +442,17 @@ public sealed partial class SplitQueue
         // Unobserved, the common chain (direct, every buffer in the table's region) takes a walk without calls; any
         // other chain (or error) is walked again from its head by the general loop, which re-reads its descriptors:
         // harmless, as reads change nothing and nobody watches them.
-        if (typeof(TRing) == typeof(WindowRing)
-            && TryWalkDirectFast(ref MemoryMarshal.GetReference(_descWindow.Bytes), _size, _tableRegionBase, _tableRegionSize, element, head))
+        if (
+            typeof(TRing) == typeof(WindowRing)
+            && TryWalkDirectFast(
+                ref MemoryMarshal.GetReference(_descWindow.Bytes),
+                _size,
+                _tableRegionBase,
+                _tableRegionSize,
+                element,
+                head
+            )
+        )
         {
             error = QueueError.None;
             return true;
@@ -400,7 +473,8 @@ public sealed partial class SplitQueue
             error = QueueError.DescTableOutsideMemory;
             return false;
         }
-        if (d.IsIndirect) return TryWalkIndirect(memory, element, d, out error);
+        if (d.IsIndirect)
+            return TryWalkIndirect(memory, element, d, out error);
         return TryWalkTable<TRing>(this, memory, element, _descTable, _size, d, indirect: false, out error);
     }
 
@@ -410,7 +484,8 @@ public sealed partial class SplitQueue
     private static bool TryWalkIndirect(GuestMemory memory, QueueElement element, Descriptor head, out QueueError error)
     {
         error = EnterIndirect(memory, head, out GuestAddress table, out int tableSize, out Descriptor first);
-        if (error != QueueError.None) return false;
+        if (error != QueueError.None)
+            return false;
         return TryWalkTable<MemoryRing>(null, memory, element, table, tableSize, first, indirect: true, out error);
     }
 
@@ -427,7 +502,16 @@ public sealed partial class SplitQueue
     /// starts (<c>outCount</c>, -1 until the first writable buffer, which also says whether one was seen).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryWalkTable<TRing>(SplitQueue? queue, GuestMemory memory, QueueElement element, GuestAddress table, int tableSize, Descriptor d, bool indirect, out QueueError error)
+    private static bool TryWalkTable<TRing>(
+        SplitQueue? queue,
+        GuestMemory memory,
+        QueueElement element,
+        GuestAddress table,
+        int tableSize,
+        Descriptor d,
+        bool indirect,
+        out QueueError error
+    )
         where TRing : struct, IRingAccess
     {
         Iovec[] iovecs = element.Iovecs;
@@ -470,7 +554,8 @@ public sealed partial class SplitQueue
             if (!oneRegion)
             {
                 error = CheckAcrossRegions(memory, d.Addr, d.Len);
-                if (error != QueueError.None) break;
+                if (error != QueueError.None)
+                    break;
             }
 
             // QEMU: "If we've got too many, that implies a descriptor loop" (++elem_entries > max).
@@ -494,7 +579,8 @@ public sealed partial class SplitQueue
             {
                 // A buffer across regions (one iovec per region) or no iovec left: the element's own slow path.
                 StoreCounts(element, used, outCount, bytes, outBytes);
-                if (!element.TryAppend(memory, d, oneRegion, out error)) return false;
+                if (!element.TryAppend(memory, d, oneRegion, out error))
+                    return false;
                 used = unchecked(element.OutCount + element.InCount);
                 bytes = unchecked(element.OutBytes + element.InBytes);
             }
@@ -526,19 +612,30 @@ public sealed partial class SplitQueue
     /// <see cref="QueueLimits.IndirectDescriptorsMax"/>, the table in guest memory) and reads its first
     /// descriptor.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static QueueError EnterIndirect(GuestMemory memory, Descriptor head, out GuestAddress table, out int tableSize, out Descriptor first)
+    private static QueueError EnterIndirect(
+        GuestMemory memory,
+        Descriptor head,
+        out GuestAddress table,
+        out int tableSize,
+        out Descriptor first
+    )
     {
         table = default;
         tableSize = 0;
         first = default;
-        if (head.HasNext) return QueueError.IndirectWithNext;
-        if (head.Len == 0 || head.Len % VirtioSpec.DescSize != 0) return QueueError.IndirectBadLength;
+        if (head.HasNext)
+            return QueueError.IndirectWithNext;
+        if (head.Len == 0 || head.Len % VirtioSpec.DescSize != 0)
+            return QueueError.IndirectBadLength;
         uint count = head.Len / VirtioSpec.DescSize;
-        if (count > QueueLimits.IndirectDescriptorsMax) return QueueError.IndirectTooLarge;
-        if (!memory.IsValidRange(head.Addr, head.Len)) return QueueError.IndirectTableOutsideMemory;
+        if (count > QueueLimits.IndirectDescriptorsMax)
+            return QueueError.IndirectTooLarge;
+        if (!memory.IsValidRange(head.Addr, head.Len))
+            return QueueError.IndirectTableOutsideMemory;
         table = head.Addr;
         tableSize = Narrow.AsInt32Bits(count); // at most IndirectDescriptorsMax
-        if (!TryReadDescriptor(memory, table, 0, out first)) return QueueError.IndirectTableOutsideMemory;
+        if (!TryReadDescriptor(memory, table, 0, out first))
+            return QueueError.IndirectTableOutsideMemory;
         return QueueError.None;
     }
 
@@ -547,8 +644,10 @@ public sealed partial class SplitQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static QueueError CheckAcrossRegions(GuestMemory memory, GuestAddress addr, uint len)
     {
-        if (!addr.TryAdd(len, out _)) return QueueError.BufferAddressOverflow;
-        if (!GuestRanges.IsBacked(memory, addr, len)) return QueueError.BufferOutsideMemory;
+        if (!addr.TryAdd(len, out _))
+            return QueueError.BufferAddressOverflow;
+        if (!GuestRanges.IsBacked(memory, addr, len))
+            return QueueError.BufferOutsideMemory;
         return QueueError.None;
     }
 
@@ -581,7 +680,13 @@ public sealed partial class SplitQueue
 
         /// <summary>Descriptor <paramref name="index"/> (&lt; the table's size) of <paramref name="table"/>;
         /// <paramref name="queue"/> is null for an indirect table.</summary>
-        static abstract bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor);
+        static abstract bool TryReadDescriptor(
+            SplitQueue? queue,
+            GuestMemory memory,
+            GuestAddress table,
+            int index,
+            out Descriptor descriptor
+        );
     }
 
     /// <summary>Ring accesses through the memory's accessors (what an observer sees).</summary>
@@ -592,14 +697,23 @@ public sealed partial class SplitQueue
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ushort ReadAvailEntry(SplitQueue queue, GuestMemory memory, int slot) =>
-            ReadU16(memory, new GuestAddress(queue._availRingAddr.Value + (Narrow.AsUInt64Bits(slot) * VirtioSpec.AvailElemSize)));
+            ReadU16(
+                memory,
+                new GuestAddress(queue._availRingAddr.Value + (Narrow.AsUInt64Bits(slot) * VirtioSpec.AvailElemSize))
+            );
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) => queue.WriteAvailEvent(memory, new RingIndex(value));
+        public static void WriteAvailEvent(SplitQueue queue, GuestMemory memory, ushort value) =>
+            queue.WriteAvailEvent(memory, new RingIndex(value));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static bool TryReadDescriptor(SplitQueue? queue, GuestMemory memory, GuestAddress table, int index, out Descriptor descriptor) =>
-            SplitQueue.TryReadDescriptor(memory, table, index, out descriptor);
+        public static bool TryReadDescriptor(
+            SplitQueue? queue,
+            GuestMemory memory,
+            GuestAddress table,
+            int index,
+            out Descriptor descriptor
+        ) => SplitQueue.TryReadDescriptor(memory, table, index, out descriptor);
     }
 
     /// <summary>Reads descriptor <paramref name="index"/> of a table as one 16-byte guest read, decoded in
@@ -609,7 +723,13 @@ public sealed partial class SplitQueue
     {
         // unchecked: 0 <= index < the table's size, and the whole table was checked to lie in one region (the main
         // table at enable, an indirect one in EnterIndirect), so table + 16 * index cannot wrap.
-        if (!memory.TryReadInPlace(new GuestAddress(unchecked(table.Value + (Narrow.AsUInt64Bits(index) * VirtioSpec.DescSize))), VirtioSpec.DescSize, out ReadOnlySpan<byte> raw))
+        if (
+            !memory.TryReadInPlace(
+                new GuestAddress(unchecked(table.Value + (Narrow.AsUInt64Bits(index) * VirtioSpec.DescSize))),
+                VirtioSpec.DescSize,
+                out ReadOnlySpan<byte> raw
+            )
+        )
         {
             descriptor = default;
             return false;
@@ -618,7 +738,8 @@ public sealed partial class SplitQueue
             new GuestAddress(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(raw)),
             System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(raw[VirtioSpec.DescLenOffset..]),
             System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescFlagsOffset..]),
-            System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..]));
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[VirtioSpec.DescNextOffset..])
+        );
         return true;
     }
 
@@ -626,7 +747,8 @@ public sealed partial class SplitQueue
     /// again.</summary>
     public void Unpop()
     {
-        if (InUse == 0) throw new InvalidOperationException("Unpop with no element in use");
+        if (InUse == 0)
+            throw new InvalidOperationException("Unpop with no element in use");
         NextAvail = NextAvail.Previous;
         InUse--;
         AssertIndexInvariants();
@@ -637,7 +759,8 @@ public sealed partial class SplitQueue
     public bool Rewind(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (count > InUse) return false;
+        if (count > InUse)
+            return false;
         NextAvail = NextAvail.Subtract(count);
         InUse -= count;
         AssertIndexInvariants();
@@ -648,7 +771,8 @@ public sealed partial class SplitQueue
     /// appear in the used ring; the driver learns of it only by reset).</summary>
     public void Detach()
     {
-        if (InUse == 0) throw new InvalidOperationException("Detach with no element in use");
+        if (InUse == 0)
+            throw new InvalidOperationException("Detach with no element in use");
         InUse--;
         AssertIndexInvariants();
     }
@@ -663,13 +787,17 @@ public sealed partial class SplitQueue
     {
         ArgumentNullException.ThrowIfNull(memory);
         ThrowIfNotReady();
-        if (head >= _size) throw new ArgumentOutOfRangeException(nameof(head), head, "head is not a descriptor index of this queue");
-        if (Narrow.AsUInt32Bits(idx) >= Narrow.AsUInt32Bits(InUse)) throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
+        if (head >= _size)
+            throw new ArgumentOutOfRangeException(nameof(head), head, "head is not a descriptor index of this queue");
+        if (Narrow.AsUInt32Bits(idx) >= Narrow.AsUInt32Bits(InUse))
+            throw new ArgumentOutOfRangeException(nameof(idx), idx, "fill index beyond the elements in use");
         int slot = UsedIdx.Add(idx).Slot(_size);
         // id (le32) + len (le32) as one little-endian 8-byte store.
         ulong entry = head | ((ulong)len << 32);
-        if (Direct(memory)) _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
-        else WriteUsedEntry(memory, slot, entry);
+        if (Direct(memory))
+            _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
+        else
+            WriteUsedEntry(memory, slot, entry);
     }
 
     /// <summary>
@@ -682,11 +810,13 @@ public sealed partial class SplitQueue
     public void FillBatch(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens, int idx)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (lens.Length < elements.Length) throw new ArgumentException("one used.len per element", nameof(lens));
+        if (lens.Length < elements.Length)
+            throw new ArgumentException("one used.len per element", nameof(lens));
         int n = elements.Length;
         if (!Direct(memory))
         {
-            for (int k = 0; k < n; k++) Fill(memory, elements[k].Head, lens[k], checked(idx + k));
+            for (int k = 0; k < n; k++)
+                Fill(memory, elements[k].Head, lens[k], checked(idx + k));
             return;
         }
         FillBatchDirect(elements, lens, idx);
@@ -697,7 +827,10 @@ public sealed partial class SplitQueue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteUsedEntry(GuestMemory memory, int slot, ulong entry)
     {
-        bool ok = memory.TryWriteUInt64(new GuestAddress(_usedRingAddr.Value + (Narrow.AsUInt64Bits(slot) * VirtioSpec.UsedElemSize)), entry);
+        bool ok = memory.TryWriteUInt64(
+            new GuestAddress(_usedRingAddr.Value + (Narrow.AsUInt64Bits(slot) * VirtioSpec.UsedElemSize)),
+            entry
+        );
         Assert(ok, "used ring validated at enable is not writable");
     }
 
@@ -715,7 +848,8 @@ public sealed partial class SplitQueue
     private void FlushCore(GuestMemory memory, int count, bool direct)
     {
         ThrowIfNotReady();
-        if (Narrow.AsUInt32Bits(count) > Narrow.AsUInt32Bits(InUse)) throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
+        if (Narrow.AsUInt32Bits(count) > Narrow.AsUInt32Bits(InUse))
+            throw new ArgumentOutOfRangeException(nameof(count), count, "flushing more elements than are in use");
         AssertIndexInvariants();
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(count);
@@ -730,7 +864,8 @@ public sealed partial class SplitQueue
         }
         UsedIdx = updated;
         InUse -= count;
-        if (RingIndex.MarkOvertaken(SignalledUsed, updated, old)) SignalledUsedValid = false;
+        if (RingIndex.MarkOvertaken(SignalledUsed, updated, old))
+            SignalledUsedValid = false;
         AssertIndexInvariants();
     }
 
@@ -759,7 +894,8 @@ public sealed partial class SplitQueue
     private bool ShouldNotifyCore(GuestMemory memory, bool direct)
     {
         ThrowIfNotReady();
-        if (NotifyOnEmpty && InUse == 0 && IsEmpty(memory)) return true;
+        if (NotifyOnEmpty && InUse == 0 && IsEmpty(memory))
+            return true;
         if (!EventIdx)
         {
             ushort flags = direct ? _availWindow.ReadUInt16(VirtioSpec.AvailFlagsOffset) : ReadU16(memory, _availRing);
@@ -807,12 +943,16 @@ public sealed partial class SplitQueue
         if (EventIdx)
         {
             RingIndex avail = ReadAvailIdx(memory);
-            if (RingIndex.Distance(NextAvail, avail) <= _size) ShadowAvail = avail;
-            if (enable) WriteAvailEvent(memory, avail);
+            if (RingIndex.Distance(NextAvail, avail) <= _size)
+                ShadowAvail = avail;
+            if (enable)
+                WriteAvailEvent(memory, avail);
             return;
         }
         ushort flags = ReadU16(memory, _usedRing);
-        flags = enable ? Narrow.LowUInt16(flags & ~VirtioSpec.UsedFNoNotify) : Narrow.LowUInt16(flags | VirtioSpec.UsedFNoNotify);
+        flags = enable
+            ? Narrow.LowUInt16(flags & ~VirtioSpec.UsedFNoNotify)
+            : Narrow.LowUInt16(flags | VirtioSpec.UsedFNoNotify);
         bool ok = memory.TryWriteUInt16(_usedRing, flags);
         Assert(ok, "used ring validated at enable is not writable");
     }
@@ -835,7 +975,10 @@ public sealed partial class SplitQueue
     private void AssertIndexInvariants()
     {
         Assert(Narrow.AsUInt32Bits(InUse) <= Narrow.AsUInt32Bits(_size), "in-use count within 0 .. queue size");
-        Assert(RingIndex.Distance(NextAvail, ShadowAvail) <= _size, "shadow avail idx within one queue of last_avail_idx");
+        Assert(
+            RingIndex.Distance(NextAvail, ShadowAvail) <= _size,
+            "shadow avail idx within one queue of last_avail_idx"
+        );
     }
 
     // ---------------------------------------------------------------- ring access
@@ -850,7 +993,10 @@ public sealed partial class SplitQueue
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort ReadAvailEntry(GuestMemory memory, RingIndex index) =>
-        ReadU16(memory, new GuestAddress(_availRingAddr.Value + (Narrow.AsUInt64Bits(index.Slot(_size)) * VirtioSpec.AvailElemSize)));
+        ReadU16(
+            memory,
+            new GuestAddress(_availRingAddr.Value + (Narrow.AsUInt64Bits(index.Slot(_size)) * VirtioSpec.AvailElemSize))
+        );
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteAvailEvent(GuestMemory memory, RingIndex value)
@@ -870,7 +1016,8 @@ public sealed partial class SplitQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Assert(bool condition, string what)
     {
-        if (!condition) Fail(what);
+        if (!condition)
+            Fail(what);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -878,13 +1025,15 @@ public sealed partial class SplitQueue
 
     private void ThrowIfReady()
     {
-        if (Ready) throw new InvalidOperationException("the queue is ready: disable or reset it before reconfiguring");
+        if (Ready)
+            throw new InvalidOperationException("the queue is ready: disable or reset it before reconfiguring");
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfNotReady()
     {
-        if (!Ready) ThrowNotReady();
+        if (!Ready)
+            ThrowNotReady();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

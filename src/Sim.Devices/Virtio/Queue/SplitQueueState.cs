@@ -23,4 +23,5 @@ public readonly record struct SplitQueueState(
     int InUse,
     RingIndex SignalledUsed,
     bool SignalledUsedValid,
-    bool NotificationEnabled);
+    bool NotificationEnabled
+);

@@ -1,7 +1,7 @@
-using Sim.Engine;
 using System.Globalization;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Random;
 using Sim.Engine.Trace;
@@ -102,9 +102,12 @@ public sealed class VirtioRngDevice : VirtioDevice
     /// QEMU may then request is not modelled: the model serves chains at kicks only.</summary>
     protected override void OnStatusChanged(VirtioStatus oldStatus, VirtioStatus newStatus)
     {
-        if (Flavour != Flavour.Robust || IsBroken || (newStatus & VirtioStatus.DriverOk) == 0) return;
-        if (!GetQueue(0).Ready) return;
-        using (Memory.As(MemoryActor.Device)) TryGetAvailBytes(0, RequestBytesMax, out _);
+        if (Flavour != Flavour.Robust || IsBroken || (newStatus & VirtioStatus.DriverOk) == 0)
+            return;
+        if (!GetQueue(0).Ready)
+            return;
+        using (Memory.As(MemoryActor.Device))
+            TryGetAvailBytes(0, RequestBytesMax, out _);
     }
 
     /// <inheritdoc/>
@@ -113,15 +116,23 @@ public sealed class VirtioRngDevice : VirtioDevice
         // Robust, as QEMU (virtio_rng_process → get_request_size → virtqueue_get_avail_bytes): every available chain
         // is walked before any is popped, and that walk's checks break the device where a pop's would not (a
         // descriptor listed in two chains: "Looped descriptor"; avail.idx a queue ahead: "Guest moved used index").
-        if (Flavour == Flavour.Robust && !TryGetAvailBytes(queueIndex, RequestBytesMax, out _)) return;
+        if (Flavour == Flavour.Robust && !TryGetAvailBytes(queueIndex, RequestBytesMax, out _))
+            return;
         for (int n = 0; n < ElementsPerNotifyMax; n++)
         {
-            if (!TryPop(queueIndex, _element)) return;
+            if (!TryPop(queueIndex, _element))
+                return;
             uint written = 0;
             if (Flavour == Flavour.Robust && _element.OutCount > 0)
             {
                 Refused++;
-                if (Log.Enabled) Log.Add(string.Create(CultureInfo.InvariantCulture, $"request with {_element.OutCount} driver-readable buffers refused, completed with len 0"));
+                if (Log.Enabled)
+                    Log.Add(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"request with {_element.OutCount} driver-readable buffers refused, completed with len 0"
+                        )
+                    );
                 Simulation.Emit(TraceEventKind.DeviceResult, TraceId, ResultReadableRefused, _element.Head, default);
             }
             else
@@ -151,7 +162,8 @@ public sealed class VirtioRngDevice : VirtioDevice
             _entropy.NextBytes(chunk);
             int done = _element.WriteIn(Memory, offset, chunk);
             offset += Narrow.AsUInt64Bits(done);
-            if (done < n) break;
+            if (done < n)
+                break;
         }
         return Narrow.LowUInt32(offset);
     }

@@ -1,9 +1,9 @@
-using Sim.Engine;
 using System.Text;
 using Sim.Devices.Virtio.Queue;
-using Sim.Machine.Simulation;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Engine.Trace;
+using Sim.Machine.Simulation;
 using Sim.Spec.Virtio;
 
 namespace Sim.Devices.Virtio.Transport;
@@ -40,8 +40,10 @@ public abstract class VirtioDevice
     /// <summary>Features every device offers through the transport (QEMU DEFINE_VIRTIO_COMMON_FEATURES):
     /// indirect descriptors, event index, and the legacy-only NOTIFY_ON_EMPTY and ANY_LAYOUT.</summary>
     public const ulong CommonFeatures =
-        (1UL << VirtioSpec.FIndirectDesc) | (1UL << VirtioSpec.FEventIdx) |
-        (1UL << VirtioSpec.FNotifyOnEmpty) | (1UL << VirtioPciLayout.FAnyLayout);
+        (1UL << VirtioSpec.FIndirectDesc)
+        | (1UL << VirtioSpec.FEventIdx)
+        | (1UL << VirtioSpec.FNotifyOnEmpty)
+        | (1UL << VirtioPciLayout.FAnyLayout);
 
     /// <summary>Feature bits only a legacy driver sees (QEMU VIRTIO_LEGACY_FEATURES; hidden from
     /// device_feature).</summary>
@@ -62,14 +64,17 @@ public abstract class VirtioDevice
     protected VirtioDevice(ushort deviceId, int[] queueMaxSizes, ulong deviceFeatures, int configSize, uint traceId)
     {
         ArgumentNullException.ThrowIfNull(queueMaxSizes);
-        if (queueMaxSizes.Length == 0 || queueMaxSizes.Length > QueuesMax) throw new ArgumentOutOfRangeException(nameof(queueMaxSizes), $"1..{QueuesMax} queues");
-        if (Narrow.AsUInt32Bits(configSize) > ConfigSizeMax) throw new ArgumentOutOfRangeException(nameof(configSize), $"0..{ConfigSizeMax} bytes");
+        if (queueMaxSizes.Length == 0 || queueMaxSizes.Length > QueuesMax)
+            throw new ArgumentOutOfRangeException(nameof(queueMaxSizes), $"1..{QueuesMax} queues");
+        if (Narrow.AsUInt32Bits(configSize) > ConfigSizeMax)
+            throw new ArgumentOutOfRangeException(nameof(configSize), $"0..{ConfigSizeMax} bytes");
         DeviceId = deviceId;
         DeviceFeatures = deviceFeatures;
         TraceId = traceId;
         _queues = new SplitQueue[queueMaxSizes.Length];
         _queueVectors = new ushort[queueMaxSizes.Length];
-        for (int i = 0; i < _queues.Length; i++) _queues[i] = new SplitQueue(queueMaxSizes[i]);
+        for (int i = 0; i < _queues.Length; i++)
+            _queues[i] = new SplitQueue(queueMaxSizes[i]);
         _config = new byte[configSize];
         ResetState();
     }
@@ -124,7 +129,8 @@ public abstract class VirtioDevice
     public bool IsAttached => _transport != null;
 
     /// <summary>The simulation this device runs in (timers, eventfds, tracing). Throws before attach.</summary>
-    public Simulation Simulation => _simulation ?? throw new InvalidOperationException("the device is not attached to a transport");
+    public Simulation Simulation =>
+        _simulation ?? throw new InvalidOperationException("the device is not attached to a transport");
 
     /// <summary>Guest memory the device's queues live in.</summary>
     public GuestMemory Memory => Simulation.Memory;
@@ -150,7 +156,8 @@ public abstract class VirtioDevice
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(simulation);
-        if (_transport != null) throw new InvalidOperationException("the device is already attached");
+        if (_transport != null)
+            throw new InvalidOperationException("the device is already attached");
         _transport = transport;
         _simulation = simulation;
         HostFeatures = hostFeatures;
@@ -165,14 +172,10 @@ public abstract class VirtioDevice
 
     /// <summary>Device-specific reset (QEMU VirtioDeviceClass.reset): drop in-flight requests, reset
     /// device state. Called after the queues were reset and the status cleared.</summary>
-    protected virtual void OnReset()
-    {
-    }
+    protected virtual void OnReset() { }
 
     /// <summary>QEMU VirtioDeviceClass.set_status: the driver (or reset) changed the status.</summary>
-    protected virtual void OnStatusChanged(VirtioStatus oldStatus, VirtioStatus newStatus)
-    {
-    }
+    protected virtual void OnStatusChanged(VirtioStatus oldStatus, VirtioStatus newStatus) { }
 
     /// <summary>QEMU VirtioDeviceClass.validate_features: a last say on the negotiated features when
     /// the driver sets FEATURES_OK. Return false to refuse them.</summary>
@@ -194,7 +197,8 @@ public abstract class VirtioDevice
     /// The default stores into <see cref="Config"/> as QEMU does; an access that does not fit is dropped.</summary>
     protected virtual void WriteConfig(int offset, ReadOnlySpan<byte> data)
     {
-        if (offset < 0 || offset > _config.Length - data.Length) return;
+        if (offset < 0 || offset > _config.Length - data.Length)
+            return;
         data.CopyTo(_config.AsSpan(offset));
     }
 
@@ -204,11 +208,15 @@ public abstract class VirtioDevice
     public bool TryPop(int queueIndex, QueueElement element)
     {
         ArgumentNullException.ThrowIfNull(element);
-        if (IsBroken || !_transport!.DmaEnabled) return false;
+        if (IsBroken || !_transport!.DmaEnabled)
+            return false;
         SplitQueue q = _queues[queueIndex];
-        if (!q.Ready) return false;
-        if (q.TryPop(Memory, element, out QueueError error)) return true;
-        if (error != QueueError.None) SetBroken(error);
+        if (!q.Ready)
+            return false;
+        if (q.TryPop(Memory, element, out QueueError error))
+            return true;
+        if (error != QueueError.None)
+            SetBroken(error);
         return false;
     }
 
@@ -219,7 +227,8 @@ public abstract class VirtioDevice
     public bool TryGetAvailBytes(int queueIndex, uint inBytesMax, out uint inBytes)
     {
         inBytes = 0;
-        if (IsBroken || !_transport!.DmaEnabled) return !IsBroken;
+        if (IsBroken || !_transport!.DmaEnabled)
+            return !IsBroken;
         QueueError error;
         // The walk only peeks (QEMU virtqueue_get_avail_bytes maps and pops nothing), so its reads are the host's:
         // observers take a device read of an available entry for a pop (virtqueue_get_head) and judge each pop's
@@ -228,7 +237,8 @@ public abstract class VirtioDevice
         {
             error = _queues[queueIndex].GetAvailBytes(Memory, inBytesMax, out inBytes, out _);
         }
-        if (error == QueueError.None) return true;
+        if (error == QueueError.None)
+            return true;
         SetBroken(error);
         return false;
     }
@@ -241,7 +251,8 @@ public abstract class VirtioDevice
     {
         ArgumentNullException.ThrowIfNull(element);
         SplitQueue q = _queues[queueIndex];
-        if (!q.Ready || q.InUse == 0 || element.Head >= q.Size) return false;
+        if (!q.Ready || q.InUse == 0 || element.Head >= q.Size)
+            return false;
         if (Interleaving is not { } interleaving)
         {
             q.Push(Memory, element.Head, len);
@@ -250,7 +261,8 @@ public abstract class VirtioDevice
         // virtqueue_push is virtqueue_fill then virtqueue_flush: the guest may act between the two.
         q.Fill(Memory, element.Head, len, 0);
         interleaving.At(HandlerPoint.BetweenFillAndFlush);
-        if (q.Ready) q.Flush(Memory, 1);
+        if (q.Ready)
+            q.Flush(Memory, 1);
         return true;
     }
 
@@ -269,7 +281,8 @@ public abstract class VirtioDevice
     {
         SplitQueue q = _queues[queueIndex];
         Interleaving?.At(HandlerPoint.BeforeInterruptDecision);
-        if (!q.Ready || !q.ShouldNotify(Memory)) return;
+        if (!q.Ready || !q.ShouldNotify(Memory))
+            return;
         Isr |= VirtioPciLayout.IsrQueue;
         _transport!.NotifyVector(_queueVectors[queueIndex]);
     }
@@ -284,7 +297,8 @@ public abstract class VirtioDevice
     }
 
     /// <summary>The transport this device is plugged into. Throws before attach.</summary>
-    protected IVirtioTransport Transport => _transport ?? throw new InvalidOperationException("the device is not attached to a transport");
+    protected IVirtioTransport Transport =>
+        _transport ?? throw new InvalidOperationException("the device is not attached to a transport");
 
     /// <summary>
     /// QEMU virtio_notify_config: the configuration changed. Seed flavour is QEMU: nothing at all before
@@ -294,8 +308,10 @@ public abstract class VirtioDevice
     /// </summary>
     public void NotifyConfigChanged()
     {
-        if (CoreFlavour == Flavour.Robust) ConfigGeneration = Narrow.ToByteWrapping(ConfigGeneration + 1);
-        if (!DriverOk) return;
+        if (CoreFlavour == Flavour.Robust)
+            ConfigGeneration = Narrow.ToByteWrapping(ConfigGeneration + 1);
+        if (!DriverOk)
+            return;
         if (CoreFlavour == Flavour.Seed)
         {
             Isr |= VirtioPciLayout.IsrQueue | VirtioPciLayout.IsrConfig;
@@ -333,7 +349,8 @@ public abstract class VirtioDevice
     private void SetBroken(string reason, QueueError error)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        if (IsBroken) return;
+        if (IsBroken)
+            return;
         IsBroken = true;
         BrokenReason = reason;
         Simulation sim = Simulation;
@@ -355,7 +372,8 @@ public abstract class VirtioDevice
     /// refuse an unoffered bit (VIRTIO 1.2 §3.1.1 step 6).</summary>
     internal bool TrySetDriverFeatures(ulong features)
     {
-        if ((Status & VirtioStatus.FeaturesOk) != 0) return false;
+        if ((Status & VirtioStatus.FeaturesOk) != 0)
+            return false;
         DriverFeatures = CoreFlavour == Flavour.Seed ? features & HostFeatures : features;
         bool eventIdx = HasFeature(VirtioSpec.FEventIdx);
         bool notifyOnEmpty = HasFeature(VirtioSpec.FNotifyOnEmpty);
@@ -380,14 +398,16 @@ public abstract class VirtioDevice
     internal bool TrySetStatus(VirtioStatus value)
     {
         VirtioStatus old = Status;
-        if (CoreFlavour == Flavour.Robust && value != VirtioStatus.None) value = (value & ~VirtioStatus.DeviceNeedsReset) | (old & VirtioStatus.DeviceNeedsReset);
+        if (CoreFlavour == Flavour.Robust && value != VirtioStatus.None)
+            value = (value & ~VirtioStatus.DeviceNeedsReset) | (old & VirtioStatus.DeviceNeedsReset);
         bool settingFeaturesOk = (old & VirtioStatus.FeaturesOk) == 0 && (value & VirtioStatus.FeaturesOk) != 0;
         if (settingFeaturesOk && HasFeature(VirtioSpec.FVersion1))
         {
             // A VERSION_1 driver saw device_feature, which hides the legacy-only bits (QEMU
             // VIRTIO_LEGACY_FEATURES): accepting one of them is accepting a bit that was never offered.
             bool subset = (DriverFeatures & ~(HostFeatures & ~LegacyOnlyFeatures)) == 0;
-            if ((CoreFlavour == Flavour.Robust && !subset) || !ValidateFeatures(DriverFeatures)) return false;
+            if ((CoreFlavour == Flavour.Robust && !subset) || !ValidateFeatures(DriverFeatures))
+                return false;
         }
         Status = value;
         OnStatusChanged(old, value);
@@ -402,7 +422,8 @@ public abstract class VirtioDevice
         VirtioStatus old = Status;
         ResetState();
         ResetCount++;
-        if (old != VirtioStatus.None) OnStatusChanged(old, VirtioStatus.None);
+        if (old != VirtioStatus.None)
+            OnStatusChanged(old, VirtioStatus.None);
         OnReset();
     }
 
@@ -434,11 +455,17 @@ public abstract class VirtioDevice
     /// <summary>QEMU virtio_queue_notify on a ready queue of a device that is not broken.</summary>
     internal void DispatchQueueNotify(int queueIndex)
     {
-        if (Narrow.AsUInt32Bits(queueIndex) >= Narrow.AsUInt32Bits(_queues.Length) || IsBroken || !_queues[queueIndex].Ready) return;
+        if (
+            Narrow.AsUInt32Bits(queueIndex) >= Narrow.AsUInt32Bits(_queues.Length)
+            || IsBroken
+            || !_queues[queueIndex].Ready
+        )
+            return;
         Simulation sim = Simulation;
         uint previous = sim.MemoryTraceSource;
         sim.MemoryTraceSource = TraceId;
-        using (sim.Memory.As(MemoryActor.Device)) HandleQueueNotify(queueIndex);
+        using (sim.Memory.As(MemoryActor.Device))
+            HandleQueueNotify(queueIndex);
         sim.MemoryTraceSource = previous;
     }
 

@@ -1,7 +1,7 @@
 using Sim.Engine;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
 using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 
 namespace Sim.Devices.Virtio.Transport;
 
@@ -44,7 +44,8 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
 
     public void OnSignalled(EventFd fd)
     {
-        if (_wakeScheduled || !HandlerAttached) return;
+        if (_wakeScheduled || !HandlerAttached)
+            return;
         _wakeScheduled = true;
         _simulation.Loop.Schedule(_simulation.Kvm.Latency.WorkerWakeupNs, this);
     }
@@ -52,7 +53,8 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
     public void Handle(EventLoop loop, in ScheduledEvent ev)
     {
         _wakeScheduled = false;
-        if (!HandlerAttached || !Fd.IsReadable) return; // drained when ioeventfd was stopped
+        if (!HandlerAttached || !Fd.IsReadable)
+            return; // drained when ioeventfd was stopped
         _simulation.RecordContextSwitch(_device.TraceId, Narrow.AsUInt64Bits(QueueIndex));
         Drain();
     }
@@ -61,6 +63,7 @@ internal sealed class VirtioHostNotifier : IEventFdListener, IEventHandler
     /// once.</summary>
     public void Drain()
     {
-        if (HandlerAttached && Fd.TryRead(out _)) _device.DispatchQueueNotify(QueueIndex);
+        if (HandlerAttached && Fd.TryRead(out _))
+            _device.DispatchQueueNotify(QueueIndex);
     }
 }

@@ -25,9 +25,12 @@ internal sealed class VirtioPciLegacyRegion : IBusDevice
             int piece = QemuAccessSplit.PieceSize(address, data.Length);
             Span<byte> part = data[..piece];
             int configOffset = _transport.LegacyConfigOffset;
-            if (address < Narrow.AsUInt64Bits(configOffset)) VirtioPciModernRegion.Store(part, _transport.ReadLegacy(Narrow.LowInt32(address)));
-            else if (address - Narrow.AsUInt64Bits(configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigRead(unchecked((int)(address - (ulong)configOffset)), part);
-            else part.Fill(0xFF);
+            if (address < Narrow.AsUInt64Bits(configOffset))
+                VirtioPciModernRegion.Store(part, _transport.ReadLegacy(Narrow.LowInt32(address)));
+            else if (address - Narrow.AsUInt64Bits(configOffset) < VirtioDevice.ConfigSizeMax)
+                _transport.Device.ConfigRead(unchecked((int)(address - (ulong)configOffset)), part);
+            else
+                part.Fill(0xFF);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
         }
@@ -41,8 +44,10 @@ internal sealed class VirtioPciLegacyRegion : IBusDevice
             int piece = QemuAccessSplit.PieceSize(address, data.Length);
             ReadOnlySpan<byte> part = data[..piece];
             int configOffset = _transport.LegacyConfigOffset;
-            if (address < Narrow.AsUInt64Bits(configOffset)) _transport.WriteLegacy(Narrow.LowInt32(address), VirtioPciModernRegion.Load(part));
-            else if (address - Narrow.AsUInt64Bits(configOffset) < VirtioDevice.ConfigSizeMax) _transport.Device.ConfigWrite(unchecked((int)(address - (ulong)configOffset)), part);
+            if (address < Narrow.AsUInt64Bits(configOffset))
+                _transport.WriteLegacy(Narrow.LowInt32(address), VirtioPciModernRegion.Load(part));
+            else if (address - Narrow.AsUInt64Bits(configOffset) < VirtioDevice.ConfigSizeMax)
+                _transport.Device.ConfigWrite(unchecked((int)(address - (ulong)configOffset)), part);
             data = data[piece..];
             address = unchecked(address + (ulong)piece);
         }

@@ -1,6 +1,6 @@
-using Sim.Engine;
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
+using Sim.Engine;
 using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
@@ -70,7 +70,8 @@ internal sealed class VirtioPciModernRegion : IBusDevice
 
     private void WritePiece(ulong address, ReadOnlySpan<byte> part)
     {
-        if (address >= L.ModernBarSize) return;
+        if (address >= L.ModernBarSize)
+            return;
         int within = Narrow.LowInt32(address % L.ModernRegionSize);
         switch (Narrow.LowInt32(address) - within)
         {

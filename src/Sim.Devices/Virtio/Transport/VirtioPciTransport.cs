@@ -1,11 +1,11 @@
-using Sim.Engine;
 using System.Numerics;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio.Queue;
-using Sim.Machine.Simulation;
-using Sim.Machine.Kvm;
-using Sim.Engine.Time;
+using Sim.Engine;
 using Sim.Engine.Memory;
+using Sim.Engine.Time;
+using Sim.Machine.Kvm;
+using Sim.Machine.Simulation;
 using Sim.Spec.Pci;
 using Sim.Spec.Virtio;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
@@ -51,7 +51,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     {
         ArgumentNullException.ThrowIfNull(simulation);
         options ??= new VirtioPciOptions();
-        if (options.MsixVectors is < 0 or > MsixCapability.VectorsMax) throw new ArgumentOutOfRangeException(nameof(options), "MSI-X vectors must be 0..2048");
+        if (options.MsixVectors is < 0 or > MsixCapability.VectorsMax)
+            throw new ArgumentOutOfRangeException(nameof(options), "MSI-X vectors must be 0..2048");
         _simulation = simulation;
         _options = options;
         Device = device;
@@ -65,18 +66,29 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         _vectorFds = new EventFd?[options.MsixVectors];
         _vectorGsis = new uint[options.MsixVectors];
         _notifiers = new VirtioHostNotifier[options.UseIoEventFd ? queues : 0];
-        for (int q = 0; q < _notifiers.Length; q++) _notifiers[q] = new VirtioHostNotifier(simulation, device, q);
+        for (int q = 0; q < _notifiers.Length; q++)
+            _notifiers[q] = new VirtioHostNotifier(simulation, device, q);
 
         if (_legacy)
         {
             int header = options.MsixVectors > 0 ? L.LegacyConfigMsix : L.LegacyConfigNoMsix;
             ulong size = BitOperations.RoundUpToPowerOf2(unchecked((ulong)(header + device.ConfigSize)));
-            if (size > IoBarSizeMax) throw new ArgumentException($"a legacy I/O BAR holds at most {IoBarSizeMax - Narrow.AsUInt64Bits(header)} config bytes", nameof(device));
+            if (size > IoBarSizeMax)
+                throw new ArgumentException(
+                    $"a legacy I/O BAR holds at most {IoBarSizeMax - Narrow.AsUInt64Bits(header)} config bytes",
+                    nameof(device)
+                );
             RegisterBar(L.LegacyBar, PciBarKind.Io, size, new VirtioPciLegacyRegion(this));
         }
         if (_modern)
         {
-            RegisterBar(L.ModernBar, PciBarKind.Memory64, L.ModernBarSize, new VirtioPciModernRegion(this), prefetchable: true);
+            RegisterBar(
+                L.ModernBar,
+                PciBarKind.Memory64,
+                L.ModernBarSize,
+                new VirtioPciModernRegion(this),
+                prefetchable: true
+            );
             AddVirtioCapability(L.CapCommonCfg, L.CapLength, L.ModernCommonOffset);
             AddVirtioCapability(L.CapIsrCfg, L.CapLength, L.ModernIsrOffset);
             AddVirtioCapability(L.CapDeviceCfg, L.CapLength, L.ModernDeviceOffset);
@@ -91,10 +103,12 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             Config.FillWriteMask(_pciCfgCap + L.CapOffsetOffset, 8, 0xFF);
             Config.FillWriteMask(_pciCfgCap + L.CapPciCfgDataOffset, 4, 0xFF);
         }
-        if (options.MsixVectors > 0) AddMsix(options.MsixVectors, L.MsixBar, this);
+        if (options.MsixVectors > 0)
+            AddMsix(options.MsixVectors, L.MsixBar, this);
 
         ulong host = device.DeviceFeatures | VirtioDevice.CommonFeatures;
-        if (_modern) host |= 1UL << VirtioSpec.FVersion1;
+        if (_modern)
+            host |= 1UL << VirtioSpec.FVersion1;
         device.Attach(this, simulation, host, options.Flavour);
     }
 
@@ -118,10 +132,12 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
 
     /// <summary>The host notifier eventfd of <paramref name="queueIndex"/> (null without ioeventfd):
     /// what KVM_IOEVENTFD signals, and what a vhost backend would poll.</summary>
-    public EventFd? GetHostNotifier(int queueIndex) => Narrow.AsUInt32Bits(queueIndex) < Narrow.AsUInt32Bits(_notifiers.Length) ? _notifiers[queueIndex].Fd : null;
+    public EventFd? GetHostNotifier(int queueIndex) =>
+        Narrow.AsUInt32Bits(queueIndex) < Narrow.AsUInt32Bits(_notifiers.Length) ? _notifiers[queueIndex].Fd : null;
 
     /// <summary>The irqfd eventfd of MSI-X <paramref name="vector"/> once it has been used (irqfd mode).</summary>
-    public EventFd? GetVectorEventFd(int vector) => Narrow.AsUInt32Bits(vector) < Narrow.AsUInt32Bits(_vectorFds.Length) ? _vectorFds[vector] : null;
+    public EventFd? GetVectorEventFd(int vector) =>
+        Narrow.AsUInt32Bits(vector) < Narrow.AsUInt32Bits(_vectorFds.Length) ? _vectorFds[vector] : null;
 
     bool IVirtioTransport.DmaEnabled => BusMasterEnabled;
 
@@ -134,14 +150,24 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(options);
-        if (device.IsAttached) throw new InvalidOperationException("the device is already attached to a transport");
+        if (device.IsAttached)
+            throw new InvalidOperationException("the device is already attached to a transport");
         bool modernOnly = options.Mode == VirtioPciMode.Modern;
-        ushort pciDevice = modernOnly
-            ? checked((ushort)(L.ModernDeviceIdBase + device.DeviceId))
-            : options.LegacyPciDeviceId != 0 ? options.LegacyPciDeviceId : checked((ushort)(0x1000 + device.DeviceId - 1));
+        ushort pciDevice =
+            modernOnly ? checked((ushort)(L.ModernDeviceIdBase + device.DeviceId))
+            : options.LegacyPciDeviceId != 0 ? options.LegacyPciDeviceId
+            : checked((ushort)(0x1000 + device.DeviceId - 1));
         // QEMU virtio_pci_device_plugged: subsystem vendor = vendor, subsystem id = virtio id, pin INTA#,
         // revision 1 for modern-only devices, 0 otherwise.
-        return new PciDeviceIds(L.VendorId, pciDevice, options.ClassCode, Narrow.LowByte(modernOnly ? 1 : 0), L.VendorId, device.DeviceId, 1);
+        return new PciDeviceIds(
+            L.VendorId,
+            pciDevice,
+            options.ClassCode,
+            Narrow.LowByte(modernOnly ? 1 : 0),
+            L.VendorId,
+            device.DeviceId,
+            1
+        );
     }
 
     private int AddVirtioCapability(byte cfgType, int length, int barOffset)
@@ -170,7 +196,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 Span<byte> window = stackalloc byte[4];
                 window.Clear();
                 GetBar(L.ModernBar)!.Region.Read(BusKind.Mmio, off, window[..len]);
-                for (int i = 0; i < 4; i++) Config.SetByte(_pciCfgCap + L.CapPciCfgDataOffset + i, window[i]);
+                for (int i = 0; i < 4; i++)
+                    Config.SetByte(_pciCfgCap + L.CapPciCfgDataOffset + i, window[i]);
             }
         }
         base.ConfigRead(offset, data);
@@ -188,7 +215,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             if (len is 1 or 2 or 4 && off <= L.ModernBarSize - Narrow.AsUInt64Bits(len))
             {
                 Span<byte> window = stackalloc byte[4];
-                for (int i = 0; i < 4; i++) window[i] = Config.GetByte(_pciCfgCap + L.CapPciCfgDataOffset + i);
+                for (int i = 0; i < 4; i++)
+                    window[i] = Config.GetByte(_pciCfgCap + L.CapPciCfgDataOffset + i);
                 GetBar(L.ModernBar)!.Region.Write(BusKind.Mmio, off, window[..len]);
             }
         }
@@ -215,29 +243,33 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         int q = _queueSelect;
         bool hasQueue = q < d.QueueCount;
         // unchecked: the 64-bit registers are read as their low and high halves (deliberate truncation).
-        return unchecked(offset switch
-        {
-            L.CommonDeviceFeatureSelect => _deviceFeatureSelect,
-            L.CommonDeviceFeature => _deviceFeatureSelect <= 1 ? (uint)((d.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures) >> (32 * (int)_deviceFeatureSelect)) : 0,
-            L.CommonDriverFeatureSelect => _driverFeatureSelect,
-            L.CommonDriverFeature => _driverFeatureSelect <= 1 ? _driverFeatureWords[_driverFeatureSelect] : 0,
-            L.CommonConfigMsixVector => d.ConfigVector,
-            L.CommonNumQueues => (uint)d.QueueCount,
-            L.CommonDeviceStatus => (uint)d.Status,
-            L.CommonConfigGeneration => d.ConfigGeneration,
-            L.CommonQueueSelect => _queueSelect,
-            L.CommonQueueSize => hasQueue ? (uint)d.GetQueue(q).Size : 0,
-            L.CommonQueueMsixVector => hasQueue ? d.GetQueueVector(q) : L.NoVector,
-            L.CommonQueueEnable => hasQueue && _queueEnabled[q] ? 1u : 0,
-            L.CommonQueueNotifyOff => _queueSelect,
-            L.CommonQueueDesc => hasQueue ? (uint)_queueDesc[q] : 0,
-            L.CommonQueueDesc + 4 => hasQueue ? (uint)(_queueDesc[q] >> 32) : 0,
-            L.CommonQueueDriver => hasQueue ? (uint)_queueDriver[q] : 0,
-            L.CommonQueueDriver + 4 => hasQueue ? (uint)(_queueDriver[q] >> 32) : 0,
-            L.CommonQueueDevice => hasQueue ? (uint)_queueDevice[q] : 0,
-            L.CommonQueueDevice + 4 => hasQueue ? (uint)(_queueDevice[q] >> 32) : 0,
-            _ => 0,
-        });
+        return unchecked(
+            offset switch
+            {
+                L.CommonDeviceFeatureSelect => _deviceFeatureSelect,
+                L.CommonDeviceFeature => _deviceFeatureSelect <= 1
+                    ? (uint)((d.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures) >> (32 * (int)_deviceFeatureSelect))
+                    : 0,
+                L.CommonDriverFeatureSelect => _driverFeatureSelect,
+                L.CommonDriverFeature => _driverFeatureSelect <= 1 ? _driverFeatureWords[_driverFeatureSelect] : 0,
+                L.CommonConfigMsixVector => d.ConfigVector,
+                L.CommonNumQueues => (uint)d.QueueCount,
+                L.CommonDeviceStatus => (uint)d.Status,
+                L.CommonConfigGeneration => d.ConfigGeneration,
+                L.CommonQueueSelect => _queueSelect,
+                L.CommonQueueSize => hasQueue ? (uint)d.GetQueue(q).Size : 0,
+                L.CommonQueueMsixVector => hasQueue ? d.GetQueueVector(q) : L.NoVector,
+                L.CommonQueueEnable => hasQueue && _queueEnabled[q] ? 1u : 0,
+                L.CommonQueueNotifyOff => _queueSelect,
+                L.CommonQueueDesc => hasQueue ? (uint)_queueDesc[q] : 0,
+                L.CommonQueueDesc + 4 => hasQueue ? (uint)(_queueDesc[q] >> 32) : 0,
+                L.CommonQueueDriver => hasQueue ? (uint)_queueDriver[q] : 0,
+                L.CommonQueueDriver + 4 => hasQueue ? (uint)(_queueDriver[q] >> 32) : 0,
+                L.CommonQueueDevice => hasQueue ? (uint)_queueDevice[q] : 0,
+                L.CommonQueueDevice + 4 => hasQueue ? (uint)(_queueDevice[q] >> 32) : 0,
+                _ => 0,
+            }
+        );
     }
 
     /// <summary>QEMU virtio_pci_common_write: the register at exactly <paramref name="offset"/>; others are
@@ -269,7 +301,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 WriteStatus(Narrow.LowByte(value), legacy: false); // device_status is 8 bits
                 break;
             case L.CommonQueueSelect:
-                if (value < QueueSelectMax) _queueSelect = Narrow.LowUInt16(value);
+                if (value < QueueSelectMax)
+                    _queueSelect = Narrow.LowUInt16(value);
                 break;
             case L.CommonQueueSize:
                 // A ready queue keeps its size (QEMU would resize a live ring; the spec forbids the write).
@@ -277,19 +310,41 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                     d.GetQueue(q).TrySetSize(Narrow.AsInt32Bits(value & 0xFFFF), out _);
                 break;
             case L.CommonQueueMsixVector:
-                if (hasQueue) d.SetQueueVector(q, UsableVector(value));
+                if (hasQueue)
+                    d.SetQueueVector(q, UsableVector(value));
                 break;
             case L.CommonQueueEnable:
-                if (!hasQueue) break;
-                if (value == 1) EnableModernQueue(q);
-                else d.SetBroken($"wrong value for queue_enable {value:x}"); // QEMU virtio_pci_common_write
+                if (!hasQueue)
+                    break;
+                if (value == 1)
+                    EnableModernQueue(q);
+                else
+                    d.SetBroken($"wrong value for queue_enable {value:x}"); // QEMU virtio_pci_common_write
                 break;
-            case L.CommonQueueDesc: if (hasQueue) _queueDesc[q] = Low(_queueDesc[q], value); break;
-            case L.CommonQueueDesc + 4: if (hasQueue) _queueDesc[q] = High(_queueDesc[q], value); break;
-            case L.CommonQueueDriver: if (hasQueue) _queueDriver[q] = Low(_queueDriver[q], value); break;
-            case L.CommonQueueDriver + 4: if (hasQueue) _queueDriver[q] = High(_queueDriver[q], value); break;
-            case L.CommonQueueDevice: if (hasQueue) _queueDevice[q] = Low(_queueDevice[q], value); break;
-            case L.CommonQueueDevice + 4: if (hasQueue) _queueDevice[q] = High(_queueDevice[q], value); break;
+            case L.CommonQueueDesc:
+                if (hasQueue)
+                    _queueDesc[q] = Low(_queueDesc[q], value);
+                break;
+            case L.CommonQueueDesc + 4:
+                if (hasQueue)
+                    _queueDesc[q] = High(_queueDesc[q], value);
+                break;
+            case L.CommonQueueDriver:
+                if (hasQueue)
+                    _queueDriver[q] = Low(_queueDriver[q], value);
+                break;
+            case L.CommonQueueDriver + 4:
+                if (hasQueue)
+                    _queueDriver[q] = High(_queueDriver[q], value);
+                break;
+            case L.CommonQueueDevice:
+                if (hasQueue)
+                    _queueDevice[q] = Low(_queueDevice[q], value);
+                break;
+            case L.CommonQueueDevice + 4:
+                if (hasQueue)
+                    _queueDevice[q] = High(_queueDevice[q], value);
+                break;
             default:
                 break;
         }
@@ -298,7 +353,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     private void EnableModernQueue(int q)
     {
         SplitQueue queue = Device.GetQueue(q);
-        if (queue.Ready) queue.Disable();
+        if (queue.Ready)
+            queue.Disable();
         queue.DescTable = new GuestAddress(_queueDesc[q]);
         queue.AvailRing = new GuestAddress(_queueDriver[q]);
         queue.UsedRing = new GuestAddress(_queueDevice[q]);
@@ -316,7 +372,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// other offsets read 0 and clear nothing.</summary>
     internal uint ReadIsrRegion(int offset)
     {
-        if (_options.Flavour == Flavour.Robust && offset != 0) return 0;
+        if (_options.Flavour == Flavour.Robust && offset != 0)
+            return 0;
         return ReadAndClearIsr();
     }
 
@@ -341,7 +398,9 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         {
             L.LegacyHostFeatures => Narrow.LowUInt32(d.HostFeatures), // legacy: features 0..31 only
             L.LegacyGuestFeatures => Narrow.LowUInt32(d.DriverFeatures),
-            L.LegacyQueuePfn => hasQueue ? Narrow.LowUInt32(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift) : 0,
+            L.LegacyQueuePfn => hasQueue
+                ? Narrow.LowUInt32(d.GetQueue(q).DescTable.Value >> L.LegacyQueueAddressShift)
+                : 0,
             L.LegacyQueueNum => hasQueue ? Narrow.AsUInt32Bits(d.GetQueue(q).Size) : 0,
             L.LegacyQueueSel => _queueSelect,
             L.LegacyStatus => (uint)d.Status,
@@ -365,14 +424,18 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 d.TrySetDriverFeatures(value);
                 break;
             case L.LegacyQueuePfn:
-                if (value == 0) ResetTransport(); // QEMU: a PFN of 0 resets the whole device
-                else if (hasQueue) EnableLegacyQueue(q, (ulong)value << L.LegacyQueueAddressShift);
+                if (value == 0)
+                    ResetTransport(); // QEMU: a PFN of 0 resets the whole device
+                else if (hasQueue)
+                    EnableLegacyQueue(q, (ulong)value << L.LegacyQueueAddressShift);
                 break;
             case L.LegacyQueueSel:
-                if (value < QueueSelectMax) _queueSelect = Narrow.LowUInt16(value);
+                if (value < QueueSelectMax)
+                    _queueSelect = Narrow.LowUInt16(value);
                 break;
             case L.LegacyQueueNotify:
-                if (value < QueueSelectMax) NotifyFromGuest(Narrow.AsInt32Bits(value));
+                if (value < QueueSelectMax)
+                    NotifyFromGuest(Narrow.AsInt32Bits(value));
                 break;
             case L.LegacyStatus:
                 WriteStatus(Narrow.LowByte(value), legacy: true); // VIRTIO_PCI_STATUS is 8 bits
@@ -381,7 +444,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 d.ConfigVector = UsableVector(value & 0xFFFF);
                 break;
             case L.LegacyQueueVector when msix:
-                if (hasQueue) d.SetQueueVector(q, UsableVector(value & 0xFFFF));
+                if (hasQueue)
+                    d.SetQueueVector(q, UsableVector(value & 0xFFFF));
                 break;
             default:
                 break;
@@ -393,14 +457,17 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     private void EnableLegacyQueue(int q, ulong address)
     {
         SplitQueue queue = Device.GetQueue(q);
-        if (queue.Ready) queue.Disable();
+        if (queue.Ready)
+            queue.Disable();
         ulong avail = address + VirtioSpec.DescTableSize(queue.Size);
-        ulong availEnd = avail + VirtioSpec.AvailRingOffset + (Narrow.AsUInt64Bits(queue.Size) * VirtioSpec.AvailElemSize);
+        ulong availEnd =
+            avail + VirtioSpec.AvailRingOffset + (Narrow.AsUInt64Bits(queue.Size) * VirtioSpec.AvailElemSize);
         ulong used = (availEnd + VirtioSpec.LegacyQueueAlign - 1) & ~((ulong)VirtioSpec.LegacyQueueAlign - 1);
         queue.DescTable = new GuestAddress(address);
         queue.AvailRing = new GuestAddress(avail);
         queue.UsedRing = new GuestAddress(used);
-        if (!queue.TryEnable(_simulation.Memory, out QueueConfigError error)) Device.SetBroken($"queue {q} rings rejected: {error}");
+        if (!queue.TryEnable(_simulation.Memory, out QueueConfigError error))
+            Device.SetBroken($"queue {q} rings rejected: {error}");
     }
 
     // ------------------------------------------------------------------ status, reset, notifications
@@ -411,12 +478,15 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     private void WriteStatus(byte value, bool legacy)
     {
         var status = (VirtioStatus)value;
-        if ((status & VirtioStatus.DriverOk) == 0) StopIoEventFd();
+        if ((status & VirtioStatus.DriverOk) == 0)
+            StopIoEventFd();
         Device.TrySetStatus(status);
-        if (Device.DriverOk) StartIoEventFd();
+        if (Device.DriverOk)
+            StartIoEventFd();
         // QEMU resets when the status it ended up with is 0 (seed); robust resets on a written 0 only, so that a
         // refused FEATURES_OK or a driver's lone NEEDS_RESET bit (both leaving status 0) is not a reset.
-        if (_options.Flavour == Flavour.Seed ? Device.Status == VirtioStatus.None : status == VirtioStatus.None) ResetTransport();
+        if (_options.Flavour == Flavour.Seed ? Device.Status == VirtioStatus.None : status == VirtioStatus.None)
+            ResetTransport();
         if (legacy && status == (VirtioStatus.Acknowledge | VirtioStatus.Driver) && !BusMasterEnabled)
         {
             ConfigWrite(R.Command, [Narrow.LowByte(Config.GetByte(R.Command) | R.CommandBusMaster)]);
@@ -451,31 +521,43 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     internal void NotifyFromGuest(int queueIndex)
     {
         VirtioDevice d = Device;
-        if (Narrow.AsUInt32Bits(queueIndex) >= Narrow.AsUInt32Bits(d.QueueCount) || d.IsBroken || !d.GetQueue(queueIndex).Ready) return;
-        if (_options.Flavour == Flavour.Robust && !d.DriverOk) return;
+        if (
+            Narrow.AsUInt32Bits(queueIndex) >= Narrow.AsUInt32Bits(d.QueueCount)
+            || d.IsBroken
+            || !d.GetQueue(queueIndex).Ready
+        )
+            return;
+        if (_options.Flavour == Flavour.Robust && !d.DriverOk)
+            return;
         NotifyExits++;
-        if (_ioEventFdStarted && queueIndex < _notifiers.Length) _notifiers[queueIndex].Fd.Signal();
-        else d.DispatchQueueNotify(queueIndex);
+        if (_ioEventFdStarted && queueIndex < _notifiers.Length)
+            _notifiers[queueIndex].Fd.Signal();
+        else
+            d.DispatchQueueNotify(queueIndex);
     }
 
     private void StartIoEventFd()
     {
-        if (_ioEventFdStarted || _notifiers.Length == 0) return;
+        if (_ioEventFdStarted || _notifiers.Length == 0)
+            return;
         _ioEventFdStarted = true;
         SyncIoEventFds();
         // QEMU virtio_device_start_ioeventfd_impl: "Kick right away to begin processing requests
         // already in vring".
-        foreach (VirtioHostNotifier n in _notifiers) n.Fd.Signal();
+        foreach (VirtioHostNotifier n in _notifiers)
+            n.Fd.Signal();
     }
 
     private void StopIoEventFd()
     {
-        if (!_ioEventFdStarted) return;
+        if (!_ioEventFdStarted)
+            return;
         _ioEventFdStarted = false;
         SyncIoEventFds();
         // QEMU virtio_device_stop_ioeventfd_impl: "Test and clear notifier after disabling event, in
         // case poll callback didn't have time to run."
-        foreach (VirtioHostNotifier n in _notifiers) n.Drain();
+        foreach (VirtioHostNotifier n in _notifiers)
+            n.Drain();
     }
 
     /// <summary>Registers or removes each queue's KVM ioeventfds so that they match the current state:
@@ -489,19 +571,34 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         PciBar? legacyBar = _legacy ? GetBar(L.LegacyBar) : null;
         foreach (VirtioHostNotifier n in _notifiers)
         {
-            ulong modern = _ioEventFdStarted && modernBar is { IsMapped: true }
-                ? modernBar.MappedAddress + L.ModernNotifyOffset + (Narrow.AsUInt64Bits(n.QueueIndex) * L.NotifyOffMultiplier)
-                : PciBar.Unmapped;
-            ulong legacy = _ioEventFdStarted && legacyBar is { IsMapped: true } ? legacyBar.MappedAddress + L.LegacyQueueNotify : PciBar.Unmapped;
+            ulong modern =
+                _ioEventFdStarted && modernBar is { IsMapped: true }
+                    ? modernBar.MappedAddress
+                        + L.ModernNotifyOffset
+                        + (Narrow.AsUInt64Bits(n.QueueIndex) * L.NotifyOffMultiplier)
+                    : PciBar.Unmapped;
+            ulong legacy =
+                _ioEventFdStarted && legacyBar is { IsMapped: true }
+                    ? legacyBar.MappedAddress + L.LegacyQueueNotify
+                    : PciBar.Unmapped;
             if (n.ModernAddress != modern)
             {
-                if (n.ModernAddress != PciBar.Unmapped) kvm.UnregisterIoEventFd(BusKind.Mmio, n.ModernAddress, 0, null, n.Fd);
-                n.ModernAddress = modern != PciBar.Unmapped && kvm.TryRegisterIoEventFd(BusKind.Mmio, modern, 0, null, n.Fd, out _) ? modern : PciBar.Unmapped;
+                if (n.ModernAddress != PciBar.Unmapped)
+                    kvm.UnregisterIoEventFd(BusKind.Mmio, n.ModernAddress, 0, null, n.Fd);
+                n.ModernAddress =
+                    modern != PciBar.Unmapped && kvm.TryRegisterIoEventFd(BusKind.Mmio, modern, 0, null, n.Fd, out _)
+                        ? modern
+                        : PciBar.Unmapped;
             }
             if (n.LegacyAddress != legacy)
             {
-                if (n.LegacyAddress != PciBar.Unmapped) kvm.UnregisterIoEventFd(BusKind.Pio, n.LegacyAddress, 2, Narrow.AsUInt64Bits(n.QueueIndex), n.Fd);
-                n.LegacyAddress = legacy != PciBar.Unmapped && kvm.TryRegisterIoEventFd(BusKind.Pio, legacy, 2, Narrow.AsUInt64Bits(n.QueueIndex), n.Fd, out _) ? legacy : PciBar.Unmapped;
+                if (n.LegacyAddress != PciBar.Unmapped)
+                    kvm.UnregisterIoEventFd(BusKind.Pio, n.LegacyAddress, 2, Narrow.AsUInt64Bits(n.QueueIndex), n.Fd);
+                n.LegacyAddress =
+                    legacy != PciBar.Unmapped
+                    && kvm.TryRegisterIoEventFd(BusKind.Pio, legacy, 2, Narrow.AsUInt64Bits(n.QueueIndex), n.Fd, out _)
+                        ? legacy
+                        : PciBar.Unmapped;
             }
         }
     }
@@ -516,7 +613,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     {
         if (Msix is { Enabled: true } msix)
         {
-            if (vector != L.NoVector) msix.Notify(vector);
+            if (vector != L.NoVector)
+                msix.Notify(vector);
             return;
         }
         byte isr = Device.Isr;
@@ -531,7 +629,8 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// <summary>A userspace MSI injection reaching the irqchip (scheduled by DeliverMsix).</summary>
     void IEventHandler.Handle(EventLoop loop, in ScheduledEvent ev)
     {
-        if (ev.Kind == UserspaceMsiEvent) _simulation.Kvm.Irqchip.Pulse(Narrow.LowUInt32(ev.Argument));
+        if (ev.Kind == UserspaceMsiEvent)
+            _simulation.Kvm.Irqchip.Pulse(Narrow.LowUInt32(ev.Argument));
     }
 
     void IMsixDelivery.DeliverMsix(int vector, MsiMessage message)
@@ -552,13 +651,18 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
             MsiDropped++;
             return;
         }
-        using (_simulation.Memory.As(MemoryActor.Device)) fd.Signal();
+        using (_simulation.Memory.As(MemoryActor.Device))
+            fd.Signal();
     }
 
     /// <summary>The irqfd of <paramref name="vector"/>, created on first use and (re)bound to
     /// <paramref name="gsi"/> (QEMU kvm_irqchip_add_msi_route / update_msi_route + irqfd). False when KVM
     /// refuses the binding.</summary>
-    private bool TryBindVectorIrqFd(int vector, uint gsi, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd)
+    private bool TryBindVectorIrqFd(
+        int vector,
+        uint gsi,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EventFd? fd
+    )
     {
         KvmModel kvm = _simulation.Kvm;
         fd = _vectorFds[vector];
@@ -570,9 +674,11 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
         }
         if (_vectorGsis[vector] != gsi)
         {
-            if (_vectorGsis[vector] != uint.MaxValue) kvm.UnregisterIrqFd(fd, _vectorGsis[vector]);
+            if (_vectorGsis[vector] != uint.MaxValue)
+                kvm.UnregisterIrqFd(fd, _vectorGsis[vector]);
             _vectorGsis[vector] = uint.MaxValue;
-            if (!kvm.TryRegisterIrqFd(fd, gsi, null, out _)) return false;
+            if (!kvm.TryRegisterIrqFd(fd, gsi, null, out _))
+                return false;
             _vectorGsis[vector] = gsi;
         }
         return true;
@@ -588,9 +694,12 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// </summary>
     public EventFd? UseVectorIrqFd(ushort vector)
     {
-        if (!_options.UseIrqFd || Msix is not { Enabled: true } msix || msix.FunctionMasked) return null;
-        if (vector >= Narrow.AsUInt32Bits(_vectorFds.Length) || msix.IsMasked(vector)) return null;
-        if (!msix.GetMessage(vector).TryGetGsi(out uint gsi)) return null;
+        if (!_options.UseIrqFd || Msix is not { Enabled: true } msix || msix.FunctionMasked)
+            return null;
+        if (vector >= Narrow.AsUInt32Bits(_vectorFds.Length) || msix.IsMasked(vector))
+            return null;
+        if (!msix.GetMessage(vector).TryGetGsi(out uint gsi))
+            return null;
         return TryBindVectorIrqFd(vector, gsi, out EventFd? fd) ? fd : null;
     }
 
@@ -598,15 +707,18 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     /// <paramref name="queueIndex"/>'s host notifier (no-op without ioeventfd or for an absent queue).</summary>
     public void SetHostNotifierHandler(int queueIndex, bool attached)
     {
-        if (Narrow.AsUInt32Bits(queueIndex) < Narrow.AsUInt32Bits(_notifiers.Length)) _notifiers[queueIndex].HandlerAttached = attached;
+        if (Narrow.AsUInt32Bits(queueIndex) < Narrow.AsUInt32Bits(_notifiers.Length))
+            _notifiers[queueIndex].HandlerAttached = attached;
     }
 
     /// <summary>QEMU msix_vector_use: a vector the table does not have is recorded as none.</summary>
-    private ushort UsableVector(uint value) => value < Narrow.AsUInt32Bits(_options.MsixVectors) ? Narrow.LowUInt16(value) : L.NoVector;
+    private ushort UsableVector(uint value) =>
+        value < Narrow.AsUInt32Bits(_options.MsixVectors) ? Narrow.LowUInt16(value) : L.NoVector;
 
     private static ulong Low(ulong current, uint value) => (current & 0xFFFF_FFFF_0000_0000) | value;
 
     private static ulong High(ulong current, uint value) => (current & 0xFFFF_FFFF) | ((ulong)value << 32);
 
-    private static bool Overlaps(int offset, int length, int start, int count) => offset < start + count && (long)offset + length > start;
+    private static bool Overlaps(int offset, int length, int start, int count) =>
+        offset < start + count && (long)offset + length > start;
 }

@@ -22,12 +22,18 @@ internal static class EventArrayDecoder
         ev = default;
         consumed = 0;
         int at = 1;
-        if (window.Length < 7 || window[0] != MsgPackCode.FixArrayMin + TraceFormat.EventFields) return false;
-        if (!TryUInt(window, ref at, out ulong kind) || kind >= TraceFormat.KindsMax) return false;
-        if (!TryInt(window, ref at, out long delta)) return false;
-        if (!TryUInt(window, ref at, out ulong source) || source > uint.MaxValue) return false;
-        if (!TryUInt(window, ref at, out ulong address) || !TryUInt(window, ref at, out ulong value)) return false;
-        if (!TryBin(window, ref at, out int dataAt, out int dataLength)) return false;
+        if (window.Length < 7 || window[0] != MsgPackCode.FixArrayMin + TraceFormat.EventFields)
+            return false;
+        if (!TryUInt(window, ref at, out ulong kind) || kind >= TraceFormat.KindsMax)
+            return false;
+        if (!TryInt(window, ref at, out long delta))
+            return false;
+        if (!TryUInt(window, ref at, out ulong source) || source > uint.MaxValue)
+            return false;
+        if (!TryUInt(window, ref at, out ulong address) || !TryUInt(window, ref at, out ulong value))
+            return false;
+        if (!TryBin(window, ref at, out int dataAt, out int dataLength))
+            return false;
         ev = new DecodedEvent(checked((int)kind), delta, checked((uint)source), address, value, dataAt, dataLength);
         consumed = at;
         return true;
@@ -38,7 +44,8 @@ internal static class EventArrayDecoder
     private static bool TryUInt(ReadOnlySpan<byte> w, ref int at, out ulong value)
     {
         value = 0;
-        if (at >= w.Length) return false;
+        if (at >= w.Length)
+            return false;
         byte code = w[at];
         if (code <= MsgPackCode.PositiveFixIntMax)
         {
@@ -48,9 +55,14 @@ internal static class EventArrayDecoder
         }
         int size = code switch
         {
-            MsgPackCode.UInt8 => 1, MsgPackCode.UInt16 => 2, MsgPackCode.UInt32 => 4, MsgPackCode.UInt64 => 8, _ => 0,
+            MsgPackCode.UInt8 => 1,
+            MsgPackCode.UInt16 => 2,
+            MsgPackCode.UInt32 => 4,
+            MsgPackCode.UInt64 => 8,
+            _ => 0,
         };
-        if (size == 0 || w.Length - at - 1 < size) return false;
+        if (size == 0 || w.Length - at - 1 < size)
+            return false;
         ReadOnlySpan<byte> b = w.Slice(at + 1, size);
         value = size switch
         {
@@ -68,7 +80,8 @@ internal static class EventArrayDecoder
     private static bool TryInt(ReadOnlySpan<byte> w, ref int at, out long value)
     {
         value = 0;
-        if (at >= w.Length) return false;
+        if (at >= w.Length)
+            return false;
         byte code = w[at];
         if (code >= MsgPackCode.NegativeFixIntMin)
         {
@@ -78,15 +91,21 @@ internal static class EventArrayDecoder
         }
         int size = code switch
         {
-            MsgPackCode.Int8 => 1, MsgPackCode.Int16 => 2, MsgPackCode.Int32 => 4, MsgPackCode.Int64 => 8, _ => 0,
+            MsgPackCode.Int8 => 1,
+            MsgPackCode.Int16 => 2,
+            MsgPackCode.Int32 => 4,
+            MsgPackCode.Int64 => 8,
+            _ => 0,
         };
         if (size == 0)
         {
-            if (!TryUInt(w, ref at, out ulong u) || u > long.MaxValue) return false;
+            if (!TryUInt(w, ref at, out ulong u) || u > long.MaxValue)
+                return false;
             value = checked((long)u);
             return true;
         }
-        if (w.Length - at - 1 < size) return false;
+        if (w.Length - at - 1 < size)
+            return false;
         ReadOnlySpan<byte> b = w.Slice(at + 1, size);
         value = size switch
         {
@@ -105,9 +124,17 @@ internal static class EventArrayDecoder
     {
         dataAt = 0;
         dataLength = 0;
-        if (at >= w.Length) return false;
-        int header = w[at] switch { MsgPackCode.Bin8 => 2, MsgPackCode.Bin16 => 3, MsgPackCode.Bin32 => 5, _ => 0 };
-        if (header == 0 || w.Length - at < header) return false;
+        if (at >= w.Length)
+            return false;
+        int header = w[at] switch
+        {
+            MsgPackCode.Bin8 => 2,
+            MsgPackCode.Bin16 => 3,
+            MsgPackCode.Bin32 => 5,
+            _ => 0,
+        };
+        if (header == 0 || w.Length - at < header)
+            return false;
         ReadOnlySpan<byte> b = w.Slice(at + 1, header - 1);
         uint length = header switch
         {
@@ -115,7 +142,8 @@ internal static class EventArrayDecoder
             3 => BinaryPrimitives.ReadUInt16BigEndian(b),
             _ => BinaryPrimitives.ReadUInt32BigEndian(b),
         };
-        if (length > TraceFormat.EventDataBytesMax || length > checked((uint)(w.Length - at - header))) return false;
+        if (length > TraceFormat.EventDataBytesMax || length > checked((uint)(w.Length - at - header)))
+            return false;
         dataAt = at + header;
         dataLength = checked((int)length);
         at = dataAt + dataLength;
@@ -126,4 +154,11 @@ internal static class EventArrayDecoder
 /// <summary>The fields of one event array as <see cref="EventArrayDecoder"/> found them: the data is
 /// [<see cref="DataAt"/>, +<see cref="DataLength"/>) of the window.</summary>
 internal readonly record struct DecodedEvent(
-    int Kind, long Delta, uint Source, ulong Address, ulong Value, int DataAt, int DataLength);
+    int Kind,
+    long Delta,
+    uint Source,
+    ulong Address,
+    ulong Value,
+    int DataAt,
+    int DataLength
+);

@@ -35,7 +35,8 @@ public sealed class StreamBufferWriter : IBufferWriter<byte>
     /// <summary>Commits <paramref name="count"/> bytes of the last span or memory handed out.</summary>
     public void Advance(int count)
     {
-        if (Narrow.AsUInt32Bits(count) > unchecked((uint)(_buffer.Length - _count))) throw new ArgumentOutOfRangeException(nameof(count), "advanced past the buffer that was handed out");
+        if (Narrow.AsUInt32Bits(count) > unchecked((uint)(_buffer.Length - _count)))
+            throw new ArgumentOutOfRangeException(nameof(count), "advanced past the buffer that was handed out");
         _count += count;
     }
 
@@ -56,16 +57,20 @@ public sealed class StreamBufferWriter : IBufferWriter<byte>
     private void Reserve(int sizeHint)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
-        if (sizeHint == 0) sizeHint = 1;
-        if (_buffer.Length - _count >= sizeHint) return;
+        if (sizeHint == 0)
+            sizeHint = 1;
+        if (_buffer.Length - _count >= sizeHint)
+            return;
         Flush();
-        if (_buffer.Length < sizeHint) _buffer = new byte[sizeHint];
+        if (_buffer.Length < sizeHint)
+            _buffer = new byte[sizeHint];
     }
 
     /// <summary>Writes the buffered bytes to the stream (does not flush the stream itself).</summary>
     public void Flush()
     {
-        if (_count == 0) return;
+        if (_count == 0)
+            return;
         _stream.Write(_buffer, 0, _count);
         BytesFlushed += _count;
         _count = 0;

@@ -57,8 +57,13 @@ internal sealed class TraceInput
         }
         while (_end < count)
         {
-            if (EndOfStream) return false;
-            if (_end == _buffer.Length) Array.Resize(ref _buffer, checked((int)Math.Min(Math.Max(_buffer.Length * 2L, count), int.MaxValue - 64)));
+            if (EndOfStream)
+                return false;
+            if (_end == _buffer.Length)
+                Array.Resize(
+                    ref _buffer,
+                    checked((int)Math.Min(Math.Max(_buffer.Length * 2L, count), int.MaxValue - 64))
+                );
             int read;
             try
             {

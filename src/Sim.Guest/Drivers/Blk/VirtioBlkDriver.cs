@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Buffers.Binary;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
 using Sim.Spec.Blk;
 
 namespace Sim.Guest.Drivers.Blk;
@@ -62,17 +62,27 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     public bool LastSubmitFailed { get; private set; }
 
     /// <summary>virtblk_probe. False when the device is absent or setup fails.</summary>
-    public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
+    public bool Probe(
+        PciResourceWindows windows,
+        GuestDmaAllocator dma,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(dma);
         GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, BlkSpec.DeviceId, windows, intxGsi);
-        if (pci == null) return false;
+        if (pci == null)
+            return false;
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);
-        ulong supported = (1UL << BlkSpec.FFlush) | (1UL << BlkSpec.FBlkSize) | (1UL << BlkSpec.FSegMax) | (1UL << BlkSpec.FRo);
-        if (drv == null || !drv.TryNegotiate(supported)) return false;
+        ulong supported =
+            (1UL << BlkSpec.FFlush) | (1UL << BlkSpec.FBlkSize) | (1UL << BlkSpec.FSegMax) | (1UL << BlkSpec.FRo);
+        if (drv == null || !drv.TryNegotiate(supported))
+            return false;
         drv.SetupInterrupts(1);
         VirtioDriverQueue? vq = drv.SetupQueue(0, dma);
-        if (vq == null) return false;
+        if (vq == null)
+            return false;
         vq.Callback = VirtblkDone;
         CapacitySectors = drv.ReadDeviceConfig(BlkSpec.ConfigCapacityOffset, 8);
         ReadOnly = drv.HasFeature(BlkSpec.FRo);
@@ -98,7 +108,8 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     public IEnumerable<VcpuStep> Submit(uint type, ulong sector, int dataBytes)
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the blk driver is not probed");
-        if (Narrow.AsUInt32Bits(dataBytes) > DataBytesMax) throw new ArgumentOutOfRangeException(nameof(dataBytes));
+        if (Narrow.AsUInt32Bits(dataBytes) > DataBytesMax)
+            throw new ArgumentOutOfRangeException(nameof(dataBytes));
         GuestMemory memory = _guest.Memory;
         Span<byte> header = stackalloc byte[BlkSpec.OutHeaderSize];
         BinaryPrimitives.WriteUInt32LittleEndian(header[BlkSpec.OutHeaderTypeOffset..], type);
@@ -109,20 +120,21 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
         var hdr = new GuestBuffer(_header, BlkSpec.OutHeaderSize);
         var st = new GuestBuffer(_status, BlkSpec.InHeaderSize);
         var data = new GuestBuffer(_data, Narrow.AsUInt32Bits(dataBytes));
-        bool added = dataBytes == 0
-            ? vq.Ring.TryAdd(memory, [hdr], [st], out ushort head)
-            : type == BlkSpec.TypeOut
-                ? vq.Ring.TryAdd(memory, [hdr, data], [st], out head)
-                : vq.Ring.TryAdd(memory, [hdr], [data, st], out head);
+        bool added =
+            dataBytes == 0 ? vq.Ring.TryAdd(memory, [hdr], [st], out ushort head)
+            : type == BlkSpec.TypeOut ? vq.Ring.TryAdd(memory, [hdr, data], [st], out head)
+            : vq.Ring.TryAdd(memory, [hdr], [data, st], out head);
         LastSubmitFailed = !added;
-        if (!added) yield break;
+        if (!added)
+            yield break;
         _inflightHead = head;
         _inflight = true;
         _completed = false;
         vq.Kick();
         while (!_completed)
         {
-            if (vq.Ring.Broken) yield break;
+            if (vq.Ring.Broken)
+                yield break;
             yield return VcpuStep.Halt;
         }
     }
@@ -130,15 +142,18 @@ public sealed class VirtioBlkDriver : IVirtioGuestDriver
     /// <summary>virtblk_done: reap every used request (the disable_cb/enable_cb loop).</summary>
     private void VirtblkDone(VirtioDriverQueue vq)
     {
-        vq.DrainUsed((head, len) =>
-        {
-            if (!_inflight || head != _inflightHead) return;
-            _guest.Memory.TryReadUInt8(_status, out byte status);
-            LastStatus = status;
-            LastUsedLen = len;
-            Completed++;
-            _inflight = false;
-            _completed = true;
-        });
+        vq.DrainUsed(
+            (head, len) =>
+            {
+                if (!_inflight || head != _inflightHead)
+                    return;
+                _guest.Memory.TryReadUInt8(_status, out byte status);
+                LastStatus = status;
+                LastUsedLen = len;
+                Completed++;
+                _inflight = false;
+                _completed = true;
+            }
+        );
     }
 }

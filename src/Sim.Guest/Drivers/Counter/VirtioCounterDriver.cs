@@ -1,6 +1,6 @@
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
 using Sim.Spec.Counter;
 
 namespace Sim.Guest.Drivers.Counter;
@@ -64,18 +64,28 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
 
     /// <summary>virttest_probe. False when the device is absent, negotiation fails or CAN_PRINT was not negotiated
     /// (the seed then uses an uninitialised print_vq; here the probe fails instead).</summary>
-    public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
+    public bool Probe(
+        PciResourceWindows windows,
+        GuestDmaAllocator dma,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(dma);
         _printk("******create virttest");
         GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, CounterSpec.DeviceId, windows, intxGsi);
-        if (pci == null) return false;
+        if (pci == null)
+            return false;
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);
-        if (drv == null || !drv.TryNegotiate(1UL << CounterSpec.FCanPrint)) return false;
-        if (!drv.HasFeature(CounterSpec.FCanPrint)) return false; // nvqs = 0
+        if (drv == null || !drv.TryNegotiate(1UL << CounterSpec.FCanPrint))
+            return false;
+        if (!drv.HasFeature(CounterSpec.FCanPrint))
+            return false; // nvqs = 0
         drv.SetupInterrupts(1);
         VirtioDriverQueue? vq = drv.SetupQueue(CounterSpec.PrintQueue, dma);
-        if (vq == null) return false;
+        if (vq == null)
+            return false;
         vq.Callback = TestAck;
         drv.ConfigChanged = VirttestChanged;
         _num = dma.Allocate(CounterSpec.NumberSize, 4);
@@ -95,7 +105,8 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
     /// ran.</summary>
     public bool RunPendingWork()
     {
-        if (!_workPending) return false;
+        if (!_workPending)
+            return false;
         _workPending = false;
         PrintValFunc();
         return true;
@@ -106,7 +117,8 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
     {
         ConfigChanges++;
         _printk("virttest virttest_changed");
-        if (!StopUpdate) _workPending = true; // queue_work: a no-op while the work is already pending
+        if (!StopUpdate)
+            _workPending = true; // queue_work: a no-op while the work is already pending
     }
 
     /// <summary>print_val_func: num[0]++, add the 4-byte out buffer, kick.</summary>
@@ -117,7 +129,8 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
         Counter = unchecked(Counter + 1);
         _guest.Memory.TryWriteUInt32(_num, Counter);
         // "We should always be able to add one buffer to an empty queue." — the result is not checked.
-        if (!vq.Ring.TryAdd(_guest.Memory, [new GuestBuffer(_num, CounterSpec.NumberSize)], [], out _)) AddFailures++;
+        if (!vq.Ring.TryAdd(_guest.Memory, [new GuestBuffer(_num, CounterSpec.NumberSize)], [], out _))
+            AddFailures++;
         vq.Kick();
         Sent++;
     }
@@ -126,7 +139,8 @@ public sealed class VirtioCounterDriver : IVirtioGuestDriver
     /// entries (a shared INTx or the seed device's ISR 3 would otherwise reach it with nothing to do).</summary>
     private void TestAck(VirtioDriverQueue vq)
     {
-        if (!vq.Ring.HasUsed(_guest.Memory)) return;
+        if (!vq.Ring.HasUsed(_guest.Memory))
+            return;
         _printk("virttest get ack");
         if (vq.Ring.TryGetUsed(_guest.Memory, out _, out uint len))
         {

@@ -36,7 +36,8 @@ public sealed class DemoPciDriver
     {
         ArgumentNullException.ThrowIfNull(windows);
         GuestPciFunction? pci = PciEnumerator.Find(_guest, DemoSpec.VendorIdQemu, DemoSpec.DeviceIdDemo, windows);
-        if (pci == null) return false;
+        if (pci == null)
+            return false;
         _dmesg?.Invoke("demo_probe() begin");
         pci.Enable(busMaster: false);
         if (pci.GetBar(0) is not { IsIo: false } bar)
@@ -56,5 +57,6 @@ public sealed class DemoPciDriver
     /// <summary>demo_write: writel(val, bar0).</summary>
     public void Write(uint value) => _guest.MmioWrite(RequireBar(), 4, value);
 
-    private ulong RequireBar() => IsProbed ? _bar0 : throw new InvalidOperationException("the demo driver is not probed");
+    private ulong RequireBar() =>
+        IsProbed ? _bar0 : throw new InvalidOperationException("the demo driver is not probed");
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
-using Sim.Machine.Kvm;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
 using Sim.Spec.Demo;
 
 namespace Sim.Guest.Drivers.Demo;
@@ -50,17 +50,26 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
     public long Completed { get; private set; }
 
     /// <summary>virtdemo_probe. False when the device is absent or negotiation/queue setup fails.</summary>
-    public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
+    public bool Probe(
+        PciResourceWindows windows,
+        GuestDmaAllocator dma,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(dma);
         GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, DemoSpec.VirtioIdDemo, windows, intxGsi);
-        if (pci == null) return false;
+        if (pci == null)
+            return false;
         _dmesg?.Invoke("virtdemo_probe() begin");
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);
-        if (drv == null || !drv.TryNegotiate(0)) return false;
+        if (drv == null || !drv.TryNegotiate(0))
+            return false;
         drv.SetupInterrupts(1);
         VirtioDriverQueue? vq = drv.SetupQueue(0, dma);
-        if (vq == null) return false;
+        if (vq == null)
+            return false;
         vq.Callback = DemoHandleRequest;
         _state = dma.Allocate(StateBytes, 8);
         drv.DriverOk();
@@ -90,10 +99,12 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
         memory.TryWriteUInt64(new GuestAddress(_state.Value + 8), 0);
         GuestBuffer[] outSg = [new GuestBuffer(_state, 8)];
         GuestBuffer[] inSg = [new GuestBuffer(new GuestAddress(_state.Value + 8), 8)];
-        if (!vq.Ring.TryAdd(memory, outSg, inSg, out _)) yield break; // ring full or broken: the seed ignores the error too
+        if (!vq.Ring.TryAdd(memory, outSg, inSg, out _))
+            yield break; // ring full or broken: the seed ignores the error too
         vq.Kick();
         // down_interruptible(&demo_io_sem)
-        while (_semaphore == 0) yield return VcpuStep.Halt;
+        while (_semaphore == 0)
+            yield return VcpuStep.Halt;
         _semaphore--;
         _dmesg?.Invoke("demo_io_sem down");
         _dmesg?.Invoke("send_kick() end");
@@ -108,19 +119,21 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
     private void DemoHandleRequest(VirtioDriverQueue vq)
     {
         _dmesg?.Invoke("demo_handle_request() begin");
-        vq.DrainUsed((_, len) =>
-        {
-            GuestMemory memory = _guest.Memory;
-            memory.TryReadUInt32(new GuestAddress(_state.Value + 8), out uint opt2);
-            memory.TryReadUInt32(new GuestAddress(_state.Value + 12), out uint buff2);
-            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"check ret opt = {opt2:x}"));
-            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"check ret buff = {buff2:x}"));
-            Val = buff2;
-            LastUsedLen = len;
-            Completed++;
-            _semaphore++;
-            _dmesg?.Invoke("demo_io_sem up");
-        });
+        vq.DrainUsed(
+            (_, len) =>
+            {
+                GuestMemory memory = _guest.Memory;
+                memory.TryReadUInt32(new GuestAddress(_state.Value + 8), out uint opt2);
+                memory.TryReadUInt32(new GuestAddress(_state.Value + 12), out uint buff2);
+                _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"check ret opt = {opt2:x}"));
+                _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"check ret buff = {buff2:x}"));
+                Val = buff2;
+                LastUsedLen = len;
+                Completed++;
+                _semaphore++;
+                _dmesg?.Invoke("demo_io_sem up");
+            }
+        );
         _dmesg?.Invoke("demo_handle_request() end");
     }
 }

@@ -1,9 +1,9 @@
-using Sim.Engine;
 using System.Globalization;
 using System.Text;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
 using Sim.Spec.Factorial;
 
 namespace Sim.Guest.Drivers.Factorial;
@@ -55,17 +55,27 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
 
     /// <summary>virttest_probe. False when the device is absent, CAN_PRINT was not negotiated (the seed
     /// would use an uninitialised queue pointer), or setup fails.</summary>
-    public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
+    public bool Probe(
+        PciResourceWindows windows,
+        GuestDmaAllocator dma,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(dma);
         GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, FactorialSpec.VirtioIdTest, windows, intxGsi);
-        if (pci == null) return false;
+        if (pci == null)
+            return false;
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);
-        if (drv == null || !drv.TryNegotiate(1UL << FactorialSpec.FeatureCanPrint)) return false;
-        if (!drv.HasFeature(FactorialSpec.FeatureCanPrint)) return false;
+        if (drv == null || !drv.TryNegotiate(1UL << FactorialSpec.FeatureCanPrint))
+            return false;
+        if (!drv.HasFeature(FactorialSpec.FeatureCanPrint))
+            return false;
         drv.SetupInterrupts(1);
         VirtioDriverQueue? vq = drv.SetupQueue(0, dma);
-        if (vq == null) return false;
+        if (vq == null)
+            return false;
         vq.Callback = TestRequestDone;
         _state = dma.Allocate(StateBytes, 8);
         drv.DriverOk();
@@ -90,8 +100,12 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
         Encoding.ASCII.GetBytes(Greeting, req[4..]); // strncpy pads the rest of arg2 with NULs
         memory.TryWrite(_state, req);
         GuestBuffer[] outSg = [new GuestBuffer(_state, FactorialSpec.RequestSize)];
-        GuestBuffer[] inSg = [new GuestBuffer(new GuestAddress(_state.Value + FactorialSpec.RequestSize), FactorialSpec.ResponseSize)];
-        if (!vq.Ring.TryAdd(memory, outSg, inSg, out _)) return false;
+        GuestBuffer[] inSg =
+        [
+            new GuestBuffer(new GuestAddress(_state.Value + FactorialSpec.RequestSize), FactorialSpec.ResponseSize),
+        ];
+        if (!vq.Ring.TryAdd(memory, outSg, inSg, out _))
+            return false;
         vq.Kick();
         return true;
     }
@@ -100,13 +114,17 @@ public sealed class VirtioFactorialDriver : IVirtioGuestDriver
     private void TestRequestDone(VirtioDriverQueue vq)
     {
         _dmesg?.Invoke(" test_request_done called, line: 63 ");
-        vq.DrainUsed((_, len) =>
-        {
-            _guest.Memory.TryReadUInt32(new GuestAddress(_state.Value + FactorialSpec.RequestSize), out uint ret);
-            LastRet = ret;
-            LastUsedLen = len;
-            Completed++;
-            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio response ret is {Narrow.AsInt32Bits(ret)}"));
-        });
+        vq.DrainUsed(
+            (_, len) =>
+            {
+                _guest.Memory.TryReadUInt32(new GuestAddress(_state.Value + FactorialSpec.RequestSize), out uint ret);
+                LastRet = ret;
+                LastUsedLen = len;
+                Completed++;
+                _dmesg?.Invoke(
+                    string.Create(CultureInfo.InvariantCulture, $"virtio response ret is {Narrow.AsInt32Bits(ret)}")
+                );
+            }
+        );
     }
 }

@@ -1,5 +1,5 @@
-using Sim.Engine;
 using System.Globalization;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
 using Sim.Machine.Kvm;
@@ -64,18 +64,26 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
     public long TransmitCompleted { get; private set; }
 
     /// <summary>virtnet_probe. False when the device is absent or setup fails.</summary>
-    public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport,
-        VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
+    public bool Probe(
+        PciResourceWindows windows,
+        GuestDmaAllocator dma,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(dma);
         GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, NetSpec.DeviceId, windows, intxGsi);
-        if (pci == null) return false;
+        if (pci == null)
+            return false;
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);
-        if (drv == null || !drv.TryNegotiate(1UL << NetSpec.FMac)) return false;
+        if (drv == null || !drv.TryNegotiate(1UL << NetSpec.FMac))
+            return false;
         drv.SetupInterrupts(2);
         VirtioDriverQueue? rx = drv.SetupQueue(NetSpec.ReceiveQueue, dma);
         VirtioDriverQueue? tx = drv.SetupQueue(NetSpec.TransmitQueue, dma);
-        if (rx == null || tx == null) return false;
+        if (rx == null || tx == null)
+            return false;
         rx.Callback = SkbRecvDone;
         tx.Callback = SkbXmitDone;
         if (drv.HasFeature(NetSpec.FMac))
@@ -85,14 +93,16 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
                 _mac[i] = Narrow.LowByte(drv.ReadDeviceConfig(NetSpec.ConfigMacOffset + i, 1));
             }
         }
-        for (int i = 0; i < ReceiveBuffers; i++) _rxBuffers[i] = dma.Allocate(BufferBytes, 8);
+        for (int i = 0; i < ReceiveBuffers; i++)
+            _rxBuffers[i] = dma.Allocate(BufferBytes, 8);
         _txHeader = dma.Allocate(NetSpec.HeaderBytes, 8);
         _txFrame = dma.Allocate(FrameBytesMax, 8);
         Transport = drv;
         ReceiveQueue = rx;
         TransmitQueue = tx;
         drv.DriverOk();
-        for (int i = 0; i < ReceiveBuffers; i++) AddReceiveBuffer(i);
+        for (int i = 0; i < ReceiveBuffers; i++)
+            AddReceiveBuffer(i);
         rx.Kick();
         _dmesg?.Invoke("virtio_net: eth0: mac " + Convert.ToHexStringLower(_mac));
         return true;
@@ -113,9 +123,11 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
         }
         Span<byte> header = stackalloc byte[NetSpec.HeaderBytes];
         header.Clear();
-        if (!_guest.Memory.TryWrite(_txHeader, header) || !_guest.Memory.TryWrite(_txFrame, frame)) return false;
+        if (!_guest.Memory.TryWrite(_txHeader, header) || !_guest.Memory.TryWrite(_txFrame, frame))
+            return false;
         GuestBuffer[] outSg = [new(_txHeader, NetSpec.HeaderBytes), new(_txFrame, checked((uint)frame.Length))];
-        if (!vq.Ring.TryAdd(_guest.Memory, outSg, [], out _)) return false;
+        if (!vq.Ring.TryAdd(_guest.Memory, outSg, [], out _))
+            return false;
         vq.Kick();
         return true;
     }
@@ -124,32 +136,37 @@ public sealed class VirtioNetDriver : IVirtioGuestDriver
     {
         VirtioDriverQueue vq = ReceiveQueue!;
         GuestBuffer[] inSg = [new(_rxBuffers[index], BufferBytes)];
-        if (vq.Ring.TryAdd(_guest.Memory, [], inSg, out ushort head)) _rxByHead[head] = index;
+        if (vq.Ring.TryAdd(_guest.Memory, [], inSg, out ushort head))
+            _rxByHead[head] = index;
     }
 
     /// <summary>skb_recv_done → virtnet_poll → receive_buf, then try_fill_recv.</summary>
     private void SkbRecvDone(VirtioDriverQueue vq)
     {
         int refill = 0;
-        vq.DrainUsed((head, len) =>
-        {
-            if (!_rxByHead.Remove(head, out int index)) return;
-            // receive_buf: a buffer shorter than the header is a device error (Linux "rx error: len %u").
-            if (len < NetSpec.HeaderBytes || len > BufferBytes)
+        vq.DrainUsed(
+            (head, len) =>
             {
-                _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio_net: rx error: len {len}"));
+                if (!_rxByHead.Remove(head, out int index))
+                    return;
+                // receive_buf: a buffer shorter than the header is a device error (Linux "rx error: len %u").
+                if (len < NetSpec.HeaderBytes || len > BufferBytes)
+                {
+                    _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio_net: rx error: len {len}"));
+                }
+                else
+                {
+                    byte[] frame = new byte[len - NetSpec.HeaderBytes];
+                    _guest.Memory.TryRead(new GuestAddress(_rxBuffers[index].Value + NetSpec.HeaderBytes), frame);
+                    LastFrame = frame;
+                    Received++;
+                }
+                AddReceiveBuffer(index);
+                refill++;
             }
-            else
-            {
-                byte[] frame = new byte[len - NetSpec.HeaderBytes];
-                _guest.Memory.TryRead(new GuestAddress(_rxBuffers[index].Value + NetSpec.HeaderBytes), frame);
-                LastFrame = frame;
-                Received++;
-            }
-            AddReceiveBuffer(index);
-            refill++;
-        });
-        if (refill > 0) vq.Kick();
+        );
+        if (refill > 0)
+            vq.Kick();
     }
 
     /// <summary>skb_xmit_done → free_old_xmit_skbs.</summary>

@@ -1,8 +1,8 @@
-using Sim.Engine;
 using System.Globalization;
-using Sim.Machine.Kvm;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Machine.Kvm;
 using Sim.Spec.Rng;
 
 namespace Sim.Guest.Drivers.Rng;
@@ -49,16 +49,25 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
     public long Completed { get; private set; }
 
     /// <summary>probe_common. False when the device is absent or setup fails.</summary>
-    public bool Probe(PciResourceWindows windows, GuestDmaAllocator dma, VirtioDriverTransport transport, VirtioInterruptMode irq, Func<int, int, uint>? intxGsi = null)
+    public bool Probe(
+        PciResourceWindows windows,
+        GuestDmaAllocator dma,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq,
+        Func<int, int, uint>? intxGsi = null
+    )
     {
         ArgumentNullException.ThrowIfNull(dma);
         GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, RngSpec.DeviceId, windows, intxGsi);
-        if (pci == null) return false;
+        if (pci == null)
+            return false;
         VirtioPciDriver? drv = VirtioPciDriver.Probe(pci, transport, irq);
-        if (drv == null || !drv.TryNegotiate(0)) return false;
+        if (drv == null || !drv.TryNegotiate(0))
+            return false;
         drv.SetupInterrupts(1);
         VirtioDriverQueue? vq = drv.SetupQueue(RngSpec.RequestQueue, dma);
-        if (vq == null) return false;
+        if (vq == null)
+            return false;
         vq.Callback = RandomRecvDone;
         _buffer = dma.Allocate(BufferBytesMax, 8);
         drv.DriverOk();
@@ -76,9 +85,11 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
     public bool Submit(int bytes)
     {
         VirtioDriverQueue vq = Queue ?? throw new InvalidOperationException("the rng driver is not probed");
-        if (bytes < 1 || bytes > BufferBytesMax) throw new ArgumentOutOfRangeException(nameof(bytes), $"1..{BufferBytesMax}");
+        if (bytes < 1 || bytes > BufferBytesMax)
+            throw new ArgumentOutOfRangeException(nameof(bytes), $"1..{BufferBytesMax}");
         GuestBuffer[] inSg = [new GuestBuffer(_buffer, Narrow.AsUInt32Bits(bytes))];
-        if (!vq.Ring.TryAdd(_guest.Memory, [], inSg, out _)) return false;
+        if (!vq.Ring.TryAdd(_guest.Memory, [], inSg, out _))
+            return false;
         vq.Kick();
         return true;
     }
@@ -86,11 +97,13 @@ public sealed class VirtioRngDriver : IVirtioGuestDriver
     /// <summary>random_recv_done (IRQ context): virtqueue_get_buf gives the length the device filled.</summary>
     private void RandomRecvDone(VirtioDriverQueue vq)
     {
-        vq.DrainUsed((_, len) =>
-        {
-            LastUsedLen = len;
-            Completed++;
-            _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio_rng: got {len} bytes"));
-        });
+        vq.DrainUsed(
+            (_, len) =>
+            {
+                LastUsedLen = len;
+                Completed++;
+                _dmesg?.Invoke(string.Create(CultureInfo.InvariantCulture, $"virtio_rng: got {len} bytes"));
+            }
+        );
     }
 }

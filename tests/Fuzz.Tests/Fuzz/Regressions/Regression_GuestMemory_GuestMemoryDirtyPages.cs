@@ -13,10 +13,7 @@ namespace Fuzz.Tests.Regressions;
 /// </summary>
 public sealed class Regression_GuestMemory_GuestMemoryDirtyPages
 {
-    private static readonly byte[] Input =
-    [
-        0x0c, 0x0d, 0x0f,
-    ];
+    private static readonly byte[] Input = [0x0c, 0x0d, 0x0f];
 
     [Fact]
     public void GuestMemory_GuestMemoryDirtyPages_DoesNotFire()
