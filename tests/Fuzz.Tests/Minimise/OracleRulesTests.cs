@@ -20,7 +20,12 @@ public sealed partial class OracleRulesTests
             ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found above the test binaries");
     }
 
-    /// <summary>Every site literal in src/Fuzz that a checker or target reports (interpolated parts cut off).</summary>
+    /// <summary>A call that reports a finding: <c>Report…(</c>, <c>Fail(</c>, <c>OnDecision(</c>, <c>Check(</c>.</summary>
+    [GeneratedRegex(@"\b(\w*Report\w*|Fail|OnDecision|Check)\s*\(")]
+    private static partial Regex ReportingCall();
+
+    /// <summary>Every site literal in src/Fuzz that a checker or target reports (interpolated parts cut off):
+    /// the site literals inside the argument list of a reporting call, wherever the formatter broke its lines.</summary>
     private static SortedSet<string> ReportedSites()
     {
         var sites = new SortedSet<string>(StringComparer.Ordinal);
@@ -32,26 +37,14 @@ public sealed partial class OracleRulesTests
             )
         )
         {
-            foreach (string line in File.ReadLines(file))
+            string code = string.Join(
+                '\n',
+                File.ReadLines(file).Where(l => !l.TrimStart().StartsWith("//", StringComparison.Ordinal))
+            );
+            foreach (Match call in ReportingCall().Matches(code))
             {
-                if (
-                    !(
-                        line.Contains("Report", StringComparison.Ordinal)
-                        || line.Contains("Fail(", StringComparison.Ordinal)
-                        || line.Contains("OnDecision(", StringComparison.Ordinal)
-                        || line.Contains("Check(", StringComparison.Ordinal)
-                    )
-                )
-                    continue;
-                if (
-                    line.TrimStart().StartsWith("///", StringComparison.Ordinal)
-                    || line.TrimStart().StartsWith("//", StringComparison.Ordinal)
-                )
-                    continue;
-                foreach (Match m in SiteLiteral().Matches(line))
+                foreach (Match m in SiteLiteral().Matches(ArgumentList(code, call.Index + call.Length)))
                 {
-                    if (!m.Groups[1].Success)
-                        continue;
                     string site = m.Groups[1].Value;
                     int brace = site.IndexOf('{', StringComparison.Ordinal);
                     sites.Add(brace >= 0 ? site[..brace] : site);
@@ -59,6 +52,32 @@ public sealed partial class OracleRulesTests
             }
         }
         return sites;
+    }
+
+    /// <summary>The text from just after a call's '(' to its matching ')', skipping parentheses inside
+    /// string literals.</summary>
+    private static string ArgumentList(string code, int start)
+    {
+        int depth = 1;
+        int i = start;
+        while (i < code.Length && depth > 0)
+        {
+            char c = code[i];
+            if (c == '"')
+            {
+                for (i++; i < code.Length && code[i] != '"'; i++)
+                {
+                    if (code[i] == '\\')
+                        i++;
+                }
+            }
+            else if (c == '(')
+                depth++;
+            else if (c == ')')
+                depth--;
+            i++;
+        }
+        return code[start..Math.Min(i, code.Length)];
     }
 
     [Fact]

@@ -7,16 +7,14 @@ public static class MagicBytes
 {
     public static int Check(ReadOnlySpan<byte> data)
     {
-        if (data.Length < 4)
-            return 0;
+        if (data.Length < 4) return 0;
         if (data[0] == (byte)'F')
         {
             if (data[1] == (byte)'U')
             {
                 if (data[2] == (byte)'Z')
                 {
-                    if (data[3] == (byte)'!')
-                        throw new InvalidOperationException("magic bytes reached");
+                    if (data[3] == (byte)'!') throw new InvalidOperationException("magic bytes reached");
                     return 3;
                 }
                 return 2;
@@ -32,8 +30,7 @@ public static class MagicBytes
         int sum = 0;
         if (x > 100)
         {
-            for (int i = 0; i < 3; i++)
-                sum += i * x;
+            for (int i = 0; i < 3; i++) sum += i * x;
         }
         else
         {
@@ -46,8 +43,7 @@ public static class MagicBytes
         }
         try
         {
-            if (x == 5)
-                throw new ArgumentException("five");
+            if (x == 5) throw new ArgumentException("five");
         }
         catch (ArgumentException)
         {
