@@ -42,8 +42,10 @@ public static class KickOverlap
     }
 
     /// <summary>Whether a writable buffer of one request made available (from the queue's next index to avail.idx)
-    /// overlaps a buffer of another such request or any of the rings.</summary>
-    public static bool WritableOverlapsOther(GuestMemory memory, SplitQueue queue, bool indirect)
+    /// overlaps a buffer of another such request or any of the rings. An INDIRECT head is followed whether or not
+    /// VIRTIO_F_INDIRECT_DESC was negotiated: QEMU 7.2's virtqueue_split_pop does not look at the feature, nor does
+    /// the model's SplitQueue, so both write into the table's buffers.</summary>
+    public static bool WritableOverlapsOther(GuestMemory memory, SplitQueue queue)
     {
         if (!queue.Ready || queue.Size == 0)
             return false;
@@ -65,7 +67,7 @@ public static class KickOverlap
                     )
                 )
                     break;
-                chains.Add(Walk(memory, queue.DescTable.Value, size, head % size, indirect));
+                chains.Add(Walk(memory, queue.DescTable.Value, size, head % size));
             }
             Range[] rings = Rings(queue.DescTable.Value, avail, queue.UsedRing.Value, size);
             for (int a = 0; a < chains.Count; a++)
@@ -92,15 +94,9 @@ public static class KickOverlap
             Range.Of(used, 6 + (8UL * (ulong)size)),
         ];
 
-    /// <summary>The chain's readable and writable ranges as QEMU 7.2 walks it (INDIRECT honoured on the head only:
-    /// virtqueue_split_pop).</summary>
-    private static (List<Range> Read, List<Range> Write) Walk(
-        GuestMemory memory,
-        ulong table,
-        int size,
-        int head,
-        bool indirect
-    )
+    /// <summary>The chain's readable and writable ranges as QEMU 7.2 walks it (INDIRECT honoured on the head only,
+    /// negotiated or not: virtqueue_split_pop).</summary>
+    private static (List<Range> Read, List<Range> Write) Walk(GuestMemory memory, ulong table, int size, int head)
     {
         var read = new List<Range>();
         var write = new List<Range>();
@@ -118,7 +114,7 @@ public static class KickOverlap
             {
                 break;
             }
-            if (step == 0 && indirect && (flags & VirtioSpec.DescFIndirect) != 0)
+            if (step == 0 && (flags & VirtioSpec.DescFIndirect) != 0)
             {
                 table = address;
                 limit = (int)Math.Min(length / 16, (uint)ChainStepsMax);

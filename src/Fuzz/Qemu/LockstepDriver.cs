@@ -307,11 +307,7 @@ public sealed class LockstepDriver : IMemoryObserver
         Facts.KickBeforeDriverOk |= !device.DriverOk && !device.IsBroken;
         if (!Facts.BuffersOverlapInKick && device.DriverOk && !device.IsBroken)
         {
-            Facts.BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(
-                rig.Simulation.Memory,
-                device.GetQueue(0),
-                Indirect
-            );
+            Facts.BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, device.GetQueue(0));
         }
         KickedQueue = _guests.Selected;
         if (KickedQueue == 0)

@@ -13,6 +13,11 @@ public sealed class NetRunFacts : LockstepFacts
     /// <summary>Frames the robust model dropped because they did not fit their chain (used.len 0).</summary>
     public long ReceiveDropped { get; set; }
 
+    /// <summary>Frames the robust model dropped after the last kick at which it was broken (all of them when it never
+    /// broke). A break ends what a drop set off: the driver must reset the device to go on, and the reset (status 0 on
+    /// both halves) gives QEMU 7.2's left chain back to the driver (virtio_reset: last_avail_idx 0).</summary>
+    public long ReceiveDroppedSinceBreak { get; set; }
+
     /// <summary>Frames the model put on its link (transmitq1).</summary>
     public long FramesSent { get; set; }
 
@@ -27,5 +32,6 @@ public sealed class NetRunFacts : LockstepFacts
         FramesInjected = 0;
         FramesReceived = 0;
         ReceiveDropped = 0;
+        ReceiveDroppedSinceBreak = 0;
     }
 }

@@ -47,6 +47,7 @@ public sealed class VirtioNetLockstep : ILockstepDevice
     private bool[]? _deviceWrote;
     private readonly ObservationReader _observer = new();
     private ulong _notify;
+    private long _droppedAtBreak;
 
     public VirtioNetLockstep() => _driver = new LockstepDriver(this, Facts);
 
@@ -140,9 +141,11 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         _deviceWrote = model.DeviceWrote;
         Array.Clear(_deviceWrote);
         ForgetSent();
+        _droppedAtBreak = 0;
         _driver.Run(input, rig, context);
         Facts.FramesReceived = rig.Device.FramesReceived;
         Facts.ReceiveDropped = rig.Device.ReceiveDropped;
+        Facts.ReceiveDroppedSinceBreak = rig.Device.ReceiveDropped - _droppedAtBreak;
         Facts.FramesSent = rig.Device.Backend.FramesSent;
         ObservationReader.Model(rig, model);
         _observer.Qemu(q, Pci, qemu);
@@ -167,6 +170,8 @@ public sealed class VirtioNetLockstep : ILockstepDevice
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(rig);
         qemu.Qtest.Sync();
+        if (rig.VirtioDevice.IsBroken)
+            _droppedAtBreak = ((ModelNetRig)rig).Device.ReceiveDropped;
         // The model delivers waiting frames at a kick of either queue (VirtioNetDevice.HandleQueueNotify); QEMU takes
         // what reaches its socket whenever it can receive, so the frames go out whichever queue was kicked.
         bool took = _taken.Count > 0;
