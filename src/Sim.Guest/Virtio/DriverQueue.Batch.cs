@@ -232,8 +232,16 @@ public sealed partial class DriverQueue
             _availShadow = shadow;
             added = true;
         }
-        // NeedsNotify: Publish (avail.idx after the entry: VIRTIO 1.2 §2.7.13.2's barrier is program order here),
-        // then the kick decision (Linux virtqueue_kick_prepare_split).
+        notify = PublishAndDecideDirect(ref avail, shadow, numAdded);
+        return added;
+    }
+
+    /// <summary>NeedsNotify on TryAddPairAndKickDirect's locals: Publish (avail.idx after the entry: VIRTIO 1.2
+    /// §2.7.13.2's barrier is program order here), then the kick decision (Linux
+    /// virtqueue_kick_prepare_split).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool PublishAndDecideDirect(ref byte avail, RingIndex shadow, int numAdded)
+    {
         if (_published != shadow)
         {
             RingBytes.WriteLe16(ref avail, VirtioSpec.AvailIdxOffset, shadow.Value);
@@ -242,10 +250,9 @@ public sealed partial class DriverQueue
         }
         RingIndex oldIdx = shadow.Subtract(numAdded);
         _numAdded = 0;
-        notify = EventIdx
+        return EventIdx
             ? RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), shadow, oldIdx)
             : (_usedWindow.ReadUInt16(VirtioSpec.UsedFlagsOffset) & VirtioSpec.UsedFNoNotify) == 0;
-        return added;
     }
 
     /// <summary>The unobserved body of <see cref="NeedsNotify"/>: Publish's avail.idx store and the kick decision
