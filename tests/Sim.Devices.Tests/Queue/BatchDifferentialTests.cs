@@ -293,9 +293,10 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 {
                     // Device: what the driver reads for its kick decision.
                     ushort flags = (ushort)c.Below(4);
-                    ushort availEvent = unchecked(
-                        (ushort)(c.Below(4) == 0 ? c.Next() : (uint)(drivers[0].AvailIdx.Value + c.Below(3) - 1))
-                    );
+                    ushort availEvent =
+                        c.Below(4) == 0
+                            ? (ushort)(c.Next() & 0xffff)
+                            : drivers[0].AvailIdx.Add(c.Below(3)).Subtract(1).Value;
                     foreach (GuestMemory m in mems)
                     {
                         Assert.True(m.TryWriteUInt16(layout.UsedRing, flags));
@@ -389,7 +390,7 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 Assert.True(m.TryWriteUInt32(new GuestAddress(layout.UsedEntry(slot).Value + 4), 8));
             }
         }
-        usedIdx = unchecked((ushort)(usedIdx + used));
+        usedIdx = new RingIndex(usedIdx).Add(used).Value;
         for (int t = 0; t < mems.Length; t++)
         {
             Assert.True(mems[t].TryWriteUInt16(layout.UsedIdx, usedIdx));
