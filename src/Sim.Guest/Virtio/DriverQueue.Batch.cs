@@ -17,6 +17,9 @@ namespace Sim.Guest.Virtio;
 //   BatchDifferentialTests.AddBatch_MarksTheDescriptorPagesTheSequentialAddsMark.
 // - TryAddBatchAndNotify must equal TryAddBatch then NeedsNotify (DriverQueue.cs); its KickPrepareDirect, NeedsNotify.
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps (its fused-kick rounds).
+// - TryAddPairAndKickDirect (TryAddBatchAndNotify of one pair, unobserved) must equal the pair TryAdd then
+//   NeedsNotify. Proved by BatchDifferentialTests.Property_SinglePairKick_MatchesTryAddThenNeedsNotify and the
+//   fused-kick rounds above; fuzzed by the driver-queue target's fast lane (its op 1 with one pair).
 // - TryGetUsedBatch (ReapDirect without the handler steps) must equal a loop of TryGetUsed (DriverQueue.cs).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
 // - ReapAll (ReapDirect with them) must equal Linux's interrupt-handler loop over DriverQueue.cs's calls:
@@ -151,9 +154,105 @@ public sealed partial class DriverQueue
         out bool notify
     )
     {
+        if (readable.Length == 1 && writable.Length == 1 && heads.Length >= 1 && Direct(memory))
+        {
+            // One pair (a latency-bound guest's kick): the single-chain body, one window choice for the add and the
+            // kick decision.
+            bool one = TryAddPairAndKickDirect(readable[0], writable[0], out heads[0], out notify);
+            added = one ? 1 : 0;
+            return one;
+        }
         bool all = TryAddBatch(memory, readable, writable, heads, out added);
         notify = Direct(memory) ? KickPrepareDirect() : NeedsNotify(memory);
         return all;
+    }
+
+    /// <summary>
+    /// The unobserved body of <see cref="TryAddBatchAndNotify"/> for one pair: the pair
+    /// <see cref="TryAdd(GuestMemory, GuestBuffer, GuestBuffer, out ushort)"/> then <see cref="NeedsNotify"/>, in one
+    /// body with the rings written through spans over their windows (taken once, their lengths asserted: every offset
+    /// below is a descriptor index or a slot masked to the size) and the free-list and ring-index fields in locals.
+    /// The same checks, stores, state and dirty pages as those two calls, in their order.
+    /// </summary>
+    private bool TryAddPairAndKickDirect(GuestBuffer readable, GuestBuffer writable, out ushort head, out bool notify)
+    {
+        head = 0;
+        bool added = false;
+        int size = _size;
+        Span<byte> availBytes = _availWindow.WritableBytes;
+        Assert(
+            unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size),
+            "available-ring window covers the ring"
+        );
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
+        RingIndex shadow = _availShadow;
+        int numAdded = _numAdded;
+        if (!Broken && _numFree >= 2)
+        {
+            // TryAdd: the free list's first two descriptors, the first linking to the second.
+            ushort[] links = _next;
+            Span<byte> tableBytes = _descWindow.WritableBytes;
+            Assert(
+                unchecked((ulong)tableBytes.Length) == VirtioSpec.DescTableSize(size) && links.Length == size,
+                "descriptor-table window covers the table"
+            );
+            int first = _freeHead;
+            int second = links[first];
+            int rest = links[second];
+            ref byte table = ref MemoryMarshal.GetReference(tableBytes);
+            // unchecked: first, second < size (indices of links), so both descriptors lie inside the table.
+            int firstAt = unchecked(first * VirtioSpec.DescSize);
+            int secondAt = unchecked(second * VirtioSpec.DescSize);
+            RingBytes.WriteDescriptor(
+                ref table,
+                firstAt,
+                readable.Addr.Value,
+                DescriptorHigh(readable.Len, VirtioSpec.DescFNext, unchecked((ushort)second))
+            );
+            RingBytes.WriteDescriptor(
+                ref table,
+                secondAt,
+                writable.Addr.Value,
+                DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest))
+            );
+            _descWindow.MarkWritten(firstAt, VirtioSpec.DescSize);
+            _descWindow.MarkWritten(secondAt, VirtioSpec.DescSize);
+            _freeHead = rest;
+            _numFree = unchecked(_numFree - 2); // _numFree >= 2 checked above
+            head = unchecked((ushort)first);
+            // Commit: the head state, then avail->ring[avail_idx_shadow & (num - 1)] = head.
+            _heads[first] = new HeadState(writable.Len, unchecked((ushort)second), 2);
+            Outstanding = unchecked(Outstanding + 1); // at most one chain per descriptor, so below 32768
+            // unchecked: the slot is masked to the size, inside the available ring.
+            int slotAt = unchecked(VirtioSpec.AvailRingOffset + (shadow.Slot(size) * VirtioSpec.AvailElemSize));
+            RingBytes.WriteLe16(ref avail, slotAt, head);
+            _availWindow.MarkWritten(slotAt, VirtioSpec.AvailElemSize);
+            shadow = shadow.Next;
+            numAdded = unchecked(numAdded + 1); // at most the size between kicks
+            _availShadow = shadow;
+            added = true;
+        }
+        notify = PublishAndDecideDirect(ref avail, shadow, numAdded);
+        return added;
+    }
+
+    /// <summary>NeedsNotify on TryAddPairAndKickDirect's locals: Publish (avail.idx after the entry: VIRTIO 1.2
+    /// §2.7.13.2's barrier is program order here), then the kick decision (Linux
+    /// virtqueue_kick_prepare_split).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool PublishAndDecideDirect(ref byte avail, RingIndex shadow, int numAdded)
+    {
+        if (_published != shadow)
+        {
+            RingBytes.WriteLe16(ref avail, VirtioSpec.AvailIdxOffset, shadow.Value);
+            _availWindow.MarkWritten(VirtioSpec.AvailIdxOffset, sizeof(ushort));
+            _published = shadow;
+        }
+        RingIndex oldIdx = shadow.Subtract(numAdded);
+        _numAdded = 0;
+        return EventIdx
+            ? RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), shadow, oldIdx)
+            : (_usedWindow.ReadUInt16(VirtioSpec.UsedFlagsOffset) & VirtioSpec.UsedFNoNotify) == 0;
     }
 
     /// <summary>The unobserved body of <see cref="NeedsNotify"/>: Publish's avail.idx store and the kick decision
@@ -337,8 +436,9 @@ public sealed partial class DriverQueue
     private const int AvailStoreUsedEvent = 2;
 
     /// <summary>Marks the available-ring fields ReapDirect stored through its span dirty (the pages the window stores
-    /// of the reference mark); out of line, as it runs once per kick.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// of the reference mark); inlined: at one used entry per kick its call was a measurable part of the
+    /// handler.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MarkAvailStores(int stored)
     {
         if ((stored & AvailStoreFlags) != 0)

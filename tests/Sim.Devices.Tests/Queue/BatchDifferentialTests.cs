@@ -252,6 +252,154 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
         Assert.True(outcomes.Count >= 8, "the hostile rings should reach most pop outcomes");
     }
 
+    /// <summary>
+    /// The single-chain kick (<see cref="DriverQueue.TryAddBatchAndNotify"/> of one pair, whose unobserved body is
+    /// TryAddPairAndKickDirect) must equal the pair TryAdd then NeedsNotify, kick after kick, under a hostile device:
+    /// random used.flags and avail_event, completions of outstanding, stale or garbage heads (which break the queue),
+    /// a ring that fills up (the add fails, the kick decision still runs), and tables that cross a page.
+    /// </summary>
+    [Fact]
+    public void Property_SinglePairKick_MatchesTryAddThenNeedsNotify()
+    {
+        PropertyRunner.Check(
+            output,
+            nameof(Property_SinglePairKick_MatchesTryAddThenNeedsNotify),
+            0x5EED_BA7C_0003UL,
+            400,
+            Words,
+            words =>
+            {
+                var c = new Choices(words);
+                int size = 2 << c.Below(5); // 2..32
+                bool eventIdx = c.Below(2) == 0;
+                ulong ringBase = c.Below(2) == 0 ? 0x1000UL : 0x1f00UL; // the second: the table crosses a page
+                SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(ringBase), size);
+                GuestMemory memory = GuestMemory.CreateFlat(0x1_0000);
+                GuestMemory[] mems = Twins(memory, 4); // fused, sequential; then the same two observed
+                var drivers = new DriverQueue[4];
+                for (int t = 0; t < 4; t++)
+                {
+                    drivers[t] = new DriverQueue(layout, eventIdx);
+                    using (mems[t].AsGuest())
+                        drivers[t].Initialize(mems[t]);
+                    mems[t].ClearDirty();
+                }
+                var observers = new[] { new RecordingObserver(), new RecordingObserver() };
+                mems[2].Observer = observers[0];
+                mems[3].Observer = observers[1];
+                var outstanding = new List<ushort>();
+                ushort usedIdx = 0;
+                for (int round = 0; round < 3 * size; round++)
+                {
+                    // Device: what the driver reads for its kick decision.
+                    ushort flags = (ushort)c.Below(4);
+                    ushort availEvent =
+                        c.Below(4) == 0
+                            ? (ushort)(c.Next() & 0xffff)
+                            : drivers[0].AvailIdx.Add(c.Below(3)).Subtract(1).Value;
+                    foreach (GuestMemory m in mems)
+                    {
+                        Assert.True(m.TryWriteUInt16(layout.UsedRing, flags));
+                        Assert.True(m.TryWriteUInt16(layout.AvailEvent, availEvent));
+                        m.ClearDirty();
+                    }
+                    GuestBuffer[] readable = [new(new(0x4000 + (ulong)c.Below(0x4000)), Lengths[c.Below(9)])];
+                    GuestBuffer[] writable = [new(new(0x8000 + (ulong)c.Below(0x4000)), Lengths[c.Below(9)])];
+                    var result = KickAndCompare(mems, drivers, observers, readable, writable);
+                    if (result.Ok)
+                        outstanding.Add(result.Head);
+
+                    // Device: sometimes completes a few chains (rarely a garbage id, which breaks the queue on reap).
+                    if (c.Below(3) != 0 || outstanding.Count == 0)
+                        continue;
+                    usedIdx = CompleteAndReap(c, layout, mems, drivers, outstanding, usedIdx);
+                    if (drivers[0].Broken)
+                        outstanding.Clear();
+                }
+                return true;
+            }
+        );
+    }
+
+    /// <summary>One kick of <see cref="Property_SinglePairKick_MatchesTryAddThenNeedsNotify"/>: the fused call on
+    /// twins 0 and 2, TryAdd then NeedsNotify on 1 and 3; asserts the same answers, state, accesses and
+    /// memory.</summary>
+    private static (bool Ok, int Added, ushort Head, bool Notify) KickAndCompare(
+        GuestMemory[] mems,
+        DriverQueue[] drivers,
+        RecordingObserver[] observers,
+        GuestBuffer[] readable,
+        GuestBuffer[] writable
+    )
+    {
+        var results = new (bool Ok, int Added, ushort Head, bool Notify)[4];
+        for (int t = 0; t < 4; t++)
+        {
+            using (mems[t].AsGuest())
+            {
+                if (t % 2 == 0)
+                {
+                    var heads = new ushort[1];
+                    bool ok = drivers[t]
+                        .TryAddBatchAndNotify(mems[t], readable, writable, heads, out int n, out bool kick);
+                    results[t] = (ok, n, heads[0], kick);
+                }
+                else
+                {
+                    bool ok = drivers[t].TryAdd(mems[t], readable[0], writable[0], out ushort head);
+                    results[t] = (ok, ok ? 1 : 0, head, drivers[t].NeedsNotify(mems[t]));
+                }
+            }
+        }
+        for (int t = 1; t < 4; t++)
+        {
+            Assert.Equal(results[0], results[t]);
+            Assert.Equal(
+                (drivers[0].Error, drivers[0].FreeCount, drivers[0].Outstanding, drivers[0].AvailIdx),
+                (drivers[t].Error, drivers[t].FreeCount, drivers[t].Outstanding, drivers[t].AvailIdx)
+            );
+        }
+        Assert.Equal(observers[1].Accesses, observers[0].Accesses);
+        AssertSameMemory(mems);
+        return results[0];
+    }
+
+    /// <summary>The hostile device of <see cref="Property_SinglePairKick_MatchesTryAddThenNeedsNotify"/>: completes
+    /// the oldest outstanding chains (rarely a garbage id instead) in every twin, then each driver reaps them all.
+    /// Returns the new used.idx.</summary>
+    private static ushort CompleteAndReap(
+        Choices c,
+        SplitRingLayout layout,
+        GuestMemory[] mems,
+        DriverQueue[] drivers,
+        List<ushort> outstanding,
+        ushort usedIdx
+    )
+    {
+        int size = layout.Size;
+        int used = 1 + c.Below(outstanding.Count);
+        for (int j = 0; j < used; j++)
+        {
+            uint id = c.Below(12) == 0 ? c.Next() % (uint)(size + 2) : outstanding[0];
+            if (outstanding.Count > 0)
+                outstanding.RemoveAt(0);
+            int slot = (usedIdx + j) % size;
+            foreach (GuestMemory m in mems)
+            {
+                Assert.True(m.TryWriteUInt32(layout.UsedEntry(slot), id));
+                Assert.True(m.TryWriteUInt32(new GuestAddress(layout.UsedEntry(slot).Value + 4), 8));
+            }
+        }
+        usedIdx = new RingIndex(usedIdx).Add(used).Value;
+        for (int t = 0; t < mems.Length; t++)
+        {
+            Assert.True(mems[t].TryWriteUInt16(layout.UsedIdx, usedIdx));
+            using (mems[t].AsGuest())
+                while (drivers[t].TryGetUsed(mems[t], out _, out _)) { }
+        }
+        return usedIdx;
+    }
+
     [Fact]
     public void Property_DriverBatches_MatchSequentialAddsAndReaps()
     {

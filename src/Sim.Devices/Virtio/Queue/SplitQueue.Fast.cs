@@ -37,8 +37,10 @@ public sealed partial class SplitQueue
     /// the indices in locals across the batch (stored back before a chain needs the general walk, and at the end) and
     /// the rings read through spans over their windows, whose lengths are checked once here: every offset below is
     /// then inside them by construction (slots are masked to the size, heads and next links are checked against it),
-    /// so the reads need no per-access bounds check.
+    /// so the reads need no per-access bounds check. Inlined into its two callers (the batch pop and the fused kick),
+    /// so a kick's pop pays no call and no second set-up of the caller's state.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryPopBatchDirect<TAvailEvent>(
         GuestMemory memory,
         ReadOnlySpan<QueueElement> elements,

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Sim.Engine;
 using Sim.Engine.Memory;
@@ -55,13 +56,36 @@ public sealed partial class SplitQueue
             return PopServeAndSignalReference(memory, elements, lens, ref server, out count, out error);
         }
         AssertIndexInvariants();
-        bool popped =
-            EventIdx && NotificationEnabled
-                ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
-                : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
-        _ = popped; // the error says it; the popped elements are served and completed either way
+        return EventIdx && NotificationEnabled
+            ? PopServeAndSignalDirect<TServer, PublishAvailEvent>(
+                memory,
+                elements,
+                lens,
+                ref server,
+                out count,
+                out error
+            )
+            : PopServeAndSignalDirect<TServer, NoAvailEvent>(memory, elements, lens, ref server, out count, out error);
+    }
+
+    /// <summary>The unobserved body of <see cref="PopServeAndSignal{TServer}"/>: the batch pop
+    /// (<see cref="TryPopBatchDirect"/>), the server and the completion (<see cref="CompleteKickDirect"/>), both
+    /// inlined, so one frame holds the whole kick (one instance per avail_event policy).</summary>
+    private bool PopServeAndSignalDirect<TServer, TAvailEvent>(
+        GuestMemory memory,
+        ReadOnlySpan<QueueElement> elements,
+        Span<uint> lens,
+        ref TServer server,
+        out int count,
+        out QueueError error
+    )
+        where TServer : struct, IChainServer
+        where TAvailEvent : struct, IAvailEventPolicy
+    {
+        _ = TryPopBatchDirect<TAvailEvent>(memory, elements, out count, out error); // the error says it
         if (count == 0)
             return false;
+        // The popped elements are served and completed whatever the error.
         ReadOnlySpan<QueueElement> served = elements[..count];
         Span<uint> servedLens = lens[..count];
         for (int k = 0; k < served.Length; k++)
@@ -93,6 +117,7 @@ public sealed partial class SplitQueue
     /// ring's window, then the interrupt decision (<see cref="ShouldNotifyCore"/>). The same checks as those
     /// bodies, in their order; the entries' pages are marked dirty once per contiguous run, used.idx's once.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CompleteKickDirect(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens)
     {
         ThrowIfNotReady();
