@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class AflQueueName
 {
-    public const string IdPrefix = "id:";
+    internal const string IdPrefix = "id:";
 
     /// <summary>Longest name written (AFL++ limits descriptions to NAME_MAX).</summary>
     public const int NameLengthMax = 200;

@@ -17,7 +17,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// most the executions since the last stats write and leaves only dot-prefixed temporary files, which the next
 /// start removes.
 /// </summary>
-public sealed class CampaignWorker : ICampaignHooks
+internal sealed class CampaignWorker : ICampaignHooks
 {
     private readonly IFuzzTarget _target;
     private readonly CampaignOptions _options;

@@ -18,7 +18,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// <c>crash-*</c>/<c>timeout-*</c> artifacts, anything else) and saves one minimised finding per (oracle, site) with
 /// its trace and summary, as a campaign would; files that fire nothing now are listed.</para>
 /// </summary>
-public static class CorpusToolsEntry
+internal static class CorpusToolsEntry
 {
     public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
     {

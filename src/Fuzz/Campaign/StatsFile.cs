@@ -10,6 +10,8 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class StatsFile
 {
+    /// <summary>The file's text: each field as <c>key : value</c>, key padded to 18 columns, in the order
+    /// given.</summary>
     public static string Format(IEnumerable<KeyValuePair<string, string>> fields)
     {
         var s = new StringBuilder();

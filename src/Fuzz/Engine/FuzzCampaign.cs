@@ -15,7 +15,7 @@ namespace Virtsim.Fuzz.Engine;
 /// it produces the same corpus and findings. Wall-clock time only drives the status line and the caller's
 /// stop predicate; the loop itself allocates nothing per execution.
 /// </summary>
-public sealed class FuzzCampaign
+internal sealed class FuzzCampaign
 {
     /// <summary>Subsystem id for the mutation PRNG stream (see <see cref="Prng.DeriveSeed"/>).</summary>
     private const ulong MutationStream = 1;

@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Entry;
 /// <see cref="FuzzHost"/> calls <see cref="RunTransferred"/> by reflection inside the instrumented load context
 /// (only BCL types cross). Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
 /// </summary>
-public static class FuzzEntry
+internal static class FuzzEntry
 {
     /// <summary>Parses the words after <c>fuzz</c> and runs them in this load context (no instrumentation).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
