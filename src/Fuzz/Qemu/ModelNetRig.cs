@@ -16,7 +16,8 @@ internal sealed class ModelNetRig : ModelVirtioRig
     public const uint ClassNetworkEthernet = 0x020000;
 
     /// <param name="simulation">The simulation the rig's machine and device run in.</param>
-    /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as exits.</param>
+    /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as
+    /// exits.</param>
     /// <param name="mode">Sink for the probe; Source for the fuzz target (a frame waits for every receive
     /// chain, as in the model targets).</param>
     public ModelNetRig(

@@ -94,7 +94,8 @@ internal sealed class VirtioBlkLockstep : ILockstepDevice
     private bool _diskDirty = true;
 
     /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
-    /// <param name="input">The fuzz input (a <see cref="Targets.Rings.RingInput"/> program), run on both halves.</param>
+    /// <param name="input">The fuzz input (a <see cref="Targets.Rings.RingInput"/> program), run on both
+    /// halves.</param>
     /// <param name="disk">The disk image both halves start from.</param>
     /// <param name="serial">The serial both halves report for VIRTIO_BLK_T_GET_ID.</param>
     /// <param name="model">Filled with what the simulated device did.</param>
