@@ -53,7 +53,7 @@ internal sealed class FuzzCampaign
     /// <summary>Where new findings and warnings are narrated as they happen, or null.</summary>
     public TextWriter? Log { get; set; }
 
-    /// <summary>Hooks of a campaign worker (src/Fuzz/Campaign): told of each corpus addition and new finding, and
+    /// <summary>Hooks of a campaign worker (src/Fuzz/Workers): told of each corpus addition and new finding, and
     /// asked between executions; null for a plain campaign.</summary>
     public ICampaignHooks? Hooks { get; set; }
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using Virtsim.Fuzz.Campaign;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Workers;
 using S = Virtsim.Fuzz.Entry.FuzzOptionSymbols;
 
 namespace Virtsim.Fuzz.Entry;

@@ -40,11 +40,11 @@ internal static class FuzzEntry
                     output.WriteLine(line);
                 return 0;
             case FuzzMode.Worker:
-                return Virtsim.Fuzz.Campaign.WorkerEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Workers.WorkerEntry.Run(invocation, output, error);
             case FuzzMode.Cmin or FuzzMode.Triage:
-                return Virtsim.Fuzz.Campaign.CorpusToolsEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Workers.CorpusToolsEntry.Run(invocation, output, error);
             case FuzzMode.Blocks:
-                return Virtsim.Fuzz.Campaign.BlockTraceEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Workers.BlockTraceEntry.Run(invocation, output, error);
             case FuzzMode.Report:
                 error.WriteLine("virtsim: fuzz report runs in the virtsim command (Virtsim.Fuzz.Campaign)");
                 return 2;

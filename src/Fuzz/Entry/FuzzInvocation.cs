@@ -1,4 +1,4 @@
-using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Entry;
 

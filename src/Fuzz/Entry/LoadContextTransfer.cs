@@ -1,5 +1,5 @@
 using System.Reflection;
-using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Entry;
 

@@ -7,7 +7,7 @@ using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Instrumentation;
 using Virtsim.Fuzz.Targets;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// <c>virtsim fuzz blocks --target T &lt;campaign or input dir&gt; &lt;out file&gt;</c>, run inside the instrumented

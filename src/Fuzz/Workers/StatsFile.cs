@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// AFL++'s <c>fuzzer_stats</c> format: one <c>key : value</c> per line, the key padded to 18 characters

@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// Where a campaign keeps things. One directory per worker in AFL++'s sync layout, so <c>afl-fuzz -S</c> instances

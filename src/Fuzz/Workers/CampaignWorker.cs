@@ -5,7 +5,7 @@ using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// One worker process of a campaign: a <see cref="FuzzCampaign"/> plus AFL++'s on-disk contract. Every corpus

@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>What makes one worker of a campaign different from the others.</summary>
 internal sealed record WorkerSettings

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// AFL++'s queue and crash file names: <c>id:NNNNNN</c> (six digits, more past 999999) followed by comma-separated

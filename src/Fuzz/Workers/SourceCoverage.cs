@@ -1,6 +1,6 @@
 using Virtsim.Fuzz.Instrumentation;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>How a source line fared in a campaign, as llvm-cov colours it.</summary>
 public enum LineState

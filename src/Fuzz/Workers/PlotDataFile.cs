@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// AFL++'s <c>plot_data</c> (4.x, afl-fuzz-stats.c <c>maybe_update_plot_file</c>): a header line, then one

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// Imports other instances' queue entries as AFL++ does (afl-fuzz-run.c <c>sync_fuzzers</c>): for each other worker

@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// Removes what a killed process (<c>kill -9</c>, power loss) left half-written: our temporary files are

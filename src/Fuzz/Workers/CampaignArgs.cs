@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// The campaign options of <c>virtsim fuzz run</c> (<c>-o/--output DIR</c>, <c>--jobs N</c>, <c>--status</c>,
