@@ -1,4 +1,5 @@
 using Virtsim.Fuzz.Entry;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Campaign;
 

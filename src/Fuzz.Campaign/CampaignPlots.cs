@@ -1,3 +1,5 @@
+using Virtsim.Fuzz.Workers;
+
 namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>The report's plots: one ScottPlot line per worker of a <c>plot_data</c> column against run time,

@@ -5,6 +5,7 @@ using Sim.Engine.Random;
 using Spectre.Console;
 using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Campaign;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Virtsim.Fuzz.Instrumentation;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Campaign;
 

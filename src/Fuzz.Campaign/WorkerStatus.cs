@@ -1,3 +1,5 @@
+using Virtsim.Fuzz.Workers;
+
 namespace Virtsim.Fuzz.Campaign;
 
 /// <summary>One worker's state as its <c>fuzzer_stats</c> and <c>virtsim_stats</c> tell it (what the status screen,

@@ -14,7 +14,7 @@ namespace Virtsim.Fuzz.Coverage;
 /// Not thread-safe, by design:
 /// one execution at a time per process.
 /// </summary>
-public static unsafe class CoverageMap
+internal static unsafe class CoverageMap
 {
     /// <summary>64 KiB, SharpFuzz's (and AFL's) map size: small enough to stay in L2, large enough for few
     /// collisions. SharpFuzz's block ids are 16-bit, so every index it writes is below this.</summary>

@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Coverage;
 /// An input is interesting when it shows a new bucket for any edge. Scans test 32 bytes at a time and skip
 /// zero blocks, so a sparse 64 KiB map costs little per execution; no allocation.
 /// </summary>
-public sealed class CoverageTracker
+internal sealed class CoverageTracker
 {
     private static readonly byte[] BucketOf = BuildBuckets();
     private readonly byte[] _virgin;

@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Coverage;
 
 /// <summary>Coverage from <see cref="CoverageMap"/>, written by assemblies SharpFuzz instrumented
 /// (<see cref="Instrumentation.SharpFuzzInstrumenter"/>).</summary>
-public sealed class EdgeCoverage : ICoverage
+internal sealed class EdgeCoverage : ICoverage
 {
     public EdgeCoverage(string description) => Description = description;
 

@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Coverage;
 /// The engine calls <see cref="Begin"/> immediately before an execution and reads <see cref="Map"/>
 /// immediately after; work between executions (mutation) is outside the window.
 /// </summary>
-public interface ICoverage
+internal interface ICoverage
 {
     /// <summary>True when executions actually record edges.</summary>
     bool IsAvailable { get; }

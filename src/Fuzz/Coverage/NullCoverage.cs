@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Coverage;
 
 /// <summary>No coverage: the engine degrades to blind mutation of the seed corpus (unit tests, CI runs of
 /// uninstrumented code).</summary>
-public sealed class NullCoverage : ICoverage
+internal sealed class NullCoverage : ICoverage
 {
     public NullCoverage(string reason) => Description = "unavailable: " + reason;
 

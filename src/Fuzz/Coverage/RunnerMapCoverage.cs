@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Coverage;
 /// previous block, as the runner itself does. Before the runner starts (the warm-up runs) the pointer is still the
 /// engine's map, which nothing reads in that mode.
 /// </summary>
-public sealed class RunnerMapCoverage : ICoverage
+internal sealed class RunnerMapCoverage : ICoverage
 {
     /// <param name="description">What <see cref="EdgeCoverage.Detect"/> found instrumented.</param>
     public RunnerMapCoverage(string description) => Description = description + "; into the libFuzzer runner's map";

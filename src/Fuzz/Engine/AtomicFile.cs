@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Creates files and directories so that readers see all or nothing and an existing path is never
 /// replaced: write under a dot-prefixed temporary name beside the target, then rename without overwrite.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     private static int _counter;
 

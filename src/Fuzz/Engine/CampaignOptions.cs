@@ -1,7 +1,7 @@
 namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Settings of one campaign. The wall-clock limit is not here: the caller passes a stop predicate.</summary>
-public sealed record CampaignOptions
+internal sealed record CampaignOptions
 {
     /// <summary>Root seed; every random choice of the campaign derives from it.</summary>
     public ulong Seed { get; init; }

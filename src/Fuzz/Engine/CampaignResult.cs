@@ -4,7 +4,7 @@ namespace Virtsim.Fuzz.Engine;
 
 /// <summary>The outcome of a campaign: counts, the in-memory corpus and the deduplicated findings, both in
 /// discovery order (deterministic for a seed and run count).</summary>
-public sealed record CampaignResult(
+internal sealed record CampaignResult(
     long Executions,
     long MinimizeExecutions,
     TimeSpan Elapsed,

@@ -3,7 +3,7 @@ using System.Text;
 namespace Virtsim.Fuzz.Engine;
 
 /// <summary>A live snapshot of a campaign, for the status line.</summary>
-public sealed record CampaignStatus(
+internal sealed record CampaignStatus(
     long Executions,
     long ExecutionsPerSecond,
     int Edges,

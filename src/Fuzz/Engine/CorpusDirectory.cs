@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Engine;
 /// inputs are added under their content hash, written atomically (temporary file, then a rename that never
 /// replaces). Nothing here ever deletes or overwrites a user's file.
 /// </summary>
-public static class CorpusDirectory
+internal static class CorpusDirectory
 {
     /// <summary>Loads all regular files in ordinal name order (deterministic), skipping dot-files (ours in
     /// flight) and anything else with a warning: a FIFO would block the campaign at start (opening it waits for a

@@ -5,7 +5,7 @@ namespace Virtsim.Fuzz.Engine;
 /// <param name="AllocatedBytesMax">Resource bound: host bytes one execution may allocate
 /// (<c>GC.GetAllocatedBytesForCurrentThread</c>) before it is a <see cref="Oracles.FuzzOracle.Resource"/>
 /// finding.</param>
-public readonly record struct ExecutionLimits(long StepsMax, long AllocatedBytesMax)
+internal readonly record struct ExecutionLimits(long StepsMax, long AllocatedBytesMax)
 {
     /// <summary>64 MiB: far above any sane execution, below what a guest-sized allocation reaches.</summary>
     public const long DefaultAllocatedBytesMax = 64L << 20;

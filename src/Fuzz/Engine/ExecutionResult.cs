@@ -4,7 +4,7 @@ using Virtsim.Fuzz.Targets;
 namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Result of one execution: the target's outcome and what fired, if anything.</summary>
-public readonly record struct ExecutionResult(
+internal readonly record struct ExecutionResult(
     FuzzOutcome Outcome,
     FindingReport? Finding,
     long AllocatedBytes,

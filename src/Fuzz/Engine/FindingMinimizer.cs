@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Engine;
 /// simpler in the typed minimiser's order (<see cref="IInputMinimizer.IsSimpler"/>; shorter, then lexicographic,
 /// without one), so it terminates. Deterministic: no randomness.
 /// </summary>
-public static class FindingMinimizer
+internal static class FindingMinimizer
 {
     /// <summary>Default execution budget for one minimisation.</summary>
     public const int DefaultExecutionsMax = 20_000;

@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Engine;
 /// accesses and kicks), what the device did (its reads and writes of guest memory, interrupts, results — the last ones
 /// before the verdict, where the rule broke), and the event counts. Bounded: at most <see cref="LinesMax"/> lines each.
 /// </summary>
-public static class FindingNarrative
+internal static class FindingNarrative
 {
     /// <summary>Lines per section.</summary>
     public const int LinesMax = 24;

@@ -26,14 +26,14 @@ public static class FindingTrace
     /// <summary>Scenario names of finding traces start with this, then the target name.</summary>
     public const string ScenarioPrefix = "fuzz/";
 
-    public const string OptionTarget = "target";
-    public const string OptionInputVersion = "input-version";
-    public const string OptionInput = "input";
-    public const string OptionOracle = "oracle";
-    public const string OptionSite = "site";
-    public const string OptionMessage = "message";
-    public const string OptionStepsMax = "steps-max";
-    public const string OptionAllocatedBytesMax = "alloc-max";
+    internal const string OptionTarget = "target";
+    internal const string OptionInputVersion = "input-version";
+    internal const string OptionInput = "input";
+    internal const string OptionOracle = "oracle";
+    internal const string OptionSite = "site";
+    internal const string OptionMessage = "message";
+    internal const string OptionStepsMax = "steps-max";
+    internal const string OptionAllocatedBytesMax = "alloc-max";
 
     /// <summary>The oracle and site options when nothing fired.</summary>
     public const string NoFinding = "none";
@@ -57,7 +57,7 @@ public static class FindingTrace
     /// not, <see cref="FindingTraceRecording.Consistent"/> says so. What the target narrates during the first run goes
     /// to
     /// <paramref name="narrative"/> when given (<see cref="FuzzContext.Log"/>).</summary>
-    public static FindingTraceRecording Record(
+    internal static FindingTraceRecording Record(
         IFuzzTarget target,
         ReadOnlySpan<byte> input,
         ExecutionLimits limits,

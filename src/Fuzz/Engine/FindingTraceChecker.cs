@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Engine;
 /// <summary>Compares one execution's events with a recorded finding trace (<see cref="FindingTrace"/>): the initial
 /// memory (layout and content hash), every event (<see cref="TraceComparer"/>: the first divergence, precisely), the
 /// verdict event, the footer's memory hash.</summary>
-public sealed class FindingTraceChecker : ExecutionTrace
+internal sealed class FindingTraceChecker : ExecutionTrace
 {
     private readonly TraceReader _reader;
     private readonly TraceComparer _comparer;

@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Engine;
 
 /// <summary>Writes one execution's events as a trace (<see cref="FindingTrace"/>): the header is completed with the
 /// layout of the first memory the target attaches, whose contents become the initial memory.</summary>
-public sealed class FindingTraceRecorder : ExecutionTrace, IDisposable
+internal sealed class FindingTraceRecorder : ExecutionTrace, IDisposable
 {
     private readonly Stream _stream;
     private readonly TraceHeader _header;

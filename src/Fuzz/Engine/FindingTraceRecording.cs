@@ -5,4 +5,9 @@ namespace Virtsim.Fuzz.Engine;
 
 /// <summary>A recorded finding trace: its bytes, what fired while recording, and whether the recording execution agreed
 /// with the plain one (false means the target is not a deterministic function of its input, a harness bug).</summary>
-public sealed record FindingTraceRecording(byte[] Trace, FindingReport? Finding, FuzzOutcome Outcome, bool Consistent);
+internal sealed record FindingTraceRecording(
+    byte[] Trace,
+    FindingReport? Finding,
+    FuzzOutcome Outcome,
+    bool Consistent
+);

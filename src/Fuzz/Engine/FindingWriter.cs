@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Engine;
 /// fired, the rule it broke, what the guest and the device did, message, stack, how to reproduce and replay). Written
 /// atomically; a directory that already exists (an earlier campaign's, or the user's) is left untouched.
 /// </summary>
-public static class FindingWriter
+internal static class FindingWriter
 {
     public const string InputFileName = "input.bin";
     public const string SummaryFileName = "summary.txt";

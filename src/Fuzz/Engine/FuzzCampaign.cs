@@ -15,7 +15,7 @@ namespace Virtsim.Fuzz.Engine;
 /// it produces the same corpus and findings. Wall-clock time only drives the status line and the caller's
 /// stop predicate; the loop itself allocates nothing per execution.
 /// </summary>
-public sealed class FuzzCampaign
+internal sealed class FuzzCampaign
 {
     /// <summary>Subsystem id for the mutation PRNG stream (see <see cref="Prng.DeriveSeed"/>).</summary>
     private const ulong MutationStream = 1;
@@ -53,7 +53,7 @@ public sealed class FuzzCampaign
     /// <summary>Where new findings and warnings are narrated as they happen, or null.</summary>
     public TextWriter? Log { get; set; }
 
-    /// <summary>Hooks of a campaign worker (src/Fuzz/Campaign): told of each corpus addition and new finding, and
+    /// <summary>Hooks of a campaign worker (src/Fuzz/Workers): told of each corpus addition and new finding, and
     /// asked between executions; null for a plain campaign.</summary>
     public ICampaignHooks? Hooks { get; set; }
 

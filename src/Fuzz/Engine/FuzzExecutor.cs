@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Engine;
 /// (caught per execution, classified by type and top frame), the fallback step budget (hang), and the
 /// allocation bound (resource). Reuses one <see cref="FuzzContext"/>; allocates nothing unless something fires.
 /// </summary>
-public sealed class FuzzExecutor
+internal sealed class FuzzExecutor
 {
     private readonly IFuzzTarget _target;
     private readonly ICoverage _coverage;

@@ -2,9 +2,9 @@ using Virtsim.Fuzz.Oracles;
 
 namespace Virtsim.Fuzz.Engine;
 
-/// <summary>What a campaign worker (<see cref="Campaign.CampaignWorker"/>) adds to <see cref="FuzzCampaign"/>: the
+/// <summary>What a campaign worker (<see cref="Workers.CampaignWorker"/>) adds to <see cref="FuzzCampaign"/>: the
 /// queue, crash and stats files of AFL++'s sync layout, imports from other workers, and a stop on signal.</summary>
-public interface ICampaignHooks
+internal interface ICampaignHooks
 {
     /// <summary>An input joined the corpus; <paramref name="newEdges"/> when it raised the edge count (not only a
     /// new hit-count bucket).</summary>

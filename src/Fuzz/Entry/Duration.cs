@@ -4,7 +4,7 @@ namespace Virtsim.Fuzz.Entry;
 
 /// <summary>A positive duration as the fuzzer's options write it: <c>90</c> or <c>90s</c>, <c>1500ms</c>, <c>5m</c>,
 /// <c>2h</c>. Its own type so <c>--help</c> prints defaults the way they are typed (5s, not 00:00:05).</summary>
-public readonly record struct Duration(TimeSpan Value)
+internal readonly record struct Duration(TimeSpan Value)
 {
     public static bool TryParse(string? text, out Duration duration)
     {

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using Virtsim.Fuzz.Campaign;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Workers;
 using S = Virtsim.Fuzz.Entry.FuzzOptionSymbols;
 
 namespace Virtsim.Fuzz.Entry;
@@ -15,8 +15,10 @@ namespace Virtsim.Fuzz.Entry;
 /// </summary>
 public static class FuzzCommandLine
 {
+    /// <summary>The command's name under <c>virtsim</c>; the CLI routes the words after it here.</summary>
     public const string Name = "fuzz";
 
+    /// <summary>The one-line description <c>virtsim --help</c> lists for the command.</summary>
     public const string Description =
         "Coverage-guided fuzzing of the device backends (virtsim fuzz --help; virtsim fuzz <command> --help)";
 

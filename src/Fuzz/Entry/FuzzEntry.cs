@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Entry;
 /// <see cref="FuzzHost"/> calls <see cref="RunTransferred"/> by reflection inside the instrumented load context
 /// (only BCL types cross). Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error.
 /// </summary>
-public static class FuzzEntry
+internal static class FuzzEntry
 {
     /// <summary>Parses the words after <c>fuzz</c> and runs them in this load context (no instrumentation).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -40,11 +40,11 @@ public static class FuzzEntry
                     output.WriteLine(line);
                 return 0;
             case FuzzMode.Worker:
-                return Virtsim.Fuzz.Campaign.WorkerEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Workers.WorkerEntry.Run(invocation, output, error);
             case FuzzMode.Cmin or FuzzMode.Triage:
-                return Virtsim.Fuzz.Campaign.CorpusToolsEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Workers.CorpusToolsEntry.Run(invocation, output, error);
             case FuzzMode.Blocks:
-                return Virtsim.Fuzz.Campaign.BlockTraceEntry.Run(invocation, output, error);
+                return Virtsim.Fuzz.Workers.BlockTraceEntry.Run(invocation, output, error);
             case FuzzMode.Report:
                 error.WriteLine("virtsim: fuzz report runs in the virtsim command (Virtsim.Fuzz.Campaign)");
                 return 2;

@@ -24,6 +24,11 @@ public static class FuzzHost
         return parse.Handle(output, error) ?? Run(parse.Invocation!, output, error);
     }
 
+    /// <summary>Runs a parsed invocation: in the instrumented load context when its mode runs a target with coverage
+    /// and the target names assemblies to instrument, in-process otherwise (and, with a warning, when those assemblies
+    /// are not on disk beside this one).</summary>
+    /// <returns>The mode's exit code (0 ok, 1 a finding, 2 a usage or path error; see <see
+    /// cref="FuzzEntry"/>).</returns>
     public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(invocation);

@@ -1,4 +1,4 @@
-using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Entry;
 
@@ -6,6 +6,7 @@ namespace Virtsim.Fuzz.Entry;
 /// <c>run -o</c> and <c>worker</c>.</summary>
 public sealed record FuzzInvocation(FuzzOptions Options, CampaignArgs Campaign)
 {
+    /// <summary>The subcommand, <see cref="FuzzOptions.Mode"/>.</summary>
     public FuzzMode Mode => Options.Mode;
 
     /// <summary>True for <c>fuzz run -o DIR</c>: the supervisor of a campaign (Virtsim.Fuzz.Campaign runs

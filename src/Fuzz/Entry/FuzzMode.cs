@@ -35,6 +35,6 @@ public enum FuzzMode
     Triage,
 
     /// <summary><c>fuzz blocks</c> (hidden): replays a corpus with SharpFuzz's branch callback and writes the blocks
-    /// reached, for <c>fuzz report</c>'s source coverage (<see cref="Campaign.BlockTraceEntry"/>).</summary>
+    /// reached, for <c>fuzz report</c>'s source coverage (<see cref="Workers.BlockTraceEntry"/>).</summary>
     Blocks,
 }

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using Virtsim.Fuzz.Campaign;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Entry;
 

@@ -17,8 +17,9 @@ public sealed record FuzzOptions
     /// <summary>Largest <c>--max-len</c>.</summary>
     public const int MaxLengthMax = 1 << 20;
 
-    public const string FindingsDefault = "findings";
+    internal const string FindingsDefault = "findings";
 
+    /// <summary>The subcommand (<c>run</c>, <c>reproduce</c>, <c>cmin</c>, ...).</summary>
     public FuzzMode Mode { get; init; } = FuzzMode.Run;
 
     /// <summary>The arguments after <c>fuzz</c> as given (before old flag forms were rewritten).</summary>
@@ -33,10 +34,16 @@ public sealed record FuzzOptions
     /// <summary>Executions to run; 0 for no limit (then <see cref="Time"/> bounds the run).</summary>
     public long Runs { get; init; }
 
+    /// <summary><c>--time</c>: how long to run, at most <see cref="TimeMax"/>; null for no limit (then
+    /// <see cref="Runs"/> bounds the run).</summary>
     public TimeSpan? Time { get; init; }
 
+    /// <summary><c>--corpus</c>: the directory the corpus is loaded from and new inputs are saved to; null keeps the
+    /// corpus in memory.</summary>
     public string? Corpus { get; init; }
 
+    /// <summary><c>--findings</c>: the directory findings are saved to, one <c>&lt;oracle&gt;-&lt;site&gt;/</c> each
+    /// (input, trace, summary); <c>findings</c> by default.</summary>
     public string Findings { get; init; } = FindingsDefault;
 
     /// <summary>The input of reproduce and emit-test; the directory of report, cmin and triage.</summary>
@@ -45,21 +52,34 @@ public sealed record FuzzOptions
     /// <summary>The second path of cmin (its output directory) and triage (its findings directory).</summary>
     public string? SecondPath { get; init; }
 
+    /// <summary>emit-test's <c>--expect-fires</c>: refuse an input on which no oracle fires, and emit a test asserting
+    /// that it still fires (otherwise the test asserts that nothing does).</summary>
     public bool ExpectFires { get; init; }
 
     /// <summary>emit-test's <c>--out</c> file, report's <c>--output</c> file.</summary>
     public string? Out { get; init; }
 
+    /// <summary><c>--max-len</c>: the longest input the engine generates, in bytes (1 to <see cref="MaxLengthMax"/>);
+    /// longer corpus inputs are cut.</summary>
     public int MaxLength { get; init; } = MaxLengthDefault;
 
+    /// <summary><c>--steps-max</c>: simulation steps one execution may take before it is a hang; null for the default
+    /// (<see cref="Targets.FuzzContext.DefaultStepsMax"/>).</summary>
     public long? StepsMax { get; init; }
 
+    /// <summary><c>--alloc-max</c>: bytes one execution may allocate before it is an unbounded allocation; null for the
+    /// default (<see cref="Engine.ExecutionLimits.DefaultAllocatedBytesMax"/>).</summary>
     public long? AllocMax { get; init; }
 
+    /// <summary><c>--no-minimize</c>: save findings as found, without minimising them.</summary>
     public bool NoMinimize { get; init; }
 
+    /// <summary><c>--no-coverage</c>: run in-process without instrumentation (blind mutation, no edge
+    /// feedback).</summary>
     public bool NoCoverage { get; init; }
 
+    /// <summary><c>--instrument-cache</c>: where instrumented assemblies are cached; null for
+    /// <c>$TMPDIR/virtsim-instrumented</c>.</summary>
     public string? InstrumentCache { get; init; }
 
     /// <summary>With <see cref="FuzzMode.Afl"/>: the file afl-fuzz names with <c>@@</c>; null reads stdin.</summary>

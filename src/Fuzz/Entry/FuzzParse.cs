@@ -18,6 +18,7 @@ public sealed class FuzzParse
         Help = help;
     }
 
+    /// <summary>The command to run; null when the line asked for help or had errors.</summary>
     public FuzzInvocation? Invocation { get; }
 
     /// <summary>The problems, without the <c>virtsim:</c> prefix; empty when the command parsed.</summary>

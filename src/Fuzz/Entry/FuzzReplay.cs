@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Entry;
 
 /// <summary>Replays one input on a target with every oracle armed (what <c>--reproduce</c> and emitted regression
 /// tests call).</summary>
-public static class FuzzReplay
+internal static class FuzzReplay
 {
     /// <summary>Replays <paramref name="input"/> on the registered target <paramref name="targetName"/>, first
     /// checking that its input format is still <paramref name="inputVersion"/> (a changed format means the bytes

@@ -5,7 +5,7 @@ using Virtsim.Fuzz.Targets;
 namespace Virtsim.Fuzz.Entry;
 
 /// <summary>Result of replaying one input: what fired (or nothing), for reproduce and regression tests.</summary>
-public sealed record FuzzReplayResult(
+internal sealed record FuzzReplayResult(
     string TargetName,
     FuzzOutcome Outcome,
     FindingReport? Finding,

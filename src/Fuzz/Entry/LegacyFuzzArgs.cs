@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Entry;
 /// <c>-o DIR --jobs N</c>) is <c>run</c>. A command line that starts with a word that is not an option (a subcommand)
 /// is left alone.
 /// </summary>
-public static class LegacyFuzzArgs
+internal static class LegacyFuzzArgs
 {
     /// <summary>The old mode flags and the subcommands they name; the bool says whether the flag takes a
     /// value.</summary>

@@ -1,5 +1,5 @@
 using System.Reflection;
-using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Workers;
 
 namespace Virtsim.Fuzz.Entry;
 
@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Entry;
 /// <see cref="CampaignArgs"/> goes across as a BCL value (enums as their number), keyed by record and property name,
 /// and is set back on a fresh record there. Nothing is parsed twice.
 /// </summary>
-public static class LoadContextTransfer
+internal static class LoadContextTransfer
 {
     private const string OptionsPrefix = "options.";
     private const string CampaignPrefix = "campaign.";

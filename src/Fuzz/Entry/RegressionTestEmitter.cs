@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Entry;
 /// <c>expectFires</c> it pins the exact oracle and site instead, documenting a deliberate seed-flavour flaw kept
 /// for fidelity with QEMU or vhost. The test checks the target's input format version first.
 /// </summary>
-public static class RegressionTestEmitter
+internal static class RegressionTestEmitter
 {
     /// <summary>The test's class name: the target and the site it guards
     /// (<c>Regression_SplitVirtqueue_UsedRingLenExceedsWritable</c>), so the name says what breaks when it fails (issue

@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Entry;
 /// this, <c>/proc/x</c> or a plain file passed as <c>--findings</c> was accepted and the first finding was lost when
 /// its save threw. Nothing is created except the probe, so a campaign that never writes leaves no directory behind.
 /// </summary>
-public static class WritableDirectory
+internal static class WritableDirectory
 {
     /// <summary>Ancestors walked before giving up (paths deeper than this are not real user paths).</summary>
     private const int AncestorsMax = 4096;

@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Generators;
 /// hostile ones: loops, redirected <c>next</c>, zero or huge lengths, addr + len overflow, buffers on the rings or
 /// across the region boundary, nested indirect tables.
 /// </summary>
-public static class RingGenerators
+internal static class RingGenerators
 {
     /// <summary>One descriptor: (addr kind, addr, len kind, len, flags, next), the fields of
     /// <see cref="RingInput.Op"/>.</summary>

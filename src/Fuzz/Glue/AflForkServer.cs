@@ -19,7 +19,7 @@ namespace Virtsim.Fuzz.Glue;
 /// before each run; a timeout makes it kill the "child", which is this process, so rely on our step budget
 /// (hangs come back as SIGALRM crashes) and give afl-fuzz a generous <c>-t</c>.
 /// </summary>
-public sealed class AflForkServer
+internal sealed class AflForkServer
 {
     /// <summary>afl's <c>FORKSRV_FD</c>: control pipe (afl-fuzz → target); the status pipe is the next fd.</summary>
     public const int ControlFd = 198;

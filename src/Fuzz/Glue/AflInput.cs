@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Glue;
 /// positioned reads from offset 0 up to its current length. With <c>@@</c> it unlinks and recreates the named
 /// file each run, so we reopen it by path every time. Reads go into one reusable buffer.
 /// </summary>
-public sealed class AflInput
+internal sealed class AflInput
 {
     /// <summary>AFL's own <c>MAX_FILE</c> (1 MiB): afl-fuzz never writes a longer test case.</summary>
     public const int InputBytesMax = 1 << 20;

@@ -5,7 +5,7 @@ namespace Virtsim.Fuzz.Glue;
 /// <summary>An <see cref="IGlueTarget"/> over our own <see cref="FuzzExecutor"/> (its oracles, limits and
 /// coverage): the same execution a <c>virtsim fuzz</c> campaign performs, so a crash an external engine files
 /// reproduces with <c>--reproduce</c>.</summary>
-public sealed class ExecutorGlueTarget : IGlueTarget
+internal sealed class ExecutorGlueTarget : IGlueTarget
 {
     private readonly FuzzExecutor _executor;
 

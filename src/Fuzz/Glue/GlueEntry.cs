@@ -8,12 +8,12 @@ namespace Virtsim.Fuzz.Glue;
 
 /// <summary>
 /// <c>virtsim fuzz --target t --afl</c> and <c>--libfuzzer-driver</c>: attaches the engine's shared map, opens its
-/// pipes and serves runs of <paramref name="target"/> through our own executor. Runs inside the instrumented load
+/// pipes and serves runs of the named target through our own executor. Runs inside the instrumented load
 /// context (via <see cref="Entry.FuzzHost"/>) so the map holds the target's edges. Exit codes: 0 the engine hung
 /// up, 2 not run under the engine (no segment id, no pipes) or a protocol error; under libFuzzer, 128 plus the
 /// signal of the finding that ended the run (<see cref="LibFuzzerRunner"/>).
 /// </summary>
-public static class GlueEntry
+internal static class GlueEntry
 {
     public static int RunAfl(
         IFuzzTarget target,

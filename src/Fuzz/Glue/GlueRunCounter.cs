@@ -12,6 +12,7 @@ internal sealed class GlueRunCounter
     private readonly SharedMemoryMap? _map;
     private readonly string _logPrefix;
 
+    /// <param name="target">The target each run executes (one input per run).</param>
     /// <param name="map">Where the target's map is copied after each run, or null when the coverage writes the
     /// engine's map itself.</param>
     /// <param name="logPrefix">Names the bridge on crash lines ("afl", "libfuzzer").</param>

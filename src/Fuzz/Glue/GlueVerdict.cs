@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Glue;
 /// libFuzzer driver, given 128 plus it as our exit code, turns into a crash or a timeout), and our finding for
 /// the log.
 /// </summary>
-public readonly record struct GlueVerdict(int WaitStatus, FindingReport? Finding)
+internal readonly record struct GlueVerdict(int WaitStatus, FindingReport? Finding)
 {
     /// <summary>SIGABRT: an oracle fired or a host exception escaped (what a failed assertion does in C).</summary>
     public const int SignalAbort = 6;

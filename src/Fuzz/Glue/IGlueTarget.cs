@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Glue;
 /// SharpFuzz's <c>Fuzzer.Run</c>, which answers every failure with one status (no hang/crash distinction);
 /// docs/fuzzing.md, "Engine glue".
 /// </summary>
-public interface IGlueTarget
+internal interface IGlueTarget
 {
     /// <summary>Runs one input with every oracle armed; never throws for anything the input does.</summary>
     GlueVerdict Run(ReadOnlySpan<byte> input);

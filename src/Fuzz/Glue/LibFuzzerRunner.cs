@@ -21,7 +21,7 @@ namespace Virtsim.Fuzz.Glue;
 /// finding's signal (<see cref="GlueVerdict"/>: 134 a crash, 142 a hang), which the driver reads with
 /// <c>waitpid</c> after a status of 2 to tell libFuzzer a crash from a timeout.
 /// </summary>
-public sealed class LibFuzzerRunner
+internal sealed class LibFuzzerRunner
 {
     public const string ShmIdVariable = "__LIBFUZZER_SHM_ID";
 

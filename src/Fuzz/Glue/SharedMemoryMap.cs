@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Glue;
 /// segment; we only attach and detach (under libFuzzer SharpFuzz's runner attaches it again and works in it).
 /// <see cref="Create"/> makes a private segment for tests and fake engines.
 /// </summary>
-public sealed class SharedMemoryMap : SafeBuffer
+internal sealed class SharedMemoryMap : SafeBuffer
 {
     private int _ownedId = -1;
     private UnmanagedMemoryStream? _view;

@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Input;
 /// bumps <see cref="Targets.IFuzzTarget.InputVersion"/> so stale corpora and regression tests are
 /// recognised.
 /// </summary>
-public ref struct FuzzInputReader
+internal ref struct FuzzInputReader
 {
     private readonly ReadOnlySpan<byte> _data;
     private int _position;

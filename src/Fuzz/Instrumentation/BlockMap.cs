@@ -22,7 +22,7 @@ public static class BlockMap
     /// <summary>SharpFuzz.Common's trace type, whose fields every probe loads and stores.</summary>
     public const string TraceType = "SharpFuzz.Common.Trace";
 
-    public const string FileSuffix = ".blocks";
+    internal const string FileSuffix = ".blocks";
 
     /// <summary>Sequence points on this line are hidden (compiler-generated code), ECMA-335 portable PDB.</summary>
     private const int HiddenLine = 0xFEEFEE;
@@ -188,6 +188,8 @@ public static class BlockMap
         File.WriteAllText(path, text.ToString());
     }
 
+    /// <summary>Reads a side file <see cref="Write"/> made, in file order.</summary>
+    /// <exception cref="InvalidDataException">A line does not have the five tab-separated fields.</exception>
     public static IReadOnlyList<BlockSite> Read(string path)
     {
         var sites = new List<BlockSite>();

@@ -1,4 +1,4 @@
 namespace Virtsim.Fuzz.Instrumentation;
 
 /// <summary>What <see cref="SharpFuzzInstrumenter"/> did to one assembly: types rewritten, probes inserted.</summary>
-public readonly record struct InstrumentationResult(string AssemblyName, int Types, int Blocks);
+internal readonly record struct InstrumentationResult(string AssemblyName, int Types, int Blocks);

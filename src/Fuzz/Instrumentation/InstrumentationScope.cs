@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Instrumentation;
 /// accessor too large for the JIT to inline; measured on split-virtqueue and virtio-blk, instrumenting them cost
 /// about a third of the executions per CPU second (docs/fuzzing.md, "Coverage").
 /// </summary>
-public static class InstrumentationScope
+internal static class InstrumentationScope
 {
     /// <summary>The matcher for <paramref name="assemblyPath"/>: full type name (nested types <c>Outer/Inner</c>, as
     /// dnlib and Cecil both write them) → instrument it.</summary>

@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Instrumentation;
 /// of them changes. A cache directory is built under a temporary name and renamed into place, so it is either
 /// complete or absent; concurrent builders race harmlessly.
 /// </summary>
-public static class InstrumentedAssemblyCache
+internal static class InstrumentedAssemblyCache
 {
     /// <summary>Returns the directory holding <c>&lt;name&gt;.dll</c> (and its <see cref="BlockMap"/> side file)
     /// instrumented for each of

@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Instrumentation;
 /// assemblies (<c>Sim.*</c>, <c>Virtsim.*</c>) from the application directory, so that everything which touches
 /// the instrumented code binds to it; BCL and third-party assemblies come from the default context.
 /// </summary>
-public sealed class InstrumentedLoadContext : AssemblyLoadContext
+internal sealed class InstrumentedLoadContext : AssemblyLoadContext
 {
     private readonly string _instrumentedDirectory;
     private readonly string _baseDirectory;

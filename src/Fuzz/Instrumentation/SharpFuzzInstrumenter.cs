@@ -26,7 +26,7 @@ public static class SharpFuzzInstrumenter
     /// <summary>Instruments a copy of <paramref name="inputPath"/> at <paramref name="outputPath"/> and writes its
     /// block map to <paramref name="outputPath"/><c>.blocks</c>. <paramref name="includeType"/> (full type name →
     /// bool) limits which types are rewritten; null means all.</summary>
-    public static InstrumentationResult Instrument(
+    internal static InstrumentationResult Instrument(
         string inputPath,
         string outputPath,
         Func<string, bool>? includeType = null

@@ -5,7 +5,7 @@ namespace Virtsim.Fuzz.Mutants;
 /// <see cref="Operator"/>. <see cref="Area"/> groups mutants for the score (ring, device, vhost, transport). The id is
 /// stable for a given assembly build: it is the index in <see cref="IlMutator.Enumerate"/>'s deterministic order.
 /// </summary>
-public sealed record IlMutant(
+internal sealed record IlMutant(
     int Id,
     string Area,
     string Method,

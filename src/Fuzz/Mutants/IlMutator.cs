@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Mutants;
 /// property backing) are skipped, as are the always-on assertion helpers (mutating an assertion only weakens it) and
 /// the seed flavours' handlers (methods named *Seed*: their flaws are deliberate, robust targets never run them).
 /// </summary>
-public static class IlMutator
+internal static class IlMutator
 {
     /// <summary>The areas and the type-name prefixes that belong to each (Sim.Devices namespaces; <c>driver</c>: the
     /// guest driver's split queue in Sim.Guest, whose batch calls the <c>driver-queue</c> target holds to their

@@ -20,8 +20,10 @@ namespace Virtsim.Fuzz.Mutants;
 /// </summary>
 public static class MutantHost
 {
+    /// <summary>The command's name under <c>virtsim</c>.</summary>
     public const string Name = "mutants";
 
+    /// <summary>The one-line description <c>virtsim --help</c> lists for the command.</summary>
     public const string Description =
         "Mutation testing of the fuzzer: mutants of Sim.Devices and of Sim.Guest's "
         + "DriverQueue, each fuzzed until caught (virtsim mutants --list | --run ID; scripts/mutation-score)";
@@ -88,6 +90,9 @@ public static class MutantHost
         return command;
     }
 
+    /// <summary>Parses the words after <c>mutants</c> and runs them: <c>--list</c> prints the mutants, <c>--run ID</c>
+    /// fuzzes one mutant and prints its one-line verdict, <c>--help</c> prints help.</summary>
+    /// <returns>0 when done (killed or survived alike), 2 on a usage error.</returns>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -223,7 +228,7 @@ public static class MutantHost
     }
 
     /// <summary>The robust targets that exercise a mutant's code.</summary>
-    public static string[] TargetsFor(IlMutant mutant)
+    internal static string[] TargetsFor(IlMutant mutant)
     {
         ArgumentNullException.ThrowIfNull(mutant);
         string m = mutant.Method;

@@ -12,8 +12,11 @@ namespace Virtsim.Fuzz.Mutants;
 /// the context boundary: the answer is one line, <c>killed &lt;ms&gt; &lt;execs&gt; &lt;target&gt; &lt;oracle&gt;
 /// &lt;site&gt;</c> or <c>survived &lt;ms&gt; &lt;execs&gt;</c>.
 /// </summary>
-public static class MutantProbe
+internal static class MutantProbe
 {
+    /// <param name="targets">Fuzz target names, fuzzed in this order.</param>
+    /// <param name="seconds">The whole budget, shared equally between the targets.</param>
+    /// <param name="seed">The campaign seed, the same for every mutant so kills are comparable.</param>
     /// <param name="findings">Directory the killing input is saved to (null: not saved).</param>
     public static string Run(string[] targets, double seconds, ulong seed, string? findings)
     {

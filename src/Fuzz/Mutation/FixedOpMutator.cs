@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Mutation;
 /// a header bit. The framing stays aligned; in place, no allocation, all randomness from the caller's
 /// <see cref="Prng"/>.
 /// </summary>
-public sealed class FixedOpMutator : IMutator
+internal sealed class FixedOpMutator : IMutator
 {
     private const int KindCount = 6;
 

@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Mutation;
 /// and splicing with another corpus entry. In place on a caller-owned buffer; no allocation.
 /// All randomness comes from the caller's <see cref="Prng"/>.
 /// </summary>
-public sealed class HavocMutator
+internal sealed class HavocMutator
 {
     /// <summary>Largest arithmetic delta (AFL's ARITH_MAX).</summary>
     public const int ArithMax = 35;

@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Mutation;
 
 /// <summary>Boundary values that trip off-by-one and overflow checks (AFL's lists plus ring and address
 /// edges).</summary>
-public static class InterestingValues
+internal static class InterestingValues
 {
     public static readonly byte[] Int8 = [0x00, 0x01, 0x02, 0x10, 0x20, 0x40, 0x64, 0x7F, 0x80, 0x81, 0xFE, 0xFF];
 

@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Mutation;
 /// nesting, flag flips, avail.idx jumps; plus header edits (queue size, features, placement). In place, no
 /// allocation, all randomness from the caller's <see cref="Prng"/>.
 /// </summary>
-public sealed class ScenarioMutator : IMutator
+internal sealed class ScenarioMutator : IMutator
 {
     private const int KindCount = 8;
 

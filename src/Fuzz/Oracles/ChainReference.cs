@@ -28,7 +28,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// (docs/fuzzing-oracles.md).</para>
 /// Reads guest memory through <see cref="GuestMemory.TryGetSpan"/>, which no observer sees. Allocates only when built.
 /// </summary>
-public sealed class ChainReference
+internal sealed class ChainReference
 {
     private const int DescSize = 16;
     private const ushort FlagNext = 1;

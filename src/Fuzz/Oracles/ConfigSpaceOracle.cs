@@ -29,7 +29,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// A generation that advances by a multiple of 256 between two reads would hide a change (8 bits, wrapping); the
 /// demo value is not judged while the response model does not know the state.
 /// </summary>
-public sealed class ConfigSpaceOracle
+internal sealed class ConfigSpaceOracle
 {
     public const string Oracle = "config";
 

@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// (device_status, the PCI command register), never the device's private flags. Every <see cref="MemoryActor.Device"/>
 /// access while the probe names a reason is a finding.
 /// </summary>
-public sealed class DeviceAccessGate : IMemoryObserver
+internal sealed class DeviceAccessGate : IMemoryObserver
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "transport";

@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// in descriptor order (the oracle gives only chains whose buffers do not overlap, so these are what the guest offered
 /// and what the device wrote).
 /// </summary>
-public static class DeviceReferenceModels
+internal static class DeviceReferenceModels
 {
     /// <summary>Seed 000 realize: s-&gt;buff = 0x1333 (robust: restored by reset).</summary>
     public const uint DemoInitialState = 0x1333;

@@ -14,7 +14,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// guest memory and its dirty pages. Any difference is a finding at <c>fast-path/&lt;step&gt;</c> naming the first
 /// step that diverged. Reusable across executions; allocates only the dirty-page walk and a report.
 /// </summary>
-public sealed class FastPathDifferential
+internal sealed class FastPathDifferential
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "fast-path";

@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>A deduplicated finding of a campaign: the first report for its (oracle, site, shape), the (minimised)
 /// input that reproduces it, how often it fired, and where it was saved.</summary>
-public sealed class Finding
+internal sealed class Finding
 {
     public Finding(string targetName, FindingReport report, byte[] input, long firstExecution)
     {

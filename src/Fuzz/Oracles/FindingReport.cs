@@ -15,5 +15,6 @@ public sealed record FindingReport(string Oracle, string Site, string Message, s
     /// another shape at the same site is a distinct cause (issue 12 item 6).</summary>
     public (string Oracle, string Site, string Shape) DedupKey => (Oracle, Site, Shape);
 
+    /// <summary><c>oracle at site: message</c>, the form findings are printed in.</summary>
     public override string ToString() => $"{Oracle} at {Site}: {Message}";
 }

@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// classes follow the seed protocols' sizes: nothing, shorter than the 8-byte demo/factorial/counter request, up to the
 /// 16-byte virtio-blk header, up to one 512-byte sector, more.
 /// </summary>
-public static class FindingShape
+internal static class FindingShape
 {
     /// <summary>Class names, by class number (0 is "no request taken").</summary>
     private static readonly string[] Classes = ["0", "1-7", "8-15", "16-512", "513+"];

@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// IL offsets, so instrumented and plain builds agree. (JIT inlining can fold a small thrower into its
 /// caller; run fuzz campaigns with tiered compilation off so inlining is the same from the first execution.)
 /// </summary>
-public static class FindingSite
+internal static class FindingSite
 {
     public static FindingReport FromException(Exception exception)
     {

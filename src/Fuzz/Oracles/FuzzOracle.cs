@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>Names of the engine's built-in oracles. Targets may report their own (checker names such as
 /// <c>used-ring</c>); every name is reduced to <c>[a-z0-9-]</c> because it names a findings directory.</summary>
-public static class FuzzOracle
+internal static class FuzzOracle
 {
     /// <summary>A host exception escaped the target (a host bug: guest input must never cause one).</summary>
     public const string Exception = "exception";

@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>A guest-physical byte range [<see cref="Start"/>, <see cref="Start"/> + <see cref="Length"/>) as a checker
 /// records it; <see cref="End"/> saturates at 2^64 so a hostile addr + len never wraps.</summary>
-public readonly record struct GuestRange(ulong Start, ulong Length)
+internal readonly record struct GuestRange(ulong Start, ulong Length)
 {
     /// <summary>Exclusive end, saturated at <see cref="ulong.MaxValue"/>.</summary>
     public ulong End => Length > ulong.MaxValue - Start ? ulong.MaxValue : Start + Length;

@@ -23,7 +23,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// it (it changed across a device run), and every anchor is a device value.</para>
 /// Reads the ring with unobserved host accesses.
 /// </summary>
-public sealed class MissedInterruptOracle
+internal sealed class MissedInterruptOracle
 {
     private readonly NotificationChecker _rule = new();
     private GuestMemory? _memory;

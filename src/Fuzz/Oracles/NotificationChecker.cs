@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// did not set VIRTQ_AVAIL_F_NO_INTERRUPT. With it, when used.idx passed used_event since the last decision
 /// (vring_need_event(used_event, new, old), §2.7.10). Reads the ring with unobserved host accesses.
 /// </summary>
-public sealed class NotificationChecker
+internal sealed class NotificationChecker
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "notify";

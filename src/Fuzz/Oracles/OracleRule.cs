@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// <param name="Rule">The rule it broke.</param>
 /// <param name="Citation">Where the rule is written: the VIRTIO 1.2 clause, the QEMU / Linux vhost behaviour, or the
 /// project's own rule.</param>
-public sealed record OracleRule(string Site, string Wrong, string Rule, string Citation)
+internal sealed record OracleRule(string Site, string Wrong, string Rule, string Citation)
 {
     /// <summary>One line for a summary: "rule: …; (citation)".</summary>
     public override string ToString() => $"{Wrong} Rule: {Rule} ({Citation})";

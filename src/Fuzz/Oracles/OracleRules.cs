@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// longest family prefix (<c>guest-memory/</c>, <c>step-budget@</c>), else the oracle-wide rule. A checker or target
 /// that reports a new site adds its entry here (a test scans the sources for sites without one).
 /// </summary>
-public static class OracleRules
+internal static class OracleRules
 {
     private static readonly OracleRule[] Table =
     [

@@ -16,7 +16,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// virtqueue_split_pop → vring_set_avail_event) changes memory during a pop, so the walk sees what the device's walk
 /// saw, also where avail_event lands in the descriptor table.</para>
 /// </summary>
-public sealed class PopOracle
+internal sealed class PopOracle
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "chain";

@@ -15,7 +15,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// (6 + 2 × size: flags, idx, ring, used_event) and used ring (6 + 8 × size: flags, idx, ring, avail_event), the
 /// ranges QEMU's vring cache maps in one piece (virtio_init_region_cache).</para>
 /// </summary>
-public static class QueueConfigReference
+internal static class QueueConfigReference
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "queue-config";

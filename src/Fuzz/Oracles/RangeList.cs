@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>A growable list of <see cref="GuestRange"/>s that keeps its array across <see cref="Clear"/> (no allocation
 /// once warm). Membership is a linear scan: lists hold one chain's buffers.</summary>
-public sealed class RangeList
+internal sealed class RangeList
 {
     private GuestRange[] _items = new GuestRange[4];
     private int[] _stamps = new int[4];

@@ -2,4 +2,4 @@ namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>What <see cref="DeviceReferenceModels"/> found wrong in one completed request: the oracle site and
 /// why.</summary>
-public readonly record struct ResponseMismatch(string Site, string Message);
+internal readonly record struct ResponseMismatch(string Site, string Message);

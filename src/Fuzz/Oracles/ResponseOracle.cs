@@ -19,7 +19,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// or are empty, or that lie outside guest memory are skipped: for them the bytes after completion need not be the
 /// bytes offered and answered.
 /// </summary>
-public sealed class ResponseOracle : ICompletionObserver
+internal sealed class ResponseOracle : ICompletionObserver
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "response";

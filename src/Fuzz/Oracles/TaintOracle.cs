@@ -28,7 +28,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// no reference model: it judges every chain, skipped or not, of every device that installs the hook.
 /// </para>
 /// </summary>
-public sealed class TaintOracle : IHostPoison, ICompletionObserver
+internal sealed class TaintOracle : IHostPoison, ICompletionObserver
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "taint";

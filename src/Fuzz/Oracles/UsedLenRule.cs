@@ -1,7 +1,7 @@
 namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>What bounds used.len in <see cref="VirtqueueChecker"/>.</summary>
-public enum UsedLenRule : byte
+internal enum UsedLenRule : byte
 {
     /// <summary>VIRTIO 1.2 §2.7.8.2: used.len ≤ the bytes the device actually wrote into the chain's writable
     /// buffers.</summary>

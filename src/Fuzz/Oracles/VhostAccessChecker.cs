@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// produces an address outside the table, and the rings are the only other thing vhost reads or writes. Oracle
 /// <c>permission</c>, site <c>permission/vhost-outside-table</c>.
 /// </summary>
-public sealed class VhostAccessChecker : IMemoryObserver
+internal sealed class VhostAccessChecker : IMemoryObserver
 {
     public const string Oracle = "permission";
 

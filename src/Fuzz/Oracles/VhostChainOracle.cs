@@ -16,7 +16,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// <c>index-differs</c> (last_avail_idx or the avail idx cache afterwards). It is the vring's
 /// <see cref="IVhostPopObserver"/> and a memory observer counting the device's reads during the pop.
 /// </summary>
-public sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
+internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
 {
     public const string Oracle = "vhost-chain";
 

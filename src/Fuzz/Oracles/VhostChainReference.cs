@@ -22,7 +22,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// <see cref="BytesRead"/> is every byte the walk reads from guest memory (a read that faults part-way counts the
 /// bytes before the fault), so a walk that reads one descriptor more than the rules allow is told apart.
 /// </summary>
-public sealed class VhostChainReference
+internal sealed class VhostChainReference
 {
     private readonly List<UserIovec> _iov = new(VhostLimits.IovecsMax);
     private readonly List<UserIovec> _table = new(VhostLimits.IovecsMax);

@@ -20,7 +20,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// — a backend attached, and vhost_vq_init_access's last_used_idx read from used-&gt;idx.</item>
 /// </list>
 /// </summary>
-public static class VhostControlPlaneOracle
+internal static class VhostControlPlaneOracle
 {
     public const string Oracle = "control-plane";
 

@@ -17,7 +17,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// that are not accessible — and the values GET_FEATURES / GET_VRING_BASE return. It also knows, for
 /// <see cref="VhostAccessChecker"/>, which userspace ranges the device may legitimately touch. Oracle <c>errno</c>.
 /// </summary>
-public sealed class VhostIoctlModel
+internal sealed class VhostIoctlModel
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "errno";

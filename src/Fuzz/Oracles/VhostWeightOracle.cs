@@ -22,7 +22,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// A run that raised a vq_err is exempt from the requeue rule (Linux breaks out of the loop and leaves the vring
 /// broken without requeueing).
 /// </summary>
-public sealed class VhostWeightOracle : IVhostKickHandler
+internal sealed class VhostWeightOracle : IVhostKickHandler
 {
     public const string Oracle = "weight";
 

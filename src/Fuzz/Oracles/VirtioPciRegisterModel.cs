@@ -12,12 +12,12 @@ namespace Virtsim.Fuzz.Oracles;
 /// §4.1.4.8 (legacy I/O interface) and, where the spec leaves it open, QEMU hw/virtio/virtio-pci.c (selects out of
 /// range ignored, a vector the MSI-X table lacks reads VIRTIO_MSI_NO_VECTOR, unknown offsets read 0 in the modern
 /// region and all-ones in the legacy one). Accesses are fed per piece, as QEMU's memory core splits them
-/// (<c>QemuAccessSplit</c>): <see cref="CommonWrite"/>/<see cref="CommonExpect"/> with the piece's offset and value.
+/// (<c>QemuAccessSplit</c>): <see cref="CommonWrite"/>/<see cref="CommonRead"/> with the piece's offset and value.
 /// Oracle <c>transport</c>, sites <c>transport/common-readback</c>, <c>transport/legacy-readback</c>,
 /// <c>transport/queue-size</c>; the status, ISR and generation rules are separate methods called by the target around
 /// the accesses they judge.
 /// </summary>
-public sealed class VirtioPciRegisterModel
+internal sealed class VirtioPciRegisterModel
 {
     /// <summary>Oracle name.</summary>
     public const string Oracle = "transport";

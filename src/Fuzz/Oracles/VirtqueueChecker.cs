@@ -24,7 +24,7 @@ namespace Virtsim.Fuzz.Oracles;
 /// buffer and a table), so only accesses no backend could justify are reported. It allocates only while growing its
 /// range arrays and when reporting.
 /// </summary>
-public sealed class VirtqueueChecker : IMemoryObserver
+internal sealed class VirtqueueChecker : IMemoryObserver
 {
     /// <summary>Oracle name for access-permission violations.</summary>
     public const string PermissionOracle = "permission";

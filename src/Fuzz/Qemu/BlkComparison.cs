@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// entries, at the address the model's queue uses), the rest of guest memory (status bytes, data the device wrote),
 /// the disk, the device status byte and the ISR.
 /// </summary>
-public static class BlkComparison
+internal static class BlkComparison
 {
     public const string Broken = "broken";
     public const string UsedRing = "used-ring";

@@ -5,7 +5,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// bytes, data the device wrote), the 64 KiB disk, whether the device is broken (QEMU: <c>x-query-virtio-status</c>;
 /// model: NEEDS_RESET state), the device status byte and the ISR (read, so cleared).
 /// </summary>
-public sealed class BlkObservation : LockstepObservation
+internal sealed class BlkObservation : LockstepObservation
 {
     public BlkObservation(int memoryBytes, int diskBytes)
         : base(memoryBytes) => Disk = new byte[diskBytes];

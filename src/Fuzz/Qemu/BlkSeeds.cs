@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// the end, a partial sector, an indirect table, two requests in one kick, and a whole-sector write then read, one
 /// kick each.
 /// </summary>
-public static class BlkSeeds
+internal static class BlkSeeds
 {
     private const int Kick = 8;
     private const int Run = 9;

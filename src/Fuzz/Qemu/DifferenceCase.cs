@@ -5,7 +5,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// <summary>What a <see cref="QemuDifferenceEntry"/> may look at: both observations, the differences found, and the
 /// used ring the model's queue points at, every used ring it was given during the run, and whether it broke at some
 /// point.</summary>
-public sealed record DifferenceCase(
+internal sealed record DifferenceCase(
     BlkObservation Model,
     BlkObservation Qemu,
     IReadOnlyList<BlkDifference> Differences,

@@ -5,7 +5,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// bytes, physical 0xFFFFFFF0) is <c>cli; hlt; jmp $-1</c>. The vCPU halts at once and stays halted (interrupts
 /// masked), so every device access comes from qtest and none from guest code.
 /// </summary>
-public static class HaltingBios
+internal static class HaltingBios
 {
     public const int SizeBytes = 64 * 1024;
 

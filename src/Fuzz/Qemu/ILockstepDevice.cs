@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// a round trip, then used.idx and QMP on the careful path; rng: used.idx read until the entropy bottom half ran), a
 /// look at memory just before DRIVER_OK is written, and what the model device's own stores mean (rng: entropy bytes).
 /// </summary>
-public interface ILockstepDevice
+internal interface ILockstepDevice
 {
     /// <summary>Called after a kick reached the model and its notify write is queued for QEMU (not yet sent).</summary>
     void Settle(QemuMachine qemu, ModelVirtioRig rig);

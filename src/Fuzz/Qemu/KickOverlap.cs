@@ -15,7 +15,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// Also: do the queue's three rings overlap each other (the device's used-ring writes then rewrite what it reads as
 /// the available ring or descriptors, and each implementation re-reads those at its own moments).
 /// </summary>
-public static class KickOverlap
+internal static class KickOverlap
 {
     /// <summary>Descriptors walked per chain at most (a loop is the model's to judge, not ours).</summary>
     public const int ChainStepsMax = 64;

@@ -26,7 +26,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// driver, gives it its hooks and facts, builds its rig per input and calls <see cref="Run"/>; then it observes both
 /// halves. The driver records the <see cref="LockstepFacts"/> the difference tables rest on.</para>
 /// </summary>
-public sealed class LockstepDriver : IMemoryObserver
+internal sealed class LockstepDriver : IMemoryObserver
 {
     /// <summary>Operations one input performs at most.</summary>
     public const int OperationsMax = 128;

@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// rings and buffers it overlapped) and about the model (whether and why it broke, even when a later reset hid it).
 /// A device's lockstep may derive from it to add facts of its own (<see cref="RngRunFacts"/>).
 /// </summary>
-public class LockstepFacts
+internal class LockstepFacts
 {
     /// <summary>Whether the model's device was broken at some point of the run (a reset may have cleared it).</summary>
     public bool ModelEverBroken { get; set; }

@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// <see cref="ObservationReader"/>; a device's observation adds its own (<see cref="BlkObservation.Disk"/>,
 /// <see cref="RngObservation.Entropy"/>, <see cref="NetObservation.DeviceWrote"/>).
 /// </summary>
-public class LockstepObservation
+internal class LockstepObservation
 {
     public LockstepObservation(int memoryBytes) => Memory = new byte[memoryBytes];
 

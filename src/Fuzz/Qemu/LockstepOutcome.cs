@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// kinds of difference showed. Raw addresses, ids and exact lengths are left out so that novelty means a new kind
 /// of behaviour, not a new random ring. virtio-net adds its frames sent (<see cref="NetOutcome"/>).
 /// </summary>
-public static class LockstepOutcome
+internal static class LockstepOutcome
 {
     /// <summary>The outcome of QEMU's half <paramref name="qemu"/>, with the used ring last seen and the kinds of
     /// difference from the model.</summary>

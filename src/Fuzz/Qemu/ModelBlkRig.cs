@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// The blk model half: our robust <see cref="VirtioBlkDevice"/> on a 64 KiB memory disk, behind the shared
 /// <see cref="ModelVirtioRig"/> (modern transport, ioeventfd off).
 /// </summary>
-public sealed class ModelBlkRig : ModelVirtioRig
+internal sealed class ModelBlkRig : ModelVirtioRig
 {
     public ModelBlkRig(
         Simulation simulation,

@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// The rng model half: our robust <see cref="VirtioRngDevice"/> (entropy from the simulation's forked PRNG stream, as
 /// the device catalogue gives it) behind the shared <see cref="ModelVirtioRig"/> (modern transport, ioeventfd off).
 /// </summary>
-public sealed class ModelRngRig : ModelVirtioRig
+internal sealed class ModelRngRig : ModelVirtioRig
 {
     public ModelRngRig(Simulation simulation, Targets.FuzzContext? context = null)
         : base(

@@ -19,7 +19,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// <see cref="Targets.Rings.QemuBackendRig"/> otherwise (slot 3, BAR at 0xFE000000, memory and bus mastering on).
 /// Shared by the blk (<see cref="ModelBlkRig"/>) and rng (<see cref="ModelRngRig"/>) targets.
 /// </summary>
-public class ModelVirtioRig
+internal class ModelVirtioRig
 {
     public const ulong ModernBase = 0xFE00_0000;
     public const int Slot = 3;
@@ -27,6 +27,9 @@ public class ModelVirtioRig
     private readonly PciHostBridge _bridge;
     private readonly Targets.FuzzContext? _context;
 
+    /// <param name="simulation">The simulation the rig's machine and device run in.</param>
+    /// <param name="device">The device model, placed behind a virtio-pci transport at <see cref="Slot"/>.</param>
+    /// <param name="classCode">The PCI class code the function reports (PCI_CLASS_*, as QEMU's device sets it).</param>
     /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits they
     /// would be (the rig calls the buses directly, so nothing else records them).</param>
     public ModelVirtioRig(

@@ -4,7 +4,7 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One way the net halves differ: <see cref="Kind"/> is one of the <see cref="NetComparison"/>
 /// constants.</summary>
-public sealed record NetDifference(string Kind, string Detail) : IQemuDifference;
+internal sealed record NetDifference(string Kind, string Detail) : IQemuDifference;
 
 /// <summary>
 /// Compares the two <see cref="NetObservation"/>s of a net input: the used rings the model's queues had (idx, (id,
@@ -15,7 +15,7 @@ public sealed record NetDifference(string Kind, string Detail) : IQemuDifference
 /// num_buffers field of VIRTIO 1.2 §5.1.6: the model writes 1, QEMU 7.2 without mergeable buffers does not write it);
 /// any other byte is kind <see cref="Memory"/>.
 /// </summary>
-public static class NetComparison
+internal static class NetComparison
 {
     public const string UsedRing = "used-ring";
     public const string UsedFlags = "used-flags";

@@ -15,7 +15,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// memory is mirrored into QEMU's RAM as a qtest write (as <see cref="VirtioRngLockstep"/> does), every register
 /// write and kick goes to both. The building block of the net differential (docs/qemu-backend.md).
 /// </summary>
-public sealed class NetLockstepPair : IMemoryObserver, IDisposable
+internal sealed class NetLockstepPair : IMemoryObserver, IDisposable
 {
     public const int QueueSize = 16;
     public const ulong RxRing = 0x1000;

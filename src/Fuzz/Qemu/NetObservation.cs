@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// so cleared). On the model side <see cref="DeviceWrote"/> marks the bytes the model's device stored, so that the
 /// comparison can tell a num_buffers byte the model wrote and QEMU 7.2 did not (NetQemu72Differences).
 /// </summary>
-public sealed class NetObservation : LockstepObservation
+internal sealed class NetObservation : LockstepObservation
 {
     public NetObservation(int memoryBytes)
         : base(memoryBytes) => DeviceWrote = new bool[memoryBytes];

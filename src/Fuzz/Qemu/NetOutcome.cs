@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// 0, 1, 2, 3–4, 5–8, more: transmitq1's behaviour). Frame bytes are left out, as raw addresses are:
 /// novelty means a new kind of behaviour, not a new random frame.
 /// </summary>
-public static class NetOutcome
+internal static class NetOutcome
 {
     /// <summary>The outcome of QEMU's half <paramref name="qemu"/> (with the used ring last seen and the kinds of
     /// difference from the model).</summary>

@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// on a socket netdev (Debian 12's 7.2.x; hw/net/virtio-net.c), each shown by a test of QemuNetProbeTests through
 /// <see cref="NetLockstepPair"/>. docs/qemu-backend.md shows this table; keep the two in step.
 /// </summary>
-public static class NetQemu72Differences
+internal static class NetQemu72Differences
 {
     public const string QemuVersion = Qemu72Differences.QemuVersion;
 

@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>What the net lockstep saw during one input, for the rows of <see cref="NetQemu72Differences"/>: the
 /// shared <see cref="LockstepFacts"/> plus the net model's own.</summary>
-public sealed class NetRunFacts : LockstepFacts
+internal sealed class NetRunFacts : LockstepFacts
 {
     /// <summary>Frames the model took from its source link, each sent to QEMU's socket netdev too.</summary>
     public long FramesInjected { get; set; }

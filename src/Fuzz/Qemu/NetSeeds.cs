@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// chain too small for its frame (the rx-small-chain-left-available row); and transmit chains on transmitq1
 /// (<see cref="Transmit"/>).
 /// </summary>
-public static class NetSeeds
+internal static class NetSeeds
 {
     private const int Kick = 8;
     private const int Run = 9;

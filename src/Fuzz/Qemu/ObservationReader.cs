@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// guest memory (its two 32 KiB regions), broken state, status and ISR; and QEMU's status, ISR and RAM [0, 64 KiB) in
 /// one qtest round trip (whether QEMU is broken is the lockstep's call: the status bit or QMP).
 /// </summary>
-public sealed class ObservationReader
+internal sealed class ObservationReader
 {
     private string[]? _commands;
 

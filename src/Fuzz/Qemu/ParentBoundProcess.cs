@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// .NET retires idle thread-pool threads, so every child is forked from one dedicated thread that lives as long as the
 /// process. Without setpriv the child starts directly and only the <see cref="QemuMachine"/> exit handler ends it.
 /// </summary>
-public static class ParentBoundProcess
+internal static class ParentBoundProcess
 {
     public const string SetprivPath = "/usr/bin/setpriv";
 

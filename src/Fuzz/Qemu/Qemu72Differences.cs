@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// wins; a difference no row explains is a finding (<see cref="VirtioBlkQemuTarget"/>). docs/qemu-backend.md shows
 /// this table; keep the two in step.
 /// </summary>
-public static class Qemu72Differences
+internal static class Qemu72Differences
 {
     /// <summary>The QEMU release line the table is written for (compared with <c>qemu-system-x86_64
     /// --version</c>).</summary>

@@ -5,7 +5,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// (Debian's package <c>qemu-system-x86</c>, which <c>scripts/install-deps</c> installs). The differential table
 /// (<see cref="Qemu72Differences"/>) is written for QEMU 7.2; <see cref="Version"/> says what was found.
 /// </summary>
-public static class QemuBinary
+internal static class QemuBinary
 {
     public const string EnvironmentVariable = "VIRTSIM_QEMU";
     public const string ProgramName = "qemu-system-x86_64";

@@ -9,7 +9,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// <c>virtio-blk-pci</c> (modern only, ioeventfd off so a kick is handled inside the qtest write, as the model's
 /// synchronous notify) whose device features are set to the model's: no discard, no write-zeroes, the model's serial.
 /// </summary>
-public static class QemuCommandLine
+internal static class QemuCommandLine
 {
     /// <summary>QOM id of the device (QMP paths name it: <c>/machine/peripheral/vblk0/virtio-backend</c>).</summary>
     public const string DeviceId = "vblk0";

@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// function that decides it. <see cref="Explains"/> says whether the row accounts for one difference of a case; it is
 /// narrow (it looks at the observations, never at the input bytes alone).
 /// </summary>
-public sealed record QemuDifferenceEntry(
+internal sealed record QemuDifferenceEntry(
     string Id,
     string What,
     string Why,

@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// not exit when its qtest pipe closes: every machine still running when the host process exits is killed, and a host
 /// killed outright takes QEMU with it (<see cref="ParentBoundProcess"/>: setpriv's parent-death signal).
 /// </summary>
-public sealed class QemuMachine : IDisposable
+internal sealed class QemuMachine : IDisposable
 {
     /// <summary>Bytes of stderr kept (the tail: a crash's message is at the end).</summary>
     public const int StderrKeptMax = 16 * 1024;

@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// <para>QEMU's port is chosen by binding a probe socket to port 0 and closing it before QEMU starts (a short race
 /// with another process taking the port; QEMU then fails to start and the caller sees it die).</para>
 /// </summary>
-public sealed class QemuNetLink : IDisposable
+internal sealed class QemuNetLink : IDisposable
 {
     /// <summary>Largest UDP payload over IPv4: the longest frame the link carries.</summary>
     public const int DatagramBytesMax = 65507;

@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// "new outcome" and novelty says nothing. The status byte is read where the driver put it — the last byte of the
 /// chain's last writable descriptor in QEMU's memory (INDIRECT on the head followed, as QEMU 7.2 does).
 /// </summary>
-public static class QemuOutcome
+internal static class QemuOutcome
 {
     /// <summary>Used entries looked at per input at most.</summary>
     public const int EntriesMax = 16;

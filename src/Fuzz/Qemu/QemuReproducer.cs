@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// finding (<see cref="RealQemuTarget"/>): blk (<see cref="Write"/>), rng (<see cref="WriteRng"/>) and net
 /// (<see cref="WriteNet"/>, which adds the frames QEMU's socket netdev received).
 /// </summary>
-public static class QemuReproducer
+internal static class QemuReproducer
 {
     public const string ScriptFileName = "script.qtest";
     public const string RunFileName = "run.sh";

@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// issue 15: no restart per input), and stopped only when it died or stopped answering, or by <see cref="Shutdown"/>.
 /// <see cref="Gate"/> serialises every instance's use.
 /// </summary>
-public sealed class QemuSession
+internal sealed class QemuSession
 {
     private readonly Func<string, QemuMachine> _start;
     private readonly Action<QemuMachine?>? _stopped;

@@ -14,7 +14,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// the PC's 32-bit PCI hole, above the 128 MiB of RAM), memory decoding and bus mastering on. Register accesses
 /// afterwards are qtest <c>read*</c>/<c>write*</c> at the mapped addresses.
 /// </summary>
-public sealed class QemuVirtioPci
+internal sealed class QemuVirtioPci
 {
     public const ushort ConfigAddressPort = 0xCF8;
     public const ushort ConfigDataPort = 0xCFC;

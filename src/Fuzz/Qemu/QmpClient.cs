@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// <c>x-query-virtio-queue-status</c> (<c>inuse</c>: requests popped and not yet pushed, so 0 means QEMU's
 /// asynchronous block I/O has finished).
 /// </summary>
-public sealed class QmpClient : IDisposable
+internal sealed class QmpClient : IDisposable
 {
     private readonly Socket _socket;
     private readonly TimeSpan _timeout;

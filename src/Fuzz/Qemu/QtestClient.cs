@@ -17,7 +17,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// owner's stop action (which kills QEMU, so the blocked read returns).
 /// Every command sent is also appended to <see cref="Script"/> while it is set: the reproducer's qtest script.
 /// </summary>
-public sealed class QtestClient : IDisposable
+internal sealed class QtestClient : IDisposable
 {
     /// <summary>How often the watchdog looks at a pending read.</summary>
     public static readonly TimeSpan WatchdogPeriod = TimeSpan.FromMilliseconds(250);
@@ -34,6 +34,9 @@ public sealed class QtestClient : IDisposable
     private int _end;
     private int _pending;
 
+    /// <param name="toQemu">The qtest socket's write side (commands, one per line).</param>
+    /// <param name="fromQemu">The qtest socket's read side (answers <c>OK ...</c> / <c>FAIL ...</c>).</param>
+    /// <param name="timeout">How long an answer may take before <paramref name="stop"/> is called.</param>
     /// <param name="stop">Called (on a timer thread) when an answer is overdue: must end QEMU so the read
     /// returns.</param>
     public QtestClient(Stream toQemu, Stream fromQemu, TimeSpan timeout, Action stop)

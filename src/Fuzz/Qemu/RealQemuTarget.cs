@@ -20,7 +20,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// qtest script, recorded once per site on a fresh QEMU. Inputs are <see cref="RingInput"/> v1, the format of the
 /// model target of the same device, so corpora and findings move between the two unchanged.
 /// </summary>
-public abstract class RealQemuTarget : IFuzzTarget
+internal abstract class RealQemuTarget : IFuzzTarget
 {
     public const string OracleCrash = "qemu-crash";
     public const string OracleHang = "qemu-hang";

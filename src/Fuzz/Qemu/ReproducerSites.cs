@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// site is recorded (<c>&lt;directory&gt;/&lt;input content name&gt;/</c>, see <see cref="QemuReproducer"/>).
 /// Shared by <see cref="VirtioBlkQemuTarget"/> and <see cref="VirtioRngQemuTarget"/>.
 /// </summary>
-public sealed class ReproducerSites
+internal sealed class ReproducerSites
 {
     private readonly Dictionary<string, string> _written = new(StringComparer.Ordinal);
 

@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One way the rng halves differ: <see cref="Kind"/> is one of the <see cref="RngComparison"/> constants.</summary>
-public sealed record RngDifference(string Kind, string Detail) : IQemuDifference;
+internal sealed record RngDifference(string Kind, string Detail) : IQemuDifference;
 
 /// <summary>
 /// Compares the two <see cref="RngObservation"/>s of an rng input: the used rings the model's queue had (byte for byte:
@@ -12,7 +12,7 @@ public sealed record RngDifference(string Kind, string Detail) : IQemuDifference
 /// differ by nature; a QEMU write outside them shows as a changed byte, a missing or shorter one as used.len), broken
 /// or not, the device status and the ISR.
 /// </summary>
-public static class RngComparison
+internal static class RngComparison
 {
     public const string UsedRing = "used-ring";
     public const string Memory = "memory";

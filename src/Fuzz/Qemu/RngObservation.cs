@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// entropy and differ by nature, so the comparison skips them (which bytes were written shows through used.len and
 /// through QEMU bytes that changed outside the marked ones).
 /// </summary>
-public sealed class RngObservation : LockstepObservation
+internal sealed class RngObservation : LockstepObservation
 {
     public RngObservation(int memoryBytes)
         : base(memoryBytes) => Entropy = new bool[memoryBytes];

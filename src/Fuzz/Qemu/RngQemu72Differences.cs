@@ -1,7 +1,7 @@
 namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>One row of <see cref="RngQemu72Differences"/>: a legitimate difference, why, and the QEMU function.</summary>
-public sealed record RngDifferenceRow(
+internal sealed record RngDifferenceRow(
     string Id,
     string What,
     string Why,
@@ -10,7 +10,7 @@ public sealed record RngDifferenceRow(
 );
 
 /// <summary>The observations and facts of one rng input, for the rows.</summary>
-public sealed record RngCase(
+internal sealed record RngCase(
     RngObservation Model,
     RngObservation Qemu,
     RngRunFacts Facts,
@@ -37,7 +37,7 @@ public sealed record RngCase(
 /// (<see cref="VirtioRngQemuTarget"/>). Rows marked "input-level" rest on what the input did, not on the shape of
 /// the difference. docs/qemu-backend.md shows this table; keep the two in step.
 /// </summary>
-public static class RngQemu72Differences
+internal static class RngQemu72Differences
 {
     public const string QemuVersion = Qemu72Differences.QemuVersion;
 

@@ -2,7 +2,7 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>What the rng lockstep saw during one input, for the rows of <see cref="RngQemu72Differences"/>: the
 /// shared <see cref="LockstepFacts"/> plus the rng model's own.</summary>
-public sealed class RngRunFacts : LockstepFacts
+internal sealed class RngRunFacts : LockstepFacts
 {
     /// <summary>Chains the robust model refused because they held driver-readable buffers (used.len 0).</summary>
     public long Refused { get; set; }

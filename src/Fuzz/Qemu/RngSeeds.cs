@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// too): device-writable chains of one and two buffers, a batch, event-idx and indirect chains, a re-initialisation,
 /// and the chains QEMU and the robust model treat differently (a driver-readable buffer; readable only).
 /// </summary>
-public static class RngSeeds
+internal static class RngSeeds
 {
     private const int Kick = 8;
     private const int Run = 9;

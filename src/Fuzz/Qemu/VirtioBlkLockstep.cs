@@ -19,7 +19,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// synchronously. A kick therefore means "the device acts until idle" on both sides, which keeps QEMU deterministic
 /// (no guest store races an in-flight request).
 /// </summary>
-public sealed class VirtioBlkLockstep : ILockstepDevice
+internal sealed class VirtioBlkLockstep : ILockstepDevice
 {
     public const int OperationsMax = LockstepDriver.OperationsMax;
     public const int MemoryBytes = (int)RingInput.MemorySize;
@@ -94,6 +94,13 @@ public sealed class VirtioBlkLockstep : ILockstepDevice
     private bool _diskDirty = true;
 
     /// <summary>Runs <paramref name="input"/> on both halves and fills the observations.</summary>
+    /// <param name="input">The fuzz input (a <see cref="Targets.Rings.RingInput"/> program), run on both
+    /// halves.</param>
+    /// <param name="disk">The disk image both halves start from.</param>
+    /// <param name="serial">The serial both halves report for VIRTIO_BLK_T_GET_ID.</param>
+    /// <param name="model">Filled with what the simulated device did.</param>
+    /// <param name="qemu">Filled with what QEMU did.</param>
+    /// <param name="context">When given, the model half records a finding trace.</param>
     /// <param name="careful">The careful path: after every kick one qtest read checks QEMU's used.idx against the
     /// model's (QMP <c>inuse</c> when they differ), and the end of the input always asks QMP. The fast path sends the
     /// whole input as one batch and reads once at the end (<see cref="VirtioBlkQemuTarget"/> re-runs an input carefully

@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// a difference, the table (<see cref="Qemu72Differences"/>) and the outcome edge (<see cref="QemuOutcome"/>: used
 /// lengths, status bytes, broken and QEMU's message, device status, ISR).
 /// </summary>
-public sealed class VirtioBlkQemuTarget : RealQemuTarget
+internal sealed class VirtioBlkQemuTarget : RealQemuTarget
 {
     public const string TargetName = "virtio-blk-qemu-real";
     public const string Serial = "virtsim-blk0";

@@ -21,7 +21,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// virtio_net_receive when QEMU's main loop turns, so QEMU's used.idx is read until it equals the model's (each read is
 /// a round trip), at most <see cref="SettleReadsMax"/> times.</para>
 /// </summary>
-public sealed class VirtioNetLockstep : ILockstepDevice
+internal sealed class VirtioNetLockstep : ILockstepDevice
 {
     public const int MemoryBytes = VirtioBlkLockstep.MemoryBytes;
 

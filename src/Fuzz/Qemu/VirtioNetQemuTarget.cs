@@ -14,7 +14,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// broken or not, device status, ISR. An input with an unexplained difference runs again after a drain and a waited
 /// reset before it is reported. Guidance: the model's IL edges.
 /// </summary>
-public sealed class VirtioNetQemuTarget : RealQemuTarget
+internal sealed class VirtioNetQemuTarget : RealQemuTarget
 {
     public const string TargetName = "virtio-net-qemu-real";
 

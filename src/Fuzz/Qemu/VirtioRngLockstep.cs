@@ -19,7 +19,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// while the queue is not empty. So each kick ends a qtest batch, and QEMU's used.idx is read until it equals the
 /// model's (each read is a round trip that lets the main loop turn), at most <see cref="SettleReadsMax"/> times.</para>
 /// </summary>
-public sealed class VirtioRngLockstep : ILockstepDevice
+internal sealed class VirtioRngLockstep : ILockstepDevice
 {
     public const int OperationsMax = LockstepDriver.OperationsMax;
     public const int MemoryBytes = VirtioBlkLockstep.MemoryBytes;

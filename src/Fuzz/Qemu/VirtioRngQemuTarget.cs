@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Qemu;
 /// QEMU's 1 ms rate-limit period) before it is reported. Guidance as blk's: the model's IL edges plus one synthetic
 /// edge per new QEMU outcome (<see cref="LockstepOutcome"/>).
 /// </summary>
-public sealed class VirtioRngQemuTarget : RealQemuTarget
+internal sealed class VirtioRngQemuTarget : RealQemuTarget
 {
     public const string TargetName = "virtio-rng-qemu-real";
 

@@ -35,7 +35,7 @@ namespace Virtsim.Fuzz.Targets;
 /// acked, the QEMU-style queue does not, a documented validation difference the header bit would otherwise
 /// expose.</para>
 /// </summary>
-public sealed class DemoDiffTarget : IFuzzTarget
+internal sealed class DemoDiffTarget : IFuzzTarget
 {
     public const int OperationsMax = 128;
 

@@ -14,10 +14,10 @@ namespace Virtsim.Fuzz.Targets;
 /// and every other write is ignored, a reset clears <c>buff</c>, the vendor/device id registers are read-only.
 /// The seed flavour breaks it where QEMU's access splitting and the missing reset handler make it differ.
 /// Input v1: operations <c>op(1) offset-kind(1) offset(4) size(1) value(8)</c>.
-/// Finding traces (<see cref="FuzzContext.Emit"/>): BAR0 accesses as MmioWrite/MmioRead at the BAR offset, config-space
+/// Finding traces (<c>FuzzContext.Emit</c>): BAR0 accesses as MmioWrite/MmioRead at the BAR offset, config-space
 /// accesses as PioOut/PioIn at the register (source 1), resets as DeviceResult (address 0).
 /// </summary>
-public sealed class DemoPciTarget : IFuzzTarget
+internal sealed class DemoPciTarget : IFuzzTarget
 {
     public const int OperationsMax = 256;
 

@@ -7,7 +7,7 @@ namespace Virtsim.Fuzz.Targets;
 // The driver operations of DriverQueueTarget: each decodes its operands once and runs on both lanes, the fast lane
 // through the batch or fused call (or a single call's window path), the reference lane through the sequential calls it
 // stands for (DriverQueue.Batch.cs names each reference); then the lanes are compared.
-public sealed partial class DriverQueueTarget
+internal sealed partial class DriverQueueTarget
 {
     private static readonly string[] Labels =
     [

@@ -27,7 +27,7 @@ namespace Virtsim.Fuzz.Targets;
 /// bytes; the dirty pages at every clear and at the end. Input format v1: a header (queue size 1..256, EVENT_IDX, ring
 /// placement), then operations, each <c>op:choice(21)</c> and its operands.
 /// </summary>
-public sealed partial class DriverQueueTarget : IFuzzTarget
+internal sealed partial class DriverQueueTarget : IFuzzTarget
 {
     /// <summary>The target's name.</summary>
     public const string TargetName = "driver-queue";

@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Targets;
 /// <summary>
 /// The events of one execution, as a finding trace sees them (<see cref="Engine.FindingTrace"/>): the simulation's
 /// sinks (<see cref="FuzzContext.Attach"/>), the accesses to bare guest memory (<see cref="FuzzContext.Observe"/>) and
-/// directly emitted device accesses (<see cref="FuzzContext.Emit"/>), then one verdict event. The recorder writes them
+/// directly emitted device accesses (<c>FuzzContext.Emit</c>), then one verdict event. The recorder writes them
 /// to a trace file; the checker compares them with one. Single use: one instance per execution.
 /// <para>
 /// The first memory attached is the trace's initial memory (its layout goes into the header, its contents at that
@@ -19,7 +19,7 @@ namespace Virtsim.Fuzz.Targets;
 /// the executor leaves out of the resource oracle: recording must not change a verdict.
 /// </para>
 /// </summary>
-public abstract class ExecutionTrace : ITraceSink
+internal abstract class ExecutionTrace : ITraceSink
 {
     /// <summary>Source id of the verdict event (a DeviceResult no device uses).</summary>
     public const uint VerdictSource = uint.MaxValue;

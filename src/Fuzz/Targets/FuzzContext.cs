@@ -21,6 +21,9 @@ public sealed class FuzzContext
     private long _steps;
     private int _shape;
 
+    /// <summary>A context whose executions may take <paramref name="stepsMax"/> steps before <see cref="Step()"/>
+    /// reports a hang.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="stepsMax"/> is not positive.</exception>
     public FuzzContext(long stepsMax = DefaultStepsMax)
     {
         if (stepsMax <= 0)
@@ -43,7 +46,7 @@ public sealed class FuzzContext
     /// <summary>Where the execution's events go while a finding's trace is recorded or replayed
     /// (<see cref="Engine.FindingTrace"/>), else null: campaigns never set it, so the hooks below cost one null
     /// test.</summary>
-    public ExecutionTrace? Trace { get; set; }
+    internal ExecutionTrace? Trace { get; set; }
 
     /// <summary>Hook for targets that build a <see cref="Simulation"/>: call once, before running it, so a recorded
     /// or replayed finding trace sees its events (MMIO, kicks, device reads and writes of guest memory, interrupts).

@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Targets;
 /// vhost --flavour seed</c> means the same, and a part left out takes its default: the device's first backend (qemu
 /// where there is one), flavour robust.
 /// </summary>
-public static class FuzzTargetName
+internal static class FuzzTargetName
 {
     public const string BackendQemu = "qemu";
     public const string BackendVhost = "vhost";

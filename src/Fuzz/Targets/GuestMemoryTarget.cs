@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Targets;
 /// the shadow. Host exceptions are findings as always.
 /// Input format v1: a sequence of operations, each <c>op:choice(16)</c> followed by its operands.
 /// </summary>
-public sealed class GuestMemoryTarget : IFuzzTarget
+internal sealed class GuestMemoryTarget : IFuzzTarget
 {
     /// <summary>Operations decoded per input (bounds the execution).</summary>
     public const int OperationsMax = 512;

@@ -4,7 +4,7 @@ namespace Virtsim.Fuzz.Targets;
 
 /// <summary>A structure-aware mutator a target supplies (it knows the input format: it can insert a
 /// whole operation, change a field while keeping the framing). The engine interleaves it with byte-level
-/// havoc. It must draw all randomness from <paramref name="prng"/> (determinism) and must not allocate
+/// havoc. It must draw all randomness from the <see cref="Prng"/> it is passed (determinism) and must not allocate
 /// per call on the hot path.</summary>
 public interface IMutator
 {

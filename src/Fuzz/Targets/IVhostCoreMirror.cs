@@ -7,17 +7,30 @@ namespace Virtsim.Fuzz.Targets;
 /// none).</summary>
 public enum VhostMirrorFd
 {
+    /// <summary>No fd: the ioctl's <c>fd = -1</c>, which unbinds the vring's eventfd (drivers/vhost/vhost.c
+    /// <c>vhost_vring_ioctl</c>).</summary>
     None,
+
+    /// <summary>The target's kick eventfd (the guest-to-device notification).</summary>
     Kick,
+
+    /// <summary>The target's call eventfd (the device-to-guest interrupt).</summary>
     Call,
+
+    /// <summary>The target's error eventfd (signalled on a vring access fault, <c>vq_err</c>).</summary>
     Err,
 }
 
 /// <summary>Which SET_VRING_* fd ioctl.</summary>
 public enum VhostFdIoctl
 {
+    /// <summary>VHOST_SET_VRING_KICK.</summary>
     Kick,
+
+    /// <summary>VHOST_SET_VRING_CALL.</summary>
     Call,
+
+    /// <summary>VHOST_SET_VRING_ERR.</summary>
     Err,
 }
 
@@ -36,24 +49,41 @@ public interface IVhostCoreMirror
     /// <summary>Closes the execution's device.</summary>
     void End();
 
+    /// <summary>VHOST_SET_OWNER: binds the device to the calling process (<c>vhost_dev_set_owner</c>; EBUSY when it has
+    /// an owner).</summary>
     VhostResult SetOwner();
 
+    /// <summary>VHOST_RESET_OWNER: drops the owner, leaves an empty memory table and resets every vring
+    /// (<c>vhost_dev_reset_owner</c>; EPERM without an owner).</summary>
     VhostResult ResetOwner();
 
+    /// <summary>VHOST_GET_FEATURES: the feature bits the device offers.</summary>
     VhostResult GetFeatures(out ulong features);
 
+    /// <summary>VHOST_SET_FEATURES: acks <paramref name="features"/> (EOPNOTSUPP for a bit the device does not
+    /// offer).</summary>
     VhostResult SetFeatures(ulong features);
 
+    /// <summary>VHOST_SET_MEM_TABLE with <c>struct vhost_memory { nregions, padding, regions[] }</c>
+    /// (<c>vhost_set_memory</c>: EOPNOTSUPP for nonzero <paramref name="padding"/>, E2BIG past
+    /// max_mem_regions).</summary>
     VhostResult SetMemTable(ReadOnlySpan<VhostMemoryRegion> regions, uint padding);
 
+    /// <summary>VHOST_SET_VRING_NUM: the size of vring <paramref name="index"/> (<c>vhost_vring_set_num</c>).</summary>
     VhostResult SetVringNum(uint index, uint num);
 
+    /// <summary>VHOST_SET_VRING_ADDR: the userspace addresses of vring <paramref name="index"/>'s descriptor table,
+    /// avail and used rings (<c>vhost_vring_set_addr</c>).</summary>
     VhostResult SetVringAddr(uint index, in VhostVringAddr addr);
 
+    /// <summary>VHOST_SET_VRING_BASE: the next avail index vring <paramref name="index"/> starts from.</summary>
     VhostResult SetVringBase(uint index, uint num);
 
+    /// <summary>VHOST_GET_VRING_BASE: the vring's last avail index, in <paramref name="num"/>.</summary>
     VhostResult GetVringBase(uint index, out uint num);
 
+    /// <summary>VHOST_SET_VRING_KICK / CALL / ERR (<paramref name="ioctl"/>) on vring <paramref name="index"/>, with
+    /// the mirror's own eventfd of the kind <paramref name="fd"/> names.</summary>
     VhostResult SetVringFd(VhostFdIoctl ioctl, uint index, VhostMirrorFd fd);
 
     /// <summary>The backend attach (true) or detach of vring 0.</summary>

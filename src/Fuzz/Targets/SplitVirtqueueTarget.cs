@@ -23,7 +23,7 @@ namespace Virtsim.Fuzz.Targets;
 /// <c>PopServeAndSignal</c> for a complete-batch op with flag bit 2), and everything the
 /// guest can see must equal the observed run's.
 /// </summary>
-public sealed class SplitVirtqueueTarget : IFuzzTarget
+internal sealed class SplitVirtqueueTarget : IFuzzTarget
 {
     /// <summary>Operations decoded per input.</summary>
     public const int OperationsMax = 256;

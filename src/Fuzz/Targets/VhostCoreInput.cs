@@ -11,28 +11,31 @@ namespace Virtsim.Fuzz.Targets;
 /// </summary>
 public static class VhostCoreInput
 {
+    /// <summary>Bytes before the first operation: the one header byte.</summary>
     public const int HeaderLength = 1;
+
+    /// <summary>Bytes per operation: <c>code(1) a(1) b(1) c(1) x(le64) y(le64)</c>.</summary>
     public const int OpLength = 20;
-    public const int OpCount = 16;
+    internal const int OpCount = 16;
 
-    public const int OpSetOwner = 0;
-    public const int OpResetOwner = 1;
-    public const int OpGetFeatures = 2;
-    public const int OpSetFeatures = 3;
-    public const int OpSetMemTable = 4;
-    public const int OpSetVringNum = 5;
-    public const int OpSetVringAddr = 6;
-    public const int OpSetVringBase = 7;
-    public const int OpGetVringBase = 8;
-    public const int OpSetVringKick = 9;
-    public const int OpSetVringCall = 10;
-    public const int OpSetVringErr = 11;
-    public const int OpBackend = 12;
-    public const int OpKick = 13;
-    public const int OpRun = 14;
-    public const int OpGuest = 15;
+    internal const int OpSetOwner = 0;
+    internal const int OpResetOwner = 1;
+    internal const int OpGetFeatures = 2;
+    internal const int OpSetFeatures = 3;
+    internal const int OpSetMemTable = 4;
+    internal const int OpSetVringNum = 5;
+    internal const int OpSetVringAddr = 6;
+    internal const int OpSetVringBase = 7;
+    internal const int OpGetVringBase = 8;
+    internal const int OpSetVringKick = 9;
+    internal const int OpSetVringCall = 10;
+    internal const int OpSetVringErr = 11;
+    internal const int OpBackend = 12;
+    internal const int OpKick = 13;
+    internal const int OpRun = 14;
+    internal const int OpGuest = 15;
 
-    public readonly record struct Op(int Code, byte A, byte B, byte C, ulong X, ulong Y)
+    internal readonly record struct Op(int Code, byte A, byte B, byte C, ulong X, ulong Y)
     {
         /// <summary>The vring index: 0 unless <see cref="C"/> asks for another (1 is past vhost-demo's only vring; raw
         /// values reach the 32-bit index range).</summary>
@@ -42,7 +45,7 @@ public static class VhostCoreInput
             : 0u;
     }
 
-    public static Op ReadOp(ref FuzzInputReader reader)
+    internal static Op ReadOp(ref FuzzInputReader reader)
     {
         int code = reader.ReadByte() % OpCount;
         byte a = reader.ReadByte();
@@ -53,7 +56,7 @@ public static class VhostCoreInput
         return new Op(code, a, b, c, x, y);
     }
 
-    public static byte[] Encode(int code, byte a = 0, byte b = 0, byte c = 0, ulong x = 0, ulong y = 0)
+    internal static byte[] Encode(int code, byte a = 0, byte b = 0, byte c = 0, ulong x = 0, ulong y = 0)
     {
         var bytes = new byte[OpLength];
         bytes[0] = (byte)code;
@@ -88,7 +91,7 @@ public static class VhostCoreInput
     private static readonly byte[] Kick = Encode(OpKick);
     private static readonly byte[] Run = Encode(OpRun, 1);
 
-    public static IEnumerable<byte[]> Seeds()
+    internal static IEnumerable<byte[]> Seeds()
     {
         // 1. A clean start, requests, GET_VRING_BASE after stopping (migration's order).
         yield return Seed(

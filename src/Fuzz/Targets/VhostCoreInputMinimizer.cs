@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Targets;
 /// canonical; the variant choice <c>a</c> neutral; the small number <c>b</c> smaller; the vring selector <c>c</c>
 /// cleared (vring 0); the raw values zero or short; then the smallest guest ring without EVENT_IDX.
 /// </summary>
-public static class VhostCoreInputMinimizer
+internal static class VhostCoreInputMinimizer
 {
     public static IReadOnlyList<FrameField> HeaderFields { get; } = [new(0, 1, FrameFieldKind.Flags, 16)];
 

@@ -28,13 +28,15 @@ namespace Virtsim.Fuzz.Targets;
 /// </summary>
 public sealed class VhostCoreTarget : IFuzzTarget
 {
+    /// <summary>The target's name on the command line (<c>--target vhost-core</c>).</summary>
     public const string TargetName = "vhost-core";
 
+    /// <summary>Operations one execution reads at most; the rest of a longer input is ignored.</summary>
     public const int OperationsMax = 128;
 
-    public const long RunWindowNs = 100_000;
+    internal const long RunWindowNs = 100_000;
 
-    public const long EventsMax = 20_000;
+    internal const long EventsMax = 20_000;
 
     /// <summary>max_mem_regions for this target: small, so E2BIG is one byte away.</summary>
     public const int MemRegionsMax = 4;
@@ -81,20 +83,27 @@ public sealed class VhostCoreTarget : IFuzzTarget
     private ulong _avail;
     private ulong _used;
 
+    /// <inheritdoc/>
     public string Name => TargetName;
 
+    /// <inheritdoc/>
     public string Description =>
         "vhost control plane: raw ioctl sequences (owner, features, memory tables, vring num/addr/base/fds, backend, reset) with kicks, worker runs and guest ring edits; oracles errno (Linux's return values), permission (table and rings only), hang";
 
+    /// <inheritdoc/>
     public int InputVersion => 1;
 
+    /// <inheritdoc/>
     public IReadOnlyList<string> InstrumentedAssemblies { get; } = ["Sim.Spec", "Sim.Devices"];
 
+    /// <inheritdoc/>
     public IMutator? StructureMutator { get; } =
         new FixedOpMutator(VhostCoreInput.HeaderLength, VhostCoreInput.OpLength, VhostCoreInput.OpCount);
 
+    /// <inheritdoc/>
     public IInputMinimizer? Minimizer { get; } = VhostCoreInputMinimizer.Create(OperationsMax);
 
+    /// <inheritdoc/>
     public IEnumerable<byte[]> SeedCorpus() => VhostCoreInput.Seeds();
 
     /// <summary>A second device every control-plane operation also goes to (the KVM lab's real kernel vhost), judged
@@ -108,6 +117,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
     private Simulation CreateSimulation() => RingSimulation.Create(EventsMax);
 
+    /// <inheritdoc/>
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
         ArgumentNullException.ThrowIfNull(context);

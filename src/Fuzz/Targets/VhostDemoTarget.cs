@@ -35,7 +35,7 @@ namespace Virtsim.Fuzz.Targets;
 /// (<see cref="VhostControlPlaneOracle"/>); exceptions, assertions. The simulation, backend and scheduler loop are
 /// <see cref="VhostBackendRig"/>'s.
 /// </summary>
-public sealed class VhostDemoTarget : IFuzzTarget
+internal sealed class VhostDemoTarget : IFuzzTarget
 {
     public const int OperationsMax = 128;
 

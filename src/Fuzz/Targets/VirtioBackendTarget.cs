@@ -37,7 +37,7 @@ namespace Virtsim.Fuzz.Targets;
 /// config_generation); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no
 /// sinks, no checkpoints).
 /// </summary>
-public sealed class VirtioBackendTarget : IFuzzTarget
+internal sealed class VirtioBackendTarget : IFuzzTarget
 {
     public const int OperationsMax = 128;
 

@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Targets;
 /// (bits 0..1: 1, 2, 4 or 8 bytes) and per-op choices; <c>reg</c> an offset (biased to the register starts when
 /// <c>a</c> bit 2 is set) or a ring size/shape; <c>value</c> the data.
 /// </summary>
-public static class VirtioPciInput
+internal static class VirtioPciInput
 {
     public const int HeaderLength = 1;
     public const int OpLength = 12;

@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Targets;
 /// cleared one by one (access size bits toward 1 byte, register bias off); the register index smaller; the value
 /// zero or short; then no MSI-X vectors and ioeventfd on (header bits clear).
 /// </summary>
-public static class VirtioPciInputMinimizer
+internal static class VirtioPciInputMinimizer
 {
     public static IReadOnlyList<FrameField> HeaderFields { get; } = [new(0, 1, FrameFieldKind.Flags, 4)];
 

@@ -27,7 +27,7 @@ namespace Virtsim.Fuzz.Targets;
 /// it and a <see cref="VirtioPciExecution"/> that holds everything the execution knows; the target keeps only the
 /// oracles and the guest actor that are reused across executions.
 /// </summary>
-public sealed class VirtioPciTarget : IFuzzTarget
+internal sealed class VirtioPciTarget : IFuzzTarget
 {
     /// <summary>The device part of the name (<c>virtio-pci-qemu-robust</c>).</summary>
     public const string DeviceName = "virtio-pci";

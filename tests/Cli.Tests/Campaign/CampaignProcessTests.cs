@@ -1,5 +1,5 @@
 using Virtsim.Cli.Tests.Commands;
-using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Workers;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Virtsim.Cli.Tests.Commands;
-using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Workers;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,7 +1,7 @@
 using Sim.Spec.Virtio;
-using Virtsim.Fuzz.Campaign;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Instrumentation;
+using Virtsim.Fuzz.Workers;
 using Xunit.Abstractions;
 
 namespace Fuzz.Tests;

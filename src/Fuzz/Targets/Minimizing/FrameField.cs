@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Targets.Minimizing;
 /// it.</param>
 /// <param name="InvertedBits">Bits (of a 1-byte field) whose SET state is the simple one, e.g. a feature that is on
 /// while its bit is clear: the neutral value has them set and the minimiser's order counts them inverted.</param>
-public readonly record struct FrameField(
+internal readonly record struct FrameField(
     int Offset,
     int Width,
     FrameFieldKind Kind,

@@ -1,7 +1,7 @@
 namespace Virtsim.Fuzz.Targets.Minimizing;
 
 /// <summary>How <see cref="FramedInputMinimizer"/> simplifies one field of a fixed-frame input.</summary>
-public enum FrameFieldKind : byte
+internal enum FrameFieldKind : byte
 {
     /// <summary>An operation code: only canonicalised (<c>value % Modulus</c>, the same operation); changing the
     /// operation is left to removing it.</summary>

@@ -17,7 +17,7 @@ namespace Virtsim.Fuzz.Targets.Minimizing;
 /// length, then bytes compared lexicographically with each header field's inverted bits flipped: well-founded, so
 /// minimisation terminates. Deterministic and stateless.
 /// </summary>
-public sealed class FramedInputMinimizer : IInputMinimizer
+internal sealed class FramedInputMinimizer : IInputMinimizer
 {
     private readonly int _headerLength;
     private readonly int _opLength;

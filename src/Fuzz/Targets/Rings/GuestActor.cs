@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// ignore them). Besides raw descriptor, index and flag writes it can add a well-formed chain (direct or indirect) so
 /// that valid paths are reached quickly. One instance is reused; <see cref="Reset"/> per execution.
 /// </summary>
-public sealed class GuestActor
+internal sealed class GuestActor
 {
     private readonly byte[] _desc = new byte[16];
     private GuestMemory? _memory;

@@ -14,7 +14,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// or rings that overlap), the words are the guest's, not the device's promise: the decision is to kick.</para>
 /// Registered as a memory observer only to see who wrote the suppression words last; reads memory unobserved.
 /// </summary>
-public sealed class GuestKickDecision : IMemoryObserver
+internal sealed class GuestKickDecision : IMemoryObserver
 {
     private GuestMemory? _memory;
     private ulong _availRing;

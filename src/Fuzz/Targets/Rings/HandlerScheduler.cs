@@ -12,7 +12,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// Only ring operations run in a slot (stray stores, <see cref="RingInput.OpGuestWrite"/>, are skipped: a store over
 /// used.idx mid-run would be taken for the device's).
 /// </summary>
-public sealed class HandlerScheduler : IHandlerInterleaving
+internal sealed class HandlerScheduler : IHandlerInterleaving
 {
     /// <summary>Guest operations one slot holds.</summary>
     public const int SlotOpsMax = 4;

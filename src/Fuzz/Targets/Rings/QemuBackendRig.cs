@@ -17,7 +17,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// <see cref="ModernBase"/>, memory space and bus mastering on), on the KVM model, and the guest's register accesses
 /// to it (config mechanism #1, MMIO). Shared by <see cref="VirtioBackendTarget"/> and <see cref="DemoDiffTarget"/>.
 /// </summary>
-public sealed class QemuBackendRig
+internal sealed class QemuBackendRig
 {
     public const ulong ModernBase = 0xFE00_0000;
 
@@ -26,6 +26,8 @@ public sealed class QemuBackendRig
     private readonly PciHostBridge _bridge;
     private readonly FuzzContext? _context;
 
+    /// <param name="simulation">The simulation the rig's machine and device run in.</param>
+    /// <param name="device">The device model, placed behind a virtio-pci transport at <see cref="Slot"/>.</param>
     /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits
     /// they would be (port I/O for configuration mechanism #1, MMIO for the capabilities); the rig calls the buses
     /// directly, so nothing else records them.</param>

@@ -13,7 +13,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// (<see cref="SyncSecondary"/>), as queue 0's guest does. Their well-formed chains take buffers from
 /// <see cref="RingInput.SecondaryBufferBase"/>, so a transmit chain does not overlap a receive chain.
 /// </summary>
-public sealed class QueueGuests
+internal sealed class QueueGuests
 {
     private readonly GuestActor[] _guests = new GuestActor[RingInput.PlacedQueuesMax];
     private readonly SplitQueueState?[] _synced = new SplitQueueState?[RingInput.PlacedQueuesMax];

@@ -14,7 +14,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// <see cref="IndirectBase"/>; data buffers at <see cref="BufferBase"/> (straddling 0x8000); one long indirect table at
 /// <see cref="LongTableBase"/>.</para>
 /// </summary>
-public static class RingInput
+internal static class RingInput
 {
     public const int HeaderLength = 4;
 

@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// then the smallest queue, EVENT_IDX and NOTIFY_ON_EMPTY off, INDIRECT_DESC off (its header bit is set to turn it
 /// off, so that bit counts inverted), the default ring placement.
 /// </summary>
-public static class RingInputMinimizer
+internal static class RingInputMinimizer
 {
     /// <summary>Header bit that turns VIRTIO_F_INDIRECT_DESC off (<see cref="RingInput.ReadHeader"/>).</summary>
     public const byte IndirectOffBit = 4;

@@ -4,7 +4,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 
 /// <summary>Writes <see cref="RingInput"/> bytes from typed operations: seed corpora, FsCheck generators and
 /// regression tests build scenarios with it instead of hand-counting bytes.</summary>
-public sealed class RingScenarioBuilder
+internal sealed class RingScenarioBuilder
 {
     private readonly List<byte> _bytes = [];
 

@@ -8,7 +8,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// <see cref="RingInput"/> (so rings and buffers can straddle a region boundary), a fixed seed, no checkpoints, and the
 /// target's event budget; the guest actor never exits, so the run does not stop on it.
 /// </summary>
-public static class RingSimulation
+internal static class RingSimulation
 {
     /// <summary>Two regions of <see cref="RingInput.RegionSize"/> bytes, back to back from 0.</summary>
     public static MemoryLayout Layout { get; } =

@@ -16,7 +16,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// <see cref="Gsi"/>) and error eventfds, and the scheduler loop that lets its <see cref="VhostWorker"/> run while the
 /// guest is still. Shared by <see cref="VhostDemoTarget"/> and <see cref="DemoDiffTarget"/>.
 /// </summary>
-public sealed class VhostBackendRig
+internal sealed class VhostBackendRig
 {
     /// <summary>Simulated nanoseconds one "run" window lets pass.</summary>
     public const long RunWindowNs = 100_000;

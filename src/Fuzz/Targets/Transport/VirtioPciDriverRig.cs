@@ -20,7 +20,7 @@ namespace Virtsim.Fuzz.Targets.Transport;
 /// would be. Carries no oracle: a target judges what it drives (<see cref="VirtioPciTarget"/>). The fixed-layout
 /// modern-only sibling is <see cref="Rings.QemuBackendRig"/>.
 /// </summary>
-public sealed class VirtioPciDriverRig
+internal sealed class VirtioPciDriverRig
 {
     /// <summary>Where firmware maps the legacy I/O BAR.</summary>
     public const ulong IoBase = 0xC000;

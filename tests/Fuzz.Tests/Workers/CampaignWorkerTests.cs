@@ -1,9 +1,9 @@
-using Virtsim.Fuzz.Campaign;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Workers;
 
-namespace Fuzz.Tests.Campaign;
+namespace Fuzz.Tests.Workers;
 
 /// <summary>
 /// A campaign worker in-process on a scripted target whose "coverage" is one map byte per value of the input's

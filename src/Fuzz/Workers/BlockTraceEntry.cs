@@ -7,7 +7,7 @@ using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Instrumentation;
 using Virtsim.Fuzz.Targets;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// <c>virtsim fuzz blocks --target T &lt;campaign or input dir&gt; &lt;out file&gt;</c>, run inside the instrumented
@@ -21,8 +21,15 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class BlockTraceEntry
 {
+    /// <summary>The <c>virtsim fuzz</c> subcommand this entry serves (<c>blocks</c>), which the report runs as a child
+    /// process.</summary>
     public const string Command = "blocks";
 
+    /// <summary>Replays every input of the campaign (or input directory) once under the branch callback and writes the
+    /// reached blocks in the format above. Must run inside the instrumented load context with the callback variable
+    /// set, or no probe reports.</summary>
+    /// <returns>0 when the file was written; 2 on a usage error (unknown target, missing directory or out
+    /// file).</returns>
     public static int Run(Entry.FuzzInvocation invocation, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(invocation);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// AFL++'s <c>fuzzer_stats</c> format: one <c>key : value</c> per line, the key padded to 18 characters
@@ -10,6 +10,8 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class StatsFile
 {
+    /// <summary>The file's text: each field as <c>key : value</c>, key padded to 18 columns, in the order
+    /// given.</summary>
     public static string Format(IEnumerable<KeyValuePair<string, string>> fields)
     {
         var s = new StringBuilder();

@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// Where a campaign keeps things. One directory per worker in AFL++'s sync layout, so <c>afl-fuzz -S</c> instances
@@ -9,44 +9,55 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public sealed class CampaignLayout(string root)
 {
+    /// <summary>The directory under the root that holds findings, one subdirectory per target.</summary>
     public const string FindingsName = "findings";
-    public const string QueueName = "queue";
-    public const string CrashesName = "crashes";
-    public const string HangsName = "hangs";
-    public const string SyncedName = ".synced";
-    public const string FuzzerStatsName = "fuzzer_stats";
-    public const string PlotDataName = "plot_data";
-    public const string TargetFileName = "virtsim_target";
-    public const string VirtsimStatsName = "virtsim_stats";
-    public const string LogName = "worker.log";
+    internal const string QueueName = "queue";
+    internal const string CrashesName = "crashes";
+    internal const string HangsName = "hangs";
+    internal const string SyncedName = ".synced";
+    internal const string FuzzerStatsName = "fuzzer_stats";
+    internal const string PlotDataName = "plot_data";
+    internal const string TargetFileName = "virtsim_target";
+    internal const string VirtsimStatsName = "virtsim_stats";
+    internal const string LogName = "worker.log";
 
     /// <summary>AFL++ secondaries (-S) import only from directories holding this file (afl-fuzz-run.c
     /// <c>sync_fuzzers</c>: "a secondary only syncs from main"); a campaign's first worker per target writes
     /// it.</summary>
     public const string MainNodeName = "is_main_node";
 
+    /// <summary>The campaign directory, made absolute when the layout is created (workers may change
+    /// directory).</summary>
     public string Root { get; } = Path.GetFullPath(root);
 
-    public string Worker(string worker) => Path.Combine(Root, worker);
+    internal string Worker(string worker) => Path.Combine(Root, worker);
 
+    /// <summary>The worker's AFL++ queue: the inputs it kept, named <c>id:NNNNNN,...</c> (<see
+    /// cref="AflQueueName"/>).</summary>
     public string Queue(string worker) => Path.Combine(Root, worker, QueueName);
 
-    public string Crashes(string worker) => Path.Combine(Root, worker, CrashesName);
+    internal string Crashes(string worker) => Path.Combine(Root, worker, CrashesName);
 
-    public string Hangs(string worker) => Path.Combine(Root, worker, HangsName);
+    internal string Hangs(string worker) => Path.Combine(Root, worker, HangsName);
 
-    public string Synced(string worker) => Path.Combine(Root, worker, SyncedName);
+    internal string Synced(string worker) => Path.Combine(Root, worker, SyncedName);
 
+    /// <summary>The worker's AFL++ <c>fuzzer_stats</c> file (<see cref="StatsFile"/>).</summary>
     public string FuzzerStats(string worker) => Path.Combine(Root, worker, FuzzerStatsName);
 
+    /// <summary>The worker's AFL++ <c>plot_data</c> file (<see cref="PlotDataFile"/>).</summary>
     public string PlotData(string worker) => Path.Combine(Root, worker, PlotDataName);
 
+    /// <summary>The worker's <c>virtsim_stats</c> file: our own counters in the <c>fuzzer_stats</c> format.</summary>
     public string VirtsimStats(string worker) => Path.Combine(Root, worker, VirtsimStatsName);
 
-    public string TargetFile(string worker) => Path.Combine(Root, worker, TargetFileName);
+    internal string TargetFile(string worker) => Path.Combine(Root, worker, TargetFileName);
 
+    /// <summary>The worker's log (<c>worker.log</c>): what it printed, for a campaign run without a terminal.</summary>
     public string Log(string worker) => Path.Combine(Root, worker, LogName);
 
+    /// <summary>The target's findings directory, shared by all its workers so a site found twice is saved
+    /// once.</summary>
     public string Findings(string target) => Path.Combine(Root, FindingsName, target);
 
     /// <summary>Worker directory names under the root (anything with a <c>queue/</c>), ordinal order.</summary>

@@ -5,7 +5,7 @@ using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// One worker process of a campaign: a <see cref="FuzzCampaign"/> plus AFL++'s on-disk contract. Every corpus
@@ -17,7 +17,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// most the executions since the last stats write and leaves only dot-prefixed temporary files, which the next
 /// start removes.
 /// </summary>
-public sealed class CampaignWorker : ICampaignHooks
+internal sealed class CampaignWorker : ICampaignHooks
 {
     private readonly IFuzzTarget _target;
     private readonly CampaignOptions _options;

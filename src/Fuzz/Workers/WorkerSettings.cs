@@ -1,7 +1,7 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>What makes one worker of a campaign different from the others.</summary>
-public sealed record WorkerSettings
+internal sealed record WorkerSettings
 {
     /// <summary>Directory name under the campaign root (AFL++'s <c>-S</c> name): letters, digits, '-', '_'.</summary>
     public required string Name { get; init; }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// AFL++'s queue and crash file names: <c>id:NNNNNN</c> (six digits, more past 999999) followed by comma-separated
@@ -11,7 +11,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class AflQueueName
 {
-    public const string IdPrefix = "id:";
+    internal const string IdPrefix = "id:";
 
     /// <summary>Longest name written (AFL++ limits descriptions to NAME_MAX).</summary>
     public const int NameLengthMax = 200;

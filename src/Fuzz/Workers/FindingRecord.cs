@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>One saved finding as its summary tells it.</summary>
 public sealed record FindingRecord(

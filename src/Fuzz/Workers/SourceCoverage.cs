@@ -1,6 +1,6 @@
 using Virtsim.Fuzz.Instrumentation;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>How a source line fared in a campaign, as llvm-cov colours it.</summary>
 public enum LineState
@@ -23,6 +23,7 @@ public enum LineState
 /// <summary>One source file's lines with code, and their state.</summary>
 public sealed record FileCoverage(string Document, IReadOnlyDictionary<int, LineState> Lines)
 {
+    /// <summary>How many of the file's lines with code are in <paramref name="state"/>.</summary>
     public int Count(LineState state) => Lines.Values.Count(s => s == state);
 }
 
@@ -34,6 +35,10 @@ public sealed record FileCoverage(string Document, IReadOnlyDictionary<int, Line
 /// </summary>
 public static class SourceCoverage
 {
+    /// <summary>Folds block coverage into line coverage, one entry per source file in ordinal path order.</summary>
+    /// <param name="sites">Every instrumented block with its source lines (from the <see cref="BlockMap"/> files);
+    /// blocks without a document are skipped.</param>
+    /// <param name="reached">The (block id, method) pairs the corpus replay reached.</param>
     public static IReadOnlyList<FileCoverage> FromBlocks(
         IEnumerable<BlockSite> sites,
         IReadOnlySet<(int Id, string Method)> reached

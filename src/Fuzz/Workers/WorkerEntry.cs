@@ -5,7 +5,7 @@ using Virtsim.Fuzz.Engine;
 using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Targets;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// <c>virtsim fuzz worker --target T -o DIR --name NAME [...]</c>: one worker of a campaign, as the supervisor starts
@@ -15,6 +15,10 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class WorkerEntry
 {
+    /// <summary>Runs the worker until its time budget, a stop signal or the supervisor's exit, importing the other
+    /// workers' queues every <see cref="CampaignArgs.SyncEverySeconds"/>.</summary>
+    /// <returns>Exit codes as <see cref="FuzzEntry"/>; 2 without <c>-o</c> and <c>--name</c>, for an unknown target
+    /// or when the worker directory cannot be created.</returns>
     public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(invocation);

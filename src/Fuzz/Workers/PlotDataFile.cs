@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// AFL++'s <c>plot_data</c> (4.x, afl-fuzz-stats.c <c>maybe_update_plot_file</c>): a header line, then one
@@ -9,6 +9,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// </summary>
 public static class PlotDataFile
 {
+    /// <summary>AFL++ 4.x's header line, verbatim: afl-plot and other tools find the columns by position.</summary>
     public const string Header =
         "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found";
 
@@ -39,6 +40,17 @@ public static class PlotDataFile
         f.SetLength(end);
     }
 
+    /// <summary>Appends one row. Columns AFL++ has and we do not model (cycles, pending, depth) are written as 0 or 1,
+    /// so AFL++ tools still parse the row.</summary>
+    /// <param name="path">The plot_data file, made by <see cref="Prepare"/>.</param>
+    /// <param name="relativeSeconds">Seconds since the worker started.</param>
+    /// <param name="corpusCount">Inputs in the worker's queue.</param>
+    /// <param name="mapPercent">Share of the coverage map set, in percent (written as <c>NN.NN%</c>).</param>
+    /// <param name="crashes">Findings saved as crashes.</param>
+    /// <param name="hangs">Findings saved as hangs.</param>
+    /// <param name="execsPerSecond">Current execution rate.</param>
+    /// <param name="totalExecs">Executions so far.</param>
+    /// <param name="edges">Distinct coverage-map entries seen.</param>
     public static void Append(
         string path,
         long relativeSeconds,

@@ -4,7 +4,7 @@ using Virtsim.Fuzz.Entry;
 using Virtsim.Fuzz.Oracles;
 using Virtsim.Fuzz.Targets;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// <c>virtsim fuzz cmin --target T &lt;in&gt; &lt;out&gt;</c> and <c>virtsim fuzz triage --target T &lt;dir&gt;
@@ -18,7 +18,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// <c>crash-*</c>/<c>timeout-*</c> artifacts, anything else) and saves one minimised finding per (oracle, site) with
 /// its trace and summary, as a campaign would; files that fire nothing now are listed.</para>
 /// </summary>
-public static class CorpusToolsEntry
+internal static class CorpusToolsEntry
 {
     public static int Run(FuzzInvocation invocation, TextWriter output, TextWriter error)
     {

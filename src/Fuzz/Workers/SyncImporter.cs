@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// Imports other instances' queue entries as AFL++ does (afl-fuzz-run.c <c>sync_fuzzers</c>): for each other worker
@@ -10,7 +10,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// (<c>,sync:</c>) are skipped: their origin is synced directly. Unreadable files are skipped (an AFL++ instance
 /// writes its queue in place, so one may be half-written now and whole at the next sync: its id is not passed).
 /// </summary>
-public sealed class SyncImporter(
+internal sealed class SyncImporter(
     CampaignLayout layout,
     string me,
     string targetName,

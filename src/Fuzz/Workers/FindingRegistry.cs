@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// The findings a campaign directory already holds, read back from each finding's <c>summary.txt</c> (its

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Virtsim.Fuzz.Campaign;
+using Virtsim.Fuzz.Workers;
 
-namespace Fuzz.Tests.Campaign;
+namespace Fuzz.Tests.Workers;
 
 /// <summary>The on-disk pieces of a campaign in AFL++'s formats: queue names, fuzzer_stats, plot_data, .synced,
 /// and the clean-up of what a killed writer left.</summary>

@@ -1,4 +1,4 @@
-namespace Virtsim.Fuzz.Campaign;
+namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// Removes what a killed process (<c>kill -9</c>, power loss) left half-written: our temporary files are
@@ -6,7 +6,7 @@ namespace Virtsim.Fuzz.Campaign;
 /// <see cref="StatsFile"/>), so only those whose writer is gone are removed — a live worker's file in flight is
 /// left alone. Nothing else is ever deleted: a rename never happened, so the temporary file is no user's data.
 /// </summary>
-public static class StaleTempFiles
+internal static class StaleTempFiles
 {
     /// <summary>Deletes stale temporary files and directories directly in <paramref name="directory"/> and
     /// (recursively) below; returns how many.</summary>
