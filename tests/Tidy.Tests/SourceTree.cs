@@ -26,6 +26,36 @@ public static class SourceTree
 
     public static string Read(string relativePath) => File.ReadAllText(Path.Combine(Root, relativePath));
 
+    /// <summary>Where each device's own sources live: src/Devices/&lt;device&gt;/&lt;layer&gt;/ (docs/adding-a-device.md).
+    /// </summary>
+    public const string DevicesFolder = "src/Devices/";
+
+    /// <summary>A device folder's layer subfolders and the project each compiles into (by a glob in that project's
+    /// csproj, so the project's rules apply to it).</summary>
+    public static readonly IReadOnlyDictionary<string, string> DeviceLayers = new Dictionary<string, string>(
+        StringComparer.Ordinal
+    )
+    {
+        ["Spec"] = "Sim.Spec",
+        ["Model"] = "Sim.Devices",
+        ["Driver"] = "Sim.Guest",
+        ["Scenario"] = "Sim.Scenarios",
+        ["Fuzz"] = "Fuzz",
+    };
+
+    /// <summary>The project a file under src/ compiles into: <c>src/&lt;Project&gt;/…</c>, or the project of a device
+    /// folder's layer (<c>src/Devices/&lt;device&gt;/&lt;layer&gt;/…</c>); null elsewhere, and for a device file outside
+    /// the known layers (no project compiles it).</summary>
+    public static string? ProjectOf(string file)
+    {
+        var parts = file.Split('/');
+        if (parts.Length < 3 || parts[0] != "src")
+            return null;
+        if (file.StartsWith(DevicesFolder, StringComparison.Ordinal))
+            return parts.Length > 4 && DeviceLayers.TryGetValue(parts[3], out var project) ? project : null;
+        return parts[1];
+    }
+
     static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
