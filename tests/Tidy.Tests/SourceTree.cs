@@ -26,8 +26,8 @@ public static class SourceTree
 
     public static string Read(string relativePath) => File.ReadAllText(Path.Combine(Root, relativePath));
 
-    /// <summary>Where each device's own sources live: src/Devices/&lt;device&gt;/&lt;layer&gt;/ (docs/adding-a-device.md).
-    /// </summary>
+    /// <summary>Where each device's own sources live, one folder per device and one subfolder per layer
+    /// (docs/adding-a-device.md).</summary>
     public const string DevicesFolder = "src/Devices/";
 
     /// <summary>A device folder's layer subfolders and the project each compiles into (by a glob in that project's
@@ -43,9 +43,9 @@ public static class SourceTree
         ["Fuzz"] = "Fuzz",
     };
 
-    /// <summary>The project a file under src/ compiles into: <c>src/&lt;Project&gt;/…</c>, or the project of a device
-    /// folder's layer (<c>src/Devices/&lt;device&gt;/&lt;layer&gt;/…</c>); null elsewhere, and for a device file outside
-    /// the known layers (no project compiles it).</summary>
+    /// <summary>The project a file under src/ compiles into: the folder after src/, or for a file in
+    /// <see cref="DevicesFolder"/> (device, then layer) the layer's project; null elsewhere, and for a device file
+    /// outside the known layers (no project compiles it).</summary>
     public static string? ProjectOf(string file)
     {
         var parts = file.Split('/');
