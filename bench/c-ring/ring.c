@@ -2,7 +2,7 @@
  * The C baseline of `virtsim bench ring` (issue 3, issue 13 section 5): the same workload written as a tight,
  * validated C loop, to say what the split-ring work itself costs on this machine. Each request is a 2-descriptor
  * chain (an 8-byte readable request, an 8-byte writable response) on a 256-entry split ring (VIRTIO 1.2 section 2.7)
- * in one flat guest memory. Per kick, as in src/Sim.Guest/Bench/RingBenchmark.cs:
+ * in one flat guest memory. Per kick, as in src/Sim.Scenarios/Bench/RingBenchmark.cs:
  *   driver (Linux virtio_ring.c, split): write each request, add its chain from the free list and put the head in
  *     the available ring; publish avail.idx; kick decision (VIRTQ_USED_F_NO_NOTIFY, or avail_event with EVENT_IDX);
  *   device (QEMU virtqueue_split_pop, bounds-checked): read avail.idx (distance check), the head (range check), walk

@@ -1,4 +1,4 @@
-/* blk: seed 003 (src/Sim.Guest/Drivers/Blk/VirtioBlkDriver.cs + Scenarios/BlkGuest.cs): virtio-blk over the legacy
+/* blk: seed 003 (src/Devices/virtio-blk/Driver/VirtioBlkDriver.cs + Scenario/BlkGuest.cs): virtio-blk over the legacy
  * I/O BAR with INTx by default. GET_ID, `writes` writes of PRNG data at PRNG sectors each read back and compared,
  * FLUSH, a read one sector past the end that must be IOERR. The guest PRNG is the simulation's
  * (Prng(DeriveSeed(seed, 1))), so a run with the same seed picks the same sectors and data. Parameters: requests =

@@ -1,4 +1,4 @@
-/* counter: seed 002 (src/Sim.Guest/Drivers/Counter/VirtioCounterDriver.cs + Scenarios/CounterGuest.cs). The
+/* counter: seed 002 (src/Devices/virtio-counter/Driver/VirtioCounterDriver.cs + Scenario/CounterGuest.cs). The
  * device's timer raises a configuration-change interrupt every period; virttest_changed queues print_val_func,
  * which the idle loop runs: num[0]++, add the 4-byte out buffer, kick; test_ack reaps one buffer per interrupt.
  * The seed's quirks are kept (every request points at the same num[0], the add's result is ignored). The guest

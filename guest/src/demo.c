@@ -1,4 +1,4 @@
-/* demo: seed 000 lab 1 (src/Sim.Guest/Drivers/Demo/DemoPciDriver.cs + Scenarios/DemoGuest.cs). demo_probe finds the
+/* demo: seed 000 lab 1 (src/Devices/demo-pci/Driver/DemoPciDriver.cs + Scenario/DemoGuest.cs). demo_probe finds the
  * 1234:DE00 function, enables memory decoding and maps BAR0; the test program writes 0x1333, 0x2333, 0x3333 and
  * reads each back: one MMIO exit per access. Parameters: requests = rounds (default 1), flags bit 0 = dmesg. */
 #include "common.h"

@@ -1,4 +1,4 @@
-/* factorial: seed 001 (src/Sim.Guest/Drivers/Factorial/VirtioFactorialDriver.cs + Scenarios/FactorialGuest.cs).
+/* factorial: seed 001 (src/Devices/virtio-factorial/Driver/VirtioFactorialDriver.cs + Scenario/FactorialGuest.cs).
  * virttest_probe (VIRTIO_TEST_F_CAN_PRINT), then for each argument: {arg1 = n, arg2 = "hello back end!"} out,
  * {ret} in, kick, STI;HLT until test_request_done has reaped it, print "n! = ret". Parameters: requests (default
  * one per argument, cycling), arg[0] = count of arguments in arg[1..7] (0: the default 0,1,5,10,12,13),

@@ -1,7 +1,7 @@
 /* stress: thousands of requests against the virtio-demo device (or its vhost backend), several in flight, with
  * VIRTIO_F_EVENT_IDX and VIRTIO_F_INDIRECT_DESC negotiated when offered, a queue smaller than the request count (the
  * ring slots wrap many times; requests > 65536 also wrap the 16-bit indices), every response checked against a
- * model of the device (Sim.Devices/Virtio/Demo/DemoProtocol.cs: opt 0 reads the value, opt 1 stores it, any other
+ * model of the device (src/Devices/virtio-demo/Model/DemoProtocol.cs: opt 0 reads the value, opt 1 stores it, any other
  * opt echoes buff; the device serves chains in available-ring order). Prints a summary; exit status 1 on any
  * mismatch. Parameters: requests (default 4096), arg[0] = queue size (default 16; modern only, legacy keeps the
  * device's), arg[1] = requests in flight (default 8), arg[2] = 1 to negotiate neither EVENT_IDX nor INDIRECT,

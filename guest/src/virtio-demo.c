@@ -1,5 +1,5 @@
-/* virtio-demo and vhost-demo: seed 000 labs 2 and 3 (src/Sim.Guest/Drivers/Demo/VirtioDemoDriver.cs +
- * Scenarios/VirtioDemoGuest.cs; the same guest serves both backends). virtdemo_probe sets up one queue; the test
+/* virtio-demo and vhost-demo: seed 000 labs 2 and 3 (src/Devices/virtio-demo/Driver/VirtioDemoDriver.cs +
+ * Scenario/VirtioDemoGuest.cs; the same guest serves both backends). virtdemo_probe sets up one queue; the test
  * program writes 0x1333, 0x2333, 0x3333 and reads each back, each a send_kick request ({opt, buff} out, {opt2,
  * buff2} in) that waits in STI;HLT until the callback's up(). Parameters: requests = rounds (default 1),
  * transport (default modern), irq (default msix), flags bit 0 = dmesg. */

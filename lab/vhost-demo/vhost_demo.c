@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhost-demo: the host-kernel backend of seed 000 lab 3 (one vring, requests {opt u32, buff u32}), written for the
- * virtsim KVM lab with the robust behaviour of the simulator's model (src/Sim.Devices/Vhost/VhostDemo.cs, Flavour
+ * virtsim KVM lab with the robust behaviour of the simulator's model (src/Devices/virtio-demo/Model/VhostDemo.cs, Flavour
  * Robust): a request needs >= 8 out bytes and >= 8 in bytes; opt 0 answers {0, state}, opt 1 stores buff and
  * answers {1, buff}, any other opt answers {opt, buff} and changes nothing; used.len is the bytes written (8), a
  * short request completes with used.len 0; the handler does nothing while no backend is attached and never

@@ -59,7 +59,7 @@ public class TidyTests
         // says which it means: Narrow.* (truncate on purpose) or checked((T)x) (must fit).
         var files = SourceTree
             .CSharpFiles()
-            .Where(f => NarrowingCasts.CheckedProjects.Any(p => f.StartsWith($"src/{p}/", StringComparison.Ordinal)))
+            .Where(f => SourceTree.ProjectOf(f) is { } p && NarrowingCasts.CheckedProjects.Contains(p))
             .ToList();
         Assert.NotEmpty(files);
         var offenders = NarrowingCasts.Offenders(files, SourceTree.Read);
