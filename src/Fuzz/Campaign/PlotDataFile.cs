@@ -10,7 +10,8 @@ namespace Virtsim.Fuzz.Campaign;
 public static class PlotDataFile
 {
     public const string Header =
-        "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found";
+        "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, "
+        + "saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found";
 
     /// <summary>Column indices of <see cref="Header"/> the report plots.</summary>
     public const int RelativeTime = 0,
@@ -53,7 +54,8 @@ public static class PlotDataFile
     {
         string row = string.Create(
             CultureInfo.InvariantCulture,
-            $"{relativeSeconds}, 0, 0, {corpusCount}, 0, 0, {mapPercent:0.00}%, {crashes}, {hangs}, 1, {execsPerSecond:0.00}, {totalExecs}, {edges}\n"
+            $"{relativeSeconds}, 0, 0, {corpusCount}, 0, 0, {mapPercent:0.00}%, {crashes}, {hangs}, 1, "
+                + $"{execsPerSecond:0.00}, {totalExecs}, {edges}\n"
         );
         File.AppendAllText(path, row);
     }
