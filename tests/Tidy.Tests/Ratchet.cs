@@ -31,8 +31,8 @@ public static class Ratchet
         if (count == baseline)
             return null;
         if (count < baseline)
-            return $"tidy: {name} went down from {baseline} to {count}: well done, now lower '{name}' " +
-                   $"to {count} in {BaselineFile} so it cannot creep back.";
+            return $"tidy: {name} went down from {baseline} to {count}: well done, now lower '{name}' "
+                + $"to {count} in {BaselineFile} so it cannot creep back.";
         const int shown = 200;
         var list = string.Join("\n", offenders.Take(shown));
         var more = count > shown ? $"\n... and {count - shown} more" : "";
