@@ -10,8 +10,9 @@ public sealed partial class TraceReader
     /// <summary>Offset of the value being decoded in the current object (for errors found after it was read).</summary>
     private long At(ref MessagePackReader r) => _input.Offset + r.Consumed;
 
-    /// <summary>The header's values as they are read, each null until its key is seen.</summary>
-    private sealed class HeaderFields
+    /// <summary>The header's values as they are read, each null until its key is seen (a struct on the decoder's
+    /// stack: reading a header allocates no more than it did as one method).</summary>
+    private struct HeaderFields
     {
         public string? Format,
             VirtsimVersion,
@@ -49,7 +50,7 @@ public sealed partial class TraceReader
                 $"{keys} keys",
                 Ctx
             );
-        var h = new HeaderFields();
+        var h = default(HeaderFields);
         var seen = new SortedSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < keys; i++)
         {
@@ -59,15 +60,15 @@ public sealed partial class TraceReader
                 return false;
             if (!seen.Add(key))
                 return Fail(TraceErrorKind.Malformed, keyAt, "each header key once", $"key {Quote(key)} again", Ctx);
-            if (!TryDecodeHeaderValue(ref r, key, h))
+            if (!TryDecodeHeaderValue(ref r, key, ref h))
                 return false;
         }
-        return TryCompleteHeader(h, start);
+        return TryCompleteHeader(in h, start);
     }
 
     /// <summary>Reads the value of header key <paramref name="key"/> into <paramref name="h"/> and checks what can
     /// be checked on its own (format name, supported version, origin, one checkpoint interval).</summary>
-    private bool TryDecodeHeaderValue(ref MessagePackReader r, string key, HeaderFields h)
+    private bool TryDecodeHeaderValue(ref MessagePackReader r, string key, ref HeaderFields h)
     {
         string ctx = $"header key {Quote(key)}";
         long valueAt = At(ref r);
@@ -108,18 +109,18 @@ public sealed partial class TraceReader
                 ok = TryReadLayout(ref r, ctx, out h.Layout);
                 break;
             case TraceFormat.KeyCheckpointInterval or TraceFormat.KeyCheckpointIntervalLegacy:
-                ok = TryReadCheckpointInterval(ref r, h, valueAt, ctx);
+                ok = TryReadCheckpointInterval(ref r, ref h, valueAt, ctx);
                 break;
             default:
                 ok = TrySkip(ref r, ctx);
                 break; // a newer writer's key: ignored (forward compatible)
         }
-        return ok && TryCheckHeaderValue(key, h, valueAt, ctx);
+        return ok && TryCheckHeaderValue(key, in h, valueAt, ctx);
     }
 
     /// <summary>The header's checkpoint interval (under its current or its legacy key, not both): a non-negative
     /// event count.</summary>
-    private bool TryReadCheckpointInterval(ref MessagePackReader r, HeaderFields h, long valueAt, string ctx)
+    private bool TryReadCheckpointInterval(ref MessagePackReader r, ref HeaderFields h, long valueAt, string ctx)
     {
         if (h.Checkpoint is not null)
             return Fail(
@@ -144,7 +145,7 @@ public sealed partial class TraceReader
 
     /// <summary>The checks a header value allows on its own: the format name, a supported format version, a known
     /// origin.</summary>
-    private bool TryCheckHeaderValue(string key, HeaderFields h, long valueAt, string ctx)
+    private bool TryCheckHeaderValue(string key, in HeaderFields h, long valueAt, string ctx)
     {
         if (key == TraceFormat.KeyFormat && h.Format != TraceFormat.FormatName)
             return Fail(
@@ -169,7 +170,7 @@ public sealed partial class TraceReader
 
     /// <summary>After the last key: every required key was there (and a host map for a KVM recording); sets
     /// <see cref="Header"/>.</summary>
-    private bool TryCompleteHeader(HeaderFields h, long start)
+    private bool TryCompleteHeader(in HeaderFields h, long start)
     {
         const string Ctx = "header";
         string? missing =
