@@ -26,7 +26,8 @@ public static class CampaignCommand
         if (WorkerLauncher.Self() is not { } command)
         {
             error.WriteLine(
-                "virtsim: cannot tell how to start worker processes (run virtsim through ./virtsim or dotnet virtsim.dll)"
+                "virtsim: cannot tell how to start worker processes (run virtsim through ./virtsim or dotnet "
+                    + "virtsim.dll)"
             );
             return 2;
         }

@@ -125,29 +125,10 @@ public sealed class CampaignSupervisor
             _err.WriteLine("virtsim: more targets than --jobs: the workers take turns, which needs --time <duration>");
             return 2;
         }
-        IReadOnlyList<WorkerPlan> plans = rotate ? [] : Plan(targets, jobs, seed, _campaign.Machine);
-        _seed = seed;
-        if (_campaign.Machine.Length > 0)
-        {
-            // Machines of one campaign share its seed; their workers must not repeat each other's mutations.
-            ulong h = 14695981039346656037UL;
-            foreach (char c in _campaign.Machine)
-                h = unchecked((h ^ c) * 1099511628211UL);
-            _seed = Prng.DeriveSeed(seed, h);
-            plans = rotate ? [] : Plan(targets, jobs, _seed, _campaign.Machine);
-        }
+        _seed = MachineSeed(seed);
+        IReadOnlyList<WorkerPlan> plans = rotate ? [] : Plan(targets, jobs, _seed, _campaign.Machine);
         AnnounceResume(layout);
-        _out.WriteLine(
-            $"fuzz campaign: dir={layout.Root} targets={string.Join(',', targets)} jobs={(rotate ? jobs : plans.Count)} seed={seed} time={(_options.Time is { } t ? t.ToString() : "unlimited")}"
-                + (
-                    rotate
-                        ? $" (workers take turns over {targets.Count} targets in slices of up to {_campaign.SliceSeconds:0}s, favouring targets still finding edges)"
-                        : ""
-                )
-        );
-        _out.WriteLine(
-            $"repeat: virtsim fuzz run -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}{(_campaign.Machine.Length > 0 ? " --machine " + _campaign.Machine : "")}{string.Concat(_options.EngineArguments(withTime: true).Select(a => " " + a))}"
-        );
+        Announce(layout, targets, rotate ? jobs : plans.Count, rotate, seed);
 
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
         {
@@ -177,21 +158,57 @@ public sealed class CampaignSupervisor
             RunPlain(layout, clock);
 
         int code = WaitForWorkers(layout);
-        IReadOnlyList<WorkerStatus> final = WorkerStatus.ReadAll(layout);
-        _out.WriteLine(
-            $"final statistics after {clock.Elapsed.TotalSeconds:F1}s{(_stopRequested ? " (stopped by signal)" : "")}:"
-        );
-        foreach (
-            string line in StatusRenderer.PlainLines(clock.Elapsed, final, DateTimeOffset.UtcNow.ToUnixTimeSeconds())
-        )
-            _out.WriteLine(line);
-        int findings = FindingRegistry.Records(Path.Combine(layout.Root, CampaignLayout.FindingsName)).Count;
-        _out.WriteLine(
-            $"findings: {findings} saved under {Path.Combine(layout.Root, CampaignLayout.FindingsName)}; report: virtsim fuzz report {layout.Root}"
-        );
+        PrintFinalStatistics(layout, clock.Elapsed);
         foreach ((_, Process p) in _running)
             p.Dispose();
         return code;
+    }
+
+    /// <summary>The seed this machine's workers derive theirs from: the campaign's seed, or on a named machine of a
+    /// shared campaign a seed derived from the machine's name (FNV-1a), so that machines sharing the campaign's
+    /// seed do not repeat each other's mutations.</summary>
+    private ulong MachineSeed(ulong seed)
+    {
+        if (_campaign.Machine.Length == 0)
+            return seed;
+        ulong h = 14695981039346656037UL;
+        foreach (char c in _campaign.Machine)
+            h = unchecked((h ^ c) * 1099511628211UL);
+        return Prng.DeriveSeed(seed, h);
+    }
+
+    /// <summary>The campaign's first two lines: what runs, and the command that repeats it.</summary>
+    private void Announce(CampaignLayout layout, IReadOnlyList<string> targets, int jobsShown, bool rotate, ulong seed)
+    {
+        _out.WriteLine(
+            $"fuzz campaign: dir={layout.Root} targets={string.Join(',', targets)} jobs={jobsShown} seed={seed} "
+                + $"time={(_options.Time is { } t ? t.ToString() : "unlimited")}"
+                + (
+                    rotate
+                        ? $" (workers take turns over {targets.Count} targets in slices of up to "
+                            + $"{_campaign.SliceSeconds:0}s, favouring targets still finding edges)"
+                        : ""
+                )
+        );
+        int jobs = Math.Max(1, _campaign.Jobs);
+        _out.WriteLine(
+            $"repeat: virtsim fuzz run -o {layout.Root} --target {_options.Target} --jobs {jobs} --seed {seed}"
+                + (_campaign.Machine.Length > 0 ? " --machine " + _campaign.Machine : "")
+                + string.Concat(_options.EngineArguments(withTime: true).Select(a => " " + a))
+        );
+    }
+
+    private void PrintFinalStatistics(CampaignLayout layout, TimeSpan elapsed)
+    {
+        IReadOnlyList<WorkerStatus> final = WorkerStatus.ReadAll(layout);
+        _out.WriteLine(
+            $"final statistics after {elapsed.TotalSeconds:F1}s{(_stopRequested ? " (stopped by signal)" : "")}:"
+        );
+        foreach (string line in StatusRenderer.PlainLines(elapsed, final, DateTimeOffset.UtcNow.ToUnixTimeSeconds()))
+            _out.WriteLine(line);
+        string findingsDir = Path.Combine(layout.Root, CampaignLayout.FindingsName);
+        int findings = FindingRegistry.Records(findingsDir).Count;
+        _out.WriteLine($"findings: {findings} saved under {findingsDir}; report: virtsim fuzz report {layout.Root}");
     }
 
     /// <summary>Waits for every worker; the campaign's exit code: 2 when one failed or ended oddly, else 1 when one
@@ -235,7 +252,8 @@ public sealed class CampaignSupervisor
             if (FuzzTargets.Create(part) is not { } target)
             {
                 _err.WriteLine(
-                    $"virtsim: no fuzz target named '{part}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}"
+                    $"virtsim: no fuzz target named '{part}'; known: "
+                        + $"{string.Join(", ", FuzzTargets.All.Select(t => t.Name))}"
                 );
                 return null;
             }
@@ -255,7 +273,8 @@ public sealed class CampaignSupervisor
         );
         int findings = FindingRegistry.Records(Path.Combine(layout.Root, CampaignLayout.FindingsName)).Count;
         _out.WriteLine(
-            $"resuming campaign in {layout.Root}: {existing.Count} worker directories, {entries} queue entries, {findings} saved findings"
+            $"resuming campaign in {layout.Root}: {existing.Count} worker directories, {entries} queue entries, "
+                + $"{findings} saved findings"
         );
     }
 

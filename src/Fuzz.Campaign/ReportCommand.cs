@@ -30,7 +30,8 @@ public static class ReportCommand
         if (layout.Workers().Count == 0)
         {
             error.WriteLine(
-                $"virtsim: {layout.Root} holds no worker directories (<worker>/queue); is it a campaign directory (virtsim fuzz run -o)?"
+                $"virtsim: {layout.Root} holds no worker directories (<worker>/queue); is it a campaign directory "
+                    + "(virtsim fuzz run -o)?"
             );
             return 2;
         }
@@ -78,10 +79,12 @@ public static class ReportCommand
             .Append(E(layout.Root))
             .Append("</title><style>")
             .Append(
-                "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}"
+                "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
+                    + "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}"
             )
             .Append(
-                "th{background:#eee}.plots{display:flex;flex-wrap:wrap;gap:8px}.plots div{border:1px solid #ddd}code{font-size:12px}"
+                "th{background:#eee}.plots{display:flex;flex-wrap:wrap;gap:8px}.plots div{border:1px solid #ddd}"
+                    + "code{font-size:12px}"
             )
             .Append(SourceCoverageReport.Css)
             .Append("</style></head><body>");
@@ -136,7 +139,8 @@ public static class ReportCommand
         else
         {
             h.Append(
-                "<table><tr><th>target</th><th>oracle</th><th>site</th><th>rule</th><th>first seen</th><th>reproduce / replay</th></tr>"
+                "<table><tr><th>target</th><th>oracle</th><th>site</th><th>rule</th><th>first seen</th>"
+                    + "<th>reproduce / replay</th></tr>"
             );
             foreach (FindingRecord f in findings.OrderBy(f => f.SavedUtc))
             {
@@ -164,13 +168,16 @@ public static class ReportCommand
     private static void AppendWorkerTable(StringBuilder h, IReadOnlyList<WorkerStatus> workers)
     {
         h.Append(
-            "<table><tr><th>worker</th><th>state</th><th>execs</th><th>exec/s</th><th>edges</th><th>corpus</th><th>findings</th><th>stability</th><th>RSS start / now (MiB)</th><th>CPU s</th></tr>"
+            "<table><tr><th>worker</th><th>state</th><th>execs</th><th>exec/s</th><th>edges</th><th>corpus</th>"
+                + "<th>findings</th><th>stability</th><th>RSS start / now (MiB)</th><th>CPU s</th></tr>"
         );
         foreach (WorkerStatus w in workers)
         {
             h.Append(
                 CultureInfo.InvariantCulture,
-                $"<tr><td>{E(w.Name)}</td><td>{E(w.State)}</td><td>{w.Executions}</td><td>{w.ExecsPerSecond:0}</td><td>{w.Edges}</td><td>{w.Corpus}</td><td>{w.Findings}</td><td>{w.StabilityPercent:0.0}%</td><td>{w.RssStartKb / 1024} / {w.RssKb / 1024}</td><td>{w.CpuSeconds:0.0}</td></tr>"
+                $"<tr><td>{E(w.Name)}</td><td>{E(w.State)}</td><td>{w.Executions}</td><td>{w.ExecsPerSecond:0}</td>"
+                    + $"<td>{w.Edges}</td><td>{w.Corpus}</td><td>{w.Findings}</td><td>{w.StabilityPercent:0.0}%</td>"
+                    + $"<td>{w.RssStartKb / 1024} / {w.RssKb / 1024}</td><td>{w.CpuSeconds:0.0}</td></tr>"
             );
         }
         h.Append("</table>");

@@ -32,7 +32,8 @@ public static class SourceCoverageReport
             return new Result(
                 [],
                 0,
-                "source coverage replays the corpus in a virtsim process; run the report through ./virtsim or dotnet virtsim.dll"
+                "source coverage replays the corpus in a virtsim process; run the report through ./virtsim or "
+                    + "dotnet virtsim.dll"
             );
         string output = Path.Combine(Path.GetTempPath(), $"virtsim-blocks-{Environment.ProcessId}-{target}.tsv");
         try
@@ -94,9 +95,12 @@ public static class SourceCoverageReport
 
     /// <summary>The style sheet of the coverage tables and highlighted sources (hit, partly hit, missed).</summary>
     public const string Css =
-        ".cov td.n{text-align:right}.src{font:12px monospace;margin:0;padding:4px;border:1px solid #ddd;overflow-x:auto}.src span{display:block;white-space:pre}"
+        ".cov td.n{text-align:right}"
+        + ".src{font:12px monospace;margin:0;padding:4px;border:1px solid #ddd;overflow-x:auto}.src "
+        + "span{display:block;white-space:pre}"
         + ".src i{display:inline-block;width:4em;color:#888;font-style:normal;text-align:right;margin-right:1em}"
-        + ".src .h{background:#d8f5d8}.src .p{background:#fff1b8}.src .m{background:#fbd3d3}.key span{padding:0 6px;margin-right:6px}";
+        + ".src .h{background:#d8f5d8}.src .p{background:#fff1b8}.src .m{background:#fbd3d3}.key "
+        + "span{padding:0 6px;margin-right:6px}";
 
     /// <summary>Appends the "Source coverage" section for <paramref name="result"/> to <paramref name="h"/>.</summary>
     public static void AppendHtml(StringBuilder h, Result result)
@@ -113,10 +117,14 @@ public static class SourceCoverageReport
         int total = hit + partial + missed;
         h.Append(
                 CultureInfo.InvariantCulture,
-                $"<p>The queue ({result.Inputs} inputs) replayed once: of {total} source lines with code in the instrumented assemblies, {hit} hit, {partial} partly hit, {missed} never hit ({Percent(hit + partial, total)} reached). "
+                $"<p>The queue ({result.Inputs} inputs) replayed once: of {total} source lines with code in the "
+                    + $"instrumented assemblies, {hit} hit, {partial} partly hit, {missed} never hit "
+                    + $"({Percent(hit + partial, total)} reached). "
             )
             .Append(
-                "<span class=\"key\"><span class=\"h\" style=\"background:#d8f5d8\">hit</span><span style=\"background:#fff1b8\">partly hit (some of its blocks never ran)</span><span style=\"background:#fbd3d3\">never hit</span></span></p>"
+                "<span class=\"key\"><span class=\"h\" style=\"background:#d8f5d8\">hit</span>"
+                    + "<span style=\"background:#fff1b8\">partly hit (some of its blocks never ran)</span>"
+                    + "<span style=\"background:#fbd3d3\">never hit</span></span></p>"
             );
         string prefix = CommonDirectory(result.Files.Select(f => f.Document).ToList());
         // Files the target reached first (path order within each group): the rest is code it never runs at all.
@@ -134,38 +142,44 @@ public static class SourceCoverageReport
                 fm = f.Count(LineState.Missed);
             h.Append(
                 CultureInfo.InvariantCulture,
-                $"<tr><td><code>{E(f.Document[prefix.Length..])}</code></td><td class=\"n\">{fh}</td><td class=\"n\">{fp}</td><td class=\"n\">{fm}</td><td class=\"n\">{Percent(fh + fp, fh + fp + fm)}</td></tr>"
+                $"<tr><td><code>{E(f.Document[prefix.Length..])}</code></td><td class=\"n\">{fh}</td>"
+                    + $"<td class=\"n\">{fp}</td><td class=\"n\">{fm}</td>"
+                    + $"<td class=\"n\">{Percent(fh + fp, fh + fp + fm)}</td></tr>"
             );
         }
         h.Append("</table>");
         foreach (FileCoverage f in files)
+            AppendAnnotatedSource(h, f, prefix);
+    }
+
+    /// <summary>One file's source, collapsed, every line marked hit, partly hit or never hit.</summary>
+    private static void AppendAnnotatedSource(StringBuilder h, FileCoverage f, string prefix)
+    {
+        h.Append("<details><summary><code>")
+            .Append(E(f.Document[prefix.Length..]))
+            .Append("</code></summary><pre class=\"src\">");
+        string[] text = File.Exists(f.Document) ? File.ReadAllLines(f.Document) : [];
+        int last = Math.Max(text.Length, f.Lines.Count == 0 ? 0 : f.Lines.Keys.Max());
+        for (int n = 1; n <= last; n++)
         {
-            h.Append("<details><summary><code>")
-                .Append(E(f.Document[prefix.Length..]))
-                .Append("</code></summary><pre class=\"src\">");
-            string[] text = File.Exists(f.Document) ? File.ReadAllLines(f.Document) : [];
-            int last = Math.Max(text.Length, f.Lines.Count == 0 ? 0 : f.Lines.Keys.Max());
-            for (int n = 1; n <= last; n++)
+            string cls = f.Lines.GetValueOrDefault(n) switch
             {
-                string cls = f.Lines.GetValueOrDefault(n) switch
-                {
-                    LineState.Hit => " class=\"h\"",
-                    LineState.Partial => " class=\"p\"",
-                    LineState.Missed => " class=\"m\"",
-                    _ => "",
-                };
-                h.Append("<span")
-                    .Append(cls)
-                    .Append("><i>")
-                    .Append(n)
-                    .Append("</i>")
-                    .Append(E(n <= text.Length ? text[n - 1] : ""))
-                    .Append("</span>");
-            }
-            if (text.Length == 0)
-                h.Append("<span>(source file not found on this machine: ").Append(E(f.Document)).Append(")</span>");
-            h.Append("</pre></details>");
+                LineState.Hit => " class=\"h\"",
+                LineState.Partial => " class=\"p\"",
+                LineState.Missed => " class=\"m\"",
+                _ => "",
+            };
+            h.Append("<span")
+                .Append(cls)
+                .Append("><i>")
+                .Append(n)
+                .Append("</i>")
+                .Append(E(n <= text.Length ? text[n - 1] : ""))
+                .Append("</span>");
         }
+        if (text.Length == 0)
+            h.Append("<span>(source file not found on this machine: ").Append(E(f.Document)).Append(")</span>");
+        h.Append("</pre></details>");
     }
 
     private static string Percent(int part, int whole) =>

@@ -59,6 +59,9 @@ public static class StatusRenderer
         return table;
     }
 
+    private static string FindingsByOracle(WorkerStatus w) =>
+        string.Join(' ', w.FindingsByOracle.Where(p => p.Value > 0).Select(p => $"{p.Key}:{p.Value}"));
+
     private static IRenderable[] Row(WorkerStatus w, long nowUnix, bool bold)
     {
         string style =
@@ -66,10 +69,7 @@ public static class StatusRenderer
             : w.State == "running" ? "default"
             : "grey";
         string name = bold ? w.Target : "  " + w.Name + (w.State == "running" ? "" : $" ({w.State})");
-        string findings =
-            w.Findings == 0
-                ? "0"
-                : $"{w.Findings} ({string.Join(' ', w.FindingsByOracle.Where(p => p.Value > 0).Select(p => $"{p.Key}:{p.Value}"))})";
+        string findings = w.Findings == 0 ? "0" : $"{w.Findings} ({FindingsByOracle(w)})";
         string[] cells =
         [
             name,
@@ -145,7 +145,8 @@ public static class StatusRenderer
                 .Append(')');
         s.Append(
             CultureInfo.InvariantCulture,
-            $" last_new_edge={WorkerStatus.Since(w.LastNewEdgeUnix, nowUnix)} stability={w.StabilityPercent:0.0}% rss_mb={w.RssKb / 1024}"
+            $" last_new_edge={WorkerStatus.Since(w.LastNewEdgeUnix, nowUnix)} stability={w.StabilityPercent:0.0}% "
+                + $"rss_mb={w.RssKb / 1024}"
         );
         return s.ToString();
     }

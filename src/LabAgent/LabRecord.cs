@@ -22,17 +22,8 @@ internal static class LabRecord
             Console.Error.WriteLine("virtsim-lab: usage: record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...]");
             return 2;
         }
-        var options = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (string pair in args.Skip(4))
-        {
-            int eq = pair.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                Console.Error.WriteLine($"virtsim-lab: '{pair}' is not key=value");
-                return 2;
-            }
-            options[pair[..eq]] = pair[(eq + 1)..];
-        }
+        if (ParseOptions(args.Skip(4)) is not { } options)
+            return 2;
         if (!File.Exists(args[0]))
         {
             Console.Error.WriteLine($"virtsim-lab: guest image '{args[0]}' does not exist");
@@ -67,21 +58,47 @@ internal static class LabRecord
                 return 1;
             }
         }
+        Print(r);
+        return r.GuestStatus == 0 ? 0 : 1;
+    }
+
+    private static void Print(RecordResult r)
+    {
         foreach (string line in r.Report)
             Console.WriteLine(line);
         Console.WriteLine(
             string.Create(
                 Inv,
-                $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} guest_stores={r.GuestStores} pages_compared={r.PagesCompared}"
+                $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} "
+                    + $"guest_stores={r.GuestStores} pages_compared={r.PagesCompared}"
             )
         );
         Console.WriteLine(
             string.Create(
                 Inv,
-                $"time: guest_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2} events={r.Events} bytes={r.TraceBytes}"
+                $"time: guest_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} "
+                    + $"us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2} events={r.Events} "
+                    + $"bytes={r.TraceBytes}"
             )
         );
-        return r.GuestStatus == 0 ? 0 : 1;
+    }
+
+    /// <summary>The key=value options after the four positional arguments, or null (said on stderr) when one is
+    /// malformed.</summary>
+    private static SortedDictionary<string, string>? ParseOptions(IEnumerable<string> pairs)
+    {
+        var options = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in pairs)
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine($"virtsim-lab: '{pair}' is not key=value");
+                return null;
+            }
+            options[pair[..eq]] = pair[(eq + 1)..];
+        }
+        return options;
     }
 
     public static int Replay(string[] args)
@@ -105,7 +122,9 @@ internal static class LabRecord
             Console.WriteLine(
                 string.Create(
                     Inv,
-                    $"replay {file}: {r.Verdict} events={r.Events} replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={r.RecordedNs / 1e9 / seconds:F1}x {r.Detail}"
+                    $"replay {file}: {r.Verdict} events={r.Events} replay_ms={seconds * 1e3:F1} "
+                        + $"recorded_ms={r.RecordedNs / 1e6:F1} speedup={r.RecordedNs / 1e9 / seconds:F1}x "
+                        + $"{r.Detail}"
                 )
             );
             worst = Math.Max(

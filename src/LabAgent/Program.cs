@@ -47,7 +47,9 @@ internal static class Program
     private static int Usage(string why)
     {
         Console.Error.WriteLine(
-            $"virtsim-lab: {why}; usage: virtsim-lab hello | vhost-oracle --device PATH [--corpus DIR] [--inputs N] [--seed S] [--out FILE] | record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...] | replay TRACE..."
+            $"virtsim-lab: {why}; usage: virtsim-lab hello | vhost-oracle --device PATH [--corpus DIR] [--inputs N] "
+                + "[--seed S] [--out FILE] | record GUEST.bin SCENARIO BACKEND OUT.vtrace [key=value...] | replay "
+                + "TRACE..."
         );
         return 2;
     }

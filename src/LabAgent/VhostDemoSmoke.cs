@@ -33,16 +33,7 @@ internal static class VhostDemoSmoke
         using var kick = new EventFdHandle();
         using var call = new EventFdHandle();
         Span<byte> m = mem.Bytes;
-        Expect("SET_OWNER", dev.SetOwner());
-        Expect("GET_FEATURES", dev.GetFeatures(out ulong features));
-        Expect("SET_FEATURES", dev.SetFeatures(features & (1UL << Sim.Spec.Virtio.VirtioSpec.FVersion1))); // VERSION_1 only: no EVENT_IDX
-        Expect("SET_MEM_TABLE", dev.SetMemTable([new VhostMemoryRegion(0, Size, Base)], 0));
-        Expect("SET_VRING_NUM", dev.SetVringNum(0, QueueSize));
-        Expect("SET_VRING_BASE", dev.SetVringBase(0, 0));
-        Expect("SET_VRING_ADDR", dev.SetVringAddr(0, new VhostVringAddr(Base + Desc, Base + Avail, Base + Used)));
-        Expect("SET_VRING_KICK", dev.SetVringFd(VhostIoctl.SetVringKick, 0, kick.Fd));
-        Expect("SET_VRING_CALL", dev.SetVringFd(VhostIoctl.SetVringCall, 0, call.Fd));
-        Expect("SET_BACKEND", dev.SetBackend(0, kick.Fd));
+        SetUpQueue(dev, kick, call);
 
         uint state = VhostDemo.InitialBuff;
         (uint Opt, uint Buff, uint OutLen)[] requests =
@@ -80,20 +71,12 @@ internal static class VhostDemoSmoke
             ulong elem = Used + 4 + (8UL * (ulong)(idx % QueueSize));
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(m[(int)elem..]);
             uint len = BinaryPrimitives.ReadUInt32LittleEndian(m[(int)(elem + 4)..]);
-            // The model's answer.
-            uint expectLen = 0;
-            if (outLen >= DemoProtocol.RequestSize)
-            {
-                DemoProtocol.Apply(ref state, m.Slice((int)req, 8), expect, out _, out _);
-                expectLen = DemoProtocol.ResponseSize;
-            }
-            else
-            {
-                expect.Fill(0xEE);
-            }
+            uint expectLen = ModelAnswer(ref state, m.Slice((int)req, 8), outLen, expect);
             bool ok = id == head && len == expectLen && m.Slice((int)resp, 8).SequenceEqual(expect);
             Console.WriteLine(
-                $"request {i}: opt={opt} buff=0x{buff:x} out={outLen} -> used id={id} len={len} response={Convert.ToHexString(m.Slice((int)resp, 8))} model len={expectLen} response={Convert.ToHexString(expect)} {(ok ? "OK" : "MISMATCH")}"
+                $"request {i}: opt={opt} buff=0x{buff:x} out={outLen} -> used id={id} len={len} "
+                    + $"response={Convert.ToHexString(m.Slice((int)resp, 8))} model len={expectLen} "
+                    + $"response={Convert.ToHexString(expect)} {(ok ? "OK" : "MISMATCH")}"
             );
             if (!ok)
                 failures++;
@@ -107,10 +90,41 @@ internal static class VhostDemoSmoke
         return failures == 0 ? 0 : 1;
     }
 
+    /// <summary>The vhost set-up QEMU does for one queue: owner, features, memory table, vring size, base and
+    /// addresses, kick and call eventfds, then the backend.</summary>
+    private static void SetUpQueue(KernelVhostDevice dev, EventFdHandle kick, EventFdHandle call)
+    {
+        Expect("SET_OWNER", dev.SetOwner());
+        Expect("GET_FEATURES", dev.GetFeatures(out ulong features));
+        // VERSION_1 only: no EVENT_IDX.
+        Expect("SET_FEATURES", dev.SetFeatures(features & (1UL << Sim.Spec.Virtio.VirtioSpec.FVersion1)));
+        Expect("SET_MEM_TABLE", dev.SetMemTable([new VhostMemoryRegion(0, Size, Base)], 0));
+        Expect("SET_VRING_NUM", dev.SetVringNum(0, QueueSize));
+        Expect("SET_VRING_BASE", dev.SetVringBase(0, 0));
+        Expect("SET_VRING_ADDR", dev.SetVringAddr(0, new VhostVringAddr(Base + Desc, Base + Avail, Base + Used)));
+        Expect("SET_VRING_KICK", dev.SetVringFd(VhostIoctl.SetVringKick, 0, kick.Fd));
+        Expect("SET_VRING_CALL", dev.SetVringFd(VhostIoctl.SetVringCall, 0, call.Fd));
+        Expect("SET_BACKEND", dev.SetBackend(0, kick.Fd));
+    }
+
+    /// <summary>The model's answer to one request: the response it writes into <paramref name="expect"/> and its
+    /// used length (0, the response left at its fill, when the request is too short).</summary>
+    private static uint ModelAnswer(ref uint state, ReadOnlySpan<byte> request, uint outLen, Span<byte> expect)
+    {
+        if (outLen < DemoProtocol.RequestSize)
+        {
+            expect.Fill(0xEE);
+            return 0;
+        }
+        DemoProtocol.Apply(ref state, request, expect, out _, out _);
+        return DemoProtocol.ResponseSize;
+    }
+
     private static void WriteDesc(Span<byte> m, ushort index, ulong addr, uint len, ushort flags, ushort next)
     {
         Span<byte> d = m.Slice((int)(Desc + (16UL * index)), 16);
-        BinaryPrimitives.WriteUInt64LittleEndian(d, addr); // a guest-physical address: the memory table maps GPA 0 at Base
+        // A guest-physical address: the memory table maps GPA 0 at Base.
+        BinaryPrimitives.WriteUInt64LittleEndian(d, addr);
         BinaryPrimitives.WriteUInt32LittleEndian(d[8..], len);
         BinaryPrimitives.WriteUInt16LittleEndian(d[12..], flags);
         BinaryPrimitives.WriteUInt16LittleEndian(d[14..], next);

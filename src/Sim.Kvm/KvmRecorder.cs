@@ -128,7 +128,8 @@ public sealed class KvmRecorder : IDisposable
                     _kernel.Wiring != KernelVhostWiring.Direct
                         ? ""
                         : $" guest_kicks={_kernel.GuestKicks} flushes={_kernel.Flushes}"
-                            + $" interrupts={_kernel.Interrupts} observed_irqfd_injections={_irq.IrqFdsObservedInjections}"
+                            + $" interrupts={_kernel.Interrupts} "
+                            + $"observed_irqfd_injections={_irq.IrqFdsObservedInjections}"
                 );
 
     /// <summary>The kernel vhost worker thread's CPU so far (not part of this process's CPU time), or "?".</summary>
@@ -147,7 +148,8 @@ public sealed class KvmRecorder : IDisposable
         ArgumentNullException.ThrowIfNull(output);
         if (request.Image.Length == 0 || (ulong)request.Image.Length > MemorySize - ExternalMachine.ImageAddress)
             throw new ArgumentException(
-                $"guest image of {request.Image.Length} bytes does not fit between 0x{ExternalMachine.ImageAddress:x} and the end of the {MemorySize >> 20} MiB of RAM"
+                $"guest image of {request.Image.Length} bytes does not fit between "
+                    + $"0x{ExternalMachine.ImageAddress:x} and the end of the {MemorySize >> 20} MiB of RAM"
             );
         var scenarioOptions = new ScenarioOptions(0, request.Options);
         byte[] parameters = GuestParams.Build(request.Scenario, scenarioOptions);
@@ -192,19 +194,7 @@ public sealed class KvmRecorder : IDisposable
         var cpu = Process.GetCurrentProcess();
         TimeSpan cpuStart = cpu.TotalProcessorTime;
         _t0 = LibC.MonotonicNs();
-        var host = new Thread(() => PollLoop(_poller, timers: true)) { IsBackground = true, Name = "virtsim-host" };
-        var vhost = _vhostPoller is null
-            ? null
-            : new Thread(() => PollLoop(_vhostPoller, timers: false)) { IsBackground = true, Name = "virtsim-vhost" };
-        var vcpu = new Thread(VcpuLoop) { IsBackground = true, Name = "virtsim-vcpu0" };
-        host.Start();
-        vhost?.Start();
-        vcpu.Start();
-        bool ended = vcpu.Join(_request.Timeout);
-        _stopping = true;
-        _stop.Signal();
-        host.Join();
-        vhost?.Join();
+        bool ended = RunThreads();
         if (!ended)
         {
             // The vCPU thread is still inside KVM_RUN: its VM, kvm_run page and RAM must outlive it (the process
@@ -213,7 +203,8 @@ public sealed class KvmRecorder : IDisposable
         }
         if (!ended)
             throw new KvmException(
-                $"the guest did not reach its exit port (OUT 0x{ExitPort:x}) within {_request.Timeout.TotalSeconds:F0} s (rip 0x{SafeRip():x}); no trace written"
+                $"the guest did not reach its exit port (OUT 0x{ExitPort:x}) within "
+                    + $"{_request.Timeout.TotalSeconds:F0} s (rip 0x{SafeRip():x}); no trace written"
             );
         if (_failure is not null)
             throw _failure is KvmException k ? k : new KvmException("recording failed: " + _failure.Message, _failure);
@@ -227,7 +218,31 @@ public sealed class KvmRecorder : IDisposable
         cpu.Refresh();
         long cpuNs = (long)((cpu.TotalProcessorTime - cpuStart).TotalMilliseconds * 1e6);
         writer?.Complete(sim.Memory.ContentHash(), sim.Loop.Now);
-        return new RecordResult
+        return Result(writer, sim, end, cpuNs);
+    }
+
+    /// <summary>Runs the host poller, the vhost worker (if any) and the vCPU until the guest exits or the timeout,
+    /// then stops the pollers; true when the guest ended in time.</summary>
+    private bool RunThreads()
+    {
+        var host = new Thread(() => PollLoop(_poller, timers: true)) { IsBackground = true, Name = "virtsim-host" };
+        var vhost = _vhostPoller is null
+            ? null
+            : new Thread(() => PollLoop(_vhostPoller, timers: false)) { IsBackground = true, Name = "virtsim-vhost" };
+        var vcpu = new Thread(VcpuLoop) { IsBackground = true, Name = "virtsim-vcpu0" };
+        host.Start();
+        vhost?.Start();
+        vcpu.Start();
+        bool ended = vcpu.Join(_request.Timeout);
+        _stopping = true;
+        _stop.Signal();
+        host.Join();
+        vhost?.Join();
+        return ended;
+    }
+
+    private RecordResult Result(TraceWriter? writer, Simulation sim, long end, long cpuNs) =>
+        new()
         {
             GuestStatus = _guestStatus,
             Exits = _exits,
@@ -246,7 +261,6 @@ public sealed class KvmRecorder : IDisposable
             CpuNs = cpuNs,
             Report = _kernel is null ? _machine.Run.ReportLines() : [.. _machine.Run.ReportLines(), KernelReport()],
         };
-    }
 
     private ulong SafeRip()
     {
@@ -349,7 +363,8 @@ public sealed class KvmRecorder : IDisposable
                         throw new KvmException($"KVM_EXIT_FAIL_ENTRY (hardware reason 0x{_vcpu.ExitDetail:x})");
                     case KvmIoctl.ExitInternalError:
                         throw new KvmException(
-                            $"KVM_EXIT_INTERNAL_ERROR (suberror {_vcpu.ExitDetail & 0xFFFF_FFFF}) at rip 0x{SafeRip():x}"
+                            $"KVM_EXIT_INTERNAL_ERROR (suberror {_vcpu.ExitDetail & 0xFFFF_FFFF}) at rip "
+                                + $"0x{SafeRip():x}"
                         );
                     default:
                         throw new KvmException($"unexpected KVM exit reason {reason} at rip 0x{SafeRip():x}");

@@ -81,7 +81,8 @@ public class DifferentialReplayTests
         KvmReplayResult exact = KvmTraceReplay.Replay(() => new MemoryStream(forged));
         Assert.True(exact.Verdict == KvmReplayVerdict.Diverged, $"{exact.Verdict}: {exact.Detail}");
         KvmReplayResult differential = KvmTraceReplay.Replay(() => new MemoryStream(forged), "virtio-demo");
-        Assert.NotEqual(KvmReplayVerdict.Diverged, differential.Verdict); // the final-memory rebuild check may say Error: the footer's hash is the original's
+        // The final-memory rebuild check may say Error: the footer's hash is the original's.
+        Assert.NotEqual(KvmReplayVerdict.Diverged, differential.Verdict);
         Assert.DoesNotContain("device-written", differential.Detail, StringComparison.Ordinal);
     }
 

@@ -197,7 +197,8 @@ public class KvmRecorderTests
         );
         Assert.True(r.GuestStatus == 0, string.Join(" | ", r.Report));
         Assert.Equal(1, r.IrqFdsAssigned);
-        Assert.Equal(12, r.IrqFdSignals); // 2 rounds of the test program, 6 kicked requests each, one completion interrupt each
+        // 2 rounds of the test program, 6 kicked requests each, one completion interrupt each.
+        Assert.Equal(12, r.IrqFdSignals);
         Assert.Equal(r.IrqFdSignals, r.Interrupts);
         Assert.Equal(12, r.Kicks);
         Assert.True(

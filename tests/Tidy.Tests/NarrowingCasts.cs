@@ -9,8 +9,9 @@ namespace Tidy.Tests;
 /// Finds bare narrowing casts in the simulation projects. They compile with checked arithmetic
 /// (Directory.Build.targets), so <c>(ushort)x</c> there throws when x does not fit: on a guest-controlled
 /// value that is a host exception, not device behaviour. A deliberate truncation goes through a named
-/// <c>Sim.Engine.Narrow</c> helper; a cast whose value must fit says so with <c>checked((T)x)</c>. The projects are compiled together here, against the running
-/// framework only, to learn each operand's type (casts of types that do not resolve are skipped).
+/// <c>Sim.Engine.Narrow</c> helper; a cast whose value must fit says so with <c>checked((T)x)</c>. The projects are
+/// compiled together here, against the running framework only, to learn each operand's type (casts of types that do
+/// not resolve are skipped).
 /// </summary>
 public static class NarrowingCasts
 {

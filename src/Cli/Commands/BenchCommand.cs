@@ -40,38 +40,8 @@ internal static class BenchCommand
             eventIdx,
         };
         ring.SetAction(pr =>
-        {
-            long n = pr.GetValue(requests);
-            int b = pr.GetValue(batch);
-            int q = pr.GetValue(queueSize);
-            if (n <= 0 || n > RingBenchmark.RequestsMax)
-                throw new CliInputException($"--requests must lie in [1, {RingBenchmark.RequestsMax}]");
-            if (q < 2 || q > 32768 || (q & (q - 1)) != 0)
-                throw new CliInputException("--queue-size must be a power of two in [2, 32768]");
-            if (b < 1 || b > q / 2)
-                throw new CliInputException(
-                    $"--batch must lie in [1, {q / 2}] (half the queue: each request takes 2 descriptors)"
-                );
-            // The process's CPU time over the same timed part as the wall clock: on a loaded machine the wall time
-            // includes time the benchmark was not running, the CPU time does not.
-            var cpu = new CpuStopwatch();
-            RingBenchmarkResult r = RingBenchmark.Run(
-                n,
-                b,
-                cpu.ReadWallAndMarkCpu,
-                Stopwatch.Frequency,
-                q,
-                pr.GetValue(eventIdx)
-            );
-            double cpuNsPerRequest = cpu.Elapsed.TotalNanoseconds / r.Requests;
-            app.Out.WriteLine(
-                string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"bench ring: requests={r.Requests} batch={b} queue_size={q} event_idx={pr.GetValue(eventIdx).ToString().ToLowerInvariant()} kicks={r.Kicks} alloc_bytes_per_request={r.AllocatedBytesPerRequest:F3} wall_s={r.ElapsedTimestamps / (double)Stopwatch.Frequency:F3} cpu_s={cpu.Elapsed.TotalSeconds:F3} cpu_ns_per_req={cpuNsPerRequest:F2} ns_per_request={r.NsPerRequest:F2}"
-                )
-            );
-            return ExitCodes.Ok;
-        });
+            RunRing(app, pr.GetValue(requests), pr.GetValue(batch), pr.GetValue(queueSize), pr.GetValue(eventIdx))
+        );
         var bench = new Command("bench", "Built-in benchmarks (BenchmarkDotNet suites live in bench/)")
         {
             ring,
@@ -79,5 +49,34 @@ internal static class BenchCommand
             BenchReplayCommand.Build(app),
         };
         return bench;
+    }
+
+    private static int RunRing(CliApp app, long n, int b, int q, bool eventIdx)
+    {
+        if (n <= 0 || n > RingBenchmark.RequestsMax)
+            throw new CliInputException($"--requests must lie in [1, {RingBenchmark.RequestsMax}]");
+        if (q < 2 || q > 32768 || (q & (q - 1)) != 0)
+            throw new CliInputException("--queue-size must be a power of two in [2, 32768]");
+        if (b < 1 || b > q / 2)
+            throw new CliInputException(
+                $"--batch must lie in [1, {q / 2}] (half the queue: each request takes 2 descriptors)"
+            );
+        // The process's CPU time over the same timed part as the wall clock: on a loaded machine the wall time
+        // includes time the benchmark was not running, the CPU time does not.
+        var cpu = new CpuStopwatch();
+        RingBenchmarkResult r = RingBenchmark.Run(n, b, cpu.ReadWallAndMarkCpu, Stopwatch.Frequency, q, eventIdx);
+        double cpuNsPerRequest = cpu.Elapsed.TotalNanoseconds / r.Requests;
+        app.Out.WriteLine(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"bench ring: requests={r.Requests} batch={b} queue_size={q} "
+                    + $"event_idx={eventIdx.ToString().ToLowerInvariant()} kicks={r.Kicks} "
+                    + $"alloc_bytes_per_request={r.AllocatedBytesPerRequest:F3} "
+                    + $"wall_s={r.ElapsedTimestamps / (double)Stopwatch.Frequency:F3} "
+                    + $"cpu_s={cpu.Elapsed.TotalSeconds:F3} cpu_ns_per_req={cpuNsPerRequest:F2} "
+                    + $"ns_per_request={r.NsPerRequest:F2}"
+            )
+        );
+        return ExitCodes.Ok;
     }
 }

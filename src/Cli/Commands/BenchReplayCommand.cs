@@ -27,7 +27,8 @@ internal static class BenchReplayCommand
         };
         var cmd = new Command(
             "replay",
-            "Replay speed: events/s (wall and CPU), bytes/event, and the speed-up over the recorded run for KVM recordings"
+            "Replay speed: events/s (wall and CPU), bytes/event, and the speed-up over the recorded run for KVM "
+                + "recordings"
         )
         {
             paths,
@@ -74,13 +75,18 @@ internal static class BenchReplayCommand
             {
                 kvm = string.Create(
                     inv,
-                    $" recorded_ms={endTime / 1e6:F1} speedup_cpu={endTime / 1e9 / cpuS:F1}x speedup_wall={endTime / 1e9 / wallS:F1}x"
+                    $" recorded_ms={endTime / 1e6:F1} speedup_cpu={endTime / 1e9 / cpuS:F1}x "
+                        + $"speedup_wall={endTime / 1e9 / wallS:F1}x"
                 );
             }
             app.Out.WriteLine(
                 string.Create(
                     inv,
-                    $"bench replay: {file}: origin={first.Origin} events={first.Events} bytes_per_event={(double)bytes / Math.Max(1UL, first.Events):F1} replay_wall_ms={wallS * 1e3:F2} replay_cpu_ms={cpuS * 1e3:F2} events_per_s_wall={first.Events / wallS:F0} events_per_s_cpu={first.Events / cpuS:F0}{kvm}"
+                    $"bench replay: {file}: origin={first.Origin} events={first.Events} "
+                        + $"bytes_per_event={(double)bytes / Math.Max(1UL, first.Events):F1} "
+                        + $"replay_wall_ms={wallS * 1e3:F2} replay_cpu_ms={cpuS * 1e3:F2} "
+                        + $"events_per_s_wall={first.Events / wallS:F0} "
+                        + $"events_per_s_cpu={first.Events / cpuS:F0}{kvm}"
                 )
             );
         }

@@ -27,7 +27,8 @@ internal static class ExportCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output file" };
         var cmd = new Command(
             "export",
-            "Export a trace for a standard viewer: one track per actor (vCPU, QEMU main loop, vhost worker, device timer), flow arrows from each kick to what it caused"
+            "Export a trace for a standard viewer: one track per actor (vCPU, QEMU main loop, vhost worker, device "
+                + "timer), flow arrows from each kick to what it caused"
         )
         {
             path,
@@ -55,7 +56,8 @@ internal static class ExportCommand
                     throw new CliInputException(writeError);
             }
             app.Out.WriteLine(
-                $"export: {file} -> {outPath} ({FormatChromeJson}, {events} events); open it in https://ui.perfetto.dev or chrome://tracing"
+                $"export: {file} -> {outPath} ({FormatChromeJson}, {events} events); open it in "
+                    + "https://ui.perfetto.dev or chrome://tracing"
             );
             return ExitCodes.Ok;
         });

@@ -27,20 +27,16 @@ internal static class RecordCommand
         var device = new Option<string>("--device")
         {
             Description =
-                "Device model serving the guest's exits: demo, virtio-demo, factorial, counter, blk (vhost-demo = virtio-demo --backend vhost)",
+                "Device model serving the guest's exits: demo, virtio-demo, factorial, counter, blk "
+                + "(vhost-demo = virtio-demo --backend vhost)",
             Required = true,
         };
-        var backend = new Option<string>("--backend")
-        {
-            Description =
-                "virtio (userspace device), vhost (vhost worker in this process) or kernel-vhost (the lab's kernel module)",
-            DefaultValueFactory = _ => "virtio",
-        };
-        backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
+        var backend = BackendOption();
         var opt = new Option<string[]>("--opt", "-O")
         {
             Description =
-                "Scenario option key=value (repeatable): transport, irq, notify, flavour, requests, ...; also written to the guest's parameter block",
+                "Scenario option key=value (repeatable): transport, irq, notify, flavour, requests, ...; "
+                + "also written to the guest's parameter block",
             AllowMultipleArgumentsPerToken = false,
             DefaultValueFactory = _ => [],
         };
@@ -51,7 +47,8 @@ internal static class RecordCommand
         var noTrace = new Option<bool>("--no-trace")
         {
             Description =
-                "Recorder off: run the same guest on the same machine (device models, threads, memory sync) but write no trace; the baseline for measuring recording overhead",
+                "Recorder off: run the same guest on the same machine (device models, threads, memory sync) "
+                + "but write no trace; the baseline for measuring recording overhead",
         };
         var force = new Option<bool>("--force") { Description = "Replace an existing output file" };
         var timeout = new Option<int>("--timeout")
@@ -59,16 +56,7 @@ internal static class RecordCommand
             Description = "Seconds the guest may run before the recording is abandoned",
             DefaultValueFactory = _ => 120,
         };
-        var wiring = new Option<string>("--kernel-vhost-wiring")
-        {
-            Description =
-                "kernel-vhost only: relay (default; the recorder relays kick and call, every kernel "
-                + "event at its own time) or direct (kick = the queue's KVM_IOEVENTFD, call = the vector's "
-                + "KVM_IRQFD, as QEMU wires vhost; the module counts the kernel's events and the recorder stamps "
-                + "them at the next exit; docs/recording.md §5)",
-            DefaultValueFactory = _ => KernelVhostWiring.Relay,
-        };
-        wiring.AcceptOnlyFromAmong([.. KernelVhostWiring.All]);
+        var wiring = KernelVhostWiringOption();
         var cmd = new Command("record", "Record a trace from a real KVM run (needs /dev/kvm)")
         {
             guest,
@@ -96,6 +84,34 @@ internal static class RecordCommand
             )
         );
         return cmd;
+    }
+
+    private static Option<string> BackendOption()
+    {
+        var backend = new Option<string>("--backend")
+        {
+            Description =
+                "virtio (userspace device), vhost (vhost worker in this process) or kernel-vhost "
+                + "(the lab's kernel module)",
+            DefaultValueFactory = _ => "virtio",
+        };
+        backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
+        return backend;
+    }
+
+    private static Option<string> KernelVhostWiringOption()
+    {
+        var wiring = new Option<string>("--kernel-vhost-wiring")
+        {
+            Description =
+                "kernel-vhost only: relay (default; the recorder relays kick and call, every kernel "
+                + "event at its own time) or direct (kick = the queue's KVM_IOEVENTFD, call = the vector's "
+                + "KVM_IRQFD, as QEMU wires vhost; the module counts the kernel's events and the recorder stamps "
+                + "them at the next exit; docs/recording.md §5)",
+            DefaultValueFactory = _ => KernelVhostWiring.Relay,
+        };
+        wiring.AcceptOnlyFromAmong([.. KernelVhostWiring.All]);
+        return wiring;
     }
 
     /// <summary>The scenario a device and backend name: the vhost backend of the virtio-demo device is the
@@ -145,14 +161,7 @@ internal static class RecordCommand
         string wiring
     )
     {
-        if (wiring != KernelVhostWiring.Relay && backend != "kernel-vhost")
-            throw new CliInputException("--kernel-vhost-wiring applies to --backend kernel-vhost only");
-        if (timeoutSeconds is < 1 or > 3600)
-            throw new CliInputException("--timeout must lie in [1, 3600] seconds");
-        if (noTrace && output is not null)
-            throw new CliInputException("--no-trace writes no trace: leave out --output");
-        if (!noTrace && string.IsNullOrEmpty(output))
-            throw new CliInputException("--output is required (or --no-trace to run without recording)");
+        CheckArguments(backend, output, noTrace, timeoutSeconds, wiring);
         string scenario = ScenarioFor(device, backend);
         // KVM first: without it nothing else matters (and the message says so plainly).
         if (!KvmSystem.TryOpen(out KvmSystem? kvm, out string reason))
@@ -165,62 +174,96 @@ internal static class RecordCommand
         if (backend == "kernel-vhost" && !File.Exists(KernelVhostDevice))
         {
             app.Err.WriteLine(
-                $"virtsim record: the kernel-vhost backend is not available on this host ({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)"
+                "virtsim record: the kernel-vhost backend is not available on this host "
+                    + $"({KernelVhostDevice} is missing: the lab's vhost-demo module provides it, scripts/kvm-lab)"
             );
             return ExitCodes.UsageOrInput;
         }
+        ScenarioOptions options = ParseScenarioOptions(pairs);
+        string guestPath = ResolveGuest(guestArg);
+        string guestName = Path.GetFileNameWithoutExtension(guestPath);
+        byte[] image = File.ReadAllBytes(guestPath);
+        if (output is not null && File.Exists(output) && !force)
+            throw new CliInputException($"'{output}' exists; pass --force to replace it");
+        var request = new RecordRequest(
+            scenario,
+            options.Named,
+            guestName,
+            image,
+            backend,
+            BuildInfo.Version,
+            BuildInfo.Commit
+        )
+        {
+            Timeout = TimeSpan.FromSeconds(timeoutSeconds),
+            Trace = !noTrace,
+            KernelVhostWiring = wiring,
+        };
+        string? error = Record(kvmSystem, request, output, force, out RecordResult? result);
+        if (error is not null)
+        {
+            app.Err.WriteLine($"virtsim record: {error}");
+            return ExitCodes.UsageOrInput;
+        }
+        Print(app, scenario, guestName, backend, output, result!, options);
+        return result!.GuestStatus == 0 ? ExitCodes.Ok : ExitCodes.Finding;
+    }
+
+    /// <summary>The --opt pairs, less the keys the recorder sets itself.</summary>
+    private static ScenarioOptions ParseScenarioOptions(string[] pairs)
+    {
         ScenarioOptions options = ScenarioOptionParser.Parse(0, pairs);
         foreach (string key in ExternalMachine.RecorderOptionKeys)
         {
             if (options.Named.ContainsKey(key))
                 throw new CliInputException($"option '{key}' is set by the recorder");
         }
-        string guestPath = ResolveGuest(guestArg);
-        string guestName = Path.GetFileNameWithoutExtension(guestPath);
-        byte[] image = File.ReadAllBytes(guestPath);
-        if (output is not null && File.Exists(output) && !force)
-            throw new CliInputException($"'{output}' exists; pass --force to replace it");
+        return options;
+    }
+
+    /// <summary>Runs the recording into <paramref name="output"/> (written safely), or into nothing when the
+    /// request has the recorder off; returns the error to print, or null with the result.</summary>
+    private static string? Record(
+        KvmSystem kvm,
+        RecordRequest request,
+        string? output,
+        bool force,
+        out RecordResult? result
+    )
+    {
+        RecordResult? recorded = null;
+        string? RecordInto(Stream stream)
         {
-            var request = new RecordRequest(
-                scenario,
-                options.Named,
-                guestName,
-                image,
-                backend,
-                BuildInfo.Version,
-                BuildInfo.Commit
-            )
+            try
             {
-                Timeout = TimeSpan.FromSeconds(timeoutSeconds),
-                Trace = !noTrace,
-                KernelVhostWiring = wiring,
-            };
-            RecordResult? result = null;
-            string? Record(Stream stream)
-            {
-                try
-                {
-                    result = KvmRecorder.Record(kvmSystem, request, stream);
-                    return null;
-                }
-                catch (KvmException ex)
-                {
-                    return "KVM: " + ex.Message;
-                }
-                catch (ArgumentException ex)
-                {
-                    return $"{scenario}: {ex.Message}";
-                }
+                recorded = KvmRecorder.Record(kvm, request, stream);
+                return null;
             }
-            string? error = noTrace ? Record(Stream.Null) : SafeFile.Write(output!, force, Record);
-            if (error is not null)
+            catch (KvmException ex)
             {
-                app.Err.WriteLine($"virtsim record: {error}");
-                return ExitCodes.UsageOrInput;
+                return "KVM: " + ex.Message;
             }
-            Print(app, scenario, guestName, backend, output, result!, options);
-            return result!.GuestStatus == 0 ? ExitCodes.Ok : ExitCodes.Finding;
+            catch (ArgumentException ex)
+            {
+                return $"{request.Scenario}: {ex.Message}";
+            }
         }
+        string? error = request.Trace ? SafeFile.Write(output!, force, RecordInto) : RecordInto(Stream.Null);
+        result = recorded;
+        return error;
+    }
+
+    /// <summary>The checks on the arguments alone, before any host device is opened.</summary>
+    private static void CheckArguments(string backend, string? output, bool noTrace, int timeoutSeconds, string wiring)
+    {
+        if (wiring != KernelVhostWiring.Relay && backend != "kernel-vhost")
+            throw new CliInputException("--kernel-vhost-wiring applies to --backend kernel-vhost only");
+        if (timeoutSeconds is < 1 or > 3600)
+            throw new CliInputException("--timeout must lie in [1, 3600] seconds");
+        if (noTrace && output is not null)
+            throw new CliInputException("--no-trace writes no trace: leave out --output");
+        if (!noTrace && string.IsNullOrEmpty(output))
+            throw new CliInputException("--output is required (or --no-trace to run without recording)");
     }
 
     private static void Print(
@@ -234,7 +277,8 @@ internal static class RecordCommand
     )
     {
         app.Out.WriteLine(
-            $"record: guest={guest} scenario={scenario} backend={backend}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}"
+            $"record: guest={guest} scenario={scenario} backend={backend}"
+                + string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))
         );
         foreach (string line in r.Report)
             app.Out.WriteLine(line);
@@ -242,7 +286,9 @@ internal static class RecordCommand
         app.Out.WriteLine(
             string.Create(
                 inv,
-                $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} irqfds={r.IrqFdsAssigned} irqfd_signals={r.IrqFdSignals} guest_stores={r.GuestStores} pages_compared={r.PagesCompared} ioeventfds_refused={r.IoEventFdsRefused}"
+                $"kvm: guest_status={r.GuestStatus} exits={r.Exits} kicks={r.Kicks} interrupts={r.Interrupts} "
+                    + $"irqfds={r.IrqFdsAssigned} irqfd_signals={r.IrqFdSignals} guest_stores={r.GuestStores} "
+                    + $"pages_compared={r.PagesCompared} ioeventfds_refused={r.IoEventFdsRefused}"
             )
         );
         string countKey = scenario switch
@@ -260,14 +306,17 @@ internal static class RecordCommand
         app.Out.WriteLine(
             string.Create(
                 inv,
-                $"time: wall_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} memory_sync_ms={r.MemorySyncNs / 1e6:F2} us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2}{perRequest}"
+                $"time: wall_ms={r.GuestNs / 1e6:F2} cpu_ms={r.CpuNs / 1e6:F2} "
+                    + $"memory_sync_ms={r.MemorySyncNs / 1e6:F2} "
+                    + $"us_per_exit={(r.Exits == 0 ? 0 : r.GuestNs / 1000.0 / r.Exits):F2}{perRequest}"
             )
         );
         app.Out.WriteLine(
             r.Traced
                 ? string.Create(
                     inv,
-                    $"trace: {output} ({r.TraceBytes} bytes, {r.Events} events, {(r.Events == 0 ? 0 : (double)r.TraceBytes / r.Events):F1} bytes/event)"
+                    $"trace: {output} ({r.TraceBytes} bytes, {r.Events} events, "
+                        + $"{(r.Events == 0 ? 0 : (double)r.TraceBytes / r.Events):F1} bytes/event)"
                 )
                 : string.Create(inv, $"trace: none (recorder off: --no-trace; the machine emitted {r.Events} events)")
         );

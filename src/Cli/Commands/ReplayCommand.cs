@@ -23,12 +23,14 @@ internal static class ReplayCommand
         var backend = new Option<string?>("--backend")
         {
             Description =
-                "KVM recordings only: replay against this backend's machine instead (virtio, vhost or kernel-vhost, the last two both our vhost-demo model; a differential check of what the guest sees)",
+                "KVM recordings only: replay against this backend's machine instead (virtio, vhost or kernel-vhost, "
+                + "the last two both our vhost-demo model; a differential check of what the guest sees)",
         };
         backend.AcceptOnlyFromAmong("virtio", "vhost", "kernel-vhost");
         var cmd = new Command(
             "replay",
-            "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and that the finding fires again)"
+            "Replay traces and verify every event, checkpoint and the final memory hash (fuzz finding traces: and "
+                + "that the finding fires again)"
         )
         {
             paths,
@@ -62,22 +64,7 @@ internal static class ReplayCommand
             ReplayOutcome outcome = ReplayOne(file, backend);
             watch.Stop();
             totalEvents += outcome.Events;
-            string rate =
-                outcome.Events == 0
-                    ? "-"
-                    : (outcome.Events / Math.Max(watch.Elapsed.TotalSeconds, 1e-9)).ToString(
-                        "N0",
-                        CultureInfo.InvariantCulture
-                    );
-            string result = outcome.Verdict switch
-            {
-                ReplayVerdict.Match => "ok",
-                ReplayVerdict.Diverged => "DIVERGED",
-                _ => "ERROR",
-            };
-            app.Out.WriteLine(
-                $"{file.PadRight(width)}  {outcome.Origin, -9}  {outcome.Events, 9}  {result, -8}  {rate, 10}"
-            );
+            PrintRow(app, file, width, outcome, watch.Elapsed);
             switch (outcome.Verdict)
             {
                 case ReplayVerdict.Match:
@@ -101,12 +88,31 @@ internal static class ReplayCommand
         app.Out.WriteLine(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"replayed {files.Count} traces: {matched} ok, {diverged} diverged, {errors} unreadable; {totalEvents} events in {total.Elapsed.TotalSeconds:F2}s"
+                $"replayed {files.Count} traces: {matched} ok, {diverged} diverged, {errors} unreadable; "
+                    + $"{totalEvents} events in {total.Elapsed.TotalSeconds:F2}s"
             )
         );
         if (errors > 0)
             return ExitCodes.UsageOrInput;
         return diverged > 0 ? ExitCodes.Finding : ExitCodes.Ok;
+    }
+
+    /// <summary>One trace's line of the table: file, origin, events, result and replay speed.</summary>
+    private static void PrintRow(CliApp app, string file, int width, ReplayOutcome outcome, TimeSpan elapsed)
+    {
+        string rate =
+            outcome.Events == 0
+                ? "-"
+                : (outcome.Events / Math.Max(elapsed.TotalSeconds, 1e-9)).ToString("N0", CultureInfo.InvariantCulture);
+        string result = outcome.Verdict switch
+        {
+            ReplayVerdict.Match => "ok",
+            ReplayVerdict.Diverged => "DIVERGED",
+            _ => "ERROR",
+        };
+        app.Out.WriteLine(
+            $"{file.PadRight(width)}  {outcome.Origin, -9}  {outcome.Events, 9}  {result, -8}  {rate, 10}"
+        );
     }
 
     internal static ReplayOutcome ReplayOne(string file, string? backend)

@@ -30,19 +30,22 @@ internal static class RunCommand
         var opt = new Option<string[]>("--opt", "-O")
         {
             Description =
-                "Scenario option key=value (repeatable), e.g. --opt requests=64; each scenario's options: run <scenario> --help or run --list",
+                "Scenario option key=value (repeatable), e.g. --opt requests=64; each scenario's options: "
+                + "run <scenario> --help or run --list",
             AllowMultipleArgumentsPerToken = false,
             DefaultValueFactory = _ => [],
         };
         var list = new Option<bool>("--list")
         {
             Description =
-                "List the scenarios, one per line, name first, each followed by its --opt options (default, allowed values)",
+                "List the scenarios, one per line, name first, each followed by its --opt options "
+                + "(default, allowed values)",
         };
         var listTraces = new Option<bool>("--list-traces")
         {
             Description =
-                "List the committed simulated traces, one per line: name|run arguments (what scripts/regen-traces makes)",
+                "List the committed simulated traces, one per line: name|run arguments "
+                + "(what scripts/regen-traces makes)",
         };
         var cmd = new Command("run", "Run a built-in scenario: a simulated guest driver against a device model")
         {
@@ -57,21 +60,9 @@ internal static class RunCommand
         cmd.SetAction(pr =>
         {
             if (pr.GetValue(listTraces))
-            {
-                foreach (TraceRecipe t in DeviceCatalog.AllTraces)
-                    app.Out.WriteLine($"{t.Name}|{t.Arguments}");
-                return ExitCodes.Ok;
-            }
+                return ListTraces(app);
             if (pr.GetValue(list))
-            {
-                foreach (IScenario s in ScenarioCatalog.All)
-                {
-                    app.Out.WriteLine($"{s.Name, -12} {s.Description}");
-                    foreach (ScenarioOption o in s.Options)
-                        app.Out.WriteLine($"    --opt {o}");
-                }
-                return ExitCodes.Ok;
-            }
+                return ListScenarios(app);
             string? name = pr.GetValue(scenario);
             if (name is null)
                 throw new CliInputException($"name a scenario: {ScenarioCatalog.Names} (virtsim run --list)");
@@ -81,6 +72,24 @@ internal static class RunCommand
             return Execute(app, sc, options, pr.GetValue(trace), pr.GetValue(force));
         });
         return cmd;
+    }
+
+    private static int ListTraces(CliApp app)
+    {
+        foreach (TraceRecipe t in DeviceCatalog.AllTraces)
+            app.Out.WriteLine($"{t.Name}|{t.Arguments}");
+        return ExitCodes.Ok;
+    }
+
+    private static int ListScenarios(CliApp app)
+    {
+        foreach (IScenario s in ScenarioCatalog.All)
+        {
+            app.Out.WriteLine($"{s.Name, -12} {s.Description}");
+            foreach (ScenarioOption o in s.Options)
+                app.Out.WriteLine($"    --opt {o}");
+        }
+        return ExitCodes.Ok;
     }
 
     /// <summary>The options section <c>run &lt;scenario&gt; --help</c> adds after the command's help.</summary>
@@ -111,7 +120,8 @@ internal static class RunCommand
             throw new CliInputException($"{scenario.Name}: {ex.Message}");
         }
         app.Out.WriteLine(
-            $"scenario={scenario.Name} seed={options.Seed}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}"
+            $"scenario={scenario.Name} "
+                + $"seed={options.Seed}{string.Concat(options.Named.Select(kv => $" {kv.Key}={kv.Value}"))}"
         );
         StopReason stop = StopReason.Idle;
         if (tracePath is null)
@@ -137,7 +147,8 @@ internal static class RunCommand
         if (stop is StopReason.EventLimit or StopReason.TimeLimit)
         {
             app.Err.WriteLine(
-                $"virtsim: the run hit its {(stop == StopReason.EventLimit ? "event" : "time")} limit before the guest finished (livelock?); reproduce: virtsim run {scenario.Name} --seed {options.Seed}"
+                $"virtsim: the run hit its {(stop == StopReason.EventLimit ? "event" : "time")} limit before the "
+                    + $"guest finished (livelock?); reproduce: virtsim run {scenario.Name} --seed {options.Seed}"
             );
             return ExitCodes.Finding;
         }

@@ -21,7 +21,8 @@ internal static class TraceFiles
                 throw new CliInputException($"cannot open '{path}': it is a directory");
             case FileKind.Other:
                 throw new CliInputException(
-                    $"cannot open '{path}': not a regular file (a FIFO, socket or device); traces are read from regular files"
+                    $"cannot open '{path}': not a regular file (a FIFO, socket or device); traces are read from "
+                        + "regular files"
                 );
             default:
                 break;

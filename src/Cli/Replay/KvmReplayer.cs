@@ -50,7 +50,8 @@ public static class KvmReplayer
             double seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
             string speed = string.Create(
                 CultureInfo.InvariantCulture,
-                $" replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} speedup={(r.RecordedNs / 1e9) / seconds:F1}x"
+                $" replay_ms={seconds * 1e3:F1} recorded_ms={r.RecordedNs / 1e6:F1} "
+                    + $"speedup={(r.RecordedNs / 1e9) / seconds:F1}x"
             );
             string origin = "kvm/" + (header.Host?.KvmFlavour ?? "?");
             return new ReplayOutcome(verdict, origin, r.Events, r.Detail + against)

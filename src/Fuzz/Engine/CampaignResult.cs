@@ -19,12 +19,14 @@ internal sealed record CampaignResult(
 
     /// <summary>The machine-readable last line of the summary.</summary>
     public string SummaryLine =>
-        $"execs={Executions} exec_per_s={ExecutionsPerSecond} edges={Edges} corpus={Corpus.Count} findings={Findings.Count}";
+        $"execs={Executions} exec_per_s={ExecutionsPerSecond} edges={Edges} corpus={Corpus.Count} "
+        + $"findings={Findings.Count}";
 
     /// <summary>Human-readable summary; the last line is <see cref="SummaryLine"/>.</summary>
     public IEnumerable<string> SummaryLines()
     {
-        yield return $"done: {Executions} executions in {Elapsed.TotalSeconds:F1}s ({ExecutionsPerSecond}/s), {MinimizeExecutions} more minimising";
+        yield return $"done: {Executions} executions in {Elapsed.TotalSeconds:F1}s ({ExecutionsPerSecond}/s), "
+            + $"{MinimizeExecutions} more minimising";
         yield return CoverageAvailable ? $"coverage: {Edges} edges" : "coverage: unavailable";
         yield return $"corpus: {Corpus.Count} inputs";
         foreach (Finding f in Findings)
@@ -33,7 +35,8 @@ internal sealed record CampaignResult(
                 f.SavedDirectory is not null ? $" -> {f.SavedDirectory}"
                 : f.EarlierDirectory is not null ? $" (known, saved earlier in {f.EarlierDirectory})"
                 : "";
-            yield return $"{(f.EarlierDirectory is null ? "finding" : "known finding")}: {f.Oracle} at {f.Site} ({f.Hits} hits, {f.Input.Length} bytes){where}: {f.Message}";
+            string kind = f.EarlierDirectory is null ? "finding" : "known finding";
+            yield return $"{kind}: {f.Oracle} at {f.Site} ({f.Hits} hits, {f.Input.Length} bytes){where}: {f.Message}";
         }
         yield return SummaryLine;
     }

@@ -39,7 +39,8 @@ public static class FileKinds
     private const int FileTypeDirectory = 0x4000;
     private const int FileTypeLink = 0xA000;
 
-    /// <summary>The kind of <paramref name="path"/>; <paramref name="followLinks"/> false reports a link itself.</summary>
+    /// <summary>The kind of <paramref name="path"/>; <paramref name="followLinks"/> false reports a link
+    /// itself.</summary>
     public static FileKind Of(string path, bool followLinks)
     {
         if (OperatingSystem.IsLinux())

@@ -135,7 +135,20 @@ public static class FindingTrace
         var executor = new FuzzExecutor(target, new NullCoverage("finding trace"), limits) { Trace = checker };
         ExecutionResult live = executor.Execute(input);
         checker.Finish(live.Finding, live.Outcome);
+        return Judge(reader, checker, live, target.Name, expectedOracle, expectedSite);
+    }
 
+    /// <summary>The verdict on a replayed finding: the same oracle at the same site, every event as recorded, and
+    /// the footer's final memory hash.</summary>
+    private static FindingTraceResult Judge(
+        TraceReader reader,
+        FindingTraceChecker checker,
+        ExecutionResult live,
+        string targetName,
+        string expectedOracle,
+        string expectedSite
+    )
+    {
         string liveOracle = live.Finding?.Oracle ?? NoFinding;
         string liveSite = live.Finding?.Site ?? NoFinding;
         string expected = Describe(expectedOracle, expectedSite);
@@ -144,7 +157,7 @@ public static class FindingTrace
         {
             return new FindingTraceResult(
                 FindingTraceVerdict.Error,
-                target.Name,
+                targetName,
                 checker.EventsSeen,
                 live.Finding,
                 unreadable.Expected
@@ -155,7 +168,7 @@ public static class FindingTrace
             string first = checker.Divergence is { } d ? "; first difference: " + d : "";
             return new FindingTraceResult(
                 FindingTraceVerdict.Diverged,
-                target.Name,
+                targetName,
                 checker.EventsSeen,
                 live.Finding,
                 $"finding not reproduced: expected {expected}, got {actual}{first}"
@@ -165,7 +178,7 @@ public static class FindingTrace
         {
             return new FindingTraceResult(
                 FindingTraceVerdict.Diverged,
-                target.Name,
+                targetName,
                 checker.EventsSeen,
                 live.Finding,
                 mismatch
@@ -175,17 +188,28 @@ public static class FindingTrace
         {
             return new FindingTraceResult(
                 FindingTraceVerdict.Diverged,
-                target.Name,
+                targetName,
                 checker.EventsSeen,
                 live.Finding,
                 $"{actual} fired again, but the execution differs: {divergence}"
             );
         }
+        return CheckFooter(reader, checker, live, targetName, actual);
+    }
+
+    private static FindingTraceResult CheckFooter(
+        TraceReader reader,
+        FindingTraceChecker checker,
+        ExecutionResult live,
+        string targetName,
+        string actual
+    )
+    {
         if (reader.Footer is not { } footer)
         {
             return new FindingTraceResult(
                 FindingTraceVerdict.Error,
-                target.Name,
+                targetName,
                 checker.EventsSeen,
                 live.Finding,
                 reader.Error?.Message ?? "the trace ends without its footer (truncated)"
@@ -195,14 +219,15 @@ public static class FindingTrace
         {
             return new FindingTraceResult(
                 FindingTraceVerdict.Diverged,
-                target.Name,
+                targetName,
                 checker.EventsSeen,
                 live.Finding,
-                $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{checker.FinalMemoryHash:x16}"
+                $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, "
+                    + $"actual 0x{checker.FinalMemoryHash:x16}"
             );
         }
         string detail = live.Finding is null ? "no finding, as recorded" : $"finding reproduced: {actual}";
-        return new FindingTraceResult(FindingTraceVerdict.Match, target.Name, checker.EventsSeen, live.Finding, detail);
+        return new FindingTraceResult(FindingTraceVerdict.Match, targetName, checker.EventsSeen, live.Finding, detail);
     }
 
     /// <summary>"oracle X at site Y", or "no finding".</summary>
@@ -217,9 +242,46 @@ public static class FindingTrace
         [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error
     )
     {
-        target = null;
         input = null;
         limits = ExecutionLimits.Default;
+        IReadOnlyDictionary<string, string> o = header.Options;
+        if (!TryResolveTarget(header, out target, out error))
+            return false;
+        string hex = o.GetValueOrDefault(OptionInput) ?? "";
+        if (hex.Length % 2 != 0 || hex.Length / 2 > InputBytesMax || !IsHex(hex))
+        {
+            error =
+                $"finding trace option '{OptionInput}' is not an even-length hex string of at most {InputBytesMax} "
+                + "bytes";
+            target = null;
+            return false;
+        }
+        input = Convert.FromHexString(hex);
+        if (
+            !TryLong(o, OptionStepsMax, FuzzContext.DefaultStepsMax, out long steps)
+            || !TryLong(o, OptionAllocatedBytesMax, ExecutionLimits.DefaultAllocatedBytesMax, out long alloc)
+        )
+        {
+            error =
+                $"finding trace options '{OptionStepsMax}' and '{OptionAllocatedBytesMax}' must be positive integers";
+            target = null;
+            input = null;
+            return false;
+        }
+        limits = new ExecutionLimits(steps, alloc);
+        error = null;
+        return true;
+    }
+
+    /// <summary>The fuzz target the header names, checked against the scenario name and the input format
+    /// version the trace was written with.</summary>
+    private static bool TryResolveTarget(
+        TraceHeader header,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IFuzzTarget? target,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error
+    )
+    {
+        target = null;
         IReadOnlyDictionary<string, string> o = header.Options;
         if (!o.TryGetValue(OptionTarget, out string? name))
         {
@@ -230,7 +292,8 @@ public static class FindingTrace
         if (target is null || target.Name != name)
         {
             error =
-                $"unknown fuzz target '{name}' (this virtsim knows: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))})";
+                $"unknown fuzz target '{name}' (this virtsim knows: "
+                + $"{string.Join(", ", FuzzTargets.All.Select(t => t.Name))})";
             target = null;
             return false;
         }
@@ -252,31 +315,11 @@ public static class FindingTrace
         if (v != target.InputVersion)
         {
             error =
-                $"target '{name}' now reads input format v{target.InputVersion}; the trace's input is v{v}: re-derive the finding";
+                $"target '{name}' now reads input format v{target.InputVersion}; the trace's input is v{v}: "
+                + "re-derive the finding";
             target = null;
             return false;
         }
-        string hex = o.GetValueOrDefault(OptionInput) ?? "";
-        if (hex.Length % 2 != 0 || hex.Length / 2 > InputBytesMax || !IsHex(hex))
-        {
-            error =
-                $"finding trace option '{OptionInput}' is not an even-length hex string of at most {InputBytesMax} bytes";
-            target = null;
-            return false;
-        }
-        input = Convert.FromHexString(hex);
-        if (
-            !TryLong(o, OptionStepsMax, FuzzContext.DefaultStepsMax, out long steps)
-            || !TryLong(o, OptionAllocatedBytesMax, ExecutionLimits.DefaultAllocatedBytesMax, out long alloc)
-        )
-        {
-            error =
-                $"finding trace options '{OptionStepsMax}' and '{OptionAllocatedBytesMax}' must be positive integers";
-            target = null;
-            input = null;
-            return false;
-        }
-        limits = new ExecutionLimits(steps, alloc);
         error = null;
         return true;
     }

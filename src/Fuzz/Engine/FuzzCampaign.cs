@@ -256,7 +256,8 @@ internal sealed class FuzzCampaign
         {
             // An earlier run or another worker saved it already: counted here, not minimised or saved again.
             Log?.WriteLine(
-                $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved by an earlier run or another worker)"
+                $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved by an earlier "
+                    + "run or another worker)"
             );
             Hooks?.FindingAdded(finding, original, known: true);
             return;
@@ -267,28 +268,46 @@ internal sealed class FuzzCampaign
             // An earlier campaign saved it: known, not new; its saved input and trace stay as they are.
             finding.EarlierDirectory = Path.Combine(earlierDir, finding.DirectoryName);
             Log?.WriteLine(
-                $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved earlier in {finding.EarlierDirectory})"
+                $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved earlier in "
+                    + $"{finding.EarlierDirectory})"
             );
             return;
         }
         if (_options.Minimize)
+            Minimize(finding, report, original);
+        string saved = Save(finding);
+        Hooks?.FindingAdded(finding, original, known: false);
+        Log?.WriteLine(
+            $"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: "
+                + $"{finding.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}"
+        );
+    }
+
+    /// <summary>Shrinks the finding's input while the same finding (dedup key) fires, and takes the report of the
+    /// input it keeps.</summary>
+    private void Minimize(Finding finding, FindingReport report, byte[] original)
+    {
+        finding.Input = FindingMinimizer.Minimize(
+            original,
+            c => _executor.Execute(c).Finding?.DedupKey == report.DedupKey,
+            _target.Minimizer,
+            _options.MinimizeExecutionsMax,
+            out int spent
+        );
+        _minimizeExecutions += spent;
+        // The summary, the log and --reproduce must all describe the saved input: take its own report.
+        if (finding.Input.Length != original.Length || !finding.Input.AsSpan().SequenceEqual(original))
         {
-            finding.Input = FindingMinimizer.Minimize(
-                original,
-                c => _executor.Execute(c).Finding?.DedupKey == report.DedupKey,
-                _target.Minimizer,
-                _options.MinimizeExecutionsMax,
-                out int spent
-            );
-            _minimizeExecutions += spent;
-            // The summary, the log and --reproduce must all describe the saved input: take its own report.
-            if (finding.Input.Length != original.Length || !finding.Input.AsSpan().SequenceEqual(original))
-            {
-                _minimizeExecutions++;
-                if (_executor.Execute(finding.Input).Finding is { } minimised && minimised.DedupKey == report.DedupKey)
-                    finding.Report = minimised;
-            }
+            _minimizeExecutions++;
+            if (_executor.Execute(finding.Input).Finding is { } minimised && minimised.DedupKey == report.DedupKey)
+                finding.Report = minimised;
         }
+    }
+
+    /// <summary>Saves a new finding under the findings directory, if there is one; the log's note on where it went
+    /// (or, when it could not be saved, the input itself).</summary>
+    private string Save(Finding finding)
+    {
         string saved = "";
         if (_options.FindingsDirectory is { } dir)
         {
@@ -312,9 +331,6 @@ internal sealed class FuzzCampaign
                 saved = $" (NOT SAVED: {e.Message}; input hex {Convert.ToHexString(finding.Input).ToLowerInvariant()})";
             }
         }
-        Hooks?.FindingAdded(finding, original, known: false);
-        Log?.WriteLine(
-            $"new finding #{_findings.Count} at execution {_executions}: {report.Oracle} at {report.Site}: {finding.Message} [{finding.Input.Length} bytes, from {original.Length}]{saved}"
-        );
+        return saved;
     }
 }

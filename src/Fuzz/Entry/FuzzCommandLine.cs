@@ -28,163 +28,206 @@ public static class FuzzCommandLine
         var fuzz = new Command(Name, Description)
         {
             new Command("list", "List the fuzz targets, one per line, name first"),
-            WithTarget(
-                new Command(
-                    "run",
-                    "Fuzz a target with virtsim's engine; with -o DIR, a campaign of --jobs worker processes (AFL++'s sync layout, resumable)"
-                ),
-                campaign: true,
-                S.Seed(),
-                S.Runs(),
-                S.Time(),
-                S.Corpus(),
-                S.Findings(),
-                S.MaxLength(),
-                S.NoMinimize(),
-                S.StepsMax(),
-                S.AllocMax(),
-                S.NoCoverage(),
-                S.InstrumentCache(),
-                S.CampaignOutput(),
-                S.Jobs(),
-                S.Status(),
-                S.SyncEvery("With -o: "),
-                S.Slice(),
-                S.Machine()
-            ),
-            WithTarget(
-                new Command("reproduce", "Run one input with every oracle armed; exit 1 when one fires")
-                {
-                    Input("The input file, or a finding directory (its input.bin)"),
-                },
-                campaign: false,
-                S.StepsMax(),
-                S.AllocMax(),
-                S.NoCoverage(),
-                S.InstrumentCache()
-            ),
-            WithTarget(
-                new Command("emit-test", "Write an xUnit regression test holding one input")
-                {
-                    Input("The input file, or a finding directory (its input.bin)"),
-                },
-                campaign: false,
-                S.ExpectFires(),
-                S.TestOut(),
-                S.StepsMax(),
-                S.AllocMax()
-            ),
-            WithTarget(
-                new Command(
-                    "afl",
-                    "Serve AFL++'s fork-server protocol in-process (started by afl-fuzz; fds 198/199, map __AFL_SHM_ID, AFL_MAP_SIZE)"
-                ),
-                campaign: false,
-                S.AflInput(),
-                S.StepsMax(),
-                S.AllocMax(),
-                S.NoCoverage(),
-                S.InstrumentCache()
-            ),
-            WithTarget(
-                new Command(
-                    "libfuzzer",
-                    "Serve inputs from tools/libfuzzer-driver through SharpFuzz's Fuzzer.LibFuzzer.Run (started by the driver; segment __LIBFUZZER_SHM_ID, pipes __LIBFUZZER_CONTROL_PIPE_ID/__LIBFUZZER_STATUS_PIPE_ID)"
-                ),
-                campaign: false,
-                S.StepsMax(),
-                S.AllocMax(),
-                S.NoCoverage(),
-                S.InstrumentCache()
-            ),
-            new Command(
-                "report",
-                "Write a campaign directory's self-contained HTML report (plots, findings, source coverage)"
-            )
-            {
-                new Argument<string>("dir") { Description = "The campaign directory (fuzz run -o)" },
-                S.ReportOutput(),
-            },
-            WithTarget(
-                new Command("cmin", "Minimise a corpus keeping every (edge, hit-count bucket), like afl-cmin")
-                {
-                    new Argument<string>("input")
-                    {
-                        Description = "A directory of inputs, or a campaign directory (the target's queues)",
-                    },
-                    new Argument<string>("output") { Description = "A new or empty directory for the kept inputs" },
-                },
-                campaign: false,
-                S.StepsMax(),
-                S.AllocMax(),
-                S.NoCoverage(),
-                S.InstrumentCache()
-            ),
-            WithTarget(
-                new Command(
-                    "triage",
-                    "Turn crash files of AFL++/libFuzzer runs into deduplicated, minimised findings with traces"
-                )
-                {
-                    new Argument<string>("dir")
-                    {
-                        Description = "A directory holding crash files (searched recursively)",
-                    },
-                    new Argument<string?>("findings")
-                    {
-                        Description = "Where findings are saved (default: <dir>/findings)",
-                        Arity = ArgumentArity.ZeroOrOne,
-                    },
-                },
-                campaign: false,
-                S.StepsMax(),
-                S.AllocMax(),
-                S.NoCoverage(),
-                S.InstrumentCache()
-            ),
-            WithTarget(
-                Hidden(
-                    new Command(
-                        BlockTraceEntry.Command,
-                        "Replay a corpus with SharpFuzz's branch callback and write the blocks reached (fuzz report runs it)"
-                    )
-                    {
-                        new Argument<string>("input") { Description = "A campaign directory or a directory of inputs" },
-                        new Argument<string>("output") { Description = "The file to write" },
-                    }
-                ),
-                campaign: false,
-                S.StepsMax(),
-                S.AllocMax(),
-                S.InstrumentCache()
-            ),
-            WithTarget(
-                new Command("worker", "One worker of a campaign (the supervisor of fuzz run -o starts these)")
-                {
-                    Hidden = true,
-                },
-                campaign: false,
-                S.WorkerOutput(),
-                S.WorkerName(),
-                S.Main(),
-                S.ParentPid(),
-                S.SyncEvery(""),
-                S.Seed(),
-                S.Runs(),
-                S.Time(),
-                S.MaxLength(),
-                S.NoMinimize(),
-                S.StepsMax(),
-                S.AllocMax(),
-                S.NoCoverage(),
-                S.InstrumentCache()
-            ),
+            RunCommand(),
+            ReproduceCommand(),
+            EmitTestCommand(),
+            AflCommand(),
+            LibFuzzerCommand(),
+            ReportCommand(),
+            CminCommand(),
+            TriageCommand(),
+            BlockTraceCommand(),
+            WorkerCommand(),
         };
         foreach (Command c in fuzz.Subcommands)
             c.Validators.Add(RejectRepeatedOptions);
         fuzz.Subcommands.Single(c => c.Name == "run").Validators.Add(CheckRun);
         return fuzz;
     }
+
+    /// <summary><c>fuzz run</c>: a target fuzzed by virtsim's engine, or with -o a campaign of worker
+    /// processes.</summary>
+    private static Command RunCommand() =>
+        WithTarget(
+            new Command(
+                "run",
+                "Fuzz a target with virtsim's engine; with -o DIR, a campaign of --jobs worker processes (AFL++'s "
+                    + "sync layout, resumable)"
+            ),
+            campaign: true,
+            S.Seed(),
+            S.Runs(),
+            S.Time(),
+            S.Corpus(),
+            S.Findings(),
+            S.MaxLength(),
+            S.NoMinimize(),
+            S.StepsMax(),
+            S.AllocMax(),
+            S.NoCoverage(),
+            S.InstrumentCache(),
+            S.CampaignOutput(),
+            S.Jobs(),
+            S.Status(),
+            S.SyncEvery("With -o: "),
+            S.Slice(),
+            S.Machine()
+        );
+
+    /// <summary><c>fuzz reproduce</c>: one input with every oracle armed.</summary>
+    private static Command ReproduceCommand() =>
+        WithTarget(
+            new Command("reproduce", "Run one input with every oracle armed; exit 1 when one fires")
+            {
+                Input("The input file, or a finding directory (its input.bin)"),
+            },
+            campaign: false,
+            S.StepsMax(),
+            S.AllocMax(),
+            S.NoCoverage(),
+            S.InstrumentCache()
+        );
+
+    /// <summary><c>fuzz emit-test</c>: an xUnit regression test holding one input.</summary>
+    private static Command EmitTestCommand() =>
+        WithTarget(
+            new Command("emit-test", "Write an xUnit regression test holding one input")
+            {
+                Input("The input file, or a finding directory (its input.bin)"),
+            },
+            campaign: false,
+            S.ExpectFires(),
+            S.TestOut(),
+            S.StepsMax(),
+            S.AllocMax()
+        );
+
+    /// <summary><c>fuzz afl</c>: AFL++'s fork-server protocol, served in-process.</summary>
+    private static Command AflCommand() =>
+        WithTarget(
+            new Command(
+                "afl",
+                "Serve AFL++'s fork-server protocol in-process (started by afl-fuzz; fds 198/199, map __AFL_SHM_ID, "
+                    + "AFL_MAP_SIZE)"
+            ),
+            campaign: false,
+            S.AflInput(),
+            S.StepsMax(),
+            S.AllocMax(),
+            S.NoCoverage(),
+            S.InstrumentCache()
+        );
+
+    /// <summary><c>fuzz libfuzzer</c>: inputs served from tools/libfuzzer-driver.</summary>
+    private static Command LibFuzzerCommand() =>
+        WithTarget(
+            new Command(
+                "libfuzzer",
+                "Serve inputs from tools/libfuzzer-driver through SharpFuzz's Fuzzer.LibFuzzer.Run (started by the "
+                    + "driver; segment __LIBFUZZER_SHM_ID, pipes "
+                    + "__LIBFUZZER_CONTROL_PIPE_ID/__LIBFUZZER_STATUS_PIPE_ID)"
+            ),
+            campaign: false,
+            S.StepsMax(),
+            S.AllocMax(),
+            S.NoCoverage(),
+            S.InstrumentCache()
+        );
+
+    /// <summary><c>fuzz report</c>: a campaign directory's HTML report.</summary>
+    private static Command ReportCommand() =>
+        new Command(
+            "report",
+            "Write a campaign directory's self-contained HTML report (plots, findings, source coverage)"
+        )
+        {
+            new Argument<string>("dir") { Description = "The campaign directory (fuzz run -o)" },
+            S.ReportOutput(),
+        };
+
+    /// <summary><c>fuzz cmin</c>: a corpus minimised like afl-cmin.</summary>
+    private static Command CminCommand() =>
+        WithTarget(
+            new Command("cmin", "Minimise a corpus keeping every (edge, hit-count bucket), like afl-cmin")
+            {
+                new Argument<string>("input")
+                {
+                    Description = "A directory of inputs, or a campaign directory (the target's queues)",
+                },
+                new Argument<string>("output") { Description = "A new or empty directory for the kept inputs" },
+            },
+            campaign: false,
+            S.StepsMax(),
+            S.AllocMax(),
+            S.NoCoverage(),
+            S.InstrumentCache()
+        );
+
+    /// <summary><c>fuzz triage</c>: crash files of other fuzzers turned into findings.</summary>
+    private static Command TriageCommand() =>
+        WithTarget(
+            new Command(
+                "triage",
+                "Turn crash files of AFL++/libFuzzer runs into deduplicated, minimised findings with traces"
+            )
+            {
+                new Argument<string>("dir") { Description = "A directory holding crash files (searched recursively)" },
+                new Argument<string?>("findings")
+                {
+                    Description = "Where findings are saved (default: <dir>/findings)",
+                    Arity = ArgumentArity.ZeroOrOne,
+                },
+            },
+            campaign: false,
+            S.StepsMax(),
+            S.AllocMax(),
+            S.NoCoverage(),
+            S.InstrumentCache()
+        );
+
+    /// <summary>The hidden block-trace command <c>fuzz report</c> runs.</summary>
+    private static Command BlockTraceCommand() =>
+        WithTarget(
+            Hidden(
+                new Command(
+                    BlockTraceEntry.Command,
+                    "Replay a corpus with SharpFuzz's branch callback and write the blocks reached (fuzz report "
+                        + "runs it)"
+                )
+                {
+                    new Argument<string>("input") { Description = "A campaign directory or a directory of inputs" },
+                    new Argument<string>("output") { Description = "The file to write" },
+                }
+            ),
+            campaign: false,
+            S.StepsMax(),
+            S.AllocMax(),
+            S.InstrumentCache()
+        );
+
+    /// <summary><c>fuzz worker</c> (hidden): one worker of a campaign, as the supervisor starts it.</summary>
+    private static Command WorkerCommand() =>
+        WithTarget(
+            new Command("worker", "One worker of a campaign (the supervisor of fuzz run -o starts these)")
+            {
+                Hidden = true,
+            },
+            campaign: false,
+            S.WorkerOutput(),
+            S.WorkerName(),
+            S.Main(),
+            S.ParentPid(),
+            S.SyncEvery(""),
+            S.Seed(),
+            S.Runs(),
+            S.Time(),
+            S.MaxLength(),
+            S.NoMinimize(),
+            S.StepsMax(),
+            S.AllocMax(),
+            S.NoCoverage(),
+            S.InstrumentCache()
+        );
 
     /// <summary>Parses the words after <c>fuzz</c>.</summary>
     public static FuzzParse Parse(IReadOnlyList<string> args)
@@ -259,7 +302,8 @@ public static class FuzzCommandLine
           summary.txt; a campaign keeps them in <dir>/findings.
         External engines: afl answers a finding with SIGABRT (a hang with SIGALRM), so afl-fuzz saves a crash; under
           libfuzzer the driver aborts on a finding (a crash) and waits out libFuzzer's -timeout on a hang (a timeout);
-          replay either with fuzz reproduce. Outside its engine either exits 2. docs/fuzzing.md: "Driving virtsim with AFL++ / libFuzzer".
+          replay either with fuzz reproduce. Outside its engine either exits 2. docs/fuzzing.md: "Driving virtsim with
+          AFL++ / libFuzzer".
         Durations: 90, 90s, 1500ms, 5m, 2h. Exit codes: 0 nothing fired, 1 a finding, 2 usage or input error
           (libfuzzer: 128 + the finding's signal).
         Old forms still work: --list, --target T --runs N, --reproduce F, --emit-test F, --afl, --libfuzzer-driver.
@@ -307,7 +351,8 @@ public static class FuzzCommandLine
             run.AddError($"{lone} applies to a campaign; add -o <campaign directory>");
         if (campaign && new[] { "--corpus", "--findings" }.FirstOrDefault(given.Contains) is { } local)
             run.AddError(
-                $"{local} does not apply to a campaign: it keeps its corpus in <dir>/<worker>/queue and findings in <dir>/findings"
+                $"{local} does not apply to a campaign: it keeps its corpus in <dir>/<worker>/queue and findings in "
+                    + "<dir>/findings"
             );
         if (!given.Contains("--runs") && !given.Contains("--time"))
             run.AddError(
@@ -351,7 +396,8 @@ public static class FuzzCommandLine
             ];
             errors.Add(
                 owners.Length > 0
-                    ? $"{name} does not apply to 'fuzz {chosen.Name}' (it is an option of fuzz {string.Join(", ", owners)})"
+                    ? $"{name} does not apply to 'fuzz {chosen.Name}' (it is an option of fuzz "
+                        + $"{string.Join(", ", owners)})"
                     : $"unknown option '{name}' for 'fuzz {chosen.Name}'"
             );
         }
@@ -372,20 +418,7 @@ public static class FuzzCommandLine
     private static FuzzInvocation Read(ParseResult r, IReadOnlyList<string> commandLine)
     {
         Command command = r.CommandResult.Command;
-        FuzzMode mode = command.Name switch
-        {
-            "list" => FuzzMode.List,
-            "run" => FuzzMode.Run,
-            "reproduce" => FuzzMode.Reproduce,
-            "emit-test" => FuzzMode.EmitTest,
-            "afl" => FuzzMode.Afl,
-            "libfuzzer" => FuzzMode.LibFuzzer,
-            "worker" => FuzzMode.Worker,
-            "report" => FuzzMode.Report,
-            "cmin" => FuzzMode.Cmin,
-            BlockTraceEntry.Command => FuzzMode.Blocks,
-            _ => FuzzMode.Triage,
-        };
+        FuzzMode mode = ModeOf(command.Name);
         T? Get<T>(string name) =>
             command.Options.Any(o => o.Name == name) || command.Arguments.Any(a => a.Name == name)
                 ? r.GetValue<T>(name)
@@ -444,4 +477,21 @@ public static class FuzzCommandLine
         }
         return new FuzzInvocation(options, campaign);
     }
+
+    /// <summary>The mode a subcommand name selects.</summary>
+    private static FuzzMode ModeOf(string command) =>
+        command switch
+        {
+            "list" => FuzzMode.List,
+            "run" => FuzzMode.Run,
+            "reproduce" => FuzzMode.Reproduce,
+            "emit-test" => FuzzMode.EmitTest,
+            "afl" => FuzzMode.Afl,
+            "libfuzzer" => FuzzMode.LibFuzzer,
+            "worker" => FuzzMode.Worker,
+            "report" => FuzzMode.Report,
+            "cmin" => FuzzMode.Cmin,
+            BlockTraceEntry.Command => FuzzMode.Blocks,
+            _ => FuzzMode.Triage,
+        };
 }

@@ -58,7 +58,8 @@ internal static class FuzzEntry
         if (target is null)
         {
             error.WriteLine(
-                $"virtsim: no fuzz target named '{options.Target}'; known: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}"
+                $"virtsim: no fuzz target named '{options.Target}'; known: "
+                    + $"{string.Join(", ", FuzzTargets.All.Select(t => t.Name))}"
             );
             return 2;
         }
@@ -184,12 +185,17 @@ internal static class FuzzEntry
             Minimize = !options.NoMinimize,
         };
         // The seed comes first, so any run can be repeated (STYLE.md item 10).
+        string runs =
+            options.Runs > 0 ? options.Runs.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unlimited";
         output.WriteLine(
-            $"fuzz: target={target.Name} seed={seed} runs={(options.Runs > 0 ? options.Runs.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unlimited")} time={(options.Time is { } t ? t.ToString() : "unlimited")}"
+            $"fuzz: target={target.Name} seed={seed} runs={runs} "
+                + $"time={(options.Time is { } t ? t.ToString() : "unlimited")}"
         );
         output.WriteLine($"coverage: {coverage.Description}");
         output.WriteLine(
-            $"repeat: virtsim fuzz run --target {target.Name} --seed {seed}{(options.Runs > 0 ? $" --runs {options.Runs}" : "")}{(options.Time is { } d ? $" --time {new Duration(d)}" : "")}"
+            $"repeat: virtsim fuzz run --target {target.Name} --seed {seed}"
+                + (options.Runs > 0 ? $" --runs {options.Runs}" : "")
+                + (options.Time is { } d ? $" --time {new Duration(d)}" : "")
         );
         var campaign = new FuzzCampaign(target, campaignOptions, coverage) { Log = output };
         // Ctrl-C and SIGTERM end the campaign after the current execution, so the final statistics are printed and

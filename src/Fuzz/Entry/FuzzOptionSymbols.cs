@@ -52,7 +52,8 @@ internal static class FuzzOptionSymbols
         new("--time")
         {
             Description =
-                $"How long to run: 90s, 1500ms, 5m, 2h; at most {FuzzOptions.TimeMax.TotalHours:F0}h (default: no limit; give --runs or --time)",
+                $"How long to run: 90s, 1500ms, 5m, 2h; at most {FuzzOptions.TimeMax.TotalHours:F0}h (default: no "
+                + "limit; give --runs or --time)",
             HelpName = "duration",
             CustomParser = r => ParseDuration(r, FuzzOptions.TimeMax),
         };
@@ -67,7 +68,8 @@ internal static class FuzzOptionSymbols
     public static Option<long?> AllocMax() =>
         Positive(
             "--alloc-max",
-            $"Bytes one execution may allocate before it is an unbounded allocation (default: {Engine.ExecutionLimits.DefaultAllocatedBytesMax})",
+            "Bytes one execution may allocate before it is an unbounded allocation (default: "
+                + $"{Engine.ExecutionLimits.DefaultAllocatedBytesMax})",
             long.MaxValue,
             "BYTES"
         );
@@ -112,7 +114,8 @@ internal static class FuzzOptionSymbols
         new("--output", "-o")
         {
             Description =
-                "Run a campaign of worker processes in this directory (AFL++'s sync layout); again to resume (default: none, one process)",
+                "Run a campaign of worker processes in this directory (AFL++'s sync layout); again to resume "
+                + "(default: none, one process)",
             HelpName = "dir",
         };
 
@@ -145,7 +148,8 @@ internal static class FuzzOptionSymbols
         new("--slice")
         {
             Description =
-                "With -o and more targets than jobs: how long a worker fuzzes one target before the scheduler picks again",
+                "With -o and more targets than jobs: how long a worker fuzzes one target before the scheduler picks "
+                + "again",
             HelpName = "duration",
             DefaultValueFactory = _ => new Duration(TimeSpan.FromMinutes(5)),
             CustomParser = r => ParseDuration(r, FuzzOptions.TimeMax) ?? default,
@@ -155,7 +159,8 @@ internal static class FuzzOptionSymbols
         new("--machine")
         {
             Description =
-                "With -o: prefix of this machine's worker names, for a campaign directory synced between machines (default: none)",
+                "With -o: prefix of this machine's worker names, for a campaign directory synced between machines "
+                + "(default: none)",
             HelpName = "name",
             CustomParser = r => ParseName(r, "--machine"),
         };

@@ -18,7 +18,8 @@ internal static class FuzzReplay
         if (target.InputVersion != inputVersion)
         {
             throw new InvalidOperationException(
-                $"target '{targetName}' now reads input format v{target.InputVersion}, these bytes are v{inputVersion}: re-derive the input or retire the test"
+                $"target '{targetName}' now reads input format v{target.InputVersion}, these bytes are "
+                    + $"v{inputVersion}: re-derive the input or retire the test"
             );
         }
         return Run(target, input);

@@ -67,7 +67,8 @@ internal static class LegacyFuzzArgs
                 error =
                     earlier.Flag == flag
                         ? $"{flag} is given twice; give it once"
-                        : $"{earlier.Flag} and {flag} are different modes (virtsim fuzz {earlier.Command} / {command}); give one";
+                        : $"{earlier.Flag} and {flag} are different modes (virtsim fuzz {earlier.Command} / "
+                            + $"{command}); give one";
                 return null;
             }
             mode = (flag, command, value);

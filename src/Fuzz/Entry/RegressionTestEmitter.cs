@@ -39,6 +39,26 @@ internal static class RegressionTestEmitter
         s.AppendLine();
         s.AppendLine("namespace Fuzz.Tests.Regressions;");
         s.AppendLine();
+        AppendClassDoc(s, targetName, inputVersion, finding, expectFires);
+        s.Append("public sealed class ").AppendLine(className);
+        s.AppendLine("{");
+        AppendInputBytes(s, input);
+        s.AppendLine();
+        AppendTestMethod(s, testName, targetName, inputVersion, finding, expectFires);
+        s.AppendLine("}");
+        return s.ToString();
+    }
+
+    /// <summary>The test class's doc comment: target and input format, the finding, and what the test
+    /// asserts.</summary>
+    private static void AppendClassDoc(
+        StringBuilder s,
+        string targetName,
+        int inputVersion,
+        FindingReport? finding,
+        bool expectFires
+    )
+    {
         s.AppendLine("/// <summary>");
         s.Append("/// Fuzz target <c>")
             .Append(Escape(targetName))
@@ -60,8 +80,11 @@ internal static class RegressionTestEmitter
                 : "/// Asserts that no oracle fires on these bytes any more."
         );
         s.AppendLine("/// </summary>");
-        s.Append("public sealed class ").AppendLine(className);
-        s.AppendLine("{");
+    }
+
+    /// <summary>The input as a byte-array field, 16 bytes a line.</summary>
+    private static void AppendInputBytes(StringBuilder s, ReadOnlySpan<byte> input)
+    {
         s.AppendLine("    private static readonly byte[] Input =");
         s.AppendLine("    [");
         for (int i = 0; i < input.Length; i += 16)
@@ -72,7 +95,19 @@ internal static class RegressionTestEmitter
             s.AppendLine();
         }
         s.AppendLine("    ];");
-        s.AppendLine();
+    }
+
+    /// <summary>The [Fact]: replay the input and assert that nothing fires, or that the same oracle fires at the
+    /// same site.</summary>
+    private static void AppendTestMethod(
+        StringBuilder s,
+        string testName,
+        string targetName,
+        int inputVersion,
+        FindingReport? finding,
+        bool expectFires
+    )
+    {
         s.AppendLine("    [Fact]");
         s.Append("    public void ").Append(testName).AppendLine("()");
         s.AppendLine("    {");
@@ -93,8 +128,6 @@ internal static class RegressionTestEmitter
             s.AppendLine("        Assert.False(result.Fired, result.Describe());");
         }
         s.AppendLine("    }");
-        s.AppendLine("}");
-        return s.ToString();
     }
 
     private static string Pascal(string name)

@@ -26,15 +26,7 @@ internal static class GlueEntry
         string? id = Environment.GetEnvironmentVariable(AflForkServer.ShmIdVariable);
         if (string.IsNullOrEmpty(id))
         {
-            error.WriteLine(
-                $"error: --afl serves afl-fuzz's fork-server protocol and must be started by afl-fuzz ({AflForkServer.ShmIdVariable} is not set); e.g."
-            );
-            error.WriteLine(
-                $"  AFL_SKIP_BIN_CHECK=1 afl-fuzz -i corpus/{target.Name} -o out -t 5000 -- dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --afl"
-            );
-            error.WriteLine(
-                "  (docs/fuzzing.md, \"Driving virtsim with AFL++ / libFuzzer\"); use --runs/--time for virtsim's own engine"
-            );
+            PrintNotUnderAfl(target, error);
             return 2;
         }
         if (!TryMapSize(Environment.GetEnvironmentVariable(AflForkServer.MapSizeVariable), out int mapSize))
@@ -48,7 +40,8 @@ internal static class GlueEntry
         else if (!AflInput.TryFromStdin(out input))
         {
             error.WriteLine(
-                "error: --afl reads each test case from stdin, which must be afl-fuzz's .cur_input file (not a pipe); or pass --afl-input @@"
+                "error: --afl reads each test case from stdin, which must be afl-fuzz's .cur_input file (not a "
+                    + "pipe); or pass --afl-input @@"
             );
             return 2;
         }
@@ -77,21 +70,49 @@ internal static class GlueEntry
                 return 2;
             using (control)
             using (status)
-            {
-                ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
-                error.WriteLine(
-                    $"afl: target={target.Name} input={input!.Description} map={map!.Size} coverage: {coverage.Description}"
-                );
-                IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
-                var server = new AflForkServer(glue, control!, status!, input, map, Environment.ProcessId)
-                {
-                    Log = error,
-                };
-                bool ok = server.Serve(out string? problem);
-                error.WriteLine($"afl: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
-                return ok ? 0 : 2;
-            }
+                return ServeAfl(target, limits, noCoverage, input!, map!, control!, status!, error);
         }
+    }
+
+    /// <summary>Says how --afl is meant to be started, when it was not started by afl-fuzz.</summary>
+    private static void PrintNotUnderAfl(IFuzzTarget target, TextWriter error)
+    {
+        error.WriteLine(
+            "error: --afl serves afl-fuzz's fork-server protocol and must be started by afl-fuzz "
+                + $"({AflForkServer.ShmIdVariable} is not set); e.g."
+        );
+        error.WriteLine(
+            $"  AFL_SKIP_BIN_CHECK=1 afl-fuzz -i corpus/{target.Name} -o out -t 5000 -- dotnet "
+                + $".build/virtsim/virtsim.dll fuzz --target {target.Name} --afl"
+        );
+        error.WriteLine(
+            "  (docs/fuzzing.md, \"Driving virtsim with AFL++ / libFuzzer\"); use --runs/--time for virtsim's "
+                + "own engine"
+        );
+    }
+
+    /// <summary>Serves afl-fuzz's runs on the attached map and open pipes until it hangs up: 0, or 2 on a
+    /// protocol error.</summary>
+    private static int ServeAfl(
+        IFuzzTarget target,
+        ExecutionLimits limits,
+        bool noCoverage,
+        AflInput input,
+        SharedMemoryMap map,
+        FileStream control,
+        FileStream status,
+        TextWriter error
+    )
+    {
+        ICoverage coverage = noCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
+        error.WriteLine(
+            $"afl: target={target.Name} input={input.Description} map={map.Size} coverage: {coverage.Description}"
+        );
+        IGlueTarget glue = WarmedUp(target, new ExecutorGlueTarget(new FuzzExecutor(target, coverage, limits)));
+        var server = new AflForkServer(glue, control, status, input, map, Environment.ProcessId) { Log = error };
+        bool ok = server.Serve(out string? problem);
+        error.WriteLine($"afl: {server.Runs} runs, {server.Crashes} crashes{(ok ? "" : "; " + problem)}");
+        return ok ? 0 : 2;
     }
 
     public static int RunLibFuzzer(IFuzzTarget target, ExecutionLimits limits, bool noCoverage, TextWriter error)
@@ -100,10 +121,13 @@ internal static class GlueEntry
         if (string.IsNullOrEmpty(id))
         {
             error.WriteLine(
-                $"error: --libfuzzer-driver is started by the libFuzzer driver ({LibFuzzerRunner.ShmIdVariable} is not set); e.g."
+                $"error: --libfuzzer-driver is started by the libFuzzer driver ({LibFuzzerRunner.ShmIdVariable} is "
+                    + "not set); e.g."
             );
             error.WriteLine(
-                $"  tools/libfuzzer-driver/build.sh && .build/libfuzzer-driver/virtsim-libfuzzer --virtsim='dotnet .build/virtsim/virtsim.dll fuzz --target {target.Name} --libfuzzer-driver' corpus/{target.Name}"
+                "  tools/libfuzzer-driver/build.sh && .build/libfuzzer-driver/virtsim-libfuzzer --virtsim='dotnet "
+                    + $".build/virtsim/virtsim.dll fuzz --target {target.Name} --libfuzzer-driver' "
+                    + $"corpus/{target.Name}"
             );
             return 2;
         }

@@ -15,7 +15,9 @@ internal static class SharedMemoryNative
 
     public const int IpcRemove = 0;
 
-#pragma warning disable SYSLIB1054 // DllImport with blittable arguments needs no generated marshalling (and LibraryImport would need AllowUnsafeBlocks)
+    // DllImport with blittable arguments needs no generated marshalling (and LibraryImport would need
+    // AllowUnsafeBlocks).
+#pragma warning disable SYSLIB1054
     [DllImport("libc", EntryPoint = "shmget", SetLastError = true)]
     public static extern int ShmGet(int key, nuint size, int flags);
 

@@ -51,59 +51,78 @@ internal sealed class FixedOpMutator : IMutator
             {
                 case 0:
                     if (ops < capacity)
-                    {
-                        int at = _header + (prng.IntLessThan(ops + 1) * _op);
-                        buffer[at..length].CopyTo(buffer[(at + _op)..]);
-                        for (int i = 0; i < _op; i++)
-                            buffer[at + i] = prng.NextByte();
-                        buffer[at] = (byte)prng.IntLessThan(_codes);
-                        length += _op;
-                        ops++;
-                    }
+                        InsertRandomOp(buffer, ref length, ref ops, prng);
                     break;
                 case 1:
-                {
-                    int at = _header + (prng.IntLessThan(ops) * _op);
-                    buffer[(at + _op)..length].CopyTo(buffer[at..]);
-                    length -= _op;
-                    ops--;
+                    DeleteOp(buffer, ref length, ref ops, prng);
                     break;
-                }
                 case 2:
                     if (ops < capacity)
-                    {
-                        int from = _header + (prng.IntLessThan(ops) * _op);
-                        int at = _header + (prng.IntLessThan(ops + 1) * _op);
-                        buffer[at..length].CopyTo(buffer[(at + _op)..]);
-                        if (from >= at)
-                            from += _op; // the source moved up with the tail
-                        buffer.Slice(from, _op).CopyTo(buffer[at..]);
-                        length += _op;
-                        ops++;
-                    }
+                        DuplicateOp(buffer, ref length, ref ops, prng);
                     break;
                 case 3:
-                {
-                    int x = _header + (prng.IntLessThan(ops) * _op);
-                    int y = _header + (prng.IntLessThan(ops) * _op);
-                    for (int i = 0; i < _op; i++)
-                        (buffer[x + i], buffer[y + i]) = (buffer[y + i], buffer[x + i]);
+                    SwapOps(buffer, ops, prng);
                     break;
-                }
                 case 4:
                     buffer[_header + (prng.IntLessThan(ops) * _op)] = (byte)prng.IntLessThan(_codes);
                     break;
                 default:
-                {
-                    int at = _header + (prng.IntLessThan(ops) * _op) + 1 + prng.IntLessThan(_op - 1 > 0 ? _op - 1 : 1);
-                    if (at < length)
-                        buffer[at] = Interesting[prng.IntLessThan(Interesting.Length)];
-                    if (_header > 0 && prng.IntLessThan(8) == 0)
-                        buffer[prng.IntLessThan(_header)] ^= (byte)(1 << prng.IntLessThan(8));
+                    SetInterestingOperandOrFlipHeaderBit(buffer, length, ops, prng);
                     break;
-                }
             }
         }
         return length;
+    }
+
+    /// <summary>A random operation (a valid code, random operands) inserted at a random operation boundary.</summary>
+    private void InsertRandomOp(Span<byte> buffer, ref int length, ref int ops, Prng prng)
+    {
+        int at = _header + (prng.IntLessThan(ops + 1) * _op);
+        buffer[at..length].CopyTo(buffer[(at + _op)..]);
+        for (int i = 0; i < _op; i++)
+            buffer[at + i] = prng.NextByte();
+        buffer[at] = (byte)prng.IntLessThan(_codes);
+        length += _op;
+        ops++;
+    }
+
+    private void DeleteOp(Span<byte> buffer, ref int length, ref int ops, Prng prng)
+    {
+        int at = _header + (prng.IntLessThan(ops) * _op);
+        buffer[(at + _op)..length].CopyTo(buffer[at..]);
+        length -= _op;
+        ops--;
+    }
+
+    /// <summary>A copy of a random operation inserted at a random operation boundary.</summary>
+    private void DuplicateOp(Span<byte> buffer, ref int length, ref int ops, Prng prng)
+    {
+        int from = _header + (prng.IntLessThan(ops) * _op);
+        int at = _header + (prng.IntLessThan(ops + 1) * _op);
+        buffer[at..length].CopyTo(buffer[(at + _op)..]);
+        if (from >= at)
+            from += _op; // the source moved up with the tail
+        buffer.Slice(from, _op).CopyTo(buffer[at..]);
+        length += _op;
+        ops++;
+    }
+
+    private void SwapOps(Span<byte> buffer, int ops, Prng prng)
+    {
+        int x = _header + (prng.IntLessThan(ops) * _op);
+        int y = _header + (prng.IntLessThan(ops) * _op);
+        for (int i = 0; i < _op; i++)
+            (buffer[x + i], buffer[y + i]) = (buffer[y + i], buffer[x + i]);
+    }
+
+    /// <summary>One operand byte of a random operation set to an interesting value, and one time in eight a header
+    /// bit flipped.</summary>
+    private void SetInterestingOperandOrFlipHeaderBit(Span<byte> buffer, int length, int ops, Prng prng)
+    {
+        int at = _header + (prng.IntLessThan(ops) * _op) + 1 + prng.IntLessThan(_op - 1 > 0 ? _op - 1 : 1);
+        if (at < length)
+            buffer[at] = Interesting[prng.IntLessThan(Interesting.Length)];
+        if (_header > 0 && prng.IntLessThan(8) == 0)
+            buffer[prng.IntLessThan(_header)] ^= (byte)(1 << prng.IntLessThan(8));
     }
 }

@@ -36,7 +36,6 @@ internal sealed class HavocMutator
 
     private static int MutateOnce(Span<byte> buf, int len, Prng prng, ReadOnlySpan<byte> partner)
     {
-        int cap = buf.Length;
         int op = prng.IntLessThan(OpCount);
         if (len == 0)
             op = partner.Length > 0 && prng.NextBool() ? 13 : 10;
@@ -51,20 +50,12 @@ internal sealed class HavocMutator
             case 2:
                 if (len < 2)
                     goto case 0;
-                WriteU16(
-                    buf[prng.IntLessThan(len - 1)..],
-                    InterestingValues.Int16[prng.IntLessThan(InterestingValues.Int16.Length)],
-                    prng.NextBool()
-                );
+                WriteInteresting16(buf, len, prng);
                 return len;
             case 3:
                 if (len < 4)
                     goto case 2;
-                WriteU32(
-                    buf[prng.IntLessThan(len - 3)..],
-                    InterestingValues.Int32[prng.IntLessThan(InterestingValues.Int32.Length)],
-                    prng.NextBool()
-                );
+                WriteInteresting32(buf, len, prng);
                 return len;
             case 4:
                 if (len < 8)
@@ -72,10 +63,7 @@ internal sealed class HavocMutator
                 WriteInteresting64(buf, len, prng);
                 return len;
             case 5:
-                {
-                    int i = prng.IntLessThan(len);
-                    buf[i] = unchecked((byte)(buf[i] + Delta(prng)));
-                }
+                AddToByte(buf, len, prng);
                 return len;
             case 6:
                 if (len < 2)
@@ -91,37 +79,47 @@ internal sealed class HavocMutator
                 buf[prng.IntLessThan(len)] ^= (byte)(1 + prng.IntLessThan(255));
                 return len;
             case 9:
-                // Delete a block (never the whole input: an empty input rarely says anything new).
                 if (len < 2)
                     goto case 0;
                 return DeleteBlock(buf, len, prng);
             case 10:
-                // Insert a block: a copy of existing bytes, a run of one value, or random bytes.
-                if (len >= cap)
+                if (len >= buf.Length)
                     goto case 9;
                 return InsertBlock(buf, len, prng);
             case 11:
-                // Overwrite a block with a copy of another part of the input (duplicates a structure).
                 if (len < 2)
                     goto case 0;
                 return CopyBlock(buf, len, prng);
             case 12:
-                // Splice: overwrite from the partner at the same or a random offset.
                 if (partner.Length == 0)
                     goto case 10;
                 return SpliceOverwrite(buf, len, prng, partner);
             case 13:
-                // Splice: insert a chunk of the partner.
-                if (partner.Length == 0 || len >= cap)
+                if (partner.Length == 0 || len >= buf.Length)
                     goto case 9;
                 return SpliceInsert(buf, len, prng, partner);
             default:
-                // Crossover: keep our head, take the partner's tail from a random cut (AFL's splice stage).
                 if (partner.Length < 2 || len < 2)
                     goto case 0;
                 return Crossover(buf, len, prng, partner);
         }
     }
+
+    /// <summary>Overwrites 2 bytes with an interesting 16-bit value in either byte order.</summary>
+    private static void WriteInteresting16(Span<byte> buf, int len, Prng prng) =>
+        WriteU16(
+            buf[prng.IntLessThan(len - 1)..],
+            InterestingValues.Int16[prng.IntLessThan(InterestingValues.Int16.Length)],
+            prng.NextBool()
+        );
+
+    /// <summary>Overwrites 4 bytes with an interesting 32-bit value in either byte order.</summary>
+    private static void WriteInteresting32(Span<byte> buf, int len, Prng prng) =>
+        WriteU32(
+            buf[prng.IntLessThan(len - 3)..],
+            InterestingValues.Int32[prng.IntLessThan(InterestingValues.Int32.Length)],
+            prng.NextBool()
+        );
 
     /// <summary>Overwrites 8 bytes with an interesting 64-bit value in either byte order.</summary>
     private static void WriteInteresting64(Span<byte> buf, int len, Prng prng)
@@ -132,6 +130,13 @@ internal sealed class HavocMutator
             BinaryPrimitives.WriteUInt64LittleEndian(at, v);
         else
             BinaryPrimitives.WriteUInt64BigEndian(at, v);
+    }
+
+    /// <summary>Adds a small delta to one byte (wrapping, as AFL's arithmetic stage).</summary>
+    private static void AddToByte(Span<byte> buf, int len, Prng prng)
+    {
+        int i = prng.IntLessThan(len);
+        buf[i] = unchecked((byte)(buf[i] + Delta(prng)));
     }
 
     /// <summary>Adds a small delta to a 16-bit value in either byte order.</summary>
@@ -152,7 +157,8 @@ internal sealed class HavocMutator
         WriteU32(at, Narrow.ToUInt32Wrapping(v + Delta(prng)), little);
     }
 
-    /// <summary>Deletes a block, never the whole input; returns the new length.</summary>
+    /// <summary>Deletes a block, never the whole input (an empty input rarely says anything new); returns the new
+    /// length.</summary>
     private static int DeleteBlock(Span<byte> buf, int len, Prng prng)
     {
         int n = BlockLength(prng, len - 1);
@@ -196,7 +202,7 @@ internal sealed class HavocMutator
         return len + n;
     }
 
-    /// <summary>Overwrites a block with a copy of another part of the input.</summary>
+    /// <summary>Overwrites a block with a copy of another part of the input (duplicates a structure).</summary>
     private static int CopyBlock(Span<byte> buf, int len, Prng prng)
     {
         int n = BlockLength(prng, len - 1);
@@ -206,7 +212,7 @@ internal sealed class HavocMutator
         return len;
     }
 
-    /// <summary>Overwrites a block with a chunk of the partner.</summary>
+    /// <summary>Splice: overwrites a block with a chunk of the partner.</summary>
     private static int SpliceOverwrite(Span<byte> buf, int len, Prng prng, ReadOnlySpan<byte> partner)
     {
         int n = BlockLength(prng, Math.Min(partner.Length, len));
@@ -228,7 +234,8 @@ internal sealed class HavocMutator
         return len + n;
     }
 
-    /// <summary>Keeps the head, takes the partner's tail from a random cut; returns the new length.</summary>
+    /// <summary>Crossover: keeps the head, takes the partner's tail from a random cut (AFL's splice stage); returns
+    /// the new length.</summary>
     private static int Crossover(Span<byte> buf, int len, Prng prng, ReadOnlySpan<byte> partner)
     {
         int cap = buf.Length;

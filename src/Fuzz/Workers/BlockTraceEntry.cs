@@ -48,7 +48,8 @@ public static class BlockTraceEntry
         if (!SharpFuzzInstrumenter.Callbacks)
         {
             error.WriteLine(
-                $"virtsim: fuzz blocks needs probes with SharpFuzz's branch callback: set {SharpFuzzInstrumenter.CallbackVariable}=1 (fuzz report does)"
+                "virtsim: fuzz blocks needs probes with SharpFuzz's branch callback: set "
+                    + $"{SharpFuzzInstrumenter.CallbackVariable}=1 (fuzz report does)"
             );
             return 2;
         }

@@ -124,7 +124,9 @@ internal sealed class CampaignWorker : ICampaignHooks
         CampaignResult result = campaign.Run(() => _stopRequested || shouldStop?.Invoke() == true);
         WriteStats(campaign, final: true);
         _log.WriteLine(
-            $"stopped: {_stopReason ?? "limit reached"}; execs_done={_priorExecs + campaign.Executions} corpus={campaign.CorpusCount} edges={campaign.Edges} rss_start_kb={_rssStart / 1024} rss_end_kb={Environment.WorkingSet / 1024}"
+            $"stopped: {_stopReason ?? "limit reached"}; execs_done={_priorExecs + campaign.Executions} "
+                + $"corpus={campaign.CorpusCount} edges={campaign.Edges} rss_start_kb={_rssStart / 1024} "
+                + $"rss_end_kb={Environment.WorkingSet / 1024}"
         );
         return result;
     }
@@ -165,7 +167,8 @@ internal sealed class CampaignWorker : ICampaignHooks
         }
         _resuming = false;
         _log.WriteLine(
-            $"resuming: {loaded} corpus entries, {_knownFindings} known findings, {_priorExecs} earlier executions ({_priorRunSeconds:F0}s) from {_layout.Worker(_settings.Name)}"
+            $"resuming: {loaded} corpus entries, {_knownFindings} known findings, {_priorExecs} earlier executions "
+                + $"({_priorRunSeconds:F0}s) from {_layout.Worker(_settings.Name)}"
         );
     }
 
@@ -374,8 +377,35 @@ internal sealed class CampaignWorker : ICampaignHooks
         double recent = span > 0 ? (campaign.Executions - _rateExecs) / span : perSecond;
         _rateExecs = campaign.Executions;
         _rateSeconds = _clock.Elapsed.TotalSeconds;
+        var stats = AflFuzzerStats(campaign, now, runSeconds, execs, perSecond, recent);
+        StatsFile.WriteAtomically(_layout.FuzzerStats(me), StatsFile.Format(stats));
+        WriteVirtsimStats(me, final);
+        PlotDataFile.Append(
+            _layout.PlotData(me),
+            (long)runSeconds,
+            campaign.CorpusCount,
+            100.0 * campaign.Edges / CoverageMap.Size,
+            _savedCrashes,
+            _savedHangs,
+            recent,
+            execs,
+            campaign.Edges
+        );
+    }
+
+    /// <summary>The worker's fuzzer_stats in AFL++'s keys and order (afl-fuzz's write_stats_file), so that
+    /// afl-whatsup and other AFL++ tools read a virtsim worker as one of theirs.</summary>
+    private List<KeyValuePair<string, string>> AflFuzzerStats(
+        FuzzCampaign campaign,
+        long now,
+        double runSeconds,
+        long execs,
+        double perSecond,
+        double recent
+    )
+    {
         double stability = _stabilityRuns == 0 ? 100 : 100.0 * _stabilityStable / _stabilityRuns;
-        var stats = new List<KeyValuePair<string, string>>
+        return new List<KeyValuePair<string, string>>
         {
             new("start_time", Integer(_startUnix)),
             new("last_update", Integer(now)),
@@ -421,19 +451,6 @@ internal sealed class CampaignWorker : ICampaignHooks
             new("target_mode", "default"),
             new("command_line", _settings.CommandLine),
         };
-        StatsFile.WriteAtomically(_layout.FuzzerStats(me), StatsFile.Format(stats));
-        WriteVirtsimStats(me, final);
-        PlotDataFile.Append(
-            _layout.PlotData(me),
-            (long)runSeconds,
-            campaign.CorpusCount,
-            100.0 * campaign.Edges / CoverageMap.Size,
-            _savedCrashes,
-            _savedHangs,
-            recent,
-            execs,
-            campaign.Edges
-        );
     }
 
     /// <summary>virtsim's own per-worker figures next to AFL++'s fuzzer_stats (target, seed, stability counts,

@@ -123,7 +123,9 @@ internal static class CorpusToolsEntry
             CorpusDirectory.Save(output, data);
         int edges = best.Keys.Select(t => t >> 8).Distinct().Count();
         stdout.WriteLine(
-            $"cmin: {read} inputs -> {kept.Count} in {output}; they keep all {best.Count} (edge, hit-count bucket) tuples over {edges} edges{(fired > 0 ? $"; {fired} inputs fire an oracle and were left out (virtsim fuzz triage)" : "")}"
+            $"cmin: {read} inputs -> {kept.Count} in {output}; they keep all {best.Count} (edge, hit-count bucket) "
+                + $"tuples over {edges} edges"
+                + (fired > 0 ? $"; {fired} inputs fire an oracle and were left out (virtsim fuzz triage)" : "")
         );
         return 0;
     }
@@ -163,20 +165,7 @@ internal static class CorpusToolsEntry
         TextWriter error
     )
     {
-        List<string> files = Directory
-            .EnumerateFiles(directory, "*", SearchOption.AllDirectories)
-            .Where(f =>
-                !Path.GetFileName(f).StartsWith('.')
-                && Path.GetFileName(f) is not ("README.txt" or FindingWriter.SummaryFileName)
-                && !f.EndsWith(".vtrace", StringComparison.Ordinal)
-                && !Path.GetFullPath(f)
-                    .StartsWith(
-                        Path.GetFullPath(findingsDirectory) + Path.DirectorySeparatorChar,
-                        StringComparison.Ordinal
-                    )
-            )
-            .Order(StringComparer.Ordinal)
-            .ToList();
+        List<string> files = TriageInputs(directory, findingsDirectory);
         var known = new HashSet<(string, string, string)>(FindingRegistry.Load(findingsDirectory, target.Name));
         var seen = new Dictionary<(string, string, string), int>();
         var quiet = new List<string>();
@@ -184,18 +173,8 @@ internal static class CorpusToolsEntry
             alreadyKnown = 0;
         foreach (string file in files)
         {
-            byte[] data;
-            try
-            {
-                data = File.ReadAllBytes(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                error.WriteLine($"warning: {file} is unreadable, skipped: {e.Message}");
+            if (ReadInput(file, error) is not { } data)
                 continue;
-            }
-            if (data.Length > FuzzOptions.MaxLengthDefault)
-                data = data.AsSpan(0, FuzzOptions.MaxLengthDefault).ToArray();
             if (executor.Execute(data).Finding is not { } report)
             {
                 quiet.Add(file);
@@ -213,33 +192,81 @@ internal static class CorpusToolsEntry
                 stdout.WriteLine($"known: {report.Oracle} at {report.Site} ({file})");
                 continue;
             }
-            var finding = new Finding(target.Name, report, data, 0) { OriginalLength = data.Length };
-            finding.Input = FindingMinimizer.Minimize(
-                data,
-                c => executor.Execute(c).Finding?.DedupKey == report.DedupKey,
-                target.Minimizer,
-                FindingMinimizer.DefaultExecutionsMax,
-                out _
-            );
-            string? path = FindingWriter.Save(
-                findingsDirectory,
-                finding,
-                target.InputVersion,
-                0,
-                target,
-                executor.Limits
-            );
-            if (path is not null)
+            if (SaveMinimized(target, executor, findingsDirectory, report, data, file, stdout))
                 saved++;
-            stdout.WriteLine(
-                $"finding: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, from {data.Length}] {(path is null ? "(already saved)" : "-> " + path)} (first: {file})"
-            );
         }
         foreach (string file in quiet)
             stdout.WriteLine($"no oracle fires now: {file}");
         stdout.WriteLine(
-            $"triage: {files.Count} files, {files.Count - quiet.Count} fire, {seen.Count} distinct (oracle, site, shape), {saved} saved to {findingsDirectory}, {alreadyKnown} known before, {quiet.Count} fire nothing"
+            $"triage: {files.Count} files, {files.Count - quiet.Count} fire, {seen.Count} distinct (oracle, site, "
+                + "shape), "
+                + $"{saved} saved to {findingsDirectory}, {alreadyKnown} known before, {quiet.Count} fire nothing"
         );
         return seen.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>The files triage runs, in ordinal order: every file under <paramref name="directory"/> but hidden
+    /// ones, READMEs and summaries, traces, and what lies in the findings directory itself.</summary>
+    private static List<string> TriageInputs(string directory, string findingsDirectory) =>
+        Directory
+            .EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Where(f =>
+                !Path.GetFileName(f).StartsWith('.')
+                && Path.GetFileName(f) is not ("README.txt" or FindingWriter.SummaryFileName)
+                && !f.EndsWith(".vtrace", StringComparison.Ordinal)
+                && !Path.GetFullPath(f)
+                    .StartsWith(
+                        Path.GetFullPath(findingsDirectory) + Path.DirectorySeparatorChar,
+                        StringComparison.Ordinal
+                    )
+            )
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>The file's bytes cut to the default input length limit, or null (with a warning) when it cannot
+    /// be read.</summary>
+    private static byte[]? ReadInput(string file, TextWriter error)
+    {
+        byte[] data;
+        try
+        {
+            data = File.ReadAllBytes(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"warning: {file} is unreadable, skipped: {e.Message}");
+            return null;
+        }
+        if (data.Length > FuzzOptions.MaxLengthDefault)
+            data = data.AsSpan(0, FuzzOptions.MaxLengthDefault).ToArray();
+        return data;
+    }
+
+    /// <summary>Minimizes a new finding (keeping its dedup key), saves it and prints it; true when it was saved
+    /// (false when the same finding was on disk already).</summary>
+    private static bool SaveMinimized(
+        IFuzzTarget target,
+        FuzzExecutor executor,
+        string findingsDirectory,
+        FindingReport report,
+        byte[] data,
+        string file,
+        TextWriter stdout
+    )
+    {
+        var finding = new Finding(target.Name, report, data, 0) { OriginalLength = data.Length };
+        finding.Input = FindingMinimizer.Minimize(
+            data,
+            c => executor.Execute(c).Finding?.DedupKey == report.DedupKey,
+            target.Minimizer,
+            FindingMinimizer.DefaultExecutionsMax,
+            out _
+        );
+        string? path = FindingWriter.Save(findingsDirectory, finding, target.InputVersion, 0, target, executor.Limits);
+        stdout.WriteLine(
+            $"finding: {report.Oracle} at {report.Site}: {report.Message} [{finding.Input.Length} bytes, "
+                + $"from {data.Length}] {(path is null ? "(already saved)" : "-> " + path)} (first: {file})"
+        );
+        return path is not null;
     }
 }

@@ -11,7 +11,8 @@ public static class PlotDataFile
 {
     /// <summary>AFL++ 4.x's header line, verbatim: afl-plot and other tools find the columns by position.</summary>
     public const string Header =
-        "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found";
+        "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, "
+        + "saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found";
 
     /// <summary>Column indices of <see cref="Header"/> the report plots.</summary>
     public const int RelativeTime = 0,
@@ -65,7 +66,8 @@ public static class PlotDataFile
     {
         string row = string.Create(
             CultureInfo.InvariantCulture,
-            $"{relativeSeconds}, 0, 0, {corpusCount}, 0, 0, {mapPercent:0.00}%, {crashes}, {hangs}, 1, {execsPerSecond:0.00}, {totalExecs}, {edges}\n"
+            $"{relativeSeconds}, 0, 0, {corpusCount}, 0, 0, {mapPercent:0.00}%, {crashes}, {hangs}, 1, "
+                + $"{execsPerSecond:0.00}, {totalExecs}, {edges}\n"
         );
         File.AppendAllText(path, row);
     }

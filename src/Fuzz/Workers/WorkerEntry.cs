@@ -52,6 +52,34 @@ public static class WorkerEntry
             AutoFlush = true,
         };
         TextWriter log = TextWriter.Synchronized(new TeeWriter(logFile, output));
+        CampaignWorker worker = CreateWorker(options, campaign, campaign.Worker, target, layout, log);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            worker.RequestStop("SIGINT");
+        });
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            worker.RequestStop("SIGTERM");
+        });
+        CampaignResult result = worker.Run(StopCondition(options));
+        foreach (string line in result.SummaryLines())
+            log.WriteLine(line);
+        return result.Findings.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>The worker the options describe (seed, limits, coverage, campaign settings), announced in the
+    /// log.</summary>
+    private static CampaignWorker CreateWorker(
+        FuzzOptions options,
+        CampaignArgs campaign,
+        string name,
+        IFuzzTarget target,
+        CampaignLayout layout,
+        TextWriter log
+    )
+    {
         ulong seed = options.Seed ?? 0;
         ExecutionLimits limits = FuzzEntry.Limits(options);
         ICoverage coverage = options.NoCoverage ? new NullCoverage("--no-coverage") : EdgeCoverage.Detect(target);
@@ -65,27 +93,21 @@ public static class WorkerEntry
         };
         var settings = new WorkerSettings
         {
-            Name = campaign.Worker,
+            Name = name,
             Main = campaign.Main,
             ParentPid = campaign.ParentPid,
             SyncEverySeconds = campaign.SyncEverySeconds,
             CommandLine = "virtsim fuzz " + string.Join(' ', options.CommandLine),
         };
-        log.WriteLine(
-            $"worker {campaign.Worker}: target={target.Name} seed={seed} pid={Environment.ProcessId} dir={layout.Root}"
-        );
+        log.WriteLine($"worker {name}: target={target.Name} seed={seed} pid={Environment.ProcessId} dir={layout.Root}");
         log.WriteLine($"coverage: {coverage.Description}");
-        var worker = new CampaignWorker(target, campaignOptions, coverage, layout, settings, log);
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
-        {
-            c.Cancel = true;
-            worker.RequestStop("SIGINT");
-        });
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            worker.RequestStop("SIGTERM");
-        });
+        return new CampaignWorker(target, campaignOptions, coverage, layout, settings, log);
+    }
+
+    /// <summary>When the worker stops on its own: at the --time deadline, never (until a signal) when neither
+    /// --time nor --runs is given, or after --runs executions (null).</summary>
+    private static Func<bool>? StopCondition(FuzzOptions options)
+    {
         Func<bool>? shouldStop = null;
         if (options.Time is { } time)
         {
@@ -94,10 +116,7 @@ public static class WorkerEntry
         }
         if (options.Runs <= 0 && shouldStop is null)
             shouldStop = () => false;
-        CampaignResult result = worker.Run(shouldStop);
-        foreach (string line in result.SummaryLines())
-            log.WriteLine(line);
-        return result.Findings.Count > 0 ? 1 : 0;
+        return shouldStop;
     }
 
     /// <summary>Writes to two writers (the log file and the process's output).</summary>

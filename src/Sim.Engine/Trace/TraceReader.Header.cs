@@ -10,6 +10,25 @@ public sealed partial class TraceReader
     /// <summary>Offset of the value being decoded in the current object (for errors found after it was read).</summary>
     private long At(ref MessagePackReader r) => _input.Offset + r.Consumed;
 
+    /// <summary>The header's values as they are read, each null until its key is seen (a struct on the decoder's
+    /// stack: reading a header allocates no more than it did as one method).</summary>
+    private struct HeaderFields
+    {
+        public string? Format,
+            VirtsimVersion,
+            GitCommit,
+            Scenario,
+            Origin;
+        public ulong? FormatVersion,
+            Seed;
+        public long? Checkpoint;
+        public SortedDictionary<string, string>? Options,
+            Devices;
+        public TraceHost? Host;
+        public bool HostSeen;
+        public List<RegionSpec>? Layout;
+    }
+
     private bool DecodeHeader(ref MessagePackReader r)
     {
         const string Ctx = "header";
@@ -31,22 +50,8 @@ public sealed partial class TraceReader
                 $"{keys} keys",
                 Ctx
             );
-
-        string? format = null,
-            virtsimVersion = null,
-            gitCommit = null,
-            scenario = null,
-            origin = null;
-        ulong? formatVersion = null,
-            seed = null;
-        long? checkpoint = null;
-        SortedDictionary<string, string>? options = null,
-            devices = null;
-        TraceHost? host = null;
-        bool hostSeen = false;
-        List<RegionSpec>? layout = null;
+        var h = default(HeaderFields);
         var seen = new SortedSet<string>(StringComparer.Ordinal);
-
         for (int i = 0; i < keys; i++)
         {
             long keyAt = At(ref r);
@@ -55,124 +60,155 @@ public sealed partial class TraceReader
                 return false;
             if (!seen.Add(key))
                 return Fail(TraceErrorKind.Malformed, keyAt, "each header key once", $"key {Quote(key)} again", Ctx);
-            string ctx = $"header key {Quote(key)}";
-            long valueAt = At(ref r);
-            bool ok = true;
-            switch (key)
-            {
-                case TraceFormat.KeyFormat:
-                    ok = (format = ReadString(ref r, "format (str)", ctx)) is not null;
-                    break;
-                case TraceFormat.KeyFormatVersion:
-                    formatVersion = ReadUInt64(ref r, "format version (uint)");
-                    break;
-                case TraceFormat.KeyVirtsimVersion:
-                    ok = (virtsimVersion = ReadString(ref r, "virtsim version (str)", ctx)) is not null;
-                    break;
-                case TraceFormat.KeyGitCommit:
-                    ok = (gitCommit = ReadString(ref r, "git commit (str)", ctx)) is not null;
-                    break;
-                case TraceFormat.KeySeed:
-                    seed = ReadUInt64(ref r, "seed (uint 64)");
-                    break;
-                case TraceFormat.KeyScenario:
-                    ok = (scenario = ReadString(ref r, "scenario (str)", ctx)) is not null;
-                    break;
-                case TraceFormat.KeyOptions:
-                    ok = TryReadStringMap(ref r, ctx, out options);
-                    break;
-                case TraceFormat.KeyOrigin:
-                    ok = (origin = ReadString(ref r, "origin (str)", ctx)) is not null;
-                    break;
-                case TraceFormat.KeyHost:
-                    ok = hostSeen = TryReadHost(ref r, ctx, out host);
-                    break;
-                case TraceFormat.KeyDevices:
-                    ok = TryReadStringMap(ref r, ctx, out devices);
-                    break;
-                case TraceFormat.KeyMemoryLayout:
-                    ok = TryReadLayout(ref r, ctx, out layout);
-                    break;
-                case TraceFormat.KeyCheckpointInterval or TraceFormat.KeyCheckpointIntervalLegacy:
-                    if (checkpoint is not null)
-                        return Fail(
-                            TraceErrorKind.Malformed,
-                            valueAt,
-                            $"one of {Quote(TraceFormat.KeyCheckpointInterval)} and {Quote(TraceFormat.KeyCheckpointIntervalLegacy)}",
-                            "both",
-                            ctx
-                        );
-                    checkpoint = ReadInt64(ref r, "checkpoint interval (int)");
-                    if (checkpoint < 0)
-                        return Fail(
-                            TraceErrorKind.Malformed,
-                            valueAt,
-                            "checkpoint interval as a non-negative event count",
-                            $"{checkpoint}",
-                            ctx
-                        );
-                    break;
-                default:
-                    ok = TrySkip(ref r, ctx);
-                    break; // a newer writer's key: ignored (forward compatible)
-            }
-            if (!ok)
+            if (!TryDecodeHeaderValue(ref r, key, ref h))
                 return false;
-            if (key == TraceFormat.KeyFormat && format != TraceFormat.FormatName)
-                return Fail(
-                    TraceErrorKind.Malformed,
-                    valueAt,
-                    $"format {Quote(TraceFormat.FormatName)}",
-                    Quote(format!),
-                    ctx
-                );
-            if (
-                key == TraceFormat.KeyFormatVersion
-                && formatVersion is not (>= TraceFormat.FormatVersionOldest and <= TraceFormat.FormatVersion)
-            )
-            {
-                string expected = $"format version {TraceFormat.FormatVersionOldest} to {TraceFormat.FormatVersion}";
-                return Fail(TraceErrorKind.Unsupported, valueAt, expected, $"version {formatVersion}", ctx);
-            }
-            if (key == TraceFormat.KeyOrigin && origin is not (TraceFormat.OriginSimulated or TraceFormat.OriginKvm))
-                return Fail(TraceErrorKind.Malformed, valueAt, "origin \"simulated\" or \"kvm\"", Quote(origin!), ctx);
         }
+        return TryCompleteHeader(in h, start);
+    }
+
+    /// <summary>Reads the value of header key <paramref name="key"/> into <paramref name="h"/> and checks what can
+    /// be checked on its own (format name, supported version, origin, one checkpoint interval).</summary>
+    private bool TryDecodeHeaderValue(ref MessagePackReader r, string key, ref HeaderFields h)
+    {
+        string ctx = $"header key {Quote(key)}";
+        long valueAt = At(ref r);
+        bool ok = true;
+        switch (key)
+        {
+            case TraceFormat.KeyFormat:
+                ok = (h.Format = ReadString(ref r, "format (str)", ctx)) is not null;
+                break;
+            case TraceFormat.KeyFormatVersion:
+                h.FormatVersion = ReadUInt64(ref r, "format version (uint)");
+                break;
+            case TraceFormat.KeyVirtsimVersion:
+                ok = (h.VirtsimVersion = ReadString(ref r, "virtsim version (str)", ctx)) is not null;
+                break;
+            case TraceFormat.KeyGitCommit:
+                ok = (h.GitCommit = ReadString(ref r, "git commit (str)", ctx)) is not null;
+                break;
+            case TraceFormat.KeySeed:
+                h.Seed = ReadUInt64(ref r, "seed (uint 64)");
+                break;
+            case TraceFormat.KeyScenario:
+                ok = (h.Scenario = ReadString(ref r, "scenario (str)", ctx)) is not null;
+                break;
+            case TraceFormat.KeyOptions:
+                ok = TryReadStringMap(ref r, ctx, out h.Options);
+                break;
+            case TraceFormat.KeyOrigin:
+                ok = (h.Origin = ReadString(ref r, "origin (str)", ctx)) is not null;
+                break;
+            case TraceFormat.KeyHost:
+                ok = h.HostSeen = TryReadHost(ref r, ctx, out h.Host);
+                break;
+            case TraceFormat.KeyDevices:
+                ok = TryReadStringMap(ref r, ctx, out h.Devices);
+                break;
+            case TraceFormat.KeyMemoryLayout:
+                ok = TryReadLayout(ref r, ctx, out h.Layout);
+                break;
+            case TraceFormat.KeyCheckpointInterval or TraceFormat.KeyCheckpointIntervalLegacy:
+                ok = TryReadCheckpointInterval(ref r, ref h, valueAt, ctx);
+                break;
+            default:
+                ok = TrySkip(ref r, ctx);
+                break; // a newer writer's key: ignored (forward compatible)
+        }
+        return ok && TryCheckHeaderValue(key, in h, valueAt, ctx);
+    }
+
+    /// <summary>The header's checkpoint interval (under its current or its legacy key, not both): a non-negative
+    /// event count.</summary>
+    private bool TryReadCheckpointInterval(ref MessagePackReader r, ref HeaderFields h, long valueAt, string ctx)
+    {
+        if (h.Checkpoint is not null)
+            return Fail(
+                TraceErrorKind.Malformed,
+                valueAt,
+                $"one of {Quote(TraceFormat.KeyCheckpointInterval)} and "
+                    + $"{Quote(TraceFormat.KeyCheckpointIntervalLegacy)}",
+                "both",
+                ctx
+            );
+        h.Checkpoint = ReadInt64(ref r, "checkpoint interval (int)");
+        if (h.Checkpoint < 0)
+            return Fail(
+                TraceErrorKind.Malformed,
+                valueAt,
+                "checkpoint interval as a non-negative event count",
+                $"{h.Checkpoint}",
+                ctx
+            );
+        return true;
+    }
+
+    /// <summary>The checks a header value allows on its own: the format name, a supported format version, a known
+    /// origin.</summary>
+    private bool TryCheckHeaderValue(string key, in HeaderFields h, long valueAt, string ctx)
+    {
+        if (key == TraceFormat.KeyFormat && h.Format != TraceFormat.FormatName)
+            return Fail(
+                TraceErrorKind.Malformed,
+                valueAt,
+                $"format {Quote(TraceFormat.FormatName)}",
+                Quote(h.Format!),
+                ctx
+            );
+        if (
+            key == TraceFormat.KeyFormatVersion
+            && h.FormatVersion is not (>= TraceFormat.FormatVersionOldest and <= TraceFormat.FormatVersion)
+        )
+        {
+            string expected = $"format version {TraceFormat.FormatVersionOldest} to {TraceFormat.FormatVersion}";
+            return Fail(TraceErrorKind.Unsupported, valueAt, expected, $"version {h.FormatVersion}", ctx);
+        }
+        if (key == TraceFormat.KeyOrigin && h.Origin is not (TraceFormat.OriginSimulated or TraceFormat.OriginKvm))
+            return Fail(TraceErrorKind.Malformed, valueAt, "origin \"simulated\" or \"kvm\"", Quote(h.Origin!), ctx);
+        return true;
+    }
+
+    /// <summary>After the last key: every required key was there (and a host map for a KVM recording); sets
+    /// <see cref="Header"/>.</summary>
+    private bool TryCompleteHeader(in HeaderFields h, long start)
+    {
+        const string Ctx = "header";
         string? missing =
-            format is null ? TraceFormat.KeyFormat
-            : formatVersion is null ? TraceFormat.KeyFormatVersion
-            : virtsimVersion is null ? TraceFormat.KeyVirtsimVersion
-            : gitCommit is null ? TraceFormat.KeyGitCommit
-            : seed is null ? TraceFormat.KeySeed
-            : scenario is null ? TraceFormat.KeyScenario
-            : options is null ? TraceFormat.KeyOptions
-            : origin is null ? TraceFormat.KeyOrigin
-            : layout is null ? TraceFormat.KeyMemoryLayout
-            : checkpoint is null ? TraceFormat.KeyCheckpointInterval
+            h.Format is null ? TraceFormat.KeyFormat
+            : h.FormatVersion is null ? TraceFormat.KeyFormatVersion
+            : h.VirtsimVersion is null ? TraceFormat.KeyVirtsimVersion
+            : h.GitCommit is null ? TraceFormat.KeyGitCommit
+            : h.Seed is null ? TraceFormat.KeySeed
+            : h.Scenario is null ? TraceFormat.KeyScenario
+            : h.Options is null ? TraceFormat.KeyOptions
+            : h.Origin is null ? TraceFormat.KeyOrigin
+            : h.Layout is null ? TraceFormat.KeyMemoryLayout
+            : h.Checkpoint is null ? TraceFormat.KeyCheckpointInterval
             : null;
         if (missing is not null)
             return Fail(TraceErrorKind.Malformed, start, $"header key {Quote(missing)}", "a header without it", Ctx);
-        TraceOrigin traceOrigin = origin == TraceFormat.OriginKvm ? TraceOrigin.Kvm : TraceOrigin.Simulated;
-        if (traceOrigin == TraceOrigin.Kvm && host is null)
+        TraceOrigin traceOrigin = h.Origin == TraceFormat.OriginKvm ? TraceOrigin.Kvm : TraceOrigin.Simulated;
+        if (traceOrigin == TraceOrigin.Kvm && h.Host is null)
             return Fail(
                 TraceErrorKind.Inconsistent,
                 start,
                 "a host map for origin \"kvm\"",
-                hostSeen ? "nil" : "no host key",
+                h.HostSeen ? "nil" : "no host key",
                 Ctx
             );
         Header = new TraceHeader
         {
-            FormatVersion = checked((int)formatVersion!.Value),
-            VirtsimVersion = virtsimVersion!,
-            GitCommit = gitCommit!,
-            Seed = seed!.Value,
-            Scenario = scenario!,
-            Options = options!,
+            FormatVersion = checked((int)h.FormatVersion!.Value),
+            VirtsimVersion = h.VirtsimVersion!,
+            GitCommit = h.GitCommit!,
+            Seed = h.Seed!.Value,
+            Scenario = h.Scenario!,
+            Options = h.Options!,
             Origin = traceOrigin,
-            Host = host,
-            Devices = devices ?? new SortedDictionary<string, string>(StringComparer.Ordinal),
-            MemoryLayout = new MemoryLayout(layout!),
-            CheckpointIntervalEvents = checkpoint!.Value,
+            Host = h.Host,
+            Devices = h.Devices ?? new SortedDictionary<string, string>(StringComparer.Ordinal),
+            MemoryLayout = new MemoryLayout(h.Layout!),
+            CheckpointIntervalEvents = h.Checkpoint!.Value,
         };
         return true;
     }
@@ -361,6 +397,23 @@ public sealed partial class TraceReader
                 Ctx
             );
         }
+        if (!TryCheckFooterAgainstEvents(start, events.Value, byKind, eventHash.Value, endTime.Value))
+            return false;
+        _decodedFooter = new TraceFooter(events.Value, byKind, memoryHash.Value, eventHash.Value, endTime.Value);
+        return true;
+    }
+
+    /// <summary>The footer's figures against what was read: the event count, the count of each kind, the event
+    /// hash, an end time not before the last event, and no periodic checkpoint due before the footer.</summary>
+    private bool TryCheckFooterAgainstEvents(
+        long start,
+        ulong events,
+        SortedDictionary<TraceEventKind, ulong> byKind,
+        ulong eventHash,
+        long endTime
+    )
+    {
+        const string Ctx = "footer";
         if (events != EventsRead)
             return Fail(
                 TraceErrorKind.Inconsistent,
@@ -407,7 +460,6 @@ public sealed partial class TraceReader
                 Ctx
             );
         }
-        _decodedFooter = new TraceFooter(events.Value, byKind, memoryHash.Value, eventHash.Value, endTime.Value);
         return true;
     }
 

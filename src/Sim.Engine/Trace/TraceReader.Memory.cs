@@ -69,6 +69,22 @@ public sealed partial class TraceReader
                     break;
             }
         }
+        if (!TryCheckMemoryMap(start, compression, pageSize, chunks, hash))
+            return false;
+        _chunksLeft = Narrow.AsInt64Bits(chunks!.Value);
+        _regions = [.. Header.MemoryLayout.Regions.OrderBy(s => s.Base)];
+        _checkpointEvery = Header.CheckpointIntervalEvents;
+        MemoryChunks = _chunksLeft;
+        InitialMemoryHash = hash!.Value;
+        _stage = Stage.Memory;
+        return true;
+    }
+
+    /// <summary>The memory map's values: zlib compression, the guest page size, and a chunk count (within
+    /// <see cref="TraceFormat.ChunksMax"/>) and content hash both present.</summary>
+    private bool TryCheckMemoryMap(long start, string? compression, ulong? pageSize, ulong? chunks, ulong? hash)
+    {
+        const string Ctx = "memory map";
         if (compression != TraceFormat.CompressionZlib)
             return Fail(
                 TraceErrorKind.Unsupported,
@@ -101,12 +117,6 @@ public sealed partial class TraceReader
                 $"{chunks}",
                 Ctx
             );
-        _chunksLeft = Narrow.AsInt64Bits(chunks.Value);
-        _regions = [.. Header.MemoryLayout.Regions.OrderBy(s => s.Base)];
-        _checkpointEvery = Header.CheckpointIntervalEvents;
-        MemoryChunks = _chunksLeft;
-        InitialMemoryHash = hash.Value;
-        _stage = Stage.Memory;
         return true;
     }
 
@@ -129,7 +139,8 @@ public sealed partial class TraceReader
                 error = new TraceError(
                     TraceErrorKind.LimitExceeded,
                     0,
-                    $"byte 0: expected a memory layout of at most {totalBytesMax} bytes, found a larger one (in header key \"memory_layout\")"
+                    $"byte 0: expected a memory layout of at most {totalBytesMax} bytes, found a larger one (in "
+                        + "header key \"memory_layout\")"
                 );
                 return false;
             }
@@ -234,44 +245,8 @@ public sealed partial class TraceReader
                 Describe(r.NextCode),
                 ctx
             );
-        int items = ReadArrayHeader(ref r, "memory chunk array");
-        if (items != TraceFormat.ChunkFields)
-            return Fail(
-                TraceErrorKind.Malformed,
-                start,
-                $"memory chunk array of {TraceFormat.ChunkFields} items",
-                $"array of {items} items",
-                ctx
-            );
-        ulong address = ReadUInt64(ref r, "chunk address (uint 64)");
-        long lengthAt = At(ref r);
-        ulong length = ReadUInt64(ref r, "chunk length (uint)");
-        if (length == 0 || length > TraceFormat.ChunkBytesMax)
-            return Fail(
-                TraceErrorKind.LimitExceeded,
-                lengthAt,
-                $"chunk length in [1, {TraceFormat.ChunkBytesMax}]",
-                $"{length}",
-                ctx
-            );
-        if (address < _nextChunkAddress || address > ulong.MaxValue - length)
-            return Fail(
-                TraceErrorKind.Inconsistent,
-                start,
-                $"chunk at or after 0x{_nextChunkAddress:x} (ascending, not overlapping)",
-                $"chunk at 0x{address:x}",
-                ctx
-            );
-        if (!TryLocateChunk(address, length, out int region))
-        {
-            return Fail(
-                TraceErrorKind.Inconsistent,
-                start,
-                "chunk inside the memory layout, starting on a page of its region and ending on one or at the region's end",
-                $"chunk at 0x{address:x} of {length} bytes",
-                ctx
-            );
-        }
+        if (!TryReadChunkPlace(ref r, start, ctx, out ulong address, out ulong length, out int region))
+            return false;
         long binAt = At(ref r);
         long compressedLength = BinLength(_input.Span, (int)r.Consumed, out int headerBytes);
         if (compressedLength > TraceFormat.ChunkCompressedBytesMax)
@@ -316,20 +291,84 @@ public sealed partial class TraceReader
         {
             return Fail(TraceErrorKind.Malformed, dataAt + at, expected, found, ctx);
         }
+        HashChunk(region, address, length, destination);
+        _nextChunkAddress = address + length;
+        _chunksLeft--;
+        return true;
+    }
+
+    /// <summary>A chunk's array header, address and length: a length within <see cref="TraceFormat.ChunkBytesMax"/>,
+    /// chunks ascending and not overlapping, each inside one region of the layout (its index in
+    /// <paramref name="region"/>).</summary>
+    private bool TryReadChunkPlace(
+        ref MessagePackReader r,
+        long start,
+        string ctx,
+        out ulong address,
+        out ulong length,
+        out int region
+    )
+    {
+        address = 0;
+        length = 0;
+        region = -1;
+        int items = ReadArrayHeader(ref r, "memory chunk array");
+        if (items != TraceFormat.ChunkFields)
+            return Fail(
+                TraceErrorKind.Malformed,
+                start,
+                $"memory chunk array of {TraceFormat.ChunkFields} items",
+                $"array of {items} items",
+                ctx
+            );
+        address = ReadUInt64(ref r, "chunk address (uint 64)");
+        long lengthAt = At(ref r);
+        length = ReadUInt64(ref r, "chunk length (uint)");
+        if (length == 0 || length > TraceFormat.ChunkBytesMax)
+            return Fail(
+                TraceErrorKind.LimitExceeded,
+                lengthAt,
+                $"chunk length in [1, {TraceFormat.ChunkBytesMax}]",
+                $"{length}",
+                ctx
+            );
+        if (address < _nextChunkAddress || address > ulong.MaxValue - length)
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                $"chunk at or after 0x{_nextChunkAddress:x} (ascending, not overlapping)",
+                $"chunk at 0x{address:x}",
+                ctx
+            );
+        if (!TryLocateChunk(address, length, out region))
+        {
+            return Fail(
+                TraceErrorKind.Inconsistent,
+                start,
+                "chunk inside the memory layout, starting on a page of its region and ending on one or at the "
+                    + "region's end",
+                $"chunk at 0x{address:x} of {length} bytes",
+                ctx
+            );
+        }
+        return true;
+    }
+
+    /// <summary>Adds an inflated chunk to the running hash of the initial memory: its pages (format 2), or the
+    /// zeros before it and its bytes (format 1).</summary>
+    private void HashChunk(int region, ulong address, ulong length, ReadOnlySpan<byte> data)
+    {
         if (Header.MemoryHashScheme == MemoryHashScheme.PageWise)
         {
             // A chunk starts on a page of its region (TryLocateChunk), so its pages are the memory's pages.
-            _pageHashXor ^= PageHash.XorOfPages(address, destination);
+            _pageHashXor ^= PageHash.XorOfPages(address, data);
         }
         else
         {
             HashZerosUpTo(region, address - _regions[region].Base);
-            _memoryHash.Add(destination);
+            _memoryHash.Add(data);
             _hashedTo += length;
         }
-        _nextChunkAddress = address + length;
-        _chunksLeft--;
-        return true;
     }
 
     /// <summary>The region holding all of [address, address + length), with the chunk starting on a page

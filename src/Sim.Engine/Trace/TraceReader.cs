@@ -556,7 +556,8 @@ public sealed partial class TraceReader : IDisposable
             return FailEvent(
                 TraceErrorKind.Inconsistent,
                 start,
-                $"a periodic Checkpoint (kind 17, source 0) after {_checkpointEvery} events (header checkpoint interval)",
+                $"a periodic Checkpoint (kind 17, source 0) after {_checkpointEvery} events (header checkpoint "
+                    + "interval)",
                 $"event kind {kind}, source {source}",
                 out error
             );

@@ -18,10 +18,13 @@ public static class TraceTextFormatter
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(header);
         output.WriteLine(
-            $"# {TraceFormat.FormatName} v{header.FormatVersion}: scenario {header.Scenario}, seed {header.Seed}, origin {(header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated)}"
+            $"# {TraceFormat.FormatName} v{header.FormatVersion}: scenario {header.Scenario}, seed {header.Seed}, "
+                + "origin "
+                + $"{(header.Origin == TraceOrigin.Kvm ? TraceFormat.OriginKvm : TraceFormat.OriginSimulated)}"
         );
         output.WriteLine(
-            $"# virtsim {header.VirtsimVersion} (commit {header.GitCommit}), checkpoint every {header.CheckpointIntervalEvents} events"
+            $"# virtsim {header.VirtsimVersion} (commit {header.GitCommit}), checkpoint every "
+                + $"{header.CheckpointIntervalEvents} events"
         );
         if (header.Host is { } host)
             output.WriteLine($"# host: kernel {host.KernelRelease}, KVM API {host.KvmApiVersion}, {host.KvmFlavour}");
@@ -59,7 +62,8 @@ public static class TraceTextFormatter
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(footer);
         output.WriteLine(
-            $"# end: {footer.EventCount} events, end time {footer.EndTime} ns, memory hash 0x{footer.MemoryHash:x16}, event hash 0x{footer.EventHash:x16}"
+            $"# end: {footer.EventCount} events, end time {footer.EndTime} ns, memory hash "
+                + $"0x{footer.MemoryHash:x16}, event hash 0x{footer.EventHash:x16}"
         );
         foreach (KeyValuePair<TraceEventKind, ulong> kv in footer.CountsByKind)
             output.WriteLine($"#   {kv.Key}: {kv.Value}");

@@ -123,7 +123,8 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         if (footer.EventCount != EventCount || footer.EventHash != EventHash)
         {
             throw new ArgumentException(
-                $"footer says {footer.EventCount} events with hash 0x{footer.EventHash:x16}; {EventCount} were written with hash 0x{EventHash:x16}",
+                $"footer says {footer.EventCount} events with hash 0x{footer.EventHash:x16}; {EventCount} were "
+                    + $"written with hash 0x{EventHash:x16}",
                 nameof(footer)
             );
         }

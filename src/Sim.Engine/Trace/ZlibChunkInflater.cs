@@ -62,6 +62,24 @@ internal static class ZlibChunkInflater
             (expected, found, at) = ("zlib data", $"invalid data ({e.Message})", source.Given);
             return false;
         }
+        return TryCheckStreamEnd(input, source, destination, got, longer, out expected, out found, out at);
+    }
+
+    /// <summary>After inflating: the stream filled exactly the destination (no short stream, no decompression
+    /// bomb), ended exactly where the input ends (no trailing bytes, not cut short), and its Adler-32 trailer is
+    /// the output's.</summary>
+    private static bool TryCheckStreamEnd(
+        ReadOnlySpan<byte> input,
+        TailFeed source,
+        ReadOnlySpan<byte> destination,
+        int got,
+        bool longer,
+        out string expected,
+        out string found,
+        out int at
+    )
+    {
+        (expected, found, at) = ("", "", 0);
         if (got < destination.Length)
         {
             (expected, found, at) = (

@@ -85,7 +85,19 @@ public static class PciEnumerator
             line = Narrow.LowByte(intxGsi(slot, fn.InterruptPin));
         PciConfigPorts.Write(guest, slot, R.InterruptLine, 1, line);
         fn.InterruptLine = line;
+        SizeAndProgramBars(guest, slot, fn, windows);
+        return fn;
+    }
 
+    /// <summary>Sizes each BAR (write all ones, read back, restore) and programs those that fit the windows, with
+    /// decoding off meanwhile.</summary>
+    private static void SizeAndProgramBars(
+        GuestContext guest,
+        int slot,
+        GuestPciFunction fn,
+        PciResourceWindows windows
+    )
+    {
         // Sizing with decoding off, as Linux does (pci_read_bases with PCI_COMMAND_MEMORY/IO cleared).
         ushort command = Narrow.LowUInt16(PciConfigPorts.Read(guest, slot, R.Command, 2));
         PciConfigPorts.Write(
@@ -98,24 +110,14 @@ public static class PciEnumerator
         for (int i = 0; i < R.BarCount; i++)
         {
             int reg = R.Bar0 + (4 * i);
-            uint original = PciConfigPorts.Read(guest, slot, reg, 4);
-            PciConfigPorts.Write(guest, slot, reg, 4, uint.MaxValue);
-            uint probe = PciConfigPorts.Read(guest, slot, reg, 4);
-            PciConfigPorts.Write(guest, slot, reg, 4, original);
+            uint probe = ProbeBar(guest, slot, reg);
             if (probe == 0)
                 continue;
             bool io = (probe & R.BarSpaceIo) != 0;
             bool is64 = !io && (probe & 0x6) == R.BarMemoryType64;
             ulong bits = io ? probe & ~R.BarIoFlagsMask & 0xFFFF : probe & ~R.BarMemoryFlagsMask;
             if (is64 && i + 1 < R.BarCount)
-            {
-                int high = reg + 4;
-                uint originalHigh = PciConfigPorts.Read(guest, slot, high, 4);
-                PciConfigPorts.Write(guest, slot, high, 4, uint.MaxValue);
-                uint probeHigh = PciConfigPorts.Read(guest, slot, high, 4);
-                PciConfigPorts.Write(guest, slot, high, 4, originalHigh);
-                bits |= (ulong)probeHigh << 32;
-            }
+                bits |= (ulong)ProbeBar(guest, slot, reg + 4) << 32;
             // Linux pci_size: the size is the lowest writable address bit.
             ulong size = bits & unchecked(~bits + 1);
             if (size == 0)
@@ -139,6 +141,16 @@ public static class PciEnumerator
                 i++;
         }
         PciConfigPorts.Write(guest, slot, R.Command, 2, command);
-        return fn;
+    }
+
+    /// <summary>The BAR register's value after writing all ones (its writable bits), the register restored
+    /// after.</summary>
+    private static uint ProbeBar(GuestContext guest, int slot, int reg)
+    {
+        uint original = PciConfigPorts.Read(guest, slot, reg, 4);
+        PciConfigPorts.Write(guest, slot, reg, 4, uint.MaxValue);
+        uint probe = PciConfigPorts.Read(guest, slot, reg, 4);
+        PciConfigPorts.Write(guest, slot, reg, 4, original);
+        return probe;
     }
 }

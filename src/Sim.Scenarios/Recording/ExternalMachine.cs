@@ -69,7 +69,8 @@ public sealed class ExternalMachine
         if (scenario is null || scenario.Name == "ping")
         {
             error =
-                $"unknown device scenario '{scenarioName}' (known: {string.Join(", ", ScenarioCatalog.All.Where(s => s.Name != "ping").Select(s => s.Name))})";
+                $"unknown device scenario '{scenarioName}' (known: "
+                + $"{string.Join(", ", ScenarioCatalog.All.Where(s => s.Name != "ping").Select(s => s.Name))})";
             return false;
         }
         var named = options.Where(kv => !RecorderOptionKeys.Contains(kv.Key));

@@ -40,93 +40,130 @@ public static class KvmTraceReplay
             return KvmReplayResult.Error(0, error.Message);
         using (input)
         {
-            TraceHeader header = input.Header;
-            if (header.Origin != TraceOrigin.Kvm)
-                return KvmReplayResult.Error(0, "not a KVM recording (origin simulated)");
-            // A kernel-vhost recording holds the real kernel's device output, not our model's events: it is always
-            // checked against the model on what the guest sees.
-            bool kernelRecording =
-                header.Options.TryGetValue("backend", out string? recordedBackend)
-                && recordedBackend == KernelVhostBackend;
-            bool differential =
-                kernelRecording || (scenarioOverride is not null && scenarioOverride != header.Scenario);
-            string scenario = scenarioOverride ?? header.Scenario;
-            // notify= is a virtio-demo option the vhost scenario (always ioeventfd) does not take.
-            var options = header.Options.Where(kv => !differential || kv.Key != "notify");
-            if (!ExternalMachine.TryCreate(scenario, options, out ExternalMachine? machine, out string buildError))
-                return KvmReplayResult.Error(0, $"the header does not build a machine: {buildError}");
-            Simulation sim = machine!.Simulation;
-            // Hash as the recording did: the committed PVM and lab recordings are format 1 (linear hashes).
-            sim.Memory.HashScheme = header.MemoryHashScheme;
-            if (!sim.Memory.Layout.Regions.SequenceEqual(header.MemoryLayout.Regions.OrderBy(r => r.Base)))
-                return KvmReplayResult.Error(0, "the trace's memory layout is not the scenario's");
-            if (!input.TryReadInitialMemory(sim.Memory, out error))
-                return KvmReplayResult.Error(0, error.Message);
-
+            if (PrepareMachine(input, scenarioOverride, out ExternalMachine? machine, out bool differential) is { } bad)
+                return bad;
             using Stream expectedStream = open();
             if (!TraceReader.TryOpen(expectedStream, out TraceReader? expected, out error))
                 return KvmReplayResult.Error(0, error.Message);
             using (expected)
-            {
-                var exact = differential ? null : new TraceComparer(expected);
-                var visible = differential
-                    ? new GuestVisibleComparer(expected, sim.Memory, fields => fields.Learn(machine.Kvm))
-                    : null;
-                sim.AddSink(exact is not null ? exact : visible!);
-                long inputs = 0;
-                while (input.TryReadNext(out TraceEvent ev, out error))
-                {
-                    if (!Apply(machine, in ev, out string? applyError))
-                        return KvmReplayResult.Error(input.EventsRead, applyError!);
-                    if (IsInput(ev.Kind))
-                        inputs++;
-                    if (exact is { HasDiverged: true } || visible is { HasDiverged: true })
-                        break;
-                }
-                if (error is not null)
-                    return KvmReplayResult.Error(input.EventsRead, error.Message);
-                if (input.Footer is { } f)
-                    machine.Finish(f.EndTime);
-                ulong events = exact?.EventsSeen ?? visible!.EventsSeen;
-                // The differential's last check needs the footer (the recording's final memory); a divergence found
-                // before the end stopped the reading short of it.
-                if (visible is { HasDiverged: false } && input.Footer is null)
-                    return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
-                bool finished = exact is not null ? exact.Finish() : visible!.Finish(input.Footer?.MemoryHash ?? 0);
-                if (!finished)
-                {
-                    TraceDivergence d = exact?.Divergence ?? visible!.Divergence!;
-                    return d.Field == TraceField.TraceUnreadable
-                        ? KvmReplayResult.Error(events, d.Expected)
-                        : KvmReplayResult.Diverged(events, d.ToString());
-                }
-                if (input.Footer is not { } footer)
-                    return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
-                ulong memoryHash = sim.Memory.ContentHash();
-                if (!differential && footer.MemoryHash != memoryHash)
-                    return KvmReplayResult.Diverged(
-                        events,
-                        $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{memoryHash:x16}"
-                    );
-                if (!differential && footer.EventCount != events)
-                    return KvmReplayResult.Diverged(
-                        events,
-                        $"footer counts {footer.EventCount} events, replay saw {events}"
-                    );
-                string visibleDetail = visible is null
-                    ? ""
-                    : $" device_bytes_compared={visible.BytesCompared} notification_bytes_skipped={visible.NotificationBytesSkipped}";
-                return new KvmReplayResult(
-                    KvmReplayVerdict.Match,
-                    events,
-                    $"memory_hash=0x{memoryHash:x16} inputs={inputs} recorded_ns={footer.EndTime}{visibleDetail}"
-                )
-                {
-                    RecordedNs = footer.EndTime,
-                    Console = sim.Output,
-                };
-            }
+                return ReplayAgainst(input, expected, machine!, differential);
         }
+    }
+
+    /// <summary>Builds the machine the header names (or <paramref name="scenarioOverride"/>'s, a differential
+    /// replay) and loads the recorded initial memory into it; the error, or null when the machine is ready.</summary>
+    private static KvmReplayResult? PrepareMachine(
+        TraceReader input,
+        string? scenarioOverride,
+        out ExternalMachine? machine,
+        out bool differential
+    )
+    {
+        machine = null;
+        TraceHeader header = input.Header;
+        // A kernel-vhost recording holds the real kernel's device output, not our model's events: it is always
+        // checked against the model on what the guest sees.
+        bool kernelRecording =
+            header.Options.TryGetValue("backend", out string? recordedBackend) && recordedBackend == KernelVhostBackend;
+        differential = kernelRecording || (scenarioOverride is not null && scenarioOverride != header.Scenario);
+        if (header.Origin != TraceOrigin.Kvm)
+            return KvmReplayResult.Error(0, "not a KVM recording (origin simulated)");
+        string scenario = scenarioOverride ?? header.Scenario;
+        // notify= is a virtio-demo option the vhost scenario (always ioeventfd) does not take.
+        bool dropNotify = differential;
+        var options = header.Options.Where(kv => !dropNotify || kv.Key != "notify");
+        if (!ExternalMachine.TryCreate(scenario, options, out machine, out string buildError))
+            return KvmReplayResult.Error(0, $"the header does not build a machine: {buildError}");
+        Simulation sim = machine!.Simulation;
+        // Hash as the recording did: the committed PVM and lab recordings are format 1 (linear hashes).
+        sim.Memory.HashScheme = header.MemoryHashScheme;
+        if (!sim.Memory.Layout.Regions.SequenceEqual(header.MemoryLayout.Regions.OrderBy(r => r.Base)))
+            return KvmReplayResult.Error(0, "the trace's memory layout is not the scenario's");
+        if (!input.TryReadInitialMemory(sim.Memory, out TraceError? error))
+            return KvmReplayResult.Error(0, error.Message);
+        return null;
+    }
+
+    /// <summary>Feeds the recording's inputs to the machine with its outputs compared against
+    /// <paramref name="expected"/>: every event exactly, or (differential) only what the guest sees.</summary>
+    private static KvmReplayResult ReplayAgainst(
+        TraceReader input,
+        TraceReader expected,
+        ExternalMachine machine,
+        bool differential
+    )
+    {
+        Simulation sim = machine.Simulation;
+        var exact = differential ? null : new TraceComparer(expected);
+        var visible = differential
+            ? new GuestVisibleComparer(expected, sim.Memory, fields => fields.Learn(machine.Kvm))
+            : null;
+        sim.AddSink(exact is not null ? exact : visible!);
+        long inputs = 0;
+        TraceError? error;
+        while (input.TryReadNext(out TraceEvent ev, out error))
+        {
+            if (!Apply(machine, in ev, out string? applyError))
+                return KvmReplayResult.Error(input.EventsRead, applyError!);
+            if (IsInput(ev.Kind))
+                inputs++;
+            if (exact is { HasDiverged: true } || visible is { HasDiverged: true })
+                break;
+        }
+        if (error is not null)
+            return KvmReplayResult.Error(input.EventsRead, error.Message);
+        if (input.Footer is { } f)
+            machine.Finish(f.EndTime);
+        ulong events = exact?.EventsSeen ?? visible!.EventsSeen;
+        // The differential's last check needs the footer (the recording's final memory); a divergence found
+        // before the end stopped the reading short of it.
+        if (visible is { HasDiverged: false } && input.Footer is null)
+            return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
+        bool finished = exact is not null ? exact.Finish() : visible!.Finish(input.Footer?.MemoryHash ?? 0);
+        if (!finished)
+        {
+            TraceDivergence d = exact?.Divergence ?? visible!.Divergence!;
+            return d.Field == TraceField.TraceUnreadable
+                ? KvmReplayResult.Error(events, d.Expected)
+                : KvmReplayResult.Diverged(events, d.ToString());
+        }
+        return CheckFooter(input.Footer, sim, events, inputs, visible);
+    }
+
+    /// <summary>The footer against the replay: final memory hash and event count (exact replays only; a
+    /// differential's comparer checked the memory itself).</summary>
+    private static KvmReplayResult CheckFooter(
+        TraceFooter? recorded,
+        Simulation sim,
+        ulong events,
+        long inputs,
+        GuestVisibleComparer? visible
+    )
+    {
+        bool differential = visible is not null;
+        if (recorded is not { } footer)
+            return KvmReplayResult.Error(events, "the trace ends without its footer (truncated)");
+        ulong memoryHash = sim.Memory.ContentHash();
+        if (!differential && footer.MemoryHash != memoryHash)
+            return KvmReplayResult.Diverged(
+                events,
+                $"final guest memory differs: expected hash 0x{footer.MemoryHash:x16}, actual 0x{memoryHash:x16}"
+            );
+        if (!differential && footer.EventCount != events)
+            return KvmReplayResult.Diverged(events, $"footer counts {footer.EventCount} events, replay saw {events}");
+        string visibleDetail = visible is null
+            ? ""
+            : $" device_bytes_compared={visible.BytesCompared} "
+                + $"notification_bytes_skipped={visible.NotificationBytesSkipped}";
+        return new KvmReplayResult(
+            KvmReplayVerdict.Match,
+            events,
+            $"memory_hash=0x{memoryHash:x16} inputs={inputs} recorded_ns={footer.EndTime}{visibleDetail}"
+        )
+        {
+            RecordedNs = footer.EndTime,
+            Console = sim.Output,
+        };
     }
 
     /// <summary>The kinds that are guest inputs (everything else is the machine's output, compared).</summary>

@@ -31,29 +31,67 @@ public sealed class AflSyncInteropTests(ITestOutputHelper output)
         var layout = new CampaignLayout(root);
         string worker = $"{Target}-w0";
 
-        using (
-            var run = new CampaignProcess(
-                "fuzz",
-                "--target",
-                Target,
-                "-o",
-                root,
-                "--jobs",
-                "1",
-                "--time",
-                "5s",
-                "--seed",
-                "11",
-                "--status",
-                "plain"
-            )
-        )
-        {
-            Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
-            Assert.Equal(0, run.Process.ExitCode);
-        }
+        RunVirtsimWorker(root, "5s");
         Assert.True(File.Exists(Path.Combine(layout.Worker(worker), CampaignLayout.MainNodeName)));
 
+        RunAflSecondary(aflFuzz, seeds, root);
+        string[] aflQueue = Directory
+            .GetFiles(layout.Queue("afl1"))
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .ToArray();
+        int fromVirtsim = aflQueue.Count(n => n.Contains($",sync:{worker},", StringComparison.Ordinal));
+        output.WriteLine($"afl-fuzz queue: {aflQueue.Length} entries, {fromVirtsim} imported from {worker}");
+        Assert.True(fromVirtsim > 0, "afl-fuzz -S imported nothing from the virtsim worker");
+        Assert.Equal(Target, layout.TargetOf("afl1")); // from afl-fuzz's command_line
+
+        RunVirtsimWorker(root, "3s");
+        string log = File.ReadAllText(layout.Log(worker));
+        output.WriteLine(log);
+        // The worker read afl-fuzz's own entries (its seeds and finds; not those it imported from us) ...
+        int aflOwn = aflQueue.Count(n => !n.Contains(",sync:", StringComparison.Ordinal));
+        Assert.True(aflOwn > 0);
+        Assert.True(
+            SyncImporter.ReadMinAccept(Path.Combine(layout.Synced(worker), "afl1")) > 0,
+            "the worker never synced from afl1"
+        );
+        Assert.Matches(@"sync: read [1-9]\d* entries from other instances", log);
+        // ... and kept those that showed it new coverage under AFL++'s naming of imported entries (none may be new).
+        string[] imported = Directory
+            .GetFiles(layout.Queue(worker))
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Where(n => n.Contains(",sync:afl1,", StringComparison.Ordinal))
+            .ToArray();
+        output.WriteLine($"worker kept {imported.Length} of afl1's {aflOwn} own entries");
+    }
+
+    /// <summary>One virtsim worker on the shared directory for <paramref name="time"/>; it must end cleanly.</summary>
+    private static void RunVirtsimWorker(string root, string time)
+    {
+        using var run = new CampaignProcess(
+            "fuzz",
+            "--target",
+            Target,
+            "-o",
+            root,
+            "--jobs",
+            "1",
+            "--time",
+            time,
+            "--seed",
+            "11",
+            "--status",
+            "plain"
+        );
+        Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
+        Assert.Equal(0, run.Process.ExitCode);
+    }
+
+    /// <summary>An <c>afl-fuzz -S afl1</c> secondary on the shared directory, driving the target through
+    /// <c>virtsim fuzz --afl</c> for ten seconds; it must end cleanly.</summary>
+    private void RunAflSecondary(string aflFuzz, string seeds, string root)
+    {
         // AFL_IMPORT_FIRST: the secondary syncs before fuzzing, so the test need not wait out AFL_SYNC_TIME.
         var psi = new ProcessStartInfo(aflFuzz)
         {
@@ -111,55 +149,6 @@ public sealed class AflSyncInteropTests(ITestOutputHelper output)
             output.WriteLine(aflOut.Length > 3000 ? aflOut[^3000..] : aflOut);
             Assert.Equal(0, afl.ExitCode);
         }
-        string[] aflQueue = Directory
-            .GetFiles(layout.Queue("afl1"))
-            .Select(Path.GetFileName)
-            .OfType<string>()
-            .ToArray();
-        int fromVirtsim = aflQueue.Count(n => n.Contains($",sync:{worker},", StringComparison.Ordinal));
-        output.WriteLine($"afl-fuzz queue: {aflQueue.Length} entries, {fromVirtsim} imported from {worker}");
-        Assert.True(fromVirtsim > 0, "afl-fuzz -S imported nothing from the virtsim worker");
-        Assert.Equal(Target, layout.TargetOf("afl1")); // from afl-fuzz's command_line
-
-        using (
-            var run = new CampaignProcess(
-                "fuzz",
-                "--target",
-                Target,
-                "-o",
-                root,
-                "--jobs",
-                "1",
-                "--time",
-                "3s",
-                "--seed",
-                "11",
-                "--status",
-                "plain"
-            )
-        )
-        {
-            Assert.True(run.WaitForExit(TimeSpan.FromSeconds(120)), run.Output);
-            Assert.Equal(0, run.Process.ExitCode);
-        }
-        string log = File.ReadAllText(layout.Log(worker));
-        output.WriteLine(log);
-        // The worker read afl-fuzz's own entries (its seeds and finds; not those it imported from us) ...
-        int aflOwn = aflQueue.Count(n => !n.Contains(",sync:", StringComparison.Ordinal));
-        Assert.True(aflOwn > 0);
-        Assert.True(
-            SyncImporter.ReadMinAccept(Path.Combine(layout.Synced(worker), "afl1")) > 0,
-            "the worker never synced from afl1"
-        );
-        Assert.Matches(@"sync: read [1-9]\d* entries from other instances", log);
-        // ... and kept those that showed it new coverage under AFL++'s naming of imported entries (none may be new).
-        string[] imported = Directory
-            .GetFiles(layout.Queue(worker))
-            .Select(Path.GetFileName)
-            .OfType<string>()
-            .Where(n => n.Contains(",sync:afl1,", StringComparison.Ordinal))
-            .ToArray();
-        output.WriteLine($"worker kept {imported.Length} of afl1's {aflOwn} own entries");
     }
 
     private static string? FindOnPath(string name) =>

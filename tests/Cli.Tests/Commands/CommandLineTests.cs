@@ -102,10 +102,12 @@ public sealed class CommandLineTests
         var (code, output, _) = CliRunner.Run("bench", "replay", t, "--repeat", "1");
         Assert.Equal(ExitCodes.Ok, code);
         Assert.Matches(
-            @"origin=simulated events=[1-9][0-9]* bytes_per_event=[0-9.]+ replay_wall_ms=[0-9.]+ replay_cpu_ms=[0-9.]+ events_per_s_wall=[0-9]+ events_per_s_cpu=([0-9]+|∞)",
+            @"origin=simulated events=[1-9][0-9]* bytes_per_event=[0-9.]+ replay_wall_ms=[0-9.]+ "
+                + @"replay_cpu_ms=[0-9.]+ events_per_s_wall=[0-9]+ events_per_s_cpu=([0-9]+|∞)",
             output
         );
-        Assert.DoesNotContain("speedup", output, StringComparison.Ordinal); // only KVM recordings have a real run to compare with
+        // Only KVM recordings have a real run to compare with.
+        Assert.DoesNotContain("speedup", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -20,31 +20,7 @@ public sealed class FuzzSignalTests(ITestOutputHelper output)
             return;
         }
         using TempDir dir = CliRunner.TempDir();
-        string dll = Path.Combine(AppContext.BaseDirectory, "virtsim.dll");
-        var start = new ProcessStartInfo(
-            "dotnet",
-            [
-                dll,
-                "fuzz",
-                "--target",
-                "guest-memory",
-                "--no-coverage",
-                "--seed",
-                "1",
-                "--time",
-                "300s",
-                "--corpus",
-                dir.File("c"),
-                "--findings",
-                dir.File("f"),
-            ]
-        )
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = dir.Path,
-        };
-        using Process p = Process.Start(start)!;
+        using Process p = Process.Start(CampaignStart(dir))!;
         var lines = new List<string>();
         using var started = new ManualResetEventSlim();
         p.OutputDataReceived += (_, e) =>
@@ -68,15 +44,7 @@ public sealed class FuzzSignalTests(ITestOutputHelper output)
         try
         {
             Assert.True(started.Wait(TimeSpan.FromSeconds(120)), "no status line within 120 s");
-            using (
-                Process kill = Process.Start(
-                    "kill",
-                    ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]
-                )
-            )
-            {
-                kill.WaitForExit();
-            }
+            SendSignal(signal, p.Id);
             Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "the campaign did not stop within 60 s of the signal");
             p.WaitForExit();
         }
@@ -94,5 +62,43 @@ public sealed class FuzzSignalTests(ITestOutputHelper output)
         Assert.Contains("stopped by signal", all, StringComparison.Ordinal);
         Assert.Contains("done: ", all, StringComparison.Ordinal);
         Assert.Matches(@"execs=\d+ exec_per_s=\d+ edges=\d+ corpus=\d+ findings=0$", all);
+    }
+
+    /// <summary>A 300-second campaign of the built virtsim on guest-memory, in <paramref name="dir"/>.</summary>
+    private static ProcessStartInfo CampaignStart(TempDir dir)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "virtsim.dll");
+        return new ProcessStartInfo(
+            "dotnet",
+            [
+                dll,
+                "fuzz",
+                "--target",
+                "guest-memory",
+                "--no-coverage",
+                "--seed",
+                "1",
+                "--time",
+                "300s",
+                "--corpus",
+                dir.File("c"),
+                "--findings",
+                dir.File("f"),
+            ]
+        )
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = dir.Path,
+        };
+    }
+
+    private static void SendSignal(string signal, int pid)
+    {
+        using Process kill = Process.Start(
+            "kill",
+            ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]
+        );
+        kill.WaitForExit();
     }
 }

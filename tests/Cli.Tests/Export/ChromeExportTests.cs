@@ -67,7 +67,12 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
         static List<string> Check(string json) => TraceEventFormatSchema.Check(JsonDocument.Parse(json).RootElement);
         Assert.Empty(
             Check(
-                """{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}}]}"""
+                """
+                {"traceEvents":[
+                    {"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},
+                    {"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}}
+                ]}
+                """
             )
         );
         Assert.NotEmpty(
@@ -75,12 +80,25 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
         );
         Assert.NotEmpty(
             Check(
-                """{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":2,"args":{}},{"ph":"X","name":"b","cat":"c","pid":1,"tid":1,"ts":2,"dur":1,"args":{}}]}"""
+                """
+                {"traceEvents":[
+                    {"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},
+                    {"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":2,"args":{}},
+                    {"ph":"X","name":"b","cat":"c","pid":1,"tid":1,"ts":2,"dur":1,"args":{}}
+                ]}
+                """
             )
         );
         Assert.NotEmpty(
             Check(
-                """{"traceEvents":[{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},{"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}},{"ph":"s","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":1},{"ph":"f","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":5,"bp":"e"}]}"""
+                """
+                {"traceEvents":[
+                    {"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"a"}},
+                    {"ph":"X","name":"a","cat":"c","pid":1,"tid":1,"ts":1,"dur":1,"args":{}},
+                    {"ph":"s","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":1},
+                    {"ph":"f","name":"k","cat":"f","id":1,"pid":1,"tid":1,"ts":5,"bp":"e"}
+                ]}
+                """
             )
         );
         Assert.NotEmpty(Check("""{"traceEvents":[{"ph":"B","name":"a","pid":1,"tid":1,"ts":1}]}"""));
@@ -109,7 +127,8 @@ public sealed class ChromeExportTests(ITestOutputHelper output)
         Assert.True(File.Exists(golden), $"{golden} is missing; VIRTSIM_UPDATE_GOLDEN=1 writes it");
         Assert.True(
             File.ReadAllBytes(golden).AsSpan().SequenceEqual(actual),
-            $"the export differs from {golden}; if the change is deliberate, rerun with VIRTSIM_UPDATE_GOLDEN=1 and review the diff"
+            $"the export differs from {golden}; if the change is deliberate, rerun with VIRTSIM_UPDATE_GOLDEN=1 and "
+                + "review the diff"
         );
     }
 

@@ -69,43 +69,60 @@ internal static class TraceEventFormatSchema
             if (string.IsNullOrEmpty(Str(e, "cat")))
                 problems.Add($"{at}: no cat");
             used.Add(tid);
-            switch (ph)
-            {
-                case "X":
-                    if (!Num(e, "dur", out decimal dur) || dur < 0)
-                    {
-                        problems.Add($"{at}: X without a non-negative dur");
-                        break;
-                    }
-                    if (!e.TryGetProperty("args", out JsonElement args) || args.ValueKind != JsonValueKind.Object)
-                        problems.Add($"{at}: no args");
-                    if (!slices.TryGetValue((pid, tid), out var list))
-                        slices[(pid, tid)] = list = [];
-                    list.Add((ts, ts + dur));
-                    break;
-                case "i":
-                    if (Str(e, "s") is not ("g" or "p" or "t"))
-                        problems.Add($"{at}: instant scope is not g, p or t");
-                    break;
-                default:
-                    if (!Int(e, "id", out long id))
-                    {
-                        problems.Add($"{at}: flow event without an integer id");
-                        break;
-                    }
-                    if (ph == "f" && Str(e, "bp") != "e")
-                        problems.Add($"{at}: flow finish without \"bp\":\"e\"");
-                    if (!flows.TryGetValue(id, out var points))
-                        flows[id] = points = [];
-                    points.Add((ph, ts, tid, ph == "f"));
-                    break;
-            }
+            CheckByPhase(e, ph, at, pid, tid, ts, slices, flows, problems);
         }
         CheckSlices(slices, problems);
         CheckFlows(flows, slices, problems);
         foreach (long tid in used.Where(t => !named.Contains(t)))
             problems.Add($"tid {tid} has no thread_name");
         return problems;
+    }
+
+    /// <summary>The fields each timed phase needs: a slice's duration and args, an instant's scope, a flow point's
+    /// id and binding; slices and flow points are collected for the track and flow checks.</summary>
+    private static void CheckByPhase(
+        JsonElement e,
+        string ph,
+        string at,
+        long pid,
+        long tid,
+        decimal ts,
+        Dictionary<(long, long), List<(decimal Ts, decimal End)>> slices,
+        Dictionary<long, List<(string Ph, decimal Ts, long Tid, bool BindsEnd)>> flows,
+        List<string> problems
+    )
+    {
+        switch (ph)
+        {
+            case "X":
+                if (!Num(e, "dur", out decimal dur) || dur < 0)
+                {
+                    problems.Add($"{at}: X without a non-negative dur");
+                    break;
+                }
+                if (!e.TryGetProperty("args", out JsonElement args) || args.ValueKind != JsonValueKind.Object)
+                    problems.Add($"{at}: no args");
+                if (!slices.TryGetValue((pid, tid), out var list))
+                    slices[(pid, tid)] = list = [];
+                list.Add((ts, ts + dur));
+                break;
+            case "i":
+                if (Str(e, "s") is not ("g" or "p" or "t"))
+                    problems.Add($"{at}: instant scope is not g, p or t");
+                break;
+            default:
+                if (!Int(e, "id", out long id))
+                {
+                    problems.Add($"{at}: flow event without an integer id");
+                    break;
+                }
+                if (ph == "f" && Str(e, "bp") != "e")
+                    problems.Add($"{at}: flow finish without \"bp\":\"e\"");
+                if (!flows.TryGetValue(id, out var points))
+                    flows[id] = points = [];
+                points.Add((ph, ts, tid, ph == "f"));
+                break;
+        }
     }
 
     /// <summary>Slices on one track must not overlap.</summary>

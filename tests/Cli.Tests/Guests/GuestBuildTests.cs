@@ -73,7 +73,8 @@ public sealed class GuestBuildTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(0u, unchecked(magic + flags + checksum));
             Assert.Equal(LoadAddress + 4, BinaryPrimitives.ReadUInt32LittleEndian(h[12..])); // header_addr
             Assert.Equal(LoadAddress, BinaryPrimitives.ReadUInt32LittleEndian(h[16..])); // load_addr
-            Assert.Equal(LoadAddress + (uint)image.Length, BinaryPrimitives.ReadUInt32LittleEndian(h[20..])); // load_end_addr
+            // Load_end_addr.
+            Assert.Equal(LoadAddress + (uint)image.Length, BinaryPrimitives.ReadUInt32LittleEndian(h[20..]));
             Assert.True(
                 BinaryPrimitives.ReadUInt32LittleEndian(h[24..]) >= LoadAddress + (uint)image.Length,
                 name + ": bss ends before the image"

@@ -102,7 +102,8 @@ public sealed class GuestQemuTests(ITestOutputHelper output) : IDisposable
             "-drive",
             $"if=none,id=d0,file={Disk()},format=raw",
             "-device",
-            $"virtio-blk-pci,drive=d0,serial={Serial},addr=5,disable-modern={(modern ? "off" : "on")},disable-legacy={(legacy ? "off" : "on")}",
+            $"virtio-blk-pci,drive=d0,serial={Serial},addr=5,disable-modern={(modern ? "off" : "on")},"
+                + $"disable-legacy={(legacy ? "off" : "on")}",
         ];
 
     [GuestQemuFact]
@@ -162,7 +163,8 @@ public sealed class GuestQemuTests(ITestOutputHelper output) : IDisposable
         );
         Assert.Equal(0, status);
         Assert.StartsWith(
-            "stress: virtio-blk, 800 requests, queue size 16, 5 in flight, event_idx 1, indirect 1, transport modern, irq msix",
+            "stress: virtio-blk, 800 requests, queue size 16, 5 in flight, event_idx 1, indirect 1, transport "
+                + "modern, irq msix",
             lines[0],
             StringComparison.Ordinal
         );

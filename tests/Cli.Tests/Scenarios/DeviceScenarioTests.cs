@@ -40,7 +40,8 @@ public sealed class DeviceScenarioTests
         Assert.Equal(["open /dev/demo success..", .. TestLines], lines.Take(7));
         Assert.True(run.Simulation.GuestExited);
         Assert.Contains(
-            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=0.00 ctx_switches=0.00 latency_ns=7600",
+            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 "
+                + "interrupts=0.00 ctx_switches=0.00 latency_ns=7600",
             lines
         );
     }
@@ -79,11 +80,13 @@ public sealed class DeviceScenarioTests
         var (fast, _) = RunScenario("virtio-demo", 1, ("notify", "ioeventfd"));
         var (slow, _) = RunScenario("virtio-demo", 1, ("notify", "exit"));
         Assert.Contains(
-            "per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 interrupts=1.00 ctx_switches=1.00 latency_ns=7250",
+            "per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 "
+                + "interrupts=1.00 ctx_switches=1.00 latency_ns=7250",
             fast
         );
         Assert.Contains(
-            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=9100",
+            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 "
+                + "interrupts=1.00 ctx_switches=0.00 latency_ns=9100",
             slow
         );
     }

@@ -73,15 +73,18 @@ public sealed class VhostDemoScenarioTests
         // vhost: kick = ioeventfd hit (no exit), the worker's wake-up is the only context switch, the call eventfd
         // is the irqfd (second eventfd signal). The latencies are the model's (LatencyModel defaults).
         Assert.Contains(
-            "per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=2.00 interrupts=1.00 ctx_switches=1.00 latency_ns=6750",
+            "per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=2.00 "
+                + "interrupts=1.00 ctx_switches=1.00 latency_ns=6750",
             vhost
         );
         Assert.Contains(
-            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=9100",
+            "per_request: requests=6 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 "
+                + "interrupts=1.00 ctx_switches=0.00 latency_ns=9100",
             exit
         );
         Assert.Contains(
-            "per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 interrupts=1.00 ctx_switches=1.00 latency_ns=7250",
+            "per_request: requests=6 exits=0.00 (mmio=0.00 pio=0.00) ioeventfd=1.00 eventfd_signals=1.00 "
+                + "interrupts=1.00 ctx_switches=1.00 latency_ns=7250",
             ioeventfd
         );
         Assert.Contains(vhost, l =>

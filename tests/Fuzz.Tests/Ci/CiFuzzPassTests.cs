@@ -50,7 +50,8 @@ public sealed class CiFuzzPassTests
     [InlineData("demo-pci-qemu-seed", "model", "demo-pci/mmio-read")]
     [InlineData("virtio-demo-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-demo-vhost-seed", "hang", "hang/vhost-worker-livelock")]
-    [InlineData("virtio-demo-diff-seed", "hang", "hang/vhost-worker-livelock")] // the seed vhost worker livelocks before the sides can be compared
+    // The seed vhost worker livelocks before the sides can be compared.
+    [InlineData("virtio-demo-diff-seed", "hang", "hang/vhost-worker-livelock")]
     [InlineData("virtio-factorial-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-counter-qemu-seed", "used-ring", "used-ring/len-exceeds-written")]
     [InlineData("virtio-blk-qemu-seed", "permission", "permission/read-outside-chain")]

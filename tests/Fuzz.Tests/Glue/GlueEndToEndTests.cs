@@ -168,27 +168,8 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         Task<int> host;
         try
         {
-            host = Task.Run(() =>
-                FuzzHost.Run(
-                    [
-                        "--target",
-                        "guest-memory",
-                        "--afl",
-                        "--afl-input",
-                        input,
-                        "--instrument-cache",
-                        Path.Combine(_dir, "cache"),
-                    ],
-                    TextWriter.Null,
-                    err
-                )
-            );
-            int ReadWord()
-            {
-                var word = new byte[4];
-                fromServer.ReadExactly(word);
-                return BinaryPrimitives.ReadInt32LittleEndian(word);
-            }
+            host = StartAflHost(input, err);
+            int ReadWord() => ReadLittleEndianWord(fromServer);
             Assert.Equal(0, ReadWord());
             IFuzzTarget target = FuzzTargets.Create("guest-memory")!;
             var shared = new byte[map.Size];
@@ -217,6 +198,32 @@ public sealed class GlueEndToEndTests(ITestOutputHelper output) : IDisposable
         }
         Assert.Contains("afl: 3 runs, 0 crashes", err.ToString(), StringComparison.Ordinal);
         Assert.Contains("coverage: edges", err.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary><c>fuzz --target guest-memory --afl</c> through the instrumented host, on a task: it serves the
+    /// fork-server protocol on the descriptors the test set up.</summary>
+    private Task<int> StartAflHost(string input, StringWriter err) =>
+        Task.Run(() =>
+            FuzzHost.Run(
+                [
+                    "--target",
+                    "guest-memory",
+                    "--afl",
+                    "--afl-input",
+                    input,
+                    "--instrument-cache",
+                    Path.Combine(_dir, "cache"),
+                ],
+                TextWriter.Null,
+                err
+            )
+        );
+
+    private static int ReadLittleEndianWord(FileStream fromServer)
+    {
+        var word = new byte[4];
+        fromServer.ReadExactly(word);
+        return BinaryPrimitives.ReadInt32LittleEndian(word);
     }
 
     [Fact]

@@ -62,12 +62,18 @@ public sealed class MutationSampleTests
     }
 
     [Theory]
-    [InlineData("SplitQueue::TryWalkDirectFast", MutationOperator.NegateBranch, "ble.un.s → bgt.un.s", 0)] // the region check: fast-path
-    [InlineData("SplitQueue::Flush", MutationOperator.RemoveVoidCall, "GuestWindow.WriteUInt16", 0)] // used.idx never stored unobserved
-    [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "NotifyQueue", 0)] // the interrupt skipped
-    [InlineData("DemoProtocol::Apply", MutationOperator.NegateBranch, "brfalse.s → brtrue.s", 0)] // wrong answer: response/demo
-    [InlineData("VirtioCounterDevice::TryHandle", MutationOperator.RemoveVoidCall, "AddLog", 0)] // number not logged: response/counter-log
-    [InlineData("SplitQueue::TryWalkTable", MutationOperator.ConstantPlusOne, "6 → 7", 0)] // a loop reported as a bad indirect length: chain/wrong-error-kind
+    // The region check: fast-path.
+    [InlineData("SplitQueue::TryWalkDirectFast", MutationOperator.NegateBranch, "ble.un.s → bgt.un.s", 0)]
+    // Used.idx never stored unobserved.
+    [InlineData("SplitQueue::Flush", MutationOperator.RemoveVoidCall, "GuestWindow.WriteUInt16", 0)]
+    // The interrupt skipped.
+    [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "NotifyQueue", 0)]
+    // Wrong answer: response/demo.
+    [InlineData("DemoProtocol::Apply", MutationOperator.NegateBranch, "brfalse.s → brtrue.s", 0)]
+    // Number not logged: response/counter-log.
+    [InlineData("VirtioCounterDevice::TryHandle", MutationOperator.RemoveVoidCall, "AddLog", 0)]
+    // A loop reported as a bad indirect length: chain/wrong-error-kind.
+    [InlineData("SplitQueue::TryWalkTable", MutationOperator.ConstantPlusOne, "6 → 7", 0)]
     // actual taken from the wrong bytes: config/value
     [InlineData("VirtioFactorialDevice::WriteConfig", MutationOperator.ConstantPlusOne, "4 → 5", 0)]
     // lines dropped below the bound: response/counter-log-dropped
@@ -76,7 +82,8 @@ public sealed class MutationSampleTests
     [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.NegateBranch, "brfalse → brtrue", 0)]
     // opt 1 changes the configuration without a new generation: config/generation-unchanged
     [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "AdvanceConfigGeneration", 0)]
-    [InlineData("VhostVirtqueue::EnableNotify", MutationOperator.RemoveVoidCall, "set_AvailIdx", 0)] // the re-check's store dropped: a lost wakeup, reachable only by interleaving
+    // The re-check's store dropped: a lost wakeup, reachable only by interleaving.
+    [InlineData("VhostVirtqueue::EnableNotify", MutationOperator.RemoveVoidCall, "set_AvailIdx", 0)]
     public void SampleMutant_IsKilled(string method, MutationOperator op, string description, int nth)
     {
         IlMutant mutant = Find(method, op, description, nth);

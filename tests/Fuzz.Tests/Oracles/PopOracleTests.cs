@@ -218,9 +218,11 @@ public sealed class PopOracleTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData((ushort)(Ind | Next), 16UL, Indirect, QueueError.IndirectWithNext)] // NEXT with INDIRECT: before the length
+    // NEXT with INDIRECT: before the length.
+    [InlineData((ushort)(Ind | Next), 16UL, Indirect, QueueError.IndirectWithNext)]
     [InlineData((ushort)Ind, 17UL, Indirect, QueueError.IndirectBadLength)] // "Invalid size for indirect buffer table"
-    [InlineData((ushort)Ind, 32UL, 0x7ff0UL, QueueError.IndirectTableOutsideMemory)] // across the region end: "Cannot map"
+    // Across the region end: "Cannot map".
+    [InlineData((ushort)Ind, 32UL, 0x7ff0UL, QueueError.IndirectTableOutsideMemory)]
     [InlineData((ushort)Ind, 16UL, 0x1_0000UL, QueueError.IndirectTableOutsideMemory)] // past guest memory
     public void Spec_2_7_5_3_1_IndirectHead_RulesInOrder(ushort flags, ulong len, ulong table, QueueError want)
     {

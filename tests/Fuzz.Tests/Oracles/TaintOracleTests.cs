@@ -14,7 +14,8 @@ using Xunit.Abstractions;
 
 namespace Fuzz.Tests.Oracles;
 
-/// <summary>The taint oracle (issue 12 item 2): poisoned host buffers reaching guest memory or the device log.</summary>
+/// <summary>The taint oracle (issue 12 item 2): poisoned host buffers reaching guest memory or the device
+/// log.</summary>
 public sealed class TaintOracleTests
 {
     private readonly ITestOutputHelper _output;
@@ -140,7 +141,8 @@ public sealed class TaintOracleTests
                 bool whole = _element.OutBytes >= 16;
                 if ((whole || !_checkLength) && _element.InBytes >= 8)
                 {
-                    _element.ReadOut(Memory, 0, _header); // the mutant: a short read leaves the rest of the header stale
+                    // The mutant: a short read leaves the rest of the header stale.
+                    _element.ReadOut(Memory, 0, _header);
                     written = unchecked((uint)_element.WriteIn(Memory, 0, _header.AsSpan(8, 8)));
                 }
                 TryPush(queueIndex, _element, written);

@@ -38,7 +38,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             var context = new FuzzContext { Log = new StringWriter() };
             Assert.Equal(FuzzOutcome.Completed, target.Execute(seed, context));
             output.WriteLine(
-                $"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} {context.Log}"
+                $"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} "
+                    + $"{context.Log}"
             );
             if (context.Finding is not null)
                 failures.Add($"seed {n}: {Convert.ToHexString(seed)}");
@@ -91,12 +92,8 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
         target.Execute(seeds[0], new FuzzContext()); // starts QEMU outside the timing
         // Measurement knobs (the CI pass uses neither): more runs, and runs before the clocks start (JIT warm-up
         // dominates the CPU time of a 300-run pass).
-        int runs = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_RUNS") is { } r
-            ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture)
-            : PassRuns;
-        int warm = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_WARMUP_RUNS") is { } w
-            ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture)
-            : 0;
+        int runs = EnvironmentInt("VIRTSIM_QEMU_PASS_RUNS", PassRuns);
+        int warm = EnvironmentInt("VIRTSIM_QEMU_WARMUP_RUNS", 0);
         var clock = new System.Diagnostics.Stopwatch();
         TimeSpan cpu = TimeSpan.Zero,
             qemuCpu = TimeSpan.Zero;
@@ -129,23 +126,55 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             )
                 File.AppendAllText(hexOut, Convert.ToHexString(input) + "\n");
         }
-        double virtsimCpu = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
-        double qemuCpuUsed = (VirtioBlkQemuTarget.QemuCpuTime - qemuCpu).TotalSeconds;
-        (long trips, long commands) = VirtioBlkQemuTarget.QtestCounts;
+        PrintFigures(runs, warm, clock.Elapsed, cpu, qemuCpu, (trips0, commands0), reruns0);
         output.WriteLine(
-            $"{runs / clock.Elapsed.TotalSeconds:0} exec/s wall over {clock.Elapsed.TotalSeconds:0.0} s; CPU virtsim {virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = {1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} exec per CPU-second (informational, not asserted; {warm} warm-up runs before the clocks)"
-        );
-        output.WriteLine(
-            $"per input: {(double)(trips - trips0) / runs:0.00} qtest round trips, {(double)(commands - commands0) / runs:0.0} commands; settles/QMP queries {VirtioBlkQemuTarget.DrainCounts}; careful re-runs {VirtioBlkQemuTarget.CarefulReruns - reruns0} (fast-only: {string.Join(", ", VirtioBlkQemuTarget.FastOnly.Select(kv => kv.Key + "=" + kv.Value))})"
-        );
-        output.WriteLine(
-            $"{warm + runs} runs, {target.DistinctOutcomes} distinct QEMU outcomes, explained: {string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}"
+            $"{warm + runs} runs, {target.DistinctOutcomes} distinct QEMU outcomes, explained: "
+                + string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))
         );
         foreach (string f in failures.Take(20))
             output.WriteLine(f);
         Assert.True(
             failures.Count == 0,
             $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}"
+        );
+    }
+
+    private static int EnvironmentInt(string name, int fallback) =>
+        Environment.GetEnvironmentVariable(name) is { } text
+            ? int.Parse(text, System.Globalization.CultureInfo.InvariantCulture)
+            : fallback;
+
+    /// <summary>The pass's speed (wall, and CPU of virtsim and QEMU) and per-input qtest traffic since the clocks
+    /// started: informational, not asserted.</summary>
+    private void PrintFigures(
+        int runs,
+        int warm,
+        TimeSpan elapsed,
+        TimeSpan cpuAtStart,
+        TimeSpan qemuCpuAtStart,
+        (long Trips, long Commands) countsAtStart,
+        long rerunsAtStart
+    )
+    {
+        double virtsimCpu = (
+            System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart
+        ).TotalSeconds;
+        double qemuCpuUsed = (VirtioBlkQemuTarget.QemuCpuTime - qemuCpuAtStart).TotalSeconds;
+        (long trips, long commands) = VirtioBlkQemuTarget.QtestCounts;
+        output.WriteLine(
+            $"{runs / elapsed.TotalSeconds:0} exec/s wall over {elapsed.TotalSeconds:0.0} s; CPU virtsim "
+                + $"{virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = {1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} "
+                + $"ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} exec per CPU-second (informational, not asserted; "
+                + $"{warm} warm-up runs before the clocks)"
+        );
+        output.WriteLine(
+            $"per input: {(double)(trips - countsAtStart.Trips) / runs:0.00} qtest round trips, "
+                + $"{(double)(commands - countsAtStart.Commands) / runs:0.0} commands; settles/QMP queries "
+                + $"{VirtioBlkQemuTarget.DrainCounts}; "
+                + $"careful re-runs {VirtioBlkQemuTarget.CarefulReruns - rerunsAtStart} "
+                + "(fast-only: "
+                + string.Join(", ", VirtioBlkQemuTarget.FastOnly.Select(kv => kv.Key + "=" + kv.Value))
+                + ")"
         );
     }
 
@@ -173,7 +202,9 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
         string[] script = File.ReadAllLines(Path.Combine(dir, QemuReproducer.ScriptFileName));
         string[] answers = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         output.WriteLine(
-            $"{script.Length} commands, {answers.Length} answers; first commands:\n{string.Join('\n', script.Take(40))}\nanswers:\n{string.Join('\n', answers.Take(60))}\nstderr tail: {stderr[^Math.Min(stderr.Length, 3000)..]}"
+            $"{script.Length} commands, {answers.Length} answers; first commands:\n"
+                + $"{string.Join('\n', script.Take(40))}\nanswers:\n{string.Join('\n', answers.Take(60))}\nstderr "
+                + $"tail: {stderr[^Math.Min(stderr.Length, 3000)..]}"
         );
         Assert.Equal(script.Length, answers.Length);
         Assert.All(answers, a => Assert.StartsWith("OK", a, StringComparison.Ordinal));

@@ -123,7 +123,8 @@ public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
         string qemuText = known == 0 ? $"{qemu:0.00} s" : "n/a (restarted)";
         output.WriteLine(
             $"CPU virtsim {own:0.00} s + QEMU {qemuText} over {runs} runs (informational); re-runs "
-                + $"{VirtioNetQemuTarget.Reruns - reruns0}, drains {VirtioNetQemuTarget.Drains - drains0}, late settles "
+                + $"{VirtioNetQemuTarget.Reruns - reruns0}, drains {VirtioNetQemuTarget.Drains - drains0}, late "
+                + "settles "
                 + $"{VirtioNetQemuTarget.LateSettles}"
         );
         output.WriteLine($"known QEMU 7.2 bugs hit: {known}");

@@ -45,7 +45,8 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
             var context = new FuzzContext { Log = new StringWriter() };
             Assert.Equal(FuzzOutcome.Completed, target.Execute(seed, context));
             output.WriteLine(
-                $"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} {context.Log}"
+                $"seed {n}: {(context.Finding is { } f ? f.Oracle + " " + f.Site + ": " + f.Message : "agree")} "
+                    + $"{context.Log}"
             );
             if (context.Finding is not null)
                 failures.Add($"seed {n}: {Convert.ToHexString(seed)}");
@@ -63,7 +64,8 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
             ? ulong.Parse(ps, System.Globalization.CultureInfo.InvariantCulture)
             : 15;
         output.WriteLine(
-            $"seed {seedValue} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it for a measurement)"
+            $"seed {seedValue} (reproduce: this test, fixed seed; $VIRTSIM_QEMU_PASS_SEED overrides it for a "
+                + "measurement)"
         );
         var target = new VirtioRngQemuTarget();
         var mutator = new ScenarioMutator();
@@ -72,12 +74,8 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
         byte[] buffer = new byte[4096];
         var failures = new List<string>();
         target.Execute(seeds[0], new FuzzContext()); // starts QEMU outside the timing
-        int runs = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_PASS_RUNS") is { } r
-            ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture)
-            : PassRuns;
-        int warm = Environment.GetEnvironmentVariable("VIRTSIM_QEMU_WARMUP_RUNS") is { } w
-            ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture)
-            : 0;
+        int runs = EnvironmentInt("VIRTSIM_QEMU_PASS_RUNS", PassRuns);
+        int warm = EnvironmentInt("VIRTSIM_QEMU_WARMUP_RUNS", 0);
         var clock = new System.Diagnostics.Stopwatch();
         TimeSpan cpu = TimeSpan.Zero,
             qemuCpu = TimeSpan.Zero;
@@ -102,22 +100,49 @@ public sealed class QemuRngDifferentialTests(ITestOutputHelper output)
             if (context.Finding is { } f)
                 failures.Add($"run {i}: {f.Oracle} {f.Site}: {f.Message}\n  input {Convert.ToHexString(input)}");
         }
-        double virtsimCpu = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
-        double qemuCpuUsed = (VirtioRngQemuTarget.QemuCpuTime - qemuCpu).TotalSeconds;
+        PrintFigures(runs, warm, clock.Elapsed, cpu, qemuCpu, reruns0);
         output.WriteLine(
-            $"{runs / clock.Elapsed.TotalSeconds:0} exec/s wall over {clock.Elapsed.TotalSeconds:0.0} s; CPU virtsim {virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = {1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} exec per CPU-second (informational, not asserted; {warm} warm-up runs before the clocks)"
-        );
-        output.WriteLine(
-            $"re-runs {VirtioRngQemuTarget.Reruns - reruns0} (first-run only: {string.Join(", ", VirtioRngQemuTarget.FirstRunOnly.Select(kv => kv.Key + "=" + kv.Value))}); late settles {VirtioRngQemuTarget.LateSettles}"
-        );
-        output.WriteLine(
-            $"{warm + runs} runs, explained: {string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}"
+            $"{warm + runs} runs, explained: "
+                + $"{string.Join(", ", target.Explained.Select(kv => kv.Key + "=" + kv.Value))}"
         );
         foreach (string f in failures.Take(20))
             output.WriteLine(f);
         Assert.True(
             failures.Count == 0,
             $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}"
+        );
+    }
+
+    private static int EnvironmentInt(string name, int fallback) =>
+        Environment.GetEnvironmentVariable(name) is { } text
+            ? int.Parse(text, System.Globalization.CultureInfo.InvariantCulture)
+            : fallback;
+
+    /// <summary>The pass's speed (wall, and CPU of virtsim and QEMU) and re-runs since the clocks started:
+    /// informational, not asserted.</summary>
+    private void PrintFigures(
+        int runs,
+        int warm,
+        TimeSpan elapsed,
+        TimeSpan cpuAtStart,
+        TimeSpan qemuCpuAtStart,
+        long rerunsAtStart
+    )
+    {
+        double virtsimCpu = (
+            System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart
+        ).TotalSeconds;
+        double qemuCpuUsed = (VirtioRngQemuTarget.QemuCpuTime - qemuCpuAtStart).TotalSeconds;
+        output.WriteLine(
+            $"{runs / elapsed.TotalSeconds:0} exec/s wall over {elapsed.TotalSeconds:0.0} s; CPU "
+                + $"virtsim {virtsimCpu:0.00} s + QEMU {qemuCpuUsed:0.00} s = "
+                + $"{1000 * (virtsimCpu + qemuCpuUsed) / runs:0.00} ms/input, {runs / (virtsimCpu + qemuCpuUsed):0} "
+                + $"exec per CPU-second (informational, not asserted; {warm} warm-up runs before the clocks)"
+        );
+        output.WriteLine(
+            $"re-runs {VirtioRngQemuTarget.Reruns - rerunsAtStart} (first-run only: "
+                + $"{string.Join(", ", VirtioRngQemuTarget.FirstRunOnly.Select(kv => kv.Key + "=" + kv.Value))}); "
+                + $"late settles {VirtioRngQemuTarget.LateSettles}"
         );
     }
 }

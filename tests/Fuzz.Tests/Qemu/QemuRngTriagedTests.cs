@@ -28,7 +28,8 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
     public static TheoryData<string, string> Triaged { get; } =
         new()
         {
-            // "Guest moved used index from 0 to 8448" at DRIVER_OK over a stale avail.idx: the model now walks there too.
+            // "Guest moved used index from 0 to 8448" at DRIVER_OK over a stale avail.idx: the model now walks there
+            // too.
             {
                 "model-breaks",
                 "03040000000700000021000000000000000000000000340b00000000000000000000000000000000"
@@ -60,8 +61,8 @@ public sealed class QemuRngTriagedTests(ITestOutputHelper output)
                 "01040000020000000000000000000000000000000000040b00000000000000000000000000000000"
                     + "00410800000000000000000000000000000000000003000000000000000000000000000000ffff"
             },
-            // The 10-minute run's one finding: the model broke, a re-initialisation reset it, QEMU's timer then walked the
-            // chains left waiting ("Looped descriptor") while the model, reset, did not.
+            // The 10-minute run's one finding: the model broke, a re-initialisation reset it, QEMU's timer then walked
+            // the chains left waiting ("Looped descriptor") while the model, reset, did not.
             {
                 "timer: timer-served-unkicked-chains",
                 "00040000000000000000000000000000000000000000000200000000000000000000000000000000"

@@ -124,7 +124,8 @@ public sealed class VhostCoreOracleTests
         var checker = new VhostAccessChecker(vmm, m) { Context = context };
         memory.Observer = checker;
         m.SetOwner(VhostResult.Ok);
-        m.SetMemTable([new(0, 0x1000, vmm.RegionUserAddress(0) + 0x4000)], 0, VhostResult.Ok); // GPA 0.. lives at 0x4000..
+        // GPA 0.. lives at 0x4000..
+        m.SetMemTable([new(0, 0x1000, vmm.RegionUserAddress(0) + 0x4000)], 0, VhostResult.Ok);
         memory.TryReadUInt32(new GuestAddress(0x4010), out _);
         using (memory.As(MemoryActor.Guest))
             memory.TryReadUInt32(new GuestAddress(0x10), out _);

@@ -39,7 +39,8 @@ public sealed class BlkScenarioTests
         Assert.Equal("read sector 2048 (one past the end): IOERR len=513", lines[6]);
         Assert.Equal("blk: done, 9 requests, 0 mismatches, 0 failures", lines[7]);
         Assert.Equal(
-            "device: flavour=robust capacity=2048 requests=9 reads=3 writes=3 flushes=1 get_ids=1 ioerr=1 unsupp=0 bytes_read=3072 bytes_written=3072 malformed=0 broken=0",
+            "device: flavour=robust capacity=2048 requests=9 reads=3 writes=3 flushes=1 get_ids=1 ioerr=1 unsupp=0 "
+                + "bytes_read=3072 bytes_written=3072 malformed=0 broken=0",
             lines[8]
         );
         Assert.StartsWith("per_request: requests=9 ", lines[9]);

@@ -120,7 +120,8 @@ public sealed class VirtioBlkDeviceTests
         (_, byte status, byte[] data) = b.Read((1UL << 55) + 2, 512);
         Assert.Equal(BlkSpec.StatusOk, status);
         Assert.Equal(BlkRig.SectorImage(2), data);
-        Assert.Equal(BlkSpec.StatusIoErr, b.Read(ulong.MaxValue, 512).Status); // offset + len wraps to 0, the backend refuses
+        // Offset + len wraps to 0, the backend refuses.
+        Assert.Equal(BlkSpec.StatusIoErr, b.Read(ulong.MaxValue, 512).Status);
     }
 
     [Theory]

@@ -46,7 +46,8 @@ public sealed class MsixCapabilityTests
         Assert.Equal(R.CapabilityIdMsix, d.Config.GetByte(m.CapabilityOffset));
         Assert.Equal(2, d.Config.GetUInt16(m.CapabilityOffset + MsixCapability.ControlOffset)); // N - 1
         Assert.Equal(1u, d.Config.GetUInt32(m.CapabilityOffset + MsixCapability.TableOffsetOffset)); // offset 0, BIR 1
-        Assert.Equal(0x801u, d.Config.GetUInt32(m.CapabilityOffset + MsixCapability.PbaOffsetOffset)); // QEMU: PBA at half the page
+        // QEMU: PBA at half the page.
+        Assert.Equal(0x801u, d.Config.GetUInt32(m.CapabilityOffset + MsixCapability.PbaOffsetOffset));
         Assert.Equal(4096ul, d.GetBar(1)!.Size);
         Assert.Equal(1ul, Read(m, 12, 4)); // vectors start masked
         Assert.True(m.IsMasked(0));

@@ -83,7 +83,8 @@ public sealed class PciBarMappingTests
         (TestPciDevice d, RecordingBarHost host) = Make();
         Write(d, R.Command, 2, R.CommandMemorySpace | R.CommandIoSpace);
         Write(d, R.Bar0, 4, 0x1_0000); // I/O BAR above 64 KiB: outside port space (bits above are writable)
-        Write(d, R.Bar0 + 4, 4, 0xFFFF_F000); // 32-bit BAR whose last byte is 0xFFFFFFFF (QEMU: last_addr >= UINT32_MAX)
+        // 32-bit BAR whose last byte is 0xFFFFFFFF (QEMU: last_addr >= UINT32_MAX)
+        Write(d, R.Bar0 + 4, 4, 0xFFFF_F000);
         Assert.Empty(host.Log);
         Write(d, R.Bar0, 4, 0xFFC0); // last I/O BAR that fits: 0xFFC0..0xFFFF
         Assert.Equal(["map bar0 Pio 0xffc0+0x40"], host.Log);

@@ -47,19 +47,17 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
     private sealed class Choices(int[] words)
     {
         private int _at;
-        private ulong _mix = unchecked((ulong)words.Length * 0x9E3779B97F4A7C15UL);
+        private ulong _mix = (ulong)words.Length * 0x9E3779B97F4A7C15UL;
 
+        // Test projects are unchecked: the casts and the mix wrap.
         public uint Next()
         {
             if (_at < words.Length)
-                return unchecked((uint)words[_at++]);
-            unchecked
-            {
-                ulong z = _mix += 0x9E3779B97F4A7C15UL;
-                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-                z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-                return (uint)(z ^ (z >> 31));
-            }
+                return (uint)words[_at++];
+            ulong z = _mix += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return (uint)(z ^ (z >> 31));
         }
 
         public int Below(int n) => (int)(Next() % (uint)n);
@@ -111,138 +109,22 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
             words =>
             {
                 var c = new Choices(words);
-                Assert.True(
-                    GuestMemory.TryCreate(
-                        new MemoryLayout([
-                            new RegionSpec(0, 0x8000),
-                            new RegionSpec(0x8000, 0x8000),
-                            new RegionSpec(0x2_0000, 0x1000),
-                        ]),
-                        out GuestMemory? memory,
-                        out _
-                    )
-                );
+                GuestMemory memory = HostileMemory();
                 int size = 1 << c.Below(5); // 1..16
                 SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
-                void Write(GuestAddress table, int index, int range)
-                {
-                    ushort flags = Flags[c.Below(Flags.Length)];
-                    uint len =
-                        (flags & VirtioSpec.DescFIndirect) != 0 && c.Below(2) == 0
-                            ? 16u * (uint)(1 + c.Below(8))
-                            : Lengths[c.Below(Lengths.Length)];
-                    ulong addr =
-                        (flags & VirtioSpec.DescFIndirect) != 0 && c.Below(2) == 0
-                            ? IndirectTable
-                            : Addresses[c.Below(Addresses.Length)] + (ulong)c.Below(4);
-                    Assert.True(
-                        RawRing.WriteDescriptor(memory, table, index, addr, len, flags, (ushort)c.Below(range))
-                    );
-                }
-                for (int i = 0; i < size; i++)
-                    Write(layout.DescTable, i, size + 1);
-                for (int i = 0; i < 8; i++)
-                    Write(new GuestAddress(IndirectTable), i, 9);
-                ushort availIdx = 0;
-                void Offer(GuestMemory[] twins)
-                {
-                    // New heads (a few out of range), then avail.idx moved by up to a queue (now and then anywhere).
-                    int more = c.Below(size + 1);
-                    for (int j = 0; j < more; j++)
-                    {
-                        ushort head = (ushort)c.Below(size + (c.Below(8) == 0 ? 2 : 0));
-                        foreach (GuestMemory m in twins)
-                            Assert.True(RawRing.WriteAvailEntry(m, layout, (availIdx + j) % size, head));
-                    }
-                    availIdx = c.Below(10) == 0 ? (ushort)c.Next() : unchecked((ushort)(availIdx + more));
-                    foreach (GuestMemory m in twins)
-                        Assert.True(RawRing.WriteAvailIdx(m, layout, availIdx));
-                }
-
+                WriteHostileTables(memory, layout, size, c);
                 bool eventIdx = c.Below(2) == 0;
-                GuestMemory[] mems = Twins(memory, 4); // batch, sequential; then the same two observed
-                var queues = new SplitQueue[4];
-                for (int t = 0; t < 4; t++)
-                {
-                    queues[t] = new SplitQueue(size)
-                    {
-                        DescTable = layout.DescTable,
-                        AvailRing = layout.AvailRing,
-                        UsedRing = layout.UsedRing,
-                        EventIdx = eventIdx,
-                    };
-                    Assert.True(queues[t].TryEnable(mems[t], out _));
-                }
-                var observers = new[] { new RecordingObserver(), new RecordingObserver() };
-                mems[2].Observer = observers[0];
-                mems[3].Observer = observers[1];
-
+                var twins = new PopTwins(Twins(memory, 4), layout, size, eventIdx, c);
                 for (int round = 0; round < 4; round++)
                 {
-                    Offer(mems);
+                    twins.Offer();
                     int max = c.Below(size + 2);
-                    var counts = new int[4];
-                    var errors = new QueueError[4];
-                    var elements = new QueueElement[4][];
-                    for (int t = 0; t < 4; t++)
-                    {
-                        elements[t] = new QueueElement[max];
-                        for (int k = 0; k < max; k++)
-                            elements[t][k] = new QueueElement();
-                        if (t % 2 == 0)
-                        {
-                            bool ok = queues[t].TryPopBatch(mems[t], elements[t], out counts[t], out errors[t]);
-                            Assert.Equal(errors[t] == QueueError.None, ok);
-                        }
-                        else
-                        {
-                            while (counts[t] < max && queues[t].TryPop(mems[t], elements[t][counts[t]], out errors[t]))
-                                counts[t]++;
-                        }
-                    }
-                    Assert.False(mems[0].IsObserved);
-                    for (int t = 1; t < 4; t++)
-                    {
-                        Assert.Equal((counts[0], errors[0]), (counts[t], errors[t]));
-                        Assert.Equal(queues[0].Capture(), queues[t].Capture());
-                        for (int k = 0; k < counts[0]; k++)
-                            AssertSameElement(elements[0][k], elements[t][k]);
-                    }
-                    Assert.Equal(observers[1].Accesses, observers[0].Accesses);
-                    AssertSameMemory(mems);
-                    string key = $"{errors[0]}{(counts[0] == max ? " (span full)" : "")}";
+                    (int count, QueueError error) = twins.PopAndCompare(max);
+                    string key = $"{error}{(count == max ? " (span full)" : "")}";
                     outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
-                    if (errors[0] != QueueError.None)
+                    if (error != QueueError.None)
                         break;
-                    // Complete what was popped (virtqueue_fill + flush; the batch twins with FillBatch, vhost_add_used_n,
-                    // or with AddUsedAndSignal, vhost_add_used_and_signal_n, against Fill, Flush and ShouldNotify), so
-                    // later rounds pop again; the used entries and the interrupt decisions must come out the same.
-                    bool signal = c.Below(2) == 0;
-                    var notifies = new bool[4];
-                    for (int t = 0; t < 4; t++)
-                    {
-                        uint[] lens = Enumerable.Range(0, counts[t]).Select(k => (uint)k).ToArray();
-                        if (t % 2 == 0 && signal)
-                        {
-                            notifies[t] = queues[t].AddUsedAndSignal(mems[t], elements[t].AsSpan(0, counts[t]), lens);
-                            continue;
-                        }
-                        if (t % 2 == 0)
-                            queues[t].FillBatch(mems[t], elements[t].AsSpan(0, counts[t]), lens, 0);
-                        else
-                            for (int k = 0; k < counts[t]; k++)
-                                queues[t].Fill(mems[t], elements[t][k].Head, lens[k], k);
-                        queues[t].Flush(mems[t], counts[t]);
-                        if (signal)
-                            notifies[t] = queues[t].ShouldNotify(mems[t]);
-                    }
-                    for (int t = 1; t < 4; t++)
-                    {
-                        Assert.Equal(notifies[0], notifies[t]);
-                        Assert.Equal(queues[0].Capture(), queues[t].Capture());
-                    }
-                    Assert.Equal(observers[1].Accesses, observers[0].Accesses);
-                    AssertSameMemory(mems);
+                    twins.CompleteAndCompare(signal: c.Below(2) == 0);
                 }
                 return true;
             }
@@ -400,6 +282,164 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
         return usedIdx;
     }
 
+    /// <summary>Regions [0, 0x8000) and [0x8000, 0x10000) adjacent, then a gap with one page.</summary>
+    private static GuestMemory HostileMemory()
+    {
+        Assert.True(
+            GuestMemory.TryCreate(
+                new MemoryLayout([
+                    new RegionSpec(0, 0x8000),
+                    new RegionSpec(0x8000, 0x8000),
+                    new RegionSpec(0x2_0000, 0x1000),
+                ]),
+                out GuestMemory? memory,
+                out _
+            )
+        );
+        return memory;
+    }
+
+    /// <summary>Hostile descriptors in the ring's table and in an indirect table.</summary>
+    private static void WriteHostileTables(GuestMemory memory, SplitRingLayout layout, int size, Choices c)
+    {
+        void Write(GuestAddress table, int index, int range)
+        {
+            ushort flags = Flags[c.Below(Flags.Length)];
+            uint len =
+                (flags & VirtioSpec.DescFIndirect) != 0 && c.Below(2) == 0
+                    ? 16u * (uint)(1 + c.Below(8))
+                    : Lengths[c.Below(Lengths.Length)];
+            ulong addr =
+                (flags & VirtioSpec.DescFIndirect) != 0 && c.Below(2) == 0
+                    ? IndirectTable
+                    : Addresses[c.Below(Addresses.Length)] + (ulong)c.Below(4);
+            Assert.True(RawRing.WriteDescriptor(memory, table, index, addr, len, flags, (ushort)c.Below(range)));
+        }
+        for (int i = 0; i < size; i++)
+            Write(layout.DescTable, i, size + 1);
+        for (int i = 0; i < 8; i++)
+            Write(new GuestAddress(IndirectTable), i, 9);
+    }
+
+    /// <summary>Four device queues on four twins of one memory: batch (even) and sequential (odd), the first two
+    /// unobserved (ring windows), the last two observed (accessors).</summary>
+    private sealed class PopTwins
+    {
+        private readonly GuestMemory[] _mems;
+        private readonly SplitQueue[] _queues = new SplitQueue[4];
+        private readonly RecordingObserver[] _observers = [new RecordingObserver(), new RecordingObserver()];
+        private readonly SplitRingLayout _layout;
+        private readonly int _size;
+        private readonly Choices _c;
+        private ushort _availIdx;
+        private int[] _counts = [];
+        private QueueElement[][] _elements = [];
+
+        public PopTwins(GuestMemory[] mems, SplitRingLayout layout, int size, bool eventIdx, Choices c)
+        {
+            (_mems, _layout, _size, _c) = (mems, layout, size, c);
+            for (int t = 0; t < 4; t++)
+            {
+                _queues[t] = new SplitQueue(size)
+                {
+                    DescTable = layout.DescTable,
+                    AvailRing = layout.AvailRing,
+                    UsedRing = layout.UsedRing,
+                    EventIdx = eventIdx,
+                };
+                Assert.True(_queues[t].TryEnable(mems[t], out _));
+            }
+            mems[2].Observer = _observers[0];
+            mems[3].Observer = _observers[1];
+        }
+
+        /// <summary>New heads (a few out of range), then avail.idx moved by up to a queue (now and then
+        /// anywhere).</summary>
+        public void Offer()
+        {
+            int more = _c.Below(_size + 1);
+            for (int j = 0; j < more; j++)
+            {
+                ushort head = (ushort)_c.Below(_size + (_c.Below(8) == 0 ? 2 : 0));
+                foreach (GuestMemory m in _mems)
+                    Assert.True(RawRing.WriteAvailEntry(m, _layout, (_availIdx + j) % _size, head));
+            }
+            _availIdx = _c.Below(10) == 0 ? (ushort)_c.Next() : (ushort)(_availIdx + more);
+            foreach (GuestMemory m in _mems)
+                Assert.True(RawRing.WriteAvailIdx(m, _layout, _availIdx));
+        }
+
+        /// <summary>Pops up to <paramref name="max"/> elements on each twin (TryPopBatch against TryPop); all four
+        /// must agree on count, error, queue state, elements, accesses and memory. Returns the first's count and
+        /// error.</summary>
+        public (int Count, QueueError Error) PopAndCompare(int max)
+        {
+            _counts = new int[4];
+            var errors = new QueueError[4];
+            _elements = new QueueElement[4][];
+            for (int t = 0; t < 4; t++)
+            {
+                _elements[t] = new QueueElement[max];
+                for (int k = 0; k < max; k++)
+                    _elements[t][k] = new QueueElement();
+                if (t % 2 == 0)
+                {
+                    bool ok = _queues[t].TryPopBatch(_mems[t], _elements[t], out _counts[t], out errors[t]);
+                    Assert.Equal(errors[t] == QueueError.None, ok);
+                }
+                else
+                {
+                    while (_counts[t] < max && _queues[t].TryPop(_mems[t], _elements[t][_counts[t]], out errors[t]))
+                        _counts[t]++;
+                }
+            }
+            Assert.False(_mems[0].IsObserved);
+            for (int t = 1; t < 4; t++)
+            {
+                Assert.Equal((_counts[0], errors[0]), (_counts[t], errors[t]));
+                Assert.Equal(_queues[0].Capture(), _queues[t].Capture());
+                for (int k = 0; k < _counts[0]; k++)
+                    AssertSameElement(_elements[0][k], _elements[t][k]);
+            }
+            Assert.Equal(_observers[1].Accesses, _observers[0].Accesses);
+            AssertSameMemory(_mems);
+            return (_counts[0], errors[0]);
+        }
+
+        /// <summary>Completes what was popped (virtqueue_fill + flush; the batch twins with FillBatch,
+        /// vhost_add_used_n, or with AddUsedAndSignal, vhost_add_used_and_signal_n, against Fill, Flush and
+        /// ShouldNotify), so later rounds pop again; the used entries and the interrupt decisions must come out the
+        /// same.</summary>
+        public void CompleteAndCompare(bool signal)
+        {
+            var notifies = new bool[4];
+            for (int t = 0; t < 4; t++)
+            {
+                uint[] lens = Enumerable.Range(0, _counts[t]).Select(k => (uint)k).ToArray();
+                if (t % 2 == 0 && signal)
+                {
+                    notifies[t] = _queues[t].AddUsedAndSignal(_mems[t], _elements[t].AsSpan(0, _counts[t]), lens);
+                    continue;
+                }
+                if (t % 2 == 0)
+                    _queues[t].FillBatch(_mems[t], _elements[t].AsSpan(0, _counts[t]), lens, 0);
+                else
+                    for (int k = 0; k < _counts[t]; k++)
+                        _queues[t].Fill(_mems[t], _elements[t][k].Head, lens[k], k);
+                _queues[t].Flush(_mems[t], _counts[t]);
+                if (signal)
+                    notifies[t] = _queues[t].ShouldNotify(_mems[t]);
+            }
+            for (int t = 1; t < 4; t++)
+            {
+                Assert.Equal(notifies[0], notifies[t]);
+                Assert.Equal(_queues[0].Capture(), _queues[t].Capture());
+            }
+            Assert.Equal(_observers[1].Accesses, _observers[0].Accesses);
+            AssertSameMemory(_mems);
+        }
+    }
+
     [Fact]
     public void Property_DriverBatches_MatchSequentialAddsAndReaps()
     {
@@ -417,213 +457,19 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 bool eventIdx = c.Below(2) == 0;
                 SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
                 GuestMemory memory = GuestMemory.CreateFlat(0x1_0000);
-                GuestMemory[] mems = Twins(memory, 4); // batch, sequential; then the same two observed
-                var drivers = new DriverQueue[4];
-                for (int t = 0; t < 4; t++)
+                var twins = new DriverTwins(Twins(memory, 4), layout, size, eventIdx, c);
+                for (int round = 0; round < 5 && !twins.Broken; round++)
                 {
-                    drivers[t] = new DriverQueue(layout, eventIdx);
-                    using (mems[t].AsGuest())
-                        drivers[t].Initialize(mems[t]);
-                    mems[t].ClearDirty();
-                }
-                var observers = new[] { new RecordingObserver(), new RecordingObserver() };
-                mems[2].Observer = observers[0];
-                mems[3].Observer = observers[1];
-                var added = new List<ushort>();
-                ushort usedIdx = 0;
-
-                void Compare()
-                {
-                    for (int t = 1; t < 4; t++)
-                    {
-                        Assert.Equal(
-                            (
-                                drivers[0].Error,
-                                drivers[0].FreeCount,
-                                drivers[0].Outstanding,
-                                drivers[0].AvailIdx,
-                                drivers[0].LastUsed,
-                                drivers[0].CallbacksEnabled
-                            ),
-                            (
-                                drivers[t].Error,
-                                drivers[t].FreeCount,
-                                drivers[t].Outstanding,
-                                drivers[t].AvailIdx,
-                                drivers[t].LastUsed,
-                                drivers[t].CallbacksEnabled
-                            )
-                        );
-                    }
-                    Assert.Equal(observers[1].Accesses, observers[0].Accesses);
-                    AssertSameMemory(mems);
-                }
-
-                for (int round = 0; round < 5 && !drivers[0].Broken; round++)
-                {
-                    // Driver: a batch of request/response pairs (sometimes more than fit).
-                    int pairs = c.Below((size / 2) + 2);
-                    var readable = new GuestBuffer[pairs];
-                    var writable = new GuestBuffer[pairs];
-                    for (int k = 0; k < pairs; k++)
-                    {
-                        readable[k] = new GuestBuffer(
-                            new GuestAddress(0x4000 + (ulong)c.Below(0x4000)),
-                            Lengths[c.Below(Lengths.Length)]
-                        );
-                        writable[k] = new GuestBuffer(
-                            new GuestAddress(0x8000 + (ulong)c.Below(0x4000)),
-                            Lengths[c.Below(Lengths.Length)]
-                        );
-                    }
-                    var addOk = new bool[4];
-                    var addCount = new int[4];
-                    var heads = new ushort[4][];
-                    var notify = new bool[4];
-                    // Half the rounds add and decide on the kick in one call (TryAddBatchAndNotify) against the two.
-                    bool fusedKick = c.Below(2) == 0;
-                    for (int t = 0; t < 4; t++)
-                    {
-                        heads[t] = new ushort[pairs];
-                        using (mems[t].AsGuest())
-                        {
-                            if (t % 2 == 0 && fusedKick)
-                            {
-                                addOk[t] = drivers[t]
-                                    .TryAddBatchAndNotify(
-                                        mems[t],
-                                        readable,
-                                        writable,
-                                        heads[t],
-                                        out addCount[t],
-                                        out notify[t]
-                                    );
-                                continue;
-                            }
-                            if (t % 2 == 0)
-                            {
-                                addOk[t] = drivers[t]
-                                    .TryAddBatch(mems[t], readable, writable, heads[t], out addCount[t]);
-                            }
-                            else
-                            {
-                                while (
-                                    addCount[t] < pairs
-                                    && drivers[t]
-                                        .TryAdd(
-                                            mems[t],
-                                            readable[addCount[t]],
-                                            writable[addCount[t]],
-                                            out heads[t][addCount[t]]
-                                        )
-                                )
-                                    addCount[t]++;
-                                addOk[t] = addCount[t] == pairs;
-                            }
-                            notify[t] = drivers[t].NeedsNotify(mems[t]);
-                        }
-                    }
-                    for (int t = 1; t < 4; t++)
-                    {
-                        Assert.Equal((addOk[0], addCount[0], notify[0]), (addOk[t], addCount[t], notify[t]));
-                        Assert.Equal(heads[0], heads[t]);
-                    }
-                    Compare();
-                    added.AddRange(heads[0].Take(addCount[0]));
-
-                    // Hostile device: used entries naming added heads, stale heads or garbage, and a used.idx that may
-                    // run past what is outstanding.
-                    int used = c.Below(size + 1);
-                    for (int j = 0; j < used; j++)
-                    {
-                        uint id =
-                            c.Below(6) == 0 ? c.Next() % (uint)(size + 2)
-                            : added.Count == 0 ? 0u
-                            : added[c.Below(added.Count)];
-                        uint len = c.Below(4) == 0 ? c.Next() : 8u;
-                        int slot = (usedIdx + j) % size;
-                        foreach (GuestMemory m in mems)
-                        {
-                            Assert.True(m.TryWriteUInt32(layout.UsedEntry(slot), id));
-                            Assert.True(m.TryWriteUInt32(new GuestAddress(layout.UsedEntry(slot).Value + 4), len));
-                        }
-                    }
-                    usedIdx = c.Below(10) == 0 ? (ushort)c.Next() : unchecked((ushort)(usedIdx + used));
-                    foreach (GuestMemory m in mems)
-                    {
-                        Assert.True(m.TryWriteUInt16(layout.UsedIdx, usedIdx));
-                        // The reap's own stores (used_event, avail.flags) are then the only dirty pages Compare sees.
-                        m.ClearDirty();
-                    }
+                    bool addOk = twins.AddAndCompare();
+                    twins.WriteHostileUsedEntries();
                     bool disable = c.Below(3) == 0;
                     // Half the rounds reap with ReapAll (the interrupt handler's loop in one call) against that loop.
                     bool handler = c.Below(2) == 0;
-
-                    // Driver: reap into a span of random length.
                     int max = c.Below(size + 2);
-                    var counts = new int[4];
-                    var ids = new ushort[4][];
-                    var lens = new uint[4][];
-                    var done = new bool[4];
-                    for (int t = 0; t < 4; t++)
-                    {
-                        ids[t] = new ushort[max];
-                        lens[t] = new uint[max];
-                        using (mems[t].AsGuest())
-                        {
-                            if (disable)
-                                drivers[t].DisableCallbacks(mems[t]);
-                            if (handler && t % 2 == 0)
-                            {
-                                done[t] = drivers[t].ReapAll(mems[t], ids[t], lens[t], out counts[t]);
-                            }
-                            else if (handler)
-                            {
-                                // Linux virtblk_done: do { disable_cb; get_buf...; if broken, stop } while (!enable_cb).
-                                while (true)
-                                {
-                                    drivers[t].DisableCallbacks(mems[t]);
-                                    while (
-                                        counts[t] < max
-                                        && drivers[t].TryGetUsed(mems[t], out ids[t][counts[t]], out lens[t][counts[t]])
-                                    )
-                                        counts[t]++;
-                                    if (counts[t] == max || drivers[t].Broken)
-                                        break;
-                                    if (drivers[t].EnableCallbacks(mems[t]))
-                                    {
-                                        done[t] = true;
-                                        break;
-                                    }
-                                }
-                            }
-                            else if (t % 2 == 0)
-                            {
-                                bool any = drivers[t].TryGetUsedBatch(mems[t], ids[t], lens[t], out counts[t]);
-                                Assert.Equal(counts[t] > 0, any);
-                            }
-                            else
-                            {
-                                while (
-                                    counts[t] < max
-                                    && drivers[t].TryGetUsed(mems[t], out ids[t][counts[t]], out lens[t][counts[t]])
-                                )
-                                    counts[t]++;
-                            }
-                        }
-                    }
-                    for (int t = 1; t < 4; t++)
-                    {
-                        Assert.Equal(done[0], done[t]);
-                        Assert.Equal(counts[0], counts[t]);
-                        Assert.Equal(ids[0], ids[t]);
-                        Assert.Equal(lens[0], lens[t]);
-                    }
-                    Compare();
-                    foreach (ushort id in ids[0].Take(counts[0]))
-                        added.Remove(id);
+                    (int count, bool done) = twins.ReapAndCompare(max, disable, handler);
                     string key =
-                        $"{drivers[0].Error}{(counts[0] == max && max > 0 ? " (span full)" : "")}{(addOk[0] ? "" : " (ring full)")}{(handler ? (done[0] ? " (handler done)" : " (handler stopped)") : "")}";
+                        $"{twins.Error}{(count == max && max > 0 ? " (span full)" : "")}{(addOk ? "" : " (ring full)")}"
+                        + (handler ? (done ? " (handler done)" : " (handler stopped)") : "");
                     outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                 }
                 return true;
@@ -632,6 +478,232 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
         foreach ((string outcome, int count) in outcomes)
             output.WriteLine($"{count, 5} x {outcome}");
         Assert.True(outcomes.Count >= 6, "the hostile used rings should reach the reap errors and full rings");
+    }
+
+    /// <summary>Four drivers on four twins of one memory: batch calls (even) and sequential calls (odd), the first
+    /// two unobserved (ring windows), the last two observed (accessors); a hostile device writes the used
+    /// ring.</summary>
+    private sealed class DriverTwins
+    {
+        private readonly GuestMemory[] _mems;
+        private readonly DriverQueue[] _drivers = new DriverQueue[4];
+        private readonly RecordingObserver[] _observers = [new RecordingObserver(), new RecordingObserver()];
+        private readonly SplitRingLayout _layout;
+        private readonly int _size;
+        private readonly Choices _c;
+        private readonly List<ushort> _added = [];
+        private ushort _usedIdx;
+
+        public DriverTwins(GuestMemory[] mems, SplitRingLayout layout, int size, bool eventIdx, Choices c)
+        {
+            (_mems, _layout, _size, _c) = (mems, layout, size, c);
+            for (int t = 0; t < 4; t++)
+            {
+                _drivers[t] = new DriverQueue(layout, eventIdx);
+                using (mems[t].AsGuest())
+                    _drivers[t].Initialize(mems[t]);
+                mems[t].ClearDirty();
+            }
+            mems[2].Observer = _observers[0];
+            mems[3].Observer = _observers[1];
+        }
+
+        public bool Broken => _drivers[0].Broken;
+
+        public DriverQueueError Error => _drivers[0].Error;
+
+        /// <summary>All four drivers in the same state, with the same accesses and memory.</summary>
+        private void Compare()
+        {
+            for (int t = 1; t < 4; t++)
+            {
+                Assert.Equal(
+                    (
+                        _drivers[0].Error,
+                        _drivers[0].FreeCount,
+                        _drivers[0].Outstanding,
+                        _drivers[0].AvailIdx,
+                        _drivers[0].LastUsed,
+                        _drivers[0].CallbacksEnabled
+                    ),
+                    (
+                        _drivers[t].Error,
+                        _drivers[t].FreeCount,
+                        _drivers[t].Outstanding,
+                        _drivers[t].AvailIdx,
+                        _drivers[t].LastUsed,
+                        _drivers[t].CallbacksEnabled
+                    )
+                );
+            }
+            Assert.Equal(_observers[1].Accesses, _observers[0].Accesses);
+            AssertSameMemory(_mems);
+        }
+
+        /// <summary>Driver: a batch of request/response pairs (sometimes more than fit), added by TryAddBatch (or,
+        /// half the rounds, TryAddBatchAndNotify) against TryAdd and NeedsNotify; true when all fitted.</summary>
+        public bool AddAndCompare()
+        {
+            int pairs = _c.Below((_size / 2) + 2);
+            var readable = new GuestBuffer[pairs];
+            var writable = new GuestBuffer[pairs];
+            for (int k = 0; k < pairs; k++)
+            {
+                readable[k] = new GuestBuffer(
+                    new GuestAddress(0x4000 + (ulong)_c.Below(0x4000)),
+                    Lengths[_c.Below(Lengths.Length)]
+                );
+                writable[k] = new GuestBuffer(
+                    new GuestAddress(0x8000 + (ulong)_c.Below(0x4000)),
+                    Lengths[_c.Below(Lengths.Length)]
+                );
+            }
+            var addOk = new bool[4];
+            var addCount = new int[4];
+            var heads = new ushort[4][];
+            var notify = new bool[4];
+            bool fusedKick = _c.Below(2) == 0;
+            for (int t = 0; t < 4; t++)
+            {
+                heads[t] = new ushort[pairs];
+                using (_mems[t].AsGuest())
+                    addOk[t] = Add(t, fusedKick, readable, writable, heads[t], out addCount[t], out notify[t]);
+            }
+            for (int t = 1; t < 4; t++)
+            {
+                Assert.Equal((addOk[0], addCount[0], notify[0]), (addOk[t], addCount[t], notify[t]));
+                Assert.Equal(heads[0], heads[t]);
+            }
+            Compare();
+            _added.AddRange(heads[0].Take(addCount[0]));
+            return addOk[0];
+        }
+
+        private bool Add(
+            int t,
+            bool fusedKick,
+            GuestBuffer[] readable,
+            GuestBuffer[] writable,
+            ushort[] heads,
+            out int count,
+            out bool notify
+        )
+        {
+            DriverQueue driver = _drivers[t];
+            GuestMemory mem = _mems[t];
+            if (t % 2 == 0 && fusedKick)
+                return driver.TryAddBatchAndNotify(mem, readable, writable, heads, out count, out notify);
+            bool ok;
+            if (t % 2 == 0)
+            {
+                ok = driver.TryAddBatch(mem, readable, writable, heads, out count);
+            }
+            else
+            {
+                count = 0;
+                while (
+                    count < readable.Length && driver.TryAdd(mem, readable[count], writable[count], out heads[count])
+                )
+                    count++;
+                ok = count == readable.Length;
+            }
+            notify = driver.NeedsNotify(mem);
+            return ok;
+        }
+
+        /// <summary>Hostile device: used entries naming added heads, stale heads or garbage, and a used.idx that may
+        /// run past what is outstanding.</summary>
+        public void WriteHostileUsedEntries()
+        {
+            int used = _c.Below(_size + 1);
+            for (int j = 0; j < used; j++)
+            {
+                uint id =
+                    _c.Below(6) == 0 ? _c.Next() % (uint)(_size + 2)
+                    : _added.Count == 0 ? 0u
+                    : _added[_c.Below(_added.Count)];
+                uint len = _c.Below(4) == 0 ? _c.Next() : 8u;
+                int slot = (_usedIdx + j) % _size;
+                foreach (GuestMemory m in _mems)
+                {
+                    Assert.True(m.TryWriteUInt32(_layout.UsedEntry(slot), id));
+                    Assert.True(m.TryWriteUInt32(new GuestAddress(_layout.UsedEntry(slot).Value + 4), len));
+                }
+            }
+            _usedIdx = _c.Below(10) == 0 ? (ushort)_c.Next() : (ushort)(_usedIdx + used);
+            foreach (GuestMemory m in _mems)
+            {
+                Assert.True(m.TryWriteUInt16(_layout.UsedIdx, _usedIdx));
+                // The reap's own stores (used_event, avail.flags) are then the only dirty pages Compare sees.
+                m.ClearDirty();
+            }
+        }
+
+        /// <summary>Driver: reaps into a span of <paramref name="max"/> entries, by TryGetUsedBatch (or, with
+        /// <paramref name="handler"/>, ReapAll) against the sequential loops. Returns the count and whether the
+        /// handler finished.</summary>
+        public (int Count, bool Done) ReapAndCompare(int max, bool disable, bool handler)
+        {
+            var counts = new int[4];
+            var ids = new ushort[4][];
+            var lens = new uint[4][];
+            var done = new bool[4];
+            for (int t = 0; t < 4; t++)
+            {
+                ids[t] = new ushort[max];
+                lens[t] = new uint[max];
+                using (_mems[t].AsGuest())
+                {
+                    if (disable)
+                        _drivers[t].DisableCallbacks(_mems[t]);
+                    done[t] = Reap(t, handler, ids[t], lens[t], out counts[t]);
+                }
+            }
+            for (int t = 1; t < 4; t++)
+            {
+                Assert.Equal(done[0], done[t]);
+                Assert.Equal(counts[0], counts[t]);
+                Assert.Equal(ids[0], ids[t]);
+                Assert.Equal(lens[0], lens[t]);
+            }
+            Compare();
+            foreach (ushort id in ids[0].Take(counts[0]))
+                _added.Remove(id);
+            return (counts[0], done[0]);
+        }
+
+        private bool Reap(int t, bool handler, ushort[] ids, uint[] lens, out int count)
+        {
+            DriverQueue driver = _drivers[t];
+            GuestMemory mem = _mems[t];
+            int max = ids.Length;
+            count = 0;
+            if (handler && t % 2 == 0)
+                return driver.ReapAll(mem, ids, lens, out count);
+            if (handler)
+            {
+                // Linux virtblk_done: do { disable_cb; get_buf...; if broken, stop } while (!enable_cb).
+                while (true)
+                {
+                    driver.DisableCallbacks(mem);
+                    while (count < max && driver.TryGetUsed(mem, out ids[count], out lens[count]))
+                        count++;
+                    if (count == max || driver.Broken)
+                        return false;
+                    if (driver.EnableCallbacks(mem))
+                        return true;
+                }
+            }
+            if (t % 2 == 0)
+            {
+                bool any = driver.TryGetUsedBatch(mem, ids, lens, out count);
+                Assert.Equal(count > 0, any);
+                return false;
+            }
+            while (count < max && driver.TryGetUsed(mem, out ids[count], out lens[count]))
+                count++;
+            return false;
+        }
     }
 
     [Theory]
@@ -690,19 +762,7 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 .Where((_, k) => k % 2 == 0)
                 .Concat(heads[0].Where((_, k) => k % 2 == 1))
                 .ToArray();
-            for (int j = 0; j < order.Length; j++)
-            {
-                foreach (GuestMemory m in mems)
-                {
-                    Assert.True(m.TryWriteUInt32(layout.UsedEntry((usedIdx + j) % size), order[j]));
-                    Assert.True(
-                        m.TryWriteUInt32(new GuestAddress(layout.UsedEntry((usedIdx + j) % size).Value + 4), 8)
-                    );
-                }
-            }
-            usedIdx = unchecked((ushort)(usedIdx + order.Length));
-            foreach (GuestMemory m in mems)
-                Assert.True(m.TryWriteUInt16(layout.UsedIdx, usedIdx));
+            usedIdx = CompleteInOrder(mems, layout, size, order, usedIdx);
             for (int t = 0; t < 2; t++)
             {
                 using (mems[t].AsGuest())
@@ -714,6 +774,30 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 }
             }
         }
+    }
+
+    /// <summary>The device completes <paramref name="order"/>'s heads (len 8) in that order from
+    /// <paramref name="usedIdx"/> on, in every twin; returns the new used.idx.</summary>
+    private static ushort CompleteInOrder(
+        GuestMemory[] mems,
+        SplitRingLayout layout,
+        int size,
+        ushort[] order,
+        ushort usedIdx
+    )
+    {
+        for (int j = 0; j < order.Length; j++)
+        {
+            foreach (GuestMemory m in mems)
+            {
+                Assert.True(m.TryWriteUInt32(layout.UsedEntry((usedIdx + j) % size), order[j]));
+                Assert.True(m.TryWriteUInt32(new GuestAddress(layout.UsedEntry((usedIdx + j) % size).Value + 4), 8));
+            }
+        }
+        usedIdx = (ushort)(usedIdx + order.Length);
+        foreach (GuestMemory m in mems)
+            Assert.True(m.TryWriteUInt16(layout.UsedIdx, usedIdx));
+        return usedIdx;
     }
 
     [Fact]

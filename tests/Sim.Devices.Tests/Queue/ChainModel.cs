@@ -123,26 +123,9 @@ internal ref struct ChainModel
             return Stop(_inIndirect ? QueueError.NestedIndirect : QueueError.IndirectNotAtHead);
         }
 
-        // QEMU virtqueue_split_pop: the order check comes before mapping the buffer.
-        if (d.IsWriteOnly)
-        {
-            _sawWritable = true;
-        }
-        else if (_sawWritable)
-        {
-            return Stop(QueueError.ReadableAfterWritable);
-        }
-        if (d.Len == 0)
-            return Stop(QueueError.ZeroLengthBuffer);
-        // A buffer inside one region cannot wrap (regions end below 2^64), so the overflow check is only needed
-        // when the one-region test fails: same outcome as checking overflow first, one test less per buffer.
-        _oneRegion = _memory.IsValidRange(d.Addr, d.Len);
-        if (!_oneRegion)
-        {
-            QueueError mapped = CheckAcrossRegions(_memory, d.Addr, d.Len);
-            if (mapped != QueueError.None)
-                return Stop(mapped);
-        }
+        QueueError buffer = CheckBuffer(_memory, d, ref _sawWritable, ref _oneRegion);
+        if (buffer != QueueError.None)
+            return Stop(buffer);
 
         // QEMU: "If we've got too many, that implies a descriptor loop" (++elem_entries > max).
         _yielded++;
@@ -153,6 +136,25 @@ internal ref struct ChainModel
         _nextIndex = d.Next;
         descriptor = d;
         return true;
+    }
+
+    /// <summary>Checks one buffer descriptor: no readable buffer after a writable one, a non-zero length, and
+    /// guest memory under all of it (in one region, or across adjacent ones; <paramref name="oneRegion"/> says which,
+    /// set only once the buffer gets that far). Static for the reason
+    /// <see cref="EnterIndirect"/> is.</summary>
+    private static QueueError CheckBuffer(GuestMemory memory, in Descriptor d, ref bool sawWritable, ref bool oneRegion)
+    {
+        // QEMU virtqueue_split_pop: the order check comes before mapping the buffer.
+        if (d.IsWriteOnly)
+            sawWritable = true;
+        else if (sawWritable)
+            return QueueError.ReadableAfterWritable;
+        if (d.Len == 0)
+            return QueueError.ZeroLengthBuffer;
+        // A buffer inside one region cannot wrap (regions end below 2^64), so the overflow check is only needed
+        // when the one-region test fails: same outcome as checking overflow first, one test less per buffer.
+        oneRegion = memory.IsValidRange(d.Addr, d.Len);
+        return oneRegion ? QueueError.None : CheckAcrossRegions(memory, d.Addr, d.Len);
     }
 
     /// <summary>Checks an INDIRECT head (VIRTIO 1.2 §2.7.5.3.1) and reads the first descriptor of its table.</summary>

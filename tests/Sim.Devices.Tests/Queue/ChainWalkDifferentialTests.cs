@@ -51,79 +51,17 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
             Words,
             words =>
             {
-                int at = 0;
-                ulong mix = unchecked((ulong)words.Length * 0x9E3779B97F4A7C15UL);
-                uint Next()
-                {
-                    if (at < words.Length)
-                        return unchecked((uint)words[at++]);
-                    unchecked
-                    {
-                        ulong z = mix += 0x9E3779B97F4A7C15UL;
-                        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-                        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-                        return (uint)(z ^ (z >> 31));
-                    }
-                }
-                int Below(int n) => (int)(Next() % (uint)n);
-
-                // Regions: [0, 0x8000) and [0x8000, 0x10000) adjacent (buffers across them take two iovecs), then a gap.
-                Assert.True(
-                    GuestMemory.TryCreate(
-                        new MemoryLayout([
-                            new RegionSpec(0, 0x8000),
-                            new RegionSpec(0x8000, 0x8000),
-                            new RegionSpec(0x2_0000, 0x1000),
-                        ]),
-                        out GuestMemory? memory,
-                        out _
-                    )
-                );
-                int size = 1 << Below(5); // 1..16
+                var c = new Choices(words);
+                GuestMemory memory = TwoAdjacentRegionsAndAGap();
+                int size = 1 << c.Below(5); // 1..16
                 SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
-                void Write(GuestAddress table, int index, int range)
-                {
-                    ushort flags = Flags[Below(Flags.Length)];
-                    uint len =
-                        (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0
-                            ? 16u * (uint)(1 + Below(8))
-                            : Lengths[Below(Lengths.Length)];
-                    ulong addr =
-                        (flags & VirtioSpec.DescFIndirect) != 0 && Below(2) == 0
-                            ? IndirectTable
-                            : Addresses[Below(Addresses.Length)] + (ulong)Below(4);
-                    Assert.True(RawRing.WriteDescriptor(memory, table, index, addr, len, flags, (ushort)Below(range)));
-                }
-                for (int i = 0; i < size; i++)
-                    Write(layout.DescTable, i, size + 1);
-                for (int i = 0; i < 8; i++)
-                    Write(new GuestAddress(IndirectTable), i, 9);
-                var heads = new ushort[size];
-                for (int i = 0; i < size; i++)
-                {
-                    heads[i] = (ushort)Below(size);
-                    Assert.True(RawRing.WriteAvailEntry(memory, layout, i, heads[i]));
-                }
-                Assert.True(RawRing.WriteAvailIdx(memory, layout, (ushort)size));
-
-                var queue = new SplitQueue(size)
-                {
-                    DescTable = layout.DescTable,
-                    AvailRing = layout.AvailRing,
-                    UsedRing = layout.UsedRing,
-                };
-                Assert.True(queue.TryEnable(memory, out _));
-                // The same ring in an unobserved twin: its pops take the ring-window path and must give the same results,
-                // bytes and dirty pages as the observed (accessor) path.
+                ushort[] heads = WriteHostileRing(memory, layout, size, c);
+                SplitQueue queue = EnabledQueue(memory, layout, size);
+                // The same ring in an unobserved twin: its pops take the ring-window path and must give the same
+                // results, bytes and dirty pages as the observed (accessor) path.
                 Assert.True(GuestMemory.TryCreate(memory.Layout, out GuestMemory? twin, out _));
                 twin.Restore(memory.Snapshot());
-                var twinQueue = new SplitQueue(size)
-                {
-                    DescTable = layout.DescTable,
-                    AvailRing = layout.AvailRing,
-                    UsedRing = layout.UsedRing,
-                };
-                Assert.True(twinQueue.TryEnable(twin, out _));
+                SplitQueue twinQueue = EnabledQueue(twin, layout, size);
                 var twinElement = new QueueElement();
                 memory.ClearDirty();
                 twin.ClearDirty();
@@ -142,28 +80,17 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
                     Assert.False(twin.IsObserved);
                     bool twinOk = twinQueue.TryPop(twin, twinElement, out QueueError twinError);
                     Assert.Equal((ok, error), (twinOk, twinError));
-                    Assert.Equal(element.Out.ToArray(), twinElement.Out.ToArray());
-                    Assert.Equal(element.In.ToArray(), twinElement.In.ToArray());
-                    Assert.Equal(
-                        (element.OutBytes, element.InBytes, element.DescriptorCount, element.Indirect),
-                        (twinElement.OutBytes, twinElement.InBytes, twinElement.DescriptorCount, twinElement.Indirect)
-                    );
-                    // The pop also reads avail.idx (first pop) and the avail entry: compare only descriptor-table reads.
+                    AssertSameElement(element, twinElement);
+                    // The pop also reads avail.idx (first pop) and the avail entry: compare only descriptor-table
+                    // reads.
                     var actualReads = observer
                         .Accesses.Skip(before)
                         .Where(a => a.Length == VirtioSpec.DescSize || !IsRingAccess(layout, a))
                         .ToList();
                     Assert.Equal(expectedReads, actualReads);
-                    Assert.Equal(expected.Error, error);
-                    Assert.Equal(expected.Error == QueueError.None, ok);
-                    Assert.Equal(expected.Out, element.Out.ToArray());
-                    Assert.Equal(expected.In, element.In.ToArray());
-                    Assert.Equal(expected.OutBytes, element.OutBytes);
-                    Assert.Equal(expected.InBytes, element.InBytes);
+                    AssertMatchesModel(expected, ok, error, element);
                     if (ok)
                     {
-                        Assert.Equal(expected.Descriptors, element.DescriptorCount);
-                        Assert.Equal(expected.Indirect, element.Indirect);
                         queue.Push(memory, element.Head, 0);
                         twinQueue.Push(twin, twinElement.Head, 0);
                         Assert.Equal(queue.ShouldNotify(memory), twinQueue.ShouldNotify(twin));
@@ -181,6 +108,116 @@ public sealed class ChainWalkDifferentialTests(ITestOutputHelper output)
         foreach ((string outcome, int count) in outcomes)
             output.WriteLine($"{count, 5} x {outcome}");
         Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop errors");
+    }
+
+    /// <summary>The case's word stream: its words, then a SplitMix64 continuation so a short case still decides
+    /// everything.</summary>
+    private sealed class Choices(int[] words)
+    {
+        private int _at;
+        private ulong _mix = (ulong)words.Length * 0x9E3779B97F4A7C15UL;
+
+        public uint Next()
+        {
+            if (_at < words.Length)
+                return (uint)words[_at++];
+            ulong z = _mix += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return (uint)(z ^ (z >> 31));
+        }
+
+        public int Below(int n) => (int)(Next() % (uint)n);
+    }
+
+    /// <summary>Regions [0, 0x8000) and [0x8000, 0x10000) adjacent (buffers across them take two iovecs), then a
+    /// gap.</summary>
+    private static GuestMemory TwoAdjacentRegionsAndAGap()
+    {
+        Assert.True(
+            GuestMemory.TryCreate(
+                new MemoryLayout([
+                    new RegionSpec(0, 0x8000),
+                    new RegionSpec(0x8000, 0x8000),
+                    new RegionSpec(0x2_0000, 0x1000),
+                ]),
+                out GuestMemory? memory,
+                out _
+            )
+        );
+        return memory;
+    }
+
+    /// <summary>Hostile descriptors in the table and in an indirect table, and a full avail ring of random heads;
+    /// returns the heads in ring order.</summary>
+    private static ushort[] WriteHostileRing(GuestMemory memory, SplitRingLayout layout, int size, Choices c)
+    {
+        void Write(GuestAddress table, int index, int range)
+        {
+            ushort flags = Flags[c.Below(Flags.Length)];
+            uint len =
+                (flags & VirtioSpec.DescFIndirect) != 0 && c.Below(2) == 0
+                    ? 16u * (uint)(1 + c.Below(8))
+                    : Lengths[c.Below(Lengths.Length)];
+            ulong addr =
+                (flags & VirtioSpec.DescFIndirect) != 0 && c.Below(2) == 0
+                    ? IndirectTable
+                    : Addresses[c.Below(Addresses.Length)] + (ulong)c.Below(4);
+            Assert.True(RawRing.WriteDescriptor(memory, table, index, addr, len, flags, (ushort)c.Below(range)));
+        }
+        for (int i = 0; i < size; i++)
+            Write(layout.DescTable, i, size + 1);
+        for (int i = 0; i < 8; i++)
+            Write(new GuestAddress(IndirectTable), i, 9);
+        var heads = new ushort[size];
+        for (int i = 0; i < size; i++)
+        {
+            heads[i] = (ushort)c.Below(size);
+            Assert.True(RawRing.WriteAvailEntry(memory, layout, i, heads[i]));
+        }
+        Assert.True(RawRing.WriteAvailIdx(memory, layout, (ushort)size));
+        return heads;
+    }
+
+    private static SplitQueue EnabledQueue(GuestMemory memory, SplitRingLayout layout, int size)
+    {
+        var queue = new SplitQueue(size)
+        {
+            DescTable = layout.DescTable,
+            AvailRing = layout.AvailRing,
+            UsedRing = layout.UsedRing,
+        };
+        Assert.True(queue.TryEnable(memory, out _));
+        return queue;
+    }
+
+    /// <summary>The fast (unobserved) pop gave the reference pop's element: iovecs, byte counts, descriptor count and
+    /// indirect flag.</summary>
+    private static void AssertSameElement(QueueElement element, QueueElement twinElement)
+    {
+        Assert.Equal(element.Out.ToArray(), twinElement.Out.ToArray());
+        Assert.Equal(element.In.ToArray(), twinElement.In.ToArray());
+        Assert.Equal(
+            (element.OutBytes, element.InBytes, element.DescriptorCount, element.Indirect),
+            (twinElement.OutBytes, twinElement.InBytes, twinElement.DescriptorCount, twinElement.Indirect)
+        );
+    }
+
+    /// <summary>The pop ended as the spec model's walk did: same error, iovecs and byte totals, and on success the
+    /// same descriptor count and indirect flag.</summary>
+    private static void AssertMatchesModel(Reference expected, bool ok, QueueError error, QueueElement element)
+    {
+        Assert.Equal(expected.Error, error);
+        Assert.Equal(expected.Error == QueueError.None, ok);
+        Assert.Equal(expected.Out, element.Out.ToArray());
+        Assert.Equal(expected.In, element.In.ToArray());
+        Assert.Equal(expected.OutBytes, element.OutBytes);
+        Assert.Equal(expected.InBytes, element.InBytes);
+        if (ok)
+        {
+            Assert.Equal(expected.Descriptors, element.DescriptorCount);
+            Assert.Equal(expected.Indirect, element.Indirect);
+        }
     }
 
     private static bool IsRingAccess(SplitRingLayout layout, RecordingObserver.Access a) =>

@@ -60,7 +60,8 @@ public sealed class ExhaustiveSmallQueueTests
                     Assert.Equal(expected, error);
                     Assert.Equal(s.Add(expectedPops), r.Device.NextAvail);
                     Assert.Equal(inUse + expectedPops, r.Device.InUse);
-                    Assert.Equal(d <= Size && expectedPops == d, r.Device.IsEmpty(r.Memory)); // a bogus avail.idx reads as not empty
+                    // A bogus avail.idx reads as not empty.
+                    Assert.Equal(d <= Size && expectedPops == d, r.Device.IsEmpty(r.Memory));
                 }
             }
         }
@@ -180,59 +181,61 @@ public sealed class ExhaustiveSmallQueueTests
                 }
             }
         }
+    }
 
-        static QueueError Expected(int f0, int f1, int next)
+    /// <summary>The outcome of popping chain 0 -> next with flags f0 and f1, stated independently of the queue: a
+    /// pure function of (flags0, flags1, next).</summary>
+    private static QueueError Expected(int f0, int f1, int next)
+    {
+        const int N = 1,
+            W = 2,
+            I = 4;
+        if ((f0 & I) != 0)
         {
-            const int N = 1,
-                W = 2,
-                I = 4;
-            if ((f0 & I) != 0)
-            {
-                // Head points at a table whose only entry (a plain readable buffer) would need 16 bytes; desc 0 has
-                // len 8, so the table length is invalid — unless NEXT is also set, which is checked first.
-                return (f0 & N) != 0 ? QueueError.IndirectWithNext : QueueError.IndirectBadLength;
-            }
-            if ((f0 & N) == 0)
+            // Head points at a table whose only entry (a plain readable buffer) would need 16 bytes; desc 0 has
+            // len 8, so the table length is invalid — unless NEXT is also set, which is checked first.
+            return (f0 & N) != 0 ? QueueError.IndirectWithNext : QueueError.IndirectBadLength;
+        }
+        if ((f0 & N) == 0)
+            return QueueError.None;
+        if (next >= Size)
+            return QueueError.NextOutOfRange;
+        // Walk from 'next' through descriptors 1 (flags f1, next 2), 2 and 3 (plain) or 0 again.
+        int flags = next switch
+        {
+            0 => f0,
+            1 => f1,
+            _ => 0,
+        };
+        bool writable = (f0 & W) != 0;
+        int visited = 1;
+        int i = next;
+        while (true)
+        {
+            if ((flags & I) != 0)
+                return QueueError.IndirectNotAtHead;
+            if ((flags & W) != 0)
+                writable = true;
+            else if (writable)
+                return QueueError.ReadableAfterWritable;
+            visited++;
+            if (visited > Size)
+                return QueueError.LoopedChain;
+            if ((flags & N) == 0)
                 return QueueError.None;
-            if (next >= Size)
-                return QueueError.NextOutOfRange;
-            // Walk from 'next' through descriptors 1 (flags f1, next 2), 2 and 3 (plain) or 0 again.
-            int flags = next switch
+            int n = i switch
+            {
+                0 => next,
+                1 => 2,
+                _ => 0,
+            };
+            i = n;
+            flags = i switch
             {
                 0 => f0,
                 1 => f1,
                 _ => 0,
             };
-            bool writable = (f0 & W) != 0;
-            int visited = 1;
-            int i = next;
-            while (true)
-            {
-                if ((flags & I) != 0)
-                    return QueueError.IndirectNotAtHead;
-                if ((flags & W) != 0)
-                    writable = true;
-                else if (writable)
-                    return QueueError.ReadableAfterWritable;
-                visited++;
-                if (visited > Size)
-                    return QueueError.LoopedChain;
-                if ((flags & N) == 0)
-                    return QueueError.None;
-                int n = i switch
-                {
-                    0 => next,
-                    1 => 2,
-                    _ => 0,
-                };
-                i = n;
-                flags = i switch
-                {
-                    0 => f0,
-                    1 => f1,
-                    _ => 0,
-                };
-            }
         }
     }
 }

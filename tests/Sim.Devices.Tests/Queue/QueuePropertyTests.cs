@@ -136,39 +136,8 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
             int size = 1 << c.Below(6); // 1..32
             bool eventIdx = c.Below(2) == 0;
             SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
-            for (int i = 0; i < size; i++)
-                WriteHostileDescriptor(memory, layout.DescTable, i, c, size + 2);
-            for (int i = 0; i < 8; i++)
-                WriteHostileDescriptor(memory, new GuestAddress(HostileTable), i, c, 9);
-            var start = new RingIndex((ushort)c.Next());
-            for (int i = 0; i < size; i++)
-                Assert.True(RawRing.WriteAvailEntry(memory, layout, i, (ushort)c.Below(size + 2)));
-            int distance = c.Below(8) == 0 ? (int)(c.Next() & 0xffff) : c.Below(size + 2);
-            Assert.True(RawRing.WriteAvailIdx(memory, layout, start.Add(distance).Value));
-            Assert.True(RawRing.WriteAvailFlags(memory, layout, (ushort)c.Next()));
-            Assert.True(RawRing.WriteUsedEvent(memory, layout, (ushort)c.Next()));
-
-            var queue = new SplitQueue(size)
-            {
-                DescTable = layout.DescTable,
-                AvailRing = layout.AvailRing,
-                UsedRing = layout.UsedRing,
-                EventIdx = eventIdx,
-            };
-            Assert.True(queue.TryEnable(memory, out _));
-            Assert.True(
-                queue.TryRestore(
-                    memory,
-                    queue.Capture() with
-                    {
-                        NextAvail = start,
-                        ShadowAvail = start,
-                        UsedIdx = start,
-                        SignalledUsed = start,
-                    },
-                    out _
-                )
-            );
+            RingIndex start = WriteHostileRing(memory, layout, size, c);
+            SplitQueue queue = QueueStartingAt(memory, layout, size, eventIdx, start);
 
             var observer = new RecordingObserver();
             memory.Observer = observer;
@@ -202,19 +171,81 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
             Assert.True(pops <= size);
             queue.AssertInvariants();
 
-            ulong usedStart = layout.UsedRing.Value;
-            ulong usedEnd = layout.End.Value;
-            foreach (RecordingObserver.Access a in observer.Accesses)
-            {
-                Assert.True(RecordingObserver.Inside(memory, a), $"access outside guest memory at 0x{a.Address:x}");
-                if (a.Write)
-                    Assert.True(
-                        a.Address >= usedStart && a.Address + (ulong)a.Length <= usedEnd,
-                        $"device wrote outside the used ring at 0x{a.Address:x}"
-                    );
-            }
+            AssertAccessesInMemory_WritesInUsedRing(memory, layout, observer);
             return true;
         });
+    }
+
+    /// <summary>A hostile ring: every descriptor (and an indirect table's) from the case, avail entries with heads
+    /// a few out of range, avail.idx up to a queue (now and then anywhere) past a random start, random avail flags
+    /// and used_event. Returns the start index.</summary>
+    private static RingIndex WriteHostileRing(GuestMemory memory, SplitRingLayout layout, int size, Cursor c)
+    {
+        for (int i = 0; i < size; i++)
+            WriteHostileDescriptor(memory, layout.DescTable, i, c, size + 2);
+        for (int i = 0; i < 8; i++)
+            WriteHostileDescriptor(memory, new GuestAddress(HostileTable), i, c, 9);
+        var start = new RingIndex((ushort)c.Next());
+        for (int i = 0; i < size; i++)
+            Assert.True(RawRing.WriteAvailEntry(memory, layout, i, (ushort)c.Below(size + 2)));
+        int distance = c.Below(8) == 0 ? (int)(c.Next() & 0xffff) : c.Below(size + 2);
+        Assert.True(RawRing.WriteAvailIdx(memory, layout, start.Add(distance).Value));
+        Assert.True(RawRing.WriteAvailFlags(memory, layout, (ushort)c.Next()));
+        Assert.True(RawRing.WriteUsedEvent(memory, layout, (ushort)c.Next()));
+        return start;
+    }
+
+    /// <summary>An enabled queue on <paramref name="layout"/> whose indices all start at
+    /// <paramref name="start"/>.</summary>
+    private static SplitQueue QueueStartingAt(
+        GuestMemory memory,
+        SplitRingLayout layout,
+        int size,
+        bool eventIdx,
+        RingIndex start
+    )
+    {
+        var queue = new SplitQueue(size)
+        {
+            DescTable = layout.DescTable,
+            AvailRing = layout.AvailRing,
+            UsedRing = layout.UsedRing,
+            EventIdx = eventIdx,
+        };
+        Assert.True(queue.TryEnable(memory, out _));
+        Assert.True(
+            queue.TryRestore(
+                memory,
+                queue.Capture() with
+                {
+                    NextAvail = start,
+                    ShadowAvail = start,
+                    UsedIdx = start,
+                    SignalledUsed = start,
+                },
+                out _
+            )
+        );
+        return queue;
+    }
+
+    private static void AssertAccessesInMemory_WritesInUsedRing(
+        GuestMemory memory,
+        SplitRingLayout layout,
+        RecordingObserver observer
+    )
+    {
+        ulong usedStart = layout.UsedRing.Value;
+        ulong usedEnd = layout.End.Value;
+        foreach (RecordingObserver.Access a in observer.Accesses)
+        {
+            Assert.True(RecordingObserver.Inside(memory, a), $"access outside guest memory at 0x{a.Address:x}");
+            if (a.Write)
+                Assert.True(
+                    a.Address >= usedStart && a.Address + (ulong)a.Length <= usedEnd,
+                    $"device wrote outside the used ring at 0x{a.Address:x}"
+                );
+        }
     }
 
     [Property(MaxTest = 200, Replay = "(1592590338,11400714819323198485)")]
@@ -232,99 +263,16 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
             ulong bufferCursor = 0;
             for (int round = 0; round < rounds; round++)
             {
-                // Driver: add random chains until full or the case says stop.
-                var added = new HashSet<ushort>();
                 var writableRanges = new List<(ulong Start, ulong End)>();
-                int wanted = 1 + c.Below(size);
-                using (r.Memory.AsGuest())
-                {
-                    for (int k = 0; k < wanted; k++)
-                    {
-                        int nr = c.Below(3);
-                        int nw = c.Below(3);
-                        if (nr + nw == 0)
-                            nr = 1;
-                        var rd = new GuestBuffer[nr];
-                        var wr = new GuestBuffer[nw];
-                        for (int i = 0; i < nr; i++)
-                            rd[i] = Take(1 + (uint)c.Below(64));
-                        for (int i = 0; i < nw; i++)
-                        {
-                            wr[i] = Take(1 + (uint)c.Below(64));
-                            writableRanges.Add((wr[i].Addr.Value, wr[i].Addr.Value + wr[i].Len));
-                        }
-                        bool indirect = c.Below(2) == 0;
-                        ushort head;
-                        bool ok = indirect
-                            ? r.Driver.TryAddIndirect(
-                                r.Memory,
-                                rd,
-                                wr,
-                                new GuestAddress(RingFixture.TableBase + ((ulong)k * 256)),
-                                out head
-                            )
-                            : r.Driver.TryAdd(r.Memory, rd, wr, out head);
-                        if (!ok)
-                            break;
-                        Assert.True(added.Add(head));
-                    }
-                    r.Driver.Publish(r.Memory);
-                }
-
-                // Device: pop everything, write a random amount, fill in a random order, flush once.
-                int before = observer.Accesses.Count;
-                var popped = new List<(ushort Head, uint Written, ulong InBytes)>();
-                while (r.Pop(out QueueError error))
-                {
-                    ulong want =
-                        c.Below(3) == 0
-                            ? r.Element.InBytes + 5
-                            : (ulong)c.Below((int)Math.Min(r.Element.InBytes + 1, 1000));
-                    var data = new byte[want];
-                    int written = r.Element.WriteIn(r.Memory, 0, data);
-                    Assert.True((ulong)written <= r.Element.InBytes);
-                    popped.Add((r.Element.Head, (uint)written, r.Element.InBytes));
-                }
+                HashSet<ushort> added = DriverAddsRandomChains(r, c, size, writableRanges, Take);
+                List<(ushort Head, uint Written, ulong InBytes)> popped = DeviceCompletesAll(
+                    r,
+                    c,
+                    observer,
+                    writableRanges
+                );
                 Assert.Equal(added.Count, popped.Count);
-                int[] order = Enumerable.Range(0, popped.Count).OrderBy(_ => c.Next()).ToArray();
-                for (int i = 0; i < order.Length; i++)
-                    r.Device.Fill(r.Memory, popped[order[i]].Head, popped[order[i]].Written, i);
-                r.Device.Flush(r.Memory, popped.Count);
-                _ = r.Device.ShouldNotify(r.Memory);
-                foreach (
-                    RecordingObserver.Access a in observer
-                        .Accesses.Skip(before)
-                        .Where(a => a.Write && a.Actor == MemoryActor.Device)
-                )
-                {
-                    bool inUsed =
-                        a.Address >= r.Layout.UsedRing.Value && a.Address + (ulong)a.Length <= r.Layout.End.Value;
-                    bool inWritable = writableRanges.Any(w =>
-                        a.Address >= w.Start && a.Address + (ulong)a.Length <= w.End
-                    );
-                    Assert.True(
-                        inUsed || inWritable,
-                        $"device wrote 0x{a.Address:x}+{a.Length} outside writable buffers and the used ring"
-                    );
-                }
-
-                // Driver: reap; every added head exactly once, len as written and within the offered writable bytes.
-                var reaped = new HashSet<ushort>();
-                using (r.Memory.AsGuest())
-                {
-                    while (r.Driver.TryGetUsed(r.Memory, out ushort id, out uint len))
-                    {
-                        Assert.True(reaped.Add(id), $"head {id} completed twice");
-                        (ushort _, uint written, ulong inBytes) = popped.Single(p => p.Head == id);
-                        Assert.Equal(written, len);
-                        Assert.True(len <= inBytes);
-                    }
-                }
-                Assert.False(r.Driver.Broken);
-                Assert.True(added.SetEquals(reaped));
-                Assert.Equal(size, r.Driver.FreeCount);
-                Assert.Equal(0, r.Device.InUse);
-                r.Driver.AssertInvariants();
+                DriverReapsEachHeadOnce(r, added, popped, size);
             }
             return true;
 
@@ -335,5 +283,122 @@ public sealed class QueuePropertyTests(ITestOutputHelper output) : IDisposable
                 return b;
             }
         });
+    }
+
+    /// <summary>Driver: adds random chains (direct or indirect, 0-2 readable and 0-2 writable buffers) until full or
+    /// the case says stop, then publishes them. Returns the heads added; the writable ranges are collected.</summary>
+    private static HashSet<ushort> DriverAddsRandomChains(
+        RingFixture r,
+        Cursor c,
+        int size,
+        List<(ulong Start, ulong End)> writableRanges,
+        Func<uint, GuestBuffer> take
+    )
+    {
+        var added = new HashSet<ushort>();
+        int wanted = 1 + c.Below(size);
+        using (r.Memory.AsGuest())
+        {
+            for (int k = 0; k < wanted; k++)
+            {
+                int nr = c.Below(3);
+                int nw = c.Below(3);
+                if (nr + nw == 0)
+                    nr = 1;
+                var rd = new GuestBuffer[nr];
+                var wr = new GuestBuffer[nw];
+                for (int i = 0; i < nr; i++)
+                    rd[i] = take(1 + (uint)c.Below(64));
+                for (int i = 0; i < nw; i++)
+                {
+                    wr[i] = take(1 + (uint)c.Below(64));
+                    writableRanges.Add((wr[i].Addr.Value, wr[i].Addr.Value + wr[i].Len));
+                }
+                bool indirect = c.Below(2) == 0;
+                ushort head;
+                bool ok = indirect
+                    ? r.Driver.TryAddIndirect(
+                        r.Memory,
+                        rd,
+                        wr,
+                        new GuestAddress(RingFixture.TableBase + ((ulong)k * 256)),
+                        out head
+                    )
+                    : r.Driver.TryAdd(r.Memory, rd, wr, out head);
+                if (!ok)
+                    break;
+                Assert.True(added.Add(head));
+            }
+            r.Driver.Publish(r.Memory);
+        }
+        return added;
+    }
+
+    /// <summary>Device: pops everything, writes a random amount, fills in a random order, flushes once; it writes
+    /// only into writable buffers and the used ring.</summary>
+    private static List<(ushort Head, uint Written, ulong InBytes)> DeviceCompletesAll(
+        RingFixture r,
+        Cursor c,
+        RecordingObserver observer,
+        List<(ulong Start, ulong End)> writableRanges
+    )
+    {
+        int before = observer.Accesses.Count;
+        var popped = new List<(ushort Head, uint Written, ulong InBytes)>();
+        while (r.Pop(out QueueError error))
+        {
+            ulong want =
+                c.Below(3) == 0 ? r.Element.InBytes + 5 : (ulong)c.Below((int)Math.Min(r.Element.InBytes + 1, 1000));
+            var data = new byte[want];
+            int written = r.Element.WriteIn(r.Memory, 0, data);
+            Assert.True((ulong)written <= r.Element.InBytes);
+            popped.Add((r.Element.Head, (uint)written, r.Element.InBytes));
+        }
+        int[] order = Enumerable.Range(0, popped.Count).OrderBy(_ => c.Next()).ToArray();
+        for (int i = 0; i < order.Length; i++)
+            r.Device.Fill(r.Memory, popped[order[i]].Head, popped[order[i]].Written, i);
+        r.Device.Flush(r.Memory, popped.Count);
+        _ = r.Device.ShouldNotify(r.Memory);
+        foreach (
+            RecordingObserver.Access a in observer
+                .Accesses.Skip(before)
+                .Where(a => a.Write && a.Actor == MemoryActor.Device)
+        )
+        {
+            bool inUsed = a.Address >= r.Layout.UsedRing.Value && a.Address + (ulong)a.Length <= r.Layout.End.Value;
+            bool inWritable = writableRanges.Any(w => a.Address >= w.Start && a.Address + (ulong)a.Length <= w.End);
+            Assert.True(
+                inUsed || inWritable,
+                $"device wrote 0x{a.Address:x}+{a.Length} outside writable buffers and the used ring"
+            );
+        }
+        return popped;
+    }
+
+    /// <summary>Driver: reaps; every added head exactly once, len as written and within the offered writable
+    /// bytes; the queue is empty again.</summary>
+    private static void DriverReapsEachHeadOnce(
+        RingFixture r,
+        HashSet<ushort> added,
+        List<(ushort Head, uint Written, ulong InBytes)> popped,
+        int size
+    )
+    {
+        var reaped = new HashSet<ushort>();
+        using (r.Memory.AsGuest())
+        {
+            while (r.Driver.TryGetUsed(r.Memory, out ushort id, out uint len))
+            {
+                Assert.True(reaped.Add(id), $"head {id} completed twice");
+                (ushort _, uint written, ulong inBytes) = popped.Single(p => p.Head == id);
+                Assert.Equal(written, len);
+                Assert.True(len <= inBytes);
+            }
+        }
+        Assert.False(r.Driver.Broken);
+        Assert.True(added.SetEquals(reaped));
+        Assert.Equal(size, r.Driver.FreeCount);
+        Assert.Equal(0, r.Device.InUse);
+        r.Driver.AssertInvariants();
     }
 }

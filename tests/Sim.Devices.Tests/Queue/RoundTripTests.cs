@@ -23,61 +23,14 @@ public sealed class RoundTripTests
         int received = 0;
         long kicks = 0;
         var heads = new ushort[batch];
-        var readBuf = new byte[8];
-        Span<byte> one = stackalloc byte[8];
         while (received < requests)
         {
             int n = Math.Min(batch, requests - sent);
-            using (r.Memory.AsGuest())
-            {
-                for (int k = 0; k < n; k++)
-                {
-                    ulong slot = (ulong)k;
-                    Assert.True(r.Memory.TryWriteUInt64(RingFixture.Buf(slot * 64), (ulong)(sent + k)));
-                    GuestBuffer[] rd = [new(RingFixture.Buf(slot * 64), 8)];
-                    GuestBuffer[] wr = [new(RingFixture.Buf((slot * 64) + 32), 8)];
-                    bool ok = indirect
-                        ? r.Driver.TryAddIndirect(
-                            r.Memory,
-                            rd,
-                            wr,
-                            new GuestAddress(RingFixture.TableBase + (slot * 64)),
-                            out heads[k]
-                        )
-                        : r.Driver.TryAdd(r.Memory, rd, wr, out heads[k]);
-                    Assert.True(ok);
-                }
-                if (r.Driver.NeedsNotify(r.Memory))
-                    kicks++;
-            }
+            if (DriverPublishes(r, n, sent, indirect, heads))
+                kicks++;
             sent += n;
-            int popped = 0;
-            while (r.Pop(out QueueError error))
-            {
-                Assert.Equal(QueueError.None, error);
-                Assert.Equal(indirect, r.Element.Indirect);
-                Assert.Equal(8, r.Element.ReadOut(r.Memory, 0, one));
-                BinaryPrimitives.WriteUInt64LittleEndian(one, ~BinaryPrimitives.ReadUInt64LittleEndian(one));
-                Assert.Equal(8, r.Element.WriteIn(r.Memory, 0, one));
-                popped++;
-                r.Device.Fill(r.Memory, r.Element.Head, 8, r.Device.InUse - 1);
-            }
-            Assert.Equal(n, popped);
-            r.Device.Flush(r.Memory, popped);
-            r.Device.ShouldNotify(r.Memory);
-            using (r.Memory.AsGuest())
-            {
-                for (int k = 0; k < n; k++)
-                {
-                    Assert.True(r.Driver.TryGetUsed(r.Memory, out ushort id, out uint len));
-                    int slot = Array.IndexOf(heads, id, 0, n);
-                    Assert.True(slot >= 0);
-                    Assert.Equal(8u, len);
-                    Assert.True(r.Memory.TryRead(RingFixture.Buf(((ulong)slot * 64) + 32), readBuf));
-                    Assert.Equal(~(ulong)(received + slot), BinaryPrimitives.ReadUInt64LittleEndian(readBuf));
-                }
-                Assert.False(r.Driver.TryGetUsed(r.Memory, out _, out _));
-            }
+            DeviceInvertsEachRequest(r, n, indirect);
+            DriverReapsTheAnswers(r, n, received, heads);
             received += n;
             r.Driver.AssertInvariants();
         }
@@ -85,6 +38,73 @@ public sealed class RoundTripTests
         Assert.Equal(r.Driver.AvailIdx, r.Device.NextAvail);
         Assert.Equal(unchecked((ushort)requests), r.Device.UsedIdx.Value);
         Assert.True(kicks > 0);
+    }
+
+    /// <summary>The driver adds <paramref name="n"/> requests (8 readable bytes holding the request's number, 8
+    /// writable), direct or indirect; true when it must notify.</summary>
+    private static bool DriverPublishes(RingFixture r, int n, int sent, bool indirect, ushort[] heads)
+    {
+        using (r.Memory.AsGuest())
+        {
+            for (int k = 0; k < n; k++)
+            {
+                ulong slot = (ulong)k;
+                Assert.True(r.Memory.TryWriteUInt64(RingFixture.Buf(slot * 64), (ulong)(sent + k)));
+                GuestBuffer[] rd = [new(RingFixture.Buf(slot * 64), 8)];
+                GuestBuffer[] wr = [new(RingFixture.Buf((slot * 64) + 32), 8)];
+                bool ok = indirect
+                    ? r.Driver.TryAddIndirect(
+                        r.Memory,
+                        rd,
+                        wr,
+                        new GuestAddress(RingFixture.TableBase + (slot * 64)),
+                        out heads[k]
+                    )
+                    : r.Driver.TryAdd(r.Memory, rd, wr, out heads[k]);
+                Assert.True(ok);
+            }
+            return r.Driver.NeedsNotify(r.Memory);
+        }
+    }
+
+    /// <summary>The device pops every request, writes back its number inverted, and completes all of them.</summary>
+    private static void DeviceInvertsEachRequest(RingFixture r, int n, bool indirect)
+    {
+        Span<byte> one = stackalloc byte[8];
+        int popped = 0;
+        while (r.Pop(out QueueError error))
+        {
+            Assert.Equal(QueueError.None, error);
+            Assert.Equal(indirect, r.Element.Indirect);
+            Assert.Equal(8, r.Element.ReadOut(r.Memory, 0, one));
+            BinaryPrimitives.WriteUInt64LittleEndian(one, ~BinaryPrimitives.ReadUInt64LittleEndian(one));
+            Assert.Equal(8, r.Element.WriteIn(r.Memory, 0, one));
+            popped++;
+            r.Device.Fill(r.Memory, r.Element.Head, 8, r.Device.InUse - 1);
+        }
+        Assert.Equal(n, popped);
+        r.Device.Flush(r.Memory, popped);
+        r.Device.ShouldNotify(r.Memory);
+    }
+
+    /// <summary>The driver gets exactly <paramref name="n"/> used entries, each for one of its heads with the
+    /// inverted number in its writable buffer.</summary>
+    private static void DriverReapsTheAnswers(RingFixture r, int n, int received, ushort[] heads)
+    {
+        var readBuf = new byte[8];
+        using (r.Memory.AsGuest())
+        {
+            for (int k = 0; k < n; k++)
+            {
+                Assert.True(r.Driver.TryGetUsed(r.Memory, out ushort id, out uint len));
+                int slot = Array.IndexOf(heads, id, 0, n);
+                Assert.True(slot >= 0);
+                Assert.Equal(8u, len);
+                Assert.True(r.Memory.TryRead(RingFixture.Buf(((ulong)slot * 64) + 32), readBuf));
+                Assert.Equal(~(ulong)(received + slot), BinaryPrimitives.ReadUInt64LittleEndian(readBuf));
+            }
+            Assert.False(r.Driver.TryGetUsed(r.Memory, out _, out _));
+        }
     }
 
     [Fact]

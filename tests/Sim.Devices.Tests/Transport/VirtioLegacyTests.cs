@@ -43,7 +43,8 @@ public sealed class VirtioLegacyTests
         VirtioRig rig = Legacy();
         rig.Enumerate();
         ulong host = rig.Legacy(L.LegacyHostFeatures, 4);
-        Assert.Equal((uint)(VirtioDevice.CommonFeatures | EchoDevice.FeatureEcho), host); // no VERSION_1 (bit 32) in legacy
+        // No VERSION_1 (bit 32) in legacy.
+        Assert.Equal((uint)(VirtioDevice.CommonFeatures | EchoDevice.FeatureEcho), host);
         Assert.Equal(0ul, rig.Legacy(L.LegacyGuestFeatures, 4));
         Assert.Equal(16ul, rig.Legacy(L.LegacyQueueNum, 2));
         rig.Legacy(L.LegacyQueueSel, 2, 1);

@@ -223,7 +223,8 @@ public sealed class VhostIoctlTests
         Assert.Equal(VhostResult.Fault, kit.Demo.SetRunning(true)); // no memory table: vhost_vq_access_ok fails
         VhostKit.Check(kit.Dev.SetMemTable(kit.Vmm.MemoryTable()));
         VhostKit.Check(kit.Dev.SetVringNum(0, 16));
-        VhostKit.Check(kit.Dev.SetVringAddr(0, new VhostVringAddr(0x1000, 0x2000, 0x3000))); // not in the VMM's mappings
+        // Not in the VMM's mappings.
+        VhostKit.Check(kit.Dev.SetVringAddr(0, new VhostVringAddr(0x1000, 0x2000, 0x3000)));
         Assert.Equal(VhostResult.Fault, kit.Demo.SetRunning(true)); // vhost_vq_init_access: used->flags write faults
         Assert.False(kit.Vq.HasBackend);
     }

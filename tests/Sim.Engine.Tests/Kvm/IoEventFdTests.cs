@@ -66,8 +66,10 @@ public sealed class IoEventFdTests
         Assert.True(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 1, other, out _));
         Assert.True(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 2, 0, other, out _)); // other length
         Assert.True(kvm.TryRegisterIoEventFd(BusKind.Pio, 0xC050, 4, 0, other, out _)); // other bus
-        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, other, out KvmError e), e); // same datamatch
-        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, null, other, out e), e); // wildcard vs datamatch
+        // Same datamatch.
+        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, other, out KvmError e), e);
+        // Wildcard vs datamatch.
+        AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 4, null, other, out e), e);
         AssertExists(kvm.TryRegisterIoEventFd(BusKind.Mmio, Doorbell, 0, null, other, out e), e); // any-length
         Assert.True(kvm.UnregisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, fd));
         Assert.False(kvm.UnregisterIoEventFd(BusKind.Mmio, Doorbell, 4, 0, fd));

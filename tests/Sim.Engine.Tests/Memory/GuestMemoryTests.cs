@@ -77,69 +77,8 @@ public sealed class GuestMemoryTests
                 bool valid = r.TryLocate(addr, width, out int reg, out int off);
                 Span<byte> expect = valid ? r.Bytes[reg].AsSpan(off, width) : default;
                 ulong truncated = width >= 8 ? value : value & ((1UL << (width * 8)) - 1);
-                switch (kind)
-                {
-                    case 0:
-                        if (m.TryReadUInt8(a, out byte b8) != valid || (valid && b8 != expect[0]))
-                            return false;
-                        break;
-                    case 1:
-                        if (
-                            m.TryReadUInt16(a, out ushort b16) != valid
-                            || (valid && b16 != BinaryPrimitives.ReadUInt16LittleEndian(expect))
-                        )
-                            return false;
-                        break;
-                    case 2:
-                        if (
-                            m.TryReadUInt32(a, out uint b32) != valid
-                            || (valid && b32 != BinaryPrimitives.ReadUInt32LittleEndian(expect))
-                        )
-                            return false;
-                        break;
-                    case 3:
-                        if (
-                            m.TryReadUInt64(a, out ulong b64) != valid
-                            || (valid && b64 != BinaryPrimitives.ReadUInt64LittleEndian(expect))
-                        )
-                            return false;
-                        break;
-                    case 4:
-                        if (m.TryWriteUInt8(a, (byte)value) != valid)
-                            return false;
-                        break;
-                    case 5:
-                        if (m.TryWriteUInt16(a, (ushort)value) != valid)
-                            return false;
-                        break;
-                    case 6:
-                        if (m.TryWriteUInt32(a, (uint)value) != valid)
-                            return false;
-                        break;
-                    case 7:
-                        if (m.TryWriteUInt64(a, value) != valid)
-                            return false;
-                        break;
-                    case 8:
-                        var buf = new byte[n];
-                        if (m.TryRead(a, buf) != valid || (valid && !buf.AsSpan().SequenceEqual(expect)))
-                            return false;
-                        break;
-                    case 9:
-                        var src = Enumerable.Range(0, n).Select(i => (byte)(value >> (i % 8 * 8))).ToArray();
-                        if (m.TryWrite(a, src) != valid)
-                            return false;
-                        if (valid)
-                            src.CopyTo(expect);
-                        break;
-                    default:
-                        if (
-                            m.TryGetSpan(a, (ulong)n, out Span<byte> span) != valid
-                            || (valid && !span.SequenceEqual(expect))
-                        )
-                            return false;
-                        break;
-                }
+                if (!AccessAgrees(m, kind, a, value, n, valid, expect))
+                    return false;
                 if (valid && kind is >= 4 and <= 7)
                 {
                     var le = new byte[8];
@@ -155,6 +94,56 @@ public sealed class GuestMemoryTests
             }
             return true;
         });
+    }
+
+    /// <summary>One accessor call (reads and writes of each width, a copy in or out, a span) succeeds exactly when
+    /// the reference says the range is valid, and reads what the reference holds. A copy in is mirrored into the
+    /// reference here, a scalar write by the caller.</summary>
+    private static bool AccessAgrees(
+        GuestMemory m,
+        int kind,
+        GuestAddress a,
+        ulong value,
+        int n,
+        bool valid,
+        Span<byte> expect
+    )
+    {
+        switch (kind)
+        {
+            case 0:
+                return m.TryReadUInt8(a, out byte b8) == valid && (!valid || b8 == expect[0]);
+            case 1:
+                return m.TryReadUInt16(a, out ushort b16) == valid
+                    && (!valid || b16 == BinaryPrimitives.ReadUInt16LittleEndian(expect));
+            case 2:
+                return m.TryReadUInt32(a, out uint b32) == valid
+                    && (!valid || b32 == BinaryPrimitives.ReadUInt32LittleEndian(expect));
+            case 3:
+                return m.TryReadUInt64(a, out ulong b64) == valid
+                    && (!valid || b64 == BinaryPrimitives.ReadUInt64LittleEndian(expect));
+            case 4:
+                return m.TryWriteUInt8(a, (byte)value) == valid;
+            case 5:
+                return m.TryWriteUInt16(a, (ushort)value) == valid;
+            case 6:
+                return m.TryWriteUInt32(a, (uint)value) == valid;
+            case 7:
+                return m.TryWriteUInt64(a, value) == valid;
+            case 8:
+                var buf = new byte[n];
+                return m.TryRead(a, buf) == valid && (!valid || buf.AsSpan().SequenceEqual(expect));
+            case 9:
+                var src = Enumerable.Range(0, n).Select(i => (byte)(value >> (i % 8 * 8))).ToArray();
+                if (m.TryWrite(a, src) != valid)
+                    return false;
+                if (valid)
+                    src.CopyTo(expect);
+                return true;
+            default:
+                return m.TryGetSpan(a, (ulong)n, out Span<byte> span) == valid
+                    && (!valid || span.SequenceEqual(expect));
+        }
     }
 
     [Fact]

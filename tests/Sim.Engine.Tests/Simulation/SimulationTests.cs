@@ -133,7 +133,8 @@ public sealed class SimulationTests
     {
         var c = new Sim.Machine.Kvm.RunCounters { TimeNs = 5, Halts = 2 };
         Assert.Equal(
-            "time_ns=5 mmio_read=0 mmio_write=0 pio_in=0 pio_out=0 unmapped=0 ioeventfd=0 eventfd_signal=0 eventfd_read=0 irq_injected=0 irq_coalesced=0 irq_delivered=0 eoi=0 halt=2 ctx_switch=0 timer=0",
+            "time_ns=5 mmio_read=0 mmio_write=0 pio_in=0 pio_out=0 unmapped=0 ioeventfd=0 eventfd_signal=0 "
+                + "eventfd_read=0 irq_injected=0 irq_coalesced=0 irq_delivered=0 eoi=0 halt=2 ctx_switch=0 timer=0",
             c.ToString()
         );
     }

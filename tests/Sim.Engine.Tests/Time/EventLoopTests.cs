@@ -33,7 +33,8 @@ public sealed class EventLoopTests
             for (int i = 0; i < delays.Count; i++)
                 loop.Schedule(delays[i], log, 0, i);
             loop.Run();
-            var expected = delays.Select((d, i) => ((long)d, (long)i)).OrderBy(t => t.Item1).ToList(); // OrderBy is stable
+            // OrderBy is stable.
+            var expected = delays.Select((d, i) => ((long)d, (long)i)).OrderBy(t => t.Item1).ToList();
             return log.Seen.SequenceEqual(expected);
         });
     }

@@ -41,7 +41,8 @@ public sealed class TraceCheckpointTests
         Assert.Equal(2, events.Count);
         Assert.Equal(TraceErrorKind.Inconsistent, error!.Kind);
         Assert.Contains(
-            "expected a periodic Checkpoint only after every 3 events (header checkpoint interval), found one after 2 events (in event 2)",
+            "expected a periodic Checkpoint only after every 3 events (header checkpoint interval), found one after "
+                + "2 events (in event 2)",
             error.Message,
             StringComparison.Ordinal
         );

@@ -111,29 +111,8 @@ public sealed class DriverLibraryTests
         m.Simulation.Run();
 
         Assert.NotNull(drv);
-        Assert.Equal(VirtioDemoDevice.VirtioIdDemo, drv!.VirtioDeviceId);
-        Assert.Equal(irq, drv.InterruptMode);
-        Assert.True(dev.DriverOk);
-        Assert.Equal(
-            VirtioStatus.Acknowledge
-                | VirtioStatus.Driver
-                | VirtioStatus.DriverOk
-                | (transport == VirtioDriverTransport.Modern ? VirtioStatus.FeaturesOk : 0),
-            dev.Status
-        );
-        Assert.Equal(transport == VirtioDriverTransport.Modern, dev.HasFeature(VirtioSpec.FVersion1));
-        var q = dev.GetQueue(0);
-        Assert.True(q.Ready);
-        Assert.Equal(vq!.Ring.Layout.DescTable, q.DescTable);
-        Assert.Equal(vq.Ring.Layout.AvailRing, q.AvailRing);
-        Assert.Equal(vq.Ring.Layout.UsedRing, q.UsedRing);
-        if (transport == VirtioDriverTransport.Legacy)
-            Assert.Equal(0ul, q.DescTable.Value % VirtioSpec.LegacyQueueAlign);
-        if (irq == VirtioInterruptMode.Msix)
-        {
-            Assert.Equal(0, dev.ConfigVector);
-            Assert.Equal(1, dev.GetQueueVector(0));
-        }
+        Assert.NotNull(vq);
+        AssertDeviceStateMatches(dev, drv!, vq!, transport, irq);
         Assert.Equal(1, callbacks);
         Assert.Equal(1, vq.Notifies);
         Assert.Equal(0x77u, dev.Buff);
@@ -170,6 +149,41 @@ public sealed class DriverLibraryTests
             vq.Kick();
             while (callbacks == 0)
                 yield return VcpuStep.Halt;
+        }
+    }
+
+    /// <summary>What the driver negotiated and set up is what the device holds: status, features, queue
+    /// addresses (legacy: aligned) and MSI-X vectors.</summary>
+    private static void AssertDeviceStateMatches(
+        VirtioDemoDevice dev,
+        VirtioPciDriver drv,
+        VirtioDriverQueue vq,
+        VirtioDriverTransport transport,
+        VirtioInterruptMode irq
+    )
+    {
+        Assert.Equal(VirtioDemoDevice.VirtioIdDemo, drv.VirtioDeviceId);
+        Assert.Equal(irq, drv.InterruptMode);
+        Assert.True(dev.DriverOk);
+        Assert.Equal(
+            VirtioStatus.Acknowledge
+                | VirtioStatus.Driver
+                | VirtioStatus.DriverOk
+                | (transport == VirtioDriverTransport.Modern ? VirtioStatus.FeaturesOk : 0),
+            dev.Status
+        );
+        Assert.Equal(transport == VirtioDriverTransport.Modern, dev.HasFeature(VirtioSpec.FVersion1));
+        var q = dev.GetQueue(0);
+        Assert.True(q.Ready);
+        Assert.Equal(vq.Ring.Layout.DescTable, q.DescTable);
+        Assert.Equal(vq.Ring.Layout.AvailRing, q.AvailRing);
+        Assert.Equal(vq.Ring.Layout.UsedRing, q.UsedRing);
+        if (transport == VirtioDriverTransport.Legacy)
+            Assert.Equal(0ul, q.DescTable.Value % VirtioSpec.LegacyQueueAlign);
+        if (irq == VirtioInterruptMode.Msix)
+        {
+            Assert.Equal(0, dev.ConfigVector);
+            Assert.Equal(1, dev.GetQueueVector(0));
         }
     }
 
@@ -224,7 +238,8 @@ public sealed class DriverLibraryTests
     public void PerRequestReport_FormatIsStable()
     {
         Assert.Equal(
-            "per_request: requests=4 exits=2.00 (mmio=0.50 pio=1.50) ioeventfd=0.25 eventfd_signals=1.00 interrupts=1.00 ctx_switches=0.00 latency_ns=12400",
+            "per_request: requests=4 exits=2.00 (mmio=0.50 pio=1.50) ioeventfd=0.25 eventfd_signals=1.00 "
+                + "interrupts=1.00 ctx_switches=0.00 latency_ns=12400",
             PerRequestReport.Format(4, 2, 6, 1, 4, 4, 0, 49_600)
         );
         var counters = new RunCounters();
@@ -236,7 +251,8 @@ public sealed class DriverLibraryTests
         report.Stop(31_000);
         report.Requests = 3;
         Assert.Equal(
-            "per_request: requests=3 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 interrupts=1.00 ctx_switches=0.00 latency_ns=10000",
+            "per_request: requests=3 exits=1.00 (mmio=1.00 pio=0.00) ioeventfd=0.00 eventfd_signals=0.00 "
+                + "interrupts=1.00 ctx_switches=0.00 latency_ns=10000",
             report.Line()
         );
     }
