@@ -219,7 +219,8 @@ public static class CorpusToolsEntry
                 c => executor.Execute(c).Finding?.DedupKey == report.DedupKey,
                 target.Minimizer,
                 FindingMinimizer.DefaultExecutionsMax,
-                out _
+                out _,
+                target.MinimizeFiringRunsMax(report.Oracle)
             );
             string? path = FindingWriter.Save(
                 findingsDirectory,

@@ -19,6 +19,9 @@ public sealed class NetRunFacts : LockstepFacts
     /// <summary>Datagrams QEMU sent to our socket during the input.</summary>
     public long QemuFramesSent { get; set; }
 
+    /// <summary>Frames the input itself made arrive (op 13, <see cref="Targets.Rings.RingInput.OpInjectFrame"/>).</summary>
+    public long InputFrames { get; set; }
+
     public override void Clear()
     {
         base.Clear();
@@ -27,5 +30,6 @@ public sealed class NetRunFacts : LockstepFacts
         FramesInjected = 0;
         FramesReceived = 0;
         ReceiveDropped = 0;
+        InputFrames = 0;
     }
 }
