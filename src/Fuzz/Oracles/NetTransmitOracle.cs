@@ -6,14 +6,14 @@ using Virtsim.Fuzz.Targets;
 namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
-/// The response oracle on virtio-net's transmitq1 (robust model targets; <see cref="VirtqueueChecker"/> of queue 1 tells
-/// it of each used entry): a transmit chain is the 12-byte virtio_net_hdr followed by the packet in the driver-readable
-/// buffers (VIRTIO 1.2 §5.1.6.2), so completing one must have put exactly one frame on the link, that frame being the
-/// readable bytes after the header, and used.len must be 0, the device writing nothing into a transmit chain (QEMU
-/// virtio_net_flush_tx: <c>virtqueue_push(q-&gt;tx_vq, elem, 0)</c>). A packet longer than
-/// <see cref="VirtioNetDevice.FrameBytesMax"/> is dropped, so its chain completes with no frame. The frames are what the
-/// link received (<see cref="NetBackend.SentLog"/>), the offered bytes what guest memory holds at the completion: the
-/// device's own state is never read. used.len is judged on every chain; the frame only on chains whose walk is the
+/// The response oracle on virtio-net's transmitq1 (robust model targets; queue 1's <see cref="VirtqueueChecker"/>
+/// tells it of each used entry): a transmit chain is the 12-byte virtio_net_hdr followed by the packet in the
+/// driver-readable buffers (VIRTIO 1.2 §5.1.6.2), so completing one must have put exactly one frame on the link, that
+/// frame being the readable bytes after the header, and used.len must be 0, the device writing nothing into a transmit
+/// chain (QEMU virtio_net_flush_tx: <c>virtqueue_push(q-&gt;tx_vq, elem, 0)</c>). A packet longer than
+/// <see cref="VirtioNetDevice.FrameBytesMax"/> is dropped, so its chain completes with no frame. The frames are what
+/// the link received (<see cref="NetBackend.SentLog"/>), the offered bytes what guest memory holds at the completion:
+/// the device's own state is never read. used.len is judged on every chain; the frame only on chains whose walk is the
 /// device's view without doubt (<see cref="ICompletionObserver"/>: plain, buffers disjoint and non-empty, inside
 /// memory), the others only move the oracle past the frames sent meanwhile.
 /// </summary>

@@ -19,7 +19,8 @@ public sealed class NetRunFacts : LockstepFacts
     /// <summary>Datagrams QEMU sent to our socket during the input.</summary>
     public long QemuFramesSent { get; set; }
 
-    /// <summary>Frames the input itself made arrive (op 13, <see cref="Targets.Rings.RingInput.OpInjectFrame"/>).</summary>
+    /// <summary>Frames the input itself made arrive (op 13,
+    /// <see cref="Targets.Rings.RingInput.OpInjectFrame"/>).</summary>
     public long InputFrames { get; set; }
 
     public override void Clear()

@@ -19,13 +19,14 @@ public static class Qemu72Differences
     /// <summary>What <see cref="HangUsedOverAvail"/> is, in a finding's message.</summary>
     public const string HangUsedOverAvailDescription =
         "with the used ring over the available ring, every used-ring store (virtqueue_split_flush → "
-        + "vring_used_idx_set) rewrites avail.idx and the heads; a request completed inside the handler (an unsupported "
-        + "type, GET_ID, an out-of-range read) while another is still batched (a read or write in the MultiReqBuffer) "
-        + "leaves avail.idx behind last_avail_idx, and 7.2's virtqueue_split_pop, which checks neither avail.idx's "
-        + "distance (no virtqueue_num_heads) nor repeats, pops stale heads for ever in virtio_blk_handle_vq's loop: the "
-        + "main loop never returns, QEMU answers nothing (a guest-triggered denial of service; VIRTIO 1.2 §2.7.13 makes "
-        + "this a driver error, but no outcome lets a device loop for ever). Upstream: still there in the newest source "
-        + "checked (virtqueue_split_pop and virtio_blk_handle_vq unchanged in this respect, late 2025)";
+        + "vring_used_idx_set) rewrites avail.idx and the heads; a request completed inside the handler (an "
+        + "unsupported type, GET_ID, an out-of-range read) while another is still batched (a read or write in the "
+        + "MultiReqBuffer) leaves avail.idx behind last_avail_idx, and 7.2's virtqueue_split_pop, which checks "
+        + "neither avail.idx's distance (no virtqueue_num_heads) nor repeats, pops stale heads for ever in "
+        + "virtio_blk_handle_vq's loop: the main loop never returns, QEMU answers nothing (a guest-triggered denial "
+        + "of service; VIRTIO 1.2 §2.7 makes overlapping rings a driver error, but no outcome lets a device loop for "
+        + "ever). Upstream: still there in the newest source checked (virtqueue_split_pop and virtio_blk_handle_vq "
+        + "unchanged in this respect, late 2025)";
 
     /// <summary>QEMU 7.2 bugs the blk target finds: the bounded CI pass tolerates these (and prints them), the fuzzer
     /// reports them. Each: the oracle, a text of the finding's site or message that identifies it, and what it is
