@@ -8,24 +8,35 @@ namespace Virtsim.Fuzz.Engine;
 /// debugging on bytes (remove chunks of halving size, ddmin-style), then value simplification (bytes to zero).
 /// Repeats until a whole round changes nothing or the execution budget is spent. Every kept candidate is strictly
 /// simpler in the typed minimiser's order (<see cref="IInputMinimizer.IsSimpler"/>; shorter, then lexicographic,
-/// without one), so it terminates. Deterministic: no randomness.
+/// without one), so it terminates. Deterministic: no randomness. A target whose firing runs are costly bounds how many
+/// candidates may fire (<see cref="IFuzzTarget.MinimizeFiringRunsMax"/>: a real-QEMU hang waits out its answer bound
+/// and restarts QEMU on every run that reproduces it), so that minimising such a finding cannot stall a campaign.
 /// </summary>
 internal static class FindingMinimizer
 {
     /// <summary>Default execution budget for one minimisation.</summary>
     public const int DefaultExecutionsMax = 20_000;
 
+    /// <summary>Shrinks <paramref name="input"/> while <paramref name="stillFires"/> holds, within
+    /// <paramref name="executionsMax"/> runs of which at most <paramref name="firingMax"/> (null: no bound of their
+    /// own) may fire; <paramref name="executions"/> is the number of runs spent.</summary>
     public static byte[] Minimize(
         byte[] input,
         Func<byte[], bool> stillFires,
         IInputMinimizer? typed,
         int executionsMax,
-        out int executions
+        out int executions,
+        int? firingMax = null
     )
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(stillFires);
-        var run = new Run(stillFires, executionsMax, typed is null ? IsSimpler : typed.IsSimpler);
+        var run = new Run(
+            stillFires,
+            executionsMax,
+            firingMax ?? int.MaxValue,
+            typed is null ? IsSimpler : typed.IsSimpler
+        );
         byte[] current = input;
         bool changed = true;
         while (changed && !run.Exhausted)
@@ -130,18 +141,24 @@ internal static class FindingMinimizer
 
     private delegate bool Order(ReadOnlySpan<byte> candidate, ReadOnlySpan<byte> current);
 
-    private sealed class Run(Func<byte[], bool> stillFires, int executionsMax, Order isSimpler)
+    private sealed class Run(Func<byte[], bool> stillFires, int executionsMax, int firingMax, Order isSimpler)
     {
         public bool IsSimpler(byte[] candidate, byte[] current) => isSimpler(candidate, current);
 
         public int Executions { get; private set; }
 
-        public bool Exhausted => Executions >= executionsMax;
+        /// <summary>Runs that fired (the costly ones for a hang: each waits out the answer bound).</summary>
+        public int Fired { get; private set; }
+
+        public bool Exhausted => Executions >= executionsMax || Fired >= firingMax;
 
         public bool Fires(byte[] candidate)
         {
             Executions++;
-            return stillFires(candidate);
+            if (!stillFires(candidate))
+                return false;
+            Fired++;
+            return true;
         }
     }
 }

@@ -292,7 +292,8 @@ internal sealed class FuzzCampaign
             c => _executor.Execute(c).Finding?.DedupKey == report.DedupKey,
             _target.Minimizer,
             _options.MinimizeExecutionsMax,
-            out int spent
+            out int spent,
+            _target.MinimizeFiringRunsMax(report.Oracle)
         );
         _minimizeExecutions += spent;
         // The summary, the log and --reproduce must all describe the saved input: take its own report.

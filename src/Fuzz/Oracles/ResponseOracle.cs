@@ -259,7 +259,7 @@ internal sealed class ResponseOracle : ICompletionObserver
     }
 
     /// <summary>True when no buffer is empty and no two buffers of the chain share a byte.</summary>
-    private static bool Disjoint(RangeList readable, RangeList writable)
+    internal static bool Disjoint(RangeList readable, RangeList writable)
     {
         int n = readable.Count + writable.Count;
         if (n > BuffersMax)

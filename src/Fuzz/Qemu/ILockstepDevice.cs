@@ -19,4 +19,9 @@ internal interface ILockstepDevice
     /// <summary>A store of the model's device into the model's memory (the guest's stores are mirrored to QEMU by the
     /// driver).</summary>
     void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data);
+
+    /// <summary>Op 13 (<see cref="Targets.Rings.RingInput.OpInjectFrame"/>) on both halves: net injects the op's frame
+    /// into the model's link and sends QEMU what the model took; the other devices do nothing, as their model
+    /// targets.</summary>
+    void DeviceEvent(QemuMachine qemu, ModelVirtioRig rig, in Targets.Rings.RingInput.Op op);
 }

@@ -41,6 +41,16 @@ internal static class KickOverlap
         return rings[0].Overlaps(rings[1]) || rings[0].Overlaps(rings[2]) || rings[1].Overlaps(rings[2]);
     }
 
+    /// <summary>Whether the used ring of <paramref name="state"/> shares bytes with the available ring's idx or ring
+    /// entries: the device's used-ring stores then rewrite what its pop reads as avail.idx and the heads (QEMU 7.2's
+    /// loop on such a queue: <see cref="Qemu72Differences.HangUsedOverAvail"/>).</summary>
+    public static bool UsedOverAvail(in SplitQueueState state)
+    {
+        ulong avail = state.AvailRing.Value;
+        Range fields = avail > ulong.MaxValue - 2 ? default : Range.Of(avail + 2, 2 + (2UL * (ulong)state.Size));
+        return Range.Of(state.UsedRing.Value, 6 + (8UL * (ulong)state.Size)).Overlaps(fields);
+    }
+
     /// <summary>Whether a writable buffer of one request made available (from the queue's next index to avail.idx)
     /// overlaps a buffer of another such request or any of the rings. An INDIRECT head is followed whether or not
     /// VIRTIO_F_INDIRECT_DESC was negotiated: QEMU 7.2's virtqueue_split_pop does not look at the feature, nor does

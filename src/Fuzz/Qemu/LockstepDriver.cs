@@ -17,7 +17,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// <see cref="GuestActor"/> plays the guest on the model's memory; every byte it stores is mirrored into QEMU's RAM as
 /// a qtest <c>write</c>, batched with the register writes that follow. Ops 0..7 edit rings and memory; 8 kick, 9 run
 /// the model's clock, 10 reset and re-initialise with a feature change, 11 common-config write, 12 device-config
-/// access, 13 nothing, 14 kick + run, 15 select the queue later ring ops and kicks act on
+/// access, 13 the device's own event (<see cref="ILockstepDevice.DeviceEvent"/>: net, a frame from the link), 14 kick +
+/// run, 15 select the queue later ring ops and kicks act on
 /// (<see cref="RingInput.OpSelectQueue"/>). The driver initialisation (status, VERSION_1 + the input's EVENT_IDX /
 /// INDIRECT_DESC, a multi-queue device's other queues on their fixed rings, queue 0's size and rings, enable,
 /// DRIVER_OK) is the same for every device.
@@ -206,6 +207,10 @@ internal sealed class LockstepDriver : IMemoryObserver
             case 12:
                 DeviceConfig(op);
                 break;
+            case RingInput.OpInjectFrame:
+                _device.DeviceEvent(Qemu, rig, op);
+                NoteBroken();
+                break;
             case RingInput.OpSelectQueue:
                 _guests.Select(op.Index);
                 break;
@@ -369,6 +374,7 @@ internal sealed class LockstepDriver : IMemoryObserver
                 UsedRingsSeen.Add((other.UsedRing.Value, other.Size));
             }
             Facts.RingsOverlap |= KickOverlap.RingsOverlap(other);
+            Facts.UsedOverAvail |= KickOverlap.UsedOverAvail(other);
         }
         if (!(queue.Ready && rig.VirtioDevice.DriverOk && !rig.VirtioDevice.IsBroken))
         {
@@ -389,6 +395,7 @@ internal sealed class LockstepDriver : IMemoryObserver
         if (!UsedRingsSeen.Contains(ring))
             UsedRingsSeen.Add(ring);
         Facts.RingsOverlap |= KickOverlap.RingsOverlap(state);
+        Facts.UsedOverAvail |= KickOverlap.UsedOverAvail(state);
         _synced = state;
         _syncedReady = true;
     }

@@ -31,6 +31,11 @@ internal class LockstepFacts
     /// <summary>The queue was given rings that overlap each other (<see cref="KickOverlap.RingsOverlap"/>).</summary>
     public bool RingsOverlap { get; set; }
 
+    /// <summary>The queue was given a used ring over its available ring's idx or entries
+    /// (<see cref="KickOverlap.UsedOverAvail"/>): a QEMU 7.2 hang there is the known bug
+    /// <see cref="Qemu72Differences.HangUsedOverAvail"/>.</summary>
+    public bool UsedOverAvail { get; set; }
+
     /// <summary>At some kick a buffer the device writes overlapped another available buffer or a ring
     /// (<see cref="KickOverlap.WritableOverlapsOther"/>).</summary>
     public bool BuffersOverlapInKick { get; set; }
@@ -54,6 +59,7 @@ internal class LockstepFacts
         QueueSizeRewritten = false;
         KickBeforeDriverOk = false;
         RingsOverlap = false;
+        UsedOverAvail = false;
         BuffersOverlapInKick = false;
         GuestTouchedStatusOrFeatures = false;
     }

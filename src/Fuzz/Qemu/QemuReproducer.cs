@@ -220,9 +220,12 @@ internal static class QemuReproducer
         + "; differences: "
         + string.Join("; ", differences);
 
-    /// <summary>bios.bin, disk.img (blk only), the script, run.sh (the command line with the qtest log on stderr)
-    /// and README.txt. With <paramref name="feed"/> (net) run.sh is a bash script that runs QEMU as a coprocess
-    /// between the feed's two parts, and the arguments' <c>QPORT</c>/<c>HPORT</c> become its ports.</summary>
+    /// <summary>bios.bin, disk.img (blk only), the script, run.sh (the command line with the qtest log on stderr) and
+    /// README.txt. run.sh bounds QEMU with <c>timeout -k 2 10</c>: a QEMU spinning in its main loop (the blk hang
+    /// <see cref="Qemu72Differences.HangUsedOverAvail"/>) never handles the TERM that plain <c>timeout</c> sends, so
+    /// the KILL two seconds later ends it. With <paramref name="feed"/> (net) run.sh is a bash script that runs QEMU as
+    /// a coprocess between the feed's two parts, and the arguments' <c>QPORT</c>/<c>HPORT</c> become its
+    /// ports.</summary>
     private static void WriteFiles(
         string directory,
         StringBuilder script,
@@ -259,7 +262,7 @@ internal static class QemuReproducer
                     + ".\n"
                     + "cd \"$(dirname \"$0\")\" && "
                     + copyDisk
-                    + "exec timeout 10 "
+                    + "exec timeout -k 2 10 "
                     + line
                     + " < "
                     + ScriptFileName
@@ -270,7 +273,7 @@ internal static class QemuReproducer
                     + "/dev/udp, QPORT: QEMU's UDP port) once QEMU answered its script line.\n"
                     + "cd \"$(dirname \"$0\")\" || exit 2\n"
                     + f.Before
-                    + " timeout 10 "
+                    + " timeout -k 2 10 "
                     + line.Replace("HPORT", "${hport}", StringComparison.Ordinal)
                         .Replace("QPORT", "${qport}", StringComparison.Ordinal)
                     + f.After

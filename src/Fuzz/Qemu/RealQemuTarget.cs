@@ -63,6 +63,15 @@ internal abstract class RealQemuTarget : IFuzzTarget
 
     public IInputMinimizer? Minimizer { get; } = RingInputMinimizer.Create(LockstepDriver.OperationsMax);
 
+    /// <summary>Runs that reproduce a <c>qemu-hang</c> that minimising it may make: each waits out
+    /// <see cref="AnswerMax"/> and restarts QEMU (6 s or more on a loaded host), and a campaign used to stall for many
+    /// minutes minimising one hang (docs/qemu-backend.md).</summary>
+    public const int HangMinimizeRunsMax = 6;
+
+    /// <summary>A <c>qemu-hang</c> is minimised with at most <see cref="HangMinimizeRunsMax"/> reproducing runs; the
+    /// other oracles are bounded by the execution budget only.</summary>
+    public int? MinimizeFiringRunsMax(string oracle) => oracle == OracleHang ? HangMinimizeRunsMax : null;
+
     public abstract IEnumerable<byte[]> SeedCorpus();
 
     /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>):
@@ -92,10 +101,12 @@ internal abstract class RealQemuTarget : IFuzzTarget
         lock (_session.Gate)
         {
             (string Site, string Message)? diff;
+            bool ran = false; // the input itself ran (a hang before is the previous input's or the host's)
             try
             {
                 bool started = _session.EnsureStarted(program);
                 Prepare(_session.Machine!, started);
+                ran = true;
                 Run(input, context);
                 diff = Confirm(input, context, Judge(context, first: true));
             }
@@ -115,11 +126,15 @@ internal abstract class RealQemuTarget : IFuzzTarget
             catch (QemuHangException e)
             {
                 _session.Stop();
-                context.Report(
-                    OracleHang,
-                    "qemu/no-answer",
-                    e.Message + Reproducer(program, input, e.Message, "qemu/no-answer")
-                );
+                string site = "qemu/no-answer";
+                string message = e.Message;
+                if (ran && KnownHang() is { } known)
+                {
+                    site += "/" + known.Id;
+                    message =
+                        $"known QEMU {Qemu72Differences.QemuVersion} bug {known.Id}: {known.Description}\n{message}";
+                }
+                context.Report(OracleHang, site, message + Reproducer(program, input, message, site));
                 return FuzzOutcome.Completed;
             }
             if (diff is { } d)
@@ -129,6 +144,11 @@ internal abstract class RealQemuTarget : IFuzzTarget
         }
         return FuzzOutcome.Completed;
     }
+
+    /// <summary>The known QEMU bug a <c>qemu-hang</c> of the input just run is (its id, which becomes the end of the
+    /// finding's site, and its description), from what the lockstep saw before QEMU stopped answering; null when the
+    /// hang is not a known one (or the device knows none).</summary>
+    protected virtual (string Id, string Description)? KnownHang() => null;
 
     /// <summary>Readies QEMU for the next input: after a start (<paramref name="started"/>) the device attaches
     /// (PCI enumeration, BAR mapping) and resets with a wait; otherwise the reset queued at the end of the last input

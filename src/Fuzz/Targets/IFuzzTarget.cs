@@ -36,4 +36,10 @@ public interface IFuzzTarget
 
     /// <summary>Typed minimiser hook, or null for byte-level delta debugging only.</summary>
     IInputMinimizer? Minimizer { get; }
+
+    /// <summary>How many runs that reproduce a finding of <paramref name="oracle"/> minimising it may make at most
+    /// (null: no bound besides the execution budget). A target whose reproducing runs cost much bounds them so that
+    /// minimising cannot stall a campaign: a real-QEMU hang waits out the answer bound and restarts QEMU on every
+    /// such run.</summary>
+    int? MinimizeFiringRunsMax(string oracle) => null;
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Sim.Devices;
 using Sim.Devices.Pci;
 using Sim.Devices.Virtio;
+using Sim.Devices.Virtio.Net;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine.Memory;
@@ -25,7 +26,8 @@ namespace Virtsim.Fuzz.Targets;
 /// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice:
 /// how long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature
 /// change while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses,
-/// enable, status, feature words), 12 read/write device-specific config, 13 nothing, 14 kick + run, 15 select the queue
+/// enable, status, feature words), 12 read/write device-specific config, 13 nothing (virtio-net: a frame from the link,
+/// <see cref="RingInput.OpInjectFrame"/>), 14 kick + run, 15 select the queue
 /// later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is transmitq1, whose rings
 /// <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch queue 0).
 /// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event budget);
@@ -56,6 +58,11 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     private readonly VirtqueueChecker _checker1 = new(RingInput.SizeMax);
     private readonly MissedInterruptOracle _interrupts = new();
     private readonly ResponseOracle _responses = new();
+
+    /// <summary>The response oracle of a network device's transmitq1 (robust flavour; queue 1's checker tells
+    /// it).</summary>
+    private readonly NetTransmitOracle _transmit = new();
+    private readonly Func<VirtioDevice, NetBackend?> _transmitLink;
     private readonly TaintOracle _taint;
     private readonly ConfigSpaceOracle _config = new();
     private SplitQueueState _synced;
@@ -72,9 +79,11 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         Flavour flavour,
         string description,
         Func<Simulation, Flavour, VirtioDevice> factory,
-        UsedLenRule usedLenRule = UsedLenRule.Written
+        UsedLenRule usedLenRule = UsedLenRule.Written,
+        Func<VirtioDevice, NetBackend?>? transmitLink = null
     )
     {
+        _transmitLink = transmitLink ?? (d => (d as VirtioNetDevice)?.Backend);
         _checker.UsedLenRule = usedLenRule;
         _checker1.UsedLenRule = usedLenRule;
         // Robust targets with a response model: the request's first bytes come from the input (GuestActor).
@@ -101,6 +110,10 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>Requests the response oracle judged over all executions (0 for flavours without a model).</summary>
     public long ResponsesJudged => _responses.JudgedTotal;
 
+    /// <summary>Transmit chains whose frame the transmitq1 response oracle judged over all executions (0 but for the
+    /// robust network device).</summary>
+    public long TransmitJudged => _transmit.JudgedTotal;
+
     /// <summary>Completed chains the taint oracle searched over all executions (0 for the seed flavours).</summary>
     public long TaintSearched => _taint.SearchedTotal;
 
@@ -122,12 +135,13 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
 
     /// <summary>The ring seeds; virtio-blk adds its whole-sector write then read (the structure mutator's short equal
     /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes
-    /// unjudged); virtio-net its transmit chains on transmitq1 (<see cref="Qemu.NetSeeds.Transmit"/>).</summary>
+    /// unjudged); virtio-net its transmit chains on transmitq1 (<see cref="Qemu.NetSeeds.Transmit"/>) and frames the
+    /// input makes arrive (<see cref="Qemu.NetSeeds.InputFrames"/>).</summary>
     public IEnumerable<byte[]> SeedCorpus() =>
         Device switch
         {
             "virtio-blk" => RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()),
-            "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()),
+            "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()).Concat(Qemu.NetSeeds.InputFrames()),
             _ => RingSeeds.Backend(),
         };
 
@@ -150,6 +164,9 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         if (multiQueue)
             sim.AddMemoryObserver(_checker1);
         _responses.Begin(device, Flavour, sim.Memory, context);
+        NetBackend? link = Flavour == Flavour.Robust && multiQueue ? _transmitLink(device) : null;
+        _transmit.Begin(link, sim.Memory, context);
+        _checker1.CompletionObserver = link is null ? null : _transmit;
         if (Flavour == Flavour.Robust)
             _taint.Begin(device, input, sim.Memory, context);
         _interrupts.Context = context;
@@ -225,7 +242,10 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             case 12:
                 DeviceConfig(rig, op);
                 break;
-            case 13:
+            case RingInput.OpInjectFrame:
+                // virtio-net: a frame arrives from the link now (nothing on other devices).
+                if (rig.Device is VirtioNetDevice net)
+                    net.InjectFrame(InjectedFrame.From(op));
                 break;
             case 14:
                 rig.Kick(_guests.Selected);
@@ -322,6 +342,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     {
         foreach (SplitQueueState s in _guests.SyncSecondary(device, memory))
         {
+            _transmit.Resync(); // completions while the checker was not watching were not judged
             _checker1.Configure(
                 memory,
                 s.DescTable.Value,
@@ -353,14 +374,18 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         return false;
     }
 
-    /// <summary>Oracle 5: the guest stops submitting and kicks once; after the device has run, every available chain
-    /// is consumed and every fetched one completed, or the device is broken (NEEDS_RESET); and the interrupt the
-    /// driver's suppression state asks for was delivered (<see cref="MissedInterruptOracle"/>).</summary>
+    /// <summary>Oracle 5: the guest stops submitting and kicks once (each queue: a multi-queue device's queue 1 too,
+    /// virtio-net's transmitq1); after the device has run, every available chain is consumed and every fetched one
+    /// completed, or the device is broken (NEEDS_RESET); and the interrupt the driver's suppression state asks for was
+    /// delivered (<see cref="MissedInterruptOracle"/>, queue 0).</summary>
     private void Liveness(QemuBackendRig rig, Simulation sim, VirtioDevice device, FuzzContext context)
     {
         if (!_syncedReady)
             return;
         rig.Kick();
+        bool second = device.QueueCount > 1 && device.GetQueue(1).Ready;
+        if (second)
+            rig.Kick(1);
         if (!Run(rig, context, 8))
             return;
         Sync(device, sim.Memory);
@@ -369,7 +394,24 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         _interrupts.Final();
         if (context.Finding is not null)
             return;
-        SplitQueue q = device.GetQueue(0);
+        QueueLiveness(sim, device.GetQueue(0), 0, _checker, context);
+        if (second && context.Finding is null && device.GetQueue(1).Ready)
+            QueueLiveness(sim, device.GetQueue(1), 1, _checker1, context);
+    }
+
+    /// <summary>One queue's half of <see cref="Liveness"/>: nothing left available that the device stopped short of,
+    /// nothing fetched and never completed. Queue <paramref name="index"/> other than 0 is named in the site
+    /// (<c>liveness/queue1-…</c>).</summary>
+    private static void QueueLiveness(
+        Simulation sim,
+        SplitQueue q,
+        int index,
+        VirtqueueChecker checker,
+        FuzzContext context
+    )
+    {
+        string prefix = index == 0 ? "" : $"queue{index}-";
+        string queue = index == 0 ? "" : $" (queue {index})";
         if (!sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw))
             return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
@@ -377,16 +419,16 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         {
             context.Report(
                 "liveness",
-                "liveness/available-chain-not-consumed",
-                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at {q.NextAvail.Value} and is not broken"
+                $"liveness/{prefix}available-chain-not-consumed",
+                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at {q.NextAvail.Value} and is not broken{queue}"
             );
         }
-        else if (q.InUse != 0 || _checker.InFlight != 0)
+        else if (q.InUse != 0 || checker.InFlight != 0)
         {
             context.Report(
                 "liveness",
-                "liveness/chain-never-completed",
-                $"after the guest stopped and kicked, {Math.Max(q.InUse, _checker.InFlight)} fetched chains were never completed and the device is not broken"
+                $"liveness/{prefix}chain-never-completed",
+                $"after the guest stopped and kicked, {Math.Max(q.InUse, checker.InFlight)} fetched chains were never completed and the device is not broken{queue}"
             );
         }
     }

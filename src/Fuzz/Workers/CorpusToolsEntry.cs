@@ -260,7 +260,8 @@ internal static class CorpusToolsEntry
             c => executor.Execute(c).Finding?.DedupKey == report.DedupKey,
             target.Minimizer,
             FindingMinimizer.DefaultExecutionsMax,
-            out _
+            out _,
+            target.MinimizeFiringRunsMax(report.Oracle)
         );
         string? path = FindingWriter.Save(findingsDirectory, finding, target.InputVersion, 0, target, executor.Limits);
         stdout.WriteLine(

@@ -154,6 +154,30 @@ public sealed class FindingTests : IDisposable
         Assert.True(capped.Length < 1000 && capped.Length >= 10);
     }
 
+    /// <summary>A finding whose reproducing runs are costly (a real-QEMU hang: each waits out the answer bound) is
+    /// minimised with at most the target's bound of reproducing runs; the runs that do not reproduce it (cheap) are
+    /// bounded by the execution budget only.</summary>
+    [Fact]
+    public void Minimiser_BoundsTheRunsThatFire()
+    {
+        int fired = 0;
+        byte[] min = FindingMinimizer.Minimize(
+            new byte[1000],
+            c =>
+            {
+                bool fires = c.Length >= 10;
+                fired += fires ? 1 : 0;
+                return fires;
+            },
+            null,
+            10_000,
+            out int spent,
+            firingMax: 4
+        );
+        Assert.Equal(4, fired);
+        Assert.True(spent >= 4 && min.Length < 1000, $"{spent} runs, {min.Length} bytes");
+    }
+
     [Fact]
     public void Campaign_MinimisesBeforeSaving()
     {

@@ -212,4 +212,34 @@ public sealed class VirtioNetDeviceTests
         Assert.Equal(NetBackend.SourceFrameLengths.Take(3).Select(l => (uint)(l + NetSpec.HeaderBytes)), lens);
         Assert.Equal(3, dev.FramesReceived);
     }
+
+    [Fact]
+    public void InjectFrame_SourceLink_DeliversOnlyTheInjectedFrame_IntoAChainMadeAvailableWithoutAKick()
+    {
+        var (rig, dev) = Make(Flavour.Robust, NetBackendMode.Source);
+        for (int i = 0; i < 2; i++)
+            rig.Queues[Rx].TryAdd(rig.Memory, [], [new(VirtioDeviceRig.Buf(0x2000 * (ulong)(i + 1)), 2000)], out _);
+        rig.Queues[Rx].Publish(rig.Memory); // no kick: the frame's arrival, not the driver, makes the device look
+        byte[] frame = Pattern(50, 3);
+        Assert.True(dev.InjectFrame(frame));
+        Assert.True(rig.Queues[Rx].TryGetUsed(rig.Memory, out _, out uint len));
+        Assert.Equal((uint)(NetSpec.HeaderBytes + frame.Length), len);
+        Assert.Equal(frame, rig.ReadBytes(VirtioDeviceRig.Buf(0x2000 + NetSpec.HeaderBytes), frame.Length));
+        // The source link offers its own frames only at kicks: the second chain stays available.
+        Assert.False(rig.Queues[Rx].TryGetUsed(rig.Memory, out _, out _));
+        Assert.Equal(1, dev.FramesReceived);
+    }
+
+    [Fact]
+    public void InjectFrame_WithoutBuffer_WaitsAndIsDeliveredFirstAtTheNextReceiveKick()
+    {
+        var (rig, dev) = Make(Flavour.Robust, NetBackendMode.Source);
+        byte[] frame = Pattern(30, 9);
+        Assert.True(dev.InjectFrame(frame));
+        Assert.Equal(1, dev.Backend.PendingCount);
+        rig.PostAndKick(Rx, [], [new(RxBuf, 100)]);
+        Assert.True(rig.Queues[Rx].TryGetUsed(rig.Memory, out _, out uint len));
+        Assert.Equal((uint)(NetSpec.HeaderBytes + frame.Length), len);
+        Assert.Equal(frame, rig.ReadBytes(new GuestAddress(RxBuf.Value + NetSpec.HeaderBytes), frame.Length));
+    }
 }

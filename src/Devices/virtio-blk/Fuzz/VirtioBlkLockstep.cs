@@ -240,6 +240,9 @@ internal sealed class VirtioBlkLockstep : ILockstepDevice
     /// <summary>QEMU 7.2's virtio-blk does nothing at DRIVER_OK that the model does not (requests wait for a kick).</summary>
     public void BeforeDriverOk(ModelVirtioRig rig, ulong avail) { }
 
+    /// <summary>Op 13 does nothing on blk (as on <c>virtio-blk-qemu-robust</c>).</summary>
+    public void DeviceEvent(QemuMachine qemu, ModelVirtioRig rig, in RingInput.Op op) { }
+
     /// <summary>The used ring the model's queue points at (address, size), for messages; null when not set
     /// up.</summary>
     public (ulong Address, int Size)? ModelUsedRing()

@@ -75,6 +75,13 @@ internal sealed class VirtioBlkQemuTarget : RealQemuTarget
 
     public override IEnumerable<byte[]> SeedCorpus() => RingSeeds.Backend().Concat(BlkSeeds.All());
 
+    /// <summary>A hang with the used ring over the available ring is QEMU 7.2's known endless pop loop
+    /// (<see cref="Qemu72Differences.HangUsedOverAvail"/>).</summary>
+    protected override (string Id, string Description)? KnownHang() =>
+        Lockstep.Facts.UsedOverAvail
+            ? (Qemu72Differences.HangUsedOverAvail, Qemu72Differences.HangUsedOverAvailDescription)
+            : null;
+
     protected override void Prepare(QemuMachine machine, bool started)
     {
         if (started)

@@ -24,6 +24,10 @@ internal sealed class NetRunFacts : LockstepFacts
     /// <summary>Datagrams QEMU sent to our socket during the input.</summary>
     public long QemuFramesSent { get; set; }
 
+    /// <summary>Frames the input itself made arrive (op 13,
+    /// <see cref="Targets.Rings.RingInput.OpInjectFrame"/>).</summary>
+    public long InputFrames { get; set; }
+
     public override void Clear()
     {
         base.Clear();
@@ -33,5 +37,6 @@ internal sealed class NetRunFacts : LockstepFacts
         FramesReceived = 0;
         ReceiveDropped = 0;
         ReceiveDroppedSinceBreak = 0;
+        InputFrames = 0;
     }
 }

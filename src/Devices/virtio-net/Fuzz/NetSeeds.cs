@@ -7,8 +7,8 @@ namespace Virtsim.Fuzz.Qemu;
 /// Receive buffers for the net targets (valid <see cref="RingInput"/> v1 inputs for <c>virtio-net-qemu-robust</c>
 /// too; ops drive receiveq1, and the source link offers frames of 60, 14, 1514, 42, 200 and 4096 bytes in turn):
 /// chains that hold the 12-byte header and a frame, a batch, event-idx and indirect chains, a re-initialisation, and a
-/// chain too small for its frame (the rx-small-chain-left-available row); and transmit chains on transmitq1
-/// (<see cref="Transmit"/>).
+/// chain too small for its frame (the rx-small-chain-left-available row); transmit chains on transmitq1
+/// (<see cref="Transmit"/>); and frames the input makes arrive (<see cref="InputFrames"/>).
 /// </summary>
 internal static class NetSeeds
 {
@@ -40,7 +40,41 @@ internal static class NetSeeds
         yield return new RingScenarioBuilder(3).AddChain(0, 1, 16).Op(Kick).Op(Run).Build();
         foreach (byte[] seed in Transmit())
             yield return seed;
+        foreach (byte[] seed in InputFrames())
+            yield return seed;
     }
+
+    /// <summary>Frames the input itself makes arrive (op 13, <see cref="RingInput.OpInjectFrame"/>; the source link
+    /// offers its own only at kicks): a 50-byte frame into a chain made available without a kick; a frame that finds
+    /// no chain and waits for the chain and kick that follow; two waiting frames taken by a third frame's arrival once
+    /// two chains are available (the third waits). The model targets take them too.</summary>
+    public static IEnumerable<byte[]> InputFrames()
+    {
+        yield return new RingScenarioBuilder(3)
+            .AddChain(0, 2, 64)
+            .Op(InjectFrame, addr: 0x5A5A_5A5A_5A5A, lenKind: RawLength, len: 50, index: 1)
+            .Op(Run)
+            .Build();
+        yield return new RingScenarioBuilder(3)
+            .Op(InjectFrame, lenKind: RawLength, len: 30)
+            .AddChain(0, 1, 64)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
+        yield return new RingScenarioBuilder(3)
+            .Op(InjectFrame, lenKind: RawLength, len: 20)
+            .Op(InjectFrame, lenKind: RawLength, len: 40, index: 2)
+            .AddChain(0, 1, 64)
+            .AddChain(0, 1, 64)
+            .Op(InjectFrame, lenKind: RawLength, len: 10, index: 3)
+            .Op(Run)
+            .Build();
+    }
+
+    private const int InjectFrame = RingInput.OpInjectFrame;
+
+    /// <summary>Length kind 7: the op's length field taken as it is (<see cref="RingInput.Length"/>).</summary>
+    private const byte RawLength = 7;
 
     /// <summary>Transmit chains on transmitq1 (op 15 selects queue 1; the guest's buffers are zeroed, so the header
     /// asks for no offload and the frame is zeros): header + 60-byte frame in two buffers, header and frame in one

@@ -174,11 +174,7 @@ internal sealed class VirtioNetLockstep : ILockstepDevice
             _droppedAtBreak = ((ModelNetRig)rig).Device.ReceiveDropped;
         // The model delivers waiting frames at a kick of either queue (VirtioNetDevice.HandleQueueNotify); QEMU takes
         // what reaches its socket whenever it can receive, so the frames go out whichever queue was kicked.
-        bool took = _taken.Count > 0;
-        foreach (byte[] frame in _taken)
-            Link!.Inject(frame);
-        Facts.FramesInjected += _taken.Count;
-        _taken.Clear();
+        bool took = SendTaken();
         if (_driver.KickedQueue != NetSpec.ReceiveQueue)
         {
             SettleTransmit(qemu, (ModelNetRig)rig);
@@ -187,6 +183,34 @@ internal sealed class VirtioNetLockstep : ILockstepDevice
         }
         if (LockstepDriver.AwaitQemuUsedIdx(qemu, rig, NetSpec.ReceiveQueue, SettleReadsMax))
             LateSettles++;
+    }
+
+    /// <summary>Op 13: the op's frame arrives from the link. The model's device takes it (and the frames waiting
+    /// before it) into the receive chains available now (<see cref="VirtioNetDevice.InjectFrame"/>); the frames it
+    /// took go to QEMU's socket in the same order once the op's batch was answered, and QEMU's receiveq1 used.idx is
+    /// read until it equals the model's. A frame the model could not place waits in its link, and reaches QEMU only
+    /// when the model takes it at a later kick, as the source frames do.</summary>
+    public void DeviceEvent(QemuMachine qemu, ModelVirtioRig rig, in RingInput.Op op)
+    {
+        ArgumentNullException.ThrowIfNull(qemu);
+        ArgumentNullException.ThrowIfNull(rig);
+        ((ModelNetRig)rig).Device.InjectFrame(InjectedFrame.From(op));
+        Facts.InputFrames++;
+        qemu.Qtest.Sync();
+        if (SendTaken() && LockstepDriver.AwaitQemuUsedIdx(qemu, rig, NetSpec.ReceiveQueue, SettleReadsMax))
+            LateSettles++;
+    }
+
+    /// <summary>Sends QEMU's socket the frames the model took since the last call, in order; true when there were
+    /// any.</summary>
+    private bool SendTaken()
+    {
+        bool took = _taken.Count > 0;
+        foreach (byte[] frame in _taken)
+            Link!.Inject(frame);
+        Facts.FramesInjected += _taken.Count;
+        _taken.Clear();
+        return took;
     }
 
     /// <summary>A transmitq1 kick: QEMU's virtio_net_handle_tx_bh only schedules the TX bottom half, which runs when

@@ -132,9 +132,26 @@ public sealed class VirtioNetDevice : VirtioDevice
 
     /// <summary>Delivers the frames waiting in the backend into receive buffers while there are buffers (QEMU
     /// qemu_flush_queued_packets → virtio_net_receive_rcu). Call after injecting frames.</summary>
-    public void DeliverPending()
+    public void DeliverPending() => DeliverPending(ElementsPerNotifyMax);
+
+    /// <summary>A frame arrives from the link now (QEMU: the netdev's read handler → qemu_send_packet →
+    /// virtio_net_receive): it joins the frames already waiting, and the waiting frames, this one last, are delivered
+    /// while receive buffers are available; what finds none waits for the driver's next receiveq1 kick. A
+    /// <see cref="NetBackendMode.Source"/> link offers none of its own frames here (only at kicks). False when the
+    /// link's queue was full and the frame was dropped (<see cref="NetBackend.PendingFramesMax"/>).</summary>
+    public bool InjectFrame(ReadOnlySpan<byte> frame)
     {
-        for (int n = 0; n < ElementsPerNotifyMax; n++)
+        if (!Backend.TryInject(frame))
+            return false;
+        DeliverPending(Backend.PendingCount);
+        return true;
+    }
+
+    /// <summary>As <see cref="DeliverPending()"/>, at most <paramref name="framesMax"/> frames: at most those already
+    /// waiting when it is the pending count (a source link makes a frame only once none waits).</summary>
+    private void DeliverPending(int framesMax)
+    {
+        for (int n = 0; n < framesMax; n++)
         {
             // virtio_net_can_receive: DRIVER_OK and a ready receiveq.
             if (IsBroken || !DriverOk || !GetQueue(NetSpec.ReceiveQueue).Ready)

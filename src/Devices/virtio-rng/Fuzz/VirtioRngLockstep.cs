@@ -108,6 +108,9 @@ internal sealed class VirtioRngLockstep : ILockstepDevice
         }
     }
 
+    /// <summary>Op 13 does nothing on rng (as on <c>virtio-rng-qemu-robust</c>).</summary>
+    public void DeviceEvent(QemuMachine qemu, ModelVirtioRig rig, in RingInput.Op op) { }
+
     /// <summary>Ends the kick's batch and reads QEMU's used.idx until it equals the model's: each read is a round trip
     /// that lets QEMU's main loop run the entropy bottom half.</summary>
     public void Settle(QemuMachine qemu, ModelVirtioRig rig)

@@ -61,6 +61,12 @@ internal static class RingInput
     /// transmitq1) starts on queue 0 and changes only where an input holds op 15.</summary>
     public const int OpSelectQueue = 15;
 
+    /// <summary>Device-side op 13 of the virtio backend targets: "nothing" for every device but virtio-net, where a
+    /// frame built from the operands (<see cref="InjectedFrame"/>) arrives from the link now, so the input and not
+    /// only the target's always-fed source decides when a frame reaches receiveq1. Op 13 did nothing before on net
+    /// too; no committed net corpus holds it.</summary>
+    public const int OpInjectFrame = 13;
+
     /// <summary>Where queue 1 and above of a multi-queue device have their rings (packed, queue <c>q</c> at
     /// <c>SecondaryRingBase + (q - 1) * SecondaryRingStride</c>): above the data buffers, inside the second region;
     /// a 256-entry queue's rings take 0x1A0E bytes.</summary>
