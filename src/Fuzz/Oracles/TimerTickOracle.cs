@@ -21,7 +21,8 @@ namespace Virtsim.Fuzz.Oracles;
 /// says fell due in that virtual-time interval (not judged once the bounded log dropped a line).</item>
 /// <item><c>timer/set-config</c>: each line's N is the next of the sequence 0, 1, 2, ... since the last reset.</item>
 /// <item><c>timer/generation</c>: over an interval without a reset in which the device never broke,
-/// config_generation (read by the driver) advanced by the number of ticks (mod 256).</item>
+/// config_generation (read by the driver) advanced by the number of ticks (mod 256); over one in which it was broken
+/// throughout, it did not change (the robust device raises no more ticks once broken).</item>
 /// </list>
 /// The reference reads only what a driver can know: the status it wrote (device_status), the reset count, the
 /// virtual clock and the device's log.
@@ -69,25 +70,35 @@ public sealed class TimerTickOracle
         _wasBroken = true; // generation unknown until the first read
     }
 
-    /// <summary>After a device-side op (and after the final run): judges the ticks of the interval since the previous
-    /// call, then follows the status the op left (a reset, DRIVER_OK set or cleared).</summary>
-    public void AfterOp(long now, byte generation)
+    /// <summary>After a device-side op (and after the final run): judges the ticks that fell due up to
+    /// <paramref name="until"/> (the end of the virtual time the driver let pass: a run op's limit; the event loop
+    /// does not move its clock past its last event when nothing is queued, so a timer that stopped would also stop
+    /// the clock), then follows the status the op left (a reset, DRIVER_OK set or cleared; a new arming counts from
+    /// <paramref name="now"/>, the device's clock).</summary>
+    public void AfterOp(long until, long now, byte generation)
     {
         VirtioCounterDevice? d = _device;
         if (d is null || _context is null || _context.Finding is not null)
             return;
-        long ticks = _armedAt < 0 ? 0 : ((now - _armedAt) / _period) - ((_lastNow - _armedAt) / _period);
+        long ticks = 0;
+        if (_armedAt >= 0 && until > _lastNow)
+            ticks = ((until - _armedAt) / _period) - ((_lastNow - _armedAt) / _period);
         TicksJudgedTotal += ticks;
         bool reset = d.ResetCount != _resets;
-        if (!JudgeLog(d, ticks, now))
+        if (!JudgeLog(d, ticks, until))
             return;
-        if (!reset && !d.IsBroken && !_wasBroken && Narrow.ToByteWrapping(_generation + ticks) != generation)
+        // A broken robust device raises no more ticks (it keeps its NEEDS_RESET notification): over an interval in
+        // which it was broken throughout, the generation stays.
+        long notified = _wasBroken ? 0 : ticks;
+        bool judged = !reset && d.IsBroken == _wasBroken;
+        if (judged && Narrow.ToByteWrapping(_generation + notified) != generation)
         {
             _context.Report(
                 Oracle,
                 "timer/generation",
-                $"{ticks} ticks fell due in ({_lastNow}, {now}] ns but config_generation went {_generation} -> "
-                    + $"{generation} (each tick changes the configuration, VIRTIO 1.2 §4.1.4.3.1)"
+                $"{ticks} ticks fell due in ({_lastNow}, {until}] ns (device broken: {_wasBroken}) but "
+                    + $"config_generation went {_generation} -> {generation}, expected {notified} more (each tick of a "
+                    + "working device changes the configuration, VIRTIO 1.2 §4.1.4.3.1; a broken one raises no more)"
             );
             return;
         }
@@ -97,11 +108,17 @@ public sealed class TimerTickOracle
             _next = 0;
             _armedAt = -1;
         }
+        if (_armedAt >= 0)
+            _lastNow = Math.Max(_lastNow, until);
         if (!d.DriverOk)
+        {
             _armedAt = -1;
+        }
         else if (_armedAt < 0)
+        {
             _armedAt = now;
-        _lastNow = now;
+            _lastNow = now;
+        }
         _generation = generation;
         _wasBroken = d.IsBroken;
     }

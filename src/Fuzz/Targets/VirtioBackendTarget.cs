@@ -71,6 +71,10 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// on a fresh target, found by GeneratorPropertyTests).</summary>
     private bool _guestBound;
 
+    /// <summary>The end of the virtual time the last run op let pass (the event loop's clock stays at its last event
+    /// when nothing is queued): the timer oracle counts ticks up to it.</summary>
+    private long _runLimit;
+
     public VirtioBackendTarget(
         string device,
         Flavour flavour,
@@ -174,6 +178,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         _interrupts.Deactivate();
         _syncedReady = false;
         _guestBound = false;
+        _runLimit = 0;
         int size = Math.Min(header.Size, device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = RingInput.Place(
             header.Placement,
@@ -206,7 +211,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
                 return FuzzOutcome.Completed;
             Sync(device, sim.Memory);
             JudgeConfig(rig);
-            _ticks.AfterOp(sim.Now, TickGeneration(rig));
+            _ticks.AfterOp(TakeTickClock(sim), sim.Now, TickGeneration(rig));
             // Device-side ops store nothing in guest memory, but a register write (a kick before ioeventfd, a status
             // or queue_enable write, a config access) can make the device process the queue synchronously and raise
             // its interrupt (QEMU virtio_queue_notify from the MMIO handler): a used.idx change here is the device's,
@@ -269,7 +274,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     /// Robust flavours only (a seed flavour's driver does nothing more).</summary>
     private void AfterInitialize(QemuBackendRig rig)
     {
-        _ticks.AfterOp(rig.Simulation.Now, TickGeneration(rig));
+        _ticks.AfterOp(TakeTickClock(rig.Simulation), rig.Simulation.Now, TickGeneration(rig));
         if (!_features.IsActive)
             return;
         for (uint select = 0; select <= 2; select++)
@@ -311,6 +316,15 @@ public sealed class VirtioBackendTarget : IFuzzTarget
 
     /// <summary>config_generation as the driver reads it, for <see cref="TimerTickOracle"/> (0 without a read when
     /// that oracle is off).</summary>
+    /// <summary>Where the timer oracle counts ticks up to: the limit of the run op just done (then forgotten), else
+    /// the clock (no time passes in any other op).</summary>
+    private long TakeTickClock(Simulation sim)
+    {
+        long until = Math.Max(sim.Now, _runLimit);
+        _runLimit = 0;
+        return until;
+    }
+
     private byte TickGeneration(QemuBackendRig rig) => _ticks.IsActive ? rig.ConfigGeneration() : (byte)0;
 
     /// <summary>Op 12: one device-configuration write or read; a read is judged by <see cref="ConfigSpaceOracle"/>
@@ -416,7 +430,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
     private bool Run(QemuBackendRig rig, FuzzContext context, int windows)
     {
         Simulation sim = rig.Simulation;
-        StopReason reason = sim.Loop.Run(sim.Now + (windows * RunWindowNs));
+        _runLimit = sim.Now + (windows * RunWindowNs);
+        StopReason reason = sim.Loop.Run(_runLimit);
         _interrupts.AfterDevice(rig.TakeQueueInterrupt());
         if (reason != StopReason.EventLimit)
             return true;
@@ -437,7 +452,7 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         rig.Kick();
         if (!Run(rig, context, 8))
             return;
-        _ticks.AfterOp(sim.Now, TickGeneration(rig));
+        _ticks.AfterOp(TakeTickClock(sim), sim.Now, TickGeneration(rig));
         Sync(device, sim.Memory);
         if (device.IsBroken || !_syncedReady || context.Finding is not null)
             return;

@@ -124,36 +124,36 @@ public sealed class FeatureTimerDiskOracleTests
         var oracle = new TimerTickOracle();
         oracle.Begin(device, Flavour.Robust, context, sim.Now);
         rig.Initialize(false, true, 8, 0x1000, 0x2000, 0x3000);
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         const long P = DeviceCatalog.CounterFuzzPeriodNs;
         sim.Loop.Run(sim.Now + (2 * P) + (P / 2)); // two ticks, ends inside a period
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         sim.Loop.Run(sim.Now + (P / 2)); // ends exactly on the third tick
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         Assert.Null(context.Finding);
         Assert.Equal(3u, counter.Ticks);
         // DRIVER_OK cleared: no ticks; set again: armed one period later, the sequence goes on.
         rig.Common(L.CommonDeviceStatus, 1, (ulong)(AckDriver | VirtioStatus.FeaturesOk));
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         sim.Loop.Run(sim.Now + (3 * P));
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         rig.Common(L.CommonDeviceStatus, 1, (ulong)(AckDriver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk));
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         sim.Loop.Run(sim.Now + P);
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         Assert.Equal(4u, counter.Ticks);
         // A reset restarts set_config at 0.
         rig.Initialize(false, true, 8, 0x1000, 0x2000, 0x3000);
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         sim.Loop.Run(sim.Now + (2 * P));
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
         Assert.Null(context.Finding);
         Assert.Equal("==============set config:1", counter.Log[^1]);
         Assert.Equal(6, oracle.TicksJudgedTotal);
     }
 
-    /// <summary>A counter whose timer fires at a period other than the one the reference knows is caught (a test
-    /// double for a broken re-arm: the device is told one period, the oracle reads another from its options).</summary>
+    /// <summary>A counter whose timer is not re-armed after its first tick is caught (a test double for the broken
+    /// re-arm: the timer is cancelled after the first tick).</summary>
     [Fact]
     public void CounterTicks_MissingTick_FiresTicks()
     {
@@ -167,10 +167,15 @@ public sealed class FeatureTimerDiskOracleTests
         var oracle = new TimerTickOracle();
         oracle.Begin(counter, Flavour.Robust, context, sim.Now);
         rig.Initialize(false, true, 8, 0x1000, 0x2000, 0x3000);
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
-        counter.Timer.Cancel(); // the timer stops: the next period's tick never comes
-        sim.Loop.Run(sim.Now + 700_000);
-        oracle.AfterOp(sim.Now, rig.ConfigGeneration());
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
+        sim.Loop.Run(sim.Now + 400_000); // the first tick
+        oracle.AfterOp(sim.Now, sim.Now, rig.ConfigGeneration());
+        Assert.Null(context.Finding);
+        counter.Timer.Cancel(); // not re-armed: the next period's tick never comes
+        // Nothing is queued now, so the loop's clock stays at its last event: the oracle counts to the run's limit.
+        long limit = sim.Now + 700_000;
+        sim.Loop.Run(limit);
+        oracle.AfterOp(limit, sim.Now, rig.ConfigGeneration());
         Assert.Equal("timer/ticks", context.Finding?.Site);
     }
 
