@@ -177,7 +177,7 @@ public static class DeviceCatalog
         for (int i = 0; i < image.Length; i++)
         {
             // A multiplicative hash of the offset, folded to 1..127.
-            uint h = Narrow.LowUInt32((ulong)i * 0x9E37_79B1UL);
+            uint h = Narrow.LowUInt32(Narrow.AsUInt64Bits(i) * 0x9E37_79B1UL);
             image[i] = Narrow.LowByte(1 + ((h >> 24) % 127));
         }
         return image;

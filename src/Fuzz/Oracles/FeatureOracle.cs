@@ -134,7 +134,8 @@ public sealed class FeatureOracle
             _context.Report(
                 Oracle,
                 "features/accepted",
-                $"FEATURES_OK was accepted for driver features 0x{driver:x}, but bits 0x{unoffered:x} were never offered "
+                $"FEATURES_OK was accepted for driver features 0x{driver:x}, "
+                    + $"but bits 0x{unoffered:x} were never offered "
                     + "(VIRTIO 1.2 §3.1.1: the device must not accept a subset it does not support)"
             );
         }
@@ -143,7 +144,8 @@ public sealed class FeatureOracle
             _context.Report(
                 Oracle,
                 "features/refused",
-                $"FEATURES_OK was refused for driver features 0x{driver:x}, every one of them offered by the device's spec"
+                $"FEATURES_OK was refused for driver features 0x{driver:x}, "
+                    + "every one of them offered by the device's spec"
             );
         }
     }

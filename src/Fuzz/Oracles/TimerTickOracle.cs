@@ -148,7 +148,8 @@ public sealed class TimerTickOracle
                 _context!.Report(
                     Oracle,
                     "timer/set-config",
-                    $"tick line \"{line}\", expected \"{expected}\" (set_config counts ticks from 0 since the last reset)"
+                    $"tick line \"{line}\", expected \"{expected}\" "
+                        + "(set_config counts ticks from 0 since the last reset)"
                 );
                 return false;
             }

@@ -22,22 +22,22 @@ namespace Virtsim.Fuzz.Targets;
 /// <summary>
 /// A QEMU-style virtio backend (a <see cref="VirtioDevice"/> behind the modern <see cref="VirtioPciTransport"/> on a
 /// PCI host bridge, on the KVM model) driven by a hostile guest (<see cref="RingInput"/> v1). Guest ops 0..7 edit the
-/// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice:
-/// how long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature
-/// change while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses,
-/// enable, status, feature words), 12 read/write device-specific config, 13 read the selected device_feature window, 14 kick + run, 15 select the queue
-/// later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is transmitq1, whose rings
-/// <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch queue 0).
-/// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event budget);
-/// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
-/// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
-/// response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's reference
-/// model; <see cref="TaintOracle"/>, the device's reused host buffers poisoned before each request and every answer
-/// and log line searched for the poison); config (robust: <see cref="ConfigSpaceOracle"/>, what op 12's reads return and
-/// config_generation); features (robust: <see cref="FeatureOracle"/>, the offered feature words and the FEATURES_OK
-/// handshake; op 13 reads the selected device_feature window); timer (robust counter: <see cref="TimerTickOracle"/>, its
-/// ticks against virtual time); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no
-/// sinks, no checkpoints).
+/// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice: how
+/// long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature change
+/// while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses, enable,
+/// status, feature words), 12 read/write device-specific config, 13 read the selected device_feature window, 14 kick +
+/// run, 15 select the queue later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is
+/// transmitq1, whose rings <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch
+/// queue 0). Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event
+/// budget); liveness (after a final kick and run, every available chain is consumed and completed unless the device is
+/// broken); missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after
+/// each run); response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's
+/// reference model; <see cref="TaintOracle"/>, the device's reused host buffers poisoned before each request and every
+/// answer and log line searched for the poison); config (robust: <see cref="ConfigSpaceOracle"/>, what op 12's reads
+/// return and config_generation); features (robust: <see cref="FeatureOracle"/>, the offered feature words and the
+/// FEATURES_OK handshake; op 13 reads the selected device_feature window); timer (robust counter: <see
+/// cref="TimerTickOracle"/>, its ticks against virtual time); exceptions and assertions. Each execution builds a fresh
+/// simulation (64 KiB guest memory, no sinks, no checkpoints).
 /// </summary>
 public sealed class VirtioBackendTarget : IFuzzTarget
 {
@@ -268,8 +268,8 @@ public sealed class VirtioBackendTarget : IFuzzTarget
         return true;
     }
 
-    /// <summary>The driver's checks after its initialisation (VIRTIO 1.2 §3.1.1): it read device_feature through windows
-    /// 0, 1 and 2 (step 4) and device_status after setting FEATURES_OK (step 6), judged by
+    /// <summary>The driver's checks after its initialisation (VIRTIO 1.2 §3.1.1): it read device_feature through
+    /// windows 0, 1 and 2 (step 4) and device_status after setting FEATURES_OK (step 6), judged by
     /// <see cref="FeatureOracle"/>; the robust counter's timer was armed at DRIVER_OK (<see cref="TimerTickOracle"/>).
     /// Robust flavours only (a seed flavour's driver does nothing more).</summary>
     private void AfterInitialize(QemuBackendRig rig)
