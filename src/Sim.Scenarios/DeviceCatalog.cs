@@ -5,6 +5,7 @@ using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
 using Sim.Devices.Virtio.Net;
 using Sim.Devices.Virtio.Rng;
+using Sim.Engine;
 using Sim.Machine.Scenarios;
 using Sim.Scenarios.Ping;
 
@@ -19,6 +20,18 @@ public static class DeviceCatalog
     /// <summary>Blk backing store for fuzzing: 64 KiB (128 sectors) so reads and writes at any sector stay
     /// cheap.</summary>
     public const ulong BlkFuzzDiskBytes = 64 * 1024;
+
+    /// <summary>The robust counter's timer period for fuzzing: 300 µs of virtual time (the device's own 1 s never
+    /// fires within an execution, which lasts at most a few hundred milliseconds of virtual time). 1.5 run windows,
+    /// so ticks fall both inside a window and exactly on its end (600 µs).</summary>
+    public const long CounterFuzzPeriodNs = 300_000;
+
+    /// <summary>The blk fuzz disk's initial image (<see cref="BlkFuzzDiskBytes"/>): a fixed non-zero pattern, so a read
+    /// of data the guest never wrote is judged against known bytes (a zeroed disk hides a device that loses its image
+    /// or reads the wrong sector). Every byte is 0x01..0x7F: the taint oracle's poison (bytes 0x80..0xFF) never occurs
+    /// in it. Each byte depends on its whole offset (sector and position), so an off-by-one sector or offset
+    /// differs.</summary>
+    public static ReadOnlyMemory<byte> BlkFuzzImage { get; } = MakeBlkFuzzImage();
 
     /// <summary>Every device, in <c>virtsim run --list</c> order.</summary>
     public static IReadOnlyList<DeviceEntry> All { get; } =
@@ -68,7 +81,14 @@ public static class DeviceCatalog
             Name = "virtio-counter",
             Source = "seed 002",
             Scenarios = [new CounterScenario()],
-            CreateVirtio = (sim, fl) => new VirtioCounterDevice(sim, new CounterDeviceOptions { Flavour = fl }),
+            // Robust: a short timer period so that ticks fire within an execution (the seed keeps seed 002's timing).
+            CreateVirtio = (sim, fl) =>
+                new VirtioCounterDevice(
+                    sim,
+                    fl == Flavour.Robust
+                        ? new CounterDeviceOptions { Flavour = fl, PeriodNs = CounterFuzzPeriodNs }
+                        : new CounterDeviceOptions { Flavour = fl }
+                ),
             FuzzDescription =
                 "seed 002 virtio counter (QEMU-style, device timer) under hostile rings and register sequences",
             Traces =
@@ -83,9 +103,11 @@ public static class DeviceCatalog
             Source = "seed 003",
             Scenarios = [new BlkScenario()],
             CreateVirtio = (_, fl) =>
-                new VirtioBlkDevice(new MemoryBlockBackend(BlkFuzzDiskBytes), new BlkDeviceOptions { Flavour = fl }),
+                new VirtioBlkDevice(new MemoryBlockBackend(BlkFuzzImage.Span), new BlkDeviceOptions { Flavour = fl }),
+            FuzzDiskImage = BlkFuzzImage,
             FuzzDescription =
-                "seed 003 virtio-blk (QEMU-style, 64 KiB memory disk) under hostile rings and register sequences",
+                "seed 003 virtio-blk (QEMU-style, 64 KiB memory disk with a fixed pattern) under hostile rings and "
+                + "register sequences",
             UsedLenCountsOffered = true,
             Traces =
             [
@@ -148,4 +170,16 @@ public static class DeviceCatalog
     /// <summary>The device called <paramref name="name"/> (ordinal), or null.</summary>
     public static DeviceEntry? Find(string name) =>
         All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.Ordinal));
+
+    private static byte[] MakeBlkFuzzImage()
+    {
+        var image = new byte[BlkFuzzDiskBytes];
+        for (int i = 0; i < image.Length; i++)
+        {
+            // A multiplicative hash of the offset, folded to 1..127.
+            uint h = Narrow.LowUInt32(Narrow.AsUInt64Bits(i) * 0x9E37_79B1UL);
+            image[i] = Narrow.LowByte(1 + ((h >> 24) % 127));
+        }
+        return image;
+    }
 }

@@ -32,6 +32,11 @@ public sealed record DeviceEntry
     /// target.</summary>
     public Func<Simulation, Flavour, VirtioDevice>? CreateVirtio { get; init; }
 
+    /// <summary>The image the disk of <see cref="CreateVirtio"/>'s device starts from (blk), empty for a device
+    /// without one: the fuzzer's response oracle starts its model of the disk from it, not from the device's disk, so
+    /// a device that loses or misplaces its image is judged.</summary>
+    public ReadOnlyMemory<byte> FuzzDiskImage { get; init; }
+
     /// <summary>What its QEMU-style fuzz target says in <c>virtsim fuzz --list</c> (the oracles are
     /// appended).</summary>
     public string FuzzDescription { get; init; } = "";

@@ -43,6 +43,7 @@ internal sealed class ResponseOracle : ICompletionObserver
     private int _counterLogSeen;
     private int _demoLogSeen;
     private long _demoRequestsSeen;
+    private long _blkRequestsSeen;
 
     /// <summary>Judged demo requests that stored buff (opt 1) since <see cref="Begin"/>: the configuration mirrors
     /// buff, so <see cref="ConfigSpaceOracle"/> takes the model's state again when this moves.</summary>
@@ -58,6 +59,10 @@ internal sealed class ResponseOracle : ICompletionObserver
 
     /// <summary>The demo model's state (meaningful while <see cref="DemoStateKnown"/>).</summary>
     public uint DemoState => _demoState;
+
+    /// <summary>The image a blk target's disk was built from (<c>DeviceEntry.FuzzDiskImage</c>): the model's disk
+    /// starts from it rather than from the device's disk. Empty (or of another size): the device's disk.</summary>
+    public ReadOnlyMemory<byte> InitialDisk { get; set; }
 
     /// <summary>Chains judged since <see cref="Begin"/>.</summary>
     public int Judged { get; private set; }
@@ -89,13 +94,19 @@ internal sealed class ResponseOracle : ICompletionObserver
         DemoStores = 0;
         DemoLost = 0;
         _demoRequestsSeen = (device as VirtioDemoDevice)?.Requests ?? 0;
+        _blkRequestsSeen = (device as VirtioBlkDevice)?.Stats.Requests ?? 0;
         _demoLogSeen = (device as VirtioDemoDevice)?.Log.Lines.Count ?? 0;
         Judged = 0;
         if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk })
         {
             if (_shadow.Length != disk.Contents.Length)
                 _shadow = new byte[disk.Contents.Length];
-            disk.Contents.CopyTo(_shadow); // the disk image the run starts from
+            // The disk image the run starts from: the one the target built the disk from when it says so (a device that
+            // lost or misplaced it is then judged by the first read), else the device's.
+            if (InitialDisk.Length == _shadow.Length)
+                InitialDisk.Span.CopyTo(_shadow);
+            else
+                disk.Contents.CopyTo(_shadow);
         }
     }
 
@@ -105,6 +116,8 @@ internal sealed class ResponseOracle : ICompletionObserver
             return;
         if (_device is VirtioDemoDevice d)
             _demoRequestsSeen = d.Requests;
+        if (_device is VirtioBlkDevice blk)
+            _blkRequestsSeen = blk.Stats.Requests;
         if (_device.ResetCount != _resets)
         {
             _resets = _device.ResetCount;
@@ -166,7 +179,13 @@ internal sealed class ResponseOracle : ICompletionObserver
             _counterLogSeen = counter.Log.Count;
         if (_device is VirtioDemoDevice d)
             _demoLogSeen = d.Log.Lines.Count;
-        FollowDeviceDisk();
+        // Only a request the oracle did not see can have changed the disk unseen (the first configuration of an
+        // execution must keep the model's initial image, or a device that lost it would be followed).
+        if (_device is VirtioBlkDevice blk && blk.Stats.Requests != _blkRequestsSeen)
+        {
+            _blkRequestsSeen = blk.Stats.Requests;
+            FollowDeviceDisk();
+        }
     }
 
     /// <summary>A request the oracle cannot judge: the counter's log lines so far are its; a blk write may have changed

@@ -33,7 +33,8 @@ public static class FuzzTargets
                     f,
                     d.FuzzDescription,
                     d.CreateVirtio!,
-                    d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written
+                    d.UsedLenCountsOffered ? Oracles.UsedLenRule.Offered : Oracles.UsedLenRule.Written,
+                    initialDisk: d.FuzzDiskImage
                 ))
             ),
         .. Both(f => new VhostDemoTarget(f)),

@@ -23,21 +23,23 @@ namespace Virtsim.Fuzz.Targets;
 /// <summary>
 /// A QEMU-style virtio backend (a <see cref="VirtioDevice"/> behind the modern <see cref="VirtioPciTransport"/> on a
 /// PCI host bridge, on the KVM model) driven by a hostile guest (<see cref="RingInput"/> v1). Guest ops 0..7 edit the
-/// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice:
-/// how long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature
-/// change while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses,
-/// enable, status, feature words), 12 read/write device-specific config, 13 nothing (virtio-net: a frame from the link,
-/// <see cref="RingInput.OpInjectFrame"/>), 14 kick + run, 15 select the queue
-/// later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is transmitq1, whose rings
-/// <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch queue 0).
-/// Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event budget);
-/// liveness (after a final kick and run, every available chain is consumed and completed unless the device is broken);
-/// missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after each run);
-/// response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's reference
-/// model; <see cref="TaintOracle"/>, the device's reused host buffers poisoned before each request and every answer
-/// and log line searched for the poison); config (robust: <see cref="ConfigSpaceOracle"/>, what op 12's reads return and
-/// config_generation); exceptions and assertions. Each execution builds a fresh simulation (64 KiB guest memory, no
-/// sinks, no checkpoints).
+/// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice: how
+/// long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature change
+/// while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses, enable,
+/// status, feature words), 12 read/write device-specific config, 13 virtio-net: a frame from the link (<see cref="RingInput.OpInjectFrame"/>), other
+/// devices: read the selected device_feature window, 14 kick +
+/// run, 15 select the queue later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is
+/// transmitq1, whose rings <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch
+/// queue 0). Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event
+/// budget); liveness (after a final kick and run, every available chain is consumed and completed unless the device is
+/// broken); missed interrupt (<see cref="MissedInterruptOracle"/>: the guest's interrupt handler reads the ISR after
+/// each run); response (robust flavours: <see cref="ResponseOracle"/>, each completed request against the device's
+/// reference model; <see cref="TaintOracle"/>, the device's reused host buffers poisoned before each request and every
+/// answer and log line searched for the poison); config (robust: <see cref="ConfigSpaceOracle"/>, what op 12's reads
+/// return and config_generation); features (robust: <see cref="FeatureOracle"/>, the offered feature words and the
+/// FEATURES_OK handshake; op 13 reads the selected device_feature window); timer (robust counter: <see
+/// cref="TimerTickOracle"/>, its ticks against virtual time); exceptions and assertions. Each execution builds a fresh
+/// simulation (64 KiB guest memory, no sinks, no checkpoints).
 /// </summary>
 internal sealed class VirtioBackendTarget : IFuzzTarget
 {
@@ -65,6 +67,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     private readonly Func<VirtioDevice, NetBackend?> _transmitLink;
     private readonly TaintOracle _taint;
     private readonly ConfigSpaceOracle _config = new();
+    private readonly FeatureOracle _features = new();
+    private readonly TimerTickOracle _ticks = new();
     private SplitQueueState _synced;
     private bool _syncedReady;
 
@@ -74,16 +78,22 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// on a fresh target, found by GeneratorPropertyTests).</summary>
     private bool _guestBound;
 
+    /// <summary>The end of the virtual time the last run op let pass (the event loop's clock stays at its last event
+    /// when nothing is queued): the timer oracle counts ticks up to it.</summary>
+    private long _runLimit;
+
     public VirtioBackendTarget(
         string device,
         Flavour flavour,
         string description,
         Func<Simulation, Flavour, VirtioDevice> factory,
         UsedLenRule usedLenRule = UsedLenRule.Written,
-        Func<VirtioDevice, NetBackend?>? transmitLink = null
+        Func<VirtioDevice, NetBackend?>? transmitLink = null,
+        ReadOnlyMemory<byte> initialDisk = default
     )
     {
         _transmitLink = transmitLink ?? (d => (d as VirtioNetDevice)?.Backend);
+        _responses.InitialDisk = initialDisk;
         _checker.UsedLenRule = usedLenRule;
         _checker1.UsedLenRule = usedLenRule;
         // Robust targets with a response model: the request's first bytes come from the input (GuestActor).
@@ -99,7 +109,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         Description =
             description
             + "; oracles permission, used-ring, hang, liveness, missed-interrupt"
-            + (flavour == Flavour.Robust ? ", response, taint, config" : "");
+            + (flavour == Flavour.Robust ? ", response, taint, config, features" : "")
+            + (flavour == Flavour.Robust && device == "virtio-counter" ? ", timer" : "");
     }
 
     /// <summary>The device part of the name (<c>virtio-demo</c>).</summary>
@@ -120,6 +131,17 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>Configuration reads the config oracle judged over all executions (0 for flavours without a
     /// model).</summary>
     public long ConfigJudged => _config.JudgedTotal;
+
+    /// <summary>device_feature windows the feature oracle judged over all executions (0 for the seed
+    /// flavours).</summary>
+    public long FeatureWindowsJudged => _features.OfferedJudgedTotal;
+
+    /// <summary>FEATURES_OK handshakes the feature oracle judged over all executions.</summary>
+    public long HandshakesJudged => _features.HandshakesJudgedTotal;
+
+    /// <summary>Counter ticks the timer oracle's reference predicted over all executions (0 but for the robust
+    /// counter).</summary>
+    public long TicksJudged => _ticks.TicksJudgedTotal;
 
     public string Name { get; }
 
@@ -173,6 +195,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         _interrupts.Deactivate();
         _syncedReady = false;
         _guestBound = false;
+        _runLimit = 0;
         int size = Math.Min(header.Size, device.GetQueue(0).MaxSize);
         (ulong desc, ulong avail, ulong used) = RingInput.Place(
             header.Placement,
@@ -183,7 +206,10 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         // ready and Sync never re-points the guest): without this its memory is null, or a previous execution's.
         _guests.Primary.Reset(sim.Memory, desc, avail, size);
         _guests.Begin(sim.Memory, device.QueueCount, size);
+        _features.Begin(device, Flavour, context);
+        _ticks.Begin(device, Flavour, context, sim.Now);
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
+        AfterInitialize(rig);
         _config.Begin(device, Flavour, _responses, context);
         Sync(device, sim.Memory);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
@@ -202,6 +228,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
                 return FuzzOutcome.Completed;
             Sync(device, sim.Memory);
             JudgeConfig(rig);
+            _ticks.AfterOp(TakeTickClock(sim), sim.Now, TickGeneration(rig));
             // Device-side ops store nothing in guest memory, but a register write (a kick before ioeventfd, a status
             // or queue_enable write, a config access) can make the device process the queue synchronously and raise
             // its interrupt (QEMU virtio_queue_notify from the MMIO handler): a used.idx change here is the device's,
@@ -234,18 +261,22 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
                 int s = Math.Min(1 << (op.Index % (RingInput.SizeLogMax + 1)), rig.Device.GetQueue(0).MaxSize);
                 (ulong desc, ulong avail, ulong used) = RingInput.Place(op.Next, s, op.RawAddr);
                 rig.Initialize((op.Flags & 1) != 0, (op.Flags & 2) == 0, s, desc, avail, used);
+                AfterInitialize(rig);
                 break;
             }
             case 11:
-                rig.Common(op.Index % 0x38, 1 << (op.Flags & 3), op.RawAddr);
+                CommonWrite(rig, op.Index % 0x38, 1 << (op.Flags & 3), op.RawAddr);
                 break;
             case 12:
                 DeviceConfig(rig, op);
                 break;
             case RingInput.OpInjectFrame:
-                // virtio-net: a frame arrives from the link now (nothing on other devices).
+                // virtio-net: a frame arrives from the link now. Other devices: read the selected device_feature
+                // window (a read changes nothing, so corpora from when op 13 did nothing decode the same).
                 if (rig.Device is VirtioNetDevice net)
                     net.InjectFrame(InjectedFrame.From(op));
+                else
+                    ReadFeatureWindow(rig);
                 break;
             case 14:
                 rig.Kick(_guests.Selected);
@@ -258,6 +289,65 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         }
         return true;
     }
+
+    /// <summary>The driver's checks after its initialisation (VIRTIO 1.2 §3.1.1): it read device_feature through
+    /// windows 0, 1 and 2 (step 4) and device_status after setting FEATURES_OK (step 6), judged by
+    /// <see cref="FeatureOracle"/>; the robust counter's timer was armed at DRIVER_OK (<see cref="TimerTickOracle"/>).
+    /// Robust flavours only (a seed flavour's driver does nothing more).</summary>
+    private void AfterInitialize(QemuBackendRig rig)
+    {
+        _ticks.AfterOp(TakeTickClock(rig.Simulation), rig.Simulation.Now, TickGeneration(rig));
+        if (!_features.IsActive)
+            return;
+        for (uint select = 0; select <= 2; select++)
+        {
+            rig.Common(L.CommonDeviceFeatureSelect, 4, select);
+            _features.JudgeOffered(select, rig.CommonRead32(L.CommonDeviceFeature));
+        }
+        const VirtioStatus Before = VirtioStatus.Acknowledge | VirtioStatus.Driver;
+        _features.JudgeStatusWrite(Before, (byte)(Before | VirtioStatus.FeaturesOk), rig.ReadStatus());
+    }
+
+    /// <summary>Op 11: one common-configuration write. A write to device_feature_select is followed by the driver's
+    /// read of that window (whatever it selected, §4.1.4.3), a one-byte write to device_status by its read back (§3.1.1
+    /// step 6), each judged by <see cref="FeatureOracle"/>.</summary>
+    private void CommonWrite(QemuBackendRig rig, int offset, int size, ulong value)
+    {
+        if (!_features.IsActive)
+        {
+            rig.Common(offset, size, value);
+            return;
+        }
+        VirtioStatus before = offset == L.CommonDeviceStatus && size == 1 ? rig.ReadStatus() : default;
+        rig.Common(offset, size, value);
+        if (offset == L.CommonDeviceFeatureSelect)
+            ReadFeatureWindow(rig);
+        else if (offset == L.CommonDeviceStatus && size == 1)
+            _features.JudgeStatusWrite(before, Sim.Engine.Narrow.LowByte(value), rig.ReadStatus());
+    }
+
+    /// <summary>Op 13 (and after a device_feature_select write): the driver reads device_feature_select and the
+    /// device_feature window it selects, judged by <see cref="FeatureOracle"/> (robust flavours).</summary>
+    private void ReadFeatureWindow(QemuBackendRig rig)
+    {
+        if (!_features.IsActive)
+            return;
+        uint select = rig.CommonRead32(L.CommonDeviceFeatureSelect);
+        _features.JudgeOffered(select, rig.CommonRead32(L.CommonDeviceFeature));
+    }
+
+    /// <summary>config_generation as the driver reads it, for <see cref="TimerTickOracle"/> (0 without a read when
+    /// that oracle is off).</summary>
+    /// <summary>Where the timer oracle counts ticks up to: the limit of the run op just done (then forgotten), else
+    /// the clock (no time passes in any other op).</summary>
+    private long TakeTickClock(Simulation sim)
+    {
+        long until = Math.Max(sim.Now, _runLimit);
+        _runLimit = 0;
+        return until;
+    }
+
+    private byte TickGeneration(QemuBackendRig rig) => _ticks.IsActive ? rig.ConfigGeneration() : (byte)0;
 
     /// <summary>Op 12: one device-configuration write or read; a read is judged by <see cref="ConfigSpaceOracle"/>
     /// (as the whole configuration is after every device-side op, <see cref="JudgeConfig"/>).</summary>
@@ -363,7 +453,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     private bool Run(QemuBackendRig rig, FuzzContext context, int windows)
     {
         Simulation sim = rig.Simulation;
-        StopReason reason = sim.Loop.Run(sim.Now + (windows * RunWindowNs));
+        _runLimit = sim.Now + (windows * RunWindowNs);
+        StopReason reason = sim.Loop.Run(_runLimit);
         _interrupts.AfterDevice(rig.TakeQueueInterrupt());
         if (reason != StopReason.EventLimit)
             return true;
@@ -388,6 +479,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             rig.Kick(1);
         if (!Run(rig, context, 8))
             return;
+        _ticks.AfterOp(TakeTickClock(sim), sim.Now, TickGeneration(rig));
         Sync(device, sim.Memory);
         if (device.IsBroken || !_syncedReady || context.Finding is not null)
             return;

@@ -162,6 +162,37 @@ public sealed class MutationSampleTests
         Assert.Contains(killedBy, result, StringComparison.Ordinal);
     }
 
+    /// <summary>Device-area mutants that needed a new oracle or input shape (docs/fuzzing-oracles.md, "Measured again:
+    /// offered features, the counter's timer, the blk image"), each killed by its own oracle: the demo offering
+    /// feature bit 0 (its constructor's device features 0 → 1: features/offered, read through the driver's window
+    /// probe); the counter's tick line never logged (timer/ticks) and its configuration change never notified
+    /// (timer/generation), reachable only with the fuzz target's short period; the blk disk built from an image that
+    /// is never copied (the first read of data the guest never wrote: response/blk-data).</summary>
+    [Theory]
+    [InlineData("VirtioDemoDevice::.ctor", MutationOperator.ConstantPlusOne, "0 → 1", 1, " features features/offered")]
+    [InlineData("OnTimer", MutationOperator.RemoveVoidCall, "AddLog", 0, " timer timer/ticks")]
+    [InlineData("OnTimer", MutationOperator.RemoveVoidCall, "NotifyConfigChanged", 0, " timer timer/generation")]
+    [InlineData(
+        "MemoryBlockBackend::.ctor",
+        MutationOperator.RemoveVoidCall,
+        "CopyTo",
+        0,
+        " response response/blk-data"
+    )]
+    public void DeviceOracleMutant_IsKilledByItsOracle(
+        string method,
+        MutationOperator op,
+        string description,
+        int nth,
+        string killedBy
+    )
+    {
+        IlMutant mutant = Find(method, op, description, nth);
+        string result = Run(mutant);
+        Assert.Contains(" killed ", result, StringComparison.Ordinal);
+        Assert.Contains(killedBy, result, StringComparison.Ordinal);
+    }
+
     /// <summary>The taint oracle's mutant: the robust factorial's store of ret into its reused response buffer is
     /// removed, so every answer is the buffer's previous bytes (poisoned before each request by the test build).
     /// The response model would also catch the wrong ret; the taint oracle judges first, so the site proves it

@@ -120,6 +120,31 @@ internal sealed class QemuBackendRig
         );
     }
 
+    /// <summary>Reads <paramref name="data"/>.Length bytes of common configuration at <paramref name="offset"/> (one
+    /// access; common-configuration reads have no side effect, VIRTIO 1.2 §4.1.4.3).</summary>
+    public void CommonRead(int offset, Span<byte> data)
+    {
+        ulong at = ModernBase + L.ModernCommonOffset + (ulong)offset;
+        Simulation.Kvm.Mmio.Read(at, data);
+        _context?.EmitBusAccess(Simulation, BusKind.Mmio, write: false, at, data);
+    }
+
+    /// <summary>The driver's 4-byte read of the common-configuration register at <paramref name="offset"/>.</summary>
+    public uint CommonRead32(int offset)
+    {
+        Span<byte> b = stackalloc byte[4];
+        CommonRead(offset, b);
+        return BinaryPrimitives.ReadUInt32LittleEndian(b);
+    }
+
+    /// <summary>The driver's read of device_status.</summary>
+    public VirtioStatus ReadStatus()
+    {
+        Span<byte> b = stackalloc byte[1];
+        CommonRead(L.CommonDeviceStatus, b);
+        return (VirtioStatus)b[0];
+    }
+
     public void DeviceConfigWrite(int offset, int size, uint value)
     {
         Span<byte> b = stackalloc byte[8];
