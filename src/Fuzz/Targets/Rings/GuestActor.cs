@@ -181,15 +181,15 @@ public sealed class GuestActor
         Publish(head);
     }
 
-    /// <summary>A chain through one long indirect table at <see cref="RingInput.LongTableBase"/> of 506..521
+    /// <summary>A chain through one long indirect table at <see cref="RingInput.LongTableBase"/> of 512 or 513
     /// descriptors (<paramref name="outs"/> readable, the rest writable), each a buffer across the boundary between the
-    /// two memory regions, so two iovecs each: 1011..1042 iovecs (with next's bit 7 the first buffer lies in one
-    /// region, so the count can be odd; 1025, one past the bound, in 1 of 32), and the element's 1024-iovec bound (QEMU VIRTQUEUE_MAX_SIZE, "too many write
-    /// descriptors in indirect table") is reached from both sides with half the descriptors a walk would otherwise
-    /// read. The table is one guest store. The 32-entry tables of the other ops never come near the bound.</summary>
+    /// two memory regions, so two iovecs each: 1024 or 1026 iovecs (with next's bit 7 the first buffer lies in one
+    /// region: 1023 or 1025, the one count that tells the bound from its off-by-one), so the element's 1024-iovec
+    /// bound (QEMU VIRTQUEUE_MAX_SIZE, "too many write descriptors in indirect table") is reached from both sides
+    /// with half the descriptors a walk would otherwise read. The table is one guest store. The 32-entry tables of the other ops never come near the bound.</summary>
     private void AddLongTable(in RingInput.Op op, int outs, uint len)
     {
-        int n = RingInput.LongTableMin + (op.Next & 0xF);
+        int n = RingInput.LongTableMin + (op.Next & 1);
         ushort head = (ushort)(_nextFree % _size);
         // Two of 256 claim a table of exactly the bound or one more (QueueLimits.IndirectDescriptorsMax): longer
         // than memory, so the walk must name the right reason (too large, or outside memory) at the boundary; it

@@ -35,15 +35,15 @@ public static class RingInput
     public const ulong BufferAreaSize = 0x4000;
 
     /// <summary>Where <see cref="OpAddChain"/> writes a long indirect table (up to <see cref="LongTableMax"/>
-    /// descriptors, 8,336 bytes, inside the second region after the data area).</summary>
+    /// descriptors, 8,208 bytes, inside the second region after the data area).</summary>
     public const ulong LongTableBase = 0xA000;
 
     /// <summary>Fewest descriptors of a long indirect table; each spans the region boundary, so two iovecs
     /// each.</summary>
-    public const int LongTableMin = 506;
+    public const int LongTableMin = 512;
 
     /// <summary>Most descriptors of a long indirect table.</summary>
-    public const int LongTableMax = LongTableMin + 15;
+    public const int LongTableMax = LongTableMin + 1;
 
     /// <summary>Largest queue size the targets use (2^<see cref="SizeLogMax"/>).</summary>
     public const int SizeLogMax = 8;
