@@ -239,7 +239,7 @@ public static class MutantHost
         if (m.StartsWith("Sim.Devices.Virtio.Counter.", StringComparison.Ordinal))
             return ["virtio-counter-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal))
-            return ["virtio-blk-qemu-robust"];
+            return ["virtio-blk-qemu-robust", BlockBackendTarget.TargetName];
         if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal))
             return ["virtio-demo-vhost-robust", "vhost-core"];
         if (m.StartsWith("Sim.Guest.Virtio.DriverQueue", StringComparison.Ordinal))

@@ -139,6 +139,32 @@ internal static class OracleRules
                 + "field if any part of the device configuration space has changed since the last read",
             "VIRTIO 1.2 §2.5.1 Driver Requirements: Device Configuration Space, §4.1.4.3.1"
         ),
+        // ---- avail-bytes (Oracles.AvailBytesReference; split-virtqueue)
+        new(
+            "avail-bytes/",
+            "GetAvailBytes answered another error, or other sums, than the reference walk of the available chains.",
+            "walk from last_avail_idx: heads at most a queue ahead and in range; indirect length, loop count, size and "
+                + "region checks; ++num_bufs > max; 32-bit sums up to the bound; the direct count carries over",
+            "QEMU hw/virtio/virtio.c virtqueue_split_get_avail_bytes, virtqueue_num_heads, virtqueue_get_head"
+        ),
+        // ---- restore (SplitVirtqueueTarget.RestoreVerdict; split-virtqueue)
+        new(
+            "restore/",
+            "TryRestore accepted a state the rules reject (or the reverse, or for another reason), read back other "
+                + "than given, or changed the queue while rejecting.",
+            "a valid size no larger than the maximum; inuse within 0..size and shadow_avail_idx at most a queue ahead; "
+                + "a ready queue's rings valid as at queue_enable",
+            "QEMU virtio_load's queue consistency checks; VIRTIO 1.2 §2.7"
+        ),
+        // ---- block-backend (Targets.BlockBackendTarget)
+        new(
+            "block-backend/",
+            "A block backend answered, read or stored other than the byte-array disk model, or threw on a failing "
+                + "stream.",
+            "capacity is the image's whole 512-byte sectors; an access succeeds only in range, writable and without a "
+                + "host failure; reads return and writes store exactly the model's bytes",
+            "VIRTIO 1.2 §5.2.6 (sector size 512); QEMU block/file-posix.c (an I/O error, not a crash)"
+        ),
         // ---- queue-config (Oracles.QueueConfigReference; split-virtqueue)
         new(
             "queue-config/",

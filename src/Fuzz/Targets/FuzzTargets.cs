@@ -21,6 +21,7 @@ public static class FuzzTargets
         () => new GuestMemoryTarget(),
         () => new SplitVirtqueueTarget(),
         () => new DriverQueueTarget(),
+        () => new BlockBackendTarget(),
         .. Both(f => new VirtioPciTarget(f)),
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),

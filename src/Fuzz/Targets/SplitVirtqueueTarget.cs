@@ -23,7 +23,7 @@ namespace Virtsim.Fuzz.Targets;
 /// <c>PopServeAndSignal</c> for a complete-batch op with flag bit 2), and everything the
 /// guest can see must equal the observed run's.
 /// </summary>
-internal sealed class SplitVirtqueueTarget : IFuzzTarget
+internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
 {
     /// <summary>Operations decoded per input.</summary>
     public const int OperationsMax = 256;
@@ -42,7 +42,7 @@ internal sealed class SplitVirtqueueTarget : IFuzzTarget
     private const int OpPoll = 15;
 
     private readonly GuestMemory _memory;
-    private readonly SplitQueue _queue = new(RingInput.SizeMax);
+    private SplitQueue _queue = new(RingInput.SizeMax);
     private readonly QueueElement[] _elements = new QueueElement[ElementsMax];
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
@@ -107,7 +107,9 @@ internal sealed class SplitVirtqueueTarget : IFuzzTarget
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
     {
         // Decided before the observed run, which records its lane only when the twin will follow.
-        bool twin = FastPathPeriod == 1 || (FastPathPeriod > 1 && InputHash(input) % (ulong)FastPathPeriod == 0);
+        ulong hash = InputHash(input);
+        bool twin = FastPathPeriod == 1 || (FastPathPeriod > 1 && hash % (ulong)FastPathPeriod == 0);
+        ChooseLongTables(hash);
         _diff.Enabled = twin;
         FuzzOutcome outcome = Run(input, context, observed: true);
         if (!twin || outcome == FuzzOutcome.Rejected || context.Finding is not null)
@@ -137,6 +139,7 @@ internal sealed class SplitVirtqueueTarget : IFuzzTarget
         _checker.Context = context;
         _notify.Context = context;
         _memory.Observer = null;
+        _spare.Reset();
         _memory.Clear();
         _memory.ClearDirty();
         if (observed)
@@ -340,6 +343,14 @@ internal sealed class SplitVirtqueueTarget : IFuzzTarget
                     _diff.Add((ulong)n);
                     _diff.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(got));
                     _diff.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(got[8..]));
+                }
+                else if ((op.Flags & 2) != 0)
+                {
+                    AvailBytes(op.RawLen, op.Next, context);
+                }
+                else if ((op.Flags & 4) != 0)
+                {
+                    Restore(op, context);
                 }
                 else
                 {

@@ -168,6 +168,26 @@ public sealed class RobustFindingRegressionTests
         Assert.False(result.Fired, result.Describe());
     }
 
+    /// <summary><c>liveness/stranded-under-suppression</c> (<c>virtio-demo-vhost-robust --seed 7</c>, execution 89,113
+    /// of this build, 108,193 of aadc220's): the guest publishes a chain (avail.idx 1) and kicks, a stray 4-byte store
+    /// over avail.flags and avail.idx's low byte moves avail.idx back to 0, an owner reset restarts the vring with
+    /// EVENT_IDX, the worker reads avail.idx 0 and sets avail_event 0, then the guest publishes (avail.idx 2). The
+    /// device kept its promise (it saw 0 and asked for a kick past 0); the guest's decision took its window from its
+    /// last kick, [1, 2), which misses 0 because avail.idx went backwards in between. An oracle bug: avail.idx moved
+    /// other than forward since the decision, so the honest decision is to kick.</summary>
+    private static readonly byte[] AvailIdxMovedBack = Convert.FromHexString(
+        "04040000020000000000000000000000000000000000000800000000000000000000000000000000000006"
+            + "07ff000000000000000000000000000000000d000000000000000000000000000001000000090000000000"
+            + "0000000000000000000000000002"
+    );
+
+    [Fact]
+    public void VhostRobust_StrayStoreMovesAvailIdxBack_DoesNotFire()
+    {
+        FuzzReplayResult result = FuzzReplay.Run("virtio-demo-vhost-robust", 1, AvailIdxMovedBack);
+        Assert.False(result.Fired, result.Describe());
+    }
+
     [Fact]
     public void VhostRobust_RestartStoresFlagsNotAvailEvent_DoesNotFire()
     {

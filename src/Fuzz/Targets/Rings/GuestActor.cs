@@ -14,6 +14,7 @@ namespace Virtsim.Fuzz.Targets.Rings;
 internal sealed class GuestActor
 {
     private readonly byte[] _desc = new byte[16];
+    private byte[]? _longTable;
     private GuestMemory? _memory;
     private ulong _descTable;
     private ulong _availRing;
@@ -23,10 +24,11 @@ internal sealed class GuestActor
     private ulong _bufferStart = RingInput.BufferBase;
 
     /// <summary>True when <see cref="RingInput.OpAddChain"/> may write a long indirect table at
-    /// <see cref="RingInput.LongTableBase"/>. Off in every target: an input holding one writes and walks ~1,000
-    /// descriptors, which tripled split-virtqueue's CPU time per execution once such inputs filled the corpus
-    /// (docs/fuzzing-oracles.md); on, it reaches the element's 1024-iovec bound.</summary>
-    public bool LongTables { get; init; }
+    /// <see cref="RingInput.LongTableBase"/>, which reaches the element's 1024-iovec bound. A target sets it per
+    /// execution for a sampled share of its inputs (split-virtqueue: <c>LongTablePeriod</c>): on for every input, once
+    /// such inputs filled the corpus they tripled split-virtqueue's CPU time per execution
+    /// (docs/fuzzing-oracles.md).</summary>
+    public bool LongTables { get; set; }
 
     /// <summary>True when <see cref="RingInput.OpAddChain"/> writes its raw address operand (le64, at most the buffer's
     /// length) into the chain's first readable buffer: the request's first bytes (the demo's opt and buff, factorial's
@@ -179,22 +181,38 @@ internal sealed class GuestActor
         Publish(head);
     }
 
-    /// <summary>A chain through one long indirect table at <see cref="RingInput.LongTableBase"/>: 960..1215
-    /// descriptors (<paramref name="outs"/> readable, the rest writable), so the element's 1024-iovec bound
-    /// (QEMU VIRTQUEUE_MAX_SIZE, "too many write descriptors in indirect table") is reached from both sides; the
-    /// 32-entry tables of the other ops never come near it.</summary>
+    /// <summary>A chain through one long indirect table at <see cref="RingInput.LongTableBase"/> of 512 or 513
+    /// descriptors (<paramref name="outs"/> readable, the rest writable), each a buffer across the boundary between the
+    /// two memory regions, so two iovecs each: 1024 or 1026 iovecs (with next's bit 7 the first buffer lies in one
+    /// region: 1023 or 1025, the one count that tells the bound from its off-by-one), so the element's 1024-iovec
+    /// bound (QEMU VIRTQUEUE_MAX_SIZE, "too many write descriptors in indirect table") is reached from both sides
+    /// with half the descriptors a walk would otherwise read. The table is one guest store. The 32-entry tables of the other ops never come near the bound.</summary>
     private void AddLongTable(in RingInput.Op op, int outs, uint len)
     {
-        int n = RingInput.LongTableMin + (op.Next & 0xFF);
+        int n = RingInput.LongTableMin + (op.Next & 1);
         ushort head = (ushort)(_nextFree % _size);
-        for (int i = 0; i < n; i++)
-        {
-            ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
-            WriteDesc(RingInput.LongTableBase + (16UL * (ulong)i), Buffer(len), len, flags, (ushort)(i + 1));
-        }
         // Two of 256 claim a table of exactly the bound or one more (QueueLimits.IndirectDescriptorsMax): longer
-        // than memory, so the walk must name the right reason (too large, or outside memory) at the boundary.
-        int claimed = (op.Next & 0xFF) >= 0xFE ? QueueLimits.IndirectDescriptorsMax + (op.Next & 1) : n;
+        // than memory, so the walk must name the right reason (too large, or outside memory) at the boundary; it
+        // reads no entry, so none is written.
+        bool boundary = (op.Next & 0xFF) >= 0xFE;
+        int claimed = boundary ? QueueLimits.IndirectDescriptorsMax + (op.Next & 1) : n;
+        if (!boundary)
+        {
+            _longTable ??= new byte[RingInput.LongTableMax * 16];
+            uint across = 9 + (len % 56);
+            for (int i = 0; i < n; i++)
+            {
+                ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
+                bool inOne = i == 0 && (op.Next & 0x80) != 0;
+                ulong addr = inOne ? RingInput.BufferBase : RingInput.RegionSize - 1 - (ulong)(i & 7);
+                Span<byte> d = _longTable.AsSpan(16 * i, 16);
+                BinaryPrimitives.WriteUInt64LittleEndian(d, addr);
+                BinaryPrimitives.WriteUInt32LittleEndian(d[8..], inOne ? len : across);
+                BinaryPrimitives.WriteUInt16LittleEndian(d[12..], flags);
+                BinaryPrimitives.WriteUInt16LittleEndian(d[14..], (ushort)(i + 1));
+            }
+            _memory!.TryWrite(new GuestAddress(RingInput.LongTableBase), _longTable.AsSpan(0, 16 * n));
+        }
         WriteDesc(_descTable + (16UL * head), RingInput.LongTableBase, (uint)(16 * claimed), 4, 0);
         _nextFree++;
         Publish(head);

@@ -12,6 +12,10 @@ namespace Virtsim.Fuzz.Targets.Rings;
 /// stranded by the device, which promised to look without a kick; an extra kick would hide that.
 /// <para>When the guest itself stored over used.flags or avail_event since the device last wrote them (a stray store,
 /// or rings that overlap), the words are the guest's, not the device's promise: the decision is to kick.</para>
+/// <para>vring_need_event's window [old, new) assumes avail.idx only moved forward since the last decision, as a Linux
+/// driver's does. When a store moved it any other way (back, or further than a queue ahead: a stray store, a wild
+/// avail.idx op, rings that overlap), the device may have read a value outside that window and set avail_event
+/// from it, so the decision is to kick (docs/fuzzing-oracles.md, the seed-7 triage).</para>
 /// Registered as a memory observer only to see who wrote the suppression words last; reads memory unobserved.
 /// </summary>
 internal sealed class GuestKickDecision : IMemoryObserver
@@ -23,6 +27,8 @@ internal sealed class GuestKickDecision : IMemoryObserver
     private bool _eventIdx;
     private ushort _lastDecision;
     private bool _tampered;
+    private ushort _availSeen;
+    private bool _availMovedOddly;
 
     /// <summary>True between <see cref="Configure"/> and <see cref="Deactivate"/>.</summary>
     public bool Active { get; private set; }
@@ -44,6 +50,8 @@ internal sealed class GuestKickDecision : IMemoryObserver
         Withheld = 0;
         Active = true;
         _lastDecision = AvailIdx();
+        _availSeen = _lastDecision;
+        _availMovedOddly = false;
     }
 
     /// <summary>Features changed: EVENT_IDX on or off. The words in memory were written under the other rule.</summary>
@@ -64,8 +72,11 @@ internal sealed class GuestKickDecision : IMemoryObserver
     /// <summary>The guest kicked unconditionally (an explicit kick): its next decision counts from here.</summary>
     public void Kicked()
     {
-        if (Active)
-            _lastDecision = AvailIdx();
+        if (!Active)
+            return;
+        _lastDecision = AvailIdx();
+        _availSeen = _lastDecision;
+        _availMovedOddly = false;
     }
 
     /// <summary>virtqueue_kick_prepare: true when the guest must kick for what it published since its last
@@ -76,10 +87,13 @@ internal sealed class GuestKickDecision : IMemoryObserver
             return true;
         ushort now = AvailIdx();
         ushort old = _lastDecision;
+        bool movedOddly = _availMovedOddly;
         _lastDecision = now;
-        if (now == old)
+        _availSeen = now;
+        _availMovedOddly = false;
+        if (now == old && !movedOddly)
             return false;
-        if (_tampered)
+        if (_tampered || movedOddly)
             return true;
         bool kick;
         if (_eventIdx)
@@ -99,6 +113,16 @@ internal sealed class GuestKickDecision : IMemoryObserver
 
     private ushort AvailIdx() => Read(_availRing + 2);
 
+    /// <summary>A store reached avail.idx (the observer runs after it): a publish moves it forward by at most a queue;
+    /// any other move takes it out of the decision's window.</summary>
+    private void NoteAvailIdxStore()
+    {
+        ushort now = AvailIdx();
+        if (Narrow.ToUInt16Wrapping(now - _availSeen) > _size)
+            _availMovedOddly = true;
+        _availSeen = now;
+    }
+
     private ushort Read(ulong at) =>
         _memory!.TryGetSpan(new GuestAddress(at), 2, out Span<byte> raw)
             ? BinaryPrimitives.ReadUInt16LittleEndian(raw)
@@ -112,6 +136,8 @@ internal sealed class GuestKickDecision : IMemoryObserver
             return;
         ulong a = address.Value;
         ulong end = a + (ulong)data.Length;
+        if (a < _availRing + 4 && end > _availRing + 2)
+            NoteAvailIdxStore();
         ulong flags = _usedRing;
         ulong availEvent = _usedRing + 4 + (8UL * (ulong)_size);
         bool onFlags = a < flags + 2 && end > flags;

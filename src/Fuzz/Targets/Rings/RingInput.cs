@@ -34,12 +34,16 @@ internal static class RingInput
     public const ulong BufferBase = 0x6000;
     public const ulong BufferAreaSize = 0x4000;
 
-    /// <summary>Where <see cref="OpAddChain"/> writes a long indirect table (up to 1215 descriptors, 19,440 bytes,
-    /// inside the second region after the data area).</summary>
+    /// <summary>Where <see cref="OpAddChain"/> writes a long indirect table (up to <see cref="LongTableMax"/>
+    /// descriptors, 8,208 bytes, inside the second region after the data area).</summary>
     public const ulong LongTableBase = 0xA000;
 
-    /// <summary>Fewest descriptors of a long indirect table (at most this + 255).</summary>
-    public const int LongTableMin = 960;
+    /// <summary>Fewest descriptors of a long indirect table; each spans the region boundary, so two iovecs
+    /// each.</summary>
+    public const int LongTableMin = 512;
+
+    /// <summary>Most descriptors of a long indirect table.</summary>
+    public const int LongTableMax = LongTableMin + 1;
 
     /// <summary>Largest queue size the targets use (2^<see cref="SizeLogMax"/>).</summary>
     public const int SizeLogMax = 8;

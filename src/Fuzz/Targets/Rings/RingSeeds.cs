@@ -13,6 +13,7 @@ internal static class RingSeeds
     private const int SetNotification = 12;
     private const int GiveBack = 13;
     private const int Reset = 14;
+    private const int Poll = 15;
 
     public static IEnumerable<byte[]> SplitVirtqueue()
     {
@@ -59,6 +60,28 @@ internal static class RingSeeds
             .Op(Pop)
             .Op(GiveBack, index: 2)
             .Op(Complete)
+            .Build();
+        // GetAvailBytes (poll, flag 2) in a queue of 4 over a direct chain of two descriptors published twice, then an
+        // indirect one: first with a bound (next 1: len % 256 = 9) reached inside the second chain, then unbounded,
+        // where QEMU's cumulative count reaches the queue size at the indirect head ("Looped descriptor").
+        yield return new RingScenarioBuilder(2)
+            .AddChain(1, 1)
+            .Publish(0)
+            .AddChain(1, 1, indirect: true, table: 2)
+            .Op(Poll, flags: 2, next: 1, len: 9)
+            .Op(Poll, flags: 2)
+            .Op(Pop)
+            .Build();
+        // A restore (poll, flag 4, index 0) of the live state into the spare queue, which carries on.
+        yield return new RingScenarioBuilder(3, eventIdx: true)
+            .AddChain(1, 1)
+            .Op(Pop)
+            .Op(Poll, flags: 4)
+            .Op(Complete, len: 8)
+            .AddChain(1, 1)
+            .Op(Pop)
+            .Op(Complete, len: 8)
+            .Op(ShouldNotify)
             .Build();
         // Suppression: no interrupt wanted, then used_event far ahead.
         yield return new RingScenarioBuilder(3, eventIdx: true)
