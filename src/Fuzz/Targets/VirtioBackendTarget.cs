@@ -26,9 +26,9 @@ namespace Virtsim.Fuzz.Targets;
 /// ring; device-side ops: 8 kick (notify register), 9 let the simulation run (the scheduler's interleaving choice: how
 /// long the device acts before the guest's next step), 10 device reset and re-initialisation with a feature change
 /// while requests are in flight, 11 write an arbitrary common-config register (queue size, ring addresses, enable,
-/// status, feature words), 12 read/write device-specific config, 13 virtio-net: a frame from the link (<see cref="RingInput.OpInjectFrame"/>), other
-/// devices: read the selected device_feature window, 14 kick +
-/// run, 15 select the queue later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is
+/// status, feature words), 12 read/write device-specific config, 13 virtio-net: a frame from the link
+/// (<see cref="RingInput.OpInjectFrame"/>), other devices: read the selected device_feature window, 14 kick + run, 15
+/// select the queue later ring ops and kicks act on (<see cref="RingInput.OpSelectQueue"/>; virtio-net: 1 is
 /// transmitq1, whose rings <see cref="QueueGuests.SetUpSecondary"/> places; the checker and liveness oracles watch
 /// queue 0). Oracles: <see cref="VirtqueueChecker"/> (permission, used-ring) on every device access; hang (event
 /// budget); liveness (after a final kick and run, every available chain is consumed and completed unless the device is
@@ -175,24 +175,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         context.Attach(sim); // before the rig: its register accesses are recorded too
         VirtioDevice device = _factory(sim, Flavour);
         var rig = new QemuBackendRig(sim, device, context);
-        sim.AddMemoryObserver(_checker);
-        _checker.Context = context;
-        _checker.Deactivate();
-        _checker1.Context = context;
-        _checker1.Deactivate();
-        bool multiQueue = device.QueueCount > 1;
-        _checker.Peer = multiQueue ? _checker1 : null;
-        _checker1.Peer = multiQueue ? _checker : null;
-        if (multiQueue)
-            sim.AddMemoryObserver(_checker1);
-        _responses.Begin(device, Flavour, sim.Memory, context);
-        NetBackend? link = Flavour == Flavour.Robust && multiQueue ? _transmitLink(device) : null;
-        _transmit.Begin(link, sim.Memory, context);
-        _checker1.CompletionObserver = link is null ? null : _transmit;
-        if (Flavour == Flavour.Robust)
-            _taint.Begin(device, input, sim.Memory, context);
-        _interrupts.Context = context;
-        _interrupts.Deactivate();
+        BeginOracles(sim, device, input, context);
         _syncedReady = false;
         _guestBound = false;
         _runLimit = 0;
@@ -238,6 +221,30 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         if (context.Finding is null)
             Liveness(rig, sim, device, context);
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>Binds every oracle to this execution's simulation, device and input, all inactive until the guest's
+    /// rings are set up (the checkers of both queues, responses, transmitted frames, taint, interrupts).</summary>
+    private void BeginOracles(Simulation sim, VirtioDevice device, ReadOnlySpan<byte> input, FuzzContext context)
+    {
+        sim.AddMemoryObserver(_checker);
+        _checker.Context = context;
+        _checker.Deactivate();
+        _checker1.Context = context;
+        _checker1.Deactivate();
+        bool multiQueue = device.QueueCount > 1;
+        _checker.Peer = multiQueue ? _checker1 : null;
+        _checker1.Peer = multiQueue ? _checker : null;
+        if (multiQueue)
+            sim.AddMemoryObserver(_checker1);
+        _responses.Begin(device, Flavour, sim.Memory, context);
+        NetBackend? link = Flavour == Flavour.Robust && multiQueue ? _transmitLink(device) : null;
+        _transmit.Begin(link, sim.Memory, context);
+        _checker1.CompletionObserver = link is null ? null : _transmit;
+        if (Flavour == Flavour.Robust)
+            _taint.Begin(device, input, sim.Memory, context);
+        _interrupts.Context = context;
+        _interrupts.Deactivate();
     }
 
     /// <summary>One device-side op (codes 8..15, see the class summary); false when the execution must stop (the event
@@ -512,7 +519,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             context.Report(
                 "liveness",
                 $"liveness/{prefix}available-chain-not-consumed",
-                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at {q.NextAvail.Value} and is not broken{queue}"
+                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at {q.NextAvail.Value} "
+                    + $"and is not broken{queue}"
             );
         }
         else if (q.InUse != 0 || checker.InFlight != 0)
@@ -520,7 +528,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             context.Report(
                 "liveness",
                 $"liveness/{prefix}chain-never-completed",
-                $"after the guest stopped and kicked, {Math.Max(q.InUse, checker.InFlight)} fetched chains were never completed and the device is not broken{queue}"
+                $"after the guest stopped and kicked, {Math.Max(q.InUse, checker.InFlight)} fetched chains were never "
+                    + $"completed and the device is not broken{queue}"
             );
         }
     }

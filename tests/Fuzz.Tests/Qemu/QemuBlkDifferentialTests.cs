@@ -119,15 +119,7 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             byte[] input = buffer[..length];
             var context = new FuzzContext();
             target.Execute(input, context);
-            if (context.Finding is { } f && Qemu72Differences.KnownBug(f.Oracle, f.Site, f.Message) is { } bug)
-                knownBugs.Add($"run {i}: known QEMU 7.2 bug {bug}");
-            else if (context.Finding is { } u)
-                failures.Add($"run {i}: {u.Oracle} {u.Site}: {u.Message}\n  input {Convert.ToHexString(input)}");
-            if (
-                context.Finding is not null
-                && Environment.GetEnvironmentVariable("VIRTSIM_QEMU_FAILURES_HEX") is { } hexOut
-            )
-                File.AppendAllText(hexOut, Convert.ToHexString(input) + "\n");
+            Classify(i, input, context, failures, knownBugs);
         }
         PrintFigures(runs, warm, clock.Elapsed, cpu, qemuCpu, (trips0, commands0), reruns0);
         output.WriteLine(
@@ -142,6 +134,27 @@ public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
             failures.Count == 0,
             $"{failures.Count} unexplained differences; first: {failures.FirstOrDefault()}"
         );
+    }
+
+    /// <summary>One run's verdict: a known QEMU 7.2 bug (tolerated, printed) or an unexplained difference; with
+    /// $VIRTSIM_QEMU_FAILURES_HEX set, every input that fired is appended there for triage.</summary>
+    private static void Classify(
+        int run,
+        byte[] input,
+        FuzzContext context,
+        List<string> failures,
+        List<string> knownBugs
+    )
+    {
+        if (context.Finding is { } f && Qemu72Differences.KnownBug(f.Oracle, f.Site, f.Message) is { } bug)
+            knownBugs.Add($"run {run}: known QEMU 7.2 bug {bug}");
+        else if (context.Finding is { } u)
+            failures.Add($"run {run}: {u.Oracle} {u.Site}: {u.Message}\n  input {Convert.ToHexString(input)}");
+        if (
+            context.Finding is not null
+            && Environment.GetEnvironmentVariable("VIRTSIM_QEMU_FAILURES_HEX") is { } hexOut
+        )
+            File.AppendAllText(hexOut, Convert.ToHexString(input) + "\n");
     }
 
     private static int EnvironmentInt(string name, int fallback) =>

@@ -186,7 +186,8 @@ internal sealed class GuestActor
     /// two memory regions, so two iovecs each: 1024 or 1026 iovecs (with next's bit 7 the first buffer lies in one
     /// region: 1023 or 1025, the one count that tells the bound from its off-by-one), so the element's 1024-iovec
     /// bound (QEMU VIRTQUEUE_MAX_SIZE, "too many write descriptors in indirect table") is reached from both sides
-    /// with half the descriptors a walk would otherwise read. The table is one guest store. The 32-entry tables of the other ops never come near the bound.</summary>
+    /// with half the descriptors a walk would otherwise read. The table is one guest store. The 32-entry tables of
+    /// the other ops never come near the bound.</summary>
     private void AddLongTable(in RingInput.Op op, int outs, uint len)
     {
         int n = RingInput.LongTableMin + (op.Next & 1);

@@ -15,7 +15,10 @@ internal static class RingSeeds
     private const int Reset = 14;
     private const int Poll = 15;
 
-    public static IEnumerable<byte[]> SplitVirtqueue()
+    public static IEnumerable<byte[]> SplitVirtqueue() => SplitVirtqueueRingOps().Concat(SplitVirtqueuePeeks());
+
+    /// <summary>Pops, completions, notification decisions, a loop, a reset in flight, unpop and detach.</summary>
+    private static IEnumerable<byte[]> SplitVirtqueueRingOps()
     {
         yield return new RingScenarioBuilder(3).AddChain(1, 1).Op(Pop).Op(Complete, len: 8).Op(ShouldNotify).Build();
         yield return new RingScenarioBuilder(4, eventIdx: true)
@@ -61,6 +64,12 @@ internal static class RingSeeds
             .Op(GiveBack, index: 2)
             .Op(Complete)
             .Build();
+    }
+
+    /// <summary>What a device looks at without popping: GetAvailBytes, a restore of the captured state, and the
+    /// notification suppression fields.</summary>
+    private static IEnumerable<byte[]> SplitVirtqueuePeeks()
+    {
         // GetAvailBytes (poll, flag 2) in a queue of 4 over a direct chain of two descriptors published twice, then an
         // indirect one: first with a bound (next 1: len % 256 = 9) reached inside the second chain, then unbounded,
         // where QEMU's cumulative count reaches the queue size at the indirect head ("Looped descriptor").
