@@ -1,5 +1,6 @@
 using Sim.Devices.Virtio.Blk;
 using Sim.Engine;
+using Sim.Engine.Trace;
 using Virtsim.Fuzz.Input;
 
 namespace Virtsim.Fuzz.Targets;
@@ -61,7 +62,22 @@ internal sealed class BlockBackendTarget : IFuzzTarget
     public IMutator? StructureMutator => null;
 
     /// <inheritdoc/>
-    public IInputMinimizer? Minimizer => null;
+    /// <summary>Typed minimiser over the 2-byte header (sectors - 1 mod 16, flags) and the 9-byte operations: op
+    /// (mod 4), offset kind (mod 8), offset, length, fill byte.</summary>
+    public IInputMinimizer? Minimizer { get; } =
+        new Minimizing.FramedInputMinimizer(
+            2,
+            OpLength,
+            OperationsMax,
+            [new(0, 1, Minimizing.FrameFieldKind.Choice, SectorsMax), new(1, 1, Minimizing.FrameFieldKind.Value)],
+            [
+                new(0, 1, Minimizing.FrameFieldKind.Code, 4),
+                new(1, 1, Minimizing.FrameFieldKind.Choice, 8),
+                new(2, 4, Minimizing.FrameFieldKind.Value),
+                new(6, 2, Minimizing.FrameFieldKind.Value),
+                new(8, 1, Minimizing.FrameFieldKind.Value),
+            ]
+        );
 
     /// <summary>Accesses judged over all executions, for tests.</summary>
     public long Judged { get; private set; }
@@ -104,6 +120,8 @@ internal sealed class BlockBackendTarget : IFuzzTarget
             int len = reader.ReadU16() % (AccessLengthMax + 1);
             byte fill = reader.ReadByte();
             ulong offset = Offset(kind, raw, disks.Size);
+            // A finding trace's record of the access (Address = op, Value = offset); nothing unless one is recorded.
+            context.Emit(TraceEventKind.DeviceResult, 0, (ulong)op, offset, default);
             switch (op)
             {
                 case 0:

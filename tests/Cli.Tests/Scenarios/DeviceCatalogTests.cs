@@ -20,6 +20,7 @@ public sealed class DeviceCatalogTests
         "vhost-core",
         "virtio-pci",
         Virtsim.Fuzz.Targets.DriverQueueTarget.TargetName,
+        Virtsim.Fuzz.Targets.BlockBackendTarget.TargetName,
         Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget.TargetName,
         Virtsim.Fuzz.Qemu.VirtioRngQemuTarget.TargetName,
         Virtsim.Fuzz.Qemu.VirtioNetQemuTarget.TargetName,

@@ -24,18 +24,24 @@ public sealed partial class OracleRulesTests
     [GeneratedRegex(@"\b(\w*Report\w*|Fail|OnDecision|Check)\s*\(")]
     private static partial Regex ReportingCall();
 
-    /// <summary>Every site literal in src/Fuzz that a checker or target reports (interpolated parts cut off):
+    /// <summary>Every site literal in src/Fuzz and src/Devices/*/Fuzz that a checker or target reports (interpolated parts cut off):
     /// the site literals inside the argument list of a reporting call, wherever the formatter broke its lines.</summary>
     private static SortedSet<string> ReportedSites()
     {
         var sites = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (
-            string file in Directory.EnumerateFiles(
-                Path.Combine(RepositoryRoot(), "src", "Fuzz"),
-                "*.cs",
-                SearchOption.AllDirectories
-            )
-        )
+        // The fuzzer's own folder and each device folder's Fuzz/ layer (src/Devices/<device>/Fuzz), which compiles into
+        // the same assembly.
+        string src = Path.Combine(RepositoryRoot(), "src");
+        IEnumerable<string> fuzzFiles = Directory
+            .EnumerateFiles(Path.Combine(src, "Fuzz"), "*.cs", SearchOption.AllDirectories)
+            .Concat(
+                Directory
+                    .EnumerateDirectories(Path.Combine(src, "Devices"))
+                    .Select(d => Path.Combine(d, "Fuzz"))
+                    .Where(Directory.Exists)
+                    .SelectMany(d => Directory.EnumerateFiles(d, "*.cs", SearchOption.AllDirectories))
+            );
+        foreach (string file in fuzzFiles)
         {
             string code = string.Join(
                 '\n',
