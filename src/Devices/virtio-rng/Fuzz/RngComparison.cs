@@ -3,7 +3,8 @@ using System.Globalization;
 
 namespace Virtsim.Fuzz.Qemu;
 
-/// <summary>One way the rng halves differ: <see cref="Kind"/> is one of the <see cref="RngComparison"/> constants.</summary>
+/// <summary>One way the rng halves differ: <see cref="Kind"/> is one of the <see cref="RngComparison"/>
+/// constants.</summary>
 internal sealed record RngDifference(string Kind, string Detail) : IQemuDifference;
 
 /// <summary>
@@ -87,7 +88,8 @@ internal static class RngComparison
             diffs.Add(
                 new(
                     Broken,
-                    $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU {(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"
+                    $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU "
+                        + $"{(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"
                 )
             );
         if (model.DeviceStatus != qemu.DeviceStatus)
@@ -107,8 +109,8 @@ internal static class RngComparison
         return diffs;
     }
 
-    /// <summary>Whether the used ring at (<paramref name="address"/>, <paramref name="size"/>) in <paramref name="memory"/>
-    /// holds an entry with len 0 among its first used.idx entries.</summary>
+    /// <summary>Whether the used ring at (<paramref name="address"/>, <paramref name="size"/>) in
+    /// <paramref name="memory"/> holds an entry with len 0 among its first used.idx entries.</summary>
     public static bool HasZeroLengthEntry(ReadOnlySpan<byte> memory, ulong address, int size)
     {
         if (address + 4 + (8UL * (ulong)size) > (ulong)memory.Length)
