@@ -187,7 +187,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             SetBroken(
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"virtio-counter: request of {outBytes} bytes is not 1..{CounterDeviceOptions.NumbersPerRequestMax} 4-byte numbers"
+                    $"virtio-counter: request of {outBytes} bytes is not "
+                        + $"1..{CounterDeviceOptions.NumbersPerRequestMax} 4-byte numbers"
                 )
             );
             return false;

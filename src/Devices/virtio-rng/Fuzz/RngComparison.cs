@@ -67,7 +67,8 @@ internal static class RngComparison
                     UsedRing,
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"used ring 0x{address:x}: model {DescribeUsed(model.Memory, address, size)}; QEMU {DescribeUsed(qemu.Memory, address, size)}"
+                        $"used ring 0x{address:x}: model {DescribeUsed(model.Memory, address, size)}; QEMU "
+                            + $"{DescribeUsed(qemu.Memory, address, size)}"
                     )
                 )
             );
@@ -79,7 +80,8 @@ internal static class RngComparison
                     Memory,
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"{others} bytes outside the model's entropy and used rings, first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, QEMU 0x{qemu.Memory[firstOther]:x2}"
+                        $"{others} bytes outside the model's entropy and used rings, first at 0x{firstOther:x}: model "
+                            + $"0x{model.Memory[firstOther]:x2}, QEMU 0x{qemu.Memory[firstOther]:x2}"
                     )
                 )
             );
