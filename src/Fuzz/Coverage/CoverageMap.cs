@@ -26,7 +26,8 @@ internal static unsafe class CoverageMap
     /// calls <see cref="Trace.OnBranch"/>: neither may be null while any runs (SharpFuzz leaves them null until
     /// <c>Fuzzer.Run</c>), so they are set as soon as this assembly loads — before any target, oracle or replay can
     /// reach instrumented code.</summary>
-#pragma warning disable CA2255 // a library's module initializer is the point here: it must run before any instrumented code
+    // a library's module initializer is the point here: it must run before any instrumented code
+#pragma warning disable CA2255
     [ModuleInitializer]
     internal static void PointTraceAtMap()
     {

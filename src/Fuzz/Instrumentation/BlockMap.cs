@@ -92,7 +92,8 @@ public static class BlockMap
             if (ordinal >= plain.Count || code[i].OpCode != plain[ordinal].OpCode)
             {
                 throw new InvalidOperationException(
-                    $"{original.FullName}: instrumented instruction {i} ({code[i].OpCode}) does not match original instruction {ordinal}"
+                    $"{original.FullName}: instrumented instruction {i} ({code[i].OpCode}) does not match original "
+                        + $"instruction {ordinal}"
                 );
             }
             ordinal++;

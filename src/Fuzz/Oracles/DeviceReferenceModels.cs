@@ -39,7 +39,8 @@ internal static class DeviceReferenceModels
                 ? null
                 : new(
                     "response/demo-short-request",
-                    $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 8 and 8) completed with used.len {usedLen}, not 0"
+                    $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 8 and 8) "
+                        + $"completed with used.len {usedLen}, not 0"
                 );
         }
         uint opt = BinaryPrimitives.ReadUInt32LittleEndian(readable);
@@ -53,7 +54,8 @@ internal static class DeviceReferenceModels
         {
             return new(
                 "response/demo",
-                $"request {{opt {opt:x}, buff {buff:x}}}: expected response {{{opt:x}, {answer:x}}} with used.len 8, the device wrote {{{gotOpt:x}, {gotAnswer:x}}} with used.len {usedLen}"
+                $"request {{opt {opt:x}, buff {buff:x}}}: expected response {{{opt:x}, {answer:x}}} with used.len 8, "
+                    + $"the device wrote {{{gotOpt:x}, {gotAnswer:x}}} with used.len {usedLen}"
             );
         }
         return null;
@@ -93,7 +95,8 @@ internal static class DeviceReferenceModels
                 ? null
                 : new(
                     "response/factorial-short-request",
-                    $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 36 and 4) completed with used.len {usedLen}, not 0"
+                    $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs 36 and 4) "
+                        + $"completed with used.len {usedLen}, not 0"
                 );
         }
         uint n = BinaryPrimitives.ReadUInt32LittleEndian(readable);
@@ -126,13 +129,15 @@ internal static class DeviceReferenceModels
         {
             return new(
                 "response/counter-malformed-completed",
-                $"a request of {readable.Length} readable bytes (not 1..{CounterNumbersMax} 4-byte numbers) was completed; the robust device must break instead"
+                $"a request of {readable.Length} readable bytes (not 1..{CounterNumbersMax} 4-byte numbers) was "
+                    + "completed; the robust device must break instead"
             );
         }
         if (usedLen != 0)
             return new(
                 "response/counter",
-                $"a request of {numbers} numbers completed with used.len {usedLen}; nothing was written, so it must be 0"
+                $"a request of {numbers} numbers completed with used.len {usedLen}; nothing was written, so it "
+                    + "must be 0"
             );
         // The request's lines are the last get-num lines before its completion (earlier ones belong to requests the
         // oracle did not judge: completed while it was not watching, or skipped).
@@ -178,7 +183,8 @@ internal static class DeviceReferenceModels
         if (readable.Length < 16 || writable.Length < 1)
             return new(
                 "response/blk-malformed-completed",
-                $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs a 16-byte header and a status byte) was completed; the device must break instead"
+                $"a request with {readable.Length} readable and {writable.Length} writable bytes (needs a 16-byte "
+                    + "header and a status byte) was completed; the device must break instead"
             );
         uint type = BinaryPrimitives.ReadUInt32LittleEndian(readable);
         ulong sector = BinaryPrimitives.ReadUInt64LittleEndian(readable[8..]);
@@ -226,7 +232,8 @@ internal static class DeviceReferenceModels
         {
             return new(
                 "response/blk-data",
-                $"read of {size} bytes at sector {sector}: the data written to the guest differs from the disk's contents"
+                $"read of {size} bytes at sector {sector}: the data written to the guest differs from the disk's "
+                    + "contents"
             );
         }
         return null;

@@ -122,7 +122,8 @@ internal sealed class FastPathDifferential
             context.Report(
                 Oracle,
                 "fast-path/" + a.Labels[s],
-                $"step {s} ({a.Labels[s]}): the unobserved run (window paths) saw a different result than the observed run (accessor paths)"
+                $"step {s} ({a.Labels[s]}): the unobserved run (window paths) saw a different result than the observed "
+                    + "run (accessor paths)"
             );
             return false;
         }
@@ -150,7 +151,8 @@ internal sealed class FastPathDifferential
             context.Report(
                 Oracle,
                 "fast-path/dirty-pages",
-                $"the observed run dirtied {a.DirtyCount} pages, the unobserved run {b.DirtyCount} (or other ones): a window write was not marked"
+                $"the observed run dirtied {a.DirtyCount} pages, the unobserved run {b.DirtyCount} (or other ones): a "
+                    + "window write was not marked"
             );
             return false;
         }

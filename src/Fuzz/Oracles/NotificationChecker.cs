@@ -67,7 +67,9 @@ internal sealed class NotificationChecker
             Context?.Report(
                 Oracle,
                 site,
-                $"used.idx moved from {_lastSignalled} to {usedIdx} and the driver's {(_eventIdx ? "used_event" : "avail.flags")} requires an interrupt, but none was sent (VIRTIO 1.2 {(_eventIdx ? "§2.7.10" : "§2.7.7.2")})"
+                $"used.idx moved from {_lastSignalled} to {usedIdx} and the driver's "
+                    + $"{(_eventIdx ? "used_event" : "avail.flags")} requires an interrupt, but none was sent (VIRTIO "
+                    + $"1.2 {(_eventIdx ? "§2.7.10" : "§2.7.7.2")})"
             );
         }
         // QEMU signalled_used / vhost signalled_used: the reference point moves at every decision, so a driver that

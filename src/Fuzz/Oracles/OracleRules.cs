@@ -13,114 +13,160 @@ internal static class OracleRules
         // ---- real QEMU (Qemu.VirtioBlkQemuTarget, docs/qemu-backend.md)
         new(
             "qemu/died",
-            "The real QEMU process exited or closed its pipes while running the input (abort, failed assertion, signal, exit).",
-            "a device model must answer any guest input with defined behaviour (an error state such as NEEDS_RESET), never by taking the VMM down",
-            "VIRTIO 1.2 §2.1.2 (DEVICE_NEEDS_RESET for unrecoverable errors); QEMU virtio_error sets broken instead of exiting"
+            "The real QEMU process exited or closed its pipes while running the input (abort, failed assertion, "
+                + "signal, exit).",
+            "a device model must answer any guest input with defined behaviour (an error state such as NEEDS_RESET), "
+                + "never by taking the VMM down",
+            "VIRTIO 1.2 §2.1.2 (DEVICE_NEEDS_RESET for unrecoverable errors); QEMU virtio_error sets broken instead "
+                + "of exiting"
         ),
         new(
             "qemu/no-answer",
             "The real QEMU stopped answering qtest or QMP, or kept requests in flight, past the bound.",
-            "a notified device completes or fails requests in bounded time; the VMM's main loop must keep serving its monitor",
+            "a notified device completes or fails requests in bounded time; the VMM's main loop must keep serving its "
+                + "monitor",
             "VIRTIO 1.2 §2.7.14; QEMU main loop (qtest and QMP are served there)"
         ),
         new(
             "qemu72/",
-            "Real QEMU 7.2 and our robust model did different things on the same input, and no row of the QEMU 7.2 difference table explains it.",
-            "the model is the oracle of QEMU's observable behaviour (used entries, status bytes, data, disk, broken); a difference is a model deviation or a QEMU bug",
+            "Real QEMU 7.2 and our robust model did different things on the same input, and no row of the QEMU 7.2 "
+                + "difference table explains it.",
+            "the model is the oracle of QEMU's observable behaviour (used entries, status bytes, data, disk, broken); "
+                + "a difference is a model deviation or a QEMU bug",
             "docs/qemu-backend.md (Qemu72Differences, QEMU 7.2 hw/virtio/virtio.c and hw/block/virtio-blk.c)"
         ),
         // ---- used-ring (VirtqueueChecker)
         new(
             "used-ring/len-exceeds-written",
-            "The device published a used entry whose len is larger than the bytes it actually wrote into that chain's device-writable buffers.",
-            "used.len is the number of bytes written into the buffer: the device MUST write at least len bytes, starting at the first device-writable buffer, before it updates used.idx; a driver trusts len and reads stale or uninitialised bytes past what was written",
-            "VIRTIO 1.2 §2.7.8.2 Device Requirements: The Virtqueue Used Ring; QEMU virtqueue_push(vq, elem, len) takes len from the device, which must count what it wrote"
+            "The device published a used entry whose len is larger than the bytes it actually wrote into that chain's "
+                + "device-writable buffers.",
+            "used.len is the number of bytes written into the buffer: the device MUST write at least len bytes, "
+                + "starting at the first device-writable buffer, before it updates used.idx; a driver trusts len and "
+                + "reads stale or uninitialised bytes past what was written",
+            "VIRTIO 1.2 §2.7.8.2 Device Requirements: The Virtqueue Used Ring; QEMU virtqueue_push(vq, elem, len) "
+                + "takes len from the device, which must count what it wrote"
         ),
         new(
             "used-ring/len-exceeds-offered",
-            "The device published a used entry whose len is larger than all the device-writable bytes the chain offers.",
-            "used.len can never exceed the sum of the chain's device-writable descriptor lengths, a descriptor counted each time the chain reaches it (QEMU virtio-blk's req->in_len, iov_size of the element's in_sg, is the accepted upper bound for that device)",
-            "VIRTIO 1.2 §2.7.8.2; QEMU hw/block/virtio-blk.c virtio_blk_handle_request sets req->in_len, virtio_blk_req_complete pushes it"
+            "The device published a used entry whose len is larger than all the device-writable bytes the chain "
+                + "offers.",
+            "used.len can never exceed the sum of the chain's device-writable descriptor lengths, a descriptor "
+                + "counted each time the chain reaches it (QEMU virtio-blk's req->in_len, iov_size of the element's "
+                + "in_sg, is the accepted upper bound for that device)",
+            "VIRTIO 1.2 §2.7.8.2; QEMU hw/block/virtio-blk.c virtio_blk_handle_request sets req->in_len, "
+                + "virtio_blk_req_complete pushes it"
         ),
         new(
             "used-ring/id-not-in-flight",
-            "The device put an id in the used ring that is not the head of a chain it took from the available ring and has not completed yet.",
-            "used.id is the head index of a descriptor chain the device consumed; each available chain is returned exactly once",
-            "VIRTIO 1.2 §2.7.8 The Virtqueue Used Ring; QEMU virtqueue_fill writes elem->index of a popped element; Linux vhost_add_used(vq, head, len) with head from vhost_get_vq_desc"
+            "The device put an id in the used ring that is not the head of a chain it took from the available ring "
+                + "and has not completed yet.",
+            "used.id is the head index of a descriptor chain the device consumed; each available chain is returned "
+                + "exactly once",
+            "VIRTIO 1.2 §2.7.8 The Virtqueue Used Ring; QEMU virtqueue_fill writes elem->index of a popped element; "
+                + "Linux vhost_add_used(vq, head, len) with head from vhost_get_vq_desc"
         ),
         new(
             "used-ring/idx-beyond-completions",
             "The device moved used.idx further than the number of chains it had in flight.",
-            "used.idx advances by exactly the number of used entries added; it can only cover chains taken from the available ring",
+            "used.idx advances by exactly the number of used entries added; it can only cover chains taken from the "
+                + "available ring",
             "VIRTIO 1.2 §2.7.8; QEMU virtqueue_flush adds vq->inuse-bounded counts; Linux vhost_add_used_n"
         ),
         // ---- permission (VirtqueueChecker)
         new(
             "permission/write-outside-writable-buffers",
-            "The device stored into guest memory outside the used ring and the device-writable buffers of the chains it holds.",
-            "a device writes only the used ring and device-writable buffers of chains it has fetched and not yet returned; a device MUST NOT write to a device-readable buffer",
-            "VIRTIO 1.2 §2.7.5.1 (descriptor table, device requirements), §2.7.8.2; QEMU virtqueue_map_desc maps in_sg write-only, Linux vhost translate_desc refuses writes to read-only descriptors"
+            "The device stored into guest memory outside the used ring and the device-writable buffers of the chains "
+                + "it holds.",
+            "a device writes only the used ring and device-writable buffers of chains it has fetched and not yet "
+                + "returned; a device MUST NOT write to a device-readable buffer",
+            "VIRTIO 1.2 §2.7.5.1 (descriptor table, device requirements), §2.7.8.2; QEMU virtqueue_map_desc maps "
+                + "in_sg write-only, Linux vhost translate_desc refuses writes to read-only descriptors"
         ),
         new(
             "permission/read-of-writable-buffer",
             "The device read a device-writable (driver-receives) buffer.",
-            "a device SHOULD NOT read a device-writable buffer: its contents belong to the driver's previous use (information leak, TOCTOU on its own output)",
+            "a device SHOULD NOT read a device-writable buffer: its contents belong to the driver's previous use "
+                + "(information leak, TOCTOU on its own output)",
             "VIRTIO 1.2 §2.7.5.1; QEMU virtqueue_map_desc gives such buffers only as in_sg"
         ),
         new(
             "permission/read-outside-chain",
-            "The device read guest memory that is neither a ring nor a readable buffer or indirect table of a chain in flight.",
-            "a device reads only the rings and the descriptors/buffers the driver made available; a read past a descriptor's length or at a guessed address uses memory the driver never offered",
-            "VIRTIO 1.2 §2.7.4 Message Framing, §2.7.5 (addr/len define the buffer); QEMU virtqueue_pop maps exactly [addr, addr+len) per descriptor, Linux vhost_get_vq_desc/translate_desc likewise"
+            "The device read guest memory that is neither a ring nor a readable buffer or indirect table of a chain "
+                + "in flight.",
+            "a device reads only the rings and the descriptors/buffers the driver made available; a read past a "
+                + "descriptor's length or at a guessed address uses memory the driver never offered",
+            "VIRTIO 1.2 §2.7.4 Message Framing, §2.7.5 (addr/len define the buffer); QEMU virtqueue_pop maps exactly "
+                + "[addr, addr+len) per descriptor, Linux vhost_get_vq_desc/translate_desc likewise"
         ),
         // ---- notify (NotificationChecker)
         new(
             "notify/suppression-not-published",
-            "The queue changed its notification state but the suppression word the guest reads (avail_event with EVENT_IDX, used.flags NO_NOTIFY without) does not say so.",
-            "enabling notifications with EVENT_IDX stores avail_event = the avail.idx just read, so the driver kicks for anything it publishes later; without EVENT_IDX NO_NOTIFY is cleared or set and the other flag bits stay",
-            "VIRTIO 1.2 §2.7.7.1, §2.7.10; QEMU virtio_queue_split_set_notification (vring_set_avail_event, vring_used_flags_set_bit / unset_bit)"
+            "The queue changed its notification state but the suppression word the guest reads (avail_event with "
+                + "EVENT_IDX, used.flags NO_NOTIFY without) does not say so.",
+            "enabling notifications with EVENT_IDX stores avail_event = the avail.idx just read, so the driver kicks "
+                + "for anything it publishes later; without EVENT_IDX NO_NOTIFY is cleared or set and the other flag "
+                + "bits stay",
+            "VIRTIO 1.2 §2.7.7.1, §2.7.10; QEMU virtio_queue_split_set_notification (vring_set_avail_event, "
+                + "vring_used_flags_set_bit / unset_bit)"
         ),
         new(
             "notify/",
-            "The device completed buffers and decided not to interrupt although the driver's suppression state required an interrupt.",
-            "without VIRTIO_F_EVENT_IDX the device must notify unless avail.flags has VIRTQ_AVAIL_F_NO_INTERRUPT; with it, it must notify when used.idx passes used_event (vring_need_event); suppression may only drop unneeded interrupts, spurious ones are allowed",
-            "VIRTIO 1.2 §2.7.7.2 Device Requirements: Used Buffer Notification Suppression, §2.7.10; QEMU virtio_split_should_notify, Linux vhost_notify/vring_need_event"
+            "The device completed buffers and decided not to interrupt although the driver's suppression state "
+                + "required an interrupt.",
+            "without VIRTIO_F_EVENT_IDX the device must notify unless avail.flags has VIRTQ_AVAIL_F_NO_INTERRUPT; "
+                + "with it, it must notify when used.idx passes used_event (vring_need_event); suppression may only "
+                + "drop unneeded interrupts, spurious ones are allowed",
+            "VIRTIO 1.2 §2.7.7.2 Device Requirements: Used Buffer Notification Suppression, §2.7.10; QEMU "
+                + "virtio_split_should_notify, Linux vhost_notify/vring_need_event"
         ),
         // ---- chain (Oracles.PopOracle against Oracles.ChainReference; split-virtqueue)
         new(
             "chain/wrong-error-kind",
-            "The queue broke on an invalid chain for a different reason than the first rule the chain breaks (e.g. \"too many iovecs\" for a loop).",
-            "a pop checks, per descriptor and in order: nested or misplaced INDIRECT, readable after writable, zero length, addr+len wrap or unbacked, the loop count, the iovec count; an INDIRECT head first: NEXT, length, size, mapping; a NEXT index past the table; the first broken rule is the error",
-            "QEMU hw/virtio/virtio.c virtqueue_split_pop, virtqueue_split_read_next_desc, virtqueue_map_desc; VIRTIO 1.2 §2.7.5.3.1, §2.7.4.2"
+            "The queue broke on an invalid chain for a different reason than the first rule the chain breaks (e.g. "
+                + "\"too many iovecs\" for a loop).",
+            "a pop checks, per descriptor and in order: nested or misplaced INDIRECT, readable after writable, zero "
+                + "length, addr+len wrap or unbacked, the loop count, the iovec count; an INDIRECT head first: NEXT, "
+                + "length, size, mapping; a NEXT index past the table; the first broken rule is the error",
+            "QEMU hw/virtio/virtio.c virtqueue_split_pop, virtqueue_split_read_next_desc, virtqueue_map_desc; VIRTIO "
+                + "1.2 §2.7.5.3.1, §2.7.4.2"
         ),
         new(
             "chain/valid-chain-rejected",
             "The queue broke (reported a guest error) on a chain the ring model finds valid.",
-            "a chain that breaks no rule is popped: readable then writable buffers, each non-empty and backed, at most the table's size descriptors, at most 1024 iovecs",
+            "a chain that breaks no rule is popped: readable then writable buffers, each non-empty and backed, at "
+                + "most the table's size descriptors, at most 1024 iovecs",
             "QEMU virtqueue_split_pop; VIRTIO 1.2 §2.7.5, §2.7.13"
         ),
         new(
             "chain/error-not-reported",
-            "The pop returned nothing and no error although the ring model says a chain or the available ring breaks a rule.",
-            "an invalid chain or ring index puts the device in its broken state (virtio_error); answering \"empty\" hides the error and strands the chain",
+            "The pop returned nothing and no error although the ring model says a chain or the available ring breaks "
+                + "a rule.",
+            "an invalid chain or ring index puts the device in its broken state (virtio_error); answering \"empty\" "
+                + "hides the error and strands the chain",
             "QEMU virtqueue_num_heads, virtqueue_get_head, virtqueue_split_pop (virtio_error); VIRTIO 1.2 §2.1.2"
         ),
         new(
             "chain/invalid-chain-accepted",
             "The pop returned an element for a chain the ring model classifies as invalid.",
-            "a chain that breaks a descriptor rule must not be handed to the device (it would use memory or descriptors the rules forbid)",
+            "a chain that breaks a descriptor rule must not be handed to the device (it would use memory or "
+                + "descriptors the rules forbid)",
             "QEMU virtqueue_split_pop (goto err_undo_map); VIRTIO 1.2 §2.7.5.3.1, §2.7.4.2"
         ),
         new(
             "chain/popped-when-model-says-none",
-            "The pop returned an element although the ring model says the queue is empty or broken at ring level (avail.idx too far, queue size exceeded, head out of range).",
-            "a head is taken only when avail.idx is ahead of last_avail_idx by at most the queue size, fewer than size elements are in use and the head index is inside the table",
-            "QEMU virtqueue_num_heads, virtqueue_split_pop (\"Virtqueue size exceeded\"), virtqueue_get_head; VIRTIO 1.2 §2.7.6"
+            "The pop returned an element although the ring model says the queue is empty or broken at ring level "
+                + "(avail.idx too far, queue size exceeded, head out of range).",
+            "a head is taken only when avail.idx is ahead of last_avail_idx by at most the queue size, fewer than "
+                + "size elements are in use and the head index is inside the table",
+            "QEMU virtqueue_num_heads, virtqueue_split_pop (\"Virtqueue size exceeded\"), virtqueue_get_head; VIRTIO "
+                + "1.2 §2.7.6"
         ),
         new(
             "chain/element-differs",
-            "The popped element's head, iovecs, byte counts or descriptor count differ from the ring model's walk of the chain.",
-            "each descriptor becomes one iovec per guest region it spans, readable ones in out, writable ones in in, in chain order, with the descriptor's address and length",
+            "The popped element's head, iovecs, byte counts or descriptor count differ from the ring model's walk of "
+                + "the chain.",
+            "each descriptor becomes one iovec per guest region it spans, readable ones in out, writable ones in in, "
+                + "in chain order, with the descriptor's address and length",
             "QEMU virtqueue_map_desc (dma_memory_map piece by piece), virtqueue_split_pop; VIRTIO 1.2 §2.7.5"
         ),
         // ---- config (Oracles.ConfigSpaceOracle; robust demo, factorial, counter backends)
@@ -177,9 +223,12 @@ internal static class OracleRules
         ),
         new(
             "chain/descriptor-reads-past-rule",
-            "The pop read more descriptors than the rule allows: more than the walk that stops at the chain's end or at the first rule it breaks.",
-            "a pop reads the head, an indirect table's first entry and one descriptor per NEXT followed, and stops at the first broken rule; a looping chain is read at most the table's size + 1 times",
-            "QEMU virtqueue_split_pop (++elem_entries > max), virtqueue_split_read_next_desc; Linux vhost_get_vq_desc (++found > vq->num)"
+            "The pop read more descriptors than the rule allows: more than the walk that stops at the chain's end or "
+                + "at the first rule it breaks.",
+            "a pop reads the head, an indirect table's first entry and one descriptor per NEXT followed, and stops at "
+                + "the first broken rule; a looping chain is read at most the table's size + 1 times",
+            "QEMU virtqueue_split_pop (++elem_entries > max), virtqueue_split_read_next_desc; Linux vhost_get_vq_desc "
+                + "(++found > vq->num)"
         ),
         // ---- vhost chain (Oracles.VhostChainOracle, every vhost_get_vq_desc of the vhost targets)
         new(
@@ -187,7 +236,8 @@ internal static class OracleRules
             "A vhost_get_vq_desc returned another head, error, errno, iovec list or indices, or read other guest "
                 + "bytes, than Linux's walk of the same chain gives.",
             "vhost_get_vq_desc reads avail idx (when its cache is used up), the head, then per descriptor checks "
-                + "i < num and ++found <= num before reading it, follows INDIRECT through get_indirect and NEXT through "
+                + "i < num and ++found <= num before reading it, follows INDIRECT through get_indirect and NEXT "
+                + "through "
                 + "next_desc, translates each buffer with translate_desc (one iovec per map), and raises the first "
                 + "broken rule's vq_err",
             "Linux drivers/vhost/vhost.c vhost_get_vq_desc, get_indirect, translate_desc, next_desc"
@@ -203,48 +253,63 @@ internal static class OracleRules
             "Linux drivers/vhost/vhost.c vhost_dev_reset_owner, vhost_dev_cleanup, vhost_vq_reset, "
                 + "vhost_vq_init_access; QEMU hw/virtio/vhost.c vhost_dev_start, vhost_virtqueue_start"
         ),
-        // ---- taint (Oracles.TaintOracle: the devices' reused host buffers poisoned before each request; robust flavours)
+        // ---- taint (Oracles.TaintOracle: the devices' reused host buffers poisoned before each request; robust
+        // flavours)
         new(
             "taint/guest-memory",
-            "A device wrote host bytes it never set for the request (its poisoned scratch, header or response buffer) into the guest's writable buffers.",
-            "every byte a device answers is computed from the request the guest offered and the device's state; a request field never copied (a short readable buffer) or a previous request's bytes must not reach the guest",
-            "QEMU virtio_blk_handle_request (iov_to_buf of the out header, checked against sizeof), seed 001 virtio_test_handle_output (uninitialised stack req); VIRTIO 1.2 §2.7.8.2"
+            "A device wrote host bytes it never set for the request (its poisoned scratch, header or response buffer) "
+                + "into the guest's writable buffers.",
+            "every byte a device answers is computed from the request the guest offered and the device's state; a "
+                + "request field never copied (a short readable buffer) or a previous request's bytes must not reach "
+                + "the guest",
+            "QEMU virtio_blk_handle_request (iov_to_buf of the out header, checked against sizeof), seed 001 "
+                + "virtio_test_handle_output (uninitialised stack req); VIRTIO 1.2 §2.7.8.2"
         ),
         new(
             "taint/device-log",
             "A device logged host bytes it never set for the request (its poisoned request buffer).",
-            "a device's log prints values read from the request the guest offered, never bytes of a buffer the request did not fill",
+            "a device's log prints values read from the request the guest offered, never bytes of a buffer the "
+                + "request did not fill",
             "seed 001 virtio_test_handle_output (qemu_log of req.arg1 / req.arg2 after a short iov_to_buf)"
         ),
         // ---- response (Oracles.ResponseOracle against Oracles.DeviceReferenceModels; robust flavours)
         new(
             "response/demo",
-            "The robust virtio-demo device answered a full request with bytes or a used.len other than the reference model's.",
-            "the response is {opt, state} for opt 0, {1, buff} for opt 1 (which stores buff), {opt, buff} otherwise, computed from the 8 request bytes the guest offered and the state left by earlier stores; used.len is the 8 bytes written",
-            "seed 000 lab 2 hw/virtio/virtio-demo.c virtio_demo_handle (iov_to_buf / iov_from_buf of {opt, buff}); VIRTIO 1.2 §2.7.8.2"
+            "The robust virtio-demo device answered a full request with bytes or a used.len other than the reference "
+                + "model's.",
+            "the response is {opt, state} for opt 0, {1, buff} for opt 1 (which stores buff), {opt, buff} otherwise, "
+                + "computed from the 8 request bytes the guest offered and the state left by earlier stores; "
+                + "used.len is the 8 bytes written",
+            "seed 000 lab 2 hw/virtio/virtio-demo.c virtio_demo_handle (iov_to_buf / iov_from_buf of {opt, buff}); "
+                + "VIRTIO 1.2 §2.7.8.2"
         ),
         new(
             "response/demo-short-request",
             "The robust virtio-demo device answered a request whose readable or writable part is shorter than 8 bytes.",
-            "the robust flavour processes only whole requests: fewer than 8 readable or 8 writable bytes complete with used.len 0 and change nothing (the seed reads a partial request)",
+            "the robust flavour processes only whole requests: fewer than 8 readable or 8 writable bytes complete "
+                + "with used.len 0 and change nothing (the seed reads a partial request)",
             "seed 000 lab 2 virtio_demo_handle (iov_to_buf of 8 bytes); VIRTIO 1.2 §2.7.8.2"
         ),
         new(
             "response/factorial",
             "The robust factorial device wrote a ret other than arg1! (u32 arithmetic) or a used.len other than 4.",
-            "ret is the factorial of the arg1 the guest offered, wrapping modulo 2^32; used.len is the 4 bytes of struct test_response",
-            "seed 001 QEMU hw/virtio/virtio-test.c virtio_test_handle_output (factorial loop, iov_from_buf of ret, virtqueue_push len 4)"
+            "ret is the factorial of the arg1 the guest offered, wrapping modulo 2^32; used.len is the 4 bytes of "
+                + "struct test_response",
+            "seed 001 QEMU hw/virtio/virtio-test.c virtio_test_handle_output (factorial loop, iov_from_buf of ret, "
+                + "virtqueue_push len 4)"
         ),
         new(
             "response/factorial-short-request",
             "The robust factorial device answered a request with fewer than 36 readable or 4 writable bytes.",
-            "a request shorter than struct test_request would be computed from bytes the guest never offered (the seed's uninitialised req); the robust flavour completes it with used.len 0",
+            "a request shorter than struct test_request would be computed from bytes the guest never offered (the "
+                + "seed's uninitialised req); the robust flavour completes it with used.len 0",
             "seed 001 virtio_test_handle_output (iov_to_buf of 36 bytes into a stack variable); VIRTIO 1.2 §2.7.8.2"
         ),
         new(
             "response/counter",
             "The robust counter device completed a request with a used.len other than 0.",
-            "the counter device only reads its requests; used.len counts bytes written into device-writable buffers, so it is 0",
+            "the counter device only reads its requests; used.len counts bytes written into device-writable buffers, "
+                + "so it is 0",
             "seed 002 QEMU hw/virtio/virtio-test.c virtio_test_handle_output; VIRTIO 1.2 §2.7.8.1"
         ),
         new(
@@ -264,7 +329,8 @@ internal static class OracleRules
         new(
             "response/counter-log",
             "The robust counter device's log does not show, in order, each 4-byte number of the request it completed.",
-            "the device logs every number of the request (\"=========get virtio num:%d\", little-endian le32) as read from the bytes the guest offered",
+            "the device logs every number of the request (\"=========get virtio num:%d\", little-endian le32) as read "
+                + "from the bytes the guest offered",
             "seed 002 virtio_test_handle_output (iov_to_buf of 4 bytes, virtio_ldl_p, qemu_log)"
         ),
         new(
@@ -276,7 +342,8 @@ internal static class OracleRules
         new(
             "response/blk-status",
             "The robust virtio-blk device wrote a status byte other than the reference model's.",
-            "the status is the last writable byte: OK for an in-range read or write of whole sectors, FLUSH and GET_ID; IOERR for a transfer outside the disk or of a partial sector; UNSUPP for any other type",
+            "the status is the last writable byte: OK for an in-range read or write of whole sectors, FLUSH and "
+                + "GET_ID; IOERR for a transfer outside the disk or of a partial sector; UNSUPP for any other type",
             "QEMU hw/block/virtio-blk.c virtio_blk_handle_request, virtio_blk_sect_range_ok; VIRTIO 1.2 §5.2.6"
         ),
         new(
@@ -288,7 +355,8 @@ internal static class OracleRules
         new(
             "response/blk-data",
             "The robust virtio-blk device returned read data that differs from the disk's contents.",
-            "a successful VIRTIO_BLK_T_IN fills the data buffers with the sectors read, as the disk holds them after every earlier write",
+            "a successful VIRTIO_BLK_T_IN fills the data buffers with the sectors read, as the disk holds them after "
+                + "every earlier write",
             "VIRTIO 1.2 §5.2.6 (VIRTIO_BLK_T_IN); QEMU virtio_blk_handle_request → blk_aio_preadv"
         ),
         new(
@@ -306,27 +374,36 @@ internal static class OracleRules
         // ---- differential (DemoDiffTarget: QEMU-style vs vhost on the same rings)
         new(
             "differential/used-idx",
-            "The QEMU-style device and the vhost device, given the same guest moves and run time on a valid ring, published different used.idx values.",
-            "the same device semantics on the same valid ring complete the same chains: how many buffers are used does not depend on the backend (QEMU userspace or vhost in the kernel)",
-            "VIRTIO 1.2 §2.7.8 The Virtqueue Used Ring, §2.7.13 Supplying Buffers to The Device; QEMU virtqueue_pop/virtqueue_push vs Linux vhost_get_vq_desc/vhost_add_used_and_signal"
+            "The QEMU-style device and the vhost device, given the same guest moves and run time on a valid ring, "
+                + "published different used.idx values.",
+            "the same device semantics on the same valid ring complete the same chains: how many buffers are used "
+                + "does not depend on the backend (QEMU userspace or vhost in the kernel)",
+            "VIRTIO 1.2 §2.7.8 The Virtqueue Used Ring, §2.7.13 Supplying Buffers to The Device; QEMU "
+                + "virtqueue_pop/virtqueue_push vs Linux vhost_get_vq_desc/vhost_add_used_and_signal"
         ),
         new(
             "differential/used-element",
-            "The two backends put different (id, len) used elements in the same position of the used ring, before either saw an invalid ring.",
-            "used elements come in the order the device completes them, id the chain head, len the bytes written: identical request semantics give identical elements",
+            "The two backends put different (id, len) used elements in the same position of the used ring, before "
+                + "either saw an invalid ring.",
+            "used elements come in the order the device completes them, id the chain head, len the bytes written: "
+                + "identical request semantics give identical elements",
             "VIRTIO 1.2 §2.7.8, §2.7.8.2 (len is the bytes written); QEMU virtqueue_fill, Linux vhost_add_used"
         ),
         new(
             "differential/buff",
             "The two backends ended in different device states (the demo device's buff) after the same requests.",
-            "the device's state is a function of the requests it completed; the backend must not change what a request does",
+            "the device's state is a function of the requests it completed; the backend must not change what a "
+                + "request does",
             "seed 000 lab 2/3 (virtio-demo and vhost-demo share the request protocol {opt, buff}); VIRTIO 1.2 §2.7.13"
         ),
         new(
             "differential/guest-memory",
-            "Guest memory differs between the two backends (response bytes or ring contents), apart from the device-owned suppression words.",
-            "a device writes the same response bytes into the device-writable buffers and the same used ring; only used.flags and avail_event are written at implementation-defined times",
-            "VIRTIO 1.2 §2.7.8.2 (the device writes len bytes to the writable buffers), §2.7.7 / §2.7.10 (used.flags, avail_event are hints)"
+            "Guest memory differs between the two backends (response bytes or ring contents), apart from the "
+                + "device-owned suppression words.",
+            "a device writes the same response bytes into the device-writable buffers and the same used ring; only "
+                + "used.flags and avail_event are written at implementation-defined times",
+            "VIRTIO 1.2 §2.7.8.2 (the device writes len bytes to the writable buffers), §2.7.7 / §2.7.10 (used.flags, "
+                + "avail_event are hints)"
         ),
         // ---- missed interrupt (MissedInterruptOracle: whole devices, the interrupt seen as an irqfd/MSI-X/INTx
         // delivery)
@@ -336,21 +413,37 @@ internal static class OracleRules
         // ---- liveness (targets)
         new(
             "liveness/stranded-under-suppression",
-            "A chain stayed available and unconsumed although the device's suppression state (used.flags NO_NOTIFY, or avail_event) told the guest it need not kick: a lost wakeup.",
-            "a device that suppresses notifications promises to look at the ring by itself; before it sleeps it re-enables notifications and re-checks avail.idx, so a chain published while it suppressed kicks is found",
-            "VIRTIO 1.2 §2.7.7.2, §2.7.10; Linux vhost_enable_notify (re-reads avail->idx, the caller loops), virtqueue_kick_prepare_split; QEMU virtio_queue_set_notification + virtio_queue_empty re-check (virtio_blk_handle_vq)"
+            "A chain stayed available and unconsumed although the device's suppression state (used.flags NO_NOTIFY, "
+                + "or avail_event) told the guest it need not kick: a lost wakeup.",
+            "a device that suppresses notifications promises to look at the ring by itself; before it sleeps it "
+                + "re-enables notifications and re-checks avail.idx, so a chain published while it suppressed kicks "
+                + "is found",
+            "VIRTIO 1.2 §2.7.7.2, §2.7.10; Linux vhost_enable_notify (re-reads avail->idx, the caller loops), "
+                + "virtqueue_kick_prepare_split; QEMU virtio_queue_set_notification + virtio_queue_empty re-check "
+                + "(virtio_blk_handle_vq)"
         ),
         new(
             "liveness/available-chain-not-consumed",
-            "After the driver stopped, kicked and let the device run, chains were still waiting in the available ring, yet the device had not reported an error (not NEEDS_RESET, no vq_err). Typical cause: a handler that never returned and now serves nothing (seed 001 factorial: for (i = 1; i <= n; i++) never ends for arg1 = 0xFFFFFFFF).",
-            "a device that is notified must consume what the driver made available, or fail visibly: QEMU marks the device broken (virtio_error → NEEDS_RESET), vhost signals vq_err; silently stopping starves the driver forever",
-            "VIRTIO 1.2 §2.7.13 Supplying Buffers to The Device (§2.7.13.4 notifying the device), §2.1.2 DEVICE_NEEDS_RESET; QEMU virtio_error, Linux vhost vq_err"
+            "After the driver stopped, kicked and let the device run, chains were still waiting in the available "
+                + "ring, yet the device had not reported an error (not NEEDS_RESET, no vq_err). Typical cause: a "
+                + "handler that never returned and now serves nothing (seed 001 factorial: for (i = 1; i <= n; i++) "
+                + "never ends for arg1 = 0xFFFFFFFF).",
+            "a device that is notified must consume what the driver made available, or fail visibly: QEMU marks the "
+                + "device broken (virtio_error → NEEDS_RESET), vhost signals vq_err; silently stopping starves the "
+                + "driver forever",
+            "VIRTIO 1.2 §2.7.13 Supplying Buffers to The Device (§2.7.13.4 notifying the device), §2.1.2 "
+                + "DEVICE_NEEDS_RESET; QEMU virtio_error, Linux vhost vq_err"
         ),
         new(
             "liveness/chain-never-completed",
-            "After the driver stopped, kicked and let the device run, a chain the device had taken from the available ring was never returned through the used ring, and the device had not reported an error. Typical cause: an element dropped on an error path (seed 001 factorial: a chain without readable bytes is detached after \"iov_to_buf function failed\").",
-            "every buffer the device consumes is eventually returned in the used ring; dropping an element (QEMU virtqueue_detach_element without virtqueue_push) leaks the driver's descriptors until reset",
-            "VIRTIO 1.2 §2.7.14 Receiving Used Buffers From The Device, §2.7.8; QEMU virtqueue_detach_element, Linux vhost_discard_vq_desc (only before completion, then re-fetched)"
+            "After the driver stopped, kicked and let the device run, a chain the device had taken from the available "
+                + "ring was never returned through the used ring, and the device had not reported an error. Typical "
+                + "cause: an element dropped on an error path (seed 001 factorial: a chain without readable bytes is "
+                + "detached after \"iov_to_buf function failed\").",
+            "every buffer the device consumes is eventually returned in the used ring; dropping an element (QEMU "
+                + "virtqueue_detach_element without virtqueue_push) leaks the driver's descriptors until reset",
+            "VIRTIO 1.2 §2.7.14 Receiving Used Buffers From The Device, §2.7.8; QEMU virtqueue_detach_element, Linux "
+                + "vhost_discard_vq_desc (only before completion, then re-fetched)"
         ),
         new(
             "liveness/queue1-available-chain-not-consumed",
@@ -404,41 +497,59 @@ internal static class OracleRules
         // ---- hang (targets' own budgets)
         new(
             "hang/event-budget",
-            "The simulation spent its whole event budget without the guest getting to act: the device kept scheduling work for itself.",
+            "The simulation spent its whole event budget without the guest getting to act: the device kept scheduling "
+                + "work for itself.",
             "a device handler must yield after bounded work; one notification serves at most a bounded batch",
-            "Linux vhost VHOST_NET_WEIGHT / vhost_exceeds_weight, QEMU's bounded virtqueue_pop loops; STYLE.md item 7 (a limit on everything)"
+            "Linux vhost VHOST_NET_WEIGHT / vhost_exceeds_weight, QEMU's bounded virtqueue_pop loops; STYLE.md item 7 "
+                + "(a limit on everything)"
         ),
         new(
             "hang/vhost-worker-livelock",
-            "The vhost worker ran its handler again and again, each run requeueing itself without consuming or completing anything.",
-            "a vhost handler requeues itself (vhost_poll_queue) only when it stopped early with work left (weight exceeded); otherwise it re-enables notification and waits for the next kick",
-            "Linux drivers/vhost: handle_tx/handle_rx requeue only on vhost_exceeds_weight, vhost_enable_notify + recheck otherwise"
+            "The vhost worker ran its handler again and again, each run requeueing itself without consuming or "
+                + "completing anything.",
+            "a vhost handler requeues itself (vhost_poll_queue) only when it stopped early with work left (weight "
+                + "exceeded); otherwise it re-enables notification and waits for the next kick",
+            "Linux drivers/vhost: handle_tx/handle_rx requeue only on vhost_exceeds_weight, vhost_enable_notify + "
+                + "recheck otherwise"
         ),
         // ---- weight (Oracles.VhostWeightOracle, issue 12 item 4)
         new(
             "weight/chain-past-packet-weight",
-            "One run of a vhost handler fetched more chains than its packet weight: it did not yield when vhost_exceeds_weight said so (or never asked, e.g. passing pkts 0).",
-            "a vhost handler calls vhost_exceeds_weight after every request, counting every chain it fetched whatever path the request took, and returns once pkts reaches dev->weight, so one guest cannot monopolise the worker",
-            "Linux drivers/vhost/vhost.c vhost_exceeds_weight; drivers/vhost/net.c handle_tx_copy (VHOST_NET_PKT_WEIGHT), handle_rx"
+            "One run of a vhost handler fetched more chains than its packet weight: it did not yield when "
+                + "vhost_exceeds_weight said so (or never asked, e.g. passing pkts 0).",
+            "a vhost handler calls vhost_exceeds_weight after every request, counting every chain it fetched whatever "
+                + "path the request took, and returns once pkts reaches dev->weight, so one guest cannot monopolise "
+                + "the worker",
+            "Linux drivers/vhost/vhost.c vhost_exceeds_weight; drivers/vhost/net.c handle_tx_copy "
+                + "(VHOST_NET_PKT_WEIGHT), handle_rx"
         ),
         new(
             "weight/chain-past-byte-weight",
-            "One run of a vhost handler fetched another chain after the chains before it already totalled its byte weight.",
-            "vhost_exceeds_weight stops a run once total_len reaches dev->byte_weight (total_len counted without truncation)",
+            "One run of a vhost handler fetched another chain after the chains before it already totalled its byte "
+                + "weight.",
+            "vhost_exceeds_weight stops a run once total_len reaches dev->byte_weight (total_len counted without "
+                + "truncation)",
             "Linux drivers/vhost/vhost.c vhost_exceeds_weight; drivers/vhost/net.c (VHOST_NET_WEIGHT 0x80000)"
         ),
         new(
             "weight/no-requeue-at-weight",
-            "A vhost handler reached its packet or byte weight and returned without requeueing its work, and no vq_err was raised.",
-            "when vhost_exceeds_weight is true it queues the vring's poll work again (vhost_poll_queue): the handler stopped with work possibly left and the driver will not kick for buffers it already made available",
-            "Linux drivers/vhost/vhost.c vhost_exceeds_weight (vhost_poll_queue(&vq->poll)); VIRTIO 1.2 §2.7.13.4 (the driver notifies only on new buffers)"
+            "A vhost handler reached its packet or byte weight and returned without requeueing its work, and no "
+                + "vq_err was raised.",
+            "when vhost_exceeds_weight is true it queues the vring's poll work again (vhost_poll_queue): the handler "
+                + "stopped with work possibly left and the driver will not kick for buffers it already made available",
+            "Linux drivers/vhost/vhost.c vhost_exceeds_weight (vhost_poll_queue(&vq->poll)); VIRTIO 1.2 §2.7.13.4 "
+                + "(the driver notifies only on new buffers)"
         ),
         // ---- model (targets comparing with a reference model)
         new(
             "fast-path/",
-            "The queue's unobserved paths (TryWalkDirectFast, TryPopBatchDirect, the window paths of FillBatch and AddUsedAndSignal) gave a different result than its observed accessor paths for the same input: another element, error, index, notification decision, guest memory byte or dirty page.",
-            "a fast path is a near-copy kept for speed and must equal the reference it names (STYLE.md item 19): what the guest sees may not depend on whether anybody watches the memory",
-            "QEMU virtqueue_split_pop / virtqueue_fill / virtqueue_flush (one semantics); VIRTIO 1.2 §2.7.5, §2.7.8; tests/Sim.Devices.Tests/Queue/BatchDifferentialTests.cs"
+            "The queue's unobserved paths (TryWalkDirectFast, TryPopBatchDirect, the window paths of FillBatch and "
+                + "AddUsedAndSignal) gave a different result than its observed accessor paths for the same input: "
+                + "another element, error, index, notification decision, guest memory byte or dirty page.",
+            "a fast path is a near-copy kept for speed and must equal the reference it names (STYLE.md item 19): what "
+                + "the guest sees may not depend on whether anybody watches the memory",
+            "QEMU virtqueue_split_pop / virtqueue_fill / virtqueue_flush (one semantics); VIRTIO 1.2 §2.7.5, §2.7.8; "
+                + "tests/Sim.Devices.Tests/Queue/BatchDifferentialTests.cs"
         ),
         new(
             "fast-path/driver-",
@@ -463,7 +574,9 @@ internal static class OracleRules
             "demo-pci/mmio-read",
             "A BAR0 read returned something other than what the seed's own specification says.",
             "only a 4-byte access at offset 0 reaches buff; other reads return all-ones; a reset clears buff",
-            "seed 000 lab 1 (demo PCI device, its guest test); QEMU flatview_read/write_continue + memory_access_size split an 8-byte access into 4-byte calls when the ops declare no .valid/.impl sizes, and a device without dc->reset keeps its state across reset"
+            "seed 000 lab 1 (demo PCI device, its guest test); QEMU flatview_read/write_continue + memory_access_size "
+                + "split an 8-byte access into 4-byte calls when the ops declare no .valid/.impl sizes, and a device "
+                + "without dc->reset keeps its state across reset"
         ),
         new(
             "demo-pci/id-registers-changed",
@@ -474,15 +587,20 @@ internal static class OracleRules
         new(
             "guest-memory/",
             "GuestMemory disagreed with the shadow model (validity of a range, the bytes read, or the dirty pages).",
-            "an access succeeds exactly when [addr, addr+len) lies inside one region, computed without overflow; a failed access changes nothing; dirty pages are exactly the pages written",
+            "an access succeeds exactly when [addr, addr+len) lies inside one region, computed without overflow; a "
+                + "failed access changes nothing; dirty pages are exactly the pages written",
             "STYLE.md item 2 (overflow-safe Try accessors); QEMU address_space_access_valid / memory_region dirty log"
         ),
         // ---- transport (VirtioPciRegisterModel, DeviceAccessGate): the virtio-pci target
         new(
             "transport/device-access-while-stopped",
-            "The device read or wrote guest memory while the driver had not set DRIVER_OK, had reset it, or had bus mastering off.",
-            "the device must not consume buffers or send notifications before DRIVER_OK; after a reset it must not touch the rings until the driver sets them up again; a PCI function without bus mastering does no DMA",
-            "VIRTIO 1.2 §3.1.2 (driver requirements: device initialization, DRIVER_OK), §2.4 Device Reset; PCI Local Bus 3.0 §6.2.2 Command register, Bus Master Enable"
+            "The device read or wrote guest memory while the driver had not set DRIVER_OK, had reset it, or had bus "
+                + "mastering off.",
+            "the device must not consume buffers or send notifications before DRIVER_OK; after a reset it must not "
+                + "touch the rings until the driver sets them up again; a PCI function without bus mastering does no "
+                + "DMA",
+            "VIRTIO 1.2 §3.1.2 (driver requirements: device initialization, DRIVER_OK), §2.4 Device Reset; PCI Local "
+                + "Bus 3.0 §6.2.2 Command register, Bus Master Enable"
         ),
         new(
             "transport/needs-reset-from-driver",
@@ -493,14 +611,17 @@ internal static class OracleRules
         new(
             "transport/features-ok-kept",
             "FEATURES_OK stayed set although the driver accepted feature bits the device never offered.",
-            "the device MUST NOT accept a feature the driver accepted that it did not offer, and then leaves FEATURES_OK clear",
+            "the device MUST NOT accept a feature the driver accepted that it did not offer, and then leaves "
+                + "FEATURES_OK clear",
             "VIRTIO 1.2 §2.2.2 Device Requirements: Feature Bits, §3.1.1 step 5-6"
         ),
         new(
             "transport/reset-",
             "After a reset (status 0) a register did not return to its reset value.",
-            "on reset the device returns status to 0 and every queue to its initial state (queue_enable 0, queue_size the maximum)",
-            "VIRTIO 1.2 §2.4 Device Reset, §4.1.4.3 Common configuration structure layout; QEMU virtio_pci_reset / virtio_reset"
+            "on reset the device returns status to 0 and every queue to its initial state (queue_enable 0, queue_size "
+                + "the maximum)",
+            "VIRTIO 1.2 §2.4 Device Reset, §4.1.4.3 Common configuration structure layout; QEMU virtio_pci_reset / "
+                + "virtio_reset"
         ),
         new(
             "transport/queue-size",
@@ -518,7 +639,8 @@ internal static class OracleRules
             "transport/intx-after-isr-read",
             "The INTx line stayed asserted after the driver read the ISR status.",
             "reading ISR de-asserts the legacy interrupt",
-            "VIRTIO 1.2 §4.1.4.5.1 Device Requirements: ISR status capability; QEMU virtio_pci_isr_read → pci_irq_deassert"
+            "VIRTIO 1.2 §4.1.4.5.1 Device Requirements: ISR status capability; QEMU virtio_pci_isr_read → "
+                + "pci_irq_deassert"
         ),
         new(
             "transport/config-changed-same-generation",
@@ -529,20 +651,23 @@ internal static class OracleRules
         new(
             "transport/",
             "A transport register read back something other than what the driver wrote or what the spec fixes.",
-            "common-config, legacy and status registers read back the driver's value, except where the spec lets the device refuse",
+            "common-config, legacy and status registers read back the driver's value, except where the spec lets the "
+                + "device refuse",
             "VIRTIO 1.2 §4.1.4.3 (common configuration), §4.1.4.8 (legacy interfaces), §2.1 Device Status Field"
         ),
         // ---- vhost control plane (VhostIoctlModel, VhostAccessChecker): the vhost-core target
         new(
             "permission/vhost-outside-table",
             "vhost accessed guest memory outside every running vring and every memory-table region.",
-            "vhost reaches guest memory only through the VMM's memory table; an address the table does not map fails with -EFAULT and vq_err",
+            "vhost reaches guest memory only through the VMM's memory table; an address the table does not map fails "
+                + "with -EFAULT and vq_err",
             "Linux drivers/vhost/vhost.c translate_desc / vhost_iotlb lookup, vq_access_ok, vhost_vq_access_ok"
         ),
         new(
             "errno/",
             "A vhost ioctl returned a different result than Linux returns for the same request and state.",
-            "the control plane validates like Linux: -EBUSY while a backend runs, -EINVAL for bad sizes/alignments, -EFAULT for unmapped ring addresses, -E2BIG for too many regions, -EPERM without an owner",
+            "the control plane validates like Linux: -EBUSY while a backend runs, -EINVAL for bad sizes/alignments, "
+                + "-EFAULT for unmapped ring addresses, -E2BIG for too many regions, -EPERM without an owner",
             "Linux drivers/vhost/vhost.c vhost_dev_ioctl, vhost_vring_ioctl, vhost_set_memory, vhost_dev_check_owner"
         ),
         // ---- oracle-wide fallbacks (engine oracles and exception sites "Type@Frame")
@@ -561,7 +686,8 @@ internal static class OracleRules
         new(
             FuzzOracle.Exception,
             "A host exception escaped device code on guest input.",
-            "guest misbehaviour is data: it yields a defined device state (QEMU virtio_error → NEEDS_RESET, Linux vhost vq_err), never a host exception",
+            "guest misbehaviour is data: it yields a defined device state (QEMU virtio_error → NEEDS_RESET, Linux "
+                + "vhost vq_err), never a host exception",
             "STYLE.md item 4; VIRTIO 1.2 §2.1.2 DEVICE_NEEDS_RESET"
         ),
         new(
@@ -590,8 +716,10 @@ internal static class OracleRules
         ),
         new(
             "response",
-            "The device's answer to a request (response bytes, used.len, status, log, disk) differs from its reference model.",
-            "a device's answer is a function of the request bytes the guest offered and the state earlier requests left",
+            "The device's answer to a request (response bytes, used.len, status, log, disk) differs from its "
+                + "reference model.",
+            "a device's answer is a function of the request bytes the guest offered and the state earlier requests "
+                + "left",
             "src/Fuzz/Oracles/DeviceReferenceModels.cs (seed 000-003 handlers, QEMU virtio_blk_handle_request)"
         ),
         new(
@@ -611,9 +739,15 @@ internal static class OracleRules
     private static OracleRule MissedAfterDrain(string site, string who) =>
         new(
             site,
-            $"After the guest stopped, kicked and {who} drained the ring, used entries had been added since the last interrupt delivered, the driver's suppression state required one, and none was delivered.",
-            "without VIRTIO_F_EVENT_IDX the device must interrupt after adding used entries unless avail.flags has VIRTQ_AVAIL_F_NO_INTERRUPT; with it, it must interrupt when used.idx moves past used_event (vring_need_event(used_event, new, old)); a driver that suppressed nothing sleeps forever on a missed interrupt",
-            "VIRTIO 1.2 §2.7.7.2 Device Requirements: Used Buffer Notification Suppression, §2.7.10 Available Buffer Notification Suppression (used_event); QEMU virtio_split_should_notify + virtio_notify_irqfd, Linux vhost_notify + vhost_signal (eventfd_signal on the call fd)"
+            $"After the guest stopped, kicked and {who} drained the ring, used entries had been added since the last "
+                + "interrupt delivered, the driver's suppression state required one, and none was delivered.",
+            "without VIRTIO_F_EVENT_IDX the device must interrupt after adding used entries unless avail.flags has "
+                + "VIRTQ_AVAIL_F_NO_INTERRUPT; with it, it must interrupt when used.idx moves past used_event "
+                + "(vring_need_event(used_event, new, old)); a driver that suppressed nothing sleeps forever on a "
+                + "missed interrupt",
+            "VIRTIO 1.2 §2.7.7.2 Device Requirements: Used Buffer Notification Suppression, §2.7.10 Available Buffer "
+                + "Notification Suppression (used_event); QEMU virtio_split_should_notify + virtio_notify_irqfd, "
+                + "Linux vhost_notify + vhost_signal (eventfd_signal on the call fd)"
         );
 
     /// <summary>Every entry (exact sites, families, oracle-wide fallbacks).</summary>

@@ -95,7 +95,8 @@ internal sealed class PopOracle
                 context.Report(
                     Oracle,
                     "chain/popped-when-model-says-none",
-                    $"the pop returned head {element.Head} but the ring model says {(_empty ? "the queue is empty" : want.ToString())}"
+                    $"the pop returned head {element.Head} but the ring model says "
+                        + $"{(_empty ? "the queue is empty" : want.ToString())}"
                 );
             else if (error != want)
                 ReportKind(context, want, error, "at ring level (no chain walked)");
@@ -103,7 +104,8 @@ internal sealed class PopOracle
                 context.Report(
                     Oracle,
                     "chain/descriptor-reads-past-rule",
-                    $"the pop read {descriptorReads} descriptors although it ended at ring level ({(_empty ? "empty" : want.ToString())}) and may read none"
+                    $"the pop read {descriptorReads} descriptors although it ended at ring level "
+                        + $"({(_empty ? "empty" : want.ToString())}) and may read none"
                 );
             return;
         }
@@ -114,7 +116,9 @@ internal sealed class PopOracle
             context.Report(
                 Oracle,
                 "chain/descriptor-reads-past-rule",
-                $"the pop of head {_head} read {descriptorReads} descriptors; the rule stops its walk after {_reference.Reads} ({(expected == QueueError.None ? "valid chain" : expected.ToString())}, queue size {_size}{(_reference.Indirect ? ", indirect" : "")})"
+                $"the pop of head {_head} read {descriptorReads} descriptors; the rule stops its walk after "
+                    + $"{_reference.Reads} ({(expected == QueueError.None ? "valid chain" : expected.ToString())}, "
+                    + $"queue size {_size}{(_reference.Indirect ? ", indirect" : "")})"
             );
             return;
         }
@@ -131,7 +135,8 @@ internal sealed class PopOracle
             context.Report(
                 Oracle,
                 "chain/invalid-chain-accepted",
-                $"the pop returned head {element.Head} but the ring model classifies the chain at head {_head} as {expected}"
+                $"the pop returned head {element.Head} but the ring model classifies the chain at head {_head} as "
+                    + $"{expected}"
             );
             return;
         }
@@ -157,7 +162,8 @@ internal sealed class PopOracle
             context.Report(
                 Oracle,
                 "chain/wrong-error-kind",
-                $"the pop broke the queue with {actual} {where}, but the ring model says {expected} (the first rule the chain breaks, in QEMU virtqueue_split_pop's order)"
+                $"the pop broke the queue with {actual} {where}, but the ring model says {expected} (the first rule "
+                    + "the chain breaks, in QEMU virtqueue_split_pop's order)"
             );
     }
 
@@ -183,7 +189,8 @@ internal sealed class PopOracle
             context.Report(
                 Oracle,
                 "chain/element-differs",
-                $"the popped element of head {_head} differs from the ring model's walk: {why} (QEMU virtqueue_map_desc: one iovec per guest region of each descriptor, readable then writable)"
+                $"the popped element of head {_head} differs from the ring model's walk: {why} (QEMU "
+                    + "virtqueue_map_desc: one iovec per guest region of each descriptor, readable then writable)"
             );
     }
 
@@ -194,7 +201,8 @@ internal sealed class PopOracle
         for (int i = 0; i < got.Length; i++)
         {
             if (got[i] != want[i])
-                return $"{what} iovec {i} [0x{got[i].Addr.Value:x}, +{got[i].Len}), model [0x{want[i].Addr.Value:x}, +{want[i].Len})";
+                return $"{what} iovec {i} [0x{got[i].Addr.Value:x}, +{got[i].Len}), model [0x{want[i].Addr.Value:x}, "
+                    + $"+{want[i].Len})";
         }
         return null;
     }

@@ -97,7 +97,8 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
                         "taint/guest-memory",
                         string.Create(
                             CultureInfo.InvariantCulture,
-                            $"head {head}: writable buffer {i} (0x{g.Start:x}+{g.Length}) holds poisoned host bytes at offset {at}: the device answered from a buffer it never set for this request"
+                            $"head {head}: writable buffer {i} (0x{g.Start:x}+{g.Length}) holds poisoned host bytes at "
+                                + $"offset {at}: the device answered from a buffer it never set for this request"
                         )
                     );
                 }
@@ -107,7 +108,8 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
         _next?.OnCompleted(head, usedLen, readable, writable, plain);
     }
 
-    /// <summary>Offset of the first <see cref="Window"/> consecutive pattern bytes in <paramref name="bytes"/>, or -1.</summary>
+    /// <summary>Offset of the first <see cref="Window"/> consecutive pattern bytes in <paramref name="bytes"/>, or
+    /// -1.</summary>
     public int Find(ReadOnlySpan<byte> bytes)
     {
         for (int i = 0; i + Window <= bytes.Length; i++)
@@ -138,7 +140,8 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
                 _context.Report(
                     Oracle,
                     "taint/device-log",
-                    $"head {head}: log line \"{line}\" prints poisoned host bytes ({token}): the device logged a value it never set for this request"
+                    $"head {head}: log line \"{line}\" prints poisoned host bytes ({token}): the device logged a value "
+                        + "it never set for this request"
                 );
                 break;
             }
@@ -154,7 +157,8 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
             _ => null,
         };
 
-    /// <summary>FNV-1a of the input, then re-derived until no 4-byte window of the pattern occurs in the input.</summary>
+    /// <summary>FNV-1a of the input, then re-derived until no 4-byte window of the pattern occurs in the
+    /// input.</summary>
     private void ChoosePattern(ReadOnlySpan<byte> input)
     {
         ulong h = 0xCBF2_9CE4_8422_2325;
@@ -180,6 +184,7 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
             h = unchecked(h * 0x9E37_79B9_7F4A_7C15 + 1);
         }
         _patternWord = MemoryMarshal.Read<ulong>(_pattern);
+        byte[] p = _pattern;
         for (int r = 0; r < 8; r++)
         {
             uint w = _windows[r];
@@ -188,7 +193,7 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
             _logTokens[4 * r + 2] = w.ToString("x8", CultureInfo.InvariantCulture);
             _logTokens[4 * r + 3] = string.Create(
                 CultureInfo.InvariantCulture,
-                $"\\x{_pattern[r]:x2}\\x{_pattern[(r + 1) & 7]:x2}\\x{_pattern[(r + 2) & 7]:x2}\\x{_pattern[(r + 3) & 7]:x2}"
+                $"\\x{p[r]:x2}\\x{p[(r + 1) & 7]:x2}\\x{p[(r + 2) & 7]:x2}\\x{p[(r + 3) & 7]:x2}"
             );
         }
     }

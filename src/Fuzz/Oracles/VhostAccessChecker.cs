@@ -48,7 +48,8 @@ internal sealed class VhostAccessChecker : IMemoryObserver
         Context?.Report(
             Oracle,
             "permission/vhost-outside-table",
-            $"vhost did a {length}-byte {what} at GPA 0x{address.Value:x} (user 0x{user:x}), outside every running vring and every memory-table region"
+            $"vhost did a {length}-byte {what} at GPA 0x{address.Value:x} (user 0x{user:x}), outside every running "
+                + "vring and every memory-table region"
         );
     }
 }

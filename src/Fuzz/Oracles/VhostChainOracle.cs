@@ -94,7 +94,8 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
             Fire(
                 "vhost-chain/descriptor-reads-differ",
                 $"the pop read {_bytesRead} bytes of guest memory; "
-                    + $"vhost_get_vq_desc reads {_model.BytesRead} for this ring (avail idx, head, 16 per descriptor up "
+                    + $"vhost_get_vq_desc reads {_model.BytesRead} for this ring (avail idx, head, 16 per "
+                    + "descriptor up "
                     + "to the first broken rule, ++found > num checked before each read)"
             );
             return;

@@ -251,7 +251,8 @@ internal sealed class VhostIoctlModel
         Check(
             num == v.Base,
             "errno/get-vring-base-value",
-            $"VHOST_GET_VRING_BASE returned {num}, but the last SET_VRING_BASE (or reset) set {v.Base} and the worker has not run since"
+            $"VHOST_GET_VRING_BASE returned {num}, but the last SET_VRING_BASE (or reset) set {v.Base} and the worker "
+                + "has not run since"
         );
     }
 

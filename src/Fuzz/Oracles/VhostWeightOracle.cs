@@ -73,14 +73,16 @@ internal sealed class VhostWeightOracle : IVhostKickHandler
         {
             Fire(
                 "weight/chain-past-packet-weight",
-                $"one handler run fetched {chains} chains; vhost_exceeds_weight must stop it after {_options.PacketWeight} (VHOST_NET_PKT_WEIGHT-style packet weight)"
+                $"one handler run fetched {chains} chains; vhost_exceeds_weight must stop it after "
+                    + $"{_options.PacketWeight} (VHOST_NET_PKT_WEIGHT-style packet weight)"
             );
         }
         else if (byteLimited && chains > 1 && bytesBeforeLast >= byteWeight)
         {
             Fire(
                 "weight/chain-past-byte-weight",
-                $"one handler run fetched another chain after {bytesBeforeLast} bytes; vhost_exceeds_weight must stop it at {_options.ByteWeight} (VHOST_NET_WEIGHT-style byte weight)"
+                $"one handler run fetched another chain after {bytesBeforeLast} bytes; vhost_exceeds_weight must stop "
+                    + $"it at {_options.ByteWeight} (VHOST_NET_WEIGHT-style byte weight)"
             );
         }
         else if (
@@ -91,7 +93,9 @@ internal sealed class VhostWeightOracle : IVhostKickHandler
         {
             Fire(
                 "weight/no-requeue-at-weight",
-                $"one handler run took {chains} chains ({bytes} bytes), reaching its weight (packets {_options.PacketWeight}, bytes {_options.ByteWeight}), and returned without requeueing its work"
+                $"one handler run took {chains} chains ({bytes} bytes), reaching its weight (packets "
+                    + $"{_options.PacketWeight}, bytes {_options.ByteWeight}), and returned without requeueing its "
+                    + "work"
             );
         }
     }

@@ -209,7 +209,8 @@ internal sealed class VirtioPciRegisterModel
         return Check(
             e == value,
             "transport/common-readback",
-            $"common config read of {size} bytes at 0x{offset:x2} returned 0x{value:x}, the driver's writes say 0x{e:x} (VIRTIO 1.2 §4.1.4.3)"
+            $"common config read of {size} bytes at 0x{offset:x2} returned 0x{value:x}, the driver's writes say "
+                + $"0x{e:x} (VIRTIO 1.2 §4.1.4.3)"
         );
     }
 
@@ -264,7 +265,8 @@ internal sealed class VirtioPciRegisterModel
         return Check(
             e == value,
             "transport/legacy-readback",
-            $"legacy register read of {size} bytes at {offset} returned 0x{value:x}, the driver's writes say 0x{e:x} (VIRTIO 1.2 §4.1.4.8)"
+            $"legacy register read of {size} bytes at {offset} returned 0x{value:x}, the driver's writes say 0x{e:x} "
+                + "(VIRTIO 1.2 §4.1.4.8)"
         );
     }
 
@@ -274,7 +276,8 @@ internal sealed class VirtioPciRegisterModel
         Check(
             value != 0 && BitOperations.IsPow2(value) && value <= _queueMaxSizes[queue],
             "transport/queue-size",
-            $"{register} of queue {queue} reads {value}: not a power of two in 1..{_queueMaxSizes[queue]} (VIRTIO 1.2 §2.7, §4.1.4.3)"
+            $"{register} of queue {queue} reads {value}: not a power of two in 1..{_queueMaxSizes[queue]} (VIRTIO 1.2 "
+                + "§2.7, §4.1.4.3)"
         );
 
     /// <summary>
@@ -302,7 +305,8 @@ internal sealed class VirtioPciRegisterModel
             return Check(
                 false,
                 "transport/needs-reset-from-driver",
-                $"status reads 0x{(byte)after:x2} (DEVICE_NEEDS_RESET) right after the driver wrote 0x{(byte)written:x2} over 0x{(byte)before:x2}: only the device sets it (VIRTIO 1.2 §2.1.1)"
+                $"status reads 0x{(byte)after:x2} (DEVICE_NEEDS_RESET) right after the driver wrote "
+                    + $"0x{(byte)written:x2} over 0x{(byte)before:x2}: only the device sets it (VIRTIO 1.2 §2.1.1)"
             );
         }
         bool settingFeaturesOk = (before & VirtioStatus.FeaturesOk) == 0 && (written & VirtioStatus.FeaturesOk) != 0;
@@ -313,7 +317,8 @@ internal sealed class VirtioPciRegisterModel
             return Check(
                 (after & VirtioStatus.FeaturesOk) == 0,
                 "transport/features-ok-kept",
-                $"FEATURES_OK reads set after the driver accepted 0x{features:x16}, which has bits the device never offered (0x{features & ~OfferedModern:x16}; VIRTIO 1.2 §2.2.2, §3.1.1 step 6)"
+                $"FEATURES_OK reads set after the driver accepted 0x{features:x16}, which has bits the device never "
+                    + $"offered (0x{features & ~OfferedModern:x16}; VIRTIO 1.2 §2.2.2, §3.1.1 step 6)"
             );
         }
         if (settingFeaturesOk && (after & VirtioStatus.FeaturesOk) == 0)
@@ -348,7 +353,8 @@ internal sealed class VirtioPciRegisterModel
         return Check(
             queueSize == _queueMaxSizes[queue],
             "transport/reset-queue-size",
-            $"queue {queue} reads queue_size {queueSize} after a reset, not its maximum {_queueMaxSizes[queue]} (VIRTIO 1.2 §4.1.4.3)"
+            $"queue {queue} reads queue_size {queueSize} after a reset, not its maximum {_queueMaxSizes[queue]} "
+                + "(VIRTIO 1.2 §4.1.4.3)"
         );
     }
 
@@ -358,7 +364,8 @@ internal sealed class VirtioPciRegisterModel
         Check(
             second == 0,
             "transport/isr-not-cleared",
-            $"ISR read 0x{first:x2} and then 0x{second:x2} with nothing in between: reading must clear it (VIRTIO 1.2 §4.1.4.5.1)"
+            $"ISR read 0x{first:x2} and then 0x{second:x2} with nothing in between: reading must clear it (VIRTIO 1.2 "
+                + "§4.1.4.5.1)"
         )
         && Check(
             !intxAsserted,
@@ -387,7 +394,8 @@ internal sealed class VirtioPciRegisterModel
         bool result = Check(
             ok,
             "transport/config-changed-same-generation",
-            $"device config changed from 0x{_lastConfig:x8} to 0x{config:x8} while config_generation stayed {generationAfter} (VIRTIO 1.2 §4.1.4.3.1)"
+            $"device config changed from 0x{_lastConfig:x8} to 0x{config:x8} while config_generation stayed "
+                + $"{generationAfter} (VIRTIO 1.2 §4.1.4.3.1)"
         );
         _lastGeneration = generationAfter;
         _lastConfig = config;

@@ -341,7 +341,8 @@ internal sealed class VirtqueueChecker : IMemoryObserver
             Report(
                 UsedRingOracle,
                 "used-ring/idx-beyond-completions",
-                $"used.idx moved from {_usedIdx} to {newIdx} ({distance} entries) with {_inFlight} chains in flight (VIRTIO 1.2 §2.7.8: used.idx advances by the entries added)"
+                $"used.idx moved from {_usedIdx} to {newIdx} ({distance} entries) with {_inFlight} chains in flight "
+                    + "(VIRTIO 1.2 §2.7.8: used.idx advances by the entries added)"
             );
             _usedIdx = newIdx;
             return;
@@ -366,7 +367,9 @@ internal sealed class VirtqueueChecker : IMemoryObserver
                 Report(
                     UsedRingOracle,
                     "used-ring/id-not-in-flight",
-                    $"used entry {unchecked((ushort)(_usedIdx + k))} has id {id}, which is not a head the device fetched and has not completed (VIRTIO 1.2 §2.7.8: id is the head of a used descriptor chain)"
+                    $"used entry {unchecked((ushort)(_usedIdx + k))} has id {id}, which is not a head the device "
+                        + "fetched and has not completed (VIRTIO 1.2 §2.7.8: id is the head of a used descriptor "
+                        + "chain)"
                 );
                 continue;
             }
@@ -377,7 +380,8 @@ internal sealed class VirtqueueChecker : IMemoryObserver
                     Report(
                         UsedRingOracle,
                         "used-ring/len-exceeds-offered",
-                        $"used entry for head {id} says len {len} but its chain offers only {offered} writable bytes (VIRTIO 1.2 §2.7.8.2)"
+                        $"used entry for head {id} says len {len} but its chain offers only {offered} writable bytes "
+                            + "(VIRTIO 1.2 §2.7.8.2)"
                     );
             }
             else if (len > _written[id])
@@ -385,7 +389,8 @@ internal sealed class VirtqueueChecker : IMemoryObserver
                 Report(
                     UsedRingOracle,
                     "used-ring/len-exceeds-written",
-                    $"used entry for head {id} says len {len} but the device wrote {_written[id]} bytes into its writable buffers (VIRTIO 1.2 §2.7.8.2: the device MUST write at least len bytes)"
+                    $"used entry for head {id} says len {len} but the device wrote {_written[id]} bytes into its "
+                        + "writable buffers (VIRTIO 1.2 §2.7.8.2: the device MUST write at least len bytes)"
                 );
             }
             CompletionObserver?.OnCompleted((int)id, len, _chains[id].Readable, _chains[id].Writable, IsPlain((int)id));
@@ -593,13 +598,15 @@ internal sealed class VirtqueueChecker : IMemoryObserver
             Report(
                 PermissionOracle,
                 "permission/read-of-writable-buffer",
-                $"device read {len} bytes at 0x{a:x}, inside a device-writable buffer (VIRTIO 1.2 §2.7.4: write-only for the device)"
+                $"device read {len} bytes at 0x{a:x}, inside a device-writable buffer (VIRTIO 1.2 §2.7.4: write-only "
+                    + "for the device)"
             );
         else
             Report(
                 PermissionOracle,
                 "permission/read-outside-chain",
-                $"device read {len} bytes at 0x{a:x}, outside the rings and the readable buffers of every chain in flight ({_inFlight})"
+                $"device read {len} bytes at 0x{a:x}, outside the rings and the readable buffers of every chain in "
+                    + $"flight ({_inFlight})"
             );
     }
 
@@ -608,7 +615,8 @@ internal sealed class VirtqueueChecker : IMemoryObserver
         Report(
             PermissionOracle,
             "permission/write-outside-writable-buffers",
-            $"device wrote {len} bytes at 0x{a:x}, outside the used ring and the writable buffers of every chain in flight ({_inFlight}) (VIRTIO 1.2 §2.7.4, §2.7.8.2)"
+            $"device wrote {len} bytes at 0x{a:x}, outside the used ring and the writable buffers of every chain in "
+                + $"flight ({_inFlight}) (VIRTIO 1.2 §2.7.4, §2.7.8.2)"
         );
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -14,9 +14,9 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// The model half of a differential pair against real QEMU: one of our virtio devices behind the modern
-/// <see cref="VirtioPciTransport"/> with ioeventfd off, the configuration the QEMU half runs (<see cref="QemuCommandLine"/>:
-/// <c>ioeventfd=off</c>), so a kick is handled inside the notify write on both sides. Like
-/// <see cref="Targets.Rings.QemuBackendRig"/> otherwise (slot 3, BAR at 0xFE000000, memory and bus mastering on).
+/// <see cref="VirtioPciTransport"/> with ioeventfd off, the configuration the QEMU half runs
+/// (<see cref="QemuCommandLine"/>: <c>ioeventfd=off</c>), so a kick is handled inside the notify write on both sides.
+/// Like <see cref="Targets.Rings.QemuBackendRig"/> otherwise (slot 3, BAR at 0xFE000000, memory and bus mastering on).
 /// Shared by the blk (<see cref="ModelBlkRig"/>) and rng (<see cref="ModelRngRig"/>) targets.
 /// </summary>
 internal class ModelVirtioRig
@@ -30,8 +30,8 @@ internal class ModelVirtioRig
     /// <param name="simulation">The simulation the rig's machine and device run in.</param>
     /// <param name="device">The device model, placed behind a virtio-pci transport at <see cref="Slot"/>.</param>
     /// <param name="classCode">The PCI class code the function reports (PCI_CLASS_*, as QEMU's device sets it).</param>
-    /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits they
-    /// would be (the rig calls the buses directly, so nothing else records them).</param>
+    /// <param name="context">When given, a recorded finding trace shows the driver's register accesses as the exits
+    /// they would be (the rig calls the buses directly, so nothing else records them).</param>
     public ModelVirtioRig(
         Simulation simulation,
         VirtioDevice device,

@@ -30,5 +30,6 @@ internal static class QemuBinary
 
     /// <summary>One line for a skipped test or a refused campaign.</summary>
     public static string MissingReason =>
-        $"{ProgramName} not found (set ${EnvironmentVariable} or run scripts/install-deps, which installs Debian's qemu-system-x86)";
+        $"{ProgramName} not found (set ${EnvironmentVariable} or run scripts/install-deps, which installs Debian's "
+        + "qemu-system-x86)";
 }

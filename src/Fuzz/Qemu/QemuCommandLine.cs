@@ -29,7 +29,8 @@ internal static class QemuCommandLine
         args.Add($"if=none,id=d0,file={diskPath},format=raw,aio=io_uring");
         args.Add("-device");
         args.Add(
-            $"virtio-blk-pci,id={DeviceId},drive=d0,disable-legacy=on,ioeventfd=off,discard=off,write-zeroes=off,num-queues=1,queue-size=256,serial={serial}"
+            $"virtio-blk-pci,id={DeviceId},drive=d0,disable-legacy=on,ioeventfd=off,discard=off,write-zeroes=off,"
+                + $"num-queues=1,queue-size=256,serial={serial}"
         );
         return args;
     }
@@ -46,6 +47,10 @@ internal static class QemuCommandLine
     /// in the compared 64 KiB can exhaust it.</summary>
     public const int RngMaxBytes = 1 << 20;
 
+    /// <summary>The rng device's fixed properties: the backend object, modern only, kicks handled inside the notify
+    /// write.</summary>
+    private const string RngFixedProperties = "rng=r0,disable-legacy=on,ioeventfd=off";
+
     /// <summary>Arguments for the rng machine: the same PC, QMP, and one modern-only <c>virtio-rng-pci</c> fed by the
     /// <c>rng-builtin</c> backend (qemu_guest_getrandom, completed in a bottom half), ioeventfd off.</summary>
     public static IReadOnlyList<string> RngArguments(string biosPath, string? qmpSocket)
@@ -57,7 +62,7 @@ internal static class QemuCommandLine
         args.Add(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"virtio-rng-pci,id={RngDeviceId},rng=r0,disable-legacy=on,ioeventfd=off,max-bytes={RngMaxBytes},period=1"
+                $"virtio-rng-pci,id={RngDeviceId},{RngFixedProperties},max-bytes={RngMaxBytes},period=1"
             )
         );
         return args;

@@ -82,7 +82,8 @@ internal sealed class QemuMachine : IDisposable
     public static QemuMachine Start(string program, string serial, byte[] disk, TimeSpan timeout) =>
         Start(program, disk, (bios, diskPath, qmp) => QemuCommandLine.Arguments(bios, diskPath, qmp, serial), timeout);
 
-    /// <summary>Starts a machine with the virtio-rng-pci device (<see cref="QemuCommandLine.RngArguments"/>; no disk).</summary>
+    /// <summary>Starts a machine with the virtio-rng-pci device (<see cref="QemuCommandLine.RngArguments"/>; no
+    /// disk).</summary>
     public static QemuMachine StartRng(string program, TimeSpan timeout) =>
         Start(program, [], (bios, _, qmp) => QemuCommandLine.RngArguments(bios, qmp), timeout);
 
@@ -91,8 +92,8 @@ internal sealed class QemuMachine : IDisposable
     public static QemuMachine StartNet(string program, string netdev, TimeSpan timeout) =>
         Start(program, [], (bios, _, qmp) => QemuCommandLine.NetArguments(bios, qmp, netdev), timeout);
 
-    /// <summary>Starts a machine whose command line <paramref name="arguments"/> builds from the firmware, disk image and
-    /// QMP socket paths of its scratch directory.</summary>
+    /// <summary>Starts a machine whose command line <paramref name="arguments"/> builds from the firmware, disk image
+    /// and QMP socket paths of its scratch directory.</summary>
     public static QemuMachine Start(
         string program,
         byte[] disk,

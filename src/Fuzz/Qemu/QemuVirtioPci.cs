@@ -114,6 +114,7 @@ internal sealed class QemuVirtioPci
     public override string ToString() =>
         string.Create(
             CultureInfo.InvariantCulture,
-            $"slot {Slot}: common 0x{CommonAddress:x}, notify 0x{NotifyBase:x}×{NotifyMultiplier}, isr 0x{IsrAddress:x}, device 0x{DeviceAddress:x}"
+            $"slot {Slot}: common 0x{CommonAddress:x}, notify 0x{NotifyBase:x}×{NotifyMultiplier}, isr "
+                + $"0x{IsrAddress:x}, device 0x{DeviceAddress:x}"
         );
 }

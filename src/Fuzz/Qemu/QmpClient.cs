@@ -79,7 +79,8 @@ internal sealed class QmpClient : IDisposable
     /// <summary>x-query-virtio-queue-status's <c>inuse</c> for queue <paramref name="queue"/>.</summary>
     public long QueueInUse(string path, int queue) =>
         Execute(
-                $"{{\"execute\":\"x-query-virtio-queue-status\",\"arguments\":{{\"path\":\"{path}\",\"queue\":{queue}}}}}"
+                "{\"execute\":\"x-query-virtio-queue-status\","
+                    + $"\"arguments\":{{\"path\":\"{path}\",\"queue\":{queue}}}}}"
             )
             .GetProperty("inuse")
             .GetInt64();

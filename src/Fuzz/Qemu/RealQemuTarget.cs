@@ -223,8 +223,9 @@ internal abstract class RealQemuTarget : IFuzzTarget
             : "\n  model broke: " + string.Join("; ", facts.ModelBrokenReasons);
     }
 
-    /// <summary>QEMU's coarse observable outcome (<see cref="QemuOutcome"/>, <see cref="LockstepOutcome"/>) as synthetic
-    /// coverage: a new outcome sets a new edge, so the input is kept even when the model's edges are old.</summary>
+    /// <summary>QEMU's coarse observable outcome (<see cref="QemuOutcome"/>, <see cref="LockstepOutcome"/>) as
+    /// synthetic coverage: a new outcome sets a new edge, so the input is kept even when the model's edges are
+    /// old.</summary>
     protected void MarkOutcome(string outcome)
     {
         ulong h = QemuOutcome.Hash(outcome);

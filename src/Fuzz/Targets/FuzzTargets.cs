@@ -40,8 +40,10 @@ public static class FuzzTargets
             ),
         .. Both(f => new VhostDemoTarget(f)),
         .. Both(f => new DemoDiffTarget(f)),
-        () => new Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget(), // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
-        () => new Virtsim.Fuzz.Qemu.VirtioRngQemuTarget(), // real QEMU virtio-rng-pci, same plumbing (docs/qemu-backend.md)
+        // real QEMU through qtest, differential against the robust model (docs/qemu-backend.md)
+        () => new Virtsim.Fuzz.Qemu.VirtioBlkQemuTarget(),
+        // real QEMU virtio-rng-pci, same plumbing (docs/qemu-backend.md)
+        () => new Virtsim.Fuzz.Qemu.VirtioRngQemuTarget(),
         () => new Virtsim.Fuzz.Qemu.VirtioNetQemuTarget(), // real QEMU virtio-net-pci, same plumbing
     ];
 

@@ -49,7 +49,8 @@ internal sealed class GuestMemoryTarget : IFuzzTarget
     public string Name => "guest-memory";
 
     public string Description =>
-        "GuestMemory Try accessors, spans and dirty pages vs a shadow model across three regions (one at the top of the address space)";
+        "GuestMemory Try accessors, spans and dirty pages vs a shadow model across three regions (one at the top of "
+        + "the address space)";
 
     public int InputVersion => 1;
 
@@ -427,7 +428,8 @@ internal sealed class GuestMemoryTarget : IFuzzTarget
         return Fail(
             context,
             "guest-memory/dirty-pages",
-            $"DirtyPages() = [{string.Join(", ", actual.Select(x => $"0x{x:x}"))}], model says [{string.Join(", ", expected.Select(x => $"0x{x:x}"))}]",
+            $"DirtyPages() = [{string.Join(", ", actual.Select(x => $"0x{x:x}"))}], model says "
+                + $"[{string.Join(", ", expected.Select(x => $"0x{x:x}"))}]",
             false
         );
     }

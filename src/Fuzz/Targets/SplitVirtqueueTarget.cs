@@ -80,7 +80,8 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
     public string Name => "split-virtqueue";
 
     public string Description =>
-        "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, chain, notify, liveness, fast-path";
+        "SplitQueue pop/fill/flush/push/notify under hostile rings; oracles permission, used-ring, model, chain, "
+        + "notify, liveness, fast-path";
 
     /// <summary>Which clean executions run a second time unobserved (<see cref="FastPathDifferential"/>): one in
     /// <c>FastPathPeriod</c>, chosen by a hash of the input so that a reproduction decides the same; 1 means every one,
@@ -382,7 +383,8 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
                 context.Report(
                     "notify",
                     "notify/suppression-not-published",
-                    $"notifications enabled with EVENT_IDX but avail_event is {ReadGuestU16(availEventAt)}, not the avail.idx {availIdx} the device read (QEMU vring_set_avail_event)"
+                    $"notifications enabled with EVENT_IDX but avail_event is {ReadGuestU16(availEventAt)}, not the "
+                        + $"avail.idx {availIdx} the device read (QEMU vring_set_avail_event)"
                 );
             return;
         }
@@ -392,7 +394,8 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
             context.Report(
                 "notify",
                 "notify/suppression-not-published",
-                $"notifications {(enable ? "enabled" : "disabled")} but used.flags is 0x{flags:x}, expected 0x{want:x} (VRING_USED_F_NO_NOTIFY {(enable ? "cleared" : "set")}, QEMU vring_used_flags_(un)set_bit)"
+                $"notifications {(enable ? "enabled" : "disabled")} but used.flags is 0x{flags:x}, expected 0x{want:x} "
+                    + $"(VRING_USED_F_NO_NOTIFY {(enable ? "cleared" : "set")}, QEMU vring_used_flags_(un)set_bit)"
             );
     }
 
@@ -489,7 +492,8 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         context.Report(
             "model",
             "split-virtqueue/iovec-outside-chain",
-            $"popped element {head} has a {what} iovec [0x{v.Addr.Value:x}, +{v.Len}) that is not inside a {what} descriptor of its chain (QEMU virtqueue_map_desc)"
+            $"popped element {head} has a {what} iovec [0x{v.Addr.Value:x}, +{v.Len}) that is not inside a {what} "
+                + "descriptor of its chain (QEMU virtqueue_map_desc)"
         );
 
     /// <summary>An honest device: writes up to <paramref name="want"/> bytes into the element's writable buffers and
@@ -670,7 +674,8 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
             context.Report(
                 "liveness",
                 "liveness/available-chain-not-consumed",
-                $"after the drain avail.idx is {avail} but the device stopped at {_queue.NextAvail.Value} without reporting an error"
+                $"after the drain avail.idx is {avail} but the device stopped at {_queue.NextAvail.Value} without "
+                    + "reporting an error"
             );
             return;
         }

@@ -88,7 +88,9 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     /// <inheritdoc/>
     public string Description =>
-        "vhost control plane: raw ioctl sequences (owner, features, memory tables, vring num/addr/base/fds, backend, reset) with kicks, worker runs and guest ring edits; oracles errno (Linux's return values), permission (table and rings only), hang";
+        "vhost control plane: raw ioctl sequences (owner, features, memory tables, vring num/addr/base/fds, backend, "
+        + "reset) with kicks, worker runs and guest ring edits; oracles errno (Linux's return values), "
+        + "permission (table and rings only), hang";
 
     /// <inheritdoc/>
     public int InputVersion => 1;
@@ -513,7 +515,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
             {
                 _context.ReportHang(
                     "hang/vhost-worker-livelock",
-                    $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything"
+                    $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each "
+                        + "requeueing itself without consuming or completing anything"
                 );
                 return false;
             }

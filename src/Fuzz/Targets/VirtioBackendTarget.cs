@@ -388,7 +388,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         _config.JudgeSnapshot(all, generation, stable);
     }
 
-    /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually uses.</summary>
+    /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually
+    /// uses.</summary>
     private void Sync(VirtioDevice device, GuestMemory memory)
     {
         SyncSecondary(device, memory);
@@ -518,7 +519,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             context.Report(
                 "liveness",
                 index == 0 ? "liveness/available-chain-not-consumed" : "liveness/queue1-available-chain-not-consumed",
-                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at {q.NextAvail.Value} "
+                $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at "
+                    + $"{q.NextAvail.Value} "
                     + $"and is not broken{queue}"
             );
         }

@@ -90,7 +90,11 @@ public sealed class PerRequestReport
             throw new ArgumentOutOfRangeException(nameof(requests), "must be positive");
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"per_request: requests={requests} exits={Per(mmioExits + pioExits, requests)} (mmio={Per(mmioExits, requests)} pio={Per(pioExits, requests)}) ioeventfd={Per(ioEventFds, requests)} eventfd_signals={Per(eventFdSignals, requests)} interrupts={Per(interrupts, requests)} ctx_switches={Per(contextSwitches, requests)} latency_ns={elapsedNs / requests}"
+            $"per_request: requests={requests} exits={Per(mmioExits + pioExits, requests)} "
+                + $"(mmio={Per(mmioExits, requests)} pio={Per(pioExits, requests)}) "
+                + $"ioeventfd={Per(ioEventFds, requests)} eventfd_signals={Per(eventFdSignals, requests)} "
+                + $"interrupts={Per(interrupts, requests)} ctx_switches={Per(contextSwitches, requests)} "
+                + $"latency_ns={elapsedNs / requests}"
         );
     }
 

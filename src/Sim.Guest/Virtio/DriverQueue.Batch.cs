@@ -12,8 +12,9 @@ namespace Sim.Guest.Virtio;
 // reference's results, ring bytes, driver state and dirty pages.
 //
 // - TryAddBatch must equal a loop of TryAdd(memory, readable, writable, out head) (DriverQueue.cs; that two-buffer
-//   form must itself equal the general span TryAdd: RingWindowPathTests.TwoBufferTryAdd_WritesTheSameChainAsTheSpanForm).
-//   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps and
+//   form must itself equal the general span TryAdd:
+//   RingWindowPathTests.TwoBufferTryAdd_WritesTheSameChainAsTheSpanForm). Proved by
+//   BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps and
 //   BatchDifferentialTests.AddBatch_MarksTheDescriptorPagesTheSequentialAddsMark.
 // - TryAddBatchAndNotify must equal TryAddBatch then NeedsNotify (DriverQueue.cs); its KickPrepareDirect, NeedsNotify.
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps (its fused-kick rounds).

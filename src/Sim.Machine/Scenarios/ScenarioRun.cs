@@ -40,7 +40,8 @@ public sealed class ScenarioRun
         lines.Add(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"stop={Simulation.StopReason} guest_exited={Simulation.GuestExited} events={Simulation.EventCount} event_hash=0x{Simulation.EventHash:x16} memory_hash=0x{Simulation.Memory.ContentHash():x16}"
+                $"stop={Simulation.StopReason} guest_exited={Simulation.GuestExited} events={Simulation.EventCount} "
+                    + $"event_hash=0x{Simulation.EventHash:x16} memory_hash=0x{Simulation.Memory.ContentHash():x16}"
             )
         );
         return lines;

@@ -22,7 +22,9 @@ public readonly record struct RingBenchmarkResult(
     public string ToSummaryLine() =>
         string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
-            $"ring requests={Requests} batch={Batch} queue_size={QueueSize} kicks={Kicks} notifications={Notifications} mismatches={Mismatches} allocated_bytes={AllocatedBytes} ns_per_request={NsPerRequest:F2}"
+            $"ring requests={Requests} batch={Batch} queue_size={QueueSize} kicks={Kicks} "
+                + $"notifications={Notifications} mismatches={Mismatches} allocated_bytes={AllocatedBytes} "
+                + $"ns_per_request={NsPerRequest:F2}"
         );
 
     /// <summary>Bytes allocated on the running thread per request (target: 0).</summary>

@@ -91,7 +91,9 @@ public sealed class PingScenario : IScenario
             [
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"backend: wakeups={backend.Wakeups} kicks_read={backend.KicksRead} coalesced_wakeups={backend.CoalescedWakeups} completed={backend.Completed} slow_kicks={device.SlowKicks}"
+                    $"backend: wakeups={backend.Wakeups} kicks_read={backend.KicksRead} "
+                        + $"coalesced_wakeups={backend.CoalescedWakeups} completed={backend.Completed} "
+                        + $"slow_kicks={device.SlowKicks}"
                 ),
                 string.Create(CultureInfo.InvariantCulture, $"timer: fired={timer.Fires}"),
             ]

@@ -20,12 +20,14 @@ public sealed partial class OracleRulesTests
             ?? throw new InvalidOperationException("repository root (virtsim.slnx) not found above the test binaries");
     }
 
-    /// <summary>A call that reports a finding: <c>Report…(</c>, <c>Fail(</c>, <c>OnDecision(</c>, <c>Check(</c>.</summary>
+    /// <summary>A call that reports a finding: <c>Report…(</c>, <c>Fail(</c>, <c>OnDecision(</c>,
+    /// <c>Check(</c>.</summary>
     [GeneratedRegex(@"\b(\w*Report\w*|Fail|OnDecision|Check)\s*\(")]
     private static partial Regex ReportingCall();
 
-    /// <summary>Every site literal in src/Fuzz and src/Devices/*/Fuzz that a checker or target reports (interpolated parts cut off):
-    /// the site literals inside the argument list of a reporting call, wherever the formatter broke its lines.</summary>
+    /// <summary>Every site literal in src/Fuzz and src/Devices/*/Fuzz that a checker or target reports
+    /// (interpolated parts cut off): the site literals inside the argument list of a reporting call, wherever the
+    /// formatter broke its lines.</summary>
     private static SortedSet<string> ReportedSites()
     {
         var sites = new SortedSet<string>(StringComparer.Ordinal);

@@ -40,7 +40,8 @@ internal sealed class DemoPciTarget : IFuzzTarget
     public string Name { get; }
 
     public string Description =>
-        "seed 000 demo PCI device: BAR0 MMIO and config-space sequences, resets; oracle model (4-byte buff at offset 0, reset clears it)";
+        "seed 000 demo PCI device: BAR0 MMIO and config-space sequences, resets; oracle model (4-byte buff at offset "
+        + "0, reset clears it)";
 
     public int InputVersion => 1;
 
@@ -151,7 +152,9 @@ internal sealed class DemoPciTarget : IFuzzTarget
                         return Fail(
                             context,
                             "demo-pci/mmio-read",
-                            $"BAR0 read of {size} bytes at 0x{offset:x} returned {Convert.ToHexString(data)}, the model says {Convert.ToHexString(expect)} (seed 000: only a 4-byte access at offset 0 reaches buff)"
+                            $"BAR0 read of {size} bytes at 0x{offset:x} returned {Convert.ToHexString(data)}, the "
+                                + $"model says {Convert.ToHexString(expect)} (seed 000: only a 4-byte access at "
+                                + "offset 0 reaches buff)"
                         );
                     break;
                 case 3:
@@ -181,7 +184,8 @@ internal sealed class DemoPciTarget : IFuzzTarget
                         return Fail(
                             context,
                             "demo-pci/id-registers-changed",
-                            $"config write of {width} bytes at 0x{reg:x2} changed the read-only vendor/device id to 0x{BinaryPrimitives.ReadUInt32LittleEndian(id):x8} (PCI 3.0 §6.2.1)"
+                            $"config write of {width} bytes at 0x{reg:x2} changed the read-only vendor/device id to "
+                                + $"0x{BinaryPrimitives.ReadUInt32LittleEndian(id):x8} (PCI 3.0 §6.2.1)"
                         );
                     }
                     break;

@@ -36,6 +36,9 @@ public sealed class BlkStats
     /// <inheritdoc/>
     public override string ToString() =>
         FormattableString.Invariant(
-            $"requests={Requests} reads={Reads} writes={Writes} flushes={Flushes} get_ids={GetIds} ioerr={IoErrors} unsupp={Unsupported} bytes_read={BytesRead} bytes_written={BytesWritten} malformed={Malformed}"
+            $"requests={Requests} reads={Reads} writes={Writes} flushes={Flushes} get_ids={GetIds} ioerr={IoErrors} "
+        )
+        + FormattableString.Invariant(
+            $"unsupp={Unsupported} bytes_read={BytesRead} bytes_written={BytesWritten} malformed={Malformed}"
         );
 }

@@ -48,10 +48,9 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
         if (!TryProbe(guest, driver, "blk: probe failed"))
             yield break;
         ulong capacity = driver.CapacitySectors;
+        ulong capacityBytes = capacity * BlkSpec.SectorSize;
         guest.Print(
-            F(
-                $"blk: capacity {capacity} sectors ({capacity * BlkSpec.SectorSize} bytes){(driver.ReadOnly ? " read-only" : "")}"
-            )
+            F($"blk: capacity {capacity} sectors ({capacityBytes} bytes){(driver.ReadOnly ? " read-only" : "")}")
         );
         GuestMemory memory = guest.Memory;
         int bytes = _sectorsPerRequest * BlkSpec.SectorSize;
@@ -92,9 +91,8 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
             if (wstatus != BlkSpec.StatusOk || driver.LastStatus != BlkSpec.StatusOk || !match)
                 Failures++;
             guest.Print(
-                F(
-                    $"write sector {sector} x{_sectorsPerRequest}: {StatusName(wstatus)} len={wlen}; read back: {StatusName(driver.LastStatus)} len={driver.LastUsedLen} {(match ? "match" : "MISMATCH")}"
-                )
+                F($"write sector {sector} x{_sectorsPerRequest}: {StatusName(wstatus)} len={wlen}; read back: ")
+                    + F($"{StatusName(driver.LastStatus)} len={driver.LastUsedLen} {(match ? "match" : "MISMATCH")}")
             );
         }
 

@@ -101,7 +101,8 @@ public sealed class BlkScenario : IScenario
             [
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"device: flavour={ScenarioChoices.Name(flavour)} capacity={device.CapacitySectors} {device.Stats} broken={(device.IsBroken ? 1 : 0)}"
+                    $"device: flavour={ScenarioChoices.Name(flavour)} capacity={device.CapacitySectors} {device.Stats} "
+                        + $"broken={(device.IsBroken ? 1 : 0)}"
                 ),
                 report.Line(),
             ]

@@ -187,7 +187,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             SetBroken(
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"virtio-counter: request of {outBytes} bytes is not 1..{CounterDeviceOptions.NumbersPerRequestMax} 4-byte numbers"
+                    $"virtio-counter: request of {outBytes} bytes is not "
+                        + $"1..{CounterDeviceOptions.NumbersPerRequestMax} 4-byte numbers"
                 )
             );
             return false;
@@ -206,7 +207,8 @@ public sealed class VirtioCounterDevice : VirtioDevice, ITimerListener
             if (got != CounterSpec.NumberSize)
                 break;
             offset += CounterSpec.NumberSize;
-            uint value = BinaryPrimitives.ReadUInt32LittleEndian(word); // virtio_ldl_p: little-endian on x86 and VERSION_1
+            // virtio_ldl_p: little-endian on x86 and VERSION_1
+            uint value = BinaryPrimitives.ReadUInt32LittleEndian(word);
             NumbersReceived++;
             if (_received.Count < _options.LogLinesMax)
                 _received.Add(value);

@@ -105,11 +105,16 @@ public sealed class CounterScenario : IScenario
             [
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"device: flavour={ScenarioChoices.Name(flavour)} ticks={device.Ticks} config_irqs={device.ConfigInterrupts} ticks_lost={device.TicksLost} requests={device.Requests} numbers={device.NumbersReceived} last_used_len={guest.Driver?.LastUsedLen ?? 0} broken={(device.IsBroken ? 1 : 0)}"
+                    $"device: flavour={ScenarioChoices.Name(flavour)} ticks={device.Ticks} "
+                        + $"config_irqs={device.ConfigInterrupts} ticks_lost={device.TicksLost} "
+                        + $"requests={device.Requests} numbers={device.NumbersReceived} "
+                        + $"last_used_len={guest.Driver?.LastUsedLen ?? 0} broken={(device.IsBroken ? 1 : 0)}"
                 ),
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"driver: counter={guest.Driver?.Counter ?? 0} config_changes={guest.Driver?.ConfigChanges ?? 0} sent={guest.Driver?.Sent ?? 0} acks={guest.Driver?.Acks ?? 0} add_failures={guest.Driver?.AddFailures ?? 0}"
+                    $"driver: counter={guest.Driver?.Counter ?? 0} config_changes={guest.Driver?.ConfigChanges ?? 0} "
+                        + $"sent={guest.Driver?.Sent ?? 0} acks={guest.Driver?.Acks ?? 0} "
+                        + $"add_failures={guest.Driver?.AddFailures ?? 0}"
                 ),
                 report.Line(),
             ]

@@ -84,7 +84,8 @@ internal sealed class DemoDiffTarget : IFuzzTarget
     public string Name { get; }
 
     public string Description =>
-        "seed 000 virtio-demo, QEMU-style vs vhost-demo on the same hostile rings and schedule; oracles differential (used ring, response bytes, buff; prefix only after an invalid ring), missed-interrupt, hang";
+        "seed 000 virtio-demo, QEMU-style vs vhost-demo on the same hostile rings and schedule; oracles differential "
+        + "(used ring, response bytes, buff; prefix only after an invalid ring), missed-interrupt, hang";
 
     public int InputVersion => 1;
 
@@ -250,7 +251,8 @@ internal sealed class DemoDiffTarget : IFuzzTarget
                 Report(
                     context,
                     "differential/used-element",
-                    $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id {_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]}), before either saw an invalid ring"
+                    $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id "
+                        + $"{_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]}), before either saw an invalid ring"
                 );
                 return;
             }
@@ -261,7 +263,8 @@ internal sealed class DemoDiffTarget : IFuzzTarget
             Report(
                 context,
                 "differential/used-idx",
-                $"used.idx {_qemu.UsedIdx} (QEMU-style) vs {_vhost.UsedIdx} (vhost) after the same guest moves and run time, neither device broken"
+                $"used.idx {_qemu.UsedIdx} (QEMU-style) vs {_vhost.UsedIdx} (vhost) after the same guest moves and run "
+                    + "time, neither device broken"
             );
             return;
         }
@@ -272,7 +275,8 @@ internal sealed class DemoDiffTarget : IFuzzTarget
             Report(
                 context,
                 "differential/used-element",
-                $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id {_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]})"
+                $"used element #{i}: QEMU-style (id {_qemu.Log[i] >> 32}, len {(uint)_qemu.Log[i]}) vs vhost (id "
+                    + $"{_vhost.Log[i] >> 32}, len {(uint)_vhost.Log[i]})"
             );
             return;
         }
@@ -291,7 +295,8 @@ internal sealed class DemoDiffTarget : IFuzzTarget
             Report(
                 context,
                 "differential/guest-memory",
-                $"guest memory differs at 0x{at:x} (response bytes or ring contents): QEMU-style wrote 0x{_qemu.Byte(at):x2}, vhost 0x{_vhost.Byte(at):x2}"
+                $"guest memory differs at 0x{at:x} (response bytes or ring contents): QEMU-style wrote "
+                    + $"0x{_qemu.Byte(at):x2}, vhost 0x{_vhost.Byte(at):x2}"
             );
         }
     }

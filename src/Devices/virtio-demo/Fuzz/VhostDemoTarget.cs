@@ -66,7 +66,8 @@ internal sealed class VhostDemoTarget : IFuzzTarget
     public long Requests { get; private set; }
 
     public string Description =>
-        "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; oracles permission, used-ring, hang, liveness, missed-interrupt";
+        "seed 000 vhost-demo on the vhost core (worker, weights, memory table, vring ioctls) under hostile rings; "
+        + "oracles permission, used-ring, hang, liveness, missed-interrupt";
 
     public int InputVersion => 1;
 
@@ -360,13 +361,16 @@ internal sealed class VhostDemoTarget : IFuzzTarget
                 context.Report(
                     "liveness",
                     "liveness/available-chain-not-consumed",
-                    $"after the guest stopped and kicked, avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err"
+                    $"after the guest stopped and kicked, avail.idx is {availIdx} but vhost stopped at last_avail_idx "
+                        + $"{vq.LastAvailIdx} without a vq_err"
                 );
             else
                 context.Report(
                     "liveness",
                     "liveness/stranded-under-suppression",
-                    $"avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err, and its suppression state ({(vq.EventIdx ? "avail_event" : "used.flags NO_NOTIFY")}) told the guest not to kick: a lost wakeup (vhost_enable_notify's re-check)"
+                    $"avail.idx is {availIdx} but vhost stopped at last_avail_idx {vq.LastAvailIdx} without a vq_err, "
+                        + $"and its suppression state ({(vq.EventIdx ? "avail_event" : "used.flags NO_NOTIFY")}) told "
+                        + "the guest not to kick: a lost wakeup (vhost_enable_notify's re-check)"
                 );
         }
         else if (_checker.InFlight != 0)
@@ -374,7 +378,8 @@ internal sealed class VhostDemoTarget : IFuzzTarget
             context.Report(
                 "liveness",
                 "liveness/chain-never-completed",
-                $"after the guest stopped and kicked, {_checker.InFlight} fetched chains were never completed and no vq_err was raised"
+                $"after the guest stopped and kicked, {_checker.InFlight} fetched chains were never completed and no "
+                    + "vq_err was raised"
             );
         }
         else

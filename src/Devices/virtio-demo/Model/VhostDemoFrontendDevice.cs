@@ -161,10 +161,11 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
             Log.Add("virtio_demo_vhost_status() after vhost_demo_start");
             if (!ok)
             {
+                string reason = LastStartError ?? LastStartStep + ": " + LastStartResult;
                 Log.Add(
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"unable to start vhost demo: {LastStartError ?? LastStartStep + ": " + LastStartResult}: falling back on userspace virtio"
+                        $"unable to start vhost demo: {reason}: falling back on userspace virtio"
                     )
                 );
                 VhostStarted = false;

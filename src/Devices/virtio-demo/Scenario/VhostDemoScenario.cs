@@ -90,7 +90,8 @@ public sealed class VhostDemoScenario : IScenario
         lines.Add(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"device: flavour={flavour} requests={backend.Requests} short={backend.ShortRequests} buff={state:x} vq_errors={vq.VqErrors} qemu_handler_runs={device.QemuHandlerRuns}"
+                $"device: flavour={flavour} requests={backend.Requests} short={backend.ShortRequests} buff={state:x} "
+                    + $"vq_errors={vq.VqErrors} qemu_handler_runs={device.QemuHandlerRuns}"
             )
         );
         string startError =
@@ -103,7 +104,11 @@ public sealed class VhostDemoScenario : IScenario
         lines.Add(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"vhost: started={(device.VhostStarted ? 1 : 0)} starts={device.Starts} start_failures={device.StartFailures} call={device.GetCallPath(0).ToString().ToLowerInvariant()} kick_wakeups={vq.Poll.Wakeups} worker_wakeups={worker?.Wakeups ?? 0} handler_runs={worker?.HandlerRuns ?? 0} call_signals={vq.CallSignals} userspace_calls={device.GetUserspaceCalls(0)}{startError}"
+                $"vhost: started={(device.VhostStarted ? 1 : 0)} starts={device.Starts} "
+                    + $"start_failures={device.StartFailures} "
+                    + $"call={device.GetCallPath(0).ToString().ToLowerInvariant()} kick_wakeups={vq.Poll.Wakeups} "
+                    + $"worker_wakeups={worker?.Wakeups ?? 0} handler_runs={worker?.HandlerRuns ?? 0} "
+                    + $"call_signals={vq.CallSignals} userspace_calls={device.GetUserspaceCalls(0)}{startError}"
             )
         );
         if (worker is { IdleSelfRequeues: > 0 } w)
@@ -112,7 +117,9 @@ public sealed class VhostDemoScenario : IScenario
             lines.Add(
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"vhost: worker livelocked: handle_demo_kick requeued itself {w.SelfRequeues} times ({w.IdleSelfRequeues} without progress, longest streak {w.IdleSelfRequeueStreakMax}, livelock reports {w.LivelocksDetected}); sleeping={(w.Sleeping ? 1 : 0)}"
+                    $"vhost: worker livelocked: handle_demo_kick requeued itself {w.SelfRequeues} times "
+                        + $"({w.IdleSelfRequeues} without progress, longest streak {w.IdleSelfRequeueStreakMax}, "
+                        + $"livelock reports {w.LivelocksDetected}); sleeping={(w.Sleeping ? 1 : 0)}"
                 )
             );
         }

@@ -60,7 +60,9 @@ public sealed class VirtioDemoScenario : IScenario
             () =>
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} unknown_opt={device.UnknownOpts} buff={device.Buff:x} broken={(device.IsBroken ? 1 : 0)}"
+                    $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} "
+                        + $"short={device.ShortRequests} unknown_opt={device.UnknownOpts} buff={device.Buff:x} "
+                        + $"broken={(device.IsBroken ? 1 : 0)}"
                 )
         );
     }

@@ -86,7 +86,9 @@ public sealed class FactorialScenario : IScenario
             () =>
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} short={device.ShortRequests} detached={device.Detached} hung={(device.Hung ? 1 : 0)} broken={(device.IsBroken ? 1 : 0)}"
+                    $"device: flavour={flavour.ToString().ToLowerInvariant()} requests={device.Requests} "
+                        + $"short={device.ShortRequests} detached={device.Detached} hung={(device.Hung ? 1 : 0)} "
+                        + $"broken={(device.IsBroken ? 1 : 0)}"
                 )
         );
     }

@@ -83,7 +83,8 @@ internal static class NetComparison
                     UsedRing,
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"used ring 0x{address:x}: model {VirtioBlkLockstep.DescribeUsed(model.Memory, address, size)}; "
+                        $"used ring 0x{address:x}: model "
+                            + $"{VirtioBlkLockstep.DescribeUsed(model.Memory, address, size)}; "
                             + $"QEMU {VirtioBlkLockstep.DescribeUsed(qemu.Memory, address, size)}"
                     )
                 )

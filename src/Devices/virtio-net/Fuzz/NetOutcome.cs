@@ -4,9 +4,9 @@ namespace Virtsim.Fuzz.Qemu;
 
 /// <summary>
 /// QEMU's observable outcome of one virtio-net input, coarsened for guidance (docs/qemu-backend.md, "Guidance"): what
-/// <see cref="LockstepOutcome"/> describes for any device (broken or not and QEMU's message without its numbers, status, ISR,
-/// used entries and their length classes, the kinds of difference), plus how many frames QEMU put on its link (classes
-/// 0, 1, 2, 3–4, 5–8, more: transmitq1's behaviour). Frame bytes are left out, as raw addresses are:
+/// <see cref="LockstepOutcome"/> describes for any device (broken or not and QEMU's message without its numbers,
+/// status, ISR, used entries and their length classes, the kinds of difference), plus how many frames QEMU put on its
+/// link (classes 0, 1, 2, 3–4, 5–8, more: transmitq1's behaviour). Frame bytes are left out, as raw addresses are:
 /// novelty means a new kind of behaviour, not a new random frame.
 /// </summary>
 internal static class NetOutcome

@@ -67,7 +67,8 @@ public sealed class NetScenario : IScenario
                     CultureInfo.InvariantCulture,
                     $"device: flavour={ScenarioChoices.Name(flavour)} sent={backend.FramesSent} "
                         + $"bytes={backend.BytesSent} "
-                        + $"received={device.FramesReceived} dropped={device.ReceiveDropped} broken={(device.IsBroken ? 1 : 0)}"
+                        + $"received={device.FramesReceived} dropped={device.ReceiveDropped} "
+                        + $"broken={(device.IsBroken ? 1 : 0)}"
                 ),
             NetSpec.LegacyPciDeviceId
         );

@@ -3,7 +3,8 @@ using System.Globalization;
 
 namespace Virtsim.Fuzz.Qemu;
 
-/// <summary>One way the rng halves differ: <see cref="Kind"/> is one of the <see cref="RngComparison"/> constants.</summary>
+/// <summary>One way the rng halves differ: <see cref="Kind"/> is one of the <see cref="RngComparison"/>
+/// constants.</summary>
 internal sealed record RngDifference(string Kind, string Detail) : IQemuDifference;
 
 /// <summary>
@@ -66,7 +67,8 @@ internal static class RngComparison
                     UsedRing,
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"used ring 0x{address:x}: model {DescribeUsed(model.Memory, address, size)}; QEMU {DescribeUsed(qemu.Memory, address, size)}"
+                        $"used ring 0x{address:x}: model {DescribeUsed(model.Memory, address, size)}; QEMU "
+                            + $"{DescribeUsed(qemu.Memory, address, size)}"
                     )
                 )
             );
@@ -78,7 +80,8 @@ internal static class RngComparison
                     Memory,
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"{others} bytes outside the model's entropy and used rings, first at 0x{firstOther:x}: model 0x{model.Memory[firstOther]:x2}, QEMU 0x{qemu.Memory[firstOther]:x2}"
+                        $"{others} bytes outside the model's entropy and used rings, first at 0x{firstOther:x}: model "
+                            + $"0x{model.Memory[firstOther]:x2}, QEMU 0x{qemu.Memory[firstOther]:x2}"
                     )
                 )
             );
@@ -87,7 +90,8 @@ internal static class RngComparison
             diffs.Add(
                 new(
                     Broken,
-                    $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU {(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"
+                    $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU "
+                        + $"{(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"
                 )
             );
         if (model.DeviceStatus != qemu.DeviceStatus)
@@ -107,8 +111,8 @@ internal static class RngComparison
         return diffs;
     }
 
-    /// <summary>Whether the used ring at (<paramref name="address"/>, <paramref name="size"/>) in <paramref name="memory"/>
-    /// holds an entry with len 0 among its first used.idx entries.</summary>
+    /// <summary>Whether the used ring at (<paramref name="address"/>, <paramref name="size"/>) in
+    /// <paramref name="memory"/> holds an entry with len 0 among its first used.idx entries.</summary>
     public static bool HasZeroLengthEntry(ReadOnlySpan<byte> memory, ulong address, int size)
     {
         if (address + 4 + (8UL * (ulong)size) > (ulong)memory.Length)

@@ -24,7 +24,8 @@ internal sealed class VirtioRngLockstep : ILockstepDevice
     public const int OperationsMax = LockstepDriver.OperationsMax;
     public const int MemoryBytes = VirtioBlkLockstep.MemoryBytes;
 
-    /// <summary>used.idx reads after a kick before the difference stands (each lets QEMU's main loop turn once).</summary>
+    /// <summary>used.idx reads after a kick before the difference stands (each lets QEMU's main loop turn
+    /// once).</summary>
     public const int SettleReadsMax = 8;
 
     /// <summary>Model simulation events per execution before the model counts as hung.</summary>
@@ -52,7 +53,8 @@ internal sealed class VirtioRngLockstep : ILockstepDevice
 
     public QemuVirtioPci Pci => _driver.Pci;
 
-    /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's doorbell.</summary>
+    /// <summary>Binds the QEMU half (after a (re)start): finds and maps the device, learns queue 0's
+    /// doorbell.</summary>
     public void Attach(QemuMachine qemu)
     {
         _driver.Attach(qemu, RngSpec.DeviceId);

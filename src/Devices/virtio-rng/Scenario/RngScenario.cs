@@ -71,7 +71,8 @@ public sealed class RngScenario : IScenario
             () =>
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"device: flavour={ScenarioChoices.Name(flavour)} requests={device.Requests} bytes={device.BytesWritten} refused={device.Refused} broken={(device.IsBroken ? 1 : 0)}"
+                    $"device: flavour={ScenarioChoices.Name(flavour)} requests={device.Requests} "
+                        + $"bytes={device.BytesWritten} refused={device.Refused} broken={(device.IsBroken ? 1 : 0)}"
                 ),
             RngSpec.LegacyPciDeviceId
         );

@@ -50,7 +50,8 @@ internal sealed class HandlerScheduler : IHandlerInterleaving
     }
 
     /// <summary>Decodes an interleave op: point = Index % 3, hits let pass = Flags % 4, then reads its slot's ops
-    /// (Next % <see cref="SlotOpsMax"/> + 1 of them) from <paramref name="reader"/>. Replaces any slot still armed.</summary>
+    /// (Next % <see cref="SlotOpsMax"/> + 1 of them) from <paramref name="reader"/>. Replaces any slot still
+    /// armed.</summary>
     public void Arm(in RingInput.Op op, ref Virtsim.Fuzz.Input.FuzzInputReader reader)
     {
         _point = (HandlerPoint)(op.Index % 3);

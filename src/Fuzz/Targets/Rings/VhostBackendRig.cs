@@ -201,7 +201,9 @@ internal sealed class VhostBackendRig
             {
                 context.ReportHang(
                     "hang/vhost-worker-livelock",
-                    $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing itself without consuming or completing anything (seed handle_demo_kick's unconditional vhost_poll_queue)"
+                    $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each "
+                        + "requeueing itself without consuming or completing anything (seed handle_demo_kick's "
+                        + "unconditional vhost_poll_queue)"
                 );
                 return RunEnd.Hang;
             }

@@ -66,7 +66,8 @@ public sealed partial class SplitQueue
         int mask = unchecked(size - 1);
         Span<byte> usedBytes = _usedWindow.WritableBytes;
         Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
-        ref byte availEvent = ref Unsafe.Add(ref MemoryMarshal.GetReference(usedBytes), _availEventOffset); // avail_event: inside the ring
+        // avail_event: inside the ring
+        ref byte availEvent = ref Unsafe.Add(ref MemoryMarshal.GetReference(usedBytes), _availEventOffset);
         bool wroteAvailEvent = false;
         ulong regionBase = _tableRegionBase;
         ulong regionSize = _tableRegionSize;
@@ -322,7 +323,8 @@ public sealed partial class SplitQueue
                 head | (unchecked((ulong)lens[k]) << 32)
             );
         }
-        RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n); // n <= InUse <= size
+        // n <= InUse <= size
+        RingBytes.MarkEntriesWritten(_usedWindow, VirtioSpec.UsedRingOffset, VirtioSpec.UsedElemSize, size, first, n);
     }
 
     /// <summary>The unobserved body of <see cref="AddUsedAndSignal"/>: the bodies of FillBatch, Flush and ShouldNotify

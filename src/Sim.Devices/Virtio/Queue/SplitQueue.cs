@@ -795,7 +795,8 @@ public sealed partial class SplitQueue
         // id (le32) + len (le32) as one little-endian 8-byte store.
         ulong entry = head | ((ulong)len << 32);
         if (Direct(memory))
-            _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry); // unchecked: slot < size
+            // unchecked: slot < size
+            _usedWindow.WriteUInt64(unchecked(VirtioSpec.UsedRingOffset + (slot * VirtioSpec.UsedElemSize)), entry);
         else
             WriteUsedEntry(memory, slot, entry);
     }

@@ -221,8 +221,9 @@ public abstract class VirtioDevice
     }
 
     /// <summary>QEMU virtqueue_get_avail_bytes (<see cref="SplitQueue.GetAvailBytes"/>): the device-writable bytes of
-    /// every available chain of queue <paramref name="queueIndex"/>, summed up to <paramref name="inBytesMax"/>, without
-    /// popping. A guest error the walk finds breaks the device (QEMU virtio_error) and returns false; 0 bytes when the
+    /// every available chain of queue <paramref name="queueIndex"/>, summed up to <paramref name="inBytesMax"/>,
+    /// without popping. A guest error the walk finds breaks the device (QEMU virtio_error) and returns false; 0 bytes
+    /// when the
     /// device is broken, may not DMA or the queue is not ready.</summary>
     public bool TryGetAvailBytes(int queueIndex, uint inBytesMax, out uint inBytes)
     {
