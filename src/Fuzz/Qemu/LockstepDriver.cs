@@ -315,13 +315,36 @@ internal sealed class LockstepDriver : IMemoryObserver
             Facts.BuffersOverlapInKick = KickOverlap.WritableOverlapsOther(rig.Simulation.Memory, device.GetQueue(0));
         }
         KickedQueue = _guests.Selected;
+        bool handled = !device.IsBroken;
         if (KickedQueue == 0)
             rig.Kick();
         else
             rig.Kick(KickedQueue);
+        if (handled)
+            NoteAvailEvent(rig, device.GetQueue(KickedQueue));
         NoteBroken();
         Qemu.Qtest.Write(_notify[KickedQueue], 2, Narrow.AsUInt64Bits(KickedQueue));
         _device.Settle(Qemu, rig);
+    }
+
+    /// <summary>Records where QEMU's handler leaves avail.idx at the end of this kick
+    /// (<see cref="LockstepFacts.AvailEventsAtKicks"/>): with EVENT_IDX, virtio_queue_split_set_notification stores
+    /// vring_avail_idx into avail_event on every kick of a queue with rings (virtio_queue_notify returns early only
+    /// when there is no descriptor table or the device is broken).</summary>
+    private void NoteAvailEvent(ModelVirtioRig rig, SplitQueue queue)
+    {
+        // Only fields inside the compared memory matter (and the sum below cannot wrap).
+        if (!queue.Ready || !queue.EventIdx || queue.UsedRing.Value >= RingInput.MemorySize)
+            return;
+        GuestMemory memory = rig.Simulation.Memory;
+        using (memory.As(MemoryActor.Host))
+        {
+            if (memory.TryReadUInt16(new GuestAddress(queue.AvailRing.Value + 2), out ushort availIdx))
+            {
+                ulong field = queue.UsedRing.Value + 4 + (8UL * (ulong)queue.Size);
+                Facts.AvailEventsAtKicks.Add((field, availIdx));
+            }
+        }
     }
 
     /// <summary>The model's used.idx (null when its queue is not ready or the ring is outside its memory).</summary>

@@ -19,7 +19,7 @@ internal sealed record DifferenceCase(
     bool BuffersOverlapInKick = false,
     IReadOnlyList<string>? ModelBrokenReasons = null,
     bool QueueSizeRewritten = false,
-    ushort? AvailIdx = null
+    IReadOnlyList<(ulong Address, ushort AvailIdx)>? AvailEventsAtKicks = null
 )
 {
     /// <summary>The model's device broke during the run (now, or before a reset hid it) for a reason
@@ -159,11 +159,11 @@ internal sealed record DifferenceCase(
             && Model.Memory.AsSpan(start + 4, 8 * q).SequenceEqual(Qemu.Memory.AsSpan(start + 4, 8 * q));
     }
 
-    /// <summary>The used rings agree but for avail_event (le16 after the entries), and QEMU's avail_event is avail.idx
-    /// (<see cref="AvailIdx"/>, read from the model's available ring at the end).</summary>
+    /// <summary>The used rings agree but for avail_event (le16 after the entries), and QEMU's avail_event is what
+    /// its last kick of that ring stored there: avail.idx at that kick (<see cref="AvailEventsAtKicks"/>).</summary>
     public bool UsedRingDiffersOnlyInAvailEventSetToAvailIdx()
     {
-        if (UsedRing is not { } u || AvailIdx is not { } availIdx)
+        if (UsedRing is not { } u)
             return false;
         ulong end = u.Address + 4 + (8UL * (ulong)u.Size) + 2;
         if (end > (ulong)Model.Memory.Length)
@@ -171,6 +171,31 @@ internal sealed record DifferenceCase(
         int start = (int)u.Address;
         int length = (int)(end - u.Address);
         return Model.Memory.AsSpan(start, length - 2).SequenceEqual(Qemu.Memory.AsSpan(start, length - 2))
-            && BinaryPrimitives.ReadUInt16LittleEndian(Qemu.Memory.AsSpan(start + length - 2)) == availIdx;
+            && QemuAvailEventIsLastKicksAvailIdx(end - 2);
+    }
+
+    /// <summary>Every offset of <paramref name="d"/> lies in an avail_event field a kick of the run made QEMU store
+    /// (an earlier used ring's, when a re-initialisation moved the rings), and QEMU's value there is avail.idx at the
+    /// last such kick.</summary>
+    public bool OnlyAvailEventsSetAtKicks(BlkDifference d) =>
+        d.Offsets is { Count: > 0 } offsets
+        && AvailEventsAtKicks is { } kicks
+        && offsets.All(o =>
+            kicks.Any(k =>
+                (ulong)o >= k.Address && (ulong)o < k.Address + 2 && QemuAvailEventIsLastKicksAvailIdx(k.Address)
+            )
+        );
+
+    private bool QemuAvailEventIsLastKicksAvailIdx(ulong field)
+    {
+        if (AvailEventsAtKicks is null || field + 2 > (ulong)Qemu.Memory.Length)
+            return false;
+        (ulong Address, ushort AvailIdx)? last = null;
+        foreach ((ulong Address, ushort AvailIdx) k in AvailEventsAtKicks)
+        {
+            if (k.Address == field)
+                last = k;
+        }
+        return last is { } l && BinaryPrimitives.ReadUInt16LittleEndian(Qemu.Memory.AsSpan((int)field)) == l.AvailIdx;
     }
 }

@@ -270,20 +270,6 @@ internal sealed class VirtioBlkLockstep : ILockstepDevice
         return InMemory(queue) ? (queue.DescTable.Value, queue.UsedRing.Value, queue.Size) : null;
     }
 
-    /// <summary>avail.idx at the model queue's available ring in <paramref name="model"/>'s memory; null when not set
-    /// up or outside the compared memory.</summary>
-    public ushort? ModelAvailIdx(BlkObservation model)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (Model is null)
-            return null;
-        SplitQueue queue = Model.Device.GetQueue(0);
-        ulong at = queue.AvailRing.Value + 2;
-        return queue.Size == 0 || at + 2 > (ulong)model.Memory.Length
-            ? null
-            : BinaryPrimitives.ReadUInt16LittleEndian(model.Memory.AsSpan((int)at));
-    }
-
     /// <summary>Whether the last initialisation of the run negotiated INDIRECT_DESC.</summary>
     public bool Indirect => _driver.Indirect;
 

@@ -144,7 +144,7 @@ internal sealed class VirtioBlkQemuTarget : RealQemuTarget
             f.BuffersOverlapInKick,
             f.ModelBrokenReasons,
             f.QueueSizeRewritten,
-            Lockstep.ModelAvailIdx(_model)
+            f.AvailEventsAtKicks
         );
         return Verdict(context, diffs, Qemu72Differences.Explain(c, out _)?.Select(r => r.Id), record: true);
     }
