@@ -447,22 +447,30 @@ internal static class OracleRules
         ),
         new(
             "liveness/queue1-available-chain-not-consumed",
-            "The same as liveness/available-chain-not-consumed on the target's second queue (virtio-net's transmitq1): chains the driver made available for transmission were never consumed, and the device reported no error.",
+            "The same as liveness/available-chain-not-consumed on the target's second queue (virtio-net's "
+                + "transmitq1): chains the driver made available for transmission were never consumed, and the device "
+                + "reported no error.",
             "a notified device must consume what the driver made available on every queue, or fail visibly",
             "VIRTIO 1.2 §2.7.13, §5.1.6.2 (transmitting packets); QEMU virtio_net_handle_tx_bh / virtio_net_flush_tx"
         ),
         new(
             "liveness/queue1-chain-never-completed",
-            "The same as liveness/chain-never-completed on the target's second queue (virtio-net's transmitq1): a transmit chain the device took was never returned through the used ring, and the device reported no error.",
-            "every transmit buffer the device consumes is returned in the used ring (QEMU pushes it with len 0 once sent)",
+            "The same as liveness/chain-never-completed on the target's second queue (virtio-net's transmitq1): a "
+                + "transmit chain the device took was never returned through the used ring, and the device reported no "
+                + "error.",
+            "every transmit buffer the device consumes is returned in the used ring (QEMU pushes it with len 0 "
+                + "once sent)",
             "VIRTIO 1.2 §2.7.14, §5.1.6.2; QEMU virtio_net_flush_tx (virtqueue_push after qemu_sendv_packet_async)"
         ),
         // ---- features and the counter's timer (robust virtio-*-qemu targets)
         new(
             "features/offered",
-            "device_feature read through a select window is not the feature word the device's spec and QEMU say it offers (or a window above 1 is not 0).",
-            "a device offers a fixed set of feature bits: its device-specific bits plus what the transport adds (INDIRECT_DESC, EVENT_IDX, VERSION_1 on the modern transport); windows above 1 read 0",
-            "VIRTIO 1.2 §2.2, §4.1.4.3; QEMU virtio_pci_common_read (VIRTIO_PCI_COMMON_DF), DEFINE_VIRTIO_COMMON_FEATURES"
+            "device_feature read through a select window is not the feature word the device's spec and QEMU say it "
+                + "offers (or a window above 1 is not 0).",
+            "a device offers a fixed set of feature bits: its device-specific bits plus what the transport adds "
+                + "(INDIRECT_DESC, EVENT_IDX, VERSION_1 on the modern transport); windows above 1 read 0",
+            "VIRTIO 1.2 §2.2, §4.1.4.3; QEMU virtio_pci_common_read (VIRTIO_PCI_COMMON_DF), "
+                + "DEFINE_VIRTIO_COMMON_FEATURES"
         ),
         new(
             "features/accepted",
@@ -478,9 +486,12 @@ internal static class OracleRules
         ),
         new(
             "timer/ticks",
-            "The counter's log has not exactly the tick lines that fell due over the interval's virtual time (a timer never armed, never re-armed, not cancelled, or firing early).",
-            "the robust counter's timer is armed when DRIVER_OK is set, ticks once per period and is cancelled when DRIVER_OK is cleared or on reset",
-            "seed 002 counter device (virtio_counter timer); VIRTIO 1.2 §2.1 (device status); QEMU timer_mod / timer_del"
+            "The counter's log has not exactly the tick lines that fell due over the interval's virtual time (a "
+                + "timer never armed, never re-armed, not cancelled, or firing early).",
+            "the robust counter's timer is armed when DRIVER_OK is set, ticks once per period and is cancelled "
+                + "when DRIVER_OK is cleared or on reset",
+            "seed 002 counter device (virtio_counter timer); VIRTIO 1.2 §2.1 (device status); QEMU timer_mod / "
+                + "timer_del"
         ),
         new(
             "timer/set-config",
@@ -490,8 +501,10 @@ internal static class OracleRules
         ),
         new(
             "timer/generation",
-            "config_generation did not advance by the number of ticks over an interval in which the device never broke.",
-            "a device changes config_generation whenever its configuration changes, so a driver reading it twice sees the change",
+            "config_generation did not advance by the number of ticks over an interval in which the device never "
+                + "broke.",
+            "a device changes config_generation whenever its configuration changes, so a driver reading it twice "
+                + "sees the change",
             "VIRTIO 1.2 §2.5.1, §4.1.4.3.1; QEMU virtio_notify_config (increments generation)"
         ),
         // ---- hang (targets' own budgets)

@@ -52,8 +52,8 @@ internal class LockstepFacts
     /// <summary>At each kick on a ready queue with EVENT_IDX and a device not broken: the address of the kicked queue's
     /// avail_event field (used ring + 4 + 8 × size) and avail.idx after the model handled the kick, in kick order.
     /// QEMU 7.2's virtio_blk_handle_vq ends every kick with virtio_queue_set_notification(vq, 1), which stores
-    /// avail.idx there even when it popped nothing (blk row <c>avail-event-left-by-driver</c>); the last entry for an address is
-    /// what QEMU left in it.</summary>
+    /// avail.idx there even when it popped nothing (blk row <c>avail-event-left-by-driver</c>); the last entry for an
+    /// address is what QEMU left in it.</summary>
     public List<(ulong Address, ushort AvailIdx)> AvailEventsAtKicks { get; } = [];
 
     public virtual void Clear()
