@@ -12,6 +12,7 @@ namespace Fuzz.Tests.Qemu;
 /// bounded, fixed-seed mutation pass show no difference the <see cref="Qemu72Differences"/> table does not explain.
 /// Each test prints why it skipped where QEMU is missing (xunit 2 has no dynamic skip: it returns).
 /// </summary>
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuBlkDifferentialTests(ITestOutputHelper output)
 {
     /// <summary>Mutated inputs of the bounded pass (a few seconds against QEMU).</summary>

@@ -11,6 +11,7 @@ namespace Fuzz.Tests.Qemu;
 /// rejects the initial rings the queue never becomes ready, so the guest actor must already point at this execution's
 /// memory. Prints why it skipped where QEMU is missing (xunit 2 has no dynamic skip: it returns).
 /// </summary>
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuBlkRejectedRingsTests(ITestOutputHelper output)
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace Fuzz.Tests.Qemu;
 /// on both halves. Found by a virtio-blk-qemu-real campaign (seed 7): placement 7 put the available ring at 0, the
 /// model popped a zero-length buffer and broke, QEMU's virtio_queue_empty_rcu called the queue empty.
 /// </summary>
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuBlkRingRelocationTests(ITestOutputHelper output)
 {
     private const string AvailAtZero =

@@ -11,6 +11,7 @@ namespace Fuzz.Tests.Qemu;
 /// produce no finding, and must be explained by its row. And the QEMU 7.2 crash the guided campaign found. Where QEMU
 /// is missing the tests say so and return.
 /// </summary>
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuBlkTriagedTests(ITestOutputHelper output)
 {
     /// <summary>(rows the table named for it when triaged, the characteristic one first; input hex).</summary>

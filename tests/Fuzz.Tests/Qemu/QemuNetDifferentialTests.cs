@@ -14,7 +14,7 @@ namespace Fuzz.Tests.Qemu;
 /// show no difference the <see cref="NetQemu72Differences"/> table does not explain. Each test prints why it skipped
 /// where QEMU is missing (xunit 2 has no dynamic skip: it returns).
 /// </summary>
-[Collection(NetQemuSessionCollection.Name)]
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuNetDifferentialTests(ITestOutputHelper output)
 {
     /// <summary>Mutated inputs of the bounded pass (seconds against QEMU).</summary>

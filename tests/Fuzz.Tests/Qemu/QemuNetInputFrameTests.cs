@@ -12,7 +12,7 @@ namespace Fuzz.Tests.Qemu;
 /// placed it, or kept until a chain and kick), and op 13 stays "nothing" for the other devices. The QEMU test skips
 /// with a message where QEMU is missing.
 /// </summary>
-[Collection(NetQemuSessionCollection.Name)]
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuNetInputFrameTests(ITestOutputHelper output)
 {
     [Fact]

@@ -13,7 +13,7 @@ namespace Fuzz.Tests.Qemu;
 /// fewer than 12 writable bytes: <c>iov_from_buf_full: Assertion 'offset == 0'</c>, docs/qemu-backend.md). Skips
 /// with a message where QEMU is missing.
 /// </summary>
-[Collection(NetQemuSessionCollection.Name)]
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuNetReproducerTests(ITestOutputHelper output)
 {
     /// <summary>One driver-readable and one 4-byte writable buffer in one chain, a kick.</summary>
@@ -99,12 +99,4 @@ public sealed class QemuNetReproducerTests(ITestOutputHelper output)
             StringComparison.Ordinal
         );
     }
-}
-
-/// <summary>The test classes that execute <see cref="VirtioNetQemuTarget"/> (one QEMU and one lockstep per process):
-/// not in parallel, so that <see cref="VirtioNetQemuTarget.LastFacts"/> read after an input is that input's.</summary>
-[CollectionDefinition(Name)]
-public sealed class NetQemuSessionCollection
-{
-    public const string Name = "virtio-net-qemu-real session";
 }

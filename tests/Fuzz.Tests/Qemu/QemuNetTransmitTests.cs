@@ -12,7 +12,7 @@ namespace Fuzz.Tests.Qemu;
 /// "virtio-net nothing to send"), and the selection is a no-op for single-queue devices. The QEMU tests skip with a
 /// message where QEMU is missing.
 /// </summary>
-[Collection(NetQemuSessionCollection.Name)]
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuNetTransmitTests(ITestOutputHelper output)
 {
     private bool Skipped()

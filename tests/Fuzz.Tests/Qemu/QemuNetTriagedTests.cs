@@ -15,7 +15,7 @@ namespace Fuzz.Tests.Qemu;
 /// QEMU again and must produce no finding. The facts the rows rest on are checked without QEMU too. Where QEMU is
 /// missing the QEMU tests say so and return.
 /// </summary>
-[Collection(NetQemuSessionCollection.Name)]
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuNetTriagedTests(ITestOutputHelper output)
 {
     /// <summary>Queue of one entry; a zero-length readable buffer breaks the model at the first kick (QEMU has no

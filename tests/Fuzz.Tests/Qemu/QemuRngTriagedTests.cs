@@ -14,6 +14,7 @@ namespace Fuzz.Tests.Qemu;
 /// must produce no finding. Also: a saved rng reproducer replays with plain QEMU, and the outcome measurement.
 /// Where QEMU is missing the tests say so and return.
 /// </summary>
+[Collection(RealQemuCollection.Name)]
 public sealed class QemuRngTriagedTests(ITestOutputHelper output)
 {
     /// <summary>A kick walks a chain QEMU left available (the model popped and refused it: a driver-readable buffer),
