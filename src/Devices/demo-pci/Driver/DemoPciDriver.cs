@@ -35,7 +35,7 @@ public sealed class DemoPciDriver
     public bool Probe(PciResourceWindows windows)
     {
         ArgumentNullException.ThrowIfNull(windows);
-        GuestPciFunction? pci = PciEnumerator.Find(_guest, DemoSpec.VendorIdQemu, DemoSpec.DeviceIdDemo, windows);
+        GuestPciFunction? pci = PciEnumerator.Find(_guest, DemoPciSpec.VendorIdQemu, DemoPciSpec.DeviceIdDemo, windows);
         if (pci == null)
             return false;
         _dmesg?.Invoke("demo_probe() begin");

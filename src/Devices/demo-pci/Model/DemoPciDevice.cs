@@ -42,10 +42,10 @@ namespace Sim.Devices.Demo;
 public sealed class DemoPciDevice : PciDevice, IBusDevice
 {
     /// <summary>PCI_VENDOR_ID_QEMU.</summary>
-    public const ushort VendorIdQemu = DemoSpec.VendorIdQemu;
+    public const ushort VendorIdQemu = DemoPciSpec.VendorIdQemu;
 
     /// <summary>Device id the model uses for "demo" (the seed does not show one; see remarks).</summary>
-    public const ushort DeviceIdDemo = DemoSpec.DeviceIdDemo;
+    public const ushort DeviceIdDemo = DemoPciSpec.DeviceIdDemo;
 
     /// <summary>BAR0 size: 1 MiB (seed: memory_region_init_io(..., "demo-mmio", 1 * MiB)).</summary>
     public const ulong Bar0Size = 1UL << 20;

@@ -59,7 +59,7 @@ public sealed class VirtioDemoDriver : IVirtioGuestDriver
     )
     {
         ArgumentNullException.ThrowIfNull(dma);
-        GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, DemoSpec.VirtioIdDemo, windows, intxGsi);
+        GuestPciFunction? pci = VirtioPciDriver.FindDevice(_guest, VirtioDemoSpec.VirtioIdDemo, windows, intxGsi);
         if (pci == null)
             return false;
         _dmesg?.Invoke("virtdemo_probe() begin");

@@ -41,7 +41,7 @@ public sealed class VirtioDemoDevice : VirtioDevice
 {
     /// <summary>VIRTIO_ID_DEMO: the seed does not show its value; 44 is unused by the virtio spec's list
     /// next to the seed 001 "test" device's 45.</summary>
-    public const ushort VirtioIdDemo = DemoSpec.VirtioIdDemo;
+    public const ushort VirtioIdDemo = VirtioDemoSpec.VirtioIdDemo;
 
     /// <summary>Seed: virtio_add_queue(vdev, 128, virtio_demo_handle).</summary>
     public const int QueueSize = 128;
