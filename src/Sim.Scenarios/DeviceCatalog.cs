@@ -41,7 +41,17 @@ public static class DeviceCatalog
             Name = "demo-pci",
             Source = "seed 000 lab 1",
             Scenarios = [new DemoScenario()],
-            Traces = [new("demo", "demo --seed 1"), new("demo-seed", "demo --seed 1 --opt flavour=seed")],
+            Traces =
+            [
+                new(
+                    "demo",
+                    "demo --seed 1",
+                    "seed 000 lab 1: PCI enumeration, BAR0 sizing, 0x1333/0x2333/0x3333 written and read back over "
+                        + "MMIO exits"
+                ),
+                new("demo-seed", "demo --seed 1 --opt flavour=seed", "the same run as `demo` with the seed flavour"),
+            ],
+            SeedFlaws = [new("qemu", "model", "demo-pci/mmio-read")],
         },
         new()
         {
@@ -53,14 +63,39 @@ public static class DeviceCatalog
             FuzzBackends = ["qemu", "vhost", "diff"],
             Traces =
             [
-                new("virtio-demo", "virtio-demo --seed 1 --opt requests=32"),
+                new(
+                    "virtio-demo",
+                    "virtio-demo --seed 1 --opt requests=32",
+                    "seed 000 lab 2: modern virtio-pci, MSI-X, ioeventfd notify"
+                ),
                 new(
                     "virtio-demo-legacy-exit",
-                    "virtio-demo --seed 2 --opt requests=32 --opt transport=legacy --opt irq=intx --opt notify=exit"
+                    "virtio-demo --seed 2 --opt requests=32 --opt transport=legacy --opt irq=intx --opt notify=exit",
+                    "legacy I/O BAR, INTx + ISR, QUEUE_NOTIFY handled as a userspace exit"
                 ),
-                new("virtio-demo-seed", "virtio-demo --seed 3 --opt requests=16 --opt flavour=seed"),
-                new("vhost-demo", "vhost-demo --seed 1 --opt requests=32"),
-                new("vhost-demo-seed", "vhost-demo --seed 1 --opt flavour=seed"),
+                new(
+                    "virtio-demo-seed",
+                    "virtio-demo --seed 3 --opt requests=16 --opt flavour=seed",
+                    "the seed flavour of virtio_demo_handle"
+                ),
+                new(
+                    "vhost-demo",
+                    "vhost-demo --seed 1 --opt requests=32",
+                    "seed 000 lab 3 + seed 004: ioeventfd kick → vhost worker → call eventfd → irqfd"
+                ),
+                new(
+                    "vhost-demo-seed",
+                    "vhost-demo --seed 1 --opt flavour=seed",
+                    "the seed's handle_demo_kick: used.len 0, and a worker that requeues itself until the run's event "
+                        + "limit"
+                ),
+            ],
+            SeedFlaws =
+            [
+                new("qemu", "used-ring", "used-ring/len-exceeds-written"),
+                new("vhost", "hang", "hang/vhost-worker-livelock"),
+                // The seed vhost worker livelocks before the two sides can be compared.
+                new("diff", "hang", "hang/vhost-worker-livelock"),
             ],
         },
         new()
@@ -72,9 +107,18 @@ public static class DeviceCatalog
             FuzzDescription = "seed 001 virtio factorial (QEMU-style) under hostile rings and register sequences",
             Traces =
             [
-                new("factorial", "factorial --seed 1"),
-                new("factorial-seed", "factorial --seed 1 --opt flavour=seed"),
+                new(
+                    "factorial",
+                    "factorial --seed 1",
+                    "seed 001: request/response with the disable_cb/enable_cb drain loop"
+                ),
+                new(
+                    "factorial-seed",
+                    "factorial --seed 1 --opt flavour=seed",
+                    "the same run as `factorial` with the seed flavour"
+                ),
             ],
+            SeedFlaws = [new("qemu", "used-ring", "used-ring/len-exceeds-written")],
         },
         new()
         {
@@ -93,9 +137,18 @@ public static class DeviceCatalog
                 "seed 002 virtio counter (QEMU-style, device timer) under hostile rings and register sequences",
             Traces =
             [
-                new("counter", "counter --seed 1"),
-                new("counter-seed-legacy", "counter --seed 1 --opt flavour=seed --opt transport=legacy --opt irq=intx"),
+                new(
+                    "counter",
+                    "counter --seed 1",
+                    "seed 002: the device timer raises config-change interrupts, and the driver sends its counter"
+                ),
+                new(
+                    "counter-seed-legacy",
+                    "counter --seed 1 --opt flavour=seed --opt transport=legacy --opt irq=intx",
+                    "the seed flavour: ticks are lost before DRIVER_OK, ISR 3"
+                ),
             ],
+            SeedFlaws = [new("qemu", "used-ring", "used-ring/len-exceeds-written")],
         },
         new()
         {
@@ -111,10 +164,20 @@ public static class DeviceCatalog
             UsedLenCountsOffered = true,
             Traces =
             [
-                new("blk", "blk --seed 1"),
-                new("blk-modern-msix", "blk --seed 4 --opt transport=modern --opt irq=msix"),
-                new("blk-seed", "blk --seed 1 --opt flavour=seed"),
+                new(
+                    "blk",
+                    "blk --seed 1",
+                    "seed 003: virtio-blk over the legacy I/O BAR, write and read back, GET_ID, FLUSH, an out-of-range "
+                        + "IOERR"
+                ),
+                new(
+                    "blk-modern-msix",
+                    "blk --seed 4 --opt transport=modern --opt irq=msix",
+                    "virtio-blk over the modern transport with MSI-X"
+                ),
+                new("blk-seed", "blk --seed 1 --opt flavour=seed", "the same run as `blk` with the seed flavour"),
             ],
+            SeedFlaws = [new("qemu", "permission", "permission/read-outside-chain")],
         },
         new()
         {
@@ -127,9 +190,18 @@ public static class DeviceCatalog
             HasRealGuest = false,
             Traces =
             [
-                new("rng", "rng --seed 1"),
-                new("rng-seed-legacy", "rng --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx"),
+                new(
+                    "rng",
+                    "rng --seed 1",
+                    "virtio-rng (VIRTIO 1.2 §5.4): device-writable buffers filled from the seeded PRNG"
+                ),
+                new(
+                    "rng-seed-legacy",
+                    "rng --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx",
+                    "the seed flavour: used.len 64 whatever it wrote, over the legacy I/O BAR and INTx"
+                ),
             ],
+            SeedFlaws = [new("qemu", "used-ring", "used-ring/len-exceeds-written")],
         },
         new()
         {
@@ -144,20 +216,37 @@ public static class DeviceCatalog
             HasRealGuest = false,
             Traces =
             [
-                new("net", "net --seed 1"),
+                new(
+                    "net",
+                    "net --seed 1",
+                    "virtio-net (VIRTIO 1.2 §5.1): frames on transmitq1 echoed by the loopback link into receiveq1"
+                ),
                 new(
                     "net-seed-legacy",
-                    "net --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx --opt frames=3"
+                    "net --seed 2 --opt flavour=seed --opt transport=legacy --opt irq=intx --opt frames=3",
+                    "the seed flavour over the legacy I/O BAR and INTx (its flaw, used.len 12 + frame whatever "
+                        + "fitted, needs buffers smaller than the frame: the fuzzer's job)"
                 ),
             ],
+            SeedFlaws = [new("qemu", "used-ring", "used-ring/len-exceeds-written")],
         },
     ];
 
     /// <summary>The traces of the scenarios that drive no device ("ping": the KVM notification paths alone).</summary>
     public static IReadOnlyList<TraceRecipe> EngineTraces { get; } =
     [
-        new("ping", "ping --seed 1 --opt requests=64"),
-        new("ping-stale", "ping --seed 2 --opt requests=16 --opt stale=1"),
+        new(
+            "ping",
+            "ping --seed 1 --opt requests=64",
+            "ioeventfd kicks, eventfd coalescing, irqfd completions, a host timer, slow-path kicks that exit to "
+                + "userspace"
+        ),
+        new(
+            "ping-stale",
+            "ping --seed 2 --opt requests=16 --opt stale=1",
+            "**a memory image**: the responses page starts full of seeded bytes (one zlib chunk), checked on replay; "
+                + "written with `checkpoint_interval_events` (the others carry the old key name)"
+        ),
     ];
 
     /// <summary>Every committed simulated trace, engine scenarios first (what <c>scripts/regen-traces</c>

@@ -55,8 +55,19 @@ public sealed record DeviceEntry
     /// <summary>The committed simulated traces (<c>traces/sim/&lt;name&gt;.vtrace</c>) and the <c>virtsim run</c>
     /// arguments that make them.</summary>
     public IReadOnlyList<TraceRecipe> Traces { get; init; } = [];
+
+    /// <summary>The flaw each fuzz backend's seed-flavour target must find (one per entry of
+    /// <see cref="FuzzBackends"/>): the CI fuzz pass (<c>CiFuzzPassTests</c>) runs each and fails unless the finding
+    /// shows up, so the flaw the seed flavour reproduces stays reachable by the fuzzer.</summary>
+    public IReadOnlyList<KnownFlaw> SeedFlaws { get; init; } = [];
 }
 
-/// <summary>One committed simulated trace: its file name under <c>traces/sim/</c> (without <c>.vtrace</c>) and the
-/// <c>virtsim run</c> arguments that produce it.</summary>
-public sealed record TraceRecipe(string Name, string Arguments);
+/// <summary>One committed simulated trace: its file name under <c>traces/sim/</c> (without <c>.vtrace</c>), the
+/// <c>virtsim run</c> arguments that produce it, and what it exercises (its row in <c>traces/README.md</c>, which is
+/// generated from these).</summary>
+public sealed record TraceRecipe(string Name, string Arguments, string Exercises);
+
+/// <summary>A seed flavour's known flaw as the fuzzer reports it: the finding the <paramref name="Backend"/>'s
+/// seed-flavour target (<c>&lt;device&gt;-&lt;backend&gt;-seed</c>) must produce, by <paramref name="Oracle"/> at
+/// <paramref name="Site"/> (names as in <c>virtsim fuzz</c>'s findings).</summary>
+public sealed record KnownFlaw(string Backend, string Oracle, string Site);
