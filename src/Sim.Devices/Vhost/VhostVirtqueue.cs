@@ -263,6 +263,30 @@ public sealed class VhostVirtqueue
     {
         outCount = 0;
         inCount = 0;
+        int head = GetAvailHead();
+        if (head < 0 || Narrow.AsUInt32Bits(head) == Num)
+            return head;
+        int outN = 0;
+        int inN = 0;
+        int r = WalkChain(Narrow.AsUInt32Bits(head), ref outN, ref inN);
+        if (r < 0)
+            return r;
+
+        LastAvailIdx = Narrow.ToUInt16Wrapping(LastAvailIdx + 1);
+        HeadsFetched++;
+        LastChainBytes = IovLength(0, outN + inN);
+        ChainBytesFetched = SaturatingAdd(ChainBytesFetched, LastChainBytes);
+        outCount = outN;
+        inCount = inN;
+        return head;
+    }
+
+    /// <summary>vhost_get_vq_desc's first half (vhost_get_avail_idx, then vhost_get_avail_head): the head of the
+    /// chain at last_avail_idx, <see cref="Num"/> when the ring holds nothing new, or a negative
+    /// <see cref="VhostResult"/> after a vq_err. avail.idx is read again only when the cached copy says the ring is
+    /// empty, as Linux does.</summary>
+    private int GetAvailHead()
+    {
         ushort lastAvail = LastAvailIdx;
         if (AvailIdx == LastAvailIdx)
         {
@@ -292,13 +316,18 @@ public sealed class VhostVirtqueue
         }
         if (head >= Num)
             return Fail(VqErrorCode.HeadOutOfRange, head, VhostResult.Invalid);
+        return head;
+    }
 
-        int outN = 0;
-        int inN = 0;
+    /// <summary>vhost_get_vq_desc's descriptor loop from <paramref name="head"/>: each descriptor read from the
+    /// table, an INDIRECT one walked by <see cref="GetIndirect"/>, any other translated into iovecs
+    /// (<see cref="TranslateBuffer"/>), until one without NEXT. 0, or a negative <see cref="VhostResult"/> after a
+    /// vq_err. Bounded by found &lt;= num (at most 32768 descriptors, each indirect table by its own count).</summary>
+    private int WalkChain(uint head, ref int outN, ref int inN)
+    {
         uint i = head;
         uint found = 0;
         Span<byte> raw = stackalloc byte[VirtioSpec.DescSize];
-        // Bounded by found <= num (at most 32768 descriptors, each indirect table by its own count).
         while (true)
         {
             if (i >= Num)
@@ -318,35 +347,39 @@ public sealed class VhostVirtqueue
             }
             else
             {
-                bool writable = (desc.Flags & VirtioSpec.DescFWrite) != 0;
-                int iovCount = outN + inN;
-                if (!Device.Translate(desc.Addr, desc.Len, _iov.AsSpan(iovCount), out int n, out VhostResult terr))
-                {
-                    return Fail(VqErrorCode.Translation, (Narrow.AsUInt64Bits((int)terr) << 32) | i, terr);
-                }
-                if (writable)
-                {
-                    inN += n;
-                }
-                else
-                {
-                    if (inN != 0)
-                        return Fail(VqErrorCode.OutAfterIn, i, VhostResult.Invalid);
-                    outN += n;
-                }
+                int r = TranslateBuffer(desc, i, ref outN, ref inN);
+                if (r < 0)
+                    return r;
             }
             if ((desc.Flags & VirtioSpec.DescFNext) == 0)
-                break;
+                return 0;
             i = desc.Next;
         }
+    }
 
-        LastAvailIdx = Narrow.ToUInt16Wrapping(LastAvailIdx + 1);
-        HeadsFetched++;
-        LastChainBytes = IovLength(0, outN + inN);
-        ChainBytesFetched = SaturatingAdd(ChainBytesFetched, LastChainBytes);
-        outCount = outN;
-        inCount = inN;
-        return head;
+    /// <summary>A direct descriptor of vhost_get_vq_desc's loop: translate_desc maps the buffer into iovecs after the
+    /// ones so far, which count as readable (out) or writable (in); a readable buffer after a writable one is
+    /// refused ("Descriptor has out after in", VIRTIO 1.2 §2.7.4.2). 0, or a negative <see cref="VhostResult"/> after
+    /// a vq_err.</summary>
+    private int TranslateBuffer(in RawDesc desc, uint i, ref int outN, ref int inN)
+    {
+        bool writable = (desc.Flags & VirtioSpec.DescFWrite) != 0;
+        int iovCount = outN + inN;
+        if (!Device.Translate(desc.Addr, desc.Len, _iov.AsSpan(iovCount), out int n, out VhostResult terr))
+        {
+            return Fail(VqErrorCode.Translation, (Narrow.AsUInt64Bits((int)terr) << 32) | i, terr);
+        }
+        if (writable)
+        {
+            inN += n;
+        }
+        else
+        {
+            if (inN != 0)
+                return Fail(VqErrorCode.OutAfterIn, i, VhostResult.Invalid);
+            outN += n;
+        }
+        return 0;
     }
 
     /// <summary>get_indirect: walks the table <paramref name="indirect"/> points at, appending its buffers'

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Text;
 using MessagePack;
 using Sim.Engine.Trace.Codec;
@@ -385,7 +386,7 @@ public sealed partial class TraceReader : IDisposable
             _input.Fill(want);
             ReadOnlySpan<byte> window = _input.Span;
             // The common case, decoded straight from the window's bytes; anything else (an event running past the
-            // window, an unusual encoding, an error) goes the MessagePack-CSharp way below.
+            // window, an unusual encoding, an error) goes the MessagePack-CSharp way (DecodeEventGeneral).
             if (EventArrayDecoder.TryDecode(window, out DecodedEvent decoded, out int eventBytes))
             {
                 ReadOnlySpan<byte> eventData = window.Slice(decoded.DataAt, decoded.DataLength);
@@ -403,74 +404,129 @@ public sealed partial class TraceReader : IDisposable
             }
             if (window.Length == 0 || window[0] != EventArrayCode)
                 return TryReadNextSlow(out error);
-            var r = new MessagePackReader(_input.Window);
-            long at = 0;
-            string what = "event array";
-            try
-            {
-                r.ReadArrayHeader();
-                (at, what) = (r.Consumed, "event kind (uint 0..255)");
-                ulong kind = r.ReadUInt64();
-                (at, what) = (r.Consumed, "event time delta (int 64)");
-                long delta = r.ReadInt64();
-                (at, what) = (r.Consumed, "event source (uint 32)");
-                uint source = r.ReadUInt32();
-                (at, what) = (r.Consumed, "event address (uint 64)");
-                ulong address = r.ReadUInt64();
-                (at, what) = (r.Consumed, "event value (uint 64)");
-                ulong value = r.ReadUInt64();
-                (at, what) = (r.Consumed, "event data (bin)");
-                if (kind >= TraceFormat.KindsMax)
-                    return FailEvent(
-                        TraceErrorKind.Malformed,
-                        _input.Offset,
-                        "event kind in [0, 255]",
-                        $"{kind}",
-                        out error
-                    );
-                long dataLength = BinLength(window, checked((int)at), out int headerBytes);
-                if (dataLength > TraceFormat.EventDataBytesMax)
-                    return FailEvent(
-                        TraceErrorKind.LimitExceeded,
-                        _input.Offset,
-                        $"event data of at most {TraceFormat.EventDataBytesMax} bytes",
-                        $"{dataLength} bytes",
-                        out error
-                    );
-                if (dataLength == NotBin)
-                    throw new MessagePackSerializationException("not a bin");
-                long needed = at + headerBytes + dataLength;
-                if ((dataLength == BinHeaderCut || needed > window.Length) && !_input.EndOfStream)
-                {
-                    // The event runs past the window: read on (at most the capped data length more) and decode it
-                    // again.
-                    want = checked((int)Math.Max(needed, window.Length + 1L));
-                    continue;
-                }
-                ReadOnlySequence<byte> data = r.ReadBytes()
-                    ?? throw new MessagePackSerializationException("nil, not a bin");
-                return Accept(kind, source, delta, address, value, data.FirstSpan, r.Consumed, out ev, out error);
-            }
-            catch (EndOfStreamException)
-            {
-                // The window held EventHeadBytesMax bytes, or all that was left: the stream ended inside the event.
-                long offset = _input.Offset + at;
-                Error ??= new TraceError(
-                    TraceErrorKind.Truncated,
-                    offset,
-                    $"byte {offset}: expected {what}, found end of stream (in event {EventsRead}); the trace is truncated (no footer)"
-                );
-                _stage = Stage.Failed;
-                error = Error;
-                return false;
-            }
-            catch (Exception e) when (e is MessagePackSerializationException or OverflowException)
-            {
-                FailFound(_input.Offset + at, what, $"event {EventsRead}", e);
-                error = Error;
-                return false;
-            }
+            GeneralDecode step = DecodeEventGeneral(window, ref want, out ev, out error);
+            if (step != GeneralDecode.ReadOn)
+                return step == GeneralDecode.Event;
         }
+    }
+
+    /// <summary>How <see cref="DecodeEventGeneral"/> ended.</summary>
+    private enum GeneralDecode : byte
+    {
+        /// <summary>An event was decoded and accepted.</summary>
+        Event,
+
+        /// <summary>The trace failed here (<see cref="Error"/> is set).</summary>
+        Failure,
+
+        /// <summary>The event runs past the window: fill more and decode it again.</summary>
+        ReadOn,
+    }
+
+    /// <summary>
+    /// An event array (the fixarray of <see cref="TraceFormat.EventFields"/> at the window's start) that
+    /// <see cref="EventArrayDecoder"/> declined, decoded field by field with MessagePack-CSharp's reader: each
+    /// field is marked before it is read, so the library's exceptions become a <see cref="TraceError"/> naming it.
+    /// <see cref="GeneralDecode.ReadOn"/> when the event runs past the window, with <paramref name="want"/> set to
+    /// the bytes to fill before the next try (at most the capped data length more, so the loop is bounded).
+    /// Out of line: the common path above keeps no exception handling.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private GeneralDecode DecodeEventGeneral(
+        ReadOnlySpan<byte> window,
+        scoped ref int want,
+        out TraceEvent ev,
+        out TraceError? error
+    )
+    {
+        ev = default;
+        error = null;
+        var r = new MessagePackReader(_input.Window);
+        long at = 0;
+        string what = "event array";
+        try
+        {
+            r.ReadArrayHeader();
+            (at, what) = (r.Consumed, "event kind (uint 0..255)");
+            ulong kind = r.ReadUInt64();
+            (at, what) = (r.Consumed, "event time delta (int 64)");
+            long delta = r.ReadInt64();
+            (at, what) = (r.Consumed, "event source (uint 32)");
+            uint source = r.ReadUInt32();
+            (at, what) = (r.Consumed, "event address (uint 64)");
+            ulong address = r.ReadUInt64();
+            (at, what) = (r.Consumed, "event value (uint 64)");
+            ulong value = r.ReadUInt64();
+            (at, what) = (r.Consumed, "event data (bin)");
+            if (!TryCheckEventHead(kind, window, checked((int)at), out long dataLength, out int headerBytes, out error))
+                return GeneralDecode.Failure;
+            long needed = at + headerBytes + dataLength;
+            if ((dataLength == BinHeaderCut || needed > window.Length) && !_input.EndOfStream)
+            {
+                want = checked((int)Math.Max(needed, window.Length + 1L));
+                return GeneralDecode.ReadOn;
+            }
+            ReadOnlySequence<byte> data = r.ReadBytes()
+                ?? throw new MessagePackSerializationException("nil, not a bin");
+            return Accept(kind, source, delta, address, value, data.FirstSpan, r.Consumed, out ev, out error)
+                ? GeneralDecode.Event
+                : GeneralDecode.Failure;
+        }
+        catch (EndOfStreamException)
+        {
+            // The window held EventHeadBytesMax bytes, or all that was left: the stream ended inside the event.
+            FailTruncatedEvent(_input.Offset + at, what);
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or OverflowException)
+        {
+            FailFound(_input.Offset + at, what, $"event {EventsRead}", e);
+        }
+        error = Error;
+        return GeneralDecode.Failure;
+    }
+
+    /// <summary>The limits on an event's head, checked before its data is read: the kind (one byte's range,
+    /// <see cref="TraceFormat.KindsMax"/>) and the data's bin header at <paramref name="at"/>, whose length
+    /// (<see cref="BinLength"/>: or <see cref="BinHeaderCut"/>) is at most <see cref="TraceFormat.EventDataBytesMax"/>.
+    /// Throws MessagePack's exception for data that is not a bin, as the reader would.</summary>
+    private bool TryCheckEventHead(
+        ulong kind,
+        ReadOnlySpan<byte> window,
+        int at,
+        out long dataLength,
+        out int headerBytes,
+        out TraceError? error
+    )
+    {
+        dataLength = 0;
+        headerBytes = 0;
+        if (kind >= TraceFormat.KindsMax)
+            return FailEvent(TraceErrorKind.Malformed, _input.Offset, "event kind in [0, 255]", $"{kind}", out error);
+        dataLength = BinLength(window, at, out headerBytes);
+        if (dataLength > TraceFormat.EventDataBytesMax)
+            return FailEvent(
+                TraceErrorKind.LimitExceeded,
+                _input.Offset,
+                $"event data of at most {TraceFormat.EventDataBytesMax} bytes",
+                $"{dataLength} bytes",
+                out error
+            );
+        if (dataLength == NotBin)
+            throw new MessagePackSerializationException("not a bin");
+        error = null;
+        return true;
+    }
+
+    /// <summary>The stream ended inside an event, at <paramref name="offset"/> where <paramref name="what"/> was
+    /// expected: the trace is truncated. Sticky, as every failure.</summary>
+    private void FailTruncatedEvent(long offset, string what)
+    {
+        Error ??= new TraceError(
+            TraceErrorKind.Truncated,
+            offset,
+            $"byte {offset}: expected {what}, found end of stream (in event {EventsRead}); the trace is truncated (no footer)"
+        );
+        _stage = Stage.Failed;
     }
 
     /// <summary>Takes the decoded event of <paramref name="consumed"/> bytes at the window's start: checks its place
@@ -639,41 +695,7 @@ public sealed partial class TraceReader : IDisposable
                     or MsgPackCode.Array32
             )
             {
-                // The count is read here: the library refuses a count larger than the bytes left before saying it.
-                int size = code switch
-                {
-                    MsgPackCode.Array16 => 2,
-                    MsgPackCode.Array32 => 4,
-                    _ => 0,
-                };
-                _input.Fill(1 + size);
-                ReadOnlySpan<byte> w = _input.Span;
-                if (w.Length < 1 + size)
-                {
-                    Fail(
-                        TraceErrorKind.Truncated,
-                        start,
-                        $"event array of {TraceFormat.EventFields} items",
-                        "end of stream",
-                        ctx
-                    );
-                }
-                else
-                {
-                    long items = size switch
-                    {
-                        0 => code & 0x0f,
-                        2 => BinaryPrimitives.ReadUInt16BigEndian(w[1..]),
-                        _ => BinaryPrimitives.ReadUInt32BigEndian(w[1..]),
-                    };
-                    Fail(
-                        TraceErrorKind.Malformed,
-                        start,
-                        $"event array of {TraceFormat.EventFields} items",
-                        $"array of {items} items",
-                        ctx
-                    );
-                }
+                FailEventArraySize(code, start, ctx);
             }
             else
             {
@@ -682,5 +704,44 @@ public sealed partial class TraceReader : IDisposable
         }
         error = Error;
         return false;
+    }
+
+    /// <summary>An array at <paramref name="start"/> that is not the event array (the fast and general decoders take
+    /// only a fixarray of <see cref="TraceFormat.EventFields"/>): says how many items it declares. The count is read
+    /// here: the library refuses a count larger than the bytes left before saying it.</summary>
+    private void FailEventArraySize(byte code, long start, string ctx)
+    {
+        int size = code switch
+        {
+            MsgPackCode.Array16 => 2,
+            MsgPackCode.Array32 => 4,
+            _ => 0,
+        };
+        _input.Fill(1 + size);
+        ReadOnlySpan<byte> w = _input.Span;
+        if (w.Length < 1 + size)
+        {
+            Fail(
+                TraceErrorKind.Truncated,
+                start,
+                $"event array of {TraceFormat.EventFields} items",
+                "end of stream",
+                ctx
+            );
+            return;
+        }
+        long items = size switch
+        {
+            0 => code & 0x0f,
+            2 => BinaryPrimitives.ReadUInt16BigEndian(w[1..]),
+            _ => BinaryPrimitives.ReadUInt32BigEndian(w[1..]),
+        };
+        Fail(
+            TraceErrorKind.Malformed,
+            start,
+            $"event array of {TraceFormat.EventFields} items",
+            $"array of {items} items",
+            ctx
+        );
     }
 }

@@ -182,54 +182,11 @@ public sealed class VirtioPciDriver
         if (!IsVirtioPci(pci.VendorId, pci.DeviceId))
             return null;
         pci.Enable(busMaster: true);
-        ulong common = 0,
-            isr = 0,
-            device = 0,
-            notify = 0;
-        uint multiplier = 0;
+        var caps = default(ModernCapabilities);
         ushort ioBase = 0;
         if (transport == VirtioDriverTransport.Modern)
         {
-            bool haveCommon = false,
-                haveIsr = false,
-                haveDevice = false,
-                haveNotify = false;
-            for (
-                int cap = pci.FindCapability(R.CapabilityIdVendor);
-                cap != 0;
-                cap = pci.FindCapability(R.CapabilityIdVendor, cap)
-            )
-            {
-                byte type = unchecked((byte)pci.ReadConfig(cap + L.CapCfgTypeOffset, 1));
-                int bar = unchecked((int)pci.ReadConfig(cap + L.CapBarOffset, 1));
-                uint offset = pci.ReadConfig(cap + L.CapOffsetOffset, 4);
-                if (pci.GetBar(bar) is not { IsIo: false } b)
-                    continue;
-                ulong at = b.Address + offset;
-                switch (type)
-                {
-                    case L.CapCommonCfg when !haveCommon:
-                        common = at;
-                        haveCommon = true;
-                        break;
-                    case L.CapIsrCfg when !haveIsr:
-                        isr = at;
-                        haveIsr = true;
-                        break;
-                    case L.CapDeviceCfg when !haveDevice:
-                        device = at;
-                        haveDevice = true;
-                        break;
-                    case L.CapNotifyCfg when !haveNotify:
-                        notify = at;
-                        multiplier = pci.ReadConfig(cap + L.CapNotifyMultiplierOffset, 4);
-                        haveNotify = true;
-                        break;
-                    default:
-                        break;
-                }
-            }
-            if (!haveCommon || !haveIsr || !haveNotify)
+            if (!TryFindModernCapabilities(pci, out caps))
                 return null;
         }
         else
@@ -243,16 +200,7 @@ public sealed class VirtioPciDriver
         int tableSize = 0;
         if (mode == VirtioInterruptMode.Msix)
         {
-            msixCap = pci.FindCapability(R.CapabilityIdMsix);
-            if (msixCap != 0)
-            {
-                tableSize = unchecked((int)(pci.ReadConfig(msixCap + MsixSpec.ControlOffset, 2) & 0x7FF)) + 1;
-                uint tableReg = pci.ReadConfig(msixCap + MsixSpec.TableOffsetOffset, 4);
-                if (pci.GetBar(Narrow.AsInt32Bits(tableReg & 7)) is { IsIo: false } tb)
-                    table = tb.Address + (tableReg & ~7u);
-                else
-                    msixCap = 0;
-            }
+            FindMsixTable(pci, out msixCap, out table, out tableSize);
             // Linux vp_find_vqs: fewer than two vectors (config + a shared queue vector) → INTx.
             if (msixCap == 0 || tableSize < 2)
                 mode = VirtioInterruptMode.Intx;
@@ -262,16 +210,99 @@ public sealed class VirtioPciDriver
             transport,
             mode,
             msixGsiBase,
-            common,
-            isr,
-            device,
-            notify,
-            multiplier,
+            caps.Common,
+            caps.Isr,
+            caps.Device,
+            caps.Notify,
+            caps.NotifyMultiplier,
             ioBase,
             msixCap,
             table,
             tableSize
         );
+    }
+
+    /// <summary>Where the modern interface's structures lie: guest-physical addresses (BAR address + the
+    /// capability's offset), 0 for one the function does not offer, and notify_off_multiplier.</summary>
+    private readonly record struct ModernCapabilities(
+        ulong Common,
+        ulong Isr,
+        ulong Device,
+        ulong Notify,
+        uint NotifyMultiplier
+    );
+
+    /// <summary>
+    /// Linux vp_modern_probe (virtio_pci_find_capability per type): walks the vendor capabilities (VIRTIO 1.2
+    /// §4.1.4) and takes the first of each type whose BAR is a memory BAR. False when the common, ISR or notify
+    /// structure is missing (the device-specific one is optional, as for Linux).
+    /// </summary>
+    private static bool TryFindModernCapabilities(GuestPciFunction pci, out ModernCapabilities caps)
+    {
+        ulong common = 0,
+            isr = 0,
+            device = 0,
+            notify = 0;
+        uint multiplier = 0;
+        bool haveCommon = false,
+            haveIsr = false,
+            haveDevice = false,
+            haveNotify = false;
+        for (
+            int cap = pci.FindCapability(R.CapabilityIdVendor);
+            cap != 0;
+            cap = pci.FindCapability(R.CapabilityIdVendor, cap)
+        )
+        {
+            byte type = unchecked((byte)pci.ReadConfig(cap + L.CapCfgTypeOffset, 1));
+            int bar = unchecked((int)pci.ReadConfig(cap + L.CapBarOffset, 1));
+            uint offset = pci.ReadConfig(cap + L.CapOffsetOffset, 4);
+            if (pci.GetBar(bar) is not { IsIo: false } b)
+                continue;
+            ulong at = b.Address + offset;
+            switch (type)
+            {
+                case L.CapCommonCfg when !haveCommon:
+                    common = at;
+                    haveCommon = true;
+                    break;
+                case L.CapIsrCfg when !haveIsr:
+                    isr = at;
+                    haveIsr = true;
+                    break;
+                case L.CapDeviceCfg when !haveDevice:
+                    device = at;
+                    haveDevice = true;
+                    break;
+                case L.CapNotifyCfg when !haveNotify:
+                    notify = at;
+                    multiplier = pci.ReadConfig(cap + L.CapNotifyMultiplierOffset, 4);
+                    haveNotify = true;
+                    break;
+                default:
+                    break;
+            }
+        }
+        caps = new ModernCapabilities(common, isr, device, notify, multiplier);
+        return haveCommon && haveIsr && haveNotify;
+    }
+
+    /// <summary>The MSI-X capability (PCI MSI-X: Table Size in Message Control bits 10:0, N - 1 encoded; the table's
+    /// BAR indicator and offset in one register) and its table's guest-physical address; <paramref name="msixCap"/>
+    /// 0 when there is none or its table is not in a memory BAR (Linux pci_msix_vec_count / msix_map_region).</summary>
+    private static void FindMsixTable(GuestPciFunction pci, out int msixCap, out ulong table, out int tableSize)
+    {
+        table = 0;
+        tableSize = 0;
+        msixCap = pci.FindCapability(R.CapabilityIdMsix);
+        if (msixCap == 0)
+            return;
+        tableSize = unchecked((int)(pci.ReadConfig(msixCap + MsixSpec.ControlOffset, 2) & 0x7FF)) + 1;
+        uint tableReg = pci.ReadConfig(msixCap + MsixSpec.TableOffsetOffset, 4);
+        if (pci.GetBar(Narrow.AsInt32Bits(tableReg & 7)) is { IsIo: false } tb)
+            table = tb.Address + (tableReg & ~7u);
+        else
+            msixCap = 0;
     }
 
     // ------------------------------------------------------------------ registers

@@ -21,6 +21,9 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
     private readonly int _sectorsPerRequest;
     private readonly PerRequestReport _report;
 
+    /// <summary>Requests completed so far by <see cref="Run"/>.</summary>
+    private long _requests;
+
     public BlkGuest(
         int writes,
         int sectorsPerRequest,
@@ -52,18 +55,43 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
         guest.Print(
             F($"blk: capacity {capacity} sectors ({capacityBytes} bytes){(driver.ReadOnly ? " read-only" : "")}")
         );
+        _report.Start(guest.Now);
+        _requests = 0;
+        foreach (VcpuStep s in GetId(guest, driver))
+            yield return s;
+        foreach (VcpuStep s in WritesReadBack(guest, driver, capacity))
+            yield return s;
+        foreach (VcpuStep s in FlushAndReadPastEnd(guest, driver, capacity))
+            yield return s;
+        _report.Requests = _requests;
+        _report.Stop(guest.Now);
+        guest.Print(F($"blk: done, {_requests} requests, {Mismatches} mismatches, {Failures} failures"));
+    }
+
+    /// <summary>One request through the driver (Linux virtio_queue_rq), counted once it completed.</summary>
+    private IEnumerable<VcpuStep> Request(VirtioBlkDriver driver, uint type, ulong sector, int dataBytes)
+    {
+        foreach (VcpuStep s in driver.Submit(type, sector, dataBytes))
+            yield return s;
+        _requests++;
+    }
+
+    /// <summary>VIRTIO_BLK_T_GET_ID (VIRTIO 1.2 §5.2.6): the device's id string, printed.</summary>
+    private IEnumerable<VcpuStep> GetId(GuestContext guest, VirtioBlkDriver driver)
+    {
+        foreach (VcpuStep s in Request(driver, BlkSpec.TypeGetId, 0, BlkSpec.IdBytes))
+            yield return s;
+        var id = new byte[BlkSpec.IdBytes];
+        guest.Memory.TryRead(driver.DataBuffer, id);
+        guest.Print(F($"get_id: {StatusName(driver.LastStatus)} len={driver.LastUsedLen} id={FormatId(id)}"));
+    }
+
+    /// <summary>The writes: random data (the guest's PRNG) at a random sector that holds the whole request, each
+    /// read back into a cleared buffer and compared (VIRTIO_BLK_T_OUT then VIRTIO_BLK_T_IN, §5.2.6).</summary>
+    private IEnumerable<VcpuStep> WritesReadBack(GuestContext guest, VirtioBlkDriver driver, ulong capacity)
+    {
         GuestMemory memory = guest.Memory;
         int bytes = _sectorsPerRequest * BlkSpec.SectorSize;
-        _report.Start(guest.Now);
-        long requests = 0;
-
-        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeGetId, 0, BlkSpec.IdBytes))
-            yield return s;
-        requests++;
-        var id = new byte[BlkSpec.IdBytes];
-        memory.TryRead(driver.DataBuffer, id);
-        guest.Print(F($"get_id: {StatusName(driver.LastStatus)} len={driver.LastUsedLen} id={FormatId(id)}"));
-
         var written = new byte[bytes];
         var back = new byte[bytes];
         ulong span =
@@ -75,15 +103,13 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
             ulong sector = guest.Prng.UInt64LessThan(span);
             guest.Prng.NextBytes(written);
             memory.TryWrite(driver.DataBuffer, written);
-            foreach (VcpuStep s in driver.Submit(BlkSpec.TypeOut, sector, bytes))
+            foreach (VcpuStep s in Request(driver, BlkSpec.TypeOut, sector, bytes))
                 yield return s;
-            requests++;
             byte wstatus = driver.LastStatus;
             uint wlen = driver.LastUsedLen;
             memory.TryWrite(driver.DataBuffer, new byte[bytes]); // clear, so the read must bring the data back
-            foreach (VcpuStep s in driver.Submit(BlkSpec.TypeIn, sector, bytes))
+            foreach (VcpuStep s in Request(driver, BlkSpec.TypeIn, sector, bytes))
                 yield return s;
-            requests++;
             memory.TryRead(driver.DataBuffer, back);
             bool match = back.AsSpan().SequenceEqual(written);
             if (!match)
@@ -95,26 +121,25 @@ internal sealed class BlkGuest : VirtioGuestProgram<VirtioBlkDriver>
                     + F($"{StatusName(driver.LastStatus)} len={driver.LastUsedLen} {(match ? "match" : "MISMATCH")}")
             );
         }
+    }
 
-        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeFlush, 0, 0))
+    /// <summary>VIRTIO_BLK_T_FLUSH, which must succeed, then a read of the sector one past the end, which must fail
+    /// with VIRTIO_BLK_S_IOERR (QEMU virtio_blk_sect_range_ok refuses a request beyond the capacity).</summary>
+    private IEnumerable<VcpuStep> FlushAndReadPastEnd(GuestContext guest, VirtioBlkDriver driver, ulong capacity)
+    {
+        foreach (VcpuStep s in Request(driver, BlkSpec.TypeFlush, 0, 0))
             yield return s;
-        requests++;
         if (driver.LastStatus != BlkSpec.StatusOk)
             Failures++;
         guest.Print(F($"flush: {StatusName(driver.LastStatus)} len={driver.LastUsedLen}"));
 
-        foreach (VcpuStep s in driver.Submit(BlkSpec.TypeIn, capacity, BlkSpec.SectorSize))
+        foreach (VcpuStep s in Request(driver, BlkSpec.TypeIn, capacity, BlkSpec.SectorSize))
             yield return s;
-        requests++;
         if (driver.LastStatus != BlkSpec.StatusIoErr)
             Failures++;
         guest.Print(
             F($"read sector {capacity} (one past the end): {StatusName(driver.LastStatus)} len={driver.LastUsedLen}")
         );
-
-        _report.Requests = requests;
-        _report.Stop(guest.Now);
-        guest.Print(F($"blk: done, {requests} requests, {Mismatches} mismatches, {Failures} failures"));
     }
 
     private static string StatusName(byte status) =>

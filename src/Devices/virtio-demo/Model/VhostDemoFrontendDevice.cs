@@ -185,45 +185,9 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         LastStartError = null;
         LastStartResult = VhostResult.Ok;
         LastStartStep = VhostStartStep.None;
-        IVirtioTransport transport = Transport;
-        var ringArray = new VhostRingStart[QueueCount];
-        for (int q = 0; q < QueueCount; q++)
-        {
-            SplitQueue queue = GetQueue(q);
-            if (!queue.Ready)
-                return FailStart($"queue {q} is not set up");
-            EventFd? kick = transport.GetHostNotifier(q);
-            if (kick is null)
-                return FailStart("binding does not support host notifiers (ioeventfd off)");
-            ringArray[q] = new VhostRingStart(
-                queue.Size,
-                queue.DescTable,
-                queue.AvailRing,
-                queue.UsedRing,
-                queue.NextAvail.Value,
-                kick,
-                null
-            );
-        }
-
-        // set_guest_notifiers: irqfd for the queue's vector when possible, else QEMU's userspace handler.
-        for (int q = 0; q < QueueCount; q++)
-        {
-            EventFd? call = transport.UseVectorIrqFd(GetQueueVector(q));
-            if (call is not null)
-            {
-                _callPaths[q] = VhostCallPath.IrqFd;
-            }
-            else
-            {
-                _guestNotifiers[q].Attach();
-                call = _guestNotifiers[q].Fd;
-                _callPaths[q] = VhostCallPath.Userspace;
-            }
-            ringArray[q] = ringArray[q] with { Call = call };
-            // vhost_dev_enable_notifiers: the backend polls the host notifier, QEMU stops reading it.
-            transport.SetHostNotifierHandler(q, false);
-        }
+        if (!TryCollectRings(out VhostRingStart[] ringArray))
+            return false;
+        SetGuestNotifiers(ringArray);
 
         ulong acked = DriverFeatures & VhostOfferedFeatures;
         VhostResult r;
@@ -252,6 +216,59 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         }
         Starts++;
         return true;
+    }
+
+    /// <summary>What vhost_dev_start hands the backend for each queue (QEMU vhost_virtqueue_start: size, the three
+    /// ring addresses, last_avail_idx as the vring base) with its host notifier (the ioeventfd the kick lands on);
+    /// the call eventfd comes from <see cref="SetGuestNotifiers"/>. False (through FailStart) when a queue is not set
+    /// up or the binding has no host notifiers.</summary>
+    private bool TryCollectRings(out VhostRingStart[] ringArray)
+    {
+        IVirtioTransport transport = Transport;
+        ringArray = new VhostRingStart[QueueCount];
+        for (int q = 0; q < QueueCount; q++)
+        {
+            SplitQueue queue = GetQueue(q);
+            if (!queue.Ready)
+                return FailStart($"queue {q} is not set up");
+            EventFd? kick = transport.GetHostNotifier(q);
+            if (kick is null)
+                return FailStart("binding does not support host notifiers (ioeventfd off)");
+            ringArray[q] = new VhostRingStart(
+                queue.Size,
+                queue.DescTable,
+                queue.AvailRing,
+                queue.UsedRing,
+                queue.NextAvail.Value,
+                kick,
+                null
+            );
+        }
+        return true;
+    }
+
+    /// <summary>set_guest_notifiers: each queue's call eventfd is an irqfd for its vector when the binding offers
+    /// one, else QEMU's userspace handler reading a guest notifier; then vhost_dev_enable_notifiers: the backend
+    /// polls the host notifier, QEMU stops reading it.</summary>
+    private void SetGuestNotifiers(VhostRingStart[] ringArray)
+    {
+        IVirtioTransport transport = Transport;
+        for (int q = 0; q < QueueCount; q++)
+        {
+            EventFd? call = transport.UseVectorIrqFd(GetQueueVector(q));
+            if (call is not null)
+            {
+                _callPaths[q] = VhostCallPath.IrqFd;
+            }
+            else
+            {
+                _guestNotifiers[q].Attach();
+                call = _guestNotifiers[q].Fd;
+                _callPaths[q] = VhostCallPath.Userspace;
+            }
+            ringArray[q] = ringArray[q] with { Call = call };
+            transport.SetHostNotifierHandler(q, false);
+        }
     }
 
     /// <summary>vhost_demo_stop: vhost_dev_stop (backend stop, GET_VRING_BASE → last_avail_idx), disable notifiers,

@@ -273,12 +273,10 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
     }
 
     /// <summary>QEMU virtio_pci_common_write: the register at exactly <paramref name="offset"/>; others are
-    /// ignored.</summary>
+    /// ignored. The device-wide registers are here, the selected queue's in <see cref="WriteQueueRegister"/>.</summary>
     internal void WriteCommon(int offset, uint value)
     {
         VirtioDevice d = Device;
-        int q = _queueSelect;
-        bool hasQueue = q < d.QueueCount;
         switch (offset)
         {
             case L.CommonDeviceFeatureSelect:
@@ -304,46 +302,53 @@ public sealed class VirtioPciTransport : PciDevice, IVirtioTransport, IMsixDeliv
                 if (value < QueueSelectMax)
                     _queueSelect = Narrow.LowUInt16(value);
                 break;
+            default:
+                // The queue registers: ignored while queue_select names no queue the device has.
+                if (_queueSelect < d.QueueCount)
+                    WriteQueueRegister(offset, _queueSelect, value);
+                break;
+        }
+    }
+
+    /// <summary>The queue registers of virtio_pci_common_write (VIRTIO 1.2 §4.1.4.3) for the selected queue
+    /// <paramref name="q"/>, which exists: size, vector, enable and the three ring addresses, each written as two
+    /// 32-bit halves.</summary>
+    private void WriteQueueRegister(int offset, int q, uint value)
+    {
+        VirtioDevice d = Device;
+        switch (offset)
+        {
             case L.CommonQueueSize:
                 // A ready queue keeps its size (QEMU would resize a live ring; the spec forbids the write).
-                if (hasQueue && !d.GetQueue(q).Ready)
+                if (!d.GetQueue(q).Ready)
                     d.GetQueue(q).TrySetSize(Narrow.AsInt32Bits(value & 0xFFFF), out _);
                 break;
             case L.CommonQueueMsixVector:
-                if (hasQueue)
-                    d.SetQueueVector(q, UsableVector(value));
+                d.SetQueueVector(q, UsableVector(value));
                 break;
             case L.CommonQueueEnable:
-                if (!hasQueue)
-                    break;
                 if (value == 1)
                     EnableModernQueue(q);
                 else
                     d.SetBroken($"wrong value for queue_enable {value:x}"); // QEMU virtio_pci_common_write
                 break;
             case L.CommonQueueDesc:
-                if (hasQueue)
-                    _queueDesc[q] = Low(_queueDesc[q], value);
+                _queueDesc[q] = Low(_queueDesc[q], value);
                 break;
             case L.CommonQueueDesc + 4:
-                if (hasQueue)
-                    _queueDesc[q] = High(_queueDesc[q], value);
+                _queueDesc[q] = High(_queueDesc[q], value);
                 break;
             case L.CommonQueueDriver:
-                if (hasQueue)
-                    _queueDriver[q] = Low(_queueDriver[q], value);
+                _queueDriver[q] = Low(_queueDriver[q], value);
                 break;
             case L.CommonQueueDriver + 4:
-                if (hasQueue)
-                    _queueDriver[q] = High(_queueDriver[q], value);
+                _queueDriver[q] = High(_queueDriver[q], value);
                 break;
             case L.CommonQueueDevice:
-                if (hasQueue)
-                    _queueDevice[q] = Low(_queueDevice[q], value);
+                _queueDevice[q] = Low(_queueDevice[q], value);
                 break;
             case L.CommonQueueDevice + 4:
-                if (hasQueue)
-                    _queueDevice[q] = High(_queueDevice[q], value);
+                _queueDevice[q] = High(_queueDevice[q], value);
                 break;
             default:
                 break;
