@@ -91,7 +91,10 @@ public static class VhostCoreInput
     private static readonly byte[] Kick = Encode(OpKick);
     private static readonly byte[] Run = Encode(OpRun, 1);
 
-    internal static IEnumerable<byte[]> Seeds()
+    internal static IEnumerable<byte[]> Seeds() => RunningVringSeeds().Concat(HostileSeeds());
+
+    /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
+    private static IEnumerable<byte[]> RunningVringSeeds()
     {
         // 1. A clean start, requests, GET_VRING_BASE after stopping (migration's order).
         yield return Seed(
@@ -133,6 +136,12 @@ public static class VhostCoreInput
                 Run,
             ]
         );
+    }
+
+    /// <summary>Seeds 3-4: hostile messages (before an owner, bad sizes, flags, padding) and memory tables that map
+    /// buffers elsewhere.</summary>
+    private static IEnumerable<byte[]> HostileSeeds()
+    {
         // 3. Hostile values before and without an owner, odd indices, bad sizes, flags and padding.
         yield return Seed(
             2,

@@ -186,17 +186,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
                     _mirrorModel!.SetOwner(Mirror.SetOwner());
                 break;
             case VhostCoreInput.OpResetOwner:
-                {
-                    VhostWorker? worker = dev.Worker;
-                    VhostResult r = dev.ResetOwner();
-                    _model.ResetOwner(r);
-                    if (r == VhostResult.Ok && VhostControlPlaneOracle.AfterResetOwner(dev, worker) is { } broken)
-                    {
-                        _context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
-                    }
-                }
-                if (Mirror is not null)
-                    _mirrorModel!.ResetOwner(Mirror.ResetOwner());
+                ResetOwner();
                 break;
             case VhostCoreInput.OpGetFeatures:
                 GetFeatures();
@@ -213,19 +203,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
                 SetMemTable(op);
                 break;
             case VhostCoreInput.OpSetVringNum:
-            {
-                uint num = (op.A & 3) switch
-                {
-                    0 => 1u << (op.B % 17),
-                    1 => 0,
-                    2 => op.B,
-                    _ => (uint)op.Y,
-                };
-                _model.SetVringNum(op.Index, num, dev.SetVringNum(op.Index, num));
-                if (Mirror is not null)
-                    _mirrorModel!.SetVringNum(op.Index, num, Mirror.SetVringNum(op.Index, num));
+                SetVringNum(op);
                 break;
-            }
             case VhostCoreInput.OpSetVringAddr:
             {
                 VhostVringAddr addr = Addr(op);
@@ -249,6 +228,38 @@ public sealed class VhostCoreTarget : IFuzzTarget
                 return ApplyRuntime(op);
         }
         return true;
+    }
+
+    /// <summary>RESET_OWNER on the device (and the mirror), judged by the model; the control-plane oracle checks what
+    /// the reset left (worker, vrings, table).</summary>
+    private void ResetOwner()
+    {
+        VhostDevice dev = _demo.Device;
+        VhostWorker? worker = dev.Worker;
+        VhostResult r = dev.ResetOwner();
+        _model.ResetOwner(r);
+        if (r == VhostResult.Ok && VhostControlPlaneOracle.AfterResetOwner(dev, worker) is { } broken)
+        {
+            _context.Report(VhostControlPlaneOracle.Oracle, "control-plane/reset-owner-state", broken);
+        }
+        if (Mirror is not null)
+            _mirrorModel!.ResetOwner(Mirror.ResetOwner());
+    }
+
+    /// <summary>SET_VRING_NUM with a power of two up to 2^16, zero, a small or a raw value, as the op picks.</summary>
+    private void SetVringNum(in VhostCoreInput.Op op)
+    {
+        VhostDevice dev = _demo.Device;
+        uint num = (op.A & 3) switch
+        {
+            0 => 1u << (op.B % 17),
+            1 => 0,
+            2 => op.B,
+            _ => (uint)op.Y,
+        };
+        _model.SetVringNum(op.Index, num, dev.SetVringNum(op.Index, num));
+        if (Mirror is not null)
+            _mirrorModel!.SetVringNum(op.Index, num, Mirror.SetVringNum(op.Index, num));
     }
 
     /// <summary>GET_FEATURES on the device (and the mirror), judged by the model.</summary>
@@ -298,85 +309,19 @@ public sealed class VhostCoreTarget : IFuzzTarget
     /// when the execution must stop.</summary>
     private bool ApplyRuntime(in VhostCoreInput.Op op)
     {
-        VhostDevice dev = _demo.Device;
         switch (op.Code)
         {
             case VhostCoreInput.OpSetVringKick:
-                _model.SetVringFd(
-                    "SET_VRING_KICK",
-                    op.Index,
-                    dev.SetVringKick(
-                        op.Index,
-                        (op.A % 3) switch
-                        {
-                            0 => _kick,
-                            1 => null,
-                            _ => _call,
-                        }
-                    )
-                );
-                if (Mirror is not null)
-                    _mirrorModel!.SetVringFd(
-                        "SET_VRING_KICK",
-                        op.Index,
-                        Mirror.SetVringFd(
-                            VhostFdIoctl.Kick,
-                            op.Index,
-                            (op.A % 3) switch
-                            {
-                                0 => VhostMirrorFd.Kick,
-                                1 => VhostMirrorFd.None,
-                                _ => VhostMirrorFd.Call,
-                            }
-                        )
-                    );
+                SetVringKick(op);
                 break;
             case VhostCoreInput.OpSetVringCall:
-                _model.SetVringFd(
-                    "SET_VRING_CALL",
-                    op.Index,
-                    dev.SetVringCall(op.Index, (op.A & 1) == 0 ? _call : null)
-                );
-                if (Mirror is not null)
-                    _mirrorModel!.SetVringFd(
-                        "SET_VRING_CALL",
-                        op.Index,
-                        Mirror.SetVringFd(
-                            VhostFdIoctl.Call,
-                            op.Index,
-                            (op.A & 1) == 0 ? VhostMirrorFd.Call : VhostMirrorFd.None
-                        )
-                    );
+                SetVringCall(op);
                 break;
             case VhostCoreInput.OpSetVringErr:
-                _model.SetVringFd("SET_VRING_ERR", op.Index, dev.SetVringErr(op.Index, (op.A & 1) == 0 ? _err : null));
-                if (Mirror is not null)
-                    _mirrorModel!.SetVringFd(
-                        "SET_VRING_ERR",
-                        op.Index,
-                        Mirror.SetVringFd(
-                            VhostFdIoctl.Err,
-                            op.Index,
-                            (op.A & 1) == 0 ? VhostMirrorFd.Err : VhostMirrorFd.None
-                        )
-                    );
+                SetVringErr(op);
                 break;
             case VhostCoreInput.OpBackend:
-                if ((op.A & 1) != 0)
-                {
-                    _model.Starting = 0;
-                    VhostResult r = _demo.SetRunning(true);
-                    _model.Starting = -1;
-                    _model.Start(0, r);
-                    if (Mirror is not null)
-                        _mirrorModel!.Start(0, Mirror.SetBackend(true));
-                }
-                else
-                {
-                    _model.Stop(0, _demo.SetRunning(false));
-                    if (Mirror is not null)
-                        _mirrorModel!.Stop(0, Mirror.SetBackend(false));
-                }
+                SetBackend(op);
                 break;
             case VhostCoreInput.OpKick:
                 using (_sim.Memory.As(MemoryActor.Guest))
@@ -398,6 +343,91 @@ public sealed class VhostCoreTarget : IFuzzTarget
                 break;
         }
         return true;
+    }
+
+    /// <summary>SET_VRING_KICK with the kick eventfd, none, or the call eventfd, as the op picks.</summary>
+    private void SetVringKick(in VhostCoreInput.Op op)
+    {
+        VhostDevice dev = _demo.Device;
+        _model.SetVringFd(
+            "SET_VRING_KICK",
+            op.Index,
+            dev.SetVringKick(
+                op.Index,
+                (op.A % 3) switch
+                {
+                    0 => _kick,
+                    1 => null,
+                    _ => _call,
+                }
+            )
+        );
+        if (Mirror is not null)
+            _mirrorModel!.SetVringFd(
+                "SET_VRING_KICK",
+                op.Index,
+                Mirror.SetVringFd(
+                    VhostFdIoctl.Kick,
+                    op.Index,
+                    (op.A % 3) switch
+                    {
+                        0 => VhostMirrorFd.Kick,
+                        1 => VhostMirrorFd.None,
+                        _ => VhostMirrorFd.Call,
+                    }
+                )
+            );
+    }
+
+    /// <summary>SET_VRING_CALL with the call eventfd or none.</summary>
+    private void SetVringCall(in VhostCoreInput.Op op)
+    {
+        VhostDevice dev = _demo.Device;
+        _model.SetVringFd("SET_VRING_CALL", op.Index, dev.SetVringCall(op.Index, (op.A & 1) == 0 ? _call : null));
+        if (Mirror is not null)
+            _mirrorModel!.SetVringFd(
+                "SET_VRING_CALL",
+                op.Index,
+                Mirror.SetVringFd(
+                    VhostFdIoctl.Call,
+                    op.Index,
+                    (op.A & 1) == 0 ? VhostMirrorFd.Call : VhostMirrorFd.None
+                )
+            );
+    }
+
+    /// <summary>SET_VRING_ERR with the error eventfd or none.</summary>
+    private void SetVringErr(in VhostCoreInput.Op op)
+    {
+        VhostDevice dev = _demo.Device;
+        _model.SetVringFd("SET_VRING_ERR", op.Index, dev.SetVringErr(op.Index, (op.A & 1) == 0 ? _err : null));
+        if (Mirror is not null)
+            _mirrorModel!.SetVringFd(
+                "SET_VRING_ERR",
+                op.Index,
+                Mirror.SetVringFd(VhostFdIoctl.Err, op.Index, (op.A & 1) == 0 ? VhostMirrorFd.Err : VhostMirrorFd.None)
+            );
+    }
+
+    /// <summary>Starts (bit 0 set) or stops the backend (vhost-test's RUN, <see cref="VhostDemo.SetRunning"/>) on
+    /// the device and the mirror, judged by the model.</summary>
+    private void SetBackend(in VhostCoreInput.Op op)
+    {
+        if ((op.A & 1) != 0)
+        {
+            _model.Starting = 0;
+            VhostResult r = _demo.SetRunning(true);
+            _model.Starting = -1;
+            _model.Start(0, r);
+            if (Mirror is not null)
+                _mirrorModel!.Start(0, Mirror.SetBackend(true));
+        }
+        else
+        {
+            _model.Stop(0, _demo.SetRunning(false));
+            if (Mirror is not null)
+                _mirrorModel!.Stop(0, Mirror.SetBackend(false));
+        }
     }
 
     /// <summary>Userspace address of guest-physical <paramref name="gpa"/> (QEMU's host pointer).</summary>

@@ -126,12 +126,19 @@ internal static class VirtioPciInput
 
     /// <summary>Valid scenarios that reach the deep states: both drivers, requests in flight across resets, feature
     /// refusal, MSI-X, BAR moves and bus mastering off under DRIVER_OK.</summary>
-    public static IEnumerable<byte[]> Seeds()
+    public static IEnumerable<byte[]> Seeds() => DriverSeeds().Concat(LifecycleSeeds()).Concat(PciSeeds());
+
+    // Valid demo requests: opt 1 stores buff, opt 0 reads it back; a run completes what was posted.
+    private static byte[] Post1 => Encode(OpPost, 1 | 2, 0, 0x1234_5678_0000_0001);
+    private static byte[] Post0 => Encode(OpPost, 1 | 2, 0, 0);
+    private static byte[] Run => Encode(OpRun, 1, 0, 0);
+
+    /// <summary>Seeds 1-2: each driver (modern, legacy) with requests and every register read back.</summary>
+    private static IEnumerable<byte[]> DriverSeeds()
     {
-        // Valid demo requests: opt 1 stores buff, opt 0 reads it back.
-        byte[] post1 = Encode(OpPost, 1 | 2, 0, 0x1234_5678_0000_0001);
-        byte[] post0 = Encode(OpPost, 1 | 2, 0, 0);
-        byte[] run = Encode(OpRun, 1, 0, 0);
+        byte[] post1 = Post1;
+        byte[] post0 = Post0;
+        byte[] run = Run;
         // 1. Modern driver, requests, register read-back, ISR, config snapshots around a config change.
         yield return Seed(
             0,
@@ -154,6 +161,14 @@ internal static class VirtioPciInput
             ReadAllLegacy(),
             Ops(Encode(OpIsr, 4, 0, 0))
         );
+    }
+
+    /// <summary>Seeds 3-4: requests in flight across resets and re-initialisations, and feature refusal.</summary>
+    private static IEnumerable<byte[]> LifecycleSeeds()
+    {
+        byte[] post1 = Post1;
+        byte[] post0 = Post0;
+        byte[] run = Run;
         // 3. Requests in flight across a reset, then a re-initialisation with other features and ring placement.
         yield return Seed(
             0,
@@ -190,6 +205,15 @@ internal static class VirtioPciInput
                 run
             )
         );
+    }
+
+    /// <summary>Seeds 5-7: the PCI side under a running driver: MSI-X, BAR moves, bus mastering off, odd register
+    /// accesses.</summary>
+    private static IEnumerable<byte[]> PciSeeds()
+    {
+        byte[] post1 = Post1;
+        byte[] post0 = Post0;
+        byte[] run = Run;
         // 5. MSI-X: enable, vectors, table entries, then requests.
         yield return Seed(
             1,

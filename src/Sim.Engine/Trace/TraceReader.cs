@@ -524,7 +524,8 @@ public sealed partial class TraceReader : IDisposable
         Error ??= new TraceError(
             TraceErrorKind.Truncated,
             offset,
-            $"byte {offset}: expected {what}, found end of stream (in event {EventsRead}); the trace is truncated (no footer)"
+            $"byte {offset}: expected {what}, found end of stream (in event {EventsRead}); "
+                + $"the trace is truncated (no footer)"
         );
         _stage = Stage.Failed;
     }
@@ -675,7 +676,8 @@ public sealed partial class TraceReader : IDisposable
             Error = new TraceError(
                 TraceErrorKind.Truncated,
                 start,
-                $"byte {start}: expected event array or footer map, found end of stream (after {EventsRead} events); the trace is truncated (no footer)"
+                $"byte {start}: expected event array or footer map, found end of stream (after {EventsRead} events); "
+                    + $"the trace is truncated (no footer)"
             );
             _stage = Stage.Failed;
         }

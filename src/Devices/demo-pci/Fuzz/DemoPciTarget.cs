@@ -141,21 +141,8 @@ internal sealed class DemoPciTarget : IFuzzTarget
                         buff = (uint)value;
                     break;
                 case 2:
-                    device.Read(BusKind.Mmio, offset, data);
-                    context.Emit(TraceEventKind.MmioRead, 0, offset, (ulong)size, data);
-                    Span<byte> expect = _expect.AsSpan(0, size);
-                    if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize)
-                        BinaryPrimitives.WriteUInt32LittleEndian(expect, buff);
-                    else
-                        expect.Fill(0xFF);
-                    if (!data.SequenceEqual(expect))
-                        return Fail(
-                            context,
-                            "demo-pci/mmio-read",
-                            $"BAR0 read of {size} bytes at 0x{offset:x} returned {Convert.ToHexString(data)}, the "
-                                + $"model says {Convert.ToHexString(expect)} (seed 000: only a 4-byte access at "
-                                + "offset 0 reaches buff)"
-                        );
+                    if (Read(device, context, offset, data, buff) is { } readFailed)
+                        return readFailed;
                     break;
                 case 3:
                     device.Reset();
@@ -163,36 +150,73 @@ internal sealed class DemoPciTarget : IFuzzTarget
                     buff = 0;
                     break;
                 default:
-                {
-                    int reg = (int)(raw & 0xff);
-                    int width = Math.Min(size, 4);
-                    reg &= ~(width - 1);
-                    if ((kind & 4) != 0)
-                    {
-                        BinaryPrimitives.WriteUInt64LittleEndian(_data, value);
-                        device.ConfigWrite(reg, _data.AsSpan(0, width));
-                        context.Emit(TraceEventKind.PioOut, 1, (ulong)reg, (ulong)width, _data.AsSpan(0, width));
-                    }
-                    Span<byte> id = _expect.AsSpan(0, 4);
-                    device.ConfigRead(0, id);
-                    context.Emit(TraceEventKind.PioIn, 1, 0, 4, id);
-                    if (
-                        BinaryPrimitives.ReadUInt32LittleEndian(id)
-                        != ((uint)DemoPciDevice.DeviceIdDemo << 16 | DemoPciDevice.VendorIdQemu)
-                    )
-                    {
-                        return Fail(
-                            context,
-                            "demo-pci/id-registers-changed",
-                            $"config write of {width} bytes at 0x{reg:x2} changed the read-only vendor/device id to "
-                                + $"0x{BinaryPrimitives.ReadUInt32LittleEndian(id):x8} (PCI 3.0 §6.2.1)"
-                        );
-                    }
+                    if (ConfigAccess(device, context, raw, kind, size, value) is { } configFailed)
+                        return configFailed;
                     break;
-                }
             }
         }
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>Op 2: a BAR0 read, which must return buff for the 4-byte access at its offset and all ones elsewhere;
+    /// the finding's outcome when it does not, else null.</summary>
+    private FuzzOutcome? Read(DemoPciDevice device, FuzzContext context, ulong offset, Span<byte> data, uint buff)
+    {
+        int size = data.Length;
+        device.Read(BusKind.Mmio, offset, data);
+        context.Emit(TraceEventKind.MmioRead, 0, offset, (ulong)size, data);
+        Span<byte> expect = _expect.AsSpan(0, size);
+        if (offset == DemoPciDevice.BuffOffset && size == DemoPciDevice.BuffSize)
+            BinaryPrimitives.WriteUInt32LittleEndian(expect, buff);
+        else
+            expect.Fill(0xFF);
+        if (!data.SequenceEqual(expect))
+            return Fail(
+                context,
+                "demo-pci/mmio-read",
+                $"BAR0 read of {size} bytes at 0x{offset:x} returned {Convert.ToHexString(data)}, the "
+                    + $"model says {Convert.ToHexString(expect)} (seed 000: only a 4-byte access at "
+                    + "offset 0 reaches buff)"
+            );
+        return null;
+    }
+
+    /// <summary>Ops 4 and up: a PCI configuration write (kind bit 2) at an aligned register, then a read of the
+    /// vendor/device id, which must not have changed; the finding's outcome when it did, else null.</summary>
+    private FuzzOutcome? ConfigAccess(
+        DemoPciDevice device,
+        FuzzContext context,
+        uint raw,
+        int kind,
+        int size,
+        ulong value
+    )
+    {
+        int reg = (int)(raw & 0xff);
+        int width = Math.Min(size, 4);
+        reg &= ~(width - 1);
+        if ((kind & 4) != 0)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(_data, value);
+            device.ConfigWrite(reg, _data.AsSpan(0, width));
+            context.Emit(TraceEventKind.PioOut, 1, (ulong)reg, (ulong)width, _data.AsSpan(0, width));
+        }
+        Span<byte> id = _expect.AsSpan(0, 4);
+        device.ConfigRead(0, id);
+        context.Emit(TraceEventKind.PioIn, 1, 0, 4, id);
+        if (
+            BinaryPrimitives.ReadUInt32LittleEndian(id)
+            != ((uint)DemoPciDevice.DeviceIdDemo << 16 | DemoPciDevice.VendorIdQemu)
+        )
+        {
+            return Fail(
+                context,
+                "demo-pci/id-registers-changed",
+                $"config write of {width} bytes at 0x{reg:x2} changed the read-only vendor/device id to "
+                    + $"0x{BinaryPrimitives.ReadUInt32LittleEndian(id):x8} (PCI 3.0 §6.2.1)"
+            );
+        }
+        return null;
     }
 
     private static FuzzOutcome Fail(FuzzContext context, string site, string message)

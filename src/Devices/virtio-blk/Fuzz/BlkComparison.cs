@@ -29,12 +29,9 @@ internal static class BlkComparison
         var d = new List<BlkDifference>();
         if (model.Broken != qemu.Broken)
         {
-            d.Add(
-                new(
-                    Broken,
-                    $"model {(model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken")}, QEMU {(qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken")}"
-                )
-            );
+            string modelState = model.Broken ? "broken (" + model.BrokenReason + ")" : "not broken";
+            string qemuState = qemu.Broken ? "broken (" + qemu.BrokenReason + ")" : "not broken";
+            d.Add(new(Broken, $"model {modelState}, QEMU {qemuState}"));
         }
         ulong usedStart = usedRing?.Address ?? ulong.MaxValue;
         ulong usedEnd = usedRing is { } u ? u.Address + 4 + (8UL * (ulong)u.Size) + 2 : 0;
@@ -51,12 +48,9 @@ internal static class BlkComparison
         }
         if (usedOffsets.Count > 0 && usedRing is { } ur)
         {
-            d.Add(
-                new(
-                    UsedRing,
-                    $"model {VirtioBlkLockstep.DescribeUsed(model.Memory, ur.Address, ur.Size)}, QEMU {VirtioBlkLockstep.DescribeUsed(qemu.Memory, ur.Address, ur.Size)}"
-                )
-            );
+            string modelUsed = VirtioBlkLockstep.DescribeUsed(model.Memory, ur.Address, ur.Size);
+            string qemuUsed = VirtioBlkLockstep.DescribeUsed(qemu.Memory, ur.Address, ur.Size);
+            d.Add(new(UsedRing, $"model {modelUsed}, QEMU {qemuUsed}"));
         }
         if (otherOffsets.Count > 0)
             d.Add(new(GuestMemory, Bytes(otherOffsets, model.Memory, qemu.Memory), otherOffsets));

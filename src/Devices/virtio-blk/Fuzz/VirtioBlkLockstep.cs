@@ -234,10 +234,12 @@ internal sealed class VirtioBlkLockstep : ILockstepDevice
 
     private readonly ObservationReader _observer = new();
 
-    /// <summary>Only the guest's stores (mirrored by the driver) matter: the device's own are what is compared.</summary>
+    /// <summary>Only the guest's stores (mirrored by the driver) matter: the device's own are what is
+    /// compared.</summary>
     public void OnDeviceWrite(GuestAddress address, ReadOnlySpan<byte> data) { }
 
-    /// <summary>QEMU 7.2's virtio-blk does nothing at DRIVER_OK that the model does not (requests wait for a kick).</summary>
+    /// <summary>QEMU 7.2's virtio-blk does nothing at DRIVER_OK that the model does not (requests wait for a
+    /// kick).</summary>
     public void BeforeDriverOk(ModelVirtioRig rig, ulong avail) { }
 
     /// <summary>Op 13 does nothing on blk (as on <c>virtio-blk-qemu-robust</c>).</summary>
@@ -285,9 +287,9 @@ internal sealed class VirtioBlkLockstep : ILockstepDevice
             ulong at = used + 4 + (8UL * (ulong)i);
             if (at + 8 > (ulong)memory.Length)
                 break;
-            parts.Add(
-                $"({BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)at..])},{BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)(at + 4)..])})"
-            );
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)at..]);
+            uint len = BinaryPrimitives.ReadUInt32LittleEndian(memory[(int)(at + 4)..]);
+            parts.Add($"({id},{len})");
         }
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(memory[(int)used..]);
         ulong eventAt = used + 4 + (8UL * (ulong)size);

@@ -128,23 +128,7 @@ internal sealed class DemoDiffTarget : IFuzzTarget
         // worker sees the same pending kick: give the bare vhost rig that kick too.
         vhost.Kick.Signal();
         _afterVhostStart?.Invoke(vhost);
-        _desc = desc;
-        _used = used;
-        _size = size;
-        _guestQemu.Reset(simQemu.Memory, desc, avail, size);
-        _guestVhost.Reset(simVhost.Memory, desc, avail, size);
-        _qemu.Reset(simQemu.Memory, used, size);
-        _vhost.Reset(simVhost.Memory, used, size);
-        // Rings that overlap one another are an invalid layout neither device detects: the device's used-ring
-        // writes land in the driver's available ring or descriptor table (VIRTIO 1.2 §2.7: the used ring is the
-        // device's, the others the driver's), so what each reads next depends on when it writes used.flags,
-        // avail_event and used entries — implementation-defined. Such inputs still run (crash, hang, interrupt
-        // oracles) but are not compared.
-        _diverged = RingsOverlap(desc, avail, used, size);
-        _interruptsQemu.Context = context;
-        _interruptsVhost.Context = context;
-        _interruptsQemu.Configure(simQemu.Memory, avail, used, size, header.EventIdx);
-        _interruptsVhost.Configure(simVhost.Memory, avail, used, size, header.EventIdx);
+        ResetSides(simQemu, simVhost, context, header.EventIdx, desc, avail, used, size);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
@@ -172,6 +156,38 @@ internal sealed class DemoDiffTarget : IFuzzTarget
         if (vhost.Vq.VqErrors == 0 && vhost.Vq.HasBackend)
             _interruptsVhost.Final("notify/missed-interrupt-after-drain-vhost");
         return FuzzOutcome.Completed;
+    }
+
+    /// <summary>Points both sides' guest actors, used-ring observers and interrupt oracles at the rings of this
+    /// execution, and decides whether the two may be compared at all.</summary>
+    private void ResetSides(
+        Simulation simQemu,
+        Simulation simVhost,
+        FuzzContext context,
+        bool eventIdx,
+        ulong desc,
+        ulong avail,
+        ulong used,
+        int size
+    )
+    {
+        _desc = desc;
+        _used = used;
+        _size = size;
+        _guestQemu.Reset(simQemu.Memory, desc, avail, size);
+        _guestVhost.Reset(simVhost.Memory, desc, avail, size);
+        _qemu.Reset(simQemu.Memory, used, size);
+        _vhost.Reset(simVhost.Memory, used, size);
+        // Rings that overlap one another are an invalid layout neither device detects: the device's used-ring
+        // writes land in the driver's available ring or descriptor table (VIRTIO 1.2 §2.7: the used ring is the
+        // device's, the others the driver's), so what each reads next depends on when it writes used.flags,
+        // avail_event and used entries — implementation-defined. Such inputs still run (crash, hang, interrupt
+        // oracles) but are not compared.
+        _diverged = RingsOverlap(desc, avail, used, size);
+        _interruptsQemu.Context = context;
+        _interruptsVhost.Context = context;
+        _interruptsQemu.Configure(simQemu.Memory, avail, used, size, eventIdx);
+        _interruptsVhost.Configure(simVhost.Memory, avail, used, size, eventIdx);
     }
 
     /// <summary>One device-side op on both sides: 8 kick, 9 run, 14 kick and run, others nothing; false when the

@@ -37,6 +37,26 @@ internal static class NetComparison
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(usedRings);
         var diffs = new List<NetDifference>();
+        MemoryTally tally = TallyMemory(model, qemu, usedRings, framesReceived);
+        AddMemoryDiffs(model, qemu, usedRings, tally, diffs);
+        AddRegisterDiffs(model, qemu, diffs);
+        AddSentDiff(model, qemu, diffs);
+        return diffs;
+    }
+
+    /// <summary>Where the differing guest bytes fall: the first in a used ring (-1: none), the first and the count of
+    /// those outside (-1, 0: none), the count taken for num_buffers and the count of notification hints.</summary>
+    private readonly record struct MemoryTally(int FirstUsed, int FirstOther, int Others, int NumBuffers, int Hints);
+
+    /// <summary>Sorts each differing byte of guest memory into one kind (hint, used ring, num_buffers, other); more
+    /// num_buffers bytes than two per received frame are not num_buffers fields and count as other bytes.</summary>
+    private static MemoryTally TallyMemory(
+        NetObservation model,
+        NetObservation qemu,
+        IReadOnlyList<(ulong Address, int Size)> usedRings,
+        long framesReceived
+    )
+    {
         bool[] inUsed = UsedMask(model.Memory.Length, usedRings);
         bool[] hint = HintMask(model.Memory.Length, usedRings);
         int firstUsed = -1,
@@ -73,6 +93,19 @@ internal static class NetComparison
             others += numBuffers;
             numBuffers = 0;
         }
+        return new(firstUsed, firstOther, others, numBuffers, hints);
+    }
+
+    /// <summary>One difference per kind of differing guest byte in <paramref name="t"/>.</summary>
+    private static void AddMemoryDiffs(
+        NetObservation model,
+        NetObservation qemu,
+        IReadOnlyList<(ulong Address, int Size)> usedRings,
+        MemoryTally t,
+        List<NetDifference> diffs
+    )
+    {
+        (int firstUsed, int firstOther, int others, int numBuffers, int hints) = t;
         if (firstUsed >= 0)
         {
             (ulong address, int size) = usedRings.First(r =>
@@ -131,9 +164,6 @@ internal static class NetComparison
                 )
             );
         }
-        AddRegisterDiffs(model, qemu, diffs);
-        AddSentDiff(model, qemu, diffs);
-        return diffs;
     }
 
     /// <summary>What went out on the link (transmitq1): the model's frames against the datagrams QEMU sent (its socket

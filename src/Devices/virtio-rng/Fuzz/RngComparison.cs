@@ -31,13 +31,35 @@ internal static class RngComparison
         ArgumentNullException.ThrowIfNull(qemu);
         ArgumentNullException.ThrowIfNull(usedRings);
         var diffs = new List<RngDifference>();
-        bool[] inUsed = new bool[model.Memory.Length];
+        AddMemoryDiffs(model, qemu, usedRings, diffs);
+        AddRegisterDiffs(model, qemu, diffs);
+        return diffs;
+    }
+
+    /// <summary>The bytes of guest memory inside one of <paramref name="usedRings"/> (flags, idx, ring and
+    /// avail_event), clipped to <paramref name="length"/>.</summary>
+    private static bool[] UsedMask(int length, IReadOnlyList<(ulong Address, int Size)> usedRings)
+    {
+        bool[] inUsed = new bool[length];
         foreach ((ulong address, int size) in usedRings)
         {
             ulong end = Math.Min((ulong)inUsed.Length, address + 6 + (8UL * (ulong)size));
             for (ulong a = address; a < end; a++)
                 inUsed[a] = true;
         }
+        return inUsed;
+    }
+
+    /// <summary>A <see cref="UsedRing"/> difference when a used-ring byte differs, a <see cref="Memory"/> one when a
+    /// byte outside the used rings and the model's entropy does.</summary>
+    private static void AddMemoryDiffs(
+        RngObservation model,
+        RngObservation qemu,
+        IReadOnlyList<(ulong Address, int Size)> usedRings,
+        List<RngDifference> diffs
+    )
+    {
+        bool[] inUsed = UsedMask(model.Memory.Length, usedRings);
         int firstUsed = -1,
             firstOther = -1,
             others = 0;
@@ -86,6 +108,11 @@ internal static class RngComparison
                 )
             );
         }
+    }
+
+    /// <summary>Differences in broken or not, the device status and the ISR.</summary>
+    private static void AddRegisterDiffs(RngObservation model, RngObservation qemu, List<RngDifference> diffs)
+    {
         if (model.Broken != qemu.Broken)
             diffs.Add(
                 new(
@@ -108,7 +135,6 @@ internal static class RngComparison
             diffs.Add(
                 new(Isr, string.Create(CultureInfo.InvariantCulture, $"ISR model 0x{model.Isr:x}, QEMU 0x{qemu.Isr:x}"))
             );
-        return diffs;
     }
 
     /// <summary>Whether the used ring at (<paramref name="address"/>, <paramref name="size"/>) in

@@ -33,36 +33,18 @@ internal static class DriverQueueSeeds
     private const byte Suppress = 19;
 
     /// <summary>Every seed.</summary>
-    public static IEnumerable<byte[]> All()
-    {
-        // Size 8, no EVENT_IDX: a batch of 3 pairs, kick, the device takes and completes them in reverse, the
-        // interrupt handler reaps them.
-        yield return
-        [
-            3,
-            0,
-            AddBatch,
-            3,
-            .. Buffers(6),
-            Notify,
-            Take,
-            3,
-            Complete,
-            3,
-            0,
-            2,
-            3,
-            1,
-            3,
-            3,
-            ReapAll,
-            9,
-            ClearDirty,
-            0,
-        ];
-        // Size 16, EVENT_IDX, table across a page: fused kicks, completions one at a time and out of order, reaps
-        // with callbacks off and on, a direct and an indirect chain, detach after a reset-like stop.
-        yield return
+    public static IEnumerable<byte[]> All() =>
+        [BatchReapedInReverse(), FusedKicksWithEventIdx(), HostileDevice(), LargeBatchAcrossPages()];
+
+    /// <summary>Size 8, no EVENT_IDX: a batch of 3 pairs, kick, the device takes and completes them in
+    /// reverse, the interrupt handler reaps them.</summary>
+    private static byte[] BatchReapedInReverse() =>
+        [3, 0, AddBatch, 3, .. Buffers(6), Notify, Take, 3, Complete, 3, 0, 2, 3, 1, 3, 3, ReapAll, 9, ClearDirty, 0];
+
+    /// <summary>Size 16, EVENT_IDX, table across a page: fused kicks, completions one at a time and out of
+    /// order, reaps with callbacks off and on, a direct and an indirect chain, detach after a reset-like
+    /// stop.</summary>
+    private static byte[] FusedKicksWithEventIdx() =>
         [
             4,
             5,
@@ -128,8 +110,10 @@ internal static class DriverQueueSeeds
             ClearDirty,
             1,
         ];
-        // Size 4: a hostile device returns an id never offered, then moves used.idx past everything outstanding.
-        yield return
+
+    /// <summary>Size 4: a hostile device returns an id never offered, then moves used.idx past everything
+    /// outstanding.</summary>
+    private static byte[] HostileDevice() =>
         [
             2,
             0,
@@ -165,9 +149,10 @@ internal static class DriverQueueSeeds
             ReapBatch,
             5,
         ];
-        // Size 256, table not 16-aligned: a batch of 127 pairs across the table's pages, and its reap. (Counts up to
-        // size + 1 take two bytes, little-endian, past 256 choices.)
-        yield return
+
+    /// <summary>Size 256, table not 16-aligned: a batch of 127 pairs across the table's pages, and its reap.
+    /// (Counts up to size + 1 take two bytes, little-endian, past 256 choices.)</summary>
+    private static byte[] LargeBatchAcrossPages() =>
         [
             8,
             6,
@@ -189,7 +174,6 @@ internal static class DriverQueueSeeds
             ClearDirty,
             0,
         ];
-    }
 
     /// <summary><paramref name="count"/> buffers: address choice, offset, length choice (varied,
     /// deterministic).</summary>
