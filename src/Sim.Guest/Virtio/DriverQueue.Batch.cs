@@ -181,8 +181,10 @@ public sealed partial class DriverQueue
         bool added = false;
         int size = _size;
         Span<byte> availBytes = _availWindow.WritableBytes;
+        // The ring ends with used_event (VIRTIO 1.2 §2.7.6), whose offset was taken at Initialize: a plain compare,
+        // not AvailRingSize's checked arithmetic, on every kick.
         Assert(
-            unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size),
+            availBytes.Length == unchecked(_usedEventOffset + VirtioSpec.AvailUsedEventSize),
             "available-ring window covers the ring"
         );
         ref byte avail = ref MemoryMarshal.GetReference(availBytes);
@@ -194,7 +196,7 @@ public sealed partial class DriverQueue
             ushort[] links = _next;
             Span<byte> tableBytes = _descWindow.WritableBytes;
             Assert(
-                unchecked((ulong)tableBytes.Length) == VirtioSpec.DescTableSize(size) && links.Length == size,
+                tableBytes.Length == unchecked(size * VirtioSpec.DescSize) && links.Length == size, // size <= 32768
                 "descriptor-table window covers the table"
             );
             int first = _freeHead;
