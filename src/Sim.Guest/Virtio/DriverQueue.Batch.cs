@@ -542,9 +542,18 @@ public sealed partial class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         if (lens.Length < ids.Length)
             throw new ArgumentException("room for one length per id", nameof(lens));
-        count = 0;
         if (Direct(memory))
             return ReapDirect(ids, lens, handler: true, out count);
+        return ReapAllReference(memory, ids, lens, out count);
+    }
+
+    /// <summary>The reference of <see cref="ReapAll"/> (what an observed run takes): the handler loop over
+    /// DisableCallbacks, TryGetUsed and EnableCallbacks. Not inlined, so that the unobserved kick does not set up
+    /// its frame.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReapAllReference(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
+    {
+        count = 0;
         while (true)
         {
             DisableCallbacks(memory);
