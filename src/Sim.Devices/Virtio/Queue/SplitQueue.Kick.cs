@@ -130,7 +130,7 @@ public sealed partial class SplitQueue
         ReadOnlySpan<uint> lens
     )
     {
-        ThrowIfNotReady(); // the server may not reset the queue, but if it did, Fill's answer
+        ThrowIfNotReady(); // Fill's first check: a server must not reset the queue, but if one did, this answers
         int n = elements.Length;
         if (n > InUse)
         {
