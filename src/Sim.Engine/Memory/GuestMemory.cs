@@ -83,7 +83,12 @@ public sealed partial class GuestMemory
         set
         {
             _actor = value;
-            _watcher = value == MemoryActor.Host ? null : _observer;
+            IMemoryObserver? watcher = value == MemoryActor.Host ? null : _observer;
+            // Stored only when it changes: a reference store into the heap costs a GC write barrier (a helper call),
+            // and the actor switches around every guest-driver step (four times per kick in bench ring, issue 13
+            // section 5) while the watcher almost never changes.
+            if (!ReferenceEquals(_watcher, watcher))
+                _watcher = watcher;
         }
     }
 

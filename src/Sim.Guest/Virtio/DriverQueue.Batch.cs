@@ -181,8 +181,10 @@ public sealed partial class DriverQueue
         bool added = false;
         int size = _size;
         Span<byte> availBytes = _availWindow.WritableBytes;
+        // The ring ends with used_event (VIRTIO 1.2 §2.7.6), whose offset was taken at Initialize: a plain compare,
+        // not AvailRingSize's checked arithmetic, on every kick.
         Assert(
-            unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size),
+            availBytes.Length == unchecked(_usedEventOffset + VirtioSpec.AvailUsedEventSize),
             "available-ring window covers the ring"
         );
         ref byte avail = ref MemoryMarshal.GetReference(availBytes);
@@ -194,7 +196,7 @@ public sealed partial class DriverQueue
             ushort[] links = _next;
             Span<byte> tableBytes = _descWindow.WritableBytes;
             Assert(
-                unchecked((ulong)tableBytes.Length) == VirtioSpec.DescTableSize(size) && links.Length == size,
+                tableBytes.Length == unchecked(size * VirtioSpec.DescSize) && links.Length == size, // size <= 32768
                 "descriptor-table window covers the table"
             );
             int first = _freeHead;
@@ -540,9 +542,18 @@ public sealed partial class DriverQueue
         ArgumentNullException.ThrowIfNull(memory);
         if (lens.Length < ids.Length)
             throw new ArgumentException("room for one length per id", nameof(lens));
-        count = 0;
         if (Direct(memory))
             return ReapDirect(ids, lens, handler: true, out count);
+        return ReapAllReference(memory, ids, lens, out count);
+    }
+
+    /// <summary>The reference of <see cref="ReapAll"/> (what an observed run takes): the handler loop over
+    /// DisableCallbacks, TryGetUsed and EnableCallbacks. Not inlined, so that the unobserved kick does not set up
+    /// its frame.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReapAllReference(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
+    {
+        count = 0;
         while (true)
         {
             DisableCallbacks(memory);

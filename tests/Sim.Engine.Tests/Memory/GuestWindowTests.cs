@@ -109,4 +109,32 @@ public sealed class GuestWindowTests
         Assert.False(m.IsObserved);
         Assert.Equal(0, counter.Count);
     }
+
+    /// <summary>The actor setter stores the watcher only when it changes (a GC write barrier saved per switch): a
+    /// switch must still pick up an observer replaced while the host was acting, and a read afterwards reaches
+    /// exactly the current observer.</summary>
+    [Fact]
+    public void ActorSwitchesFollowAnObserverReplacedMeanwhile()
+    {
+        GuestMemory m = TwoRegions();
+        var first = new Counter();
+        var second = new Counter();
+        m.Observer = first;
+        using (m.As(MemoryActor.Host))
+        {
+            m.Observer = second;
+            Assert.False(m.IsObserved);
+            Assert.True(m.TryReadUInt64(new GuestAddress(0x10), out _));
+        }
+        Assert.True(m.IsObserved);
+        Assert.True(m.TryReadUInt64(new GuestAddress(0x10), out _));
+        using (m.As(MemoryActor.Guest))
+        {
+            using (m.As(MemoryActor.Guest))
+                Assert.True(m.TryReadUInt64(new GuestAddress(0x10), out _));
+            Assert.True(m.IsObserved);
+        }
+        Assert.Equal(0, first.Count);
+        Assert.Equal(2, second.Count);
+    }
 }

@@ -35,14 +35,15 @@ public sealed partial class SplitQueue
     /// <summary>
     /// The unobserved body of <see cref="TryPopBatch"/>: the steps of TryPop&lt;WindowRing&gt;, in the same order, with
     /// the indices in locals across the batch (stored back before a chain needs the general walk, and at the end) and
-    /// the rings read through spans over their windows, whose lengths are checked once here: every offset below is
-    /// then inside them by construction (slots are masked to the size, heads and next links are checked against it),
-    /// so the reads need no per-access bounds check. Inlined into its two callers (the batch pop and the fused kick),
+    /// the rings read through <paramref name="rings"/> (<see cref="TakeRings"/>: every offset below is inside them by
+    /// construction, as slots are masked to the size and heads and next links are checked against it, so the reads
+    /// need no per-access bounds check). Inlined into its two callers (the batch pop and the fused kick),
     /// so a kick's pop pays no call and no second set-up of the caller's state.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryPopBatchDirect<TAvailEvent>(
         GuestMemory memory,
+        scoped in RingRefs rings,
         ReadOnlySpan<QueueElement> elements,
         out int popped,
         out QueueError error
@@ -50,24 +51,11 @@ public sealed partial class SplitQueue
         where TAvailEvent : struct, IAvailEventPolicy
     {
         int size = _size;
-        ReadOnlySpan<byte> availBytes = _availWindow.Bytes;
-        ReadOnlySpan<byte> descBytes = _descWindow.Bytes;
-        // The windows were taken at enable for this size (ComputeAddresses).
-        Assert(
-            unchecked((ulong)availBytes.Length) == VirtioSpec.AvailRingSize(size),
-            "available-ring window covers the ring"
-        );
-        Assert(
-            unchecked((ulong)descBytes.Length) == VirtioSpec.DescTableSize(size),
-            "descriptor-table window covers the table"
-        );
-        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
-        ref byte table = ref MemoryMarshal.GetReference(descBytes);
+        ref byte avail = ref rings.Avail;
+        ref byte table = ref rings.Table;
         int mask = unchecked(size - 1);
-        Span<byte> usedBytes = _usedWindow.WritableBytes;
-        Assert(unchecked((ulong)usedBytes.Length) == VirtioSpec.UsedRingSize(size), "used-ring window covers the ring");
-        // avail_event: inside the ring
-        ref byte availEvent = ref Unsafe.Add(ref MemoryMarshal.GetReference(usedBytes), _availEventOffset);
+        // avail_event: inside the used ring
+        ref byte availEvent = ref Unsafe.Add(ref rings.Used, _availEventOffset);
         bool wroteAvailEvent = false;
         ulong regionBase = _tableRegionBase;
         ulong regionSize = _tableRegionSize;
@@ -152,6 +140,56 @@ public sealed partial class SplitQueue
     private readonly struct NoAvailEvent : IAvailEventPolicy
     {
         public static bool Publish => false;
+    }
+
+    /// <summary>The bytes of the three rings for one call of a fast body, taken from the queue's windows once
+    /// (<see cref="TakeRings"/>) with their lengths asserted once: every offset those bodies use (a slot masked to the
+    /// size, a checked head or next link, the event indices) then lies inside them by construction, so the accesses
+    /// need no per-access bounds check and no per-call re-take of the windows.</summary>
+    private readonly ref struct RingRefs
+    {
+        /// <summary>The available ring (flags, idx, ring, used_event).</summary>
+        public readonly ref byte Avail;
+
+        /// <summary>The descriptor table.</summary>
+        public readonly ref byte Table;
+
+        /// <summary>The used ring (flags, idx, ring, avail_event).</summary>
+        public readonly ref byte Used;
+
+        public RingRefs(ref byte avail, ref byte table, ref byte used)
+        {
+            Avail = ref avail;
+            Table = ref table;
+            Used = ref used;
+        }
+    }
+
+    /// <summary>The rings' bytes for a fast body (unobserved, ready): the windows taken at enable for this size
+    /// (ComputeAddresses), checked once here to cover the rings.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private RingRefs TakeRings()
+    {
+        int size = _size;
+        ReadOnlySpan<byte> availBytes = _availWindow.Bytes;
+        ReadOnlySpan<byte> descBytes = _descWindow.Bytes;
+        Span<byte> usedBytes = _usedWindow.WritableBytes;
+        // The rings end with their event fields (VIRTIO 1.2 §2.7.6, §2.7.8), whose offsets were taken at enable;
+        // unchecked: size <= 32768, so 16 * size fits.
+        Assert(
+            availBytes.Length == unchecked(_usedEventOffset + VirtioSpec.AvailUsedEventSize),
+            "available-ring window covers the ring"
+        );
+        Assert(descBytes.Length == unchecked(size * VirtioSpec.DescSize), "descriptor-table window covers the table");
+        Assert(
+            usedBytes.Length == unchecked(_availEventOffset + VirtioSpec.UsedAvailEventSize),
+            "used-ring window covers the ring"
+        );
+        return new RingRefs(
+            ref MemoryMarshal.GetReference(availBytes),
+            ref MemoryMarshal.GetReference(descBytes),
+            ref MemoryMarshal.GetReference(usedBytes)
+        );
     }
 
     /// <summary>

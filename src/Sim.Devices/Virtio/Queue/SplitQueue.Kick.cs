@@ -68,9 +68,10 @@ public sealed partial class SplitQueue
             : PopServeAndSignalDirect<TServer, NoAvailEvent>(memory, elements, lens, ref server, out count, out error);
     }
 
-    /// <summary>The unobserved body of <see cref="PopServeAndSignal{TServer}"/>: the batch pop
-    /// (<see cref="TryPopBatchDirect"/>), the server and the completion (<see cref="CompleteKickDirect"/>), both
-    /// inlined, so one frame holds the whole kick (one instance per avail_event policy).</summary>
+    /// <summary>The unobserved body of <see cref="PopServeAndSignal{TServer}"/>: the rings taken once
+    /// (<see cref="TakeRings"/>), then the batch pop (<see cref="TryPopBatchDirect"/>), the server and the completion
+    /// (<see cref="CompleteKickDirect"/>) on them, both inlined, so one frame holds the whole kick (one instance per
+    /// avail_event policy).</summary>
     private bool PopServeAndSignalDirect<TServer, TAvailEvent>(
         GuestMemory memory,
         ReadOnlySpan<QueueElement> elements,
@@ -82,7 +83,8 @@ public sealed partial class SplitQueue
         where TServer : struct, IChainServer
         where TAvailEvent : struct, IAvailEventPolicy
     {
-        _ = TryPopBatchDirect<TAvailEvent>(memory, elements, out count, out error); // the error says it
+        RingRefs rings = TakeRings();
+        _ = TryPopBatchDirect<TAvailEvent>(memory, rings, elements, out count, out error); // the error says it
         if (count == 0)
             return false;
         // The popped elements are served and completed whatever the error.
@@ -90,11 +92,13 @@ public sealed partial class SplitQueue
         Span<uint> servedLens = lens[..count];
         for (int k = 0; k < served.Length; k++)
             servedLens[k] = server.Serve(memory, served[k]);
-        return CompleteKickDirect(memory, served, servedLens);
+        return CompleteKickDirect(memory, rings, served, servedLens);
     }
 
     /// <summary>The reference of <see cref="PopServeAndSignal{TServer}"/>: the three calls it must equal, in
-    /// turn.</summary>
+    /// turn. Not inlined: with the server inlined here it would give the entry point a large frame that the
+    /// unobserved kick then sets up for nothing.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private bool PopServeAndSignalReference<TServer>(
         GuestMemory memory,
         ReadOnlySpan<QueueElement> elements,
@@ -113,14 +117,20 @@ public sealed partial class SplitQueue
 
     /// <summary>
     /// <see cref="AddUsedAndSignalDirect"/> of a kick's popped elements, fused: the used entries (FillBatchDirect's
-    /// stores), the used.idx store and signalled_used update (<see cref="FlushCore"/>) through one span over the used
-    /// ring's window, then the interrupt decision (<see cref="ShouldNotifyCore"/>). The same checks as those
-    /// bodies, in their order; the entries' pages are marked dirty once per contiguous run, used.idx's once.
+    /// stores), the used.idx store and signalled_used update (<see cref="FlushCore"/>), then the interrupt decision
+    /// (<see cref="ShouldNotifyCore"/>), all through the kick's <paramref name="rings"/>. The same checks as those
+    /// bodies, in their order (less FlushCore's entry check of the indices, which the caller made for the kick); the
+    /// entries' pages are marked dirty once per contiguous run, used.idx's once.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool CompleteKickDirect(GuestMemory memory, ReadOnlySpan<QueueElement> elements, ReadOnlySpan<uint> lens)
+    private bool CompleteKickDirect(
+        GuestMemory memory,
+        scoped in RingRefs rings,
+        ReadOnlySpan<QueueElement> elements,
+        ReadOnlySpan<uint> lens
+    )
     {
-        ThrowIfNotReady();
+        ThrowIfNotReady(); // Fill's first check: a server must not reset the queue, but if one did, this answers
         int n = elements.Length;
         if (n > InUse)
         {
@@ -128,12 +138,7 @@ public sealed partial class SplitQueue
         }
         int size = _size;
         int mask = size - 1;
-        Span<byte> usedBytes = _usedWindow.WritableBytes;
-        Assert(
-            Narrow.AsUInt64Bits(usedBytes.Length) == VirtioSpec.UsedRingSize(size),
-            "used-ring window covers the ring"
-        );
-        ref byte used = ref MemoryMarshal.GetReference(usedBytes);
+        ref byte used = ref rings.Used;
         RingIndex old = UsedIdx;
         int first = old.Slot(size);
         for (int k = 0; k < n; k++)
@@ -157,7 +162,7 @@ public sealed partial class SplitQueue
                 );
             }
             // id (le32) + len (le32) as one little-endian 8-byte store; the slot is masked to the size, so the offset
-            // lies inside the window.
+            // lies inside the ring.
             int at = VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize);
             RingBytes.WriteLe64(ref used, at, head | ((ulong)lens[k] << 32));
         }
@@ -171,6 +176,17 @@ public sealed partial class SplitQueue
         if (RingIndex.MarkOvertaken(SignalledUsed, updated, old))
             SignalledUsedValid = false;
         AssertIndexInvariants();
-        return ShouldNotifyCore(memory, direct: true);
+        // ShouldNotifyCore (QEMU virtio_split_should_notify) with the available ring's fields read through the rings.
+        if (NotifyOnEmpty && InUse == 0 && IsEmpty(memory))
+            return true;
+        if (!EventIdx)
+            return (RingBytes.ReadLe16(ref rings.Avail, VirtioSpec.AvailFlagsOffset) & VirtioSpec.AvailFNoInterrupt)
+                == 0;
+        bool valid = SignalledUsedValid;
+        SignalledUsedValid = true;
+        RingIndex previous = SignalledUsed;
+        SignalledUsed = updated;
+        RingIndex usedEvent = new(RingBytes.ReadLe16(ref rings.Avail, _usedEventOffset));
+        return !valid || RingIndex.NeedEvent(usedEvent, updated, previous);
     }
 }

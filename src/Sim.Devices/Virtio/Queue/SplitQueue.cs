@@ -374,10 +374,11 @@ public sealed partial class SplitQueue
         if (!Ready || elements.Length == 0)
             return true;
         // Two compiled bodies: with EVENT_IDX and notifications on each pop publishes avail_event; otherwise none does.
+        RingRefs rings = TakeRings();
         bool ok =
             EventIdx && NotificationEnabled
-                ? TryPopBatchDirect<PublishAvailEvent>(memory, elements, out count, out error)
-                : TryPopBatchDirect<NoAvailEvent>(memory, elements, out count, out error);
+                ? TryPopBatchDirect<PublishAvailEvent>(memory, rings, elements, out count, out error)
+                : TryPopBatchDirect<NoAvailEvent>(memory, rings, elements, out count, out error);
         AssertIndexInvariants();
         return ok;
     }
