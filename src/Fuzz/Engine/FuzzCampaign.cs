@@ -45,6 +45,8 @@ internal sealed class FuzzCampaign
         _options = options;
         _coverage = coverage;
         _executor = new FuzzExecutor(target, coverage, options.Limits);
+        if (options.FindingsDirectory is { } findings)
+            target.UseFindingsDirectory(findings);
     }
 
     /// <summary>Distinct findings so far (a stop predicate may end the campaign at the first).</summary>
