@@ -30,8 +30,6 @@ internal sealed class FuzzCampaign
     private readonly HashSet<string> _corpusNames = new(StringComparer.Ordinal);
     private readonly List<Finding> _findings = [];
     private readonly Dictionary<(string, string, string), Finding> _findingsByKey = [];
-    private readonly HashSet<string> _earlierFindings = new(StringComparer.Ordinal);
-    private readonly HashSet<(string, string, string)> _knownKeys = [];
     private long _executions;
     private long _minimizeExecutions;
 
@@ -45,6 +43,8 @@ internal sealed class FuzzCampaign
         _options = options;
         _coverage = coverage;
         _executor = new FuzzExecutor(target, coverage, options.Limits);
+        if (options.FindingsDirectory is { } findings)
+            target.UseFindingsDirectory(findings);
     }
 
     /// <summary>Distinct findings so far (a stop predicate may end the campaign at the first).</summary>
@@ -68,10 +68,6 @@ internal sealed class FuzzCampaign
 
     /// <summary>New findings of this run, in discovery order.</summary>
     public IReadOnlyList<Finding> Findings => _findings;
-
-    /// <summary>Marks (<paramref name="oracle"/>, <paramref name="site"/>) as found by an earlier run or another
-    /// worker: when it fires again it is counted, not minimised or saved again.</summary>
-    public bool AddKnownFinding(string oracle, string site, string shape) => _knownKeys.Add((oracle, site, shape));
 
     /// <summary>Runs an input from outside the mutation loop (a resumed queue, another worker's entry) and keeps it
     /// when it shows new coverage, or always with <paramref name="keepRegardless"/>. True when kept.</summary>
@@ -174,18 +170,12 @@ internal sealed class FuzzCampaign
                 initial.Add(input);
             }
         }
-        if (_options.FindingsDirectory is { } findings && Directory.Exists(findings))
+        int earlier = _options.FindingsDirectory is { } findings
+            ? Workers.FindingRegistry.Load(findings, _target.Name).Count
+            : 0;
+        if (initial.Count > 0 || earlier > 0)
         {
-            foreach (string d in Directory.EnumerateDirectories(findings))
-            {
-                string name = Path.GetFileName(d);
-                if (!name.StartsWith('.'))
-                    _earlierFindings.Add(name);
-            }
-        }
-        if (initial.Count > 0 || _earlierFindings.Count > 0)
-        {
-            Log?.WriteLine($"resuming: {initial.Count} corpus entries, {_earlierFindings.Count} findings loaded");
+            Log?.WriteLine($"resuming: {initial.Count} corpus entries, {earlier} findings loaded");
         }
         foreach (byte[] seed in _target.SeedCorpus())
         {
@@ -252,25 +242,23 @@ internal sealed class FuzzCampaign
         byte[] original = input.ToArray();
         var finding = new Finding(_target.Name, report, original, _executions) { OriginalLength = original.Length };
         _findingsByKey.Add(report.DedupKey, finding);
-        if (_knownKeys.Contains(report.DedupKey))
-        {
-            // An earlier run or another worker saved it already: counted here, not minimised or saved again.
-            Log?.WriteLine(
-                $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved by an earlier "
-                    + "run or another worker)"
-            );
-            Hooks?.FindingAdded(finding, original, known: true);
-            return;
-        }
         _findings.Add(finding);
-        if (_options.FindingsDirectory is { } earlierDir && _earlierFindings.Contains(finding.DirectoryName))
+        // Known: its directory exists already, saved by an earlier run or, in a campaign, by another worker of the
+        // target (workers share <dir>/findings/<target>; a directory appears whole, AtomicFile). Looked up when it
+        // first fires rather than listed at the start, so one rule serves a resumed run and a finding another
+        // worker saved a moment ago; its saved input and trace stay as they are, neither minimised nor saved again.
+        if (
+            _options.FindingsDirectory is { } dir
+            && Path.Combine(dir, finding.DirectoryName) is var earlier
+            && Directory.Exists(earlier)
+        )
         {
-            // An earlier campaign saved it: known, not new; its saved input and trace stay as they are.
-            finding.EarlierDirectory = Path.Combine(earlierDir, finding.DirectoryName);
+            finding.EarlierDirectory = earlier;
             Log?.WriteLine(
                 $"known finding at execution {_executions}: {report.Oracle} at {report.Site} (saved earlier in "
-                    + $"{finding.EarlierDirectory})"
+                    + $"{earlier})"
             );
+            Hooks?.FindingAdded(finding, original, known: true);
             return;
         }
         if (_options.Minimize)

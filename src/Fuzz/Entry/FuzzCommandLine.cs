@@ -299,7 +299,8 @@ public static class FuzzCommandLine
           --backend vhost --flavour seed means the same; a part left out defaults to the device's first backend (qemu)
           and flavour robust. Engine targets (split-virtqueue, guest-memory) have plain names. See virtsim fuzz list.
         Findings: <findings>/<oracle>-<site-hash>/ holds input.bin, trace.vtrace (virtsim replay <findings>) and
-          summary.txt; a campaign keeps them in <dir>/findings.
+          summary.txt; a campaign keeps them in <dir>/findings. Real-QEMU targets write each finding's standalone
+          reproducer (run.sh, qtest script) to <findings>/qemu-reproducers/ ($VIRTSIM_QEMU_REPRODUCERS overrides it).
         External engines: afl answers a finding with SIGABRT (a hang with SIGALRM), so afl-fuzz saves a crash; under
           libfuzzer the driver aborts on a finding (a crash) and waits out libFuzzer's -timeout on a hang (a timeout);
           replay either with fuzz reproduce. Outside its engine either exits 2. docs/fuzzing.md: "Driving virtsim with

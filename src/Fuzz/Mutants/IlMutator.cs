@@ -14,7 +14,8 @@ namespace Virtsim.Fuzz.Mutants;
 /// </summary>
 internal static class IlMutator
 {
-    /// <summary>The areas and the type-name prefixes that belong to each (Sim.Devices namespaces; <c>driver</c>: the
+    /// <summary>The areas and the type-name prefixes that belong to each (Sim.Devices namespaces; <c>net</c>: the
+    /// virtio-net model, fuzzed by its model target; <c>driver</c>: the
     /// guest driver's split queue in Sim.Guest, whose batch calls the <c>driver-queue</c> target holds to their
     /// references).</summary>
     public static IReadOnlyList<(string Area, string Prefix)> Areas { get; } =
@@ -24,6 +25,7 @@ internal static class IlMutator
         ("device", "Sim.Devices.Virtio.Factorial."),
         ("device", "Sim.Devices.Virtio.Counter."),
         ("device", "Sim.Devices.Virtio.Blk."),
+        ("net", "Sim.Devices.Virtio.Net."),
         ("vhost", "Sim.Devices.Vhost."),
         ("driver", "Sim.Guest.Virtio.DriverQueue"),
     ];

@@ -43,8 +43,9 @@ internal sealed class Finding
     /// <summary>Directory it was saved to, or null (not saved, or an earlier campaign already saved it).</summary>
     public string? SavedDirectory { get; internal set; }
 
-    /// <summary>The directory an earlier campaign saved this (oracle, site) to, when the findings directory already
-    /// held it at the start: a known finding, reported as such and neither minimised nor saved again.</summary>
+    /// <summary>The directory an earlier run or another worker saved this (oracle, site, shape) to, when the findings
+    /// directory held it as it first fired: a known finding, reported as such and neither minimised nor saved
+    /// again.</summary>
     public string? EarlierDirectory { get; internal set; }
 
     /// <summary>16 hex digits of a stable hash of the site (names the findings directory).</summary>

@@ -19,12 +19,24 @@ internal static class QemuReproducer
     public const string RunFileName = "run.sh";
     public const string NotesFileName = "README.txt";
 
-    /// <summary>Where the targets write reproducers by default (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>):
-    /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>findings/qemu-reproducers</c> under the current directory.</summary>
-    public static string DefaultDirectory =>
-        Environment.GetEnvironmentVariable("VIRTSIM_QEMU_REPRODUCERS") is { Length: > 0 } d
+    /// <summary>The environment variable that, when set, names the one directory every reproducer goes to.</summary>
+    public const string DirectoryVariable = "VIRTSIM_QEMU_REPRODUCERS";
+
+    /// <summary>The folder under a findings directory that holds its reproducers.</summary>
+    public const string FolderName = "qemu-reproducers";
+
+    /// <summary>Where the reproducers of a campaign saving its findings in <paramref name="findings"/> go
+    /// (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>): <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else
+    /// <c>&lt;findings&gt;/qemu-reproducers</c>.</summary>
+    public static string DirectoryFor(string findings) =>
+        Environment.GetEnvironmentVariable(DirectoryVariable) is { Length: > 0 } d
             ? d
-            : Path.Combine("findings", "qemu-reproducers");
+            : Path.Combine(findings, FolderName);
+
+    /// <summary>Where the targets write reproducers before a campaign names its findings directory (<c>fuzz
+    /// reproduce</c>, the external engines): <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else the default findings directory's
+    /// (<c>findings/qemu-reproducers</c> under the current directory).</summary>
+    public static string DefaultDirectory => DirectoryFor(Entry.FuzzOptions.FindingsDefault);
 
     /// <summary>Writes the blk reproducer of <paramref name="input"/> into <paramref name="directory"/> (created):
     /// the input re-run on a fresh QEMU with every qtest command recorded.</summary>

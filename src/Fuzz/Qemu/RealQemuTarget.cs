@@ -37,6 +37,8 @@ internal abstract class RealQemuTarget : IFuzzTarget
     private readonly string _sitePrefix;
     private readonly HashSet<ulong> _outcomes = [];
     private readonly ReproducerSites _reproducers = new();
+    private string? _reproducerDirectory = QemuReproducer.DefaultDirectory;
+    private bool _reproducerDirectorySet;
 
     /// <param name="session">The device's shared QEMU.</param>
     /// <param name="label">Names the device's table in messages ("rng " gives "rng model and QEMU …", "rng table
@@ -75,9 +77,26 @@ internal abstract class RealQemuTarget : IFuzzTarget
     public abstract IEnumerable<byte[]> SeedCorpus();
 
     /// <summary>Where a finding's standalone reproducer goes (<c>&lt;dir&gt;/&lt;input content name&gt;/</c>):
-    /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>findings/qemu-reproducers</c> under the current directory; null writes
-    /// none.</summary>
-    public string? ReproducerDirectory { get; set; } = QemuReproducer.DefaultDirectory;
+    /// <c>$VIRTSIM_QEMU_REPRODUCERS</c>, else <c>&lt;findings&gt;/qemu-reproducers</c> of the campaign
+    /// (<see cref="UseFindingsDirectory"/>), else <c>findings/qemu-reproducers</c> under the current directory; null
+    /// writes none. Setting it wins over the campaign's findings directory.</summary>
+    public string? ReproducerDirectory
+    {
+        get => _reproducerDirectory;
+        set
+        {
+            _reproducerDirectory = value;
+            _reproducerDirectorySet = true;
+        }
+    }
+
+    /// <summary>The campaign's findings directory names the reproducers' (<see cref="QemuReproducer.DirectoryFor"/>)
+    /// unless <see cref="ReproducerDirectory"/> was set.</summary>
+    public void UseFindingsDirectory(string directory)
+    {
+        if (!_reproducerDirectorySet)
+            _reproducerDirectory = QemuReproducer.DirectoryFor(directory);
+    }
 
     /// <summary>Distinct QEMU outcomes this instance has seen (the guidance measure; see
     /// <see cref="MarkOutcome"/>).</summary>

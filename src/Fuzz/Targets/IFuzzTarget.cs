@@ -42,4 +42,9 @@ public interface IFuzzTarget
     /// minimising cannot stall a campaign: a real-QEMU hang waits out the answer bound and restarts QEMU on every
     /// such run.</summary>
     int? MinimizeFiringRunsMax(string oracle) => null;
+
+    /// <summary>Told, before the first execution, the directory where the campaign (or triage) saves its findings;
+    /// a target that writes files of its own for a finding puts them under it (a real-QEMU target's standalone
+    /// reproducers: <c>&lt;findings&gt;/qemu-reproducers/</c>). Does nothing by default.</summary>
+    void UseFindingsDirectory(string directory) { }
 }

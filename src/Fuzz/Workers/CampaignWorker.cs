@@ -114,7 +114,9 @@ internal sealed class CampaignWorker : ICampaignHooks
 
         var campaign = new FuzzCampaign(_target, _options, _coverage) { Log = _log, Hooks = this };
         _campaign = campaign;
-        _knownFindings = LoadKnownFindings(campaign);
+        // Counted for the log and stats only: the campaign itself knows a finding by its directory
+        // (FuzzCampaign.OnFinding), whether an earlier run or another worker saved it.
+        _knownFindings = FindingRegistry.Load(_options.FindingsDirectory!, _target.Name).Count;
         Resume(campaign);
         _clock.Start();
         SyncNow(campaign);
@@ -122,6 +124,9 @@ internal sealed class CampaignWorker : ICampaignHooks
         _nextStatsTicks = statsEvery;
         _nextSyncTicks = (long)(_settings.SyncEverySeconds * Stopwatch.Frequency);
         CampaignResult result = campaign.Run(() => _stopRequested || shouldStop?.Invoke() == true);
+        // A worker's result holds the findings it saved; the known ones are in its log and stats (known_findings),
+        // and its exit code says whether it found something new.
+        result = result with { Findings = [.. result.Findings.Where(f => f.EarlierDirectory is null)] };
         WriteStats(campaign, final: true);
         _log.WriteLine(
             $"stopped: {_stopReason ?? "limit reached"}; execs_done={_priorExecs + campaign.Executions} "
@@ -192,23 +197,6 @@ internal sealed class CampaignWorker : ICampaignHooks
             )
                 _findingsByOracle[key["findings_".Length..]] = n;
         }
-    }
-
-    /// <summary>Findings saved by earlier runs or other workers: (oracle, site, shape) from each summary.</summary>
-    private int LoadKnownFindings(FuzzCampaign campaign)
-    {
-        int added = 0;
-        foreach (
-            (string oracle, string site, string shape) in FindingRegistry.Load(
-                _options.FindingsDirectory!,
-                _target.Name
-            )
-        )
-        {
-            if (campaign.AddKnownFinding(oracle, site, shape))
-                added++;
-        }
-        return added;
     }
 
     public void CorpusAdded(byte[] input, bool newEdges)
@@ -337,13 +325,6 @@ internal sealed class CampaignWorker : ICampaignHooks
 
     private void SyncNow(FuzzCampaign campaign)
     {
-        foreach (
-            (string oracle, string site, string shape) in FindingRegistry.Load(
-                _options.FindingsDirectory!,
-                _target.Name
-            )
-        )
-            campaign.AddKnownFinding(oracle, site, shape);
         (int read, int kept) = _sync.Sync(
             (from, name, data) =>
             {

@@ -165,6 +165,7 @@ internal static class CorpusToolsEntry
         TextWriter error
     )
     {
+        target.UseFindingsDirectory(findingsDirectory);
         List<string> files = TriageInputs(directory, findingsDirectory);
         var known = new HashSet<(string, string, string)>(FindingRegistry.Load(findingsDirectory, target.Name));
         var seen = new Dictionary<(string, string, string), int>();

@@ -2,8 +2,9 @@ namespace Virtsim.Fuzz.Workers;
 
 /// <summary>
 /// The findings a campaign directory already holds, read back from each finding's <c>summary.txt</c> (its
-/// <c>target:</c>, <c>oracle:</c> and <c>site:</c> lines, <see cref="Engine.FindingWriter.Summary"/>): a resumed
-/// run or another worker counts them without saving them again, so a site is saved once per target.
+/// <c>target:</c>, <c>oracle:</c> and <c>site:</c> lines, <see cref="Engine.FindingWriter.Summary"/>): what a
+/// resumed run reports it found before, what triage and the report list. (A campaign knows a finding saved before by
+/// its directory, <see cref="Oracles.Finding.DirectoryName"/>, so a site is saved once per target.)
 /// </summary>
 public static class FindingRegistry
 {

@@ -83,6 +83,70 @@ public sealed class CampaignResumeTests : IDisposable
         Assert.Equal(savedInput, File.ReadAllBytes(Path.Combine(saved, FindingWriter.InputFileName)));
     }
 
+    /// <summary>Issue 13: one rule for a known finding. A finding whose directory another process (a worker of the
+    /// same target) saved after this run started is known too: not minimised, not saved again, reported as saved
+    /// earlier (it used to be reported new and then "not saved: appeared during the campaign").</summary>
+    [Fact]
+    public void AFindingSavedByAnotherProcessDuringTheRun_IsKnown()
+    {
+        string? other = null;
+        var target = new ScriptedTarget(
+            (d, _) =>
+            {
+                if (d.Length > 0 && d[0] == 0xAA)
+                {
+                    if (other is not null)
+                    {
+                        // Another worker saves the same finding just before this one fires.
+                        Directory.CreateDirectory(other);
+                        File.WriteAllText(Path.Combine(other, "notes.txt"), "the other worker's");
+                    }
+                    throw new InvalidOperationException($"crash on a {d.Length}-byte input");
+                }
+                return FuzzOutcome.Completed;
+            },
+            [0xAA, 1, 2, 3, 4, 5, 6, 7],
+            [1, 2, 3]
+        );
+        // The directory the finding is saved to (its name hashes the target, the site and the shape).
+        CampaignResult first = new FuzzCampaign(
+            target,
+            new CampaignOptions { Seed = 9, RunsMax = 50 },
+            new NullCoverage("test")
+        ).Run();
+        other = Path.Combine(Findings, first.Findings[0].DirectoryName);
+        var log = new StringWriter();
+        var options = new CampaignOptions
+        {
+            Seed = 9,
+            RunsMax = 200,
+            CorpusDirectory = Corpus,
+            FindingsDirectory = Findings,
+        };
+        CampaignResult r = new FuzzCampaign(target, options, new NullCoverage("test")) { Log = log }.Run();
+        Assert.DoesNotContain("resuming:", log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("new finding", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"saved earlier in {other}", log.ToString(), StringComparison.Ordinal);
+        Finding f = Assert.Single(r.Findings);
+        Assert.Equal(other, f.EarlierDirectory);
+        Assert.Null(f.SavedDirectory);
+        Assert.Equal(8, f.Input.Length); // not minimised
+        Assert.Equal(["notes.txt"], Directory.GetFiles(other).Select(Path.GetFileName));
+    }
+
+    /// <summary>Issue 13: the resume line counts this target's saved findings, not every folder of the findings
+    /// directory (a real-QEMU campaign keeps its reproducers in &lt;findings&gt;/qemu-reproducers).</summary>
+    [Fact]
+    public void Restart_CountsSavedFindings_NotOtherFolders()
+    {
+        Campaign();
+        string reproducer = Path.Combine(Findings, "qemu-reproducers", "0123456789abcdef");
+        Directory.CreateDirectory(reproducer);
+        File.WriteAllText(Path.Combine(reproducer, "run.sh"), "#!/bin/sh\n");
+        (_, string log) = Campaign();
+        Assert.Contains(", 1 findings loaded", log, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Start_RemovesTemporariesOfDeadProcesses_KeepsEverythingElse()
     {

@@ -57,8 +57,23 @@ public sealed class MutationSampleTests
         IReadOnlyList<IlMutant> a = IlMutator.Enumerate(Devices);
         IReadOnlyList<IlMutant> b = IlMutator.Enumerate(Devices);
         Assert.Equal(a, b);
-        Assert.Equal(["device", "ring", "vhost"], a.Select(m => m.Area).Distinct().Order(StringComparer.Ordinal));
+        Assert.Equal(
+            ["device", "net", "ring", "vhost"],
+            a.Select(m => m.Area).Distinct().Order(StringComparer.Ordinal)
+        );
         Assert.All(Enum.GetValues<MutationOperator>(), op => Assert.Contains(a, m => m.Operator == op));
+    }
+
+    /// <summary>Issue 13: the virtio-net model's mutants are in the list (area <c>net</c>) and are fuzzed by the net
+    /// model target; before, no area held Sim.Devices.Virtio.Net and its mutants were never run.</summary>
+    [Fact]
+    public void NetModelMutants_AreListed_AndRunAgainstTheNetTarget()
+    {
+        IlMutant[] net = [.. IlMutator.Enumerate(Devices).Where(m => m.Area == "net")];
+        Assert.NotEmpty(net);
+        Assert.All(net, m => Assert.StartsWith("Sim.Devices.Virtio.Net.", m.Method, StringComparison.Ordinal));
+        Assert.Contains(net, m => m.Method.Contains("VirtioNetDevice", StringComparison.Ordinal));
+        Assert.All(net, m => Assert.Equal(["virtio-net-qemu-robust"], MutantHost.TargetsFor(m)));
     }
 
     [Theory]
