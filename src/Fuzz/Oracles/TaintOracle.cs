@@ -103,7 +103,7 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
                     );
                 }
             }
-            SearchLog(head);
+            SearchLog(head, readable);
         }
         _next?.OnCompleted(head, usedLen, readable, writable, plain);
     }
@@ -123,7 +123,7 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
         return -1;
     }
 
-    private void SearchLog(int head)
+    private void SearchLog(int head, RangeList readable)
     {
         IReadOnlyList<string>? log = LogLines(_device);
         if (log is null)
@@ -133,9 +133,10 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
         for (; _logSeen < log.Count && _context!.Finding is null; _logSeen++)
         {
             string line = log[_logSeen];
-            foreach (string token in _logTokens)
+            for (int t = 0; t < _logTokens.Length; t++)
             {
-                if (!line.Contains(token, StringComparison.Ordinal))
+                string token = _logTokens[t];
+                if (!line.Contains(token, StringComparison.Ordinal) || Offered(readable, _windows[t / 4]))
                     continue;
                 _context.Report(
                     Oracle,
@@ -146,6 +147,47 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
                 break;
             }
         }
+    }
+
+    /// <summary>Provenance of a logged pattern word: true when the chain's device-readable bytes, read in order across
+    /// its buffers as the device reads them (QEMU iov_to_buf), hold <paramref name="window"/>'s four bytes. The guest
+    /// then offered the value itself, and the device logging it is right, however the bytes got there: a number
+    /// assembled from two buffers, or from stores of different ops, is in no 4-byte window of the input, so choosing
+    /// the pattern cannot rule it out (the false <c>taint/device-log</c> of issue 12's counter run). Runs only when a
+    /// token matched; bounded by <see cref="BytesMax"/>.</summary>
+    private bool Offered(RangeList readable, uint window)
+    {
+        if (_memory is null || readable.TotalLength() > BytesMax)
+            return false;
+        Span<byte> want = stackalloc byte[Window];
+        BinaryPrimitives.WriteUInt32LittleEndian(want, window);
+        // The last Window - 1 bytes of the buffers before, so a word split between two buffers is seen whole.
+        Span<byte> carry = stackalloc byte[2 * Window];
+        int kept = 0;
+        for (int i = 0; i < readable.Count; i++)
+        {
+            GuestRange g = readable[i];
+            if (!_memory.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes))
+                return false;
+            int head = Math.Min(bytes.Length, Window - 1);
+            bytes[..head].CopyTo(carry[kept..]);
+            if (carry[..(kept + head)].IndexOf(want) >= 0 || bytes.IndexOf(want) >= 0)
+                return true;
+            // What the next buffer continues: the last Window - 1 bytes of the stream so far.
+            int total = kept + head;
+            if (bytes.Length >= Window - 1)
+            {
+                bytes[^(Window - 1)..].CopyTo(carry);
+                kept = Window - 1;
+            }
+            else
+            {
+                int drop = Math.Max(0, total - (Window - 1));
+                carry[drop..total].CopyTo(carry);
+                kept = total - drop;
+            }
+        }
+        return false;
     }
 
     private static IReadOnlyList<string>? LogLines(VirtioDevice? device) =>

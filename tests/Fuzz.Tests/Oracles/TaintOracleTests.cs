@@ -65,6 +65,44 @@ public sealed class TaintOracleTests
         Assert.Equal("taint/device-log", context.Finding?.Site);
     }
 
+    /// <summary>The false <c>taint/device-log</c> of issue 12 (counter, seed 5): the guest offers, as one 4-byte number,
+    /// bytes that make a pattern word although no 4-byte window of the input holds them (here split between two
+    /// readable buffers, as ReadOut assembles a number across iovecs). The device logging it is right: the oracle
+    /// judges the logged word by provenance (the chain's readable bytes hold it) and stays quiet; the same line with
+    /// the word in no readable buffer still fires.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void PatternWordTheGuestOffered_AcrossTwoBuffers_IsNotTaint(int split)
+    {
+        byte[] input = [0x04, 0x00, 0x00, 0x00, 0x02, 0x11, 0x22];
+        var memory = GuestMemory.CreateFlat(0x1000);
+        var device = new VirtioDemoDevice(Flavour.Robust);
+        var context = new FuzzContext();
+        var oracle = new TaintOracle();
+        oracle.Begin(device, input, memory, context);
+        byte[] word = oracle.Pattern[..4].ToArray();
+        Assert.Equal(-1, oracle.Find(input)); // the input holds no pattern window
+        // Buffer 1 at 0x100 ends with the word's first bytes, buffer 2 at 0x200 starts with the rest.
+        Assert.True(memory.TryWrite(new GuestAddress(0x100 + 8 - (ulong)split), word.AsSpan(0, split)));
+        Assert.True(memory.TryWrite(new GuestAddress(0x200), word.AsSpan(split)));
+        var readable = new RangeList();
+        Assert.True(readable.Add(new GuestRange(0x100, 8)));
+        Assert.True(readable.Add(new GuestRange(0x200, 8)));
+        int number = BinaryPrimitives.ReadInt32LittleEndian(word);
+        string line = string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{number}");
+        device.Log.Add(line);
+        oracle.OnCompleted(0, 0, readable, new RangeList(), plain: true);
+        Assert.Null(context.Finding);
+        // Not offered by this chain (its readable bytes hold something else): the device's own bytes.
+        device.Log.Add(line);
+        var other = new RangeList();
+        Assert.True(other.Add(new GuestRange(0x300, 8)));
+        oracle.OnCompleted(1, 0, other, new RangeList(), plain: true);
+        Assert.Equal("taint/device-log", context.Finding?.Site);
+    }
+
     /// <summary>The four robust devices fill their reused buffers with the poison and never answer with it.</summary>
     [Theory]
     [InlineData("virtio-demo-qemu-robust")]
