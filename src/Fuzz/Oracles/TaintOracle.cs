@@ -136,7 +136,7 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
             for (int t = 0; t < _logTokens.Length; t++)
             {
                 string token = _logTokens[t];
-                if (!line.Contains(token, StringComparison.Ordinal) || Offered(readable, _windows[t / 4]))
+                if (!Printed(line, token, t % 4) || Offered(readable, _windows[t / 4]))
                     continue;
                 _context.Report(
                     Oracle,
@@ -147,6 +147,28 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
                 break;
             }
         }
+    }
+
+    /// <summary>True when <paramref name="line"/> prints <paramref name="token"/> as a whole number: a decimal token
+    /// (<paramref name="kind"/> 0 unsigned, 1 signed) with no digit either side, a hex one (2) with no hex digit either
+    /// side; <c>\xNN</c> escapes (3) anywhere. A bare substring test took the signed word of a pattern window such as
+    /// FF FF FF FD ("-3") for the start of any other number ("get virtio num:-392417875"), the counter's false
+    /// <c>taint/device-log</c> of issue 12 (seed 5, execution 17,061 on main 1922eba).</summary>
+    internal static bool Printed(string line, string token, int kind)
+    {
+        for (int at = line.IndexOf(token, StringComparison.Ordinal); at >= 0; )
+        {
+            if (kind == 3)
+                return true;
+            int end = at + token.Length;
+            bool hex = kind == 2;
+            bool before = at > 0 && (hex ? char.IsAsciiHexDigit(line[at - 1]) : char.IsAsciiDigit(line[at - 1]));
+            bool after = end < line.Length && (hex ? char.IsAsciiHexDigit(line[end]) : char.IsAsciiDigit(line[end]));
+            if (!before && !after)
+                return true;
+            at = end < line.Length ? line.IndexOf(token, at + 1, StringComparison.Ordinal) : -1;
+        }
+        return false;
     }
 
     /// <summary>Provenance of a logged pattern word: true when the chain's device-readable bytes, read in order across
@@ -210,21 +232,32 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
         {
             for (int k = 0; k < 8; k++)
                 _pattern[k] = unchecked((byte)(0x80 | (h >> (8 * k))));
-            for (int r = 0; r < 8; r++)
-            {
-                _windows[r] = unchecked(
-                    (uint)(
-                        _pattern[r]
-                        | _pattern[(r + 1) & 7] << 8
-                        | _pattern[(r + 2) & 7] << 16
-                        | _pattern[(r + 3) & 7] << 24
-                    )
-                );
-            }
+            SetWindows();
             if (attempt == 16 || Find(input) < 0)
                 break;
             h = unchecked(h * 0x9E37_79B9_7F4A_7C15 + 1);
         }
+        UsePattern(_pattern);
+    }
+
+    /// <summary>The pattern's eight 4-byte windows (little-endian, wrapping round the 8 bytes).</summary>
+    private void SetWindows()
+    {
+        Span<byte> twice = stackalloc byte[16];
+        _pattern.CopyTo(twice);
+        _pattern.CopyTo(twice[8..]);
+        for (int r = 0; r < 8; r++)
+            _windows[r] = BinaryPrimitives.ReadUInt32LittleEndian(twice[r..]);
+    }
+
+    /// <summary>Makes <paramref name="pattern"/> (8 bytes, each 0x80..0xFF) this execution's pattern: its windows and
+    /// log tokens. <see cref="Begin"/> derives it from the input; tests set one directly.</summary>
+    internal void UsePattern(ReadOnlySpan<byte> pattern)
+    {
+        if (pattern.Length != _pattern.Length)
+            throw new ArgumentException("the pattern is 8 bytes", nameof(pattern));
+        pattern.CopyTo(_pattern);
+        SetWindows();
         _patternWord = MemoryMarshal.Read<ulong>(_pattern);
         byte[] p = _pattern;
         for (int r = 0; r < 8; r++)

@@ -103,6 +103,44 @@ public sealed class TaintOracleTests
         Assert.Equal("taint/device-log", context.Finding?.Site);
     }
 
+    /// <summary>The counter's false <c>taint/device-log</c> of issue 12 (<c>virtio-counter-qemu-robust --seed 5 --runs
+    /// 20000</c>, execution 17,061 on main 1922eba: "get virtio num:-392417875", whose bytes AD 2D 9C E8 are no
+    /// pattern window): a pattern with the window FF FF FF FD, AC F0 FF FF or FF FF FF D9 has the signed log token
+    /// "-3", "-3924" or "-39", which a substring test found at the start of that number. A token counts only as a
+    /// whole number; the same word printed alone still fires.</summary>
+    [Theory]
+    [InlineData(new byte[] { 0xFD, 0xFF, 0xFF, 0xFF, 0x80, 0x81, 0x82, 0x83 })]
+    [InlineData(new byte[] { 0xAC, 0xF0, 0xFF, 0xFF, 0x80, 0x81, 0x82, 0x83 })]
+    [InlineData(new byte[] { 0xD9, 0xFF, 0xFF, 0xFF, 0x80, 0x81, 0x82, 0x83 })]
+    public void CounterLine_WhoseNumberStartsWithAPatternToken_IsNotTaint(byte[] pattern)
+    {
+        var device = new VirtioDemoDevice(Flavour.Robust);
+        var context = new FuzzContext();
+        var oracle = new TaintOracle();
+        oracle.Begin(device, [1, 2, 3], GuestMemory.CreateFlat(0x1000), context);
+        oracle.UsePattern(pattern);
+        device.Log.Add("=========get virtio num:-392417875");
+        oracle.OnCompleted(0, 0, new RangeList(), new RangeList(), plain: true);
+        Assert.Null(context.Finding);
+        int word = BinaryPrimitives.ReadInt32LittleEndian(pattern);
+        device.Log.Add(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{word}"));
+        oracle.OnCompleted(1, 0, new RangeList(), new RangeList(), plain: true);
+        Assert.Equal("taint/device-log", context.Finding?.Site);
+    }
+
+    [Theory]
+    [InlineData("num:-3", "-3", 1, true)]
+    [InlineData("num:-392417875", "-3", 1, false)]
+    [InlineData("num:12-3", "-3", 1, false)]
+    [InlineData("num:-3 and -31", "-3", 1, true)]
+    [InlineData("buff=fffffffd}", "fffffffd", 2, true)]
+    [InlineData("buff=0xfffffffd", "fffffffd", 2, true)]
+    [InlineData("buff=afffffffd", "fffffffd", 2, false)]
+    [InlineData("buff=fffffffd0", "fffffffd", 2, false)]
+    [InlineData("bytes \\x01\\xfd\\xff\\xff\\xff", "\\xfd\\xff\\xff\\xff", 3, true)]
+    public void Printed_MatchesWholeNumbersOnly(string line, string token, int kind, bool printed) =>
+        Assert.Equal(printed, TaintOracle.Printed(line, token, kind));
+
     /// <summary>The four robust devices fill their reused buffers with the poison and never answer with it.</summary>
     [Theory]
     [InlineData("virtio-demo-qemu-robust")]
