@@ -65,8 +65,8 @@ public sealed class TaintOracleTests
         Assert.Equal("taint/device-log", context.Finding?.Site);
     }
 
-    /// <summary>The false <c>taint/device-log</c> of issue 12 (counter, seed 5): the guest offers, as one 4-byte number,
-    /// bytes that make a pattern word although no 4-byte window of the input holds them (here split between two
+    /// <summary>Provenance (a second cause of a false <c>taint/device-log</c>): the guest offers, as one 4-byte
+    /// number, bytes that make a pattern word although no 4-byte window of the input holds them (here split between two
     /// readable buffers, as ReadOut assembles a number across iovecs). The device logging it is right: the oracle
     /// judges the logged word by provenance (the chain's readable bytes hold it) and stays quiet; the same line with
     /// the word in no readable buffer still fires.</summary>
