@@ -11,14 +11,43 @@ internal static class OracleRules
     private static readonly OracleRule[] Table =
     [
         // ---- real QEMU (Qemu.VirtioBlkQemuTarget, docs/qemu-backend.md)
+        // The crash site is qemu/died/ and how QEMU died (Qemu.QemuCrashSite): the asserting function, hw-error,
+        // the signal, or the exit code and message; the known QEMU 7.2 aborts have their own entries.
         new(
-            "qemu/died",
+            "qemu/died/",
             "The real QEMU process exited or closed its pipes while running the input (abort, failed assertion, "
-                + "signal, exit).",
+                + "signal, exit); the site's end says how (asserting function, signal, exit code and message).",
             "a device model must answer any guest input with defined behaviour (an error state such as NEEDS_RESET), "
                 + "never by taking the VMM down",
             "VIRTIO 1.2 §2.1.2 (DEVICE_NEEDS_RESET for unrecoverable errors); QEMU virtio_error sets broken instead "
                 + "of exiting"
+        ),
+        new(
+            "qemu/died/assert/iov_from_buf_full",
+            "Real QEMU aborted in iov_from_buf_full (util/iov.c, Assertion `offset == 0'): virtio-net copied a "
+                + "received frame past the end of a receive chain shorter than the 12-byte virtio-net header.",
+            "a device must answer a chain too short for its header with a defined error (NEEDS_RESET or a dropped "
+                + "frame), never an assertion on guest-controlled lengths",
+            "VIRTIO 1.2 §5.1.6.3 (receive buffers hold the header), §2.1.2; QEMU 7.2 virtio_net_receive_rcu "
+                + "(NetQemu72Differences.KnownBugs)"
+        ),
+        new(
+            "qemu/died/assert/iov_copy",
+            "Real QEMU aborted in iov_copy (util/iov.c, Assertion `offset == 0'): virtio-net stripped the 12-byte "
+                + "header from a transmit chain with fewer readable bytes.",
+            "a device must reject a transmit chain shorter than its header with a defined error (QEMU 9.1: "
+                + "virtio_error \"virtio-net header is invalid\"), never an assertion on guest-controlled lengths",
+            "VIRTIO 1.2 §5.1.6.2, §2.1.2; QEMU 7.2 virtio_net_flush_tx, fixed upstream by d4f471eb7e56 "
+                + "(NetQemu72Differences.KnownBugs)"
+        ),
+        new(
+            "qemu/died/assert/address_space_stw_le_cached",
+            "Real QEMU aborted in address_space_stw_le_cached (Assertion `addr < cache->len'): a queue_size written "
+                + "on an enabled queue was taken without re-mapping the rings, and a used-ring store left the cache.",
+            "a device either refuses a queue size change on an enabled queue or re-maps its rings; a guest write "
+                + "must never make a later ring store assert",
+            "VIRTIO 1.2 §4.1.4.3.2 (the driver sizes a queue before enabling it); QEMU 7.2 virtio_queue_set_num via "
+                + "virtio_pci_common_write, fixed in QEMU 8.0 (Qemu72Differences.KnownBugs)"
         ),
         new(
             "qemu/no-answer",

@@ -135,10 +135,13 @@ internal abstract class RealQemuTarget : IFuzzTarget
                 string exit = _session.Machine?.ExitDescription ?? "not started";
                 _session.Stop();
                 string tail = stderr.Length <= StderrTailMax ? stderr : stderr[^StderrTailMax..];
+                // The site names how QEMU died (the asserting function, the signal, the exit message), so distinct
+                // aborts stay distinct findings (issue 12 item 6).
+                string site = QemuCrashSite.Classify(tail, exit);
                 context.Report(
                     OracleCrash,
-                    "qemu/died",
-                    $"{e.Message} ({exit}); stderr tail:\n{tail}" + Reproducer(program, input, e.Message, "qemu/died")
+                    site,
+                    $"{e.Message} ({exit}); stderr tail:\n{tail}" + Reproducer(program, input, e.Message, site)
                 );
                 return FuzzOutcome.Completed;
             }

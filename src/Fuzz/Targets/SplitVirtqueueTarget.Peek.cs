@@ -38,6 +38,15 @@ internal sealed partial class SplitVirtqueueTarget
     /// <summary>Restores the oracle judged (accepted or not), for tests.</summary>
     public long RestoresJudged { get; private set; }
 
+    /// <summary>True when <paramref name="input"/> both writes long tables and runs its fast-path twin under the
+    /// default periods: a seed that must reach a long table's bound in the observed and the unobserved lane is padded
+    /// until this holds (<see cref="RingSeeds"/>).</summary>
+    internal static bool LongTablesAndTwinByDefault(ReadOnlySpan<byte> input)
+    {
+        ulong hash = InputHash(input);
+        return (hash >> 32) % DefaultLongTablePeriod == 0 && hash % DefaultFastPathPeriod == 0;
+    }
+
     private void ChooseLongTables(ulong hash) =>
         _guest.LongTables = LongTablePeriod > 0 && (hash >> 32) % (ulong)LongTablePeriod == 0;
 

@@ -122,7 +122,8 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         return outcome;
     }
 
-    private static ulong InputHash(ReadOnlySpan<byte> input)
+    /// <summary>The hash that samples an input's fast-path twin (low bits) and long tables (high bits).</summary>
+    internal static ulong InputHash(ReadOnlySpan<byte> input)
     {
         var h = new StableHash64();
         h.Add(input);

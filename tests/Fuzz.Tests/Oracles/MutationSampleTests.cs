@@ -97,6 +97,8 @@ public sealed class MutationSampleTests
     [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.NegateBranch, "brfalse → brtrue", 0)]
     // opt 1 changes the configuration without a new generation: config/generation-unchanged
     [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "AdvanceConfigGeneration", 0)]
+    // The element's iovec bound off by one (issue 12's ring #65): 1024 iovecs and a one-region buffer of a long table.
+    [InlineData("QueueElement::TryAppend", MutationOperator.BoundaryShift, "bge.un.s → bgt.un.s", 0)]
     // The re-check's store dropped: a lost wakeup, reachable only by interleaving.
     [InlineData("VhostVirtqueue::EnableNotify", MutationOperator.RemoveVoidCall, "set_AvailIdx", 0)]
     public void SampleMutant_IsKilled(string method, MutationOperator op, string description, int nth)

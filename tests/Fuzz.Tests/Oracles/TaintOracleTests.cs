@@ -65,6 +65,82 @@ public sealed class TaintOracleTests
         Assert.Equal("taint/device-log", context.Finding?.Site);
     }
 
+    /// <summary>Provenance (a second cause of a false <c>taint/device-log</c>): the guest offers, as one 4-byte
+    /// number, bytes that make a pattern word although no 4-byte window of the input holds them (here split between two
+    /// readable buffers, as ReadOut assembles a number across iovecs). The device logging it is right: the oracle
+    /// judges the logged word by provenance (the chain's readable bytes hold it) and stays quiet; the same line with
+    /// the word in no readable buffer still fires.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void PatternWordTheGuestOffered_AcrossTwoBuffers_IsNotTaint(int split)
+    {
+        byte[] input = [0x04, 0x00, 0x00, 0x00, 0x02, 0x11, 0x22];
+        var memory = GuestMemory.CreateFlat(0x1000);
+        var device = new VirtioDemoDevice(Flavour.Robust);
+        var context = new FuzzContext();
+        var oracle = new TaintOracle();
+        oracle.Begin(device, input, memory, context);
+        byte[] word = oracle.Pattern[..4].ToArray();
+        Assert.Equal(-1, oracle.Find(input)); // the input holds no pattern window
+        // Buffer 1 at 0x100 ends with the word's first bytes, buffer 2 at 0x200 starts with the rest.
+        Assert.True(memory.TryWrite(new GuestAddress(0x100 + 8 - (ulong)split), word.AsSpan(0, split)));
+        Assert.True(memory.TryWrite(new GuestAddress(0x200), word.AsSpan(split)));
+        var readable = new RangeList();
+        Assert.True(readable.Add(new GuestRange(0x100, 8)));
+        Assert.True(readable.Add(new GuestRange(0x200, 8)));
+        int number = BinaryPrimitives.ReadInt32LittleEndian(word);
+        string line = string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{number}");
+        device.Log.Add(line);
+        oracle.OnCompleted(0, 0, readable, new RangeList(), plain: true);
+        Assert.Null(context.Finding);
+        // Not offered by this chain (its readable bytes hold something else): the device's own bytes.
+        device.Log.Add(line);
+        var other = new RangeList();
+        Assert.True(other.Add(new GuestRange(0x300, 8)));
+        oracle.OnCompleted(1, 0, other, new RangeList(), plain: true);
+        Assert.Equal("taint/device-log", context.Finding?.Site);
+    }
+
+    /// <summary>The counter's false <c>taint/device-log</c> of issue 12 (<c>virtio-counter-qemu-robust --seed 5 --runs
+    /// 20000</c>, execution 17,061 on main 1922eba: "get virtio num:-392417875", whose bytes AD 2D 9C E8 are no
+    /// pattern window): a pattern with the window FF FF FF FD, AC F0 FF FF or FF FF FF D9 has the signed log token
+    /// "-3", "-3924" or "-39", which a substring test found at the start of that number. A token counts only as a
+    /// whole number; the same word printed alone still fires.</summary>
+    [Theory]
+    [InlineData(new byte[] { 0xFD, 0xFF, 0xFF, 0xFF, 0x80, 0x81, 0x82, 0x83 })]
+    [InlineData(new byte[] { 0xAC, 0xF0, 0xFF, 0xFF, 0x80, 0x81, 0x82, 0x83 })]
+    [InlineData(new byte[] { 0xD9, 0xFF, 0xFF, 0xFF, 0x80, 0x81, 0x82, 0x83 })]
+    public void CounterLine_WhoseNumberStartsWithAPatternToken_IsNotTaint(byte[] pattern)
+    {
+        var device = new VirtioDemoDevice(Flavour.Robust);
+        var context = new FuzzContext();
+        var oracle = new TaintOracle();
+        oracle.Begin(device, [1, 2, 3], GuestMemory.CreateFlat(0x1000), context);
+        oracle.UsePattern(pattern);
+        device.Log.Add("=========get virtio num:-392417875");
+        oracle.OnCompleted(0, 0, new RangeList(), new RangeList(), plain: true);
+        Assert.Null(context.Finding);
+        int word = BinaryPrimitives.ReadInt32LittleEndian(pattern);
+        device.Log.Add(string.Create(CultureInfo.InvariantCulture, $"=========get virtio num:{word}"));
+        oracle.OnCompleted(1, 0, new RangeList(), new RangeList(), plain: true);
+        Assert.Equal("taint/device-log", context.Finding?.Site);
+    }
+
+    [Theory]
+    [InlineData("num:-3", "-3", 1, true)]
+    [InlineData("num:-392417875", "-3", 1, false)]
+    [InlineData("num:12-3", "-3", 1, false)]
+    [InlineData("num:-3 and -31", "-3", 1, true)]
+    [InlineData("buff=fffffffd}", "fffffffd", 2, true)]
+    [InlineData("buff=0xfffffffd", "fffffffd", 2, true)]
+    [InlineData("buff=afffffffd", "fffffffd", 2, false)]
+    [InlineData("buff=fffffffd0", "fffffffd", 2, false)]
+    [InlineData("bytes \\x01\\xfd\\xff\\xff\\xff", "\\xfd\\xff\\xff\\xff", 3, true)]
+    public void Printed_MatchesWholeNumbersOnly(string line, string token, int kind, bool printed) =>
+        Assert.Equal(printed, TaintOracle.Printed(line, token, kind));
+
     /// <summary>The four robust devices fill their reused buffers with the poison and never answer with it.</summary>
     [Theory]
     [InlineData("virtio-demo-qemu-robust")]

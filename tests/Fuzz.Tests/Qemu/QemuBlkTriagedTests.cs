@@ -224,6 +224,7 @@ public sealed class QemuBlkTriagedTests(ITestOutputHelper output)
         if (context.Finding is { } finding)
         {
             Assert.Equal(VirtioBlkQemuTarget.OracleCrash, finding.Oracle);
+            Assert.Equal("qemu/died/assert/address_space_stw_le_cached", finding.Site);
             Assert.Contains("address_space_stw_le_cached", finding.Message, StringComparison.Ordinal);
         }
         // Afterwards the backend has restarted QEMU and runs the next input normally.

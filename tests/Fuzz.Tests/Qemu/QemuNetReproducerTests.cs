@@ -88,6 +88,7 @@ public sealed class QemuNetReproducerTests(ITestOutputHelper output)
         Assert.NotNull(context.Finding);
         output.WriteLine(context.Finding.Message);
         Assert.Equal(RealQemuTarget.OracleCrash, context.Finding.Oracle);
+        Assert.Equal("qemu/died/assert/iov_from_buf_full", context.Finding.Site);
         Assert.Contains(Abort, context.Finding.Message, StringComparison.Ordinal);
         Assert.Contains("standalone reproducer: " + dir, context.Finding.Message, StringComparison.Ordinal);
         string[] written = Directory.GetDirectories(dir);

@@ -173,12 +173,19 @@ public sealed class SplitVirtqueuePeekTests(ITestOutputHelper output)
 
     /// <summary>The long table's construction (each descriptor across the 0x8000 region boundary) reaches the
     /// element's 1024-iovec bound from both sides: 512 descriptors make 1024 iovecs (valid), 513 make 1026 (too many),
-    /// and with next's bit 7 the first lies in one region (1023 and 1025).</summary>
+    /// and with next's bit 7 the first lies in one region (1023 and 1025). With bit 6 the last lies in one region:
+    /// 513 descriptors are then 1024 iovecs and a one-iovec buffer, refused by QueueElement.TryAppend's own bound
+    /// (mutant #65 of issue 12, an IndexOutOfRangeException past the iovec array), and with bit 7 as well exactly 1024
+    /// (the last appended inline).</summary>
     [Theory]
     [InlineData(0, QueueError.None)]
     [InlineData(1, QueueError.TooManyIovecs)]
     [InlineData(0x80, QueueError.None)]
     [InlineData(0x81, QueueError.TooManyIovecs)]
+    [InlineData(0x40, QueueError.None)]
+    [InlineData(0x41, QueueError.TooManyIovecs)]
+    [InlineData(0xC0, QueueError.None)]
+    [InlineData(0xC1, QueueError.None)]
     public void LongTable_ReachesTheIovecBound(int low, QueueError want)
     {
         GuestMemory memory = Memory();
@@ -190,11 +197,29 @@ public sealed class SplitVirtqueuePeekTests(ITestOutputHelper output)
         var reference = new ChainReference();
         Assert.Equal(want, reference.Classify(memory, layout.DescTable.Value, Size, 0));
         var element = new QueueElement();
+        memory.Observer = new Watcher(); // the observed lane (the fuzz target's first run)
         bool popped = queue.TryPop(memory, element, out QueueError error);
+        memory.Observer = null;
         Assert.Equal(want == QueueError.None, popped);
         Assert.Equal(want, error);
         if (popped)
-            Assert.InRange(element.OutCount + element.InCount, 1023, 1024);
+            Assert.InRange(element.OutCount + element.InCount, 1022, QueueLimits.IovecsMax);
+        // The unobserved lane (no memory observer: the queue's window paths, the fast-path twin) answers alike.
+        GuestMemory twin = Memory();
+        (SplitQueue fast, SplitRingLayout fastLayout) = Queue(twin);
+        var guest2 = new GuestActor { LongTables = true };
+        guest2.Reset(twin, fastLayout.DescTable.Value, fastLayout.AvailRing.Value, Size);
+        guest2.Apply(new RingInput.Op(RingInput.OpAddChain, 0, 0, 4, next, 0, 0, 16));
+        Assert.Equal(popped, fast.TryPop(twin, element, out QueueError fastError));
+        Assert.Equal(want, fastError);
+    }
+
+    /// <summary>An observer that records nothing: attached, the queue takes its observed paths.</summary>
+    private sealed class Watcher : IMemoryObserver
+    {
+        public void OnRead(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
+
+        public void OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
     }
 
     /// <summary>A campaign reaches GetAvailBytes, TryRestore and long tables and stays clean on the real

@@ -186,8 +186,12 @@ internal sealed class GuestActor
     /// two memory regions, so two iovecs each: 1024 or 1026 iovecs (with next's bit 7 the first buffer lies in one
     /// region: 1023 or 1025, the one count that tells the bound from its off-by-one), so the element's 1024-iovec
     /// bound (QEMU VIRTQUEUE_MAX_SIZE, "too many write descriptors in indirect table") is reached from both sides
-    /// with half the descriptors a walk would otherwise read. The table is one guest store. The 32-entry tables of
-    /// the other ops never come near the bound.</summary>
+    /// with half the descriptors a walk would otherwise read. With next's bit 6 the last buffer lies in one region
+    /// too: 513 descriptors then make 1024 iovecs and one more buffer that needs a single iovec, which is
+    /// <c>QueueElement.TryAppend</c>'s own bound (the walk's inline append hands over a one-region buffer only when
+    /// all 1024 are used; QEMU virtqueue_map_desc: <c>num_sg == max_num_sg</c> is "too many descriptors", and the
+    /// pop fails, so the device breaks). The table is one guest store. The 32-entry tables of the other ops never
+    /// come near the bound.</summary>
     private void AddLongTable(in RingInput.Op op, int outs, uint len)
     {
         int n = RingInput.LongTableMin + (op.Next & 1);
@@ -204,8 +208,13 @@ internal sealed class GuestActor
             for (int i = 0; i < n; i++)
             {
                 ushort flags = (ushort)((i < n - 1 ? 1 : 0) | (i >= outs ? 2 : 0));
-                bool inOne = i == 0 && (op.Next & 0x80) != 0;
-                ulong addr = inOne ? RingInput.BufferBase : RingInput.RegionSize - 1 - (ulong)(i & 7);
+                bool first = i == 0 && (op.Next & 0x80) != 0;
+                bool last = i == n - 1 && (op.Next & 0x40) != 0;
+                bool inOne = first || last;
+                ulong addr =
+                    first ? RingInput.BufferBase
+                    : last ? RingInput.BufferBase + LastBufferOffset
+                    : RingInput.RegionSize - 1 - (ulong)(i & 7);
                 Span<byte> d = _longTable.AsSpan(16 * i, 16);
                 BinaryPrimitives.WriteUInt64LittleEndian(d, addr);
                 BinaryPrimitives.WriteUInt32LittleEndian(d[8..], inOne ? len : across);
@@ -218,6 +227,9 @@ internal sealed class GuestActor
         _nextFree++;
         Publish(head);
     }
+
+    /// <summary>Where a long table's one-region last buffer lies, after the first one's (at most 64 bytes).</summary>
+    private const ulong LastBufferOffset = 0x100;
 
     private void Fill(ulong buffer, uint len, ulong value)
     {

@@ -15,7 +15,37 @@ internal static class RingSeeds
     private const int Reset = 14;
     private const int Poll = 15;
 
-    public static IEnumerable<byte[]> SplitVirtqueue() => SplitVirtqueueRingOps().Concat(SplitVirtqueuePeeks());
+    public static IEnumerable<byte[]> SplitVirtqueue() =>
+        SplitVirtqueueRingOps().Concat(SplitVirtqueuePeeks()).Append(SplitVirtqueueIovecBound());
+
+    /// <summary>Pads tried for <see cref="SplitVirtqueueIovecBound"/> (one in 32 hashes fits).</summary>
+    private const int LongTablePadsMax = 4096;
+
+    /// <summary>The element's iovec bound reached by long indirect tables (<see cref="GuestActor"/>'s AddLongTable,
+    /// one readable and the rest writable): first a chain of exactly 1024 iovecs (next 0xF0C1: the first and last
+    /// buffers in one region), popped and completed; then one of 1024 plus a one-region buffer (next 0xF041), whose
+    /// pop must fail with TooManyIovecs at QueueElement.TryAppend's bound (QEMU virtqueue_map_desc, "too many
+    /// descriptors"). A guest-idle op's address pads the input until its hash turns on long tables and the
+    /// unobserved twin (<see cref="SplitVirtqueueTarget.LongTablesAndTwinByDefault"/>), so both lanes walk
+    /// it.</summary>
+    private static byte[] SplitVirtqueueIovecBound()
+    {
+        const byte oneOutOneIn = 1 + (3 * 1);
+        for (ulong pad = 0; pad < LongTablePadsMax; pad++)
+        {
+            byte[] input = new RingScenarioBuilder(3)
+                .Op(RingInput.OpAddChain, len: 7, flags: 4, next: 0xF0C1, index: oneOutOneIn)
+                .Op(Pop)
+                .Op(Complete, len: 8)
+                .Op(RingInput.OpAddChain, len: 7, flags: 4, next: 0xF041, index: oneOutOneIn)
+                .Op(Pop)
+                .Op(RingInput.OpGuestIdle, addr: pad)
+                .Build();
+            if (SplitVirtqueueTarget.LongTablesAndTwinByDefault(input))
+                return input;
+        }
+        throw new InvalidOperationException($"no pad below {LongTablePadsMax} samples long tables and the twin");
+    }
 
     /// <summary>Pops, completions, notification decisions, a loop, a reset in flight, unpop and detach.</summary>
     private static IEnumerable<byte[]> SplitVirtqueueRingOps()
