@@ -158,12 +158,14 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>The ring seeds; virtio-blk adds its whole-sector write then read (the structure mutator's short equal
     /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes
     /// unjudged); virtio-net its transmit chains on transmitq1 (<see cref="Qemu.NetSeeds.Transmit"/>) and frames the
-    /// input makes arrive (<see cref="Qemu.NetSeeds.InputFrames"/>).</summary>
+    /// input makes arrive (<see cref="Qemu.NetSeeds.InputFrames"/>); virtio-demo a store, a reset and a read
+    /// (<see cref="RingSeeds.DemoStoreResetRead"/>).</summary>
     public IEnumerable<byte[]> SeedCorpus() =>
         Device switch
         {
             "virtio-blk" => RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()),
             "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()).Concat(Qemu.NetSeeds.InputFrames()),
+            "virtio-demo" => RingSeeds.Backend().Append(RingSeeds.DemoStoreResetRead()),
             _ => RingSeeds.Backend(),
         };
 
