@@ -55,14 +55,6 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
     /// <summary>Chains searched since construction (all executions).</summary>
     public long SearchedTotal { get; private set; }
 
-    /// <summary>One execution in this many (chosen by the input's hash) installs no poison: the device runs with its
-    /// hook null, as in production, and nothing is searched.</summary>
-    public const int UnpoisonedPeriod = 8;
-
-    /// <summary>True when this execution's device is poisoned (all but one execution in
-    /// <see cref="UnpoisonedPeriod"/>).</summary>
-    public bool Poisoned { get; private set; }
-
     /// <summary>The pattern of this execution (8 bytes, repeated).</summary>
     public ReadOnlySpan<byte> Pattern => _pattern;
 
@@ -73,12 +65,9 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
         _device = device;
         _memory = memory;
         _context = context;
-        ulong hash = ChoosePattern(input);
-        // One execution in UnpoisonedPeriod runs as production does, with no hook: code that only works while a
-        // poison is installed (a null check of the hook turned around) then fails there, not in production.
-        Poisoned = (hash >> 40) % UnpoisonedPeriod != 0;
         if (device is not null)
-            device.Poison = Poisoned ? this : null;
+            device.Poison = this;
+        ChoosePattern(input);
         _logSeen = LogLines(device)?.Count ?? 0;
     }
 
@@ -92,13 +81,7 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
 
     public void OnCompleted(int head, uint usedLen, RangeList readable, RangeList writable, bool plain)
     {
-        if (
-            Poisoned
-            && _device is not null
-            && _memory is not null
-            && _context is not null
-            && writable.TotalLength() <= BytesMax
-        )
+        if (_device is not null && _memory is not null && _context is not null && writable.TotalLength() <= BytesMax)
         {
             SearchedTotal++;
             for (int i = 0; i < writable.Count && _context.Finding is null; i++)
@@ -175,13 +158,12 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
         };
 
     /// <summary>FNV-1a of the input, then re-derived until no 4-byte window of the pattern occurs in the
-    /// input. Returns the input's hash.</summary>
-    private ulong ChoosePattern(ReadOnlySpan<byte> input)
+    /// input.</summary>
+    private void ChoosePattern(ReadOnlySpan<byte> input)
     {
         ulong h = 0xCBF2_9CE4_8422_2325;
         foreach (byte b in input)
             h = unchecked((h ^ b) * 0x0000_0100_0000_01B3);
-        ulong hash = h;
         for (int attempt = 0; ; attempt++)
         {
             for (int k = 0; k < 8; k++)
@@ -214,6 +196,5 @@ internal sealed class TaintOracle : IHostPoison, ICompletionObserver
                 $"\\x{p[r]:x2}\\x{p[(r + 1) & 7]:x2}\\x{p[(r + 2) & 7]:x2}\\x{p[(r + 3) & 7]:x2}"
             );
         }
-        return hash;
     }
 }
