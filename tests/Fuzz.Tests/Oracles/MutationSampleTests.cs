@@ -201,7 +201,13 @@ public sealed class MutationSampleTests
         " response response/factorial-log"
     )]
     // The robust demo's reset keeps the stored buff: config/value after the seed's store, reset and read.
-    [InlineData("VirtioDemoDevice::OnReset", MutationOperator.NegateBranch, "brtrue.s → brfalse.s", 0, " config/value")]
+    [InlineData(
+        "VirtioDemoDevice::OnReset",
+        MutationOperator.NegateBranch,
+        "brtrue.s → brfalse.s",
+        0,
+        " config config/value"
+    )]
     // The counter's `Poison?.` null check turned around: fine while poisoned, a crash in the executions that run
     // without the hook as production does (TaintOracle.UnpoisonedPeriod).
     [InlineData(
