@@ -175,12 +175,15 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     public const int UnhookedPeriod = 8;
 
     /// <summary>True when a robust execution of <paramref name="input"/> runs without the poison hook (one input in
-    /// <see cref="UnhookedPeriod"/>).</summary>
+    /// <see cref="UnhookedPeriod"/>). The hash's top bits: bits 40..42 picked a backend seed every robust target starts
+    /// from, whose unpoisoned run then let the response model, not the taint oracle, catch a response field never set
+    /// (the CI taint mutant); with these no committed seed of the demo, factorial, counter, blk or rng targets runs
+    /// unhooked.</summary>
     internal static bool RunsUnhooked(ReadOnlySpan<byte> input)
     {
         var h = new StableHash64();
         h.Add(input);
-        return (h.Finish() >> 40) % UnhookedPeriod == 0;
+        return (h.Finish() >> 56) % UnhookedPeriod == 0;
     }
 
     public FuzzOutcome Execute(ReadOnlySpan<byte> input, FuzzContext context)
