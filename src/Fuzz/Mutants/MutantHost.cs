@@ -238,6 +238,9 @@ public static class MutantHost
             return ["virtio-factorial-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Virtio.Counter.", StringComparison.Ordinal))
             return ["virtio-counter-qemu-robust"];
+        // The device targets' disks are MemoryBlockBackend: only block-backend runs the stream backend.
+        if (m.StartsWith("Sim.Devices.Virtio.Blk.StreamBlockBackend", StringComparison.Ordinal))
+            return [BlockBackendTarget.TargetName];
         if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal))
             return ["virtio-blk-qemu-robust", BlockBackendTarget.TargetName];
         if (m.StartsWith("Sim.Devices.Virtio.Net.", StringComparison.Ordinal))

@@ -100,10 +100,7 @@ internal static class DeviceReferenceModels
                 );
         }
         uint n = BinaryPrimitives.ReadUInt32LittleEndian(readable);
-        uint expected = 1;
-        // Once the product is 0 (from 34! on: 2^32 divides it) it stays 0, so the loop ends for every n.
-        for (uint i = 2; i <= n && expected != 0; i++)
-            expected = unchecked(expected * i);
+        uint expected = FactorialOf(n);
         uint got = BinaryPrimitives.ReadUInt32LittleEndian(writable);
         if (got != expected || usedLen != 4)
         {
@@ -113,6 +110,43 @@ internal static class DeviceReferenceModels
             );
         }
         return null;
+    }
+
+    /// <summary>The robust factorial's log line for a request of <paramref name="readable"/> bytes and
+    /// <paramref name="writableLength"/> writable bytes: a full request "request arg1=%u arg2="%s" -&gt; ret=%u", arg2
+    /// the request's 32 bytes up to the first NUL with printable ASCII (0x20..0x7e) as is and every other byte as
+    /// <c>\xNN</c> (the seed's <c>%s</c> made safe: never past arg2); a short one "short request: out=%d in=%d bytes,
+    /// completed with len 0".</summary>
+    public static string FactorialLogLine(ReadOnlySpan<byte> readable, int writableLength)
+    {
+        if (readable.Length < 36 || writableLength < 4)
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"short request: out={readable.Length} in={writableLength} bytes, completed with len 0"
+            );
+        }
+        uint n = BinaryPrimitives.ReadUInt32LittleEndian(readable);
+        var arg2 = new System.Text.StringBuilder(32);
+        for (int i = 4; i < 36 && readable[i] != 0; i++)
+        {
+            byte b = readable[i];
+            if (b >= 0x20 && b <= 0x7e)
+                arg2.Append((char)b);
+            else
+                arg2.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"request arg1={n} arg2=\"{arg2}\" -> ret={FactorialOf(n)}");
+    }
+
+    /// <summary>n! in u32 arithmetic. Once the product is 0 (from 34! on: 2^32 divides it) it stays 0, so the loop
+    /// ends for every n.</summary>
+    private static uint FactorialOf(uint n)
+    {
+        uint result = 1;
+        for (uint i = 2; i <= n && result != 0; i++)
+            result = unchecked(result * i);
+        return result;
     }
 
     /// <summary>counter robust (seed 002 virtio_test_handle_output: qemu_log("=========get virtio num:%d") per

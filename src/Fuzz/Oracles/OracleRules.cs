@@ -350,6 +350,14 @@ internal static class OracleRules
             "seed 000 virtio_demo_handle (printf of opt, buff and the answer)"
         ),
         new(
+            "response/factorial-log",
+            "The robust factorial device's log line for a request is missing or says something else than the "
+                + "request's arg1, arg2 and ret.",
+            "the device logs each request it handles (arg1, arg2 up to its NUL with unprintable bytes escaped, and "
+                + "the answer) or that it was short",
+            "seed 001 QEMU hw/virtio/virtio-test.c virtio_test_handle_output (qemu_log of arg1 and arg2)"
+        ),
+        new(
             "response/counter-log-dropped",
             "The robust counter device dropped log lines while its bounded log still had room.",
             "every number and tick is logged; only the host-side bound (LogLinesMax) may drop a line",

@@ -42,6 +42,7 @@ internal sealed class ResponseOracle : ICompletionObserver
     private long _resets;
     private int _counterLogSeen;
     private int _demoLogSeen;
+    private int _factorialLogSeen;
     private long _demoRequestsSeen;
     private long _blkRequestsSeen;
 
@@ -96,6 +97,7 @@ internal sealed class ResponseOracle : ICompletionObserver
         _demoRequestsSeen = (device as VirtioDemoDevice)?.Requests ?? 0;
         _blkRequestsSeen = (device as VirtioBlkDevice)?.Stats.Requests ?? 0;
         _demoLogSeen = (device as VirtioDemoDevice)?.Log.Lines.Count ?? 0;
+        _factorialLogSeen = (device as VirtioFactorialDevice)?.Log.Lines.Count ?? 0;
         Judged = 0;
         if (_device is VirtioBlkDevice { Backend: MemoryBlockBackend disk })
         {
@@ -143,7 +145,8 @@ internal sealed class ResponseOracle : ICompletionObserver
         ResponseMismatch? m = _device switch
         {
             VirtioDemoDevice => JudgeDemo(r, w, usedLen),
-            VirtioFactorialDevice => DeviceReferenceModels.Factorial(r, w, usedLen),
+            VirtioFactorialDevice f => DeviceReferenceModels.Factorial(r, w, usedLen)
+                ?? JudgeFactorialLog(f, r, w.Length),
             VirtioCounterDevice c => JudgeCounter(c, r, usedLen),
             VirtioBlkDevice { Backend: MemoryBlockBackend disk } => DeviceReferenceModels.Blk(
                 r,
@@ -179,6 +182,8 @@ internal sealed class ResponseOracle : ICompletionObserver
             _counterLogSeen = counter.Log.Count;
         if (_device is VirtioDemoDevice d)
             _demoLogSeen = d.Log.Lines.Count;
+        if (_device is VirtioFactorialDevice f)
+            _factorialLogSeen = f.Log.Lines.Count;
         // Only a request the oracle did not see can have changed the disk unseen (the first configuration of an
         // execution must keep the model's initial image, or a device that lost it would be followed).
         if (_device is VirtioBlkDevice blk && blk.Stats.Requests != _blkRequestsSeen)
@@ -199,6 +204,8 @@ internal sealed class ResponseOracle : ICompletionObserver
             _counterLogSeen = counter.Log.Count;
         if (_device is VirtioDemoDevice d)
             _demoLogSeen = d.Log.Lines.Count;
+        if (_device is VirtioFactorialDevice f)
+            _factorialLogSeen = f.Log.Lines.Count;
         FollowDeviceDisk();
     }
 
@@ -254,6 +261,22 @@ internal sealed class ResponseOracle : ICompletionObserver
             return null;
         string got = lines.Count > seen ? $"\"{lines[^1]}\"" : "no line";
         return new("response/demo-log", $"the request's log line is {got}, expected \"{expected}\"");
+    }
+
+    /// <summary>The robust factorial logs one line per request (its <c>qemu_log</c> of arg1 and arg2): the newest line
+    /// since the previous completion must be the one the model says for the request's bytes.</summary>
+    private ResponseMismatch? JudgeFactorialLog(VirtioFactorialDevice f, ReadOnlySpan<byte> r, int writableLength)
+    {
+        IReadOnlyList<string> lines = f.Log.Lines;
+        int seen = _factorialLogSeen;
+        _factorialLogSeen = lines.Count;
+        if (f.Log.Dropped != 0 || !f.Log.Enabled)
+            return null; // full or off: lines are gone by design
+        string expected = DeviceReferenceModels.FactorialLogLine(r, writableLength);
+        if (lines.Count > seen && lines[^1] == expected)
+            return null;
+        string got = lines.Count > seen ? $"\"{lines[^1]}\"" : "no line";
+        return new("response/factorial-log", $"the request's log line is {got}, expected \"{expected}\"");
     }
 
     private ResponseMismatch? JudgeCounter(VirtioCounterDevice c, ReadOnlySpan<byte> r, uint usedLen)

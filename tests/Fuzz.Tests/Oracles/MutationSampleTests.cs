@@ -1,4 +1,5 @@
 using Virtsim.Fuzz.Mutants;
+using Virtsim.Fuzz.Targets;
 using Xunit;
 
 namespace Fuzz.Tests.Oracles;
@@ -108,6 +109,18 @@ public sealed class MutationSampleTests
         Assert.Contains(" killed ", result, StringComparison.Ordinal);
     }
 
+    /// <summary>The device targets' disks are <c>MemoryBlockBackend</c>s, so a stream-backend mutant is fuzzed by
+    /// <c>block-backend</c> alone (with the whole budget, instead of after half of it on a target that cannot reach
+    /// it).</summary>
+    [Fact]
+    public void StreamBackendMutant_IsFuzzedByTheBlockBackendTargetOnly()
+    {
+        IlMutant stream = Find("StreamBlockBackend::TryRead", MutationOperator.ConstantPlusOne, "0 → 1");
+        Assert.Equal([BlockBackendTarget.TargetName], MutantHost.TargetsFor(stream));
+        IlMutant memory = Find("MemoryBlockBackend::.ctor", MutationOperator.RemoveVoidCall, "CopyTo");
+        Assert.Equal(["virtio-blk-qemu-robust", BlockBackendTarget.TargetName], MutantHost.TargetsFor(memory));
+    }
+
     [Fact]
     public void EnumerateAll_NumbersSimDevicesFirst_ThenTheDriverArea()
     {
@@ -195,6 +208,31 @@ public sealed class MutationSampleTests
         "CopyTo",
         0,
         " response response/blk-data"
+    )]
+    // The robust factorial's request line never logged while its log is on: response/factorial-log.
+    [InlineData(
+        "VirtioFactorialDevice::HandleRobust",
+        MutationOperator.NegateBranch,
+        "brfalse.s → brtrue.s",
+        1,
+        " response response/factorial-log"
+    )]
+    // The robust demo's reset keeps the stored buff: config/value after the seed's store, reset and read.
+    [InlineData(
+        "VirtioDemoDevice::OnReset",
+        MutationOperator.NegateBranch,
+        "brtrue.s → brfalse.s",
+        0,
+        " config config/value"
+    )]
+    // The counter's `Poison?.` null check turned around: fine while poisoned, a crash in the executions that run
+    // without the hook as production does (TaintOracle.UnpoisonedPeriod).
+    [InlineData(
+        "VirtioCounterDevice::TryHandle",
+        MutationOperator.NegateBranch,
+        "brtrue.s → brfalse.s",
+        2,
+        " exception NullReferenceException@"
     )]
     public void DeviceOracleMutant_IsKilledByItsOracle(
         string method,

@@ -113,6 +113,37 @@ public sealed class ResponseOracleTests
         Assert.Null(DeviceReferenceModels.Factorial(FactorialRequest(5, 4), Le32(0), 0));
     }
 
+    /// <summary>The robust factorial's log line (<c>response/factorial-log</c>): arg2 up to its NUL, printable ASCII as
+    /// is and every other byte escaped, never past its 32 bytes; a short request's line names both lengths.</summary>
+    [Fact]
+    public void Factorial_LogLine_EscapesArg2_StopsAtNul_AndNamesShortRequests()
+    {
+        byte[] request = FactorialRequest(5);
+        "ab\"c"u8.CopyTo(request.AsSpan(4));
+        request[8] = 0x7f;
+        request[9] = 0x1f;
+        Assert.Equal(
+            "request arg1=5 arg2=\"ab\"c\\x7f\\x1f\" -> ret=120",
+            DeviceReferenceModels.FactorialLogLine(request, 4)
+        );
+        request[5] = 0; // NUL after "a": the rest is not arg2's string
+        Assert.Equal("request arg1=5 arg2=\"a\" -> ret=120", DeviceReferenceModels.FactorialLogLine(request, 4));
+        byte[] unterminated = FactorialRequest(34, 40);
+        unterminated.AsSpan(4, 36).Fill((byte)'x');
+        Assert.Equal(
+            $"request arg1=34 arg2=\"{new string('x', 32)}\" -> ret=0",
+            DeviceReferenceModels.FactorialLogLine(unterminated, 4)
+        );
+        Assert.Equal(
+            "short request: out=35 in=4 bytes, completed with len 0",
+            DeviceReferenceModels.FactorialLogLine(FactorialRequest(5, 35), 4)
+        );
+        Assert.Equal(
+            "short request: out=36 in=3 bytes, completed with len 0",
+            DeviceReferenceModels.FactorialLogLine(FactorialRequest(5), 3)
+        );
+    }
+
     // ---- counter (seed 002)
 
     [Fact]

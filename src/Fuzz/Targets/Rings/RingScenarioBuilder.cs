@@ -53,8 +53,17 @@ internal sealed class RingScenarioBuilder
     }
 
     /// <summary>A well-formed chain of <paramref name="outs"/> readable and <paramref name="ins"/> writable buffers
-    /// (each 0 to 2) of <paramref name="bufferLen"/> bytes (1..64), direct or indirect, published.</summary>
-    public RingScenarioBuilder AddChain(int outs, int ins, uint bufferLen = 8, bool indirect = false, int table = 0)
+    /// (each 0 to 2) of <paramref name="bufferLen"/> bytes (1..64), direct or indirect, published. Where the target
+    /// fills requests (<see cref="GuestActor.FillRequests"/>), <paramref name="request"/> (le64, at most the buffer's
+    /// length) is the first readable buffer's first bytes.</summary>
+    public RingScenarioBuilder AddChain(
+        int outs,
+        int ins,
+        uint bufferLen = 8,
+        bool indirect = false,
+        int table = 0,
+        ulong request = 0
+    )
     {
         if (outs is < 0 or > 2 || ins is < 0 or > 2)
             throw new ArgumentOutOfRangeException(nameof(outs), "0..2 buffers each way");
@@ -62,6 +71,7 @@ internal sealed class RingScenarioBuilder
             throw new ArgumentOutOfRangeException(nameof(bufferLen));
         return Op(
             RingInput.OpAddChain,
+            addr: request,
             len: bufferLen - 1,
             flags: (byte)(indirect ? 4 : 0),
             index: (byte)(((table & 0xf) << 4) | (outs + (3 * ins)))

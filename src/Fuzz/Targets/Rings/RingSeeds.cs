@@ -171,4 +171,26 @@ internal static class RingSeeds
             .Op(Kick)
             .Build();
     }
+
+    /// <summary>virtio-demo: an opt-1 store of buff 0xabcd, then a device reset, then an opt-0 read (op 10
+    /// re-initialises the device; the driver reads the whole configuration after every device-side op). The robust
+    /// device must answer and mirror 0x1333 again after the reset (seed 000 realize's s-&gt;buff; the robust flavour's
+    /// reset handler), so a reset that keeps the state is judged by <c>config/value</c> and <c>response/demo</c>.
+    /// Random inputs rarely hold a request of exactly opt 1 followed by a reset.</summary>
+    public static byte[] DemoStoreResetRead()
+    {
+        const int Kick = 8;
+        const int Run = 9;
+        const int Reset = 10;
+        const ulong Store = 1UL | (0xABCDUL << 32); // {opt 1, buff 0xabcd}
+        return new RingScenarioBuilder(3)
+            .AddChain(1, 1, 8, request: Store)
+            .Op(Kick)
+            .Op(Run)
+            .Op(Reset, index: 3)
+            .AddChain(1, 1, 8, request: 0)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
+    }
 }
