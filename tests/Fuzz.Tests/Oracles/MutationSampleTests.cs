@@ -165,10 +165,10 @@ public sealed class MutationSampleTests
     /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER).</summary>
     [Theory]
     [InlineData(
-        "VhostVirtqueue::FetchVqDesc",
+        "VhostVirtqueue::WalkChain",
         MutationOperator.BoundaryShift,
         "ble.un.s → blt.un.s",
-        1,
+        0,
         " vhost-chain vhost-chain/"
     )]
     [InlineData(
