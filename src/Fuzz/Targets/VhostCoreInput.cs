@@ -87,6 +87,10 @@ public static class VhostCoreInput
             Encode(OpBackend, 1),
         ];
 
+    /// <summary>The guest op (<c>a</c> &amp; 7) that publishes the head in <c>y</c> &gt;&gt; 32
+    /// (<see cref="Rings.RingInput.OpPublish"/>).</summary>
+    private const byte OpPublishGuest = 3;
+
     private static readonly byte[] Request = Encode(OpGuest, 8, 0, 0, 1, 0x2333);
     private static readonly byte[] Kick = Encode(OpKick);
     private static readonly byte[] Run = Encode(OpRun, 1);
@@ -173,6 +177,28 @@ public static class VhostCoreInput
                 Run,
                 Encode(OpSetMemTable, 2, 0, 0, 0xD0),
                 Request,
+                Kick,
+                Run,
+            ]
+        );
+        // 5. get_indirect's table-size bound (Linux: count > USHRT_MAX + 1 is "Indirect buffer length too big"): one
+        // region of 2^40 bytes (kind 9) so a 1 MiB indirect table translates, then a descriptor with INDIRECT (flags
+        // = b >> 5 = 4) over a table of exactly 65,536 entries (b bit 0 clear: valid, its first entry ends the chain),
+        // published, kicked; then one of 65,537 entries (b bit 0 set: too big). Random search rarely combines the
+        // huge region with the bound-length bit.
+        yield return Seed(
+            4,
+            [
+                .. Start(4),
+                Encode(OpBackend, 0),
+                Encode(OpSetMemTable, 1, 0, 0, 0x9),
+                Encode(OpBackend, 1),
+                Encode(OpGuest, 0x10, 0x80, 0, 0, 0),
+                Encode(OpGuest, OpPublishGuest),
+                Kick,
+                Run,
+                Encode(OpGuest, 0x10, 0x81, 0, 0, 1UL << 48),
+                Encode(OpGuest, OpPublishGuest, 0, 0, 0, 1UL << 32),
                 Kick,
                 Run,
             ]
