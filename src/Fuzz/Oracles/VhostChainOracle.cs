@@ -127,7 +127,8 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
         Fire(
             "vhost-notify/vq-err-differs",
             $"{_notifyCall} raised vq_err [{string.Join(", ", _notifyErrors)}]; for this vring's rings and the VMM's "
-                + $"mappings Linux raises [{string.Join(", ", _notifyExpected)}] (every faulting ring access is a vq_err)"
+                + $"mappings Linux raises [{string.Join(", ", _notifyExpected)}] "
+                + "(every faulting ring access is a vq_err)"
         );
     }
 

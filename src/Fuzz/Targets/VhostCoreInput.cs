@@ -186,10 +186,10 @@ public static class VhostCoreInput
             ]
         );
         // 5. get_indirect's table-size bound (Linux: count > USHRT_MAX + 1 is "Indirect buffer length too big"): one
-        // region of 2 MiB (kind 9 with y bit 63) so a 1 MiB indirect table translates, then a descriptor with INDIRECT (flags
-        // = b >> 5 = 4) over a table of exactly 65,536 entries (b bit 0 clear: valid, its first entry ends the chain),
-        // published, kicked; then one of 65,537 entries (b bit 0 set: too big). Random search rarely combines the
-        // huge region with the bound-length bit.
+        // region of 2 MiB (kind 9 with y bit 63) so a 1 MiB indirect table translates, then a descriptor with
+        // INDIRECT (flags = b >> 5 = 4) over a table of exactly 65,536 entries (b bit 0 clear: valid, its first entry
+        // ends the chain), published, kicked; then one of 65,537 entries (b bit 0 set: too big). Random search rarely
+        // combines the 2 MiB region with the bound-length bit.
         yield return Seed(
             4,
             [
@@ -207,8 +207,9 @@ public static class VhostCoreInput
                 Run,
             ]
         );
-        // 6. A vq_err outside a pop: SET_VRING_ADDR (raw: desc and avail where they are, used at desc ^ avail = 0x100,
-        // a user address nothing maps) on the running vring; the next kick's vhost_disable_notify faults on used->flags (no EVENT_IDX).
+        // 6. A vq_err outside a pop: SET_VRING_ADDR (raw: desc and avail where they are, used at desc ^ avail =
+        // 0x100, a user address nothing maps) on the running vring, without EVENT_IDX; the next kick's
+        // vhost_disable_notify faults on used->flags.
         yield return Seed(
             4,
             [

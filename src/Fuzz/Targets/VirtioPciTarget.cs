@@ -87,8 +87,9 @@ internal sealed class VirtioPciTarget : IFuzzTarget
                 + "VHOST_SET_VRING_*, kick and call fds, ring hand-back) under hostile register sequences; oracles "
                 + "transport, DMA gate, permission, used-ring, hang, liveness on the backend's vring"
             : "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
-                + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport (register model, "
-                + "status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, liveness";
+                + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport "
+                + "(register model, status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, "
+                + "liveness";
 
     public int InputVersion => 1;
 

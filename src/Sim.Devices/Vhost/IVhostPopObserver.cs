@@ -3,8 +3,8 @@ namespace Sim.Devices.Vhost;
 /// <summary>
 /// Told around every vhost_get_vq_desc of a vring, around every vhost_disable_notify / vhost_enable_notify, and of
 /// every vq_err it raises, so a fuzz target can judge each pop against a reference walk (the vhost chain oracle) and
-/// each notification change's vq_errs (a vq_err raised outside a pop). Production uses <see cref="None"/>, which does nothing: the
-/// vring holds a non-null observer, so there is no null test on the data path.
+/// each notification change's vq_errs (a vq_err raised outside a pop). Production uses <see cref="None"/>, which
+/// does nothing: the vring holds a non-null observer, so there is no null test on the data path.
 /// </summary>
 public interface IVhostPopObserver
 {
