@@ -65,4 +65,17 @@ public sealed class VhostFrontendTargetTests
         Assert.Equal(2, frontend.Starts);
         Assert.True(frontend.Backend.Requests >= 3, $"backend answered {frontend.Backend.Requests}");
     }
+
+    /// <summary>Found by the first instrumented campaign (29 bytes minimised): a re-initialisation places the used ring
+    /// over the available ring, so vhost's used.idx store lands on avail.idx and every completion publishes one more
+    /// chain; liveness can never see "all consumed" and owes nothing there (it fired
+    /// liveness/available-chain-not-consumed, which also passed for a kill of two frontend mutants).</summary>
+    [Fact]
+    public void RobustFrontend_UsedRingOverAvailIdx_DoesNotFire()
+    {
+        byte[] input = Convert.FromHexString("000a00070000000000000000000c01000000000000000000000a98b905");
+        var context = new FuzzContext();
+        new VirtioPciTarget(Flavour.Robust, vhostFrontend: true).Execute(input, context);
+        Assert.Null(context.Finding);
+    }
 }

@@ -274,7 +274,7 @@ internal sealed partial class VirtioPciExecution
             return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
         RingIndex next = q.NextAvail;
-        if (_device is VhostDemoFrontendDevice frontend && !VhostProgress(frontend, out next))
+        if (_device is VhostDemoFrontendDevice frontend && !VhostProgress(frontend, q, out next))
             return;
         if (next.Value != availIdx && RingIndex.Distance(next, new RingIndex(availIdx)) <= q.Size)
         {
@@ -292,16 +292,30 @@ internal sealed partial class VirtioPciExecution
     /// started (the seed's userspace fallback is an empty handler, by design: a failed start, e.g. without ioeventfds,
     /// leaves requests unanswered) or a vq_err stopped the vring (Linux vhost: the ring waits for the driver's
     /// reset).</summary>
-    private static bool VhostProgress(VhostDemoFrontendDevice frontend, out RingIndex next)
+    private static bool VhostProgress(VhostDemoFrontendDevice frontend, SplitQueue q, out RingIndex next)
     {
         next = default;
-        if (!frontend.VhostStarted)
+        if (!frontend.VhostStarted || UsedOverlapsAvail(q))
             return false;
         VhostVirtqueue vq = frontend.Backend.Device.Vqs[Queue];
         if (vq.VqErrors > 0)
             return false;
         next = new RingIndex(vq.LastAvailIdx);
         return true;
+    }
+
+    /// <summary>The used ring overlaps the available ring (a placement the driver chose): every completion then
+    /// rewrites avail.idx or an avail entry, so a device that completes a chain may publish the next one itself and
+    /// "all available chains consumed" is never reached (seen: used.idx stored over avail.idx, each completion one
+    /// more available chain). Nothing is owed there.</summary>
+    private static bool UsedOverlapsAvail(SplitQueue q)
+    {
+        ulong size = (ulong)q.Size;
+        ulong avail = q.AvailRing.Value,
+            used = q.UsedRing.Value;
+        ulong availEnd = avail + VirtioSpec.AvailRingOffset + (2 * size) + 2;
+        ulong usedEnd = used + VirtioSpec.UsedRingOffset + (VirtioSpec.UsedElemSize * size) + 2;
+        return used < availEnd && avail < usedEnd;
     }
 
     /// <summary>The frontend is inside the status write that stops vhost: the backend's vring is stopped but vhost
