@@ -245,6 +245,8 @@ public static class MutantHost
             return ["virtio-blk-qemu-robust", BlockBackendTarget.TargetName];
         if (m.StartsWith("Sim.Devices.Virtio.Net.", StringComparison.Ordinal))
             return ["virtio-net-qemu-robust"];
+        if (m.StartsWith("Sim.Devices.Vhost.Frontend.", StringComparison.Ordinal))
+            return [VirtioPciTarget.VhostFrontendTargetName];
         if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal))
             return ["virtio-demo-vhost-robust", "vhost-core"];
         if (m.StartsWith("Sim.Guest.Virtio.DriverQueue", StringComparison.Ordinal))

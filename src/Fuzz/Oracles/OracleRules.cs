@@ -271,6 +271,17 @@ internal static class OracleRules
                 + "broken rule's vq_err",
             "Linux drivers/vhost/vhost.c vhost_get_vq_desc, get_indirect, translate_desc, next_desc"
         ),
+        // ---- vhost notification changes (Oracles.VhostChainOracle, outside pops)
+        new(
+            "vhost-notify/vq-err-differs",
+            "A vhost_disable_notify or vhost_enable_notify raised other vq_errs than its faulting ring accesses owe "
+                + "(e.g. a used->flags write that faulted and was not reported).",
+            "each ring access of the notification change that faults (used->flags without EVENT_IDX, avail_event "
+                + "with it, then enable's avail->idx re-check) is reported by vq_err, which signals the error eventfd "
+                + "the VMM watches; enable stops at the first fault",
+            "Linux drivers/vhost/vhost.c vhost_disable_notify, vhost_enable_notify, vhost_update_used_flags, "
+                + "vhost_update_avail_event"
+        ),
         // ---- vhost control plane (Oracles.VhostControlPlaneOracle, VhostBackendRig.Start)
         new(
             "control-plane/",

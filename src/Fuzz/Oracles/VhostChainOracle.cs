@@ -1,6 +1,7 @@
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 using Sim.Machine.Simulation;
+using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Targets;
 
 namespace Virtsim.Fuzz.Oracles;
@@ -13,7 +14,9 @@ namespace Virtsim.Fuzz.Oracles;
 /// reasons, in order, or the errno), <c>result-differs</c> (another head, or none where one is available),
 /// <c>element-differs</c> (the iovecs and their out/in split), <c>descriptor-reads-differ</c> (the bytes the pop read
 /// from guest memory: one descriptor more than <c>++found &gt; num</c> allows is 16 bytes more) and
-/// <c>index-differs</c> (last_avail_idx or the avail idx cache afterwards). It is the vring's
+/// <c>index-differs</c> (last_avail_idx or the avail idx cache afterwards). Outside pops it judges the vq_errs of
+/// every <c>vhost_disable_notify</c> / <c>vhost_enable_notify</c> against the ring accesses Linux makes there, each
+/// faulting one a vq_err (<c>vhost-notify/vq-err-differs</c>). It is the vring's
 /// <see cref="IVhostPopObserver"/> and a memory observer counting the device's reads during the pop.
 /// </summary>
 internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
@@ -27,6 +30,10 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
     private readonly List<VqErrorCode> _errors = [];
     private long _bytesRead;
     private bool _inPop;
+    private readonly List<VqErrorCode> _notifyErrors = [];
+    private readonly List<VqErrorCode> _notifyExpected = [];
+    private string _notifyCall = "";
+    private bool _inNotify;
 
     private VhostChainOracle(GuestMemory memory) => _memory = memory;
 
@@ -66,7 +73,80 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
     {
         if (_inPop)
             _errors.Add(code);
+        else if (_inNotify)
+            _notifyErrors.Add(code);
     }
+
+    // ---- vq_errs outside a pop: vhost_disable_notify / vhost_enable_notify (site vhost-notify/vq-err-differs)
+
+    void IVhostPopObserver.BeforeDisableNotify(VhostVirtqueue vq)
+    {
+        BeginNotify("vhost_disable_notify");
+        // Linux vhost_disable_notify: nothing when NO_NOTIFY is set already; without EVENT_IDX it writes used->flags,
+        // and a failed vhost_update_used_flags is vq_err "Failed to disable notification".
+        if (
+            (vq.UsedFlags & VirtioSpec.UsedFNoNotify) == 0
+            && !vq.EventIdx
+            && !Mapped(vq, vq.Used, VirtioSpec.UsedFlagsOffset)
+        )
+            _notifyExpected.Add(VqErrorCode.UsedFlagsWrite);
+    }
+
+    void IVhostPopObserver.BeforeEnableNotify(VhostVirtqueue vq)
+    {
+        BeginNotify("vhost_enable_notify");
+        if ((vq.UsedFlags & VirtioSpec.UsedFNoNotify) == 0)
+            return;
+        // Linux vhost_enable_notify: used->flags (no EVENT_IDX) or avail_event (EVENT_IDX) is written, then avail->idx
+        // re-read; the first access that faults is vq_err ("Failed to enable notification", "Failed to update
+        // avail event index", "Failed to check avail idx") and ends the call.
+        if (!vq.EventIdx)
+        {
+            if (!Mapped(vq, vq.Used, VirtioSpec.UsedFlagsOffset))
+            {
+                _notifyExpected.Add(VqErrorCode.UsedFlagsWrite);
+                return;
+            }
+        }
+        else if (!Mapped(vq, vq.Used, VhostRings.AvailEventOffset(vq.Num)))
+        {
+            _notifyExpected.Add(VqErrorCode.AvailEventWrite);
+            return;
+        }
+        if (!Mapped(vq, vq.Avail, VirtioSpec.AvailIdxOffset))
+            _notifyExpected.Add(VqErrorCode.AvailIdxRecheck);
+    }
+
+    void IVhostPopObserver.AfterNotifyChange(VhostVirtqueue vq)
+    {
+        if (!_inNotify)
+            return;
+        _inNotify = false;
+        if (_notifyErrors.SequenceEqual(_notifyExpected))
+            return;
+        Fire(
+            "vhost-notify/vq-err-differs",
+            $"{_notifyCall} raised vq_err [{string.Join(", ", _notifyErrors)}]; for this vring's rings and the VMM's "
+                + $"mappings Linux raises [{string.Join(", ", _notifyExpected)}] "
+                + "(every faulting ring access is a vq_err)"
+        );
+    }
+
+    private void BeginNotify(string call)
+    {
+        _notifyCall = call;
+        _notifyErrors.Clear();
+        _notifyExpected.Clear();
+        _inNotify = true;
+    }
+
+    /// <summary>Whether the le16 at VMM address <paramref name="ring"/> + <paramref name="offset"/> is accessible: both
+    /// bytes in one of the VMM's mappings (mappings are separated by gaps, so a field that crosses an end faults; a sum
+    /// that wraps lands below every mapping). The rings are accessed through the VMM's address space.</summary>
+    private static bool Mapped(VhostVirtqueue vq, ulong ring, ulong offset) =>
+        offset <= ulong.MaxValue - ring
+        && vq.Device.Vmm.Resolve(ring + offset, out _, out ulong available)
+        && available >= 2;
 
     void IVhostPopObserver.AfterPop(VhostVirtqueue vq, int result, int outCount, int inCount)
     {

@@ -87,6 +87,14 @@ public static class VhostCoreInput
             Encode(OpBackend, 1),
         ];
 
+    /// <summary>The guest op (<c>a</c> &amp; 7) that publishes the head in <c>y</c> &gt;&gt; 32
+    /// (<see cref="Rings.RingInput.OpPublish"/>).</summary>
+    private const byte OpPublishGuest = 3;
+
+    /// <summary>The VMM's userspace address of guest-physical 0, where this header's rings start
+    /// (<see cref="Sim.Devices.Vhost.VmmAddressSpace.HostBaseDefault"/>).</summary>
+    private const ulong RingUser = Sim.Devices.Vhost.VmmAddressSpace.HostBaseDefault;
+
     private static readonly byte[] Request = Encode(OpGuest, 8, 0, 0, 1, 0x2333);
     private static readonly byte[] Kick = Encode(OpKick);
     private static readonly byte[] Run = Encode(OpRun, 1);
@@ -181,6 +189,42 @@ public static class VhostCoreInput
                 Kick,
                 Run,
                 Encode(OpSetMemTable, 2, 0, 0, 0xD0),
+                Request,
+                Kick,
+                Run,
+            ]
+        );
+        // 5. get_indirect's table-size bound (Linux: count > USHRT_MAX + 1 is "Indirect buffer length too big"): one
+        // region of 2 MiB (kind 9 with y bit 63) so a 1 MiB indirect table translates, then a descriptor with
+        // INDIRECT (flags = b >> 5 = 4) over a table of exactly 65,536 entries (b bit 0 clear: valid, its first entry
+        // ends the chain), published, kicked; then one of 65,537 entries (b bit 0 set: too big). Random search rarely
+        // combines the 2 MiB region with the bound-length bit.
+        yield return Seed(
+            4,
+            [
+                .. Start(4),
+                Encode(OpBackend, 0),
+                Encode(OpSetMemTable, 1, 0, 0, 0x9, 1UL << 63),
+                Encode(OpBackend, 1),
+                Encode(OpGuest, 0x10, 0x80, 0, 0, 0),
+                Encode(OpGuest, OpPublishGuest),
+                Kick,
+                Run,
+                Encode(OpGuest, 0x10, 0x81, 0, 0, 1UL << 48),
+                Encode(OpGuest, OpPublishGuest, 0, 0, 0, 1UL << 32),
+                Kick,
+                Run,
+            ]
+        );
+        // 6. A vq_err outside a pop: SET_VRING_ADDR (raw: desc and avail where they are, used at desc ^ avail =
+        // 0x100, a user address nothing maps) on the running vring, without EVENT_IDX; the next kick's
+        // vhost_disable_notify faults on used->flags.
+        yield return Seed(
+            4,
+            [
+                .. Start(4),
+                Encode(OpSetFeatures, 0, 0, 0, 0),
+                Encode(OpSetVringAddr, 6, 0, 0, RingUser, RingUser + 0x100),
                 Request,
                 Kick,
                 Run,

@@ -451,7 +451,9 @@ public sealed class VhostCoreTarget : IFuzzTarget
             6 => new(0x1000, 0, u0),
             7 => new(0, 0, u0),
             8 => new(ulong.MaxValue - 0xFFF, 0x2000, u0),
-            9 => new(0, 1UL << 40, u0),
+            // Huge: 2^40 bytes (beyond the user range, so no vring starts with it), or with y bit 63 2 MiB, inside
+            // it: a 1 MiB indirect table (get_indirect's USHRT_MAX + 1 bound) translates through it.
+            9 => new(0, (y >> 63) != 0 ? 1UL << 21 : 1UL << 40, u0),
             10 => new(0, size, VhostLimits.UserAddressLimit),
             11 => new(0, size, _vmm.HostBase + (8 * VmmAddressSpace.RegionStride)),
             12 => new(0, 0x1000, ulong.MaxValue - 0xFF),

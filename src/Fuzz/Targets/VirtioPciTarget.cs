@@ -1,4 +1,5 @@
 using Sim.Devices;
+using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Transport;
@@ -23,6 +24,12 @@ namespace Virtsim.Fuzz.Targets;
 /// generation); <see cref="DeviceAccessGate"/> (no device memory access without DRIVER_OK and bus mastering, so none
 /// after a reset until the driver sets up again); <see cref="VirtqueueChecker"/> (permission and used-ring rules on the
 /// rings the driver published); hang (event budget); liveness; host exceptions and assertions.
+/// With <c>vhostFrontend</c> (<c>virtio-pci-vhost-robust</c>) the device behind the transport is
+/// <see cref="VhostDemoFrontendDevice"/>, the QEMU side that starts the in-kernel vhost-demo backend on DRIVER_OK and
+/// stops it when DRIVER_OK goes: the same hostile register sequences then drive vhost_dev_start / vhost_dev_stop
+/// (feature negotiation, VHOST_SET_VRING_*, the host notifier as kick fd, irqfd or userspace call fd, the ring
+/// hand-back at stop), liveness reads the backend's last_avail_idx while vhost runs, and
+/// <see cref="VhostChainOracle"/> judges the backend vring's pops and notification changes.
 /// Each execution builds a fresh simulation in <see cref="CreateSimulation"/>, a <see cref="VirtioPciDriverRig"/> on
 /// it and a <see cref="VirtioPciExecution"/> that holds everything the execution knows; the target keeps only the
 /// oracles and the guest actor that are reused across executions.
@@ -31,6 +38,9 @@ internal sealed class VirtioPciTarget : IFuzzTarget
 {
     /// <summary>The device part of the name (<c>virtio-pci-qemu-robust</c>).</summary>
     public const string DeviceName = "virtio-pci";
+
+    /// <summary>The name of the target with the vhost-demo frontend behind the transport.</summary>
+    public const string VhostFrontendTargetName = "virtio-pci-vhost-robust";
 
     public const int OperationsMax = 160;
 
@@ -48,20 +58,38 @@ internal sealed class VirtioPciTarget : IFuzzTarget
     /// must run clean; seed is QEMU's letter, which the spec oracles catch (a queue processed before DRIVER_OK, a
     /// driver-written DEVICE_NEEDS_RESET kept, legacy-only feature bits accepted by a modern driver). The demo device
     /// behind it is robust in both.</param>
-    public VirtioPciTarget(Flavour flavour)
+    /// <param name="vhostFrontend">The device is the vhost-demo frontend (robust backend) instead of virtio-demo: the
+    /// target is then called <c>virtio-pci-vhost-*</c>.</param>
+    public VirtioPciTarget(Flavour flavour, bool vhostFrontend = false)
     {
         Flavour = flavour;
-        Name = FuzzTargetName.Compose(DeviceName, FuzzTargetName.BackendQemu, flavour);
+        VhostFrontend = vhostFrontend;
+        Name = FuzzTargetName.Compose(
+            DeviceName,
+            vhostFrontend ? FuzzTargetName.BackendVhost : FuzzTargetName.BackendQemu,
+            flavour
+        );
     }
+
+    /// <summary>The device behind the transport in the last execution (tests).</summary>
+    public VirtioDevice? LastDevice { get; private set; }
+
+    /// <summary>The device is <see cref="VhostDemoFrontendDevice"/>.</summary>
+    public bool VhostFrontend { get; }
 
     public Flavour Flavour { get; }
 
     public string Name { get; }
 
     public string Description =>
-        "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
-        + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport (register model, "
-        + "status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, liveness";
+        VhostFrontend
+            ? "virtio-pci transport with the vhost-demo frontend (vhost start/stop on DRIVER_OK: features, "
+                + "VHOST_SET_VRING_*, kick and call fds, ring hand-back) under hostile register sequences; oracles "
+                + "transport, DMA gate, permission, used-ring, hang, liveness on the backend's vring"
+            : "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
+                + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport "
+                + "(register model, status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, "
+                + "liveness";
 
     public int InputVersion => 1;
 
@@ -88,7 +116,7 @@ internal sealed class VirtioPciTarget : IFuzzTarget
         context.Attach(sim);
         var rig = new VirtioPciDriverRig(
             sim,
-            () => new VirtioDemoDevice(Flavour.Robust),
+            VhostFrontend ? () => new VhostDemoFrontendDevice(sim) : () => new VirtioDemoDevice(Flavour.Robust),
             () =>
                 new VirtioPciOptions
                 {
@@ -99,6 +127,10 @@ internal sealed class VirtioPciTarget : IFuzzTarget
                 },
             context
         );
+        LastDevice = rig.Device;
+        // The frontend's backend vring: every vhost_get_vq_desc and notification change judged against Linux.
+        if (rig.Device is VhostDemoFrontendDevice frontend)
+            VhostChainOracle.Install(sim, frontend.Backend.Device.Vqs[0]).Context = context;
         var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {

@@ -677,6 +677,13 @@ public sealed class VhostVirtqueue
     /// it, suppression is the stale avail_event).</summary>
     public void DisableNotify()
     {
+        PopObserver.BeforeDisableNotify(this);
+        DisableNotifyCore();
+        PopObserver.AfterNotifyChange(this);
+    }
+
+    private void DisableNotifyCore()
+    {
         if ((UsedFlags & VirtioSpec.UsedFNoNotify) != 0)
             return;
         UsedFlags |= VirtioSpec.UsedFNoNotify;
@@ -692,6 +699,14 @@ public sealed class VhostVirtqueue
     /// §2.7.10). Returns true when more buffers are available: the caller disables notification and polls again.
     /// </summary>
     public bool EnableNotify()
+    {
+        PopObserver.BeforeEnableNotify(this);
+        bool more = EnableNotifyCore();
+        PopObserver.AfterNotifyChange(this);
+        return more;
+    }
+
+    private bool EnableNotifyCore()
     {
         if ((UsedFlags & VirtioSpec.UsedFNoNotify) == 0)
             return false;

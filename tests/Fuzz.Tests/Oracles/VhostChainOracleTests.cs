@@ -135,6 +135,38 @@ public sealed class VhostChainOracleTests
         Assert.Equal("vhost-chain/descriptor-reads-differ", rig.Chain.LastSite);
     }
 
+    /// <summary>Issue 12 (a vq_err outside a pop): the used ring moved to a VMM address nothing maps, without
+    /// EVENT_IDX. vhost_disable_notify's used->flags write faults and the real vring raises vq_err, as does
+    /// vhost_enable_notify's, and the oracle agrees; a notification change that faults without the vq_err (the
+    /// surviving mutant: DisableNotify's vq_err removed) fires vhost-notify/vq-err-differs.</summary>
+    [Fact]
+    public void NotifyChange_FaultingUsedFlagsWrite_IsAVqErr_AndAMissingOneFires()
+    {
+        (VhostBackendRig rig, _, _) = Started();
+        VhostVirtqueue vq = rig.Vq;
+        VhostDevice dev = rig.Demo.Device;
+        ulong unmapped = dev.Vmm.HostBase + (8 * VmmAddressSpace.RegionStride);
+        Assert.Equal(VhostResult.Ok, dev.SetVringAddr(0, new VhostVringAddr(vq.Desc, vq.Avail, unmapped)));
+        long errors = vq.VqErrors;
+        using (rig.Simulation.Memory.As(MemoryActor.Device))
+        {
+            vq.DisableNotify();
+            Assert.Equal(errors + 1, vq.VqErrors);
+            Assert.Equal(VqErrorCode.UsedFlagsWrite, vq.LastError);
+            Assert.False(vq.EnableNotify());
+            Assert.Equal(errors + 2, vq.VqErrors);
+        }
+        Assert.Equal(0, rig.Chain.Violations);
+        // NO_NOTIFY set again, then a disable whose faulting write raises nothing.
+        using (rig.Simulation.Memory.As(MemoryActor.Device))
+            vq.DisableNotify();
+        Assert.Equal(0, rig.Chain.Violations);
+        var observer = (IVhostPopObserver)rig.Chain;
+        observer.BeforeEnableNotify(vq);
+        observer.AfterNotifyChange(vq);
+        Assert.Equal("vhost-notify/vq-err-differs", rig.Chain.LastSite);
+    }
+
     [Fact]
     public void ControlPlane_StartAndResetOwner_LeaveLinuxState()
     {

@@ -37,7 +37,8 @@ namespace Sim.Devices.Vhost.Frontend;
 /// Known differences from the QEMU-style virtio-demo device, by design of the seed: the backend's state lives in
 /// the kernel and survives a device reset (QEMU never issues RESET_OWNER); the robust virtio-demo resets its state
 /// to 0x1333 instead. The config bytes stay zero (QEMU cannot read the kernel's state; the seed's get_config is not
-/// shown). Kicks need ioeventfds (QEMU's vhost_dev_enable_notifiers fails without them).
+/// shown). Kicks need ioeventfds (QEMU's vhost_dev_enable_notifiers fails without them). A start with bus
+/// mastering off fails (QEMU would start vhost, which ignores the command register).
 /// Device output (the seed's printf) goes to <see cref="Log"/>.
 /// </summary>
 public sealed class VhostDemoFrontendDevice : VirtioDevice
@@ -185,6 +186,11 @@ public sealed class VhostDemoFrontendDevice : VirtioDevice
         LastStartError = null;
         LastStartResult = VhostResult.Ok;
         LastStartStep = VhostStartStep.None;
+        // Robust, unlike QEMU (whose vhost reaches guest RAM through the memory table whatever the PCI command
+        // register says): no DMA without bus mastering (PCI 3.0 §6.2.2), so no vhost start either; the next DRIVER_OK
+        // transition tries again.
+        if (!Transport.DmaEnabled)
+            return FailStart("bus mastering is off");
         if (!TryCollectRings(out VhostRingStart[] ringArray))
             return false;
         SetGuestNotifiers(ringArray);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
+using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio;
 using Sim.Engine;
 using Sim.Machine.Kvm;
@@ -131,12 +132,23 @@ internal sealed partial class VirtioPciExecution
         var written = (VirtioStatus)(byte)value; // device_status / VIRTIO_PCI_STATUS is 8 bits
         VirtioStatus before = _rig.PeekStatus();
         long accesses = _gate.DeviceAccesses;
+        if (_device is VhostDemoFrontendDevice { VhostStarted: true } && (written & VirtioStatus.DriverOk) == 0)
+        {
+            // vhost stops inside this write, and QEMU's hand-back (virtio_queue_update_used_idx) reads used->idx of
+            // the ring the queue registers name now, which a driver may have moved under the running vhost: the
+            // checker judges the rings vhost ran on and stops here (the DMA gate still judges the stop).
+            _checker.Deactivate();
+            _syncedReady = false;
+        }
         _rig.BarWrite(bar, offset, size, value);
         VirtioStatus after = _rig.PeekStatus();
         if (_modelValid)
             _model.StatusWrite(before, written, after, _gate.DeviceAccesses != accesses);
         if (written == VirtioStatus.None)
             AfterReset();
+        // The checker follows the queue from the status write on: a vhost frontend starts (and touches the rings,
+        // vhost_vq_init_access) or stops inside this write, not at the end of the op.
+        Sync();
     }
 
     /// <summary>A reset happened: the model forgets everything, and the reset values are checked (VIRTIO 1.2

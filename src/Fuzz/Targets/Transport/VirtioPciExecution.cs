@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using Sim.Devices.Vhost;
+using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Queue;
 using Sim.Devices.Virtio.Transport;
@@ -168,6 +170,8 @@ internal sealed partial class VirtioPciExecution
 
     private string? GateProbe()
     {
+        if (_device is VhostDemoFrontendDevice frontend && InVhostHandBack(frontend))
+            return null;
         if (!_rig.Transport.BusMasterEnabled)
             return "bus mastering is off";
         if ((_rig.PeekStatus() & VirtioStatus.DriverOk) == 0)
@@ -220,10 +224,16 @@ internal sealed partial class VirtioPciExecution
             return;
         }
         SplitQueueState state = q.Capture();
-        bool restarted = _resync || _resetCount != _device.ResetCount;
+        VhostVirtqueue? vhost = _device is VhostDemoFrontendDevice { VhostStarted: true } f
+            ? f.Backend.Device.Vqs[Queue]
+            : null;
+        bool reset = _resetCount != _device.ResetCount;
+        // A running vhost keeps the rings and used index it started with (QEMU does not restart vhost when a legacy
+        // driver rewrites QUEUE_PFN under DRIVER_OK), so the checker stays on them until a reset or a stop.
+        bool restarted = (_resync && vhost is null) || reset;
         _resync = false;
         _resetCount = _device.ResetCount;
-        if (_syncedReady && !restarted && SameRings(state, _synced))
+        if (_syncedReady && !restarted && (vhost is not null || SameRings(state, _synced)))
             return;
         _checker.Configure(
             _sim.Memory,
@@ -231,7 +241,10 @@ internal sealed partial class VirtioPciExecution
             state.AvailRing.Value,
             state.UsedRing.Value,
             state.Size,
-            state.UsedIdx.Value
+            // vhost_vq_init_access takes last_used_idx from the guest's used->idx (a driver that reuses a ring
+            // without zeroing it, against VIRTIO 1.2 §4.1.5.1.3, leaves it nonzero after a reset).
+            vhost?.LastUsedIdx
+                ?? state.UsedIdx.Value
         );
         _synced = state;
         _syncedReady = true;
@@ -260,14 +273,55 @@ internal sealed partial class VirtioPciExecution
         if (!_sim.Memory.TryGetSpan(new GuestAddress(q.AvailRing.Value + 2), 2, out Span<byte> raw))
             return;
         ushort availIdx = BinaryPrimitives.ReadUInt16LittleEndian(raw);
-        if (q.NextAvail.Value != availIdx && RingIndex.Distance(q.NextAvail, new RingIndex(availIdx)) <= q.Size)
+        RingIndex next = q.NextAvail;
+        if (_device is VhostDemoFrontendDevice frontend && !VhostProgress(frontend, q, out next))
+            return;
+        if (next.Value != availIdx && RingIndex.Distance(next, new RingIndex(availIdx)) <= q.Size)
         {
             _context.Report(
                 "liveness",
                 "liveness/available-chain-not-consumed",
                 $"after the guest stopped and kicked, avail.idx is {availIdx} but the device stopped at "
-                    + $"{q.NextAvail.Value} and is not broken"
+                    + $"{next.Value} and is not broken"
             );
         }
     }
+
+    /// <summary>Where a vhost frontend's vring stands: while vhost runs, the backend owns it (vhost_dev_start handed
+    /// it last_avail_idx), so its last_avail_idx is the device's progress. False when nothing is owed: vhost is not
+    /// started (the seed's userspace fallback is an empty handler, by design: a failed start, e.g. without ioeventfds,
+    /// leaves requests unanswered) or a vq_err stopped the vring (Linux vhost: the ring waits for the driver's
+    /// reset).</summary>
+    private static bool VhostProgress(VhostDemoFrontendDevice frontend, SplitQueue q, out RingIndex next)
+    {
+        next = default;
+        if (!frontend.VhostStarted || UsedOverlapsAvail(q))
+            return false;
+        VhostVirtqueue vq = frontend.Backend.Device.Vqs[Queue];
+        if (vq.VqErrors > 0)
+            return false;
+        next = new RingIndex(vq.LastAvailIdx);
+        return true;
+    }
+
+    /// <summary>The used ring overlaps the available ring (a placement the driver chose): every completion then
+    /// rewrites avail.idx or an avail entry, so a device that completes a chain may publish the next one itself and
+    /// "all available chains consumed" is never reached (seen: used.idx stored over avail.idx, each completion one
+    /// more available chain). Nothing is owed there.</summary>
+    private static bool UsedOverlapsAvail(SplitQueue q)
+    {
+        ulong size = (ulong)q.Size;
+        ulong avail = q.AvailRing.Value,
+            used = q.UsedRing.Value;
+        ulong availEnd = avail + VirtioSpec.AvailRingOffset + (2 * size) + 2;
+        ulong usedEnd = used + VirtioSpec.UsedRingOffset + (VirtioSpec.UsedElemSize * size) + 2;
+        return used < availEnd && avail < usedEnd;
+    }
+
+    /// <summary>The frontend is inside the status write that stops vhost: the backend's vring is stopped but vhost
+    /// still counts as started. QEMU's vhost_virtqueue_stop reads used-&gt;idx there
+    /// (virtio_queue_update_used_idx) after DRIVER_OK was cleared; the read belongs to the driver's status write,
+    /// not to a device running after reset. A backend vring still running is never excused.</summary>
+    private static bool InVhostHandBack(VhostDemoFrontendDevice frontend) =>
+        frontend.VhostStarted && !frontend.Backend.Device.Vqs[Queue].HasBackend;
 }
