@@ -99,7 +99,7 @@ public static class VhostCoreInput
     private static readonly byte[] Kick = Encode(OpKick);
     private static readonly byte[] Run = Encode(OpRun, 1);
 
-    internal static IEnumerable<byte[]> Seeds() => RunningVringSeeds().Concat(HostileSeeds());
+    internal static IEnumerable<byte[]> Seeds() => RunningVringSeeds().Concat(HostileSeeds()).Concat(BoundSeeds());
 
     /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
     private static IEnumerable<byte[]> RunningVringSeeds()
@@ -194,6 +194,12 @@ public static class VhostCoreInput
                 Run,
             ]
         );
+    }
+
+    /// <summary>Seeds 5-6: a 1 MiB indirect table at get_indirect's size bound, and a vq_err raised outside a
+    /// pop.</summary>
+    private static IEnumerable<byte[]> BoundSeeds()
+    {
         // 5. get_indirect's table-size bound (Linux: count > USHRT_MAX + 1 is "Indirect buffer length too big"): one
         // region of 2 MiB (kind 9 with y bit 63) so a 1 MiB indirect table translates, then a descriptor with
         // INDIRECT (flags = b >> 5 = 4) over a table of exactly 65,536 entries (b bit 0 clear: valid, its first entry
