@@ -60,12 +60,7 @@ internal static class CorpusDirectory
     }
 
     /// <summary>16 hex digits of a stable content hash: the file name of a saved input.</summary>
-    public static string ContentName(ReadOnlySpan<byte> data)
-    {
-        var h = new StableHash64();
-        h.Add(data);
-        return h.Finish().ToString("x16");
-    }
+    public static string ContentName(ReadOnlySpan<byte> data) => StableHash64.Of(data).ToString("x16");
 
     /// <summary>Saves <paramref name="data"/> as <c>&lt;directory&gt;/&lt;content hash&gt;</c> unless a file of
     /// that name exists. Returns the path written, or null when it already existed.</summary>

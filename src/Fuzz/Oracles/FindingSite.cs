@@ -64,10 +64,5 @@ internal static class FindingSite
     }
 
     /// <summary>16 lower-case hex digits of a process-independent hash of <paramref name="site"/>.</summary>
-    public static string Hash(string site)
-    {
-        var h = new StableHash64();
-        h.Add(Encoding.UTF8.GetBytes(site));
-        return h.Finish().ToString("x16");
-    }
+    public static string Hash(string site) => StableHash64.Of(Encoding.UTF8.GetBytes(site)).ToString("x16");
 }

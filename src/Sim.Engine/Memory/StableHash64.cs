@@ -22,6 +22,15 @@ public struct StableHash64
         _length = 0;
     }
 
+    /// <summary>The hash of <paramref name="bytes"/> alone: <see cref="Add"/> on an empty hash, then
+    /// <see cref="Finish"/>.</summary>
+    public static ulong Of(ReadOnlySpan<byte> bytes)
+    {
+        var h = new StableHash64();
+        h.Add(bytes);
+        return h.Finish();
+    }
+
     /// <summary>Adds one 64-bit word.</summary>
     public void AddUInt64(ulong value)
     {
