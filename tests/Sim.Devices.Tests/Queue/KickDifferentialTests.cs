@@ -85,6 +85,7 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
     public void Property_PopServeAndSignal_MatchesReference()
     {
         var outcomes = new SortedDictionary<string, int>();
+        int straddled = 0;
         const ulong seed = 0x5EED_C1C4_0001UL;
         PropertyRunner.Check(output, nameof(Property_PopServeAndSignal_MatchesReference), seed, 600, Words, words =>
         {
@@ -98,7 +99,7 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
             int size = 1 << c.Below(6); // 1..32
             SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
             WriteTables(c, memory, layout, size);
-            Lane[] lanes = MakeLanes(c, memory, layout, size);
+            Lane[] lanes = MakeLanes(c, memory, layout, size, out bool straddles);
             ushort availIdx = 0;
             for (int round = 0; round < 5; round++)
             {
@@ -117,6 +118,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 string full = lanes[0].Count == max ? " (span full)" : "";
                 string key = $"{lanes[0].Error}{full}{(lanes[0].Notify ? " notify" : "")}";
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
+                if (straddles && lanes[0].Count != 0)
+                    straddled++;
                 if (lanes[0].Error != QueueError.None)
                     break;
             }
@@ -124,6 +127,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         });
         foreach ((string outcome, int count) in outcomes)
             output.WriteLine($"{count, 5} x {outcome}");
+        output.WriteLine($"{straddled, 5} x completions on a used ring whose entries cross a page after used.idx");
+        Assert.True(straddled >= 10, "the used ring should cross a page inside its entries now and then");
         Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop outcomes, with and without IRQs");
     }
 
@@ -220,12 +225,26 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
     }
 
     /// <summary>Four twins (fused, reference; then both observed) with one queue each; a used ring over the
-    /// descriptor table now and then (completions then rewrite descriptors later pops read).</summary>
-    private static Lane[] MakeLanes(Choices c, GuestMemory memory, in SplitRingLayout layout, int size)
+    /// descriptor table now and then (completions then rewrite descriptors later pops read), and now and then one
+    /// whose entries cross a page boundary after used.idx (<paramref name="straddles"/>: the fused completion marks
+    /// used.idx and the entries on its page with one mark, and must mark the pages the separate marks do).</summary>
+    private static Lane[] MakeLanes(
+        Choices c,
+        GuestMemory memory,
+        in SplitRingLayout layout,
+        int size,
+        out bool straddles
+    )
     {
         bool eventIdx = c.Below(2) == 0;
         bool notifyOnEmpty = c.Below(4) == 0;
-        GuestAddress used = c.Below(4) == 0 ? layout.DescTable : layout.UsedRing;
+        int place = c.Below(8);
+        straddles = place == 0;
+        // Straddling: used.idx at the end of page 0x1000, entries from slot j on in page 0x2000.
+        GuestAddress used =
+            place == 0 ? new GuestAddress(0x2000UL - 4 - (8UL * (ulong)c.Below(size)))
+            : place <= 2 ? layout.DescTable
+            : layout.UsedRing;
         var lanes = new Lane[4];
         for (int t = 0; t < lanes.Length; t++)
         {
