@@ -148,8 +148,10 @@ public sealed partial class DriverQueue
     /// The driver's side of a kick in one call (Linux virtio-blk's queue_rq then virtqueue_kick_prepare):
     /// <see cref="TryAddBatch"/>, then <see cref="NeedsNotify"/>, whose answer is <paramref name="notify"/>. Exactly
     /// those two calls (an observer sees their accesses); unobserved, one window choice for both and the publish and
-    /// kick decision through the ring windows (<see cref="KickPrepareDirect"/>).
+    /// kick decision through the ring windows (<see cref="KickPrepareDirect"/>). Inlined: only the single-pair
+    /// dispatch, so that a latency-bound caller's kick is one call, not two (issue 13 section 5).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryAddBatchAndNotify(
         GuestMemory memory,
         ReadOnlySpan<GuestBuffer> readable,
@@ -167,6 +169,22 @@ public sealed partial class DriverQueue
             added = one ? 1 : 0;
             return one;
         }
+        return TryAddBatchThenNotify(memory, readable, writable, heads, out added, out notify);
+    }
+
+    /// <summary>The other cases of <see cref="TryAddBatchAndNotify"/>: <see cref="TryAddBatch"/>, then
+    /// <see cref="KickPrepareDirect"/> unobserved or <see cref="NeedsNotify"/> observed. Not inlined, so that the
+    /// single-pair callers do not set up its frame.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAddBatchThenNotify(
+        GuestMemory memory,
+        ReadOnlySpan<GuestBuffer> readable,
+        ReadOnlySpan<GuestBuffer> writable,
+        Span<ushort> heads,
+        out int added,
+        out bool notify
+    )
+    {
         bool all = TryAddBatch(memory, readable, writable, heads, out added);
         notify = Direct(memory) ? KickPrepareDirect() : NeedsNotify(memory);
         return all;
