@@ -31,7 +31,9 @@ internal static class BenchCommand
         var eventIdx = new Option<bool>("--event-idx") { Description = "Negotiate VIRTIO_F_EVENT_IDX" };
         var ring = new Command(
             "ring",
-            "Split-ring throughput: 2-descriptor requests (8-byte readable, 8-byte writable)"
+            "Split-ring throughput: 2-descriptor requests (8-byte readable, 8-byte writable). Runs under virtsim's "
+                + "JIT settings (tiered compilation off, so no dynamic PGO); DOTNET_TieredCompilation=1 runs it as a "
+                + "default .NET process (and BenchmarkDotNet) would"
         )
         {
             requests,

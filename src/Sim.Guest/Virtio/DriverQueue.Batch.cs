@@ -21,6 +21,10 @@ namespace Sim.Guest.Virtio;
 // - TryAddPairAndKickDirect (TryAddBatchAndNotify of one pair, unobserved) must equal the pair TryAdd then
 //   NeedsNotify. Proved by BatchDifferentialTests.Property_SinglePairKick_MatchesTryAddThenNeedsNotify and the
 //   fused-kick rounds above; fuzzed by the driver-queue target's fast lane (its op 1 with one pair).
+// - Dirty marks: where a ring's window lies inside one page (_descInOnePage, _availInOnePage), TryAddPairAndKickDirect
+//   and ReapDirect (MarkAvailStores) mark that page once per kick instead of once per store, the same dirty pages as
+//   the reference's per-store marks. The property tests above draw layouts inside one page and across pages (an
+//   available ring whose flags and idx end one page and whose entries and used_event start the next).
 // - TryGetUsedBatch (ReapDirect without the handler steps) must equal a loop of TryGetUsed (DriverQueue.cs).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
 // - ReapAll (ReapDirect with them) must equal Linux's interrupt-handler loop over DriverQueue.cs's calls:
@@ -144,8 +148,10 @@ public sealed partial class DriverQueue
     /// The driver's side of a kick in one call (Linux virtio-blk's queue_rq then virtqueue_kick_prepare):
     /// <see cref="TryAddBatch"/>, then <see cref="NeedsNotify"/>, whose answer is <paramref name="notify"/>. Exactly
     /// those two calls (an observer sees their accesses); unobserved, one window choice for both and the publish and
-    /// kick decision through the ring windows (<see cref="KickPrepareDirect"/>).
+    /// kick decision through the ring windows (<see cref="KickPrepareDirect"/>). Inlined: only the single-pair
+    /// dispatch, so that a latency-bound caller's kick is one call, not two (issue 13 section 5).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryAddBatchAndNotify(
         GuestMemory memory,
         ReadOnlySpan<GuestBuffer> readable,
@@ -163,6 +169,22 @@ public sealed partial class DriverQueue
             added = one ? 1 : 0;
             return one;
         }
+        return TryAddBatchThenNotify(memory, readable, writable, heads, out added, out notify);
+    }
+
+    /// <summary>The other cases of <see cref="TryAddBatchAndNotify"/>: <see cref="TryAddBatch"/>, then
+    /// <see cref="KickPrepareDirect"/> unobserved or <see cref="NeedsNotify"/> observed. Not inlined, so that the
+    /// single-pair callers do not set up its frame.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAddBatchThenNotify(
+        GuestMemory memory,
+        ReadOnlySpan<GuestBuffer> readable,
+        ReadOnlySpan<GuestBuffer> writable,
+        Span<ushort> heads,
+        out int added,
+        out bool notify
+    )
+    {
         bool all = TryAddBatch(memory, readable, writable, heads, out added);
         notify = Direct(memory) ? KickPrepareDirect() : NeedsNotify(memory);
         return all;
@@ -218,8 +240,10 @@ public sealed partial class DriverQueue
                 writable.Addr.Value,
                 DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest))
             );
+            // A table inside one page: the first descriptor's mark is the second's too.
             _descWindow.MarkWritten(firstAt, VirtioSpec.DescSize);
-            _descWindow.MarkWritten(secondAt, VirtioSpec.DescSize);
+            if (!_descInOnePage)
+                _descWindow.MarkWritten(secondAt, VirtioSpec.DescSize);
             _freeHead = rest;
             _numFree = unchecked(_numFree - 2); // _numFree >= 2 checked above
             head = unchecked((ushort)first);
@@ -235,20 +259,23 @@ public sealed partial class DriverQueue
             _availShadow = shadow;
             added = true;
         }
-        notify = PublishAndDecideDirect(ref avail, shadow, numAdded);
+        // A ring inside one page: the entry's mark above is avail.idx's too.
+        notify = PublishAndDecideDirect(ref avail, shadow, numAdded, availMarked: added && _availInOnePage);
         return added;
     }
 
     /// <summary>NeedsNotify on TryAddPairAndKickDirect's locals: Publish (avail.idx after the entry: VIRTIO 1.2
     /// §2.7.13.2's barrier is program order here), then the kick decision (Linux
-    /// virtqueue_kick_prepare_split).</summary>
+    /// virtqueue_kick_prepare_split). <paramref name="availMarked"/>: avail.idx's page is already marked
+    /// dirty.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool PublishAndDecideDirect(ref byte avail, RingIndex shadow, int numAdded)
+    private bool PublishAndDecideDirect(ref byte avail, RingIndex shadow, int numAdded, bool availMarked)
     {
         if (_published != shadow)
         {
             RingBytes.WriteLe16(ref avail, VirtioSpec.AvailIdxOffset, shadow.Value);
-            _availWindow.MarkWritten(VirtioSpec.AvailIdxOffset, sizeof(ushort));
+            if (!availMarked)
+                _availWindow.MarkWritten(VirtioSpec.AvailIdxOffset, sizeof(ushort));
             _published = shadow;
         }
         RingIndex oldIdx = shadow.Subtract(numAdded);
@@ -445,7 +472,11 @@ public sealed partial class DriverQueue
     private void MarkAvailStores(int stored)
     {
         if ((stored & AvailStoreFlags) != 0)
+        {
             _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
+            if (_availInOnePage)
+                return; // used_event's page is avail.flags' page
+        }
         if ((stored & AvailStoreUsedEvent) != 0)
             _availWindow.MarkWritten(_usedEventOffset, sizeof(ushort));
     }

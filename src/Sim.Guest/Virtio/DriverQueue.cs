@@ -50,6 +50,12 @@ public sealed partial class DriverQueue
     private readonly int _usedEventOffset;
     private readonly int _availEventOffset;
 
+    // Whether the descriptor table's and the available ring's windows each lie inside one page (taken at Initialize).
+    // Dirty tracking is per page, so there every store marks that same page: the unobserved kick and handler bodies
+    // mark it once per kick instead of once per store (issue 13 section 5; same dirty pages as the reference).
+    private bool _descInOnePage;
+    private bool _availInOnePage;
+
     /// <summary>A driver for the ring at <paramref name="layout"/>. <paramref name="eventIdx"/>: VIRTIO_F_EVENT_IDX
     /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
     public DriverQueue(SplitRingLayout layout, bool eventIdx)
@@ -127,9 +133,14 @@ public sealed partial class DriverQueue
             & memory.TryGetWindow(_layout.AvailRing, Narrow.LowInt32(VirtioSpec.AvailRingSize(_size)), out _availWindow)
             & memory.TryGetWindow(_layout.UsedRing, Narrow.LowInt32(VirtioSpec.UsedRingSize(_size)), out _usedWindow);
         Assert(windows, "ring parts in guest memory have windows");
+        _descInOnePage = InOnePage(_descWindow);
+        _availInOnePage = InOnePage(_availWindow);
         _windowMemory = memory;
         ResetState();
     }
+
+    /// <summary>True when every byte of <paramref name="window"/> lies in its first page.</summary>
+    private static bool InOnePage(GuestWindow window) => (long)window.PageSkew + window.Length <= GuestMemory.PageSize;
 
     private static void Zero(GuestMemory memory, GuestAddress at, ulong length)
     {

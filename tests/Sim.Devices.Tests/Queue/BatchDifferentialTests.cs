@@ -154,8 +154,13 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 var c = new Choices(words);
                 int size = 2 << c.Below(5); // 2..32
                 bool eventIdx = c.Below(2) == 0;
-                ulong ringBase = c.Below(2) == 0 ? 0x1000UL : 0x1f00UL; // the second: the table crosses a page
-                SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(ringBase), size);
+                // The second: the table crosses a page; the third: the available ring does (AvailSplitLayout).
+                SplitRingLayout layout = c.Below(3) switch
+                {
+                    0 => SplitRingLayout.Modern(new GuestAddress(0x1000), size),
+                    1 => SplitRingLayout.Modern(new GuestAddress(0x1f00), size),
+                    _ => AvailSplitLayout(size),
+                };
                 GuestMemory memory = GuestMemory.CreateFlat(0x1_0000);
                 GuestMemory[] mems = Twins(memory, 4); // fused, sequential; then the same two observed
                 var drivers = new DriverQueue[4];
@@ -281,6 +286,13 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
         }
         return usedIdx;
     }
+
+    /// <summary>A layout for up to 32 entries whose available ring's flags and idx end page 2 and whose entries and
+    /// used_event start page 3, pages no other ring part uses: the driver's fast bodies mark such a ring's pages
+    /// store by store, where a ring inside one page has its page marked once per kick, and a missed mark shows in
+    /// the dirty pages.</summary>
+    private static SplitRingLayout AvailSplitLayout(int size) =>
+        new(new GuestAddress(0x1000), new GuestAddress(0x2ffc), new GuestAddress(0x4000), size);
 
     /// <summary>Regions [0, 0x8000) and [0x8000, 0x10000) adjacent, then a gap with one page.</summary>
     private static GuestMemory HostileMemory()
@@ -455,7 +467,8 @@ public sealed class BatchDifferentialTests(ITestOutputHelper output)
                 var c = new Choices(words);
                 int size = 2 << c.Below(5); // 2..32
                 bool eventIdx = c.Below(2) == 0;
-                SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
+                SplitRingLayout layout =
+                    c.Below(2) == 0 ? SplitRingLayout.Modern(new GuestAddress(0x1000), size) : AvailSplitLayout(size);
                 GuestMemory memory = GuestMemory.CreateFlat(0x1_0000);
                 var twins = new DriverTwins(Twins(memory, 4), layout, size, eventIdx, c);
                 for (int round = 0; round < 5 && !twins.Broken; round++)
