@@ -101,6 +101,25 @@ internal static class OracleRules
                 + "available ring",
             "VIRTIO 1.2 §2.7.8; QEMU virtqueue_flush adds vq->inuse-bounded counts; Linux vhost_add_used_n"
         ),
+        new(
+            "used-ring/publication-unobserved",
+            "The queue says it published a used.idx that no device store seen by the memory observer wrote: an "
+                + "observed completion took a path that bypasses the observer (split-virtqueue's observed lane).",
+            "with an observer attached every ring access of a queue call goes through it (the observed calls are the "
+                + "reference the unobserved window paths must equal), so the used.idx the device published is the "
+                + "last one the observer saw it store",
+            "VIRTIO 1.2 §2.7.8 (used.idx is the device's store); QEMU vring_used_idx_set stores it through the "
+                + "used-ring cache and logs it (address_space_cache_invalidate)"
+        ),
+        // ---- queue-state (SplitVirtqueueTarget.JudgeBookkeeping; split-virtqueue)
+        new(
+            "queue-state/inuse-differs",
+            "The queue's count of elements in use differs from the elements the harness popped and has not yet "
+                + "completed, detached or given back.",
+            "inuse grows by one per pop and shrinks by each flushed, detached, unpopped or rewound element",
+            "QEMU hw/virtio/virtio.c virtqueue_pop (vq->inuse++), virtqueue_flush, virtqueue_detach_element, "
+                + "virtqueue_unpop, virtqueue_rewind"
+        ),
         // ---- permission (VirtqueueChecker)
         new(
             "permission/write-outside-writable-buffers",
