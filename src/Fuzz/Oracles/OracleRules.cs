@@ -120,6 +120,15 @@ internal static class OracleRules
             "QEMU hw/virtio/virtio.c virtqueue_pop (vq->inuse++), virtqueue_flush, virtqueue_detach_element, "
                 + "virtqueue_unpop, virtqueue_rewind"
         ),
+        new(
+            "queue-state/used-while-not-live",
+            "A completion (Flush) or interrupt decision (ShouldNotify) on a queue that is not ready was answered "
+                + "instead of refused: the queue used the rings of an earlier configuration after a reset.",
+            "after reset a queue has no rings until it is enabled again; a device completing on it is a device bug, "
+                + "refused (InvalidOperationException), and nothing of guest memory is touched",
+            "VIRTIO 1.2 §2.1.2, §4.1.4.3 (queue_reset / device reset); QEMU __virtio_queue_reset zeroes vring.desc, "
+                + "avail and used: no ring of the earlier configuration is left to write"
+        ),
         // ---- permission (VirtqueueChecker)
         new(
             "permission/write-outside-writable-buffers",

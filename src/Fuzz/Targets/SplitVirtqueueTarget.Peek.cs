@@ -209,6 +209,37 @@ internal sealed partial class SplitVirtqueueTarget
             );
     }
 
+    /// <summary>A completion or interrupt decision on a queue that is not live (a reset op whose configuration was
+    /// refused leaves it so for the rest of the run), once per run: it must be refused with
+    /// <see cref="InvalidOperationException"/>, never answered through the rings of an earlier configuration (a store
+    /// of used.idx after reset). QEMU __virtio_queue_reset zeroes vring.desc / avail / used, so no ring of the
+    /// earlier configuration is left to write; a device that completes after a reset is a bug the queue turns into an
+    /// exception.</summary>
+    private void JudgeNotLive(int code, FuzzContext context)
+    {
+        if (_notLiveJudged || code is not (OpComplete or OpShouldNotify) || context.Finding is not null)
+            return;
+        _notLiveJudged = true;
+        string call = code == OpComplete ? "Flush(0)" : "ShouldNotify";
+        try
+        {
+            if (code == OpComplete)
+                _queue.Flush(_memory, 0);
+            else
+                _queue.ShouldNotify(_memory);
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+        context.Report(
+            QueueStateOracle,
+            "queue-state/used-while-not-live",
+            $"{call} on a queue that is not ready (reset, its new configuration refused) was answered instead of "
+                + "refused"
+        );
+    }
+
     /// <summary>The restore rules: a valid queue size no larger than the queue's maximum (QEMU virtio_queue_set_num,
     /// VIRTIO 1.2 §2.7); inuse within 0..size and shadow_avail_idx at most a queue ahead of last_avail_idx (QEMU
     /// virtio_load's "VQ %d size 0x%x &lt; last_avail_idx 0x%x - used_idx 0x%x" consistency checks); a ready queue's

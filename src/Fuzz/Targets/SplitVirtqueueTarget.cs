@@ -56,6 +56,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
     private int _pops;
     private int _detached;
     private bool _broken;
+    private bool _notLiveJudged; // JudgeNotLive ran in this run
     private bool _canGiveBack;
 
     public SplitVirtqueueTarget()
@@ -131,6 +132,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         _observed = observed;
         _pops = 0;
+        _notLiveJudged = false;
         FillData();
         _diff.Begin(observed ? 0 : 1);
         _checker.Context = context;
@@ -153,6 +155,8 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
                 _guest.Apply(op);
             else if (_queue.Ready)
                 gaveBackable = DeviceOp(op, context);
+            else if (_observed)
+                JudgeNotLive(op.Code, context);
             _canGiveBack = gaveBackable;
             RecordState();
             if (_observed)
