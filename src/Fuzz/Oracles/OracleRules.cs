@@ -272,7 +272,8 @@ internal static class OracleRules
         new(
             "queue-config/",
             "queue_enable accepted a ring layout the ring model rejects, rejected one it accepts, or named another "
-                + "reason than the first rule the layout breaks.",
+                + "reason than the first rule the layout breaks; or a configuration call's error contradicts its "
+                + "answer (an error with success, None with a refusal).",
             "the size is a power of two up to 32768; desc 16-, avail 2- and used 4-byte aligned; each part (16n, "
                 + "6+2n, 6+8n bytes) inside one guest region; checked in that order",
             "VIRTIO 1.2 §2.7 (Queue Size, Virtqueue Part / Alignment / Size); QEMU virtio_queue_set_num, "
