@@ -101,6 +101,34 @@ internal static class OracleRules
                 + "available ring",
             "VIRTIO 1.2 §2.7.8; QEMU virtqueue_flush adds vq->inuse-bounded counts; Linux vhost_add_used_n"
         ),
+        new(
+            "used-ring/publication-unobserved",
+            "The queue says it published a used.idx that no device store seen by the memory observer wrote: an "
+                + "observed completion took a path that bypasses the observer (split-virtqueue's observed lane).",
+            "with an observer attached every ring access of a queue call goes through it (the observed calls are the "
+                + "reference the unobserved window paths must equal), so the used.idx the device published is the "
+                + "last one the observer saw it store",
+            "VIRTIO 1.2 §2.7.8 (used.idx is the device's store); QEMU vring_used_idx_set stores it through the "
+                + "used-ring cache and logs it (address_space_cache_invalidate)"
+        ),
+        // ---- queue-state (SplitVirtqueueTarget.JudgeBookkeeping; split-virtqueue)
+        new(
+            "queue-state/inuse-differs",
+            "The queue's count of elements in use differs from the elements the harness popped and has not yet "
+                + "completed, detached or given back.",
+            "inuse grows by one per pop and shrinks by each flushed, detached, unpopped or rewound element",
+            "QEMU hw/virtio/virtio.c virtqueue_pop (vq->inuse++), virtqueue_flush, virtqueue_detach_element, "
+                + "virtqueue_unpop, virtqueue_rewind"
+        ),
+        new(
+            "queue-state/used-while-not-live",
+            "A completion (Flush) or interrupt decision (ShouldNotify) on a queue that is not ready was answered "
+                + "instead of refused: the queue used the rings of an earlier configuration after a reset.",
+            "after reset a queue has no rings until it is enabled again; a device completing on it is a device bug, "
+                + "refused (InvalidOperationException), and nothing of guest memory is touched",
+            "VIRTIO 1.2 §2.1.2, §4.1.4.3 (queue_reset / device reset); QEMU __virtio_queue_reset zeroes vring.desc, "
+                + "avail and used: no ring of the earlier configuration is left to write"
+        ),
         // ---- permission (VirtqueueChecker)
         new(
             "permission/write-outside-writable-buffers",
@@ -244,7 +272,8 @@ internal static class OracleRules
         new(
             "queue-config/",
             "queue_enable accepted a ring layout the ring model rejects, rejected one it accepts, or named another "
-                + "reason than the first rule the layout breaks.",
+                + "reason than the first rule the layout breaks; or a configuration call's error contradicts its "
+                + "answer (an error with success, None with a refusal).",
             "the size is a power of two up to 32768; desc 16-, avail 2- and used 4-byte aligned; each part (16n, "
                 + "6+2n, 6+8n bytes) inside one guest region; checked in that order",
             "VIRTIO 1.2 §2.7 (Queue Size, Virtqueue Part / Alignment / Size); QEMU virtio_queue_set_num, "

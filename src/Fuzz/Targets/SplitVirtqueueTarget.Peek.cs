@@ -155,7 +155,9 @@ internal sealed partial class SplitVirtqueueTarget
     {
         RestoresJudged++;
         QueueConfigError want = RestoreVerdict(_memory, asked, _spare.MaxSize);
-        if (ok != (want == QueueConfigError.None) || (!ok && error != want))
+        // The error must be the verdict's, None included: the API's contract (an accepted restore that names an
+        // error would mislead a caller that reports it).
+        if (ok != (want == QueueConfigError.None) || error != want)
             context.Report(
                 RestoreOracle,
                 "restore/answer-differs",
@@ -173,6 +175,69 @@ internal sealed partial class SplitVirtqueueTarget
                 "restore/rejected-but-changed",
                 $"TryRestore rejected {asked} ({error}) but changed the queue from {before} to {_spare.Capture()}"
             );
+    }
+
+    /// <summary>Oracle name of <see cref="JudgeBookkeeping"/>'s <c>queue-state/</c> sites.</summary>
+    internal const string QueueStateOracle = "queue-state";
+
+    /// <summary>After each op of the observed lane: the queue's inuse is the harness's count of elements popped and
+    /// not yet completed, detached, unpopped or rewound (QEMU vq-&gt;inuse: virtqueue_pop adds one, virtqueue_flush,
+    /// virtqueue_detach_element, virtqueue_unpop and virtqueue_rewind take them off), and every used.idx the queue
+    /// says it published went through the memory observer (the device's store the checker saw), as the observed
+    /// calls promise: an access that bypasses the observer escapes every memory oracle, the DMA gate and a
+    /// recorded trace.</summary>
+    private void JudgeBookkeeping(FuzzContext context)
+    {
+        if (!_queue.Ready || !_checker.Active || context.Finding is not null)
+            return;
+        if (_queue.InUse != _held)
+        {
+            context.Report(
+                QueueStateOracle,
+                "queue-state/inuse-differs",
+                $"the queue counts {_queue.InUse} elements in use; the harness holds {_held} popped and not yet "
+                    + "completed, detached or given back"
+            );
+            return;
+        }
+        if (_checker.UsedIdx != _queue.UsedIdx.Value)
+            context.Report(
+                VirtqueueChecker.UsedRingOracle,
+                "used-ring/publication-unobserved",
+                $"the queue says it published used.idx {_queue.UsedIdx.Value}; the memory observer saw the device "
+                    + $"store {_checker.UsedIdx}"
+            );
+    }
+
+    /// <summary>A completion or interrupt decision on a queue that is not live (a reset op whose configuration was
+    /// refused leaves it so for the rest of the run), once per run: it must be refused with
+    /// <see cref="InvalidOperationException"/>, never answered through the rings of an earlier configuration (a store
+    /// of used.idx after reset). QEMU __virtio_queue_reset zeroes vring.desc / avail / used, so no ring of the
+    /// earlier configuration is left to write; a device that completes after a reset is a bug the queue turns into an
+    /// exception.</summary>
+    private void JudgeNotLive(int code, FuzzContext context)
+    {
+        if (_notLiveJudged || code is not (OpComplete or OpShouldNotify) || context.Finding is not null)
+            return;
+        _notLiveJudged = true;
+        string call = code == OpComplete ? "Flush(0)" : "ShouldNotify";
+        try
+        {
+            if (code == OpComplete)
+                _queue.Flush(_memory, 0);
+            else
+                _queue.ShouldNotify(_memory);
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+        context.Report(
+            QueueStateOracle,
+            "queue-state/used-while-not-live",
+            $"{call} on a queue that is not ready (reset, its new configuration refused) was answered instead of "
+                + "refused"
+        );
     }
 
     /// <summary>The restore rules: a valid queue size no larger than the queue's maximum (QEMU virtio_queue_set_num,

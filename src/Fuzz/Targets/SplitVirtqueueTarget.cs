@@ -56,6 +56,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
     private int _pops;
     private int _detached;
     private bool _broken;
+    private bool _notLiveJudged; // JudgeNotLive ran in this run
     private bool _canGiveBack;
 
     public SplitVirtqueueTarget()
@@ -131,6 +132,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         RingInput.Header header = RingInput.ReadHeader(ref reader);
         _observed = observed;
         _pops = 0;
+        _notLiveJudged = false;
         FillData();
         _diff.Begin(observed ? 0 : 1);
         _checker.Context = context;
@@ -153,8 +155,12 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
                 _guest.Apply(op);
             else if (_queue.Ready)
                 gaveBackable = DeviceOp(op, context);
+            else if (_observed)
+                JudgeNotLive(op.Code, context);
             _canGiveBack = gaveBackable;
             RecordState();
+            if (_observed)
+                JudgeBookkeeping(context);
         }
         if (context.Finding is null && _queue.Ready)
             Drain(context);
@@ -214,6 +220,9 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         _diff.Add(((ulong)e.Head << 48) | ((ulong)(uint)e.OutCount << 24) | (uint)e.InCount);
         _diff.Add(e.OutBytes);
         _diff.Add(e.InBytes);
+        // The chain's descriptor count and indirect flag: public facts of the element (PopOracle judges them in the
+        // observed lane) that the fast walk stores in one QueueElement.Set.
+        _diff.Add(((ulong)(uint)e.DescriptorCount << 1) | (e.Indirect ? 1UL : 0));
         foreach (Iovec v in e.Out)
         {
             _diff.Add(v.Addr.Value);
@@ -239,7 +248,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
             size,
             unchecked((ulong)placement * 0x9E37_79B9_7F4A_7C15)
         );
-        bool sized = _queue.TrySetSize(size, out _);
+        bool sized = _queue.TrySetSize(size, out QueueConfigError sizeError);
         _queue.DescTable = new GuestAddress(desc);
         _queue.AvailRing = new GuestAddress(avail);
         _queue.UsedRing = new GuestAddress(used);
@@ -248,7 +257,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         _guest.Reset(_memory, desc, avail, size);
         bool enabled = _queue.TryEnable(_memory, out QueueConfigError error);
         if (_observed)
-            JudgeConfig(sized, enabled ? QueueConfigError.None : error, size, desc, avail, used);
+            JudgeConfig(new(sized, sizeError), new(enabled, error), size, desc, avail, used);
         if (!enabled)
             return false;
         _checker.Configure(_memory, desc, avail, used, size);
@@ -256,25 +265,45 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         return true;
     }
 
+    /// <summary>A configuration call's answer and the error it gave with it.</summary>
+    private readonly record struct ConfigAnswer(bool Ok, QueueConfigError Error);
+
     /// <summary>queue_enable's answer against the ring model's (<see cref="QueueConfigReference"/>): a valid layout
     /// rejected, an invalid one accepted, or the wrong reason (the observed lane only: the twin configures
-    /// alike).</summary>
-    private void JudgeConfig(bool sized, QueueConfigError got, int size, ulong desc, ulong avail, ulong used)
+    /// alike). Each call's error must agree with its answer: <c>None</c> exactly when it succeeded (the API's
+    /// contract; a caller that logs or forwards the error would otherwise report a failure that did not
+    /// happen).</summary>
+    private void JudgeConfig(ConfigAnswer sized, ConfigAnswer enabled, int size, ulong desc, ulong avail, ulong used)
     {
         if (_checker.Context is not { } context)
             return;
         bool sizeValid = size is >= 1 and <= QueueConfigReference.SizeMax && (size & (size - 1)) == 0;
         bool sizeWanted = sizeValid && size <= _queue.MaxSize;
+        QueueConfigError sizeWant = sizeWanted ? QueueConfigError.None : QueueConfigError.BadSize;
         if (
             !context.Check(
-                sized == sizeWanted,
+                sized.Ok == sizeWanted && sized.Error == sizeWant,
                 QueueConfigReference.Oracle,
                 "queue-config/size",
-                $"TrySetSize({size}) answered {sized} (maximum {_queue.MaxSize})"
+                $"TrySetSize({size}) answered {sized.Ok} ({sized.Error}; maximum {_queue.MaxSize}); the model says "
+                    + $"{sizeWant}"
+            )
+            || !context.Check(
+                enabled.Ok == (enabled.Error == QueueConfigError.None),
+                QueueConfigReference.Oracle,
+                "queue-config/error-contradicts-answer",
+                $"TryEnable answered {enabled.Ok} with error {enabled.Error}"
             )
         )
             return;
-        QueueConfigError want = QueueConfigReference.Classify(_memory, sized ? size : _queue.Size, desc, avail, used);
+        QueueConfigError got = enabled.Error;
+        QueueConfigError want = QueueConfigReference.Classify(
+            _memory,
+            sized.Ok ? size : _queue.Size,
+            desc,
+            avail,
+            used
+        );
         if (got == want)
             return;
         string site =

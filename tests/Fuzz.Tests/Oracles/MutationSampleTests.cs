@@ -100,6 +100,10 @@ public sealed class MutationSampleTests
     [InlineData("VirtioDemoDevice::HandleRobust", MutationOperator.RemoveVoidCall, "AdvanceConfigGeneration", 0)]
     // The element's iovec bound off by one (issue 12's ring #65): 1024 iovecs and a one-region buffer of a long table.
     [InlineData("QueueElement::TryAppend", MutationOperator.BoundaryShift, "bge.un.s → bgt.un.s", 0)]
+    // TrySetSize's success reported with error BadSize: queue-config/size (an accepted call's error must be None).
+    [InlineData("SplitQueue::TrySetSize", MutationOperator.ConstantPlusOne, "0 → 1", 1)]
+    // Unpop leaves inuse: queue-state/inuse-differs (QEMU virtqueue_unpop's vq->inuse--).
+    [InlineData("SplitQueue::Unpop", MutationOperator.RemoveVoidCall, "set_InUse", 0)]
     // The re-check's store dropped: a lost wakeup, reachable only by interleaving.
     [InlineData("VhostVirtqueue::EnableNotify", MutationOperator.RemoveVoidCall, "set_AvailIdx", 0)]
     public void SampleMutant_IsKilled(string method, MutationOperator op, string description, int nth)
