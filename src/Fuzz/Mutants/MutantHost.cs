@@ -247,8 +247,10 @@ public static class MutantHost
             return ["virtio-net-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Vhost.Frontend.", StringComparison.Ordinal))
             return [VirtioPciTarget.VhostFrontendTargetName];
+        // The demo differential runs the same requests through the QEMU-style device and vhost and compares the
+        // response bytes and used lengths: the only oracle that reads what vhost's copy_to_iter wrote.
         if (m.StartsWith("Sim.Devices.Vhost.", StringComparison.Ordinal))
-            return ["virtio-demo-vhost-robust", "vhost-core"];
+            return ["virtio-demo-vhost-robust", "vhost-core", "virtio-demo-diff-robust"];
         if (m.StartsWith("Sim.Guest.Virtio.DriverQueue", StringComparison.Ordinal))
         {
             return [DriverQueueTarget.TargetName];

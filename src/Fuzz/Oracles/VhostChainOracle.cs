@@ -35,6 +35,13 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
     private string _notifyCall = "";
     private bool _inNotify;
 
+    // The one le16 store Linux makes in this notification change (used->flags or avail_event), or none; and the
+    // device's stores seen meanwhile (site vhost-notify/store-differs).
+    private ulong _storeUser;
+    private ushort _storeValue;
+    private bool _storeExpected;
+    private readonly List<(ulong Gpa, int Length, ushort Value)> _stores = [];
+
     private VhostChainOracle(GuestMemory memory) => _memory = memory;
 
     /// <summary>Where violations are reported; null only counts them.</summary>
@@ -82,14 +89,27 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
     void IVhostPopObserver.BeforeDisableNotify(VhostVirtqueue vq)
     {
         BeginNotify("vhost_disable_notify");
-        // Linux vhost_disable_notify: nothing when NO_NOTIFY is set already; without EVENT_IDX it writes used->flags,
-        // and a failed vhost_update_used_flags is vq_err "Failed to disable notification".
-        if (
-            (vq.UsedFlags & VirtioSpec.UsedFNoNotify) == 0
-            && !vq.EventIdx
-            && !Mapped(vq, vq.Used, VirtioSpec.UsedFlagsOffset)
-        )
+        // Linux vhost_disable_notify: nothing when NO_NOTIFY is set already; without EVENT_IDX it writes used->flags
+        // (vhost_update_used_flags stores vq->used_flags | NO_NOTIFY), and a failed store is vq_err "Failed to
+        // disable notification". With EVENT_IDX nothing is stored: suppression is the stale avail_event.
+        if ((vq.UsedFlags & VirtioSpec.UsedFNoNotify) != 0 || AckedEventIdx(vq))
+            return;
+        if (!Mapped(vq, vq.Used, VirtioSpec.UsedFlagsOffset))
             _notifyExpected.Add(VqErrorCode.UsedFlagsWrite);
+        else
+            ExpectStore(vq.Used + VirtioSpec.UsedFlagsOffset, (ushort)(vq.UsedFlags | VirtioSpec.UsedFNoNotify));
+    }
+
+    /// <summary>VIRTIO_RING_F_EVENT_IDX in the vring's acked features, read from the feature word itself: the
+    /// device's own feature test (<c>VhostFeatures.Has</c>, <c>vq.EventIdx</c>) is code under test, and an oracle that
+    /// asked it would agree with a broken one.</summary>
+    private static bool AckedEventIdx(VhostVirtqueue vq) => ((vq.AckedFeatures >> VirtioSpec.FEventIdx) & 1) != 0;
+
+    private void ExpectStore(ulong user, ushort value)
+    {
+        _storeExpected = true;
+        _storeUser = user;
+        _storeValue = value;
     }
 
     void IVhostPopObserver.BeforeEnableNotify(VhostVirtqueue vq)
@@ -100,18 +120,28 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
         // Linux vhost_enable_notify: used->flags (no EVENT_IDX) or avail_event (EVENT_IDX) is written, then avail->idx
         // re-read; the first access that faults is vq_err ("Failed to enable notification", "Failed to update
         // avail event index", "Failed to check avail idx") and ends the call.
-        if (!vq.EventIdx)
+        // The store: used->flags = used_flags without NO_NOTIFY (vhost_update_used_flags), or avail_event = the
+        // cached avail idx (vhost_update_avail_event), VIRTIO 1.2 §2.7.10.
+        if (!AckedEventIdx(vq))
         {
             if (!Mapped(vq, vq.Used, VirtioSpec.UsedFlagsOffset))
             {
                 _notifyExpected.Add(VqErrorCode.UsedFlagsWrite);
                 return;
             }
+            ExpectStore(
+                vq.Used + VirtioSpec.UsedFlagsOffset,
+                (ushort)(vq.UsedFlags & ~VirtioSpec.UsedFNoNotify & 0xFFFF)
+            );
         }
         else if (!Mapped(vq, vq.Used, VhostRings.AvailEventOffset(vq.Num)))
         {
             _notifyExpected.Add(VqErrorCode.AvailEventWrite);
             return;
+        }
+        else
+        {
+            ExpectStore(vq.Used + VhostRings.AvailEventOffset(vq.Num), vq.AvailIdx);
         }
         if (!Mapped(vq, vq.Avail, VirtioSpec.AvailIdxOffset))
             _notifyExpected.Add(VqErrorCode.AvailIdxRecheck);
@@ -123,7 +153,12 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
             return;
         _inNotify = false;
         if (_notifyErrors.SequenceEqual(_notifyExpected))
+        {
+            // A store that faults may have written part of the field; such a call is judged by its vq_err alone.
+            if (_storeExpected || _notifyExpected.Count == 0)
+                JudgeStores(vq);
             return;
+        }
         Fire(
             "vhost-notify/vq-err-differs",
             $"{_notifyCall} raised vq_err [{string.Join(", ", _notifyErrors)}]; for this vring's rings and the VMM's "
@@ -137,7 +172,38 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
         _notifyCall = call;
         _notifyErrors.Clear();
         _notifyExpected.Clear();
+        _stores.Clear();
+        _storeExpected = false;
         _inNotify = true;
+    }
+
+    /// <summary>The device's guest-memory stores of a notification change that raised the vq_errs Linux raises:
+    /// exactly the one le16 Linux stores (at the guest address the VMM maps the ring field to), or none. A store
+    /// skipped or sent to the other field (used->flags with EVENT_IDX acked, or avail_event without) strands or
+    /// floods the guest's kicks.</summary>
+    private void JudgeStores(VhostVirtqueue vq)
+    {
+        bool ok;
+        string want;
+        if (!_storeExpected)
+        {
+            ok = _stores.Count == 0;
+            want = "no store";
+        }
+        else
+        {
+            vq.Device.Vmm.Resolve(_storeUser, out GuestAddress gpa, out _);
+            ok = _stores is [var one] && one.Gpa == gpa.Value && one.Length == 2 && one.Value == _storeValue;
+            want = $"one le16 {_storeValue} at guest address {gpa.Value:x}";
+        }
+        if (ok)
+            return;
+        string seen = string.Join(", ", _stores.Take(4).Select(w => $"{w.Length} bytes at {w.Gpa:x} ({w.Value})"));
+        Fire(
+            "vhost-notify/store-differs",
+            $"{_notifyCall} (EVENT_IDX {(AckedEventIdx(vq) ? "acked" : "not acked")}) stored [{seen}]; "
+                + $"Linux makes {want} (used->flags without EVENT_IDX, avail_event with it)"
+        );
     }
 
     /// <summary>Whether the le16 at VMM address <paramref name="ring"/> + <paramref name="offset"/> is accessible: both
@@ -250,5 +316,13 @@ internal sealed class VhostChainOracle : IVhostPopObserver, IMemoryObserver
             _bytesRead += data.Length;
     }
 
-    void IMemoryObserver.OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data) { }
+    void IMemoryObserver.OnWrite(MemoryActor actor, GuestAddress address, ReadOnlySpan<byte> data)
+    {
+        if (_inNotify && actor == MemoryActor.Device)
+        {
+            ushort value =
+                data.Length >= 2 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(data) : (ushort)0;
+            _stores.Add((address.Value, data.Length, value));
+        }
+    }
 }

@@ -99,7 +99,8 @@ public static class VhostCoreInput
     private static readonly byte[] Kick = Encode(OpKick);
     private static readonly byte[] Run = Encode(OpRun, 1);
 
-    internal static IEnumerable<byte[]> Seeds() => RunningVringSeeds().Concat(HostileSeeds()).Concat(BoundSeeds());
+    internal static IEnumerable<byte[]> Seeds() =>
+        RunningVringSeeds().Concat(HostileSeeds()).Concat(BoundSeeds()).Concat(AccessOkSeeds());
 
     /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
     private static IEnumerable<byte[]> RunningVringSeeds()
@@ -192,6 +193,34 @@ public static class VhostCoreInput
                 Request,
                 Kick,
                 Run,
+            ]
+        );
+    }
+
+    /// <summary>
+    /// Seed 7: vq_access_ok's avail-ring bound met exactly. The running vring is stopped and started again with raw
+    /// ring addresses (SET_VRING_ADDR variant 6: desc = x, avail = y, used = x ^ y) whose used ring is the guest's and
+    /// whose available ring ends exactly at the user address limit: 4 + 2 * num bytes without EVENT_IDX, then 6 +
+    /// 2 * num with it (VIRTIO 1.2 §2.7.6, Linux vhost_get_avail_size). access_ok passes, so the start must succeed; a
+    /// ring size one byte too large fails it (errno/set-backend against the ioctl model's own sizes).
+    /// </summary>
+    private static IEnumerable<byte[]> AccessOkSeeds()
+    {
+        const ulong used = RingUser + 0x128; // RingInput.Place(0, 16, 0)'s used ring
+        const ulong availPlain = Sim.Devices.Vhost.VhostLimits.UserAddressLimit - (4 + (2 * 16));
+        const ulong availEvent = availPlain - 2;
+        yield return Seed(
+            4,
+            [
+                .. Start(4),
+                Encode(OpBackend, 0),
+                Encode(OpSetFeatures, 0, 0, 0, 0),
+                Encode(OpSetVringAddr, 6, 0, 0, used ^ availPlain, availPlain),
+                Encode(OpBackend, 1),
+                Encode(OpBackend, 0),
+                Encode(OpSetFeatures, 0, 0, 0, 1UL << Sim.Spec.Virtio.VirtioSpec.FEventIdx),
+                Encode(OpSetVringAddr, 6, 0, 0, used ^ availEvent, availEvent),
+                Encode(OpBackend, 1),
             ]
         );
     }

@@ -664,13 +664,6 @@ public sealed class VhostVirtqueue
         Signal();
     }
 
-    /// <summary>vhost_add_used_and_signal_n.</summary>
-    public void AddUsedAndSignalN(ReadOnlySpan<VringUsedElem> heads)
-    {
-        AddUsedN(heads);
-        Signal();
-    }
-
     // ---------------------------------------------------------------- notification suppression
 
     /// <summary>vhost_disable_notify: sets VRING_USED_F_NO_NOTIFY; writes used-&gt;flags only without EVENT_IDX (with

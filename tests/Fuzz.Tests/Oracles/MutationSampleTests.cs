@@ -166,7 +166,8 @@ public sealed class MutationSampleTests
     /// <summary>The vhost oracles' mutants, each killed by its own oracle (the site's family proves which fired):
     /// the vhost chain oracle (Linux vhost_get_vq_desc's <c>++found &gt; num</c> shifted to <c>&gt;=</c>, so a chain
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
-    /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER).</summary>
+    /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER) and the notification-store check (a feature test
+    /// turned around).</summary>
     [Theory]
     [InlineData(
         "VhostVirtqueue::WalkChain",
@@ -181,6 +182,15 @@ public sealed class MutationSampleTests
         "set_LastUsedIdx",
         0,
         " control-plane control-plane/reset-owner-state"
+    )]
+    // VhostFeatures.Has turned around (no feature ever "acked"): with EVENT_IDX acked vhost stores used->flags where
+    // Linux stores avail_event; the notification-store check reads the acked feature word itself.
+    [InlineData(
+        "VhostFeatures::Has",
+        MutationOperator.NegateBranch,
+        "bge.un.s → blt.un.s",
+        0,
+        " vhost-chain vhost-notify/store-differs"
     )]
     public void VhostOracleMutant_IsKilledByItsOracle(
         string method,

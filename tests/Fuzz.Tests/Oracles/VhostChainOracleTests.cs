@@ -18,12 +18,12 @@ public sealed class VhostChainOracleTests
 {
     private const int Size = 8;
 
-    private static (VhostBackendRig Rig, ulong Desc, GuestActor Guest) Started()
+    private static (VhostBackendRig Rig, ulong Desc, GuestActor Guest) Started(bool eventIdx = false)
     {
         Simulation sim = RingSimulation.Create(VhostBackendRig.EventsMax);
         var rig = new VhostBackendRig(sim, Flavour.Robust);
         (ulong desc, ulong avail, ulong used) = RingInput.Place(0, Size, 0);
-        Assert.True(rig.Start(Size, desc, avail, used, 0, eventIdx: false));
+        Assert.True(rig.Start(Size, desc, avail, used, 0, eventIdx));
         var guest = new GuestActor();
         guest.Reset(sim.Memory, desc, avail, Size);
         return (rig, desc, guest);
@@ -165,6 +165,53 @@ public sealed class VhostChainOracleTests
         observer.BeforeEnableNotify(vq);
         observer.AfterNotifyChange(vq);
         Assert.Equal("vhost-notify/vq-err-differs", rig.Chain.LastSite);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NotifyChange_StoresTheFieldLinuxStores_AndAStoreSkippedOrMisplacedFires(bool eventIdx)
+    {
+        // VIRTIO 1.2 §2.7.10 / Linux vhost_disable_notify, vhost_enable_notify: without EVENT_IDX both store
+        // used->flags (NO_NOTIFY set, then cleared); with it, disabling stores nothing and enabling stores
+        // avail_event = the cached avail idx.
+        (VhostBackendRig rig, _, _) = Started(eventIdx);
+        VhostVirtqueue vq = rig.Vq;
+        VhostDevice dev = rig.Demo.Device;
+        GuestMemory m = rig.Simulation.Memory;
+        (_, _, ulong used) = RingInput.Place(0, Size, 0);
+        var availEvent = new GuestAddress(used + 4 + (8UL * Size));
+        Assert.True(m.TryWriteUInt16(availEvent, 0xBEEF));
+        using (m.As(MemoryActor.Device))
+        {
+            vq.DisableNotify();
+            Assert.False(vq.EnableNotify());
+        }
+        Assert.Equal(0, rig.Chain.Violations);
+        Assert.True(m.TryReadUInt16(availEvent, out ushort stored));
+        Assert.Equal(eventIdx ? vq.AvailIdx : (ushort)0xBEEF, stored);
+
+        // An enable that stores nothing (the store skipped) fires.
+        using (m.As(MemoryActor.Device))
+            vq.DisableNotify();
+        var observer = (IVhostPopObserver)rig.Chain;
+        observer.BeforeEnableNotify(vq);
+        observer.AfterNotifyChange(vq);
+        Assert.Equal("vhost-notify/store-differs", rig.Chain.LastSite);
+
+        // A disable with EVENT_IDX that stores used->flags anyway (the feature test turned around) fires too.
+        if (eventIdx)
+        {
+            int before = rig.Chain.Violations;
+            using (m.As(MemoryActor.Device))
+            {
+                Assert.False(vq.EnableNotify());
+                observer.BeforeDisableNotify(vq);
+                Assert.True(dev.Vmm.TryWriteUInt16(vq.Used, 1));
+                observer.AfterNotifyChange(vq);
+            }
+            Assert.Equal(before + 1, rig.Chain.Violations);
+        }
     }
 
     [Fact]

@@ -114,6 +114,31 @@ public sealed class VhostCoreOracleTests
         Assert.Equal("errno/set-vring-base", c.Finding?.Site);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Linux_BackendStart_AvailRingEndingAtTheUserLimit_Starts(bool eventIdx)
+    {
+        // vq_access_ok: access_ok(avail, vhost_get_avail_size) with 4 + 2 * num bytes, + 2 with EVENT_IDX (VIRTIO 1.2
+        // §2.7.6). A ring that ends exactly at the limit passes; an EFAULT there (a size one byte too large) is caught.
+        (VhostIoctlModel m, VmmAddressSpace vmm, FuzzContext c) = Make();
+        m.SetOwner(VhostResult.Ok);
+        m.SetFeatures(eventIdx ? 1UL << Sim.Spec.Virtio.VirtioSpec.FEventIdx : 0, VhostResult.Ok);
+        m.SetMemTable([new(0, 0x8000, vmm.RegionUserAddress(0))], 0, VhostResult.Ok);
+        ulong u = vmm.RegionUserAddress(0);
+        ulong avail = VhostLimits.UserAddressLimit - (eventIdx ? 8UL : 6UL); // num 1
+        m.SetVringAddr(0, new VhostVringAddr(u, avail, u + 0x200), VhostResult.Ok);
+        m.Start(0, VhostResult.Ok);
+        Assert.Null(c.Finding);
+        m.Stop(0, VhostResult.Ok);
+        m.SetVringAddr(0, new VhostVringAddr(u, avail + 2, u + 0x200), VhostResult.Ok);
+        m.Start(0, VhostResult.Fault); // two bytes past the limit
+        Assert.Null(c.Finding);
+        m.SetVringAddr(0, new VhostVringAddr(u, avail, u + 0x200), VhostResult.Ok);
+        m.Start(0, VhostResult.Fault);
+        Assert.Equal("errno/set-backend", c.Finding?.Site);
+    }
+
     [Fact]
     public void Permission_DeviceAccessOutsideTheTableAndRings_IsCaught()
     {
