@@ -398,6 +398,15 @@ internal static class OracleRules
             "QEMU hw/block/virtio-blk.c virtio_blk_handle_request, virtio_blk_sect_range_ok; VIRTIO 1.2 §5.2.6"
         ),
         new(
+            "response/blk-broke-well-formed",
+            "The robust virtio-blk device broke for a malformed request although the chain it popped last is "
+                + "well-formed.",
+            "a request is malformed only with no readable or no writable iovec, fewer than 16 readable bytes (the "
+                + "out header), or a last writable iovec shorter than the 1-byte status",
+            "QEMU hw/block/virtio-blk.c virtio_blk_handle_request (\"missing headers\", \"outhdr too short\", "
+                + "\"inhdr too short\"); VIRTIO 1.2 §5.2.6"
+        ),
+        new(
             "response/blk-used-len",
             "The robust virtio-blk device completed a request with a used.len other than all its writable bytes.",
             "QEMU's virtio-blk pushes req->in_len, the whole writable part (data and status)",
