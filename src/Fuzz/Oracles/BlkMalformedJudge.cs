@@ -11,9 +11,9 @@ namespace Virtsim.Fuzz.Oracles;
 /// <c>out_num &lt; 1 || in_num &lt; 1</c> "missing headers"; fewer than 16 readable bytes "outhdr too short"; a last
 /// writable iovec shorter than the 1-byte status "inhdr too short"). Before, a device that broke on a well-formed
 /// request was judged by nothing: the response model judges completions, and liveness owes nothing once the device is
-/// broken. The chain is the one at <c>last_avail_idx − 1</c>, walked as the pop walked it (<see cref="ChainReference"/>:
-/// one iovec per guest region a descriptor spans, as QEMU's virtqueue_map_desc): the device writes nothing between
-/// that pop and the break, so guest memory still holds what the pop read.
+/// broken. The chain is the one at <c>last_avail_idx − 1</c>, walked as the pop walked it
+/// (<see cref="ChainReference"/>: one iovec per guest region a descriptor spans, as QEMU's virtqueue_map_desc): the
+/// device writes nothing between that pop and the break, so guest memory still holds what the pop read.
 /// </summary>
 internal sealed class BlkMalformedJudge
 {
@@ -71,7 +71,8 @@ internal sealed class BlkMalformedJudge
         );
     }
 
-    /// <summary>QEMU virtio_blk_handle_request's malformed checks, in its order; null when the request passes them.</summary>
+    /// <summary>QEMU virtio_blk_handle_request's malformed checks, in its order; null when the request passes
+    /// them.</summary>
     internal static string? Verdict(IReadOnlyList<Iovec> readable, IReadOnlyList<Iovec> writable)
     {
         ArgumentNullException.ThrowIfNull(readable);
