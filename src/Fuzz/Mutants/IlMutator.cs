@@ -25,6 +25,7 @@ internal static class IlMutator
         ("device", "Sim.Devices.Virtio.Factorial."),
         ("device", "Sim.Devices.Virtio.Counter."),
         ("device", "Sim.Devices.Virtio.Blk."),
+        ("device", "Sim.Devices.Virtio.Rng."),
         ("net", "Sim.Devices.Virtio.Net."),
         ("vhost", "Sim.Devices.Vhost."),
         ("driver", "Sim.Guest.Virtio.DriverQueue"),

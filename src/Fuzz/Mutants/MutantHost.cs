@@ -243,6 +243,8 @@ public static class MutantHost
             return [BlockBackendTarget.TargetName];
         if (m.StartsWith("Sim.Devices.Virtio.Blk.", StringComparison.Ordinal))
             return ["virtio-blk-qemu-robust", BlockBackendTarget.TargetName];
+        if (m.StartsWith("Sim.Devices.Virtio.Rng.", StringComparison.Ordinal))
+            return ["virtio-rng-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Virtio.Net.", StringComparison.Ordinal))
             return ["virtio-net-qemu-robust"];
         if (m.StartsWith("Sim.Devices.Vhost.Frontend.", StringComparison.Ordinal))

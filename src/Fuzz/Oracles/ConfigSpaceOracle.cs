@@ -1,11 +1,14 @@
 using System.Buffers.Binary;
 using Sim.Devices;
 using Sim.Devices.Pci;
+using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
+using Sim.Devices.Virtio.Rng;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
+using Sim.Spec.Blk;
 using Virtsim.Fuzz.Targets;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
@@ -13,7 +16,8 @@ namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>
 /// What the guest reads from device configuration space (issue 12: nothing judged it). Two rules, robust demo,
-/// factorial and counter only (each has a model here; the seed flavours' configuration is their seed flaw):
+/// factorial, counter, blk and rng only (each has a model here; the seed flavours' configuration is their seed
+/// flaw):
 /// <list type="bullet">
 /// <item><c>config/generation-unchanged</c>: the driver reads the whole configuration the VIRTIO 1.2 §2.5.1 way
 /// (config_generation, the fields, config_generation again); when the bytes differ from its previous read but the
@@ -24,7 +28,12 @@ namespace Virtsim.Fuzz.Oracles;
 /// <c>virtio_demo_get_config</c> mirrors s-&gt;buff: <see cref="DeviceReferenceModels.DemoInitialState"/> after a
 /// reset, the buff of the last opt-1 store the response model judged, or what the driver wrote there since);
 /// factorial and counter, QEMU <c>struct virtio_test_config</c> {num_pages, actual, event}: num_pages 0 (robust),
-/// actual and event as the driver last wrote them (<c>virtio_test_set_config</c>), all zero after a reset.</item>
+/// actual and event as the driver last wrote them (<c>virtio_test_set_config</c>), all zero after a reset; blk,
+/// <c>struct virtio_blk_config</c> as far as the model has it (VIRTIO 1.2 §5.2.4): capacity the disk's size in
+/// 512-byte sectors, size_max 0 and geometry 0 (VIRTIO_BLK_F_SIZE_MAX and _GEOMETRY not offered), seg_max the host
+/// option, blk_size 512; driver writes change nothing (QEMU <c>virtio_blk_set_config</c> takes only writeback,
+/// which is not offered, and <c>virtio_config_modern_readX</c> refreshes the bytes by <c>get_config</c> before each
+/// read); rng has no configuration (VIRTIO 1.2 §5.4.4), so every read is all-ones.</item>
 /// </list>
 /// A generation that advances by a multiple of 256 between two reads would hide a change (8 bits, wrapping); the
 /// demo value is not judged while the response model does not know the state.
@@ -33,9 +42,9 @@ internal sealed class ConfigSpaceOracle
 {
     public const string Oracle = "config";
 
-    private readonly byte[] _model = new byte[16];
-    private readonly byte[] _last = new byte[16];
-    private readonly byte[] _read = new byte[16];
+    private readonly byte[] _model = new byte[BlkSpec.ConfigSize];
+    private readonly byte[] _last = new byte[BlkSpec.ConfigSize];
+    private readonly byte[] _read = new byte[BlkSpec.ConfigSize];
     private VirtioDevice? _device;
     private ResponseOracle? _responses;
     private FuzzContext? _context;
@@ -55,7 +64,13 @@ internal sealed class ConfigSpaceOracle
 
     /// <summary>True when the oracle models <paramref name="device"/> of <paramref name="flavour"/>.</summary>
     public static bool HasModel(VirtioDevice device, Flavour flavour) =>
-        flavour == Flavour.Robust && device is VirtioDemoDevice or VirtioFactorialDevice or VirtioCounterDevice;
+        flavour == Flavour.Robust
+        && device
+            is VirtioDemoDevice
+                or VirtioFactorialDevice
+                or VirtioCounterDevice
+                or VirtioBlkDevice
+                or VirtioRngDevice;
 
     /// <summary>Starts judging a fresh <paramref name="device"/> (one execution); one without a model is ignored.
     /// <paramref name="responses"/> is the response oracle that judges the same device's requests (the demo's
@@ -116,6 +131,9 @@ internal sealed class ConfigSpaceOracle
         if (_device is null)
             return;
         _haveLast = false;
+        // Blk ignores the write (QEMU virtio_blk_set_config: writeback only, not offered); rng has no bytes.
+        if (_device is VirtioBlkDevice or VirtioRngDevice)
+            return;
         // The transport splits the access as QEMU's memory core does (QemuAccessSplit); each piece that fits is stored.
         for (int done = 0; done < data.Length; )
         {
@@ -199,6 +217,16 @@ internal sealed class ConfigSpaceOracle
         if (_device is VirtioDemoDevice)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(_model, DeviceReferenceModels.DemoInitialState);
+        }
+        else if (_device is VirtioBlkDevice blk)
+        {
+            Span<byte> c = _model;
+            BinaryPrimitives.WriteUInt64LittleEndian(
+                c[BlkSpec.ConfigCapacityOffset..],
+                blk.Backend.SizeBytes >> BlkSpec.SectorShift
+            );
+            BinaryPrimitives.WriteUInt32LittleEndian(c[BlkSpec.ConfigSegMaxOffset..], blk.Options.SegMax);
+            BinaryPrimitives.WriteUInt32LittleEndian(c[BlkSpec.ConfigBlkSizeOffset..], BlkSpec.SectorSize);
         }
     }
 

@@ -226,14 +226,17 @@ internal static class OracleRules
                 + "in chain order, with the descriptor's address and length",
             "QEMU virtqueue_map_desc (dma_memory_map piece by piece), virtqueue_split_pop; VIRTIO 1.2 §2.7.5"
         ),
-        // ---- config (Oracles.ConfigSpaceOracle; robust demo, factorial, counter backends)
+        // ---- config (Oracles.ConfigSpaceOracle; robust demo, factorial, counter, blk, rng backends)
         new(
             "config/value",
             "A read of device configuration space returned bytes other than the device's spec says it holds.",
             "demo: le32 buff (initial 0x1333, the last opt-1 store, or what the driver wrote); factorial and counter: "
-                + "num_pages 0, actual and event as the driver last wrote them, zero after reset",
-            "VIRTIO 1.2 §2.5 Device Configuration Space; seed 000 virtio_demo_get_config; "
-                + "QEMU virtio_test_get_config, virtio_test_set_config"
+                + "num_pages 0, actual and event as the driver last wrote them, zero after reset; blk: capacity in "
+                + "512-byte sectors, size_max 0, seg_max, geometry 0, blk_size 512, whatever the driver wrote; rng: "
+                + "no configuration, every byte reads all-ones",
+            "VIRTIO 1.2 §2.5 Device Configuration Space, §5.2.4 (blk), §5.4.4 (rng); seed 000 "
+                + "virtio_demo_get_config; QEMU virtio_test_get_config, virtio_test_set_config, "
+                + "virtio_blk_update_config, virtio_blk_set_config, virtio_config_modern_readl"
         ),
         new(
             "config/generation-unchanged",
@@ -422,6 +425,15 @@ internal static class OracleRules
             "the status is the last writable byte: OK for an in-range read or write of whole sectors, FLUSH and "
                 + "GET_ID; IOERR for a transfer outside the disk or of a partial sector; UNSUPP for any other type",
             "QEMU hw/block/virtio-blk.c virtio_blk_handle_request, virtio_blk_sect_range_ok; VIRTIO 1.2 §5.2.6"
+        ),
+        new(
+            "response/blk-broke-well-formed",
+            "The robust virtio-blk device broke for a malformed request although the chain it popped last is "
+                + "well-formed.",
+            "a request is malformed only with no readable or no writable iovec, fewer than 16 readable bytes (the "
+                + "out header), or a last writable iovec shorter than the 1-byte status",
+            "QEMU hw/block/virtio-blk.c virtio_blk_handle_request (\"missing headers\", \"outhdr too short\", "
+                + "\"inhdr too short\"); VIRTIO 1.2 §5.2.6"
         ),
         new(
             "response/blk-used-len",

@@ -67,6 +67,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     private readonly Func<VirtioDevice, NetBackend?> _transmitLink;
     private readonly TaintOracle _taint;
     private readonly ConfigSpaceOracle _config = new();
+    private readonly BlkMalformedJudge _blkMalformed = new();
     private readonly FeatureOracle _features = new();
     private readonly TimerTickOracle _ticks = new();
     private SplitQueueState _synced;
@@ -205,9 +206,18 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         _guests.Begin(sim.Memory, device.QueueCount, size);
         _features.Begin(device, Flavour, context);
         _ticks.Begin(device, Flavour, context, sim.Now);
+        // Power-on: the guest may read the configuration before its first reset, and must see the reset state
+        // (QEMU resets every device before the guest runs: qemu_system_reset at start, device_add's realize and
+        // reset at hot-plug; VIRTIO 1.2 §2.1: status 0 is the reset state). This judges the constructor's bytes,
+        // which the reset in Initialize would otherwise hide.
+        _config.Begin(device, Flavour, _responses, context);
+        JudgeConfig(rig);
+        _blkMalformed.Begin(device, Flavour);
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         AfterInitialize(rig);
-        _config.Begin(device, Flavour, _responses, context);
+        // The config model takes Initialize's reset now, before any request: noted later, in the op of the first
+        // request, the reset would hide that request's store.
+        _config.AfterOp();
         Sync(device, sim.Memory);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
@@ -223,6 +233,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             }
             if (!ApplyDeviceOp(rig, context, op))
                 return FuzzOutcome.Completed;
+            _blkMalformed.AfterOp(sim.Memory, context);
             Sync(device, sim.Memory);
             JudgeConfig(rig);
             _ticks.AfterOp(TakeTickClock(sim), sim.Now, TickGeneration(rig));

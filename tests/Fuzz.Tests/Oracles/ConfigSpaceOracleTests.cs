@@ -1,8 +1,11 @@
 using System.Buffers.Binary;
 using Sim.Devices;
+using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
+using Sim.Devices.Virtio.Rng;
 using Sim.Engine.Memory;
+using Sim.Engine.Random;
 using Sim.Machine.Simulation;
 using Virtsim.Fuzz.Coverage;
 using Virtsim.Fuzz.Engine;
@@ -73,11 +76,52 @@ public sealed class ConfigSpaceOracleTests
         Assert.Equal("config/value", context.Finding?.Site);
     }
 
+    /// <summary>VIRTIO 1.2 §5.2.4 (QEMU virtio_blk_update_config): capacity in 512-byte sectors, size_max and geometry
+    /// 0 (their features not offered), seg_max the host option, blk_size 512; a driver write changes none of it
+    /// (virtio_blk_set_config takes only writeback, not offered).</summary>
+    [Fact]
+    public void Virtio12_5_2_4_BlkConfig_IsCapacitySegMaxBlkSize_AndDriverWritesChangeNothing()
+    {
+        var device = new VirtioBlkDevice(
+            new MemoryBlockBackend(0x10000),
+            new BlkDeviceOptions { Flavour = Flavour.Robust, SegMax = 7 }
+        );
+        (ConfigSpaceOracle config, FuzzContext context) = Begin(device);
+        byte[] expected = new byte[24];
+        expected[0] = 0x80; // 0x10000 bytes = 128 sectors
+        expected[12] = 7;
+        expected[21] = 2; // blk_size 512
+        config.AfterWrite(0, [1, 2, 3, 4, 5, 6, 7, 8]);
+        config.JudgeSnapshot(expected, generation: 0, stable: true);
+        config.JudgeAccess(20, [0, 2, 0, 0]);
+        config.JudgeAccess(22, [0, 0, 0xFF, 0xFF]); // 24..25 lie past the configuration
+        Assert.Null(context.Finding);
+        expected[12] = 8; // seg_max one too many
+        config.JudgeSnapshot(expected, generation: 0, stable: true);
+        Assert.Equal("config/value", context.Finding?.Site);
+    }
+
+    /// <summary>VIRTIO 1.2 §5.4.4: the entropy device has no configuration, so every byte reads all-ones (QEMU
+    /// virtio_config_modern_readX past config_len).</summary>
+    [Fact]
+    public void Virtio12_5_4_4_RngConfig_IsEmpty_EveryReadAllOnes()
+    {
+        var device = new VirtioRngDevice(new Prng(1));
+        (ConfigSpaceOracle config, FuzzContext context) = Begin(device);
+        config.JudgeSnapshot([], generation: 0, stable: true);
+        config.JudgeAccess(0, [0xFF, 0xFF, 0xFF, 0xFF]);
+        Assert.Null(context.Finding);
+        config.JudgeAccess(0, [0]);
+        Assert.Equal("config/value", context.Finding?.Site);
+    }
+
     /// <summary>The robust devices with a model run a campaign clean with reads judged.</summary>
     [Theory]
     [InlineData("virtio-demo-qemu-robust")]
     [InlineData("virtio-factorial-qemu-robust")]
     [InlineData("virtio-counter-qemu-robust")]
+    [InlineData("virtio-blk-qemu-robust")]
+    [InlineData("virtio-rng-qemu-robust")]
     public void RobustTarget_Campaign_JudgesConfig_AndStaysClean(string name)
     {
         var target = (VirtioBackendTarget)FuzzTargets.Create(name)!;
@@ -88,6 +132,16 @@ public sealed class ConfigSpaceOracleTests
         _output.WriteLine($"{r.SummaryLine}; config reads judged {target.ConfigJudged}");
         Assert.Empty(r.Findings);
         Assert.True(target.ConfigJudged > 1000, $"only {target.ConfigJudged} config reads judged");
+    }
+
+    private static (ConfigSpaceOracle, FuzzContext) Begin(Sim.Devices.Virtio.Transport.VirtioDevice device)
+    {
+        var responses = new ResponseOracle();
+        responses.Begin(device, Flavour.Robust, GuestMemory.CreateFlat(0x1000), null);
+        var context = new FuzzContext();
+        var config = new ConfigSpaceOracle();
+        config.Begin(device, Flavour.Robust, responses, context);
+        return (config, context);
     }
 
     private static (ConfigSpaceOracle, ResponseOracle, FuzzContext, GuestMemory) Demo()

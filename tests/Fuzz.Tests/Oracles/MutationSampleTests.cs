@@ -248,6 +248,21 @@ public sealed class MutationSampleTests
         2,
         " exception NullReferenceException@"
     )]
+    // The blk constructor writes seg_max at offset 13 instead of 12 (VIRTIO 1.2 §5.2.4): config/value, blk's
+    // configuration model (branch h/t12dev).
+    [InlineData("VirtioBlkDevice::.ctor", MutationOperator.ConstantPlusOne, "12 → 13", 0, " config config/value")]
+    // The demo constructor never sets buff: the configuration reads 0 until the first reset; the power-on read
+    // (the guest reads before its first reset) judges it: config/value (branch h/t12dev).
+    [InlineData("VirtioDemoDevice::.ctor", MutationOperator.RemoveVoidCall, "set_Buff", 0, " config config/value")]
+    // The robust blk breaks ("missing headers") on every request with exactly one readable iovec:
+    // response/blk-broke-well-formed (branch h/t12dev).
+    [InlineData(
+        "VirtioBlkDevice::TryHandleRobust",
+        MutationOperator.BoundaryShift,
+        "blt.s → ble.s",
+        0,
+        " response response/blk-broke-well-formed"
+    )]
     public void DeviceOracleMutant_IsKilledByItsOracle(
         string method,
         MutationOperator op,

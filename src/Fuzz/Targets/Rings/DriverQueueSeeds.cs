@@ -34,7 +34,20 @@ internal static class DriverQueueSeeds
 
     /// <summary>Every seed.</summary>
     public static IEnumerable<byte[]> All() =>
-        [BatchReapedInReverse(), FusedKicksWithEventIdx(), HostileDevice(), LargeBatchAcrossPages()];
+        [
+            BatchReapedInReverse(),
+            FusedKicksWithEventIdx(),
+            HostileDevice(),
+            LargeBatchAcrossPages(),
+            HandlerStoppedFullWithFlagsAcrossAPage(),
+        ];
+
+    /// <summary>Size 256, no EVENT_IDX, the table at 0xff8 into its page, so the available ring's flags (0x2ff8) and
+    /// used_event (0x31fc) lie on different pages: the interrupt handler with room for no id disables callbacks
+    /// (VIRTQ_AVAIL_F_NO_INTERRUPT into avail.flags, Linux virtqueue_disable_cb_split) and stops before the enable's
+    /// used_event store, so only the flags page is dirty; a batch body that marks another page is seen at the
+    /// end.</summary>
+    private static byte[] HandlerStoppedFullWithFlagsAcrossAPage() => [8, 4, ReapAll, 0];
 
     /// <summary>Size 8, no EVENT_IDX: a batch of 3 pairs, kick, the device takes and completes them in
     /// reverse, the interrupt handler reaps them.</summary>
