@@ -53,6 +53,7 @@ internal sealed class VirtioPciTarget : IFuzzTarget
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly DeviceAccessGate _gate = new();
+    private readonly MissedInterruptOracle _interrupts = new();
 
     /// <param name="flavour">The transport's and virtio core's flavour (<see cref="VirtioPciOptions.Flavour"/>): robust
     /// must run clean; seed is QEMU's letter, which the spec oracles catch (a queue processed before DRIVER_OK, a
@@ -73,6 +74,9 @@ internal sealed class VirtioPciTarget : IFuzzTarget
 
     /// <summary>The device behind the transport in the last execution (tests).</summary>
     public VirtioDevice? LastDevice { get; private set; }
+
+    /// <summary>The transport of the last execution (tests: MSI-X state).</summary>
+    public VirtioPciTransport? LastTransport { get; private set; }
 
     /// <summary>The device is <see cref="VhostDemoFrontendDevice"/>.</summary>
     public bool VhostFrontend { get; }
@@ -128,10 +132,11 @@ internal sealed class VirtioPciTarget : IFuzzTarget
             context
         );
         LastDevice = rig.Device;
+        LastTransport = rig.Transport;
         // The frontend's backend vring: every vhost_get_vq_desc and notification change judged against Linux.
         if (rig.Device is VhostDemoFrontendDevice frontend)
             VhostChainOracle.Install(sim, frontend.Backend.Device.Vqs[0]).Context = context;
-        var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest);
+        var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest, _interrupts);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
@@ -142,6 +147,7 @@ internal sealed class VirtioPciTarget : IFuzzTarget
         }
         if (context.Finding is null)
             execution.Liveness();
+        execution.FinalInterrupts();
         return FuzzOutcome.Completed;
     }
 }

@@ -162,7 +162,9 @@ public sealed class MutationSampleTests
     /// <summary>The vhost oracles' mutants, each killed by its own oracle (the site's family proves which fired):
     /// the vhost chain oracle (Linux vhost_get_vq_desc's <c>++found &gt; num</c> shifted to <c>&gt;=</c>, so a chain
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
-    /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER).</summary>
+    /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER) and the missed-interrupt oracle of the virtio-pci
+    /// targets (the frontend's vhost stop no longer delivers a call signalled before it: QEMU
+    /// virtio_queue_set_guest_notifier_fd_handler's last read of the guest notifier, VhostGuestNotifier.Detach).</summary>
     [Theory]
     [InlineData(
         "VhostVirtqueue::WalkChain",
@@ -177,6 +179,13 @@ public sealed class MutationSampleTests
         "set_LastUsedIdx",
         0,
         " control-plane control-plane/reset-owner-state"
+    )]
+    [InlineData(
+        "VhostGuestNotifier::Detach",
+        MutationOperator.NegateBranch,
+        "brfalse.s → brtrue.s",
+        0,
+        " notify notify/missed-interrupt-pci"
     )]
     public void VhostOracleMutant_IsKilledByItsOracle(
         string method,
