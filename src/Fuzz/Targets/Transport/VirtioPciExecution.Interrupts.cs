@@ -25,6 +25,12 @@ internal sealed partial class VirtioPciExecution
     /// <summary>The site of a missed interrupt on the virtio-pci targets.</summary>
     public const string MissedInterruptSite = "notify/missed-interrupt-pci";
 
+    /// <summary>How long <see cref="FinalInterrupts"/> lets pass: longer than a userspace guest notifier's wake-up
+    /// after a call (<see cref="LatencyModel.WorkerWakeupNs"/>, 4,000 ns) plus a userspace MSI injection
+    /// (<see cref="LatencyModel.UserspaceMsiNs"/>) or an irqfd's (<see cref="LatencyModel.IrqFdInjectNs"/>), and
+    /// short, so a device that keeps itself busy (rings overlapping) costs little more.</summary>
+    private const long InFlightNs = 16_384;
+
     private readonly MissedInterruptOracle _interrupts;
     private InterruptRings _interruptRings;
     private long _interruptSignals;
@@ -67,7 +73,7 @@ internal sealed partial class VirtioPciExecution
     {
         if (!_interrupts.Active || _context.Finding is not null)
             return;
-        if (!Run(1))
+        if (!RunFor(InFlightNs))
             return;
         Sync();
         if (_context.Finding is null)
