@@ -164,7 +164,8 @@ public sealed class MutationSampleTests
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
     /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER) and the missed-interrupt oracle of the virtio-pci
     /// targets (the frontend's vhost stop no longer delivers a call signalled before it: QEMU
-    /// virtio_queue_set_guest_notifier_fd_handler's last read of the guest notifier, VhostGuestNotifier.Detach).</summary>
+    /// virtio_queue_set_guest_notifier_fd_handler's last read of the guest notifier,
+    /// VhostGuestNotifier.Detach).</summary>
     [Theory]
     [InlineData(
         "VhostVirtqueue::WalkChain",

@@ -21,7 +21,8 @@ public sealed class VirtioPciInterruptTests
     private const byte NoMsix = 0;
     private const byte TwoVectors = 1;
 
-    /// <summary>Index of a register in <c>VirtioPciInput.CommonRegisters</c> (op <c>a</c> bit 2 picks by index).</summary>
+    /// <summary>Index of a register in <c>VirtioPciInput.CommonRegisters</c> (op <c>a</c> bit 2 picks by
+    /// index).</summary>
     private const ushort DeviceStatusIndex = 6;
     private const ushort QueueMsixVectorIndex = 10;
 
