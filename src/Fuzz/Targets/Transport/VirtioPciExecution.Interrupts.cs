@@ -68,7 +68,8 @@ internal sealed partial class VirtioPciExecution
 
     /// <summary>After liveness: lets what is in flight land (a userspace guest notifier wakes
     /// <see cref="LatencyModel.WorkerWakeupNs"/> after the call, an irqfd injects after
-    /// <see cref="LatencyModel.IrqFdInjectNs"/>), then judges the used entries added since the last interrupt.</summary>
+    /// <see cref="LatencyModel.IrqFdInjectNs"/>), then judges the used entries added since the last
+    /// interrupt.</summary>
     public void FinalInterrupts()
     {
         if (!_interrupts.Active || _context.Finding is not null)
