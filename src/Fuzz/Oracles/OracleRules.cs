@@ -499,6 +499,22 @@ internal static class OracleRules
         MissedAfterDrain("notify/missed-interrupt-after-drain", "the device"),
         MissedAfterDrain("notify/missed-interrupt-after-drain-qemu", "the QEMU-style device"),
         MissedAfterDrain("notify/missed-interrupt-after-drain-vhost", "the vhost device (call eventfd → irqfd)"),
+        new(
+            "notify/missed-interrupt-pci",
+            "At the end of a virtio-pci execution (after liveness and the in-flight calls landed), used entries had "
+                + "been added since the last interrupt and the driver's suppression state required one, yet no "
+                + "interrupt reached the guest's side: no MSI-X message, no pending bit of a masked vector, no INTx "
+                + "with ISR bit 0 — also across a vhost stop, which must deliver a call vhost signalled before it.",
+            "without VIRTIO_F_EVENT_IDX the device must interrupt after adding used entries unless avail.flags has "
+                + "VIRTQ_AVAIL_F_NO_INTERRUPT; with it, when used.idx moves past used_event; a masked MSI-X vector "
+                + "holds the message pending and sends it on unmask; a queue without a vector (VIRTIO_MSI_NO_VECTOR) "
+                + "owes nothing; QEMU's vhost stop reads the userspace guest notifier once more and raises what it "
+                + "finds",
+            "VIRTIO 1.2 §2.7.7.2, §2.7.10, §4.1.4.5 (ISR), §4.1.5.1.2 (MSI-X vector configuration); PCI 3.0 "
+                + "§6.8.3.4 (per-vector masking, pending bits); QEMU virtio_queue_set_guest_notifier_fd_handler "
+                + "(event_notifier_test_and_clear, virtio_queue_guest_notifier_read → virtio_irq), "
+                + "vhost_virtqueue_stop"
+        ),
         // ---- liveness (targets)
         new(
             "liveness/stranded-under-suppression",

@@ -9,7 +9,9 @@ namespace Virtsim.Fuzz.Targets;
 /// Input format v1 of <see cref="VirtioPciTarget"/>: a one-byte header (bit 0: two MSI-X vectors; bit 1: no ioeventfd)
 /// and fixed 12-byte operations <c>code(1) a(1) reg(le16) value(le64)</c>. <c>a</c> carries the access size
 /// (bits 0..1: 1, 2, 4 or 8 bytes) and per-op choices; <c>reg</c> an offset (biased to the register starts when
-/// <c>a</c> bit 2 is set) or a ring size/shape; <c>value</c> the data.
+/// <c>a</c> bit 2 is set) or a ring size/shape; <c>value</c> the data. A run op lets 1..8 windows of
+/// <see cref="VirtioPciTarget.RunWindowNs"/> pass, or with <c>a</c> bit 7 (<see cref="RunShort"/>) 1..
+/// <see cref="ShortRunNsMax"/> ns, so the next op can land between a backend's call and the main loop's read of it.
 /// </summary>
 internal static class VirtioPciInput
 {
@@ -33,6 +35,16 @@ internal static class VirtioPciInput
     public const int OpRun = 13;
     public const int OpReset = 14;
     public const int OpEnumerate = 15;
+
+    /// <summary>OpRun's <c>a</c> bit 7: a short run of <see cref="ShortRunNs"/> instead of whole windows.</summary>
+    public const byte RunShort = 0x80;
+
+    /// <summary>Longest short run: a few times an ioeventfd's, a vhost worker's and a main-loop wake-up's latency
+    /// (LatencyModel: 1,060 + 4,000 + 4,000 ns), so a short run can stop anywhere inside that chain.</summary>
+    public const long ShortRunNsMax = 16_384;
+
+    /// <summary>The length of a short run (1..<see cref="ShortRunNsMax"/> ns) an OpRun's value encodes.</summary>
+    public static long ShortRunNs(ulong value) => 1 + (long)(value % (ulong)ShortRunNsMax);
 
     /// <summary>The common configuration's register starts (VIRTIO 1.2 §4.1.4.3), including the upper halves of the
     /// 64-bit ring addresses.</summary>
@@ -125,8 +137,9 @@ internal static class VirtioPciInput
     private static byte[][] Ops(params byte[][] ops) => ops;
 
     /// <summary>Valid scenarios that reach the deep states: both drivers, requests in flight across resets, feature
-    /// refusal, MSI-X, BAR moves and bus mastering off under DRIVER_OK.</summary>
-    public static IEnumerable<byte[]> Seeds() => DriverSeeds().Concat(LifecycleSeeds()).Concat(PciSeeds());
+    /// refusal, MSI-X, BAR moves and bus mastering off under DRIVER_OK, a vhost stop with a call in flight.</summary>
+    public static IEnumerable<byte[]> Seeds() =>
+        DriverSeeds().Concat(LifecycleSeeds()).Concat(PciSeeds()).Append(StopWithCallInFlightSeed());
 
     // Valid demo requests: opt 1 stores buff, opt 0 reads it back; a run completes what was posted.
     private static byte[] Post1 => Encode(OpPost, 1 | 2, 0, 0x1234_5678_0000_0001);
@@ -274,4 +287,20 @@ internal static class VirtioPciInput
             )
         );
     }
+
+    /// <summary>Seed 8: the driver clears DRIVER_OK 4,000 ns after a kick, between the backend's call and the main
+    /// loop's read of it (ioeventfd 1,060 ns, worker wake-up, call; the userspace guest notifier wakes 4,000 ns after
+    /// the call), so a vhost stop must deliver the call itself (QEMU virtio_queue_set_guest_notifier_fd_handler's
+    /// last read). The QEMU-style device has completed by then, so the stop is only a status write for it.</summary>
+    private static byte[] StopWithCallInFlightSeed() =>
+        Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                Post1,
+                Encode(OpRun, RunShort, 0, 4_000 - 1),
+                Encode(OpCommonWrite, 4, 6, 0x0B),
+                Encode(OpCommonRead, 4, 6, 0)
+            )
+        );
 }

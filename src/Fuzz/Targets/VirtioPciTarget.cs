@@ -23,7 +23,10 @@ namespace Virtsim.Fuzz.Targets;
 /// of two within the maximum, status rules of VIRTIO 1.2 §2.1 / §3.1.1, reset values, ISR read clears, config
 /// generation); <see cref="DeviceAccessGate"/> (no device memory access without DRIVER_OK and bus mastering, so none
 /// after a reset until the driver sets up again); <see cref="VirtqueueChecker"/> (permission and used-ring rules on the
-/// rings the driver published); hang (event budget); liveness; host exceptions and assertions.
+/// rings the driver published); hang (event budget); liveness; missed interrupt (<see cref="MissedInterruptOracle"/>
+/// at the end: an MSI-X message, a masked vector's pending bit or INTx with ISR bit 0 for the used entries the driver's
+/// suppression state asks one for, also across a vhost stop; VirtioPciExecution.Interrupts.cs); host exceptions and
+/// assertions.
 /// With <c>vhostFrontend</c> (<c>virtio-pci-vhost-robust</c>) the device behind the transport is
 /// <see cref="VhostDemoFrontendDevice"/>, the QEMU side that starts the in-kernel vhost-demo backend on DRIVER_OK and
 /// stops it when DRIVER_OK goes: the same hostile register sequences then drive vhost_dev_start / vhost_dev_stop
@@ -53,6 +56,7 @@ internal sealed class VirtioPciTarget : IFuzzTarget
     private readonly GuestActor _guest = new();
     private readonly VirtqueueChecker _checker = new(RingInput.SizeMax);
     private readonly DeviceAccessGate _gate = new();
+    private readonly MissedInterruptOracle _interrupts = new();
 
     /// <param name="flavour">The transport's and virtio core's flavour (<see cref="VirtioPciOptions.Flavour"/>): robust
     /// must run clean; seed is QEMU's letter, which the spec oracles catch (a queue processed before DRIVER_OK, a
@@ -74,6 +78,9 @@ internal sealed class VirtioPciTarget : IFuzzTarget
     /// <summary>The device behind the transport in the last execution (tests).</summary>
     public VirtioDevice? LastDevice { get; private set; }
 
+    /// <summary>The transport of the last execution (tests: MSI-X state).</summary>
+    public VirtioPciTransport? LastTransport { get; private set; }
+
     /// <summary>The device is <see cref="VhostDemoFrontendDevice"/>.</summary>
     public bool VhostFrontend { get; }
 
@@ -85,11 +92,12 @@ internal sealed class VirtioPciTarget : IFuzzTarget
         VhostFrontend
             ? "virtio-pci transport with the vhost-demo frontend (vhost start/stop on DRIVER_OK: features, "
                 + "VHOST_SET_VRING_*, kick and call fds, ring hand-back) under hostile register sequences; oracles "
-                + "transport, DMA gate, permission, used-ring, hang, liveness on the backend's vring"
+                + "transport, DMA gate, permission, used-ring, hang, liveness on the backend's vring, missed "
+                + "interrupt across vhost stops"
             : "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
                 + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport "
                 + "(register model, status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, "
-                + "liveness";
+                + "liveness, missed interrupt (MSI-X, PBA, INTx)";
 
     public int InputVersion => 1;
 
@@ -128,10 +136,11 @@ internal sealed class VirtioPciTarget : IFuzzTarget
             context
         );
         LastDevice = rig.Device;
+        LastTransport = rig.Transport;
         // The frontend's backend vring: every vhost_get_vq_desc and notification change judged against Linux.
         if (rig.Device is VhostDemoFrontendDevice frontend)
             VhostChainOracle.Install(sim, frontend.Backend.Device.Vqs[0]).Context = context;
-        var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest);
+        var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest, _interrupts);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {
             context.Step();
@@ -142,6 +151,7 @@ internal sealed class VirtioPciTarget : IFuzzTarget
         }
         if (context.Finding is null)
             execution.Liveness();
+        execution.FinalInterrupts();
         return FuzzOutcome.Completed;
     }
 }

@@ -166,8 +166,10 @@ public sealed class MutationSampleTests
     /// <summary>The vhost oracles' mutants, each killed by its own oracle (the site's family proves which fired):
     /// the vhost chain oracle (Linux vhost_get_vq_desc's <c>++found &gt; num</c> shifted to <c>&gt;=</c>, so a chain
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
-    /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER) and the notification-store check (a feature test
-    /// turned around).</summary>
+    /// zeroes last_used_idx, seen right after VHOST_RESET_OWNER), the notification-store check (a feature test
+    /// turned around) and the missed-interrupt oracle of the virtio-pci targets (the frontend's vhost stop no longer
+    /// delivers a call signalled before it: QEMU virtio_queue_set_guest_notifier_fd_handler's last read of the guest
+    /// notifier, VhostGuestNotifier.Detach).</summary>
     [Theory]
     [InlineData(
         "VhostVirtqueue::WalkChain",
@@ -191,6 +193,13 @@ public sealed class MutationSampleTests
         "bge.un.s → blt.un.s",
         0,
         " vhost-chain vhost-notify/store-differs"
+    )]
+    [InlineData(
+        "VhostGuestNotifier::Detach",
+        MutationOperator.NegateBranch,
+        "brfalse.s → brtrue.s",
+        0,
+        " notify notify/missed-interrupt-pci"
     )]
     public void VhostOracleMutant_IsKilledByItsOracle(
         string method,

@@ -90,6 +90,7 @@ internal sealed partial class VirtioPciExecution
         {
             _guest.Apply(RingEdit(op));
         }
+        InterruptsAfterGuest();
         if ((op.A & 2) != 0)
             _rig.Notify((op.A & 4) != 0, Queue);
     }

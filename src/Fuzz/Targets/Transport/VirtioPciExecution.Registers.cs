@@ -232,6 +232,18 @@ internal sealed partial class VirtioPciExecution
             default:
                 break;
         }
+        // Bus mastering off under DRIVER_OK clears DRIVER_OK (QEMU virtio_write_config), so vhost stops inside this
+        // write and its hand-back reads used->idx of the ring the registers name now: as for a status write, the
+        // checker judges the rings vhost ran on and stops here.
+        if (
+            register == R.Command
+            && (value & R.CommandBusMaster) == 0
+            && _device is VhostDemoFrontendDevice { VhostStarted: true }
+        )
+        {
+            _checker.Deactivate();
+            _syncedReady = false;
+        }
         // The PCI configuration access window writes the BAR behind the model's back (VIRTIO 1.2 §4.1.4.9).
         if (
             _pciCfgCap != 0

@@ -52,7 +52,8 @@ internal sealed partial class VirtioPciExecution
         int msixVectors,
         VirtqueueChecker checker,
         DeviceAccessGate gate,
-        GuestActor guest
+        GuestActor guest,
+        MissedInterruptOracle interrupts
     )
     {
         _rig = rig;
@@ -62,6 +63,7 @@ internal sealed partial class VirtioPciExecution
         _checker = checker;
         _gate = gate;
         _guest = guest;
+        _interrupts = interrupts;
         _model = new VirtioPciRegisterModel(
             [_device.GetQueue(Queue).MaxSize],
             _device.HostFeatures & ~VirtioDevice.LegacyOnlyFeatures,
@@ -77,6 +79,9 @@ internal sealed partial class VirtioPciExecution
         _gate.Context = _context;
         _gate.Probe = GateProbe;
         _resetCount = _device.ResetCount;
+        _interrupts.Context = _context;
+        _interrupts.Deactivate();
+        _interruptResetCount = _device.ResetCount;
         _sim.AddMemoryObserver(_checker);
         _sim.AddMemoryObserver(_gate);
         rig.Enumerate();
@@ -131,7 +136,9 @@ internal sealed partial class VirtioPciExecution
                 Post(op);
                 break;
             case VirtioPciInput.OpRun:
-                return Run(1 + (op.A % 8));
+                return (op.A & VirtioPciInput.RunShort) != 0
+                    ? RunFor(VirtioPciInput.ShortRunNs(op.Value))
+                    : Run(1 + (op.A % 8));
             case VirtioPciInput.OpReset:
                 Reset(op.A % 4);
                 break;
@@ -179,9 +186,13 @@ internal sealed partial class VirtioPciExecution
         return null;
     }
 
-    private bool Run(int windows)
+    private bool Run(int windows) => RunFor(windows * VirtioPciTarget.RunWindowNs);
+
+    /// <summary>Lets <paramref name="ns"/> simulated nanoseconds pass; false (a hang reported) when the event budget
+    /// ran out.</summary>
+    private bool RunFor(long ns)
     {
-        StopReason reason = _sim.Loop.Run(_sim.Now + (windows * VirtioPciTarget.RunWindowNs));
+        StopReason reason = _sim.Loop.Run(_sim.Now + ns);
         if (reason != StopReason.EventLimit)
             return true;
         _context.ReportHang(
@@ -211,8 +222,15 @@ internal sealed partial class VirtioPciExecution
         }
     }
 
-    /// <summary>Follows the queue the device uses: the checker judges the rings the driver published.</summary>
+    /// <summary>Follows the queue the device uses after every op: the checker judges the rings the driver published,
+    /// the missed-interrupt oracle the rings the device completes on.</summary>
     public void Sync()
+    {
+        SyncChecker();
+        SyncInterrupts();
+    }
+
+    private void SyncChecker()
     {
         SplitQueue q = _device.GetQueue(Queue);
         bool ready = q.Ready && _device.DriverOk && !_device.IsBroken;
