@@ -4,8 +4,10 @@ using Sim.Devices.Pci;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
+using Sim.Devices.Virtio.Net;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
+using Sim.Spec.Net;
 using Virtsim.Fuzz.Targets;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
@@ -24,7 +26,12 @@ namespace Virtsim.Fuzz.Oracles;
 /// <c>virtio_demo_get_config</c> mirrors s-&gt;buff: <see cref="DeviceReferenceModels.DemoInitialState"/> after a
 /// reset, the buff of the last opt-1 store the response model judged, or what the driver wrote there since);
 /// factorial and counter, QEMU <c>struct virtio_test_config</c> {num_pages, actual, event}: num_pages 0 (robust),
-/// actual and event as the driver last wrote them (<c>virtio_test_set_config</c>), all zero after a reset.</item>
+/// actual and event as the driver last wrote them (<c>virtio_test_set_config</c>), all zero after a reset; net,
+/// <c>struct virtio_net_config</c> with only VIRTIO_NET_F_MAC offered (VIRTIO 1.2 §5.1.4): the 6-byte mac
+/// 52:54:00:12:34:56 (QEMU's default for the first NIC) and nothing after it (reads past byte 6 are all-ones, QEMU
+/// virtio_config_readb), as the driver last wrote it (the model stores config writes and keeps them over a reset;
+/// QEMU virtio_net_set_config ignores a modern driver's mac write and virtio_net_reset restores the mac, a difference
+/// of the model noted in docs/fuzzing-oracles.md).</item>
 /// </list>
 /// A generation that advances by a multiple of 256 between two reads would hide a change (8 bits, wrapping); the
 /// demo value is not judged while the response model does not know the state.
@@ -55,7 +62,8 @@ internal sealed class ConfigSpaceOracle
 
     /// <summary>True when the oracle models <paramref name="device"/> of <paramref name="flavour"/>.</summary>
     public static bool HasModel(VirtioDevice device, Flavour flavour) =>
-        flavour == Flavour.Robust && device is VirtioDemoDevice or VirtioFactorialDevice or VirtioCounterDevice;
+        flavour == Flavour.Robust
+        && device is VirtioDemoDevice or VirtioFactorialDevice or VirtioCounterDevice or VirtioNetDevice;
 
     /// <summary>Starts judging a fresh <paramref name="device"/> (one execution); one without a model is ignored.
     /// <paramref name="responses"/> is the response oracle that judges the same device's requests (the demo's
@@ -66,7 +74,8 @@ internal sealed class ConfigSpaceOracle
         _device = HasModel(device, flavour) && device.ConfigSize <= _model.Length ? device : null;
         _responses = responses;
         _context = context;
-        _size = device.ConfigSize;
+        // The net configuration's size is the spec's, not the device's (a device that grew or shrank it is judged).
+        _size = device is VirtioNetDevice ? NetSpec.ConfigBytes : device.ConfigSize;
         _resets = device.ResetCount;
         _haveLast = false;
         InitialModel();
@@ -86,6 +95,8 @@ internal sealed class ConfigSpaceOracle
         {
             _resets = _device.ResetCount;
             _haveLast = false;
+            if (_device is VirtioNetDevice)
+                return; // the model's net configuration survives a reset (class summary)
             InitialModel();
             // A request handled unseen in the same op may have stored buff after the reset.
             if (lost && _device is VirtioDemoDevice)
@@ -125,7 +136,7 @@ internal sealed class ConfigSpaceOracle
                 data.Slice(done, piece).CopyTo(_model.AsSpan(at));
             done += piece;
         }
-        if (_device is not VirtioDemoDevice)
+        if (_device is not VirtioDemoDevice and not VirtioNetDevice)
             _model.AsSpan(0, 4).Clear();
     }
 
@@ -199,6 +210,11 @@ internal sealed class ConfigSpaceOracle
         if (_device is VirtioDemoDevice)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(_model, DeviceReferenceModels.DemoInitialState);
+        }
+        else if (_device is VirtioNetDevice)
+        {
+            ReadOnlySpan<byte> mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+            mac.CopyTo(_model.AsSpan(NetSpec.ConfigMacOffset));
         }
     }
 
