@@ -110,8 +110,9 @@ public sealed class NetReceiveOracleTests(ITestOutputHelper output)
             link.Dequeue();
             Assert.Equal(length, frame.Length);
             Assert.True(NetReceiveOracle.IsSourceFrame(frame), $"the {length}-byte source frame");
-            frame[0] = 0;
-            Assert.False(NetReceiveOracle.IsSourceFrame(frame));
+            byte[] changed = [.. frame]; // the link's frames are shared: change a copy
+            changed[0] = 0;
+            Assert.False(NetReceiveOracle.IsSourceFrame(changed));
         }
     }
 
