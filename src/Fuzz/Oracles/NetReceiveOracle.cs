@@ -149,12 +149,19 @@ internal sealed class NetReceiveOracle : ICompletionObserver
             );
             return;
         }
+        JudgeDelivered(head, usedLen, frame, room);
+    }
+
+    /// <summary>A frame that fits its chain: used.len, header and frame bytes, log line (class summary).</summary>
+    private void JudgeDelivered(int head, uint usedLen, byte[] frame, int room)
+    {
+        int need = NetSpec.HeaderBytes + frame.Length;
         if (usedLen != (uint)need)
         {
             Report(
                 "response/net-rx-used-len",
-                $"head {head}: a {frame.Length}-byte frame was received into a chain of {room} writable bytes; used.len "
-                    + $"must be {need} (the 12-byte header and the frame, VIRTIO 1.2 §2.7.8.2), not {usedLen}"
+                $"head {head}: a {frame.Length}-byte frame was received into a chain of {room} writable bytes; "
+                    + $"used.len must be {need} (the 12-byte header and the frame, VIRTIO 1.2 §2.7.8.2), not {usedLen}"
             );
             return;
         }
