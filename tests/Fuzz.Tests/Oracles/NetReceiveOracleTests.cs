@@ -15,8 +15,8 @@ namespace Fuzz.Tests.Oracles;
 /// receiveq1 of the robust net model (<see cref="NetReceiveOracle"/>, <see cref="NetLogJudge"/>): each completed
 /// receive chain holds the 12-byte virtio_net_hdr (all zero, num_buffers 1: VIRTIO 1.2 §5.1.6.4.1) and the frame
 /// the link delivered, used.len 12 + frame bytes; a chain too small completes with used.len 0 (QEMU
-/// virtio_net_receive_rcu, VIRTIO 1.2 §5.1.6.3.1); the frame is one the link documents; each is logged. The robust model passes every net
-/// seed; hand-built completions that break one rule fire its site.
+/// virtio_net_receive_rcu, VIRTIO 1.2 §5.1.6.3.1); the frame is one the link documents; each is logged. The robust
+/// model passes every net seed; hand-built completions that break one rule fire its site.
 /// </summary>
 public sealed class NetReceiveOracleTests(ITestOutputHelper output)
 {
