@@ -5,10 +5,12 @@ using Sim.Devices.Virtio.Blk;
 using Sim.Devices.Virtio.Counter;
 using Sim.Devices.Virtio.Demo;
 using Sim.Devices.Virtio.Factorial;
+using Sim.Devices.Virtio.Net;
 using Sim.Devices.Virtio.Rng;
 using Sim.Devices.Virtio.Transport;
 using Sim.Engine;
 using Sim.Spec.Blk;
+using Sim.Spec.Net;
 using Virtsim.Fuzz.Targets;
 using L = Sim.Spec.Virtio.VirtioPciLayout;
 
@@ -33,7 +35,12 @@ namespace Virtsim.Fuzz.Oracles;
 /// 512-byte sectors, size_max 0 and geometry 0 (VIRTIO_BLK_F_SIZE_MAX and _GEOMETRY not offered), seg_max the host
 /// option, blk_size 512; driver writes change nothing (QEMU <c>virtio_blk_set_config</c> takes only writeback,
 /// which is not offered, and <c>virtio_config_modern_readX</c> refreshes the bytes by <c>get_config</c> before each
-/// read); rng has no configuration (VIRTIO 1.2 §5.4.4), so every read is all-ones.</item>
+/// read); rng has no configuration (VIRTIO 1.2 §5.4.4), so every read is all-ones; net,
+/// <c>struct virtio_net_config</c> with only VIRTIO_NET_F_MAC offered (VIRTIO 1.2 §5.1.4): the 6-byte mac
+/// 52:54:00:12:34:56 (QEMU's default for the first NIC) and nothing after it (reads past byte 6 are all-ones, QEMU
+/// virtio_config_readb), as the driver last wrote it (the model stores config writes and keeps them over a reset;
+/// QEMU virtio_net_set_config ignores a modern driver's mac write and virtio_net_reset restores the mac, a difference
+/// of the model noted in docs/fuzzing-oracles.md).</item>
 /// </list>
 /// A generation that advances by a multiple of 256 between two reads would hide a change (8 bits, wrapping); the
 /// demo value is not judged while the response model does not know the state.
@@ -70,7 +77,8 @@ internal sealed class ConfigSpaceOracle
                 or VirtioFactorialDevice
                 or VirtioCounterDevice
                 or VirtioBlkDevice
-                or VirtioRngDevice;
+                or VirtioRngDevice
+                or VirtioNetDevice;
 
     /// <summary>Starts judging a fresh <paramref name="device"/> (one execution); one without a model is ignored.
     /// <paramref name="responses"/> is the response oracle that judges the same device's requests (the demo's
@@ -81,7 +89,8 @@ internal sealed class ConfigSpaceOracle
         _device = HasModel(device, flavour) && device.ConfigSize <= _model.Length ? device : null;
         _responses = responses;
         _context = context;
-        _size = device.ConfigSize;
+        // The net configuration's size is the spec's, not the device's (a device that grew or shrank it is judged).
+        _size = device is VirtioNetDevice ? NetSpec.ConfigBytes : device.ConfigSize;
         _resets = device.ResetCount;
         _haveLast = false;
         InitialModel();
@@ -101,6 +110,8 @@ internal sealed class ConfigSpaceOracle
         {
             _resets = _device.ResetCount;
             _haveLast = false;
+            if (_device is VirtioNetDevice)
+                return; // the model's net configuration survives a reset (class summary)
             InitialModel();
             // A request handled unseen in the same op may have stored buff after the reset.
             if (lost && _device is VirtioDemoDevice)
@@ -143,7 +154,7 @@ internal sealed class ConfigSpaceOracle
                 data.Slice(done, piece).CopyTo(_model.AsSpan(at));
             done += piece;
         }
-        if (_device is not VirtioDemoDevice)
+        if (_device is not VirtioDemoDevice and not VirtioNetDevice)
             _model.AsSpan(0, 4).Clear();
     }
 
@@ -227,6 +238,11 @@ internal sealed class ConfigSpaceOracle
             );
             BinaryPrimitives.WriteUInt32LittleEndian(c[BlkSpec.ConfigSegMaxOffset..], blk.Options.SegMax);
             BinaryPrimitives.WriteUInt32LittleEndian(c[BlkSpec.ConfigBlkSizeOffset..], BlkSpec.SectorSize);
+        }
+        else if (_device is VirtioNetDevice)
+        {
+            ReadOnlySpan<byte> mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+            mac.CopyTo(_model.AsSpan(NetSpec.ConfigMacOffset));
         }
     }
 

@@ -2,6 +2,7 @@ using Sim.Devices.Virtio.Net;
 using Sim.Engine.Memory;
 using Sim.Spec.Net;
 using Virtsim.Fuzz.Targets;
+using static System.FormattableString;
 
 namespace Virtsim.Fuzz.Oracles;
 
@@ -31,6 +32,7 @@ internal sealed class NetTransmitOracle : ICompletionObserver
     private byte[] _readable = new byte[256];
     private GuestMemory? _memory;
     private FuzzContext? _context;
+    private NetLogJudge? _log;
     private bool _active;
     private int _seen;
 
@@ -38,9 +40,11 @@ internal sealed class NetTransmitOracle : ICompletionObserver
     public long JudgedTotal { get; private set; }
 
     /// <summary>Starts judging one execution's transmitq1 whose link is <paramref name="link"/> (null: nothing is
-    /// judged). The oracle keeps the link's <see cref="NetBackend.SentLog"/> for itself.</summary>
-    public void Begin(NetBackend? link, GuestMemory memory, FuzzContext? context)
+    /// judged). The oracle keeps the link's <see cref="NetBackend.SentLog"/> for itself; each frame sent is judged in
+    /// the device's log too (<paramref name="log"/>, shared with the receive oracle).</summary>
+    public void Begin(NetBackend? link, NetLogJudge? log, GuestMemory memory, FuzzContext? context)
     {
+        _log = log;
         _sent.Clear();
         _seen = 0;
         _memory = memory;
@@ -72,7 +76,10 @@ internal sealed class NetTransmitOracle : ICompletionObserver
             return;
         }
         if (!plain || !ResponseOracle.Disjoint(readable, writable) || !Gather(readable, out int length))
+        {
+            _log?.Judge(null, "");
             return;
+        }
         int packet = Math.Max(0, length - NetSpec.HeaderBytes);
         ReadOnlySpan<byte> offered = _readable.AsSpan(Math.Min(length, NetSpec.HeaderBytes), packet);
         JudgedTotal++;
@@ -99,7 +106,12 @@ internal sealed class NetTransmitOracle : ICompletionObserver
             return;
         byte[] frame = _sent[^1];
         if (frame.AsSpan().SequenceEqual(offered))
+        {
+            // The line names the frame's length and its first bytes (VirtioNetDevice.LogBytesMax).
+            string hex = Convert.ToHexStringLower(offered[..Math.Min(offered.Length, VirtioNetDevice.LogBytesMax)]);
+            _log?.Judge(Invariant($"tx: {packet} bytes {hex}"), $"head {head} (a frame sent)");
             return;
+        }
         int at = 0;
         while (at < frame.Length && at < offered.Length && frame[at] == offered[at])
             at++;

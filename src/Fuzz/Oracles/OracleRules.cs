@@ -567,6 +567,76 @@ internal static class OracleRules
                 + "once sent)",
             "VIRTIO 1.2 §2.7.14, §5.1.6.2; QEMU virtio_net_flush_tx (virtqueue_push after qemu_sendv_packet_async)"
         ),
+        new(
+            "liveness/rx-frame-waits-with-buffers",
+            "A frame arrived from the link and frames still wait although receiveq1 has available chains and the "
+                + "device is not broken.",
+            "frames waiting for receive buffers are delivered as soon as buffers are available: a frame's arrival "
+                + "flushes the waiting frames while receive chains are available",
+            "QEMU net/queue.c qemu_flush_queued_packets, hw/net/virtio-net.c virtio_net_can_receive / "
+                + "virtio_net_has_buffers; VIRTIO 1.2 §5.1.6.3"
+        ),
+        // ---- net (Oracles.NetReceiveOracle, Oracles.NetLogJudge; robust virtio-net model)
+        new(
+            "response/net-rx-no-frame",
+            "The robust virtio-net device completed a receive chain without taking a frame from the link.",
+            "a receive chain is used only for a packet: each completion on receiveq1 delivers (or drops) one frame",
+            "QEMU virtio_net_receive_rcu (virtqueue_pop per packet); VIRTIO 1.2 §5.1.6.4"
+        ),
+        new(
+            "response/net-rx-link-frame",
+            "The link delivered a frame that is neither one the input injected nor one of the source link's "
+                + "documented frames.",
+            "the source link offers broadcast frames of its listed lengths, ethertype 0x88b5, bytes counting up; "
+                + "every other frame is one the input made arrive",
+            "NetBackend's documentation (SourceFrameLengths, SourceFrame); QEMU's netdev delivers the peer's bytes "
+                + "unchanged"
+        ),
+        new(
+            "response/net-rx-used-len",
+            "The robust virtio-net device completed a receive chain with a used.len other than 12 + frame bytes "
+                + "(the frame fits) or 0 (it does not).",
+            "without VIRTIO_NET_F_MRG_RXBUF a packet uses one chain: a chain that holds header and frame reports "
+                + "both, a smaller one drops the frame and reports nothing written",
+            "VIRTIO 1.2 §5.1.6.3.1, §5.1.6.4.1, §2.7.8.2; QEMU virtio_net_receive_rcu"
+        ),
+        new(
+            "response/net-rx-header",
+            "The robust virtio-net device wrote a virtio_net_hdr other than all zero with num_buffers 1.",
+            "no offload was negotiated, so flags and gso_type are 0 (VIRTIO_NET_HDR_GSO_NONE); without "
+                + "VIRTIO_NET_F_MRG_RXBUF num_buffers MUST be 1",
+            "VIRTIO 1.2 §5.1.6, §5.1.6.4.1; QEMU virtio_net_receive_rcu (receive_header, num_buffers)"
+        ),
+        new(
+            "response/net-rx-frame",
+            "The bytes the robust virtio-net device wrote after the header differ from the frame the link delivered.",
+            "the packet follows the 12-byte header in the receive buffers, byte for byte",
+            "VIRTIO 1.2 §5.1.6.4; QEMU virtio_net_receive_rcu (iov_from_buf of the packet)"
+        ),
+        new(
+            "response/net-rx-refused",
+            "The robust virtio-net device broke (NEEDS_RESET) on a valid receive chain that has device-writable "
+                + "buffers.",
+            "a receive chain is refused only when it has no device-writable buffer",
+            "QEMU virtio_net_receive_rcu (\"virtio-net receive queue contains no in buffers\"); VIRTIO 1.2 §5.1.6.3"
+        ),
+        new(
+            "response/net-tx-refused",
+            "The robust virtio-net device broke (NEEDS_RESET) on a valid transmit chain whose driver-readable bytes "
+                + "hold the 12-byte header and at least one byte of packet, instead of sending it.",
+            "a transmit chain is refused only when its readable bytes do not go past the header; one with a packet "
+                + "after the header is sent and completed with used.len 0",
+            "QEMU virtio_net_flush_tx (\"header not in first element\", \"header incorrect\", \"nothing to "
+                + "send\"); VIRTIO 1.2 §5.1.6.2"
+        ),
+        new(
+            "response/net-log",
+            "The robust virtio-net device's log line for a frame it sent, received or dropped, or for a chain it "
+                + "refused, is missing or says something else.",
+            "the device logs each frame (tx: length and first bytes; rx: length, head and used.len, or the drop "
+                + "with the chain's room) and QEMU's virtio_error text when it breaks",
+            "VirtioNetDevice's log contract; QEMU virtio_net_flush_tx / virtio_net_receive_rcu virtio_error texts"
+        ),
         // ---- features and the counter's timer (robust virtio-*-qemu targets)
         new(
             "features/offered",

@@ -140,6 +140,20 @@ internal sealed class VirtqueueChecker : IMemoryObserver
     /// <summary>Chains fetched and not yet completed.</summary>
     public int InFlight => _inFlight;
 
+    /// <summary>The head of the one chain in flight, fetched once; -1 when none or several are in flight (a device that
+    /// broke on a chain left it there: QEMU virtqueue_detach_element never completes it).</summary>
+    public int SoleInFlightHead()
+    {
+        if (!Active || _inFlight != 1)
+            return -1;
+        for (int i = 0; i < _liveCount; i++)
+        {
+            if (_fetched[_live[i]] == 1)
+                return _live[i];
+        }
+        return -1;
+    }
+
     /// <summary>Device reads of one descriptor's size (16 bytes) seen while active: a pop reads nothing else that wide,
     /// so the difference across a pop is the descriptors it read (<see cref="Oracles.PopOracle"/>'s bound).</summary>
     public long DescriptorSizedReads { get; private set; }

@@ -64,6 +64,13 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>The response oracle of a network device's transmitq1 (robust flavour; queue 1's checker tells
     /// it).</summary>
     private readonly NetTransmitOracle _transmit = new();
+
+    /// <summary>The response oracle of a network device's receiveq1 and its refusals (robust flavour; queue 0's
+    /// checker tells it, and it tells <see cref="_responses"/>).</summary>
+    private readonly NetReceiveOracle _receive;
+
+    /// <summary>The network device's log, judged by <see cref="_receive"/> and <see cref="_transmit"/>.</summary>
+    private readonly NetLogJudge _netLog = new();
     private readonly Func<VirtioDevice, NetBackend?> _transmitLink;
     private readonly TaintOracle _taint;
     private readonly ConfigSpaceOracle _config = new();
@@ -100,7 +107,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         // Robust targets with a response model: the request's first bytes come from the input (GuestActor).
         bool modelled = device is "virtio-demo" or "virtio-factorial" or "virtio-counter";
         _guests = new QueueGuests(fillRequests: flavour == Flavour.Robust && modelled);
-        _taint = new TaintOracle(_responses);
+        _receive = new NetReceiveOracle(_responses);
+        _taint = new TaintOracle(_receive);
         _checker.CompletionObserver = flavour == Flavour.Robust ? _taint : _responses;
         ArgumentNullException.ThrowIfNull(factory);
         Device = device;
@@ -234,6 +242,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             if (!ApplyDeviceOp(rig, context, op))
                 return FuzzOutcome.Completed;
             _blkMalformed.AfterOp(sim.Memory, context);
+            JudgeNetRefusal(device); // before Sync forgets a broken device's chains
             Sync(device, sim.Memory);
             JudgeConfig(rig);
             _ticks.AfterOp(TakeTickClock(sim), sim.Now, TickGeneration(rig));
@@ -264,7 +273,12 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             sim.AddMemoryObserver(_checker1);
         _responses.Begin(device, Flavour, sim.Memory, context);
         NetBackend? link = Flavour == Flavour.Robust && multiQueue ? _transmitLink(device) : null;
-        _transmit.Begin(link, sim.Memory, context);
+        // The receive oracle and the log judge know the net model's receive path and log (a test device on the same
+        // target has neither).
+        NetBackend? modelLink = device is VirtioNetDevice ? link : null;
+        _netLog.Begin(modelLink is null ? null : ((VirtioNetDevice)device).Log, context);
+        _transmit.Begin(link, _netLog, sim.Memory, context);
+        _receive.Begin(modelLink, _netLog, sim.Memory, context);
         _checker1.CompletionObserver = link is null ? null : _transmit;
         if (Flavour == Flavour.Robust)
         {
@@ -312,7 +326,12 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
                 // virtio-net: a frame arrives from the link now. Other devices: read the selected device_feature
                 // window (a read changes nothing, so corpora from when op 13 did nothing decode the same).
                 if (rig.Device is VirtioNetDevice net)
-                    net.InjectFrame(InjectedFrame.From(op));
+                {
+                    byte[] frame = InjectedFrame.From(op);
+                    _receive.Injected(frame);
+                    net.InjectFrame(frame);
+                    _receive.AfterInjection(net, rig.Transport.BusMasterEnabled);
+                }
                 else
                     ReadFeatureWindow(rig);
                 break;
@@ -419,6 +438,14 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         _config.JudgeSnapshot(all, generation, stable);
     }
 
+    /// <summary>A network device that broke with a chain in flight must have had a reason (<see
+    /// cref="NetReceiveOracle.AfterDeviceOp"/>).</summary>
+    private void JudgeNetRefusal(VirtioDevice device)
+    {
+        if (device is VirtioNetDevice net)
+            _receive.AfterDeviceOp(net, _checker, _checker1);
+    }
+
     /// <summary>Follows the queue the guest programmed: the checker judges the rings the device actually
     /// uses.</summary>
     private void Sync(VirtioDevice device, GuestMemory memory)
@@ -444,6 +471,8 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         )
             return;
         _responses.Resync(); // completions while the checker was not watching were not judged
+        _receive.Resync();
+        _netLog.Resync();
         _checker.Configure(
             memory,
             state.DescTable.Value,
@@ -472,6 +501,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         foreach (SplitQueueState s in _guests.SyncSecondary(device, memory))
         {
             _transmit.Resync(); // completions while the checker was not watching were not judged
+            _netLog.Resync();
             _checker1.Configure(
                 memory,
                 s.DescTable.Value,
@@ -517,6 +547,9 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         if (second)
             rig.Kick(1);
         if (!Run(rig, context, 8))
+            return;
+        JudgeNetRefusal(device);
+        if (context.Finding is not null)
             return;
         _ticks.AfterOp(TakeTickClock(sim), sim.Now, TickGeneration(rig));
         Sync(device, sim.Memory);

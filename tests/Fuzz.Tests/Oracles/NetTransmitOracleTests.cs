@@ -116,7 +116,7 @@ public sealed class NetTransmitOracleTests(ITestOutputHelper output)
         var oracle = new NetTransmitOracle();
         var memory = Sim.Engine.Memory.GuestMemory.CreateFlat(0x1000);
         var context = new FuzzContext();
-        oracle.Begin(new NetBackend(NetBackendMode.Sink), memory, context);
+        oracle.Begin(new NetBackend(NetBackendMode.Sink), null, memory, context);
         oracle.OnCompleted(0, 12, new RangeList(), new RangeList(), plain: true);
         Assert.Equal(NetTransmitOracle.SiteUsedLen, context.Finding?.Site);
     }

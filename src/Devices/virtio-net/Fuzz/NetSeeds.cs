@@ -47,7 +47,8 @@ internal static class NetSeeds
     /// <summary>Frames the input itself makes arrive (op 13, <see cref="RingInput.OpInjectFrame"/>; the source link
     /// offers its own only at kicks): a 50-byte frame into a chain made available without a kick; a frame that finds
     /// no chain and waits for the chain and kick that follow; two waiting frames taken by a third frame's arrival once
-    /// two chains are available (the third waits). The model targets take them too.</summary>
+    /// two chains are available (the third waits); a waiting frame and a second one both delivered by the second's
+    /// arrival into two chains. The model targets take them too.</summary>
     public static IEnumerable<byte[]> InputFrames()
     {
         yield return new RingScenarioBuilder(3)
@@ -69,6 +70,15 @@ internal static class NetSeeds
             .Op(InjectFrame, lenKind: RawLength, len: 10, index: 3)
             .Op(Run)
             .Build();
+        // One frame waits, two chains are made available, a second frame arrives: both frames are delivered at once
+        // (QEMU qemu_flush_queued_packets), none waits for the next kick.
+        yield return new RingScenarioBuilder(3)
+            .Op(InjectFrame, lenKind: RawLength, len: 20)
+            .AddChain(0, 1, 64)
+            .AddChain(0, 1, 64)
+            .Op(InjectFrame, lenKind: RawLength, len: 40, index: 2)
+            .Op(Run)
+            .Build();
     }
 
     private const int InjectFrame = RingInput.OpInjectFrame;
@@ -78,9 +88,10 @@ internal static class NetSeeds
 
     /// <summary>Transmit chains on transmitq1 (op 15 selects queue 1; the guest's buffers are zeroed, so the header
     /// asks for no offload and the frame is zeros): header + 60-byte frame in two buffers, header and frame in one
-    /// buffer, two frames in one kick, an indirect chain, a receive and a transmit kick in one input, and the chains
-    /// QEMU refuses: the header alone ("virtio-net nothing to send"), a header shorter than 12 bytes ("virtio-net
-    /// header incorrect"), a writable buffer after the frame. The model targets take them too.</summary>
+    /// buffer, two frames in one kick, an indirect chain, a receive and a transmit kick in one input, the header and a
+    /// 1-byte packet (the smallest sent), and the chains QEMU refuses: the header alone ("virtio-net nothing to
+    /// send"), a header shorter than 12 bytes ("virtio-net header incorrect"), a writable buffer after the frame. The
+    /// model targets take them too.</summary>
     public static IEnumerable<byte[]> Transmit()
     {
         yield return Tx().AddChain(2, 0, 36).Op(Kick).Op(Run).Build();
@@ -99,6 +110,8 @@ internal static class NetSeeds
             .Op(Run)
             .Build();
         yield return Tx().AddChain(1, 0, 12).Op(Kick).Op(Run).Build();
+        // The header and a 1-byte packet: the smallest chain QEMU virtio_net_flush_tx sends.
+        yield return Tx().AddChain(1, 0, NetSpec.HeaderBytes + 1).Op(Kick).Op(Run).Build();
         yield return Tx().AddChain(1, 0, 8).Op(Kick).Op(Run).Build();
         yield return Tx().AddChain(1, 1, 40).Op(Kick).Op(Run).Build();
     }
