@@ -753,6 +753,16 @@ internal static class OracleRules
                 + "tests/Sim.Devices.Tests/Queue/BatchDifferentialTests.cs"
         ),
         new(
+            "driver-spec/indirect-table",
+            "After a successful TryAddIndirect the ring descriptor at the head is not {table, 16 × n, INDIRECT}, or "
+                + "the table does not hold the added buffers in order (readable before writable, WRITE exactly on "
+                + "the writable ones, NEXT with next = i + 1 on all but the last).",
+            "the driver's indirect chain is what the device will walk: a dropped NEXT or WRITE flag or a wrong next "
+                + "makes the device see another chain than the one the driver added; TryAddIndirect has no fast twin, "
+                + "so the two lanes cannot judge it",
+            "VIRTIO 1.2 §2.7.5, §2.7.5.3.1; Linux drivers/virtio/virtio_ring.c virtqueue_add_split (indirect)"
+        ),
+        new(
             "split-virtqueue/iovec-outside-chain",
             "A popped element's iovec is not inside a descriptor of its chain with the same direction.",
             "a popped element maps exactly the chain's descriptors: readable ones as out_sg, writable ones as in_sg",

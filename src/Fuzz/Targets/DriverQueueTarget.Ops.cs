@@ -102,7 +102,7 @@ internal sealed partial class DriverQueueTarget
                     + $"{Describe(_fast)}, reference lane {Describe(_ref)}"
             );
         }
-        return SameMemory(context, Labels[op]);
+        return SameMemory(context, Labels[op]) && (op != 3 || IndirectAsSpec(context, readable, writable, table));
     }
 
     private void ReadBuffers(ref FuzzInputReader reader, int readable, int writable)
@@ -219,6 +219,8 @@ internal sealed partial class DriverQueueTarget
             {
                 var at = new GuestAddress(TableBase + (ulong)(table * TableStride));
                 bool ok = q.TryAddIndirect(m, r, w, at, out ushort head);
+                if (lane == 1)
+                    (_indirectAdded, _indirectHead) = (ok, head);
                 return Mix(Mix(0x3, ok ? 1UL : 0), head);
             }
             case 4:

@@ -163,6 +163,27 @@ public sealed class MutationSampleTests
         Assert.Contains(" driver-queue fast-path fast-path/driver-", result, StringComparison.Ordinal);
     }
 
+    /// <summary>The driver's indirect table has no fast twin, so the lanes cannot judge it: the table's NEXT flag
+    /// written as 2 (WRITE) instead of 1 (VIRTIO 1.2 §2.7.5: the device would see one buffer, writable) must be caught
+    /// by the spec check of what TryAddIndirect writes (<c>driver-spec/indirect-table</c>).</summary>
+    [Fact]
+    public void DriverIndirectTableMutant_IsKilledByTheSpecCheck()
+    {
+        IlMutant mutant = IlMutator
+            .EnumerateAll(AppContext.BaseDirectory)
+            .Where(m =>
+                m.Area == "driver"
+                && m.Method.Contains("DriverQueue::TryAddIndirect", StringComparison.Ordinal)
+                && m.Operator == MutationOperator.ConstantPlusOne
+                && m.Description == "1 → 2"
+            )
+            .Skip(1) // the first 1 → 2 is `_numFree < 1`; the second the NEXT flag written into the table
+            .First();
+        string result = Run(mutant);
+        Assert.Contains(" killed ", result, StringComparison.Ordinal);
+        Assert.Contains(" driver-queue driver-spec driver-spec/indirect-table", result, StringComparison.Ordinal);
+    }
+
     /// <summary>The vhost oracles' mutants, each killed by its own oracle (the site's family proves which fired):
     /// the vhost chain oracle (Linux vhost_get_vq_desc's <c>++found &gt; num</c> shifted to <c>&gt;=</c>, so a chain
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer
