@@ -1,5 +1,6 @@
 using Mono.Cecil;
 using Mono.Cecil.Cil;
+using Mono.Cecil.Rocks;
 
 namespace Virtsim.Fuzz.Mutants;
 
@@ -138,6 +139,11 @@ internal static class IlMutator
             default:
                 throw new InvalidOperationException($"mutant {mutant.Id}: unknown operator");
         }
+        // A constant widened to ldc.i4 (five bytes for one) or inserted pops can push a short branch past its
+        // signed-byte reach; Cecil would then write a truncated offset and the instrumenter would read a branch to
+        // nowhere. Widen every short form, then let Cecil shrink back only those that still fit.
+        method.Body.SimplifyMacros();
+        method.Body.OptimizeMacros();
         using var image = new MemoryStream();
         module.Write(image, new WriterParameters { DeterministicMvid = true });
         image.Position = 0;
