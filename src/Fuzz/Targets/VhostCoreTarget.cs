@@ -108,6 +108,21 @@ public sealed class VhostCoreTarget : IFuzzTarget
     /// <inheritdoc/>
     public IEnumerable<byte[]> SeedCorpus() => VhostCoreInput.Seeds();
 
+    /// <summary>Which executions may write long indirect tables (<see cref="GuestActor.LongTables"/>: 512 or 513
+    /// descriptors, each buffer across the two memory-table regions, so 1,023 to 1,026 iovecs): one in
+    /// <c>LongTablePeriod</c>, chosen by a hash of the input, 0 none. Only such a chain meets translate_desc's
+    /// UIO_MAXIOV bound (-ENOBUFS, then vhost_get_vq_desc's vq_err "Translation failure"); sampled, as in
+    /// split-virtqueue, so the corpus cannot fill with ~500-descriptor walks.</summary>
+    public int LongTablePeriod { get; init; } = DefaultLongTablePeriod;
+
+    /// <summary>The default <see cref="LongTablePeriod"/>.</summary>
+    public const int DefaultLongTablePeriod = 8;
+
+    /// <summary>True when <paramref name="input"/> writes long tables under the default period: the seed that must
+    /// reach the iovec bound is padded until this holds (<see cref="VhostCoreInput"/>).</summary>
+    internal static bool LongTablesByDefault(ReadOnlySpan<byte> input) =>
+        StableHash64.Of(input) % DefaultLongTablePeriod == 0;
+
     /// <summary>A second device every control-plane operation also goes to (the KVM lab's real kernel vhost), judged
     /// by its own <see cref="VhostIoctlModel"/> whose verdicts go to <see cref="MirrorVerdict"/>; null in
     /// fuzzing.</summary>
@@ -115,6 +130,9 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     /// <summary>Told each verdict of the mirror's model.</summary>
     public Action<VhostModelVerdict>? MirrorVerdict { get; set; }
+
+    /// <summary>The last execution's vhost device, for tests.</summary>
+    internal VhostDevice LastDevice => _demo.Device;
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
     private Simulation CreateSimulation() => RingSimulation.Create(EventsMax);
@@ -142,6 +160,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
         _size = 1 << (header & 7);
         (_desc, _avail, _used) = RingInput.Place(0, _size, 0);
         _guest.Reset(_sim.Memory, _desc, _avail, _size);
+        _guest.LongTables = LongTablePeriod > 0 && StableHash64.Of(input) % (ulong)LongTablePeriod == 0;
         _mirrorModel = null;
         if (Mirror is not null)
         {
