@@ -281,10 +281,10 @@ public static class VhostCoreInput
     /// Seed 8: translate_desc's UIO_MAXIOV bound met exactly (Linux: <c>ret = -ENOBUFS</c> when iov runs out, then
     /// vhost_get_vq_desc's vq_err "Translation failure"). The clean start's table has two regions split at
     /// <see cref="Rings.RingInput.RegionSize"/>; a long indirect table (<see cref="Rings.GuestActor"/>'s AddLongTable,
-    /// next (y bits 32..47) with its top bits set, INDIRECT in flags, one readable buffer and the rest writable) of 512 buffers across that
-    /// split needs exactly 1,024 iovecs and must pop; one of 513 with the first buffer in one region (next 0xF081)
-    /// needs 1,025, and the 1,025th must fail with ENOBUFS. A GET_FEATURES op's ignored <c>x</c> pads the input until
-    /// its hash turns long tables on (<see cref="VhostCoreTarget.LongTablesByDefault"/>).
+    /// next (y bits 32..47) with its top bits set, INDIRECT in flags, one readable buffer and the rest writable) of
+    /// 512 buffers across that split needs exactly 1,024 iovecs and must pop; one of 513 with the first buffer in one
+    /// region (next 0xF081) needs 1,025, and the 1,025th must fail with ENOBUFS. A GET_FEATURES op's ignored <c>x</c>
+    /// pads the input until its hash turns long tables on (<see cref="VhostCoreTarget.LongTablesByDefault"/>).
     /// </summary>
     private static byte[] IovecBoundSeed()
     {
