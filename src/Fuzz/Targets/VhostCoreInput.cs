@@ -100,7 +100,11 @@ public static class VhostCoreInput
     private static readonly byte[] Run = Encode(OpRun, 1);
 
     internal static IEnumerable<byte[]> Seeds() =>
-        RunningVringSeeds().Concat(HostileSeeds()).Concat(BoundSeeds()).Concat(AccessOkSeeds());
+        RunningVringSeeds()
+            .Concat(HostileSeeds())
+            .Concat(BoundSeeds())
+            .Concat(AccessOkSeeds())
+            .Append(IovecBoundSeed());
 
     /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
     private static IEnumerable<byte[]> RunningVringSeeds()
@@ -265,5 +269,45 @@ public static class VhostCoreInput
                 Run,
             ]
         );
+    }
+
+    /// <summary>The guest op (<c>a</c> &amp; 7) that adds a chain (<see cref="Rings.RingInput.OpAddChain"/>).</summary>
+    private const byte OpAddChainGuest = 2;
+
+    /// <summary>Pads tried before <see cref="IovecBoundSeed"/> gives up (one in eight samples long tables).</summary>
+    private const ulong LongTablePadsMax = 4096;
+
+    /// <summary>
+    /// Seed 8: translate_desc's UIO_MAXIOV bound met exactly (Linux: <c>ret = -ENOBUFS</c> when iov runs out, then
+    /// vhost_get_vq_desc's vq_err "Translation failure"). The clean start's table has two regions split at
+    /// <see cref="Rings.RingInput.RegionSize"/>; a long indirect table (<see cref="Rings.GuestActor"/>'s AddLongTable,
+    /// next (y bits 32..47) with its top bits set, INDIRECT in flags, one readable buffer and the rest writable) of
+    /// 512 buffers across that split needs exactly 1,024 iovecs and must pop; one of 513 with the first buffer in one
+    /// region (next 0xF081) needs 1,025, and the 1,025th must fail with ENOBUFS. A GET_FEATURES op's ignored <c>x</c>
+    /// pads the input until its hash turns long tables on (<see cref="VhostCoreTarget.LongTablesByDefault"/>).
+    /// </summary>
+    private static byte[] IovecBoundSeed()
+    {
+        const byte indirect = 4 << 5; // the guest op's flags are b >> 5: INDIRECT
+        const ulong oneOut = 1UL << 48; // its shape y >> 48: 1, one readable buffer and the rest writable
+        for (ulong pad = 0; pad < LongTablePadsMax; pad++)
+        {
+            byte[] input = Seed(
+                4,
+                [
+                    .. Start(4),
+                    Encode(OpGuest, OpAddChainGuest, indirect, 0, 0, oneOut | (0xF000UL << 32) | 7),
+                    Kick,
+                    Run,
+                    Encode(OpGuest, OpAddChainGuest, indirect, 0, 0, oneOut | (0xF081UL << 32) | 7),
+                    Kick,
+                    Run,
+                    Encode(OpGetFeatures, 0, 0, 0, pad),
+                ]
+            );
+            if (VhostCoreTarget.LongTablesByDefault(input))
+                return input;
+        }
+        throw new InvalidOperationException($"no pad below {LongTablePadsMax} samples long tables");
     }
 }

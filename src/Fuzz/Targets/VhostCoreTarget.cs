@@ -61,6 +61,15 @@ public sealed class VhostCoreTarget : IFuzzTarget
         MemRegionsMax = MemRegionsMax,
     };
 
+    /// <summary>The options of an execution that may write long indirect tables: a pop there walks ~500
+    /// descriptors and ~1,000 translations, so the worker's per-run weight (vhost_exceeds_weight's packet count) is
+    /// small, and so is <see cref="LongTableHandlerRunsMax"/>; with the default bounds, a raw avail.idx jump that
+    /// republishes the table's head hundreds of times made one execution allocate over 500 MB.</summary>
+    private static readonly VhostOptions LongTableOptions = Options with { HandlerIterationsMax = 4 };
+
+    /// <summary><see cref="HandlerRunsMax"/> for an execution that may write long indirect tables.</summary>
+    private const long LongTableHandlerRunsMax = 16;
+
     private readonly GuestActor _guest = new();
 
     /// <summary>Regions one SET_MEM_TABLE op can carry: 0..6, or <see cref="MemRegionsMax"/> + 1 (E2BIG).</summary>
@@ -78,6 +87,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
     private EventFd _call = null!;
     private EventFd _err = null!;
     private VhostIoctlModel? _mirrorModel;
+    private long _handlerRunsMax;
     private int _size;
     private ulong _desc;
     private ulong _avail;
@@ -108,6 +118,21 @@ public sealed class VhostCoreTarget : IFuzzTarget
     /// <inheritdoc/>
     public IEnumerable<byte[]> SeedCorpus() => VhostCoreInput.Seeds();
 
+    /// <summary>Which executions may write long indirect tables (<see cref="GuestActor.LongTables"/>: 512 or 513
+    /// descriptors, each buffer across the two memory-table regions, so 1,023 to 1,026 iovecs): one in
+    /// <c>LongTablePeriod</c>, chosen by a hash of the input, 0 none. Only such a chain meets translate_desc's
+    /// UIO_MAXIOV bound (-ENOBUFS, then vhost_get_vq_desc's vq_err "Translation failure"); sampled, as in
+    /// split-virtqueue, so the corpus cannot fill with ~500-descriptor walks.</summary>
+    public int LongTablePeriod { get; init; } = DefaultLongTablePeriod;
+
+    /// <summary>The default <see cref="LongTablePeriod"/>.</summary>
+    public const int DefaultLongTablePeriod = 8;
+
+    /// <summary>True when <paramref name="input"/> writes long tables under the default period: the seed that must
+    /// reach the iovec bound is padded until this holds (<see cref="VhostCoreInput"/>).</summary>
+    internal static bool LongTablesByDefault(ReadOnlySpan<byte> input) =>
+        StableHash64.Of(input) % DefaultLongTablePeriod == 0;
+
     /// <summary>A second device every control-plane operation also goes to (the KVM lab's real kernel vhost), judged
     /// by its own <see cref="VhostIoctlModel"/> whose verdicts go to <see cref="MirrorVerdict"/>; null in
     /// fuzzing.</summary>
@@ -115,6 +140,9 @@ public sealed class VhostCoreTarget : IFuzzTarget
 
     /// <summary>Told each verdict of the mirror's model.</summary>
     public Action<VhostModelVerdict>? MirrorVerdict { get; set; }
+
+    /// <summary>The last execution's vhost device, for tests.</summary>
+    internal VhostDevice LastDevice => _demo.Device;
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
     private Simulation CreateSimulation() => RingSimulation.Create(EventsMax);
@@ -128,7 +156,9 @@ public sealed class VhostCoreTarget : IFuzzTarget
         _sim = CreateSimulation();
         context.Attach(_sim);
         _vmm = new VmmAddressSpace(_sim.Memory);
-        _demo = new VhostDemo(_sim, _vmm, Flavour.Robust, Options);
+        bool longTables = LongTablePeriod > 0 && StableHash64.Of(input) % (ulong)LongTablePeriod == 0;
+        _handlerRunsMax = longTables ? LongTableHandlerRunsMax : HandlerRunsMax;
+        _demo = new VhostDemo(_sim, _vmm, Flavour.Robust, longTables ? LongTableOptions : Options);
         _kick = _sim.CreateEventFd(name: "kick");
         _call = _sim.CreateEventFd(name: "call");
         _err = _sim.CreateEventFd(name: "err");
@@ -142,6 +172,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
         _size = 1 << (header & 7);
         (_desc, _avail, _used) = RingInput.Place(0, _size, 0);
         _guest.Reset(_sim.Memory, _desc, _avail, _size);
+        _guest.LongTables = longTables;
         _mirrorModel = null;
         if (Mirror is not null)
         {
@@ -552,7 +583,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
                 );
                 return false;
             }
-            if (_demo.Device.Worker is { HandlerRuns: > HandlerRunsMax })
+            if (_demo.Device.Worker is { } busy && busy.HandlerRuns > _handlerRunsMax)
                 return false;
             if (reason == StopReason.Idle && _sim.Loop.Pending == 0)
                 break;

@@ -170,4 +170,27 @@ public sealed class VhostCoreOracleTests
             Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
         }
     }
+
+    /// <summary>Seed 8 pops a long indirect table needing exactly UIO_MAXIOV (1,024) iovecs and completes it, then one
+    /// needing 1,025, which vq_errs "Translation failure" (ENOBUFS, Linux translate_desc in get_indirect); without long
+    /// tables neither chain is long.</summary>
+    [Fact]
+    public void Target_IovecBoundSeed_Pops1024Iovecs_AndFails1025WithEnobufs()
+    {
+        byte[] seed = new VhostCoreTarget().SeedCorpus().Last();
+        Assert.True(VhostCoreTarget.LongTablesByDefault(seed));
+        var target = new VhostCoreTarget();
+        var context = new FuzzContext();
+        target.Execute(seed, context);
+        Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
+        VhostVirtqueue vq = target.LastDevice.Vqs[0];
+        Assert.Equal(1, vq.LastUsedIdx);
+        // get_indirect's "Translation failure" (ENOBUFS), then vhost_get_vq_desc's "Failure indirect descriptor".
+        Assert.Equal(2, vq.VqErrors);
+        Assert.Equal(VqErrorCode.IndirectFailure, vq.LastError);
+
+        var plain = new VhostCoreTarget { LongTablePeriod = 0 };
+        plain.Execute(seed, new FuzzContext());
+        Assert.Equal(0, plain.LastDevice.Vqs[0].VqErrors);
+    }
 }

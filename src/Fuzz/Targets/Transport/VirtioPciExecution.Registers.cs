@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sim.Devices.Pci;
+using Sim.Devices.Vhost;
 using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio;
 using Sim.Engine;
@@ -140,7 +141,10 @@ internal sealed partial class VirtioPciExecution
             _checker.Deactivate();
             _syncedReady = false;
         }
+        long startFailures = _device is VhostDemoFrontendDevice f ? f.StartFailures : 0;
         _rig.BarWrite(bar, offset, size, value);
+        if (_device is VhostDemoFrontendDevice frontend && frontend.StartFailures != startFailures)
+            JudgeStartFailure(frontend);
         VirtioStatus after = _rig.PeekStatus();
         if (_modelValid)
             _model.StatusWrite(before, written, after, _gate.DeviceAccesses != accesses);
@@ -149,6 +153,29 @@ internal sealed partial class VirtioPciExecution
         // The checker follows the queue from the status write on: a vhost frontend starts (and touches the rings,
         // vhost_vq_init_access) or stops inside this write, not at the end of the op.
         Sync();
+    }
+
+    /// <summary>A vhost start that failed inside this status write must be explained by the queues the driver set
+    /// up: vhost_dev_start hands each queue's size to VHOST_SET_VRING_NUM (QEMU vhost_virtqueue_start), and Linux
+    /// vhost_vring_set_num refuses with EINVAL only a size that is 0, above 0xffff or not a power of two. An EINVAL
+    /// there while every queue's size is a power of two means the frontend sent something else (a ring it did not
+    /// collect).</summary>
+    private void JudgeStartFailure(VhostDemoFrontendDevice frontend)
+    {
+        if (frontend.LastStartStep != VhostStartStep.SetVringNum || frontend.LastStartResult != VhostResult.Invalid)
+            return;
+        for (int q = 0; q < _device.QueueCount; q++)
+        {
+            int num = _device.GetQueue(q).Size;
+            if (num <= 0 || num > 0xffff || (num & (num - 1)) != 0)
+                return;
+        }
+        _context.Report(
+            "vhost-start",
+            "vhost-start/vring-num-rejected",
+            "vhost_dev_start failed at VHOST_SET_VRING_NUM with EINVAL, but every queue's size is a power of two "
+                + "that Linux vhost_vring_set_num accepts"
+        );
     }
 
     /// <summary>A reset happened: the model forgets everything, and the reset values are checked (VIRTIO 1.2
