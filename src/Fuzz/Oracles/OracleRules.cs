@@ -314,6 +314,17 @@ internal static class OracleRules
             "Linux drivers/vhost/vhost.c vhost_disable_notify, vhost_enable_notify, vhost_update_used_flags, "
                 + "vhost_update_avail_event"
         ),
+        // ---- the vhost frontend's start (VirtioPciExecution.Registers, virtio-pci-vhost-robust)
+        new(
+            "vhost-start/vring-num-rejected",
+            "The frontend's vhost_dev_start failed at VHOST_SET_VRING_NUM with EINVAL although every queue's size "
+                + "is a power of two in 1..0xffff (the frontend handed vhost another ring size than the queue's).",
+            "Linux vhost_vring_set_num refuses only a size that is zero, above 0xffff or not a power of two; a "
+                + "frontend that collects the queues' sizes right never sees EINVAL there, and falling back to "
+                + "userspace virtio hides the fault from the guest",
+            "Linux drivers/vhost/vhost.c vhost_vring_set_num; QEMU hw/virtio/vhost.c vhost_virtqueue_start; "
+                + "VIRTIO 1.2 §2.7"
+        ),
         // ---- vhost control plane (Oracles.VhostControlPlaneOracle, VhostBackendRig.Start)
         new(
             "control-plane/",
@@ -756,7 +767,8 @@ internal static class OracleRules
             "driver-spec/indirect-table",
             "After a successful TryAddIndirect the ring descriptor at the head is not {table, 16 × n, INDIRECT}, or "
                 + "the table does not hold the added buffers in order (readable before writable, WRITE exactly on "
-                + "the writable ones, NEXT with next = i + 1 on all but the last).",
+                + "the writable ones, NEXT with next = i + 1 on all but the last), or the head's writable bytes are not "
+                + "the writable lengths summed.",
             "the driver's indirect chain is what the device will walk: a dropped NEXT or WRITE flag or a wrong next "
                 + "makes the device see another chain than the one the driver added; TryAddIndirect has no fast twin, "
                 + "so the two lanes cannot judge it",

@@ -20,7 +20,8 @@ internal sealed partial class DriverQueueTarget
     /// {table, 16 × n, INDIRECT} and the table holds the n buffers in order, readable before writable, each with WRITE
     /// exactly when writable and NEXT (with next = i + 1) on all but the last (VIRTIO 1.2 §2.7.5.3.1: "The driver MUST
     /// NOT set the VIRTQ_DESC_F_INDIRECT flag within an indirect descriptor"; §2.7.5: next is valid only with NEXT;
-    /// Linux virtqueue_add_split with an indirect table).</summary>
+    /// Linux virtqueue_add_split with an indirect table); and the head's writable bytes are the writable buffers'
+    /// lengths summed.</summary>
     private bool IndirectAsSpec(FuzzContext context, int readable, int writable, int table)
     {
         if (!_indirectAdded)
@@ -61,6 +62,15 @@ internal sealed partial class DriverQueueTarget
                     $"indirect entry {i} of {n} (flags 0x{flags:x}, want 0x{want:x}) is not buffer {i} as added"
                 );
             }
+        }
+        // The chain's writable bytes, which a driver bounds used.len by (Linux virtio_ring keeps no such count; the
+        // model's drivers do): the sum of the writable buffers' lengths, saturating at 2^32 - 1.
+        ulong sum = 0;
+        for (int i = 0; i < writable; i++)
+            sum = Math.Min(uint.MaxValue, sum + _writable[i].Len);
+        if (_ref.WritableBytes(_indirectHead) != sum)
+        {
+            return SpecFail(context, $"the chain's writable bytes are {_ref.WritableBytes(_indirectHead)}, not {sum}");
         }
         return true;
     }
