@@ -767,8 +767,8 @@ internal static class OracleRules
             "driver-spec/indirect-table",
             "After a successful TryAddIndirect the ring descriptor at the head is not {table, 16 × n, INDIRECT}, or "
                 + "the table does not hold the added buffers in order (readable before writable, WRITE exactly on "
-                + "the writable ones, NEXT with next = i + 1 on all but the last), or the head's writable bytes are not "
-                + "the writable lengths summed.",
+                + "the writable ones, NEXT with next = i + 1 on all but the last), or the head's writable bytes "
+                + "are not the writable lengths summed.",
             "the driver's indirect chain is what the device will walk: a dropped NEXT or WRITE flag or a wrong next "
                 + "makes the device see another chain than the one the driver added; TryAddIndirect has no fast twin, "
                 + "so the two lanes cannot judge it",
