@@ -241,6 +241,7 @@ internal sealed class ConfigSpaceOracle
         }
         else if (_device is VirtioNetDevice)
         {
+            // Written out, not VirtioNetDevice.DefaultMac: the model stays independent of the device it judges.
             ReadOnlySpan<byte> mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
             mac.CopyTo(_model.AsSpan(NetSpec.ConfigMacOffset));
         }

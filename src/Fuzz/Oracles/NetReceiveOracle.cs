@@ -124,7 +124,11 @@ internal sealed class NetReceiveOracle : ICompletionObserver
             );
             return;
         }
-        if (!plain || !ResponseOracle.Disjoint(readable, writable) || !Gather(writable, out int room))
+        if (
+            !plain
+            || !ResponseOracle.Disjoint(readable, writable)
+            || !writable.TryGather(_memory!, ResponseOracle.BytesMax, ref _writable, out int room)
+        )
         {
             _log!.Judge(null, "");
             return;
@@ -308,27 +312,6 @@ internal sealed class NetReceiveOracle : ICompletionObserver
                 : i & 0xFF;
             if (frame[i] != expected)
                 return false;
-        }
-        return true;
-    }
-
-    /// <summary>Concatenates the writable buffers' bytes (unobserved host reads); false when one is outside memory or
-    /// the chain is far longer than any frame.</summary>
-    private bool Gather(RangeList list, out int length)
-    {
-        length = 0;
-        ulong total = list.TotalLength();
-        if (total > ResponseOracle.BytesMax)
-            return false;
-        if ((ulong)_writable.Length < total)
-            _writable = new byte[Math.Max(checked((int)total), _writable.Length * 2)];
-        for (int i = 0; i < list.Count; i++)
-        {
-            GuestRange g = list[i];
-            if (!_memory!.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes))
-                return false;
-            bytes.CopyTo(_writable.AsSpan(length));
-            length += bytes.Length;
         }
         return true;
     }

@@ -75,7 +75,11 @@ internal sealed class NetTransmitOracle : ICompletionObserver
             );
             return;
         }
-        if (!plain || !ResponseOracle.Disjoint(readable, writable) || !Gather(readable, out int length))
+        if (
+            !plain
+            || !ResponseOracle.Disjoint(readable, writable)
+            || !readable.TryGather(_memory!, ResponseOracle.BytesMax, ref _readable, out int length)
+        )
         {
             _log?.Judge(null, "");
             return;
@@ -123,25 +127,4 @@ internal sealed class NetTransmitOracle : ICompletionObserver
     }
 
     private void Report(string site, string message) => _context?.Report(Oracle, site, message);
-
-    /// <summary>Concatenates the readable buffers' bytes (unobserved host reads); false when one is outside memory or
-    /// the packet is far longer than any frame.</summary>
-    private bool Gather(RangeList list, out int length)
-    {
-        length = 0;
-        ulong total = list.TotalLength();
-        if (total > ResponseOracle.BytesMax)
-            return false;
-        if ((ulong)_readable.Length < total)
-            _readable = new byte[Math.Max((int)total, _readable.Length * 2)];
-        for (int i = 0; i < list.Count; i++)
-        {
-            GuestRange g = list[i];
-            if (!_memory!.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes))
-                return false;
-            bytes.CopyTo(_readable.AsSpan(length));
-            length += bytes.Length;
-        }
-        return true;
-    }
 }

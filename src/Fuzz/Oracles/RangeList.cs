@@ -1,3 +1,5 @@
+using Sim.Engine.Memory;
+
 namespace Virtsim.Fuzz.Oracles;
 
 /// <summary>A growable list of <see cref="GuestRange"/>s that keeps its array across <see cref="Clear"/> (no allocation
@@ -56,5 +58,27 @@ internal sealed class RangeList
         for (int i = 0; i < Count; i++)
             total = _items[i].Length > ulong.MaxValue - total ? ulong.MaxValue : total + _items[i].Length;
         return total;
+    }
+
+    /// <summary>Concatenates the ranges' current bytes into <paramref name="into"/> (grown when short) by unobserved
+    /// host reads; false when one range is outside <paramref name="memory"/> or the lengths sum past
+    /// <paramref name="max"/> (the oracles' bound on what they copy).</summary>
+    public bool TryGather(GuestMemory memory, ulong max, ref byte[] into, out int length)
+    {
+        length = 0;
+        ulong total = TotalLength();
+        if (total > max)
+            return false;
+        if ((ulong)into.Length < total)
+            into = new byte[Math.Max(checked((int)total), into.Length * 2)];
+        for (int i = 0; i < Count; i++)
+        {
+            GuestRange g = _items[i];
+            if (!memory.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes))
+                return false;
+            bytes.CopyTo(into.AsSpan(length));
+            length += bytes.Length;
+        }
+        return true;
     }
 }

@@ -133,8 +133,8 @@ internal sealed class ResponseOracle : ICompletionObserver
         }
         if (
             !Disjoint(readable, writable)
-            || !Gather(readable, ref _readable, out int rlen)
-            || !Gather(writable, ref _writable, out int wlen)
+            || !readable.TryGather(_memory!, BytesMax, ref _readable, out int rlen)
+            || !writable.TryGather(_memory!, BytesMax, ref _writable, out int wlen)
         )
         {
             Skip();
@@ -317,27 +317,6 @@ internal sealed class ResponseOracle : ICompletionObserver
                 if (a.Overlap(b.Start, b.Length) > 0)
                     return false;
             }
-        }
-        return true;
-    }
-
-    /// <summary>Concatenates the buffers' current bytes (unobserved host reads); false when one is outside
-    /// memory.</summary>
-    private bool Gather(RangeList list, ref byte[] into, out int length)
-    {
-        length = 0;
-        ulong total = list.TotalLength();
-        if (total > BytesMax)
-            return false;
-        if ((ulong)into.Length < total)
-            into = new byte[Math.Max((int)total, into.Length * 2)];
-        for (int i = 0; i < list.Count; i++)
-        {
-            GuestRange g = list[i];
-            if (!_memory!.TryGetSpan(new GuestAddress(g.Start), g.Length, out Span<byte> bytes))
-                return false;
-            bytes.CopyTo(into.AsSpan(length));
-            length += bytes.Length;
         }
         return true;
     }
