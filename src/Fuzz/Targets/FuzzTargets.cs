@@ -23,7 +23,7 @@ public static class FuzzTargets
         () => new DriverQueueTarget(),
         () => new BlockBackendTarget(),
         .. Both(f => new VirtioPciTarget(f)),
-        () => new VirtioPciTarget(Flavour.Robust, vhostFrontend: true),
+        .. Both(f => new VirtioPciTarget(f, vhostFrontend: true)),
         () => new VhostCoreTarget(),
         () => new DemoPciTarget(Flavour.Robust),
         () => new DemoPciTarget(Flavour.Seed),

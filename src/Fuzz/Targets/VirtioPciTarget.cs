@@ -1,4 +1,5 @@
 using Sim.Devices;
+using Sim.Devices.Vhost;
 using Sim.Devices.Vhost.Frontend;
 using Sim.Devices.Virtio;
 using Sim.Devices.Virtio.Demo;
@@ -32,7 +33,14 @@ namespace Virtsim.Fuzz.Targets;
 /// stops it when DRIVER_OK goes: the same hostile register sequences then drive vhost_dev_start / vhost_dev_stop
 /// (feature negotiation, VHOST_SET_VRING_*, the host notifier as kick fd, irqfd or userspace call fd, the ring
 /// hand-back at stop), liveness reads the backend's last_avail_idx while vhost runs, and
-/// <see cref="VhostChainOracle"/> judges the backend vring's pops and notification changes.
+/// <see cref="VhostChainOracle"/> judges the backend vring's pops and notification changes,
+/// <see cref="VhostWeightOracle"/> each handler run's yield at its weight, and a worker that keeps requeueing itself
+/// without progress is a hang (<c>hang/vhost-worker-livelock</c>). The backend runs with the fuzz targets' vhost options
+/// (<see cref="VhostBackendRig.Options"/>: packet weight 16, livelock after 16 idle self-requeues).
+/// <c>virtio-pci-vhost-seed</c> puts the seed's vhost-demo backend (handle_demo_kick as seed 000 lab 3 writes it,
+/// <see cref="VhostDemo"/>) behind the same frontend and a robust transport: the transport's own seed flaws are
+/// <c>virtio-pci-qemu-seed</c>'s, so every finding here is the vhost seed's (its unconditional vhost_poll_queue, its
+/// pkts 0 to vhost_exceeds_weight) reached through hostile register sequences, vhost start and stop.
 /// Each execution builds a fresh simulation in <see cref="CreateSimulation"/>, a <see cref="VirtioPciDriverRig"/> on
 /// it and a <see cref="VirtioPciExecution"/> that holds everything the execution knows; the target keeps only the
 /// oracles and the guest actor that are reused across executions.
@@ -44,6 +52,9 @@ internal sealed class VirtioPciTarget : IFuzzTarget
 
     /// <summary>The name of the target with the vhost-demo frontend behind the transport.</summary>
     public const string VhostFrontendTargetName = "virtio-pci-vhost-robust";
+
+    /// <summary>The name of the target with the vhost-demo frontend and the seed's vhost-demo backend.</summary>
+    public const string VhostSeedTargetName = "virtio-pci-vhost-seed";
 
     public const int OperationsMax = 160;
 
@@ -58,12 +69,13 @@ internal sealed class VirtioPciTarget : IFuzzTarget
     private readonly DeviceAccessGate _gate = new();
     private readonly MissedInterruptOracle _interrupts = new();
 
-    /// <param name="flavour">The transport's and virtio core's flavour (<see cref="VirtioPciOptions.Flavour"/>): robust
-    /// must run clean; seed is QEMU's letter, which the spec oracles catch (a queue processed before DRIVER_OK, a
-    /// driver-written DEVICE_NEEDS_RESET kept, legacy-only feature bits accepted by a modern driver). The demo device
-    /// behind it is robust in both.</param>
-    /// <param name="vhostFrontend">The device is the vhost-demo frontend (robust backend) instead of virtio-demo: the
-    /// target is then called <c>virtio-pci-vhost-*</c>.</param>
+    /// <param name="flavour">Without <paramref name="vhostFrontend"/>, the transport's and virtio core's flavour
+    /// (<see cref="VirtioPciOptions.Flavour"/>): robust must run clean; seed is QEMU's letter, which the spec oracles
+    /// catch (a queue processed before DRIVER_OK, a driver-written DEVICE_NEEDS_RESET kept, legacy-only feature bits
+    /// accepted by a modern driver); the demo device behind it is robust in both. With it, the vhost-demo backend's
+    /// flavour (<see cref="VhostDemoFrontendDevice.BackendFlavour"/>), behind a robust transport.</param>
+    /// <param name="vhostFrontend">The device is the vhost-demo frontend instead of virtio-demo: the target is then
+    /// called <c>virtio-pci-vhost-*</c>.</param>
     public VirtioPciTarget(Flavour flavour, bool vhostFrontend = false)
     {
         Flavour = flavour;
@@ -86,18 +98,26 @@ internal sealed class VirtioPciTarget : IFuzzTarget
 
     public Flavour Flavour { get; }
 
+    /// <summary>The transport's flavour: <see cref="Flavour"/>, except behind the vhost frontend, whose flavour is the
+    /// backend's (the transport is then robust).</summary>
+    public Flavour TransportFlavour => VhostFrontend ? Flavour.Robust : Flavour;
+
     public string Name { get; }
 
     public string Description =>
-        VhostFrontend
+        VhostFrontend && Flavour == Flavour.Seed
+            ? "virtio-pci transport (robust) with the vhost-demo frontend and the seed's handle_demo_kick backend, "
+                + "under the robust vhost target's hostile register sequences; oracles as there, and the vhost weight "
+                + "and worker livelock"
+        : VhostFrontend
             ? "virtio-pci transport with the vhost-demo frontend (vhost start/stop on DRIVER_OK: features, "
                 + "VHOST_SET_VRING_*, kick and call fds, ring hand-back) under hostile register sequences; oracles "
                 + "transport, DMA gate, permission, used-ring, hang, liveness on the backend's vring, missed "
                 + "interrupt across vhost stops"
-            : "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
-                + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport "
-                + "(register model, status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, "
-                + "liveness, missed interrupt (MSI-X, PBA, INTx)";
+        : "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
+            + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport "
+            + "(register model, status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, "
+            + "liveness, missed interrupt (MSI-X, PBA, INTx)";
 
     public int InputVersion => 1;
 
@@ -124,22 +144,28 @@ internal sealed class VirtioPciTarget : IFuzzTarget
         context.Attach(sim);
         var rig = new VirtioPciDriverRig(
             sim,
-            VhostFrontend ? () => new VhostDemoFrontendDevice(sim) : () => new VirtioDemoDevice(Flavour.Robust),
+            VhostFrontend
+                ? () => new VhostDemoFrontendDevice(sim, Flavour, VhostBackendRig.Options)
+                : () => new VirtioDemoDevice(Flavour.Robust),
             () =>
                 new VirtioPciOptions
                 {
                     Mode = VirtioPciMode.Transitional,
                     MsixVectors = msixVectors,
                     UseIoEventFd = ioEventFd,
-                    Flavour = Flavour,
+                    Flavour = TransportFlavour,
                 },
             context
         );
         LastDevice = rig.Device;
         LastTransport = rig.Transport;
-        // The frontend's backend vring: every vhost_get_vq_desc and notification change judged against Linux.
+        // The frontend's backend vring: every vhost_get_vq_desc and notification change judged against Linux, and each
+        // handler run's yield at the weight (the oracle wraps handle_demo_kick).
         if (rig.Device is VhostDemoFrontendDevice frontend)
+        {
             VhostChainOracle.Install(sim, frontend.Backend.Device.Vqs[0]).Context = context;
+            VhostWeightOracle.Install(frontend.Backend.Device, 0, frontend.Backend).Context = context;
+        }
         var execution = new VirtioPciExecution(rig, msixVectors, _checker, _gate, _guest, _interrupts);
         for (int n = 0; n < OperationsMax && !reader.IsExhausted && context.Finding is null; n++)
         {

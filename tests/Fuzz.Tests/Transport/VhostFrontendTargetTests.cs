@@ -1,6 +1,7 @@
 using Sim.Devices;
 using Sim.Devices.Vhost.Frontend;
 using Virtsim.Fuzz.Targets;
+using Virtsim.Fuzz.Targets.Rings;
 using Xunit;
 
 namespace Virtsim.Fuzz.Tests.Transport;
@@ -93,5 +94,71 @@ public sealed class VhostFrontendTargetTests
         target.Execute(input, context);
         Assert.Null(context.Finding);
         Assert.Equal(1, ((VhostDemoFrontendDevice)target.LastDevice!).Stops);
+    }
+
+    [Fact]
+    public void Registry_HasTheSeedFrontendTarget_WithARobustTransport()
+    {
+        var t = Assert.IsType<VirtioPciTarget>(FuzzTargets.Create(VirtioPciTarget.VhostSeedTargetName));
+        Assert.True(t.VhostFrontend);
+        Assert.Equal(Flavour.Seed, t.Flavour);
+        Assert.Equal(Flavour.Robust, t.TransportFlavour);
+        t.Execute([0], new FuzzContext());
+        Assert.Equal(Flavour.Seed, Assert.IsType<VhostDemoFrontendDevice>(t.LastDevice).BackendFlavour);
+    }
+
+    /// <summary>One request and a kick through the notify capability: vhost starts on DRIVER_OK, so the kick reaches
+    /// the backend's worker (ioeventfd, no exit to QEMU).</summary>
+    private static byte[] OneRequest() =>
+        Input(
+            0,
+            Op(VirtioPciInput.OpModernInit, 0, 5, ulong.MaxValue),
+            Op(VirtioPciInput.OpPost, 1 | 2, 0, 0x1234_5678_0000_0001),
+            Op(VirtioPciInput.OpRun, 1, 0, 0)
+        );
+
+    /// <summary>Seed flaw 1 (seed 000 lab 3, handle_demo_kick): the handler ends with an unconditional
+    /// vhost_poll_queue, so after the request is answered the worker requeues itself forever; through PCI the
+    /// execution reports <c>hang/vhost-worker-livelock</c> at the run. The robust backend answers and sleeps.</summary>
+    [Fact]
+    public void SeedFrontend_UnconditionalPollQueue_IsAWorkerLivelock()
+    {
+        byte[] input = OneRequest();
+        var robust = new FuzzContext();
+        new VirtioPciTarget(Flavour.Robust, vhostFrontend: true).Execute(input, robust);
+        Assert.Null(robust.Finding);
+        var context = new FuzzContext();
+        var target = new VirtioPciTarget(Flavour.Seed, vhostFrontend: true);
+        target.Execute(input, context);
+        Assert.Equal(("hang", "hang/vhost-worker-livelock"), (context.Finding?.Oracle, context.Finding?.Site));
+        var frontend = Assert.IsType<VhostDemoFrontendDevice>(target.LastDevice);
+        Assert.Equal(1, frontend.Starts);
+        Assert.Equal(1, frontend.Backend.Requests);
+    }
+
+    /// <summary>Seed flaw 2: handle_demo_kick passes pkts 0 to vhost_exceeds_weight, so only the byte weight can end
+    /// a run. With one request published, the available index stepped 20 further (those slots name head 0 again) and
+    /// one more request with a kick, a single handler run fetches 22 chains, past the packet weight of 16
+    /// (<c>weight/chain-past-packet-weight</c>, before the livelock's 16 idle runs); the robust backend yields at 16,
+    /// requeues, and finishes clean.</summary>
+    [Fact]
+    public void SeedFrontend_PktsZero_FetchesPastThePacketWeight()
+    {
+        byte[] input = Input(
+            0,
+            Op(VirtioPciInput.OpModernInit, 0, 5, ulong.MaxValue),
+            Op(VirtioPciInput.OpPost, 1, 0, 0x1234_5678_0000_0001),
+            Op(VirtioPciInput.OpPost, RingInput.OpSetAvailIdx << 4, 0, 20UL << 16),
+            Op(VirtioPciInput.OpPost, 1 | 2, 0, 0x1234_5678_0000_0001),
+            Op(VirtioPciInput.OpRun, 1, 0, 0)
+        );
+        var robust = new FuzzContext();
+        var robustTarget = new VirtioPciTarget(Flavour.Robust, vhostFrontend: true);
+        robustTarget.Execute(input, robust);
+        Assert.Null(robust.Finding);
+        Assert.Equal(22, ((VhostDemoFrontendDevice)robustTarget.LastDevice!).Backend.Device.Vqs[0].HeadsFetched);
+        var context = new FuzzContext();
+        new VirtioPciTarget(Flavour.Seed, vhostFrontend: true).Execute(input, context);
+        Assert.Equal(("weight", "weight/chain-past-packet-weight"), (context.Finding?.Oracle, context.Finding?.Site));
     }
 }

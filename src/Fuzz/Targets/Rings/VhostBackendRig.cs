@@ -39,7 +39,10 @@ internal sealed class VhostBackendRig
 
     public const uint Gsi = 5;
 
-    private static readonly VhostOptions Options = new()
+    /// <summary>The vhost options of every fuzz target that runs vhost-demo (this rig, and the vhost frontend behind
+    /// virtio-pci): small weights and livelock streak, so a weight yield and a self-requeueing worker show within a few
+    /// handler runs.</summary>
+    internal static readonly VhostOptions Options = new()
     {
         IdleRequeuesMax = IdleRequeuesMax,
         PacketWeight = PacketWeight,

@@ -189,10 +189,21 @@ internal sealed partial class VirtioPciExecution
     private bool Run(int windows) => RunFor(windows * VirtioPciTarget.RunWindowNs);
 
     /// <summary>Lets <paramref name="ns"/> simulated nanoseconds pass; false (a hang reported) when the event budget
-    /// ran out.</summary>
+    /// ran out or a vhost frontend's worker livelocked.</summary>
     private bool RunFor(long ns)
     {
         StopReason reason = _sim.Loop.Run(_sim.Now + ns);
+        if (_device is VhostDemoFrontendDevice { Backend.Device.Worker: { LivelocksDetected: > 0 } worker })
+        {
+            // The worker's own sensor (VhostOptions.IdleRequeuesMax idle self-requeues in a row), as the vhost ring
+            // targets read it (VhostBackendRig.Run): the seed handle_demo_kick's unconditional vhost_poll_queue.
+            _context.ReportHang(
+                "hang/vhost-worker-livelock",
+                $"the vhost worker ran its handler {worker.IdleSelfRequeueStreakMax} times in a row, each requeueing "
+                    + "itself without consuming or completing anything"
+            );
+            return false;
+        }
         if (reason != StopReason.EventLimit)
             return true;
         _context.ReportHang(
