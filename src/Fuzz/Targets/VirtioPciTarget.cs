@@ -107,13 +107,12 @@ internal sealed class VirtioPciTarget : IFuzzTarget
     public string Description =>
         VhostFrontend && Flavour == Flavour.Seed
             ? "virtio-pci transport (robust) with the vhost-demo frontend and the seed's handle_demo_kick backend, "
-                + "under the robust vhost target's hostile register sequences; oracles as there, and the vhost weight "
-                + "and worker livelock"
+                + "under the same hostile register sequences; oracles as virtio-pci-vhost-robust's"
         : VhostFrontend
             ? "virtio-pci transport with the vhost-demo frontend (vhost start/stop on DRIVER_OK: features, "
                 + "VHOST_SET_VRING_*, kick and call fds, ring hand-back) under hostile register sequences; oracles "
-                + "transport, DMA gate, permission, used-ring, hang, liveness on the backend's vring, missed "
-                + "interrupt across vhost stops"
+                + "transport, DMA gate, permission, used-ring, hang (event budget, worker livelock), liveness on the "
+                + "backend's vring, vhost chain and weight, missed interrupt across vhost stops"
         : "virtio-pci transport (transitional: common/ISR/device/notify caps, legacy I/O BAR, "
             + "MSI-X, PCI config) with virtio-demo and a guest posting requests; oracles transport "
             + "(register model, status machine, reset, ISR, generation, DMA gate), permission, used-ring, hang, "

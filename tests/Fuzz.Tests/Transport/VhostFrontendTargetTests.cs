@@ -161,4 +161,47 @@ public sealed class VhostFrontendTargetTests
         new VirtioPciTarget(Flavour.Seed, vhostFrontend: true).Execute(input, context);
         Assert.Equal(("weight", "weight/chain-past-packet-weight"), (context.Finding?.Oracle, context.Finding?.Site));
     }
+
+    /// <summary>Seed flaw 3, the first two together (found at execution 3 of <c>fuzz run --target virtio-pci-vhost-seed
+    /// --seed 1</c>, 26 bytes minimised): handle_demo_kick never asks for a backend (vhost-test's handle_vq returns
+    /// when vhost_vq_get_backend is NULL) and requeues itself whatever happened, so the work that the ioeventfd's start
+    /// kick queued (QEMU virtio_device_start_ioeventfd_impl: "Kick right away") outlives vhost_dev_stop (QEMU keeps the
+    /// vhost fd open; the worker lives until RESET_OWNER or close).
+    /// Here the driver initialises (vhost starts), resets (vhost stops), and the worker keeps writing used->flags and
+    /// reading avail->idx of a device the driver reset: <c>transport/device-access-while-stopped</c>. The robust
+    /// backend, which neither requeues without cause nor runs without a backend, is clean.</summary>
+    [Fact]
+    public void SeedFrontend_WorkerOutlivesVhostStop_TouchesTheRingsAfterReset()
+    {
+        byte[] input = Convert.FromHexString("000a00000000000000000000000e00000000000000000000000d");
+        var robust = new FuzzContext();
+        new VirtioPciTarget(Flavour.Robust, vhostFrontend: true).Execute(input, robust);
+        Assert.Null(robust.Finding);
+        var context = new FuzzContext();
+        var target = new VirtioPciTarget(Flavour.Seed, vhostFrontend: true);
+        target.Execute(input, context);
+        Assert.Equal(
+            ("transport", "transport/device-access-while-stopped"),
+            (context.Finding?.Oracle, context.Finding?.Site)
+        );
+        var frontend = Assert.IsType<VhostDemoFrontendDevice>(target.LastDevice);
+        Assert.Equal(1, frontend.Stops);
+        Assert.False(frontend.Backend.Device.Vqs[0].HasBackend);
+    }
+
+    /// <summary>The same flaw reached another way (execution 14,183 of that campaign, 26 bytes): a legacy driver's
+    /// rings at 0x1000, bus mastering turned off (DRIVER_OK cleared, vhost stopped), then a modern initialisation on
+    /// other rings; the stale worker still reads the old available ring, which the driver no longer offers:
+    /// <c>permission/read-outside-chain</c>.</summary>
+    [Fact]
+    public void SeedFrontend_WorkerOutlivesVhostStop_ReadsTheOldRingsAfterReinit()
+    {
+        byte[] input = Convert.FromHexString("000b000000000000ff0000000007200000a3000000000000000a");
+        var robust = new FuzzContext();
+        new VirtioPciTarget(Flavour.Robust, vhostFrontend: true).Execute(input, robust);
+        Assert.Null(robust.Finding);
+        var context = new FuzzContext();
+        new VirtioPciTarget(Flavour.Seed, vhostFrontend: true).Execute(input, context);
+        Assert.Equal(("permission", "permission/read-outside-chain"), (context.Finding?.Oracle, context.Finding?.Site));
+    }
 }
