@@ -189,19 +189,23 @@ public sealed class VhostFrontendTargetTests
         Assert.False(frontend.Backend.Device.Vqs[0].HasBackend);
     }
 
-    /// <summary>The same flaw reached another way (execution 14,183 of that campaign, 26 bytes): a legacy driver's
-    /// rings at 0x1000, bus mastering turned off (DRIVER_OK cleared, vhost stopped), then a modern initialisation on
-    /// other rings; the stale worker still reads the old available ring, which the driver no longer offers:
-    /// <c>permission/read-outside-chain</c>.</summary>
-    [Fact]
-    public void SeedFrontend_WorkerOutlivesVhostStop_ReadsTheOldRingsAfterReinit()
+    /// <summary>The same flaw reached another way (26 bytes each; <c>--seed 1</c> execution 14,183 and <c>--seed 2</c>
+    /// execution 6,399): a legacy driver's rings at 0x1000, bus mastering turned off by a PCI command write (DRIVER_OK
+    /// cleared, vhost stopped), then a modern initialisation on other rings; the stale worker still reads the old
+    /// available ring and writes the old used->flags, which the driver no longer offers:
+    /// <c>permission/read-outside-chain</c> or <c>permission/write-outside-writable-buffers</c>, whichever access the
+    /// checker sees first.</summary>
+    [Theory]
+    [InlineData("000b000000000000ff0000000007200000a3000000000000000a", "permission/read-outside-chain")]
+    [InlineData("000b0000000000000000000000072000001a000000000000000a", "permission/write-outside-writable-buffers")]
+    public void SeedFrontend_WorkerOutlivesVhostStop_TouchesTheOldRingsAfterReinit(string hex, string site)
     {
-        byte[] input = Convert.FromHexString("000b000000000000ff0000000007200000a3000000000000000a");
+        byte[] input = Convert.FromHexString(hex);
         var robust = new FuzzContext();
         new VirtioPciTarget(Flavour.Robust, vhostFrontend: true).Execute(input, robust);
         Assert.Null(robust.Finding);
         var context = new FuzzContext();
         new VirtioPciTarget(Flavour.Seed, vhostFrontend: true).Execute(input, context);
-        Assert.Equal(("permission", "permission/read-outside-chain"), (context.Finding?.Oracle, context.Finding?.Site));
+        Assert.Equal(("permission", site), (context.Finding?.Oracle, context.Finding?.Site));
     }
 }
