@@ -303,4 +303,22 @@ internal static class VirtioPciInput
                 Encode(OpCommonRead, 4, 6, 0)
             )
         );
+
+    /// <summary>Seed 9, of the vhost frontend targets only: more chains available at one kick than the fuzz targets'
+    /// vhost packet weight (16). One request posted without a kick, the available index stepped 20 on (those slots
+    /// name head 0 again), one more request with a kick, a run: a backend must yield at the weight and requeue
+    /// itself (the robust one does; the seed's passes pkts 0 to vhost_exceeds_weight and fetches all 22,
+    /// <c>weight/chain-past-packet-weight</c>). The register fuzzer's posts publish one chain each, so without this
+    /// seed a campaign reaches a weight only through an index jump of its own.</summary>
+    public static byte[] WeightBurstSeed() =>
+        Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 5, ulong.MaxValue),
+                Encode(OpPost, 1, 0, 0x1234_5678_0000_0001),
+                Encode(OpPost, Rings.RingInput.OpSetAvailIdx << 4, 0, 20UL << 16),
+                Post1,
+                Run
+            )
+        );
 }

@@ -128,7 +128,8 @@ internal sealed class VirtioPciTarget : IFuzzTarget
 
     public IInputMinimizer? Minimizer { get; } = VirtioPciInputMinimizer.Create(OperationsMax);
 
-    public IEnumerable<byte[]> SeedCorpus() => VirtioPciInput.Seeds();
+    public IEnumerable<byte[]> SeedCorpus() =>
+        VhostFrontend ? VirtioPciInput.Seeds().Append(VirtioPciInput.WeightBurstSeed()) : VirtioPciInput.Seeds();
 
     /// <summary>The one place a simulation is made (trace hooks attach here).</summary>
     private static Simulation CreateSimulation() => RingSimulation.Create(EventsMax);
