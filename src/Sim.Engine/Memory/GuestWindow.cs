@@ -69,6 +69,12 @@ public readonly struct GuestWindow
     /// this way and reports them once with <see cref="MarkPagesWritten"/>.</summary>
     public int PageSkew => _offset & (GuestMemory.PageSize - 1);
 
+    /// <summary>The dirty bit of the window's first page, located once: its <see cref="GuestPageMark.Mark"/> is
+    /// <see cref="MarkWritten"/> of any range inside that page (for a window that lies inside one page, any range of
+    /// the window). The default mark for the default window.</summary>
+    public GuestPageMark FirstPageMark =>
+        _dirty is null ? default : new GuestPageMark(_dirty, Narrow.AsUInt32Bits(_offset) / GuestMemory.PageSize);
+
     /// <summary>Pages a mask of <see cref="MarkPagesWritten"/> can name.</summary>
     public const int PageMaskPages = 64;
 
