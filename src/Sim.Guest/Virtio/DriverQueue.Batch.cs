@@ -22,9 +22,10 @@ namespace Sim.Guest.Virtio;
 // - TryAddPairAndKickDirect (TryAddBatchAndNotify of one pair, unobserved) must equal the pair TryAdd then
 //   NeedsNotify. Proved by BatchDifferentialTests.Property_SinglePairKick_MatchesTryAddThenNeedsNotify and the
 //   fused-kick rounds above; fuzzed by the driver-queue target's fast lane (its op 1 with one pair).
-// - Dirty marks: where a ring's window lies inside one page (_descInOnePage, _availInOnePage), TryAddPairAndKickDirect
-//   and ReapDirect (MarkAvailStores) mark that page once per kick instead of once per store, the same dirty pages as
-//   the reference's per-store marks. The property tests above draw layouts inside one page and across pages (an
+// - Dirty marks: where a ring's window lies inside one page (_descInOnePage, _availInOnePage), TryAddBatch,
+//   TryAddPairAndKickDirect and ReapDirect (MarkAvailStores) mark that page once per call instead of once per store
+//   (through its dirty bit located at Initialize: _descPage, _availPage), the same dirty pages as the reference's
+//   per-store marks. The property tests above draw layouts inside one page and across pages (an
 //   available ring whose flags and idx end one page and whose entries and used_event start the next).
 // - TryGetUsedBatch (ReapDirect without the handler steps) must equal a loop of TryGetUsed (DriverQueue.cs).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
@@ -127,15 +128,25 @@ public sealed partial class DriverQueue
             shadow = unchecked((ushort)(shadow + 1));
             headsAdded[k] = unchecked((ushort)first);
         }
-        MarkDescriptorsWritten(headsAdded);
-        RingBytes.MarkEntriesWritten(
-            _availWindow,
-            VirtioSpec.AvailRingOffset,
-            VirtioSpec.AvailElemSize,
-            size,
-            firstSlot & mask,
-            n
-        );
+        // A ring inside one page: one mark of that page for all the batch's stores into it (none when nothing fit).
+        if (!_descInOnePage)
+            MarkDescriptorsWritten(headsAdded);
+        else if (n > 0)
+            _descPage.Mark();
+        if (_availInOnePage)
+        {
+            if (n > 0)
+                _availPage.Mark();
+        }
+        else
+            RingBytes.MarkEntriesWritten(
+                _availWindow,
+                VirtioSpec.AvailRingOffset,
+                VirtioSpec.AvailElemSize,
+                size,
+                firstSlot & mask,
+                n
+            );
         _freeHead = free;
         _numFree -= 2 * n; // n <= _numFree / 2
         Outstanding += n;
@@ -274,9 +285,24 @@ public sealed partial class DriverQueue
     /// <summary>The dirty marks of <see cref="TryAddPairAndKickDirect"/>'s stores: the two descriptors at
     /// <paramref name="firstAt"/> and <paramref name="secondAt"/> of the table, the available-ring entry at
     /// <paramref name="slotAt"/> and, when <paramref name="published"/>, avail.idx. A ring inside one page: one mark
-    /// of its page for all its stores (the page the reference's per-store marks mark).</summary>
+    /// of its page for all its stores (the page the reference's per-store marks mark). Both rings inside one page
+    /// (as bench ring's are) is the inlined case; the rest is out of line.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MarkPairWritten(int firstAt, int secondAt, int slotAt, bool published)
+    {
+        if (_descInOnePage & _availInOnePage)
+        {
+            _descPage.Mark();
+            _availPage.Mark();
+            return;
+        }
+        MarkPairWrittenPerRing(firstAt, secondAt, slotAt, published);
+    }
+
+    /// <summary><see cref="MarkPairWritten"/> where a ring spans pages: per store there, once per ring where the ring
+    /// lies inside one page.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkPairWrittenPerRing(int firstAt, int secondAt, int slotAt, bool published)
     {
         if (_descInOnePage)
         {
@@ -489,10 +515,16 @@ public sealed partial class DriverQueue
     private void MarkAvailStores(int stored)
     {
         if (_availInOnePage)
-        {
             _availPage.Mark(); // avail.flags' page and used_event's
-            return;
-        }
+        else
+            MarkAvailStoresPerField(stored);
+    }
+
+    /// <summary><see cref="MarkAvailStores"/> for an available ring that spans pages: each stored field's page. Out of
+    /// line: the handler's common case is the ring inside one page.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkAvailStoresPerField(int stored)
+    {
         if ((stored & AvailStoreFlags) != 0)
             _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
         if ((stored & AvailStoreUsedEvent) != 0)

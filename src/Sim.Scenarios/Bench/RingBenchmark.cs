@@ -174,7 +174,7 @@ public sealed class RingBenchmark
         while (true)
         {
             long n = Math.Min(Math.Min(batch, requests - done), _slots);
-            if (AddRequests(memory, Narrow.LowInt32(n)))
+            if (n == 1 ? AddRequest(memory) : AddRequests(memory, Narrow.LowInt32(n))) // one call per step
                 _kicks++;
             memory.Actor = device;
             ServeKick(memory);
@@ -191,8 +191,6 @@ public sealed class RingBenchmark
     /// virtqueue_kick_prepare); returns whether the driver kicks.</summary>
     private bool AddRequests(GuestMemory memory, int n)
     {
-        if (n == 1)
-            return AddRequest(memory);
         int slots = _slots;
         int start = unchecked((int)(_sequence & (slots - 1)));
         // The driver fills its request buffers with plain stores (through the window on them: the benchmark runs
@@ -321,11 +319,13 @@ public sealed class RingBenchmark
         bool done;
         ReadOnlySpan<byte> buffers = _buffers.Bytes; // taken once: the window is fixed for the run
         ushort[] slotOfHead = _slotOfHead;
+        Span<ushort> usedIds = _usedIds;
+        Span<uint> usedLens = _usedLens;
         do
         {
-            done = _driver.ReapAll(memory, _usedIds, _usedLens, out int count);
-            ReadOnlySpan<ushort> ids = _usedIds.AsSpan(0, count);
-            ReadOnlySpan<uint> lens = _usedLens.AsSpan(0, count);
+            done = _driver.ReapAll(memory, usedIds, usedLens, out int count);
+            ReadOnlySpan<ushort> ids = usedIds[..count];
+            ReadOnlySpan<uint> lens = usedLens[..count];
             for (int k = 0; k < ids.Length; k++)
                 mismatches += Mismatch(buffers, slotOfHead[ids[k]], lens[k]);
             reaped += count;
