@@ -273,11 +273,9 @@ public sealed partial class DriverQueue
             _published = shadow;
         }
         MarkPairWritten(firstAt, secondAt, slotAt, published);
-        // The kick decision (Linux virtqueue_kick_prepare_split).
-        RingIndex oldIdx = shadow.Subtract(numAdded);
-        _numAdded = 0;
+        _numAdded = 0; // then the kick decision (Linux virtqueue_kick_prepare_split)
         notify = EventIdx
-            ? RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), shadow, oldIdx)
+            ? RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), shadow, shadow.Subtract(numAdded))
             : (_usedWindow.ReadUInt16(VirtioSpec.UsedFlagsOffset) & VirtioSpec.UsedFNoNotify) == 0;
         return true;
     }
