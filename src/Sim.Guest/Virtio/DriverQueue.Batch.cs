@@ -412,13 +412,13 @@ public sealed partial class DriverQueue
     /// <summary>
     /// The unobserved body of <see cref="TryGetUsedBatch"/> (<typeparamref name="TMode"/> <see cref="GetUsedMode"/>)
     /// and of <see cref="ReapAll"/> (<see cref="HandlerMode"/>: a type argument, so that each is compiled for its
-    /// mode with the other's steps left out). Reaping: the steps of TryGetUsed (RefreshUsedIdx, the entry checks, DetachChain,
-    /// used_event) in the same order. As the handler: DisableCallbacks, that reaping, EnableCallbacks and its re-check,
-    /// again while the re-check finds more, each step where ReapAll's loop takes it. The indices and free list stay
-    /// in locals across the whole kick (stored back at the end), and the used ring is read through a span over its
-    /// window, whose length is checked once here: the slots are masked to the size, so every read lies inside it.
-    /// Bounded: each pass after the first follows a re-check that found an entry, which that pass reaps or breaks the
-    /// queue on, and at most <paramref name="ids"/>.Length entries are reaped.
+    /// mode with the other's steps left out). Reaping: the steps of TryGetUsed (RefreshUsedIdx, the entry checks,
+    /// DetachChain, used_event) in the same order. As the handler: DisableCallbacks, that reaping, EnableCallbacks and
+    /// its re-check, again while the re-check finds more, each step where ReapAll's loop takes it. The indices and
+    /// free list stay in locals across the whole kick (stored back at the end), and the used ring is read through a
+    /// span over its window, whose length is checked once here: the slots are masked to the size, so every read lies
+    /// inside it. Bounded: each pass after the first follows a re-check that found an entry, which that pass reaps or
+    /// breaks the queue on, and at most <paramref name="ids"/>.Length entries are reaped.
     /// </summary>
     private bool ReapDirect<TMode>(Span<ushort> ids, Span<uint> lens, out int reaped)
         where TMode : struct, IReapMode
