@@ -45,12 +45,27 @@ public readonly struct GuestWindow
     /// <summary>The window's bytes, read-only, for batch code (the split-ring batch calls) that validates its offsets
     /// once and then decodes with <see cref="BinaryPrimitives"/>-style little-endian reads. Reads need no tracking;
     /// like every window access they bypass the observer.</summary>
-    public ReadOnlySpan<byte> Bytes => _bytes is null ? default : new ReadOnlySpan<byte>(_bytes, _offset, _length);
+    public ReadOnlySpan<byte> Bytes => MemoryMarshal.CreateReadOnlySpan(ref First, _length);
 
     /// <summary>The window's bytes, writable, for batch code. Writes through the span are not tracked: the caller
     /// reports each write with <see cref="MarkWritten"/> before the memory's dirty pages are next read (as
     /// <see cref="GuestMemory.TryGetSpan"/> asks of <see cref="GuestMemory.MarkDirty"/>).</summary>
-    public Span<byte> WritableBytes => _bytes is null ? default : new Span<byte>(_bytes, _offset, _length);
+    public Span<byte> WritableBytes => MemoryMarshal.CreateSpan(ref First, _length);
+
+    /// <summary>The window's first byte in its region's array, for <see cref="Bytes"/> and
+    /// <see cref="WritableBytes"/>: no range check per call (the span constructor's would run on every batch call),
+    /// because <see cref="GuestMemory.TryGetWindow"/> located the window inside the array when it made it. The default
+    /// window has no array and a length of 0: a null reference, so an empty span.</summary>
+    private ref byte First
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            if (_bytes is null)
+                return ref Unsafe.NullRef<byte>();
+            return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bytes), _offset);
+        }
+    }
 
     /// <summary>Marks the pages of [<paramref name="at"/>, +<paramref name="length"/>) of the window dirty, after
     /// writes through <see cref="WritableBytes"/>.</summary>
@@ -68,6 +83,12 @@ public readonly struct GuestWindow
     /// many small pieces of a window of at most <see cref="PageMaskPages"/> pages collects their pages in one mask
     /// this way and reports them once with <see cref="MarkPagesWritten"/>.</summary>
     public int PageSkew => _offset & (GuestMemory.PageSize - 1);
+
+    /// <summary>The dirty bit of the window's first page, located once: its <see cref="GuestPageMark.Mark"/> is
+    /// <see cref="MarkWritten"/> of any range inside that page (for a window that lies inside one page, any range of
+    /// the window). The default mark for the default window.</summary>
+    public GuestPageMark FirstPageMark =>
+        _dirty is null ? default : new GuestPageMark(_dirty, Narrow.AsUInt32Bits(_offset) / GuestMemory.PageSize);
 
     /// <summary>Pages a mask of <see cref="MarkPagesWritten"/> can name.</summary>
     public const int PageMaskPages = 64;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
 
@@ -21,9 +22,10 @@ namespace Sim.Guest.Virtio;
 // - TryAddPairAndKickDirect (TryAddBatchAndNotify of one pair, unobserved) must equal the pair TryAdd then
 //   NeedsNotify. Proved by BatchDifferentialTests.Property_SinglePairKick_MatchesTryAddThenNeedsNotify and the
 //   fused-kick rounds above; fuzzed by the driver-queue target's fast lane (its op 1 with one pair).
-// - Dirty marks: where a ring's window lies inside one page (_descInOnePage, _availInOnePage), TryAddPairAndKickDirect
-//   and ReapDirect (MarkAvailStores) mark that page once per kick instead of once per store, the same dirty pages as
-//   the reference's per-store marks. The property tests above draw layouts inside one page and across pages (an
+// - Dirty marks: where a ring's window lies inside one page (_descInOnePage, _availInOnePage), TryAddBatch,
+//   TryAddPairAndKickDirect and ReapDirect (MarkAvailStores) mark that page once per call instead of once per store
+//   (through its dirty bit located at Initialize: _descPage, _availPage), the same dirty pages as the reference's
+//   per-store marks. The property tests above draw layouts inside one page and across pages (an
 //   available ring whose flags and idx end one page and whose entries and used_event start the next).
 // - TryGetUsedBatch (ReapDirect without the handler steps) must equal a loop of TryGetUsed (DriverQueue.cs).
 //   Proved by BatchDifferentialTests.Property_DriverBatches_MatchSequentialAddsAndReaps.
@@ -126,15 +128,25 @@ public sealed partial class DriverQueue
             shadow = unchecked((ushort)(shadow + 1));
             headsAdded[k] = unchecked((ushort)first);
         }
-        MarkDescriptorsWritten(headsAdded);
-        RingBytes.MarkEntriesWritten(
-            _availWindow,
-            VirtioSpec.AvailRingOffset,
-            VirtioSpec.AvailElemSize,
-            size,
-            firstSlot & mask,
-            n
-        );
+        // A ring inside one page: one mark of that page for all the batch's stores into it (none when nothing fit).
+        if (!_descInOnePage)
+            MarkDescriptorsWritten(headsAdded);
+        else if (n > 0)
+            _descPage.Mark();
+        if (_availInOnePage)
+        {
+            if (n > 0)
+                _availPage.Mark();
+        }
+        else
+            RingBytes.MarkEntriesWritten(
+                _availWindow,
+                VirtioSpec.AvailRingOffset,
+                VirtioSpec.AvailElemSize,
+                size,
+                firstSlot & mask,
+                n
+            );
         _freeHead = free;
         _numFree -= 2 * n; // n <= _numFree / 2
         Outstanding += n;
@@ -195,98 +207,124 @@ public sealed partial class DriverQueue
     /// <see cref="TryAdd(GuestMemory, GuestBuffer, GuestBuffer, out ushort)"/> then <see cref="NeedsNotify"/>, in one
     /// body with the rings written through spans over their windows (taken once, their lengths asserted: every offset
     /// below is a descriptor index or a slot masked to the size) and the free-list and ring-index fields in locals.
-    /// The same checks, stores, state and dirty pages as those two calls, in their order.
+    /// The same checks, stores, state and dirty pages as those two calls, in their order. A pair that does not fit
+    /// (or a broken queue) adds nothing: then it is NeedsNotify alone (<see cref="KickPrepareDirect"/>, out of line).
     /// </summary>
     private bool TryAddPairAndKickDirect(GuestBuffer readable, GuestBuffer writable, out ushort head, out bool notify)
     {
-        head = 0;
-        bool added = false;
-        int size = _size;
-        Span<byte> availBytes = _availWindow.WritableBytes;
-        // The ring ends with used_event (VIRTIO 1.2 §2.7.6), whose offset was taken at Initialize: a plain compare,
-        // not AvailRingSize's checked arithmetic, on every kick.
-        Assert(
-            availBytes.Length == unchecked(_usedEventOffset + VirtioSpec.AvailUsedEventSize),
-            "available-ring window covers the ring"
-        );
-        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
-        RingIndex shadow = _availShadow;
-        int numAdded = _numAdded;
-        if (!Broken && _numFree >= 2)
+        if (Broken || _numFree < 2)
         {
-            // TryAdd: the free list's first two descriptors, the first linking to the second.
-            ushort[] links = _next;
-            Span<byte> tableBytes = _descWindow.WritableBytes;
-            Assert(
-                tableBytes.Length == unchecked(size * VirtioSpec.DescSize) && links.Length == size, // size <= 32768
-                "descriptor-table window covers the table"
-            );
-            int first = _freeHead;
-            int second = links[first];
-            int rest = links[second];
-            ref byte table = ref MemoryMarshal.GetReference(tableBytes);
-            // unchecked: first, second < size (indices of links), so both descriptors lie inside the table.
-            int firstAt = unchecked(first * VirtioSpec.DescSize);
-            int secondAt = unchecked(second * VirtioSpec.DescSize);
-            RingBytes.WriteDescriptor(
-                ref table,
-                firstAt,
-                readable.Addr.Value,
-                DescriptorHigh(readable.Len, VirtioSpec.DescFNext, unchecked((ushort)second))
-            );
-            RingBytes.WriteDescriptor(
-                ref table,
-                secondAt,
-                writable.Addr.Value,
-                DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, unchecked((ushort)rest))
-            );
-            // A table inside one page: the first descriptor's mark is the second's too.
-            _descWindow.MarkWritten(firstAt, VirtioSpec.DescSize);
-            if (!_descInOnePage)
-                _descWindow.MarkWritten(secondAt, VirtioSpec.DescSize);
-            _freeHead = rest;
-            _numFree = unchecked(_numFree - 2); // _numFree >= 2 checked above
-            head = unchecked((ushort)first);
-            // Commit: the head state, then avail->ring[avail_idx_shadow & (num - 1)] = head.
-            _heads[first] = new HeadState(writable.Len, unchecked((ushort)second), 2);
-            Outstanding = unchecked(Outstanding + 1); // at most one chain per descriptor, so below 32768
-            // unchecked: the slot is masked to the size, inside the available ring.
-            int slotAt = unchecked(VirtioSpec.AvailRingOffset + (shadow.Slot(size) * VirtioSpec.AvailElemSize));
-            RingBytes.WriteLe16(ref avail, slotAt, head);
-            _availWindow.MarkWritten(slotAt, VirtioSpec.AvailElemSize);
-            shadow = shadow.Next;
-            numAdded = unchecked(numAdded + 1); // at most the size between kicks
-            _availShadow = shadow;
-            added = true;
+            head = 0;
+            notify = KickPrepareDirect();
+            return false;
         }
-        // A ring inside one page: the entry's mark above is avail.idx's too.
-        notify = PublishAndDecideDirect(ref avail, shadow, numAdded, availMarked: added && _availInOnePage);
-        return added;
-    }
-
-    /// <summary>NeedsNotify on TryAddPairAndKickDirect's locals: Publish (avail.idx after the entry: VIRTIO 1.2
-    /// §2.7.13.2's barrier is program order here), then the kick decision (Linux
-    /// virtqueue_kick_prepare_split). <paramref name="availMarked"/>: avail.idx's page is already marked
-    /// dirty.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool PublishAndDecideDirect(ref byte avail, RingIndex shadow, int numAdded, bool availMarked)
-    {
-        if (_published != shadow)
+        // TryAdd: the free list's first two descriptors, the first linking to the second.
+        int size = _size;
+        ushort[] links = _next;
+        int first = _freeHead;
+        int second = links[first];
+        int rest = links[second];
+        Span<byte> tableBytes = _descWindow.WritableBytes;
+        Span<byte> availBytes = _availWindow.WritableBytes;
+        // The windows were taken at Initialize for this size; the available ring ends with used_event (VIRTIO 1.2
+        // §2.7.6), whose offset was taken there too: plain compares, not the layout's checked arithmetic, per kick.
+        Assert(
+            tableBytes.Length == unchecked(size * VirtioSpec.DescSize) // size <= 32768
+                && links.Length == size
+                && availBytes.Length == _usedEventOffset + VirtioSpec.AvailUsedEventSize,
+            "ring windows cover the table and the available ring"
+        );
+        ref byte table = ref MemoryMarshal.GetReference(tableBytes);
+        ref byte avail = ref MemoryMarshal.GetReference(availBytes);
+        // unchecked: first, second, rest < size (indices of links), so both descriptors lie inside the table.
+        ushort secondIndex = Narrow.LowUInt16(second);
+        int firstAt = unchecked(first * VirtioSpec.DescSize);
+        int secondAt = unchecked(second * VirtioSpec.DescSize);
+        RingBytes.WriteDescriptor(
+            ref table,
+            firstAt,
+            readable.Addr.Value,
+            DescriptorHigh(readable.Len, VirtioSpec.DescFNext, secondIndex)
+        );
+        RingBytes.WriteDescriptor(
+            ref table,
+            secondAt,
+            writable.Addr.Value,
+            DescriptorHigh(writable.Len, VirtioSpec.DescFWrite, Narrow.LowUInt16(rest))
+        );
+        _freeHead = rest;
+        _numFree -= 2; // _numFree >= 2 checked above
+        head = Narrow.LowUInt16(first);
+        // Commit: the head state, then avail->ring[avail_idx_shadow & (num - 1)] = head.
+        _heads[first] = new HeadState(writable.Len, secondIndex, 2);
+        Outstanding++; // at most one chain per descriptor, so below 32768
+        RingIndex shadow = _availShadow;
+        // unchecked: the slot is masked to the size, inside the available ring.
+        int slotAt = unchecked(VirtioSpec.AvailRingOffset + (shadow.Slot(size) * VirtioSpec.AvailElemSize));
+        RingBytes.WriteLe16(ref avail, slotAt, head);
+        shadow = shadow.Next;
+        _availShadow = shadow;
+        int numAdded = _numAdded + 1; // at most the size between kicks
+        // NeedsNotify: Publish (avail.idx after the entry: VIRTIO 1.2 §2.7.13.2's barrier is program order here).
+        bool published = _published != shadow;
+        if (published)
         {
             RingBytes.WriteLe16(ref avail, VirtioSpec.AvailIdxOffset, shadow.Value);
-            if (!availMarked)
-                _availWindow.MarkWritten(VirtioSpec.AvailIdxOffset, sizeof(ushort));
             _published = shadow;
         }
-        RingIndex oldIdx = shadow.Subtract(numAdded);
-        _numAdded = 0;
-        return EventIdx
-            ? RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), shadow, oldIdx)
+        MarkPairWritten(firstAt, secondAt, slotAt, published);
+        _numAdded = 0; // then the kick decision (Linux virtqueue_kick_prepare_split)
+        notify = EventIdx
+            ? RingIndex.NeedEvent(new(_usedWindow.ReadUInt16(_availEventOffset)), shadow, shadow.Subtract(numAdded))
             : (_usedWindow.ReadUInt16(VirtioSpec.UsedFlagsOffset) & VirtioSpec.UsedFNoNotify) == 0;
+        return true;
+    }
+
+    /// <summary>The dirty marks of <see cref="TryAddPairAndKickDirect"/>'s stores: the two descriptors at
+    /// <paramref name="firstAt"/> and <paramref name="secondAt"/> of the table, the available-ring entry at
+    /// <paramref name="slotAt"/> and, when <paramref name="published"/>, avail.idx. A ring inside one page: one mark
+    /// of its page for all its stores (the page the reference's per-store marks mark). Both rings inside one page
+    /// (as bench ring's are) is the inlined case; the rest is out of line.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkPairWritten(int firstAt, int secondAt, int slotAt, bool published)
+    {
+        if (_descInOnePage & _availInOnePage)
+        {
+            _descPage.Mark();
+            _availPage.Mark();
+            return;
+        }
+        MarkPairWrittenPerRing(firstAt, secondAt, slotAt, published);
+    }
+
+    /// <summary><see cref="MarkPairWritten"/> where a ring spans pages: per store there, once per ring where the ring
+    /// lies inside one page.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkPairWrittenPerRing(int firstAt, int secondAt, int slotAt, bool published)
+    {
+        if (_descInOnePage)
+        {
+            _descPage.Mark();
+        }
+        else
+        {
+            _descWindow.MarkWritten(firstAt, VirtioSpec.DescSize);
+            _descWindow.MarkWritten(secondAt, VirtioSpec.DescSize);
+        }
+        if (_availInOnePage)
+        {
+            _availPage.Mark();
+            return;
+        }
+        _availWindow.MarkWritten(slotAt, VirtioSpec.AvailElemSize);
+        if (published)
+            _availWindow.MarkWritten(VirtioSpec.AvailIdxOffset, sizeof(ushort));
     }
 
     /// <summary>The unobserved body of <see cref="NeedsNotify"/>: Publish's avail.idx store and the kick decision
-    /// through the ring windows, in NeedsNotify's order.</summary>
+    /// through the ring windows, in NeedsNotify's order. Out of line: the single-pair kick calls it only when its
+    /// pair does not fit.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private bool KickPrepareDirect()
     {
         RingIndex newIdx = _availShadow;
@@ -368,21 +406,24 @@ public sealed partial class DriverQueue
                 count++;
             return count > 0;
         }
-        return ReapDirect(ids, lens, handler: false, out count);
+        return ReapDirect<GetUsedMode>(ids, lens, out count);
     }
 
     /// <summary>
-    /// The unobserved body of <see cref="TryGetUsedBatch"/> (<paramref name="handler"/> false) and of
-    /// <see cref="ReapAll"/> (true). Reaping: the steps of TryGetUsed (RefreshUsedIdx, the entry checks, DetachChain,
-    /// used_event) in the same order. As the handler: DisableCallbacks, that reaping, EnableCallbacks and its re-check,
-    /// again while the re-check finds more, each step where ReapAll's loop takes it. The indices and free list stay
-    /// in locals across the whole kick (stored back at the end), and the used ring is read through a span over its
-    /// window, whose length is checked once here: the slots are masked to the size, so every read lies inside it.
-    /// Bounded: each pass after the first follows a re-check that found an entry, which that pass reaps or breaks the
-    /// queue on, and at most <paramref name="ids"/>.Length entries are reaped.
+    /// The unobserved body of <see cref="TryGetUsedBatch"/> (<typeparamref name="TMode"/> <see cref="GetUsedMode"/>)
+    /// and of <see cref="ReapAll"/> (<see cref="HandlerMode"/>: a type argument, so that each is compiled for its
+    /// mode with the other's steps left out). Reaping: the steps of TryGetUsed (RefreshUsedIdx, the entry checks,
+    /// DetachChain, used_event) in the same order. As the handler: DisableCallbacks, that reaping, EnableCallbacks and
+    /// its re-check, again while the re-check finds more, each step where ReapAll's loop takes it. The indices and
+    /// free list stay in locals across the whole kick (stored back at the end), and the used ring is read through a
+    /// span over its window, whose length is checked once here: the slots are masked to the size, so every read lies
+    /// inside it. Bounded: each pass after the first follows a re-check that found an entry, which that pass reaps or
+    /// breaks the queue on, and at most <paramref name="ids"/>.Length entries are reaped.
     /// </summary>
-    private bool ReapDirect(Span<ushort> ids, Span<uint> lens, bool handler, out int reaped)
+    private bool ReapDirect<TMode>(Span<ushort> ids, Span<uint> lens, out int reaped)
+        where TMode : struct, IReapMode
     {
+        bool handler = TMode.Handler;
         int size = _size;
         ReadOnlySpan<byte> usedBytes = _usedWindow.Bytes;
         Span<byte> availBytes = _availWindow.WritableBytes;
@@ -406,7 +447,7 @@ public sealed partial class DriverQueue
         {
             if (handler)
                 stored |= DisableCallbacksDirect(ref avail);
-            bool callbacks = CallbacksEnabled; // false for the handler
+            bool callbacks = !handler && CallbacksEnabled; // the handler has just disabled them
             // unchecked: count < ids.Length.
             for (; count < ids.Length && error == DriverQueueError.None; count = unchecked(count + 1))
             {
@@ -466,17 +507,24 @@ public sealed partial class DriverQueue
     private const int AvailStoreUsedEvent = 2;
 
     /// <summary>Marks the available-ring fields ReapDirect stored through its span dirty (the pages the window stores
-    /// of the reference mark); inlined: at one used entry per kick its call was a measurable part of the
-    /// handler.</summary>
+    /// of the reference mark: with a ring inside one page, that page); <paramref name="stored"/> is not 0. Inlined: at
+    /// one used entry per kick its call was a measurable part of the handler.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MarkAvailStores(int stored)
     {
+        if (_availInOnePage)
+            _availPage.Mark(); // avail.flags' page and used_event's
+        else
+            MarkAvailStoresPerField(stored);
+    }
+
+    /// <summary><see cref="MarkAvailStores"/> for an available ring that spans pages: each stored field's page. Out of
+    /// line: the handler's common case is the ring inside one page.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkAvailStoresPerField(int stored)
+    {
         if ((stored & AvailStoreFlags) != 0)
-        {
             _availWindow.MarkWritten(VirtioSpec.AvailFlagsOffset, sizeof(ushort));
-            if (_availInOnePage)
-                return; // used_event's page is avail.flags' page
-        }
         if ((stored & AvailStoreUsedEvent) != 0)
             _availWindow.MarkWritten(_usedEventOffset, sizeof(ushort));
     }
@@ -528,7 +576,7 @@ public sealed partial class DriverQueue
     {
         if (!CallbacksEnabled)
             return 0;
-        _availFlagsShadow |= VirtioSpec.AvailFNoInterrupt;
+        _availFlagsShadow = Narrow.LowUInt16(_availFlagsShadow | VirtioSpec.AvailFNoInterrupt);
         if (EventIdx)
         {
             RingBytes.WriteLe16(ref avail, _usedEventOffset, 0);
@@ -568,14 +616,39 @@ public sealed partial class DriverQueue
     /// <see cref="EnableCallbacks"/> in that loop (an observer sees their accesses); unobserved, one window choice
     /// and the reaping of <see cref="TryGetUsedBatch"/> in one body (ReapDirect).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool ReapAll(GuestMemory memory, Span<ushort> ids, Span<uint> lens, out int count)
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (lens.Length < ids.Length)
-            throw new ArgumentException("room for one length per id", nameof(lens));
+            ThrowLensTooShort();
         if (Direct(memory))
-            return ReapDirect(ids, lens, handler: true, out count);
+            return ReapDirect<HandlerMode>(ids, lens, out count);
         return ReapAllReference(memory, ids, lens, out count);
+    }
+
+    /// <summary>ReapAll's argument check, out of line: ReapAll is inlined into its callers.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowLensTooShort() => throw new ArgumentException("lens: room for one length per id");
+
+    /// <summary>Which body <see cref="ReapDirect{TMode}"/> is: a struct type argument, so that the JIT compiles one
+    /// copy per mode with <see cref="Handler"/> a constant.</summary>
+    private interface IReapMode
+    {
+        /// <summary>True for ReapAll's handler steps (callbacks off, reap, callbacks on and re-check).</summary>
+        static abstract bool Handler { get; }
+    }
+
+    /// <summary><see cref="TryGetUsedBatch"/>'s mode: reaping only.</summary>
+    private struct GetUsedMode : IReapMode
+    {
+        public static bool Handler => false;
+    }
+
+    /// <summary><see cref="ReapAll"/>'s mode: the interrupt handler.</summary>
+    private struct HandlerMode : IReapMode
+    {
+        public static bool Handler => true;
     }
 
     /// <summary>The reference of <see cref="ReapAll"/> (what an observed run takes): the handler loop over

@@ -52,9 +52,12 @@ public sealed partial class DriverQueue
 
     // Whether the descriptor table's and the available ring's windows each lie inside one page (taken at Initialize).
     // Dirty tracking is per page, so there every store marks that same page: the unobserved kick and handler bodies
-    // mark it once per kick instead of once per store (issue 13 section 5; same dirty pages as the reference).
+    // mark it once per kick instead of once per store (issue 13 section 5; same dirty pages as the reference), through
+    // the page's dirty bit located at Initialize (the default mark where the window spans pages).
     private bool _descInOnePage;
     private bool _availInOnePage;
+    private GuestPageMark _descPage;
+    private GuestPageMark _availPage;
 
     /// <summary>A driver for the ring at <paramref name="layout"/>. <paramref name="eventIdx"/>: VIRTIO_F_EVENT_IDX
     /// was negotiated. Call <see cref="Initialize"/> before use.</summary>
@@ -135,6 +138,8 @@ public sealed partial class DriverQueue
         Assert(windows, "ring parts in guest memory have windows");
         _descInOnePage = InOnePage(_descWindow);
         _availInOnePage = InOnePage(_availWindow);
+        _descPage = _descInOnePage ? _descWindow.FirstPageMark : default;
+        _availPage = _availInOnePage ? _availWindow.FirstPageMark : default;
         _windowMemory = memory;
         ResetState();
     }

@@ -67,4 +67,28 @@ public sealed class GuestWindowBatchViewTests
         Assert.False(Window(m, 0x10, 64 * GuestMemory.PageSize).FitsPageMask); // 65 pages
         Assert.True(Window(m, 0, 64 * GuestMemory.PageSize).FitsPageMask);
     }
+
+    [Fact]
+    public void FirstPageMark_MarksTheWindowsFirstPage_AsMarkWrittenDoes()
+    {
+        // Page 0x45 is bit 5 of the bitmap's second word: the mark locates word and bit, not only bit.
+        GuestMemory m = GuestMemory.CreateFlat(0x80000);
+        GuestWindow w = Window(m, 0x45f00, 0x100);
+        m.ClearDirty();
+        GuestPageMark mark = w.FirstPageMark;
+        Assert.False(mark.IsEmpty);
+        mark.Mark();
+        Assert.Equal([new GuestAddress(0x45000)], m.DirtyPages());
+        mark.Mark(); // already set: unchanged
+        Assert.Equal([new GuestAddress(0x45000)], m.DirtyPages());
+        m.ClearDirty();
+        w.MarkWritten(0xf0, 0x10);
+        Assert.Equal([new GuestAddress(0x45000)], m.DirtyPages());
+        // A window across pages: the first page only.
+        m.ClearDirty();
+        Window(m, 0x1ff8, 0x10).FirstPageMark.Mark();
+        Assert.Equal([new GuestAddress(0x1000)], m.DirtyPages());
+        Assert.True(default(GuestWindow).FirstPageMark.IsEmpty);
+        Assert.True(default(GuestWindow).WritableBytes.IsEmpty);
+    }
 }
