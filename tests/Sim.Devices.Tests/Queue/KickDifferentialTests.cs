@@ -159,7 +159,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
     /// and one writable buffer inside the table's region recorded by the pop and served as a
     /// <see cref="DirectChain"/>, the rest through their elements) must equal the reference kick serving every chain
     /// through its element: the same answers, lens, server state (what it read, the chains' shapes and buffers),
-    /// queue state, memory bytes, dirty pages and, observed, accesses. Kicks that mix both kinds of chain occur.</summary>
+    /// queue state, memory bytes, dirty pages and, observed, accesses. Kicks that mix both kinds of chain
+    /// occur.</summary>
     [Fact]
     public void Property_DirectServer_MatchesElementServer() =>
         CheckKicks(nameof(Property_DirectServer_MatchesElementServer), 0x5EED_C1C4_0002UL, direct: true);

@@ -103,9 +103,10 @@ public readonly ref struct DirectChain
         return WriteInUInt64Short(in _region, _inOffset, _inLen, value);
     }
 
-    /// <summary>Copies <paramref name="source"/> to the start of the writable buffer (<see cref="QueueElement.WriteIn"/>
-    /// at offset 0); returns the bytes written, fewer than its length when the buffer is shorter (what an honest
-    /// device reports as used.len). Its pages are marked dirty when at least one byte is written.</summary>
+    /// <summary>Copies <paramref name="source"/> to the start of the writable buffer
+    /// (<see cref="QueueElement.WriteIn"/> at offset 0); returns the bytes written, fewer than its length when the
+    /// buffer is shorter (what an honest device reports as used.len). Its pages are marked dirty when at least one
+    /// byte is written.</summary>
     public int WriteIn(ReadOnlySpan<byte> source) => WriteIn(in _region, _inOffset, _inLen, source);
 
     /// <summary><see cref="WriteIn(ReadOnlySpan{byte})"/> of the buffer [<paramref name="offset"/>,
@@ -131,6 +132,7 @@ public readonly ref struct DirectChain
         return WriteIn(in region, offset, length, bytes);
     }
 
-    /// <summary>The guest address of byte <paramref name="offset"/> of the region (inside it, so no overflow).</summary>
+    /// <summary>The guest address of byte <paramref name="offset"/> of the region (inside it: no
+    /// overflow).</summary>
     private GuestAddress At(int offset) => new(_region.Address.Value + Narrow.AsUInt64Bits(offset));
 }

@@ -212,12 +212,12 @@ public sealed partial class SplitQueue
     /// <see cref="TryPopBatchDirect"/> for a direct server's kick (<see cref="PopServeDirectChains"/>): the same steps
     /// in the same order, except that each chain <see cref="TryWalkDirectPair"/> accepts is recorded in
     /// <paramref name="chains"/> (the first of at least min(elements, size) records; its element is left as it
-    /// was). At the first chain it declines (already taken from
-    /// the available ring, not yet walked) the loop stops with its state stored in the queue's fields, and
-    /// <see cref="PopDeclinedThenElements"/> walks that chain into its element and pops the rest of the batch with
-    /// <see cref="TryPopBatchDirect"/>, as the loop would have gone on. Returns how many chains were recorded (the first
-    /// ones popped); <paramref name="popped"/> counts them all. Its loop holds only the available ring's state and the
-    /// short walk, so that state stays in registers (issue 13 section 5).
+    /// was). At the first chain it declines (already taken from the available ring, not yet walked) the loop stops
+    /// with its state stored in the queue's fields, and <see cref="PopDeclinedThenElements"/> walks that chain into
+    /// its element and pops the rest of the batch with <see cref="TryPopBatchDirect"/>, as the loop would have gone
+    /// on. Returns how many chains were recorded (the first ones popped); <paramref name="popped"/> counts them all.
+    /// Its loop holds only the available ring's state and the short walk, so that more of it stays in registers
+    /// (issue 13 section 5).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int TryPopDirectChains<TAvailEvent>(
