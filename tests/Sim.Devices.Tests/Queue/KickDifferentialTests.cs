@@ -227,7 +227,7 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         if (direct)
         {
             output.WriteLine($"{directChains, 5} chains served directly, {mixedKicks} kicks mixing both kinds");
-            Assert.True(directChains >= 500, "most benchmark-shaped chains should be served directly");
+            Assert.True(directChains >= 200, "most benchmark-shaped chains should be served directly");
             Assert.True(mixedKicks >= 10, "kicks should mix direct chains with chains served through elements");
         }
         Assert.True(straddled >= 10, "the used ring should cross a page inside its entries now and then");
@@ -328,8 +328,25 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 continue;
             ulong at = 0x4000 + (8UL * (ulong)c.Below(64));
             ushort next = (ushort)(i + 1);
-            Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i, at, 8, VirtioSpec.DescFNext, next));
-            Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i + 1, at + 8, 8, VirtioSpec.DescFWrite, 0));
+            // Now and then a short or empty buffer, or a response in another region (a direct server's kick takes
+            // the short ones and leaves the others to the element walk).
+            uint requestLen = c.Below(8) == 0 ? (uint)c.Below(8) : 8;
+            uint responseLen = c.Below(8) == 0 ? (uint)c.Below(8) : 8;
+            ulong response = c.Below(8) == 0 ? 0x2_0000UL + (8UL * (ulong)c.Below(8)) : at + 8;
+            Assert.True(
+                RawRing.WriteDescriptor(memory, layout.DescTable, i, at, requestLen, VirtioSpec.DescFNext, next)
+            );
+            Assert.True(
+                RawRing.WriteDescriptor(
+                    memory,
+                    layout.DescTable,
+                    i + 1,
+                    response,
+                    responseLen,
+                    VirtioSpec.DescFWrite,
+                    0
+                )
+            );
         }
         Assert.True(RawRing.WriteAvailFlags(memory, layout, (ushort)c.Below(2)));
         Assert.True(RawRing.WriteUsedEvent(memory, layout, (ushort)c.Below(8)));
