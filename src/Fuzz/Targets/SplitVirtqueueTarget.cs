@@ -49,6 +49,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
     private readonly NotificationChecker _notify = new();
     private readonly byte[] _data = new byte[128];
     private readonly uint[] _lens = new uint[ElementsMax];
+    private readonly ServedChain[] _served = new ServedChain[ElementsMax]; // a direct kick's chains, in serve order
     private readonly FastPathDifferential _diff = new((int)RingInput.MemorySize);
     private readonly PopOracle _popOracle = new();
     private int _held;
@@ -332,7 +333,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
                 break;
             case OpCompleteBatch:
                 if ((op.Flags & 4) != 0)
-                    Kick(op.RawLen, context);
+                    Kick(op.RawLen, direct: (op.Flags & 8) != 0, context);
                 else if (_held > 0)
                     CompleteBatch(1 + (op.Index % _held), op.RawLen, signal: (op.Flags & 1) != 0);
                 break;
@@ -561,7 +562,10 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
     /// <see cref="SplitQueue.PopServeAndSignal{TServer}"/> (its fused body, SplitQueue.Kick.cs); observed, the
     /// reference it must equal: the pops (each judged by the chain oracle), the writes, then
     /// <see cref="SplitQueue.AddUsedAndSignal"/>, whose decision the notification checker judges.</summary>
-    private void Kick(uint want, FuzzContext context)
+    /// <remarks>With <paramref name="direct"/> (flag bit 3) the unobserved kick's server serves element-free
+    /// (<see cref="DirectHarnessServer"/>: the same writes through <see cref="DirectChain"/>), so the fast-path oracle
+    /// holds the direct kick to the same reference.</remarks>
+    private void Kick(uint want, bool direct, FuzzContext context)
     {
         if (_broken || _held == ElementsMax)
             return;
@@ -582,21 +586,41 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         }
         else
         {
-            var server = new HarnessServer(this, want);
             int room = ElementsMax - start;
-            notify = _queue.PopServeAndSignal(
-                _memory,
-                _elements.AsSpan(start, room),
-                _lens.AsSpan(0, room),
-                ref server,
-                out count,
-                out QueueError error
-            );
-            // What the observed lane's pops record (PopMany's record of a batch pop).
+            QueueError error;
+            if (direct)
+            {
+                var server = new DirectHarnessServer(this, want);
+                notify = _queue.PopServeAndSignal(
+                    _memory,
+                    _elements.AsSpan(start, room),
+                    _lens.AsSpan(0, room),
+                    ref server,
+                    out count,
+                    out error
+                );
+            }
+            else
+            {
+                var server = new HarnessServer(this, want);
+                notify = _queue.PopServeAndSignal(
+                    _memory,
+                    _elements.AsSpan(start, room),
+                    _lens.AsSpan(0, room),
+                    ref server,
+                    out count,
+                    out error
+                );
+            }
+            // What the observed lane's pops record (PopMany's record of a batch pop); a chain served directly left its
+            // element as it was, and is recorded from what its server saw.
             for (int i = 0; i < count; i++)
             {
                 _diff.Add(1);
-                RecordElement(_elements[start + i]);
+                if (direct && _served[i].Direct)
+                    RecordDirect(_served[i]);
+                else
+                    RecordElement(_elements[start + i]);
             }
             if (start + count < ElementsMax || error != QueueError.None)
                 _diff.Add((ulong)error << 1);
@@ -619,6 +643,62 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         private uint _next;
 
         public uint Serve(GuestMemory memory, QueueElement element) => target.Write(element, want + _next++);
+    }
+
+    /// <summary>The harness device as a direct server (<see cref="IChainServer.ServesDirect"/>): chain i of the kick
+    /// gets <see cref="Write"/> of want + i through the <see cref="DirectChain"/> (or its element, for a chain of
+    /// another shape), and what it saw of the chain is kept in <see cref="_served"/> for the record.</summary>
+    private struct DirectHarnessServer(SplitVirtqueueTarget target, uint want) : IChainServer
+    {
+        private int _next;
+
+        public static bool ServesDirect => true;
+
+        public uint Serve(GuestMemory memory, QueueElement element)
+        {
+            target._served[_next] = default;
+            return target.Write(element, want + (uint)_next++);
+        }
+
+        public uint ServeDirect(DirectChain chain)
+        {
+            target._served[_next] = new ServedChain(
+                true,
+                chain.Head,
+                chain.OutCount != 0 ? chain.Out : default,
+                chain.InCount != 0 ? chain.In : default
+            );
+            uint n = (uint)Math.Min((want + (uint)_next++) % (uint)(target._data.Length + 1), chain.InBytes);
+            return (uint)chain.WriteIn(target._data.AsSpan(0, (int)n));
+        }
+    }
+
+    /// <summary>What <see cref="DirectHarnessServer"/> saw of one chain of a kick: served directly, its head and its
+    /// buffers (a zero-length iovec: none).</summary>
+    private readonly record struct ServedChain(bool Direct, ushort Head, Iovec Out, Iovec In);
+
+    /// <summary><see cref="RecordElement"/> of the element the chain <paramref name="c"/> would have filled (a direct
+    /// chain: at most one out and one in iovec, one descriptor each, not indirect).</summary>
+    private void RecordDirect(in ServedChain c)
+    {
+        if (!_diff.Enabled)
+            return;
+        ulong outCount = c.Out.Len != 0 ? 1UL : 0;
+        ulong inCount = c.In.Len != 0 ? 1UL : 0;
+        _diff.Add(((ulong)c.Head << 48) | (outCount << 24) | inCount);
+        _diff.Add(c.Out.Len);
+        _diff.Add(c.In.Len);
+        _diff.Add((outCount + inCount) << 1);
+        if (outCount != 0)
+        {
+            _diff.Add(c.Out.Addr.Value);
+            _diff.Add(c.Out.Len);
+        }
+        if (inCount != 0)
+        {
+            _diff.Add(c.In.Addr.Value);
+            _diff.Add(c.In.Len);
+        }
     }
 
     private uint Write(QueueElement e, uint want)

@@ -294,9 +294,14 @@ public sealed class RingBenchmark
     private static void ThrowDriverBroken(DriverQueueError error) =>
         throw new InvalidOperationException($"driver queue broke: {error}");
 
-    /// <summary>One request: read the 8-byte request, write the response; the used.len is the bytes written.</summary>
+    /// <summary>One request: read the 8-byte request, write the response; the used.len is the bytes written. Serves
+    /// element-free (<see cref="IChainServer.ServeDirect"/>): the kick hands it each request / response pair as a
+    /// <see cref="DirectChain"/> over the table region's window, the same work through the same-named members as
+    /// <see cref="Serve"/>, which takes every chain of another shape and every observed kick.</summary>
     private readonly struct ResponseServer : IChainServer
     {
+        public static bool ServesDirect => true;
+
         [System.Runtime.CompilerServices.MethodImpl(
             System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining
         )]
@@ -305,6 +310,14 @@ public sealed class RingBenchmark
                 element.TryReadOutUInt64(memory, out ulong request)
                     ? element.WriteInUInt64(memory, request ^ ResponseMagic)
                     : 0
+            );
+
+        [System.Runtime.CompilerServices.MethodImpl(
+            System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining
+        )]
+        public uint ServeDirect(DirectChain chain) =>
+            Narrow.AsUInt32Bits(
+                chain.TryReadOutUInt64(out ulong request) ? chain.WriteInUInt64(request ^ ResponseMagic) : 0
             );
     }
 

@@ -135,17 +135,24 @@ public sealed class FastPathDifferentialTests
     /// <summary>The kick op (complete-batch with flag bit 2): the twin serves it with
     /// <c>SplitQueue.PopServeAndSignal</c>'s fused body and the observed lane with its reference (pops, writes,
     /// AddUsedAndSignal); the lanes must agree, with EVENT_IDX or not, on a clean ring and on one whose second chain
-    /// has a readable buffer after a writable one (the kick completes the chain before it and breaks).</summary>
+    /// has a readable buffer after a writable one (the kick completes the chain before it and breaks). With
+    /// <paramref name="direct"/> (flag bit 3) the twin's server serves element-free (<c>IChainServer.ServeDirect</c>)
+    /// the chains of one readable and one writable buffer, and the others (two readable buffers) through their
+    /// elements.</summary>
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
-    public void SplitVirtqueue_Kick_LanesAgree(bool eventIdx, bool hostile)
+    [InlineData(false, false, false)]
+    [InlineData(true, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, true, false)]
+    [InlineData(false, false, true)]
+    [InlineData(true, false, true)]
+    [InlineData(false, true, true)]
+    [InlineData(true, true, true)]
+    public void SplitVirtqueue_Kick_LanesAgree(bool eventIdx, bool hostile, bool direct)
     {
         const int completeBatch = 10;
         const int shouldNotify = 11;
-        const byte kick = 4;
+        byte kick = (byte)(direct ? 4 | 8 : 4);
         var builder = new RingScenarioBuilder(3, eventIdx: eventIdx)
             .AddChain(1, 1)
             .AddChain(2, 1, 16)
@@ -154,7 +161,7 @@ public sealed class FastPathDifferentialTests
             .Op(shouldNotify)
             .AddChain(1, 1)
             .AddChain(1, 1)
-            .Op(completeBatch, len: 3, flags: kick | 1)
+            .Op(completeBatch, len: 3, flags: (byte)(kick | 1))
             .Op(completeBatch, flags: kick);
         if (hostile)
         {

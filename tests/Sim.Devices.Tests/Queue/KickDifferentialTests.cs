@@ -52,8 +52,22 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         public uint Serve(GuestMemory memory, QueueElement element)
         {
             Calls++;
-            ulong request = element.TryReadOutUInt64(memory, out ulong r) ? r : 0;
-            Seen = (Seen << 7) ^ (Seen >> 57) ^ request ^ element.Head ^ element.InBytes;
+            ulong request;
+            if (Calls % 4 == 3)
+            {
+                Span<byte> five = stackalloc byte[5];
+                request = (ulong)element.ReadOut(memory, 0, five) << 40 | five[0] | (ulong)five[4] << 32;
+            }
+            else
+            {
+                request = element.TryReadOutUInt64(memory, out ulong r) ? r : 0;
+            }
+            ulong shape = element.OutBytes * 3 ^ ((ulong)element.OutCount << 40) ^ ((ulong)element.InCount << 41);
+            if (element.OutCount != 0)
+                shape ^= element.Out[0].Addr.Value * 5 ^ element.Out[0].Len;
+            if (element.InCount != 0)
+                shape ^= element.In[0].Addr.Value * 7 ^ element.In[0].Len;
+            Seen = (Seen << 7) ^ (Seen >> 57) ^ request ^ element.Head ^ element.InBytes ^ shape;
             ulong response = request ^ 0x5a5a_0000_0000_0001UL ^ Calls;
             switch (Calls % 3)
             {
@@ -69,10 +83,66 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary><see cref="EchoServer"/> that also serves element-free: <see cref="ServeDirect"/> is
+    /// <see cref="EchoServer.Serve"/> written against <see cref="DirectChain"/>'s same-named members (the kick hands
+    /// it the chains of at most one readable and one writable buffer inside the table's region, the rest go to
+    /// <see cref="Serve"/>); it counts which way each chain came.</summary>
+    private struct DirectEchoServer : IChainServer
+    {
+        public EchoServer Echo;
+        public int DirectCalls;
+        public int ElementCalls;
+
+        public static bool ServesDirect => true;
+
+        public uint Serve(GuestMemory memory, QueueElement element)
+        {
+            ElementCalls++;
+            return Echo.Serve(memory, element);
+        }
+
+        public uint ServeDirect(DirectChain chain)
+        {
+            DirectCalls++;
+            Echo.Calls++;
+            uint calls = Echo.Calls;
+            ulong request;
+            if (calls % 4 == 3)
+            {
+                Span<byte> five = stackalloc byte[5];
+                request = (ulong)chain.ReadOut(five) << 40 | five[0] | (ulong)five[4] << 32;
+            }
+            else
+            {
+                request = chain.TryReadOutUInt64(out ulong r) ? r : 0;
+            }
+            ulong shape = chain.OutBytes * 3 ^ ((ulong)chain.OutCount << 40) ^ ((ulong)chain.InCount << 41);
+            if (chain.OutCount != 0)
+                shape ^= chain.Out.Addr.Value * 5 ^ chain.Out.Len;
+            if (chain.InCount != 0)
+                shape ^= chain.In.Addr.Value * 7 ^ chain.In.Len;
+            Echo.Seen = (Echo.Seen << 7) ^ (Echo.Seen >> 57) ^ request ^ chain.Head ^ chain.InBytes ^ shape;
+            ulong response = request ^ 0x5a5a_0000_0000_0001UL ^ calls;
+            switch (calls % 3)
+            {
+                case 0:
+                    return (uint)chain.WriteInUInt64(response);
+                case 1:
+                    Span<byte> bytes = stackalloc byte[24];
+                    bytes.Fill((byte)calls);
+                    return (uint)chain.WriteIn(bytes[..(int)(calls % 25)]);
+                default:
+                    return calls;
+            }
+        }
+    }
+
     private sealed class Lane
     {
         public required GuestMemory Memory;
         public required SplitQueue Queue;
+        public bool UseDirect;
+        public DirectEchoServer DirectServer;
         public EchoServer Server;
         public QueueElement[] Elements = [];
         public uint[] Lens = [];
@@ -82,12 +152,26 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Property_PopServeAndSignal_MatchesReference()
+    public void Property_PopServeAndSignal_MatchesReference() =>
+        CheckKicks(nameof(Property_PopServeAndSignal_MatchesReference), 0x5EED_C1C4_0001UL, direct: false);
+
+    /// <summary>A direct server's kick (<see cref="IChainServer.ServesDirect"/>: the chains of at most one readable
+    /// and one writable buffer inside the table's region recorded by the pop and served as a
+    /// <see cref="DirectChain"/>, the rest through their elements) must equal the reference kick serving every chain
+    /// through its element: the same answers, lens, server state (what it read, the chains' shapes and buffers),
+    /// queue state, memory bytes, dirty pages and, observed, accesses. Kicks that mix both kinds of chain
+    /// occur.</summary>
+    [Fact]
+    public void Property_DirectServer_MatchesElementServer() =>
+        CheckKicks(nameof(Property_DirectServer_MatchesElementServer), 0x5EED_C1C4_0002UL, direct: true);
+
+    private void CheckKicks(string name, ulong seed, bool direct)
     {
         var outcomes = new SortedDictionary<string, int>();
         int straddled = 0;
-        const ulong seed = 0x5EED_C1C4_0001UL;
-        PropertyRunner.Check(output, nameof(Property_PopServeAndSignal_MatchesReference), seed, 600, Words, words =>
+        int directChains = 0;
+        int mixedKicks = 0;
+        PropertyRunner.Check(output, name, seed, 600, Words, words =>
         {
             var c = new Choices(words);
             var regions = new MemoryLayout([
@@ -100,6 +184,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
             SplitRingLayout layout = SplitRingLayout.Modern(new GuestAddress(0x1000), size);
             WriteTables(c, memory, layout, size);
             Lane[] lanes = MakeLanes(c, memory, layout, size, out bool straddles);
+            foreach (Lane lane in lanes)
+                lane.UseDirect = direct;
             ushort availIdx = 0;
             for (int round = 0; round < 5; round++)
             {
@@ -107,12 +193,22 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 int max = c.Below(size + 2);
                 bool toggle = c.Below(4) == 0;
                 bool enable = c.Below(2) == 0;
+                (int directBefore, int elementBefore) = (
+                    lanes[0].DirectServer.DirectCalls,
+                    lanes[0].DirectServer.ElementCalls
+                );
                 for (int t = 0; t < lanes.Length; t++)
                 {
                     if (toggle)
                         lanes[t].Queue.SetNotification(lanes[t].Memory, enable);
                     Kick(lanes[t], max, fused: t % 2 == 0);
                 }
+                directChains += lanes[0].DirectServer.DirectCalls - directBefore;
+                if (
+                    lanes[0].DirectServer.DirectCalls > directBefore
+                    && lanes[0].DirectServer.ElementCalls > elementBefore
+                )
+                    mixedKicks++;
                 Assert.False(lanes[0].Memory.IsObserved);
                 Compare(lanes);
                 string full = lanes[0].Count == max ? " (span full)" : "";
@@ -128,6 +224,12 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         foreach ((string outcome, int count) in outcomes)
             output.WriteLine($"{count, 5} x {outcome}");
         output.WriteLine($"{straddled, 5} x completions on a used ring whose entries cross a page after used.idx");
+        if (direct)
+        {
+            output.WriteLine($"{directChains, 5} chains served directly, {mixedKicks} kicks mixing both kinds");
+            Assert.True(directChains >= 200, "most benchmark-shaped chains should be served directly");
+            Assert.True(mixedKicks >= 10, "kicks should mix direct chains with chains served through elements");
+        }
         Assert.True(straddled >= 10, "the used ring should cross a page inside its entries now and then");
         Assert.True(outcomes.Count >= 10, "the hostile rings should reach most pop outcomes, with and without IRQs");
     }
@@ -141,6 +243,18 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         lane.Lens = new uint[max];
         lane.Count = 0;
         lane.Error = QueueError.None;
+        if (fused && lane.UseDirect)
+        {
+            lane.Notify = lane.Queue.PopServeAndSignal(
+                lane.Memory,
+                lane.Elements,
+                lane.Lens,
+                ref lane.DirectServer,
+                out lane.Count,
+                out lane.Error
+            );
+            return;
+        }
         if (fused)
         {
             lane.Notify = lane.Queue.PopServeAndSignal(
@@ -158,7 +272,11 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
             lane.Count++;
         }
         for (int k = 0; k < lane.Count; k++)
-            lane.Lens[k] = lane.Server.Serve(lane.Memory, lane.Elements[k]);
+        {
+            lane.Lens[k] = lane.UseDirect
+                ? lane.DirectServer.Serve(lane.Memory, lane.Elements[k])
+                : lane.Server.Serve(lane.Memory, lane.Elements[k]);
+        }
         lane.Notify = false;
         if (lane.Count == 0)
             return;
@@ -175,10 +293,13 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         {
             Lane b = lanes[t];
             Assert.Equal((a.Count, a.Error, a.Notify), (b.Count, b.Error, b.Notify));
-            Assert.Equal((a.Server.Calls, a.Server.Seen), (b.Server.Calls, b.Server.Seen));
+            EchoServer x0 = a.UseDirect ? a.DirectServer.Echo : a.Server;
+            EchoServer y0 = b.UseDirect ? b.DirectServer.Echo : b.Server;
+            Assert.Equal((x0.Calls, x0.Seen), (y0.Calls, y0.Seen));
             Assert.Equal(a.Lens, b.Lens);
             Assert.Equal(a.Queue.Capture(), b.Queue.Capture());
-            for (int k = 0; k < a.Count; k++)
+            // A direct server's kick leaves the elements of the chains it served directly as they were.
+            for (int k = 0; k < a.Count && !a.UseDirect; k++)
             {
                 QueueElement x = a.Elements[k];
                 QueueElement y = b.Elements[k];
@@ -207,8 +328,25 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
                 continue;
             ulong at = 0x4000 + (8UL * (ulong)c.Below(64));
             ushort next = (ushort)(i + 1);
-            Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i, at, 8, VirtioSpec.DescFNext, next));
-            Assert.True(RawRing.WriteDescriptor(memory, layout.DescTable, i + 1, at + 8, 8, VirtioSpec.DescFWrite, 0));
+            // Now and then a short or empty buffer, or a response in another region (a direct server's kick takes
+            // the short ones and leaves the others to the element walk).
+            uint requestLen = c.Below(8) == 0 ? (uint)c.Below(8) : 8;
+            uint responseLen = c.Below(8) == 0 ? (uint)c.Below(8) : 8;
+            ulong response = c.Below(8) == 0 ? 0x2_0000UL + (8UL * (ulong)c.Below(8)) : at + 8;
+            Assert.True(
+                RawRing.WriteDescriptor(memory, layout.DescTable, i, at, requestLen, VirtioSpec.DescFNext, next)
+            );
+            Assert.True(
+                RawRing.WriteDescriptor(
+                    memory,
+                    layout.DescTable,
+                    i + 1,
+                    response,
+                    responseLen,
+                    VirtioSpec.DescFWrite,
+                    0
+                )
+            );
         }
         Assert.True(RawRing.WriteAvailFlags(memory, layout, (ushort)c.Below(2)));
         Assert.True(RawRing.WriteUsedEvent(memory, layout, (ushort)c.Below(8)));

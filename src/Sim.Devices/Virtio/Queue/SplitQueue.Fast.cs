@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Sim.Engine;
 using Sim.Engine.Memory;
 using Sim.Spec.Virtio;
 
@@ -16,6 +17,9 @@ namespace Sim.Devices.Virtio.Queue;
 //
 // - TryPopBatchDirect (the unobserved TryPopBatch) must equal a loop of TryPop<MemoryRing>.
 //   Proved by BatchDifferentialTests.Property_PopBatch_MatchesSequentialPops (and its avail_event Spec_2_7_10 case).
+// - TryWalkDirectPair (a direct server's kick records the chains it accepts instead of filling their elements) must
+//   accept only chains TryWalkDirectFast accepts, with the same head and buffers.
+//   Proved by KickDifferentialTests.Property_DirectServer_MatchesElementServer.
 // - TryWalkDirectFast must equal TryWalkTable on every chain it accepts (a direct chain whose buffers all lie in the
 //   descriptor table's region); it declines every other chain, which the caller then walks with TryWalkTable.
 //   Proved by ChainWalkDifferentialTests.Property_FusedPopWalk_MatchesChainModel and BatchDifferentialTests.
@@ -123,6 +127,211 @@ public sealed partial class SplitQueue
         InUse = size - room + count;
         popped = count;
         return error == QueueError.None;
+    }
+
+    /// <summary>One chain of a direct server's kick (<see cref="TryPopDirectChains"/>): its head and the buffers
+    /// <see cref="TryWalkDirectPair"/> proved inside the table's region, as offsets into it (a length of 0: no such
+    /// buffer).</summary>
+    private struct KickChain
+    {
+        public int OutOffset;
+        public uint OutLen;
+        public int InOffset;
+        public uint InLen;
+        public ushort Head;
+    }
+
+    /// <summary>
+    /// The chains a direct server takes (<see cref="IChainServer.ServeDirect"/>): a direct chain of one readable
+    /// buffer, one writable buffer, or one readable then one writable, each inside the table's region, recorded in
+    /// <paramref name="chain"/>. Every chain it accepts, <see cref="TryWalkDirectFast"/> accepts too, with the same
+    /// head and buffers (the same checks, of which this makes each one that a chain of these shapes meets), so it
+    /// equals <see cref="TryWalkTable"/> through that walk's proof; it declines (false, <paramref name="chain"/>
+    /// unspecified) every other chain, which the caller then walks into its element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryWalkDirectPair(
+        ref byte table,
+        int size,
+        ulong regionBase,
+        ulong regionSize,
+        int head,
+        ref KickChain chain
+    )
+    {
+        // 0 <= head < size: inside the table. unchecked: head * 16 < 2^19.
+        int at = unchecked(head * VirtioSpec.DescSize);
+        ulong addr = RingBytes.ReadLe64(ref table, at);
+        ulong high = RingBytes.ReadLe64(ref table, unchecked(at + VirtioSpec.DescLenOffset));
+        uint len = unchecked((uint)high);
+        int flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
+        // TryWalkDirectFast's checks of a first descriptor: not indirect, not empty, inside the region (the loop check
+        // holds: 0 < size).
+        if ((flags & VirtioSpec.DescFIndirect) != 0 || len == 0)
+            return false;
+        // unchecked: written not to overflow, as in GuestMemory.TryLocate.
+        ulong offset = unchecked(addr - regionBase);
+        if (len > regionSize || offset > unchecked(regionSize - len))
+            return false;
+        chain.Head = unchecked((ushort)head);
+        if ((flags & VirtioSpec.DescFWrite) != 0)
+        {
+            // One writable buffer; a longer chain goes to the element walk.
+            chain.OutLen = 0;
+            chain.InOffset = Narrow.LowInt32(offset); // < region size <= 2^30
+            chain.InLen = len;
+            return (flags & VirtioSpec.DescFNext) == 0;
+        }
+        chain.OutOffset = Narrow.LowInt32(offset);
+        chain.OutLen = len;
+        chain.InLen = 0;
+        if ((flags & VirtioSpec.DescFNext) == 0)
+            return true;
+        // The second descriptor: a link inside the table, and room for a second buffer (the loop check: 1 < size).
+        int index = unchecked((ushort)(high >> ((VirtioSpec.DescNextOffset - VirtioSpec.DescLenOffset) * 8)));
+        if (index >= size || size < 2)
+            return false;
+        at = unchecked(index * VirtioSpec.DescSize);
+        addr = RingBytes.ReadLe64(ref table, at);
+        high = RingBytes.ReadLe64(ref table, unchecked(at + VirtioSpec.DescLenOffset));
+        len = unchecked((uint)high);
+        flags = unchecked((ushort)(high >> ((VirtioSpec.DescFlagsOffset - VirtioSpec.DescLenOffset) * 8)));
+        // Writable, the last, not indirect, not empty, inside the region: else the element walk takes the chain.
+        const int Shape = VirtioSpec.DescFIndirect | VirtioSpec.DescFWrite | VirtioSpec.DescFNext;
+        if ((flags & Shape) != VirtioSpec.DescFWrite || len == 0)
+            return false;
+        offset = unchecked(addr - regionBase);
+        if (len > regionSize || offset > unchecked(regionSize - len))
+            return false;
+        chain.InOffset = Narrow.LowInt32(offset);
+        chain.InLen = len;
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryPopBatchDirect"/> for a direct server's kick (<see cref="PopServeDirectChains"/>): the same steps
+    /// in the same order, except that each chain <see cref="TryWalkDirectPair"/> accepts is recorded in
+    /// <paramref name="chains"/> (the first of at least min(elements, size) records; its element is left as it
+    /// was). At the first chain it declines (already taken from the available ring, not yet walked) the loop stops
+    /// with its state stored in the queue's fields, and <see cref="PopDeclinedThenElements"/> walks that chain into
+    /// its element and pops the rest of the batch with <see cref="TryPopBatchDirect"/>, as the loop would have gone
+    /// on. Returns how many chains were recorded (the first ones popped); <paramref name="popped"/> counts them all.
+    /// Its loop holds only the available ring's state and the short walk, so that more of it stays in registers
+    /// (issue 13 section 5).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int TryPopDirectChains<TAvailEvent>(
+        GuestMemory memory,
+        scoped in RingRefs rings,
+        ReadOnlySpan<QueueElement> elements,
+        ref KickChain chains,
+        out int popped,
+        out QueueError error
+    )
+        where TAvailEvent : struct, IAvailEventPolicy
+    {
+        int size = _size;
+        ref byte avail = ref rings.Avail;
+        ref byte table = ref rings.Table;
+        ref byte availEvent = ref Unsafe.Add(ref rings.Used, _availEventOffset);
+        bool wroteAvailEvent = false;
+        ushort next = NextAvail.Value;
+        ushort shadow = ShadowAvail.Value;
+        int room = size - InUse; // as in TryPopBatchDirect
+        int count = 0;
+        int declined = -1; // the head of the chain the short walk declined
+        error = QueueError.None;
+        for (; count < elements.Length; count = unchecked(count + 1)) // unchecked: count < elements.Length
+        {
+            ArgumentNullException.ThrowIfNull(elements[count], nameof(elements));
+            if (shadow == next)
+            {
+                ushort availIdx = RingBytes.ReadLe16(ref avail, VirtioSpec.AvailIdxOffset);
+                if (unchecked((ushort)(availIdx - next)) > size)
+                {
+                    error = QueueError.AvailIndexTooFar;
+                    break;
+                }
+                shadow = availIdx;
+                if (availIdx == next)
+                    break;
+            }
+            if (count >= room)
+            {
+                error = QueueError.SizeExceeded;
+                break;
+            }
+            int head = RingBytes.ReadLe16(
+                ref avail,
+                unchecked(VirtioSpec.AvailRingOffset + ((next & (size - 1)) * VirtioSpec.AvailElemSize))
+            );
+            next = unchecked((ushort)(next + 1));
+            if (head >= size)
+            {
+                error = QueueError.HeadOutOfRange;
+                break;
+            }
+            if (TAvailEvent.Publish)
+            {
+                RingBytes.WriteLe16(ref availEvent, 0, next);
+                wroteAvailEvent = true;
+            }
+            // count < room <= size, and the caller holds at least min(elements, size) records: no bounds check.
+            ref KickChain chain = ref Unsafe.Add(ref chains, count);
+            if (!TryWalkDirectPair(ref table, size, _tableRegionBase, _tableRegionSize, head, ref chain))
+            {
+                declined = head;
+                break;
+            }
+        }
+        StoreAvailState(next, shadow, size - room + count, wroteAvailEvent);
+        popped =
+            declined < 0 ? count : PopDeclinedThenElements<TAvailEvent>(memory, elements, count, declined, out error);
+        return count;
+    }
+
+    /// <summary>The end of a batch pop: its indices and in-use count stored back, and avail_event's page marked dirty
+    /// when the batch wrote it (its pops' stores go straight to the used ring's bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void StoreAvailState(ushort next, ushort shadow, int inUse, bool wroteAvailEvent)
+    {
+        if (wroteAvailEvent)
+            _usedWindow.MarkWritten(_availEventOffset, VirtioSpec.UsedAvailEventSize);
+        NextAvail = new RingIndex(next);
+        ShadowAvail = new RingIndex(shadow);
+        InUse = inUse;
+    }
+
+    /// <summary>The rest of <see cref="TryPopDirectChains"/> from the first chain its short walk declined
+    /// (<paramref name="head"/>, popped from the available ring, to be walked into element <paramref name="count"/>):
+    /// <see cref="TryPopBatchDirect"/>'s walk of it (the fast walk, else the general one), then, if that succeeded,
+    /// <see cref="TryPopBatchDirect"/> over the remaining elements from the state in the queue's fields. Returns the
+    /// chains popped in all. Out of line, so that the short loop does not carry the long walks' registers.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int PopDeclinedThenElements<TAvailEvent>(
+        GuestMemory memory,
+        ReadOnlySpan<QueueElement> elements,
+        int count,
+        int head,
+        out QueueError error
+    )
+        where TAvailEvent : struct, IAvailEventPolicy
+    {
+        RingRefs rings = TakeRings();
+        QueueElement element = elements[count];
+        error = QueueError.None;
+        if (!TryWalkDirectFast(ref rings.Table, _size, _tableRegionBase, _tableRegionSize, element, head))
+        {
+            // InUse holds the chains in use before this one, as TryPopBatchDirect stores it before the general walk.
+            if (!TryWalkChainGeneral<WindowRing>(memory, element, unchecked((ushort)head), out error))
+                return count;
+        }
+        count = unchecked(count + 1); // < elements.Length
+        InUse = InUse + 1;
+        if (count == elements.Length)
+            return count;
+        _ = TryPopBatchDirect<TAvailEvent>(memory, rings, elements[count..], out int more, out error);
+        return count + more;
     }
 
     /// <summary>Whether each pop of a batch publishes avail_event (a constant per compiled body of

@@ -20,6 +20,13 @@ namespace Sim.Devices.Virtio.Queue;
 // unobserved) and fuzzed by the split-virtqueue target's fast-path oracle: the unobserved twin serves its drain with
 // PopServeAndSignal (FastPathDifferential compares it with the observed lane's pops, writes and AddUsedAndSignal).
 //
+// A direct server (IChainServer.ServesDirect) takes the same body with one change, PopServeDirectChains: the pop
+// records each chain of at most one readable then one writable buffer inside the table's region (TryWalkDirectPair)
+// in a KickChain instead of its element, and the server reads and writes those buffers through the region's window
+// (DirectChain). Its reference is the same PopServeAndSignalReference, which serves every chain through its element
+// (IChainServer.Serve): proved by KickDifferentialTests.Property_DirectServer_MatchesElementServer and fuzzed by the
+// split-virtqueue target's fast-path oracle (a kick op with flag bit 3 serves through DirectHarnessServer).
+//
 // What the fusion saves per kick: the argument checks and the window choice of three calls made once, the server
 // inlined (a struct type argument, no interface dispatch), and the completion (entries, used.idx, signalled_used, the
 // interrupt decision) done with the used ring's span taken once and the indices in locals. The order of guest-memory
@@ -56,6 +63,8 @@ public sealed partial class SplitQueue
             return PopServeAndSignalReference(memory, elements, lens, ref server, out count, out error);
         }
         AssertIndexInvariants();
+        if (TServer.ServesDirect && _kickChains.Length < Math.Min(elements.Length, _size))
+            GrowKickChains(Math.Min(elements.Length, _size));
         return EventIdx && NotificationEnabled
             ? PopServeAndSignalDirect<TServer, PublishAvailEvent>(
                 memory,
@@ -84,7 +93,18 @@ public sealed partial class SplitQueue
         where TAvailEvent : struct, IAvailEventPolicy
     {
         RingRefs rings = TakeRings();
-        _ = TryPopBatchDirect<TAvailEvent>(memory, rings, elements, out count, out error); // the error says it
+        if (TServer.ServesDirect)
+            return PopServeDirectChains<TServer, TAvailEvent>(
+                memory,
+                rings,
+                elements,
+                lens,
+                ref server,
+                out count,
+                out error
+            );
+        // the error says it
+        _ = TryPopBatchDirect<TAvailEvent>(memory, rings, elements, out count, out error);
         if (count == 0)
             return false;
         // The popped elements are served and completed whatever the error.
@@ -92,8 +112,65 @@ public sealed partial class SplitQueue
         Span<uint> servedLens = lens[..count];
         for (int k = 0; k < served.Length; k++)
             servedLens[k] = server.Serve(memory, served[k]);
-        return CompleteKickDirect(memory, rings, served, servedLens);
+        return CompleteKickDirect(memory, rings, served, [], 0, servedLens);
     }
+
+    /// <summary>
+    /// <see cref="PopServeAndSignalDirect"/> for a direct server (<see cref="IChainServer.ServesDirect"/>): the pop
+    /// records each chain <see cref="TryWalkDirectPair"/> accepts (head and buffers, as region offsets) in the queue's
+    /// scratch <see cref="KickChain"/> records instead of its element, the server gets those as a
+    /// <see cref="DirectChain"/> (reading and writing through the table region's window) and the rest with their
+    /// elements, in pop order, and the completion takes each head from its record. The same guest-memory accesses in
+    /// the same order as the element kick (every pop, then every serve, then the completion); only where the chain's
+    /// description lives between them differs (issue 13 section 5: the element's iovec array and fields written by the
+    /// walk, read back by the server and located in guest memory again, were the largest per-chain cost).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool PopServeDirectChains<TServer, TAvailEvent>(
+        GuestMemory memory,
+        scoped in RingRefs rings,
+        ReadOnlySpan<QueueElement> elements,
+        Span<uint> lens,
+        ref TServer server,
+        out int count,
+        out QueueError error
+    )
+        where TServer : struct, IChainServer
+        where TAvailEvent : struct, IAvailEventPolicy
+    {
+        Span<KickChain> chains = _kickChains;
+        Assert(chains.Length >= Math.Min(elements.Length, _size), "a record for each chain the kick can pop");
+        int direct = TryPopDirectChains<TAvailEvent>(
+            memory,
+            rings,
+            elements,
+            ref MemoryMarshal.GetReference(chains),
+            out count,
+            out error
+        );
+        if (count == 0)
+            return false;
+        // Served in pop order: the recorded chains first, then any popped after the first declined one.
+        ReadOnlySpan<KickChain> recorded = chains[..direct];
+        Span<uint> servedLens = lens[..count];
+        ref readonly GuestWindow region = ref _tableRegion;
+        for (int k = 0; k < recorded.Length; k++)
+        {
+            ref readonly KickChain chain = ref recorded[k];
+            servedLens[k] = server.ServeDirect(
+                new DirectChain(in region, chain.Head, chain.OutOffset, chain.OutLen, chain.InOffset, chain.InLen)
+            );
+        }
+        ReadOnlySpan<QueueElement> served = elements[..count];
+        for (int k = direct; k < served.Length; k++)
+            servedLens[k] = server.Serve(memory, served[k]);
+        return CompleteKickDirect(memory, rings, served, recorded, direct, servedLens);
+    }
+
+    /// <summary>Grows the kick's chain records to <paramref name="count"/> (a direct server's first kick, or a larger
+    /// span or queue size than before); out of line, as it allocates.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowKickChains(int count) => _kickChains = new KickChain[count];
 
     /// <summary>The reference of <see cref="PopServeAndSignal{TServer}"/>: the three calls it must equal, in
     /// turn. Not inlined: with the server inlined here it would give the entry point a large frame that the
@@ -122,11 +199,15 @@ public sealed partial class SplitQueue
     /// bodies, in their order (less FlushCore's entry check of the indices, which the caller made for the kick); the
     /// entries' pages are marked dirty once per contiguous run, used.idx's once.
     /// </summary>
+    /// <remarks>The first <paramref name="direct"/> chains' heads come from their records in
+    /// <paramref name="chains"/> (a direct server's kick), the others' from their elements.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CompleteKickDirect(
         GuestMemory memory,
         scoped in RingRefs rings,
         ReadOnlySpan<QueueElement> elements,
+        ReadOnlySpan<KickChain> chains,
+        int direct,
         ReadOnlySpan<uint> lens
     )
     {
@@ -143,7 +224,7 @@ public sealed partial class SplitQueue
         int first = old.Slot(size);
         for (int k = 0; k < n; k++)
         {
-            ushort head = elements[k].Head;
+            ushort head = k < direct ? chains[k].Head : elements[k].Head;
             if (head >= size)
             {
                 // Fill refuses this entry with the earlier ones written (marked as the sequential fills mark them).

@@ -44,6 +44,12 @@ public sealed partial class SplitQueue
     private ulong _tableRegionBase;
     private ulong _tableRegionSize;
 
+    // A window on that whole region (taken at enable), through which a direct server reads and writes the buffers the
+    // fused kick proved inside it (DirectChain); and the kick's scratch record of each popped chain (KickChain),
+    // grown on a direct server's first kick and reused after (no allocation per kick).
+    private GuestWindow _tableRegion;
+    private KickChain[] _kickChains = [];
+
     /// <summary>A queue whose size the driver may set up to <paramref name="maxSize"/> (QEMU virtio_add_queue's
     /// queue_size, also the size after reset).</summary>
     public SplitQueue(int maxSize)
@@ -214,12 +220,6 @@ public sealed partial class SplitQueue
     {
         // Validate checked each ring lies in one region of this memory, so the windows exist; sizes are at most
         // 16 * 32768 bytes.
-        bool windows =
-            memory.TryGetWindow(_descTable, Narrow.LowInt32(VirtioSpec.DescTableSize(_size)), out _descWindow)
-            & memory.TryGetWindow(_availRing, Narrow.LowInt32(VirtioSpec.AvailRingSize(_size)), out _availWindow)
-            & memory.TryGetWindow(_usedRing, Narrow.LowInt32(VirtioSpec.UsedRingSize(_size)), out _usedWindow);
-        Assert(windows, "rings validated at enable have windows");
-        _windowMemory = memory;
         foreach (MemoryRegion region in memory.Regions)
         {
             // Regions do not overlap: at most one holds the table (Validate checked that one does).
@@ -229,6 +229,20 @@ public sealed partial class SplitQueue
                 _tableRegionSize = region.Size;
             }
         }
+        // Taken before the rings' windows, so the memory's most recently located region is theirs as before. A region
+        // is at most RegionSizeMax (2^30) bytes.
+        bool regionWindow = memory.TryGetWindow(
+            new GuestAddress(_tableRegionBase),
+            Narrow.LowInt32(_tableRegionSize),
+            out _tableRegion
+        );
+        bool windows =
+            regionWindow
+            & memory.TryGetWindow(_descTable, Narrow.LowInt32(VirtioSpec.DescTableSize(_size)), out _descWindow)
+            & memory.TryGetWindow(_availRing, Narrow.LowInt32(VirtioSpec.AvailRingSize(_size)), out _availWindow)
+            & memory.TryGetWindow(_usedRing, Narrow.LowInt32(VirtioSpec.UsedRingSize(_size)), out _usedWindow);
+        Assert(windows, "rings validated at enable have windows");
+        _windowMemory = memory;
         _usedEventOffset = Narrow.LowInt32(VirtioSpec.AvailUsedEventOffset(_size));
         _availEventOffset = Narrow.LowInt32(VirtioSpec.UsedAvailEventOffset(_size));
         // Validated ranges: none of these additions can overflow.
