@@ -137,9 +137,14 @@ internal static class VirtioPciInput
     private static byte[][] Ops(params byte[][] ops) => ops;
 
     /// <summary>Valid scenarios that reach the deep states: both drivers, requests in flight across resets, feature
-    /// refusal, MSI-X, BAR moves and bus mastering off under DRIVER_OK, a vhost stop with a call in flight.</summary>
+    /// refusal, MSI-X, BAR moves and bus mastering off under DRIVER_OK, a vhost stop with a call in flight, a restart
+    /// without a reset.</summary>
     public static IEnumerable<byte[]> Seeds() =>
-        DriverSeeds().Concat(LifecycleSeeds()).Concat(PciSeeds()).Append(StopWithCallInFlightSeed());
+        DriverSeeds()
+            .Concat(LifecycleSeeds())
+            .Concat(PciSeeds())
+            .Append(StopWithCallInFlightSeed())
+            .Append(RestartWithoutResetSeed());
 
     // Valid demo requests: opt 1 stores buff, opt 0 reads it back; a run completes what was posted.
     private static byte[] Post1 => Encode(OpPost, 1 | 2, 0, 0x1234_5678_0000_0001);
@@ -301,6 +306,24 @@ internal static class VirtioPciInput
                 Encode(OpRun, RunShort, 0, 4_000 - 1),
                 Encode(OpCommonWrite, 4, 6, 0x0B),
                 Encode(OpCommonRead, 4, 6, 0)
+            )
+        );
+
+    /// <summary>Seed 9: a request answered, then DRIVER_OK cleared and set again with no reset (status 0x0B, 0x0F: QEMU
+    /// stops and restarts vhost, handing last_avail_idx back through VHOST_GET_VRING_BASE / VHOST_SET_VRING_BASE) and
+    /// a second request: the device must resume after the first chain, not take it again
+    /// (<c>used-ring/completed-chain-refetched</c>).</summary>
+    private static byte[] RestartWithoutResetSeed() =>
+        Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                Post1,
+                Run,
+                Encode(OpCommonWrite, 4, 6, 0x0B),
+                Encode(OpCommonWrite, 4, 6, 0x0F),
+                Post0,
+                Run
             )
         );
 }
