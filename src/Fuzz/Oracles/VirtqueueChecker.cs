@@ -638,9 +638,9 @@ internal sealed class VirtqueueChecker : IMemoryObserver
             "used-ring/completed-chain-refetched",
             "after a stop that was not a reset, on the same rings, the device took "
                 + (head < 0 ? "an entry" : $"head {head}")
-                + $" again from available-ring position {pos}, whose chain it had already returned in the used ring: it "
-                + "must resume where it stopped (QEMU vhost_virtqueue_stop / vhost_virtqueue_start hand last_avail_idx "
-                + "back; VIRTIO 1.2 §2.7.8: a used buffer belongs to the driver again)"
+                + $" again from available-ring position {pos}, whose chain it had already returned in the used "
+                + "ring: it must resume where it stopped (QEMU vhost_virtqueue_stop / vhost_virtqueue_start hand "
+                + "last_avail_idx back; VIRTIO 1.2 §2.7.8: a used buffer belongs to the driver again)"
         );
 
     /// <summary>Walks <paramref name="head"/>'s chain again (union of its buffers) and keeps the largest writable sum

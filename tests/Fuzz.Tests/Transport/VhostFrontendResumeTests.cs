@@ -72,8 +72,8 @@ public sealed class VhostFrontendResumeTests
         Assert.Equal(2, frontend.Backend.Requests);
     }
 
-    /// <summary>A legacy driver clears DRIVER_OK, writes the same QUEUE_PFN again and sets DRIVER_OK: the checker starts
-    /// afresh (a ring write came between), and the device resumes anyway (QEMU virtio_queue_set_addr keeps the
+    /// <summary>A legacy driver clears DRIVER_OK, writes the same QUEUE_PFN again and sets DRIVER_OK: the checker
+    /// starts afresh (a ring write came between), and the device resumes anyway (QEMU virtio_queue_set_addr keeps the
     /// indices).</summary>
     [Fact]
     public void LegacyQueuePfnRewrittenWhileStopped_RestartIsClean()
