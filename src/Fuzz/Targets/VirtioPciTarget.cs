@@ -31,8 +31,9 @@ namespace Virtsim.Fuzz.Targets;
 /// <see cref="VhostDemoFrontendDevice"/>, the QEMU side that starts the in-kernel vhost-demo backend on DRIVER_OK and
 /// stops it when DRIVER_OK goes: the same hostile register sequences then drive vhost_dev_start / vhost_dev_stop
 /// (feature negotiation, VHOST_SET_VRING_*, the host notifier as kick fd, irqfd or userspace call fd, the ring
-/// hand-back at stop), liveness reads the backend's last_avail_idx while vhost runs, and
-/// <see cref="VhostChainOracle"/> judges the backend vring's pops and notification changes.
+/// hand-back at stop), liveness reads the backend's last_avail_idx while vhost runs,
+/// <see cref="VhostChainOracle"/> judges the backend vring's pops and notification changes, and a restart without a
+/// reset resumes the checker (<see cref="VirtqueueChecker.Resume"/>: no completed chain is taken again).
 /// Each execution builds a fresh simulation in <see cref="CreateSimulation"/>, a <see cref="VirtioPciDriverRig"/> on
 /// it and a <see cref="VirtioPciExecution"/> that holds everything the execution knows; the target keeps only the
 /// oracles and the guest actor that are reused across executions.
