@@ -102,6 +102,20 @@ internal static class OracleRules
             "VIRTIO 1.2 §2.7.8; QEMU virtqueue_flush adds vq->inuse-bounded counts; Linux vhost_add_used_n"
         ),
         new(
+            "used-ring/completed-chain-refetched",
+            "After DRIVER_OK was cleared and set again with no reset and on the same rings (a vhost stop and restart), "
+                + "the device took a chain again from an available-ring position whose chain it had already returned "
+                + "in the used ring.",
+            "a device stopped without a reset resumes at the available-ring position it had consumed up to: a chain "
+                + "it returned belongs to the driver again and is available only once the driver's avail.idx passes "
+                + "its slot again; taking it anew completes a buffer the driver never re-offered, and used.idx runs "
+                + "ahead of what the driver made available (a chain that was taken and never returned may be taken "
+                + "again)",
+            "VIRTIO 1.2 §2.7.8 (the used ring returns each available buffer); QEMU hw/virtio/vhost.c "
+                + "vhost_virtqueue_stop (VHOST_GET_VRING_BASE → virtio_queue_set_last_avail_idx) and "
+                + "vhost_virtqueue_start (virtio_queue_get_last_avail_idx → VHOST_SET_VRING_BASE)"
+        ),
+        new(
             "used-ring/publication-unobserved",
             "The queue says it published a used.idx that no device store seen by the memory observer wrote: an "
                 + "observed completion took a path that bypasses the observer (split-virtqueue's observed lane).",

@@ -53,6 +53,20 @@ internal sealed class VirtqueueChecker : IMemoryObserver
     private readonly byte[] _usedKnown;
     private readonly Chain[] _chains;
     private readonly int[] _live; // heads with _fetched > 0
+
+    // Available-ring positions (free-running, as last_avail_idx), for the resume rule (see Resume): per head the
+    // position of its fetch (known only when the head is in flight once, or again at the same position), per slot
+    // the position of the last chain the device completed from it (valid when _doneGen[slot] == _posGen).
+    private readonly ushort[] _headPos;
+    private readonly bool[] _headPosKnown;
+    private readonly ushort[] _donePos;
+    private readonly int[] _doneGen;
+    private int _posGen;
+    private bool _positionsReliable;
+    private bool _resumed;
+    private ushort _nextPos; // where the device's next fetch is expected (one past the last fetch)
+    private ushort _availIdxRead; // the avail.idx the device read last
+    private bool _availIdxKnown;
     private int _liveCount;
     private int _inFlight;
     private int _walkStamp; // one per walk (and per indirect pass), for RangeList.Add's repeat check
@@ -80,6 +94,10 @@ internal sealed class VirtqueueChecker : IMemoryObserver
         for (int i = 0; i < sizeMax; i++)
             _chains[i] = new Chain();
         _live = new int[sizeMax];
+        _headPos = new ushort[sizeMax];
+        _headPosKnown = new bool[sizeMax];
+        _donePos = new ushort[sizeMax];
+        _doneGen = new int[sizeMax];
     }
 
     /// <summary>Where violations are reported; null disables reporting (the state is still tracked).</summary>
@@ -162,15 +180,54 @@ internal sealed class VirtqueueChecker : IMemoryObserver
     public int Violations { get; private set; }
 
     /// <summary>Starts checking a live queue (queue enable / DRIVER_OK): forgets every chain in flight.
-    /// <paramref name="usedIdx"/> is the used.idx the device starts from (0 after reset, or a restored base).</summary>
+    /// <paramref name="usedIdx"/> is the used.idx the device starts from (0 after reset, or a restored base).
+    /// <paramref name="nextAvail"/>, when given, is the available-ring position the device starts from (its
+    /// last_avail_idx): the checker then follows the positions the device consumes, for <see cref="Resume"/>.</summary>
     public void Configure(
         GuestMemory memory,
         ulong descTable,
         ulong availRing,
         ulong usedRing,
         int size,
-        ushort usedIdx = 0
+        ushort usedIdx = 0,
+        ushort? nextAvail = null
     )
+    {
+        Start(memory, descTable, availRing, usedRing, size, usedIdx);
+        _posGen++;
+        _resumed = false;
+        _nextPos = nextAvail ?? 0;
+        // Rings that overlap let the device's own stores move avail.idx and its entries, and its used-ring reads land
+        // on avail.idx: which position a slot read names is then not known.
+        _positionsReliable = nextAvail.HasValue && !RingsOverlap();
+    }
+
+    /// <summary>Starts checking again after the device stopped without a reset (DRIVER_OK cleared and set again:
+    /// QEMU vhost_dev_stop / vhost_dev_start, or a VM stop and continue), on the same rings: as
+    /// <see cref="Configure"/>, but it keeps the available-ring positions the device completed chains from and
+    /// reports, from now on, a head taken again from such a position (<c>used-ring/completed-chain-refetched</c>).
+    /// QEMU vhost_virtqueue_stop stores VHOST_GET_VRING_BASE with virtio_queue_set_last_avail_idx and
+    /// vhost_virtqueue_start hands virtio_queue_get_last_avail_idx back with VHOST_SET_VRING_BASE, so the device
+    /// resumes where it stopped; a chain it already returned in the used ring belongs to the driver again (VIRTIO 1.2
+    /// §2.7.8) and is not available until the driver's avail.idx passes its slot once more. Judged only when the
+    /// positions were followed since the last <see cref="Configure"/> with a start position (rings that do not overlap,
+    /// no avail.idx read outside the window the device may use, no chain buffer over the available ring); a reset or a
+    /// ring change calls <see cref="Configure"/> instead.</summary>
+    public void Resume(GuestMemory memory, ulong descTable, ulong availRing, ulong usedRing, int size, ushort usedIdx)
+    {
+        bool same =
+            ReferenceEquals(memory, _memory)
+            && size == _size
+            && descTable == _descTable.Start
+            && availRing == _availRing.Start
+            && usedRing == _usedRing.Start;
+        bool keep = same && _positionsReliable;
+        Start(memory, descTable, availRing, usedRing, size, usedIdx);
+        _resumed = keep;
+        _positionsReliable = keep;
+    }
+
+    private void Start(GuestMemory memory, ulong descTable, ulong availRing, ulong usedRing, int size, ushort usedIdx)
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (size <= 0 || size > _sizeMax || (size & (size - 1)) != 0)
@@ -186,9 +243,15 @@ internal sealed class VirtqueueChecker : IMemoryObserver
         _usedRing = new GuestRange(usedRing, 6 + (8UL * (ulong)size));
         _usedIdxAddr = usedRing + 2;
         _usedIdx = usedIdx;
+        _availIdxKnown = false;
         Violations = 0;
         Active = true;
     }
+
+    private bool RingsOverlap() =>
+        _descTable.Overlap(_availRing.Start, _availRing.Length) > 0
+        || _descTable.Overlap(_usedRing.Start, _usedRing.Length) > 0
+        || _availRing.Overlap(_usedRing.Start, _usedRing.Length) > 0;
 
     /// <summary>The device (re)started the queue and took used.idx from guest memory: its next publication continues
     /// from the value now stored there, which the guest may have changed meanwhile (a direct store, or — with the used
@@ -252,7 +315,9 @@ internal sealed class VirtqueueChecker : IMemoryObserver
             // An available-ring entry read is the device taking a head (QEMU virtqueue_get_head, vhost get_user(head)).
             ulong off = a - _availRing.Start;
             if (len == 2 && off >= 4 && off < 4 + (2UL * (ulong)_size))
-                Fetch(BinaryPrimitives.ReadUInt16LittleEndian(data));
+                Fetch(BinaryPrimitives.ReadUInt16LittleEndian(data), off);
+            else if (_positionsReliable && off < 4 && off + len > 2)
+                NoteAvailIdx(off, data);
             return;
         }
         if (_descTable.Contains(a, len) || _usedRing.Contains(a, len))
@@ -328,8 +393,10 @@ internal sealed class VirtqueueChecker : IMemoryObserver
         }
     }
 
-    private void Fetch(ushort head)
+    private void Fetch(ushort head, ulong off)
     {
+        if (_positionsReliable)
+            NotePosition(head < _size ? head : -1, off);
         if (head >= _size)
             return; // the device will refuse it (QEMU "Guest says index %u is available")
         if (_fetched[head]++ == 0)
@@ -341,6 +408,9 @@ internal sealed class VirtqueueChecker : IMemoryObserver
         }
         // A head fetched again while in flight (re-published, or unpopped) may have been rewritten: keep the union.
         WalkChain(head);
+        // A buffer or table over the available ring: the device's reads of it look like avail.idx and entry reads.
+        if (_positionsReliable && OverlapsAvail(_chains[head]))
+            _positionsReliable = false;
         _inFlight++;
         Context?.NoteRequest(_chains[head].Readable.TotalLength(), _chains[head].Writable.TotalLength());
     }
@@ -471,6 +541,12 @@ internal sealed class VirtqueueChecker : IMemoryObserver
 
     private void Complete(int head)
     {
+        if (_positionsReliable && _headPosKnown[head])
+        {
+            int slot = _headPos[head] & (_size - 1);
+            _donePos[slot] = _headPos[head];
+            _doneGen[slot] = _posGen;
+        }
         _inFlight--;
         if (--_fetched[head] > 0)
             return;
@@ -485,6 +561,87 @@ internal sealed class VirtqueueChecker : IMemoryObserver
             break;
         }
     }
+
+    /// <summary>A device read of avail.idx (at <paramref name="off"/> in the available ring). The device's next fetch
+    /// is at the position after its last one or, after a chain it failed on and did not advance past (Linux
+    /// vhost_get_vq_desc), at that one: both must lie in the window [idx - size, idx) for a slot to name one position.
+    /// A value outside it (the guest moved avail.idx back, or more than a ring ahead) can leave the device reading
+    /// slots against another window (Linux vhost keeps a value that failed its check in vq-&gt;avail_idx, and
+    /// vhost_enable_notify stores its re-read unchecked), so positions are no longer followed; so neither after a read
+    /// of part of the field.</summary>
+    private void NoteAvailIdx(ulong off, ReadOnlySpan<byte> data)
+    {
+        if (off > 2 || off + (ulong)data.Length < 4)
+        {
+            _positionsReliable = false;
+            return;
+        }
+        ushort idx = BinaryPrimitives.ReadUInt16LittleEndian(data[(int)(2 - off)..]);
+        if (Narrow.ToUInt16Wrapping(idx - _nextPos) >= _size)
+        {
+            _positionsReliable = false;
+            return;
+        }
+        _availIdxRead = idx;
+        _availIdxKnown = true;
+    }
+
+    /// <summary>A fetch from the entry at <paramref name="off"/>: the position it names is the one in
+    /// [avail.idx - size, avail.idx) of the avail.idx the device read last (QEMU and Linux vhost read an entry only
+    /// below their copy of it). After <see cref="Resume"/>, a position whose chain the device completed is reported.
+    /// <paramref name="head"/> is -1 when out of range.</summary>
+    private void NotePosition(int head, ulong off)
+    {
+        if (!_availIdxKnown || (off & 1) != 0)
+        {
+            // A fetch with no avail.idx read since the start (a cached copy from before the checker looked), or not at
+            // an entry's start: which position it is is not known.
+            _positionsReliable = false;
+            return;
+        }
+        int slot = (int)((off - 4) / 2);
+        int low = _availIdxRead - _size;
+        ushort pos = Narrow.ToUInt16Wrapping(low + ((slot - low) & (_size - 1)));
+        if (_resumed && _doneGen[slot] == _posGen && _donePos[slot] == pos)
+            ReportRefetch(head, pos);
+        _nextPos = Narrow.ToUInt16Wrapping(pos + 1);
+        if (head < 0)
+            return;
+        if (_fetched[head] == 0)
+        {
+            _headPos[head] = pos;
+            _headPosKnown[head] = true;
+        }
+        else if (_headPos[head] != pos)
+        {
+            _headPosKnown[head] = false; // in flight from two positions: which one a completion ends is not known
+        }
+    }
+
+    private bool OverlapsAvail(Chain c) =>
+        OverlapsAvail(c.Readable) || OverlapsAvail(c.Writable) || OverlapsAvail(c.Tables);
+
+    private bool OverlapsAvail(RangeList list)
+    {
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (_availRing.Overlap(list[i].Start, list[i].Length) > 0)
+                return true;
+        }
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportRefetch(int head, ushort pos) =>
+        Report(
+            UsedRingOracle,
+            "used-ring/completed-chain-refetched",
+            "after a stop that was not a reset, on the same rings, the device took "
+                + (head < 0 ? "an entry" : $"head {head}")
+                + $" again from available-ring position {pos}, whose chain it had already returned in the used "
+                + "ring: it must resume where it stopped (QEMU vhost_virtqueue_stop / vhost_virtqueue_start hand "
+                + "last_avail_idx back; VIRTIO 1.2 §2.7.8: a used buffer belongs to the driver again)"
+        );
 
     /// <summary>Walks <paramref name="head"/>'s chain again (union of its buffers) and keeps the largest writable sum
     /// of any walk as the bound for <see cref="UsedLenRule.Offered"/>.</summary>

@@ -137,9 +137,14 @@ internal static class VirtioPciInput
     private static byte[][] Ops(params byte[][] ops) => ops;
 
     /// <summary>Valid scenarios that reach the deep states: both drivers, requests in flight across resets, feature
-    /// refusal, MSI-X, BAR moves and bus mastering off under DRIVER_OK, a vhost stop with a call in flight.</summary>
+    /// refusal, MSI-X, BAR moves and bus mastering off under DRIVER_OK, a vhost stop with a call in flight, a restart
+    /// without a reset.</summary>
     public static IEnumerable<byte[]> Seeds() =>
-        DriverSeeds().Concat(LifecycleSeeds()).Concat(PciSeeds()).Append(StopWithCallInFlightSeed());
+        DriverSeeds()
+            .Concat(LifecycleSeeds())
+            .Concat(PciSeeds())
+            .Append(StopWithCallInFlightSeed())
+            .Append(RestartWithoutResetSeed());
 
     // Valid demo requests: opt 1 stores buff, opt 0 reads it back; a run completes what was posted.
     private static byte[] Post1 => Encode(OpPost, 1 | 2, 0, 0x1234_5678_0000_0001);
@@ -304,7 +309,7 @@ internal static class VirtioPciInput
             )
         );
 
-    /// <summary>Seed 9, of the vhost frontend targets only: more chains available at one kick than the fuzz targets'
+    /// <summary>Seed 10, of the vhost frontend targets only: more chains available at one kick than the fuzz targets'
     /// vhost packet weight (16). One request posted without a kick, the available index stepped 20 on (those slots
     /// name head 0 again), one more request with a kick, a run: a backend must yield at the weight and requeue
     /// itself (the robust one does; the seed's passes pkts 0 to vhost_exceeds_weight and fetches all 22,
@@ -318,6 +323,24 @@ internal static class VirtioPciInput
                 Encode(OpPost, 1, 0, 0x1234_5678_0000_0001),
                 Encode(OpPost, Rings.RingInput.OpSetAvailIdx << 4, 0, 20UL << 16),
                 Post1,
+                Run
+            )
+        );
+
+    /// <summary>Seed 9: a request answered, then DRIVER_OK cleared and set again with no reset (status 0x0B, 0x0F: QEMU
+    /// stops and restarts vhost, handing last_avail_idx back through VHOST_GET_VRING_BASE / VHOST_SET_VRING_BASE) and
+    /// a second request: the device must resume after the first chain, not take it again
+    /// (<c>used-ring/completed-chain-refetched</c>).</summary>
+    private static byte[] RestartWithoutResetSeed() =>
+        Seed(
+            0,
+            Ops(
+                Encode(OpModernInit, 0, 4, ulong.MaxValue),
+                Post1,
+                Run,
+                Encode(OpCommonWrite, 4, 6, 0x0B),
+                Encode(OpCommonWrite, 4, 6, 0x0F),
+                Post0,
                 Run
             )
         );

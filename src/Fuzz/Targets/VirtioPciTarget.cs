@@ -35,8 +35,9 @@ namespace Virtsim.Fuzz.Targets;
 /// hand-back at stop), liveness reads the backend's last_avail_idx while vhost runs, and
 /// <see cref="VhostChainOracle"/> judges the backend vring's pops and notification changes,
 /// <see cref="VhostWeightOracle"/> each handler run's yield at its weight, and a worker that keeps requeueing itself
-/// without progress is a hang (<c>hang/vhost-worker-livelock</c>). The backend runs with the fuzz targets' vhost
-/// options (<see cref="VhostBackendRig.Options"/>: packet weight 16, livelock after 16 idle self-requeues).
+/// without progress is a hang (<c>hang/vhost-worker-livelock</c>); a restart without a reset resumes the checker
+/// (<see cref="VirtqueueChecker.Resume"/>: no completed chain is taken again). The backend runs with the fuzz targets'
+/// vhost options (<see cref="VhostBackendRig.Options"/>: packet weight 16, livelock after 16 idle self-requeues).
 /// <c>virtio-pci-vhost-seed</c> puts the seed's vhost-demo backend (handle_demo_kick as seed 000 lab 3 writes it,
 /// <see cref="VhostDemo"/>) behind the same frontend and a robust transport: the transport's own seed flaws are
 /// <c>virtio-pci-qemu-seed</c>'s, so every finding here is the vhost seed's (its unconditional vhost_poll_queue, its

@@ -147,4 +147,21 @@ public sealed partial class OracleRulesTests
         Assert.Contains("VIRTIO 1.2 §2.7.8.2", rule, StringComparison.Ordinal);
         Assert.Contains("at least len bytes", rule, StringComparison.Ordinal);
     }
+
+    /// <summary>The resume rule (VirtqueueChecker.Resume) has its own entry: what the device did, and the hand-back it
+    /// broke (QEMU vhost_virtqueue_stop / vhost_virtqueue_start) with the spec clause.</summary>
+    [Fact]
+    public void QemuVhostStopStart_RefetchFinding_SummaryNamesTheHandBack()
+    {
+        OracleRule? rule = OracleRules.For(VirtqueueChecker.UsedRingOracle, "used-ring/completed-chain-refetched");
+        Assert.Equal("used-ring/completed-chain-refetched", rule?.Site);
+        Assert.Contains("VIRTIO 1.2 §2.7.8", rule!.Citation, StringComparison.Ordinal);
+        Assert.Contains("VHOST_SET_VRING_BASE", rule.Citation, StringComparison.Ordinal);
+        Assert.Contains("no reset", rule.Wrong, StringComparison.Ordinal);
+        Assert.Contains(
+            "SET_VRING_BASE",
+            OracleRules.Describe(VirtqueueChecker.UsedRingOracle, rule.Site),
+            StringComparison.Ordinal
+        );
+    }
 }

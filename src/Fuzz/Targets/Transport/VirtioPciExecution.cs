@@ -39,6 +39,7 @@ internal sealed partial class VirtioPciExecution
     private bool _modelValid = true;
     private SplitQueueState _synced;
     private bool _syncedReady;
+    private bool _checkerStarted;
     private bool _guestReady;
     private bool _resync;
     private long _resetCount;
@@ -260,23 +261,42 @@ internal sealed partial class VirtioPciExecution
         // A running vhost keeps the rings and used index it started with (QEMU does not restart vhost when a legacy
         // driver rewrites QUEUE_PFN under DRIVER_OK), so the checker stays on them until a reset or a stop.
         bool restarted = (_resync && vhost is null) || reset;
+        bool ringWrites = _resync;
         _resync = false;
         _resetCount = _device.ResetCount;
         if (_syncedReady && !restarted && (vhost is not null || SameRings(state, _synced)))
             return;
-        _checker.Configure(
-            _sim.Memory,
-            state.DescTable.Value,
-            state.AvailRing.Value,
-            state.UsedRing.Value,
-            state.Size,
-            // vhost_vq_init_access takes last_used_idx from the guest's used->idx (a driver that reuses a ring
-            // without zeroing it, against VIRTIO 1.2 §4.1.5.1.3, leaves it nonzero after a reset).
-            vhost?.LastUsedIdx
-                ?? state.UsedIdx.Value
-        );
+        // vhost_vq_init_access takes last_used_idx from the guest's used->idx (a driver that reuses a ring without
+        // zeroing it, against VIRTIO 1.2 §4.1.5.1.3, leaves it nonzero after a reset).
+        ushort usedIdx = vhost?.LastUsedIdx ?? state.UsedIdx.Value;
+        // DRIVER_OK set again after a stop with no reset, queue enable or QUEUE_PFN write between, on the rings the
+        // checker followed: the device must resume where it stopped (QEMU vhost_virtqueue_stop / _start).
+        if (!_syncedReady && _checkerStarted && !reset && !ringWrites && SameRings(state, _synced))
+        {
+            _checker.Resume(
+                _sim.Memory,
+                state.DescTable.Value,
+                state.AvailRing.Value,
+                state.UsedRing.Value,
+                state.Size,
+                usedIdx
+            );
+        }
+        else
+        {
+            _checker.Configure(
+                _sim.Memory,
+                state.DescTable.Value,
+                state.AvailRing.Value,
+                state.UsedRing.Value,
+                state.Size,
+                usedIdx,
+                vhost?.LastAvailIdx ?? state.NextAvail.Value
+            );
+        }
         _synced = state;
         _syncedReady = true;
+        _checkerStarted = true;
     }
 
     private static bool SameRings(in SplitQueueState a, in SplitQueueState b) =>
