@@ -327,6 +327,15 @@ internal static class OracleRules
         ),
         // ---- vhost control plane (Oracles.VhostControlPlaneOracle, VhostBackendRig.Start)
         new(
+            "control-plane/kick-poll",
+            "After a successful VHOST_SET_VRING_KICK the vring polls another eventfd than the one set (or still polls "
+                + "one after VHOST_FILE_UNBIND).",
+            "SET_VRING_KICK with a new eventfd stops polling the old kick and starts polling the new one, so a guest "
+                + "kick on the new eventfd wakes the worker and one on the old does not",
+            "Linux drivers/vhost/vhost.c vhost_vring_ioctl (VHOST_SET_VRING_KICK: pollstop, pollstart, "
+                + "vhost_poll_stop, vhost_poll_start)"
+        ),
+        new(
             "control-plane/",
             "After VHOST_RESET_OWNER or QEMU's vhost_dev_start, the vhost device's state is not what the ioctls "
                 + "leave.",

@@ -104,6 +104,7 @@ public static class VhostCoreInput
             .Concat(HostileSeeds())
             .Concat(BoundSeeds())
             .Concat(AccessOkSeeds())
+            .Append(KickSwitchSeed())
             .Append(IovecBoundSeed());
 
     /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
@@ -276,6 +277,29 @@ public static class VhostCoreInput
 
     /// <summary>Pads tried before <see cref="IovecBoundSeed"/> gives up (one in eight samples long tables).</summary>
     private const ulong LongTablePadsMax = 4096;
+
+    /// <summary>
+    /// Seed 9 (listed before seed 8, which stays the last): a running vring whose kick eventfd is switched to another eventfd (the call eventfd), unbound
+    /// (VHOST_FILE_UNBIND), then bound to the kick eventfd again before more requests. Linux vhost_vring_ioctl stops
+    /// polling the old eventfd and polls the new one at each step (the control-plane oracle's
+    /// <c>control-plane/kick-poll</c>); a poll left on the old one strands the later kicks.
+    /// </summary>
+    private static byte[] KickSwitchSeed() =>
+        Seed(
+            3,
+            [
+                .. Start(3),
+                Request,
+                Kick,
+                Run,
+                Encode(OpSetVringKick, 2),
+                Encode(OpSetVringKick, 1),
+                Encode(OpSetVringKick, 0),
+                Request,
+                Kick,
+                Run,
+            ]
+        );
 
     /// <summary>
     /// Seed 8: translate_desc's UIO_MAXIOV bound met exactly (Linux: <c>ret = -ENOBUFS</c> when iov runs out, then

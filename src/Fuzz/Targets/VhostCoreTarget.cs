@@ -22,7 +22,7 @@ namespace Virtsim.Fuzz.Targets;
 /// kicks, worker runs and guest ring edits. Oracles: <see cref="VhostIoctlModel"/> (every ioctl returns Linux's errno,
 /// GET values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
 /// userspace ranges), <see cref="VhostChainOracle"/> (every vhost_get_vq_desc against Linux's walk),
-/// <see cref="VhostControlPlaneOracle"/> (the state VHOST_RESET_OWNER leaves), hang (the worker's idle-requeue
+/// <see cref="VhostControlPlaneOracle"/> (the state VHOST_RESET_OWNER leaves, the eventfd SET_VRING_KICK polls), hang (the worker's idle-requeue
 /// livelock report, the event budget), host exceptions and assertions. Each execution builds a fresh simulation in
 /// <see cref="CreateSimulation"/>.
 /// </summary>
@@ -376,23 +376,23 @@ public sealed class VhostCoreTarget : IFuzzTarget
         return true;
     }
 
-    /// <summary>SET_VRING_KICK with the kick eventfd, none, or the call eventfd, as the op picks.</summary>
+    /// <summary>SET_VRING_KICK with the kick eventfd, none, or the call eventfd, as the op picks; the control-plane
+    /// oracle checks that the vring then polls exactly the eventfd set.</summary>
     private void SetVringKick(in VhostCoreInput.Op op)
     {
         VhostDevice dev = _demo.Device;
-        _model.SetVringFd(
-            "SET_VRING_KICK",
-            op.Index,
-            dev.SetVringKick(
-                op.Index,
-                (op.A % 3) switch
-                {
-                    0 => _kick,
-                    1 => null,
-                    _ => _call,
-                }
-            )
-        );
+        EventFd? fd = (op.A % 3) switch
+        {
+            0 => _kick,
+            1 => null,
+            _ => _call,
+        };
+        VhostResult r = dev.SetVringKick(op.Index, fd);
+        _model.SetVringFd("SET_VRING_KICK", op.Index, r);
+        if (r == VhostResult.Ok && VhostControlPlaneOracle.AfterSetVringKick(dev, op.Index, fd) is { } broken)
+        {
+            _context.Report(VhostControlPlaneOracle.Oracle, "control-plane/kick-poll", broken);
+        }
         if (Mirror is not null)
             _mirrorModel!.SetVringFd(
                 "SET_VRING_KICK",

@@ -236,4 +236,33 @@ public sealed class VhostChainOracleTests
         Assert.Equal(VhostResult.Ok, dev.ResetOwner());
         Assert.Null(VhostControlPlaneOracle.AfterResetOwner(dev, worker));
     }
+
+    /// <summary>Linux drivers/vhost/vhost.c vhost_vring_ioctl, VHOST_SET_VRING_KICK: a new eventfd stops the poll of
+    /// the old one (vhost_poll_stop) and starts one on the new (vhost_poll_start); VHOST_FILE_UNBIND only stops. The
+    /// control-plane oracle accepts what the device does and names a kick that is not the one set.</summary>
+    [Fact]
+    public void ControlPlane_SetVringKick_PollsExactlyTheNewEventfd_LinuxVhostVringIoctl()
+    {
+        (VhostBackendRig rig, _, _) = Started();
+        VhostDevice dev = rig.Demo.Device;
+        VhostVirtqueue vq = rig.Vq;
+        Assert.Same(rig.Kick, vq.Poll.Polling);
+
+        Assert.Equal(VhostResult.Ok, dev.SetVringKick(0, rig.Call));
+        Assert.Same(rig.Call, vq.Poll.Polling);
+        Assert.Null(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, rig.Call));
+        long wakeups = vq.Poll.Wakeups;
+        rig.Kick.Signal();
+        Assert.Equal(wakeups, vq.Poll.Wakeups);
+        rig.Call.Signal();
+        Assert.Equal(wakeups + 1, vq.Poll.Wakeups);
+        Assert.NotNull(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, rig.Kick));
+
+        Assert.Equal(VhostResult.Ok, dev.SetVringKick(0, null));
+        Assert.Null(vq.Poll.Polling);
+        Assert.Null(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, null));
+        Assert.Equal(VhostResult.Ok, dev.SetVringKick(0, rig.Kick));
+        Assert.Same(rig.Kick, vq.Poll.Polling);
+        Assert.Null(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, rig.Kick));
+    }
 }

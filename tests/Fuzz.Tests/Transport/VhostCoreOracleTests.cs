@@ -171,6 +171,23 @@ public sealed class VhostCoreOracleTests
         }
     }
 
+    /// <summary>Seed 9 switches a running vring's kick to the call eventfd, unbinds it and binds the kick again (Linux
+    /// vhost_vring_ioctl VHOST_SET_VRING_KICK at each step): the control-plane oracle and every other stay quiet, and the
+    /// request kicked after the rebind is served.</summary>
+    [Fact]
+    public void Target_KickSwitchSeed_RunsClean_AndServesTheRequestAfterTheRebind()
+    {
+        byte[][] seeds = new VhostCoreTarget().SeedCorpus().ToArray();
+        byte[] seed = seeds[^2];
+        var target = new VhostCoreTarget { LongTablePeriod = 0 };
+        var context = new FuzzContext();
+        target.Execute(seed, context);
+        Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
+        VhostVirtqueue vq = target.LastDevice.Vqs[0];
+        Assert.Equal(2, vq.LastUsedIdx);
+        Assert.Equal(0, vq.VqErrors);
+    }
+
     /// <summary>Seed 8 pops a long indirect table needing exactly UIO_MAXIOV (1,024) iovecs and completes it, then one
     /// needing 1,025, which vq_errs "Translation failure" (ENOBUFS, Linux translate_desc in get_indirect); without long
     /// tables neither chain is long.</summary>
