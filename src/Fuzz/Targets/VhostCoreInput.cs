@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Input;
 
 namespace Virtsim.Fuzz.Targets;
@@ -105,6 +106,7 @@ public static class VhostCoreInput
             .Concat(BoundSeeds())
             .Concat(AccessOkSeeds())
             .Append(KickSwitchSeed())
+            .Append(StraddlingTableSeed())
             .Append(IovecBoundSeed());
 
     /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
@@ -300,6 +302,29 @@ public static class VhostCoreInput
                 Run,
             ]
         );
+
+    /// <summary>
+    /// Seed 10 (listed before seed 8): an indirect table of one descriptor that straddles the clean start's two
+    /// memory-table regions (8 bytes before <see cref="Rings.RingInput.RegionSize"/>, 8 after), so get_indirect's
+    /// translate_desc gives the table two iovecs and copy_from_iter reads its descriptor across them (Linux
+    /// drivers/vhost/vhost.c get_indirect). The descriptor is the zeroed memory there: a zero-length buffer without
+    /// NEXT, a chain that pops with no iovecs.
+    /// </summary>
+    private static byte[] StraddlingTableSeed()
+    {
+        const byte straddling = 3 | (4 << 5); // the guest op's address kind 3 (RegionSize - x), flags INDIRECT
+        const byte rawLength = 7; // its length kind: y's low 32 bits
+        return Seed(
+            3,
+            [
+                .. Start(3),
+                Encode(OpGuest, 0, straddling, rawLength, 8, VirtioSpec.DescSize),
+                Encode(OpGuest, OpPublishGuest),
+                Kick,
+                Run,
+            ]
+        );
+    }
 
     /// <summary>
     /// Seed 8: translate_desc's UIO_MAXIOV bound met exactly (Linux: <c>ret = -ENOBUFS</c> when iov runs out, then
