@@ -107,6 +107,7 @@ public static class VhostCoreInput
             .Concat(AccessOkSeeds())
             .Append(KickSwitchSeed())
             .Append(StraddlingTableSeed())
+            .Append(SignalSeed())
             .Append(IovecBoundSeed());
 
     /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
@@ -325,6 +326,13 @@ public static class VhostCoreInput
             ]
         );
     }
+
+    /// <summary>
+    /// Seed 11 (listed before seed 8): EVENT_IDX and NOTIFY_ON_EMPTY acked, three requests and one kick, used_event
+    /// left at 0. Linux vhost_notify signals the first completion (signalled_used not yet valid) and the third (the
+    /// ring is empty), not the second: used.idx 2 does not pass used_event 0 (<c>vhost-notify/signal-not-needed</c>).
+    /// </summary>
+    private static byte[] SignalSeed() => Seed(3, [.. Start(3), Request, Request, Request, Kick, Run]);
 
     /// <summary>
     /// Seed 8: translate_desc's UIO_MAXIOV bound met exactly (Linux: <c>ret = -ENOBUFS</c> when iov runs out, then

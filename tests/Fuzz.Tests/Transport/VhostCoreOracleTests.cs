@@ -171,13 +171,29 @@ public sealed class VhostCoreOracleTests
         }
     }
 
+    /// <summary>Seed 11 completes three requests of one kick with EVENT_IDX and NOTIFY_ON_EMPTY acked and used_event 0:
+    /// vhost signals the first (signalled_used not valid after the start) and the last (ring empty), which the signal
+    /// oracle accepts (Linux drivers/vhost/vhost.c vhost_notify).</summary>
+    [Fact]
+    public void Target_SignalSeed_SignalsTheFirstAndTheLastCompletion()
+    {
+        byte[] seed = new VhostCoreTarget().SeedCorpus().ToArray()[^2];
+        var target = new VhostCoreTarget { LongTablePeriod = 0 };
+        var context = new FuzzContext();
+        target.Execute(seed, context);
+        Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
+        VhostVirtqueue vq = target.LastDevice.Vqs[0];
+        Assert.Equal(3, vq.LastUsedIdx);
+        Assert.Equal(2, vq.CallSignals);
+    }
+
     /// <summary>Seed 10's indirect table straddles the two memory-table regions: get_indirect reads its descriptor
     /// across the table's two iovecs (Linux drivers/vhost/vhost.c get_indirect, copy_from_iter) and the chain pops
     /// with no vq_err; every oracle stays quiet.</summary>
     [Fact]
     public void Target_StraddlingTableSeed_ReadsTheDescriptorAcrossTwoIovecs()
     {
-        byte[] seed = new VhostCoreTarget().SeedCorpus().ToArray()[^2];
+        byte[] seed = new VhostCoreTarget().SeedCorpus().ToArray()[^3];
         var target = new VhostCoreTarget { LongTablePeriod = 0 };
         var context = new FuzzContext();
         target.Execute(seed, context);
@@ -194,7 +210,7 @@ public sealed class VhostCoreOracleTests
     public void Target_KickSwitchSeed_RunsClean_AndServesTheRequestAfterTheRebind()
     {
         byte[][] seeds = new VhostCoreTarget().SeedCorpus().ToArray();
-        byte[] seed = seeds[^3];
+        byte[] seed = seeds[^4];
         var target = new VhostCoreTarget { LongTablePeriod = 0 };
         var context = new FuzzContext();
         target.Execute(seed, context);
