@@ -11,7 +11,8 @@ namespace Virtsim.Fuzz.Oracles;
 /// <c>vhost-notify/signal-not-needed</c>: each signal of a vring's call eventfd judged against Linux vhost_notify with
 /// VIRTIO_RING_F_EVENT_IDX (drivers/vhost/vhost.c; VIRTIO 1.2 §2.7.7.2: when used.idx does not pass used_event "the
 /// device SHOULD NOT send a notification"). vhost_notify returns true without looking at used_event only when
-/// NOTIFY_ON_EMPTY is acked and the cached avail idx equals last_avail_idx, or when signalled_used is not valid
+/// NOTIFY_ON_EMPTY is acked and the cached avail idx equals last_avail_idx (a return that leaves signalled_used
+/// untouched, so such a signal neither is judged nor counts as a previous one), or when signalled_used is not valid
 /// (after vhost_vq_init_access or vhost_vq_reset, or once the used index came round to it in vhost_add_used_n).
 /// Otherwise it signals only if <c>vring_need_event(used_event, new, old)</c>, where old is signalled_used, the
 /// used index of the previous decision. The oracle sees signals, not the decisions that did not signal; those
@@ -52,11 +53,14 @@ internal sealed class VhostSignalOracle : IEventFdListener
         ulong acked = vq.AckedFeatures;
         bool eventIdx = ((acked >> VirtioSpec.FEventIdx) & 1) != 0;
         bool onEmpty = ((acked >> VirtioSpec.FNotifyOnEmpty) & 1) != 0 && vq.AvailIdx == vq.LastAvailIdx;
+        // vhost_notify returns on NOTIFY_ON_EMPTY before it looks at signalled_used: such a signal leaves the
+        // oracle's state as it was (after a start, such a first signal does not make signalled_used valid).
+        if (onEmpty)
+            return;
         ushort now = vq.LastUsedIdx;
         if (
             _known
             && eventIdx
-            && !onEmpty
             && vq.UsedAdded - _addedAtLast < 0x10000
             && TryReadUsedEvent(vq, out ushort usedEvent)
             // vring_need_event: (u16)(new - event - 1) < (u16)(new - old).

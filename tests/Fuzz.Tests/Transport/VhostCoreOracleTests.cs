@@ -187,6 +187,28 @@ public sealed class VhostCoreOracleTests
         Assert.Equal(2, vq.CallSignals);
     }
 
+    /// <summary>Regression (vhost-core seed 3's campaign): with NOTIFY_ON_EMPTY acked, the first completion signals
+    /// because the ring is empty, which returns from Linux vhost_notify before signalled_used is touched, so the next
+    /// completion (ring not empty) signals because signalled_used is still invalid since the start. The signal oracle
+    /// must neither judge the first signal nor count it as the previous one.</summary>
+    [Fact]
+    public void Target_SignalAfterANotifyOnEmptySignal_IsNotJudged_LinuxVhostNotify()
+    {
+        byte[] input = Convert.FromHexString(
+            "0003000000000000ff0000000000000000000000000000000000000000000000000000000000000000060000000000000000"
+                + "0000000000000000000000050001000000000000000000000000000000000009000000000000000000000000000000000000"
+                + "000a0000000000000000000000000000000000000004000000000000000000000000000000000000000c0100000000000000"
+                + "00000000000000000000000f030000000000000000000000000000000000000d000000000000000000000000000000000000"
+                + "000e000000000000000000000000000000000000000f030000000000000000000000000000000000000f0300000000000000"
+                + "00000000000000000000000d000000000000000000000000000000000000000e"
+        );
+        var target = new VhostCoreTarget { LongTablePeriod = 0 };
+        var context = new FuzzContext();
+        target.Execute(input, context);
+        Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
+        Assert.Equal(3, target.LastDevice.Vqs[0].CallSignals);
+    }
+
     /// <summary>Seed 10's indirect table straddles the two memory-table regions: get_indirect reads its descriptor
     /// across the table's two iovecs (Linux drivers/vhost/vhost.c get_indirect, copy_from_iter) and the chain pops
     /// with no vq_err; every oracle stays quiet.</summary>
