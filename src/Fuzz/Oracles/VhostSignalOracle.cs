@@ -85,7 +85,10 @@ internal sealed class VhostSignalOracle : IEventFdListener
     {
         usedEvent = 0;
         // VIRTIO 1.2 §2.7.6: flags, idx, ring[num], then used_event (the oracle's own offset, not VhostRings').
-        ulong at = unchecked(vq.Avail + 4 + (2UL * vq.Num));
+        ulong offset = 4 + (2UL * vq.Num);
+        if (vq.Avail > ulong.MaxValue - offset)
+            return false;
+        ulong at = vq.Avail + offset;
         if (!_vmm.Resolve(at, out Sim.Engine.Memory.GuestAddress gpa, out ulong available) || available < 2)
             return false;
         if (!_vmm.Memory.TryGetSpan(gpa, 2, out Span<byte> raw))

@@ -282,7 +282,8 @@ public static class VhostCoreInput
     private const ulong LongTablePadsMax = 4096;
 
     /// <summary>
-    /// Seed 9 (listed before seed 8, which stays the last): a running vring whose kick eventfd is switched to another eventfd (the call eventfd), unbound
+    /// Seed 9 (listed before seed 8, which stays the last): a running vring whose kick eventfd is switched to another
+    /// eventfd (the call eventfd), unbound
     /// (VHOST_FILE_UNBIND), then bound to the kick eventfd again before more requests. Linux vhost_vring_ioctl stops
     /// polling the old eventfd and polls the new one at each step (the control-plane oracle's
     /// <c>control-plane/kick-poll</c>); a poll left on the old one strands the later kicks.

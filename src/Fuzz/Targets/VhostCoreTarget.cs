@@ -23,9 +23,9 @@ namespace Virtsim.Fuzz.Targets;
 /// GET values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
 /// userspace ranges), <see cref="VhostChainOracle"/> (every vhost_get_vq_desc against Linux's walk),
 /// <see cref="VhostControlPlaneOracle"/> (the state VHOST_RESET_OWNER leaves, the eventfd SET_VRING_KICK polls),
-/// <see cref="VhostSignalOracle"/> (no call signal vhost_notify's EVENT_IDX rule does not allow), hang (the worker's idle-requeue
-/// livelock report, the event budget), host exceptions and assertions. Each execution builds a fresh simulation in
-/// <see cref="CreateSimulation"/>.
+/// <see cref="VhostSignalOracle"/> (no call signal vhost_notify's EVENT_IDX rule does not allow), hang (the worker's
+/// idle-requeue livelock report, the event budget), host exceptions and assertions. Each execution builds a fresh
+/// simulation in <see cref="CreateSimulation"/>.
 /// </summary>
 public sealed class VhostCoreTarget : IFuzzTarget
 {

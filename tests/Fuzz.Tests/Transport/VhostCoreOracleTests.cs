@@ -226,7 +226,8 @@ public sealed class VhostCoreOracleTests
     }
 
     /// <summary>Seed 9 switches a running vring's kick to the call eventfd, unbinds it and binds the kick again (Linux
-    /// vhost_vring_ioctl VHOST_SET_VRING_KICK at each step): the control-plane oracle and every other stay quiet, and the
+    /// vhost_vring_ioctl VHOST_SET_VRING_KICK at each step): the control-plane oracle and every other stay quiet, and
+    /// the
     /// request kicked after the rebind is served.</summary>
     [Fact]
     public void Target_KickSwitchSeed_RunsClean_AndServesTheRequestAfterTheRebind()
