@@ -341,6 +341,24 @@ internal static class OracleRules
         ),
         // ---- vhost control plane (Oracles.VhostControlPlaneOracle, VhostBackendRig.Start)
         new(
+            "vhost-notify/signal-not-needed",
+            "vhost signalled the call eventfd with EVENT_IDX acked, signalled_used valid and used_event outside the "
+                + "used entries added since the previous signal.",
+            "with VIRTIO_RING_F_EVENT_IDX, vhost_notify signals only when vring_need_event(used_event, new, old) "
+                + "holds, unless NOTIFY_ON_EMPTY applies (ring empty) or signalled_used is invalid (after a start or "
+                + "reset); when used.idx does not pass used_event the device should not notify",
+            "VIRTIO 1.2 §2.7.7.2, §2.7.10; Linux drivers/vhost/vhost.c vhost_notify, vhost_signal, vring_need_event"
+        ),
+        new(
+            "control-plane/kick-poll",
+            "After a successful VHOST_SET_VRING_KICK the vring polls another eventfd than the one set (or still polls "
+                + "one after VHOST_FILE_UNBIND).",
+            "SET_VRING_KICK with a new eventfd stops polling the old kick and starts polling the new one, so a guest "
+                + "kick on the new eventfd wakes the worker and one on the old does not",
+            "Linux drivers/vhost/vhost.c vhost_vring_ioctl (VHOST_SET_VRING_KICK: pollstop, pollstart, "
+                + "vhost_poll_stop, vhost_poll_start)"
+        ),
+        new(
             "control-plane/",
             "After VHOST_RESET_OWNER or QEMU's vhost_dev_start, the vhost device's state is not what the ioctls "
                 + "leave.",

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
+using Sim.Machine.Kvm;
 using Sim.Spec.Virtio;
 
 namespace Virtsim.Fuzz.Oracles;
@@ -18,6 +19,9 @@ namespace Virtsim.Fuzz.Oracles;
 /// set — acked features, num, the base (vhost_vring_set_base sets last_avail_idx and the cache), the ring user
 /// addresses of vhost_memory_map, the kick and call eventfds polled and set, the memory table of the VMM's mappings
 /// — a backend attached, and vhost_vq_init_access's last_used_idx read from used-&gt;idx.</item>
+/// <item><see cref="AfterSetVringKick"/>: VHOST_SET_VRING_KICK (vhost_vring_ioctl) stops polling the old kick
+/// eventfd and starts polling the new one, so a vring with a kick handler polls exactly the eventfd it was given (none
+/// after VHOST_FILE_UNBIND).</item>
 /// </list>
 /// </summary>
 internal static class VhostControlPlaneOracle
@@ -120,6 +124,30 @@ internal static class VhostControlPlaneOracle
         }
         return null;
     }
+
+    /// <summary>
+    /// The first rule a successful VHOST_SET_VRING_KICK of <paramref name="fd"/> (null: VHOST_FILE_UNBIND) on vring
+    /// <paramref name="index"/> left broken, or null. Linux vhost_vring_ioctl: when the eventfd differs from
+    /// vq-&gt;kick, <c>pollstop = vq-&gt;kick != NULL</c> and <c>pollstart = eventfp != NULL</c>, then
+    /// vhost_poll_stop of the old and vhost_poll_start of the new (both only with vq-&gt;handle_kick). A guest kick on
+    /// the new eventfd must wake the worker, and one on the old must not: a poll left on the old eventfd (which also
+    /// makes vhost_poll_start of the new return early) strands every request the guest kicks afterwards.
+    /// </summary>
+    public static string? AfterSetVringKick(VhostDevice device, uint index, EventFd? fd)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        VhostVirtqueue vq = device.Vqs[checked((int)index)];
+        if (!ReferenceEquals(vq.Kick, fd))
+            return $"vring {index}: vq->kick is not the eventfd SET_VRING_KICK set";
+        if (vq.Work is not null && !ReferenceEquals(vq.Poll.Polling, fd))
+        {
+            return $"vring {index}: it polls {Describe(vq.Poll.Polling)}, SET_VRING_KICK set {Describe(fd)} "
+                + "(vhost_poll_stop of the old kick, vhost_poll_start of the new)";
+        }
+        return null;
+    }
+
+    private static string Describe(EventFd? fd) => fd is null ? "no eventfd" : $"eventfd '{fd.Name}'";
 
     private static bool SameTable(VhostIotlb? table, VhostMemoryRegion[] regions)
     {

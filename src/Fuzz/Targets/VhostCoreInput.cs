@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Input;
 
 namespace Virtsim.Fuzz.Targets;
@@ -104,6 +105,9 @@ public static class VhostCoreInput
             .Concat(HostileSeeds())
             .Concat(BoundSeeds())
             .Concat(AccessOkSeeds())
+            .Append(KickSwitchSeed())
+            .Append(StraddlingTableSeed())
+            .Append(SignalSeed())
             .Append(IovecBoundSeed());
 
     /// <summary>Seeds 1-2: a clean start with requests, then control-plane edits while the vring runs.</summary>
@@ -276,6 +280,60 @@ public static class VhostCoreInput
 
     /// <summary>Pads tried before <see cref="IovecBoundSeed"/> gives up (one in eight samples long tables).</summary>
     private const ulong LongTablePadsMax = 4096;
+
+    /// <summary>
+    /// Seed 9 (listed before seed 8, which stays the last): a running vring whose kick eventfd is switched to another
+    /// eventfd (the call eventfd), unbound
+    /// (VHOST_FILE_UNBIND), then bound to the kick eventfd again before more requests. Linux vhost_vring_ioctl stops
+    /// polling the old eventfd and polls the new one at each step (the control-plane oracle's
+    /// <c>control-plane/kick-poll</c>); a poll left on the old one strands the later kicks.
+    /// </summary>
+    private static byte[] KickSwitchSeed() =>
+        Seed(
+            3,
+            [
+                .. Start(3),
+                Request,
+                Kick,
+                Run,
+                Encode(OpSetVringKick, 2),
+                Encode(OpSetVringKick, 1),
+                Encode(OpSetVringKick, 0),
+                Request,
+                Kick,
+                Run,
+            ]
+        );
+
+    /// <summary>
+    /// Seed 10 (listed before seed 8): an indirect table of one descriptor that straddles the clean start's two
+    /// memory-table regions (8 bytes before <see cref="Rings.RingInput.RegionSize"/>, 8 after), so get_indirect's
+    /// translate_desc gives the table two iovecs and copy_from_iter reads its descriptor across them (Linux
+    /// drivers/vhost/vhost.c get_indirect). The descriptor is the zeroed memory there: a zero-length buffer without
+    /// NEXT, a chain that pops with no iovecs.
+    /// </summary>
+    private static byte[] StraddlingTableSeed()
+    {
+        const byte straddling = 3 | (4 << 5); // the guest op's address kind 3 (RegionSize - x), flags INDIRECT
+        const byte rawLength = 7; // its length kind: y's low 32 bits
+        return Seed(
+            3,
+            [
+                .. Start(3),
+                Encode(OpGuest, 0, straddling, rawLength, 8, VirtioSpec.DescSize),
+                Encode(OpGuest, OpPublishGuest),
+                Kick,
+                Run,
+            ]
+        );
+    }
+
+    /// <summary>
+    /// Seed 11 (listed before seed 8): EVENT_IDX and NOTIFY_ON_EMPTY acked, three requests and one kick, used_event
+    /// left at 0. Linux vhost_notify signals the first completion (signalled_used not yet valid) and the third (the
+    /// ring is empty), not the second: used.idx 2 does not pass used_event 0 (<c>vhost-notify/signal-not-needed</c>).
+    /// </summary>
+    private static byte[] SignalSeed() => Seed(3, [.. Start(3), Request, Request, Request, Kick, Run]);
 
     /// <summary>
     /// Seed 8: translate_desc's UIO_MAXIOV bound met exactly (Linux: <c>ret = -ENOBUFS</c> when iov runs out, then

@@ -22,9 +22,10 @@ namespace Virtsim.Fuzz.Targets;
 /// kicks, worker runs and guest ring edits. Oracles: <see cref="VhostIoctlModel"/> (every ioctl returns Linux's errno,
 /// GET values), <see cref="VhostAccessChecker"/> (no device access outside the running rings and the memory table's
 /// userspace ranges), <see cref="VhostChainOracle"/> (every vhost_get_vq_desc against Linux's walk),
-/// <see cref="VhostControlPlaneOracle"/> (the state VHOST_RESET_OWNER leaves), hang (the worker's idle-requeue
-/// livelock report, the event budget), host exceptions and assertions. Each execution builds a fresh simulation in
-/// <see cref="CreateSimulation"/>.
+/// <see cref="VhostControlPlaneOracle"/> (the state VHOST_RESET_OWNER leaves, the eventfd SET_VRING_KICK polls),
+/// <see cref="VhostSignalOracle"/> (no call signal vhost_notify's EVENT_IDX rule does not allow), hang (the worker's
+/// idle-requeue livelock report, the event budget), host exceptions and assertions. Each execution builds a fresh
+/// simulation in <see cref="CreateSimulation"/>.
 /// </summary>
 public sealed class VhostCoreTarget : IFuzzTarget
 {
@@ -86,6 +87,7 @@ public sealed class VhostCoreTarget : IFuzzTarget
     private EventFd _kick = null!;
     private EventFd _call = null!;
     private EventFd _err = null!;
+    private VhostSignalOracle _signals = null!;
     private VhostIoctlModel? _mirrorModel;
     private long _handlerRunsMax;
     private int _size;
@@ -169,6 +171,8 @@ public sealed class VhostCoreTarget : IFuzzTarget
         };
         _sim.AddMemoryObserver(new VhostAccessChecker(_vmm, _model) { Context = context });
         VhostChainOracle.Install(_sim, _demo.Device.Vqs[0]).Context = context;
+        _signals = new VhostSignalOracle(_demo.Device.Vqs[0], _vmm) { Context = context };
+        _call.AddListener(_signals);
         _size = 1 << (header & 7);
         (_desc, _avail, _used) = RingInput.Place(0, _size, 0);
         _guest.Reset(_sim.Memory, _desc, _avail, _size);
@@ -193,6 +197,10 @@ public sealed class VhostCoreTarget : IFuzzTarget
             {
                 context.Step();
                 VhostCoreInput.Op op = VhostCoreInput.ReadOp(ref reader);
+                // A control-plane ioctl may invalidate signalled_used (a start, a reset, a feature change): the
+                // signal oracle judges only signals with nothing but kicks, runs and guest edits between them.
+                if (op.Code is not (VhostCoreInput.OpKick or VhostCoreInput.OpRun or VhostCoreInput.OpGuest))
+                    _signals.Forget();
                 if (!Apply(op))
                     break;
             }
@@ -376,23 +384,23 @@ public sealed class VhostCoreTarget : IFuzzTarget
         return true;
     }
 
-    /// <summary>SET_VRING_KICK with the kick eventfd, none, or the call eventfd, as the op picks.</summary>
+    /// <summary>SET_VRING_KICK with the kick eventfd, none, or the call eventfd, as the op picks; the control-plane
+    /// oracle checks that the vring then polls exactly the eventfd set.</summary>
     private void SetVringKick(in VhostCoreInput.Op op)
     {
         VhostDevice dev = _demo.Device;
-        _model.SetVringFd(
-            "SET_VRING_KICK",
-            op.Index,
-            dev.SetVringKick(
-                op.Index,
-                (op.A % 3) switch
-                {
-                    0 => _kick,
-                    1 => null,
-                    _ => _call,
-                }
-            )
-        );
+        EventFd? fd = (op.A % 3) switch
+        {
+            0 => _kick,
+            1 => null,
+            _ => _call,
+        };
+        VhostResult r = dev.SetVringKick(op.Index, fd);
+        _model.SetVringFd("SET_VRING_KICK", op.Index, r);
+        if (r == VhostResult.Ok && VhostControlPlaneOracle.AfterSetVringKick(dev, op.Index, fd) is { } broken)
+        {
+            _context.Report(VhostControlPlaneOracle.Oracle, "control-plane/kick-poll", broken);
+        }
         if (Mirror is not null)
             _mirrorModel!.SetVringFd(
                 "SET_VRING_KICK",

@@ -727,17 +727,6 @@ public sealed class VhostVirtqueue
         return AvailIdx != LastAvailIdx;
     }
 
-    /// <summary>vhost_vq_avail_empty: true when surely nothing is available.</summary>
-    public bool AvailEmpty()
-    {
-        if (AvailIdx != LastAvailIdx)
-            return false;
-        if (!Vmm.TryReadUInt16(At(Avail, VirtioSpec.AvailIdxOffset), out ushort availIdx))
-            return false;
-        AvailIdx = availIdx;
-        return AvailIdx == LastAvailIdx;
-    }
-
     // ---------------------------------------------------------------- work
 
     /// <summary>

@@ -3,6 +3,7 @@ using Sim.Devices.Vhost;
 using Sim.Engine.Memory;
 using Sim.Machine.Simulation;
 using Virtsim.Fuzz.Oracles;
+using Virtsim.Fuzz.Targets;
 using Virtsim.Fuzz.Targets.Rings;
 using Xunit;
 
@@ -235,5 +236,53 @@ public sealed class VhostChainOracleTests
         VhostWorker? worker = dev.Worker;
         Assert.Equal(VhostResult.Ok, dev.ResetOwner());
         Assert.Null(VhostControlPlaneOracle.AfterResetOwner(dev, worker));
+    }
+
+    /// <summary>Linux drivers/vhost/vhost.c vhost_notify with EVENT_IDX: once signalled_used is valid, a signal needs
+    /// used_event inside the entries added since the previous decision (vring_need_event); a second signal with
+    /// nothing added and used_event 0 is one Linux never sends. After <c>Forget</c> (a control-plane ioctl) the next
+    /// signal is not judged.</summary>
+    [Fact]
+    public void SignalOracle_SecondSignalWithNothingAdded_Fires_LinuxVhostNotify()
+    {
+        (VhostBackendRig rig, _, _) = Started(eventIdx: true);
+        var context = new FuzzContext();
+        var oracle = new VhostSignalOracle(rig.Vq, rig.Demo.Device.Vmm) { Context = context };
+        oracle.OnSignalled(rig.Call);
+        Assert.Null(context.Finding);
+        oracle.Forget();
+        oracle.OnSignalled(rig.Call);
+        Assert.Null(context.Finding);
+        oracle.OnSignalled(rig.Call);
+        Assert.Equal("vhost-notify/signal-not-needed", context.Finding?.Site);
+    }
+
+    /// <summary>Linux drivers/vhost/vhost.c vhost_vring_ioctl, VHOST_SET_VRING_KICK: a new eventfd stops the poll of
+    /// the old one (vhost_poll_stop) and starts one on the new (vhost_poll_start); VHOST_FILE_UNBIND only stops. The
+    /// control-plane oracle accepts what the device does and names a kick that is not the one set.</summary>
+    [Fact]
+    public void ControlPlane_SetVringKick_PollsExactlyTheNewEventfd_LinuxVhostVringIoctl()
+    {
+        (VhostBackendRig rig, _, _) = Started();
+        VhostDevice dev = rig.Demo.Device;
+        VhostVirtqueue vq = rig.Vq;
+        Assert.Same(rig.Kick, vq.Poll.Polling);
+
+        Assert.Equal(VhostResult.Ok, dev.SetVringKick(0, rig.Call));
+        Assert.Same(rig.Call, vq.Poll.Polling);
+        Assert.Null(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, rig.Call));
+        long wakeups = vq.Poll.Wakeups;
+        rig.Kick.Signal();
+        Assert.Equal(wakeups, vq.Poll.Wakeups);
+        rig.Call.Signal();
+        Assert.Equal(wakeups + 1, vq.Poll.Wakeups);
+        Assert.NotNull(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, rig.Kick));
+
+        Assert.Equal(VhostResult.Ok, dev.SetVringKick(0, null));
+        Assert.Null(vq.Poll.Polling);
+        Assert.Null(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, null));
+        Assert.Equal(VhostResult.Ok, dev.SetVringKick(0, rig.Kick));
+        Assert.Same(rig.Kick, vq.Poll.Polling);
+        Assert.Null(VhostControlPlaneOracle.AfterSetVringKick(dev, 0, rig.Kick));
     }
 }
