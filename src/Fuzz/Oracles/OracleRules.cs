@@ -775,6 +775,28 @@ internal static class OracleRules
             "VIRTIO 1.2 §2.7.5, §2.7.5.3.1; Linux drivers/virtio/virtio_ring.c virtqueue_add_split (indirect)"
         ),
         new(
+            "driver-spec/add",
+            "A single add (TryAdd of a chain, TryAddIndirect) was refused although the queue was not broken and had "
+                + "enough free descriptors, or succeeded without them; or a success did not take exactly the chain's "
+                + "descriptors, make the head outstanding and put it in the available ring's next slot; or a refusal "
+                + "changed the driver's counts.",
+            "a driver refuses a buffer only for lack of descriptors or a broken queue, and an added chain is in the "
+                + "available ring at avail_idx_shadow; the single adds have no batch twin, so the two lanes cannot "
+                + "judge them",
+            "Linux drivers/virtio/virtio_ring.c virtqueue_add_split (-ENOSPC when num_free < descs_used, -EIO when "
+                + "broken; avail->ring[avail_idx_shadow & (num - 1)] = head); VIRTIO 1.2 §2.7.13.2"
+        ),
+        new(
+            "driver-spec/direct-chain",
+            "After a successful TryAdd the chain from the head is not the added buffers in order (readable before "
+                + "writable, WRITE exactly on the writable ones, NEXT on all but the last, each next naming the "
+                + "following descriptor), uses a descriptor twice or one of another outstanding chain, or the head's "
+                + "writable bytes are not the writable lengths summed.",
+            "the device walks exactly what the driver wrote: a dropped NEXT or WRITE flag or a wrong next makes it "
+                + "see another chain, and a descriptor still in flight belongs to the device until it is used",
+            "VIRTIO 1.2 §2.7.5, §2.7.13.1; Linux drivers/virtio/virtio_ring.c virtqueue_add_split (direct)"
+        ),
+        new(
             "split-virtqueue/iovec-outside-chain",
             "A popped element's iovec is not inside a descriptor of its chain with the same direction.",
             "a popped element maps exactly the chain's descriptors: readable ones as out_sg, writable ones as in_sg",

@@ -79,6 +79,8 @@ internal sealed partial class DriverQueueTarget
         ulong reference;
         using (_fastMemory.AsGuest())
             fast = RunFast(op, count, readable, writable, table);
+        if (op is 2 or 3)
+            NoteBeforeAdd();
         using (_refMemory.AsGuest())
             reference = RunReference(op, count, readable, writable, table, context);
         if (op == 14)
@@ -102,7 +104,9 @@ internal sealed partial class DriverQueueTarget
                     + $"{Describe(_fast)}, reference lane {Describe(_ref)}"
             );
         }
-        return SameMemory(context, Labels[op]) && (op != 3 || IndirectAsSpec(context, readable, writable, table));
+        return SameMemory(context, Labels[op])
+            && (op is not (2 or 3) || AddAsSpec(context, op, readable, writable))
+            && (op != 3 || IndirectAsSpec(context, readable, writable, table));
     }
 
     private void ReadBuffers(ref FuzzInputReader reader, int readable, int writable)
@@ -213,6 +217,8 @@ internal sealed partial class DriverQueueTarget
             case 2:
             {
                 bool ok = q.TryAdd(m, r, w, out ushort head);
+                if (lane == 1)
+                    (_chainAdded, _chainHead) = (ok, head);
                 return Mix(Mix(0x2, ok ? 1UL : 0), head);
             }
             case 3:

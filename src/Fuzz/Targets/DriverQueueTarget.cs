@@ -67,8 +67,8 @@ internal sealed partial class DriverQueueTarget : IFuzzTarget
     /// <inheritdoc/>
     public string Description =>
         "DriverQueue batch and fused calls (unobserved) vs the one-at-a-time calls (observed) under a hostile device; "
-        + "oracle fast-path/driver-* (results, driver state, ring bytes, dirty pages); driver-spec/indirect-table "
-        + "(an indirect chain's table as the spec says)";
+        + "oracle fast-path/driver-* (results, driver state, ring bytes, dirty pages); driver-spec/* (what a single "
+        + "add answers and writes, a direct chain and an indirect table, as the spec says)";
 
     /// <inheritdoc/>
     public int InputVersion => 1;

@@ -44,6 +44,94 @@ public sealed class DriverQueueTargetTests(ITestOutputHelper output)
         Assert.Contains("fast-path/driver-", target.Description, StringComparison.Ordinal);
     }
 
+    /// <summary>Linux virtio_ring.c virtqueue_add_split, judged by <c>driver-spec/add</c> and
+    /// <c>driver-spec/direct-chain</c> (VIRTIO 1.2 §2.7.5, §2.7.13.1, §2.7.13.2): a correct driver passes every
+    /// judgement of a single add — a chain that fills a queue of 4 (each descriptor checked), a chain refused with no
+    /// free descriptor (-ENOSPC), the same descriptors reused after the device used the first chain, an indirect
+    /// chain beside it, and a chain refused for want of one descriptor.</summary>
+    [Fact]
+    public void LinuxVirtqueueAddSplit_SingleAdds_AreJudgedAgainstTheSpec_AndACorrectDriverPasses()
+    {
+        const byte AddChain = 2,
+            AddIndirect = 3,
+            Notify = 5,
+            GetUsed = 8,
+            Take = 15,
+            Complete = 16;
+        byte[] input =
+        [
+            2, // size 4
+            0, // no EVENT_IDX, page-aligned table
+            AddChain,
+            2,
+            2,
+            0,
+            0,
+            0,
+            2,
+            1,
+            16,
+            3,
+            2,
+            32,
+            4,
+            0,
+            48,
+            5, // 2 readable + 2 writable: all 4 descriptors
+            AddChain,
+            1,
+            0,
+            0,
+            0,
+            0,
+            2, // no descriptor free: refused
+            Notify,
+            Take,
+            1,
+            Complete,
+            1,
+            0,
+            2, // the chain used, len 8, used.idx published
+            GetUsed, // reaped: its 4 descriptors free again
+            AddChain,
+            1,
+            1,
+            0,
+            1,
+            0,
+            3,
+            2,
+            8,
+            4, // the freed descriptors reused
+            AddIndirect,
+            1,
+            1,
+            2,
+            0,
+            0,
+            2,
+            1,
+            0,
+            3, // one ring descriptor
+            AddChain,
+            1,
+            1,
+            0,
+            0,
+            0,
+            2,
+            1,
+            0,
+            3, // one descriptor free, two wanted: refused
+        ];
+        var target = new DriverQueueTarget();
+        var context = new FuzzContext();
+        Assert.Equal(FuzzOutcome.Completed, target.Execute(input, context));
+        Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
+        Assert.Equal(5, target.AddsJudged);
+        Assert.Equal(2, target.ChainsJudged);
+    }
+
     [Fact]
     public void Campaign_StaysClean()
     {
