@@ -121,6 +121,14 @@ internal static class OracleRules
                 + "virtqueue_unpop, virtqueue_rewind"
         ),
         new(
+            "queue-state/empty-differs",
+            "IsEmpty on a ready queue answered other than QEMU's rule: not empty while the shadow avail index is ahead "
+                + "of last_avail_idx, else empty exactly when the published avail.idx equals last_avail_idx.",
+            "a device that finds published buffers 'empty' stops serving them (and interrupts early with "
+                + "NOTIFY_ON_EMPTY); one that finds an empty queue 'not empty' spins on pops that yield nothing",
+            "QEMU hw/virtio/virtio.c virtio_queue_split_empty; VIRTIO 1.2 §2.7.13.3, §2.7.6"
+        ),
+        new(
             "queue-state/used-while-not-live",
             "A completion (Flush) or interrupt decision (ShouldNotify) on a queue that is not ready was answered "
                 + "instead of refused: the queue used the rings of an earlier configuration after a reset.",
