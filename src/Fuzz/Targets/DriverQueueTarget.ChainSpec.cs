@@ -93,7 +93,8 @@ internal sealed partial class DriverQueueTarget
     {
         ChainsJudged++;
         int n = readable + writable;
-        Span<ulong> others = stackalloc ulong[4]; // one bit per descriptor of the other outstanding chains (size <= 256)
+        // One bit per descriptor of the other outstanding chains (the large queue's 16384: 2 KiB).
+        Span<ulong> others = stackalloc ulong[(_layout.Size + 63) / 64];
         MarkOtherChains(others);
         Span<ushort> chain = stackalloc ushort[ChainMax * 2];
         Span<byte> d = stackalloc byte[VirtioSpec.DescSize];

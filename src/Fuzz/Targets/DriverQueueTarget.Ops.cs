@@ -53,7 +53,8 @@ internal sealed partial class DriverQueueTarget
         {
             case 0:
             case 1:
-                count = reader.ReadChoice((_layout.Size / 2) + 2);
+                // At most PairsMax pairs (a queue of 256's size / 2 + 1; the large queue's batches stop there too).
+                count = Math.Min(reader.ReadChoice((_layout.Size / 2) + 2), PairsMax);
                 ReadBuffers(ref reader, count, count);
                 break;
             case 2:
@@ -67,7 +68,7 @@ internal sealed partial class DriverQueueTarget
                 break;
             case 6:
             case 7:
-                count = reader.ReadChoice(_layout.Size + 2);
+                count = Math.Min(reader.ReadChoice(_layout.Size + 2), ReapMax);
                 break;
             case 14:
                 count = reader.ReadChoice(4); // 0: clear the dirty pages; else the driver is reset (Initialize)
@@ -293,14 +294,17 @@ internal sealed partial class DriverQueueTarget
     }
 
     /// <summary>Everything the driver's public surface says about its state, and each head's writable bytes (its
-    /// desc_state).</summary>
+    /// desc_state); and the per-head queries for the first index past the table, which must answer, never throw (a
+    /// device's used id may be any value: Linux virtqueue_get_buf_ctx_split checks <c>i &gt;= vq-&gt;split.vring.num</c>
+    /// before it reads desc_state).</summary>
     private static ulong State(DriverQueue q)
     {
         ulong h = Mix(Mix(Mix(0x300, (ulong)q.Error), (ulong)q.FreeCount), (ulong)q.Outstanding);
         h = Mix(Mix(Mix(h, q.AvailIdx.Value), q.LastUsed.Value), q.CallbacksEnabled ? 1UL : 0);
         for (int i = 0; i < q.Size; i++)
             h = Mix(h, q.WritableBytes((ushort)i));
-        return h;
+        var past = (ushort)q.Size;
+        return Mix(Mix(h, q.WritableBytes(past)), q.IsOutstanding(past) ? 1UL : 0);
     }
 
     private static ulong Mix(ulong h, ulong v) =>
