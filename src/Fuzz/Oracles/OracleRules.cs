@@ -795,6 +795,16 @@ internal static class OracleRules
                 + "broken; avail->ring[avail_idx_shadow & (num - 1)] = head); VIRTIO 1.2 §2.7.13.2"
         ),
         new(
+            "driver-spec/enable-delayed",
+            "EnableCallbacksDelayed did not store used_event = last_used_idx + bufs (bufs = three quarters of the "
+                + "chains outstanding since last_used_idx), did not turn callbacks on, or answered other than "
+                + "'no more than bufs already used'.",
+            "the delayed enable asks for an interrupt after three quarters of the outstanding chains and tells the "
+                + "caller to poll again when more have already been used; it has no fast twin, so the two lanes "
+                + "cannot judge it",
+            "Linux drivers/virtio/virtio_ring.c virtqueue_enable_cb_delayed_split; VIRTIO 1.2 §2.7.10"
+        ),
+        new(
             "driver-spec/direct-chain",
             "After a successful TryAdd the chain from the head is not the added buffers in order (readable before "
                 + "writable, WRITE exactly on the writable ones, NEXT on all but the last, each next naming the "

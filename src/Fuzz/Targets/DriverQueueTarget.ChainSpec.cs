@@ -153,6 +153,40 @@ internal sealed partial class DriverQueueTarget
         }
     }
 
+    /// <summary>The reference lane's state before EnableCallbacksDelayed (op 12), which its answer is judged
+    /// against.</summary>
+    private (RingIndex LastUsed, RingIndex Avail, bool Broken, bool Answer) _delayed;
+
+    /// <summary>After EnableCallbacksDelayed on the reference lane: Linux virtqueue_enable_cb_delayed_split — bufs =
+    /// (u16)(avail_idx_shadow − last_used_idx) × 3 / 4; used_event = last_used_idx + bufs; false exactly when
+    /// (u16)(used->idx − last_used_idx) &gt; bufs (more than bufs already used: the caller must poll again), and
+    /// callbacks on (VIRTIO 1.2 §2.7.10: with VIRTIO_F_EVENT_IDX the device interrupts once used.idx passes
+    /// used_event). A broken queue answers true (the model's drivers then stop reaping).</summary>
+    private bool EnableDelayedAsSpec(FuzzContext context)
+    {
+        (RingIndex lastUsed, RingIndex avail, bool broken, bool answer) = _delayed;
+        int bufs = RingIndex.Distance(lastUsed, avail) * 3 / 4;
+        ushort wantEvent = lastUsed.Add(bufs).Value;
+        Span<byte> word = stackalloc byte[sizeof(ushort)];
+        if (!_refMemory.TryRead(_layout.UsedEvent, word))
+            throw new InvalidOperationException("driver-queue: available ring outside the target's memory");
+        ushort usedEvent = BinaryPrimitives.ReadUInt16LittleEndian(word);
+        if (!_refMemory.TryRead(_layout.UsedIdx, word))
+            throw new InvalidOperationException("driver-queue: used ring outside the target's memory");
+        var usedIdx = new RingIndex(BinaryPrimitives.ReadUInt16LittleEndian(word));
+        bool want = broken || RingIndex.Distance(lastUsed, usedIdx) <= bufs;
+        if (answer == want && usedEvent == wantEvent && _ref.CallbacksEnabled)
+            return true;
+        context.Report(
+            SpecOracle,
+            "driver-spec/enable-delayed",
+            $"EnableCallbacksDelayed answered {answer}, stored used_event {usedEvent}, callbacks "
+                + $"{(_ref.CallbacksEnabled ? "on" : "off")}; Linux virtqueue_enable_cb_delayed_split: {want}, "
+                + $"{wantEvent} (last used {lastUsed.Value} + {bufs}), on (used.idx {usedIdx.Value})"
+        );
+        return false;
+    }
+
     private void ReadDescriptor(int index, Span<byte> d)
     {
         if (!_refMemory.TryRead(_layout.Desc(index), d))

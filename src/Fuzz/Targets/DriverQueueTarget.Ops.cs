@@ -1,5 +1,6 @@
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Input;
 
 namespace Virtsim.Fuzz.Targets;
@@ -107,7 +108,8 @@ internal sealed partial class DriverQueueTarget
         }
         return SameMemory(context, Labels[op])
             && (op is not (2 or 3) || AddAsSpec(context, op, readable, writable))
-            && (op != 3 || IndirectAsSpec(context, readable, writable, table));
+            && (op != 3 || IndirectAsSpec(context, readable, writable, table))
+            && (op != 12 || EnableDelayedAsSpec(context));
     }
 
     private void ReadBuffers(ref FuzzInputReader reader, int readable, int writable)
@@ -187,6 +189,14 @@ internal sealed partial class DriverQueueTarget
             }
             case 7:
             {
+                // An odd count: ReapAll itself on the observed lane (its own reference body, ReapAllReference, which
+                // only an observed call takes), held to the fast lane's ReapDirect like the loop below.
+                if ((count & 1) != 0)
+                {
+                    context.Step(); // one pass at least, as the loop below counts each
+                    bool done = q.ReapAll(m, _ids[1].AsSpan(0, count), _lens[1].AsSpan(0, count), out int n);
+                    return Reaped(1, done, n);
+                }
                 // Linux virtblk_done / virtnet_poll: do { disable_cb; while (get_buf) ...; if broken, stop; }
                 // while (!enable_cb); stopping early when the caller's spans are full.
                 int reaped = 0;
@@ -248,7 +258,13 @@ internal sealed partial class DriverQueueTarget
             case 11:
                 return Mix(0xb, q.EnableCallbacks(m) ? 1UL : 0);
             case 12:
-                return Mix(0xc, q.EnableCallbacksDelayed(m) ? 1UL : 0);
+            {
+                (RingIndex lastUsed, RingIndex avail, bool broken) = (q.LastUsed, q.AvailIdx, q.Broken);
+                bool ok = q.EnableCallbacksDelayed(m);
+                if (lane == 1)
+                    _delayed = (lastUsed, avail, broken, ok);
+                return Mix(0xc, ok ? 1UL : 0);
+            }
             case 13:
             {
                 bool ok = q.TryDetachUnused(m, out ushort head);

@@ -17,7 +17,8 @@ namespace Virtsim.Fuzz.Targets;
 /// paths of every single call;</item>
 /// <item>the reference lane, observed: the one-at-a-time calls each batch call stands for (a loop of the two-buffer
 /// <c>TryAdd</c>, then <c>NeedsNotify</c>; a loop of <c>TryGetUsed</c>; Linux's interrupt-handler loop of
-/// DisableCallbacks, TryGetUsed, EnableCallbacks) through the memory accessors.</item>
+/// DisableCallbacks, TryGetUsed, EnableCallbacks, or for an odd count ReapAll's own observed body) through the memory
+/// accessors.</item>
 /// </list>
 /// Between the driver's operations a hostile device (<see cref="HostileUsedRing"/>) takes chains and returns them in
 /// any order and count, with bad ids and lengths, used.idx jumps, overwritten used slots and suppression words, storing
