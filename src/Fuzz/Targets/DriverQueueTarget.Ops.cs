@@ -317,7 +317,9 @@ internal sealed partial class DriverQueueTarget
     {
         ulong h = Mix(Mix(Mix(0x300, (ulong)q.Error), (ulong)q.FreeCount), (ulong)q.Outstanding);
         h = Mix(Mix(Mix(h, q.AvailIdx.Value), q.LastUsed.Value), q.CallbacksEnabled ? 1UL : 0);
-        for (int i = 0; i < q.Size; i++)
+        // The large queue's heads past 256 are not hashed (16384 per lane per operation cost more than the rest).
+        int heads = Math.Min(q.Size, 256);
+        for (int i = 0; i < heads; i++)
             h = Mix(h, q.WritableBytes((ushort)i));
         var past = (ushort)q.Size;
         return Mix(Mix(h, q.WritableBytes(past)), q.IsOutstanding(past) ? 1UL : 0);
