@@ -18,7 +18,8 @@ internal sealed partial class DriverQueueTarget
     private bool _chainAdded;
     private ushort _chainHead;
 
-    /// <summary>Single adds judged by <see cref="AddAsSpec"/> since the target was made (tests: the check ran).</summary>
+    /// <summary>Single adds judged by <see cref="AddAsSpec"/> since the target was made (tests: the check
+    /// ran).</summary>
     internal int AddsJudged { get; private set; }
 
     /// <summary>Direct chains judged descriptor by descriptor by <see cref="ChainAsSpec"/>.</summary>
@@ -117,7 +118,8 @@ internal sealed partial class DriverQueueTarget
             {
                 return ChainFail(
                     context,
-                    $"descriptor {index} (entry {i} of {n}, flags 0x{flags:x}, want 0x{want:x}) is not buffer {i} as added"
+                    $"descriptor {index} (entry {i} of {n}, flags 0x{flags:x}, want 0x{want:x}) "
+                        + $"is not buffer {i} as added"
                 );
             }
             index = BinaryPrimitives.ReadUInt16LittleEndian(d[14..]);

@@ -311,8 +311,8 @@ internal sealed partial class DriverQueueTarget
 
     /// <summary>Everything the driver's public surface says about its state, and each head's writable bytes (its
     /// desc_state); and the per-head queries for the first index past the table, which must answer, never throw (a
-    /// device's used id may be any value: Linux virtqueue_get_buf_ctx_split checks <c>i &gt;= vq-&gt;split.vring.num</c>
-    /// before it reads desc_state).</summary>
+    /// device's used id may be any value: Linux virtqueue_get_buf_ctx_split checks
+    /// <c>i &gt;= vq-&gt;split.vring.num</c> before it reads desc_state).</summary>
     private static ulong State(DriverQueue q)
     {
         ulong h = Mix(Mix(Mix(0x300, (ulong)q.Error), (ulong)q.FreeCount), (ulong)q.Outstanding);
