@@ -214,6 +214,19 @@ internal sealed partial class SplitVirtqueueTarget
     /// avail.idx the guest published equals last_avail_idx (vring_avail_idx(vq) == vq-&gt;last_avail_idx). A wrong
     /// "empty" makes a device stop serving published buffers (VIRTIO 1.2 §2.7.13.3: the driver has made them
     /// available) and NOTIFY_ON_EMPTY interrupt early; a wrong "not empty" makes it pop nothing.</summary>
+    private bool IsEmptyJudged(FuzzContext context)
+    {
+        // The rule from the state before the call (judged in the observed lane: both lanes run the same IsEmpty, so
+        // the differential cannot).
+        bool want =
+            _queue.ShadowAvail == _queue.NextAvail
+            && ReadGuestU16(_queue.AvailRing.Value + 2) == _queue.NextAvail.Value;
+        bool empty = _queue.IsEmpty(_memory);
+        if (_observed)
+            JudgeEmpty(empty, want, context);
+        return empty;
+    }
+
     private void JudgeEmpty(bool empty, bool want, FuzzContext context)
     {
         EmptyJudged++;

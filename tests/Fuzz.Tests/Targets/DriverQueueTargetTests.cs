@@ -52,78 +52,25 @@ public sealed class DriverQueueTargetTests(ITestOutputHelper output)
     [Fact]
     public void LinuxVirtqueueAddSplit_SingleAdds_AreJudgedAgainstTheSpec_AndACorrectDriverPasses()
     {
-        const byte AddChain = 2,
-            AddIndirect = 3,
-            Notify = 5,
-            GetUsed = 8,
-            Take = 15,
-            Complete = 16;
-        byte[] input =
-        [
-            2, // size 4
-            0, // no EVENT_IDX, page-aligned table
-            AddChain,
-            2,
-            2,
-            0,
-            0,
-            0,
-            2,
-            1,
-            16,
-            3,
-            2,
-            32,
-            4,
-            0,
-            48,
-            5, // 2 readable + 2 writable: all 4 descriptors
-            AddChain,
-            1,
-            0,
-            0,
-            0,
-            0,
-            2, // no descriptor free: refused
-            Notify,
-            Take,
-            1,
-            Complete,
-            1,
-            0,
-            2, // the chain used, len 8, used.idx published
-            GetUsed, // reaped: its 4 descriptors free again
-            AddChain,
-            1,
-            1,
-            0,
-            1,
-            0,
-            3,
-            2,
-            8,
-            4, // the freed descriptors reused
-            AddIndirect,
-            1,
-            1,
-            2,
-            0,
-            0,
-            2,
-            1,
-            0,
-            3, // one ring descriptor
-            AddChain,
-            1,
-            1,
-            0,
-            0,
-            0,
-            2,
-            1,
-            0,
-            3, // one descriptor free, two wanted: refused
-        ];
+        // Ops: 2 add-chain (readable, writable, table, then address choice + offset + length choice per buffer),
+        // 3 add-indirect, 5 notify, 8 get-used, 15 device take, 16 device complete.
+        byte[] input = Convert.FromHexString(
+            "0200" // size 4, no EVENT_IDX, page-aligned table
+                + "02020200"
+                + "000002011003022004003005" // 2 readable + 2 writable: all 4 descriptors
+                + "02010000"
+                + "000002" // no descriptor free: refused
+                + "05"
+                + "0F01"
+                + "10010002" // published, taken, used with len 8
+                + "08" // reaped: its 4 descriptors free again
+                + "02010100"
+                + "010003020804" // the freed descriptors reused
+                + "03010102"
+                + "000002010003" // an indirect chain: one ring descriptor
+                + "02010100"
+                + "000002010003" // one descriptor free, two wanted: refused
+        );
         var target = new DriverQueueTarget();
         var context = new FuzzContext();
         Assert.Equal(FuzzOutcome.Completed, target.Execute(input, context));
