@@ -135,6 +135,14 @@ internal static class OracleRules
                 + "virtqueue_unpop, virtqueue_rewind"
         ),
         new(
+            "queue-state/empty-differs",
+            "IsEmpty on a ready queue answered other than QEMU's rule: not empty while the shadow avail index is ahead "
+                + "of last_avail_idx, else empty exactly when the published avail.idx equals last_avail_idx.",
+            "a device that finds published buffers 'empty' stops serving them (and interrupts early with "
+                + "NOTIFY_ON_EMPTY); one that finds an empty queue 'not empty' spins on pops that yield nothing",
+            "QEMU hw/virtio/virtio.c virtio_queue_split_empty; VIRTIO 1.2 §2.7.13.3, §2.7.6"
+        ),
+        new(
             "queue-state/used-while-not-live",
             "A completion (Flush) or interrupt decision (ShouldNotify) on a queue that is not ready was answered "
                 + "instead of refused: the queue used the rings of an earlier configuration after a reset.",
@@ -805,6 +813,38 @@ internal static class OracleRules
                 + "makes the device see another chain than the one the driver added; TryAddIndirect has no fast twin, "
                 + "so the two lanes cannot judge it",
             "VIRTIO 1.2 §2.7.5, §2.7.5.3.1; Linux drivers/virtio/virtio_ring.c virtqueue_add_split (indirect)"
+        ),
+        new(
+            "driver-spec/add",
+            "A single add (TryAdd of a chain, TryAddIndirect) was refused although the queue was not broken and had "
+                + "enough free descriptors, or succeeded without them; or a success did not take exactly the chain's "
+                + "descriptors, make the head outstanding and put it in the available ring's next slot; or a refusal "
+                + "changed the driver's counts.",
+            "a driver refuses a buffer only for lack of descriptors or a broken queue, and an added chain is in the "
+                + "available ring at avail_idx_shadow; the single adds have no batch twin, so the two lanes cannot "
+                + "judge them",
+            "Linux drivers/virtio/virtio_ring.c virtqueue_add_split (-ENOSPC when num_free < descs_used, -EIO when "
+                + "broken; avail->ring[avail_idx_shadow & (num - 1)] = head); VIRTIO 1.2 §2.7.13.2"
+        ),
+        new(
+            "driver-spec/enable-delayed",
+            "EnableCallbacksDelayed did not store used_event = last_used_idx + bufs (bufs = three quarters of the "
+                + "chains outstanding since last_used_idx), did not turn callbacks on, or answered other than "
+                + "'no more than bufs already used'.",
+            "the delayed enable asks for an interrupt after three quarters of the outstanding chains and tells the "
+                + "caller to poll again when more have already been used; it has no fast twin, so the two lanes "
+                + "cannot judge it",
+            "Linux drivers/virtio/virtio_ring.c virtqueue_enable_cb_delayed_split; VIRTIO 1.2 §2.7.10"
+        ),
+        new(
+            "driver-spec/direct-chain",
+            "After a successful TryAdd the chain from the head is not the added buffers in order (readable before "
+                + "writable, WRITE exactly on the writable ones, NEXT on all but the last, each next naming the "
+                + "following descriptor), uses a descriptor twice or one of another outstanding chain, or the head's "
+                + "writable bytes are not the writable lengths summed.",
+            "the device walks exactly what the driver wrote: a dropped NEXT or WRITE flag or a wrong next makes it "
+                + "see another chain, and a descriptor still in flight belongs to the device until it is used",
+            "VIRTIO 1.2 §2.7.5, §2.7.13.1; Linux drivers/virtio/virtio_ring.c virtqueue_add_split (direct)"
         ),
         new(
             "split-virtqueue/iovec-outside-chain",

@@ -1,5 +1,6 @@
 using Sim.Engine.Memory;
 using Sim.Guest.Virtio;
+using Sim.Spec.Virtio;
 using Virtsim.Fuzz.Input;
 
 namespace Virtsim.Fuzz.Targets;
@@ -53,7 +54,8 @@ internal sealed partial class DriverQueueTarget
         {
             case 0:
             case 1:
-                count = reader.ReadChoice((_layout.Size / 2) + 2);
+                // At most PairsMax pairs (a queue of 256's size / 2 + 1; the large queue's batches stop there too).
+                count = Math.Min(reader.ReadChoice((_layout.Size / 2) + 2), PairsMax);
                 ReadBuffers(ref reader, count, count);
                 break;
             case 2:
@@ -67,7 +69,7 @@ internal sealed partial class DriverQueueTarget
                 break;
             case 6:
             case 7:
-                count = reader.ReadChoice(_layout.Size + 2);
+                count = Math.Min(reader.ReadChoice(_layout.Size + 2), ReapMax);
                 break;
             case 14:
                 count = reader.ReadChoice(4); // 0: clear the dirty pages; else the driver is reset (Initialize)
@@ -79,6 +81,8 @@ internal sealed partial class DriverQueueTarget
         ulong reference;
         using (_fastMemory.AsGuest())
             fast = RunFast(op, count, readable, writable, table);
+        if (op is 2 or 3)
+            NoteBeforeAdd();
         using (_refMemory.AsGuest())
             reference = RunReference(op, count, readable, writable, table, context);
         if (op == 14)
@@ -102,7 +106,10 @@ internal sealed partial class DriverQueueTarget
                     + $"{Describe(_fast)}, reference lane {Describe(_ref)}"
             );
         }
-        return SameMemory(context, Labels[op]) && (op != 3 || IndirectAsSpec(context, readable, writable, table));
+        return SameMemory(context, Labels[op])
+            && (op is not (2 or 3) || AddAsSpec(context, op, readable, writable))
+            && (op != 3 || IndirectAsSpec(context, readable, writable, table))
+            && (op != 12 || EnableDelayedAsSpec(context));
     }
 
     private void ReadBuffers(ref FuzzInputReader reader, int readable, int writable)
@@ -182,6 +189,14 @@ internal sealed partial class DriverQueueTarget
             }
             case 7:
             {
+                // An odd count: ReapAll itself on the observed lane (its own reference body, ReapAllReference, which
+                // only an observed call takes), held to the fast lane's ReapDirect like the loop below.
+                if ((count & 1) != 0)
+                {
+                    context.Step(); // one pass at least, as the loop below counts each
+                    bool done = q.ReapAll(m, _ids[1].AsSpan(0, count), _lens[1].AsSpan(0, count), out int n);
+                    return Reaped(1, done, n);
+                }
                 // Linux virtblk_done / virtnet_poll: do { disable_cb; while (get_buf) ...; if broken, stop; }
                 // while (!enable_cb); stopping early when the caller's spans are full.
                 int reaped = 0;
@@ -213,6 +228,8 @@ internal sealed partial class DriverQueueTarget
             case 2:
             {
                 bool ok = q.TryAdd(m, r, w, out ushort head);
+                if (lane == 1)
+                    (_chainAdded, _chainHead) = (ok, head);
                 return Mix(Mix(0x2, ok ? 1UL : 0), head);
             }
             case 3:
@@ -241,7 +258,13 @@ internal sealed partial class DriverQueueTarget
             case 11:
                 return Mix(0xb, q.EnableCallbacks(m) ? 1UL : 0);
             case 12:
-                return Mix(0xc, q.EnableCallbacksDelayed(m) ? 1UL : 0);
+            {
+                (RingIndex lastUsed, RingIndex avail, bool broken) = (q.LastUsed, q.AvailIdx, q.Broken);
+                bool ok = q.EnableCallbacksDelayed(m);
+                if (lane == 1)
+                    _delayed = (lastUsed, avail, broken, ok);
+                return Mix(0xc, ok ? 1UL : 0);
+            }
             case 13:
             {
                 bool ok = q.TryDetachUnused(m, out ushort head);
@@ -287,14 +310,19 @@ internal sealed partial class DriverQueueTarget
     }
 
     /// <summary>Everything the driver's public surface says about its state, and each head's writable bytes (its
-    /// desc_state).</summary>
+    /// desc_state); and the per-head queries for the first index past the table, which must answer, never throw (a
+    /// device's used id may be any value: Linux virtqueue_get_buf_ctx_split checks
+    /// <c>i &gt;= vq-&gt;split.vring.num</c> before it reads desc_state).</summary>
     private static ulong State(DriverQueue q)
     {
         ulong h = Mix(Mix(Mix(0x300, (ulong)q.Error), (ulong)q.FreeCount), (ulong)q.Outstanding);
         h = Mix(Mix(Mix(h, q.AvailIdx.Value), q.LastUsed.Value), q.CallbacksEnabled ? 1UL : 0);
-        for (int i = 0; i < q.Size; i++)
+        // The large queue's heads past 256 are not hashed (16384 per lane per operation cost more than the rest).
+        int heads = Math.Min(q.Size, 256);
+        for (int i = 0; i < heads; i++)
             h = Mix(h, q.WritableBytes((ushort)i));
-        return h;
+        var past = (ushort)q.Size;
+        return Mix(Mix(h, q.WritableBytes(past)), q.IsOutstanding(past) ? 1UL : 0);
     }
 
     private static ulong Mix(ulong h, ulong v) =>

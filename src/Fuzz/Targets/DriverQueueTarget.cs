@@ -17,7 +17,8 @@ namespace Virtsim.Fuzz.Targets;
 /// paths of every single call;</item>
 /// <item>the reference lane, observed: the one-at-a-time calls each batch call stands for (a loop of the two-buffer
 /// <c>TryAdd</c>, then <c>NeedsNotify</c>; a loop of <c>TryGetUsed</c>; Linux's interrupt-handler loop of
-/// DisableCallbacks, TryGetUsed, EnableCallbacks) through the memory accessors.</item>
+/// DisableCallbacks, TryGetUsed, EnableCallbacks, or for an odd count ReapAll's own observed body) through the memory
+/// accessors.</item>
 /// </list>
 /// Between the driver's operations a hostile device (<see cref="HostileUsedRing"/>) takes chains and returns them in
 /// any order and count, with bad ids and lengths, used.idx jumps, overwritten used slots and suppression words, storing
@@ -47,13 +48,37 @@ internal sealed partial class DriverQueueTarget : IFuzzTarget
     private const int DriverOpCount = 15;
     private const int OpCount = DriverOpCount + HostileUsedRing.OpCount;
 
+    /// <summary>The header flags byte that selects the large queue (<see cref="LargeSize"/>): one input in 256, as the
+    /// long tables of split-virtqueue are sampled, since every operation on it compares 416 KiB of rings.</summary>
+    private const byte LargeFlags = 0xff;
+
+    /// <summary>The large queue's size: its descriptor table (256 KiB) with the 0x10 skew spans 65 pages, more than a
+    /// window's page mask names (<see cref="GuestWindow.PageMaskPages"/>), so the batch add marks its descriptors one
+    /// at a time (<c>MarkDescriptorsWritten</c>'s other path), which no queue of 256 reaches.</summary>
+    private const int LargeSize = 16384;
+
+    /// <summary>Where the large queue's rings start, above the indirect tables, in memories of their own.</summary>
+    private const ulong LargeRingBase = 0x1_0000;
+
+    private const ulong LargeMemoryBytes = 0x8_0000;
+
+    /// <summary>Operations decoded per large-queue input (each costs a pass over the large rings, and a large input's
+    /// descendants mostly keep its flags byte: with 8 the target ran 65 % slower).</summary>
+    private const int LargeOperationsMax = 2;
+
     /// <summary>Where the descriptor table starts past <see cref="RingBase"/>: page-aligned, 16-aligned, across a
     /// page boundary, and not even 16-aligned (the dirty-page paths for a table that is and is not 16-aligned within
     /// its page).</summary>
     private static readonly ulong[] Skews = [0, 0x10, 0xff8, 0x6];
 
-    private readonly GuestMemory _fastMemory = GuestMemory.CreateFlat(MemoryBytes);
-    private readonly GuestMemory _refMemory = GuestMemory.CreateFlat(MemoryBytes);
+    private readonly GuestMemory[] _smallMemories =
+    [
+        GuestMemory.CreateFlat(MemoryBytes),
+        GuestMemory.CreateFlat(MemoryBytes),
+    ];
+    private GuestMemory[]? _largeMemories;
+    private GuestMemory _fastMemory = null!;
+    private GuestMemory _refMemory = null!;
     private readonly NullObserver _observer = new();
     private readonly HostileUsedRing _device = new();
     private readonly Dictionary<int, (DriverQueue Fast, DriverQueue Reference)> _queues = [];
@@ -67,8 +92,8 @@ internal sealed partial class DriverQueueTarget : IFuzzTarget
     /// <inheritdoc/>
     public string Description =>
         "DriverQueue batch and fused calls (unobserved) vs the one-at-a-time calls (observed) under a hostile device; "
-        + "oracle fast-path/driver-* (results, driver state, ring bytes, dirty pages); driver-spec/indirect-table "
-        + "(an indirect chain's table as the spec says)";
+        + "oracle fast-path/driver-* (results, driver state, ring bytes, dirty pages); driver-spec/* (what a single "
+        + "add answers and writes, a direct chain and an indirect table, as the spec says)";
 
     /// <inheritdoc/>
     public int InputVersion => 1;
@@ -87,8 +112,8 @@ internal sealed partial class DriverQueueTarget : IFuzzTarget
     {
         ArgumentNullException.ThrowIfNull(context);
         var reader = new FuzzInputReader(input);
-        Start(reader.ReadChoice(SizeChoices), reader.ReadByte(), context);
-        for (int n = 0; n < OperationsMax && !reader.IsExhausted; n++)
+        int operations = Start(reader.ReadChoice(SizeChoices), reader.ReadByte(), context);
+        for (int n = 0; n < operations && !reader.IsExhausted; n++)
         {
             context.Step();
             int op = reader.ReadChoice(OpCount);
@@ -107,16 +132,23 @@ internal sealed partial class DriverQueueTarget : IFuzzTarget
     }
 
     /// <summary>A fresh run: both memories zeroed and clean, the queues (cached per layout) initialised, the
-    /// reference lane watched by an observer (so it takes the accessor paths) and the fast lane by none.</summary>
-    private void Start(int sizeChoice, byte flags, FuzzContext context)
+    /// reference lane watched by an observer (so it takes the accessor paths) and the fast lane by none. Returns the
+    /// operations to decode.</summary>
+    private int Start(int sizeChoice, byte flags, FuzzContext context)
     {
-        int size = 1 << sizeChoice;
+        bool large = flags == LargeFlags;
+        int size = large ? LargeSize : 1 << sizeChoice;
         bool eventIdx = (flags & 1) != 0;
-        int skew = (flags >> 1) & 3;
-        int key = (sizeChoice << 3) | (flags & 7);
+        int skew = large ? 1 : (flags >> 1) & 3;
+        int key = large ? -1 : (sizeChoice << 3) | (flags & 7);
+        GuestMemory[] memories = large
+            ? _largeMemories ??= [GuestMemory.CreateFlat(LargeMemoryBytes), GuestMemory.CreateFlat(LargeMemoryBytes)]
+            : _smallMemories;
+        _fastMemory = memories[0];
+        _refMemory = memories[1];
         if (!_queues.TryGetValue(key, out (DriverQueue Fast, DriverQueue Reference) pair))
         {
-            ulong desc = RingBase + Skews[skew];
+            ulong desc = (large ? LargeRingBase : RingBase) + Skews[skew];
             ulong avail = desc + VirtioSpec.DescTableSize(size);
             ulong used = (avail + VirtioSpec.AvailRingSize(size) + 3) & ~3UL;
             var layout = new SplitRingLayout(
@@ -140,6 +172,7 @@ internal sealed partial class DriverQueueTarget : IFuzzTarget
         }
         _refMemory.Observer = context.Observe(_refMemory, _observer);
         _device.Reset(_layout);
+        return large ? LargeOperationsMax : OperationsMax;
     }
 
     /// <summary>Reports when the two lanes' ring parts or indirect tables differ.</summary>

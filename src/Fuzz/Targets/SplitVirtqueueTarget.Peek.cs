@@ -209,6 +209,41 @@ internal sealed partial class SplitVirtqueueTarget
             );
     }
 
+    /// <summary>IsEmpty on a ready queue answered against QEMU virtio_queue_split_empty: not empty while the shadow
+    /// avail index is ahead of last_avail_idx (heads already seen and not yet popped), else empty exactly when the
+    /// avail.idx the guest published equals last_avail_idx (vring_avail_idx(vq) == vq-&gt;last_avail_idx). A wrong
+    /// "empty" makes a device stop serving published buffers (VIRTIO 1.2 §2.7.13.3: the driver has made them
+    /// available) and NOTIFY_ON_EMPTY interrupt early; a wrong "not empty" makes it pop nothing.</summary>
+    private bool IsEmptyJudged(FuzzContext context)
+    {
+        // The rule from the state before the call (judged in the observed lane: both lanes run the same IsEmpty, so
+        // the differential cannot).
+        bool want =
+            _queue.ShadowAvail == _queue.NextAvail
+            && ReadGuestU16(_queue.AvailRing.Value + 2) == _queue.NextAvail.Value;
+        bool empty = _queue.IsEmpty(_memory);
+        if (_observed)
+            JudgeEmpty(empty, want, context);
+        return empty;
+    }
+
+    private void JudgeEmpty(bool empty, bool want, FuzzContext context)
+    {
+        EmptyJudged++;
+        if (empty == want)
+            return;
+        context.Report(
+            QueueStateOracle,
+            "queue-state/empty-differs",
+            $"IsEmpty answered {(empty ? "empty" : "not empty")}; QEMU virtio_queue_split_empty's rule (shadow avail "
+                + "index, then avail.idx against last_avail_idx) says the opposite"
+        );
+    }
+
+    /// <summary>IsEmpty answers judged by <see cref="JudgeEmpty"/> since the target was made (tests: the check
+    /// ran).</summary>
+    internal int EmptyJudged { get; private set; }
+
     /// <summary>A completion or interrupt decision on a queue that is not live (a reset op whose configuration was
     /// refused leaves it so for the rest of the run), once per run: it must be refused with
     /// <see cref="InvalidOperationException"/>, never answered through the rings of an earlier configuration (a store

@@ -381,7 +381,7 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
                 }
                 else
                 {
-                    _diff.Add(_queue.IsEmpty(_memory) ? 1UL : 0);
+                    _diff.Add(IsEmptyJudged(context) ? 1UL : 0);
                 }
                 break;
         }

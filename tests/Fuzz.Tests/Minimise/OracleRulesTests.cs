@@ -98,6 +98,8 @@ public sealed partial class OracleRulesTests
         Assert.Contains("liveness/chain-never-completed", sites);
         Assert.Contains("notify/missed-interrupt", sites);
         Assert.Contains("guest-memory/read-u", sites);
+        Assert.Contains("driver-spec/add", sites);
+        Assert.Contains("driver-spec/direct-chain", sites);
         string[] missing = sites.Where(s => OracleRules.ForSite(s) is null).ToArray();
         Assert.True(missing.Length == 0, "sites without an entry in OracleRules: " + string.Join(", ", missing));
         Assert.All(OracleRules.All, r =>

@@ -182,6 +182,26 @@ public sealed class MutationSampleTests
         Assert.Contains(" driver-queue driver-spec driver-spec/indirect-table", result, StringComparison.Ordinal);
     }
 
+    /// <summary>The span TryAdd has no batch twin either (both lanes run its body): its writable loop's NEXT test
+    /// turned around (<c>k &lt; total</c>: every writable descriptor but the last loses NEXT, the last gains it; VIRTIO
+    /// 1.2 §2.7.5) must be caught by the spec check of a direct chain (<c>driver-spec/direct-chain</c>, Linux
+    /// virtqueue_add_split). Killed at execution 2 (branch h/t12rd's driver sample, #2778 then).</summary>
+    [Fact]
+    public void DriverDirectChainMutant_IsKilledByTheSpecCheck()
+    {
+        IlMutant mutant = IlMutator
+            .EnumerateAll(AppContext.BaseDirectory)
+            .Single(m =>
+                m.Area == "driver"
+                && m.Method.Contains("DriverQueue::TryAdd(GuestMemory,ReadOnlySpan", StringComparison.Ordinal)
+                && m.Operator == MutationOperator.NegateBranch
+                && m.Description == "blt.s → bge.s"
+            );
+        string result = Run(mutant);
+        Assert.Contains(" killed ", result, StringComparison.Ordinal);
+        Assert.Contains(" driver-queue driver-spec driver-spec/direct-chain", result, StringComparison.Ordinal);
+    }
+
     /// <summary>The vhost oracles' mutants, each killed by its own oracle (the site's family proves which fired):
     /// the vhost chain oracle (Linux vhost_get_vq_desc's <c>++found &gt; num</c> shifted to <c>&gt;=</c>, so a chain
     /// of exactly num descriptors is "Loop detected") and the control-plane state check (vhost_vq_reset no longer

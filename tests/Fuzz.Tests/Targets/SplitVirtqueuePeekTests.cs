@@ -224,6 +224,22 @@ public sealed class SplitVirtqueuePeekTests(ITestOutputHelper output)
 
     /// <summary>A campaign reaches GetAvailBytes, TryRestore and long tables and stays clean on the real
     /// queue.</summary>
+    /// <summary>QEMU hw/virtio/virtio.c virtio_queue_split_empty, judged by <c>queue-state/empty-differs</c>: a poll
+    /// op (flags 0) asks IsEmpty of a ready queue of 4 before and after the guest moves avail.idx to 1; a correct
+    /// queue answers empty, then not empty, and the judge ran on both.</summary>
+    [Fact]
+    public void QemuVirtioQueueSplitEmpty_IsEmptyAnswers_AreJudged_AndACorrectQueuePasses()
+    {
+        static byte[] Op(byte code, byte flags, ushort next) =>
+            [code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, flags, (byte)next, (byte)(next >> 8), 0];
+        byte[] input = [2, 0, 0, 0, .. Op(15, 0, 0), .. Op(RingInput.OpSetAvailIdx, 1, 1), .. Op(15, 0, 0)];
+        var target = new SplitVirtqueueTarget();
+        var context = new FuzzContext();
+        target.Execute(input, context);
+        Assert.True(context.Finding is null, $"{context.Finding?.Site}: {context.Finding?.Message}");
+        Assert.Equal(2, target.EmptyJudged);
+    }
+
     [Fact]
     public void Campaign_JudgesAvailBytesAndRestores_AndStaysClean()
     {

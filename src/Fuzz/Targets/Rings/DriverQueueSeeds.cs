@@ -40,7 +40,15 @@ internal static class DriverQueueSeeds
             HostileDevice(),
             LargeBatchAcrossPages(),
             HandlerStoppedFullWithFlagsAcrossAPage(),
+            LargeQueueBatchAcrossDescriptorPages(),
         ];
+
+    /// <summary>The large queue (flags 0xff: size 16384, the table 0x10 into its page, 65 pages, too many for a
+    /// window's page mask): a batch of 128 pairs takes descriptors 0..255, and the last pair (254, 255) straddles the
+    /// table's first page boundary, so the batch add's one-at-a-time dirty marks (MarkDescriptorsWritten when the
+    /// table does not fit the mask) must mark the second descriptor's page too; the dirty pages are compared at the
+    /// end. (The pair count is a two-byte choice, little-endian.)</summary>
+    private static byte[] LargeQueueBatchAcrossDescriptorPages() => [0, 0xff, AddBatch, 128, 0, .. Buffers(256)];
 
     /// <summary>Size 256, no EVENT_IDX, the table at 0xff8 into its page, so the available ring's flags (0x2ff8) and
     /// used_event (0x31fc) lie on different pages: the interrupt handler with room for no id disables callbacks
