@@ -558,29 +558,16 @@ public sealed class VhostVirtqueue
 
     // ---------------------------------------------------------------- used ring
 
-    /// <summary>vhost_add_used: one used entry {head, len}. 0, or -EFAULT after a vq_err.</summary>
+    /// <summary>vhost_add_used: one used entry {head, len} at last_used_idx, then used-&gt;idx. 0, or -EFAULT after a
+    /// vq_err. Linux vhost_add_used_n also takes a batch and writes it in two parts when it wraps the ring; every
+    /// handler here completes one chain at a time (vhost_add_used, as vhost-test and vhost-vsock do), and a single
+    /// entry never wraps within itself, so the batch form is not modelled: a batching handler (vhost-net's
+    /// vhost_add_used_and_signal_n) would bring it back with a caller the fuzzer reaches.</summary>
     public int AddUsed(uint head, int len)
     {
-        Span<VringUsedElem> one = [new VringUsedElem(head, Narrow.AsUInt32Bits(len))];
-        return AddUsedN(one);
-    }
-
-    /// <summary>vhost_add_used_n: writes the entries at last_used_idx (in two parts when they wrap the ring), then
-    /// used-&gt;idx. 0, or -EFAULT after a vq_err.</summary>
-    public int AddUsedN(ReadOnlySpan<VringUsedElem> heads)
-    {
-        int start = LastUsedIdx & unchecked((int)(Num - 1));
-        int n = Narrow.AsInt32Bits(Num) - start;
-        int r;
-        if (n < heads.Length)
-        {
-            r = AddUsedPart(heads[..n]);
-            if (r < 0)
-                return r;
-            heads = heads[n..];
-        }
-        r = AddUsedPart(heads);
+        int r = AddUsedEntry(head, Narrow.AsUInt32Bits(len));
         Interleaving?.At(HandlerPoint.BetweenFillAndFlush);
+        // Linux writes used->idx even when the entry's write failed (last_used_idx then stays where it was).
         if (!Vmm.TryWriteUInt16(At(Used, VirtioSpec.UsedIdxOffset), LastUsedIdx))
         {
             return Fail(VqErrorCode.UsedIdxWrite, Used, VhostResult.Fault);
@@ -588,25 +575,22 @@ public sealed class VhostVirtqueue
         return r;
     }
 
-    private int AddUsedPart(ReadOnlySpan<VringUsedElem> heads)
+    private int AddUsedEntry(uint id, uint len)
     {
         int start = LastUsedIdx & unchecked((int)(Num - 1));
         Span<byte> entry = stackalloc byte[VirtioSpec.UsedElemSize];
         ulong at = At(Used, VirtioSpec.UsedRingOffset + (Narrow.AsUInt64Bits(start) * VirtioSpec.UsedElemSize));
-        for (int k = 0; k < heads.Length; k++)
+        BinaryPrimitives.WriteUInt32LittleEndian(entry, id);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[VirtioSpec.UsedElemLenOffset..], len);
+        // vhost_copy_to_user of the entry: a fault anywhere fails it (bytes before the fault stay written).
+        if (Vmm.Write(at, entry) != VirtioSpec.UsedElemSize)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(entry, heads[k].Id);
-            BinaryPrimitives.WriteUInt32LittleEndian(entry[VirtioSpec.UsedElemLenOffset..], heads[k].Len);
-            // vhost_copy_to_user of the whole part: a fault anywhere fails it (bytes before the fault stay written).
-            if (Vmm.Write(At(at, Narrow.AsUInt64Bits(k) * VirtioSpec.UsedElemSize), entry) != VirtioSpec.UsedElemSize)
-            {
-                return Fail(VqErrorCode.UsedWrite, Used, VhostResult.Fault);
-            }
+            return Fail(VqErrorCode.UsedWrite, Used, VhostResult.Fault);
         }
         ushort old = LastUsedIdx;
-        ushort updated = unchecked((ushort)(old + heads.Length));
+        ushort updated = unchecked((ushort)(old + 1));
         LastUsedIdx = updated;
-        UsedAdded += heads.Length;
+        UsedAdded += 1;
         // Linux compares unsigned; QEMU's virtqueue_split_flush uses (int16_t).
         if (Narrow.ToUInt16Wrapping(updated - SignalledUsed) < Narrow.ToUInt16Wrapping(updated - old))
             SignalledUsedValid = false;

@@ -85,16 +85,21 @@ public sealed class VhostNotifyAndWorkerTests
         Assert.Equal(2, kit.Vq.CallSignals);
     }
 
+    /// <summary>Linux vhost_add_used: each entry goes at last_used_idx modulo the ring size (VIRTIO 1.2 §2.7.8), so
+    /// the fourth entry of a 4-entry ring lands in slot 3 and the fifth wraps to slot 0; used-&gt;idx counts on.</summary>
     [Fact]
-    public void AddUsedN_WrapsTheRing_InTwoParts()
+    public void AddUsed_PastTheLastSlot_WrapsToSlotZero()
     {
         var kit = new VhostKit(queueSize: 4);
         VhostKit.Check(kit.Demo.SetRunning(false));
         VhostKit.Check(kit.Dev.SetVringBase(0, 0));
         VhostKit.Check(kit.Demo.SetRunning(true));
-        Assert.Equal(0, kit.Vq.AddUsedN([new VringUsedElem(0, 1), new VringUsedElem(1, 1), new VringUsedElem(2, 1)]));
-        Assert.Equal(0, kit.Vq.AddUsedN([new VringUsedElem(3, 7), new VringUsedElem(0, 9)]));
+        for (uint head = 0; head < 3; head++)
+            Assert.Equal(0, kit.Vq.AddUsed(head, 1));
+        Assert.Equal(0, kit.Vq.AddUsed(3, 7));
+        Assert.Equal(0, kit.Vq.AddUsed(0, 9));
         Assert.Equal(5, kit.UsedIdx());
+        Assert.Equal(5, kit.Vq.LastUsedIdx);
         Assert.Equal((3u, 7u), kit.UsedEntry(3));
         Assert.Equal((0u, 9u), kit.UsedEntry(0));
     }
