@@ -119,13 +119,15 @@ internal sealed class FeatureOracle
 
     /// <summary>The driver wrote <paramref name="written"/> to device_status when it held
     /// <paramref name="before"/>, and read <paramref name="after"/> back: judges a write that newly set FEATURES_OK
-    /// with VERSION_1 negotiated (any other write is not a handshake).</summary>
-    public void JudgeStatusWrite(VirtioStatus before, byte written, VirtioStatus after)
+    /// with VERSION_1 negotiated (any other write is not a handshake). <paramref name="wasBroken"/>: the device was
+    /// broken before the write (a break without VERSION_1 sets no NEEDS_RESET bit until later).</summary>
+    public void JudgeStatusWrite(VirtioStatus before, byte written, VirtioStatus after, bool wasBroken = false)
     {
         if (_device is null || _context is null || _context.Finding is not null)
             return;
         var value = (VirtioStatus)written;
-        JudgeBreakBeforeDriverOk(before, value, after);
+        if (!wasBroken)
+            JudgeBreakBeforeDriverOk(before, value, after);
         if (_context.Finding is not null)
             return;
         bool settingFeaturesOk = (before & VirtioStatus.FeaturesOk) == 0 && (value & VirtioStatus.FeaturesOk) != 0;
@@ -173,6 +175,7 @@ internal sealed class FeatureOracle
             value == VirtioStatus.None
             || (before & okOrBroken) != 0
             || (value & VirtioStatus.DriverOk) != 0
+            || (after & VirtioStatus.DriverOk) != 0
             || (after & VirtioStatus.DeviceNeedsReset) == 0
         )
             return;

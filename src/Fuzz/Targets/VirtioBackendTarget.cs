@@ -406,11 +406,12 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             return;
         }
         VirtioStatus before = offset == L.CommonDeviceStatus && size == 1 ? rig.ReadStatus() : default;
+        bool wasBroken = rig.Device.IsBroken;
         rig.Common(offset, size, value);
         if (offset == L.CommonDeviceFeatureSelect)
             ReadFeatureWindow(rig);
         else if (offset == L.CommonDeviceStatus && size == 1)
-            _features.JudgeStatusWrite(before, Sim.Engine.Narrow.LowByte(value), rig.ReadStatus());
+            _features.JudgeStatusWrite(before, Sim.Engine.Narrow.LowByte(value), rig.ReadStatus(), wasBroken);
     }
 
     /// <summary>Op 13 (and after a device_feature_select write): the driver reads device_feature_select and the
