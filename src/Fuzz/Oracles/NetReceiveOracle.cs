@@ -53,14 +53,6 @@ internal sealed class NetReceiveOracle : ICompletionObserver
     private bool _breakJudged;
     private int _seen;
 
-    // The source link's order (response/net-rx-link-order): the next of its frames in turn, the frames of _taken
-    // judged so far, and whether a device reset (NetBackend.Clear restarts the cycle) lets the next one be the first.
-    private bool _sourceLink;
-    private int _sourceNext;
-    private int _orderJudged;
-    private long _resetsSeen;
-    private bool _restartAllowed;
-
     /// <param name="next">Told of every completion after this oracle (the response oracle).</param>
     public NetReceiveOracle(ICompletionObserver? next = null)
     {
@@ -83,11 +75,6 @@ internal sealed class NetReceiveOracle : ICompletionObserver
         _injected.Clear();
         _seen = 0;
         _breakJudged = false;
-        _sourceLink = link?.Mode == NetBackendMode.Source;
-        _sourceNext = 0;
-        _orderJudged = 0;
-        _resetsSeen = -1;
-        _restartAllowed = true;
         _log = log;
         _memory = memory;
         _context = context;
@@ -217,9 +204,6 @@ internal sealed class NetReceiveOracle : ICompletionObserver
     {
         if (!_active)
             return;
-        JudgeSourceOrder(device);
-        if (_context?.Finding is not null)
-            return;
         if (!device.IsBroken)
         {
             _breakJudged = false;
@@ -231,63 +215,6 @@ internal sealed class NetReceiveOracle : ICompletionObserver
         JudgeRefusal(device, NetSpec.ReceiveQueue, receive);
         if (_context?.Finding is null)
             JudgeRefusal(device, NetSpec.TransmitQueue, transmit);
-    }
-
-    /// <summary><c>response/net-rx-link-order</c>: the source link offers its frames in turn
-    /// (<see cref="NetBackend.SourceFrameLengths"/>, cycling), each when no other frame waits, so the source frames the
-    /// device takes (delivered or dropped) come in that order, none skipped or repeated; the device takes frames in
-    /// the order the link queues them (QEMU qemu_flush_queued_packets, a FIFO). Frames the input injected are left to
-    /// <c>response/net-rx-link-frame</c>. A device reset may restart the cycle (<see cref="VirtioNetDevice"/>'s reset
-    /// clears its link, <see cref="NetBackend.Clear"/>) or carry on (no VIRTIO rule says a reset empties the peer's
-    /// queue), so after one the next source frame may be either.</summary>
-    private void JudgeSourceOrder(VirtioNetDevice device)
-    {
-        if (!_sourceLink)
-            return;
-        // One op can take frames before its reset as well as after (a kick's pending ioeventfd is drained when the
-        // reset stops it), so frames judged in the op that granted the restart leave it for the next op's.
-        bool granted = device.ResetCount != _resetsSeen;
-        if (granted)
-        {
-            _resetsSeen = device.ResetCount;
-            _restartAllowed = true;
-        }
-        IReadOnlyList<int> lengths = NetBackend.SourceFrameLengths;
-        for (; _orderJudged < _taken.Count; _orderJudged++)
-        {
-            byte[] frame = _taken[_orderJudged];
-            if (!IsSourceFrame(frame))
-                continue;
-            if (frame.Length == lengths[_sourceNext])
-            {
-                _sourceNext = (_sourceNext + 1) % lengths.Count;
-                _restartAllowed &= granted;
-            }
-            else if (_restartAllowed && frame.Length == lengths[0])
-            {
-                _sourceNext = 1;
-                _restartAllowed = false;
-            }
-            else if (!IsInjected(frame))
-            {
-                Report(
-                    "response/net-rx-link-order",
-                    $"the device took the source link's {frame.Length}-byte frame where the link offers its "
-                        + $"{lengths[_sourceNext]}-byte frame next (frames in turn: {string.Join(", ", lengths)})"
-                );
-                return;
-            }
-        }
-    }
-
-    private bool IsInjected(byte[] frame)
-    {
-        foreach (byte[] f in _injected)
-        {
-            if (f.AsSpan().SequenceEqual(frame))
-                return true;
-        }
-        return false;
     }
 
     private void JudgeRefusal(VirtioNetDevice device, int queue, VirtqueueChecker checker)

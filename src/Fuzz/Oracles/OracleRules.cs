@@ -622,15 +622,6 @@ internal static class OracleRules
                 + "unchanged"
         ),
         new(
-            "response/net-rx-link-order",
-            "The device took the source link's frames out of turn: one skipped, repeated or reordered.",
-            "the source link offers its frames in turn (60, 14, 1514, 42, 200, 4096 bytes, cycling), each when no "
-                + "other frame waits; the device takes the link's frames first in, first out; after a device reset "
-                + "the cycle may restart or carry on",
-            "NetBackend's documentation (SourceFrameLengths, \"in turn\"); QEMU qemu_flush_queued_packets (the "
-                + "net queue is a FIFO), virtio_net_receive_rcu"
-        ),
-        new(
             "response/net-rx-used-len",
             "The robust virtio-net device completed a receive chain with a used.len other than 12 + frame bytes "
                 + "(the frame fits) or 0 (it does not).",
