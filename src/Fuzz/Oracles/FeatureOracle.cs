@@ -40,10 +40,15 @@ namespace Virtsim.Fuzz.Oracles;
 /// reads it; it reads device_status back after every write that sets FEATURES_OK (§3.1.1 step 6). The driver's
 /// feature bits are taken from the transport's record of its driver_feature writes (<see
 /// cref="VirtioDevice.DriverFeatures"/>: the robust transport keeps unoffered bits until FEATURES_OK refuses them).
+/// The same status read back also judges <c>status/broke-before-driver-ok</c> (<see
+/// cref="JudgeBreakBeforeDriverOk"/>): a write that leaves DRIVER_OK clear, made while it was clear, breaks nothing.
 /// </summary>
 internal sealed class FeatureOracle
 {
     public const string Oracle = "features";
+
+    /// <summary>The oracle name of <c>status/broke-before-driver-ok</c>.</summary>
+    public const string StatusOracle = "status";
 
     private VirtioDevice? _device;
     private FuzzContext? _context;
@@ -114,12 +119,17 @@ internal sealed class FeatureOracle
 
     /// <summary>The driver wrote <paramref name="written"/> to device_status when it held
     /// <paramref name="before"/>, and read <paramref name="after"/> back: judges a write that newly set FEATURES_OK
-    /// with VERSION_1 negotiated (any other write is not a handshake).</summary>
-    public void JudgeStatusWrite(VirtioStatus before, byte written, VirtioStatus after)
+    /// with VERSION_1 negotiated (any other write is not a handshake). <paramref name="wasBroken"/>: the device was
+    /// broken before the write (a break without VERSION_1 sets no NEEDS_RESET bit until later).</summary>
+    public void JudgeStatusWrite(VirtioStatus before, byte written, VirtioStatus after, bool wasBroken = false)
     {
         if (_device is null || _context is null || _context.Finding is not null)
             return;
         var value = (VirtioStatus)written;
+        if (!wasBroken)
+            JudgeBreakBeforeDriverOk(before, value, after);
+        if (_context.Finding is not null)
+            return;
         bool settingFeaturesOk = (before & VirtioStatus.FeaturesOk) == 0 && (value & VirtioStatus.FeaturesOk) != 0;
         ulong driver = _device.DriverFeatures;
         if (!settingFeaturesOk || (driver & (1UL << VirtioSpec.FVersion1)) == 0)
@@ -148,5 +158,33 @@ internal sealed class FeatureOracle
                     + "every one of them offered by the device's spec"
             );
         }
+    }
+
+    /// <summary><c>status/broke-before-driver-ok</c>: a device_status write that leaves DRIVER_OK clear, made while it
+    /// was clear, breaks no device (NEEDS_RESET was clear before and must be clear when read back). Nothing may process
+    /// a queue then: QEMU's set_status hooks serve queues only with DRIVER_OK (virtio_rng_set_status →
+    /// virtio_rng_process returns unless is_guest_ready: the queue ready and DRIVER_OK; virtio_blk_set_status and the
+    /// test devices walk no ring; virtio_net_set_status processes a queue only once it is started, DRIVER_OK and the
+    /// link up), the device MUST NOT consume buffers before DRIVER_OK (VIRTIO 1.2 §3.1.2), and no ioeventfd is started
+    /// whose drain could run a handler (virtio_pci_common_write stops them only when DRIVER_OK goes from set to clear,
+    /// which the condition on <paramref name="before"/> leaves out). A written 0 is a reset and not judged.</summary>
+    private void JudgeBreakBeforeDriverOk(VirtioStatus before, VirtioStatus value, VirtioStatus after)
+    {
+        const VirtioStatus okOrBroken = VirtioStatus.DriverOk | VirtioStatus.DeviceNeedsReset;
+        if (
+            value == VirtioStatus.None
+            || (before & okOrBroken) != 0
+            || (value & VirtioStatus.DriverOk) != 0
+            || (after & VirtioStatus.DriverOk) != 0
+            || (after & VirtioStatus.DeviceNeedsReset) == 0
+        )
+            return;
+        _context!.Report(
+            StatusOracle,
+            "status/broke-before-driver-ok",
+            $"device_status 0x{(byte)before:x2}, the driver wrote 0x{(byte)value:x2} (DRIVER_OK clear) and read back "
+                + $"0x{(byte)after:x2}: the device set DEVICE_NEEDS_RESET ({_device!.BrokenReason}) although no queue "
+                + "may be processed before DRIVER_OK (VIRTIO 1.2 §3.1.2; QEMU virtio_rng_process's is_guest_ready)"
+        );
     }
 }

@@ -579,6 +579,24 @@ internal static class OracleRules
                 + "(virtio_blk_handle_vq)"
         ),
         new(
+            "liveness/kicked-chain-not-consumed",
+            "The driver kicked and published nothing since, yet after the device ran chains it announced were still "
+                + "available and the device was not broken (a handler that stops short of the ring's end, e.g. a pop "
+                + "loop that starts at 1; the liveness oracle's own final kick would hide it).",
+            "a device whose handler serves the queue pops until the ring is empty at each notification: one kick is "
+                + "enough for everything available at it (robust demo, factorial, counter, blk, rng)",
+            "VIRTIO 1.2 §2.7.13.3, §2.7.13.4; QEMU virtio_test_handle_output, virtio_blk_handle_vq, "
+                + "virtio_rng_process (for (;;) { elem = virtqueue_pop(...); if (!elem) break; })"
+        ),
+        new(
+            "liveness/queue1-kicked-chain-not-consumed",
+            "The driver kicked virtio-net's transmitq1 and published nothing since, yet after the device ran chains it "
+                + "announced were still available and the device was not broken.",
+            "the device sends until transmitq1 is empty after one kick (QEMU reschedules its flush after each burst "
+                + "without a new kick)",
+            "VIRTIO 1.2 §2.7.13.3, §5.1.6.2; QEMU virtio_net_flush_tx, virtio_net_tx_bh"
+        ),
+        new(
             "liveness/available-chain-not-consumed",
             "After the driver stopped, kicked and let the device run, chains were still waiting in the available "
                 + "ring, yet the device had not reported an error (not NEEDS_RESET, no vq_err). Typical cause: a "
@@ -709,6 +727,15 @@ internal static class OracleRules
             "The device cleared FEATURES_OK although every bit the driver wrote was offered.",
             "a subset of the offered features is accepted: FEATURES_OK stays set when read back",
             "VIRTIO 1.2 §3.1.1 steps 5-6; QEMU virtio_set_features, virtio_pci_common_write (device_status)"
+        ),
+        new(
+            "status/broke-before-driver-ok",
+            "The device set DEVICE_NEEDS_RESET on a device_status write that left DRIVER_OK clear, made while it was "
+                + "clear (a ring walked, or a queue served, before the driver was ready).",
+            "before DRIVER_OK no queue is processed, so no ring error can break the device on such a write; a "
+                + "status write breaks nothing by itself",
+            "VIRTIO 1.2 §3.1.2; QEMU virtio_rng_set_status / virtio_rng_process (is_guest_ready), "
+                + "virtio_set_status, virtio_pci_common_write (ioeventfds stopped only when DRIVER_OK is cleared)"
         ),
         new(
             "timer/ticks",

@@ -77,6 +77,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     private readonly BlkMalformedJudge _blkMalformed = new();
     private readonly FeatureOracle _features = new();
     private readonly TimerTickOracle _ticks = new();
+    private readonly KickedChainsOracle _kicked = new();
     private SplitQueueState _synced;
     private bool _syncedReady;
 
@@ -148,6 +149,10 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>FEATURES_OK handshakes the feature oracle judged over all executions.</summary>
     public long HandshakesJudged => _features.HandshakesJudgedTotal;
 
+    /// <summary>Kicks <see cref="KickedChainsOracle"/> judged over all executions (0 but for the robust demo,
+    /// factorial, counter, blk and rng).</summary>
+    public long KickedChainsJudged => _kicked.JudgedTotal;
+
     /// <summary>Counter ticks the timer oracle's reference predicted over all executions (0 but for the robust
     /// counter).</summary>
     public long TicksJudged => _ticks.TicksJudgedTotal;
@@ -168,13 +173,24 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// buffers never make a sector, so without it the data path of QEMU virtio_blk_handle_request goes
     /// unjudged); virtio-net its transmit chains on transmitq1 (<see cref="Qemu.NetSeeds.Transmit"/>) and frames the
     /// input makes arrive (<see cref="Qemu.NetSeeds.InputFrames"/>); virtio-demo a store, a reset and a read
-    /// (<see cref="RingSeeds.DemoStoreResetRead"/>).</summary>
+    /// (<see cref="RingSeeds.DemoStoreResetRead"/>); virtio-rng a loop made available and two status writes before
+    /// DRIVER_OK (<see cref="RingSeeds.RngStatusWritesBeforeDriverOk"/>); virtio-counter a full ring and one kick
+    /// (<see cref="RingSeeds.CounterFullRingOneKick"/>), virtio-net a full transmitq1 and one kick
+    /// (<see cref="Qemu.NetSeeds.TransmitFullRingOneKick"/>) and its largest frame
+    /// (<see cref="Qemu.NetSeeds.TransmitLargestFrame"/>).</summary>
     public IEnumerable<byte[]> SeedCorpus() =>
         Device switch
         {
             "virtio-blk" => RingSeeds.Backend().Append(Qemu.BlkSeeds.WholeSectorWriteThenRead()),
-            "virtio-net" => RingSeeds.Backend().Concat(Qemu.NetSeeds.Transmit()).Concat(Qemu.NetSeeds.InputFrames()),
+            "virtio-net" => RingSeeds
+                .Backend()
+                .Concat(Qemu.NetSeeds.Transmit())
+                .Concat(Qemu.NetSeeds.InputFrames())
+                .Append(Qemu.NetSeeds.TransmitFullRingOneKick())
+                .Append(Qemu.NetSeeds.TransmitLargestFrame()),
             "virtio-demo" => RingSeeds.Backend().Append(RingSeeds.DemoStoreResetRead()),
+            "virtio-rng" => RingSeeds.Backend().Append(RingSeeds.RngStatusWritesBeforeDriverOk()),
+            "virtio-counter" => RingSeeds.Backend().Append(RingSeeds.CounterFullRingOneKick()),
             _ => RingSeeds.Backend(),
         };
 
@@ -221,6 +237,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         _config.Begin(device, Flavour, _responses, context);
         JudgeConfig(rig);
         _blkMalformed.Begin(device, Flavour);
+        _kicked.Begin(Device, Flavour);
         rig.Initialize(header.EventIdx, header.IndirectDesc, size, desc, avail, used);
         AfterInitialize(rig);
         // The config model takes Initialize's reset now, before any request: noted later, in the op of the first
@@ -299,12 +316,14 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         switch (op.Code)
         {
             case 8:
+                NoteKick(rig);
                 rig.Kick(_guests.Selected);
                 break;
             case 9:
                 return Run(rig, context, 1 + (op.Index % 8));
             case 10:
             {
+                _kicked.Forget();
                 _checker.Deactivate();
                 _checker1.Deactivate();
                 _interrupts.Deactivate();
@@ -317,6 +336,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
                 break;
             }
             case 11:
+                _kicked.Forget();
                 CommonWrite(rig, op.Index % 0x38, 1 << (op.Flags & 3), op.RawAddr);
                 break;
             case 12:
@@ -336,6 +356,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
                     ReadFeatureWindow(rig);
                 break;
             case 14:
+                NoteKick(rig);
                 rig.Kick(_guests.Selected);
                 return Run(rig, context, 1);
             case RingInput.OpSelectQueue:
@@ -365,6 +386,15 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         _features.JudgeStatusWrite(Before, (byte)(Before | VirtioStatus.FeaturesOk), rig.ReadStatus());
     }
 
+    /// <summary>Ops 8 and 14: the kick <see cref="KickedChainsOracle"/> remembers (queue 0 while the target's checker
+    /// watches it; queue 1 while its checker does).</summary>
+    private void NoteKick(QemuBackendRig rig)
+    {
+        int queue = _guests.Selected;
+        bool watched = queue == 0 ? _syncedReady : queue == 1 && _checker1.Active;
+        _kicked.Kicked(rig.Device, rig.Simulation.Memory, queue, watched);
+    }
+
     /// <summary>Op 11: one common-configuration write. A write to device_feature_select is followed by the driver's
     /// read of that window (whatever it selected, §4.1.4.3), a one-byte write to device_status by its read back (§3.1.1
     /// step 6), each judged by <see cref="FeatureOracle"/>.</summary>
@@ -376,11 +406,12 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             return;
         }
         VirtioStatus before = offset == L.CommonDeviceStatus && size == 1 ? rig.ReadStatus() : default;
+        bool wasBroken = rig.Device.IsBroken;
         rig.Common(offset, size, value);
         if (offset == L.CommonDeviceFeatureSelect)
             ReadFeatureWindow(rig);
         else if (offset == L.CommonDeviceStatus && size == 1)
-            _features.JudgeStatusWrite(before, Sim.Engine.Narrow.LowByte(value), rig.ReadStatus());
+            _features.JudgeStatusWrite(before, Sim.Engine.Narrow.LowByte(value), rig.ReadStatus(), wasBroken);
     }
 
     /// <summary>Op 13 (and after a device_feature_select write): the driver reads device_feature_select and the
@@ -455,6 +486,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
         bool ready = q.Ready && device.DriverOk && !device.IsBroken;
         if (!ready)
         {
+            _kicked.Forget();
             if (_syncedReady)
                 _checker.Deactivate();
             _interrupts.Deactivate();
@@ -470,6 +502,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
             && state.UsedRing == _synced.UsedRing
         )
             return;
+        _kicked.Forget(); // new rings: a kick of the old ones owes nothing here
         _responses.Resync(); // completions while the checker was not watching were not judged
         _receive.Resync();
         _netLog.Resync();
@@ -500,6 +533,7 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     {
         foreach (SplitQueueState s in _guests.SyncSecondary(device, memory))
         {
+            _kicked.Forget(); // new rings: a kick of the old ones owes nothing here
             _transmit.Resync(); // completions while the checker was not watching were not judged
             _netLog.Resync();
             _checker1.Configure(
@@ -537,11 +571,23 @@ internal sealed class VirtioBackendTarget : IFuzzTarget
     /// <summary>Oracle 5: the guest stops submitting and kicks once (each queue: a multi-queue device's queue 1 too,
     /// virtio-net's transmitq1); after the device has run, every available chain is consumed and every fetched one
     /// completed, or the device is broken (NEEDS_RESET); and the interrupt the driver's suppression state asks for was
-    /// delivered (<see cref="MissedInterruptOracle"/>, queue 0).</summary>
+    /// delivered (<see cref="MissedInterruptOracle"/>, queue 0). When the guest published nothing since its last kick
+    /// of queue 0, a device that serves the whole ring at a kick is judged first, without the final kick
+    /// (<see cref="KickedChainsOracle"/>).</summary>
     private void Liveness(QemuBackendRig rig, Simulation sim, VirtioDevice device, FuzzContext context)
     {
         if (!_syncedReady)
             return;
+        if (_kicked.IsPending)
+        {
+            // The guest published nothing since its last kick: the device must have served it without the final
+            // kick below, which the driver does not owe (KickedChainsOracle).
+            if (!Run(rig, context, 1))
+                return;
+            _kicked.Judge(device, sim.Memory, context);
+            if (context.Finding is not null)
+                return;
+        }
         rig.Kick();
         bool second = device.QueueCount > 1 && device.GetQueue(1).Ready;
         if (second)

@@ -362,6 +362,26 @@ public sealed class MutationSampleTests
         0,
         " response response/net-rx-header"
     )]
+    // The robust counter's pop loop starts at 1: a kick of a full ring of 128 leaves one chain available, which only
+    // a further kick would serve: liveness/kicked-chain-not-consumed, judged before the liveness oracle's own kick
+    // (the seed RingSeeds.CounterFullRingOneKick; branch h/t12dn).
+    [InlineData(
+        "VirtioCounterDevice::HandleQueueNotify",
+        MutationOperator.ConstantPlusOne,
+        "0 → 1",
+        0,
+        " liveness liveness/kicked-chain-not-consumed"
+    )]
+    // The robust rng walks the available chains at any status write with ACKNOWLEDGE set, not only with DRIVER_OK
+    // (QEMU is_guest_ready): it breaks on a loop before DRIVER_OK, status/broke-before-driver-ok (the seed
+    // RingSeeds.RngStatusWritesBeforeDriverOk; branch h/t12dn).
+    [InlineData(
+        "VirtioRngDevice::OnStatusChanged",
+        MutationOperator.ConstantPlusOne,
+        "4 → 5",
+        0,
+        " status status/broke-before-driver-ok"
+    )]
     public void DeviceConfigAndNetMutant_IsKilledByItsOracle(
         string method,
         MutationOperator op,

@@ -118,6 +118,41 @@ internal static class NetSeeds
 
     private const int SelectQueue = RingInput.OpSelectQueue;
 
+    /// <summary>The largest frame the model sends (robust model target only): a transmitq1 chain of two readable
+    /// descriptors of 0x8006 bytes each (raw addresses 0 and 0x100 and raw lengths: the buffers overlap, which a
+    /// driver may do), so 12 header bytes and exactly
+    /// <see cref="Sim.Devices.Virtio.Net.VirtioNetDevice.FrameBytesMax"/>
+    /// frame bytes; the model sends it whole (one byte more and it is dropped). A random input's buffers are at most a
+    /// few KiB, so nothing else reaches the frame buffer's last byte.</summary>
+    public static byte[] TransmitLargestFrame()
+    {
+        const byte Raw = 7;
+        const uint Half = (NetSpec.HeaderBytes + Sim.Devices.Virtio.Net.VirtioNetDevice.FrameBytesMax) / 2;
+        return new RingScenarioBuilder(3)
+            .Op(SelectQueue, index: NetSpec.TransmitQueue)
+            .Desc(0, Raw, 0, Raw, Half, 1, 1)
+            .Desc(1, Raw, 0x100, Raw, Half, 0, 0)
+            .Publish(0)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
+    }
+
+    /// <summary>A full transmitq1 of 256 chains and one kick (robust model target only): one chain of the header and a
+    /// 1-byte packet (head 0 at avail[0]), then avail.idx set to 256 (raw), so every other entry of the zeroed ring
+    /// names head 0 too. The model must send all 256 at that kick (QEMU virtio_net_flush_tx and its bh run until the
+    /// queue is empty, with no new kick), which <c>liveness/queue1-kicked-chain-not-consumed</c> judges before the
+    /// liveness oracle's own kick; a random input rarely makes more than 128 chains available (at most 128
+    /// ops).</summary>
+    public static byte[] TransmitFullRingOneKick() =>
+        new RingScenarioBuilder(8)
+            .Op(SelectQueue, index: NetSpec.TransmitQueue)
+            .AddChain(1, 0, NetSpec.HeaderBytes + 1)
+            .Op(RingInput.OpSetAvailIdx, flags: 1, next: 256)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
+
     private static RingScenarioBuilder Tx(bool eventIdx = false) =>
         new RingScenarioBuilder(3, eventIdx).Op(SelectQueue, index: NetSpec.TransmitQueue);
 }

@@ -172,6 +172,46 @@ internal static class RingSeeds
             .Build();
     }
 
+    /// <summary>virtio-rng: a looping chain made available (descriptor 0 → 1 → 0, never kicked), then two device_status
+    /// writes that leave DRIVER_OK clear: 0x0a (DRIVER | FEATURES_OK) and 0x0b (ACKNOWLEDGE too), each read back
+    /// (op 11 at offset 0x14, one byte). The robust rng walks the available chains at a status write only with
+    /// DRIVER_OK set and the queue ready (QEMU virtio_rng_set_status → virtio_rng_process, is_guest_ready), so both
+    /// writes leave it unbroken; a device that walks on any status (one that tests another bit than DRIVER_OK) breaks
+    /// on the loop at the second write, which <c>status/broke-before-driver-ok</c> judges (the first write clears
+    /// DRIVER_OK, where a pending kick may legitimately run). Random inputs rarely hold a loop and two such
+    /// writes.</summary>
+    public static byte[] RngStatusWritesBeforeDriverOk()
+    {
+        const int CommonWrite = 11;
+        const byte DeviceStatus = 0x14; // VIRTIO 1.2 §4.1.4.3 struct virtio_pci_common_cfg: device_status
+        return new RingScenarioBuilder(2)
+            .Desc(0, 0, 0, 2, 8, 1, 1)
+            .Desc(1, 0, 8, 2, 8, 3, 0)
+            .Publish(0)
+            .Op(CommonWrite, addr: 0x0a, index: DeviceStatus)
+            .Op(CommonWrite, addr: 0x0b, index: DeviceStatus)
+            .Build();
+    }
+
+    /// <summary>virtio-counter: a full ring of 128 requests and one kick. One request of one 4-byte number is added
+    /// (head 0 at avail[0]), then avail.idx is set to 128 (raw), so every other entry of the zeroed ring names head 0
+    /// too; the guest kicks once and lets the device run. The robust counter must pop all 128 at that kick (QEMU
+    /// virtio_test_handle_output pops until the ring is empty), which <c>liveness/kicked-chain-not-consumed</c> judges
+    /// before the liveness oracle's own kick. A random input rarely fills a ring of the counter's whole queue size
+    /// (at most 128 ops, one chain each).</summary>
+    public static byte[] CounterFullRingOneKick()
+    {
+        const int Kick = 8;
+        const int Run = 9;
+        const byte Raw = 1;
+        return new RingScenarioBuilder(7)
+            .AddChain(1, 0, 4)
+            .Op(RingInput.OpSetAvailIdx, flags: Raw, next: 128)
+            .Op(Kick)
+            .Op(Run)
+            .Build();
+    }
+
     /// <summary>virtio-demo: an opt-1 store of buff 0xabcd, then a device reset, then an opt-0 read (op 10
     /// re-initialises the device; the driver reads the whole configuration after every device-side op). The robust
     /// device must answer and mirror 0x1333 again after the reset (seed 000 realize's s-&gt;buff; the robust flavour's

@@ -416,4 +416,36 @@ public sealed class VirtioBlkDeviceTests
             File.Delete(path);
         }
     }
+
+    /// <summary>An image opened read-only (QEMU file-posix with readonly=on, VIRTIO 1.2 §5.2.3 VIRTIO_BLK_F_RO):
+    /// every sector reads back the file's bytes and writes are refused. No product path opens an image read-only
+    /// (BlkScenario opens it read-write) and the fuzz targets run on in-memory streams, so only this test reaches
+    /// <see cref="StreamBlockBackend.Open"/>'s read-only branch (issue 12 device sample: its FileAccess.Read turned
+    /// into Write survived the fuzzer).</summary>
+    [Fact]
+    public void FileBackedDisk_OpenedReadOnly_ReadsTheImage_RefusesWrites()
+    {
+        string path = Path.Combine(
+            Path.GetTempPath(),
+            $"virtsim-blk-ro-{Environment.ProcessId}-{Environment.CurrentManagedThreadId}.img"
+        );
+        byte[] image = new byte[4 * 512];
+        for (int i = 0; i < image.Length; i++)
+            image[i] = (byte)(i % 251);
+        File.WriteAllBytes(path, image);
+        try
+        {
+            using StreamBlockBackend disk = StreamBlockBackend.Open(path, readOnly: true);
+            Assert.True(disk.IsReadOnly);
+            Assert.Equal((ulong)image.Length, disk.SizeBytes);
+            byte[] back = new byte[512];
+            Assert.True(disk.TryRead(3 * 512, back));
+            Assert.Equal(image.AsSpan(3 * 512, 512).ToArray(), back);
+            Assert.False(disk.TryWrite(0, back));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
