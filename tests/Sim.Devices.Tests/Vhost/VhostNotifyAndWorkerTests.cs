@@ -85,8 +85,9 @@ public sealed class VhostNotifyAndWorkerTests
         Assert.Equal(2, kit.Vq.CallSignals);
     }
 
-    /// <summary>Linux vhost_add_used: each entry goes at last_used_idx modulo the ring size (VIRTIO 1.2 §2.7.8), so
-    /// the fourth entry of a 4-entry ring lands in slot 3 and the fifth wraps to slot 0; used-&gt;idx counts on.</summary>
+    /// <summary>Linux vhost_add_used: each entry goes at last_used_idx modulo the ring size (VIRTIO 1.2 §2.7.8),
+    /// so the fourth entry of a 4-entry ring lands in slot 3 and the fifth wraps to slot 0; used-&gt;idx counts
+    /// on.</summary>
     [Fact]
     public void AddUsed_PastTheLastSlot_WrapsToSlotZero()
     {
