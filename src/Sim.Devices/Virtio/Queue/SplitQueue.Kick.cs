@@ -246,10 +246,8 @@ public sealed partial class SplitQueue
             int at = VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize);
             RingBytes.WriteLe64(ref used, at, head | ((ulong)lens[k] << 32));
         }
-        // QEMU virtqueue_split_flush: used.idx after the entries (the §2.7.8.2 barrier is program order here). The old
-        // index is read from the field here, not kept in a local across the loop: the JIT spilled such a local with a
-        // 16-bit store and read it back with a 32-bit load, which store forwarding cannot serve (a stall on every
-        // kick: the hottest instruction of batch 1's profile, 6% of its samples; issue 13 section 5).
+        // QEMU virtqueue_split_flush: used.idx after the entries (the §2.7.8.2 barrier is program order here). Old read
+        // here: a local kept over the loop was spilled 16-bit and reloaded 32-bit, a store-forwarding stall per kick.
         RingIndex old = UsedIdx;
         RingIndex updated = old.Add(n);
         RingBytes.WriteLe16(ref used, VirtioSpec.UsedIdxOffset, updated.Value);
