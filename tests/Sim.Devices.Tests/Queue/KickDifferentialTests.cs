@@ -365,7 +365,9 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
     /// <summary>Four twins (fused, reference; then both observed) with one queue each; a used ring over the
     /// descriptor table now and then (completions then rewrite descriptors later pops read), and now and then one
     /// whose entries cross a page boundary after used.idx (<paramref name="straddles"/>: the fused completion marks
-    /// used.idx and the entries on its page with one mark, and must mark the pages the separate marks do).</summary>
+    /// used.idx and the entries on its page with one mark, and must mark the pages the separate marks do), and now
+    /// and then one alone inside page 0x5000 (the fused completion marks a one-page used ring through its page's bit
+    /// located at enable; nothing else writes that page, so a missed mark shows).</summary>
     private static Lane[] MakeLanes(
         Choices c,
         GuestMemory memory,
@@ -383,7 +385,8 @@ public sealed class KickDifferentialTests(ITestOutputHelper output)
         int j = c.Below(2) == 0 ? 0 : c.Below(size);
         GuestAddress used =
             place == 0 ? new GuestAddress(0x6000UL - 4 - (8UL * (ulong)j))
-            : place <= 2 ? layout.DescTable
+            : place == 1 ? new GuestAddress(0x5800)
+            : place == 2 ? layout.DescTable
             : layout.UsedRing;
         var lanes = new Lane[4];
         for (int t = 0; t < lanes.Length; t++)

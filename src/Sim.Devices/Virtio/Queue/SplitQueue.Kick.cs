@@ -220,8 +220,7 @@ public sealed partial class SplitQueue
         int size = _size;
         int mask = size - 1;
         ref byte used = ref rings.Used;
-        RingIndex old = UsedIdx;
-        int first = old.Slot(size);
+        int first = UsedIdx.Slot(size);
         for (int k = 0; k < n; k++)
         {
             ushort head = k < direct ? chains[k].Head : elements[k].Head;
@@ -247,7 +246,9 @@ public sealed partial class SplitQueue
             int at = VirtioSpec.UsedRingOffset + (((first + k) & mask) * VirtioSpec.UsedElemSize);
             RingBytes.WriteLe64(ref used, at, head | ((ulong)lens[k] << 32));
         }
-        // QEMU virtqueue_split_flush: used.idx after the entries (the §2.7.8.2 barrier is program order here).
+        // QEMU virtqueue_split_flush: used.idx after the entries (the §2.7.8.2 barrier is program order here). Old read
+        // here: a local kept over the loop was spilled 16-bit and reloaded 32-bit, a store-forwarding stall per kick.
+        RingIndex old = UsedIdx;
         RingIndex updated = old.Add(n);
         RingBytes.WriteLe16(ref used, VirtioSpec.UsedIdxOffset, updated.Value);
         MarkKickWritten(first, n);
@@ -275,11 +276,19 @@ public sealed partial class SplitQueue
     /// <see cref="RingBytes.MarkEntriesWritten"/> then a mark of used.idx give them. When the entries do not wrap and
     /// the first one starts on used.idx's page (a ring of up to about 500 entries, or any ring's early slots), the
     /// bytes from used.idx to the last entry cover exactly those pages (the bytes between them lie on that same
-    /// page), so one mark does: one page lookup per kick instead of two (issue 13 section 5).
+    /// page), so one mark does: one page lookup per kick instead of two (issue 13 section 5). When the whole used ring
+    /// lies inside one page, every such range is that page, so its dirty bit located at enable (_usedPage) is set
+    /// directly.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MarkKickWritten(int first, int n)
     {
+        if (!_usedPage.IsEmpty)
+        {
+            // The whole used ring lies in one page (located at enable): whatever the entries, that page.
+            _usedPage.Mark();
+            return;
+        }
         int start = VirtioSpec.UsedRingOffset + (first * VirtioSpec.UsedElemSize);
         int skew = _usedWindow.PageSkew;
         if (
