@@ -588,30 +588,9 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
         {
             int room = ElementsMax - start;
             QueueError error;
-            if (direct)
-            {
-                var server = new DirectHarnessServer(this, want);
-                notify = _queue.PopServeAndSignal(
-                    _memory,
-                    _elements.AsSpan(start, room),
-                    _lens.AsSpan(0, room),
-                    ref server,
-                    out count,
-                    out error
-                );
-            }
-            else
-            {
-                var server = new HarnessServer(this, want);
-                notify = _queue.PopServeAndSignal(
-                    _memory,
-                    _elements.AsSpan(start, room),
-                    _lens.AsSpan(0, room),
-                    ref server,
-                    out count,
-                    out error
-                );
-            }
+            notify = direct
+                ? ServeKick(new DirectHarnessServer(this, want), start, room, out count, out error)
+                : ServeKick(new HarnessServer(this, want), start, room, out count, out error);
             // What the observed lane's pops record (PopMany's record of a batch pop); a chain served directly left its
             // element as it was, and is recorded from what its server saw.
             for (int i = 0; i < count; i++)
@@ -635,6 +614,19 @@ internal sealed partial class SplitVirtqueueTarget : IFuzzTarget
             _notify.OnDecision(_queue.UsedIdx.Value, notify);
         _held -= count; // the kick's elements were the last held: completed, their objects stay at the free end
     }
+
+    /// <summary>The unobserved kick with <paramref name="server"/> over the harness's free elements from
+    /// <paramref name="start"/> (<see cref="SplitQueue.PopServeAndSignal{TServer}"/>).</summary>
+    private bool ServeKick<TServer>(TServer server, int start, int room, out int count, out QueueError error)
+        where TServer : struct, IChainServer =>
+        _queue.PopServeAndSignal(
+            _memory,
+            _elements.AsSpan(start, room),
+            _lens.AsSpan(0, room),
+            ref server,
+            out count,
+            out error
+        );
 
     /// <summary>The harness device as <see cref="SplitQueue.PopServeAndSignal{TServer}"/>'s server: element i of the
     /// kick gets <see cref="Write"/> of want + i, as <see cref="CompleteBatch"/> writes.</summary>
